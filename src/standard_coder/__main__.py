@@ -1,0 +1,5 @@
+"""``python -m standard_coder`` runs the CLI."""
+
+from standard_coder.cli import main
+
+main()

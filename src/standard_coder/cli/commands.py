@@ -1,0 +1,1 @@
+"""Registers every CLI command module on the app (import side effects only)."""

@@ -1,0 +1,75 @@
+"""Shared pieces of every config schema: strict models, config-relative paths, readable errors."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the file, key path and expected form."""
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    value = Path(str(value)).expanduser()
+    base = (info.context or {}).get("config_dir") if info.context else None
+    if not value.is_absolute() and base is not None:
+        value = Path(base) / value
+    return value
+
+
+ConfigPath = Annotated[Path, AfterValidator(_resolve)]
+"""A path in a config file: ``~`` expanded, relative paths taken from the config file's folder."""
+
+
+def resolve_glob(pattern: str, config_dir: Path) -> str:
+    """Expand ``~`` and anchor a relative glob pattern at the config file's folder."""
+    p = Path(pattern).expanduser()
+    return str(p if p.is_absolute() else config_dir / p)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return list(current.model_fields)
+        ann = field.annotation
+        for cand in getattr(ann, "__args__", ()) or (ann,):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                current = cand
+                break
+        else:
+            current = ann
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def format_validation_error(err: ValidationError, model: type[BaseModel], source: str) -> str:
+    """Turn a pydantic error into lines naming ``source``, the dotted key and what was expected."""
+    lines = [f"{source}: invalid configuration"]
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        key = ".".join(str(p) for p in loc) or "(root)"
+        if e["type"] == "extra_forbidden":
+            valid = _fields_at(model, loc[:-1])
+            near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            lines.append(f"  {key}: unknown key{hint} (valid keys: {', '.join(sorted(valid))})")
+        else:
+            got = e.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  {key}: {e['msg']}{shown}")
+    return "\n".join(lines)

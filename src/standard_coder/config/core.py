@@ -1,0 +1,41 @@
+"""Config sections every pipeline shares: ``[pipeline]``, ``[outputs]``, ``[runner]``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from standard_coder.config.base import ConfigPath, StrictModel
+
+
+class PipelineSection(StrictModel):
+    """Which pipeline the file describes."""
+
+    name: str = Field("sch", description="built-in pipeline to run (sch = mine -> train_sch -> forecast)")
+    entry: str | None = Field(
+        None, description='a Python pipeline instead: "pkg.module:object" or "path/file.py:object"'
+    )
+
+
+class OutputsSection(StrictModel):
+    """Where results go."""
+
+    base_dir: ConfigPath = Field(
+        "sc-output", description="output root (manifests, runs, logs, models, reports)"
+    )  # type: ignore[assignment]
+    retention_days: int = Field(30, ge=0, description="runs older than this are removed by `gc`")
+
+
+class RunnerSection(StrictModel):
+    """How stages run."""
+
+    seed: int = Field(42, description="run seed: python, numpy and torch are seeded from it")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="torch device; unavailable devices fall back cuda -> mps -> cpu"
+    )
+    workers: int = Field(1, ge=1, le=256, description="process-pool size for per-item work")
+    stop_grace_s: float = Field(
+        10.0, gt=0, description="seconds between SIGTERM and SIGKILL for command stages"
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="training precision")

@@ -1,0 +1,90 @@
+"""Config sections for mining: ``[repos]`` and ``[filters.*]``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from standard_coder.config.base import StrictModel
+
+DEFAULT_LANGUAGE_EXTENSIONS: dict[str, list[str]] = {
+    "python": [".py", ".pyi"],
+    "java": [".java"],
+    "javascript": [".js", ".jsx", ".mjs", ".cjs"],
+    "typescript": [".ts", ".tsx"],
+    "go": [".go"],
+    "rust": [".rs"],
+    "c": [".c", ".h"],
+    "cpp": [".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"],
+    "csharp": [".cs"],
+    "ruby": [".rb"],
+}
+
+
+class ReposSection(StrictModel):
+    """Which git repositories to mine."""
+
+    include_paths: list[str] = Field(
+        default_factory=list,
+        description="git repositories or globs ('~' expanded, relative to this file)",
+    )
+    exclude_paths: list[str] = Field(default_factory=list, description="globs to leave out")
+    max_commits_per_repo: int | None = Field(
+        None, ge=1, description="mine only the most recent N non-merge commits (unset = all)"
+    )
+    include_github_repos: list[str] = Field(
+        default_factory=list,
+        description='"owner/name" repos mirrored into <base_dir>/repos/ (network; only when set)',
+    )
+    max_files_per_commit: int = Field(
+        300, ge=1, description="files beyond this in one commit are dropped (commit flagged truncated)"
+    )
+    max_lines_per_commit: int = Field(
+        20000, ge=1, description="diff lines beyond this are not stored (commit flagged truncated)"
+    )
+    store_contents: bool = Field(
+        True, description="store before/after file contents (needed for AST features)"
+    )
+    max_blob_bytes: int = Field(
+        1_000_000, ge=0, description="file contents larger than this are not stored"
+    )
+
+
+class AuthorFilter(StrictModel):
+    """Authors by name or email: case-insensitive substring, or 're:<regex>'."""
+
+    include: list[str] = Field(default_factory=list, description="keep only matching authors")
+    exclude: list[str] = Field(default_factory=list, description="drop matching authors")
+    exclude_bots: bool = Field(
+        True, description="drop dependabot, renovate, github-actions and other [bot] authors"
+    )
+
+
+class RepoFilter(StrictModel):
+    """Repositories by folder name or path: substring, or 're:<regex>'."""
+
+    include: list[str] = Field(default_factory=list, description="keep only matching repos")
+    exclude: list[str] = Field(default_factory=list, description="drop matching repos")
+
+
+class LanguageFilter(StrictModel):
+    """Which languages count, by file extension."""
+
+    enabled: list[str] = Field(
+        default_factory=lambda: ["python"], description="languages whose files are mined"
+    )
+    extensions: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_LANGUAGE_EXTENSIONS.items()},
+        description="language -> file extensions (data; add your own)",
+    )
+    exclude_paths: list[str] = Field(
+        default_factory=lambda: ["vendor/", "third_party/", "node_modules/", "site-packages/"],
+        description="path substrings never mined (vendored code)",
+    )
+
+
+class FiltersSection(StrictModel):
+    """What to leave out of the mined data."""
+
+    authors: AuthorFilter = Field(default_factory=AuthorFilter)
+    repos: RepoFilter = Field(default_factory=RepoFilter)
+    languages: LanguageFilter = Field(default_factory=LanguageFilter)

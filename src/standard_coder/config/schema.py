@@ -1,0 +1,91 @@
+"""The flagship pipeline's config file: schema, loading and ``--set`` overrides."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from standard_coder.config.base import ConfigError, StrictModel, format_validation_error
+from standard_coder.config.core import OutputsSection, PipelineSection, RunnerSection
+from standard_coder.config.forecasting import ForecastingSection
+from standard_coder.config.mining import FiltersSection, ReposSection
+from standard_coder.config.training import TrainingSection
+
+
+class FlagshipConfig(StrictModel):
+    """``pipeline_config.toml`` for ``mine -> train_sch -> forecast``."""
+
+    pipeline: PipelineSection = Field(default_factory=PipelineSection)
+    outputs: OutputsSection = Field(default_factory=OutputsSection)
+    runner: RunnerSection = Field(default_factory=RunnerSection)
+    repos: ReposSection = Field(default_factory=ReposSection)
+    filters: FiltersSection = Field(default_factory=FiltersSection)
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    forecasting: ForecastingSection = Field(default_factory=ForecastingSection)
+
+    # Not part of the file: where it was loaded from (paths resolve against its folder).
+    config_path: Path | None = Field(None, exclude=True)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, turning syntax errors into :class:`ConfigError` naming the file."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into a key path and a TOML-typed value (bare words stay strings)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {text!r}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a raw config dict (validation happens afterwards)."""
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = data
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: '{part}' is not a table")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> FlagshipConfig:
+    """Load and validate the flagship config; every relative path is taken from ``path``'s folder.
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or a key is unknown or has the wrong form.
+    """
+    path = Path(path).resolve()
+    data = apply_overrides(read_toml(path), overrides or [])
+    return validate_config(data, path)
+
+
+def validate_config(data: dict[str, Any], path: Path) -> FlagshipConfig:
+    """Validate a raw dict as if it had been read from ``path``."""
+    try:
+        cfg = FlagshipConfig.model_validate(data, context={"config_dir": path.parent})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, FlagshipConfig, str(path))) from None
+    cfg.config_path = path
+    return cfg

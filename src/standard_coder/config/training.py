@@ -1,0 +1,93 @@
+"""Config section ``[training]``: work inference, change features and effort models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from standard_coder.config.base import ConfigPath, StrictModel
+
+
+class HMMSection(StrictModel):
+    """The paper's neural HMM (per author, 1-minute resolution)."""
+
+    epochs: int = Field(400, ge=1, description="maximum-likelihood epochs per author")
+    learning_rate: float = Field(0.05, gt=0, description="Adam learning rate for the S/E network")
+    hidden: int = Field(16, ge=1, description="hidden units of the S/E network")
+    history_days: int = Field(730, ge=1, description="only the most recent N days of each author")
+    split_inactive_days: int = Field(
+        30, ge=1, description="a gap longer than this splits the history into separate segments"
+    )
+    squash_minutes: int = Field(2, ge=0, description="same-author commits closer than this are squashed")
+
+
+class GapSection(StrictModel):
+    """The git-hours heuristic baseline."""
+
+    max_gap_minutes: int = Field(120, ge=1, description="a gap under this counts in full")
+    session_start_minutes: int = Field(120, ge=0, description="credit for a session's first commit")
+
+
+class FeaturesSection(StrictModel):
+    """How a change becomes a feature vector."""
+
+    representation: Literal["tokens", "hybrid", "loc"] = Field(
+        "hybrid", description="tokens = token bag + surface counts; hybrid adds Python AST edits"
+    )
+    top_n_identifiers: int = Field(64, ge=0, description="most frequent identifiers kept as tokens")
+
+
+class MDNSection(StrictModel):
+    """Mixture density network."""
+
+    components: int = Field(20, ge=1, description="mixture components (paper: 20)")
+    hidden: list[int] = Field(
+        default_factory=lambda: [256, 64, 64, 64, 64], description="hidden layers (paper)"
+    )
+    family: Literal["gaussian", "lognormal"] = Field(
+        "lognormal", description="component family for positive hours (see docs/effort-models.md)"
+    )
+
+
+class QuantileSection(StrictModel):
+    """Quantile regression head (pinball loss)."""
+
+    quantiles: list[float] = Field(
+        default_factory=lambda: [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
+        description="quantiles predicted",
+    )
+    hidden: list[int] = Field(default_factory=lambda: [128, 64], description="hidden layers")
+
+
+class OptimSection(StrictModel):
+    """Training loop."""
+
+    epochs: int = Field(60, ge=1, description="maximum epochs")
+    batch_size: int = Field(1024, ge=1, description="rows (commit, label sample) per step")
+    learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    checkpoint_every_steps: int = Field(200, ge=1, description="checkpoint interval in steps")
+    early_stopping_patience: int = Field(8, ge=1, description="epochs without validation gain")
+    validation_fraction: float = Field(0.1, gt=0, lt=0.5, description="share of train commits")
+
+
+class TrainingSection(StrictModel):
+    """Work inference and effort model."""
+
+    work_inference: Literal["hmm", "gap"] = Field("hmm", description="labels from hmm or gap")
+    predictor: Literal["mdn", "quantile"] = Field("mdn", description="effort model")
+    label_samples_per_commit: int = Field(200, ge=1, description="coding-time samples per commit")
+    min_commits_per_author: int = Field(
+        50, ge=1, description="authors below this share one pooled work-inference model"
+    )
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="most recent share of each repo held out")
+    truth_path: ConfigPath | None = Field(
+        None, description="simulator truth.json (or a folder of them) for accuracy reports"
+    )
+    hmm: HMMSection = Field(default_factory=HMMSection)
+    gap: GapSection = Field(default_factory=GapSection)
+    features: FeaturesSection = Field(default_factory=FeaturesSection)
+    mdn: MDNSection = Field(default_factory=MDNSection)
+    quantile: QuantileSection = Field(default_factory=QuantileSection)
+    optim: OptimSection = Field(default_factory=OptimSection)

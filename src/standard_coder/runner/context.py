@@ -1,0 +1,95 @@
+"""The stage context ``ctx``: everything a running stage may ask of the runner.
+
+This module holds the contract (a Protocol) that stage code is written against; the engine
+provides the implementation. Stage code never imports the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Ledger(Protocol):
+    """Durable record of finished work items (SQLite WAL), written only by the parent process.
+
+    An item is ``(item_id, key)``: ``item_id`` names the unit of work (a repo, an author), ``key``
+    is a digest of everything that determines its result (the repo's refs, the author's commit
+    set plus params). An item is done iff a record with the same id *and* key exists.
+    """
+
+    def is_done(self, item_id: str, key: str) -> bool: ...
+    def get(self, item_id: str) -> tuple[str, Any] | None:
+        """Return ``(key, result)`` of the last finished record for ``item_id``, if any."""
+        ...
+    def mark_done(self, item_id: str, key: str, result: Any = None) -> None: ...
+    def forget(self, item_id: str) -> None: ...
+    def items(self) -> Iterator[tuple[str, str, Any]]: ...
+    def __len__(self) -> int: ...
+
+
+class TrainingCheckpointer(Protocol):
+    """Atomic, exact training checkpoints (model, optimizer, scheduler, RNG, position)."""
+
+    every_n_steps: int
+
+    def due(self, step: int) -> bool:
+        """True when ``step`` (1-based global step) is a checkpoint step."""
+        ...
+    def save(self, state: dict[str, Any], step: int) -> Path: ...
+    def load_latest(self) -> dict[str, Any] | None:
+        """The newest intact checkpoint (falls back to the previous one), or None."""
+        ...
+
+
+class ProgressHandle(Protocol):
+    def advance(self, n: int = 1) -> None: ...
+    def update(self, *, completed: int | None = None, total: int | None = None,
+               description: str | None = None) -> None: ...
+
+
+class StageContext(Protocol):
+    """What a running stage sees.
+
+    Attributes:
+        run_id: id of this run (also the run folder name under ``<base_dir>/runs/``).
+        stage: the stage's name.
+        base_dir: output root.
+        checkpoint_dir: ``<base_dir>/checkpoints/<stage>/``: partial work keyed by the fingerprint.
+        params: the stage's params.
+        device: the resolved torch device name (``cpu``, ``cuda``, ``mps``).
+        seed: the run seed.
+        log: a logger writing to ``logs/run.log`` (and the console).
+    """
+
+    run_id: str
+    stage: str
+    base_dir: Path
+    run_dir: Path
+    checkpoint_dir: Path
+    params: Mapping[str, Any]
+    device: str
+    seed: int
+    log: logging.Logger
+
+    def should_stop(self) -> bool: ...
+    def ledger(self, name: str) -> Ledger: ...
+    def checkpointer(self, name: str, *, every_n_steps: int, keep: int = 2) -> TrainingCheckpointer: ...
+    def map(self, fn: Callable[[T], R], items: Iterable[T], *, desc: str = "",
+            total: int | None = None) -> Iterator[tuple[T, R]]:
+        """Run ``fn`` over independent items (in-process or a process pool), yielding
+        ``(item, result)`` in completion order to the parent; stops handing out new items once
+        ``should_stop()`` turns true. ``fn`` must be a picklable top-level function."""
+        ...
+    def progress(self, total: int | None, desc: str) -> ProgressHandle: ...
+    def emit(self, event: str, **fields: Any) -> None:
+        """Append one event to ``logs/events.jsonl`` (stage and run id added)."""
+        ...
+    def set_summary(self, **fields: Any) -> None:
+        """Attach key figures (shown by ``status``, the report and ``stage_completed``)."""
+        ...

@@ -1,0 +1,75 @@
+"""Stage and pipeline definitions: what to run, never how (the engine runs them).
+
+A :class:`Stage` is pure data plus a ``run(ctx)`` callable. A :class:`Pipeline` is an
+ordered list of stages (canonical order is a topological order of ``deps``).
+
+Example:
+    >>> def count(ctx: StageContext) -> None: ...
+    >>> Stage(name="count", run=count, inputs=(Path("data"),), outputs=(Path("out/n.txt"),))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from standard_coder.runner.context import StageContext
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a pipeline.
+
+    Attributes:
+        name: unique stage name (``[a-z0-9_-]``).
+        run: the work, ``run(ctx)``; raises to fail the stage.
+        deps: names of upstream stages (their outputs become this stage's inputs).
+        inputs: files or folders whose content invalidates the stage (absolute paths).
+        git_inputs: git repositories whose refs invalidate the stage (cheap: no history read).
+        params: the config slice that must invalidate the stage (JSON-serialisable).
+        outputs: files or folders the stage must produce (absolute paths).
+        code_files: source files whose content is the code version (default: the module of ``run``).
+        version: explicit code version; when set it replaces hashing ``code_files``.
+        device_sensitive: include the selected device in the fingerprint.
+        description: one line for ``status`` and the report.
+    """
+
+    name: str
+    run: Callable[[StageContext], None]
+    deps: Sequence[str] = ()
+    inputs: Sequence[Path] = ()
+    git_inputs: Sequence[Path] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Sequence[Path] = ()
+    code_files: Sequence[Path] | None = None
+    version: str | None = None
+    device_sensitive: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Stages in canonical order, plus where they write.
+
+    Attributes:
+        name: pipeline name (shown in events and the report).
+        stages: stages in canonical (topological) order.
+        base_dir: output root: manifests, runs, logs, checkpoints live below it.
+        seed: the run seed handed to every stage context.
+        device: preferred device (``auto``, ``cpu``, ``cuda``, ``mps``); resolved with fallback.
+        workers: local process-pool size for ``ctx.map`` (1 = in-process).
+        stop_grace_s: seconds between SIGTERM to a command stage's group and SIGKILL.
+        config: the resolved config (recorded in the run folder; hashed in env stamps).
+    """
+
+    name: str
+    stages: Sequence[Stage]
+    base_dir: Path
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 1
+    stop_grace_s: float = 10.0
+    config: Mapping[str, Any] = field(default_factory=dict)
