@@ -1,0 +1,30 @@
+"""``init-config``: write the fully commented flagship config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from standard_coder.cli import app
+
+
+@app.command("init-config")
+def init_config(
+    path: Annotated[Path, typer.Argument(help="where to write the config")] = Path(
+        "pipeline_config.toml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+) -> None:
+    """Write a fully commented pipeline_config.toml (every key, its default and meaning)."""
+    from standard_coder.config.template import render_template
+    from standard_coder.runner.atomic import atomic_write_text
+
+    if path.exists() and not force:
+        typer.echo(f"error: {path} exists (use --force to overwrite)", err=True)
+        raise typer.Exit(2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, render_template(path.name))
+    typer.echo(f"wrote {path}: edit [repos] include_paths, then run")
+    typer.echo(f"  standard-coder pipeline --config {path}")

@@ -1,0 +1,81 @@
+"""``init-config``: a fully commented ``pipeline_config.toml`` generated from the schema itself.
+
+Every key appears with its default and its meaning, so the template can never drift from what
+``pipeline --config`` accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from standard_coder.config.schema import FlagshipConfig
+
+HEADER = """\
+# Standard Coder pipeline configuration: mine -> train_sch -> forecast.
+# Every key is listed with its default. Relative paths are taken from this file's folder,
+# '~' is expanded. Run it with:   standard-coder pipeline --config {name}
+# Override any key for one run:   standard-coder pipeline --config {name} --set training.mdn.components=10
+"""
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"cannot render {value!r} as TOML")
+
+
+def _is_model(annotation: Any) -> type[BaseModel] | None:
+    for cand in getattr(annotation, "__args__", ()) or (annotation,):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+def _render(model: type[BaseModel], instance: BaseModel, prefix: str, out: list[str]) -> None:
+    scalars: list[str] = []
+    tables: list[tuple[str, type[BaseModel], BaseModel]] = []
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        value = getattr(instance, name)
+        sub = _is_model(field.annotation)
+        if sub is not None and isinstance(value, BaseModel):
+            tables.append((name, sub, value))
+            continue
+        desc = field.description or ""
+        if value is None:
+            scalars.append(f"# {desc}\n# {name} = (unset)")
+        else:
+            if isinstance(value, Path) and value.is_absolute():
+                value = Path(str(field.default))  # keep defaults relative in the template
+            scalars.append(f"# {desc}\n{name} = {_toml_value(value)}")
+    if scalars:
+        doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
+        out.append(f"\n[{prefix}]" + (f"  # {doc}" if doc else ""))
+        out.extend(scalars)
+    for name, sub, value in tables:
+        _render(sub, value, f"{prefix}.{name}" if prefix else name, out)
+
+
+def render_template(name: str = "pipeline_config.toml") -> str:
+    """Return the commented default config as TOML text."""
+    out: list[str] = [HEADER.format(name=name)]
+    defaults = FlagshipConfig()
+    _render(FlagshipConfig, defaults, "", out)
+    text = "\n".join(line for line in out if line is not None)
+    return text.replace("\n[]\n", "\n").lstrip("\n") + "\n"

@@ -1,0 +1,85 @@
+"""The flagship config schema: strict keys, config-relative paths, overrides, the template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from standard_coder.config import ConfigError, load_config
+from standard_coder.config.template import render_template
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "pipeline_config.toml"
+    p.write_text(text)
+    return p
+
+
+def test_unknown_key_names_path_and_nearest(tmp_path: Path) -> None:
+    p = write(tmp_path, "[training.optim]\nepochz = 5\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    msg = str(exc.value)
+    assert str(p) in msg
+    assert "training.optim.epochz" in msg
+    assert "did you mean 'epochs'" in msg
+
+
+def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
+    p = write(tmp_path, '[training.optim]\nepochs = "ten"\n')
+    with pytest.raises(ConfigError, match=r"training\.optim\.epochs.*'ten'"):
+        load_config(p)
+
+
+def test_unknown_section(tmp_path: Path) -> None:
+    p = write(tmp_path, "[trainig]\n")
+    with pytest.raises(ConfigError, match="did you mean 'training'"):
+        load_config(p)
+
+
+def test_bad_toml(tmp_path: Path) -> None:
+    p = write(tmp_path, "[outputs\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(p)
+
+
+def test_paths_relative_to_config_file(tmp_path: Path) -> None:
+    sub = tmp_path / "cfg"
+    sub.mkdir()
+    p = sub / "c.toml"
+    p.write_text('[outputs]\nbase_dir = "out"\n[forecasting]\nsprint_inputs_path = "s.json"\n')
+    cfg = load_config(p)
+    assert cfg.outputs.base_dir == sub / "out"
+    assert cfg.forecasting.sprint_inputs_path == sub / "s.json"
+
+
+def test_home_expanded(tmp_path: Path) -> None:
+    p = write(tmp_path, '[outputs]\nbase_dir = "~/sc"\n')
+    assert load_config(p).outputs.base_dir == Path.home() / "sc"
+
+
+def test_overrides_are_validated(tmp_path: Path) -> None:
+    p = write(tmp_path, "")
+    cfg = load_config(p, ["training.mdn.components=3", "runner.device=cpu"])
+    assert cfg.training.mdn.components == 3
+    assert cfg.runner.device == "cpu"
+    with pytest.raises(ConfigError, match="training.mdn.componets"):
+        load_config(p, ["training.mdn.componets=3"])
+    with pytest.raises(ConfigError, match="runner.device"):
+        load_config(p, ["runner.device=tpu"])
+    with pytest.raises(ConfigError, match="expected KEY.PATH=VALUE"):
+        load_config(p, ["runner.device"])
+
+
+def test_template_is_accepted_unchanged_and_lists_every_key(tmp_path: Path) -> None:
+    text = render_template()
+    p = write(tmp_path, text)
+    cfg = load_config(p)
+    assert cfg.outputs.base_dir == tmp_path / "sc-output"
+    for key in ("include_paths", "exclude_bots", "label_samples_per_commit", "n_sims", "history_days"):
+        assert f"{key} =" in text
+    # every line that is not a comment or table header is a key = value
+    for line in text.splitlines():
+        if line and not line.startswith(("#", "[")):
+            assert " = " in line, line
