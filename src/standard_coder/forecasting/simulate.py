@@ -1,0 +1,138 @@
+"""Vectorised Monte Carlo over a sprint: tickets worked in order against daily team throughput.
+
+Every simulation ``s`` has remaining efforts ``E[s, i]`` (tickets in work order) and daily
+throughput ``T[s, d]`` (SCH per working day). Day ``d``'s throughput is scaled by the share of
+the team's full capacity present that day and capped by that day's capacity hours:
+``min(T[s, d] * capacity[d] / base_capacity, capacity[d])``. Ticket ``i`` is complete on the
+first day the cumulative throughput reaches the cumulative effort of tickets ``0..i`` (the team
+works through the list in order, spilling leftover hours into the next ticket). Only the days
+are looped over; simulations and tickets are numpy axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from numpy.typing import NDArray
+
+from standard_coder.forecasting.inputs import Member
+
+
+def team_capacity(members: Sequence[Member], days: Sequence[date]) -> NDArray[np.float64]:
+    """Capacity hours per working day: each member's daily hours unless they are off that day."""
+    cap = np.zeros(len(days), dtype=np.float64)
+    for m in members:
+        off = set(m.days_off)
+        cap += np.array([0.0 if d in off else m.daily_capacity_hours for d in days])
+    return cap
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Raw Monte Carlo outcome. Days are working days (1 = first; ``n_days + 1`` = after end)."""
+
+    efforts: NDArray[np.float64]
+    """``(n_sims, n_tickets)`` remaining effort, SCH hours, tickets in work order."""
+    cum_throughput: NDArray[np.float64]
+    """``(n_sims, n_days)`` effort the team can have finished by the end of each day."""
+    ticket_day: NDArray[np.int32]
+    """``(n_sims, n_tickets)`` day each ticket completes (0 = nothing left; n_days + 1 = later)."""
+
+    @property
+    def n_sims(self) -> int:
+        return int(self.efforts.shape[0])
+
+    @property
+    def n_days(self) -> int:
+        return int(self.cum_throughput.shape[1])
+
+    @property
+    def total_effort(self) -> NDArray[np.float64]:
+        """``(n_sims,)`` remaining effort of the whole scope."""
+        return np.asarray(self.efforts.sum(axis=1), dtype=np.float64)
+
+    @property
+    def sprint_day(self) -> NDArray[np.int32]:
+        """``(n_sims,)`` day the whole scope completes (the last ticket in work order)."""
+        if self.ticket_day.shape[1] == 0:
+            return np.zeros(self.n_sims, dtype=np.int32)
+        return np.asarray(self.ticket_day.max(axis=1), dtype=np.int32)
+
+    def p_complete_by_end(self) -> float:
+        """Probability that every ticket is done by the sprint's last working day."""
+        return float(np.mean(self.sprint_day <= self.n_days))
+
+    def ticket_probabilities(self) -> NDArray[np.float64]:
+        """``(n_tickets,)`` probability each ticket is done by the end."""
+        return np.asarray(np.mean(self.ticket_day <= self.n_days, axis=0), dtype=np.float64)
+
+    def completed_sch(self) -> NDArray[np.float64]:
+        """``(n_sims,)`` effort of the tickets fully completed by the end."""
+        done = np.where(self.ticket_day <= self.n_days, self.efforts, 0.0)
+        return np.asarray(done.sum(axis=1), dtype=np.float64)
+
+    def completion_day_distribution(self) -> NDArray[np.float64]:
+        """Probabilities of completing on day ``0..n_days`` and, last, after the end."""
+        counts = np.bincount(self.sprint_day, minlength=self.n_days + 2)
+        return np.asarray(counts / self.n_sims, dtype=np.float64)
+
+    def completion_day_quantile(self, q: float) -> int | None:
+        """Smallest day ``k`` with P(completion day <= k) >= q; None when that is after the end."""
+        cdf = np.cumsum(self.completion_day_distribution())
+        k = int(np.searchsorted(cdf, q - 1e-12))
+        return k if k <= self.n_days else None
+
+    def remaining_by_day(self) -> NDArray[np.float64]:
+        """``(n_sims, n_days + 1)`` effort still open at the start (col 0) and end of each day."""
+        total = self.total_effort[:, None]
+        left = np.maximum(total - self.cum_throughput, 0.0)
+        return np.concatenate([total, left], axis=1)
+
+
+def simulate(
+    efforts: NDArray[np.floating],
+    throughput: NDArray[np.floating],
+    capacity: NDArray[np.floating] | None = None,
+    *,
+    base_capacity: float | None = None,
+) -> SimulationResult:
+    """Run the sprint for every simulation at once.
+
+    Args:
+        efforts: ``(n_sims, n_tickets)`` remaining effort (SCH) per ticket, in work order.
+        throughput: ``(n_sims, n_days)`` team throughput per working day (SCH) at full strength.
+        capacity: ``(n_days,)`` capacity hours per day (None = unlimited, factor 1).
+        base_capacity: the full team's daily hours; throughput is scaled by
+            ``capacity / base_capacity`` (None = no scaling, capacity is only a cap).
+
+    Returns:
+        The per-simulation completion days and cumulative throughput.
+    """
+    eff = np.asarray(efforts, dtype=np.float64)
+    tp = np.asarray(throughput, dtype=np.float64)
+    if eff.ndim != 2 or tp.ndim != 2 or eff.shape[0] != tp.shape[0]:
+        raise ValueError(
+            f"efforts {eff.shape} and throughput {tp.shape} must be 2-D with equal simulations"
+        )
+    n_days = tp.shape[1]
+    if capacity is not None:
+        cap = np.asarray(capacity, dtype=np.float64)
+        if cap.shape != (n_days,):
+            raise ValueError(f"capacity must have shape ({n_days},), got {cap.shape}")
+        if base_capacity is not None:
+            if base_capacity <= 0:
+                raise ValueError("base_capacity must be > 0")
+            tp = tp * (cap / base_capacity)
+        tp = np.minimum(tp, cap)
+    cum_tp = np.cumsum(tp, axis=1)
+    cum_eff = np.cumsum(eff, axis=1)
+    # Tolerance so that a ticket exactly used up on a day counts as done that day.
+    need = cum_eff - 1e-9 * np.maximum(1.0, cum_eff)
+    open_days = np.zeros(eff.shape, dtype=np.int32)
+    for d in range(n_days):
+        open_days += cum_tp[:, d : d + 1] < need
+    ticket_day = np.where(cum_eff > 0, open_days + 1, 0).astype(np.int32)
+    return SimulationResult(efforts=eff, cum_throughput=cum_tp, ticket_day=ticket_day)
