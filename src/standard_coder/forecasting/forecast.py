@@ -48,6 +48,8 @@ class ForecastOptions:
     throughput_method: ThroughputMethod = "bootstrap"
     story_points_fallback: bool = False
     backtest_min_history: int = 3
+    horizon_factor: int = 2
+    """simulate ``horizon_factor`` x the sprint's working days (completion days past the end)"""
     scenarios: tuple[ScenarioSpec, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -130,17 +132,21 @@ def forecast_sprint(
     )
     rates = sprint_rates(history.sprints)
     throughput = make_throughput(options.throughput_method).fit(rates)
-    tp = throughput.sample(options.n_sims, len(days), rng)
-    capacity = team_capacity(sprint.members, days)
-    sim = simulate(efforts, tp, capacity, base_capacity=base_capacity)
+    # Simulate past the end (as long again) so late completion days have a date too.
+    horizon = days + sprint.working_days_after_end(len(days) * (options.horizon_factor - 1))
+    tp = throughput.sample(options.n_sims, len(horizon), rng)
+    capacity = team_capacity(sprint.members, horizon)
+    sim = simulate(efforts, tp, capacity, base_capacity=base_capacity, sprint_days=len(days))
 
     scenario_rows = []
-    base = summarize(sim, days)
+    base = summarize(sim, horizon)
     for spec in options.scenarios:
         team = apply_scenario(sprint.members, spec)
-        cap = team_capacity(team, days)
-        s_sim = simulate(efforts * spec.scope_factor, tp, cap, base_capacity=base_capacity)
-        row = {"name": spec.name, **summarize(s_sim, days)}
+        cap = team_capacity(team, horizon)
+        s_sim = simulate(
+            efforts * spec.scope_factor, tp, cap, base_capacity=base_capacity, sprint_days=len(days)
+        )
+        row = {"name": spec.name, **summarize(s_sim, horizon)}
         row["delta_p_complete"] = round(row["p_complete_by_end"] - base["p_complete_by_end"], 4)
         scenario_rows.append(row)
 
@@ -149,7 +155,7 @@ def forecast_sprint(
         sprint_id=sprint.sprint_id,
         start_date=sprint.start_date,
         end_date=sprint.end_date,
-        days=days,
+        days=horizon,
         capacity=list(capacity),
         sim=sim,
         tickets=tickets,

@@ -131,11 +131,20 @@ class SprintInputs(_Model):
 
     def working_days(self) -> list[date]:
         """Dates in ``[start_date, end_date]`` on a working weekday and not a holiday."""
+        return self._working_days(self.start_date, stop=self.end_date)
+
+    def working_days_after_end(self, n: int) -> list[date]:
+        """The next ``n`` working days after ``end_date`` (same weekdays and holidays)."""
+        return self._working_days(self.end_date + timedelta(days=1), count=n)
+
+    def _working_days(
+        self, first: date, *, stop: date | None = None, count: int | None = None
+    ) -> list[date]:
         wanted = {WEEKDAYS.index(d) for d in self.working_weekdays}
         holidays = set(self.holidays)
-        days = []
-        d = self.start_date
-        while d <= self.end_date:
+        days: list[date] = []
+        d = first
+        while (stop is None or d <= stop) and (count is None or len(days) < count):
             if d.weekday() in wanted and d not in holidays:
                 days.append(d)
             d += timedelta(days=1)
@@ -191,6 +200,16 @@ class HistoricalSprint(_Model):
         if isinstance(data, dict) and "completed_on_day" not in data:
             data = {**data, "completed_on_day": None}
         return data
+
+    @property
+    def estimated_completion_day(self) -> float | None:
+        """``completed_on_day``, or for an unfinished sprint the day it would have finished at
+        its own pace: ``workdays * committed / done`` (None when nothing was done)."""
+        if self.completed:
+            return float(self.completed_on_day or self.workdays)
+        if self.done_sch <= 0:
+            return None
+        return self.workdays * self.committed_sch / self.done_sch
 
     @property
     def throughput(self) -> float:

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from standard_coder.forecasting.inputs import Ticket
@@ -26,7 +27,10 @@ def _day_date(day: int | None, days: Sequence[date]) -> str | None:
 
 
 def summarize(sim: SimulationResult, days: Sequence[date]) -> dict[str, Any]:
-    """Headline numbers of one simulation: probability, completion days, completed effort."""
+    """Headline numbers of one simulation: probability, completion days, completed effort.
+
+    ``days`` are the dates of the simulated working days (sprint, then after its end).
+    """
     p50 = sim.completion_day_quantile(0.50)
     p85 = sim.completion_day_quantile(0.85)
     return {
@@ -68,7 +72,9 @@ def build_forecast_report(
         "sprint_id": sprint_id,
         "start_date": start_date.isoformat(),
         "end_date": end_date.isoformat(),
-        "working_days": [d.isoformat() for d in days],
+        "working_days": [d.isoformat() for d in days[: sim.n_days]],
+        "n_working_days": sim.n_days,
+        "days_after_end": [d.isoformat() for d in days[sim.n_days :]],
         "capacity_hours_per_day": [_r(c, 3) for c in capacity],
         "n_sims": sim.n_sims,
         "seed": seed,
@@ -85,12 +91,13 @@ def build_forecast_report(
             "p85": _r(np.percentile(total, 85), 3),
         },
         "completion_day_distribution": {
-            "day": list(range(sim.n_days + 1)),
-            "probability": [_r(p) for p in dist[: sim.n_days + 1]],
-            "p_after_end": _r(dist[-1]),
+            "day": list(range(sim.horizon + 1)),
+            "probability": [_r(p) for p in dist[: sim.horizon + 1]],
+            "p_after_end": _r(1.0 - sim.p_complete_by_end()),
+            "p_after_horizon": _r(dist[-1]),
         },
         "remaining_by_day": {
-            "day": list(range(sim.n_days + 1)),
+            "day": list(range(sim.horizon + 1)),
             "p15": [_r(x, 3) for x in q15],
             "p50": [_r(x, 3) for x in q50],
             "p85": [_r(x, 3) for x in q85],
@@ -111,28 +118,30 @@ def build_forecast_report(
     }
 
 
-def _day(day: int | None) -> str:
-    return "after end" if day is None else str(day)
+def _day(day: int | None, n_days: int) -> str:
+    if day is None:
+        return f"> {2 * n_days}"
+    return str(day) if day <= n_days else f"{day} (end+{day - n_days})"
 
 
 def forecast_table(report: dict[str, Any]) -> Table:
     """Rich table: baseline and scenarios, then per-ticket completion probability."""
     table = Table(title=f"Sprint {report['sprint_id']} forecast ({report['n_sims']:,} simulations)")
-    for col in ("case", "P(complete by end)", "P50 day", "P85 day", "E[completed SCH]"):
+    for col in ("case", "P(complete by end)", "P50 day", "P85 day", "expected done SCH"):
         table.add_column(col, justify="left" if col == "case" else "right")
     rows = [{"name": "baseline", **report}, *report["scenarios"]]
     for row in rows:
         table.add_row(
-            str(row["name"]),
+            escape(str(row["name"])),
             f"{row['p_complete_by_end']:.1%}",
-            _day(row["completion_day_p50"]),
-            _day(row["completion_day_p85"]),
+            _day(row["completion_day_p50"], report["n_working_days"]),
+            _day(row["completion_day_p85"], report["n_working_days"]),
             f"{row['expected_completed_sch']:.1f}",
         )
     table.add_section()
     for t in report["tickets"]:
         table.add_row(
-            f"  {t['work_order']}. {t['id']} ({t['effort_source']})",
+            escape(f"  {t['work_order']}. {t['id']} {t['title'][:32]} ({t['effort_source']})"),
             f"{t['p_complete']:.1%}",
             "",
             "",

@@ -32,21 +32,28 @@ def team_capacity(members: Sequence[Member], days: Sequence[date]) -> NDArray[np
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Raw Monte Carlo outcome. Days are working days (1 = first; ``n_days + 1`` = after end)."""
+    """Raw Monte Carlo outcome.
+
+    Days are working days: 1 = the sprint's first, ``n_days`` = its last; the simulation may run
+    on past the end up to ``horizon`` days, and ``horizon + 1`` means "not even by then".
+    """
 
     efforts: NDArray[np.float64]
     """``(n_sims, n_tickets)`` remaining effort, SCH hours, tickets in work order."""
     cum_throughput: NDArray[np.float64]
-    """``(n_sims, n_days)`` effort the team can have finished by the end of each day."""
+    """``(n_sims, horizon)`` effort the team can have finished by the end of each day."""
     ticket_day: NDArray[np.int32]
-    """``(n_sims, n_tickets)`` day each ticket completes (0 = nothing left; n_days + 1 = later)."""
+    """``(n_sims, n_tickets)`` day each ticket completes (0 = nothing left; horizon + 1 = later)."""
+    n_days: int
+    """Working days in the sprint (the simulation's horizon may be longer)."""
 
     @property
     def n_sims(self) -> int:
         return int(self.efforts.shape[0])
 
     @property
-    def n_days(self) -> int:
+    def horizon(self) -> int:
+        """Simulated working days (sprint plus the days after its end)."""
         return int(self.cum_throughput.shape[1])
 
     @property
@@ -66,27 +73,27 @@ class SimulationResult:
         return float(np.mean(self.sprint_day <= self.n_days))
 
     def ticket_probabilities(self) -> NDArray[np.float64]:
-        """``(n_tickets,)`` probability each ticket is done by the end."""
+        """``(n_tickets,)`` probability each ticket is done by the end of the sprint."""
         return np.asarray(np.mean(self.ticket_day <= self.n_days, axis=0), dtype=np.float64)
 
     def completed_sch(self) -> NDArray[np.float64]:
-        """``(n_sims,)`` effort of the tickets fully completed by the end."""
+        """``(n_sims,)`` effort of the tickets fully completed by the end of the sprint."""
         done = np.where(self.ticket_day <= self.n_days, self.efforts, 0.0)
         return np.asarray(done.sum(axis=1), dtype=np.float64)
 
     def completion_day_distribution(self) -> NDArray[np.float64]:
-        """Probabilities of completing on day ``0..n_days`` and, last, after the end."""
-        counts = np.bincount(self.sprint_day, minlength=self.n_days + 2)
+        """Probabilities of completing on day ``0..horizon`` and, last, after the horizon."""
+        counts = np.bincount(self.sprint_day, minlength=self.horizon + 2)
         return np.asarray(counts / self.n_sims, dtype=np.float64)
 
     def completion_day_quantile(self, q: float) -> int | None:
-        """Smallest day ``k`` with P(completion day <= k) >= q; None when that is after the end."""
+        """Smallest day ``k`` with P(completion day <= k) >= q; None when past the horizon."""
         cdf = np.cumsum(self.completion_day_distribution())
         k = int(np.searchsorted(cdf, q - 1e-12))
-        return k if k <= self.n_days else None
+        return k if k <= self.horizon else None
 
     def remaining_by_day(self) -> NDArray[np.float64]:
-        """``(n_sims, n_days + 1)`` effort still open at the start (col 0) and end of each day."""
+        """``(n_sims, horizon + 1)`` effort still open at the start (col 0) and end of each day."""
         total = self.total_effort[:, None]
         left = np.maximum(total - self.cum_throughput, 0.0)
         return np.concatenate([total, left], axis=1)
@@ -98,15 +105,18 @@ def simulate(
     capacity: NDArray[np.floating] | None = None,
     *,
     base_capacity: float | None = None,
+    sprint_days: int | None = None,
 ) -> SimulationResult:
     """Run the sprint for every simulation at once.
 
     Args:
         efforts: ``(n_sims, n_tickets)`` remaining effort (SCH) per ticket, in work order.
-        throughput: ``(n_sims, n_days)`` team throughput per working day (SCH) at full strength.
-        capacity: ``(n_days,)`` capacity hours per day (None = unlimited, factor 1).
+        throughput: ``(n_sims, horizon)`` team throughput per working day (SCH) at full
+            strength; the horizon may run past the sprint's end.
+        capacity: ``(horizon,)`` capacity hours per day (None = unlimited, factor 1).
         base_capacity: the full team's daily hours; throughput is scaled by
             ``capacity / base_capacity`` (None = no scaling, capacity is only a cap).
+        sprint_days: working days in the sprint (default: the whole horizon).
 
     Returns:
         The per-simulation completion days and cumulative throughput.
@@ -118,6 +128,9 @@ def simulate(
             f"efforts {eff.shape} and throughput {tp.shape} must be 2-D with equal simulations"
         )
     n_days = tp.shape[1]
+    sprint_days = n_days if sprint_days is None else sprint_days
+    if not 1 <= sprint_days <= n_days:
+        raise ValueError(f"sprint_days must be in 1..{n_days}, got {sprint_days}")
     if capacity is not None:
         cap = np.asarray(capacity, dtype=np.float64)
         if cap.shape != (n_days,):
@@ -134,5 +147,8 @@ def simulate(
     open_days = np.zeros(eff.shape, dtype=np.int32)
     for d in range(n_days):
         open_days += cum_tp[:, d : d + 1] < need
-    ticket_day = np.where(cum_eff > 0, open_days + 1, 0).astype(np.int32)
-    return SimulationResult(efforts=eff, cum_throughput=cum_tp, ticket_day=ticket_day)
+    # A ticket with nothing left (done) is complete from the start: day 0.
+    ticket_day = np.where(eff > 0, open_days + 1, 0).astype(np.int32)
+    return SimulationResult(
+        efforts=eff, cum_throughput=cum_tp, ticket_day=ticket_day, n_days=sprint_days
+    )
