@@ -123,7 +123,7 @@ def main() -> None:
     loop_sims = 500 if args.quick else 5_000
 
     sprint = make_sprint(50)
-    history = HistoricalOutcomes(sprints=synthetic_history(12, seed=1, level=26.0))
+    history = HistoricalOutcomes(sprints=synthetic_history(12, seed=1, level=30.0))
     opts = ForecastOptions(n_sims=n_sims, rng_seed=3)
     times = []
     for _ in range(reps):

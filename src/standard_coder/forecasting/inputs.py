@@ -7,13 +7,12 @@ Every problem becomes a :class:`ForecastInputError` whose message names the file
     (got 'blocked')
 
 Regenerate the JSON Schemas in ``docs/`` with
-``PYTHONPATH=src python -m standard_coder.forecasting.inputs docs``.
+``PYTHONPATH=src python -m standard_coder.forecasting.schema_gen docs``.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
@@ -341,8 +340,3 @@ def write_schemas(docs_dir: Path) -> list[Path]:
 
         out.append(atomic_write(Path(docs_dir) / name, write))
     return out
-
-
-if __name__ == "__main__":  # pragma: no cover - maintenance entry point
-    for p in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")):
-        print(p)
