@@ -85,21 +85,22 @@ def effort_samples(
     need_ids = {t.id for t in need}
 
     out = np.zeros((n_sims, len(tickets)), dtype=np.float64)
+    sp_cols = [j for j, t in enumerate(tickets) if t.status != "done" and t.id not in need_ids]
+    if sp_cols:
+        # One vectorised draw for every story-point ticket: lognormal with the given mean and CV.
+        means = np.array([tickets[j].story_points or 0.0 for j in sp_cols]) * story_points_to_sch
+        cols = np.broadcast_to(means, (n_sims, len(sp_cols))).copy()
+        if story_points_cv > 0:
+            sigma = math.sqrt(math.log1p(story_points_cv**2))
+            z = rng.standard_normal((n_sims, len(sp_cols)))
+            cols *= np.exp(sigma * z - sigma * sigma / 2)
+        out[:, sp_cols] = cols
     for j, t in enumerate(tickets):
-        if t.status == "done":
-            continue
-        if t.id in need_ids:
-            col = _resample(t.id, model_samples.get(t.id), n_sims, rng)
-        else:
-            assert t.story_points is not None  # guaranteed by Ticket validation
-            col = story_point_samples(
-                t.story_points,
-                sch_per_point=story_points_to_sch,
-                cv=story_points_cv,
-                n=n_sims,
-                rng=rng,
-            )
-        out[:, j] = col * t.remaining_fraction
+        if t.id in need_ids and t.status != "done":
+            out[:, j] = _resample(t.id, model_samples.get(t.id), n_sims, rng)
+    fraction = np.array([t.remaining_fraction for t in tickets])
+    if np.any(fraction != 1.0):
+        out *= fraction
     return out
 
 

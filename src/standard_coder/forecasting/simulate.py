@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,14 +37,13 @@ class SimulationResult:
 
     Days are working days: 1 = the sprint's first, ``n_days`` = its last; the simulation may run
     on past the end up to ``horizon`` days, and ``horizon + 1`` means "not even by then".
+    Derived arrays are computed on first use and cached.
     """
 
     efforts: NDArray[np.float64]
     """``(n_sims, n_tickets)`` remaining effort, SCH hours, tickets in work order."""
     cum_throughput: NDArray[np.float64]
     """``(n_sims, horizon)`` effort the team can have finished by the end of each day."""
-    ticket_day: NDArray[np.int32]
-    """``(n_sims, n_tickets)`` day each ticket completes (0 = nothing left; horizon + 1 = later)."""
     n_days: int
     """Working days in the sprint (the simulation's horizon may be longer)."""
 
@@ -56,17 +56,40 @@ class SimulationResult:
         """Simulated working days (sprint plus the days after its end)."""
         return int(self.cum_throughput.shape[1])
 
-    @property
+    @cached_property
+    def _need(self) -> NDArray[np.float64]:
+        # Cumulative effort in work order, less a hair so that a ticket exactly used up on a day
+        # counts as done that day despite rounding in the sums.
+        cum = np.cumsum(self.efforts, axis=1)
+        return cum - 1e-9 * np.maximum(1.0, cum)
+
+    @cached_property
     def total_effort(self) -> NDArray[np.float64]:
         """``(n_sims,)`` remaining effort of the whole scope."""
         return np.asarray(self.efforts.sum(axis=1), dtype=np.float64)
 
-    @property
+    @cached_property
     def sprint_day(self) -> NDArray[np.int32]:
-        """``(n_sims,)`` day the whole scope completes (the last ticket in work order)."""
-        if self.ticket_day.shape[1] == 0:
+        """``(n_sims,)`` day the whole scope completes (0 = nothing left)."""
+        if self.efforts.shape[1] == 0:
             return np.zeros(self.n_sims, dtype=np.int32)
-        return np.asarray(self.ticket_day.max(axis=1), dtype=np.int32)
+        need = self._need[:, -1:]
+        days = _days_until(self.cum_throughput, need)[:, 0]
+        return np.where(self.total_effort > 0, days, 0).astype(np.int32)
+
+    @cached_property
+    def ticket_day(self) -> NDArray[np.int32]:
+        """``(n_sims, n_tickets)`` day each ticket completes (0 = nothing left; horizon + 1 =
+        later). A ticket completes when the cumulative throughput reaches the cumulative effort
+        of it and every ticket before it."""
+        days = _days_until(self.cum_throughput, self._need)
+        return np.where(self.efforts > 0, days, 0).astype(np.int32)
+
+    @cached_property
+    def ticket_done_by_end(self) -> NDArray[np.bool_]:
+        """``(n_sims, n_tickets)`` whether each ticket is done by the sprint's last day."""
+        by_end = self.cum_throughput[:, self.n_days - 1 : self.n_days]
+        return np.asarray((self.efforts <= 0) | (self._need <= by_end), dtype=np.bool_)
 
     def p_complete_by_end(self) -> float:
         """Probability that every ticket is done by the sprint's last working day."""
@@ -74,12 +97,12 @@ class SimulationResult:
 
     def ticket_probabilities(self) -> NDArray[np.float64]:
         """``(n_tickets,)`` probability each ticket is done by the end of the sprint."""
-        return np.asarray(np.mean(self.ticket_day <= self.n_days, axis=0), dtype=np.float64)
+        return np.asarray(self.ticket_done_by_end.mean(axis=0), dtype=np.float64)
 
     def completed_sch(self) -> NDArray[np.float64]:
         """``(n_sims,)`` effort of the tickets fully completed by the end of the sprint."""
-        done = np.where(self.ticket_day <= self.n_days, self.efforts, 0.0)
-        return np.asarray(done.sum(axis=1), dtype=np.float64)
+        done = (self.efforts * self.ticket_done_by_end).sum(axis=1)
+        return np.asarray(done, dtype=np.float64)
 
     def completion_day_distribution(self) -> NDArray[np.float64]:
         """Probabilities of completing on day ``0..horizon`` and, last, after the horizon."""
@@ -97,6 +120,18 @@ class SimulationResult:
         total = self.total_effort[:, None]
         left = np.maximum(total - self.cum_throughput, 0.0)
         return np.concatenate([total, left], axis=1)
+
+
+def _days_until(cum_tp: NDArray[np.float64], need: NDArray[np.float64]) -> NDArray[np.int32]:
+    """1 + the number of days whose cumulative throughput is still short of ``need``: the day
+    it is reached (``horizon + 1`` when never). The only loop is over the days."""
+    count = np.zeros(need.shape, dtype=np.int32)
+    short = np.empty(need.shape, dtype=np.bool_)
+    for d in range(cum_tp.shape[1]):
+        np.less(cum_tp[:, d : d + 1], need, out=short)
+        count += short
+    count += 1
+    return count
 
 
 def simulate(
@@ -119,7 +154,7 @@ def simulate(
         sprint_days: working days in the sprint (default: the whole horizon).
 
     Returns:
-        The per-simulation completion days and cumulative throughput.
+        The efforts and cumulative throughput; completion days are derived from them lazily.
     """
     eff = np.asarray(efforts, dtype=np.float64)
     tp = np.asarray(throughput, dtype=np.float64)
@@ -140,15 +175,4 @@ def simulate(
                 raise ValueError("base_capacity must be > 0")
             tp = tp * (cap / base_capacity)
         tp = np.minimum(tp, cap)
-    cum_tp = np.cumsum(tp, axis=1)
-    cum_eff = np.cumsum(eff, axis=1)
-    # Tolerance so that a ticket exactly used up on a day counts as done that day.
-    need = cum_eff - 1e-9 * np.maximum(1.0, cum_eff)
-    open_days = np.zeros(eff.shape, dtype=np.int32)
-    for d in range(n_days):
-        open_days += cum_tp[:, d : d + 1] < need
-    # A ticket with nothing left (done) is complete from the start: day 0.
-    ticket_day = np.where(eff > 0, open_days + 1, 0).astype(np.int32)
-    return SimulationResult(
-        efforts=eff, cum_throughput=cum_tp, ticket_day=ticket_day, n_days=sprint_days
-    )
+    return SimulationResult(efforts=eff, cum_throughput=np.cumsum(tp, axis=1), n_days=sprint_days)
