@@ -99,18 +99,27 @@ def synthetic_history(n: int, seed: int, level: float = 14.0) -> list[Historical
 
 
 def loop_forecast(efforts: np.ndarray, rates: np.ndarray, cap: np.ndarray, seed: int) -> float:
-    """Per-simulation Python loop: the shape the vectorised simulator replaces."""
+    """Per-simulation Python loop (the peer's shape): day by day, work through the tickets in
+    order, recording the day each one completes. Efforts are pre-drawn, so it does less."""
     rng = np.random.default_rng(seed)
-    n_sims = efforts.shape[0]
+    n_sims, n_tickets = efforts.shape
+    full = cap.max()
     done = 0
     for s in range(n_sims):
-        remaining = float(efforts[s].sum())
         rate = rates[rng.integers(0, rates.size)]
-        for c in cap:
-            remaining -= min(rate * c / cap.max(), c)
-            if remaining <= 0:
-                done += 1
-                break
+        left = list(efforts[s])
+        finished = [0] * n_tickets
+        i = 0
+        for day, c in enumerate(cap, start=1):
+            budget = min(rate * c / full, c)
+            while i < n_tickets and budget > 0:
+                used = min(budget, left[i])
+                left[i] -= used
+                budget -= used
+                if left[i] <= 0:
+                    finished[i] = day
+                    i += 1
+        done += i == n_tickets
     return done / n_sims
 
 

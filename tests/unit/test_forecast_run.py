@@ -137,5 +137,5 @@ def test_scenario_with_unknown_member_is_named(tmp_path: Path) -> None:
 
 def test_options_from_default_section() -> None:
     opts = ForecastOptions.from_section(ForecastingSection())
-    assert opts.n_sims == 10_000 and opts.throughput_method == "bootstrap"
+    assert opts.n_sims == 10_000 and opts.throughput_method == "lognormal"
     assert opts.story_points_fallback is False and opts.scenarios == ()

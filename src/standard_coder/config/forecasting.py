@@ -36,10 +36,10 @@ class ForecastingSection(StrictModel):
     rng_seed: int = Field(7, description="simulation seed")
     story_points_to_sch: float = Field(2.0, gt=0, description="SCH hours per story point")
     story_points_cv: float = Field(0.5, ge=0, description="lognormal spread of story-point effort")
-    throughput_method: Literal["bootstrap", "lognormal", "bootstrap_daily"] = Field(
-        "bootstrap",
-        description="daily team throughput: bootstrap of past sprints' rates (chosen by the "
-        "backtest, see docs/forecasting.md), a fitted lognormal, or the iid-per-day bootstrap",
+    throughput_method: Literal["lognormal", "bootstrap", "bootstrap_daily"] = Field(
+        "lognormal",
+        description="daily team throughput: a lognormal fitted to past sprints' rates (chosen "
+        "by the backtest, see docs/forecasting.md), their bootstrap, or an iid-per-day bootstrap",
     )
     story_points_fallback: bool = Field(
         False,

@@ -31,7 +31,7 @@ from standard_coder.forecasting.throughput import (
     sprint_rates,
 )
 
-METHODS: tuple[ThroughputMethod, ...] = ("bootstrap", "lognormal", "bootstrap_daily")
+METHODS: tuple[ThroughputMethod, ...] = ("lognormal", "bootstrap", "bootstrap_daily")
 
 
 class BacktestError(ValueError):
@@ -116,7 +116,7 @@ def backtest_method(
 def run_backtest(
     sprints: Sequence[HistoricalSprint],
     *,
-    method: ThroughputMethod = "bootstrap",
+    method: ThroughputMethod = "lognormal",
     n_sims: int = 10_000,
     seed: int = 7,
     min_history: int = 3,

@@ -45,7 +45,7 @@ class ForecastOptions:
     rng_seed: int = 7
     story_points_to_sch: float = 2.0
     story_points_cv: float = 0.5
-    throughput_method: ThroughputMethod = "bootstrap"
+    throughput_method: ThroughputMethod = "lognormal"
     story_points_fallback: bool = False
     backtest_min_history: int = 3
     horizon_factor: int = 2
