@@ -257,14 +257,7 @@ def _config(tmp_path: Path, sprint: Any, history: Any) -> Path:
     return cfg
 
 
-@pytest.mark.parametrize(
-    ("kind", "path", "value", "json_path", "words"),
-    [
-        c
-        for c in SPRINT_CASES
-        if c[0] in {"unknown status", "duplicate ticket id", "negative capacity"}
-    ],
-)
+@pytest.mark.parametrize(("kind", "path", "value", "json_path", "words"), SPRINT_CASES[:6])
 def test_forecast_check_cli_exits_2(
     tmp_path: Path, kind: str, path: list[Any], value: Any, json_path: str, words: str
 ) -> None:
@@ -273,6 +266,21 @@ def test_forecast_check_cli_exits_2(
     assert proc.returncode == 2, proc.stderr
     assert f"sprint.json: {json_path}:" in proc.stderr and words in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_forecast_check_cli_not_json_exits_2(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, '{"sprint_id": ', HISTORY)
+    proc = _cli("forecast-check", "--config", str(cfg))
+    assert proc.returncode == 2 and "sprint.json: not valid JSON (line 1" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_forecast_check_cli_lists_model_tickets(tmp_path: Path) -> None:
+    sprint = copy.deepcopy(SPRINT)
+    sprint["tickets"].append({"id": "T-3", "status": "todo", "commit_ids": ["abc"]})
+    proc = _cli("forecast-check", "--config", str(_config(tmp_path, sprint, HISTORY)))
+    assert proc.returncode == 0, proc.stderr
+    assert "tickets needing the trained model: T-3" in proc.stdout
 
 
 @pytest.mark.parametrize(

@@ -139,3 +139,35 @@ def test_options_from_default_section() -> None:
     opts = ForecastOptions.from_section(ForecastingSection())
     assert opts.n_sims == 10_000 and opts.throughput_method == "lognormal"
     assert opts.story_points_fallback is False and opts.scenarios == ()
+
+
+def test_no_working_days_or_no_capacity_is_an_input_error(tmp_path: Path) -> None:
+    from standard_coder.forecasting import ForecastInputError
+
+    sprint = json.loads(SPRINT.read_text())
+    sprint["start_date"], sprint["end_date"] = "2026-02-21", "2026-02-22"  # a weekend
+    f = tmp_path / "s.json"
+    f.write_text(json.dumps(sprint))
+    with pytest.raises(ForecastInputError, match=r"s\.json: \$\.end_date: expected at least one"):
+        run_forecast(f, HISTORY, options=_opts(), out_dir=tmp_path, model_effort=fake_model)
+    sprint = json.loads(SPRINT.read_text())
+    for m in sprint["members"]:
+        m["daily_capacity_hours"] = 0
+    f.write_text(json.dumps(sprint))
+    with pytest.raises(ForecastInputError, match=r"\$\.members: expected at least one member"):
+        run_forecast(f, HISTORY, options=_opts(), out_dir=tmp_path, model_effort=fake_model)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
+    from standard_coder.forecasting._io import atomic_write, atomic_write_json
+
+    target = atomic_write_json(tmp_path / "f.json", {"a": 1})
+
+    def boom(fh: object) -> None:
+        fh.write(b"partial")  # type: ignore[attr-defined]
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, boom)
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy import stats
 
 from standard_coder.forecasting.simulate import simulate, team_capacity
@@ -114,3 +117,29 @@ def test_throughput_models() -> None:
         BootstrapThroughput().sample(1, 1, rng)
     with pytest.raises(ValueError, match="at least one past sprint"):
         make_throughput("bootstrap").fit(np.array([]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    efforts=arrays(np.float64, (8, 5), elements=st.floats(0, 20)),
+    tp=arrays(np.float64, (8, 6), elements=st.floats(0, 15)),
+    sprint_days=st.integers(1, 6),
+)
+def test_simulation_invariants(efforts: np.ndarray, tp: np.ndarray, sprint_days: int) -> None:
+    sim = simulate(efforts, tp, sprint_days=sprint_days)
+    day = sim.ticket_day
+    positive = efforts > 0
+    # tickets with effort complete in work order; done ones on day 0
+    for s in range(8):
+        d = day[s][positive[s]]
+        assert np.all(np.diff(d) >= 0)
+    assert np.all(day[~positive] == 0)
+    assert np.array_equal(sim.ticket_done_by_end, day <= sprint_days)
+    assert np.array_equal(sim.sprint_day, day.max(axis=1))
+    p = sim.ticket_probabilities()
+    assert sim.p_complete_by_end() == pytest.approx(float(np.mean(sim.ticket_done_by_end.all(1))))
+    assert np.all(p >= sim.p_complete_by_end() - 1e-12)
+    assert np.all(sim.completed_sch() <= sim.total_effort + 1e-9)
+    rem = sim.remaining_by_day()
+    assert np.all(np.diff(rem, axis=1) <= 1e-9)
+    assert sim.completion_day_distribution().sum() == pytest.approx(1.0)
