@@ -19,9 +19,7 @@ class HMMSection(StrictModel):
     split_inactive_days: int = Field(
         30, ge=1, description="a gap longer than this splits the history into separate segments"
     )
-    squash_minutes: int = Field(
-        2, ge=0, description="same-author commits closer than this are squashed"
-    )
+    squash_minutes: int = Field(2, ge=0, description="same-author commits closer than this are squashed")
 
 
 class GapSection(StrictModel):
@@ -83,9 +81,7 @@ class TrainingSection(StrictModel):
     min_commits_per_author: int = Field(
         50, ge=1, description="authors below this share one pooled work-inference model"
     )
-    test_fraction: float = Field(
-        0.2, gt=0, lt=1, description="most recent share of each repo held out"
-    )
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="most recent share of each repo held out")
     truth_path: ConfigPath | None = Field(
         None, description="simulator truth.json (or a folder of them) for accuracy reports"
     )
