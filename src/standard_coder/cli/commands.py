@@ -1,1 +1,3 @@
 """Registers every CLI command module on the app (import side effects only)."""
+
+from standard_coder.cli import forecast  # noqa: F401

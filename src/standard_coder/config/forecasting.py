@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Literal
+
 from pydantic import Field
 
 from standard_coder.config.base import ConfigPath, StrictModel
@@ -11,10 +14,12 @@ class Scenario(StrictModel):
     """A what-if applied on top of the sprint inputs."""
 
     name: str = Field(description="shown in the forecast table")
-    days_off: dict[str, list[str]] = Field(
+    days_off: dict[str, list[date]] = Field(
         default_factory=dict, description="member -> extra days off (ISO dates)"
     )
-    scope_growth_percent: float = Field(0.0, description="extra remaining effort, in percent")
+    scope_growth_percent: float = Field(
+        0.0, ge=-100, description="extra remaining effort, in percent"
+    )
     member_joins: dict[str, float] = Field(
         default_factory=dict, description="new member -> daily capacity hours"
     )
@@ -31,4 +36,17 @@ class ForecastingSection(StrictModel):
     rng_seed: int = Field(7, description="simulation seed")
     story_points_to_sch: float = Field(2.0, gt=0, description="SCH hours per story point")
     story_points_cv: float = Field(0.5, ge=0, description="lognormal spread of story-point effort")
+    throughput_method: Literal["lognormal", "bootstrap", "bootstrap_daily"] = Field(
+        "lognormal",
+        description="daily team throughput: a lognormal fitted to past sprints' rates (chosen "
+        "by the backtest, see docs/forecasting.md), their bootstrap, or an iid-per-day bootstrap",
+    )
+    story_points_fallback: bool = Field(
+        False,
+        description="without a trained effort model, use story points for tickets that carry "
+        "a diff or commit ids and also have story points (else the stage asks for train_sch)",
+    )
+    backtest_min_history: int = Field(
+        3, ge=1, description="backtest: past sprints needed before a sprint is forecast"
+    )
     scenarios: list[Scenario] = Field(default_factory=list, description="what-if scenarios")

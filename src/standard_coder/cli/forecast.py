@@ -1,0 +1,118 @@
+"""``backtest``: rolling-origin calibration of the sprint forecast on past sprints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from standard_coder.cli import app
+
+
+@app.command("backtest")
+def backtest(
+    config: Annotated[Path, typer.Option("--config", help="pipeline_config.toml")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override a config key: KEY.PATH=VALUE")
+    ] = None,
+) -> None:
+    """Forecast each past sprint from the sprints before it; write reports/forecast_backtest.json.
+
+    Scores: Brier score of `completed`, Brier skill against the rolling base rate, and coverage
+    of the P85 completion day, for every throughput method (the configured one is marked).
+    """
+    from rich.console import Console
+
+    from standard_coder.config import ConfigError, load_config
+    from standard_coder.forecasting._io import atomic_write_json
+    from standard_coder.forecasting.backtest import BacktestError, run_backtest
+    from standard_coder.forecasting.inputs import ForecastInputError, load_historical_outcomes
+    from standard_coder.forecasting.report import backtest_table
+
+    err = Console(stderr=True)
+    try:
+        cfg = load_config(config, set_ or [])
+        section = cfg.forecasting
+        if section.historical_outcomes_path is None:
+            raise ConfigError(
+                f"{cfg.config_path}: forecasting.historical_outcomes_path: required for the "
+                "backtest (a JSON file of past sprints; see docs/forecasting.md)"
+            )
+        history = load_historical_outcomes(section.historical_outcomes_path)
+        result = run_backtest(
+            history.sprints,
+            method=section.throughput_method,
+            n_sims=section.n_sims,
+            seed=section.rng_seed,
+            min_history=section.backtest_min_history,
+        )
+    except (ConfigError, ForecastInputError, BacktestError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    result["historical_outcomes_path"] = str(section.historical_outcomes_path)
+    out = atomic_write_json(
+        Path(cfg.outputs.base_dir) / "reports" / "forecast_backtest.json", result
+    )
+    console = Console()
+    console.print(backtest_table(result))
+    console.print(f"wrote {out}", markup=False, highlight=False)
+
+
+@app.command("forecast-check")
+def forecast_check(
+    config: Annotated[Path, typer.Option("--config", help="pipeline_config.toml")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override a config key: KEY.PATH=VALUE")
+    ] = None,
+) -> None:
+    """Validate the [forecasting] input files and show what the forecast will use.
+
+    Exits 2 with one message naming the file, the JSON path and the expected form when an input
+    is invalid. Lists the tickets that need the trained effort model (diff or commit ids).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from standard_coder.config import ConfigError, load_config
+    from standard_coder.forecasting.inputs import (
+        ForecastInputError,
+        load_historical_outcomes,
+        load_sprint_inputs,
+    )
+
+    err = Console(stderr=True)
+    try:
+        cfg = load_config(config, set_ or [])
+        section = cfg.forecasting
+        missing = [
+            k
+            for k in ("sprint_inputs_path", "historical_outcomes_path")
+            if getattr(section, k) is None
+        ]
+        if missing:
+            raise ConfigError(
+                f"{cfg.config_path}: forecasting.{missing[0]}: required (a JSON file; see "
+                "docs/forecasting.md)"
+            )
+        assert section.sprint_inputs_path and section.historical_outcomes_path
+        sprint = load_sprint_inputs(section.sprint_inputs_path)
+        history = load_historical_outcomes(section.historical_outcomes_path)
+    except (ConfigError, ForecastInputError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    days = sprint.working_days()
+    table = Table(title=f"Sprint {sprint.sprint_id}: {len(days)} working days")
+    for col in ("work order", "ticket", "status", "effort from"):
+        table.add_column(col)
+    for i, t in enumerate(sprint.ordered_tickets(), 1):
+        src = "done" if t.status == "done" else "model" if t.needs_model else "story points"
+        table.add_row(str(i), t.id, t.status, src)
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{len(sprint.members)} members, {len(history.sprints)} past sprints; tickets needing the "
+        f"trained model: {', '.join(t.id for t in sprint.tickets if t.needs_model) or 'none'}",
+        markup=False,
+        highlight=False,
+    )

@@ -1,0 +1,135 @@
+"""Remaining effort per ticket as Monte Carlo samples, in SCH hours.
+
+* Done tickets: 0.
+* Tickets with a diff or commit ids: samples from the trained effort model (``model_effort``),
+  resampled with replacement to ``n_sims`` draws, times ``remaining_fraction``.
+* Otherwise story points × ``story_points_to_sch`` with lognormal spread: the lognormal has that
+  mean and coefficient of variation ``story_points_cv`` (0 = fixed effort).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from standard_coder.forecasting.inputs import Ticket
+
+ModelEffort = Callable[[list[Ticket]], dict[str, NDArray[np.floating]]]
+"""Maps tickets that carry a diff or commit ids to per-ticket SCH samples (1-D arrays)."""
+
+
+class ModelRequiredError(RuntimeError):
+    """Tickets need the trained effort model and none was given (message names the tickets)."""
+
+    exit_code = 2
+
+    def __init__(self, ticket_ids: Sequence[str]) -> None:
+        self.ticket_ids = list(ticket_ids)
+        super().__init__(
+            f"a trained effort model is needed for tickets {', '.join(self.ticket_ids)} "
+            "(they carry a diff or commit ids); run train_sch, or set "
+            "[forecasting] story_points_fallback = true and give them story_points"
+        )
+
+
+class ModelEffortError(ValueError):
+    """``model_effort`` returned something other than finite non-negative samples per ticket."""
+
+
+def lognormal_params(mean: float, cv: float) -> tuple[float, float]:
+    """``(mu, sigma)`` of a lognormal with the given mean and coefficient of variation."""
+    sigma2 = math.log1p(cv * cv)
+    return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
+
+
+def story_point_samples(
+    points: float, *, sch_per_point: float, cv: float, n: int, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """``n`` lognormal draws with mean ``points * sch_per_point`` and CV ``cv``."""
+    mean = points * sch_per_point
+    if mean <= 0 or cv == 0:
+        return np.full(n, mean, dtype=np.float64)
+    mu, sigma = lognormal_params(mean, cv)
+    return rng.lognormal(mu, sigma, size=n)
+
+
+def effort_samples(
+    tickets: Sequence[Ticket],
+    *,
+    n_sims: int,
+    rng: np.random.Generator,
+    story_points_to_sch: float,
+    story_points_cv: float,
+    model_effort: ModelEffort | None = None,
+    story_points_fallback: bool = False,
+) -> NDArray[np.float64]:
+    """Remaining-effort matrix ``(n_sims, len(tickets))`` in SCH hours, columns in ticket order.
+
+    Raises:
+        ModelRequiredError: a ticket needs the model, ``model_effort`` is None and (with the
+            fallback) the ticket has no story points.
+        ModelEffortError: ``model_effort`` left a ticket out or returned bad samples.
+    """
+    need = [t for t in tickets if t.needs_model]
+    model_samples: Mapping[str, NDArray[np.floating]] = {}
+    if need and model_effort is None:
+        missing = [t.id for t in need if not (story_points_fallback and t.story_points is not None)]
+        if missing:
+            raise ModelRequiredError(missing)
+        need = []
+    elif need and model_effort is not None:
+        model_samples = model_effort(list(need))
+    need_ids = {t.id for t in need}
+
+    out = np.zeros((n_sims, len(tickets)), dtype=np.float64)
+    sp_cols = [j for j, t in enumerate(tickets) if t.status != "done" and t.id not in need_ids]
+    if sp_cols:
+        # One vectorised draw for every story-point ticket: lognormal with the given mean and CV.
+        means = np.array([tickets[j].story_points or 0.0 for j in sp_cols]) * story_points_to_sch
+        cols = np.broadcast_to(means, (n_sims, len(sp_cols))).copy()
+        if story_points_cv > 0:
+            sigma = math.sqrt(math.log1p(story_points_cv**2))
+            z = rng.standard_normal((n_sims, len(sp_cols)))
+            cols *= np.exp(sigma * z - sigma * sigma / 2)
+        out[:, sp_cols] = cols
+    for j, t in enumerate(tickets):
+        if t.id in need_ids and t.status != "done":
+            out[:, j] = _resample(t.id, model_samples.get(t.id), n_sims, rng)
+    fraction = np.array([t.remaining_fraction for t in tickets])
+    if np.any(fraction != 1.0):
+        out *= fraction
+    return out
+
+
+def _resample(
+    ticket_id: str, samples: NDArray[np.floating] | None, n: int, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    if samples is None:
+        raise ModelEffortError(f"model_effort returned no samples for ticket {ticket_id!r}")
+    arr = np.asarray(samples, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ModelEffortError(
+            f"model_effort samples for ticket {ticket_id!r}: expected a non-empty 1-D array of "
+            "finite hours >= 0"
+        )
+    return arr[rng.integers(0, arr.size, size=n)]
+
+
+def sum_change_samples(
+    per_change: Sequence[NDArray[np.floating]], *, n: int, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Combine several changes of one ticket: independent draws per change, summed sample-wise.
+
+    Each change's samples are resampled with replacement to ``n`` draws independently of the
+    others, then added, so the ticket's spread is the convolution of the changes' distributions.
+    """
+    total = np.zeros(n, dtype=np.float64)
+    for samples in per_change:
+        arr = np.asarray(samples, dtype=np.float64).ravel()
+        if arr.size == 0:
+            continue
+        total += arr[rng.integers(0, arr.size, size=n)]
+    return total

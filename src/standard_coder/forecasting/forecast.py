@@ -1,0 +1,217 @@
+"""The forecast stage's domain entry point: inputs in, forecast JSON + PNG out.
+
+Usage::
+
+    result = run_forecast(
+        "sprint.json", "history.json",
+        options=ForecastOptions.from_section(cfg.forecasting),
+        out_dir=base_dir / "forecasts", model_effort=None, seed=None,
+    )
+    result.report["p_complete_by_end"]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from standard_coder.forecasting._io import atomic_write_json
+from standard_coder.forecasting.effort import ModelEffort, effort_samples
+from standard_coder.forecasting.inputs import (
+    ForecastInputError,
+    HistoricalOutcomes,
+    SprintInputs,
+    Ticket,
+    load_historical_outcomes,
+    load_sprint_inputs,
+)
+from standard_coder.forecasting.report import build_forecast_report, summarize
+from standard_coder.forecasting.scenarios import ScenarioSpec, apply_scenario
+from standard_coder.forecasting.simulate import simulate, team_capacity
+from standard_coder.forecasting.throughput import ThroughputMethod, make_throughput, sprint_rates
+
+if TYPE_CHECKING:
+    from standard_coder.config.forecasting import ForecastingSection
+
+
+@dataclass(frozen=True)
+class ForecastOptions:
+    """Everything the forecast needs besides the two input files."""
+
+    n_sims: int = 10_000
+    rng_seed: int = 7
+    story_points_to_sch: float = 2.0
+    story_points_cv: float = 0.5
+    throughput_method: ThroughputMethod = "lognormal"
+    story_points_fallback: bool = False
+    backtest_min_history: int = 3
+    horizon_factor: int = 2
+    """simulate ``horizon_factor`` x the sprint's working days (completion days past the end)"""
+    scenarios: tuple[ScenarioSpec, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_section(cls, section: ForecastingSection) -> ForecastOptions:
+        """Build from the config's ``[forecasting]`` section."""
+        return cls(
+            n_sims=section.n_sims,
+            rng_seed=section.rng_seed,
+            story_points_to_sch=section.story_points_to_sch,
+            story_points_cv=section.story_points_cv,
+            throughput_method=section.throughput_method,
+            story_points_fallback=section.story_points_fallback,
+            backtest_min_history=section.backtest_min_history,
+            scenarios=tuple(
+                ScenarioSpec(
+                    name=s.name,
+                    days_off={k: tuple(v) for k, v in s.days_off.items()},
+                    scope_growth_percent=s.scope_growth_percent,
+                    member_joins=dict(s.member_joins),
+                    member_leaves=tuple(s.member_leaves),
+                )
+                for s in section.scenarios
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """What :func:`run_forecast` wrote and computed."""
+
+    sprint_id: str
+    report: dict[str, Any]
+    """The forecast JSON content (keys in docs/forecasting.md)."""
+    json_path: Path
+    png_path: Path
+
+    @property
+    def p_complete_by_end(self) -> float:
+        return float(self.report["p_complete_by_end"])
+
+
+def forecast_sprint(
+    sprint: SprintInputs,
+    history: HistoricalOutcomes,
+    *,
+    options: ForecastOptions,
+    model_effort: ModelEffort | None = None,
+    seed: int | None = None,
+    source: str = "sprint inputs",
+) -> dict[str, Any]:
+    """Forecast one sprint (no files written); returns the report dict.
+
+    Raises:
+        ForecastInputError: the sprint has no working days or the team no capacity.
+        ModelRequiredError: tickets need the effort model and ``model_effort`` is None.
+        ScenarioError: a scenario names an unknown member.
+    """
+    seed = options.rng_seed if seed is None else seed
+    days = sprint.working_days()
+    if not days:
+        raise ForecastInputError(
+            f"{source}: $.end_date: expected at least one working day between start_date and "
+            "end_date (check working_weekdays and holidays)"
+        )
+    base_capacity = float(sum(m.daily_capacity_hours for m in sprint.members))
+    if base_capacity <= 0:
+        raise ForecastInputError(
+            f"{source}: $.members: expected at least one member with daily_capacity_hours > 0"
+        )
+    tickets = sprint.ordered_tickets()
+    rng = np.random.default_rng(seed)
+    efforts = effort_samples(
+        tickets,
+        n_sims=options.n_sims,
+        rng=rng,
+        story_points_to_sch=options.story_points_to_sch,
+        story_points_cv=options.story_points_cv,
+        model_effort=model_effort,
+        story_points_fallback=options.story_points_fallback,
+    )
+    rates = sprint_rates(history.sprints)
+    throughput = make_throughput(options.throughput_method).fit(rates)
+    # Simulate past the end (as long again) so late completion days have a date too.
+    horizon = days + sprint.working_days_after_end(len(days) * (options.horizon_factor - 1))
+    tp = throughput.sample(options.n_sims, len(horizon), rng)
+    capacity = team_capacity(sprint.members, horizon)
+    sim = simulate(efforts, tp, capacity, base_capacity=base_capacity, sprint_days=len(days))
+
+    scenario_rows = []
+    base = summarize(sim, horizon)
+    for spec in options.scenarios:
+        team = apply_scenario(sprint.members, spec)
+        cap = team_capacity(team, horizon)
+        s_sim = simulate(
+            efforts * spec.scope_factor, tp, cap, base_capacity=base_capacity, sprint_days=len(days)
+        )
+        row = {"name": spec.name, **summarize(s_sim, horizon)}
+        row["delta_p_complete"] = round(row["p_complete_by_end"] - base["p_complete_by_end"], 4)
+        scenario_rows.append(row)
+
+    sources = [_source(t, model_effort) for t in tickets]
+    return build_forecast_report(
+        sprint_id=sprint.sprint_id,
+        start_date=sprint.start_date,
+        end_date=sprint.end_date,
+        days=horizon,
+        capacity=list(capacity),
+        sim=sim,
+        tickets=tickets,
+        effort_sources=sources,
+        throughput_method=options.throughput_method,
+        history_rates=list(rates),
+        seed=seed,
+        scenarios=scenario_rows,
+    )
+
+
+def _source(ticket: Ticket, model_effort: ModelEffort | None) -> str:
+    if ticket.status == "done":
+        return "done"
+    if ticket.needs_model and model_effort is not None:
+        return "model"
+    return "story_points"
+
+
+def run_forecast(
+    sprint_inputs_path: Path,
+    historical_outcomes_path: Path,
+    *,
+    options: ForecastOptions,
+    out_dir: Path,
+    model_effort: ModelEffort | None = None,
+    seed: int | None = None,
+) -> ForecastResult:
+    """Load both input files, forecast, and write ``<out_dir>/<sprint_id>_forecast.json`` and
+    ``<out_dir>/<sprint_id>_forecast.png`` atomically (pass ``<base_dir>/forecasts``).
+
+    Args:
+        model_effort: tickets with a diff or commit ids -> SCH samples per ticket; None when
+            no trained model exists.
+        seed: overrides ``options.rng_seed`` when given.
+
+    Raises:
+        ForecastInputError: an input file is missing or invalid (message names file and field).
+        ModelRequiredError: tickets need the trained model and ``model_effort`` is None.
+        ScenarioError: a scenario names an unknown member.
+    """
+    from standard_coder.forecasting.plots import plot_forecast
+
+    sprint = load_sprint_inputs(Path(sprint_inputs_path))
+    history = load_historical_outcomes(Path(historical_outcomes_path))
+    report = forecast_sprint(
+        sprint,
+        history,
+        options=options,
+        model_effort=model_effort,
+        seed=seed,
+        source=str(sprint_inputs_path),
+    )
+    out_dir = Path(out_dir)
+    json_path = atomic_write_json(out_dir / f"{sprint.sprint_id}_forecast.json", report)
+    png_path = plot_forecast(report, out_dir / f"{sprint.sprint_id}_forecast.png")
+    return ForecastResult(
+        sprint_id=sprint.sprint_id, report=report, json_path=json_path, png_path=png_path
+    )

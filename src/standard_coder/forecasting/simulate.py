@@ -1,0 +1,178 @@
+"""Vectorised Monte Carlo over a sprint: tickets worked in order against daily team throughput.
+
+Every simulation ``s`` has remaining efforts ``E[s, i]`` (tickets in work order) and daily
+throughput ``T[s, d]`` (SCH per working day). Day ``d``'s throughput is scaled by the share of
+the team's full capacity present that day and capped by that day's capacity hours:
+``min(T[s, d] * capacity[d] / base_capacity, capacity[d])``. Ticket ``i`` is complete on the
+first day the cumulative throughput reaches the cumulative effort of tickets ``0..i`` (the team
+works through the list in order, spilling leftover hours into the next ticket). Only the days
+are looped over; simulations and tickets are numpy axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import NDArray
+
+from standard_coder.forecasting.inputs import Member
+
+
+def team_capacity(members: Sequence[Member], days: Sequence[date]) -> NDArray[np.float64]:
+    """Capacity hours per working day: each member's daily hours unless they are off that day."""
+    cap = np.zeros(len(days), dtype=np.float64)
+    for m in members:
+        off = set(m.days_off)
+        cap += np.array([0.0 if d in off else m.daily_capacity_hours for d in days])
+    return cap
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Raw Monte Carlo outcome.
+
+    Days are working days: 1 = the sprint's first, ``n_days`` = its last; the simulation may run
+    on past the end up to ``horizon`` days, and ``horizon + 1`` means "not even by then".
+    Derived arrays are computed on first use and cached.
+    """
+
+    efforts: NDArray[np.float64]
+    """``(n_sims, n_tickets)`` remaining effort, SCH hours, tickets in work order."""
+    cum_throughput: NDArray[np.float64]
+    """``(n_sims, horizon)`` effort the team can have finished by the end of each day."""
+    n_days: int
+    """Working days in the sprint (the simulation's horizon may be longer)."""
+
+    @property
+    def n_sims(self) -> int:
+        return int(self.efforts.shape[0])
+
+    @property
+    def horizon(self) -> int:
+        """Simulated working days (sprint plus the days after its end)."""
+        return int(self.cum_throughput.shape[1])
+
+    @cached_property
+    def _need(self) -> NDArray[np.float64]:
+        # Cumulative effort in work order, less a hair so that a ticket exactly used up on a day
+        # counts as done that day despite rounding in the sums.
+        cum = np.cumsum(self.efforts, axis=1)
+        return cum - 1e-9 * np.maximum(1.0, cum)
+
+    @cached_property
+    def total_effort(self) -> NDArray[np.float64]:
+        """``(n_sims,)`` remaining effort of the whole scope."""
+        return np.asarray(self.efforts.sum(axis=1), dtype=np.float64)
+
+    @cached_property
+    def sprint_day(self) -> NDArray[np.int32]:
+        """``(n_sims,)`` day the whole scope completes (0 = nothing left)."""
+        if self.efforts.shape[1] == 0:
+            return np.zeros(self.n_sims, dtype=np.int32)
+        need = self._need[:, -1:]
+        days = _days_until(self.cum_throughput, need)[:, 0]
+        return np.where(self.total_effort > 0, days, 0).astype(np.int32)
+
+    @cached_property
+    def ticket_day(self) -> NDArray[np.int32]:
+        """``(n_sims, n_tickets)`` day each ticket completes (0 = nothing left; horizon + 1 =
+        later). A ticket completes when the cumulative throughput reaches the cumulative effort
+        of it and every ticket before it."""
+        days = _days_until(self.cum_throughput, self._need)
+        return np.where(self.efforts > 0, days, 0).astype(np.int32)
+
+    @cached_property
+    def ticket_done_by_end(self) -> NDArray[np.bool_]:
+        """``(n_sims, n_tickets)`` whether each ticket is done by the sprint's last day."""
+        by_end = self.cum_throughput[:, self.n_days - 1 : self.n_days]
+        return np.asarray((self.efforts <= 0) | (self._need <= by_end), dtype=np.bool_)
+
+    def p_complete_by_end(self) -> float:
+        """Probability that every ticket is done by the sprint's last working day."""
+        return float(np.mean(self.sprint_day <= self.n_days))
+
+    def ticket_probabilities(self) -> NDArray[np.float64]:
+        """``(n_tickets,)`` probability each ticket is done by the end of the sprint."""
+        return np.asarray(self.ticket_done_by_end.mean(axis=0), dtype=np.float64)
+
+    def completed_sch(self) -> NDArray[np.float64]:
+        """``(n_sims,)`` effort of the tickets fully completed by the end of the sprint."""
+        done = (self.efforts * self.ticket_done_by_end).sum(axis=1)
+        return np.asarray(done, dtype=np.float64)
+
+    def completion_day_distribution(self) -> NDArray[np.float64]:
+        """Probabilities of completing on day ``0..horizon`` and, last, after the horizon."""
+        counts = np.bincount(self.sprint_day, minlength=self.horizon + 2)
+        return np.asarray(counts / self.n_sims, dtype=np.float64)
+
+    def completion_day_quantile(self, q: float) -> int | None:
+        """Smallest day ``k`` with P(completion day <= k) >= q; None when past the horizon."""
+        cdf = np.cumsum(self.completion_day_distribution())
+        k = int(np.searchsorted(cdf, q - 1e-12))
+        return k if k <= self.horizon else None
+
+    def remaining_by_day(self) -> NDArray[np.float64]:
+        """``(n_sims, horizon + 1)`` effort still open at the start (col 0) and end of each day."""
+        total = self.total_effort[:, None]
+        left = np.maximum(total - self.cum_throughput, 0.0)
+        return np.concatenate([total, left], axis=1)
+
+
+def _days_until(cum_tp: NDArray[np.float64], need: NDArray[np.float64]) -> NDArray[np.int32]:
+    """1 + the number of days whose cumulative throughput is still short of ``need``: the day
+    it is reached (``horizon + 1`` when never). The only loop is over the days."""
+    count = np.zeros(need.shape, dtype=np.int32)
+    short = np.empty(need.shape, dtype=np.bool_)
+    for d in range(cum_tp.shape[1]):
+        np.less(cum_tp[:, d : d + 1], need, out=short)
+        count += short
+    count += 1
+    return count
+
+
+def simulate(
+    efforts: NDArray[np.floating],
+    throughput: NDArray[np.floating],
+    capacity: NDArray[np.floating] | None = None,
+    *,
+    base_capacity: float | None = None,
+    sprint_days: int | None = None,
+) -> SimulationResult:
+    """Run the sprint for every simulation at once.
+
+    Args:
+        efforts: ``(n_sims, n_tickets)`` remaining effort (SCH) per ticket, in work order.
+        throughput: ``(n_sims, horizon)`` team throughput per working day (SCH) at full
+            strength; the horizon may run past the sprint's end.
+        capacity: ``(horizon,)`` capacity hours per day (None = unlimited, factor 1).
+        base_capacity: the full team's daily hours; throughput is scaled by
+            ``capacity / base_capacity`` (None = no scaling, capacity is only a cap).
+        sprint_days: working days in the sprint (default: the whole horizon).
+
+    Returns:
+        The efforts and cumulative throughput; completion days are derived from them lazily.
+    """
+    eff = np.asarray(efforts, dtype=np.float64)
+    tp = np.asarray(throughput, dtype=np.float64)
+    if eff.ndim != 2 or tp.ndim != 2 or eff.shape[0] != tp.shape[0]:
+        raise ValueError(
+            f"efforts {eff.shape} and throughput {tp.shape} must be 2-D with equal simulations"
+        )
+    n_days = tp.shape[1]
+    sprint_days = n_days if sprint_days is None else sprint_days
+    if not 1 <= sprint_days <= n_days:
+        raise ValueError(f"sprint_days must be in 1..{n_days}, got {sprint_days}")
+    if capacity is not None:
+        cap = np.asarray(capacity, dtype=np.float64)
+        if cap.shape != (n_days,):
+            raise ValueError(f"capacity must have shape ({n_days},), got {cap.shape}")
+        if base_capacity is not None:
+            if base_capacity <= 0:
+                raise ValueError("base_capacity must be > 0")
+            tp = tp * (cap / base_capacity)
+        tp = np.minimum(tp, cap)
+    return SimulationResult(efforts=eff, cum_throughput=np.cumsum(tp, axis=1), n_days=sprint_days)

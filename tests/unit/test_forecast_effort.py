@@ -1,0 +1,101 @@
+"""Effort samples per ticket: story points, model samples, done tickets, the model requirement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from standard_coder.forecasting.effort import (
+    ModelEffortError,
+    ModelRequiredError,
+    effort_samples,
+    story_point_samples,
+    sum_change_samples,
+)
+from standard_coder.forecasting.inputs import Ticket
+
+DIFF = "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n"
+
+
+def _tickets() -> list[Ticket]:
+    return [
+        Ticket(id="sp", status="todo", story_points=5),
+        Ticket(id="diff", status="todo", diff=DIFF),
+        Ticket(id="commits", status="in_review", commit_ids=["abc123"], story_points=3),
+        Ticket(id="done", status="done", diff=DIFF),
+        Ticket(id="half", status="in_progress", story_points=4, remaining_fraction=0.5),
+    ]
+
+
+def test_story_points_lognormal_has_requested_mean_and_cv() -> None:
+    x = story_point_samples(5, sch_per_point=2.0, cv=0.5, n=200_000, rng=np.random.default_rng(1))
+    assert x.mean() == pytest.approx(10.0, rel=0.01)
+    assert (x.std() / x.mean()) == pytest.approx(0.5, rel=0.02)
+    fixed = story_point_samples(5, sch_per_point=2.0, cv=0.0, n=10, rng=np.random.default_rng(1))
+    assert np.all(fixed == 10.0)
+
+
+def test_model_required_names_the_tickets() -> None:
+    with pytest.raises(ModelRequiredError) as info:
+        effort_samples(
+            _tickets(), n_sims=10, rng=np.random.default_rng(0),
+            story_points_to_sch=2.0, story_points_cv=0.5,
+        )  # fmt: skip
+    assert info.value.ticket_ids == ["diff", "commits"]  # the done ticket needs nothing
+    assert "a trained effort model is needed for tickets diff, commits" in str(info.value)
+    assert "run train_sch" in str(info.value)
+
+
+def test_fallback_uses_story_points_where_present() -> None:
+    with pytest.raises(ModelRequiredError) as info:
+        effort_samples(
+            _tickets(), n_sims=10, rng=np.random.default_rng(0), story_points_to_sch=2.0,
+            story_points_cv=0.0, story_points_fallback=True,
+        )  # fmt: skip
+    assert info.value.ticket_ids == ["diff"]  # "commits" has story points
+    tickets = [t for t in _tickets() if t.id != "diff"]
+    out = effort_samples(
+        tickets, n_sims=4, rng=np.random.default_rng(0), story_points_to_sch=2.0,
+        story_points_cv=0.0, story_points_fallback=True,
+    )  # fmt: skip
+    assert out[0].tolist() == [10.0, 6.0, 0.0, 4.0]
+
+
+def test_model_samples_are_resampled_and_done_is_zero() -> None:
+    seen: list[list[str]] = []
+
+    def model(tickets: list[Ticket]) -> dict[str, np.ndarray]:
+        seen.append([t.id for t in tickets])
+        return {t.id: np.array([1.0, 2.0, 3.0]) * (10 if t.id == "commits" else 1) for t in tickets}
+
+    out = effort_samples(
+        _tickets(), n_sims=5_000, rng=np.random.default_rng(0), story_points_to_sch=2.0,
+        story_points_cv=0.5, model_effort=model,
+    )  # fmt: skip
+    assert seen == [["diff", "commits"]]  # only tickets that need it, done ones excluded
+    assert set(np.unique(out[:, 1])) == {1.0, 2.0, 3.0}
+    assert set(np.unique(out[:, 2])) == {10.0, 20.0, 30.0}
+    assert np.all(out[:, 3] == 0.0)
+    assert out[:, 4].mean() == pytest.approx(4.0, rel=0.05)  # 4 points x 2 x 0.5 remaining
+
+
+@pytest.mark.parametrize(
+    "bad", [{}, {"diff": np.array([])}, {"diff": np.array([1.0, -1.0])}, {"diff": np.ones((2, 2))}]
+)
+def test_bad_model_samples_are_named(bad: dict[str, np.ndarray]) -> None:
+    tickets = [Ticket(id="diff", status="todo", diff=DIFF)]
+    with pytest.raises(ModelEffortError, match="'diff'"):
+        effort_samples(
+            tickets, n_sims=3, rng=np.random.default_rng(0), story_points_to_sch=2.0,
+            story_points_cv=0.5, model_effort=lambda ts: bad,
+        )  # fmt: skip
+
+
+def test_changes_combine_by_independent_draws_summed() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.lognormal(1.0, 0.6, 2_000)
+    b = rng.lognormal(0.5, 0.4, 1_000)
+    total = sum_change_samples([a, b], n=100_000, rng=np.random.default_rng(4))
+    assert total.mean() == pytest.approx(a.mean() + b.mean(), rel=0.02)
+    # independent draws: variances add (a comonotone sum would be wider)
+    assert total.var() == pytest.approx(a.var() + b.var(), rel=0.05)

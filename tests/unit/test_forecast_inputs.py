@@ -1,0 +1,311 @@
+"""Sprint inputs / historical outcomes: every bad input gives one message naming file and field."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from standard_coder.forecasting.inputs import (
+    SCHEMA_FILES,
+    ForecastInputError,
+    load_historical_outcomes,
+    load_sprint_inputs,
+    schema_text,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "forecasting"
+
+SPRINT: dict[str, Any] = {
+    "sprint_id": "S-1",
+    "start_date": "2026-03-02",
+    "end_date": "2026-03-13",
+    "members": [{"name": "ann", "daily_capacity_hours": 6}],
+    "tickets": [
+        {"id": "T-1", "title": "a", "status": "todo", "story_points": 3},
+        {"id": "T-2", "title": "b", "status": "done"},
+    ],
+}
+HISTORY: dict[str, Any] = {
+    "sprints": [
+        {
+            "sprint_id": "H-1",
+            "start_date": "2026-02-02",
+            "end_date": "2026-02-13",
+            "committed_sch": 50,
+            "done_sch": 50,
+            "workdays": 10,
+            "completed": True,
+            "completed_on_day": 8,
+        }
+    ]
+}
+
+
+def _mutated(base: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(base)
+    node = data
+    for p in path[:-1]:
+        node = node[p]
+    if value is _DELETE:
+        del node[path[-1]]
+    elif path[-1] == "append":
+        node.append(value)
+    else:
+        node[path[-1]] = value
+    return data
+
+
+_DELETE = object()
+
+# (kind, which file, mutation path, new value, expected JSON path, expected words)
+SPRINT_CASES = [
+    ("missing field", ["sprint_id"], _DELETE, "$.sprint_id", "required field is missing"),
+    ("wrong type", ["tickets", 0, "story_points"], "five", "$.tickets[0].story_points", "number"),
+    ("end before start", ["end_date"], "2026-03-01", "$.end_date", "on or after start_date"),
+    (
+        "negative capacity",
+        ["members", 0, "daily_capacity_hours"],
+        -2,
+        "$.members[0].daily_capacity_hours",
+        "greater than or equal to 0",
+    ),
+    ("unknown status", ["tickets", 0, "status"], "blocked", "$.tickets[0].status", "'todo'"),
+    (
+        "duplicate ticket id",
+        ["tickets", "append"],
+        {"id": "T-1", "status": "todo", "story_points": 1},
+        "$.tickets",
+        "duplicate ticket id 'T-1'",
+    ),
+    ("bad date", ["start_date"], "March 2nd", "$.start_date", "date"),
+    ("no effort source", ["tickets", 0, "story_points"], _DELETE, "$.tickets[0]", "story_points"),
+    ("unknown field", ["tickets", 0, "points"], 3, "$.tickets[0].points", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(("kind", "path", "value", "json_path", "words"), SPRINT_CASES)
+def test_sprint_input_errors_name_file_and_field(
+    tmp_path: Path, kind: str, path: list[Any], value: Any, json_path: str, words: str
+) -> None:
+    f = tmp_path / "sprint.json"
+    f.write_text(json.dumps(_mutated(SPRINT, path, value)))
+    with pytest.raises(ForecastInputError) as info:
+        load_sprint_inputs(f)
+    msg = str(info.value)
+    assert msg.startswith(f"{f}: {json_path}: "), msg
+    assert words in msg, msg
+    assert "\n" not in msg and "Traceback" not in msg
+
+
+HISTORY_CASES = [
+    ("missing field", ["sprints", 0, "completed"], _DELETE, "$.sprints[0].completed", "missing"),
+    ("wrong type", ["sprints", 0, "workdays"], "ten", "$.sprints[0].workdays", "integer"),
+    (
+        "end before start",
+        ["sprints", 0, "end_date"],
+        "2026-01-01",
+        "$.sprints[0].end_date",
+        "on or after",
+    ),
+    (
+        "day after end",
+        ["sprints", 0, "completed_on_day"],
+        11,
+        "$.sprints[0].completed_on_day",
+        "between 1 and workdays",
+    ),
+    (
+        "completed without day",
+        ["sprints", 0, "completed_on_day"],
+        _DELETE,
+        "$.sprints[0].completed_on_day",
+        "when completed is true",
+    ),
+    (
+        "negative done",
+        ["sprints", 0, "done_sch"],
+        -1,
+        "$.sprints[0].done_sch",
+        "greater than or equal to 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "path", "value", "json_path", "words"), HISTORY_CASES)
+def test_history_errors_name_file_and_field(
+    tmp_path: Path, kind: str, path: list[Any], value: Any, json_path: str, words: str
+) -> None:
+    f = tmp_path / "history.json"
+    f.write_text(json.dumps(_mutated(HISTORY, path, value)))
+    with pytest.raises(ForecastInputError) as info:
+        load_historical_outcomes(f)
+    msg = str(info.value)
+    assert msg.startswith(f"{f}: {json_path}: "), msg
+    assert words in msg, msg
+
+
+def test_not_json_and_missing_file(tmp_path: Path) -> None:
+    f = tmp_path / "sprint.json"
+    f.write_text('{"sprint_id": "S-1",,}')
+    with pytest.raises(ForecastInputError, match=r"sprint\.json: not valid JSON \(line 1, column"):
+        load_sprint_inputs(f)
+    f.write_text("[1, 2]")
+    with pytest.raises(ForecastInputError, match=r"\$: expected a JSON object"):
+        load_sprint_inputs(f)
+    with pytest.raises(ForecastInputError, match="file not found"):
+        load_historical_outcomes(tmp_path / "nope.json")
+
+
+def test_several_problems_are_one_message(tmp_path: Path) -> None:
+    data = _mutated(SPRINT, ["tickets", 0, "status"], "blocked")
+    data["members"][0]["daily_capacity_hours"] = -1
+    f = tmp_path / "sprint.json"
+    f.write_text(json.dumps(data))
+    with pytest.raises(ForecastInputError) as info:
+        load_sprint_inputs(f)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"{f}: 2 problems in sprint inputs"
+    assert any("$.tickets[0].status" in x for x in lines)
+    assert any("$.members[0].daily_capacity_hours" in x for x in lines)
+
+
+def test_examples_load_and_cover_every_effort_source() -> None:
+    sprint = load_sprint_inputs(EXAMPLES / "sprint_inputs.example.json")
+    history = load_historical_outcomes(EXAMPLES / "historical_outcomes.example.json")
+    assert any(t.diff and t.diff.startswith("diff --git") for t in sprint.tickets)
+    assert any(t.commit_ids for t in sprint.tickets)
+    assert any(t.story_points is not None and not t.needs_model for t in sprint.tickets)
+    assert any(t.status == "done" for t in sprint.tickets)
+    assert len(history.sprints) >= 10
+    starts = [s.start_date for s in history.sprints]
+    assert starts == sorted(starts)
+
+
+def test_work_order_is_priority_then_listed_order() -> None:
+    from standard_coder.forecasting.inputs import SprintInputs
+
+    data = copy.deepcopy(SPRINT)
+    data["tickets"] = [
+        {"id": "a", "status": "todo", "story_points": 1},
+        {"id": "b", "status": "todo", "story_points": 1, "priority": 2},
+        {"id": "c", "status": "todo", "story_points": 1},
+        {"id": "d", "status": "todo", "story_points": 1, "priority": 1},
+    ]
+    assert [t.id for t in SprintInputs.model_validate(data).ordered_tickets()] == list("dbac")
+
+
+def test_working_days_skip_weekends_and_holidays() -> None:
+    from standard_coder.forecasting.inputs import SprintInputs
+
+    data = {**SPRINT, "holidays": ["2026-03-04"]}
+    s = SprintInputs.model_validate(data)
+    days = s.working_days()
+    assert len(days) == 9 and all(d.weekday() < 5 for d in days)
+    assert [d.isoformat() for d in s.working_days_after_end(2)] == ["2026-03-16", "2026-03-17"]
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_FILES))
+def test_committed_schema_files_equal_generated(name: str) -> None:
+    committed = (ROOT / "docs" / name).read_text()
+    assert committed == schema_text(SCHEMA_FILES[name]), (
+        f"docs/{name} is stale: PYTHONPATH=src python -m standard_coder.forecasting.schema_gen docs"
+    )
+
+
+def test_examples_validate_against_committed_schemas() -> None:
+    import jsonschema
+
+    for example, name in (
+        ("sprint_inputs.example.json", "sprint_inputs.schema.json"),
+        ("historical_outcomes.example.json", "historical_outcomes.schema.json"),
+    ):
+        schema = json.loads((ROOT / "docs" / name).read_text())
+        jsonschema.validate(json.loads((EXAMPLES / example).read_text()), schema)
+
+
+# --- the CLI: bad input exits 2 with one message and no traceback ---------------------------
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "standard_coder", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+
+
+def _config(tmp_path: Path, sprint: Any, history: Any) -> Path:
+    (tmp_path / "sprint.json").write_text(sprint if isinstance(sprint, str) else json.dumps(sprint))
+    (tmp_path / "history.json").write_text(
+        history if isinstance(history, str) else json.dumps(history)
+    )
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(
+        '[outputs]\nbase_dir = "out"\n[forecasting]\n'
+        'sprint_inputs_path = "sprint.json"\nhistorical_outcomes_path = "history.json"\n'
+    )
+    return cfg
+
+
+@pytest.mark.parametrize(("kind", "path", "value", "json_path", "words"), SPRINT_CASES[:6])
+def test_forecast_check_cli_exits_2(
+    tmp_path: Path, kind: str, path: list[Any], value: Any, json_path: str, words: str
+) -> None:
+    cfg = _config(tmp_path, _mutated(SPRINT, path, value), HISTORY)
+    proc = _cli("forecast-check", "--config", str(cfg))
+    assert proc.returncode == 2, proc.stderr
+    assert f"sprint.json: {json_path}:" in proc.stderr and words in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_forecast_check_cli_not_json_exits_2(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, '{"sprint_id": ', HISTORY)
+    proc = _cli("forecast-check", "--config", str(cfg))
+    assert proc.returncode == 2 and "sprint.json: not valid JSON (line 1" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_forecast_check_cli_lists_model_tickets(tmp_path: Path) -> None:
+    sprint = copy.deepcopy(SPRINT)
+    sprint["tickets"].append({"id": "T-3", "status": "todo", "commit_ids": ["abc"]})
+    proc = _cli("forecast-check", "--config", str(_config(tmp_path, sprint, HISTORY)))
+    assert proc.returncode == 0, proc.stderr
+    assert "tickets needing the trained model: T-3" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("history", "words"),
+    [
+        ("{not json", "history.json: not valid JSON"),
+        (_mutated(HISTORY, ["sprints", 0, "workdays"], "ten"), "$.sprints[0].workdays"),
+        (_mutated(HISTORY, ["sprints", 0, "completed"], _DELETE), "required field is missing"),
+        (HISTORY, "the backtest needs more than 3 past sprints (got 1)"),
+    ],
+)
+def test_backtest_cli_bad_input_exits_2(tmp_path: Path, history: Any, words: str) -> None:
+    cfg = _config(tmp_path, SPRINT, history)
+    proc = _cli("backtest", "--config", str(cfg))
+    assert proc.returncode == 2, proc.stderr
+    assert words in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "out" / "reports" / "forecast_backtest.json").exists()
+
+
+def test_backtest_cli_bad_config_exits_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[forecasting]\nn_sim = 5\n")
+    proc = _cli("backtest", "--config", str(cfg))
+    assert proc.returncode == 2 and "forecasting.n_sim" in proc.stderr
+    cfg.write_text("[forecasting]\nn_sims = 500\n")
+    proc = _cli("backtest", "--config", str(cfg))
+    assert proc.returncode == 2 and "historical_outcomes_path: required" in proc.stderr
