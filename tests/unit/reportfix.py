@@ -93,26 +93,66 @@ def events_for_run(run_id: str, t0: float, *, skipped: bool) -> list[dict[str, A
     t = t0
     for i, st in enumerate(STAGES):
         if skipped and st != "forecast":
-            ev.append({"ts": t + 0.1, "run_id": run_id, "event": "stage_skipped", "stage": st,
-                       "reason": "up to date", "fingerprint": f"fp-{st}"})
+            ev.append(
+                {
+                    "ts": t + 0.1,
+                    "run_id": run_id,
+                    "event": "stage_skipped",
+                    "stage": st,
+                    "reason": "up to date",
+                    "fingerprint": f"fp-{st}",
+                }
+            )
             t += 0.2
             continue
         reason = "new" if not skipped else "params changed: forecast.n_sims 1000 -> 5000"
-        ev.append({"ts": t + 0.1, "run_id": run_id, "event": "stage_cache_miss", "stage": st,
-                   "reason": reason})
-        ev.append({"ts": t + 0.2, "run_id": run_id, "event": "stage_running", "stage": st,
-                   "reason": reason})
+        ev.append(
+            {
+                "ts": t + 0.1,
+                "run_id": run_id,
+                "event": "stage_cache_miss",
+                "stage": st,
+                "reason": reason,
+            }
+        )
+        ev.append(
+            {
+                "ts": t + 0.2,
+                "run_id": run_id,
+                "event": "stage_running",
+                "stage": st,
+                "reason": reason,
+            }
+        )
         if st == "train_sch":
             for k in range(3):
-                ev.append({"ts": t + 1 + k, "run_id": run_id, "event": "checkpoint_saved",
-                           "stage": st, "reason": None, "step": 100 * (k + 1)})
+                ev.append(
+                    {
+                        "ts": t + 1 + k,
+                        "run_id": run_id,
+                        "event": "checkpoint_saved",
+                        "stage": st,
+                        "reason": None,
+                        "step": 100 * (k + 1),
+                    }
+                )
         dur = 3.5 + 10 * i
-        ev.append({"ts": t + 0.2 + dur, "run_id": run_id, "event": "stage_completed",
-                   "stage": st, "reason": None, "duration_s": dur, "fingerprint": f"fp-{st}",
-                   "summary": {"items": 10 * (i + 1)}})
+        ev.append(
+            {
+                "ts": t + 0.2 + dur,
+                "run_id": run_id,
+                "event": "stage_completed",
+                "stage": st,
+                "reason": None,
+                "duration_s": dur,
+                "fingerprint": f"fp-{st}",
+                "summary": {"items": 10 * (i + 1)},
+            }
+        )
         t += dur + 0.5
-    ev.append({"ts": t + 0.1, "run_id": run_id, "event": "run_completed", "stage": None,
-               "reason": None})
+    ev.append(
+        {"ts": t + 0.1, "run_id": run_id, "event": "run_completed", "stage": None, "reason": None}
+    )
     return ev
 
 
@@ -122,20 +162,31 @@ def make_base_dir(base: Path, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     old = make_run(base, "20260101-000000-old1", now - 60 * DAY)
     failed = make_run(base, "20260201-000000-fail", now - 40 * DAY, status="failed")
-    latest = make_run(base, "20260301-000000-new1", now - 600,
-                      fingerprints={s: f"fp-{s}" for s in STAGES})
+    latest = make_run(
+        base, "20260301-000000-new1", now - 600, fingerprints={s: f"fp-{s}" for s in STAGES}
+    )
     events: list[dict[str, Any]] = []
     events += events_for_run(old.name, now - 60 * DAY, skipped=False)
     events += events_for_run(failed.name, now - 40 * DAY, skipped=False)[:4]
-    events.append({"ts": now - 40 * DAY + 5, "run_id": failed.name, "event": "stage_failed",
-                   "stage": "mine", "reason": "git exited 128", "error": "repo not found"})
+    events.append(
+        {
+            "ts": now - 40 * DAY + 5,
+            "run_id": failed.name,
+            "event": "stage_failed",
+            "stage": "mine",
+            "reason": "git exited 128",
+            "error": "repo not found",
+        }
+    )
     events += events_for_run(latest.name, now - 600, skipped=True)
     (base / "logs").mkdir(parents=True, exist_ok=True)
     with (base / "logs" / "events.jsonl").open("w") as fh:
         for e in events:
             fh.write(json.dumps(e) + "\n")
-    write_json(base / "checkpoints" / "run_state.json",
-               {"run_id": latest.name, "stages": {s: {"status": "completed"} for s in STAGES}})
+    write_json(
+        base / "checkpoints" / "run_state.json",
+        {"run_id": latest.name, "stages": {s: {"status": "completed"} for s in STAGES}},
+    )
 
     # Stage outputs + manifests.
     outputs = {
@@ -148,28 +199,61 @@ def make_base_dir(base: Path, now: float | None = None) -> dict[str, Any]:
         p.parent.mkdir(parents=True, exist_ok=True)
         if not p.exists():
             p.write_bytes(os.urandom(4096))
-        write_json(base / "stages" / st / "manifest.json", {
-            "schema_version": 1, "stage": st, "inputs": {}, "inputs_checksum": "0" * 64,
-            "params": {}, "runner_version": "0.1.0", "outputs": {rel: "ab" * 32},
-            "outputs_checksum": "cd" * 32, "fingerprint": f"fp-{st}", "code_version": "c1",
-            "device": "cpu", "timestamp": now - 3600, "last_checked_ts": now - 600,
-            "duration_s": 12.5, "summary": {"rows": 123},
-        })
-    write_json(base / "forecasts" / "S1_forecast.json", {
-        "sprint_id": "S1", "p_complete_by_end": 0.83, "completion_day_p50": 8,
-        "completion_day_p85": 10, "expected_completed_sch": 41.5, "n_sims": 5000,
-        "per_ticket": [{"id": "T1", "p": 0.9}],
-    })
+        write_json(
+            base / "stages" / st / "manifest.json",
+            {
+                "schema_version": 1,
+                "stage": st,
+                "inputs": {},
+                "inputs_checksum": "0" * 64,
+                "params": {},
+                "runner_version": "0.1.0",
+                # Names are relative to the pipeline's root (the config folder = base's parent).
+                "outputs": {f"{base.name}/{rel}": "ab" * 32},
+                "outputs_checksum": "cd" * 32,
+                "fingerprint": f"fp-{st}",
+                "code_version": "c1",
+                "device": "cpu",
+                "timestamp": now - 3600,
+                "last_checked_ts": now - 600,
+                "duration_s": 12.5,
+                "summary": {"rows": 123},
+            },
+        )
+    write_json(
+        base / "forecasts" / "S1_forecast.json",
+        {
+            "sprint_id": "S1",
+            "p_complete_by_end": 0.83,
+            "completion_day_p50": 8,
+            "completion_day_p85": 10,
+            "expected_completed_sch": 41.5,
+            "n_sims": 5000,
+            "per_ticket": [{"id": "T1", "p": 0.9}],
+        },
+    )
     make_png(base / "forecasts" / "S1_forecast.png", "completion day")
-    write_json(base / "reports" / "sch_evaluation.json", {
-        "heldout_nll": 0.91, "baseline_loc_heldout_nll": 1.12, "crps": 0.071,
-        "baseline_loc_crps": 0.083, "coverage_50": 0.49, "coverage_80": 0.78,
-        "coverage_90": 0.88, "baseline_loc_coverage_80": 0.69,
-        "spearman_sch": 0.61, "spearman_lines_added": 0.42, "spearman_churn": 0.44,
-        "spearman_files_touched": 0.37, "binned_calibration_r2": 0.93,
-        "work_inference_pearson_vs_truth": {"hmm": 0.81, "gap": 0.64},
-        "n_train": 1800, "n_test": 450,
-    })
+    write_json(
+        base / "reports" / "sch_evaluation.json",
+        {
+            "heldout_nll": 0.91,
+            "baseline_loc_heldout_nll": 1.12,
+            "crps": 0.071,
+            "baseline_loc_crps": 0.083,
+            "coverage_50": 0.49,
+            "coverage_80": 0.78,
+            "coverage_90": 0.88,
+            "baseline_loc_coverage_80": 0.69,
+            "spearman_sch": 0.61,
+            "spearman_lines_added": 0.42,
+            "spearman_churn": 0.44,
+            "spearman_files_touched": 0.37,
+            "binned_calibration_r2": 0.93,
+            "work_inference_pearson_vs_truth": {"hmm": 0.81, "gap": 0.64},
+            "n_train": 1800,
+            "n_test": 450,
+        },
+    )
     make_png(base / "reports" / "calibration.png", "binned calibration")
     write_tb(base / "tb" / "mdn")
 
@@ -184,5 +268,11 @@ def make_base_dir(base: Path, now: float | None = None) -> dict[str, Any]:
     for d in (old, failed):
         for p in d.rglob("*"):
             os.utime(p, (now - 50 * DAY, now - 50 * DAY))
-    return {"old": old, "failed": failed, "latest": latest, "stale": stale, "quarantine": q,
-            "outputs": {st: base / rel for st, rel in outputs.items()}}
+    return {
+        "old": old,
+        "failed": failed,
+        "latest": latest,
+        "stale": stale,
+        "quarantine": q,
+        "outputs": {st: base / rel for st, rel in outputs.items()},
+    }

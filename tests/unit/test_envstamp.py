@@ -29,16 +29,41 @@ from standard_coder.runner.envstamp import (
 )
 
 EXPECTED_KEYS = {
-    "schema_version", "run_id", "config_hash", "code_version", "python_version",
-    "python_implementation", "python_executable", "platform", "system", "architecture",
-    "device_kind", "device_name", "packages", "env_hash", "n_installed_packages", "seed",
-    "precision", "started_at", "ended_at", "duration_s", "status", "config",
+    "schema_version",
+    "run_id",
+    "config_hash",
+    "code_version",
+    "python_version",
+    "python_implementation",
+    "python_executable",
+    "platform",
+    "system",
+    "architecture",
+    "device_kind",
+    "device_name",
+    "packages",
+    "env_hash",
+    "n_installed_packages",
+    "seed",
+    "precision",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "status",
+    "config",
 }
 
 
 def _stamp(**kw: object) -> dict:
-    args: dict = dict(run_id="r1", config={"a": 1}, seed=7, device_kind="cpu",
-                      device_name="test cpu", started_at=1_700_000_000.0, project_root=None)
+    args: dict = dict(
+        run_id="r1",
+        config={"a": 1},
+        seed=7,
+        device_kind="cpu",
+        device_name="test cpu",
+        started_at=1_700_000_000.0,
+        project_root=None,
+    )
     args.update(kw)
     return build_env_stamp(**args)
 
@@ -85,8 +110,9 @@ def test_env_hash_stable_and_content_based() -> None:
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_code_version_from_real_git_checkout(tmp_path: Path) -> None:
@@ -98,8 +124,12 @@ def test_code_version_from_real_git_checkout(tmp_path: Path) -> None:
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c1")
     head = _git(repo, "rev-parse", "HEAD")
     cv = code_version(repo)
-    assert cv == {"source": "git", "git_commit": head, "git_dirty": False,
-                  "package_version": cv["package_version"]}
+    assert cv == {
+        "source": "git",
+        "git_commit": head,
+        "git_dirty": False,
+        "package_version": cv["package_version"],
+    }
     (repo / "new_output.txt").write_text("untracked")  # outputs do not make it dirty
     assert code_version(repo)["git_dirty"] is False
     (repo / "m.py").write_text("x = 2\n")
@@ -119,8 +149,9 @@ def test_write_finish_read(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "r1"
     write_env_stamp(run_dir, _stamp())
     assert [p.name for p in run_dir.iterdir()] == [STAMP_FILE]
-    done = finish_env_stamp(run_dir, 1_700_000_090.5, status="completed",
-                            stage_fingerprints={"mine": "f1"})
+    done = finish_env_stamp(
+        run_dir, 1_700_000_090.5, status="completed", stage_fingerprints={"mine": "f1"}
+    )
     finish_env_stamp(run_dir, 1_700_000_091.0, stage_fingerprints={"train": "f2"})
     back = read_env_stamp(run_dir)
     assert done["duration_s"] == 90.5

@@ -21,8 +21,11 @@ from standard_coder.runner.retention import (
     write_retention_note,
 )
 
-CLI = [sys.executable, "-c",
-       "import sys, standard_coder.cli.runs; from standard_coder.cli import main; main()"]
+CLI = [
+    sys.executable,
+    "-c",
+    "import sys, standard_coder.cli.runs; from standard_coder.cli import main; main()",
+]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -50,9 +53,12 @@ def test_gc_removes_expired_stale_quarantine_but_never_latest(tmp_path: Path) ->
     before = {p: p.read_bytes() for p in keep}
     plan = plan_gc(base, retention_days=30)
     removed = {i.path for i in plan.remove}
-    assert removed == {paths["old"].resolve(), paths["failed"].resolve(),
-                       paths["stale"].resolve(),
-                       next((base / "quarantine").iterdir()).resolve()}
+    assert removed == {
+        paths["old"].resolve(),
+        paths["failed"].resolve(),
+        paths["stale"].resolve(),
+        next((base / "quarantine").iterdir()).resolve(),
+    }
     assert plan.bytes_to_free == sum(tree_size(p) for p in removed) > 8192
     freed = apply_gc(plan)
     assert freed == plan.bytes_to_free

@@ -6,6 +6,7 @@ They only parse, call ``runner.rundiff``, ``runner.retention`` and ``reporting.h
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from standard_coder.cli import app
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_DIR = "sc-output"
 DEFAULT_RETENTION_DAYS = 30
@@ -37,25 +40,17 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def load_outputs_settings(config: Path) -> OutputsSettings:
     """``[outputs] base_dir`` and ``retention_days`` of any pipeline file.
 
-    The flagship schema is tried first; files it rejects (command pipelines with ``[[stages]]``,
-    Python pipelines) are read with ``tomllib`` and only their ``[outputs]`` table is used.
+    Command pipelines (``[[stages]]``) and Python pipelines (``[pipeline] entry``) are read with
+    ``tomllib`` and only their ``[outputs]`` table is used; other files go through the flagship
+    schema (``load_config``), falling back to the raw ``[outputs]`` table when it rejects them.
     Relative paths are taken from the config file's folder.
 
     Raises:
         ValueError: the file is missing, not TOML, or ``[outputs]`` holds a bad value.
     """
-    from standard_coder.config import ConfigError, load_config
-
-    path = Path(config).expanduser().resolve()
-    try:
-        cfg = load_config(path)
-        return OutputsSettings(
-            Path(cfg.outputs.base_dir), int(cfg.outputs.retention_days), path
-        )
-    except ConfigError as exc:
-        flagship_error = str(exc)
     import tomllib
 
+    path = Path(config).expanduser().resolve()
     try:
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
@@ -65,17 +60,28 @@ def load_outputs_settings(config: Path) -> OutputsSettings:
         raise ValueError(f"{path}: cannot read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    if "stages" not in raw and not (raw.get("pipeline") or {}).get("entry"):
-        raise ValueError(flagship_error)
+    section = raw.get("pipeline")
+    is_other = "stages" in raw or (isinstance(section, dict) and bool(section.get("entry")))
+    if not is_other:
+        from standard_coder.config import ConfigError, load_config
+
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            log.debug("flagship schema rejected %s, reading [outputs] only: %s", path, exc)
+        else:
+            return OutputsSettings(
+                Path(cfg.outputs.base_dir), int(cfg.outputs.retention_days), path
+            )
     outputs = raw.get("outputs", {})
     if not isinstance(outputs, dict):
-        raise ValueError(f"{path}: [outputs] must be a table")
+        raise ValueError(f"{path}: outputs: expected a table")
     base = outputs.get("base_dir", DEFAULT_BASE_DIR)
     days = outputs.get("retention_days", DEFAULT_RETENTION_DAYS)
     if not isinstance(base, str) or not base:
-        raise ValueError(f"{path}: outputs.base_dir must be a non-empty string (got {base!r})")
+        raise ValueError(f"{path}: outputs.base_dir: expected a non-empty string (got {base!r})")
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
-        raise ValueError(f"{path}: outputs.retention_days must be an integer >= 0 (got {days!r})")
+        raise ValueError(f"{path}: outputs.retention_days: expected an integer >= 0 (got {days!r})")
     base_path = Path(base).expanduser()
     if not base_path.is_absolute():
         base_path = path.parent / base_path
@@ -159,18 +165,38 @@ def gc_command(
         bool, typer.Option("--dry-run", help="only say what would be removed")
     ] = False,
 ) -> None:
-    """Remove expired runs, stale partial work and quarantined files (never the latest artifacts)."""
+    """Remove expired runs, stale partial work and quarantined files; never the latest results."""
     from rich.console import Console
-    from rich.table import Table
-
-    from standard_coder.runner.retention import apply_gc, human_size, plan_gc
 
     settings = _settings_or_exit(config)
     console = Console(highlight=False)
     if not settings.base_dir.is_dir():
         console.print(f"Nothing to collect: {settings.base_dir} does not exist.")
         return
-    plan = plan_gc(settings.base_dir, settings.retention_days)
+    from standard_coder.runner.errors import RunLocked
+    from standard_coder.runner.lock import RunLock
+
+    lock = None if dry_run else RunLock(settings.base_dir)
+    try:
+        if lock is not None:
+            lock.acquire()
+    except RunLocked as exc:
+        raise _fail(f"{exc}; gc waits until the run ends", 3) from None
+    try:
+        _gc(settings, dry_run, console)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
+    from rich.table import Table
+
+    from standard_coder.runner.retention import apply_gc, human_size, plan_gc
+
+    plan = plan_gc(
+        settings.base_dir, settings.retention_days, output_root=settings.config_path.parent
+    )
     verb = "would remove" if dry_run else "removing"
     if plan.remove:
         table = Table(
@@ -184,7 +210,7 @@ def gc_command(
             rel = item.path.relative_to(plan.base_dir)
             table.add_row(str(rel), item.kind, human_size(item.size_bytes), item.reason)
         console.print(table)
-    kept = [i for i in plan.keep if i.kind == "run"]
+    kept = [i for i in plan.keep if i.kind == "run" or i.reason.startswith("protected")]
     for item in kept:
         console.print(f"[dim]keeping {item.path.relative_to(plan.base_dir)}: {item.reason}[/]")
     if not plan.remove:

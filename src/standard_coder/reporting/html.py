@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 REPORT_FILE = "index.html"
 EVALUATION_FILE = "sch_evaluation.json"
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-MAX_EVENT_LINES = 200_000
+MAX_EVENT_BYTES = 32 * 1024 * 1024
+WARNING_EVENTS = ("state_corrupt", "partial_work_stale", "upstream_stale")
 
 # ---------------------------------------------------------------------------------------------
 # small helpers
@@ -68,7 +69,7 @@ def _fmt_duration(seconds: float | None) -> str:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
+    minutes, sec = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {sec:02d} s"
     hours, minutes = divmod(minutes, 60)
@@ -128,9 +129,7 @@ def _figure(data: bytes, caption: str) -> str:
 
 
 def _kv_table(rows: Iterable[tuple[str, Any]], cls: str = "kv") -> str:
-    body = "".join(
-        f"<tr><th>{_e(k)}</th><td>{_e(_fmt_value(v))}</td></tr>" for k, v in rows
-    )
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt_value(v))}</td></tr>" for k, v in rows)
     return f'<table class="{cls}"><tbody>{body}</tbody></table>' if body else ""
 
 
@@ -187,22 +186,29 @@ class RunInfo:
 
 
 def _read_events(base_dir: Path) -> list[dict[str, Any]]:
+    """Events of ``logs/events.jsonl`` (appended across runs: only the newest lines when huge)."""
     path = base_dir / "logs" / "events.jsonl"
-    out: list[dict[str, Any]] = []
     try:
-        fh = path.open(encoding="utf-8", errors="replace")
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - MAX_EVENT_BYTES))
+            data = fh.read()
     except OSError:
-        return out
-    with fh:
-        for i, line in enumerate(fh):
-            if i >= MAX_EVENT_LINES:
-                break
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(ev, dict) and isinstance(ev.get("event"), str):
-                out.append(ev)
+        return []
+    lines = data.split(b"\n")
+    if size > MAX_EVENT_BYTES:
+        lines = lines[1:]  # the first line is probably cut
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and isinstance(ev.get("event"), str):
+            out.append(ev)
     return out
 
 
@@ -314,25 +320,30 @@ def _stage_rows(
 
     state = _read_json(base_dir / "checkpoints" / "run_state.json")
     state = state if isinstance(state, dict) else None
-    if state is not None and (run_id is None or state.get("run_id") in (None, run_id)):
-        stages = state.get("stages")
-        items: list[tuple[str, Any]] = []
-        if isinstance(stages, dict):
-            items = [(str(k), v) for k, v in stages.items()]
-        elif isinstance(stages, list):
-            for item in stages:
-                if isinstance(item, dict):
-                    items.append((str(item.get("name") or item.get("stage") or "?"), item))
-        for name, info in items:
-            row = rows.setdefault(name, StageRow(name))
-            st = info.get("status") if isinstance(info, dict) else info
-            if isinstance(st, str) and row.status in ("pending", "running"):
-                row.status = st
-            if isinstance(info, dict):
-                if row.duration_s is None and isinstance(info.get("duration_s"), (int, float)):
-                    row.duration_s = float(info["duration_s"])
-                if not row.reason and isinstance(info.get("reason"), str):
-                    row.reason = info["reason"]
+    stages = state.get("stages") if state is not None else None
+    if isinstance(stages, dict):
+        for name, info in stages.items():
+            if not isinstance(info, dict):
+                continue
+            rec_run = info.get("run_id", state.get("run_id") if state else None)
+            status = info.get("status")
+            if run_id is not None and rec_run not in (None, run_id):
+                if name not in rows:
+                    rows[name] = StageRow(
+                        str(name),
+                        status="not run",
+                        reason=f"not selected in this run (last {status} in run {rec_run})",
+                    )
+                continue
+            row = rows.setdefault(str(name), StageRow(str(name)))
+            if isinstance(status, str) and row.status in ("pending", "running"):
+                row.status = status
+            if row.duration_s is None and _num(info.get("duration_s")) is not None:
+                row.duration_s = float(info["duration_s"])
+            if not row.reason and isinstance(info.get("reason"), str):
+                row.reason = info["reason"]
+            if not row.cache and isinstance(info.get("cache_hit"), bool):
+                row.cache = "hit" if info["cache_hit"] else "miss"
 
     for row in rows.values():
         manifest = _read_json(base_dir / "stages" / row.name / "manifest.json")
@@ -483,7 +494,9 @@ def _evaluation_section(base_dir: Path) -> str:
         )
     parts: list[str] = []
     if isinstance(doc, dict):
-        tiles = [(k, doc[k]) for k in sorted(doc) if k.startswith("n_") and _num(doc[k]) is not None]
+        tiles = [
+            (k, v) for k, v in sorted(doc.items()) if k.startswith("n_") and _num(v) is not None
+        ]
         if tiles:
             parts.append(_tiles([(_label(k), _fmt_value(v), "") for k, v in tiles]))
         base_prefix = "baseline_loc_"
@@ -501,9 +514,11 @@ def _evaluation_section(base_dir: Path) -> str:
             if base is not None:
                 used.add(base_prefix + key)
             verdict = _better(key, model, base) if base is not None else None
-            mark = {True: "<span class='good'>model better</span>",
-                    False: "<span class='worse'>baseline better</span>",
-                    None: "<span class='muted'>—</span>"}[verdict]
+            mark = {
+                True: "<span class='good'>model better</span>",
+                False: "<span class='worse'>baseline better</span>",
+                None: "<span class='muted'>—</span>",
+            }[verdict]
             nominal = ""
             if key.startswith("coverage_"):
                 nominal = f" <span class='muted'>(nominal {key.split('_', 1)[1]}%)</span>"
@@ -529,7 +544,7 @@ def _evaluation_section(base_dir: Path) -> str:
                 used.add(base_prefix + key)
             width = max(0.0, min(100.0, abs(val) * 100))
             sp_rows.append(
-                f"<tr><td>{_e(_label(key[len('spearman_'):]))}</td>"
+                f"<tr><td>{_e(_label(key[len('spearman_') :]))}</td>"
                 f"<td class='num'>{_e(_fmt_value(val))}</td>"
                 f"<td class='barcell'><div class='bar' style='width:{width:.0f}%'></div></td>"
                 f"<td class='num'>{_e(_fmt_value(base))}</td></tr>"
@@ -541,10 +556,7 @@ def _evaluation_section(base_dir: Path) -> str:
                 "<th class='num'>LOC baseline</th></tr></thead>"
                 f"<tbody>{''.join(sp_rows)}</tbody></table>"
             )
-        rest = [
-            (k, v)
-            for k, v in _flatten({k: v for k, v in doc.items() if k not in used})
-        ]
+        rest = [(k, v) for k, v in _flatten({k: v for k, v in doc.items() if k not in used})]
         if rest:
             parts.append("<h3>Other metrics</h3>" + _kv_table((_label(k), v) for k, v in rest))
     if pngs:
@@ -568,17 +580,17 @@ def _forecast_section(base_dir: Path) -> str:
     fdir = base_dir / "forecasts"
     files = sorted(fdir.glob("*_forecast.json")) if fdir.is_dir() else []
     if not files:
-        return _section(
-            "Sprint forecasts", f'<p class="muted">No forecasts in {_e(fdir)}.</p>'
-        )
+        return _section("Sprint forecasts", f'<p class="muted">No forecasts in {_e(fdir)}.</p>')
     parts: list[str] = []
     shown: set[Path] = set()
     for path in files:
         doc = _read_json(path)
         sprint = path.name[: -len("_forecast.json")]
         if not isinstance(doc, dict):
-            parts.append(f"<div class='card'><h3>{_e(sprint)}</h3>"
-                         "<p class='muted'>unreadable forecast file.</p></div>")
+            parts.append(
+                f"<div class='card'><h3>{_e(sprint)}</h3>"
+                "<p class='muted'>unreadable forecast file.</p></div>"
+            )
             continue
         tiles: list[tuple[str, str, str]] = []
         p = _num(doc.get("p_complete_by_end"))
@@ -653,11 +665,15 @@ def _stage_table(rows: Sequence[StageRow]) -> str:
         return "<p class='muted'>No stage events for this run.</p>"
     body = []
     for row in rows:
-        cache = {"hit": "<span class='pill skip'>cache hit</span>",
-                 "miss": "<span class='pill run'>cache miss</span>",
-                 "forced": "<span class='pill warn'>forced</span>"}.get(row.cache, "—")
+        cache = {
+            "hit": "<span class='pill skip'>cache hit</span>",
+            "miss": "<span class='pill run'>cache miss</span>",
+            "forced": "<span class='pill warn'>forced</span>",
+        }.get(row.cache, "—")
         summary = ", ".join(f"{k}={_fmt_value(v)}" for k, v in sorted(row.summary.items())[:6])
-        built = f"built {_fmt_time(row.last_built)}" if row.status == "skipped" and row.last_built else ""
+        built = ""
+        if row.status == "skipped" and row.last_built:
+            built = f"built {_fmt_time(row.last_built)}"
         extra = " · ".join(x for x in (summary, built) if x)
         body.append(
             f"<tr class='st-{_e(row.status)}'><td class='stage'>{_e(row.name)}</td>"
@@ -674,14 +690,41 @@ def _stage_table(rows: Sequence[StageRow]) -> str:
     )
 
 
+def _warnings(events: Sequence[Mapping[str, Any]]) -> str:
+    if not events:
+        return ""
+    items = []
+    for ev in events:
+        extra = ev.get("moved_to") or ev.get("path") or ""
+        items.append(
+            f"<li><span class='pill warn'>{_e(str(ev.get('event')).replace('_', ' '))}</span> "
+            f"<b>{_e(ev.get('stage') or 'run')}</b>: {_e(ev.get('reason') or '')}"
+            f"{f' <span class=muted>({_e(extra)})</span>' if extra else ''}</li>"
+        )
+    return f"<h3>Warnings</h3><ul class='warns'>{''.join(items)}</ul>"
+
+
 def _env_section(run: RunInfo | None) -> str:
     if run is None or not run.stamp:
         return _section("Environment", "<p class='muted'>No env stamp recorded.</p>", "env")
     stamp = run.stamp
     main_keys = (
-        "run_id", "status", "started_at", "ended_at", "duration_s", "config_hash", "env_hash",
-        "seed", "precision", "device_kind", "device_name", "python_version",
-        "python_implementation", "platform", "architecture", "n_installed_packages",
+        "run_id",
+        "status",
+        "started_at",
+        "ended_at",
+        "duration_s",
+        "config_hash",
+        "env_hash",
+        "seed",
+        "precision",
+        "device_kind",
+        "device_name",
+        "python_version",
+        "python_implementation",
+        "platform",
+        "architecture",
+        "n_installed_packages",
     )
     rows = [(k, stamp[k]) for k in main_keys if k in stamp]
     code = stamp.get("code_version")
@@ -692,7 +735,8 @@ def _env_section(run: RunInfo | None) -> str:
     others = [
         (k, v)
         for k, v in sorted(stamp.items())
-        if k not in main_keys and k not in ("code_version", "packages", "config")
+        if k not in main_keys
+        and k not in ("code_version", "packages", "config")
         and not isinstance(v, Mapping)
     ]
     fps = stamp.get("stage_fingerprints")
@@ -766,7 +810,8 @@ margin:0 0 16px;box-shadow:0 1px 2px rgba(15,23,42,.04)}
 h2{font-size:16px;margin:0 0 12px;font-weight:650}
 h3{font-size:13px;margin:16px 0 8px;color:var(--ink2);font-weight:600;text-transform:uppercase;
 letter-spacing:.04em}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:4px 0 8px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;
+margin:4px 0 8px}
 .tile{border:1px solid var(--line);border-radius:10px;padding:10px 14px;background:#fafafa}
 .tile .tv{font-size:20px;font-weight:650;font-variant-numeric:tabular-nums}
 .tile .tl{font-size:12px;color:var(--ink2)}
@@ -786,7 +831,8 @@ table.kv th{width:38%;text-align:left;font-weight:500;color:var(--ink2);padding:
 vertical-align:top}
 table.kv td{padding:4px 0;word-break:break-all}
 table.kv tr+tr th,table.kv tr+tr td{border-top:1px solid #f1f5f9}
-.mono,table.mono td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
+.mono,table.mono td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
+font-size:12.5px}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;
 line-height:18px;white-space:nowrap}
 .pill.ok{color:var(--ok);background:var(--okbg)}.pill.skip{color:var(--skip);background:var(--skipbg)}
@@ -798,11 +844,13 @@ line-height:18px;white-space:nowrap}
 .barcell{width:40%}.bar{height:10px;border-radius:5px;background:linear-gradient(90deg,#60a5fa,#2563eb)}
 .figs{display:flex;flex-wrap:wrap;gap:14px}
 figure{margin:8px 0;flex:1 1 420px;max-width:100%}
-figure img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:8px;background:#fff}
+figure img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:8px;
+background:#fff}
 figcaption{font-size:12px;color:var(--ink2);margin-top:4px}
 .split{display:grid;grid-template-columns:1fr 1fr;gap:22px}
 @media (max-width:820px){.split{grid-template-columns:1fr}}
 details{margin-top:12px}summary{cursor:pointer;color:var(--accent);font-weight:600}
+ul.warns{list-style:none;padding:0;margin:0}ul.warns li{padding:4px 0}
 footer{color:#6b7280;font-size:12px;text-align:center;margin-top:20px}
 """
 
@@ -821,6 +869,17 @@ def render_report(base_dir: Path, *, now: float | None = None) -> str:
         latest = runs[0].run_id
     run = next((r for r in runs if r.run_id == latest), None)
     rows, _state = _stage_rows(base_dir, latest, events)
+    order: list[str] = []
+    warnings: list[Mapping[str, Any]] = []
+    for ev in events:
+        if ev.get("run_id") != latest:
+            continue
+        if ev.get("event") == "run_started" and isinstance(ev.get("stages"), list):
+            order = [str(x) for x in ev["stages"]]
+        elif ev.get("event") in WARNING_EVENTS:
+            warnings.append(ev)
+    rank = {name: i for i, name in enumerate(order)}
+    rows.sort(key=lambda r: rank.get(r.name, len(rank)))
     status = run.status if run else "unknown"
 
     n = {s: sum(1 for r in rows if r.status == s) for s in ("completed", "skipped", "failed")}
@@ -859,7 +918,7 @@ def render_report(base_dir: Path, *, now: float | None = None) -> str:
     body = "".join(
         (
             header,
-            _section("Stages", _tiles(tiles) + _stage_table(rows), "stages"),
+            _section("Stages", _tiles(tiles) + _stage_table(rows) + _warnings(warnings), "stages"),
             _training_section(base_dir),
             _evaluation_section(base_dir),
             _forecast_section(base_dir),
@@ -883,18 +942,5 @@ def build_report(base_dir: Path) -> Path:
     base_dir = Path(base_dir)
     page = render_report(base_dir)
     out = base_dir / "reports" / REPORT_FILE
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_text(out, page)
     return out

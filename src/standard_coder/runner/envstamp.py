@@ -25,11 +25,12 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePath
 from typing import Any
+
+from standard_coder.runner.atomic import atomic_write_text
 
 STAMP_FILE = "env_stamp.json"
 STAMP_SCHEMA_VERSION = 1
@@ -265,27 +266,10 @@ def build_env_stamp(
     }
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_env_stamp(run_dir: Path, stamp: Mapping[str, Any]) -> Path:
     """Write ``stamp`` to ``<run_dir>/env_stamp.json`` atomically; returns the path."""
     path = Path(run_dir) / STAMP_FILE
-    _atomic_write_text(path, json.dumps(dict(stamp), indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write_text(path, json.dumps(dict(stamp), indent=2, sort_keys=True, default=str) + "\n")
     return path
 
 

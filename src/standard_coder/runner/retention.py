@@ -18,12 +18,12 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
 
 RETENTION_FILE = "RETENTION.txt"
@@ -69,23 +69,6 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_retention_note(
     run_dir: Path, retention_days: int, *, config_path: Path | None = None
 ) -> Path:
@@ -123,7 +106,7 @@ To see what would go:     standard-coder gc --config {cfg} --dry-run
 To delete everything:     remove {base_dir} by hand (nothing else refers to it).
 """
     path = run_dir / RETENTION_FILE
-    _atomic_write_text(path, text)
+    atomic_write_text(path, text)
     return path
 
 
@@ -170,20 +153,27 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _manifest_outputs(base_dir: Path) -> list[Path]:
-    """Paths the current stage manifests list as outputs (keys that look like paths)."""
+def _manifest_outputs(base_dir: Path, roots: list[Path]) -> list[Path]:
+    """Paths the current stage manifests list as outputs.
+
+    Manifests name outputs relative to the pipeline's root folder (the config file's folder,
+    by default ``base_dir``'s parent); each relative name is resolved against every candidate
+    root, so protection errs on the safe side.
+    """
     out: list[Path] = []
     for mpath in sorted((base_dir / "stages").glob("*/manifest.json")):
         doc = _read_json(mpath)
         if not isinstance(doc, dict):
             continue
-        for source in (doc.get("outputs"), doc.get("output_paths")):
-            names = source if isinstance(source, (dict, list)) else []
-            for name in names:
-                if not isinstance(name, str) or not name:
-                    continue
-                p = Path(name)
-                out.append(p if p.is_absolute() else base_dir / p)
+        names = doc.get("outputs")
+        for name in names if isinstance(names, (dict, list)) else []:
+            if not isinstance(name, str) or not name:
+                continue
+            p = Path(name)
+            if p.is_absolute():
+                out.append(p)
+            else:
+                out.extend(root / p for root in roots)
     return out
 
 
@@ -207,13 +197,30 @@ def _is_within(child: Path, parent: Path) -> bool:
     return True
 
 
-def plan_gc(base_dir: Path, retention_days: int, now: float | None = None) -> GcPlan:
-    """Decide what ``gc`` removes (pure: reads, never writes)."""
+def plan_gc(
+    base_dir: Path,
+    retention_days: int,
+    now: float | None = None,
+    *,
+    output_root: Path | None = None,
+) -> GcPlan:
+    """Decide what ``gc`` removes (pure: reads, never writes).
+
+    Args:
+        base_dir: the output root.
+        retention_days: runs older than this many days (by end, else start time) expire.
+        now: reference time in epoch seconds (default: now).
+        output_root: the folder manifests' relative output names are taken from (the pipeline
+            file's folder); ``base_dir`` and its parent are always considered as well.
+    """
     base_dir = Path(base_dir).resolve()
     now = time.time() if now is None else now
     plan = GcPlan(base_dir=base_dir, retention_days=retention_days, now=now)
     plan.protected.extend(base_dir / d for d in PROTECTED_DIRS)
-    plan.protected.extend(_manifest_outputs(base_dir))
+    roots = [base_dir, base_dir.parent]
+    if output_root is not None:
+        roots.insert(0, Path(output_root).resolve())
+    plan.protected.extend(_manifest_outputs(base_dir, roots))
 
     runs: list[tuple[Path, dict[str, Any] | None]] = []
     runs_dir = base_dir / "runs"

@@ -3,7 +3,8 @@
 Each run folder (``<base_dir>/runs/<run_id>/``) holds an ``env_stamp.json`` with the resolved
 config, package versions and (once the run ended) the fingerprint of every stage it ran or
 skipped. Where a stamp lacks fingerprints they are read from the run's events in
-``<base_dir>/logs/events.jsonl`` and, for the newest run, from ``<base_dir>/stages/*/manifest.json``.
+``<base_dir>/logs/events.jsonl`` and, for the newest run, from the current stage manifests
+(``<base_dir>/stages/*/manifest.json``).
 
 Example:
     >>> d = diff_runs(Path("out/runs/A"), Path("out/runs/B"))  # doctest: +SKIP
@@ -147,15 +148,19 @@ def _run_config(run_dir: Path, stamp: Mapping[str, Any]) -> Any:
     return cfg or {}
 
 
-def _events_fingerprints(base_dir: Path, run_id: str) -> dict[str, str]:
+def _events_fingerprints(base_dir: Path, run_id: str) -> tuple[dict[str, str], set[str]]:
+    """Fingerprints the run's events carry, and every stage its events name."""
     out: dict[str, str] = {}
+    seen: set[str] = set()
     path = base_dir / "logs" / "events.jsonl"
     try:
         fh = path.open(encoding="utf-8", errors="replace")
     except OSError:
-        return out
+        return out, seen
     with fh:
         for line in fh:
+            if run_id not in line:
+                continue
             try:
                 ev = json.loads(line)
             except ValueError:
@@ -163,9 +168,15 @@ def _events_fingerprints(base_dir: Path, run_id: str) -> dict[str, str]:
             if not isinstance(ev, dict) or ev.get("run_id") != run_id:
                 continue
             fp, stage = ev.get("fingerprint"), ev.get("stage")
+            if isinstance(stage, str) and ev.get("event") in (
+                "stage_skipped",
+                "stage_running",
+                "stage_completed",
+            ):
+                seen.add(stage)
             if isinstance(fp, str) and isinstance(stage, str):
                 out[stage] = fp
-    return out
+    return out, seen
 
 
 def _newest_run_id(base_dir: Path) -> str | None:
@@ -203,10 +214,17 @@ def stage_fingerprints(run_dir: Path, stamp: Mapping[str, Any]) -> tuple[dict[st
         return {str(k): str(v) for k, v in recorded.items()}, "env stamp"
     base_dir = run_dir.parent.parent
     run_id = str(stamp.get("run_id") or run_dir.name)
-    from_events = _events_fingerprints(base_dir, run_id)
+    from_events, seen = _events_fingerprints(base_dir, run_id)
+    newest = _newest_run_id(base_dir) == run_id
+    missing = seen - set(from_events)
+    if missing and newest:
+        # Skipped stages matched their manifest's fingerprint, which is still current.
+        current = _manifest_fingerprints(base_dir)
+        from_events.update({k: current[k] for k in missing if k in current})
+        return from_events, "events.jsonl + current manifests"
     if from_events:
         return from_events, "events.jsonl"
-    if _newest_run_id(base_dir) == run_id:
+    if newest:
         found = _manifest_fingerprints(base_dir)
         if found:
             return found, "current manifests"
