@@ -176,3 +176,14 @@ def test_no_heavy_imports(tmp_path: Path) -> None:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
     assert time.perf_counter() - t0 < 10
+
+
+def test_device_name_and_device_resolved_at_the_end(tmp_path: Path) -> None:
+    from standard_coder.runner.envstamp import device_name
+
+    assert device_name("cpu").strip()
+    assert "mps" in device_name("mps")
+    run_dir = tmp_path / "r"
+    write_env_stamp(run_dir, _stamp(device_kind="auto", device_name="auto"))
+    s = finish_env_stamp(run_dir, 1_700_000_001.0, device_kind="cpu", device_name="Some CPU")
+    assert (s["device_kind"], s["device_name"]) == ("cpu", "Some CPU")

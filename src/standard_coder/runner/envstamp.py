@@ -126,7 +126,7 @@ def _git(root: Path, *args: str) -> str | None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     try:
         proc = subprocess.run(
-            ["git", "-C", str(root), *args],
+            ["git", "--no-optional-locks", "-C", str(root), *args],
             capture_output=True,
             text=True,
             timeout=20,
@@ -162,24 +162,58 @@ def code_version(project_root: Path | None = None) -> dict[str, Any]:
         else Path(__file__).resolve().parent.parent / "__init__.py"
     )
     root_dir = probe if probe.is_dir() else probe.parent
-    commit = _git(root_dir, "rev-parse", "HEAD")
-    tracked = True
-    if commit is not None and project_root is None:
-        tracked = _git(root_dir, "ls-files", "--error-unmatch", probe.name) is not None
-    if commit is None or not tracked:
+    status = _git(root_dir, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    commit: str | None = None
+    dirty = False
+    for line in (status or "").splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            commit = oid if oid != "(initial)" else None
+        elif line and not line.startswith("#"):
+            dirty = True
+    # Without project_root the package must be tracked there (not installed in some checkout).
+    if (
+        commit is not None
+        and project_root is None
+        and _git(root_dir, "ls-files", "--error-unmatch", probe.name) is None
+    ):
+        commit = None
+    if commit is None:
         return {
             "source": "package",
             "git_commit": None,
             "git_dirty": None,
             "package_version": pkg_version,
         }
-    status = _git(root_dir, "status", "--porcelain", "--untracked-files=no")
     return {
         "source": "git",
-        "git_commit": commit.strip(),
-        "git_dirty": bool(status and status.strip()),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "package_version": pkg_version,
     }
+
+
+def device_name(kind: str) -> str:
+    """A human name for a device: the GPU's name for ``cuda`` (torch is then already in use),
+    the CPU model from ``/proc/cpuinfo`` (or ``platform.processor()``) otherwise."""
+    if kind.startswith("cuda"):
+        try:
+            import torch
+
+            index = int(kind.split(":", 1)[1]) if ":" in kind else 0
+            return str(torch.cuda.get_device_name(index))
+        except Exception:  # no driver, no torch: still stamp the run
+            return "cuda (name unavailable)"
+    if kind == "mps":
+        return f"Apple GPU (mps) on {platform.machine()}"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,6 +330,8 @@ def finish_env_stamp(
     *,
     status: str | None = None,
     stage_fingerprints: Mapping[str, str | None] | None = None,
+    device_kind: str | None = None,
+    device_name: str | None = None,
 ) -> dict[str, Any]:
     """Record the end of a run in its stamp (atomically) and return the updated stamp.
 
@@ -305,6 +341,8 @@ def finish_env_stamp(
         status: final status (``completed``, ``failed``, ``interrupted``); kept if ``None``.
         stage_fingerprints: stage name -> fingerprint used by this run (``diff-runs`` compares
             them); merged into what the stamp already holds.
+        device_kind, device_name: the device resolved during the run, when the stamp was
+            written before any stage resolved it (kept if ``None``).
     """
     stamp = read_env_stamp(run_dir)
     stamp["ended_at"] = _iso(ended_at)
@@ -312,6 +350,10 @@ def finish_env_stamp(
     stamp["duration_s"] = round(end - start, 3) if start is not None and end is not None else None
     if status is not None:
         stamp["status"] = status
+    if device_kind is not None:
+        stamp["device_kind"] = device_kind
+    if device_name is not None:
+        stamp["device_name"] = device_name
     if stage_fingerprints:
         merged = dict(stamp.get("stage_fingerprints") or {})
         merged.update(stage_fingerprints)
