@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from reportfix import STAGES, make_base_dir
+from reportfix import STAGES, make_base_dir, write_tb
 
 from standard_coder.reporting import build_report
 from standard_coder.reporting.html import render_report
@@ -104,6 +104,7 @@ def test_report_lists_every_stage_with_status_cache_and_reason(tmp_path: Path) -
     out = build_report(base)
     assert out == base / "reports" / "index.html"
     assert sorted(p.name for p in out.parent.iterdir()) == [
+        ".cache",
         "calibration.png",
         "index.html",
         "sch_evaluation.json",
@@ -144,6 +145,29 @@ def test_report_lists_every_stage_with_status_cache_and_reason(tmp_path: Path) -
         "scikit-learn",
     ):
         assert needle in text, needle
+
+
+def test_training_curves_cached_until_event_files_change(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    make_base_dir(base)
+    first = build_report(base).read_text()
+    (cache,) = (base / "reports" / ".cache").glob("tb-*.json")
+    doc = json.loads(cache.read_text())
+    # A stale-looking but key-matching cache entry is used as is (no TensorBoard read) ...
+    doc["html"] = doc["html"].replace("loss by step", "loss by step (cached)")
+    cache.write_text(json.dumps(doc))
+    assert "loss by step (cached)" in build_report(base).read_text()
+    # ... and a changed event file invalidates it.
+    write_tb(base / "tb" / "mdn", n=5)
+    third = build_report(base).read_text()
+    assert "(cached)" not in third and "loss by step" in third
+    assert first.count("data:image/png") == third.count("data:image/png")
+    code = (
+        "import sys; from pathlib import Path; from standard_coder.reporting import build_report;"
+        f"build_report(Path({str(base)!r}));"
+        "assert 'tensorboard' not in sys.modules and 'matplotlib' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_failed_and_interrupted_runs(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import json
@@ -36,6 +37,7 @@ from standard_coder.runner.envstamp import STAMP_FILE, parse_time
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "index.html"
+CACHE_DIR = ".cache"
 EVALUATION_FILE = "sch_evaluation.json"
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_EVENT_BYTES = 32 * 1024 * 1024
@@ -410,7 +412,50 @@ def _plot_curves(title: str, series: Mapping[str, Sequence[tuple[int, float]]]) 
     return buf.getvalue()
 
 
-def _training_section(base_dir: Path) -> str:
+def _tb_fragment(run: Path, rel: str) -> str:
+    try:
+        scalars = _load_scalars(run)
+    except Exception as exc:  # a corrupt event file must not sink the report
+        return f'<p class="muted">{_e(rel)}: unreadable ({_e(exc)}).</p>'
+    parts: list[str] = []
+    losses = {t: v for t, v in scalars.items() if "loss" in t.lower() or "nll" in t.lower()}
+    others = {t: v for t, v in scalars.items() if t not in losses}
+    if losses:
+        parts.append(_figure(_plot_curves(f"{rel}: loss", losses), f"{rel}: loss by step"))
+    if others:
+        rows = []
+        for tag, pts in sorted(others.items()):
+            if pts:
+                vals = [v for _, v in pts]
+                rows.append(
+                    f"<tr><td>{_e(tag)}</td><td class='num'>{len(pts)}</td>"
+                    f"<td class='num'>{_e(_fmt_value(vals[-1]))}</td>"
+                    f"<td class='num'>{_e(_fmt_value(min(vals)))}</td>"
+                    f"<td class='num'>{_e(_fmt_value(max(vals)))}</td></tr>"
+                )
+        parts.append(
+            f"<h3>{_e(rel)}: other scalars</h3><table class='grid'><thead><tr><th>tag</th>"
+            "<th class='num'>points</th><th class='num'>last</th><th class='num'>min</th>"
+            f"<th class='num'>max</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    if not scalars:
+        parts.append(f'<p class="muted">{_e(rel)}: no scalars logged.</p>')
+    return "".join(parts)
+
+
+def _tb_key(run: Path) -> str:
+    """Changes whenever an event file of ``run`` changes (stat only, no reads)."""
+    h = hashlib.sha256()
+    for p in sorted(run.glob("events.out.tfevents.*")):
+        st = p.stat()
+        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
+    return h.hexdigest()
+
+
+def _training_section(base_dir: Path, cache_dir: Path | None = None) -> str:
+    """Loss curves per TensorBoard run folder; with ``cache_dir`` each rendered fragment is kept
+    keyed by its event files' stat, so a rerun that trained nothing imports neither
+    TensorBoard nor matplotlib."""
     tb_dir = base_dir / "tb"
     if not tb_dir.is_dir():
         return _section(
@@ -424,34 +469,22 @@ def _training_section(base_dir: Path) -> str:
         )
     parts: list[str] = []
     for run in runs:
-        rel = str(run.relative_to(tb_dir)) if run != tb_dir else "."
-        try:
-            scalars = _load_scalars(run)
-        except Exception as exc:  # a corrupt event file must not sink the report
-            parts.append(f'<p class="muted">{_e(rel)}: unreadable ({_e(exc)}).</p>')
-            continue
-        losses = {t: v for t, v in scalars.items() if "loss" in t.lower() or "nll" in t.lower()}
-        others = {t: v for t, v in scalars.items() if t not in losses}
-        if losses:
-            parts.append(_figure(_plot_curves(f"{rel}: loss", losses), f"{rel}: loss by step"))
-        if others:
-            rows = []
-            for tag, pts in sorted(others.items()):
-                if pts:
-                    vals = [v for _, v in pts]
-                    rows.append(
-                        f"<tr><td>{_e(tag)}</td><td class='num'>{len(pts)}</td>"
-                        f"<td class='num'>{_e(_fmt_value(vals[-1]))}</td>"
-                        f"<td class='num'>{_e(_fmt_value(min(vals)))}</td>"
-                        f"<td class='num'>{_e(_fmt_value(max(vals)))}</td></tr>"
-                    )
-            parts.append(
-                f"<h3>{_e(rel)}: other scalars</h3><table class='grid'><thead><tr><th>tag</th>"
-                "<th class='num'>points</th><th class='num'>last</th><th class='num'>min</th>"
-                f"<th class='num'>max</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            )
-        if not scalars:
-            parts.append(f'<p class="muted">{_e(rel)}: no scalars logged.</p>')
+        rel = run.relative_to(tb_dir).as_posix() if run != tb_dir else "."
+        key = _tb_key(run)
+        cache = None
+        if cache_dir is not None:
+            cache = cache_dir / f"tb-{hashlib.sha256(rel.encode()).hexdigest()[:16]}.json"
+            hit = _read_json(cache)
+            if isinstance(hit, dict) and hit.get("key") == key and isinstance(hit.get("html"), str):
+                parts.append(hit["html"])
+                continue
+        fragment = _tb_fragment(run, rel)
+        parts.append(fragment)
+        if cache is not None:
+            try:
+                atomic_write_text(cache, json.dumps({"key": key, "rel": rel, "html": fragment}))
+            except OSError as exc:
+                log.warning("report: cannot cache training curves in %s: %s", cache, exc)
     return _section("Training curves", "".join(parts))
 
 
@@ -855,8 +888,13 @@ footer{color:#6b7280;font-size:12px;text-align:center;margin-top:20px}
 """
 
 
-def render_report(base_dir: Path, *, now: float | None = None) -> str:
-    """The report page for ``base_dir`` as an HTML string (reads, never writes)."""
+def render_report(
+    base_dir: Path, *, now: float | None = None, cache_dir: Path | None = None
+) -> str:
+    """The report page for ``base_dir`` as an HTML string.
+
+    Reads only, except that rendered training curves are cached in ``cache_dir`` when given.
+    """
     base_dir = Path(base_dir)
     events = _read_events(base_dir)
     runs = _runs(base_dir, events)
@@ -919,7 +957,7 @@ def render_report(base_dir: Path, *, now: float | None = None) -> str:
         (
             header,
             _section("Stages", _tiles(tiles) + _stage_table(rows) + _warnings(warnings), "stages"),
-            _training_section(base_dir),
+            _training_section(base_dir, cache_dir),
             _evaluation_section(base_dir),
             _forecast_section(base_dir),
             _env_section(run),
@@ -940,7 +978,7 @@ def render_report(base_dir: Path, *, now: float | None = None) -> str:
 def build_report(base_dir: Path) -> Path:
     """Write ``<base_dir>/reports/index.html`` atomically and return its path."""
     base_dir = Path(base_dir)
-    page = render_report(base_dir)
     out = base_dir / "reports" / REPORT_FILE
+    page = render_report(base_dir, cache_dir=out.parent / CACHE_DIR)
     atomic_write_text(out, page)
     return out
