@@ -67,6 +67,8 @@ def _fmt_time(ts: float | None) -> str:
 def _fmt_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "—"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.2f} ms"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
@@ -170,6 +172,7 @@ class StageRow:
     ended: float | None = None
     duration_s: float | None = None
     checkpoints: int = 0
+    check_s: float | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     last_built: float | None = None
 
@@ -296,6 +299,7 @@ def _stage_rows(
         if name == "stage_skipped":
             row.status, row.cache = "skipped", "hit"
             row.reason = str(reason or "up to date")
+            row.check_s = _num(ev.get("check_s"))
         elif name == "stage_cache_miss":
             row.cache = "forced" if str(reason or "").startswith("forced") else "miss"
             row.reason = str(reason or "")
@@ -693,6 +697,14 @@ def _code_text(stamp: Mapping[str, Any]) -> str:
     return f"v{code.get('package_version', '?')}"
 
 
+def _time_cell(row: StageRow) -> str:
+    if row.duration_s is not None:
+        return _e(_fmt_duration(row.duration_s))
+    if row.check_s is not None:
+        return f"<span class='muted'>check {_e(_fmt_duration(row.check_s))}</span>"
+    return "—"
+
+
 def _stage_table(rows: Sequence[StageRow]) -> str:
     if not rows:
         return "<p class='muted'>No stage events for this run.</p>"
@@ -711,7 +723,7 @@ def _stage_table(rows: Sequence[StageRow]) -> str:
         body.append(
             f"<tr class='st-{_e(row.status)}'><td class='stage'>{_e(row.name)}</td>"
             f"<td>{_pill(row.status)}</td><td>{cache}</td>"
-            f"<td class='num'>{_e(_fmt_duration(row.duration_s))}</td>"
+            f"<td class='num'>{_time_cell(row)}</td>"
             f"<td class='num'>{row.checkpoints or '—'}</td>"
             f"<td>{_e(row.reason) or '—'}"
             f"{f'<div class=sub>{_e(extra)}</div>' if extra else ''}</td></tr>"
