@@ -305,3 +305,16 @@ def test_end_to_end_after_a_real_command_pipeline(tmp_path: Path) -> None:
     html = out.read_text()
     assert html.count('<span class="pill ok">completed</span>') >= 2  # both runs in history
     assert_self_contained(page)
+    runs = sorted((example / "sc-output" / "runs").iterdir())
+    assert len(runs) == 2
+    if (runs[0] / "env_stamp.json").exists():  # once the engine calls runner.runrecord
+        assert (runs[1] / "RETENTION.txt").exists() and "Environment" in html
+        r = subprocess.run(
+            [*CLI, "diff-runs", str(runs[0]), str(runs[1]), "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        diff = json.loads(r.stdout)
+        assert diff["config"] == [] and diff["stages"] == [], diff
