@@ -446,6 +446,7 @@ def _run(
     )
     log.info("run %s started: %s", engine.run_id, ", ".join(selected))
 
+    _warn_stale_upstream(engine, selected)
     for name in selected:
         record = _run_stage(engine, name, force, stop, display, run_dir)
         record["run_id"] = engine.run_id
@@ -473,6 +474,33 @@ def _run(
         done = sum(1 for r in result.stages.values() if r["status"] == "completed")
         engine.emit("run_completed", reason=f"{done} ran, {len(selected) - done} skipped")
     return result
+
+
+def _warn_stale_upstream(engine: _Engine, selected: Sequence[str]) -> None:
+    """Emit ``upstream_stale`` for selected stages fed by unselected stages that would rerun."""
+    chosen = set(selected)
+    stale: dict[str, str] = {}
+    for name in engine.views:
+        stage = engine.views[name].stage
+        if name in chosen:
+            for dep in stage.deps:
+                if dep in stale:
+                    message = f"upstream '{dep}' is stale ({stale[dep]}); using its current outputs"
+                    log.warning("stage %s: %s", name, message)
+                    engine.emit("upstream_stale", name, message, upstream=dep)
+            continue
+        inherited = [d for d in stage.deps if d in stale]
+        if inherited:
+            stale[name] = f"upstream '{inherited[0]}' is stale"
+            continue
+        if not any(name in engine.views[s].stage.deps for s in engine.views):
+            continue
+        try:
+            decision, _, _ = engine.assess(name, False)
+        except RunnerError as exc:
+            decision = Decision(False, str(exc))
+        if not decision.skip:
+            stale[name] = decision.reason
 
 
 def _progress_note(ctx: RunContext) -> str:
