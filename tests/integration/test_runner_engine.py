@@ -47,10 +47,16 @@ def _report(ctx: Any) -> None:
 def make(root: Path, lr: float = 0.1, **over: Any) -> Pipeline:
     out = root / "out"
     stages = [
-        Stage(name="prepare", run=_prepare, inputs=(root / "data",),
-              outputs=(out / "prepared.txt",)),
-        Stage(name="train", run=_train, deps=("prepare",), params={"lr": lr},
-              outputs=(out / "model.txt",)),
+        Stage(
+            name="prepare", run=_prepare, inputs=(root / "data",), outputs=(out / "prepared.txt",)
+        ),
+        Stage(
+            name="train",
+            run=_train,
+            deps=("prepare",),
+            params={"lr": lr},
+            outputs=(out / "model.txt",),
+        ),
         Stage(name="report", run=_report, deps=("train",), outputs=(out / "report.txt",)),
     ]
     for name, stage_over in over.items():
@@ -71,8 +77,13 @@ def root(tmp_path: Path) -> Path:
 
 def run(pipe: Pipeline, **kw: Any) -> tuple[Any, MemorySink]:
     sink = MemorySink()
-    result = run_pipeline(pipe, sinks=[sink], install_signals=False,
-                          progress=ProgressDisplay(enabled=False, stream=None), **kw)
+    result = run_pipeline(
+        pipe,
+        sinks=[sink],
+        install_signals=False,
+        progress=ProgressDisplay(enabled=False, stream=None),
+        **kw,
+    )
     return result, sink
 
 
@@ -155,12 +166,18 @@ def test_status_and_plan_write_nothing(root: Path) -> None:
     pipe = make(root)
     plans = plan_pipeline(pipe)
     assert [(p.stage, p.run, p.reason) for p in plans] == [
-        ("prepare", True, "new"), ("train", True, "new"), ("report", True, "new")]
+        ("prepare", True, "new"),
+        ("train", True, "new"),
+        ("report", True, "new"),
+    ]
     assert not (root / "state").exists()
     run(pipe)
     plans = plan_pipeline(make(root, lr=0.3))
-    assert [p.reason for p in plans] == ["up to date", "params changed: lr 0.1 -> 0.3",
-                                         "upstream will run: train"]
+    assert [p.reason for p in plans] == [
+        "up to date",
+        "params changed: lr 0.1 -> 0.3",
+        "upstream will run: train",
+    ]
 
 
 def test_selected_stage_with_missing_upstream_outputs_fails(root: Path) -> None:
@@ -276,12 +293,16 @@ def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
 
 def test_git_input_refs_invalidate(root: Path) -> None:
     repo = root / "repo"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x",
-           "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@x"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "a",
+        "GIT_AUTHOR_EMAIL": "a@x",
+        "GIT_COMMITTER_NAME": "a",
+        "GIT_COMMITTER_EMAIL": "a@x",
+    }
 
     def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env,
-                       capture_output=True)
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
 
     repo.mkdir()
     git("init", "-q")

@@ -60,14 +60,22 @@ def test_set_override_changes_params(tmp_path: Path) -> None:
     [
         (GOOD + "\n[bogus]\nx=1\n", ["bogus", "unknown key"]),
         (GOOD.replace('name = "feat"', 'name = "feat"\ncolour = 1'), ["'feat'", "colour"]),
-        (GOOD.replace('cmd = "python feat.py --k \'3 4\'"', ""), ["'feat'", "cmd", "missing"]),
+        (GOOD.replace("cmd = \"python feat.py --k '3 4'\"", ""), ["'feat'", "cmd", "missing"]),
         (GOOD.replace('name = "feat"', 'name = "train"'), ["'train'", "duplicate"]),
-        (GOOD.replace('params = ["train.lr"]', 'params = ["train.lrr"]'),
-         ["'train'", "params", "train.lrr", "train.epochs"]),
-        (GOOD.replace('outs = ["out/model.json"]', 'outs = ["out/model.json"]\nafter = ["nope"]'),
-         ["'train'", "after", "nope"]),
-        (GOOD.replace('deps = ["data"]', 'deps = ["data"]\nafter = ["train"]'),
-         ["cycle", "train", "feat"]),
+        (
+            GOOD.replace('params = ["train.lr"]', 'params = ["train.lrr"]'),
+            ["'train'", "params", "train.lrr", "train.epochs"],
+        ),
+        (
+            GOOD.replace(
+                'outs = ["out/model.json"]', 'outs = ["out/model.json"]\nafter = ["nope"]'
+            ),
+            ["'train'", "after", "nope"],
+        ),
+        (
+            GOOD.replace('deps = ["data"]', 'deps = ["data"]\nafter = ["train"]'),
+            ["cycle", "train", "feat"],
+        ),
         ("[outputs]\nbase_dir='x'\nstages = []\n", ["stages"]),
         (GOOD.replace('cmd = ["python", "train.py"]', "cmd = 3"), ["'train'", "cmd"]),
         (GOOD.replace("[outputs]", "[runner]\nfoo = 1\n[outputs]"), ["runner.foo"]),

@@ -35,9 +35,21 @@ def _doc(**over: Any) -> dict[str, Any]:
 
 def test_build_has_seed_fields_and_additions() -> None:
     doc = _doc()
-    for name in ("stage", "inputs", "inputs_checksum", "params", "runner_version", "outputs",
-                 "timestamp", "last_checked_ts", "schema_version", "fingerprint",
-                 "code_version", "outputs_checksum", "device"):
+    for name in (
+        "stage",
+        "inputs",
+        "inputs_checksum",
+        "params",
+        "runner_version",
+        "outputs",
+        "timestamp",
+        "last_checked_ts",
+        "schema_version",
+        "fingerprint",
+        "code_version",
+        "outputs_checksum",
+        "device",
+    ):
         assert name in doc
     assert doc["schema_version"] == mf.SCHEMA_VERSION
     assert mf.validate_manifest(doc) == []
@@ -101,11 +113,17 @@ def test_params_diff_reads_like_the_issue() -> None:
 
 
 def test_fingerprint_changes_with_each_part() -> None:
-    base = dict(inputs_checksum="i", params={"a": 1}, code_version="c", runner_version="r",
-                device=None)
+    base = dict(
+        inputs_checksum="i", params={"a": 1}, code_version="c", runner_version="r", device=None
+    )
     fp = fingerprint(**base)  # type: ignore[arg-type]
-    for key, value in [("inputs_checksum", "j"), ("params", {"a": 2}), ("code_version", "d"),
-                       ("runner_version", "s"), ("device", "cuda")]:
+    for key, value in [
+        ("inputs_checksum", "j"),
+        ("params", {"a": 2}),
+        ("code_version", "d"),
+        ("runner_version", "s"),
+        ("device", "cuda"),
+    ]:
         assert fingerprint(**{**base, key: value}) != fp  # type: ignore[arg-type]
 
 

@@ -96,6 +96,19 @@ def load_pipeline(config: Path, overrides: list[str]) -> tuple[Pipeline, Path]:
     return build_from_object(obj, target, config, overrides), root
 
 
+class _Formatter(logging.Formatter):
+    """Console lines; tracebacks only at ``--log-level debug`` (run.log always has them)."""
+
+    def __init__(self, fmt: str, level: int) -> None:
+        super().__init__(fmt)
+        self.level = level
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.level > logging.DEBUG and record.exc_info:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return super().format(record)
+
+
 def _setup_logging(level: str) -> None:
     numeric = getattr(logging, level.upper(), None)
     if not isinstance(numeric, int):
@@ -104,7 +117,7 @@ def _setup_logging(level: str) -> None:
     top.setLevel(min(numeric, logging.INFO))
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_Formatter("%(levelname)s %(name)s: %(message)s", numeric))
     top.addHandler(handler)
 
 
