@@ -144,7 +144,7 @@ def test_json_log_format_puts_events_on_stderr(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path)
     res = cli("pipeline", "--config", str(cfg), "--log-format", "json")
     events = [json.loads(x) for x in res.stderr.splitlines() if x.startswith("{")]
-    assert [e["event"] for e in events][0] == "run_started"
+    assert next(e["event"] for e in events) == "run_started"
     assert "run_completed" in [e["event"] for e in events]
 
 

@@ -114,7 +114,7 @@ def test_second_run_skips_everything_and_does_no_work(root: Path) -> None:
 
 def test_param_change_reruns_stage_and_downstream_only(root: Path) -> None:
     run(make(root))
-    result, sink = run(make(root, lr=0.2))
+    _result, sink = run(make(root, lr=0.2))
     assert CALLS == {"prepare": 1, "train": 2, "report": 2}
     assert reasons(sink, "stage_cache_miss")["train"] == "params changed: lr 0.1 -> 0.2"
     assert reasons(sink, "stage_cache_miss")["report"] == "input changed: out/model.txt"

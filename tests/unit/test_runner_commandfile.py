@@ -95,5 +95,5 @@ def test_malformed_files_name_file_stage_and_key(
 def test_unknown_set_key_is_named(tmp_path: Path) -> None:
     with pytest.raises(PipelineDefinitionError, match=r"params\.train\.lrx.*params\.train\.lr"):
         _load(tmp_path, GOOD, ("params.train.lrx=1",))
-    with pytest.raises(PipelineDefinitionError, match="outputs.nope"):
+    with pytest.raises(PipelineDefinitionError, match=r"outputs\.nope"):
         _load(tmp_path, GOOD, ("outputs.nope=1",))
