@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import shutil
 import sys
@@ -34,6 +33,7 @@ from typing import Any
 from standard_coder import __version__
 from standard_coder.runner import manifest as mf
 from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
+from standard_coder.runner.command import CommandStage
 from standard_coder.runner.decision import Decision, PathSpec, Scan, decide, scan
 from standard_coder.runner.engine_context import RunContext
 from standard_coder.runner.errors import (
@@ -231,15 +231,9 @@ class _Engine:
         log.warning("corrupt state: %s: %s", path, reason)
         if self.readonly:
             return
-        qdir = self.base / "quarantine"
-        qdir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        rel = _display(path, self.base).replace("/", "__")
-        target = qdir / f"{stamp}-{secrets.token_hex(2)}-{rel}"
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(path) + suffix)
-            if src.exists():
-                os.replace(src, Path(str(target) + suffix))
+        from standard_coder.runner.quarantine import quarantine
+
+        target = quarantine(path, self.base / "quarantine")
         self.emit("state_corrupt", stage, reason, path=str(path), moved_to=str(target))
 
     def open_cache(self) -> None:
@@ -503,6 +497,21 @@ def _warn_stale_upstream(engine: _Engine, selected: Sequence[str]) -> None:
             stale[name] = decision.reason
 
 
+def _seed(seed: int) -> None:
+    """Seed python, and numpy/torch when the process already loaded them (never imports them)."""
+    if "torch" in sys.modules:
+        from standard_coder.runner.seeding import seed_everything
+
+        seed_everything(seed)
+        return
+    import random
+
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)
+
+
 def _progress_note(ctx: RunContext) -> str:
     done, total = ctx.summary.get("done"), ctx.summary.get("total")
     if done is None and ctx.last_task is not None:
@@ -596,7 +605,10 @@ def _run_stage(
         emit=emit,
         progress=display,
         device=engine.device,
+        on_corrupt=lambda path, reason: engine.quarantine(path, reason, name),
     )
+    if not isinstance(view.stage.run, CommandStage):
+        _seed(engine.pipeline.seed)
     engine.emit("stage_running", name, decision.reason, fingerprint=fp)
     started = time.perf_counter()
     try:
