@@ -269,3 +269,23 @@ def test_stubborn_stage_is_killed_after_grace(tmp_path: Path) -> None:
     assert proc.returncode == 143
     assert time.time() - t0 < 10
     assert not alive(int(marker.read_text()))
+
+
+def test_fast_front_door_without_typer(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path)
+    code = (
+        "import sys; from standard_coder.runner.front import main; "
+        "from standard_coder.pipelines import BUILTINS; "
+        "rc = main(sys.argv[1:], BUILTINS); "
+        "assert 'typer' not in sys.modules and 'pydantic' not in sys.modules, 'heavy import'; "
+        "sys.exit(rc)"
+    )
+    args = [sys.executable, "-c", code, "pipeline", "--config", str(cfg)]
+    first = subprocess.run(args, capture_output=True, text=True, env=_abs_env(), timeout=60)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(args, capture_output=True, text=True, env=_abs_env(), timeout=60)
+    assert again.returncode == 0 and "[skip] two: up to date" in again.stderr
+    bad = subprocess.run(
+        [*args[:3], "pipeline"], capture_output=True, text=True, env=_abs_env(), timeout=60
+    )
+    assert bad.returncode == 2
