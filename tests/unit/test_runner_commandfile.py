@@ -7,9 +7,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from standard_coder.runner.command import CommandStage
 from standard_coder.runner.commandfile import load_command_pipeline
+from standard_coder.runner.engine import validate_pipeline
 from standard_coder.runner.errors import PipelineDefinitionError
 
 GOOD = """
@@ -97,3 +100,25 @@ def test_unknown_set_key_is_named(tmp_path: Path) -> None:
         _load(tmp_path, GOOD, ("params.train.lrx=1",))
     with pytest.raises(PipelineDefinitionError, match=r"outputs\.nope"):
         _load(tmp_path, GOOD, ("outputs.nope=1",))
+
+
+@given(st.data())
+@settings(max_examples=40, deadline=None)
+def test_any_acyclic_after_graph_loads_in_topological_order(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 6))
+    edges = {
+        i: data.draw(st.lists(st.integers(0, i - 1), unique=True, max_size=3)) if i else []
+        for i in range(n)
+    }
+    order = data.draw(st.permutations(list(range(n))))
+    lines = []
+    for i in order:
+        after = ", ".join(f'"s{j}"' for j in edges[i])
+        lines.append(f'[[stages]]\nname = "s{i}"\ncmd = "true"\nafter = [{after}]\n')
+    text = "\n".join(lines)
+    pipe = load_command_pipeline(tomllib.loads(text), Path("/tmp/p.toml"))
+    position = {s.name: k for k, s in enumerate(pipe.stages)}
+    for i, ups in edges.items():
+        for j in ups:
+            assert position[f"s{j}"] < position[f"s{i}"]
+    validate_pipeline(pipe)

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
-import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -187,7 +185,7 @@ class _Device:
 
 
 def _new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 # ---------------------------------------------------------------- the engine
@@ -535,6 +533,8 @@ def _prepare_partial(engine: _Engine, name: str, fp: str) -> Path:
         label = old[:12] if old else "unknown"
         target = engine.base / "checkpoints" / "stale" / f"{name}-{label}-{stamp}"
         target.parent.mkdir(parents=True, exist_ok=True)
+        import shutil
+
         shutil.move(str(cdir), str(target))
         reason = "fingerprint changed" if old else "no fingerprint recorded"
         engine.emit("partial_work_stale", name, reason, moved_to=str(target))
