@@ -187,3 +187,19 @@ def test_device_name_and_device_resolved_at_the_end(tmp_path: Path) -> None:
     write_env_stamp(run_dir, _stamp(device_kind="auto", device_name="auto"))
     s = finish_env_stamp(run_dir, 1_700_000_001.0, device_kind="cpu", device_name="Some CPU")
     assert (s["device_kind"], s["device_name"]) == ("cpu", "Some CPU")
+
+
+def test_fast_package_scan_matches_importlib_metadata() -> None:
+    from standard_coder.runner.envstamp import _normalize, package_versions
+
+    slow = {
+        f"{_normalize(d.metadata['Name'])}=={d.version}"
+        for d in importlib.metadata.distributions()
+        if d.metadata and d.metadata["Name"]
+    }
+    assert set(installed_packages()) == slow
+    for name, version in package_versions().items():
+        try:
+            assert version == importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            assert version is None
