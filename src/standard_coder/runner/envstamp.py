@@ -50,8 +50,6 @@ KEY_PACKAGES: tuple[str, ...] = (
 )
 """Distributions whose versions every stamp lists (absent ones are recorded as ``None``)."""
 
-_DIST_NAME = "standard-coder"
-
 
 # ---------------------------------------------------------------------------------------------
 # canonical config hashing
@@ -166,12 +164,9 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def _package_version() -> str:
-    try:
-        return importlib.metadata.version(_DIST_NAME)
-    except importlib.metadata.PackageNotFoundError:
-        from standard_coder import __version__
+    from standard_coder import __version__
 
-        return __version__
+    return __version__
 
 
 def code_version(project_root: Path | None = None) -> dict[str, Any]:
@@ -189,22 +184,17 @@ def code_version(project_root: Path | None = None) -> dict[str, Any]:
         else Path(__file__).resolve().parent.parent / "__init__.py"
     )
     root_dir = probe if probe.is_dir() else probe.parent
-    status = _git(root_dir, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
     commit: str | None = None
     dirty = False
-    for line in (status or "").splitlines():
-        if line.startswith("# branch.oid "):
-            oid = line.split()[2]
-            commit = oid if oid != "(initial)" else None
-        elif line and not line.startswith("#"):
-            dirty = True
-    # Without project_root the package must be tracked there (not installed in some checkout).
-    if (
-        commit is not None
-        and project_root is None
-        and _git(root_dir, "ls-files", "--error-unmatch", probe.name) is None
-    ):
-        commit = None
+    # An installed copy (not a checkout) is identified by its package version: no git call.
+    if project_root is not None or not {"site-packages", "dist-packages"} & set(root_dir.parts):
+        status = _git(root_dir, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+        for line in (status or "").splitlines():
+            if line.startswith("# branch.oid "):
+                oid = line.split()[2]
+                commit = oid if oid != "(initial)" else None
+            elif line and not line.startswith("#"):
+                dirty = True
     if commit is None:
         return {
             "source": "package",
@@ -245,6 +235,25 @@ def device_name(kind: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # the stamp
+
+
+def platform_string() -> str:
+    """Like ``platform.platform()`` (``Linux-6.1.0-x86_64-with-glibc2.36``) without the
+    ``uname -p`` subprocess that ``platform.uname()`` runs on Linux."""
+    try:
+        u = os.uname()
+    except AttributeError:  # pragma: no cover - not POSIX
+        return platform.platform()
+    text = f"{u.sysname}-{u.release}-{u.machine}"
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError, AttributeError):
+        libc = ""
+    if libc.startswith("glibc "):
+        text += f"-with-glibc{libc.split()[1]}"
+    elif u.sysname == "Darwin":
+        text = f"macOS-{platform.mac_ver()[0]}-{u.machine}"
+    return text
 
 
 def _iso(ts: float | datetime | str | None) -> str | None:
@@ -310,7 +319,7 @@ def build_env_stamp(
         "python_version": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "python_executable": sys.executable,
-        "platform": platform.platform(),
+        "platform": platform_string(),
         "system": platform.system(),
         "architecture": platform.machine(),
         "device_kind": device_kind,
