@@ -255,6 +255,14 @@ def make_base_dir(base: Path, now: float | None = None) -> dict[str, Any]:
         },
     )
     make_png(base / "reports" / "calibration.png", "binned calibration")
+    write_json(
+        base / "reports" / "forecast_backtest.json",
+        {"brier": 0.142, "brier_skill": 0.31, "p85_coverage": 0.86, "n_sprints": 14},
+    )
+    write_json(
+        base / "eval" / "20260301-evalA" / "metrics.json",
+        {"heldout_nll": 0.93, "crps": 0.072, "coverage_80": 0.79, "n_commits": 450},
+    )
     write_tb(base / "tb" / "mdn")
 
     # Stale partial work and quarantine.

@@ -106,6 +106,7 @@ def test_report_lists_every_stage_with_status_cache_and_reason(tmp_path: Path) -
     assert sorted(p.name for p in out.parent.iterdir()) == [
         ".cache",
         "calibration.png",
+        "forecast_backtest.json",
         "index.html",
         "sch_evaluation.json",
     ]
@@ -143,6 +144,10 @@ def test_report_lists_every_stage_with_status_cache_and_reason(tmp_path: Path) -
         "20260101-000000-old1",
         "20260201-000000-fail",
         "scikit-learn",
+        "forecast backtest",
+        "brier skill",
+        "20260301-evalA",
+        "Work inference against the simulated truth",
     ):
         assert needle in text, needle
 

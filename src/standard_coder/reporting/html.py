@@ -524,7 +524,11 @@ def _evaluation_section(base_dir: Path) -> str:
     reports = base_dir / "reports"
     doc = _read_json(reports / EVALUATION_FILE)
     pngs = sorted(p for p in reports.glob("*.png")) if reports.is_dir() else []
-    if not isinstance(doc, dict) and not pngs:
+    others = (
+        [p for p in reports.glob("*.json") if p.name != EVALUATION_FILE] if reports.is_dir() else []
+    )
+    has_eval_runs = any((base_dir / "eval").glob("*/metrics.json"))
+    if not isinstance(doc, dict) and not pngs and not others and not has_eval_runs:
         return _section(
             "Evaluation",
             f'<p class="muted">No evaluation yet ({_e(reports / EVALUATION_FILE)} is absent).</p>',
@@ -570,32 +574,49 @@ def _evaluation_section(base_dir: Path) -> str:
                 f"<th></th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
             )
         # Spearman correlations (the paper's Table I).
-        sp = [(k, _num(doc[k])) for k in sorted(doc) if k.startswith("spearman_")]
+        sp = [(k, _num(doc[k])) for k in doc if k.startswith("spearman_")]
+        used.update(k for k, _ in sp)
+        ranked = sorted(((k, v) for k, v in sp if v is not None), key=lambda kv: -kv[1])
+        sp_base = {k: _num(doc.get(base_prefix + k)) for k, _ in ranked}
+        used.update(base_prefix + k for k, b in sp_base.items() if b is not None)
+        with_base = any(b is not None for b in sp_base.values())
         sp_rows = []
-        for key, val in sp:
-            used.add(key)
-            if val is None:
-                continue
-            base = _num(doc.get(base_prefix + key))
-            if base is not None:
-                used.add(base_prefix + key)
+        for key, val in ranked:
             width = max(0.0, min(100.0, abs(val) * 100))
+            base_cell = f"<td class='num'>{_e(_fmt_value(sp_base[key]))}</td>" if with_base else ""
             sp_rows.append(
                 f"<tr><td>{_e(_label(key[len('spearman_') :]))}</td>"
                 f"<td class='num'>{_e(_fmt_value(val))}</td>"
                 f"<td class='barcell'><div class='bar' style='width:{width:.0f}%'></div></td>"
-                f"<td class='num'>{_e(_fmt_value(base))}</td></tr>"
+                f"{base_cell}</tr>"
             )
         if sp_rows:
+            base_head = "<th class='num'>LOC baseline</th>" if with_base else ""
             parts.append(
                 "<h3>Spearman correlation with inferred coding time</h3><table class='grid'>"
                 "<thead><tr><th>predictor</th><th class='num'>ρ</th><th></th>"
-                "<th class='num'>LOC baseline</th></tr></thead>"
-                f"<tbody>{''.join(sp_rows)}</tbody></table>"
+                f"{base_head}</tr></thead><tbody>{''.join(sp_rows)}</tbody></table>"
             )
+        for key in sorted(k for k, v in doc.items() if k not in used and isinstance(v, dict)):
+            used.add(key)
+            title = _label(key)
+            if key == "work_inference_pearson_vs_truth":
+                title = "Work inference against the simulated truth (Pearson r)"
+            parts.append(f"<h3>{_e(title)}</h3>" + _kv_table(_flatten(doc[key])))
         rest = [(k, v) for k, v in _flatten({k: v for k, v in doc.items() if k not in used})]
         if rest:
             parts.append("<h3>Other metrics</h3>" + _kv_table((_label(k), v) for k, v in rest))
+    if reports.is_dir():
+        for extra in sorted(reports.glob("*.json")):
+            if extra.name == EVALUATION_FILE:
+                continue
+            other = _read_json(extra)
+            if isinstance(other, dict) and other:
+                parts.append(
+                    f"<h3>{_e(extra.stem.replace('_', ' '))}</h3>"
+                    + _kv_table((_label(k), v) for k, v in _flatten(other))
+                )
+    parts.append(_eval_runs(base_dir))
     if pngs:
         parts.append(
             "<div class='figs'>"
@@ -603,6 +624,31 @@ def _evaluation_section(base_dir: Path) -> str:
             + "</div>"
         )
     return _section("Evaluation", "".join(parts))
+
+
+def _eval_runs(base_dir: Path) -> str:
+    """``standard-coder eval`` results: ``<base_dir>/eval/<eval_id>/metrics.json``."""
+    files = sorted((base_dir / "eval").glob("*/metrics.json"))
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for path in files[-20:]:
+        doc = _read_json(path)
+        if isinstance(doc, dict):
+            flat = {k: v for k, v in _flatten(doc) if _num(v) is not None}
+            rows.append((path.parent.name, flat))
+    if not rows:
+        return ""
+    keys = sorted({k for _, flat in rows for k in flat})[:10]
+    head = "".join(f"<th class='num'>{_e(_label(k))}</th>" for k in keys)
+    body = "".join(
+        f"<tr><td class='mono'>{_e(eid)}</td>"
+        + "".join(f"<td class='num'>{_e(_fmt_value(flat.get(k)))}</td>" for k in keys)
+        + "</tr>"
+        for eid, flat in rows
+    )
+    return (
+        "<h3>Evaluation runs (standard-coder eval)</h3><table class='grid'><thead><tr>"
+        f"<th>eval</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def _find_key(doc: Mapping[str, Any], *needles: str) -> tuple[str, Any] | None:
