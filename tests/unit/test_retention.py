@@ -161,3 +161,32 @@ def test_gc_cli_bad_config_exits_2(tmp_path: Path) -> None:
     bad.write_text('[[stages]]\nname="a"\n[outputs]\nretention_days = "x"\n')
     r = cli("gc", "--config", str(bad))
     assert r.returncode == 2 and "retention_days" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_gc_waits_for_a_running_run_exit_3(tmp_path: Path) -> None:
+    from standard_coder.runner.lock import RunLock
+
+    base = tmp_path / "out"
+    paths = make_base_dir(base)
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[outputs]\nbase_dir = "out"\n\n[[stages]]\nname = "a"\ncmd = ["true"]\n')
+    with RunLock(base):
+        r = cli("gc", "--config", str(cfg))
+        assert r.returncode == 3 and "locked" in r.stderr
+        assert paths["old"].exists()
+        assert cli("gc", "--config", str(cfg), "--dry-run").returncode == 0  # no lock needed
+    assert cli("gc", "--config", str(cfg)).returncode == 0
+    assert not paths["old"].exists()
+
+
+def test_report_cli(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    make_base_dir(base)
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[outputs]\nbase_dir = "out"\nretention_days = 9\n')  # flagship schema
+    r = cli("report", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert Path(r.stdout.strip()) == base / "reports" / "index.html"
+    cfg.write_text('[outputs]\nbase_dir = "missing"\n')
+    r = cli("report", "--config", str(cfg))
+    assert r.returncode == 2 and "not found" in r.stderr
