@@ -208,6 +208,12 @@ def test_failed_and_interrupted_runs(tmp_path: Path) -> None:
     assert "No forecasts" in html and "No env stamp recorded" in html
     # The failed run appears in the history.
     assert "r1" in html and "failed" in html
+    # A run killed without any end record shows as cut off once a newer run exists.
+    (base / "runs" / "r0").mkdir(parents=True)
+    (base / "runs" / "r0" / "env_stamp.json").write_text(
+        json.dumps({"run_id": "r0", "status": "running", "started_at": t - 100})
+    )
+    assert '<span class="pill warn">cut off</span>' in render_report(base)
     assert_self_contained(page)
     # And the previous run's page shows the failure with its reason.
     assert "ValueError: boom" in render_report_for(base, "r1")

@@ -149,6 +149,7 @@ def _pill(status: str) -> str:
         "failed": "bad",
         "error": "bad",
         "interrupted": "warn",
+        "cut off": "warn",
         "running": "run",
         "pending": "muted",
         "not run": "muted",
@@ -275,8 +276,12 @@ def _runs(base_dir: Path, events: Sequence[Mapping[str, Any]]) -> list[RunInfo]:
         for ev in evs:
             counts[str(ev["event"])] = counts.get(str(ev["event"]), 0) + 1
         info.counts = counts
-    # A run that ended without a final status and is not the newest was cut off.
-    return sorted(runs.values(), key=lambda r: (r.started or 0.0, r.run_id), reverse=True)
+    ordered = sorted(runs.values(), key=lambda r: (r.started or 0.0, r.run_id), reverse=True)
+    # A run that never recorded an end and is not the newest was cut off (killed, power loss).
+    for info in ordered[1:]:
+        if info.status in ("running", "unknown"):
+            info.status = "cut off"
+    return ordered
 
 
 def _stage_rows(
