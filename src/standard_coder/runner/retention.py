@@ -289,7 +289,7 @@ def apply_gc(plan: GcPlan) -> int:
     for item in plan.remove:
         path = item.path
         parent = path.parent.resolve()
-        if not _is_within(parent, base) or parent == base.parent:
+        if not _is_within(parent, base):
             raise ValueError(f"refusing to delete {path}: outside {base}")
         try:
             st = os.lstat(path)
