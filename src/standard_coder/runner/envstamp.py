@@ -1,0 +1,402 @@
+"""Env stamps: what a run was made of (``<base_dir>/runs/<run_id>/env_stamp.json``).
+
+An env stamp records everything needed to trust or compare a run: a hash of the resolved config,
+the code version (git commit and dirty flag, or the package version), Python, platform, device,
+the versions of the key packages, a hash of the whole installed-package list, seed, precision,
+and the start and end time. Package versions are read from the installed distributions'
+``*.dist-info`` folder names (the same list ``importlib.metadata`` gives, faster): nothing heavy
+is imported, and stamping a run costs about 20 ms.
+
+Example:
+    >>> stamp = build_env_stamp(run_id="20260101-120000-ab12", config={"train": {"lr": 0.01}},
+    ...     seed=42, device_kind="cpu", device_name="cpu", started_at=time.time(),
+    ...     project_root=None)  # doctest: +SKIP
+    >>> write_env_stamp(run_dir, stamp)  # doctest: +SKIP
+    >>> finish_env_stamp(run_dir, time.time(), status="completed")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePath
+from typing import Any
+
+from standard_coder.runner.atomic import atomic_write_text
+
+STAMP_FILE = "env_stamp.json"
+STAMP_SCHEMA_VERSION = 1
+
+KEY_PACKAGES: tuple[str, ...] = (
+    "torch",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "pydantic",
+    "typer",
+    "rich",
+    "numba",
+    "matplotlib",
+    "tensorboard",
+)
+"""Distributions whose versions every stamp lists (absent ones are recorded as ``None``)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# canonical config hashing
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=lambda v: json.dumps(v, sort_keys=True, default=_json_default))
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    dump = getattr(obj, "model_dump", None)  # pydantic models
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"cannot put {type(obj).__name__} into canonical JSON")
+
+
+def canonical_json(obj: Any) -> str:
+    """``obj`` as canonical JSON: sorted keys, no whitespace, paths as strings."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def config_hash(config: Any) -> str:
+    """sha256 (hex) of the resolved config's canonical JSON; key order does not matter."""
+    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# packages and code version
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _scan_distributions() -> dict[str, str]:
+    """Installed distributions as ``normalized-name -> version``, first on ``sys.path`` wins.
+
+    Reads folder names (``name-version.dist-info``) rather than every METADATA file, which is
+    ten times faster; only folders whose name carries no version (some ``.egg-info``) are
+    opened through ``importlib.metadata``.
+    """
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            it = os.scandir(entry or ".")
+        except OSError:
+            continue
+        with it:
+            for de in it:
+                name = de.name
+                if name.endswith(".dist-info"):
+                    stem = name[: -len(".dist-info")]
+                elif name.endswith(".egg-info"):
+                    stem = name[: -len(".egg-info")]
+                else:
+                    continue
+                dist_name, sep, rest = stem.partition("-")
+                version = rest.split("-py", 1)[0] if sep else ""
+                if not version:
+                    import importlib.metadata  # rare: a folder name without a version
+
+                    try:
+                        meta = importlib.metadata.PathDistribution(Path(de.path))
+                        dist_name, version = meta.metadata["Name"] or dist_name, meta.version
+                    except Exception:  # unreadable metadata: record the name only
+                        version = "unknown"
+                found.setdefault(_normalize(dist_name), version)
+    return found
+
+
+def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
+    """Installed versions of ``names`` (``None`` for a missing distribution)."""
+    installed = _scan_distributions()
+    return {name: installed.get(_normalize(name)) for name in names}
+
+
+def installed_packages() -> list[str]:
+    """Every installed distribution as sorted, de-duplicated ``name==version`` lines."""
+    return sorted(f"{name}=={version}" for name, version in _scan_distributions().items())
+
+
+def env_hash(packages: list[str] | None = None) -> str:
+    """sha256 (hex) of the sorted installed-package list (one ``name==version`` per line)."""
+    lines = installed_packages() if packages is None else sorted(packages)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _git(root: Path, *args: str) -> str | None:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        proc = subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _package_version() -> str:
+    from standard_coder import __version__
+
+    return __version__
+
+
+def code_version(project_root: Path | None = None) -> dict[str, Any]:
+    """Where the running code came from.
+
+    With ``project_root`` (a git checkout) or when this package's source file is tracked in a
+    git checkout: ``{"source": "git", "git_commit", "git_dirty", "package_version"}``; the dirty
+    flag counts changes to tracked files only (outputs and caches inside the checkout do not).
+    Otherwise ``{"source": "package", "git_commit": None, "git_dirty": None, ...}``.
+    """
+    pkg_version = _package_version()
+    probe = (
+        Path(project_root)
+        if project_root is not None
+        else Path(__file__).resolve().parent.parent / "__init__.py"
+    )
+    root_dir = probe if probe.is_dir() else probe.parent
+    commit: str | None = None
+    dirty = False
+    # An installed copy (not a checkout) is identified by its package version: no git call.
+    if project_root is not None or not {"site-packages", "dist-packages"} & set(root_dir.parts):
+        status = _git(root_dir, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+        for line in (status or "").splitlines():
+            if line.startswith("# branch.oid "):
+                oid = line.split()[2]
+                commit = oid if oid != "(initial)" else None
+            elif line and not line.startswith("#"):
+                dirty = True
+    if commit is None:
+        return {
+            "source": "package",
+            "git_commit": None,
+            "git_dirty": None,
+            "package_version": pkg_version,
+        }
+    return {
+        "source": "git",
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "package_version": pkg_version,
+    }
+
+
+def device_name(kind: str) -> str:
+    """A human name for a device: the GPU's name for ``cuda`` (torch is then already in use),
+    the CPU model from ``/proc/cpuinfo`` (or ``platform.processor()``) otherwise."""
+    if kind.startswith("cuda"):
+        try:
+            import torch
+
+            index = int(kind.split(":", 1)[1]) if ":" in kind else 0
+            return str(torch.cuda.get_device_name(index))
+        except Exception:  # no driver, no torch: still stamp the run
+            return "cuda (name unavailable)"
+    if kind == "mps":
+        return f"Apple GPU (mps) on {platform.machine()}"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+# ---------------------------------------------------------------------------------------------
+# the stamp
+
+
+def platform_string() -> str:
+    """Like ``platform.platform()`` (``Linux-6.1.0-x86_64-with-glibc2.36``) without the
+    ``uname -p`` subprocess that ``platform.uname()`` runs on Linux."""
+    try:
+        u = os.uname()
+    except AttributeError:  # pragma: no cover - not POSIX
+        return platform.platform()
+    text = f"{u.sysname}-{u.release}-{u.machine}"
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError, AttributeError):
+        libc = ""
+    if libc.startswith("glibc "):
+        text += f"-with-glibc{libc.split()[1]}"
+    elif u.sysname == "Darwin":
+        text = f"macOS-{platform.mac_ver()[0]}-{u.machine}"
+    return text
+
+
+def _iso(ts: float | datetime | str | None) -> str | None:
+    """A time as an ISO-8601 UTC string (epoch seconds, aware/naive datetimes and strings)."""
+    if ts is None:
+        return None
+    if isinstance(ts, str):
+        return ts
+    if isinstance(ts, datetime):
+        dt = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+        return dt.astimezone(UTC).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(float(ts), tz=UTC).isoformat(timespec="milliseconds")
+
+
+def parse_time(value: Any) -> float | None:
+    """Epoch seconds from a stamp time (ISO string or number); ``None`` if absent or unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.timestamp()
+    return None
+
+
+def build_env_stamp(
+    *,
+    run_id: str,
+    config: Mapping[str, Any],
+    seed: int | None,
+    device_kind: str,
+    device_name: str,
+    precision: str = "fp32",
+    started_at: float | datetime | str,
+    project_root: Path | None = None,
+) -> dict[str, Any]:
+    """The env stamp of a run that starts now (pure apart from reading the environment).
+
+    Args:
+        run_id: the run's id (its folder name under ``runs/``).
+        config: the resolved config (paths may be ``Path`` objects; they hash as strings).
+        seed: the run seed.
+        device_kind: ``cpu``, ``cuda``, ``mps``...
+        device_name: a human name, e.g. ``NVIDIA H100 80GB HBM3`` or the CPU model.
+        precision: ``fp32`` unless configured.
+        started_at: start time (epoch seconds, datetime or ISO string).
+        project_root: a git checkout whose commit is the code version; ``None`` = find the
+            checkout this package lives in, if any.
+    """
+    installed = _scan_distributions()
+    packages = sorted(f"{name}=={version}" for name, version in installed.items())
+    return {
+        "schema_version": STAMP_SCHEMA_VERSION,
+        "run_id": run_id,
+        "config_hash": config_hash(config),
+        "code_version": code_version(project_root),
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "python_executable": sys.executable,
+        "platform": platform_string(),
+        "system": platform.system(),
+        "architecture": platform.machine(),
+        "device_kind": device_kind,
+        "device_name": device_name,
+        "packages": {name: installed.get(_normalize(name)) for name in KEY_PACKAGES},
+        "env_hash": env_hash(packages),
+        "n_installed_packages": len(packages),
+        "seed": seed,
+        "precision": precision,
+        "started_at": _iso(started_at),
+        "ended_at": None,
+        "duration_s": None,
+        "status": "running",
+        "config": json.loads(canonical_json(config)),
+    }
+
+
+def write_env_stamp(run_dir: Path, stamp: Mapping[str, Any]) -> Path:
+    """Write ``stamp`` to ``<run_dir>/env_stamp.json`` atomically; returns the path."""
+    path = Path(run_dir) / STAMP_FILE
+    atomic_write_text(path, json.dumps(dict(stamp), indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def read_env_stamp(run_dir: Path) -> dict[str, Any]:
+    """The stamp in ``run_dir``.
+
+    Raises:
+        FileNotFoundError: there is no stamp.
+        ValueError: the stamp is not a JSON object.
+    """
+    path = Path(run_dir) / STAMP_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return doc
+
+
+def finish_env_stamp(
+    run_dir: Path,
+    ended_at: float | datetime | str,
+    *,
+    status: str | None = None,
+    stage_fingerprints: Mapping[str, str | None] | None = None,
+    device_kind: str | None = None,
+    device_name: str | None = None,
+) -> dict[str, Any]:
+    """Record the end of a run in its stamp (atomically) and return the updated stamp.
+
+    Args:
+        run_dir: the run folder holding ``env_stamp.json``.
+        ended_at: end time (epoch seconds, datetime or ISO string).
+        status: final status (``completed``, ``failed``, ``interrupted``); kept if ``None``.
+        stage_fingerprints: stage name -> fingerprint used by this run (``diff-runs`` compares
+            them); merged into what the stamp already holds.
+        device_kind, device_name: the device resolved during the run, when the stamp was
+            written before any stage resolved it (kept if ``None``).
+    """
+    stamp = read_env_stamp(run_dir)
+    stamp["ended_at"] = _iso(ended_at)
+    start, end = parse_time(stamp.get("started_at")), parse_time(stamp["ended_at"])
+    stamp["duration_s"] = round(end - start, 3) if start is not None and end is not None else None
+    if status is not None:
+        stamp["status"] = status
+    if device_kind is not None:
+        stamp["device_kind"] = device_kind
+    if device_name is not None:
+        stamp["device_name"] = device_name
+    if stage_fingerprints:
+        merged = dict(stamp.get("stage_fingerprints") or {})
+        merged.update(stage_fingerprints)
+        stamp["stage_fingerprints"] = merged
+    write_env_stamp(run_dir, stamp)
+    return stamp

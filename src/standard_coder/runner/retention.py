@@ -1,0 +1,303 @@
+"""Retention: a note in every run folder, and garbage collection of what has expired.
+
+``gc`` removes run folders older than ``retention_days`` (by their env stamp's end, else start
+time), set-aside partial work under ``checkpoints/stale/`` and quarantined files under
+``quarantine/``. It never removes the latest successful artifacts: the newest successful run
+folder, a run still in progress, any path a current stage manifest lists as an output, and
+nothing under ``models/``, ``reports/``, ``stages/`` or the other stage output folders (gc only
+ever looks inside ``runs/``, ``checkpoints/stale/`` and ``quarantine/``).
+
+Example:
+    >>> plan = plan_gc(Path("out"), retention_days=30, now=time.time())  # doctest: +SKIP
+    >>> freed = apply_gc(plan)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.envstamp import STAMP_FILE, parse_time
+
+RETENTION_FILE = "RETENTION.txt"
+PROTECTED_DIRS: tuple[str, ...] = ("models", "reports", "stages", "forecasts", "eval")
+SUCCESS_STATUSES = frozenset({"completed", "succeeded", "success", "ok"})
+
+GcKind = Literal["expired_run", "stale", "quarantine"]
+
+
+def tree_size(path: Path) -> int:
+    """Bytes used by the files below ``path`` (symlinks are not followed; 0 if absent)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size
+    total = 0
+    stack = [str(path)]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+def human_size(n: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def write_retention_note(
+    run_dir: Path, retention_days: int, *, config_path: Path | None = None
+) -> Path:
+    """Write ``<run_dir>/RETENTION.txt`` (atomically): what is kept, how long, sizes, how to delete.
+
+    ``run_dir`` is ``<base_dir>/runs/<run_id>``; ``config_path`` (when known) makes the delete
+    command copy-pasteable.
+    """
+    run_dir = Path(run_dir)
+    base_dir = run_dir.parent.parent
+    run_size = tree_size(run_dir)
+    base_size = tree_size(base_dir)
+    cfg = str(config_path) if config_path is not None else "FILE"
+    keep = "forever (retention_days = 0 removes every run but the newest successful one)"
+    if retention_days > 0:
+        keep = f"{retention_days} days after the run ended ([outputs] retention_days)"
+    text = f"""Retention of run {run_dir.name}
+{"=" * (len("Retention of run ") + len(run_dir.name))}
+
+This folder keeps the record of one run: env_stamp.json (config hash, code version, packages,
+device, seed, times) and this note. The stage outputs themselves (models/, reports/, forecasts/,
+raw data, stages/*/manifest.json) live in the output folder and are shared by every run.
+
+Kept for:     {keep}
+This run:     {human_size(run_size)} ({run_dir})
+Output root:  {human_size(base_size)} ({base_dir})
+
+What `gc` removes once expired: run folders older than the retention period, stale partial
+work set aside under checkpoints/stale/, and quarantined corrupt files under quarantine/.
+It never removes the latest successful artifacts: the newest successful run folder, the outputs
+listed by the current stage manifests, models/ and reports/.
+
+To delete expired data:   standard-coder gc --config {cfg}
+To see what would go:     standard-coder gc --config {cfg} --dry-run
+To delete everything:     remove {base_dir} by hand (nothing else refers to it).
+"""
+    path = run_dir / RETENTION_FILE
+    atomic_write_text(path, text)
+    return path
+
+
+@dataclass(frozen=True)
+class GcItem:
+    """One path ``gc`` removes (or keeps, with the reason)."""
+
+    path: Path
+    kind: str
+    size_bytes: int
+    reason: str
+
+
+@dataclass
+class GcPlan:
+    """What ``apply_gc`` will remove, and what it keeps on purpose.
+
+    Attributes:
+        base_dir: the output root.
+        retention_days: the retention period used.
+        now: the reference time (epoch seconds).
+        remove: paths to delete.
+        keep: run folders (and protected paths) kept, with the reason.
+        protected: paths that must survive (current manifest outputs, newest successful run...).
+    """
+
+    base_dir: Path
+    retention_days: int
+    now: float
+    remove: list[GcItem] = field(default_factory=list)
+    keep: list[GcItem] = field(default_factory=list)
+    protected: list[Path] = field(default_factory=list)
+
+    @property
+    def bytes_to_free(self) -> int:
+        """Total size of everything in :attr:`remove`."""
+        return sum(i.size_bytes for i in self.remove)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _manifest_outputs(base_dir: Path, roots: list[Path]) -> list[Path]:
+    """Paths the current stage manifests list as outputs.
+
+    Manifests name outputs relative to the pipeline's root folder (the config file's folder,
+    by default ``base_dir``'s parent); each relative name is resolved against every candidate
+    root, so protection errs on the safe side.
+    """
+    out: list[Path] = []
+    for mpath in sorted((base_dir / "stages").glob("*/manifest.json")):
+        doc = _read_json(mpath)
+        if not isinstance(doc, dict):
+            continue
+        names = doc.get("outputs")
+        for name in names if isinstance(names, (dict, list)) else []:
+            if not isinstance(name, str) or not name:
+                continue
+            p = Path(name)
+            if p.is_absolute():
+                out.append(p)
+            else:
+                out.extend(root / p for root in roots)
+    return out
+
+
+def _run_time(run_dir: Path, stamp: dict[str, Any] | None) -> tuple[float, str]:
+    if stamp:
+        for key in ("ended_at", "started_at"):
+            t = parse_time(stamp.get(key))
+            if t is not None:
+                return t, key
+    try:
+        return run_dir.stat().st_mtime, "folder mtime"
+    except OSError:
+        return 0.0, "unknown"
+
+
+def _is_within(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+    except ValueError:
+        return False
+    return True
+
+
+def plan_gc(
+    base_dir: Path,
+    retention_days: int,
+    now: float | None = None,
+    *,
+    output_root: Path | None = None,
+) -> GcPlan:
+    """Decide what ``gc`` removes (pure: reads, never writes).
+
+    Args:
+        base_dir: the output root.
+        retention_days: runs older than this many days (by end, else start time) expire.
+        now: reference time in epoch seconds (default: now).
+        output_root: the folder manifests' relative output names are taken from (the pipeline
+            file's folder); ``base_dir`` and its parent are always considered as well.
+    """
+    base_dir = Path(base_dir).resolve()
+    now = time.time() if now is None else now
+    plan = GcPlan(base_dir=base_dir, retention_days=retention_days, now=now)
+    plan.protected.extend(base_dir / d for d in PROTECTED_DIRS)
+    roots = [base_dir, base_dir.parent]
+    if output_root is not None:
+        roots.insert(0, Path(output_root).resolve())
+    plan.protected.extend(_manifest_outputs(base_dir, roots))
+
+    runs: list[tuple[Path, dict[str, Any] | None]] = []
+    runs_dir = base_dir / "runs"
+    if runs_dir.is_dir():
+        for d in sorted(runs_dir.iterdir()):
+            if d.is_dir() and not d.is_symlink():
+                stamp = _read_json(d / STAMP_FILE)
+                runs.append((d, stamp if isinstance(stamp, dict) else None))
+
+    newest_ok: Path | None = None
+    newest_t = -1.0
+    for d, stamp in runs:
+        if stamp and str(stamp.get("status", "")).lower() in SUCCESS_STATUSES:
+            t, _ = _run_time(d, stamp)
+            if t > newest_t:
+                newest_ok, newest_t = d, t
+    if newest_ok is not None:
+        plan.protected.append(newest_ok)
+
+    horizon = retention_days * 86400.0
+    for d, stamp in runs:
+        size = tree_size(d)
+        t, basis = _run_time(d, stamp)
+        age_days = (now - t) / 86400.0
+        if d == newest_ok:
+            plan.keep.append(GcItem(d, "run", size, "newest successful run"))
+        elif stamp is not None and stamp.get("ended_at") is None and now - t < max(horizon, 86400):
+            plan.keep.append(GcItem(d, "run", size, "run in progress (no end time yet)"))
+        elif now - t > horizon:
+            why = f"expired: {age_days:.1f} days old by {basis} (> {retention_days} days)"
+            plan.remove.append(GcItem(d, "expired_run", size, why))
+        else:
+            plan.keep.append(GcItem(d, "run", size, f"{age_days:.1f} days old"))
+
+    for sub, kind, why in (
+        (base_dir / "checkpoints" / "stale", "stale", "stale partial work set aside"),
+        (base_dir / "quarantine", "quarantine", "quarantined corrupt file"),
+    ):
+        if sub.is_dir() and not sub.is_symlink():
+            for entry in sorted(sub.iterdir()):
+                plan.remove.append(GcItem(entry, kind, tree_size(entry), why))
+
+    # Safety net: never remove a protected path or anything that contains one.
+    safe: list[GcItem] = []
+    for item in plan.remove:
+        hit = next(
+            (p for p in plan.protected if _is_within(p, item.path) or _is_within(item.path, p)),
+            None,
+        )
+        if hit is not None:
+            plan.keep.append(GcItem(item.path, item.kind, item.size_bytes, f"protected: {hit}"))
+        else:
+            safe.append(item)
+    plan.remove = safe
+    return plan
+
+
+def apply_gc(plan: GcPlan) -> int:
+    """Delete every path in ``plan.remove`` (re-checked to lie inside ``plan.base_dir``).
+
+    Returns:
+        Bytes freed.
+    """
+    freed = 0
+    base = plan.base_dir.resolve()
+    for item in plan.remove:
+        path = item.path
+        parent = path.parent.resolve()
+        if not _is_within(parent, base):
+            raise ValueError(f"refusing to delete {path}: outside {base}")
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        freed += item.size_bytes
+    return freed

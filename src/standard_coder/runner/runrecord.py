@@ -1,0 +1,123 @@
+"""The run record the engine writes around a run: env stamp, retention note, HTML report.
+
+Two calls, one at each end of a run. Neither ever fails the run: a problem is logged and the
+run goes on (a report that cannot be drawn is not a reason to lose a trained model).
+
+Example (inside the engine):
+    >>> start_run_record(run_dir, pipeline, run_id)  # doctest: +SKIP
+    >>> ...  # run the stages
+    >>> finish_run_record(run_dir, pipeline, status="completed",
+    ...                   stage_fingerprints={"train": fp})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.stage import Pipeline
+
+log = logging.getLogger("standard_coder.runner")
+
+DEFAULT_RETENTION_DAYS = 30
+
+
+def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = config.get(name) if isinstance(config, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def retention_days_of(config: Mapping[str, Any]) -> int:
+    """``[outputs] retention_days`` of a resolved config (30 when absent or invalid)."""
+    days = _section(config, "outputs").get("retention_days", DEFAULT_RETENTION_DAYS)
+    return days if isinstance(days, int) and not isinstance(days, bool) and days >= 0 else 30
+
+
+def precision_of(config: Mapping[str, Any]) -> str:
+    """``[runner] precision`` of a resolved config (``fp32`` when absent)."""
+    value = _section(config, "runner").get("precision", "fp32")
+    return value if isinstance(value, str) and value else "fp32"
+
+
+def start_run_record(
+    run_dir: Path,
+    pipeline: Pipeline,
+    run_id: str,
+    *,
+    device_kind: str | None = None,
+    started_at: float | None = None,
+    project_root: Path | None = None,
+) -> None:
+    """Write ``<run_dir>/env_stamp.json`` for a run that starts now.
+
+    ``device_kind`` is the resolved device if already known; otherwise the pipeline's preference
+    is recorded and :func:`finish_run_record` fills in the device a stage resolved, so that a
+    command pipeline never imports torch just to be stamped.
+    """
+    from standard_coder.runner.envstamp import build_env_stamp, device_name, write_env_stamp
+
+    try:
+        kind = device_kind or pipeline.device
+        stamp = build_env_stamp(
+            run_id=run_id,
+            config=pipeline.config,
+            seed=pipeline.seed,
+            device_kind=kind,
+            device_name=device_name(kind) if kind != "auto" else "not resolved",
+            precision=precision_of(pipeline.config),
+            started_at=time.time() if started_at is None else started_at,
+            project_root=project_root,
+        )
+        stamp["pipeline"] = pipeline.name
+        write_env_stamp(run_dir, stamp)
+    except Exception as exc:  # the record must never sink the run
+        log.warning("run record: cannot write the env stamp in %s: %s", run_dir, exc)
+
+
+def finish_run_record(
+    run_dir: Path,
+    pipeline: Pipeline,
+    *,
+    status: str,
+    stage_fingerprints: Mapping[str, str | None] | None = None,
+    device_kind: str | None = None,
+    ended_at: float | None = None,
+    config_path: Path | None = None,
+    report: bool = True,
+) -> Path | None:
+    """Close the run record: finish the env stamp, write ``RETENTION.txt`` and (by default)
+    regenerate ``<base_dir>/reports/index.html``.
+
+    Returns:
+        The report's path, or None when it was not (or could not be) written.
+    """
+    from standard_coder.runner.envstamp import device_name, finish_env_stamp
+    from standard_coder.runner.retention import write_retention_note
+
+    try:
+        finish_env_stamp(
+            run_dir,
+            time.time() if ended_at is None else ended_at,
+            status=status,
+            stage_fingerprints={k: v for k, v in (stage_fingerprints or {}).items() if v},
+            device_kind=device_kind,
+            device_name=device_name(device_kind) if device_kind else None,
+        )
+    except Exception as exc:
+        log.warning("run record: cannot finish the env stamp in %s: %s", run_dir, exc)
+    try:
+        write_retention_note(run_dir, retention_days_of(pipeline.config), config_path=config_path)
+    except Exception as exc:
+        log.warning("run record: cannot write RETENTION.txt in %s: %s", run_dir, exc)
+    if not report:
+        return None
+    try:
+        from standard_coder.reporting.html import build_report
+
+        return build_report(Path(pipeline.base_dir))
+    except Exception as exc:
+        log.warning("run record: cannot build the HTML report: %s", exc)
+        return None

@@ -1,0 +1,192 @@
+"""Retention note and gc on a realistic output folder (real files, old timestamps)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from reportfix import DAY, make_base_dir, make_run
+
+from standard_coder.runner.retention import (
+    RETENTION_FILE,
+    apply_gc,
+    human_size,
+    plan_gc,
+    tree_size,
+    write_retention_note,
+)
+
+CLI = [
+    sys.executable,
+    "-c",
+    "import sys, standard_coder.cli.runs; from standard_coder.cli import main; main()",
+]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def _snapshot(base: Path) -> dict[str, int]:
+    return {str(p.relative_to(base)): p.stat().st_size for p in base.rglob("*") if p.is_file()}
+
+
+def _latest_artifacts(base: Path, paths: dict) -> list[Path]:
+    keep = [*paths["outputs"].values(), paths["latest"] / "env_stamp.json"]
+    keep += [p for p in (base / "stages").rglob("*") if p.is_file()]
+    keep += [p for p in (base / "models").rglob("*") if p.is_file()]
+    keep += [p for p in (base / "reports").rglob("*") if p.is_file()]
+    keep += [p for p in (base / "tb").rglob("*") if p.is_file()]
+    return keep
+
+
+def test_gc_removes_expired_stale_quarantine_but_never_latest(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    paths = make_base_dir(base)
+    keep = _latest_artifacts(base, paths)
+    before = {p: p.read_bytes() for p in keep}
+    plan = plan_gc(base, retention_days=30)
+    removed = {i.path for i in plan.remove}
+    assert removed == {
+        paths["old"].resolve(),
+        paths["failed"].resolve(),
+        paths["stale"].resolve(),
+        next((base / "quarantine").iterdir()).resolve(),
+    }
+    assert plan.bytes_to_free == sum(tree_size(p) for p in removed) > 8192
+    freed = apply_gc(plan)
+    assert freed == plan.bytes_to_free
+    assert not paths["old"].exists() and not paths["failed"].exists()
+    assert not paths["stale"].exists() and list((base / "quarantine").iterdir()) == []
+    for p, data in before.items():
+        assert p.read_bytes() == data, p
+    # A second gc finds nothing more.
+    assert plan_gc(base, retention_days=30).remove == []
+
+
+def test_newest_successful_run_survives_any_retention(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    paths = make_base_dir(base)
+    plan = plan_gc(base, retention_days=0, now=time.time() + 3650 * DAY)
+    apply_gc(plan)
+    assert [p.name for p in (base / "runs").iterdir()] == [paths["latest"].name]
+    assert all(p.exists() for p in paths["outputs"].values())
+    assert any(i.reason == "newest successful run" for i in plan.keep)
+
+
+def test_recent_runs_and_runs_in_progress_are_kept(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    make_base_dir(base)
+    now = time.time()
+    recent = make_run(base, "recent-failed", now - 2 * DAY, status="failed")
+    running = make_run(base, "in-progress", now - 60, finish=False)
+    plan = plan_gc(base, retention_days=30, now=now)
+    kept = {i.path.name: i.reason for i in plan.keep}
+    assert "days old" in kept["recent-failed"]
+    assert "in progress" in kept["in-progress"]
+    assert recent.resolve() not in {i.path for i in plan.remove}
+    assert running.resolve() not in {i.path for i in plan.remove}
+
+
+def test_manifest_output_inside_expired_run_is_protected(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    paths = make_base_dir(base)
+    mpath = base / "stages" / "mine" / "manifest.json"
+    doc = json.loads(mpath.read_text())
+    doc["outputs"] = {f"runs/{paths['old'].name}/run.log": "ab" * 32}
+    mpath.write_text(json.dumps(doc))
+    plan = plan_gc(base, retention_days=30)
+    assert paths["old"].resolve() not in {i.path for i in plan.remove}
+    assert any(i.reason.startswith("protected") for i in plan.keep)
+
+
+def test_apply_refuses_paths_outside_base(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    make_base_dir(base)
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    plan = plan_gc(base, retention_days=30)
+    from standard_coder.runner.retention import GcItem
+
+    plan.remove.append(GcItem(victim, "stale", 7, "bogus"))
+    with pytest.raises(ValueError, match="outside"):
+        apply_gc(plan)
+    assert victim.read_text() == "keep me"
+
+
+def test_retention_note(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    paths = make_base_dir(base)
+    cfg = tmp_path / "pipeline.toml"
+    note = write_retention_note(paths["latest"], 14, config_path=cfg)
+    text = note.read_text()
+    assert note.name == RETENTION_FILE
+    assert "14 days" in text and "retention_days" in text
+    assert f"standard-coder gc --config {cfg}" in text and "--dry-run" in text
+    assert human_size(tree_size(base)).split()[1] in text
+    assert str(base) in text and "env_stamp.json" in text
+    assert "forever" in write_retention_note(paths["latest"], 0).read_text()
+
+
+@pytest.mark.parametrize("kind", ["flagship", "command"])
+def test_gc_cli_dry_run_then_real(tmp_path: Path, kind: str) -> None:
+    base = tmp_path / "out"
+    paths = make_base_dir(base)
+    cfg = tmp_path / "pipeline.toml"
+    text = '[outputs]\nbase_dir = "out"\nretention_days = 30\n'
+    if kind == "command":
+        text += '\n[[stages]]\nname = "a"\ncmd = ["true"]\n'
+    cfg.write_text(text)
+    snap = _snapshot(base)
+    r = cli("gc", "--config", str(cfg), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "would remove" in r.stdout and paths["old"].name in r.stdout
+    assert "KiB" in r.stdout and _snapshot(base) == snap
+    r = cli("gc", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "Removed 4 item(s)" in r.stdout
+    assert not paths["old"].exists() and paths["latest"].exists()
+
+
+def test_gc_cli_bad_config_exits_2(tmp_path: Path) -> None:
+    r = cli("gc", "--config", str(tmp_path / "nope.toml"))
+    assert r.returncode == 2 and "not found" in r.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[stages]]\nname="a"\n[outputs]\nretention_days = "x"\n')
+    r = cli("gc", "--config", str(bad))
+    assert r.returncode == 2 and "retention_days" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_gc_waits_for_a_running_run_exit_3(tmp_path: Path) -> None:
+    from standard_coder.runner.lock import RunLock
+
+    base = tmp_path / "out"
+    paths = make_base_dir(base)
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[outputs]\nbase_dir = "out"\n\n[[stages]]\nname = "a"\ncmd = ["true"]\n')
+    with RunLock(base):
+        r = cli("gc", "--config", str(cfg))
+        assert r.returncode == 3 and "locked" in r.stderr
+        assert paths["old"].exists()
+        assert cli("gc", "--config", str(cfg), "--dry-run").returncode == 0  # no lock needed
+    assert cli("gc", "--config", str(cfg)).returncode == 0
+    assert not paths["old"].exists()
+
+
+def test_report_cli(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    make_base_dir(base)
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[outputs]\nbase_dir = "out"\nretention_days = 9\n')  # flagship schema
+    r = cli("report", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert Path(r.stdout.strip()) == base / "reports" / "index.html"
+    cfg.write_text('[outputs]\nbase_dir = "missing"\n')
+    r = cli("report", "--config", str(cfg))
+    assert r.returncode == 2 and "not found" in r.stderr
