@@ -1,0 +1,152 @@
+"""The flagship pipeline ``mine -> train_sch -> forecast``, declared on the runner.
+
+This module only wires: it reads the validated config, decides each stage's inputs, params and
+outputs, and hands the stage functions (``sch_mine``, ``sch_train``, ``sch_forecast``) the config
+slices they need. The engine decides what runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from standard_coder.config import FlagshipConfig, load_config
+from standard_coder.runner.stage import Pipeline, Stage
+
+PKG = Path(__file__).resolve().parent.parent
+
+
+def _py_files(*folders: str) -> list[Path]:
+    """Source files of domain packages: their content is the stage's code version."""
+    files: list[Path] = []
+    for folder in folders:
+        root = PKG / folder
+        files.extend(sorted(root.rglob("*.py")) if root.is_dir() else [root])
+    return files
+
+
+def _dump(model: Any) -> Any:
+    return json.loads(model.model_dump_json())
+
+
+def paths(cfg: FlagshipConfig) -> dict[str, Path]:
+    """Where each stage writes, below ``[outputs] base_dir``."""
+    base = cfg.outputs.base_dir
+    t = cfg.training
+    return {
+        "db": base / "raw" / "mined_commits.sqlite",
+        "work_inference": base / "models" / "work_inference",
+        "labels": base / "labels" / "work_labels.npz",
+        "dataset": base / "labels" / "datasets" / "coding_train.npz",
+        "change_rep": base / "features" / "change_rep",
+        "model": base / "models" / t.predictor / "model.pt",
+        "baseline": base / "models" / "baseline_loc" / "model.pt",
+        "evaluation": base / "reports" / "sch_evaluation.json",
+        "reports": base / "reports",
+        "tb": base / "tb",
+        "forecasts": base / "forecasts",
+    }
+
+
+def _sprint_needs_model(path: Path | None) -> bool:
+    """True when a ticket of the sprint file carries a diff or commit ids (unreadable: True)."""
+    if path is None:
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        tickets = data.get("tickets", [])
+        return any(
+            isinstance(t, dict)
+            and t.get("status") != "done"
+            and (t.get("diff") or t.get("commit_ids"))
+            for t in tickets
+        )
+    except (OSError, ValueError, AttributeError):
+        return True
+
+
+def build(config_path: Path, overrides: list[str]) -> Pipeline:
+    """Build the ``sch`` pipeline from ``pipeline_config.toml`` plus ``--set`` overrides."""
+    from standard_coder.pipelines import sch_forecast, sch_mine, sch_train
+
+    cfg = load_config(Path(config_path), list(overrides))
+    p = paths(cfg)
+    stages: list[Stage] = []
+
+    repos = sch_mine.local_repositories(cfg)
+    stages.append(
+        Stage(
+            name="mine",
+            run=functools.partial(sch_mine.run, cfg=cfg),
+            git_inputs=tuple(repos),
+            params={"repos": _dump(cfg.repos), "filters": _dump(cfg.filters)},
+            outputs=(p["db"],),
+            code_files=[Path(sch_mine.__file__), *_py_files("sch/mining", "sch/records.py")],
+            description="mine git history into SQLite (incremental, resumable)",
+        )
+    )
+
+    t = cfg.training
+    train_inputs: list[Path] = []
+    if t.truth_path is not None:
+        train_inputs.append(t.truth_path)
+    train_outputs = [
+        p["work_inference"],
+        p["labels"],
+        p["dataset"],
+        p["change_rep"],
+        p["model"],
+        p["baseline"],
+        p["evaluation"],
+    ]
+    stages.append(
+        Stage(
+            name="train_sch",
+            run=functools.partial(sch_train.run, cfg=cfg),
+            deps=("mine",),
+            inputs=tuple(train_inputs),
+            params={"training": _dump(t), "seed": cfg.runner.seed},
+            outputs=tuple(train_outputs),
+            code_files=[
+                Path(sch_train.__file__),
+                *_py_files(
+                    "sch/work_inference",
+                    "sch/features",
+                    "sch/predictors",
+                    "sch/dataset.py",
+                    "sch/evaluation.py",
+                ),
+            ],
+            device_sensitive=True,
+            description="infer coding time, build features, train and evaluate the effort model",
+        )
+    )
+
+    f = cfg.forecasting
+    if f.enable and f.sprint_inputs_path is not None and f.historical_outcomes_path is not None:
+        needs_model = _sprint_needs_model(f.sprint_inputs_path)
+        stages.append(
+            Stage(
+                name="forecast",
+                run=functools.partial(sch_forecast.run, cfg=cfg),
+                deps=("mine", "train_sch") if needs_model else (),
+                inputs=(f.sprint_inputs_path, f.historical_outcomes_path),
+                params={"forecasting": _dump(f)},
+                outputs=(p["forecasts"],),
+                code_files=[Path(sch_forecast.__file__), *_py_files("forecasting")],
+                description="Monte Carlo sprint forecast from SCH",
+            )
+        )
+
+    return Pipeline(
+        name="sch",
+        stages=stages,
+        base_dir=cfg.outputs.base_dir,
+        seed=cfg.runner.seed,
+        device=cfg.runner.device,
+        workers=cfg.runner.workers,
+        stop_grace_s=cfg.runner.stop_grace_s,
+        config=json.loads(cfg.model_dump_json()),
+    )

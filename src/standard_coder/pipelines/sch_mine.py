@@ -1,0 +1,76 @@
+"""The ``mine`` stage: discover repositories and mine them into SQLite through the runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from standard_coder.config import FlagshipConfig
+from standard_coder.runner.context import StageContext
+
+
+def _options(cfg: FlagshipConfig) -> Any:
+    from standard_coder.sch.mining.mine import MineOptions
+
+    config_dir = cfg.config_path.parent if cfg.config_path else None
+    return MineOptions.from_sections(cfg.repos, cfg.filters, cfg.outputs.base_dir, config_dir)
+
+
+def local_repositories(cfg: FlagshipConfig) -> list[Path]:
+    """Repositories the stage will mine, found without touching the network (for fingerprints).
+
+    Mirrors of ``include_github_repos`` count once they exist under ``<base_dir>/repos/``.
+    """
+    from standard_coder.sch.mining.discovery import discover_repos
+
+    opts = _options(cfg)
+    found = discover_repos(opts.include_paths, opts.exclude_paths, opts.repos)
+    mirrors = cfg.outputs.base_dir / "repos"
+    if cfg.repos.include_github_repos and mirrors.is_dir():
+        found.extend(sorted(p for p in mirrors.glob("*.git") if p.is_dir()))
+    return found
+
+
+def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
+    """Mine every configured repository; only new or changed history is read."""
+    from standard_coder.pipelines.sch import paths
+    from standard_coder.sch.mining.mine import MiningError, discover, mine_repositories
+    from standard_coder.sch.mining.mine import summary_table as mining_table
+
+    opts = _options(cfg)
+    repos = discover(opts)
+    if not repos:
+        raise ValueError(
+            "no repositories to mine: set [repos] include_paths in the config "
+            f"({cfg.config_path}) to git repositories or globs"
+        )
+    db = paths(cfg)["db"]
+    db.parent.mkdir(parents=True, exist_ok=True)
+    tasks: dict[str, Any] = {}
+
+    def on_progress(repo: str, done: int, total: int | None) -> None:
+        task = tasks.get(repo)
+        if task is None:
+            task = tasks[repo] = ctx.progress(total, f"mine {repo}")
+        task.update(completed=done, total=total)
+
+    def on_event(name: str, fields: dict[str, Any]) -> None:
+        ctx.emit(name, **fields)
+
+    try:
+        summary = mine_repositories(
+            repos,
+            db,
+            opts,
+            map_fn=ctx.map if cfg.runner.workers > 1 else None,
+            should_stop=ctx.should_stop,
+            on_event=on_event,
+            on_progress=on_progress,
+        )
+    except MiningError as exc:
+        Console(stderr=True).print(mining_table(exc.summary))
+        raise
+    Console(stderr=True).print(mining_table(summary))
+    ctx.set_summary(**summary.totals())
