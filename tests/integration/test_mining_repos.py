@@ -110,8 +110,7 @@ def test_no_hook_or_diff_driver_ran(mined: tuple[Path, Path, dict[str, str]]) ->
     assert traps_fired(root) == []
     # the stored diff is git's own, not the textconv/external driver's
     rec = next(c for c in iter_commits(db) if c.commit_id == ids["c3"])
-    assert rec.files[0].diff.startswith("@@ -5,0 +6 @@")
-    assert rec.files[0].diff.endswith("\n+x_5 = 5\n")
+    assert rec.files[0].diff == "@@ -3,3 +3,4 @@ x_1 = 1\n x_2 = 2\n x_3 = 3\n x_4 = 4\n+x_5 = 5\n"
 
 
 def test_readers(mined: tuple[Path, Path, dict[str, str]]) -> None:
