@@ -31,8 +31,9 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def git(repo: Path, *args: str | bytes, env: Mapping[str, str] | None = None,
-        stdin: bytes | None = None) -> bytes:
+def git(
+    repo: Path, *args: str | bytes, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+) -> bytes:
     """Run git in ``repo``; raise with stderr on failure; return stdout."""
     proc = subprocess.run(
         ["git", "-C", str(repo), *args],
@@ -83,15 +84,24 @@ def commit(
     return git(repo, "rev-parse", "HEAD").decode().strip()
 
 
-def raw_commit(repo: Path, files: Mapping[str | bytes, str | bytes | None], message: bytes, *,
-               author: bytes, ts: int, tz: str) -> str:
+def raw_commit(
+    repo: Path,
+    files: Mapping[str | bytes, str | bytes | None],
+    message: bytes,
+    *,
+    author: bytes,
+    ts: int,
+    tz: str,
+) -> str:
     """A commit written byte for byte (git would otherwise fix non-UTF-8 messages up)."""
     commit(repo, files, "placeholder", ts=ts)  # stage and get a tree
     tree = git(repo, "rev-parse", "HEAD^{tree}").decode().strip()
     parent = git(repo, "rev-parse", "HEAD~1").decode().strip()
     obj = (
         f"tree {tree}\nparent {parent}\n".encode()
-        + b"author " + author + f" {ts} {tz}\n".encode()
+        + b"author "
+        + author
+        + f" {ts} {tz}\n".encode()
         + f"committer Committer <committer@example.com> {ts} +0000\n\n".encode()
         + message
     )
@@ -118,51 +128,144 @@ def build_main_repo(root: Path) -> dict[str, str]:
     """
     repo = init(root / "main")
     ids: dict[str, str] = {}
-    ids["c1"] = commit(repo, {"app/core.py": py_lines(5), "README.md": "hello\n"}, "Add core",
-                       author=("Alice", "alice@example.com"), ts=BASE_TS, tz="+0530")
-    ids["c2"] = commit(repo, {"app/util.py": py_lines(3, "u")}, "Add util",
-                       author=("Bob", "bob@example.com"), ts=BASE_TS + 3600, tz="-0500")
-    ids["c3"] = commit(repo, {"app/core.py": py_lines(6)}, "Extend core",
-                       author=("alice", "Alice.Old@Example.COM"), ts=BASE_TS + 7200, tz="+0530")
-    ids["docs"] = commit(repo, {"README.md": "hello\nworld\n"}, "Docs only",
-                         author=("Bob", "bob@example.com"), ts=BASE_TS + 7300, tz="-0500")
-    ids["bot"] = commit(repo, {"app/util.py": py_lines(4, "u")}, "Bump deps",
-                        author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
-                        ts=BASE_TS + 7400)
-    ids["rename"] = commit(repo, {"app/util.py": None, "app/helpers.py": py_lines(5, "u")},
-                           "Rename util", author=("Bob", "bob@example.com"), ts=BASE_TS + 9000,
-                           tz="-0500")
-    ids["binary"] = commit(repo, {"app/blob.py": b"\x00\x01\x02binary\x00" * 10}, "Binary",
-                           author=("Carol", "carol@example.com"), ts=BASE_TS + 10000, tz="+0100")
-    ids["latin1"] = raw_commit(repo, {b"app/caf\xe9.py": b"name = 'caf\xe9'\n"},
-                               b"Caf\xe9 fran\xe7ais\n", author=b"Jos\xe9 <jose@example.com>",
-                               ts=BASE_TS + 11000, tz="+0100")
+    ids["c1"] = commit(
+        repo,
+        {"app/core.py": py_lines(5), "README.md": "hello\n"},
+        "Add core",
+        author=("Alice", "alice@example.com"),
+        ts=BASE_TS,
+        tz="+0530",
+    )
+    ids["c2"] = commit(
+        repo,
+        {"app/util.py": py_lines(3, "u")},
+        "Add util",
+        author=("Bob", "bob@example.com"),
+        ts=BASE_TS + 3600,
+        tz="-0500",
+    )
+    ids["c3"] = commit(
+        repo,
+        {"app/core.py": py_lines(6)},
+        "Extend core",
+        author=("alice", "Alice.Old@Example.COM"),
+        ts=BASE_TS + 7200,
+        tz="+0530",
+    )
+    ids["docs"] = commit(
+        repo,
+        {"README.md": "hello\nworld\n"},
+        "Docs only",
+        author=("Bob", "bob@example.com"),
+        ts=BASE_TS + 7300,
+        tz="-0500",
+    )
+    ids["bot"] = commit(
+        repo,
+        {"app/util.py": py_lines(4, "u")},
+        "Bump deps",
+        author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
+        ts=BASE_TS + 7400,
+    )
+    ids["rename"] = commit(
+        repo,
+        {"app/util.py": None, "app/helpers.py": py_lines(5, "u")},
+        "Rename util",
+        author=("Bob", "bob@example.com"),
+        ts=BASE_TS + 9000,
+        tz="-0500",
+    )
+    ids["binary"] = commit(
+        repo,
+        {"app/blob.py": b"\x00\x01\x02binary\x00" * 10},
+        "Binary",
+        author=("Carol", "carol@example.com"),
+        ts=BASE_TS + 10000,
+        tz="+0100",
+    )
+    ids["latin1"] = raw_commit(
+        repo,
+        {b"app/caf\xe9.py": b"name = 'caf\xe9'\n"},
+        b"Caf\xe9 fran\xe7ais\n",
+        author=b"Jos\xe9 <jose@example.com>",
+        ts=BASE_TS + 11000,
+        tz="+0100",
+    )
     # a branch and a merge (the merge is not mined; the branch commit is)
     git(repo, "checkout", "-q", "-b", "feature")
-    ids["feature"] = commit(repo, {"app/feature.py": py_lines(2, "f")}, "Feature",
-                            author=("Bob", "bob@example.com"), ts=BASE_TS + 12000, tz="-0500")
+    ids["feature"] = commit(
+        repo,
+        {"app/feature.py": py_lines(2, "f")},
+        "Feature",
+        author=("Bob", "bob@example.com"),
+        ts=BASE_TS + 12000,
+        tz="-0500",
+    )
     git(repo, "checkout", "-q", "main")
-    ids["c4"] = commit(repo, {"app/core.py": py_lines(7)}, "More core",
-                       author=("Alice", "alice@example.com"), ts=BASE_TS + 12500, tz="+0530")
-    git(repo, "merge", "-q", "--no-ff", "-m", "Merge feature", "feature",
-        env={"GIT_AUTHOR_DATE": f"{BASE_TS + 13000} +0000",
-             "GIT_COMMITTER_DATE": f"{BASE_TS + 13000} +0000"})
+    ids["c4"] = commit(
+        repo,
+        {"app/core.py": py_lines(7)},
+        "More core",
+        author=("Alice", "alice@example.com"),
+        ts=BASE_TS + 12500,
+        tz="+0530",
+    )
+    git(
+        repo,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge feature",
+        "feature",
+        env={
+            "GIT_AUTHOR_DATE": f"{BASE_TS + 13000} +0000",
+            "GIT_COMMITTER_DATE": f"{BASE_TS + 13000} +0000",
+        },
+    )
     ids["merge"] = head(repo)
-    ids["huge"] = commit(repo, {f"gen/m{i:02d}.py": py_lines(30, f"g{i}") for i in range(25)},
-                         "Huge generated commit", author=("Bob", "bob@example.com"),
-                         ts=BASE_TS + 14000, tz="-0500")
+    ids["huge"] = commit(
+        repo,
+        {f"gen/m{i:02d}.py": py_lines(30, f"g{i}") for i in range(25)},
+        "Huge generated commit",
+        author=("Bob", "bob@example.com"),
+        ts=BASE_TS + 14000,
+        tz="-0500",
+    )
     # submodule (a gitlink entry: never a file change)
     sub = init(root / "subsrc")
     commit(sub, {"lib.py": "x = 1\n"}, "sub", ts=BASE_TS)
-    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "vendored",
-        env={"GIT_AUTHOR_DATE": f"{BASE_TS + 15000} +0000",
-             "GIT_COMMITTER_DATE": f"{BASE_TS + 15000} +0000"})
-    ids["submodule"] = commit(repo, {"app/with_sub.py": "y = 2\n"}, "Add submodule",
-                              author=("Carol", "carol@example.com"), ts=BASE_TS + 15000,
-                              tz="+0100")
+    git(
+        repo,
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        str(sub),
+        "vendored",
+        env={
+            "GIT_AUTHOR_DATE": f"{BASE_TS + 15000} +0000",
+            "GIT_COMMITTER_DATE": f"{BASE_TS + 15000} +0000",
+        },
+    )
+    ids["submodule"] = commit(
+        repo,
+        {"app/with_sub.py": "y = 2\n"},
+        "Add submodule",
+        author=("Carol", "carol@example.com"),
+        ts=BASE_TS + 15000,
+        tz="+0100",
+    )
     (repo / ".mailmap").write_text("Alice <alice@example.com> alice <Alice.Old@Example.COM>\n")
-    ids["mailmap"] = commit(repo, {}, "Add mailmap", author=("Alice", "alice@example.com"),
-                            ts=BASE_TS + 16000, tz="+0530")
+    ids["mailmap"] = commit(
+        repo,
+        {},
+        "Add mailmap",
+        author=("Alice", "alice@example.com"),
+        ts=BASE_TS + 16000,
+        tz="+0530",
+    )
     arm_traps(repo)
     return ids
 
@@ -172,14 +275,20 @@ def arm_traps(repo: Path) -> None:
     marker = repo.parent / "TRAP_FIRED"
     hooks = repo / ".git" / "hooks"
     hooks.mkdir(parents=True, exist_ok=True)
-    for name in ("post-checkout", "pre-commit", "post-commit", "reference-transaction",
-                 "post-index-change", "fsmonitor-watchman"):
+    for name in (
+        "post-checkout",
+        "pre-commit",
+        "post-commit",
+        "reference-transaction",
+        "post-index-change",
+        "fsmonitor-watchman",
+    ):
         h = hooks / name
         h.write_text(f"#!/bin/sh\ntouch '{marker}.{name}'\n")
         h.chmod(0o755)
     (repo / ".gitattributes").write_text("*.py diff=evil\n")
     git(repo, "config", "diff.evil.command", f"touch '{marker}.diffcmd'; true")
-    git(repo, "config", "diff.evil.textconv", f"sh -c 'touch \"{marker}.textconv\"; cat \"$0\"'")
+    git(repo, "config", "diff.evil.textconv", f'sh -c \'touch "{marker}.textconv"; cat "$0"\'')
     git(repo, "config", "core.fsmonitor", str(hooks / "fsmonitor-watchman"))
     git(repo, "config", "diff.external", f"touch '{marker}.external'")
 

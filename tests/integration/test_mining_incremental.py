@@ -21,8 +21,12 @@ from standard_coder.sch.mining import MineOptions, canonical_dump, mine_reposito
 pytestmark = pytest.mark.integration
 
 
-def options(tmp: Path, repos: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
-            chunk_size: int = 2) -> MineOptions:
+def options(
+    tmp: Path,
+    repos: dict[str, Any] | None = None,
+    filters: dict[str, Any] | None = None,
+    chunk_size: int = 2,
+) -> MineOptions:
     r = ReposSection.model_validate(repos or {})
     f = FiltersSection.model_validate(filters or {})
     return MineOptions.from_sections(r, f, base_dir=tmp, config_dir=tmp, chunk_size=chunk_size)
@@ -39,8 +43,14 @@ def make_repo(path: Path, n: int, start: int = 0) -> Path:
         init(path)
     authors = [("Alice", "alice@example.com"), ("Bob", "bob@example.com")]
     for i in range(start, start + n):
-        commit(path, {f"m{i % 3}.py": py_lines(i + 2, f"v{i}"), "notes.txt": f"{i}\n"}, f"c{i}",
-               author=authors[i % 2], ts=BASE_TS + 60 * i, tz="+0200")
+        commit(
+            path,
+            {f"m{i % 3}.py": py_lines(i + 2, f"v{i}"), "notes.txt": f"{i}\n"},
+            f"c{i}",
+            author=authors[i % 2],
+            ts=BASE_TS + 60 * i,
+            tz="+0200",
+        )
     return path
 
 
@@ -119,9 +129,15 @@ def test_rewritten_history_removed_repo_and_options(tmp_path: Path) -> None:
     assert s.commits_mined == 1
     assert canonical_dump(db) == clean_dump([a], last3, tmp_path)
     # extraction options changed (languages): the repo is remined
-    txt = options(tmp_path, filters={"languages": {"enabled": ["python", "text"],
-                                                   "extensions": {"python": [".py"],
-                                                                  "text": [".txt"]}}})
+    txt = options(
+        tmp_path,
+        filters={
+            "languages": {
+                "enabled": ["python", "text"],
+                "extensions": {"python": [".py"], "text": [".txt"]},
+            }
+        },
+    )
     mine_repositories([a], db, txt)
     assert count(db, "SELECT COUNT(*) FROM file_changes WHERE language='text'") > 0
     assert canonical_dump(db) == clean_dump([a], txt, tmp_path)
@@ -153,8 +169,9 @@ def test_sigkill_mid_mine_then_rerun_equals_clean_mine(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
     script = tmp_path / "mine_slowly.py"
     script.write_text(KILL_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), str(db), str(a), str(b)],
-                            env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(db), str(a), str(b)], env=os.environ.copy()
+    )
     deadline = time.monotonic() + 60
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -170,10 +187,12 @@ def test_sigkill_mid_mine_then_rerun_equals_clean_mine(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     committed = count(db, "SELECT COUNT(*) FROM commits") + count(
-        db, "SELECT COUNT(*) FROM skipped_commits")
+        db, "SELECT COUNT(*) FROM skipped_commits"
+    )
     assert 4 <= committed < 14
-    opts = MineOptions.from_sections(ReposSection(), FiltersSection(), base_dir=tmp_path,
-                                     chunk_size=1)
+    opts = MineOptions.from_sections(
+        ReposSection(), FiltersSection(), base_dir=tmp_path, chunk_size=1
+    )
     s = mine_repositories([a, b], db, opts)
     assert s.commits_mined == 14 - committed  # nothing committed is mined again
     assert canonical_dump(db) == clean_dump([a, b], opts, tmp_path)

@@ -23,7 +23,6 @@ from standard_coder.config.mining import FiltersSection, ReposSection
 from standard_coder.sch.mining import (
     MineOptions,
     MiningError,
-    canonical_dump,
     iter_commits,
     load_commit_times,
     mine_repositories,
@@ -34,12 +33,17 @@ from standard_coder.sch.mining import (
 pytestmark = pytest.mark.integration
 
 
-def options(tmp: Path, repos: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
-            chunk_size: int = 500) -> MineOptions:
+def options(
+    tmp: Path,
+    repos: dict[str, Any] | None = None,
+    filters: dict[str, Any] | None = None,
+    chunk_size: int = 500,
+) -> MineOptions:
     r = ReposSection.model_validate({"max_files_per_commit": 10, **(repos or {})})
     f = FiltersSection.model_validate(filters or {})
-    return MineOptions.from_sections(r, f, base_dir=tmp / "out", config_dir=tmp,
-                                     chunk_size=chunk_size)
+    return MineOptions.from_sections(
+        r, f, base_dir=tmp / "out", config_dir=tmp, chunk_size=chunk_size
+    )
 
 
 def rows(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -56,25 +60,54 @@ def mined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
     ids = build_main_repo(root)
     db = root / "out" / "raw" / "mined_commits.sqlite"
     events: list[str] = []
-    summary = mine_repositories([root / "main"], db, options(root),
-                                on_event=lambda n, f: events.append(n))
+    summary = mine_repositories(
+        [root / "main"], db, options(root), on_event=lambda n, f: events.append(n)
+    )
     assert summary.repos[0].status == "mined"
     assert "mine_repo_done" in events
     return root, db, ids
 
 
 def test_commit_rows_are_exact(mined: tuple[Path, Path, dict[str, str]]) -> None:
-    root, db, ids = mined
-    got = {r[0]: r[1:] for r in rows(db, "SELECT commit_id, author_name, author_email, author_id,"
-                                          " authored_at, author_tz_offset_min, committed_at, subject,"
-                                          " n_files, lines_added, lines_deleted, truncated FROM commits")}
+    _root, db, ids = mined
+    got = {
+        r[0]: r[1:]
+        for r in rows(
+            db,
+            "SELECT commit_id, author_name, author_email, author_id,"
+            " authored_at, author_tz_offset_min, committed_at, subject,"
+            " n_files, lines_added, lines_deleted, truncated FROM commits",
+        )
+    }
     # the merge, the docs-only commit, the mailmap commit (no .py) and the bot are not stored
     for name in ("merge", "docs", "mailmap", "bot"):
         assert ids[name] not in got, name
-    assert got[ids["c1"]] == ("Alice", "alice@example.com", "alice@example.com", BASE_TS, 330,
-                              BASE_TS, "Add core", 1, 5, 0, 0)
-    assert got[ids["c2"]] == ("Bob", "bob@example.com", "bob@example.com", BASE_TS + 3600, -300,
-                              BASE_TS + 3600, "Add util", 1, 3, 0, 0)
+    assert got[ids["c1"]] == (
+        "Alice",
+        "alice@example.com",
+        "alice@example.com",
+        BASE_TS,
+        330,
+        BASE_TS,
+        "Add core",
+        1,
+        5,
+        0,
+        0,
+    )
+    assert got[ids["c2"]] == (
+        "Bob",
+        "bob@example.com",
+        "bob@example.com",
+        BASE_TS + 3600,
+        -300,
+        BASE_TS + 3600,
+        "Add util",
+        1,
+        3,
+        0,
+        0,
+    )
     # .mailmap merges the old address into Alice
     assert got[ids["c3"]][:3] == ("Alice", "alice@example.com", "alice@example.com")
     assert got[ids["c3"]][6:10] == ("Extend core", 1, 1, 0)
@@ -87,12 +120,19 @@ def test_commit_rows_are_exact(mined: tuple[Path, Path, dict[str, str]]) -> None
 
 
 def test_file_rows_are_exact(mined: tuple[Path, Path, dict[str, str]]) -> None:
-    root, db, ids = mined
-    (ren,) = rows(db, "SELECT path, old_path, change_type, lines_added, lines_deleted, is_binary"
-                      " FROM file_changes WHERE commit_id=?", ids["rename"])
+    _root, db, ids = mined
+    (ren,) = rows(
+        db,
+        "SELECT path, old_path, change_type, lines_added, lines_deleted, is_binary"
+        " FROM file_changes WHERE commit_id=?",
+        ids["rename"],
+    )
     assert ren == ("app/helpers.py", "app/util.py", "R", 1, 0, 0)
-    (binary,) = rows(db, "SELECT path, is_binary, lines_added, diff FROM file_changes"
-                         " WHERE commit_id=?", ids["binary"])
+    (binary,) = rows(
+        db,
+        "SELECT path, is_binary, lines_added, diff FROM file_changes WHERE commit_id=?",
+        ids["binary"],
+    )
     assert binary == ("app/blob.py", 1, 0, None)
     (latin,) = rows(db, "SELECT path, language FROM file_changes WHERE commit_id=?", ids["latin1"])
     assert latin == ("app/caf\ufffd.py", "python")
@@ -126,8 +166,12 @@ def test_readers(mined: tuple[Path, Path, dict[str, str]]) -> None:
     bare = next(iter(iter_commits(db, with_files=False)))
     assert bare.files == ()
     times = load_commit_times(db)
-    assert set(times) == {"alice@example.com", "bob@example.com", "carol@example.com",
-                          "jose@example.com"}
+    assert set(times) == {
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+        "jose@example.com",
+    }
     t, tz, refs = times["alice@example.com"]
     assert list(t) == [BASE_TS, BASE_TS + 7200, BASE_TS + 12500]
     assert list(tz) == [330, 330, 330]
@@ -137,7 +181,7 @@ def test_readers(mined: tuple[Path, Path, dict[str, str]]) -> None:
 def test_summary_table_renders(mined: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
     from rich.console import Console
 
-    root, db, ids = mined
+    root, db, _ids = mined
     s = mine_repositories([root / "main"], db, options(root))
     assert s.repos[0].status == "unchanged" and s.chunks_mined == 0
     assert s.repos[0].commits_stored == 10 and s.repos[0].truncated == 1
@@ -195,8 +239,11 @@ def test_missing_object_is_recorded(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
     s = mine_repositories([repo], db, options(tmp_path))
     assert s.repos[0].status == "mined" and s.repos[0].missing_objects >= 1
-    got = rows(db, "SELECT c.subject, f.path, f.missing_object, f.lines_added FROM commits c"
-                   " JOIN file_changes f USING (repo, commit_id) ORDER BY c.authored_at, f.path")
+    got = rows(
+        db,
+        "SELECT c.subject, f.path, f.missing_object, f.lines_added FROM commits c"
+        " JOIN file_changes f USING (repo, commit_id) ORDER BY c.authored_at, f.path",
+    )
     assert ("three", "a.py", 0, 1) in got and ("two", "a.py", 0, 1) in got
     assert ("two", "b.py", 1, 0) in got
     assert len({g[0] for g in got}) == 3  # every commit still stored

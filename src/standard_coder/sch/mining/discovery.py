@@ -16,7 +16,7 @@ _GLOB_CHARS = set("*?[")
 
 
 def repo_id(path: Path) -> str:
-    """``<sanitised folder name>-<8 hex of sha256(absolute path)>``: unique and safe as a file name."""
+    """``<sanitised folder name>-<8 hex of sha256(absolute path)>``: unique, safe as a file name."""
     p = Path(os.path.abspath(os.path.expanduser(str(path))))
     name = p.name[:-4] if p.name.endswith(".git") and len(p.name) > 4 else p.name
     clean = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:40] or "repo"
@@ -34,7 +34,7 @@ def looks_like_repo(path: Path) -> bool:
 def discover_repos(
     include: Sequence[str], exclude: Sequence[str] = (), rule: RepoRule | None = None
 ) -> list[Path]:
-    """Expand include globs (absolute, ``~`` already expanded), drop excluded ones and filtered ones.
+    """Expand include globs (absolute, ``~`` expanded), drop excluded and filtered-out ones.
 
     A literal path is always returned (so a path that is not a git repository is reported as an
     error by the miner); a wildcard only yields folders that look like git repositories.

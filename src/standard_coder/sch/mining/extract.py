@@ -7,6 +7,7 @@ before/after contents, and plain tuples back to the parent, which alone writes S
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
 import threading
@@ -38,7 +39,18 @@ MISSING_SECTION = b"diff --git \x00missing\n"
 """Placeholder section for a file whose objects could not be read."""
 
 ZLIB_LEVEL = 1
-"""Compression level for diffs and blobs (1: several times faster than 6, about 15% larger)."""
+"""Compression level for diffs and blobs (1: several times faster than 6, a little larger)."""
+
+
+def zcompress(data: bytes) -> bytes:
+    """zlib (readable by plain ``zlib.decompress``) with a window sized to the data.
+
+    ``zlib.compress`` sets up a 32 KiB window and 128 KiB hash tables for every call; for the
+    typical 1-8 KiB diff or file that setup costs 5-10x the compression itself.
+    """
+    wbits = min(15, max(9, len(data).bit_length()))
+    c = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, wbits, 6)
+    return c.compress(data) + c.flush()
 
 
 @dataclass(frozen=True)
@@ -139,7 +151,7 @@ def _commit_files(
         if hunks:
             if added + deleted <= budget:
                 budget -= added + deleted
-                diff = zlib.compress(hunks, ZLIB_LEVEL)
+                diff = zcompress(hunks)
             else:
                 truncated = True
                 budget = -1
@@ -166,8 +178,9 @@ def _commit_files(
     return rows, truncated, wants, n_files, added_total, deleted_total
 
 
-def _commit_row(repo: str, c: ParsedCommit, n_files: int, added: int, deleted: int,
-                truncated: bool) -> CommitRow:
+def _commit_row(
+    repo: str, c: ParsedCommit, n_files: int, added: int, deleted: int, truncated: bool
+) -> CommitRow:
     return (
         repo,
         c.commit_id,
@@ -187,17 +200,23 @@ def _commit_row(repo: str, c: ParsedCommit, n_files: int, added: int, deleted: i
 
 
 def _run_log(
-    repo: Path, ids: Sequence[str], opts: ExtractOptions, pathspec: Sequence[str], *,
+    repo: Path,
+    ids: Sequence[str],
+    opts: ExtractOptions,
+    pathspec: Sequence[str],
+    *,
     renames: bool = True,
 ) -> tuple[list[ParsedCommit], bool, str]:
     """Run one ``git log -p`` over ``ids``; returns (complete commits, ok, stderr)."""
     rename_limit = max(1000, opts.max_files_per_commit)
     with tempfile.TemporaryFile() as err:
-        proc = start_log(repo, ids, pathspec, patch=True, renames=renames,
-                         rename_limit=rename_limit, stderr=err)
+        proc = start_log(
+            repo, ids, pathspec, patch=True, renames=renames, rename_limit=rename_limit, stderr=err
+        )
         assert proc.stdout is not None
-        parsed = [parse_record(r, clip) for r, clip in iter_records(proc.stdout,
-                                                                     opts.max_record_bytes)]
+        parsed = [
+            parse_record(r, clip) for r, clip in iter_records(proc.stdout, opts.max_record_bytes)
+        ]
         rc = proc.wait()
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace").strip()
@@ -211,8 +230,9 @@ def _fallback_commit(repo: Path, cid: str, opts: ExtractOptions) -> ParsedCommit
     :data:`MISSING_SECTION`. Renames are not detected here (they need both contents).
     """
     with tempfile.TemporaryFile() as err:
-        proc = start_log(repo, [cid], opts.pathspec, patch=False, renames=False,
-                         rename_limit=1000, stderr=err)
+        proc = start_log(
+            repo, [cid], opts.pathspec, patch=False, renames=False, rename_limit=1000, stderr=err
+        )
         assert proc.stdout is not None
         recs = [parse_record(r) for r, _ in iter_records(proc.stdout, opts.max_record_bytes)]
         proc.wait()
@@ -251,56 +271,6 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes:
     return b"".join(chunks)
 
 
-def fetch_blobs(repo: Path, oids: Sequence[str], max_bytes: int) -> dict[str, bytes | None]:
-    """Contents of ``oids`` through ONE ``git cat-file --batch``; None = missing or too large."""
-    out: dict[str, bytes | None] = {}
-    if not oids:
-        return out
-    proc = subprocess.Popen(
-        git_command(repo, "cat-file", "--batch"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=git_env(repo),
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    payload = ("\n".join(oids) + "\n").encode("ascii")
-    stdin = proc.stdin
-
-    def feed() -> None:
-        try:
-            stdin.write(payload)
-            stdin.close()
-        except BrokenPipeError:
-            pass
-
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    stdout = proc.stdout
-    try:
-        for oid in oids:
-            header = stdout.readline()
-            if not header:
-                break
-            parts = header.split()
-            if len(parts) < 3 or parts[1] != b"blob":
-                out[oid] = None
-                if len(parts) >= 3 and parts[2].isdigit():
-                    _skip(stdout, int(parts[2]) + 1)
-                continue
-            size = int(parts[2])
-            if size > max_bytes:
-                _skip(stdout, size + 1)
-                out[oid] = None
-            else:
-                out[oid] = _read_exact(stdout, size + 1)[:-1]
-    finally:
-        writer.join()
-        stdout.close()
-        proc.wait()
-    return out
-
-
 def _skip(stream: IO[bytes], n: int) -> None:
     while n > 0:
         b = stream.read(min(n, 1 << 20))
@@ -309,75 +279,214 @@ def _skip(stream: IO[bytes], n: int) -> None:
         n -= len(b)
 
 
+class BlobFetcher:
+    """ONE ``git cat-file --batch`` per chunk, fed while ``git log`` is still being parsed.
+
+    A reader thread drains git's output and compresses contents (zlib releases the GIL), so
+    fetching and compressing overlap with parsing. Contents over ``max_bytes`` are skipped.
+    """
+
+    def __init__(self, repo: Path, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.requested: list[str] = []
+        self._seen: set[str] = set()
+        self.blobs: list[BlobRow] = []
+        self.error: BaseException | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._repo = repo
+        self._reader: threading.Thread | None = None
+        self._lock = threading.Condition()
+
+    def request(self, oid: str) -> None:
+        if oid == ZERO_OID or oid in self._seen:
+            return
+        self._seen.add(oid)
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                git_command(self._repo, "cat-file", "--batch"),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=git_env(self._repo),
+            )
+            self._reader = threading.Thread(target=self._read, daemon=True)
+            self._reader.start()
+        with self._lock:
+            self.requested.append(oid)
+            self._lock.notify()
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(oid.encode("ascii") + b"\n")
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        stdout = self._proc.stdout
+        i = 0
+        try:
+            while True:
+                with self._lock:
+                    while i >= len(self.requested) and not self._closing:
+                        self._lock.wait()
+                    if i >= len(self.requested):
+                        return
+                    oid = self.requested[i]
+                i += 1
+                header = stdout.readline()
+                if not header:
+                    return
+                parts = header.split()
+                if len(parts) < 3 or not parts[2].isdigit():
+                    continue  # "<oid> missing"
+                size = int(parts[2])
+                if parts[1] != b"blob" or size > self.max_bytes:
+                    _skip(stdout, size + 1)
+                    continue
+                content = _read_exact(stdout, size + 1)[:-1]
+                self.blobs.append((oid, size, zcompress(content)))
+        except BaseException as exc:
+            self.error = exc
+
+    _closing = False
+
+    def close(self) -> list[BlobRow]:
+        """Finish: wait for every requested object; return ``(oid, size, zlib content)`` rows."""
+        if self._proc is None:
+            return self.blobs
+        assert self._proc.stdin is not None and self._reader is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._proc.stdin.close()
+        with self._lock:
+            self._closing = True
+            self._lock.notify()
+        self._reader.join()
+        assert self._proc.stdout is not None
+        self._proc.stdout.close()
+        self._proc.wait()
+        if self.error is not None:
+            raise self.error
+        return self.blobs
+
+
+def fetch_blobs(repo: Path, oids: Sequence[str], max_bytes: int) -> dict[str, bytes | None]:
+    """Contents of ``oids`` (one ``git cat-file --batch``); None = missing or too large."""
+    f = BlobFetcher(repo, max_bytes)
+    for oid in oids:
+        f.request(oid)
+    got = {oid: zlib.decompress(z) for oid, _, z in f.close()}
+    return {oid: got.get(oid) for oid in oids}
+
+
 def mine_chunk(task: ChunkTask) -> ChunkResult:
     """Mine ``task.ids`` of one repository; never raises (errors come back in ``error``)."""
     t0 = time.perf_counter()
     res = ChunkResult(repo=task.repo, ids=task.ids)
     try:
         _mine_chunk(task, res)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the repo
+    except Exception as exc:
         res.commits, res.files, res.blobs, res.skipped = [], [], [], []
         res.error = f"{type(exc).__name__}: {exc}"
     res.seconds = time.perf_counter() - t0
     return res
 
 
+class _ChunkBuilder:
+    """Turns parsed commits into rows as they arrive and asks for their blobs at once."""
+
+    def __init__(self, task: ChunkTask, res: ChunkResult, fetcher: BlobFetcher) -> None:
+        self.task, self.res, self.fetcher = task, res, fetcher
+        self.ext_map = dict(task.options.ext_map)
+        self.seen: set[str] = set()
+
+    def add(self, c: ParsedCommit) -> None:
+        res = self.res
+        self.seen.add(c.commit_id)
+        rows, truncated, wants, n_files, added, deleted = _commit_files(
+            c, self.task.options, self.ext_map
+        )
+        if n_files == 0:
+            res.skipped.append((c.commit_id, "no_language_files"))
+            return
+        repo = self.task.repo
+        for r in rows:
+            res.n_missing_objects += r[13]
+            res.files.append((repo, *r[1:]))
+        for _, old, new in wants:
+            self.fetcher.request(old)
+            self.fetcher.request(new)
+        res.commits.append(_commit_row(repo, c, n_files, added, deleted, truncated))
+        res.n_truncated += int(truncated)
+
+
+def _stream_log(
+    repo: Path, ids: Sequence[str], opts: ExtractOptions, builder: _ChunkBuilder
+) -> tuple[list[str], bool, str]:
+    """Run ``git log -p`` over ``ids`` feeding complete commits to ``builder``.
+
+    A record is only used once the next one started (or git exited cleanly), so the commit git
+    was printing when it died is never half-stored. Returns (ids of used commits, ok, stderr,
+    plus the id of a record cut by a failure as the last element of the list when not ok).
+    """
+    rename_limit = max(1000, opts.max_files_per_commit)
+    used: list[str] = []
+    with tempfile.TemporaryFile() as err:
+        proc = start_log(
+            repo,
+            ids,
+            opts.pathspec,
+            patch=True,
+            renames=True,
+            rename_limit=rename_limit,
+            stderr=err,
+        )
+        assert proc.stdout is not None
+        pending: ParsedCommit | None = None
+        for record, clipped in iter_records(proc.stdout, opts.max_record_bytes):
+            c = parse_record(record, clipped)
+            if pending is not None:
+                builder.add(pending)
+                used.append(pending.commit_id)
+            pending = c
+        rc = proc.wait()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace").strip()
+    if pending is not None:
+        if rc == 0:
+            builder.add(pending)
+            used.append(pending.commit_id)
+        else:
+            used.append(pending.commit_id)  # cut short: reported, not used
+    return used, rc == 0, stderr
+
+
 def _mine_chunk(task: ChunkTask, res: ChunkResult) -> None:
     repo = Path(task.path)
     opts = task.options
-    ext_map = dict(opts.ext_map)
-    done: dict[str, ParsedCommit] = {}
-    todo = list(task.ids)
-    while todo:
-        parsed, ok, stderr = _run_log(repo, todo, opts, opts.pathspec)
-        if ok:
-            for c in parsed:
-                done[c.commit_id] = c
-            break
-        # git died (typically "unable to read <oid>"): keep the complete records, mine the
-        # failing commit file by file, then go on after it.
-        complete = parsed[:-1] if parsed else []
-        for c in complete:
-            done[c.commit_id] = c
-        pos = {cid: i for i, cid in enumerate(todo)}
-        if parsed and parsed[-1].commit_id in pos:
-            fail_at = pos[parsed[-1].commit_id]
-        elif complete:
-            fail_at = pos.get(complete[-1].commit_id, -1) + 1
-        else:
-            fail_at = 0
-        if fail_at >= len(todo):
-            raise GitError(f"git log failed in {repo}: {stderr}")
-        cid = todo[fail_at]
-        head = _fallback_commit(repo, cid, opts)
-        if head is None:
-            raise GitError(f"git log failed in {repo} at {cid}: {stderr}")
-        done[cid] = head
-        todo = todo[fail_at + 1 :]
-
-    blob_wants: dict[str, list[tuple[int, str]]] = {}  # oid -> [(file row index, side)]
+    fetcher = BlobFetcher(repo, opts.max_blob_bytes if opts.store_contents else -1)
+    builder = _ChunkBuilder(task, res, fetcher)
+    try:
+        todo = list(task.ids)
+        while todo:
+            used, ok, stderr = _stream_log(repo, todo, opts, builder)
+            if ok:
+                break
+            # git died (typically "unable to read <oid>"): mine the failing commit file by
+            # file, then go on with the commits after it.
+            pos = {cid: i for i, cid in enumerate(todo)}
+            if used and used[-1] not in builder.seen and used[-1] in pos:
+                fail_at = pos[used[-1]]
+            elif used:
+                fail_at = pos.get(used[-1], -1) + 1
+            else:
+                fail_at = 0
+            if fail_at >= len(todo):
+                raise GitError(f"git log failed in {repo}: {stderr}")
+            cid = todo[fail_at]
+            head = _fallback_commit(repo, cid, opts)
+            if head is None:
+                raise GitError(f"git log failed in {repo} at {cid}: {stderr}")
+            builder.add(head)
+            todo = todo[fail_at + 1 :]
+    finally:
+        res.blobs = fetcher.close()
     for cid in task.ids:
-        c = done.get(cid)
-        if c is None:
+        if cid not in builder.seen:
             res.skipped.append((cid, "no_language_files"))
-            continue
-        rows, truncated, wants, n_files, added, deleted = _commit_files(c, opts, ext_map)
-        if n_files == 0:
-            res.skipped.append((cid, "no_language_files"))
-            continue
-        base = len(res.files)
-        for r in rows:
-            res.n_missing_objects += r[13]
-            res.files.append((task.repo, *r[1:]))
-        for idx, old, new in wants:
-            for oid in (old, new):
-                if oid != ZERO_OID:
-                    blob_wants.setdefault(oid, []).append((base + idx, oid))
-        res.commits.append(_commit_row(task.repo, c, n_files, added, deleted, truncated))
-        res.n_truncated += int(truncated)
-    if blob_wants:
-        blobs = fetch_blobs(repo, list(blob_wants), opts.max_blob_bytes)
-        for oid, content in blobs.items():
-            if content is not None:
-                res.blobs.append((oid, len(content), zlib.compress(content, ZLIB_LEVEL)))
-

@@ -78,7 +78,9 @@ class RepoRule:
         return not (self.exclude and _any(self.exclude, values))
 
 
-def extension_map(enabled: Sequence[str], extensions: Mapping[str, Sequence[str]]) -> dict[str, str]:
+def extension_map(
+    enabled: Sequence[str], extensions: Mapping[str, Sequence[str]]
+) -> dict[str, str]:
     """Lower-cased extension (with dot) -> language, for the enabled languages only.
 
     Raises:
@@ -95,7 +97,9 @@ def extension_map(enabled: Sequence[str], extensions: Mapping[str, Sequence[str]
     return out
 
 
-def language_of(path: str, ext_map: Mapping[str, str], exclude_substrings: Sequence[str]) -> str | None:
+def language_of(
+    path: str, ext_map: Mapping[str, str], exclude_substrings: Sequence[str]
+) -> str | None:
     """The configured language of ``path``, or None (other extension, or an excluded path)."""
     dot = path.rfind(".")
     if dot < 0 or "/" in path[dot:]:

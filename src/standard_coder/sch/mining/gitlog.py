@@ -90,8 +90,7 @@ def run_git(repo: Path, *args: str, stdin: bytes | None = None, check: bool = Tr
     proc = subprocess.run(
         git_command(repo, *args),
         input=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         env=git_env(repo),
         check=False,
     )
@@ -280,8 +279,14 @@ def section_matches(section: bytes, entry: RawEntry) -> bool:
 
 
 def start_log(
-    repo: Path, ids: Sequence[str], pathspec: Sequence[str], *, patch: bool, renames: bool,
-    rename_limit: int, stderr: IO[bytes],
+    repo: Path,
+    ids: Sequence[str],
+    pathspec: Sequence[str],
+    *,
+    patch: bool,
+    renames: bool,
+    rename_limit: int,
+    stderr: IO[bytes],
 ) -> subprocess.Popen[bytes]:
     """Start ``git log --no-walk=unsorted --stdin`` over ``ids`` (ids written on stdin).
 

@@ -47,8 +47,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-MapFn = Callable[[Callable[[ChunkTask], ChunkResult], Iterable[ChunkTask]],
-                 Iterator[tuple[ChunkTask, ChunkResult]]]
+MapFn = Callable[
+    [Callable[[ChunkTask], ChunkResult], Iterable[ChunkTask]],
+    Iterator[tuple[ChunkTask, ChunkResult]],
+]
 
 
 class MiningError(RuntimeError):
@@ -61,8 +63,10 @@ class MiningError(RuntimeError):
         self.summary = summary
         self.failed = {r.path: r.error or "" for r in summary.repos if r.status == "error"}
         lines = "\n".join(f"  {p}: {e}" for p, e in self.failed.items())
-        super().__init__(f"{len(self.failed)} repositor{'y' if len(self.failed) == 1 else 'ies'}"
-                         f" could not be mined (retried next run):\n{lines}")
+        super().__init__(
+            f"{len(self.failed)} repositor{'y' if len(self.failed) == 1 else 'ies'}"
+            f" could not be mined (retried next run):\n{lines}"
+        )
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,11 @@ class MineOptions:
     github_repos: tuple[str, ...] = ()
     mirror_dir: str | None = None
     max_commits_per_repo: int | None = None
-    authors: AuthorRule = AuthorRule()
-    repos: RepoRule = RepoRule()
-    extract: ExtractOptions = ExtractOptions(ext_map=((".py", "python"), (".pyi", "python")))
+    authors: AuthorRule = field(default_factory=AuthorRule)
+    repos: RepoRule = field(default_factory=RepoRule)
+    extract: ExtractOptions = field(
+        default_factory=lambda: ExtractOptions(ext_map=((".py", "python"), (".pyi", "python")))
+    )
     chunk_size: int = 500
 
     @classmethod
@@ -100,8 +106,12 @@ class MineOptions:
             p = os.path.expanduser(pat)
             return p if os.path.isabs(p) else str(cdir / p)
 
-        for pats in (filters.authors.include, filters.authors.exclude,
-                     filters.repos.include, filters.repos.exclude):
+        for pats in (
+            filters.authors.include,
+            filters.authors.exclude,
+            filters.repos.include,
+            filters.repos.exclude,
+        ):
             validate_patterns(pats)
         ext_map = extension_map(filters.languages.enabled, filters.languages.extensions)
         excl = tuple(filters.languages.exclude_paths)
@@ -116,8 +126,9 @@ class MineOptions:
                 exclude=tuple(filters.authors.exclude),
                 exclude_bots=filters.authors.exclude_bots,
             ),
-            repos=RepoRule(include=tuple(filters.repos.include),
-                           exclude=tuple(filters.repos.exclude)),
+            repos=RepoRule(
+                include=tuple(filters.repos.include), exclude=tuple(filters.repos.exclude)
+            ),
             extract=ExtractOptions(
                 ext_map=tuple(sorted(ext_map.items())),
                 exclude_substrings=excl,
@@ -213,20 +224,47 @@ def summary_table(summary: MineSummary) -> Table:
     from rich.table import Table
 
     t = Table(title="mine: repositories")
-    for col in ("repo", "status", "commits stored", "authors", "skipped by filter",
-                "truncated", "missing objects", "mined now", "commits/s", "error"):
+    for col in (
+        "repo",
+        "status",
+        "commits stored",
+        "authors",
+        "skipped by filter",
+        "truncated",
+        "missing objects",
+        "mined now",
+        "commits/s",
+        "error",
+    ):
         t.add_column(col, justify="left" if col in ("repo", "status", "error") else "right")
     for r in summary.repos:
         cps = f"{r.mined_now / r.seconds:,.0f}" if r.seconds > 0 and r.mined_now else ""
         status = r.status + (" (shallow)" if r.is_shallow else "")
-        t.add_row(r.repo, status, f"{r.commits_stored:,}", f"{r.authors:,}",
-                  f"{r.skipped_by_filter:,}", f"{r.truncated:,}", f"{r.missing_objects:,}",
-                  f"{r.mined_now:,}", cps, r.error or "")
+        t.add_row(
+            r.repo,
+            status,
+            f"{r.commits_stored:,}",
+            f"{r.authors:,}",
+            f"{r.skipped_by_filter:,}",
+            f"{r.truncated:,}",
+            f"{r.missing_objects:,}",
+            f"{r.mined_now:,}",
+            cps,
+            r.error or "",
+        )
     tot = summary.totals()
-    t.add_row("total", "interrupted" if summary.interrupted else "", f"{tot['commits_stored']:,}",
-              "", f"{tot['skipped_by_filter']:,}", f"{tot['truncated']:,}",
-              f"{tot['missing_objects']:,}", f"{tot['commits_mined_now']:,}", "",
-              f"{tot['repos_failed']} failed" if tot["repos_failed"] else "")
+    t.add_row(
+        "total",
+        "interrupted" if summary.interrupted else "",
+        f"{tot['commits_stored']:,}",
+        "",
+        f"{tot['skipped_by_filter']:,}",
+        f"{tot['truncated']:,}",
+        f"{tot['missing_objects']:,}",
+        f"{tot['commits_mined_now']:,}",
+        "",
+        f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
+    )
     return t
 
 
@@ -253,8 +291,15 @@ def _inspect(path: Path) -> tuple[Path, bool, bool]:
     """(git dir, is bare, is shallow); raises GitError when ``path`` is not a repository root."""
     if not path.is_dir():
         raise GitError(f"{path}: no such directory")
-    out = decode(run_git(path, "rev-parse", "--absolute-git-dir", "--is-bare-repository",
-                         "--is-shallow-repository")).split("\n")
+    out = decode(
+        run_git(
+            path,
+            "rev-parse",
+            "--absolute-git-dir",
+            "--is-bare-repository",
+            "--is-shallow-repository",
+        )
+    ).split("\n")
     git_dir = Path(out[0].strip())
     bare = out[1].strip() == "true"
     shallow = out[2].strip() == "true"
@@ -322,8 +367,10 @@ def _plan_repo(
             (rid, str(path), name, int(shallow), int(bare)),
         )
         if state is None:
-            con.execute("INSERT INTO mine_state (repo, refs_key, extract_key) VALUES (?,NULL,?)",
-                        (rid, extract_key))
+            con.execute(
+                "INSERT INTO mine_state (repo, refs_key, extract_key) VALUES (?,NULL,?)",
+                (rid, extract_key),
+            )
         else:
             con.execute("UPDATE mine_state SET refs_key = NULL WHERE repo = ?", (rid,))
     listed = _list_commits(path, options.max_commits_per_repo) if head else []
@@ -331,13 +378,21 @@ def _plan_repo(
     boundary: set[str] = set()
     if shallow and (git_dir / "shallow").is_file():
         boundary = set((git_dir / "shallow").read_text("ascii", "replace").split())
-    allowed = {sha: (n, e) for sha, n, e in listed if options.authors.allows(n, e)}
+    verdict: dict[tuple[str, str], bool] = {}
+    allowed: dict[str, tuple[str, str]] = {}
+    for sha, n, e in listed:
+        ok = verdict.get((n, e))
+        if ok is None:
+            ok = verdict[(n, e)] = options.authors.allows(n, e)
+        if ok:
+            allowed[sha] = (n, e)
     n_filtered = len(listed) - len(allowed)
     stored = store.stored_ids(con, rid)
     with store.transaction(con):
         # unreachable / over max_commits / newly excluded author / no longer a shallow boundary
         gone = [
-            cid for cid, val in stored.items()
+            cid
+            for cid, val in stored.items()
             if cid not in allowed or (val == "shallow_boundary" and cid not in boundary)
         ]
         store.delete_commits(con, rid, gone)
@@ -350,22 +405,30 @@ def _plan_repo(
                 updates.append((n, e, e.strip().lower(), rid, cid))
         con.executemany(
             "UPDATE commits SET author_name=?, author_email=?, author_id=?"
-            " WHERE repo=? AND commit_id=?", updates)
-        bound = [cid for cid in allowed if cid in boundary and stored.get(cid) != "shallow_boundary"]
+            " WHERE repo=? AND commit_id=?",
+            updates,
+        )
+        bound = [
+            cid for cid in allowed if cid in boundary and stored.get(cid) != "shallow_boundary"
+        ]
         store.delete_commits(con, rid, bound)
-        con.executemany("INSERT INTO skipped_commits VALUES (?,?,'shallow_boundary')",
-                        [(rid, cid) for cid in bound])
-        con.execute("UPDATE mine_state SET n_author_filtered = ? WHERE repo = ?",
-                    (n_filtered, rid))
+        con.executemany(
+            "INSERT INTO skipped_commits VALUES (?,?,'shallow_boundary')",
+            [(rid, cid) for cid in bound],
+        )
+        con.execute("UPDATE mine_state SET n_author_filtered = ? WHERE repo = ?", (n_filtered, rid))
         if gone or bound:
             store.gc_blobs(con)
     if gone or updates:
         log.info("%s: %d commits dropped, %d identities updated", rid, len(gone), len(updates))
-    todo = [sha for sha, _, _ in listed
-            if sha in allowed and sha not in boundary and sha not in stored]
+    todo = [
+        sha for sha, _, _ in listed if sha in allowed and sha not in boundary and sha not in stored
+    ]
     size = max(1, options.chunk_size)
-    chunks = [ChunkTask(rid, str(path), tuple(todo[i : i + size]), options.extract)
-              for i in range(0, len(todo), size)]
+    chunks = [
+        ChunkTask(rid, str(path), tuple(todo[i : i + size]), options.extract)
+        for i in range(0, len(todo), size)
+    ]
     summ.status = "mined"
     return _RepoPlan(summ, key, head, chunks, remaining=len(chunks))
 
@@ -374,13 +437,18 @@ def _fill_counts(con: Any, summ: RepoSummary) -> None:
     rid = summ.repo
     row = con.execute(
         "SELECT COUNT(*), COUNT(DISTINCT author_id), COALESCE(SUM(truncated), 0) FROM commits"
-        " WHERE repo = ?", (rid,)).fetchone()
+        " WHERE repo = ?",
+        (rid,),
+    ).fetchone()
     summ.commits_stored, summ.authors, summ.truncated = int(row[0]), int(row[1]), int(row[2])
-    summ.missing_objects = int(con.execute(
-        "SELECT COUNT(*) FROM file_changes WHERE repo = ? AND missing_object = 1", (rid,)
-    ).fetchone()[0])
-    skipped = int(con.execute("SELECT COUNT(*) FROM skipped_commits WHERE repo = ?",
-                              (rid,)).fetchone()[0])
+    summ.missing_objects = int(
+        con.execute(
+            "SELECT COUNT(*) FROM file_changes WHERE repo = ? AND missing_object = 1", (rid,)
+        ).fetchone()[0]
+    )
+    skipped = int(
+        con.execute("SELECT COUNT(*) FROM skipped_commits WHERE repo = ?", (rid,)).fetchone()[0]
+    )
     st = con.execute("SELECT n_author_filtered FROM mine_state WHERE repo = ?", (rid,)).fetchone()
     summ.skipped_by_filter = skipped + (int(st[0]) if st else 0)
 
@@ -427,8 +495,13 @@ def mine_repositories(
     try:
         wanted = {repo_id(p) for p in repos}
         with store.transaction(con):
-            old = [r for (r,) in con.execute("SELECT repo FROM repos UNION SELECT repo FROM"
-                                             " mine_state UNION SELECT repo FROM commits")]
+            old = [
+                r
+                for (r,) in con.execute(
+                    "SELECT repo FROM repos UNION SELECT repo FROM"
+                    " mine_state UNION SELECT repo FROM commits"
+                )
+            ]
             for rid in old:
                 if rid not in wanted:
                     store.delete_repo_rows(con, rid)
@@ -441,8 +514,7 @@ def mine_repositories(
             try:
                 plan = _plan_repo(con, path, options, extract_key, filter_key)
             except (GitError, OSError) as exc:
-                rs = RepoSummary(repo=repo_id(path), path=str(path), status="error",
-                                 error=str(exc))
+                rs = RepoSummary(repo=repo_id(path), path=str(path), status="error", error=str(exc))
                 summary.repos.append(rs)
                 emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": rs.error})
                 log.error("mine: %s", exc)
@@ -454,9 +526,15 @@ def mine_repositories(
                 emit("mine_repo_skipped", {"repo": plan.summary.repo, "reason": "refs unchanged"})
             else:
                 n_todo = sum(len(c.ids) for c in plan.chunks)
-                emit("mine_repo_started", {"repo": plan.summary.repo, "path": str(path),
-                                           "commits_to_mine": n_todo,
-                                           "chunks": len(plan.chunks)})
+                emit(
+                    "mine_repo_started",
+                    {
+                        "repo": plan.summary.repo,
+                        "path": str(path),
+                        "commits_to_mine": n_todo,
+                        "chunks": len(plan.chunks),
+                    },
+                )
                 progress(plan.summary.repo, 0, n_todo)
                 if not plan.chunks:
                     _finish(con, plan, emit)
@@ -477,8 +555,7 @@ def mine_repositories(
             if res.error is not None:
                 if rs.status != "error":
                     rs.status, rs.error = "error", res.error
-                    emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path,
-                                              "error": res.error})
+                    emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": res.error})
                     log.error("mine: %s: %s", rs.path, res.error)
                 plan.remaining -= 1
                 continue
@@ -486,8 +563,15 @@ def mine_repositories(
             rs.mined_now += len(task.ids)
             rs.chunks_mined += 1
             plan.remaining -= 1
-            emit("mine_chunk_done", {"repo": rs.repo, "commits": len(task.ids),
-                                     "stored": len(res.commits), "seconds": round(res.seconds, 3)})
+            emit(
+                "mine_chunk_done",
+                {
+                    "repo": rs.repo,
+                    "commits": len(task.ids),
+                    "stored": len(res.commits),
+                    "seconds": round(res.seconds, 3),
+                },
+            )
             progress(rs.repo, rs.mined_now, totals[rs.repo])
             if plan.remaining == 0 and rs.status != "error":
                 _finish(con, plan, emit)

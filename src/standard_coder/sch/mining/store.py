@@ -317,7 +317,8 @@ def canonical_dump(db_path: Path) -> str:
             for row in sorted(
                 (tuple(_canon(v) for v in r) for r in con.execute(f"SELECT * FROM {table}")),
             ):
-                lines.append(f"{table}\t" + "\t".join(f"{c}={v}" for c, v in zip(cols, row)))
+                cells = (f"{c}={v}" for c, v in zip(cols, row, strict=True))
+                lines.append(f"{table}\t" + "\t".join(cells))
         for row in sorted(con.execute("SELECT repo, refs_key, extract_key FROM mine_state")):
             lines.append("mine_state\t" + "\t".join(str(v) for v in row))
         for oid, size, content in sorted(con.execute("SELECT oid, size, content FROM blobs")):
