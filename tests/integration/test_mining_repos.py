@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,30 @@ def test_missing_object_is_recorded(tmp_path: Path) -> None:
     assert ("three", "a.py", 0, 1) in got and ("two", "a.py", 0, 1) in got
     assert ("two", "b.py", 1, 0) in got
     assert len({g[0] for g in got}) == 3  # every commit still stored
+
+
+def test_line_cap_and_giant_patch_are_truncated_not_fatal(tmp_path: Path) -> None:
+    repo = init(tmp_path / "big")
+    commit(repo, {f"f{i}.py": py_lines(30, f"v{i}") for i in range(5)}, "five files")
+    commit(repo, {"giant.py": py_lines(5000)}, "giant", ts=BASE_TS + 1)
+    commit(repo, {"small.py": "s = 1\n"}, "small", ts=BASE_TS + 2)
+    opts = options(tmp_path, repos={"max_lines_per_commit": 100})
+    opts = dataclasses.replace(
+        opts, extract=dataclasses.replace(opts.extract, max_record_bytes=4096)
+    )
+    db = tmp_path / "db.sqlite"
+    mine_repositories([repo], db, opts)
+    got = dict(rows(db, "SELECT subject, truncated FROM commits"))
+    assert got == {"five files": 1, "giant": 1, "small": 0}
+    with_diff = rows(
+        db,
+        "SELECT COUNT(*) FROM file_changes f JOIN commits c USING (repo,"
+        " commit_id) WHERE c.subject='five files' AND f.diff IS NOT NULL",
+    )
+    assert with_diff == [(3,)]  # 3 x 30 lines fit in the 100-line budget
+    (giant,) = rows(
+        db,
+        "SELECT f.lines_added, f.diff IS NULL FROM file_changes f JOIN commits c"
+        " USING (repo, commit_id) WHERE c.subject='giant'",
+    )
+    assert giant[0] < 5000 and giant[1] == 1  # patch cut at 4 KiB: partial count, no diff

@@ -181,12 +181,18 @@ def iter_records(stream: IO[bytes], max_record_bytes: int) -> Iterator[tuple[byt
                     clipped = True
                 scan = max(start + mlen, len(buf) - mlen)
                 break
-            yield bytes(buf[start:pos]), clipped
+            end = pos
+            if end - start > max_record_bytes:
+                end, clipped = start + max_record_bytes, True
+            yield bytes(buf[start:end]), clipped
             clipped = False
             del buf[:pos]
             start, scan = 0, mlen
     if start >= 0:
-        yield bytes(buf[start:]), clipped
+        end = len(buf)
+        if end - start > max_record_bytes:
+            end, clipped = start + max_record_bytes, True
+        yield bytes(buf[start:end]), clipped
 
 
 def parse_record(record: bytes, clipped: bool = False) -> ParsedCommit:
