@@ -141,9 +141,10 @@ def child_ours(repo: str, db: str, workers: int) -> dict[str, Any]:
             items = list(items)
             return zip(items, pool.map(fn, items), strict=True)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     s = mine_repositories([Path(repo)], Path(db), opts, map_fn=map_fn)
     dt = time.perf_counter() - t0
+    cpu_self = time.process_time() - c0
     if pool is not None:
         pool.shutdown()
     r = s.repos[0]

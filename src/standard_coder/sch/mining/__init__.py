@@ -17,6 +17,7 @@ from standard_coder.sch.mining.mine import (
     mine_repositories,
     serial_map,
     summary_table,
+    thread_map,
 )
 from standard_coder.sch.mining.store import canonical_dump, iter_commits, load_commit_times
 
@@ -41,4 +42,5 @@ __all__ = [
     "repo_id",
     "serial_map",
     "summary_table",
+    "thread_map",
 ]

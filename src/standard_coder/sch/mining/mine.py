@@ -22,6 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -269,9 +270,36 @@ def summary_table(summary: MineSummary) -> Table:
 
 
 def serial_map(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
-    """The default ``map_fn``: in-process, in order."""
+    """In-process, one item at a time, in order."""
     for item in items:
         yield item, fn(item)
+
+
+def thread_map(
+    fn: Callable[[T], R], items: Iterable[T], *, workers: int = 2
+) -> Iterator[tuple[T, R]]:
+    """The default ``map_fn``: ``workers`` items in threads, yielded in completion order.
+
+    A chunk's work is mostly git subprocesses, pipe reads, zlib and SQLite, all of which release
+    the GIL, so threads overlap mining the next chunks with the parent writing this one.
+    """
+    it = iter(items)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mine") as ex:
+        pending: dict[Future[R], T] = {}
+
+        def submit_next() -> None:
+            for item in it:
+                pending[ex.submit(fn, item)] = item
+                return
+
+        for _ in range(workers + 1):
+            submit_next()
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                item = pending.pop(fut)
+                yield item, fut.result()
+                submit_next()
 
 
 def _digest(obj: Any) -> str:
@@ -472,7 +500,7 @@ def mine_repositories(
         db_path: the SQLite database (created if needed).
         options: see :meth:`MineOptions.from_sections`.
         map_fn: the runner's ``ctx.map``; ``map_fn(mine_chunk, tasks)`` yields
-            ``(task, result)``. Default: in-process :func:`serial_map`.
+            ``(task, result)``. Default: :func:`thread_map` (two chunks at a time in threads).
         should_stop: polled between chunks; when true no new chunk is started.
         on_event: ``(name, fields)`` for ``mine_repo_started``, ``mine_repo_skipped``,
             ``mine_chunk_done``, ``mine_repo_done``, ``mine_repo_failed``.
@@ -546,7 +574,7 @@ def mine_repositories(
                         return
                     yield task
 
-        mapper = map_fn or serial_map
+        mapper = map_fn or thread_map
         totals = {rid: sum(len(c.ids) for c in p.chunks) for rid, p in plans.items()}
         for task, res in mapper(mine_chunk, tasks()):
             plan = plans[task.repo]
