@@ -252,6 +252,7 @@ def main() -> None:
     )
     ap.add_argument("--workers", type=int, default=1, help="worker processes for our miner")
     ap.add_argument("--skip-pydriller", action="store_true")
+    ap.add_argument("--work", type=Path, default=WORK, help="scratch folder (generated repos, DBs)")
     ap.add_argument(
         "--repeat", type=int, default=3, help="runs of ours and of the floor; best kept"
     )
@@ -266,21 +267,22 @@ def main() -> None:
         )
         print(json.dumps(res))
         return
-    WORK.mkdir(parents=True, exist_ok=True)
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
     n_small, n_large = (300, 1200) if args.quick else (5000, 20000)
     repeat = 1 if args.quick else max(1, args.repeat)
     t0 = time.perf_counter()
-    small = args.repo.resolve() if args.repo else generate_repo(WORK / f"repo-{n_small}", n_small)
-    large = generate_repo(WORK / f"repo-{n_large}", n_large, seed=2)
+    small = args.repo.resolve() if args.repo else generate_repo(work / f"repo-{n_small}", n_small)
+    large = generate_repo(work / f"repo-{n_large}", n_large, seed=2)
     gen_s = time.perf_counter() - t0
     results: dict[str, Any] = {"quick": args.quick, "generate_seconds": round(gen_s, 1)}
     rows = []
     for label, repo in (("small", small), ("large", large)):
         n = count_commits(repo)
-        db = WORK / f"mined-{label}.sqlite"
+        db = work / f"mined-{label}.sqlite"
         runs = []
         for _ in range(repeat):
-            for p in WORK.glob(f"mined-{label}.sqlite*"):
+            for p in work.glob(f"mined-{label}.sqlite*"):
                 p.unlink()
             runs.append(_run_child(sys.executable, ["ours", str(repo), str(db), str(args.workers)]))
         ours = min(runs, key=lambda r: float(r["seconds"]))

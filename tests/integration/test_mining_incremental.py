@@ -196,3 +196,22 @@ def test_sigkill_mid_mine_then_rerun_equals_clean_mine(tmp_path: Path) -> None:
     s = mine_repositories([a, b], db, opts)
     assert s.commits_mined == 14 - committed  # nothing committed is mined again
     assert canonical_dump(db) == clean_dump([a, b], opts, tmp_path)
+
+
+def test_process_pool_map_gives_the_same_database(tmp_path: Path) -> None:
+    """Chunks are picklable and a process-pool ``map_fn`` (like the runner's) gives equal rows."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    a = make_repo(tmp_path / "a", 5)
+    b = make_repo(tmp_path / "b", 4)
+    opts = options(tmp_path)
+    db = tmp_path / "pool.sqlite"
+    with ProcessPoolExecutor(2) as pool:
+
+        def pool_map(fn: Any, items: Any) -> Any:
+            items = list(items)
+            return zip(items, pool.map(fn, items), strict=True)
+
+        s = mine_repositories([a, b], db, opts, map_fn=pool_map)
+    assert s.chunks_mined == 3 + 2
+    assert canonical_dump(db) == clean_dump([a, b], opts, tmp_path)
