@@ -409,8 +409,9 @@ class _ChunkBuilder:
         for r in rows:
             res.n_missing_objects += r[13]
             res.files.append((repo, *r[1:]))
-        for _, old, new in wants:
-            self.fetcher.request(old)
+        # Only the new side: an old blob is almost always the new blob of an earlier commit
+        # (another chunk); the parent backfills the rest once the repo is complete.
+        for _, _old, new in wants:
             self.fetcher.request(new)
         res.commits.append(_commit_row(repo, c, n_files, added, deleted, truncated))
         res.n_truncated += int(truncated)

@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from standard_coder.sch.mining import store
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
-from standard_coder.sch.mining.extract import ChunkResult, ChunkTask, ExtractOptions, mine_chunk
+from standard_coder.sch.mining.extract import (
+    BlobFetcher,
+    ChunkResult,
+    ChunkTask,
+    ExtractOptions,
+    mine_chunk,
+)
 from standard_coder.sch.mining.filters import (
     AuthorRule,
     RepoRule,
@@ -565,7 +571,7 @@ def mine_repositories(
                 )
                 progress(plan.summary.repo, 0, n_todo)
                 if not plan.chunks:
-                    _finish(con, plan, emit)
+                    _finish(con, plan, options, emit)
 
         def tasks() -> Iterator[ChunkTask]:
             for plan in plans.values():
@@ -602,7 +608,7 @@ def mine_repositories(
             )
             progress(rs.repo, rs.mined_now, totals[rs.repo])
             if plan.remaining == 0 and rs.status != "error":
-                _finish(con, plan, emit)
+                _finish(con, plan, options, emit)
         for plan in plans.values():
             if plan.summary.status == "mined" and plan.remaining > 0:
                 plan.summary.status = "interrupted"
@@ -620,9 +626,21 @@ def mine_repositories(
     return summary
 
 
-def _finish(con: Any, plan: _RepoPlan, emit: Callable[[str, dict[str, Any]], None]) -> None:
-    """All chunks of a repo are stored: record its refs key (next run skips it if unchanged)."""
+def _finish(
+    con: Any, plan: _RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
+) -> None:
+    """All chunks of a repo are stored: backfill contents no chunk fetched, then record the
+    refs key (the next run skips the repo if unchanged)."""
     rid = plan.summary.repo
+    if options.extract.store_contents:
+        want = store.missing_blob_ids(con, rid)
+        if want:
+            fetcher = BlobFetcher(Path(plan.summary.path), options.extract.max_blob_bytes)
+            for oid in want:
+                fetcher.request(oid)
+            blobs = fetcher.close()
+            with store.transaction(con):
+                con.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?)", blobs)
     with store.transaction(con):
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))

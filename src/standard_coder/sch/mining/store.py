@@ -194,6 +194,26 @@ def gc_blobs(con: sqlite3.Connection) -> int:
     return cur.rowcount
 
 
+def missing_blob_ids(con: sqlite3.Connection, repo: str) -> list[str]:
+    """Blob ids that ``repo``'s file rows want but ``blobs`` lacks (for the backfill).
+
+    A side is wanted for text files that were diffed in full or had no hunks (the same rule as
+    the miner): not binary, no missing object, and not dropped by the line cap.
+    """
+    zero = "0" * 40
+    rows = con.execute(
+        "SELECT DISTINCT w FROM (SELECT old_oid AS w, diff, lines_added, lines_deleted,"
+        " is_binary, missing_object FROM file_changes WHERE repo = ?1"
+        " UNION ALL SELECT new_oid, diff, lines_added, lines_deleted, is_binary, missing_object"
+        " FROM file_changes WHERE repo = ?1)"
+        " WHERE w != ?2 AND is_binary = 0 AND missing_object = 0"
+        " AND (diff IS NOT NULL OR lines_added + lines_deleted = 0)"
+        " AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.oid = w)",
+        (repo, zero),
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
 def stored_ids(con: sqlite3.Connection, repo: str) -> dict[str, tuple[str, str] | str]:
     """commit id -> (author_name, author_email) for stored commits, the reason for skipped ones."""
     out: dict[str, tuple[str, str] | str] = {
