@@ -7,7 +7,6 @@ before/after contents, and plain tuples back to the parent, which alone writes S
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import tempfile
 import threading
@@ -280,59 +279,54 @@ def _skip(stream: IO[bytes], n: int) -> None:
 
 
 class BlobFetcher:
-    """ONE ``git cat-file --batch`` per chunk, fed while ``git log`` is still being parsed.
+    """Collects wanted blob ids, then reads them with ONE ``git cat-file --batch``.
 
-    A reader thread drains git's output and compresses contents (zlib releases the GIL), so
-    fetching and compressing overlap with parsing. Contents over ``max_bytes`` are skipped.
+    ``close()`` runs the batch: a helper thread writes every id, the calling thread reads and
+    compresses the contents (no thread runs Python while the chunk is being parsed, so there
+    is no GIL hand-off per object). Contents over ``max_bytes`` are skipped.
     """
 
     def __init__(self, repo: Path, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.requested: list[str] = []
-        self._seen: set[str] = set()
-        self.blobs: list[BlobRow] = []
-        self.error: BaseException | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
         self._repo = repo
-        self._reader: threading.Thread | None = None
-        self._lock = threading.Condition()
+        self._wanted: dict[str, None] = {}
 
     def request(self, oid: str) -> None:
-        if oid == ZERO_OID or oid in self._seen:
-            return
-        self._seen.add(oid)
-        if self._proc is None:
-            self._proc = subprocess.Popen(
-                git_command(self._repo, "cat-file", "--batch"),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=git_env(self._repo),
-            )
-            self._reader = threading.Thread(target=self._read, daemon=True)
-            self._reader.start()
-        with self._lock:
-            self.requested.append(oid)
-            self._lock.notify()
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(oid.encode("ascii") + b"\n")
+        if oid != ZERO_OID:
+            self._wanted[oid] = None
 
-    def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        stdout = self._proc.stdout
-        i = 0
+    def close(self) -> list[BlobRow]:
+        """Fetch everything requested; return ``(oid, size, zlib content)`` rows."""
+        oids = list(self._wanted)
+        out: list[BlobRow] = []
+        if not oids:
+            return out
+        proc = subprocess.Popen(
+            git_command(self._repo, "cat-file", "--batch"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=git_env(self._repo),
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        payload = ("\n".join(oids) + "\n").encode("ascii")
+        stdin = proc.stdin
+
+        def feed() -> None:
+            try:
+                stdin.write(payload)
+                stdin.close()
+            except BrokenPipeError:
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        stdout = proc.stdout
         try:
-            while True:
-                with self._lock:
-                    while i >= len(self.requested) and not self._closing:
-                        self._lock.wait()
-                    if i >= len(self.requested):
-                        return
-                    oid = self.requested[i]
-                i += 1
+            for oid in oids:
                 header = stdout.readline()
                 if not header:
-                    return
+                    break
                 parts = header.split()
                 if len(parts) < 3 or not parts[2].isdigit():
                     continue  # "<oid> missing"
@@ -341,29 +335,14 @@ class BlobFetcher:
                     _skip(stdout, size + 1)
                     continue
                 content = _read_exact(stdout, size + 1)[:-1]
-                self.blobs.append((oid, size, zcompress(content)))
-        except BaseException as exc:
-            self.error = exc
-
-    _closing = False
-
-    def close(self) -> list[BlobRow]:
-        """Finish: wait for every requested object; return ``(oid, size, zlib content)`` rows."""
-        if self._proc is None:
-            return self.blobs
-        assert self._proc.stdin is not None and self._reader is not None
-        with contextlib.suppress(BrokenPipeError):
-            self._proc.stdin.close()
-        with self._lock:
-            self._closing = True
-            self._lock.notify()
-        self._reader.join()
-        assert self._proc.stdout is not None
-        self._proc.stdout.close()
-        self._proc.wait()
-        if self.error is not None:
-            raise self.error
-        return self.blobs
+                out.append((oid, size, zcompress(content)))
+        finally:
+            if proc.poll() is None and writer.is_alive():
+                proc.kill()
+            writer.join()
+            stdout.close()
+            proc.wait()
+        return out
 
 
 def fetch_blobs(repo: Path, oids: Sequence[str], max_bytes: int) -> dict[str, bytes | None]:
