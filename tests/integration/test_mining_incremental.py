@@ -215,3 +215,50 @@ def test_process_pool_map_gives_the_same_database(tmp_path: Path) -> None:
         s = mine_repositories([a, b], db, opts, map_fn=pool_map)
     assert s.chunks_mined == 3 + 2
     assert canonical_dump(db) == clean_dump([a, b], opts, tmp_path)
+
+
+def test_stop_request_interrupts_then_resumes(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", 7)
+    db = tmp_path / "db.sqlite"
+    opts = options(tmp_path)
+    progress: list[tuple[str, int, int | None]] = []
+    events: list[str] = []
+    chunks_seen = []
+
+    def stop() -> bool:
+        return len(chunks_seen) >= 1
+
+    def one_by_one(fn: Any, items: Any) -> Any:
+        for item in items:
+            chunks_seen.append(item)
+            yield item, fn(item)
+
+    s = mine_repositories(
+        [repo],
+        db,
+        opts,
+        map_fn=one_by_one,
+        should_stop=stop,
+        on_event=lambda n, f: events.append(n),
+        on_progress=lambda r, d, t: progress.append((r, d, t)),
+    )
+    assert s.interrupted and s.repos[0].status == "interrupted"
+    assert s.chunks_mined == 1 and "mine_repo_done" not in events
+    assert progress[0][1:] == (0, 7) and progress[-1][1:] == (2, 7)
+    s2 = mine_repositories([repo], db, opts)
+    assert not s2.interrupted and s2.commits_mined == 5
+    assert canonical_dump(db) == clean_dump([repo], opts, tmp_path)
+
+
+def test_discover_applies_repo_filter(tmp_path: Path) -> None:
+    from standard_coder.sch.mining import discover
+
+    for name in ("keep", "drop-me"):
+        make_repo(tmp_path / "code" / name, 1)
+    o = MineOptions.from_sections(
+        ReposSection(include_paths=["code/*"]),
+        FiltersSection.model_validate({"repos": {"exclude": ["drop"]}}),
+        base_dir=tmp_path,
+        config_dir=tmp_path,
+    )
+    assert [p.name for p in discover(o)] == ["keep"]

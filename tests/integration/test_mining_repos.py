@@ -199,11 +199,14 @@ def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "x.py").write_text("x\n")
+    broken = tmp_path / "broken"
+    (broken / ".git").mkdir(parents=True)
+    (broken / ".git" / "HEAD").write_text("garbage\n")
     db = tmp_path / "db.sqlite"
     with pytest.raises(MiningError) as ei:
-        mine_repositories([empty, plain, good, tmp_path / "nope"], db, options(tmp_path))
+        mine_repositories([empty, plain, good, broken, tmp_path / "nope"], db, options(tmp_path))
     s = ei.value.summary
-    assert set(ei.value.failed) == {str(plain), str(tmp_path / "nope")}
+    assert set(ei.value.failed) == {str(plain), str(broken), str(tmp_path / "nope")}
     assert str(plain) in str(ei.value)
     status = {r.repo: r.status for r in s.repos}
     assert status[repo_id(empty)] == "mined" and status[repo_id(good)] == "mined"
