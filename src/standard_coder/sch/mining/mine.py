@@ -525,6 +525,7 @@ def mine_repositories(
     progress = on_progress or (lambda _r, _d, _t: None)
     summary = MineSummary()
     extract_key, filter_key = options.extract_key(), options.filter_key()
+    repos = list(dict.fromkeys(Path(os.path.abspath(os.path.expanduser(str(p)))) for p in repos))
     con = store.connect(Path(db_path))
     try:
         wanted = {repo_id(p) for p in repos}
@@ -547,7 +548,7 @@ def mine_repositories(
             t_repo = time.perf_counter()
             try:
                 plan = _plan_repo(con, path, options, extract_key, filter_key)
-            except (GitError, OSError) as exc:
+            except (GitError, OSError, ValueError) as exc:
                 rs = RepoSummary(repo=repo_id(path), path=str(path), status="error", error=str(exc))
                 summary.repos.append(rs)
                 emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": rs.error})
@@ -571,7 +572,7 @@ def mine_repositories(
                 )
                 progress(plan.summary.repo, 0, n_todo)
                 if not plan.chunks:
-                    _finish(con, plan, options, emit)
+                    _try_finish(con, plan, options, emit)
 
         def tasks() -> Iterator[ChunkTask]:
             for plan in plans.values():
@@ -608,7 +609,7 @@ def mine_repositories(
             )
             progress(rs.repo, rs.mined_now, totals[rs.repo])
             if plan.remaining == 0 and rs.status != "error":
-                _finish(con, plan, options, emit)
+                _try_finish(con, plan, options, emit)
         for plan in plans.values():
             if plan.summary.status == "mined" and plan.remaining > 0:
                 plan.summary.status = "interrupted"
@@ -624,6 +625,19 @@ def mine_repositories(
     if raise_on_error and summary.errors:
         raise MiningError(summary)
     return summary
+
+
+def _try_finish(
+    con: Any, plan: _RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
+) -> None:
+    """:func:`_finish`, turning a failure into a repo error (not marked done, retried)."""
+    try:
+        _finish(con, plan, options, emit)
+    except (GitError, OSError) as exc:
+        rs = plan.summary
+        rs.status, rs.error = "error", f"content backfill failed: {exc}"
+        emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": rs.error})
+        log.error("mine: %s: %s", rs.path, rs.error)
 
 
 def _finish(
