@@ -1,0 +1,33 @@
+"""Repository discovery and ids."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from standard_coder.sch.mining import discover_repos, repo_id
+
+
+def test_repo_id_is_safe_and_unique(tmp_path: Path) -> None:
+    a = repo_id(tmp_path / "a" / "my repo")
+    b = repo_id(tmp_path / "b" / "my repo")
+    assert a.startswith("my_repo-") and b.startswith("my_repo-") and a != b
+    assert repo_id(tmp_path / "..") != ".."
+    weird = repo_id(Path("/x/../../etc/.."))
+    assert "/" not in weird and not weird.startswith(".")
+    assert repo_id(tmp_path / "proj.git").startswith("proj-")
+    assert repo_id(tmp_path / "a" / "my repo") == a  # stable
+
+
+def test_discover_globs_literals_and_excludes(tmp_path: Path) -> None:
+    for name in ("one", "two", "skip"):
+        subprocess.run(["git", "init", "-q", str(tmp_path / "code" / name)], check=True)
+    (tmp_path / "code" / "not_a_repo").mkdir()
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "bare.git")], check=True)
+    got = discover_repos(
+        [str(tmp_path / "code" / "*"), str(tmp_path / "bare.git"), str(tmp_path / "missing")],
+        [str(tmp_path / "code" / "skip")],
+    )
+    names = [p.name for p in got]
+    # a wildcard keeps repositories only; a literal path is kept (the miner reports it)
+    assert names == ["bare.git", "one", "two", "missing"]

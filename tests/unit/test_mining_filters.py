@@ -1,0 +1,81 @@
+"""Author, repository and language filters; option keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from standard_coder.config.mining import FiltersSection, ReposSection
+from standard_coder.sch.mining import MineOptions
+from standard_coder.sch.mining.filters import (
+    AuthorRule,
+    RepoRule,
+    extension_map,
+    language_of,
+    pathspec_for,
+    validate_patterns,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "email"),
+    [
+        ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
+        ("renovate[bot]", "bot@renovateapp.com"),
+        ("github-actions", "41898282+github-actions[bot]@users.noreply.github.com"),
+        ("pre-commit-ci[bot]", "66853113+pre-commit-ci[bot]@users.noreply.github.com"),
+    ],
+)
+def test_bots_are_excluded_by_default(name: str, email: str) -> None:
+    assert not AuthorRule().allows(name, email)
+    assert AuthorRule(exclude_bots=False).allows(name, email)
+
+
+def test_author_include_exclude_substring_and_regex() -> None:
+    human = ("Jane Doe", "12345+jane@users.noreply.github.com")
+    assert AuthorRule().allows(*human)
+    assert not AuthorRule(exclude=("JANE",)).allows(*human)
+    assert AuthorRule(include=("re:^jane",)).allows(*human)
+    assert not AuthorRule(include=("re:^doe",)).allows(*human)
+    assert not AuthorRule(include=("jane",), exclude=("noreply",)).allows(*human)
+    with pytest.raises(ValueError, match="invalid regex"):
+        validate_patterns(["re:("])
+
+
+def test_repo_rule() -> None:
+    assert RepoRule().allows("gson", "/x/gson")
+    assert not RepoRule(exclude=("gs",)).allows("gson", "/x/gson")
+    assert RepoRule(include=("re:/x/",)).allows("gson", "/x/gson")
+
+
+def test_languages_by_extension() -> None:
+    ext = extension_map(["python", "java"], {"python": [".py"], "java": ["java"], "go": [".go"]})
+    assert ext == {".py": "python", ".java": "java"}
+    assert language_of("src/A.PY", ext, ()) == "python"
+    assert language_of("src/A.java", ext, ()) == "java"
+    assert language_of("main.go", ext, ()) is None
+    assert language_of("dir.py/README", ext, ()) is None
+    assert language_of("vendor/lib.py", ext, ("vendor/",)) is None
+    assert pathspec_for(ext, ("vendor/",)) == [
+        ":(icase)*.java",
+        ":(icase)*.py",
+        ":(exclude)*vendor/*",
+    ]
+    with pytest.raises(ValueError, match="no extensions"):
+        extension_map(["cobol"], {"python": [".py"]})
+
+
+def test_options_from_sections_and_keys(tmp_path: Path) -> None:
+    repos = ReposSection(include_paths=["code/*", "~/x"], max_commits_per_repo=10)
+    filters = FiltersSection.model_validate({"authors": {"exclude": ["re:^ci@"]}})
+    o = MineOptions.from_sections(repos, filters, base_dir=tmp_path / "out", config_dir=tmp_path)
+    assert o.include_paths == (str(tmp_path / "code/*"), str(Path("~/x").expanduser()))
+    assert o.max_commits_per_repo == 10
+    assert o.extract.ext_map == ((".py", "python"), (".pyi", "python"))
+    o2 = MineOptions.from_sections(repos, FiltersSection(), base_dir=tmp_path, config_dir=tmp_path)
+    assert o.extract_key() == o2.extract_key()  # authors do not change what is extracted
+    assert o.filter_key() != o2.filter_key()
+    bad = FiltersSection.model_validate({"authors": {"include": ["re:["]}})
+    with pytest.raises(ValueError, match="invalid regex"):
+        MineOptions.from_sections(repos, bad, base_dir=tmp_path)
