@@ -33,6 +33,7 @@ SMALL = [
     f"params.train.steps={STEPS}",
     f"params.train.checkpoint_every={CKPT_EVERY}",
     "params.train.batch_size=16",
+    "params.train.hidden=32",
 ]
 OUTPUTS = ("counts.jsonl", "counts_summary.json", "model.pt", "train_metrics.json")
 ITEM_IDS = [f"item-{i:05d}" for i in range(N_ITEMS)]
@@ -194,7 +195,9 @@ def test_sigkill_at_random_points_then_resume(
         steps_run = [int(x.split()[1]) for x in new if x.startswith("step ")]
         if steps_run:
             assert min(steps_run) == step_before + 1  # resumed right after the checkpoint
-            assert max(steps_run) - _ckpt_step(base) <= CKPT_EVERY
+            # one interval, plus the steps run while the newest checkpoint was still being
+            # written in the background (the next save waits for it: < 2 intervals)
+            assert max(steps_run) - _ckpt_step(base) < 2 * CKPT_EVERY
     assert kills >= 19 and kinds["step"] >= 3, kinds
     if _ckpt_step(base) < 2 * CKPT_EVERY:  # make sure there is a previous checkpoint
         proc = _start(base, trace, step_delay=0.005)
