@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
-import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +31,8 @@ from typing import Any
 
 from standard_coder import __version__
 from standard_coder.runner import manifest as mf
-from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
+from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.command import CommandStage
 from standard_coder.runner.decision import Decision, PathSpec, Scan, decide, scan
 from standard_coder.runner.engine_context import RunContext
 from standard_coder.runner.errors import (
@@ -187,7 +186,7 @@ class _Device:
 
 
 def _new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 # ---------------------------------------------------------------- the engine
@@ -231,15 +230,9 @@ class _Engine:
         log.warning("corrupt state: %s: %s", path, reason)
         if self.readonly:
             return
-        qdir = self.base / "quarantine"
-        qdir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        rel = _display(path, self.base).replace("/", "__")
-        target = qdir / f"{stamp}-{secrets.token_hex(2)}-{rel}"
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(path) + suffix)
-            if src.exists():
-                os.replace(src, Path(str(target) + suffix))
+        from standard_coder.runner.quarantine import quarantine
+
+        target = quarantine(path, self.base / "quarantine")
         self.emit("state_corrupt", stage, reason, path=str(path), moved_to=str(target))
 
     def open_cache(self) -> None:
@@ -446,6 +439,7 @@ def _run(
     )
     log.info("run %s started: %s", engine.run_id, ", ".join(selected))
 
+    _warn_stale_upstream(engine, selected)
     for name in selected:
         record = _run_stage(engine, name, force, stop, display, run_dir)
         record["run_id"] = engine.run_id
@@ -475,6 +469,56 @@ def _run(
     return result
 
 
+def _warn_stale_upstream(engine: _Engine, selected: Sequence[str]) -> None:
+    """Emit ``upstream_stale`` for selected stages fed by unselected stages that would rerun."""
+    chosen = set(selected)
+    stale: dict[str, str] = {}
+    for name in engine.views:
+        stage = engine.views[name].stage
+        if name in chosen:
+            for dep in stage.deps:
+                if dep in stale:
+                    message = f"upstream '{dep}' is stale ({stale[dep]}); using its current outputs"
+                    log.warning("stage %s: %s", name, message)
+                    engine.emit("upstream_stale", name, message, upstream=dep)
+            continue
+        inherited = [d for d in stage.deps if d in stale]
+        if inherited:
+            stale[name] = f"upstream '{inherited[0]}' is stale"
+            continue
+        if not any(name in engine.views[s].stage.deps for s in engine.views):
+            continue
+        try:
+            decision, _, _ = engine.assess(name, False)
+        except RunnerError as exc:
+            decision = Decision(False, str(exc))
+        if not decision.skip:
+            stale[name] = decision.reason
+
+
+def _write_index(path: Path, index: Mapping[str, Any]) -> None:
+    """Per-file digests of folder inputs (only to name a changed file): replace, no fsync."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _seed(seed: int) -> None:
+    """Seed python, and numpy/torch when the process already loaded them (never imports them)."""
+    if "torch" in sys.modules:
+        from standard_coder.runner.seeding import seed_everything
+
+        seed_everything(seed)
+        return
+    import random
+
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)
+
+
 def _progress_note(ctx: RunContext) -> str:
     done, total = ctx.summary.get("done"), ctx.summary.get("total")
     if done is None and ctx.last_task is not None:
@@ -498,6 +542,8 @@ def _prepare_partial(engine: _Engine, name: str, fp: str) -> Path:
         label = old[:12] if old else "unknown"
         target = engine.base / "checkpoints" / "stale" / f"{name}-{label}-{stamp}"
         target.parent.mkdir(parents=True, exist_ok=True)
+        import shutil
+
         shutil.move(str(cdir), str(target))
         reason = "fingerprint changed" if old else "no fingerprint recorded"
         engine.emit("partial_work_stale", name, reason, moved_to=str(target))
@@ -568,7 +614,10 @@ def _run_stage(
         emit=emit,
         progress=display,
         device=engine.device,
+        on_corrupt=lambda path, reason: engine.quarantine(path, reason, name),
     )
+    if not isinstance(view.stage.run, CommandStage):
+        _seed(engine.pipeline.seed)
     engine.emit("stage_running", name, decision.reason, fingerprint=fp)
     started = time.perf_counter()
     try:
@@ -622,7 +671,7 @@ def _run_stage(
     if folder_files:
         merged = dict(engine.old_files(name)())
         merged.update(folder_files)
-        atomic_write_json(engine.base / "stages" / name / "input_files.json", merged, indent=None)
+        _write_index(engine.base / "stages" / name / "input_files.json", merged)
     doc = mf.build_manifest(
         stage=name,
         inputs=in_scan.checksums,

@@ -7,7 +7,7 @@ that a pipeline that never asks for them (e.g. command stages) never loads them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sized, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +37,7 @@ class RunContext:
         emit: Callable[..., None],
         progress: ProgressDisplay,
         device: Callable[[], str],
+        on_corrupt: Callable[[Path, str], None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.stage = stage
@@ -54,6 +55,7 @@ class RunContext:
         self._emit = emit
         self._progress = progress
         self._device_fn = device
+        self._on_corrupt = on_corrupt
         self._closers: list[Callable[[], None]] = []
 
     @property
@@ -78,11 +80,20 @@ class RunContext:
         self._stop.remove_group(pgid)
 
     def ledger(self, name: str) -> Any:
-        """The durable ledger ``<checkpoint_dir>/<name>.ledger.sqlite``."""
+        """The durable ledger ``<checkpoint_dir>/<name>.ledger.sqlite`` (a corrupt one is
+        quarantined and started afresh)."""
+        from standard_coder.runner.errors import CorruptStateError
         from standard_coder.runner.ledger import SqliteLedger
 
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        ledger = SqliteLedger(self.checkpoint_dir / f"{name}.ledger.sqlite")
+        path = self.checkpoint_dir / f"{name}.ledger.sqlite"
+        try:
+            ledger = SqliteLedger(path)
+        except CorruptStateError as exc:
+            if self._on_corrupt is None:
+                raise
+            self._on_corrupt(path, exc.reason)  # moved aside: the items are redone
+            ledger = SqliteLedger(path)
         self._closers.append(ledger.close)
         return ledger
 

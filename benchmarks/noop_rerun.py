@@ -1,0 +1,416 @@
+"""No-op rerun and change detection: our runner against DVC on the same 3-stage pipeline.
+
+Cases: a first stage depending on 20,000 small files, and on 1 GiB in four files. For each:
+first run, no-op rerun, touch one file (mtime only), change one file (16 bytes, same size).
+Also the floor (a bare script that walks and stats the 20,000 files) and hash throughput of
+our hasher against ``hashlib.sha256`` fed 1 MiB ``readinto`` chunks.
+
+DVC goes into its own venv under ``benchmarks/.work/`` (``pip install dvc``, analytics off);
+it is never a project dependency. If it cannot be installed, our numbers still print.
+
+Usage:
+    PYTHONPATH=src python benchmarks/noop_rerun.py [--quick] [--no-dvc]
+
+The last line is one JSON object: ours_noop_s, dvc_noop_s, floor_noop_s, noop_speedup_20k,
+change_speedup_20k, change_speedup_1g, hash_gbps, hashlib_gbps (and more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / ".work" / "noop_rerun"
+DVC_VENV = HERE / ".work" / "dvc-venv"
+SRC = REPO / "src"
+
+STAGES_PY = r"""
+import hashlib, json, os, sys
+from pathlib import Path
+
+def prepare(data, out):
+    rows = []
+    for dirpath, _, names in os.walk(data):
+        for n in sorted(names):
+            st = os.stat(os.path.join(dirpath, n))
+            rows.append([n, st.st_size])
+    rows.sort()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps({"files": len(rows), "bytes": sum(r[1] for r in rows)}))
+
+def featurize(src, out, k):
+    d = json.loads(Path(src).read_text()); d["k"] = int(k)
+    Path(out).write_text(json.dumps(d))
+
+def train(src, out, epochs):
+    d = json.loads(Path(src).read_text()); d["epochs"] = int(epochs)
+    d["model"] = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+    Path(out).write_text(json.dumps(d))
+
+if __name__ == "__main__":
+    {"prepare": prepare, "featurize": featurize, "train": train}[sys.argv[1]](*sys.argv[2:])
+"""
+
+FLOOR_PY = r"""
+import hashlib, os, sys
+def walk(root, out):
+    with os.scandir(root) as it:
+        for e in sorted(it, key=lambda e: e.name):
+            st = e.stat()
+            if e.is_dir():
+                walk(e.path, out)
+            else:
+                out.append(f"{e.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}")
+rows = []
+walk(sys.argv[1], rows)
+token = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+print(token == open(sys.argv[2]).read().strip() if os.path.exists(sys.argv[2]) else token)
+"""
+
+OURS_TOML = """
+[outputs]
+base_dir = "sc-output"
+[params]
+featurize = {{ k = 3 }}
+train = {{ epochs = 2 }}
+[[stages]]
+name = "prepare"
+cmd = ["{py}", "stages.py", "prepare", "data", "out/prepared.json"]
+deps = ["stages.py", "data"]
+outs = ["out/prepared.json"]
+[[stages]]
+name = "featurize"
+cmd = ["{py}", "stages.py", "featurize", "out/prepared.json", "out/features.json", "3"]
+deps = ["stages.py", "out/prepared.json"]
+outs = ["out/features.json"]
+params = ["featurize.k"]
+[[stages]]
+name = "train"
+cmd = ["{py}", "stages.py", "train", "out/features.json", "out/model.json", "2"]
+deps = ["stages.py", "out/features.json"]
+outs = ["out/model.json"]
+params = ["train.epochs"]
+"""
+
+DVC_YAML = """stages:
+  prepare:
+    cmd: {py} stages.py prepare data out/prepared.json
+    deps: [stages.py, data]
+    outs: [out/prepared.json]
+  featurize:
+    cmd: {py} stages.py featurize out/prepared.json out/features.json ${{featurize.k}}
+    deps: [stages.py, out/prepared.json]
+    params: [featurize.k]
+    outs: [out/features.json]
+  train:
+    cmd: {py} stages.py train out/features.json out/model.json ${{train.epochs}}
+    deps: [stages.py, out/features.json]
+    params: [train.epochs]
+    outs: [out/model.json]
+"""
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stderr[-2000:]}")
+    return elapsed
+
+
+def make_small(data: Path, n: int) -> None:
+    data.mkdir(parents=True)
+    per_dir = 1000
+    for i in range(n):
+        sub = data / f"d{i // per_dir:03d}"
+        if i % per_dir == 0:
+            sub.mkdir()
+        (sub / f"f{i:06d}.txt").write_bytes(os.urandom(1024))
+
+
+def make_big(data: Path, count: int, size: int) -> None:
+    data.mkdir(parents=True)
+    chunk = 1 << 24
+    for i in range(count):
+        with open(data / f"big{i}.bin", "wb") as fh:
+            left = size
+            while left:
+                n = min(chunk, left)
+                fh.write(os.urandom(n))
+                left -= n
+
+
+def first_file(data: Path) -> Path:
+    for dirpath, _, names in sorted(os.walk(data)):
+        if names:
+            return Path(dirpath) / sorted(names)[0]
+    raise RuntimeError("no data")
+
+
+def touch(path: Path, step: int) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000 * step))
+
+
+def change(path: Path) -> None:
+    with open(path, "r+b") as fh:
+        fh.write(os.urandom(16))
+
+
+class Tool:
+    name = ""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run(self) -> float:
+        raise NotImplementedError
+
+
+class Ours(Tool):
+    """Our runner through the CLI (``python -m standard_coder``), or with ``fast`` through the
+    Typer-free front door ``standard_coder.runner.front.main`` (what a CLI fast path runs)."""
+
+    name = "ours"
+
+    def __init__(self, root: Path, fast: bool = False) -> None:
+        super().__init__(root)
+        self.fast = fast
+
+    def setup(self, data_src: Path) -> None:
+        self.root.mkdir(parents=True)
+        shutil.copytree(data_src, self.root / "data")
+        (self.root / "stages.py").write_text(STAGES_PY)
+        (self.root / "pipeline.toml").write_text(OURS_TOML.format(py=sys.executable))
+        self.env = {**os.environ, "PYTHONPATH": str(SRC)}
+
+    def run(self) -> float:
+        if self.fast:
+            return self.run_fast()
+        cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", "pipeline.toml"]
+        return timed(cmd, self.root, self.env)
+
+    def run_fast(self) -> float:
+        """The Typer-free front door (``standard_coder.runner.front.main``)."""
+        code = (
+            "import sys; from standard_coder.runner.front import main; "
+            "from standard_coder.pipelines import BUILTINS; sys.exit(main(sys.argv[1:], BUILTINS))"
+        )
+        cmd = [sys.executable, "-c", code, "pipeline", "--config", "pipeline.toml"]
+        return timed(cmd, self.root, self.env)
+
+
+class Dvc(Tool):
+    name = "dvc"
+
+    def setup(self, data_src: Path) -> None:
+        self.root.mkdir(parents=True)
+        shutil.copytree(data_src, self.root / "data")
+        (self.root / "stages.py").write_text(STAGES_PY)
+        (self.root / "dvc.yaml").write_text(DVC_YAML.format(py=sys.executable))
+        (self.root / "params.yaml").write_text("featurize:\n  k: 3\ntrain:\n  epochs: 2\n")
+        (self.root / ".gitignore").write_text("/data\n")
+        self.env = {
+            **os.environ,
+            "DVC_NO_ANALYTICS": "1",
+            "DVC_SITE_CACHE_DIR": str(self.root / ".dvc-site"),
+        }
+        git = ["git", "-c", "user.name=b", "-c", "user.email=b@x"]
+        subprocess.run([*git, "init", "-q"], cwd=self.root, check=True)
+        subprocess.run(
+            [str(DVC_VENV / "bin" / "dvc"), "init", "-q"], cwd=self.root, check=True, env=self.env
+        )
+        subprocess.run(
+            [str(DVC_VENV / "bin" / "dvc"), "config", "core.analytics", "false"],
+            cwd=self.root,
+            check=True,
+            env=self.env,
+        )
+        subprocess.run([*git, "add", "-A"], cwd=self.root, check=True)
+        subprocess.run([*git, "commit", "-qm", "init"], cwd=self.root, check=True)
+
+    def run(self) -> float:
+        return timed([str(DVC_VENV / "bin" / "dvc"), "repro", "-q"], self.root, self.env)
+
+
+def ensure_dvc(log: list[str]) -> bool:
+    dvc = DVC_VENV / "bin" / "dvc"
+    if dvc.exists():
+        return True
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "venv", str(DVC_VENV)], check=True, capture_output=True
+        )
+        subprocess.run(
+            [str(DVC_VENV / "bin" / "pip"), "install", "-q", "dvc"],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+        subprocess.run(
+            [str(dvc), "version"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+        )
+        return True
+    except (subprocess.SubprocessError, OSError) as exc:
+        log.append(f"note: DVC could not be installed ({type(exc).__name__}); DVC columns empty")
+        shutil.rmtree(DVC_VENV, ignore_errors=True)
+        return False
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def bench_case(tool: Tool, data_src: Path, reps: int) -> dict[str, Any]:
+    tool.setup(data_src)  # type: ignore[attr-defined]
+    out: dict[str, Any] = {"first": tool.run()}
+    out["noop"] = median([tool.run() for _ in range(reps)])
+    target = first_file(tool.root / "data")
+    touches, changes = [], []
+    for i in range(max(1, reps // 2 + 1)):
+        touch(target, i + 1)
+        touches.append(tool.run())
+        change(target)
+        changes.append(tool.run())
+    out["touch"] = median(touches)
+    out["change"] = median(changes)
+    return out
+
+
+def hash_throughput(files: list[Path]) -> tuple[float, float]:
+    sys.path.insert(0, str(SRC))
+    from standard_coder.runner.hashcache import DictHashCache, scan_path
+
+    total = sum(f.stat().st_size for f in files)
+    folder = files[0].parent
+    # ours: the real folder scan (walk, stat, cache lookups, sha256 of every byte)
+    ours = []
+    hashlib_t = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        scan_path(folder, DictHashCache())
+        ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        for f in files:
+            h = hashlib.sha256()
+            with open(f, "rb", buffering=0) as fh:
+                while n := fh.readinto(buf):
+                    h.update(view[:n])
+        hashlib_t.append(time.perf_counter() - t0)
+    return total / min(ours) / 1e9, total / min(hashlib_t) / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small smoke run (2,000 files, 64 MiB)")
+    ap.add_argument("--no-dvc", action="store_true", help="skip DVC")
+    args = ap.parse_args()
+    n_small, big_size, reps = (2000, 16 << 20, 2) if args.quick else (20000, 256 << 20, 5)
+    notes: list[str] = []
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    small, big = WORK / "src-small", WORK / "src-big"
+    make_small(small, n_small)
+    make_big(big, 4, big_size)
+    have_dvc = False if args.no_dvc else ensure_dvc(notes)
+
+    # floor: python start + walk + stat of the small files + token compare
+    floor_py = WORK / "floor.py"
+    floor_py.write_text(FLOOR_PY)
+    tok = WORK / "floor.tok"
+    tok.write_text(
+        subprocess.run(
+            [sys.executable, str(floor_py), str(small), str(tok)], capture_output=True, text=True
+        ).stdout
+    )
+    floor = median(
+        [timed([sys.executable, str(floor_py), str(small), str(tok)], WORK) for _ in range(reps)]
+    )
+
+    results: dict[str, dict[str, Any]] = {}
+    for case, src in (("20k", small), ("1g", big)):
+        results[f"ours_{case}"] = bench_case(Ours(WORK / f"ours-{case}"), src, reps)
+        results[f"oursfast_{case}"] = bench_case(
+            Ours(WORK / f"oursfast-{case}", fast=True), src, reps
+        )
+        if have_dvc:
+            try:
+                results[f"dvc_{case}"] = bench_case(Dvc(WORK / f"dvc-{case}"), src, reps)
+            except (RuntimeError, subprocess.SubprocessError) as exc:
+                notes.append(f"note: DVC failed on {case}: {str(exc)[:300]}")
+    hash_gbps, hashlib_gbps = hash_throughput(sorted(big.iterdir()))
+
+    label = f"{n_small:,} x 1 KiB"
+    print(f"\nNo-op rerun benchmark ({'quick' if args.quick else 'full'}; median seconds)")
+    print(f"floor (python + walk + stat {n_small:,} files): {floor:.3f} s\n")
+    header = f"{'case':<22}{'tool':<6}{'first':>9}{'no-op':>9}{'touch 1':>9}{'change 1':>10}"
+    print(header)
+    print("-" * len(header))
+    for case, name in (("20k", label), ("1g", f"4 x {big_size >> 20} MiB")):
+        for tool in ("ours", "oursfast", "dvc"):
+            r = results.get(f"{tool}_{case}")
+            if r is None:
+                continue
+            shown = "ours*" if tool == "oursfast" else tool
+            print(
+                f"{name:<22}{shown:<6}{r['first']:>9.3f}{r['noop']:>9.3f}{r['touch']:>9.3f}"
+                f"{r['change']:>10.3f}"
+            )
+    print(
+        f"\nhash throughput (1 GiB case): ours {hash_gbps:.2f} GB/s, "
+        f"hashlib sha256 1 MiB readinto {hashlib_gbps:.2f} GB/s"
+    )
+    print("ours* = the same runner through the Typer-free front door (runner.front.main)")
+    for note in notes:
+        print(note)
+
+    def ratio(a: str, b: str, key: str) -> float | None:
+        if a in results and b in results and results[b][key] > 0:
+            return round(results[a][key] / results[b][key], 2)
+        return None
+
+    summary = {
+        "quick": args.quick,
+        "ours_noop_s": round(results["ours_20k"]["noop"], 4),
+        "dvc_noop_s": round(results["dvc_20k"]["noop"], 4) if "dvc_20k" in results else None,
+        "floor_noop_s": round(floor, 4),
+        "noop_speedup_20k": ratio("dvc_20k", "ours_20k", "noop"),
+        "change_speedup_20k": ratio("dvc_20k", "ours_20k", "change"),
+        "change_speedup_1g": ratio("dvc_1g", "ours_1g", "change"),
+        "touch_speedup_20k": ratio("dvc_20k", "ours_20k", "touch"),
+        "ours_noop_fast_s": round(results["oursfast_20k"]["noop"], 4),
+        "noop_speedup_20k_fast": ratio("dvc_20k", "oursfast_20k", "noop"),
+        "change_speedup_20k_fast": ratio("dvc_20k", "oursfast_20k", "change"),
+        "change_speedup_1g_fast": ratio("dvc_1g", "oursfast_1g", "change"),
+        "ours_noop_1g_s": round(results["ours_1g"]["noop"], 4),
+        "ours_change_20k_s": round(results["ours_20k"]["change"], 4),
+        "ours_fast_change_20k_s": round(results["oursfast_20k"]["change"], 4),
+        "dvc_change_20k_s": round(results["dvc_20k"]["change"], 4)
+        if "dvc_20k" in results
+        else None,
+        "hash_gbps": round(hash_gbps, 3),
+        "hashlib_gbps": round(hashlib_gbps, 3),
+        "dvc_available": "dvc_20k" in results,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

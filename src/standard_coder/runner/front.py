@@ -1,0 +1,278 @@
+"""The runner's command-line front door, free of Typer (so a no-op rerun starts fast).
+
+``standard_coder.cli.pipeline`` registers these as Typer commands; :func:`main` is the same
+behaviour behind ``argparse`` for a fast path that never imports Typer (and so pydantic):
+
+    >>> from standard_coder.pipelines import BUILTINS  # doctest: +SKIP
+    >>> raise SystemExit(main(["pipeline", "--config", "pipe.toml"], BUILTINS))  # doctest: +SKIP
+
+Exit codes: 0 ok, 1 a stage failed, 2 bad input or usage, 3 output folder locked,
+130/143 interrupted. User errors print ``error: ...`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.errors import PipelineDefinitionError, RunnerError
+from standard_coder.runner.stage import Pipeline
+
+
+class UsageError(RunnerError):
+    """Bad command-line usage or an unreadable config file."""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a folder, expected a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_pipeline(
+    config: Path, overrides: Sequence[str], builtins: Mapping[str, str]
+) -> tuple[Pipeline, Path]:
+    """The pipeline a config file describes, and the folder its paths are relative to.
+
+    A file with ``[[stages]]`` is a command pipeline; ``[pipeline] entry`` loads a Python
+    pipeline; otherwise ``[pipeline] name`` (default ``sch``) picks one of ``builtins``
+    (``name -> "module:builder"``).
+
+    Raises:
+        RunnerError: bad pipeline file or entry.
+        ValueError: (``ConfigError``) a builder rejected the config or an override.
+    """
+    config = Path(config).expanduser().resolve()
+    data = _read_toml(config)
+    root = config.parent
+    from standard_coder.runner.commandfile import is_command_pipeline, load_command_pipeline
+
+    if is_command_pipeline(data):
+        return load_command_pipeline(data, config, overrides), root
+    from standard_coder.runner.entry import build_from_object, load_object
+
+    section = data.get("pipeline", {})
+    section = section if isinstance(section, dict) else {}
+    spec = section.get("entry")
+    if isinstance(spec, str) and spec:
+        obj = load_object(spec, root)
+        return build_from_object(obj, spec, config, overrides), root
+    name = str(section.get("name", "sch"))
+    target = builtins.get(name)
+    if target is None:
+        raise PipelineDefinitionError(
+            f"{config}: pipeline.name: unknown built-in {name!r} "
+            f"(valid: {', '.join(sorted(builtins))}); or give [pipeline] entry or [[stages]]"
+        )
+    try:
+        obj = load_object(target, root)
+    except PipelineDefinitionError:
+        raise PipelineDefinitionError(
+            f"{config}: built-in pipeline {name!r} is not available in this version "
+            f"(module {target.split(':', 1)[0]} not found)"
+        ) from None
+    return build_from_object(obj, target, config, overrides), root
+
+
+class _Formatter(logging.Formatter):
+    """Console lines; tracebacks only at ``--log-level debug`` (run.log always has them)."""
+
+    def __init__(self, fmt: str, level: int) -> None:
+        super().__init__(fmt)
+        self.level = level
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.level > logging.DEBUG and record.exc_info:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return super().format(record)
+
+
+def setup_logging(level: str) -> None:
+    """Console logging at ``level`` on stderr (warnings and up unless debug)."""
+    numeric = getattr(logging, level.upper(), None)
+    if not isinstance(numeric, int):
+        raise UsageError(f"--log-level {level!r}: expected debug, info, warning or error")
+    top = logging.getLogger("standard_coder")
+    top.setLevel(min(numeric, logging.INFO))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
+    handler.setFormatter(_Formatter("%(levelname)s %(name)s: %(message)s", numeric))
+    top.addHandler(handler)
+
+
+def _error(message: str, code: int) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return code
+
+
+def _guard(fn: Any, *args: Any, **kwargs: Any) -> int:
+    try:
+        return int(fn(*args, **kwargs))
+    except RunnerError as exc:
+        return _error(str(exc), exc.exit_code)
+    except ValueError as exc:  # ConfigError from a builder or an override
+        return _error(str(exc), 2)
+
+
+def split_stages(stages: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; empty -> None."""
+    if not stages:
+        return None
+    return [s.strip() for s in stages.split(",") if s.strip()]
+
+
+def print_plan(plans: Sequence[Any], as_json: bool) -> None:
+    """Print ``status`` / ``--dry-run`` rows (a table, or JSON ``{"stages": [...]}``)."""
+    if as_json:
+        rows = [
+            {"stage": p.stage, "run": p.run, "reason": p.reason, "selected": p.selected}
+            for p in plans
+        ]
+        sys.stdout.write(json.dumps({"stages": rows}, indent=2) + "\n")
+        return
+    width = max((len(p.stage) for p in plans), default=5)
+    for p in plans:
+        what = "would run" if p.run else "up to date"
+        if p.run and not p.selected:
+            what = "stale"
+        mark = "" if p.selected else "  (not selected)"
+        sys.stdout.write(f"{p.stage:<{width}}  {what:<10}  {p.reason}{mark}\n")
+
+
+def _pipeline(
+    *,
+    config: Path,
+    builtins: Mapping[str, str],
+    stages: str | None = None,
+    from_stage: str | None = None,
+    to_stage: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    overrides: Sequence[str] = (),
+    log_level: str = "info",
+    log_format: str = "text",
+) -> int:
+    if log_format not in ("text", "json"):
+        raise UsageError(f"--log-format {log_format!r}: expected text or json")
+    setup_logging(log_level)
+    pipe, root = load_pipeline(config, overrides, builtins)
+    from standard_coder.runner.engine import plan_pipeline, run_pipeline
+    from standard_coder.runner.events import ConsoleSink, StreamJsonSink
+
+    selection = split_stages(stages)
+    if dry_run:
+        plans = plan_pipeline(
+            pipe,
+            stages=selection,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            force=force,
+            root=root,
+        )
+        print_plan([p for p in plans if p.selected], as_json=log_format == "json")
+        return 0
+    sink = StreamJsonSink() if log_format == "json" else ConsoleSink()
+    result = run_pipeline(
+        pipe,
+        stages=selection,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        force=force,
+        sinks=[sink],
+        root=root,
+    )
+    if result.exit_code != 0:
+        sys.stderr.write(f"{result.message}\n")
+        return result.exit_code
+    ran = sum(1 for r in result.stages.values() if r["status"] == "completed")
+    sys.stderr.write(f"ok: {ran} ran, {len(result.stages) - ran} skipped (run {result.run_id})\n")
+    return 0
+
+
+def run_command(**kwargs: Any) -> int:
+    """``standard-coder pipeline``: keyword arguments as :func:`main`'s options; an exit code."""
+    return _guard(_pipeline, **kwargs)
+
+
+def _status(
+    *,
+    config: Path,
+    builtins: Mapping[str, str],
+    overrides: Sequence[str] = (),
+    as_json: bool = False,
+) -> int:
+    pipe, root = load_pipeline(config, overrides, builtins)
+    from standard_coder.runner.engine import plan_pipeline
+
+    print_plan(plan_pipeline(pipe, root=root), as_json)
+    return 0
+
+
+def status_command(**kwargs: Any) -> int:
+    """``standard-coder status``: per stage, would it run and why; an exit code."""
+    return _guard(_status, **kwargs)
+
+
+def validate_command(paths: Sequence[Path]) -> int:
+    """``standard-coder validate-manifest``: 0 when every file is valid, else 2."""
+    from standard_coder.runner.manifest import validate_file
+
+    bad = 0
+    for path in paths:
+        problems = validate_file(Path(path))
+        if problems:
+            bad += 1
+            for problem in problems:
+                sys.stdout.write(f"{path}: {problem}\n")
+        else:
+            sys.stdout.write(f"{path}: ok\n")
+    return 2 if bad else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="standard-coder")
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("pipeline", help="run a pipeline")
+    run.add_argument("--config", "-c", type=Path, required=True)
+    run.add_argument("--stages")
+    run.add_argument("--from", dest="from_stage")
+    run.add_argument("--to", dest="to_stage")
+    run.add_argument("--force", action="store_true")
+    run.add_argument("--dry-run", action="store_true")
+    run.add_argument("--set", dest="overrides", action="append", default=[])
+    run.add_argument("--log-level", default="info")
+    run.add_argument("--log-format", default="text")
+    status = sub.add_parser("status", help="would each stage run, and why")
+    status.add_argument("--config", "-c", type=Path, required=True)
+    status.add_argument("--set", dest="overrides", action="append", default=[])
+    status.add_argument("--json", dest="as_json", action="store_true")
+    validate = sub.add_parser("validate-manifest", help="check manifest files")
+    validate.add_argument("paths", nargs="+", type=Path)
+    return ap
+
+
+def main(argv: Sequence[str], builtins: Mapping[str, str]) -> int:
+    """The same commands behind ``argparse`` (no Typer import); returns the exit code."""
+    try:
+        ns = _parser().parse_args(list(argv))
+    except SystemExit as exc:  # argparse printed the usage error
+        return 2 if exc.code not in (0, None) else 0
+    args = vars(ns)
+    command = args.pop("command")
+    if command == "pipeline":
+        return run_command(builtins=builtins, **args)
+    if command == "status":
+        return status_command(builtins=builtins, **args)
+    return validate_command(args["paths"])

@@ -1,0 +1,291 @@
+"""The CLI end to end: real subprocesses, signals, locks and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+SCRIPT = r"""
+import json, os, signal, sys, time
+from pathlib import Path
+mode, out = sys.argv[1], Path(sys.argv[2])
+marker = Path(os.environ["SC_CHECKPOINT_DIR"]) / "started"
+def on_signal(signum, frame):
+    Path("signalled.txt").write_text(str(signum))
+    sys.exit(1)
+if mode == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+else:
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+marker.write_text(str(os.getpid()))
+env = {k: v for k, v in os.environ.items() if k.startswith("SC_")}
+if mode in ("slow", "stubborn"):
+    deadline = time.time() + float(os.environ.get("SLOW_S", "3"))
+    while time.time() < deadline:
+        time.sleep(0.02)
+if mode == "fail":
+    sys.exit(4)
+if mode != "noout":
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(env, sort_keys=True))
+"""
+
+
+def write_pipeline(root: Path, first: str = "fast", grace: float = 5.0) -> Path:
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "a.txt").write_text("a\n")
+    (root / "stage.py").write_text(SCRIPT)
+    py = json.dumps(sys.executable)
+    (root / "pipe.toml").write_text(f"""
+[outputs]
+base_dir = "state"
+[runner]
+stop_grace_s = {grace}
+[params]
+model = {{ lr = 0.5 }}
+[[stages]]
+name = "one"
+cmd = [{py}, "stage.py", "{first}", "out/one.json"]
+deps = ["stage.py", "data"]
+outs = ["out/one.json"]
+params = ["model.lr"]
+[[stages]]
+name = "two"
+cmd = [{py}, "stage.py", "fast", "out/two.json"]
+deps = ["out/one.json"]
+outs = ["out/two.json"]
+""")
+    return root / "pipe.toml"
+
+
+def _abs_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(env or os.environ)
+    parts = env.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in parts if p)
+    return env
+
+
+def cli(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    kw["env"] = _abs_env(kw.get("env"))  # type: ignore[arg-type]
+    return subprocess.run(
+        [sys.executable, "-m", "standard_coder", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kw,
+    )  # type: ignore[call-overload]
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "standard_coder", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for(path: Path, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purpose
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_run_then_noop_and_env(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path)
+    first = cli("pipeline", "--config", str(cfg))
+    assert first.returncode == 0, first.stderr
+    env = json.loads((tmp_path / "out" / "one.json").read_text())
+    assert env["SC_STAGE"] == "one" and json.loads(env["SC_PARAMS_JSON"]) == {"model.lr": 0.5}
+    assert env["SC_CHECKPOINT_DIR"] == str(tmp_path / "state" / "checkpoints" / "one")
+    assert env["SC_RUN_ID"]
+    again = cli("pipeline", "--config", str(cfg))
+    assert again.returncode == 0
+    assert "[skip] one: up to date" in again.stderr and "[skip] two: up to date" in again.stderr
+    status = cli("status", "--config", str(cfg), "--json", "--set", "params.model.lr=1")
+    rows = json.loads(status.stdout)["stages"]
+    assert rows[0]["reason"] == "params changed: model.lr 0.5 -> 1"
+
+
+def test_dry_run_and_status_write_nothing(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path)
+    dry = cli("pipeline", "--config", str(cfg), "--dry-run")
+    assert dry.returncode == 0 and "would run" in dry.stdout and "new" in dry.stdout
+    assert cli("status", "--config", str(cfg)).returncode == 0
+    assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists()
+
+
+def test_json_log_format_puts_events_on_stderr(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path)
+    res = cli("pipeline", "--config", str(cfg), "--log-format", "json")
+    events = [json.loads(x) for x in res.stderr.splitlines() if x.startswith("{")]
+    assert next(e["event"] for e in events) == "run_started"
+    assert "run_completed" in [e["event"] for e in events]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["pipeline", "--config", "missing.toml"], 2, "not found"),
+        (["pipeline", "--config", "pipe.toml", "--stages", "zzz"], 2, "valid stages: one, two"),
+        (["pipeline", "--config", "pipe.toml", "--set", "params.model.x=1"], 2, "model.x"),
+        (["pipeline", "--config", "pipe.toml", "--stages", "two"], 1, "upstream stage 'one'"),
+        (["pipeline", "--config", "bad.toml"], 2, "not valid TOML"),
+        (["pipeline", "--config", "builtin.toml"], 2, "not available"),
+    ],
+)
+def test_user_errors_exit_codes_without_traceback(
+    tmp_path: Path, args: list[str], code: int, needle: str
+) -> None:
+    write_pipeline(tmp_path)
+    (tmp_path / "bad.toml").write_text("[[stages]\n")
+    (tmp_path / "builtin.toml").write_text('[pipeline]\nname = "sch"\n')
+    res = cli(*args, cwd=tmp_path)
+    assert res.returncode == code, res.stderr
+    assert needle in res.stderr and "Traceback" not in res.stderr
+
+
+def test_failing_command_exits_1(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path, first="fail")
+    res = cli("pipeline", "--config", str(cfg))
+    assert res.returncode == 1 and "exited with status 4" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_output_missing_after_exit_0_fails(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path, first="noout")
+    res = cli("pipeline", "--config", str(cfg))
+    assert res.returncode == 1 and "out/one.json" in res.stderr
+
+
+def test_python_entry_pipeline(tmp_path: Path) -> None:
+    (tmp_path / "mypipe.py").write_text("""
+from pathlib import Path
+from standard_coder.runner.stage import Pipeline, Stage
+def hello(ctx):
+    (Path(ctx.base_dir) / "hello.txt").write_text(str(ctx.params["n"]))
+def build(config_path, overrides):
+    n = int(overrides[0].split("=")[1]) if overrides else 1
+    base = Path(config_path).parent / "state"
+    return Pipeline(name="py", base_dir=base,
+                    stages=[Stage(name="hello", run=hello, params={"n": n},
+                                  outputs=(base / "hello.txt",))])
+""")
+    (tmp_path / "p.toml").write_text('[pipeline]\nentry = "mypipe.py:build"\n')
+    res = cli("pipeline", "--config", str(tmp_path / "p.toml"), "--set", "n=7")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "state" / "hello.txt").read_text() == "7"
+
+
+@pytest.mark.slow
+def test_concurrent_run_exits_3_naming_holder(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path, first="slow")
+    proc = start("pipeline", "--config", str(cfg), env={"SLOW_S": "2"})
+    try:
+        wait_for(tmp_path / "state" / "checkpoints" / "one" / "started")
+        second = cli("pipeline", "--config", str(cfg))
+        assert second.returncode == 3
+        assert f"pid {proc.pid}" in second.stderr and "started" in second.stderr
+    finally:
+        assert proc.wait(timeout=30) == 0
+
+
+@pytest.mark.slow
+def test_sigkill_runner_kills_stage_and_leaves_no_stale_lock(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path, first="slow")
+    proc = start("pipeline", "--config", str(cfg), env={"SLOW_S": "1.5"})
+    marker = tmp_path / "state" / "checkpoints" / "one" / "started"
+    wait_for(marker)
+    time.sleep(0.1)
+    child = int(marker.read_text())
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 5
+    while alive(child) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not alive(child)
+    time.sleep(1.8)  # longer than the stage would have taken
+    assert not (tmp_path / "out" / "one.json").exists(), "orphan wrote its output"
+    res = cli("pipeline", "--config", str(cfg), env={**os.environ, "SLOW_S": "0"})
+    assert res.returncode == 0, res.stderr
+    assert "[run] one: new" in res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_forwards_to_stage_and_exits_interrupted(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    cfg = write_pipeline(tmp_path, first="slow")
+    proc = start("pipeline", "--config", str(cfg), env={"SLOW_S": "20"})
+    wait_for(tmp_path / "state" / "checkpoints" / "one" / "started")
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, err
+    assert "interrupted: rerun to resume" in err and "Traceback" not in err
+    assert (tmp_path / "signalled.txt").read_text() == str(int(sig))
+    events = [
+        json.loads(x)
+        for x in (tmp_path / "state" / "logs" / "events.jsonl").read_text().splitlines()
+    ]
+    assert events[-1]["event"] == "run_interrupted"
+    assert not (tmp_path / "state" / "stages" / "one" / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_stubborn_stage_is_killed_after_grace(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path, first="stubborn", grace=0.5)
+    proc = start("pipeline", "--config", str(cfg), env={"SLOW_S": "30"})
+    marker = tmp_path / "state" / "checkpoints" / "one" / "started"
+    wait_for(marker)
+    t0 = time.time()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    assert time.time() - t0 < 10
+    assert not alive(int(marker.read_text()))
+
+
+def test_fast_front_door_without_typer(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path)
+    code = (
+        "import sys; from standard_coder.runner.front import main; "
+        "from standard_coder.pipelines import BUILTINS; "
+        "rc = main(sys.argv[1:], BUILTINS); "
+        "assert 'typer' not in sys.modules and 'pydantic' not in sys.modules, 'heavy import'; "
+        "sys.exit(rc)"
+    )
+    args = [sys.executable, "-c", code, "pipeline", "--config", str(cfg)]
+    first = subprocess.run(args, capture_output=True, text=True, env=_abs_env(), timeout=60)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(args, capture_output=True, text=True, env=_abs_env(), timeout=60)
+    assert again.returncode == 0 and "[skip] two: up to date" in again.stderr
+    bad = subprocess.run(
+        [*args[:3], "pipeline"], capture_output=True, text=True, env=_abs_env(), timeout=60
+    )
+    assert bad.returncode == 2

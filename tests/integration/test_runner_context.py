@@ -1,0 +1,111 @@
+"""The stage context: ledger resume across an interrupt, checkpoints, corrupt ledger."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from standard_coder.runner.engine import run_pipeline
+from standard_coder.runner.events import MemorySink
+from standard_coder.runner.progress import ProgressDisplay
+from standard_coder.runner.stage import Pipeline, Stage
+from standard_coder.runner.stoptoken import StopToken
+
+pytestmark = pytest.mark.integration
+
+WORK: Counter[str] = Counter()
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def _make(root: Path, run: Any, n: int = 20) -> Pipeline:
+    out = root / "out.json"
+    stage = Stage(name="items", run=run, params={"n": n}, outputs=(out,))
+    return Pipeline(name="ctx", stages=[stage], base_dir=root / "state", seed=7)
+
+
+def _items_stage(stop_after: int | None) -> Any:
+    def run(ctx: Any) -> None:
+        ledger = ctx.ledger("squares")
+        todo = [i for i in range(ctx.params["n"]) if not ledger.is_done(str(i), "k")]
+        ctx.set_summary(total=ctx.params["n"])
+        for item, result in ctx.map(square, todo, desc="squares"):
+            ledger.mark_done(str(item), "k", result)
+            WORK["done"] += 1
+            ctx.set_summary(done=len(ledger))
+            if stop_after is not None and len(ledger) == stop_after:
+                ctx._stop.request(2)
+        if ctx.should_stop():
+            return
+        results = {item_id: res for item_id, _, res in ledger.items()}
+        (ctx.base_dir.parent / "out.json").write_text(json.dumps(results, sort_keys=True))
+
+    return run
+
+
+def _run(pipe: Pipeline) -> tuple[Any, MemorySink]:
+    sink = MemorySink()
+    res = run_pipeline(
+        pipe,
+        sinks=[sink],
+        install_signals=False,
+        stop=StopToken(),
+        progress=ProgressDisplay(enabled=False, stream=None),
+    )
+    return res, sink
+
+
+def test_interrupted_map_resumes_from_the_ledger(tmp_path: Path) -> None:
+    WORK.clear()
+    res, _sink = _run(_make(tmp_path, _items_stage(stop_after=8)))
+    assert res.exit_code == 130
+    assert res.message == "interrupted: rerun to resume (8/20 items done)"
+    assert (tmp_path / "state" / "checkpoints" / "items" / "squares.ledger.sqlite").exists()
+    res, _ = _run(_make(tmp_path, _items_stage(stop_after=None)))
+    assert res.exit_code == 0
+    assert WORK["done"] == 20  # 8 before the interrupt, only the 12 missing after it
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out == {str(i): i * i for i in range(20)}
+
+
+def test_param_change_sets_ledger_aside(tmp_path: Path) -> None:
+    WORK.clear()
+    _run(_make(tmp_path, _items_stage(stop_after=5)))
+    res, sink = _run(_make(tmp_path, _items_stage(stop_after=None), n=10))
+    assert res.exit_code == 0 and WORK["done"] == 15  # nothing reused from the other params
+    assert "partial_work_stale" in sink.names()
+
+
+def test_corrupt_ledger_is_quarantined_and_redone(tmp_path: Path) -> None:
+    WORK.clear()
+    _run(_make(tmp_path, _items_stage(stop_after=5)))
+    ledger = tmp_path / "state" / "checkpoints" / "items" / "squares.ledger.sqlite"
+    for side in ("-wal", "-shm"):
+        Path(str(ledger) + side).unlink(missing_ok=True)
+    ledger.write_bytes(b"garbage" * 100)
+    res, sink = _run(_make(tmp_path, _items_stage(stop_after=None)))
+    assert res.exit_code == 0 and "state_corrupt" in sink.names()
+    assert WORK["done"] == 25
+    assert any((tmp_path / "state" / "quarantine").iterdir())
+
+
+def test_checkpointer_emits_checkpoint_saved(tmp_path: Path) -> None:
+    def train(ctx: Any) -> None:
+        ckpt = ctx.checkpointer("model", every_n_steps=2)
+        for step in range(1, 5):
+            if ckpt.due(step):
+                ckpt.save({"step": step}, step)
+        assert ckpt.load_latest()["step"] == 4
+        (ctx.base_dir.parent / "out.json").write_text("{}")
+
+    res, sink = _run(_make(tmp_path, train))
+    assert res.exit_code == 0
+    saved = [e for e in sink.events if e["event"] == "checkpoint_saved"]
+    assert [e["step"] for e in saved] == [2, 4] and saved[0]["stage"] == "items"
+    assert (tmp_path / "state" / "checkpoints" / "items" / "model").is_dir()

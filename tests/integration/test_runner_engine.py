@@ -1,0 +1,316 @@
+"""The run loop with Python stages: skip, rerun reasons, bad state, partial work, interrupts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from standard_coder.runner.engine import plan_pipeline, run_pipeline
+from standard_coder.runner.errors import PipelineDefinitionError, UpstreamMissing
+from standard_coder.runner.events import MemorySink
+from standard_coder.runner.progress import ProgressDisplay
+from standard_coder.runner.stage import Pipeline, Stage
+
+pytestmark = pytest.mark.integration
+
+CALLS: Counter[str] = Counter()
+
+
+def _prepare(ctx: Any) -> None:
+    CALLS["prepare"] += 1
+    data = ctx.base_dir.parent / "data"
+    total = sum(len(p.read_bytes()) for p in sorted(data.rglob("*")) if p.is_file())
+    out = ctx.base_dir.parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "prepared.txt").write_text(f"{total}\n")
+
+
+def _train(ctx: Any) -> None:
+    CALLS["train"] += 1
+    n = int((ctx.base_dir.parent / "out" / "prepared.txt").read_text())
+    (ctx.base_dir.parent / "out" / "model.txt").write_text(f"{n * ctx.params['lr']}\n")
+    ctx.set_summary(items=n)
+
+
+def _report(ctx: Any) -> None:
+    CALLS["report"] += 1
+    model = (ctx.base_dir.parent / "out" / "model.txt").read_text()
+    (ctx.base_dir.parent / "out" / "report.txt").write_text(f"model {model}")
+
+
+def make(root: Path, lr: float = 0.1, **over: Any) -> Pipeline:
+    out = root / "out"
+    stages = [
+        Stage(
+            name="prepare", run=_prepare, inputs=(root / "data",), outputs=(out / "prepared.txt",)
+        ),
+        Stage(
+            name="train",
+            run=_train,
+            deps=("prepare",),
+            params={"lr": lr},
+            outputs=(out / "model.txt",),
+        ),
+        Stage(name="report", run=_report, deps=("train",), outputs=(out / "report.txt",)),
+    ]
+    for name, stage_over in over.items():
+        stages = [Stage(**{**s.__dict__, **stage_over}) if s.name == name else s for s in stages]
+    return Pipeline(name="t", stages=stages, base_dir=root / "state")
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    CALLS.clear()
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    for i in range(8):
+        (data / f"f{i}.txt").write_text(f"line {i}\n")
+    (data / "sub" / "x.txt").write_text("x\n")
+    return tmp_path
+
+
+def run(pipe: Pipeline, **kw: Any) -> tuple[Any, MemorySink]:
+    sink = MemorySink()
+    result = run_pipeline(
+        pipe,
+        sinks=[sink],
+        install_signals=False,
+        progress=ProgressDisplay(enabled=False, stream=None),
+        **kw,
+    )
+    return result, sink
+
+
+def reasons(sink: MemorySink, event: str) -> dict[str, str]:
+    return {e["stage"]: e["reason"] for e in sink.events if e["event"] == event}
+
+
+def test_second_run_skips_everything_and_does_no_work(root: Path) -> None:
+    result, sink = run(make(root))
+    assert result.exit_code == 0 and CALLS == {"prepare": 1, "train": 1, "report": 1}
+    assert reasons(sink, "stage_cache_miss") == dict.fromkeys(["prepare", "train", "report"], "new")
+    result, sink = run(make(root))
+    assert result.exit_code == 0 and CALLS == {"prepare": 1, "train": 1, "report": 1}
+    assert reasons(sink, "stage_skipped") == dict.fromkeys(
+        ["prepare", "train", "report"], "up to date"
+    )
+    names = sink.names()
+    assert names[0] == "run_started" and names[-1] == "run_completed"
+    for e in sink.events:
+        assert {"ts", "run_id", "event", "stage", "reason"} <= set(e)
+    lines = (root / "state" / "logs" / "events.jsonl").read_text().splitlines()
+    assert len(lines) == 2 * 0 + len(lines) and all(json.loads(x)["run_id"] for x in lines)
+    state = json.loads((root / "state" / "checkpoints" / "run_state.json").read_text())
+    assert state["status"] == "completed" and state["stages"]["train"]["cache_hit"] is True
+    assert (root / "state" / "runs" / result.run_id).is_dir()
+    assert (root / "state" / "logs" / "run.log").exists()
+
+
+def test_param_change_reruns_stage_and_downstream_only(root: Path) -> None:
+    run(make(root))
+    _result, sink = run(make(root, lr=0.2))
+    assert CALLS == {"prepare": 1, "train": 2, "report": 2}
+    assert reasons(sink, "stage_cache_miss")["train"] == "params changed: lr 0.1 -> 0.2"
+    assert reasons(sink, "stage_cache_miss")["report"] == "input changed: out/model.txt"
+    assert reasons(sink, "stage_skipped") == {"prepare": "up to date"}
+
+
+def test_touch_without_change_reruns_nothing(root: Path) -> None:
+    run(make(root))
+    os.utime(root / "data" / "f3.txt", ns=(1, 2 * 10**18))
+    _, sink = run(make(root))
+    assert CALLS["prepare"] == 1
+    assert reasons(sink, "stage_skipped")["prepare"] == "mtime changed, content same"
+    _, sink = run(make(root))
+    assert reasons(sink, "stage_skipped")["prepare"] == "up to date"
+
+
+def test_content_change_reruns_and_names_the_file(root: Path) -> None:
+    run(make(root))
+    (root / "data" / "sub" / "x.txt").write_text("y\n")
+    _, sink = run(make(root))
+    assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: data/sub/x.txt"
+    # same size, so prepared.txt is identical and downstream stays skipped
+    assert CALLS == {"prepare": 2, "train": 1, "report": 1}
+
+
+@pytest.mark.parametrize("how", ["delete", "alter"])
+def test_deleted_or_altered_output_reruns_its_stage(root: Path, how: str) -> None:
+    run(make(root))
+    model = root / "out" / "model.txt"
+    if how == "delete":
+        model.unlink()
+    else:
+        model.write_text("tampered\n")
+    _, sink = run(make(root))
+    expected = "outputs missing" if how == "delete" else "outputs changed: out/model.txt"
+    assert reasons(sink, "stage_cache_miss") == {"train": expected}
+    assert CALLS["train"] == 2 and CALLS["prepare"] == 1
+
+
+def test_code_version_change_and_force(root: Path) -> None:
+    run(make(root))
+    _, sink = run(make(root, train={"version": "v2"}))
+    assert reasons(sink, "stage_cache_miss")["train"] == "code changed"
+    _, sink = run(make(root, train={"version": "v2"}), stages=["prepare"], force=True)
+    assert reasons(sink, "stage_cache_miss") == {"prepare": "forced"}
+
+
+def test_status_and_plan_write_nothing(root: Path) -> None:
+    pipe = make(root)
+    plans = plan_pipeline(pipe)
+    assert [(p.stage, p.run, p.reason) for p in plans] == [
+        ("prepare", True, "new"),
+        ("train", True, "new"),
+        ("report", True, "new"),
+    ]
+    assert not (root / "state").exists()
+    run(pipe)
+    plans = plan_pipeline(make(root, lr=0.3))
+    assert [p.reason for p in plans] == [
+        "up to date",
+        "params changed: lr 0.1 -> 0.3",
+        "upstream will run: train",
+    ]
+
+
+def test_selected_stage_with_missing_upstream_outputs_fails(root: Path) -> None:
+    with pytest.raises(UpstreamMissing, match="'prepare'"):
+        run(make(root), stages=["train"])
+    assert CALLS == {}
+
+
+def test_stale_upstream_warns_but_runs(root: Path) -> None:
+    run(make(root))
+    (root / "data" / "f0.txt").write_text("different length now\n")
+    result, sink = run(make(root), stages=["report"], force=True)
+    assert result.exit_code == 0
+    stale = reasons(sink, "upstream_stale")
+    assert stale["report"].startswith("upstream 'train' is stale (upstream will run") or stale[
+        "report"
+    ].startswith("upstream 'train' is stale")
+    assert reasons(sink, "stage_cache_miss") == {"report": "forced"}
+
+
+def test_stage_failure_exit_1_and_no_manifest(root: Path) -> None:
+    def boom(ctx: Any) -> None:
+        raise ValueError("bad data")
+
+    result, sink = run(make(root, train={"run": boom}))
+    assert result.exit_code == 1 and "bad data" in result.message
+    assert reasons(sink, "stage_failed")["train"] == "ValueError: bad data"
+    assert not (root / "state" / "stages" / "train" / "manifest.json").exists()
+    assert "report" not in result.stages
+
+
+def test_missing_declared_output_fails(root: Path) -> None:
+    result, sink = run(make(root, train={"run": lambda ctx: None}))
+    assert result.exit_code == 1
+    assert "out/model.txt" in reasons(sink, "stage_failed")["train"]
+
+
+def test_missing_input_is_named(root: Path) -> None:
+    result, sink = run(make(root, prepare={"inputs": (root / "nowhere",)}))
+    assert result.exit_code == 2 and "nowhere" in reasons(sink, "stage_failed")["prepare"]
+
+
+def test_bad_definitions_fail_before_running(root: Path) -> None:
+    pipe = make(root)
+    dup = Pipeline(name="t", stages=[*pipe.stages, pipe.stages[0]], base_dir=root / "s")
+    with pytest.raises(PipelineDefinitionError, match="duplicate"):
+        run(dup)
+    order = Pipeline(name="t", stages=list(reversed(pipe.stages)), base_dir=root / "s")
+    with pytest.raises(PipelineDefinitionError, match="listed after"):
+        run(order)
+    assert CALLS == {}
+
+
+@pytest.mark.parametrize(
+    "target", ["stages/train/manifest.json", "checkpoints/run_state.json", "cache/hashcache.sqlite"]
+)
+@pytest.mark.parametrize("content", [b"", b"\x00garbage{{{" * 50])
+def test_corrupt_state_is_quarantined_never_a_traceback(
+    root: Path, target: str, content: bytes
+) -> None:
+    run(make(root))
+    (root / "state" / target).write_bytes(content)
+    result, sink = run(make(root))
+    assert result.exit_code == 0
+    if target.endswith(".sqlite") and not content:
+        return  # an empty file is a valid empty SQLite database: nothing to quarantine
+    assert "state_corrupt" in sink.names()
+    quarantined = list((root / "state" / "quarantine").iterdir())
+    assert quarantined
+    if target.startswith("stages/"):
+        assert reasons(sink, "stage_cache_miss") == {"train": "manifest corrupt"}
+        assert CALLS["train"] == 2
+    _, sink = run(make(root))
+    assert set(reasons(sink, "stage_skipped").values()) == {"up to date"}
+
+
+def test_partial_work_of_another_fingerprint_is_set_aside(root: Path) -> None:
+    seen: list[list[str]] = []
+
+    def work(ctx: Any) -> None:
+        seen.append(sorted(p.name for p in ctx.checkpoint_dir.iterdir()))
+        (ctx.checkpoint_dir / "partial.bin").write_text(ctx.params["lr"].__repr__())
+        _train(ctx)
+
+    run(make(root, train={"run": work}))
+    _, sink = run(make(root, lr=0.5, train={"run": work}))
+    assert seen[0] == ["FINGERPRINT"] and seen[1] == ["FINGERPRINT"]
+    assert "partial_work_stale" in sink.names()
+    stale = list((root / "state" / "checkpoints" / "stale").iterdir())
+    assert len(stale) == 1 and stale[0].name.startswith("train-")
+    assert (stale[0] / "partial.bin").read_text() == "0.1"
+
+
+def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
+    def long(ctx: Any) -> None:
+        bar = ctx.progress(2000, "items")
+        for _ in range(2000):
+            if bar.completed == 812:
+                os.kill(os.getpid(), 0)
+                ctx._stop.request(15)
+            if ctx.should_stop():
+                return
+            bar.advance()
+
+    result, sink = run(make(root, train={"run": long}))
+    assert result.exit_code == 143
+    assert result.message == "interrupted: rerun to resume (812/2000 items done)"
+    assert sink.names()[-1] == "run_interrupted"
+    assert not (root / "state" / "stages" / "train" / "manifest.json").exists()
+    state = json.loads((root / "state" / "checkpoints" / "run_state.json").read_text())
+    assert state["status"] == "interrupted"
+
+
+def test_git_input_refs_invalidate(root: Path) -> None:
+    repo = root / "repo"
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "a",
+        "GIT_AUTHOR_EMAIL": "a@x",
+        "GIT_COMMITTER_NAME": "a",
+        "GIT_COMMITTER_EMAIL": "a@x",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+
+    repo.mkdir()
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "one")
+    pipe = make(root, prepare={"git_inputs": (repo,)})
+    run(pipe)
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_skipped")["prepare"] == "up to date"
+    git("commit", "-q", "--allow-empty", "-m", "two")
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"

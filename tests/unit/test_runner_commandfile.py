@@ -1,0 +1,124 @@
+"""Command-pipeline files: every malformed case fails before anything runs, naming file,
+stage and key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from standard_coder.runner.command import CommandStage
+from standard_coder.runner.commandfile import load_command_pipeline
+from standard_coder.runner.engine import validate_pipeline
+from standard_coder.runner.errors import PipelineDefinitionError
+
+GOOD = """
+[outputs]
+base_dir = "state"
+[params]
+train = { lr = 0.01, epochs = 2 }
+[[stages]]
+name = "train"
+cmd = ["python", "train.py"]
+deps = ["train.py", "out/feat.json"]
+outs = ["out/model.json"]
+params = ["train.lr"]
+[[stages]]
+name = "feat"
+cmd = "python feat.py --k '3 4'"
+deps = ["data"]
+outs = ["out/feat.json"]
+"""
+
+
+def _load(tmp_path: Path, text: str, overrides: tuple[str, ...] = ()) -> object:
+    path = tmp_path / "pipe.toml"
+    path.write_text(text)
+    return load_command_pipeline(tomllib.loads(text), path, overrides)
+
+
+def test_good_file_builds_ordered_pipeline(tmp_path: Path) -> None:
+    pipe = _load(tmp_path, GOOD)
+    names = [s.name for s in pipe.stages]  # type: ignore[attr-defined]
+    assert names == ["feat", "train"]  # a dep on another stage's out orders it
+    feat, train = pipe.stages  # type: ignore[attr-defined]
+    assert train.deps == ("feat",)
+    assert train.params == {"train.lr": 0.01}
+    assert isinstance(feat.run, CommandStage)
+    assert feat.run.argv == ["python", "feat.py", "--k", "3 4"]
+    assert pipe.base_dir == tmp_path / "state"  # type: ignore[attr-defined]
+    assert train.inputs == (tmp_path / "train.py",)
+
+
+def test_set_override_changes_params(tmp_path: Path) -> None:
+    pipe = _load(tmp_path, GOOD, ("params.train.lr=0.1",))
+    assert pipe.stages[1].params == {"train.lr": 0.1}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        (GOOD + "\n[bogus]\nx=1\n", ["bogus", "unknown key"]),
+        (GOOD.replace('name = "feat"', 'name = "feat"\ncolour = 1'), ["'feat'", "colour"]),
+        (GOOD.replace("cmd = \"python feat.py --k '3 4'\"", ""), ["'feat'", "cmd", "missing"]),
+        (GOOD.replace('name = "feat"', 'name = "train"'), ["'train'", "duplicate"]),
+        (
+            GOOD.replace('params = ["train.lr"]', 'params = ["train.lrr"]'),
+            ["'train'", "params", "train.lrr", "train.epochs"],
+        ),
+        (
+            GOOD.replace(
+                'outs = ["out/model.json"]', 'outs = ["out/model.json"]\nafter = ["nope"]'
+            ),
+            ["'train'", "after", "nope"],
+        ),
+        (
+            GOOD.replace('deps = ["data"]', 'deps = ["data"]\nafter = ["train"]'),
+            ["cycle", "train", "feat"],
+        ),
+        ("[outputs]\nbase_dir='x'\nstages = []\n", ["stages"]),
+        (GOOD.replace('cmd = ["python", "train.py"]', "cmd = 3"), ["'train'", "cmd"]),
+        (GOOD.replace("[outputs]", "[runner]\nfoo = 1\n[outputs]"), ["runner.foo"]),
+    ],
+)
+def test_malformed_files_name_file_stage_and_key(
+    tmp_path: Path, text: str, needles: list[str]
+) -> None:
+    with pytest.raises(PipelineDefinitionError) as err:
+        _load(tmp_path, text)
+    message = str(err.value)
+    assert "pipe.toml" in message
+    for needle in needles:
+        assert needle in message
+
+
+def test_unknown_set_key_is_named(tmp_path: Path) -> None:
+    with pytest.raises(PipelineDefinitionError, match=r"params\.train\.lrx.*params\.train\.lr"):
+        _load(tmp_path, GOOD, ("params.train.lrx=1",))
+    with pytest.raises(PipelineDefinitionError, match=r"outputs\.nope"):
+        _load(tmp_path, GOOD, ("outputs.nope=1",))
+
+
+@given(st.data())
+@settings(max_examples=40, deadline=None)
+def test_any_acyclic_after_graph_loads_in_topological_order(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 6))
+    edges = {
+        i: data.draw(st.lists(st.integers(0, i - 1), unique=True, max_size=3)) if i else []
+        for i in range(n)
+    }
+    order = data.draw(st.permutations(list(range(n))))
+    lines = []
+    for i in order:
+        after = ", ".join(f'"s{j}"' for j in edges[i])
+        lines.append(f'[[stages]]\nname = "s{i}"\ncmd = "true"\nafter = [{after}]\n')
+    text = "\n".join(lines)
+    pipe = load_command_pipeline(tomllib.loads(text), Path("/tmp/p.toml"))
+    position = {s.name: k for k, s in enumerate(pipe.stages)}
+    for i, ups in edges.items():
+        for j in ups:
+            assert position[f"s{j}"] < position[f"s{i}"]
+    validate_pipeline(pipe)

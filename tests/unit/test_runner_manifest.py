@@ -1,0 +1,140 @@
+"""Manifests: build, validate, read, write, JSON Schema; fingerprint helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from standard_coder.runner import manifest as mf
+from standard_coder.runner.errors import CorruptStateError
+from standard_coder.runner.fingerprint import fingerprint, flatten, params_diff
+
+
+def _doc(**over: Any) -> dict[str, Any]:
+    doc = mf.build_manifest(
+        stage="train",
+        inputs={"data": "a" * 64},
+        inputs_checksum="b" * 64,
+        params={"train.lr": 0.01},
+        runner_version="0.1.0",
+        outputs={"out/model.json": "c" * 64},
+        outputs_checksum="d" * 64,
+        fingerprint="e" * 64,
+        code_version="f" * 64,
+        device=None,
+        now=1000.0,
+    )
+    doc.update(over)
+    return doc
+
+
+def test_build_has_seed_fields_and_additions() -> None:
+    doc = _doc()
+    for name in (
+        "stage",
+        "inputs",
+        "inputs_checksum",
+        "params",
+        "runner_version",
+        "outputs",
+        "timestamp",
+        "last_checked_ts",
+        "schema_version",
+        "fingerprint",
+        "code_version",
+        "outputs_checksum",
+        "device",
+    ):
+        assert name in doc
+    assert doc["schema_version"] == mf.SCHEMA_VERSION
+    assert mf.validate_manifest(doc) == []
+
+
+def test_write_read_roundtrip(tmp_path: Path) -> None:
+    path = mf.manifest_path(tmp_path, "train")
+    mf.write_manifest(path, _doc())
+    assert mf.read_manifest(path) == json.loads(path.read_text())
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_missing_manifest_is_none(tmp_path: Path) -> None:
+    assert mf.read_manifest(tmp_path / "none.json") is None
+
+
+@pytest.mark.parametrize("content", [b"", b"{trunc", b"\xff\xfe", b"[1, 2]", b'{"stage": 1}'])
+def test_corrupt_manifest_raises(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_bytes(content)
+    with pytest.raises(CorruptStateError):
+        mf.read_manifest(path)
+
+
+def test_validate_names_field() -> None:
+    doc = _doc()
+    del doc["fingerprint"]
+    doc["params"] = "x"
+    problems = mf.validate_manifest(doc)
+    assert "fingerprint: missing" in problems
+    assert any(p.startswith("params: wrong type") for p in problems)
+
+
+def test_refuses_to_write_invalid(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="stage"):
+        mf.write_manifest(tmp_path / "m.json", _doc(stage=3))
+
+
+def test_json_schema_accepts_built_and_names_bad_field(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_doc()))
+    assert mf.validate_file(good) == []
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_doc(fingerprint="xyz")))
+    problems = mf.validate_file(bad)
+    assert problems and problems[0].startswith("fingerprint:")
+    missing = tmp_path / "missing.json"
+    doc = _doc()
+    del doc["outputs_checksum"]
+    missing.write_text(json.dumps(doc))
+    assert any(p.startswith("outputs_checksum:") for p in mf.validate_file(missing))
+    assert mf.json_schema()["title"] == "StageManifest"
+
+
+def test_params_diff_reads_like_the_issue() -> None:
+    assert params_diff({"train": {"lr": 0.001}}, {"train": {"lr": 0.01}}) == [
+        "train.lr 0.001 -> 0.01"
+    ]
+    assert params_diff({"a": 1}, {"a": 1, "b": "x"}) == ["b (new) -> x"]
+    assert params_diff({"a": 1}, {}) == ["a 1 -> (removed)"]
+
+
+def test_fingerprint_changes_with_each_part() -> None:
+    base = dict(
+        inputs_checksum="i", params={"a": 1}, code_version="c", runner_version="r", device=None
+    )
+    fp = fingerprint(**base)  # type: ignore[arg-type]
+    for key, value in [
+        ("inputs_checksum", "j"),
+        ("params", {"a": 2}),
+        ("code_version", "d"),
+        ("runner_version", "s"),
+        ("device", "cuda"),
+    ]:
+        assert fingerprint(**{**base, key: value}) != fp  # type: ignore[arg-type]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.dictionaries(st.text("abc", min_size=1, max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.text("xyz", min_size=1, max_size=3), json_values, max_size=4))
+def test_params_diff_empty_iff_equal_flattened(params: dict[str, Any]) -> None:
+    assert params_diff(params, params) == []
+    assert flatten(params) == flatten(json.loads(json.dumps(params)))

@@ -1,0 +1,139 @@
+"""Events, progress, lock, stop token, atomic writes, run state: the small modules."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from standard_coder.runner.atomic import atomic_write_json
+from standard_coder.runner.errors import CorruptStateError, RunLocked
+from standard_coder.runner.events import ConsoleSink, JsonlSink, MemorySink, MultiSink
+from standard_coder.runner.lock import RunLock
+from standard_coder.runner.progress import ProgressDisplay, track
+from standard_coder.runner.runstate import empty_state, read_run_state, write_run_state
+from standard_coder.runner.stoptoken import StopToken
+
+
+def test_jsonl_sink_flushes_each_line(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "events.jsonl"
+    sink = JsonlSink(path)
+    sink.emit({"event": "run_started", "stage": None})
+    assert json.loads(path.read_text())["event"] == "run_started"  # readable before close
+    sink.emit({"event": "run_completed"})
+    sink.close()
+    JsonlSink(path).emit({"event": "again"})  # appended across runs
+    assert [json.loads(x)["event"] for x in path.read_text().splitlines()] == [
+        "run_started",
+        "run_completed",
+        "again",
+    ]
+
+
+def test_console_and_multi_sink() -> None:
+    buf = io.StringIO()
+    mem = MemorySink()
+    sink = MultiSink([ConsoleSink(buf), mem])
+    sink.emit({"event": "stage_skipped", "stage": "train", "reason": "up to date"})
+    sink.emit({"event": "run_started", "stage": None, "reason": ""})
+    assert buf.getvalue() == "[skip] train: up to date\n"
+    assert mem.names() == ["stage_skipped", "run_started"]
+
+
+def test_plain_progress_is_rate_limited_by_the_clock() -> None:
+    now = [0.0]
+    buf = io.StringIO()
+    display = ProgressDisplay(enabled=False, stream=buf, clock=lambda: now[0], interval_s=5)
+    task = display.task(10, "items")
+    for _ in range(4):
+        task.advance()
+    now[0] = 6.0
+    task.advance()
+    task.update(completed=10)
+    assert buf.getvalue().splitlines() == ["  items: 1/10", "  items: 5/10", "  items: 10/10"]
+
+
+def test_track_counts_items() -> None:
+    display = ProgressDisplay(enabled=False, stream=None)
+    assert list(track([1, 2, 3], display, desc="x")) == [1, 2, 3]
+    assert display.tasks[0].completed == 3 and display.tasks[0].total == 3
+
+
+def test_lock_refuses_second_holder_naming_pid(tmp_path: Path) -> None:
+    with RunLock(tmp_path):
+        with pytest.raises(RunLocked, match=f"pid {os.getpid()}, started") as err:
+            RunLock(tmp_path).acquire()
+        assert err.value.exit_code == 3
+    with RunLock(tmp_path):  # released
+        pass
+
+
+def test_lock_of_a_killed_process_never_blocks(tmp_path: Path) -> None:
+    code = (
+        "import sys, time; sys.path[:0] = sys.argv[2:]; "
+        "from pathlib import Path; from standard_coder.runner.lock import RunLock; "
+        "RunLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(60)"
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path), src], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    with pytest.raises(RunLocked, match=f"pid {proc.pid}"):
+        RunLock(tmp_path).acquire()
+    proc.kill()
+    proc.wait()
+    with RunLock(tmp_path):
+        pass
+
+
+def test_stop_token_forwards_to_process_groups() -> None:
+    child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    token = StopToken()
+    token.add_group(child.pid)
+    assert not token.requested
+    token.request(signal.SIGTERM)
+    assert token.requested and token.signum == signal.SIGTERM
+    assert child.wait(timeout=5) == -signal.SIGTERM
+    late = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    token.add_group(late.pid)  # registered after the stop: signalled at once
+    assert late.wait(timeout=5) == -signal.SIGTERM
+
+
+def test_stop_token_handler_first_signal_sets_flag() -> None:
+    token = StopToken()
+    assert token.install()
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        assert token.signum == signal.SIGINT
+    finally:
+        token.restore()
+
+
+def test_atomic_write_leaves_no_temp(tmp_path: Path) -> None:
+    atomic_write_json(tmp_path / "a" / "x.json", {"b": 1})
+    atomic_write_json(tmp_path / "a" / "x.json", {"b": 2})
+    assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"b": 2}
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.json"]
+
+
+def test_run_state_checksum_detects_edits(tmp_path: Path) -> None:
+    path = tmp_path / "run_state.json"
+    assert read_run_state(path) == empty_state()
+    state = empty_state()
+    state["stages"]["a"] = {"status": "completed"}
+    write_run_state(path, state)
+    assert read_run_state(path)["stages"] == {"a": {"status": "completed"}}
+    doc = json.loads(path.read_text())
+    doc["stages"]["a"]["status"] = "failed"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CorruptStateError, match="checksum"):
+        read_run_state(path)

@@ -1,0 +1,39 @@
+"""Stage selection semantics and errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from standard_coder.runner.errors import RunnerError, StageNotFound
+from standard_coder.runner.selection import select
+
+NAMES = ["mine", "label", "train", "forecast"]
+
+
+def test_default_is_everything() -> None:
+    assert select(NAMES) == NAMES
+
+
+def test_stages_wins_and_keeps_canonical_order() -> None:
+    assert select(NAMES, stages=["forecast", "mine"], from_stage="train") == ["mine", "forecast"]
+
+
+def test_from_to_inclusive() -> None:
+    assert select(NAMES, from_stage="label", to_stage="train") == ["label", "train"]
+    assert select(NAMES, from_stage="train") == ["train", "forecast"]
+    assert select(NAMES, to_stage="mine") == ["mine"]
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"stages": ["nope"]}, {"from_stage": "nope"}, {"to_stage": "nope"}]
+)
+def test_unknown_names_list_valid_ones(kwargs: dict[str, object]) -> None:
+    with pytest.raises(StageNotFound) as err:
+        select(NAMES, **kwargs)  # type: ignore[arg-type]
+    assert "nope" in str(err.value) and "mine, label, train, forecast" in str(err.value)
+    assert isinstance(err.value, RunnerError) and err.value.exit_code == 2
+
+
+def test_from_after_to_fails() -> None:
+    with pytest.raises(StageNotFound, match="comes after"):
+        select(NAMES, from_stage="train", to_stage="label")
