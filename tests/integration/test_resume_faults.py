@@ -311,3 +311,20 @@ def test_two_workers_match_in_process_even_after_a_kill(
     for name in ("counts.jsonl", "counts_summary.json"):
         assert hashlib.sha256((base / "out" / name).read_bytes()).hexdigest() == ref_hashes[name]
     assert _ledger_ids(base) == ITEM_IDS
+
+
+def test_sigterm_exits_143_and_resumes(
+    tmp_path: Path, reference: tuple[Path, dict[str, str]]
+) -> None:
+    _, ref_hashes = reference
+    base, trace = tmp_path / "out", tmp_path / "trace.log"
+    proc = _start(base, trace, "--stages", "count", item_delay=0.005)
+    assert _wait_for(proc, trace, "item", 20)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    last = _events(base)[-1]
+    assert last["event"] == "run_interrupted" and last["signal"] == signal.SIGTERM
+    assert _run(base, trace, "--stages", "count") == 0
+    assert Counter(_trace(trace)).most_common(1)[0][1] == 1  # nothing processed twice
+    for name in ("counts.jsonl", "counts_summary.json"):
+        assert hashlib.sha256((base / "out" / name).read_bytes()).hexdigest() == ref_hashes[name]
