@@ -140,6 +140,7 @@ def test_save_layout_pointer_and_pruning(tmp_path: Path) -> None:
     assert ck.load_latest() is None
     for step in (10, 20, 30):
         ck.save(_state(step), step)
+    ck.wait()
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["ckpt-000000020.pt", "ckpt-000000030.pt", "latest"]
     pointer = json.loads((tmp_path / "latest").read_text())
@@ -151,6 +152,7 @@ def test_save_layout_pointer_and_pruning(tmp_path: Path) -> None:
     digest = hashlib.sha256((tmp_path / "ckpt-000000030.pt").read_bytes()).hexdigest()
     assert pointer["sha256"] == digest
     assert saved == [(tmp_path / f"ckpt-{s:09d}.pt", s) for s in (10, 20, 30)]
+    assert ck.saves == 3 and ck.save_seconds > 0
     state = ck.load_latest()
     assert state is not None and state["step"] == 30 and ck.loaded_step == 30
     assert torch.equal(state["w"], torch.full((4,), 30.0))
@@ -161,6 +163,7 @@ def test_keep_three(tmp_path: Path) -> None:
     ck = Checkpointer(tmp_path, every_n_steps=1, keep=3)
     for step in range(1, 7):
         ck.save(_state(step), step)
+    ck.wait()
     assert len(ck.checkpoint_files()) == 3
     assert ck.checkpoint_files()[0].name == "ckpt-000000006.pt"
 
@@ -172,6 +175,7 @@ def test_corrupt_latest_falls_back_to_previous(
     ck = Checkpointer(tmp_path, every_n_steps=5, fingerprint="fp")
     ck.save(_state(5), 5)
     ck.save(_state(10), 10)
+    ck.close()
     latest = tmp_path / "ckpt-000000010.pt"
     data = latest.read_bytes()
     if damage == "truncate":
@@ -192,6 +196,7 @@ def test_all_corrupt_gives_none(tmp_path: Path) -> None:
     ck = Checkpointer(tmp_path, every_n_steps=5)
     ck.save(_state(5), 5)
     ck.save(_state(10), 10)
+    ck.wait()
     for p in ck.checkpoint_files():
         p.write_bytes(b"junk")
     assert ck.load_latest() is None and ck.loaded_step is None
@@ -202,6 +207,7 @@ def test_damaged_pointer_scans_files(tmp_path: Path, pointer: str) -> None:
     ck = Checkpointer(tmp_path, every_n_steps=5, fingerprint="fp")
     ck.save(_state(5), 5)
     ck.save(_state(10), 10)
+    ck.wait()
     if pointer == "missing":
         (tmp_path / "latest").unlink()
     elif pointer == "garbage":
@@ -216,7 +222,7 @@ def test_damaged_pointer_scans_files(tmp_path: Path, pointer: str) -> None:
 
 
 def test_other_fingerprint_is_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    Checkpointer(tmp_path, every_n_steps=5, fingerprint="old").save(_state(5), 5)
+    Checkpointer(tmp_path, every_n_steps=5, fingerprint="old", background=False).save(_state(5), 5)
     new = Checkpointer(tmp_path, every_n_steps=5, fingerprint="new")
     with caplog.at_level(logging.WARNING):
         assert new.load_latest() is None
@@ -226,6 +232,7 @@ def test_other_fingerprint_is_refused(tmp_path: Path, caplog: pytest.LogCaptureF
     assert new.load_latest() is None
     # saving under the new fingerprint replaces the old checkpoints, never mixes them in
     new.save(_state(3), 3)
+    new.wait()
     assert [p.name for p in new.checkpoint_files()] == ["ckpt-000000003.pt"]
     state = new.load_latest()
     assert state is not None and state["step"] == 3
@@ -235,6 +242,7 @@ def test_no_temp_files_left_and_stale_temps_cleaned(tmp_path: Path) -> None:
     (tmp_path / ".ckpt-000000001.pt.abc.tmp").write_bytes(b"left by a crash")
     ck = Checkpointer(tmp_path, every_n_steps=1)
     ck.save(_state(1), 1)
+    ck.wait()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -250,7 +258,7 @@ def test_sigkill_during_saves_leaves_a_loadable_checkpoint(tmp_path: Path) -> No
         while True:
             step += 1
             ck.save({{"step": step, "w": torch.full((250_000,), float(step))}}, step)
-            if step == 2:
+            if step == 3:  # save(3) waited for the background write of step 2
                 print("ready", flush=True)
         """
     )
@@ -266,6 +274,55 @@ def test_sigkill_during_saves_leaves_a_loadable_checkpoint(tmp_path: Path) -> No
         state = Checkpointer(tmp_path, every_n_steps=1, fingerprint="fp").load_latest()
         assert state is not None and state["step"] >= 2
         assert torch.equal(state["w"], torch.full((250_000,), float(state["step"])))
+
+
+def test_background_save_serialises_before_returning(tmp_path: Path) -> None:
+    """Mutating the state right after save() must not change what is written."""
+    ck = Checkpointer(tmp_path, every_n_steps=1)
+    w = torch.zeros(100_000)
+    ck.save({"w": w}, 1)
+    w.fill_(7.0)
+    state = ck.load_latest()
+    assert state is not None and torch.equal(state["w"], torch.zeros(100_000))
+
+
+def test_on_save_runs_in_caller_thread_once_on_disk(tmp_path: Path) -> None:
+    import threading
+
+    seen: list[tuple[int, bool, bool]] = []
+
+    def on_save(path: Path, step: int) -> None:
+        seen.append((step, path.exists(), threading.current_thread() is threading.main_thread()))
+
+    ck = Checkpointer(tmp_path, every_n_steps=1, on_save=on_save)
+    ck.save(_state(1), 1)
+    ck.save(_state(2), 2)  # waits for step 1 first
+    ck.close()
+    assert seen == [(1, True, True), (2, True, True)]
+    ck.close()  # nothing pending: no second call
+    assert len(seen) == 2
+
+
+def test_background_write_error_surfaces_on_wait(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    ck = Checkpointer(blocker / "ckpts", every_n_steps=1)
+    ck.save(_state(1), 1)  # serialising works; the write fails in the writer thread
+    with pytest.raises(OSError):
+        ck.wait()
+    ck.wait()  # the error is reported once
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_sync_and_background_write_the_same_bytes(tmp_path: Path, background: bool) -> None:
+    ck = Checkpointer(tmp_path / str(background), every_n_steps=1, background=background)
+    ck.save(_state(4), 4)
+    ck.close()
+    data = (tmp_path / str(background) / "ckpt-000000004.pt").read_bytes()
+    other = Checkpointer(tmp_path / "ref", every_n_steps=1, background=not background)
+    other.save(_state(4), 4)
+    other.close()
+    assert data == (tmp_path / "ref" / "ckpt-000000004.pt").read_bytes()
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,6 +444,7 @@ def test_resume_is_bitwise_identical(tmp_path: Path, reference: _Run, crash_at: 
     np.random.seed(0)
     ck = Checkpointer(tmp_path, every_n_steps=5, fingerprint="fp")
     _train(ck, crash_at)  # "crash": the objects are dropped, steps past the last save are lost
+    ck.wait()  # (a real crash also stops the writer thread; here it must not race the resume)
     # fresh objects and scrambled global RNGs: only the checkpoint may carry state over
     random.seed(1234)
     np.random.seed(1234)
@@ -412,6 +470,7 @@ def test_resume_from_previous_after_corrupt_latest_is_identical(
     np.random.seed(0)
     ck = Checkpointer(tmp_path, every_n_steps=5, fingerprint="fp")
     _train(ck, 22)
+    ck.wait()
     latest = tmp_path / "ckpt-000000020.pt"
     latest.write_bytes(latest.read_bytes()[:-50])
     resumed = _Run()
@@ -429,6 +488,7 @@ def test_without_rng_restore_the_run_diverges(tmp_path: Path, reference: _Run) -
     np.random.seed(0)
     ck = Checkpointer(tmp_path, every_n_steps=5, fingerprint="fp")
     _train(ck, 12)
+    ck.wait()
     resumed = _Run()
     state = ck.load_latest()
     assert state is not None

@@ -100,3 +100,24 @@ def test_corrupt_cache_file_raises_corrupt_state(tmp_path: Path, garbage: bytes)
     db.write_bytes(garbage)
     with pytest.raises(CorruptStateError, match="hash cache"):
         SqliteHashCache(db)
+
+
+def test_big_folder_preloads_rows_and_rehashes_only_the_touched_file(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    for i in range(100):
+        (data / f"f{i:03d}").write_text(str(i))
+    sibling = tmp_path / "d0"  # sorts right after "d/": must not leak into the preload
+    sibling.mkdir()
+    (sibling / "x").write_text("x")
+    db = tmp_path / "cache.sqlite"
+    cache = SqliteHashCache(db)
+    first = scan_path(data, cache)
+    scan_path(sibling, cache)
+    cache.close()
+    os.utime(data / "f050", ns=(1, 10**18))
+    cache = SqliteHashCache(db)
+    again = scan_path(data, cache, known_token=first.token)
+    assert again.rehashed == 1 and again.checksum == first.checksum
+    assert all(not p.startswith(str(sibling)) for p in cache._preloaded)
+    cache.close()

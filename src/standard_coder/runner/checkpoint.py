@@ -4,8 +4,10 @@ A checkpoint is one dict (nanoGPT's shape, completed): model, optimizer, schedul
 epoch and step, sampler/generator state, every RNG state, the config. :class:`Checkpointer`
 writes it as ``ckpt-<step:09d>.pt`` (temp file, fsync, rename, fsync folder), then replaces
 the ``latest`` pointer (JSON: file names, steps and sha256 of the kept checkpoints), and keeps
-the last ``keep`` files. Loading verifies the sha256 and falls back to the previous checkpoint
-when the newest is damaged; a checkpoint written under another fingerprint is refused.
+the last ``keep`` files. The files are written by a background thread (one write in flight)
+so training does not wait for the disk; the state is serialised before ``save`` returns.
+Loading verifies the sha256 and falls back to the previous checkpoint when the newest is
+damaged; a checkpoint written under another fingerprint is refused.
 
 Everything is loaded with ``torch.load(..., weights_only=True)``: the saved dict may hold only
 tensors, numbers, strings, None, and lists/tuples/dicts of those. :func:`capture_rng_state`
@@ -31,6 +33,8 @@ import json
 import logging
 import random
 import re
+import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -198,11 +202,17 @@ class Checkpointer:
         every_n_steps: checkpoint period in global steps (0 disables :meth:`due`).
         keep: how many checkpoints to keep (>= 1; the default 2 allows one fallback).
         fingerprint: the stage fingerprint; a checkpoint saved under another is refused.
-        on_save: called as ``on_save(path, step)`` after each save (e.g. to emit an event).
+        on_save: called as ``on_save(path, step)`` once a checkpoint is on disk, in the
+            caller's thread (e.g. to emit an event).
+        background: write files in a writer thread (one at a time) so training does not wait
+            for the disk; ``False`` writes inside :meth:`save`.
 
     Attributes:
         loaded_step: the step of the checkpoint :meth:`load_latest` returned, else None.
         loaded_path: its path, else None.
+        saves: number of :meth:`save` calls so far.
+        save_seconds: time :meth:`save` kept the caller waiting (the checkpoint overhead).
+        write_seconds: time spent writing files (in the writer thread when ``background``).
     """
 
     def __init__(
@@ -213,6 +223,7 @@ class Checkpointer:
         keep: int = 2,
         fingerprint: str = "",
         on_save: Callable[[Path, int], None] | None = None,
+        background: bool = True,
     ) -> None:
         if every_n_steps < 0:
             raise ValueError(f"every_n_steps must be >= 0, got {every_n_steps}")
@@ -225,6 +236,13 @@ class Checkpointer:
         self.on_save = on_save
         self.loaded_step: int | None = None
         self.loaded_path: Path | None = None
+        self.background = background
+        self.saves = 0
+        self.save_seconds = 0.0
+        self.write_seconds = 0.0
+        self._writer: threading.Thread | None = None
+        self._pending: tuple[Path, int] | None = None
+        self._error: BaseException | None = None
 
     # -- saving ------------------------------------------------------------------------------
     def due(self, step: int) -> bool:
@@ -232,17 +250,25 @@ class Checkpointer:
         return self.every_n_steps > 0 and step > 0 and step % self.every_n_steps == 0
 
     def save(self, state: dict[str, Any], step: int) -> Path:
-        """Write ``state`` as the checkpoint of ``step``, atomically, then move ``latest``.
+        """Checkpoint ``state`` as step ``step``: file first (atomic), then the ``latest`` pointer.
+
+        The state is serialised before ``save`` returns, so later changes to the model cannot
+        leak in. With ``background=True`` the file and pointer are written (and fsynced) by a
+        writer thread while training goes on; the next ``save``, :meth:`wait`,
+        :meth:`load_latest` or :meth:`close` waits for it. A crash during the write leaves the
+        previous checkpoint in charge, exactly as with a synchronous save.
 
         Args:
             state: the checkpoint dict (weights_only-loadable values only).
             step: the global step it belongs to (its file is ``ckpt-<step:09d>.pt``).
 
         Returns:
-            The checkpoint file's path.
+            The checkpoint file's path (complete once the write finished).
         """
         if step < 0:
             raise ValueError(f"step must be >= 0, got {step}")
+        started = time.perf_counter()
+        self.wait()
         payload = {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
@@ -254,9 +280,33 @@ class Checkpointer:
         torch.save(payload, buf)
         data = buf.getvalue()
         path = self.directory / f"ckpt-{step:09d}.pt"
+        self.saves += 1
+        if self.background:
+            self._pending = (path, int(step))
+            self._error = None
+            self._writer = threading.Thread(
+                target=self._write_guarded, args=(path, int(step), data), name="checkpoint-writer"
+            )
+            self._writer.start()
+            self.save_seconds += time.perf_counter() - started
+            return path
+        self._write(path, int(step), data)
+        self.save_seconds += time.perf_counter() - started
+        if self.on_save is not None:
+            self.on_save(path, step)
+        return path
+
+    def _write_guarded(self, path: Path, step: int, data: bytes) -> None:
+        try:
+            self._write(path, step, data)
+        except BaseException as exc:  # handed to the caller by wait()
+            self._error = exc
+
+    def _write(self, path: Path, step: int, data: bytes) -> None:
+        started = time.perf_counter()
         atomic_write_bytes(path, data)
         entries = [e for e in self._read_pointer_entries() if e["step"] != step]
-        entries.append({"file": path.name, "step": int(step), "sha256": _sha256(data)})
+        entries.append({"file": path.name, "step": step, "sha256": _sha256(data)})
         entries.sort(key=lambda e: e["step"], reverse=True)
         entries = entries[: self.keep]
         atomic_write_json(
@@ -271,9 +321,28 @@ class Checkpointer:
             },
         )
         self._prune({e["file"] for e in entries})
+        self.write_seconds += time.perf_counter() - started
+
+    def wait(self) -> None:
+        """Block until the background write (if any) is on disk; then call ``on_save``.
+
+        Raises:
+            OSError: (or whatever the write raised) the last background write failed.
+        """
+        writer, pending = self._writer, self._pending
+        if writer is None or pending is None:
+            return
+        writer.join()
+        self._writer, self._pending = None, None
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
         if self.on_save is not None:
-            self.on_save(path, step)
-        return path
+            self.on_save(*pending)
+
+    def close(self) -> None:
+        """Finish the pending write (same as :meth:`wait`)."""
+        self.wait()
 
     def _prune(self, keep_files: set[str]) -> None:
         for p in self.directory.iterdir():
@@ -329,6 +398,7 @@ class Checkpointer:
         skipped with a warning. A checkpoint saved under another fingerprint is refused:
         None is returned with a warning, never a mix of old and new work.
         """
+        self.wait()
         self.loaded_step = None
         self.loaded_path = None
         pointer = self._read_pointer()

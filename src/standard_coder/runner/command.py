@@ -12,13 +12,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import shlex
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +31,9 @@ _libc: Any = None
 def _load_libc() -> Any:
     global _libc
     if _libc is None:
+        import ctypes
+        import ctypes.util
+
         try:
             _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         except OSError:
@@ -93,6 +93,8 @@ class CommandStage:
         env["SC_STAGE"] = str(ctx.stage)
         env["SC_CHECKPOINT_DIR"] = str(ctx.checkpoint_dir)
         env["SC_PARAMS_JSON"] = json.dumps(dict(ctx.params), sort_keys=True, default=str)
+        import subprocess
+
         libc = _load_libc()
         try:
             proc = subprocess.Popen(

@@ -31,7 +31,7 @@ from typing import Any
 
 from standard_coder import __version__
 from standard_coder.runner import manifest as mf
-from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
+from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.command import CommandStage
 from standard_coder.runner.decision import Decision, PathSpec, Scan, decide, scan
 from standard_coder.runner.engine_context import RunContext
@@ -496,6 +496,14 @@ def _warn_stale_upstream(engine: _Engine, selected: Sequence[str]) -> None:
             stale[name] = decision.reason
 
 
+def _write_index(path: Path, index: Mapping[str, Any]) -> None:
+    """Per-file digests of folder inputs (only to name a changed file): replace, no fsync."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _seed(seed: int) -> None:
     """Seed python, and numpy/torch when the process already loaded them (never imports them)."""
     if "torch" in sys.modules:
@@ -663,7 +671,7 @@ def _run_stage(
     if folder_files:
         merged = dict(engine.old_files(name)())
         merged.update(folder_files)
-        atomic_write_json(engine.base / "stages" / name / "input_files.json", merged, indent=None)
+        _write_index(engine.base / "stages" / name / "input_files.json", merged)
     doc = mf.build_manifest(
         stage=name,
         inputs=in_scan.checksums,

@@ -93,12 +93,17 @@ class SqliteHashCache:
         self.path = Path(path)
         self.readonly = readonly
         self._pending = DictHashCache()
+        self._preloaded: dict[str, tuple[int, int, int, str]] = {}
         self._conn: sqlite3.Connection | None = None
         if readonly and not self.path.exists():
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None)
+            if readonly:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None)
             if not readonly:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -111,10 +116,30 @@ class SqliteHashCache:
             raise CorruptStateError(self.path, f"hash cache unreadable: {exc}") from None
         self._conn = conn
 
+    def preload(self, folder: str) -> None:
+        """Read every row under ``folder`` in one query (a big folder's stats changed)."""
+        if self._conn is None:
+            return
+        lo = folder.rstrip("/") + "/"
+        hi = folder.rstrip("/") + "0"  # "0" sorts right after "/"
+        try:
+            rows = self._conn.execute(
+                "SELECT path, inode, size, mtime_ns, sha256 FROM hashes"
+                " WHERE path >= ? AND path < ?",
+                (lo, hi),
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise CorruptStateError(self.path, f"hash cache unreadable: {exc}") from None
+        for path, inode, size, mtime_ns, sha in rows:
+            self._preloaded[path] = (inode, size, mtime_ns, sha)
+
     def get(self, path: str, inode: int, size: int, mtime_ns: int) -> str | None:
         hit = self._pending.get(path, inode, size, mtime_ns)
         if hit is not None or self._conn is None:
             return hit
+        row_pre = self._preloaded.get(path)
+        if row_pre is not None:
+            return row_pre[3] if row_pre[:3] == (inode, size, mtime_ns) else None
         try:
             row = self._conn.execute(
                 "SELECT inode, size, mtime_ns, sha256 FROM hashes WHERE path = ?", (path,)
@@ -220,6 +245,9 @@ def scan_path(path: Path, cache: HashCache, *, known_token: str | None = None) -
     if known_token is not None and token == known_token:
         return PathState(token=token)
     base = str(path)
+    preload = getattr(cache, "preload", None)
+    if preload is not None and len(entries) > 64:
+        preload(base)
     files: dict[str, str] = {}
     fresh: list[Row] = []
     for name, ino, size, mtime_ns in entries:

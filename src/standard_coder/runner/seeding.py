@@ -14,11 +14,15 @@ import hashlib
 import os
 import random
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from standard_coder.runner.atomic import atomic_write_json
+
+if TYPE_CHECKING:
+    import torch
+
+# numpy and torch are imported inside the functions: ``item_seed`` must stay cheap to import
+# (stages that only hash item keys should not pay torch's import time).
 
 __all__ = [
     "SEED_FILE",
@@ -42,6 +46,9 @@ def _check(seed: int) -> int:
 def seed_everything(seed: int) -> None:
     """Seed python ``random``, numpy's legacy global RNG (``seed mod 2**32``) and torch
     (CPU and every CUDA device)."""
+    import numpy as np
+    import torch
+
     _check(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -62,6 +69,9 @@ def item_seed(run_seed: int, key: str) -> int:
 def seed_worker(worker_id: int) -> None:
     """``worker_init_fn`` for DataLoader workers: seed python and numpy from torch's per-worker
     seed (which the loader derives from its generator), as the PyTorch docs recommend."""
+    import numpy as np
+    import torch
+
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
@@ -69,6 +79,8 @@ def seed_worker(worker_id: int) -> None:
 
 def torch_generator(seed: int, device: str = "cpu") -> torch.Generator:
     """A fresh ``torch.Generator`` seeded with ``seed`` (for samplers and DataLoaders)."""
+    import torch
+
     gen = torch.Generator(device=device)
     gen.manual_seed(_check(seed))
     return gen
@@ -76,6 +88,9 @@ def torch_generator(seed: int, device: str = "cpu") -> torch.Generator:
 
 def record_seed(run_dir: Path, seed: int) -> Path:
     """Write ``<run_dir>/seed.json`` atomically and return its path."""
+    import numpy as np
+    import torch
+
     path = Path(run_dir) / SEED_FILE
     atomic_write_json(
         path,
