@@ -1,0 +1,93 @@
+"""``standard-coder demo``: simulate a small team and run mine -> train_sch -> forecast."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from standard_coder.cli import app
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    return f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
+
+
+def _print_summary(s: dict[str, Any], config: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(stderr=True)
+    ev = s.get("evaluation") or {}
+    if ev:
+        t = Table(title="What the effort model learned (held-out commits)", title_justify="left")
+        t.add_column("metric")
+        t.add_column("SCH model", justify="right")
+        t.add_column("LOC baseline", justify="right")
+        for name, key in [
+            ("neg. log-likelihood / label (lower is better)", "heldout_nll"),
+            ("CRPS, hours (lower is better)", "crps"),
+            ("80% interval coverage (target 0.80)", "coverage_80"),
+        ]:
+            t.add_row(name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}")))
+        t.add_row(
+            "Spearman vs inferred coding time",
+            _fmt(ev.get("spearman_sch")),
+            f"lines added {_fmt(ev.get('spearman_lines_added'))}",
+        )
+        t.add_row("binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), "")
+        con.print(t)
+        truth = ev.get("work_inference_pearson_vs_truth") or {}
+        if truth:
+            con.print(
+                "Work inference vs the simulator's true coding time (Pearson r): "
+                f"neural HMM [bold]{_fmt(truth.get('hmm'))}[/], "
+                f"git-hours gap heuristic {_fmt(truth.get('gap'))} (paper: HMM > 0.69)"
+            )
+    fc = s.get("forecast") or {}
+    if fc:
+        days = fc.get("completion_day") or {}
+        con.print(
+            f"Sprint [bold]{fc.get('sprint_id')}[/]: P(complete by end) = "
+            f"[bold]{_fmt(fc.get('p_complete_by_end'), 2)}[/]"
+            + (f", P50 {days.get('p50_date')}, P85 {days.get('p85_date')}" if days else "")
+        )
+    con.print(f"Report: {s['report']}")
+    if s.get("forecast_path"):
+        con.print(f"Forecast: {s['forecast_path']}")
+    con.print(f"Config (edit and rerun): standard-coder pipeline --config {config}")
+    con.print(f"Finished in {s['elapsed_s']} s")
+
+
+@app.command("demo")
+def demo(
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="folder for repos, config and results")
+    ] = Path("standard-coder-demo"),
+    size: Annotated[str, typer.Option("--size", help="tiny (for tests) or default")] = "default",
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+) -> None:
+    """Simulate a small team's repositories and run the whole flagship pipeline on them."""
+    from standard_coder.pipelines import BUILTINS
+    from standard_coder.pipelines.demo import SIZES, now, prepare, summary
+    from standard_coder.runner import front
+
+    if size not in SIZES:
+        typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
+        raise typer.Exit(2)
+    t0 = now()
+    config = prepare(output_dir.resolve(), size)
+    code = front.run_command(
+        config=config,
+        builtins=BUILTINS,
+        log_level=log_level,
+        log_format=log_format,
+    )
+    if code != 0:
+        raise typer.Exit(code)
+    base = config.parent / "sc-output"
+    _print_summary(summary(base, now() - t0), config)
+    sys.stderr.flush()

@@ -1,0 +1,142 @@
+"""``standard-coder demo``: the whole flagship pipeline on an embedded default.
+
+A small simulated team (real git repositories written by the simulator, with the true coding
+time of every commit beside them), a ``pipeline_config.toml`` the user can inspect, edit and rerun
+with ``pipeline --config``, example sprint inputs whose tickets partly carry diffs and commit ids
+(so the trained SCH model is really used), then ``mine -> train_sch -> forecast``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.atomic import atomic_write_text
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How big the simulated team and the training are."""
+
+    authors: int
+    weeks: int
+    repos: int
+    hmm_epochs: int
+    label_samples: int
+    min_commits_per_author: int
+    train_epochs: int
+    n_sims: int
+
+
+SIZES: dict[str, DemoSize] = {
+    "tiny": DemoSize(
+        authors=3, weeks=5, repos=2, hmm_epochs=40, label_samples=40,
+        min_commits_per_author=30, train_epochs=4, n_sims=2000,
+    ),  # fmt: skip
+    "default": DemoSize(
+        authors=5, weeks=16, repos=3, hmm_epochs=200, label_samples=200,
+        min_commits_per_author=50, train_epochs=25, n_sims=10_000,
+    ),  # fmt: skip
+}
+
+SEED = 2019  # the paper's year: the demo is the same on every machine
+
+
+def config_text(size: DemoSize, size_name: str) -> str:
+    """The demo's ``pipeline_config.toml`` (only what differs from the defaults)."""
+    return f"""\
+# Standard Coder demo ({size_name}): written by `standard-coder demo`.
+# Edit it and rerun:  standard-coder pipeline --config pipeline_config.toml
+# Every other key keeps its default: `standard-coder init-config` writes them all, commented.
+
+[outputs]
+base_dir = "sc-output"
+
+[runner]
+seed = {SEED}
+workers = 2
+
+[repos]
+include_paths = ["repos/*"]
+
+[training]
+truth_path = "repos/truth.json"
+label_samples_per_commit = {size.label_samples}
+min_commits_per_author = {size.min_commits_per_author}
+
+[training.hmm]
+epochs = {size.hmm_epochs}
+
+[training.optim]
+epochs = {size.train_epochs}
+
+[forecasting]
+sprint_inputs_path = "sprint_inputs.json"
+historical_outcomes_path = "historical_outcomes.json"
+n_sims = {size.n_sims}
+"""
+
+
+def _sprint_inputs(truth_path: Path) -> str:
+    """The example sprint, with one ticket pointing at real commits of the simulated team."""
+    data = json.loads(
+        resources.files("standard_coder.pipelines.demo_data")
+        .joinpath("sprint_inputs.json")
+        .read_text(encoding="utf-8")
+    )
+    from standard_coder.sch.simulate import load_truth
+
+    ids = [c.commit_id for c in load_truth(truth_path).commits][-2:]
+    for ticket in data["tickets"]:
+        if ticket.get("commit_ids"):
+            ticket["commit_ids"] = ids
+    return json.dumps(data, indent=2) + "\n"
+
+
+def prepare(out_dir: Path, size_name: str) -> Path:
+    """Simulate the team (once per size) and write the config and inputs; return the config."""
+    from standard_coder.sch.simulate import TeamSpec, simulate_team
+
+    size = SIZES[size_name]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    repos = out_dir / "repos"
+    marker = repos / "SIMULATED.json"
+    spec = {"size": size_name, "seed": SEED, **size.__dict__}
+    if not marker.exists() or json.loads(marker.read_text()) != spec:
+        team = TeamSpec(n_authors=size.authors, weeks=size.weeks, n_repos=size.repos)
+        simulate_team(repos, team, seed=SEED)
+        atomic_write_text(marker, json.dumps(spec, sort_keys=True))
+    files = {
+        "pipeline_config.toml": config_text(size, size_name),
+        "sprint_inputs.json": _sprint_inputs(repos / "truth.json"),
+        "historical_outcomes.json": resources.files("standard_coder.pipelines.demo_data")
+        .joinpath("historical_outcomes.json")
+        .read_text(encoding="utf-8"),
+    }
+    for name, text in files.items():
+        path = out_dir / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)  # unchanged files keep their mtime: reruns skip
+    return out_dir / "pipeline_config.toml"
+
+
+def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
+    """Key figures of a finished demo run, read back from its artifacts."""
+    out: dict[str, Any] = {"elapsed_s": round(elapsed_s, 1), "base_dir": str(base_dir)}
+    ev = base_dir / "reports" / "sch_evaluation.json"
+    if ev.exists():
+        out["evaluation"] = json.loads(ev.read_text())
+    forecasts = sorted((base_dir / "forecasts").glob("*_forecast.json"))
+    if forecasts:
+        out["forecast"] = json.loads(forecasts[-1].read_text())
+        out["forecast_path"] = str(forecasts[-1])
+    out["report"] = str(base_dir / "reports" / "index.html")
+    return out
+
+
+def now() -> float:
+    return time.perf_counter()

@@ -1,0 +1,83 @@
+"""Ticket effort from the trained SCH model: the bridge between ``train_sch`` and ``forecast``.
+
+A ticket's changes are its diff text, or its commit ids looked up in the mined database. Each
+change gets ``n`` draws from the model's predicted coding-time distribution (hours); a ticket's
+changes are combined by independent draws summed sample-wise (``sum_change_samples``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from standard_coder.config import FlagshipConfig
+
+N_DRAWS = 1000
+
+
+def load_effort_model(cfg: FlagshipConfig, device: str = "cpu") -> tuple[Any, Any]:
+    """The trained model and its change representation (checksums checked against each other).
+
+    Raises:
+        CheckpointNotFound: no trained model at ``models/<predictor>/model.pt``.
+    """
+    from standard_coder.pipelines.sch import paths
+    from standard_coder.runner.errors import CheckpointNotFound
+    from standard_coder.sch.features.representation import ChangeRepresentation
+    from standard_coder.sch.predictors.estimator import EffortModel
+
+    p = paths(cfg)
+    if not p["model"].exists():
+        raise CheckpointNotFound(
+            f"{p['model']}: no trained effort model; run the train_sch stage first"
+        )
+    rep = ChangeRepresentation.load(p["change_rep"])
+    model = EffortModel.load(
+        p["model"],
+        map_location=device,
+        expected_vocabulary_checksum=rep.vocabulary_checksum_,
+        expected_checksum=rep.checksum_,
+    )
+    return model, rep
+
+
+def model_effort_for(
+    cfg: FlagshipConfig, *, device: str = "cpu"
+) -> Callable[[list[Any]], dict[str, np.ndarray]]:
+    """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`."""
+    from standard_coder.forecasting.effort import sum_change_samples
+    from standard_coder.pipelines.sch import paths
+    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.predictors.stage import diff_records
+
+    model, rep = load_effort_model(cfg, device)
+    rng = np.random.default_rng(cfg.forecasting.rng_seed)
+
+    def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
+        wanted = {cid for t in tickets for cid in t.commit_ids}
+        found: dict[str, Any] = {}
+        if wanted:
+            contents = cfg.training.features.representation == "hybrid"
+            for rec in iter_commits(paths(cfg)["db"], with_files=True, with_contents=contents):
+                if rec.commit_id in wanted or rec.commit_id[:12] in wanted:
+                    found[rec.commit_id] = rec
+        out: dict[str, np.ndarray] = {}
+        for t in tickets:
+            records = diff_records([t.diff]) if t.diff else []
+            for cid in t.commit_ids:
+                rec = found.get(cid) or next(
+                    (r for k, r in found.items() if k.startswith(cid)), None
+                )
+                if rec is None:
+                    raise ValueError(
+                        f"ticket {t.id}: commit {cid} is not in the mined history "
+                        f"({paths(cfg)['db']}); mine the repository that holds it"
+                    )
+                records.append(rec)
+            per_change = list(model.sample(rep.transform(records), N_DRAWS, rng)) if records else []
+            out[t.id] = sum_change_samples(per_change, n=N_DRAWS, rng=rng)
+        return out
+
+    return effort

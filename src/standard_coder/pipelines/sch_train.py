@@ -1,0 +1,230 @@
+"""The ``train_sch`` stage: work inference -> change features -> effort model -> evaluation.
+
+Each step resumes on its own: authors are ledger items, the dataset is saved once built (under
+the stage's fingerprint-scoped checkpoint folder), training checkpoints every N steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from standard_coder.config import FlagshipConfig
+from standard_coder.runner.context import StageContext
+
+Key = tuple[str, str]
+
+
+def work_options(cfg: FlagshipConfig) -> Any:
+    """``WorkInferenceOptions`` from ``[training]``."""
+    from standard_coder.sch.work_inference.labels import (
+        GapOptions,
+        HMMOptions,
+        WorkInferenceOptions,
+    )
+
+    t = cfg.training
+    hmm_fields = set(HMMOptions.__dataclass_fields__)
+    return WorkInferenceOptions(
+        label_samples_per_commit=t.label_samples_per_commit,
+        min_commits_per_author=t.min_commits_per_author,
+        hmm=HMMOptions(**{k: v for k, v in t.hmm.model_dump().items() if k in hmm_fields}),
+        gap=GapOptions(**t.gap.model_dump()),
+    )
+
+
+def predictor_options(cfg: FlagshipConfig) -> dict[str, Any]:
+    """Flat estimator keywords for the configured predictor (architecture + optimisation)."""
+    t = cfg.training
+    head = t.mdn if t.predictor == "mdn" else t.quantile
+    return {**head.model_dump(), **t.optim.model_dump()}
+
+
+def squash_groups(histories: Mapping[str, Any], squash_minutes: int) -> list[list[Key]]:
+    """Same-author commits less than ``squash_minutes`` apart form one change (paper §VI)."""
+    groups: list[list[Key]] = []
+    for h in histories.values():
+        if len(h) < 2:
+            continue
+        close = np.diff(h.times) < squash_minutes * 60
+        run: list[Key] = [h.keys[0]]
+        for i in range(1, len(h)):
+            if close[i - 1]:
+                run.append(h.keys[i])
+            else:
+                if len(run) > 1:
+                    groups.append(run)
+                run = [h.keys[i]]
+        if len(run) > 1:
+            groups.append(run)
+    return groups
+
+
+def squashed_labels(labels: Any, groups: Sequence[Sequence[Key]]) -> tuple[list[Key], np.ndarray]:
+    """Labels where a squashed group's newest member carries the summed coding time of all."""
+    index = {k: i for i, k in enumerate(labels.keys)}
+    samples = np.array(labels.samples_hours, dtype=np.float32, copy=True)
+    drop: set[int] = set()
+    for g in groups:
+        rows = [index[k] for k in g if k in index]
+        if len(rows) > 1:
+            samples[rows[-1]] = samples[rows].sum(axis=0)
+            drop.update(rows[:-1])
+    keep = [i for i in range(len(labels.keys)) if i not in drop]
+    return [labels.keys[i] for i in keep], samples[keep]
+
+
+def save_labels(labels: Any, path: Path) -> None:
+    """The commits x samples label matrix (hours) with its keys, pickle-free and atomic."""
+    import io
+
+    from standard_coder.runner.atomic import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        repo=np.array([k[0] for k in labels.keys], dtype=str),
+        commit_id=np.array([k[1] for k in labels.keys], dtype=str),
+        author=np.array(list(labels.authors), dtype=str),
+        samples_hours=labels.samples_hours.astype(np.float32),
+        expected_minutes=labels.expected_minutes,
+        interval_minutes=labels.interval_minutes,
+        interval_kind=labels.interval_kind,
+        pooled=labels.pooled,
+        kind=np.array(labels.kind),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _infer(ctx: StageContext, cfg: FlagshipConfig, histories: Any, kind: str) -> Any | None:
+    """Labels of ``kind`` for every author (finished authors come from the ledger), or None
+    when a stop was requested before all were fitted."""
+    from standard_coder.pipelines.sch import paths
+    from standard_coder.sch.work_inference.labels import WorkInferenceStopped, infer_labels
+
+    try:
+        return infer_labels(
+            histories,
+            work_options(cfg),
+            kind=kind,
+            out_dir=paths(cfg)["work_inference"],
+            seed=cfg.runner.seed,
+            map_fn=lambda fn, items: ctx.map(fn, list(items), desc=f"work inference ({kind})"),
+            ledger=ctx.ledger(f"work_inference_{kind}"),
+            should_stop=ctx.should_stop,
+        )
+    except WorkInferenceStopped:
+        return None  # the engine sees the stop request and reports the interrupt
+
+
+def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
+    """Infer coding time per author, build features, train the effort model and evaluate it."""
+    from standard_coder.pipelines.sch import paths
+    from standard_coder.sch.dataset import Dataset, build_dataset, write_stats
+    from standard_coder.sch.evaluation import evaluate
+    from standard_coder.sch.features.representation import ChangeRepresentation
+    from standard_coder.sch.mining.store import iter_commits, load_commit_times
+    from standard_coder.sch.predictors.stage import fit_effort_model
+    from standard_coder.sch.predictors.train import TrainingInterrupted
+    from standard_coder.sch.work_inference.labels import AuthorHistory, pearson_vs_truth
+
+    t = cfg.training
+    p = paths(cfg)
+    times = load_commit_times(p["db"])
+    if not times:
+        raise ValueError(f"{p['db']}: no mined commits (check [repos] and [filters])")
+    histories = {a: AuthorHistory.from_tuple(a, v) for a, v in times.items()}
+    ctx.log.info("work inference (%s) for %d authors", t.work_inference, len(histories))
+
+    labels = _infer(ctx, cfg, histories, t.work_inference)
+    if labels is None:
+        return
+    save_labels(labels, p["labels"])
+    truth_r: dict[str, float] | None = None
+    if t.truth_path is not None:
+        truth_r = {t.work_inference: pearson_vs_truth(labels, t.truth_path)}
+        other = "gap" if t.work_inference == "hmm" else "hmm"
+        other_labels = _infer(ctx, cfg, histories, other)
+        if other_labels is None:
+            return
+        truth_r[other] = pearson_vs_truth(other_labels, t.truth_path)
+        ctx.log.info("work inference vs truth: %s", truth_r)
+    if ctx.should_stop():
+        return
+
+    # Dataset: built once per fingerprint (the checkpoint folder is fingerprint-scoped).
+    partial = ctx.checkpoint_dir / "dataset.npz"
+    partial_rep = ctx.checkpoint_dir / "change_rep"
+    groups = squash_groups(histories, t.hmm.squash_minutes)
+    dataset: Dataset | None = None
+    rep: ChangeRepresentation | None = None
+    if partial.exists() and (partial_rep / "representation.json").exists():
+        try:
+            dataset, rep = Dataset.load(partial), ChangeRepresentation.load(partial_rep)
+        except Exception as exc:  # corrupt partial work is rebuilt, never trusted
+            ctx.log.warning("rebuilding the dataset: %s", exc)
+            dataset = rep = None
+    if dataset is None or rep is None:
+        keys, samples = squashed_labels(labels, groups)
+        dataset, rep = build_dataset(
+            iter_commits(p["db"], with_files=True, with_contents=t.features.representation == "hybrid"),
+            (keys, samples),
+            representation=t.features.representation,
+            top_n_identifiers=t.features.top_n_identifiers,
+            test_fraction=t.test_fraction,
+            validation_fraction=t.optim.validation_fraction,
+            seed=cfg.runner.seed,
+            groups=groups,
+        )
+        ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        dataset.save(partial)
+        rep.save(partial_rep)
+    dataset.save(p["dataset"])
+    write_stats(dataset, p["dataset"].with_suffix(".stats.json"))
+    rep.save(p["change_rep"])
+    ctx.set_summary(commits=len(dataset), features=int(dataset.X.shape[1]))
+
+    options = predictor_options(cfg)
+    try:
+        model = fit_effort_model(
+            dataset,
+            t.predictor,
+            options,
+            checkpointer=ctx.checkpointer(t.predictor, every_n_steps=t.optim.checkpoint_every_steps),
+            should_stop=ctx.should_stop,
+            tb_dir=p["tb"] / t.predictor,
+            device=ctx.device,
+            seed=cfg.runner.seed,
+        )
+        baseline = fit_effort_model(
+            dataset.loc_view(),
+            t.predictor,
+            options,
+            checkpointer=ctx.checkpointer("baseline_loc", every_n_steps=t.optim.checkpoint_every_steps),
+            should_stop=ctx.should_stop,
+            tb_dir=p["tb"] / "baseline_loc",
+            device=ctx.device,
+            seed=cfg.runner.seed,
+        )
+    except TrainingInterrupted:
+        return  # checkpoint saved; the engine reports the interrupt
+    model.save(p["model"])
+    baseline.save(p["baseline"])
+    metrics = evaluate(
+        model,
+        dataset,
+        p["reports"],
+        loc_baseline_model=baseline,
+        truth_pearson=truth_r,
+        seed=cfg.runner.seed,
+    )
+    ctx.set_summary(
+        heldout_nll=metrics.get("heldout_nll"),
+        baseline_loc_nll=metrics.get("baseline_loc_heldout_nll"),
+        spearman_sch=metrics.get("spearman_sch"),
+        coverage_80=metrics.get("coverage_80"),
+    )
