@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -296,7 +297,7 @@ def _load_item(path: Path, key: str) -> dict[str, np.ndarray] | None:
             if str(z["key"]) != key:
                 return None
             return {k: z[k] for k in z.files if not k.startswith("model_")}
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         log.warning("work inference: unreadable %s (%s); refitting", path, exc)
         return None
 
