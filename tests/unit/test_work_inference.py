@@ -159,7 +159,7 @@ def test_hmm_beats_gap_on_paper_setting(tmp_path: Path) -> None:
         assert len(cs) >= 100
         t = np.array([c.authored_at for c in cs])
         tz = np.array([c.tz_offset_min for c in cs])
-        hmm = NeuralHMM(epochs=400, hidden=32, time_bins=1, random_state=0).fit(t, tz)
+        hmm = NeuralHMM(epochs=400, time_bins=1, random_state=0).fit(t, tz)
         gap = GapModel().fit(t, tz)
         ok = hmm.interval_kind_ == NORMAL
         xs.append(np.array([c.coding_minutes for c in cs], dtype=float)[ok])

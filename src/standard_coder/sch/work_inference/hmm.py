@@ -110,6 +110,8 @@ class NeuralHMM(WorkInferenceModel):
         n_samples: int = 200,
         n_threads: int = 1,
         inner_steps: int = 1,
+        init_commit_prob: float = 0.1,
+        warmup_epochs: int = 50,
         tol: float = 0.0,
         random_state: int | None = None,
     ) -> None:
@@ -124,6 +126,8 @@ class NeuralHMM(WorkInferenceModel):
         self.n_samples = n_samples
         self.n_threads = n_threads
         self.inner_steps = inner_steps
+        self.init_commit_prob = init_commit_prob
+        self.warmup_epochs = warmup_epochs
         self.tol = tol
         self.random_state = random_state
 
@@ -233,7 +237,7 @@ class NeuralHMM(WorkInferenceModel):
             n_cells = WEEK * self.time_bins
             counts = [np.zeros(n_cells) for _ in range(4)]
             gamma = np.zeros(seq.y.shape[0])
-            c = 0.05
+            c = self.init_commit_prob
             history: list[float] = []
             n_trans = max(1, int(seq.y.shape[0] - seq.seg_start.sum()))
             epochs_run = 0
@@ -257,7 +261,7 @@ class NeuralHMM(WorkInferenceModel):
                     opt.zero_grad()
                     (-q).backward()
                     opt.step()
-                if sg > 0:
+                if sg > 0 and epoch >= self.warmup_epochs:
                     c = float(min(max(sgy / sg, 1e-4), 0.5))
                 epochs_run = epoch + 1
                 if self.tol > 0 and epoch >= 20:

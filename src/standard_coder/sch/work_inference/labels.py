@@ -107,6 +107,8 @@ class HMMOptions:
     time_bin_days: float = 56.0
     max_time_bins: int = 16
     inner_steps: int = 1
+    init_commit_prob: float = 0.1
+    warmup_epochs: int = 50
     fallback_window_minutes: int = 1440
 
 
@@ -165,6 +167,8 @@ def make_model(
             squash_minutes=h.squash_minutes,
             fallback_window_minutes=h.fallback_window_minutes,
             inner_steps=h.inner_steps,
+            init_commit_prob=h.init_commit_prob,
+            warmup_epochs=h.warmup_epochs,
             n_samples=options.label_samples_per_commit,
             n_threads=options.n_threads,
             random_state=random_state,
