@@ -1,6 +1,6 @@
 """Benchmark: neural HMM work inference on one simulated author, one year at 1-minute resolution.
 
-    PYTHONPATH=src python benchmarks/work_inference.py [--quick] [--threads 2] [--seed 0]
+    PYTHONPATH=src python benchmarks/work_inference.py [--quick] [--threads 1] [--seed 0]
 
 Prints a table and, as the last line, one JSON object with fit_seconds, threads, epochs,
 n_minutes, pearson_vs_truth, gap_pearson_vs_truth (targets: fit_seconds <= 60 with threads <= 2,
@@ -22,7 +22,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="6 weeks, 50 epochs (smoke run)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--weeks", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=None)
