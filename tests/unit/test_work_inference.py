@@ -170,3 +170,22 @@ def test_hmm_beats_gap_on_paper_setting(tmp_path: Path) -> None:
     r_gap = np.corrcoef(x, np.concatenate(gs))[0, 1]
     assert r_hmm >= 0.69
     assert r_hmm > r_gap
+
+
+def test_interval_distribution_equals_sample_row(fitted_hmm: NeuralHMM) -> None:
+    rows = fitted_hmm.sample_intervals(64)
+    for i in (1, 7, fitted_hmm.n_commits_ - 1):
+        assert np.array_equal(fitted_hmm.interval_distribution(i, 64), rows[i])
+    with pytest.raises(IndexError):
+        fitted_hmm.interval_distribution(fitted_hmm.n_commits_)
+
+
+def test_degenerate_histories_are_labelled() -> None:
+    """Single-commit authors and same-minute commits (pooled through groups) still get labels."""
+    base = 1_704_186_000
+    t = np.array([base, base + 10, base + 20, base + 3600, base + 7 * DAY])
+    groups = np.array([0, 1, 1, 1, 2])
+    m = NeuralHMM(epochs=3, random_state=0).fit(t, np.zeros(5), groups=groups)
+    assert m.interval_kind_.tolist() == [FIRST, FIRST, NORMAL, NORMAL, FIRST]
+    assert m.expected_minutes_[2] == 0.0  # same minute as the previous commit
+    assert np.all(np.isfinite(m.sample_intervals(10)))

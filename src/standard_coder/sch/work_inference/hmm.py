@@ -322,6 +322,34 @@ class NeuralHMM(WorkInferenceModel):
         out[self._prep.order] = samples
         return out
 
+    def interval_distribution(self, i: int, n_samples: int | None = None) -> np.ndarray:
+        """FFBS samples of coding minutes in the interval ending at commit ``i`` (input order).
+
+        Equal to row ``i`` of ``sample_intervals(n_samples)`` (same per-interval seed).
+        """
+        self._check_fitted()
+        if not 0 <= i < self.n_commits_:
+            raise IndexError(f"commit index {i} out of range 0..{self.n_commits_ - 1}")
+        n = self.n_samples if n_samples is None else n_samples
+        j = int(np.flatnonzero(self._prep.order == i)[0])  # sorted position
+        seeds = np.random.SeedSequence(self._sample_seed).generate_state(
+            self.n_commits_, dtype=np.uint64
+        )
+        out = np.zeros(n)
+        a, b = self._offsets[j], self._offsets[j + 1]
+        if b > a:
+            interval_ffbs(  # type: ignore[call-arg]
+                self._cells[a:b],
+                self.s_table_,
+                self.e_table_,
+                self.c_,
+                self._p_start[j],
+                n,
+                seeds[j],
+                out,
+            )
+        return out
+
     def coding_probability(
         self, abs_minutes: np.ndarray, tz_offsets: np.ndarray, group: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
