@@ -125,3 +125,17 @@ def test_custom_map_fn_and_bad_kind(
     assert np.array_equal(a.samples_hours, b.samples_hours)
     with pytest.raises(ValueError, match="Unknown work-inference kind"):
         infer_labels(hs, OPTS, kind="foo", out_dir=tmp_path, seed=2)
+
+
+def test_author_history_from_mining_tuple_sorts_and_validates() -> None:
+    times = np.array([300, 100, 200])
+    tz = np.array([60, 0, 30])
+    keys = [("r", "c"), ("r", "a"), ("q", "b")]
+    h = AuthorHistory.from_tuple("x@e", (times, tz, keys))
+    assert h.times.tolist() == [100, 200, 300] and h.tz_offsets.tolist() == [0, 30, 60]
+    assert h.keys == (("r", "a"), ("q", "b"), ("r", "c"))
+    assert (
+        h.digest() == AuthorHistory.from_tuple("x@e", (times[::-1], tz[::-1], keys[::-1])).digest()
+    )
+    with pytest.raises(ValueError, match="differ in length"):
+        AuthorHistory.from_tuple("x@e", (times, tz, keys[:2]))
