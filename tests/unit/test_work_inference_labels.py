@@ -15,6 +15,7 @@ from standard_coder.sch.work_inference import (
     HMMOptions,
     WorkInferenceOptions,
     WorkInferenceStopped,
+    accuracy_vs_truth,
     histories_from_truth,
     infer_labels,
     pearson_vs_truth,
@@ -58,6 +59,9 @@ def test_labels_cover_every_commit_with_pooled_small_author(
         assert rows == list(h.keys)
     r = pearson_vs_truth(ls, truth_path)
     assert 0.3 < r <= 1.0
+    acc = accuracy_vs_truth(ls, truth_path)
+    assert acc["pearson"] == r and set(acc["pearson_per_author"]) == set(hs)
+    assert acc["n_intervals"] == int((ls.interval_kind == 0).sum())
     files = sorted(p.suffix for p in (tmp_path / "hmm").iterdir())
     assert files == [".json"] * 4 + [".npz"] * 4
 

@@ -37,6 +37,7 @@ __all__ = [
     "LabelSet",
     "WorkInferenceOptions",
     "WorkInferenceStopped",
+    "accuracy_vs_truth",
     "histories_from_truth",
     "infer_labels",
     "make_model",
@@ -476,23 +477,47 @@ def histories_from_truth(truth: Any) -> dict[str, AuthorHistory]:
     }
 
 
-def pearson_vs_truth(labels: LabelSet, truth: Any) -> float:
-    """Pearson r between true and expected coding minutes over ordinary intervals.
-
-    ``truth`` is a ``Truth`` or a path to ``truth.json`` (or a folder of them). Commits are
-    matched by commit id; first commits and intervals after long gaps are left out.
-    """
+def _truth_pairs(labels: LabelSet, truth: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(truth, str | Path):
         from standard_coder.sch.simulate import load_truth
 
         truth = load_truth(Path(truth))
     by_id = {c.commit_id: c.coding_minutes for c in truth.commits}
-    x: list[float] = []
-    y: list[float] = []
-    for i, (_repo, cid) in enumerate(labels.keys):
-        if labels.interval_kind[i] == NORMAL and cid in by_id:
-            x.append(float(by_id[cid]))
-            y.append(float(labels.expected_minutes[i]))
-    if len(x) < 3:
-        raise ValueError(f"only {len(x)} labelled commits matched the truth")
-    return float(np.corrcoef(np.asarray(x), np.asarray(y))[0, 1])
+    rows = [
+        i
+        for i, (_repo, cid) in enumerate(labels.keys)
+        if labels.interval_kind[i] == NORMAL and cid in by_id
+    ]
+    x = np.array([float(by_id[labels.keys[i][1]]) for i in rows])
+    y = labels.expected_minutes[np.asarray(rows, dtype=np.int64)]
+    who = np.array([labels.authors[i] for i in rows], dtype=str)
+    return x, y, who
+
+
+def pearson_vs_truth(labels: LabelSet, truth: Any) -> float:
+    """Pearson r between true and expected coding minutes over ordinary intervals, all authors.
+
+    ``truth`` is a ``Truth`` or a path to ``truth.json`` (or a folder of them). Commits are
+    matched by commit id; first commits and intervals after long gaps are left out.
+    """
+    x, y, _ = _truth_pairs(labels, truth)
+    if x.shape[0] < 3:
+        raise ValueError(f"only {x.shape[0]} labelled commits matched the truth")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def accuracy_vs_truth(labels: LabelSet, truth: Any) -> dict[str, Any]:
+    """Accuracy report: pooled r, per-author r (the paper's per-developer figure) and counts."""
+    x, y, who = _truth_pairs(labels, truth)
+    per: dict[str, float] = {}
+    for a in sorted(set(who.tolist())):
+        sel = who == a
+        if sel.sum() >= 3 and np.std(x[sel]) > 0 and np.std(y[sel]) > 0:
+            per[a] = float(np.corrcoef(x[sel], y[sel])[0, 1])
+    return {
+        "kind": labels.kind,
+        "n_intervals": int(x.shape[0]),
+        "pearson": float(np.corrcoef(x, y)[0, 1]) if x.shape[0] >= 3 else float("nan"),
+        "pearson_per_author_mean": float(np.mean(list(per.values()))) if per else float("nan"),
+        "pearson_per_author": per,
+    }
