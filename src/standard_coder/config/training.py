@@ -10,16 +10,30 @@ from standard_coder.config.base import ConfigPath, StrictModel
 
 
 class HMMSection(StrictModel):
-    """The paper's neural HMM (per author, 1-minute resolution)."""
+    """The paper's neural HMM (per author, 1-minute resolution); see docs/work-inference.md."""
 
     epochs: int = Field(400, ge=1, description="maximum-likelihood epochs per author")
-    learning_rate: float = Field(0.05, gt=0, description="Adam learning rate for the S/E network")
-    hidden: int = Field(16, ge=1, description="hidden units of the S/E network")
+    learning_rate: float = Field(0.02, gt=0, description="Adam learning rate for the S/E network")
+    hidden: int = Field(16, ge=1, description="hidden units of the S/E network (two tanh layers)")
     history_days: int = Field(730, ge=1, description="only the most recent N days of each author")
     split_inactive_days: int = Field(
         30, ge=1, description="a gap longer than this splits the history into separate segments"
     )
-    squash_minutes: int = Field(2, ge=0, description="same-author commits closer than this are squashed")
+    squash_minutes: int = Field(
+        2, ge=0, description="same-author commits closer than this are squashed"
+    )
+    time_bin_days: float = Field(
+        56.0, gt=0, description="one slice of normalised overall time per this many days of history"
+    )
+    max_time_bins: int = Field(16, ge=1, description="upper bound on overall-time slices")
+    inner_steps: int = Field(1, ge=1, description="Adam steps per forward-backward pass")
+    init_commit_prob: float = Field(
+        0.1, gt=0, lt=1, description="initial per-minute commit probability c while coding"
+    )
+    warmup_epochs: int = Field(50, ge=0, description="epochs with c held at its initial value")
+    fallback_window_minutes: int = Field(
+        1440, ge=1, description="window before a first commit or one after a long gap"
+    )
 
 
 class GapSection(StrictModel):
@@ -81,7 +95,9 @@ class TrainingSection(StrictModel):
     min_commits_per_author: int = Field(
         50, ge=1, description="authors below this share one pooled work-inference model"
     )
-    test_fraction: float = Field(0.2, gt=0, lt=1, description="most recent share of each repo held out")
+    test_fraction: float = Field(
+        0.2, gt=0, lt=1, description="most recent share of each repo held out"
+    )
     truth_path: ConfigPath | None = Field(
         None, description="simulator truth.json (or a folder of them) for accuracy reports"
     )

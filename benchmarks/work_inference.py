@@ -1,0 +1,116 @@
+"""Benchmark: neural HMM work inference on one simulated author, one year at 1-minute resolution.
+
+    PYTHONPATH=src python benchmarks/work_inference.py [--quick] [--threads 1] [--seed 0]
+
+Prints a table and, as the last line, one JSON object with fit_seconds, threads, epochs,
+n_minutes, pearson_vs_truth, gap_pearson_vs_truth (targets: fit_seconds <= 60 with threads <= 2,
+n_minutes >= 500000, pearson_vs_truth >= 0.69 and above gap_pearson_vs_truth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="6 weeks, 50 epochs (smoke run)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--weeks", type=int, default=None)
+    ap.add_argument("--epochs", type=int, default=None)
+    args = ap.parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+
+    import numpy as np
+
+    from standard_coder.sch.simulate import TeamSpec, load_truth, simulate_team
+    from standard_coder.sch.work_inference import (
+        GapModel,
+        HMMOptions,
+        WorkInferenceOptions,
+        make_model,
+    )
+    from standard_coder.sch.work_inference.base import NORMAL
+
+    weeks = args.weeks or (6 if args.quick else 52)
+    epochs = args.epochs or (50 if args.quick else 400)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        res = simulate_team(Path(tmp), TeamSpec(n_authors=1, weeks=weeks), seed=args.seed)
+        sim_seconds = time.perf_counter() - t0
+        truth = load_truth(res.truth_path)
+    times = np.array([c.authored_at for c in truth.commits])
+    tz = np.array([c.tz_offset_min for c in truth.commits])
+    true_min = np.array([c.coding_minutes for c in truth.commits], dtype=float)
+    opts = WorkInferenceOptions(hmm=HMMOptions(epochs=epochs), n_threads=args.threads)
+    span_days = float(times[-1] - times[0]) / 86400
+    hmm = make_model("hmm", opts, random_state=args.seed, span_days=span_days)
+    # compile the numba kernels outside the timing (cached on disk after the first run)
+    make_model(
+        "hmm", WorkInferenceOptions(hmm=HMMOptions(epochs=1)), random_state=0, span_days=1
+    ).fit(times[:20], tz[:20])
+    t0 = time.perf_counter()
+    hmm.fit(times, tz)
+    fit_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    samples = hmm.sample_intervals(opts.label_samples_per_commit)
+    label_seconds = time.perf_counter() - t0
+    gap = GapModel().fit(times, tz)
+    ok = hmm.interval_kind_ == NORMAL
+    r_hmm = float(np.corrcoef(true_min[ok], hmm.expected_minutes_[ok])[0, 1])
+    r_gap = float(np.corrcoef(true_min[ok], gap.expected_minutes_[ok])[0, 1])
+    r_samples = float(np.corrcoef(true_min[ok], samples[ok].mean(axis=1))[0, 1])
+    n_minutes = int(getattr(hmm, "n_minutes_", 0))
+    rows = [
+        ("commits", f"{times.shape[0]}"),
+        ("weeks simulated", f"{weeks}"),
+        ("fitted minutes (1-min grid)", f"{n_minutes:,}"),
+        ("epochs", f"{epochs}"),
+        ("time bins", f"{getattr(hmm, 'time_bins', '-')}"),
+        ("threads", f"{args.threads}"),
+        ("simulate (s)", f"{sim_seconds:.2f}"),
+        ("hmm fit (s)", f"{fit_seconds:.2f}"),
+        ("hmm ms / epoch", f"{1000 * fit_seconds / max(1, epochs):.1f}"),
+        ("FFBS labels, 200 samples/commit (s)", f"{label_seconds:.2f}"),
+        ("learned c (true 0.04)", f"{getattr(hmm, 'c_', float('nan')):.4f}"),
+        ("Pearson r, hmm expected vs truth", f"{r_hmm:.3f}"),
+        ("Pearson r, hmm FFBS sample mean vs truth", f"{r_samples:.3f}"),
+        ("Pearson r, gap (git-hours) vs truth", f"{r_gap:.3f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print(
+        f"work inference benchmark ({platform.processor() or platform.machine()}, "
+        f"python {sys.version.split()[0]})"
+    )
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v:>10}")
+    print(
+        json.dumps(
+            {
+                "fit_seconds": round(fit_seconds, 3),
+                "threads": args.threads,
+                "epochs": epochs,
+                "n_minutes": n_minutes,
+                "n_commits": int(times.shape[0]),
+                "time_bins": int(getattr(hmm, "time_bins", 0)),
+                "label_seconds": round(label_seconds, 3),
+                "pearson_vs_truth": round(r_hmm, 4),
+                "gap_pearson_vs_truth": round(r_gap, 4),
+                "quick": args.quick,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

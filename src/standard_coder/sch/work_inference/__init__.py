@@ -1,0 +1,41 @@
+"""Work inference: coding minutes per commit interval from commit timestamps.
+
+Models share one scikit-learn-shaped interface (``WorkInferenceModel``): ``hmm`` (the paper's
+neural HMM, ``NeuralHMM``) and ``gap`` (git-hours, ``GapModel``). ``infer_labels`` runs the
+stage body: one resumable work item per author, pooled small authors, FFBS label samples.
+"""
+
+from standard_coder.sch.work_inference.base import NotFittedError, WorkInferenceModel
+from standard_coder.sch.work_inference.gap import GapModel
+from standard_coder.sch.work_inference.hmm import NeuralHMM
+from standard_coder.sch.work_inference.labels import (
+    AuthorHistory,
+    GapOptions,
+    HMMOptions,
+    LabelSet,
+    WorkInferenceOptions,
+    WorkInferenceStopped,
+    accuracy_vs_truth,
+    histories_from_truth,
+    infer_labels,
+    make_model,
+    pearson_vs_truth,
+)
+
+__all__ = [
+    "AuthorHistory",
+    "GapModel",
+    "GapOptions",
+    "HMMOptions",
+    "LabelSet",
+    "NeuralHMM",
+    "NotFittedError",
+    "WorkInferenceModel",
+    "WorkInferenceOptions",
+    "WorkInferenceStopped",
+    "accuracy_vs_truth",
+    "histories_from_truth",
+    "infer_labels",
+    "make_model",
+    "pearson_vs_truth",
+]

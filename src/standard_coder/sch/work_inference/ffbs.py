@@ -1,0 +1,200 @@
+"""Compiled kernels of the two-state coding HMM (numba, no fastmath: bit-for-bit deterministic).
+
+States: 0 = coding (C), 1 = not coding (N). A commit can only be emitted while coding, with
+probability ``c`` per minute. The transition *into* minute ``t`` uses the start/stop
+probabilities of minute ``t``'s cell: ``A_t = [[1 - E, E], [S, 1 - S]]`` with
+``S = s_tab[cell[t]]`` and ``E = e_tab[cell[t]]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["forward_backward", "interval_ffbs"]
+
+
+@njit(cache=True, fastmath=False)
+def forward_backward(
+    y: np.ndarray,
+    cell: np.ndarray,
+    seg_start: np.ndarray,
+    s_tab: np.ndarray,
+    e_tab: np.ndarray,
+    c: float,
+    n_cc: np.ndarray,
+    n_cn: np.ndarray,
+    n_nc: np.ndarray,
+    n_nn: np.ndarray,
+    gamma: np.ndarray,
+) -> tuple[float, float, float]:
+    """Scaled forward-backward over concatenated segments.
+
+    Each segment starts at a commit (``seg_start[t]`` true): the state there is coding, given.
+    Accumulates the expected transition counts (pairwise posteriors xi summed per cell of the
+    target minute) into ``n_cc, n_cn, n_nc, n_nn`` (zeroed here) and writes the coding posterior
+    ``gamma[t] = P(z_t = C | y)``.
+
+    Returns:
+        ``(log_likelihood, sum_t gamma_t * y_t, sum_t gamma_t)`` (the last two over non-start
+        minutes, the sufficient statistics of ``c``).
+    """
+    n = y.shape[0]
+    n_cc[:] = 0.0
+    n_cn[:] = 0.0
+    n_nc[:] = 0.0
+    n_nn[:] = 0.0
+    a0 = np.empty(n)
+    a1 = np.empty(n)
+    scale = np.empty(n)
+    loglik = 0.0
+    for t in range(n):
+        if seg_start[t]:
+            a0[t] = 1.0
+            a1[t] = 0.0
+            scale[t] = 1.0
+            continue
+        k = cell[t]
+        s = s_tab[k]
+        e = e_tab[k]
+        p0 = a0[t - 1] * (1.0 - e) + a1[t - 1] * s
+        p1 = a0[t - 1] * e + a1[t - 1] * (1.0 - s)
+        if y[t]:
+            p0 = p0 * c
+            p1 = 0.0
+        else:
+            p0 = p0 * (1.0 - c)
+        z = p0 + p1
+        a0[t] = p0 / z
+        a1[t] = p1 / z
+        scale[t] = z
+        loglik += np.log(z)
+    b0 = 1.0
+    b1 = 1.0
+    sum_gy = 0.0
+    sum_g = 0.0
+    for t in range(n - 1, -1, -1):
+        if t == n - 1 or seg_start[t + 1]:
+            b0 = 1.0
+            b1 = 1.0
+        else:
+            k = cell[t + 1]
+            s = s_tab[k]
+            e = e_tab[k]
+            if y[t + 1]:
+                m0 = c * b0
+                m1 = 0.0
+            else:
+                m0 = (1.0 - c) * b0
+                m1 = b1
+            inv = 1.0 / scale[t + 1]
+            x_cc = a0[t] * (1.0 - e) * m0 * inv
+            x_cn = a0[t] * e * m1 * inv
+            x_nc = a1[t] * s * m0 * inv
+            x_nn = a1[t] * (1.0 - s) * m1 * inv
+            n_cc[k] += x_cc
+            n_cn[k] += x_cn
+            n_nc[k] += x_nc
+            n_nn[k] += x_nn
+            nb0 = ((1.0 - e) * m0 + e * m1) * inv
+            nb1 = (s * m0 + (1.0 - s) * m1) * inv
+            b0 = nb0
+            b1 = nb1
+        g = a0[t] * b0
+        gamma[t] = g
+        if not seg_start[t]:
+            sum_g += g
+            if y[t]:
+                sum_gy += g
+    return loglik, sum_gy, sum_g
+
+
+@njit(cache=True, fastmath=False)
+def _next_uniform(state: np.ndarray) -> float:
+    # splitmix64: a tiny counter-based generator, deterministic inside numba
+    state[0] = (state[0] + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = state[0]
+    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, fastmath=False)
+def interval_ffbs(
+    cells: np.ndarray,
+    s_tab: np.ndarray,
+    e_tab: np.ndarray,
+    c: float,
+    p_start_coding: float,
+    n_samples: int,
+    seed: np.uint64,
+    out: np.ndarray,
+) -> float:
+    """Forward-filter backward-sample whole state paths inside one commit interval.
+
+    The interval covers minutes ``1..L`` (``L = cells.size``) after a starting minute 0 whose
+    state is coding with probability ``p_start_coding`` (1.0 when the previous commit pins it).
+    Minutes ``1..L-1`` have no commit; minute ``L`` holds the commit, so it is coding.
+    Writes ``n_samples`` sampled coding-minute counts over ``1..L`` into ``out`` and returns the
+    exact posterior expectation (sum of the smoothed coding marginals).
+    """
+    n = cells.shape[0]
+    f0 = np.empty(n + 1)
+    f1 = np.empty(n + 1)
+    f0[0] = p_start_coding
+    f1[0] = 1.0 - p_start_coding
+    for j in range(1, n + 1):
+        k = cells[j - 1]
+        s = s_tab[k]
+        e = e_tab[k]
+        p0 = f0[j - 1] * (1.0 - e) + f1[j - 1] * s
+        p1 = f0[j - 1] * e + f1[j - 1] * (1.0 - s)
+        if j == n:
+            p0 = p0 * c
+            p1 = 0.0
+        else:
+            p0 = p0 * (1.0 - c)
+        z = p0 + p1
+        f0[j] = p0 / z
+        f1[j] = p1 / z
+    # exact smoothed marginals (backward pass on the filtered probabilities)
+    expected = 1.0  # minute L is coding
+    g0 = 1.0
+    for j in range(n - 1, 0, -1):
+        k = cells[j]  # transition into minute j + 1
+        s = s_tab[k]
+        e = e_tab[k]
+        # P(z_j | z_{j+1}) = f_j(z_j) A(z_j, z_{j+1}) / sum
+        pc_c = f0[j] * (1.0 - e)
+        pn_c = f1[j] * s
+        pc_n = f0[j] * e
+        pn_n = f1[j] * (1.0 - s)
+        w_c = pc_c / (pc_c + pn_c)
+        tot_n = pc_n + pn_n
+        w_n = pc_n / tot_n if tot_n > 0.0 else 0.0
+        g0 = g0 * w_c + (1.0 - g0) * w_n
+        expected += g0
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = seed
+    for r in range(n_samples):
+        z = 0
+        count = 1
+        for j in range(n - 1, 0, -1):
+            k = cells[j]
+            s = s_tab[k]
+            e = e_tab[k]
+            if z == 0:
+                pc = f0[j] * (1.0 - e)
+                pn = f1[j] * s
+            else:
+                pc = f0[j] * e
+                pn = f1[j] * (1.0 - s)
+            u = _next_uniform(state)
+            if u * (pc + pn) < pc:
+                z = 0
+                count += 1
+            else:
+                z = 1
+        out[r] = count
+    return expected

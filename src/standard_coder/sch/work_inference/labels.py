@@ -1,0 +1,523 @@
+"""The work-inference stage body: per-author models, label samples, resumable by author.
+
+Each author with at least ``min_commits_per_author`` commits is one work item; all smaller
+authors together are one more item (``pooled``) fitted by a single model with shared parameters
+over their concatenated histories (each author keeps its own segments, local time axis and
+intervals; see docs/work-inference.md). Nothing is dropped: every commit gets a label row.
+
+Per item the worker writes ``<out_dir>/<kind>/<name>.npz`` (labels + learned state, pickle-free)
+and ``<name>.json`` (summary), both atomically; the parent marks the item done in the ledger.
+On a rerun an item is reused iff its npz holds the same key; otherwise it is refitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel
+from standard_coder.sch.work_inference.gap import GapModel
+from standard_coder.sch.work_inference.hmm import NeuralHMM
+
+__all__ = [
+    "AuthorHistory",
+    "GapOptions",
+    "HMMOptions",
+    "LabelSet",
+    "WorkInferenceOptions",
+    "WorkInferenceStopped",
+    "accuracy_vs_truth",
+    "histories_from_truth",
+    "infer_labels",
+    "make_model",
+    "pearson_vs_truth",
+]
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+POOLED = "pooled"
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class WorkInferenceStopped(Exception):
+    """``should_stop()`` turned true before every author was fitted; rerun to resume."""
+
+
+@dataclass(frozen=True)
+class AuthorHistory:
+    """One author's commits across all repos, sorted by time."""
+
+    author_id: str
+    times: np.ndarray
+    """int64 unix seconds (author dates)."""
+    tz_offsets: np.ndarray
+    """int64 minutes east of UTC."""
+    keys: tuple[tuple[str, str], ...]
+    """``(repo, commit_id)`` per commit."""
+
+    @classmethod
+    def from_tuple(
+        cls,
+        author_id: str,
+        data: tuple[np.ndarray, np.ndarray, Sequence[tuple[str, str]]],
+    ) -> AuthorHistory:
+        """From ``mining.store.load_commit_times(...)[author_id]`` (any order; sorted here)."""
+        times = np.asarray(data[0]).astype(np.int64)
+        tz = np.asarray(data[1]).astype(np.int64)
+        keys = [(str(r), str(c)) for r, c in data[2]]
+        if not (times.shape == tz.shape and times.shape[0] == len(keys)):
+            raise ValueError(f"author {author_id}: times, offsets and keys differ in length")
+        order = sorted(range(len(keys)), key=lambda i: (int(times[i]), keys[i]))
+        idx = np.asarray(order, dtype=np.int64)
+        return cls(author_id, times[idx], tz[idx], tuple(keys[i] for i in order))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def digest(self) -> str:
+        h = hashlib.sha256(self.author_id.encode())
+        h.update(self.times.astype("<i8").tobytes())
+        h.update(self.tz_offsets.astype("<i8").tobytes())
+        for repo, cid in self.keys:
+            h.update(f"\0{repo}\0{cid}".encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class HMMOptions:
+    """Neural HMM hyperparameters (mirrors config ``[training.hmm]``)."""
+
+    epochs: int = 400
+    learning_rate: float = 0.02
+    hidden: int = 16
+    history_days: int = 730
+    split_inactive_days: int = 30
+    squash_minutes: int = 2
+    time_bin_days: float = 56.0
+    max_time_bins: int = 16
+    inner_steps: int = 1
+    init_commit_prob: float = 0.1
+    warmup_epochs: int = 50
+    fallback_window_minutes: int = 1440
+
+
+@dataclass(frozen=True)
+class GapOptions:
+    """git-hours options (mirrors config ``[training.gap]``)."""
+
+    max_gap_minutes: int = 120
+    session_start_minutes: int = 120
+
+
+@dataclass(frozen=True)
+class WorkInferenceOptions:
+    """Everything that determines the labels besides the commits and the seed."""
+
+    label_samples_per_commit: int = 200
+    min_commits_per_author: int = 50
+    hmm: HMMOptions = field(default_factory=HMMOptions)
+    gap: GapOptions = field(default_factory=GapOptions)
+    n_threads: int = 1
+    """torch threads per worker (does not change results' meaning; part of the key anyway)."""
+
+    def digest(self, kind: str) -> str:
+        relevant: dict[str, Any] = {
+            "kind": kind,
+            "label_samples_per_commit": self.label_samples_per_commit,
+            "min_commits_per_author": self.min_commits_per_author,
+            "n_threads": self.n_threads,
+            "format": FORMAT_VERSION,
+        }
+        relevant[kind] = asdict(self.hmm if kind == "hmm" else self.gap)
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def make_model(
+    kind: str, options: WorkInferenceOptions, *, random_state: int, span_days: float
+) -> WorkInferenceModel:
+    """The unfitted model of ``kind`` ("hmm" or "gap")."""
+    if kind == "gap":
+        return GapModel(
+            max_gap_minutes=options.gap.max_gap_minutes,
+            session_start_minutes=options.gap.session_start_minutes,
+            random_state=random_state,
+        )
+    if kind == "hmm":
+        h = options.hmm
+        span = min(span_days, float(h.history_days))
+        bins = int(np.clip(round(span / h.time_bin_days), 1, h.max_time_bins))
+        return NeuralHMM(
+            epochs=h.epochs,
+            learning_rate=h.learning_rate,
+            hidden=h.hidden,
+            time_bins=bins,
+            history_days=h.history_days,
+            split_inactive_days=h.split_inactive_days,
+            squash_minutes=h.squash_minutes,
+            fallback_window_minutes=h.fallback_window_minutes,
+            inner_steps=h.inner_steps,
+            init_commit_prob=h.init_commit_prob,
+            warmup_epochs=h.warmup_epochs,
+            n_samples=options.label_samples_per_commit,
+            n_threads=options.n_threads,
+            random_state=random_state,
+        )
+    raise ValueError(f"Unknown work-inference kind {kind!r}, expected one of ['gap', 'hmm'].")
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """Per-commit coding-time labels: commit keys aligned with a ``commits x samples`` matrix.
+
+    Attributes:
+        kind: "hmm" or "gap".
+        keys: ``(repo, commit_id)`` per row.
+        authors: author id per row.
+        samples_hours: float32 ``n x label_samples_per_commit`` coding-time samples in HOURS.
+        expected_minutes: float64 expected coding minutes per row (exact posterior mean).
+        interval_minutes: float64 wall-clock minutes since the author's previous commit (NaN
+            for an author's first commit).
+        interval_kind: int8, 0 normal, 1 first commit, 2 after a long inactivity gap.
+        pooled: bool, the row's author was fitted by the pooled model.
+        fitted_items: item ids fitted by this call (the rest were reused from disk).
+    """
+
+    kind: str
+    keys: tuple[tuple[str, str], ...]
+    authors: tuple[str, ...]
+    samples_hours: np.ndarray
+    expected_minutes: np.ndarray
+    interval_minutes: np.ndarray
+    interval_kind: np.ndarray
+    pooled: np.ndarray
+    fitted_items: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+# ---------------------------------------------------------------------------- persistence
+def _atomic_bytes(path: Path, write: Callable[[Any], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _item_name(item_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", item_id)[:60]
+    return f"{safe}-{hashlib.sha256(item_id.encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
+class _WorkItem:
+    item_id: str
+    key: str
+    kind: str
+    histories: tuple[AuthorHistory, ...]
+    options: WorkInferenceOptions
+    seed: int
+    path: str
+
+
+def _fit_item(item: _WorkItem) -> dict[str, Any]:
+    """Fit one item and write its npz + json (runs in a worker; top-level, picklable)."""
+    hs = item.histories
+    times = np.concatenate([h.times for h in hs])
+    tz = np.concatenate([h.tz_offsets for h in hs])
+    groups = np.concatenate([np.full(len(h), g, dtype=np.int64) for g, h in enumerate(hs)])
+    span_days = max(float((h.times[-1] - h.times[0]) / 86400) for h in hs)
+    model = make_model(item.kind, item.options, random_state=item.seed, span_days=span_days)
+    model.fit(times, tz, groups)
+    samples = model.sample_intervals(item.options.label_samples_per_commit)
+    arrays: dict[str, np.ndarray] = {
+        "key": np.array(item.key),
+        "item_id": np.array(item.item_id),
+        "authors": np.array([h.author_id for h in hs for _ in range(len(h))], dtype=str),
+        "repos": np.array([k[0] for h in hs for k in h.keys], dtype=str),
+        "commit_ids": np.array([k[1] for h in hs for k in h.keys], dtype=str),
+        "samples_hours": (samples / 60.0).astype(np.float32),
+        "expected_minutes": model.expected_minutes_,
+        "interval_minutes": model.interval_minutes_,
+        "interval_kind": model.interval_kind_,
+    }
+    summary: dict[str, Any] = {
+        "item_id": item.item_id,
+        "key": item.key,
+        "kind": item.kind,
+        "authors": [h.author_id for h in hs],
+        "n_commits": int(times.shape[0]),
+        "params": {k: v for k, v in model.get_params().items()},
+    }
+    if isinstance(model, NeuralHMM):
+        arrays["model_s_table"] = model.s_table_
+        arrays["model_e_table"] = model.e_table_
+        arrays["model_c"] = np.array(model.c_)
+        arrays["model_loglik_history"] = model.loglik_history_
+        for name, value in model.net_state_.items():
+            arrays[f"model_net_{name}"] = value
+        summary.update(
+            c=model.c_,
+            loglik=float(model.loglik_history_[-1]) if model.loglik_history_.size else None,
+            epochs_run=model.epochs_run_,
+            n_minutes=model.n_minutes_,
+            time_bins=model.time_bins,
+            fit_seconds=round(model.fit_seconds_, 3),
+        )
+    path = Path(item.path)
+    _atomic_bytes(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
+    text = json.dumps(summary, indent=1, sort_keys=True, default=str).encode()
+    _atomic_bytes(path.with_suffix(".json"), lambda fh: fh.write(text))
+    return {
+        "item_id": item.item_id,
+        "key": item.key,
+        "file": path.name,
+        "n_commits": summary["n_commits"],
+    }
+
+
+def _load_item(path: Path, key: str) -> dict[str, np.ndarray] | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) != key:
+                return None
+            return {k: z[k] for k in z.files if not k.startswith("model_")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        log.warning("work inference: unreadable %s (%s); refitting", path, exc)
+        return None
+
+
+def _serial_map(
+    should_stop: Callable[[], bool],
+) -> Callable[[Callable[[T], R], Iterable[T]], Iterator[tuple[T, R]]]:
+    def run(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+        for it in items:
+            if should_stop():
+                return
+            yield it, fn(it)
+
+    return run
+
+
+# ---------------------------------------------------------------------------- orchestration
+def infer_labels(
+    authors: Mapping[str, AuthorHistory],
+    options: WorkInferenceOptions,
+    *,
+    kind: str,
+    out_dir: Path,
+    seed: int,
+    map_fn: Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
+    | None = None,
+    ledger: Any = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> LabelSet:
+    """Fit work inference per author (resumably) and return every commit's label samples.
+
+    Args:
+        authors: author id -> history (all of the author's commits, any repo).
+        options: hyperparameters; part of every item's key.
+        kind: "hmm" or "gap".
+        out_dir: results go to ``out_dir/<kind>/`` (npz + json per item).
+        seed: run seed; each item's seed derives from it and the item id only.
+        map_fn: ``ctx.map``-like ``map_fn(fn, items) -> iterator of (item, result)``; default
+            in-process and serial.
+        ledger: optional ``Ledger`` (parent-only); items are marked done with their key.
+        should_stop: polled between items by the default map; when it is true at the end and
+            items are missing, ``WorkInferenceStopped`` is raised.
+
+    Returns:
+        A ``LabelSet`` with rows grouped by author (authors sorted, commits by time).
+    """
+    if kind not in ("hmm", "gap"):
+        raise ValueError(f"Unknown work-inference kind {kind!r}, expected one of ['gap', 'hmm'].")
+    target = Path(out_dir) / kind
+    target.mkdir(parents=True, exist_ok=True)
+    opt_digest = options.digest(kind)
+    small = sorted(a for a, h in authors.items() if 0 < len(h) < options.min_commits_per_author)
+    big = sorted(a for a, h in authors.items() if len(h) >= options.min_commits_per_author)
+    groups: list[tuple[str, tuple[str, ...]]] = [(f"author:{a}", (a,)) for a in big]
+    if small:
+        groups.append((POOLED, tuple(small)))
+    items: list[_WorkItem] = []
+    for item_id, members in groups:
+        h = hashlib.sha256(f"{item_id}\0{opt_digest}\0{seed}".encode())
+        for a in members:
+            h.update(authors[a].digest().encode())
+        key = h.hexdigest()
+        item_seed = int.from_bytes(
+            hashlib.sha256(f"{seed}\0{item_id}".encode()).digest()[:4], "little"
+        )
+        items.append(
+            _WorkItem(
+                item_id=item_id,
+                key=key,
+                kind=kind,
+                histories=tuple(authors[a] for a in members),
+                options=options,
+                seed=item_seed,
+                path=str(target / f"{_item_name(item_id)}.npz"),
+            )
+        )
+    loaded: dict[str, dict[str, np.ndarray]] = {}
+    pending: list[_WorkItem] = []
+    for it in items:
+        got = _load_item(Path(it.path), it.key)
+        if got is None:
+            pending.append(it)
+        else:
+            loaded[it.item_id] = got
+            if ledger is not None and not ledger.is_done(it.item_id, it.key):
+                ledger.mark_done(it.item_id, it.key, {"file": Path(it.path).name})
+    fitted: list[str] = []
+    if pending:
+        runner = map_fn if map_fn is not None else _serial_map(should_stop)
+        for it, result in runner(_fit_item, pending):
+            got = _load_item(Path(it.path), it.key)
+            if got is None:
+                raise RuntimeError(f"work inference: {it.path} missing after fitting {it.item_id}")
+            loaded[it.item_id] = got
+            fitted.append(it.item_id)
+            if ledger is not None:
+                ledger.mark_done(it.item_id, it.key, result)
+            log.info(
+                "work inference %s: fitted %s (%d commits)",
+                kind,
+                it.item_id,
+                result.get("n_commits", 0),
+            )
+    missing = [it.item_id for it in items if it.item_id not in loaded]
+    if missing:
+        if should_stop():
+            raise WorkInferenceStopped(f"{len(missing)} work-inference items left; rerun to resume")
+        raise RuntimeError(f"work inference: items not fitted: {missing[:5]}")
+    return _assemble(kind, items, loaded, tuple(fitted))
+
+
+def _assemble(
+    kind: str,
+    items: list[_WorkItem],
+    loaded: dict[str, dict[str, np.ndarray]],
+    fitted: tuple[str, ...],
+) -> LabelSet:
+    names = (
+        "repos",
+        "commit_ids",
+        "authors",
+        "samples_hours",
+        "expected_minutes",
+        "interval_minutes",
+        "interval_kind",
+    )
+    if not items:
+        return LabelSet(
+            kind,
+            (),
+            (),
+            np.zeros((0, 0), np.float32),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0, np.int8),
+            np.zeros(0, bool),
+            fitted,
+        )
+    cat = {k: np.concatenate([loaded[it.item_id][k] for it in items]) for k in names}
+    pooled = np.concatenate(
+        [np.full(loaded[it.item_id]["authors"].shape[0], it.item_id == POOLED) for it in items]
+    )
+    # rows of one author are in time order inside their item; sort authors, keep that order
+    order = np.argsort(cat["authors"], kind="stable")
+    return LabelSet(
+        kind=kind,
+        keys=tuple(
+            zip(cat["repos"][order].tolist(), cat["commit_ids"][order].tolist(), strict=True)
+        ),
+        authors=tuple(cat["authors"][order].tolist()),
+        samples_hours=cat["samples_hours"][order],
+        expected_minutes=cat["expected_minutes"][order],
+        interval_minutes=cat["interval_minutes"][order],
+        interval_kind=cat["interval_kind"][order],
+        pooled=pooled[order],
+        fitted_items=fitted,
+    )
+
+
+# ---------------------------------------------------------------------------- truth
+def histories_from_truth(truth: Any) -> dict[str, AuthorHistory]:
+    """Author histories from a simulator ``Truth`` (``standard_coder.sch.simulate.load_truth``)."""
+    per: dict[str, tuple[list[int], list[int], list[tuple[str, str]]]] = {}
+    for c in truth.commits:
+        t, z, k = per.setdefault(c.author, ([], [], []))
+        t.append(c.authored_at)
+        z.append(c.tz_offset_min)
+        k.append((c.repo, c.commit_id))
+    return {
+        a: AuthorHistory.from_tuple(a, (np.asarray(t), np.asarray(z), k))
+        for a, (t, z, k) in per.items()
+    }
+
+
+def _truth_pairs(labels: LabelSet, truth: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(truth, str | Path):
+        from standard_coder.sch.simulate import load_truth
+
+        truth = load_truth(Path(truth))
+    by_id = {c.commit_id: c.coding_minutes for c in truth.commits}
+    rows = [
+        i
+        for i, (_repo, cid) in enumerate(labels.keys)
+        if labels.interval_kind[i] == NORMAL and cid in by_id
+    ]
+    x = np.array([float(by_id[labels.keys[i][1]]) for i in rows])
+    y = labels.expected_minutes[np.asarray(rows, dtype=np.int64)]
+    who = np.array([labels.authors[i] for i in rows], dtype=str)
+    return x, y, who
+
+
+def pearson_vs_truth(labels: LabelSet, truth: Any) -> float:
+    """Pearson r between true and expected coding minutes over ordinary intervals, all authors.
+
+    ``truth`` is a ``Truth`` or a path to ``truth.json`` (or a folder of them). Commits are
+    matched by commit id; first commits and intervals after long gaps are left out.
+    """
+    x, y, _ = _truth_pairs(labels, truth)
+    if x.shape[0] < 3:
+        raise ValueError(f"only {x.shape[0]} labelled commits matched the truth")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def accuracy_vs_truth(labels: LabelSet, truth: Any) -> dict[str, Any]:
+    """Accuracy report: pooled r, per-author r (the paper's per-developer figure) and counts."""
+    x, y, who = _truth_pairs(labels, truth)
+    per: dict[str, float] = {}
+    for a in sorted(set(who.tolist())):
+        sel = who == a
+        if sel.sum() >= 3 and np.std(x[sel]) > 0 and np.std(y[sel]) > 0:
+            per[a] = float(np.corrcoef(x[sel], y[sel])[0, 1])
+    return {
+        "kind": labels.kind,
+        "n_intervals": int(x.shape[0]),
+        "pearson": float(np.corrcoef(x, y)[0, 1]) if x.shape[0] >= 3 else float("nan"),
+        "pearson_per_author_mean": float(np.mean(list(per.values()))) if per else float("nan"),
+        "pearson_per_author": per,
+    }

@@ -1,0 +1,33 @@
+"""The work-inference benchmark runs (quick mode) and ends with the JSON the issue names."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_quick_last_line_json() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "work_inference.py"), "--quick"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in (
+        "fit_seconds",
+        "threads",
+        "epochs",
+        "n_minutes",
+        "pearson_vs_truth",
+        "gap_pearson_vs_truth",
+    ):
+        assert key in doc
+    assert doc["n_minutes"] > 40_000 and doc["threads"] <= 2

@@ -1,0 +1,145 @@
+"""infer_labels orchestration: items, pooled authors, persistence, keys, ledger, stopping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from standard_coder.runner.ledger import SqliteLedger
+from standard_coder.sch.simulate import TeamSpec, load_truth, simulate_team
+from standard_coder.sch.work_inference import (
+    AuthorHistory,
+    HMMOptions,
+    WorkInferenceOptions,
+    WorkInferenceStopped,
+    accuracy_vs_truth,
+    histories_from_truth,
+    infer_labels,
+    pearson_vs_truth,
+)
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, AuthorHistory]]:
+    out = tmp_path_factory.mktemp("sim")
+    res = simulate_team(out, TeamSpec(n_authors=4, weeks=2, n_repos=2), seed=4)
+    hs = histories_from_truth(load_truth(res.truth_path))
+    a0 = sorted(hs)[0]
+    h = hs[a0]
+    hs[a0] = AuthorHistory(a0, h.times[:20], h.tz_offsets[:20], h.keys[:20])  # a small author
+    return res.truth_path, hs
+
+
+OPTS = WorkInferenceOptions(
+    label_samples_per_commit=16, min_commits_per_author=30, hmm=HMMOptions(epochs=15)
+)
+
+
+def test_labels_cover_every_commit_with_pooled_small_author(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    truth_path, hs = sim
+    ls = infer_labels(hs, OPTS, kind="hmm", out_dir=tmp_path, seed=1)
+    n = sum(len(h) for h in hs.values())
+    assert len(ls) == n and ls.samples_hours.shape == (n, 16)
+    assert ls.samples_hours.dtype == np.float32
+    assert set(ls.keys) == {k for h in hs.values() for k in h.keys}
+    small = sorted(hs)[0]
+    assert all(p == (a == small) for a, p in zip(ls.authors, ls.pooled, strict=True))
+    assert "pooled" in ls.fitted_items and len(ls.fitted_items) == 4
+    # hours vs minutes, and sample means near the exact expectation
+    assert np.all(ls.samples_hours * 60 <= np.nan_to_num(ls.interval_minutes, nan=1e9)[:, None] + 1)
+    assert np.corrcoef(ls.samples_hours.mean(1) * 60, ls.expected_minutes)[0, 1] > 0.95
+    # rows of one author are in time order and aligned with the history
+    for a, h in hs.items():
+        rows = [k for k, au in zip(ls.keys, ls.authors, strict=True) if au == a]
+        assert rows == list(h.keys)
+    r = pearson_vs_truth(ls, truth_path)
+    assert 0.3 < r <= 1.0
+    acc = accuracy_vs_truth(ls, truth_path)
+    assert acc["pearson"] == r and set(acc["pearson_per_author"]) == set(hs)
+    assert acc["n_intervals"] == int((ls.interval_kind == 0).sum())
+    files = sorted(p.suffix for p in (tmp_path / "hmm").iterdir())
+    assert files == [".json"] * 4 + [".npz"] * 4
+
+
+def test_rerun_reuses_and_key_changes_refit(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    _, hs = sim
+    led = SqliteLedger(tmp_path / "ledger.sqlite")
+    first = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1, ledger=led)
+    assert len(led) == 4 and len(first.fitted_items) == 4
+    again = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1, ledger=led)
+    assert again.fitted_items == ()
+    assert np.array_equal(first.samples_hours, again.samples_hours)
+    # one author gains a commit: only that author's item is refitted
+    a = sorted(hs)[-1]
+    h = hs[a]
+    grown = dict(hs)
+    grown[a] = AuthorHistory(a, h.times[:-1], h.tz_offsets[:-1], h.keys[:-1])
+    part = infer_labels(grown, OPTS, kind="gap", out_dir=tmp_path, seed=1, ledger=led)
+    assert part.fitted_items == (f"author:{a}",)
+    # other options: everything refitted
+    other = WorkInferenceOptions(label_samples_per_commit=8, min_commits_per_author=30)
+    assert len(infer_labels(hs, other, kind="gap", out_dir=tmp_path, seed=1).fitted_items) == 4
+    # a torn result file is refitted, not trusted
+    npz = sorted((tmp_path / "gap").glob("*.npz"))[0]
+    npz.write_bytes(npz.read_bytes()[:100])
+    fixed = infer_labels(hs, other, kind="gap", out_dir=tmp_path, seed=1)
+    assert len(fixed.fitted_items) == 1
+    led.close()
+
+
+def test_should_stop_raises_then_resumes(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    _, hs = sim
+    calls: list[Any] = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(WorkInferenceStopped):
+        infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1, should_stop=stop)
+    done = len(list((tmp_path / "gap").glob("*.npz")))
+    assert 0 < done < 4
+    rest = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1)
+    assert len(rest.fitted_items) == 4 - done
+
+
+def test_custom_map_fn_and_bad_kind(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    _, hs = sim
+    seen: list[str] = []
+
+    def map_fn(fn: Any, items: Any) -> Any:
+        for it in reversed(list(items)):
+            seen.append(it.item_id)
+            yield it, fn(it)
+
+    a = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path / "a", seed=2, map_fn=map_fn)
+    b = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path / "b", seed=2)
+    assert len(seen) == 4 and a.keys == b.keys
+    assert np.array_equal(a.samples_hours, b.samples_hours)
+    with pytest.raises(ValueError, match="Unknown work-inference kind"):
+        infer_labels(hs, OPTS, kind="foo", out_dir=tmp_path, seed=2)
+
+
+def test_author_history_from_mining_tuple_sorts_and_validates() -> None:
+    times = np.array([300, 100, 200])
+    tz = np.array([60, 0, 30])
+    keys = [("r", "c"), ("r", "a"), ("q", "b")]
+    h = AuthorHistory.from_tuple("x@e", (times, tz, keys))
+    assert h.times.tolist() == [100, 200, 300] and h.tz_offsets.tolist() == [0, 30, 60]
+    assert h.keys == (("r", "a"), ("q", "b"), ("r", "c"))
+    assert (
+        h.digest() == AuthorHistory.from_tuple("x@e", (times[::-1], tz[::-1], keys[::-1])).digest()
+    )
+    with pytest.raises(ValueError, match="differ in length"):
+        AuthorHistory.from_tuple("x@e", (times, tz, keys[:2]))
