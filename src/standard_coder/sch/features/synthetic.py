@@ -88,7 +88,7 @@ def synthetic_changes(
         for f in range(n_files):
             path = f"pkg/mod_{int(rng.integers(0, 40))}_{f}.py"
             before = contents.get((repo, path))
-            cheap = int(rng.poisson(10.0))
+            cheap = int(rng.poisson(np.exp(rng.normal(2.0, 1.0))))
             deleted = int(rng.poisson(1.5))
             fc, k = _file(path, before, int(split[f]), cheap, deleted, k,
                           bool(rng.random() < broken_share))
