@@ -1,1 +1,6 @@
-"""pipelines package."""
+"""Built-in pipelines, resolved lazily by name (``[pipeline] name = "sch"``)."""
+
+from __future__ import annotations
+
+BUILTINS: dict[str, str] = {"sch": "standard_coder.pipelines.sch:build"}
+"""Name -> ``"module:builder"``; the builder is ``(config_path, overrides) -> Pipeline``."""

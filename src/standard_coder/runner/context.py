@@ -27,6 +27,7 @@ class Ledger(Protocol):
     def get(self, item_id: str) -> tuple[str, Any] | None:
         """Return ``(key, result)`` of the last finished record for ``item_id``, if any."""
         ...
+
     def mark_done(self, item_id: str, key: str, result: Any = None) -> None: ...
     def forget(self, item_id: str) -> None: ...
     def items(self) -> Iterator[tuple[str, str, Any]]: ...
@@ -41,6 +42,7 @@ class TrainingCheckpointer(Protocol):
     def due(self, step: int) -> bool:
         """True when ``step`` (1-based global step) is a checkpoint step."""
         ...
+
     def save(self, state: dict[str, Any], step: int) -> Path: ...
     def load_latest(self) -> dict[str, Any] | None:
         """The newest intact checkpoint (falls back to the previous one), or None."""
@@ -49,8 +51,13 @@ class TrainingCheckpointer(Protocol):
 
 class ProgressHandle(Protocol):
     def advance(self, n: int = 1) -> None: ...
-    def update(self, *, completed: int | None = None, total: int | None = None,
-               description: str | None = None) -> None: ...
+    def update(
+        self,
+        *,
+        completed: int | None = None,
+        total: int | None = None,
+        description: str | None = None,
+    ) -> None: ...
 
 
 class StageContext(Protocol):
@@ -79,17 +86,22 @@ class StageContext(Protocol):
 
     def should_stop(self) -> bool: ...
     def ledger(self, name: str) -> Ledger: ...
-    def checkpointer(self, name: str, *, every_n_steps: int, keep: int = 2) -> TrainingCheckpointer: ...
-    def map(self, fn: Callable[[T], R], items: Iterable[T], *, desc: str = "",
-            total: int | None = None) -> Iterator[tuple[T, R]]:
+    def checkpointer(
+        self, name: str, *, every_n_steps: int, keep: int = 2
+    ) -> TrainingCheckpointer: ...
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], *, desc: str = "", total: int | None = None
+    ) -> Iterator[tuple[T, R]]:
         """Run ``fn`` over independent items (in-process or a process pool), yielding
         ``(item, result)`` in completion order to the parent; stops handing out new items once
         ``should_stop()`` turns true. ``fn`` must be a picklable top-level function."""
         ...
+
     def progress(self, total: int | None, desc: str) -> ProgressHandle: ...
     def emit(self, event: str, **fields: Any) -> None:
         """Append one event to ``logs/events.jsonl`` (stage and run id added)."""
         ...
+
     def set_summary(self, **fields: Any) -> None:
         """Attach key figures (shown by ``status``, the report and ``stage_completed``)."""
         ...

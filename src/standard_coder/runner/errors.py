@@ -68,3 +68,13 @@ class RunInterrupted(Exception):
         super().__init__(detail or "interrupted")
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+class InputMissing(RunnerError):
+    """A declared input (file, folder or git repository) does not exist."""
+
+
+class OutputMissing(RunnerError):
+    """A stage finished without producing a declared output."""
+
+    exit_code = 1

@@ -1,0 +1,145 @@
+"""Command stages: run an argv (never through a shell) as a stage's ``run``.
+
+The child gets ``SC_RUN_ID``, ``SC_STAGE``, ``SC_CHECKPOINT_DIR`` and ``SC_PARAMS_JSON``, runs
+in its own process group, and has ``PR_SET_PDEATHSIG=SIGKILL`` (Linux) so it dies with the
+runner even when the runner is SIGKILLed. On a stop request the signal goes to the group;
+SIGKILL follows after ``stop_grace_s``.
+
+Example:
+    >>> Stage(name="prep", run=CommandStage(["python", "prep.py"], cwd=Path(".")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.errors import RunInterrupted
+
+PR_SET_PDEATHSIG = 1
+
+_libc: Any = None
+
+
+def _load_libc() -> Any:
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        except OSError:
+            _libc = False
+    return _libc
+
+
+def _child_setup(parent_pid: int, libc: Any) -> Callable[[], None]:
+    def setup() -> None:
+        if libc:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the runner died before prctl took effect
+            os._exit(137)
+
+    return setup
+
+
+def split_command(cmd: str | Sequence[str]) -> list[str]:
+    """An argv list from a list (kept) or a string (``shlex.split``, no shell)."""
+    argv = shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd]
+    if not argv:
+        raise ValueError("empty command")
+    return argv
+
+
+class CommandStage:
+    """A stage ``run`` callable that executes a command.
+
+    Args:
+        cmd: argv list or a string split with ``shlex``.
+        cwd: working folder (the pipeline file's folder).
+        stop_grace_s: seconds between the stop signal and SIGKILL.
+        env: extra environment variables.
+    """
+
+    def __init__(
+        self,
+        cmd: str | Sequence[str],
+        *,
+        cwd: Path,
+        stop_grace_s: float = 10.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.argv = split_command(cmd)
+        self.cwd = Path(cwd)
+        self.stop_grace_s = stop_grace_s
+        self.env = dict(env or {})
+
+    def __repr__(self) -> str:
+        return f"CommandStage({shlex.join(self.argv)!r})"
+
+    def __call__(self, ctx: Any) -> None:
+        """Run the command; raise on a non-zero exit or when stopped."""
+        env = dict(os.environ)
+        env.update(self.env)
+        env["SC_RUN_ID"] = str(ctx.run_id)
+        env["SC_STAGE"] = str(ctx.stage)
+        env["SC_CHECKPOINT_DIR"] = str(ctx.checkpoint_dir)
+        env["SC_PARAMS_JSON"] = json.dumps(dict(ctx.params), sort_keys=True, default=str)
+        libc = _load_libc()
+        try:
+            proc = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_child_setup(os.getpid(), libc),
+            )
+        except OSError as exc:
+            raise RuntimeError(f"cannot start {self.argv[0]!r}: {exc.strerror}") from None
+        register = getattr(ctx, "register_process_group", None)
+        unregister = getattr(ctx, "unregister_process_group", None)
+        if register is not None:
+            register(proc.pid)
+        stop_seen: float | None = None
+        try:
+            while True:
+                try:
+                    rc = proc.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if ctx.should_stop():
+                    now = time.monotonic()
+                    if stop_seen is None:
+                        stop_seen = now
+                        if register is None:
+                            _killpg(proc.pid, signal.SIGTERM)
+                    elif now - stop_seen > self.stop_grace_s:
+                        _killpg(proc.pid, signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                _killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            _killpg(proc.pid, signal.SIGKILL)  # stray grandchildren of the group
+            if unregister is not None:
+                unregister(proc.pid)
+        if ctx.should_stop():
+            signum = getattr(ctx, "stop_signal", None) or signal.SIGINT
+            raise RunInterrupted(int(signum), f"command stopped (exit status {rc})")
+        if rc != 0:
+            if rc < 0:
+                raise RuntimeError(f"command killed by signal {-rc}: {shlex.join(self.argv)}")
+            raise RuntimeError(f"command exited with status {rc}: {shlex.join(self.argv)}")
+
+
+def _killpg(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)

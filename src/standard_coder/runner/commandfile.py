@@ -1,0 +1,288 @@
+"""Command pipelines: a TOML file with ``[[stages]]`` tables becomes a :class:`Pipeline`.
+
+```toml
+[outputs]
+base_dir = "sc-output"          # relative to this file
+[params]
+train = { epochs = 3 }
+[[stages]]
+name = "train"
+cmd = ["python", "train.py"]    # or a string, split with shlex (never a shell)
+deps = ["train.py", "out/features.json"]
+outs = ["out/model.json"]
+params = ["train.epochs"]       # dotted keys into [params]
+after = ["featurize"]           # ordering only (a dep on another stage's out implies it)
+```
+
+Validation is hand-written (no pydantic on the no-op path); every error names the file, the
+stage and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.command import CommandStage, split_command
+from standard_coder.runner.errors import PipelineDefinitionError
+from standard_coder.runner.stage import Pipeline, Stage
+
+TOP_KEYS = {"pipeline", "outputs", "runner", "params", "stages"}
+SECTION_KEYS = {
+    "pipeline": {"name", "description"},
+    "outputs": {"base_dir", "retention_days"},
+    "runner": {"seed", "device", "workers", "stop_grace_s", "precision"},
+}
+STAGE_KEYS = {"name", "cmd", "deps", "outs", "params", "after", "description", "env"}
+SCRIPT_SUFFIXES = {".py", ".sh", ".bash", ".r", ".R", ".jl", ".pl", ".rb", ".js", ".ts"}
+
+
+def is_command_pipeline(data: Mapping[str, Any]) -> bool:
+    """A file with ``[[stages]]`` tables is a command pipeline."""
+    return "stages" in data
+
+
+def _fail(source: Path, where: str, message: str) -> PipelineDefinitionError:
+    return PipelineDefinitionError(f"{source}: {where}: {message}")
+
+
+def _str_list(value: Any, source: Path, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(source, where, "expected a list of strings")
+    return list(value)
+
+
+def _lookup(params: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    node: Any = params
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _leaf_keys(params: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            out.extend(_leaf_keys(value, f"{prefix}{key}."))
+        else:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def check_overrides(data: Mapping[str, Any], overrides: Sequence[str], source: Path) -> None:
+    """``--set`` keys must name an existing ``[params]`` key or a known section key.
+
+    Raises:
+        PipelineDefinitionError: the key is unknown (the message names it).
+    """
+    if not overrides:
+        return
+    from standard_coder.config.base import ConfigError
+    from standard_coder.config.schema import parse_override
+
+    for text in overrides:
+        try:
+            parts, _ = parse_override(text)
+        except ConfigError as exc:
+            raise PipelineDefinitionError(str(exc)) from None
+        key = ".".join(parts)
+        if parts[0] == "params":
+            found, _ = _lookup(data.get("params", {}), ".".join(parts[1:]))
+            if len(parts) > 1 and found:
+                continue
+            valid = ", ".join("params." + k for k in _leaf_keys(data.get("params", {})))
+            raise PipelineDefinitionError(
+                f"{source}: --set {key}: unknown key (valid params: {valid or 'none'})"
+            )
+        if parts[0] in SECTION_KEYS and len(parts) == 2 and parts[1] in SECTION_KEYS[parts[0]]:
+            continue
+        raise PipelineDefinitionError(f"{source}: --set {key}: unknown key")
+
+
+def load_command_pipeline(
+    data: Mapping[str, Any], source: Path, overrides: Sequence[str] = ()
+) -> Pipeline:
+    """Validate a parsed command-pipeline file and build its :class:`Pipeline`.
+
+    Args:
+        data: the parsed TOML.
+        source: the file (relative paths are taken from its folder; named in errors).
+        overrides: ``--set key.path=value`` (validated against the file first).
+
+    Raises:
+        PipelineDefinitionError: unknown key, missing ``cmd``, duplicate stage, unknown param
+            key, unknown or cyclic ``after``.
+    """
+    source = Path(source).resolve()
+    root = source.parent
+    check_overrides(data, overrides, source)
+    if overrides:
+        import copy
+
+        from standard_coder.config.schema import apply_overrides
+
+        data = apply_overrides(copy.deepcopy(dict(data)), list(overrides))
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _fail(source, key, f"unknown key (valid keys: {', '.join(sorted(TOP_KEYS))})")
+    for section, allowed in SECTION_KEYS.items():
+        table = data.get(section, {})
+        if not isinstance(table, Mapping):
+            raise _fail(source, section, "expected a table")
+        for key in table:
+            if key not in allowed:
+                raise _fail(
+                    source, f"{section}.{key}", f"unknown key (valid: {', '.join(sorted(allowed))})"
+                )
+    if "entry" in data.get("pipeline", {}):
+        raise _fail(source, "pipeline.entry", "a command pipeline cannot also name an entry")
+    params = data.get("params", {})
+    if not isinstance(params, Mapping):
+        raise _fail(source, "params", "expected a table")
+    runner = data.get("runner", {})
+    outputs = data.get("outputs", {})
+    stop_grace = runner.get("stop_grace_s", 10.0)
+    if not isinstance(stop_grace, int | float) or stop_grace <= 0:
+        raise _fail(source, "runner.stop_grace_s", "expected a positive number")
+    raw_stages = data["stages"]
+    if not isinstance(raw_stages, list) or not raw_stages:
+        raise _fail(source, "stages", "expected one or more [[stages]] tables")
+
+    defs: list[dict[str, Any]] = []
+    names: list[str] = []
+    for i, raw in enumerate(raw_stages):
+        if not isinstance(raw, Mapping):
+            raise _fail(source, f"stages[{i}]", "expected a table")
+        name = raw.get("name")
+        label = f"stage {name!r}" if isinstance(name, str) else f"stages[{i}]"
+        if not isinstance(name, str) or not name:
+            raise _fail(source, f"{label}: name", "missing or not a string")
+        for key in raw:
+            if key not in STAGE_KEYS:
+                raise _fail(
+                    source,
+                    f"{label}: {key}",
+                    f"unknown key (valid: {', '.join(sorted(STAGE_KEYS))})",
+                )
+        if name in names:
+            raise _fail(source, f"{label}: name", "duplicate stage name")
+        if "cmd" not in raw:
+            raise _fail(source, f"{label}: cmd", "missing")
+        cmd = raw["cmd"]
+        if not (
+            isinstance(cmd, str) or (isinstance(cmd, list) and all(isinstance(c, str) for c in cmd))
+        ):
+            raise _fail(source, f"{label}: cmd", "expected a string or a list of strings")
+        try:
+            argv = split_command(cmd)
+        except ValueError as exc:
+            raise _fail(source, f"{label}: cmd", str(exc)) from None
+        stage_params: dict[str, Any] = {}
+        for key in _str_list(raw.get("params", []), source, f"{label}: params"):
+            found, value = _lookup(params, key)
+            if not found:
+                valid = ", ".join(_leaf_keys(params)) or "none"
+                raise _fail(
+                    source, f"{label}: params", f"unknown param key {key!r} (valid: {valid})"
+                )
+            stage_params[key] = value
+        env = raw.get("env", {})
+        if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
+            raise _fail(source, f"{label}: env", "expected a table of strings")
+        defs.append(
+            {
+                "name": name,
+                "argv": argv,
+                "deps": [
+                    root / p for p in _str_list(raw.get("deps", []), source, f"{label}: deps")
+                ],
+                "outs": [
+                    root / p for p in _str_list(raw.get("outs", []), source, f"{label}: outs")
+                ],
+                "after": _str_list(raw.get("after", []), source, f"{label}: after"),
+                "params": stage_params,
+                "env": dict(env),
+                "description": str(raw.get("description", "")),
+            }
+        )
+        names.append(name)
+
+    produced = {Path(o): d["name"] for d in defs for o in d["outs"]}
+    upstream: dict[str, list[str]] = {}
+    for d in defs:
+        ups: list[str] = []
+        for a in d["after"]:
+            if a not in names:
+                raise _fail(
+                    source,
+                    f"stage {d['name']!r}: after",
+                    f"unknown stage {a!r} (valid: {', '.join(names)})",
+                )
+            if a == d["name"]:
+                raise _fail(source, f"stage {d['name']!r}: after", "a stage cannot follow itself")
+            ups.append(a)
+        for p in d["deps"]:
+            owner = produced.get(Path(p))
+            if owner and owner != d["name"] and owner not in ups:
+                ups.append(owner)
+        upstream[d["name"]] = ups
+    order = _topological(names, upstream, source)
+    by_name = {d["name"]: d for d in defs}
+    stages = []
+    for name in order:
+        d = by_name[name]
+        scripts = [p for p in d["deps"] if Path(p).suffix in SCRIPT_SUFFIXES or str(p) in d["argv"]]
+        digest = hashlib.sha256("\0".join(d["argv"]).encode())
+        for script in sorted(scripts):
+            try:
+                digest.update(b"\0" + Path(script).read_bytes())
+            except OSError:
+                digest.update(b"\0<missing>")
+        inputs = [p for p in d["deps"] if produced.get(Path(p)) is None]
+        stages.append(
+            Stage(
+                name=name,
+                run=CommandStage(d["argv"], cwd=root, stop_grace_s=float(stop_grace), env=d["env"]),
+                deps=tuple(upstream[name]),
+                inputs=tuple(inputs),
+                params=d["params"],
+                outputs=tuple(d["outs"]),
+                version="cmd:" + digest.hexdigest(),
+                description=d["description"],
+            )
+        )
+    base = Path(str(outputs.get("base_dir", "sc-output"))).expanduser()
+    return Pipeline(
+        name=str(data.get("pipeline", {}).get("name", source.stem)),
+        stages=tuple(stages),
+        base_dir=base if base.is_absolute() else root / base,
+        seed=int(runner.get("seed", 0)),
+        device=str(runner.get("device", "auto")),
+        workers=int(runner.get("workers", 1)),
+        stop_grace_s=float(stop_grace),
+        config=dict(data),
+    )
+
+
+def _topological(names: list[str], upstream: Mapping[str, list[str]], source: Path) -> list[str]:
+    order: list[str] = []
+    placed: set[str] = set()
+    remaining = list(names)
+    while remaining:
+        for name in remaining:
+            if all(u in placed for u in upstream[name]):
+                order.append(name)
+                placed.add(name)
+                remaining.remove(name)
+                break
+        else:
+            raise _fail(
+                source, "stages", f"cycle in 'after'/deps among stages: {', '.join(remaining)}"
+            )
+    return order

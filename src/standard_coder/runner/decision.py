@@ -1,0 +1,176 @@
+"""Skip or run: :func:`decide` compares a stage's manifest with the present, cheapest test first.
+
+Order: forced, no manifest, params, code version, runner version, device, outputs present,
+input stat tokens (then content only for inputs whose stat changed), fingerprint, output
+content. The reason string goes straight into ``stage_skipped`` / ``stage_cache_miss``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner import manifest as mf
+from standard_coder.runner.fingerprint import fingerprint, inputs_checksum, params_diff
+from standard_coder.runner.gitrefs import refs_checksum
+from standard_coder.runner.hashcache import HashCache, scan_path
+
+UP_TO_DATE = "up to date"
+TOUCHED = "mtime changed, content same"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to skip a stage, and why (``new``, ``params changed: a 1 -> 2``, ``up to date``)."""
+
+    skip: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """A declared input or output: display name (relative to the pipeline root) and path."""
+
+    name: str
+    path: Path
+    git: bool = False
+
+
+@dataclass
+class Scan:
+    """Checksums and stat tokens of a set of paths.
+
+    Attributes:
+        checksums: name -> content checksum.
+        tokens: name -> stat token.
+        files: name -> {relative file: sha256} for paths hashed in this scan.
+        changed_stat: names whose stat token differed from the known one.
+    """
+
+    checksums: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
+    changed_stat: list[str] = field(default_factory=list)
+
+    @property
+    def checksum(self) -> str:
+        """One digest over all checksums."""
+        return inputs_checksum(self.checksums)
+
+
+def scan(
+    specs: Sequence[PathSpec],
+    cache: HashCache,
+    known_checksums: Mapping[str, str] | None = None,
+    known_tokens: Mapping[str, str] | None = None,
+) -> Scan:
+    """Scan every path; a path whose token equals the known one keeps its known checksum.
+
+    Raises:
+        InputMissing: a path does not exist.
+    """
+    known_checksums = known_checksums or {}
+    known_tokens = known_tokens or {}
+    out = Scan()
+    for spec in specs:
+        if spec.git:
+            digest = refs_checksum(spec.path)
+            out.checksums[spec.name] = out.tokens[spec.name] = digest
+            continue
+        old_token = known_tokens.get(spec.name)
+        usable = old_token if spec.name in known_checksums else None
+        state = scan_path(spec.path, cache, known_token=usable)
+        out.tokens[spec.name] = state.token
+        if state.checksum:
+            out.checksums[spec.name] = state.checksum
+            out.files[spec.name] = state.files
+            if old_token is not None and old_token != state.token:
+                out.changed_stat.append(spec.name)
+        else:
+            out.checksums[spec.name] = known_checksums[spec.name]
+    return out
+
+
+def _changed_file(name: str, new: Mapping[str, str], old: Mapping[str, str] | None) -> str:
+    if old is None or list(new) == [""]:
+        return name
+    for rel in sorted(set(new) | set(old)):
+        if new.get(rel) != old.get(rel):
+            return f"{name}/{rel}"
+    return name
+
+
+def decide(
+    manifest: Mapping[str, Any] | None,
+    *,
+    forced: bool,
+    params: Mapping[str, Any],
+    code_version: str,
+    runner_version: str,
+    device: str | None,
+    inputs: Sequence[PathSpec],
+    outputs: Sequence[PathSpec],
+    cache: HashCache,
+    old_files: Callable[[], Mapping[str, Mapping[str, str]]] = dict,
+) -> tuple[Decision, Scan | None, Scan | None]:
+    """Decide whether the stage can be skipped.
+
+    Args:
+        manifest: the stage's last manifest (None: never completed).
+        forced: ``--force`` selected the stage.
+        params, code_version, runner_version, device: the present values.
+        inputs, outputs: declared paths.
+        cache: the hash cache used for any content check.
+        old_files: loads the per-file index of the last run (only to name a changed file).
+
+    Returns:
+        ``(decision, input_scan, output_scan)``; the scans are None when not reached.
+    """
+    if forced:
+        return Decision(False, "forced"), None, None
+    if manifest is None:
+        return Decision(False, "new"), None, None
+    diff = params_diff(manifest[mf.PARAMS], params)
+    if diff:
+        return Decision(False, "params changed: " + "; ".join(diff)), None, None
+    if manifest[mf.CODE_VERSION] != code_version:
+        return Decision(False, "code changed"), None, None
+    if manifest[mf.RUNNER_VERSION] != runner_version:
+        old = manifest[mf.RUNNER_VERSION]
+        return Decision(False, f"runner version changed: {old} -> {runner_version}"), None, None
+    if manifest[mf.DEVICE] != device:
+        return Decision(False, f"device changed: {manifest[mf.DEVICE]} -> {device}"), None, None
+    if set(manifest[mf.OUTPUTS]) != {o.name for o in outputs}:
+        return Decision(False, "outputs changed: declared outputs differ"), None, None
+    for out in outputs:
+        if not os.path.exists(out.path):
+            return Decision(False, "outputs missing"), None, None
+    old_inputs: Mapping[str, str] = manifest[mf.INPUTS]
+    declared_diff = sorted({i.name for i in inputs} ^ set(old_inputs))
+    if declared_diff:
+        return Decision(False, f"input changed: {declared_diff[0]}"), None, None
+    in_scan = scan(inputs, cache, old_inputs, manifest.get(mf.INPUT_TOKENS))
+    for spec in inputs:
+        if in_scan.checksums[spec.name] != old_inputs[spec.name]:
+            where = _changed_file(
+                spec.name, in_scan.files.get(spec.name, {}), old_files().get(spec.name)
+            )
+            return Decision(False, f"input changed: {where}"), in_scan, None
+    current = fingerprint(
+        inputs_checksum=in_scan.checksum,
+        params=params,
+        code_version=code_version,
+        runner_version=runner_version,
+        device=device,
+    )
+    if current != manifest[mf.FINGERPRINT]:
+        return Decision(False, "fingerprint changed"), in_scan, None
+    out_scan = scan(outputs, cache, manifest[mf.OUTPUTS], manifest.get(mf.OUTPUT_TOKENS))
+    for spec in outputs:
+        if out_scan.checksums[spec.name] != manifest[mf.OUTPUTS][spec.name]:
+            return Decision(False, f"outputs changed: {spec.name}"), in_scan, out_scan
+    touched = in_scan.changed_stat or out_scan.changed_stat
+    return Decision(True, TOUCHED if touched else UP_TO_DATE), in_scan, out_scan

@@ -1,0 +1,147 @@
+"""The engine's :class:`~standard_coder.runner.context.StageContext` implementation.
+
+Ledger, checkpointer, executor and device come from their own modules, imported on first use so
+that a pipeline that never asks for them (e.g. command stages) never loads them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sized, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from standard_coder.runner.progress import ProgressDisplay, ProgressTask
+from standard_coder.runner.stoptoken import StopToken
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class RunContext:
+    """What a running stage sees (see :class:`~standard_coder.runner.context.StageContext`)."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        stage: str,
+        base_dir: Path,
+        run_dir: Path,
+        checkpoint_dir: Path,
+        params: Mapping[str, Any],
+        seed: int,
+        fingerprint: str,
+        workers: int,
+        stop: StopToken,
+        emit: Callable[..., None],
+        progress: ProgressDisplay,
+        device: Callable[[], str],
+    ) -> None:
+        self.run_id = run_id
+        self.stage = stage
+        self.base_dir = base_dir
+        self.run_dir = run_dir
+        self.checkpoint_dir = checkpoint_dir
+        self.params = params
+        self.seed = seed
+        self.fingerprint = fingerprint
+        self.workers = workers
+        self.log = logging.getLogger(f"standard_coder.stage.{stage}")
+        self.summary: dict[str, Any] = {}
+        self.last_task: ProgressTask | None = None
+        self._stop = stop
+        self._emit = emit
+        self._progress = progress
+        self._device_fn = device
+        self._closers: list[Callable[[], None]] = []
+
+    @property
+    def device(self) -> str:
+        """The resolved torch device name (resolved on first use)."""
+        return self._device_fn()
+
+    @property
+    def stop_signal(self) -> int | None:
+        """The signal that asked for a stop, if any."""
+        return self._stop.signum
+
+    def should_stop(self) -> bool:
+        """True once SIGINT/SIGTERM arrived: finish the current item or step, then return."""
+        return self._stop.requested
+
+    def register_process_group(self, pgid: int) -> None:
+        """Forward stop signals to this process group (command stages)."""
+        self._stop.add_group(pgid)
+
+    def unregister_process_group(self, pgid: int) -> None:
+        self._stop.remove_group(pgid)
+
+    def ledger(self, name: str) -> Any:
+        """The durable ledger ``<checkpoint_dir>/<name>.ledger.sqlite``."""
+        from standard_coder.runner.ledger import SqliteLedger
+
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        ledger = SqliteLedger(self.checkpoint_dir / f"{name}.ledger.sqlite")
+        self._closers.append(ledger.close)
+        return ledger
+
+    def checkpointer(self, name: str, *, every_n_steps: int, keep: int = 2) -> Any:
+        """Training checkpoints under ``<checkpoint_dir>/<name>/`` (emits ``checkpoint_saved``)."""
+        from standard_coder.runner.checkpoint import Checkpointer
+
+        def on_save(path: Path, step: int) -> None:
+            self._emit("checkpoint_saved", reason=f"step {step}", path=str(path), step=step)
+
+        return Checkpointer(
+            self.checkpoint_dir / name,
+            every_n_steps=every_n_steps,
+            keep=keep,
+            fingerprint=self.fingerprint,
+            on_save=on_save,
+        )
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        desc: str = "",
+        total: int | None = None,
+    ) -> Iterator[tuple[T, R]]:
+        """Run ``fn`` over items (in-process or a process pool); see the protocol."""
+        from standard_coder.runner.executor import make_executor
+
+        if total is None and isinstance(items, Sized):
+            total = len(items)
+        task = self.progress(total, desc or self.stage)
+        executor = make_executor(self.workers)
+        try:
+            for item, result in executor.map(fn, items, self.should_stop):
+                task.advance(1)
+                yield item, result
+        finally:
+            executor.close()
+
+    def progress(self, total: int | None, desc: str) -> ProgressTask:
+        """A progress bar; its counts feed the interrupt message."""
+        task = self._progress.task(total, desc)
+        self.last_task = task
+        return task
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Append one event (stage and run id added)."""
+        self._emit(event, **fields)
+
+    def set_summary(self, **fields: Any) -> None:
+        """Attach key figures to ``stage_completed``, the run state and the manifest."""
+        self.summary.update(fields)
+
+    def close(self) -> None:
+        """Close ledgers opened by the stage."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception:
+                self.log.debug("closing a ledger failed", exc_info=True)

@@ -1,0 +1,147 @@
+"""Run events: the engine calls ``sink.emit(event)``; sinks decide where it goes.
+
+An event is a flat JSON-able dict with at least ``ts, run_id, event, stage, reason``.
+Names: ``run_started, stage_skipped, stage_cache_miss, stage_running, checkpoint_saved,
+stage_completed, stage_failed, run_interrupted, run_completed`` (plus ``state_corrupt``,
+``partial_work_stale``, ``upstream_stale`` warnings).
+
+Example:
+    >>> sink = MemorySink(); sink.emit({"event": "run_started"}); sink.events[0]["event"]
+    'run_started'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+EVENT_NAMES = (
+    "run_started",
+    "stage_skipped",
+    "stage_cache_miss",
+    "stage_running",
+    "checkpoint_saved",
+    "stage_completed",
+    "stage_failed",
+    "run_interrupted",
+    "run_completed",
+)
+
+
+class EventSink(Protocol):
+    """Where events go. ``emit`` must not raise for ordinary I/O hiccups of a console."""
+
+    def emit(self, event: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+def _line(event: dict[str, Any]) -> str:
+    return json.dumps(event, sort_keys=False, default=str, separators=(",", ":")) + "\n"
+
+
+class JsonlSink:
+    """Appends one flushed JSON line per event (``logs/events.jsonl``, kept across runs)."""
+
+    def __init__(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self._fh.write(_line(event))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class StreamJsonSink:
+    """One JSON line per event on a stream (stderr by default; ``--log-format json``)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self._stream = stream
+
+    def emit(self, event: dict[str, Any]) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(_line(event))
+        stream.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class MemorySink:
+    """Keeps events in a list (tests)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self.events.append(dict(event))
+
+    def close(self) -> None:
+        pass
+
+    def names(self, stage: str | None = None) -> list[str]:
+        """Event names, optionally of one stage."""
+        return [e["event"] for e in self.events if stage is None or e.get("stage") == stage]
+
+
+_LABELS = {
+    "stage_skipped": "skip",
+    "stage_cache_miss": "run ",
+    "stage_completed": "done",
+    "stage_failed": "FAIL",
+    "run_interrupted": "STOP",
+    "upstream_stale": "warn",
+    "state_corrupt": "warn",
+    "partial_work_stale": "warn",
+}
+
+
+class ConsoleSink:
+    """Human lines on a stream (stderr by default): ``[skip] prepare: up to date``."""
+
+    def __init__(self, stream: IO[str] | None = None, *, dry_run: bool = False) -> None:
+        self._stream = stream
+        self._dry = dry_run
+
+    def emit(self, event: dict[str, Any]) -> None:
+        name = str(event.get("event", ""))
+        label = _LABELS.get(name)
+        if label is None:
+            return
+        if self._dry and name == "stage_cache_miss":
+            label = "would run"
+        stage = event.get("stage") or ""
+        reason = event.get("reason") or ""
+        extra = ""
+        if name == "stage_completed" and "duration_s" in event:
+            extra = f" ({float(event['duration_s']):.2f} s)"
+        text = f"[{label.strip()}] {stage}{': ' if stage and reason else ''}{reason}{extra}\n"
+        stream = self._stream or sys.stderr
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def close(self) -> None:
+        pass
+
+
+class MultiSink:
+    """Fans one event out to several sinks."""
+
+    def __init__(self, sinks: Sequence[EventSink]) -> None:
+        self.sinks = list(sinks)
+
+    def emit(self, event: dict[str, Any]) -> None:
+        for sink in self.sinks:
+            sink.emit(event)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()

@@ -1,0 +1,258 @@
+"""Executors behind ``ctx.map``: run independent items in-process or in a local process pool.
+
+Results always come back to the parent, which alone writes the ledger, so resume works the
+same whatever runs the items. Backends are chosen by a spec (:func:`make_executor`):
+``1`` / ``"inprocess"`` runs in-process, ``N`` / ``"local:N"`` uses N worker processes,
+``"local"`` one per CPU. Other schemes (``dask://host:port`` arrives later) plug in through
+:func:`register_executor`.
+
+Example:
+    >>> with make_executor(4) as ex:
+    ...     for item, result in ex.map(work, items, should_stop=ctx.should_stop):
+    ...         ledger.mark_done(item.id, item.key, result)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from standard_coder.runner.errors import RunnerError
+
+__all__ = [
+    "Executor",
+    "ExecutorUnavailable",
+    "InProcessExecutor",
+    "LocalPoolExecutor",
+    "ProcessPoolExecutor",
+    "make_executor",
+    "register_executor",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class ExecutorUnavailable(RunnerError):
+    """The requested executor (e.g. ``dask://...``) is unknown or not available yet."""
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs ``fn`` over independent items and yields ``(item, result)`` in completion order."""
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], should_stop: Callable[[], bool]
+    ) -> Iterator[tuple[T, R]]:
+        """Stop handing out new items once ``should_stop()`` is true; in-flight items finish
+        and are still yielded. An exception raised by ``fn`` propagates to the caller."""
+        ...
+
+    def close(self) -> None:
+        """Release workers (idempotent)."""
+        ...
+
+
+class _ContextManager:
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class InProcessExecutor(_ContextManager):
+    """Runs items one after another in the calling process (the default for tiny work)."""
+
+    workers = 1
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], should_stop: Callable[[], bool]
+    ) -> Iterator[tuple[T, R]]:
+        """See :meth:`Executor.map`."""
+        for item in items:
+            if should_stop():
+                return
+            yield item, fn(item)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit this worker as soon as the parent process is gone (even after its SIGKILL)."""
+    try:
+        fd = os.pidfd_open(parent_pid)  # Linux >= 5.3: readable once the process exits
+    except (AttributeError, OSError):
+        fd = -1
+    if fd >= 0:
+        select.select([fd], [], [])
+        os._exit(1)
+    while True:  # pragma: no cover - platforms without pidfd
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            pass
+        time.sleep(0.5)
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Worker setup: the parent alone handles Ctrl-C; the worker dies with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _default_context() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+class LocalPoolExecutor(_ContextManager):
+    """A pool of worker processes on this machine (``concurrent.futures``).
+
+    Workers start with ``forkserver`` (``spawn`` where unavailable), so torch in the parent is
+    never forked; they ignore SIGINT (the parent decides when to stop) and a watchdog thread
+    ends them when the parent dies, even by SIGKILL (no orphans). At most ``max_in_flight``
+    items are handed out at once, so a stop request leaves little to finish.
+
+    Args:
+        workers: number of worker processes (>= 1).
+        max_in_flight: items handed out but not yet yielded (default ``2 * workers``).
+        mp_context: ``"forkserver"``, ``"spawn"`` or ``"fork"`` (default: forkserver).
+    """
+
+    def __init__(
+        self, workers: int, *, max_in_flight: int | None = None, mp_context: str | None = None
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.max_in_flight = max_in_flight or 2 * workers
+        self._context = mp_context or _default_context()
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context(self._context),
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
+            )
+        return self._pool
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], should_stop: Callable[[], bool]
+    ) -> Iterator[tuple[T, R]]:
+        """See :meth:`Executor.map`. ``fn`` and items must be picklable."""
+        pool = self._get_pool()
+        source = iter(items)
+        in_flight: dict[cf.Future[R], T] = {}
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(in_flight) < self.max_in_flight:
+                    if should_stop():
+                        exhausted = True
+                        break
+                    try:
+                        item = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    in_flight[pool.submit(fn, item)] = item
+                if not in_flight:
+                    return
+                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                for fut in [f for f in in_flight if f in done]:  # submission order
+                    item = in_flight.pop(fut)
+                    yield item, fut.result()
+                if should_stop():
+                    exhausted = True
+        finally:
+            for fut in in_flight:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Shut the workers down (waits for running items)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+#: Alias: the process-pool executor under the name the design uses.
+ProcessPoolExecutor = LocalPoolExecutor
+
+ExecutorFactory = Callable[[str], Executor]
+_REGISTRY: dict[str, ExecutorFactory] = {}
+
+
+def register_executor(scheme: str, factory: ExecutorFactory) -> None:
+    """Make ``<scheme>://...`` specs build executors with ``factory(spec)``.
+
+    Example:
+        >>> register_executor("dask", lambda spec: DaskExecutor(spec.split("://", 1)[1]))
+    """
+    _REGISTRY[scheme.lower()] = factory
+
+
+def make_executor(spec: str | int) -> Executor:
+    """Build an executor from a spec.
+
+    Args:
+        spec: ``1`` or ``"inprocess"`` (in-process), an int ``N > 1`` / ``"N"`` / ``"local:N"``
+            (N worker processes), ``"local"`` (one worker per CPU), or ``"<scheme>://..."``
+            for a registered backend.
+
+    Raises:
+        ExecutorUnavailable: an unknown or not-yet-available backend (e.g. ``dask://``).
+        ValueError: a malformed spec (e.g. ``0`` workers).
+    """
+    if isinstance(spec, bool):
+        raise ValueError(f"executor spec must be an int or a string, got {spec!r}")
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        n = int(spec)
+        if n < 1:
+            raise ValueError(f"workers must be >= 1, got {n}")
+        return InProcessExecutor() if n == 1 else LocalPoolExecutor(n)
+    text = spec.strip()
+    lowered = text.lower()
+    if lowered in ("inprocess", "in-process", "serial"):
+        return InProcessExecutor()
+    if lowered == "local":
+        return LocalPoolExecutor(max(1, os.cpu_count() or 1))
+    if lowered.startswith("local:"):
+        return make_executor(int(lowered.split(":", 1)[1]))
+    if "://" in text:
+        scheme = lowered.split("://", 1)[0]
+        factory = _REGISTRY.get(scheme)
+        if factory is None:
+            hint = " (arrives in a later release)" if scheme == "dask" else ""
+            known = ", ".join(sorted(_REGISTRY)) or "none registered"
+            raise ExecutorUnavailable(
+                f"executor '{text}' is not available yet{hint}; use an int, 'local' or "
+                f"'local:N' (other schemes: {known})"
+            )
+        return factory(text)
+    raise ValueError(
+        f"unknown executor spec {spec!r}; expected an int, 'inprocess', 'local', 'local:N' "
+        "or '<scheme>://...'"
+    )

@@ -1,0 +1,85 @@
+"""Pure functions that turn what a stage depends on into digests and readable differences."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def canonical_json(obj: Any) -> str:
+    """Stable JSON text (sorted keys, no spaces, non-JSON values through ``str``)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def inputs_checksum(inputs: Mapping[str, str]) -> str:
+    """One digest over ``{input name: checksum}``."""
+    return hashlib.sha256(canonical_json(dict(inputs)).encode()).hexdigest()
+
+
+def fingerprint(
+    *,
+    inputs_checksum: str,
+    params: Mapping[str, Any],
+    code_version: str,
+    runner_version: str,
+    device: str | None,
+) -> str:
+    """The stage fingerprint: sha256 of input checksums, params, code and runner version, device.
+
+    ``device`` is None for stages that are not device-sensitive.
+    """
+    payload = {
+        "inputs": inputs_checksum,
+        "params": params,
+        "code": code_version,
+        "runner": runner_version,
+        "device": device,
+    }
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def code_version(files: Iterable[Path], extra: str = "") -> str:
+    """Digest of source files (name and content) plus ``extra`` (e.g. a command line)."""
+    digest = hashlib.sha256(extra.encode())
+    for path in sorted(Path(f) for f in files):
+        digest.update(f"\0{path.name}\0".encode())
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"<missing>")
+    return digest.hexdigest()
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1}} -> {"train.lr": 1}``."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return canonical_json(value)
+
+
+def params_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Readable differences, e.g. ``["train.lr 0.001 -> 0.01", "k (new) -> 3"]``."""
+    a, b = flatten(old), flatten(new)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if key not in a:
+            out.append(f"{key} (new) -> {_show(b[key])}")
+        elif key not in b:
+            out.append(f"{key} {_show(a[key])} -> (removed)")
+        elif canonical_json(a[key]) != canonical_json(b[key]):
+            out.append(f"{key} {_show(a[key])} -> {_show(b[key])}")
+    return out

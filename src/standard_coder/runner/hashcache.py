@@ -1,0 +1,234 @@
+"""Content hashing with a persistent stat cache: unchanged files are never re-read.
+
+The cache maps ``(path, inode, size, mtime_ns) -> sha256`` in one SQLite table. A file whose
+stat matches its row gets the stored digest; any other file is re-hashed (1 MiB ``readinto``
+chunks) and its row replaced. Folders are walked in sorted order; their checksum is the sha256
+of ``relative_path NUL sha256 LF`` lines, so a rename changes it.
+
+A stat-only *token* (sha256 of every file's relative path, inode, size and mtime) is computed
+during the walk; when it equals the token recorded last time, no cache lookup is needed at all.
+
+Example:
+    >>> cache = SqliteHashCache(Path("hashcache.sqlite"))  # doctest: +SKIP
+    >>> state = scan_path(Path("data"), cache)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat as stat_mod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from standard_coder.runner.errors import CorruptStateError, InputMissing
+
+CHUNK_SIZE = 1 << 20
+"""Bytes read per ``readinto`` call while hashing."""
+
+Row = tuple[str, int, int, int, str]
+"""``(path, inode, size, mtime_ns, sha256)``."""
+
+
+def sha256_file(path: Path | str) -> str:
+    """sha256 hex digest of a file, read in 1 MiB ``readinto`` chunks into one buffer."""
+    digest = hashlib.sha256()
+    buf = bytearray(CHUNK_SIZE)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+class HashCache(Protocol):
+    """The three calls the hasher needs; SQLite and dict implementations share it."""
+
+    def get(self, path: str, inode: int, size: int, mtime_ns: int) -> str | None:
+        """The stored digest when the stat matches, else None."""
+        ...
+
+    def put_many(self, rows: Iterable[Row]) -> None:
+        """Record fresh digests (one transaction)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DictHashCache:
+    """In-memory :class:`HashCache` (tests, ``status`` runs that must not write)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[int, int, int, str]] = {}
+
+    def get(self, path: str, inode: int, size: int, mtime_ns: int) -> str | None:
+        row = self.rows.get(path)
+        if row is not None and row[:3] == (inode, size, mtime_ns):
+            return row[3]
+        return None
+
+    def put_many(self, rows: Iterable[Row]) -> None:
+        for path, inode, size, mtime_ns, sha in rows:
+            self.rows[path] = (inode, size, mtime_ns, sha)
+
+    def close(self) -> None:
+        pass
+
+
+class SqliteHashCache:
+    """Persistent :class:`HashCache` in one SQLite file (WAL).
+
+    Args:
+        path: the database file (created with its folder).
+        readonly: ``put_many`` keeps rows in memory only (``status`` and ``--dry-run``).
+
+    Raises:
+        CorruptStateError: the file is not a hash cache (garbage, truncated, wrong schema).
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._pending = DictHashCache()
+        self._conn: sqlite3.Connection | None = None
+        if readonly and not self.path.exists():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None)
+            if not readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, inode INTEGER,"
+                    " size INTEGER, mtime_ns INTEGER, sha256 TEXT NOT NULL)"
+                )
+            conn.execute("SELECT path, inode, size, mtime_ns, sha256 FROM hashes LIMIT 1")
+        except sqlite3.DatabaseError as exc:
+            raise CorruptStateError(self.path, f"hash cache unreadable: {exc}") from None
+        self._conn = conn
+
+    def get(self, path: str, inode: int, size: int, mtime_ns: int) -> str | None:
+        hit = self._pending.get(path, inode, size, mtime_ns)
+        if hit is not None or self._conn is None:
+            return hit
+        try:
+            row = self._conn.execute(
+                "SELECT inode, size, mtime_ns, sha256 FROM hashes WHERE path = ?", (path,)
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise CorruptStateError(self.path, f"hash cache unreadable: {exc}") from None
+        if row is not None and tuple(row[:3]) == (inode, size, mtime_ns):
+            return str(row[3])
+        return None
+
+    def put_many(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        if self.readonly or self._conn is None:
+            self._pending.put_many(rows)
+            return
+        try:
+            self._conn.execute("BEGIN")
+            self._conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", rows)
+            self._conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise CorruptStateError(self.path, f"hash cache unwritable: {exc}") from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+@dataclass
+class PathState:
+    """What a scan found at one declared path.
+
+    Attributes:
+        token: stat-only token (sha256 of names, inodes, sizes, mtimes).
+        checksum: content checksum (``""`` when the scan stopped at a matching token).
+        files: relative path -> sha256 of each file (``{"": sha}`` for a plain file), when hashed.
+        rehashed: how many files were read because their stat was new.
+    """
+
+    token: str
+    checksum: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    rehashed: int = 0
+
+
+def _walk(root: str, rel: str, out: list[tuple[str, int, int, int]]) -> None:
+    with os.scandir(root) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        st = entry.stat()
+        name = f"{rel}{entry.name}"
+        if stat_mod.S_ISDIR(st.st_mode):
+            _walk(entry.path, name + "/", out)
+        elif stat_mod.S_ISREG(st.st_mode):
+            out.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
+
+
+def list_files(path: Path) -> list[tuple[str, int, int, int]]:
+    """``(relative_path, inode, size, mtime_ns)`` of every regular file, sorted; a plain file
+    gives one entry named ``""``.
+
+    Raises:
+        InputMissing: ``path`` does not exist.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputMissing(f"{path}: declared path does not exist") from None
+    if stat_mod.S_ISDIR(st.st_mode):
+        out: list[tuple[str, int, int, int]] = []
+        _walk(str(path), "", out)
+        return out
+    return [("", st.st_ino, st.st_size, st.st_mtime_ns)]
+
+
+def stat_token(entries: list[tuple[str, int, int, int]]) -> str:
+    """sha256 over the stat entries of :func:`list_files`."""
+    text = "".join(f"{n}\0{i}\0{s}\0{m}\n" for n, i, s, m in entries)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def folder_checksum(files: dict[str, str]) -> str:
+    """Checksum of a folder from its ``relative path -> sha256`` map (order-independent)."""
+    if list(files) == [""]:
+        return files[""]
+    text = "".join(f"{name}\0{files[name]}\n" for name in sorted(files))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def scan_path(path: Path, cache: HashCache, *, known_token: str | None = None) -> PathState:
+    """Token and (unless the token equals ``known_token``) checksum of a file or folder.
+
+    Args:
+        path: a file or a folder.
+        cache: the stat -> digest cache (read and updated).
+        known_token: the token recorded last time; a match stops after the stat walk.
+
+    Raises:
+        InputMissing: ``path`` does not exist.
+    """
+    entries = list_files(path)
+    token = stat_token(entries)
+    if known_token is not None and token == known_token:
+        return PathState(token=token)
+    base = str(path)
+    files: dict[str, str] = {}
+    fresh: list[Row] = []
+    for name, ino, size, mtime_ns in entries:
+        full = os.path.join(base, name) if name else base
+        sha = cache.get(full, ino, size, mtime_ns)
+        if sha is None:
+            sha = sha256_file(full)
+            fresh.append((full, ino, size, mtime_ns, sha))
+        files[name] = sha
+    if fresh:
+        cache.put_many(fresh)
+    return PathState(token=token, checksum=folder_checksum(files), files=files, rehashed=len(fresh))

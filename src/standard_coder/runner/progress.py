@@ -1,0 +1,128 @@
+"""Progress display: Rich bars on a TTY, plain lines otherwise (rate-limited), testable clock.
+
+Example:
+    >>> display = ProgressDisplay(enabled=False, stream=None)
+    >>> for _ in track(range(3), display, desc="items"):
+    ...     pass
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sized
+from typing import IO, Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ProgressTask:
+    """One bar. ``completed``/``total`` are read by the engine for the interrupt message."""
+
+    def __init__(self, display: ProgressDisplay, total: int | None, desc: str) -> None:
+        self.display = display
+        self.total = total
+        self.desc = desc
+        self.completed = 0
+        self._rich_id: Any = None
+        self._last_line = -1e18
+
+    def advance(self, n: int = 1) -> None:
+        self.completed += n
+        self.display._changed(self)
+
+    def update(
+        self,
+        *,
+        completed: int | None = None,
+        total: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        if completed is not None:
+            self.completed = completed
+        if total is not None:
+            self.total = total
+        if description is not None:
+            self.desc = description
+        self.display._changed(self)
+
+
+class ProgressDisplay:
+    """Owns the bars of a run.
+
+    Args:
+        enabled: draw Rich bars; ``None`` = when ``stream`` is a TTY.
+        stream: where plain lines go (stderr by default; None with ``enabled=False`` = silent).
+        clock: monotonic clock (injectable for tests).
+        interval_s: minimum seconds between two plain lines of one task.
+    """
+
+    def __init__(
+        self,
+        *,
+        enabled: bool | None = None,
+        stream: IO[str] | None = sys.stderr,
+        clock: Callable[[], float] = time.monotonic,
+        interval_s: float = 5.0,
+    ) -> None:
+        if enabled is None:
+            enabled = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
+        self.enabled = enabled
+        self.stream = stream
+        self.clock = clock
+        self.interval_s = interval_s
+        self._rich: Any = None
+        self.tasks: list[ProgressTask] = []
+
+    def task(self, total: int | None, desc: str) -> ProgressTask:
+        """Start a bar."""
+        task = ProgressTask(self, total, desc)
+        self.tasks.append(task)
+        if self.enabled:
+            if self._rich is None:
+                from rich.progress import Progress
+
+                self._rich = Progress(transient=False)
+                self._rich.start()
+            task._rich_id = self._rich.add_task(desc, total=total)
+        return task
+
+    def _changed(self, task: ProgressTask) -> None:
+        if self._rich is not None and task._rich_id is not None:
+            self._rich.update(
+                task._rich_id, completed=task.completed, total=task.total, description=task.desc
+            )
+            return
+        if self.stream is None:
+            return
+        now = self.clock()
+        done = task.total is not None and task.completed >= task.total
+        if now - task._last_line >= self.interval_s or done:
+            task._last_line = now
+            of = f"/{task.total}" if task.total is not None else ""
+            try:
+                self.stream.write(f"  {task.desc}: {task.completed}{of}\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+
+    def close(self) -> None:
+        """Stop drawing."""
+        if self._rich is not None:
+            self._rich.stop()
+            self._rich = None
+
+
+def track(
+    items: Iterable[T], display: Any, *, desc: str = "", total: int | None = None
+) -> Iterator[T]:
+    """Yield ``items`` while advancing a bar; ``display`` is a :class:`ProgressDisplay` or a
+    stage context (anything with ``progress(total, desc)``)."""
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    handle = (
+        display.task(total, desc) if hasattr(display, "task") else display.progress(total, desc)
+    )
+    for item in items:
+        yield item
+        handle.advance(1)

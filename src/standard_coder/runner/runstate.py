@@ -1,0 +1,52 @@
+"""``checkpoints/run_state.json``: per-stage status of the latest runs, with a checksum."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.atomic import atomic_write_json
+from standard_coder.runner.errors import CorruptStateError
+from standard_coder.runner.fingerprint import canonical_json
+
+RUN_STATE_VERSION = 1
+
+
+def _digest(doc: dict[str, Any]) -> str:
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def empty_state() -> dict[str, Any]:
+    """A fresh run state."""
+    return {"schema_version": RUN_STATE_VERSION, "run_id": None, "status": None, "stages": {}}
+
+
+def read_run_state(path: Path) -> dict[str, Any]:
+    """The run state at ``path`` (empty when absent).
+
+    Raises:
+        CorruptStateError: not JSON, wrong shape, or the checksum does not match.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return empty_state()
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptStateError(path, f"run state is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict):
+        raise CorruptStateError(path, "run state has the wrong shape")
+    if doc.get("checksum") != _digest(doc):
+        raise CorruptStateError(path, "run state checksum mismatch")
+    return doc
+
+
+def write_run_state(path: Path, doc: dict[str, Any]) -> None:
+    """Write atomically with a fresh checksum."""
+    doc = dict(doc)
+    doc["checksum"] = _digest(doc)
+    atomic_write_json(path, doc)

@@ -1,0 +1,77 @@
+"""The stop token: SIGINT/SIGTERM ask stages to stop at the next safe point.
+
+The first signal sets the flag and forwards the same signal to every registered process group
+(running command stages). A second signal kills those groups and exits at once with
+``128 + signum``; atomic writes keep state consistent even then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+
+class StopToken:
+    """A flag set by a signal (or by :meth:`request`), plus the process groups to forward to."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._groups: set[int] = set()
+        self._previous: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def requested(self) -> bool:
+        """True once a stop was asked for."""
+        return self.signum is not None
+
+    def request(self, signum: int = signal.SIGINT) -> None:
+        """Ask for a stop as if ``signum`` had arrived (first request wins)."""
+        if self.signum is None:
+            self.signum = signum
+            self._forward(signum)
+
+    def add_group(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.add(pgid)
+        if self.signum is not None:
+            self._send(pgid, self.signum)
+
+    def remove_group(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.discard(pgid)
+
+    @staticmethod
+    def _send(pgid: int, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signum)
+
+    def _forward(self, signum: int) -> None:
+        for pgid in list(self._groups):
+            self._send(pgid, signum)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.request(signum)
+            return
+        for pgid in list(self._groups):
+            self._send(pgid, signal.SIGKILL)
+        os._exit(128 + signum)
+
+    def install(self) -> bool:
+        """Install SIGINT/SIGTERM handlers (main thread only); False when not possible."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return True
+
+    def restore(self) -> None:
+        """Put back the handlers that were there before :meth:`install`."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()

@@ -1,0 +1,66 @@
+"""Device resolution with fallback; CUDA and MPS availability faked by monkeypatching."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from standard_coder.runner.device import available_devices, resolve_device
+
+
+def _fake(monkeypatch: pytest.MonkeyPatch, *, cuda: bool, mps: bool, count: int = 1) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count if cuda else 0)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+@pytest.mark.parametrize(
+    ("cuda", "mps", "pref", "expected"),
+    [
+        (True, True, "auto", ("cuda", None)),
+        (False, True, "auto", ("mps", None)),
+        (False, False, "auto", ("cpu", None)),
+        (True, False, "cpu", ("cpu", None)),
+        (True, False, "cuda", ("cuda", None)),
+        (False, True, "mps", ("mps", None)),
+        (False, False, "cuda", ("cpu", "cuda requested but not available; using cpu")),
+        (False, True, "cuda", ("mps", "cuda requested but not available; using mps")),
+        (False, False, "mps", ("cpu", "mps requested but not available; using cpu")),
+        (True, False, "mps", ("cuda", "mps requested but not available; using cuda")),
+        (True, False, " CUDA ", ("cuda", None)),
+        (True, False, "cuda:0", ("cuda:0", None)),
+    ],
+)
+def test_resolve(
+    monkeypatch: pytest.MonkeyPatch,
+    cuda: bool,
+    mps: bool,
+    pref: str,
+    expected: tuple[str, str | None],
+) -> None:
+    _fake(monkeypatch, cuda=cuda, mps=mps)
+    assert resolve_device(pref) == expected
+
+
+def test_cuda_index_past_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake(monkeypatch, cuda=True, mps=False, count=1)
+    device, reason = resolve_device("cuda:3")
+    assert device == "cuda" and reason is not None and "only 1 CUDA" in reason
+
+
+@pytest.mark.parametrize("bad", ["gpu", "tpu", "", "mps:0", "cpu:1"])
+def test_unknown_preference(bad: str) -> None:
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device(bad)
+
+
+def test_available_devices_always_ends_with_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert available_devices()[-1] == "cpu"
+    _fake(monkeypatch, cuda=True, mps=True)
+    assert available_devices() == ["cuda", "mps", "cpu"]
+
+
+def test_real_machine() -> None:
+    device, reason = resolve_device("auto")
+    assert reason is None and device in ("cuda", "mps", "cpu")
+    assert resolve_device("cpu") == ("cpu", None)

@@ -1,0 +1,200 @@
+"""Executors: in-process and local process pool give the same results; stop handling; specs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from standard_coder.runner.errors import RunnerError
+from standard_coder.runner.executor import (
+    Executor,
+    ExecutorUnavailable,
+    InProcessExecutor,
+    LocalPoolExecutor,
+    make_executor,
+    register_executor,
+)
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def worker_facts(_: int) -> tuple[int, bool]:
+    return os.getpid(), signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("item 3 is bad")
+    return x
+
+
+def slow_square(x: int) -> int:
+    time.sleep(0.02)
+    return x * x
+
+
+def never(_: object = None) -> bool:
+    return False
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[LocalPoolExecutor]:
+    ex = LocalPoolExecutor(2)
+    yield ex
+    ex.close()
+
+
+def test_in_process_map_and_stop() -> None:
+    ex = InProcessExecutor()
+    assert list(ex.map(square, range(5), never)) == [(i, i * i) for i in range(5)]
+    done: list[int] = []
+    for item, _ in ex.map(square, range(100), lambda: len(done) >= 3):
+        done.append(item)
+    assert done == [0, 1, 2]
+
+
+def test_pool_gives_same_results_as_in_process(pool: LocalPoolExecutor) -> None:
+    items = list(range(40))
+    serial = dict(InProcessExecutor().map(square, items, never))
+    parallel = dict(pool.map(square, items, never))
+    assert parallel == serial
+    assert isinstance(pool, Executor) and isinstance(InProcessExecutor(), Executor)
+
+
+def test_pool_workers_are_other_processes_ignoring_sigint(pool: LocalPoolExecutor) -> None:
+    facts = [r for _, r in pool.map(worker_facts, range(8), never)]
+    pids = {pid for pid, _ in facts}
+    assert os.getpid() not in pids
+    assert all(ignores for _, ignores in facts)
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # the parent is untouched
+
+
+def test_pool_stop_hands_out_no_new_items_but_finishes_in_flight(pool: LocalPoolExecutor) -> None:
+    yielded: list[int] = []
+    consumed = iter(range(1000))
+    handed: list[int] = []
+
+    def source() -> Iterator[int]:
+        for x in consumed:
+            handed.append(x)
+            yield x
+
+    for item, result in pool.map(slow_square, source(), lambda: len(yielded) >= 5):
+        assert result == item * item
+        yielded.append(item)
+    assert len(yielded) >= 5
+    # every handed-out item finished and came back; nothing new after the stop
+    assert sorted(yielded) == sorted(handed)
+    assert len(handed) <= 5 + pool.max_in_flight
+
+
+def test_pool_propagates_worker_exception(pool: LocalPoolExecutor) -> None:
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        list(pool.map(fail_on_three, range(6), never))
+    # the pool is still usable afterwards
+    assert dict(pool.map(square, [2], never)) == {2: 4}
+
+
+def test_in_process_propagates_exception() -> None:
+    with pytest.raises(ValueError):
+        list(InProcessExecutor().map(fail_on_three, range(6), never))
+
+
+def test_context_manager_closes() -> None:
+    with LocalPoolExecutor(1) as ex:
+        assert dict(ex.map(square, [3], never)) == {3: 9}
+    assert ex._pool is None
+    ex.close()  # idempotent
+
+
+def test_make_executor_specs() -> None:
+    assert isinstance(make_executor(1), InProcessExecutor)
+    assert isinstance(make_executor("inprocess"), InProcessExecutor)
+    two = make_executor(2)
+    assert isinstance(two, LocalPoolExecutor) and two.workers == 2
+    three = make_executor("local:3")
+    assert isinstance(three, LocalPoolExecutor) and three.workers == 3
+    assert isinstance(make_executor("4"), LocalPoolExecutor)
+    local = make_executor("local")
+    assert isinstance(local, LocalPoolExecutor) and local.workers == (os.cpu_count() or 1)
+    for bad in (0, -2, "local:0", "nonsense", True):
+        with pytest.raises(ValueError):
+            make_executor(bad)  # type: ignore[arg-type]
+
+
+def test_dask_is_not_available_yet() -> None:
+    with pytest.raises(ExecutorUnavailable, match="not available yet") as info:
+        make_executor("dask://scheduler:8786")
+    assert isinstance(info.value, RunnerError) and info.value.exit_code == 2
+
+
+def test_registered_scheme_is_used() -> None:
+    seen: list[str] = []
+
+    def factory(spec: str) -> Executor:
+        seen.append(spec)
+        return InProcessExecutor()
+
+    register_executor("testscheme", factory)
+    assert isinstance(make_executor("testscheme://h:1"), InProcessExecutor)
+    assert seen == ["testscheme://h:1"]
+
+
+@pytest.mark.slow
+def test_workers_die_with_a_sigkilled_parent(tmp_path: Path) -> None:
+    """No orphans: SIGKILL the parent while workers run; the workers go too (Linux)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux-only")
+    code = textwrap.dedent(
+        """
+        import os, time
+        from standard_coder.runner.executor import LocalPoolExecutor
+
+        def facts(_):
+            return os.getpid()
+
+        def sleepy(_):
+            time.sleep(60)
+
+        if __name__ == "__main__":
+            ex = LocalPoolExecutor(2)
+            pids = {r for _, r in ex.map(facts, range(8), lambda: False)}
+            print(" ".join(map(str, sorted(pids))), flush=True)
+            list(ex.map(sleepy, range(2), lambda: False))
+        """
+    )
+    script = tmp_path / "parent.py"
+    script.write_text(code)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, env=os.environ.copy()
+    )
+    assert proc.stdout is not None
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert pids
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if _alive(p)]
+        time.sleep(0.1)
+    assert not alive, f"orphaned workers: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
