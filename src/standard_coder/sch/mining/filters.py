@@ -1,0 +1,120 @@
+"""Author, repository and path/language filters (pure functions over strings)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+DEFAULT_BOT_PATTERNS: tuple[str, ...] = (
+    "[bot]",
+    "dependabot",
+    "renovate",
+    "github-actions",
+    "pre-commit-ci",
+    "greenkeeper",
+    "snyk-bot",
+    "allcontributors",
+    "re:^bot@",
+    "re:noreply@(github\\.com|gitlab\\.com)$",
+)
+"""Authors dropped when ``exclude_bots`` is on (matched against name and email)."""
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A case-insensitive substring, or a regex when written ``re:<regex>``."""
+
+    text: str
+
+    def matches(self, value: str) -> bool:
+        if self.text.startswith("re:"):
+            return re.search(self.text[3:], value, flags=re.IGNORECASE) is not None
+        return self.text.lower() in value.lower()
+
+
+def _any(patterns: Sequence[str], values: Sequence[str]) -> bool:
+    return any(Pattern(p).matches(v) for p in patterns for v in values)
+
+
+def validate_patterns(patterns: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the first ``re:`` pattern that is not a valid regex."""
+    for p in patterns:
+        if p.startswith("re:"):
+            try:
+                re.compile(p[3:])
+            except re.error as exc:
+                raise ValueError(f"invalid regex {p!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class AuthorRule:
+    """Which authors are kept: include (empty = all), exclude, and the bot defaults."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exclude_bots: bool = True
+
+    def allows(self, name: str, email: str) -> bool:
+        values = (name, email)
+        if self.include and not _any(self.include, values):
+            return False
+        if self.exclude and _any(self.exclude, values):
+            return False
+        return not (self.exclude_bots and _any(DEFAULT_BOT_PATTERNS, values))
+
+
+@dataclass(frozen=True)
+class RepoRule:
+    """Which repositories are kept, by folder name or path."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def allows(self, name: str, path: str) -> bool:
+        values = (name, path)
+        if self.include and not _any(self.include, values):
+            return False
+        return not (self.exclude and _any(self.exclude, values))
+
+
+def extension_map(enabled: Sequence[str], extensions: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Lower-cased extension (with dot) -> language, for the enabled languages only.
+
+    Raises:
+        ValueError: an enabled language has no extension list.
+    """
+    out: dict[str, str] = {}
+    for lang in enabled:
+        if lang not in extensions:
+            known = ", ".join(sorted(extensions))
+            raise ValueError(f"language {lang!r} has no extensions (known: {known})")
+        for ext in extensions[lang]:
+            e = ext.lower() if ext.startswith(".") else "." + ext.lower()
+            out.setdefault(e, lang)
+    return out
+
+
+def language_of(path: str, ext_map: Mapping[str, str], exclude_substrings: Sequence[str]) -> str | None:
+    """The configured language of ``path``, or None (other extension, or an excluded path)."""
+    dot = path.rfind(".")
+    if dot < 0 or "/" in path[dot:]:
+        return None
+    lang = ext_map.get(path[dot:].lower())
+    if lang is None:
+        return None
+    for sub in exclude_substrings:
+        if sub in path:
+            return None
+    return lang
+
+
+def pathspec_for(ext_map: Mapping[str, str], exclude_substrings: Sequence[str]) -> list[str]:
+    """git pathspecs restricting a diff to the configured extensions (an optimisation only)."""
+    specs = [f":(icase)*{ext}" for ext in sorted(ext_map) if not set("*?[]\\") & set(ext)]
+    if len(specs) != len(ext_map):
+        return []  # odd extension: let git diff everything, Python filters
+    for sub in exclude_substrings:
+        if sub and not set("*?[]\\") & set(sub):
+            specs.append(f":(exclude)*{sub}*")
+    return specs

@@ -1,0 +1,332 @@
+"""The mined-commits SQLite database: schema, writes (parent process only) and readers.
+
+Downstream stages read through :func:`iter_commits` and :func:`load_commit_times`, never through
+ad-hoc SQL. The schema is documented in ``docs/mining.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from standard_coder.sch.records import CommitRecord, FileChange
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS repos (
+    repo TEXT PRIMARY KEY,          -- sanitised folder name + '-' + 8 hex of the path's sha256
+    path TEXT NOT NULL,             -- absolute path of the repository
+    name TEXT NOT NULL,             -- folder name
+    is_shallow INTEGER NOT NULL,    -- 1: shallow clone (history cut; boundary commits skipped)
+    is_bare INTEGER NOT NULL,
+    head TEXT                       -- HEAD commit when last fully mined (NULL: empty/unfinished)
+);
+CREATE TABLE IF NOT EXISTS mine_state (
+    repo TEXT PRIMARY KEY,
+    refs_key TEXT,                  -- digest of refs + .mailmap + options; set when fully mined
+    extract_key TEXT NOT NULL,      -- digest of extraction options; change -> repo remined
+    chunks_done INTEGER NOT NULL DEFAULT 0,
+    commits_done INTEGER NOT NULL DEFAULT 0,
+    n_author_filtered INTEGER NOT NULL DEFAULT 0  -- listed commits dropped by the author filter
+);
+CREATE TABLE IF NOT EXISTS commits (
+    repo TEXT NOT NULL,
+    commit_id TEXT NOT NULL,
+    parents TEXT NOT NULL,          -- space-separated parent ids ('' for a root commit)
+    author_name TEXT NOT NULL,      -- through .mailmap
+    author_email TEXT NOT NULL,     -- through .mailmap
+    author_id TEXT NOT NULL,        -- lower-cased mailmapped email: the identity
+    authored_at INTEGER NOT NULL,   -- unix seconds
+    author_tz_offset_min INTEGER NOT NULL,  -- minutes east of UTC (-0500 -> -300)
+    committed_at INTEGER NOT NULL,  -- unix seconds
+    subject TEXT NOT NULL,
+    n_files INTEGER NOT NULL,       -- configured-language files touched (before the cap)
+    lines_added INTEGER NOT NULL,   -- over those files
+    lines_deleted INTEGER NOT NULL,
+    truncated INTEGER NOT NULL,     -- 1: file/line cap hit, or patch cut; not every file stored
+    PRIMARY KEY (repo, commit_id)
+);
+CREATE INDEX IF NOT EXISTS commits_by_author ON commits (author_id, authored_at);
+CREATE TABLE IF NOT EXISTS file_changes (
+    repo TEXT NOT NULL,
+    commit_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,           -- order within the commit (git's diff order)
+    path TEXT NOT NULL,
+    old_path TEXT,                  -- source path of a rename/copy, else NULL
+    change_type TEXT NOT NULL,      -- git status letter: A, M, D, R, C, T
+    language TEXT NOT NULL,
+    lines_added INTEGER NOT NULL,
+    lines_deleted INTEGER NOT NULL,
+    is_binary INTEGER NOT NULL,
+    diff BLOB,                      -- zlib(unified diff hunks, no headers); NULL if none/over cap
+    old_oid TEXT NOT NULL,          -- blob ids (40 zeros: absent side)
+    new_oid TEXT NOT NULL,
+    missing_object INTEGER NOT NULL, -- 1: object missing from the clone, file not diffed
+    PRIMARY KEY (repo, commit_id, idx)
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    oid TEXT PRIMARY KEY,           -- git blob id: contents shared by every commit using it
+    size INTEGER NOT NULL,          -- uncompressed bytes
+    content BLOB NOT NULL           -- zlib(content)
+);
+CREATE TABLE IF NOT EXISTS skipped_commits (
+    repo TEXT NOT NULL,
+    commit_id TEXT NOT NULL,
+    reason TEXT NOT NULL,           -- no_language_files | shallow_boundary
+    PRIMARY KEY (repo, commit_id)
+);
+"""
+
+_CONTENT_TABLES = ("repos", "commits", "file_changes", "skipped_commits")
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database in WAL mode with the schema in place."""
+    db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(db_path, isolation_level=None, timeout=60)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("PRAGMA foreign_keys=OFF")
+    con.executescript(SCHEMA)
+    row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    if row is None:
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    elif int(row[0]) != SCHEMA_VERSION:
+        raise ValueError(
+            f"{db_path}: schema version {row[0]}, expected {SCHEMA_VERSION}; delete it to remine"
+        )
+    return con
+
+
+def open_readonly(db_path: Path) -> sqlite3.Connection:
+    """Open an existing database for reading (raises ``FileNotFoundError`` if absent)."""
+    if not Path(db_path).is_file():
+        raise FileNotFoundError(f"{db_path}: no mined commits database (run the mine stage)")
+    return sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+
+
+# ---------------------------------------------------------------- writes (parent only)
+
+
+def write_chunk(
+    con: sqlite3.Connection,
+    repo: str,
+    commits: Sequence[tuple[Any, ...]],
+    files: Sequence[tuple[Any, ...]],
+    blobs: Sequence[tuple[str, int, bytes]],
+    skipped: Sequence[tuple[str, str]],
+) -> None:
+    """Write one mined chunk and its progress in ONE transaction (all or nothing)."""
+    with _tx(con):
+        con.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?)", blobs)
+        con.executemany(
+            "INSERT OR REPLACE INTO commits VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", commits
+        )
+        con.executemany(
+            "INSERT OR REPLACE INTO file_changes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", files
+        )
+        con.executemany(
+            "INSERT OR REPLACE INTO skipped_commits VALUES (?,?,?)",
+            [(repo, cid, reason) for cid, reason in skipped],
+        )
+        con.execute(
+            "UPDATE mine_state SET chunks_done = chunks_done + 1, commits_done = commits_done + ?"
+            " WHERE repo = ?",
+            (len(commits) + len(skipped), repo),
+        )
+
+
+class _tx:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error) on an autocommit connection."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.con.execute("BEGIN IMMEDIATE")
+        return self.con
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.con.execute("COMMIT")
+        else:
+            self.con.execute("ROLLBACK")
+
+
+def transaction(con: sqlite3.Connection) -> _tx:
+    """Context manager for one write transaction."""
+    return _tx(con)
+
+
+def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool = False) -> None:
+    """Delete every row of ``repo`` (commits, files, skips, state; blobs via :func:`gc_blobs`)."""
+    for table in ("file_changes", "commits", "skipped_commits", "mine_state"):
+        con.execute(f"DELETE FROM {table} WHERE repo = ?", (repo,))
+    if not keep_repo_row:
+        con.execute("DELETE FROM repos WHERE repo = ?", (repo,))
+
+
+def delete_commits(con: sqlite3.Connection, repo: str, ids: Iterable[str]) -> int:
+    """Delete the given commits of ``repo`` (rows and file rows, and skip rows)."""
+    rows = [(repo, cid) for cid in ids]
+    con.executemany("DELETE FROM file_changes WHERE repo = ? AND commit_id = ?", rows)
+    con.executemany("DELETE FROM commits WHERE repo = ? AND commit_id = ?", rows)
+    con.executemany("DELETE FROM skipped_commits WHERE repo = ? AND commit_id = ?", rows)
+    return len(rows)
+
+
+def gc_blobs(con: sqlite3.Connection) -> int:
+    """Delete blobs no file row refers to; returns how many."""
+    cur = con.execute(
+        "DELETE FROM blobs WHERE oid NOT IN (SELECT old_oid FROM file_changes"
+        " UNION SELECT new_oid FROM file_changes)"
+    )
+    return cur.rowcount
+
+
+def stored_ids(con: sqlite3.Connection, repo: str) -> dict[str, tuple[str, str] | str]:
+    """commit id -> (author_name, author_email) for stored commits, the reason for skipped ones."""
+    out: dict[str, tuple[str, str] | str] = {
+        cid: reason
+        for cid, reason in con.execute(
+            "SELECT commit_id, reason FROM skipped_commits WHERE repo = ?", (repo,)
+        )
+    }
+    for cid, name, email in con.execute(
+        "SELECT commit_id, author_name, author_email FROM commits WHERE repo = ?", (repo,)
+    ):
+        out[cid] = (name, email)
+    return out
+
+
+# ---------------------------------------------------------------- readers
+
+
+def _unz(data: bytes | None) -> str:
+    return zlib.decompress(data).decode("utf-8", "replace") if data else ""
+
+
+_COMMIT_COLS = (
+    "c.repo, c.commit_id, c.author_id, c.author_name, c.authored_at, c.author_tz_offset_min,"
+    " c.committed_at, c.subject"
+)
+_ORDER = "c.author_id, c.authored_at, c.repo, c.commit_id"
+
+
+def iter_commits(
+    db_path: Path, *, with_files: bool = True, with_contents: bool = False
+) -> Iterator[CommitRecord]:
+    """Every stored commit, ordered by ``(author_id, authored_at)`` (ties: repo, commit id).
+
+    Streams with bounded memory. ``with_files`` adds each commit's file changes with their diff
+    text (in git's order); ``with_contents`` also adds before/after file contents.
+    """
+    content_cols = ", bo.content, ba.content" if with_contents else ", NULL, NULL"
+    joins = (
+        " LEFT JOIN blobs bo ON bo.oid = f.old_oid LEFT JOIN blobs ba ON ba.oid = f.new_oid"
+        if with_contents
+        else ""
+    )
+    files_sql = (
+        "SELECT f.path, f.old_path, f.language, f.lines_added, f.lines_deleted, f.is_binary,"
+        f" f.diff{content_cols} FROM file_changes f{joins}"
+        " WHERE f.repo = ? AND f.commit_id = ? ORDER BY f.idx"
+    )
+    with closing(open_readonly(db_path)) as con, closing(open_readonly(db_path)) as con2:
+        for row in con.execute(f"SELECT {_COMMIT_COLS} FROM commits c ORDER BY {_ORDER}"):
+            files: tuple[FileChange, ...] = ()
+            if with_files:
+                files = tuple(
+                    FileChange(
+                        path=path,
+                        old_path=old,
+                        language=lang,
+                        lines_added=add,
+                        lines_deleted=dele,
+                        is_binary=bool(binary),
+                        diff=_unz(diff),
+                        before=_unz(before) if before is not None else None,
+                        after=_unz(after) if after is not None else None,
+                    )
+                    for path, old, lang, add, dele, binary, diff, before, after in con2.execute(
+                        files_sql, (row[0], row[1])
+                    )
+                )
+            yield CommitRecord(
+                repo=row[0],
+                commit_id=row[1],
+                author_id=row[2],
+                author_name=row[3],
+                authored_at=row[4],
+                author_tz_offset_min=row[5],
+                committed_at=row[6],
+                subject=row[7],
+                files=files,
+            )
+
+
+CommitTimes = dict[str, tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]]
+
+
+def load_commit_times(db_path: Path) -> CommitTimes:
+    """author_id -> (authored_at seconds int64, tz offsets minutes int32, [(repo, commit_id)]).
+
+    One query; arrays sorted by time (ties by repo, commit id).
+    """
+    with closing(open_readonly(db_path)) as con:
+        rows = con.execute(
+            "SELECT c.author_id, c.authored_at, c.author_tz_offset_min, c.repo, c.commit_id"
+            f" FROM commits c ORDER BY {_ORDER}"
+        ).fetchall()
+    out: CommitTimes = {}
+    i, n = 0, len(rows)
+    while i < n:
+        author = rows[i][0]
+        j = i
+        while j < n and rows[j][0] == author:
+            j += 1
+        block = rows[i:j]
+        out[author] = (
+            np.fromiter((r[1] for r in block), dtype=np.int64, count=len(block)),
+            np.fromiter((r[2] for r in block), dtype=np.int32, count=len(block)),
+            [(r[3], r[4]) for r in block],
+        )
+        i = j
+    return out
+
+
+def canonical_dump(db_path: Path) -> str:
+    """Sorted rows of every content table as text (blobs as sha256 of their content).
+
+    Two databases with equal dumps hold the same mined data; progress counters are left out.
+    """
+    lines: list[str] = []
+    with closing(open_readonly(db_path)) as con:
+        for table in _CONTENT_TABLES:
+            cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+            for row in sorted(
+                (tuple(_canon(v) for v in r) for r in con.execute(f"SELECT * FROM {table}")),
+            ):
+                lines.append(f"{table}\t" + "\t".join(f"{c}={v}" for c, v in zip(cols, row)))
+        for row in sorted(con.execute("SELECT repo, refs_key, extract_key FROM mine_state")):
+            lines.append("mine_state\t" + "\t".join(str(v) for v in row))
+        for oid, size, content in sorted(con.execute("SELECT oid, size, content FROM blobs")):
+            digest = hashlib.sha256(zlib.decompress(content)).hexdigest()
+            lines.append(f"blobs\t{oid}\t{size}\t{digest}")
+    return "\n".join(lines) + "\n"
+
+
+def _canon(v: Any) -> str:
+    if isinstance(v, bytes):
+        return "z:" + hashlib.sha256(zlib.decompress(v)).hexdigest()[:16]
+    return repr(v)

@@ -1,0 +1,202 @@
+"""Mining real fixture repositories: exact rows and robustness (hooks, binary, non-UTF-8, ...)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitrepos import (
+    BASE_TS,
+    build_main_repo,
+    clone_shallow,
+    commit,
+    delete_loose_object,
+    git,
+    init,
+    py_lines,
+    traps_fired,
+)
+
+from standard_coder.config.mining import FiltersSection, ReposSection
+from standard_coder.sch.mining import (
+    MineOptions,
+    MiningError,
+    canonical_dump,
+    iter_commits,
+    load_commit_times,
+    mine_repositories,
+    repo_id,
+    summary_table,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def options(tmp: Path, repos: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
+            chunk_size: int = 500) -> MineOptions:
+    r = ReposSection.model_validate({"max_files_per_commit": 10, **(repos or {})})
+    f = FiltersSection.model_validate(filters or {})
+    return MineOptions.from_sections(r, f, base_dir=tmp / "out", config_dir=tmp,
+                                     chunk_size=chunk_size)
+
+
+def rows(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def mined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+    root = tmp_path_factory.mktemp("repos")
+    ids = build_main_repo(root)
+    db = root / "out" / "raw" / "mined_commits.sqlite"
+    events: list[str] = []
+    summary = mine_repositories([root / "main"], db, options(root),
+                                on_event=lambda n, f: events.append(n))
+    assert summary.repos[0].status == "mined"
+    assert "mine_repo_done" in events
+    return root, db, ids
+
+
+def test_commit_rows_are_exact(mined: tuple[Path, Path, dict[str, str]]) -> None:
+    root, db, ids = mined
+    got = {r[0]: r[1:] for r in rows(db, "SELECT commit_id, author_name, author_email, author_id,"
+                                          " authored_at, author_tz_offset_min, committed_at, subject,"
+                                          " n_files, lines_added, lines_deleted, truncated FROM commits")}
+    # the merge, the docs-only commit, the mailmap commit (no .py) and the bot are not stored
+    for name in ("merge", "docs", "mailmap", "bot"):
+        assert ids[name] not in got, name
+    assert got[ids["c1"]] == ("Alice", "alice@example.com", "alice@example.com", BASE_TS, 330,
+                              BASE_TS, "Add core", 1, 5, 0, 0)
+    assert got[ids["c2"]] == ("Bob", "bob@example.com", "bob@example.com", BASE_TS + 3600, -300,
+                              BASE_TS + 3600, "Add util", 1, 3, 0, 0)
+    # .mailmap merges the old address into Alice
+    assert got[ids["c3"]][:3] == ("Alice", "alice@example.com", "alice@example.com")
+    assert got[ids["c3"]][6:10] == ("Extend core", 1, 1, 0)
+    assert got[ids["latin1"]][:3] == ("Jos\ufffd", "jose@example.com", "jose@example.com")
+    assert got[ids["latin1"]][6] == "Caf\ufffd fran\ufffdais"
+    assert got[ids["huge"]][7:] == (25, 750, 0, 1)  # 25 files counted, 10 stored, truncated
+    assert len(got) == 10
+    parents = rows(db, "SELECT parents FROM commits WHERE commit_id=?", ids["c2"])[0][0]
+    assert parents == ids["c1"]
+
+
+def test_file_rows_are_exact(mined: tuple[Path, Path, dict[str, str]]) -> None:
+    root, db, ids = mined
+    (ren,) = rows(db, "SELECT path, old_path, change_type, lines_added, lines_deleted, is_binary"
+                      " FROM file_changes WHERE commit_id=?", ids["rename"])
+    assert ren == ("app/helpers.py", "app/util.py", "R", 1, 0, 0)
+    (binary,) = rows(db, "SELECT path, is_binary, lines_added, diff FROM file_changes"
+                         " WHERE commit_id=?", ids["binary"])
+    assert binary == ("app/blob.py", 1, 0, None)
+    (latin,) = rows(db, "SELECT path, language FROM file_changes WHERE commit_id=?", ids["latin1"])
+    assert latin == ("app/caf\ufffd.py", "python")
+    assert rows(db, "SELECT COUNT(*) FROM file_changes WHERE commit_id=?", ids["huge"]) == [(10,)]
+    # submodule gitlink and .gitmodules are not file changes
+    assert rows(db, "SELECT path FROM file_changes WHERE commit_id=?", ids["submodule"]) == [
+        ("app/with_sub.py",)
+    ]
+    skipped = dict(rows(db, "SELECT commit_id, reason FROM skipped_commits"))
+    assert skipped == {ids["docs"]: "no_language_files", ids["mailmap"]: "no_language_files"}
+
+
+def test_no_hook_or_diff_driver_ran(mined: tuple[Path, Path, dict[str, str]]) -> None:
+    root, db, ids = mined
+    assert traps_fired(root) == []
+    # the stored diff is git's own, not the textconv/external driver's
+    rec = next(c for c in iter_commits(db) if c.commit_id == ids["c3"])
+    assert rec.files[0].diff == "@@ -3,3 +3,4 @@ x_1 = 1\n x_2 = 2\n x_3 = 3\n x_4 = 4\n+x_5 = 5\n"
+
+
+def test_readers(mined: tuple[Path, Path, dict[str, str]]) -> None:
+    root, db, ids = mined
+    recs = list(iter_commits(db, with_contents=True))
+    keys = [(r.author_id, r.authored_at) for r in recs]
+    assert keys == sorted(keys)
+    c3 = next(r for r in recs if r.commit_id == ids["c3"])
+    f = c3.files[0]
+    assert (f.before, f.after) == (py_lines(5), py_lines(6))
+    assert f.diff.startswith("@@ ") and "+x_5 = 5\n" in f.diff
+    assert c3.lines_added == 1
+    bare = next(iter(iter_commits(db, with_files=False)))
+    assert bare.files == ()
+    times = load_commit_times(db)
+    assert set(times) == {"alice@example.com", "bob@example.com", "carol@example.com",
+                          "jose@example.com"}
+    t, tz, refs = times["alice@example.com"]
+    assert list(t) == [BASE_TS, BASE_TS + 7200, BASE_TS + 12500]
+    assert list(tz) == [330, 330, 330]
+    assert refs[0] == (repo_id(root / "main"), ids["c1"])
+
+
+def test_summary_table_renders(mined: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    from rich.console import Console
+
+    root, db, ids = mined
+    s = mine_repositories([root / "main"], db, options(root))
+    assert s.repos[0].status == "unchanged" and s.chunks_mined == 0
+    assert s.repos[0].commits_stored == 10 and s.repos[0].truncated == 1
+    assert s.repos[0].skipped_by_filter == 3  # docs, mailmap, bot
+    console = Console(record=True, width=200)
+    console.print(summary_table(s))
+    assert "unchanged" in console.export_text()
+
+
+def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:
+    empty = init(tmp_path / "empty")
+    good = init(tmp_path / "good")
+    commit(good, {"a.py": "a = 1\n"})
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "x.py").write_text("x\n")
+    db = tmp_path / "db.sqlite"
+    with pytest.raises(MiningError) as ei:
+        mine_repositories([empty, plain, good, tmp_path / "nope"], db, options(tmp_path))
+    s = ei.value.summary
+    assert set(ei.value.failed) == {str(plain), str(tmp_path / "nope")}
+    assert str(plain) in str(ei.value)
+    status = {r.repo: r.status for r in s.repos}
+    assert status[repo_id(empty)] == "mined" and status[repo_id(good)] == "mined"
+    assert rows(db, "SELECT COUNT(*) FROM commits") == [(1,)]
+    assert rows(db, "SELECT repo, head FROM repos WHERE repo=?", repo_id(empty)) == [
+        (repo_id(empty), None)
+    ]
+    # a subfolder of a repository is not a repository root
+    (good / "sub").mkdir()
+    with pytest.raises(MiningError, match="not a git repository"):
+        mine_repositories([good / "sub"], tmp_path / "db2.sqlite", options(tmp_path))
+
+
+def test_shallow_clone_is_flagged(tmp_path: Path) -> None:
+    src = init(tmp_path / "src")
+    for i in range(4):
+        commit(src, {"m.py": py_lines(i + 1)}, f"c{i}", ts=BASE_TS + i)
+    shallow = clone_shallow(src, tmp_path / "shallow", depth=2)
+    db = tmp_path / "db.sqlite"
+    s = mine_repositories([shallow], db, options(tmp_path))
+    assert s.repos[0].is_shallow
+    assert rows(db, "SELECT is_shallow FROM repos") == [(1,)]
+    assert rows(db, "SELECT reason FROM skipped_commits") == [("shallow_boundary",)]
+    assert rows(db, "SELECT subject, lines_added, lines_deleted FROM commits") == [("c3", 1, 0)]
+
+
+def test_missing_object_is_recorded(tmp_path: Path) -> None:
+    repo = init(tmp_path / "damaged")
+    commit(repo, {"a.py": "a = 1\n", "b.py": "b = 1\n"}, "one", ts=BASE_TS)
+    commit(repo, {"a.py": "a = 2\n", "b.py": "b = 2\n"}, "two", ts=BASE_TS + 1)
+    commit(repo, {"a.py": "a = 3\n"}, "three", ts=BASE_TS + 2)
+    lost = git(repo, "rev-parse", "HEAD~1:b.py").decode().strip()
+    delete_loose_object(repo, lost)
+    db = tmp_path / "db.sqlite"
+    s = mine_repositories([repo], db, options(tmp_path))
+    assert s.repos[0].status == "mined" and s.repos[0].missing_objects >= 1
+    got = rows(db, "SELECT c.subject, f.path, f.missing_object, f.lines_added FROM commits c"
+                   " JOIN file_changes f USING (repo, commit_id) ORDER BY c.authored_at, f.path")
+    assert ("three", "a.py", 0, 1) in got and ("two", "a.py", 0, 1) in got
+    assert ("two", "b.py", 1, 0) in got
+    assert len({g[0] for g in got}) == 3  # every commit still stored
