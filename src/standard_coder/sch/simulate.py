@@ -1,0 +1,382 @@
+"""Ground-truth developer simulator: real git repositories plus the true coding time per commit.
+
+Each simulated developer works in sessions (paper footnote 2 by default: 9-17 local time on
+weekdays, coding blocks exponential with mean 50 min before noon and 20 min after, breaks with
+mean 30 min, a commit with probability 4% per coding minute). Commits are written with
+``git fast-import`` into one or more real repositories with fixed author and committer dates in
+each author's time zone, so commit ids are stable for a seed. Each commit's content is a Python
+change whose size and token mix depend on the true coding minutes behind it.
+
+Output layout::
+
+    OUT_DIR/repo-0/ ... repo-{n-1}/   real git repositories (branch main, checked out)
+    OUT_DIR/truth.json                per commit: true coding minutes since the author's
+                                      previous commit (any repo), author, times
+
+Example:
+    >>> res = simulate_small_team(tmp_path, seed=1)          # doctest: +SKIP
+    >>> truth = load_truth(res.truth_path)                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from standard_coder.sch.simulation.codegen import RepoCode, change_for_minutes
+from standard_coder.sch.simulation.schedule import (
+    AuthorSpec,
+    CodingTrace,
+    ScheduleSpec,
+    simulate_coding,
+)
+
+__all__ = [
+    "AuthorSpec",
+    "ScheduleSpec",
+    "SimulationResult",
+    "TeamSpec",
+    "Truth",
+    "TruthCommit",
+    "load_truth",
+    "simulate_small_team",
+    "simulate_team",
+]
+
+TRUTH_SCHEMA_VERSION = 1
+FIRST_NAMES = ("Ada", "Brian", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivan", "Jun")
+LAST_NAMES = ("Lovel", "Kern", "Wei", "Scott", "Obi", "Haddad", "Petrov", "Sato", "Ilic", "Park")
+
+
+@dataclass(frozen=True)
+class TeamSpec:
+    """What to simulate. ``authors`` overrides the generated ones (``n_authors`` etc. ignored)."""
+
+    n_authors: int = 3
+    weeks: int = 8
+    n_repos: int = 1
+    start: dt.date = dt.date(2024, 1, 1)
+    """First simulated local date (a Monday by default)."""
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
+    tz_offsets_min: tuple[int, ...] = (0, 60, -300, 330, -480, 540)
+    """Generated author i gets ``tz_offsets_min[i % len]``."""
+    holidays: tuple[dt.date, ...] = ()
+    switch_after_weeks: int | None = None
+    """Generated authors switch to the mirrored schedule after this many weeks (paper Fig. 4)."""
+    alias_emails: bool = True
+    """The first generated author also commits with a second email (resolved by ``.mailmap``)."""
+    alias_prob: float = 0.3
+    home_repo_prob: float = 0.7
+    """Probability that a commit goes to the author's home repo (else a random repo)."""
+    broken_prob: float = 0.02
+    """Probability that a change leaves a file unparsable (fixed by a later change)."""
+    authors: tuple[AuthorSpec, ...] | None = None
+
+    def resolved_authors(self) -> tuple[AuthorSpec, ...]:
+        if self.authors is not None:
+            return self.authors
+        out = []
+        for i in range(self.n_authors):
+            first = FIRST_NAMES[i % len(FIRST_NAMES)]
+            last = LAST_NAMES[(i * 3) % len(LAST_NAMES)]
+            suffix = "" if i < len(FIRST_NAMES) else str(i)
+            email = f"{first.lower()}.{last.lower()}{suffix}@example.com"
+            alias = (
+                (f"{first.lower()}{suffix}@home.example.org",)
+                if i == 0 and self.alias_emails
+                else ()
+            )
+            out.append(
+                AuthorSpec(
+                    name=f"{first} {last}{suffix}",
+                    email=email,
+                    tz_offset_min=self.tz_offsets_min[i % len(self.tz_offsets_min)],
+                    schedule=self.schedule,
+                    switch_after_weeks=self.switch_after_weeks,
+                    alias_emails=alias,
+                )
+            )
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class TruthCommit:
+    """Ground truth of one commit."""
+
+    repo: str
+    commit_id: str
+    author: str
+    """Canonical author id: the lower-cased primary email (what mailmap resolves to)."""
+    email: str
+    authored_at: int
+    tz_offset_min: int
+    coding_minutes: int
+    """True coding minutes since the author's previous commit in any repo (first: since start)."""
+    interval_minutes: float | None
+    """Wall-clock minutes since the author's previous commit (None for the first)."""
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Parsed ``truth.json``."""
+
+    commits: tuple[TruthCommit, ...]
+    authors: dict[str, dict[str, Any]]
+    repos: tuple[str, ...]
+
+    def by_commit_id(self) -> dict[str, TruthCommit]:
+        return {c.commit_id: c for c in self.commits}
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Where the simulation went and what it holds."""
+
+    out_dir: Path
+    repos: tuple[Path, ...]
+    truth_path: Path
+    n_commits: int
+    authors: tuple[str, ...]
+    seconds: float
+
+
+def _git_tz(offset_min: int) -> str:
+    sign = "+" if offset_min >= 0 else "-"
+    a = abs(offset_min)
+    return f"{sign}{a // 60:02d}{a % 60:02d}"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _data(payload: bytes) -> bytes:
+    return b"data %d\n" % len(payload) + payload + b"\n"
+
+
+def _run_git(args: list[str], cwd: Path, stdin: bytes | None = None) -> None:
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
+    subprocess.run(["git", *args], cwd=cwd, input=stdin, check=True, capture_output=True, env=env)
+
+
+def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> SimulationResult:
+    """Simulate a team and write its repositories and ``truth.json`` into ``out_dir``.
+
+    Args:
+        out_dir: target folder (created; must not already hold the repositories).
+        spec: what to simulate (default: ``TeamSpec()``).
+        seed: the same seed and spec give the same commit ids and truth.
+
+    Returns:
+        A ``SimulationResult`` naming the repositories and the truth file.
+    """
+    t0 = time.perf_counter()
+    spec = spec or TeamSpec()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    authors = spec.resolved_authors()
+    ss = np.random.SeedSequence(seed)
+    author_seqs = ss.spawn(len(authors) + 1)
+    content_rng = np.random.default_rng(author_seqs[-1])
+    code_rng = random.Random(int(content_rng.integers(2**62)))
+    holidays = frozenset(spec.holidays)
+    midnight_utc = calendar.timegm(spec.start.timetuple())
+
+    # 1. who codes when
+    rows: list[
+        tuple[int, int, int, int]
+    ] = []  # (unix seconds, author index, commit index, minutes)
+    traces: list[CodingTrace] = []
+    for ai, author in enumerate(authors):
+        rng = np.random.default_rng(author_seqs[ai])
+        trace = simulate_coding(
+            author, start=spec.start, weeks=spec.weeks, holidays=holidays, rng=rng
+        )
+        traces.append(trace)
+        base = midnight_utc - author.tz_offset_min * 60
+        commit_secs = base + trace.commit_minutes * 60 + trace.commit_seconds
+        true_minutes = trace.coding_minutes_between()
+        rows.extend(
+            (int(s), ai, k, int(m))
+            for k, (s, m) in enumerate(zip(commit_secs, true_minutes, strict=True))
+        )
+    rows.sort()
+
+    # 2. what each commit changes, in time order per repo
+    repo_names = tuple(f"repo-{r}" for r in range(spec.n_repos))
+    repo_code = [RepoCode() for _ in repo_names]
+    streams: list[list[bytes]] = [[] for _ in repo_names]
+    marks: list[int] = [0] * len(repo_names)
+    mailmap = "".join(
+        f"{a.name} <{a.email}> <{alias}>\n" for a in authors for alias in a.alias_emails
+    ).encode()
+    meta: list[dict[str, Any]] = []
+    last_secs: dict[int, int] = {}
+    for secs, ai, _k, row_minutes in rows:
+        minutes = int(row_minutes)
+        author = authors[ai]
+        if spec.n_repos == 1 or content_rng.random() < spec.home_repo_prob:
+            r = ai % spec.n_repos
+        else:
+            r = int(content_rng.integers(0, spec.n_repos))
+        email = author.email
+        if author.alias_emails and content_rng.random() < spec.alias_prob:
+            email = str(content_rng.choice(list(author.alias_emails)))
+        written, deleted, message = change_for_minutes(
+            repo_code[r], minutes, code_rng, broken_prob=spec.broken_prob
+        )
+        marks[r] += 1
+        ident = f"{author.name} <{email}> {secs} {_git_tz(author.tz_offset_min)}".encode()
+        chunk = [
+            b"commit refs/heads/main\n",
+            b"mark :%d\n" % marks[r],
+            b"author " + ident + b"\n",
+            b"committer " + ident + b"\n",
+            _data(message.encode()),
+        ]
+        if marks[r] > 1:
+            chunk.append(b"from :%d\n" % (marks[r] - 1))
+        elif mailmap:
+            chunk.append(b"M 100644 inline .mailmap\n" + _data(mailmap))
+        for path in sorted(written):
+            chunk.append(
+                b"M 100644 inline " + path.encode() + b"\n" + _data(written[path].encode())
+            )
+        for path in deleted:
+            chunk.append(b"D " + path.encode() + b"\n")
+        streams[r].append(b"".join(chunk) + b"\n")
+        prev = last_secs.get(ai)
+        meta.append(
+            {
+                "repo": repo_names[r],
+                "mark": marks[r],
+                "author": author.email.lower(),
+                "email": email,
+                "authored_at": secs,
+                "tz_offset_min": author.tz_offset_min,
+                "coding_minutes": minutes,
+                "interval_minutes": None if prev is None else (secs - prev) / 60.0,
+            }
+        )
+        last_secs[ai] = secs
+
+    # 3. write the repositories
+    repo_paths: list[Path] = []
+    ids: list[dict[int, str]] = []
+    for r, name in enumerate(repo_names):
+        repo_dir = out_dir / name
+        repo_dir.mkdir(parents=True, exist_ok=True)
+        _run_git(["-c", "init.defaultBranch=main", "init", "-q"], repo_dir)
+        marks_file = repo_dir / ".git" / "sc-marks"
+        _run_git(
+            ["fast-import", "--quiet", f"--export-marks={marks_file}"],
+            repo_dir,
+            b"".join(streams[r]),
+        )
+        table: dict[int, str] = {}
+        if marks_file.exists():
+            for line in marks_file.read_text().splitlines():
+                mk, sha = line.split()
+                table[int(mk[1:])] = sha
+            marks_file.unlink()
+        ids.append(table)
+        if table:
+            _run_git(["checkout", "-q", "-f", "main"], repo_dir)
+        repo_paths.append(repo_dir)
+
+    commits = []
+    for row in meta:
+        r = repo_names.index(row["repo"])
+        commits.append({"commit_id": ids[r][row.pop("mark")], **row})
+    author_info = {
+        a.email.lower(): {
+            "name": a.name,
+            "emails": [a.email, *a.alias_emails],
+            "tz_offset_min": a.tz_offset_min,
+            "switch_after_weeks": a.switch_after_weeks,
+            "n_commits": len(traces[i].commit_minutes),
+            "coding_minutes_total": int(traces[i].coding.sum()),
+        }
+        for i, a in enumerate(authors)
+    }
+    doc = {
+        "schema_version": TRUTH_SCHEMA_VERSION,
+        "generator": "standard_coder.sch.simulate",
+        "seed": seed,
+        "spec": _spec_json(spec),
+        "repos": list(repo_names),
+        "authors": author_info,
+        "commits": commits,
+    }
+    truth_path = out_dir / "truth.json"
+    _atomic_write_text(truth_path, json.dumps(doc, indent=1, sort_keys=True))
+    return SimulationResult(
+        out_dir=out_dir,
+        repos=tuple(repo_paths),
+        truth_path=truth_path,
+        n_commits=len(commits),
+        authors=tuple(author_info),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _spec_json(spec: TeamSpec) -> dict[str, Any]:
+    def conv(x: Any) -> Any:
+        if isinstance(x, dt.date):
+            return x.isoformat()
+        if isinstance(x, dict):
+            return {k: conv(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [conv(v) for v in x]
+        return x
+
+    return dict(conv(asdict(spec)))
+
+
+def simulate_small_team(
+    out_dir: Path, *, n_authors: int = 3, weeks: int = 8, seed: int = 0, n_repos: int = 1
+) -> SimulationResult:
+    """A tiny default team for tests elsewhere (about 10 commits per author and working day)."""
+    return simulate_team(
+        out_dir, TeamSpec(n_authors=n_authors, weeks=weeks, n_repos=n_repos), seed=seed
+    )
+
+
+def load_truth(path: Path) -> Truth:
+    """Read a ``truth.json`` (or every ``truth.json`` under a folder, merged)."""
+    path = Path(path)
+    files = sorted(path.rglob("truth.json")) if path.is_dir() else [path]
+    if not files:
+        raise FileNotFoundError(f"no truth.json under {path}")
+    commits: list[TruthCommit] = []
+    authors: dict[str, dict[str, Any]] = {}
+    repos: list[str] = []
+    for f in files:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        if doc.get("schema_version") != TRUTH_SCHEMA_VERSION:
+            raise ValueError(f"{f}: unsupported truth schema_version {doc.get('schema_version')!r}")
+        authors.update(doc["authors"])
+        repos.extend(doc["repos"])
+        commits.extend(TruthCommit(**c) for c in doc["commits"])
+    commits.sort(key=lambda c: (c.authored_at, c.author, c.commit_id))
+    return Truth(commits=tuple(commits), authors=authors, repos=tuple(repos))

@@ -1,0 +1,1 @@
+"""Building blocks of the developer simulator (see ``standard_coder.sch.simulate``)."""
