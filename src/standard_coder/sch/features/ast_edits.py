@@ -94,6 +94,38 @@ def summarise_statement(node: ast.stmt, lines: list[str]) -> AstSummary:
     return AstSummary(counts, functions, classes, frozenset(calls))
 
 
+_NOT_START = frozenset(" \t\r\n#)]}")
+_CONTINUATIONS = ("else", "elif ", "except", "finally")
+
+
+def split_top_level(source: str) -> list[str]:
+    """Cut source into top-level chunks by a cheap line scan (no parsing).
+
+    A chunk starts at a line in column 0 (not a comment, closing bracket or the inside of a
+    triple-quoted string) unless the previous chunk is only decorators or ends in ``\\``.
+    Wrong cuts (e.g. a column-0 continuation line) only make a chunk fail to parse, which
+    sends the file to the whole-file path.
+    """
+    chunks: list[str] = []
+    cur: list[str] = []
+    in_triple: str | None = None
+    hold = False
+    for ln in source.splitlines(keepends=True):
+        starts = (in_triple is None and not hold and ln[:1] not in _NOT_START and ln != ""
+                  and not ln.startswith(_CONTINUATIONS))  # fmt: skip
+        if starts and cur and not cur[-1].startswith("@"):
+            chunks.append("".join(cur))
+            cur = []
+        cur.append(ln)
+        for q in ('"""', "'''"):
+            if (in_triple is None or in_triple == q) and ln.count(q) % 2 == 1:
+                in_triple = None if in_triple == q else q
+        hold = ln.rstrip("\r\n").endswith("\\")
+    if cur:
+        chunks.append("".join(cur))
+    return chunks
+
+
 class AstCache:
     """Caches keyed by content digest (a cheap stand-in for the blob oid).
 
@@ -103,13 +135,50 @@ class AstCache:
     change, not of the file.
     """
 
-    def __init__(self, maxsize: int = 8192) -> None:
+    def __init__(self, maxsize: int = 2048) -> None:
         self.maxsize = maxsize
         self._files: OrderedDict[str, dict[str, tuple[ast.stmt, list[str]]] | None] = (
             OrderedDict()
         )
         self._stmts: OrderedDict[str, AstSummary] = OrderedDict()
+        self._chunk_files: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._chunks: OrderedDict[str, AstSummary | None] = OrderedDict()
         self.parses = 0
+        self.chunk_parses = 0
+
+    def chunks(self, source: str) -> dict[str, str]:
+        """Top-level chunks of ``source`` by text digest (no parsing)."""
+        key = _digest(source) + str(len(source))
+        got = self._chunk_files.get(key)
+        if got is not None:
+            self._chunk_files.move_to_end(key)
+            return got
+        out: dict[str, str] = {}
+        for i, text in enumerate(split_top_level(source)):
+            d = _digest(text)
+            out[d if d not in out else f"{d}#{i}"] = text
+        self._chunk_files[key] = out
+        if len(self._chunk_files) > self.maxsize:
+            self._chunk_files.popitem(last=False)
+        return out
+
+    def chunk_summary(self, key: str, text: str) -> AstSummary | None:
+        """Summary of one chunk (parsed alone); None when it does not parse alone."""
+        if key in self._chunks:
+            return self._chunks[key]
+        self.chunk_parses += 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text)
+            lines = text.splitlines()
+            s: AstSummary | None = _merge([summarise_statement(n, lines) for n in tree.body])
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            s = None
+        self._chunks[key] = s
+        if len(self._chunks) > 8 * self.maxsize:
+            self._chunks.popitem(last=False)
+        return s
 
     def statements(self, source: str) -> dict[str, tuple[ast.stmt, list[str]]] | None:
         """Top-level statements by text digest (None when the source does not parse)."""
@@ -167,29 +236,53 @@ def _merge(summaries: list[AstSummary]) -> AstSummary:
     return AstSummary(counts, functions, classes, frozenset(calls))
 
 
+def _whole_file(
+    cache: AstCache, before: str | None, after: str | None
+) -> tuple[AstSummary, AstSummary] | None:
+    empty: dict[str, tuple[ast.stmt, list[str]]] = {}
+    b = empty if before is None else cache.statements(before)
+    a = empty if after is None else cache.statements(after)
+    if b is None or a is None:
+        return None
+    removed = _merge([cache.summary(k, *v) for k, v in b.items() if k not in a])
+    added = _merge([cache.summary(k, *v) for k, v in a.items() if k not in b])
+    return removed, added
+
+
+def _chunked(
+    cache: AstCache, before: str | None, after: str | None
+) -> tuple[AstSummary, AstSummary] | None:
+    b = {} if before is None else cache.chunks(before)
+    a = {} if after is None else cache.chunks(after)
+    rem = [cache.chunk_summary(k, t) for k, t in b.items() if k not in a]
+    add = [cache.chunk_summary(k, t) for k, t in a.items() if k not in b]
+    if any(x is None for x in rem) or any(x is None for x in add):
+        return None
+    return _merge(rem), _merge(add)  # type: ignore[arg-type]
+
+
 def ast_edit_features(files: Iterable[FileChange], cache: AstCache | None = None) -> np.ndarray:
     """AST edit feature vector (``AST_NAMES``) of one commit's Python files.
 
-    Only top-level statements whose text differs between before and after are walked; the
-    deltas compare the removed statements with the added ones.
+    Each side is cut into top-level chunks by a line scan; only the chunks that differ are
+    parsed (alone) and walked, so the cost follows the size of the change. When a differing
+    chunk does not parse alone, both whole files are parsed; when that fails too the file
+    counts in ``ast|missing`` and contributes no deltas.
     """
     cache = cache or AstCache()
     out = np.zeros(len(AST_NAMES), np.float64)
     n_nodes = len(NODE_TYPES)
-    empty: dict[str, tuple[ast.stmt, list[str]]] = {}
     for f in files:
         if f.language != "python" and not f.path.endswith(".py"):
             continue
         if f.is_binary or (f.before is None and f.after is None):
             continue
         out[-2] += 1
-        before = empty if f.before is None else cache.statements(f.before)
-        after = empty if f.after is None else cache.statements(f.after)
-        if before is None or after is None:
+        pair = _chunked(cache, f.before, f.after) or _whole_file(cache, f.before, f.after)
+        if pair is None:
             out[-1] += 1
             continue
-        removed = _merge([cache.summary(k, *v) for k, v in before.items() if k not in after])
-        added = _merge([cache.summary(k, *v) for k, v in after.items() if k not in before])
+        removed, added = pair
         out[:n_nodes] += np.abs(added.counts - removed.counts)
         out[n_nodes : n_nodes + 3] += _dict_delta(removed.functions, added.functions)
         out[n_nodes + 3 : n_nodes + 6] += _dict_delta(removed.classes, added.classes)
