@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -135,7 +136,7 @@ class Dataset:
                 a = {k: np.array(z[k]) for k in need}
         except DatasetSchemaError:
             raise
-        except (OSError, ValueError, EOFError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise DatasetSchemaError(path, f"unreadable ({e})") from e
         try:
             meta = json.loads(str(a["meta"]))
