@@ -69,8 +69,12 @@ def synthetic_changes(
     seed: int = 0,
     label_noise: float = 0.35,
     broken_share: float = 0.01,
+    with_contents: bool = True,
 ) -> SyntheticChanges:
-    """Generate ``n_commits`` synthetic commits over ``n_repos`` repos (time-ordered per repo)."""
+    """Generate ``n_commits`` synthetic commits over ``n_repos`` repos (time-ordered per repo).
+
+    ``with_contents=False`` keeps only the diffs (no before/after; for large token-only sets).
+    """
     rng = np.random.default_rng(seed)
     commits: list[CommitRecord] = []
     hours = np.empty(n_commits)
@@ -87,13 +91,17 @@ def synthetic_changes(
         files = []
         for f in range(n_files):
             path = f"pkg/mod_{int(rng.integers(0, 40))}_{f}.py"
-            before = contents.get((repo, path))
+            before = contents.get((repo, path)) if with_contents else None
             cheap = int(rng.poisson(np.exp(rng.normal(2.0, 1.0))))
             deleted = int(rng.poisson(1.5))
             fc, k = _file(path, before, int(split[f]), cheap, deleted, k,
                           bool(rng.random() < broken_share))
-            if fc.after is not None:
+            if with_contents and fc.after is not None:
                 contents[(repo, path)] = fc.after
+            elif not with_contents:
+                fc = FileChange(path=fc.path, old_path=fc.path, language=fc.language,
+                                lines_added=fc.lines_added, lines_deleted=fc.lines_deleted,
+                                is_binary=False, diff=fc.diff)  # fmt: skip
             files.append(fc)
         t = t0 + i * 3600 + int(rng.integers(0, 600))
         commits.append(CommitRecord(
