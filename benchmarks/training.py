@@ -16,7 +16,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
 
 from standard_coder.sch.dataset import TEST, TRAIN, VAL, build_dataset
@@ -38,7 +37,7 @@ def dataloader_loop(model: MDN, X: torch.Tensor, Y: torch.Tensor, steps: int, ba
     """A conventional loop: replicated rows in a TensorDataset, shuffled DataLoader."""
     from torch.utils.data import DataLoader, TensorDataset
 
-    n, s = Y.shape
+    _n, s = Y.shape
     ds = TensorDataset(X.repeat_interleave(s, dim=0), Y.reshape(-1))
     dl = DataLoader(ds, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -51,7 +50,7 @@ def dataloader_loop(model: MDN, X: torch.Tensor, Y: torch.Tensor, steps: int, ba
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        done += 1
+        done += 1  # noqa: SIM113
         if done >= steps:
             break
     return time.perf_counter() - t
@@ -119,7 +118,8 @@ def main() -> None:
         "speedup": round(sps / dl_sps, 2), "heldout_nll": round(nll, 4),
         "n_commits": n, "n_samples": s, "batch_size": batch, "steps": steps,
         "n_features": int(ds.X.shape[1]), "device": a.device, "fit_steps": res.steps,
-        "fit_seconds": round(fit_s, 1), "quick": a.quick, "train_data_mb": round(idx_bytes / 1e6, 1),
+        "fit_seconds": round(fit_s, 1), "quick": a.quick,
+        "train_data_mb": round(idx_bytes / 1e6, 1),
         "dataloader_train_data_mb": round(dl_bytes / 1e6, 1),
         "torch_threads": torch.get_num_threads(),
     }))  # fmt: skip

@@ -41,8 +41,9 @@ def test_mdn_on_simulated_repos_beats_loc_and_is_calibrated(tmp_path: Path) -> N
     samples = np.maximum(samples, 1 / 60).astype(np.float32)
     keys = [(c.repo, c.commit_id) for c in commits]
 
-    ds, rep = build_dataset(commits, (keys, samples), representation="hybrid",
-                            top_n_identifiers=8, test_fraction=0.2, validation_fraction=0.1)  # fmt: skip
+    ds, _rep = build_dataset(commits, (keys, samples), representation="hybrid",
+                            top_n_identifiers=8, test_fraction=0.2,
+                            validation_fraction=0.1)  # fmt: skip
     assert ds.meta["ast_parses"] < len(commits)  # chunked AST: few whole-file parses
     model = fit_effort_model(ds, "mdn", OPTIONS, seed=0, tb_dir=tmp_path / "tb")
     base = fit_effort_model(ds.loc_view(), "mdn", OPTIONS, seed=0)

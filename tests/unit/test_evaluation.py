@@ -27,7 +27,9 @@ def test_crps_from_samples_matches_closed_form_for_a_normal() -> None:
     got = crps_from_samples(pred, y)[0]
 
     def crps(x: float) -> float:  # Gneiting & Raftery: standard normal
-        return float(x * (2 * stats.norm.cdf(x) - 1) + 2 * stats.norm.pdf(x) - 1 / math.sqrt(math.pi))
+        return float(
+            x * (2 * stats.norm.cdf(x) - 1) + 2 * stats.norm.pdf(x) - 1 / math.sqrt(math.pi)
+        )
 
     assert got == pytest.approx(np.mean([crps(v) for v in y[0]]), abs=0.01)
 
@@ -36,7 +38,7 @@ def test_binned_calibration_perfect_and_uninformative() -> None:
     rng = np.random.default_rng(1)
     p = rng.uniform(0.1, 0.9, 2000)
     Y = np.repeat(p[:, None], 4, axis=1) + rng.normal(0, 0.02, (2000, 4))
-    bp, ba, r2 = binned_calibration(p, np.clip(Y, 0, 1), n_bins=20)
+    bp, _ba, r2 = binned_calibration(p, np.clip(Y, 0, 1), n_bins=20)
     assert len(bp) == 20 and r2 > 0.98
     _, _, r2_bad = binned_calibration(rng.permutation(p), np.clip(Y, 0, 1), n_bins=20)
     assert r2_bad < 0.3
@@ -46,8 +48,14 @@ def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
     s = synthetic_changes(160, n_samples=10, seed=4)
     ds, rep = build_dataset(s.commits, (s.keys, s.samples), representation="tokens",
                             top_n_identifiers=4)  # fmt: skip
-    opts = {"components": 2, "hidden": [8], "epochs": 2, "batch_size": 64,
-            "checkpoint_every_steps": 10, "validation_fraction": 0.1}  # runner keys dropped
+    opts = {
+        "components": 2,
+        "hidden": [8],
+        "epochs": 2,
+        "batch_size": 64,
+        "checkpoint_every_steps": 10,
+        "validation_fraction": 0.1,
+    }  # runner keys dropped
     m = fit_effort_model(ds, "mdn", opts, seed=0)
     b = fit_effort_model(ds.loc_view(), "mdn", opts, seed=0)
     res = evaluate(m, ds, tmp_path / "reports", loc_baseline_model=b,

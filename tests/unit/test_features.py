@@ -27,8 +27,15 @@ from standard_coder.sch.features.tokens import SURFACE_NAMES, changed_lines, fil
 from standard_coder.sch.records import CommitRecord, FileChange
 
 
-def fc(diff: str, before: str | None = None, after: str | None = None, path: str = "a.py",
-       language: str = "python", added: int = 0, deleted: int = 0) -> FileChange:
+def fc(
+    diff: str,
+    before: str | None = None,
+    after: str | None = None,
+    path: str = "a.py",
+    language: str = "python",
+    added: int = 0,
+    deleted: int = 0,
+) -> FileChange:
     return FileChange(path=path, old_path=path, language=language, lines_added=added,
                       lines_deleted=deleted, is_binary=False, diff=diff, before=before,
                       after=after)  # fmt: skip
@@ -36,7 +43,8 @@ def fc(diff: str, before: str | None = None, after: str | None = None, path: str
 
 def commit(cid: str, *files: FileChange, t: int = 0, repo: str = "r") -> CommitRecord:
     return CommitRecord(repo=repo, commit_id=cid, author_id="a@x", author_name="A",
-                        authored_at=t, author_tz_offset_min=0, committed_at=t, files=files)  # fmt: skip
+                        authored_at=t, author_tz_offset_min=0, committed_at=t,
+                        files=files)  # fmt: skip
 
 
 def A(name: str) -> int:
@@ -73,9 +81,12 @@ def test_java_keywords_are_per_language() -> None:
     assert c2.bag["python|id|public"] == 1
 
 
-BEFORE = "import os\n\n\ndef f(x):\n    return x + 1\n\n\nclass K:\n    def m(self):\n        return 1\n"
+BEFORE = (
+    "import os\n\n\ndef f(x):\n    return x + 1\n\n\nclass K:\n    def m(self):\n        return 1\n"
+)
 AFTER = (
-    "import os\n\n\ndef f(x):\n    return g(x) + 2\n\n\nclass K:\n    def m(self):\n        return 1\n"
+    "import os\n\n\ndef f(x):\n    return g(x) + 2\n\n\n"
+    "class K:\n    def m(self):\n        return 1\n"
     "\n\ndef h(y):\n    for i in range(y):\n        print(i)\n"
 )
 

@@ -43,7 +43,8 @@ def test_time_split_holds_out_most_recent_per_repo() -> None:
 
 def test_build_dataset_rows_labels_and_split(synth: SyntheticChanges) -> None:
     ds, rep = build_dataset(synth.commits, (synth.keys, synth.samples), representation="tokens",
-                            top_n_identifiers=4, test_fraction=0.2, validation_fraction=0.1)  # fmt: skip
+                            top_n_identifiers=4, test_fraction=0.2,
+                            validation_fraction=0.1)  # fmt: skip
     assert len(ds) == 100 and ds.Y.shape == (100, 8)  # one row per commit, never replicated
     by_key = dict(zip(synth.keys, synth.samples, strict=True))
     for i in range(0, 100, 17):
@@ -83,14 +84,16 @@ def test_save_load_schema_check_and_stats(synth: SyntheticChanges, tmp_path: Pat
     back = Dataset.load(path)
     np.testing.assert_array_equal(back.X, ds.X)
     np.testing.assert_array_equal(back.Y, ds.Y)
-    assert back.meta["checksum"] == ds.meta["checksum"] and list(back.commit_id) == list(ds.commit_id)
+    assert back.meta["checksum"] == ds.meta["checksum"] and list(back.commit_id) == list(
+        ds.commit_id
+    )
     st = dataset_stats(back)
     assert st["n_changes"] == 100 and st["n_train"] + st["n_validation"] + st["n_test"] == 100
     write_stats(back, tmp_path / "stats.json")
     assert json.loads((tmp_path / "stats.json").read_text())["n_samples_per_change"] == 8
     # corrupt: truncated file, and a file with a negative label
     (tmp_path / "bad.npz").write_bytes(path.read_bytes()[:200])
-    with pytest.raises(DatasetSchemaError, match="bad.npz"):
+    with pytest.raises(DatasetSchemaError, match=r"bad\.npz"):
         Dataset.load(tmp_path / "bad.npz")
     ds.Y[0, 0] = -1.0
     ds.save(tmp_path / "neg.npz")

@@ -47,7 +47,9 @@ SMALL: dict[str, Any] = {"components": 3, "hidden": [16, 16], "epochs": 3, "batc
 @pytest.mark.parametrize("family", ["gaussian", "lognormal"])
 def test_truncated_mean_matches_numeric_integration(family: str) -> None:
     log_pi = torch.log(torch.tensor([[0.3, 0.7]], dtype=torch.float64))
-    loc = torch.tensor([[0.2, 0.9]] if family == "gaussian" else [[-1.5, -0.2]], dtype=torch.float64)
+    loc = torch.tensor(
+        [[0.2, 0.9]] if family == "gaussian" else [[-1.5, -0.2]], dtype=torch.float64
+    )
     scale = torch.tensor([[0.3, 0.5]], dtype=torch.float64)
 
     def pdf(y: float) -> float:
@@ -64,7 +66,9 @@ def test_truncated_mean_matches_numeric_integration(family: str) -> None:
 def test_lognormal_density_is_per_hour() -> None:
     log_pi = torch.zeros((1, 1), dtype=torch.float64)
     y = torch.tensor([[0.5, 2.0]], dtype=torch.float64)
-    lp = mixture_log_prob(log_pi, torch.tensor([[0.1]], dtype=torch.float64), torch.tensor([[0.7]], dtype=torch.float64),
+    f64 = torch.float64
+    loc, scale = torch.tensor([[0.1]], dtype=f64), torch.tensor([[0.7]], dtype=f64)
+    lp = mixture_log_prob(log_pi, loc, scale,
                           y, "lognormal", 1e-6)  # fmt: skip
     ref = stats.lognorm(s=0.7, scale=math.exp(0.1)).logpdf([0.5, 2.0])
     np.testing.assert_allclose(lp.numpy()[0], ref, rtol=1e-12)
@@ -89,7 +93,10 @@ def test_quantile_distribution_is_consistent() -> None:
     lv = torch.tensor([0.01, 0.05, 0.3, 0.5, 0.9, 0.99], dtype=torch.float64)
     x = quantile_at(q, taus, lv)
     np.testing.assert_allclose(quantile_cdf(q, taus, x).numpy()[0], lv.numpy(), atol=1e-9)
-    dens = lambda y: math.exp(float(quantile_log_prob(q, taus, torch.tensor([[y]]).double(), 1e-12)))  # noqa: E731
+
+    def dens(y):
+        return math.exp(float(quantile_log_prob(q, taus, torch.tensor([[y]]).double(), 1e-12)))
+
     total = integrate.quad(dens, 1e-9, 50, limit=200, points=[0.1, 0.3, 0.5, 1.0, 2.0])[0]
     assert total == pytest.approx(1.0, abs=2e-3)
 
@@ -177,5 +184,5 @@ def test_mdn_config_rebuilds_module() -> None:
     cfg = MDNConfig(n_features=5)
     assert cfg.components == 20 and cfg.hidden == [256, 64, 64, 64, 64]
     net = MDN(cfg)
-    log_pi, loc, scale = net(torch.zeros(2, 5))
+    log_pi, _loc, scale = net(torch.zeros(2, 5))
     assert log_pi.shape == (2, 20) and (scale > 0).all()

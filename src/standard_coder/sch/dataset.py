@@ -209,8 +209,9 @@ def _labels(labels: LabelMatrixLike | tuple[Sequence[Key], np.ndarray]) -> dict[
     return {(str(k[0]), str(k[1])): samples[i] for i, k in enumerate(keys)}
 
 
-def time_split(repo: np.ndarray, time: np.ndarray, test_fraction: float,
-               validation_fraction: float, seed: int) -> np.ndarray:
+def time_split(
+    repo: np.ndarray, time: np.ndarray, test_fraction: float, validation_fraction: float, seed: int
+) -> np.ndarray:
     """Per repo: the most recent ``test_fraction`` -> TEST; a seeded share of the rest -> VAL."""
     split = np.full(len(repo), TRAIN, np.int8)
     rng = np.random.default_rng(seed)
@@ -221,7 +222,7 @@ def time_split(repo: np.ndarray, time: np.ndarray, test_fraction: float,
         if n_test > 0:
             split[idx[len(idx) - n_test :]] = TEST
         rest = idx[: len(idx) - n_test]
-        n_val = int(round(validation_fraction * len(rest)))
+        n_val = round(validation_fraction * len(rest))
         if n_val > 0 and len(rest) - n_val >= 1:
             split[rng.choice(rest, n_val, replace=False)] = VAL
     return split

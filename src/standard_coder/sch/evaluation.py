@@ -72,8 +72,9 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def distribution_metrics(dist: EffortDistribution, Y: np.ndarray, *, n_pred_samples: int = 200,
-                         seed: int = 0) -> dict[str, float]:
+def distribution_metrics(
+    dist: EffortDistribution, Y: np.ndarray, *, n_pred_samples: int = 200, seed: int = 0
+) -> dict[str, float]:
     """NLL, CRPS and central-interval coverage of label samples ``Y`` (n, S)."""
     nll = float(-dist.log_prob(Y).mean())
     draws = dist.sample(n_pred_samples, torch.Generator().manual_seed(seed))
@@ -86,8 +87,9 @@ def distribution_metrics(dist: EffortDistribution, Y: np.ndarray, *, n_pred_samp
     return out
 
 
-def binned_calibration(pred: np.ndarray, Y: np.ndarray,
-                       n_bins: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def binned_calibration(
+    pred: np.ndarray, Y: np.ndarray, n_bins: int | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Bin-mean predicted SCH and bin-mean actual (label samples within [0, 1] h), and R²."""
     inside = (Y >= 0) & (Y <= 1.0)
     ok = inside.any(axis=1)
@@ -113,8 +115,17 @@ def _png(fig: Any, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _plots(reports: Path, bp: np.ndarray, ba: np.ndarray, r2: float, mean_pred: np.ndarray,
-           q10: np.ndarray, q90: np.ndarray, y_mean: np.ndarray, pit: np.ndarray) -> list[str]:
+def _plots(
+    reports: Path,
+    bp: np.ndarray,
+    ba: np.ndarray,
+    r2: float,
+    mean_pred: np.ndarray,
+    q10: np.ndarray,
+    q90: np.ndarray,
+    y_mean: np.ndarray,
+    pit: np.ndarray,
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,10 +146,19 @@ def _plots(reports: Path, bp: np.ndarray, ba: np.ndarray, r2: float, mean_pred: 
 
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
-    ax.errorbar(y_mean, mean_pred, yerr=[np.maximum(mean_pred - q10, 0),
-                np.maximum(q90 - mean_pred, 0)], fmt="o", ms=2, alpha=0.4, elinewidth=0.5)
-    lim = [max(1e-3, float(min(y_mean.min(initial=1), mean_pred.min(initial=1)))),
-           float(max(y_mean.max(initial=1), mean_pred.max(initial=1)))]
+    ax.errorbar(
+        y_mean,
+        mean_pred,
+        yerr=[np.maximum(mean_pred - q10, 0), np.maximum(q90 - mean_pred, 0)],
+        fmt="o",
+        ms=2,
+        alpha=0.4,
+        elinewidth=0.5,
+    )
+    lim = [
+        max(1e-3, float(min(y_mean.min(initial=1), mean_pred.min(initial=1)))),
+        float(max(y_mean.max(initial=1), mean_pred.max(initial=1))),
+    ]
     ax.plot(lim, lim, "k--", lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -224,14 +244,18 @@ def evaluate(
         res["baseline_loc_spearman_sch"] = _spearman(loc_baseline_model.predict(Xl).sch, y_mean)
     if truth_pearson is not None:
         res["work_inference_pearson_vs_truth"] = dict(truth_pearson)
-    res["n_train"] = int(len(dataset.index(TRAIN)))
-    res["n_validation"] = int(len(dataset.index(VAL)))
-    res["n_test"] = int(len(te))
+    res["n_train"] = len(dataset.index(TRAIN))
+    res["n_validation"] = len(dataset.index(VAL))
+    res["n_test"] = len(te)
     if plots:
         res["plots"] = _plots(reports, bp, ba, r2, pred.mean, pred.q10, pred.q90, y_mean,
                               dist.cdf(Y))  # fmt: skip
     res = _clean(res)
     atomic_write_text(reports / "sch_evaluation.json", json.dumps(res, indent=1, sort_keys=True))
-    log.info("held-out NLL %.3f CRPS %.3f cov80 %.2f", res["heldout_nll"], res["crps"],
-             res["coverage_80"] or float("nan"))
+    log.info(
+        "held-out NLL %.3f CRPS %.3f cov80 %.2f",
+        res["heldout_nll"],
+        res["crps"],
+        res["coverage_80"] or float("nan"),
+    )
     return res

@@ -37,7 +37,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
-    return atomic_write(path, lambda fh: fh.write(data) and None)
+
+    def write(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    return atomic_write(path, write)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -50,5 +54,5 @@ def npz_bytes(**arrays: object) -> bytes:
     buf = io.BytesIO()
     import numpy as np
 
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
     return buf.getvalue()

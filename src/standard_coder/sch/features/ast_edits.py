@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import warnings
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -137,9 +137,7 @@ class AstCache:
 
     def __init__(self, maxsize: int = 2048) -> None:
         self.maxsize = maxsize
-        self._files: OrderedDict[str, dict[str, tuple[ast.stmt, list[str]]] | None] = (
-            OrderedDict()
-        )
+        self._files: OrderedDict[str, dict[str, tuple[ast.stmt, list[str]]] | None] = OrderedDict()
         self._stmts: OrderedDict[str, AstSummary] = OrderedDict()
         self._chunk_files: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._chunks: OrderedDict[str, AstSummary | None] = OrderedDict()

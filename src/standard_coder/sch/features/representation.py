@@ -175,9 +175,9 @@ class ChangeRepresentation:
                         if j is None:
                             continue  # a language never seen in training
                     row[j] += v
-            for c, v in zip(s_cols, r.tokens.surface, strict=True):
+            for c, sv in zip(s_cols, r.tokens.surface, strict=True):
                 if c >= 0:
-                    row[c] = v
+                    row[c] = sv
             if a0 >= 0:
                 row[a0 : a0 + len(AST_NAMES)] = r.ast
         return out
@@ -194,7 +194,8 @@ class ChangeRepresentation:
     def scale_counts(self, counts: np.ndarray) -> np.ndarray:
         """``(log1p(counts) - mean) / std`` as float32."""
         self._check()
-        return ((np.log1p(np.maximum(counts, 0.0)) - self.mean_) / self.scale_).astype(np.float32)
+        out: np.ndarray = (np.log1p(np.maximum(counts, 0.0)) - self.mean_) / self.scale_
+        return out.astype(np.float32)
 
     def fit_transform(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
         raws = self._raws(changes)
@@ -210,9 +211,7 @@ class ChangeRepresentation:
         """Write ``representation.json`` and ``scaling.npz`` atomically; return the folder."""
         self._check()
         directory = Path(directory)
-        atomic_write_bytes(
-            directory / "scaling.npz", npz_bytes(mean=self.mean_, scale=self.scale_)
-        )
+        atomic_write_bytes(directory / "scaling.npz", npz_bytes(mean=self.mean_, scale=self.scale_))
         meta = {
             "format": FORMAT,
             "kind": self.kind,

@@ -38,8 +38,9 @@ class SyntheticChanges:
         return [(c.repo, c.commit_id) for c in self.commits]
 
 
-def _file(path: str, before: str | None, units: int, cheap: int, deleted: int,
-          k0: int, broken: bool) -> tuple[FileChange, int]:
+def _file(
+    path: str, before: str | None, units: int, cheap: int, deleted: int, k0: int, broken: bool
+) -> tuple[FileChange, int]:
     old_lines = before.splitlines(keepends=True) if before else []
     settings = [i for i, ln in enumerate(old_lines) if ln.startswith("SETTING_")]
     drop = set(settings[:deleted])
@@ -55,9 +56,17 @@ def _file(path: str, before: str | None, units: int, cheap: int, deleted: int,
     diff = [f"@@ -1,{len(drop)} +{len(kept) + 1},{len(new)} @@"]
     diff += ["-" + old_lines[i].rstrip("\n") for i in sorted(drop)]
     diff += ["+" + ln.rstrip("\n") for ln in new]
-    fc = FileChange(path=path, old_path=path if before is not None else None, language="python",
-                    lines_added=len(new), lines_deleted=len(drop), is_binary=False,
-                    diff="\n".join(diff) + "\n", before=before, after=after)
+    fc = FileChange(
+        path=path,
+        old_path=path if before is not None else None,
+        language="python",
+        lines_added=len(new),
+        lines_deleted=len(drop),
+        is_binary=False,
+        diff="\n".join(diff) + "\n",
+        before=before,
+        after=after,
+    )
     return fc, k0 + units + cheap
 
 
@@ -94,8 +103,9 @@ def synthetic_changes(
             before = contents.get((repo, path)) if with_contents else None
             cheap = int(rng.poisson(np.exp(rng.normal(2.0, 1.0))))
             deleted = int(rng.poisson(1.5))
-            fc, k = _file(path, before, int(split[f]), cheap, deleted, k,
-                          bool(rng.random() < broken_share))
+            fc, k = _file(
+                path, before, int(split[f]), cheap, deleted, k, bool(rng.random() < broken_share)
+            )
             if with_contents and fc.after is not None:
                 contents[(repo, path)] = fc.after
             elif not with_contents:

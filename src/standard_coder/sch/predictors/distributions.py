@@ -45,8 +45,14 @@ def _t(y: np.ndarray) -> torch.Tensor:
 class MixtureDistribution:
     """Gaussian or log-normal mixtures (float64 on the CPU)."""
 
-    def __init__(self, log_pi: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor,
-                 family: Family, min_hours: float) -> None:
+    def __init__(
+        self,
+        log_pi: torch.Tensor,
+        loc: torch.Tensor,
+        scale: torch.Tensor,
+        family: Family,
+        min_hours: float,
+    ) -> None:
         self.log_pi = log_pi.double().cpu()
         self.loc = loc.double().cpu()
         self.scale = scale.double().cpu()
@@ -74,9 +80,12 @@ class MixtureDistribution:
             hi = torch.where(below, hi, mid)
         out = torch.exp(0.5 * (lo + hi))
         if self.family == "gaussian":  # mass below zero: the quantile is 0 h
-            out = torch.where(mixture_cdf(self.log_pi, self.loc, self.scale,
-                                          torch.zeros_like(out), self.family) >= lv,
-                              torch.zeros_like(out), out)
+            out = torch.where(
+                mixture_cdf(self.log_pi, self.loc, self.scale, torch.zeros_like(out), self.family)
+                >= lv,
+                torch.zeros_like(out),
+                out,
+            )
         return out.numpy()
 
     def sample(self, n: int, generator: torch.Generator) -> np.ndarray:
@@ -116,7 +125,8 @@ class QuantileDistribution:
         return lv, self.quantiles(lv)
 
     def mean(self) -> np.ndarray:
-        return self._grid()[1].mean(axis=1)
+        out: np.ndarray = self._grid()[1].mean(axis=1)
+        return out
 
     def sch(self) -> np.ndarray:
         """Mean of the distribution truncated to [0, 1] h (midpoint rule on the quantile grid)."""

@@ -157,8 +157,9 @@ class _TorchRegressor:
         return Prediction(sch=dist.sch(), mean=dist.mean(), q10=qd[0.1], q50=qd[0.5],
                           q90=qd[0.9], quantiles=qd)  # fmt: skip
 
-    def sample(self, X: np.ndarray, n: int,
-               rng: int | np.random.Generator | None = None) -> np.ndarray:
+    def sample(
+        self, X: np.ndarray, n: int, rng: int | np.random.Generator | None = None
+    ) -> np.ndarray:
         """``n`` draws of coding hours per change, (changes, n)."""
         return self.distribution(X).sample(n, _torch_generator(rng))
 
@@ -210,8 +211,12 @@ class MDNRegressor(_TorchRegressor):
     def _build(self, n_features: int) -> nn.Module:
         if self.family not in ("gaussian", "lognormal"):
             raise ValueError(f"family must be 'gaussian' or 'lognormal', got {self.family!r}")
-        self.config_ = MDNConfig(n_features=n_features, components=self.components,
-                                 hidden=list(self.hidden), family=self.family)  # type: ignore[arg-type]
+        self.config_ = MDNConfig(
+            n_features=n_features,
+            components=self.components,
+            hidden=list(self.hidden),
+            family=self.family,  # type: ignore[arg-type]
+        )  # type: ignore[arg-type]
         return MDN(self.config_)
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
@@ -318,8 +323,9 @@ class EffortModel:
     def predict(self, X: np.ndarray) -> Prediction:
         return self._reg().predict(X)
 
-    def sample(self, X: np.ndarray, n: int,
-               rng: int | np.random.Generator | None = None) -> np.ndarray:
+    def sample(
+        self, X: np.ndarray, n: int, rng: int | np.random.Generator | None = None
+    ) -> np.ndarray:
         return self._reg().sample(X, n, rng)
 
     # -- persistence -------------------------------------------------------------------------
@@ -339,9 +345,14 @@ class EffortModel:
             "feature_kind": self.feature_kind,
             "feature_checksum": self.feature_checksum,
             "vocabulary_checksum": self.vocabulary_checksum,
-            "train": {"best_val": res.best_val, "best_epoch": res.best_epoch,
-                      "epochs_run": res.epochs_run, "steps": res.steps, "stopped": res.stopped,
-                      "history": res.history},  # fmt: skip
+            "train": {
+                "best_val": res.best_val,
+                "best_epoch": res.best_epoch,
+                "epochs_run": res.epochs_run,
+                "steps": res.steps,
+                "stopped": res.stopped,
+                "history": res.history,
+            },
         }
 
     def save(self, path: Path) -> Path:
@@ -390,11 +401,15 @@ class EffortModel:
         reg.n_features_in_ = int(ck["n_features"])
         t = ck["train"]
         reg.train_result_ = TrainResult(
-            best_val=t["best_val"], best_epoch=t["best_epoch"], epochs_run=t["epochs_run"],
-            steps=t["steps"], stopped=t["stopped"], history=t["history"],
+            best_val=t["best_val"],
+            best_epoch=t["best_epoch"],
+            epochs_run=t["epochs_run"],
+            steps=t["steps"],
+            stopped=t["stopped"],
+            history=t["history"],
         )
         model.regressor_ = reg
-        model.path_ = path
+        model.path_ = path  # type: ignore[attr-defined]
         return model
 
 

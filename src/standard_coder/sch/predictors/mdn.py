@@ -62,7 +62,8 @@ class MDN(nn.Module):
 
     def log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Log density (per hour) of ``y`` (batch,) or (batch, m) under each row's mixture."""
-        return mixture_log_prob(*self(x), y, self.cfg.family, self.cfg.min_hours)
+        log_pi, loc, scale = self(x)
+        return mixture_log_prob(log_pi, loc, scale, y, self.cfg.family, self.cfg.min_hours)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood (per label sample, hours)."""
@@ -96,7 +97,8 @@ def mixture_log_prob(
 
 
 def _ndtr(x: torch.Tensor) -> torch.Tensor:
-    return torch.special.ndtr(x)
+    out: torch.Tensor = torch.special.ndtr(x)
+    return out
 
 
 def mixture_cdf(
@@ -110,8 +112,9 @@ def mixture_cdf(
     return (log_pi.exp()[:, None, :] * _ndtr(z)).sum(-1)
 
 
-def mixture_mean(log_pi: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor,
-                 family: Family) -> torch.Tensor:
+def mixture_mean(
+    log_pi: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, family: Family
+) -> torch.Tensor:
     """Untruncated mixture mean in hours."""
     m = torch.exp(loc + 0.5 * scale**2) if family == "lognormal" else loc
     return (log_pi.exp() * m).sum(-1)
@@ -149,8 +152,11 @@ def truncated_mean(
     total = w.sum(-1)
     mean = (pi * part).sum(-1) / total.clamp_min(1e-300)
     # no mass inside [a, b]: fall back to the nearer bound
-    fallback = torch.where(mixture_mean(log_pi, loc, scale, family) > b,
-                           torch.full_like(total, b), torch.full_like(total, a))
+    fallback = torch.where(
+        mixture_mean(log_pi, loc, scale, family) > b,
+        torch.full_like(total, b),
+        torch.full_like(total, a),
+    )
     return torch.where(total > 1e-12, mean.clamp(a, b), fallback)
 
 

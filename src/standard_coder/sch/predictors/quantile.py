@@ -54,11 +54,12 @@ class QuantileNet(nn.Module):
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean pinball loss of log-hours of ``y`` (batch,) or (batch, m)."""
         z = torch.log(y.clamp_min(self.cfg.min_hours))
-        return pinball_loss(self(x), z, self.taus)
+        taus: torch.Tensor = self.taus  # type: ignore[assignment]
+        return pinball_loss(self(x), z, taus)
 
 
 def pinball_loss(q: torch.Tensor, z: torch.Tensor, taus: torch.Tensor) -> torch.Tensor:
-    """Pinball loss averaged over batch, samples and quantiles; ``q`` (B, Q), ``z`` (B,) or (B, m)."""
+    """Pinball loss averaged over batch, samples, quantiles; ``q`` (B, Q), ``z`` (B,) or (B, m)."""
     diff = z[:, None] - q if z.dim() == 1 else z[:, :, None] - q[:, None, :]
     return torch.maximum(taus * diff, (taus - 1) * diff).mean()
 
@@ -102,8 +103,9 @@ def quantile_cdf(q: torch.Tensor, taus: torch.Tensor, y: torch.Tensor) -> torch.
     return torch.where(z < lo, below, torch.where(z > hi, above, mid))
 
 
-def quantile_log_prob(q: torch.Tensor, taus: torch.Tensor, y: torch.Tensor,
-                      min_hours: float) -> torch.Tensor:
+def quantile_log_prob(
+    q: torch.Tensor, taus: torch.Tensor, y: torch.Tensor, min_hours: float
+) -> torch.Tensor:
     """Log density per hour of ``y`` (B, m): piecewise-constant on log-hours, exponential tails."""
     z = torch.log(y.clamp_min(min_hours))
     b_lo, b_hi = _tails(q, taus)
@@ -137,8 +139,9 @@ def quantile_at(q: torch.Tensor, taus: torch.Tensor, levels: torch.Tensor) -> to
     return torch.exp(z)
 
 
-def quantile_sample(q: torch.Tensor, taus: torch.Tensor, n: int,
-                    generator: torch.Generator) -> torch.Tensor:
+def quantile_sample(
+    q: torch.Tensor, taus: torch.Tensor, n: int, generator: torch.Generator
+) -> torch.Tensor:
     """``n`` inverse-CDF draws per row in hours."""
     u = torch.rand((q.shape[0], n), generator=generator, dtype=q.dtype).clamp(1e-12, 1 - 1e-12)
     return quantile_at(q, taus, u)

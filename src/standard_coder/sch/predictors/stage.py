@@ -68,8 +68,15 @@ def fit_effort_model(
                         feature_checksum=dataset.feature_checksum,
                         vocabulary_checksum=dataset.vocabulary_checksum)  # fmt: skip
     log.info("training %s on %d changes (%d validation) on %s", kind, len(tr), len(va), device)
-    return model.fit(dataset.X[tr], dataset.Y[tr], X_val=dataset.X[va], Y_val=dataset.Y[va],
-                     checkpointer=checkpointer, should_stop=should_stop, tb_dir=tb_dir)
+    return model.fit(
+        dataset.X[tr],
+        dataset.Y[tr],
+        X_val=dataset.X[va],
+        Y_val=dataset.Y[va],
+        checkpointer=checkpointer,
+        should_stop=should_stop,
+        tb_dir=tb_dir,
+    )
 
 
 def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
@@ -99,8 +106,18 @@ def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
             if tgt != "/dev/null":
                 path = tgt[2:] if tgt.startswith("b/") else tgt
             continue
-        if not in_hunk and line.startswith(("--- ", "index ", "new file", "deleted file",
-                                            "similarity", "rename ", "old mode", "new mode")):
+        if not in_hunk and line.startswith(
+            (
+                "--- ",
+                "index ",
+                "new file",
+                "deleted file",
+                "similarity",
+                "rename ",
+                "old mode",
+                "new mode",
+            )
+        ):
             continue
         if line.startswith("@@"):
             in_hunk = True

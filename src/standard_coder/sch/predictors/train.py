@@ -243,8 +243,12 @@ def train_model(
     if stopped == "completed" and history and len(history) < options.epochs:
         stopped = "early_stopping"
     return TrainResult(
-        best_val=best_val, best_epoch=best_epoch, epochs_run=len(history), steps=global_step,
-        stopped=stopped, history=history,
+        best_val=best_val,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        steps=global_step,
+        stopped=stopped,
+        history=history,
     )
 
 
