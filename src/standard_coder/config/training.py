@@ -19,7 +19,9 @@ class HMMSection(StrictModel):
     split_inactive_days: int = Field(
         30, ge=1, description="a gap longer than this splits the history into separate segments"
     )
-    squash_minutes: int = Field(2, ge=0, description="same-author commits closer than this are squashed")
+    squash_minutes: int = Field(
+        2, ge=0, description="same-author commits closer than this are squashed"
+    )
 
 
 class GapSection(StrictModel):
@@ -69,6 +71,19 @@ class OptimSection(StrictModel):
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
     checkpoint_every_steps: int = Field(200, ge=1, description="checkpoint interval in steps")
     early_stopping_patience: int = Field(8, ge=1, description="epochs without validation gain")
+    max_steps_per_epoch: int | None = Field(
+        500,
+        ge=1,
+        description="cap on steps per epoch (an epoch is otherwise commits x samples / batch); "
+        "bounds the time between validations on large histories",
+    )
+    grad_clip: float = Field(5.0, ge=0, description="gradient-norm clip (0: off)")
+    samples_per_commit: int = Field(
+        8,
+        ge=1,
+        description="label samples per drawn commit in a batch (batch_size // k commits per "
+        "step; the network runs once per commit)",
+    )
     validation_fraction: float = Field(0.1, gt=0, lt=0.5, description="share of train commits")
 
 
@@ -81,7 +96,9 @@ class TrainingSection(StrictModel):
     min_commits_per_author: int = Field(
         50, ge=1, description="authors below this share one pooled work-inference model"
     )
-    test_fraction: float = Field(0.2, gt=0, lt=1, description="most recent share of each repo held out")
+    test_fraction: float = Field(
+        0.2, gt=0, lt=1, description="most recent share of each repo held out"
+    )
     truth_path: ConfigPath | None = Field(
         None, description="simulator truth.json (or a folder of them) for accuracy reports"
     )

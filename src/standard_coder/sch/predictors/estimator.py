@@ -74,7 +74,7 @@ class _TorchRegressor:
 
     _OPTIM: ClassVar[tuple[str, ...]] = (
         "epochs", "batch_size", "learning_rate", "weight_decay", "early_stopping_patience",
-        "grad_clip", "max_steps_per_epoch",
+        "grad_clip", "max_steps_per_epoch", "samples_per_commit",
     )  # fmt: skip
 
     epochs: int
@@ -84,6 +84,7 @@ class _TorchRegressor:
     early_stopping_patience: int
     grad_clip: float
     max_steps_per_epoch: int | None
+    samples_per_commit: int
     random_state: int
     device: str
     module_: nn.Module
@@ -192,6 +193,7 @@ class MDNRegressor(_TorchRegressor):
         early_stopping_patience: int = 8,
         grad_clip: float = 5.0,
         max_steps_per_epoch: int | None = None,
+        samples_per_commit: int = 8,
         random_state: int = 0,
         device: str = "cpu",
     ) -> None:
@@ -205,6 +207,7 @@ class MDNRegressor(_TorchRegressor):
         self.early_stopping_patience = early_stopping_patience
         self.grad_clip = grad_clip
         self.max_steps_per_epoch = max_steps_per_epoch
+        self.samples_per_commit = samples_per_commit
         self.random_state = random_state
         self.device = device
 
@@ -243,6 +246,7 @@ class QuantileRegressor(_TorchRegressor):
         early_stopping_patience: int = 8,
         grad_clip: float = 5.0,
         max_steps_per_epoch: int | None = None,
+        samples_per_commit: int = 8,
         random_state: int = 0,
         device: str = "cpu",
     ) -> None:
@@ -255,6 +259,7 @@ class QuantileRegressor(_TorchRegressor):
         self.early_stopping_patience = early_stopping_patience
         self.grad_clip = grad_clip
         self.max_steps_per_epoch = max_steps_per_epoch
+        self.samples_per_commit = samples_per_commit
         self.random_state = random_state
         self.device = device
 

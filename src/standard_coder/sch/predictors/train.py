@@ -2,9 +2,10 @@
 
 The whole dataset lives on the device as tensors: ``X`` (commits x features) and ``Y``
 (commits x label samples, hours). Each step draws a batch of ``(commit, sample)`` index pairs
-from a seeded ``torch.Generator`` and gathers ``X[rows]``, ``Y[rows, cols]``: no replicated rows,
-no DataLoader. One epoch is ``ceil(n_train_commits * n_samples / batch_size)`` steps. After each
-epoch the validation loss (all validation commits x all their samples) drives early stopping.
+from a seeded ``torch.Generator`` (``batch_size // k`` commits with ``k`` samples each) and
+gathers ``X[rows]``, ``Y[rows, cols]``: no replicated rows, no DataLoader, and the network runs
+once per drawn commit. One epoch is ``ceil(n_train_commits * n_samples / batch_size)`` steps
+(capped by ``max_steps_per_epoch``). After each epoch the validation loss (all validation commits x all their samples) drives early stopping.
 Checkpoints go through a ``TrainingCheckpointer`` every N steps, at each epoch end and when
 ``should_stop()`` turns true; they hold everything needed for a bitwise-exact resume.
 """
@@ -55,6 +56,10 @@ class TrainOptions:
     early_stopping_patience: int = 8
     grad_clip: float = 5.0
     max_steps_per_epoch: int | None = None
+    samples_per_commit: int = 8
+    """Label samples drawn per drawn commit: a step covers ``batch_size // k`` commits with
+    ``k`` samples each (``batch_size`` pairs), so the network runs once per commit, not per
+    pair. 1 = independent (commit, sample) pairs."""
 
 
 @dataclass
@@ -143,6 +148,7 @@ def train_model(
     if n == 0:
         raise ValueError("no training rows")
     B = options.batch_size
+    k = max(1, min(options.samples_per_commit, S, B))
     steps_per_epoch = max(1, math.ceil(n * S / B))
     if options.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, options.max_steps_per_epoch)
@@ -197,9 +203,10 @@ def train_model(
                 if should_stop is not None and should_stop():
                     path = checkpointer.save(state(), global_step) if checkpointer else None
                     raise TrainingInterrupted(global_step, path)
-                rows = torch.randint(n, (B,), generator=gen).to(X.device)
-                cols = torch.randint(S, (B,), generator=gen).to(X.device)
-                loss = model.loss(X[rows], Y[rows, cols])  # type: ignore[operator]
+                rows = torch.randint(n, (B // k,), generator=gen).to(X.device)
+                cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
+                yb = Y[rows[:, None], cols]
+                loss = model.loss(X[rows], yb[:, 0] if k == 1 else yb)  # type: ignore[operator]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if options.grad_clip > 0:
