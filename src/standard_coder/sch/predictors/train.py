@@ -5,7 +5,8 @@ The whole dataset lives on the device as tensors: ``X`` (commits x features) and
 from a seeded ``torch.Generator`` (``batch_size // k`` commits with ``k`` samples each) and
 gathers ``X[rows]``, ``Y[rows, cols]``: no replicated rows, no DataLoader, and the network runs
 once per drawn commit. One epoch is ``ceil(n_train_commits * n_samples / batch_size)`` steps
-(capped by ``max_steps_per_epoch``). After each epoch the validation loss (all validation commits x all their samples) drives early stopping.
+(capped by ``max_steps_per_epoch``). After each epoch the validation loss (all validation
+commits x all their samples) drives early stopping.
 Checkpoints go through a ``TrainingCheckpointer`` every N steps, at each epoch end and when
 ``should_stop()`` turns true; they hold everything needed for a bitwise-exact resume.
 """
