@@ -101,23 +101,35 @@ def test_quantile_distribution_is_consistent() -> None:
     assert total == pytest.approx(1.0, abs=2e-3)
 
 
-def test_sklearn_shape_and_not_fitted() -> None:
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [
+        (MDNRegressor, SMALL),
+        (QuantileRegressor, {"quantiles": [0.1, 0.5, 0.9], "hidden": [16], "epochs": 3,
+                             "batch_size": 64}),
+    ],
+)  # fmt: skip
+def test_sklearn_contract(cls: Any, params: dict[str, Any]) -> None:
     with pytest.raises(TypeError):
-        MDNRegressor(3)  # type: ignore[misc]
-    reg = MDNRegressor(**SMALL)
-    assert reg.get_params()["components"] == 3 and not hasattr(reg, "module_")
+        cls(3)
+    reg = cls(**params)
+    assert {k: reg.get_params()[k] for k in params} == params  # __init__ only stores
+    assert not [k for k in vars(reg) if k.endswith("_")]
     with pytest.raises(NotFittedError):
         reg.predict(np.zeros((1, 4), np.float32))
     X, Y = data()
     assert reg.fit(X, Y) is reg
+    assert reg.n_features_in_ == 4 and hasattr(reg, "module_")
     p = reg.predict(X[:10])
     assert p.sch.shape == (10,) and ((p.sch >= 0) & (p.sch <= 1)).all()
-    assert (p.q10 <= p.q50).all() and (p.q50 <= p.q90).all()
+    assert (p.q10 <= p.q50).all() and (p.q50 <= p.q90).all() and (p.mean > 0).all()
     draws = reg.sample(X[:5], 7, rng=1)
     assert draws.shape == (5, 7) and (draws >= 0).all()
     np.testing.assert_array_equal(draws, reg.sample(X[:5], 7, rng=1))
     with pytest.raises(ValueError):
         reg.predict(np.zeros((1, 9), np.float32))
+    with pytest.raises(ValueError, match="finite hours"):
+        cls(**params).fit(X, -Y)
 
 
 def test_quantile_regressor_fits() -> None:
