@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from standard_coder.config.training import TrainingSection
 from standard_coder.sch.dataset import build_dataset
 from standard_coder.sch.evaluation import evaluate
 from standard_coder.sch.mining.mine import MineOptions, mine_repositories
@@ -22,8 +23,9 @@ from standard_coder.sch.simulate import load_truth, simulate_small_team
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-OPTIONS = {"components": 5, "hidden": [64, 64], "family": "lognormal", "epochs": 40,
-           "batch_size": 256, "early_stopping_patience": 5, "weight_decay": 0.3}  # fmt: skip
+# the shipped defaults: [training.mdn] + [training.optim], [training.features]
+DEFAULTS = TrainingSection()
+OPTIONS = {**DEFAULTS.mdn.model_dump(), **DEFAULTS.optim.model_dump()}
 
 
 def test_mdn_on_simulated_repos_beats_loc_and_is_calibrated(tmp_path: Path) -> None:
@@ -41,9 +43,11 @@ def test_mdn_on_simulated_repos_beats_loc_and_is_calibrated(tmp_path: Path) -> N
     samples = np.maximum(samples, 1 / 60).astype(np.float32)
     keys = [(c.repo, c.commit_id) for c in commits]
 
-    ds, _rep = build_dataset(commits, (keys, samples), representation="hybrid",
-                            top_n_identifiers=8, test_fraction=0.2,
-                            validation_fraction=0.1)  # fmt: skip
+    feats = DEFAULTS.features
+    ds, _rep = build_dataset(commits, (keys, samples), representation=feats.representation,
+                             top_n_identifiers=feats.top_n_identifiers,
+                             test_fraction=DEFAULTS.test_fraction,
+                             validation_fraction=DEFAULTS.optim.validation_fraction)  # fmt: skip
     assert ds.meta["ast_parses"] < len(commits)  # chunked AST: few whole-file parses
     model = fit_effort_model(ds, "mdn", OPTIONS, seed=0, tb_dir=tmp_path / "tb")
     base = fit_effort_model(ds.loc_view(), "mdn", OPTIONS, seed=0)

@@ -37,7 +37,9 @@ class FeaturesSection(StrictModel):
     representation: Literal["tokens", "hybrid", "loc"] = Field(
         "hybrid", description="tokens = token bag + surface counts; hybrid adds Python AST edits"
     )
-    top_n_identifiers: int = Field(64, ge=0, description="most frequent identifiers kept as tokens")
+    top_n_identifiers: int = Field(
+        16, ge=0, description="most frequent identifiers kept as tokens, per language"
+    )
 
 
 class MDNSection(StrictModel):

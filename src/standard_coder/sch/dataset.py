@@ -233,7 +233,7 @@ def build_dataset(
     labels: LabelMatrixLike | tuple[Sequence[Key], np.ndarray],
     *,
     representation: Kind = "hybrid",
-    top_n_identifiers: int = 64,
+    top_n_identifiers: int = 16,
     test_fraction: float = 0.2,
     validation_fraction: float = 0.1,
     seed: int = 0,

@@ -93,7 +93,7 @@ class ChangeRepresentation:
         >>> X = rep.transform(test_commits)
     """
 
-    def __init__(self, *, kind: Kind = "hybrid", top_n_identifiers: int = 64) -> None:
+    def __init__(self, *, kind: Kind = "hybrid", top_n_identifiers: int = 16) -> None:
         self.kind = kind
         self.top_n_identifiers = top_n_identifiers
 
