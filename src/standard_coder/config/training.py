@@ -49,7 +49,9 @@ class FeaturesSection(StrictModel):
     representation: Literal["tokens", "hybrid", "loc"] = Field(
         "hybrid", description="tokens = token bag + surface counts; hybrid adds Python AST edits"
     )
-    top_n_identifiers: int = Field(64, ge=0, description="most frequent identifiers kept as tokens")
+    top_n_identifiers: int = Field(
+        16, ge=0, description="most frequent identifiers kept as tokens, per language"
+    )
 
 
 class MDNSection(StrictModel):
@@ -83,6 +85,19 @@ class OptimSection(StrictModel):
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
     checkpoint_every_steps: int = Field(200, ge=1, description="checkpoint interval in steps")
     early_stopping_patience: int = Field(8, ge=1, description="epochs without validation gain")
+    max_steps_per_epoch: int | None = Field(
+        500,
+        ge=1,
+        description="cap on steps per epoch (an epoch is otherwise commits x samples / batch); "
+        "bounds the time between validations on large histories",
+    )
+    grad_clip: float = Field(5.0, ge=0, description="gradient-norm clip (0: off)")
+    samples_per_commit: int = Field(
+        8,
+        ge=1,
+        description="label samples per drawn commit in a batch (batch_size // k commits per "
+        "step; the network runs once per commit)",
+    )
     validation_fraction: float = Field(0.1, gt=0, lt=0.5, description="share of train commits")
 
 

@@ -1,0 +1,306 @@
+"""The effort training set: one row per change (a commit or a squashed group), never replicated.
+
+``labels/datasets/coding_train.npz`` holds the scaled features (main representation and the LOC
+baseline), the label-sample matrix (changes x samples, hours), the raw surface counts, keys, times
+and the split (0 train, 1 validation, 2 test). The split is by time within each repo: the most
+recent ``test_fraction`` of each repo's changes is held out; a seeded ``validation_fraction`` of
+the remaining changes drives early stopping. A change's samples never straddle splits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
+from standard_coder.sch.features.ast_edits import AstCache
+from standard_coder.sch.features.representation import (
+    ChangeRepresentation,
+    Kind,
+    RawChange,
+    extract_raw,
+)
+from standard_coder.sch.features.tokens import SURFACE_NAMES
+from standard_coder.sch.records import CommitRecord
+
+DATASET_FORMAT = "standard_coder.effort_dataset/1"
+TRAIN, VAL, TEST = 0, 1, 2
+Key = tuple[str, str]
+
+
+class DatasetSchemaError(ValueError):
+    """``coding_train.npz`` failed its schema check (message names the path and the reason)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class LabelMatrixLike(Protocol):
+    """Work-inference output: ``keys[i] = (repo, commit_id)``, ``samples[i]`` hours."""
+
+    @property
+    def keys(self) -> Sequence[Key]: ...
+    @property
+    def samples(self) -> np.ndarray: ...
+
+
+@dataclass
+class Dataset:
+    """Rows are changes; ``Y`` is (changes x label samples) in hours."""
+
+    X: np.ndarray
+    X_loc: np.ndarray
+    Y: np.ndarray
+    surface: np.ndarray
+    repo: np.ndarray
+    commit_id: np.ndarray
+    n_squashed: np.ndarray
+    time: np.ndarray
+    split: np.ndarray
+    feature_names: list[str]
+    meta: dict[str, Any]
+    """kind, checksum, vocabulary_checksum, loc_checksum, loc_vocabulary_checksum, ..."""
+
+    def __post_init__(self) -> None:
+        n = self.X.shape[0]
+        for name in ("X_loc", "Y", "surface", "repo", "commit_id", "n_squashed", "time", "split"):
+            if getattr(self, name).shape[0] != n:
+                raise ValueError(f"dataset column {name} has {getattr(self, name).shape[0]} rows, "
+                                 f"expected {n}")  # fmt: skip
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def index(self, split: int) -> np.ndarray:
+        return np.flatnonzero(self.split == split)
+
+    @property
+    def feature_kind(self) -> str:
+        return str(self.meta["kind"])
+
+    @property
+    def feature_checksum(self) -> str:
+        return str(self.meta["checksum"])
+
+    @property
+    def vocabulary_checksum(self) -> str:
+        return str(self.meta["vocabulary_checksum"])
+
+    def loc_view(self) -> Dataset:
+        """The same rows with the LOC-only features as ``X`` (for the baseline)."""
+        meta = {**self.meta, "kind": "loc", "checksum": self.meta["loc_checksum"],
+                "vocabulary_checksum": self.meta["loc_vocabulary_checksum"]}  # fmt: skip
+        return replace(self, X=self.X_loc, feature_names=list(self.meta["loc_feature_names"]),
+                       meta=meta)  # fmt: skip
+
+    def surface_column(self, name: str) -> np.ndarray:
+        return self.surface[:, SURFACE_NAMES.index(name)]
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: Path) -> Path:
+        """Write the npz atomically (no pickled objects)."""
+        data = npz_bytes(
+            X=self.X.astype(np.float32), X_loc=self.X_loc.astype(np.float32),
+            Y=self.Y.astype(np.float32), surface=self.surface.astype(np.float64),
+            repo=self.repo.astype(str), commit_id=self.commit_id.astype(str),
+            n_squashed=self.n_squashed.astype(np.int32), time=self.time.astype(np.int64),
+            split=self.split.astype(np.int8), feature_names=np.array(self.feature_names, str),
+            meta=np.array(json.dumps({**self.meta, "format": DATASET_FORMAT}, sort_keys=True)),
+        )  # fmt: skip
+        return atomic_write_bytes(Path(path), data)
+
+    @classmethod
+    def load(cls, path: Path) -> Dataset:
+        """Load and schema-check ``coding_train.npz``.
+
+        Raises:
+            DatasetSchemaError: missing/invalid arrays, wrong format, inconsistent shapes.
+        """
+        path = Path(path)
+        need = ("X", "X_loc", "Y", "surface", "repo", "commit_id", "n_squashed", "time", "split",
+                "feature_names", "meta")  # fmt: skip
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in need if k not in z.files]
+                if missing:
+                    raise DatasetSchemaError(path, f"missing arrays {missing}")
+                a = {k: np.array(z[k]) for k in need}
+        except DatasetSchemaError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise DatasetSchemaError(path, f"unreadable ({e})") from e
+        try:
+            meta = json.loads(str(a["meta"]))
+        except ValueError as e:
+            raise DatasetSchemaError(path, "meta is not JSON") from e
+        if meta.get("format") != DATASET_FORMAT:
+            raise DatasetSchemaError(path, f"unknown format {meta.get('format')!r}")
+        X, Y = a["X"], a["Y"]
+        if X.ndim != 2 or Y.ndim != 2 or a["surface"].shape[1:] != (len(SURFACE_NAMES),):
+            raise DatasetSchemaError(path, "X, Y must be 2-D and surface (n, 5)")
+        if X.shape[1] != len(a["feature_names"]):
+            raise DatasetSchemaError(path, "feature_names do not match X's columns")
+        if not (np.isfinite(X).all() and np.isfinite(Y).all() and (Y >= 0).all()):
+            raise DatasetSchemaError(path, "non-finite features or negative/non-finite labels")
+        if not np.isin(a["split"], (TRAIN, VAL, TEST)).all():
+            raise DatasetSchemaError(path, "split values must be 0, 1 or 2")
+        try:
+            return cls(X=X, X_loc=a["X_loc"], Y=Y, surface=a["surface"], repo=a["repo"],
+                       commit_id=a["commit_id"], n_squashed=a["n_squashed"], time=a["time"],
+                       split=a["split"], feature_names=[str(s) for s in a["feature_names"]],
+                       meta=meta)  # fmt: skip
+        except ValueError as e:
+            raise DatasetSchemaError(path, str(e)) from e
+
+
+def dataset_stats(ds: Dataset) -> dict[str, Any]:
+    """Key figures of a dataset (JSON-ready)."""
+    y = ds.Y
+    ym = y.mean(axis=1) if len(ds) else np.zeros(0)
+    repos, counts = np.unique(ds.repo, return_counts=True)
+
+    def q(v: np.ndarray, p: float) -> float:
+        return float(np.quantile(v, p)) if v.size else float("nan")
+
+    return {
+        "n_changes": len(ds), "n_train": int((ds.split == TRAIN).sum()),
+        "n_validation": int((ds.split == VAL).sum()), "n_test": int((ds.split == TEST).sum()),
+        "n_samples_per_change": int(y.shape[1]), "n_features": int(ds.X.shape[1]),
+        "feature_kind": ds.feature_kind, "feature_checksum": ds.feature_checksum,
+        "n_squashed_groups": int((ds.n_squashed > 1).sum()),
+        "label_hours": {"mean": float(y.mean()) if y.size else float("nan"),
+                        "median": q(y.ravel(), 0.5), "p90": q(y.ravel(), 0.9),
+                        "share_zero": float((y == 0).mean()) if y.size else float("nan"),
+                        "share_over_8h": float((y > 8).mean()) if y.size else float("nan"),
+                        "commit_mean_median": q(ym, 0.5)},
+        "per_repo": {str(r): int(c) for r, c in zip(repos, counts, strict=True)},
+        "ast_missing_share": _ast_missing_share(ds),
+    }  # fmt: skip
+
+
+def _ast_missing_share(ds: Dataset) -> float | None:
+    if "ast|missing" not in ds.feature_names:
+        return None
+    return ds.meta.get("ast_missing_share")
+
+
+def write_stats(ds: Dataset, path: Path) -> Path:
+    """Write :func:`dataset_stats` as JSON atomically."""
+    return atomic_write_text(Path(path), json.dumps(dataset_stats(ds), indent=1, sort_keys=True))
+
+
+def _labels(labels: LabelMatrixLike | tuple[Sequence[Key], np.ndarray]) -> dict[Key, np.ndarray]:
+    if isinstance(labels, tuple):
+        keys, samples = labels
+    else:
+        keys, samples = labels.keys, labels.samples
+    samples = np.asarray(samples, np.float32)
+    if samples.ndim != 2 or samples.shape[0] != len(keys):
+        raise ValueError(f"label samples {samples.shape} do not match {len(keys)} keys")
+    return {(str(k[0]), str(k[1])): samples[i] for i, k in enumerate(keys)}
+
+
+def time_split(
+    repo: np.ndarray, time: np.ndarray, test_fraction: float, validation_fraction: float, seed: int
+) -> np.ndarray:
+    """Per repo: the most recent ``test_fraction`` -> TEST; a seeded share of the rest -> VAL."""
+    split = np.full(len(repo), TRAIN, np.int8)
+    rng = np.random.default_rng(seed)
+    for r in np.unique(repo):
+        idx = np.flatnonzero(repo == r)
+        idx = idx[np.argsort(time[idx], kind="stable")]
+        n_test = min(len(idx) - 1, math.ceil(test_fraction * len(idx))) if len(idx) > 1 else 0
+        if n_test > 0:
+            split[idx[len(idx) - n_test :]] = TEST
+        rest = idx[: len(idx) - n_test]
+        n_val = round(validation_fraction * len(rest))
+        if n_val > 0 and len(rest) - n_val >= 1:
+            split[rng.choice(rest, n_val, replace=False)] = VAL
+    return split
+
+
+def build_dataset(
+    commits: Iterable[CommitRecord],
+    labels: LabelMatrixLike | tuple[Sequence[Key], np.ndarray],
+    *,
+    representation: Kind = "hybrid",
+    top_n_identifiers: int = 16,
+    test_fraction: float = 0.2,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+    groups: Sequence[Sequence[Key]] | None = None,
+) -> tuple[Dataset, ChangeRepresentation]:
+    """Features + labels -> (Dataset, fitted ChangeRepresentation).
+
+    Args:
+        commits: streamed records (with files, diffs and contents for ``hybrid``); only raw
+            counts are kept per commit, so memory follows the number of commits.
+        labels: keys ``(repo, commit_id)`` and a (keys x samples) matrix of coding hours. A
+            squashed group is labelled by its newest labelled member.
+        representation: ``tokens``, ``hybrid`` or ``loc`` (the LOC baseline is always added).
+        groups: squashed commit groups (lists of keys); their features are summed.
+        test_fraction, validation_fraction, seed: see :func:`time_split`.
+
+    The representation (vocabulary and scaling) is fitted on the train and validation rows only.
+    """
+    lab = _labels(labels)
+    group_of: dict[Key, int] = {}
+    for gi, g in enumerate(groups or ()):
+        for k in g:
+            group_of[(str(k[0]), str(k[1]))] = gi
+    cache = AstCache()
+    with_ast = representation == "hybrid"
+    raws: dict[Any, RawChange] = {}
+    members: dict[Any, list[tuple[int, Key]]] = {}
+    for c in commits:
+        key = (c.repo, c.commit_id)
+        gid: Any = ("g", group_of[key]) if key in group_of else ("c", key)
+        raw = extract_raw([c], with_ast=with_ast, cache=cache)[0]
+        if gid in raws:
+            raws[gid].add(raw)
+        else:
+            raws[gid] = raw
+        members.setdefault(gid, []).append((c.authored_at, key))
+    rows: list[tuple[Any, Key, int, np.ndarray, int]] = []
+    for gid, mem in members.items():
+        mem.sort()
+        labelled = [k for _, k in mem if k in lab]
+        if not labelled:
+            continue
+        rows.append((gid, labelled[-1], mem[-1][0], lab[labelled[-1]], len(mem)))
+    if not rows:
+        raise ValueError("no change has a label: check that label keys match (repo, commit_id)")
+    rows.sort(key=lambda r: (r[1][0], r[2], r[1][1]))
+    repo = np.array([r[1][0] for r in rows], str)
+    time = np.array([r[2] for r in rows], np.int64)
+    split = time_split(repo, time, test_fraction, validation_fraction, seed)
+    raw_list = [raws[r[0]] for r in rows]
+    fit_rows = [raw_list[i] for i in np.flatnonzero(split != TEST)]
+    rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers)
+    rep.fit(fit_rows)
+    loc = ChangeRepresentation(kind="loc").fit(fit_rows)
+    surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))
+    missing = float(np.mean([r.ast[-1] > 0 for r in raw_list])) if with_ast else None
+    ds = Dataset(
+        X=rep.transform(raw_list), X_loc=loc.transform(raw_list),
+        Y=np.stack([r[3] for r in rows]).astype(np.float32), surface=surface, repo=repo,
+        commit_id=np.array([r[1][1] for r in rows], str),
+        n_squashed=np.array([r[4] for r in rows], np.int32), time=time, split=split,
+        feature_names=list(rep.feature_names_),
+        meta={"kind": rep.kind, "top_n_identifiers": top_n_identifiers,
+              "checksum": rep.checksum_, "vocabulary_checksum": rep.vocabulary_checksum_,
+              "loc_checksum": loc.checksum_, "loc_vocabulary_checksum": loc.vocabulary_checksum_,
+              "loc_feature_names": list(loc.feature_names_), "test_fraction": test_fraction,
+              "validation_fraction": validation_fraction, "seed": seed,
+              "ast_missing_share": missing, "ast_parses": cache.parses},
+    )  # fmt: skip
+    return ds, rep

@@ -1,0 +1,261 @@
+"""Held-out evaluation of an effort model -> ``sch_evaluation.json`` and three PNGs.
+
+Definitions (test split only; a change's label samples are its inferred coding hours):
+
+* ``heldout_nll``: mean negative log-likelihood per label sample (density per hour).
+* ``crps``: CRPS of the predicted distribution against each label sample, averaged; computed
+  from ``n_pred_samples`` predictive draws: ``E|X - y| - E|X - X'| / 2``.
+* ``coverage_50/80/90``: share of label samples inside the central 50/80/90 % predicted interval.
+* ``spearman_*``: Spearman correlation with each change's mean inferred coding time (Table I)
+  for the SCH prediction and for lines added, churn (added + deleted), files touched, tokens,
+  spaces.
+* ``baseline_loc_*``: the same metrics for the same predictor trained on LOC features only.
+* ``binned_calibration_r2`` (Fig. 6): changes sorted by SCH into equal-count bins; the "actual"
+  of a change is the mean of its label samples inside [0, 1] h (SCH is the predicted mean
+  truncated to [0, 1] h, so the two are comparable); R² of bin-mean actual about the diagonal
+  ``actual = predicted``: ``1 - sum (a - p)^2 / sum (a - mean a)^2``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from standard_coder.sch.dataset import TEST, TRAIN, VAL, Dataset
+from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text
+from standard_coder.sch.features.representation import RepresentationMismatch
+from standard_coder.sch.predictors.distributions import EffortDistribution
+from standard_coder.sch.predictors.estimator import EffortModel
+
+log = logging.getLogger(__name__)
+
+
+def crps_from_samples(pred: np.ndarray, y: np.ndarray, chunk: int = 128) -> np.ndarray:
+    """Per-change CRPS (averaged over label samples); ``pred`` (n, m), ``y`` (n, S)."""
+    n, m = pred.shape
+    out = np.empty(n)
+    xs = np.sort(pred, axis=1)
+    w = (2 * np.arange(1, m + 1) - m - 1) / (m * m)
+    spread = (xs * w).sum(axis=1)  # = E|X - X'| / 2
+    for i in range(0, n, chunk):
+        p = pred[i : i + chunk, :, None]
+        yy = y[i : i + chunk, None, :]
+        out[i : i + chunk] = np.abs(p - yy).mean(axis=(1, 2)) - spread[i : i + chunk]
+    return out
+
+
+def _features_for(model: EffortModel, ds: Dataset) -> np.ndarray:
+    if model.feature_kind == "loc":
+        X, ck = ds.X_loc, ds.meta["loc_vocabulary_checksum"]
+    else:
+        X, ck = ds.X, ds.vocabulary_checksum
+    if model.vocabulary_checksum and model.vocabulary_checksum != ck:
+        where = getattr(model, "path_", "<in-memory model>")
+        raise RepresentationMismatch(
+            f"{where}: model features ({model.vocabulary_checksum[:12]}) do not match the "
+            f"dataset's ({ck[:12]}); rebuild the dataset or retrain the model"
+        )
+    return X
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def distribution_metrics(
+    dist: EffortDistribution, Y: np.ndarray, *, n_pred_samples: int = 200, seed: int = 0
+) -> dict[str, float]:
+    """NLL, CRPS and central-interval coverage of label samples ``Y`` (n, S)."""
+    nll = float(-dist.log_prob(Y).mean())
+    draws = dist.sample(n_pred_samples, torch.Generator().manual_seed(seed))
+    crps = float(crps_from_samples(draws, Y).mean())
+    c = dist.cdf(Y)
+    out = {"heldout_nll": nll, "crps": crps}
+    for lvl in (50, 80, 90):
+        lo = (1 - lvl / 100) / 2
+        out[f"coverage_{lvl}"] = float(((c >= lo) & (c <= 1 - lo)).mean())
+    return out
+
+
+def binned_calibration(
+    pred: np.ndarray, Y: np.ndarray, n_bins: int | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Bin-mean predicted SCH and bin-mean actual (label samples within [0, 1] h), and R²."""
+    inside = (Y >= 0) & (Y <= 1.0)
+    ok = inside.any(axis=1)
+    actual = np.where(inside, Y, 0.0).sum(axis=1)[ok] / inside.sum(axis=1)[ok]
+    p = pred[ok]
+    if n_bins is None:
+        n_bins = int(min(250, max(5, len(p) // 20)))
+    n_bins = max(1, min(n_bins, len(p)))
+    if len(p) == 0:
+        return np.zeros(0), np.zeros(0), float("nan")
+    order = np.argsort(p, kind="stable")
+    bins = np.array_split(order, n_bins)
+    bp = np.array([p[b].mean() for b in bins])
+    ba = np.array([actual[b].mean() for b in bins])
+    ss_tot = float(((ba - ba.mean()) ** 2).sum())
+    r2 = 1.0 - float(((ba - bp) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    return bp, ba, r2
+
+
+def _png(fig: Any, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _plots(
+    reports: Path,
+    bp: np.ndarray,
+    ba: np.ndarray,
+    r2: float,
+    mean_pred: np.ndarray,
+    q10: np.ndarray,
+    q90: np.ndarray,
+    y_mean: np.ndarray,
+    pit: np.ndarray,
+) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    out = []
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    ax.plot(bp, ba, "o", ms=3, label=f"bins (R²={r2:.3f})")
+    hi = float(max(1.0, *(bp.tolist() or [0]), *(ba.tolist() or [0])))
+    ax.plot([0, hi], [0, hi], "k--", lw=1, label="diagonal")
+    ax.set_xlabel("predicted SCH (h, bin mean)")
+    ax.set_ylabel("inferred coding time in [0, 1] h (bin mean)")
+    ax.set_title("Binned calibration (cf. paper Fig. 6)")
+    ax.legend()
+    _png(fig, reports / "sch_calibration.png")
+    out.append("sch_calibration.png")
+
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    ax.errorbar(
+        y_mean,
+        mean_pred,
+        yerr=[np.maximum(mean_pred - q10, 0), np.maximum(q90 - mean_pred, 0)],
+        fmt="o",
+        ms=2,
+        alpha=0.4,
+        elinewidth=0.5,
+    )
+    lim = [
+        max(1e-3, float(min(y_mean.min(initial=1), mean_pred.min(initial=1)))),
+        float(max(y_mean.max(initial=1), mean_pred.max(initial=1))),
+    ]
+    ax.plot(lim, lim, "k--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("mean inferred coding time (h)")
+    ax.set_ylabel("predicted mean (h), q10-q90 bars")
+    ax.set_title("Predicted vs inferred hours (test split)")
+    _png(fig, reports / "sch_predicted_vs_inferred.png")
+    out.append("sch_predicted_vs_inferred.png")
+
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.subplots()
+    ax.hist(pit.ravel(), bins=20, range=(0, 1), density=True)
+    ax.axhline(1.0, color="k", ls="--", lw=1)
+    ax.set_xlabel("PIT = predicted CDF at label sample")
+    ax.set_ylabel("density")
+    ax.set_title("PIT histogram (flat = calibrated)")
+    _png(fig, reports / "sch_pit_histogram.png")
+    out.append("sch_pit_histogram.png")
+    return out
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    return v
+
+
+def evaluate(
+    model: EffortModel,
+    dataset: Dataset,
+    reports_dir: Path,
+    *,
+    loc_baseline_model: EffortModel | None = None,
+    truth_pearson: dict[str, float] | None = None,
+    n_pred_samples: int = 200,
+    seed: int = 0,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Held-out metrics (module docstring) -> ``<reports_dir>/sch_evaluation.json`` + PNGs.
+
+    Args:
+        model: the effort model (trained on ``dataset``'s representation).
+        dataset: the dataset; only its test split is scored.
+        reports_dir: folder for ``sch_evaluation.json`` and the PNGs (created).
+        loc_baseline_model: the same predictor trained on ``dataset.loc_view()``.
+        truth_pearson: ``{"hmm": r, "gap": r}`` from work inference vs simulator truth.
+    Returns:
+        The metrics dict that was written.
+    """
+    reports = Path(reports_dir)
+    reports.mkdir(parents=True, exist_ok=True)
+    te = dataset.index(TEST)
+    if len(te) == 0:
+        raise ValueError("the dataset has no test rows (test_fraction too small?)")
+    Y = dataset.Y[te].astype(np.float64)
+    X = _features_for(model, dataset)[te]
+    dist = model.distribution(X)
+    pred = model.predict(X)
+    y_mean = Y.mean(axis=1)
+    res: dict[str, Any] = {"predictor": model.predictor, "feature_kind": model.feature_kind}
+    res.update(distribution_metrics(dist, Y, n_pred_samples=n_pred_samples, seed=seed))
+    la = dataset.surface_column("lines_added")[te]
+    ld = dataset.surface_column("lines_deleted")[te]
+    res["spearman_sch"] = _spearman(pred.sch, y_mean)
+    res["spearman_mean"] = _spearman(pred.mean, y_mean)
+    res["spearman_lines_added"] = _spearman(la, y_mean)
+    res["spearman_churn"] = _spearman(la + ld, y_mean)
+    res["spearman_files_touched"] = _spearman(dataset.surface_column("files_touched")[te], y_mean)
+    res["spearman_tokens"] = _spearman(dataset.surface_column("tokens")[te], y_mean)
+    res["spearman_spaces"] = _spearman(dataset.surface_column("spaces")[te], y_mean)
+    bp, ba, r2 = binned_calibration(pred.sch, Y)
+    res["binned_calibration_r2"] = r2
+    res["calibration_bins"] = len(bp)
+    res["mean_sch"] = float(pred.sch.mean())
+    if loc_baseline_model is not None:
+        Xl = _features_for(loc_baseline_model, dataset)[te]
+        bd = loc_baseline_model.distribution(Xl)
+        for k, v in distribution_metrics(bd, Y, n_pred_samples=n_pred_samples,
+                                         seed=seed).items():  # fmt: skip
+            res[f"baseline_loc_{k}"] = v
+        res["baseline_loc_spearman_sch"] = _spearman(loc_baseline_model.predict(Xl).sch, y_mean)
+    if truth_pearson is not None:
+        res["work_inference_pearson_vs_truth"] = dict(truth_pearson)
+    res["n_train"] = len(dataset.index(TRAIN))
+    res["n_validation"] = len(dataset.index(VAL))
+    res["n_test"] = len(te)
+    if plots:
+        res["plots"] = _plots(reports, bp, ba, r2, pred.mean, pred.q10, pred.q90, y_mean,
+                              dist.cdf(Y))  # fmt: skip
+    res = _clean(res)
+    atomic_write_text(reports / "sch_evaluation.json", json.dumps(res, indent=1, sort_keys=True))
+    log.info(
+        "held-out NLL %.3f CRPS %.3f cov80 %.2f",
+        res["heldout_nll"],
+        res["crps"],
+        res["coverage_80"] or float("nan"),
+    )
+    return res

@@ -1,0 +1,246 @@
+"""``ChangeRepresentation``: a change (one commit or a squashed group) -> a scaled feature vector.
+
+Raw counts are extracted once per change (:func:`extract_raw`), the vocabulary and scaling are
+fitted on the training changes only, and the transform is ``(log1p(count) - mean) / std``.
+The fitted state is saved pickle-free (``representation.json`` + ``scaling.npz``) with a
+SHA-256 checksum over settings, vocabulary and scaling; a vocabulary checksum (settings and
+feature names only) travels into model checkpoints so a model never meets another vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
+from standard_coder.sch.features.ast_edits import AST_NAMES, AstCache, ast_edit_features
+from standard_coder.sch.features.loc import LOC_NAMES
+from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts, file_token_counts
+from standard_coder.sch.records import CommitRecord
+
+Kind = Literal["tokens", "hybrid", "loc"]
+FORMAT = "standard_coder.change_representation/1"
+OTHER_ID = "<other>"
+
+
+class RepresentationMismatch(ValueError):
+    """A saved representation or a model was built for another vocabulary or settings."""
+
+
+@dataclass
+class RawChange:
+    """Unscaled counts of one change; ``add`` sums squashed commits."""
+
+    tokens: TokenCounts = field(default_factory=TokenCounts)
+    ast: np.ndarray = field(default_factory=lambda: np.zeros(len(AST_NAMES)))
+
+    def add(self, other: RawChange) -> None:
+        self.tokens.add(other.tokens)
+        self.ast = self.ast + other.ast
+
+    @property
+    def surface(self) -> np.ndarray:
+        return np.asarray(self.tokens.surface, np.float64)
+
+
+Change = CommitRecord | Sequence[CommitRecord]
+
+
+def extract_raw(
+    changes: Iterable[Change], *, with_ast: bool = True, cache: AstCache | None = None
+) -> list[RawChange]:
+    """Raw counts per change; a change is a commit or a group of commits (a squash: summed)."""
+    cache = cache or AstCache()
+    out: list[RawChange] = []
+    for ch in changes:
+        group = (ch,) if isinstance(ch, CommitRecord) else tuple(ch)
+        raw = RawChange()
+        for c in group:
+            one = RawChange(tokens=file_token_counts(c.files))
+            if with_ast:
+                one.ast = ast_edit_features(c.files, cache)
+            raw.add(one)
+        out.append(raw)
+    return out
+
+
+def _sha(obj: Any, *arrays: np.ndarray) -> str:
+    h = hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype="<f8").tobytes())
+    return h.hexdigest()
+
+
+class ChangeRepresentation:
+    """Fit-on-train feature map for changes.
+
+    Args:
+        kind: ``tokens`` (token bag + surface counts), ``hybrid`` (+ Python AST edits) or
+            ``loc`` (lines added and deleted only: the baseline).
+        top_n_identifiers: most frequent identifiers per language kept as their own tokens;
+            the rest count into ``<lang>|id|<other>``.
+
+    Example:
+        >>> rep = ChangeRepresentation(kind="tokens").fit(train_commits)
+        >>> X = rep.transform(test_commits)
+    """
+
+    def __init__(self, *, kind: Kind = "hybrid", top_n_identifiers: int = 16) -> None:
+        self.kind = kind
+        self.top_n_identifiers = top_n_identifiers
+
+    # -- fitting -----------------------------------------------------------------------------
+    @property
+    def needs_ast(self) -> bool:
+        return self.kind == "hybrid"
+
+    def _raws(self, changes: Iterable[Change] | Sequence[RawChange]) -> list[RawChange]:
+        items = list(changes)
+        if items and isinstance(items[0], RawChange):
+            return items  # type: ignore[return-value]
+        return extract_raw(items, with_ast=self.needs_ast)  # type: ignore[arg-type]
+
+    def fit(self, changes: Iterable[Change] | Sequence[RawChange]) -> ChangeRepresentation:
+        """Learn vocabulary and scaling from training changes (commits, groups or raws)."""
+        if self.kind not in ("tokens", "hybrid", "loc"):
+            raise ValueError(f"unknown representation kind {self.kind!r}")
+        raws = self._raws(changes)
+        if not raws:
+            raise ValueError("cannot fit a change representation on zero changes")
+        names: list[str] = []
+        if self.kind == "loc":
+            names = [f"surface|{n}" for n in LOC_NAMES]
+        else:
+            total: Counter[str] = Counter()
+            for r in raws:
+                total.update(r.tokens.bag)
+            fixed = sorted(k for k in total if k.split("|")[1] != "id")
+            ids_by_lang: dict[str, Counter[str]] = {}
+            for k, v in total.items():
+                lang, kind, _tok = k.split("|", 2)
+                if kind == "id":
+                    ids_by_lang.setdefault(lang, Counter())[k] = v
+            ids: list[str] = []
+            for lang in sorted(ids_by_lang):
+                top = sorted(ids_by_lang[lang].items(), key=lambda kv: (-kv[1], kv[0]))
+                ids += sorted(k for k, _ in top[: self.top_n_identifiers])
+                ids.append(f"{lang}|id|{OTHER_ID}")
+            names = fixed + ids + [f"surface|{n}" for n in SURFACE_NAMES]
+            if self.kind == "hybrid":
+                names += list(AST_NAMES)
+        self.feature_names_ = names
+        self._index = {n: i for i, n in enumerate(names)}
+        counts = self._counts(raws)
+        logc = np.log1p(counts)
+        self.mean_ = logc.mean(axis=0)
+        std = logc.std(axis=0)
+        self.scale_ = np.where(std > 1e-8, std, 1.0)
+        self._set_checksums()
+        return self
+
+    def _set_checksums(self) -> None:
+        settings = {"format": FORMAT, "kind": self.kind, "top_n": self.top_n_identifiers}
+        self.vocabulary_checksum_ = _sha({**settings, "names": self.feature_names_})
+        self.checksum_ = _sha({**settings, "names": self.feature_names_}, self.mean_, self.scale_)
+
+    # -- transform ---------------------------------------------------------------------------
+    def _check(self) -> None:
+        if not hasattr(self, "feature_names_"):
+            raise NotFittedError("ChangeRepresentation is not fitted; call fit() first")
+
+    def _counts(self, raws: Sequence[RawChange]) -> np.ndarray:
+        names = self.feature_names_
+        idx = self._index
+        out = np.zeros((len(raws), len(names)), np.float64)
+        s_cols = [idx.get(f"surface|{n}", -1) for n in SURFACE_NAMES]
+        a0 = idx.get(AST_NAMES[0], -1)
+        for i, r in enumerate(raws):
+            row = out[i]
+            if self.kind != "loc":
+                for k, v in r.tokens.bag.items():
+                    j = idx.get(k)
+                    if j is None:
+                        lang, kind, _ = k.split("|", 2)
+                        if kind != "id":
+                            continue  # an operator/keyword never seen in training
+                        j = idx.get(f"{lang}|id|{OTHER_ID}")
+                        if j is None:
+                            continue  # a language never seen in training
+                    row[j] += v
+            for c, sv in zip(s_cols, r.tokens.surface, strict=True):
+                if c >= 0:
+                    row[c] = sv
+            if a0 >= 0:
+                row[a0 : a0 + len(AST_NAMES)] = r.ast
+        return out
+
+    def raw_matrix(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
+        """Unscaled counts in vocabulary order."""
+        self._check()
+        return self._counts(self._raws(changes))
+
+    def transform(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
+        """Scaled float32 features (rows = changes)."""
+        return self.scale_counts(self.raw_matrix(changes))
+
+    def scale_counts(self, counts: np.ndarray) -> np.ndarray:
+        """``(log1p(counts) - mean) / std`` as float32."""
+        self._check()
+        out: np.ndarray = (np.log1p(np.maximum(counts, 0.0)) - self.mean_) / self.scale_
+        return out.astype(np.float32)
+
+    def fit_transform(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
+        raws = self._raws(changes)
+        return self.fit(raws).transform(raws)
+
+    @property
+    def n_features(self) -> int:
+        self._check()
+        return len(self.feature_names_)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: Path) -> Path:
+        """Write ``representation.json`` and ``scaling.npz`` atomically; return the folder."""
+        self._check()
+        directory = Path(directory)
+        atomic_write_bytes(directory / "scaling.npz", npz_bytes(mean=self.mean_, scale=self.scale_))
+        meta = {
+            "format": FORMAT,
+            "kind": self.kind,
+            "top_n_identifiers": self.top_n_identifiers,
+            "feature_names": self.feature_names_,
+            "checksum": self.checksum_,
+            "vocabulary_checksum": self.vocabulary_checksum_,
+        }
+        atomic_write_text(directory / "representation.json", json.dumps(meta, indent=1))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> ChangeRepresentation:
+        """Load a saved representation; the checksum is verified."""
+        directory = Path(directory)
+        meta_path = directory / "representation.json"
+        try:
+            meta = json.loads(meta_path.read_text("utf-8"))
+            with np.load(directory / "scaling.npz", allow_pickle=False) as z:
+                mean, scale = np.array(z["mean"]), np.array(z["scale"])
+        except (OSError, ValueError, KeyError) as e:
+            raise RepresentationMismatch(f"{directory}: unreadable representation ({e})") from e
+        if meta.get("format") != FORMAT:
+            raise RepresentationMismatch(f"{meta_path}: unknown format {meta.get('format')!r}")
+        rep = cls(kind=meta["kind"], top_n_identifiers=int(meta["top_n_identifiers"]))
+        rep.feature_names_ = list(meta["feature_names"])
+        rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
+        rep.mean_, rep.scale_ = mean, scale
+        rep._set_checksums()
+        if rep.checksum_ != meta.get("checksum"):
+            raise RepresentationMismatch(f"{directory}: checksum mismatch (corrupt or edited)")
+        return rep

@@ -1,0 +1,1 @@
+"""Effort predictors: MDN and quantile regression, one training loop, sklearn-shaped wrappers."""

@@ -1,0 +1,165 @@
+"""Stage-level entry points the pipeline wires: fit an effort model, score raw diffs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from standard_coder.runner.context import TrainingCheckpointer
+from standard_coder.sch.dataset import TRAIN, VAL, Dataset
+from standard_coder.sch.features.representation import (
+    ChangeRepresentation,
+    RepresentationMismatch,
+)
+from standard_coder.sch.features.tokens import language_of
+from standard_coder.sch.predictors.estimator import PREDICTORS, EffortModel
+from standard_coder.sch.records import CommitRecord, FileChange
+
+log = logging.getLogger(__name__)
+
+_NOT_ESTIMATOR = frozenset({"checkpoint_every_steps", "validation_fraction"})
+
+
+def estimator_params(kind: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the options the ``kind`` estimator accepts (drop runner-only keys; unknown -> error)."""
+    if kind not in PREDICTORS:
+        raise ValueError(f"unknown predictor {kind!r}; use one of {sorted(PREDICTORS)}")
+    allowed = set(PREDICTORS[kind]._PARAMS)  # type: ignore[attr-defined]
+    out: dict[str, Any] = {}
+    for k, v in options.items():
+        if k in _NOT_ESTIMATOR:
+            continue
+        if k not in allowed:
+            # options of the other predictor (e.g. mdn keys given to quantile) are ignored
+            if any(k in set(c._PARAMS) for c in PREDICTORS.values()):  # type: ignore[attr-defined]
+                continue
+            raise ValueError(f"unknown {kind} option {k!r}")
+        out[k] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def fit_effort_model(
+    dataset: Dataset,
+    kind: str,
+    options: Mapping[str, Any],
+    *,
+    checkpointer: TrainingCheckpointer | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    tb_dir: Path | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+) -> EffortModel:
+    """Train the ``kind`` predictor (``mdn`` or ``quantile``) on the dataset's train split.
+
+    ``options`` are flat estimator keywords (e.g. ``components``, ``hidden``, ``family``,
+    ``epochs``, ``batch_size``, ``learning_rate``, ...). Early stopping uses the validation
+    split. Pass ``dataset.loc_view()`` to train the LOC baseline.
+
+    Raises:
+        TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved).
+    """
+    params = {**estimator_params(kind, options), "random_state": seed, "device": device}
+    tr, va = dataset.index(TRAIN), dataset.index(VAL)
+    model = EffortModel(predictor=kind, params=params, feature_kind=dataset.feature_kind,
+                        feature_checksum=dataset.feature_checksum,
+                        vocabulary_checksum=dataset.vocabulary_checksum)  # fmt: skip
+    log.info("training %s on %d changes (%d validation) on %s", kind, len(tr), len(va), device)
+    return model.fit(
+        dataset.X[tr],
+        dataset.Y[tr],
+        X_val=dataset.X[va],
+        Y_val=dataset.Y[va],
+        checkpointer=checkpointer,
+        should_stop=should_stop,
+        tb_dir=tb_dir,
+    )
+
+
+def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
+    """Split ``git diff`` text (with headers) into headerless per-file hunks."""
+    files: list[FileChange] = []
+    path: str | None = None
+    body: list[str] = []
+
+    def flush() -> None:
+        if path is None and not body:
+            return
+        p = path or "unknown"
+        add = sum(1 for ln in body if ln.startswith("+"))
+        dele = sum(1 for ln in body if ln.startswith("-"))
+        files.append(FileChange(path=p, old_path=None, language=language_of(p), lines_added=add,
+                                lines_deleted=dele, is_binary=False,
+                                diff="\n".join(body) + "\n"))  # fmt: skip
+
+    in_hunk = False
+    for line in text.splitlines():
+        if line.startswith("diff --git "):
+            flush()
+            path, body, in_hunk = line.rsplit(" b/", 1)[-1], [], False
+            continue
+        if not in_hunk and line.startswith("+++ "):
+            tgt = line[4:].strip()
+            if tgt != "/dev/null":
+                path = tgt[2:] if tgt.startswith("b/") else tgt
+            continue
+        if not in_hunk and line.startswith(
+            (
+                "--- ",
+                "index ",
+                "new file",
+                "deleted file",
+                "similarity",
+                "rename ",
+                "old mode",
+                "new mode",
+            )
+        ):
+            continue
+        if line.startswith("@@"):
+            in_hunk = True
+            body.append(line)
+            continue
+        if in_hunk:
+            body.append(line)
+    flush()
+    return tuple(files)
+
+
+def diff_records(diffs: list[str]) -> list[CommitRecord]:
+    """Wrap raw diff texts as commits (no contents: AST features stay zero)."""
+    return [
+        CommitRecord(repo="ticket", commit_id=str(i), author_id="", author_name="", authored_at=0,
+                     author_tz_offset_min=0, committed_at=0, files=parse_unified_diff(d))
+        for i, d in enumerate(diffs)
+    ]  # fmt: skip
+
+
+def predict_diffs(
+    model: EffortModel,
+    rep: ChangeRepresentation,
+    diffs: list[str],
+    *,
+    n_samples: int = 200,
+    rng: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Coding-hour draws (len(diffs) x n_samples) for raw unified diff texts (tickets).
+
+    Raises:
+        RepresentationMismatch: ``rep`` is not the representation the model was trained on.
+    """
+    if model.vocabulary_checksum != rep.vocabulary_checksum_ or (
+        model.feature_checksum and model.feature_checksum != rep.checksum_
+    ):
+        where = getattr(model, "path_", "<in-memory model>")
+        raise RepresentationMismatch(
+            f"{where}: model was trained on another feature representation "
+            f"({model.vocabulary_checksum[:12]} != {rep.vocabulary_checksum_[:12]})"
+        )
+    if not diffs:
+        return np.zeros((0, n_samples))
+    X = rep.transform(diff_records(diffs))
+    return model.sample(X, n_samples, rng)

@@ -1,0 +1,266 @@
+"""One nanoGPT-shaped training loop for every effort predictor.
+
+The whole dataset lives on the device as tensors: ``X`` (commits x features) and ``Y``
+(commits x label samples, hours). Each step draws a batch of ``(commit, sample)`` index pairs
+from a seeded ``torch.Generator`` (``batch_size // k`` commits with ``k`` samples each) and
+gathers ``X[rows]``, ``Y[rows, cols]``: no replicated rows, no DataLoader, and the network runs
+once per drawn commit. One epoch is ``ceil(n_train_commits * n_samples / batch_size)`` steps
+(capped by ``max_steps_per_epoch``). After each epoch the validation loss (all validation
+commits x all their samples) drives early stopping.
+Checkpoints go through a ``TrainingCheckpointer`` every N steps, at each epoch end and when
+``should_stop()`` turns true; they hold everything needed for a bitwise-exact resume.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from standard_coder.runner.context import TrainingCheckpointer
+
+log = logging.getLogger(__name__)
+
+
+class LossModule(Protocol):
+    """A module with ``loss(x, y)``: mean loss of hours ``y`` (B,) or (B, m)."""
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...
+
+
+class TrainingInterrupted(Exception):
+    """``should_stop()`` turned true; the checkpoint is saved, rerun to resume."""
+
+    def __init__(self, step: int, path: Path | None) -> None:
+        super().__init__(f"training stopped at step {step}; checkpoint {path}")
+        self.step = step
+        self.path = path
+
+
+@dataclass
+class TrainOptions:
+    """Optimisation settings (the ``[training.optim]`` section as plain values)."""
+
+    epochs: int = 60
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    early_stopping_patience: int = 8
+    grad_clip: float = 5.0
+    max_steps_per_epoch: int | None = None
+    samples_per_commit: int = 8
+    """Label samples drawn per drawn commit: a step covers ``batch_size // k`` commits with
+    ``k`` samples each (``batch_size`` pairs), so the network runs once per commit, not per
+    pair. 1 = independent (commit, sample) pairs."""
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train_model` (the module holds the best weights afterwards)."""
+
+    best_val: float
+    best_epoch: int
+    epochs_run: int
+    steps: int
+    stopped: str
+    history: list[list[float]] = field(default_factory=list)
+    interrupted: bool = False
+    checkpoint: Path | None = None
+
+
+def data_digest(*arrays: torch.Tensor) -> str:
+    """Digest of the training tensors; a checkpoint from other data is never resumed."""
+    h = hashlib.sha256()
+    for a in arrays:
+        t = a.detach().to("cpu").contiguous()
+        h.update(str((tuple(t.shape), str(t.dtype))).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def _rng_states() -> dict[str, Any]:
+    out: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def _set_rng_states(st: dict[str, Any]) -> None:
+    torch.set_rng_state(st["torch"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+@torch.no_grad()
+def mean_loss(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, chunk: int = 4096) -> float:
+    """Mean loss over every (row, sample) pair of ``X``, ``Y`` (rows x samples)."""
+    was = model.training
+    model.eval()
+    total = 0.0
+    rows = max(1, chunk // max(1, Y.shape[1]))
+    for i in range(0, X.shape[0], rows):
+        loss = model.loss(X[i : i + rows], Y[i : i + rows])  # type: ignore[operator]
+        total += float(loss) * Y[i : i + rows].numel()
+    model.train(was)
+    return total / max(1, Y.numel())
+
+
+def train_model(
+    model: nn.Module,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    X_val: torch.Tensor,
+    Y_val: torch.Tensor,
+    *,
+    options: TrainOptions,
+    seed: int,
+    checkpointer: TrainingCheckpointer | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    tb_dir: Path | None = None,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` (which must define ``loss(x, y)``) in place; best weights are kept.
+
+    Args:
+        model: the module, already on the device of ``X``.
+        X, Y: training features (n, d) and label samples (n, S), same device.
+        X_val, Y_val: validation split for early stopping (may be empty: no early stopping).
+        options: optimisation settings.
+        seed: seeds the batch generator (the caller seeds initialisation).
+        checkpointer: runner helper; resumed from when it holds a checkpoint of the same data.
+        should_stop: polled every step; when true a checkpoint is written and
+            :class:`TrainingInterrupted` is raised.
+        tb_dir: TensorBoard scalars (``train/loss``, ``val/loss``) go here when given.
+        on_epoch: callback ``(epoch, train_loss, val_loss)``.
+
+    Returns:
+        The :class:`TrainResult`; ``model`` holds the weights of the best validation epoch.
+    """
+    n, S = Y.shape
+    if n == 0:
+        raise ValueError("no training rows")
+    B = options.batch_size
+    k = max(1, min(options.samples_per_commit, S, B))
+    steps_per_epoch = max(1, math.ceil(n * S / B))
+    if options.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, options.max_steps_per_epoch)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
+    )
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    digest = data_digest(X, Y, X_val, Y_val)
+    epoch = step_in_epoch = global_step = bad_epochs = 0
+    best_val, best_epoch = math.inf, -1
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[list[float]] = []
+    loss_sum = 0.0
+
+    if checkpointer is not None:
+        st = checkpointer.load_latest()
+        if st is not None and st.get("data_digest") == digest:
+            model.load_state_dict(st["model"])
+            opt.load_state_dict(st["optimizer"])
+            gen.set_state(st["generator"])
+            _set_rng_states(st["rng"])
+            epoch, step_in_epoch = int(st["epoch"]), int(st["step_in_epoch"])
+            global_step, bad_epochs = int(st["global_step"]), int(st["bad_epochs"])
+            best_val, best_epoch = float(st["best_val"]), int(st["best_epoch"])
+            best_state = st["best_state"]
+            history = [list(map(float, h)) for h in st["history"]]
+            loss_sum = float(st["loss_sum"])
+            log.info("resuming training at epoch %d step %d", epoch, global_step)
+        elif st is not None:
+            log.warning("ignoring a checkpoint of other training data")
+
+    def state() -> dict[str, Any]:
+        return {
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "generator": gen.get_state(), "rng": _rng_states(), "epoch": epoch,
+            "step_in_epoch": step_in_epoch, "global_step": global_step,
+            "bad_epochs": bad_epochs, "best_val": best_val, "best_epoch": best_epoch,
+            "best_state": best_state, "history": history, "loss_sum": loss_sum,
+            "data_digest": digest,
+        }  # fmt: skip
+
+    writer = None
+    if tb_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(tb_dir), purge_step=global_step or None)
+    stopped = "completed"
+    model.train()
+    try:
+        while epoch < options.epochs:
+            while step_in_epoch < steps_per_epoch:
+                if should_stop is not None and should_stop():
+                    path = checkpointer.save(state(), global_step) if checkpointer else None
+                    raise TrainingInterrupted(global_step, path)
+                rows = torch.randint(n, (B // k,), generator=gen).to(X.device)
+                cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
+                yb = Y[rows[:, None], cols]
+                loss = model.loss(X[rows], yb[:, 0] if k == 1 else yb)  # type: ignore[operator]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if options.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+                opt.step()
+                global_step += 1
+                step_in_epoch += 1
+                loss_sum += float(loss.detach())
+                if writer is not None and global_step % 10 == 0:
+                    writer.add_scalar("train/loss", float(loss.detach()), global_step)
+                if checkpointer is not None and checkpointer.due(global_step):
+                    checkpointer.save(state(), global_step)
+            train_loss = loss_sum / steps_per_epoch
+            val = mean_loss(model, X_val, Y_val) if X_val.shape[0] else train_loss
+            history.append([float(epoch), train_loss, val])
+            if writer is not None:
+                writer.add_scalar("train/epoch_loss", train_loss, epoch)
+                writer.add_scalar("val/loss", val, epoch)
+            if on_epoch is not None:
+                on_epoch(epoch, train_loss, val)
+            if val < best_val:
+                best_val, best_epoch, bad_epochs = val, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_epochs += 1
+            epoch += 1
+            step_in_epoch = 0
+            loss_sum = 0.0
+            if bad_epochs >= options.early_stopping_patience:
+                stopped = "early_stopping"
+                epoch = options.epochs  # finished: a resume must not train further
+            if checkpointer is not None:
+                checkpointer.save(state(), global_step)
+            if stopped == "early_stopping":
+                break
+    finally:
+        if writer is not None:
+            writer.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if stopped == "completed" and history and len(history) < options.epochs:
+        stopped = "early_stopping"
+    return TrainResult(
+        best_val=best_val,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        steps=global_step,
+        stopped=stopped,
+        history=history,
+    )
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (and numpy's legacy global RNG) before building a model."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))

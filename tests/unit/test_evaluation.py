@@ -1,0 +1,85 @@
+"""Held-out evaluation: CRPS, calibration, the written report."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from standard_coder.sch.dataset import build_dataset
+from standard_coder.sch.evaluation import binned_calibration, crps_from_samples, evaluate
+from standard_coder.sch.features.representation import RepresentationMismatch
+from standard_coder.sch.features.synthetic import synthetic_changes
+from standard_coder.sch.predictors.stage import fit_effort_model, predict_diffs
+
+torch.set_num_threads(1)
+
+
+def test_crps_from_samples_matches_closed_form_for_a_normal() -> None:
+    rng = np.random.default_rng(0)
+    pred = rng.normal(0.0, 1.0, (1, 20000))
+    y = np.array([[0.0, 1.0, -2.0]])
+    got = crps_from_samples(pred, y)[0]
+
+    def crps(x: float) -> float:  # Gneiting & Raftery: standard normal
+        return float(
+            x * (2 * stats.norm.cdf(x) - 1) + 2 * stats.norm.pdf(x) - 1 / math.sqrt(math.pi)
+        )
+
+    assert got == pytest.approx(np.mean([crps(v) for v in y[0]]), abs=0.01)
+
+
+def test_binned_calibration_perfect_and_uninformative() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.1, 0.9, 2000)
+    Y = np.repeat(p[:, None], 4, axis=1) + rng.normal(0, 0.02, (2000, 4))
+    bp, _ba, r2 = binned_calibration(p, np.clip(Y, 0, 1), n_bins=20)
+    assert len(bp) == 20 and r2 > 0.98
+    _, _, r2_bad = binned_calibration(rng.permutation(p), np.clip(Y, 0, 1), n_bins=20)
+    assert r2_bad < 0.3
+
+
+def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
+    s = synthetic_changes(160, n_samples=10, seed=4)
+    ds, rep = build_dataset(s.commits, (s.keys, s.samples), representation="tokens",
+                            top_n_identifiers=4)  # fmt: skip
+    opts = {
+        "components": 2,
+        "hidden": [8],
+        "epochs": 2,
+        "batch_size": 64,
+        "checkpoint_every_steps": 10,
+        "validation_fraction": 0.1,
+    }  # runner keys dropped
+    m = fit_effort_model(ds, "mdn", opts, seed=0)
+    b = fit_effort_model(ds.loc_view(), "mdn", opts, seed=0)
+    res = evaluate(m, ds, tmp_path / "reports", loc_baseline_model=b,
+                   truth_pearson={"hmm": 0.7, "gap": 0.5}, n_pred_samples=50)  # fmt: skip
+    on_disk = json.loads((tmp_path / "reports" / "sch_evaluation.json").read_text())
+    assert on_disk == json.loads(json.dumps(res))
+    for k in ("heldout_nll", "crps", "coverage_50", "coverage_80", "coverage_90", "spearman_sch",
+              "spearman_lines_added", "spearman_churn", "spearman_files_touched",
+              "baseline_loc_heldout_nll", "baseline_loc_crps", "baseline_loc_coverage_80",
+              "binned_calibration_r2", "n_train", "n_test"):  # fmt: skip
+        assert k in res, k
+    assert res["coverage_50"] <= res["coverage_80"] <= res["coverage_90"]
+    assert res["work_inference_pearson_vs_truth"] == {"hmm": 0.7, "gap": 0.5}
+    assert res["n_test"] == int((ds.split == 2).sum())
+    for png in res["plots"]:
+        assert (tmp_path / "reports" / png).read_bytes()[:4] == b"\x89PNG"
+    # a model of another vocabulary is refused, naming the model
+    with pytest.raises(RepresentationMismatch, match="do not match"):
+        evaluate(b.__class__(predictor="mdn", feature_kind="tokens",
+                             vocabulary_checksum="x" * 64), ds, tmp_path / "r2")  # fmt: skip
+    # raw diff text for forecasting tickets
+    diff = ("diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1,2 @@\n-a = 1\n"
+            "+while a < 10:\n+    a += compute(a)\n")  # fmt: skip
+    draws = predict_diffs(m, rep, [diff, diff], n_samples=30, rng=0)
+    assert draws.shape == (2, 30) and (draws >= 0).all()
+    with pytest.raises(RepresentationMismatch):
+        predict_diffs(b, rep, [diff])

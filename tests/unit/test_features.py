@@ -1,0 +1,195 @@
+"""Change features: token bag, surface counts, AST edits, representation fit/transform/save."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from standard_coder.sch.features import (
+    ChangeRepresentation,
+    RepresentationMismatch,
+    ast_edits,
+    extract_raw,
+)
+from standard_coder.sch.features.ast_edits import (
+    AST_NAMES,
+    AstCache,
+    _whole_file,
+    ast_edit_features,
+    split_top_level,
+)
+from standard_coder.sch.features.synthetic import synthetic_changes
+from standard_coder.sch.features.tokens import SURFACE_NAMES, changed_lines, file_token_counts
+from standard_coder.sch.records import CommitRecord, FileChange
+
+
+def fc(
+    diff: str,
+    before: str | None = None,
+    after: str | None = None,
+    path: str = "a.py",
+    language: str = "python",
+    added: int = 0,
+    deleted: int = 0,
+) -> FileChange:
+    return FileChange(path=path, old_path=path, language=language, lines_added=added,
+                      lines_deleted=deleted, is_binary=False, diff=diff, before=before,
+                      after=after)  # fmt: skip
+
+
+def commit(cid: str, *files: FileChange, t: int = 0, repo: str = "r") -> CommitRecord:
+    return CommitRecord(repo=repo, commit_id=cid, author_id="a@x", author_name="A",
+                        authored_at=t, author_tz_offset_min=0, committed_at=t,
+                        files=files)  # fmt: skip
+
+
+def A(name: str) -> int:
+    return AST_NAMES.index(name)
+
+
+def test_changed_lines_skip_context_hunk_headers_and_stray_file_headers() -> None:
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n ctx = 1\n-old = 2\n+new = 3\n\\ No newline\n"
+    lines, added, deleted = changed_lines(diff)
+    assert lines == ["old = 2", "new = 3"]
+    assert (added, deleted) == (1, 1)
+
+
+def test_token_bag_classes_keywords_operators_identifiers_and_surface() -> None:
+    diff = "@@ -1 +1,2 @@\n-if a == b:\n+while a != b:\n+    return f(a)\n"
+    c = file_token_counts([fc(diff, path="src/some_path_name.py")])
+    bag = c.bag
+    assert bag["python|kw|if"] == 1 and bag["python|kw|while"] == 1 and bag["python|kw|return"] == 1
+    assert bag["python|op|=="] == 1 and bag["python|op|!="] == 1 and bag["python|op|("] == 1
+    assert bag["python|id|a"] == 3 and bag["python|id|f"] == 1
+    assert not any("some_path_name" in k or "@@" in k for k in bag)  # no paths, no headers
+    surface = dict(zip(SURFACE_NAMES, c.surface, strict=True))
+    assert surface["files_touched"] == 1
+    assert surface["lines_added"] == 2 and surface["lines_deleted"] == 1
+    assert surface["tokens"] == sum(bag.values())
+    assert surface["spaces"] == 3 + 3 + 5  # "if a == b:", "while a != b:", "    return f(a)"
+
+
+def test_java_keywords_are_per_language() -> None:
+    c = file_token_counts([fc("@@\n+public class X implements Y {}\n", path="X.java",
+                              language="java")])  # fmt: skip
+    assert c.bag["java|kw|public"] == 1 and c.bag["java|kw|implements"] == 1
+    c2 = file_token_counts([fc("@@\n+public = 1\n")])
+    assert c2.bag["python|id|public"] == 1
+
+
+BEFORE = (
+    "import os\n\n\ndef f(x):\n    return x + 1\n\n\nclass K:\n    def m(self):\n        return 1\n"
+)
+AFTER = (
+    "import os\n\n\ndef f(x):\n    return g(x) + 2\n\n\n"
+    "class K:\n    def m(self):\n        return 1\n"
+    "\n\ndef h(y):\n    for i in range(y):\n        print(i)\n"
+)
+
+
+def test_ast_edits_functions_calls_and_node_deltas() -> None:
+    v = ast_edit_features([fc("", BEFORE, AFTER)])
+    assert v[A("ast|functions_added")] == 1  # h
+    assert v[A("ast|functions_changed")] == 1  # f
+    assert v[A("ast|functions_removed")] == 0
+    assert v[A("ast|classes_changed")] == 0  # K untouched
+    assert v[A("ast_delta|For")] == 1
+    assert v[A("ast|calls_added")] >= 3  # f->g, h->range, h->print
+    assert v[A("ast|missing")] == 0 and v[A("ast|python_files")] == 1
+
+
+def test_ast_chunked_path_matches_whole_file_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = synthetic_changes(40, seed=3, broken_share=0.0)
+    files = [f for c in s.commits for f in c.files] + [fc("", BEFORE, AFTER)]
+    fast = [ast_edit_features([f], AstCache()) for f in files]
+    assert all(_whole_file(AstCache(), f.before, f.after) is not None for f in files)
+    monkeypatch.setattr(ast_edits, "_chunked", lambda *a: None)  # force whole-file parses
+    slow = [ast_edit_features([f], AstCache()) for f in files]
+    np.testing.assert_array_equal(np.array(fast), np.array(slow))
+
+
+def test_missing_ast_flag_for_python2_file_and_new_file_counts_all() -> None:
+    py2 = 'print "hello"\n'
+    v = ast_edit_features([fc("", py2, py2 + 'print "x"\n')])
+    assert v[A("ast|missing")] == 1 and v[:-2].sum() == 0
+    new = ast_edit_features([fc("", None, "def f():\n    return 1\n")])
+    assert new[A("ast|functions_added")] == 1 and new[A("ast|missing")] == 0
+
+
+def test_split_top_level_keeps_decorators_and_else_with_their_statement() -> None:
+    src = "@d\ndef f():\n    pass\nif x:\n    y = 1\nelse:\n    y = 2\nz = 3\n"
+    assert split_top_level(src) == ["@d\ndef f():\n    pass\n",
+                                    "if x:\n    y = 1\nelse:\n    y = 2\n", "z = 3\n"]  # fmt: skip
+
+
+def test_squashed_group_sums_features() -> None:
+    a = commit("1", fc("@@\n+x = 1\n", added=1))
+    b = commit("2", fc("@@\n+while y:\n", added=1), fc("@@\n-z\n", path="b.py", deleted=1))
+    ra, rb, rg = extract_raw([a, b, [a, b]], with_ast=False)
+    np.testing.assert_array_equal(rg.surface, ra.surface + rb.surface)
+    assert rg.tokens.bag == ra.tokens.bag + rb.tokens.bag
+
+
+@pytest.fixture(scope="module")
+def synth() -> list[CommitRecord]:
+    return synthetic_changes(120, seed=1).commits
+
+
+def test_representation_fits_on_train_only_and_scales(synth: list[CommitRecord]) -> None:
+    train, test = synth[:80], synth[80:]
+    test = [*test, commit("new", fc("@@\n+brand_new_identifier_xyz = 1\n", added=1))]
+    rep = ChangeRepresentation(kind="hybrid", top_n_identifiers=5).fit(train)
+    assert "python|id|brand_new_identifier_xyz" not in rep.feature_names_
+    X = rep.transform(train)
+    assert X.dtype == np.float32 and np.abs(X.mean(axis=0)).max() < 1e-4
+    Xt = rep.transform(test)
+    other = rep.feature_names_.index("python|id|<other>")
+    raw = rep.raw_matrix(test)
+    assert raw[-1, other] >= 1  # unseen identifier -> <other>
+    assert np.isfinite(Xt).all()
+    assert sum(1 for n in rep.feature_names_ if "|id|" in n) == 5 + 1
+    assert any(n.startswith("ast|") for n in rep.feature_names_)
+    tok = ChangeRepresentation(kind="tokens", top_n_identifiers=5).fit(train)
+    assert not any(n.startswith("ast") for n in tok.feature_names_)
+    loc = ChangeRepresentation(kind="loc").fit(train)
+    assert loc.feature_names_ == ["surface|lines_added", "surface|lines_deleted"]
+
+
+def test_checksum_changes_with_feature_settings(synth: list[CommitRecord]) -> None:
+    raws = extract_raw(synth[:80])
+    base = ChangeRepresentation(kind="hybrid", top_n_identifiers=5).fit(raws)
+    same = ChangeRepresentation(kind="hybrid", top_n_identifiers=5).fit(raws)
+    assert base.checksum_ == same.checksum_
+    assert base.vocabulary_checksum_ == same.vocabulary_checksum_
+    for other in (ChangeRepresentation(kind="hybrid", top_n_identifiers=6),
+                  ChangeRepresentation(kind="tokens", top_n_identifiers=5)):  # fmt: skip
+        other.fit(raws)
+        assert other.checksum_ != base.checksum_
+        assert other.vocabulary_checksum_ != base.vocabulary_checksum_
+    # other training data -> other scaling -> other checksum
+    assert ChangeRepresentation(kind="hybrid", top_n_identifiers=5).fit(
+        raws[:60]).checksum_ != base.checksum_  # fmt: skip
+
+
+def test_save_load_roundtrip_and_tamper_refused(synth: list[CommitRecord], tmp_path: Path) -> None:
+    rep = ChangeRepresentation(kind="tokens", top_n_identifiers=4).fit(synth[:80])
+    rep.save(tmp_path / "rep")
+    assert not list((tmp_path / "rep").glob("*.tmp"))
+    back = ChangeRepresentation.load(tmp_path / "rep")
+    assert back.checksum_ == rep.checksum_
+    np.testing.assert_array_equal(back.transform(synth[80:]), rep.transform(synth[80:]))
+    meta_path = tmp_path / "rep" / "representation.json"
+    meta = json.loads(meta_path.read_text())
+    meta["feature_names"][0] = "python|kw|tampered"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RepresentationMismatch, match="checksum"):
+        ChangeRepresentation.load(tmp_path / "rep")
+
+
+def test_not_fitted_guard() -> None:
+    with pytest.raises(NotFittedError):
+        ChangeRepresentation().transform([])

@@ -1,0 +1,107 @@
+"""The effort dataset: time split per repo, no replicated rows, squashes, schema-checked npz."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from standard_coder.sch.dataset import (
+    TEST,
+    TRAIN,
+    VAL,
+    Dataset,
+    DatasetSchemaError,
+    build_dataset,
+    dataset_stats,
+    time_split,
+    write_stats,
+)
+from standard_coder.sch.features.synthetic import SyntheticChanges, synthetic_changes
+
+
+@pytest.fixture(scope="module")
+def synth() -> SyntheticChanges:
+    return synthetic_changes(100, n_samples=8, n_repos=2, seed=2)
+
+
+def test_time_split_holds_out_most_recent_per_repo() -> None:
+    repo = np.array(["a"] * 10 + ["b"] * 5)
+    time = np.concatenate([np.arange(10)[::-1], np.arange(5)])
+    split = time_split(repo, time, 0.2, 0.25, seed=0)
+    a_test = np.flatnonzero((repo == "a") & (split == TEST))
+    assert sorted(time[a_test]) == [8, 9]
+    b_test = np.flatnonzero((repo == "b") & (split == TEST))
+    assert sorted(time[b_test]) == [4]
+    assert ((repo == "a") & (split == VAL)).sum() == 2
+    for r in "ab":  # every test row is newer than every train/val row of its repo
+        m = repo == r
+        assert time[m & (split == TEST)].min() > time[m & (split != TEST)].max()
+
+
+def test_build_dataset_rows_labels_and_split(synth: SyntheticChanges) -> None:
+    ds, rep = build_dataset(synth.commits, (synth.keys, synth.samples), representation="tokens",
+                            top_n_identifiers=4, test_fraction=0.2,
+                            validation_fraction=0.1)  # fmt: skip
+    assert len(ds) == 100 and ds.Y.shape == (100, 8)  # one row per commit, never replicated
+    by_key = dict(zip(synth.keys, synth.samples, strict=True))
+    for i in range(0, 100, 17):
+        np.testing.assert_array_equal(ds.Y[i], by_key[(str(ds.repo[i]), str(ds.commit_id[i]))])
+    assert (ds.split == TEST).sum() == 20 and (ds.split == VAL).sum() == 8
+    assert ds.feature_checksum == rep.checksum_
+    # representation fitted on train+val only: the train part is standardised
+    assert np.abs(ds.X[ds.split != TEST].mean(axis=0)).max() < 1e-4
+    loc = ds.loc_view()
+    assert loc.X.shape == (100, 2) and loc.feature_kind == "loc"
+    assert loc.feature_checksum != ds.feature_checksum
+
+
+def test_squashed_groups_sum_features_and_take_the_newest_label(synth: SyntheticChanges) -> None:
+    c = synth.commits
+    group = [synth.keys[0], synth.keys[2]]  # same repo (2 repos interleaved)
+    ds, _ = build_dataset(c, (synth.keys[1:], synth.samples[1:]), representation="tokens",
+                          groups=[group])  # fmt: skip
+    assert len(ds) == 99  # commit 0 has no label of its own but is squashed into commit 2
+    i = int(np.flatnonzero(ds.commit_id == synth.keys[2][1])[0])
+    assert ds.n_squashed[i] == 2
+    assert ds.surface_column("lines_added")[i] == c[0].lines_added + c[2].lines_added
+    np.testing.assert_array_equal(ds.Y[i], synth.samples[2])
+
+
+def test_unlabelled_commits_are_dropped_and_no_labels_is_an_error(synth: SyntheticChanges) -> None:
+    ds, _ = build_dataset(synth.commits, (synth.keys[:50], synth.samples[:50]),
+                          representation="loc")  # fmt: skip
+    assert len(ds) == 50
+    with pytest.raises(ValueError, match="no change has a label"):
+        build_dataset(synth.commits, ([("x", "y")], synth.samples[:1]), representation="loc")
+
+
+def test_save_load_schema_check_and_stats(synth: SyntheticChanges, tmp_path: Path) -> None:
+    ds, _ = build_dataset(synth.commits, (synth.keys, synth.samples), representation="tokens")
+    path = ds.save(tmp_path / "labels" / "datasets" / "coding_train.npz")
+    back = Dataset.load(path)
+    np.testing.assert_array_equal(back.X, ds.X)
+    np.testing.assert_array_equal(back.Y, ds.Y)
+    assert back.meta["checksum"] == ds.meta["checksum"] and list(back.commit_id) == list(
+        ds.commit_id
+    )
+    st = dataset_stats(back)
+    assert st["n_changes"] == 100 and st["n_train"] + st["n_validation"] + st["n_test"] == 100
+    write_stats(back, tmp_path / "stats.json")
+    assert json.loads((tmp_path / "stats.json").read_text())["n_samples_per_change"] == 8
+    # corrupt: truncated file, and a file with a negative label
+    (tmp_path / "bad.npz").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DatasetSchemaError, match=r"bad\.npz"):
+        Dataset.load(tmp_path / "bad.npz")
+    ds.Y[0, 0] = -1.0
+    ds.save(tmp_path / "neg.npz")
+    with pytest.raises(DatasetSchemaError, match="negative"):
+        Dataset.load(tmp_path / "neg.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "split"}
+    np.savez(tmp_path / "missing.npz", **arrays)
+    with pytest.raises(DatasetSchemaError, match="missing arrays"):
+        Dataset.load(tmp_path / "missing.npz")
+    assert TRAIN == 0
