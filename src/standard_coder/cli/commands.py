@@ -1,3 +1,11 @@
 """Registers every CLI command module on the app (import side effects only)."""
 
-from standard_coder.cli import config_cmd, demo, forecast, pipeline, runs, simulate  # noqa: F401
+from standard_coder.cli import (  # noqa: F401
+    config_cmd,
+    demo,
+    eval_cmd,
+    forecast,
+    pipeline,
+    runs,
+    simulate,
+)

@@ -48,11 +48,11 @@ def _print_summary(s: dict[str, Any], config: Path) -> None:
             )
     fc = s.get("forecast") or {}
     if fc:
-        days = fc.get("completion_day") or {}
         con.print(
-            f"Sprint [bold]{fc.get('sprint_id')}[/]: P(complete by end) = "
-            f"[bold]{_fmt(fc.get('p_complete_by_end'), 2)}[/]"
-            + (f", P50 {days.get('p50_date')}, P85 {days.get('p85_date')}" if days else "")
+            f"Sprint [bold]{fc.get('sprint_id')}[/] (ends {fc.get('end_date')}): "
+            f"P(complete by end) = [bold]{_fmt(fc.get('p_complete_by_end'), 2)}[/], "
+            f"done by {fc.get('completion_date_p50')} (P50) / "
+            f"{fc.get('completion_date_p85')} (P85)"
         )
     con.print(f"Report: {s['report']}")
     if s.get("forecast_path"):

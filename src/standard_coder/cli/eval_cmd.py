@@ -1,0 +1,46 @@
+"""``standard-coder eval``: score a trained effort model, export its predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from standard_coder.cli import app
+
+
+@app.command("eval")
+def eval_cmd(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="model.pt to evaluate")],
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="pipeline config (default: the run the checkpoint is in)"),
+    ] = None,
+    repos: Annotated[
+        list[Path] | None,
+        typer.Option("--repos", help="evaluate on these repositories instead of the held-out split"),
+    ] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="KEY.PATH=VALUE")] = None,
+) -> None:
+    """Evaluate a model on the held-out split (or other repos): metrics, predictions, labelmap."""
+    from standard_coder.config import ConfigError, load_config
+    from standard_coder.config.schema import validate_config
+    from standard_coder.pipelines.sch_eval import EvalError, run_eval
+    from standard_coder.runner.device import resolve_device
+
+    try:
+        if config is not None:
+            cfg = load_config(config, list(overrides or []))
+        else:
+            # <base_dir>/models/<kind>/model.pt -> <base_dir>
+            base = checkpoint.resolve().parent.parent.parent
+            cfg = validate_config({"outputs": {"base_dir": str(base)}}, base / "eval.toml")
+        device, why = resolve_device(cfg.runner.device)
+        if why:
+            typer.echo(f"note: {why}", err=True)
+        out = run_eval(checkpoint, cfg, repos=list(repos or []), device=device)
+    except (ConfigError, EvalError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, labelmap.json")

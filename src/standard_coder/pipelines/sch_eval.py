@@ -1,0 +1,206 @@
+"""``standard-coder eval``: score a trained effort model without retraining anything.
+
+By default the held-out split of the pipeline's dataset; with ``repos``, fresh repositories are
+mined, labelled by work inference and featurised with the *checkpoint's* representation.
+Everything is checked before anything is written: a bad checkpoint leaves no trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from standard_coder.config import FlagshipConfig
+
+
+class EvalError(ValueError):
+    """The checkpoint or the data to evaluate is unusable (the message names the path)."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple[Any, Any]:
+    """The model and the representation it was trained on, or :class:`EvalError`."""
+    import pickle
+
+    from standard_coder.pipelines.sch import paths
+    from standard_coder.sch.features.representation import (
+        ChangeRepresentation,
+        RepresentationMismatch,
+    )
+    from standard_coder.sch.predictors.estimator import EffortModel
+
+    if not checkpoint.is_file():
+        raise EvalError(f"{checkpoint}: checkpoint not found")
+    rep_dir = paths(cfg)["change_rep"]
+    try:
+        rep = ChangeRepresentation.load(rep_dir)
+    except Exception as exc:
+        raise EvalError(f"{rep_dir}: feature representation unreadable ({exc})") from None
+    try:
+        model = EffortModel.load(checkpoint, map_location=device)
+    except RepresentationMismatch as exc:
+        raise EvalError(str(exc)) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, KeyError) as exc:
+        raise EvalError(
+            f"{checkpoint}: truncated or not an effort-model checkpoint ({type(exc).__name__})"
+        ) from None
+    expected = rep.vocabulary_checksum_
+    if model.feature_kind != "loc" and model.vocabulary_checksum != expected:
+        raise EvalError(
+            f"{checkpoint}: trained on another feature vocabulary "
+            f"({model.vocabulary_checksum[:12]} != {expected[:12]} in {rep_dir}); "
+            "retrain it or point --config at the run that produced it"
+        )
+    return model, rep
+
+
+def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, work: Path) -> Any:
+    """Mine, label and featurise other repositories with the checkpoint's representation."""
+    from standard_coder.pipelines.sch_train import work_options
+    from standard_coder.sch.dataset import TEST, build_dataset
+    from standard_coder.sch.mining.mine import MineOptions, mine_repositories
+    from standard_coder.sch.mining.store import iter_commits, load_commit_times
+    from standard_coder.sch.work_inference.labels import AuthorHistory, infer_labels
+
+    opts = MineOptions.from_sections(cfg.repos, cfg.filters, work)
+    db = work / "mined.sqlite"
+    mine_repositories([Path(r).resolve() for r in repos], db, opts)
+    times = load_commit_times(db)
+    if not times:
+        raise EvalError(f"{', '.join(map(str, repos))}: no commits of the configured languages")
+    histories = {a: AuthorHistory.from_tuple(a, v) for a, v in times.items()}
+    labels = infer_labels(
+        histories,
+        work_options(cfg),
+        kind=cfg.training.work_inference,
+        out_dir=work / "work_inference",
+        seed=cfg.runner.seed,
+    )
+    contents = rep.kind == "hybrid"
+    ds, _ = build_dataset(
+        iter_commits(db, with_files=True, with_contents=contents),
+        (list(labels.keys), labels.samples_hours),
+        representation=rep.kind,
+        test_fraction=0.5,
+        seed=cfg.runner.seed,
+    )
+    records = {
+        (r.repo, r.commit_id): r for r in iter_commits(db, with_files=True, with_contents=contents)
+    }
+    rows = [records[(str(a), str(b))] for a, b in zip(ds.repo, ds.commit_id, strict=True)]
+    meta = {**ds.meta, "checksum": rep.checksum_, "vocabulary_checksum": rep.vocabulary_checksum_}
+    return replace(
+        ds, X=rep.transform(rows), split=np.full(len(ds), TEST, dtype=ds.split.dtype), meta=meta
+    )
+
+
+def run_eval(
+    checkpoint: Path,
+    cfg: FlagshipConfig,
+    *,
+    repos: Sequence[Path] = (),
+    device: str = "cpu",
+) -> Path:
+    """Evaluate ``checkpoint``; return ``<base_dir>/eval/<eval_id>/``.
+
+    Raises:
+        EvalError: missing, truncated or incompatible checkpoint, or nothing to evaluate.
+    """
+    from standard_coder.pipelines.sch import paths
+    from standard_coder.runner.atomic import atomic_write_text
+    from standard_coder.sch.dataset import TEST, Dataset
+    from standard_coder.sch.evaluation import evaluate
+
+    checkpoint = Path(checkpoint).resolve()
+    model, rep = load_checkpoint(checkpoint, cfg, device)
+    p = paths(cfg)
+    digest = _sha256(checkpoint)
+    eval_id = time.strftime("%Y%m%d-%H%M%S") + "-" + digest[:8]
+    with tempfile.TemporaryDirectory(prefix="sc-eval-") as tmp:
+        if repos:
+            ds = _dataset_for_repos(repos, cfg, rep, Path(tmp))
+            source = {"repos": [str(Path(r).resolve()) for r in repos]}
+        else:
+            if not p["dataset"].exists():
+                raise EvalError(f"{p['dataset']}: no dataset; run train_sch or pass --repos")
+            ds = Dataset.load(p["dataset"])
+            source = {"dataset": str(p["dataset"]), "split": "held-out (test)"}
+        te = ds.index(TEST)
+        if len(te) == 0:
+            raise EvalError("nothing to evaluate: the held-out split is empty")
+        out = cfg.outputs.base_dir / "eval" / eval_id
+        out.mkdir(parents=True, exist_ok=True)
+        metrics = evaluate(model, ds, out, seed=cfg.runner.seed)
+    (out / "sch_evaluation.json").unlink(missing_ok=True)
+    X = ds.X_loc[te] if model.feature_kind == "loc" else ds.X[te]
+    pred = model.predict(X)
+    inferred = ds.Y[te].astype(np.float64).mean(axis=1)
+    lines = []
+    for i, row in enumerate(te):
+        lines.append(
+            json.dumps(
+                {
+                    "repo": str(ds.repo[row]),
+                    "commit_id": str(ds.commit_id[row]),
+                    "sch": round(float(pred.sch[i]), 6),
+                    "q10": round(float(pred.q10[i]), 6),
+                    "q50": round(float(pred.q50[i]), 6),
+                    "q90": round(float(pred.q90[i]), 6),
+                    "inferred_hours": round(float(inferred[i]), 6),
+                }
+            )
+        )
+    atomic_write_text(out / "predictions.jsonl", "\n".join(lines) + "\n")
+    metrics = {**metrics, "checkpoint": str(checkpoint), "checkpoint_sha256": digest, **source}
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
+    labelmap = {
+        "fields": {
+            "repo": "repository id (folder name + short path hash)",
+            "commit_id": "git commit id",
+            "sch": "Standard Coding Hours: mean of the predicted distribution truncated to [0, 1] h",
+            "q10": "10th percentile of predicted coding time",
+            "q50": "median of predicted coding time",
+            "q90": "90th percentile of predicted coding time",
+            "inferred_hours": "mean of the commit's work-inference label samples",
+        },
+        "units": {k: "hours" for k in ("sch", "q10", "q50", "q90", "inferred_hours")},
+        "model": {
+            "predictor": model.predictor,
+            "checkpoint_sha256": digest,
+            "feature_kind": model.feature_kind,
+            "feature_checksum": model.feature_checksum,
+            "vocabulary_checksum": model.vocabulary_checksum,
+        },
+        "n_predictions": len(lines),
+    }
+    atomic_write_text(out / "labelmap.json", json.dumps(labelmap, indent=1, sort_keys=True))
+    _scalars(out / "tb", metrics)
+    return out
+
+
+def _scalars(tb_dir: Path, metrics: dict[str, Any]) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tb_dir))
+    try:
+        for key, value in sorted(metrics.items()):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                writer.add_scalar(f"eval/{key}", float(value), 0)
+    finally:
+        writer.close()
