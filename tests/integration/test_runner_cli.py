@@ -277,7 +277,7 @@ def test_fast_front_door_without_typer(tmp_path: Path) -> None:
         "import sys; from standard_coder.runner.front import main; "
         "from standard_coder.pipelines import BUILTINS; "
         "rc = main(sys.argv[1:], BUILTINS); "
-        "assert 'typer' not in sys.modules and 'pydantic' not in sys.modules, 'heavy import'; "
+        "assert not {'typer', 'pydantic', 'torch', 'sklearn', 'numpy'} & set(sys.modules); "
         "sys.exit(rc)"
     )
     args = [sys.executable, "-c", code, "pipeline", "--config", str(cfg)]
@@ -289,3 +289,27 @@ def test_fast_front_door_without_typer(tmp_path: Path) -> None:
         [*args[:3], "pipeline"], capture_output=True, text=True, env=_abs_env(), timeout=60
     )
     assert bad.returncode == 2
+
+
+@pytest.mark.slow
+def test_second_signal_exits_at_once_and_kills_the_group(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path, first="stubborn", grace=60)
+    proc = start("pipeline", "--config", str(cfg), env={"SLOW_S": "60"})
+    marker = tmp_path / "state" / "checkpoints" / "one" / "started"
+    wait_for(marker)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    assert proc.poll() is None  # first signal: waiting for the stage (grace is 60 s)
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=10)
+    assert proc.returncode == 130 and time.time() - t0 < 5
+    child = int(marker.read_text())
+    deadline = time.time() + 5
+    while alive(child) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not alive(child)
+    # the lock died with the process: the next run goes ahead
+    res = cli("pipeline", "--config", str(cfg), "--dry-run")
+    assert res.returncode == 0

@@ -314,3 +314,12 @@ def test_git_input_refs_invalidate(root: Path) -> None:
     git("commit", "-q", "--allow-empty", "-m", "two")
     _, sink = run(pipe)
     assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"
+
+
+def test_device_enters_the_fingerprint_only_for_device_sensitive_stages(root: Path) -> None:
+    pipe = make(root, train={"device_sensitive": True})
+    pipe = Pipeline(name="t", stages=pipe.stages, base_dir=pipe.base_dir, device="cpu")
+    run(pipe)
+    stages = root / "state" / "stages"
+    assert json.loads((stages / "train" / "manifest.json").read_text())["device"] == "cpu"
+    assert json.loads((stages / "prepare" / "manifest.json").read_text())["device"] is None

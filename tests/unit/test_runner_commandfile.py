@@ -122,3 +122,15 @@ def test_any_acyclic_after_graph_loads_in_topological_order(data: st.DataObject)
         for j in ups:
             assert position[f"s{j}"] < position[f"s{i}"]
     validate_pipeline(pipe)
+
+
+def test_python_missing_from_path_falls_back_to_this_interpreter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from standard_coder.runner.command import resolve_python
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert resolve_python(["python", "x.py"]) == [sys.executable, "x.py"]
+    assert resolve_python(["git", "log"]) == ["git", "log"]

@@ -59,6 +59,16 @@ def split_command(cmd: str | Sequence[str]) -> list[str]:
     return argv
 
 
+def resolve_python(argv: list[str]) -> list[str]:
+    """``python``/``python3`` missing from PATH falls back to the runner's own interpreter."""
+    import shutil
+    import sys
+
+    if argv and argv[0] in ("python", "python3") and shutil.which(argv[0]) is None:
+        return [sys.executable, *argv[1:]]
+    return argv
+
+
 class CommandStage:
     """A stage ``run`` callable that executes a command.
 
@@ -96,9 +106,10 @@ class CommandStage:
         import subprocess
 
         libc = _load_libc()
+        argv = resolve_python(self.argv)
         try:
             proc = subprocess.Popen(
-                self.argv,
+                argv,
                 cwd=self.cwd,
                 env=env,
                 start_new_session=True,
