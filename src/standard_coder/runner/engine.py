@@ -422,6 +422,9 @@ def _run(
     base = engine.base
     run_dir = base / "runs" / engine.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    from standard_coder.runner.runrecord import finish_run_record, start_run_record
+
+    start_run_record(run_dir, engine.pipeline, engine.run_id)
     state_path = base / "checkpoints" / "run_state.json"
     try:
         state = read_run_state(state_path)
@@ -466,6 +469,13 @@ def _run(
     if result.exit_code == 0:
         done = sum(1 for r in result.stages.values() if r["status"] == "completed")
         engine.emit("run_completed", reason=f"{done} ran, {len(selected) - done} skipped")
+    finish_run_record(
+        run_dir,
+        engine.pipeline,
+        status=status,
+        stage_fingerprints={n: r.get("fingerprint") for n, r in result.stages.items()},
+        device_kind=engine.device.value,
+    )
     return result
 
 
@@ -571,12 +581,17 @@ def _run_stage(
         return {"status": "failed", "reason": str(exc), "exit_code": exc.exit_code}
     check_s = time.perf_counter() - t0
     if decision.skip:
-        engine.emit("stage_skipped", name, decision.reason, check_s=round(check_s, 6))
+        kept = mf.read_manifest(mf.manifest_path(engine.base, name)) or {}
+        kept_fp = kept.get(mf.FINGERPRINT)
+        engine.emit(
+            "stage_skipped", name, decision.reason, check_s=round(check_s, 6), fingerprint=kept_fp
+        )
         return {
             "status": "skipped",
             "reason": decision.reason,
             "cache_hit": True,
             "check_s": check_s,
+            "fingerprint": kept_fp,
         }
     engine.emit("stage_cache_miss", name, decision.reason)
     log.info("stage %s: running (%s)", name, decision.reason)
@@ -699,4 +714,5 @@ def _run_stage(
         "check_s": check_s,
         "cache_hit": False,
         "summary": ctx.summary,
+        "fingerprint": fp,
     }

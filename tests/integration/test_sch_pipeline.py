@@ -1,0 +1,154 @@
+"""The flagship pipeline end to end through the CLI: the tiny demo, reruns, input edits, eval.
+
+Real simulated git repositories, real mining, real HMM fitting and torch training, real
+subprocesses; tiny sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "standard_coder", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=600,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def events(base: Path) -> list[dict[str, Any]]:
+    lines = (base / "logs" / "events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def last_run(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    run_id = evs[-1]["run_id"]
+    return [e for e in evs if e["run_id"] == run_id]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    proc = cli("demo", "--output-dir", str(out), "--size", "tiny")
+    assert "P(complete by end)" in proc.stderr
+    return out
+
+
+def test_demo_produces_every_artifact(demo: Path) -> None:
+    base = demo / "sc-output"
+    for rel in [
+        "raw/mined_commits.sqlite",
+        "labels/work_labels.npz",
+        "labels/datasets/coding_train.npz",
+        "features/change_rep/representation.json",
+        "models/mdn/model.pt",
+        "models/baseline_loc/model.pt",
+        "models/work_inference/hmm",
+        "reports/sch_evaluation.json",
+        "reports/index.html",
+        "stages/mine/manifest.json",
+        "stages/train_sch/manifest.json",
+        "stages/forecast/manifest.json",
+    ]:
+        assert (base / rel).exists(), rel
+    ev = json.loads((base / "reports" / "sch_evaluation.json").read_text())
+    for key in ("heldout_nll", "crps", "coverage_80", "spearman_sch", "baseline_loc_heldout_nll"):
+        assert isinstance(ev[key], float), key
+    assert set(ev["work_inference_pearson_vs_truth"]) == {"hmm", "gap"}
+    assert ev["n_test"] > 0 and ev["n_train"] > ev["n_test"]
+    (forecast,) = sorted((base / "forecasts").glob("*_forecast.json"))
+    fc = json.loads(forecast.read_text())
+    assert 0.0 <= fc["p_complete_by_end"] <= 1.0
+    sources = {t["effort_source"] for t in fc["tickets"]} if "effort_source" in fc["tickets"][0] else set()
+    assert not sources or "model" in sources
+    manifest = json.loads((base / "stages" / "train_sch" / "manifest.json").read_text())
+    assert manifest["device"] == "cpu"
+    # the trained model is an ordinary weights-only checkpoint
+    ck = torch.load(base / "models" / "mdn" / "model.pt", weights_only=True)
+    assert ck["vocabulary_checksum"] and ck["feature_checksum"]
+
+
+def test_second_demo_skips_every_stage(demo: Path) -> None:
+    cli("demo", "--output-dir", str(demo), "--size", "tiny")
+    run = last_run(events(demo / "sc-output"))
+    skipped = {e["stage"] for e in run if e["event"] == "stage_skipped"}
+    assert skipped == {"mine", "train_sch", "forecast"}
+    assert not [e for e in run if e["event"] in ("stage_running", "stage_cache_miss")]
+
+
+def test_written_config_is_accepted_unchanged(demo: Path) -> None:
+    config = demo / "pipeline_config.toml"
+    status = json.loads(cli("status", "--config", str(config), "--json").stdout)
+    assert [(s["stage"], s["run"]) for s in status["stages"]] == [
+        ("mine", False),
+        ("train_sch", False),
+        ("forecast", False),
+    ]
+    proc = cli("pipeline", "--config", str(config))
+    assert "0 ran, 3 skipped" in proc.stderr
+
+
+def test_editing_a_forecast_input_reruns_only_forecast(demo: Path) -> None:
+    config = demo / "pipeline_config.toml"
+    hist = demo / "historical_outcomes.json"
+    data = json.loads(hist.read_text())
+    data["sprints"] = data["sprints"][:-1]
+    hist.write_text(json.dumps(data, indent=2))
+    plan = json.loads(cli("status", "--config", str(config), "--json").stdout)["stages"]
+    runs = {s["stage"]: s for s in plan}
+    assert not runs["mine"]["run"] and not runs["train_sch"]["run"]
+    assert runs["forecast"]["run"] and "historical_outcomes.json" in runs["forecast"]["reason"]
+    cli("pipeline", "--config", str(config))
+    run = last_run(events(demo / "sc-output"))
+    assert {e["stage"] for e in run if e["event"] == "stage_completed"} == {"forecast"}
+
+
+def test_eval_exports_predictions(demo: Path) -> None:
+    base = demo / "sc-output"
+    cli("eval", "--checkpoint", str(base / "models" / "mdn" / "model.pt"))
+    (out,) = sorted((base / "eval").iterdir())
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == metrics["n_test"] > 0
+    assert set(rows[0]) == {"repo", "commit_id", "sch", "q10", "q50", "q90", "inferred_hours"}
+    for r in rows:
+        assert 0.0 <= r["sch"] <= 1.0 and r["q10"] <= r["q50"] <= r["q90"]
+    labelmap = json.loads((out / "labelmap.json").read_text())
+    assert labelmap["units"]["sch"] == "hours" and labelmap["n_predictions"] == len(rows)
+    assert list((out / "tb").iterdir())
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "other_vocabulary"])
+def test_eval_refuses_bad_checkpoints_and_writes_nothing(demo: Path, tmp_path: Path, case: str) -> None:
+    base = demo / "sc-output"
+    good = base / "models" / "mdn" / "model.pt"
+    bad = tmp_path / "model.pt"
+    if case == "truncated":
+        bad.write_bytes(good.read_bytes()[:2000])
+    elif case == "other_vocabulary":
+        ck = torch.load(good, weights_only=True)
+        ck["vocabulary_checksum"] = "0" * 64
+        torch.save(ck, bad)
+    before = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
+    proc = cli("eval", "--checkpoint", str(bad), "--config", str(demo / "pipeline_config.toml"), check=False)
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
+    after = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
+    assert after == before
