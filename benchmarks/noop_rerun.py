@@ -276,20 +276,65 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
-def bench_case(tool: Tool, data_src: Path, reps: int) -> dict[str, Any]:
-    tool.setup(data_src)  # type: ignore[attr-defined]
-    out: dict[str, Any] = {"first": tool.run()}
-    out["noop"] = median([tool.run() for _ in range(reps)])
-    target = first_file(tool.root / "data")
-    touches, changes = [], []
+class Floor(Tool):
+    """The floor: a bare script that walks and stats the data and compares a stat token."""
+
+    name = "floor"
+
+    def __init__(self, root: Path, data: Path) -> None:
+        super().__init__(root)
+        self.data = data
+
+    def run(self) -> float:
+        return timed([sys.executable, "floor.py", str(self.data), "floor.tok"], self.root)
+
+
+def bench_tools(
+    tools: dict[str, Tool], data_src: Path, reps: int, floor: Tool | None, notes: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Time every tool on one case, interleaving the tools in each repetition so that load
+    from other processes on the machine hits them alike."""
+    live: dict[str, Tool] = {}
+    for key, tool in tools.items():
+        try:
+            tool.setup(data_src)  # type: ignore[attr-defined]
+            live[key] = tool
+        except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+            notes.append(f"note: {key} setup failed: {str(exc)[:300]}")
+    samples: dict[str, dict[str, list[float]]] = {
+        k: {"first": [], "noop": [], "touch": [], "change": []} for k in live
+    }
+    if floor is not None:
+        samples["floor"] = {"noop": []}
+
+    def each(phase: str, before: Any = None) -> None:
+        for key, tool in list(live.items()):
+            try:
+                if before is not None:
+                    before(tool)
+                samples[key][phase].append(tool.run())
+            except (RuntimeError, subprocess.SubprocessError) as exc:
+                notes.append(f"note: {key} failed in {phase}: {str(exc)[:300]}")
+                del live[key]
+
+    each("first")
+    for _ in range(reps):
+        each("noop")
+        if floor is not None:
+            samples["floor"]["noop"].append(floor.run())
+    targets = {k: first_file(t.root / "data") for k, t in live.items()}
     for i in range(max(1, reps // 2 + 1)):
-        touch(target, i + 1)
-        touches.append(tool.run())
-        change(target)
-        changes.append(tool.run())
-    out["touch"] = median(touches)
-    out["change"] = median(changes)
+        each("touch", lambda t, i=i: touch(targets[_key(live, t)], i + 1))
+        each("change", lambda t: change(targets[_key(live, t)]))
+    out: dict[str, dict[str, Any]] = {}
+    for key, phases in samples.items():
+        if key == "floor" or key in live:
+            out[key] = {phase: median(xs) for phase, xs in phases.items()}
     return out
+
+
+def _key(live: dict[str, Tool], tool: Tool) -> str:
+    return next(k for k, t in live.items() if t is tool)
 
 
 def hash_throughput(files: list[Path]) -> tuple[float, float]:
@@ -322,7 +367,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small smoke run (2,000 files, 64 MiB)")
     ap.add_argument("--no-dvc", action="store_true", help="skip DVC")
     args = ap.parse_args()
-    n_small, big_size, reps = (2000, 16 << 20, 2) if args.quick else (20000, 256 << 20, 5)
+    n_small, big_size, reps = (2000, 16 << 20, 2) if args.quick else (20000, 256 << 20, 7)
     notes: list[str] = []
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
@@ -340,21 +385,20 @@ def main() -> None:
             [sys.executable, str(floor_py), str(small), str(tok)], capture_output=True, text=True
         ).stdout
     )
-    floor = median(
-        [timed([sys.executable, str(floor_py), str(small), str(tok)], WORK) for _ in range(reps)]
-    )
-
     results: dict[str, dict[str, Any]] = {}
+    floor = float("nan")
     for case, src in (("20k", small), ("1g", big)):
-        results[f"ours_{case}"] = bench_case(Ours(WORK / f"ours-{case}"), src, reps)
-        results[f"oursfast_{case}"] = bench_case(
-            Ours(WORK / f"oursfast-{case}", fast=True), src, reps
-        )
+        tools: dict[str, Tool] = {
+            f"ours_{case}": Ours(WORK / f"ours-{case}"),
+            f"oursfast_{case}": Ours(WORK / f"oursfast-{case}", fast=True),
+        }
         if have_dvc:
-            try:
-                results[f"dvc_{case}"] = bench_case(Dvc(WORK / f"dvc-{case}"), src, reps)
-            except (RuntimeError, subprocess.SubprocessError) as exc:
-                notes.append(f"note: DVC failed on {case}: {str(exc)[:300]}")
+            tools[f"dvc_{case}"] = Dvc(WORK / f"dvc-{case}")
+        floor_tool = Floor(WORK, small) if case == "20k" else None
+        got = bench_tools(tools, src, reps, floor_tool, notes)
+        if "floor" in got:
+            floor = got.pop("floor")["noop"]
+        results.update(got)
     hash_gbps, hashlib_gbps = hash_throughput(sorted(big.iterdir()))
 
     label = f"{n_small:,} x 1 KiB"

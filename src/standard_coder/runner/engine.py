@@ -393,6 +393,7 @@ def run_pipeline(
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     top = logging.getLogger("standard_coder")
     top.addHandler(handler)
+    old_level = top.level
     if top.level == logging.NOTSET or top.level > logging.INFO:
         top.setLevel(logging.INFO)
     stop = stop or StopToken()
@@ -407,6 +408,7 @@ def run_pipeline(
             stop.restore()
         engine.cache.close()
         top.removeHandler(handler)
+        top.setLevel(old_level)
         handler.close()
         sink.close()
         lock.release()
