@@ -1,7 +1,13 @@
 """Thin command-line front end (Typer). Each command lives in its own module and only parses,
-calls into pipelines/runner/domain code, and prints. Heavy imports stay inside the commands."""
+calls into pipelines/runner/domain code, and prints. Heavy imports stay inside the commands.
+
+``pipeline``, ``status`` and ``validate-manifest`` take a Typer-free fast door
+(:mod:`standard_coder.runner.front`), so a no-op rerun pays for neither Typer nor pydantic.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import typer
 
@@ -11,11 +17,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+
+FAST_COMMANDS = ("pipeline", "status", "validate-manifest")
 
 
 def main() -> None:
     """Console-script entry point."""
+    argv = sys.argv[1:]
+    if argv and argv[0] in FAST_COMMANDS and not {"-h", "--help"} & set(argv):
+        from standard_coder.pipelines import BUILTINS
+        from standard_coder.runner.front import main as fast
+
+        raise SystemExit(fast(argv, BUILTINS))
     from standard_coder.cli import commands  # noqa: F401  (registers the commands)
 
     app()
