@@ -156,7 +156,7 @@ def test_json_log_format_puts_events_on_stderr(tmp_path: Path) -> None:
         (["pipeline", "--config", "pipe.toml", "--set", "params.model.x=1"], 2, "model.x"),
         (["pipeline", "--config", "pipe.toml", "--stages", "two"], 1, "upstream stage 'one'"),
         (["pipeline", "--config", "bad.toml"], 2, "not valid TOML"),
-        (["pipeline", "--config", "builtin.toml"], 2, "not available"),
+        (["pipeline", "--config", "builtin.toml"], 2, "repos.include_paths is empty"),
     ],
 )
 def test_user_errors_exit_codes_without_traceback(

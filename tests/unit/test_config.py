@@ -83,3 +83,8 @@ def test_template_is_accepted_unchanged_and_lists_every_key(tmp_path: Path) -> N
     for line in text.splitlines():
         if line and not line.startswith(("#", "[")):
             assert " = " in line, line
+
+
+def test_default_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, ""))
+    assert cfg.outputs.base_dir == tmp_path / "sc-output"

@@ -16,7 +16,9 @@ class ConfigError(ValueError):
 class StrictModel(BaseModel):
     """Base for config sections: unknown keys are errors, values are validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, validate_default=True, frozen=False
+    )
 
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:

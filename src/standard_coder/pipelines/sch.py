@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from standard_coder.config import FlagshipConfig, load_config
+from standard_coder.config import ConfigError, FlagshipConfig, load_config
 from standard_coder.runner.stage import Pipeline, Stage
 
 PKG = Path(__file__).resolve().parent.parent
@@ -72,6 +72,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     from standard_coder.pipelines import sch_forecast, sch_mine, sch_train
 
     cfg = load_config(Path(config_path), list(overrides))
+    if not cfg.repos.include_paths and not cfg.repos.include_github_repos:
+        raise ConfigError(
+            f"{cfg.config_path}: repos.include_paths is empty: list the git repositories "
+            'to mine, e.g. include_paths = ["~/code/*"] (standard-coder init-config shows every key)'
+        )
     p = paths(cfg)
     stages: list[Stage] = []
 
