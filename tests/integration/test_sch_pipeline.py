@@ -19,7 +19,9 @@ import torch
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "standard_coder", *args],
         capture_output=True,
@@ -76,7 +78,11 @@ def test_demo_produces_every_artifact(demo: Path) -> None:
     (forecast,) = sorted((base / "forecasts").glob("*_forecast.json"))
     fc = json.loads(forecast.read_text())
     assert 0.0 <= fc["p_complete_by_end"] <= 1.0
-    sources = {t["effort_source"] for t in fc["tickets"]} if "effort_source" in fc["tickets"][0] else set()
+    sources = (
+        {t["effort_source"] for t in fc["tickets"]}
+        if "effort_source" in fc["tickets"][0]
+        else set()
+    )
     assert not sources or "model" in sources
     manifest = json.loads((base / "stages" / "train_sch" / "manifest.json").read_text())
     assert manifest["device"] == "cpu"
@@ -136,7 +142,9 @@ def test_eval_exports_predictions(demo: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["missing", "truncated", "other_vocabulary"])
-def test_eval_refuses_bad_checkpoints_and_writes_nothing(demo: Path, tmp_path: Path, case: str) -> None:
+def test_eval_refuses_bad_checkpoints_and_writes_nothing(
+    demo: Path, tmp_path: Path, case: str
+) -> None:
     base = demo / "sc-output"
     good = base / "models" / "mdn" / "model.pt"
     bad = tmp_path / "model.pt"
@@ -147,7 +155,14 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(demo: Path, tmp_path: P
         ck["vocabulary_checksum"] = "0" * 64
         torch.save(ck, bad)
     before = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
-    proc = cli("eval", "--checkpoint", str(bad), "--config", str(demo / "pipeline_config.toml"), check=False)
+    proc = cli(
+        "eval",
+        "--checkpoint",
+        str(bad),
+        "--config",
+        str(demo / "pipeline_config.toml"),
+        check=False,
+    )
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
     after = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []

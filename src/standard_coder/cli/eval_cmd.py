@@ -19,7 +19,9 @@ def eval_cmd(
     ] = None,
     repos: Annotated[
         list[Path] | None,
-        typer.Option("--repos", help="evaluate on these repositories instead of the held-out split"),
+        typer.Option(
+            "--repos", help="evaluate on these repositories instead of the held-out split"
+        ),
     ] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="KEY.PATH=VALUE")] = None,
 ) -> None:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, Val
 
 
 class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the file, key path and expected form."""
+    """A config file or override is invalid; the message names file, key path and expected form."""
 
 
 class StrictModel(BaseModel):

@@ -12,7 +12,9 @@ from standard_coder.config.base import ConfigPath, StrictModel
 class PipelineSection(StrictModel):
     """Which pipeline the file describes."""
 
-    name: str = Field("sch", description="built-in pipeline to run (sch = mine -> train_sch -> forecast)")
+    name: str = Field(
+        "sch", description="built-in pipeline to run (sch = mine -> train_sch -> forecast)"
+    )
     entry: str | None = Field(
         None, description='a Python pipeline instead: "pkg.module:object" or "path/file.py:object"'
     )

@@ -36,7 +36,9 @@ class ReposSection(StrictModel):
         description='"owner/name" repos mirrored into <base_dir>/repos/ (network; only when set)',
     )
     max_files_per_commit: int = Field(
-        300, ge=1, description="files beyond this in one commit are dropped (commit flagged truncated)"
+        300,
+        ge=1,
+        description="files beyond this in one commit are dropped (commit flagged truncated)",
     )
     max_lines_per_commit: int = Field(
         20000, ge=1, description="diff lines beyond this are not stored (commit flagged truncated)"

@@ -18,7 +18,7 @@ HEADER = """\
 # Standard Coder pipeline configuration: mine -> train_sch -> forecast.
 # Every key is listed with its default. Relative paths are taken from this file's folder,
 # '~' is expanded. Run it with:   standard-coder pipeline --config {name}
-# Override any key for one run:   standard-coder pipeline --config {name} --set training.mdn.components=10
+# Override a key for one run:  standard-coder pipeline --config {name} --set runner.seed=7
 """
 
 

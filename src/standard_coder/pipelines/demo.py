@@ -34,13 +34,25 @@ class DemoSize:
 
 SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize(
-        authors=3, weeks=5, repos=2, hmm_epochs=40, label_samples=40,
-        min_commits_per_author=30, train_epochs=4, n_sims=2000,
-    ),  # fmt: skip
+        authors=3,
+        weeks=5,
+        repos=2,
+        hmm_epochs=40,
+        label_samples=40,
+        min_commits_per_author=30,
+        train_epochs=4,
+        n_sims=2000,
+    ),
     "default": DemoSize(
-        authors=5, weeks=16, repos=3, hmm_epochs=200, label_samples=200,
-        min_commits_per_author=50, train_epochs=25, n_sims=10_000,
-    ),  # fmt: skip
+        authors=5,
+        weeks=16,
+        repos=3,
+        hmm_epochs=200,
+        label_samples=200,
+        min_commits_per_author=50,
+        train_epochs=25,
+        n_sims=10_000,
+    ),
 }
 
 SEED = 2019  # the paper's year: the demo is the same on every machine

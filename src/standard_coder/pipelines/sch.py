@@ -75,7 +75,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     if not cfg.repos.include_paths and not cfg.repos.include_github_repos:
         raise ConfigError(
             f"{cfg.config_path}: repos.include_paths is empty: list the git repositories "
-            'to mine, e.g. include_paths = ["~/code/*"] (standard-coder init-config shows every key)'
+            'to mine, e.g. include_paths = ["~/code/*"] '
+            "(standard-coder init-config shows every key)"
         )
     p = paths(cfg)
     stages: list[Stage] = []

@@ -61,15 +61,14 @@ def model_effort_for(
         if wanted:
             contents = cfg.training.features.representation == "hybrid"
             for rec in iter_commits(paths(cfg)["db"], with_files=True, with_contents=contents):
-                if rec.commit_id in wanted or rec.commit_id[:12] in wanted:
-                    found[rec.commit_id] = rec
+                for cid in wanted:  # full ids or abbreviated ones, as people paste them
+                    if rec.commit_id.startswith(cid):
+                        found[cid] = rec
         out: dict[str, np.ndarray] = {}
         for t in tickets:
-            records = diff_records([t.diff]) if t.diff else []
+            records: list[Any] = diff_records([t.diff]) if t.diff else []
             for cid in t.commit_ids:
-                rec = found.get(cid) or next(
-                    (r for k, r in found.items() if k.startswith(cid)), None
-                )
+                rec = found.get(cid)
                 if rec is None:
                     raise ValueError(
                         f"ticket {t.id}: commit {cid} is not in the mined history "

@@ -135,7 +135,7 @@ def run_eval(
     with tempfile.TemporaryDirectory(prefix="sc-eval-") as tmp:
         if repos:
             ds = _dataset_for_repos(repos, cfg, rep, Path(tmp))
-            source = {"repos": [str(Path(r).resolve()) for r in repos]}
+            source: dict[str, Any] = {"repos": [str(Path(r).resolve()) for r in repos]}
         else:
             if not p["dataset"].exists():
                 raise EvalError(f"{p['dataset']}: no dataset; run train_sch or pass --repos")
@@ -173,7 +173,7 @@ def run_eval(
         "fields": {
             "repo": "repository id (folder name + short path hash)",
             "commit_id": "git commit id",
-            "sch": "Standard Coding Hours: mean of the predicted distribution truncated to [0, 1] h",
+            "sch": "Standard Coding Hours: mean of the prediction truncated to [0, 1] h",
             "q10": "10th percentile of predicted coding time",
             "q50": "median of predicted coding time",
             "q90": "90th percentile of predicted coding time",

@@ -171,7 +171,9 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
         dataset, rep = build_dataset(
-            iter_commits(p["db"], with_files=True, with_contents=t.features.representation == "hybrid"),
+            iter_commits(
+                p["db"], with_files=True, with_contents=t.features.representation == "hybrid"
+            ),
             (keys, samples),
             representation=t.features.representation,
             top_n_identifiers=t.features.top_n_identifiers,
@@ -194,7 +196,9 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
             dataset,
             t.predictor,
             options,
-            checkpointer=ctx.checkpointer(t.predictor, every_n_steps=t.optim.checkpoint_every_steps),
+            checkpointer=ctx.checkpointer(
+                t.predictor, every_n_steps=t.optim.checkpoint_every_steps
+            ),
             should_stop=ctx.should_stop,
             tb_dir=p["tb"] / t.predictor,
             device=ctx.device,
@@ -204,7 +208,9 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
             dataset.loc_view(),
             t.predictor,
             options,
-            checkpointer=ctx.checkpointer("baseline_loc", every_n_steps=t.optim.checkpoint_every_steps),
+            checkpointer=ctx.checkpointer(
+                "baseline_loc", every_n_steps=t.optim.checkpoint_every_steps
+            ),
             should_stop=ctx.should_stop,
             tb_dir=p["tb"] / "baseline_loc",
             device=ctx.device,
