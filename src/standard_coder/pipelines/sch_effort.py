@@ -68,13 +68,13 @@ def model_effort_for(
         for t in tickets:
             records: list[Any] = diff_records([t.diff]) if t.diff else []
             for cid in t.commit_ids:
-                rec = found.get(cid)
-                if rec is None:
+                match = found.get(cid)
+                if match is None:
                     raise ValueError(
                         f"ticket {t.id}: commit {cid} is not in the mined history "
                         f"({paths(cfg)['db']}); mine the repository that holds it"
                     )
-                records.append(rec)
+                records.append(match)
             per_change = list(model.sample(rep.transform(records), N_DRAWS, rng)) if records else []
             out[t.id] = sum_change_samples(per_change, n=N_DRAWS, rng=rng)
         return out
