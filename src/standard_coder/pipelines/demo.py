@@ -40,7 +40,7 @@ SIZES: dict[str, DemoSize] = {
         hmm_epochs=40,
         label_samples=40,
         min_commits_per_author=30,
-        train_epochs=4,
+        train_epochs=30,
         n_sims=2000,
     ),
     "default": DemoSize(
@@ -50,7 +50,7 @@ SIZES: dict[str, DemoSize] = {
         hmm_epochs=200,
         label_samples=200,
         min_commits_per_author=50,
-        train_epochs=25,
+        train_epochs=60,
         n_sims=10_000,
     ),
 }

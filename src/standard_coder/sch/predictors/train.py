@@ -150,7 +150,7 @@ def train_model(
         raise ValueError("no training rows")
     B = options.batch_size
     k = max(1, min(options.samples_per_commit, S, B))
-    steps_per_epoch = max(1, math.ceil(n * S / B))
+    steps_per_epoch = max(1, math.ceil(n * k / B))  # every commit once per epoch (k samples)
     if options.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, options.max_steps_per_epoch)
     opt = torch.optim.AdamW(
