@@ -30,7 +30,9 @@ class HMMSection(StrictModel):
     init_commit_prob: float = Field(
         0.1, gt=0, lt=1, description="initial per-minute commit probability c while coding"
     )
-    warmup_epochs: int = Field(50, ge=0, description="epochs with c held at its initial value")
+    warmup_epochs: int = Field(
+        50, ge=0, description="epochs with c held at its initial value (at most half the epochs)"
+    )
     fallback_window_minutes: int = Field(
         1440, ge=1, description="window before a first commit or one after a long gap"
     )

@@ -261,7 +261,7 @@ class NeuralHMM(WorkInferenceModel):
                     opt.zero_grad()
                     (-q).backward()
                     opt.step()
-                if sg > 0 and epoch >= self.warmup_epochs:
+                if sg > 0 and epoch >= min(self.warmup_epochs, self.epochs // 2):
                     c = float(min(max(sgy / sg, 1e-4), 0.5))
                 epochs_run = epoch + 1
                 if self.tol > 0 and epoch >= 20:
