@@ -64,3 +64,22 @@ def test_real_machine() -> None:
     device, reason = resolve_device("auto")
     assert reason is None and device in ("cuda", "mps", "cpu")
     assert resolve_device("cpu") == ("cpu", None)
+
+
+def test_cpu_only_machine_is_detected_without_importing_torch() -> None:
+    """The no-op path must not pay torch's import time just to learn there is no GPU."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from standard_coder.runner.device import resolve_device; "
+        "d, _ = resolve_device('auto'); print(d, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    device, imported = out.stdout.split()
+    import torch
+
+    if device == "cpu" and not torch.cuda.is_available():
+        assert imported == "False"
+    else:  # a GPU machine: torch had to be asked
+        assert device == "cuda"

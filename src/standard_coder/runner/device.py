@@ -8,7 +8,10 @@ Example:
 
 from __future__ import annotations
 
-import torch
+import os
+import sys
+from importlib import metadata
+from types import ModuleType
 
 __all__ = ["DEVICE_CHOICES", "available_devices", "resolve_device"]
 
@@ -16,13 +19,45 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 _ORDER = ("cuda", "mps", "cpu")
 
 
+def _no_accelerator_possible(device: str) -> bool:
+    """True when ``device`` cannot exist here, decided without importing torch (~1 s).
+
+    Only used while torch is not imported yet: MPS exists on macOS alone; CUDA (or ROCm) needs a
+    torch build that is not ``+cpu`` and a GPU driver's device nodes.
+    """
+    if "torch" in sys.modules:
+        return False
+    if device == "mps":
+        return sys.platform != "darwin"
+    if device == "cuda" and sys.platform.startswith("linux"):
+        try:
+            if metadata.version("torch").endswith("+cpu"):
+                return True
+        except metadata.PackageNotFoundError:
+            return True
+        gpu_nodes = ("/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/kfd")
+        return not any(os.path.exists(p) for p in gpu_nodes)
+    return False
+
+
+def _torch() -> ModuleType:
+    import torch
+
+    return torch
+
+
 def _is_available(device: str) -> bool:
+    if device == "cpu":
+        return True
+    if _no_accelerator_possible(device):
+        return False
+    torch = _torch()
     if device == "cuda":
         return bool(torch.cuda.is_available())
     if device == "mps":
         mps = getattr(torch.backends, "mps", None)
         return bool(mps is not None and mps.is_available())
-    return device == "cpu"
+    return False
 
 
 def available_devices() -> list[str]:
@@ -54,7 +89,7 @@ def resolve_device(preference: str) -> tuple[str, str | None]:
     if _is_available(base):
         if ":" in pref:
             index = int(pref.split(":", 1)[1])
-            count = torch.cuda.device_count()
+            count = _torch().cuda.device_count()
             if index >= count:
                 return "cuda", f"{pref} requested but only {count} CUDA device(s); using cuda"
         return pref, None
