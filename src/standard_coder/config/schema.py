@@ -83,6 +83,9 @@ def load_config(path: Path, overrides: list[str] | None = None) -> FlagshipConfi
 
 def validate_config(data: dict[str, Any], path: Path) -> FlagshipConfig:
     """Validate a raw dict as if it had been read from ``path``."""
+    # Absent sections are validated too, so their path defaults resolve against the file's folder.
+    sections = [n for n in FlagshipConfig.model_fields if n != "config_path"]
+    data = {**{n: {} for n in sections}, **data}
     try:
         cfg = FlagshipConfig.model_validate(data, context={"config_dir": path.parent})
     except ValidationError as exc:

@@ -283,9 +283,11 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
             fit_seconds=round(model.fit_seconds_, 3),
         )
     path = Path(item.path)
-    _atomic_bytes(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
+    # The summary first, the npz last: the npz (holding the item key) is the commit marker, so a
+    # kill in between leaves a summary without results, which is refitted, never the reverse.
     text = json.dumps(summary, indent=1, sort_keys=True, default=str).encode()
     _atomic_bytes(path.with_suffix(".json"), lambda fh: fh.write(text))
+    _atomic_bytes(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
     return {
         "item_id": item.item_id,
         "key": item.key,
