@@ -146,7 +146,10 @@ class ParsedCommit:
 
 
 def iter_records(stream: IO[bytes], max_record_bytes: int) -> Iterator[tuple[bytes, bool]]:
-    """Split a ``git log`` byte stream into commit records, reading 1 MiB blocks.
+    """Split a ``git log`` byte stream into commit records as the bytes arrive.
+
+    Each read returns what the pipe holds (up to 1 MiB) instead of waiting for a full block,
+    so parsing overlaps git producing the rest of the log.
 
     Yields ``(record, clipped)``; a record larger than ``max_record_bytes`` is cut there (its
     tail is skipped without being kept in memory) and flagged, so a giant commit never exhausts
@@ -157,8 +160,9 @@ def iter_records(stream: IO[bytes], max_record_bytes: int) -> Iterator[tuple[byt
     clipped = False
     scan = 0
     mlen = len(MARKER)
+    read = getattr(stream, "read1", stream.read)
     while True:
-        block = stream.read(1 << 20)
+        block = read(1 << 20)
         if not block:
             break
         buf += block
