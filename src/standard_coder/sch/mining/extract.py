@@ -7,6 +7,7 @@ before/after contents, and plain tuples back to the parent, which alone writes S
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
 import threading
@@ -279,54 +280,74 @@ def _skip(stream: IO[bytes], n: int) -> None:
 
 
 class BlobFetcher:
-    """Collects wanted blob ids, then reads them with ONE ``git cat-file --batch``.
+    """Reads wanted blobs with ONE ``git cat-file --batch`` that runs while the chunk is parsed.
 
-    ``close()`` runs the batch: a helper thread writes every id, the calling thread reads and
-    compresses the contents (no thread runs Python while the chunk is being parsed, so there
-    is no GIL hand-off per object). Contents over ``max_bytes`` are skipped.
+    ``request`` queues an id; ``flush`` sends the queued ids to cat-file (started on the first
+    flush); a reader thread reads and compresses the contents as they come (zlib and pipe reads
+    release the GIL, so this overlaps parsing). ``close()`` waits for everything and returns the
+    rows. Contents over ``max_bytes`` are skipped.
     """
 
     def __init__(self, repo: Path, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._repo = repo
-        self._wanted: dict[str, None] = {}
+        self._seen: set[str] = set()
+        self._queued: list[str] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._rows: list[BlobRow] = []
+        self._error: BaseException | None = None
 
     def request(self, oid: str) -> None:
-        if oid != ZERO_OID:
-            self._wanted[oid] = None
+        if oid != ZERO_OID and oid not in self._seen:
+            self._seen.add(oid)
+            self._queued.append(oid)
+
+    def flush(self) -> None:
+        """Send the queued ids to cat-file (starting it on first use)."""
+        if not self._queued:
+            return
+        proc = self._proc or self._start()
+        assert proc.stdin is not None
+        payload = ("\n".join(self._queued) + "\n").encode("ascii")
+        self._queued.clear()
+        with contextlib.suppress(BrokenPipeError):  # cat-file died: the reader has what it got
+            proc.stdin.write(payload)
+            proc.stdin.flush()
 
     def close(self) -> list[BlobRow]:
         """Fetch everything requested; return ``(oid, size, zlib content)`` rows."""
-        oids = list(self._wanted)
-        out: list[BlobRow] = []
-        if not oids:
-            return out
-        proc = subprocess.Popen(
+        self.flush()
+        proc = self._proc
+        if proc is None:
+            return self._rows
+        assert proc.stdin is not None and self._reader is not None
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+        self._reader.join()
+        proc.wait()
+        if self._error is not None:
+            raise self._error
+        return self._rows
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self._proc = subprocess.Popen(
             git_command(self._repo, "cat-file", "--batch"),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=git_env(self._repo),
         )
-        assert proc.stdin is not None and proc.stdout is not None
-        payload = ("\n".join(oids) + "\n").encode("ascii")
-        stdin = proc.stdin
+        self._reader = threading.Thread(target=self._read_all, daemon=True)
+        self._reader.start()
+        return self._proc
 
-        def feed() -> None:
-            try:
-                stdin.write(payload)
-                stdin.close()
-            except BrokenPipeError:
-                pass
-
-        writer = threading.Thread(target=feed, daemon=True)
-        writer.start()
-        stdout = proc.stdout
+    def _read_all(self) -> None:
+        """Reader thread: parse cat-file's output until EOF, compressing each wanted blob."""
+        assert self._proc is not None and self._proc.stdout is not None
+        stdout = self._proc.stdout
         try:
-            for oid in oids:
-                header = stdout.readline()
-                if not header:
-                    break
+            while header := stdout.readline():
                 parts = header.split()
                 if len(parts) < 3 or not parts[2].isdigit():
                     continue  # "<oid> missing"
@@ -335,14 +356,12 @@ class BlobFetcher:
                     _skip(stdout, size + 1)
                     continue
                 content = _read_exact(stdout, size + 1)[:-1]
-                out.append((oid, size, zcompress(content)))
+                self._rows.append((parts[0].decode("ascii"), size, zcompress(content)))
+        except BaseException as exc:  # reported by close()
+            self._error = exc
+            self._proc.kill()
         finally:
-            if proc.poll() is None and writer.is_alive():
-                proc.kill()
-            writer.join()
             stdout.close()
-            proc.wait()
-        return out
 
 
 def fetch_blobs(repo: Path, oids: Sequence[str], max_bytes: int) -> dict[str, bytes | None]:
@@ -392,6 +411,8 @@ class _ChunkBuilder:
         # (another chunk); the parent backfills the rest once the repo is complete.
         for _, _old, new in wants:
             self.fetcher.request(new)
+        if len(self.seen) % 32 == 0:
+            self.fetcher.flush()
         res.commits.append(_commit_row(repo, c, n_files, added, deleted, truncated))
         res.n_truncated += int(truncated)
 
