@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -42,8 +42,8 @@ ZLIB_LEVEL = 1
 """Compression level for diffs and blobs (1: several times faster than 6, a little larger)."""
 
 
-def zcompress(data: bytes) -> bytes:
-    """zlib (readable by plain ``zlib.decompress``) with a window sized to the data.
+def zlib_compress(data: bytes) -> bytes:
+    """Standard-library zlib with a window sized to the data.
 
     ``zlib.compress`` sets up a 32 KiB window and 128 KiB hash tables for every call; for the
     typical 1-8 KiB diff or file that setup costs 5-10x the compression itself.
@@ -51,6 +51,25 @@ def zcompress(data: bytes) -> bytes:
     wbits = min(15, max(9, len(data).bit_length()))
     c = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, wbits, 6)
     return c.compress(data) + c.flush()
+
+
+def _isal_compressor() -> Callable[[bytes], bytes] | None:
+    """ISA-L's zlib-format compressor when the optional ``isal`` package is installed."""
+    try:
+        from isal import isal_zlib  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+
+    def isal_compress(data: bytes) -> bytes:
+        return bytes(isal_zlib.compress(data, ZLIB_LEVEL))
+
+    return isal_compress
+
+
+zcompress: Callable[[bytes], bytes] = _isal_compressor() or zlib_compress
+"""zlib format (read back with plain ``zlib.decompress``) for diffs and blobs.
+
+With ``isal`` installed, ISA-L level 1: about 2.5x faster than zlib level 1, same size."""
 
 
 @dataclass(frozen=True)
