@@ -33,6 +33,7 @@ from standard_coder.sch.mining.gitlog import (
     section_matches,
     section_stats,
     start_log,
+    widen_pipe,
 )
 
 MISSING_SECTION = b"diff --git \x00missing\n"
@@ -357,6 +358,8 @@ class BlobFetcher:
             stderr=subprocess.DEVNULL,
             env=git_env(self._repo),
         )
+        assert self._proc.stdout is not None
+        widen_pipe(self._proc.stdout)
         self._reader = threading.Thread(target=self._read_all, daemon=True)
         self._reader.start()
         return self._proc
