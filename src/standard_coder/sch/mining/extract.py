@@ -8,6 +8,7 @@ before/after contents, and plain tuples back to the parent, which alone writes S
 from __future__ import annotations
 
 import contextlib
+import queue
 import subprocess
 import tempfile
 import threading
@@ -302,10 +303,11 @@ def _skip(stream: IO[bytes], n: int) -> None:
 class BlobFetcher:
     """Reads wanted blobs with ONE ``git cat-file --batch`` that runs while the chunk is parsed.
 
-    ``request`` queues an id; ``flush`` sends the queued ids to cat-file (started on the first
-    flush); a reader thread reads and compresses the contents as they come (zlib and pipe reads
-    release the GIL, so this overlaps parsing). ``close()`` waits for everything and returns the
-    rows. Contents over ``max_bytes`` are skipped.
+    ``request`` queues an id; ``flush`` hands the queued ids to a writer thread that feeds
+    cat-file (started on the first flush), so the parsing thread never waits on the pipe; a
+    reader thread reads and compresses the contents as they come (zlib and pipe reads release
+    the GIL, so this overlaps parsing). ``close()`` waits for everything and returns the rows.
+    Contents over ``max_bytes`` are skipped.
     """
 
     def __init__(self, repo: Path, max_bytes: int) -> None:
@@ -314,7 +316,8 @@ class BlobFetcher:
         self._seen: set[str] = set()
         self._queued: list[str] = []
         self._proc: subprocess.Popen[bytes] | None = None
-        self._reader: threading.Thread | None = None
+        self._payloads: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self._rows: list[BlobRow] = []
         self._error: BaseException | None = None
 
@@ -324,33 +327,28 @@ class BlobFetcher:
             self._queued.append(oid)
 
     def flush(self) -> None:
-        """Send the queued ids to cat-file (starting it on first use)."""
+        """Send the queued ids to cat-file (starting it on first use); never blocks."""
         if not self._queued:
             return
-        proc = self._proc or self._start()
-        assert proc.stdin is not None
-        payload = ("\n".join(self._queued) + "\n").encode("ascii")
+        if self._proc is None:
+            self._start()
+        self._payloads.put(("\n".join(self._queued) + "\n").encode("ascii"))
         self._queued.clear()
-        with contextlib.suppress(BrokenPipeError):  # cat-file died: the reader has what it got
-            proc.stdin.write(payload)
-            proc.stdin.flush()
 
     def close(self) -> list[BlobRow]:
         """Fetch everything requested; return ``(oid, size, zlib content)`` rows."""
         self.flush()
-        proc = self._proc
-        if proc is None:
+        if self._proc is None:
             return self._rows
-        assert proc.stdin is not None and self._reader is not None
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-        self._reader.join()
-        proc.wait()
+        self._payloads.put(None)
+        for t in self._threads:
+            t.join()
+        self._proc.wait()
         if self._error is not None:
             raise self._error
         return self._rows
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _start(self) -> None:
         self._proc = subprocess.Popen(
             git_command(self._repo, "cat-file", "--batch"),
             stdin=subprocess.PIPE,
@@ -360,9 +358,20 @@ class BlobFetcher:
         )
         assert self._proc.stdout is not None
         widen_pipe(self._proc.stdout)
-        self._reader = threading.Thread(target=self._read_all, daemon=True)
-        self._reader.start()
-        return self._proc
+        for target in (self._write_all, self._read_all):
+            self._threads.append(threading.Thread(target=target, daemon=True))
+            self._threads[-1].start()
+
+    def _write_all(self) -> None:
+        """Writer thread: feed queued ids to cat-file until ``close()`` (None), then EOF."""
+        assert self._proc is not None and self._proc.stdin is not None
+        stdin = self._proc.stdin
+        with contextlib.suppress(BrokenPipeError):  # cat-file died: the reader has what it got
+            while (payload := self._payloads.get()) is not None:
+                stdin.write(payload)
+                stdin.flush()
+        with contextlib.suppress(BrokenPipeError):
+            stdin.close()
 
     def _read_all(self) -> None:
         """Reader thread: parse cat-file's output until EOF, compressing each wanted blob."""
