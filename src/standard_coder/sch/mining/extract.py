@@ -386,7 +386,8 @@ class BlobFetcher:
                 if parts[1] != b"blob" or size > self.max_bytes:
                     _skip(stdout, size + 1)
                     continue
-                content = _read_exact(stdout, size + 1)[:-1]
+                content = _read_exact(stdout, size)
+                _skip(stdout, 1)  # the newline after the contents
                 self._rows.append((parts[0].decode("ascii"), size, zcompress(content)))
         except BaseException as exc:  # reported by close()
             self._error = exc
