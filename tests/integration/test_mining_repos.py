@@ -278,3 +278,18 @@ def test_line_cap_and_giant_patch_are_truncated_not_fatal(tmp_path: Path) -> Non
         " USING (repo, commit_id) WHERE c.subject='giant'",
     )
     assert giant[0] < 5000 and giant[1] == 1  # patch cut at 4 KiB: partial count, no diff
+
+
+def test_compressor_does_not_change_the_dump(
+    mined: tuple[Path, Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mine with the stdlib zlib compressor equals one with the default (ISA-L if installed)."""
+    from standard_coder.sch.mining import extract
+    from standard_coder.sch.mining.store import canonical_dump
+
+    root, db, _ = mined
+    monkeypatch.setattr(extract, "zcompress", extract.zlib_compress)
+    other = tmp_path / "zlib.sqlite"
+    summary = mine_repositories([root / "main"], other, options(root))
+    assert summary.repos[0].status == "mined"
+    assert canonical_dump(other) == canonical_dump(db)

@@ -7,12 +7,14 @@ before/after contents, and plain tuples back to the parent, which alone writes S
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import subprocess
 import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -32,6 +34,7 @@ from standard_coder.sch.mining.gitlog import (
     section_matches,
     section_stats,
     start_log,
+    widen_pipe,
 )
 
 MISSING_SECTION = b"diff --git \x00missing\n"
@@ -41,8 +44,8 @@ ZLIB_LEVEL = 1
 """Compression level for diffs and blobs (1: several times faster than 6, a little larger)."""
 
 
-def zcompress(data: bytes) -> bytes:
-    """zlib (readable by plain ``zlib.decompress``) with a window sized to the data.
+def zlib_compress(data: bytes) -> bytes:
+    """Standard-library zlib with a window sized to the data.
 
     ``zlib.compress`` sets up a 32 KiB window and 128 KiB hash tables for every call; for the
     typical 1-8 KiB diff or file that setup costs 5-10x the compression itself.
@@ -50,6 +53,25 @@ def zcompress(data: bytes) -> bytes:
     wbits = min(15, max(9, len(data).bit_length()))
     c = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, wbits, 6)
     return c.compress(data) + c.flush()
+
+
+def _isal_compressor() -> Callable[[bytes], bytes] | None:
+    """ISA-L's zlib-format compressor when the optional ``isal`` package is installed."""
+    try:
+        from isal import isal_zlib  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+
+    def isal_compress(data: bytes) -> bytes:
+        return bytes(isal_zlib.compress(data, ZLIB_LEVEL))
+
+    return isal_compress
+
+
+zcompress: Callable[[bytes], bytes] = _isal_compressor() or zlib_compress
+"""zlib format (read back with plain ``zlib.decompress``) for diffs and blobs.
+
+With ``isal`` installed, ISA-L level 1: about 2.5x faster than zlib level 1, same size."""
 
 
 @dataclass(frozen=True)
@@ -279,54 +301,84 @@ def _skip(stream: IO[bytes], n: int) -> None:
 
 
 class BlobFetcher:
-    """Collects wanted blob ids, then reads them with ONE ``git cat-file --batch``.
+    """Reads wanted blobs with ONE ``git cat-file --batch`` that runs while the chunk is parsed.
 
-    ``close()`` runs the batch: a helper thread writes every id, the calling thread reads and
-    compresses the contents (no thread runs Python while the chunk is being parsed, so there
-    is no GIL hand-off per object). Contents over ``max_bytes`` are skipped.
+    ``request`` queues an id; ``flush`` hands the queued ids to a writer thread that feeds
+    cat-file (started on the first flush), so the parsing thread never waits on the pipe; a
+    reader thread reads and compresses the contents as they come (zlib and pipe reads release
+    the GIL, so this overlaps parsing). ``close()`` waits for everything and returns the rows.
+    Contents over ``max_bytes`` are skipped.
     """
 
     def __init__(self, repo: Path, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._repo = repo
-        self._wanted: dict[str, None] = {}
+        self._seen: set[str] = set()
+        self._queued: list[str] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._payloads: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._rows: list[BlobRow] = []
+        self._error: BaseException | None = None
 
     def request(self, oid: str) -> None:
-        if oid != ZERO_OID:
-            self._wanted[oid] = None
+        if oid != ZERO_OID and oid not in self._seen:
+            self._seen.add(oid)
+            self._queued.append(oid)
+
+    def flush(self) -> None:
+        """Send the queued ids to cat-file (starting it on first use); never blocks."""
+        if not self._queued:
+            return
+        if self._proc is None:
+            self._start()
+        self._payloads.put(("\n".join(self._queued) + "\n").encode("ascii"))
+        self._queued.clear()
 
     def close(self) -> list[BlobRow]:
         """Fetch everything requested; return ``(oid, size, zlib content)`` rows."""
-        oids = list(self._wanted)
-        out: list[BlobRow] = []
-        if not oids:
-            return out
-        proc = subprocess.Popen(
+        self.flush()
+        if self._proc is None:
+            return self._rows
+        self._payloads.put(None)
+        for t in self._threads:
+            t.join()
+        self._proc.wait()
+        if self._error is not None:
+            raise self._error
+        return self._rows
+
+    def _start(self) -> None:
+        self._proc = subprocess.Popen(
             git_command(self._repo, "cat-file", "--batch"),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=git_env(self._repo),
         )
-        assert proc.stdin is not None and proc.stdout is not None
-        payload = ("\n".join(oids) + "\n").encode("ascii")
-        stdin = proc.stdin
+        assert self._proc.stdout is not None
+        widen_pipe(self._proc.stdout)
+        for target in (self._write_all, self._read_all):
+            self._threads.append(threading.Thread(target=target, daemon=True))
+            self._threads[-1].start()
 
-        def feed() -> None:
-            try:
+    def _write_all(self) -> None:
+        """Writer thread: feed queued ids to cat-file until ``close()`` (None), then EOF."""
+        assert self._proc is not None and self._proc.stdin is not None
+        stdin = self._proc.stdin
+        with contextlib.suppress(BrokenPipeError):  # cat-file died: the reader has what it got
+            while (payload := self._payloads.get()) is not None:
                 stdin.write(payload)
-                stdin.close()
-            except BrokenPipeError:
-                pass
+                stdin.flush()
+        with contextlib.suppress(BrokenPipeError):
+            stdin.close()
 
-        writer = threading.Thread(target=feed, daemon=True)
-        writer.start()
-        stdout = proc.stdout
+    def _read_all(self) -> None:
+        """Reader thread: parse cat-file's output until EOF, compressing each wanted blob."""
+        assert self._proc is not None and self._proc.stdout is not None
+        stdout = self._proc.stdout
         try:
-            for oid in oids:
-                header = stdout.readline()
-                if not header:
-                    break
+            while header := stdout.readline():
                 parts = header.split()
                 if len(parts) < 3 or not parts[2].isdigit():
                     continue  # "<oid> missing"
@@ -334,15 +386,14 @@ class BlobFetcher:
                 if parts[1] != b"blob" or size > self.max_bytes:
                     _skip(stdout, size + 1)
                     continue
-                content = _read_exact(stdout, size + 1)[:-1]
-                out.append((oid, size, zcompress(content)))
+                content = _read_exact(stdout, size)
+                _skip(stdout, 1)  # the newline after the contents
+                self._rows.append((parts[0].decode("ascii"), size, zcompress(content)))
+        except BaseException as exc:  # reported by close()
+            self._error = exc
+            self._proc.kill()
         finally:
-            if proc.poll() is None and writer.is_alive():
-                proc.kill()
-            writer.join()
             stdout.close()
-            proc.wait()
-        return out
 
 
 def fetch_blobs(repo: Path, oids: Sequence[str], max_bytes: int) -> dict[str, bytes | None]:
@@ -392,6 +443,8 @@ class _ChunkBuilder:
         # (another chunk); the parent backfills the rest once the repo is complete.
         for _, _old, new in wants:
             self.fetcher.request(new)
+        if len(self.seen) % 32 == 0:
+            self.fetcher.flush()
         res.commits.append(_commit_row(repo, c, n_files, added, deleted, truncated))
         res.n_truncated += int(truncated)
 
