@@ -167,3 +167,36 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
     after = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
     assert after == before
+
+
+def test_eval_on_a_path_that_is_not_a_git_repo_exits_2(demo: Path, tmp_path: Path) -> None:
+    base = demo / "sc-output"
+    before = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
+    proc = cli(
+        "eval",
+        "--checkpoint",
+        str(base / "models" / "mdn" / "model.pt"),
+        "--config",
+        str(demo / "pipeline_config.toml"),
+        "--repos",
+        str(tmp_path / "nowhere"),
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "error: --repos: cannot mine" in proc.stderr and str(tmp_path / "nowhere") in proc.stderr
+    assert "Traceback" not in proc.stderr
+    after = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("target", "needle"), [("f.txt", "exists and is not a folder"), ("f.txt/x", "Not a directory")]
+)
+def test_demo_output_dir_that_cannot_be_a_folder_exits_2(
+    tmp_path: Path, target: str, needle: str
+) -> None:
+    (tmp_path / "f.txt").write_text("a file\n")
+    proc = cli("demo", "--size", "tiny", "--output-dir", str(tmp_path / target), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "f.txt").read_text() == "a file\n"
