@@ -67,6 +67,17 @@ def _sprint_needs_model(path: Path | None) -> bool:
         return True
 
 
+def _is_git_repo(path: Path) -> bool:
+    from standard_coder.runner.errors import InputMissing
+    from standard_coder.runner.gitrefs import git_dir
+
+    try:
+        git_dir(path)
+    except (InputMissing, OSError):
+        return False
+    return True
+
+
 def build(config_path: Path, overrides: list[str]) -> Pipeline:
     """Build the ``sch`` pipeline from ``pipeline_config.toml`` plus ``--set`` overrides."""
     from standard_coder.pipelines import sch_forecast, sch_mine, sch_train
@@ -86,7 +97,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         Stage(
             name="mine",
             run=functools.partial(sch_mine.run, cfg=cfg),
-            git_inputs=tuple(repos),
+            # A configured path that is not a git repository is no git input: the stage runs,
+            # mines the others, names it and exits 1 (retried next run), as docs/mining.md says.
+            git_inputs=tuple(r for r in repos if _is_git_repo(r)),
             params={"repos": _dump(cfg.repos), "filters": _dump(cfg.filters)},
             outputs=(p["db"],),
             code_files=[Path(sch_mine.__file__), *_py_files("sch/mining", "sch/records.py")],
