@@ -209,6 +209,19 @@ def test_stage_failure_exit_1_and_no_manifest(root: Path) -> None:
     assert "report" not in result.stages
 
 
+def test_stage_flagging_bad_user_input_exits_2(root: Path) -> None:
+    class BadInput(ValueError):
+        exit_code = 2
+
+    def bad(ctx: Any) -> None:
+        raise BadInput("sprint.json: $.tickets[0].id: field required")
+
+    result, sink = run(make(root, train={"run": bad}))
+    assert result.exit_code == 2 and "$.tickets[0].id" in result.message
+    assert "train" in reasons(sink, "stage_failed")
+    assert not (root / "state" / "stages" / "train" / "manifest.json").exists()
+
+
 def test_missing_declared_output_fails(root: Path) -> None:
     result, sink = run(make(root, train={"run": lambda ctx: None}))
     assert result.exit_code == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,56 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
     after = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
     assert after == before
+
+
+def test_eval_on_a_path_that_is_not_a_git_repo_exits_2(demo: Path, tmp_path: Path) -> None:
+    base = demo / "sc-output"
+    before = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
+    proc = cli(
+        "eval",
+        "--checkpoint",
+        str(base / "models" / "mdn" / "model.pt"),
+        "--config",
+        str(demo / "pipeline_config.toml"),
+        "--repos",
+        str(tmp_path / "nowhere"),
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "error: --repos: cannot mine" in proc.stderr and str(tmp_path / "nowhere") in proc.stderr
+    assert "Traceback" not in proc.stderr
+    after = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("target", "needle"), [("f.txt", "exists and is not a folder"), ("f.txt/x", "Not a directory")]
+)
+def test_demo_output_dir_that_cannot_be_a_folder_exits_2(
+    tmp_path: Path, target: str, needle: str
+) -> None:
+    (tmp_path / "f.txt").write_text("a file\n")
+    proc = cli("demo", "--size", "tiny", "--output-dir", str(tmp_path / target), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "f.txt").read_text() == "a file\n"
+
+
+def test_a_configured_path_that_is_not_a_repo_fails_mine_with_1_after_mining_the_rest(
+    tmp_path: Path,
+) -> None:
+    cli("simulate", str(tmp_path / "sim"), "--weeks", "1", "--authors", "1")
+    (tmp_path / "notgit").mkdir()
+    cli("init-config", str(tmp_path / "pipeline_config.toml"))
+    cfg = tmp_path / "pipeline_config.toml"
+    text = cfg.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("include_paths"))
+    cfg.write_text(text.replace(line, 'include_paths = ["sim/repo-0", "notgit"]'))
+    proc = cli("pipeline", "--config", str(cfg), "--stages", "mine", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert str(tmp_path / "notgit") in proc.stderr and "Traceback" not in proc.stderr
+    db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM commits").fetchone()[0] > 0
+    # retried next run: still not up to date
+    assert "would run" in cli("status", "--config", str(cfg)).stdout.splitlines()[0]

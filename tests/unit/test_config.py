@@ -91,6 +91,20 @@ def test_template_is_accepted_unchanged_and_lists_every_key(tmp_path: Path) -> N
             assert " = " in line, line
 
 
+def test_template_scenarios_comment_shows_how_to_write_one(tmp_path: Path) -> None:
+    text = render_template()
+    lines = text.splitlines()
+    comment = lines[lines.index("scenarios = []") - 1]
+    assert "[[forecasting.scenarios]]" in comment and "member_joins" in comment
+    edited = text.replace("scenarios = []\n", "") + (
+        '\n[[forecasting.scenarios]]\nname = "hire"\nmember_joins = {newbie = 5.0}\n'
+        "scope_growth_percent = 10\n"
+    )
+    cfg = load_config(write(tmp_path, edited))
+    assert [s.name for s in cfg.forecasting.scenarios] == ["hire"]
+    assert cfg.forecasting.scenarios[0].member_joins == {"newbie": 5.0}
+
+
 def test_default_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, ""))
     assert cfg.outputs.base_dir == tmp_path / "sc-output"

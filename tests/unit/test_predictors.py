@@ -198,3 +198,19 @@ def test_mdn_config_rebuilds_module() -> None:
     net = MDN(cfg)
     log_pi, _loc, scale = net(torch.zeros(2, 5))
     assert log_pi.shape == (2, 20) and (scale > 0).all()
+
+
+def test_tensorboard_scalars_share_the_global_step_axis(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    X, Y = data()
+    reg = MDNRegressor(**{**SMALL, "epochs": 3, "batch_size": 20})
+    reg.fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:], tb_dir=tmp_path / "tb")
+    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    steps = {t: [ev.step for ev in acc.Scalars(t)] for t in acc.Tags()["scalars"]}
+    per_epoch = steps["train/epoch_loss"]
+    assert len(per_epoch) == 3 and steps["val/loss"] == per_epoch
+    # epoch ends land at the last global step of each epoch, on train/loss's axis
+    assert per_epoch == sorted(per_epoch) and per_epoch[0] > 0
+    assert per_epoch[-1] >= max(steps["train/loss"])

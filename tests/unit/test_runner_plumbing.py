@@ -125,6 +125,25 @@ def test_atomic_write_leaves_no_temp(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.json"]
 
 
+def test_atomic_writes_honour_the_umask_like_open(tmp_path: Path) -> None:
+    """mkstemp makes 0o600 files; outputs (reports, configs) must get the usual 0o666 & ~umask."""
+    from standard_coder.forecasting._io import atomic_write as forecast_write
+    from standard_coder.sch.features._io import atomic_write as features_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"b": 1})
+        forecast_write(tmp_path / "f.bin", lambda fh: fh.write(b"x"))
+        features_write(tmp_path / "g.bin", lambda fh: fh.write(b"x"))
+        os.umask(0o077)
+        atomic_write_json(tmp_path / "private.json", {"b": 1})
+    finally:
+        os.umask(old)
+    for name in ("a.json", "f.bin", "g.bin"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
+
+
 def test_run_state_checksum_detects_edits(tmp_path: Path) -> None:
     path = tmp_path / "run_state.json"
     assert read_run_state(path) == empty_state()

@@ -37,3 +37,21 @@ def test_unknown_names_list_valid_ones(kwargs: dict[str, object]) -> None:
 def test_from_after_to_fails() -> None:
     with pytest.raises(StageNotFound, match="comes after"):
         select(NAMES, from_stage="train", to_stage="label")
+
+
+def test_plan_table_says_skip_once_not_up_to_date_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    from standard_coder.runner.engine import StagePlan
+    from standard_coder.runner.front import print_plan
+
+    print_plan(
+        [
+            StagePlan(stage="mine", run=False, reason="up to date"),
+            StagePlan(stage="train", run=True, reason="params changed: lr 1 -> 2"),
+            StagePlan(stage="report", run=True, reason="new", selected=False),
+        ],
+        as_json=False,
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["mine", "skip", "up", "to", "date"]
+    assert lines[1].split()[:4] == ["train", "would", "run", "params"]
+    assert lines[2].split()[:2] == ["report", "stale"] and lines[2].endswith("(not selected)")

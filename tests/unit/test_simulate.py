@@ -177,3 +177,26 @@ def test_cli_simulate(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     assert doc["commits"] > 10 and Path(doc["truth"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "extra", "needle"),
+    [
+        ("s", ["--start", "2024-13-01"], "--start '2024-13-01': expected a date"),
+        ("file.txt", [], "exists and is not a folder"),
+        ("file.txt/below", [], "Not a directory"),
+    ],
+)
+def test_cli_simulate_user_errors_exit_2_without_traceback(
+    tmp_path: Path, target: str, extra: list[str], needle: str
+) -> None:
+    (tmp_path / "file.txt").write_text("not a folder\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "simulate", str(tmp_path / target), *extra],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2, out.stderr
+    assert needle in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "s").exists()

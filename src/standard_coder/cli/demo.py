@@ -79,7 +79,15 @@ def demo(
         typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
         raise typer.Exit(2)
     t0 = now()
-    config = prepare(output_dir.resolve(), size)
+    if output_dir.exists() and not output_dir.is_dir():
+        typer.echo(f"error: --output-dir {output_dir}: exists and is not a folder", err=True)
+        raise typer.Exit(2)
+    try:
+        config = prepare(output_dir.resolve(), size)
+    except OSError as exc:  # --output-dir is a file, unwritable, or below a file
+        where = exc.filename or output_dir
+        typer.echo(f"error: --output-dir: {where}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
     code = front.run_command(
         config=config,
         builtins=BUILTINS,

@@ -27,15 +27,27 @@ def simulate(
     """Simulate developers (paper footnote 2 schedule) writing real git repositories."""
     from standard_coder.sch.simulate import ScheduleSpec, TeamSpec, simulate_team
 
+    try:
+        start_date = dt.date.fromisoformat(start)
+    except ValueError as exc:
+        typer.echo(f"error: --start {start!r}: expected a date YYYY-MM-DD ({exc})", err=True)
+        raise typer.Exit(2) from None
+    if out_dir.exists() and not out_dir.is_dir():
+        typer.echo(f"error: {out_dir}: exists and is not a folder", err=True)
+        raise typer.Exit(2)
     spec = TeamSpec(
         n_authors=authors,
         weeks=weeks,
         n_repos=repos,
-        start=dt.date.fromisoformat(start),
+        start=start_date,
         switch_after_weeks=switch_after_weeks,
         schedule=ScheduleSpec(commit_prob=commit_prob),
     )
-    res = simulate_team(out_dir, spec, seed=seed)
+    try:
+        res = simulate_team(out_dir, spec, seed=seed)
+    except OSError as exc:  # unwritable or impossible output folder, git missing
+        typer.echo(f"error: {out_dir}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(
         json.dumps(
             {

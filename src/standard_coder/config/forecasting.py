@@ -49,4 +49,11 @@ class ForecastingSection(StrictModel):
     backtest_min_history: int = Field(
         3, ge=1, description="backtest: past sprints needed before a sprint is forecast"
     )
-    scenarios: list[Scenario] = Field(default_factory=list, description="what-if scenarios")
+    scenarios: list[Scenario] = Field(
+        default_factory=list,
+        description=(
+            "what-if scenarios: replace this line by one [[forecasting.scenarios]] table "
+            "each: name, days_off = {member = [dates]}, scope_growth_percent, "
+            "member_joins = {name = hours}, member_leaves = [names] (docs/forecasting.md)"
+        ),
+    )

@@ -27,8 +27,27 @@ def _py_files(*folders: str) -> list[Path]:
     return files
 
 
-def _dump(model: Any) -> Any:
-    return json.loads(model.model_dump_json())
+def _dump(model: Any, root: Path | None = None) -> Any:
+    """A config section as JSON data; paths inside ``root`` (the config's folder) made relative.
+
+    These are stage params, so they enter fingerprints: relative paths keep a project folder that
+    is moved or copied elsewhere up to date (file contents are covered by the stage inputs).
+    """
+    data = json.loads(model.model_dump_json())
+    if root is None:
+        return data
+    prefix = str(root).rstrip("/") + "/"
+
+    def rel(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(prefix):
+            return value[len(prefix) :]
+        if isinstance(value, dict):
+            return {k: rel(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rel(v) for v in value]
+        return value
+
+    return rel(data)
 
 
 def paths(cfg: FlagshipConfig) -> dict[str, Path]:
@@ -67,6 +86,17 @@ def _sprint_needs_model(path: Path | None) -> bool:
         return True
 
 
+def _is_git_repo(path: Path) -> bool:
+    from standard_coder.runner.errors import InputMissing
+    from standard_coder.runner.gitrefs import git_dir
+
+    try:
+        git_dir(path)
+    except (InputMissing, OSError):
+        return False
+    return True
+
+
 def build(config_path: Path, overrides: list[str]) -> Pipeline:
     """Build the ``sch`` pipeline from ``pipeline_config.toml`` plus ``--set`` overrides."""
     from standard_coder.pipelines import sch_forecast, sch_mine, sch_train
@@ -79,6 +109,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             "(standard-coder init-config shows every key)"
         )
     p = paths(cfg)
+    root = cfg.config_path.parent if cfg.config_path else None
     stages: list[Stage] = []
 
     repos = sch_mine.local_repositories(cfg)
@@ -86,8 +117,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         Stage(
             name="mine",
             run=functools.partial(sch_mine.run, cfg=cfg),
-            git_inputs=tuple(repos),
-            params={"repos": _dump(cfg.repos), "filters": _dump(cfg.filters)},
+            # A configured path that is not a git repository is no git input: the stage runs,
+            # mines the others, names it and exits 1 (retried next run), as docs/mining.md says.
+            git_inputs=tuple(r for r in repos if _is_git_repo(r)),
+            params={"repos": _dump(cfg.repos, root), "filters": _dump(cfg.filters, root)},
             outputs=(p["db"],),
             code_files=[Path(sch_mine.__file__), *_py_files("sch/mining", "sch/records.py")],
             description="mine git history into SQLite (incremental, resumable)",
@@ -113,7 +146,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             run=functools.partial(sch_train.run, cfg=cfg),
             deps=("mine",),
             inputs=tuple(train_inputs),
-            params={"training": _dump(t), "seed": cfg.runner.seed},
+            params={"training": _dump(t, root), "seed": cfg.runner.seed},
             outputs=tuple(train_outputs),
             code_files=[
                 Path(sch_train.__file__),
@@ -139,7 +172,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 run=functools.partial(sch_forecast.run, cfg=cfg),
                 deps=("mine", "train_sch") if needs_model else (),
                 inputs=(f.sprint_inputs_path, f.historical_outcomes_path),
-                params={"forecasting": _dump(f)},
+                params={"forecasting": _dump(f, root)},
                 outputs=(p["forecasts"],),
                 code_files=[Path(sch_forecast.__file__), *_py_files("forecasting")],
                 description="Monte Carlo sprint forecast from SCH",

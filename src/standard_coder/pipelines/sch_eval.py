@@ -74,13 +74,19 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     """Mine, label and featurise other repositories with the checkpoint's representation."""
     from standard_coder.pipelines.sch_train import work_options
     from standard_coder.sch.dataset import TEST, build_dataset
-    from standard_coder.sch.mining.mine import MineOptions, mine_repositories
+    from standard_coder.sch.mining.mine import MineOptions, MiningError, mine_repositories
     from standard_coder.sch.mining.store import iter_commits, load_commit_times
     from standard_coder.sch.work_inference.labels import AuthorHistory, infer_labels
 
     opts = MineOptions.from_sections(cfg.repos, cfg.filters, work)
     db = work / "mined.sqlite"
-    mine_repositories([Path(r).resolve() for r in repos], db, opts)
+    try:
+        mine_repositories([Path(r).resolve() for r in repos], db, opts)
+    except MiningError as exc:  # a path that is not a git repository is bad input here
+        bad = "; ".join(
+            why if str(path) in why else f"{path}: {why}" for path, why in exc.failed.items()
+        )
+        raise EvalError(f"--repos: cannot mine {bad}") from None
     times = load_commit_times(db)
     if not times:
         raise EvalError(f"{', '.join(map(str, repos))}: no commits of the configured languages")

@@ -648,11 +648,13 @@ def _run_stage(
         message = f"{type(exc).__name__}: {exc}"
         log.error("stage %s failed: %s", name, message, exc_info=True)
         engine.emit("stage_failed", name, message, duration_s=round(duration, 6))
+        # A stage may flag bad user input (an exception with ``exit_code = 2``); all else is 1.
+        code = 2 if getattr(exc, "exit_code", 1) == 2 else 1
         return {
             "status": "failed",
             "reason": message,
             "duration_s": duration,
-            "exit_code": 1,
+            "exit_code": code,
             "cache_hit": False,
         }
     finally:

@@ -144,7 +144,7 @@ def print_plan(plans: Sequence[Any], as_json: bool) -> None:
         return
     width = max((len(p.stage) for p in plans), default=5)
     for p in plans:
-        what = "would run" if p.run else "up to date"
+        what = "would run" if p.run else "skip"
         if p.run and not p.selected:
             what = "stale"
         mark = "" if p.selected else "  (not selected)"

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from standard_coder.runner.atomic import new_file_mode
 from standard_coder.sch.simulation.codegen import RepoCode, change_for_minutes
 from standard_coder.sch.simulation.schedule import (
     AuthorSpec,
@@ -160,6 +161,7 @@ def _git_tz(offset_min: int) -> str:
 def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

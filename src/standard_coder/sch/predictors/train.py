@@ -224,6 +224,7 @@ def train_model(
             val = mean_loss(model, X_val, Y_val) if X_val.shape[0] else train_loss
             history.append([float(epoch), train_loss, val])
             if writer is not None:
+                # On the global-step axis, like train/loss, so the curves share one x axis.
                 writer.add_scalar("train/epoch_loss", train_loss, global_step)
                 writer.add_scalar("val/loss", val, global_step)
             if on_epoch is not None:

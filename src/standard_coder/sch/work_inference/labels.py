@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from standard_coder.runner.atomic import new_file_mode
 from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel
 from standard_coder.sch.work_inference.gap import GapModel
 from standard_coder.sch.work_inference.hmm import NeuralHMM
@@ -212,6 +213,7 @@ class LabelSet:
 def _atomic_bytes(path: Path, write: Callable[[Any], None]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
