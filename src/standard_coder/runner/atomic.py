@@ -12,8 +12,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def fsync_dir(directory: Path) -> None:
@@ -47,15 +48,18 @@ def new_file_mode() -> int:
     return 0o666 & ~_umask()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (parents are created)."""
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Write ``path`` through ``write(fh)`` atomically (parents are created); return the path.
+
+    For writers that stream (``np.savez(fh, ...)``, ``torch.save(obj, fh)``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -64,13 +68,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+    return path
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (parents are created)."""
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: Path, obj: Any, *, indent: int | None = 2) -> None:
-    """Write ``obj`` as JSON (sorted keys, trailing newline) to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True) + "\n")
+def atomic_write_json(
+    path: Path, obj: Any, *, indent: int | None = 2, sort_keys: bool = True
+) -> Path:
+    """Write ``obj`` as JSON (trailing newline; NaN refused) to ``path`` atomically."""
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, allow_nan=False) + "\n"
+    return atomic_write_text(path, text)

@@ -26,7 +26,6 @@ import json
 import os
 import random
 import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from standard_coder.runner.atomic import new_file_mode
+from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.sch.simulation.codegen import RepoCode, change_for_minutes
 from standard_coder.sch.simulation.schedule import (
     AuthorSpec,
@@ -156,20 +155,6 @@ def _git_tz(offset_min: int) -> str:
     sign = "+" if offset_min >= 0 else "-"
     a = abs(offset_min)
     return f"{sign}{a // 60:02d}{a % 60:02d}"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, new_file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _data(payload: bytes) -> bytes:
@@ -331,7 +316,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
         "commits": commits,
     }
     truth_path = out_dir / "truth.json"
-    _atomic_write_text(truth_path, json.dumps(doc, indent=1, sort_keys=True))
+    atomic_write_text(truth_path, json.dumps(doc, indent=1, sort_keys=True))
     return SimulationResult(
         out_dir=out_dir,
         repos=tuple(repo_paths),

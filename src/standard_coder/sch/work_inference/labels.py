@@ -15,9 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,7 +24,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from standard_coder.runner.atomic import new_file_mode
+from standard_coder.runner.atomic import atomic_write
 from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel
 from standard_coder.sch.work_inference.gap import GapModel
 from standard_coder.sch.work_inference.hmm import NeuralHMM
@@ -210,20 +208,6 @@ class LabelSet:
 
 
 # ---------------------------------------------------------------------------- persistence
-def _atomic_bytes(path: Path, write: Callable[[Any], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, new_file_mode())
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _item_name(item_id: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", item_id)[:60]
     return f"{safe}-{hashlib.sha256(item_id.encode()).hexdigest()[:10]}"
@@ -288,8 +272,8 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
     # The summary first, the npz last: the npz (holding the item key) is the commit marker, so a
     # kill in between leaves a summary without results, which is refitted, never the reverse.
     text = json.dumps(summary, indent=1, sort_keys=True, default=str).encode()
-    _atomic_bytes(path.with_suffix(".json"), lambda fh: fh.write(text))
-    _atomic_bytes(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
+    atomic_write(path.with_suffix(".json"), lambda fh: fh.write(text))
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
     return {
         "item_id": item.item_id,
         "key": item.key,
