@@ -221,3 +221,19 @@ def test_a_configured_path_that_is_not_a_repo_fails_mine_with_1_after_mining_the
         assert con.execute("SELECT count(*) FROM commits").fetchone()[0] > 0
     # retried next run: still not up to date
     assert "would run" in cli("status", "--config", str(cfg)).stdout.splitlines()[0]
+
+
+def test_init_config_in_a_repository_runs_unchanged(tmp_path: Path) -> None:
+    """`init-config` inside a git repository, then `pipeline` with the file as written."""
+    from standard_coder.sch.simulate import simulate_small_team
+
+    sim = simulate_small_team(tmp_path / "sim", n_authors=1, weeks=1, seed=3)
+    repo = sim.repos[0]
+    cli("init-config", str(repo / "pipeline_config.toml"))
+    plan = json.loads(
+        cli("status", "--config", str(repo / "pipeline_config.toml"), "--json").stdout
+    )
+    assert [s["stage"] for s in plan["stages"]] == ["mine", "train_sch"]
+    cli("pipeline", "--config", str(repo / "pipeline_config.toml"), "--stages", "mine")
+    db = repo / "sc-output" / "raw" / "mined_commits.sqlite"
+    assert db.exists()

@@ -24,8 +24,9 @@ class ReposSection(StrictModel):
     """Which git repositories to mine."""
 
     include_paths: list[str] = Field(
-        default_factory=list,
-        description="git repositories or globs ('~' expanded, relative to this file)",
+        default_factory=lambda: ["."],
+        description="git repositories or globs ('~' expanded, relative to this file); "
+        'the default is the repository this file sits in; e.g. ["~/code/*"]',
     )
     exclude_paths: list[str] = Field(default_factory=list, description="globs to leave out")
     max_commits_per_repo: int | None = Field(
