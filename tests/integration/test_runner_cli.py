@@ -164,7 +164,9 @@ def test_user_errors_exit_codes_without_traceback(
 ) -> None:
     write_pipeline(tmp_path)
     (tmp_path / "bad.toml").write_text("[[stages]\n")
-    (tmp_path / "builtin.toml").write_text('[pipeline]\nname = "sch"\n')
+    (tmp_path / "builtin.toml").write_text(
+        '[pipeline]\nname = "sch"\n[repos]\ninclude_paths = []\n'
+    )
     res = cli(*args, cwd=tmp_path)
     assert res.returncode == code, res.stderr
     assert needle in res.stderr and "Traceback" not in res.stderr
