@@ -33,6 +33,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / ".work" / "noop_rerun"
 DVC_VENV = HERE / ".work" / "dvc-venv"
+# Children run as on a user's machine: bytecode is cached (PYTHONDONTWRITEBYTECODE, set in some
+# sandboxes, would make every process of ours recompile its modules; DVC's are precompiled).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
 SRC = REPO / "src"
 
 STAGES_PY = r"""
@@ -123,7 +127,7 @@ DVC_YAML = """stages:
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    res = subprocess.run(cmd, cwd=cwd, env=env or CHILD_ENV, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stderr[-2000:]}")
@@ -194,7 +198,7 @@ class Ours(Tool):
         shutil.copytree(data_src, self.root / "data")
         (self.root / "stages.py").write_text(STAGES_PY)
         (self.root / "pipeline.toml").write_text(OURS_TOML.format(py=sys.executable))
-        self.env = {**os.environ, "PYTHONPATH": str(SRC)}
+        self.env = {**CHILD_ENV, "PYTHONPATH": str(SRC)}
 
     def run(self) -> float:
         if self.fast:
@@ -223,7 +227,7 @@ class Dvc(Tool):
         (self.root / "params.yaml").write_text("featurize:\n  k: 3\ntrain:\n  epochs: 2\n")
         (self.root / ".gitignore").write_text("/data\n")
         self.env = {
-            **os.environ,
+            **CHILD_ENV,
             "DVC_NO_ANALYTICS": "1",
             "DVC_SITE_CACHE_DIR": str(self.root / ".dvc-site"),
         }
@@ -263,7 +267,7 @@ def ensure_dvc(log: list[str]) -> bool:
             [str(dvc), "version"],
             check=True,
             capture_output=True,
-            env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+            env={**CHILD_ENV, "DVC_NO_ANALYTICS": "1"},
         )
         return True
     except (subprocess.SubprocessError, OSError) as exc:

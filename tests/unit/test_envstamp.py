@@ -203,3 +203,26 @@ def test_fast_package_scan_matches_importlib_metadata() -> None:
             assert version == importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             assert version is None
+
+
+def test_package_scan_cache_is_reused_and_invalidated(tmp_path: Path) -> None:
+    """The cached scan equals a fresh one, and a changed sys.path folder forces a rescan."""
+    import json as _json
+    import sys
+
+    from standard_coder.runner import envstamp
+
+    cache = tmp_path / "distributions.json"
+    fresh = envstamp._scan_installed()
+    assert envstamp._scan_distributions(cache) == fresh
+    doc = _json.loads(cache.read_text())
+    doc["dists"] = {"only-this": "1.0"}
+    cache.write_text(_json.dumps(doc))
+    assert envstamp._scan_distributions(cache) == {"only-this": "1.0"}  # reused
+    extra = tmp_path / "site"
+    extra.mkdir()
+    sys.path.append(str(extra))
+    try:
+        assert envstamp._scan_distributions(cache) == fresh  # sys.path changed: rescanned
+    finally:
+        sys.path.remove(str(extra))

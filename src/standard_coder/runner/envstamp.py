@@ -95,7 +95,39 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _scan_distributions() -> dict[str, str]:
+def _path_state() -> list[list[Any]]:
+    """``sys.path`` folders with their mtimes: installing or removing a package changes them."""
+    state: list[list[Any]] = []
+    for entry in sys.path:
+        try:
+            state.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            continue
+    return state
+
+
+def _scan_distributions(cache_file: Path | None = None) -> dict[str, str]:
+    """:func:`_scan_installed`, reused from ``cache_file`` while no ``sys.path`` folder changed."""
+    if cache_file is None:
+        return _scan_installed()
+    state = _path_state()
+    try:
+        cached = json.loads(Path(cache_file).read_text(encoding="utf-8"))
+        if cached.get("path_state") == state and isinstance(cached.get("dists"), dict):
+            return {str(k): str(v) for k, v in cached["dists"].items()}
+    except (OSError, ValueError, AttributeError):
+        pass  # missing or unreadable cache: rescan
+    found = _scan_installed()
+    try:
+        from standard_coder.runner.atomic import atomic_write_json
+
+        atomic_write_json(Path(cache_file), {"path_state": state, "dists": found})
+    except OSError:
+        pass
+    return found
+
+
+def _scan_installed() -> dict[str, str]:
     """Installed distributions as ``normalized-name -> version``, first on ``sys.path`` wins.
 
     Reads folder names (``name-version.dist-info``) rather than every METADATA file, which is
@@ -298,6 +330,7 @@ def build_env_stamp(
     precision: str = "fp32",
     started_at: float | datetime | str,
     project_root: Path | None = None,
+    dist_cache: Path | None = None,
 ) -> dict[str, Any]:
     """The env stamp of a run that starts now (pure apart from reading the environment).
 
@@ -311,8 +344,10 @@ def build_env_stamp(
         started_at: start time (epoch seconds, datetime or ISO string).
         project_root: a git checkout whose commit is the code version; ``None`` = find the
             checkout this package lives in, if any.
+        dist_cache: a JSON file caching the installed-package scan while no ``sys.path``
+            folder changes (saves ~15 ms a run).
     """
-    installed = _scan_distributions()
+    installed = _scan_distributions(dist_cache)
     packages = sorted(f"{name}=={version}" for name, version in installed.items())
     return {
         "schema_version": STAMP_SCHEMA_VERSION,

@@ -70,6 +70,7 @@ def start_run_record(
             precision=precision_of(pipeline.config),
             started_at=time.time() if started_at is None else started_at,
             project_root=project_root,
+            dist_cache=run_dir.parent.parent / "cache" / "distributions.json",
         )
         stamp["pipeline"] = pipeline.name
         write_env_stamp(run_dir, stamp)
