@@ -148,19 +148,11 @@ def test_holidays_time_zone_and_mirrored_switch(tmp_path: Path) -> None:
 
 
 def test_cli_simulate(tmp_path: Path) -> None:
-    # same as `python -m standard_coder simulate ...` once cli/commands.py imports the module
-    boot = (
-        "import standard_coder.cli.simulate\n"
-        "from standard_coder.cli import app\n"
-        "if len(app.registered_commands) == 1:\n"
-        "    app.callback()(lambda: None)\n"
-        "app()"
-    )
     out = subprocess.run(
         [
             sys.executable,
-            "-c",
-            boot,
+            "-m",
+            "standard_coder",
             "simulate",
             str(tmp_path / "s"),
             "--weeks",

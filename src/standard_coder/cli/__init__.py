@@ -2,23 +2,13 @@
 calls into pipelines/runner/domain code, and prints. Heavy imports stay inside the commands.
 
 ``pipeline``, ``status`` and ``validate-manifest`` take a Typer-free fast door
-(:mod:`standard_coder.runner.front`), so a no-op rerun pays for neither Typer nor pydantic.
+(:mod:`standard_coder.runner.front`), so a no-op rerun pays for neither Typer nor pydantic;
+this module therefore imports nothing heavy itself (the app lives in ``cli/app.py``).
 """
 
 from __future__ import annotations
 
 import sys
-
-import typer
-
-app = typer.Typer(
-    name="standard-coder",
-    help="Resumable, cache-aware ML pipelines and the Standard Coder effort model.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
 
 FAST_COMMANDS = ("pipeline", "status", "validate-manifest")
 
@@ -32,5 +22,6 @@ def main() -> None:
 
         raise SystemExit(fast(argv, BUILTINS))
     from standard_coder.cli import commands  # noqa: F401  (registers the commands)
+    from standard_coder.cli.app import app
 
     app()

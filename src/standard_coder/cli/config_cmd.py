@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from standard_coder.cli import app
+from standard_coder.cli.app import app
 
 
 @app.command("init-config")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from standard_coder.cli import app
+from standard_coder.cli.app import app
 
 
 def _fmt(v: Any, digits: int = 3) -> str:

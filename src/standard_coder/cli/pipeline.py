@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from standard_coder.cli import app
+from standard_coder.cli.app import app
 from standard_coder.pipelines import BUILTINS
 from standard_coder.runner import front
 

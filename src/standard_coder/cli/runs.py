@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from standard_coder.cli import app
+from standard_coder.cli.app import app
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from standard_coder.cli import app
+from standard_coder.cli.app import app
 
 
 @app.command("simulate")
