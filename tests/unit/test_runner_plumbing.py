@@ -156,3 +156,19 @@ def test_run_state_checksum_detects_edits(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     with pytest.raises(CorruptStateError, match="checksum"):
         read_run_state(path)
+
+
+def test_atomic_write_not_durable_is_still_atomic(tmp_path: Path) -> None:
+    """durable=False skips fsync, never atomicity: a failing writer leaves the old file."""
+    from standard_coder.runner.atomic import atomic_write, atomic_write_text
+
+    target = tmp_path / "report.html"
+    atomic_write_text(target, "old", durable=False)
+
+    def boom(fh: object) -> None:
+        raise RuntimeError("writer died")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, boom, durable=False)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]

@@ -1043,5 +1043,5 @@ def build_report(base_dir: Path) -> Path:
     base_dir = Path(base_dir)
     out = base_dir / "reports" / REPORT_FILE
     page = render_report(base_dir, cache_dir=out.parent / CACHE_DIR)
-    atomic_write_text(out, page)
+    atomic_write_text(out, page, durable=False)  # derived: `standard-coder report` rebuilds it
     return out

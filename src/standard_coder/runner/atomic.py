@@ -48,10 +48,12 @@ def new_file_mode() -> int:
     return 0o666 & ~_umask()
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, durable: bool = True) -> Path:
     """Write ``path`` through ``write(fh)`` atomically (parents are created); return the path.
 
-    For writers that stream (``np.savez(fh, ...)``, ``torch.save(obj, fh)``).
+    For writers that stream (``np.savez(fh, ...)``, ``torch.save(obj, fh)``). ``durable=False``
+    skips the fsyncs (still atomic: old or new content, never a mix) for derived files that
+    are rebuilt on demand, such as the HTML report.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,24 +63,26 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
     return path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically (parents are created)."""
-    return atomic_write(path, lambda fh: fh.write(data))
+    return atomic_write(path, lambda fh: fh.write(data), durable=durable)
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    return atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
 def atomic_write_json(

@@ -106,7 +106,7 @@ To see what would go:     standard-coder gc --config {cfg} --dry-run
 To delete everything:     remove {base_dir} by hand (nothing else refers to it).
 """
     path = run_dir / RETENTION_FILE
-    atomic_write_text(path, text)
+    atomic_write_text(path, text, durable=False)  # derived: rewritten at the end of each run
     return path
 
 
