@@ -237,3 +237,11 @@ def test_init_config_in_a_repository_runs_unchanged(tmp_path: Path) -> None:
     cli("pipeline", "--config", str(repo / "pipeline_config.toml"), "--stages", "mine")
     db = repo / "sc-output" / "raw" / "mined_commits.sqlite"
     assert db.exists()
+
+
+def test_demo_keeps_a_hand_edited_config(demo: Path) -> None:
+    config = demo / "pipeline_config.toml"
+    edited = config.read_text() + "\n# my note: try more epochs next time\n"
+    config.write_text(edited)
+    cli("demo", "--output-dir", str(demo), "--size", "tiny")
+    assert config.read_text() == edited

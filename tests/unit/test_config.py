@@ -108,3 +108,10 @@ def test_template_scenarios_comment_shows_how_to_write_one(tmp_path: Path) -> No
 def test_default_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, ""))
     assert cfg.outputs.base_dir == tmp_path / "sc-output"
+
+
+def test_device_accepts_cuda_index_and_rejects_others(tmp_path: Path) -> None:
+    p = write(tmp_path, "")
+    assert load_config(p, ["runner.device=cuda:1"]).runner.device == "cuda:1"
+    with pytest.raises(ConfigError, match=r"runner\.device"):
+        load_config(p, ["runner.device=cuda:x"])

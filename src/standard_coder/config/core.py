@@ -33,8 +33,11 @@ class RunnerSection(StrictModel):
     """How stages run."""
 
     seed: int = Field(42, description="run seed: python, numpy and torch are seeded from it")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
-        "auto", description="torch device; unavailable devices fall back cuda -> mps -> cpu"
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|mps|cuda(:[0-9]+)?)$",
+        description="torch device: auto, cpu, cuda, cuda:N or mps; "
+        "unavailable devices fall back cuda -> mps -> cpu",
     )
     workers: int = Field(1, ge=1, le=256, description="process-pool size for per-item work")
     stop_grace_s: float = Field(

@@ -8,7 +8,9 @@ with ``pipeline --config``, example sprint inputs whose tickets partly carry dif
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,27 @@ def prepare(out_dir: Path, size_name: str) -> Path:
         .joinpath("historical_outcomes.json")
         .read_text(encoding="utf-8"),
     }
+    written = out_dir / ".demo-written.json"  # digests of what the demo wrote last time
+    try:
+        last: dict[str, str] = json.loads(written.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        last = {}
     for name, text in files.items():
         path = out_dir / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            atomic_write_text(path, text)  # unchanged files keep their mtime: reruns skip
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue  # unchanged files keep their mtime: reruns skip
+        if current is not None and _digest(current) != last.get(name, _digest(current)):
+            log.warning("%s was edited by hand; keeping it (delete it to get the demo's)", path)
+            continue
+        atomic_write_text(path, text)
+        last[name] = _digest(text)
+    atomic_write_text(written, json.dumps(last, sort_keys=True))
     return out_dir / "pipeline_config.toml"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:

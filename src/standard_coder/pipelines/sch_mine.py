@@ -64,7 +64,11 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
             repos,
             db,
             opts,
-            map_fn=ctx.map if cfg.runner.workers > 1 else None,
+            map_fn=(
+                (lambda fn, items: ctx.map(fn, items, desc="mining chunks"))
+                if cfg.runner.workers > 1
+                else None
+            ),
             should_stop=ctx.should_stop,
             on_event=on_event,
             on_progress=on_progress,
