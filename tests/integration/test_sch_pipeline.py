@@ -245,3 +245,27 @@ def test_demo_keeps_a_hand_edited_config(demo: Path) -> None:
     config.write_text(edited)
     cli("demo", "--output-dir", str(demo), "--size", "tiny")
     assert config.read_text() == edited
+
+
+def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:
+    """`eval --repos`: new history mined, labelled, featurised with the checkpoint's vocabulary."""
+    from standard_coder.sch.simulate import simulate_small_team
+
+    other = simulate_small_team(tmp_path / "other", n_authors=2, weeks=3, seed=11)
+    base = demo / "sc-output"
+    before = set((base / "eval").iterdir()) if (base / "eval").exists() else set()
+    cli(
+        "eval",
+        "--checkpoint",
+        str(base / "models" / "mdn" / "model.pt"),
+        "--config",
+        str(demo / "pipeline_config.toml"),
+        "--repos",
+        str(other.repos[0]),
+    )
+    (out,) = set((base / "eval").iterdir()) - before
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["repos"] == [str(other.repos[0].resolve())]
+    rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == metrics["n_test"] > 0
+    assert {r["repo"] for r in rows} == {rows[0]["repo"]} and rows[0]["repo"].startswith("repo-0")
