@@ -115,3 +115,11 @@ def test_device_accepts_cuda_index_and_rejects_others(tmp_path: Path) -> None:
     assert load_config(p, ["runner.device=cuda:1"]).runner.device == "cuda:1"
     with pytest.raises(ConfigError, match=r"runner\.device"):
         load_config(p, ["runner.device=cuda:x"])
+
+
+def test_workers_zero_means_one_per_core(tmp_path: Path) -> None:
+    import os
+
+    p = write(tmp_path, "")
+    assert load_config(p).runner.resolved_workers() == max(1, min(8, os.cpu_count() or 1))
+    assert load_config(p, ["runner.workers=3"]).runner.resolved_workers() == 3

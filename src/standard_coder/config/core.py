@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field
@@ -39,7 +40,17 @@ class RunnerSection(StrictModel):
         description="torch device: auto, cpu, cuda, cuda:N or mps; "
         "unavailable devices fall back cuda -> mps -> cpu",
     )
-    workers: int = Field(1, ge=1, le=256, description="process-pool size for per-item work")
+    workers: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="processes for per-item work (repos, authors); 0 = one per CPU core, up to 8",
+    )
+
+    def resolved_workers(self) -> int:
+        """``workers``, with 0 meaning one per CPU core (at most 8)."""
+        return self.workers or max(1, min(8, os.cpu_count() or 1))
+
     stop_grace_s: float = Field(
         10.0, gt=0, description="seconds between SIGTERM and SIGKILL for command stages"
     )

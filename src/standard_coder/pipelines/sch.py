@@ -185,7 +185,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         base_dir=cfg.outputs.base_dir,
         seed=cfg.runner.seed,
         device=cfg.runner.device,
-        workers=cfg.runner.workers,
+        workers=cfg.runner.resolved_workers(),
         stop_grace_s=cfg.runner.stop_grace_s,
         config=json.loads(cfg.model_dump_json()),
     )

@@ -66,7 +66,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
             opts,
             map_fn=(
                 (lambda fn, items: ctx.map(fn, items, desc="mining chunks"))
-                if cfg.runner.workers > 1
+                if cfg.runner.resolved_workers() > 1
                 else None
             ),
             should_stop=ctx.should_stop,
