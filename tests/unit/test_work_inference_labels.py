@@ -143,3 +143,47 @@ def test_author_history_from_mining_tuple_sorts_and_validates() -> None:
     )
     with pytest.raises(ValueError, match="differ in length"):
         AuthorHistory.from_tuple("x@e", (times, tz, keys[:2]))
+
+
+def test_pooled_authors_are_split_by_minutes_budget(tmp_path: Path) -> None:
+    """Small authors share pooled items bounded in minutes, so no single fit grows without end."""
+    from standard_coder.sch.work_inference.labels import (
+        AuthorHistory,
+        GapOptions,
+        HMMOptions,
+        WorkInferenceOptions,
+        active_minutes,
+        infer_labels,
+        pooled_groups,
+    )
+
+    rng = np.random.default_rng(0)
+    histories = {}
+    for i in range(5):
+        times = 1_700_000_000 + np.sort(rng.integers(0, 20 * 86400, size=12)).astype(np.int64)
+        keys = [("r", f"{i}-{j}") for j in range(12)]
+        histories[f"a{i}"] = AuthorHistory.from_tuple(
+            f"a{i}", (times, np.zeros(12, dtype=np.int64), keys)
+        )
+
+    def opts_with(budget: int) -> WorkInferenceOptions:
+        return WorkInferenceOptions(
+            label_samples_per_commit=5,
+            min_commits_per_author=50,
+            hmm=HMMOptions(epochs=2, pooled_max_minutes=budget),
+            gap=GapOptions(),
+        )
+
+    names = sorted(histories)
+    per_author = [active_minutes(histories[a], opts_with(1)) for a in names]
+    assert all(0 < m <= 20 * 1440 for m in per_author)  # 12 commits within 20 days
+    one_each = pooled_groups(histories, opts_with(1))
+    assert one_each == [(f"pooled:{i}", (a,)) for i, a in enumerate(names)]
+    two_first = pooled_groups(histories, opts_with(per_author[0] + per_author[1]))
+    assert two_first[0] == ("pooled:0", (names[0], names[1]))
+    assert pooled_groups(histories, opts_with(1)) == one_each  # deterministic
+    assert pooled_groups(histories, opts_with(10**9)) == [("pooled", tuple(names))]
+    opts = opts_with(1)
+
+    labels = infer_labels(histories, opts, kind="gap", out_dir=tmp_path, seed=1)
+    assert labels.pooled.all() and len(labels) == 60

@@ -33,6 +33,12 @@ class HMMSection(StrictModel):
     warmup_epochs: int = Field(
         50, ge=0, description="epochs with c held at its initial value (at most half the epochs)"
     )
+    pooled_max_minutes: int = Field(
+        3_000_000,
+        ge=1,
+        description="authors below min_commits_per_author are pooled in items of at most this "
+        "many active minutes (bounds each fit to about 30 s at 400 epochs)",
+    )
     fallback_window_minutes: int = Field(
         1440, ge=1, description="window before a first commit or one after a long gap"
     )

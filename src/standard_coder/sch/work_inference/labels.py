@@ -110,6 +110,7 @@ class HMMOptions:
     init_commit_prob: float = 0.1
     warmup_epochs: int = 50
     fallback_window_minutes: int = 1440
+    pooled_max_minutes: int = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,39 @@ def _serial_map(
 
 
 # ---------------------------------------------------------------------------- orchestration
+def active_minutes(history: AuthorHistory, options: WorkInferenceOptions) -> int:
+    """Minutes the HMM covers for one author: the history window, gaps over the split left out."""
+    t = history.times
+    if t.shape[0] < 2:
+        return 0
+    t = t[t >= t[-1] - options.hmm.history_days * 86400]
+    gaps = np.diff(t) / 60.0
+    return int(gaps[gaps <= options.hmm.split_inactive_days * 1440].sum())
+
+
+def pooled_groups(
+    small: Mapping[str, AuthorHistory], options: WorkInferenceOptions
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Authors below ``min_commits_per_author`` as pooled items of at most
+    ``hmm.pooled_max_minutes`` each (the fit's cost grows with the minutes it covers), packed
+    in author order so the split is deterministic. One item is called ``pooled``; several are
+    ``pooled:0``, ``pooled:1``, ... Each item is fitted, resumed and parallelised on its own.
+    """
+    budget = max(1, options.hmm.pooled_max_minutes)
+    chunks: list[list[str]] = []
+    used = 0
+    for author in sorted(small):
+        minutes = active_minutes(small[author], options)
+        if not chunks or (used + minutes > budget and chunks[-1]):
+            chunks.append([])
+            used = 0
+        chunks[-1].append(author)
+        used += minutes
+    if len(chunks) == 1:
+        return [(POOLED, tuple(chunks[0]))]
+    return [(f"{POOLED}:{i}", tuple(c)) for i, c in enumerate(chunks)]
+
+
 def infer_labels(
     authors: Mapping[str, AuthorHistory],
     options: WorkInferenceOptions,
@@ -345,8 +379,7 @@ def infer_labels(
     small = sorted(a for a, h in authors.items() if 0 < len(h) < options.min_commits_per_author)
     big = sorted(a for a, h in authors.items() if len(h) >= options.min_commits_per_author)
     groups: list[tuple[str, tuple[str, ...]]] = [(f"author:{a}", (a,)) for a in big]
-    if small:
-        groups.append((POOLED, tuple(small)))
+    groups.extend(pooled_groups({a: authors[a] for a in small}, options))
     items: list[_WorkItem] = []
     for item_id, members in groups:
         h = hashlib.sha256(f"{item_id}\0{opt_digest}\0{seed}".encode())
@@ -431,7 +464,10 @@ def _assemble(
         )
     cat = {k: np.concatenate([loaded[it.item_id][k] for it in items]) for k in names}
     pooled = np.concatenate(
-        [np.full(loaded[it.item_id]["authors"].shape[0], it.item_id == POOLED) for it in items]
+        [
+            np.full(loaded[it.item_id]["authors"].shape[0], it.item_id.startswith(POOLED))
+            for it in items
+        ]
     )
     # rows of one author are in time order inside their item; sort authors, keep that order
     order = np.argsort(cat["authors"], kind="stable")
