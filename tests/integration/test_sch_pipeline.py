@@ -79,12 +79,16 @@ def test_demo_produces_every_artifact(demo: Path) -> None:
     (forecast,) = sorted((base / "forecasts").glob("*_forecast.json"))
     fc = json.loads(forecast.read_text())
     assert 0.0 <= fc["p_complete_by_end"] <= 1.0
-    sources = (
-        {t["effort_source"] for t in fc["tickets"]}
-        if "effort_source" in fc["tickets"][0]
-        else set()
-    )
-    assert not sources or "model" in sources
+    # tickets with a diff or commit ids (not done) are priced by the trained model
+    inputs = json.loads((demo / "sprint_inputs.json").read_text())
+    needs_model = {
+        t["id"]
+        for t in inputs["tickets"]
+        if t["status"] != "done" and (t.get("diff") or t.get("commit_ids"))
+    }
+    assert needs_model and any(t.get("commit_ids") for t in inputs["tickets"])
+    by_source = {t["id"]: t["effort_source"] for t in fc["tickets"]}
+    assert {i for i, src in by_source.items() if src == "model"} == needs_model
     manifest = json.loads((base / "stages" / "train_sch" / "manifest.json").read_text())
     assert manifest["device"] == "cpu"
     # the trained model is an ordinary weights-only checkpoint
