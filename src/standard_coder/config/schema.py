@@ -31,14 +31,10 @@ class FlagshipConfig(StrictModel):
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file, turning syntax errors into :class:`ConfigError` naming the file."""
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    """Parse a TOML file; a missing file or bad TOML is a :class:`ConfigError` naming it."""
+    from standard_coder.runner.tomlfile import read_toml as read
+
+    return read(path, ConfigError)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

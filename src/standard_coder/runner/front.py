@@ -16,29 +16,17 @@ import argparse
 import json
 import logging
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.errors import PipelineDefinitionError, RunnerError
 from standard_coder.runner.stage import Pipeline
+from standard_coder.runner.tomlfile import read_toml
 
 
 class UsageError(RunnerError):
     """Bad command-line usage or an unreadable config file."""
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a folder, expected a TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML: {exc}") from None
 
 
 def load_pipeline(
@@ -55,7 +43,7 @@ def load_pipeline(
         ValueError: (``ConfigError``) a builder rejected the config or an override.
     """
     config = Path(config).expanduser().resolve()
-    data = _read_toml(config)
+    data = read_toml(config, UsageError)
     root = config.parent
     from standard_coder.runner.commandfile import is_command_pipeline, load_command_pipeline
 
