@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -37,33 +36,15 @@ def read_toml(path: Path) -> dict[str, Any]:
     return read(path, ConfigError)
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Split ``a.b.c=value`` into a key path and a TOML-typed value (bare words stay strings)."""
-    if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE")
-    key, raw = text.split("=", 1)
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise ConfigError(f"--set {text!r}: empty key")
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return parts, value
-
-
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides to a raw config dict (validation happens afterwards)."""
-    for text in overrides:
-        parts, value = parse_override(text)
-        node = data
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {text!r}: '{part}' is not a table")
-            node = child
-        node[parts[-1]] = value
-    return data
+    """Apply ``--set`` overrides to a raw config dict; a malformed one is a ConfigError."""
+    from standard_coder.runner.overrides import OverrideError
+    from standard_coder.runner.overrides import apply_overrides as apply
+
+    try:
+        return apply(data, overrides)
+    except OverrideError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_config(path: Path, overrides: list[str] | None = None) -> FlagshipConfig:

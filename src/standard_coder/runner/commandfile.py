@@ -83,13 +83,12 @@ def check_overrides(data: Mapping[str, Any], overrides: Sequence[str], source: P
     """
     if not overrides:
         return
-    from standard_coder.config.base import ConfigError
-    from standard_coder.config.schema import parse_override
+    from standard_coder.runner.overrides import OverrideError, parse_override
 
     for text in overrides:
         try:
             parts, _ = parse_override(text)
-        except ConfigError as exc:
+        except OverrideError as exc:
             raise PipelineDefinitionError(str(exc)) from None
         key = ".".join(parts)
         if parts[0] == "params":
@@ -125,7 +124,7 @@ def load_command_pipeline(
     if overrides:
         import copy
 
-        from standard_coder.config.schema import apply_overrides
+        from standard_coder.runner.overrides import apply_overrides
 
         data = apply_overrides(copy.deepcopy(dict(data)), list(overrides))
     for key in data:
