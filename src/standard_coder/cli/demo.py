@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,13 +73,13 @@ def demo(
 ) -> None:
     """Simulate a small team's repositories and run the whole flagship pipeline on them."""
     from standard_coder.pipelines import BUILTINS
-    from standard_coder.pipelines.demo import SIZES, now, prepare, summary
+    from standard_coder.pipelines.demo import SIZES, prepare, summary
     from standard_coder.runner import front
 
     if size not in SIZES:
         typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
         raise typer.Exit(2)
-    t0 = now()
+    t0 = time.perf_counter()
     if output_dir.exists() and not output_dir.is_dir():
         typer.echo(f"error: --output-dir {output_dir}: exists and is not a folder", err=True)
         raise typer.Exit(2)
@@ -97,5 +98,5 @@ def demo(
     if code != 0:
         raise typer.Exit(code)
     base = config.parent / "sc-output"
-    _print_summary(summary(base, now() - t0), config)
+    _print_summary(summary(base, time.perf_counter() - t0), config)
     sys.stderr.flush()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -168,7 +167,3 @@ def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
         out["forecast_path"] = str(forecasts[-1])
     out["report"] = str(base_dir / "reports" / "index.html")
     return out
-
-
-def now() -> float:
-    return time.perf_counter()

@@ -99,16 +99,18 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         seed=cfg.runner.seed,
     )
     contents = rep.kind == "hybrid"
+    records = {
+        (r.repo, r.commit_id): r for r in iter_commits(db, with_files=True, with_contents=contents)
+    }
+    # build_dataset gives labels, surface counts and squash-free rows; X is then recomputed with
+    # the checkpoint's representation (the one build_dataset fits here is discarded).
     ds, _ = build_dataset(
-        iter_commits(db, with_files=True, with_contents=contents),
+        records.values(),
         (list(labels.keys), labels.samples_hours),
         representation=rep.kind,
         test_fraction=0.5,
         seed=cfg.runner.seed,
     )
-    records = {
-        (r.repo, r.commit_id): r for r in iter_commits(db, with_files=True, with_contents=contents)
-    }
     rows = [records[(str(a), str(b))] for a, b in zip(ds.repo, ds.commit_id, strict=True)]
     meta = {**ds.meta, "checksum": rep.checksum_, "vocabulary_checksum": rep.vocabulary_checksum_}
     return replace(
