@@ -39,3 +39,34 @@ def test_params_are_the_same_wherever_the_project_folder_is(tmp_path: Path) -> N
     assert forecasting["sprint_inputs_path"] == "sprint_inputs.json"
     # a path outside the project folder stays absolute
     assert forecasting["historical_outcomes_path"] == "/elsewhere/historical_outcomes.json"
+
+
+def test_sprint_check_agrees_with_ticket_needs_model(tmp_path: Path) -> None:
+    """The pipeline's cheap JSON check and the forecasting model's rule give the same answer."""
+    import json
+
+    from standard_coder.forecasting import load_sprint_inputs
+    from standard_coder.pipelines.sch import _sprint_needs_model
+
+    example = Path(__file__).parents[2] / "examples" / "forecasting" / "sprint_inputs.example.json"
+    data = json.loads(example.read_text())
+    variants = {
+        "as_shipped": data,
+        "story_points_only": {
+            **data,
+            "tickets": [t for t in data["tickets"] if not (t.get("diff") or t.get("commit_ids"))],
+        },
+        "model_tickets_done": {
+            **data,
+            "tickets": [
+                {**t, "status": "done"} if (t.get("diff") or t.get("commit_ids")) else t
+                for t in data["tickets"]
+            ],
+        },
+    }
+    for name, doc in variants.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(doc))
+        expected = any(t.needs_model for t in load_sprint_inputs(path).tickets)
+        assert _sprint_needs_model(path) == expected, name
+    assert _sprint_needs_model(None) is False
