@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from proctools import alive
+
 pytestmark = pytest.mark.integration
 
 SCRIPT = r"""
@@ -102,18 +104,6 @@ def wait_for(path: Path, timeout: float = 20.0) -> None:
     while not path.exists():
         assert time.time() < deadline, f"{path} never appeared"
         time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purpose
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_run_then_noop_and_env(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from proctools import alive
 from standard_coder.runner.errors import RunnerError
 from standard_coder.runner.executor import (
     Executor,
@@ -185,16 +186,8 @@ def test_workers_die_with_a_sigkilled_parent(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     deadline = time.monotonic() + 10
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in pids if _alive(p)]
+    left = pids
+    while left and time.monotonic() < deadline:
+        left = [p for p in pids if alive(p)]
         time.sleep(0.1)
-    assert not alive, f"orphaned workers: {alive}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not left, f"orphaned workers: {left}"
