@@ -246,6 +246,19 @@ def test_no_temp_files_left_and_stale_temps_cleaned(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_later_save_never_deletes_another_writers_file_in_flight(tmp_path: Path) -> None:
+    """Regression (a CI failure): pruning after each write deleted a second checkpointer's temp
+    file mid-write. Stale temps are swept once, before an instance first writes."""
+    ck = Checkpointer(tmp_path, every_n_steps=1)
+    ck.save(_state(1), 1)
+    ck.wait()
+    in_flight = tmp_path / ".ckpt-000000002.pt.xyz.tmp"
+    in_flight.write_bytes(b"another writer, mid-write")
+    ck.save(_state(3), 3)
+    ck.wait()
+    assert in_flight.exists()
+
+
 def test_sigkill_during_saves_leaves_a_loadable_checkpoint(tmp_path: Path) -> None:
     """Kill a process that saves 1 MB checkpoints in a loop; the survivor is always intact."""
     code = textwrap.dedent(

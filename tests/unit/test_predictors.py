@@ -166,9 +166,12 @@ def test_should_stop_checkpoints_and_resume_is_bitwise_exact(tmp_path: Path) -> 
         calls["n"] += 1
         return calls["n"] == 40  # mid-epoch 1 (75 steps per epoch... here 63)
 
-    with pytest.raises(TrainingInterrupted):
+    with pytest.raises(TrainingInterrupted) as stopped:
         MDNRegressor(**params).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:],
                                    checkpointer=ck, should_stop=stop)  # fmt: skip
+    # the stop checkpoint is on disk when the exception is raised: no write outlives training
+    assert stopped.value.path is not None and stopped.value.path.is_file()
+    assert not [p for p in (tmp_path / "ck").iterdir() if p.name.endswith(".tmp")]
     resumed = MDNRegressor(**params).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:],
                                          checkpointer=Checkpointer(tmp_path / "ck",
                                                                    every_n_steps=7))  # fmt: skip

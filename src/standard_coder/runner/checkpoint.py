@@ -243,6 +243,7 @@ class Checkpointer:
         self._writer: threading.Thread | None = None
         self._pending: tuple[Path, int] | None = None
         self._error: BaseException | None = None
+        self._swept = False
 
     # -- saving ------------------------------------------------------------------------------
     def due(self, step: int) -> bool:
@@ -269,6 +270,7 @@ class Checkpointer:
             raise ValueError(f"step must be >= 0, got {step}")
         started = time.perf_counter()
         self.wait()
+        self._sweep_stale_temps()
         payload = {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
@@ -346,8 +348,20 @@ class Checkpointer:
 
     def _prune(self, keep_files: set[str]) -> None:
         for p in self.directory.iterdir():
-            stale_tmp = p.name.startswith(".ckpt-") and p.name.endswith(".tmp")
-            if (_FILE_RE.match(p.name) and p.name not in keep_files) or stale_tmp:
+            if _FILE_RE.match(p.name) and p.name not in keep_files:
+                p.unlink(missing_ok=True)
+
+    def _sweep_stale_temps(self) -> None:
+        """Delete temp files a killed writer left behind, once, before this instance writes.
+
+        Never after a write: a temp file seen then may be another writer's file in flight.
+        """
+        if self._swept or not self.directory.is_dir():
+            self._swept = True
+            return
+        self._swept = True
+        for p in self.directory.iterdir():
+            if p.name.startswith((".ckpt-", f".{POINTER_NAME}.")) and p.name.endswith(".tmp"):
                 p.unlink(missing_ok=True)
 
     # -- loading -----------------------------------------------------------------------------

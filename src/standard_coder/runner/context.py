@@ -48,6 +48,10 @@ class TrainingCheckpointer(Protocol):
         """The newest intact checkpoint (falls back to the previous one), or None."""
         ...
 
+    def wait(self) -> None:
+        """Block until every saved checkpoint is on disk (raises a failed write's error)."""
+        ...
+
 
 class ProgressHandle(Protocol):
     def advance(self, n: int = 1) -> None: ...

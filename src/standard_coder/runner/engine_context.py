@@ -104,13 +104,15 @@ class RunContext:
         def on_save(path: Path, step: int) -> None:
             self._emit("checkpoint_saved", reason=f"step {step}", path=str(path), step=step)
 
-        return Checkpointer(
+        checkpointer = Checkpointer(
             self.checkpoint_dir / name,
             every_n_steps=every_n_steps,
             keep=keep,
             fingerprint=self.fingerprint,
             on_save=on_save,
         )
+        self._closers.append(checkpointer.close)
+        return checkpointer
 
     def map(
         self,

@@ -202,7 +202,10 @@ def train_model(
         while epoch < options.epochs:
             while step_in_epoch < steps_per_epoch:
                 if should_stop is not None and should_stop():
-                    path = checkpointer.save(state(), global_step) if checkpointer else None
+                    path = None
+                    if checkpointer is not None:
+                        path = checkpointer.save(state(), global_step)
+                        checkpointer.wait()  # on disk before anyone is told to rerun
                     raise TrainingInterrupted(global_step, path)
                 rows = torch.randint(n, (B // k,), generator=gen).to(X.device)
                 cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
@@ -247,6 +250,8 @@ def train_model(
     finally:
         if writer is not None:
             writer.close()
+        if checkpointer is not None:
+            checkpointer.wait()  # no write may outlive training (a resume would race it)
     if best_state is not None:
         model.load_state_dict(best_state)
     if stopped == "completed" and history and len(history) < options.epochs:
