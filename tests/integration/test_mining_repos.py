@@ -179,6 +179,17 @@ def test_readers(mined: tuple[Path, Path, dict[str, str]]) -> None:
     assert refs[0] == (repo_id(root / "main"), ids["c1"])
 
 
+def test_readers_select_commits_by_id_prefix(mined: tuple[Path, Path, dict[str, str]]) -> None:
+    """Tickets name commits by full or abbreviated id; only those commits are read."""
+    _root, db, ids = mined
+    wanted = {ids["c3"][:7], ids["c1"]}
+    got = {r.commit_id for r in iter_commits(db, id_prefixes=wanted)}
+    assert got == {ids["c1"], ids["c3"]}
+    assert list(iter_commits(db, id_prefixes=[])) == []
+    assert list(iter_commits(db, id_prefixes=["zz'; DROP TABLE commits; --"])) == []
+    assert len(list(iter_commits(db, with_files=False))) > 2  # table intact, others exist
+
+
 def test_summary_table_renders(mined: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
     from rich.console import Console
 

@@ -60,10 +60,18 @@ def model_effort_for(
         found: dict[str, Any] = {}
         if wanted:
             contents = cfg.training.features.representation == "hybrid"
-            for rec in iter_commits(paths(cfg)["db"], with_files=True, with_contents=contents):
+            db = paths(cfg)["db"]
+            for rec in iter_commits(db, with_contents=contents, id_prefixes=wanted):
                 for cid in wanted:  # full ids or abbreviated ones, as people paste them
-                    if rec.commit_id.startswith(cid):
-                        found[cid] = rec
+                    if not rec.commit_id.startswith(cid):
+                        continue
+                    other = found.get(cid)
+                    if other is not None and other.commit_id != rec.commit_id:
+                        raise ValueError(
+                            f"commit {cid} is ambiguous in {db}: it abbreviates "
+                            f"{other.commit_id} and {rec.commit_id}; give more digits"
+                        )
+                    found.setdefault(cid, rec)  # one commit in several clones: the first
         out: dict[str, np.ndarray] = {}
         for t in tickets:
             records: list[Any] = diff_records([t.diff]) if t.diff else []

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -247,12 +247,18 @@ _ORDER = "c.author_id, c.authored_at, c.repo, c.commit_id"
 
 
 def iter_commits(
-    db_path: Path, *, with_files: bool = True, with_contents: bool = False
+    db_path: Path,
+    *,
+    with_files: bool = True,
+    with_contents: bool = False,
+    id_prefixes: Collection[str] | None = None,
 ) -> Iterator[CommitRecord]:
     """Every stored commit, ordered by ``(author_id, authored_at)`` (ties: repo, commit id).
 
     Streams with bounded memory. ``with_files`` adds each commit's file changes with their diff
     text (in git's order); ``with_contents`` also adds before/after file contents.
+    ``id_prefixes`` keeps only commits whose id starts with one of them (full or abbreviated
+    ids), filtered in SQL so other commits' files are never read.
     """
     content_cols = ", bo.content, ba.content" if with_contents else ", NULL, NULL"
     joins = (
@@ -266,7 +272,15 @@ def iter_commits(
         " WHERE f.repo = ? AND f.commit_id = ? ORDER BY f.idx"
     )
     with closing(open_readonly(db_path)) as con, closing(open_readonly(db_path)) as con2:
-        for row in con.execute(f"SELECT {_COMMIT_COLS} FROM commits c ORDER BY {_ORDER}"):
+        where, args = "", cast(tuple[Any, ...], ())
+        if id_prefixes is not None:
+            prefixes = sorted(set(id_prefixes))
+            if not prefixes:
+                return
+            where = " WHERE " + " OR ".join(["substr(c.commit_id, 1, ?) = ?"] * len(prefixes))
+            args = tuple(v for p in prefixes for v in (len(p), p))
+        sql = f"SELECT {_COMMIT_COLS} FROM commits c{where} ORDER BY {_ORDER}"
+        for row in con.execute(sql, args):
             files: tuple[FileChange, ...] = ()
             if with_files:
                 files = tuple(
