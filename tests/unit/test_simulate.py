@@ -148,13 +148,14 @@ def test_holidays_time_zone_and_mirrored_switch(tmp_path: Path) -> None:
 
 
 def test_cli_simulate(tmp_path: Path) -> None:
+    """A relative output folder, as people type it (regression: git wrote the marks elsewhere)."""
     out = subprocess.run(
         [
             sys.executable,
             "-m",
             "standard_coder",
             "simulate",
-            str(tmp_path / "s"),
+            "s",
             "--weeks",
             "1",
             "--authors",
@@ -165,10 +166,12 @@ def test_cli_simulate(tmp_path: Path) -> None:
         check=False,
         capture_output=True,
         text=True,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     assert doc["commits"] > 10 and Path(doc["truth"]).exists()
+    assert Path(doc["out_dir"]) == tmp_path / "s"
 
 
 @pytest.mark.parametrize(

@@ -179,7 +179,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
     """
     t0 = time.perf_counter()
     spec = spec or TeamSpec()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # git runs inside each repo: relative paths would move
     out_dir.mkdir(parents=True, exist_ok=True)
     authors = spec.resolved_authors()
     ss = np.random.SeedSequence(seed)
