@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from gitrepos import (
 )
 
 from standard_coder.config.mining import FiltersSection, ReposSection
+from standard_coder.runner.console import PIPE_WIDTH, make_console
 from standard_coder.sch.mining import (
     MineOptions,
     MiningError,
@@ -201,6 +203,12 @@ def test_summary_table_renders(mined: tuple[Path, Path, dict[str, str]], tmp_pat
     console = Console(record=True, width=200)
     console.print(summary_table(s))
     assert "unchanged" in console.export_text()
+    # in a log or CI (not a terminal) the table is laid out legibly, never folded into ellipses
+    out = io.StringIO()
+    make_console(file=out).print(summary_table(s))
+    text = out.getvalue()
+    assert s.repos[0].repo in text and "…" not in text and "error" not in text
+    assert max(len(line) for line in text.splitlines()) <= PIPE_WIDTH
 
 
 def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 
 def _print_summary(s: dict[str, Any], config: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console(stderr=True)
+    from standard_coder.runner.console import make_console
+
+    con = make_console(stderr=True)
     ev = s.get("evaluation") or {}
     if ev:
         t = Table(title="What the effort model learned (held-out commits)", title_justify="left")

@@ -22,15 +22,14 @@ def backtest(
     Scores: Brier score of `completed`, Brier skill against the rolling base rate, and coverage
     of the P85 completion day, for every throughput method (the configured one is marked).
     """
-    from rich.console import Console
-
     from standard_coder.config import ConfigError, load_config
     from standard_coder.forecasting._io import atomic_write_json
     from standard_coder.forecasting.backtest import BacktestError, run_backtest
     from standard_coder.forecasting.inputs import ForecastInputError, load_historical_outcomes
     from standard_coder.forecasting.report import backtest_table
+    from standard_coder.runner.console import make_console
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         cfg = load_config(config, set_ or [])
         section = cfg.forecasting
@@ -54,7 +53,7 @@ def backtest(
     out = atomic_write_json(
         Path(cfg.outputs.base_dir) / "reports" / "forecast_backtest.json", result
     )
-    console = Console()
+    console = make_console()
     console.print(backtest_table(result))
     console.print(f"wrote {out}", markup=False, highlight=False)
 
@@ -71,7 +70,6 @@ def forecast_check(
     Exits 2 with one message naming the file, the JSON path and the expected form when an input
     is invalid. Lists the tickets that need the trained effort model (diff or commit ids).
     """
-    from rich.console import Console
     from rich.table import Table
 
     from standard_coder.config import ConfigError, load_config
@@ -80,8 +78,9 @@ def forecast_check(
         load_historical_outcomes,
         load_sprint_inputs,
     )
+    from standard_coder.runner.console import make_console
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         cfg = load_config(config, set_ or [])
         section = cfg.forecasting
@@ -108,7 +107,7 @@ def forecast_check(
     for i, t in enumerate(sprint.ordered_tickets(), 1):
         src = "done" if t.status == "done" else "model" if t.needs_model else "story points"
         table.add_row(str(i), t.id, t.status, src)
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print(
         f"{len(sprint.members)} members, {len(history.sprints)} past sprints; tickets needing the "

@@ -31,9 +31,11 @@ class OutputsSettings:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    from rich.console import Console
+    from standard_coder.runner.console import make_console
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}")
+    make_console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {message}"
+    )
     return typer.Exit(code)
 
 
@@ -112,9 +114,9 @@ def diff_runs_command(
     """Show which config keys, package versions and stage fingerprints differ between two runs."""
     from dataclasses import asdict
 
-    from rich.console import Console
     from rich.table import Table
 
+    from standard_coder.runner.console import make_console
     from standard_coder.runner.rundiff import RunNotFound, diff_runs, resolve_run_dir
 
     try:
@@ -127,7 +129,7 @@ def diff_runs_command(
     if as_json:
         typer.echo(json.dumps(asdict(diff), indent=2, sort_keys=True, default=str))
         return
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     console.print(f"[bold]A[/] {diff.run_a}   [bold]B[/] {diff.run_b}")
     if diff.identical:
         console.print("[green]No differences[/] in config, packages, environment, code or stages.")
@@ -166,10 +168,10 @@ def gc_command(
     ] = False,
 ) -> None:
     """Remove expired runs, stale partial work and quarantined files; never the latest results."""
-    from rich.console import Console
+    from standard_coder.runner.console import make_console
 
     settings = _settings_or_exit(config)
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     if not settings.base_dir.is_dir():
         console.print(f"Nothing to collect: {settings.base_dir} does not exist.")
         return

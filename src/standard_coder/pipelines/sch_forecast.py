@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-
 from standard_coder.config import FlagshipConfig
+from standard_coder.runner.console import make_console
 from standard_coder.runner.context import StageContext
 
 
@@ -30,7 +29,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
         model_effort=model_effort,
         seed=f.rng_seed,
     )
-    Console(stderr=True).print(forecast_table(result.report))
+    make_console(stderr=True).print(forecast_table(result.report))
     ctx.set_summary(
         sprint_id=result.sprint_id,
         p_complete_by_end=round(float(result.p_complete_by_end), 4),

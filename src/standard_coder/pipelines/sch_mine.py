@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from standard_coder.config import FlagshipConfig
+from standard_coder.runner.console import make_console
 from standard_coder.runner.context import StageContext
 
 
@@ -74,7 +73,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
             on_progress=on_progress,
         )
     except MiningError as exc:
-        Console(stderr=True).print(mining_table(exc.summary))
+        make_console(stderr=True).print(mining_table(exc.summary))
         raise
-    Console(stderr=True).print(mining_table(summary))
+    make_console(stderr=True).print(mining_table(summary))
     ctx.set_summary(**summary.totals())

@@ -85,6 +85,8 @@ class ProgressDisplay:
                 self._rich = Progress(transient=False)
                 self._rich.start()
             task._rich_id = self._rich.add_task(desc, total=total)
+        else:
+            self._changed(task)  # a plain "desc: 0/N" line: the work and its size are visible
         return task
 
     def _changed(self, task: ProgressTask) -> None:

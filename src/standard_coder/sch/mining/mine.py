@@ -227,27 +227,25 @@ class MineSummary:
 
 
 def summary_table(summary: MineSummary) -> Table:
-    """A Rich table: one row per repository plus a total row."""
+    """A Rich table: one row per repository plus a total row (an error column when any failed)."""
     from rich.table import Table
 
-    t = Table(title="mine: repositories")
-    for col in (
-        "repo",
-        "status",
-        "commits stored",
-        "authors",
-        "skipped by filter",
-        "truncated",
-        "missing objects",
-        "mined now",
-        "commits/s",
-        "error",
-    ):
-        t.add_column(col, justify="left" if col in ("repo", "status", "error") else "right")
+    errors = any(r.error for r in summary.repos)
+    t = Table(title="mine: repositories", title_justify="left")
+    t.add_column("repo", no_wrap=True)
+    t.add_column("status")
+    for col in ("stored", "authors", "filtered", "truncated", "missing obj.", "new", "commits/s"):
+        t.add_column(col, justify="right", no_wrap=True)
+    if errors:
+        t.add_column("error", overflow="fold")
+
+    def row(*cells: str, error: str = "") -> None:
+        t.add_row(*cells, *((error,) if errors else ()))
+
     for r in summary.repos:
         cps = f"{r.mined_now / r.seconds:,.0f}" if r.seconds > 0 and r.mined_now else ""
         status = r.status + (" (shallow)" if r.is_shallow else "")
-        t.add_row(
+        row(
             r.repo,
             status,
             f"{r.commits_stored:,}",
@@ -257,10 +255,10 @@ def summary_table(summary: MineSummary) -> Table:
             f"{r.missing_objects:,}",
             f"{r.mined_now:,}",
             cps,
-            r.error or "",
+            error=r.error or "",
         )
     tot = summary.totals()
-    t.add_row(
+    row(
         "total",
         "interrupted" if summary.interrupted else "",
         f"{tot['commits_stored']:,}",
@@ -270,7 +268,7 @@ def summary_table(summary: MineSummary) -> Table:
         f"{tot['missing_objects']:,}",
         f"{tot['commits_mined_now']:,}",
         "",
-        f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
+        error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
     )
     return t
 

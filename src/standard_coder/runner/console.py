@@ -1,0 +1,39 @@
+"""Rich consoles for tables and messages that also read well in logs and CI.
+
+Rich lays out for 80 columns when its stream is not a terminal, which folds a 10-column table
+into ellipses. :func:`make_console` gives such streams :data:`PIPE_WIDTH` columns instead
+(``COLUMNS`` still wins), so the same table is legible on a terminal, in ``run.log`` and in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+
+__all__ = ["PIPE_WIDTH", "make_console"]
+
+PIPE_WIDTH = 120
+
+
+def make_console(*, stderr: bool = False, **kwargs: Any) -> Console:
+    """A Rich console on stdout (or stderr); :data:`PIPE_WIDTH` columns when not a terminal.
+
+    Args:
+        stderr: write to standard error (where progress, tables and errors go).
+        **kwargs: passed to :class:`rich.console.Console` (an explicit ``width`` wins; with
+            ``file``, that file is the stream tested for a terminal).
+    """
+    stream = kwargs.get("file") or (sys.stderr if stderr else sys.stdout)
+    if "width" not in kwargs and "COLUMNS" not in os.environ and not _is_tty(stream):
+        kwargs["width"] = PIPE_WIDTH
+    return Console(stderr=stderr, **kwargs)
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
