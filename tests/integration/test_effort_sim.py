@@ -16,6 +16,8 @@ import torch
 from standard_coder.config.training import TrainingSection
 from standard_coder.sch.dataset import build_dataset
 from standard_coder.sch.evaluation import evaluate
+from standard_coder.sch.features.ast_edits import AstCache
+from standard_coder.sch.features.representation import extract_raw
 from standard_coder.sch.mining.mine import MineOptions, mine_repositories
 from standard_coder.sch.mining.store import iter_commits
 from standard_coder.sch.predictors.stage import fit_effort_model
@@ -48,7 +50,8 @@ def test_mdn_on_simulated_repos_beats_loc_and_is_calibrated(tmp_path: Path) -> N
                              top_n_identifiers=feats.top_n_identifiers,
                              test_fraction=DEFAULTS.test_fraction,
                              validation_fraction=DEFAULTS.optim.validation_fraction)  # fmt: skip
-    assert ds.meta["ast_parses"] < len(commits)  # chunked AST: few whole-file parses
+    cache = AstCache()
+    assert extract_raw(commits, cache=cache) and cache.parses < len(commits)  # chunked AST
     model = fit_effort_model(ds, "mdn", OPTIONS, seed=0, tb_dir=tmp_path / "tb")
     base = fit_effort_model(ds.loc_view(), "mdn", OPTIONS, seed=0)
     res = evaluate(model, ds, tmp_path / "reports", loc_baseline_model=base, plots=False)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,8 +16,10 @@ from standard_coder.sch.dataset import (
     VAL,
     Dataset,
     DatasetSchemaError,
+    DatasetStopped,
     build_dataset,
     dataset_stats,
+    extract_in_batches,
     time_split,
     write_stats,
 )
@@ -105,3 +109,46 @@ def test_save_load_schema_check_and_stats(synth: SyntheticChanges, tmp_path: Pat
     with pytest.raises(DatasetSchemaError, match="missing arrays"):
         Dataset.load(tmp_path / "missing.npz")
     assert TRAIN == 0
+
+
+def test_batched_extraction_in_worker_processes_gives_the_same_dataset(
+    synth: SyntheticChanges,
+) -> None:
+    """Features counted in batches by two worker processes (finishing in any order) give the
+    same dataset as one in-process pass."""
+    from standard_coder.runner.executor import LocalPoolExecutor
+
+    args = ((synth.keys, synth.samples),)
+    kw: dict[str, Any] = {"representation": "hybrid", "top_n_identifiers": 4}
+    serial, _ = build_dataset(synth.commits, *args, **kw)
+    with LocalPoolExecutor(2) as pool:
+        pooled, _ = build_dataset(
+            synth.commits, *args, **kw, batch_size=7,
+            map_fn=lambda fn, items: pool.map(fn, items, lambda: False),
+        )  # fmt: skip
+    for name in ("X", "X_loc", "Y", "surface", "repo", "commit_id", "split", "time"):
+        np.testing.assert_array_equal(getattr(serial, name), getattr(pooled, name), name)
+    assert serial.meta == pooled.meta
+
+
+def test_batches_finishing_out_of_order_are_put_back_in_order(synth: SyntheticChanges) -> None:
+    def backwards(fn: Any, items: Any) -> Iterator[tuple[Any, Any]]:
+        jobs = list(items)
+        for job in reversed(jobs):
+            yield job, fn(job)
+
+    got = [k for (k, _t), _raw in extract_in_batches(
+        synth.commits, with_ast=False, map_fn=backwards, batch_size=9)]  # fmt: skip
+    assert got == [(c.repo, c.commit_id) for c in synth.commits]
+
+
+def test_a_stop_during_extraction_raises_dataset_stopped(synth: SyntheticChanges) -> None:
+    def stops_after_two(fn: Any, items: Any) -> Iterator[tuple[Any, Any]]:
+        for n, job in enumerate(items):
+            if n == 2:
+                return  # what ctx.map does once a stop was requested
+            yield job, fn(job)
+
+    with pytest.raises(DatasetStopped):
+        build_dataset(synth.commits, (synth.keys, synth.samples), batch_size=10,
+                      map_fn=stops_after_two)  # fmt: skip

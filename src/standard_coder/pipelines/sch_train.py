@@ -124,7 +124,13 @@ def _infer(ctx: StageContext, cfg: FlagshipConfig, histories: Any, kind: str) ->
 def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     """Infer coding time per author, build features, train the effort model and evaluate it."""
     from standard_coder.pipelines.sch import paths
-    from standard_coder.sch.dataset import Dataset, build_dataset, write_stats
+    from standard_coder.sch.dataset import (
+        FEATURE_BATCH,
+        Dataset,
+        DatasetStopped,
+        build_dataset,
+        write_stats,
+    )
     from standard_coder.sch.evaluation import evaluate
     from standard_coder.sch.features.representation import ChangeRepresentation
     from standard_coder.sch.mining.store import iter_commits, load_commit_times
@@ -170,18 +176,25 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
             dataset = rep = None
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
-        dataset, rep = build_dataset(
-            iter_commits(
-                p["db"], with_files=True, with_contents=t.features.representation == "hybrid"
-            ),
-            (keys, samples),
-            representation=t.features.representation,
-            top_n_identifiers=t.features.top_n_identifiers,
-            test_fraction=t.test_fraction,
-            validation_fraction=t.optim.validation_fraction,
-            seed=cfg.runner.seed,
-            groups=groups,
-        )
+        n_batches = -(-sum(len(h) for h in histories.values()) // FEATURE_BATCH)
+        try:
+            dataset, rep = build_dataset(
+                iter_commits(
+                    p["db"], with_files=True, with_contents=t.features.representation == "hybrid"
+                ),
+                (keys, samples),
+                representation=t.features.representation,
+                top_n_identifiers=t.features.top_n_identifiers,
+                test_fraction=t.test_fraction,
+                validation_fraction=t.optim.validation_fraction,
+                seed=cfg.runner.seed,
+                groups=groups,
+                map_fn=lambda fn, items: ctx.map(
+                    fn, items, desc=f"features ({FEATURE_BATCH} commits each)", total=n_batches
+                ),
+            )
+        except DatasetStopped:
+            return  # nothing written; the engine reports the interrupt
         ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         dataset.save(partial)
         rep.save(partial_rep)

@@ -9,10 +9,11 @@ the remaining changes drives early stopping. A change's samples never straddle s
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,14 @@ from standard_coder.sch.records import CommitRecord
 DATASET_FORMAT = "standard_coder.effort_dataset/1"
 TRAIN, VAL, TEST = 0, 1, 2
 Key = tuple[str, str]
+
+
+MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
+"""``ctx.map``-shaped: ``map_fn(fn, items)`` yields ``(item, result)`` in any order."""
+
+
+class DatasetStopped(Exception):
+    """A stop was requested while features were being extracted; nothing was written."""
 
 
 class DatasetSchemaError(ValueError):
@@ -228,6 +237,67 @@ def time_split(
     return split
 
 
+FEATURE_BATCH = 256
+
+_worker_cache: AstCache | None = None
+
+
+def _extract_batch(job: tuple[int, bool, list[CommitRecord]]) -> list[RawChange]:
+    """One batch's raw counts (runs in a worker; the AST cache lives on in that process)."""
+    global _worker_cache
+    if _worker_cache is None:
+        _worker_cache = AstCache()
+    _index, with_ast, batch = job
+    return extract_raw(batch, with_ast=with_ast, cache=_worker_cache)
+
+
+def _serial(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+    for item in items:
+        yield item, fn(item)
+
+
+def extract_in_batches(
+    commits: Iterable[CommitRecord],
+    *,
+    with_ast: bool,
+    map_fn: MapFn | None = None,
+    batch_size: int = FEATURE_BATCH,
+) -> Iterator[tuple[tuple[Key, int], RawChange]]:
+    """``((repo, commit_id), authored_at), raw counts`` per commit, in the input order.
+
+    Batches go through ``map_fn`` (which may finish them in any order); results are put back
+    in order, and each batch's records are dropped once counted, so memory holds raw counts,
+    not file contents.
+
+    Raises:
+        DatasetStopped: ``map_fn`` returned before every batch was done.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    source = iter(commits)
+    handed_out = [0, False]  # batches made, source exhausted
+
+    def jobs() -> Iterator[tuple[int, bool, list[CommitRecord]]]:
+        while batch := list(itertools.islice(source, batch_size)):
+            handed_out[0] += 1
+            yield handed_out[0] - 1, with_ast, batch
+        handed_out[1] = True
+
+    done: dict[int, list[tuple[tuple[Key, int], RawChange]]] = {}
+    next_out = 0
+    for job, raws in (map_fn or _serial)(_extract_batch, jobs()):
+        index, _, batch = job
+        done[index] = [
+            (((c.repo, c.commit_id), c.authored_at), raw)
+            for c, raw in zip(batch, raws, strict=True)
+        ]
+        while next_out in done:
+            yield from done.pop(next_out)
+            next_out += 1
+    if not handed_out[1] or next_out != handed_out[0]:
+        raise DatasetStopped("feature extraction stopped before every commit was counted")
+
+
 def build_dataset(
     commits: Iterable[CommitRecord],
     labels: LabelMatrixLike | tuple[Sequence[Key], np.ndarray],
@@ -238,6 +308,8 @@ def build_dataset(
     validation_fraction: float = 0.1,
     seed: int = 0,
     groups: Sequence[Sequence[Key]] | None = None,
+    map_fn: MapFn | None = None,
+    batch_size: int = FEATURE_BATCH,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -249,6 +321,12 @@ def build_dataset(
         representation: ``tokens``, ``hybrid`` or ``loc`` (the LOC baseline is always added).
         groups: squashed commit groups (lists of keys); their features are summed.
         test_fraction, validation_fraction, seed: see :func:`time_split`.
+        map_fn, batch_size: feature extraction runs in batches of ``batch_size`` commits
+            through ``map_fn`` (e.g. ``ctx.map``: worker processes, a progress bar); default
+            in-process. The result does not depend on either.
+
+    Raises:
+        DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
 
     The representation (vocabulary and scaling) is fitted on the train and validation rows only.
     """
@@ -257,19 +335,18 @@ def build_dataset(
     for gi, g in enumerate(groups or ()):
         for k in g:
             group_of[(str(k[0]), str(k[1]))] = gi
-    cache = AstCache()
     with_ast = representation == "hybrid"
     raws: dict[Any, RawChange] = {}
     members: dict[Any, list[tuple[int, Key]]] = {}
-    for c in commits:
-        key = (c.repo, c.commit_id)
+    for (key, authored_at), raw in extract_in_batches(
+        commits, with_ast=with_ast, map_fn=map_fn, batch_size=batch_size
+    ):
         gid: Any = ("g", group_of[key]) if key in group_of else ("c", key)
-        raw = extract_raw([c], with_ast=with_ast, cache=cache)[0]
         if gid in raws:
             raws[gid].add(raw)
         else:
             raws[gid] = raw
-        members.setdefault(gid, []).append((c.authored_at, key))
+        members.setdefault(gid, []).append((authored_at, key))
     rows: list[tuple[Any, Key, int, np.ndarray, int]] = []
     for gid, mem in members.items():
         mem.sort()
@@ -301,6 +378,6 @@ def build_dataset(
               "loc_checksum": loc.checksum_, "loc_vocabulary_checksum": loc.vocabulary_checksum_,
               "loc_feature_names": list(loc.feature_names_), "test_fraction": test_fraction,
               "validation_fraction": validation_fraction, "seed": seed,
-              "ast_missing_share": missing, "ast_parses": cache.parses},
+              "ast_missing_share": missing},
     )  # fmt: skip
     return ds, rep
