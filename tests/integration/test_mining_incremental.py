@@ -143,6 +143,21 @@ def test_rewritten_history_removed_repo_and_options(tmp_path: Path) -> None:
     assert canonical_dump(db) == clean_dump([a], txt, tmp_path)
 
 
+def test_a_changed_diff_parser_remines_unchanged_repos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows made by other parsing code are never kept (the extract key holds the code)."""
+    from standard_coder.sch.mining import mine as mine_mod
+
+    a = make_repo(tmp_path / "a", 4)
+    db = tmp_path / "db.sqlite"
+    opts = options(tmp_path)
+    mine_repositories([a], db, opts)
+    assert mine_repositories([a], db, opts).commits_mined == 0
+    monkeypatch.setattr(mine_mod, "_source_digest", lambda *names: "edited gitlog.py")
+    assert mine_repositories([a], db, opts).commits_mined == 4
+
+
 KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time

@@ -94,6 +94,19 @@ def test_rerun_reuses_and_key_changes_refit(
     led.close()
 
 
+def test_changed_inference_code_refits_every_author(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fit made by other work-inference code is never reused (the item key holds the code)."""
+    from standard_coder.sch.work_inference import labels as labels_mod
+
+    _, hs = sim
+    assert len(infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1).fitted_items) == 4
+    assert infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1).fitted_items == ()
+    monkeypatch.setattr(labels_mod, "code_digest", lambda: "edited gap.py")
+    assert len(infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1).fitted_items) == 4
+
+
 def test_should_stop_raises_then_resumes(
     sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ transaction, so an interrupted mine resumes exactly where it stopped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -149,12 +150,22 @@ class MineOptions:
         )
 
     def extract_key(self) -> str:
-        """Digest of what is extracted per commit (a change remines every repository)."""
-        return _digest([store.SCHEMA_VERSION, asdict(self.extract)])
+        """Digest of what is extracted per commit and of the code that extracts it (a change
+        remines every repository: the database always equals a clean mine)."""
+        return _digest(
+            [store.SCHEMA_VERSION, asdict(self.extract), _source_digest("gitlog.py", "extract.py")]
+        )
 
     def filter_key(self) -> str:
         """Digest of what decides which commits are kept (part of every repo's refs key)."""
-        return _digest([self.extract_key(), asdict(self.authors), self.max_commits_per_repo])
+        return _digest(
+            [
+                self.extract_key(),
+                asdict(self.authors),
+                self.max_commits_per_repo,
+                _source_digest("filters.py"),
+            ]
+        )
 
 
 def discover(options: MineOptions) -> list[Path]:
@@ -308,6 +319,15 @@ def thread_map(
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@functools.cache
+def _source_digest(*names: str) -> str:
+    """sha256 of mining modules' source (e.g. the diff parser), by file name."""
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()
 
 
 @dataclass

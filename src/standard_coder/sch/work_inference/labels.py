@@ -12,6 +12,7 @@ On a rerun an item is reused iff its npz holds the same key; otherwise it is ref
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -45,6 +46,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 of this package's source files: a fitted author is reused only by the same code."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 POOLED = "pooled"
 T = TypeVar("T")
 R = TypeVar("R")
@@ -139,6 +151,7 @@ class WorkInferenceOptions:
             "min_commits_per_author": self.min_commits_per_author,
             "n_threads": self.n_threads,
             "format": FORMAT_VERSION,
+            "code": code_digest(),
         }
         relevant[kind] = asdict(self.hmm if kind == "hmm" else self.gap)
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
