@@ -217,3 +217,7 @@ def test_tensorboard_scalars_share_the_global_step_axis(tmp_path: Path) -> None:
     # epoch ends land at the last global step of each epoch, on train/loss's axis
     assert per_epoch == sorted(per_epoch) and per_epoch[0] > 0
     assert per_epoch[-1] >= max(steps["train/loss"])
+    # a fresh training into the same folder replaces the old curves (never two runs' points
+    # zigzagging on one axis in TensorBoard and the report)
+    reg.fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:], tb_dir=tmp_path / "tb")
+    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 1

@@ -329,3 +329,23 @@ def test_end_to_end_after_a_real_command_pipeline(tmp_path: Path) -> None:
         )
         diff = json.loads(r.stdout)
         assert diff["config"] == [] and diff["stages"] == [], diff
+
+
+def test_training_curves_of_a_resumed_run_have_one_point_per_step(tmp_path: Path) -> None:
+    """A resume rewrites the steps after its checkpoint in a second event file: the report
+    keeps the latest value per step, in step order (no zigzag back to earlier steps)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from standard_coder.reporting.html import _load_scalars
+
+    first = SummaryWriter(log_dir=str(tmp_path), filename_suffix=".a")
+    for step in range(1, 11):
+        first.add_scalar("train/loss", 1.0, step, walltime=1000.0 + step)
+    first.close()
+    resumed = SummaryWriter(log_dir=str(tmp_path), filename_suffix=".b")
+    for step in range(6, 13):
+        resumed.add_scalar("train/loss", 2.0, step, walltime=2000.0 + step)
+    resumed.close()
+    points = _load_scalars(tmp_path)["train/loss"]
+    assert [s for s, _ in points] == list(range(1, 13))
+    assert [v for _, v in points] == [1.0] * 5 + [2.0] * 7

@@ -386,8 +386,14 @@ def _load_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     acc.Reload()
     out: dict[str, list[tuple[int, float]]] = {}
     for tag in acc.Tags().get("scalars", []):
-        out[tag] = [(int(ev.step), float(ev.value)) for ev in acc.Scalars(tag)]
+        # a resumed training rewrites the steps after its checkpoint: the latest value wins
+        by_step = {int(ev.step): float(ev.value) for ev in sorted(acc.Scalars(tag), key=_wall)}
+        out[tag] = sorted(by_step.items())
     return out
+
+
+def _wall(ev: Any) -> float:
+    return float(ev.wall_time)
 
 
 _PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04")

@@ -195,6 +195,10 @@ def train_model(
     if tb_dir is not None:
         from torch.utils.tensorboard import SummaryWriter
 
+        if global_step == 0:  # a fresh training: the old curves belong to a replaced model
+            for old in Path(tb_dir).glob("events.out.tfevents.*"):
+                old.unlink(missing_ok=True)
+
         writer = SummaryWriter(log_dir=str(tb_dir), purge_step=global_step or None)
     stopped = "completed"
     model.train()
