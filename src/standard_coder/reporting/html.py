@@ -614,6 +614,7 @@ def _evaluation_section(base_dir: Path) -> str:
             if key == "work_inference_pearson_vs_truth":
                 title = "Work inference against the simulated truth (Pearson r)"
             parts.append(f"<h3>{_e(title)}</h3>" + _kv_table(_flatten(doc[key])))
+        used.add("plots")  # the plots themselves are embedded below
         rest = [(k, v) for k, v in _flatten({k: v for k, v in doc.items() if k not in used})]
         if rest:
             parts.append("<h3>Other metrics</h3>" + _kv_table((_label(k), v) for k, v in rest))
