@@ -192,7 +192,9 @@ def test_readers_select_commits_by_id_prefix(mined: tuple[Path, Path, dict[str, 
     assert len(list(iter_commits(db, with_files=False))) > 2  # table intact, others exist
 
 
-def test_summary_table_renders(mined: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+def test_summary_table_renders(
+    mined: tuple[Path, Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from rich.console import Console
 
     root, db, _ids = mined
@@ -203,7 +205,9 @@ def test_summary_table_renders(mined: tuple[Path, Path, dict[str, str]], tmp_pat
     console = Console(record=True, width=200)
     console.print(summary_table(s))
     assert "unchanged" in console.export_text()
-    # in a log or CI (not a terminal) the table is laid out legibly, never folded into ellipses
+    # in a log or CI (not a terminal) the table is laid out legibly, never folded into ellipses,
+    # even when something (readline, a parent shell) exported COLUMNS=80
+    monkeypatch.setenv("COLUMNS", "80")
     out = io.StringIO()
     make_console(file=out).print(summary_table(s))
     text = out.getvalue()

@@ -1,8 +1,10 @@
 """Rich consoles for tables and messages that also read well in logs and CI.
 
-Rich lays out for 80 columns when its stream is not a terminal, which folds a 10-column table
-into ellipses. :func:`make_console` gives such streams :data:`PIPE_WIDTH` columns instead
-(``COLUMNS`` still wins), so the same table is legible on a terminal, in ``run.log`` and in CI.
+Rich lays out for 80 columns when its stream is not a terminal (or for ``COLUMNS``, which
+some tools export as 80 for their child processes: pytest-xdist workers see ``COLUMNS=80``),
+which folds a 10-column table into ellipses. :func:`make_console` gives such streams at least
+:data:`PIPE_WIDTH` columns (a wider ``COLUMNS`` still widens them), so the same table is
+legible on a terminal, in ``run.log`` and in CI.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ PIPE_WIDTH = 120
 
 
 def make_console(*, stderr: bool = False, **kwargs: Any) -> Console:
-    """A Rich console on stdout (or stderr); :data:`PIPE_WIDTH` columns when not a terminal.
+    """A Rich console on stdout (or stderr); at least :data:`PIPE_WIDTH` columns off a terminal.
 
     Args:
         stderr: write to standard error (where progress, tables and errors go).
@@ -27,8 +29,9 @@ def make_console(*, stderr: bool = False, **kwargs: Any) -> Console:
             ``file``, that file is the stream tested for a terminal).
     """
     stream = kwargs.get("file") or (sys.stderr if stderr else sys.stdout)
-    if "width" not in kwargs and "COLUMNS" not in os.environ and not _is_tty(stream):
-        kwargs["width"] = PIPE_WIDTH
+    if "width" not in kwargs and not _is_tty(stream):
+        columns = os.environ.get("COLUMNS", "")
+        kwargs["width"] = max(PIPE_WIDTH, int(columns) if columns.isdigit() else 0)
     return Console(stderr=stderr, **kwargs)
 
 
