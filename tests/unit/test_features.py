@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -193,3 +194,59 @@ def test_save_load_roundtrip_and_tamper_refused(synth: list[CommitRecord], tmp_p
 def test_not_fitted_guard() -> None:
     with pytest.raises(NotFittedError):
         ChangeRepresentation().transform([])
+
+
+def _corpus() -> list[Path]:
+    import argparse
+    import dataclasses
+    import typing
+
+    own = sorted(Path(ast_edits.__file__).parents[2].rglob("*.py"))
+    return [Path(m.__file__) for m in (argparse, dataclasses, typing) if m.__file__] + own
+
+
+def test_class_member_summaries_equal_the_whole_statement_walk() -> None:
+    """Summing cached per-member summaries gives exactly the whole-class walk (real code)."""
+    import ast
+
+    cache = AstCache()
+    n_classes = 0
+    for path in _corpus():
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in ast.parse(source).body:
+            n_classes += isinstance(node, ast.ClassDef)
+            got, want = cache.summarise(node, lines), ast_edits.summarise_statement(node, lines)
+            np.testing.assert_array_equal(got.counts, want.counts)
+            assert (got.functions, got.classes, got.calls) == (
+                want.functions, want.classes, want.calls)  # fmt: skip
+    assert n_classes > 50
+
+
+def test_a_one_line_change_in_a_big_class_walks_only_that_method(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    before = Path(argparse.__file__).read_text(encoding="utf-8")  # type: ignore[arg-type]
+    anchor = "    def parse_known_args(self, args=None, namespace=None):\n"
+    assert anchor in before  # ArgumentParser, a class of about 700 lines
+    after = before.replace(anchor, anchor + "        audit_call(args)\n", 1)
+    cache = AstCache()
+    full = ast_edit_features([fc("", None, before)], cache)  # a new file: walks every member
+    assert full[A("ast|missing")] == 0 and full[A("ast|classes_added")] > 5
+    walked: list[str] = []
+    real = ast_edits.summarise_statement
+
+    def spy(node: Any, lines: list[str], scope: str = "", **kw: Any) -> Any:
+        walked.append(f"{scope}.{getattr(node, 'name', type(node).__name__)}")
+        return real(node, lines, scope, **kw)
+
+    monkeypatch.setattr(ast_edits, "summarise_statement", spy)
+    v = ast_edit_features([fc("", before, after)], cache)
+    assert v[A("ast|functions_changed")] == 1 and v[A("ast|classes_changed")] == 1
+    assert v[A("ast_delta|Call")] == 1 and v[A("ast|calls_added")] == 1
+    assert walked == [".ArgumentParser", "ArgumentParser.parse_known_args"]
+    # and the same numbers as walking both whole classes
+    monkeypatch.setattr(ast_edits.AstCache, "summarise", lambda self, n, ls: real(n, ls))
+    np.testing.assert_array_equal(v, ast_edit_features([fc("", before, after)], AstCache()))
