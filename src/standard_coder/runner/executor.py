@@ -32,13 +32,19 @@ __all__ = [
     "ExecutorUnavailable",
     "InProcessExecutor",
     "LocalPoolExecutor",
+    "MapFn",
     "ProcessPoolExecutor",
+    "in_process_map",
     "make_executor",
     "register_executor",
 ]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
+"""What domain code takes for parallel work: ``map_fn(fn, items)`` yields ``(item, result)``,
+in any order (``ctx.map`` is one; :func:`in_process_map` is the default)."""
 
 
 class ExecutorUnavailable(RunnerError):
@@ -93,6 +99,11 @@ class InProcessExecutor(_ContextManager):
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def in_process_map(should_stop: Callable[[], bool] = lambda: False) -> MapFn:
+    """A :data:`MapFn` that runs items in order in this process, stopping when asked."""
+    return lambda fn, items: InProcessExecutor().map(fn, items, should_stop)
 
 
 def _watch_parent(parent_pid: int) -> None:

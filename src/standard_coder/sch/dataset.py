@@ -13,13 +13,14 @@ import itertools
 import json
 import math
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from standard_coder.runner.executor import MapFn, in_process_map
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AstCache
 from standard_coder.sch.features.representation import (
@@ -34,10 +35,6 @@ from standard_coder.sch.records import CommitRecord
 DATASET_FORMAT = "standard_coder.effort_dataset/1"
 TRAIN, VAL, TEST = 0, 1, 2
 Key = tuple[str, str]
-
-
-MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
-"""``ctx.map``-shaped: ``map_fn(fn, items)`` yields ``(item, result)`` in any order."""
 
 
 class DatasetStopped(Exception):
@@ -251,11 +248,6 @@ def _extract_batch(job: tuple[int, bool, list[CommitRecord]]) -> list[RawChange]
     return extract_raw(batch, with_ast=with_ast, cache=_worker_cache)
 
 
-def _serial(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
-    for item in items:
-        yield item, fn(item)
-
-
 def extract_in_batches(
     commits: Iterable[CommitRecord],
     *,
@@ -285,7 +277,7 @@ def extract_in_batches(
 
     done: dict[int, list[tuple[tuple[Key, int], RawChange]]] = {}
     next_out = 0
-    for job, raws in (map_fn or _serial)(_extract_batch, jobs()):
+    for job, raws in (map_fn or in_process_map())(_extract_batch, jobs()):
         index, _, batch = job
         done[index] = [
             (((c.repo, c.commit_id), c.authored_at), raw)

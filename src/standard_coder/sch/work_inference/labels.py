@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from standard_coder.runner.atomic import atomic_write
+from standard_coder.runner.executor import MapFn, in_process_map
 from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel
 from standard_coder.sch.work_inference.gap import GapModel
 from standard_coder.sch.work_inference.hmm import NeuralHMM
@@ -309,18 +310,6 @@ def _load_item(path: Path, key: str) -> dict[str, np.ndarray] | None:
         return None
 
 
-def _serial_map(
-    should_stop: Callable[[], bool],
-) -> Callable[[Callable[[T], R], Iterable[T]], Iterator[tuple[T, R]]]:
-    def run(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
-        for it in items:
-            if should_stop():
-                return
-            yield it, fn(it)
-
-    return run
-
-
 # ---------------------------------------------------------------------------- orchestration
 def active_minutes(history: AuthorHistory, options: WorkInferenceOptions) -> int:
     """Minutes the HMM covers for one author: the history window, gaps over the split left out."""
@@ -362,8 +351,7 @@ def infer_labels(
     kind: str,
     out_dir: Path,
     seed: int,
-    map_fn: Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
-    | None = None,
+    map_fn: MapFn | None = None,
     ledger: Any = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> LabelSet:
@@ -425,7 +413,7 @@ def infer_labels(
                 ledger.mark_done(it.item_id, it.key, {"file": Path(it.path).name})
     fitted: list[str] = []
     if pending:
-        runner = map_fn if map_fn is not None else _serial_map(should_stop)
+        runner = map_fn if map_fn is not None else in_process_map(should_stop)
         for it, result in runner(_fit_item, pending):
             got = _load_item(Path(it.path), it.key)
             if got is None:
