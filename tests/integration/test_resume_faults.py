@@ -231,6 +231,7 @@ def test_sigint_checkpoints_exits_130_and_resumes_without_redoing_work(
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     stderr = (tmp_path / "out.stderr").read_text()
+    assert "[stop] SIGINT: finishing the work in flight" in stderr  # said at once
     assert "interrupted: rerun to resume (" in stderr and "items done)" in stderr
     interrupted = [e for e in _events(base) if e["event"] == "run_interrupted"]
     assert len(interrupted) == 1 and interrupted[0]["stage"] == "count"

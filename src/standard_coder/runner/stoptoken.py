@@ -1,6 +1,7 @@
 """The stop token: SIGINT/SIGTERM ask stages to stop at the next safe point.
 
-The first signal sets the flag and forwards the same signal to every registered process group
+The first signal sets the flag, says so on stderr at once (stopping at a safe point can take as
+long as the work in flight), and forwards the same signal to every registered process group
 (running command stages). A second signal kills those groups and exits at once with
 ``128 + signum``; atomic writes keep state consistent even then.
 """
@@ -14,11 +15,22 @@ import threading
 from types import FrameType
 from typing import Any
 
+NOTICE = (
+    "\n[stop] {name}: finishing the work in flight and saving it, then exiting"
+    " (send it again to exit at once)\n"
+)
+
 
 class StopToken:
-    """A flag set by a signal (or by :meth:`request`), plus the process groups to forward to."""
+    """A flag set by a signal (or by :meth:`request`), plus the process groups to forward to.
 
-    def __init__(self) -> None:
+    Args:
+        notice_fd: where the first signal's one-line notice goes (stderr; None for silence).
+            Written with ``os.write`` from the handler: no buffered stream is re-entered.
+    """
+
+    def __init__(self, *, notice_fd: int | None = 2) -> None:
+        self.notice_fd = notice_fd
         self.signum: int | None = None
         self._groups: set[int] = set()
         self._previous: dict[int, Any] = {}
@@ -57,6 +69,10 @@ class StopToken:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:
             self.request(signum)
+            if self.notice_fd is not None:
+                notice = NOTICE.format(name=signal.Signals(signum).name).encode()
+                with contextlib.suppress(OSError):
+                    os.write(self.notice_fd, notice)
             return
         for pgid in list(self._groups):
             self._send(pgid, signal.SIGKILL)
