@@ -152,3 +152,44 @@ def test_a_stop_during_extraction_raises_dataset_stopped(synth: SyntheticChanges
     with pytest.raises(DatasetStopped):
         build_dataset(synth.commits, (synth.keys, synth.samples), batch_size=10,
                       map_fn=stops_after_two)  # fmt: skip
+
+
+def test_an_interrupted_extraction_resumes_from_the_ledger(
+    synth: SyntheticChanges, tmp_path: Path
+) -> None:
+    """Batches finished before a stop are recorded with their counts; the rerun counts only
+    the others and builds exactly the dataset of an uninterrupted run."""
+    from standard_coder.runner.ledger import SqliteLedger
+
+    args = ((synth.keys, synth.samples),)
+    kw: dict[str, Any] = {"representation": "hybrid", "top_n_identifiers": 4, "batch_size": 9}
+    clean, _ = build_dataset(synth.commits, *args, **kw)
+    counted: list[int] = []
+
+    def stops_after(n: int) -> Any:
+        def run(fn: Any, items: Any) -> Iterator[tuple[Any, Any]]:
+            for job in items:
+                if len(counted) == n:
+                    return
+                counted.append(job[0])
+                yield job, fn(job)
+
+        return run
+
+    with SqliteLedger(tmp_path / "features.sqlite") as ledger:
+        with pytest.raises(DatasetStopped):
+            build_dataset(synth.commits, *args, **kw, ledger=ledger, map_fn=stops_after(4))
+        assert len(ledger) == 4
+        resumed, _ = build_dataset(
+            synth.commits, *args, **kw, ledger=ledger, map_fn=stops_after(10**6)
+        )
+        assert sorted(counted) == list(range(12))  # 100 commits in 12 batches, each once
+        # records of other batches (another batch size) are never mixed in
+        counted.clear()
+        other, _ = build_dataset(synth.commits, *args, **{**kw, "batch_size": 10},
+                                 ledger=ledger, map_fn=stops_after(10**6))  # fmt: skip
+        assert sorted(counted) == list(range(10))
+        np.testing.assert_array_equal(other.X, clean.X)
+    for name in ("X", "X_loc", "Y", "surface", "split"):
+        np.testing.assert_array_equal(getattr(clean, name), getattr(resumed, name), name)
+    assert clean.meta == resumed.meta

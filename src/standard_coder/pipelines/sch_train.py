@@ -177,6 +177,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
         n_batches = -(-sum(len(h) for h in histories.values()) // FEATURE_BATCH)
+        feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt
         try:
             dataset, rep = build_dataset(
                 iter_commits(
@@ -190,8 +191,12 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
                 seed=cfg.runner.seed,
                 groups=groups,
                 map_fn=lambda fn, items: ctx.map(
-                    fn, items, desc=f"features ({FEATURE_BATCH} commits each)", total=n_batches
+                    fn,
+                    items,
+                    desc=f"features ({FEATURE_BATCH} commits each)",
+                    total=max(0, n_batches - len(feature_ledger)),
                 ),
+                ledger=feature_ledger,
             )
         except DatasetStopped:
             return  # nothing written; the engine reports the interrupt

@@ -9,6 +9,7 @@ the remaining changes drives early stopping. A change's samples never straddle s
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from standard_coder.runner.context import Ledger
 from standard_coder.runner.executor import MapFn, in_process_map
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AstCache
@@ -235,6 +237,7 @@ def time_split(
 
 
 FEATURE_BATCH = 256
+FEATURE_FORMAT = 1  # bump when RawChange's counts change meaning (keys of recorded batches)
 
 _worker_cache: AstCache | None = None
 
@@ -248,18 +251,27 @@ def _extract_batch(job: tuple[int, bool, list[CommitRecord]]) -> list[RawChange]
     return extract_raw(batch, with_ast=with_ast, cache=_worker_cache)
 
 
+def _batch_key(batch: Sequence[CommitRecord], with_ast: bool) -> str:
+    h = hashlib.sha256(f"{FEATURE_FORMAT}\0{with_ast}".encode())
+    for c in batch:
+        h.update(f"\0{c.repo}\0{c.commit_id}".encode())
+    return h.hexdigest()
+
+
 def extract_in_batches(
     commits: Iterable[CommitRecord],
     *,
     with_ast: bool,
     map_fn: MapFn | None = None,
     batch_size: int = FEATURE_BATCH,
+    ledger: Ledger | None = None,
 ) -> Iterator[tuple[tuple[Key, int], RawChange]]:
     """``((repo, commit_id), authored_at), raw counts`` per commit, in the input order.
 
     Batches go through ``map_fn`` (which may finish them in any order); results are put back
     in order, and each batch's records are dropped once counted, so memory holds raw counts,
-    not file contents.
+    not file contents. With a ``ledger`` (the stage's, scoped to its fingerprint) each finished
+    batch is recorded with its counts, so a rerun after an interrupt counts only the rest.
 
     Raises:
         DatasetStopped: ``map_fn`` returned before every batch was done.
@@ -268,24 +280,38 @@ def extract_in_batches(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     source = iter(commits)
     handed_out = [0, False]  # batches made, source exhausted
+    done: dict[int, list[tuple[tuple[Key, int], RawChange]]] = {}
+    keys: dict[int, str] = {}
+
+    def counted(batch: list[CommitRecord], raws: Iterable[RawChange]) -> list[Any]:
+        return [
+            (((c.repo, c.commit_id), c.authored_at), r) for c, r in zip(batch, raws, strict=True)
+        ]
 
     def jobs() -> Iterator[tuple[int, bool, list[CommitRecord]]]:
         while batch := list(itertools.islice(source, batch_size)):
+            index = handed_out[0]
             handed_out[0] += 1
-            yield handed_out[0] - 1, with_ast, batch
+            keys[index] = _batch_key(batch, with_ast)
+            stored = ledger.get(f"batch:{index}") if ledger is not None else None
+            if stored is not None and stored[0] == keys[index]:
+                done[index] = counted(batch, map(RawChange.from_json, stored[1]))
+                continue
+            yield index, with_ast, batch
         handed_out[1] = True
 
-    done: dict[int, list[tuple[tuple[Key, int], RawChange]]] = {}
     next_out = 0
     for job, raws in (map_fn or in_process_map())(_extract_batch, jobs()):
         index, _, batch = job
-        done[index] = [
-            (((c.repo, c.commit_id), c.authored_at), raw)
-            for c, raw in zip(batch, raws, strict=True)
-        ]
+        if ledger is not None:
+            ledger.mark_done(f"batch:{index}", keys[index], [r.to_json() for r in raws])
+        done[index] = counted(batch, raws)
         while next_out in done:
             yield from done.pop(next_out)
             next_out += 1
+    while next_out in done:  # batches recorded by an earlier, interrupted run
+        yield from done.pop(next_out)
+        next_out += 1
     if not handed_out[1] or next_out != handed_out[0]:
         raise DatasetStopped("feature extraction stopped before every commit was counted")
 
@@ -302,6 +328,7 @@ def build_dataset(
     groups: Sequence[Sequence[Key]] | None = None,
     map_fn: MapFn | None = None,
     batch_size: int = FEATURE_BATCH,
+    ledger: Ledger | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -313,9 +340,10 @@ def build_dataset(
         representation: ``tokens``, ``hybrid`` or ``loc`` (the LOC baseline is always added).
         groups: squashed commit groups (lists of keys); their features are summed.
         test_fraction, validation_fraction, seed: see :func:`time_split`.
-        map_fn, batch_size: feature extraction runs in batches of ``batch_size`` commits
-            through ``map_fn`` (e.g. ``ctx.map``: worker processes, a progress bar); default
-            in-process. The result does not depend on either.
+        map_fn, batch_size, ledger: feature extraction runs in batches of ``batch_size``
+            commits through ``map_fn`` (e.g. ``ctx.map``: worker processes, a progress bar;
+            default in-process), recorded in ``ledger`` when given (resume); see
+            :func:`extract_in_batches`. The result does not depend on any of them.
 
     Raises:
         DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
@@ -331,7 +359,7 @@ def build_dataset(
     raws: dict[Any, RawChange] = {}
     members: dict[Any, list[tuple[int, Key]]] = {}
     for (key, authored_at), raw in extract_in_batches(
-        commits, with_ast=with_ast, map_fn=map_fn, batch_size=batch_size
+        commits, with_ast=with_ast, map_fn=map_fn, batch_size=batch_size, ledger=ledger
     ):
         gid: Any = ("g", group_of[key]) if key in group_of else ("c", key)
         if gid in raws:

@@ -50,6 +50,19 @@ class RawChange:
     def surface(self) -> np.ndarray:
         return np.asarray(self.tokens.surface, np.float64)
 
+    def to_json(self) -> list[Any]:
+        """A JSON-able form (exact: counts and floats round-trip); see :meth:`from_json`."""
+        return [dict(self.tokens.bag), list(self.tokens.surface), self.ast.tolist()]
+
+    @classmethod
+    def from_json(cls, obj: list[Any]) -> RawChange:
+        """Inverse of :meth:`to_json`."""
+        bag, surface, ast_counts = obj
+        return cls(
+            tokens=TokenCounts(bag=Counter(bag), surface=[float(v) for v in surface]),
+            ast=np.asarray(ast_counts, np.float64),
+        )
+
 
 Change = CommitRecord | Sequence[CommitRecord]
 
