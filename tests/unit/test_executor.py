@@ -19,9 +19,11 @@ from standard_coder.runner.executor import (
     Executor,
     ExecutorUnavailable,
     InProcessExecutor,
+    ItemStopped,
     LocalPoolExecutor,
     make_executor,
     register_executor,
+    stop_requested,
 )
 
 
@@ -46,6 +48,16 @@ def slow_square(x: int) -> int:
 
 def never(_: object = None) -> bool:
     return False
+
+
+def long_unless_stopped(seconds: float) -> str:
+    """Works ``seconds`` unless the run asks to stop, polling like an HMM epoch loop."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if stop_requested():
+            raise ItemStopped
+        time.sleep(0.01)
+    return "finished"
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +109,21 @@ def test_pool_stop_hands_out_no_new_items_but_finishes_in_flight(pool: LocalPool
     # every handed-out item finished and came back; nothing new after the stop
     assert sorted(yielded) == sorted(handed)
     assert len(handed) <= 5 + pool.max_in_flight
+
+
+@pytest.mark.parametrize("kind", ["pool", "in-process"])
+def test_a_stop_reaches_long_items_in_flight(kind: str, pool: LocalPoolExecutor) -> None:
+    """Items that poll stop_requested() end when the run stops instead of finishing (a
+    Ctrl-C does not wait for an author's whole fit); they are not yielded, so not done."""
+    ex = pool if kind == "pool" else InProcessExecutor()
+    got: list[tuple[float, str]] = []
+    items = [0.0, 60.0, 60.0, 60.0]  # the long ones would run a minute each
+    for item, result in ex.map(long_unless_stopped, items, lambda: bool(got)):
+        got.append((item, result))
+    assert got == [(0.0, "finished")]
+    assert not stop_requested()  # the parent's flag is untouched outside a map
+    # the pool is usable afterwards and its stop flag is reset for the next map
+    assert [r for _, r in ex.map(long_unless_stopped, [0.0], never)] == ["finished"]
 
 
 def test_pool_propagates_worker_exception(pool: LocalPoolExecutor) -> None:

@@ -125,6 +125,29 @@ def test_should_stop_raises_then_resumes(
     assert len(rest.fitted_items) == 4 - done
 
 
+def test_a_stop_during_an_hmm_fit_ends_it_and_nothing_is_kept(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    """The HMM polls the stop flag every epoch: a stop mid-fit ends the fit at once (in
+    process here; in a worker via the pool's event), the author is not recorded, a rerun fits
+    it."""
+    _, hs = sim
+    polls: list[int] = []
+
+    def stop() -> bool:  # true from the 5th poll on: inside the first author's fit
+        polls.append(1)
+        return len(polls) >= 5
+
+    opts = WorkInferenceOptions(
+        label_samples_per_commit=8, min_commits_per_author=30, hmm=HMMOptions(epochs=50)
+    )
+    with pytest.raises(WorkInferenceStopped):
+        infer_labels(hs, opts, kind="hmm", out_dir=tmp_path, seed=1, should_stop=stop)
+    assert len(polls) < 50  # ended within the first fit's epochs, not after all of them
+    assert not list((tmp_path / "hmm").glob("*.npz"))
+    assert len(infer_labels(hs, opts, kind="hmm", out_dir=tmp_path, seed=1).fitted_items) == 4
+
+
 def test_custom_map_fn_and_bad_kind(
     sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
 ) -> None:

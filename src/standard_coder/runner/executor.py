@@ -31,12 +31,14 @@ __all__ = [
     "Executor",
     "ExecutorUnavailable",
     "InProcessExecutor",
+    "ItemStopped",
     "LocalPoolExecutor",
     "MapFn",
     "ProcessPoolExecutor",
     "in_process_map",
     "make_executor",
     "register_executor",
+    "stop_requested",
 ]
 
 T = TypeVar("T")
@@ -51,6 +53,26 @@ class ExecutorUnavailable(RunnerError):
     """The requested executor (e.g. ``dask://...``) is unknown or not available yet."""
 
 
+class ItemStopped(Exception):
+    """Raised by an item function that saw :func:`stop_requested`: the item is not done (it
+    is not yielded and is redone by the next run)."""
+
+
+_worker_stop: Any = None  # in a pool worker: the pool's multiprocessing Event
+_local_stop: Callable[[], bool] | None = None  # in-process: the running map's should_stop
+
+
+def stop_requested() -> bool:
+    """True once the run asked to stop, wherever the item runs (a worker or in-process).
+
+    Items that take long (an author's HMM fit) poll it and raise :class:`ItemStopped`, so a
+    Ctrl-C does not wait for the work in flight to finish.
+    """
+    if _worker_stop is not None:
+        return bool(_worker_stop.is_set())
+    return bool(_local_stop is not None and _local_stop())
+
+
 @runtime_checkable
 class Executor(Protocol):
     """Runs ``fn`` over independent items and yields ``(item, result)`` in completion order."""
@@ -58,8 +80,9 @@ class Executor(Protocol):
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], should_stop: Callable[[], bool]
     ) -> Iterator[tuple[T, R]]:
-        """Stop handing out new items once ``should_stop()`` is true; in-flight items finish
-        and are still yielded. An exception raised by ``fn`` propagates to the caller."""
+        """Stop handing out new items once ``should_stop()`` is true; items in flight finish
+        and are still yielded, except those that poll :func:`stop_requested` and raise
+        :class:`ItemStopped` (not done). An exception raised by ``fn`` propagates."""
         ...
 
     def close(self) -> None:
@@ -91,11 +114,19 @@ class InProcessExecutor(_ContextManager):
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], should_stop: Callable[[], bool]
     ) -> Iterator[tuple[T, R]]:
-        """See :meth:`Executor.map`."""
+        """See :meth:`Executor.map`; an item that raises :class:`ItemStopped` ends the map."""
+        global _local_stop
         for item in items:
             if should_stop():
                 return
-            yield item, fn(item)
+            outer, _local_stop = _local_stop, should_stop
+            try:
+                result = fn(item)
+            except ItemStopped:
+                return
+            finally:
+                _local_stop = outer
+            yield item, result
 
     def close(self) -> None:
         """Nothing to release."""
@@ -125,8 +156,11 @@ def _watch_parent(parent_pid: int) -> None:
         time.sleep(0.5)
 
 
-def _worker_init(parent_pid: int) -> None:
-    """Worker setup: the parent alone handles Ctrl-C; the worker dies with the parent."""
+def _worker_init(parent_pid: int, stop_event: Any = None) -> None:
+    """Worker setup: the parent alone handles Ctrl-C and tells workers through ``stop_event``;
+    the worker dies with the parent."""
+    global _worker_stop
+    _worker_stop = stop_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
@@ -142,7 +176,8 @@ class LocalPoolExecutor(_ContextManager):
     Workers start with ``forkserver`` (``spawn`` where unavailable), so torch in the parent is
     never forked; they ignore SIGINT (the parent decides when to stop) and a watchdog thread
     ends them when the parent dies, even by SIGKILL (no orphans). At most ``max_in_flight``
-    items are handed out at once, so a stop request leaves little to finish.
+    items are handed out at once, and a stop request reaches the workers within 0.2 s
+    (:func:`stop_requested`), so long items can end early instead of finishing.
 
     Args:
         workers: number of worker processes (>= 1).
@@ -159,14 +194,17 @@ class LocalPoolExecutor(_ContextManager):
         self.max_in_flight = max_in_flight or 2 * workers
         self._context = mp_context or _default_context()
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._stop: Any = None
 
     def _get_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
+            ctx = multiprocessing.get_context(self._context)
+            self._stop = ctx.Event()
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context(self._context),
+                mp_context=ctx,
                 initializer=_worker_init,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), self._stop),
             )
         return self._pool
 
@@ -175,6 +213,7 @@ class LocalPoolExecutor(_ContextManager):
     ) -> Iterator[tuple[T, R]]:
         """See :meth:`Executor.map`. ``fn`` and items must be picklable."""
         pool = self._get_pool()
+        self._stop.clear()
         source = iter(items)
         in_flight: dict[cf.Future[R], T] = {}
         exhausted = False
@@ -192,12 +231,17 @@ class LocalPoolExecutor(_ContextManager):
                     in_flight[pool.submit(fn, item)] = item
                 if not in_flight:
                     return
-                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                done, _ = cf.wait(in_flight, timeout=0.2, return_when=cf.FIRST_COMPLETED)
                 for fut in [f for f in in_flight if f in done]:  # submission order
                     item = in_flight.pop(fut)
-                    yield item, fut.result()
+                    try:
+                        result = fut.result()
+                    except ItemStopped:
+                        continue  # not done: redone by the next run
+                    yield item, result
                 if should_stop():
                     exhausted = True
+                    self._stop.set()  # items in flight that poll stop_requested() end now
         finally:
             for fut in in_flight:
                 fut.cancel()

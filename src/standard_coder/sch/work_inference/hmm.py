@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, cast
 
@@ -61,6 +62,10 @@ class _Sequence:
     y: np.ndarray
     cell: np.ndarray
     seg_start: np.ndarray
+
+
+class FitStopped(Exception):
+    """A fit ended early because ``should_stop()`` turned true."""
 
 
 class NeuralHMM(WorkInferenceModel):
@@ -210,7 +215,11 @@ class NeuralHMM(WorkInferenceModel):
         commit_times: np.ndarray,
         tz_offsets: np.ndarray,
         groups: np.ndarray | None = None,
+        *,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Self:
+        """Fit by maximum likelihood; ``should_stop`` is polled once per epoch and, when it
+        turns true, :class:`FitStopped` is raised (nothing is kept: the fit is redone)."""
         import torch
 
         if self.epochs < 0 or self.time_bins < 1 or self.hidden < 1:
@@ -242,6 +251,8 @@ class NeuralHMM(WorkInferenceModel):
             n_trans = max(1, int(seq.y.shape[0] - seq.seg_start.sum()))
             epochs_run = 0
             for epoch in range(self.epochs):
+                if should_stop is not None and should_stop():
+                    raise FitStopped(f"stopped at epoch {epoch} of {self.epochs}")
                 logits = net(grid)
                 s_tab, e_tab = _tables(logits.detach())
                 ll, sgy, sg = forward_backward(  # type: ignore[call-arg]

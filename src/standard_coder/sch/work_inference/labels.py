@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from standard_coder.runner.atomic import atomic_write
-from standard_coder.runner.executor import MapFn, in_process_map
+from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, stop_requested
 from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel
 from standard_coder.sch.work_inference.gap import GapModel
-from standard_coder.sch.work_inference.hmm import NeuralHMM
+from standard_coder.sch.work_inference.hmm import FitStopped, NeuralHMM
 
 __all__ = [
     "AuthorHistory",
@@ -247,7 +247,13 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
     groups = np.concatenate([np.full(len(h), g, dtype=np.int64) for g, h in enumerate(hs)])
     span_days = max(float((h.times[-1] - h.times[0]) / 86400) for h in hs)
     model = make_model(item.kind, item.options, random_state=item.seed, span_days=span_days)
-    model.fit(times, tz, groups)
+    if isinstance(model, NeuralHMM):
+        try:  # a Ctrl-C ends the fit within an epoch, not after it
+            model.fit(times, tz, groups, should_stop=stop_requested)
+        except FitStopped:
+            raise ItemStopped(item.item_id) from None
+    else:
+        model.fit(times, tz, groups)
     samples = model.sample_intervals(item.options.label_samples_per_commit)
     arrays: dict[str, np.ndarray] = {
         "key": np.array(item.key),
