@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from standard_coder.runner.fingerprint import code_version
 from standard_coder.sch.mining import store
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import (
@@ -323,11 +324,8 @@ def _digest(obj: Any) -> str:
 
 @functools.cache
 def _source_digest(*names: str) -> str:
-    """sha256 of mining modules' source (e.g. the diff parser), by file name."""
-    h = hashlib.sha256()
-    for name in names:
-        h.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes())
-    return h.hexdigest()
+    """Digest of mining modules' source (e.g. the diff parser), by file name."""
+    return code_version(Path(__file__).parent / name for name in names)
 
 
 @dataclass

@@ -27,6 +27,7 @@ import numpy as np
 
 from standard_coder.runner.atomic import atomic_write
 from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, stop_requested
+from standard_coder.runner.fingerprint import code_version
 from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel
 from standard_coder.sch.work_inference.gap import GapModel
 from standard_coder.sch.work_inference.hmm import FitStopped, NeuralHMM
@@ -51,11 +52,8 @@ FORMAT_VERSION = 1
 
 @functools.cache
 def code_digest() -> str:
-    """sha256 of this package's source files: a fitted author is reused only by the same code."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
+    """Digest of this package's source files: a fitted author is reused only by the same code."""
+    return code_version(Path(__file__).parent.glob("*.py"))
 
 
 POOLED = "pooled"
