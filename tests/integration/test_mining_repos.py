@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from standard_coder.sch.mining import (
     repo_id,
     summary_table,
 )
+from standard_coder.sch.mining.store import AmbiguousCommitId, commits_by_id
 
 pytestmark = pytest.mark.integration
 
@@ -190,6 +192,27 @@ def test_readers_select_commits_by_id_prefix(mined: tuple[Path, Path, dict[str, 
     assert list(iter_commits(db, id_prefixes=[])) == []
     assert list(iter_commits(db, id_prefixes=["zz'; DROP TABLE commits; --"])) == []
     assert len(list(iter_commits(db, with_files=False))) > 2  # table intact, others exist
+
+
+def test_commits_by_id_full_abbreviated_missing_and_ambiguous(
+    mined: tuple[Path, Path, dict[str, str]],
+) -> None:
+    _root, db, ids = mined
+    found = commits_by_id(db, [ids["c1"], ids["c3"][:8], "0" * 40], with_contents=True)
+    assert {k: r.commit_id for k, r in found.items()} == {
+        ids["c1"]: ids["c1"], ids["c3"][:8]: ids["c3"]}  # fmt: skip
+    assert found[ids["c3"][:8]].files[0].after is not None  # contents when asked
+    assert commits_by_id(db, []) == {}
+    # the longest prefix two stored commits share names neither of them
+    stored = sorted(r.commit_id for r in iter_commits(db, with_files=False))
+
+    def common(a: str, b: str) -> str:
+        n = next((i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), len(a))
+        return a[:n]
+
+    shared = max((common(a, b) for a, b in itertools.pairwise(stored)), key=len)
+    with pytest.raises(AmbiguousCommitId, match=r"ambiguous.*give more digits"):
+        commits_by_id(db, [shared])
 
 
 def test_summary_table_renders(

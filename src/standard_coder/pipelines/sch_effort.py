@@ -49,7 +49,7 @@ def model_effort_for(
     """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`."""
     from standard_coder.forecasting.effort import sum_change_samples
     from standard_coder.pipelines.sch import paths
-    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.mining.store import commits_by_id
     from standard_coder.sch.predictors.stage import diff_records
 
     model, rep = load_effort_model(cfg, device)
@@ -57,21 +57,8 @@ def model_effort_for(
 
     def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
         wanted = {cid for t in tickets for cid in t.commit_ids}
-        found: dict[str, Any] = {}
-        if wanted:
-            contents = cfg.training.features.representation == "hybrid"
-            db = paths(cfg)["db"]
-            for rec in iter_commits(db, with_contents=contents, id_prefixes=wanted):
-                for cid in wanted:  # full ids or abbreviated ones, as people paste them
-                    if not rec.commit_id.startswith(cid):
-                        continue
-                    other = found.get(cid)
-                    if other is not None and other.commit_id != rec.commit_id:
-                        raise ValueError(
-                            f"commit {cid} is ambiguous in {db}: it abbreviates "
-                            f"{other.commit_id} and {rec.commit_id}; give more digits"
-                        )
-                    found.setdefault(cid, rec)  # one commit in several clones: the first
+        contents = cfg.training.features.representation == "hybrid"
+        found = commits_by_id(paths(cfg)["db"], wanted, with_contents=contents)
         out: dict[str, np.ndarray] = {}
         for t in tickets:
             records: list[Any] = diff_records([t.diff]) if t.diff else []

@@ -312,6 +312,35 @@ def iter_commits(
             )
 
 
+class AmbiguousCommitId(ValueError):
+    """An abbreviated commit id matches more than one stored commit."""
+
+
+def commits_by_id(
+    db_path: Path, ids: Collection[str], *, with_contents: bool = False
+) -> dict[str, CommitRecord]:
+    """The stored commit each id names (full or abbreviated, as people paste them).
+
+    Ids that match nothing are absent from the result. The same commit mined from several
+    clones counts once (the first in :func:`iter_commits` order).
+
+    Raises:
+        AmbiguousCommitId: an abbreviated id matches two different commits.
+    """
+    found: dict[str, CommitRecord] = {}
+    for rec in iter_commits(db_path, with_contents=with_contents, id_prefixes=ids):
+        for cid in ids:
+            if not rec.commit_id.startswith(cid):
+                continue
+            other = found.setdefault(cid, rec)
+            if other.commit_id != rec.commit_id:
+                raise AmbiguousCommitId(
+                    f"commit {cid} is ambiguous in {db_path}: it abbreviates "
+                    f"{other.commit_id} and {rec.commit_id}; give more digits"
+                )
+    return found
+
+
 CommitTimes = dict[str, tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]]
 
 
