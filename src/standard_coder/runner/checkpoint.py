@@ -356,10 +356,11 @@ class Checkpointer:
 
         Never after a write: a temp file seen then may be another writer's file in flight.
         """
-        if self._swept or not self.directory.is_dir():
-            self._swept = True
+        if self._swept:
             return
         self._swept = True
+        if not self.directory.is_dir():
+            return
         for p in self.directory.iterdir():
             if p.name.startswith((".ckpt-", f".{POINTER_NAME}.")) and p.name.endswith(".tmp"):
                 p.unlink(missing_ok=True)

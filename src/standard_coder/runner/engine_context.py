@@ -151,10 +151,10 @@ class RunContext:
         self.summary.update(fields)
 
     def close(self) -> None:
-        """Close ledgers opened by the stage."""
+        """Close the ledgers and checkpointers handed to the stage (pending writes finish)."""
         while self._closers:
             closer = self._closers.pop()
             try:
                 closer()
-            except Exception:
-                self.log.debug("closing a ledger failed", exc_info=True)
+            except Exception:  # e.g. a checkpoint write failed: the previous one stays in charge
+                self.log.warning("closing %r failed", closer, exc_info=True)

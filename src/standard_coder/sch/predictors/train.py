@@ -206,11 +206,8 @@ def train_model(
         while epoch < options.epochs:
             while step_in_epoch < steps_per_epoch:
                 if should_stop is not None and should_stop():
-                    path = None
-                    if checkpointer is not None:
-                        path = checkpointer.save(state(), global_step)
-                        checkpointer.wait()  # on disk before anyone is told to rerun
-                    raise TrainingInterrupted(global_step, path)
+                    path = checkpointer.save(state(), global_step) if checkpointer else None
+                    raise TrainingInterrupted(global_step, path)  # `finally` waits for the save
                 rows = torch.randint(n, (B // k,), generator=gen).to(X.device)
                 cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
                 yb = Y[rows[:, None], cols]
