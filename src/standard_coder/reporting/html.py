@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -387,13 +388,10 @@ def _load_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     out: dict[str, list[tuple[int, float]]] = {}
     for tag in acc.Tags().get("scalars", []):
         # a resumed training rewrites the steps after its checkpoint: the latest value wins
-        by_step = {int(ev.step): float(ev.value) for ev in sorted(acc.Scalars(tag), key=_wall)}
+        events = sorted(acc.Scalars(tag), key=attrgetter("wall_time"))
+        by_step = {int(ev.step): float(ev.value) for ev in events}
         out[tag] = sorted(by_step.items())
     return out
-
-
-def _wall(ev: Any) -> float:
-    return float(ev.wall_time)
 
 
 _PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04")

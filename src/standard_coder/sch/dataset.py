@@ -279,8 +279,8 @@ def extract_in_batches(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     source = iter(commits)
-    handed_out = [0, False]  # batches made, source exhausted
-    done: dict[int, list[tuple[tuple[Key, int], RawChange]]] = {}
+    n_batches, exhausted, next_out = 0, False, 0
+    done: dict[int, list[tuple[tuple[Key, int], RawChange]]] = {}  # counted, not yet yielded
     keys: dict[int, str] = {}
 
     def counted(batch: list[CommitRecord], raws: Iterable[RawChange]) -> list[Any]:
@@ -289,30 +289,30 @@ def extract_in_batches(
         ]
 
     def jobs() -> Iterator[tuple[int, bool, list[CommitRecord]]]:
+        nonlocal n_batches, exhausted
         while batch := list(itertools.islice(source, batch_size)):
-            index = handed_out[0]
-            handed_out[0] += 1
+            index, n_batches = n_batches, n_batches + 1
             keys[index] = _batch_key(batch, with_ast)
             stored = ledger.get(f"batch:{index}") if ledger is not None else None
-            if stored is not None and stored[0] == keys[index]:
+            if stored is not None and stored[0] == keys[index]:  # counted by an earlier run
                 done[index] = counted(batch, map(RawChange.from_json, stored[1]))
-                continue
-            yield index, with_ast, batch
-        handed_out[1] = True
+            else:
+                yield index, with_ast, batch
+        exhausted = True
 
-    next_out = 0
-    for job, raws in (map_fn or in_process_map())(_extract_batch, jobs()):
-        index, _, batch = job
-        if ledger is not None:
-            ledger.mark_done(f"batch:{index}", keys[index], [r.to_json() for r in raws])
-        done[index] = counted(batch, raws)
+    def ready() -> Iterator[tuple[tuple[Key, int], RawChange]]:
+        nonlocal next_out
         while next_out in done:
             yield from done.pop(next_out)
             next_out += 1
-    while next_out in done:  # batches recorded by an earlier, interrupted run
-        yield from done.pop(next_out)
-        next_out += 1
-    if not handed_out[1] or next_out != handed_out[0]:
+
+    for (index, _, batch), raws in (map_fn or in_process_map())(_extract_batch, jobs()):
+        if ledger is not None:
+            ledger.mark_done(f"batch:{index}", keys[index], [r.to_json() for r in raws])
+        done[index] = counted(batch, raws)
+        yield from ready()
+    yield from ready()  # trailing batches recorded by an earlier run
+    if not exhausted or next_out != n_batches:
         raise DatasetStopped("feature extraction stopped before every commit was counted")
 
 
