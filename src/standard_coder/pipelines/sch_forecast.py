@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from standard_coder.config import FlagshipConfig
-from standard_coder.runner.console import make_console
 from standard_coder.runner.context import StageContext
 
 
@@ -12,6 +11,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     from standard_coder.forecasting import ForecastOptions, load_sprint_inputs, run_forecast
     from standard_coder.forecasting.report import forecast_table
     from standard_coder.pipelines.sch import paths
+    from standard_coder.runner.console import make_console
 
     f = cfg.forecasting
     assert f.sprint_inputs_path is not None and f.historical_outcomes_path is not None

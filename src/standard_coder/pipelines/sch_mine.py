@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.config import FlagshipConfig
-from standard_coder.runner.console import make_console
 from standard_coder.runner.context import StageContext
 
 
@@ -35,6 +34,7 @@ def local_repositories(cfg: FlagshipConfig) -> list[Path]:
 def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     """Mine every configured repository; only new or changed history is read."""
     from standard_coder.pipelines.sch import paths
+    from standard_coder.runner.console import make_console
     from standard_coder.sch.mining.mine import MiningError, discover, mine_repositories
     from standard_coder.sch.mining.mine import summary_table as mining_table
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from standard_coder.config import FlagshipConfig
 from standard_coder.runner.context import StageContext
+
+if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
+    import numpy as np
 
 Key = tuple[str, str]
 
@@ -45,6 +46,8 @@ def predictor_options(cfg: FlagshipConfig) -> dict[str, Any]:
 
 def squash_groups(histories: Mapping[str, Any], squash_minutes: int) -> list[list[Key]]:
     """Same-author commits less than ``squash_minutes`` apart form one change (paper §VI)."""
+    import numpy as np
+
     groups: list[list[Key]] = []
     for h in histories.values():
         if len(h) < 2:
@@ -65,6 +68,8 @@ def squash_groups(histories: Mapping[str, Any], squash_minutes: int) -> list[lis
 
 def squashed_labels(labels: Any, groups: Sequence[Sequence[Key]]) -> tuple[list[Key], np.ndarray]:
     """Labels where a squashed group's newest member carries the summed coding time of all."""
+    import numpy as np
+
     index = {k: i for i, k in enumerate(labels.keys)}
     samples = np.array(labels.samples_hours, dtype=np.float32, copy=True)
     drop: set[int] = set()
@@ -80,6 +85,8 @@ def squashed_labels(labels: Any, groups: Sequence[Sequence[Key]]) -> tuple[list[
 def save_labels(labels: Any, path: Path) -> None:
     """The commits x samples label matrix (hours) with its keys, pickle-free and atomic."""
     import io
+
+    import numpy as np
 
     from standard_coder.runner.atomic import atomic_write_bytes
 

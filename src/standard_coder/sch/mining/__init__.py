@@ -15,7 +15,6 @@ from standard_coder.sch.mining.mine import (
     RepoSummary,
     discover,
     mine_repositories,
-    serial_map,
     summary_table,
     thread_map,
 )
@@ -40,7 +39,6 @@ __all__ = [
     "mine_chunk",
     "mine_repositories",
     "repo_id",
-    "serial_map",
     "summary_table",
     "thread_map",
 ]

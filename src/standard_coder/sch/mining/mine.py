@@ -285,12 +285,6 @@ def summary_table(summary: MineSummary) -> Table:
     return t
 
 
-def serial_map(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
-    """In-process, one item at a time, in order."""
-    for item in items:
-        yield item, fn(item)
-
-
 def thread_map(
     fn: Callable[[T], R], items: Iterable[T], *, workers: int = 2
 ) -> Iterator[tuple[T, R]]:

@@ -12,11 +12,12 @@ import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any, cast
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from standard_coder.sch.records import CommitRecord, FileChange
+
+if TYPE_CHECKING:  # numpy is imported by the one reader that needs it (no-op path stays light)
+    import numpy as np
 
 SCHEMA_VERSION = 1
 
@@ -341,7 +342,7 @@ def commits_by_id(
     return found
 
 
-CommitTimes = dict[str, tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]]
+CommitTimes: TypeAlias = "dict[str, tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]]"
 
 
 def load_commit_times(db_path: Path) -> CommitTimes:
@@ -349,6 +350,8 @@ def load_commit_times(db_path: Path) -> CommitTimes:
 
     One query; arrays sorted by time (ties by repo, commit id).
     """
+    import numpy as np
+
     with closing(open_readonly(db_path)) as con:
         rows = con.execute(
             "SELECT c.author_id, c.authored_at, c.author_tz_offset_min, c.repo, c.commit_id"
