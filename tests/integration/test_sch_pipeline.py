@@ -116,6 +116,22 @@ def test_written_config_is_accepted_unchanged(demo: Path) -> None:
     assert "0 ran, 3 skipped" in proc.stderr
 
 
+def test_a_no_op_rerun_imports_no_heavy_package(demo: Path) -> None:
+    """Skipping three stages costs stats and hashes, not numpy/torch/rich imports."""
+    code = (
+        "import sys; from standard_coder.runner.front import main; "
+        "from standard_coder.pipelines import BUILTINS; rc = main(sys.argv[1:], BUILTINS); "
+        "heavy = {'numpy', 'torch', 'sklearn', 'rich', 'typer', 'tensorboard'} & set(sys.modules); "
+        "assert not heavy, heavy; sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "pipeline", "--config", str(demo / "pipeline_config.toml")],
+        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "0 ran, 3 skipped" in proc.stderr
+
+
 def test_editing_a_forecast_input_reruns_only_forecast(demo: Path) -> None:
     config = demo / "pipeline_config.toml"
     hist = demo / "historical_outcomes.json"
