@@ -252,6 +252,7 @@ def make_base_dir(base: Path, now: float | None = None) -> dict[str, Any]:
             "work_inference_pearson_vs_truth": {"hmm": 0.81, "gap": 0.64},
             "n_train": 1800,
             "n_test": 450,
+            "plots": ["calibration.png"],
         },
     )
     make_png(base / "reports" / "calibration.png", "binned calibration")

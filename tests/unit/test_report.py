@@ -150,6 +150,7 @@ def test_report_lists_every_stage_with_status_cache_and_reason(tmp_path: Path) -
         "Work inference against the simulated truth",
     ):
         assert needle in text, needle
+    assert ">plots<" not in text  # the plot list is not a metric: the plots are embedded
 
 
 def test_training_curves_cached_until_event_files_change(tmp_path: Path) -> None:
