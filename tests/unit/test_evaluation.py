@@ -83,3 +83,56 @@ def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
     assert draws.shape == (2, 30) and (draws >= 0).all()
     with pytest.raises(RepresentationMismatch):
         predict_diffs(b, rep, [diff])
+
+
+def test_metrics_are_split_into_normal_and_all_held_out_changes(tmp_path: Path) -> None:
+    """Keys without suffix: normal-interval changes only; ``_all``: every held-out change."""
+    s = synthetic_changes(200, n_samples=10, seed=5)
+    samples = s.samples.copy()
+    # every third change is a first commit / after a long gap, labelled from a day-long
+    # fallback window: its label says nothing about the change
+    odd = {k: (1 if i % 6 == 0 else 2) for i, k in enumerate(s.keys) if i % 3 == 0}
+    for i, k in enumerate(s.keys):
+        if k in odd:
+            samples[i] = np.float32(20.0 - i % 7)
+    pooled = {k: True for i, k in enumerate(s.keys) if i % 4 == 0}
+    ds, _ = build_dataset(s.commits, (s.keys, samples), representation="tokens",
+                          top_n_identifiers=4, label_kinds=odd, pooled=pooled)  # fmt: skip
+    opts = {"components": 2, "hidden": [8], "epochs": 1, "batch_size": 64,
+            "validation_fraction": 0.1}  # fmt: skip
+    m = fit_effort_model(ds, "mdn", opts, seed=0)
+    b = fit_effort_model(ds.loc_view(), "mdn", opts, seed=0)
+    res = evaluate(m, ds, tmp_path, loc_baseline_model=b, n_pred_samples=20, plots=False)
+    te = ds.index(2)
+    normal = te[ds.label_kind[te] == 0]
+    assert res["n_test"] == len(te) and res["n_test_normal"] == len(normal) < len(te)
+    assert res["label_kinds"] == {
+        "normal": len(normal),
+        "first": int((ds.label_kind[te] == 1).sum()),
+        "after_gap": int((ds.label_kind[te] == 2).sum()),
+    }
+    assert sum(res["label_kinds"].values()) == res["n_test"]
+    assert res["n_test_pooled"] == int(ds.pooled[te].sum()) > 0
+
+    def rho(rows: np.ndarray) -> float:
+        la = ds.surface_column("lines_added")[rows]
+        return float(stats.spearmanr(la, ds.Y[rows].mean(axis=1)).statistic)
+
+    assert res["spearman_lines_added"] == pytest.approx(rho(normal))
+    assert res["spearman_lines_added_all"] == pytest.approx(rho(te))
+    for k in ("heldout_nll", "crps", "coverage_80", "spearman_sch", "binned_calibration_r2",
+              "baseline_loc_heldout_nll", "baseline_loc_spearman_sch"):  # fmt: skip
+        assert f"{k}_all" in res, k
+    # the fallback labels (about 20 h) are far from the normal ones: the metrics differ
+    assert res["heldout_nll_all"] > res["heldout_nll"]
+    assert res["crps_all"] > res["crps"]
+
+
+def test_no_normal_held_out_change_gives_empty_metrics_not_an_error(tmp_path: Path) -> None:
+    s = synthetic_changes(60, n_samples=5, seed=6)
+    ds, _ = build_dataset(s.commits, (s.keys, s.samples), representation="loc",
+                          label_kinds=dict.fromkeys(s.keys, 1))  # fmt: skip
+    m = fit_effort_model(ds, "mdn", {"components": 2, "hidden": [4], "epochs": 1}, seed=0)
+    res = evaluate(m, ds, tmp_path, n_pred_samples=10)
+    assert res["n_test_normal"] == 0 and res["heldout_nll"] is None
+    assert res["heldout_nll_all"] is not None and res["plots"]

@@ -74,6 +74,35 @@ def test_squashed_groups_sum_features_and_take_the_newest_label(synth: Synthetic
     np.testing.assert_array_equal(ds.Y[i], synth.samples[2])
 
 
+def test_label_kinds_and_pooled_follow_each_change_and_its_first_commit(
+    synth: SyntheticChanges, tmp_path: Path
+) -> None:
+    keys = synth.keys
+    group = [keys[0], keys[2]]  # the group's label spans from before its first member
+    kinds = {keys[0]: 1, keys[2]: 0, keys[5]: 2, keys[7]: 0}
+    pooled = {keys[5]: True}
+    ds, _ = build_dataset(synth.commits, (keys, synth.samples), representation="loc",
+                          groups=[group], label_kinds=kinds, pooled=pooled)  # fmt: skip
+    row = {str(c): i for i, c in enumerate(ds.commit_id)}
+    assert ds.label_kind[row[keys[2][1]]] == 1  # newest member, first member's kind
+    assert ds.label_kind[row[keys[5][1]]] == 2 and bool(ds.pooled[row[keys[5][1]]])
+    assert int(ds.label_kind.sum()) == 3 and int(ds.pooled.sum()) == 1  # the rest: normal
+    assert dataset_stats(ds)["label_kinds"] == {"normal": 97, "first": 1, "after_gap": 1}
+    back = Dataset.load(ds.save(tmp_path / "d.npz"))
+    np.testing.assert_array_equal(back.label_kind, ds.label_kind)
+    np.testing.assert_array_equal(back.pooled, ds.pooled)
+    # a dataset written before the kinds existed reads as all normal, none pooled
+    with np.load(tmp_path / "d.npz") as z:
+        old = {k: z[k] for k in z.files if k not in ("label_kind", "pooled")}
+    np.savez(tmp_path / "old.npz", **old)
+    legacy = Dataset.load(tmp_path / "old.npz")
+    assert not legacy.label_kind.any() and not legacy.pooled.any()
+    bad = {**old, "label_kind": np.full(len(ds), 7, np.int8)}
+    np.savez(tmp_path / "bad_kind.npz", **bad)
+    with pytest.raises(DatasetSchemaError, match="label_kind"):
+        Dataset.load(tmp_path / "bad_kind.npz")
+
+
 def test_unlabelled_commits_are_dropped_and_no_labels_is_an_error(synth: SyntheticChanges) -> None:
     ds, _ = build_dataset(synth.commits, (synth.keys[:50], synth.samples[:50]),
                           representation="loc")  # fmt: skip

@@ -20,6 +20,7 @@ from standard_coder.sch.work_inference import (
     infer_labels,
     pearson_vs_truth,
 )
+from standard_coder.sch.work_inference.labels import normal_keys
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +224,28 @@ def test_pooled_authors_are_split_by_minutes_budget(tmp_path: Path) -> None:
 
     labels = infer_labels(histories, opts, kind="gap", out_dir=tmp_path, seed=1)
     assert labels.pooled.all() and len(labels) == 60
+
+
+def test_label_kinds_come_from_commit_times_alone_and_match_across_models(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    truth_path, hs = sim
+    a = sorted(hs)[-1]
+    h = hs[a]
+    later = h.times.copy()
+    later[10:] += 40 * 86400  # a 40-day break before the 11th commit: after a long gap
+    hs = {**hs, a: AuthorHistory(a, later, h.tz_offsets, h.keys)}
+    gap = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1)
+    hmm = infer_labels(hs, OPTS, kind="hmm", out_dir=tmp_path, seed=1)
+    assert gap.keys == hmm.keys
+    np.testing.assert_array_equal(gap.interval_kind, hmm.interval_kind)
+    rows = [i for i, au in enumerate(gap.authors) if au == a]
+    assert gap.interval_kind[rows].tolist() == [1] + [0] * 9 + [2] + [0] * (len(rows) - 11)
+    assert normal_keys(gap) == normal_keys(hmm)
+    # scored on given commits only
+    some = set(sorted(normal_keys(gap))[: len(normal_keys(gap)) // 2])
+    x_all = pearson_vs_truth(gap, truth_path)
+    x_some = pearson_vs_truth(gap, truth_path, keys=some)
+    assert x_some != x_all
+    with pytest.raises(ValueError, match="only 0 labelled commits"):
+        pearson_vs_truth(gap, truth_path, keys=set())

@@ -72,7 +72,7 @@ def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple
 
 def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, work: Path) -> Any:
     """Mine, label and featurise other repositories with the checkpoint's representation."""
-    from standard_coder.pipelines.sch_train import work_options
+    from standard_coder.pipelines.sch_train import label_info, work_options
     from standard_coder.sch.dataset import TEST, build_dataset
     from standard_coder.sch.mining.mine import MineOptions, MiningError, mine_repositories
     from standard_coder.sch.mining.store import iter_commits, load_commit_times
@@ -104,12 +104,15 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     }
     # build_dataset gives labels, surface counts and squash-free rows; X is then recomputed with
     # the checkpoint's representation (the one build_dataset fits here is discarded).
+    kinds, pooled = label_info(labels)
     ds, _ = build_dataset(
         records.values(),
         (list(labels.keys), labels.samples_hours),
         representation=rep.kind,
         test_fraction=0.5,
         seed=cfg.runner.seed,
+        label_kinds=kinds,
+        pooled=pooled,
     )
     rows = [records[(str(a), str(b))] for a, b in zip(ds.repo, ds.commit_id, strict=True)]
     meta = {**ds.meta, "checksum": rep.checksum_, "vocabulary_checksum": rep.vocabulary_checksum_}

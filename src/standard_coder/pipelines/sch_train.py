@@ -82,6 +82,13 @@ def squashed_labels(labels: Any, groups: Sequence[Sequence[Key]]) -> tuple[list[
     return [labels.keys[i] for i in keep], samples[keep]
 
 
+def label_info(labels: Any) -> tuple[dict[Key, int], dict[Key, bool]]:
+    """Per commit key: its label's interval kind and whether its author was pooled."""
+    kinds = {k: int(v) for k, v in zip(labels.keys, labels.interval_kind.tolist(), strict=True)}
+    pooled = {k: bool(v) for k, v in zip(labels.keys, labels.pooled.tolist(), strict=True)}
+    return kinds, pooled
+
+
 def save_labels(labels: Any, path: Path) -> None:
     """The commits x samples label matrix (hours) with its keys, pickle-free and atomic."""
     import io
@@ -143,7 +150,11 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     from standard_coder.sch.mining.store import iter_commits, load_commit_times
     from standard_coder.sch.predictors.stage import fit_effort_model
     from standard_coder.sch.predictors.train import TrainingInterrupted
-    from standard_coder.sch.work_inference.labels import AuthorHistory, pearson_vs_truth
+    from standard_coder.sch.work_inference.labels import (
+        AuthorHistory,
+        normal_keys,
+        pearson_vs_truth,
+    )
 
     t = cfg.training
     p = paths(cfg)
@@ -159,12 +170,16 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     save_labels(labels, p["labels"])
     truth_r: dict[str, float] | None = None
     if t.truth_path is not None:
-        truth_r = {t.work_inference: pearson_vs_truth(labels, t.truth_path)}
         other = "gap" if t.work_inference == "hmm" else "hmm"
         other_labels = _infer(ctx, cfg, histories, other)
         if other_labels is None:
             return
-        truth_r[other] = pearson_vs_truth(other_labels, t.truth_path)
+        # both scored on the same commits: normal intervals in both label sets
+        same = normal_keys(labels) & normal_keys(other_labels)
+        truth_r = {
+            t.work_inference: pearson_vs_truth(labels, t.truth_path, keys=same),
+            other: pearson_vs_truth(other_labels, t.truth_path, keys=same),
+        }
         ctx.log.info("work inference vs truth: %s", truth_r)
     if ctx.should_stop():
         return
@@ -183,6 +198,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
             dataset = rep = None
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
+        kinds, pooled = label_info(labels)
         n_batches = -(-sum(len(h) for h in histories.values()) // FEATURE_BATCH)
         feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt
         try:
@@ -204,6 +220,8 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
                     total=max(0, n_batches - len(feature_ledger)),
                 ),
                 ledger=feature_ledger,
+                label_kinds=kinds,
+                pooled=pooled,
             )
         except DatasetStopped:
             return  # nothing written; the engine reports the interrupt

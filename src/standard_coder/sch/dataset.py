@@ -1,10 +1,13 @@
 """The effort training set: one row per change (a commit or a squashed group), never replicated.
 
 ``labels/datasets/coding_train.npz`` holds the scaled features (main representation and the LOC
-baseline), the label-sample matrix (changes x samples, hours), the raw surface counts, keys, times
-and the split (0 train, 1 validation, 2 test). The split is by time within each repo: the most
-recent ``test_fraction`` of each repo's changes is held out; a seeded ``validation_fraction`` of
-the remaining changes drives early stopping. A change's samples never straddle splits.
+baseline), the label-sample matrix (changes x samples, hours), the raw surface counts, keys, times,
+the split (0 train, 1 validation, 2 test), and per change its label's interval kind (0 normal,
+1 an author's first commit, 2 after a long inactivity gap: the kind of the change's first commit)
+and whether its author was fitted by the pooled work-inference model. The split is by time
+within each repo: the most recent ``test_fraction`` of each repo's changes is held out; a seeded
+``validation_fraction`` of the remaining changes drives early stopping. A change's samples never
+straddle splits.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import itertools
 import json
 import math
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,10 +80,20 @@ class Dataset:
     feature_names: list[str]
     meta: dict[str, Any]
     """kind, checksum, vocabulary_checksum, loc_checksum, loc_vocabulary_checksum, ..."""
+    label_kind: np.ndarray | None = None
+    """int8 interval kind of each change's label (0 normal, 1 first, 2 after a long gap);
+    all normal when not given (and in datasets written before it existed)."""
+    pooled: np.ndarray | None = None
+    """bool: the change's author was fitted by the pooled work-inference model."""
 
     def __post_init__(self) -> None:
         n = self.X.shape[0]
-        for name in ("X_loc", "Y", "surface", "repo", "commit_id", "n_squashed", "time", "split"):
+        if self.label_kind is None:
+            self.label_kind = np.zeros(n, np.int8)
+        if self.pooled is None:
+            self.pooled = np.zeros(n, bool)
+        for name in ("X_loc", "Y", "surface", "repo", "commit_id", "n_squashed", "time", "split",
+                     "label_kind", "pooled"):  # fmt: skip
             if getattr(self, name).shape[0] != n:
                 raise ValueError(f"dataset column {name} has {getattr(self, name).shape[0]} rows, "
                                  f"expected {n}")  # fmt: skip
@@ -122,6 +135,7 @@ class Dataset:
             repo=self.repo.astype(str), commit_id=self.commit_id.astype(str),
             n_squashed=self.n_squashed.astype(np.int32), time=self.time.astype(np.int64),
             split=self.split.astype(np.int8), feature_names=np.array(self.feature_names, str),
+            label_kind=np.asarray(self.label_kind, np.int8), pooled=np.asarray(self.pooled, bool),
             meta=np.array(json.dumps({**self.meta, "format": DATASET_FORMAT}, sort_keys=True)),
         )  # fmt: skip
         return atomic_write_bytes(Path(path), data)
@@ -142,6 +156,7 @@ class Dataset:
                 if missing:
                     raise DatasetSchemaError(path, f"missing arrays {missing}")
                 a = {k: np.array(z[k]) for k in need}
+                extra = {k: np.array(z[k]) for k in ("label_kind", "pooled") if k in z.files}
         except DatasetSchemaError:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
@@ -161,11 +176,14 @@ class Dataset:
             raise DatasetSchemaError(path, "non-finite features or negative/non-finite labels")
         if not np.isin(a["split"], (TRAIN, VAL, TEST)).all():
             raise DatasetSchemaError(path, "split values must be 0, 1 or 2")
+        if "label_kind" in extra and not np.isin(extra["label_kind"], (0, 1, 2)).all():
+            raise DatasetSchemaError(path, "label_kind values must be 0, 1 or 2")
         try:
             return cls(X=X, X_loc=a["X_loc"], Y=Y, surface=a["surface"], repo=a["repo"],
                        commit_id=a["commit_id"], n_squashed=a["n_squashed"], time=a["time"],
                        split=a["split"], feature_names=[str(s) for s in a["feature_names"]],
-                       meta=meta)  # fmt: skip
+                       meta=meta, label_kind=extra.get("label_kind"),
+                       pooled=extra.get("pooled"))  # fmt: skip
         except ValueError as e:
             raise DatasetSchemaError(path, str(e)) from e
 
@@ -185,6 +203,8 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
         "n_samples_per_change": int(y.shape[1]), "n_features": int(ds.X.shape[1]),
         "feature_kind": ds.feature_kind, "feature_checksum": ds.feature_checksum,
         "n_squashed_groups": int((ds.n_squashed > 1).sum()),
+        "label_kinds": label_kind_counts(ds.label_kind),
+        "n_pooled": int(np.asarray(ds.pooled).sum()),
         "label_hours": {"mean": float(y.mean()) if y.size else float("nan"),
                         "median": q(y.ravel(), 0.5), "p90": q(y.ravel(), 0.9),
                         "share_zero": float((y == 0).mean()) if y.size else float("nan"),
@@ -193,6 +213,16 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
         "per_repo": {str(r): int(c) for r, c in zip(repos, counts, strict=True)},
         "ast_missing_share": _ast_missing_share(ds),
     }  # fmt: skip
+
+
+KIND_NAMES = ("normal", "first", "after_gap")
+"""Names of the label interval kinds 0, 1, 2 (work_inference.base NORMAL, FIRST, LONG_GAP)."""
+
+
+def label_kind_counts(kinds: np.ndarray | None) -> dict[str, int]:
+    """``{"normal": n, "first": n, "after_gap": n}`` of an interval-kind array."""
+    k = np.zeros(0, np.int8) if kinds is None else np.asarray(kinds)
+    return {name: int((k == i).sum()) for i, name in enumerate(KIND_NAMES)}
 
 
 def _ast_missing_share(ds: Dataset) -> float | None:
@@ -329,6 +359,8 @@ def build_dataset(
     map_fn: MapFn | None = None,
     batch_size: int = FEATURE_BATCH,
     ledger: Ledger | None = None,
+    label_kinds: Mapping[Key, int] | None = None,
+    pooled: Mapping[Key, bool] | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -344,6 +376,10 @@ def build_dataset(
             commits through ``map_fn`` (e.g. ``ctx.map``: worker processes, a progress bar;
             default in-process), recorded in ``ledger`` when given (resume); see
             :func:`extract_in_batches`. The result does not depend on any of them.
+        label_kinds, pooled: per commit key, its label's interval kind and whether its author
+            was pooled (``LabelSet.interval_kind`` / ``.pooled``); a change takes the kind of
+            its first commit (a squashed group's label spans from before its first member).
+            Missing keys count as normal and not pooled.
 
     Raises:
         DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
@@ -367,13 +403,13 @@ def build_dataset(
         else:
             raws[gid] = raw
         members.setdefault(gid, []).append((authored_at, key))
-    rows: list[tuple[Any, Key, int, np.ndarray, int]] = []
+    rows: list[tuple[Any, Key, int, np.ndarray, int, Key]] = []
     for gid, mem in members.items():
         mem.sort()
         labelled = [k for _, k in mem if k in lab]
         if not labelled:
             continue
-        rows.append((gid, labelled[-1], mem[-1][0], lab[labelled[-1]], len(mem)))
+        rows.append((gid, labelled[-1], mem[-1][0], lab[labelled[-1]], len(mem), mem[0][1]))
     if not rows:
         raise ValueError("no change has a label: check that label keys match (repo, commit_id)")
     rows.sort(key=lambda r: (r[1][0], r[2], r[1][1]))
@@ -387,11 +423,14 @@ def build_dataset(
     loc = ChangeRepresentation(kind="loc").fit(fit_rows)
     surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))
     missing = float(np.mean([r.ast[-1] > 0 for r in raw_list])) if with_ast else None
+    kinds, pools = label_kinds or {}, pooled or {}
     ds = Dataset(
         X=rep.transform(raw_list), X_loc=loc.transform(raw_list),
         Y=np.stack([r[3] for r in rows]).astype(np.float32), surface=surface, repo=repo,
         commit_id=np.array([r[1][1] for r in rows], str),
         n_squashed=np.array([r[4] for r in rows], np.int32), time=time, split=split,
+        label_kind=np.array([kinds.get(r[5], 0) for r in rows], np.int8),
+        pooled=np.array([bool(pools.get(r[5], False)) for r in rows], bool),
         feature_names=list(rep.feature_names_),
         meta={"kind": rep.kind, "top_n_identifiers": top_n_identifiers,
               "checksum": rep.checksum_, "vocabulary_checksum": rep.vocabulary_checksum_,

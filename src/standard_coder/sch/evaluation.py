@@ -14,6 +14,12 @@ Definitions (test split only; a change's label samples are its inferred coding h
   of a change is the mean of its label samples inside [0, 1] h (SCH is the predicted mean
   truncated to [0, 1] h, so the two are comparable); R² of bin-mean actual about the diagonal
   ``actual = predicted``: ``1 - sum (a - p)^2 / sum (a - mean a)^2``.
+
+Which held-out changes: the keys above are computed on changes whose label comes from a normal
+interval (label kind 0: the author's previous commit is at most the inactivity split back; a
+pooled author's normal intervals count). First commits and changes after a long gap are labelled
+from a fallback window, not from an observed interval, so they say little about the change. The
+same metrics over every held-out change carry the suffix ``_all`` (``spearman_sch_all``, ...).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from standard_coder.sch.dataset import TEST, TRAIN, VAL, Dataset
+from standard_coder.sch.dataset import TEST, TRAIN, VAL, Dataset, label_kind_counts
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text
 from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.predictors.distributions import EffortDistribution
@@ -188,6 +194,59 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _subset_metrics(
+    model: EffortModel,
+    dataset: Dataset,
+    rows: np.ndarray,
+    loc_baseline_model: EffortModel | None,
+    n_pred_samples: int,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The module docstring's metrics over dataset ``rows``, and the arrays the plots need."""
+    res: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    if len(rows) == 0:
+        nan = float("nan")
+        dist_keys = ("heldout_nll", "crps", "coverage_50", "coverage_80", "coverage_90")
+        res.update(dict.fromkeys(dist_keys, nan))
+        res.update({f"spearman_{k}": nan for k in SPEARMAN_KEYS})
+        res.update(binned_calibration_r2=nan, calibration_bins=0, mean_sch=nan)
+        if loc_baseline_model is not None:
+            res.update({f"baseline_loc_{k}": nan for k in (*dist_keys, "spearman_sch")})
+        return res, arrays
+    Y = dataset.Y[rows].astype(np.float64)
+    X = _features_for(model, dataset)[rows]
+    dist = model.distribution(X)
+    pred = model.predict(X)
+    y_mean = Y.mean(axis=1)
+    res.update(distribution_metrics(dist, Y, n_pred_samples=n_pred_samples, seed=seed))
+    la = dataset.surface_column("lines_added")[rows]
+    ld = dataset.surface_column("lines_deleted")[rows]
+    res["spearman_sch"] = _spearman(pred.sch, y_mean)
+    res["spearman_mean"] = _spearman(pred.mean, y_mean)
+    res["spearman_lines_added"] = _spearman(la, y_mean)
+    res["spearman_churn"] = _spearman(la + ld, y_mean)
+    for name in ("files_touched", "tokens", "spaces"):
+        res[f"spearman_{name}"] = _spearman(dataset.surface_column(name)[rows], y_mean)
+    bp, ba, r2 = binned_calibration(pred.sch, Y)
+    res["binned_calibration_r2"] = r2
+    res["calibration_bins"] = len(bp)
+    res["mean_sch"] = float(pred.sch.mean())
+    if loc_baseline_model is not None:
+        Xl = _features_for(loc_baseline_model, dataset)[rows]
+        bd = loc_baseline_model.distribution(Xl)
+        for k, v in distribution_metrics(bd, Y, n_pred_samples=n_pred_samples,
+                                         seed=seed).items():  # fmt: skip
+            res[f"baseline_loc_{k}"] = v
+        res["baseline_loc_spearman_sch"] = _spearman(loc_baseline_model.predict(Xl).sch, y_mean)
+    arrays = {"bp": bp, "ba": ba, "mean": pred.mean, "q10": pred.q10, "q90": pred.q90,
+              "y_mean": y_mean, "pit": dist.cdf(Y)}  # fmt: skip
+    return res, arrays
+
+
+SPEARMAN_KEYS = ("sch", "mean", "lines_added", "churn", "files_touched", "tokens", "spaces")
+
+
 def evaluate(
     model: EffortModel,
     dataset: Dataset,
@@ -200,6 +259,12 @@ def evaluate(
     plots: bool = True,
 ) -> dict[str, Any]:
     """Held-out metrics (module docstring) -> ``<reports_dir>/sch_evaluation.json`` + PNGs.
+
+    The metric keys are computed on the held-out changes whose label comes from a normal
+    interval (``dataset.label_kind == 0``; pooled authors' normal intervals included); the same
+    metrics over every held-out change carry the suffix ``_all``. Counts: ``n_test`` (all
+    held-out), ``n_test_normal``, ``n_test_pooled`` and ``label_kinds`` (held-out changes per
+    kind). The plots show the normal changes.
 
     Args:
         model: the effort model (trained on ``dataset``'s representation).
@@ -215,47 +280,38 @@ def evaluate(
     te = dataset.index(TEST)
     if len(te) == 0:
         raise ValueError("the dataset has no test rows (test_fraction too small?)")
-    Y = dataset.Y[te].astype(np.float64)
-    X = _features_for(model, dataset)[te]
-    dist = model.distribution(X)
-    pred = model.predict(X)
-    y_mean = Y.mean(axis=1)
+    kinds = np.asarray(dataset.label_kind)[te]
+    normal = te[kinds == 0]
     res: dict[str, Any] = {"predictor": model.predictor, "feature_kind": model.feature_kind}
-    res.update(distribution_metrics(dist, Y, n_pred_samples=n_pred_samples, seed=seed))
-    la = dataset.surface_column("lines_added")[te]
-    ld = dataset.surface_column("lines_deleted")[te]
-    res["spearman_sch"] = _spearman(pred.sch, y_mean)
-    res["spearman_mean"] = _spearman(pred.mean, y_mean)
-    res["spearman_lines_added"] = _spearman(la, y_mean)
-    res["spearman_churn"] = _spearman(la + ld, y_mean)
-    res["spearman_files_touched"] = _spearman(dataset.surface_column("files_touched")[te], y_mean)
-    res["spearman_tokens"] = _spearman(dataset.surface_column("tokens")[te], y_mean)
-    res["spearman_spaces"] = _spearman(dataset.surface_column("spaces")[te], y_mean)
-    bp, ba, r2 = binned_calibration(pred.sch, Y)
-    res["binned_calibration_r2"] = r2
-    res["calibration_bins"] = len(bp)
-    res["mean_sch"] = float(pred.sch.mean())
-    if loc_baseline_model is not None:
-        Xl = _features_for(loc_baseline_model, dataset)[te]
-        bd = loc_baseline_model.distribution(Xl)
-        for k, v in distribution_metrics(bd, Y, n_pred_samples=n_pred_samples,
-                                         seed=seed).items():  # fmt: skip
-            res[f"baseline_loc_{k}"] = v
-        res["baseline_loc_spearman_sch"] = _spearman(loc_baseline_model.predict(Xl).sch, y_mean)
+    main, arrays = _subset_metrics(model, dataset, normal, loc_baseline_model, n_pred_samples,
+                                   seed)  # fmt: skip
+    res.update(main)
+    every, arrays_all = _subset_metrics(model, dataset, te, loc_baseline_model, n_pred_samples,
+                                        seed)  # fmt: skip
+    res.update({f"{k}_all": v for k, v in every.items()})
     if truth_pearson is not None:
         res["work_inference_pearson_vs_truth"] = dict(truth_pearson)
     res["n_train"] = len(dataset.index(TRAIN))
     res["n_validation"] = len(dataset.index(VAL))
     res["n_test"] = len(te)
+    res["n_test_normal"] = len(normal)
+    res["n_test_pooled"] = int(np.asarray(dataset.pooled)[te].sum())
+    res["label_kinds"] = label_kind_counts(kinds)
     if plots:
-        res["plots"] = _plots(reports, bp, ba, r2, pred.mean, pred.q10, pred.q90, y_mean,
-                              dist.cdf(Y))  # fmt: skip
+        a, r2 = (
+            (arrays, main["binned_calibration_r2"])
+            if arrays
+            else (arrays_all, every["binned_calibration_r2"])
+        )  # no normal held-out change: plot them all
+        res["plots"] = _plots(reports, a["bp"], a["ba"], r2, a["mean"], a["q10"], a["q90"],
+                              a["y_mean"], a["pit"])  # fmt: skip
     res = _clean(res)
     atomic_write_text(reports / "sch_evaluation.json", json.dumps(res, indent=1, sort_keys=True))
     log.info(
         "held-out NLL %.3f CRPS %.3f cov80 %.2f",
-        res["heldout_nll"],
-        res["crps"],
-        res["coverage_80"] or float("nan"),
+        *(
+            res[k] if res[k] is not None else float("nan")
+            for k in ("heldout_nll", "crps", "coverage_80")
+        ),
     )
     return res

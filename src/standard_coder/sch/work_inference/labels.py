@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +28,7 @@ import numpy as np
 from standard_coder.runner.atomic import atomic_write
 from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, stop_requested
 from standard_coder.runner.fingerprint import code_version
-from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel
+from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel, prepare_times
 from standard_coder.sch.work_inference.gap import GapModel
 from standard_coder.sch.work_inference.hmm import FitStopped, NeuralHMM
 
@@ -42,7 +42,9 @@ __all__ = [
     "accuracy_vs_truth",
     "histories_from_truth",
     "infer_labels",
+    "interval_kinds",
     "make_model",
+    "normal_keys",
     "pearson_vs_truth",
 ]
 
@@ -201,7 +203,8 @@ class LabelSet:
         expected_minutes: float64 expected coding minutes per row (exact posterior mean).
         interval_minutes: float64 wall-clock minutes since the author's previous commit (NaN
             for an author's first commit).
-        interval_kind: int8, 0 normal, 1 first commit, 2 after a long inactivity gap.
+        interval_kind: int8, 0 normal, 1 first commit, 2 after a long inactivity gap (from the
+            commit times alone, the same for every model: :func:`interval_kinds`).
         pooled: bool, the row's author was fitted by the pooled model.
         fitted_items: item ids fitted by this call (the rest were reused from disk).
     """
@@ -237,6 +240,20 @@ class _WorkItem:
     path: str
 
 
+def interval_kinds(
+    times: np.ndarray, tz: np.ndarray, groups: np.ndarray | None, options: WorkInferenceOptions
+) -> np.ndarray:
+    """Each commit's label kind (input order), the same for every work-inference model: NORMAL,
+    FIRST (the author's first commit) or LONG_GAP (previous commit more than
+    ``hmm.split_inactive_days`` before). Only the commit's own past decides it."""
+    prep = prepare_times(
+        times, tz, groups, long_gap_minutes=options.hmm.split_inactive_days * 1440.0
+    )
+    out = np.empty(prep.kind.shape[0], dtype=np.int8)
+    out[prep.order] = prep.kind
+    return out
+
+
 def _fit_item(item: _WorkItem) -> dict[str, Any]:
     """Fit one item and write its npz + json (runs in a worker; top-level, picklable)."""
     hs = item.histories
@@ -262,7 +279,7 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
         "samples_hours": (samples / 60.0).astype(np.float32),
         "expected_minutes": model.expected_minutes_,
         "interval_minutes": model.interval_minutes_,
-        "interval_kind": model.interval_kind_,
+        "interval_kind": interval_kinds(times, tz, groups, item.options),
     }
     summary: dict[str, Any] = {
         "item_id": item.item_id,
@@ -506,7 +523,14 @@ def histories_from_truth(truth: Any) -> dict[str, AuthorHistory]:
     }
 
 
-def _truth_pairs(labels: LabelSet, truth: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def normal_keys(labels: LabelSet) -> set[tuple[str, str]]:
+    """Keys of the commits whose label comes from a normal interval."""
+    return {k for k, kind in zip(labels.keys, labels.interval_kind, strict=True) if kind == NORMAL}
+
+
+def _truth_pairs(
+    labels: LabelSet, truth: Any, keys: Collection[tuple[str, str]] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(truth, str | Path):
         from standard_coder.sch.simulate import load_truth
 
@@ -515,7 +539,9 @@ def _truth_pairs(labels: LabelSet, truth: Any) -> tuple[np.ndarray, np.ndarray, 
     rows = [
         i
         for i, (_repo, cid) in enumerate(labels.keys)
-        if labels.interval_kind[i] == NORMAL and cid in by_id
+        if labels.interval_kind[i] == NORMAL
+        and cid in by_id
+        and (keys is None or labels.keys[i] in keys)
     ]
     x = np.array([float(by_id[labels.keys[i][1]]) for i in rows])
     y = labels.expected_minutes[np.asarray(rows, dtype=np.int64)]
@@ -523,13 +549,16 @@ def _truth_pairs(labels: LabelSet, truth: Any) -> tuple[np.ndarray, np.ndarray, 
     return x, y, who
 
 
-def pearson_vs_truth(labels: LabelSet, truth: Any) -> float:
+def pearson_vs_truth(
+    labels: LabelSet, truth: Any, *, keys: Collection[tuple[str, str]] | None = None
+) -> float:
     """Pearson r between true and expected coding minutes over ordinary intervals, all authors.
 
     ``truth`` is a ``Truth`` or a path to ``truth.json`` (or a folder of them). Commits are
-    matched by commit id; first commits and intervals after long gaps are left out.
+    matched by commit id; first commits and intervals after long gaps are left out; with
+    ``keys``, only those ``(repo, commit_id)`` count (score two label sets on the same commits).
     """
-    x, y, _ = _truth_pairs(labels, truth)
+    x, y, _ = _truth_pairs(labels, truth, keys)
     if x.shape[0] < 3:
         raise ValueError(f"only {x.shape[0]} labelled commits matched the truth")
     return float(np.corrcoef(x, y)[0, 1])
