@@ -138,8 +138,11 @@ def diagnose(base: Path) -> dict[str, Any]:
     models = []
     for js in sorted((base / "models" / "work_inference" / "hmm").glob("*.json")):
         s = json.loads(js.read_text())
+        ratio = s.get("short_interval_ratio")
         models.append({"item": s["item_id"][:40], "n_commits": s["n_commits"],
                        "c": round(s["c"], 4) if s.get("c") is not None else None,
+                       "short_interval_ratio": round(ratio, 3) if ratio is not None else None,
+                       "label_source": s.get("label_source"),
                        "fit_seconds": s.get("fit_seconds")})  # fmt: skip
     out["hmm_items"] = models
     return out

@@ -249,3 +249,36 @@ def test_label_kinds_come_from_commit_times_alone_and_match_across_models(
     assert x_some != x_all
     with pytest.raises(ValueError, match="only 0 labelled commits"):
         pearson_vs_truth(gap, truth_path, keys=set())
+
+
+def test_short_interval_ratio_reads_normal_intervals_of_5_to_60_minutes() -> None:
+    from standard_coder.sch.work_inference.labels import short_interval_ratio
+
+    interval = np.array([np.nan, 2.0, 10.0, 20.0, 30.0, 40.0, 50.0, 300.0, 20.0])
+    kinds = np.array([1, 0, 0, 0, 0, 0, 0, 0, 2])
+    burst = np.array([1.0, 2.0, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 20.0])  # ~1.5 min whatever the gap
+    assert short_interval_ratio(burst, interval, kinds, 60) == pytest.approx(1.5 / 30)
+    assert short_interval_ratio(interval * 0.9, interval, kinds, 60) == pytest.approx(0.9)
+    assert short_interval_ratio(burst, interval, kinds, 25) is None  # too few to judge
+
+
+def test_an_hmm_fit_failing_the_short_interval_check_is_labelled_by_the_gap_heuristic(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    import dataclasses
+    import json
+
+    _, hs = sim
+    strict = dataclasses.replace(OPTS, min_short_ratio=2.0)  # no fit can pass: all fall back
+    lax = dataclasses.replace(OPTS, min_short_ratio=0.0)  # every fit passes
+    gap = infer_labels(hs, strict, kind="gap", out_dir=tmp_path / "g", seed=1)
+    fell = infer_labels(hs, strict, kind="hmm", out_dir=tmp_path / "s", seed=1)
+    kept = infer_labels(hs, lax, kind="hmm", out_dir=tmp_path / "l", seed=1)
+    np.testing.assert_allclose(fell.expected_minutes, gap.expected_minutes)
+    np.testing.assert_allclose(fell.samples_hours, gap.samples_hours)
+    assert not np.allclose(kept.expected_minutes, gap.expected_minutes)
+    summaries = [json.loads(p.read_text()) for p in (tmp_path / "s" / "hmm").glob("*.json")]
+    assert {s["label_source"] for s in summaries} == {"gap"}
+    assert all(0 < s["short_interval_ratio"] < 2.0 for s in summaries)
+    summaries = [json.loads(p.read_text()) for p in (tmp_path / "l" / "hmm").glob("*.json")]
+    assert {s["label_source"] for s in summaries} == {"hmm"}
