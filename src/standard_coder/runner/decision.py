@@ -2,7 +2,9 @@
 
 Order: forced, no manifest, params, code version, runner version, device, outputs present,
 input stat tokens (then content only for inputs whose stat changed), fingerprint, output
-content. The reason string goes straight into ``stage_skipped`` / ``stage_cache_miss``.
+content. A :class:`Decision` carries a :class:`Reason` code (what code branches on) and a detail
+(what changed); :attr:`Decision.reason` is the text that goes into ``stage_skipped`` /
+``stage_cache_miss`` and ``status``. Deciding writes no file (the hash cache may learn digests).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +21,66 @@ from standard_coder.runner.fingerprint import fingerprint, inputs_checksum, para
 from standard_coder.runner.gitrefs import refs_checksum
 from standard_coder.runner.hashcache import HashCache, scan_path
 
-UP_TO_DATE = "up to date"
-TOUCHED = "mtime changed, content same"
+
+class Reason(Enum):
+    """Why a stage runs or is skipped: the code that callers branch on."""
+
+    FORCED = "forced"
+    NEW = "new"
+    MANIFEST_CORRUPT = "manifest_corrupt"
+    PARAMS_CHANGED = "params_changed"
+    CODE_CHANGED = "code_changed"
+    RUNNER_CHANGED = "runner_changed"
+    DEVICE_CHANGED = "device_changed"
+    OUTPUTS_MISSING = "outputs_missing"
+    OUTPUTS_CHANGED = "outputs_changed"
+    INPUT_CHANGED = "input_changed"
+    FINGERPRINT_CHANGED = "fingerprint_changed"
+    UPSTREAM_WILL_RUN = "upstream_will_run"
+    ERROR = "error"
+    UP_TO_DATE = "up_to_date"
+    TOUCHED = "touched"
+
+
+_TEXT: dict[Reason, str] = {
+    Reason.FORCED: "forced",
+    Reason.NEW: "new",
+    Reason.MANIFEST_CORRUPT: "manifest corrupt",
+    Reason.PARAMS_CHANGED: "params changed: {}",
+    Reason.CODE_CHANGED: "code changed",
+    Reason.RUNNER_CHANGED: "runner version changed: {}",
+    Reason.DEVICE_CHANGED: "device changed: {}",
+    Reason.OUTPUTS_MISSING: "outputs missing",
+    Reason.OUTPUTS_CHANGED: "outputs changed: {}",
+    Reason.INPUT_CHANGED: "input changed: {}",
+    Reason.FINGERPRINT_CHANGED: "fingerprint changed",
+    Reason.UPSTREAM_WILL_RUN: "upstream will run: {}",
+    Reason.ERROR: "{}",
+    Reason.UP_TO_DATE: "up to date",
+    Reason.TOUCHED: "mtime changed, content same",
+}
+
+UP_TO_DATE = _TEXT[Reason.UP_TO_DATE]
+TOUCHED = _TEXT[Reason.TOUCHED]
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to skip a stage, and why (``new``, ``params changed: a 1 -> 2``, ``up to date``)."""
+    """Whether to skip a stage, why (a :class:`Reason`) and what changed (``detail``).
+
+    Example:
+        >>> Decision(False, Reason.PARAMS_CHANGED, "a: 1 -> 2").reason
+        'params changed: a: 1 -> 2'
+    """
 
     skip: bool
-    reason: str
+    code: Reason
+    detail: str = ""
+
+    @property
+    def reason(self) -> str:
+        """The text users see in events, ``status`` and the report."""
+        return _TEXT[self.code].format(self.detail)
 
 
 @dataclass(frozen=True)
@@ -130,35 +183,36 @@ def decide(
         ``(decision, input_scan, output_scan)``; the scans are None when not reached.
     """
     if forced:
-        return Decision(False, "forced"), None, None
+        return Decision(False, Reason.FORCED), None, None
     if manifest is None:
-        return Decision(False, "new"), None, None
+        return Decision(False, Reason.NEW), None, None
     diff = params_diff(manifest[mf.PARAMS], params)
     if diff:
-        return Decision(False, "params changed: " + "; ".join(diff)), None, None
+        return Decision(False, Reason.PARAMS_CHANGED, "; ".join(diff)), None, None
     if manifest[mf.CODE_VERSION] != code_version:
-        return Decision(False, "code changed"), None, None
+        return Decision(False, Reason.CODE_CHANGED), None, None
     if manifest[mf.RUNNER_VERSION] != runner_version:
-        old = manifest[mf.RUNNER_VERSION]
-        return Decision(False, f"runner version changed: {old} -> {runner_version}"), None, None
+        change = f"{manifest[mf.RUNNER_VERSION]} -> {runner_version}"
+        return Decision(False, Reason.RUNNER_CHANGED, change), None, None
     if manifest[mf.DEVICE] != device:
-        return Decision(False, f"device changed: {manifest[mf.DEVICE]} -> {device}"), None, None
+        change = f"{manifest[mf.DEVICE]} -> {device}"
+        return Decision(False, Reason.DEVICE_CHANGED, change), None, None
     if set(manifest[mf.OUTPUTS]) != {o.name for o in outputs}:
-        return Decision(False, "outputs changed: declared outputs differ"), None, None
+        return Decision(False, Reason.OUTPUTS_CHANGED, "declared outputs differ"), None, None
     for out in outputs:
         if not os.path.exists(out.path):
-            return Decision(False, "outputs missing"), None, None
+            return Decision(False, Reason.OUTPUTS_MISSING), None, None
     old_inputs: Mapping[str, str] = manifest[mf.INPUTS]
     declared_diff = sorted({i.name for i in inputs} ^ set(old_inputs))
     if declared_diff:
-        return Decision(False, f"input changed: {declared_diff[0]}"), None, None
+        return Decision(False, Reason.INPUT_CHANGED, declared_diff[0]), None, None
     in_scan = scan(inputs, cache, old_inputs, manifest.get(mf.INPUT_TOKENS))
     for spec in inputs:
         if in_scan.checksums[spec.name] != old_inputs[spec.name]:
             where = _changed_file(
                 spec.name, in_scan.files.get(spec.name, {}), old_files().get(spec.name)
             )
-            return Decision(False, f"input changed: {where}"), in_scan, None
+            return Decision(False, Reason.INPUT_CHANGED, where), in_scan, None
     current = fingerprint(
         inputs_checksum=in_scan.checksum,
         params=params,
@@ -167,10 +221,10 @@ def decide(
         device=device,
     )
     if current != manifest[mf.FINGERPRINT]:
-        return Decision(False, "fingerprint changed"), in_scan, None
+        return Decision(False, Reason.FINGERPRINT_CHANGED), in_scan, None
     out_scan = scan(outputs, cache, manifest[mf.OUTPUTS], manifest.get(mf.OUTPUT_TOKENS))
     for spec in outputs:
         if out_scan.checksums[spec.name] != manifest[mf.OUTPUTS][spec.name]:
-            return Decision(False, f"outputs changed: {spec.name}"), in_scan, out_scan
+            return Decision(False, Reason.OUTPUTS_CHANGED, spec.name), in_scan, out_scan
     touched = in_scan.changed_stat or out_scan.changed_stat
-    return Decision(True, TOUCHED if touched else UP_TO_DATE), in_scan, out_scan
+    return Decision(True, Reason.TOUCHED if touched else Reason.UP_TO_DATE), in_scan, out_scan

@@ -1,7 +1,8 @@
 """Runner errors: one base, one class per failure. Messages name the stage and path at fault.
 
-``StageFailed`` (user code raised) is kept apart from ``RunnerError`` subclasses (the machinery
-or the input is wrong).
+A stage whose own code raises is not an error of the runner: the engine records it as a failed
+:class:`~standard_coder.runner.outcome.StageOutcome` (exit 1, or 2 when the exception carries
+``exit_code = 2``) and never raises it.
 """
 
 from __future__ import annotations
@@ -49,16 +50,6 @@ class CorruptStateError(RunnerError):
 
 class CheckpointNotFound(RunnerError):
     """A checkpoint that must exist does not (message names its path)."""
-
-
-class StageFailed(Exception):
-    """The stage's own code raised; the original exception is ``__cause__``."""
-
-    exit_code = 1
-
-    def __init__(self, stage: str, message: str) -> None:
-        super().__init__(f"stage '{stage}' failed: {message}")
-        self.stage = stage
 
 
 class RunInterrupted(Exception):

@@ -184,7 +184,7 @@ def _pipeline(
     if result.exit_code != 0:
         sys.stderr.write(f"{result.message}\n")
         return result.exit_code
-    ran = sum(1 for r in result.stages.values() if r["status"] == "completed")
+    ran = result.ran
     sys.stderr.write(f"ok: {ran} ran, {len(result.stages) - ran} skipped (run {result.run_id})\n")
     return 0
 

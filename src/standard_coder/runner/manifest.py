@@ -62,7 +62,9 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
 
 def manifest_path(base_dir: Path, stage: str) -> Path:
     """``<base_dir>/stages/<stage>/manifest.json``."""
-    return base_dir / "stages" / stage / "manifest.json"
+    from standard_coder.runner.layout import RunnerLayout
+
+    return RunnerLayout(Path(base_dir)).manifest(stage)
 
 
 def build_manifest(

@@ -1,0 +1,121 @@
+"""A pipeline's definition as the engine sees it: validation, and each stage's resolved view.
+
+:func:`validate_pipeline` checks names, deps and output ownership; :class:`StageView` resolves a
+stage's inputs (its deps' outputs, files, git repositories), outputs, params and code version
+once per run; :class:`LazyDevice` resolves the torch device on first use only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from standard_coder.runner.decision import PathSpec
+from standard_coder.runner.errors import PipelineDefinitionError
+from standard_coder.runner.fingerprint import code_version as hash_code
+from standard_coder.runner.stage import Pipeline, Stage
+
+log = logging.getLogger("standard_coder.runner")
+
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def validate_pipeline(pipeline: Pipeline) -> None:
+    """Check names, dependencies and canonical order.
+
+    Raises:
+        PipelineDefinitionError: bad or duplicate name, unknown dep, or a dep listed later.
+    """
+    seen: set[str] = set()
+    outputs: dict[Path, str] = {}
+    for stage in pipeline.stages:
+        if not stage.name or not set(stage.name) <= _NAME_OK:
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: name must use only a-z, 0-9, '_' and '-'"
+            )
+        if stage.name in seen:
+            raise PipelineDefinitionError(f"stage {stage.name!r}: duplicate stage name")
+        for dep in stage.deps:
+            if dep not in seen:
+                where = (
+                    "unknown stage"
+                    if dep not in {s.name for s in pipeline.stages}
+                    else ("listed after it (cycle or wrong order)")
+                )
+                raise PipelineDefinitionError(f"stage {stage.name!r}: dep {dep!r} is {where}")
+        for out in stage.outputs:
+            other = outputs.get(Path(out))
+            if other is not None:
+                raise PipelineDefinitionError(
+                    f"stage {stage.name!r}: output {out} is also an output of stage {other!r}"
+                )
+            outputs[Path(out)] = stage.name
+        seen.add(stage.name)
+
+
+def display_name(path: Path, root: Path) -> str:
+    """``path`` relative to the pipeline root (as manifests and events name it)."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class StageView:
+    """A stage's resolved inputs, outputs, code version and params."""
+
+    def __init__(self, stage: Stage, pipeline: Pipeline, root: Path) -> None:
+        by_name = {s.name: s for s in pipeline.stages}
+        self.stage = stage
+        ins: dict[str, PathSpec] = {}
+        for dep in stage.deps:
+            for out in by_name[dep].outputs:
+                ins[display_name(out, root)] = PathSpec(display_name(out, root), Path(out))
+        for path in stage.inputs:
+            ins[display_name(path, root)] = PathSpec(display_name(path, root), Path(path))
+        for repo in stage.git_inputs:
+            name = "git:" + display_name(repo, root)
+            ins[name] = PathSpec(name, Path(repo), git=True)
+        self.inputs = [ins[k] for k in sorted(ins)]
+        self.outputs = [PathSpec(display_name(p, root), Path(p)) for p in stage.outputs]
+        self.params = json.loads(json.dumps(dict(stage.params), default=str))
+        self._code: str | None = None
+
+    @property
+    def code_version(self) -> str:
+        """``stage.version``, else the hash of ``code_files`` (default: the module of ``run``)."""
+        if self._code is None:
+            stage = self.stage
+            if stage.version is not None:
+                self._code = stage.version
+            else:
+                files = stage.code_files
+                if files is None:
+                    module = sys.modules.get(getattr(stage.run, "__module__", "") or "")
+                    source = getattr(module, "__file__", None)
+                    files = [Path(source)] if source else []
+                self._code = hash_code(files)
+        return self._code
+
+
+class LazyDevice:
+    """The pipeline's device preference, resolved (with fallback) on the first call."""
+
+    def __init__(self, preference: str) -> None:
+        self.preference = preference
+        self.value: str | None = None
+        self.fallback: str | None = None
+
+    def __call__(self) -> str:
+        if self.value is None:
+            try:
+                from standard_coder.runner.device import resolve_device
+            except ImportError:
+                self.value = "cpu" if self.preference == "auto" else self.preference
+            else:
+                self.value, self.fallback = resolve_device(self.preference)
+                if self.fallback:
+                    log.warning("device: %s", self.fallback)
+        return self.value

@@ -1,0 +1,168 @@
+"""One run's (or one ``status`` call's) view of the output folder: events, corrupt state, the
+hash cache, manifests, and :meth:`RunSession.assess` (skip or run, and why).
+
+Assessing only reads (the hash cache may learn digests); the writes that follow from it
+(moving a corrupt manifest aside, refreshing a touched stage's stat tokens) happen in
+:meth:`RunSession.settle`, which a read-only session turns into a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from standard_coder import __version__
+from standard_coder.runner import manifest as mf
+from standard_coder.runner.decision import Decision, Reason, Scan, decide
+from standard_coder.runner.definition import LazyDevice, StageView
+from standard_coder.runner.errors import CorruptStateError
+from standard_coder.runner.events import EventSink
+from standard_coder.runner.hashcache import DictHashCache, HashCache, SqliteHashCache
+from standard_coder.runner.layout import RunnerLayout
+from standard_coder.runner.stage import Pipeline
+
+log = logging.getLogger("standard_coder.runner")
+
+RUNNER_VERSION = __version__
+
+
+def new_run_id() -> str:
+    """``YYYYmmdd-HHMMSS-xxxxxx`` (UTC time plus 3 random bytes)."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
+
+
+@dataclass
+class Assessment:
+    """A stage's decision plus what deciding found on the way.
+
+    Attributes:
+        decision: skip or run, with the reason code and detail.
+        in_scan, out_scan: input/output scans when the decision reached them.
+        manifest: the stage's last manifest (None: never completed, or corrupt).
+        corrupt: the error when the manifest failed its checks (``settle`` moves it aside).
+    """
+
+    decision: Decision
+    in_scan: Scan | None = None
+    out_scan: Scan | None = None
+    manifest: dict[str, Any] | None = None
+    corrupt: CorruptStateError | None = None
+
+
+class RunSession:
+    """Shared state of one run: layout, stage views, device, hash cache and event sink."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        root: Path | None,
+        readonly: bool,
+        sink: EventSink | None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.layout = RunnerLayout(Path(pipeline.base_dir))
+        self.base = self.layout.base_dir
+        self.root = Path(root) if root is not None else self.base.parent
+        self.readonly = readonly
+        self.sink = sink
+        self.run_id = new_run_id()
+        self.views = {s.name: StageView(s, pipeline, self.root) for s in pipeline.stages}
+        self.device = LazyDevice(pipeline.device)
+        self.cache: HashCache = DictHashCache()
+
+    # -- events and bad state
+    def emit(self, event: str, stage: str | None = None, reason: str = "", **fields: Any) -> None:
+        """Append one event (``ts``, ``run_id``, ``event``, ``stage``, ``reason`` + fields)."""
+        if self.sink is None:
+            return
+        record = {
+            "ts": time.time(),
+            "run_id": self.run_id,
+            "event": event,
+            "stage": stage,
+            "reason": reason,
+        }
+        record.update(fields)
+        self.sink.emit(record)
+
+    def quarantine(self, path: Path, reason: str, stage: str | None = None) -> None:
+        """Move a corrupt file aside (unless read-only) and report it."""
+        log.warning("corrupt state: %s: %s", path, reason)
+        if self.readonly:
+            return
+        from standard_coder.runner.quarantine import quarantine
+
+        target = quarantine(path, self.layout.quarantine)
+        self.emit("state_corrupt", stage, reason, path=str(path), moved_to=str(target))
+
+    def open_cache(self) -> None:
+        """Open the SQLite hash cache (a corrupt one is quarantined and started afresh)."""
+        path = self.layout.hash_cache
+        try:
+            self.cache = SqliteHashCache(path, readonly=self.readonly)
+        except CorruptStateError as exc:
+            self.quarantine(path, exc.reason)
+            self.cache = SqliteHashCache(path, readonly=self.readonly)
+
+    def old_files(self, name: str) -> Callable[[], Mapping[str, Mapping[str, str]]]:
+        """Loader of the stage's per-file input index (empty when absent or unreadable)."""
+
+        def load() -> Mapping[str, Mapping[str, str]]:
+            try:
+                data = json.loads(self.layout.input_index(name).read_bytes())
+                return data if isinstance(data, dict) else {}
+            except (OSError, ValueError):
+                return {}
+
+        return load
+
+    # -- deciding (reads only) and its consequences (writes)
+    def assess(self, name: str, forced: bool) -> Assessment:
+        """Skip or run ``name``, and why. Writes no file.
+
+        Raises:
+            RunnerError: an input is missing or unreadable.
+        """
+        view = self.views[name]
+        corrupt: CorruptStateError | None = None
+        try:
+            manifest = mf.read_manifest(self.layout.manifest(name))
+        except CorruptStateError as exc:
+            manifest, corrupt = None, exc
+        device = self.device() if view.stage.device_sensitive else None
+        decision, in_scan, out_scan = decide(
+            manifest,
+            forced=forced,
+            params=view.params,
+            code_version=view.code_version,
+            runner_version=RUNNER_VERSION,
+            device=device,
+            inputs=view.inputs,
+            outputs=view.outputs,
+            cache=self.cache,
+            old_files=self.old_files(name),
+        )
+        if corrupt is not None and decision.code is Reason.NEW:
+            decision = Decision(False, Reason.MANIFEST_CORRUPT)
+        return Assessment(decision, in_scan, out_scan, manifest, corrupt)
+
+    def settle(self, name: str, found: Assessment) -> None:
+        """Act on an assessment: quarantine a corrupt manifest; refresh the stat tokens of a
+        skipped stage whose files were touched (so the next check hashes nothing)."""
+        if found.corrupt is not None:
+            self.quarantine(found.corrupt.path, found.corrupt.reason, name)
+        manifest, in_scan, out_scan = found.manifest, found.in_scan, found.out_scan
+        touched = (in_scan and in_scan.changed_stat) or (out_scan and out_scan.changed_stat)
+        if self.readonly or not found.decision.skip or manifest is None or not touched:
+            return
+        manifest[mf.INPUT_TOKENS] = in_scan.tokens if in_scan else {}
+        manifest[mf.OUTPUT_TOKENS] = out_scan.tokens if out_scan else {}
+        manifest[mf.LAST_CHECKED_TS] = time.time()
+        mf.write_manifest(self.layout.manifest(name), manifest)

@@ -1,0 +1,235 @@
+"""Run one stage: decide, set aside stale partial work, call ``run(ctx)``, check and hash the
+outputs, write the manifest (last, atomically). Every ending is a :class:`StageOutcome`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner import manifest as mf
+from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.command import CommandStage
+from standard_coder.runner.decision import scan
+from standard_coder.runner.engine_context import RunContext
+from standard_coder.runner.errors import OutputMissing, RunInterrupted, RunnerError
+from standard_coder.runner.fingerprint import fingerprint as make_fingerprint
+from standard_coder.runner.outcome import StageOutcome
+from standard_coder.runner.progress import ProgressDisplay
+from standard_coder.runner.session import RUNNER_VERSION, RunSession
+from standard_coder.runner.stoptoken import StopToken
+
+log = logging.getLogger("standard_coder.runner")
+
+
+def _write_index(path: Path, index: Mapping[str, Any]) -> None:
+    """Per-file digests of folder inputs (only to name a changed file): replace, no fsync."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _seed(seed: int) -> None:
+    """Seed python, and numpy/torch when the process already loaded them (never imports them)."""
+    if "torch" in sys.modules:
+        from standard_coder.runner.seeding import seed_everything
+
+        seed_everything(seed)
+        return
+    import random
+
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)
+
+
+def _progress_note(ctx: RunContext) -> str:
+    done, total = ctx.summary.get("done"), ctx.summary.get("total")
+    if done is None and ctx.last_task is not None:
+        done, total = ctx.last_task.completed, ctx.last_task.total
+    if done is None:
+        return ""
+    return f" ({done}/{total} items done)" if total is not None else f" ({done} items done)"
+
+
+def prepare_partial(session: RunSession, name: str, fp: str) -> Path:
+    """``checkpoints/<stage>/`` for this fingerprint; partial work of another one is set aside."""
+    layout = session.layout
+    cdir = layout.checkpoint_dir(name)
+    marker = cdir / "FINGERPRINT"
+    try:
+        old: str | None = marker.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        old = None
+    has_work = cdir.is_dir() and any(p.name != "FINGERPRINT" for p in cdir.iterdir())
+    if has_work and old != fp:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        label = old[:12] if old else "unknown"
+        target = layout.stale / f"{name}-{label}-{stamp}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(cdir), str(target))
+        reason = "fingerprint changed" if old else "no fingerprint recorded"
+        session.emit("partial_work_stale", name, reason, moved_to=str(target))
+        log.info("stage %s: stale partial work moved to %s", name, target)
+    cdir.mkdir(parents=True, exist_ok=True)
+    if old != fp:
+        atomic_write_text(marker, fp + "\n")
+    return cdir
+
+
+def _failed(
+    session: RunSession, name: str, exc: RunnerError, duration: float | None = None
+) -> StageOutcome:
+    fields = {} if duration is None else {"duration_s": round(duration, 6)}
+    session.emit("stage_failed", name, str(exc), **fields)
+    code = exc.exit_code if duration is None else 1
+    cache_hit = None if duration is None else False
+    return StageOutcome("failed", str(exc), code, duration_s=duration, cache_hit=cache_hit)
+
+
+def run_stage(
+    session: RunSession,
+    name: str,
+    force: bool,
+    stop: StopToken,
+    display: ProgressDisplay,
+    run_dir: Path,
+) -> StageOutcome:
+    """Skip ``name`` when up to date, else run it; never raises for the stage's own failure."""
+    view = session.views[name]
+    t0 = time.perf_counter()
+    try:
+        found = session.assess(name, force)
+    except RunnerError as exc:
+        return _failed(session, name, exc)
+    session.settle(name, found)
+    decision, in_scan = found.decision, found.in_scan
+    check_s = time.perf_counter() - t0
+    if decision.skip:
+        kept = mf.read_manifest(session.layout.manifest(name)) or {}
+        kept_fp = kept.get(mf.FINGERPRINT)
+        session.emit(
+            "stage_skipped", name, decision.reason, check_s=round(check_s, 6), fingerprint=kept_fp
+        )
+        return StageOutcome(
+            "skipped", decision.reason, check_s=check_s, cache_hit=True, fingerprint=kept_fp
+        )
+    session.emit("stage_cache_miss", name, decision.reason, code=decision.code.value)
+    log.info("stage %s: running (%s)", name, decision.reason)
+    try:
+        if in_scan is None or set(in_scan.checksums) != {i.name for i in view.inputs}:
+            in_scan = scan(view.inputs, session.cache)
+    except RunnerError as exc:
+        return _failed(session, name, exc)
+    device = session.device() if view.stage.device_sensitive else None
+    fp = make_fingerprint(
+        inputs_checksum=in_scan.checksum,
+        params=view.params,
+        code_version=view.code_version,
+        runner_version=RUNNER_VERSION,
+        device=device,
+    )
+    cdir = prepare_partial(session, name, fp)
+
+    def emit(event: str, **fields: Any) -> None:
+        reason = str(fields.pop("reason", ""))
+        session.emit(event, name, reason, **fields)
+
+    ctx = RunContext(
+        run_id=session.run_id,
+        stage=name,
+        base_dir=session.base,
+        run_dir=run_dir,
+        checkpoint_dir=cdir,
+        params=view.params,
+        seed=session.pipeline.seed,
+        fingerprint=fp,
+        workers=session.pipeline.workers,
+        stop=stop,
+        emit=emit,
+        progress=display,
+        device=session.device,
+        on_corrupt=lambda path, reason: session.quarantine(path, reason, name),
+    )
+    if not isinstance(view.stage.run, CommandStage):
+        _seed(session.pipeline.seed)
+    session.emit("stage_running", name, decision.reason, fingerprint=fp)
+    started = time.perf_counter()
+    try:
+        view.stage.run(ctx)  # type: ignore[arg-type]
+    except RunInterrupted as exc:
+        stop.request(exc.signum)
+    except KeyboardInterrupt:
+        stop.request(2)
+    except Exception as exc:
+        duration = time.perf_counter() - started
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("stage %s failed: %s", name, message, exc_info=True)
+        session.emit("stage_failed", name, message, duration_s=round(duration, 6))
+        # A stage may flag bad user input (an exception with ``exit_code = 2``); all else is 1.
+        code = 2 if getattr(exc, "exit_code", 1) == 2 else 1
+        return StageOutcome("failed", message, code, duration_s=duration, cache_hit=False)
+    finally:
+        ctx.close()
+    duration = time.perf_counter() - started
+    if stop.requested:
+        return StageOutcome(
+            "interrupted",
+            "stop requested",
+            duration_s=duration,
+            cache_hit=False,
+            summary=ctx.summary,
+            progress=_progress_note(ctx),
+        )
+    try:
+        missing = [o.name for o in view.outputs if not o.path.exists()]
+        if missing:
+            raise OutputMissing(
+                f"declared output missing after the stage finished: {', '.join(missing)}"
+            )
+        out_scan = scan(view.outputs, session.cache)
+    except RunnerError as exc:
+        return _failed(session, name, exc, duration)
+    folder_files = {k: v for k, v in in_scan.files.items() if list(v) != [""]}
+    if folder_files:
+        merged = dict(session.old_files(name)())
+        merged.update(folder_files)
+        _write_index(session.layout.input_index(name), merged)
+    doc = mf.build_manifest(
+        stage=name,
+        inputs=in_scan.checksums,
+        inputs_checksum=in_scan.checksum,
+        params=view.params,
+        runner_version=RUNNER_VERSION,
+        outputs=out_scan.checksums,
+        outputs_checksum=out_scan.checksum,
+        fingerprint=fp,
+        code_version=view.code_version,
+        device=device,
+        input_tokens=in_scan.tokens,
+        output_tokens=out_scan.tokens,
+        duration_s=duration,
+        summary=ctx.summary,
+    )
+    mf.write_manifest(session.layout.manifest(name), doc)
+    session.emit(
+        "stage_completed", name, decision.reason, duration_s=round(duration, 6), summary=ctx.summary
+    )
+    return StageOutcome(
+        "completed",
+        decision.reason,
+        duration_s=duration,
+        check_s=check_s,
+        cache_hit=False,
+        summary=ctx.summary,
+        fingerprint=fp,
+    )
