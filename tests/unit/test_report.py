@@ -186,7 +186,7 @@ def test_failed_and_interrupted_runs(tmp_path: Path) -> None:
         ("r1", "stage_running", "a", {"fingerprint": "f" * 64}),
         ("r1", "stage_failed", "a", {"reason": "ValueError: boom", "duration_s": 0.5}),
         ("r2", "run_started", None, {"stages": ["a", "b"]}),
-        ("r2", "stage_cache_miss", "a", {"reason": "forced"}),
+        ("r2", "stage_cache_miss", "a", {"reason": "forced", "code": "forced"}),
         ("r2", "stage_running", "a", {}),
         ("r2", "checkpoint_saved", "a", {}),
         ("r2", "checkpoint_saved", "a", {}),
@@ -337,7 +337,7 @@ def test_training_curves_of_a_resumed_run_have_one_point_per_step(tmp_path: Path
     keeps the latest value per step, in step order (no zigzag back to earlier steps)."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from standard_coder.reporting.html import _load_scalars
+    from standard_coder.reporting.training import load_scalars
 
     first = SummaryWriter(log_dir=str(tmp_path), filename_suffix=".a")
     for step in range(1, 11):
@@ -347,6 +347,6 @@ def test_training_curves_of_a_resumed_run_have_one_point_per_step(tmp_path: Path
     for step in range(6, 13):
         resumed.add_scalar("train/loss", 2.0, step, walltime=2000.0 + step)
     resumed.close()
-    points = _load_scalars(tmp_path)["train/loss"]
+    points = load_scalars(tmp_path)["train/loss"]
     assert [s for s, _ in points] == list(range(1, 13))
     assert [v for _, v in points] == [1.0] * 5 + [2.0] * 7

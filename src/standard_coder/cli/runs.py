@@ -1,12 +1,14 @@
 """Commands about finished runs: ``diff-runs``, ``gc`` and ``report``.
 
-They only parse, call ``runner.rundiff``, ``runner.retention`` and ``reporting.html``, and print.
+They only parse, call ``runner.rundiff``, ``runner.retention`` and ``runner.report`` (with the
+pipeline's own report sections), and print.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,13 +19,10 @@ from standard_coder.cli.app import app
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_DIR = "sc-output"
-DEFAULT_RETENTION_DAYS = 30
-
 
 @dataclass(frozen=True)
 class OutputsSettings:
-    """The ``[outputs]`` settings these commands need."""
+    """The ``[outputs]`` settings these commands need, and the file they came from."""
 
     base_dir: Path
     retention_days: int
@@ -40,54 +39,19 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def load_outputs_settings(config: Path) -> OutputsSettings:
-    """``[outputs] base_dir`` and ``retention_days`` of any pipeline file.
-
-    Command pipelines (``[[stages]]``) and Python pipelines (``[pipeline] entry``) are read with
-    ``tomllib`` and only their ``[outputs]`` table is used; other files go through the flagship
-    schema (``load_config``), falling back to the raw ``[outputs]`` table when it rejects them.
-    Relative paths are taken from the config file's folder.
+    """``[outputs] base_dir`` and ``retention_days`` of any pipeline file (command, Python or
+    built-in), read by the runner's one ``[outputs]`` reader; relative paths are taken from the
+    config file's folder.
 
     Raises:
         ValueError: the file is missing, not TOML, or ``[outputs]`` holds a bad value.
     """
-    import tomllib
+    from standard_coder.runner.layout import read_outputs
+    from standard_coder.runner.tomlfile import read_toml
 
     path = Path(config).expanduser().resolve()
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    section = raw.get("pipeline")
-    is_other = "stages" in raw or (isinstance(section, dict) and bool(section.get("entry")))
-    if not is_other:
-        from standard_coder.config import ConfigError, load_config
-
-        try:
-            cfg = load_config(path)
-        except ConfigError as exc:
-            log.debug("flagship schema rejected %s, reading [outputs] only: %s", path, exc)
-        else:
-            return OutputsSettings(
-                Path(cfg.outputs.base_dir), int(cfg.outputs.retention_days), path
-            )
-    outputs = raw.get("outputs", {})
-    if not isinstance(outputs, dict):
-        raise ValueError(f"{path}: outputs: expected a table")
-    base = outputs.get("base_dir", DEFAULT_BASE_DIR)
-    days = outputs.get("retention_days", DEFAULT_RETENTION_DAYS)
-    if not isinstance(base, str) or not base:
-        raise ValueError(f"{path}: outputs.base_dir: expected a non-empty string (got {base!r})")
-    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
-        raise ValueError(f"{path}: outputs.retention_days: expected an integer >= 0 (got {days!r})")
-    base_path = Path(base).expanduser()
-    if not base_path.is_absolute():
-        base_path = path.parent / base_path
-    return OutputsSettings(base_path, days, path)
+    outputs = read_outputs(read_toml(path, ValueError), path)
+    return OutputsSettings(outputs.base_dir, outputs.retention_days, path)
 
 
 def _settings_or_exit(config: Path) -> OutputsSettings:
@@ -212,7 +176,7 @@ def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
             rel = item.path.relative_to(plan.base_dir)
             table.add_row(str(rel), item.kind, human_size(item.size_bytes), item.reason)
         console.print(table)
-    kept = [i for i in plan.keep if i.kind == "run" or i.reason.startswith("protected")]
+    kept = [i for i in plan.keep if i.kind == "run" or i.protected]
     for item in kept:
         console.print(f"[dim]keeping {item.path.relative_to(plan.base_dir)}: {item.reason}[/]")
     if not plan.remove:
@@ -233,9 +197,24 @@ def report_command(
     config: Annotated[Path, typer.Option("--config", help="the pipeline's config file")],
 ) -> None:
     """Regenerate the self-contained HTML run report (<base_dir>/reports/index.html)."""
-    from standard_coder.reporting.html import build_report
+    from standard_coder.runner.report import build_report
 
     settings = _settings_or_exit(config)
     if not settings.base_dir.is_dir():
         raise _fail(f"{settings.base_dir}: output folder not found (run the pipeline first)")
-    typer.echo(str(build_report(settings.base_dir)))
+    typer.echo(str(build_report(settings.base_dir, _report_sections(settings.config_path))))
+
+
+def _report_sections(config: Path) -> Sequence[Any]:
+    """The pipeline's own report sections (none when the pipeline cannot be built here: the
+    runner's page is drawn all the same, and the reason is logged)."""
+    from standard_coder.pipelines import BUILTINS
+    from standard_coder.runner.errors import RunnerError
+    from standard_coder.runner.front import load_pipeline
+
+    try:
+        pipe, _root = load_pipeline(config, (), BUILTINS)
+    except (RunnerError, ValueError) as exc:
+        log.warning("report: pipeline sections left out (%s)", exc)
+        return ()
+    return pipe.report_sections

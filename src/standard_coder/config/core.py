@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from standard_coder.config.base import ConfigPath, StrictModel
+from standard_coder.runner.layout import DEFAULT_BASE_DIR, DEFAULT_RETENTION_DAYS
 
 
 class PipelineSection(StrictModel):
@@ -25,9 +26,11 @@ class OutputsSection(StrictModel):
     """Where results go."""
 
     base_dir: ConfigPath = Field(
-        "sc-output", description="output root (manifests, runs, logs, models, reports)"
+        DEFAULT_BASE_DIR, description="output root (manifests, runs, logs, models, reports)"
     )  # type: ignore[assignment]
-    retention_days: int = Field(30, ge=0, description="runs older than this are removed by `gc`")
+    retention_days: int = Field(
+        DEFAULT_RETENTION_DAYS, ge=0, description="runs older than this are removed by `gc`"
+    )
 
 
 class RunnerSection(StrictModel):

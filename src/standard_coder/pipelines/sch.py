@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.config import ConfigError, FlagshipConfig, load_config
+from standard_coder.runner.report import ReportSection
 from standard_coder.runner.stage import Pipeline, Stage
 
 PKG = Path(__file__).resolve().parent.parent
@@ -192,4 +193,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         workers=cfg.runner.resolved_workers(),
         stop_grace_s=cfg.runner.stop_grace_s,
         config=json.loads(cfg.model_dump_json()),
+        report_sections=report_sections(),
     )
+
+
+def report_sections() -> tuple[ReportSection, ...]:
+    """The flagship's sections of the run report (training, evaluation, forecasts)."""
+    from standard_coder.reporting.html import SECTIONS
+
+    return SECTIONS

@@ -27,6 +27,7 @@ from typing import Any
 
 from standard_coder.runner.command import CommandStage, split_command
 from standard_coder.runner.errors import PipelineDefinitionError
+from standard_coder.runner.layout import read_outputs
 from standard_coder.runner.stage import Pipeline, Stage
 
 TOP_KEYS = {"pipeline", "outputs", "runner", "params", "stages"}
@@ -145,7 +146,6 @@ def load_command_pipeline(
     if not isinstance(params, Mapping):
         raise _fail(source, "params", "expected a table")
     runner = data.get("runner", {})
-    outputs = data.get("outputs", {})
     stop_grace = runner.get("stop_grace_s", 10.0)
     if not isinstance(stop_grace, int | float) or stop_grace <= 0:
         raise _fail(source, "runner.stop_grace_s", "expected a positive number")
@@ -256,11 +256,14 @@ def load_command_pipeline(
                 description=d["description"],
             )
         )
-    base = Path(str(outputs.get("base_dir", "sc-output"))).expanduser()
+    try:
+        base = read_outputs(data, source).base_dir
+    except ValueError as exc:
+        raise PipelineDefinitionError(str(exc)) from None
     return Pipeline(
         name=str(data.get("pipeline", {}).get("name", source.stem)),
         stages=tuple(stages),
-        base_dir=base if base.is_absolute() else root / base,
+        base_dir=base,
         seed=int(runner.get("seed", 0)),
         device=str(runner.get("device", "auto")),
         workers=int(runner.get("workers", 1)),

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
+from standard_coder.runner.layout import RunnerLayout
 
 RETENTION_FILE = "RETENTION.txt"
 PROTECTED_DIRS: tuple[str, ...] = ("models", "reports", "stages", "forecasts", "eval")
@@ -70,15 +71,19 @@ def human_size(n: float) -> str:
 
 
 def write_retention_note(
-    run_dir: Path, retention_days: int, *, config_path: Path | None = None
+    run_dir: Path,
+    retention_days: int,
+    *,
+    config_path: Path | None = None,
+    base_dir: Path | None = None,
 ) -> Path:
     """Write ``<run_dir>/RETENTION.txt`` (atomically): what is kept, how long, sizes, how to delete.
 
     ``run_dir`` is ``<base_dir>/runs/<run_id>``; ``config_path`` (when known) makes the delete
-    command copy-pasteable.
+    command copy-pasteable; ``base_dir`` defaults to the output root the run folder lies in.
     """
     run_dir = Path(run_dir)
-    base_dir = run_dir.parent.parent
+    base_dir = RunnerLayout.of_run_dir(run_dir).base_dir if base_dir is None else Path(base_dir)
     run_size = tree_size(run_dir)
     base_size = tree_size(base_dir)
     cfg = str(config_path) if config_path is not None else "FILE"
@@ -112,12 +117,14 @@ To delete everything:     remove {base_dir} by hand (nothing else refers to it).
 
 @dataclass(frozen=True)
 class GcItem:
-    """One path ``gc`` removes (or keeps, with the reason)."""
+    """One path ``gc`` removes (or keeps, with the reason; ``protected``: kept only because it
+    holds or lies in a path gc never removes)."""
 
     path: Path
     kind: str
     size_bytes: int
     reason: str
+    protected: bool = False
 
 
 @dataclass
@@ -161,7 +168,7 @@ def _manifest_outputs(base_dir: Path, roots: list[Path]) -> list[Path]:
     root, so protection errs on the safe side.
     """
     out: list[Path] = []
-    for mpath in sorted((base_dir / "stages").glob("*/manifest.json")):
+    for mpath in sorted(RunnerLayout(base_dir).stages.glob("*/manifest.json")):
         doc = _read_json(mpath)
         if not isinstance(doc, dict):
             continue
@@ -223,7 +230,8 @@ def plan_gc(
     plan.protected.extend(_manifest_outputs(base_dir, roots))
 
     runs: list[tuple[Path, dict[str, Any] | None]] = []
-    runs_dir = base_dir / "runs"
+    layout = RunnerLayout(base_dir)
+    runs_dir = layout.runs
     if runs_dir.is_dir():
         for d in sorted(runs_dir.iterdir()):
             if d.is_dir() and not d.is_symlink():
@@ -256,8 +264,8 @@ def plan_gc(
             plan.keep.append(GcItem(d, "run", size, f"{age_days:.1f} days old"))
 
     for sub, kind, why in (
-        (base_dir / "checkpoints" / "stale", "stale", "stale partial work set aside"),
-        (base_dir / "quarantine", "quarantine", "quarantined corrupt file"),
+        (layout.stale, "stale", "stale partial work set aside"),
+        (layout.quarantine, "quarantine", "quarantined corrupt file"),
     ):
         if sub.is_dir() and not sub.is_symlink():
             for entry in sorted(sub.iterdir()):
@@ -271,7 +279,8 @@ def plan_gc(
             None,
         )
         if hit is not None:
-            plan.keep.append(GcItem(item.path, item.kind, item.size_bytes, f"protected: {hit}"))
+            why = f"protected: {hit}"
+            plan.keep.append(GcItem(item.path, item.kind, item.size_bytes, why, protected=True))
         else:
             safe.append(item)
     plan.remove = safe

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time, read_env_stamp
+from standard_coder.runner.layout import RunnerLayout
 
 ChangeKind = Literal["added", "removed", "changed"]
 
@@ -115,7 +116,7 @@ def resolve_run_dir(ref: str | Path, base_dir: Path | None = None) -> Path:
     path = Path(ref)
     candidates = [path]
     if base_dir is not None and not path.is_absolute():
-        candidates.insert(0, Path(base_dir) / "runs" / str(ref))
+        candidates.insert(0, RunnerLayout(Path(base_dir)).run_dir(str(ref)))
     for cand in candidates:
         if cand.is_dir():
             if not (cand / STAMP_FILE).is_file():
@@ -152,7 +153,7 @@ def _events_fingerprints(base_dir: Path, run_id: str) -> tuple[dict[str, str], s
     """Fingerprints the run's events carry, and every stage its events name."""
     out: dict[str, str] = {}
     seen: set[str] = set()
-    path = base_dir / "logs" / "events.jsonl"
+    path = RunnerLayout(base_dir).events
     try:
         fh = path.open(encoding="utf-8", errors="replace")
     except OSError:
@@ -181,7 +182,7 @@ def _events_fingerprints(base_dir: Path, run_id: str) -> tuple[dict[str, str], s
 
 def _newest_run_id(base_dir: Path) -> str | None:
     best: tuple[float, str] | None = None
-    runs = base_dir / "runs"
+    runs = RunnerLayout(base_dir).runs
     if not runs.is_dir():
         return None
     for d in runs.iterdir():
@@ -197,7 +198,7 @@ def _newest_run_id(base_dir: Path) -> str | None:
 
 def _manifest_fingerprints(base_dir: Path) -> dict[str, str]:
     out: dict[str, str] = {}
-    for p in sorted((base_dir / "stages").glob("*/manifest.json")):
+    for p in sorted(RunnerLayout(base_dir).stages.glob("*/manifest.json")):
         try:
             doc = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -212,7 +213,7 @@ def stage_fingerprints(run_dir: Path, stamp: Mapping[str, Any]) -> tuple[dict[st
     recorded = stamp.get("stage_fingerprints")
     if isinstance(recorded, Mapping) and recorded:
         return {str(k): str(v) for k, v in recorded.items()}, "env stamp"
-    base_dir = run_dir.parent.parent
+    base_dir = RunnerLayout.of_run_dir(run_dir).base_dir
     run_id = str(stamp.get("run_id") or run_dir.name)
     from_events, seen = _events_fingerprints(base_dir, run_id)
     newest = _newest_run_id(base_dir) == run_id

@@ -1,4 +1,5 @@
-"""The run record the engine writes around a run: env stamp, retention note, HTML report.
+"""The run record the engine writes around a run: env stamp, retention note, HTML run page
+(the runner's page plus the pipeline's ``report_sections``).
 
 Two calls, one at each end of a run. Neither ever fails the run: a problem is logged and the
 run goes on (a report that cannot be drawn is not a reason to lose a trained model).
@@ -18,27 +19,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from standard_coder.runner.layout import RunnerLayout, retention_days_of
 from standard_coder.runner.stage import Pipeline
 
+__all__ = ["finish_run_record", "precision_of", "retention_days_of", "start_run_record"]
+
 log = logging.getLogger("standard_coder.runner")
-
-DEFAULT_RETENTION_DAYS = 30
-
-
-def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = config.get(name) if isinstance(config, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def retention_days_of(config: Mapping[str, Any]) -> int:
-    """``[outputs] retention_days`` of a resolved config (30 when absent or invalid)."""
-    days = _section(config, "outputs").get("retention_days", DEFAULT_RETENTION_DAYS)
-    return days if isinstance(days, int) and not isinstance(days, bool) and days >= 0 else 30
 
 
 def precision_of(config: Mapping[str, Any]) -> str:
     """``[runner] precision`` of a resolved config (``fp32`` when absent)."""
-    value = _section(config, "runner").get("precision", "fp32")
+    runner = config.get("runner") if isinstance(config, Mapping) else None
+    value = runner.get("precision", "fp32") if isinstance(runner, Mapping) else "fp32"
     return value if isinstance(value, str) and value else "fp32"
 
 
@@ -70,7 +62,7 @@ def start_run_record(
             precision=precision_of(pipeline.config),
             started_at=time.time() if started_at is None else started_at,
             project_root=project_root,
-            dist_cache=run_dir.parent.parent / "cache" / "distributions.json",
+            dist_cache=RunnerLayout(Path(pipeline.base_dir)).dist_cache,
         )
         stamp["pipeline"] = pipeline.name
         write_env_stamp(run_dir, stamp)
@@ -90,7 +82,7 @@ def finish_run_record(
     report: bool = True,
 ) -> Path | None:
     """Close the run record: finish the env stamp, write ``RETENTION.txt`` and (by default)
-    regenerate ``<base_dir>/reports/index.html``.
+    regenerate ``<base_dir>/reports/index.html`` with the pipeline's report sections.
 
     Returns:
         The report's path, or None when it was not (or could not be) written.
@@ -110,15 +102,20 @@ def finish_run_record(
     except Exception as exc:
         log.warning("run record: cannot finish the env stamp in %s: %s", run_dir, exc)
     try:
-        write_retention_note(run_dir, retention_days_of(pipeline.config), config_path=config_path)
+        write_retention_note(
+            run_dir,
+            retention_days_of(pipeline.config),
+            config_path=config_path,
+            base_dir=Path(pipeline.base_dir),
+        )
     except Exception as exc:
         log.warning("run record: cannot write RETENTION.txt in %s: %s", run_dir, exc)
     if not report:
         return None
     try:
-        from standard_coder.reporting.html import build_report
+        from standard_coder.runner.report import build_report
 
-        return build_report(Path(pipeline.base_dir))
+        return build_report(Path(pipeline.base_dir), pipeline.report_sections)
     except Exception as exc:
         log.warning("run record: cannot build the HTML report: %s", exc)
         return None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from standard_coder.runner.context import StageContext
+    from standard_coder.runner.report.page import ReportSection
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Pipeline:
         workers: local process-pool size for ``ctx.map`` (1 = in-process).
         stop_grace_s: seconds between SIGTERM to a command stage's group and SIGKILL.
         config: the resolved config (recorded in the run folder; hashed in env stamps).
+        report_sections: the pipeline's own sections of the run report, after the runner's
+            stages table (see :class:`~standard_coder.runner.report.ReportSection`).
     """
 
     name: str
@@ -73,3 +76,4 @@ class Pipeline:
     workers: int = 1
     stop_grace_s: float = 10.0
     config: Mapping[str, Any] = field(default_factory=dict)
+    report_sections: Sequence[ReportSection] = ()

@@ -1,0 +1,139 @@
+"""The "Evaluation" report section of the ``sch`` pipeline: the effort model against the
+LOC-only baseline (``reports/sch_evaluation.json``), Spearman correlations (the paper's
+Table I), work inference against the simulated truth, other JSON reports (e.g. the forecast
+backtest), ``standard-coder eval`` runs and the figures in ``reports/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.report import ReportSection, SectionInput
+from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
+from standard_coder.runner.report.kit import render as render_template
+
+PACKAGE = "standard_coder.reporting"
+EVALUATION_FILE = "sch_evaluation.json"
+BASELINE_PREFIX = "baseline_loc_"
+_LOWER_BETTER = ("nll", "crps", "mae", "rmse", "brier", "loss", "pinball")
+_HIGHER_BETTER = ("r2", "spearman", "pearson", "accuracy", "skill")
+_TITLES = {
+    "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)"
+}
+
+
+def better(metric: str, model: float, base: float) -> bool | None:
+    """Is the model better than the baseline on ``metric``? None when the metric has no sense."""
+    m = metric.lower()
+    if m.startswith("coverage_"):
+        try:
+            nominal = float(m.split("_", 1)[1]) / 100.0
+        except ValueError:
+            return None
+        return abs(model - nominal) < abs(base - nominal)
+    if any(t in m for t in _LOWER_BETTER):
+        return model < base
+    if any(t in m for t in _HIGHER_BETTER):
+        return model > base
+    return None
+
+
+def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
+    tiles = [(k, v) for k, v in sorted(doc.items()) if k.startswith("n_") and num(v) is not None]
+    used: set[str] = {k for k, _ in tiles}
+    rows: list[dict[str, Any]] = []
+    for key in sorted(doc):
+        if key.startswith(BASELINE_PREFIX) or key in used or key.startswith("spearman_"):
+            continue
+        model = num(doc[key])
+        if model is None:
+            continue
+        base = num(doc.get(BASELINE_PREFIX + key))
+        used.add(key)
+        if base is not None:
+            used.add(BASELINE_PREFIX + key)
+        rows.append(
+            {
+                "label": label(key),
+                "nominal": key.split("_", 1)[1] if key.startswith("coverage_") else None,
+                "model": model,
+                "base": base,
+                "verdict": better(key, model, base) if base is not None else None,
+            }
+        )
+    sp = [(k, num(doc[k])) for k in doc if k.startswith("spearman_")]
+    used.update(k for k, _ in sp)
+    ranked = sorted(((k, v) for k, v in sp if v is not None), key=lambda kv: -kv[1])
+    sp_base = {k: num(doc.get(BASELINE_PREFIX + k)) for k, _ in ranked}
+    used.update(BASELINE_PREFIX + k for k, b in sp_base.items() if b is not None)
+    spearman = [
+        {
+            "label": label(k[len("spearman_") :]),
+            "value": v,
+            "width": f"{max(0.0, min(100.0, abs(v) * 100)):.0f}",
+            "base": sp_base[k],
+        }
+        for k, v in ranked
+    ]
+    groups = []
+    for key in sorted(k for k, v in doc.items() if k not in used and isinstance(v, dict)):
+        used.add(key)
+        groups.append((_TITLES.get(key, label(key)), list(flatten(doc[key]))))
+    used.add("plots")  # the plots themselves are embedded below
+    rest = [(label(k), v) for k, v in flatten({k: v for k, v in doc.items() if k not in used})]
+    return {
+        "tiles": [(label(k), fmt_value(v), "") for k, v in tiles],
+        "rows": rows,
+        "spearman": spearman,
+        "spearman_base": any(b is not None for b in sp_base.values()),
+        "groups": groups,
+        "rest": rest,
+    }
+
+
+def _eval_runs(base_dir: Path) -> dict[str, Any] | None:
+    """``standard-coder eval`` results: ``<base_dir>/eval/<eval_id>/metrics.json``."""
+    files = sorted((base_dir / "eval").glob("*/metrics.json"))
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for path in files[-20:]:
+        doc = read_json(path)
+        if isinstance(doc, dict):
+            rows.append((path.parent.name, {k: v for k, v in flatten(doc) if num(v) is not None}))
+    if not rows:
+        return None
+    keys = sorted({k for _, flat in rows for k in flat})[:10]
+    return {
+        "keys": [label(k) for k in keys],
+        "rows": [(eid, [flat.get(k) for k in keys]) for eid, flat in rows],
+    }
+
+
+def render_evaluation(given: SectionInput) -> str:
+    """The section body (or a line saying there is no evaluation yet)."""
+    reports = given.base_dir / "reports"
+    doc = read_json(reports / EVALUATION_FILE)
+    pngs = sorted(reports.glob("*.png")) if reports.is_dir() else []
+    others = sorted(reports.glob("*.json")) if reports.is_dir() else []
+    others = [p for p in others if p.name != EVALUATION_FILE]
+    runs = _eval_runs(given.base_dir)
+    if not isinstance(doc, dict) and not pngs and not others and runs is None:
+        return render_template(PACKAGE, "evaluation.html.j2", absent=str(reports / EVALUATION_FILE))
+    extras = []
+    for extra in others:
+        data = read_json(extra)
+        if isinstance(data, dict) and data:
+            extras.append((extra.stem.replace("_", " "), [(label(k), v) for k, v in flatten(data)]))
+    return render_template(
+        PACKAGE,
+        "evaluation.html.j2",
+        absent=None,
+        doc=_model_vs_baseline(doc) if isinstance(doc, dict) else None,
+        extras=extras,
+        runs=runs,
+        figures=figures(pngs),
+    )
+
+
+SECTION = ReportSection("Evaluation", render_evaluation)

@@ -1,0 +1,76 @@
+"""The "Sprint forecasts" report section of the ``sch`` pipeline: one card per
+``forecasts/<sprint>_forecast.json`` (probability of finishing, P50/P85 days, expected SCH,
+the scalars and the sprint's PNGs), then any other forecast figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from standard_coder.runner.report import ReportSection, SectionInput
+from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
+from standard_coder.runner.report.kit import render as render_template
+
+PACKAGE = "standard_coder.reporting"
+
+
+def _find_key(doc: Mapping[str, Any], *needles: str) -> tuple[str, Any] | None:
+    for key, value in flatten(doc):
+        leaf = key.lower()
+        if all(n in leaf for n in needles) and num(value) is not None:
+            return key, value
+    return None
+
+
+def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str, Any]:
+    tiles: list[tuple[str, str, str]] = []
+    p = num(doc.get("p_complete_by_end"))
+    if p is not None:
+        tone = "ok" if p >= 0.8 else "warn" if p >= 0.5 else "bad"
+        tiles.append(("P(complete by sprint end)", f"{p:.0%}", tone))
+    for needle, name in (("p50", "P50 completion day"), ("p85", "P85 completion day")):
+        hit = _find_key(doc, needle)
+        if hit:
+            tiles.append((name, fmt_value(hit[1]), ""))
+    hit = _find_key(doc, "expected", "sch")
+    if hit:
+        tiles.append(("expected completed SCH", fmt_value(hit[1]), ""))
+    scalars = [
+        (label(k), v)
+        for k, v in doc.items()
+        if not isinstance(v, (dict, list)) and k != "p_complete_by_end"
+    ]
+    return {
+        "unreadable": False,
+        "title": doc.get("sprint_id") or sprint,
+        "tiles": tiles,
+        "scalars": scalars,
+        "figures": fig_items,
+    }
+
+
+def render_forecasts(given: SectionInput) -> str:
+    """The section body (or a line saying there are no forecasts)."""
+    fdir = given.base_dir / "forecasts"
+    files = sorted(fdir.glob("*_forecast.json")) if fdir.is_dir() else []
+    if not files:
+        return render_template(PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=None)
+    cards: list[dict[str, Any]] = []
+    shown: set[Any] = set()
+    for path in files:
+        doc = read_json(path)
+        sprint = path.name[: -len("_forecast.json")]
+        if not isinstance(doc, dict):
+            cards.append({"title": sprint, "unreadable": True})
+            continue
+        pngs = sorted(fdir.glob(f"{sprint}*.png"))
+        shown.update(pngs)
+        cards.append(_card(doc, sprint, figures(pngs)))
+    extra = [p for p in sorted(fdir.glob("*.png")) if p not in shown]
+    return render_template(
+        PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=cards, extra=figures(extra)
+    )
+
+
+SECTION = ReportSection("Sprint forecasts", render_forecasts, nav="Forecasts")
