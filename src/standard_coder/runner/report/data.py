@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from standard_coder.runner.decision import Reason
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.report.kit import fmt_time, fmt_value, num, read_json
@@ -173,7 +174,7 @@ def stage_rows(
             row.reason = str(reason or "up to date")
             row.check_s = num(ev.get("check_s"))
         elif name == "stage_cache_miss":
-            row.cache = "forced" if ev.get("code") == "forced" else "miss"
+            row.cache = "forced" if ev.get("code") == Reason.FORCED.value else "miss"
             row.reason = str(reason or "")
         elif name == "stage_running":
             row.status, row.started = "running", ts

@@ -144,6 +144,18 @@ def figures(paths: Iterable[Path]) -> list[dict[str, str | None]]:
     return out
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja2's per-user compiled-template cache (``$TMPDIR/_jinja2-cache-<uid>``, mode 0700,
+    owner checked), so a run does not recompile the page's templates: about half of the
+    report's cost on a no-op rerun. None when that folder is unusable."""
+    import jinja2
+
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
+
+
 @lru_cache(maxsize=8)
 def template_env(package: str = KIT_PACKAGE) -> jinja2.Environment:
     """A Jinja2 environment for ``package``'s ``templates/`` plus the kit's macros and filters."""
@@ -154,6 +166,7 @@ def template_env(package: str = KIT_PACKAGE) -> jinja2.Environment:
         loaders.append(jinja2.PackageLoader(KIT_PACKAGE, "templates"))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
+        bytecode_cache=_bytecode_cache(),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
