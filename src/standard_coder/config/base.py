@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 
 
 class ConfigError(ValueError):
@@ -14,10 +23,19 @@ class ConfigError(ValueError):
 
 
 class StrictModel(BaseModel):
-    """Base for config sections: unknown keys are errors, values are validated on assignment."""
+    """Base for config sections: unknown keys are errors, values are validated on assignment.
+
+    Types are strict: a bool is not an int (``seed = true`` is an error), a string is not a
+    number (``n_sims = "2000"``), and floats are finite (``inf``/``nan`` are errors).
+    """
 
     model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, validate_default=True, frozen=False
+        extra="forbid",
+        validate_assignment=True,
+        validate_default=True,
+        frozen=False,
+        strict=True,
+        allow_inf_nan=False,
     )
 
 
@@ -29,8 +47,30 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
     return value
 
 
-ConfigPath = Annotated[Path, AfterValidator(_resolve)]
+def _path_from_str(value: Any) -> Any:
+    return Path(value) if isinstance(value, str) else value
+
+
+def _date_from_str(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value  # left for the strict check to reject with its own message
+    return value
+
+
+ConfigPath = Annotated[Path, BeforeValidator(_path_from_str), AfterValidator(_resolve)]
 """A path in a config file: ``~`` expanded, relative paths taken from the config file's folder."""
+
+IsoDate = Annotated[date, BeforeValidator(_date_from_str)]
+"""A date: a TOML date or an ISO ``"YYYY-MM-DD"`` string."""
+
+Seed = Annotated[int, Field(ge=0, lt=2**63)]
+"""A random seed: a non-negative int below 2**63 (what the run seeding accepts)."""
+
+PositiveInt = Annotated[int, Field(ge=1)]
+UnitFloat = Annotated[float, Field(gt=0, lt=1)]
 
 
 def resolve_glob(pattern: str, config_dir: Path) -> str:

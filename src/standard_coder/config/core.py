@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from standard_coder.config.base import ConfigPath, StrictModel
+from standard_coder.config.base import ConfigPath, Seed, StrictModel
 from standard_coder.runner.layout import DEFAULT_BASE_DIR, DEFAULT_RETENTION_DAYS
 
 
@@ -36,7 +36,7 @@ class OutputsSection(StrictModel):
 class RunnerSection(StrictModel):
     """How stages run."""
 
-    seed: int = Field(42, description="run seed: python, numpy and torch are seeded from it")
+    seed: Seed = Field(42, description="run seed: python, numpy and torch are seeded from it")
     device: str = Field(
         "auto",
         pattern=r"^(auto|cpu|mps|cuda(:[0-9]+)?)$",

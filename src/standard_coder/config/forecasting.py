@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from standard_coder.config.base import ConfigPath, StrictModel
+from standard_coder.config.base import ConfigPath, IsoDate, Seed, StrictModel
 
 
 class Scenario(StrictModel):
     """A what-if applied on top of the sprint inputs."""
 
     name: str = Field(description="shown in the forecast table")
-    days_off: dict[str, list[date]] = Field(
+    days_off: dict[str, list[IsoDate]] = Field(
         default_factory=dict, description="member -> extra days off (ISO dates)"
     )
     scope_growth_percent: float = Field(
         0.0, ge=-100, description="extra remaining effort, in percent"
     )
-    member_joins: dict[str, float] = Field(
+    member_joins: dict[str, Annotated[float, Field(ge=0, le=24)]] = Field(
         default_factory=dict, description="new member -> daily capacity hours"
     )
     member_leaves: list[str] = Field(default_factory=list, description="members who leave")
@@ -32,8 +31,8 @@ class ForecastingSection(StrictModel):
     enable: bool = Field(True, description="run the forecast stage")
     sprint_inputs_path: ConfigPath | None = Field(None, description="sprint inputs JSON")
     historical_outcomes_path: ConfigPath | None = Field(None, description="past sprints JSON")
-    n_sims: int = Field(10_000, ge=100, description="Monte Carlo simulations")
-    rng_seed: int = Field(7, description="simulation seed")
+    n_sims: int = Field(10_000, ge=100, le=10_000_000, description="Monte Carlo simulations")
+    rng_seed: Seed = Field(7, description="simulation seed")
     story_points_to_sch: float = Field(2.0, gt=0, description="SCH hours per story point")
     story_points_cv: float = Field(0.5, ge=0, description="lognormal spread of story-point effort")
     throughput_method: Literal["lognormal", "bootstrap", "bootstrap_daily"] = Field(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from standard_coder.config.base import ConfigPath, StrictModel
+from standard_coder.config.base import ConfigPath, PositiveInt, StrictModel, UnitFloat
 
 
 class HMMSection(StrictModel):
@@ -66,8 +67,10 @@ class MDNSection(StrictModel):
     """Mixture density network."""
 
     components: int = Field(20, ge=1, description="mixture components (paper: 20)")
-    hidden: list[int] = Field(
-        default_factory=lambda: [256, 64, 64, 64, 64], description="hidden layers (paper)"
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [256, 64, 64, 64, 64],
+        min_length=1,
+        description="hidden layers (paper)",
     )
     family: Literal["gaussian", "lognormal"] = Field(
         "lognormal", description="component family for positive hours (see docs/effort-models.md)"
@@ -77,11 +80,21 @@ class MDNSection(StrictModel):
 class QuantileSection(StrictModel):
     """Quantile regression head (pinball loss)."""
 
-    quantiles: list[float] = Field(
+    quantiles: list[UnitFloat] = Field(
         default_factory=lambda: [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
-        description="quantiles predicted",
+        min_length=1,
+        description="quantiles predicted (each strictly between 0 and 1)",
     )
-    hidden: list[int] = Field(default_factory=lambda: [128, 64], description="hidden layers")
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [128, 64], min_length=1, description="hidden layers"
+    )
+
+    @field_validator("quantiles")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(b <= a for a, b in pairwise(value)):
+            raise ValueError("quantiles must be strictly increasing")
+        return value
 
 
 class OptimSection(StrictModel):
