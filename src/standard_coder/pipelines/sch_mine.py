@@ -35,6 +35,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     """Mine every configured repository; only new or changed history is read."""
     from standard_coder.pipelines.sch import paths
     from standard_coder.runner.console import make_console
+    from standard_coder.sch.mining.integrity import CorruptDatabaseError
     from standard_coder.sch.mining.mine import MiningError, discover, mine_repositories
     from standard_coder.sch.mining.mine import summary_table as mining_table
 
@@ -47,6 +48,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
         )
     db = paths(cfg)["db"]
     db.parent.mkdir(parents=True, exist_ok=True)
+    _set_aside_if_corrupt(ctx, db, "every repository is mined again")
     tasks: dict[str, Any] = {}
 
     def on_progress(repo: str, done: int, total: int | None) -> None:
@@ -76,4 +78,21 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
         make_console(stderr=True).print(mining_table(exc.summary))
         raise
     make_console(stderr=True).print(mining_table(summary))
+    found = _set_aside_if_corrupt(ctx, db, "rerun to mine it again")
+    if found is not None:  # never record a corrupt file as the stage's output
+        raise CorruptDatabaseError(db, found, hint="it was set aside; rerun to mine it again")
     ctx.set_summary(**summary.totals())
+
+
+def _set_aside_if_corrupt(ctx: StageContext, db: Path, then: str) -> str | None:
+    """Quarantine ``db`` when it fails its integrity check; returns the reason, else None."""
+    from standard_coder.runner.quarantine import quarantine
+    from standard_coder.sch.mining.integrity import set_aside_if_corrupt
+
+    found = set_aside_if_corrupt(db, lambda p: quarantine(p, ctx.base_dir / "quarantine"))
+    if found is None:
+        return None
+    reason, target = found
+    ctx.log.warning("%s is corrupt (%s): set aside as %s; %s", db, reason, target, then)
+    ctx.emit("state_corrupt", reason=reason, path=str(db), moved_to=str(target))
+    return reason

@@ -19,6 +19,23 @@ if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
 Key = tuple[str, str]
 
 
+def _refuse_corrupt_db(ctx: StageContext, db: Path) -> None:
+    """A corrupt mined database is set aside (so the next run's mine stage, finding its output
+    gone, mines again) and the stage fails with a message naming the file."""
+    from standard_coder.runner.quarantine import quarantine
+    from standard_coder.sch.mining.integrity import CorruptDatabaseError, set_aside_if_corrupt
+
+    found = set_aside_if_corrupt(db, lambda d: quarantine(d, ctx.base_dir / "quarantine"))
+    if found is not None:
+        reason, target = found
+        ctx.emit("state_corrupt", reason=reason, path=str(db), moved_to=str(target))
+        raise CorruptDatabaseError(
+            db,
+            reason,
+            hint=f"set aside as {target}; run the pipeline again (the mine stage mines it again)",
+        )
+
+
 def work_options(cfg: FlagshipConfig) -> Any:
     """``WorkInferenceOptions`` from ``[training]``."""
     from standard_coder.sch.work_inference.labels import (
@@ -158,6 +175,7 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
 
     t = cfg.training
     p = paths(cfg)
+    _refuse_corrupt_db(ctx, p["db"])
     times = load_commit_times(p["db"])
     if not times:
         raise ValueError(f"{p['db']}: no mined commits (check [repos] and [filters])")

@@ -14,6 +14,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
+from standard_coder.sch.mining.integrity import CorruptDatabaseError, is_corruption
 from standard_coder.sch.records import CommitRecord, FileChange
 
 if TYPE_CHECKING:  # numpy is imported by the one reader that needs it (no-op path stays light)
@@ -95,13 +96,12 @@ def connect(db_path: Path) -> sqlite3.Connection:
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(db_path, isolation_level=None, timeout=60)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=NORMAL")
-    # Checkpoint (and fsync) every 32 MiB of WAL instead of every 4 MiB: fewer stalls while a
-    # mine streams chunks in; closing the connection checkpoints the rest.
-    con.execute("PRAGMA wal_autocheckpoint=8192")
-    con.execute("PRAGMA foreign_keys=OFF")
-    con.executescript(SCHEMA)
+    try:
+        with _corruption_named(db_path):
+            _prepare(con)
+    except BaseException:
+        con.close()
+        raise
     row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     if row is None:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -110,6 +110,30 @@ def connect(db_path: Path) -> sqlite3.Connection:
             f"{db_path}: schema version {row[0]}, expected {SCHEMA_VERSION}; delete it to remine"
         )
     return con
+
+
+def _prepare(con: sqlite3.Connection) -> None:
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint (and fsync) every 32 MiB of WAL instead of every 4 MiB: fewer stalls while a
+    # mine streams chunks in; closing the connection checkpoints the rest.
+    con.execute("PRAGMA wal_autocheckpoint=8192")
+    con.execute("PRAGMA foreign_keys=OFF")
+    con.executescript(SCHEMA)
+
+
+class _corruption_named:
+    """Turn SQLite's "malformed"/"not a database" errors into :class:`CorruptDatabaseError`."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and is_corruption(exc):
+            raise CorruptDatabaseError(self.db_path, str(exc)) from None
 
 
 def open_readonly(db_path: Path) -> sqlite3.Connection:
@@ -272,7 +296,11 @@ def iter_commits(
         f" f.diff{content_cols} FROM file_changes f{joins}"
         " WHERE f.repo = ? AND f.commit_id = ? ORDER BY f.idx"
     )
-    with closing(open_readonly(db_path)) as con, closing(open_readonly(db_path)) as con2:
+    with (
+        _corruption_named(db_path),
+        closing(open_readonly(db_path)) as con,
+        closing(open_readonly(db_path)) as con2,
+    ):
         where, args = "", cast(tuple[Any, ...], ())
         if id_prefixes is not None:
             prefixes = sorted(set(id_prefixes))
@@ -352,7 +380,7 @@ def load_commit_times(db_path: Path) -> CommitTimes:
     """
     import numpy as np
 
-    with closing(open_readonly(db_path)) as con:
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
         rows = con.execute(
             "SELECT c.author_id, c.authored_at, c.author_tz_offset_min, c.repo, c.commit_id"
             f" FROM commits c ORDER BY {_ORDER}"
