@@ -73,11 +73,15 @@ def forecast_check(
     from rich.table import Table
 
     from standard_coder.config import ConfigError, load_config
+    from standard_coder.forecasting.forecast import ForecastOptions
     from standard_coder.forecasting.inputs import (
         ForecastInputError,
         load_historical_outcomes,
         load_sprint_inputs,
     )
+    from standard_coder.forecasting.scenarios import ScenarioError
+    from standard_coder.forecasting.validate import check_forecast_inputs
+    from standard_coder.pipelines.sch_effort import commit_lookup
     from standard_coder.runner.console import make_console
 
     err = make_console(stderr=True)
@@ -97,7 +101,16 @@ def forecast_check(
         assert section.sprint_inputs_path and section.historical_outcomes_path
         sprint = load_sprint_inputs(section.sprint_inputs_path)
         history = load_historical_outcomes(section.historical_outcomes_path)
-    except (ConfigError, ForecastInputError) as exc:
+        # the forecast stage's own checks, through the same function
+        check = check_forecast_inputs(
+            sprint,
+            history,
+            ForecastOptions.from_section(section),
+            sprint_source=str(section.sprint_inputs_path),
+            history_source=str(section.historical_outcomes_path),
+            find_commits=commit_lookup(cfg),
+        )
+    except (ConfigError, ForecastInputError, ScenarioError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     days = sprint.working_days()
@@ -115,3 +128,12 @@ def forecast_check(
         markup=False,
         highlight=False,
     )
+    needs_lookup = any(t.commit_ids for t in sprint.tickets if t.status != "done")
+    if needs_lookup and not check.commits_checked:
+        err.print(
+            "note: commit ids not checked: no mined database yet (the mine stage makes it)",
+            markup=False,
+            highlight=False,
+        )
+    for warning in check.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)

@@ -21,7 +21,6 @@ import numpy as np
 from standard_coder.forecasting._io import atomic_write_json
 from standard_coder.forecasting.effort import ModelEffort, effort_samples
 from standard_coder.forecasting.inputs import (
-    ForecastInputError,
     HistoricalOutcomes,
     SprintInputs,
     Ticket,
@@ -32,6 +31,7 @@ from standard_coder.forecasting.report import build_forecast_report, summarize
 from standard_coder.forecasting.scenarios import ScenarioSpec, apply_scenario
 from standard_coder.forecasting.simulate import simulate, team_capacity
 from standard_coder.forecasting.throughput import ThroughputMethod, make_throughput, sprint_rates
+from standard_coder.forecasting.validate import CommitLookup, check_forecast_inputs
 
 if TYPE_CHECKING:
     from standard_coder.config.forecasting import ForecastingSection
@@ -99,26 +99,31 @@ def forecast_sprint(
     model_effort: ModelEffort | None = None,
     seed: int | None = None,
     source: str = "sprint inputs",
+    history_source: str = "historical outcomes",
+    find_commits: CommitLookup | None = None,
 ) -> dict[str, Any]:
     """Forecast one sprint (no files written); returns the report dict.
 
+    The inputs pass :func:`~standard_coder.forecasting.validate.check_forecast_inputs` first
+    (the same checks as ``forecast-check``); its warnings land in ``report["warnings"]`` and a
+    weak history widens the throughput (``report["throughput"]["widen_sigma"]``).
+
     Raises:
-        ForecastInputError: the sprint has no working days or the team no capacity.
+        ForecastInputError: any input check failed (see ``check_forecast_inputs``).
         ModelRequiredError: tickets need the effort model and ``model_effort`` is None.
         ScenarioError: a scenario names an unknown member.
     """
     seed = options.rng_seed if seed is None else seed
+    check = check_forecast_inputs(
+        sprint,
+        history,
+        options,
+        sprint_source=source,
+        history_source=history_source,
+        find_commits=find_commits,
+    )
     days = sprint.working_days()
-    if not days:
-        raise ForecastInputError(
-            f"{source}: $.end_date: expected at least one working day between start_date and "
-            "end_date (check working_weekdays and holidays)"
-        )
     base_capacity = float(sum(m.daily_capacity_hours for m in sprint.members))
-    if base_capacity <= 0:
-        raise ForecastInputError(
-            f"{source}: $.members: expected at least one member with daily_capacity_hours > 0"
-        )
     tickets = sprint.ordered_tickets()
     rng = np.random.default_rng(seed)
     efforts = effort_samples(
@@ -135,6 +140,8 @@ def forecast_sprint(
     # Simulate past the end (as long again) so late completion days have a date too.
     horizon = days + sprint.working_days_after_end(len(days) * (options.horizon_factor - 1))
     tp = throughput.sample(options.n_sims, len(horizon), rng)
+    if check.widen_sigma > 0:  # weak history: an uncertain team pace, per simulated sprint
+        tp = tp * rng.lognormal(0.0, check.widen_sigma, size=(options.n_sims, 1))
     capacity = team_capacity(sprint.members, horizon)
     sim = simulate(efforts, tp, capacity, base_capacity=base_capacity, sprint_days=len(days))
 
@@ -151,7 +158,7 @@ def forecast_sprint(
         scenario_rows.append(row)
 
     sources = [_source(t, model_effort) for t in tickets]
-    return build_forecast_report(
+    report = build_forecast_report(
         sprint_id=sprint.sprint_id,
         start_date=sprint.start_date,
         end_date=sprint.end_date,
@@ -165,6 +172,9 @@ def forecast_sprint(
         seed=seed,
         scenarios=scenario_rows,
     )
+    report["throughput"]["widen_sigma"] = check.widen_sigma
+    report["warnings"] = check.warnings
+    return report
 
 
 def _source(ticket: Ticket, model_effort: ModelEffort | None) -> str:
@@ -183,6 +193,7 @@ def run_forecast(
     out_dir: Path,
     model_effort: ModelEffort | None = None,
     seed: int | None = None,
+    find_commits: CommitLookup | None = None,
 ) -> ForecastResult:
     """Load both input files, forecast, and write ``<out_dir>/<sprint_id>_forecast.json`` and
     ``<out_dir>/<sprint_id>_forecast.png`` atomically (pass ``<base_dir>/forecasts``).
@@ -191,6 +202,7 @@ def run_forecast(
         model_effort: tickets with a diff or commit ids -> SCH samples per ticket; None when
             no trained model exists.
         seed: overrides ``options.rng_seed`` when given.
+        find_commits: looks up tickets' commit ids in the mined history (unknown ids are errors).
 
     Raises:
         ForecastInputError: an input file is missing or invalid (message names file and field).
@@ -208,6 +220,8 @@ def run_forecast(
         model_effort=model_effort,
         seed=seed,
         source=str(sprint_inputs_path),
+        history_source=str(historical_outcomes_path),
+        find_commits=find_commits,
     )
     out_dir = Path(out_dir)
     json_path = atomic_write_json(out_dir / f"{sprint.sprint_id}_forecast.json", report)

@@ -34,6 +34,8 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _M = TypeVar("_M", bound=BaseModel)
 _MON_TO_FRI: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+MAX_STORY_POINTS = 1_000_000
+"""Story points above this are taken for a typo (a sprint ticket is not a million points)."""
 
 
 class ForecastInputError(ValueError):
@@ -43,7 +45,8 @@ class ForecastInputError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Numbers are finite: JSON's non-standard Infinity/NaN (which Python's json reads) are errors.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Member(_Model):
@@ -65,7 +68,9 @@ class Ticket(_Model):
     priority: int | None = Field(
         None, description="work order: lower first; tickets without one follow, in listed order"
     )
-    story_points: float | None = Field(None, ge=0, description="estimate in story points")
+    story_points: float | None = Field(
+        None, ge=0, le=MAX_STORY_POINTS, description="estimate in story points"
+    )
     diff: str | None = Field(None, description="unified diff text of the (planned) change")
     commit_ids: list[str] = Field(
         default_factory=list, description="commits of the change (mined by the pipeline)"

@@ -75,3 +75,18 @@ def model_effort_for(
         return out
 
     return effort
+
+
+def commit_lookup(cfg: FlagshipConfig) -> Callable[[Any], dict[str, Any]] | None:
+    """Tickets' commit ids -> stored commits in the mined database; None before the first mine.
+
+    The forecast stage and ``forecast-check`` pass it to ``check_forecast_inputs``, so an unknown
+    commit id is the same error in both.
+    """
+    from standard_coder.pipelines.sch import paths
+    from standard_coder.sch.mining.store import commits_by_id
+
+    db = paths(cfg)["db"]
+    if not db.is_file():
+        return None
+    return lambda ids: commits_by_id(db, ids)

@@ -16,6 +16,8 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     f = cfg.forecasting
     assert f.sprint_inputs_path is not None and f.historical_outcomes_path is not None
     sprint = load_sprint_inputs(f.sprint_inputs_path)
+    from standard_coder.pipelines.sch_effort import commit_lookup
+
     model_effort = None
     if any(t.needs_model for t in sprint.tickets):
         from standard_coder.pipelines.sch_effort import model_effort_for
@@ -28,10 +30,14 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
         out_dir=paths(cfg)["forecasts"],
         model_effort=model_effort,
         seed=f.rng_seed,
+        find_commits=commit_lookup(cfg),
     )
+    for warning in result.report["warnings"]:
+        ctx.log.warning("%s", warning)
     make_console(stderr=True).print(forecast_table(result.report))
     ctx.set_summary(
         sprint_id=result.sprint_id,
         p_complete_by_end=round(float(result.p_complete_by_end), 4),
         forecast=str(result.json_path),
+        warnings=len(result.report["warnings"]),
     )

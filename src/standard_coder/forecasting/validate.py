@@ -1,0 +1,150 @@
+"""Every check the forecast stage makes on its inputs, in one function used by the stage and by
+``forecast-check`` (so the command passes exactly what the stage accepts).
+
+Errors raise :class:`~standard_coder.forecasting.inputs.ForecastInputError` (one message naming
+the file and the JSON path). Weak evidence is not an error but a warning that also *widens* the
+forecast: with fewer past sprints than ``backtest_min_history``, or a past sprint that finished
+far more than it committed (``done_sch`` several times ``committed_sch``: a unit mix-up or a
+scope that grew mid-sprint), the learned throughput is uncertain, and a forecast that ignores
+that says P(complete) = 0.998 on one data point.
+
+Example:
+    >>> check = check_forecast_inputs(sprint, history, options, sprint_source="sprint.json")
+    >>> check.warnings, check.widen_sigma
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from standard_coder.forecasting.inputs import ForecastInputError, HistoricalOutcomes, SprintInputs
+from standard_coder.forecasting.scenarios import apply_scenario
+from standard_coder.forecasting.simulate import team_capacity
+
+if TYPE_CHECKING:
+    from standard_coder.forecasting.forecast import ForecastOptions
+
+__all__ = [
+    "DONE_OVER_COMMITTED",
+    "WIDEN_SIGMA",
+    "CommitLookup",
+    "InputCheck",
+    "check_forecast_inputs",
+]
+
+WIDEN_SIGMA = 0.35
+"""Log-space spread of the extra per-simulation throughput factor when the history is weak
+(about the sprint-to-sprint spread of team throughput: a 1-sigma swing of +-40 %)."""
+
+DONE_OVER_COMMITTED = 2.0
+"""A past sprint with ``done_sch`` above this multiple of ``committed_sch`` draws a warning."""
+
+CommitLookup = Callable[[Collection[str]], Mapping[str, Any]]
+"""ids -> {id: found commit} (absent ids were not found), e.g. ``store.commits_by_id``."""
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """What the inputs passed with."""
+
+    warnings: list[str] = field(default_factory=list)
+    widen_sigma: float = 0.0
+    """> 0: multiply each simulation's throughput by ``lognormal(0, widen_sigma)``."""
+    commits_checked: bool = False
+    """Commit ids were looked up in the mined history (False: no lookup was available)."""
+
+
+def check_forecast_inputs(
+    sprint: SprintInputs,
+    history: HistoricalOutcomes,
+    options: ForecastOptions,
+    *,
+    sprint_source: str = "sprint inputs",
+    history_source: str = "historical outcomes",
+    find_commits: CommitLookup | None = None,
+) -> InputCheck:
+    """Run every check of the forecast stage; raise on the first error, return the warnings.
+
+    Raises:
+        ForecastInputError: no working day, no team capacity, a ticket whose effort is not a
+            finite number of hours, or (with ``find_commits``) a commit id the mined history
+            does not hold.
+        ScenarioError: a scenario names an unknown member (or a joiner who is one already).
+    """
+    days = sprint.working_days()
+    if not days:
+        raise ForecastInputError(
+            f"{sprint_source}: $.end_date: expected at least one working day between start_date "
+            "and end_date (check working_weekdays and holidays)"
+        )
+    capacity = team_capacity(sprint.members, days)
+    if sum(m.daily_capacity_hours for m in sprint.members) <= 0:
+        raise ForecastInputError(
+            f"{sprint_source}: $.members: expected at least one member with "
+            "daily_capacity_hours > 0"
+        )
+    if float(capacity.sum()) <= 0:
+        raise ForecastInputError(
+            f"{sprint_source}: $.members: every member is off on every working day; expected "
+            "some capacity in the sprint"
+        )
+    for i, t in enumerate(sprint.tickets):
+        if t.story_points is None or t.status == "done":
+            continue
+        hours = t.story_points * options.story_points_to_sch * t.remaining_fraction
+        if not math.isfinite(hours * options.n_sims):
+            raise ForecastInputError(
+                f"{sprint_source}: $.tickets[{i}].story_points: expected a finite effort "
+                f"(got {t.story_points!r} points = {hours!r} hours)"
+            )
+    for spec in options.scenarios:
+        apply_scenario(sprint.members, spec)  # raises ScenarioError naming the scenario
+    if find_commits is not None:
+        _check_commits(sprint, find_commits, sprint_source)
+
+    warnings: list[str] = []
+    n = len(history.sprints)
+    if n < options.backtest_min_history:
+        warnings.append(
+            f"{history_source}: only {n} past sprint{'s' if n != 1 else ''} (fewer than "
+            f"backtest_min_history = {options.backtest_min_history}): the team's throughput is "
+            "barely known, so the forecast is widened"
+        )
+    lopsided = [
+        s.sprint_id
+        for s in history.sprints
+        if s.done_sch > DONE_OVER_COMMITTED * s.committed_sch and s.done_sch > 0
+    ]
+    if lopsided:
+        warnings.append(
+            f"{history_source}: done_sch is more than {DONE_OVER_COMMITTED:g}x committed_sch in "
+            f"sprint{'s' if len(lopsided) > 1 else ''} {', '.join(lopsided)} (check the units, "
+            "or scope added mid-sprint): the forecast is widened"
+        )
+    return InputCheck(
+        warnings=warnings,
+        widen_sigma=WIDEN_SIGMA if warnings else 0.0,
+        commits_checked=find_commits is not None,
+    )
+
+
+def _check_commits(sprint: SprintInputs, find: CommitLookup, source: str) -> None:
+    wanted = {cid for t in sprint.tickets if t.status != "done" for cid in t.commit_ids}
+    if not wanted:
+        return
+    try:
+        found = find(wanted)
+    except ValueError as exc:  # e.g. an abbreviated id that matches two commits
+        raise ForecastInputError(f"{source}: {exc}") from None
+    for i, t in enumerate(sprint.tickets):
+        if t.status == "done":
+            continue
+        for j, cid in enumerate(t.commit_ids):
+            if cid not in found:
+                raise ForecastInputError(
+                    f"{source}: $.tickets[{i}].commit_ids[{j}]: commit {cid!r} is not in the "
+                    "mined history; mine the repository that holds it (or fix the id)"
+                )
