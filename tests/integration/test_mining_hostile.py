@@ -14,6 +14,7 @@ from standard_coder.sch.mining import MineOptions, iter_commits, mine_repositori
 pytestmark = pytest.mark.integration
 
 SEP = "\x1e\x1fSCH:"
+STAGES_MINE = ("--stages", "mine")
 
 
 def test_marker_bytes_in_subject_author_email_and_path(tmp_path: Path) -> None:
@@ -59,3 +60,53 @@ def test_marker_bytes_in_subject_author_email_and_path(tmp_path: Path) -> None:
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*) FROM commits").fetchone()[0] == 5
     con.close()
+
+
+def test_future_dated_commit_is_set_aside_and_counted(tmp_path: Path) -> None:
+    """A commit dated 2099 would anchor its author's work-inference window there (issue 15
+    item 4): it is set aside as ``future_dated``; the author's real history is kept whole."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from standard_coder.sch.mining.store import load_commit_times, skipped_commits
+
+    repo = init(tmp_path / "clock")
+    ids = [
+        commit(repo, {"a.py": py_lines(i + 1)}, f"c{i}", ts=BASE_TS + 3600 * i) for i in range(6)
+    ]
+    year_2099 = 4_070_908_800
+    future = commit(repo, {"a.py": py_lines(9)}, "from the future", ts=year_2099)
+    ids.append(commit(repo, {"a.py": py_lines(10)}, "after", ts=BASE_TS + 3600 * 7))
+
+    db = tmp_path / "mined.sqlite"
+    summary = mine_repositories([repo], db, MineOptions())
+    assert summary.repos[0].commits_stored == len(ids)
+    assert skipped_commits(db, "future_dated") == [(summary.repos[0].repo, future)]
+    (times, _, keys) = load_commit_times(db)["alice@example.com"]
+    assert len(keys) == len(ids) and int(times.max()) < time.time()
+
+    # the stage warns, counts it in its summary and emits an event
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(f"[repos]\ninclude_paths = [{json.dumps(str(repo))}]\n[runner]\nworkers = 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg), *STAGES_MINE],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1 commit dated after the mining time set aside" in proc.stderr
+    assert future[:12] in proc.stderr
+    events = [
+        json.loads(line)
+        for line in (tmp_path / "sc-output" / "logs" / "events.jsonl").read_text().splitlines()
+    ]
+    (ev,) = [e for e in events if e["event"] == "mine_future_dated"]
+    assert ev["count"] == 1 and ev["commits"] == [future]
+    done = [e for e in events if e["event"] == "stage_completed" and e["stage"] == "mine"]
+    assert done[-1]["summary"]["future_dated"] == 1

@@ -81,7 +81,26 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     found = _set_aside_if_corrupt(ctx, db, "rerun to mine it again")
     if found is not None:  # never record a corrupt file as the stage's output
         raise CorruptDatabaseError(db, found, hint="it was set aside; rerun to mine it again")
-    ctx.set_summary(**summary.totals())
+    ctx.set_summary(**summary.totals(), future_dated=_report_future_dated(ctx, db))
+
+
+def _report_future_dated(ctx: StageContext, db: Path) -> int:
+    """Warn about (and count) commits set aside for a date after the mining time."""
+    from standard_coder.sch.mining.store import skipped_commits
+
+    found = skipped_commits(db, "future_dated")
+    if found:
+        shown = ", ".join(f"{r}:{c[:12]}" for r, c in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        ctx.log.warning(
+            "%d commit%s dated after the mining time set aside (not used for work inference): %s%s",
+            len(found),
+            "" if len(found) == 1 else "s",
+            shown,
+            more,
+        )
+        ctx.emit("mine_future_dated", count=len(found), commits=[c for _, c in found[:20]])
+    return len(found)
 
 
 def _set_aside_if_corrupt(ctx: StageContext, db: Path, then: str) -> str | None:

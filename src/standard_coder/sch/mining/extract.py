@@ -40,6 +40,9 @@ from standard_coder.sch.mining.gitlog import (
 MISSING_SECTION = b"diff --git \x00missing\n"
 """Placeholder section for a file whose objects could not be read."""
 
+FUTURE_TOLERANCE_S = 86_400
+"""Commits authored more than this after the mining time are set aside as ``future_dated``."""
+
 ZLIB_LEVEL = 1
 """Compression level for diffs and blobs (1: several times faster than 6, a little larger)."""
 
@@ -425,10 +428,16 @@ class _ChunkBuilder:
         self.task, self.res, self.fetcher = task, res, fetcher
         self.ext_map = dict(task.options.ext_map)
         self.seen: set[str] = set()
+        self.not_after = int(time.time()) + FUTURE_TOLERANCE_S
 
     def add(self, c: ParsedCommit) -> None:
         res = self.res
         self.seen.add(c.commit_id)
+        if c.authored_at > self.not_after:
+            # A wrong clock (2099): kept, it would anchor its author's work-inference window
+            # decades ahead and leave the author with no minutes. Counted by the mine stage.
+            res.skipped.append((c.commit_id, "future_dated"))
+            return
         rows, truncated, wants, n_files, added, deleted = _commit_files(
             c, self.task.options, self.ext_map
         )

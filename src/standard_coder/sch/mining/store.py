@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE TABLE IF NOT EXISTS skipped_commits (
     repo TEXT NOT NULL,
     commit_id TEXT NOT NULL,
-    reason TEXT NOT NULL,           -- no_language_files | shallow_boundary
+    reason TEXT NOT NULL,           -- no_language_files | shallow_boundary | future_dated
     PRIMARY KEY (repo, commit_id)
 );
 """
@@ -258,6 +258,16 @@ def stored_ids(con: sqlite3.Connection, repo: str) -> dict[str, tuple[str, str] 
 
 
 # ---------------------------------------------------------------- readers
+
+
+def skipped_commits(db_path: Path, reason: str) -> list[tuple[str, str]]:
+    """``(repo, commit_id)`` of listed commits set aside for ``reason``, sorted."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        rows = con.execute(
+            "SELECT repo, commit_id FROM skipped_commits WHERE reason = ? ORDER BY 1, 2",
+            (reason,),
+        ).fetchall()
+    return [(str(r), str(c)) for r, c in rows]
 
 
 def _unz(data: bytes | None) -> str:
