@@ -12,7 +12,7 @@ from standard_coder.config.base import ConfigPath, IsoDate, Seed, StrictModel
 class Scenario(StrictModel):
     """A what-if applied on top of the sprint inputs."""
 
-    name: str = Field(description="shown in the forecast table")
+    name: str = Field(min_length=1, description="shown in the forecast table")
     days_off: dict[str, list[IsoDate]] = Field(
         default_factory=dict, description="member -> extra days off (ISO dates)"
     )
