@@ -14,8 +14,25 @@ FAST_COMMANDS = ("pipeline", "status", "validate-manifest")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    argv = sys.argv[1:]
+    """Console-script entry point.
+
+    SIGINT/SIGTERM before a run takes over (while imports and the config load) exit with
+    130/143 and one line; a filesystem error that escapes a command (a full disk, a read-only
+    folder) prints one line naming the path and the cause, never a traceback.
+    """
+    from standard_coder.runner.stoptoken import install_early_exit
+
+    install_early_exit()
+    try:
+        _dispatch(sys.argv[1:])
+    except OSError as exc:
+        from standard_coder.runner.fserrors import describe, exit_code_for
+
+        sys.stderr.write(f"error: {describe(exc)}\n")
+        raise SystemExit(exit_code_for(exc.errno)) from None
+
+
+def _dispatch(argv: list[str]) -> None:
     if argv and argv[0] in FAST_COMMANDS and not {"-h", "--help"} & set(argv):
         from standard_coder.pipelines import BUILTINS
         from standard_coder.runner.front import main as fast

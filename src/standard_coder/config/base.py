@@ -86,7 +86,7 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             return []
         field = current.model_fields.get(str(part))
         if field is None:
-            return list(current.model_fields)
+            return _public_fields(current)
         ann = field.annotation
         for cand in getattr(ann, "__args__", ()) or (ann,):
             if isinstance(cand, type) and issubclass(cand, BaseModel):
@@ -95,8 +95,13 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         else:
             current = ann
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return _public_fields(current)
     return []
+
+
+def _public_fields(model: type[BaseModel]) -> list[str]:
+    """Keys a config file may hold (internal fields such as ``config_path`` are not shown)."""
+    return [name for name, f in model.model_fields.items() if not f.exclude]
 
 
 def format_validation_error(err: ValidationError, model: type[BaseModel], source: str) -> str:

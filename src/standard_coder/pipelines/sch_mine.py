@@ -31,6 +31,12 @@ def local_repositories(cfg: FlagshipConfig) -> list[Path]:
     return found
 
 
+class NoRepositories(ValueError):
+    """``[repos]`` names no repository (a glob matching nothing): bad input, exit 2."""
+
+    exit_code = 2
+
+
 def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     """Mine every configured repository; only new or changed history is read."""
     from standard_coder.pipelines.sch import paths
@@ -42,9 +48,10 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     opts = _options(cfg)
     repos = discover(opts)
     if not repos:
-        raise ValueError(
-            "no repositories to mine: set [repos] include_paths in the config "
-            f"({cfg.config_path}) to git repositories or globs"
+        shown = ", ".join(repr(str(p)) for p in cfg.repos.include_paths) or "none given"
+        raise NoRepositories(
+            f"no repositories to mine: [repos] include_paths ({shown}) matched no git "
+            f"repository; set it in the config ({cfg.config_path}) to repositories or globs"
         )
     db = paths(cfg)["db"]
     db.parent.mkdir(parents=True, exist_ok=True)

@@ -66,9 +66,12 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, durable: b
             if durable:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a failed write() names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     if durable:
         fsync_dir(path.parent)

@@ -34,7 +34,7 @@ from pathlib import Path
 from standard_coder.runner.decision import Decision, Reason
 from standard_coder.runner.definition import validate_pipeline
 from standard_coder.runner.errors import CorruptStateError, RunnerError, UpstreamMissing
-from standard_coder.runner.events import EventSink, JsonlSink, MultiSink
+from standard_coder.runner.events import EventSink, JsonlSink, MultiSink, RunLogHandler
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.lock import RunLock
 from standard_coder.runner.outcome import StageOutcome
@@ -194,7 +194,7 @@ def run_pipeline(
     jsonl = JsonlSink(layout.events)
     sink = MultiSink([jsonl, *sinks])
     session = RunSession(pipeline, root=root, readonly=False, sink=sink)
-    handler = logging.FileHandler(layout.run_log, encoding="utf-8")
+    handler = RunLogHandler(layout.run_log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     top = logging.getLogger("standard_coder")
     top.addHandler(handler)

@@ -51,6 +51,8 @@ class RunContext:
         self.log = logging.getLogger(f"standard_coder.stage.{stage}")
         self.summary: dict[str, Any] = {}
         self.last_task: ProgressTask | None = None
+        self.tasks: list[ProgressTask] = []
+        self.last_checkpoint: tuple[str, int] | None = None
         self._stop = stop
         self._emit = emit
         self._progress = progress
@@ -102,6 +104,7 @@ class RunContext:
         from standard_coder.runner.checkpoint import Checkpointer
 
         def on_save(path: Path, step: int) -> None:
+            self.last_checkpoint = (name, step)
             self._emit("checkpoint_saved", reason=f"step {step}", path=str(path), step=step)
 
         checkpointer = Checkpointer(
@@ -140,6 +143,7 @@ class RunContext:
         """A progress bar; its counts feed the interrupt message."""
         task = self._progress.task(total, desc)
         self.last_task = task
+        self.tasks.append(task)
         return task
 
     def emit(self, event: str, **fields: Any) -> None:

@@ -12,7 +12,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,18 +46,93 @@ def _line(event: dict[str, Any]) -> str:
 
 
 class JsonlSink:
-    """Appends one flushed JSON line per event (``logs/events.jsonl``, kept across runs)."""
+    """Appends one flushed JSON line per event (``logs/events.jsonl``, kept across runs).
+
+    A file whose last line was torn (a run killed mid-write, a disk that filled up) gets a
+    newline first, so the torn line stays alone and the next event starts a line of its own.
+    When the disk fills up, events are dropped with one warning on stderr: the run's own
+    state files, not the log, decide whether it can go on.
+    """
 
     def __init__(self, path: Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        from standard_coder.runner.fserrors import storage_error
+
+        self.path = Path(path)
+        self._failed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            if not _ends_with_newline(self.path):
+                self._fh.write("\n")
+                self._fh.flush()
+        except OSError as exc:
+            raise storage_error(exc, self.path) from None
 
     def emit(self, event: dict[str, Any]) -> None:
-        self._fh.write(_line(event))
-        self._fh.flush()
+        if self._failed:
+            return
+        try:
+            self._fh.write(_line(event))
+            self._fh.flush()
+        except OSError as exc:
+            self._failed = True
+            from standard_coder.runner.fserrors import describe
+
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(
+                    f"warning: events not logged from now on: {describe(exc, self.path)}\n"
+                )
 
     def close(self) -> None:
-        self._fh.close()
+        with contextlib.suppress(OSError):
+            self._fh.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    """True when ``path`` is empty or its last byte is a newline."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every event in a JSONL file, in order; torn or garbled lines are skipped."""
+    out: list[dict[str, Any]] = []
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return out
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            out.append(event)
+    return out
+
+
+class RunLogHandler(logging.FileHandler):
+    """``logs/run.log``: a write that fails (a full disk) is dropped with one warning on stderr
+    instead of logging's own traceback per record."""
+
+    _warned = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        exc = sys.exc_info()[1]
+        from standard_coder.runner.fserrors import describe
+
+        cause = describe(exc, self.baseFilename) if isinstance(exc, OSError) else str(exc)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"warning: run log not written from now on: {cause}\n")
 
 
 class StreamJsonSink:

@@ -161,8 +161,49 @@ def _worker_init(parent_pid: int, stop_event: Any = None) -> None:
     the worker dies with the parent."""
     global _worker_stop
     _worker_stop = stop_event
+    # SIGINT/SIGTERM sent to the whole process group (Ctrl-C, ``timeout``, systemd, CI) reach
+    # the workers too: they leave them to the parent, which stops the map through stop_event.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _stopping(should_stop: Callable[[], bool], grace_s: float = 1.0) -> bool:
+    """True when a stop was asked for, waiting up to ``grace_s`` for the parent's handler (a
+    signal to the process group can kill a worker that is still starting before its own
+    handlers are set, and the pool may notice before the parent's handler has run)."""
+    deadline = time.monotonic() + grace_s
+    while not should_stop():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _start_quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its stderr on /dev/null.
+
+    When the run is SIGKILLed, the tracker outlives it, unlinks the pool's semaphores (its job)
+    and prints "There appear to be N leaked semaphore objects" on the user's terminal: noise
+    after an intended kill. Started here first, it cleans up the same and says nothing.
+    """
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    if tracker is None or getattr(tracker, "_fd", None) is not None:
+        return  # unknown internals, or already running
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    saved = os.dup(2)
+    try:
+        os.dup2(devnull, 2)  # the tracker inherits fd 2
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _default_context() -> str:
@@ -198,6 +239,8 @@ class LocalPoolExecutor(_ContextManager):
 
     def _get_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
+            if self._context != "fork":
+                _start_quiet_resource_tracker()
             ctx = multiprocessing.get_context(self._context)
             self._stop = ctx.Event()
             self._pool = cf.ProcessPoolExecutor(
@@ -238,6 +281,10 @@ class LocalPoolExecutor(_ContextManager):
                         result = fut.result()
                     except ItemStopped:
                         continue  # not done: redone by the next run
+                    except cf.BrokenExecutor:
+                        if _stopping(should_stop):
+                            return  # a worker died of the stop signal: items in flight redone
+                        raise
                     yield item, result
                 if should_stop():
                     exhausted = True

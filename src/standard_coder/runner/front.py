@@ -112,6 +112,10 @@ def _guard(fn: Any, *args: Any, **kwargs: Any) -> int:
         return _error(str(exc), exc.exit_code)
     except ValueError as exc:  # ConfigError from a builder or an override
         return _error(str(exc), 2)
+    except OSError as exc:  # a full disk, a read-only folder, a file where a folder must be
+        from standard_coder.runner.fserrors import describe, exit_code_for
+
+        return _error(describe(exc), exit_code_for(exc.errno))
 
 
 def split_stages(stages: str | None) -> list[str] | None:

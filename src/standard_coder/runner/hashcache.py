@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from standard_coder.runner.errors import CorruptStateError, InputMissing
+from standard_coder.runner.errors import InputMissing
+from standard_coder.runner.fserrors import sqlite_error
 
 CHUNK_SIZE = 1 << 20
 """Bytes read per ``readinto`` call while hashing."""
@@ -113,7 +114,7 @@ class SqliteHashCache:
                 )
             conn.execute("SELECT path, inode, size, mtime_ns, sha256 FROM hashes LIMIT 1")
         except sqlite3.DatabaseError as exc:
-            raise CorruptStateError(self.path, f"hash cache unreadable: {exc}") from None
+            raise sqlite_error(self.path, exc, "hash cache unreadable") from None
         self._conn = conn
 
     def preload(self, folder: str) -> None:
@@ -129,7 +130,7 @@ class SqliteHashCache:
                 (lo, hi),
             ).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise CorruptStateError(self.path, f"hash cache unreadable: {exc}") from None
+            raise sqlite_error(self.path, exc, "hash cache unreadable") from None
         for path, inode, size, mtime_ns, sha in rows:
             self._preloaded[path] = (inode, size, mtime_ns, sha)
 
@@ -145,7 +146,7 @@ class SqliteHashCache:
                 "SELECT inode, size, mtime_ns, sha256 FROM hashes WHERE path = ?", (path,)
             ).fetchone()
         except sqlite3.DatabaseError as exc:
-            raise CorruptStateError(self.path, f"hash cache unreadable: {exc}") from None
+            raise sqlite_error(self.path, exc, "hash cache unreadable") from None
         if row is not None and tuple(row[:3]) == (inode, size, mtime_ns):
             return str(row[3])
         return None
@@ -160,7 +161,7 @@ class SqliteHashCache:
             self._conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", rows)
             self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            raise CorruptStateError(self.path, f"hash cache unwritable: {exc}") from None
+            raise sqlite_error(self.path, exc, "hash cache unwritable") from None
 
     def close(self) -> None:
         if self._conn is not None:

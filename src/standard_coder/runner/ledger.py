@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from standard_coder.runner.errors import CorruptStateError
+from standard_coder.runner.fserrors import sqlite_error
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SqliteLedger"]
 
@@ -67,7 +68,7 @@ class SqliteLedger:
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:  # pragma: no cover - open rarely fails by itself
-            raise CorruptStateError(self.path, f"cannot open ledger: {exc}") from exc
+            raise sqlite_error(self.path, exc, "cannot open ledger") from exc
         try:
             self._open()
         except CorruptStateError:
@@ -75,7 +76,7 @@ class SqliteLedger:
             raise
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise CorruptStateError(self.path, f"not a readable ledger: {exc}") from exc
+            raise sqlite_error(self.path, exc, "not a readable ledger") from exc
 
     # -- opening ---------------------------------------------------------------------------
     def _check_header(self) -> None:

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from standard_coder.runner.errors import RunLocked
+from standard_coder.runner.fserrors import storage_error
 
 
 class RunLock:
@@ -33,8 +35,22 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock.
+
+        Raises:
+            RunLocked: another live process holds it.
+            StorageError: the output folder is a file, read-only or not ours, or ``.lock`` is
+                a folder (exit 2), or the disk is full (exit 1); the message names the path.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, exc.filename or self.path.parent) from None
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            where = self.path if exc.errno == errno.EISDIR else self.path.parent
+            raise storage_error(exc, where) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -43,8 +59,11 @@ class RunLock:
             raise RunLocked(f"{self.path.parent} is locked by another run ({holder})") from None
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
         info = json.dumps({"pid": os.getpid(), "started": started}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info, 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info, 0)
+        except OSError:  # a full disk: the flock holds all the same; the holder stays unnamed
+            pass
         self._fd = fd
 
     @staticmethod

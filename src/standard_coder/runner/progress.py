@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
@@ -128,3 +128,35 @@ def track(
     for item in items:
         yield item
         handle.advance(1)
+
+
+def interrupt_note(
+    tasks: Sequence[ProgressTask],
+    summary: Mapping[str, Any],
+    checkpoint: tuple[str, int] | None = None,
+) -> str:
+    """What an interrupted stage had done and what is left, for ``interrupted: rerun to
+    resume (...)``.
+
+    A bar that was cut is named with its count; when every bar had finished, the stage was cut
+    in a later step (training, writing outputs), and the note says so instead of a misleading
+    "3/3 items done". The last checkpoint saved, if any, is where training resumes.
+    """
+    parts: list[str] = []
+    done, total = summary.get("done"), summary.get("total")
+    cut = [t for t in tasks if t.total is None or t.completed < t.total]
+    if cut:
+        sized = [t for t in cut if t.total is not None]
+        task = (sized or cut)[-1]
+        of = f"/{task.total}" if task.total is not None else ""
+        parts.append(f"{task.desc}: {task.completed}{of} done, the rest left")
+    elif isinstance(done, int) and isinstance(total, int) and done < total:
+        parts.append(f"{done}/{total} items done, {total - done} left")
+    elif tasks:
+        finished = ", ".join(f"{t.desc} {t.completed}/{t.total}" for t in tasks[-2:])
+        parts.append(f"{finished} done; cut in a later step of the stage")
+    elif done is not None:
+        parts.append(f"{done} items done; the stage is not finished")
+    if checkpoint is not None:
+        parts.append(f"{checkpoint[0]} resumes from its checkpoint at step {checkpoint[1]}")
+    return f" ({'; '.join(parts)})" if parts else ""

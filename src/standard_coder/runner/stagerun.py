@@ -21,6 +21,7 @@ from standard_coder.runner.decision import scan
 from standard_coder.runner.engine_context import RunContext
 from standard_coder.runner.errors import OutputMissing, RunInterrupted, RunnerError
 from standard_coder.runner.fingerprint import fingerprint as make_fingerprint
+from standard_coder.runner.fserrors import failure_message
 from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.progress import ProgressDisplay
 from standard_coder.runner.session import RUNNER_VERSION, RunSession
@@ -53,12 +54,9 @@ def _seed(seed: int) -> None:
 
 
 def _progress_note(ctx: RunContext) -> str:
-    done, total = ctx.summary.get("done"), ctx.summary.get("total")
-    if done is None and ctx.last_task is not None:
-        done, total = ctx.last_task.completed, ctx.last_task.total
-    if done is None:
-        return ""
-    return f" ({done}/{total} items done)" if total is not None else f" ({done} items done)"
+    from standard_coder.runner.progress import interrupt_note
+
+    return interrupt_note(ctx.tasks, ctx.summary, ctx.last_checkpoint, stage=ctx.stage)
 
 
 def prepare_partial(session: RunSession, name: str, fp: str) -> Path:
@@ -172,11 +170,11 @@ def run_stage(
         stop.request(2)
     except Exception as exc:
         duration = time.perf_counter() - started
-        message = f"{type(exc).__name__}: {exc}"
+        message = failure_message(exc)
         log.error("stage %s failed: %s", name, message, exc_info=True)
         session.emit("stage_failed", name, message, duration_s=round(duration, 6))
         # A stage may flag bad user input (an exception with ``exit_code = 2``); all else is 1.
-        code = 2 if getattr(exc, "exit_code", 1) == 2 else 1
+        code = 2 if getattr(exc, "exit_code", 1) == 2 and not isinstance(exc, OSError) else 1
         return StageOutcome("failed", message, code, duration_s=duration, cache_hit=False)
     finally:
         ctx.close()

@@ -91,3 +91,26 @@ class StopToken:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+
+
+def _exit_at_once(signum: int, frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    with contextlib.suppress(OSError):
+        os.write(2, f"\ninterrupted ({name}): rerun to resume\n".encode())
+    os._exit(128 + signum)
+
+
+def install_early_exit() -> bool:
+    """Before a run installs its :class:`StopToken` (while the command line and the config
+    load) and after it restores the handlers: SIGINT/SIGTERM print ``interrupted (SIGINT):
+    rerun to resume`` and exit with ``128 + signum`` at once, never a ``KeyboardInterrupt``
+    traceback nor a silent death. Nothing is held open then that a rerun would not redo:
+    state files are written atomically, and the kernel drops the lock.
+
+    Returns False off the main thread (nothing installed).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_at_once)
+    return True

@@ -334,7 +334,8 @@ class _RepoPlan:
 def _inspect(path: Path) -> tuple[Path, bool, bool]:
     """(git dir, is bare, is shallow); raises GitError when ``path`` is not a repository root."""
     if not path.is_dir():
-        raise GitError(f"{path}: no such directory")
+        what = "is a file, not a directory" if path.exists() else "no such directory"
+        raise GitError(f"{path}: {what}")
     out = decode(
         run_git(
             path,

@@ -1,0 +1,133 @@
+"""Filesystem and storage errors as one line that names the path and the cause.
+
+A full disk, a read-only mount, a file where a folder must be or a folder where a file must be
+are facts about the machine, not about the content of a state file: they are never taken for
+corruption (nothing is quarantined) and never print a traceback. Exit codes: 1 when the run
+could not finish for lack of space or an I/O error (retry after freeing space), 2 when the
+output folder cannot be used as given (a file, read-only, no permission).
+
+Example:
+    >>> import errno
+    >>> describe(OSError(errno.ENOSPC, "No space left on device", "/data/out/run_state.json"))
+    'no space left on the device holding /data/out/run_state.json'
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from pathlib import Path
+
+from standard_coder.runner.errors import CorruptStateError, RunnerError
+
+__all__ = [
+    "StorageError",
+    "describe",
+    "exit_code_for",
+    "is_storage_errno",
+    "sqlite_error",
+    "storage_error",
+]
+
+#: errno values that mean "the machine ran out of something", not "the content is bad".
+RESOURCE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
+#: errno values that mean "the folder cannot be used as given".
+USAGE_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+)
+
+#: SQLite result codes that say nothing about the file's content.
+_SQLITE_ENVIRONMENT = {
+    "SQLITE_FULL": errno.ENOSPC,
+    "SQLITE_IOERR": errno.EIO,
+    "SQLITE_READONLY": errno.EROFS,
+    "SQLITE_CANTOPEN": errno.EACCES,
+    "SQLITE_PERM": errno.EPERM,
+}
+
+
+class StorageError(RunnerError):
+    """The disk, not the data: no space, read-only, a file where a folder must be, I/O error.
+
+    ``exit_code`` is 1 for lack of space or an I/O error and 2 for an unusable folder.
+    """
+
+    def __init__(self, message: str, code: int, err: int | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = code
+        self.errno = err
+
+
+def is_storage_errno(err: int | None) -> bool:
+    """True for errno values that describe the machine rather than a file's content."""
+    return err in RESOURCE_ERRNOS or err in USAGE_ERRNOS
+
+
+def exit_code_for(err: int | None) -> int:
+    """1 for no space / I/O error (the run could not finish), 2 for anything else."""
+    return 1 if err in RESOURCE_ERRNOS else 2
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first component of ``path`` that exists and is not a folder (``ENOTDIR``)."""
+    for candidate in [*reversed(path.parents), path]:
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return None
+
+
+def describe(exc: OSError, path: Path | str | None = None) -> str:
+    """One line for ``exc``: the path at fault and the cause in plain words."""
+    where = path if path is not None else exc.filename
+    shown = str(where) if where is not None else "the output folder"
+    err = exc.errno
+    if err in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device holding {shown}"
+    if err == errno.EIO:
+        return f"{shown}: input/output error (the disk may be failing or gone)"
+    if err == errno.EROFS:
+        return f"{shown}: read-only file system (choose a writable [outputs] base_dir)"
+    if err in (errno.EACCES, errno.EPERM):
+        return f"{shown}: permission denied"
+    if err == errno.EISDIR:
+        return f"{shown}: is a folder where a file is expected (move it away)"
+    if err in (errno.ENOTDIR, errno.EEXIST) and where is not None:
+        blocker = _blocking_file(Path(where))
+        if blocker is not None:
+            return f"{blocker}: is a file where a folder is expected (move it away)"
+    reason = exc.strerror or type(exc).__name__
+    return f"{shown}: {reason}"
+
+
+def storage_error(exc: OSError, path: Path | str | None = None) -> StorageError:
+    """A :class:`StorageError` for ``exc`` (message from :func:`describe`)."""
+    return StorageError(describe(exc, path), exit_code_for(exc.errno), exc.errno)
+
+
+def sqlite_error(path: Path, exc: sqlite3.Error, what: str) -> RunnerError:
+    """The right error for an SQLite failure on ``path``: a :class:`StorageError` when the
+    disk is full, read-only or failing (the file is fine), else :class:`CorruptStateError`."""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    text = str(exc).lower()
+    err = next((e for prefix, e in _SQLITE_ENVIRONMENT.items() if name.startswith(prefix)), None)
+    if err is None and ("disk is full" in text or "disk i/o error" in text):
+        err = errno.ENOSPC if "full" in text else errno.EIO
+    if err is None and "readonly database" in text:
+        err = errno.EROFS
+    if err is not None:
+        return storage_error(OSError(err, str(exc), str(path)))
+    return CorruptStateError(path, f"{what}: {exc}")
+
+
+def failure_message(exc: BaseException) -> str:
+    """One line for a stage that raised: the storage cause and path for a full or read-only
+    disk (also inside SQLite), the runner's own message for its errors, else ``Type: text``."""
+    if isinstance(exc, RunnerError):
+        return str(exc)
+    if isinstance(exc, OSError) and is_storage_errno(exc.errno):
+        return describe(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        name = str(getattr(exc, "sqlite_errorname", "") or "")
+        if name.startswith("SQLITE_FULL") or "disk is full" in str(exc).lower():
+            return f"no space left on the device (SQLite: {exc})"
+    return f"{type(exc).__name__}: {exc}"
