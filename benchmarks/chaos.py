@@ -52,15 +52,17 @@ sys.path.insert(0, str(ROOT / "src"))
 
 #: Chaos size: the demo's tiny team with shorter training, so a clean run takes seconds.
 SETS = [
-    "training.hmm.epochs=12",
-    "training.optim.epochs=6",
+    "training.hmm.epochs=8",
+    "training.optim.epochs=4",
     "training.optim.checkpoint_every_steps=10",
-    "training.label_samples_per_commit=20",
+    "training.label_samples_per_commit=10",
     "forecasting.n_sims=500",
 ]
 #: Folders that record *how* a run went (times, run ids, logs), not what it produced.
 VOLATILE = ("logs", "runs", "checkpoints", "cache", "quarantine", "tb", "stages")
 VOLATILE_FILES = ("reports/index.html", ".lock")
+VOLATILE_PREFIXES = ("reports/.cache/",)  # the report's own read cache
+TIMING_KEYS = frozenset({"elapsed", "duration", "wall", "generated_at", "created_at"})
 
 
 class Bench:
@@ -85,10 +87,13 @@ class Bench:
             "fuzz_correct": 0,
             "signals": 0,
             "signals_clean": 0,
+            "raw_bytes_identical": 0,
         }
         self.stages_hit: dict[str, int] = {}
         self.failures: list[str] = []
         self.clean: dict[str, str] = {}
+        self.clean_raw: dict[str, str] = {}
+        self.raw_differences: set[str] = set()
         self.clean_s = 0.0
         self.noop_s = 0.0
 
@@ -158,6 +163,12 @@ class Bench:
 
     def identical(self, base: Path, what: str) -> bool:
         got = artefacts(base)
+        if artefacts(base, raw=True) == self.clean_raw:
+            self.counts["raw_bytes_identical"] += 1
+        else:
+            raw = artefacts(base, raw=True)
+            diff = sorted(k for k in raw if raw.get(k) != self.clean_raw.get(k))
+            self.raw_differences.update(diff)
         if got == self.clean:
             return True
         diff = sorted(k for k in set(got) | set(self.clean) if got.get(k) != self.clean.get(k))
@@ -165,8 +176,45 @@ class Bench:
         return False
 
 
-def artefacts(base: Path) -> dict[str, str]:
-    """sha256 of every final artefact (files below ``base`` except the run's own records)."""
+def _timing_key(key: str) -> bool:
+    return key in TIMING_KEYS or key.endswith(("_seconds", "_s"))
+
+
+def _drop_timings(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: _drop_timings(v) for k, v in doc.items() if not _timing_key(str(k))}
+    if isinstance(doc, list):
+        return [_drop_timings(v) for v in doc]
+    return doc
+
+
+def _sqlite_content(path: Path) -> bytes:
+    """Every table's rows, sorted: the content, whatever order the rows were written in."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        out = []
+        tables = conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+        for name, sql in tables:
+            out.append(repr((name, sql)))
+            if sql and sql.upper().startswith("CREATE TABLE"):
+                rows = conn.execute(f'SELECT * FROM "{name}"').fetchall()
+                out.extend(sorted(repr(r) for r in rows))
+        return "\n".join(out).encode()
+    except sqlite3.DatabaseError as exc:
+        return f"unreadable: {exc}".encode()
+    finally:
+        conn.close()
+
+
+def artefacts(base: Path, *, raw: bool = False) -> dict[str, str]:
+    """sha256 of every final artefact (files below ``base`` except the run's own records).
+
+    Byte for byte, except (unless ``raw``): an SQLite file by its sorted rows (the mined DB's
+    row order follows the order in which parallel chunks finished) and JSON without wall-clock
+    timing keys (``fit_seconds``: how long a fit took is not what it produced).
+    """
     out: dict[str, str] = {}
     if not base.is_dir():
         return out
@@ -174,9 +222,15 @@ def artefacts(base: Path) -> dict[str, str]:
         rel = path.relative_to(base).as_posix()
         if not path.is_file() or rel.split("/", 1)[0] in VOLATILE or rel in VOLATILE_FILES:
             continue
-        if rel.endswith(".tmp"):
+        if rel.endswith(".tmp") or rel.startswith(VOLATILE_PREFIXES):
             continue
-        out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        data = path.read_bytes()
+        if not raw and path.suffix == ".sqlite":
+            data = _sqlite_content(path)
+        elif not raw and path.suffix == ".json":
+            with contextlib.suppress(ValueError):
+                data = json.dumps(_drop_timings(json.loads(data)), sort_keys=True).encode()
+        out[rel] = hashlib.sha256(data).hexdigest()
     return out
 
 
@@ -226,6 +280,7 @@ def clean_run(b: Bench) -> Path:
     if rc != 0:
         raise SystemExit(f"clean run failed (exit {rc}):\n{text[-2000:]}")
     b.clean = artefacts(base)
+    b.clean_raw = artefacts(base, raw=True)
     t0 = time.perf_counter()
     b.run(base)
     b.noop_s = time.perf_counter() - t0
@@ -750,7 +805,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a few minutes: 2 storms, 12 kills")
     ap.add_argument("--kills", type=int, default=None, help="SIGKILLs in all (default 100)")
-    ap.add_argument("--storms", type=int, default=None, help="storms (default 10)")
+    ap.add_argument("--storms", type=int, default=None, help="storms (default 5)")
     ap.add_argument("--fuzz", type=int, default=None, help="Hypothesis config cases (default 60)")
     ap.add_argument("--fuzz-runs", type=int, default=None, help="accepted configs run in full")
     ap.add_argument("--no-extras", action="store_true", help="storms and fuzz only")
@@ -758,7 +813,7 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
     kills = args.kills if args.kills is not None else (12 if args.quick else 100)
-    storms = args.storms if args.storms is not None else (2 if args.quick else 10)
+    storms = args.storms if args.storms is not None else (2 if args.quick else 5)
     cases = args.fuzz if args.fuzz is not None else (20 if args.quick else 60)
     full_runs = args.fuzz_runs if args.fuzz_runs is not None else (1 if args.quick else 3)
     t0 = time.perf_counter()
@@ -780,6 +835,7 @@ def main() -> None:
         "stages_hit": dict(sorted(b.stages_hit.items())),
         "clean_run_s": round(b.clean_s, 1),
         "wall_s": round(time.perf_counter() - t0, 1),
+        "raw_bytes_differ": sorted(b.raw_differences)[:10],
         "failures": b.failures[:20],
     }
     print(json.dumps(result))

@@ -148,10 +148,11 @@ def interrupt_note(
     if cut:
         sized = [t for t in cut if t.total is not None]
         task = (sized or cut)[-1]
+        name = f"{task.desc}: " if len(tasks) > 1 else ""
         of = f"/{task.total}" if task.total is not None else ""
-        parts.append(f"{task.desc}: {task.completed}{of} done, the rest left")
+        parts.append(f"{name}{task.completed}{of} items done")
     elif isinstance(done, int) and isinstance(total, int) and done < total:
-        parts.append(f"{done}/{total} items done, {total - done} left")
+        parts.append(f"{done}/{total} items done")
     elif tasks:
         finished = ", ".join(f"{t.desc} {t.completed}/{t.total}" for t in tasks[-2:])
         parts.append(f"{finished} done; cut in a later step of the stage")
