@@ -429,6 +429,11 @@ def _garble(path: Path, rng: random.Random) -> None:
     path.write_bytes(bytes(data))
 
 
+def _append(path: Path, data: bytes, *, fresh: bool = False) -> None:
+    with path.open("wb" if fresh else "ab") as fh:
+        fh.write(data)
+
+
 def partial_snapshot(b: Bench) -> Path | None:
     """A folder interrupted inside ``train_sch`` after its first checkpoint (ledgers and
     training checkpoints present), made with one SIGINT."""
@@ -458,7 +463,7 @@ def corruptions(b: Bench, clean: Path) -> None:
         found = sorted(root.rglob(pattern)) if root else []
         return found[-1].relative_to(root) if found and root else None
 
-    targets: list[tuple[str, Path | None, Path | None, Callable[[Path], None]]] = [
+    targets: list[tuple[str, Path | None, Path | None, Callable[[Path], object]]] = [
         ("manifest", clean, Path("stages/train_sch/manifest.json"), lambda p: _garble(p, b.rng)),
         ("run_state", clean, Path("checkpoints/run_state.json"), lambda p: _garble(p, b.rng)),
         ("mined_db", clean, Path("raw/mined_commits.sqlite"), lambda p: _garble(p, b.rng)),
@@ -472,9 +477,9 @@ def corruptions(b: Bench, clean: Path) -> None:
             "events",
             clean,
             Path("logs/events.jsonl"),
-            lambda p: p.open("ab").write(b'{"torn": \x00\xff'),
+            lambda p: _append(p, b'{"torn": \x00\xff'),
         ),
-        ("lock", clean, Path(".lock"), lambda p: p.write_bytes(b"\x00garbage{")),
+        ("lock", clean, Path(".lock"), lambda p: _append(p, b"\x00garbage{", fresh=True)),
         ("ledger", partial, first(partial, "*.ledger.sqlite"), lambda p: _garble(p, b.rng)),
         ("checkpoint", partial, first(partial, "*.pt"), lambda p: _garble(p, b.rng)),
     ]
@@ -648,25 +653,25 @@ def fuzz(b: Bench, clean: Path, cases: int, full_runs: int) -> None:
 
     def config_case(mutations: list[tuple[tuple[str, ...], Any]]) -> None:
         doc = json.loads(json.dumps(raw))
-        for path, value in mutations:
+        for keys, value in mutations:
             with contextlib.suppress(KeyError, TypeError, IndexError):
-                if value is not _DELETE or path[0] in doc:
+                if value is not _DELETE or keys[0] in doc:
                     parent: Any = doc
-                    for part in path[:-1]:
+                    for part in keys[:-1]:
                         parent = parent.setdefault(part, {}) if isinstance(parent, dict) else parent
-                    _set_path(doc, path, value)
-        path = folder / f"config-{b.counts['fuzz_cases']}.toml"
+                    _set_path(doc, keys, value)
+        file = folder / f"config-{b.counts['fuzz_cases']}.toml"
         try:
-            path.write_text(to_toml(doc), encoding="utf-8")
+            file.write_text(to_toml(doc), encoding="utf-8")
         except (TypeError, UnicodeEncodeError):
             return
-        code, text = _call(lambda: front.main(["status", "--config", str(path)], BUILTINS))
+        code, text = _call(lambda: front.main(["status", "--config", str(file)], BUILTINS))
         what = "config " + _show(mutations)
         if judge(code, text, what):
-            accepted.append(path)
+            accepted.append(file)
 
-    for key, value in KNOWN_CONFIG_CASES:
-        config_case([(key, value)])
+    for known, known_value in KNOWN_CONFIG_CASES:
+        config_case([(known, known_value)])
 
     @settings(
         max_examples=cases,
