@@ -65,7 +65,7 @@ def test_interrupted_map_resumes_from_the_ledger(tmp_path: Path) -> None:
     WORK.clear()
     res, _sink = _run(_make(tmp_path, _items_stage(stop_after=8)))
     assert res.exit_code == 130
-    assert res.message == "interrupted: rerun to resume (8/20 items done)"
+    assert res.message == "interrupted: rerun to resume (squares: 8/20 items done)"
     assert (tmp_path / "state" / "checkpoints" / "items" / "squares.ledger.sqlite").exists()
     res, _ = _run(_make(tmp_path, _items_stage(stop_after=None)))
     assert res.exit_code == 0

@@ -27,6 +27,9 @@ def _tasks(*counts: tuple[str, int, int | None]) -> list:
 
 def test_interrupt_note_names_the_cut_bar_or_the_later_step() -> None:
     assert interrupt_note(_tasks(("items", 8, 20)), {}) == " (8/20 items done)"
+    assert interrupt_note(_tasks(("count", 8, 20)), {}, stage="count") == " (8/20 items done)"
+    one = _tasks(("work inference (hmm)", 0, 3))
+    assert interrupt_note(one, {}) == " (work inference (hmm): 0/3 items done)"
     two = _tasks(("work inference (hmm)", 3, 3), ("features", 2, 9))
     assert interrupt_note(two, {}) == " (features: 2/9 items done)"
     # every bar finished, training was cut: not "3/3 items done"

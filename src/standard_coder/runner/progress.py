@@ -134,13 +134,15 @@ def interrupt_note(
     tasks: Sequence[ProgressTask],
     summary: Mapping[str, Any],
     checkpoint: tuple[str, int] | None = None,
+    stage: str = "",
 ) -> str:
     """What an interrupted stage had done and what is left, for ``interrupted: rerun to
     resume (...)``.
 
     A bar that was cut is named with its count; when every bar had finished, the stage was cut
     in a later step (training, writing outputs), and the note says so instead of a misleading
-    "3/3 items done". The last checkpoint saved, if any, is where training resumes.
+    "3/3 items done". The last checkpoint saved, if any, is where training resumes. A bar is
+    named unless its name is ``items`` or the stage's own.
     """
     parts: list[str] = []
     done, total = summary.get("done"), summary.get("total")
@@ -148,7 +150,7 @@ def interrupt_note(
     if cut:
         sized = [t for t in cut if t.total is not None]
         task = (sized or cut)[-1]
-        name = f"{task.desc}: " if len(tasks) > 1 else ""
+        name = "" if task.desc in ("", "items", stage) else f"{task.desc}: "
         of = f"/{task.total}" if task.total is not None else ""
         parts.append(f"{name}{task.completed}{of} items done")
     elif isinstance(done, int) and isinstance(total, int) and done < total:
