@@ -645,10 +645,10 @@ def fuzz(b: Bench, clean: Path, cases: int, full_runs: int) -> None:
 
     def judge(code: int | None, text: str, what: str) -> bool:
         b.counts["fuzz_cases"] += 1
-        errors = [x for x in text.splitlines() if x.startswith("error:")]
+        said = [x for x in text.splitlines() if x.startswith(("error:", "stage '"))]
         if code == 0:
             return True
-        if code == 2 and errors and "Traceback" not in text:
+        if code == 2 and said and "Traceback" not in text:
             b.counts["fuzz_clean_errors"] += 1
             return False
         unclean.append(f"{what}: exit {code}: {text.strip()[-160:]}")
