@@ -20,15 +20,16 @@ import numpy as np, torch
 torch.set_num_threads(1)
 logging.basicConfig(level=logging.INFO)
 from standard_coder.runner.checkpoint import Checkpointer
-from standard_coder.sch.predictors.estimator import EffortModel
+from standard_coder.sch.predictors.estimator import EffortModel, TrainOptions
 
 out = Path(sys.argv[1])
 rng = np.random.default_rng(0)
 X = rng.normal(size=(1500, 6)).astype(np.float32)
 Y = (np.exp(-1 + 0.5 * X[:, :1]) * np.exp(rng.normal(0, 0.3, (1500, 10)))).astype(np.float32)
 ck = Checkpointer(out / "checkpoints", every_n_steps=25, fingerprint="fp-1")
-model = EffortModel(predictor="mdn", params={"components": 4, "hidden": [32, 32], "epochs": 4,
-                    "batch_size": 64, "early_stopping_patience": 10, "random_state": 3},
+model = EffortModel(predictor="mdn", params={"components": 4, "hidden": [32, 32]},
+                    training=TrainOptions(epochs=4, batch_size=64, early_stopping_patience=10),
+                    random_state=3,
                     feature_kind="tokens", feature_checksum="c", vocabulary_checksum="v")
 model.fit(X[:1300], Y[:1300], X_val=X[1300:], Y_val=Y[1300:], checkpointer=ck)
 model.save(out / "models" / "mdn" / "model.pt")

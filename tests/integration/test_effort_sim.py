@@ -25,9 +25,9 @@ from standard_coder.sch.simulate import load_truth, simulate_small_team
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# the shipped defaults: [training.mdn] + [training.optim], [training.features]
+# the shipped defaults: [training.mdn], [training.optim] (= TrainOptions()), [training.features]
 DEFAULTS = TrainingSection()
-OPTIONS = {**DEFAULTS.mdn.model_dump(), **DEFAULTS.optim.model_dump()}
+HEAD = DEFAULTS.mdn.model_dump()
 
 
 def test_mdn_on_simulated_repos_beats_loc_and_is_calibrated(tmp_path: Path) -> None:
@@ -52,8 +52,8 @@ def test_mdn_on_simulated_repos_beats_loc_and_is_calibrated(tmp_path: Path) -> N
                              validation_fraction=DEFAULTS.optim.validation_fraction)  # fmt: skip
     cache = AstCache()
     assert extract_raw(commits, cache=cache) and cache.parses < len(commits)  # chunked AST
-    model = fit_effort_model(ds, "mdn", OPTIONS, seed=0, tb_dir=tmp_path / "tb")
-    base = fit_effort_model(ds.loc_view(), "mdn", OPTIONS, seed=0)
+    model = fit_effort_model(ds, "mdn", HEAD, seed=0, tb_dir=tmp_path / "tb")
+    base = fit_effort_model(ds.loc_view(), "mdn", HEAD, seed=0)
     res = evaluate(model, ds, tmp_path / "reports", loc_baseline_model=base, plots=False)
 
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

@@ -16,6 +16,7 @@ from standard_coder.sch.evaluation import binned_calibration, crps_from_samples,
 from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.features.synthetic import synthetic_changes
 from standard_coder.sch.predictors.stage import fit_effort_model, predict_diffs
+from standard_coder.sch.predictors.train import TrainOptions
 
 torch.set_num_threads(1)
 
@@ -48,16 +49,9 @@ def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
     s = synthetic_changes(160, n_samples=10, seed=4)
     ds, rep = build_dataset(s.commits, (s.keys, s.samples), representation="tokens",
                             top_n_identifiers=4)  # fmt: skip
-    opts = {
-        "components": 2,
-        "hidden": [8],
-        "epochs": 2,
-        "batch_size": 64,
-        "checkpoint_every_steps": 10,
-        "validation_fraction": 0.1,
-    }  # runner keys dropped
-    m = fit_effort_model(ds, "mdn", opts, seed=0)
-    b = fit_effort_model(ds.loc_view(), "mdn", opts, seed=0)
+    head, training = {"components": 2, "hidden": [8]}, TrainOptions(epochs=2, batch_size=64)
+    m = fit_effort_model(ds, "mdn", head, training, seed=0)
+    b = fit_effort_model(ds.loc_view(), "mdn", head, training, seed=0)
     res = evaluate(m, ds, tmp_path / "reports", loc_baseline_model=b,
                    truth_pearson={"hmm": 0.7, "gap": 0.5}, n_pred_samples=50)  # fmt: skip
     on_disk = json.loads((tmp_path / "reports" / "sch_evaluation.json").read_text())

@@ -28,7 +28,7 @@ from standard_coder.sch.predictors.quantile import (
     quantile_cdf,
     quantile_log_prob,
 )
-from standard_coder.sch.predictors.train import TrainingInterrupted
+from standard_coder.sch.predictors.train import TrainingInterrupted, TrainOptions
 
 torch.set_num_threads(1)
 
@@ -41,7 +41,15 @@ def data(n: int = 240, d: int = 4, s: int = 20, seed: int = 0) -> tuple[np.ndarr
     return X, Y.astype(np.float32)
 
 
-SMALL: dict[str, Any] = {"components": 3, "hidden": [16, 16], "epochs": 3, "batch_size": 64}
+HEAD: dict[str, Any] = {"components": 3, "hidden": [16, 16]}
+
+
+def small(**train: Any) -> dict[str, Any]:
+    """MDN keywords: a small head and short training (``train`` overrides TrainOptions)."""
+    return {**HEAD, "training": TrainOptions(**{"epochs": 3, "batch_size": 64, **train})}
+
+
+SMALL = small()
 
 
 @pytest.mark.parametrize("family", ["gaussian", "lognormal"])
@@ -105,8 +113,8 @@ def test_quantile_distribution_is_consistent() -> None:
     ("cls", "params"),
     [
         (MDNRegressor, SMALL),
-        (QuantileRegressor, {"quantiles": [0.1, 0.5, 0.9], "hidden": [16], "epochs": 3,
-                             "batch_size": 64}),
+        (QuantileRegressor, {"quantiles": [0.1, 0.5, 0.9], "hidden": [16],
+                             "training": TrainOptions(epochs=3, batch_size=64)}),
     ],
 )  # fmt: skip
 def test_sklearn_contract(cls: Any, params: dict[str, Any]) -> None:
@@ -134,7 +142,9 @@ def test_sklearn_contract(cls: Any, params: dict[str, Any]) -> None:
 
 def test_quantile_regressor_fits() -> None:
     X, Y = data()
-    reg = QuantileRegressor(quantiles=[0.1, 0.5, 0.9], hidden=[16], epochs=3, batch_size=64)
+    reg = QuantileRegressor(
+        quantiles=[0.1, 0.5, 0.9], hidden=[16], training=TrainOptions(epochs=3, batch_size=64)
+    )
     p = reg.fit(X, Y).predict(X[:20])
     assert (p.q10 < p.q90).all()
     assert np.isfinite(reg.distribution(X[:5]).log_prob(Y[:5])).all()
@@ -142,8 +152,8 @@ def test_quantile_regressor_fits() -> None:
 
 def test_training_is_reproducible_and_learns() -> None:
     X, Y = data()
-    a = MDNRegressor(**{**SMALL, "epochs": 6}).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:])
-    b = MDNRegressor(**{**SMALL, "epochs": 6}).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:])
+    a = MDNRegressor(**small(epochs=6)).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:])
+    b = MDNRegressor(**small(epochs=6)).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:])
     for (k, va), vb in zip(a.module_.state_dict().items(), b.module_.state_dict().values(),
                            strict=True):  # fmt: skip
         assert torch.equal(va, vb), k
@@ -157,7 +167,7 @@ def _state(reg: MDNRegressor) -> dict[str, torch.Tensor]:
 
 def test_should_stop_checkpoints_and_resume_is_bitwise_exact(tmp_path: Path) -> None:
     X, Y = data()
-    params = {**SMALL, "epochs": 4}
+    params = small(epochs=4)
     ref = MDNRegressor(**params).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:])
     ck = Checkpointer(tmp_path / "ck", every_n_steps=7)
     calls = {"n": 0}
@@ -182,7 +192,7 @@ def test_should_stop_checkpoints_and_resume_is_bitwise_exact(tmp_path: Path) -> 
 
 def test_save_load_weights_only_and_vocabulary_refused(tmp_path: Path) -> None:
     X, Y = data()
-    m = EffortModel(predictor="mdn", params=SMALL, feature_kind="tokens",
+    m = EffortModel(predictor="mdn", params=HEAD, training=SMALL["training"], feature_kind="tokens",
                     feature_checksum="f" * 64, vocabulary_checksum="v" * 64).fit(X, Y)  # fmt: skip
     path = m.save(tmp_path / "models" / "mdn" / "model.pt")
     raw = torch.load(path, weights_only=True)
@@ -207,7 +217,7 @@ def test_tensorboard_scalars_share_the_global_step_axis(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     X, Y = data()
-    reg = MDNRegressor(**{**SMALL, "epochs": 3, "batch_size": 20})
+    reg = MDNRegressor(**small(epochs=3, batch_size=20))
     reg.fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:], tb_dir=tmp_path / "tb")
     acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0})
     acc.Reload()
@@ -221,3 +231,56 @@ def test_tensorboard_scalars_share_the_global_step_axis(tmp_path: Path) -> None:
     # zigzagging on one axis in TensorBoard and the report)
     reg.fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:], tb_dir=tmp_path / "tb")
     assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 1
+
+
+def test_sklearn_base_estimator_clone_and_set_params() -> None:
+    from sklearn.base import clone
+
+    reg = MDNRegressor(**small(epochs=2), random_state=5)
+    assert reg.get_params()["training"].epochs == 2 and reg.get_params()["random_state"] == 5
+    twin = clone(reg)
+    assert twin is not reg and twin.get_params()["components"] == 3
+    assert twin.set_params(components=4) is twin and twin.components == 4
+    X, Y = data()
+    fitted = reg.fit(X, Y)
+    assert not hasattr(clone(fitted), "module_")  # clone copies parameters, not the fit
+    model = EffortModel(predictor="quantile", params={"hidden": [8]}, training=TrainOptions())
+    assert clone(model).get_params()["params"] == {"hidden": [8]}
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
+def test_fit_leaves_the_global_rngs_alone() -> None:
+    import random
+
+    X, Y = data()
+    torch.manual_seed(123)
+    np.random.seed(7)
+    random.seed(9)
+    expect = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(123)
+    np.random.seed(7)
+    random.seed(9)
+    MDNRegressor(**small(epochs=1)).fit(X, Y)
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(got[0], expect[0]) and np.array_equal(got[1], expect[1])
+    assert got[2] == expect[2]
+
+
+def test_bf16_precision_trains_and_is_recorded(tmp_path: Path) -> None:
+    X, Y = data()
+    fp32 = MDNRegressor(**small(epochs=2)).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:])
+    bf16 = MDNRegressor(**small(epochs=2, precision="bf16")).fit(
+        X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:]
+    )
+    assert fp32.train_result_.precision == "fp32" and bf16.train_result_.precision == "bf16"
+    assert np.isfinite(bf16.train_result_.best_val)
+    # the same seed, other arithmetic: close but not bitwise the same weights
+    assert bf16.train_result_.best_val == pytest.approx(fp32.train_result_.best_val, rel=0.2)
+    w32, w16 = fp32.module_.state_dict(), bf16.module_.state_dict()
+    assert any(not torch.equal(w32[k], w16[k]) for k in w32)
+    m = EffortModel(predictor="mdn", params=HEAD, training=TrainOptions(epochs=1, precision="bf16"))
+    path = m.fit(X, Y).save(tmp_path / "model.pt")
+    assert EffortModel.load(path).regressor_.train_result_.precision == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        MDNRegressor(**small(epochs=1, precision="fp8")).fit(X, Y)

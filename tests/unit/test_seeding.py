@@ -1,25 +1,21 @@
 """Seeding: one call seeds python, numpy and torch; per-item seeds are stable and
-order-independent; the seed is recorded in the run folder."""
+order-independent; one ``check_random_state``."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from standard_coder.runner.seeding import (
+    check_random_state,
     item_seed,
-    record_seed,
     seed_everything,
-    seed_worker,
     torch_generator,
 )
 
@@ -80,45 +76,8 @@ def test_torch_generator() -> None:
     assert not torch.equal(a, torch.randperm(10, generator=torch_generator(4)))
 
 
-def test_seed_worker_seeds_python_and_numpy_from_torch() -> None:
-    torch.manual_seed(1000)
-    seed_worker(0)
-    a = (random.random(), float(np.random.rand()))
-    torch.manual_seed(1000)
-    seed_worker(1)
-    assert (random.random(), float(np.random.rand())) == a
-
-
-def _batch_with_worker_noise(batch: list[tuple[torch.Tensor]]) -> tuple[float, float]:
-    return random.random(), float(np.random.rand())
-
-
-@pytest.mark.slow
-def test_dataloader_workers_reproducible_with_generator() -> None:
-    ds = TensorDataset(torch.arange(8.0))
-
-    def draws() -> list[tuple[float, float]]:
-        loader = DataLoader(
-            ds,
-            batch_size=2,
-            shuffle=True,
-            num_workers=2,
-            worker_init_fn=seed_worker,
-            generator=torch_generator(5),
-            collate_fn=_batch_with_worker_noise,
-            multiprocessing_context="spawn",
-        )
-        return list(loader)
-
-    first = draws()
-    assert draws() == first
-    assert len(set(first)) == len(first)  # the workers differ from each other
-
-
-def test_record_seed(tmp_path: Path) -> None:
-    path = record_seed(tmp_path / "runs" / "r1", 1234)
-    assert path == tmp_path / "runs" / "r1" / "seed.json"
-    data = json.loads(path.read_text())
-    assert data["seed"] == 1234 and data["numpy_legacy_seed"] == 1234
-    assert data["torch"] == torch.__version__
-    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+def test_check_random_state() -> None:
+    g = np.random.default_rng(3)
+    assert check_random_state(g) is g
+    assert check_random_state(7).integers(1000) == np.random.default_rng(7).integers(1000)
+    assert isinstance(check_random_state(None), np.random.Generator)

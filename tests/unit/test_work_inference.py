@@ -35,7 +35,9 @@ def author_times(
 @pytest.fixture(scope="module")
 def fitted_hmm(author_times: tuple[np.ndarray, np.ndarray, np.ndarray]) -> NeuralHMM:
     t, tz, _ = author_times
-    return NeuralHMM(epochs=60, squash_minutes=0, time_bins=1, random_state=3).fit(t, tz)
+    return NeuralHMM(
+        learning_rate=0.05, epochs=60, squash_minutes=0, time_bins=1, random_state=3
+    ).fit(t, tz)
 
 
 @pytest.mark.parametrize("model", [GapModel(), NeuralHMM(epochs=2)])
@@ -81,7 +83,9 @@ def test_hmm_outputs_shapes_and_determinism(
     ok = m.interval_kind_ == NORMAL
     assert np.all(s1[ok] <= np.ceil(m.interval_minutes_[ok] + 1)[:, None])
     assert np.all(s1 >= 0)
-    again = NeuralHMM(epochs=60, squash_minutes=0, time_bins=1, random_state=3).fit(t, tz)
+    again = NeuralHMM(
+        learning_rate=0.05, epochs=60, squash_minutes=0, time_bins=1, random_state=3
+    ).fit(t, tz)
     assert np.array_equal(again.expected_minutes_, m.expected_minutes_)
     assert np.array_equal(again.interval_distribution(5), m.interval_distribution(5))
 
@@ -126,7 +130,9 @@ def test_hmm_long_gaps_history_window_and_squash() -> None:
     t = np.sort(np.concatenate([base + d * DAY + rng.integers(0, 8 * 3600, 12) for d in days]))
     t = np.concatenate([[t[0] - 800 * DAY], t, [t[-1] + 30]])  # one ancient + one squashed
     tz = np.full(t.shape, 60)
-    m = NeuralHMM(epochs=20, history_days=400, split_inactive_days=30, random_state=0).fit(t, tz)
+    m = NeuralHMM(
+        learning_rate=0.05, epochs=20, history_days=400, split_inactive_days=30, random_state=0
+    ).fit(t, tz)
     kinds = m.interval_kind_
     assert kinds[0] == FIRST and kinds[1] == LONG_GAP  # 800 days back
     assert (kinds == LONG_GAP).sum() == 2  # and the 56-day break
@@ -159,7 +165,7 @@ def test_hmm_beats_gap_on_paper_setting(tmp_path: Path) -> None:
         assert len(cs) >= 100
         t = np.array([c.authored_at for c in cs])
         tz = np.array([c.tz_offset_min for c in cs])
-        hmm = NeuralHMM(epochs=400, time_bins=1, random_state=0).fit(t, tz)
+        hmm = NeuralHMM(learning_rate=0.05, epochs=400, time_bins=1, random_state=0).fit(t, tz)
         gap = GapModel().fit(t, tz)
         ok = hmm.interval_kind_ == NORMAL
         xs.append(np.array([c.coding_minutes for c in cs], dtype=float)[ok])
@@ -185,7 +191,7 @@ def test_degenerate_histories_are_labelled() -> None:
     base = 1_704_186_000
     t = np.array([base, base + 10, base + 20, base + 3600, base + 7 * DAY])
     groups = np.array([0, 1, 1, 1, 2])
-    m = NeuralHMM(epochs=3, random_state=0).fit(t, np.zeros(5), groups=groups)
+    m = NeuralHMM(learning_rate=0.05, epochs=3, random_state=0).fit(t, np.zeros(5), groups=groups)
     assert m.interval_kind_.tolist() == [FIRST, FIRST, NORMAL, NORMAL, FIRST]
     assert m.expected_minutes_[2] == 0.0  # same minute as the previous commit
     assert np.all(np.isfinite(m.sample_intervals(10)))

@@ -57,4 +57,9 @@ class RunnerSection(StrictModel):
     stop_grace_s: float = Field(
         10.0, gt=0, description="seconds between SIGTERM and SIGKILL for command stages"
     )
-    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="training precision")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description="effort-model training precision: bf16 = bfloat16 autocast where the device "
+        "supports it (else fp32, with a warning); the precision used is in the model checkpoint "
+        "and the stage summary",
+    )

@@ -151,7 +151,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             run=functools.partial(sch_train.run, cfg=cfg),
             deps=("mine",),
             inputs=tuple(train_inputs),
-            params={"training": _dump(t, root), "seed": cfg.runner.seed},
+            params={
+                "training": _dump(t, root),
+                "seed": cfg.runner.seed,
+                # only when set: fp32 runs keep the fingerprint they had before the key worked
+                **({"precision": cfg.runner.precision} if cfg.runner.precision != "fp32" else {}),
+            },
             outputs=tuple(train_outputs),
             code_files=[
                 Path(sch_train.__file__),

@@ -54,11 +54,22 @@ def work_options(cfg: FlagshipConfig) -> Any:
     )
 
 
-def predictor_options(cfg: FlagshipConfig) -> dict[str, Any]:
-    """Flat estimator keywords for the configured predictor (architecture + optimisation)."""
+def head_params(cfg: FlagshipConfig) -> dict[str, Any]:
+    """The configured head parameters: ``[training.mdn]`` or ``[training.quantile]``."""
     t = cfg.training
-    head = t.mdn if t.predictor == "mdn" else t.quantile
-    return {**head.model_dump(), **t.optim.model_dump()}
+    return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()
+
+
+def train_options(cfg: FlagshipConfig) -> Any:
+    """``TrainOptions`` from ``[training.optim]`` (less the runner-only keys) and
+    ``[runner] precision``."""
+    from dataclasses import fields
+
+    from standard_coder.sch.predictors.train import TrainOptions
+
+    names = {f.name for f in fields(TrainOptions)}
+    optim = {k: v for k, v in cfg.training.optim.model_dump().items() if k in names}
+    return TrainOptions(**optim, precision=cfg.runner.precision)
 
 
 def squash_groups(histories: Mapping[str, Any], squash_minutes: int) -> list[list[Key]]:
@@ -251,12 +262,13 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     rep.save(p["change_rep"])
     ctx.set_summary(commits=len(dataset), features=int(dataset.X.shape[1]))
 
-    options = predictor_options(cfg)
+    head, training = head_params(cfg), train_options(cfg)
     try:
         model = fit_effort_model(
             dataset,
             t.predictor,
-            options,
+            head,
+            training,
             checkpointer=ctx.checkpointer(
                 t.predictor, every_n_steps=t.optim.checkpoint_every_steps
             ),
@@ -268,7 +280,8 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
         baseline = fit_effort_model(
             dataset.loc_view(),
             t.predictor,
-            options,
+            head,
+            training,
             checkpointer=ctx.checkpointer(
                 "baseline_loc", every_n_steps=t.optim.checkpoint_every_steps
             ),
@@ -294,4 +307,5 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
         baseline_loc_nll=metrics.get("baseline_loc_heldout_nll"),
         spearman_sch=metrics.get("spearman_sch"),
         coverage_80=metrics.get("coverage_80"),
+        precision=model.regressor_.train_result_.precision,
     )

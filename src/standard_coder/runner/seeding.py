@@ -1,39 +1,33 @@
 """One place for randomness: seed python, numpy and torch from the run seed, derive stable
-per-item seeds from item keys, seed DataLoader workers, and record the seed in the run folder.
+per-item seeds from item keys, seeded generators for samplers, and ``check_random_state`` for
+estimators' ``random_state`` parameters.
 
 Example:
     >>> seed_everything(ctx.seed)
     >>> rng = np.random.default_rng(item_seed(ctx.seed, repo_key))  # order-independent
-    >>> loader = DataLoader(ds, shuffle=True, generator=torch_generator(ctx.seed),
-    ...                     worker_init_fn=seed_worker)
+    >>> loader = DataLoader(ds, shuffle=True, generator=torch_generator(ctx.seed))
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from standard_coder.runner.atomic import atomic_write_json
-
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 # numpy and torch are imported inside the functions: ``item_seed`` must stay cheap to import
 # (stages that only hash item keys should not pay torch's import time).
 
 __all__ = [
-    "SEED_FILE",
+    "check_random_state",
     "item_seed",
-    "record_seed",
     "seed_everything",
-    "seed_worker",
     "torch_generator",
 ]
 
-SEED_FILE = "seed.json"
 _MAX_SEED = 2**63 - 1
 
 
@@ -66,17 +60,6 @@ def item_seed(run_seed: int, key: str) -> int:
     return int.from_bytes(digest[:8], "big") & _MAX_SEED
 
 
-def seed_worker(worker_id: int) -> None:
-    """``worker_init_fn`` for DataLoader workers: seed python and numpy from torch's per-worker
-    seed (which the loader derives from its generator), as the PyTorch docs recommend."""
-    import numpy as np
-    import torch
-
-    worker_seed = torch.initial_seed() % 2**32
-    np.random.seed(worker_seed)
-    random.seed(worker_seed)
-
-
 def torch_generator(seed: int, device: str = "cpu") -> torch.Generator:
     """A fresh ``torch.Generator`` seeded with ``seed`` (for samplers and DataLoaders)."""
     import torch
@@ -86,20 +69,14 @@ def torch_generator(seed: int, device: str = "cpu") -> torch.Generator:
     return gen
 
 
-def record_seed(run_dir: Path, seed: int) -> Path:
-    """Write ``<run_dir>/seed.json`` atomically and return its path."""
-    import numpy as np
-    import torch
+def check_random_state(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A numpy Generator from an int seed, a Generator (returned as is) or None (fresh entropy).
 
-    path = Path(run_dir) / SEED_FILE
-    atomic_write_json(
-        path,
-        {
-            "seed": _check(seed),
-            "numpy_legacy_seed": seed % 2**32,
-            "pythonhashseed": os.environ.get("PYTHONHASHSEED"),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-        },
-    )
-    return path
+    The one ``random_state`` convention of the project's estimators (numpy's ``Generator``
+    rather than scikit-learn's legacy ``RandomState``).
+    """
+    import numpy as np
+
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)

@@ -9,19 +9,23 @@ identity (representation kind, checksum, vocabulary checksum) and ``save``/``loa
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
-from sklearn.exceptions import NotFittedError
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
 from standard_coder.runner.context import TrainingCheckpointer
+from standard_coder.runner.seeding import check_random_state
 from standard_coder.sch.features._io import atomic_write_bytes
 from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.predictors.distributions import (
@@ -35,7 +39,6 @@ from standard_coder.sch.predictors.train import (
     TrainingInterrupted,
     TrainOptions,
     TrainResult,
-    seed_everything,
     train_model,
 )
 
@@ -57,11 +60,14 @@ class Prediction:
     quantiles: dict[float, np.ndarray] = field(default_factory=dict)
 
 
-def check_random_state(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A numpy Generator from an int, a Generator or None."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
+TRAIN_FIELDS = frozenset(f.name for f in fields(TrainOptions))
+
+
+def seed_of(random_state: int | np.random.Generator | None) -> int:
+    """The integer torch seed of a ``random_state`` (an int is used as is)."""
+    if isinstance(random_state, int | np.integer) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).integers(0, 2**62))
 
 
 def _torch_generator(rng: int | np.random.Generator | None) -> torch.Generator:
@@ -69,35 +75,45 @@ def _torch_generator(rng: int | np.random.Generator | None) -> torch.Generator:
     return torch.Generator().manual_seed(int(r.integers(0, 2**62)))
 
 
-class _TorchRegressor:
-    """Shared fit/predict machinery; subclasses build the module and the distribution."""
+@contextlib.contextmanager
+def _own_rng() -> Iterator[None]:
+    """Run the block with the global RNGs (python, numpy, torch) put back afterwards: ``fit``
+    seeds torch for the weight initialisation without leaving a trace on the caller."""
+    saved = capture_rng_state()
+    try:
+        yield
+    finally:
+        restore_rng_state(saved)
 
-    _OPTIM: ClassVar[tuple[str, ...]] = (
-        "epochs", "batch_size", "learning_rate", "weight_decay", "early_stopping_patience",
-        "grad_clip", "max_steps_per_epoch", "samples_per_commit",
-    )  # fmt: skip
 
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    weight_decay: float
-    early_stopping_patience: int
-    grad_clip: float
-    max_steps_per_epoch: int | None
-    samples_per_commit: int
-    random_state: int
+class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
+    """Shared fit/predict machinery; subclasses build the module and the distribution.
+
+    Constructor parameters are the model head's, plus ``training`` (a :class:`TrainOptions`,
+    default ``TrainOptions()``), ``random_state`` and ``device``; ``get_params``,
+    ``set_params`` and ``sklearn.base.clone`` come from ``BaseEstimator``.
+    """
+
+    training: TrainOptions | None
+    random_state: int | np.random.Generator | None
     device: str
     module_: nn.Module
+    config_: Any
 
     def _build(self, n_features: int) -> nn.Module:
         raise NotImplementedError
 
-    def _config_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+    @classmethod
+    def head_param_names(cls) -> tuple[str, ...]:
+        """Constructor parameters that shape the model (not training, seed or device)."""
+        return tuple(
+            n for n in cls._get_param_names() if n not in ("training", "random_state", "device")
+        )
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters (sklearn convention)."""
-        return {k: getattr(self, k) for k in self._PARAMS}  # type: ignore[attr-defined]
+    @property
+    def training_options(self) -> TrainOptions:
+        """``training`` or the defaults."""
+        return self.training if self.training is not None else TrainOptions()
 
     def fit(
         self,
@@ -112,6 +128,9 @@ class _TorchRegressor:
     ) -> _TorchRegressor:
         """Train on features ``X`` (n, d) and label samples ``Y_samples`` (n, S) in hours.
 
+        The global RNGs are left as they were (initialisation and batches draw from the
+        seed of ``random_state``).
+
         Raises:
             TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved; rerun resumes).
         """
@@ -124,27 +143,24 @@ class _TorchRegressor:
         if not np.isfinite(Y).all() or (Y < 0).any():
             raise ValueError("label samples must be finite hours >= 0")
         dev = torch.device(self.device)
-        seed_everything(self.random_state)
-        module = self._build(X.shape[1]).to(dev)
+        seed = seed_of(self.random_state)
         d = X.shape[1]
         xv = np.zeros((0, d), np.float32) if X_val is None else np.asarray(X_val, np.float32)
         yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
               else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
-        opts = TrainOptions(**{k: getattr(self, k) for k in self._OPTIM})
-        res = train_model(
-            module, torch.as_tensor(X, device=dev), torch.as_tensor(Y, device=dev),
-            torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev),
-            options=opts, seed=self.random_state, checkpointer=checkpointer,
-            should_stop=should_stop, tb_dir=tb_dir,
-        )  # fmt: skip
+        with _own_rng():
+            torch.manual_seed(seed)
+            module = self._build(d).to(dev)
+            res = train_model(
+                module, torch.as_tensor(X, device=dev), torch.as_tensor(Y, device=dev),
+                torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev),
+                options=self.training_options, seed=seed, checkpointer=checkpointer,
+                should_stop=should_stop, tb_dir=tb_dir,
+            )  # fmt: skip
         self.module_ = module.cpu().eval()
         self.train_result_: TrainResult = res
         self.n_features_in_ = d
         return self
-
-    def _check(self) -> None:
-        if not hasattr(self, "module_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
         """Predicted per-change distributions."""
@@ -165,7 +181,7 @@ class _TorchRegressor:
         return self.distribution(X).sample(n, _torch_generator(rng))
 
     def _forward(self, X: np.ndarray) -> Any:
-        self._check()
+        check_is_fitted(self, "module_")
         x = torch.as_tensor(np.asarray(X, np.float32))
         if x.ndim != 2 or x.shape[1] != self.n_features_in_:
             raise ValueError(f"X has shape {tuple(x.shape)}, expected (n, {self.n_features_in_})")
@@ -176,38 +192,20 @@ class _TorchRegressor:
 class MDNRegressor(_TorchRegressor):
     """Mixture density network regressor (paper defaults: 20 components, 256-64-64-64-64)."""
 
-    _PARAMS: ClassVar[tuple[str, ...]] = (
-        "components", "hidden", "family", *_TorchRegressor._OPTIM, "random_state", "device",
-    )  # fmt: skip
-
     def __init__(
         self,
         *,
         components: int = 20,
         hidden: Sequence[int] = (256, 64, 64, 64, 64),
         family: str = "lognormal",
-        epochs: int = 60,
-        batch_size: int = 1024,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.0,
-        early_stopping_patience: int = 8,
-        grad_clip: float = 5.0,
-        max_steps_per_epoch: int | None = None,
-        samples_per_commit: int = 8,
-        random_state: int = 0,
+        training: TrainOptions | None = None,
+        random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",
     ) -> None:
         self.components = components
         self.hidden = hidden
         self.family = family
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.early_stopping_patience = early_stopping_patience
-        self.grad_clip = grad_clip
-        self.max_steps_per_epoch = max_steps_per_epoch
-        self.samples_per_commit = samples_per_commit
+        self.training = training
         self.random_state = random_state
         self.device = device
 
@@ -219,7 +217,7 @@ class MDNRegressor(_TorchRegressor):
             components=self.components,
             hidden=list(self.hidden),
             family=self.family,  # type: ignore[arg-type]
-        )  # type: ignore[arg-type]
+        )
         return MDN(self.config_)
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
@@ -230,36 +228,18 @@ class MDNRegressor(_TorchRegressor):
 class QuantileRegressor(_TorchRegressor):
     """Monotone quantile regression (pinball loss) on log-hours."""
 
-    _PARAMS: ClassVar[tuple[str, ...]] = (
-        "quantiles", "hidden", *_TorchRegressor._OPTIM, "random_state", "device",
-    )  # fmt: skip
-
     def __init__(
         self,
         *,
         quantiles: Sequence[float] = PRED_LEVELS,
         hidden: Sequence[int] = (128, 64),
-        epochs: int = 60,
-        batch_size: int = 1024,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.0,
-        early_stopping_patience: int = 8,
-        grad_clip: float = 5.0,
-        max_steps_per_epoch: int | None = None,
-        samples_per_commit: int = 8,
-        random_state: int = 0,
+        training: TrainOptions | None = None,
+        random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",
     ) -> None:
         self.quantiles = quantiles
         self.hidden = hidden
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.early_stopping_patience = early_stopping_patience
-        self.grad_clip = grad_clip
-        self.max_steps_per_epoch = max_steps_per_epoch
-        self.samples_per_commit = samples_per_commit
+        self.training = training
         self.random_state = random_state
         self.device = device
 
@@ -277,11 +257,15 @@ class QuantileRegressor(_TorchRegressor):
 PREDICTORS: dict[str, type[_TorchRegressor]] = {"mdn": MDNRegressor, "quantile": QuantileRegressor}
 
 
-class EffortModel:
+class EffortModel(BaseEstimator):  # type: ignore[misc]
     """A fitted predictor bound to one feature representation (kind + checksums).
 
+    ``params`` are the model head's parameters (e.g. ``components``, ``hidden``, ``family``),
+    ``training`` the optimisation settings; they are passed separately and never merged.
+
     Example:
-        >>> model = EffortModel(predictor="mdn", params={"epochs": 5},
+        >>> model = EffortModel(predictor="mdn", params={"components": 5},
+        ...                     training=TrainOptions(epochs=5),
         ...                     feature_kind=rep.kind, feature_checksum=rep.checksum_,
         ...                     vocabulary_checksum=rep.vocabulary_checksum_).fit(X, Y)
         >>> model.predict(X_new).sch
@@ -292,12 +276,18 @@ class EffortModel:
         *,
         predictor: str = "mdn",
         params: Mapping[str, Any] | None = None,
+        training: TrainOptions | None = None,
+        random_state: int | np.random.Generator | None = 0,
+        device: str = "cpu",
         feature_kind: str = "hybrid",
         feature_checksum: str = "",
         vocabulary_checksum: str = "",
     ) -> None:
         self.predictor = predictor
         self.params = params
+        self.training = training
+        self.random_state = random_state
+        self.device = device
         self.feature_kind = feature_kind
         self.feature_checksum = feature_checksum
         self.vocabulary_checksum = vocabulary_checksum
@@ -306,11 +296,12 @@ class EffortModel:
         if self.predictor not in PREDICTORS:
             raise ValueError(f"unknown predictor {self.predictor!r}; use one of {list(PREDICTORS)}")
         cls = PREDICTORS[self.predictor]
-        params = dict(self.params or {})
-        unknown = sorted(set(params) - set(cls._PARAMS))  # type: ignore[attr-defined]
+        head = dict(self.params or {})
+        unknown = sorted(set(head) - set(cls.head_param_names()))
         if unknown:
             raise ValueError(f"unknown {self.predictor} option(s): {', '.join(unknown)}")
-        return cls(**params)
+        return cls(**head, training=self.training, random_state=self.random_state,
+                   device=self.device)  # fmt: skip
 
     def fit(self, X: np.ndarray, Y_samples: np.ndarray, **fit_kw: Any) -> EffortModel:
         """Fit the underlying regressor (keywords as :meth:`MDNRegressor.fit`)."""
@@ -318,8 +309,7 @@ class EffortModel:
         return self
 
     def _reg(self) -> _TorchRegressor:
-        if not hasattr(self, "regressor_"):
-            raise NotFittedError("EffortModel is not fitted; call fit() or load()")
+        check_is_fitted(self, "regressor_", msg="EffortModel is not fitted; call fit() or load()")
         return self.regressor_
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
@@ -338,12 +328,15 @@ class EffortModel:
         """The checkpoint dict (tensors and plain values only)."""
         reg = self._reg()
         res = reg.train_result_
-        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in reg.get_params().items()}
-        params["hidden"] = list(params["hidden"])
+        head = {k: getattr(reg, k) for k in reg.head_param_names()}
+        params = {k: (list(v) if isinstance(v, tuple | list) else v) for k, v in head.items()}
+        rs = reg.random_state
         return {
             "format": MODEL_FORMAT,
             "predictor": self.predictor,
             "params": params,
+            "training": asdict(reg.training_options),
+            "random_state": int(rs) if isinstance(rs, int | np.integer) else None,
             "config": asdict(reg.config_),  # type: ignore[attr-defined]
             "state_dict": reg.module_.state_dict(),
             "n_features": reg.n_features_in_,
@@ -357,6 +350,7 @@ class EffortModel:
                 "steps": res.steps,
                 "stopped": res.stopped,
                 "history": res.history,
+                "precision": res.precision,
             },
         }
 
@@ -396,7 +390,14 @@ class EffortModel:
                 f"{path}: model was trained on other feature scaling "
                 f"({ck['feature_checksum'][:12]} != {expected_checksum[:12]}); retrain it"
             )
-        model = cls(predictor=ck["predictor"], params=ck["params"],
+        params = dict(ck["params"])
+        # Checkpoints before the head/training split kept one flat dict of both.
+        training = dict(ck.get("training") or {k: params[k] for k in TRAIN_FIELDS if k in params})
+        for k in (*TRAIN_FIELDS, "random_state", "device"):
+            params.pop(k, None)
+        model = cls(predictor=ck["predictor"], params=params,
+                    training=TrainOptions(**training),
+                    random_state=ck.get("random_state", ck["params"].get("random_state", 0)),
                     feature_kind=ck["feature_kind"], feature_checksum=ck["feature_checksum"],
                     vocabulary_checksum=ck["vocabulary_checksum"])  # fmt: skip
         reg = model._make()
@@ -412,6 +413,7 @@ class EffortModel:
             steps=t["steps"],
             stopped=t["stopped"],
             history=t["history"],
+            precision=t.get("precision", "fp32"),
         )
         model.regressor_ = reg
         model.path_ = path  # type: ignore[attr-defined]
@@ -423,6 +425,6 @@ __all__ = [
     "MDNRegressor",
     "Prediction",
     "QuantileRegressor",
+    "TrainOptions",
     "TrainingInterrupted",
-    "check_random_state",
 ]

@@ -55,7 +55,7 @@ class MDN(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return ``(log_pi, loc, scale)``, each ``(batch, K)``; loc/scale on the family's axis."""
         k = self.cfg.components
-        out = self.head(self.trunk(x))
+        out = self.head(self.trunk(x)).float()  # the distribution math in fp32 (autocast)
         logits, loc, s = out[:, :k], out[:, k : 2 * k], out[:, 2 * k :]
         scale = nn.functional.softplus(s) + self.cfg.min_scale
         return torch.log_softmax(logits, dim=-1), loc, scale

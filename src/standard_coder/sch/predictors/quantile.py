@@ -47,7 +47,7 @@ class QuantileNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Quantiles of log-hours, (batch, Q), increasing along the last axis."""
-        out = self.head(self.trunk(x))
+        out = self.head(self.trunk(x)).float()  # the distribution math in fp32 (autocast)
         inc = nn.functional.softplus(out[:, 1:]) + 1e-4
         return torch.cat([out[:, :1], out[:, :1] + torch.cumsum(inc, dim=-1)], dim=-1)
 

@@ -16,36 +16,18 @@ from standard_coder.sch.features.representation import (
     RepresentationMismatch,
 )
 from standard_coder.sch.features.tokens import language_of
-from standard_coder.sch.predictors.estimator import PREDICTORS, EffortModel
+from standard_coder.sch.predictors.estimator import EffortModel
+from standard_coder.sch.predictors.train import TrainOptions
 from standard_coder.sch.records import CommitRecord, FileChange
 
 log = logging.getLogger(__name__)
-
-_NOT_ESTIMATOR = frozenset({"checkpoint_every_steps", "validation_fraction"})
-
-
-def estimator_params(kind: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep the options the ``kind`` estimator accepts (drop runner-only keys; unknown -> error)."""
-    if kind not in PREDICTORS:
-        raise ValueError(f"unknown predictor {kind!r}; use one of {sorted(PREDICTORS)}")
-    allowed = set(PREDICTORS[kind]._PARAMS)  # type: ignore[attr-defined]
-    out: dict[str, Any] = {}
-    for k, v in options.items():
-        if k in _NOT_ESTIMATOR:
-            continue
-        if k not in allowed:
-            # options of the other predictor (e.g. mdn keys given to quantile) are ignored
-            if any(k in set(c._PARAMS) for c in PREDICTORS.values()):  # type: ignore[attr-defined]
-                continue
-            raise ValueError(f"unknown {kind} option {k!r}")
-        out[k] = list(v) if isinstance(v, tuple) else v
-    return out
 
 
 def fit_effort_model(
     dataset: Dataset,
     kind: str,
-    options: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    training: TrainOptions | None = None,
     *,
     checkpointer: TrainingCheckpointer | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -55,16 +37,16 @@ def fit_effort_model(
 ) -> EffortModel:
     """Train the ``kind`` predictor (``mdn`` or ``quantile``) on the dataset's train split.
 
-    ``options`` are flat estimator keywords (e.g. ``components``, ``hidden``, ``family``,
-    ``epochs``, ``batch_size``, ``learning_rate``, ...). Early stopping uses the validation
-    split. Pass ``dataset.loc_view()`` to train the LOC baseline.
+    ``params`` are the head's parameters (e.g. ``components``, ``hidden``, ``family``),
+    ``training`` the optimisation settings (defaults: ``TrainOptions()``). Early stopping uses
+    the validation split. Pass ``dataset.loc_view()`` to train the LOC baseline.
 
     Raises:
         TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved).
     """
-    params = {**estimator_params(kind, options), "random_state": seed, "device": device}
     tr, va = dataset.index(TRAIN), dataset.index(VAL)
-    model = EffortModel(predictor=kind, params=params, feature_kind=dataset.feature_kind,
+    model = EffortModel(predictor=kind, params=params, training=training, random_state=seed,
+                        device=device, feature_kind=dataset.feature_kind,
                         feature_checksum=dataset.feature_checksum,
                         vocabulary_checksum=dataset.vocabulary_checksum)  # fmt: skip
     log.info("training %s on %d changes (%d validation) on %s", kind, len(tr), len(va), device)

@@ -8,7 +8,12 @@ once per drawn commit. One epoch is ``ceil(n_train_commits * n_samples / batch_s
 (capped by ``max_steps_per_epoch``). After each epoch the validation loss (all validation
 commits x all their samples) drives early stopping.
 Checkpoints go through a ``TrainingCheckpointer`` every N steps, at each epoch end and when
-``should_stop()`` turns true; they hold everything needed for a bitwise-exact resume.
+``should_stop()`` turns true; they hold everything needed for a bitwise-exact resume (weights,
+AdamW state, the batch generator and every RNG through the runner's
+:func:`~standard_coder.runner.checkpoint.capture_rng_state`).
+The loop is AdamW with gradient-norm clipping and a constant learning rate (no scheduler, no
+GradScaler). ``precision="bf16"`` runs the network under bfloat16 autocast where the device
+supports it (no loss scaling is needed for bf16); the distribution math stays in fp32.
 """
 
 from __future__ import annotations
@@ -20,21 +25,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
+from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
 from standard_coder.runner.context import TrainingCheckpointer
+from standard_coder.runner.seeding import torch_generator
 
 log = logging.getLogger(__name__)
-
-
-class LossModule(Protocol):
-    """A module with ``loss(x, y)``: mean loss of hours ``y`` (B,) or (B, m)."""
-
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...
 
 
 class TrainingInterrupted(Exception):
@@ -48,7 +48,11 @@ class TrainingInterrupted(Exception):
 
 @dataclass
 class TrainOptions:
-    """Optimisation settings (the ``[training.optim]`` section as plain values)."""
+    """Optimisation settings: the one home of their names and defaults.
+
+    ``[training.optim]`` mirrors these fields (plus the runner-only ``checkpoint_every_steps``
+    and ``validation_fraction``); ``tests/unit/test_sch_params.py`` checks the defaults agree.
+    """
 
     epochs: int = 60
     batch_size: int = 1024
@@ -56,7 +60,12 @@ class TrainOptions:
     weight_decay: float = 0.0
     early_stopping_patience: int = 8
     grad_clip: float = 5.0
-    max_steps_per_epoch: int | None = None
+    max_steps_per_epoch: int | None = 500
+    """Cap on steps per epoch (an epoch is otherwise commits x samples / batch); bounds the
+    time between validations on large histories. None: no cap."""
+    precision: str = "fp32"
+    """``fp32`` or ``bf16`` (autocast; falls back to fp32 where the device lacks bf16). Set from
+    ``[runner] precision``."""
     samples_per_commit: int = 8
     """Label samples drawn per drawn commit: a step covers ``batch_size // k`` commits with
     ``k`` samples each (``batch_size`` pairs), so the network runs once per commit, not per
@@ -73,8 +82,8 @@ class TrainResult:
     steps: int
     stopped: str
     history: list[list[float]] = field(default_factory=list)
-    interrupted: bool = False
-    checkpoint: Path | None = None
+    precision: str = "fp32"
+    """The precision training actually ran in."""
 
 
 def data_digest(*arrays: torch.Tensor) -> str:
@@ -87,28 +96,39 @@ def data_digest(*arrays: torch.Tensor) -> str:
     return h.hexdigest()
 
 
-def _rng_states() -> dict[str, Any]:
-    out: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        out["cuda"] = torch.cuda.get_rng_state_all()
-    return out
+def effective_precision(precision: str, device: torch.device) -> str:
+    """``precision`` if ``device`` runs it, else ``fp32`` (logged)."""
+    if precision == "fp32":
+        return "fp32"
+    if precision != "bf16":
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    ok = device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
+    if not ok:
+        log.warning("bf16 autocast is not supported on %s; training in fp32", device)
+    return "bf16" if ok else "fp32"
 
 
-def _set_rng_states(st: dict[str, Any]) -> None:
-    torch.set_rng_state(st["torch"])
-    if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
+def _autocast(device: torch.device, precision: str) -> Any:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @torch.no_grad()
-def mean_loss(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, chunk: int = 4096) -> float:
+def mean_loss(
+    model: nn.Module,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    chunk: int = 4096,
+    *,
+    precision: str = "fp32",
+) -> float:
     """Mean loss over every (row, sample) pair of ``X``, ``Y`` (rows x samples)."""
     was = model.training
     model.eval()
     total = 0.0
     rows = max(1, chunk // max(1, Y.shape[1]))
     for i in range(0, X.shape[0], rows):
-        loss = model.loss(X[i : i + rows], Y[i : i + rows])  # type: ignore[operator]
+        with _autocast(X.device, precision):
+            loss = model.loss(X[i : i + rows], Y[i : i + rows])  # type: ignore[operator]
         total += float(loss) * Y[i : i + rows].numel()
     model.train(was)
     return total / max(1, Y.numel())
@@ -126,7 +146,6 @@ def train_model(
     checkpointer: TrainingCheckpointer | None = None,
     should_stop: Callable[[], bool] | None = None,
     tb_dir: Path | None = None,
-    on_epoch: Callable[[int, float, float], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` (which must define ``loss(x, y)``) in place; best weights are kept.
 
@@ -140,7 +159,6 @@ def train_model(
         should_stop: polled every step; when true a checkpoint is written and
             :class:`TrainingInterrupted` is raised.
         tb_dir: TensorBoard scalars (``train/loss``, ``val/loss``) go here when given.
-        on_epoch: callback ``(epoch, train_loss, val_loss)``.
 
     Returns:
         The :class:`TrainResult`; ``model`` holds the weights of the best validation epoch.
@@ -156,7 +174,8 @@ def train_model(
     opt = torch.optim.AdamW(
         model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
     )
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = torch_generator(seed)
+    precision = effective_precision(options.precision, X.device)
     digest = data_digest(X, Y, X_val, Y_val)
     epoch = step_in_epoch = global_step = bad_epochs = 0
     best_val, best_epoch = math.inf, -1
@@ -166,11 +185,10 @@ def train_model(
 
     if checkpointer is not None:
         st = checkpointer.load_latest()
-        if st is not None and st.get("data_digest") == digest:
+        if st is not None and st.get("data_digest") == digest and "rng_state" in st:
             model.load_state_dict(st["model"])
             opt.load_state_dict(st["optimizer"])
-            gen.set_state(st["generator"])
-            _set_rng_states(st["rng"])
+            restore_rng_state(st["rng_state"], generators={"batches": gen})
             epoch, step_in_epoch = int(st["epoch"]), int(st["step_in_epoch"])
             global_step, bad_epochs = int(st["global_step"]), int(st["bad_epochs"])
             best_val, best_epoch = float(st["best_val"]), int(st["best_epoch"])
@@ -179,12 +197,12 @@ def train_model(
             loss_sum = float(st["loss_sum"])
             log.info("resuming training at epoch %d step %d", epoch, global_step)
         elif st is not None:
-            log.warning("ignoring a checkpoint of other training data")
+            log.warning("ignoring a checkpoint of other training data (or an older format)")
 
     def state() -> dict[str, Any]:
         return {
             "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "generator": gen.get_state(), "rng": _rng_states(), "epoch": epoch,
+            "rng_state": capture_rng_state(generators={"batches": gen}), "epoch": epoch,
             "step_in_epoch": step_in_epoch, "global_step": global_step,
             "bad_epochs": bad_epochs, "best_val": best_val, "best_epoch": best_epoch,
             "best_state": best_state, "history": history, "loss_sum": loss_sum,
@@ -211,7 +229,8 @@ def train_model(
                 rows = torch.randint(n, (B // k,), generator=gen).to(X.device)
                 cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
                 yb = Y[rows[:, None], cols]
-                loss = model.loss(X[rows], yb[:, 0] if k == 1 else yb)  # type: ignore[operator]
+                with _autocast(X.device, precision):
+                    loss = model.loss(X[rows], yb[:, 0] if k == 1 else yb)  # type: ignore[operator]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if options.grad_clip > 0:
@@ -225,14 +244,13 @@ def train_model(
                 if checkpointer is not None and checkpointer.due(global_step):
                     checkpointer.save(state(), global_step)
             train_loss = loss_sum / steps_per_epoch
-            val = mean_loss(model, X_val, Y_val) if X_val.shape[0] else train_loss
+            val = (mean_loss(model, X_val, Y_val, precision=precision) if X_val.shape[0]
+                   else train_loss)  # fmt: skip
             history.append([float(epoch), train_loss, val])
             if writer is not None:
                 # On the global-step axis, like train/loss, so the curves share one x axis.
                 writer.add_scalar("train/epoch_loss", train_loss, global_step)
                 writer.add_scalar("val/loss", val, global_step)
-            if on_epoch is not None:
-                on_epoch(epoch, train_loss, val)
             if val < best_val:
                 best_val, best_epoch, bad_epochs = val, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
@@ -264,10 +282,5 @@ def train_model(
         steps=global_step,
         stopped=stopped,
         history=history,
+        precision=precision,
     )
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch (and numpy's legacy global RNG) before building a model."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from standard_coder.runner.seeding import check_random_state
+
 __all__ = [
     "FIRST",
     "LONG_GAP",
@@ -30,13 +32,6 @@ FIRST = 1
 """Interval kind: the author's first commit (no previous commit)."""
 LONG_GAP = 2
 """Interval kind: the previous commit is further back than the inactivity split."""
-
-
-def check_random_state(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A numpy Generator from an int seed, a Generator (returned as is) or None (fresh)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class NeuralHMM(WorkInferenceModel):
         self,
         *,
         epochs: int = 400,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.02,
         hidden: int = 16,
         time_bins: int = 16,
         history_days: int = 730,
