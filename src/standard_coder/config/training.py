@@ -75,6 +75,13 @@ class MDNSection(StrictModel):
     family: Literal["gaussian", "lognormal"] = Field(
         "lognormal", description="component family for positive hours (see docs/effort-models.md)"
     )
+    dropout: float = Field(
+        0.3,
+        ge=0,
+        lt=1,
+        description="dropout after each hidden layer while training (keeps the network from "
+        "memorising each commit on histories of a few hundred changes; 0 = off)",
+    )
 
 
 class QuantileSection(StrictModel):

@@ -190,7 +190,8 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
 
 
 class MDNRegressor(_TorchRegressor):
-    """Mixture density network regressor (paper defaults: 20 components, 256-64-64-64-64)."""
+    """Mixture density network regressor (paper defaults: 20 components, 256-64-64-64-64;
+    dropout 0.3 after each hidden layer, measured in docs/effort-models.md)."""
 
     def __init__(
         self,
@@ -198,6 +199,7 @@ class MDNRegressor(_TorchRegressor):
         components: int = 20,
         hidden: Sequence[int] = (256, 64, 64, 64, 64),
         family: str = "lognormal",
+        dropout: float = 0.3,
         training: TrainOptions | None = None,
         random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",
@@ -205,6 +207,7 @@ class MDNRegressor(_TorchRegressor):
         self.components = components
         self.hidden = hidden
         self.family = family
+        self.dropout = dropout
         self.training = training
         self.random_state = random_state
         self.device = device
@@ -217,6 +220,7 @@ class MDNRegressor(_TorchRegressor):
             components=self.components,
             hidden=list(self.hidden),
             family=self.family,  # type: ignore[arg-type]
+            dropout=self.dropout,
         )
         return MDN(self.config_)
 
@@ -395,6 +399,8 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         training = dict(ck.get("training") or {k: params[k] for k in TRAIN_FIELDS if k in params})
         for k in (*TRAIN_FIELDS, "random_state", "device"):
             params.pop(k, None)
+        if ck["predictor"] == "mdn":
+            params.setdefault("dropout", 0.0)  # checkpoints from before the key had none
         model = cls(predictor=ck["predictor"], params=params,
                     training=TrainOptions(**training),
                     random_state=ck.get("random_state", ck["params"].get("random_state", 0)),

@@ -29,16 +29,20 @@ class MDNConfig:
     family: Family = "lognormal"
     min_scale: float = 1e-3
     min_hours: float = 1.0 / 120.0
+    dropout: float = 0.0
+    """Dropout after every hidden layer while training."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def mlp(n_in: int, hidden: list[int]) -> tuple[nn.Sequential, int]:
-    """ReLU MLP trunk; returns it and its output width."""
+def mlp(n_in: int, hidden: list[int], dropout: float = 0.0) -> tuple[nn.Sequential, int]:
+    """ReLU MLP trunk (dropout after each hidden layer when > 0); returns it and its width."""
     layers: list[nn.Module] = []
     for h in hidden:
         layers += [nn.Linear(n_in, h), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
         n_in = h
     return nn.Sequential(*layers), n_in
 
@@ -49,7 +53,7 @@ class MDN(nn.Module):
     def __init__(self, cfg: MDNConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.trunk, width = mlp(cfg.n_features, list(cfg.hidden))
+        self.trunk, width = mlp(cfg.n_features, list(cfg.hidden), cfg.dropout)
         self.head = nn.Linear(width, 3 * cfg.components)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
