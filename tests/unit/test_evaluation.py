@@ -92,10 +92,9 @@ def test_metrics_are_split_into_normal_and_all_held_out_changes(tmp_path: Path) 
     pooled = {k: True for i, k in enumerate(s.keys) if i % 4 == 0}
     ds, _ = build_dataset(s.commits, (s.keys, samples), representation="tokens",
                           top_n_identifiers=4, label_kinds=odd, pooled=pooled)  # fmt: skip
-    opts = {"components": 2, "hidden": [8], "epochs": 1, "batch_size": 64,
-            "validation_fraction": 0.1}  # fmt: skip
-    m = fit_effort_model(ds, "mdn", opts, seed=0)
-    b = fit_effort_model(ds.loc_view(), "mdn", opts, seed=0)
+    head, training = {"components": 2, "hidden": [8]}, TrainOptions(epochs=1, batch_size=64)
+    m = fit_effort_model(ds, "mdn", head, training, seed=0)
+    b = fit_effort_model(ds.loc_view(), "mdn", head, training, seed=0)
     res = evaluate(m, ds, tmp_path, loc_baseline_model=b, n_pred_samples=20, plots=False)
     te = ds.index(2)
     normal = te[ds.label_kind[te] == 0]
@@ -126,7 +125,9 @@ def test_no_normal_held_out_change_gives_empty_metrics_not_an_error(tmp_path: Pa
     s = synthetic_changes(60, n_samples=5, seed=6)
     ds, _ = build_dataset(s.commits, (s.keys, s.samples), representation="loc",
                           label_kinds=dict.fromkeys(s.keys, 1))  # fmt: skip
-    m = fit_effort_model(ds, "mdn", {"components": 2, "hidden": [4], "epochs": 1}, seed=0)
+    m = fit_effort_model(
+        ds, "mdn", {"components": 2, "hidden": [4]}, TrainOptions(epochs=1), seed=0
+    )
     res = evaluate(m, ds, tmp_path, n_pred_samples=10)
     assert res["n_test_normal"] == 0 and res["heldout_nll"] is None
     assert res["heldout_nll_all"] is not None and res["plots"]
