@@ -16,6 +16,7 @@ import pytest
 from gitrepos import BASE_TS, commit, git, init, py_lines
 
 from standard_coder.config.mining import FiltersSection, ReposSection
+from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.sch.mining import MineOptions, canonical_dump, mine_repositories
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def options(
 ) -> MineOptions:
     r = ReposSection.model_validate(repos or {})
     f = FiltersSection.model_validate(filters or {})
-    return MineOptions.from_sections(r, f, base_dir=tmp, config_dir=tmp, chunk_size=chunk_size)
+    return mine_options(r, f, base_dir=tmp, config_dir=tmp, chunk_size=chunk_size)
 
 
 def clean_dump(repos: list[Path], opts: MineOptions, tmp: Path) -> str:
@@ -147,14 +148,14 @@ def test_a_changed_diff_parser_remines_unchanged_repos(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows made by other parsing code are never kept (the extract key holds the code)."""
-    from standard_coder.sch.mining import mine as mine_mod
+    from standard_coder.sch.mining import options as options_mod
 
     a = make_repo(tmp_path / "a", 4)
     db = tmp_path / "db.sqlite"
     opts = options(tmp_path)
     mine_repositories([a], db, opts)
     assert mine_repositories([a], db, opts).commits_mined == 0
-    monkeypatch.setattr(mine_mod, "_source_digest", lambda *names: "edited gitlog.py")
+    monkeypatch.setattr(options_mod, "_source_digest", lambda *names: "edited gitlog.py")
     assert mine_repositories([a], db, opts).commits_mined == 4
 
 
@@ -163,7 +164,8 @@ KILL_SCRIPT = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from standard_coder.config.mining import FiltersSection, ReposSection
-    from standard_coder.sch.mining import MineOptions, mine_repositories
+    from standard_coder.pipelines.sch_options import mine_options
+    from standard_coder.sch.mining import mine_repositories
 
     def slow_map(fn, items):
         for item in items:
@@ -171,7 +173,7 @@ KILL_SCRIPT = textwrap.dedent(
             yield item, res
             time.sleep(0.15)
 
-    opts = MineOptions.from_sections(ReposSection(), FiltersSection(), base_dir=Path("."),
+    opts = mine_options(ReposSection(), FiltersSection(), base_dir=Path("."),
                                      chunk_size=1)
     mine_repositories([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]), opts, map_fn=slow_map)
     """
@@ -205,9 +207,7 @@ def test_sigkill_mid_mine_then_rerun_equals_clean_mine(tmp_path: Path) -> None:
         db, "SELECT COUNT(*) FROM skipped_commits"
     )
     assert 4 <= committed < 14
-    opts = MineOptions.from_sections(
-        ReposSection(), FiltersSection(), base_dir=tmp_path, chunk_size=1
-    )
+    opts = mine_options(ReposSection(), FiltersSection(), base_dir=tmp_path, chunk_size=1)
     s = mine_repositories([a, b], db, opts)
     assert s.commits_mined == 14 - committed  # nothing committed is mined again
     assert canonical_dump(db) == clean_dump([a, b], opts, tmp_path)
@@ -270,7 +270,7 @@ def test_discover_applies_repo_filter(tmp_path: Path) -> None:
 
     for name in ("keep", "drop-me"):
         make_repo(tmp_path / "code" / name, 1)
-    o = MineOptions.from_sections(
+    o = mine_options(
         ReposSection(include_paths=["code/*"]),
         FiltersSection.model_validate({"repos": {"exclude": ["drop"]}}),
         base_dir=tmp_path,

@@ -23,6 +23,7 @@ from gitrepos import (
 )
 
 from standard_coder.config.mining import FiltersSection, ReposSection
+from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.runner.console import PIPE_WIDTH, make_console
 from standard_coder.sch.mining import (
     MineOptions,
@@ -46,9 +47,7 @@ def options(
 ) -> MineOptions:
     r = ReposSection.model_validate({"max_files_per_commit": 10, **(repos or {})})
     f = FiltersSection.model_validate(filters or {})
-    return MineOptions.from_sections(
-        r, f, base_dir=tmp / "out", config_dir=tmp, chunk_size=chunk_size
-    )
+    return mine_options(r, f, base_dir=tmp / "out", config_dir=tmp, chunk_size=chunk_size)
 
 
 def rows(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:

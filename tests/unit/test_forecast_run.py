@@ -19,6 +19,7 @@ from standard_coder.forecasting import (
     run_forecast,
 )
 from standard_coder.forecasting.report import forecast_table
+from standard_coder.pipelines.sch_options import forecast_options
 
 ROOT = Path(__file__).resolve().parents[2]
 SPRINT = ROOT / "examples" / "forecasting" / "sprint_inputs.example.json"
@@ -111,7 +112,7 @@ def test_scenarios_move_the_forecast_the_right_way(tmp_path: Path) -> None:
             Scenario(name="eve joins", member_joins={"eve": 6.0}),
         ],
     )
-    opts = ForecastOptions.from_section(section)
+    opts = forecast_options(section)
     rep = run_forecast(
         SPRINT, HISTORY, options=opts, out_dir=tmp_path, model_effort=fake_model
     ).report
@@ -136,7 +137,7 @@ def test_scenario_with_unknown_member_is_named(tmp_path: Path) -> None:
 
 
 def test_options_from_default_section() -> None:
-    opts = ForecastOptions.from_section(ForecastingSection())
+    opts = forecast_options(ForecastingSection())
     assert opts.n_sims == 10_000 and opts.throughput_method == "lognormal"
     assert opts.story_points_fallback is False and opts.scenarios == ()
 

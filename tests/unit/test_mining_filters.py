@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from standard_coder.config.mining import FiltersSection, ReposSection
-from standard_coder.sch.mining import MineOptions
+from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.sch.mining.filters import (
     AuthorRule,
     RepoRule,
@@ -69,13 +69,13 @@ def test_languages_by_extension() -> None:
 def test_options_from_sections_and_keys(tmp_path: Path) -> None:
     repos = ReposSection(include_paths=["code/*", "~/x"], max_commits_per_repo=10)
     filters = FiltersSection.model_validate({"authors": {"exclude": ["re:^ci@"]}})
-    o = MineOptions.from_sections(repos, filters, base_dir=tmp_path / "out", config_dir=tmp_path)
+    o = mine_options(repos, filters, base_dir=tmp_path / "out", config_dir=tmp_path)
     assert o.include_paths == (str(tmp_path / "code/*"), str(Path("~/x").expanduser()))
     assert o.max_commits_per_repo == 10
     assert o.extract.ext_map == ((".py", "python"), (".pyi", "python"))
-    o2 = MineOptions.from_sections(repos, FiltersSection(), base_dir=tmp_path, config_dir=tmp_path)
+    o2 = mine_options(repos, FiltersSection(), base_dir=tmp_path, config_dir=tmp_path)
     assert o.extract_key() == o2.extract_key()  # authors do not change what is extracted
     assert o.filter_key() != o2.filter_key()
     bad = FiltersSection.model_validate({"authors": {"include": ["re:["]}})
     with pytest.raises(ValueError, match="invalid regex"):
-        MineOptions.from_sections(repos, bad, base_dir=tmp_path)
+        mine_options(repos, bad, base_dir=tmp_path)

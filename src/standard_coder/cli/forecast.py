@@ -82,6 +82,7 @@ def forecast_check(
     from standard_coder.forecasting.scenarios import ScenarioError
     from standard_coder.forecasting.validate import check_forecast_inputs
     from standard_coder.pipelines.sch_effort import commit_lookup
+    from standard_coder.pipelines.sch_layout import SchLayout
     from standard_coder.runner.console import make_console
 
     err = make_console(stderr=True)
@@ -108,7 +109,7 @@ def forecast_check(
             ForecastOptions.from_section(section),
             sprint_source=str(section.sprint_inputs_path),
             history_source=str(section.historical_outcomes_path),
-            find_commits=commit_lookup(cfg),
+            find_commits=commit_lookup(SchLayout(cfg.outputs.base_dir).db),
         )
     except (ConfigError, ForecastInputError, ScenarioError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)

@@ -4,7 +4,7 @@ Usage::
 
     result = run_forecast(
         "sprint.json", "history.json",
-        options=ForecastOptions.from_section(cfg.forecasting),
+        options=ForecastOptions(n_sims=10_000),   # the pipeline builds it from [forecasting]
         out_dir=base_dir / "forecasts", model_effort=None, seed=None,
     )
     result.report["p_complete_by_end"]
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -33,13 +33,11 @@ from standard_coder.forecasting.simulate import simulate, team_capacity
 from standard_coder.forecasting.throughput import ThroughputMethod, make_throughput, sprint_rates
 from standard_coder.forecasting.validate import CommitLookup, check_forecast_inputs
 
-if TYPE_CHECKING:
-    from standard_coder.config.forecasting import ForecastingSection
-
 
 @dataclass(frozen=True)
 class ForecastOptions:
-    """Everything the forecast needs besides the two input files."""
+    """Everything the forecast needs besides the two input files (the flagship pipeline builds
+    it from ``[forecasting]``: ``standard_coder.pipelines.sch_options.forecast_options``)."""
 
     n_sims: int = 10_000
     rng_seed: int = 7
@@ -51,29 +49,6 @@ class ForecastOptions:
     horizon_factor: int = 2
     """simulate ``horizon_factor`` x the sprint's working days (completion days past the end)"""
     scenarios: tuple[ScenarioSpec, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def from_section(cls, section: ForecastingSection) -> ForecastOptions:
-        """Build from the config's ``[forecasting]`` section."""
-        return cls(
-            n_sims=section.n_sims,
-            rng_seed=section.rng_seed,
-            story_points_to_sch=section.story_points_to_sch,
-            story_points_cv=section.story_points_cv,
-            throughput_method=section.throughput_method,
-            story_points_fallback=section.story_points_fallback,
-            backtest_min_history=section.backtest_min_history,
-            scenarios=tuple(
-                ScenarioSpec(
-                    name=s.name,
-                    days_off={k: tuple(v) for k, v in s.days_off.items()},
-                    scope_growth_percent=s.scope_growth_percent,
-                    member_joins=dict(s.member_joins),
-                    member_leaves=tuple(s.member_leaves),
-                )
-                for s in section.scenarios
-            ),
-        )
 
 
 @dataclass(frozen=True)

@@ -157,13 +157,16 @@ def _digest(text: str) -> str:
 
 def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
     """Key figures of a finished demo run, read back from its artifacts."""
+    from standard_coder.pipelines.sch_layout import SchLayout
+
+    layout = SchLayout(base_dir)
     out: dict[str, Any] = {"elapsed_s": round(elapsed_s, 1), "base_dir": str(base_dir)}
-    ev = base_dir / "reports" / "sch_evaluation.json"
+    ev = layout.evaluation
     if ev.exists():
         out["evaluation"] = json.loads(ev.read_text())
-    forecasts = sorted((base_dir / "forecasts").glob("*_forecast.json"))
+    forecasts = sorted(layout.forecasts.glob("*_forecast.json"))
     if forecasts:
         out["forecast"] = json.loads(forecasts[-1].read_text())
         out["forecast_path"] = str(forecasts[-1])
-    out["report"] = str(base_dir / "reports" / "index.html")
+    out["report"] = str(layout.reports / "index.html")
     return out

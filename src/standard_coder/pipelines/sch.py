@@ -1,18 +1,22 @@
 """The flagship pipeline ``mine -> train_sch -> forecast``, declared on the runner.
 
-This module only wires: it reads the validated config, decides each stage's inputs, params and
-outputs, and hands the stage functions (``sch_mine``, ``sch_train``, ``sch_forecast``) the config
-slices they need. The engine decides what runs.
+This module only wires: it reads the validated config and declares each stage's inputs, params
+and outputs (paths from :mod:`~standard_coder.pipelines.sch_layout`). The stage functions
+(``sch_mine.run``, ``sch_train.run``, ``sch_forecast.run``) read their settings back from
+``ctx.params``, so what a stage reads is what its fingerprint covers. The engine decides what
+runs.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
 
-from standard_coder.config import ConfigError, FlagshipConfig, load_config
+from standard_coder.config import ConfigError, load_config
+from standard_coder.pipelines import sch_forecast, sch_mine, sch_train
+from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.runner.report import ReportSection
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -51,25 +55,6 @@ def _dump(model: Any, root: Path | None = None) -> Any:
     return rel(data)
 
 
-def paths(cfg: FlagshipConfig) -> dict[str, Path]:
-    """Where each stage writes, below ``[outputs] base_dir``."""
-    base = cfg.outputs.base_dir
-    t = cfg.training
-    return {
-        "db": base / "raw" / "mined_commits.sqlite",
-        "work_inference": base / "models" / "work_inference",
-        "labels": base / "labels" / "work_labels.npz",
-        "dataset": base / "labels" / "datasets" / "coding_train.npz",
-        "change_rep": base / "features" / "change_rep",
-        "model": base / "models" / t.predictor / "model.pt",
-        "baseline": base / "models" / "baseline_loc" / "model.pt",
-        "evaluation": base / "reports" / "sch_evaluation.json",
-        "reports": base / "reports",
-        "tb": base / "tb",
-        "forecasts": base / "forecasts",
-    }
-
-
 def _sprint_needs_model(path: Path | None) -> bool:
     """True when a ticket of the sprint file carries a diff or commit ids (unreadable: True).
 
@@ -104,8 +89,6 @@ def _is_git_repo(path: Path) -> bool:
 
 def build(config_path: Path, overrides: list[str]) -> Pipeline:
     """Build the ``sch`` pipeline from ``pipeline_config.toml`` plus ``--set`` overrides."""
-    from standard_coder.pipelines import sch_forecast, sch_mine, sch_train
-
     cfg = load_config(Path(config_path), list(overrides))
     if not cfg.repos.include_paths and not cfg.repos.include_github_repos:
         raise ConfigError(
@@ -113,51 +96,44 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             'to mine, e.g. include_paths = ["~/code/*"] '
             "(standard-coder init-config shows every key)"
         )
-    p = paths(cfg)
+    t = cfg.training
+    layout = SchLayout(cfg.outputs.base_dir, t.predictor)
     root = cfg.config_path.parent if cfg.config_path else None
     stages: list[Stage] = []
 
-    repos = sch_mine.local_repositories(cfg)
+    repos = sch_mine.local_repositories(
+        mine_options(cfg.repos, cfg.filters, cfg.outputs.base_dir, root), cfg.outputs.base_dir
+    )
     stages.append(
         Stage(
             name="mine",
-            run=functools.partial(sch_mine.run, cfg=cfg),
+            run=sch_mine.run,
             # A configured path that is not a git repository is no git input: the stage runs,
             # mines the others, names it and exits 1 (retried next run), as docs/mining.md says.
             git_inputs=tuple(r for r in repos if _is_git_repo(r)),
             params={"repos": _dump(cfg.repos, root), "filters": _dump(cfg.filters, root)},
-            outputs=(p["db"],),
+            named_outputs={"db": layout.db},
             code_files=[Path(sch_mine.__file__), *_py_files("sch/mining", "sch/records.py")],
             description="mine git history into SQLite (incremental, resumable)",
         )
     )
 
-    t = cfg.training
-    train_inputs: list[Path] = []
+    train_inputs = {"db": layout.db}  # mine's output: named here, counted once
     if t.truth_path is not None:
-        train_inputs.append(t.truth_path)
-    train_outputs = [
-        p["work_inference"],
-        p["labels"],
-        p["dataset"],
-        p["change_rep"],
-        p["model"],
-        p["baseline"],
-        p["evaluation"],
-    ]
+        train_inputs["truth"] = t.truth_path
     stages.append(
         Stage(
             name="train_sch",
-            run=functools.partial(sch_train.run, cfg=cfg),
+            run=sch_train.run,
             deps=("mine",),
-            inputs=tuple(train_inputs),
+            named_inputs=train_inputs,
             params={
                 "training": _dump(t, root),
                 "seed": cfg.runner.seed,
                 # only when set: fp32 runs keep the fingerprint they had before the key worked
                 **({"precision": cfg.runner.precision} if cfg.runner.precision != "fp32" else {}),
             },
-            outputs=tuple(train_outputs),
+            named_outputs=layout.train_outputs(),
             code_files=[
                 Path(sch_train.__file__),
                 *_py_files(
@@ -176,14 +152,17 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     f = cfg.forecasting
     if f.enable and f.sprint_inputs_path is not None and f.historical_outcomes_path is not None:
         needs_model = _sprint_needs_model(f.sprint_inputs_path)
+        forecast_inputs = {"sprint": f.sprint_inputs_path, "history": f.historical_outcomes_path}
+        if needs_model:  # upstream outputs (already inputs through deps), named for the stage
+            forecast_inputs.update(db=layout.db, model=layout.model, change_rep=layout.change_rep)
         stages.append(
             Stage(
                 name="forecast",
-                run=functools.partial(sch_forecast.run, cfg=cfg),
+                run=sch_forecast.run,
                 deps=("mine", "train_sch") if needs_model else (),
-                inputs=(f.sprint_inputs_path, f.historical_outcomes_path),
+                named_inputs=forecast_inputs,
                 params={"forecasting": _dump(f, root)},
-                outputs=(p["forecasts"],),
+                named_outputs={"forecasts": layout.forecasts},
                 code_files=[Path(sch_forecast.__file__), *_py_files("forecasting")],
                 description="Monte Carlo sprint forecast from SCH",
             )
@@ -199,6 +178,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         stop_grace_s=cfg.runner.stop_grace_s,
         config=json.loads(cfg.model_dump_json()),
         report_sections=report_sections(),
+        root=root,
     )
 
 

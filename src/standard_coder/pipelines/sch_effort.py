@@ -8,34 +8,31 @@ changes are combined by independent draws summed sample-wise (``sum_change_sampl
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from standard_coder.config import FlagshipConfig
-
 N_DRAWS = 1000
 
 
-def load_effort_model(cfg: FlagshipConfig, device: str = "cpu") -> tuple[Any, Any]:
+def load_effort_model(model_path: Path, rep_dir: Path, device: str = "cpu") -> tuple[Any, Any]:
     """The trained model and its change representation (checksums checked against each other).
 
     Raises:
-        CheckpointNotFound: no trained model at ``models/<predictor>/model.pt``.
+        CheckpointNotFound: no trained model at ``model_path`` (``models/<predictor>/model.pt``).
     """
-    from standard_coder.pipelines.sch import paths
     from standard_coder.runner.errors import CheckpointNotFound
     from standard_coder.sch.features.representation import ChangeRepresentation
     from standard_coder.sch.predictors.estimator import EffortModel
 
-    p = paths(cfg)
-    if not p["model"].exists():
+    if not model_path.exists():
         raise CheckpointNotFound(
-            f"{p['model']}: no trained effort model; run the train_sch stage first"
+            f"{model_path}: no trained effort model; run the train_sch stage first"
         )
-    rep = ChangeRepresentation.load(p["change_rep"])
+    rep = ChangeRepresentation.load(rep_dir)
     model = EffortModel.load(
-        p["model"],
+        model_path,
         map_location=device,
         expected_vocabulary_checksum=rep.vocabulary_checksum_,
         expected_checksum=rep.checksum_,
@@ -44,21 +41,23 @@ def load_effort_model(cfg: FlagshipConfig, device: str = "cpu") -> tuple[Any, An
 
 
 def model_effort_for(
-    cfg: FlagshipConfig, *, device: str = "cpu"
+    model_path: Path, rep_dir: Path, db: Path, *, rng_seed: int, device: str = "cpu"
 ) -> Callable[[list[Any]], dict[str, np.ndarray]]:
-    """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`."""
+    """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`.
+
+    Commit contents are read from ``db`` when the model's representation uses them (hybrid).
+    """
     from standard_coder.forecasting.effort import sum_change_samples
-    from standard_coder.pipelines.sch import paths
     from standard_coder.sch.mining.store import commits_by_id
     from standard_coder.sch.predictors.stage import diff_records
 
-    model, rep = load_effort_model(cfg, device)
-    rng = np.random.default_rng(cfg.forecasting.rng_seed)
+    model, rep = load_effort_model(model_path, rep_dir, device)
+    rng = np.random.default_rng(rng_seed)
+    contents = rep.kind == "hybrid"
 
     def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
         wanted = {cid for t in tickets for cid in t.commit_ids}
-        contents = cfg.training.features.representation == "hybrid"
-        found = commits_by_id(paths(cfg)["db"], wanted, with_contents=contents)
+        found = commits_by_id(db, wanted, with_contents=contents)
         out: dict[str, np.ndarray] = {}
         for t in tickets:
             records: list[Any] = diff_records([t.diff]) if t.diff else []
@@ -67,7 +66,7 @@ def model_effort_for(
                 if match is None:
                     raise ValueError(
                         f"ticket {t.id}: commit {cid} is not in the mined history "
-                        f"({paths(cfg)['db']}); mine the repository that holds it"
+                        f"({db}); mine the repository that holds it"
                     )
                 records.append(match)
             per_change = list(model.sample(rep.transform(records), N_DRAWS, rng)) if records else []
@@ -77,16 +76,15 @@ def model_effort_for(
     return effort
 
 
-def commit_lookup(cfg: FlagshipConfig) -> Callable[[Any], dict[str, Any]] | None:
-    """Tickets' commit ids -> stored commits in the mined database; None before the first mine.
+def commit_lookup(db: Path) -> Callable[[Any], dict[str, Any]] | None:
+    """Tickets' commit ids -> stored commits in the mined database ``db``; None before the
+    first mine.
 
     The forecast stage and ``forecast-check`` pass it to ``check_forecast_inputs``, so an unknown
     commit id is the same error in both.
     """
-    from standard_coder.pipelines.sch import paths
     from standard_coder.sch.mining.store import commits_by_id
 
-    db = paths(cfg)["db"]
     if not db.is_file():
         return None
     return lambda ids: commits_by_id(db, ids)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from standard_coder.config import FlagshipConfig
+from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
 
 
 class EvalError(ValueError):
@@ -38,7 +39,6 @@ def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple
     """The model and the representation it was trained on, or :class:`EvalError`."""
     import pickle
 
-    from standard_coder.pipelines.sch import paths
     from standard_coder.sch.features.representation import (
         ChangeRepresentation,
         RepresentationMismatch,
@@ -47,7 +47,7 @@ def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple
 
     if not checkpoint.is_file():
         raise EvalError(f"{checkpoint}: checkpoint not found")
-    rep_dir = paths(cfg)["change_rep"]
+    rep_dir = _layout(cfg).change_rep
     try:
         rep = ChangeRepresentation.load(rep_dir)
     except Exception as exc:
@@ -70,34 +70,43 @@ def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple
     return model, rep
 
 
-def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, work: Path) -> Any:
-    """Mine, label and featurise other repositories with the checkpoint's representation."""
-    from standard_coder.pipelines.sch_train import label_info, work_options
-    from standard_coder.sch.dataset import TEST, build_dataset
-    from standard_coder.sch.mining.mine import MineOptions, MiningError, mine_repositories
-    from standard_coder.sch.mining.store import iter_commits, load_commit_times
-    from standard_coder.sch.work_inference.labels import AuthorHistory, infer_labels
+def _layout(cfg: FlagshipConfig) -> SchLayout:
+    return SchLayout(cfg.outputs.base_dir, cfg.training.predictor)
 
-    opts = MineOptions.from_sections(cfg.repos, cfg.filters, work)
+
+def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, work: Path) -> Any:
+    """Mine, label and featurise other repositories with the checkpoint's representation.
+
+    The same builders as the stages (``sch_mine.mine``, ``sch_train.load_histories`` and
+    ``label_commits``), run in-process into the temporary folder ``work``.
+    """
+    from standard_coder.pipelines.sch_mine import mine
+    from standard_coder.pipelines.sch_options import mine_options
+    from standard_coder.pipelines.sch_train import label_commits, label_info, load_histories
+    from standard_coder.sch.dataset import TEST, build_dataset
+    from standard_coder.sch.mining.mine import MiningError
+    from standard_coder.sch.mining.store import iter_commits
+
+    opts = mine_options(cfg.repos, cfg.filters, work)
     db = work / "mined.sqlite"
     try:
-        mine_repositories([Path(r).resolve() for r in repos], db, opts)
+        mine([Path(r).resolve() for r in repos], db, opts, show_table=False)
     except MiningError as exc:  # a path that is not a git repository is bad input here
         bad = "; ".join(
             why if str(path) in why else f"{path}: {why}" for path, why in exc.failed.items()
         )
         raise EvalError(f"--repos: cannot mine {bad}") from None
-    times = load_commit_times(db)
-    if not times:
+    histories = load_histories(db)
+    if not histories:
         raise EvalError(f"{', '.join(map(str, repos))}: no commits of the configured languages")
-    histories = {a: AuthorHistory.from_tuple(a, v) for a, v in times.items()}
-    labels = infer_labels(
+    labels = label_commits(
         histories,
-        work_options(cfg),
-        kind=cfg.training.work_inference,
+        cfg.training,
+        cfg.training.work_inference,
         out_dir=work / "work_inference",
         seed=cfg.runner.seed,
     )
+    assert labels is not None  # only a stage's stop request returns None
     contents = rep.kind == "hybrid"
     records = {
         (r.repo, r.commit_id): r for r in iter_commits(db, with_files=True, with_contents=contents)
@@ -133,14 +142,13 @@ def run_eval(
     Raises:
         EvalError: missing, truncated or incompatible checkpoint, or nothing to evaluate.
     """
-    from standard_coder.pipelines.sch import paths
     from standard_coder.runner.atomic import atomic_write_text
     from standard_coder.sch.dataset import TEST, Dataset
     from standard_coder.sch.evaluation import evaluate
 
     checkpoint = Path(checkpoint).resolve()
     model, rep = load_checkpoint(checkpoint, cfg, device)
-    p = paths(cfg)
+    layout = _layout(cfg)
     digest = _sha256(checkpoint)
     eval_id = time.strftime("%Y%m%d-%H%M%S") + "-" + digest[:8]
     with tempfile.TemporaryDirectory(prefix="sc-eval-") as tmp:
@@ -148,17 +156,17 @@ def run_eval(
             ds = _dataset_for_repos(repos, cfg, rep, Path(tmp))
             source: dict[str, Any] = {"repos": [str(Path(r).resolve()) for r in repos]}
         else:
-            if not p["dataset"].exists():
-                raise EvalError(f"{p['dataset']}: no dataset; run train_sch or pass --repos")
-            ds = Dataset.load(p["dataset"])
-            source = {"dataset": str(p["dataset"]), "split": "held-out (test)"}
+            if not layout.dataset.exists():
+                raise EvalError(f"{layout.dataset}: no dataset; run train_sch or pass --repos")
+            ds = Dataset.load(layout.dataset)
+            source = {"dataset": str(layout.dataset), "split": "held-out (test)"}
         te = ds.index(TEST)
         if len(te) == 0:
             raise EvalError("nothing to evaluate: the held-out split is empty")
-        out = cfg.outputs.base_dir / "eval" / eval_id
+        out = layout.eval_runs / eval_id
         out.mkdir(parents=True, exist_ok=True)
         metrics = evaluate(model, ds, out, seed=cfg.runner.seed)
-    (out / "sch_evaluation.json").unlink(missing_ok=True)
+    (out / EVALUATION_FILE).unlink(missing_ok=True)
     X = ds.X_loc[te] if model.feature_kind == "loc" else ds.X[te]
     pred = model.predict(X)
     inferred = ds.Y[te].astype(np.float64).mean(axis=1)

@@ -2,35 +2,53 @@
 
 from __future__ import annotations
 
-from standard_coder.config import FlagshipConfig
 from standard_coder.runner.context import StageContext
 
 
-def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
-    """Forecast the configured sprint; tickets with diffs or commit ids use the trained model."""
-    from standard_coder.forecasting import ForecastOptions, load_sprint_inputs, run_forecast
+def run(ctx: StageContext) -> None:
+    """Forecast the configured sprint; tickets with diffs or commit ids use the trained model.
+
+    Reads ``ctx.params["forecasting"]``, the named inputs ``sprint`` and ``history`` (plus
+    ``model``, ``change_rep`` and ``db`` from ``train_sch``/``mine`` when a ticket needs the
+    model) and writes below the named output ``forecasts``.
+    """
+    from standard_coder.config.forecasting import ForecastingSection
+    from standard_coder.forecasting import load_sprint_inputs, run_forecast
     from standard_coder.forecasting.report import forecast_table
-    from standard_coder.pipelines.sch import paths
+    from standard_coder.pipelines.sch_options import forecast_options, section_from_params
     from standard_coder.runner.console import make_console
 
-    f = cfg.forecasting
-    assert f.sprint_inputs_path is not None and f.historical_outcomes_path is not None
-    sprint = load_sprint_inputs(f.sprint_inputs_path)
+    f = section_from_params(ForecastingSection, ctx.params["forecasting"], ctx.root_dir)
+    sprint_path, history_path = ctx.inputs["sprint"], ctx.inputs["history"]
+    sprint = load_sprint_inputs(sprint_path)
     from standard_coder.pipelines.sch_effort import commit_lookup
+    from standard_coder.pipelines.sch_layout import SchLayout
 
     model_effort = None
     if any(t.needs_model for t in sprint.tickets):
         from standard_coder.pipelines.sch_effort import model_effort_for
 
-        model_effort = model_effort_for(cfg, device=ctx.device)
+        if "model" not in ctx.inputs:
+            raise ValueError(
+                f"{sprint_path}: a ticket needs the effort model but the stage was declared "
+                "without it (rerun: the pipeline reads the sprint file when it is built)"
+            )
+        model_effort = model_effort_for(
+            ctx.inputs["model"],
+            ctx.inputs["change_rep"],
+            ctx.inputs["db"],
+            rng_seed=f.rng_seed,
+            device=ctx.device,
+        )
     result = run_forecast(
-        f.sprint_inputs_path,
-        f.historical_outcomes_path,
-        options=ForecastOptions.from_section(f),
-        out_dir=paths(cfg)["forecasts"],
+        sprint_path,
+        history_path,
+        options=forecast_options(f),
+        out_dir=ctx.outputs["forecasts"],
         model_effort=model_effort,
         seed=f.rng_seed,
-        find_commits=commit_lookup(cfg),
+        # the mined database (an input when a ticket needs the model; unknown ids are errors)
+        find_commits=commit_lookup(ctx.inputs.get("db", SchLayout(ctx.base_dir).db)),
     )
     for warning in result.report["warnings"]:
         ctx.log.warning("%s", warning)

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from standard_coder.config import FlagshipConfig
 from standard_coder.runner.context import StageContext
 
-
-def _options(cfg: FlagshipConfig) -> Any:
-    from standard_coder.sch.mining.mine import MineOptions
-
-    config_dir = cfg.config_path.parent if cfg.config_path else None
-    return MineOptions.from_sections(cfg.repos, cfg.filters, cfg.outputs.base_dir, config_dir)
+if TYPE_CHECKING:
+    from standard_coder.sch.mining.mine import MapFn
+    from standard_coder.sch.mining.options import MineOptions
+    from standard_coder.sch.mining.summary import MineSummary
 
 
-def local_repositories(cfg: FlagshipConfig) -> list[Path]:
+def local_repositories(opts: MineOptions, base_dir: Path) -> list[Path]:
     """Repositories the stage will mine, found without touching the network (for fingerprints).
 
     Mirrors of ``include_github_repos`` count once they exist under ``<base_dir>/repos/``.
     """
     from standard_coder.sch.mining.discovery import discover_repos
 
-    opts = _options(cfg)
     found = discover_repos(opts.include_paths, opts.exclude_paths, opts.repos)
-    mirrors = cfg.outputs.base_dir / "repos"
-    if cfg.repos.include_github_repos and mirrors.is_dir():
+    mirrors = base_dir / "repos"
+    if opts.github_repos and mirrors.is_dir():
         found.extend(sorted(p for p in mirrors.glob("*.git") if p.is_dir()))
     return found
 
@@ -37,23 +34,74 @@ class NoRepositories(ValueError):
     exit_code = 2
 
 
-def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
-    """Mine every configured repository; only new or changed history is read."""
-    from standard_coder.pipelines.sch import paths
-    from standard_coder.runner.console import make_console
-    from standard_coder.sch.mining.integrity import CorruptDatabaseError
-    from standard_coder.sch.mining.mine import MiningError, discover, mine_repositories
-    from standard_coder.sch.mining.mine import summary_table as mining_table
+def options_from_params(ctx: StageContext) -> MineOptions:
+    """The miner's options from the stage's params (``repos``, ``filters``)."""
+    from standard_coder.config.mining import FiltersSection, ReposSection
+    from standard_coder.pipelines.sch_options import mine_options, section_from_params
 
-    opts = _options(cfg)
+    return mine_options(
+        section_from_params(ReposSection, ctx.params["repos"], ctx.root_dir),
+        section_from_params(FiltersSection, ctx.params["filters"], ctx.root_dir),
+        ctx.base_dir,
+        ctx.root_dir,
+    )
+
+
+def mine(
+    repos: Sequence[Path],
+    db: Path,
+    opts: MineOptions,
+    *,
+    map_fn: MapFn | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    on_progress: Callable[[str, int, int | None], None] | None = None,
+    show_table: bool = True,
+) -> MineSummary:
+    """Mine ``repos`` into ``db``; ``show_table`` prints the per-repository table to stderr
+    (also when some failed).
+
+    Raises:
+        MiningError: some repositories could not be mined (the others are committed).
+    """
+    from standard_coder.runner.console import make_console
+    from standard_coder.sch.mining.mine import MiningError, mine_repositories, summary_table
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        summary = mine_repositories(
+            repos,
+            db,
+            opts,
+            map_fn=map_fn,
+            should_stop=should_stop,
+            on_event=on_event,
+            on_progress=on_progress,
+        )
+    except MiningError as exc:
+        if show_table:
+            make_console(stderr=True).print(summary_table(exc.summary))
+        raise
+    if show_table:
+        make_console(stderr=True).print(summary_table(summary))
+    return summary
+
+
+def run(ctx: StageContext) -> None:
+    """Mine every configured repository; only new or changed history is read."""
+    from standard_coder.sch.mining.integrity import CorruptDatabaseError
+    from standard_coder.sch.mining.mine import discover
+
+    opts = options_from_params(ctx)
     repos = discover(opts)
     if not repos:
-        shown = ", ".join(repr(str(p)) for p in cfg.repos.include_paths) or "none given"
+        given = ctx.params["repos"].get("include_paths") or []
+        shown = ", ".join(repr(str(p)) for p in given) or "none given"
         raise NoRepositories(
             f"no repositories to mine: [repos] include_paths ({shown}) matched no git "
-            f"repository; set it in the config ({cfg.config_path}) to repositories or globs"
+            f"repository; set it in the config (in {ctx.root_dir}) to repositories or globs"
         )
-    db = paths(cfg)["db"]
+    db = ctx.outputs["db"]
     db.parent.mkdir(parents=True, exist_ok=True)
     _set_aside_if_corrupt(ctx, db, "every repository is mined again")
     tasks: dict[str, Any] = {}
@@ -67,24 +115,19 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     def on_event(name: str, fields: dict[str, Any]) -> None:
         ctx.emit(name, **fields)
 
-    try:
-        summary = mine_repositories(
-            repos,
-            db,
-            opts,
-            map_fn=(
-                (lambda fn, items: ctx.map(fn, items, desc="mining chunks"))
-                if cfg.runner.resolved_workers() > 1
-                else None
-            ),
-            should_stop=ctx.should_stop,
-            on_event=on_event,
-            on_progress=on_progress,
-        )
-    except MiningError as exc:
-        make_console(stderr=True).print(mining_table(exc.summary))
-        raise
-    make_console(stderr=True).print(mining_table(summary))
+    summary = mine(
+        repos,
+        db,
+        opts,
+        map_fn=(
+            (lambda fn, items: ctx.map(fn, items, desc="mining chunks"))
+            if ctx.workers > 1
+            else None
+        ),
+        should_stop=ctx.should_stop,
+        on_event=on_event,
+        on_progress=on_progress,
+    )
     found = _set_aside_if_corrupt(ctx, db, "rerun to mine it again")
     if found is not None:  # never record a corrupt file as the stage's output
         raise CorruptDatabaseError(db, found, hint="it was set aside; rerun to mine it again")

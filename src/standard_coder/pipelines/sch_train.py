@@ -10,11 +10,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.config import FlagshipConfig
 from standard_coder.runner.context import StageContext
 
 if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
     import numpy as np
+
+    from standard_coder.config.training import TrainingSection
+    from standard_coder.sch.work_inference.labels import AuthorHistory, LabelSet
 
 Key = tuple[str, str]
 
@@ -36,7 +38,7 @@ def _refuse_corrupt_db(ctx: StageContext, db: Path) -> None:
         )
 
 
-def work_options(cfg: FlagshipConfig) -> Any:
+def work_options(t: TrainingSection) -> Any:
     """``WorkInferenceOptions`` from ``[training]``."""
     from standard_coder.sch.work_inference.labels import (
         GapOptions,
@@ -44,7 +46,6 @@ def work_options(cfg: FlagshipConfig) -> Any:
         WorkInferenceOptions,
     )
 
-    t = cfg.training
     hmm_fields = set(HMMOptions.__dataclass_fields__)
     return WorkInferenceOptions(
         label_samples_per_commit=t.label_samples_per_commit,
@@ -54,13 +55,12 @@ def work_options(cfg: FlagshipConfig) -> Any:
     )
 
 
-def head_params(cfg: FlagshipConfig) -> dict[str, Any]:
+def head_params(t: TrainingSection) -> dict[str, Any]:
     """The configured head parameters: ``[training.mdn]`` or ``[training.quantile]``."""
-    t = cfg.training
     return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()
 
 
-def train_options(cfg: FlagshipConfig) -> Any:
+def train_options(t: TrainingSection, precision: str = "fp32") -> Any:
     """``TrainOptions`` from ``[training.optim]`` (less the runner-only keys) and
     ``[runner] precision``."""
     from dataclasses import fields
@@ -68,8 +68,8 @@ def train_options(cfg: FlagshipConfig) -> Any:
     from standard_coder.sch.predictors.train import TrainOptions
 
     names = {f.name for f in fields(TrainOptions)}
-    optim = {k: v for k, v in cfg.training.optim.model_dump().items() if k in names}
-    return TrainOptions(**optim, precision=cfg.runner.precision)
+    optim = {k: v for k, v in t.optim.model_dump().items() if k in names}
+    return TrainOptions(**optim, precision=precision)
 
 
 def squash_groups(histories: Mapping[str, Any], squash_minutes: int) -> list[list[Key]]:
@@ -142,30 +142,58 @@ def save_labels(labels: Any, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _infer(ctx: StageContext, cfg: FlagshipConfig, histories: Any, kind: str) -> Any | None:
-    """Labels of ``kind`` for every author (finished authors come from the ledger), or None
-    when a stop was requested before all were fitted."""
-    from standard_coder.pipelines.sch import paths
+def load_histories(db: Path) -> dict[str, AuthorHistory]:
+    """Every author's commit times from the mined database (empty when nothing was mined)."""
+    from standard_coder.sch.mining.store import load_commit_times
+    from standard_coder.sch.work_inference.labels import AuthorHistory
+
+    return {a: AuthorHistory.from_tuple(a, v) for a, v in load_commit_times(db).items()}
+
+
+def label_commits(
+    histories: Mapping[str, AuthorHistory],
+    t: TrainingSection,
+    kind: str,
+    *,
+    out_dir: Path,
+    seed: int,
+    ctx: StageContext | None = None,
+) -> LabelSet | None:
+    """Work-inference labels of ``kind`` for every author.
+
+    In a stage (``ctx`` given) authors run through ``ctx.map``, finished ones come from the
+    ledger, and None means a stop was requested before all were fitted. Without ``ctx``
+    (``eval``) everything runs in-process.
+    """
     from standard_coder.sch.work_inference.labels import WorkInferenceStopped, infer_labels
 
+    if ctx is None:
+        return infer_labels(histories, work_options(t), kind=kind, out_dir=out_dir, seed=seed)
+    stage = ctx
     try:
         return infer_labels(
             histories,
-            work_options(cfg),
+            work_options(t),
             kind=kind,
-            out_dir=paths(cfg)["work_inference"],
-            seed=cfg.runner.seed,
-            map_fn=lambda fn, items: ctx.map(fn, list(items), desc=f"work inference ({kind})"),
-            ledger=ctx.ledger(f"work_inference_{kind}"),
-            should_stop=ctx.should_stop,
+            out_dir=out_dir,
+            seed=seed,
+            map_fn=lambda fn, items: stage.map(fn, list(items), desc=f"work inference ({kind})"),
+            ledger=stage.ledger(f"work_inference_{kind}"),
+            should_stop=stage.should_stop,
         )
     except WorkInferenceStopped:
         return None  # the engine sees the stop request and reports the interrupt
 
 
-def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
-    """Infer coding time per author, build features, train the effort model and evaluate it."""
-    from standard_coder.pipelines.sch import paths
+def run(ctx: StageContext) -> None:
+    """Infer coding time per author, build features, train the effort model and evaluate it.
+
+    Reads ``ctx.params`` (``training``, ``seed``), the named input ``db`` (and ``truth``) and
+    writes the named outputs (:meth:`SchLayout.train_outputs`).
+    """
+    from standard_coder.config.training import TrainingSection
+    from standard_coder.pipelines.sch_layout import SchLayout
+    from standard_coder.pipelines.sch_options import section_from_params
     from standard_coder.sch.dataset import (
         FEATURE_BATCH,
         Dataset,
@@ -175,39 +203,40 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
     )
     from standard_coder.sch.evaluation import evaluate
     from standard_coder.sch.features.representation import ChangeRepresentation
-    from standard_coder.sch.mining.store import iter_commits, load_commit_times
+    from standard_coder.sch.mining.store import iter_commits
     from standard_coder.sch.predictors.stage import fit_effort_model
     from standard_coder.sch.predictors.train import TrainingInterrupted
-    from standard_coder.sch.work_inference.labels import (
-        AuthorHistory,
-        normal_keys,
-        pearson_vs_truth,
-    )
+    from standard_coder.sch.work_inference.labels import normal_keys, pearson_vs_truth
 
-    t = cfg.training
-    p = paths(cfg)
-    _refuse_corrupt_db(ctx, p["db"])
-    times = load_commit_times(p["db"])
-    if not times:
-        raise ValueError(f"{p['db']}: no mined commits (check [repos] and [filters])")
-    histories = {a: AuthorHistory.from_tuple(a, v) for a, v in times.items()}
+    t = section_from_params(TrainingSection, ctx.params["training"], ctx.root_dir)
+    seed = int(ctx.params["seed"])
+    db, out = ctx.inputs["db"], ctx.outputs
+    tb = SchLayout(ctx.base_dir, t.predictor).tb
+    _refuse_corrupt_db(ctx, db)
+    histories = load_histories(db)
+    if not histories:
+        raise ValueError(f"{db}: no mined commits (check [repos] and [filters])")
     ctx.log.info("work inference (%s) for %d authors", t.work_inference, len(histories))
 
-    labels = _infer(ctx, cfg, histories, t.work_inference)
+    def labels_of(kind: str) -> LabelSet | None:
+        return label_commits(histories, t, kind, out_dir=out["work_inference"], seed=seed, ctx=ctx)
+
+    labels = labels_of(t.work_inference)
     if labels is None:
         return
-    save_labels(labels, p["labels"])
+    save_labels(labels, out["labels"])
     truth_r: dict[str, float] | None = None
-    if t.truth_path is not None:
+    truth = ctx.inputs.get("truth")
+    if truth is not None:
         other = "gap" if t.work_inference == "hmm" else "hmm"
-        other_labels = _infer(ctx, cfg, histories, other)
+        other_labels = labels_of(other)
         if other_labels is None:
             return
         # both scored on the same commits: normal intervals in both label sets
         same = normal_keys(labels) & normal_keys(other_labels)
         truth_r = {
-            t.work_inference: pearson_vs_truth(labels, t.truth_path, keys=same),
-            other: pearson_vs_truth(other_labels, t.truth_path, keys=same),
+            t.work_inference: pearson_vs_truth(labels, truth, keys=same),
+            other: pearson_vs_truth(other_labels, truth, keys=same),
         }
         ctx.log.info("work inference vs truth: %s", truth_r)
     if ctx.should_stop():
@@ -233,14 +262,14 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
         try:
             dataset, rep = build_dataset(
                 iter_commits(
-                    p["db"], with_files=True, with_contents=t.features.representation == "hybrid"
+                    db, with_files=True, with_contents=t.features.representation == "hybrid"
                 ),
                 (keys, samples),
                 representation=t.features.representation,
                 top_n_identifiers=t.features.top_n_identifiers,
                 test_fraction=t.test_fraction,
                 validation_fraction=t.optim.validation_fraction,
-                seed=cfg.runner.seed,
+                seed=seed,
                 groups=groups,
                 map_fn=lambda fn, items: ctx.map(
                     fn,
@@ -257,12 +286,13 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
         ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         dataset.save(partial)
         rep.save(partial_rep)
-    dataset.save(p["dataset"])
-    write_stats(dataset, p["dataset"].with_suffix(".stats.json"))
-    rep.save(p["change_rep"])
+    dataset.save(out["dataset"])
+    write_stats(dataset, out["dataset"].with_suffix(".stats.json"))
+    rep.save(out["change_rep"])
     ctx.set_summary(commits=len(dataset), features=int(dataset.X.shape[1]))
 
-    head, training = head_params(cfg), train_options(cfg)
+    # [runner] precision is in the params only when it is not fp32 (see pipelines.sch)
+    head, training = head_params(t), train_options(t, str(ctx.params.get("precision", "fp32")))
     try:
         model = fit_effort_model(
             dataset,
@@ -273,9 +303,9 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
                 t.predictor, every_n_steps=t.optim.checkpoint_every_steps
             ),
             should_stop=ctx.should_stop,
-            tb_dir=p["tb"] / t.predictor,
+            tb_dir=tb / t.predictor,
             device=ctx.device,
-            seed=cfg.runner.seed,
+            seed=seed,
         )
         baseline = fit_effort_model(
             dataset.loc_view(),
@@ -286,21 +316,21 @@ def run(ctx: StageContext, *, cfg: FlagshipConfig) -> None:
                 "baseline_loc", every_n_steps=t.optim.checkpoint_every_steps
             ),
             should_stop=ctx.should_stop,
-            tb_dir=p["tb"] / "baseline_loc",
+            tb_dir=tb / "baseline_loc",
             device=ctx.device,
-            seed=cfg.runner.seed,
+            seed=seed,
         )
     except TrainingInterrupted:
         return  # checkpoint saved; the engine reports the interrupt
-    model.save(p["model"])
-    baseline.save(p["baseline"])
+    model.save(out["model"])
+    baseline.save(out["baseline"])
     metrics = evaluate(
         model,
         dataset,
-        p["reports"],
+        out["evaluation"].parent,
         loc_baseline_model=baseline,
         truth_pearson=truth_r,
-        seed=cfg.runner.seed,
+        seed=seed,
     )
     ctx.set_summary(
         heldout_nll=metrics.get("heldout_nll"),

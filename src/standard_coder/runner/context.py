@@ -71,8 +71,13 @@ class StageContext(Protocol):
         run_id: id of this run (also the run folder name under ``<base_dir>/runs/``).
         stage: the stage's name.
         base_dir: output root.
+        root_dir: the project folder; relative paths in ``params`` are taken from it.
         checkpoint_dir: ``<base_dir>/checkpoints/<stage>/``: partial work keyed by the fingerprint.
-        params: the stage's params.
+        params: the stage's params: exactly what its fingerprint covers, so a stage reads its
+            settings from here (never from a config object captured at build time).
+        inputs: the stage's named inputs (``Stage.named_inputs``), name -> path.
+        outputs: the stage's named outputs (``Stage.named_outputs``), name -> path.
+        workers: size of the pool behind ``map`` (1 = in-process).
         device: the resolved torch device name (``cpu``, ``cuda``, ``mps``).
         seed: the run seed.
         log: a logger writing to ``logs/run.log`` (and the console).
@@ -81,9 +86,13 @@ class StageContext(Protocol):
     run_id: str
     stage: str
     base_dir: Path
+    root_dir: Path
     run_dir: Path
     checkpoint_dir: Path
     params: Mapping[str, Any]
+    inputs: Mapping[str, Path]
+    outputs: Mapping[str, Path]
+    workers: int
     device: str
     seed: int
     log: logging.Logger

@@ -38,6 +38,9 @@ class RunContext:
         progress: ProgressDisplay,
         device: Callable[[], str],
         on_corrupt: Callable[[Path, str], None] | None = None,
+        root_dir: Path | None = None,
+        inputs: Mapping[str, Path] | None = None,
+        outputs: Mapping[str, Path] | None = None,
     ) -> None:
         self.run_id = run_id
         self.stage = stage
@@ -45,6 +48,9 @@ class RunContext:
         self.run_dir = run_dir
         self.checkpoint_dir = checkpoint_dir
         self.params = params
+        self.root_dir = root_dir if root_dir is not None else base_dir.parent
+        self.inputs: Mapping[str, Path] = dict(inputs or {})
+        self.outputs: Mapping[str, Path] = dict(outputs or {})
         self.seed = seed
         self.fingerprint = fingerprint
         self.workers = workers

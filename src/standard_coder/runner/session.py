@@ -69,7 +69,9 @@ class RunSession:
         self.pipeline = pipeline
         self.layout = RunnerLayout(Path(pipeline.base_dir))
         self.base = self.layout.base_dir
-        self.root = Path(root) if root is not None else self.base.parent
+        if root is None:
+            root = pipeline.root if pipeline.root is not None else self.base.parent
+        self.root = Path(root)
         self.readonly = readonly
         self.sink = sink
         self.run_id = new_run_id()

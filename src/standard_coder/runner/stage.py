@@ -32,6 +32,10 @@ class Stage:
         git_inputs: git repositories whose refs invalidate the stage (cheap: no history read).
         params: the config slice that must invalidate the stage (JSON-serialisable).
         outputs: files or folders the stage must produce (absolute paths).
+        named_inputs: inputs the stage reads by name (``ctx.inputs["truth"]``); they join
+            ``inputs`` (a path listed in both counts once).
+        named_outputs: outputs the stage writes by name (``ctx.outputs["model"]``); they join
+            ``outputs``.
         code_files: source files whose content is the code version (default: the module of ``run``).
         version: explicit code version; when set it replaces hashing ``code_files``.
         device_sensitive: include the selected device in the fingerprint.
@@ -49,6 +53,15 @@ class Stage:
     version: str | None = None
     device_sensitive: bool = False
     description: str = ""
+    named_inputs: Mapping[str, Path] = field(default_factory=dict)
+    named_outputs: Mapping[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The engine sees one list of inputs and one of outputs; names are for the stage.
+        for plain, named in (("inputs", self.named_inputs), ("outputs", self.named_outputs)):
+            paths = list(getattr(self, plain))
+            paths += [p for p in named.values() if p not in paths]
+            object.__setattr__(self, plain, tuple(paths))
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,9 @@ class Pipeline:
         config: the resolved config (recorded in the run folder; hashed in env stamps).
         report_sections: the pipeline's own sections of the run report, after the runner's
             stages table (see :class:`~standard_coder.runner.report.ReportSection`).
+        root: the project folder (the config file's folder): relative paths in stage params are
+            taken from it (``ctx.root_dir``), and inputs are named relative to it. Default:
+            ``base_dir``'s parent.
     """
 
     name: str
@@ -77,3 +93,4 @@ class Pipeline:
     stop_grace_s: float = 10.0
     config: Mapping[str, Any] = field(default_factory=dict)
     report_sections: Sequence[ReportSection] = ()
+    root: Path | None = None

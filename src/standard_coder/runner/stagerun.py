@@ -157,6 +157,9 @@ def run_stage(
         progress=display,
         device=session.device,
         on_corrupt=lambda path, reason: session.quarantine(path, reason, name),
+        root_dir=session.root,
+        inputs=view.stage.named_inputs,
+        outputs=view.stage.named_outputs,
     )
     if not isinstance(view.stage.run, CommandStage):
         _seed(session.pipeline.seed)

@@ -8,17 +8,10 @@ Public API: :class:`MineOptions`, :func:`discover`, :func:`mine_repositories`,
 from standard_coder.sch.mining.discovery import discover_repos, repo_id
 from standard_coder.sch.mining.extract import ChunkResult, ChunkTask, ExtractOptions, mine_chunk
 from standard_coder.sch.mining.filters import DEFAULT_BOT_PATTERNS, AuthorRule, RepoRule
-from standard_coder.sch.mining.mine import (
-    MineOptions,
-    MineSummary,
-    MiningError,
-    RepoSummary,
-    discover,
-    mine_repositories,
-    summary_table,
-    thread_map,
-)
+from standard_coder.sch.mining.mine import discover, mine_repositories, thread_map
+from standard_coder.sch.mining.options import MineOptions
 from standard_coder.sch.mining.store import canonical_dump, iter_commits, load_commit_times
+from standard_coder.sch.mining.summary import MineSummary, MiningError, RepoSummary, summary_table
 
 __all__ = [
     "DEFAULT_BOT_PATTERNS",

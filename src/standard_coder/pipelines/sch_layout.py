@@ -1,0 +1,88 @@
+"""Where the flagship pipeline's files live below ``[outputs] base_dir`` (one place for all).
+
+Build (stage outputs), the stages, ``eval``, the forecast's model loader and the demo summary all
+take their paths from :class:`SchLayout`. The layout depends on ``base_dir`` and the configured
+predictor only, both of which a stage knows from its context (``ctx.base_dir``, ``ctx.params``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+EVALUATION_FILE = "sch_evaluation.json"
+
+
+@dataclass(frozen=True)
+class SchLayout:
+    """The flagship's output paths.
+
+    Attributes:
+        base_dir: ``[outputs] base_dir``.
+        predictor: ``[training] predictor`` (the model folder is named after it).
+    """
+
+    base_dir: Path
+    predictor: str = "mdn"
+
+    @property
+    def db(self) -> Path:
+        """The mined history (``mine``)."""
+        return self.base_dir / "raw" / "mined_commits.sqlite"
+
+    @property
+    def work_inference(self) -> Path:
+        return self.base_dir / "models" / "work_inference"
+
+    @property
+    def labels(self) -> Path:
+        return self.base_dir / "labels" / "work_labels.npz"
+
+    @property
+    def dataset(self) -> Path:
+        return self.base_dir / "labels" / "datasets" / "coding_train.npz"
+
+    @property
+    def change_rep(self) -> Path:
+        return self.base_dir / "features" / "change_rep"
+
+    @property
+    def model(self) -> Path:
+        return self.base_dir / "models" / self.predictor / "model.pt"
+
+    @property
+    def baseline(self) -> Path:
+        return self.base_dir / "models" / "baseline_loc" / "model.pt"
+
+    @property
+    def reports(self) -> Path:
+        return self.base_dir / "reports"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.reports / EVALUATION_FILE
+
+    @property
+    def tb(self) -> Path:
+        return self.base_dir / "tb"
+
+    @property
+    def forecasts(self) -> Path:
+        return self.base_dir / "forecasts"
+
+    @property
+    def eval_runs(self) -> Path:
+        """``standard-coder eval`` results, one folder per evaluation."""
+        return self.base_dir / "eval"
+
+    def train_outputs(self) -> dict[str, Path]:
+        """The ``train_sch`` stage's outputs by name (the order is the declared order)."""
+        return {
+            "work_inference": self.work_inference,
+            "labels": self.labels,
+            "dataset": self.dataset,
+            "change_rep": self.change_rep,
+            "model": self.model,
+            "baseline": self.baseline,
+            "evaluation": self.evaluation,
+        }

@@ -1,0 +1,64 @@
+"""What the miner is told: :class:`MineOptions` and the digests that key a repository's rows.
+
+The config schema never reaches this package: ``standard_coder.pipelines.sch_options.mine_options``
+builds these options from ``[repos]`` and ``[filters.*]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.fingerprint import code_version
+from standard_coder.sch.mining import store
+from standard_coder.sch.mining.extract import ExtractOptions
+from standard_coder.sch.mining.filters import AuthorRule, RepoRule
+
+
+@dataclass(frozen=True)
+class MineOptions:
+    """Everything the miner needs, built from ``[repos]`` and ``[filters.*]`` by the pipeline."""
+
+    include_paths: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    github_repos: tuple[str, ...] = ()
+    mirror_dir: str | None = None
+    max_commits_per_repo: int | None = None
+    authors: AuthorRule = field(default_factory=AuthorRule)
+    repos: RepoRule = field(default_factory=RepoRule)
+    extract: ExtractOptions = field(
+        default_factory=lambda: ExtractOptions(ext_map=((".py", "python"), (".pyi", "python")))
+    )
+    chunk_size: int = 500
+
+    def extract_key(self) -> str:
+        """Digest of what is extracted per commit and of the code that extracts it (a change
+        remines every repository: the database always equals a clean mine)."""
+        return digest(
+            [store.SCHEMA_VERSION, asdict(self.extract), _source_digest("gitlog.py", "extract.py")]
+        )
+
+    def filter_key(self) -> str:
+        """Digest of what decides which commits are kept (part of every repo's refs key)."""
+        return digest(
+            [
+                self.extract_key(),
+                asdict(self.authors),
+                self.max_commits_per_repo,
+                _source_digest("filters.py"),
+            ]
+        )
+
+
+def digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@functools.cache
+def _source_digest(*names: str) -> str:
+    """Digest of mining modules' source (e.g. the diff parser), by file name."""
+    return code_version(Path(__file__).parent / name for name in names)

@@ -1,0 +1,128 @@
+"""What a mine did: per-repository rows, the run's totals and the end-of-stage table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+class MiningError(RuntimeError):
+    """Some configured repositories could not be mined (the others were mined and committed).
+
+    ``summary`` holds the full :class:`MineSummary`; ``failed`` maps path -> reason.
+    """
+
+    def __init__(self, summary: MineSummary) -> None:
+        self.summary = summary
+        self.failed = {r.path: r.error or "" for r in summary.repos if r.status == "error"}
+        lines = "\n".join(f"  {p}: {e}" for p, e in self.failed.items())
+        super().__init__(
+            f"{len(self.failed)} repositor{'y' if len(self.failed) == 1 else 'ies'}"
+            f" could not be mined (retried next run):\n{lines}"
+        )
+
+
+@dataclass
+class RepoSummary:
+    """One row of the end-of-stage table."""
+
+    repo: str
+    path: str
+    status: str = "pending"
+    """mined | unchanged | error | interrupted"""
+    commits_listed: int = 0
+    commits_stored: int = 0
+    authors: int = 0
+    skipped_by_filter: int = 0
+    truncated: int = 0
+    missing_objects: int = 0
+    mined_now: int = 0
+    chunks_mined: int = 0
+    is_shallow: bool = False
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class MineSummary:
+    """Result of :func:`mine_repositories`."""
+
+    repos: list[RepoSummary] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """path -> error for repositories that could not be mined."""
+        return {r.path: r.error or "" for r in self.repos if r.status == "error"}
+
+    @property
+    def chunks_mined(self) -> int:
+        return sum(r.chunks_mined for r in self.repos)
+
+    @property
+    def commits_mined(self) -> int:
+        """Commits extracted in this run (stored or skipped for no language files)."""
+        return sum(r.mined_now for r in self.repos)
+
+    def totals(self) -> dict[str, int]:
+        """Key figures for ``ctx.set_summary``."""
+        return {
+            "repos": len(self.repos),
+            "repos_failed": len(self.errors),
+            "commits_stored": sum(r.commits_stored for r in self.repos),
+            "commits_mined_now": self.commits_mined,
+            "skipped_by_filter": sum(r.skipped_by_filter for r in self.repos),
+            "truncated": sum(r.truncated for r in self.repos),
+            "missing_objects": sum(r.missing_objects for r in self.repos),
+        }
+
+
+def summary_table(summary: MineSummary) -> Table:
+    """A Rich table: one row per repository plus a total row (an error column when any failed)."""
+    from rich.table import Table
+
+    errors = any(r.error for r in summary.repos)
+    t = Table(title="mine: repositories", title_justify="left")
+    t.add_column("repo", no_wrap=True)
+    t.add_column("status")
+    for col in ("stored", "authors", "filtered", "truncated", "missing obj.", "new", "commits/s"):
+        t.add_column(col, justify="right", no_wrap=True)
+    if errors:
+        t.add_column("error", overflow="fold")
+
+    def row(*cells: str, error: str = "") -> None:
+        t.add_row(*cells, *((error,) if errors else ()))
+
+    for r in summary.repos:
+        cps = f"{r.mined_now / r.seconds:,.0f}" if r.seconds > 0 and r.mined_now else ""
+        status = r.status + (" (shallow)" if r.is_shallow else "")
+        row(
+            r.repo,
+            status,
+            f"{r.commits_stored:,}",
+            f"{r.authors:,}",
+            f"{r.skipped_by_filter:,}",
+            f"{r.truncated:,}",
+            f"{r.missing_objects:,}",
+            f"{r.mined_now:,}",
+            cps,
+            error=r.error or "",
+        )
+    tot = summary.totals()
+    row(
+        "total",
+        "interrupted" if summary.interrupted else "",
+        f"{tot['commits_stored']:,}",
+        "",
+        f"{tot['skipped_by_filter']:,}",
+        f"{tot['truncated']:,}",
+        f"{tot['missing_objects']:,}",
+        f"{tot['commits_mined_now']:,}",
+        "",
+        error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
+    )
+    return t
