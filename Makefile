@@ -4,13 +4,13 @@ PY ?= .venv/bin/python
 setup:  ## create .venv with the CPU torch wheel first, then the package and dev tools
 	python3 -m venv .venv
 	.venv/bin/pip install -q torch==2.13.0
-	.venv/bin/pip install -q -e ".[dev]"
+	.venv/bin/pip install -q -e ".[dev,all]"
 
 demo:  ## run the whole flagship pipeline on the embedded default
 	$(PY) -m standard_coder demo
 
 test:  ## the whole suite, slow tests included (what CI runs)
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_FLAGS)
 
 test-fast:
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
