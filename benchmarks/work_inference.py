@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from standard_coder.sch.simulate import TeamSpec, load_truth, simulate_team
+    from standard_coder.sch.teamsim.team import TeamSpec, load_truth, simulate_team
     from standard_coder.sch.work_inference import (
         GapModel,
         HMMOptions,

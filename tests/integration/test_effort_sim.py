@@ -21,7 +21,7 @@ from standard_coder.sch.features.representation import extract_raw
 from standard_coder.sch.mining.mine import MineOptions, mine_repositories
 from standard_coder.sch.mining.store import iter_commits
 from standard_coder.sch.predictors.stage import fit_effort_model
-from standard_coder.sch.simulate import load_truth, simulate_small_team
+from standard_coder.sch.teamsim.team import load_truth, simulate_small_team
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -245,7 +245,7 @@ def test_a_configured_path_that_is_not_a_repo_fails_mine_with_1_after_mining_the
 
 def test_init_config_in_a_repository_runs_unchanged(tmp_path: Path) -> None:
     """`init-config` inside a git repository, then `pipeline` with the file as written."""
-    from standard_coder.sch.simulate import simulate_small_team
+    from standard_coder.sch.teamsim.team import simulate_small_team
 
     sim = simulate_small_team(tmp_path / "sim", n_authors=1, weeks=1, seed=3)
     repo = sim.repos[0]
@@ -269,7 +269,7 @@ def test_demo_keeps_a_hand_edited_config(demo: Path) -> None:
 
 def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:
     """`eval --repos`: new history mined, labelled, featurised with the checkpoint's vocabulary."""
-    from standard_coder.sch.simulate import simulate_small_team
+    from standard_coder.sch.teamsim.team import simulate_small_team
 
     other = simulate_small_team(tmp_path / "other", n_authors=2, weeks=3, seed=11)
     base = demo / "sc-output"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from standard_coder.runner.ledger import SqliteLedger
-from standard_coder.sch.simulate import TeamSpec, load_truth, simulate_team
+from standard_coder.sch.teamsim.team import TeamSpec, load_truth, simulate_team
 from standard_coder.sch.work_inference import (
     HMMOptions,
     WorkInferenceOptions,
@@ -30,7 +30,7 @@ SCRIPT = """
 import json, sys
 from pathlib import Path
 from standard_coder.runner.ledger import SqliteLedger
-from standard_coder.sch.simulate import load_truth
+from standard_coder.sch.teamsim.team import load_truth
 from standard_coder.sch.work_inference import (
     HMMOptions, WorkInferenceOptions, histories_from_truth, infer_labels)
 truth, out, epochs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from standard_coder.sch.simulate import TeamSpec, load_truth, simulate_team
+from standard_coder.sch.teamsim.team import TeamSpec, load_truth, simulate_team
 from standard_coder.sch.work_inference import (
     NeuralHMM,
     WorkInferenceOptions,

@@ -18,7 +18,7 @@ from standard_coder.runner.envstamp import (
     STAMP_FILE,
     build_env_stamp,
     canonical_json,
-    code_version,
+    code_origin,
     config_hash,
     env_hash,
     finish_env_stamp,
@@ -123,7 +123,7 @@ def test_code_version_from_real_git_checkout(tmp_path: Path) -> None:
     _git(repo, "add", "m.py")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c1")
     head = _git(repo, "rev-parse", "HEAD")
-    cv = code_version(repo)
+    cv = code_origin(repo)
     assert cv == {
         "source": "git",
         "git_commit": head,
@@ -131,16 +131,16 @@ def test_code_version_from_real_git_checkout(tmp_path: Path) -> None:
         "package_version": cv["package_version"],
     }
     (repo / "new_output.txt").write_text("untracked")  # outputs do not make it dirty
-    assert code_version(repo)["git_dirty"] is False
+    assert code_origin(repo)["git_dirty"] is False
     (repo / "m.py").write_text("x = 2\n")
-    assert code_version(repo)["git_dirty"] is True
+    assert code_origin(repo)["git_dirty"] is True
     assert _stamp(project_root=repo)["code_version"]["git_commit"] == head
 
 
 def test_code_version_without_git_is_package_version(tmp_path: Path) -> None:
     from standard_coder import __version__
 
-    cv = code_version(tmp_path)
+    cv = code_origin(tmp_path)
     assert cv["source"] == "package" and cv["git_commit"] is None
     assert cv["package_version"] == __version__
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from standard_coder.forecasting.simulate import simulate, team_capacity
+from standard_coder.forecasting.montecarlo import simulate, team_capacity
 from standard_coder.forecasting.throughput import (
     BootstrapThroughput,
     DailyBootstrapThroughput,

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from standard_coder.sch.simulate import (
+from standard_coder.sch.teamsim.schedule import simulate_coding
+from standard_coder.sch.teamsim.team import (
     AuthorSpec,
     ScheduleSpec,
     TeamSpec,
@@ -20,7 +21,6 @@ from standard_coder.sch.simulate import (
     simulate_small_team,
     simulate_team,
 )
-from standard_coder.sch.simulation.schedule import simulate_coding
 
 
 def _git(repo: Path, *args: str) -> str:

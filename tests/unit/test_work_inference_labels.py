@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from standard_coder.runner.ledger import SqliteLedger
-from standard_coder.sch.simulate import TeamSpec, load_truth, simulate_team
+from standard_coder.sch.teamsim.team import TeamSpec, load_truth, simulate_team
 from standard_coder.sch.work_inference import (
     AuthorHistory,
     HMMOptions,

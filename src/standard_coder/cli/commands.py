@@ -7,5 +7,5 @@ from standard_coder.cli import (  # noqa: F401
     forecast,
     pipeline,
     runs,
-    simulate,
+    simulate_cmd,
 )

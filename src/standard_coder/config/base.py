@@ -73,12 +73,6 @@ PositiveInt = Annotated[int, Field(ge=1)]
 UnitFloat = Annotated[float, Field(gt=0, lt=1)]
 
 
-def resolve_glob(pattern: str, config_dir: Path) -> str:
-    """Expand ``~`` and anchor a relative glob pattern at the config file's folder."""
-    p = Path(pattern).expanduser()
-    return str(p if p.is_absolute() else config_dir / p)
-
-
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     current: Any = model
     for part in loc:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from standard_coder.forecasting.inputs import HistoricalSprint
-from standard_coder.forecasting.simulate import simulate
+from standard_coder.forecasting.montecarlo import simulate
 from standard_coder.forecasting.throughput import (
     ThroughputMethod,
     make_throughput,

@@ -27,9 +27,9 @@ from standard_coder.forecasting.inputs import (
     load_historical_outcomes,
     load_sprint_inputs,
 )
+from standard_coder.forecasting.montecarlo import simulate, team_capacity
 from standard_coder.forecasting.report import build_forecast_report, summarize
 from standard_coder.forecasting.scenarios import ScenarioSpec, apply_scenario
-from standard_coder.forecasting.simulate import simulate, team_capacity
 from standard_coder.forecasting.throughput import ThroughputMethod, make_throughput, sprint_rates
 from standard_coder.forecasting.validate import CommitLookup, check_forecast_inputs
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from standard_coder.forecasting.inputs import Ticket
-from standard_coder.forecasting.simulate import SimulationResult
+from standard_coder.forecasting.montecarlo import SimulationResult
 
 SCHEMA_VERSION = 1
 

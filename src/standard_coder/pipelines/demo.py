@@ -103,7 +103,7 @@ def _sprint_inputs(truth_path: Path) -> str:
         .joinpath("sprint_inputs.json")
         .read_text(encoding="utf-8")
     )
-    from standard_coder.sch.simulate import load_truth
+    from standard_coder.sch.teamsim.team import load_truth
 
     ids = [c.commit_id for c in load_truth(truth_path).commits][-2:]
     for ticket in data["tickets"]:
@@ -114,7 +114,7 @@ def _sprint_inputs(truth_path: Path) -> str:
 
 def prepare(out_dir: Path, size_name: str) -> Path:
     """Simulate the team (once per size) and write the config and inputs; return the config."""
-    from standard_coder.sch.simulate import TeamSpec, simulate_team
+    from standard_coder.sch.teamsim.team import TeamSpec, simulate_team
 
     size = SIZES[size_name]
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """Exact training checkpoints: atomic files, a ``latest`` pointer, fallback, RNG capture.
 
-A checkpoint is one dict (nanoGPT's shape, completed): model, optimizer, scheduler, GradScaler,
-epoch and step, sampler/generator state, every RNG state, the config. :class:`Checkpointer`
+A checkpoint is the one dict the training loop hands to ``save`` (nanoGPT's shape): typically
+model, optimizer, step, every RNG state (:func:`capture_rng_state`) and, when the loop has them,
+scheduler, GradScaler and sampler state; the runner stores what it is given. :class:`Checkpointer`
 writes it as ``ckpt-<step:09d>.pt`` (temp file, fsync, rename, fsync folder), then replaces
 the ``latest`` pointer (JSON: file names, steps and sha256 of the kept checkpoints), and keeps
 the last ``keep`` files. The files are written by a background thread (one write in flight)

@@ -35,7 +35,8 @@ class Ledger(Protocol):
 
 
 class TrainingCheckpointer(Protocol):
-    """Atomic, exact training checkpoints (model, optimizer, scheduler, RNG, position)."""
+    """Atomic, exact training checkpoints of the state dict the loop saves (model, optimizer,
+    RNG states, position, ...)."""
 
     every_n_steps: int
 

@@ -204,8 +204,9 @@ def _package_version() -> str:
     return __version__
 
 
-def code_version(project_root: Path | None = None) -> dict[str, Any]:
-    """Where the running code came from.
+def code_origin(project_root: Path | None = None) -> dict[str, Any]:
+    """Where the running code came from: the env stamp's ``code_version`` entry (a stage's code
+    version, the digest of its source files, is :func:`.fingerprint.code_version`).
 
     With ``project_root`` (a git checkout) or when this package's source file is tracked in a
     git checkout: ``{"source": "git", "git_commit", "git_dirty", "package_version"}``; the dirty
@@ -353,7 +354,7 @@ def build_env_stamp(
         "schema_version": STAMP_SCHEMA_VERSION,
         "run_id": run_id,
         "config_hash": config_hash(config),
-        "code_version": code_version(project_root),
+        "code_version": code_origin(project_root),
         "python_version": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "python_executable": sys.executable,

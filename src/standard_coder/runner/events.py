@@ -21,18 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-EVENT_NAMES = (
-    "run_started",
-    "stage_skipped",
-    "stage_cache_miss",
-    "stage_running",
-    "checkpoint_saved",
-    "stage_completed",
-    "stage_failed",
-    "run_interrupted",
-    "run_completed",
-)
-
 
 class EventSink(Protocol):
     """Where events go. ``emit`` must not raise for ordinary I/O hiccups of a console."""

@@ -21,7 +21,7 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
@@ -30,8 +30,6 @@ from standard_coder.runner.layout import RunnerLayout
 RETENTION_FILE = "RETENTION.txt"
 PROTECTED_DIRS: tuple[str, ...] = ("models", "reports", "stages", "forecasts", "eval")
 SUCCESS_STATUSES = frozenset({"completed", "succeeded", "success", "ok"})
-
-GcKind = Literal["expired_run", "stale", "quarantine"]
 
 
 def tree_size(path: Path) -> int:

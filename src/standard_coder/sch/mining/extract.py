@@ -399,15 +399,6 @@ class BlobFetcher:
             stdout.close()
 
 
-def fetch_blobs(repo: Path, oids: Sequence[str], max_bytes: int) -> dict[str, bytes | None]:
-    """Contents of ``oids`` (one ``git cat-file --batch``); None = missing or too large."""
-    f = BlobFetcher(repo, max_bytes)
-    for oid in oids:
-        f.request(oid)
-    got = {oid: zlib.decompress(z) for oid, _, z in f.close()}
-    return {oid: got.get(oid) for oid in oids}
-
-
 def mine_chunk(task: ChunkTask) -> ChunkResult:
     """Mine ``task.ids`` of one repository; never raises (errors come back in ``error``)."""
     t0 = time.perf_counter()

@@ -553,7 +553,7 @@ def _assemble(
 
 # ---------------------------------------------------------------------------- truth
 def histories_from_truth(truth: Any) -> dict[str, AuthorHistory]:
-    """Author histories from a simulator ``Truth`` (``standard_coder.sch.simulate.load_truth``)."""
+    """Author histories from a simulator ``Truth`` (``sch.teamsim.team.load_truth``)."""
     per: dict[str, tuple[list[int], list[int], list[tuple[str, str]]]] = {}
     for c in truth.commits:
         t, z, k = per.setdefault(c.author, ([], [], []))
@@ -575,7 +575,7 @@ def _truth_pairs(
     labels: LabelSet, truth: Any, keys: Collection[tuple[str, str]] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(truth, str | Path):
-        from standard_coder.sch.simulate import load_truth
+        from standard_coder.sch.teamsim.team import load_truth
 
         truth = load_truth(Path(truth))
     by_id = {c.commit_id: c.coding_minutes for c in truth.commits}

@@ -25,7 +25,7 @@ def simulate(
     commit_prob: float = typer.Option(0.04, "--commit-prob", min=0.0, max=1.0),
 ) -> None:
     """Simulate developers (paper footnote 2 schedule) writing real git repositories."""
-    from standard_coder.sch.simulate import ScheduleSpec, TeamSpec, simulate_team
+    from standard_coder.sch.teamsim.team import ScheduleSpec, TeamSpec, simulate_team
 
     try:
         start_date = dt.date.fromisoformat(start)

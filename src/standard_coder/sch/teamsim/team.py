@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from standard_coder.runner.atomic import atomic_write_text
-from standard_coder.sch.simulation.codegen import RepoCode, change_for_minutes
-from standard_coder.sch.simulation.schedule import (
+from standard_coder.sch.teamsim.codegen import RepoCode, change_for_minutes
+from standard_coder.sch.teamsim.schedule import (
     AuthorSpec,
     CodingTrace,
     ScheduleSpec,
@@ -308,6 +308,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
     }
     doc = {
         "schema_version": TRUTH_SCHEMA_VERSION,
+        # the name this module had when the schema was fixed (truth.json bytes stay)
         "generator": "standard_coder.sch.simulate",
         "seed": seed,
         "spec": _spec_json(spec),

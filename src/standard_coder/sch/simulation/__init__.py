@@ -1,1 +1,0 @@
-"""Building blocks of the developer simulator (see ``standard_coder.sch.simulate``)."""
