@@ -109,3 +109,52 @@ def test_checkpointer_emits_checkpoint_saved(tmp_path: Path) -> None:
     saved = [e for e in sink.events if e["event"] == "checkpoint_saved"]
     assert [e["step"] for e in saved] == [2, 4] and saved[0]["stage"] == "items"
     assert (tmp_path / "state" / "checkpoints" / "items" / "model").is_dir()
+
+
+def test_a_stage_reads_its_named_inputs_outputs_and_root(tmp_path: Path) -> None:
+    """``ctx.inputs``/``ctx.outputs`` are the declared names; named paths join the stage's
+    inputs and outputs (an upstream output named again counts once); ``ctx.root_dir`` is
+    ``Pipeline.root``."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "words.txt").write_text("a b c\n")
+    counted = project / "out" / "count.json"
+    seen: dict[str, Any] = {}
+
+    def count(ctx: Any) -> None:
+        words = ctx.inputs["words"].read_text().split()
+        ctx.outputs["count"].parent.mkdir(parents=True, exist_ok=True)
+        ctx.outputs["count"].write_text(json.dumps({"n": len(words) * ctx.params["scale"]}))
+
+    def report(ctx: Any) -> None:
+        seen.update(inputs=dict(ctx.inputs), outputs=dict(ctx.outputs), root=ctx.root_dir)
+        n = json.loads(ctx.inputs["count"].read_text())["n"]
+        ctx.outputs["report"].write_text(f"{n}\n")
+
+    stages = [
+        Stage(
+            name="count",
+            run=count,
+            params={"scale": 2},
+            named_inputs={"words": project / "words.txt"},
+            named_outputs={"count": counted},
+        ),
+        Stage(
+            name="report",
+            run=report,
+            deps=("count",),
+            named_inputs={"count": counted},
+            named_outputs={"report": project / "out" / "report.txt"},
+        ),
+    ]
+    assert stages[0].inputs == (project / "words.txt",)
+    assert stages[1].inputs == (counted,) and stages[1].outputs == (project / "out/report.txt",)
+    pipe = Pipeline(name="named", stages=stages, base_dir=tmp_path / "state", root=project)
+    res, _ = _run(pipe)
+    assert res.exit_code == 0
+    assert (project / "out" / "report.txt").read_text() == "6\n"
+    assert seen["root"] == project
+    assert seen["inputs"] == {"count": counted}
+    assert seen["outputs"] == {"report": project / "out" / "report.txt"}
+    again, _ = _run(pipe)  # the named upstream output is one input: nothing changed, all skip
+    assert [r["status"] for r in again.stages.values()] == ["skipped", "skipped"]

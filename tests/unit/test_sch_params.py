@@ -70,3 +70,28 @@ def test_sprint_check_agrees_with_ticket_needs_model(tmp_path: Path) -> None:
         expected = any(t.needs_model for t in load_sprint_inputs(path).tickets)
         assert _sprint_needs_model(path) == expected, name
     assert _sprint_needs_model(None) is False
+
+
+def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> None:
+    """No captured config: each stage is ``run(ctx)``, its paths are declared by name."""
+    import inspect
+
+    from standard_coder.pipelines.sch_layout import SchLayout
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "pipeline_config.toml").write_text(CONFIG)
+    (folder / "sprint_inputs.json").write_text('{"tickets": [{"id": "T-1", "diff": "x"}]}')
+    pipe = build(folder / "pipeline_config.toml", [])
+    layout = SchLayout(folder / "sc-output", "mdn")
+    for stage in pipe.stages:
+        assert list(inspect.signature(stage.run).parameters) == ["ctx"], stage.name
+    by_name = {s.name: s for s in pipe.stages}
+    assert dict(by_name["mine"].named_outputs) == {"db": layout.db}
+    train = by_name["train_sch"]
+    assert dict(train.named_inputs) == {"db": layout.db, "truth": folder / "repos/truth.json"}
+    assert dict(train.named_outputs) == layout.train_outputs()
+    forecast = by_name["forecast"]
+    assert forecast.deps == ("mine", "train_sch")
+    assert forecast.named_inputs["model"] == layout.model
+    assert pipe.root == folder
