@@ -129,9 +129,10 @@ def child_ours(repo: str, db: str, workers: int) -> dict[str, Any]:
     from concurrent.futures import ProcessPoolExecutor
 
     from standard_coder.config.mining import FiltersSection, ReposSection
-    from standard_coder.sch.mining import MineOptions, mine_repositories
+    from standard_coder.pipelines.sch_options import mine_options
+    from standard_coder.sch.mining import mine_repositories
 
-    opts = MineOptions.from_sections(ReposSection(), FiltersSection(), base_dir=Path(db).parent)
+    opts = mine_options(ReposSection(), FiltersSection(), base_dir=Path(db).parent)
     map_fn = None
     pool = None
     if workers > 1:
