@@ -16,20 +16,6 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 PKG = "standard_coder"
 MAX_LINES = 600
 
-# Over the limit at the time this test was written; each is being split (issue 13 items 3 and 5,
-# arch-runner). The lead removes an entry once the split is merged; the test fails when a listed
-# file is no longer over the limit, so a stale entry cannot stay.
-KNOWN_LONG: dict[str, str] = {
-    "standard_coder/runner/engine.py": "split by job (issue 13 item 5)",
-    "standard_coder/reporting/html.py": "Jinja2 run page + pipeline sections (issue 13 item 3)",
-}
-
-# runner/ -> outside runner/ imports still present when this test was written (issue 13 item 3:
-# the report hook). Same rule: remove once merged; a stale entry fails the test.
-KNOWN_RUNNER_IMPORTS: dict[tuple[str, str], str] = {
-    ("standard_coder.runner.runrecord", "standard_coder.reporting.html"): "report hook (item 3)",
-}
-
 
 def _modules() -> dict[str, Path]:
     out: dict[str, Path] = {}
@@ -150,12 +136,8 @@ def test_runner_imports_only_runner_and_third_party() -> None:
             # the top package holds only ``__version__`` and imports nothing
             if dep == PKG or dep.startswith(f"{PKG}.runner"):
                 continue
-            if (name, dep) in KNOWN_RUNNER_IMPORTS:
-                continue
             bad.append(f"{name} -> {dep}")
     assert not bad, "runner/ imports outside runner/: " + ", ".join(sorted(bad))
-    stale = [k for k in KNOWN_RUNNER_IMPORTS if k[1] not in GRAPH.get(k[0], set())]
-    assert not stale, f"remove from KNOWN_RUNNER_IMPORTS: {stale}"
 
 
 @pytest.mark.parametrize("domain", ["sch", "forecasting"])
@@ -175,7 +157,5 @@ def test_no_source_module_exceeds_the_line_limit() -> None:
         path.relative_to(SRC).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
         for path in MODULES.values()
     }
-    over = {p: n for p, n in lengths.items() if n > MAX_LINES and p not in KNOWN_LONG}
+    over = {p: n for p, n in lengths.items() if n > MAX_LINES}
     assert not over, f"modules over {MAX_LINES} lines: {over}"
-    stale = [p for p in KNOWN_LONG if lengths.get(p, 0) <= MAX_LINES]
-    assert not stale, f"remove from KNOWN_LONG (now within the limit or gone): {stale}"

@@ -20,7 +20,7 @@ from standard_coder.sch.work_inference import (
     infer_labels,
     pearson_vs_truth,
 )
-from standard_coder.sch.work_inference.labels import normal_keys
+from standard_coder.sch.work_inference.truth import normal_keys
 
 
 @pytest.fixture(scope="module")

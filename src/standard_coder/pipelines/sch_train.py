@@ -206,7 +206,7 @@ def run(ctx: StageContext) -> None:
     from standard_coder.sch.mining.store import iter_commits
     from standard_coder.sch.predictors.stage import fit_effort_model
     from standard_coder.sch.predictors.train import TrainingInterrupted
-    from standard_coder.sch.work_inference.labels import normal_keys, pearson_vs_truth
+    from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
     t = section_from_params(TrainingSection, ctx.params["training"], ctx.root_dir)
     seed = int(ctx.params["seed"])

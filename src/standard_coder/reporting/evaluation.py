@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
 from standard_coder.runner.report.kit import render as render_template
 
 PACKAGE = "standard_coder.reporting"
-EVALUATION_FILE = "sch_evaluation.json"
 BASELINE_PREFIX = "baseline_loc_"
 _LOWER_BETTER = ("nll", "crps", "mae", "rmse", "brier", "loss", "pinball")
 _HIGHER_BETTER = ("r2", "spearman", "pearson", "accuracy", "skill")
@@ -95,7 +95,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def _eval_runs(base_dir: Path) -> dict[str, Any] | None:
     """``standard-coder eval`` results: ``<base_dir>/eval/<eval_id>/metrics.json``."""
-    files = sorted((base_dir / "eval").glob("*/metrics.json"))
+    files = sorted(SchLayout(base_dir).eval_runs.glob("*/metrics.json"))
     rows: list[tuple[str, dict[str, Any]]] = []
     for path in files[-20:]:
         doc = read_json(path)
@@ -112,7 +112,7 @@ def _eval_runs(base_dir: Path) -> dict[str, Any] | None:
 
 def render_evaluation(given: SectionInput) -> str:
     """The section body (or a line saying there is no evaluation yet)."""
-    reports = given.base_dir / "reports"
+    reports = SchLayout(given.base_dir).reports
     doc = read_json(reports / EVALUATION_FILE)
     pngs = sorted(reports.glob("*.png")) if reports.is_dir() else []
     others = sorted(reports.glob("*.json")) if reports.is_dir() else []

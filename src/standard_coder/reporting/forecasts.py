@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
 from standard_coder.runner.report.kit import render as render_template
@@ -52,7 +53,7 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
 
 def render_forecasts(given: SectionInput) -> str:
     """The section body (or a line saying there are no forecasts)."""
-    fdir = given.base_dir / "forecasts"
+    fdir = SchLayout(given.base_dir).forecasts
     files = sorted(fdir.glob("*_forecast.json")) if fdir.is_dir() else []
     if not files:
         return render_template(PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=None)

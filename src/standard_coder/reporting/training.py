@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from operator import attrgetter
 from pathlib import Path
 
+from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import png_data_uri, read_json, render
@@ -111,7 +112,7 @@ def _tb_key(run: Path) -> str:
 
 def render_training(given: SectionInput) -> str:
     """The section body: one fragment per TensorBoard run folder (cached), or why there is none."""
-    tb_dir = given.base_dir / "tb"
+    tb_dir = SchLayout(given.base_dir).tb
     if not tb_dir.is_dir():
         return render(PACKAGE, "training.html.j2", tb_dir=str(tb_dir), missing=True, parts=[])
     parts: list[str] = []

@@ -15,10 +15,13 @@ from standard_coder.sch.work_inference.labels import (
     LabelSet,
     WorkInferenceOptions,
     WorkInferenceStopped,
-    accuracy_vs_truth,
-    histories_from_truth,
     infer_labels,
     make_model,
+)
+from standard_coder.sch.work_inference.truth import (
+    accuracy_vs_truth,
+    histories_from_truth,
+    normal_keys,
     pearson_vs_truth,
 )
 
@@ -37,5 +40,6 @@ __all__ = [
     "histories_from_truth",
     "infer_labels",
     "make_model",
+    "normal_keys",
     "pearson_vs_truth",
 ]

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import zipfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,13 +39,9 @@ __all__ = [
     "LabelSet",
     "WorkInferenceOptions",
     "WorkInferenceStopped",
-    "accuracy_vs_truth",
-    "histories_from_truth",
     "infer_labels",
     "interval_kinds",
     "make_model",
-    "normal_keys",
-    "pearson_vs_truth",
 ]
 
 log = logging.getLogger(__name__)
@@ -549,76 +545,3 @@ def _assemble(
         pooled=pooled[order],
         fitted_items=fitted,
     )
-
-
-# ---------------------------------------------------------------------------- truth
-def histories_from_truth(truth: Any) -> dict[str, AuthorHistory]:
-    """Author histories from a simulator ``Truth`` (``sch.teamsim.team.load_truth``)."""
-    per: dict[str, tuple[list[int], list[int], list[tuple[str, str]]]] = {}
-    for c in truth.commits:
-        t, z, k = per.setdefault(c.author, ([], [], []))
-        t.append(c.authored_at)
-        z.append(c.tz_offset_min)
-        k.append((c.repo, c.commit_id))
-    return {
-        a: AuthorHistory.from_tuple(a, (np.asarray(t), np.asarray(z), k))
-        for a, (t, z, k) in per.items()
-    }
-
-
-def normal_keys(labels: LabelSet) -> set[tuple[str, str]]:
-    """Keys of the commits whose label comes from a normal interval."""
-    return {k for k, kind in zip(labels.keys, labels.interval_kind, strict=True) if kind == NORMAL}
-
-
-def _truth_pairs(
-    labels: LabelSet, truth: Any, keys: Collection[tuple[str, str]] | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if isinstance(truth, str | Path):
-        from standard_coder.sch.teamsim.team import load_truth
-
-        truth = load_truth(Path(truth))
-    by_id = {c.commit_id: c.coding_minutes for c in truth.commits}
-    rows = [
-        i
-        for i, (_repo, cid) in enumerate(labels.keys)
-        if labels.interval_kind[i] == NORMAL
-        and cid in by_id
-        and (keys is None or labels.keys[i] in keys)
-    ]
-    x = np.array([float(by_id[labels.keys[i][1]]) for i in rows])
-    y = labels.expected_minutes[np.asarray(rows, dtype=np.int64)]
-    who = np.array([labels.authors[i] for i in rows], dtype=str)
-    return x, y, who
-
-
-def pearson_vs_truth(
-    labels: LabelSet, truth: Any, *, keys: Collection[tuple[str, str]] | None = None
-) -> float:
-    """Pearson r between true and expected coding minutes over ordinary intervals, all authors.
-
-    ``truth`` is a ``Truth`` or a path to ``truth.json`` (or a folder of them). Commits are
-    matched by commit id; first commits and intervals after long gaps are left out; with
-    ``keys``, only those ``(repo, commit_id)`` count (score two label sets on the same commits).
-    """
-    x, y, _ = _truth_pairs(labels, truth, keys)
-    if x.shape[0] < 3:
-        raise ValueError(f"only {x.shape[0]} labelled commits matched the truth")
-    return float(np.corrcoef(x, y)[0, 1])
-
-
-def accuracy_vs_truth(labels: LabelSet, truth: Any) -> dict[str, Any]:
-    """Accuracy report: pooled r, per-author r (the paper's per-developer figure) and counts."""
-    x, y, who = _truth_pairs(labels, truth)
-    per: dict[str, float] = {}
-    for a in sorted(set(who.tolist())):
-        sel = who == a
-        if sel.sum() >= 3 and np.std(x[sel]) > 0 and np.std(y[sel]) > 0:
-            per[a] = float(np.corrcoef(x[sel], y[sel])[0, 1])
-    return {
-        "kind": labels.kind,
-        "n_intervals": int(x.shape[0]),
-        "pearson": float(np.corrcoef(x, y)[0, 1]) if x.shape[0] >= 3 else float("nan"),
-        "pearson_per_author_mean": float(np.mean(list(per.values()))) if per else float("nan"),
-        "pearson_per_author": per,
-    }
