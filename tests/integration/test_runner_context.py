@@ -157,4 +157,4 @@ def test_a_stage_reads_its_named_inputs_outputs_and_root(tmp_path: Path) -> None
     assert seen["inputs"] == {"count": counted}
     assert seen["outputs"] == {"report": project / "out" / "report.txt"}
     again, _ = _run(pipe)  # the named upstream output is one input: nothing changed, all skip
-    assert [r["status"] for r in again.stages.values()] == ["skipped", "skipped"]
+    assert [o.status for o in again.stages.values()] == ["skipped", "skipped"]
