@@ -23,6 +23,7 @@ from standard_coder.forecasting.inputs import (
     SprintInputs,
 )
 from standard_coder.forecasting.validate import WIDEN_SIGMA, check_forecast_inputs
+from standard_coder.pipelines.sch_options import forecast_options
 from standard_coder.sch.mining import store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +86,7 @@ def stage_error(tmp_path: Path, sprint: dict[str, Any], scenarios: str = "") -> 
     """The forecast stage's domain call, with the same commit lookup the stage wires in."""
     from standard_coder.config import load_config
     from standard_coder.pipelines.sch_effort import commit_lookup
+    from standard_coder.pipelines.sch_layout import SchLayout
 
     cfg = load_config(project(tmp_path, sprint, extra=scenarios))
     s = SprintInputs.model_validate(sprint)
@@ -93,9 +95,9 @@ def stage_error(tmp_path: Path, sprint: dict[str, Any], scenarios: str = "") -> 
         forecast_sprint(
             s,
             h,
-            options=ForecastOptions.from_section(cfg.forecasting),
+            options=forecast_options(cfg.forecasting),
             source=str(tmp_path / "sprint.json"),
-            find_commits=commit_lookup(cfg),
+            find_commits=commit_lookup(SchLayout(cfg.outputs.base_dir).db),
             model_effort=lambda ts: {t.id: np.ones(10) for t in ts},
         )
     return str(exc.value)

@@ -73,7 +73,6 @@ def forecast_check(
     from rich.table import Table
 
     from standard_coder.config import ConfigError, load_config
-    from standard_coder.forecasting.forecast import ForecastOptions
     from standard_coder.forecasting.inputs import (
         ForecastInputError,
         load_historical_outcomes,
@@ -83,6 +82,7 @@ def forecast_check(
     from standard_coder.forecasting.validate import check_forecast_inputs
     from standard_coder.pipelines.sch_effort import commit_lookup
     from standard_coder.pipelines.sch_layout import SchLayout
+    from standard_coder.pipelines.sch_options import forecast_options
     from standard_coder.runner.console import make_console
 
     err = make_console(stderr=True)
@@ -106,7 +106,7 @@ def forecast_check(
         check = check_forecast_inputs(
             sprint,
             history,
-            ForecastOptions.from_section(section),
+            forecast_options(section),
             sprint_source=str(section.sprint_inputs_path),
             history_source=str(section.historical_outcomes_path),
             find_commits=commit_lookup(SchLayout(cfg.outputs.base_dir).db),

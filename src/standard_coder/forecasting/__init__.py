@@ -6,7 +6,6 @@ Entry points: :func:`run_forecast` (the forecast stage) and :func:`run_backtest`
 from standard_coder.forecasting.backtest import BacktestError, run_backtest
 from standard_coder.forecasting.effort import ModelEffort, ModelEffortError, ModelRequiredError
 from standard_coder.forecasting.forecast import (
-    ForecastOptions,
     ForecastResult,
     forecast_sprint,
     run_forecast,
@@ -21,6 +20,7 @@ from standard_coder.forecasting.inputs import (
     load_historical_outcomes,
     load_sprint_inputs,
 )
+from standard_coder.forecasting.options import ForecastOptions
 from standard_coder.forecasting.scenarios import ScenarioError, ScenarioSpec
 
 __all__ = [

@@ -12,7 +12,7 @@ Usage::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +28,11 @@ from standard_coder.forecasting.inputs import (
     load_sprint_inputs,
 )
 from standard_coder.forecasting.montecarlo import simulate, team_capacity
+from standard_coder.forecasting.options import ForecastOptions
 from standard_coder.forecasting.report import build_forecast_report, summarize
-from standard_coder.forecasting.scenarios import ScenarioSpec, apply_scenario
-from standard_coder.forecasting.throughput import ThroughputMethod, make_throughput, sprint_rates
+from standard_coder.forecasting.scenarios import apply_scenario
+from standard_coder.forecasting.throughput import make_throughput, sprint_rates
 from standard_coder.forecasting.validate import CommitLookup, check_forecast_inputs
-
-
-@dataclass(frozen=True)
-class ForecastOptions:
-    """Everything the forecast needs besides the two input files (the flagship pipeline builds
-    it from ``[forecasting]``: ``standard_coder.pipelines.sch_options.forecast_options``)."""
-
-    n_sims: int = 10_000
-    rng_seed: int = 7
-    story_points_to_sch: float = 2.0
-    story_points_cv: float = 0.5
-    throughput_method: ThroughputMethod = "lognormal"
-    story_points_fallback: bool = False
-    backtest_min_history: int = 3
-    horizon_factor: int = 2
-    """simulate ``horizon_factor`` x the sprint's working days (completion days past the end)"""
-    scenarios: tuple[ScenarioSpec, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

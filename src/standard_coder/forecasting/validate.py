@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from standard_coder.forecasting.inputs import ForecastInputError, HistoricalOutcomes, SprintInputs
+from standard_coder.forecasting.montecarlo import team_capacity
 from standard_coder.forecasting.scenarios import apply_scenario
-from standard_coder.forecasting.simulate import team_capacity
 
 if TYPE_CHECKING:
-    from standard_coder.forecasting.forecast import ForecastOptions
+    from standard_coder.forecasting.options import ForecastOptions
 
 __all__ = [
     "DONE_OVER_COMMITTED",

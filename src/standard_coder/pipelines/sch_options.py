@@ -18,7 +18,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from standard_coder.config.forecasting import ForecastingSection
     from standard_coder.config.mining import FiltersSection, ReposSection
-    from standard_coder.forecasting.forecast import ForecastOptions
+    from standard_coder.forecasting.options import ForecastOptions
     from standard_coder.sch.mining.options import MineOptions
 
 M = TypeVar("M", bound=BaseModel)
@@ -96,7 +96,7 @@ def mine_options(
 
 def forecast_options(section: ForecastingSection) -> ForecastOptions:
     """``ForecastOptions`` from ``[forecasting]``."""
-    from standard_coder.forecasting.forecast import ForecastOptions
+    from standard_coder.forecasting.options import ForecastOptions
     from standard_coder.forecasting.scenarios import ScenarioSpec
 
     return ForecastOptions(
