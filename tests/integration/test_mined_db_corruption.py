@@ -75,7 +75,7 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    from standard_coder.sch.simulate import simulate_small_team
+    from standard_coder.sch.teamsim.team import simulate_small_team
 
     root = tmp_path_factory.mktemp("corrupt")
     sim = simulate_small_team(root / "sim", n_authors=2, weeks=2, seed=5)
