@@ -1,0 +1,173 @@
+"""Benchmark: a monotone LOC prior, validation-chosen pools and a residual MDN on real datasets.
+
+    PYTHONPATH=src python benchmarks/effort_prior.py BASE_DIR [BASE_DIR ...] [--seed N]
+
+Each ``BASE_DIR`` is a pipeline output root after ``train_sch`` (it holds
+``labels/datasets/coding_train.npz``). The predictors are fitted through ``fit_effort_model``
+with the ``[training.mdn]`` / ``[training.optim]`` defaults and scored on the held-out changes
+with a normal-interval label (``docs/effort-models.md``, "Monotone LOC prior and model
+selection"):
+
+- ``mdn``: the shipped model; ``loc``: the LOC baseline (``loc_vs_lines``: Spearman of its SCH
+  with lines added, 1.0 for a model monotone in lines added);
+- ``prior``: one log-normal, ``log h ~ N(a + b*log1p(lines added), s)``, least squares on the
+  normal train+validation changes' log label samples, ``b >= 0``;
+- ``pool_loc`` / ``pool_prior``: ``w*mdn + (1-w)*other`` (a mixture), ``w`` chosen by NLL on
+  the last ``--val-fraction`` of the train+validation period by commit time (models refitted
+  without it for the choice), applied to the models fitted on everything;
+- ``residual``: the MDN fitted to ``label / exp(prior)``, locations shifted back by the prior.
+
+Per repository one JSON line: ``{predictor: {sp, nll, cov80, cal}}`` plus ``lines_added``.
+A dataset written before label kinds existed reads them from ``labels/work_labels.npz``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from standard_coder.config.training import TrainingSection
+from standard_coder.sch.dataset import TEST, TRAIN, VAL, Dataset
+from standard_coder.sch.evaluation import binned_calibration, distribution_metrics
+from standard_coder.sch.predictors.distributions import MixtureDistribution
+from standard_coder.sch.predictors.stage import fit_effort_model
+from standard_coder.sch.predictors.train import TrainOptions
+
+GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+Prior = tuple[float, float, float]
+
+
+def label_kinds(base: Path, ds: Dataset) -> np.ndarray:
+    kinds = np.asarray(ds.label_kind)
+    path = base / "labels/work_labels.npz"
+    if kinds.any() or not path.is_file():
+        return kinds
+    with np.load(path) as z:  # a dataset written before label kinds: take them from the labels
+        if "interval_kind" not in z.files:
+            return kinds
+        cols = zip(z["repo"], z["commit_id"], z["interval_kind"], strict=True)
+        m = {(str(r), str(c)): int(k) for r, c, k in cols}
+    return np.array([max(0, m.get((str(r), str(c)), 0))
+                     for r, c in zip(ds.repo, ds.commit_id, strict=True)], np.int8)  # fmt: skip
+
+
+def sp(a: np.ndarray, b: np.ndarray) -> float:
+    return float(spearmanr(a, b).statistic)
+
+
+def pool(a: MixtureDistribution, b: MixtureDistribution, w: float) -> MixtureDistribution:
+    lw, lb = np.log(max(w, 1e-12)), np.log(max(1.0 - w, 1e-12))
+    return MixtureDistribution(torch.cat([a.log_pi + lw, b.log_pi + lb], 1),
+                               torch.cat([a.loc, b.loc], 1), torch.cat([a.scale, b.scale], 1),
+                               a.family, a.min_hours)  # fmt: skip
+
+
+def fit_prior(la: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> Prior:
+    ly = np.log(np.maximum(Y[rows].astype(np.float64), 1 / 120))
+    x = np.repeat(np.log1p(la[rows]), ly.shape[1])
+    y = ly.ravel()
+    b = max(0.0, float(np.cov(x, y)[0, 1] / max(float(np.var(x)), 1e-9)))
+    a = float(y.mean() - b * x.mean())
+    return a, b, float(np.std(y - a - b * x))
+
+
+def prior_dist(p: Prior, la: np.ndarray, like: MixtureDistribution) -> MixtureDistribution:
+    loc = torch.as_tensor(p[0] + p[1] * np.log1p(la), dtype=torch.float64)[:, None]
+    return MixtureDistribution(torch.zeros_like(loc), loc, torch.full_like(loc, p[2]),
+                               like.family, like.min_hours)  # fmt: skip
+
+
+def scores(dist: MixtureDistribution, Y: np.ndarray) -> dict[str, float]:
+    r = distribution_metrics(dist, Y, n_pred_samples=200, seed=0)
+    _, _, r2 = binned_calibration(dist.sch(), Y)
+    return {"sp": sp(dist.sch(), Y.mean(1)), "nll": r["heldout_nll"], "cov80": r["coverage_80"],
+            "cal": r2}  # fmt: skip
+
+
+def with_split(ds: Dataset, split: np.ndarray, Y: np.ndarray | None = None) -> Dataset:
+    fields = {f: getattr(ds, f) for f in ds.__dataclass_fields__}
+    return Dataset(**{**fields, "split": split, "Y": ds.Y if Y is None else Y})
+
+
+def run(base: Path, seed: int, val_fraction: float) -> dict[str, Any]:
+    ds = Dataset.load(base / "labels/datasets/coding_train.npz")
+    ds.label_kind = label_kinds(base, ds)
+    T = TrainingSection()
+    head = T.mdn.model_dump()
+    names = set(TrainOptions.__dataclass_fields__)
+    opt = TrainOptions(**{k: v for k, v in T.optim.model_dump().items() if k in names})
+
+    def fit(d: Dataset) -> Any:
+        return fit_effort_model(d, "mdn", head, opt, seed=seed)
+
+    la = ds.surface_column("lines_added")
+    normal = np.asarray(ds.label_kind) == 0
+    te = ds.index(TEST)
+    ten = te[normal[te]]
+    Yt = ds.Y[ten].astype(np.float64)
+    D = np.flatnonzero(ds.split != TEST)
+    t0 = time.time()
+    m, b = fit(ds), fit(ds.loc_view())
+    dm, db = m.distribution(ds.X[ten]), b.distribution(ds.X_loc[ten])
+    p = fit_prior(la, ds.Y, D[normal[D]])
+    dp = prior_dist(p, la[ten], dm)
+    out: dict[str, Any] = {"repo": str(base), "n_test_normal": len(ten), "prior_abs": p,
+                           "lines_added": sp(la[ten], Yt.mean(1)), "mdn": scores(dm, Yt),
+                           "loc": scores(db, Yt), "prior": scores(dp, Yt)}  # fmt: skip
+    out["loc"]["loc_vs_lines"] = sp(db.sch(), la[ten])
+    # the pool weight, chosen on the end of the training period (the test split is never seen)
+    order = D[np.argsort(ds.time[D], kind="stable")]
+    tval = order[round(len(order) * (1 - val_fraction)) :]
+    tvn = tval[normal[tval]]
+    early = ds.split.copy()
+    early[tval] = 7  # neither train, validation nor test
+    d_early = with_split(ds, early)
+    m2, b2 = fit(d_early), fit(d_early.loc_view())
+    dmv, dbv = m2.distribution(ds.X[tvn]), b2.distribution(ds.X_loc[tvn])
+    fit_rows = np.flatnonzero(((early == TRAIN) | (early == VAL)) & normal)
+    dpv = prior_dist(fit_prior(la, ds.Y, fit_rows), la[tvn], dmv)
+    Yv = ds.Y[tvn].astype(np.float64)
+    for name, val_other, test_other in (("pool_loc", dbv, db), ("pool_prior", dpv, dp)):
+        w = min(GRID, key=lambda w: float(-pool(dmv, val_other, w).log_prob(Yv).mean()))
+        out[name] = {**scores(pool(dm, test_other, w), Yt), "w": w}
+    # the network refines the prior: fit label / exp(prior), shift the locations back
+    shift = p[0] + p[1] * np.log1p(la)
+    r = fit(with_split(ds, ds.split, (ds.Y / np.exp(shift)[:, None]).astype(ds.Y.dtype)))
+    dr = r.distribution(ds.X[ten])
+    dr = MixtureDistribution(dr.log_pi, dr.loc + torch.as_tensor(shift[ten])[:, None], dr.scale,
+                             dr.family, dr.min_hours)  # fmt: skip
+    out["residual"] = scores(dr, Yt)
+    out["fit_s"] = round(time.time() - t0, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("base_dirs", nargs="+", type=Path)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--val-fraction", type=float, default=0.2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    for base in args.base_dirs:
+        if not (base / "labels/datasets/coding_train.npz").is_file():
+            print(f"{base}: no labels/datasets/coding_train.npz (run train_sch first)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    for base in args.base_dirs:
+        res = run(base, args.seed, args.val_fraction)
+        print(json.dumps(res, default=lambda v: round(float(v), 4)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
