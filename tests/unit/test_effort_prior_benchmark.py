@@ -1,0 +1,47 @@
+"""benchmarks/effort_prior.py: the monotone prior and the pool are what the docs say they are."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("effort_prior", ROOT / "benchmarks/effort_prior.py")
+assert spec is not None and spec.loader is not None
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def test_prior_recovers_a_log_linear_size_relation_and_clips_negative_slopes() -> None:
+    rng = np.random.default_rng(0)
+    la = rng.integers(0, 400, 500).astype(float)
+    Y = np.exp(-2.0 + 0.5 * np.log1p(la)[:, None] + 0.3 * rng.standard_normal((500, 20)))
+    a, b, s = bench.fit_prior(la, Y, np.arange(500))
+    assert abs(a + 2.0) < 0.05 and abs(b - 0.5) < 0.02 and abs(s - 0.3) < 0.02
+    shrinking = np.repeat(np.exp(-np.log1p(la))[:, None], 20, axis=1)
+    _, b_neg, _ = bench.fit_prior(la, shrinking, np.arange(500))
+    assert b_neg == 0.0  # sizes that shrink the label: the prior stays flat, never decreasing
+
+
+def test_pool_is_the_weighted_mixture_of_its_parts() -> None:
+    la = np.array([1.0, 10.0, 100.0])
+    like = bench.MixtureDistribution(torch.zeros(3, 1), torch.zeros(3, 1), torch.ones(3, 1),
+                                     "lognormal", 1 / 120)  # fmt: skip
+    p = bench.prior_dist((-1.0, 0.3, 0.8), la, like)
+    y = np.array([[0.2], [0.5], [2.0]])
+    mixed = bench.pool(like, p, 0.25)
+    expected = np.log(0.25 * np.exp(like.log_prob(y)) + 0.75 * np.exp(p.log_prob(y)))
+    assert np.allclose(mixed.log_prob(y), expected)
+    assert np.all(np.diff(p.sch()) > 0)  # the prior's SCH rises with lines added
+
+
+def test_missing_dataset_is_bad_input() -> None:
+    cmd = [sys.executable, str(ROOT / "benchmarks/effort_prior.py"), "/nonexistent"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "coding_train.npz" in proc.stderr
+    assert "Traceback" not in proc.stderr
