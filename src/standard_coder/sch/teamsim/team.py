@@ -35,6 +35,7 @@ import numpy as np
 
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.sch.teamsim.codegen import RepoCode, change_for_minutes
+from standard_coder.sch.teamsim.families import FAMILIES, family_author
 from standard_coder.sch.teamsim.schedule import (
     AuthorSpec,
     CodingTrace,
@@ -43,6 +44,7 @@ from standard_coder.sch.teamsim.schedule import (
 )
 
 __all__ = [
+    "FAMILIES",
     "AuthorSpec",
     "ScheduleSpec",
     "SimulationResult",
@@ -82,10 +84,20 @@ class TeamSpec:
     broken_prob: float = 0.02
     """Probability that a change leaves a file unparsable (fixed by a later change)."""
     authors: tuple[AuthorSpec, ...] | None = None
+    schedule_families: tuple[str, ...] = ()
+    """Generated author i follows family ``schedule_families[i % len]`` (see
+    ``standard_coder.sch.teamsim.families``); empty: ``schedule`` for everyone. The family
+    only shapes the simulated commits; it is recorded in the truth, never shown to a model."""
 
-    def resolved_authors(self) -> tuple[AuthorSpec, ...]:
+    def resolved_authors(self, seed: int = 0) -> tuple[AuthorSpec, ...]:
+        """The authors to simulate; family authors vary with ``seed``."""
         if self.authors is not None:
             return self.authors
+        for fam in self.schedule_families:
+            if fam not in FAMILIES:
+                raise ValueError(
+                    f"unknown schedule family {fam!r}, expected one of {list(FAMILIES)}"
+                )
         out = []
         for i in range(self.n_authors):
             first = FIRST_NAMES[i % len(FIRST_NAMES)]
@@ -97,6 +109,22 @@ class TeamSpec:
                 if i == 0 and self.alias_emails
                 else ()
             )
+            if self.schedule_families:
+                family = self.schedule_families[i % len(self.schedule_families)]
+                rng = np.random.default_rng([seed, i, 0x5C4ED])
+                out.append(
+                    family_author(
+                        family,
+                        name=f"{first} {last}{suffix}",
+                        email=email,
+                        tz_offset_min=self.tz_offsets_min[i % len(self.tz_offsets_min)],
+                        start=self.start,
+                        weeks=self.weeks,
+                        rng=rng,
+                        alias_emails=alias,
+                    )
+                )
+                continue
             out.append(
                 AuthorSpec(
                     name=f"{first} {last}{suffix}",
@@ -181,7 +209,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
     spec = spec or TeamSpec()
     out_dir = Path(out_dir).resolve()  # git runs inside each repo: relative paths would move
     out_dir.mkdir(parents=True, exist_ok=True)
-    authors = spec.resolved_authors()
+    authors = spec.resolved_authors(seed)
     ss = np.random.SeedSequence(seed)
     author_seqs = ss.spawn(len(authors) + 1)
     content_rng = np.random.default_rng(author_seqs[-1])
@@ -190,9 +218,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
     midnight_utc = calendar.timegm(spec.start.timetuple())
 
     # 1. who codes when
-    rows: list[
-        tuple[int, int, int, int]
-    ] = []  # (unix seconds, author index, commit index, minutes)
+    rows: list[tuple[int, int, int, int]] = []  # (unix seconds, author, recorded offset, minutes)
     traces: list[CodingTrace] = []
     for ai, author in enumerate(authors):
         rng = np.random.default_rng(author_seqs[ai])
@@ -200,12 +226,14 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
             author, start=spec.start, weeks=spec.weeks, holidays=holidays, rng=rng
         )
         traces.append(trace)
-        base = midnight_utc - author.tz_offset_min * 60
-        commit_secs = base + trace.commit_minutes * 60 + trace.commit_seconds
+        commit_secs = midnight_utc + trace.commit_utc_minutes() * 60 + trace.commit_seconds
         true_minutes = trace.coding_minutes_between()
+        recorded = trace.commit_offsets()
+        if author.recorded_tz_offset_min is not None:
+            recorded = np.full_like(recorded, author.recorded_tz_offset_min)
         rows.extend(
-            (int(s), ai, k, int(m))
-            for k, (s, m) in enumerate(zip(commit_secs, true_minutes, strict=True))
+            (int(s), ai, int(z), int(m))
+            for s, z, m in zip(commit_secs, recorded, true_minutes, strict=True)
         )
     rows.sort()
 
@@ -219,7 +247,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
     ).encode()
     meta: list[dict[str, Any]] = []
     last_secs: dict[int, int] = {}
-    for secs, ai, _k, row_minutes in rows:
+    for secs, ai, tz_rec, row_minutes in rows:
         minutes = int(row_minutes)
         author = authors[ai]
         if spec.n_repos == 1 or content_rng.random() < spec.home_repo_prob:
@@ -233,7 +261,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
             repo_code[r], minutes, code_rng, broken_prob=spec.broken_prob
         )
         marks[r] += 1
-        ident = f"{author.name} <{email}> {secs} {_git_tz(author.tz_offset_min)}".encode()
+        ident = f"{author.name} <{email}> {secs} {_git_tz(tz_rec)}".encode()
         chunk = [
             b"commit refs/heads/main\n",
             b"mark :%d\n" % marks[r],
@@ -260,7 +288,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
                 "author": author.email.lower(),
                 "email": email,
                 "authored_at": secs,
-                "tz_offset_min": author.tz_offset_min,
+                "tz_offset_min": tz_rec,
                 "coding_minutes": minutes,
                 "interval_minutes": None if prev is None else (secs - prev) / 60.0,
             }
@@ -301,6 +329,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
             "emails": [a.email, *a.alias_emails],
             "tz_offset_min": a.tz_offset_min,
             "switch_after_weeks": a.switch_after_weeks,
+            "schedule_family": a.family,
             "n_commits": len(traces[i].commit_minutes),
             "coding_minutes_total": int(traces[i].coding.sum()),
         }
