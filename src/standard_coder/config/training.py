@@ -29,7 +29,11 @@ class HMMSection(StrictModel):
     max_time_bins: int = Field(16, ge=1, description="upper bound on overall-time slices")
     inner_steps: int = Field(1, ge=1, description="Adam steps per forward-backward pass")
     init_commit_prob: float = Field(
-        0.1, gt=0, lt=1, description="initial per-minute commit probability c while coding"
+        0.04,
+        gt=0,
+        lt=1,
+        description="initial per-minute commit probability c while coding, and the mean of "
+        "its prior (weight: NeuralHMM commit_prob_prior_minutes, 2000 coding minutes)",
     )
     warmup_epochs: int = Field(
         50, ge=0, description="epochs with c held at its initial value (at most half the epochs)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["forward_backward", "interval_ffbs"]
+__all__ = ["day_empty_logprob", "forward_backward", "interval_ffbs"]
 
 
 @njit(cache=True, fastmath=False)
@@ -198,3 +198,38 @@ def interval_ffbs(
                 z = 1
         out[r] = count
     return expected
+
+
+@njit(cache=True, fastmath=False)
+def day_empty_logprob(
+    cell: np.ndarray,
+    day: np.ndarray,
+    n_days: int,
+    s_tab: np.ndarray,
+    e_tab: np.ndarray,
+    c: float,
+) -> np.ndarray:
+    """Per day: log P(no commit all day | the day starts not coding) under the chain.
+
+    ``day[t]`` is the day index of minute ``t`` (minutes of one day contiguous); the result is
+    the log-probability of an empty day were the author working that day, whatever the data.
+    """
+    out = np.zeros(n_days)
+    n = cell.shape[0]
+    a0 = 0.0
+    a1 = 1.0
+    for t in range(n):
+        d = day[t]
+        if t == 0 or day[t - 1] != d:
+            a0 = 0.0
+            a1 = 1.0
+        k = cell[t]
+        s = s_tab[k]
+        e = e_tab[k]
+        p0 = (a0 * (1.0 - e) + a1 * s) * (1.0 - c)
+        p1 = a0 * e + a1 * (1.0 - s)
+        z = p0 + p1
+        a0 = p0 / z
+        a1 = p1 / z
+        out[d] += np.log(z)
+    return out

@@ -13,6 +13,15 @@ closed-form EM update ``sum gamma y / sum gamma``.
 The network is evaluated on a grid: every minute of the week (10,080 local minutes) times
 ``time_bins`` slices of the normalised overall time (bin centres as the 5th input). A minute's
 ``S, E`` are those of its cell, so autograd runs over the grid only, never over minutes.
+
+Days off. A first-order chain cannot tell a day off (holiday, sick day, a part-timer's or an
+occasional contributor's free day) from a working day that happened to bring no commit, so it
+would credit every silent working day with some coding. Each author's days (in their own clock,
+starting at their quietest hour) are therefore checked after the warm-up: per author and weekday
+the share of off days is ``p = (share of empty days - q) / (1 - q)``, with ``q`` the chain's
+probability that a working day brings no commit; an empty day whose posterior of being off,
+``p / (p + (1 - p) q_day)``, exceeds one half is read as off (no coding can start in it) when
+fitting and when labelling. Nothing of this needs to know which schedule produced the history.
 """
 
 from __future__ import annotations
@@ -33,7 +42,11 @@ from standard_coder.sch.work_inference.base import (
     check_random_state,
     prepare_times,
 )
-from standard_coder.sch.work_inference.ffbs import forward_backward, interval_ffbs
+from standard_coder.sch.work_inference.ffbs import (
+    day_empty_logprob,
+    forward_backward,
+    interval_ffbs,
+)
 
 __all__ = ["NeuralHMM", "cells_for_minutes", "week_minute"]
 
@@ -57,11 +70,34 @@ def cells_for_minutes(
     return out
 
 
+_DAY_KEY = 1_000_000  # group * _DAY_KEY + local day number: one key per author-day
+_OFF_S, _OFF_E = 1e-9, 0.5  # the "day off" cell: nothing starts, coding ends soon
+
+
 @dataclass
 class _Sequence:
     y: np.ndarray
     cell: np.ndarray
     seg_start: np.ndarray
+    day: np.ndarray
+    """Index of each minute's author-day into ``day_keys``."""
+    day_keys: np.ndarray
+    """Sorted ``group * _DAY_KEY + day number`` of every author-day the sequence touches."""
+    day_weekday: np.ndarray
+    day_empty: np.ndarray
+
+
+def _day_numbers(abs_min: np.ndarray, tz: np.ndarray, day_start: int) -> np.ndarray:
+    """Local day number of absolute minutes, days starting ``day_start`` minutes after 0:00."""
+    out: np.ndarray = (abs_min + tz - day_start) // 1440
+    return out
+
+
+def _quiet_minute(local_minutes: np.ndarray) -> int:
+    """Start of the hour with the fewest commits (circularly smoothed over +-2 h)."""
+    hist = np.bincount((local_minutes % 1440) // 60, minlength=24).astype(float)
+    smooth = sum(np.roll(hist, k) for k in range(-2, 3))
+    return int(np.argmin(smooth)) * 60
 
 
 class FitStopped(Exception):
@@ -86,6 +122,13 @@ class NeuralHMM(WorkInferenceModel):
         n_threads: torch threads while fitting.
         inner_steps: Adam steps on the surrogate per forward-backward pass (1 = plain
             gradient ascent on the log-likelihood; more = generalised EM).
+        init_commit_prob: the commit probability per coding minute ``c`` to start from, and
+            the mean of its Beta prior.
+        commit_prob_prior_minutes: weight of that prior in coding minutes: ``c`` is updated to
+            ``(commits + init * w) / (coding minutes + w)`` (posterior expectations). How much
+            coding goes without a commit is barely identified by commit times alone (a near
+            flat likelihood between "short bursts, high c" and "long sessions, low c"), so the
+            prior sets the scale where the data cannot; 0 gives the plain EM update.
         tol: stop early when the mean log-likelihood per minute improves by less than this
             over 20 epochs (0 disables).
         random_state: seed of the network initialisation and the FFBS samples.
@@ -115,7 +158,8 @@ class NeuralHMM(WorkInferenceModel):
         n_samples: int = 200,
         n_threads: int = 1,
         inner_steps: int = 1,
-        init_commit_prob: float = 0.1,
+        init_commit_prob: float = 0.04,
+        commit_prob_prior_minutes: float = 2000.0,
         warmup_epochs: int = 50,
         tol: float = 0.0,
         random_state: int | None = None,
@@ -132,6 +176,7 @@ class NeuralHMM(WorkInferenceModel):
         self.n_threads = n_threads
         self.inner_steps = inner_steps
         self.init_commit_prob = init_commit_prob
+        self.commit_prob_prior_minutes = commit_prob_prior_minutes
         self.warmup_epochs = warmup_epochs
         self.tol = tol
         self.random_state = random_state
@@ -144,7 +189,9 @@ class NeuralHMM(WorkInferenceModel):
         ys: list[np.ndarray] = []
         cells: list[np.ndarray] = []
         starts: list[np.ndarray] = []
+        days: list[np.ndarray] = []
         axes: dict[int, tuple[float, float]] = {}
+        self.day_start_minute_: dict[int, int] = {}
         for g in np.unique(prep.groups):
             idx = np.flatnonzero(prep.groups == g)
             t_last = prep.times[idx[-1]]
@@ -154,6 +201,8 @@ class NeuralHMM(WorkInferenceModel):
             keep = np.ones(idx.shape[0], dtype=bool)
             keep[:-1] = (secs[1:] - secs[:-1]) >= self.squash_minutes * 60
             m, tz = m[keep], tz[keep]
+            day_start = _quiet_minute(m + tz)
+            self.day_start_minute_[int(g)] = day_start
             u0 = float(m[0])
             span = float(max(m[-1] - m[0], 1))
             axes[int(g)] = (u0, span)
@@ -173,13 +222,43 @@ class NeuralHMM(WorkInferenceModel):
                 ys.append(y)
                 cells.append(cells_for_minutes(abs_min, tz_min, u0, span, self.time_bins))
                 starts.append(st)
+                days.append(int(g) * _DAY_KEY + _day_numbers(abs_min, tz_min, day_start))
         if not ys:
-            empty = np.zeros(0, dtype=np.uint8)
-            return _Sequence(empty, np.zeros(0, np.int32), np.zeros(0, np.bool_)), axes
+            e8, e64 = np.zeros(0, dtype=np.uint8), np.zeros(0, np.int64)
+            return _Sequence(e8, np.zeros(0, np.int32), np.zeros(0, np.bool_), e64, e64, e64, e8), axes
+        y = np.concatenate(ys)
+        keys, day = np.unique(np.concatenate(days), return_inverse=True)
+        commits = np.bincount(day, weights=y, minlength=keys.shape[0])
+        weekday = ((keys % _DAY_KEY) + 3) % 7  # unix day 0 was a Thursday; Monday = 0
         return (
-            _Sequence(np.concatenate(ys), np.concatenate(cells), np.concatenate(starts)),
+            _Sequence(
+                y,
+                np.concatenate(cells),
+                np.concatenate(starts),
+                day.astype(np.int64),
+                keys,
+                weekday,
+                commits == 0,
+            ),
             axes,
         )
+
+    def _off_days(self, seq: _Sequence, s_tab: np.ndarray, e_tab: np.ndarray, c: float) -> np.ndarray:
+        """Empty author-days read as days off (see the module doc), bool per day key."""
+        n_days = seq.day_keys.shape[0]
+        if n_days == 0:
+            return np.zeros(0, dtype=bool)
+        q = np.exp(day_empty_logprob(seq.cell, seq.day, n_days, s_tab, e_tab, c))  # type: ignore[call-arg]
+        code = (seq.day_keys // _DAY_KEY) * 7 + seq.day_weekday
+        _, cls = np.unique(code, return_inverse=True)
+        count = np.bincount(cls).astype(float)
+        frac = np.bincount(cls, weights=seq.day_empty) / count
+        q_mean = np.bincount(cls, weights=q) / count
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_off = np.clip(np.nan_to_num((frac - q_mean) / (1.0 - q_mean)), 0.0, 1.0)[cls]
+            post = np.nan_to_num(p_off / (p_off + (1.0 - p_off) * q))
+        off: np.ndarray = seq.day_empty & (post > 0.5)
+        return off
 
     def _interval_cells(
         self, prep: PreparedTimes, axes: dict[int, tuple[float, float]]
@@ -207,6 +286,11 @@ class NeuralHMM(WorkInferenceModel):
         u = (abs_min - u0) / span
         b = np.clip(np.floor(u * self.time_bins), 0, self.time_bins - 1).astype(np.int64)
         cells = (week_minute(abs_min, tz) * self.time_bins + b).astype(np.int32)
+        if self.off_day_keys_.shape[0]:
+            start = np.array([self.day_start_minute_.get(int(g), 0) for g in prep.groups])
+            key = prep.groups[owner] * _DAY_KEY + _day_numbers(abs_min, tz, start[owner])
+            pos_k = np.clip(np.searchsorted(self.off_day_keys_, key), 0, self.off_day_keys_.shape[0] - 1)
+            cells[self.off_day_keys_[pos_k] == key] = WEEK * self.time_bins
         return cells, offsets, p_start
 
     # ------------------------------------------------------------------ fit
@@ -244,7 +328,9 @@ class NeuralHMM(WorkInferenceModel):
             grid = torch.from_numpy(_grid_features(self.time_bins))
             opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
             n_cells = WEEK * self.time_bins
-            counts = [np.zeros(n_cells) for _ in range(4)]
+            counts = [np.zeros(n_cells + 1) for _ in range(4)]
+            off = np.zeros(seq.day_keys.shape[0], dtype=bool)
+            fit_cell = seq.cell
             gamma = np.zeros(seq.y.shape[0])
             c = self.init_commit_prob
             history: list[float] = []
@@ -255,11 +341,18 @@ class NeuralHMM(WorkInferenceModel):
                     raise FitStopped(f"stopped at epoch {epoch} of {self.epochs}")
                 logits = net(grid)
                 s_tab, e_tab = _tables(logits.detach())
+                warm = min(self.warmup_epochs, self.epochs // 2)
+                if epoch >= warm and (epoch - warm) % 25 == 0:
+                    off = self._off_days(seq, s_tab, e_tab, c)
+                    fit_cell = np.where(off[seq.day], n_cells, seq.cell).astype(np.int32)
+                s_ext, e_ext = _with_off(s_tab, e_tab)
                 ll, sgy, sg = forward_backward(  # type: ignore[call-arg]
-                    seq.y, seq.cell, seq.seg_start, s_tab, e_tab, c, *counts, gamma
+                    seq.y, fit_cell, seq.seg_start, s_ext, e_ext, c, *counts, gamma
                 )
                 history.append(float(ll))
-                n_cc, n_cn, n_nc, n_nn = (torch.from_numpy(a / n_trans).float() for a in counts)
+                n_cc, n_cn, n_nc, n_nn = (
+                    torch.from_numpy(a[:n_cells] / n_trans).float() for a in counts
+                )
                 fs = torch.nn.functional.logsigmoid
                 frac = epoch / max(1, self.epochs - 1)
                 for group in opt.param_groups:  # cosine decay to a tenth of the rate
@@ -272,8 +365,10 @@ class NeuralHMM(WorkInferenceModel):
                     opt.zero_grad()
                     (-q).backward()
                     opt.step()
-                if sg > 0 and epoch >= min(self.warmup_epochs, self.epochs // 2):
-                    c = float(min(max(sgy / sg, 1e-4), 0.5))
+                if sg > 0 and epoch >= warm:  # MAP update under the Beta prior on c
+                    prior = max(0.0, self.commit_prob_prior_minutes)
+                    c_map = (sgy + self.init_commit_prob * prior) / (sg + prior)
+                    c = float(min(max(c_map, 1e-4), 0.5))
                 epochs_run = epoch + 1
                 if self.tol > 0 and epoch >= 20:
                     gain = (history[-1] - history[-21]) / n_trans
@@ -281,6 +376,8 @@ class NeuralHMM(WorkInferenceModel):
                         break
             with torch.no_grad():
                 s_tab, e_tab = _tables(net(grid))
+            if self.epochs > 0:
+                off = self._off_days(seq, s_tab, e_tab, c)
             self.net_state_ = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
         finally:
             torch.set_num_threads(old_threads)
@@ -292,10 +389,14 @@ class NeuralHMM(WorkInferenceModel):
         self.n_minutes_ = int(seq.y.shape[0])
         self.epochs_run_ = epochs_run
         self.time_axes_ = axes
+        self.off_day_keys_ = seq.day_keys[off]
+        self.n_days_ = int(seq.day_keys.shape[0])
+        self.n_days_off_ = int(off.sum())
         self._prep = prep
         cells, offsets, p_start = self._interval_cells(prep, axes)
         self._cells, self._offsets, self._p_start = cells, offsets, p_start
-        expected = _run_intervals(cells, offsets, p_start, s_tab, e_tab, c, 0, 0)[0]
+        self._s_ext, self._e_ext = _with_off(s_tab, e_tab)
+        expected = _run_intervals(cells, offsets, p_start, self._s_ext, self._e_ext, c, 0, 0)[0]
         n = prep.times.shape[0]
         self.expected_minutes_ = np.empty(n)
         self.expected_minutes_[prep.order] = expected
@@ -323,8 +424,8 @@ class NeuralHMM(WorkInferenceModel):
             self._cells,
             self._offsets,
             self._p_start,
-            self.s_table_,
-            self.e_table_,
+            self._s_ext,
+            self._e_ext,
             self.c_,
             n_samples,
             base,
@@ -351,8 +452,8 @@ class NeuralHMM(WorkInferenceModel):
         if b > a:
             interval_ffbs(  # type: ignore[call-arg]
                 self._cells[a:b],
-                self.s_table_,
-                self.e_table_,
+                self._s_ext,
+                self._e_ext,
                 self.c_,
                 self._p_start[j],
                 n,
@@ -382,13 +483,22 @@ class NeuralHMM(WorkInferenceModel):
         prep = prepare_times(
             commit_times, tz_offsets, None, long_gap_minutes=self.split_inactive_days * 1440
         )
+        keep_start = dict(self.day_start_minute_)
         seq, _ = self._build(prep)
-        counts = [np.zeros(self.s_table_.shape[0]) for _ in range(4)]
+        self.day_start_minute_ = keep_start  # the fitted day starts stay those of the fit
+        off = self._off_days(seq, self.s_table_, self.e_table_, self.c_)
+        cell = np.where(off[seq.day], self.s_table_.shape[0], seq.cell).astype(np.int32)
+        counts = [np.zeros(self.s_table_.shape[0] + 1) for _ in range(4)]
         gamma = np.zeros(seq.y.shape[0])
         ll, _, _ = forward_backward(  # type: ignore[call-arg]
-            seq.y, seq.cell, seq.seg_start, self.s_table_, self.e_table_, self.c_, *counts, gamma
+            seq.y, cell, seq.seg_start, self._s_ext, self._e_ext, self.c_, *counts, gamma
         )
         return {"loglik": ll, "gamma": gamma, "y": seq.y, "seg_start": seq.seg_start}
+
+
+def _with_off(s_tab: np.ndarray, e_tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tables with the "day off" cell appended (index ``len(s_tab)``)."""
+    return np.append(s_tab, _OFF_S), np.append(e_tab, _OFF_E)
 
 
 def _make_net(hidden: int) -> Any:

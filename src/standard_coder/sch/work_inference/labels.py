@@ -116,7 +116,7 @@ class HMMOptions:
     time_bin_days: float = 56.0
     max_time_bins: int = 16
     inner_steps: int = 1
-    init_commit_prob: float = 0.1
+    init_commit_prob: float = 0.04
     warmup_epochs: int = 50
     fallback_window_minutes: int = 1440
     pooled_max_minutes: int = 3_000_000
