@@ -23,15 +23,29 @@ def simulate(
         None, "--switch-after-weeks", min=1, help="switch to the mirrored schedule after N weeks"
     ),
     commit_prob: float = typer.Option(0.04, "--commit-prob", min=0.0, max=1.0),
+    schedule_family: list[str] = typer.Option(
+        [],
+        "--schedule-family",
+        help="schedule family of the generated authors, repeatable (author i gets the i-th "
+        "mod the count): paper, night_owl, weekend, split_shift, multi_tz, dst, part_time, "
+        "bursty_oss, holidays",
+    ),
 ) -> None:
     """Simulate developers (paper footnote 2 schedule) writing real git repositories."""
-    from standard_coder.sch.teamsim.team import ScheduleSpec, TeamSpec, simulate_team
+    from standard_coder.sch.teamsim.team import FAMILIES, ScheduleSpec, TeamSpec, simulate_team
 
     try:
         start_date = dt.date.fromisoformat(start)
     except ValueError as exc:
         typer.echo(f"error: --start {start!r}: expected a date YYYY-MM-DD ({exc})", err=True)
         raise typer.Exit(2) from None
+    unknown = [f for f in schedule_family if f not in FAMILIES]
+    if unknown:
+        typer.echo(
+            f"error: --schedule-family {unknown[0]!r}: expected one of {', '.join(FAMILIES)}",
+            err=True,
+        )
+        raise typer.Exit(2)
     if out_dir.exists() and not out_dir.is_dir():
         typer.echo(f"error: {out_dir}: exists and is not a folder", err=True)
         raise typer.Exit(2)
@@ -42,6 +56,7 @@ def simulate(
         start=start_date,
         switch_after_weeks=switch_after_weeks,
         schedule=ScheduleSpec(commit_prob=commit_prob),
+        schedule_families=tuple(schedule_family),
     )
     try:
         res = simulate_team(out_dir, spec, seed=seed)

@@ -93,7 +93,6 @@ def family_author(
 ) -> AuthorSpec:
     """One author of ``family`` (see the module doc), varied by ``rng``."""
     u = rng.uniform
-    base = ScheduleSpec()
     common: dict[str, object] = {"name": name, "email": email, "alias_emails": alias_emails}
     if family == "paper":
         return AuthorSpec(**common, tz_offset_min=tz_offset_min, family=family)  # type: ignore[arg-type]
@@ -110,10 +109,8 @@ def family_author(
     if family == "night_owl":
         s0 = float(u(19.0, 22.5))
         length = float(u(4.0, 7.0))
-        days = (0, 1, 2, 3, 4, 5, 6) if rng.random() < 0.5 else (0, 1, 2, 3, 4, 6)
-        sched = _with(
-            sched, windows=((s0, s0 + length),), noon_hour=s0 + length / 2, weekdays=days
-        )
+        days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6) if rng.random() < 0.5 else (0, 1, 2, 3, 4, 6)
+        sched = _with(sched, windows=((s0, s0 + length),), noon_hour=s0 + length / 2, weekdays=days)
         sched = _with(sched, jitter_hours=0.75, day_prob=0.85)
     elif family == "weekend":
         days = (5, 6) if rng.random() < 0.6 else (4, 5, 6)
@@ -182,7 +179,6 @@ def family_author(
         sched = _with(sched, jitter_hours=0.5, day_prob=0.93)
     else:
         raise ValueError(f"unknown schedule family {family!r}, expected one of {list(FAMILIES)}")
-    del base
     return AuthorSpec(
         **common,  # type: ignore[arg-type]
         tz_offset_min=tz,

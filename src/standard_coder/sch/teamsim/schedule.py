@@ -86,7 +86,6 @@ class AuthorSpec:
             return self.switch_to if self.switch_to is not None else self.schedule.mirrored()
         return self.schedule
 
-
     def offsets_by_day(self, start: dt.date, n_days: int) -> np.ndarray:
         """Minutes east of UTC the author lives at on each simulated local day."""
         out = np.full(n_days, self.tz_offset_min, dtype=np.int64)

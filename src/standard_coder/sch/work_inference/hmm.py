@@ -87,7 +87,7 @@ class _Sequence:
     day_empty: np.ndarray
 
 
-def _day_numbers(abs_min: np.ndarray, tz: np.ndarray, day_start: int) -> np.ndarray:
+def _day_numbers(abs_min: np.ndarray, tz: np.ndarray, day_start: int | np.ndarray) -> np.ndarray:
     """Local day number of absolute minutes, days starting ``day_start`` minutes after 0:00."""
     out: np.ndarray = (abs_min + tz - day_start) // 1440
     return out
@@ -225,7 +225,9 @@ class NeuralHMM(WorkInferenceModel):
                 days.append(int(g) * _DAY_KEY + _day_numbers(abs_min, tz_min, day_start))
         if not ys:
             e8, e64 = np.zeros(0, dtype=np.uint8), np.zeros(0, np.int64)
-            return _Sequence(e8, np.zeros(0, np.int32), np.zeros(0, np.bool_), e64, e64, e64, e8), axes
+            return _Sequence(
+                e8, np.zeros(0, np.int32), np.zeros(0, np.bool_), e64, e64, e64, e8
+            ), axes
         y = np.concatenate(ys)
         keys, day = np.unique(np.concatenate(days), return_inverse=True)
         commits = np.bincount(day, weights=y, minlength=keys.shape[0])
@@ -243,7 +245,9 @@ class NeuralHMM(WorkInferenceModel):
             axes,
         )
 
-    def _off_days(self, seq: _Sequence, s_tab: np.ndarray, e_tab: np.ndarray, c: float) -> np.ndarray:
+    def _off_days(
+        self, seq: _Sequence, s_tab: np.ndarray, e_tab: np.ndarray, c: float
+    ) -> np.ndarray:
         """Empty author-days read as days off (see the module doc), bool per day key."""
         n_days = seq.day_keys.shape[0]
         if n_days == 0:
@@ -289,7 +293,9 @@ class NeuralHMM(WorkInferenceModel):
         if self.off_day_keys_.shape[0]:
             start = np.array([self.day_start_minute_.get(int(g), 0) for g in prep.groups])
             key = prep.groups[owner] * _DAY_KEY + _day_numbers(abs_min, tz, start[owner])
-            pos_k = np.clip(np.searchsorted(self.off_day_keys_, key), 0, self.off_day_keys_.shape[0] - 1)
+            pos_k = np.clip(
+                np.searchsorted(self.off_day_keys_, key), 0, self.off_day_keys_.shape[0] - 1
+            )
             cells[self.off_day_keys_[pos_k] == key] = WEEK * self.time_bins
         return cells, offsets, p_start
 
