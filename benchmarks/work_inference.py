@@ -9,7 +9,8 @@ n_minutes, pearson_vs_truth, gap_pearson_vs_truth (targets: fit_seconds <= 60 wi
 n_minutes >= 500000, pearson_vs_truth >= 0.78 and above gap_pearson_vs_truth) and ``families``:
 per family ``{"hmm": r, "gap": r, "fit_seconds": s, "n_commits": n}``, scored like the pipeline's
 ``work_inference_pearson_vs_truth`` (every author of the team through ``infer_labels``, small
-authors pooled; ordinary intervals; targets: hmm > gap and hmm >= 0.69 on each family).
+authors pooled; ordinary intervals; targets: hmm > gap and hmm >= 0.69 on each family), plus
+``mixed``: one team with one author of every family.
 """
 
 from __future__ import annotations
@@ -143,14 +144,16 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
     choice = args.families or ("paper,night_owl" if args.quick else "all")
     if choice == "none":
         return {}
-    names = list(FAMILIES) if choice == "all" else [n.strip() for n in choice.split(",")]
+    names = [*FAMILIES, "mixed"] if choice == "all" else [n.strip() for n in choice.split(",")]
     n_authors = args.family_authors or (2 if args.quick else 4)
     weeks = args.family_weeks or (4 if args.quick else 26)
     opts = WorkInferenceOptions(hmm=HMMOptions(epochs=epochs), n_threads=args.threads)
     out: dict[str, dict[str, float]] = {}
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
-            spec = TeamSpec(n_authors=n_authors, weeks=weeks, schedule_families=(name,))
+            fams = FAMILIES if name == "mixed" else (name,)  # mixed: one author per family
+            n = len(FAMILIES) if name == "mixed" else n_authors
+            spec = TeamSpec(n_authors=n, weeks=weeks, schedule_families=fams)
             res = simulate_team(Path(tmp) / "sim", spec, seed=args.seed)
             truth = load_truth(res.truth_path)
             hist = histories_from_truth(truth)
@@ -163,7 +166,7 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
                 "gap": round(pearson_vs_truth(gap, truth), 4),
                 "fit_seconds": round(fit_seconds, 2),
                 "n_commits": len(truth.commits),
-                "n_authors": n_authors,
+                "n_authors": n,
                 "weeks": weeks,
             }
     return out

@@ -32,8 +32,8 @@ class HMMSection(StrictModel):
         0.04,
         gt=0,
         lt=1,
-        description="initial per-minute commit probability c while coding, and the mean of "
-        "its prior (weight: NeuralHMM commit_prob_prior_minutes, 2000 coding minutes)",
+        description="initial per-minute commit probability c while coding (the likelihood is "
+        "nearly flat in c, so the start sets the scale)",
     )
     warmup_epochs: int = Field(
         50, ge=0, description="epochs with c held at its initial value (at most half the epochs)"

@@ -127,8 +127,8 @@ class NeuralHMM(WorkInferenceModel):
         commit_prob_prior_minutes: weight of that prior in coding minutes: ``c`` is updated to
             ``(commits + init * w) / (coding minutes + w)`` (posterior expectations). How much
             coding goes without a commit is barely identified by commit times alone (a near
-            flat likelihood between "short bursts, high c" and "long sessions, low c"), so the
-            prior sets the scale where the data cannot; 0 gives the plain EM update.
+            flat likelihood between "short bursts, high c" and "long sessions, low c"), so a
+            prior can set the scale where the data cannot; 0 (default) gives plain EM.
         tol: stop early when the mean log-likelihood per minute improves by less than this
             over 20 epochs (0 disables).
         random_state: seed of the network initialisation and the FFBS samples.
@@ -159,7 +159,7 @@ class NeuralHMM(WorkInferenceModel):
         n_threads: int = 1,
         inner_steps: int = 1,
         init_commit_prob: float = 0.04,
-        commit_prob_prior_minutes: float = 2000.0,
+        commit_prob_prior_minutes: float = 0.0,
         warmup_epochs: int = 50,
         tol: float = 0.0,
         random_state: int | None = None,
