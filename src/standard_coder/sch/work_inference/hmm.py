@@ -75,6 +75,18 @@ _OFF_S, _OFF_E = 1e-9, 0.5  # the "day off" cell: nothing starts, coding ends so
 
 
 @dataclass
+class _Run:
+    """One training run (a restart): network, optimiser, c, days off, log-likelihoods."""
+
+    net: Any
+    opt: Any
+    c: float
+    off: np.ndarray
+    fit_cell: np.ndarray
+    history: list[float]
+
+
+@dataclass
 class _Sequence:
     y: np.ndarray
     cell: np.ndarray
@@ -129,6 +141,9 @@ class NeuralHMM(WorkInferenceModel):
             coding goes without a commit is barely identified by commit times alone (a near
             flat likelihood between "short bursts, high c" and "long sessions, low c"), so a
             prior can set the scale where the data cannot; 0 (default) gives plain EM.
+        restarts: runs from ``init_commit_prob * 2.5**k``, k < restarts; after a quarter of
+            the epochs (at least 25 past the warm-up) only the one with the highest
+            log-likelihood goes on (its log-likelihood history is kept).
         tol: stop early when the mean log-likelihood per minute improves by less than this
             over 20 epochs (0 disables).
         random_state: seed of the network initialisation and the FFBS samples.
@@ -161,6 +176,7 @@ class NeuralHMM(WorkInferenceModel):
         init_commit_prob: float = 0.04,
         commit_prob_prior_minutes: float = 0.0,
         warmup_epochs: int = 50,
+        restarts: int = 2,
         tol: float = 0.0,
         random_state: int | None = None,
     ) -> None:
@@ -178,6 +194,7 @@ class NeuralHMM(WorkInferenceModel):
         self.init_commit_prob = init_commit_prob
         self.commit_prob_prior_minutes = commit_prob_prior_minutes
         self.warmup_epochs = warmup_epochs
+        self.restarts = restarts
         self.tol = tol
         self.random_state = random_state
 
@@ -328,58 +345,73 @@ class NeuralHMM(WorkInferenceModel):
         old_threads = torch.get_num_threads()
         torch.set_num_threads(max(1, self.n_threads))
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(torch_seed)
-                net = _make_net(self.hidden)
             grid = torch.from_numpy(_grid_features(self.time_bins))
-            opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
             n_cells = WEEK * self.time_bins
             counts = [np.zeros(n_cells + 1) for _ in range(4)]
-            off = np.zeros(seq.day_keys.shape[0], dtype=bool)
-            fit_cell = seq.cell
             gamma = np.zeros(seq.y.shape[0])
-            c = self.init_commit_prob
-            history: list[float] = []
             n_trans = max(1, int(seq.y.shape[0] - seq.seg_start.sum()))
+            warm = min(self.warmup_epochs, self.epochs // 2)
+            fs = torch.nn.functional.logsigmoid
+
+            def new_run(c0: float) -> _Run:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(torch_seed)
+                    net = _make_net(self.hidden)
+                opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+                no_off = np.zeros(seq.day_keys.shape[0], dtype=bool)
+                return _Run(net, opt, c0, no_off, seq.cell, [])
+
+            def step(run: _Run, epoch: int) -> None:
+                logits = run.net(grid)
+                s_tab, e_tab = _tables(logits.detach())
+                if epoch >= warm and (epoch - warm) % 25 == 0:
+                    run.off = self._off_days(seq, s_tab, e_tab, run.c)
+                    run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
+                s_ext, e_ext = _with_off(s_tab, e_tab)
+                ll, sgy, sg = forward_backward(  # type: ignore[call-arg]
+                    seq.y, run.fit_cell, seq.seg_start, s_ext, e_ext, run.c, *counts, gamma
+                )
+                run.history.append(float(ll))
+                n_cc, n_cn, n_nc, n_nn = (
+                    torch.from_numpy(a[:n_cells] / n_trans).float() for a in counts
+                )
+                frac = epoch / max(1, self.epochs - 1)
+                for group in run.opt.param_groups:  # cosine decay to a tenth of the rate
+                    group["lr"] = self.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
+                for k in range(max(1, self.inner_steps)):
+                    if k:
+                        logits = run.net(grid)
+                    ls, le = logits[:, 0], logits[:, 1]
+                    q = (n_cc * fs(-le) + n_cn * fs(le) + n_nc * fs(ls) + n_nn * fs(-ls)).sum()
+                    run.opt.zero_grad()
+                    (-q).backward()
+                    run.opt.step()
+                if sg > 0 and epoch >= warm:  # EM update of c (MAP under the Beta prior)
+                    prior = max(0.0, self.commit_prob_prior_minutes)
+                    c_map = (sgy + self.init_commit_prob * prior) / (sg + prior)
+                    run.c = float(min(max(c_map, 1e-4), 0.5))
+
+            # restarts from several c (the likelihood is nearly flat in c, so the start sets
+            # the scale); the one with the higher likelihood at ``choose_at`` goes on alone
+            runs = [new_run(self.init_commit_prob * 2.5**k) for k in range(max(1, self.restarts))]
+            choose_at = min(self.epochs, max(warm + 25, self.epochs // 4))
             epochs_run = 0
             for epoch in range(self.epochs):
                 if should_stop is not None and should_stop():
                     raise FitStopped(f"stopped at epoch {epoch} of {self.epochs}")
-                logits = net(grid)
-                s_tab, e_tab = _tables(logits.detach())
-                warm = min(self.warmup_epochs, self.epochs // 2)
-                if epoch >= warm and (epoch - warm) % 25 == 0:
-                    off = self._off_days(seq, s_tab, e_tab, c)
-                    fit_cell = np.where(off[seq.day], n_cells, seq.cell).astype(np.int32)
-                s_ext, e_ext = _with_off(s_tab, e_tab)
-                ll, sgy, sg = forward_backward(  # type: ignore[call-arg]
-                    seq.y, fit_cell, seq.seg_start, s_ext, e_ext, c, *counts, gamma
-                )
-                history.append(float(ll))
-                n_cc, n_cn, n_nc, n_nn = (
-                    torch.from_numpy(a[:n_cells] / n_trans).float() for a in counts
-                )
-                fs = torch.nn.functional.logsigmoid
-                frac = epoch / max(1, self.epochs - 1)
-                for group in opt.param_groups:  # cosine decay to a tenth of the rate
-                    group["lr"] = self.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
-                for step in range(max(1, self.inner_steps)):
-                    if step:
-                        logits = net(grid)
-                    ls, le = logits[:, 0], logits[:, 1]
-                    q = (n_cc * fs(-le) + n_cn * fs(le) + n_nc * fs(ls) + n_nn * fs(-ls)).sum()
-                    opt.zero_grad()
-                    (-q).backward()
-                    opt.step()
-                if sg > 0 and epoch >= warm:  # MAP update under the Beta prior on c
-                    prior = max(0.0, self.commit_prob_prior_minutes)
-                    c_map = (sgy + self.init_commit_prob * prior) / (sg + prior)
-                    c = float(min(max(c_map, 1e-4), 0.5))
+                if len(runs) > 1 and epoch == choose_at:
+                    runs = [max(runs, key=lambda r: r.history[-1])]
+                for run in runs:
+                    step(run, epoch)
                 epochs_run = epoch + 1
-                if self.tol > 0 and epoch >= 20:
+                history = runs[0].history
+                if len(runs) == 1 and self.tol > 0 and epoch >= 20:
                     gain = (history[-1] - history[-21]) / n_trans
                     if gain < self.tol:
                         break
+            if len(runs) > 1:
+                runs = [max(runs, key=lambda r: r.history[-1] if r.history else 0.0)]
+            net, c, off, history = runs[0].net, runs[0].c, runs[0].off, runs[0].history
             with torch.no_grad():
                 s_tab, e_tab = _tables(net(grid))
             if self.epochs > 0:
