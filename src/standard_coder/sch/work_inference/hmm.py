@@ -19,9 +19,10 @@ occasional contributor's free day) from a working day that happened to bring no 
 would credit every silent working day with some coding. Each author's days (in their own clock,
 starting at their quietest hour) are therefore checked after the warm-up: per author and weekday
 the share of off days is ``p = (share of empty days - q) / (1 - q)``, with ``q`` the chain's
-probability that a working day brings no commit; an empty day whose posterior of being off,
-``p / (p + (1 - p) q_day)``, exceeds one half is read as off (no coding can start in it) when
-fitting and when labelling. Nothing of this needs to know which schedule produced the history.
+probability that a working day brings no commit; on weekdays the author mostly works
+(``p < 0.5``) an empty day whose posterior of being off, ``p / (p + (1 - p) q_day)``, exceeds
+one half is read as off (no coding can start in it) when fitting and when labelling. Nothing
+of this needs to know which schedule produced the history.
 """
 
 from __future__ import annotations
@@ -278,7 +279,9 @@ class NeuralHMM(WorkInferenceModel):
         with np.errstate(divide="ignore", invalid="ignore"):
             p_off = np.clip(np.nan_to_num((frac - q_mean) / (1.0 - q_mean)), 0.0, 1.0)[cls]
             post = np.nan_to_num(p_off / (p_off + (1.0 - p_off) * q))
-        off: np.ndarray = seq.day_empty & (post > 0.5)
+        # only on weekdays the author mostly works: where they mostly do not, the chain's own
+        # schedule learns it (and keeps the learned S, E meaningful there)
+        off: np.ndarray = seq.day_empty & (post > 0.5) & (p_off < 0.5)
         return off
 
     def _interval_cells(
