@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from standard_coder.sch.teamsim.team import FAMILIES, TeamSpec, Truth, load_truth, simulate_team
 from standard_coder.sch.teamsim.families import dst_changes
+from standard_coder.sch.teamsim.team import FAMILIES, TeamSpec, Truth, load_truth, simulate_team
 from standard_coder.sch.work_inference import (
     HMMOptions,
     WorkInferenceOptions,
