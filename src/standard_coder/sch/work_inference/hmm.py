@@ -43,6 +43,14 @@ from standard_coder.sch.work_inference.base import (
     check_random_state,
     prepare_times,
 )
+from standard_coder.sch.work_inference.clock import (
+    WEEK,
+    cells_for_minutes,
+    day_numbers,
+    grid_features,
+    quiet_minute,
+    week_minute,
+)
 from standard_coder.sch.work_inference.ffbs import (
     day_empty_logprob,
     forward_backward,
@@ -50,26 +58,6 @@ from standard_coder.sch.work_inference.ffbs import (
 )
 
 __all__ = ["NeuralHMM", "cells_for_minutes", "week_minute"]
-
-WEEK = 10080
-_THURSDAY = 3 * 1440  # unix minute 0 is Thursday 00:00 UTC; Monday = week minute 0
-
-
-def week_minute(abs_minutes: np.ndarray, tz_offsets: np.ndarray) -> np.ndarray:
-    """Local minute of the week (Monday 00:00 = 0) of absolute unix minutes."""
-    out: np.ndarray = (abs_minutes + tz_offsets + _THURSDAY) % WEEK
-    return out
-
-
-def cells_for_minutes(
-    abs_minutes: np.ndarray, tz_offsets: np.ndarray, u0: float, span: float, time_bins: int
-) -> np.ndarray:
-    """Grid cell (week minute x overall-time bin) of each absolute minute."""
-    u = (abs_minutes - u0) / span
-    b = np.clip(np.floor(u * time_bins), 0, time_bins - 1).astype(np.int64)
-    out: np.ndarray = (week_minute(abs_minutes, tz_offsets) * time_bins + b).astype(np.int32)
-    return out
-
 
 _DAY_KEY = 1_000_000  # group * _DAY_KEY + local day number: one key per author-day
 _OFF_S, _OFF_E = 1e-9, 0.5  # the "day off" cell: nothing starts, coding ends soon
@@ -98,19 +86,6 @@ class _Sequence:
     """Sorted ``group * _DAY_KEY + day number`` of every author-day the sequence touches."""
     day_weekday: np.ndarray
     day_empty: np.ndarray
-
-
-def _day_numbers(abs_min: np.ndarray, tz: np.ndarray, day_start: int | np.ndarray) -> np.ndarray:
-    """Local day number of absolute minutes, days starting ``day_start`` minutes after 0:00."""
-    out: np.ndarray = (abs_min + tz - day_start) // 1440
-    return out
-
-
-def _quiet_minute(local_minutes: np.ndarray) -> int:
-    """Start of the hour with the fewest commits (circularly smoothed over +-2 h)."""
-    hist = np.bincount((local_minutes % 1440) // 60, minlength=24).astype(float)
-    smooth = sum(np.roll(hist, k) for k in range(-2, 3))
-    return int(np.argmin(smooth)) * 60
 
 
 class FitStopped(Exception):
@@ -219,7 +194,7 @@ class NeuralHMM(WorkInferenceModel):
             keep = np.ones(idx.shape[0], dtype=bool)
             keep[:-1] = (secs[1:] - secs[:-1]) >= self.squash_minutes * 60
             m, tz = m[keep], tz[keep]
-            day_start = _quiet_minute(m + tz)
+            day_start = quiet_minute(m + tz)
             self.day_start_minute_[int(g)] = day_start
             u0 = float(m[0])
             span = float(max(m[-1] - m[0], 1))
@@ -240,7 +215,7 @@ class NeuralHMM(WorkInferenceModel):
                 ys.append(y)
                 cells.append(cells_for_minutes(abs_min, tz_min, u0, span, self.time_bins))
                 starts.append(st)
-                days.append(int(g) * _DAY_KEY + _day_numbers(abs_min, tz_min, day_start))
+                days.append(int(g) * _DAY_KEY + day_numbers(abs_min, tz_min, day_start))
         if not ys:
             e8, e64 = np.zeros(0, dtype=np.uint8), np.zeros(0, np.int64)
             return _Sequence(
@@ -312,7 +287,7 @@ class NeuralHMM(WorkInferenceModel):
         cells = (week_minute(abs_min, tz) * self.time_bins + b).astype(np.int32)
         if self.off_day_keys_.shape[0]:
             start = np.array([self.day_start_minute_.get(int(g), 0) for g in prep.groups])
-            key = prep.groups[owner] * _DAY_KEY + _day_numbers(abs_min, tz, start[owner])
+            key = prep.groups[owner] * _DAY_KEY + day_numbers(abs_min, tz, start[owner])
             pos_k = np.clip(
                 np.searchsorted(self.off_day_keys_, key), 0, self.off_day_keys_.shape[0] - 1
             )
@@ -348,7 +323,7 @@ class NeuralHMM(WorkInferenceModel):
         old_threads = torch.get_num_threads()
         torch.set_num_threads(max(1, self.n_threads))
         try:
-            grid = torch.from_numpy(_grid_features(self.time_bins))
+            grid = torch.from_numpy(grid_features(self.time_bins))
             n_cells = WEEK * self.time_bins
             counts = [np.zeros(n_cells + 1) for _ in range(4)]
             gamma = np.zeros(seq.y.shape[0])
@@ -557,16 +532,6 @@ def _make_net(hidden: int) -> Any:
         last.weight.mul_(0.1)
         last.bias.copy_(torch.tensor([math.log(1 / 60), math.log(1 / 30)]))
     return net
-
-
-def _grid_features(time_bins: int) -> np.ndarray:
-    w = np.repeat(np.arange(WEEK, dtype=np.float64), time_bins)
-    b = np.tile(np.arange(time_bins, dtype=np.float64), WEEK)
-    day = 2 * np.pi * (w % 1440) / 1440
-    week = 2 * np.pi * w / WEEK
-    u = 2 * (b + 0.5) / time_bins - 1
-    feats = np.stack([np.sin(day), np.cos(day), np.sin(week), np.cos(week), u], axis=1)
-    return feats.astype(np.float32)
 
 
 def _tables(logits: Any) -> tuple[np.ndarray, np.ndarray]:
