@@ -72,10 +72,29 @@ def _render(model: type[BaseModel], instance: BaseModel, prefix: str, out: list[
         _render(sub, value, f"{prefix}.{name}" if prefix else name, out)
 
 
-def render_template(name: str = "pipeline_config.toml") -> str:
-    """Return the commented default config as TOML text."""
-    out: list[str] = [HEADER.format(name=name)]
-    defaults = FlagshipConfig()
-    _render(FlagshipConfig, defaults, "", out)
+VISION_HEADER = """\
+# Standard Coder pipeline configuration: the vision pipeline, prepare -> train -> evaluate.
+# Every key is listed with its default. Relative paths are taken from this file's folder,
+# '~' is expanded. Run it with:   standard-coder pipeline --config {name}
+# Evaluate a checkpoint:        standard-coder eval --checkpoint MODEL.pt --config {name}
+"""
+
+PIPELINES = ("sch", "vision")
+
+
+def render_template(name: str = "pipeline_config.toml", pipeline: str = "sch") -> str:
+    """Return the commented default config of ``pipeline`` (``sch`` or ``vision``) as TOML text."""
+    model: type[BaseModel]
+    if pipeline == "vision":
+        from standard_coder.config.vision import VisionConfig
+
+        out: list[str] = [VISION_HEADER.format(name=name)]
+        model = VisionConfig
+    elif pipeline == "sch":
+        out = [HEADER.format(name=name)]
+        model = FlagshipConfig
+    else:
+        raise ValueError(f"unknown pipeline {pipeline!r}; expected one of {', '.join(PIPELINES)}")
+    _render(model, model(), "", out)
     text = "\n".join(line for line in out if line is not None)
     return text.replace("\n[]\n", "\n").lstrip("\n") + "\n"

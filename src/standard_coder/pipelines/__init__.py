@@ -2,5 +2,8 @@
 
 from __future__ import annotations
 
-BUILTINS: dict[str, str] = {"sch": "standard_coder.pipelines.sch:build"}
+BUILTINS: dict[str, str] = {
+    "sch": "standard_coder.pipelines.sch:build",
+    "vision": "standard_coder.pipelines.vision:build",
+}
 """Name -> ``"module:builder"``; the builder is ``(config_path, overrides) -> Pipeline``."""

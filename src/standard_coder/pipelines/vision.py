@@ -1,0 +1,128 @@
+"""The ``vision`` pipeline ``prepare -> train -> evaluate``, declared on the runner.
+
+Wiring only: reads the validated config, declares each stage's inputs, params and outputs (paths
+from :class:`~standard_coder.pipelines.vision_layout.VisionLayout`) and the report sections.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from standard_coder.config.vision import load_vision_config
+from standard_coder.pipelines import vision_stages
+from standard_coder.pipelines.sch import _dump, _py_files
+from standard_coder.pipelines.vision_layout import VisionLayout
+from standard_coder.runner.report import ReportSection, SectionInput
+from standard_coder.runner.stage import Pipeline, Stage
+
+
+def build(config_path: Path, overrides: list[str]) -> Pipeline:
+    """Build the ``vision`` pipeline from its config file plus ``--set`` overrides."""
+    cfg = load_vision_config(Path(config_path), list(overrides))
+    v = cfg.vision
+    layout = VisionLayout(cfg.outputs.base_dir, v.dataset)
+    root = cfg.config_path.parent if cfg.config_path else None
+    params = {"vision": _dump(v, root)}
+    stage_code = Path(vision_stages.__file__)
+    data_inputs = {"flowers": v.data_dir} if v.dataset == "flowers-102" and v.data_dir else {}
+    stages = [
+        Stage(
+            name="prepare",
+            run=vision_stages.prepare,
+            named_inputs=data_inputs,
+            params=params,
+            named_outputs={"data": layout.data},
+            code_files=[stage_code, *_py_files("vision/data.py")],
+            description=f"images of {v.dataset} and their split index",
+        ),
+        Stage(
+            name="train",
+            run=vision_stages.train,
+            deps=("prepare",),
+            named_inputs={"data": layout.data},
+            params=params,
+            named_outputs={"model": layout.model, "training": layout.training},
+            code_files=[stage_code, *_py_files("vision")],
+            device_sensitive=True,
+            description=f"train the {v.model_type} model ({v.num_steps} steps, resumable)",
+        ),
+        Stage(
+            name="evaluate",
+            run=vision_stages.evaluate,
+            deps=("prepare", "train"),
+            named_inputs={"data": layout.data, "model": layout.model, "training": layout.training},
+            params=params,
+            named_outputs={"evaluation": layout.evaluation, "figures": layout.figures},
+            code_files=[stage_code, *_py_files("vision")],
+            device_sensitive=True,
+            description="test accuracy, predictions for FiftyOne, report figures",
+        ),
+    ]
+    return Pipeline(
+        name="vision",
+        stages=stages,
+        base_dir=cfg.outputs.base_dir,
+        seed=cfg.runner.seed,
+        device=cfg.runner.device,
+        workers=1,
+        stop_grace_s=cfg.runner.stop_grace_s,
+        config=json.loads(cfg.model_dump_json()),
+        report_sections=report_sections(),
+        root=root,
+    )
+
+
+def _figure(path: Path, alt: str) -> str:
+    from standard_coder.runner.report.kit import png_file
+
+    uri, _ = png_file(path)
+    if uri is None:
+        return ""
+    return f'<figure><img src="{uri}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+
+
+def _training_section(given: SectionInput) -> str:
+    layout = VisionLayout(given.base_dir)
+    try:
+        doc = json.loads(layout.training.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "<p>No vision training yet.</p>"
+    facts = (
+        f"<p>{html.escape(str(doc.get('model_type')))} model, "
+        f"{doc.get('n_parameters')} parameters, {doc.get('steps')} steps on "
+        f"{html.escape(str(doc.get('device')))} in {doc.get('train_seconds')} s; "
+        f"final val accuracy {doc.get('val_accuracy')}</p>"
+    )
+    return facts + _figure(layout.figures / "curves.png", "loss and val accuracy by step")
+
+
+def _evaluation_section(given: SectionInput) -> str:
+    layout = VisionLayout(given.base_dir)
+    try:
+        doc = json.loads(layout.evaluation.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "<p>No vision evaluation yet.</p>"
+    per_class = doc.get("per_class_accuracy") or {}
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{'—' if a is None else f'{a:.3f}'}</td></tr>"
+        for k, a in per_class.items()
+    )
+    return (
+        f"<p>Test accuracy <b>{doc.get('accuracy', 0):.4f}</b>, loss {doc.get('loss', 0):.4f} "
+        f"on {doc.get('n_test')} images.</p>"
+        f"<table><tr><th>class</th><th>accuracy</th></tr>{rows}</table>"
+        + _figure(layout.figures / "confusion.png", "confusion matrix (rows: true class)")
+        + _figure(
+            layout.figures / "misclassified.png", "misclassified test images (true→predicted)"
+        )
+    )
+
+
+def report_sections() -> tuple[ReportSection, ...]:
+    """The vision pipeline's sections of the run report."""
+    return (
+        ReportSection("Vision training", _training_section, nav="Training"),
+        ReportSection("Vision evaluation", _evaluation_section, nav="Evaluation"),
+    )
