@@ -16,15 +16,24 @@ def init_config(
         "pipeline_config.toml"
     ),
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+    pipeline: Annotated[
+        str, typer.Option("--pipeline", help="built-in pipeline: sch or vision")
+    ] = "sch",
 ) -> None:
     """Write a fully commented pipeline_config.toml (every key, its default and meaning)."""
-    from standard_coder.config.template import render_template
+    from standard_coder.config.template import PIPELINES, render_template
     from standard_coder.runner.atomic import atomic_write_text
 
+    if pipeline not in PIPELINES:
+        typer.echo(
+            f"error: --pipeline {pipeline!r}: expected one of {', '.join(PIPELINES)}", err=True
+        )
+        raise typer.Exit(2)
     if path.exists() and not force:
         typer.echo(f"error: {path} exists (use --force to overwrite)", err=True)
         raise typer.Exit(2)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, render_template(path.name))
-    typer.echo(f"wrote {path}: edit [repos] include_paths, then run")
+    atomic_write_text(path, render_template(path.name, pipeline))
+    what = "[vision]" if pipeline == "vision" else "[repos] include_paths"
+    typer.echo(f"wrote {path}: edit {what}, then run")
     typer.echo(f"  standard-coder pipeline --config {path}")

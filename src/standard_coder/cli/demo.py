@@ -71,11 +71,21 @@ def demo(
     size: Annotated[str, typer.Option("--size", help="tiny (for tests) or default")] = "default",
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
     log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+    pipeline: Annotated[
+        str, typer.Option("--pipeline", help="sch (the flagship) or vision (digits)")
+    ] = "sch",
 ) -> None:
-    """Simulate a small team's repositories and run the whole flagship pipeline on them."""
+    """Run a built-in pipeline on its embedded default (sch: a simulated team's repositories)."""
     from standard_coder.pipelines import BUILTINS
-    from standard_coder.pipelines.demo import SIZES, prepare, summary
     from standard_coder.runner import front
+
+    if pipeline == "vision":
+        _vision_demo(output_dir, size, log_level, log_format)
+        return
+    if pipeline != "sch":
+        typer.echo(f"error: --pipeline {pipeline!r}: expected sch or vision", err=True)
+        raise typer.Exit(2)
+    from standard_coder.pipelines.demo import SIZES, prepare, summary
 
     if size not in SIZES:
         typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
@@ -101,3 +111,36 @@ def demo(
     base = config.parent / "sc-output"
     _print_summary(summary(base, time.perf_counter() - t0), config)
     sys.stderr.flush()
+
+
+def _vision_demo(output_dir: Path, size: str, log_level: str, log_format: str) -> None:
+    from standard_coder.pipelines import BUILTINS
+    from standard_coder.pipelines.vision_demo import SIZES, prepare, summary
+    from standard_coder.runner import front
+
+    if size not in SIZES:
+        typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
+        raise typer.Exit(2)
+    t0 = time.perf_counter()
+    try:
+        config = prepare(output_dir.resolve(), size)
+    except OSError as exc:
+        where = exc.filename or output_dir
+        typer.echo(f"error: --output-dir: {where}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    code = front.run_command(
+        config=config, builtins=BUILTINS, log_level=log_level, log_format=log_format
+    )
+    if code != 0:
+        raise typer.Exit(code)
+    s = summary(config.parent / "sc-output", time.perf_counter() - t0)
+    ev = s.get("evaluation") or {}
+    typer.echo(
+        f"digits test accuracy {_fmt(ev.get('accuracy'), 4)} on {ev.get('n_test', '-')} images "
+        f"({ev.get('model_type', '-')} model)",
+        err=True,
+    )
+    typer.echo(f"Predictions (FiftyOne): {s['predictions']}", err=True)
+    typer.echo(f"Report: {s['report']}", err=True)
+    typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
+    typer.echo(f"Finished in {s['elapsed_s']} s", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,9 @@ def eval_cmd(
     from standard_coder.pipelines.sch_eval import EvalError, run_eval
     from standard_coder.runner.device import resolve_device
 
+    if config is not None and _pipeline_name(config) == "vision":
+        _vision_eval(checkpoint, config, list(overrides or []))
+        return
     try:
         if config is not None:
             cfg = load_config(config, list(overrides or []))
@@ -46,3 +50,35 @@ def eval_cmd(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, labelmap.json")
+
+
+def _pipeline_name(config: Path) -> str | None:
+    """``[pipeline] name`` of a config file (None when unreadable: the flagship path reports)."""
+    from standard_coder.runner.tomlfile import read_toml
+
+    try:
+        section = read_toml(config, ValueError).get("pipeline", {})
+    except ValueError:
+        return None
+    return str(section.get("name")) if isinstance(section, dict) else None
+
+
+def _vision_eval(checkpoint: Path, config: Path, overrides: list[str]) -> None:
+    from standard_coder.config import ConfigError
+    from standard_coder.config.vision import load_vision_config
+    from standard_coder.pipelines.vision_eval import VisionEvalError, run_vision_eval
+    from standard_coder.runner.device import resolve_device
+
+    try:
+        cfg = load_vision_config(config, overrides)
+        device, why = resolve_device(cfg.runner.device)
+        if why:
+            typer.echo(f"note: {why}", err=True)
+        typer.echo(f"device: {device}", err=True)
+        out = run_vision_eval(checkpoint, cfg, device)
+    except (ConfigError, VisionEvalError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    typer.echo(f"accuracy {metrics['accuracy']:.4f} on {metrics['n_test']} images")
+    typer.echo(f"wrote {out}/metrics.json, predictions/test/, env_stamp.json")

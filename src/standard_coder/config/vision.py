@@ -1,4 +1,4 @@
-"""The ``vision`` pipeline's config file: ``[pipeline]``, ``[outputs]``, ``[runner]``, ``[vision]``."""
+"""The ``vision`` pipeline's config: ``[pipeline]``, ``[outputs]``, ``[runner]``, ``[vision]``."""
 
 from __future__ import annotations
 

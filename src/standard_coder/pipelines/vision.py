@@ -80,7 +80,8 @@ def _figure(path: Path, alt: str) -> str:
     uri, _ = png_file(path)
     if uri is None:
         return ""
-    return f'<figure><img src="{uri}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+    text = html.escape(alt)
+    return f'<figure><img src="{uri}" alt="{text}"><figcaption>{text}</figcaption></figure>'
 
 
 def _training_section(given: SectionInput) -> str:

@@ -46,8 +46,9 @@ def load_model(path: Path, device: str) -> tuple[nn.Module, dict[str, Any]]:
     try:
         doc = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+        raise CheckpointError(
+            f"{path}: not a readable weights-only torch checkpoint ({type(exc).__name__})"
+        ) from None
     meta = doc.get("meta") if isinstance(doc, dict) else None
     if not isinstance(meta, dict) or not all(k in meta for k in META_KEYS) or "model" not in doc:
         raise CheckpointError(

@@ -91,6 +91,31 @@ def train(
     """
     if len(train_data) == 0:
         raise ValueError("no training images")
+    threads = torch.get_num_threads()
+    if device == "cpu":
+        # Models this small gain nothing from intra-op threads; on a shared CPU they lose a lot.
+        torch.set_num_threads(1)
+    try:
+        return _train(model, train_data, val_data, opts, device=device,
+                      checkpointer=checkpointer, tb_dir=tb_dir, should_stop=should_stop,
+                      on_eval=on_eval, meta=meta)  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    model: nn.Module,
+    train_data: ImageSplit,
+    val_data: ImageSplit | None,
+    opts: TrainOptions,
+    *,
+    device: str,
+    checkpointer: TrainingCheckpointer | None,
+    tb_dir: Path | None,
+    should_stop: Callable[[], bool] | None,
+    on_eval: Callable[[int, EvalResult], None] | None,
+    meta: dict[str, Any] | None,
+) -> TrainResult:
     model.to(device)
     images, labels = train_data.images.to(device), train_data.labels.to(device)
     opt = torch.optim.AdamW(
