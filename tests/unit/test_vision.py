@@ -1,0 +1,102 @@
+"""Vision domain pieces: the Flowers-102 reader, labelmap checksum, config and template, models."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from standard_coder.config import ConfigError
+from standard_coder.config.template import render_template
+from standard_coder.config.vision import validate_vision_config
+from standard_coder.vision.data import DatasetError, load_split, read_flowers102
+from standard_coder.vision.models import build_model, n_parameters
+from standard_coder.vision.predictions import LabelmapError, load_labelmap, write_predictions
+from standard_coder.vision.train import TrainOptions, lr_at
+
+scipy_io = pytest.importorskip("scipy.io", reason="the Flowers-102 .mat files need scipy")
+
+
+def fabricate_flowers(root: Path, n: int = 12) -> None:
+    """The Oxford Flowers-102 layout: jpg/image_%05d.jpg, imagelabels.mat, setid.mat."""
+    from PIL import Image
+
+    (root / "jpg").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(1, n + 1):
+        pixels = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+        Image.fromarray(pixels, mode="RGB").save(root / "jpg" / f"image_{i:05d}.jpg")
+    labels = np.array([[1 + (i % 3) for i in range(n)]])  # 1-based, shape (1, n) as shipped
+    scipy_io.savemat(str(root / "imagelabels.mat"), {"labels": labels})
+    ids = np.arange(1, n + 1)
+    scipy_io.savemat(
+        str(root / "setid.mat"),
+        {"trnid": ids[None, :6], "valid": ids[None, 6:9], "tstid": ids[None, 9:]},
+    )
+
+
+def test_flowers102_reader_on_the_real_layout(tmp_path: Path) -> None:
+    fabricate_flowers(tmp_path)
+    index = read_flowers102(tmp_path)
+    assert index["labels"] == ["class_001", "class_002", "class_003"]
+    splits = [r["split"] for r in index["images"]]
+    assert splits.count("train") == 6 and splits.count("val") == 3 and splits.count("test") == 3
+    first = index["images"][0]
+    assert first["filepath"].endswith("jpg/image_00001.jpg") and first["label"] == 0  # 1-based in the .mat
+    test = load_split(index, "test", img_size=8, channels=3)
+    assert test.images.shape == (3, 3, 8, 8) and test.labels.tolist() == [0, 1, 2]
+    assert float(test.images.min()) >= 0 and float(test.images.max()) <= 1
+
+
+def test_flowers102_reader_names_what_is_missing(tmp_path: Path) -> None:
+    fabricate_flowers(tmp_path)
+    (tmp_path / "jpg" / "image_00010.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"image_00010\.jpg: missing \(listed in setid.mat tstid"):
+        read_flowers102(tmp_path)
+    (tmp_path / "setid.mat").unlink()
+    with pytest.raises(DatasetError, match=r"setid\.mat: missing"):
+        read_flowers102(tmp_path)
+
+
+def test_labelmap_checksum_is_checked_on_load(tmp_path: Path) -> None:
+    write_predictions(tmp_path, [], ["cat", "dog"])
+    assert load_labelmap(tmp_path / "labelmap.json") == ["cat", "dog"]
+    path = tmp_path / "labelmap.json"
+    path.write_text(path.read_text().replace('"dog"', '"wolf"'))
+    with pytest.raises(LabelmapError, match="sha256 does not match"):
+        load_labelmap(path)
+
+
+def test_vision_template_round_trips_and_validates(tmp_path: Path) -> None:
+    text = render_template("vision.toml", "vision")
+    data = tomllib.loads(text)
+    assert data["pipeline"]["name"] == "vision"
+    for key in ("tiny_train_subset", "tiny_infer_subset", "prefer_mps", "num_steps", "img_size"):
+        assert f"{key} =" in text
+    cfg = validate_vision_config(data, tmp_path / "vision.toml")
+    assert cfg.vision.model_type == "testing" and cfg.vision.dataset == "digits"
+
+
+def test_vision_config_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"vision\.num_step: unknown key; did you mean 'num_steps'"):
+        validate_vision_config({"vision": {"num_step": 3}}, tmp_path / "p.toml")
+    with pytest.raises(ConfigError, match="needs data_dir"):
+        validate_vision_config({"vision": {"dataset": "flowers-102"}}, tmp_path / "p.toml")
+
+
+def test_models_are_small_and_train_shapes() -> None:
+    for kind in ("testing", "cnn"):
+        model = build_model(kind, img_size=8, channels=1, num_classes=10)
+        assert n_parameters(model) < 12_000
+        out = model(torch.rand(3, 1, 8, 8))
+        out.sum().backward()  # a backward pass works
+        assert out.shape == (3, 10)
+
+
+def test_lr_schedule_warms_up_then_decays() -> None:
+    opts = TrainOptions(num_steps=100, warmup_steps=10, learning_rate=1.0)
+    assert lr_at(0, opts) == pytest.approx(0.1) and lr_at(9, opts) == pytest.approx(1.0)
+    assert lr_at(55, opts) == pytest.approx(0.5) and lr_at(100, opts) == pytest.approx(0.0)
