@@ -1,0 +1,198 @@
+"""The vision pipeline end to end on digits (tiny sizes): the seed's smoke contracts, eval-only,
+and exact resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from standard_coder.cli import commands  # noqa: F401  (registers the commands)
+from standard_coder.cli.app import app
+from standard_coder.pipelines import BUILTINS
+from standard_coder.runner import front
+from standard_coder.vision.predictions import load_labelmap
+from standard_coder.vision.records import STAMP_KEYS
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CONFIG = """\
+[pipeline]
+name = "vision"
+[outputs]
+base_dir = "out"
+[runner]
+device = "cpu"
+[vision]
+model_type = "{model}"
+num_steps = {steps}
+eval_every = {eval_every}
+checkpoint_every = 20
+warmup_steps = 5
+train_batch_size = 32
+eval_batch_size = 32
+tiny_train_subset = 256
+tiny_infer_subset = 64
+"""
+
+# FiftyOne's documented Classification fields (label, confidence, logits) per row; filepath is
+# what fo.Sample needs.
+ROW_SCHEMA = {
+    "type": "object",
+    "required": ["filepath", "ground_truth", "prediction"],
+    "properties": {
+        "filepath": {"type": "string", "minLength": 1},
+        "ground_truth": {
+            "type": "object",
+            "required": ["label"],
+            "properties": {"label": {"type": "string"}},
+        },
+        "prediction": {
+            "type": "object",
+            "required": ["label", "confidence", "logits"],
+            "properties": {
+                "label": {"type": "string"},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "logits": {"type": "array", "items": {"type": "number"}, "minItems": 1},
+            },
+        },
+    },
+}
+
+
+def write_config(folder: Path, model: str = "testing", steps: int = 40, every: int = 20) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "vision.toml"
+    path.write_text(CONFIG.format(model=model, steps=steps, eval_every=every))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = write_config(tmp_path_factory.mktemp("vision"))
+    assert front.run_command(config=config, builtins=BUILTINS) == 0
+    return config
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_smoke_contracts(tiny_run: Path) -> None:
+    import jsonschema
+
+    out = tiny_run.parent / "out"
+    ev = json.loads((out / "reports" / "vision_evaluation.json").read_text())
+    assert {"accuracy", "loss", "n_test", "per_class_accuracy"} <= set(ev)
+    assert ev["n_test"] == 64 and set(ev["per_class_accuracy"]) == {str(d) for d in range(10)}
+    for split in ("val", "test"):
+        folder = out / "predictions" / split
+        got = rows(folder / "predictions.jsonl")
+        assert len(got) == 2 * 32  # evaluated batches x eval batch size
+        for row in got:
+            jsonschema.validate(row, ROW_SCHEMA)
+            assert Path(row["filepath"]).is_file() and len(row["prediction"]["logits"]) == 10
+        assert load_labelmap(folder / "labelmap.json") == [str(d) for d in range(10)]
+    stamps = sorted((out / "vision_runs").glob("*/env_stamp.json"))
+    assert [p.parent.name.split("-")[0] for p in stamps] == ["evaluate", "train"]
+    for path in stamps:
+        stamp = json.loads(path.read_text())
+        assert set(STAMP_KEYS) <= set(stamp) and stamp["fp16"] is False
+        assert stamp["device_kind"] == "cpu" and stamp["package_versions"]["torch"]
+        assert "ttl_days: 90" in (path.parent / "RETENTION.txt").read_text()
+    for name in ("curves.png", "confusion.png"):
+        assert (out / "reports" / "vision" / name).read_bytes().startswith(b"\x89PNG")
+    html = (out / "reports" / "index.html").read_text()
+    assert "Vision evaluation" in html and "Vision training" in html
+
+
+def test_tensorboard_scalars(tiny_run: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tiny_run.parent / "out" / "tb" / "vision"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "val/accuracy", "val/loss", "test/accuracy"} <= tags
+    assert len(acc.Scalars("train/loss")) == 40
+
+
+def test_rerun_skips_every_stage(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert front.run_command(config=tiny_run, builtins=BUILTINS) == 0
+    assert "0 ran, 3 skipped" in capsys.readouterr().err
+
+
+def test_eval_only(tiny_run: Path) -> None:
+    out = tiny_run.parent / "out"
+    runner = CliRunner()
+    model = out / "models" / "vision" / "model.pt"
+    res = runner.invoke(app, ["eval", "--checkpoint", str(model), "--config", str(tiny_run)])
+    assert res.exit_code == 0, res.output
+    (run,) = sorted((out / "eval").glob("vision-*"))
+    assert len(rows(run / "predictions" / "test" / "predictions.jsonl")) == 64
+    assert load_labelmap(run / "predictions" / "test" / "labelmap.json")
+    stamp = json.loads((run / "env_stamp.json").read_text())
+    assert stamp["kind"] == "eval" and stamp["fp16"] is False and set(STAMP_KEYS) <= set(stamp)
+    metrics = json.loads((run / "metrics.json").read_text())
+    staged = json.loads((out / "reports" / "vision_evaluation.json").read_text())
+    assert metrics["accuracy"] == staged["accuracy"]
+    assert list((out / "tb").glob(f"eval-{run.name}/events.out.tfevents.*"))
+
+    missing = out / "nope.pt"
+    res = runner.invoke(app, ["eval", "--checkpoint", str(missing), "--config", str(tiny_run)])
+    assert res.exit_code == 2 and f"{missing}: checkpoint not found" in res.output
+    bad = out / "bad.pt"
+    bad.write_text("not a checkpoint")
+    res = runner.invoke(app, ["eval", "--checkpoint", str(bad), "--config", str(tiny_run)])
+    assert res.exit_code == 2 and f"{bad}: not a readable" in res.output
+    assert "Traceback" not in res.output
+
+
+def _pipeline(config: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)]
+    return subprocess.Popen(
+        cmd, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def test_sigkill_then_rerun_gives_identical_weights(tmp_path: Path) -> None:
+    ref_cfg = write_config(tmp_path / "ref", model="cnn", steps=300, every=150)
+    ref = _pipeline(ref_cfg)
+    _, err = ref.communicate(timeout=400)
+    assert ref.returncode == 0, err.decode()[-2000:]
+
+    cfg = write_config(tmp_path / "killed", model="cnn", steps=300, every=150)
+    ckpts = tmp_path / "killed" / "out" / "checkpoints" / "train" / "train"
+    p = _pipeline(cfg)
+    deadline = time.monotonic() + 300
+    while not list(ckpts.glob("ckpt-*.pt")):
+        assert p.poll() is None, "training finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    model = tmp_path / "killed" / "out" / "models" / "vision" / "model.pt"
+    assert not model.exists()
+
+    again = _pipeline(cfg)
+    _, err = again.communicate(timeout=400)
+    assert again.returncode == 0, err.decode()[-2000:]
+    assert (
+        b"resuming training at step" in err
+        or b"resuming" in (tmp_path / "killed" / "out" / "logs" / "run.log").read_bytes()
+    )
+    got = torch.load(model, weights_only=True)["model"]
+    want = torch.load(
+        tmp_path / "ref" / "out" / "models" / "vision" / "model.pt", weights_only=True
+    )
+    assert got.keys() == want["model"].keys()
+    for key, value in want["model"].items():
+        assert torch.equal(got[key], value), key
