@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -82,7 +83,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config
 
 
-def rows(path: Path) -> list[dict]:
+def rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -121,7 +122,7 @@ def test_tensorboard_scalars(tiny_run: Path) -> None:
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     assert {"train/loss", "train/lr", "val/accuracy", "val/loss", "test/accuracy"} <= tags
-    assert len(acc.Scalars("train/loss")) == 40
+    assert [e.step for e in acc.Scalars("train/loss")] == [10, 20, 30, 40]
 
 
 def test_rerun_skips_every_stage(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -196,3 +197,29 @@ def test_sigkill_then_rerun_gives_identical_weights(tmp_path: Path) -> None:
     assert got.keys() == want["model"].keys()
     for key, value in want["model"].items():
         assert torch.equal(got[key], value), key
+
+
+def test_fiftyone_import(tiny_run: Path) -> None:
+    """Opt-in: the documented one-liner with the real fiftyone package."""
+    fo = pytest.importorskip(
+        "fiftyone",
+        reason="fiftyone is not installed (never part of `all`: its fiftyone-db wheel may come "
+        "without a database binary)",
+    )
+    path = tiny_run.parent / "out" / "predictions" / "test" / "predictions.jsonl"
+    try:
+        ds = fo.Dataset()
+    except Exception as exc:  # its MongoDB did not start
+        pytest.skip(f"fiftyone's database does not start here: {exc}")
+    ds.add_samples(
+        [
+            fo.Sample(
+                filepath=r["filepath"],
+                ground_truth=fo.Classification(**r["ground_truth"]),
+                prediction=fo.Classification(**r["prediction"]),
+            )
+            for r in rows(path)
+        ]
+    )
+    assert len(ds) == 64
+    ds.delete()

@@ -45,7 +45,9 @@ def test_flowers102_reader_on_the_real_layout(tmp_path: Path) -> None:
     splits = [r["split"] for r in index["images"]]
     assert splits.count("train") == 6 and splits.count("val") == 3 and splits.count("test") == 3
     first = index["images"][0]
-    assert first["filepath"].endswith("jpg/image_00001.jpg") and first["label"] == 0  # 1-based in the .mat
+    assert (
+        first["filepath"].endswith("jpg/image_00001.jpg") and first["label"] == 0
+    )  # 1-based in the .mat
     test = load_split(index, "test", img_size=8, channels=3)
     assert test.images.shape == (3, 3, 8, 8) and test.labels.tolist() == [0, 1, 2]
     assert float(test.images.min()) >= 0 and float(test.images.max()) <= 1
@@ -54,7 +56,9 @@ def test_flowers102_reader_on_the_real_layout(tmp_path: Path) -> None:
 def test_flowers102_reader_names_what_is_missing(tmp_path: Path) -> None:
     fabricate_flowers(tmp_path)
     (tmp_path / "jpg" / "image_00010.jpg").unlink()
-    with pytest.raises(DatasetError, match=r"image_00010\.jpg: missing \(listed in setid.mat tstid"):
+    with pytest.raises(
+        DatasetError, match=r"image_00010\.jpg: missing \(listed in setid.mat tstid"
+    ):
         read_flowers102(tmp_path)
     (tmp_path / "setid.mat").unlink()
     with pytest.raises(DatasetError, match=r"setid\.mat: missing"):
@@ -81,7 +85,9 @@ def test_vision_template_round_trips_and_validates(tmp_path: Path) -> None:
 
 
 def test_vision_config_errors_name_the_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"vision\.num_step: unknown key; did you mean 'num_steps'"):
+    with pytest.raises(
+        ConfigError, match=r"vision\.num_step: unknown key; did you mean 'num_steps'"
+    ):
         validate_vision_config({"vision": {"num_step": 3}}, tmp_path / "p.toml")
     with pytest.raises(ConfigError, match="needs data_dir"):
         validate_vision_config({"vision": {"dataset": "flowers-102"}}, tmp_path / "p.toml")

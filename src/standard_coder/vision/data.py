@@ -172,11 +172,11 @@ def load_split(index: dict[str, Any], split: str, img_size: int, channels: int) 
     rows = [r for r in index["images"] if r["split"] == split]
     arrays = []
     for r in rows:
-        with Image.open(r["filepath"]) as im:
-            im = im.convert(mode)
-            if im.size != (img_size, img_size):
-                im = im.resize((img_size, img_size), Image.Resampling.BILINEAR)
-            arr = np.asarray(im, dtype=np.float32) / 255.0
+        with Image.open(r["filepath"]) as raw:
+            im = raw.convert(mode)
+        if im.size != (img_size, img_size):
+            im = im.resize((img_size, img_size), Image.Resampling.BILINEAR)
+        arr = np.asarray(im, dtype=np.float32) / 255.0
         arrays.append(arr[None] if channels == 1 else arr.transpose(2, 0, 1))
     images = (
         torch.from_numpy(np.stack(arrays))

@@ -85,4 +85,5 @@ def write_run_record(
         f"expires: {expires.isoformat(timespec='seconds')}\n"
         "after expiry: delete this folder\n",
     )
-    return json.loads(json.dumps(stamp, default=str))
+    doc: dict[str, Any] = json.loads(json.dumps(stamp, default=str))
+    return doc

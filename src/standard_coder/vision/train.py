@@ -51,6 +51,7 @@ class TrainOptions:
     grad_clip: float = 1.0
     seed: int = 0
     max_eval_batches: int | None = None
+    log_every: int = 10
 
 
 @dataclass
@@ -87,7 +88,7 @@ def train(
 
     Every ``eval_every`` steps (and at the end) the model is evaluated on ``val_data``,
     ``on_eval(step, result)`` is called and TensorBoard gets ``val/accuracy`` and ``val/loss``;
-    every step logs ``train/loss`` and ``train/lr``.
+    every ``log_every`` steps (and the last) log ``train/loss`` and ``train/lr``.
     """
     if len(train_data) == 0:
         raise ValueError("no training images")
@@ -175,7 +176,7 @@ def _train(
             opt.step()
             step += 1
             loss_value = float(loss.detach())
-            if writer is not None:
+            if writer is not None and (step % opts.log_every == 0 or step == opts.num_steps):
                 writer.add_scalar("train/loss", loss_value, step)
                 writer.add_scalar("train/lr", lr, step)
             if val_data is not None and (step % opts.eval_every == 0 or step == opts.num_steps):
