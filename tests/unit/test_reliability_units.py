@@ -90,7 +90,8 @@ def test_key_hints_do_not_list_internal_fields(tmp_path: Path) -> None:
 
 
 def test_a_file_given_as_a_repository_is_called_a_file(tmp_path: Path) -> None:
-    from standard_coder.sch.mining.mine import GitError, _inspect
+    from standard_coder.sch.mining.gitlog import GitError
+    from standard_coder.sch.mining.reconcile import _inspect
 
     afile = tmp_path / "notes.txt"
     afile.write_text("x")
