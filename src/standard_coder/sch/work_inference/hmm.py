@@ -478,21 +478,6 @@ class NeuralHMM(WorkInferenceModel):
             )
         return out
 
-    def coding_probability(
-        self, abs_minutes: np.ndarray, tz_offsets: np.ndarray, group: int = 0
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Learned ``(S, E)`` at absolute unix minutes in the given local offsets."""
-        self._check_fitted()
-        u0, span = self.time_axes_[group]
-        cells = cells_for_minutes(
-            np.asarray(abs_minutes, np.int64),
-            np.asarray(tz_offsets, np.int64),
-            u0,
-            span,
-            self.time_bins,
-        )
-        return self.s_table_[cells], self.e_table_[cells]
-
     def posterior(self, commit_times: np.ndarray, tz_offsets: np.ndarray) -> dict[str, Any]:
         """Forward-backward at the fitted parameters over one author's fitted sequence."""
         self._check_fitted()
