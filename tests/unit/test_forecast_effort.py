@@ -58,7 +58,26 @@ def test_fallback_uses_story_points_where_present() -> None:
         tickets, n_sims=4, rng=np.random.default_rng(0), story_points_to_sch=2.0,
         story_points_cv=0.0, story_points_fallback=True,
     )  # fmt: skip
-    assert out[0].tolist() == [10.0, 6.0, 0.0, 4.0]
+    # "commits" is in_review without a remaining_fraction: the documented default, 20 % left
+    assert out[0].tolist() == pytest.approx([10.0, 6.0 * 0.2, 0.0, 4.0])
+
+
+def test_in_progress_and_in_review_count_their_default_remaining_share() -> None:
+    from standard_coder.forecasting.inputs import DEFAULT_REMAINING_FRACTION
+
+    tickets = [
+        Ticket(id="a", status="todo", story_points=5),
+        Ticket(id="b", status="in_progress", story_points=5),
+        Ticket(id="c", status="in_review", story_points=5),
+        Ticket(id="d", status="in_review", story_points=5, remaining_fraction=0.6),
+    ]
+    out = effort_samples(
+        tickets, n_sims=3, rng=np.random.default_rng(0), story_points_to_sch=2.0,
+        story_points_cv=0.0,
+    )  # fmt: skip
+    assert DEFAULT_REMAINING_FRACTION["in_progress"] == 0.5
+    assert DEFAULT_REMAINING_FRACTION["in_review"] == 0.2
+    assert out[0].tolist() == pytest.approx([10.0, 5.0, 2.0, 6.0])  # explicit share wins
 
 
 def test_model_samples_are_resampled_and_done_is_zero() -> None:
@@ -74,7 +93,8 @@ def test_model_samples_are_resampled_and_done_is_zero() -> None:
     )  # fmt: skip
     assert seen == [["diff", "commits"]]  # only tickets that need it, done ones excluded
     assert set(np.unique(out[:, 1])) == {1.0, 2.0, 3.0}
-    assert set(np.unique(out[:, 2])) == {10.0, 20.0, 30.0}
+    # "commits" is in_review: its model hours count 20 % (the default remaining share)
+    assert np.unique(out[:, 2]).tolist() == pytest.approx([2.0, 4.0, 6.0])
     assert np.all(out[:, 3] == 0.0)
     assert out[:, 4].mean() == pytest.approx(4.0, rel=0.05)  # 4 points x 2 x 0.5 remaining
 

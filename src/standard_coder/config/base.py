@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +15,8 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
 )
+
+from standard_coder.runner.suggest import did_you_mean, fields_at
 
 
 class ConfigError(ValueError):
@@ -73,31 +74,6 @@ PositiveInt = Annotated[int, Field(ge=1)]
 UnitFloat = Annotated[float, Field(gt=0, lt=1)]
 
 
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return _public_fields(current)
-        ann = field.annotation
-        for cand in getattr(ann, "__args__", ()) or (ann,):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                current = cand
-                break
-        else:
-            current = ann
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return _public_fields(current)
-    return []
-
-
-def _public_fields(model: type[BaseModel]) -> list[str]:
-    """Keys a config file may hold (internal fields such as ``config_path`` are not shown)."""
-    return [name for name, f in model.model_fields.items() if not f.exclude]
-
-
 def format_validation_error(err: ValidationError, model: type[BaseModel], source: str) -> str:
     """Turn a pydantic error into lines naming ``source``, the dotted key and what was expected."""
     lines = [f"{source}: invalid configuration"]
@@ -105,9 +81,8 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], source
         loc = tuple(e["loc"])
         key = ".".join(str(p) for p in loc) or "(root)"
         if e["type"] == "extra_forbidden":
-            valid = _fields_at(model, loc[:-1])
-            near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
+            valid = fields_at(model, loc[:-1])
+            hint = did_you_mean(str(loc[-1]), valid)
             lines.append(f"  {key}: unknown key{hint} (valid keys: {', '.join(sorted(valid))})")
         else:
             got = e.get("input")

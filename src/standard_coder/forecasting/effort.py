@@ -2,20 +2,73 @@
 
 * Done tickets: 0.
 * Tickets with a diff or commit ids: samples from the trained effort model (``model_effort``),
-  resampled with replacement to ``n_sims`` draws, times ``remaining_fraction``.
-* Otherwise story points × ``story_points_to_sch`` with lognormal spread: the lognormal has that
-  mean and coefficient of variation ``story_points_cv`` (0 = fixed effort).
+  resampled with replacement to ``n_sims`` draws, times the ticket's remaining share
+  (``remaining_fraction``, by default 0.5 for ``in_progress`` and 0.2 for ``in_review``).
+* Otherwise story points × SCH hours per point with lognormal spread: the lognormal has that
+  mean and coefficient of variation ``story_points_cv`` (0 = fixed effort). The hours per point
+  are learned from past sprints that give ``committed_story_points`` next to ``committed_sch``
+  (:func:`story_point_ratio`), else the configured ``story_points_to_sch``, so every forecast is
+  in one unit: SCH hours.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from standard_coder.forecasting.inputs import Ticket
+from standard_coder.forecasting.inputs import HistoricalSprint, Ticket
+
+SCH_EXPLAINED = (
+    "SCH = standard-coder hours: the hours a typical ('standard') developer would need to "
+    "write the change, as the effort model estimates from the code itself."
+)
+"""One line shown wherever SCH hours are."""
+
+
+@dataclass(frozen=True)
+class StoryPointRatio:
+    """SCH hours per story point and where the number comes from."""
+
+    sch_per_point: float
+    source: str
+    """``"learned"`` (from past sprints) or ``"configured"`` (``story_points_to_sch``)."""
+    n_sprints: int = 0
+    """past sprints the ratio was learned from"""
+
+    def describe(self) -> str:
+        """One line for the console: the ratio and its origin."""
+        if self.source == "learned":
+            origin = f"learned from {self.n_sprints} past sprint{'s' if self.n_sprints != 1 else ''}"
+            origin += " (committed_sch / committed_story_points)"
+        else:
+            origin = "configured ([forecasting] story_points_to_sch; past sprints give no points)"
+        return f"story points -> SCH hours: 1 point = {self.sch_per_point:.2f} h, {origin}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "unit": "sch_hours",
+            "story_points_to_sch": round(self.sch_per_point, 4),
+            "story_points_ratio_source": self.source,
+            "story_points_ratio_sprints": self.n_sprints,
+        }
+
+
+def story_point_ratio(sprints: Sequence[HistoricalSprint], configured: float) -> StoryPointRatio:
+    """SCH hours per story point learned from past sprints: total ``committed_sch`` over total
+    ``committed_story_points`` of the sprints that give both (points > 0); ``configured`` when
+    none does."""
+    used = [
+        s for s in sprints if s.committed_story_points and s.committed_story_points > 0
+    ]
+    points = sum(float(s.committed_story_points or 0.0) for s in used)
+    hours = sum(s.committed_sch for s in used)
+    if not used or points <= 0 or hours <= 0:
+        return StoryPointRatio(float(configured), "configured")
+    return StoryPointRatio(hours / points, "learned", len(used))
 
 ModelEffort = Callable[[list[Ticket]], dict[str, NDArray[np.floating]]]
 """Maps tickets that carry a diff or commit ids to per-ticket SCH samples (1-D arrays)."""
@@ -98,7 +151,7 @@ def effort_samples(
     for j, t in enumerate(tickets):
         if t.id in need_ids and t.status != "done":
             out[:, j] = _resample(t.id, model_samples.get(t.id), n_sims, rng)
-    fraction = np.array([t.remaining_fraction for t in tickets])
+    fraction = np.array([t.remaining for t in tickets])
     if np.any(fraction != 1.0):
         out *= fraction
     return out

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from standard_coder.forecasting._io import atomic_write_json
-from standard_coder.forecasting.effort import ModelEffort, effort_samples
+from standard_coder.forecasting.effort import ModelEffort, effort_samples, story_point_ratio
 from standard_coder.forecasting.inputs import (
     HistoricalOutcomes,
     SprintInputs,
@@ -85,11 +85,12 @@ def forecast_sprint(
     base_capacity = float(sum(m.daily_capacity_hours for m in sprint.members))
     tickets = sprint.ordered_tickets()
     rng = np.random.default_rng(seed)
+    ratio = story_point_ratio(history.sprints, options.story_points_to_sch)
     efforts = effort_samples(
         tickets,
         n_sims=options.n_sims,
         rng=rng,
-        story_points_to_sch=options.story_points_to_sch,
+        story_points_to_sch=ratio.sch_per_point,
         story_points_cv=options.story_points_cv,
         model_effort=model_effort,
         story_points_fallback=options.story_points_fallback,
@@ -132,6 +133,7 @@ def forecast_sprint(
         scenarios=scenario_rows,
     )
     report["throughput"]["widen_sigma"] = check.widen_sigma
+    report["effort_unit"] = ratio.as_dict()
     report["warnings"] = check.warnings
     return report
 

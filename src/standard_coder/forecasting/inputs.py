@@ -28,12 +28,22 @@ from pydantic import (
 )
 
 from standard_coder.forecasting._io import atomic_write
+from standard_coder.runner.suggest import did_you_mean, fields_at
 
 TicketStatus = Literal["todo", "in_progress", "in_review", "done"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _M = TypeVar("_M", bound=BaseModel)
 _MON_TO_FRI: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+DEFAULT_REMAINING_FRACTION: dict[str, float] = {
+    "todo": 1.0,
+    "in_progress": 0.5,
+    "in_review": 0.2,
+    "done": 0.0,
+}
+"""Share of a ticket's effort still to do when it gives no ``remaining_fraction``: an
+``in_progress`` ticket is taken as half done, an ``in_review`` one as 80 % done (review rounds
+and fixes are left), a ``todo`` one as not started."""
 MAX_STORY_POINTS = 1_000_000
 """Story points above this are taken for a typo (a sprint ticket is not a million points)."""
 
@@ -75,9 +85,24 @@ class Ticket(_Model):
     commit_ids: list[str] = Field(
         default_factory=list, description="commits of the change (mined by the pipeline)"
     )
-    remaining_fraction: float = Field(
-        1.0, gt=0, le=1, description="share of the ticket's effort still to do (in progress)"
+    remaining_fraction: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description=(
+            "share of the ticket's effort still to do; default by status: todo 1.0, "
+            "in_progress 0.5, in_review 0.2"
+        ),
     )
+
+    @property
+    def remaining(self) -> float:
+        """``remaining_fraction``, or the status default (:data:`DEFAULT_REMAINING_FRACTION`)."""
+        if self.status == "done":
+            return 0.0
+        if self.remaining_fraction is not None:
+            return self.remaining_fraction
+        return DEFAULT_REMAINING_FRACTION[self.status]
 
     @property
     def needs_model(self) -> bool:
@@ -170,6 +195,15 @@ class HistoricalSprint(_Model):
     end_date: date = Field(description="last day, inclusive (ISO date)")
     committed_sch: float = Field(ge=0, description="scope committed at sprint start, SCH hours")
     done_sch: float = Field(ge=0, description="effort finished by the end, SCH hours")
+    committed_story_points: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_STORY_POINTS,
+        description=(
+            "the committed scope in story points (optional): with committed_sch it teaches the "
+            "forecast how many SCH hours a story point is"
+        ),
+    )
     workdays: int = Field(ge=1, le=366, description="working days in the sprint")
     completed: bool = Field(description="was the committed scope finished by the end")
     completed_on_day: int | None = Field(
@@ -259,7 +293,9 @@ def _describe(err: Any, model: type[BaseModel]) -> str:
     if kind == "missing":
         return f"{path}: required field is missing"
     if kind == "extra_forbidden":
-        return f"{path}: unknown field"
+        valid = fields_at(model, loc[:-1])
+        hint = did_you_mean(str(loc[-1]), valid)
+        return f"{path}: unknown field{hint}"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"{path}: expected one of {expected.replace(' or ', ', ')} (got {got!r})"

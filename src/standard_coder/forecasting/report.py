@@ -10,6 +10,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from standard_coder.forecasting.effort import SCH_EXPLAINED
 from standard_coder.forecasting.inputs import Ticket
 from standard_coder.forecasting.montecarlo import SimulationResult
 
@@ -24,6 +25,17 @@ def _day_date(day: int | None, days: Sequence[date]) -> str | None:
     if day is None or day == 0:
         return None
     return days[day - 1].isoformat()
+
+
+def ticket_day_quantiles(sim: SimulationResult, q: float) -> list[int | None]:
+    """Per ticket: smallest working day ``k`` by which the ticket is done in a share ``q`` of
+    the simulations (0 = nothing left; None = not even by the end of the simulated horizon)."""
+    days = sim.ticket_day
+    out: list[int | None] = []
+    for j in range(days.shape[1]):
+        k = int(np.ceil(np.quantile(days[:, j], q, method="inverted_cdf")))
+        out.append(k if k <= sim.horizon else None)
+    return out
 
 
 def summarize(sim: SimulationResult, days: Sequence[date]) -> dict[str, Any]:
@@ -66,6 +78,7 @@ def build_forecast_report(
     total = sim.total_effort
     probs = sim.ticket_probabilities()
     means = sim.efforts.mean(axis=0)
+    t50, t85 = ticket_day_quantiles(sim, 0.50), ticket_day_quantiles(sim, 0.85)
     head = summarize(sim, days)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -109,8 +122,14 @@ def build_forecast_report(
                 "status": t.status,
                 "work_order": i + 1,
                 "effort_source": src,
+                "remaining_fraction": t.remaining,
                 "mean_remaining_sch": _r(means[i], 3),
                 "p_complete": _r(probs[i]),
+                # when the ticket is done (None for a done ticket, or past the horizon)
+                "completion_day_p50": t50[i] or None,
+                "completion_day_p85": t85[i] or None,
+                "completion_date_p50": _day_date(t50[i], days),
+                "completion_date_p85": _day_date(t85[i], days),
             }
             for i, (t, src) in enumerate(zip(tickets, effort_sources, strict=True))
         ],
@@ -118,36 +137,77 @@ def build_forecast_report(
     }
 
 
-def _day(day: int | None, n_days: int) -> str:
-    if day is None:
-        return f"> {2 * n_days}"
-    return str(day) if day <= n_days else f"{day} (end+{day - n_days})"
+def _when(day: int | None, date_iso: str | None, n_days: int, *, done: bool = False) -> str:
+    """A completion day as a date, marked when it falls after the sprint's end."""
+    if done:
+        return "done"
+    if day is None or date_iso is None:
+        return "later" if day is None else "-"
+    return date_iso if day <= n_days else f"{date_iso} (late)"
 
 
 def forecast_table(report: dict[str, Any]) -> Table:
-    """Rich table: baseline and scenarios, then per-ticket completion probability."""
-    table = Table(title=f"Sprint {report['sprint_id']} forecast ({report['n_sims']:,} simulations)")
-    for col in ("case", "P(complete by end)", "P50 day", "P85 day", "expected done SCH"):
-        table.add_column(col, justify="left" if col == "case" else "right")
+    """Rich table: baseline and scenarios, then every ticket (full title, wrapped) with its
+    chance of being done by the end and the dates it is done by with 50 % and 85 % confidence."""
+    n_days = report["n_working_days"]
+    table = Table(
+        title=(
+            f"Sprint {report['sprint_id']} forecast: {report['start_date']} to "
+            f"{report['end_date']} ({n_days} working days, {report['n_sims']:,} simulations)"
+        ),
+        caption=_caption(report),
+        caption_justify="left",
+    )
+    table.add_column("case / ticket (work order)", ratio=1, overflow="fold", no_wrap=False)
+    table.add_column("P(done by end)", justify="right", no_wrap=True)
+    table.add_column("P50 done by", justify="right", no_wrap=True)
+    table.add_column("P85 done by", justify="right", no_wrap=True)
+    table.add_column("SCH hours", justify="right", no_wrap=True)
     rows = [{"name": "baseline", **report}, *report["scenarios"]]
     for row in rows:
         table.add_row(
             escape(str(row["name"])),
             f"{row['p_complete_by_end']:.1%}",
-            _day(row["completion_day_p50"], report["n_working_days"]),
-            _day(row["completion_day_p85"], report["n_working_days"]),
-            f"{row['expected_completed_sch']:.1f}",
+            _when(row["completion_day_p50"], row["completion_date_p50"], n_days),
+            _when(row["completion_day_p85"], row["completion_date_p85"], n_days),
+            f"{row['expected_completed_sch']:.1f} done",
         )
     table.add_section()
     for t in report["tickets"]:
+        done = t["status"] == "done"
+        fraction = t.get("remaining_fraction", 1.0)
+        status = t["status"] if done or fraction == 1.0 else f"{t['status']}, {fraction:.0%} left"
+        if not done:
+            status += f"; effort from {t['effort_source'].replace('_', ' ')}"
+        name = f"{t['work_order']}. {t['id']} {t['title']}".rstrip()
         table.add_row(
-            escape(f"  {t['work_order']}. {t['id']} {t['title'][:32]} ({t['effort_source']})"),
+            escape(f"{name} [{status}]"),
             f"{t['p_complete']:.1%}",
-            "",
-            "",
+            _when(t.get("completion_day_p50"), t.get("completion_date_p50"), n_days, done=done),
+            _when(t.get("completion_day_p85"), t.get("completion_date_p85"), n_days, done=done),
             f"{t['mean_remaining_sch']:.1f} left",
         )
     return table
+
+
+def _caption(report: dict[str, Any]) -> str:
+    lines = [SCH_EXPLAINED]
+    unit = report.get("effort_unit")
+    if unit:
+        if unit["story_points_ratio_source"] == "learned":
+            n = unit["story_points_ratio_sprints"]
+            origin = f"learned from {n} past sprint{'s' if n != 1 else ''}"
+        else:
+            origin = "configured: past sprints give no committed_story_points"
+        lines.append(
+            f"Story points are converted to SCH hours: 1 point = "
+            f"{unit['story_points_to_sch']:.2f} h ({origin})."
+        )
+    lines.append(
+        "'(late)': after the sprint's last day; 'later': not even within "
+        f"{len(report['working_days']) + len(report['days_after_end'])} working days."
+    )
+    return escape("\n".join(lines))
 
 
 def backtest_table(result: dict[str, Any]) -> Table:

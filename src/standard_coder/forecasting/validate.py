@@ -94,7 +94,7 @@ def check_forecast_inputs(
     for i, t in enumerate(sprint.tickets):
         if t.story_points is None or t.status == "done":
             continue
-        hours = t.story_points * options.story_points_to_sch * t.remaining_fraction
+        hours = t.story_points * options.story_points_to_sch * t.remaining
         if not math.isfinite(hours * options.n_sims):
             raise ForecastInputError(
                 f"{sprint_source}: $.tickets[{i}].story_points: expected a finite effort "
