@@ -26,7 +26,7 @@ def backtest(
     from standard_coder.forecasting._io import atomic_write_json
     from standard_coder.forecasting.backtest import BacktestError, run_backtest
     from standard_coder.forecasting.inputs import ForecastInputError, load_historical_outcomes
-    from standard_coder.forecasting.report import backtest_table
+    from standard_coder.forecasting.report import backtest_explanation, backtest_table
     from standard_coder.runner.console import make_console
 
     err = make_console(stderr=True)
@@ -55,7 +55,9 @@ def backtest(
     )
     console = make_console()
     console.print(backtest_table(result))
-    console.print(f"wrote {out}", markup=False, highlight=False)
+    for line in backtest_explanation(result):
+        console.print(line, markup=False, highlight=False)
+    err.print(f"wrote {out}", markup=False, highlight=False)
 
 
 @app.command("forecast-check")

@@ -32,6 +32,9 @@ from standard_coder.forecasting.throughput import (
 )
 
 METHODS: tuple[ThroughputMethod, ...] = ("lognormal", "bootstrap", "bootstrap_daily")
+MIN_FORECASTS_TO_CHOOSE = 10
+"""Backtested sprints needed before the scores can tell the throughput methods apart: with fewer,
+one sprint more or less moves a Brier score by more than the methods differ."""
 
 
 class BacktestError(ValueError):
@@ -132,6 +135,19 @@ def run_backtest(
         for m in METHODS
     }
     chosen = results[method]
+    n = chosen["n_forecasts"]
+    enough = n >= MIN_FORECASTS_TO_CHOOSE
+    best = min(results, key=lambda m: (results[m]["brier"], m != method))
+    if enough:
+        choice = (
+            f"{best} scores best on {n} backtested sprints"
+            + ("" if best == method else f"; consider [forecasting] throughput_method = {best!r}")
+        )
+    else:
+        choice = (
+            f"too few past sprints to choose a method: {n} backtested "
+            f"(need {MIN_FORECASTS_TO_CHOOSE}); keep {method!r} and rerun as sprints accumulate"
+        )
     return {
         "schema_version": 1,
         "method": method,
@@ -146,5 +162,8 @@ def run_backtest(
         "p85_coverage": chosen["p85_coverage"],
         "p85_coverage_ci95": chosen["p85_coverage_ci95"],
         "methods": {m: {k: v for k, v in r.items() if k != "sprints"} for m, r in results.items()},
+        "enough_history_to_choose": enough,
+        "best_method": best if enough else None,
+        "method_choice": choice,
         "sprints": chosen["sprints"],
     }

@@ -212,7 +212,11 @@ def _caption(report: dict[str, Any]) -> str:
 
 def backtest_table(result: dict[str, Any]) -> Table:
     """Rich table: one row per throughput method, the configured one marked."""
-    table = Table(title=f"Forecast backtest ({result['n_forecasts']} sprints, rolling origin)")
+    table = Table(
+        title=f"Forecast backtest ({result['n_forecasts']} sprints, rolling origin)",
+        caption="* the configured throughput method",
+        caption_justify="left",
+    )
     for col in ("method", "Brier", "Brier (base rate)", "skill", "P85 coverage"):
         table.add_column(col, justify="left" if col == "method" else "right")
     for name, m in result["methods"].items():
@@ -226,3 +230,45 @@ def backtest_table(result: dict[str, Any]) -> Table:
             f"{m['p85_coverage']:.2f}",
         )
     return table
+
+
+BACKTEST_TERMS: tuple[tuple[str, str], ...] = (
+    (
+        "Brier",
+        "mean squared gap between the forecast chance of finishing and what happened "
+        "(1 finished, 0 not): 0 is perfect, 0.25 is a coin flip; lower is better.",
+    ),
+    (
+        "Brier (base rate)",
+        "the same score for always quoting the share of earlier sprints that finished.",
+    ),
+    (
+        "skill",
+        "1 - Brier / base-rate Brier: above 0 the forecast beats quoting the team's past "
+        "finish rate, below 0 it does worse.",
+    ),
+    (
+        "P85 coverage",
+        "share of past sprints done on or before the forecast P85 day; near 0.85 the P85 "
+        "dates can be trusted, lower means the forecast was too optimistic.",
+    ),
+)
+"""What the backtest's scores mean, in words (console, docs and HTML report)."""
+
+
+def backtest_explanation(result: dict[str, Any]) -> list[str]:
+    """Plain-language lines under the backtest table: each score, then the verdict."""
+    lines = [f"{name}: {text}" for name, text in BACKTEST_TERMS]
+    chosen = result["methods"].get(result["method"], {})
+    skill = chosen.get("brier_skill")
+    if skill is not None:
+        verdict = "beats" if skill > 0 else "does not beat"
+        lines.append(
+            f"The configured method ({result['method']}) {verdict} the base rate "
+            f"(skill {skill:+.2f}); its P85 dates covered {chosen['p85_coverage']:.0%} of "
+            f"{chosen['n_forecasts']} past sprints."
+        )
+    if "method_choice" in result:
+        lines.append(str(result["method_choice"]).capitalize() + ".")
+    return lines
+

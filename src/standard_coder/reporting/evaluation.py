@@ -12,6 +12,7 @@ from typing import Any
 
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
 from standard_coder.runner.report import ReportSection, SectionInput
+from standard_coder.reporting.forecasts import BACKTEST_FILE, backtest_view
 from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
 from standard_coder.runner.report.kit import render as render_template
 
@@ -123,6 +124,8 @@ def render_evaluation(given: SectionInput) -> str:
     extras = []
     for extra in others:
         data = read_json(extra)
+        if extra.name == BACKTEST_FILE and backtest_view(data) is not None:
+            continue  # the Sprint forecasts section shows it as a table
         if isinstance(data, dict) and data:
             extras.append((extra.stem.replace("_", " "), [(label(k), v) for k, v in flatten(data)]))
     return render_template(

@@ -51,12 +51,48 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
     }
 
 
+BACKTEST_FILE = "forecast_backtest.json"
+
+
+def backtest_view(doc: Any) -> dict[str, Any] | None:
+    """``reports/forecast_backtest.json`` as a readable table (one row per throughput method)
+    with its scores explained in words; None when the file is absent or of another form (the
+    Evaluation section then lists it as plain keys)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("methods"), dict):
+        return None
+    from standard_coder.forecasting.report import BACKTEST_TERMS, backtest_explanation
+
+    rows = []
+    for name, m in doc["methods"].items():
+        if not isinstance(m, dict):
+            return None
+        rows.append(
+            {
+                "method": name,
+                "configured": name == doc.get("method"),
+                "brier": m.get("brier"),
+                "reference": m.get("brier_reference"),
+                "skill": m.get("brier_skill"),
+                "coverage": m.get("p85_coverage"),
+                "n": m.get("n_forecasts"),
+            }
+        )
+    try:
+        verdict = backtest_explanation(doc)[len(BACKTEST_TERMS) :]
+    except (KeyError, TypeError, ValueError):
+        verdict = []
+    return {"rows": rows, "terms": BACKTEST_TERMS, "verdict": verdict}
+
+
 def render_forecasts(given: SectionInput) -> str:
     """The section body (or a line saying there are no forecasts)."""
     fdir = SchLayout(given.base_dir).forecasts
     files = sorted(fdir.glob("*_forecast.json")) if fdir.is_dir() else []
+    backtest = backtest_view(read_json(SchLayout(given.base_dir).reports / BACKTEST_FILE))
     if not files:
-        return render_template(PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=None)
+        return render_template(
+            PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=None, backtest=backtest
+        )
     cards: list[dict[str, Any]] = []
     shown: set[Any] = set()
     for path in files:
@@ -70,7 +106,12 @@ def render_forecasts(given: SectionInput) -> str:
         cards.append(_card(doc, sprint, figures(pngs)))
     extra = [p for p in sorted(fdir.glob("*.png")) if p not in shown]
     return render_template(
-        PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=cards, extra=figures(extra)
+        PACKAGE,
+        "forecasts.html.j2",
+        fdir=str(fdir),
+        cards=cards,
+        extra=figures(extra),
+        backtest=backtest,
     )
 
 

@@ -97,6 +97,8 @@ def setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
     handler.setFormatter(_Formatter("%(levelname)s %(name)s: %(message)s", numeric))
+    if numeric > logging.DEBUG:  # a stage failure is shown once, by the [FAIL] event line
+        handler.addFilter(lambda record: getattr(record, "on_console", True))
     top.addHandler(handler)
 
 
@@ -186,7 +188,11 @@ def _pipeline(
         root=root,
     )
     if result.exit_code != 0:
-        sys.stderr.write(f"{result.message}\n")
+        shown = log_format == "text" and any(
+            o.status == "failed" for o in result.stages.values()
+        )
+        if not shown:  # a failed stage's [FAIL] line already said it: once, not again
+            sys.stderr.write(f"{result.message}\n")
         return result.exit_code
     ran = result.ran
     sys.stderr.write(f"ok: {ran} ran, {len(result.stages) - ran} skipped (run {result.run_id})\n")

@@ -174,7 +174,9 @@ def run_stage(
     except Exception as exc:
         duration = time.perf_counter() - started
         message = failure_message(exc)
-        log.error("stage %s failed: %s", name, message, exc_info=True)
+        # the console shows this failure once, as the [FAIL] event line; the record (with its
+        # traceback) is for the log file and --log-level debug
+        log.error("stage %s failed: %s", name, message, exc_info=True, extra={"on_console": False})
         session.emit("stage_failed", name, message, duration_s=round(duration, 6))
         # A stage may flag bad user input (an exception with ``exit_code = 2``); all else is 1.
         code = 2 if getattr(exc, "exit_code", 1) == 2 and not isinstance(exc, OSError) else 1
