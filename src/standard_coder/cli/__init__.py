@@ -33,6 +33,11 @@ def main() -> None:
 
 
 def _dispatch(argv: list[str]) -> None:
+    if argv == ["--version"]:  # answered without Typer
+        from standard_coder import __version__
+
+        sys.stdout.write(f"standard-coder {__version__}\n")
+        raise SystemExit(0)
     if argv and argv[0] in FAST_COMMANDS and not {"-h", "--help"} & set(argv):
         from standard_coder.pipelines import BUILTINS
         from standard_coder.runner.front import main as fast

@@ -9,22 +9,24 @@ from typing import Annotated
 import typer
 
 from standard_coder.cli.app import app
+from standard_coder.cli.options import OptionalConfigOpt, SetOpt
 
 
 @app.command("eval")
 def eval_cmd(
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="model.pt to evaluate")],
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="pipeline config (default: the run the checkpoint is in)"),
-    ] = None,
+    checkpoint: Annotated[
+        Path, typer.Option("--checkpoint", help="model.pt to evaluate", metavar="FILE")
+    ],
+    config: OptionalConfigOpt = None,
     repos: Annotated[
         list[Path] | None,
         typer.Option(
-            "--repos", help="evaluate on these repositories instead of the held-out split"
+            "--repos",
+            help="evaluate on these repositories instead of the held-out split (repeatable)",
+            metavar="DIR",
         ),
     ] = None,
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="KEY.PATH=VALUE")] = None,
+    overrides: SetOpt = None,
 ) -> None:
     """Evaluate a model on the held-out split (or other repos): metrics, predictions, labelmap."""
     from standard_coder.config import ConfigError, load_config

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from standard_coder.cli.app import app
+from standard_coder.cli.options import ConfigOpt, SetOpt
 
 
 @app.command("backtest")
 def backtest(
-    config: Annotated[Path, typer.Option("--config", help="pipeline_config.toml")],
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="override a config key: KEY.PATH=VALUE")
-    ] = None,
+    config: ConfigOpt,
+    set_: SetOpt = None,
 ) -> None:
     """Forecast each past sprint from the sprints before it; write reports/forecast_backtest.json.
 
@@ -62,10 +60,8 @@ def backtest(
 
 @app.command("forecast-check")
 def forecast_check(
-    config: Annotated[Path, typer.Option("--config", help="pipeline_config.toml")],
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="override a config key: KEY.PATH=VALUE")
-    ] = None,
+    config: ConfigOpt,
+    set_: SetOpt = None,
 ) -> None:
     """Validate the [forecasting] input files and show what the forecast will use.
 

@@ -14,16 +14,9 @@ from typing import Annotated
 import typer
 
 from standard_coder.cli.app import app
+from standard_coder.cli.options import ConfigOpt, SetOpt
 from standard_coder.pipelines import BUILTINS
 from standard_coder.runner import front
-
-ConfigOpt = Annotated[
-    Path, typer.Option("--config", "-c", help="pipeline file (TOML)", show_default=False)
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="override a config value: KEY.PATH=VALUE (repeatable)"),
-]
 
 
 def _exit(code: int) -> None:
@@ -35,22 +28,30 @@ def _exit(code: int) -> None:
 def pipeline_cmd(
     config: ConfigOpt,
     stages: Annotated[
-        str | None, typer.Option("--stages", help="comma-separated stages (canonical order)")
+        str | None,
+        typer.Option(
+            "--stages", help="comma-separated stages (run in canonical order)", metavar="A,B,..."
+        ),
     ] = None,
     from_stage: Annotated[
-        str | None, typer.Option("--from", help="first stage to run (inclusive)")
+        str | None, typer.Option("--from", help="first stage to run (inclusive)", metavar="STAGE")
     ] = None,
-    to_stage: Annotated[str | None, typer.Option("--to", help="last stage (inclusive)")] = None,
+    to_stage: Annotated[
+        str | None, typer.Option("--to", help="last stage (inclusive)", metavar="STAGE")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="rerun the selected stages")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="say what would run and why; write nothing")
     ] = False,
     set_: SetOpt = None,
     log_level: Annotated[
-        str, typer.Option("--log-level", help="debug|info|warning|error")
+        str, typer.Option("--log-level", help="debug, info, warning or error", metavar="LEVEL")
     ] = "info",
     log_format: Annotated[
-        str, typer.Option("--log-format", help="text, or json (events on stderr too)")
+        str,
+        typer.Option(
+            "--log-format", help="text, or json (events on stderr too)", metavar="text|json"
+        ),
     ] = "text",
 ) -> None:
     """Run a pipeline, skipping stages whose inputs, params and code are unchanged."""
@@ -86,7 +87,10 @@ def status_cmd(
 
 @app.command("validate-manifest")
 def validate_manifest_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="manifest.json files", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="manifest.json files", show_default=False, metavar="MANIFEST..."),
+    ],
 ) -> None:
     """Check stage manifests against the JSON Schema; name the field at fault."""
     _exit(front.validate_command(paths))

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from standard_coder.cli.app import app
+from standard_coder.cli.options import ConfigOpt
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,17 @@ def _short(value: Any, width: int = 60) -> str:
 
 @app.command("diff-runs")
 def diff_runs_command(
-    run_a: Annotated[str, typer.Argument(help="run A: a run folder, or a run id with --base-dir")],
-    run_b: Annotated[str, typer.Argument(help="run B: a run folder, or a run id with --base-dir")],
+    run_a: Annotated[
+        str,
+        typer.Argument(help="run A: a run folder, or a run id with --base-dir", metavar="RUN_A"),
+    ],
+    run_b: Annotated[
+        str,
+        typer.Argument(help="run B: a run folder, or a run id with --base-dir", metavar="RUN_B"),
+    ],
     base_dir: Annotated[
-        Path | None, typer.Option("--base-dir", help="output root holding runs/<run_id>/")
+        Path | None,
+        typer.Option("--base-dir", help="output root holding runs/<run_id>/", metavar="DIR"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the diff as JSON")] = False,
 ) -> None:
@@ -126,7 +134,7 @@ def diff_runs_command(
 
 @app.command("gc")
 def gc_command(
-    config: Annotated[Path, typer.Option("--config", help="the pipeline's config file")],
+    config: ConfigOpt,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="only say what would be removed")
     ] = False,
@@ -194,7 +202,7 @@ def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
 
 @app.command("report")
 def report_command(
-    config: Annotated[Path, typer.Option("--config", help="the pipeline's config file")],
+    config: ConfigOpt,
 ) -> None:
     """Regenerate the self-contained HTML run report (<base_dir>/reports/index.html)."""
     from standard_coder.runner.report import build_report

@@ -139,9 +139,8 @@ def run_backtest(
     enough = n >= MIN_FORECASTS_TO_CHOOSE
     best = min(results, key=lambda m: (results[m]["brier"], m != method))
     if enough:
-        choice = (
-            f"{best} scores best on {n} backtested sprints"
-            + ("" if best == method else f"; consider [forecasting] throughput_method = {best!r}")
+        choice = f"{best} scores best on {n} backtested sprints" + (
+            "" if best == method else f"; consider [forecasting] throughput_method = {best!r}"
         )
     else:
         choice = (

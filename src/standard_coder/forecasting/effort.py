@@ -39,15 +39,6 @@ class StoryPointRatio:
     n_sprints: int = 0
     """past sprints the ratio was learned from"""
 
-    def describe(self) -> str:
-        """One line for the console: the ratio and its origin."""
-        if self.source == "learned":
-            origin = f"learned from {self.n_sprints} past sprint{'s' if self.n_sprints != 1 else ''}"
-            origin += " (committed_sch / committed_story_points)"
-        else:
-            origin = "configured ([forecasting] story_points_to_sch; past sprints give no points)"
-        return f"story points -> SCH hours: 1 point = {self.sch_per_point:.2f} h, {origin}"
-
     def as_dict(self) -> dict[str, object]:
         return {
             "unit": "sch_hours",
@@ -61,14 +52,13 @@ def story_point_ratio(sprints: Sequence[HistoricalSprint], configured: float) ->
     """SCH hours per story point learned from past sprints: total ``committed_sch`` over total
     ``committed_story_points`` of the sprints that give both (points > 0); ``configured`` when
     none does."""
-    used = [
-        s for s in sprints if s.committed_story_points and s.committed_story_points > 0
-    ]
+    used = [s for s in sprints if s.committed_story_points and s.committed_story_points > 0]
     points = sum(float(s.committed_story_points or 0.0) for s in used)
     hours = sum(s.committed_sch for s in used)
     if not used or points <= 0 or hours <= 0:
         return StoryPointRatio(float(configured), "configured")
     return StoryPointRatio(hours / points, "learned", len(used))
+
 
 ModelEffort = Callable[[list[Ticket]], dict[str, NDArray[np.floating]]]
 """Maps tickets that carry a diff or commit ids to per-ticket SCH samples (1-D arrays)."""

@@ -18,7 +18,6 @@ def plot_forecast(report: dict[str, Any], path: Path) -> Path:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 

@@ -271,4 +271,3 @@ def backtest_explanation(result: dict[str, Any]) -> list[str]:
     if "method_choice" in result:
         lines.append(str(result["method_choice"]).capitalize() + ".")
     return lines
-

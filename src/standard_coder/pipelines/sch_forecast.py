@@ -52,7 +52,7 @@ def run(ctx: StageContext) -> None:
     )
     for warning in result.report["warnings"]:
         ctx.log.warning("%s", warning)
-    make_console(stderr=True).print(forecast_table(result.report))
+    make_console().print(forecast_table(result.report))  # a result: stdout (logs: stderr)
     ctx.set_summary(
         sprint_id=result.sprint_id,
         p_complete_by_end=round(float(result.p_complete_by_end), 4),

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
-from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.reporting.forecasts import BACKTEST_FILE, backtest_view
+from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
 from standard_coder.runner.report.kit import render as render_template
 

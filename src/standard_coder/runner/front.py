@@ -188,9 +188,7 @@ def _pipeline(
         root=root,
     )
     if result.exit_code != 0:
-        shown = log_format == "text" and any(
-            o.status == "failed" for o in result.stages.values()
-        )
+        shown = log_format == "text" and any(o.status == "failed" for o in result.stages.values())
         if not shown:  # a failed stage's [FAIL] line already said it: once, not again
             sys.stderr.write(f"{result.message}\n")
         return result.exit_code

@@ -1,0 +1,256 @@
+"""Issue 14 items 5 and 6: forecasts a scrum master reads, and the CLI's streams and options."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from standard_coder.forecasting import run_forecast
+from standard_coder.forecasting.effort import story_point_ratio
+from standard_coder.forecasting.inputs import HistoricalSprint, Ticket
+from standard_coder.forecasting.options import ForecastOptions
+from standard_coder.forecasting.report import forecast_table
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "forecasting"
+SPRINT = EXAMPLES / "sprint_inputs.example.json"
+HISTORY = EXAMPLES / "historical_outcomes.example.json"
+LONG_TITLE = (
+    "Migrate the settlement reconciliation job to the new ledger service without losing "
+    "idempotency guarantees"
+)
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "standard_coder", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        cwd=cwd,
+        timeout=180,
+    )
+
+
+def fake_model(tickets: list[Ticket]) -> dict[str, np.ndarray]:
+    return {t.id: np.array([2.0, 3.0, 4.0]) for t in tickets}
+
+
+def _forecast(tmp_path: Path, *, history: Path = HISTORY) -> dict:
+    sprint = json.loads(SPRINT.read_text())
+    sprint["tickets"][-1]["title"] = LONG_TITLE
+    path = tmp_path / "sprint.json"
+    path.write_text(json.dumps(sprint))
+    result = run_forecast(
+        path,
+        history,
+        options=ForecastOptions(n_sims=2000),
+        out_dir=tmp_path / "fc",
+        model_effort=fake_model,
+    )
+    return result.report
+
+
+def test_ticket_rows_carry_p50_p85_dates_and_their_remaining_share(tmp_path: Path) -> None:
+    rep = _forecast(tmp_path)
+    days = rep["working_days"] + rep["days_after_end"]
+    for t in rep["tickets"]:
+        if t["status"] == "done":
+            assert t["completion_date_p50"] is None and t["completion_date_p85"] is None
+            assert t["remaining_fraction"] == 0.0
+            continue
+        assert t["completion_date_p50"] in days and t["completion_date_p85"] in days
+        assert t["completion_date_p50"] <= t["completion_date_p85"]
+        assert days[t["completion_day_p85"] - 1] == t["completion_date_p85"]
+    by_id = {t["id"]: t for t in rep["tickets"]}
+    assert by_id["PAY-301"]["remaining_fraction"] == 0.6  # given in the file
+    assert by_id["PAY-303"]["remaining_fraction"] == 0.2  # in_review: the documented default
+    # the work order holds: a later ticket is never done before an earlier one
+    open_rows = [t for t in rep["tickets"] if t["status"] != "done"]
+    p85 = [t["completion_day_p85"] for t in open_rows]
+    assert p85 == sorted(p85)
+    # the last ticket's P85 date is the whole scope's
+    assert open_rows[-1]["completion_date_p85"] == rep["completion_date_p85"]
+
+
+def test_story_points_are_converted_by_a_ratio_learned_from_past_sprints(tmp_path: Path) -> None:
+    history = json.loads(HISTORY.read_text())["sprints"]
+    hours = sum(s["committed_sch"] for s in history)
+    points = sum(s["committed_story_points"] for s in history)
+    rep = _forecast(tmp_path)
+    unit = rep["effort_unit"]
+    assert unit["unit"] == "sch_hours"
+    assert unit["story_points_ratio_source"] == "learned"
+    assert unit["story_points_ratio_sprints"] == len(history)
+    assert unit["story_points_to_sch"] == pytest.approx(hours / points, abs=1e-4)
+    # a story-point ticket's mean effort is its points at that ratio (cv keeps the mean)
+    row = next(t for t in rep["tickets"] if t["id"] == "PAY-306")  # 8 points, todo
+    assert row["mean_remaining_sch"] == pytest.approx(8 * hours / points, rel=0.05)
+    text = _render(rep, 200)
+    assert f"1 point = {hours / points:.2f} h (learned from {len(history)} past sprints)" in text
+    assert "SCH = standard-coder hours" in text
+
+    # without points in the history: the configured ratio, said so
+    for s in history:
+        del s["committed_story_points"]
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"sprints": history}))
+    rep2 = _forecast(tmp_path, history=bare)
+    assert rep2["effort_unit"]["story_points_ratio_source"] == "configured"
+    assert rep2["effort_unit"]["story_points_to_sch"] == 2.0
+    assert "configured" in _render(rep2, 200)
+
+
+def test_story_point_ratio_ignores_sprints_without_points() -> None:
+    def sprint(i: int, sch: float, points: float | None) -> HistoricalSprint:
+        start = date(2026, 1, 5) + timedelta(days=14 * i)
+        return HistoricalSprint(
+            sprint_id=f"S{i}", start_date=start, end_date=start + timedelta(days=11),
+            committed_sch=sch, done_sch=sch, workdays=10, completed=True,
+            completed_on_day=9, committed_story_points=points,
+        )  # fmt: skip
+
+    ratio = story_point_ratio([sprint(0, 30, 10), sprint(1, 50, None), sprint(2, 60, 20)], 2.0)
+    assert ratio.source == "learned" and ratio.n_sprints == 2
+    assert ratio.sch_per_point == pytest.approx(90 / 30)
+    assert story_point_ratio([sprint(0, 30, None)], 2.5).sch_per_point == 2.5
+
+
+def _render(report: dict, width: int) -> str:
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(forecast_table(report))
+    return console.export_text()
+
+
+def test_console_table_wraps_full_titles_and_shows_dates(tmp_path: Path) -> None:
+    rep = _forecast(tmp_path)
+    text = _render(rep, 90)
+    words = " ".join(text.replace("│", " ").split())
+    for word in LONG_TITLE.split():
+        assert word in words, word  # wrapped over lines, never cut
+    assert "…" not in text
+    last = rep["tickets"][-1]
+    assert last["completion_date_p85"] in text  # dates, not day numbers
+    assert "P50 done by" in text and "P85 done by" in text
+
+
+def test_forecast_check_suggests_the_nearest_field_name(tmp_path: Path) -> None:
+    sprint = json.loads(SPRINT.read_text())
+    sprint["tickets"][5]["stroy_points"] = sprint["tickets"][5].pop("story_points")
+    bad = tmp_path / "sprint.json"
+    bad.write_text(json.dumps(sprint))
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(
+        f'[outputs]\nbase_dir = "out"\n[forecasting]\nsprint_inputs_path = {json.dumps(str(bad))}\n'
+        f"historical_outcomes_path = {json.dumps(str(HISTORY))}\n"
+    )
+    proc = cli("forecast-check", "-c", str(cfg))
+    assert proc.returncode == 2, proc.stderr
+    assert "$.tickets[5].stroy_points: unknown field; did you mean 'story_points'?" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_backtest_explains_its_scores_on_stdout_and_logs_on_stderr(tmp_path: Path) -> None:
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(
+        f'[outputs]\nbase_dir = "out"\n[forecasting]\nn_sims = 300\n'
+        f"historical_outcomes_path = {json.dumps(str(HISTORY))}\n"
+    )
+    proc = cli("backtest", "-c", str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Forecast backtest" in out and "lognormal *" in out
+    for needle in ("Brier: mean squared gap", "skill: 1 - Brier", "P85 coverage: share of past"):
+        assert needle in out, needle
+    # 14 past sprints, 3 to start from: 11 backtested, enough to choose a method
+    doc = json.loads((tmp_path / "out" / "reports" / "forecast_backtest.json").read_text())
+    assert doc["enough_history_to_choose"] is True and doc["best_method"] in doc["methods"]
+    assert "wrote" in proc.stderr and "wrote" not in out  # `> file` captures only the answer
+
+    short = json.loads(HISTORY.read_text())
+    short["sprints"] = short["sprints"][:6]
+    few = tmp_path / "few.json"
+    few.write_text(json.dumps(short))
+    cfg.write_text(
+        f'[outputs]\nbase_dir = "out"\n[forecasting]\nn_sims = 300\n'
+        f"historical_outcomes_path = {json.dumps(str(few))}\n"
+    )
+    proc = cli("backtest", "--config", str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    assert "Too few past sprints to choose a method: 3 backtested" in proc.stdout
+    doc = json.loads((tmp_path / "out" / "reports" / "forecast_backtest.json").read_text())
+    assert doc["enough_history_to_choose"] is False and doc["best_method"] is None
+
+
+def test_version() -> None:
+    from standard_coder import __version__
+
+    for args in (["--version"], ["--version", "status"]):
+        proc = cli(*args)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == f"standard-coder {__version__}\n"
+
+
+def test_every_command_that_takes_a_config_takes_dash_c() -> None:
+    import typer.main
+
+    from standard_coder.cli import commands  # noqa: F401
+    from standard_coder.cli.app import app
+
+    group = typer.main.get_command(app)
+    with_config = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        for param in command.params:
+            if "--config" in param.opts:
+                with_config.append(name)
+                assert "-c" in param.opts, name
+                assert param.metavar == "FILE", name
+            if "--set" in param.opts:
+                assert param.metavar == "KEY.PATH=VALUE", name
+    assert {"pipeline", "status", "backtest", "forecast-check", "gc", "report", "eval"} <= set(
+        with_config
+    )
+
+
+def test_a_stage_failure_is_reported_once(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.toml").write_text(
+        '[pipeline]\nname = "fail-once"\n[outputs]\nbase_dir = "out"\n'
+        '[[stages]]\nname = "one"\n'
+        'cmd = ["python", "-c", "import sys; sys.exit(4)"]\n'
+        'outs = ["o.json"]\n'
+    )
+    proc = cli("pipeline", "-c", str(tmp_path / "pipeline.toml"), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.count("exited with status 4") == 1, proc.stderr
+    assert "[FAIL] one" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_backtest_is_a_readable_table_in_the_report(tmp_path: Path) -> None:
+    from standard_coder.forecasting.backtest import run_backtest
+    from standard_coder.forecasting.inputs import load_historical_outcomes
+    from standard_coder.reporting.evaluation import render_evaluation
+    from standard_coder.reporting.forecasts import render_forecasts
+    from standard_coder.runner.report import SectionInput
+
+    result = run_backtest(load_historical_outcomes(HISTORY).sprints, n_sims=300)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "forecast_backtest.json").write_text(json.dumps(result))
+    given = SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={})
+    html = render_forecasts(given)
+    assert "<th class='num'>Brier</th>" in html and "<th class='num'>P85 coverage</th>" in html
+    for method, scores in result["methods"].items():
+        assert f"<td>{method}" in html
+        assert f"{scores['brier']:.3f}"[:4] in html
+    assert "lognormal <span class='muted'>(configured)</span>" in html
+    assert "0 is perfect, 0.25 is a coin flip" in html  # the words, not only numbers
+    # shown once: the Evaluation section no longer lists it as flattened keys
+    assert "forecast backtest" not in render_evaluation(given)
