@@ -254,3 +254,19 @@ def test_backtest_is_a_readable_table_in_the_report(tmp_path: Path) -> None:
     assert "0 is perfect, 0.25 is a coin flip" in html  # the words, not only numbers
     # shown once: the Evaluation section no longer lists it as flattened keys
     assert "forecast backtest" not in render_evaluation(given)
+
+
+def test_report_card_lists_tickets_with_dates_and_explains_sch(tmp_path: Path) -> None:
+    from standard_coder.reporting.forecasts import render_forecasts
+    from standard_coder.runner.report import SectionInput
+
+    rep = _forecast(tmp_path)  # writes <tmp>/fc/PAY-55_forecast.json
+    (tmp_path / "forecasts").mkdir()
+    (tmp_path / "forecasts" / "PAY-55_forecast.json").write_text(json.dumps(rep))
+    html = render_forecasts(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={}))
+    assert "SCH = standard-coder hours" in html
+    assert LONG_TITLE in html  # the whole title
+    last = rep["tickets"][-1]
+    assert f"<td class='num'>{last['completion_date_p85']}</td>" in html
+    assert rep["completion_date_p85"] in html  # the P85 tile is a date
+    assert "learned from 14 past sprints" in html

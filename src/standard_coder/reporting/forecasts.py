@@ -31,8 +31,11 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
         tone = "ok" if p >= 0.8 else "warn" if p >= 0.5 else "bad"
         tiles.append(("P(complete by sprint end)", f"{p:.0%}", tone))
     for needle, name in (("p50", "P50 completion day"), ("p85", "P85 completion day")):
+        when = doc.get(f"completion_date_{needle}")
         hit = _find_key(doc, needle)
-        if hit:
+        if isinstance(when, str):  # a date, not a day number
+            tiles.append((name, when, ""))
+        elif hit:
             tiles.append((name, fmt_value(hit[1]), ""))
     hit = _find_key(doc, "expected", "sch")
     if hit:
@@ -48,7 +51,45 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
         "tiles": tiles,
         "scalars": scalars,
         "figures": fig_items,
+        "tickets": _tickets(doc.get("tickets")),
+        "unit": _unit_line(doc.get("effort_unit")),
     }
+
+
+def _tickets(rows: Any) -> list[dict[str, Any]]:
+    """Ticket rows of a forecast file (work order, full title, P(done by end), P50/P85 dates)."""
+    if not isinstance(rows, list):
+        return []
+    out = []
+    for t in rows:
+        if not isinstance(t, dict):
+            return []
+        done = t.get("status") == "done"
+        out.append(
+            {
+                "order": t.get("work_order"),
+                "id": t.get("id"),
+                "title": t.get("title") or "",
+                "status": t.get("status"),
+                "source": str(t.get("effort_source") or "").replace("_", " "),
+                "p": num(t.get("p_complete")),
+                "p50": "done" if done else t.get("completion_date_p50") or "later",
+                "p85": "done" if done else t.get("completion_date_p85") or "later",
+                "left": num(t.get("mean_remaining_sch")),
+            }
+        )
+    return out
+
+
+def _unit_line(unit: Any) -> str | None:
+    if not isinstance(unit, dict) or num(unit.get("story_points_to_sch")) is None:
+        return None
+    origin = (
+        f"learned from {unit.get('story_points_ratio_sprints')} past sprints"
+        if unit.get("story_points_ratio_source") == "learned"
+        else "configured; past sprints give no committed_story_points"
+    )
+    return f"1 story point = {float(unit['story_points_to_sch']):.2f} SCH hours ({origin})."
 
 
 BACKTEST_FILE = "forecast_backtest.json"
