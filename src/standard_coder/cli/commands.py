@@ -3,6 +3,7 @@
 from standard_coder.cli import (  # noqa: F401
     config_cmd,
     demo,
+    estimate_cmd,
     eval_cmd,
     forecast,
     pipeline,

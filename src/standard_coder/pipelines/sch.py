@@ -1,4 +1,4 @@
-"""The flagship pipeline ``mine -> train_sch -> forecast``, declared on the runner.
+"""The flagship pipeline ``mine -> train_sch -> team_output -> forecast``, declared on the runner.
 
 This module only wires: it reads the validated config and declares each stage's inputs, params
 and outputs (paths from :mod:`~standard_coder.pipelines.sch_layout`). The stage functions
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.config import ConfigError, load_config
-from standard_coder.pipelines import sch_forecast, sch_mine, sch_train
+from standard_coder.pipelines import sch_forecast, sch_mine, sch_team, sch_train
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.runner.report import ReportSection
@@ -146,6 +146,20 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             ],
             device_sensitive=True,
             description="infer coding time, build features, train and evaluate the effort model",
+        )
+    )
+
+    stages.append(
+        Stage(
+            name="team_output",
+            run=sch_team.run,
+            deps=("mine", "train_sch"),
+            named_inputs={"db": layout.db, "model": layout.model, "change_rep": layout.change_rep},
+            params={"seed": cfg.runner.seed},
+            named_outputs=sch_team.outputs(layout),
+            code_files=[Path(sch_team.__file__), *_py_files("sch/team_output.py")],
+            device_sensitive=True,
+            description="a team's output over time: SCH hours per week, author and repository",
         )
     )
 

@@ -63,6 +63,21 @@ class SchLayout:
         return self.reports / EVALUATION_FILE
 
     @property
+    def team_output_csv(self) -> Path:
+        """A team's output over time (``team_output``): week x author x repository."""
+        return self.reports / "team_output.csv"
+
+    @property
+    def team_output_parquet(self) -> Path:
+        return self.reports / "team_output.parquet"
+
+    @property
+    def team_output_plots(self) -> Path:
+        """Per-repository and per-author plots over time (a folder: ``reports/*.png`` are the
+        evaluation's figures)."""
+        return self.reports / "team_output"
+
+    @property
     def tb(self) -> Path:
         return self.base_dir / "tb"
 

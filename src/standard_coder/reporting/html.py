@@ -14,12 +14,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from standard_coder.reporting import evaluation, forecasts, training
+from standard_coder.reporting import evaluation, forecasts, team_output, training
 from standard_coder.runner.report import ReportSection
 from standard_coder.runner.report import build_report as build_page
 from standard_coder.runner.report import render_report as render_page
 
-SECTIONS: tuple[ReportSection, ...] = (training.SECTION, evaluation.SECTION, forecasts.SECTION)
+SECTIONS: tuple[ReportSection, ...] = (
+    training.SECTION,
+    evaluation.SECTION,
+    team_output.SECTION,
+    forecasts.SECTION,
+)
 """The flagship's report sections, in page order."""
 
 

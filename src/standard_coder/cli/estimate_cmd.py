@@ -1,0 +1,100 @@
+"""``standard-coder estimate``: price a commit, a range, a patch or a working tree in SCH hours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from standard_coder.cli.app import app
+
+SCH_LINE = (
+    "SCH = standard-coder hours: the coding time a standard coder would need for the change "
+    "(mean of the model's distribution), with its 10/50/90 % quantiles"
+)
+
+
+def _print_human(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from standard_coder.runner.console import make_console
+
+    con = make_console()
+    t = Table(title=f"Estimate ({doc['model']})", title_justify="left")
+    for col, just in [("change", "left"), ("+/-", "right"), ("SCH h", "right"),
+                      ("q10", "right"), ("q50", "right"), ("q90", "right")]:  # fmt: skip
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for c in doc["changes"]:
+        name = c.get("commit_id", "")[:10] or c.get("source", "")
+        if c.get("subject"):
+            name += f" {c['subject'][:50]}"
+        t.add_row(name, f"+{c['lines_added']}/-{c['lines_deleted']}", f"{c['sch_hours']:.2f}",
+                  f"{c['q10']:.2f}", f"{c['q50']:.2f}", f"{c['q90']:.2f}")  # fmt: skip
+    tot = doc["total"]
+    if len(doc["changes"]) > 1:
+        t.add_row("total", "", f"{tot['sch_hours']:.2f}", f"{tot['q10']:.2f}",
+                  f"{tot['q50']:.2f}", f"{tot['q90']:.2f}", style="bold")  # fmt: skip
+    con.print(t)
+    for c in doc["changes"]:
+        feats = c.get("top_features") or []
+        if feats:
+            name = c.get("commit_id", "")[:10] or c.get("source", "")
+            parts = ", ".join(f"{f['feature']} ×{f['count']:g} ({f['sch_hours']:+.2f} h)"
+                              for f in feats)  # fmt: skip
+            con.print(f"{name} weighs most: {parts}", markup=False, highlight=False)
+    con.print(SCH_LINE, markup=False, highlight=False)
+
+
+@app.command("estimate")
+def estimate_cmd(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="pipeline file (TOML)", show_default=False)
+    ],
+    rev: Annotated[
+        str | None,
+        typer.Argument(help="a commit (REV) or a range (A..B); default HEAD", show_default=False),
+    ] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo",
+            help="repository (default: the configured one holding the current directory, "
+            "else the only one)",
+        ),
+    ] = None,
+    diff: Annotated[
+        Path | None, typer.Option("--diff", help="price a patch file (git diff output)")
+    ] = None,
+    worktree: Annotated[
+        bool, typer.Option("--worktree", help="price the uncommitted changes of the repository")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override a config key: KEY.PATH=VALUE")
+    ] = None,
+) -> None:
+    """Price changes with the trained effort model: SCH hours with q10/q50/q90 per change and
+    in total (the total's quantiles are those of the summed distributions).
+
+    Exit codes: 0 ok, 2 bad input (unknown revision, ambiguous repository, no trained model).
+    """
+    from standard_coder.config import ConfigError, load_config
+    from standard_coder.pipelines.sch_estimate import EstimateInputError, Target, estimate
+    from standard_coder.runner.errors import RunnerError
+
+    chosen = sum([rev is not None, diff is not None, worktree])
+    if chosen > 1:
+        typer.echo("error: give one of REV, A..B, --diff PATCH or --worktree", err=True)
+        raise typer.Exit(2)
+    try:
+        cfg = load_config(config, set_ or [])
+        doc = estimate(cfg, Target(rev=rev, diff=diff, worktree=worktree), repo=repo)
+    except (ConfigError, EstimateInputError, RunnerError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        _print_human(doc)

@@ -1,0 +1,162 @@
+"""``estimate``: the flagship's config -> which repository, which model, which changes.
+
+The pricing itself is :mod:`standard_coder.sch.estimate`; the model is loaded through
+:func:`standard_coder.pipelines.sch_effort.load_effort_model`, the same path the forecast stage
+uses for tickets with diffs or commit ids. Commits the mine stage stored are read from the mined
+database (the exact features the model was trained on); others are read from git.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from standard_coder.config import FlagshipConfig
+from standard_coder.pipelines.sch_layout import SchLayout
+
+
+class EstimateInputError(ValueError):
+    """Bad input or usage (exit 2): the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to price: one of a revision / range, a patch file, or the working tree."""
+
+    rev: str | None = None
+    diff: Path | None = None
+    worktree: bool = False
+
+
+def configured_repos(cfg: FlagshipConfig) -> list[Path]:
+    """The local repositories the config mines (as the mine stage finds them)."""
+    from standard_coder.pipelines.sch_mine import local_repositories
+    from standard_coder.pipelines.sch_options import mine_options
+
+    root = cfg.config_path.parent if cfg.config_path else None
+    return local_repositories(
+        mine_options(cfg.repos, cfg.filters, cfg.outputs.base_dir, root), cfg.outputs.base_dir
+    )
+
+
+def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
+    """``--repo``, else the configured repository that holds ``cwd``, else the only one.
+
+    Raises:
+        EstimateInputError: no repository, or several and none holds ``cwd`` (all are listed).
+    """
+    if repo is not None:
+        if not repo.is_dir():
+            raise EstimateInputError(f"--repo {repo}: not a folder")
+        return repo.resolve()
+    repos = [r.resolve() for r in configured_repos(cfg)]
+    here = cwd.resolve()
+    holding = [r for r in repos if here == r or r in here.parents]
+    if holding:
+        return max(holding, key=lambda r: len(r.parts))
+    if len(repos) == 1:
+        return repos[0]
+    if not repos:
+        raise EstimateInputError(
+            f"{cfg.config_path}: repos.include_paths names no repository; pass --repo PATH"
+        )
+    listing = "\n  ".join(str(r) for r in repos)
+    raise EstimateInputError(
+        f"{len(repos)} repositories in {cfg.config_path} and the current directory is in none "
+        f"of them; choose one with --repo:\n  {listing}"
+    )
+
+
+def _languages(cfg: FlagshipConfig) -> Any:
+    from standard_coder.sch.estimate import Languages
+    from standard_coder.sch.mining.filters import extension_map
+
+    langs = cfg.filters.languages
+    return Languages(
+        ext_map=extension_map(langs.enabled, langs.extensions),
+        exclude_substrings=tuple(langs.exclude_paths),
+    )
+
+
+def load_model(cfg: FlagshipConfig, device: str = "cpu") -> tuple[Any, Any, SchLayout]:
+    """The trained model, its representation and the layout.
+
+    Raises:
+        EstimateInputError: no trained model yet (names the stage to run).
+    """
+    from standard_coder.pipelines.sch_effort import load_effort_model
+
+    layout = SchLayout(cfg.outputs.base_dir, cfg.training.predictor)
+    if not layout.model.is_file() or not (layout.change_rep / "representation.json").is_file():
+        raise EstimateInputError(
+            f"{layout.model}: no trained effort model; run the train_sch stage first: "
+            f"standard-coder pipeline --config {cfg.config_path} --to train_sch"
+        )
+    model, rep = load_effort_model(layout.model, layout.change_rep, device)
+    return model, rep, layout
+
+
+def estimate(
+    cfg: FlagshipConfig, target: Target, *, repo: Path | None, cwd: Path | None = None
+) -> dict[str, Any]:
+    """The estimate document for ``target`` (:func:`standard_coder.sch.estimate.estimate_changes`).
+
+    Raises:
+        EstimateInputError: bad input (unknown revision, unreadable patch, ambiguous repository,
+            missing model).
+    """
+    from standard_coder.sch.estimate import (
+        EstimateError,
+        estimate_changes,
+        git_commit_records,
+        patch_record,
+        resolve_revisions,
+        worktree_record,
+    )
+    from standard_coder.sch.mining.store import commits_by_id
+
+    model, rep, layout = load_model(cfg)
+    contents = rep.kind == "hybrid"
+    langs = _languages(cfg)
+    labels: list[tuple[str, str]]
+    try:
+        if target.diff is not None:
+            try:
+                text = target.diff.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise EstimateInputError(f"--diff {target.diff}: {exc.strerror or exc}") from None
+            records = [patch_record(text, langs, str(target.diff))]
+            labels = [("source", str(target.diff))]
+        else:
+            where = resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
+            if target.worktree:
+                records = [worktree_record(where, langs, with_contents=contents)]
+                labels = [("source", f"worktree:{where}")]
+            else:
+                ids = resolve_revisions(where, target.rev or "HEAD")
+                if not ids:
+                    raise EstimateInputError(f"{target.rev}: names no non-merge commit in {where}")
+                stored = (
+                    commits_by_id(layout.db, ids, with_contents=contents)
+                    if (layout.db.is_file())
+                    else {}
+                )
+                missing = [c for c in ids if c not in stored]
+                from_git = {
+                    r.commit_id: r
+                    for r in git_commit_records(where, missing, langs, with_contents=contents)
+                }
+                records = [stored.get(c) or from_git[c] for c in ids]
+                labels = [("commit_id", c) for c in ids]
+    except EstimateError as exc:
+        raise EstimateInputError(str(exc)) from None
+    return estimate_changes(
+        model,
+        rep,
+        records,
+        labels=labels,
+        model_name=f"{cfg.training.predictor} ({layout.model})",
+        seed=cfg.runner.seed,
+    )

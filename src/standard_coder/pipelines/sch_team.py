@@ -1,0 +1,101 @@
+"""The ``team_output`` stage: a team's output over time in SCH hours (after ``train_sch``).
+
+Writes ``reports/team_output.csv`` (and ``.parquet`` when pyarrow is installed: the ``sch`` extra)
+with columns ``period, author, repo, n_changes, sch_hours, sch_q10, sch_q90`` and two plots
+(per repository and per author over time) that the report's "Team output" section shows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.runner.context import StageContext
+
+
+def parquet_available() -> bool:
+    """pyarrow is importable (checked without importing it: the pipeline's build stays cheap)."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def outputs(layout: SchLayout) -> dict[str, Path]:
+    """The stage's declared outputs (the Parquet file only when it can be written)."""
+    out = {"csv": layout.team_output_csv, "plots": layout.team_output_plots}
+    if parquet_available():
+        out["parquet"] = layout.team_output_parquet
+    return out
+
+
+def plot(rows: Sequence[dict[str, Any]], by: str, path: Path) -> None:
+    """SCH hours per ISO week, one line per ``by`` value (``repo`` or ``author``), with the
+    q10-q90 band; written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from standard_coder.runner.atomic import atomic_write_bytes
+
+    periods = sorted({r["period"] for r in rows})
+    index = {p: i for i, p in enumerate(periods)}
+    series: dict[str, list[list[float]]] = defaultdict(
+        lambda: [[0.0] * len(periods) for _ in range(3)]
+    )
+    for r in rows:
+        s = series[r[by]]
+        i = index[r["period"]]
+        s[0][i] += r["sch_hours"]
+        s[1][i] += r["sch_q10"]  # a band per series: the sum of the cells' bands (conservative)
+        s[2][i] += r["sch_q90"]
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    for name, (mean, lo, hi) in sorted(series.items()):
+        (line,) = ax.plot(range(len(periods)), mean, marker="o", ms=3, label=name)
+        ax.fill_between(range(len(periods)), lo, hi, color=line.get_color(), alpha=0.15)
+    step = max(1, len(periods) // 12)
+    ax.set_xticks(range(0, len(periods), step), periods[::step], rotation=30, ha="right")
+    ax.set_ylabel("SCH hours per week")
+    ax.set_title(f"Output per {by} (standard-coder hours; band: q10-q90)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def run(ctx: StageContext) -> None:
+    """Price every mined commit with the trained model and sum per week, author and repository.
+
+    Reads the named inputs ``db``, ``model``, ``change_rep`` and ``ctx.params["seed"]``.
+    """
+    from standard_coder.pipelines.sch_effort import load_effort_model
+    from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_text
+    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.team_output import csv_text, parquet_bytes, team_output
+
+    model, rep = load_effort_model(ctx.inputs["model"], ctx.inputs["change_rep"], ctx.device)
+    commits = iter_commits(ctx.inputs["db"], with_files=True, with_contents=rep.kind == "hybrid")
+    result = team_output(model, rep, commits, seed=int(ctx.params["seed"]))
+    out = ctx.outputs
+    out["csv"].parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out["csv"], csv_text(result.rows))
+    if "parquet" in out:
+        data = parquet_bytes(result.rows)
+        if data is not None:
+            atomic_write_bytes(out["parquet"], data)
+    else:
+        ctx.log.info("team_output.parquet not written: pyarrow is not installed (the sch extra)")
+    for by in ("repo", "author"):
+        plot(result.rows, by, out["plots"] / f"by_{by}.png")
+    ctx.set_summary(
+        rows=len(result.rows),
+        commits=len(result.per_commit),
+        sch_hours=round(sum(r["sch_hours"] for r in result.rows), 2),
+    )

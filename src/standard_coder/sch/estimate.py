@@ -1,0 +1,258 @@
+"""Price changes with a trained effort model: commits, ranges, patch files, a working tree.
+
+Domain code only (no CLI, no config schema): the caller gives the fitted model, its change
+representation and the change records. :func:`git_commit_records`, :func:`worktree_record` and
+:func:`patch_record` turn git objects or diff text into :class:`CommitRecord` s;
+:func:`estimate_changes` prices them.
+
+Per change the model gives the SCH (mean of the predictive distribution truncated to [0, 1] h,
+the paper's standard-coder hours) and its q10/q50/q90. A set of changes is priced as the sum of
+independent draws from each change's distribution, so ``total.q*`` are quantiles of the sum
+(not sums of quantiles), while ``total.sch_hours`` is the sum of the changes' ``sch_hours``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from standard_coder.sch.mining.filters import language_of
+from standard_coder.sch.predictors.stage import parse_unified_diff
+from standard_coder.sch.records import CommitRecord, FileChange
+
+N_DRAWS = 4000
+TOP_FEATURES = 5
+
+
+class EstimateError(ValueError):
+    """Bad input for an estimate (unknown revision, unreadable patch, not a git repository)."""
+
+
+@dataclass(frozen=True)
+class Languages:
+    """Which files count (the mining's ``[filters.languages]``): extension -> language."""
+
+    ext_map: Mapping[str, str] = field(default_factory=lambda: {".py": "python", ".pyi": "python"})
+    exclude_substrings: Sequence[str] = ()
+
+    def of(self, path: str) -> str | None:
+        return language_of(path, self.ext_map, self.exclude_substrings)
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, check=False, env=None
+    )
+    if check and proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise EstimateError(f"{repo}: git {' '.join(args)}: {msg[-1] if msg else 'failed'}")
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def _show(repo: Path, rev: str, path: str) -> str | None:
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{rev}:{path}"], capture_output=True, check=False
+    )
+    return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
+
+
+def _reader(repo: Path, rev: str) -> Any:
+    return lambda path: _show(repo, rev, path)
+
+
+def _files(
+    diff_text: str,
+    langs: Languages,
+    *,
+    before: Any = None,
+    after: Any = None,
+) -> tuple[FileChange, ...]:
+    """Per-file changes of ``diff_text`` in configured languages, with contents when the
+    ``before(path)``/``after(path)`` readers are given (AST features need them)."""
+    out: list[FileChange] = []
+    for f in parse_unified_diff(diff_text):
+        lang = langs.of(f.path)
+        if lang is None:
+            continue
+        out.append(
+            FileChange(
+                path=f.path,
+                old_path=None,
+                language=lang,
+                lines_added=f.lines_added,
+                lines_deleted=f.lines_deleted,
+                is_binary=False,
+                diff=f.diff,
+                before=before(f.path) if before else None,
+                after=after(f.path) if after else None,
+            )
+        )
+    return tuple(out)
+
+
+def resolve_revisions(repo: Path, spec: str) -> list[str]:
+    """Full ids of the non-merge commits ``spec`` names, oldest first: one commit (``REV``) or
+    a range (``A..B``: reachable from B, not from A)."""
+    if ".." in spec:
+        out = _git(repo, "rev-list", "--no-merges", "--reverse", spec, "--")
+        return out.split()
+    return [_git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}").strip()]
+
+
+def git_commit_records(
+    repo: Path, ids: Sequence[str], langs: Languages, *, with_contents: bool
+) -> list[CommitRecord]:
+    """Records for commits read straight from git (for commits the mine stage never stored)."""
+    out: list[CommitRecord] = []
+    for cid in ids:
+        meta = _git(repo, "show", "-s", "--format=%ae%x00%an%x00%at%x00%ct%x00%s", cid)
+        email, name, at, ct, subject = (meta.rstrip("\n").split("\x00") + [""] * 5)[:5]
+        diff = _git(repo, "diff-tree", "-p", "--no-commit-id", "--root", "--no-renames", cid)
+        parent = f"{cid}^"
+        has_parent = bool(_git(repo, "rev-parse", "--quiet", "--verify", parent, check=False))
+        files = _files(
+            diff,
+            langs,
+            before=_reader(repo, parent) if with_contents and has_parent else None,
+            after=_reader(repo, cid) if with_contents else None,
+        )
+        out.append(
+            CommitRecord(repo=repo.name, commit_id=cid, author_id=email.lower(),
+                         author_name=name, authored_at=int(at or 0), author_tz_offset_min=0,
+                         committed_at=int(ct or 0), subject=subject, files=files)
+        )  # fmt: skip
+    return out
+
+
+def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> CommitRecord:
+    """The uncommitted changes of a working tree (staged, unstaged and untracked files) against
+    ``HEAD`` as one change."""
+    has_head = bool(_git(repo, "rev-parse", "--quiet", "--verify", "HEAD", check=False))
+    diff = _git(repo, "diff", "HEAD", "--no-renames", "--") if has_head else ""
+    untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
+    for path in filter(None, untracked):
+        if langs.of(path) is None:
+            continue
+        # --no-index exits 1 when the files differ, which they do
+        diff += _git(repo, "diff", "--no-index", "--", "/dev/null", path, check=False)
+
+    def read(path: str) -> str | None:
+        try:
+            return (repo / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    files = _files(
+        diff,
+        langs,
+        before=(lambda p: _show(repo, "HEAD", p)) if with_contents and has_head else None,
+        after=read if with_contents else None,
+    )
+    return CommitRecord(repo=repo.name, commit_id="worktree", author_id="", author_name="",
+                        authored_at=0, author_tz_offset_min=0, committed_at=0,
+                        files=files)  # fmt: skip
+
+
+def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
+    """A patch file (``git diff``/``git format-patch`` output) as one change (no contents: its
+    AST features stay zero, as for forecast tickets that carry a diff)."""
+    files = _files(text, langs)
+    if not files and "@@" not in text:
+        raise EstimateError(f"{source}: not a unified diff (no 'diff --git' or '@@' hunks)")
+    return CommitRecord(repo="patch", commit_id=source, author_id="", author_name="",
+                        authored_at=0, author_tz_offset_min=0, committed_at=0,
+                        files=files)  # fmt: skip
+
+
+def top_features(
+    model: Any, rep: Any, records: Sequence[CommitRecord], k: int = TOP_FEATURES
+) -> list[list[dict[str, Any]]]:
+    """Per change, the ``k`` features present in it that weigh most: the SCH lost (or gained)
+    when that one feature is set to the training mean (occlusion), largest effect first."""
+    if not records:
+        return []
+    counts = rep.raw_matrix(records)
+    X = rep.scale_counts(counts)
+    base = model.predict(X).sch
+    names = rep.feature_names_
+    out: list[list[dict[str, Any]]] = []
+    for i in range(len(records)):
+        present = np.flatnonzero(counts[i] > 0)
+        if present.size == 0:
+            out.append([])
+            continue
+        Xo = np.repeat(X[i : i + 1], present.size, axis=0)
+        Xo[np.arange(present.size), present] = 0.0  # scaled 0 = the training mean
+        effect = base[i] - model.predict(Xo).sch
+        order = np.argsort(-np.abs(effect), kind="stable")[:k]
+        out.append(
+            [
+                {
+                    "feature": names[present[j]],
+                    "count": float(counts[i, present[j]]),
+                    "sch_hours": round(float(effect[j]), 4),
+                }
+                for j in order
+            ]
+        )
+    return out
+
+
+def _q(draws: np.ndarray) -> dict[str, float]:
+    q10, q50, q90 = np.quantile(draws, [0.1, 0.5, 0.9])
+    return {"q10": float(q10), "q50": float(q50), "q90": float(q90)}
+
+
+def estimate_changes(
+    model: Any,
+    rep: Any,
+    records: Sequence[CommitRecord],
+    *,
+    labels: Sequence[tuple[str, str]],
+    model_name: str,
+    seed: int = 0,
+    n_draws: int = N_DRAWS,
+    explain: bool = True,
+) -> dict[str, Any]:
+    """The estimate document: ``{"model", "total": {sch_hours, q10, q50, q90}, "changes": [...]}``.
+
+    ``labels[i]`` is ``("commit_id", id)`` or ``("source", name)`` for ``records[i]``. Draws are
+    seeded, so the same changes give the same numbers.
+    """
+    changes: list[dict[str, Any]] = []
+    total_draws = np.zeros(n_draws)
+    total_sch = 0.0
+    if records:
+        X = rep.transform(records)
+        pred = model.predict(X)
+        draws = model.sample(X, n_draws, np.random.default_rng(seed))
+        weigh = top_features(model, rep, records) if explain else [[] for _ in records]
+        for i, rec in enumerate(records):
+            key, value = labels[i]
+            sch = float(pred.sch[i])
+            total_sch += sch
+            total_draws = total_draws + draws[i]
+            row: dict[str, Any] = {
+                key: value,
+                "sch_hours": sch,
+                "q10": float(pred.q10[i]),
+                "q50": float(pred.q50[i]),
+                "q90": float(pred.q90[i]),
+                "lines_added": rec.lines_added,
+                "lines_deleted": rec.lines_deleted,
+            }
+            if rec.subject:
+                row["subject"] = rec.subject
+            if weigh[i]:
+                row["top_features"] = weigh[i]
+            changes.append(row)
+    return {
+        "model": model_name,
+        "total": {"sch_hours": total_sch, **_q(total_draws)},
+        "changes": changes,
+    }
