@@ -1,4 +1,4 @@
-"""``standard-coder demo``: simulate a small team and run mine -> train_sch -> forecast."""
+"""``standard-coder demo``: simulate a small team and run the flagship pipeline on it."""
 
 from __future__ import annotations
 
@@ -14,53 +14,6 @@ from standard_coder.cli.app import app
 
 def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
-
-
-def _print_summary(s: dict[str, Any], config: Path) -> None:
-    from rich.table import Table
-
-    from standard_coder.runner.console import make_console
-
-    con = make_console(stderr=True)
-    ev = s.get("evaluation") or {}
-    if ev:
-        t = Table(title="What the effort model learned (held-out commits)", title_justify="left")
-        t.add_column("metric")
-        t.add_column("SCH model", justify="right")
-        t.add_column("LOC baseline", justify="right")
-        for name, key in [
-            ("neg. log-likelihood / label (lower is better)", "heldout_nll"),
-            ("CRPS, hours (lower is better)", "crps"),
-            ("80% interval coverage (target 0.80)", "coverage_80"),
-        ]:
-            t.add_row(name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}")))
-        t.add_row(
-            "Spearman vs inferred coding time",
-            _fmt(ev.get("spearman_sch")),
-            f"lines added {_fmt(ev.get('spearman_lines_added'))}",
-        )
-        t.add_row("binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), "")
-        con.print(t)
-        truth = ev.get("work_inference_pearson_vs_truth") or {}
-        if truth:
-            con.print(
-                "Work inference vs the simulator's true coding time (Pearson r): "
-                f"neural HMM [bold]{_fmt(truth.get('hmm'))}[/], "
-                f"git-hours gap heuristic {_fmt(truth.get('gap'))} (paper: HMM > 0.69)"
-            )
-    fc = s.get("forecast") or {}
-    if fc:
-        con.print(
-            f"Sprint [bold]{fc.get('sprint_id')}[/] (ends {fc.get('end_date')}): "
-            f"P(complete by end) = [bold]{_fmt(fc.get('p_complete_by_end'), 2)}[/], "
-            f"done by {fc.get('completion_date_p50')} (P50) / "
-            f"{fc.get('completion_date_p85')} (P85)"
-        )
-    con.print(f"Report: {s['report']}")
-    if s.get("forecast_path"):
-        con.print(f"Forecast: {s['forecast_path']}")
-    con.print(f"Config (edit and rerun): standard-coder pipeline --config {config}")
-    con.print(f"Finished in {s['elapsed_s']} s")
 
 
 @app.command("demo")
@@ -85,7 +38,7 @@ def demo(
     if pipeline != "sch":
         typer.echo(f"error: --pipeline {pipeline!r}: expected sch or vision", err=True)
         raise typer.Exit(2)
-    from standard_coder.pipelines.demo import SIZES, prepare, summary
+    from standard_coder.pipelines.demo import SIZES, prepare
 
     if size not in SIZES:
         typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
@@ -108,8 +61,10 @@ def demo(
     )
     if code != 0:
         raise typer.Exit(code)
-    base = config.parent / "sc-output"
-    _print_summary(summary(base, time.perf_counter() - t0), config)
+    # the summary (metric table, warnings, report path, forecast dates) was printed by the
+    # pipeline's on_finish hook, exactly as `standard-coder pipeline` prints it
+    typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
+    typer.echo(f"Finished in {time.perf_counter() - t0:.1f} s", err=True)
     sys.stderr.flush()
 
 

@@ -156,17 +156,7 @@ def _digest(text: str) -> str:
 
 
 def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
-    """Key figures of a finished demo run, read back from its artifacts."""
-    from standard_coder.pipelines.sch_layout import SchLayout
+    """Key figures of a finished demo run (:func:`standard_coder.pipelines.sch_summary.summary`)."""
+    from standard_coder.pipelines.sch_summary import summary as run_summary
 
-    layout = SchLayout(base_dir)
-    out: dict[str, Any] = {"elapsed_s": round(elapsed_s, 1), "base_dir": str(base_dir)}
-    ev = layout.evaluation
-    if ev.exists():
-        out["evaluation"] = json.loads(ev.read_text())
-    forecasts = sorted(layout.forecasts.glob("*_forecast.json"))
-    if forecasts:
-        out["forecast"] = json.loads(forecasts[-1].read_text())
-        out["forecast_path"] = str(forecasts[-1])
-    out["report"] = str(layout.reports / "index.html")
-    return out
+    return run_summary(base_dir, elapsed_s)

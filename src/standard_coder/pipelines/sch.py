@@ -193,7 +193,14 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         config=json.loads(cfg.model_dump_json()),
         report_sections=report_sections(),
         root=root,
+        on_finish=_finish,
     )
+
+
+def _finish(base_dir: Path) -> None:
+    from standard_coder.pipelines.sch_summary import finish
+
+    finish(base_dir)
 
 
 def report_sections() -> tuple[ReportSection, ...]:

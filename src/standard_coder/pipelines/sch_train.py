@@ -194,6 +194,7 @@ def run(ctx: StageContext) -> None:
     from standard_coder.config.training import TrainingSection
     from standard_coder.pipelines.sch_layout import SchLayout
     from standard_coder.pipelines.sch_options import section_from_params
+    from standard_coder.pipelines.sch_progress import EpochProgress
     from standard_coder.sch.dataset import (
         FEATURE_BATCH,
         Dataset,
@@ -299,8 +300,11 @@ def run(ctx: StageContext) -> None:
             t.predictor,
             head,
             training,
-            checkpointer=ctx.checkpointer(
-                t.predictor, every_n_steps=t.optim.checkpoint_every_steps
+            checkpointer=EpochProgress(
+                ctx.checkpointer(t.predictor, every_n_steps=t.optim.checkpoint_every_steps),
+                ctx.progress(t.optim.epochs, f"training {t.predictor} (epochs)"),
+                t.predictor,
+                t.optim.epochs,
             ),
             should_stop=ctx.should_stop,
             tb_dir=tb / t.predictor,
@@ -312,8 +316,11 @@ def run(ctx: StageContext) -> None:
             t.predictor,
             head,
             training,
-            checkpointer=ctx.checkpointer(
-                "baseline_loc", every_n_steps=t.optim.checkpoint_every_steps
+            checkpointer=EpochProgress(
+                ctx.checkpointer("baseline_loc", every_n_steps=t.optim.checkpoint_every_steps),
+                ctx.progress(t.optim.epochs, "training LOC baseline (epochs)"),
+                "LOC baseline",
+                t.optim.epochs,
             ),
             should_stop=ctx.should_stop,
             tb_dir=tb / "baseline_loc",

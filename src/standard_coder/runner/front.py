@@ -194,6 +194,8 @@ def _pipeline(
         return result.exit_code
     ran = result.ran
     sys.stderr.write(f"ok: {ran} ran, {len(result.stages) - ran} skipped (run {result.run_id})\n")
+    if pipe.on_finish is not None and log_format == "text":  # for people, not a JSON stream
+        pipe.on_finish(Path(pipe.base_dir))
     return 0
 
 

@@ -82,6 +82,8 @@ class Pipeline:
         root: the project folder (the config file's folder): relative paths in stage params are
             taken from it (``ctx.root_dir``), and inputs are named relative to it. Default:
             ``base_dir``'s parent.
+        on_finish: called with ``base_dir`` after a successful ``pipeline`` run (not a dry
+            run), e.g. to print the results a user came for.
     """
 
     name: str
@@ -94,3 +96,4 @@ class Pipeline:
     config: Mapping[str, Any] = field(default_factory=dict)
     report_sections: Sequence[ReportSection] = ()
     root: Path | None = None
+    on_finish: Callable[[Path], None] | None = None

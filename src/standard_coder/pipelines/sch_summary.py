@@ -1,0 +1,127 @@
+"""How a flagship run ends on the terminal (``pipeline`` and ``demo`` alike): the metric table,
+plain-language warnings, the report path and the forecast dates (on stderr: logs, not results).
+
+:func:`summary` reads the figures back from the run's artifacts; :func:`warnings` turns the
+evaluation into sentences a user acts on; :func:`print_summary` prints both. ``pipelines.sch``
+registers :func:`finish` as the pipeline's ``on_finish`` hook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+from standard_coder.pipelines.sch_layout import SchLayout
+
+MIN_TRAIN_CHANGES = 200
+"""Below this many training changes the model's numbers are mostly noise."""
+
+
+def summary(base_dir: Path, elapsed_s: float | None = None) -> dict[str, Any]:
+    """Key figures of a finished run, read back from its artifacts."""
+    layout = SchLayout(base_dir)
+    out: dict[str, Any] = {"base_dir": str(base_dir)}
+    if elapsed_s is not None:
+        out["elapsed_s"] = round(elapsed_s, 1)
+    with contextlib.suppress(OSError, ValueError):
+        out["evaluation"] = json.loads(layout.evaluation.read_text(encoding="utf-8"))
+    forecasts = sorted(layout.forecasts.glob("*_forecast.json"))
+    if forecasts:
+        try:
+            out["forecast"] = json.loads(forecasts[-1].read_text(encoding="utf-8"))
+            out["forecast_path"] = str(forecasts[-1])
+        except (OSError, ValueError):
+            pass
+    if layout.team_output_csv.is_file():
+        out["team_output"] = str(layout.team_output_csv)
+    out["report"] = str(layout.reports / "index.html")
+    return out
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def warnings(ev: dict[str, Any]) -> list[str]:
+    """Plain-language warnings about an evaluation (``sch_evaluation.json``); empty when fine."""
+    out: list[str] = []
+    n_train = _num(ev.get("n_train"))
+    if n_train is not None and n_train < MIN_TRAIN_CHANGES:
+        out.append(
+            f"only {int(n_train)} changes to train on (fewer than {MIN_TRAIN_CHANGES}): the "
+            "model's numbers are mostly noise; mine more history or more repositories"
+        )
+    sch, lines = _num(ev.get("spearman_sch")), _num(ev.get("spearman_lines_added"))
+    if sch is not None and lines is not None and sch < lines:
+        out.append(
+            f"the model ranks changes worse than counting lines added (Spearman {sch:.2f} < "
+            f"{lines:.2f}): its estimates add nothing over lines of code here"
+        )
+    r2 = _num(ev.get("binned_calibration_r2"))
+    if r2 is not None and r2 < 0:
+        out.append(
+            f"calibration is negative (binned R² {r2:.2f}): predicted hours do not track the "
+            "inferred coding time; treat the estimates as a ranking at best"
+        )
+    return out
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    return f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    """Print the summary (Rich, on stderr)."""
+    from rich.table import Table
+
+    from standard_coder.runner.console import make_console
+
+    con = make_console(stderr=True)
+    ev = s.get("evaluation") or {}
+    if ev:
+        t = Table(title="What the effort model learned (held-out commits)", title_justify="left")
+        t.add_column("metric")
+        t.add_column("SCH model", justify="right")
+        t.add_column("LOC baseline", justify="right")
+        for name, key in [
+            ("neg. log-likelihood / label (lower is better)", "heldout_nll"),
+            ("CRPS, hours (lower is better)", "crps"),
+            ("80% interval coverage (target 0.80)", "coverage_80"),
+        ]:
+            t.add_row(name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}")))
+        t.add_row(
+            "Spearman vs inferred coding time",
+            _fmt(ev.get("spearman_sch")),
+            f"lines added {_fmt(ev.get('spearman_lines_added'))}",
+        )
+        t.add_row("binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), "")
+        con.print(t)
+        truth = ev.get("work_inference_pearson_vs_truth") or {}
+        if truth:
+            con.print(
+                "Work inference vs the simulator's true coding time (Pearson r): "
+                f"neural HMM [bold]{_fmt(truth.get('hmm'))}[/], "
+                f"git-hours gap heuristic {_fmt(truth.get('gap'))} (paper: HMM > 0.69)"
+            )
+        for w in warnings(ev):
+            con.print(f"warning: {w}", markup=False, highlight=False)
+    fc = s.get("forecast") or {}
+    if fc:
+        con.print(
+            f"Sprint [bold]{fc.get('sprint_id')}[/] (ends {fc.get('end_date')}): "
+            f"P(complete by end) = [bold]{_fmt(fc.get('p_complete_by_end'), 2)}[/], "
+            f"done by {fc.get('completion_date_p50')} (P50) / "
+            f"{fc.get('completion_date_p85')} (P85)"
+        )
+    con.print(f"Report: {s['report']}", markup=False, highlight=False)
+    if s.get("team_output"):
+        con.print(f"Team output: {s['team_output']}", markup=False, highlight=False)
+    if s.get("forecast_path"):
+        con.print(f"Forecast: {s['forecast_path']}", markup=False, highlight=False)
+
+
+def finish(base_dir: Path) -> None:
+    """The pipeline's ``on_finish`` hook: print the summary of what the run left behind."""
+    print_summary(summary(base_dir))
