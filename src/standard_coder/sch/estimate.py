@@ -234,15 +234,17 @@ def estimate_changes(
         weigh = top_features(model, rep, records) if explain else [[] for _ in records]
         for i, rec in enumerate(records):
             key, value = labels[i]
-            sch = float(pred.sch[i])
+            # a change without code in the configured languages costs no coding time
+            some = 1.0 if rec.files else 0.0
+            sch = float(pred.sch[i]) * some
             total_sch += sch
-            total_draws = total_draws + draws[i]
+            total_draws = total_draws + draws[i] * some
             row: dict[str, Any] = {
                 key: value,
                 "sch_hours": sch,
-                "q10": float(pred.q10[i]),
-                "q50": float(pred.q50[i]),
-                "q90": float(pred.q90[i]),
+                "q10": float(pred.q10[i]) * some,
+                "q50": float(pred.q50[i]) * some,
+                "q90": float(pred.q90[i]) * some,
                 "lines_added": rec.lines_added,
                 "lines_deleted": rec.lines_deleted,
             }

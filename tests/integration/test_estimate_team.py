@@ -1,0 +1,177 @@
+"""``estimate``, the ``team_output`` stage and the pipeline's closing summary, on the tiny demo.
+
+A real simulated team (git repositories with known truth), real mining and training; tiny sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from standard_coder.config import load_config
+from standard_coder.pipelines.sch_estimate import EstimateInputError, Target, estimate
+from standard_coder.pipelines.sch_layout import SchLayout
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "standard_coder", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo")
+    proc = cli("demo", "--output-dir", str(out), "--size", "tiny")
+    assert proc.returncode == 0, proc.stderr
+    return out, proc.stderr
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_run_ends_with_the_summary_and_training_progress(demo: tuple[Path, str]) -> None:
+    out, err = demo
+    assert "What the effort model learned" in err
+    assert f"Report: {out / 'sc-output' / 'reports' / 'index.html'}" in err
+    assert "Team output: " in err and "P(complete by end)" in err and "(P85)" in err
+    assert "ok: 4 ran" in err  # mine, train_sch, team_output, forecast
+    # the summary is printed once (by the pipeline's hook), not again by the demo
+    assert err.count("What the effort model learned") == 1
+
+
+def test_range_estimate_is_the_sum_of_its_commits(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    cfg = load_config(out / "pipeline_config.toml", [])
+    repo = out / "repos" / "repo-0"
+    ids = _git(repo, "rev-list", "--reverse", "HEAD~4..HEAD").split()
+    doc = estimate(cfg, Target(rev="HEAD~4..HEAD"), repo=repo)
+    assert [c["commit_id"] for c in doc["changes"]] == ids
+    singles = [estimate(cfg, Target(rev=c), repo=repo)["changes"][0] for c in ids]
+    for whole, one in zip(doc["changes"], singles, strict=True):
+        assert whole["sch_hours"] == pytest.approx(one["sch_hours"], rel=1e-5)
+        assert whole["q90"] == pytest.approx(one["q90"], rel=1e-5)
+        assert whole["top_features"], "each commit names the features that weigh most"
+    total = doc["total"]
+    assert total["sch_hours"] == pytest.approx(sum(c["sch_hours"] for c in singles), rel=1e-5)
+    # quantiles of the summed distribution: inside the sums of the per-change quantiles
+    assert sum(c["q10"] for c in singles) <= total["q10"] <= total["q50"] <= total["q90"]
+    assert total["q90"] <= sum(c["q90"] for c in singles)
+
+
+def test_json_goes_to_stdout_only_with_the_contract_keys(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    repo = out / "repos" / "repo-1"
+    proc = cli("estimate", "-c", str(out / "pipeline_config.toml"), "HEAD~2..HEAD", "--json",
+               cwd=repo)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # nothing but the JSON document on stdout
+    assert set(doc) == {"model", "total", "changes"}
+    assert set(doc["total"]) == {"sch_hours", "q10", "q50", "q90"}
+    assert len(doc["changes"]) == 2
+    for c in doc["changes"]:
+        assert {"commit_id", "sch_hours", "q10", "q50", "q90", "lines_added",
+                "lines_deleted"} <= set(c)  # fmt: skip
+
+
+def test_a_working_tree_diff_and_a_patch_file_are_priced(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    out, _ = demo
+    cfg = load_config(out / "pipeline_config.toml", [])
+    repo = shutil.copytree(out / "repos" / "repo-0", tmp_path / "wt")
+    clean = estimate(cfg, Target(worktree=True), repo=repo)
+    assert clean["changes"][0]["lines_added"] == 0
+    assert clean["total"] == {"sch_hours": 0.0, "q10": 0.0, "q50": 0.0, "q90": 0.0}
+    target = sorted(repo.rglob("*.py"))[0]
+    body = "".join(f"def added_{i}(x):\n    return x * {i} + len(str(x))\n\n" for i in range(12))
+    target.write_text(target.read_text() + body)
+    (repo / "brand_new.py").write_text("import os\n\nVALUE = os.sep * 3\n")
+    doc = estimate(cfg, Target(worktree=True), repo=repo)
+    (change,) = doc["changes"]
+    assert change["source"] == f"worktree:{repo.resolve()}"
+    assert change["lines_added"] == body.count("\n") + 3
+    assert change["q90"] > change["q10"] > 0 and change["sch_hours"] > 0
+    patch = tmp_path / "change.patch"
+    patch.write_text(_git(repo, "diff", "HEAD"))
+    doc = estimate(cfg, Target(diff=patch), repo=None)
+    assert doc["changes"][0]["source"] == str(patch)
+    assert doc["changes"][0]["lines_added"] == body.count("\n")
+    assert doc["total"]["sch_hours"] == doc["changes"][0]["sch_hours"] > 0
+
+
+def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = demo
+    config = out / "pipeline_config.toml"
+    # two configured repositories and the current directory is in neither
+    proc = cli("estimate", "-c", str(config), "HEAD", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--repo" in proc.stderr and "repo-0" in proc.stderr and "repo-1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = cli("estimate", "-c", str(config), "no-such-rev", "--repo", str(out / "repos/repo-0"))
+    assert proc.returncode == 2 and "no-such-rev" in proc.stderr and "Traceback" not in proc.stderr
+    # no trained model under another base_dir: fail fast naming the stage
+    proc = cli("estimate", "-c", str(config), "--set", f"outputs.base_dir={tmp_path / 'none'}",
+               "--repo", str(out / "repos/repo-0"))  # fmt: skip
+    assert proc.returncode == 2 and "train_sch" in proc.stderr, proc.stderr
+    cfg = load_config(config, [])
+    with pytest.raises(EstimateInputError, match="repositories"):
+        estimate(cfg, Target(rev="HEAD"), repo=None, cwd=tmp_path)
+
+
+def test_team_output_sums_to_the_per_commit_predictions(demo: tuple[Path, str]) -> None:
+    from standard_coder.pipelines.sch_effort import load_effort_model
+    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.team_output import iso_week, read_csv
+
+    out, _ = demo
+    layout = SchLayout(out / "sc-output")
+    rows = read_csv(layout.team_output_csv)
+    assert rows and list(rows[0]) == ["period", "author", "repo", "n_changes", "sch_hours",
+                                      "sch_q10", "sch_q90"]  # fmt: skip
+    model, rep = load_effort_model(layout.model, layout.change_rep)
+    commits = list(iter_commits(layout.db, with_contents=True))
+    sch = model.predict(rep.transform(commits)).sch
+    want: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, 0.0])
+    for rec, s in zip(commits, sch, strict=True):
+        cell = want[(iso_week(rec.authored_at, rec.author_tz_offset_min), rec.author_id, rec.repo)]
+        cell[0] += 1
+        cell[1] += float(s)
+    got = {(r["period"], r["author"], r["repo"]): r for r in rows}
+    assert set(got) == set(want)
+    for key, (n, total) in want.items():
+        assert got[key]["n_changes"] == n
+        assert got[key]["sch_hours"] == pytest.approx(total, rel=1e-4, abs=1e-5)
+        assert got[key]["sch_q10"] <= got[key]["sch_q90"]
+    assert sum(r["n_changes"] for r in rows) == len(commits)
+    assert all(r["period"][4:6] == "-W" for r in rows)
+    if layout.team_output_parquet.exists():
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(layout.team_output_parquet)
+        assert table.column_names == list(rows[0])
+        assert np.isclose(sum(table.column("sch_hours").to_pylist()),
+                          sum(r["sch_hours"] for r in rows))  # fmt: skip
+    for by in ("repo", "author"):
+        assert (layout.team_output_plots / f"by_{by}.png").read_bytes().startswith(b"\x89PNG")
+    html = (layout.reports / "index.html").read_text()
+    assert "Team output" in html and "Per author" in html and "Per repository" in html

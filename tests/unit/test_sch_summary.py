@@ -1,0 +1,24 @@
+"""Plain-language warnings at the end of a flagship run."""
+
+from __future__ import annotations
+
+from standard_coder.pipelines.sch_summary import MIN_TRAIN_CHANGES, warnings
+
+
+def test_a_healthy_evaluation_has_no_warning() -> None:
+    ev = {"n_train": 5000, "spearman_sch": 0.7, "spearman_lines_added": 0.6,
+          "binned_calibration_r2": 0.8}  # fmt: skip
+    assert warnings(ev) == []
+
+
+def test_each_problem_is_named_in_words() -> None:
+    ev = {"n_train": MIN_TRAIN_CHANGES - 1, "spearman_sch": 0.31, "spearman_lines_added": 0.52,
+          "binned_calibration_r2": -0.4}  # fmt: skip
+    few, ranking, calibration = warnings(ev)
+    assert f"only {MIN_TRAIN_CHANGES - 1} changes" in few
+    assert "worse than counting lines added" in ranking and "0.31 < 0.52" in ranking
+    assert "calibration is negative" in calibration and "-0.40" in calibration
+
+
+def test_missing_metrics_are_no_warnings() -> None:
+    assert warnings({"predictor": "mdn", "spearman_sch": None}) == []
