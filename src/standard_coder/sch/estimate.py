@@ -6,14 +6,16 @@ representation and the change records. :func:`git_commit_records`, :func:`worktr
 :func:`estimate_changes` prices them.
 
 Per change the model gives the SCH (mean of the predictive distribution truncated to [0, 1] h,
-the paper's standard-coder hours) and its q10/q50/q90. A set of changes is priced as the sum of
-independent draws from each change's distribution, so ``total.q*`` are quantiles of the sum
-(not sums of quantiles), while ``total.sch_hours`` is the sum of the changes' ``sch_hours``.
+the paper's standard-coder hours) and the q10/q50/q90 of that same truncated distribution. A set
+of changes is priced as the sum of independent draws from each change's distribution, so
+``total.q*`` are quantiles of the sum (not sums of quantiles), while ``total.sch_hours`` is the
+sum of the changes' ``sch_hours`` (the mean of that sum).
 """
 
 from __future__ import annotations
 
 import subprocess
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,6 +210,33 @@ def _q(draws: np.ndarray) -> dict[str, float]:
     return {"q10": float(q10), "q50": float(q50), "q90": float(q90)}
 
 
+def sch_draws(model: Any, X: np.ndarray, n: int, seeds: Sequence[Any]) -> np.ndarray:
+    """``n`` draws per change from its predictive distribution truncated to [0, 1] h (the
+    distribution whose mean is the SCH), shape (changes, n).
+
+    Each change draws from its own generator seeded by ``seeds[i]``, so a commit gets the same
+    draws alone or inside a range. Rejection sampling; when less than a quarter of the mass lies
+    in [0, 1] h the kept draws are resampled, and with none the change counts 1 h.
+    """
+    out = np.empty((len(seeds), n))
+    for i, seed in enumerate(seeds):
+        rng = np.random.default_rng(seed)
+        raw = model.sample(X[i : i + 1], 4 * n, rng)[0]
+        kept = raw[(raw >= 0.0) & (raw <= 1.0)]
+        if kept.size >= n:
+            out[i] = kept[:n]
+        elif kept.size:
+            out[i] = rng.choice(kept, size=n, replace=True)
+        else:
+            out[i] = 1.0
+    return out
+
+
+def change_seed(seed: int, label: str) -> list[int]:
+    """A stable per-change seed (``label``: a commit id or a source name)."""
+    return [seed, zlib.crc32(label.encode("utf-8", "surrogateescape"))]
+
+
 def estimate_changes(
     model: Any,
     rep: Any,
@@ -230,7 +259,7 @@ def estimate_changes(
     if records:
         X = rep.transform(records)
         pred = model.predict(X)
-        draws = model.sample(X, n_draws, np.random.default_rng(seed))
+        draws = sch_draws(model, X, n_draws, [change_seed(seed, v) for _, v in labels])
         weigh = top_features(model, rep, records) if explain else [[] for _ in records]
         for i, rec in enumerate(records):
             key, value = labels[i]
@@ -242,9 +271,7 @@ def estimate_changes(
             row: dict[str, Any] = {
                 key: value,
                 "sch_hours": sch,
-                "q10": float(pred.q10[i]) * some,
-                "q50": float(pred.q50[i]) * some,
-                "q90": float(pred.q90[i]) * some,
+                **{k: v * some for k, v in _q(draws[i]).items()},
                 "lines_added": rec.lines_added,
                 "lines_deleted": rec.lines_deleted,
             }

@@ -3,8 +3,9 @@
 The paper's use of the standard coder: output measured in standard-coder hours. Every mined
 commit is priced by the trained model; a (week, author, repository) cell sums its commits' SCH
 (means) and its q10/q90 are quantiles of the sum of independent draws from each commit's
-predictive distribution. Authors are the mined canonical identities (``.mailmap`` resolved,
-lower-cased email); bots are left out.
+predictive distribution truncated to [0, 1] h (the distribution whose mean is the SCH).
+Authors are the mined canonical identities (``.mailmap`` resolved, lower-cased email); bots are
+left out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from standard_coder.sch.estimate import change_seed, sch_draws
 from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.records import CommitRecord
 
@@ -53,7 +55,6 @@ def team_output(
     model: Any, rep: Any, commits: Iterable[CommitRecord], *, seed: int = 0, n_draws: int = N_DRAWS
 ) -> TeamOutput:
     """Price every commit and sum per (ISO week, author, repository)."""
-    rng = np.random.default_rng(seed)
     cells: dict[tuple[str, str, str], list[Any]] = {}
     per_commit: dict[tuple[str, str], float] = {}
 
@@ -62,7 +63,7 @@ def team_output(
             return
         X = rep.transform(batch)
         sch = model.predict(X).sch
-        draws = model.sample(X, n_draws, rng)
+        draws = sch_draws(model, X, n_draws, [change_seed(seed, r.commit_id) for r in batch])
         for rec, s, d in zip(batch, sch, draws, strict=True):
             key = (iso_week(rec.authored_at, rec.author_tz_offset_min), rec.author_id, rec.repo)
             cell = cells.setdefault(key, [0, 0.0, np.zeros(n_draws)])
