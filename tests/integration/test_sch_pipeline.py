@@ -100,7 +100,7 @@ def test_second_demo_skips_every_stage(demo: Path) -> None:
     cli("demo", "--output-dir", str(demo), "--size", "tiny")
     run = last_run(events(demo / "sc-output"))
     skipped = {e["stage"] for e in run if e["event"] == "stage_skipped"}
-    assert skipped == {"mine", "train_sch", "forecast"}
+    assert skipped == {"mine", "train_sch", "team_output", "forecast"}
     assert not [e for e in run if e["event"] in ("stage_running", "stage_cache_miss")]
 
 
