@@ -103,7 +103,10 @@ def resolve_revisions(repo: Path, spec: str) -> list[str]:
     if ".." in spec:
         out = _git(repo, "rev-list", "--no-merges", "--reverse", spec, "--")
         return out.split()
-    return [_git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}").strip()]
+    cid = _git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}", check=False)
+    if not cid.strip():
+        raise EstimateError(f"{spec}: no such commit in {repo}")
+    return [cid.strip()]
 
 
 def git_commit_records(
