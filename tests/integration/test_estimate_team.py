@@ -140,8 +140,9 @@ def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path)
 
 def test_team_output_sums_to_the_per_commit_predictions(demo: tuple[Path, str]) -> None:
     from standard_coder.pipelines.sch_effort import load_effort_model
+    from standard_coder.reporting.team_output import read_csv
     from standard_coder.sch.mining.store import iter_commits
-    from standard_coder.sch.team_output import iso_week, read_csv
+    from standard_coder.sch.team_output import iso_week
 
     out, _ = demo
     layout = SchLayout(out / "sc-output")

@@ -110,14 +110,16 @@ def test_written_config_is_accepted_unchanged(demo: Path) -> None:
     assert [(s["stage"], s["run"]) for s in status["stages"]] == [
         ("mine", False),
         ("train_sch", False),
+        ("team_output", False),
         ("forecast", False),
     ]
     proc = cli("pipeline", "--config", str(config))
-    assert "0 ran, 3 skipped" in proc.stderr
+    assert "0 ran, 4 skipped" in proc.stderr
 
 
 def test_a_no_op_rerun_imports_no_heavy_package(demo: Path) -> None:
-    """Skipping three stages costs stats and hashes, not numpy/torch/rich imports."""
+    """Skipping four stages (and printing the summary) costs stats and hashes, not
+    numpy/torch/rich imports."""
     code = (
         "import sys; from standard_coder.runner.front import main; "
         "from standard_coder.pipelines import BUILTINS; rc = main(sys.argv[1:], BUILTINS); "
@@ -129,7 +131,8 @@ def test_a_no_op_rerun_imports_no_heavy_package(demo: Path) -> None:
         capture_output=True, text=True, env=dict(os.environ), timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "0 ran, 3 skipped" in proc.stderr
+    assert "0 ran, 4 skipped" in proc.stderr
+    assert "What the effort model learned" in proc.stderr and "Report: " in proc.stderr
 
 
 def test_editing_a_forecast_input_reruns_only_forecast(demo: Path) -> None:
@@ -253,7 +256,7 @@ def test_init_config_in_a_repository_runs_unchanged(tmp_path: Path) -> None:
     plan = json.loads(
         cli("status", "--config", str(repo / "pipeline_config.toml"), "--json").stdout
     )
-    assert [s["stage"] for s in plan["stages"]] == ["mine", "train_sch"]
+    assert [s["stage"] for s in plan["stages"]] == ["mine", "train_sch", "team_output"]
     cli("pipeline", "--config", str(repo / "pipeline_config.toml"), "--stages", "mine")
     db = repo / "sc-output" / "raw" / "mined_commits.sqlite"
     assert db.exists()

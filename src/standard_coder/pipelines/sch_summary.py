@@ -72,54 +72,79 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
 
 
-def print_summary(s: dict[str, Any]) -> None:
-    """Print the summary (Rich, on stderr)."""
-    from rich.table import Table
+def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    """A plain aligned text table (no Rich: a no-op rerun prints this without heavy imports)."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
-    from standard_coder.runner.console import make_console
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
 
-    con = make_console(stderr=True)
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([title, line(header), rule, *(line(r) for r in rows)])
+
+
+def summary_lines(s: dict[str, Any]) -> list[str]:
+    """The summary as text lines: metric table, warnings, forecast dates, where things are."""
+    out: list[str] = []
     ev = s.get("evaluation") or {}
     if ev:
-        t = Table(title="What the effort model learned (held-out commits)", title_justify="left")
-        t.add_column("metric")
-        t.add_column("SCH model", justify="right")
-        t.add_column("LOC baseline", justify="right")
-        for name, key in [
-            ("neg. log-likelihood / label (lower is better)", "heldout_nll"),
-            ("CRPS, hours (lower is better)", "crps"),
-            ("80% interval coverage (target 0.80)", "coverage_80"),
-        ]:
-            t.add_row(name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}")))
-        t.add_row(
-            "Spearman vs inferred coding time",
-            _fmt(ev.get("spearman_sch")),
-            f"lines added {_fmt(ev.get('spearman_lines_added'))}",
+        rows = [
+            [name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}"))]
+            for name, key in [
+                ("neg. log-likelihood / label (lower is better)", "heldout_nll"),
+                ("CRPS, hours (lower is better)", "crps"),
+                ("80% interval coverage (target 0.80)", "coverage_80"),
+            ]
+        ]
+        rows.append(
+            [
+                "Spearman vs inferred coding time",
+                _fmt(ev.get("spearman_sch")),
+                f"lines added {_fmt(ev.get('spearman_lines_added'))}",
+            ]
         )
-        t.add_row("binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), "")
-        con.print(t)
+        rows.append(
+            ["binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), ""]
+        )
+        out.append(
+            _table(
+                "What the effort model learned (held-out commits)",
+                ["metric", "SCH model", "LOC baseline"],
+                rows,
+            )
+        )
         truth = ev.get("work_inference_pearson_vs_truth") or {}
         if truth:
-            con.print(
+            out.append(
                 "Work inference vs the simulator's true coding time (Pearson r): "
-                f"neural HMM [bold]{_fmt(truth.get('hmm'))}[/], "
+                f"neural HMM {_fmt(truth.get('hmm'))}, "
                 f"git-hours gap heuristic {_fmt(truth.get('gap'))} (paper: HMM > 0.69)"
             )
-        for w in warnings(ev):
-            con.print(f"warning: {w}", markup=False, highlight=False)
+        out.extend(f"warning: {w}" for w in warnings(ev))
     fc = s.get("forecast") or {}
     if fc:
-        con.print(
-            f"Sprint [bold]{fc.get('sprint_id')}[/] (ends {fc.get('end_date')}): "
-            f"P(complete by end) = [bold]{_fmt(fc.get('p_complete_by_end'), 2)}[/], "
+        out.append(
+            f"Sprint {fc.get('sprint_id')} (ends {fc.get('end_date')}): "
+            f"P(complete by end) = {_fmt(fc.get('p_complete_by_end'), 2)}, "
             f"done by {fc.get('completion_date_p50')} (P50) / "
             f"{fc.get('completion_date_p85')} (P85)"
         )
-    con.print(f"Report: {s['report']}", markup=False, highlight=False)
+    out.append(f"Report: {s['report']}")
     if s.get("team_output"):
-        con.print(f"Team output: {s['team_output']}", markup=False, highlight=False)
+        out.append(f"Team output: {s['team_output']}")
     if s.get("forecast_path"):
-        con.print(f"Forecast: {s['forecast_path']}", markup=False, highlight=False)
+        out.append(f"Forecast: {s['forecast_path']}")
+    return out
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    """Print the summary on stderr (logs, so ``> file`` keeps only results)."""
+    import sys
+
+    sys.stderr.write("\n".join(summary_lines(s)) + "\n")
+    sys.stderr.flush()
 
 
 def finish(base_dir: Path) -> None:

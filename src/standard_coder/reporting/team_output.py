@@ -3,7 +3,9 @@ repository (``reports/team_output.csv``) with the per-repository and per-author 
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
@@ -27,10 +29,19 @@ def _totals(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
     ]
 
 
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of ``team_output.csv`` (numbers as numbers; the csv module only: the report is
+    rebuilt on no-op reruns, which import no numpy)."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [
+            {**r, "n_changes": int(r["n_changes"]),
+             **{k: float(r[k]) for k in ("sch_hours", "sch_q10", "sch_q90")}}
+            for r in csv.DictReader(fh)
+        ]  # fmt: skip
+
+
 def render_team_output(given: SectionInput) -> str:
     """The section body (or a line saying the stage has not run yet)."""
-    from standard_coder.sch.team_output import read_csv
-
     layout = SchLayout(given.base_dir)
     path = layout.team_output_csv
     try:

@@ -15,7 +15,6 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,13 +117,3 @@ def parquet_bytes(rows: Sequence[dict[str, Any]]) -> bytes | None:
     buf = io.BytesIO()
     pq.write_table(table, buf)
     return buf.getvalue()
-
-
-def read_csv(path: Path) -> list[dict[str, Any]]:
-    """Rows of a ``team_output.csv`` (numbers as numbers)."""
-    with path.open(encoding="utf-8", newline="") as fh:
-        return [
-            {**r, "n_changes": int(r["n_changes"]),
-             **{k: float(r[k]) for k in ("sch_hours", "sch_q10", "sch_q90")}}
-            for r in csv.DictReader(fh)
-        ]  # fmt: skip
