@@ -138,11 +138,11 @@ def estimate(
                 ids = resolve_revisions(where, target.rev or "HEAD")
                 if not ids:
                     raise EstimateInputError(f"{target.rev}: names no non-merge commit in {where}")
-                stored = (
-                    commits_by_id(layout.db, ids, with_contents=contents)
-                    if (layout.db.is_file())
-                    else {}
-                )
+                stored: dict[str, Any] = {}
+                if layout.db.is_file():  # in chunks: each id is two SQL parameters
+                    for i in range(0, len(ids), 500):
+                        chunk = ids[i : i + 500]
+                        stored.update(commits_by_id(layout.db, chunk, with_contents=contents))
                 missing = [c for c in ids if c not in stored]
                 from_git = {
                     r.commit_id: r
