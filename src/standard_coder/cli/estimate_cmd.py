@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from standard_coder.cli.app import app
+from standard_coder.cli.options import ConfigOpt, SetOpt
 
 SCH_LINE = (
     "SCH = standard-coder hours: the coding time a standard coder would need for the change "
@@ -49,31 +50,31 @@ def _print_human(doc: dict[str, Any]) -> None:
 
 @app.command("estimate")
 def estimate_cmd(
-    config: Annotated[
-        Path, typer.Option("--config", "-c", help="pipeline file (TOML)", show_default=False)
-    ],
+    config: ConfigOpt,
     rev: Annotated[
         str | None,
-        typer.Argument(help="a commit (REV) or a range (A..B); default HEAD", show_default=False),
+        typer.Argument(
+            help="a commit (REV) or a range (A..B); default HEAD", metavar="REV", show_default=False
+        ),
     ] = None,
     repo: Annotated[
         Path | None,
         typer.Option(
             "--repo",
+            metavar="PATH",
             help="repository (default: the configured one holding the current directory, "
             "else the only one)",
         ),
     ] = None,
     diff: Annotated[
-        Path | None, typer.Option("--diff", help="price a patch file (git diff output)")
+        Path | None,
+        typer.Option("--diff", help="price a patch file (git diff output)", metavar="PATCH"),
     ] = None,
     worktree: Annotated[
         bool, typer.Option("--worktree", help="price the uncommitted changes of the repository")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="override a config key: KEY.PATH=VALUE")
-    ] = None,
+    set_: SetOpt = None,
 ) -> None:
     """Price changes with the trained effort model: SCH hours with q10/q50/q90 per change and
     in total (the total's quantiles are those of the summed distributions).

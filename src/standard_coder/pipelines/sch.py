@@ -11,48 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from standard_coder.config import ConfigError, load_config
 from standard_coder.pipelines import sch_forecast, sch_mine, sch_team, sch_train
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_options import mine_options
+from standard_coder.pipelines.wiring import package_sources, section_params
 from standard_coder.runner.report import ReportSection
 from standard_coder.runner.stage import Pipeline, Stage
-
-PKG = Path(__file__).resolve().parent.parent
-
-
-def _py_files(*folders: str) -> list[Path]:
-    """Source files of domain packages: their content is the stage's code version."""
-    files: list[Path] = []
-    for folder in folders:
-        root = PKG / folder
-        files.extend(sorted(root.rglob("*.py")) if root.is_dir() else [root])
-    return files
-
-
-def _dump(model: Any, root: Path | None = None) -> Any:
-    """A config section as JSON data; paths inside ``root`` (the config's folder) made relative.
-
-    These are stage params, so they enter fingerprints: relative paths keep a project folder that
-    is moved or copied elsewhere up to date (file contents are covered by the stage inputs).
-    """
-    data = json.loads(model.model_dump_json())
-    if root is None:
-        return data
-    prefix = str(root).rstrip("/") + "/"
-
-    def rel(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith(prefix):
-            return value[len(prefix) :]
-        if isinstance(value, dict):
-            return {k: rel(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [rel(v) for v in value]
-        return value
-
-    return rel(data)
 
 
 def _sprint_needs_model(path: Path | None) -> bool:
@@ -111,9 +77,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             # A configured path that is not a git repository is no git input: the stage runs,
             # mines the others, names it and exits 1 (retried next run), as docs/mining.md says.
             git_inputs=tuple(r for r in repos if _is_git_repo(r)),
-            params={"repos": _dump(cfg.repos, root), "filters": _dump(cfg.filters, root)},
+            params={
+                "repos": section_params(cfg.repos, root),
+                "filters": section_params(cfg.filters, root),
+            },
             named_outputs={"db": layout.db},
-            code_files=[Path(sch_mine.__file__), *_py_files("sch/mining", "sch/records.py")],
+            code_files=[Path(sch_mine.__file__), *package_sources("sch/mining", "sch/records.py")],
             description="mine git history into SQLite (incremental, resumable)",
         )
     )
@@ -128,7 +97,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             deps=("mine",),
             named_inputs=train_inputs,
             params={
-                "training": _dump(t, root),
+                "training": section_params(t, root),
                 "seed": cfg.runner.seed,
                 # only when set: fp32 runs keep the fingerprint they had before the key worked
                 **({"precision": cfg.runner.precision} if cfg.runner.precision != "fp32" else {}),
@@ -136,7 +105,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_outputs=layout.train_outputs(),
             code_files=[
                 Path(sch_train.__file__),
-                *_py_files(
+                *package_sources(
                     "sch/work_inference",
                     "sch/features",
                     "sch/predictors",
@@ -157,7 +126,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_inputs={"db": layout.db, "model": layout.model, "change_rep": layout.change_rep},
             params={"seed": cfg.runner.seed},
             named_outputs=sch_team.outputs(layout),
-            code_files=[Path(sch_team.__file__), *_py_files("sch/team_output.py")],
+            code_files=[Path(sch_team.__file__), *package_sources("sch/team_output.py")],
             device_sensitive=True,
             description="a team's output over time: SCH hours per week, author and repository",
         )
@@ -175,9 +144,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 run=sch_forecast.run,
                 deps=("mine", "train_sch") if needs_model else (),
                 named_inputs=forecast_inputs,
-                params={"forecasting": _dump(f, root)},
+                params={"forecasting": section_params(f, root)},
                 named_outputs={"forecasts": layout.forecasts},
-                code_files=[Path(sch_forecast.__file__), *_py_files("forecasting")],
+                code_files=[Path(sch_forecast.__file__), *package_sources("forecasting")],
                 description="Monte Carlo sprint forecast from SCH",
             )
         )

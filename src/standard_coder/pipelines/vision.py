@@ -12,8 +12,8 @@ from pathlib import Path
 
 from standard_coder.config.vision import load_vision_config
 from standard_coder.pipelines import vision_stages
-from standard_coder.pipelines.sch import _dump, _py_files
 from standard_coder.pipelines.vision_layout import VisionLayout
+from standard_coder.pipelines.wiring import package_sources, section_params
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -24,7 +24,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     v = cfg.vision
     layout = VisionLayout(cfg.outputs.base_dir, v.dataset)
     root = cfg.config_path.parent if cfg.config_path else None
-    params = {"vision": _dump(v, root)}
+    params = {"vision": section_params(v, root)}
     stage_code = Path(vision_stages.__file__)
     data_inputs = {"flowers": v.data_dir} if v.dataset == "flowers-102" and v.data_dir else {}
     stages = [
@@ -34,7 +34,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_inputs=data_inputs,
             params=params,
             named_outputs={"data": layout.data},
-            code_files=[stage_code, *_py_files("vision/data.py")],
+            code_files=[stage_code, *package_sources("vision/data.py")],
             description=f"images of {v.dataset} and their split index",
         ),
         Stage(
@@ -44,7 +44,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_inputs={"data": layout.data},
             params=params,
             named_outputs={"model": layout.model, "training": layout.training},
-            code_files=[stage_code, *_py_files("vision")],
+            code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,
             description=f"train the {v.model_type} model ({v.num_steps} steps, resumable)",
         ),
@@ -55,7 +55,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_inputs={"data": layout.data, "model": layout.model, "training": layout.training},
             params=params,
             named_outputs={"evaluation": layout.evaluation, "figures": layout.figures},
-            code_files=[stage_code, *_py_files("vision")],
+            code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,
             description="test accuracy, predictions for FiftyOne, report figures",
         ),

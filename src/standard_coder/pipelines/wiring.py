@@ -1,0 +1,42 @@
+"""Wiring helpers every built-in pipeline shares: a config section as stage params, and the
+source files of domain packages as a stage's code version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+PKG = Path(__file__).resolve().parent.parent
+
+
+def package_sources(*folders: str) -> list[Path]:
+    """Source files of domain packages: their content is the stage's code version."""
+    files: list[Path] = []
+    for folder in folders:
+        root = PKG / folder
+        files.extend(sorted(root.rglob("*.py")) if root.is_dir() else [root])
+    return files
+
+
+def section_params(model: Any, root: Path | None = None) -> Any:
+    """A config section as JSON data; paths inside ``root`` (the config's folder) made relative.
+
+    These are stage params, so they enter fingerprints: relative paths keep a project folder that
+    is moved or copied elsewhere up to date (file contents are covered by the stage inputs).
+    """
+    data = json.loads(model.model_dump_json())
+    if root is None:
+        return data
+    prefix = str(root).rstrip("/") + "/"
+
+    def rel(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(prefix):
+            return value[len(prefix) :]
+        if isinstance(value, dict):
+            return {k: rel(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rel(v) for v in value]
+        return value
+
+    return rel(data)
