@@ -88,12 +88,17 @@ def _ends_with_newline(path: Path) -> bool:
 
 def read_events(path: Path) -> list[dict[str, Any]]:
     """Every event in a JSONL file, in order; torn or garbled lines are skipped."""
-    out: list[dict[str, Any]] = []
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        return out
-    for line in data.split(b"\n"):
+        return []
+    return parse_event_lines(data.split(b"\n"))
+
+
+def parse_event_lines(lines: list[bytes]) -> list[dict[str, Any]]:
+    """The events among JSONL lines, in order; empty, torn or garbled lines are skipped."""
+    out: list[dict[str, Any]] = []
+    for line in lines:
         if not line.strip():
             continue
         try:

@@ -4,7 +4,6 @@ and the latest run's stages (events, run state, manifests). Reads only.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 
 from standard_coder.runner.decision import Reason
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
+from standard_coder.runner.events import parse_event_lines
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.report.kit import fmt_time, fmt_value, num, read_json
 
@@ -73,17 +73,7 @@ def read_events(base_dir: Path) -> list[dict[str, Any]]:
     lines = data.split(b"\n")
     if size > MAX_EVENT_BYTES:
         lines = lines[1:]  # the first line is probably cut
-    out: list[dict[str, Any]] = []
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(ev, dict) and isinstance(ev.get("event"), str):
-            out.append(ev)
-    return out
+    return parse_event_lines(lines)
 
 
 def _event_status(events: Sequence[Mapping[str, Any]]) -> str | None:
