@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -14,7 +14,17 @@ from standard_coder.config.mining import FiltersSection, ReposSection
 from standard_coder.config.training import TrainingSection
 
 
-class FlagshipConfig(StrictModel):
+class PipelineConfig(StrictModel):
+    """A built-in pipeline's file: its sections, and where it was loaded from."""
+
+    # Not part of the file: where it was loaded from (paths resolve against its folder).
+    config_path: Path | None = Field(None, exclude=True)
+
+
+ConfigT = TypeVar("ConfigT", bound=PipelineConfig)
+
+
+class FlagshipConfig(PipelineConfig):
     """``pipeline_config.toml`` for ``mine -> train_sch -> forecast``."""
 
     pipeline: PipelineSection = Field(default_factory=PipelineSection)
@@ -24,9 +34,6 @@ class FlagshipConfig(StrictModel):
     filters: FiltersSection = Field(default_factory=FiltersSection)
     training: TrainingSection = Field(default_factory=TrainingSection)
     forecasting: ForecastingSection = Field(default_factory=ForecastingSection)
-
-    # Not part of the file: where it was loaded from (paths resolve against its folder).
-    config_path: Path | None = Field(None, exclude=True)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -47,25 +54,44 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         raise ConfigError(str(exc)) from None
 
 
-def load_config(path: Path, overrides: list[str] | None = None) -> FlagshipConfig:
-    """Load and validate the flagship config; every relative path is taken from ``path``'s folder.
+def load_pipeline_config(
+    model: type[ConfigT], path: Path, overrides: list[str] | None = None, *, name: str | None = None
+) -> ConfigT:
+    """Load and validate a pipeline file; every relative path is taken from ``path``'s folder.
 
     Raises:
         ConfigError: the file is missing, not TOML, or a key is unknown or has the wrong form.
     """
     path = Path(path).resolve()
     data = apply_overrides(read_toml(path), overrides or [])
-    return validate_config(data, path)
+    return validate_pipeline_config(model, data, path, name=name)
+
+
+def validate_pipeline_config(
+    model: type[ConfigT], data: dict[str, Any], path: Path, *, name: str | None = None
+) -> ConfigT:
+    """Validate a raw dict as if it had been read from ``path``.
+
+    ``name``: the pipeline's name, filled into ``[pipeline]`` when the file leaves it out.
+    """
+    # Absent sections are validated too, so their path defaults resolve against the file's folder.
+    sections = [n for n in model.model_fields if n != "config_path"]
+    data = {**{n: {} for n in sections}, **data}
+    if name is not None and isinstance(data.get("pipeline"), dict):
+        data["pipeline"] = {"name": name, **data["pipeline"]}
+    try:
+        cfg = model.model_validate(data, context={"config_dir": path.parent})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, model, str(path))) from None
+    cfg.config_path = path
+    return cfg
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> FlagshipConfig:
+    """Load and validate the flagship config (see :func:`load_pipeline_config`)."""
+    return load_pipeline_config(FlagshipConfig, path, overrides)
 
 
 def validate_config(data: dict[str, Any], path: Path) -> FlagshipConfig:
-    """Validate a raw dict as if it had been read from ``path``."""
-    # Absent sections are validated too, so their path defaults resolve against the file's folder.
-    sections = [n for n in FlagshipConfig.model_fields if n != "config_path"]
-    data = {**{n: {} for n in sections}, **data}
-    try:
-        cfg = FlagshipConfig.model_validate(data, context={"config_dir": path.parent})
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, FlagshipConfig, str(path))) from None
-    cfg.config_path = path
-    return cfg
+    """Validate a raw flagship dict as if it had been read from ``path``."""
+    return validate_pipeline_config(FlagshipConfig, data, path)

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from standard_coder.config.base import ConfigError, ConfigPath, StrictModel, format_validation_error
+from standard_coder.config.base import ConfigPath, StrictModel
 from standard_coder.config.core import OutputsSection, PipelineSection, RunnerSection
+from standard_coder.config.schema import (
+    PipelineConfig,
+    load_pipeline_config,
+    validate_pipeline_config,
+)
 
 
 class VisionSection(StrictModel):
@@ -59,15 +64,13 @@ class VisionSection(StrictModel):
         return self
 
 
-class VisionConfig(StrictModel):
+class VisionConfig(PipelineConfig):
     """``pipeline_config.toml`` for ``prepare -> train -> evaluate``."""
 
     pipeline: PipelineSection = Field(default_factory=lambda: PipelineSection(name="vision"))
     outputs: OutputsSection = Field(default_factory=OutputsSection)
     runner: RunnerSection = Field(default_factory=RunnerSection)
     vision: VisionSection = Field(default_factory=VisionSection)
-
-    config_path: Path | None = Field(None, exclude=True)
 
 
 def load_vision_config(path: Path, overrides: list[str] | None = None) -> VisionConfig:
@@ -76,22 +79,9 @@ def load_vision_config(path: Path, overrides: list[str] | None = None) -> Vision
     Raises:
         ConfigError: the file is missing, not TOML, or a key is unknown or has the wrong form.
     """
-    from standard_coder.config.schema import apply_overrides, read_toml
-
-    path = Path(path).resolve()
-    data = apply_overrides(read_toml(path), overrides or [])
-    return validate_vision_config(data, path)
+    return load_pipeline_config(VisionConfig, path, overrides, name="vision")
 
 
 def validate_vision_config(data: dict[str, Any], path: Path) -> VisionConfig:
     """Validate a raw dict as if it had been read from ``path``."""
-    sections = [n for n in VisionConfig.model_fields if n != "config_path"]
-    data = {**{n: {} for n in sections}, **data}
-    if isinstance(data.get("pipeline"), dict):
-        data["pipeline"] = {"name": "vision", **data["pipeline"]}
-    try:
-        cfg = VisionConfig.model_validate(data, context={"config_dir": path.parent})
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, VisionConfig, str(path))) from None
-    cfg.config_path = path
-    return cfg
+    return validate_pipeline_config(VisionConfig, data, path, name="vision")
