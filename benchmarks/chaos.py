@@ -851,7 +851,28 @@ def main() -> None:
         "raw_bytes_differ": sorted(b.raw_differences)[:10],
         "failures": b.failures[:20],
     }
+    print_table(result)
     print(json.dumps(result))
+
+
+def print_table(result: dict[str, Any]) -> None:
+    """What was injected and how the runner came out of it, against the issue's targets."""
+    rows = [
+        ("SIGKILLs sent", "kills", ">= 100 at default size"),
+        ("storms", "storms", ""),
+        ("storms recovered without help", "recovered", "== storms"),
+        ("storms identical to the clean run", "identical", "== storms"),
+        ("orphan processes", "orphans", "0"),
+        ("tracebacks printed", "tracebacks", "0"),
+        ("runs stuck", "stuck", "0"),
+        ("state files corrupted", "corruptions", ""),
+        ("corruptions recovered", "corruptions_recovered", "== corruptions"),
+        ("fuzz cases", "fuzz_cases", ""),
+        ("fuzz cases: clean error or correct run", "fuzz_clean_errors", "== fuzz cases"),
+    ]
+    print(f"{'chaos (standard-coder)':<40} {'count':>7}  target")
+    for label, key, target in rows:
+        print(f"{label:<40} {result.get(key, '-')!s:>7}  {target}")
 
 
 if __name__ == "__main__":
