@@ -25,7 +25,7 @@ def demo(
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
     log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
     pipeline: Annotated[
-        str, typer.Option("--pipeline", help="sch (the flagship) or vision (digits)")
+        str, typer.Option("--pipeline", help="sch (flagship), vision (digits), audio (subtitles)")
     ] = "sch",
 ) -> None:
     """Run a built-in pipeline on its embedded default (sch: a simulated team's repositories)."""
@@ -35,8 +35,13 @@ def demo(
     if pipeline == "vision":
         _vision_demo(output_dir, size, log_level, log_format)
         return
+    if pipeline == "audio":
+        from standard_coder.cli.demo_audio import audio_demo
+
+        audio_demo(output_dir, size, log_level, log_format)
+        return
     if pipeline != "sch":
-        typer.echo(f"error: --pipeline {pipeline!r}: expected sch or vision", err=True)
+        typer.echo(f"error: --pipeline {pipeline!r}: expected sch, vision or audio", err=True)
         raise typer.Exit(2)
     from standard_coder.pipelines.demo import SIZES, prepare
 

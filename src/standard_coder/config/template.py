@@ -79,17 +79,30 @@ VISION_HEADER = """\
 # Evaluate a checkpoint:        standard-coder eval --checkpoint MODEL.pt --config {name}
 """
 
-PIPELINES = ("sch", "vision")
+AUDIO_HEADER = """\
+# Standard Coder pipeline configuration: the audio pipeline,
+# demux -> source_separation -> transcribe -> glossary -> subtitles.
+# Every key is listed with its default. Relative paths are taken from this file's folder,
+# '~' is expanded. Run it with:   standard-coder pipeline --config {name}
+# After editing [glossary] only: standard-coder pipeline --config {name} --stages glossary
+"""
+
+PIPELINES = ("sch", "vision", "audio")
 
 
 def render_template(name: str = "pipeline_config.toml", pipeline: str = "sch") -> str:
-    """Return the commented default config of ``pipeline`` (``sch`` or ``vision``) as TOML text."""
+    """The commented default config of ``pipeline`` (``sch``, ``vision``, ``audio``) as TOML."""
     model: type[BaseModel]
     if pipeline == "vision":
         from standard_coder.config.vision import VisionConfig
 
         out: list[str] = [VISION_HEADER.format(name=name)]
         model = VisionConfig
+    elif pipeline == "audio":
+        from standard_coder.config.audio import AudioConfig
+
+        out = [AUDIO_HEADER.format(name=name)]
+        model = AudioConfig
     elif pipeline == "sch":
         out = [HEADER.format(name=name)]
         model = FlagshipConfig

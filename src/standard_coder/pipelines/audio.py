@@ -1,0 +1,185 @@
+"""The ``audio`` pipeline ``demux -> source_separation -> transcribe -> glossary -> subtitles``.
+
+Wiring only: each stage's params are its own config section (so editing ``[glossary]`` touches
+``glossary`` alone), inputs and outputs come from
+:class:`~standard_coder.pipelines.audio_layout.AudioLayout`, and ``auto`` backends are resolved
+here, without importing them, so the backend a stage uses is part of its fingerprint. Every stage
+is device-sensitive: the device is in every manifest, and a device change reruns the chain.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+from standard_coder.config.audio import AudioConfig, load_audio_config
+from standard_coder.pipelines import audio_stages
+from standard_coder.pipelines.audio_layout import AudioLayout
+from standard_coder.pipelines.wiring import package_sources, section_params
+from standard_coder.runner.report import ReportSection, SectionInput
+from standard_coder.runner.stage import Pipeline, Stage
+
+
+def demux_backend(configured: str) -> str:
+    """``auto`` -> ``ffmpeg`` when one is on PATH or the imageio-ffmpeg wheel is installed."""
+    if configured != "auto":
+        return configured
+    return "ffmpeg" if shutil.which("ffmpeg") or find_spec("imageio_ffmpeg") else "python"
+
+
+def separation_backend(configured: str) -> str:
+    """``auto`` -> ``demucs`` when the package is importable, else ``dsp``."""
+    if configured != "auto":
+        return configured
+    return "demucs" if find_spec("demucs") else "dsp"
+
+
+def build(config_path: Path, overrides: list[str]) -> Pipeline:
+    """Build the ``audio`` pipeline from its config file plus ``--set`` overrides."""
+    cfg = load_audio_config(Path(config_path), list(overrides))
+    return pipeline_from_config(cfg)
+
+
+def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
+    layout = AudioLayout(cfg.outputs.base_dir)
+    root = cfg.config_path.parent if cfg.config_path else None
+    code = Path(audio_stages.__file__)
+
+    def params(name: str, **extra: str) -> dict[str, object]:
+        return {name: section_params(getattr(cfg, name), root), **extra}
+
+    t = cfg.transcribe
+    asr_inputs = {"vocals": layout.vocals} if t.backend != "import" else {"file": t.transcript}
+    stages = [
+        Stage(
+            name="demux",
+            run=audio_stages.demux,
+            named_inputs={"media": cfg.demux.input},
+            params=params("demux", demux_backend=demux_backend(cfg.demux.backend)),
+            named_outputs={"clip": layout.clip, "clip_info": layout.clip_info},
+            code_files=[code, *package_sources("audio/media.py")],
+            device_sensitive=True,
+            description="the clip of the media file as a WAV",
+        ),
+        Stage(
+            name="source_separation",
+            run=audio_stages.source_separation,
+            deps=("demux",),
+            named_inputs={"clip": layout.clip},
+            params=params(
+                "source_separation",
+                separation_backend=separation_backend(cfg.source_separation.backend),
+            ),
+            named_outputs={
+                "vocals": layout.vocals,
+                "accompaniment": layout.accompaniment,
+                "info": layout.separation_info,
+            },
+            code_files=[code, *package_sources("audio/media.py", "audio/separation.py")],
+            device_sensitive=True,
+            description="vocals and accompaniment (Demucs or mid/side DSP)",
+        ),
+        Stage(
+            name="transcribe",
+            run=audio_stages.transcribe,
+            deps=("demux", "source_separation") if t.backend != "import" else ("demux",),
+            named_inputs={"clip_info": layout.clip_info, **asr_inputs},
+            params=params("transcribe"),
+            named_outputs={"transcript": layout.transcript},
+            code_files=[code, *package_sources("audio/transcript.py")],
+            device_sensitive=True,
+            description=f"transcript ({t.backend})",
+        ),
+        Stage(
+            name="glossary",
+            run=audio_stages.glossary,
+            deps=("transcribe",),
+            named_inputs={"transcript": layout.transcript},
+            params=params("glossary"),
+            named_outputs={
+                "transcript": layout.corrected,
+                "terms": layout.terms,
+                "coverage": layout.coverage,
+            },
+            code_files=[code, *package_sources("audio/transcript.py", "audio/glossary.py")],
+            device_sensitive=True,
+            description="term list and its spellings applied",
+        ),
+        Stage(
+            name="subtitles",
+            run=audio_stages.subtitles,
+            deps=("glossary",),
+            named_inputs={"transcript": layout.corrected},
+            params=params("subtitles"),
+            named_outputs={"srt": layout.srt, "vtt": layout.vtt},
+            code_files=[code, *package_sources("audio/transcript.py", "audio/subtitles.py")],
+            device_sensitive=True,
+            description="SRT and VTT with the glossary's spellings",
+        ),
+    ]
+    return Pipeline(
+        name="audio",
+        stages=stages,
+        base_dir=cfg.outputs.base_dir,
+        seed=cfg.runner.seed,
+        device=cfg.runner.device,
+        workers=1,
+        stop_grace_s=cfg.runner.stop_grace_s,
+        config=json.loads(cfg.model_dump_json()),
+        report_sections=(ReportSection("Subtitles", _section, nav="Subtitles"),),
+        root=root,
+        on_finish=print_summary,
+    )
+
+
+def _read(path: Path) -> dict[str, object]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def print_summary(base_dir: Path) -> None:
+    """What the run produced (plain text on stderr; reads small JSON files only)."""
+    layout = AudioLayout(base_dir)
+    sep, cov = _read(layout.separation_info), _read(layout.coverage)
+    if sep:
+        print(f"Separation: {sep.get('backend')} ({sep.get('model')}) on {sep.get('device')}",
+              file=sys.stderr)  # fmt: skip
+    if cov:
+        print(
+            f"Glossary: {cov.get('terms')} terms, {cov.get('coverage_pct')}% of "
+            f"{cov.get('segments')} segments mention one",
+            file=sys.stderr,
+        )
+    print(f"Subtitles: {layout.srt} and {layout.vtt.name}", file=sys.stderr)
+
+
+def _section(given: SectionInput) -> str:
+    layout = AudioLayout(given.base_dir)
+    sep, cov = _read(layout.separation_info), _read(layout.coverage)
+    if not cov:
+        return "<p>No subtitles yet.</p>"
+    found = cov.get("replacements")
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r.get('from')))}</td><td>{html.escape(str(r.get('to')))}"
+        f"</td><td>{r.get('count')}</td></tr>"
+        for r in (found if isinstance(found, list) else [])
+    )
+    try:
+        srt = layout.srt.read_text(encoding="utf-8")[:2000]
+    except OSError:
+        srt = ""
+    return (
+        f"<p>Separation: {html.escape(str(sep.get('backend')))} "
+        f"({html.escape(str(sep.get('model')))}) on {html.escape(str(sep.get('device')))}. "
+        f"Glossary: {cov.get('terms')} terms; {cov.get('coverage_pct')}% of "
+        f"{cov.get('segments')} segments mention one.</p>"
+        f"<table><tr><th>heard</th><th>written</th><th>times</th></tr>{rows}</table>"
+        f"<pre>{html.escape(srt)}</pre>"
+    )
