@@ -137,12 +137,25 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 
 def write_audio(path: Path, data: np.ndarray, sample_rate: int) -> None:
-    """Write ``frames x channels`` float data as a 32-bit float WAV, atomically."""
-    import soundfile as sf
+    """Write ``frames x channels`` float data as a 32-bit float WAV, atomically.
 
+    A plain RIFF header (no PEAK chunk with a time stamp, as libsndfile adds), so the same
+    samples always give the same bytes and downstream stages stay cached.
+    """
+    import numpy as np
+
+    frames = np.ascontiguousarray(data, dtype="<f4")
+    channels = frames.shape[1]
+    body = frames.tobytes()
+    fmt = struct.pack("<HHIIHH", 3, channels, sample_rate, sample_rate * 4 * channels,
+                      4 * channels, 32)  # fmt: skip
+    header = b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(body)) + b"WAVE"
+    header += b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(body))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sf.write(str(tmp), data, sample_rate, subtype="FLOAT", format="WAV")
+    with tmp.open("wb") as fh:
+        fh.write(header)
+        fh.write(body)
     os.replace(tmp, path)
 
 

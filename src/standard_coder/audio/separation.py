@@ -48,7 +48,10 @@ class DemucsInfo:
 
 def demucs_available() -> bool:
     """True when ``demucs`` can be imported (checked without importing it)."""
-    return importlib.util.find_spec("demucs") is not None
+    try:
+        return importlib.util.find_spec("demucs") is not None
+    except (ImportError, ValueError):  # a broken or half-removed install
+        return False
 
 
 def separate_dsp(data: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +71,14 @@ def separate_dsp(data: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.nda
     voice = sosfiltfilt(sos, mid, padlen=max(padlen, 0)) if data.shape[0] > 1 else mid
     vocals = np.repeat(voice[:, None], data.shape[1], axis=1).astype(np.float32)
     return vocals, (data - vocals).astype(np.float32)
+
+
+def _need_demucs() -> None:
+    if not demucs_available():
+        raise SeparationError(
+            "source_separation backend 'demucs': the demucs package is not installed "
+            "(pip install 'standard-coder[audio]', or backend = 'dsp')"
+        )
 
 
 def _safe_load(path: Path) -> dict[str, Any]:
@@ -108,11 +119,7 @@ def load_demucs_model(name: str, repo: Path | None) -> Any:
         SeparationError: demucs is not installed, a pretrained model without ``repo``, or
             missing/invalid weights.
     """
-    if not demucs_available():
-        raise SeparationError(
-            "source_separation backend 'demucs': the demucs package is not installed "
-            "(pip install 'standard-coder[audio]', or backend = 'dsp')"
-        )
+    _need_demucs()
     from demucs.pretrained import demucs_unittest
     from demucs.states import load_model
 
@@ -153,6 +160,7 @@ def separate_demucs(
     ``seed`` seeds torch before the model is built and applied (``demucs_unittest`` is
     randomly initialised; ``shifts`` draws random offsets), so a rerun gives the same bytes.
     """
+    _need_demucs()
     import numpy as np
     import torch
     from demucs.apply import apply_model

@@ -35,7 +35,9 @@ def separation_backend(configured: str) -> str:
     """``auto`` -> ``demucs`` when the package is importable, else ``dsp``."""
     if configured != "auto":
         return configured
-    return "demucs" if find_spec("demucs") else "dsp"
+    from standard_coder.audio.separation import demucs_available
+
+    return "demucs" if demucs_available() else "dsp"
 
 
 def build(config_path: Path, overrides: list[str]) -> Pipeline:

@@ -1,0 +1,243 @@
+"""The audio pipeline end to end through the CLI: the seed's glossary quickstart on the demo's
+40 s of synthetic audio (baseline, glossary-only rerun, full run that skips the heavy stages),
+clip and device invalidation, forced separation, Demucs's offline test model, and bad media.
+
+Real files, real subprocesses, the real ffmpeg binary of the imageio-ffmpeg wheel (or PATH's)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+STAGES = ["demux", "source_separation", "transcribe", "glossary", "subtitles"]
+HEAVY = {"numpy", "torch", "scipy", "soundfile", "demucs", "sklearn", "rich", "typer"}
+# The fast front door, reporting which heavy packages the run imported.
+FRONT = (
+    "import sys, json; from standard_coder.runner.front import main; "
+    "from standard_coder.pipelines import BUILTINS; rc = main(sys.argv[1:], BUILTINS); "
+    f"print('HEAVY=' + json.dumps(sorted(set({sorted(HEAVY)!r}) & set(sys.modules))), "
+    "file=sys.stderr); sys.exit(rc)"
+)
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "standard_coder", *args],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}, timeout=600,
+    )  # fmt: skip
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def front(*args: str) -> tuple[subprocess.CompletedProcess[str], float, list[str]]:
+    """Run ``pipeline ...`` through the front door: (process, wall seconds, heavy imports)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", FRONT, "pipeline", *args],
+        capture_output=True, text=True, env=dict(os.environ), timeout=300,
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("HEAVY=")]
+    return proc, wall, json.loads(line[len("HEAVY=") :])
+
+
+def run_events(base: Path) -> list[dict[str, Any]]:
+    evs = [json.loads(x) for x in (base / "logs" / "events.jsonl").read_text().splitlines()]
+    return [e for e in evs if e["run_id"] == evs[-1]["run_id"]]
+
+
+def by_event(evs: list[dict[str, Any]], name: str) -> list[str]:
+    return [e["stage"] for e in evs if e["event"] == name]
+
+
+def edit(config: Path, pattern: str, repl: str) -> None:
+    text, n = re.subn(pattern, repl, config.read_text(), flags=re.M)
+    assert n == 1, pattern
+    config.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("audio-demo")
+    proc = cli("demo", "--pipeline", "audio", "--output-dir", str(out), "--size", "tiny")
+    assert "Subtitles: " in proc.stderr and "ok: 5 ran, 0 skipped" in proc.stderr
+    return out
+
+
+def test_demo_writes_config_media_and_every_output(demo: Path) -> None:
+    config = (demo / "pipeline_config.toml").read_text()
+    assert re.search(r'^\[glossary\]\nextra_terms = \[.*"Demucs".*\]$', config, re.M)
+    base = demo / "sc-output"
+    clip = json.loads((base / "audio" / "clip.json").read_text())
+    assert clip["duration"] >= 30 and clip["sample_rate"] == 16000 and clip["channels"] == 2
+    for rel in ["audio/separated/vocals.wav", "glossary/terms.tsv", "reports/index.html"]:
+        assert (base / rel).is_file(), rel
+    srt = (base / "subtitles" / "subtitles.srt").read_text()
+    vtt = (base / "subtitles" / "subtitles.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and "00:00:00,300 --> " in srt
+    # the glossary's spellings reach the subtitles: ASR-style misspellings are fixed
+    for text in (srt, vtt):
+        assert "Demucs," in text and "WhisperX." in text and "demucks" not in text
+        assert "Whisper X" not in text and "standard coder" not in text
+    for stage in STAGES:
+        manifest = json.loads((base / "stages" / stage / "manifest.json").read_text())
+        assert manifest["device"] == "cpu", stage
+    sep = json.loads((base / "stages" / "source_separation" / "manifest.json").read_text())
+    assert sep["params"]["separation_backend"] == "dsp" and sep["summary"]["device"] == "cpu"
+
+
+def test_glossary_quickstart(demo: Path) -> None:
+    """The seed's three runs: baseline (the fixture), glossary only, then a full run that
+    skips every heavy stage; runs 2 and 3 import neither numpy nor torch, each at most 3 s."""
+    config, base = demo / "pipeline_config.toml", demo / "sc-output"
+    edit(config, r"^extra_terms = \[", 'extra_terms = ["Source Separation", ')
+
+    proc, wall2, heavy = front("--config", str(config), "--stages", "glossary")
+    evs = run_events(base)
+    assert by_event(evs, "stage_completed") == ["glossary"] and heavy == []
+    assert "Source Separation\tuser" in (base / "glossary" / "terms.tsv").read_text()
+    assert "Source Separation" not in (base / "subtitles" / "subtitles.srt").read_text()
+
+    proc, wall3, heavy = front("--config", str(config), "--log-format", "json")
+    json_events = [json.loads(x) for x in proc.stderr.splitlines() if x.startswith("{")]
+    skipped = by_event(json_events, "stage_skipped")
+    assert skipped == ["demux", "source_separation", "transcribe", "glossary"]
+    assert by_event(json_events, "stage_completed") == ["subtitles"] and heavy == []
+    assert "Source Separation is never" in (base / "subtitles" / "subtitles.srt").read_text()
+    assert wall2 <= 3.0 and wall3 <= 3.0, (wall2, wall3)
+
+    _, _, heavy = front("--config", str(config))  # a no-op
+    assert heavy == [] and not by_event(run_events(base), "stage_running")
+
+
+def test_clip_end_reruns_from_demux_and_forced_separation_runs_alone(demo: Path) -> None:
+    config, base = demo / "pipeline_config.toml", demo / "sc-output"
+    edit(config, r"^clip_end = 40\.0$", "clip_end = 35.0")
+    status = json.loads(cli("status", "--config", str(config), "--json").stdout)["stages"]
+    assert "clip_end" in status[0]["reason"]
+    cli("pipeline", "--config", str(config))
+    assert by_event(run_events(base), "stage_completed") == STAGES
+    assert json.loads((base / "audio" / "clip.json").read_text())["duration"] == 35.0
+    assert "Goodbye" not in (base / "subtitles" / "subtitles.srt").read_text()
+
+    vocals = (base / "audio" / "separated" / "vocals.wav").read_bytes()
+    cli("pipeline", "--config", str(config), "--force", "--stages", "source_separation")
+    evs = run_events(base)
+    assert by_event(evs, "stage_running") == ["source_separation"]
+    assert (base / "audio" / "separated" / "vocals.wav").read_bytes() == vocals
+    status = json.loads(cli("status", "--config", str(config), "--json").stdout)["stages"]
+    assert [s["run"] for s in status] == [False] * 5  # same bytes: nothing downstream is stale
+
+
+def test_a_device_change_invalidates(demo: Path) -> None:
+    """A manifest written on another device (as after a CUDA or MPS run) is not reused."""
+    config, base = demo / "pipeline_config.toml", demo / "sc-output"
+    path = base / "stages" / "source_separation" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["device"] = "cuda"
+    path.write_text(json.dumps(manifest))
+    status = json.loads(cli("status", "--config", str(config), "--json").stdout)["stages"]
+    runs = {s["stage"]: s for s in status}
+    assert runs["source_separation"]["run"] and "device" in runs["source_separation"]["reason"]
+    assert not runs["demux"]["run"]
+    cli("pipeline", "--config", str(config))
+    assert "source_separation" in by_event(run_events(base), "stage_completed")
+    assert json.loads(path.read_text())["device"] == "cpu"
+
+
+def test_demucs_unittest_model_offline(tmp_path: Path) -> None:
+    """The Demucs path itself (its in-code test model, no weights), and its cache."""
+    import numpy as np
+    import soundfile as sf
+
+    rate = 16000
+    t = np.arange(2 * rate) / rate
+    mix = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3
+    sf.write(tmp_path / "mix.wav", mix.astype(np.float32), rate)
+    (tmp_path / "t.srt").write_text("1\n00:00:00,100 --> 00:00:01,500\nHello Demucs\n")
+    config = tmp_path / "audio.toml"
+    config.write_text(
+        '[pipeline]\nname = "audio"\n[runner]\ndevice = "cpu"\n'
+        '[demux]\ninput = "mix.wav"\nbackend = "python"\n'
+        '[source_separation]\nbackend = "demucs"\n[transcribe]\ntranscript = "t.srt"\n'
+    )
+    cli("pipeline", "--config", str(config))
+    base = tmp_path / "sc-output"
+    info = json.loads((base / "audio" / "separated" / "separation.json").read_text())
+    assert info["backend"] == "demucs" and info["model"] == "demucs_unittest"
+    assert info["device"] == "cpu" and "vocals" in info["sources"]
+    vocals, vr = sf.read(base / "audio" / "separated" / "vocals.wav")
+    rest, _ = sf.read(base / "audio" / "separated" / "no_vocals.wav")
+    assert vr == rate and vocals.shape == mix.shape
+    assert np.allclose(vocals + rest, mix, atol=1e-4)
+    manifest = json.loads((base / "stages" / "source_separation" / "manifest.json").read_text())
+    assert manifest["device"] == "cpu" and manifest["params"]["separation_backend"] == "demucs"
+    assert "0 ran, 5 skipped" in cli("pipeline", "--config", str(config)).stderr
+
+
+def test_auto_falls_back_to_dsp_when_demucs_is_not_importable(tmp_path: Path) -> None:
+    demo = tmp_path / "d"
+    cli("demo", "--pipeline", "audio", "--output-dir", str(demo), "--size", "tiny")
+    config = demo / "pipeline_config.toml"
+    edit(config, r'^backend = "dsp"$', 'backend = "auto"')
+    hide = "import sys; sys.modules['demucs'] = None; " + FRONT
+    proc = subprocess.run(
+        [sys.executable, "-c", hide, "pipeline", "--config", str(config)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((demo / "sc-output/audio/separated/separation.json").read_text())
+    assert info["backend"] == "dsp"
+    # asking for Demucs explicitly without it is bad input: one line, exit 2
+    edit(config, r'^backend = "auto"$', 'backend = "demucs"')
+    proc = subprocess.run(
+        [sys.executable, "-c", hide, "pipeline", "--config", str(config)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "demucs package is not installed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _media(path: Path, case: str) -> None:
+    if case == "not_audio":
+        path.write_text("this is a text file, not audio\n" * 20)
+    elif case == "empty":
+        path.write_bytes(b"")
+    else:  # a real WAV cut short
+        import numpy as np
+        import soundfile as sf
+
+        sf.write(path, np.zeros((16000, 2), dtype=np.float32), 16000)
+        path.write_bytes(path.read_bytes()[: 16000 * 2])
+
+
+@pytest.mark.parametrize("backend", ["python", "ffmpeg"])
+@pytest.mark.parametrize("case", ["not_audio", "empty", "truncated"])
+def test_bad_media_is_one_line_and_exit_2(tmp_path: Path, case: str, backend: str) -> None:
+    _media(tmp_path / "media.wav", case)
+    (tmp_path / "t.srt").write_text("1\n00:00:00,100 --> 00:00:01,500\nHello\n")
+    config = tmp_path / "audio.toml"
+    config.write_text(
+        f'[pipeline]\nname = "audio"\n[demux]\ninput = "media.wav"\nbackend = "{backend}"\n'
+        '[transcribe]\ntranscript = "t.srt"\n'
+    )
+    proc = cli("pipeline", "--config", str(config), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [x for x in proc.stderr.splitlines() if "media.wav" in x and "demux" in x]
+    assert errors, proc.stderr
+    expected = {"not_audio": "not", "empty": "empty file", "truncated": "truncated WAV"}[case]
+    assert expected in errors[0]
+    assert not (tmp_path / "sc-output" / "stages" / "demux" / "manifest.json").exists()
