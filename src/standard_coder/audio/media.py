@@ -78,7 +78,7 @@ def _riff_problem(path: Path, size: int) -> str | None:
                     return f"truncated WAV: the data chunk lacks {missing} of {chunk_size} bytes"
                 return None if b"fmt " in seen else "WAV data chunk before its fmt chunk"
             pos += 8 + chunk_size + (chunk_size & 1)
-        return "truncated WAV: no data chunk" if b"fmt " in seen else "WAV without a fmt chunk"
+        return "truncated WAV: it ends before its data chunk"
 
 
 def check_media(path: Path) -> None:

@@ -123,18 +123,21 @@ def load_transcript(path: Path) -> list[Segment]:
 
 
 def clip_window(segments: list[Segment], start: float, end: float) -> list[Segment]:
-    """Segments overlapping ``[start, end)``, cut to it and shifted to clip time (0 = start)."""
+    """Segments overlapping ``[start, end)``, cut to it and shifted to clip time (0 = start);
+    times rounded to microseconds."""
+
+    def at(t: float) -> float:
+        return round(min(max(t, start), end) - start, 6)
+
     out = []
     for s in segments:
         if s.end <= start or s.start >= end:
             continue
         words = [
-            Word(w.word, max(w.start, start) - start, min(w.end, end) - start)
-            for w in s.words
-            if w.end > start and w.start < end
+            Word(w.word, at(w.start), at(w.end)) for w in s.words if start < w.end and w.start < end
         ]
         text = " ".join(w.word for w in words) if s.words and len(words) < len(s.words) else s.text
-        out.append(Segment(max(s.start, start) - start, min(s.end, end) - start, text, words))
+        out.append(Segment(at(s.start), at(s.end), text, words))
     return out
 
 
