@@ -34,6 +34,11 @@ class ForecastingSection(StrictModel):
     n_sims: int = Field(10_000, ge=100, le=10_000_000, description="Monte Carlo simulations")
     rng_seed: Seed = Field(7, description="simulation seed")
     story_points_to_sch: float = Field(2.0, gt=0, description="SCH hours per story point")
+    unit: Literal["sch_hours", "story_points"] = Field(
+        "sch_hours",
+        description="unit of the forecast's effort figures: SCH hours, or story points "
+        "(SCH hours divided by the hours-per-point ratio learned from past sprints)",
+    )
     story_points_cv: float = Field(0.5, ge=0, description="lognormal spread of story-point effort")
     throughput_method: Literal["lognormal", "bootstrap", "bootstrap_daily"] = Field(
         "lognormal",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,13 +40,35 @@ class StoryPointRatio:
     n_sprints: int = 0
     """past sprints the ratio was learned from"""
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self, unit: str = "sch_hours") -> dict[str, object]:
         return {
-            "unit": "sch_hours",
+            "unit": unit,
             "story_points_to_sch": round(self.sch_per_point, 4),
             "story_points_ratio_source": self.source,
             "story_points_ratio_sprints": self.n_sprints,
         }
+
+
+UNITS = ("sch_hours", "story_points")
+
+
+def state_in_story_points(report: dict[str, Any], ratio: StoryPointRatio) -> None:
+    """Add the forecast's effort figures in story points (the reverse conversion): SCH hours
+    over ``ratio.sch_per_point``. The SCH keys stay; each gets a ``*_story_points`` twin
+    (``remaining_story_points``, per ticket ``mean_remaining_story_points``, per case
+    ``expected_completed_story_points``) and ``effort_unit.unit`` says which one is the answer.
+    """
+    per = ratio.sch_per_point
+
+    def pts(x: Any) -> float | None:
+        return None if x is None else round(float(x) / per, 3)
+
+    report["remaining_story_points"] = {k: pts(v) for k, v in report["remaining_sch"].items()}
+    for row in (report, *report.get("scenarios", [])):
+        if "expected_completed_sch" in row:
+            row["expected_completed_story_points"] = pts(row["expected_completed_sch"])
+    for t in report["tickets"]:
+        t["mean_remaining_story_points"] = pts(t["mean_remaining_sch"])
 
 
 def story_point_ratio(sprints: Sequence[HistoricalSprint], configured: float) -> StoryPointRatio:

@@ -19,7 +19,12 @@ from typing import Any
 import numpy as np
 
 from standard_coder.forecasting._io import atomic_write_json
-from standard_coder.forecasting.effort import ModelEffort, effort_samples, story_point_ratio
+from standard_coder.forecasting.effort import (
+    ModelEffort,
+    effort_samples,
+    state_in_story_points,
+    story_point_ratio,
+)
 from standard_coder.forecasting.inputs import (
     HistoricalOutcomes,
     SprintInputs,
@@ -133,7 +138,9 @@ def forecast_sprint(
         scenarios=scenario_rows,
     )
     report["throughput"]["widen_sigma"] = check.widen_sigma
-    report["effort_unit"] = ratio.as_dict()
+    report["effort_unit"] = ratio.as_dict(options.unit)
+    if options.unit == "story_points":
+        state_in_story_points(report, ratio)
     report["warnings"] = check.warnings
     return report
 

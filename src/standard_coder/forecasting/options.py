@@ -17,6 +17,9 @@ class ForecastOptions:
     rng_seed: int = 7
     story_points_to_sch: float = 2.0
     story_points_cv: float = 0.5
+    unit: str = "sch_hours"
+    """``sch_hours`` or ``story_points``: the unit the effort figures are stated in (the
+    simulation is the same; story points are SCH hours over the learned hours per point)"""
     throughput_method: ThroughputMethod = "lognormal"
     story_points_fallback: bool = False
     backtest_min_history: int = 3

@@ -162,7 +162,9 @@ def forecast_table(report: dict[str, Any]) -> Table:
     table.add_column("P(done by end)", justify="right", no_wrap=True)
     table.add_column("P50 done by", justify="right", no_wrap=True)
     table.add_column("P85 done by", justify="right", no_wrap=True)
-    table.add_column("SCH hours", justify="right", no_wrap=True)
+    points = (report.get("effort_unit") or {}).get("unit") == "story_points"
+    key, unit = ("story_points", "story points") if points else ("sch", "SCH hours")
+    table.add_column(unit, justify="right", no_wrap=True)
     rows = [{"name": "baseline", **report}, *report["scenarios"]]
     for row in rows:
         table.add_row(
@@ -170,7 +172,7 @@ def forecast_table(report: dict[str, Any]) -> Table:
             f"{row['p_complete_by_end']:.1%}",
             _when(row["completion_day_p50"], row["completion_date_p50"], n_days),
             _when(row["completion_day_p85"], row["completion_date_p85"], n_days),
-            f"{row['expected_completed_sch']:.1f} done",
+            f"{row[f'expected_completed_{key}']:.1f} done",
         )
     table.add_section()
     for t in report["tickets"]:
@@ -185,7 +187,7 @@ def forecast_table(report: dict[str, Any]) -> Table:
             f"{t['p_complete']:.1%}",
             _when(t.get("completion_day_p50"), t.get("completion_date_p50"), n_days, done=done),
             _when(t.get("completion_day_p85"), t.get("completion_date_p85"), n_days, done=done),
-            f"{t['mean_remaining_sch']:.1f} left",
+            f"{t[f'mean_remaining_{key}']:.1f} left",
         )
     return table
 
@@ -199,10 +201,17 @@ def _caption(report: dict[str, Any]) -> str:
             origin = f"learned from {n} past sprint{'s' if n != 1 else ''}"
         else:
             origin = "configured: past sprints give no committed_story_points"
-        lines.append(
-            f"Story points are converted to SCH hours: 1 point = "
-            f"{unit['story_points_to_sch']:.2f} h ({origin})."
-        )
+        if unit.get("unit") == "story_points":
+            lines.append(
+                f"Effort in story points: SCH hours converted back at 1 point = "
+                f"{unit['story_points_to_sch']:.2f} h ({origin}); "
+                "[forecasting] unit = \"sch_hours\" states SCH hours."
+            )
+        else:
+            lines.append(
+                f"Story points are converted to SCH hours: 1 point = "
+                f"{unit['story_points_to_sch']:.2f} h ({origin})."
+            )
     lines.append(
         "'(late)': after the sprint's last day; 'later': not even within "
         f"{len(report['working_days']) + len(report['days_after_end'])} working days."

@@ -104,6 +104,7 @@ def forecast_options(section: ForecastingSection) -> ForecastOptions:
         rng_seed=section.rng_seed,
         story_points_to_sch=section.story_points_to_sch,
         story_points_cv=section.story_points_cv,
+        unit=section.unit,
         throughput_method=section.throughput_method,
         story_points_fallback=section.story_points_fallback,
         backtest_min_history=section.backtest_min_history,

@@ -51,12 +51,18 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
         "tiles": tiles,
         "scalars": scalars,
         "figures": fig_items,
-        "tickets": _tickets(doc.get("tickets")),
+        "tickets": _tickets(doc.get("tickets"), _in_points(doc)),
+        "left_unit": "story points left" if _in_points(doc) else "SCH left",
         "unit": _unit_line(doc.get("effort_unit")),
     }
 
 
-def _tickets(rows: Any) -> list[dict[str, Any]]:
+def _in_points(doc: Mapping[str, Any]) -> bool:
+    unit = doc.get("effort_unit")
+    return isinstance(unit, dict) and unit.get("unit") == "story_points"
+
+
+def _tickets(rows: Any, points: bool = False) -> list[dict[str, Any]]:
     """Ticket rows of a forecast file (work order, full title, P(done by end), P50/P85 dates)."""
     if not isinstance(rows, list):
         return []
@@ -75,7 +81,9 @@ def _tickets(rows: Any) -> list[dict[str, Any]]:
                 "p": num(t.get("p_complete")),
                 "p50": "done" if done else t.get("completion_date_p50") or "later",
                 "p85": "done" if done else t.get("completion_date_p85") or "later",
-                "left": num(t.get("mean_remaining_sch")),
+                "left": num(
+                    t.get("mean_remaining_story_points" if points else "mean_remaining_sch")
+                ),
             }
         )
     return out
@@ -89,7 +97,10 @@ def _unit_line(unit: Any) -> str | None:
         if unit.get("story_points_ratio_source") == "learned"
         else "configured; past sprints give no committed_story_points"
     )
-    return f"1 story point = {float(unit['story_points_to_sch']):.2f} SCH hours ({origin})."
+    ratio = f"1 story point = {float(unit['story_points_to_sch']):.2f} SCH hours ({origin})."
+    if unit.get("unit") == "story_points":
+        return f"Effort is stated in story points: {ratio}"
+    return ratio
 
 
 BACKTEST_FILE = "forecast_backtest.json"

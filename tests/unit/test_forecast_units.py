@@ -1,0 +1,63 @@
+"""One unit per forecast: SCH hours (default) or story points (the reverse conversion)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from standard_coder.config.forecasting import ForecastingSection
+from standard_coder.forecasting import ForecastOptions, Ticket, run_forecast
+from standard_coder.forecasting.report import forecast_table
+from standard_coder.pipelines.sch_options import forecast_options
+from standard_coder.reporting.forecasts import _card
+
+ROOT = Path(__file__).resolve().parents[2]
+SPRINT = ROOT / "examples" / "forecasting" / "sprint_inputs.example.json"
+HISTORY = ROOT / "examples" / "forecasting" / "historical_outcomes.example.json"
+
+
+def _model(tickets: list[Ticket]) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {t.id: rng.lognormal(1.0, 0.5, 300) for t in tickets}
+
+
+def _text(report: dict[str, object]) -> str:
+    buf = io.StringIO()
+    Console(file=buf, width=200, force_terminal=False).print(forecast_table(report))
+    return buf.getvalue()
+
+
+def test_story_points_unit_is_sch_over_the_learned_ratio_and_stated(tmp_path: Path) -> None:
+    sch = run_forecast(SPRINT, HISTORY, options=ForecastOptions(n_sims=2_000),
+                       out_dir=tmp_path / "h", model_effort=_model, seed=3)  # fmt: skip
+    opts = forecast_options(ForecastingSection(unit="story_points", n_sims=2_000))
+    pts = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path / "p",
+                       model_effort=_model, seed=3)  # fmt: skip
+    unit = pts.report["effort_unit"]
+    assert unit["unit"] == "story_points" and sch.report["effort_unit"]["unit"] == "sch_hours"
+    # the past sprints of the example give committed_story_points: the ratio is learned
+    assert unit["story_points_ratio_source"] == "learned"
+    ratio = unit["story_points_to_sch"]
+    # the same simulation: probabilities and dates do not depend on the unit
+    assert pts.report["p_complete_by_end"] == sch.report["p_complete_by_end"]
+    assert pts.report["completion_date_p85"] == sch.report["completion_date_p85"]
+    rem = pts.report["remaining_story_points"]
+    assert abs(rem["mean"] - pts.report["remaining_sch"]["mean"] / ratio) < 1e-2
+    for t in pts.report["tickets"]:
+        assert abs(t["mean_remaining_story_points"] * ratio - t["mean_remaining_sch"]) < 1e-2
+    assert "remaining_story_points" not in sch.report
+    saved = json.loads(pts.json_path.read_text())
+    assert saved["effort_unit"]["unit"] == "story_points"
+
+    text = _text(pts.report)
+    assert "story points" in text and "Effort in story points" in text
+    assert f"1 point = {ratio:.2f} h" in text
+    assert "SCH hours" not in _text(pts.report).split("\n")[2]  # the header names the unit
+    assert "Story points are converted to SCH hours" in _text(sch.report)
+    card = _card(saved, "PAY-55", [])
+    assert card["left_unit"] == "story points left"
+    assert card["unit"].startswith("Effort is stated in story points")
