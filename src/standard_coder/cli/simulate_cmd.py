@@ -1,4 +1,5 @@
-"""``standard-coder simulate OUT_DIR``: write simulated git repositories plus ``truth.json``."""
+"""``standard-coder simulate OUT_DIR``: write simulated git repositories plus ``truth.json`` and
+``prs.json`` (simulated pull requests with known delivery factors, docs/delivery-effort.md)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,14 @@ def simulate(
     ),
 ) -> None:
     """Simulate developers (paper footnote 2 schedule) writing real git repositories."""
-    from standard_coder.sch.teamsim.team import FAMILIES, ScheduleSpec, TeamSpec, simulate_team
+    from standard_coder.sch.teamsim.prs import write_pull_requests
+    from standard_coder.sch.teamsim.team import (
+        FAMILIES,
+        ScheduleSpec,
+        TeamSpec,
+        load_truth,
+        simulate_team,
+    )
 
     try:
         start_date = dt.date.fromisoformat(start)
@@ -60,6 +68,7 @@ def simulate(
     )
     try:
         res = simulate_team(out_dir, spec, seed=seed)
+        prs = write_pull_requests(load_truth(res.truth_path), res.out_dir / "prs.json", seed=seed)
     except OSError as exc:  # unwritable or impossible output folder, git missing
         typer.echo(f"error: {out_dir}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
@@ -69,6 +78,7 @@ def simulate(
                 "out_dir": str(res.out_dir),
                 "repos": [str(p) for p in res.repos],
                 "truth": str(res.truth_path),
+                "pull_requests": str(prs),
                 "commits": res.n_commits,
                 "authors": list(res.authors),
                 "seconds": round(res.seconds, 3),

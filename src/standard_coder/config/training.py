@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from standard_coder.config.base import ConfigPath, PositiveInt, StrictModel, UnitFloat
 
@@ -108,6 +108,37 @@ class QuantileSection(StrictModel):
         return value
 
 
+class MultitaskSection(StrictModel):
+    """Coding and delivery effort from one network (docs/delivery-effort.md)."""
+
+    enable: bool = Field(
+        False, description='the seed\'s spelling: true is the same as predictor = "multitask"'
+    )
+    pull_requests_path: ConfigPath | None = Field(
+        None, description="PR file (docs/delivery-effort.md): open->merge times, reviews, commits"
+    )
+    components: int = Field(20, ge=1, description="SCH mixture components (as [training.mdn])")
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [256, 64, 64, 64, 64],
+        min_length=1,
+        description="the shared trunk's hidden layers",
+    )
+    dropout: float = Field(0.3, ge=0, lt=1, description="dropout after each trunk layer")
+    delivery_components: int = Field(5, ge=1, description="delivery mixture components")
+    delivery_hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [32], min_length=1, description="delivery head's hidden layers"
+    )
+    delivery_bound_hours: float = Field(
+        720.0, gt=0, description="open->merge hours are clipped here (the distribution's bound)"
+    )
+    delivery_weight: float = Field(
+        1.0, gt=0, description="weight of the delivery loss next to the SCH loss"
+    )
+    pr_batch_size: int = Field(
+        16, ge=1, description="PRs per training step (an epoch covers every PR once)"
+    )
+
+
 class OptimSection(StrictModel):
     """Training loop."""
 
@@ -137,7 +168,10 @@ class TrainingSection(StrictModel):
     """Work inference and effort model."""
 
     work_inference: Literal["hmm", "gap"] = Field("hmm", description="labels from hmm or gap")
-    predictor: Literal["mdn", "quantile"] = Field("mdn", description="effort model")
+    predictor: Literal["mdn", "quantile", "multitask"] = Field(
+        "mdn",
+        description="effort model; multitask adds delivery effort per PR ([training.multitask])",
+    )
     label_samples_per_commit: int = Field(200, ge=1, description="coding-time samples per commit")
     min_commits_per_author: int = Field(
         50, ge=1, description="authors below this share one pooled work-inference model"
@@ -153,4 +187,35 @@ class TrainingSection(StrictModel):
     features: FeaturesSection = Field(default_factory=FeaturesSection)
     mdn: MDNSection = Field(default_factory=MDNSection)
     quantile: QuantileSection = Field(default_factory=QuantileSection)
+    multitask: MultitaskSection = Field(default_factory=MultitaskSection)
     optim: OptimSection = Field(default_factory=OptimSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_spelling(cls, data: Any) -> Any:
+        """The seed's ``predictor_kind`` and ``[training.multitask] enable = true`` are accepted
+        for ``predictor`` (a conflicting pair is an error)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        kind = data.pop("predictor_kind", None)
+        mt = data.get("multitask")
+        if kind is None and isinstance(mt, dict) and mt.get("enable") is True:
+            kind = "multitask"
+        if kind is not None:
+            if data.get("predictor", kind) != kind:
+                raise ValueError(
+                    f"predictor = {data['predictor']!r} conflicts with predictor_kind / "
+                    f"[training.multitask] enable ({kind!r}); keep one"
+                )
+            data["predictor"] = kind
+        return data
+
+    @model_validator(mode="after")
+    def _multitask_needs_prs(self) -> TrainingSection:
+        if self.predictor == "multitask" and self.multitask.pull_requests_path is None:
+            raise ValueError(
+                'predictor = "multitask" needs [training.multitask] pull_requests_path '
+                "(a PR file, docs/delivery-effort.md)"
+            )
+        return self

@@ -90,6 +90,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     train_inputs = {"db": layout.db}  # mine's output: named here, counted once
     if t.truth_path is not None:
         train_inputs["truth"] = t.truth_path
+    training_params = section_params(t, root)
+    if t.predictor == "multitask" and t.multitask.pull_requests_path is not None:
+        train_inputs["pull_requests"] = t.multitask.pull_requests_path
+    else:  # an unused [training.multitask] never invalidates the other predictors' runs
+        training_params.pop("multitask", None)
     stages.append(
         Stage(
             name="train_sch",
@@ -97,7 +102,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             deps=("mine",),
             named_inputs=train_inputs,
             params={
-                "training": section_params(t, root),
+                "training": training_params,
                 "seed": cfg.runner.seed,
                 # only when set: fp32 runs keep the fingerprint they had before the key worked
                 **({"precision": cfg.runner.precision} if cfg.runner.precision != "fp32" else {}),
@@ -111,6 +116,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     "sch/predictors",
                     "sch/dataset.py",
                     "sch/evaluation.py",
+                    *(("sch/delivery", "pipelines/sch_delivery.py") if "pull_requests" in
+                      train_inputs else ()),
                 ),
             ],
             device_sensitive=True,

@@ -56,7 +56,12 @@ def work_options(t: TrainingSection) -> Any:
 
 
 def head_params(t: TrainingSection) -> dict[str, Any]:
-    """The configured head parameters: ``[training.mdn]`` or ``[training.quantile]``."""
+    """The configured head parameters: ``[training.mdn]``, ``[training.quantile]`` or
+    ``[training.multitask]`` (less its file and switch)."""
+    if t.predictor == "multitask":
+        from standard_coder.pipelines.sch_delivery import multitask_params
+
+        return multitask_params(t)
     return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()
 
 
@@ -294,27 +299,40 @@ def run(ctx: StageContext) -> None:
 
     # [runner] precision is in the params only when it is not fp32 (see pipelines.sch)
     head, training = head_params(t), train_options(t, str(ctx.params.get("precision", "fp32")))
+    checkpointer = EpochProgress(
+        ctx.checkpointer(t.predictor, every_n_steps=t.optim.checkpoint_every_steps),
+        ctx.progress(t.optim.epochs, f"training {t.predictor} (epochs)"),
+        t.predictor,
+        t.optim.epochs,
+    )
+    splits = None
+    base_kind, base_head = t.predictor, head
+    if t.predictor == "multitask":  # coding + delivery effort (pipelines/sch_delivery.py)
+        from standard_coder.pipelines import sch_delivery
+
+        splits = sch_delivery.pull_request_splits(ctx.inputs["pull_requests"], dataset, ctx)
+        base_kind, base_head = "mdn", sch_delivery.baseline_params(t)
     try:
-        model = fit_effort_model(
-            dataset,
-            t.predictor,
-            head,
-            training,
-            checkpointer=EpochProgress(
-                ctx.checkpointer(t.predictor, every_n_steps=t.optim.checkpoint_every_steps),
-                ctx.progress(t.optim.epochs, f"training {t.predictor} (epochs)"),
+        if splits is not None:
+            model = sch_delivery.fit_multitask(
+                ctx, t, dataset, splits, training, checkpointer, tb_dir=tb / t.predictor, seed=seed
+            )
+        else:
+            model = fit_effort_model(
+                dataset,
                 t.predictor,
-                t.optim.epochs,
-            ),
-            should_stop=ctx.should_stop,
-            tb_dir=tb / t.predictor,
-            device=ctx.device,
-            seed=seed,
-        )
+                head,
+                training,
+                checkpointer=checkpointer,
+                should_stop=ctx.should_stop,
+                tb_dir=tb / t.predictor,
+                device=ctx.device,
+                seed=seed,
+            )
         baseline = fit_effort_model(
             dataset.loc_view(),
-            t.predictor,
-            head,
+            base_kind,
+            base_head,
             training,
             checkpointer=EpochProgress(
                 ctx.checkpointer("baseline_loc", every_n_steps=t.optim.checkpoint_every_steps),
@@ -339,6 +357,10 @@ def run(ctx: StageContext) -> None:
         truth_pearson=truth_r,
         seed=seed,
     )
+    if splits is not None:
+        delivery = sch_delivery.write_delivery_evaluation(model, splits, out["evaluation"])
+        ctx.set_summary(delivery_nll=delivery.get("heldout_nll"),
+                        delivery_spearman=delivery.get("spearman"))  # fmt: skip
     ctx.set_summary(
         heldout_nll=metrics.get("heldout_nll"),
         baseline_loc_nll=metrics.get("baseline_loc_heldout_nll"),

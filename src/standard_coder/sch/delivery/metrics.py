@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+import io
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from standard_coder.runner.atomic import atomic_write_bytes
 from standard_coder.sch.delivery.data import DeliveryData
 from standard_coder.sch.delivery.distribution import DeliveryDistribution
 
@@ -56,3 +59,30 @@ def delivery_metrics(
         out["spearman_expected"] = _rho(q[:, 1], test.expected_hours)
         out["spearman_expected_size_only"] = _rho(test.lines_changed, test.expected_hours)
     return out
+
+
+def delivery_plot(dist: DeliveryDistribution, test: DeliveryData, path: Path) -> Path:
+    """Predicted median (with the 10-90 % interval) against observed open -> merge hours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    q = dist.quantiles(np.array([0.1, 0.5, 0.9]))
+    hours = np.clip(test.hours, 0.0, dist.bound)
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    ax.errorbar(hours, q[:, 1], yerr=[q[:, 1] - q[:, 0], q[:, 2] - q[:, 1]], fmt="o", ms=3,
+                alpha=0.6, lw=0.6, label="predicted median, 10-90 % interval")  # fmt: skip
+    lo = max(0.1, float(min(hours.min(initial=1.0), q[:, 0].min(initial=1.0))))
+    hi = float(max(hours.max(initial=1.0), q[:, 2].max(initial=1.0)))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = observed")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("observed open -> merge hours (held-out PRs)")
+    ax.set_ylabel("predicted delivery hours")
+    ax.set_title("Delivery effort on held-out pull requests")
+    ax.legend(loc="upper left")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())

@@ -9,7 +9,8 @@
   (:class:`~standard_coder.sch.delivery.distribution.DeliveryDistribution`).
 
 Each training step adds the SCH loss of a batch of changes (as the MDN's loop draws them) and
-``delivery_weight`` x the delivery loss of a batch of PRs; validation (both losses) drives
+``delivery_weight`` x the delivery loss of a batch of ``pr_batch_size`` PRs; an epoch covers
+every change and every PR once; validation (both losses) drives
 early stopping; checkpoints resume exactly. ``distribution``/``predict``/``sample`` answer for
 coding effort, so ``EffortModel(predictor="multitask")`` prices changes like the MDN does
 (estimate, team output, forecasts); :meth:`MultitaskRegressor.delivery` answers for PRs.
@@ -142,7 +143,7 @@ class MultitaskRegressor(_TorchRegressor):
         delivery_hidden: Sequence[int] = (32,),
         delivery_bound_hours: float = 720.0,
         delivery_weight: float = 1.0,
-        pr_batch_size: int = 64,
+        pr_batch_size: int = 16,
         training: Any = None,
         random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",
@@ -237,7 +238,8 @@ class MultitaskRegressor(_TorchRegressor):
         n, S = Yt.shape
         B, k = o.batch_size, max(1, min(o.samples_per_commit, S, o.batch_size))
         P = max(1, min(self.pr_batch_size, len(prs)))
-        steps = max(1, math.ceil(n * k / B))
+        # every change and every PR once per epoch (at most max_steps_per_epoch steps)
+        steps = max(1, math.ceil(n * k / B), math.ceil(len(prs) / P))
         steps = min(steps, o.max_steps_per_epoch) if o.max_steps_per_epoch else steps
         opt = torch.optim.AdamW(model.parameters(), lr=o.learning_rate,
                                 weight_decay=o.weight_decay)  # fmt: skip
