@@ -122,6 +122,14 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
                 f"neural HMM {_fmt(truth.get('hmm'))}, "
                 f"git-hours gap heuristic {_fmt(truth.get('gap'))} (paper: HMM > 0.69)"
             )
+        dl = ev.get("delivery") or {}
+        if dl.get("n_test_prs"):
+            out.append(
+                f"Delivery effort ({dl['n_test_prs']} held-out PRs): NLL {_fmt(dl.get('heldout_nll'))} "
+                f"(no features {_fmt(dl.get('baseline_marginal_nll'))}), 80% coverage "
+                f"{_fmt(dl.get('coverage_80'))}, Spearman vs open->merge hours "
+                f"{_fmt(dl.get('spearman'))} (lines changed only {_fmt(dl.get('spearman_size_only'))})"
+            )
         out.extend(f"warning: {w}" for w in warnings(ev))
     fc = s.get("forecast") or {}
     if fc:

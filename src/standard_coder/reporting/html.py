@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from standard_coder.reporting import evaluation, forecasts, team_output, training
+from standard_coder.reporting import delivery, evaluation, forecasts, team_output, training
 from standard_coder.runner.report import ReportSection
 from standard_coder.runner.report import build_report as build_page
 from standard_coder.runner.report import render_report as render_page
@@ -22,6 +22,7 @@ from standard_coder.runner.report import render_report as render_page
 SECTIONS: tuple[ReportSection, ...] = (
     training.SECTION,
     evaluation.SECTION,
+    delivery.SECTION,
     team_output.SECTION,
     forecasts.SECTION,
 )
