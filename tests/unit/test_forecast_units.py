@@ -61,3 +61,11 @@ def test_story_points_unit_is_sch_over_the_learned_ratio_and_stated(tmp_path: Pa
     card = _card(saved, "PAY-55", [])
     assert card["left_unit"] == "story points left"
     assert card["unit"].startswith("Effort is stated in story points")
+
+
+def test_delivery_pricing_is_stated_under_the_table(tmp_path: Path) -> None:
+    opts = forecast_options(ForecastingSection(ticket_effort="delivery", n_sims=2_000))
+    res = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path, model_effort=_model,
+                       seed=3)  # fmt: skip
+    assert res.report["effort_unit"]["ticket_effort"] == "delivery"
+    assert "priced by delivery effort" in _text(res.report)

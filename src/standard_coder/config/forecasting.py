@@ -39,6 +39,11 @@ class ForecastingSection(StrictModel):
         description="unit of the forecast's effort figures: SCH hours, or story points "
         "(SCH hours divided by the hours-per-point ratio learned from past sprints)",
     )
+    ticket_effort: Literal["coding", "delivery"] = Field(
+        "coding",
+        description="price tickets with a diff or commit ids by coding effort (SCH) or by "
+        "delivery effort (open->merge hours; needs [training] predictor = \"multitask\")",
+    )
     story_points_cv: float = Field(0.5, ge=0, description="lognormal spread of story-point effort")
     throughput_method: Literal["lognormal", "bootstrap", "bootstrap_daily"] = Field(
         "lognormal",

@@ -139,6 +139,7 @@ def forecast_sprint(
     )
     report["throughput"]["widen_sigma"] = check.widen_sigma
     report["effort_unit"] = ratio.as_dict(options.unit)
+    report["effort_unit"]["ticket_effort"] = options.ticket_effort
     if options.unit == "story_points":
         state_in_story_points(report, ratio)
     report["warnings"] = check.warnings

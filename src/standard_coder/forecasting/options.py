@@ -22,6 +22,9 @@ class ForecastOptions:
     simulation is the same; story points are SCH hours over the learned hours per point)"""
     throughput_method: ThroughputMethod = "lognormal"
     story_points_fallback: bool = False
+    ticket_effort: str = "coding"
+    """``coding`` (SCH) or ``delivery``: what ``model_effort`` prices tickets by (stated in
+    ``effort_unit.ticket_effort`` and under the table)"""
     backtest_min_history: int = 3
     horizon_factor: int = 2
     """simulate ``horizon_factor`` x the sprint's working days (completion days past the end)"""

@@ -212,6 +212,11 @@ def _caption(report: dict[str, Any]) -> str:
                 f"Story points are converted to SCH hours: 1 point = "
                 f"{unit['story_points_to_sch']:.2f} h ({origin})."
             )
+    if unit and unit.get("ticket_effort") == "delivery":
+        lines.append(
+            "Tickets with a diff or commit ids are priced by delivery effort: the predicted "
+            "open->merge hours of their changes as one pull request (multitask model)."
+        )
     lines.append(
         "'(late)': after the sprint's last day; 'later': not even within "
         f"{len(report['working_days']) + len(report['days_after_end'])} working days."

@@ -41,17 +41,33 @@ def load_effort_model(model_path: Path, rep_dir: Path, device: str = "cpu") -> t
 
 
 def model_effort_for(
-    model_path: Path, rep_dir: Path, db: Path, *, rng_seed: int, device: str = "cpu"
+    model_path: Path,
+    rep_dir: Path,
+    db: Path,
+    *,
+    rng_seed: int,
+    device: str = "cpu",
+    ticket_effort: str = "coding",
 ) -> Callable[[list[Any]], dict[str, np.ndarray]]:
     """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`.
 
     Commit contents are read from ``db`` when the model's representation uses them (hybrid).
+    ``ticket_effort="delivery"`` (a multitask model) prices each ticket as one PR of its
+    changes by the delivery head (:func:`delivery_draws`) instead of summing coding effort.
+
+    Raises:
+        ValueError: delivery effort asked of a model that has no delivery head.
     """
     from standard_coder.forecasting.effort import sum_change_samples
     from standard_coder.sch.mining.store import commits_by_id
     from standard_coder.sch.predictors.stage import diff_records
 
     model, rep = load_effort_model(model_path, rep_dir, device)
+    if ticket_effort == "delivery" and model.predictor != "multitask":
+        raise ValueError(
+            f'[forecasting] ticket_effort = "delivery" needs a multitask model; {model_path} '
+            f'is {model.predictor!r} (set [training] predictor = "multitask")'
+        )
     rng = np.random.default_rng(rng_seed)
     contents = rep.kind == "hybrid"
 
@@ -69,11 +85,37 @@ def model_effort_for(
                         f"({db}); mine the repository that holds it"
                     )
                 records.append(match)
+            if ticket_effort == "delivery":
+                out[t.id] = delivery_draws(model, rep, records, rng)
+                continue
             per_change = list(model.sample(rep.transform(records), N_DRAWS, rng)) if records else []
             out[t.id] = sum_change_samples(per_change, n=N_DRAWS, rng=rng)
         return out
 
     return effort
+
+
+def delivery_draws(model: Any, rep: Any, records: list[Any], rng: np.random.Generator) -> np.ndarray:
+    """Open->merge hours of a ticket's changes as one PR: review rounds, comments and CI
+    failures at the training PRs' mean (the model's stored statistics), commits and lines
+    changed from the changes."""
+    import torch
+
+    from standard_coder.sch.delivery.data import PR_FEATURES, DeliveryData
+
+    if not records:
+        return np.zeros(N_DRAWS)
+    reg = model.regressor_
+    feats = reg.module_.pr_mean.detach().cpu().numpy().astype(np.float32).copy()
+    lines = sum(f.lines_added + f.lines_deleted for r in records for f in r.files)
+    feats[PR_FEATURES.index("commits")] = np.log1p(len(records))
+    feats[PR_FEATURES.index("lines_changed")] = np.log1p(lines)
+    X = rep.transform(records).astype(np.float32)
+    pr = DeliveryData(X=X, owner=np.zeros(len(records), np.int64), pr_features=feats[None, :],
+                      hours=np.zeros(1), ids=["ticket"], lines_changed=np.array([float(lines)]),
+                      expected_hours=np.array([np.nan]))  # fmt: skip
+    gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+    return np.asarray(reg.delivery(pr).sample(N_DRAWS, gen)[0], np.float64)
 
 
 def commit_lookup(db: Path) -> Callable[[Any], dict[str, Any]] | None:

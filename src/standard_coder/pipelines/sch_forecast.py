@@ -39,6 +39,7 @@ def run(ctx: StageContext) -> None:
             ctx.inputs["db"],
             rng_seed=f.rng_seed,
             device=ctx.device,
+            ticket_effort=f.ticket_effort,
         )
     result = run_forecast(
         sprint_path,

@@ -105,6 +105,7 @@ def forecast_options(section: ForecastingSection) -> ForecastOptions:
         story_points_to_sch=section.story_points_to_sch,
         story_points_cv=section.story_points_cv,
         unit=section.unit,
+        ticket_effort=section.ticket_effort,
         throughput_method=section.throughput_method,
         story_points_fallback=section.story_points_fallback,
         backtest_min_history=section.backtest_min_history,
