@@ -78,9 +78,9 @@ def test_delivery_grows_with_each_known_factor(trained: tuple, factor: str, coef
     more = test.pr_features.copy()
     more[:, col] = np.log1p(np.expm1(more[:, col]) + 1)
     q_base = model.regressor_.delivery(test).quantiles(np.array([0.5]))[:, 0]
-    q_more = model.regressor_.delivery(replace(test, pr_features=more)).quantiles(
-        np.array([0.5])
-    )[:, 0]
+    q_more = model.regressor_.delivery(replace(test, pr_features=more)).quantiles(np.array([0.5]))[
+        :, 0
+    ]
     ratio = float(np.median(np.log1p(q_more) - np.log1p(q_base)))
     assert (q_more > q_base).mean() > 0.8
     assert 0.3 * coef < ratio < 3 * coef

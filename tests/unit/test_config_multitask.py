@@ -31,7 +31,7 @@ def test_multitask_and_its_seed_spellings(tmp_path: Path, training: str) -> None
 
 
 def test_multitask_needs_a_pr_file_and_one_spelling(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="needs \\[training.multitask\\] pull_requests_path"):
+    with pytest.raises(ConfigError, match=r"needs \[training.multitask\] pull_requests_path"):
         load_config(_cfg(tmp_path, 'predictor = "multitask"'))
     both = 'predictor = "quantile"\npredictor_kind = "multitask"'
     with pytest.raises(ConfigError, match="conflicts with predictor_kind"):

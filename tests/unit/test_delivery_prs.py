@@ -33,14 +33,25 @@ def test_the_example_reads() -> None:
 @pytest.mark.parametrize(
     ("pr", "needle"),
     [
-        ({"id": "a", "commit_ids": ["c"], "opened_at": "2025-01-01T00:00:00+00:00",
-          "merged_at": "2024-12-31T00:00:00+00:00"}, "pull_requests[0]: Value error, merged_at is before"),  # fmt: skip
+        (
+            {
+                "id": "a",
+                "commit_ids": ["c"],
+                "opened_at": "2025-01-01T00:00:00+00:00",
+                "merged_at": "2024-12-31T00:00:00+00:00",
+            },
+            "merged_at is before",
+        ),
         ({"id": "a", "commit_ids": [], "open_to_merge_hours": 1}, "pull_requests[0].commit_ids"),
-        ({"id": "a", "commit_ids": ["c"], "open_to_merge_hours": 1, "review_round": 1},
-         "pull_requests[0].review_round: Extra inputs"),  # fmt: skip
+        (
+            {"id": "a", "commit_ids": ["c"], "open_to_merge_hours": 1, "review_round": 1},
+            "pull_requests[0].review_round: Extra inputs",
+        ),
         ({"id": "a", "commit_ids": ["c"], "opened_at": "2025-01-01T00:00:00"}, "time zone"),
-        ({"id": "a", "commit_ids": ["c"], "open_to_merge_hours": 1, "ci_failures": -1},
-         "pull_requests[0].ci_failures"),  # fmt: skip
+        (
+            {"id": "a", "commit_ids": ["c"], "open_to_merge_hours": 1, "ci_failures": -1},
+            "pull_requests[0].ci_failures",
+        ),
     ],
 )
 def test_bad_prs_are_one_line_naming_file_and_key(

@@ -42,7 +42,7 @@ class ForecastingSection(StrictModel):
     ticket_effort: Literal["coding", "delivery"] = Field(
         "coding",
         description="price tickets with a diff or commit ids by coding effort (SCH) or by "
-        "delivery effort (open->merge hours; needs [training] predictor = \"multitask\")",
+        'delivery effort (open->merge hours; needs [training] predictor = "multitask")',
     )
     story_points_cv: float = Field(0.5, ge=0, description="lognormal spread of story-point effort")
     throughput_method: Literal["lognormal", "bootstrap", "bootstrap_daily"] = Field(

@@ -205,7 +205,7 @@ def _caption(report: dict[str, Any]) -> str:
             lines.append(
                 f"Effort in story points: SCH hours converted back at 1 point = "
                 f"{unit['story_points_to_sch']:.2f} h ({origin}); "
-                "[forecasting] unit = \"sch_hours\" states SCH hours."
+                '[forecasting] unit = "sch_hours" states SCH hours.'
             )
         else:
             lines.append(

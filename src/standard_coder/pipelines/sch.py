@@ -116,8 +116,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     "sch/predictors",
                     "sch/dataset.py",
                     "sch/evaluation.py",
-                    *(("sch/delivery", "pipelines/sch_delivery.py") if "pull_requests" in
-                      train_inputs else ()),
+                    *(
+                        ("sch/delivery", "pipelines/sch_delivery.py")
+                        if "pull_requests" in train_inputs
+                        else ()
+                    ),
                 ),
             ],
             device_sensitive=True,

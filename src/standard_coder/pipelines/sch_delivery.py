@@ -76,7 +76,9 @@ def fit_multitask(
                      should_stop=ctx.should_stop, tb_dir=tb_dir)  # fmt: skip
 
 
-def write_delivery_evaluation(model: Any, splits: DeliverySplits, evaluation: Path) -> dict[str, Any]:
+def write_delivery_evaluation(
+    model: Any, splits: DeliverySplits, evaluation: Path
+) -> dict[str, Any]:
     """Delivery metrics on the held-out PRs, added to ``evaluation`` under ``delivery``."""
     import json
 

@@ -95,7 +95,9 @@ def model_effort_for(
     return effort
 
 
-def delivery_draws(model: Any, rep: Any, records: list[Any], rng: np.random.Generator) -> np.ndarray:
+def delivery_draws(
+    model: Any, rep: Any, records: list[Any], rng: np.random.Generator
+) -> np.ndarray:
     """Open->merge hours of a ticket's changes as one PR: review rounds, comments and CI
     failures at the training PRs' mean (the model's stored statistics), commits and lines
     changed from the changes."""

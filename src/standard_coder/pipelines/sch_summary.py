@@ -125,10 +125,12 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
         dl = ev.get("delivery") or {}
         if dl.get("n_test_prs"):
             out.append(
-                f"Delivery effort ({dl['n_test_prs']} held-out PRs): NLL {_fmt(dl.get('heldout_nll'))} "
+                f"Delivery effort ({dl['n_test_prs']} held-out PRs): "
+                f"NLL {_fmt(dl.get('heldout_nll'))} "
                 f"(no features {_fmt(dl.get('baseline_marginal_nll'))}), 80% coverage "
                 f"{_fmt(dl.get('coverage_80'))}, Spearman vs open->merge hours "
-                f"{_fmt(dl.get('spearman'))} (lines changed only {_fmt(dl.get('spearman_size_only'))})"
+                f"{_fmt(dl.get('spearman'))} "
+                f"(lines changed only {_fmt(dl.get('spearman_size_only'))})"
             )
         out.extend(f"warning: {w}" for w in warnings(ev))
     fc = s.get("forecast") or {}

@@ -111,9 +111,9 @@ def load_pull_requests(path: Path) -> PullRequestFile:
         doc = _PRFile.model_validate(raw)
     except ValidationError as exc:
         e = exc.errors()[0]
-        key = ".".join(
-            f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"]
-        ).replace(".[", "[")
+        key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"]).replace(
+            ".[", "["
+        )
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise PullRequestFileError(f"{path}: {key or '(root)'}: {e['msg']}{more}") from None
     seen: set[str] = set()

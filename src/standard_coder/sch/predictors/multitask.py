@@ -77,6 +77,8 @@ class MultitaskNet(nn.Module):
         body, dwidth = mlp(width + cfg.n_pr_features, list(cfg.delivery_hidden))
         self.delivery_body = body
         self.delivery_head = nn.Linear(dwidth, 3 * cfg.delivery_components)
+        self.pr_mean: torch.Tensor
+        self.pr_std: torch.Tensor
         self.register_buffer("pr_mean", torch.zeros(cfg.n_pr_features))
         self.register_buffer("pr_std", torch.ones(cfg.n_pr_features))
 
@@ -160,7 +162,7 @@ class MultitaskRegressor(_TorchRegressor):
         self.random_state = random_state
         self.device = device
 
-    def _build(self, n_features: int) -> nn.Module:
+    def _build(self, n_features: int) -> MultitaskNet:
         self.config_ = MultitaskConfig(
             n_features=n_features, components=self.components, hidden=list(self.hidden),
             dropout=self.dropout, delivery_components=self.delivery_components,
@@ -180,7 +182,8 @@ class MultitaskRegressor(_TorchRegressor):
             raise ValueError(f"PR commit rows have shape {tuple(x.shape)}, expected "
                              f"(n, {self.n_features_in_})")  # fmt: skip
         with torch.no_grad():
-            log_pi, loc, scale = self.module_.delivery_params(x, owner, feats)
+            net: MultitaskNet = self.module_  # type: ignore[assignment]
+            log_pi, loc, scale = net.delivery_params(x, owner, feats)
         return DeliveryDistribution(log_pi, loc, scale, self.config_.delivery_bound_hours)
 
     def fit(  # type: ignore[override]
@@ -226,10 +229,21 @@ class MultitaskRegressor(_TorchRegressor):
         self.n_features_in_ = d
         return self
 
-    def _train(self, model: MultitaskNet, X: np.ndarray, Y: np.ndarray, xv: np.ndarray,
-               yv: np.ndarray, prs: DeliveryData, prs_val: DeliveryData | None, seed: int,
-               dev: torch.device, checkpointer: TrainingCheckpointer | None,
-               should_stop: Callable[[], bool] | None, tb_dir: Path | None) -> TrainResult:  # fmt: skip
+    def _train(
+        self,
+        model: MultitaskNet,
+        X: np.ndarray,
+        Y: np.ndarray,
+        xv: np.ndarray,
+        yv: np.ndarray,
+        prs: DeliveryData,
+        prs_val: DeliveryData | None,
+        seed: int,
+        dev: torch.device,
+        checkpointer: TrainingCheckpointer | None,
+        should_stop: Callable[[], bool] | None,
+        tb_dir: Path | None,
+    ) -> TrainResult:
         o = self.training_options
         Xt, Yt = torch.as_tensor(X, device=dev), torch.as_tensor(Y, device=dev)
         Xv, Yv = torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev)
@@ -280,7 +294,9 @@ class MultitaskRegressor(_TorchRegressor):
             while st["epoch"] < o.epochs:
                 while st["step_in_epoch"] < steps:
                     if should_stop is not None and should_stop():
-                        path = checkpointer.save(state(), st["global_step"]) if checkpointer else None
+                        path = (
+                            checkpointer.save(state(), st["global_step"]) if checkpointer else None
+                        )
                         raise TrainingInterrupted(st["global_step"], path)
                     rows = torch.randint(n, (B // k,), generator=gen).to(dev)
                     cols = torch.randint(S, (B // k, k), generator=gen).to(dev)
