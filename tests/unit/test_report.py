@@ -122,6 +122,7 @@ def test_report_lists_every_stage_with_status_cache_and_reason(tmp_path: Path) -
         "Stages",
         "Training curves",
         "Evaluation",
+        "Delivery effort",
         "Team output",
         "Sprint forecasts",
         "Environment",

@@ -297,14 +297,9 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         self.vocabulary_checksum = vocabulary_checksum
 
     def _make(self) -> _TorchRegressor:
-        predictors = dict(PREDICTORS)
-        if self.predictor == "multitask":  # coding + delivery effort; its module imports this one
-            from standard_coder.sch.predictors.multitask import MultitaskRegressor
-
-            predictors["multitask"] = MultitaskRegressor
-        if self.predictor not in predictors:
-            raise ValueError(f"unknown predictor {self.predictor!r}; use one of {list(predictors)}")
-        cls = predictors[self.predictor]
+        if self.predictor not in PREDICTORS:
+            raise ValueError(f"unknown predictor {self.predictor!r}; use one of {list(PREDICTORS)}")
+        cls = PREDICTORS[self.predictor]
         head = dict(self.params or {})
         unknown = sorted(set(head) - set(cls.head_param_names()))
         if unknown:

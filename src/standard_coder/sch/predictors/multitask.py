@@ -39,7 +39,7 @@ from standard_coder.sch.delivery.distribution import (
     truncated_mixture_log_prob,
 )
 from standard_coder.sch.predictors.distributions import EffortDistribution, MixtureDistribution
-from standard_coder.sch.predictors.estimator import _own_rng, _TorchRegressor, seed_of
+from standard_coder.sch.predictors.estimator import PREDICTORS, _own_rng, _TorchRegressor, seed_of
 from standard_coder.sch.predictors.mdn import mixture_log_prob, mlp
 from standard_coder.sch.predictors.train import (
     TrainingInterrupted,
@@ -347,3 +347,6 @@ class MultitaskRegressor(_TorchRegressor):
         return TrainResult(best_val=st["best_val"], best_epoch=st["best_epoch"],
                            epochs_run=len(st["history"]), steps=st["global_step"],
                            stopped=stopped, history=st["history"], precision="fp32")  # fmt: skip
+
+
+PREDICTORS["multitask"] = MultitaskRegressor  # EffortModel(predictor="multitask") finds it
