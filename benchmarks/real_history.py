@@ -145,6 +145,65 @@ def diagnose(base: Path) -> dict[str, Any]:
                        "label_source": s.get("label_source"),
                        "fit_seconds": s.get("fit_seconds")})  # fmt: skip
     out["hmm_items"] = models
+    out["by_interval"] = _by_interval(ds, lab)
+    return out
+
+
+BANDS = ((0.0, 60.0), (60.0, 480.0), (480.0, float("inf")))
+
+
+def _by_interval(ds: Any, lab: Any) -> dict[str, Any]:
+    """Spearman of lines added with the label on normal changes, by wall-clock interval band.
+
+    The interval is the time since the author's previous commit (a squashed group: its last
+    commit's). Short intervals are near-truth labels (the paper's Fig. 6 holdout is < 1 h); long
+    ones are the work-inference model's guess over a window that holds other work.
+    """
+    import numpy as np
+
+    from standard_coder.sch.dataset import TEST
+
+    iv = {(str(r), str(c)): float(m)
+          for r, c, m in zip(lab["repo"], lab["commit_id"], lab["interval_minutes"], strict=True)}  # fmt: skip
+    minutes = np.array([iv.get((str(r), str(c)), np.nan) for r, c in zip(ds.repo, ds.commit_id)])
+    la = ds.surface_column("lines_added")
+    y = ds.Y.astype(float).mean(axis=1)
+    normal = np.asarray(ds.label_kind) == 0
+    out: dict[str, Any] = {}
+    for part, in_part in (("train_val", ds.split != TEST), ("test", ds.split == TEST)):
+        for lo, hi in BANDS:
+            m = in_part & normal & (minutes >= lo) & (minutes < hi)
+            name = f"{part}_{int(lo)}_{'inf' if hi == float('inf') else int(hi)}min"
+            out[name] = {"n": int(m.sum()), "rho_lines_added": _rho(la[m], y[m])}
+    return out
+
+
+def merge_stamped(repo: Path, base: Path) -> dict[str, Any]:
+    """Changes whose time is a GitHub merge time, not an authoring time.
+
+    A squash (or web-edit) commit made by GitHub has committer ``noreply@github.com`` and an
+    author date equal to the commit date: the moment someone pressed "merge", so the interval
+    before it says nothing about the coding. Reads the committer from ``git log`` (the pipeline
+    does not mine it).
+    """
+    import numpy as np
+
+    from standard_coder.sch.dataset import TEST, Dataset
+
+    log = subprocess.run(["git", "-C", str(repo), "log", "--all", "--format=%H %ce %at %ct"],
+                         capture_output=True, text=True, check=False).stdout  # fmt: skip
+    stamped = {h for h, ce, at, ct in (ln.split() for ln in log.splitlines() if ln.count(" ") == 3)
+               if ce == "noreply@github.com" and at == ct}  # fmt: skip
+    ds = Dataset.load(base / "labels" / "datasets" / "coding_train.npz")
+    w = np.array([str(c) in stamped for c in ds.commit_id])
+    la = ds.surface_column("lines_added")
+    y = ds.Y.astype(float).mean(axis=1)
+    normal = np.asarray(ds.label_kind) == 0
+    out: dict[str, Any] = {"share_changes": round(float(w.mean()), 3) if len(w) else None}
+    for part, in_part in (("train_val", ds.split != TEST), ("test", ds.split == TEST)):
+        for name, m in (("stamped", w), ("local", ~w)):
+            k = in_part & normal & m
+            out[f"{part}_{name}"] = {"n": int(k.sum()), "rho_lines_added": _rho(la[k], y[k])}
     return out
 
 
@@ -262,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_diagnostics:
                 sys.path.insert(0, str(SRC))
                 row["diagnostics"] = diagnose(work / "sc-output")
+                row["diagnostics"]["merge_stamped"] = merge_stamped(repo, work / "sc-output")
             rows.append(row)
             print(f"{repo.name}: done in {secs:.0f} s", file=sys.stderr)
     finally:
