@@ -30,7 +30,7 @@ from typing import Any
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 TABLE_I = ("sch", "lines_added", "churn", "tokens", "files_touched")
-KINDS = ("normal", "first", "after_gap")
+KINDS = ("normal", "first", "after_gap", "merge_stamped")
 
 
 def config_text(repo: Path, *, quick: bool, max_commits: int | None, workers: int) -> str:
@@ -163,9 +163,10 @@ def _by_interval(ds: Any, lab: Any) -> dict[str, Any]:
 
     from standard_coder.sch.dataset import TEST
 
-    iv = {(str(r), str(c)): float(m)
-          for r, c, m in zip(lab["repo"], lab["commit_id"], lab["interval_minutes"], strict=True)}  # fmt: skip
-    minutes = np.array([iv.get((str(r), str(c)), np.nan) for r, c in zip(ds.repo, ds.commit_id)])
+    cols = zip(lab["repo"], lab["commit_id"], lab["interval_minutes"], strict=True)
+    iv = {(str(r), str(c)): float(m) for r, c, m in cols}
+    keys = zip(ds.repo, ds.commit_id, strict=True)
+    minutes = np.array([iv.get((str(r), str(c)), np.nan) for r, c in keys])
     la = ds.surface_column("lines_added")
     y = ds.Y.astype(float).mean(axis=1)
     normal = np.asarray(ds.label_kind) == 0

@@ -62,6 +62,7 @@ def commit(
     ts: int = BASE_TS,
     tz: str = "+0000",
     committer_ts: int | None = None,
+    committer: tuple[str, str] | None = None,
 ) -> str:
     """Write ``files`` (None deletes), stage everything, commit; return the commit id."""
     for rel, content in files.items():
@@ -80,6 +81,8 @@ def commit(
         "GIT_AUTHOR_DATE": f"{ts} {tz}",
         "GIT_COMMITTER_DATE": f"{committer_ts if committer_ts is not None else ts} +0000",
     }
+    if committer is not None:
+        env.update(GIT_COMMITTER_NAME=committer[0], GIT_COMMITTER_EMAIL=committer[1])
     git(repo, "commit", "-q", "--no-verify", "--allow-empty", "-F", "-", env=env, stdin=msg)
     return git(repo, "rev-parse", "HEAD").decode().strip()
 

@@ -87,7 +87,12 @@ def test_label_kinds_and_pooled_follow_each_change_and_its_first_commit(
     assert ds.label_kind[row[keys[2][1]]] == 1  # newest member, first member's kind
     assert ds.label_kind[row[keys[5][1]]] == 2 and bool(ds.pooled[row[keys[5][1]]])
     assert int(ds.label_kind.sum()) == 3 and int(ds.pooled.sum()) == 1  # the rest: normal
-    assert dataset_stats(ds)["label_kinds"] == {"normal": 97, "first": 1, "after_gap": 1}
+    assert dataset_stats(ds)["label_kinds"] == {
+        "normal": 97,
+        "first": 1,
+        "after_gap": 1,
+        "merge_stamped": 0,
+    }
     back = Dataset.load(ds.save(tmp_path / "d.npz"))
     np.testing.assert_array_equal(back.label_kind, ds.label_kind)
     np.testing.assert_array_equal(back.pooled, ds.pooled)

@@ -31,7 +31,16 @@ def test_tz_offset_is_minutes_east_of_utc(text: str, minutes: int) -> None:
 
 def record(sha: str, subject: bytes = b"subj", body: bytes = b"") -> bytes:
     head = b"\x00".join(
-        [sha.encode(), B.encode(), b"Jos\xe9", b"j@x", b"1700000000 -0500", b"1700000100", subject]
+        [
+            sha.encode(),
+            B.encode(),
+            b"Jos\xe9",
+            b"j@x",
+            b"1700000000 -0500",
+            b"1700000100",
+            b"c@x",
+            subject,
+        ]
     )
     return MARKER + head + b"\x00\n" + body
 
@@ -52,6 +61,7 @@ def test_parse_record_header_raw_and_sections() -> None:
     c = parse_record(record(A, body=RAW + PATCH))
     assert (c.commit_id, c.parents, c.author_name, c.author_email) == (A, B, "Jos\ufffd", "j@x")
     assert (c.authored_at, c.author_tz_offset_min, c.committed_at) == (1700000000, -300, 1700000100)
+    assert c.committer_email == "c@x"
     assert [(e.status, e.path, e.old_path) for e in c.entries] == [
         ("R080", b"new.py", b"old.py"),
         ("A", b"img.py", None),

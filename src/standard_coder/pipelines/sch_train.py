@@ -6,7 +6,7 @@ the stage's fingerprint-scoped checkpoint folder), training checkpoints every N 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,9 +115,20 @@ def squashed_labels(labels: Any, groups: Sequence[Sequence[Key]]) -> tuple[list[
     return [labels.keys[i] for i in keep], samples[keep]
 
 
-def label_info(labels: Any) -> tuple[dict[Key, int], dict[Key, bool]]:
-    """Per commit key: its label's interval kind and whether its author was pooled."""
+def label_info(
+    labels: Any, merge_stamped: Collection[Key] = ()
+) -> tuple[dict[Key, int], dict[Key, bool]]:
+    """Per commit key: its label's kind and whether its author was pooled.
+
+    The kind is the work-inference interval kind, except for commits in ``merge_stamped``
+    (their time is a GitHub merge time): those are ``MERGE_STAMPED`` whatever their interval.
+    """
+    from standard_coder.sch.dataset import MERGE_STAMPED
+
     kinds = {k: int(v) for k, v in zip(labels.keys, labels.interval_kind.tolist(), strict=True)}
+    for k in merge_stamped:
+        if k in kinds:
+            kinds[k] = MERGE_STAMPED
     pooled = {k: bool(v) for k, v in zip(labels.keys, labels.pooled.tolist(), strict=True)}
     return kinds, pooled
 
@@ -209,7 +220,7 @@ def run(ctx: StageContext) -> None:
     )
     from standard_coder.sch.evaluation import evaluate
     from standard_coder.sch.features.representation import ChangeRepresentation
-    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.mining.store import iter_commits, merge_stamped_commits
     from standard_coder.sch.predictors.stage import fit_effort_model
     from standard_coder.sch.predictors.train import TrainingInterrupted
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
@@ -262,7 +273,7 @@ def run(ctx: StageContext) -> None:
             dataset = rep = None
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
-        kinds, pooled = label_info(labels)
+        kinds, pooled = label_info(labels, merge_stamped_commits(db))
         n_batches = -(-sum(len(h) for h in histories.values()) // FEATURE_BATCH)
         feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt
         try:

@@ -176,8 +176,8 @@ class Dataset:
             raise DatasetSchemaError(path, "non-finite features or negative/non-finite labels")
         if not np.isin(a["split"], (TRAIN, VAL, TEST)).all():
             raise DatasetSchemaError(path, "split values must be 0, 1 or 2")
-        if "label_kind" in extra and not np.isin(extra["label_kind"], (0, 1, 2)).all():
-            raise DatasetSchemaError(path, "label_kind values must be 0, 1 or 2")
+        if "label_kind" in extra and not np.isin(extra["label_kind"], (0, 1, 2, 3)).all():
+            raise DatasetSchemaError(path, "label_kind values must be 0, 1, 2 or 3")
         try:
             return cls(X=X, X_loc=a["X_loc"], Y=Y, surface=a["surface"], repo=a["repo"],
                        commit_id=a["commit_id"], n_squashed=a["n_squashed"], time=a["time"],
@@ -215,12 +215,15 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
     }  # fmt: skip
 
 
-KIND_NAMES = ("normal", "first", "after_gap")
-"""Names of the label interval kinds 0, 1, 2 (work_inference.base NORMAL, FIRST, LONG_GAP)."""
+KIND_NAMES = ("normal", "first", "after_gap", "merge_stamped")
+"""Names of the label kinds 0, 1, 2 (work_inference.base NORMAL, FIRST, LONG_GAP) and 3: a
+commit whose time is a GitHub merge time, not an authoring time
+(``mining.store.merge_stamped_commits``)."""
+MERGE_STAMPED = 3
 
 
 def label_kind_counts(kinds: np.ndarray | None) -> dict[str, int]:
-    """``{"normal": n, "first": n, "after_gap": n}`` of an interval-kind array."""
+    """``{"normal": n, "first": n, "after_gap": n, "merge_stamped": n}`` of a label-kind array."""
     k = np.zeros(0, np.int8) if kinds is None else np.asarray(kinds)
     return {name: int((k == i).sum()) for i, name in enumerate(KIND_NAMES)}
 

@@ -103,7 +103,7 @@ class ChunkTask:
     options: ExtractOptions
 
 
-CommitRow = tuple[str, str, str, str, str, str, int, int, int, str, int, int, int, int]
+CommitRow = tuple[str, str, str, str, str, str, int, int, int, str, int, int, int, int, str]
 FileRow = tuple[
     str, str, int, str, str | None, str, str, int, int, int, bytes | None, str, str, int
 ]
@@ -220,6 +220,7 @@ def _commit_row(
         added,
         deleted,
         int(truncated),
+        c.committer_email,
     )
 
 

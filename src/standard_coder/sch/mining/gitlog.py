@@ -26,9 +26,11 @@ SYMLINK_MODE = "120000"
 # so a record boundary is never forged and such commits are mined like any other.
 MARKER = b"\x1e\x1fSCH:" + secrets.token_hex(8).encode("ascii") + b":"
 LOG_FORMAT = (
-    "%x1e%x1fSCH:" + MARKER[6:].decode("ascii") + "%H%x00%P%x00%aN%x00%aE%x00%ad%x00%ct%x00%s"
+    "%x1e%x1fSCH:"
+    + MARKER[6:].decode("ascii")
+    + "%H%x00%P%x00%aN%x00%aE%x00%ad%x00%ct%x00%ce%x00%s"
 )
-N_HEADER_FIELDS = 7
+N_HEADER_FIELDS = 8
 READ_BLOCK = 256 << 10
 PIPE_BYTES = 1 << 20
 
@@ -156,6 +158,8 @@ class ParsedCommit:
     author_tz_offset_min: int
     committed_at: int
     subject: str
+    committer_email: str = ""
+    """Raw (not mailmapped) committer email: ``noreply@github.com`` for GitHub's web merges."""
     entries: list[RawEntry] = field(default_factory=list)
     sections: list[bytes] = field(default_factory=list)
     clipped: bool = False
@@ -222,7 +226,7 @@ def parse_record(record: bytes, clipped: bool = False) -> ParsedCommit:
     parts = body.split(b"\x00", N_HEADER_FIELDS)
     if len(parts) < N_HEADER_FIELDS:
         raise GitError(f"malformed git log record: {record[:200]!r}")
-    sha, parents, name, email, adate, ctime, subject = parts[:N_HEADER_FIELDS]
+    sha, parents, name, email, adate, ctime, cemail, subject = parts[:N_HEADER_FIELDS]
     rest = parts[N_HEADER_FIELDS] if len(parts) > N_HEADER_FIELDS else b""
     atime, _, tz = adate.decode("ascii", "replace").partition(" ")
     commit = ParsedCommit(
@@ -234,6 +238,7 @@ def parse_record(record: bytes, clipped: bool = False) -> ParsedCommit:
         author_tz_offset_min=parse_tz_offset(tz),
         committed_at=int(ctime or b"0"),
         subject=decode(subject),
+        committer_email=decode(cemail),
         clipped=clipped,
     )
     pos, n = 0, len(rest)

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS commits (
     lines_added INTEGER NOT NULL,   -- over those files
     lines_deleted INTEGER NOT NULL,
     truncated INTEGER NOT NULL,     -- 1: file/line cap hit, or patch cut; not every file stored
+    committer_email TEXT,           -- raw committer email (NULL: mined before it was kept)
     PRIMARY KEY (repo, commit_id)
 );
 CREATE INDEX IF NOT EXISTS commits_by_author ON commits (author_id, authored_at);
@@ -120,6 +121,9 @@ def _prepare(con: sqlite3.Connection) -> None:
     con.execute("PRAGMA wal_autocheckpoint=8192")
     con.execute("PRAGMA foreign_keys=OFF")
     con.executescript(SCHEMA)
+    cols = {r[1] for r in con.execute("PRAGMA table_info(commits)")}
+    if "committer_email" not in cols:  # a database mined before the column existed
+        con.execute("ALTER TABLE commits ADD COLUMN committer_email TEXT")
 
 
 class _corruption_named:
@@ -158,7 +162,7 @@ def write_chunk(
     with _tx(con):
         con.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?)", blobs)
         con.executemany(
-            "INSERT OR REPLACE INTO commits VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", commits
+            "INSERT OR REPLACE INTO commits VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", commits
         )
         con.executemany(
             "INSERT OR REPLACE INTO file_changes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", files
@@ -378,6 +382,26 @@ def commits_by_id(
                     f"{other.commit_id} and {rec.commit_id}; give more digits"
                 )
     return found
+
+
+GITHUB_WEB_COMMITTER = "noreply@github.com"
+
+
+def merge_stamped_commits(db_path: Path) -> set[tuple[str, str]]:
+    """``(repo, commit_id)`` of commits whose time is a GitHub merge time, not an authoring time.
+
+    GitHub's "Squash and merge" (and an edit made in the browser) commits with committer
+    ``noreply@github.com`` and an author date equal to the commit date: the moment someone
+    pressed the button. The interval before such a commit is the time between two merges, not
+    the author's coding. A "Rebase and merge" keeps the author dates, so it is not flagged.
+    """
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        rows = con.execute(
+            "SELECT repo, commit_id FROM commits"
+            " WHERE committer_email = ? AND authored_at = committed_at",
+            (GITHUB_WEB_COMMITTER,),
+        ).fetchall()
+    return {(str(r), str(c)) for r, c in rows}
 
 
 CommitTimes: TypeAlias = "dict[str, tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]]"
