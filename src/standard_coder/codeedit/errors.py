@@ -1,0 +1,31 @@
+"""Typed errors of the action language, the sandbox and the dataset readers."""
+
+from __future__ import annotations
+
+
+class CodeEditError(ValueError):
+    """Base of every code-edit error (a bad input, never a bug): one line naming the cause."""
+
+
+class ActionParseError(CodeEditError):
+    """A model answer has no single ``<action>{json}</action>`` block, or its JSON is invalid."""
+
+
+class ActionSchemaError(CodeEditError):
+    """The action object breaks the action schema (type, language, mode, rule_yaml | cli)."""
+
+
+class ActionApplyError(CodeEditError):
+    """The action is well formed but cannot be applied (bad rule, pattern, ast-grep failure)."""
+
+
+class SandboxRefused(ActionSchemaError):
+    """A ``cli`` action is not allow-listed (program, subcommand, option, path, shell syntax)."""
+
+
+class SandboxTimeout(ActionApplyError):
+    """A sandboxed command ran past its time limit and was killed."""
+
+
+class SourceError(CodeEditError):
+    """A source file or folder cannot be read in its upstream format."""
