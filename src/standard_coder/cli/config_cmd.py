@@ -17,7 +17,7 @@ def init_config(
     ),
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
     pipeline: Annotated[
-        str, typer.Option("--pipeline", help="built-in pipeline: sch, vision or audio")
+        str, typer.Option("--pipeline", help="built-in pipeline: sch, vision, audio or codeedit")
     ] = "sch",
 ) -> None:
     """Write a fully commented pipeline_config.toml (every key, its default and meaning)."""
@@ -34,8 +34,10 @@ def init_config(
         raise typer.Exit(2)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, render_template(path.name, pipeline))
-    what = {"vision": "[vision]", "audio": "[demux] input and [transcribe] transcript"}.get(
-        pipeline, "[repos] include_paths"
-    )
+    what = {
+        "vision": "[vision]",
+        "audio": "[demux] input and [transcribe] transcript",
+        "codeedit": "[codeedit]",
+    }.get(pipeline, "[repos] include_paths")
     typer.echo(f"wrote {path}: edit {what}, then run")
     typer.echo(f"  standard-coder pipeline --config {path}")

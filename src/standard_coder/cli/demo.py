@@ -25,7 +25,10 @@ def demo(
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
     log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
     pipeline: Annotated[
-        str, typer.Option("--pipeline", help="sch (flagship), vision (digits), audio (subtitles)")
+        str,
+        typer.Option(
+            "--pipeline", help="sch (flagship), vision (digits), audio (subtitles), codeedit"
+        ),
     ] = "sch",
 ) -> None:
     """Run a built-in pipeline on its embedded default (sch: a simulated team's repositories)."""
@@ -40,8 +43,13 @@ def demo(
 
         audio_demo(output_dir, size, log_level, log_format)
         return
+    if pipeline == "codeedit":
+        _codeedit_demo(output_dir, size, log_level, log_format)
+        return
     if pipeline != "sch":
-        typer.echo(f"error: --pipeline {pipeline!r}: expected sch, vision or audio", err=True)
+        typer.echo(
+            f"error: --pipeline {pipeline!r}: expected sch, vision, audio or codeedit", err=True
+        )
         raise typer.Exit(2)
     from standard_coder.pipelines.demo import SIZES, prepare
 
@@ -101,6 +109,40 @@ def _vision_demo(output_dir: Path, size: str, log_level: str, log_format: str) -
         err=True,
     )
     typer.echo(f"Predictions (FiftyOne): {s['predictions']}", err=True)
+    typer.echo(f"Report: {s['report']}", err=True)
+    typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
+    typer.echo(f"Finished in {s['elapsed_s']} s", err=True)
+
+
+def _codeedit_demo(output_dir: Path, size: str, log_level: str, log_format: str) -> None:
+    from standard_coder.pipelines import BUILTINS
+    from standard_coder.pipelines.codeedit_demo import SIZES, prepare, summary
+    from standard_coder.runner import front
+
+    if size not in SIZES:
+        typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
+        raise typer.Exit(2)
+    t0 = time.perf_counter()
+    try:
+        config = prepare(output_dir.resolve(), size)
+    except OSError as exc:
+        where = exc.filename or output_dir
+        typer.echo(f"error: --output-dir: {where}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    code = front.run_command(
+        config=config, builtins=BUILTINS, log_level=log_level, log_format=log_format
+    )
+    if code != 0:
+        raise typer.Exit(code)
+    s = summary(config.parent / "sc-output", time.perf_counter() - t0)
+    st, ev = s.get("stats") or {}, s.get("evaluation") or {}
+    typer.echo(f"records per split {st.get('totals')}; rejected "
+               f"{(st.get('rejected') or {}).get('counts')}", err=True)  # fmt: skip
+    typer.echo(
+        f"edit eval: pass@1 {_fmt(ev.get('pass@1'))}, ExcessCode {_fmt(ev.get('excess_code'))} "
+        f"on {ev.get('tasks', '-')} tasks {ev.get('statuses')}",
+        err=True,
+    )
     typer.echo(f"Report: {s['report']}", err=True)
     typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
     typer.echo(f"Finished in {s['elapsed_s']} s", err=True)

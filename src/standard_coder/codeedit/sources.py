@@ -244,3 +244,12 @@ def download(source: str, dest: Path, *, endpoint: str | None = None) -> Path:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise SourceError(f"{source}: download of {repo} failed (offline?): {first}") from None
     return Path(got)
+
+
+FIXTURES = Path(__file__).with_name("fixtures")
+"""Small fixtures written for this project in each upstream format (not copied records)."""
+
+
+def fixture_path(source: str) -> Path:
+    """The shipped fixture of ``source``."""
+    return FIXTURES / source

@@ -87,11 +87,18 @@ AUDIO_HEADER = """\
 # After editing [glossary] only: standard-coder pipeline --config {name} --stages glossary
 """
 
-PIPELINES = ("sch", "vision", "audio")
+CODEEDIT_HEADER = """\
+# Standard Coder pipeline configuration: the codeedit pipeline,
+# ingest -> normalize -> split -> stats -> evaluate. Every key is listed with its default.
+# Relative paths are taken from this file's folder. Run it with:
+#   standard-coder pipeline --config {name}
+"""
+
+PIPELINES = ("sch", "vision", "audio", "codeedit")
 
 
 def render_template(name: str = "pipeline_config.toml", pipeline: str = "sch") -> str:
-    """The commented default config of ``pipeline`` (``sch``, ``vision``, ``audio``) as TOML."""
+    """The commented default config of ``pipeline`` (one of :data:`PIPELINES`) as TOML."""
     model: type[BaseModel]
     if pipeline == "vision":
         from standard_coder.config.vision import VisionConfig
@@ -103,6 +110,11 @@ def render_template(name: str = "pipeline_config.toml", pipeline: str = "sch") -
 
         out = [AUDIO_HEADER.format(name=name)]
         model = AudioConfig
+    elif pipeline == "codeedit":
+        from standard_coder.config.codeedit import CodeEditConfig
+
+        out = [CODEEDIT_HEADER.format(name=name)]
+        model = CodeEditConfig
     elif pipeline == "sch":
         out = [HEADER.format(name=name)]
         model = FlagshipConfig

@@ -6,5 +6,6 @@ BUILTINS: dict[str, str] = {
     "sch": "standard_coder.pipelines.sch:build",
     "vision": "standard_coder.pipelines.vision:build",
     "audio": "standard_coder.pipelines.audio:build",
+    "codeedit": "standard_coder.pipelines.codeedit:build",
 }
 """Name -> ``"module:builder"``; the builder is ``(config_path, overrides) -> Pipeline``."""

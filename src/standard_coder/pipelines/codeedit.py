@@ -1,0 +1,126 @@
+"""The ``codeedit`` pipeline ``ingest -> normalize -> split -> stats -> evaluate`` on the runner.
+
+Wiring only: reads the validated config, declares each stage's inputs, params and outputs (paths
+from :class:`~standard_coder.pipelines.codeedit_layout.CodeEditLayout`) and the report sections.
+Part 2 (SFT / SRL training) adds its stages after ``split``, reading ``data/processed``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from standard_coder.config.codeedit import load_codeedit_config
+from standard_coder.pipelines import codeedit_stages
+from standard_coder.pipelines.codeedit_layout import CodeEditLayout
+from standard_coder.pipelines.wiring import package_sources, section_params
+from standard_coder.runner.report import ReportSection, SectionInput
+from standard_coder.runner.stage import Pipeline, Stage
+
+
+def build(config_path: Path, overrides: list[str]) -> Pipeline:
+    """Build the ``codeedit`` pipeline from its config file plus ``--set`` overrides."""
+    cfg = load_codeedit_config(Path(config_path), list(overrides))
+    c = cfg.codeedit
+    layout = CodeEditLayout(cfg.outputs.base_dir)
+    root = cfg.config_path.parent if cfg.config_path else None
+    params = {"codeedit": section_params(c, root)}
+    code = [Path(codeedit_stages.__file__)]
+    domain = package_sources("codeedit")
+    sources = {
+        s: codeedit_stages.source_input(c, s) for s in c.sources if s != "synthetic"
+    }  # fmt: skip
+    eval_inputs = {"processed": layout.processed}
+    if c.completions is not None:
+        eval_inputs["completions"] = c.completions
+    stages = [
+        Stage(
+            name="ingest", run=codeedit_stages.ingest, named_inputs=sources, params=params,
+            named_outputs={"ingested": layout.ingested}, code_files=[*code, *domain],
+            description=f"read {', '.join(c.sources)} in their upstream formats",
+        ),
+        Stage(
+            name="normalize", run=codeedit_stages.normalize, deps=("ingest",),
+            named_inputs={"ingested": layout.ingested}, params=params,
+            named_outputs={"normalized": layout.normalized}, code_files=[*code, *domain],
+            description="one schema, filters, exact + near-duplicate removal",
+        ),
+        Stage(
+            name="split", run=codeedit_stages.split, deps=("normalize",),
+            named_inputs={"normalized": layout.normalized}, params=params,
+            named_outputs={"processed": layout.processed}, code_files=[*code, *domain],
+            description="repo-disjoint train/dev/test (CanItEdit: test only)",
+        ),
+        Stage(
+            name="stats", run=codeedit_stages.stats, deps=("split",),
+            named_inputs={"processed": layout.processed, "normalized": layout.normalized},
+            params=params, named_outputs={"stats": layout.stats}, code_files=[*code, *domain],
+            description="counts per split x source x language, bytes, rejections",
+        ),
+        Stage(
+            name="evaluate", run=codeedit_stages.evaluate, deps=("split",),
+            named_inputs=eval_inputs, params=params,
+            named_outputs={"evaluation": layout.evaluation}, code_files=[*code, *domain],
+            description="apply completions, run hidden tests: pass@1, ExcessCode",
+        ),
+    ]  # fmt: skip
+    return Pipeline(
+        name="codeedit",
+        stages=stages,
+        base_dir=cfg.outputs.base_dir,
+        seed=cfg.runner.seed,
+        device=cfg.runner.device,
+        workers=1,
+        stop_grace_s=cfg.runner.stop_grace_s,
+        config=json.loads(cfg.model_dump_json()),
+        report_sections=report_sections(),
+        root=root,
+    )
+
+
+def _read(path: Path) -> dict[str, object] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _data_section(given: SectionInput) -> str:
+    doc = _read(CodeEditLayout(given.base_dir).stats)
+    if doc is None:
+        return "<p>No code-edit dataset yet.</p>"
+    counts = doc.get("counts") or {}
+    rows = "".join(
+        f"<tr><td>{html.escape(split)}</td><td>{html.escape(src)}</td>"
+        f"<td>{html.escape(', '.join(f'{k} {v}' for k, v in langs.items()))}</td></tr>"
+        for split, by_src in counts.items()  # type: ignore[union-attr]
+        for src, langs in by_src.items()
+    )
+    rejected = (doc.get("rejected") or {}).get("counts", {})  # type: ignore[union-attr]
+    return (
+        f"<p>Records per split: {html.escape(json.dumps(doc.get('totals')))}; "
+        f"rejected: {html.escape(json.dumps(rejected))}</p>"
+        f"<table><tr><th>split</th><th>source</th><th>languages</th></tr>{rows}</table>"
+    )
+
+
+def _eval_section(given: SectionInput) -> str:
+    doc = _read(CodeEditLayout(given.base_dir).evaluation)
+    if doc is None:
+        return "<p>No code-edit evaluation yet.</p>"
+    keys = ("tasks", "completions", "pass@1", "excess_code", "exact_match", "similarity",
+            "mean_rules_per_task", "statuses")  # fmt: skip
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{html.escape(json.dumps(doc.get(k)))}</td></tr>" for k in keys
+    )
+    return f"<table>{rows}</table>"
+
+
+def report_sections() -> tuple[ReportSection, ...]:
+    """The codeedit pipeline's sections of the run report."""
+    return (
+        ReportSection("Code-edit data", _data_section, nav="Data"),
+        ReportSection("Code-edit evaluation", _eval_section, nav="Evaluation"),
+    )

@@ -1,0 +1,64 @@
+"""``standard-coder demo --pipeline codeedit``: the shipped fixtures through every stage.
+
+Writes ``<output-dir>/pipeline_config.toml`` (a file the user edited is kept), evaluates the
+shipped example completions (one passes, one fails, one times out, one is an ast-grep action) and
+puts results under ``<output-dir>/sc-output/``. A rerun skips every stage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.atomic import atomic_write_text
+
+SIZES = ("tiny", "default")
+
+
+def config_text(size: str) -> str:
+    from standard_coder.codeedit.sources import FIXTURES
+
+    completions = FIXTURES / "canitedit_completions.jsonl"
+    timeout = 2.0 if size == "tiny" else 5.0
+    return "\n".join([
+        f"# standard-coder demo --pipeline codeedit (size {size}); edit and rerun with",
+        "#   standard-coder pipeline --config pipeline_config.toml",
+        "# (standard-coder init-config --pipeline codeedit FILE lists every key)",
+        "[pipeline]",
+        'name = "codeedit"',
+        "",
+        "[outputs]",
+        'base_dir = "sc-output"',
+        "",
+        "[codeedit]",
+        f"completions = {json.dumps(str(completions))}",
+        f"eval_timeout_s = {timeout}",
+    ]) + "\n"  # fmt: skip
+
+
+def prepare(out_dir: Path, size: str) -> Path:
+    """Write the demo config (unless the user changed it since the demo wrote it)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = out_dir / "pipeline_config.toml"
+    marker = out_dir / ".demo-codeedit-written"
+    text = config_text(size)
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    written = marker.read_text(encoding="utf-8") if marker.exists() else None
+    if current != text and (current is None or current == written):
+        atomic_write_text(config, text)
+        atomic_write_text(marker, text)
+    return config
+
+
+def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
+    """Key figures of a finished demo run, read back from its artifacts."""
+    from standard_coder.pipelines.codeedit_layout import CodeEditLayout
+
+    layout = CodeEditLayout(base_dir)
+    out: dict[str, Any] = {"elapsed_s": round(elapsed_s, 1), "base_dir": str(base_dir)}
+    for key, path in (("stats", layout.stats), ("evaluation", layout.evaluation)):
+        if path.exists():
+            out[key] = json.loads(path.read_text(encoding="utf-8"))
+    out["report"] = str(layout.reports / "index.html")
+    return out

@@ -1,0 +1,207 @@
+"""The codeedit pipeline's stages ``ingest -> normalize -> split -> stats -> evaluate``.
+
+Each stage reads its settings from ``ctx.params`` (what its fingerprint covers), its files from
+``ctx.inputs`` / ``ctx.outputs``; the domain logic is in :mod:`standard_coder.codeedit`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from standard_coder.config.codeedit import CodeEditSection
+from standard_coder.pipelines.codeedit_layout import CodeEditLayout
+from standard_coder.pipelines.sch_options import section_from_params
+from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
+
+if TYPE_CHECKING:
+    from standard_coder.codeedit.dataset import Rejections
+    from standard_coder.codeedit.records import EditRecord
+    from standard_coder.runner.context import StageContext
+
+
+def _section(ctx: StageContext) -> CodeEditSection:
+    return section_from_params(CodeEditSection, ctx.params["codeedit"], ctx.root_dir)
+
+
+def source_input(c: CodeEditSection, source: str) -> Path:
+    """The local files of ``source``: the configured path or the shipped fixture."""
+    from standard_coder.codeedit.sources import fixture_path
+
+    return c.source_path(source) or fixture_path(source)
+
+
+def _write_jsonl(path: Path, rows: Iterable[str]) -> int:
+    lines = list(rows)
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _strict(c: CodeEditSection, rejects: Rejections, stage: str) -> None:
+    from standard_coder.codeedit.errors import CodeEditError
+
+    if c.strict and rejects.bad():
+        bad = {r: n for r, n in rejects.counts.items() if not r.startswith("duplicate")}
+        raise CodeEditError(f"strict: {rejects.bad()} bad records by {stage}: {bad}")
+
+
+def ingest(ctx: StageContext) -> None:
+    """Read every source in its upstream format (after an optional download)."""
+    from standard_coder.codeedit.dataset import Rejections
+    from standard_coder.codeedit.errors import SourceError
+    from standard_coder.codeedit.sources import download, read_source
+    from standard_coder.codeedit.synth import builtin_snippets, generate
+
+    c = _section(ctx)
+    out = ctx.outputs["ingested"]
+    out.mkdir(parents=True, exist_ok=True)
+    rejects = Rejections()
+    counts: dict[str, int] = {}
+    for source in c.sources:
+        if source == "synthetic":
+            mods = generate(builtin_snippets(), seed=ctx.seed)
+            rows = [m.to_record().model_dump_json() for m in mods]
+        else:
+            path = source_input(c, source)
+            if c.download:
+                layout = CodeEditLayout(ctx.base_dir)
+                try:
+                    path = download(source, layout.raw / source, endpoint=c.hf_endpoint)
+                except SourceError as exc:
+                    ctx.log.warning("%s; using the local files at %s", exc, path)
+            rows = []
+            for cand, bad in read_source(source, path):
+                if bad is not None:
+                    rejects.add(f"{source}:{bad[0]}", bad[1])
+                else:
+                    rows.append(json.dumps(cand, ensure_ascii=False))
+        counts[source] = _write_jsonl(out / f"{source}.jsonl", rows)
+    atomic_write_json(out / "rejects.json", rejects.to_json())
+    ctx.log.info("ingested %s; unreadable %d", counts, sum(rejects.counts.values()))
+    ctx.set_summary(records=sum(counts.values()), unreadable=sum(rejects.counts.values()))
+    _strict(c, rejects, "ingest")
+
+
+def normalize(ctx: StageContext) -> None:
+    """Schema validation, filters, exact and near-duplicate removal on (instruction, pre)."""
+    from standard_coder.codeedit.dataset import Filters, Rejections, validate
+    from standard_coder.codeedit.dataset import normalize as dedup
+
+    c = _section(ctx)
+    src, out = ctx.inputs["ingested"], ctx.outputs["normalized"]
+    out.mkdir(parents=True, exist_ok=True)
+    rejects = Rejections.from_json(json.loads((src / "rejects.json").read_text(encoding="utf-8")))
+    filters = Filters(
+        max_bytes=c.max_bytes, languages=tuple(c.languages),
+        near_dup_threshold=c.near_dup_threshold,
+    )  # fmt: skip
+    candidates = [row for s in c.sources for row in _read_jsonl(src / f"{s}.jsonl")]
+    kept = dedup(validate(candidates, rejects), filters, rejects)
+    for source in c.sources:
+        _write_jsonl(
+            out / f"{source}.jsonl", (r.model_dump_json() for r in kept if r.source == source)
+        )
+    atomic_write_json(out / "rejects.json", rejects.to_json())
+    ctx.log.info("kept %d of %d records; rejected %s", len(kept), len(candidates),
+                 dict(rejects.counts))  # fmt: skip
+    ctx.set_summary(kept=len(kept), rejected=sum(rejects.counts.values()))
+    _strict(c, rejects, "normalize")
+
+
+def _records(folder: Path, sources: Iterable[str]) -> list[EditRecord]:
+    from standard_coder.codeedit.records import EditRecord
+
+    return [
+        EditRecord.model_validate(row)
+        for s in sources
+        if (folder / f"{s}.jsonl").exists()
+        for row in _read_jsonl(folder / f"{s}.jsonl")
+    ]
+
+
+def split(ctx: StageContext) -> None:
+    """Repo-disjoint train/dev/test; CanItEdit to test only."""
+    from standard_coder.codeedit.dataset import split as make_splits
+
+    c = _section(ctx)
+    records = _records(ctx.inputs["normalized"], c.sources)
+    parts = make_splits(records, seed=ctx.seed, dev=c.dev_fraction, test=c.test_fraction)
+    out = ctx.outputs["processed"]
+    for name, recs in parts.items():
+        (out / name).mkdir(parents=True, exist_ok=True)
+        for source in c.sources:
+            mine = [r.model_dump_json() for r in recs if r.source == source]
+            if mine:
+                _write_jsonl(out / name / f"{source}.jsonl", mine)
+    sizes = {name: len(recs) for name, recs in parts.items()}
+    ctx.log.info("splits %s", sizes)
+    ctx.set_summary(**sizes)
+
+
+def stats(ctx: StageContext) -> None:
+    """``reports/dataset_stats.json``; also re-checks every synthetic gold action."""
+    from standard_coder.codeedit.actions import apply_action
+    from standard_coder.codeedit.dataset import SPLITS, Rejections
+    from standard_coder.codeedit.dataset import stats as make_stats
+
+    c = _section(ctx)
+    processed = ctx.inputs["processed"]
+    parts = {name: _records(processed / name, c.sources) for name in SPLITS}
+    rejects = Rejections.from_json(
+        json.loads((ctx.inputs["normalized"] / "rejects.json").read_text(encoding="utf-8"))
+    )
+    synthetic = [r for recs in parts.values() for r in recs if r.source == "synthetic"]
+    verified = sum(
+        apply_action(r.metadata["gold_action"], r.pre, r.language) == r.post for r in synthetic
+    )
+    doc = make_stats(parts, rejects, {"synthetic_gold_verified": [verified, len(synthetic)]})
+    atomic_write_json(ctx.outputs["stats"], doc)
+    ctx.log.info("dataset %s; rejected %d", doc["totals"], sum(rejects.counts.values()))
+    ctx.set_summary(**doc["totals"], rejected=sum(rejects.counts.values()))
+
+
+def load_tasks(test_dir: Path) -> list[Any]:
+    """CanItEdit tasks of the test split (one per task id, whatever the instruction style)."""
+    from standard_coder.codeedit.evaluator import Task
+
+    tasks: dict[str, Task] = {}
+    for rec in _records(test_dir, ["canitedit"]):
+        tid = str(rec.metadata.get("task_id", rec.id))
+        if rec.tests and rec.post is not None and tid not in tasks:
+            tasks[tid] = Task(tid, rec.pre, rec.post, rec.tests, rec.language)
+    return list(tasks.values())
+
+
+def load_completions(path: Path | None, tasks: list[Any]) -> dict[str, list[str]]:
+    """``{task_id: [completion, ...]}`` from a JSONL file, or each task's reference post."""
+    if path is None:
+        return {t.id: [t.post] for t in tasks}
+    out: dict[str, list[str]] = {}
+    for row in _read_jsonl(path):
+        out.setdefault(str(row["task_id"]), []).append(str(row["completion"]))
+    return out
+
+
+def evaluate(ctx: StageContext) -> None:
+    """Run completions against the CanItEdit test tasks: ``reports/codeedit_eval.json``."""
+    from standard_coder.codeedit.evaluator import evaluate as run_eval
+    from standard_coder.codeedit.sandbox import Limits, network_isolated
+
+    c = _section(ctx)
+    tasks = load_tasks(ctx.inputs["processed"] / "test")
+    completions = load_completions(c.completions, tasks)
+    limit = Limits(timeout_s=c.eval_timeout_s, cpu_s=max(1, int(c.eval_timeout_s)))
+    doc = run_eval(tasks, completions, limit)
+    doc["completions_file"] = str(c.completions) if c.completions else None
+    doc["timeout_s"] = c.eval_timeout_s
+    doc["network_isolated"] = network_isolated()
+    atomic_write_json(ctx.outputs["evaluation"], doc)
+    ctx.log.info("pass@1 %s on %d tasks (%s)", doc["pass@1"], doc["tasks"], doc["statuses"])
+    ctx.set_summary(pass_at_1=doc["pass@1"], tasks=doc["tasks"], excess_code=doc["excess_code"])
