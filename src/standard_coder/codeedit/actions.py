@@ -87,8 +87,8 @@ def parse_answer(text: str) -> Answer:
         raise ActionParseError("answer: <action> must hold a JSON object")
     return Answer(
         action=obj,
-        think=(blocks.get("think") or [None])[0],
-        state_update=(blocks.get("state_update") or [None])[0],
+        think=next(iter(blocks.get("think", [])), None),
+        state_update=next(iter(blocks.get("state_update", [])), None),
     )
 
 
@@ -201,7 +201,7 @@ def apply_rule(src: str, language: str, doc: dict[str, Any]) -> str:
     config = {k: doc[k] for k in _RULE_KEYS if k in doc}
     try:
         root = SgRoot(src, language).root()
-        matches = root.find_all(config)  # type: ignore[arg-type]
+        matches = root.find_all(config)  # type: ignore[call-overload]
     except BaseException as exc:  # the Rust side raises plain Exceptions (even panics)
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise

@@ -31,7 +31,7 @@ from standard_coder.codeedit.actions import apply_action, count_rules, parse_ans
 from standard_coder.codeedit.errors import CodeEditError
 from standard_coder.codeedit.sandbox import Limits, run_sandboxed
 
-DRIVER = '''\
+DRIVER = """\
 import json, os, sys
 import coverage
 here = os.path.abspath("solution.py")
@@ -53,7 +53,7 @@ _, statements, _, missing, _ = cov.analysis2(here)
 with open("result.json", "w") as fh:
     json.dump({"status": status, "error": error, "statements": statements,
                "missing": missing}, fh)
-'''
+"""
 _FENCED = re.compile(r"```[\w+#-]*\n(.*?)```", re.DOTALL)
 
 

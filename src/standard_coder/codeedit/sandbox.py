@@ -17,6 +17,7 @@ evaluator (the hidden tests). Isolation, in layers:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -122,10 +123,8 @@ def run_sandboxed(
             out, err = proc.communicate(timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             out, err = proc.communicate()
         seconds = time.perf_counter() - t0
         back = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 PYTHON: tuple[str, ...] = (
-    '''import json
+    """import json
 
 
 def load_settings(path):
@@ -11,8 +11,8 @@ def load_settings(path):
         data = json.load(handle)
     print("loaded", len(data), "keys")
     return data
-''',
-    '''import requests
+""",
+    """import requests
 
 
 def fetch_user(session, user_id):
@@ -20,8 +20,8 @@ def fetch_user(session, user_id):
     response.raise_for_status()
     print("fetched", user_id)
     return response.json()
-''',
-    '''import os
+""",
+    """import os
 
 
 def list_python_files(root):
@@ -30,8 +30,8 @@ def list_python_files(root):
         if name.endswith(".py"):
             found.append(os.path.join(root, name))
     return sorted(found)
-''',
-    '''class Counter:
+""",
+    """class Counter:
     def __init__(self):
         self.total = 0
 
@@ -45,8 +45,8 @@ def tally(values):
     for value in values:
         counter.add(value)
     return counter.total
-''',
-    '''import time
+""",
+    """import time
 
 
 def retry(action, attempts):
@@ -57,15 +57,15 @@ def retry(action, attempts):
             print("attempt", attempt, "failed:", error)
             time.sleep(0.1)
     raise RuntimeError("gave up")
-''',
-    '''import subprocess
+""",
+    """import subprocess
 
 
 def git_head(repo):
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True)
     return done.stdout.decode().strip()
-''',
-    '''import hashlib
+""",
+    """import hashlib
 
 
 def digest(chunks):
@@ -73,8 +73,8 @@ def digest(chunks):
     for chunk in chunks:
         h.update(chunk)
     return h.hexdigest()
-''',
-    '''import logging
+""",
+    """import logging
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ def parse_port(text):
         log.warn("port must be positive: %s", text)
         return None
     return value
-''',
-    '''def average(numbers):
+""",
+    """def average(numbers):
     if len(numbers) == 0:
         return 0.0
     return sum(numbers) / len(numbers)
@@ -94,8 +94,8 @@ def parse_port(text):
 
 def spread(numbers):
     return max(numbers) - min(numbers)
-''',
-    '''import csv
+""",
+    """import csv
 
 
 def read_rows(path):
@@ -105,8 +105,8 @@ def read_rows(path):
             rows.append(row)
     print("rows:", len(rows))
     return rows
-''',
-    '''from collections import OrderedDict
+""",
+    """from collections import OrderedDict
 
 
 def first_seen(items):
@@ -114,8 +114,8 @@ def first_seen(items):
     for item in items:
         seen.setdefault(item.key, item)
     return list(seen.values())
-''',
-    '''import threading
+""",
+    """import threading
 
 
 def start_worker(target, name):
@@ -123,28 +123,28 @@ def start_worker(target, name):
     worker.setDaemon(True)
     worker.start()
     return worker
-''',
+""",
 )
 
 JAVASCRIPT: tuple[str, ...] = (
-    '''function loadConfig(path) {
+    """function loadConfig(path) {
   const text = fs.readFileSync(path, "utf8");
   console.log("loaded", path);
   return JSON.parse(text);
 }
-''',
-    '''async function fetchUser(id) {
+""",
+    """async function fetchUser(id) {
   const response = await fetch(`/users/${id}`);
   console.log("status", response.status);
   return response.json();
 }
-''',
-    '''function total(items) {
+""",
+    """function total(items) {
   var sum = 0;
   items.forEach(function (item) {
     sum = sum + item.price;
   });
   return sum;
 }
-''',
+""",
 )

@@ -116,7 +116,8 @@ def _commits(path: Path, source: str) -> Iterator[Row]:
             "pre": row["old_contents"], "post": row["new_contents"],
             "language": normalize_language(row.get("lang") or _lang_of(row.get("new_file"))),
             "repo": repo, "license": row.get("license"), "tests": None, "tags": [],
-            "metadata": {"commit": commit or None, "file": row.get("new_file") or row.get("old_file"),
+            "metadata": {"commit": commit or None,
+                         "file": row.get("new_file") or row.get("old_file"),
                          "message": row.get("message")},
         }, None  # fmt: skip
 

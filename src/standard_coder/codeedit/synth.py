@@ -119,7 +119,9 @@ def _rename_function(root: Any, lang: str, rng: random.Random) -> Candidate | No
 
 def _rename_import(root: Any, lang: str, rng: random.Random) -> Candidate | None:
     kind = KINDS[lang]["import"]
-    mods = [n.text().removeprefix("import ").strip() for n in root.find_all(kind=kind)] if kind else []
+    mods = (
+        [n.text().removeprefix("import ").strip() for n in root.find_all(kind=kind)] if kind else []
+    )
     name = _pick(rng, (m for m in mods if m in IMPORTS))
     if name is None:
         return None

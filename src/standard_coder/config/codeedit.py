@@ -1,4 +1,5 @@
-"""The ``codeedit`` pipeline's config: ``[pipeline]``, ``[outputs]``, ``[runner]``, ``[codeedit]``."""
+"""The ``codeedit`` pipeline's config: ``[pipeline]``, ``[outputs]``, ``[runner]``,
+``[codeedit]``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from standard_coder.config.schema import (
 SourceName = Literal[
     "commitpackft", "editpackft", "ocedataft", "canitedit", "smellycode", "synthetic"
 ]  # fmt: skip
-LanguageName = Literal["python", "javascript", "typescript", "java", "cpp", "c", "go", "rust", "other"]
+LanguageName = Literal[
+    "python", "javascript", "typescript", "java", "cpp", "c", "go", "rust", "other"
+]
 ALL_SOURCES: list[SourceName] = [
     "commitpackft", "editpackft", "ocedataft", "canitedit", "smellycode", "synthetic"
 ]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 from standard_coder.config.codeedit import load_codeedit_config
 from standard_coder.pipelines import codeedit_stages
@@ -28,9 +29,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     params = {"codeedit": section_params(c, root)}
     code = [Path(codeedit_stages.__file__)]
     domain = package_sources("codeedit")
-    sources = {
-        s: codeedit_stages.source_input(c, s) for s in c.sources if s != "synthetic"
-    }  # fmt: skip
+    sources: dict[str, Path] = {
+        str(s): codeedit_stages.source_input(c, s) for s in c.sources if s != "synthetic"
+    }
     eval_inputs = {"processed": layout.processed}
     if c.completions is not None:
         eval_inputs["completions"] = c.completions
@@ -79,7 +80,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     )
 
 
-def _read(path: Path) -> dict[str, object] | None:
+def _read(path: Path) -> dict[str, Any] | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -95,10 +96,10 @@ def _data_section(given: SectionInput) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(split)}</td><td>{html.escape(src)}</td>"
         f"<td>{html.escape(', '.join(f'{k} {v}' for k, v in langs.items()))}</td></tr>"
-        for split, by_src in counts.items()  # type: ignore[union-attr]
+        for split, by_src in counts.items()
         for src, langs in by_src.items()
     )
-    rejected = (doc.get("rejected") or {}).get("counts", {})  # type: ignore[union-attr]
+    rejected = (doc.get("rejected") or {}).get("counts", {})
     return (
         f"<p>Records per split: {html.escape(json.dumps(doc.get('totals')))}; "
         f"rejected: {html.escape(json.dumps(rejected))}</p>"

@@ -1,0 +1,116 @@
+"""The codeedit pipeline end to end on the shipped fixtures, and the edit evaluator on tasks whose
+answers pass, fail, time out and loop forever (real subprocesses, real coverage)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("ast_grep_py", reason="the codeedit extra is not installed")
+
+from standard_coder.cli import commands  # noqa: F401  (registers the commands)
+from standard_coder.cli.app import app
+from standard_coder.codeedit.evaluator import Task, evaluate
+from standard_coder.codeedit.sandbox import Limits
+from standard_coder.codeedit.sources import FIXTURES
+from standard_coder.pipelines import BUILTINS
+from standard_coder.runner import front
+
+pytestmark = [pytest.mark.integration]
+
+TASK = Task(
+    "clip",
+    pre="def f(x):\n    return x\n",
+    post="def f(x):\n    if x < 0:\n        return 0\n    return x\n",
+    tests="assert f(-1) == 0\nassert f(2) == 2\n",
+)
+ACTION = {
+    "type": "ast_grep", "language": "python", "mode": "yaml",
+    "rule_yaml": "rule:\n  pattern: return $X\n"
+    "fix: |-\n  if $X < 0:\n      return 0\n  return $X\n",
+}  # fmt: skip
+
+
+def test_evaluator_on_pass_fail_timeout_and_endless_answers() -> None:
+    answers = [
+        TASK.post,  # passes, exact
+        "```python\ndef f(x):\n    if x < 0:\n        return 0\n    if x > 99:\n        return 99"
+        "\n    return x\n```",  # passes with an untested branch: ExcessCode 1/4
+        "def f(x):\n    return abs(x)\n",  # fails
+        "import time\n\ndef f(x):\n    time.sleep(30)\n",  # times out
+        "def f(x):\n    while True:\n        pass\n",  # loops forever
+        f"<action>{json.dumps(ACTION)}</action>",  # an action that passes
+        '<action>{"type": "ast_grep"}</action>',  # an action that does not validate
+    ]
+    doc = evaluate([TASK], {"clip": answers}, Limits(timeout_s=2.0, cpu_s=2))
+    statuses = [o["status"] for o in doc["outcomes"]]
+    assert statuses == ["pass", "pass", "fail", "timeout", "timeout", "pass", "invalid_action"]
+    assert [o["excess_code"] for o in doc["outcomes"]][:2] == [0.0, 0.25]
+    assert doc["pass@1"] == round(3 / 7, 4) and doc["excess_code"] == round(0.25 / 3, 4)
+    assert doc["outcomes"][0]["exact_match"] and doc["outcomes"][5]["exact_match"]
+    assert doc["mean_rules_per_task"] == 1.0
+    assert all(o["seconds"] < 10 for o in doc["outcomes"])
+
+
+def test_init_config_writes_a_loadable_codeedit_file(tmp_path: Path) -> None:
+    from standard_coder.config.codeedit import load_codeedit_config
+
+    path = tmp_path / "ce.toml"
+    res = CliRunner().invoke(app, ["init-config", "--pipeline", "codeedit", str(path)])
+    assert res.exit_code == 0, res.output
+    cfg = load_codeedit_config(path)
+    assert cfg.pipeline.name == "codeedit" and "synthetic" in cfg.codeedit.sources
+
+
+def _config(folder: Path, extra: str = "") -> Path:
+    path = folder / "pipeline_config.toml"
+    path.write_text(
+        '[pipeline]\nname = "codeedit"\n[outputs]\nbase_dir = "out"\n[codeedit]\n'
+        f'completions = "{FIXTURES / "canitedit_completions.jsonl"}"\neval_timeout_s = 2.0\n'
+        + extra
+    )
+    return path
+
+
+def test_pipeline_on_the_fixtures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path)
+    assert front.run_command(config=config, builtins=BUILTINS) == 0
+    out = tmp_path / "out"
+    stats = json.loads((out / "reports" / "dataset_stats.json").read_text())
+    assert stats["repo_overlap"] == [] and stats["synthetic_gold_verified"][0] >= 30
+    assert stats["synthetic_gold_verified"][0] == stats["synthetic_gold_verified"][1]
+    assert stats["counts"]["test"]["canitedit"] == {"python": 8}
+    assert stats["rejected"]["counts"]["duplicate_near"] == 1
+    assert (out / "data" / "processed" / "test" / "canitedit.jsonl").exists()
+    assert not (out / "data" / "processed" / "train" / "canitedit.jsonl").exists()
+    assert (out / "data" / "processed" / "train" / "editpackft.jsonl").exists()
+    ev = json.loads((out / "reports" / "codeedit_eval.json").read_text())
+    assert ev["statuses"] == {"fail": 1, "pass": 2, "timeout": 1} and ev["pass@1"] == 0.5
+    assert ev["mean_rules_per_task"] == 2.0
+    capsys.readouterr()
+    assert front.run_command(config=config, builtins=BUILTINS) == 0
+    assert "0 ran, 5 skipped" in capsys.readouterr().err
+
+
+def test_strict_mode_fails_on_bad_records_and_download_offline_falls_back(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        'sources = ["ocedataft"]\nstrict = true\ndownload = true\n'
+        'hf_endpoint = "http://127.0.0.1:9"\n',
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    err = done.stderr
+    assert "download of zkzhang88/OCEData failed" in err and "using the local files" in err
+    assert "strict: 1 bad records by ingest" in err
+    assert "Traceback" not in err
