@@ -114,3 +114,37 @@ def test_strict_mode_fails_on_bad_records_and_download_offline_falls_back(tmp_pa
     assert "download of zkzhang88/OCEData failed" in err and "using the local files" in err
     assert "strict: 1 bad records by ingest" in err
     assert "Traceback" not in err
+
+
+def test_sandbox_limits_memory_and_cuts_the_network() -> None:
+    import socket
+
+    from standard_coder.codeedit.sandbox import network_isolated, run_sandboxed
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    probe = (
+        "import socket, sys\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+        "    print('connected')\n"
+        "except OSError as exc:\n"
+        "    print('refused', exc)\n"
+        "try:\n"
+        "    b = bytearray(3 << 30)\n"
+        "    print('allocated')\n"
+        "except MemoryError:\n"
+        "    print('memory limit')\n"
+    )
+    try:
+        res = run_sandboxed(
+            [sys.executable, "-I", "probe.py"], {"probe.py": probe},
+            limits=Limits(timeout_s=20, memory_bytes=1 << 30),
+        )  # fmt: skip
+    finally:
+        server.close()
+    assert "memory limit" in res.stdout, res.stdout + res.stderr
+    if network_isolated():
+        assert res.network_isolated and "refused" in res.stdout
+    else:  # the kernel refuses user namespaces here: the result says so
+        assert not res.network_isolated

@@ -140,7 +140,7 @@ def test_runner_imports_only_runner_and_third_party() -> None:
     assert not bad, "runner/ imports outside runner/: " + ", ".join(sorted(bad))
 
 
-@pytest.mark.parametrize("domain", ["sch", "forecasting"])
+@pytest.mark.parametrize("domain", ["sch", "forecasting", "codeedit"])
 def test_domain_packages_know_nothing_of_config_cli_or_pipelines(domain: str) -> None:
     bad = [
         f"{name} -> {dep}"

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from standard_coder.codeedit.errors import ActionApplyError, ActionParseError, ActionSchemaError
-from standard_coder.codeedit.records import LANGUAGES, SUFFIX, normalize_language
+from standard_coder.codeedit.records import LANGUAGES, normalize_language
 
 _BLOCK = re.compile(r"<(think|action|state_update)>(.*?)</\1>", re.DOTALL)
 _RULE_KEYS = ("rule", "constraints", "utils", "transform")
@@ -249,8 +249,3 @@ def count_rules(action: dict[str, Any]) -> int:
     """Rules in an action (YAML documents; a ``cli`` command is one)."""
     act = validate_action(action)
     return 1 if act.mode == "cli" else len(load_rules(act.rule_yaml or ""))
-
-
-def file_name(language: str) -> str:
-    """The temp file name the CLI reads for ``language`` (its extension picks the parser)."""
-    return "input" + SUFFIX.get(language, ".txt")

@@ -9,15 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from standard_coder.codeedit.errors import ActionApplyError, ActionSchemaError, SandboxTimeout
-from standard_coder.codeedit.records import normalize_language
+from standard_coder.codeedit.records import SUFFIX, normalize_language
 from standard_coder.codeedit.sandbox import Limits, ast_grep_binary, parse_cli, run_sandboxed
 
 LIMITS = Limits(timeout_s=20.0, cpu_s=20)
 
 
-def _run(args: list[str], pre: str, language: str, limits: Limits | None) -> str:
-    from standard_coder.codeedit.actions import file_name
+def file_name(language: str) -> str:
+    """The temp file name the CLI reads for ``language`` (its extension picks the parser)."""
+    return "input" + SUFFIX.get(language, ".txt")
 
+
+def _run(args: list[str], pre: str, language: str, limits: Limits | None) -> str:
     name = file_name(language)
     argv = [str(ast_grep_binary()), *args, "-U", name]
     result = run_sandboxed(argv, {name: pre}, limits=limits or LIMITS, read_back=[name])
