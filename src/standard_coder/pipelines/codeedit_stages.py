@@ -181,11 +181,22 @@ def load_tasks(test_dir: Path) -> list[Any]:
 
 def load_completions(path: Path | None, tasks: list[Any]) -> dict[str, list[str]]:
     """``{task_id: [completion, ...]}`` from a JSONL file, or each task's reference post."""
+    from standard_coder.codeedit.errors import CodeEditError
+
     if path is None:
         return {t.id: [t.post] for t in tasks}
     out: dict[str, list[str]] = {}
-    for row in _read_jsonl(path):
-        out.setdefault(str(row["task_id"]), []).append(str(row["completion"]))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.setdefault(str(row["task_id"]), []).append(str(row["completion"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CodeEditError(
+                f"{path}:{i}: expected a JSON object with task_id and completion ({exc})"
+            ) from None
     return out
 
 
