@@ -20,5 +20,14 @@ def test_each_problem_is_named_in_words() -> None:
     assert "calibration is negative" in calibration and "-0.40" in calibration
 
 
+def test_a_squash_merged_history_is_named() -> None:
+    kinds = {"normal": 14, "first": 0, "after_gap": 1, "merge_stamped": 48}
+    ev = {"n_test": 63, "n_test_normal": 14, "label_kinds": kinds}
+    (w,) = warnings(ev)
+    assert "76% of the held-out changes are GitHub squash merges" in w and "14 changes" in w
+    ev["label_kinds"]["merge_stamped"] = 5
+    assert warnings(ev) == []
+
+
 def test_missing_metrics_are_no_warnings() -> None:
     assert warnings({"predictor": "mdn", "spearman_sch": None}) == []

@@ -44,6 +44,10 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
+MERGE_STAMPED_SHARE = 0.25
+"""Share of merge-stamped held-out changes from which the summary warns."""
+
+
 def warnings(ev: dict[str, Any]) -> list[str]:
     """Plain-language warnings about an evaluation (``sch_evaluation.json``); empty when fine."""
     out: list[str] = []
@@ -58,6 +62,15 @@ def warnings(ev: dict[str, Any]) -> list[str]:
         out.append(
             f"the model ranks changes worse than counting lines added (Spearman {sch:.2f} < "
             f"{lines:.2f}): its estimates add nothing over lines of code here"
+        )
+    kinds = ev.get("label_kinds") or {}
+    stamped, n_test = _num(kinds.get("merge_stamped")), _num(ev.get("n_test"))
+    if stamped is not None and n_test and stamped / n_test >= MERGE_STAMPED_SHARE:
+        out.append(
+            f"{stamped / n_test:.0%} of the held-out changes are GitHub squash merges: their "
+            "commit time is when the pull request was merged, not when it was written, so the "
+            "coding time between commits is unknown for them; the metrics leave them out"
+            f" ({int(_num(ev.get('n_test_normal')) or 0)} changes remain)"
         )
     r2 = _num(ev.get("binned_calibration_r2"))
     if r2 is not None and r2 < 0:
