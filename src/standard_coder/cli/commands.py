@@ -9,4 +9,5 @@ from standard_coder.cli import (  # noqa: F401
     pipeline,
     runs,
     simulate_cmd,
+    stages_cmd,
 )
