@@ -1,10 +1,107 @@
 PY ?= .venv/bin/python
-.PHONY: setup demo test test-fast lint format typecheck bench clean
+# Every data, training and container target below is a thin call of this CLI: the behaviour
+# (skipping what is unchanged, resuming from checkpoints) lives in `standard-coder pipeline`.
+SC ?= $(PY) -m standard_coder
+PIPELINE ?= sch
+CONFIG ?= pipeline_config.toml
+FORCE ?=
+SIZE ?= tiny
+OUT ?= $(CURDIR)/standard-coder-demo
+INTEGRATION_DIR ?= build/integration-$(PIPELINE)
+# Container: rootful or rootless podman with the vfs driver (works without overlay or fuse).
+PODMAN ?= podman --storage-driver vfs
+NICE ?= nice -n 15
+IMAGE ?= localhost/standard-coder:cpu
+LOCAL_BASE ?= localhost/debian-base:bookworm
+# The local debootstrap base when it exists (make base-image), else the usual public base.
+BASE_IMAGE ?= $(shell $(PODMAN) image exists $(LOCAL_BASE) 2>/dev/null && echo $(LOCAL_BASE) || echo python:3.11-slim)
+WHEELS := build/container/wheels
+
+.PHONY: help setup init-config download-data preprocess-data validate-data resume-data train \
+	train-all resume-train resume-all integration-test base-image wheels build deploy test-image \
+	demo test test-fast lint format typecheck bench clean
+
+RUN = $(SC) pipeline --config $(CONFIG)$(if $(FORCE), --force)
+# Comma-separated stages of role $(1) (download, preprocess, data, train) of $(PIPELINE), from
+# `standard-coder stages` (derived from the stage graph; CONFIG is read when it exists). An
+# unknown pipeline, or a CONFIG of another pipeline, stops make (exit 2) after the CLI's message.
+stages_of = $(strip $(shell $(SC) stages --pipeline $(PIPELINE) $(if $(wildcard $(CONFIG)),--config $(CONFIG)) --role $(1)))$(if $(filter 0,$(.SHELLSTATUS)),,$(error PIPELINE=$(PIPELINE) CONFIG=$(CONFIG): cannot list its stages (the CLI said why above)))
+# $(call run_stages,STAGES,ROLE,EXTRA): run STAGES, or say that the pipeline has no such stage.
+run_stages = $(if $(1),$(RUN) --stages $(1)$(3),@echo "pipeline $(PIPELINE) has no $(2) stage: nothing to run")
+comma := ,
+first = $(firstword $(subst $(comma), ,$(1)))
+last = $(lastword $(subst $(comma), ,$(1)))
+
+help:  ## list the targets (PIPELINE=sch|vision|..., CONFIG=pipeline_config.toml, FORCE=1)
+	@echo "usage: make TARGET [PIPELINE=$(PIPELINE)] [CONFIG=$(CONFIG)] [FORCE=1]"
+	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 20
+	@echo "Stages each data/train target runs, per pipeline (from its default config; with an"
+	@echo "existing CONFIG: standard-coder stages --pipeline P --config CONFIG):"
+	@echo "  download-data: download  preprocess-data: preprocess  validate-data, resume-data: data"
+	@echo "  train: train  train-all: data + train  resume-train: train onwards  resume-all: all"
+	@$(SC) stages --all | sed 's/^/  /'
 
 setup:  ## create .venv with the CPU torch wheel first, then the package and dev tools
 	python3 -m venv .venv
 	.venv/bin/pip install -q torch==2.13.0
 	.venv/bin/pip install -q -e ".[dev,all]"
+
+init-config:  ## write CONFIG, the commented default config of PIPELINE
+	$(SC) init-config --pipeline $(PIPELINE) $(CONFIG)
+
+download-data:  ## the data stages that read from outside the pipeline (role download)
+	$(call run_stages,$(call stages_of,download),download)
+
+preprocess-data:  ## the data stages fed by other stages (role preprocess)
+	$(call run_stages,$(call stages_of,preprocess),preprocess)
+
+validate-data:  ## check CONFIG and say whether each data stage is up to date (writes nothing)
+	$(call run_stages,$(call stages_of,data),data, --dry-run)
+
+resume-data:  ## every data stage, from the last successful step (done ones are skipped)
+	$(call run_stages,$(call stages_of,data),data)
+
+train:  ## the training stages (role train; their data must be there)
+	$(call run_stages,$(call stages_of,train),train)
+
+train-all:  ## data and training stages, up to the last training stage
+	$(RUN) --to $(call last,$(call stages_of,train))
+
+resume-train:  ## from the first training stage to the end, resuming from the last checkpoint
+	$(RUN) --from $(call first,$(call stages_of,train))
+
+resume-all:  ## the whole pipeline: skip what is done, resume what was interrupted
+	$(RUN)
+
+integration-test:  ## the PIPELINE's demo end to end at SIZE=tiny in INTEGRATION_DIR
+	$(SC) demo --pipeline $(PIPELINE) --size $(SIZE) --output-dir $(INTEGRATION_DIR)
+
+base-image:  ## make LOCAL_BASE from Debian's packages with debootstrap (cached tarball)
+	PODMAN="$(PODMAN)" BASE_IMAGE=$(LOCAL_BASE) scripts/container-base.sh
+
+wheels:  ## the CPU torch wheel the host's pip resolves, every dependency, the project's wheel
+	mkdir -p $(WHEELS)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^standard-coder' > build/container/constraints.txt
+	$(NICE) $(PY) -m pip download -q -d $(WHEELS) -c build/container/constraints.txt \
+	  "torch==$$($(PY) -c 'import torch; print(torch.__version__)')" ".[all]" \
+	  pytest pytest-timeout pytest-xdist hypothesis
+	rm -f $(WHEELS)/standard_coder-*.whl
+	$(NICE) $(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(WHEELS) .
+
+build: wheels  ## build IMAGE from the Containerfile on BASE_IMAGE (podman, vfs, chroot)
+	$(NICE) $(PODMAN) build --isolation chroot --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  -t $(IMAGE) -f Containerfile .
+
+deploy:  ## run PIPELINE's demo in IMAGE with OUT mounted as /data
+	@echo "deploy: the $(PIPELINE) demo, stages $(call stages_of,data),$(call stages_of,train)"
+	mkdir -p $(OUT)
+	$(NICE) $(PODMAN) run --rm --network none -v $(OUT):/data:U $(IMAGE) \
+	  demo --pipeline $(PIPELINE) --output-dir /data
+
+test-image:  ## build the image's test stage and run the fast tests in it
+	$(NICE) $(PODMAN) build --isolation chroot --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  --target test -t $(IMAGE)-test -f Containerfile .
+	$(NICE) $(PODMAN) run --rm --network none $(IMAGE)-test
 
 demo:  ## run the whole flagship pipeline on the embedded default
 	$(PY) -m standard_coder demo
@@ -29,6 +126,6 @@ typecheck:
 bench:  ## every benchmark prints a table and a last-line JSON
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-clean:
+clean:  ## remove build outputs, caches and the demo folder (not the image: podman rmi IMAGE)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache standard-coder-demo benchmarks/.work
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

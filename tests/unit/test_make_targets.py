@@ -1,0 +1,185 @@
+"""The Make targets are thin calls of the CLI: ``make -n`` of each shows the intended call.
+
+Stage names come from ``standard-coder stages`` (derived from the stage graph), so these tests
+also pin the roles of the built-in pipelines. ``make -n`` evaluates ``$(shell ...)``: the real
+CLI runs (no mocks), nothing else does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from standard_coder.runner.roles import stage_roles
+from standard_coder.runner.stage import Stage
+
+ROOT = Path(__file__).resolve().parents[2]
+SC = f"{sys.executable} -m standard_coder"
+
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
+
+
+def make(*args: str, dry: bool = True) -> subprocess.CompletedProcess[str]:
+    cmd = ["make", "--no-print-directory", "-C", str(ROOT), *(["-n"] if dry else []), *args]
+    return subprocess.run(
+        [*cmd, f"PY={sys.executable}"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "standard_coder", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+
+
+def _stage(name: str, *deps: str, device: bool = False) -> Stage:
+    return Stage(name=name, run=lambda ctx: None, deps=deps, device_sensitive=device)
+
+
+def test_roles_follow_the_stage_graph() -> None:
+    stages = [
+        _stage("fetch"),
+        _stage("labels"),
+        _stage("features", "fetch"),
+        _stage("train", "features", "labels", device=True),
+        _stage("evaluate", "train", "features", device=True),
+        _stage("publish", "evaluate"),
+        _stage("lint_docs"),
+    ]
+    assert stage_roles(stages) == {
+        "download": ["fetch", "labels"],
+        "preprocess": ["features"],
+        "data": ["fetch", "labels", "features"],
+        "train": ["train", "evaluate"],
+        "other": ["publish", "lint_docs"],
+    }
+    # a pipeline that never touches a device has no data or train stage: every one is "other"
+    plain = stage_roles([_stage("a"), _stage("b", "a")])
+    assert plain["data"] == plain["train"] == [] and plain["other"] == ["a", "b"]
+
+
+def test_stages_command_lists_roles_and_rejects_unknown_pipelines(tmp_path: Path) -> None:
+    out = cli("stages", "--pipeline", "vision")
+    assert out.returncode == 0, out.stderr
+    assert "download    prepare" in out.stdout and "train       train, evaluate" in out.stdout
+    assert cli("stages", "--pipeline", "sch", "--role", "train").stdout == "train_sch,team_output\n"
+    every = cli("stages", "--all").stdout.splitlines()
+    assert "sch: download=mine preprocess= data=mine train=train_sch,team_output other=" in every
+    bad = cli("stages", "--pipeline", "nosuch")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --pipeline 'nosuch': expected")
+    assert cli("stages", "--role", "bogus").returncode == 2
+    vision_cfg = tmp_path / "vision.toml"
+    assert cli("init-config", "--pipeline", "vision", str(vision_cfg)).returncode == 0
+    mismatch = cli("stages", "--pipeline", "sch", "--config", str(vision_cfg))
+    assert mismatch.returncode == 2 and "a 'vision' pipeline, not 'sch'" in mismatch.stderr
+    ok = cli("stages", "--config", str(vision_cfg), "--role", "data")
+    assert ok.returncode == 0 and ok.stdout == "prepare\n"
+
+
+# (target, pipeline, the line `make -n` must show)
+CALLS = [
+    ("download-data", "sch", "pipeline --config cfg.toml --stages mine"),
+    ("validate-data", "sch", "pipeline --config cfg.toml --stages mine --dry-run"),
+    ("resume-data", "sch", "pipeline --config cfg.toml --stages mine"),
+    ("train", "sch", "pipeline --config cfg.toml --stages train_sch,team_output"),
+    ("train-all", "sch", "pipeline --config cfg.toml --to team_output"),
+    ("resume-train", "sch", "pipeline --config cfg.toml --from train_sch"),
+    ("resume-all", "sch", "pipeline --config cfg.toml"),
+    ("download-data", "vision", "pipeline --config cfg.toml --stages prepare"),
+    ("validate-data", "vision", "pipeline --config cfg.toml --stages prepare --dry-run"),
+    ("resume-data", "vision", "pipeline --config cfg.toml --stages prepare"),
+    ("train", "vision", "pipeline --config cfg.toml --stages train,evaluate"),
+    ("train-all", "vision", "pipeline --config cfg.toml --to evaluate"),
+    ("resume-train", "vision", "pipeline --config cfg.toml --from train"),
+    ("resume-all", "vision", "pipeline --config cfg.toml"),
+    ("integration-test", "vision", "demo --pipeline vision --size tiny --output-dir build/"),
+    ("init-config", "vision", "init-config --pipeline vision cfg.toml"),
+]
+
+
+@needs_make
+@pytest.mark.parametrize(("target", "pipeline", "call"), CALLS, ids=lambda v: str(v)[:20])
+def test_make_dry_run_shows_the_cli_call(target: str, pipeline: str, call: str) -> None:
+    out = make(target, f"PIPELINE={pipeline}", "CONFIG=cfg.toml")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith(f"{SC} {call}") for line in lines), out.stdout
+    if target == "resume-all":
+        assert f"{SC} {call}" in lines  # no --stages/--from/--to: the whole pipeline
+
+
+@needs_make
+def test_force_and_a_pipeline_without_preprocess_stages() -> None:
+    forced = make("train", "FORCE=1", "CONFIG=cfg.toml")
+    assert f"{SC} pipeline --config cfg.toml --force --stages train_sch,team_output" in forced.stdout
+    none = make("preprocess-data", "PIPELINE=vision")
+    assert none.returncode == 0
+    assert 'echo "pipeline vision has no preprocess stage: nothing to run"' in none.stdout
+    real = make("preprocess-data", "PIPELINE=vision", dry=False)
+    assert real.returncode == 0 and "nothing to run" in real.stdout
+
+
+@needs_make
+def test_make_reads_the_stages_of_an_existing_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "v.toml"
+    assert cli("init-config", "--pipeline", "vision", str(cfg)).returncode == 0
+    out = make("train", "PIPELINE=vision", f"CONFIG={cfg}")
+    assert f"{SC} pipeline --config {cfg} --stages train,evaluate" in out.stdout
+    wrong = make("train", "PIPELINE=sch", f"CONFIG={cfg}")
+    assert wrong.returncode == 2
+    assert "a 'vision' pipeline, not 'sch'" in wrong.stderr
+
+
+@needs_make
+@pytest.mark.parametrize("target", ["download-data", "train", "resume-train", "deploy"])
+def test_an_unknown_pipeline_stops_make_with_exit_2(target: str) -> None:
+    out = make(target, "PIPELINE=nosuch")
+    assert out.returncode == 2
+    assert "error: --pipeline 'nosuch': expected one of" in out.stderr
+    assert f"{SC} pipeline" not in out.stdout
+
+
+@needs_make
+def test_container_targets_show_podman_calls() -> None:
+    build = make("build", "BASE_IMAGE=python:3.11-slim")
+    assert build.returncode == 0, build.stderr
+    assert "pip download -q -d build/container/wheels" in build.stdout
+    assert "import torch; print(torch.__version__)" in build.stdout  # the host's torch wheel
+    assert (
+        "nice -n 15 podman --storage-driver vfs build --isolation chroot "
+        "--build-arg BASE_IMAGE=python:3.11-slim" in build.stdout
+    )
+    deploy = make("deploy", "PIPELINE=vision", "OUT=/tmp/sc-out")
+    assert deploy.returncode == 0, deploy.stderr
+    assert "run --rm --network none -v /tmp/sc-out:/data:U localhost/standard-coder:cpu" in (
+        deploy.stdout
+    )
+    assert "demo --pipeline vision --output-dir /data" in deploy.stdout
+    clean = make("clean")
+    assert "rm -rf build dist" in clean.stdout
+
+
+@needs_make
+def test_help_lists_every_target_and_the_stages_per_pipeline() -> None:
+    out = make("help", dry=False)
+    assert out.returncode == 0, out.stderr
+    for target in (
+        "download-data", "preprocess-data", "validate-data", "resume-data", "train",
+        "train-all", "resume-train", "resume-all", "integration-test", "build", "deploy", "clean",
+    ):  # fmt: skip
+        assert sum(line.split()[:1] == [target] for line in out.stdout.splitlines()) == 1, target
+    assert "  sch: download=mine preprocess= data=mine train=train_sch,team_output" in out.stdout
+    assert "  vision: download=prepare preprocess= data=prepare train=train,evaluate" in out.stdout
