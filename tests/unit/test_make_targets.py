@@ -124,7 +124,8 @@ def test_make_dry_run_shows_the_cli_call(target: str, pipeline: str, call: str) 
 @needs_make
 def test_force_and_a_pipeline_without_preprocess_stages() -> None:
     forced = make("train", "FORCE=1", "CONFIG=cfg.toml")
-    assert f"{SC} pipeline --config cfg.toml --force --stages train_sch,team_output" in forced.stdout
+    want = f"{SC} pipeline --config cfg.toml --force --stages train_sch,team_output"
+    assert want in forced.stdout
     none = make("preprocess-data", "PIPELINE=vision")
     assert none.returncode == 0
     assert 'echo "pipeline vision has no preprocess stage: nothing to run"' in none.stdout
