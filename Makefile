@@ -6,6 +6,8 @@ PIPELINE ?= sch
 CONFIG ?= pipeline_config.toml
 FORCE ?=
 SIZE ?= tiny
+# Extra arguments of the demo that `make deploy` runs in the container, e.g. DEMO_ARGS="--size tiny".
+DEMO_ARGS ?=
 OUT ?= $(CURDIR)/standard-coder-demo
 INTEGRATION_DIR ?= build/integration-$(PIPELINE)
 # Container: rootful or rootless podman with the vfs driver (works without overlay or fuse).
@@ -16,6 +18,11 @@ LOCAL_BASE ?= localhost/debian-base:bookworm
 # The local debootstrap base when it exists (make base-image), else the usual public base.
 BASE_IMAGE ?= $(shell $(PODMAN) image exists $(LOCAL_BASE) 2>/dev/null && echo $(LOCAL_BASE) || echo python:3.11-slim)
 WHEELS := build/container/wheels
+# `podman run` settings that work here and elsewhere: runc when installed (crun refuses a host
+# with cgroup v1 and v2 mounted side by side), no network (the demos never reach it), and
+# ulimits within the host's (podman's defaults raise them, which needs CAP_SYS_RESOURCE).
+RUNTIME ?= $(if $(wildcard /usr/bin/runc /usr/sbin/runc),runc,crun)
+RUN_FLAGS ?= --runtime $(RUNTIME) --network none --ulimit nofile=8192:8192 --ulimit nproc=8192:8192
 
 .PHONY: help setup init-config download-data preprocess-data validate-data resume-data train \
 	train-all resume-train resume-all integration-test base-image wheels build deploy test-image \
@@ -89,19 +96,19 @@ wheels:  ## the CPU torch wheel the host's pip resolves, every dependency, the p
 	$(NICE) $(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(WHEELS) .
 
 build: wheels  ## build IMAGE from the Containerfile on BASE_IMAGE (podman, vfs, chroot)
-	$(NICE) $(PODMAN) build --isolation chroot --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	$(NICE) $(PODMAN) build --isolation chroot --layers=false --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	  -t $(IMAGE) -f Containerfile .
 
 deploy:  ## run PIPELINE's demo in IMAGE with OUT mounted as /data
 	@echo "deploy: the $(PIPELINE) demo, stages $(call stages_of,data),$(call stages_of,train)"
 	mkdir -p $(OUT)
-	$(NICE) $(PODMAN) run --rm --network none -v $(OUT):/data:U $(IMAGE) \
-	  demo --pipeline $(PIPELINE) --output-dir /data
+	$(NICE) $(PODMAN) run --rm $(RUN_FLAGS) -v $(OUT):/data:U $(IMAGE) \
+	  demo --pipeline $(PIPELINE) --output-dir /data$(if $(DEMO_ARGS), $(DEMO_ARGS))
 
 test-image:  ## build the image's test stage and run the fast tests in it
-	$(NICE) $(PODMAN) build --isolation chroot --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	$(NICE) $(PODMAN) build --isolation chroot --layers=false --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	  --target test -t $(IMAGE)-test -f Containerfile .
-	$(NICE) $(PODMAN) run --rm --network none $(IMAGE)-test
+	$(NICE) $(PODMAN) run --rm $(RUN_FLAGS) $(IMAGE)-test
 
 demo:  ## run the whole flagship pipeline on the embedded default
 	$(PY) -m standard_coder demo

@@ -165,9 +165,9 @@ def test_container_targets_show_podman_calls() -> None:
     )
     deploy = make("deploy", "PIPELINE=vision", "OUT=/tmp/sc-out")
     assert deploy.returncode == 0, deploy.stderr
-    assert "run --rm --network none -v /tmp/sc-out:/data:U localhost/standard-coder:cpu" in (
-        deploy.stdout
-    )
+    assert "podman --storage-driver vfs run --rm --runtime " in deploy.stdout
+    assert "--network none --ulimit nofile=8192:8192 --ulimit nproc=8192:8192" in deploy.stdout
+    assert "-v /tmp/sc-out:/data:U localhost/standard-coder:cpu" in deploy.stdout
     assert "demo --pipeline vision --output-dir /data" in deploy.stdout
     clean = make("clean")
     assert "rm -rf build dist" in clean.stdout

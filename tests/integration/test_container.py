@@ -1,0 +1,106 @@
+"""The CPU image, built and run with podman: the demo in it writes to a folder on the host, and
+a second run skips every stage.
+
+Runs where podman works and the base image is there (``localhost/debian-base:bookworm``, or its
+tarball cached by ``scripts/container-base.sh`` in ``~/.cache/standard-coder/``, imported here);
+skipped with the reason printed otherwise (``pytest -rs``). The image is built by ``make build``,
+run by ``make deploy``: the same commands a user types.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PODMAN = ["podman", "--storage-driver", "vfs"]
+BASE = os.environ.get("SC_CONTAINER_BASE", "localhost/debian-base:bookworm")
+IMAGE = "localhost/standard-coder:ci"
+CACHE = Path(os.environ.get("BASE_CACHE", Path.home() / ".cache" / "standard-coder"))
+
+pytestmark = [pytest.mark.container, pytest.mark.slow]
+
+
+def _podman_problem() -> str | None:
+    """Why podman cannot build here, or None."""
+    if shutil.which("podman") is None:
+        return "podman is not installed (apt-get install podman)"
+    if shutil.which("make") is None:
+        return "GNU make is not installed"
+    info = subprocess.run([*PODMAN, "info"], capture_output=True, text=True, timeout=120)
+    if info.returncode != 0:
+        return f"podman does not work here: {(info.stderr.strip().splitlines() or ['?'])[-1]}"
+    if subprocess.run([*PODMAN, "image", "exists", BASE], timeout=60).returncode == 0:
+        return None
+    tarball = CACHE / "debian-base-bookworm.tar.gz"
+    if not tarball.is_file():
+        return f"no base image {BASE} and no cached {tarball} (make base-image makes both)"
+    env = {**os.environ, "PODMAN": " ".join(PODMAN), "BASE_IMAGE": BASE, "BASE_CACHE": str(CACHE)}
+    imported = subprocess.run(
+        [str(ROOT / "scripts" / "container-base.sh"), "--import-only"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    if imported.returncode != 0:
+        return f"importing {tarball} failed: {imported.stderr.strip()[-300:]}"
+    return None
+
+
+def make(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
+    t0 = time.monotonic()
+    out = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), f"PY={sys.executable}", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=timeout,
+    )
+    return out, time.monotonic() - t0
+
+
+def test_image_builds_runs_the_demo_and_skips_every_stage_on_rerun(tmp_path: Path) -> None:
+    problem = _podman_problem()
+    if problem:
+        pytest.skip(problem)
+    built, build_s = make("build", f"BASE_IMAGE={BASE}", f"IMAGE={IMAGE}", timeout=900)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    size = subprocess.run(
+        [*PODMAN, "image", "inspect", "--format", "{{.Size}}", IMAGE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out = tmp_path / "out"
+    # the vision demo at its tiny size: the flagship's takes minutes more on 2 shared cores
+    deploy = ("deploy", "PIPELINE=vision", f"IMAGE={IMAGE}", f"OUT={out}", "DEMO_ARGS=--size tiny")
+    first, first_s = make(*deploy, timeout=900)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    # what the demo wrote inside the container is on the host
+    base = out / "sc-output"
+    assert (out / "pipeline_config.toml").is_file()
+    assert (base / "reports" / "index.html").stat().st_size > 0
+    predictions = base / "predictions" / "test" / "predictions.jsonl"
+    assert len(predictions.read_text().splitlines()) == 128  # tiny_infer_subset
+    assert "ok: 3 ran, 0 skipped" in first.stderr + first.stdout
+    again, again_s = make(*deploy, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    text = again.stdout + again.stderr
+    assert "ok: 0 ran, 3 skipped" in text, text[-3000:]
+    for stage in ("prepare", "train", "evaluate"):
+        assert f"[skip] {stage}: up to date" in text, text[-3000:]
+    figures = {
+        "build_s": round(build_s, 1),
+        "image_bytes": int(size.stdout.strip() or 0),
+        "demo_tiny_s": round(first_s, 1),
+        "rerun_s": round(again_s, 1),
+    }
+    print("container:", json.dumps(figures))
