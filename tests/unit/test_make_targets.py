@@ -160,7 +160,7 @@ def test_container_targets_show_podman_calls() -> None:
     assert "pip download -q -d build/container/wheels" in build.stdout
     assert "import torch; print(torch.__version__)" in build.stdout  # the host's torch wheel
     assert (
-        "nice -n 15 podman --storage-driver vfs build --isolation chroot "
+        "nice -n 15 podman --storage-driver vfs build --isolation chroot --layers=false "
         "--build-arg BASE_IMAGE=python:3.11-slim" in build.stdout
     )
     deploy = make("deploy", "PIPELINE=vision", "OUT=/tmp/sc-out")
