@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,21 +68,31 @@ def make(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], 
     return out, time.monotonic() - t0
 
 
-def test_image_builds_runs_the_demo_and_skips_every_stage_on_rerun(tmp_path: Path) -> None:
+@pytest.fixture
+def image() -> Iterator[str]:
+    """The image's tag; removed afterwards with the dangling stage images (vfs: ~2 GB each)."""
     problem = _podman_problem()
     if problem:
         pytest.skip(problem)
-    built, build_s = make("build", f"BASE_IMAGE={BASE}", f"IMAGE={IMAGE}", timeout=900)
+    yield IMAGE
+    subprocess.run([*PODMAN, "rmi", "-f", IMAGE], capture_output=True, timeout=300)
+    subprocess.run([*PODMAN, "image", "prune", "-f"], capture_output=True, timeout=300)
+
+
+def test_image_builds_runs_the_demo_and_skips_every_stage_on_rerun(
+    tmp_path: Path, image: str
+) -> None:
+    built, build_s = make("build", f"BASE_IMAGE={BASE}", f"IMAGE={image}", timeout=900)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     size = subprocess.run(
-        [*PODMAN, "image", "inspect", "--format", "{{.Size}}", IMAGE],
+        [*PODMAN, "image", "inspect", "--format", "{{.Size}}", image],
         capture_output=True,
         text=True,
         timeout=60,
     )
     out = tmp_path / "out"
     # the vision demo at its tiny size: the flagship's takes minutes more on 2 shared cores
-    deploy = ("deploy", "PIPELINE=vision", f"IMAGE={IMAGE}", f"OUT={out}", "DEMO_ARGS=--size tiny")
+    deploy = ("deploy", "PIPELINE=vision", f"IMAGE={image}", f"OUT={out}", "DEMO_ARGS=--size tiny")
     first, first_s = make(*deploy, timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     # what the demo wrote inside the container is on the host
