@@ -79,6 +79,8 @@ def image() -> Iterator[str]:
     subprocess.run([*PODMAN, "image", "prune", "-f"], capture_output=True, timeout=300)
 
 
+# The suite's 600 s per test is too short for a podman build with vfs on 2 shared cores.
+@pytest.mark.timeout(1800)
 def test_image_builds_runs_the_demo_and_skips_every_stage_on_rerun(
     tmp_path: Path, image: str
 ) -> None:
