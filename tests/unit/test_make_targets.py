@@ -45,8 +45,8 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _stage(name: str, *deps: str, device: bool = False) -> Stage:
-    return Stage(name=name, run=lambda ctx: None, deps=deps, device_sensitive=device)
+def _stage(name: str, *deps: str, device: bool = False, role: str | None = None) -> Stage:
+    return Stage(name=name, run=lambda ctx: None, deps=deps, device_sensitive=device, role=role)
 
 
 def test_roles_follow_the_stage_graph() -> None:
@@ -69,6 +69,31 @@ def test_roles_follow_the_stage_graph() -> None:
     # a pipeline that never touches a device has no data or train stage: every one is "other"
     plain = stage_roles([_stage("a"), _stage("b", "a")])
     assert plain["data"] == plain["train"] == [] and plain["other"] == ["a", "b"]
+    # a stage's own role wins over the rule (a device-sensitive demux is data, a text step other)
+    said = stage_roles(
+        [
+            _stage("demux", device=True, role="data"),
+            _stage("clean", "demux", role="data"),
+            _stage("asr", "clean", device=True),
+            _stage("srt", "asr", device=True, role="other"),
+        ]
+    )
+    assert said["download"] == ["demux"] and said["preprocess"] == ["clean"]
+    assert said["train"] == ["asr"] and said["other"] == ["srt"]
+    with pytest.raises(ValueError, match="role 'model': expected data, train or other"):
+        _stage("x", role="model")
+
+
+def test_every_built_in_pipeline_has_its_roles() -> None:
+    lines = set(cli("stages", "--all").stdout.splitlines())
+    assert {
+        "sch: download=mine preprocess= data=mine train=train_sch,team_output other=",
+        "vision: download=prepare preprocess= data=prepare train=train,evaluate other=",
+        "audio: download=demux preprocess= data=demux train=source_separation,transcribe "
+        "other=glossary,subtitles",
+        "codeedit: download=ingest preprocess=normalize,split,stats "
+        "data=ingest,normalize,split,stats train= other=evaluate",
+    } <= lines
 
 
 def test_stages_command_lists_roles_and_rejects_unknown_pipelines(tmp_path: Path) -> None:

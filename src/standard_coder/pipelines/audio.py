@@ -65,6 +65,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             named_outputs={"clip": layout.clip, "clip_info": layout.clip_info},
             code_files=[code, *package_sources("audio/media.py")],
             device_sensitive=True,
+            role="data",
             description="the clip of the media file as a WAV",
         ),
         Stage(
@@ -109,6 +110,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             },
             code_files=[code, *package_sources("audio/transcript.py", "audio/glossary.py")],
             device_sensitive=True,
+            role="other",
             description="term list and its spellings applied",
         ),
         Stage(
@@ -120,6 +122,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             named_outputs={"srt": layout.srt, "vtt": layout.vtt},
             code_files=[code, *package_sources("audio/transcript.py", "audio/subtitles.py")],
             device_sensitive=True,
+            role="other",
             description="SRT and VTT with the glossary's spellings",
         ),
     ]

@@ -38,18 +38,19 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     stages = [
         Stage(
             name="ingest", run=codeedit_stages.ingest, named_inputs=sources, params=params,
+            role="data",
             named_outputs={"ingested": layout.ingested}, code_files=[*code, *domain],
             description=f"read {', '.join(c.sources)} in their upstream formats",
         ),
         Stage(
             name="normalize", run=codeedit_stages.normalize, deps=("ingest",),
-            named_inputs={"ingested": layout.ingested}, params=params,
+            named_inputs={"ingested": layout.ingested}, params=params, role="data",
             named_outputs={"normalized": layout.normalized}, code_files=[*code, *domain],
             description="one schema, filters, exact + near-duplicate removal",
         ),
         Stage(
             name="split", run=codeedit_stages.split, deps=("normalize",),
-            named_inputs={"normalized": layout.normalized}, params=params,
+            named_inputs={"normalized": layout.normalized}, params=params, role="data",
             named_outputs={"processed": layout.processed}, code_files=[*code, *domain],
             description="repo-disjoint train/dev/test (CanItEdit: test only)",
         ),
@@ -57,6 +58,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             name="stats", run=codeedit_stages.stats, deps=("split",),
             named_inputs={"processed": layout.processed, "normalized": layout.normalized},
             params=params, named_outputs={"stats": layout.stats}, code_files=[*code, *domain],
+            role="data",
             description="counts per split x source x language, bytes, rejections",
         ),
         Stage(

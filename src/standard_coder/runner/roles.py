@@ -12,6 +12,9 @@ pipeline gets its targets without anyone listing its stages by hand. The rule, i
 - ``preprocess``: the other ``data`` stages.
 - ``other``: whatever is left (steps after the model, e.g. a forecast that reads files the
   user gives; every stage of a pipeline that never touches a device).
+
+A stage that sets :attr:`Stage.role <standard_coder.runner.stage.Stage.role>` (``data``,
+``train`` or ``other``) is taken at its word; the rule places only the others.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ ROLES = ("download", "preprocess", "data", "train", "other")
 def stage_roles(stages: Sequence[Stage]) -> dict[str, list[str]]:
     """Role -> stage names (canonical order) for ``stages`` (a pipeline's, in canonical order)."""
     by_name = {s.name: s for s in stages}
-    train = [s.name for s in stages if s.device_sensitive]
+
+    train = [s.name for s in stages if s.role == "train" or (s.role is None and s.device_sensitive)]
     needed: set[str] = set()
     todo = [d for name in train for d in by_name[name].deps]
     while todo:
@@ -36,7 +40,11 @@ def stage_roles(stages: Sequence[Stage]) -> dict[str, list[str]]:
             continue
         needed.add(name)
         todo.extend(by_name[name].deps)
-    data = [s.name for s in stages if s.name in needed and not s.device_sensitive]
+    data = [
+        s.name
+        for s in stages
+        if s.role == "data" or (s.role is None and s.name in needed and not s.device_sensitive)
+    ]
     download = [n for n in data if not by_name[n].deps]
     preprocess = [n for n in data if by_name[n].deps]
     taken = set(data) | set(train)

@@ -40,6 +40,8 @@ class Stage:
         version: explicit code version; when set it replaces hashing ``code_files``.
         device_sensitive: include the selected device in the fingerprint.
         description: one line for ``status`` and the report.
+        role: ``"data"``, ``"train"`` or ``"other"``: which Make data/training targets run it
+            (``standard-coder stages``); None derives it from the graph (runner/roles.py).
     """
 
     name: str
@@ -55,8 +57,13 @@ class Stage:
     description: str = ""
     named_inputs: Mapping[str, Path] = field(default_factory=dict)
     named_outputs: Mapping[str, Path] = field(default_factory=dict)
+    role: str | None = None
 
     def __post_init__(self) -> None:
+        if self.role not in (None, "data", "train", "other"):
+            raise ValueError(
+                f"stage {self.name}: role {self.role!r}: expected data, train or other"
+            )
         # The engine sees one list of inputs and one of outputs; names are for the stage.
         for plain, named in (("inputs", self.named_inputs), ("outputs", self.named_outputs)):
             paths = list(getattr(self, plain))
