@@ -160,10 +160,23 @@ def test_make_executor_specs() -> None:
             make_executor(bad)  # type: ignore[arg-type]
 
 
-def test_dask_is_not_available_yet() -> None:
-    with pytest.raises(ExecutorUnavailable, match="not available yet") as info:
-        make_executor("dask://scheduler:8786")
+def test_unknown_scheme_is_unavailable() -> None:
+    with pytest.raises(ExecutorUnavailable, match="not available") as info:
+        make_executor("nosuch://scheduler:8786")
     assert isinstance(info.value, RunnerError) and info.value.exit_code == 2
+
+
+def test_unreachable_dask_scheduler_is_one_clear_error() -> None:
+    from standard_coder.runner.dask_executor import DaskExecutor
+
+    ex = make_executor("dask://127.0.0.1:9")
+    assert isinstance(ex, DaskExecutor) and ex.address == "tcp://127.0.0.1:9"
+    ex._timeout_s = 1.0
+    with pytest.raises(
+        ExecutorUnavailable, match=r"cannot reach the scheduler at tcp://127\.0\.0\.1:9"
+    ):
+        list(ex.map(abs, [1], lambda: False))
+    ex.close()
 
 
 def test_registered_scheme_is_used() -> None:

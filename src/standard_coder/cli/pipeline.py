@@ -53,6 +53,14 @@ def pipeline_cmd(
             "--log-format", help="text, or json (events on stderr too)", metavar="text|json"
         ),
     ] = "text",
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="where per-item work runs for this run: local, or dask://HOST:PORT",
+            metavar="SPEC",
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline, skipping stages whose inputs, params and code are unchanged."""
     _exit(
@@ -67,6 +75,7 @@ def pipeline_cmd(
             overrides=set_ or [],
             log_level=log_level,
             log_format=log_format,
+            executor=executor,
         )
     )
 

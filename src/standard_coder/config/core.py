@@ -33,6 +33,36 @@ class OutputsSection(StrictModel):
     )
 
 
+class DaskSection(StrictModel):
+    """The Dask cluster that per-item work runs on (with executor = "dask")."""
+
+    address: str | None = Field(
+        None,
+        pattern=r"^(tcp|dask)://[^\s:/]+:[0-9]+/?$",
+        description='the Dask scheduler, "tcp://HOST:PORT" (a running `dask scheduler`)',
+    )
+
+
+class CacheSection(StrictModel):
+    """The content-addressed stage cache: stage outputs stored by fingerprint."""
+
+    enable: bool = Field(
+        True, description="restore a stage's outputs from the cache when its fingerprint is known"
+    )
+    dir: ConfigPath | None = Field(
+        None, description="the local store (default: <base_dir>/run-cache)"
+    )
+    remote: str | None = Field(
+        None,
+        description="a shared store, any fsspec URL (file:///srv/cache, sftp://host/path, "
+        "s3://bucket/prefix): pulled before a stage runs, pushed after",
+    )
+    remote_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="fsspec storage options of the remote (key_filename, endpoint_url, ...)",
+    )
+
+
 class RunnerSection(StrictModel):
     """How stages run."""
 
@@ -57,6 +87,12 @@ class RunnerSection(StrictModel):
     stop_grace_s: float = Field(
         10.0, gt=0, description="seconds between SIGTERM and SIGKILL for command stages"
     )
+    executor: Literal["local", "dask"] = Field(
+        "local",
+        description="where per-item work (authors, feature batches, repositories) runs: local "
+        "(a process pool of `workers`) or dask (the cluster at [runner.dask] address)",
+    )
+    dask: DaskSection = Field(default_factory=DaskSection)
     precision: Literal["fp32", "bf16"] = Field(
         "fp32",
         description="effort-model training precision: bf16 = bfloat16 autocast where the device "

@@ -8,7 +8,12 @@ from typing import Any, TypeVar
 from pydantic import Field, ValidationError
 
 from standard_coder.config.base import ConfigError, StrictModel, format_validation_error
-from standard_coder.config.core import OutputsSection, PipelineSection, RunnerSection
+from standard_coder.config.core import (
+    CacheSection,
+    OutputsSection,
+    PipelineSection,
+    RunnerSection,
+)
 from standard_coder.config.forecasting import ForecastingSection
 from standard_coder.config.mining import FiltersSection, ReposSection
 from standard_coder.config.training import TrainingSection
@@ -19,6 +24,7 @@ class PipelineConfig(StrictModel):
 
     # Not part of the file: where it was loaded from (paths resolve against its folder).
     config_path: Path | None = Field(None, exclude=True)
+    cache: CacheSection = Field(default_factory=CacheSection)
 
 
 ConfigT = TypeVar("ConfigT", bound=PipelineConfig)

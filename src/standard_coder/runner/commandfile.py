@@ -30,11 +30,11 @@ from standard_coder.runner.errors import PipelineDefinitionError
 from standard_coder.runner.layout import read_outputs
 from standard_coder.runner.stage import Pipeline, Stage
 
-TOP_KEYS = {"pipeline", "outputs", "runner", "params", "stages"}
+TOP_KEYS = {"pipeline", "outputs", "runner", "params", "stages", "cache"}
 SECTION_KEYS = {
     "pipeline": {"name", "description"},
     "outputs": {"base_dir", "retention_days"},
-    "runner": {"seed", "device", "workers", "stop_grace_s", "precision"},
+    "runner": {"seed", "device", "workers", "stop_grace_s", "precision", "executor", "dask"},
 }
 STAGE_KEYS = {"name", "cmd", "deps", "outs", "params", "after", "description", "env"}
 SCRIPT_SUFFIXES = {".py", ".sh", ".bash", ".r", ".R", ".jl", ".pl", ".rb", ".js", ".ts"}

@@ -39,6 +39,7 @@ class Reason(Enum):
     UPSTREAM_WILL_RUN = "upstream_will_run"
     ERROR = "error"
     UP_TO_DATE = "up_to_date"
+    IN_RUN_CACHE = "in_run_cache"
     TOUCHED = "touched"
 
 
@@ -57,6 +58,7 @@ _TEXT: dict[Reason, str] = {
     Reason.UPSTREAM_WILL_RUN: "upstream will run: {}",
     Reason.ERROR: "{}",
     Reason.UP_TO_DATE: "up to date",
+    Reason.IN_RUN_CACHE: "would restore from cache ({})",
     Reason.TOUCHED: "mtime changed, content same",
 }
 

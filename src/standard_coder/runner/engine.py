@@ -114,6 +114,33 @@ def _decide(session: RunSession, name: str, forced: bool) -> Decision:
     return found.decision
 
 
+def _would_restore(session: RunSession, name: str, decision: Decision) -> Decision:
+    """``would restore from cache (local|remote)`` when the run cache holds the stage's
+    fingerprint (only when its inputs are known now, i.e. no upstream stage will run)."""
+    if session.pipeline.run_cache is None or decision.code is Reason.UPSTREAM_WILL_RUN:
+        return decision
+    from standard_coder.runner.cachestage import lookup
+    from standard_coder.runner.decision import scan
+    from standard_coder.runner.fingerprint import fingerprint
+
+    view = session.views[name]
+    try:
+        in_scan = scan(view.inputs, session.cache)
+    except RunnerError:
+        return decision
+    fp = fingerprint(
+        inputs_checksum=in_scan.checksum,
+        params=view.params,
+        code_version=view.code_version,
+        runner_version=RUNNER_VERSION,
+        device=session.device() if view.stage.device_sensitive else None,
+    )
+    where = lookup(session, fp)
+    if where is None:
+        return decision
+    return Decision(False, Reason.IN_RUN_CACHE, f"{where}; {decision.reason}")
+
+
 def plan_pipeline(
     pipeline: Pipeline,
     *,
@@ -143,6 +170,8 @@ def plan_pipeline(
                 upstream = [d for d in session.views[name].stage.deps if d in will_run]
                 if upstream:
                     decision = Decision(False, Reason.UPSTREAM_WILL_RUN, ", ".join(upstream))
+            if not decision.skip and is_sel and not (force and is_sel):
+                decision = _would_restore(session, name, decision)
             if not decision.skip and is_sel:
                 will_run.add(name)
             plans.append(StagePlan(name, not decision.skip, decision.reason, is_sel))
@@ -248,6 +277,10 @@ def _run(
         stages=list(selected),
     )
     log.info("run %s started: %s", session.run_id, ", ".join(selected))
+    from standard_coder.runner.runrecord import executor_record
+
+    where = executor_record(session.pipeline)
+    log.info("executor: %s", " ".join(f"{k}={v}" for k, v in where.items()))
 
     _warn_stale_upstream(session, selected)
     for name in selected:

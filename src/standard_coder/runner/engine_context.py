@@ -41,6 +41,7 @@ class RunContext:
         root_dir: Path | None = None,
         inputs: Mapping[str, Path] | None = None,
         outputs: Mapping[str, Path] | None = None,
+        executor: str | None = None,
     ) -> None:
         self.run_id = run_id
         self.stage = stage
@@ -54,6 +55,7 @@ class RunContext:
         self.seed = seed
         self.fingerprint = fingerprint
         self.workers = workers
+        self.executor = executor
         self.log = logging.getLogger(f"standard_coder.stage.{stage}")
         self.summary: dict[str, Any] = {}
         self.last_task: ProgressTask | None = None
@@ -131,13 +133,14 @@ class RunContext:
         desc: str = "",
         total: int | None = None,
     ) -> Iterator[tuple[T, R]]:
-        """Run ``fn`` over items (in-process or a process pool); see the protocol."""
+        """Run ``fn`` over items (in-process, a process pool or a Dask cluster); see the
+        protocol."""
         from standard_coder.runner.executor import make_executor
 
         if total is None and isinstance(items, Sized):
             total = len(items)
         task = self.progress(total, desc or self.stage)
-        executor = make_executor(self.workers)
+        executor = make_executor(self.executor or self.workers)
         try:
             for item, result in executor.map(fn, items, self.should_stop):
                 task.advance(1)

@@ -3,7 +3,8 @@
 Results always come back to the parent, which alone writes the ledger, so resume works the
 same whatever runs the items. Backends are chosen by a spec (:func:`make_executor`):
 ``1`` / ``"inprocess"`` runs in-process, ``N`` / ``"local:N"`` uses N worker processes,
-``"local"`` one per CPU. Other schemes (``dask://host:port`` arrives later) plug in through
+``"local"`` one per CPU, ``"dask://HOST:PORT"`` a Dask cluster
+(:mod:`~standard_coder.runner.dask_executor`, imported only then). Other schemes plug in through
 :func:`register_executor`.
 
 Example:
@@ -22,10 +23,15 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from standard_coder.runner.errors import RunnerError
+from standard_coder.runner import itemstop
+from standard_coder.runner.itemstop import (
+    ExecutorUnavailable,
+    ItemStopped,
+    _ContextManager,
+    stop_requested,
+)
 
 __all__ = [
     "Executor",
@@ -49,30 +55,6 @@ MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]
 in any order (``ctx.map`` is one; :func:`in_process_map` is the default)."""
 
 
-class ExecutorUnavailable(RunnerError):
-    """The requested executor (e.g. ``dask://...``) is unknown or not available yet."""
-
-
-class ItemStopped(Exception):
-    """Raised by an item function that saw :func:`stop_requested`: the item is not done (it
-    is not yielded and is redone by the next run)."""
-
-
-_worker_stop: Any = None  # in a pool worker: the pool's multiprocessing Event
-_local_stop: Callable[[], bool] | None = None  # in-process: the running map's should_stop
-
-
-def stop_requested() -> bool:
-    """True once the run asked to stop, wherever the item runs (a worker or in-process).
-
-    Items that take long (an author's HMM fit) poll it and raise :class:`ItemStopped`, so a
-    Ctrl-C does not wait for the work in flight to finish.
-    """
-    if _worker_stop is not None:
-        return bool(_worker_stop.is_set())
-    return bool(_local_stop is not None and _local_stop())
-
-
 @runtime_checkable
 class Executor(Protocol):
     """Runs ``fn`` over independent items and yields ``(item, result)`` in completion order."""
@@ -90,22 +72,6 @@ class Executor(Protocol):
         ...
 
 
-class _ContextManager:
-    def close(self) -> None:  # pragma: no cover - overridden
-        pass
-
-    def __enter__(self: Any) -> Any:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
 class InProcessExecutor(_ContextManager):
     """Runs items one after another in the calling process (the default for tiny work)."""
 
@@ -115,17 +81,16 @@ class InProcessExecutor(_ContextManager):
         self, fn: Callable[[T], R], items: Iterable[T], should_stop: Callable[[], bool]
     ) -> Iterator[tuple[T, R]]:
         """See :meth:`Executor.map`; an item that raises :class:`ItemStopped` ends the map."""
-        global _local_stop
         for item in items:
             if should_stop():
                 return
-            outer, _local_stop = _local_stop, should_stop
+            outer, itemstop.local_stop = itemstop.local_stop, should_stop
             try:
                 result = fn(item)
             except ItemStopped:
                 return
             finally:
-                _local_stop = outer
+                itemstop.local_stop = outer
             yield item, result
 
     def close(self) -> None:
@@ -159,8 +124,7 @@ def _watch_parent(parent_pid: int) -> None:
 def _worker_init(parent_pid: int, stop_event: Any = None) -> None:
     """Worker setup: the parent alone handles Ctrl-C and tells workers through ``stop_event``;
     the worker dies with the parent."""
-    global _worker_stop
-    _worker_stop = stop_event
+    itemstop.worker_stop = stop_event
     # SIGINT/SIGTERM sent to the whole process group (Ctrl-C, ``timeout``, systemd, CI) reach
     # the workers too: they leave them to the parent, which stops the map through stop_event.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -322,10 +286,10 @@ def make_executor(spec: str | int) -> Executor:
     Args:
         spec: ``1`` or ``"inprocess"`` (in-process), an int ``N > 1`` / ``"N"`` / ``"local:N"``
             (N worker processes), ``"local"`` (one worker per CPU), or ``"<scheme>://..."``
-            for a registered backend.
+            for a registered backend (``dask://HOST:PORT``: a Dask scheduler).
 
     Raises:
-        ExecutorUnavailable: an unknown or not-yet-available backend (e.g. ``dask://``).
+        ExecutorUnavailable: an unknown backend, or Dask missing or unreachable.
         ValueError: a malformed spec (e.g. ``0`` workers).
     """
     if isinstance(spec, bool):
@@ -345,13 +309,17 @@ def make_executor(spec: str | int) -> Executor:
         return make_executor(int(lowered.split(":", 1)[1]))
     if "://" in text:
         scheme = lowered.split("://", 1)[0]
+        if scheme in ("dask", "tcp") and scheme not in _REGISTRY:
+            from standard_coder.runner.dask_executor import DaskExecutor
+
+            register_executor("dask", DaskExecutor)
+            register_executor("tcp", DaskExecutor)
         factory = _REGISTRY.get(scheme)
         if factory is None:
-            hint = " (arrives in a later release)" if scheme == "dask" else ""
             known = ", ".join(sorted(_REGISTRY)) or "none registered"
             raise ExecutorUnavailable(
-                f"executor '{text}' is not available yet{hint}; use an int, 'local' or "
-                f"'local:N' (other schemes: {known})"
+                f"executor '{text}' is not available; use an int, 'local', 'local:N' or "
+                f"'dask://HOST:PORT' (other schemes: {known})"
             )
         return factory(text)
     raise ValueError(

@@ -13,6 +13,7 @@ Exit codes: 0 ok, 1 a stage failed, 2 bad input or usage, 3 output folder locked
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -30,6 +31,31 @@ class UsageError(RunnerError):
 
 
 def load_pipeline(
+    config: Path,
+    overrides: Sequence[str],
+    builtins: Mapping[str, str],
+    *,
+    executor: str | None = None,
+) -> tuple[Pipeline, Path]:
+    """The pipeline a config file describes (with its ``[runner] executor`` and ``[cache]``,
+    :mod:`~standard_coder.runner.scaleout`; ``executor`` is ``--executor``), and its folder.
+
+    Raises:
+        RunnerError: bad pipeline file, entry, executor or cache setting.
+        ValueError: (``ConfigError``) a builder rejected the config or an override.
+    """
+    config = Path(config).expanduser().resolve()
+    pipe, root = _load_pipeline(config, overrides, builtins)
+    from standard_coder.runner.overrides import OverrideError, apply_overrides
+    from standard_coder.runner.scaleout import apply_scale_out
+
+    data = read_toml(config, UsageError)
+    with contextlib.suppress(OverrideError):
+        data = apply_overrides(data, list(overrides))
+    return apply_scale_out(pipe, data, config, executor=executor), root
+
+
+def _load_pipeline(
     config: Path, overrides: Sequence[str], builtins: Mapping[str, str]
 ) -> tuple[Pipeline, Path]:
     """The pipeline a config file describes, and the folder its paths are relative to.
@@ -157,11 +183,12 @@ def _pipeline(
     overrides: Sequence[str] = (),
     log_level: str = "info",
     log_format: str = "text",
+    executor: str | None = None,
 ) -> int:
     if log_format not in ("text", "json"):
         raise UsageError(f"--log-format {log_format!r}: expected text or json")
     setup_logging(log_level)
-    pipe, root = load_pipeline(config, overrides, builtins)
+    pipe, root = load_pipeline(config, overrides, builtins, executor=executor)
     from standard_coder.runner.engine import plan_pipeline, run_pipeline
     from standard_coder.runner.events import ConsoleSink, StreamJsonSink
 
@@ -252,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[])
     run.add_argument("--log-level", default="info")
     run.add_argument("--log-format", default="text")
+    run.add_argument("--executor")
     status = sub.add_parser("status", help="would each stage run, and why")
     status.add_argument("--config", "-c", type=Path, required=True)
     status.add_argument("--set", dest="overrides", action="append", default=[])

@@ -22,9 +22,29 @@ from typing import Any
 from standard_coder.runner.layout import RunnerLayout, retention_days_of
 from standard_coder.runner.stage import Pipeline
 
-__all__ = ["finish_run_record", "precision_of", "retention_days_of", "start_run_record"]
+__all__ = [
+    "executor_record",
+    "finish_run_record",
+    "precision_of",
+    "retention_days_of",
+    "start_run_record",
+]
 
 log = logging.getLogger("standard_coder.runner")
+
+
+def executor_record(pipeline: Pipeline) -> dict[str, Any]:
+    """Where ``ctx.map`` items run: ``{"kind": "dask", "address": "tcp://..."}`` or
+    ``{"kind": "local", "workers": N}`` (what ``env_stamp.json`` and ``run.log`` say)."""
+    spec = pipeline.executor
+    if spec:
+        scheme = spec.split("://", 1)[0].lower() if "://" in spec else spec
+        if scheme in ("dask", "tcp"):
+            from standard_coder.runner.dask_executor import address_of
+
+            return {"kind": "dask", "address": address_of(spec)}
+        return {"kind": scheme, "address": spec}
+    return {"kind": "local", "workers": pipeline.workers}
 
 
 def precision_of(config: Mapping[str, Any]) -> str:
@@ -65,6 +85,7 @@ def start_run_record(
             dist_cache=RunnerLayout(Path(pipeline.base_dir)).dist_cache,
         )
         stamp["pipeline"] = pipeline.name
+        stamp["executor"] = executor_record(pipeline)
         write_env_stamp(run_dir, stamp)
     except Exception as exc:  # the record must never sink the run
         log.warning("run record: cannot write the env stamp in %s: %s", run_dir, exc)

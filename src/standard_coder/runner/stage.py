@@ -72,6 +72,21 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class RunCacheSettings:
+    """``[cache]``: the local store and the optional shared one.
+
+    Attributes:
+        dir: the local content-addressed store (objects and entries).
+        remote: an fsspec URL shared between machines (None: local only).
+        remote_options: fsspec storage options for ``remote`` (key file, endpoint, ...).
+    """
+
+    dir: Path
+    remote: str | None = None
+    remote_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """Stages in canonical order, plus where they write.
 
@@ -82,6 +97,9 @@ class Pipeline:
         seed: the run seed handed to every stage context.
         device: preferred device (``auto``, ``cpu``, ``cuda``, ``mps``); resolved with fallback.
         workers: local process-pool size for ``ctx.map`` (1 = in-process).
+        executor: where ``ctx.map`` items run instead of the local pool: ``"dask://HOST:PORT"``
+            (a Dask scheduler) or another registered executor spec; None = the local pool.
+        run_cache: the content-addressed stage cache (``[cache]``); None = off.
         stop_grace_s: seconds between SIGTERM to a command stage's group and SIGKILL.
         config: the resolved config (recorded in the run folder; hashed in env stamps).
         report_sections: the pipeline's own sections of the run report, after the runner's
@@ -99,6 +117,8 @@ class Pipeline:
     seed: int = 0
     device: str = "auto"
     workers: int = 1
+    executor: str | None = None
+    run_cache: RunCacheSettings | None = None
     stop_grace_s: float = 10.0
     config: Mapping[str, Any] = field(default_factory=dict)
     report_sections: Sequence[ReportSection] = ()

@@ -17,7 +17,7 @@ from typing import Any
 from standard_coder.runner import manifest as mf
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.command import CommandStage
-from standard_coder.runner.decision import scan
+from standard_coder.runner.decision import Scan, scan
 from standard_coder.runner.engine_context import RunContext
 from standard_coder.runner.errors import OutputMissing, RunInterrupted, RunnerError
 from standard_coder.runner.fingerprint import fingerprint as make_fingerprint
@@ -136,6 +136,10 @@ def run_stage(
         runner_version=RUNNER_VERSION,
         device=device,
     )
+    if not force and session.pipeline.run_cache is not None:
+        restored = _restore(session, name, in_scan, fp, device, check_s)
+        if restored is not None:
+            return restored
     cdir = prepare_partial(session, name, fp)
 
     def emit(event: str, **fields: Any) -> None:
@@ -160,6 +164,7 @@ def run_stage(
         root_dir=session.root,
         inputs=view.stage.named_inputs,
         outputs=view.stage.named_outputs,
+        executor=session.pipeline.executor,
     )
     if not isinstance(view.stage.run, CommandStage):
         _seed(session.pipeline.seed)
@@ -199,9 +204,46 @@ def run_stage(
             raise OutputMissing(
                 f"declared output missing after the stage finished: {', '.join(missing)}"
             )
-        out_scan = scan(view.outputs, session.cache)
+        out_scan = _record(session, name, in_scan, fp, device, duration, ctx.summary)
     except RunnerError as exc:
         return _failed(session, name, exc, duration)
+    if session.pipeline.run_cache is not None:
+        from standard_coder.runner.cachestage import store
+
+        store(session, name, view, fp, out_scan.checksums, ctx.summary, duration)
+    session.emit(
+        "stage_completed", name, decision.reason, duration_s=round(duration, 6), summary=ctx.summary
+    )
+    return StageOutcome(
+        "completed",
+        decision.reason,
+        duration_s=duration,
+        check_s=check_s,
+        cache_hit=False,
+        summary=ctx.summary,
+        fingerprint=fp,
+    )
+
+
+def _record(
+    session: RunSession,
+    name: str,
+    in_scan: Scan,
+    fp: str,
+    device: str | None,
+    duration: float | None,
+    summary: Mapping[str, Any],
+    expected: Mapping[str, str] | None = None,
+) -> Scan:
+    """Hash the outputs now in place and write the manifest (last, atomically).
+
+    Raises:
+        RunnerError: an output cannot be read, or (``expected``) its checksum differs.
+    """
+    view = session.views[name]
+    out_scan = scan(view.outputs, session.cache)
+    if expected is not None and out_scan.checksums != dict(expected):
+        raise OutputMissing("restored outputs differ from the checksums the cache recorded")
     folder_files = {k: v for k, v in in_scan.files.items() if list(v) != [""]}
     if folder_files:
         merged = dict(session.old_files(name)())
@@ -221,18 +263,50 @@ def run_stage(
         input_tokens=in_scan.tokens,
         output_tokens=out_scan.tokens,
         duration_s=duration,
-        summary=ctx.summary,
+        summary=dict(summary),
     )
     mf.write_manifest(session.layout.manifest(name), doc)
+    return out_scan
+
+
+def _restore(
+    session: RunSession,
+    name: str,
+    in_scan: Scan,
+    fp: str,
+    device: str | None,
+    check_s: float,
+) -> StageOutcome | None:
+    """Restore the stage's outputs from the run cache (``cache_pulled``); None: run it."""
+    from standard_coder.runner.cachestage import restore
+
+    t0 = time.perf_counter()
+    pulled = restore(session, name, session.views[name], fp)
+    if pulled is None:
+        return None
+    try:
+        _record(session, name, in_scan, fp, device, None, pulled.summary, pulled.checksums)
+    except RunnerError as exc:
+        log.warning("stage %s: run cache: %s; running the stage", name, exc)
+        session.emit("cache_corrupt", name, str(exc), source=pulled.source, fingerprint=fp)
+        return None
+    reason = f"restored from cache ({pulled.source})"
+    took = time.perf_counter() - t0
+    log.info("stage %s: %s", name, reason)
     session.emit(
-        "stage_completed", name, decision.reason, duration_s=round(duration, 6), summary=ctx.summary
+        "cache_pulled",
+        name,
+        reason,
+        source=pulled.source,
+        fingerprint=fp,
+        pull_s=round(took, 6),
+        summary=pulled.summary,
     )
     return StageOutcome(
-        "completed",
-        decision.reason,
-        duration_s=duration,
+        "skipped",
+        reason,
         check_s=check_s,
-        cache_hit=False,
-        summary=ctx.summary,
+        cache_hit=True,
+        summary=pulled.summary,
         fingerprint=fp,
     )

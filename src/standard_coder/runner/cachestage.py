@@ -1,0 +1,132 @@
+"""The run cache around one stage: restore its outputs before it would run, store them after it
+completed (:mod:`~standard_coder.runner.runcache` holds the stores).
+
+Events: ``cache_pulled`` (``source``: local or remote) when a stage's outputs were restored
+instead of running it, ``cache_pushed`` (``to``: local, or local+remote) after a completed stage
+was stored, ``cache_corrupt`` when a stored object or entry failed its check (the stage runs).
+A cache that cannot be reached never fails a stage: a warning, and the stage runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from standard_coder.runner.definition import StageView
+from standard_coder.runner.runcache import CacheCorrupt, LocalStore, RemoteStore, Restored
+from standard_coder.runner.session import RunSession
+
+log = logging.getLogger("standard_coder.runner")
+
+__all__ = ["lookup", "restore", "store"]
+
+
+def _outputs(view: StageView) -> list[tuple[str, Any]]:
+    return [(o.name, o.path) for o in view.outputs]
+
+
+def _remote(session: RunSession) -> RemoteStore | None:
+    settings = session.pipeline.run_cache
+    if settings is None or not settings.remote:
+        return None
+    return RemoteStore(settings.remote, settings.remote_options)
+
+
+def lookup(session: RunSession, fingerprint: str) -> str | None:
+    """Where an entry for ``fingerprint`` is (``local``/``remote``), without pulling (status)."""
+    settings = session.pipeline.run_cache
+    if settings is None:
+        return None
+    if LocalStore(settings.dir).has_entry(fingerprint):
+        return "local"
+    try:
+        remote = _remote(session)
+        if remote is not None and remote.has_entry(fingerprint):
+            return "remote"
+    except Exception as exc:  # unreachable remote: status still answers
+        log.warning("run cache: remote %s: %s", settings.remote, exc)
+    return None
+
+
+def restore(session: RunSession, name: str, view: StageView, fingerprint: str) -> Restored | None:
+    """Put the outputs stored for ``fingerprint`` in place; None when nothing usable is stored."""
+    settings = session.pipeline.run_cache
+    if settings is None or not view.outputs:
+        return None
+    local = LocalStore(settings.dir)
+    source = "local"
+    try:
+        entry = local.read_entry(fingerprint)
+        if entry is None:
+            remote = _remote(session)
+            if remote is None:
+                return None
+            source = "remote"
+            entry = remote.pull(local, fingerprint)
+            if entry is None:
+                return None
+        from standard_coder.runner.runcache import unpack
+
+        unpack(local, entry, _outputs(view))
+    except CacheCorrupt as exc:
+        log.warning("stage %s: run cache: %s; running the stage", name, exc)
+        session.emit("cache_corrupt", name, str(exc), source=source, fingerprint=fingerprint)
+        local.entry_path(fingerprint).unlink(missing_ok=True)
+        return None
+    except Exception as exc:  # a remote that cannot be reached, a full disk: run the stage
+        log.warning("stage %s: run cache (%s) unusable: %s; running the stage", name, source, exc)
+        return None
+    return Restored(entry, source)
+
+
+def store(
+    session: RunSession,
+    name: str,
+    view: StageView,
+    fingerprint: str,
+    checksums: dict[str, str],
+    summary: dict[str, Any],
+    duration_s: float | None,
+) -> None:
+    """Store a completed stage's outputs locally, then push them to the remote (if any)."""
+    settings = session.pipeline.run_cache
+    if settings is None or not view.outputs:
+        return
+    from standard_coder.runner.runcache import pack
+
+    local = LocalStore(settings.dir)
+    try:
+        entry = pack(
+            local,
+            stage=name,
+            fingerprint=fingerprint,
+            outputs=_outputs(view),
+            checksums=checksums,
+            summary=summary,
+            duration_s=duration_s,
+        )
+        if entry is None:
+            entry = local.read_entry(fingerprint)
+    except Exception as exc:
+        log.warning("stage %s: run cache: cannot store the outputs: %s", name, exc)
+        return
+    if entry is None:
+        return
+    to = "local"
+    sent = 0
+    try:
+        remote = _remote(session)
+        if remote is not None:
+            if not remote.has_entry(fingerprint):
+                sent = remote.push(local, entry)
+            to = "local+remote"
+    except Exception as exc:
+        log.warning("stage %s: run cache: push to %s failed: %s", name, settings.remote, exc)
+    session.emit(
+        "cache_pushed",
+        name,
+        f"outputs stored ({to})",
+        to=to,
+        objects_sent=sent,
+        fingerprint=fingerprint,
+    )

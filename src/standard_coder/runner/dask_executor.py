@@ -1,0 +1,228 @@
+"""The Dask executor behind ``ctx.map``: items run on an existing ``dask.distributed`` cluster.
+
+``[runner] executor = "dask"`` with ``[runner.dask] address = "tcp://HOST:PORT"`` (or
+``--executor dask://HOST:PORT`` for one run) makes :func:`~standard_coder.runner.executor.
+make_executor` build a :class:`DaskExecutor`. The semantics are those of the local pool:
+
+- results come back to the parent, which alone writes the ledger (resume is unchanged);
+- at most ``max_in_flight`` items are handed out at once; a stop request stops handing out
+  items and reaches items in flight through a ``distributed.Event`` that
+  :func:`~standard_coder.runner.executor.stop_requested` polls on the worker;
+- items carry their own seed (the pipelines derive it from the run seed and the item id), so
+  where an item runs does not change its result;
+- a worker that dies (even by SIGKILL) loses its items to the scheduler, which reruns them on
+  another worker (Dask's ``allowed-failures``); an item whose function raises fails the map as
+  with the local pool.
+
+Only this module imports ``distributed``, and only when a Dask executor is built, so a run with
+the local pool (or a no-op rerun) never loads Dask.
+
+What travels with a task: the item function and the item (pickled by Dask) and the item's
+return value. Files an item reads or writes by path (the repositories a mining chunk reads, the
+per-author result files work inference writes under ``checkpoints/``) must be visible to the
+workers at the same path: run the workers on the same machine or on a shared file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from standard_coder.runner import itemstop
+from standard_coder.runner.itemstop import ExecutorUnavailable, ItemStopped, _ContextManager
+
+__all__ = ["DaskExecutor", "address_of", "connect_timeout_s"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def address_of(spec: str) -> str:
+    """``dask://HOST:PORT`` or ``tcp://HOST:PORT`` -> ``tcp://HOST:PORT``.
+
+    Raises:
+        ValueError: no host or port.
+    """
+    text = spec.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    scheme = scheme.lower()
+    if scheme == "dask":
+        scheme = "tcp"
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"executor {spec!r}: expected dask://HOST:PORT or tcp://HOST:PORT")
+    return f"{scheme}://{host}:{port}"
+
+
+def connect_timeout_s() -> float:
+    """Seconds to wait for the scheduler (``SC_DASK_CONNECT_TIMEOUT``, default 10)."""
+    try:
+        return float(os.environ.get("SC_DASK_CONNECT_TIMEOUT", "10"))
+    except ValueError:
+        return 10.0
+
+
+class _EventPoller:
+    """On a worker: ``is_set()`` of the map's stop event, asked of the scheduler at most every
+    0.2 s (items may poll :func:`stop_requested` in a tight loop)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._event: Any = None
+        self._last = 0.0
+        self._value = False
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if self._value or now - self._last < 0.2:
+            return self._value
+        self._last = now
+        try:
+            if self._event is None:
+                from distributed import Event
+
+                self._event = Event(self.name)
+            self._value = bool(self._event.is_set())
+        except Exception:  # the scheduler is unreachable: keep working, the parent decides
+            return False
+        return self._value
+
+
+_pollers: dict[str, _EventPoller] = {}
+_pollers_lock = threading.Lock()
+
+
+def _run_item(fn: Callable[[Any], Any], item: Any, stop_name: str) -> tuple[bool, Any]:
+    """What a Dask task runs: ``fn(item)`` with :func:`stop_requested` wired to the map's event.
+
+    Returns ``(True, result)``, or ``(False, None)`` when the item stopped early
+    (:class:`ItemStopped`: not done).
+    """
+    with _pollers_lock:
+        poller = _pollers.setdefault(stop_name, _EventPoller(stop_name))
+    outer = itemstop.worker_stop
+    itemstop.worker_stop = poller
+    try:
+        return True, fn(item)
+    except ItemStopped:
+        return False, None
+    finally:
+        itemstop.worker_stop = outer
+
+
+class DaskExecutor(_ContextManager):
+    """Runs ``ctx.map`` items on a Dask cluster (see the module doc).
+
+    Args:
+        address: ``tcp://HOST:PORT`` (or ``dask://HOST:PORT``) of a running scheduler.
+        max_in_flight: items handed out but not yet yielded (default ``2 * workers``, at least 2).
+        timeout_s: seconds to wait for the scheduler (default :func:`connect_timeout_s`).
+
+    Raises:
+        ExecutorUnavailable: Dask is not installed or the scheduler cannot be reached.
+    """
+
+    def __init__(
+        self, address: str, *, max_in_flight: int | None = None, timeout_s: float | None = None
+    ) -> None:
+        self.address = address_of(address)
+        self._max_in_flight = max_in_flight
+        self._timeout_s = connect_timeout_s() if timeout_s is None else timeout_s
+        self._client: Any = None
+
+    @property
+    def workers(self) -> int:
+        """Workers the scheduler knows now (at least 1)."""
+        client = self._get_client()
+        return max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise ExecutorUnavailable(
+                    "executor dask: the 'distributed' package is not installed "
+                    "(pip install 'standard-coder[dask]')"
+                ) from None
+            try:
+                self._client = Client(self.address, timeout=self._timeout_s, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise ExecutorUnavailable(
+                    f"executor dask: cannot reach the scheduler at {self.address} "
+                    f"within {self._timeout_s:g} s ({type(exc).__name__})"
+                ) from None
+        return self._client
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], should_stop: Callable[[], bool]
+    ) -> Iterator[tuple[T, R]]:
+        """See :meth:`~standard_coder.runner.executor.Executor.map`."""
+        from distributed import Event, as_completed
+
+        client = self._get_client()
+        limit = self._max_in_flight or max(2, 2 * self.workers)
+        stop_name = f"sc-stop-{uuid.uuid4().hex}"
+        stop_event = Event(stop_name, client=client)
+        source = iter(items)
+        in_flight: dict[Any, T] = {}
+        pending = as_completed()
+        exhausted = False
+        stopping = False
+        try:
+            while True:
+                while not exhausted and len(in_flight) < limit:
+                    if should_stop():
+                        exhausted = True
+                        break
+                    try:
+                        item = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    fut = client.submit(_run_item, fn, item, stop_name, pure=False)
+                    in_flight[fut] = item
+                    pending.add(fut)
+                if not in_flight:
+                    return
+                done = _next_done(pending, 0.2)
+                for fut in done:
+                    item = in_flight.pop(fut)
+                    finished, result = fut.result()
+                    if finished:
+                        yield item, result
+                if should_stop() and not stopping:
+                    stopping = exhausted = True
+                    stop_event.set()  # items in flight that poll stop_requested() end now
+        finally:
+            for fut in in_flight:
+                fut.cancel()
+            with contextlib.suppress(Exception):
+                stop_event.set()  # wake any item still polling, then forget the event
+
+    def close(self) -> None:
+        """Disconnect from the scheduler (the cluster keeps running)."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            with contextlib.suppress(Exception):
+                client.close(timeout=5)
+
+
+def _next_done(pending: Any, timeout_s: float) -> list[Any]:
+    """Futures of ``as_completed`` that finished within ``timeout_s`` (possibly none)."""
+    deadline = time.monotonic() + timeout_s
+    done: list[Any] = []
+    while True:
+        if pending.has_ready():
+            done.extend(pending.next_batch(block=False))
+            return done
+        if pending.is_empty() or time.monotonic() >= deadline:
+            return done
+        time.sleep(0.01)

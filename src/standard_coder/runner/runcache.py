@@ -1,0 +1,340 @@
+"""The content-addressed stage cache ("run-cache"): stage outputs stored by fingerprint.
+
+A stage's fingerprint covers its inputs' content, its params, its code version and the runner
+version, so two runs with the same fingerprint produce interchangeable outputs. After a stage
+completes, its output files are stored once per content (sha256) and an *entry* names them:
+
+```text
+<store>/objects/<sha[:2]>/<sha>      one file's bytes
+<store>/entries/<fingerprint>.json   {"outputs": {name: {"kind", "files": {rel: {sha256, size}}}},
+                                      "checksums": the runner's output checksums, "summary", ...}
+```
+
+Before a stage runs, an entry for its fingerprint restores the outputs instead (the local store
+first, then ``[cache] remote``): switching a parameter back restores the earlier outputs, and a
+second machine with the same inputs, params and code pulls them.
+
+Integrity and visibility: every object is checked against its sha256 as it is read, and the
+restored outputs against the checksums the producing run recorded; a bad object is deleted
+and the stage runs. Objects are written under a temporary name and renamed; the entry is
+written last, the same way, so a reader never sees an entry whose objects are not all there,
+and never a half-written object under its final name (on object stores, one ``put`` is atomic).
+
+The remote is any fsspec URL (``file://``, ``sftp://``, ``s3://``, ...); fsspec is imported only
+when a remote is configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from standard_coder.runner.atomic import atomic_write_text
+
+log = logging.getLogger("standard_coder.runner")
+
+__all__ = ["CacheCorrupt", "LocalStore", "RemoteStore", "Restored", "pack", "unpack"]
+
+FORMAT = 1
+_CHUNK = 1 << 20
+
+
+class CacheCorrupt(Exception):
+    """An object or entry failed its check (the message says which)."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files_of(path: Path) -> tuple[str, dict[str, Path]]:
+    """``("file", {"": path})`` or ``("dir", {relative posix path: file})``."""
+    if path.is_file():
+        return "file", {"": path}
+    files = {p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*")) if p.is_file()}
+    return "dir", files
+
+
+class Restored:
+    """What a pull restored: the entry and where it came from (``local`` or ``remote``)."""
+
+    def __init__(self, entry: Mapping[str, Any], source: str) -> None:
+        self.entry = entry
+        self.source = source
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        value = self.entry.get("summary")
+        return dict(value) if isinstance(value, Mapping) else {}
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        value = self.entry.get("checksums")
+        return dict(value) if isinstance(value, Mapping) else {}
+
+
+class LocalStore:
+    """The store under ``[cache] dir`` (a folder on this machine)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def object_path(self, sha: str) -> Path:
+        return self.root / "objects" / sha[:2] / sha
+
+    def entry_path(self, fingerprint: str) -> Path:
+        return self.root / "entries" / f"{fingerprint}.json"
+
+    def has_entry(self, fingerprint: str) -> bool:
+        return self.entry_path(fingerprint).is_file()
+
+    def read_entry(self, fingerprint: str) -> dict[str, Any] | None:
+        """The entry, or None when absent; an unreadable one raises :class:`CacheCorrupt`."""
+        path = self.entry_path(fingerprint)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return _parse_entry(data, fingerprint, str(path))
+
+    def put_file(self, src: Path, sha: str) -> None:
+        """Store ``src`` as object ``sha`` (no-op when a good copy is already there)."""
+        target = self.object_path(sha)
+        if target.is_file() and target.stat().st_size == src.stat().st_size:
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
+        try:
+            shutil.copyfile(src, tmp)
+            if _sha256(tmp) != sha:
+                raise CacheCorrupt(f"{src} changed while it was being stored")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def write_entry(self, fingerprint: str, entry: Mapping[str, Any]) -> None:
+        atomic_write_text(self.entry_path(fingerprint), json.dumps(entry, indent=1) + "\n")
+
+    def check_object(self, sha: str) -> Path:
+        """The object's path after verifying its content.
+
+        Raises:
+            CacheCorrupt: missing, or its content is not ``sha`` (the bad copy is deleted).
+        """
+        path = self.object_path(sha)
+        if not path.is_file():
+            raise CacheCorrupt(f"object {sha[:12]} missing from {self.root}")
+        if _sha256(path) != sha:
+            path.unlink(missing_ok=True)
+            raise CacheCorrupt(f"object {sha[:12]} in {self.root} failed its checksum (deleted)")
+        return path
+
+
+def _parse_entry(data: bytes, fingerprint: str, where: str) -> dict[str, Any]:
+    try:
+        entry = json.loads(data)
+    except ValueError:
+        raise CacheCorrupt(f"entry {where} is not valid JSON") from None
+    if (
+        not isinstance(entry, dict)
+        or entry.get("format") != FORMAT
+        or entry.get("fingerprint") != fingerprint
+        or not isinstance(entry.get("outputs"), dict)
+    ):
+        raise CacheCorrupt(f"entry {where} is not a run-cache entry for {fingerprint[:12]}")
+    return entry
+
+
+def pack(
+    store: LocalStore,
+    *,
+    stage: str,
+    fingerprint: str,
+    outputs: Sequence[tuple[str, Path]],
+    checksums: Mapping[str, str],
+    summary: Mapping[str, Any],
+    duration_s: float | None,
+) -> dict[str, Any] | None:
+    """Store a completed stage's outputs (objects first, the entry last); the entry, or None
+    when the store already had one for this fingerprint."""
+    if store.has_entry(fingerprint):
+        return None
+    described: dict[str, Any] = {}
+    for name, path in outputs:
+        kind, files = _files_of(path)
+        listing: dict[str, Any] = {}
+        for rel, file in files.items():
+            sha = _sha256(file)
+            store.put_file(file, sha)
+            listing[rel] = {"sha256": sha, "size": file.stat().st_size}
+        described[name] = {"kind": kind, "files": listing}
+    entry = {
+        "format": FORMAT,
+        "stage": stage,
+        "fingerprint": fingerprint,
+        "outputs": described,
+        "checksums": dict(checksums),
+        "summary": json.loads(json.dumps(dict(summary), default=str)),
+        "duration_s": duration_s,
+    }
+    store.write_entry(fingerprint, entry)
+    return entry
+
+
+def _objects(entry: Mapping[str, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for desc in entry["outputs"].values():
+        for meta in desc.get("files", {}).values():
+            out[str(meta["sha256"])] = int(meta.get("size", -1))
+    return out
+
+
+def unpack(
+    store: LocalStore, entry: Mapping[str, Any], outputs: Sequence[tuple[str, Path]]
+) -> None:
+    """Put the entry's outputs in place (each file atomically; a folder output is rebuilt
+    beside the old one and swapped in).
+
+    Raises:
+        CacheCorrupt: the entry does not describe these outputs, or an object is bad.
+    """
+    described = entry["outputs"]
+    if sorted(described) != sorted(name for name, _ in outputs):
+        raise CacheCorrupt(
+            f"entry {str(entry.get('fingerprint'))[:12]} names other outputs "
+            f"({', '.join(sorted(described))})"
+        )
+    for sha in _objects(entry):
+        store.check_object(sha)  # all good before anything is replaced
+    for name, path in outputs:
+        desc = described[name]
+        files = desc.get("files", {})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if desc.get("kind") == "file":
+            _copy_in(store.object_path(files[""]["sha256"]), path)
+            continue
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.restore")
+        tmp.mkdir()
+        for rel, meta in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(store.object_path(meta["sha256"]), target)
+        old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+        if path.is_dir():
+            os.replace(path, old)
+        elif path.exists():
+            path.unlink()
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _copy_in(src: Path, target: Path) -> None:
+    if target.is_dir():
+        shutil.rmtree(target)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.restore")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class RemoteStore:
+    """The same layout at an fsspec URL (``[cache] remote``), read and written through fsspec.
+
+    Args:
+        url: ``file:///...``, ``sftp://user@host:port/path``, ``s3://bucket/prefix``, ...
+        options: fsspec storage options (``[cache] remote_options``: a key file, an endpoint).
+    """
+
+    def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
+        from fsspec.core import url_to_fs
+
+        self.url = url
+        self.fs, self.root = url_to_fs(url, **dict(options or {}))
+        self.root = self.root.rstrip("/")
+
+    def _object(self, sha: str) -> str:
+        return f"{self.root}/objects/{sha[:2]}/{sha}"
+
+    def _entry(self, fingerprint: str) -> str:
+        return f"{self.root}/entries/{fingerprint}.json"
+
+    def has_entry(self, fingerprint: str) -> bool:
+        return bool(self.fs.exists(self._entry(fingerprint)))
+
+    def _put_atomic(self, local: Path, final: str) -> None:
+        parent = final.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        self.fs.put_file(str(local), tmp)
+        try:
+            self.fs.mv(tmp, final)
+        except Exception:
+            self.fs.rm(tmp)
+            raise
+
+    def push(self, store: LocalStore, entry: Mapping[str, Any]) -> int:
+        """Upload the entry's objects that are missing (or of the wrong size), then the entry;
+        the number of objects uploaded."""
+        sent = 0
+        for sha, size in _objects(entry).items():
+            remote = self._object(sha)
+            try:
+                have = int(self.fs.size(remote))
+            except (FileNotFoundError, OSError):
+                have = -1
+            if have == size:
+                continue
+            self._put_atomic(store.check_object(sha), remote)
+            sent += 1
+        fp = str(entry["fingerprint"])
+        self._put_atomic(store.entry_path(fp), self._entry(fp))
+        return sent
+
+    def pull(self, store: LocalStore, fingerprint: str) -> dict[str, Any] | None:
+        """Download the entry and its objects into the local store (each verified); the entry,
+        or None when the remote has none.
+
+        Raises:
+            CacheCorrupt: a remote object or the entry failed its check (a bad object is
+                deleted from the remote, so the next push replaces it).
+        """
+        try:
+            data = self.fs.cat_file(self._entry(fingerprint))
+        except FileNotFoundError:
+            return None
+        entry = _parse_entry(data, fingerprint, self._entry(fingerprint))
+        for sha in _objects(entry):
+            target = store.object_path(sha)
+            if target.is_file() and _sha256(target) == sha:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
+            try:
+                self.fs.get_file(self._object(sha), str(tmp))
+                if _sha256(tmp) != sha:
+                    with contextlib.suppress(Exception):
+                        self.fs.rm(self._object(sha))
+                    raise CacheCorrupt(
+                        f"remote object {sha[:12]} at {self.url} failed its checksum (deleted)"
+                    )
+                os.replace(tmp, target)
+            except FileNotFoundError:
+                raise CacheCorrupt(f"remote object {sha[:12]} missing at {self.url}") from None
+            finally:
+                tmp.unlink(missing_ok=True)
+        store.write_entry(fingerprint, entry)
+        return entry
