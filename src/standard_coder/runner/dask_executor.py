@@ -26,6 +26,7 @@ workers at the same path: run the workers on the same machine or on a shared fil
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -37,6 +38,8 @@ from standard_coder.runner import itemstop
 from standard_coder.runner.itemstop import ExecutorUnavailable, ItemStopped, _ContextManager
 
 __all__ = ["DaskExecutor", "address_of", "connect_timeout_s"]
+
+log = logging.getLogger("standard_coder.runner")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -168,12 +171,14 @@ class DaskExecutor(_ContextManager):
         from distributed import Event, as_completed
 
         client = self._get_client()
+        call = _by_value(fn)
         limit = self._max_in_flight or max(2, 2 * self.workers)
+        done_count = 0
         stop_name = f"sc-stop-{uuid.uuid4().hex}"
         stop_event = Event(stop_name, client=client)
         source = iter(items)
         in_flight: dict[Any, T] = {}
-        pending = as_completed()
+        pending = as_completed(loop=client.loop)
         exhausted = False
         stopping = False
         try:
@@ -187,7 +192,7 @@ class DaskExecutor(_ContextManager):
                     except StopIteration:
                         exhausted = True
                         break
-                    fut = client.submit(_run_item, fn, item, stop_name, pure=False)
+                    fut = client.submit(_run_item, call, item, stop_name, pure=False)
                     in_flight[fut] = item
                     pending.add(fut)
                 if not in_flight:
@@ -197,11 +202,13 @@ class DaskExecutor(_ContextManager):
                     item = in_flight.pop(fut)
                     finished, result = fut.result()
                     if finished:
+                        done_count += 1
                         yield item, result
                 if should_stop() and not stopping:
                     stopping = exhausted = True
                     stop_event.set()  # items in flight that poll stop_requested() end now
         finally:
+            log.info("dask: %d item(s) done on %s", done_count, self.address)
             for fut in in_flight:
                 fut.cancel()
             with contextlib.suppress(Exception):
@@ -213,6 +220,45 @@ class DaskExecutor(_ContextManager):
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
                 client.close(timeout=5)
+
+
+class _ByValue:
+    """An item function sent as its code (cloudpickle by value): workers and the scheduler
+    need not import its module."""
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        self._fn: Callable[[Any], Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"blob": self.blob}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.blob, self._fn = state["blob"], None
+
+    def __call__(self, item: Any) -> Any:
+        if self._fn is None:
+            import cloudpickle
+
+            self._fn = cloudpickle.loads(self.blob)
+        return self._fn(item)
+
+
+def _by_value(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``fn``, or its code when its module cannot be imported elsewhere (a pipeline loaded from
+    a file, ``[pipeline] entry = "file.py:build"``)."""
+    import sys
+
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    if module is None or not module.__name__.startswith("_sc_entry_"):
+        return fn
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        return _ByValue(cloudpickle.dumps(fn))
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
 
 
 def _next_done(pending: Any, timeout_s: float) -> list[Any]:
