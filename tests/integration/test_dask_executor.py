@@ -273,8 +273,9 @@ def test_tiny_flagship_through_the_cluster_matches_a_local_run(
     from standard_coder.pipelines.demo import prepare
 
     config = prepare(tmp_path / "demo", "tiny")
-    args = ["--stages", "mine,train_sch", "--set", "training.optim.epochs=2",
-            "--set", "training.hmm.epochs=4", "--set", "cache.enable=false"]  # fmt: skip
+    args = ["--stages", "mine,train_sch", "--set", "training.optim.epochs=1",
+            "--set", "training.hmm.epochs=2", "--set", "training.label_samples_per_commit=8",
+            "--set", "cache.enable=false"]  # fmt: skip
     env = _env()
     local = subprocess.run(_cmd(config, *args), capture_output=True, text=True, env=env)
     assert local.returncode == 0, local.stderr

@@ -117,8 +117,7 @@ def store(
     try:
         remote = _remote(session)
         if remote is not None:
-            if not remote.has_entry(fingerprint):
-                sent = remote.push(local, entry)
+            sent = remote.push(local, entry)  # objects missing there (or damaged) only
             to = "local+remote"
     except Exception as exc:
         log.warning("stage %s: run cache: push to %s failed: %s", name, settings.remote, exc)

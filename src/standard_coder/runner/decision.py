@@ -58,7 +58,7 @@ _TEXT: dict[Reason, str] = {
     Reason.UPSTREAM_WILL_RUN: "upstream will run: {}",
     Reason.ERROR: "{}",
     Reason.UP_TO_DATE: "up to date",
-    Reason.IN_RUN_CACHE: "would restore from cache ({})",
+    Reason.IN_RUN_CACHE: "would restore from cache {}",
     Reason.TOUCHED: "mtime changed, content same",
 }
 

@@ -138,7 +138,7 @@ def _would_restore(session: RunSession, name: str, decision: Decision) -> Decisi
     where = lookup(session, fp)
     if where is None:
         return decision
-    return Decision(False, Reason.IN_RUN_CACHE, f"{where}; {decision.reason}")
+    return Decision(False, Reason.IN_RUN_CACHE, f"({where}): {decision.reason}")
 
 
 def plan_pipeline(

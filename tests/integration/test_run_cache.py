@@ -1,0 +1,236 @@
+"""The content-addressed stage cache through the real CLI, on the command-pipeline example.
+
+- local: switching a param back restores the earlier outputs (``cache_pulled``, no
+  ``stage_running``), and ``status`` says so first;
+- remote (``file://`` and a real SFTP server: OpenSSH's ``sshd`` on 127.0.0.1): a second base
+  folder pulls every stage; a corrupted or truncated remote object is detected and recomputed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration]
+
+HERE = Path(__file__).parent
+SRC = HERE.parents[1] / "src"
+EXAMPLE = HERE.parents[1] / "examples" / "command_pipeline"
+STAGES = ["prepare", "featurize", "train"]
+OUTS = ["out/prepared.json", "out/features.json", "out/model.json"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def project(root: Path, cache: str = "") -> Path:
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("sc-output", "out"))
+    config = root / "pipeline.toml"
+    config.write_text(config.read_text() + "\n" + cache, encoding="utf-8")
+    return config
+
+
+def cli(command: str, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "standard_coder", command, "--config", str(config), *args]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=_env(), timeout=300, cwd=config.parent
+    )
+
+
+def events(config: Path) -> list[dict[str, Any]]:
+    path = config.parent / "sc-output" / "logs" / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def last_run(config: Path) -> list[dict[str, Any]]:
+    evs = events(config)
+    run_id = evs[-1]["run_id"]
+    return [e for e in evs if e["run_id"] == run_id]
+
+
+def named(evs: list[dict[str, Any]], event: str) -> list[str]:
+    return [e["stage"] for e in evs if e["event"] == event]
+
+
+def outputs(config: Path) -> dict[str, bytes]:
+    return {o: (config.parent / o).read_bytes() for o in OUTS}
+
+
+def test_switching_a_param_back_restores_from_the_local_cache(tmp_path: Path) -> None:
+    config = project(tmp_path / "p")
+    assert cli("pipeline", config).returncode == 0
+    first = outputs(config)
+    assert named(last_run(config), "cache_pushed") == STAGES
+    assert (tmp_path / "p" / "sc-output" / "run-cache" / "entries").is_dir()
+    done = cli("pipeline", config, "--set", "params.train.epochs=5")
+    assert done.returncode == 0, done.stderr
+    assert named(last_run(config), "stage_running") == ["train"]
+    assert outputs(config)["out/model.json"] != first["out/model.json"]
+
+    status = cli("status", config, "--json")
+    rows = {r["stage"]: r for r in json.loads(status.stdout)["stages"]}
+    assert rows["train"]["reason"].startswith("would restore from cache (local)"), rows
+    assert cli("status", config).stdout.count("would restore from cache") == 1
+
+    done = cli("pipeline", config)  # epochs back to 2
+    assert done.returncode == 0, done.stderr
+    evs = last_run(config)
+    assert named(evs, "stage_running") == []
+    pulled = [e for e in evs if e["event"] == "cache_pulled"]
+    assert [(e["stage"], e["source"]) for e in pulled] == [("train", "local")]
+    assert outputs(config) == first
+    # restored outputs are recorded like computed ones: the next run skips everything
+    assert cli("pipeline", config).returncode == 0
+    assert named(last_run(config), "stage_skipped") == STAGES
+
+
+def test_cache_can_be_turned_off_and_bad_settings_are_one_line(tmp_path: Path) -> None:
+    config = project(tmp_path / "p", "[cache]\nenable = false\n")
+    assert cli("pipeline", config).returncode == 0
+    assert named(last_run(config), "cache_pushed") == []
+    assert not (tmp_path / "p" / "sc-output" / "run-cache").exists()
+    bad = project(tmp_path / "q", '[cache]\nremote = ""\n')
+    done = cli("pipeline", bad)
+    assert done.returncode == 2 and "cache.remote" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def _objects(remote: Path) -> list[Path]:
+    return sorted(p for p in (remote / "objects").rglob("*") if p.is_file())
+
+
+def _share(tmp_path: Path, url: str, options: str = "") -> tuple[Path, Path]:
+    cache = f'[cache]\nremote = "{url}"\n{options}'
+    return project(tmp_path / "a", cache), project(tmp_path / "b", cache)
+
+
+def _second_pulls_everything(a: Path, b: Path) -> None:
+    done = cli("pipeline", a)
+    assert done.returncode == 0, done.stderr
+    pushed = [e for e in last_run(a) if e["event"] == "cache_pushed"]
+    assert [(e["stage"], e["to"]) for e in pushed] == [(s, "local+remote") for s in STAGES]
+    status = cli("status", b, "--json")
+    rows = {r["stage"]: r["reason"] for r in json.loads(status.stdout)["stages"]}
+    assert rows["prepare"].startswith("would restore from cache (remote)"), rows
+    done = cli("pipeline", b)
+    assert done.returncode == 0, done.stderr
+    evs = last_run(b)
+    assert named(evs, "stage_running") == []
+    pulled = [(e["stage"], e["source"]) for e in evs if e["event"] == "cache_pulled"]
+    assert pulled == [(s, "remote") for s in STAGES]
+    assert outputs(b) == outputs(a)
+
+
+def test_second_base_folder_pulls_every_stage_from_a_file_remote(tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    a, b = _share(tmp_path, remote.as_uri())
+    _second_pulls_everything(a, b)
+    # no temporary upload is left visible under a final name
+    assert not [p for p in remote.rglob("*") if p.name.startswith(".tmp-")]
+    entries = sorted((remote / "entries").glob("*.json"))
+    assert len(entries) == 3
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncate"])
+def test_damaged_remote_object_is_detected_and_recomputed(tmp_path: Path, damage: str) -> None:
+    remote = tmp_path / "remote"
+    a, b = _share(tmp_path, remote.as_uri())
+    assert cli("pipeline", a).returncode == 0
+    model_sha = _model_sha(a)
+    victim = next(p for p in _objects(remote) if p.name == model_sha)
+    data = victim.read_bytes()
+    if damage == "corrupt":
+        victim.write_bytes(bytes([data[0] ^ 0xFF]) + data[1:])
+    else:
+        victim.write_bytes(data[: len(data) // 2])
+    done = cli("pipeline", b)
+    assert done.returncode == 0, done.stderr
+    evs = last_run(b)
+    assert named(evs, "cache_corrupt") == ["train"]
+    assert named(evs, "stage_running") == ["train"]  # the others were pulled
+    assert outputs(b) == outputs(a)
+    # the bad object was replaced by the recomputed stage's push
+    assert victim.read_bytes() == data
+
+
+def _model_sha(config: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((config.parent / "out" / "model.json").read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------ a real SFTP server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """OpenSSH's sshd (Debian's openssh-server) on 127.0.0.1 with a key made for the test."""
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not Path(sshd).exists() or shutil.which("ssh-keygen") is None:
+        pytest.skip("OpenSSH server not installed (apt-get install openssh-server)")
+    pytest.importorskip("paramiko")
+    d = tmp_path_factory.mktemp("sshd")
+    for name in ("host", "user"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)], check=True
+        )
+    shutil.copy(d / "user.pub", d / "authorized_keys")
+    port = _free_port()
+    (d / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host'}\n"
+        f"AuthorizedKeysFile {d / 'authorized_keys'}\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        f"PidFile {d / 'sshd.pid'}\nSubsystem sftp internal-sftp\n",
+        encoding="utf-8",
+    )
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation folder
+    log = open(d / "sshd.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(d / "sshd_config")], stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip(f"sshd did not start: {(d / 'sshd.log').read_text()[-300:]}")
+                time.sleep(0.1)
+        yield {"port": str(port), "key": str(d / "user"), "user": getpass.getuser()}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_second_base_folder_pulls_every_stage_over_sftp(
+    tmp_path: Path, sftp_server: dict[str, str]
+) -> None:
+    remote = tmp_path / "remote"
+    url = f"sftp://{sftp_server['user']}@127.0.0.1:{sftp_server['port']}{remote}"
+    options = f'remote_options = {{ key_filename = "{sftp_server["key"]}" }}\n'
+    a, b = _share(tmp_path, url, options)
+    _second_pulls_everything(a, b)
+    assert len(list((remote / "entries").glob("*.json"))) == 3
+    assert not [p for p in remote.rglob("*") if p.name.startswith(".tmp-")]
