@@ -234,3 +234,33 @@ def test_second_base_folder_pulls_every_stage_over_sftp(
     _second_pulls_everything(a, b)
     assert len(list((remote / "entries").glob("*.json"))) == 3
     assert not [p for p in remote.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_noop_rerun_imports_neither_dask_nor_fsspec(tmp_path: Path) -> None:
+    """A Dask executor and a remote cache configured: the no-op rerun loads neither (nor torch
+    or numpy); the command stages never call ``ctx.map``, so no scheduler is needed."""
+    cache = (
+        f'[cache]\nremote = "{(tmp_path / "remote").as_uri()}"\n'
+        '[runner]\nexecutor = "dask"\n[runner.dask]\naddress = "tcp://127.0.0.1:9"\n'
+    )
+    config = project(tmp_path / "p", cache)
+    config.write_text(config.read_text().replace("[runner]\nstop_grace_s = 5\n", ""))
+    assert cli("pipeline", config).returncode == 0
+    code = (
+        "import sys; from standard_coder.runner.front import main; "
+        "from standard_coder.pipelines import BUILTINS; "
+        "rc = main(sys.argv[1:], BUILTINS); "
+        "loaded = {'dask', 'distributed', 'fsspec', 'torch', 'numpy'} & set(sys.modules); "
+        "assert not loaded, loaded; sys.exit(rc)"
+    )
+    again = subprocess.run(
+        [sys.executable, "-c", code, "pipeline", "--config", str(config)],
+        capture_output=True, text=True, env=_env(), timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert named(last_run(config), "stage_skipped") == STAGES
+    stamp = sorted((tmp_path / "p" / "sc-output" / "runs").glob("*/env_stamp.json"))[-1]
+    assert json.loads(stamp.read_text())["executor"] == {
+        "kind": "dask",
+        "address": "tcp://127.0.0.1:9",
+    }

@@ -1,0 +1,100 @@
+"""``[runner] executor`` / ``[runner.dask]`` / ``[cache]`` reading, and the run-cache stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from standard_coder.runner.errors import PipelineDefinitionError
+from standard_coder.runner.runcache import CacheCorrupt, LocalStore, pack, unpack
+from standard_coder.runner.scaleout import (
+    apply_scale_out,
+    executor_spec,
+    read_cache,
+    read_executor,
+)
+from standard_coder.runner.stage import Pipeline
+
+
+def test_executor_settings() -> None:
+    assert read_executor({}, "f.toml") is None
+    assert read_executor({"runner": {"executor": "local"}}, "f.toml") is None
+    data = {"runner": {"executor": "dask", "dask": {"address": "tcp://10.0.0.5:8786"}}}
+    assert read_executor(data, "f.toml") == "dask://10.0.0.5:8786"
+    with pytest.raises(PipelineDefinitionError, match=r"^f\.toml: runner\.dask\.address: "):
+        read_executor({"runner": {"executor": "dask"}}, "f.toml")
+    with pytest.raises(PipelineDefinitionError, match=r"runner\.executor: expected"):
+        read_executor({"runner": {"executor": "ray"}}, "f.toml")
+    assert executor_spec("dask://h:1", "--executor") == "dask://h:1"
+    assert executor_spec("local", "--executor") is None
+    for bad in ("dask://h", "http://h:1", "h:1"):
+        with pytest.raises(PipelineDefinitionError, match=r"^--executor: expected"):
+            executor_spec(bad, "--executor")
+
+
+def test_cache_settings(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    base = tmp_path / "out"
+    assert read_cache({}, cfg, base) == read_cache({"cache": {"enable": True}}, cfg, base)
+    default = read_cache({}, cfg, base)
+    assert default is not None and default.dir == base / "run-cache" and default.remote is None
+    assert read_cache({"cache": {"enable": False}}, cfg, base) is None
+    got = read_cache({"cache": {"dir": "rc", "remote": "shared"}}, cfg, base)
+    assert got is not None and got.dir == tmp_path / "rc"
+    assert got.remote == (tmp_path / "shared").as_uri()  # a plain path is a local folder
+    s3 = read_cache({"cache": {"remote": "s3://b/x", "remote_options": {"anon": True}}}, cfg, base)
+    assert s3 is not None and s3.remote == "s3://b/x" and s3.remote_options == {"anon": True}
+    for bad, key in (({"enable": 1}, "enable"), ({"dir": ""}, "dir"), ({"nope": 1}, "nope")):
+        with pytest.raises(PipelineDefinitionError, match=rf"p\.toml: cache\.{key}"):
+            read_cache({"cache": bad}, cfg, base)
+
+
+def test_apply_keeps_a_python_pipelines_own_settings(tmp_path: Path) -> None:
+    pipe = Pipeline(name="x", stages=[], base_dir=tmp_path, executor="dask://a:1")
+    out = apply_scale_out(pipe, {}, tmp_path / "p.toml")
+    assert out.executor == "dask://a:1" and out.run_cache is not None
+    out = apply_scale_out(pipe, {}, tmp_path / "p.toml", executor="local")
+    assert out.executor is None
+
+
+def test_pack_and_unpack_a_folder_and_a_file(tmp_path: Path) -> None:
+    folder, file = tmp_path / "out" / "d", tmp_path / "out" / "f.txt"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.bin").write_bytes(b"\x00" * 100)
+    (folder / "sub" / "b.txt").write_text("same")
+    file.write_text("same")  # same content as sub/b.txt: stored once
+    store = LocalStore(tmp_path / "rc")
+    outs = [("d", folder), ("f.txt", file)]
+    entry = pack(store, stage="s", fingerprint="fp1", outputs=outs, checksums={}, summary={"n": 1},
+                 duration_s=1.0)  # fmt: skip
+    assert entry is not None and entry["summary"] == {"n": 1}
+    assert len(list((tmp_path / "rc" / "objects").rglob("*"))) == 4  # 2 fan-out dirs + 2 objects
+    assert pack(store, stage="s", fingerprint="fp1", outputs=outs, checksums={}, summary={},
+                duration_s=None) is None  # fmt: skip
+    (folder / "a.bin").write_bytes(b"changed")
+    (folder / "extra").write_text("x")
+    file.unlink()
+    unpack(store, store.read_entry("fp1") or {}, outs)
+    assert (folder / "a.bin").read_bytes() == b"\x00" * 100 and not (folder / "extra").exists()
+    assert file.read_text() == "same"
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_a_damaged_object_or_entry_is_detected(tmp_path: Path) -> None:
+    file = tmp_path / "f.txt"
+    file.write_text("content")
+    store = LocalStore(tmp_path / "rc")
+    entry = pack(store, stage="s", fingerprint="fp", outputs=[("f.txt", file)], checksums={},
+                 summary={}, duration_s=None)  # fmt: skip
+    assert entry is not None
+    sha = entry["outputs"]["f.txt"]["files"][""]["sha256"]
+    store.object_path(sha).write_text("tampered")
+    with pytest.raises(CacheCorrupt, match="failed its checksum"):
+        unpack(store, entry, [("f.txt", file)])
+    assert not store.object_path(sha).exists()  # the bad copy is gone
+    assert file.read_text() == "content"  # nothing was replaced
+    store.entry_path("fp").write_text(json.dumps({"format": 1}))
+    with pytest.raises(CacheCorrupt, match="not a run-cache entry"):
+        store.read_entry("fp")
