@@ -20,7 +20,8 @@ from standard_coder.sch.mining.store import canonical_dump
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TIMED = ("runs", "logs", "tb", "stages", "checkpoints", "quarantine", "eval", "cache")
+# run-cache: copies of the outputs compared here, named by content (timed files included)
+TIMED = ("runs", "logs", "tb", "stages", "checkpoints", "quarantine", "eval", "cache", "run-cache")
 
 
 def _untimed(obj: object) -> object:

@@ -121,7 +121,7 @@ def run(ctx: StageContext) -> None:
         opts,
         map_fn=(
             (lambda fn, items: ctx.map(fn, items, desc="mining chunks"))
-            if ctx.workers > 1
+            if ctx.workers > 1 or getattr(ctx, "executor", None)  # a Dask cluster: always
             else None
         ),
         should_stop=ctx.should_stop,
