@@ -8,8 +8,9 @@ Both paths run the pipeline's own ``infer_labels`` (one item per author, results
 parent) through the runner's executors (``LocalPoolExecutor`` and ``DaskExecutor``); the labels
 must be identical. With ``--repeat N`` the two paths alternate N times (the cluster idle
 during the local runs) and each keeps its best time. ``dask_s`` excludes the cluster's
-start-up (``dask_startup_s``: scheduler and workers launched until both are connected); the local pool's start-up is inside
-``local_s``, as it is in a run. Target: ``overhead_ratio = (dask_s - local_s) / local_s <= 0.15``.
+start-up (``dask_startup_s``: scheduler and workers launched until both are connected); the
+local pool's start-up is inside ``local_s``, as it is in a run.
+Target: ``overhead_ratio = (dask_s - local_s) / local_s <= 0.15``.
 
 The model for 5,000 authors on 50 workers: ``per_item_s * items / workers + overhead``, with
 ``per_item_s`` measured here (core-seconds per author of this size) and with the flagship's
