@@ -264,3 +264,22 @@ def test_noop_rerun_imports_neither_dask_nor_fsspec(tmp_path: Path) -> None:
         "kind": "dask",
         "address": "tcp://127.0.0.1:9",
     }
+
+
+def test_a_local_entry_whose_outputs_do_not_check_out_is_replaced(tmp_path: Path) -> None:
+    config = project(tmp_path / "p")
+    assert cli("pipeline", config).returncode == 0
+    first = outputs(config)
+    train_fp = next(e for e in last_run(config) if e["event"] == "cache_pushed" and
+                    e["stage"] == "train")["fingerprint"]  # fmt: skip
+    entry_path = tmp_path / "p" / "sc-output" / "run-cache" / "entries" / f"{train_fp}.json"
+    entry = json.loads(entry_path.read_text())
+    entry["checksums"] = {k: "0" * 64 for k in entry["checksums"]}  # as if recorded wrongly
+    entry_path.write_text(json.dumps(entry))
+    (tmp_path / "p" / "out" / "model.json").unlink()
+    done = cli("pipeline", config)
+    assert done.returncode == 0, done.stderr
+    evs = last_run(config)
+    assert named(evs, "cache_corrupt") == ["train"] and named(evs, "stage_running") == ["train"]
+    assert outputs(config) == first
+    assert json.loads(entry_path.read_text())["checksums"] != entry["checksums"]

@@ -18,7 +18,7 @@ from standard_coder.runner.session import RunSession
 
 log = logging.getLogger("standard_coder.runner")
 
-__all__ = ["lookup", "restore", "store"]
+__all__ = ["forget", "lookup", "restore", "store"]
 
 
 def _outputs(view: StageView) -> list[tuple[str, Any]]:
@@ -30,6 +30,13 @@ def _remote(session: RunSession) -> RemoteStore | None:
     if settings is None or not settings.remote:
         return None
     return RemoteStore(settings.remote, settings.remote_options)
+
+
+def forget(session: RunSession, fingerprint: str) -> None:
+    """Drop the local entry for ``fingerprint`` (its restored outputs did not check out)."""
+    settings = session.pipeline.run_cache
+    if settings is not None:
+        LocalStore(settings.dir).entry_path(fingerprint).unlink(missing_ok=True)
 
 
 def lookup(session: RunSession, fingerprint: str) -> str | None:

@@ -289,6 +289,9 @@ def _restore(
     except RunnerError as exc:
         log.warning("stage %s: run cache: %s; running the stage", name, exc)
         session.emit("cache_corrupt", name, str(exc), source=pulled.source, fingerprint=fp)
+        from standard_coder.runner.cachestage import forget
+
+        forget(session, fp)  # the stage's run stores a good entry in its place
         return None
     reason = f"restored from cache ({pulled.source})"
     took = time.perf_counter() - t0
