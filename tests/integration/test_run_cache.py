@@ -71,7 +71,7 @@ def outputs(config: Path) -> dict[str, bytes]:
 
 
 def test_switching_a_param_back_restores_from_the_local_cache(tmp_path: Path) -> None:
-    config = project(tmp_path / "p")
+    config = project(tmp_path / "p", "[cache]\nenable = true\n")
     assert cli("pipeline", config).returncode == 0
     first = outputs(config)
     assert named(last_run(config), "cache_pushed") == STAGES
@@ -98,11 +98,12 @@ def test_switching_a_param_back_restores_from_the_local_cache(tmp_path: Path) ->
     assert named(last_run(config), "stage_skipped") == STAGES
 
 
-def test_cache_can_be_turned_off_and_bad_settings_are_one_line(tmp_path: Path) -> None:
-    config = project(tmp_path / "p", "[cache]\nenable = false\n")
-    assert cli("pipeline", config).returncode == 0
-    assert named(last_run(config), "cache_pushed") == []
-    assert not (tmp_path / "p" / "sc-output" / "run-cache").exists()
+def test_cache_is_off_by_default_and_bad_settings_are_one_line(tmp_path: Path) -> None:
+    for name, cache in (("p", ""), ("r", f'[cache]\nenable = false\nremote = "{tmp_path}"\n')):
+        config = project(tmp_path / name, cache)
+        assert cli("pipeline", config).returncode == 0
+        assert named(last_run(config), "cache_pushed") == []
+        assert not (tmp_path / name / "sc-output" / "run-cache").exists()
     bad = project(tmp_path / "q", '[cache]\nremote = ""\n')
     done = cli("pipeline", bad)
     assert done.returncode == 2 and "cache.remote" in done.stderr
@@ -267,12 +268,12 @@ def test_noop_rerun_imports_neither_dask_nor_fsspec(tmp_path: Path) -> None:
 
 
 def test_a_local_entry_whose_outputs_do_not_check_out_is_replaced(tmp_path: Path) -> None:
-    config = project(tmp_path / "p")
+    config = project(tmp_path / "p", '[cache]\ndir = "rc"\n')
     assert cli("pipeline", config).returncode == 0
     first = outputs(config)
     train_fp = next(e for e in last_run(config) if e["event"] == "cache_pushed" and
                     e["stage"] == "train")["fingerprint"]  # fmt: skip
-    entry_path = tmp_path / "p" / "sc-output" / "run-cache" / "entries" / f"{train_fp}.json"
+    entry_path = tmp_path / "p" / "rc" / "entries" / f"{train_fp}.json"
     entry = json.loads(entry_path.read_text())
     entry["checksums"] = {k: "0" * 64 for k in entry["checksums"]}  # as if recorded wrongly
     entry_path.write_text(json.dumps(entry))

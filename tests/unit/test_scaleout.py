@@ -37,10 +37,10 @@ def test_executor_settings() -> None:
 def test_cache_settings(tmp_path: Path) -> None:
     cfg = tmp_path / "p.toml"
     base = tmp_path / "out"
-    assert read_cache({}, cfg, base) == read_cache({"cache": {"enable": True}}, cfg, base)
-    default = read_cache({}, cfg, base)
+    assert read_cache({}, cfg, base) is None  # off unless asked for
+    default = read_cache({"cache": {"enable": True}}, cfg, base)
     assert default is not None and default.dir == base / "run-cache" and default.remote is None
-    assert read_cache({"cache": {"enable": False}}, cfg, base) is None
+    assert read_cache({"cache": {"enable": False, "dir": "x"}}, cfg, base) is None
     got = read_cache({"cache": {"dir": "rc", "remote": "shared"}}, cfg, base)
     assert got is not None and got.dir == tmp_path / "rc"
     assert got.remote == (tmp_path / "shared").as_uri()  # a plain path is a local folder
@@ -53,7 +53,7 @@ def test_cache_settings(tmp_path: Path) -> None:
 
 def test_apply_keeps_a_python_pipelines_own_settings(tmp_path: Path) -> None:
     pipe = Pipeline(name="x", stages=[], base_dir=tmp_path, executor="dask://a:1")
-    out = apply_scale_out(pipe, {}, tmp_path / "p.toml")
+    out = apply_scale_out(pipe, {"cache": {"enable": True}}, tmp_path / "p.toml")
     assert out.executor == "dask://a:1" and out.run_cache is not None
     out = apply_scale_out(pipe, {}, tmp_path / "p.toml", executor="local")
     assert out.executor is None

@@ -46,8 +46,10 @@ class DaskSection(StrictModel):
 class CacheSection(StrictModel):
     """The content-addressed stage cache: stage outputs stored by fingerprint."""
 
-    enable: bool = Field(
-        True, description="restore a stage's outputs from the cache when its fingerprint is known"
+    enable: bool | None = Field(
+        None,
+        description="store stage outputs by fingerprint and restore them instead of rerunning "
+        "(unset: on when dir or remote is set)",
     )
     dir: ConfigPath | None = Field(
         None, description="the local store (default: <base_dir>/run-cache)"

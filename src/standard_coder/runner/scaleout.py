@@ -8,7 +8,7 @@ executor = "dask"                 # "local" (default): the local process pool
 address = "tcp://10.0.0.5:8786"   # a running Dask scheduler
 
 [cache]
-enable = true                     # the content-addressed stage cache (default on)
+enable = true                     # default: on when dir or remote is set, else off
 dir = "run-cache"                 # default: <base_dir>/run-cache (relative: the file's folder)
 remote = "sftp://cache-host/srv/sc-cache"   # any fsspec URL (file://, s3://, sftp://, ...)
 remote_options = { key_filename = "~/.ssh/id_ed25519" }  # fsspec storage options
@@ -86,7 +86,8 @@ def executor_spec(value: str, where: str) -> str | None:
 def read_cache(
     data: Mapping[str, Any], config_path: Path, base_dir: Path
 ) -> RunCacheSettings | None:
-    """``[cache]`` of a parsed pipeline file (None when ``enable = false``).
+    """``[cache]`` of a parsed pipeline file: None (off) unless ``enable = true`` or a ``dir`` or
+    ``remote`` is given (``enable = false`` wins).
 
     Raises:
         PipelineDefinitionError: a bad value (the message names the file and key).
@@ -100,7 +101,7 @@ def read_cache(
             "remote_options)"
         )
     options = _table(cache, "remote_options", source)
-    enable = cache.get("enable", True)
+    enable = cache.get("enable", "dir" in cache or "remote" in cache)
     if not isinstance(enable, bool):
         raise PipelineDefinitionError(f"{source}: cache.enable: expected true or false")
     if not enable:
