@@ -39,6 +39,13 @@ def clean_dump(repos: list[Path], opts: MineOptions, tmp: Path) -> str:
     return canonical_dump(db)
 
 
+def clean_bytes(repos: list[Path], opts: MineOptions, tmp: Path) -> bytes:
+    """The bytes of a clean, uninterrupted mine (two-thread default map)."""
+    db = tmp / f"clean-{time.monotonic_ns()}.sqlite"
+    mine_repositories(repos, db, opts)
+    return db.read_bytes()
+
+
 def make_repo(path: Path, n: int, start: int = 0) -> Path:
     if not path.exists():
         init(path)
@@ -211,6 +218,9 @@ def test_sigkill_mid_mine_then_rerun_equals_clean_mine(tmp_path: Path) -> None:
     s = mine_repositories([a, b], db, opts)
     assert s.commits_mined == 14 - committed  # nothing committed is mined again
     assert canonical_dump(db) == clean_dump([a, b], opts, tmp_path)
+    # byte for byte too: the finished database is rewritten in canonical order
+    assert db.read_bytes() == clean_bytes([a, b], opts, tmp_path)
+    assert not list(tmp_path.glob("*.canonical.tmp"))
 
 
 def test_process_pool_map_gives_the_same_database(tmp_path: Path) -> None:
@@ -230,6 +240,30 @@ def test_process_pool_map_gives_the_same_database(tmp_path: Path) -> None:
         s = mine_repositories([a, b], db, opts, map_fn=pool_map)
     assert s.chunks_mined == 3 + 2
     assert canonical_dump(db) == clean_dump([a, b], opts, tmp_path)
+    assert db.read_bytes() == clean_bytes([a, b], opts, tmp_path)
+
+
+def test_chunks_finishing_in_any_order_give_the_same_bytes(tmp_path: Path) -> None:
+    """Rows are written as chunks finish; the finished file depends on the history only."""
+    a = make_repo(tmp_path / "a", 7)
+    b = make_repo(tmp_path / "b", 5)
+    opts = options(tmp_path)
+
+    def reversed_map(fn: Any, items: Any) -> Any:
+        for item in reversed(list(items)):
+            yield item, fn(item)
+
+    dbs = []
+    for name, map_fn in (("forward", None), ("reversed", reversed_map)):
+        db = tmp_path / f"{name}.sqlite"
+        mine_repositories([a, b], db, opts, map_fn=map_fn)
+        dbs.append(db)
+    assert canonical_dump(dbs[0]) == canonical_dump(dbs[1])
+    assert dbs[0].read_bytes() == dbs[1].read_bytes()
+    # a rerun with nothing new leaves the bytes alone (no rewrite, no journal-mode switch)
+    before = dbs[1].read_bytes()
+    mine_repositories([a, b], dbs[1], opts)
+    assert dbs[1].read_bytes() == before
 
 
 def test_stop_request_interrupts_then_resumes(tmp_path: Path) -> None:
@@ -263,6 +297,7 @@ def test_stop_request_interrupts_then_resumes(tmp_path: Path) -> None:
     s2 = mine_repositories([repo], db, opts)
     assert not s2.interrupted and s2.commits_mined == 5
     assert canonical_dump(db) == clean_dump([repo], opts, tmp_path)
+    assert db.read_bytes() == clean_bytes([repo], opts, tmp_path)
 
 
 def test_discover_applies_repo_filter(tmp_path: Path) -> None:

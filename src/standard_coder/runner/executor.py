@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import select
@@ -44,6 +45,7 @@ __all__ = [
     "in_process_map",
     "make_executor",
     "register_executor",
+    "stop_polling",
     "stop_requested",
 ]
 
@@ -53,6 +55,18 @@ R = TypeVar("R")
 MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
 """What domain code takes for parallel work: ``map_fn(fn, items)`` yields ``(item, result)``,
 in any order (``ctx.map`` is one; :func:`in_process_map` is the default)."""
+
+
+@contextlib.contextmanager
+def stop_polling(should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Make :func:`stop_requested` answer ``should_stop()`` inside the block, in every thread
+    of this process (for domain code that runs items in its own threads, e.g. the miner's
+    default :func:`~standard_coder.sch.mining.mine.thread_map`)."""
+    outer, itemstop.local_stop = itemstop.local_stop, should_stop
+    try:
+        yield
+    finally:
+        itemstop.local_stop = outer
 
 
 @runtime_checkable

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from standard_coder.runner.context import Ledger
-from standard_coder.runner.executor import MapFn, in_process_map
+from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, stop_requested
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AstCache
 from standard_coder.sch.features.representation import (
@@ -276,12 +276,22 @@ _worker_cache: AstCache | None = None
 
 
 def _extract_batch(job: tuple[int, bool, list[CommitRecord]]) -> list[RawChange]:
-    """One batch's raw counts (runs in a worker; the AST cache lives on in that process)."""
+    """One batch's raw counts (runs in a worker; the AST cache lives on in that process).
+
+    Raises:
+        ItemStopped: the run asked to stop (:func:`stop_requested`, polled between commits):
+            the batch is not done and is counted by the next run.
+    """
     global _worker_cache
     if _worker_cache is None:
         _worker_cache = AstCache()
-    _index, with_ast, batch = job
-    return extract_raw(batch, with_ast=with_ast, cache=_worker_cache)
+    index, with_ast, batch = job
+    out: list[RawChange] = []
+    for commit in batch:
+        if stop_requested():  # Ctrl-C / SIGTERM: do not wait for the rest of the batch
+            raise ItemStopped(f"feature batch {index}")
+        out.extend(extract_raw((commit,), with_ast=with_ast, cache=_worker_cache))
+    return out
 
 
 def _batch_key(batch: Sequence[CommitRecord], with_ast: bool) -> str:

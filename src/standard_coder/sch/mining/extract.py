@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from standard_coder.runner.executor import ItemStopped, stop_requested
 from standard_coder.sch.mining.filters import language_of
 from standard_coder.sch.mining.gitlog import (
     GITLINK_MODE,
@@ -339,6 +340,19 @@ class BlobFetcher:
         self._payloads.put(("\n".join(self._queued) + "\n").encode("ascii"))
         self._queued.clear()
 
+    def abort(self) -> None:
+        """Stop cat-file now and drop what was fetched (the chunk is not used)."""
+        self._queued.clear()
+        if self._proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+        self._payloads.put(None)
+        for t in self._threads:
+            t.join()
+        self._proc.wait()
+        self._rows = []
+
     def close(self) -> list[BlobRow]:
         """Fetch everything requested; return ``(oid, size, zlib content)`` rows."""
         self.flush()
@@ -401,11 +415,18 @@ class BlobFetcher:
 
 
 def mine_chunk(task: ChunkTask) -> ChunkResult:
-    """Mine ``task.ids`` of one repository; never raises (errors come back in ``error``)."""
+    """Mine ``task.ids`` of one repository; errors come back in ``error``.
+
+    Raises:
+        ItemStopped: the run asked to stop (:func:`stop_requested`, polled between commits);
+            the chunk is not done and is mined again by the next run.
+    """
     t0 = time.perf_counter()
     res = ChunkResult(repo=task.repo, ids=task.ids)
     try:
         _mine_chunk(task, res)
+    except ItemStopped:
+        raise
     except Exception as exc:
         res.commits, res.files, res.blobs, res.skipped = [], [], [], []
         res.error = f"{type(exc).__name__}: {exc}"
@@ -474,6 +495,11 @@ def _stream_log(
         assert proc.stdout is not None
         pending: ParsedCommit | None = None
         for record, clipped in iter_records(proc.stdout, opts.max_record_bytes):
+            if stop_requested():  # Ctrl-C / SIGTERM: do not wait for the rest of the chunk
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                proc.wait()
+                raise ItemStopped(f"{repo}: chunk of {len(ids)} commits")
             c = parse_record(record, clipped)
             if pending is not None:
                 builder.add(pending)
@@ -496,6 +522,7 @@ def _mine_chunk(task: ChunkTask, res: ChunkResult) -> None:
     opts = task.options
     fetcher = BlobFetcher(repo, opts.max_blob_bytes if opts.store_contents else -1)
     builder = _ChunkBuilder(task, res, fetcher)
+    stopped = False
     try:
         todo = list(task.ids)
         while todo:
@@ -519,8 +546,14 @@ def _mine_chunk(task: ChunkTask, res: ChunkResult) -> None:
                 raise GitError(f"git log failed in {repo} at {cid}: {stderr}")
             builder.add(head)
             todo = todo[fail_at + 1 :]
+    except ItemStopped:
+        stopped = True
+        raise
     finally:
-        res.blobs = fetcher.close()
+        if stopped:
+            fetcher.abort()
+        else:
+            res.blobs = fetcher.close()
     for cid in task.ids:
         if cid not in builder.seen:
             res.skipped.append((cid, "no_language_files"))

@@ -16,6 +16,7 @@ transaction, so an interrupted mine resumes exactly where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -24,6 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
+from standard_coder.runner.executor import ItemStopped, stop_polling
 from standard_coder.sch.mining import store
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
@@ -71,8 +73,9 @@ def thread_map(
 ) -> Iterator[tuple[T, R]]:
     """The default ``map_fn``: ``workers`` items in threads, yielded in completion order.
 
-    A chunk's work is mostly git subprocesses, pipe reads, zlib and SQLite, all of which release
-    the GIL, so threads overlap mining the next chunks with the parent writing this one.
+    An item that raises :class:`ItemStopped` (a stop was requested) is not yielded. A chunk's
+    work is mostly git subprocesses, pipe reads, zlib and SQLite, all of which release the GIL,
+    so threads overlap mining the next chunks with the parent writing this one.
     """
     it = iter(items)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mine") as ex:
@@ -89,7 +92,11 @@ def thread_map(
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for fut in done:
                 item = pending.pop(fut)
-                yield item, fut.result()
+                try:
+                    result = fut.result()
+                except ItemStopped:
+                    continue  # not done: mined again by the next run
+                yield item, result
                 submit_next()
 
 
@@ -189,33 +196,39 @@ def mine_repositories(
 
         mapper = map_fn or thread_map
         totals = {rid: sum(len(c.ids) for c in p.chunks) for rid, p in plans.items()}
-        for task, res in mapper(mine_chunk, tasks()):
-            plan = plans[task.repo]
-            rs = plan.summary
-            rs.seconds += res.seconds
-            if res.error is not None:
-                if rs.status != "error":
-                    rs.status, rs.error = "error", res.error
-                    emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": res.error})
-                    log.error("mine: %s: %s", rs.path, res.error)
+        # The runner's map tells its items itself; our threads learn a stop through this.
+        polling = stop_polling(should_stop) if map_fn is None else contextlib.nullcontext()
+        with polling:  # a chunk in flight sees a Ctrl-C between two commits
+            for task, res in mapper(mine_chunk, tasks()):
+                plan = plans[task.repo]
+                rs = plan.summary
+                rs.seconds += res.seconds
+                if res.error is not None:
+                    if rs.status != "error":
+                        rs.status, rs.error = "error", res.error
+                        emit(
+                            "mine_repo_failed",
+                            {"repo": rs.repo, "path": rs.path, "error": res.error},
+                        )
+                        log.error("mine: %s: %s", rs.path, res.error)
+                    plan.remaining -= 1
+                    continue
+                store.write_chunk(con, task.repo, res.commits, res.files, res.blobs, res.skipped)
+                rs.mined_now += len(task.ids)
+                rs.chunks_mined += 1
                 plan.remaining -= 1
-                continue
-            store.write_chunk(con, task.repo, res.commits, res.files, res.blobs, res.skipped)
-            rs.mined_now += len(task.ids)
-            rs.chunks_mined += 1
-            plan.remaining -= 1
-            emit(
-                "mine_chunk_done",
-                {
-                    "repo": rs.repo,
-                    "commits": len(task.ids),
-                    "stored": len(res.commits),
-                    "seconds": round(res.seconds, 3),
-                },
-            )
-            progress(rs.repo, rs.mined_now, totals[rs.repo])
-            if plan.remaining == 0 and rs.status != "error":
-                _try_finish(con, plan, options, emit)
+                emit(
+                    "mine_chunk_done",
+                    {
+                        "repo": rs.repo,
+                        "commits": len(task.ids),
+                        "stored": len(res.commits),
+                        "seconds": round(res.seconds, 3),
+                    },
+                )
+                progress(rs.repo, rs.mined_now, totals[rs.repo])
+                if plan.remaining == 0 and rs.status != "error":
+                    _try_finish(con, plan, options, emit)
         for plan in plans.values():
             if plan.summary.status == "mined" and plan.remaining > 0:
                 plan.summary.status = "interrupted"
@@ -225,8 +238,12 @@ def mine_repositories(
         for rs in summary.repos:
             if rs.repo in plans:
                 fill_counts(con, rs)
+        changed = con.total_changes > 0
     finally:
         con.close()
+    if changed and not summary.interrupted:
+        # rows went in as chunks finished: rewrite in canonical order (same history, same bytes)
+        store.rewrite_canonical(Path(db_path))
     summary.seconds = time.perf_counter() - t0
     if raise_on_error and summary.errors:
         raise MiningError(summary)

@@ -6,6 +6,7 @@ ad-hoc SQL. The schema is documented in ``docs/mining.md``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import zlib
@@ -259,6 +260,66 @@ def stored_ids(con: sqlite3.Connection, repo: str) -> dict[str, tuple[str, str] 
     ):
         out[cid] = (name, email)
     return out
+
+
+#: Every table with the order its rows are written in by :func:`rewrite_canonical`.
+_CANONICAL_ORDER = (
+    ("meta", "key"),
+    ("repos", "repo"),
+    ("mine_state", "repo"),
+    ("commits", "repo, commit_id"),
+    ("file_changes", "repo, commit_id, idx"),
+    ("skipped_commits", "repo, commit_id"),
+    ("blobs", "oid"),
+)
+_PAGE_SIZE = 4096
+
+
+def rewrite_canonical(db_path: Path) -> None:
+    """Rewrite ``db_path`` so that its bytes depend on its rows only, not on their history.
+
+    Chunks are written as they finish (in parallel, and across runs after an interrupt), so
+    row ids and page layout follow that order. This copies every table into a fresh file in
+    primary-key order (repository, then commit id, then file index), with fixed settings (page
+    size, no auto-vacuum, WAL mode recorded in the header), in one transaction, then replaces
+    ``db_path`` atomically: two mines of the same history give the same bytes, however they
+    were interrupted. A kill during the rewrite leaves ``db_path`` as it was.
+    """
+    import os
+
+    db_path = Path(db_path)
+    tmp = db_path.with_name(db_path.name + ".canonical.tmp")
+    for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        leftover.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp.resolve().as_uri(), isolation_level=None, uri=True)
+    try:
+        con.execute(f"PRAGMA page_size={_PAGE_SIZE}")
+        con.execute("PRAGMA auto_vacuum=NONE")
+        con.execute("PRAGMA journal_mode=OFF")  # a torn tmp file is thrown away, never used
+        con.execute("PRAGMA synchronous=OFF")
+        con.execute("ATTACH DATABASE ? AS src", (f"{db_path.resolve().as_uri()}?mode=ro",))
+        con.executescript(SCHEMA)
+        with _corruption_named(db_path):
+            con.execute("BEGIN")
+            for table, order in _CANONICAL_ORDER:
+                con.execute(f"INSERT INTO main.{table} SELECT * FROM src.{table} ORDER BY {order}")
+            con.execute("COMMIT")
+        con.execute("DETACH DATABASE src")
+        con.execute("PRAGMA journal_mode=WAL")  # as connect() sets it: reopening changes nothing
+    finally:
+        con.close()
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, db_path)
+    with contextlib.suppress(OSError):
+        dfd = os.open(db_path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
 
 # ---------------------------------------------------------------- readers
