@@ -188,32 +188,12 @@ def _drop_timings(doc: Any) -> Any:
     return doc
 
 
-def _sqlite_content(path: Path) -> bytes:
-    """Every table's rows, sorted: the content, whatever order the rows were written in."""
-    import sqlite3
-
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        out = []
-        tables = conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
-        for name, sql in tables:
-            out.append(repr((name, sql)))
-            if sql and sql.upper().startswith("CREATE TABLE"):
-                rows = conn.execute(f'SELECT * FROM "{name}"').fetchall()
-                out.extend(sorted(repr(r) for r in rows))
-        return "\n".join(out).encode()
-    except sqlite3.DatabaseError as exc:
-        return f"unreadable: {exc}".encode()
-    finally:
-        conn.close()
-
-
 def artefacts(base: Path, *, raw: bool = False) -> dict[str, str]:
     """sha256 of every final artefact (files below ``base`` except the run's own records).
 
-    Byte for byte, except (unless ``raw``): an SQLite file by its sorted rows (the mined DB's
-    row order follows the order in which parallel chunks finished) and JSON without wall-clock
-    timing keys (``fit_seconds``: how long a fit took is not what it produced).
+    Byte for byte (the mined DB too: mining rewrites it in canonical order once done), except
+    (unless ``raw``) JSON without wall-clock timing keys (``fit_seconds``: how long a fit took
+    is not what it produced).
     """
     out: dict[str, str] = {}
     if not base.is_dir():
@@ -225,9 +205,7 @@ def artefacts(base: Path, *, raw: bool = False) -> dict[str, str]:
         if rel.endswith(".tmp") or rel.startswith(VOLATILE_PREFIXES):
             continue
         data = path.read_bytes()
-        if not raw and path.suffix == ".sqlite":
-            data = _sqlite_content(path)
-        elif not raw and path.suffix == ".json":
+        if not raw and path.suffix == ".json":
             with contextlib.suppress(ValueError):
                 data = json.dumps(_drop_timings(json.loads(data)), sort_keys=True).encode()
         out[rel] = hashlib.sha256(data).hexdigest()
@@ -831,23 +809,41 @@ def main() -> None:
     full_runs = args.fuzz_runs if args.fuzz_runs is not None else (1 if args.quick else 3)
     t0 = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name] = round(now - mark, 1)
+        mark = now
+
     b = Bench(prepare_inputs(), args.seed, verbose=not args.quiet)
+    lap("inputs")
     clean = clean_run(b, reuse=args.reuse_clean)
+    lap("clean_run")
     for i in range(storms):
         storm(b, i, kills // max(1, storms) + (1 if i < kills % max(1, storms) else 0))
+    lap("storms")
     extras: dict[str, str] = {}
     if not args.no_extras:
         signals(b)
+        lap("signals")
         extras["disk_full"] = disk_full(b)
+        lap("disk_full")
         extras["read_only"] = read_only(b, clean)
+        lap("read_only")
         corruptions(b, clean)
+        lap("corruptions")
     fuzz(b, clean, cases, full_runs)
+    lap("fuzz")
     result = {
         **b.counts,
         **extras,
         "stages_hit": dict(sorted(b.stages_hit.items())),
         "clean_run_s": round(b.clean_s, 1),
         "wall_s": round(time.perf_counter() - t0, 1),
+        "phase_s": phases,
         "raw_bytes_differ": sorted(b.raw_differences)[:10],
         "failures": b.failures[:20],
     }

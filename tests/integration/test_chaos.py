@@ -44,3 +44,23 @@ def test_chaos_storm_recovers_identically_with_no_orphans_nor_tracebacks() -> No
     assert result["fuzz_cases"] >= 4
     # configs are validated by the runner's config layer: a case is a clean error or accepted
     assert result["tracebacks"] == 0, result
+
+
+def test_the_mined_db_is_compared_byte_for_byte(tmp_path: Path) -> None:
+    """Same rows in another order are another artefact: no SQLite exception is left."""
+    import sqlite3
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from chaos import artefacts
+
+    rows = [(f"r{i}", i) for i in range(50)]
+    for name, order in (("a", rows), ("b", rows[::-1])):
+        (tmp_path / name / "raw").mkdir(parents=True)
+        con = sqlite3.connect(tmp_path / name / "raw" / "mined_commits.sqlite")
+        con.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+        con.executemany("INSERT INTO t VALUES (?, ?)", order)
+        con.commit()
+        con.close()
+    a, b = artefacts(tmp_path / "a"), artefacts(tmp_path / "b")
+    assert set(a) == {"raw/mined_commits.sqlite"}
+    assert a != b

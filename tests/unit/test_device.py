@@ -83,3 +83,68 @@ def test_cpu_only_machine_is_detected_without_importing_torch() -> None:
         assert imported == "False"
     else:  # a GPU machine: torch had to be asked
         assert device == "cuda"
+
+
+_GPU_BOX = (
+    "import sys, json; from pathlib import Path; import standard_coder.runner.device as d; "
+    # as on a machine with GPU device nodes and a CUDA build of torch: only torch can tell
+    "d._no_accelerator_possible = lambda device: False; "
+    "from standard_coder.runner.definition import LazyDevice; "
+    "lazy = LazyDevice('auto', Path(sys.argv[1])); first = lazy(); "
+    "before = 'torch' in sys.modules; "
+    "checked = lazy.verified(); "
+    "print(json.dumps([first, before, checked, 'torch' in sys.modules]))"
+)
+
+
+def _lazy_run(cache: object, **env: str) -> list[object]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _GPU_BOX, str(cache)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    return list(json.loads(out.stdout))
+
+
+def test_a_gpu_machine_asks_torch_once_then_reuses_the_answer(tmp_path: object) -> None:
+    """A no-op rerun on a GPU machine resolves ``auto`` from the stored answer, without torch;
+    a stage about to run (``verified``) still asks torch."""
+    from pathlib import Path
+
+    cache = Path(str(tmp_path)) / "cache" / "device.json"
+    expected = resolve_device("auto")[0]
+    assert _lazy_run(cache) == [expected, True, expected, True]  # asked torch, stored
+    assert cache.is_file()
+    assert _lazy_run(cache)[:2] == [expected, False]  # the no-op path: torch not imported
+    # another device visibility is another machine state: torch is asked again
+    assert _lazy_run(cache, CUDA_VISIBLE_DEVICES="")[:2] == [expected, True]
+
+
+def test_a_stored_answer_that_no_longer_holds_is_corrected_before_a_stage_runs(
+    tmp_path: object,
+) -> None:
+    """The GPU went away (or came) since the answer was stored: the no-op path trusts the
+    stored answer, the stage about to run gets torch's and the store is corrected."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cache = Path(str(tmp_path)) / "device.json"
+    expected = resolve_device("auto")[0]
+    wrong = "cuda" if expected == "cpu" else "cpu"
+    key = subprocess.run(
+        [sys.executable, "-c", "from standard_coder.runner.device import machine_key as k; "
+         "print(k('auto'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    cache.write_text(json.dumps({key: {"device": wrong, "reason": None}}))
+    assert _lazy_run(cache) == [wrong, False, expected, True]
+    assert json.loads(cache.read_text())[key]["device"] == expected

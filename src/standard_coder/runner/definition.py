@@ -101,21 +101,49 @@ class StageView:
 
 
 class LazyDevice:
-    """The pipeline's device preference, resolved (with fallback) on the first call."""
+    """The pipeline's device preference, resolved (with fallback) on the first call.
 
-    def __init__(self, preference: str) -> None:
+    With a ``cache_file`` (the base folder's ``cache/device.json``) a no-op rerun on a GPU
+    machine reuses the answer torch gave last time instead of importing torch; a stage about
+    to run calls :meth:`verified`, which asks torch when the answer was a stored one.
+    """
+
+    def __init__(
+        self, preference: str, cache_file: Path | None = None, *, write_cache: bool = True
+    ) -> None:
         self.preference = preference
         self.value: str | None = None
         self.fallback: str | None = None
+        self.cache_file = cache_file
+        self.write_cache = write_cache
+        self._verified = False
 
     def __call__(self) -> str:
         if self.value is None:
             try:
-                from standard_coder.runner.device import resolve_device
+                from standard_coder.runner.device import resolve_device_cached
             except ImportError:
                 self.value = "cpu" if self.preference == "auto" else self.preference
+                self._verified = True
             else:
-                self.value, self.fallback = resolve_device(self.preference)
+                self.value, self.fallback, self._verified = resolve_device_cached(
+                    self.preference, self.cache_file, write=self.write_cache
+                )
                 if self.fallback:
                     log.warning("device: %s", self.fallback)
         return self.value
+
+    def verified(self) -> str:
+        """The device checked with torch now if it came from the cache (a stage will run)."""
+        value = self()
+        if not self._verified:
+            from standard_coder.runner.device import machine_key, resolve_device, store_device
+
+            device, reason = resolve_device(self.preference)
+            self._verified = True
+            if device != value:
+                log.warning("device: %s now (it was %s when last checked)", device, value)
+                self.value, self.fallback = device, reason
+                if self.cache_file is not None and self.write_cache:
+                    store_device(self.cache_file, machine_key(self.preference), device, reason)
+        return self.value or value

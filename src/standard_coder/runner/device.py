@@ -8,12 +8,22 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import sys
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 
-__all__ = ["DEVICE_CHOICES", "available_devices", "resolve_device"]
+__all__ = [
+    "DEVICE_CHOICES",
+    "available_devices",
+    "machine_key",
+    "resolve_device",
+    "resolve_device_cached",
+]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 _ORDER = ("cuda", "mps", "cpu")
@@ -95,3 +105,77 @@ def resolve_device(preference: str) -> tuple[str, str | None]:
         return pref, None
     fallback = next(d for d in _ORDER if d != base and _is_available(d))
     return fallback, f"{base} requested but not available; using {fallback}"
+
+
+#: Environment variables that change which accelerators torch sees.
+_DEVICE_ENV = (
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "CUDA_DEVICE_ORDER",
+    "HIP_VISIBLE_DEVICES",
+    "ROCR_VISIBLE_DEVICES",
+    "PYTORCH_ENABLE_MPS_FALLBACK",
+)
+
+
+def machine_key(preference: str) -> str:
+    """A digest of what decides :func:`resolve_device`'s answer, read without torch: the
+    preference, platform, torch build, the device-visibility environment variables, the GPU
+    device nodes and the NVIDIA driver version."""
+    parts = [preference.strip().lower(), sys.platform]
+    try:
+        parts.append(metadata.version("torch"))
+    except metadata.PackageNotFoundError:
+        parts.append("no torch")
+    parts += [f"{name}={os.environ.get(name)}" for name in _DEVICE_ENV]
+    for folder in ("/dev", "/dev/dri"):
+        with contextlib.suppress(OSError):
+            parts += sorted(
+                n for n in os.listdir(folder) if n.startswith(("nvidia", "kfd", "renderD"))
+            )
+    with contextlib.suppress(OSError):
+        parts.append(Path("/proc/driver/nvidia/version").read_text(errors="replace"))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def resolve_device_cached(
+    preference: str, cache_file: Path | None, *, write: bool = True
+) -> tuple[str, str | None, bool]:
+    """:func:`resolve_device` without importing torch when an earlier answer still holds.
+
+    Deciding whether CUDA or MPS is usable needs torch (seconds on a GPU machine), which a
+    no-op rerun must not pay. When that question needed torch, the answer is stored in
+    ``cache_file`` under :func:`machine_key`; while the key is unchanged, the stored answer is
+    returned and torch is not imported. Where the answer needs no torch (no accelerator can
+    exist here, torch stays unimported) nothing is stored.
+
+    Returns:
+        ``(device, reason, verified)``: ``verified`` is False for a stored answer (a stage
+        about to run confirms it with :func:`resolve_device`).
+    """
+    key = machine_key(preference) if cache_file is not None else ""
+    if key and cache_file is not None and "torch" not in sys.modules:
+        try:
+            entry = json.loads(cache_file.read_text()).get(key)
+        except (OSError, ValueError, AttributeError):
+            entry = None
+        found = entry.get("device") if isinstance(entry, dict) else None
+        if isinstance(found, str) and (found in _ORDER or found.startswith("cuda:")):
+            reason = entry.get("reason")
+            return found, reason if isinstance(reason, str) else None, False
+    device, reason = resolve_device(preference)
+    if key and write and cache_file is not None and "torch" in sys.modules:
+        store_device(cache_file, key, device, reason)
+    return device, reason, True
+
+
+def store_device(cache_file: Path, key: str, device: str, reason: str | None) -> None:
+    """Record a torch-checked answer for ``key`` (best effort: a read-only folder keeps none)."""
+    tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({key: {"device": device, "reason": reason}}))
+        os.replace(tmp, cache_file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

@@ -76,7 +76,9 @@ class RunSession:
         self.sink = sink
         self.run_id = new_run_id()
         self.views = {s.name: StageView(s, pipeline, self.root) for s in pipeline.stages}
-        self.device = LazyDevice(pipeline.device)
+        self.device = LazyDevice(
+            pipeline.device, self.layout.cache / "device.json", write_cache=not readonly
+        )
         self.cache: HashCache = DictHashCache()
 
     # -- events and bad state

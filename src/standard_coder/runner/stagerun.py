@@ -128,7 +128,7 @@ def run_stage(
             in_scan = scan(view.inputs, session.cache)
     except RunnerError as exc:
         return _failed(session, name, exc)
-    device = session.device() if view.stage.device_sensitive else None
+    device = session.device.verified() if view.stage.device_sensitive else None
     fp = make_fingerprint(
         inputs_checksum=in_scan.checksum,
         params=view.params,
@@ -159,7 +159,7 @@ def run_stage(
         stop=stop,
         emit=emit,
         progress=display,
-        device=session.device,
+        device=session.device.verified,
         on_corrupt=lambda path, reason: session.quarantine(path, reason, name),
         root_dir=session.root,
         inputs=view.stage.named_inputs,

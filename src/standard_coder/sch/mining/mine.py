@@ -238,11 +238,12 @@ def mine_repositories(
         for rs in summary.repos:
             if rs.repo in plans:
                 fill_counts(con, rs)
-        changed = con.total_changes > 0
+        # rows went in as chunks finished (this run or one that was killed): rewrite them in
+        # canonical order, so the same history gives the same bytes
+        rewrite = not summary.interrupted and not store.is_canonical(con)
     finally:
         con.close()
-    if changed and not summary.interrupted:
-        # rows went in as chunks finished: rewrite in canonical order (same history, same bytes)
+    if rewrite:
         store.rewrite_canonical(Path(db_path))
     summary.seconds = time.perf_counter() - t0
     if raise_on_error and summary.errors:

@@ -180,17 +180,25 @@ def write_chunk(
 
 
 class _tx:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error) on an autocommit connection."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error) on an autocommit connection.
+
+    A transaction that changed a row also drops the canonical-layout mark in the same commit,
+    so the next finished mine rewrites the file (:func:`rewrite_canonical`).
+    """
 
     def __init__(self, con: sqlite3.Connection) -> None:
         self.con = con
+        self.changes = 0
 
     def __enter__(self) -> sqlite3.Connection:
         self.con.execute("BEGIN IMMEDIATE")
+        self.changes = self.con.total_changes
         return self.con
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
+            if self.con.total_changes != self.changes:
+                self.con.execute("DELETE FROM meta WHERE key = ?", (_LAYOUT_KEY,))
             self.con.execute("COMMIT")
         else:
             self.con.execute("ROLLBACK")
@@ -273,6 +281,13 @@ _CANONICAL_ORDER = (
     ("blobs", "oid"),
 )
 _PAGE_SIZE = 4096
+_LAYOUT_KEY = "layout"  # meta row present only while the file is as rewrite_canonical left it
+
+
+def is_canonical(con: sqlite3.Connection) -> bool:
+    """True when nothing was written since the last :func:`rewrite_canonical`."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", (_LAYOUT_KEY,)).fetchone()
+    return row is not None and row[0] == "canonical"
 
 
 def rewrite_canonical(db_path: Path) -> None:
@@ -283,7 +298,8 @@ def rewrite_canonical(db_path: Path) -> None:
     primary-key order (repository, then commit id, then file index), with fixed settings (page
     size, no auto-vacuum, WAL mode recorded in the header), in one transaction, then replaces
     ``db_path`` atomically: two mines of the same history give the same bytes, however they
-    were interrupted. A kill during the rewrite leaves ``db_path`` as it was.
+    were interrupted. A kill during the rewrite leaves ``db_path`` as it was (and unmarked, so
+    the next mine rewrites it: :func:`is_canonical`).
     """
     import os
 
@@ -303,6 +319,7 @@ def rewrite_canonical(db_path: Path) -> None:
             con.execute("BEGIN")
             for table, order in _CANONICAL_ORDER:
                 con.execute(f"INSERT INTO main.{table} SELECT * FROM src.{table} ORDER BY {order}")
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'canonical')", (_LAYOUT_KEY,))
             con.execute("COMMIT")
         con.execute("DETACH DATABASE src")
         con.execute("PRAGMA journal_mode=WAL")  # as connect() sets it: reopening changes nothing
