@@ -336,3 +336,29 @@ def test_device_enters_the_fingerprint_only_for_device_sensitive_stages(root: Pa
     stages = root / "state" / "stages"
     assert json.loads((stages / "train" / "manifest.json").read_text())["device"] == "cpu"
     assert json.loads((stages / "prepare" / "manifest.json").read_text())["device"] is None
+
+
+def test_a_no_op_run_keeps_the_report_and_a_run_that_changed_something_rebuilds_it(
+    root: Path,
+) -> None:
+    from standard_coder.runner.report import build_report
+
+    first, _ = run(make(root))
+    page = root / "state" / "reports" / "index.html"
+    built = page.read_text()
+    assert first.run_id in built
+    noop, _ = run(make(root))  # every stage skipped: what the page shows is unchanged
+    assert noop.ran == 0 and page.read_text() == built
+    changed, _ = run(make(root, lr=0.2))  # train and report rerun: the page shows that run
+    text = page.read_text()
+    assert changed.ran == 2 and changed.run_id in text and noop.run_id in text  # history
+    # a failed or partial run is never taken for a no-op: a run of one stage rebuilds too
+    only, _ = run(make(root, lr=0.2), stages=["prepare"])
+    assert only.ran == 0 and only.run_id in page.read_text()
+    full, _ = run(make(root, lr=0.2))  # the page showed one stage: rebuilt to show them all
+    assert full.ran == 0 and full.run_id in page.read_text()
+    # `standard-coder report` rebuilds whatever happened
+    again, _ = run(make(root, lr=0.2))
+    assert again.run_id not in page.read_text()
+    build_report(root / "state")
+    assert again.run_id in page.read_text()

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -40,14 +41,21 @@ def _no_accelerator_possible(device: str) -> bool:
     if device == "mps":
         return sys.platform != "darwin"
     if device == "cuda" and sys.platform.startswith("linux"):
-        try:
-            if metadata.version("torch").endswith("+cpu"):
-                return True
-        except metadata.PackageNotFoundError:
+        version = _torch_version()
+        if version is None or version.endswith("+cpu"):
             return True
         gpu_nodes = ("/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/kfd")
         return not any(os.path.exists(p) for p in gpu_nodes)
     return False
+
+
+@functools.lru_cache(maxsize=1)
+def _torch_version() -> str | None:
+    """The installed torch's version (``2.13.0+cpu``), read from its metadata, not imported."""
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _torch() -> ModuleType:
@@ -122,11 +130,7 @@ def machine_key(preference: str) -> str:
     """A digest of what decides :func:`resolve_device`'s answer, read without torch: the
     preference, platform, torch build, the device-visibility environment variables, the GPU
     device nodes and the NVIDIA driver version."""
-    parts = [preference.strip().lower(), sys.platform]
-    try:
-        parts.append(metadata.version("torch"))
-    except metadata.PackageNotFoundError:
-        parts.append("no torch")
+    parts = [preference.strip().lower(), sys.platform, _torch_version() or "no torch"]
     parts += [f"{name}={os.environ.get(name)}" for name in _DEVICE_ENV]
     for folder in ("/dev", "/dev/dri"):
         with contextlib.suppress(OSError):

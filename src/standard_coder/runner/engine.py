@@ -314,6 +314,7 @@ def _run(
         status=status,
         stage_fingerprints={n: o.fingerprint for n, o in result.stages.items()},
         device_kind=session.device.value,
+        ran=result.ran,
     )
     return result
 

@@ -13,12 +13,14 @@ Example (inside the engine):
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.layout import RunnerLayout, retention_days_of
 from standard_coder.runner.stage import Pipeline
 
@@ -101,12 +103,18 @@ def finish_run_record(
     ended_at: float | None = None,
     config_path: Path | None = None,
     report: bool = True,
+    ran: int | None = None,
 ) -> Path | None:
     """Close the run record: finish the env stamp, write ``RETENTION.txt`` and (by default)
     regenerate ``<base_dir>/reports/index.html`` with the pipeline's report sections.
 
+    A no-op run (``ran == 0``, completed) keeps the report when it was built for the same
+    stages and fingerprints (what its sections show is unchanged): no template engine is
+    loaded on the no-op path. Its run is added to the page by the next build (any run that
+    ran a stage, or ``standard-coder report``).
+
     Returns:
-        The report's path, or None when it was not (or could not be) written.
+        The report's path (also when kept), or None when it was not (or could not) be written.
     """
     from standard_coder.runner.envstamp import device_name, finish_env_stamp
     from standard_coder.runner.retention import write_retention_note
@@ -133,10 +141,36 @@ def finish_run_record(
         log.warning("run record: cannot write RETENTION.txt in %s: %s", run_dir, exc)
     if not report:
         return None
+    shown = _report_key(pipeline, status, stage_fingerprints)
+    stamp = RunnerLayout(Path(pipeline.base_dir)).reports / ".cache" / "built_for.json"
+    page = stamp.parent.parent / "index.html"
+    if ran == 0 and status == "completed" and page.is_file():
+        try:
+            if json.loads(stamp.read_text()) == shown:
+                return page  # nothing the page shows changed
+        except (OSError, ValueError):
+            pass
     try:
         from standard_coder.runner.report import build_report
 
-        return build_report(Path(pipeline.base_dir), pipeline.report_sections)
+        built = build_report(Path(pipeline.base_dir), pipeline.report_sections)
     except Exception as exc:
         log.warning("run record: cannot build the HTML report: %s", exc)
         return None
+    try:
+        atomic_write_text(stamp, json.dumps(shown), durable=False)
+    except OSError as exc:
+        log.warning("run record: cannot write %s: %s", stamp, exc)
+    return built
+
+
+def _report_key(
+    pipeline: Pipeline, status: str, fingerprints: Mapping[str, str | None] | None
+) -> dict[str, Any]:
+    """What a report build depended on: the stages' fingerprints (their outputs), the run's
+    status and the pipeline's sections."""
+    return {
+        "status": status,
+        "stages": {k: v for k, v in sorted((fingerprints or {}).items())},
+        "sections": [s.title for s in pipeline.report_sections],
+    }
