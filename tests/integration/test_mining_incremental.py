@@ -327,3 +327,28 @@ def test_discover_applies_repo_filter(tmp_path: Path) -> None:
         config_dir=tmp_path,
     )
     assert [p.name for p in discover(o)] == ["keep"]
+
+
+def test_the_rewrite_waits_while_another_connection_has_wal_frames(tmp_path: Path) -> None:
+    """Replacing the file under a connection with frames in its WAL could replay them onto the
+    new file: the rewrite leaves the file (unmarked) and a later mine rewrites it."""
+    from standard_coder.sch.mining import store
+
+    repo = make_repo(tmp_path / "r", 3)
+    db = tmp_path / "db.sqlite"
+    opts = options(tmp_path)
+    mine_repositories([repo], db, opts)
+    clean = db.read_bytes()
+    other = store.connect(db)
+    other.execute("PRAGMA wal_autocheckpoint=0")
+    with store.transaction(other):
+        other.execute("UPDATE repos SET head = head")
+    assert (tmp_path / "db.sqlite-wal").stat().st_size > 0
+    inode = db.stat().st_ino
+    store.rewrite_canonical(db)
+    assert db.stat().st_ino == inode  # not replaced
+    assert not list(tmp_path.glob("*.canonical.tmp"))
+    assert not store.is_canonical(other)
+    other.close()
+    mine_repositories([repo], db, opts)  # nothing to mine; the due rewrite happens now
+    assert db.read_bytes() == clean

@@ -325,6 +325,13 @@ def rewrite_canonical(db_path: Path) -> None:
         con.execute("PRAGMA journal_mode=WAL")  # as connect() sets it: reopening changes nothing
     finally:
         con.close()
+    wal = Path(f"{db_path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        # another connection still has frames in the old file's WAL: replacing the file under
+        # it could replay them onto the new one. Keep the old file (unmarked: a later mine
+        # rewrites it); an empty WAL left by readers is harmless.
+        tmp.unlink(missing_ok=True)
+        return
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
