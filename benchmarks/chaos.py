@@ -623,7 +623,8 @@ def fuzz(b: Bench, clean: Path, cases: int, full_runs: int) -> None:
 
     def judge(code: int | None, text: str, what: str) -> bool:
         b.counts["fuzz_cases"] += 1
-        said = [x for x in text.splitlines() if x.startswith(("error:", "stage '"))]
+        # the CLI's one line for bad input: `error: ...`, or `[FAIL] <stage>: ...` from a stage
+        said = [x for x in text.splitlines() if x.startswith(("error:", "stage '", "[FAIL] "))]
         if code == 0:
             return True
         if code == 2 and said and "Traceback" not in text:
