@@ -77,7 +77,7 @@ def mined_db(base: Path) -> None:
     db = base / "raw" / "mined_commits.sqlite"
     con = store.connect(db)
     con.execute("INSERT INTO mine_state (repo, refs_key, extract_key) VALUES ('r', 'k', 'e')")
-    row = ("r", KNOWN_COMMIT, "", "Ann", "ann@x", "ann@x", 1, 0, 1, "s", 1, 1, 0, 0)
+    row = ("r", KNOWN_COMMIT, "", "Ann", "ann@x", "ann@x", 1, 0, 1, "s", 1, 1, 0, 0, "ann@x")
     store.write_chunk(con, "r", [row], [], [], [])
     con.close()
 
