@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from standard_coder.runner import ddp
 from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
 from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.runner.seeding import check_random_state
@@ -148,6 +149,16 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
         xv = np.zeros((0, d), np.float32) if X_val is None else np.asarray(X_val, np.float32)
         yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
               else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
+        if ddp.active() and ddp.rank() == 0:  # the other ranks train the same model with us
+            head = {k: getattr(self, k) for k in self.head_param_names()}
+            ddp.submit(
+                "standard_coder.sch.predictors.estimator:follow_fit",
+                {"kind": type(self).__name__, "seed": seed,
+                 "head": {k: list(v) if isinstance(v, tuple) else v for k, v in head.items()},
+                 "training": asdict(self.training_options), "X": torch.from_numpy(X),
+                 "Y": torch.from_numpy(Y), "X_val": torch.from_numpy(xv),
+                 "Y_val": torch.from_numpy(yv)},
+            )  # fmt: skip
         with _own_rng():
             torch.manual_seed(seed)
             module = self._build(d).to(dev)
@@ -187,6 +198,28 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"X has shape {tuple(x.shape)}, expected (n, {self.n_features_in_})")
         with torch.no_grad():
             return self.module_(x)
+
+
+def follow_fit(
+    kind: str,
+    seed: int,
+    head: dict[str, Any],
+    training: dict[str, Any],
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    X_val: torch.Tensor,
+    Y_val: torch.Tensor,
+) -> None:
+    """A non-zero ``torchrun`` rank's side of rank 0's :meth:`_TorchRegressor.fit` (sent by
+    :func:`standard_coder.runner.ddp.submit`): the same model, data and seed; no checkpoints,
+    no outputs. A stop agreed by all ranks ends it quietly (rank 0 saved the checkpoint)."""
+    cls = {c.__name__: c for c in PREDICTORS.values()}[kind]
+    dev = str(ddp.comm_device())
+    reg = cls(**head, training=TrainOptions(**training), random_state=seed, device=dev)
+    try:
+        reg.fit(X.numpy(), Y.numpy(), X_val=X_val.numpy(), Y_val=Y_val.numpy())
+    except TrainingInterrupted as exc:
+        log.info("rank %d: %s", ddp.rank(), exc)
 
 
 class MDNRegressor(_TorchRegressor):

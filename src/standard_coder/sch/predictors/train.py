@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from standard_coder.runner import ddp
 from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
 from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.runner.seeding import torch_generator
@@ -112,6 +113,17 @@ def _autocast(device: torch.device, precision: str) -> Any:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+class _LossNet(nn.Module):
+    """``forward(x, y)`` = ``model.loss(x, y)``, so DDP wraps the call that builds the loss."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.model.loss(x, y)  # type: ignore[operator,no-any-return]
+
+
 @torch.no_grad()
 def mean_loss(
     model: nn.Module,
@@ -183,6 +195,12 @@ def train_model(
     history: list[list[float]] = []
     loss_sum = 0.0
 
+    dist_on = ddp.active()
+    rank, world = ddp.rank(), ddp.world_size()
+    if dist_on and B // k < world:
+        raise ValueError(f"batch of {B // k} commits cannot be split over {world} ranks")
+    if dist_on and rank != 0:
+        checkpointer, tb_dir = None, None  # rank 0 alone writes
     if checkpointer is not None:
         st = checkpointer.load_latest()
         if st is not None and st.get("data_digest") == digest and "rng_state" in st:
@@ -209,6 +227,26 @@ def train_model(
             "data_digest": digest,
         }  # fmt: skip
 
+    if dist_on:  # every rank starts from rank 0's state (fresh or resumed)
+        tree = ddp.broadcast_tree(state() if rank == 0 else None)
+        if rank != 0:
+            model.load_state_dict(tree["model"])
+            if tree["optimizer"]["state"]:
+                opt.load_state_dict(tree["optimizer"])
+            restore_rng_state(tree["rng_state"], generators={"batches": gen})
+            epoch, step_in_epoch = int(tree["epoch"]), int(tree["step_in_epoch"])
+            global_step, bad_epochs = int(tree["global_step"]), int(tree["bad_epochs"])
+            best_val, best_epoch = float(tree["best_val"]), int(tree["best_epoch"])
+            best_state = tree["best_state"]
+            history = [list(map(float, h)) for h in tree["history"]]
+            loss_sum = float(tree["loss_sum"])
+    net: nn.Module = _LossNet(model)
+    if dist_on:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [X.device] if X.device.type == "cuda" else None
+        net = DistributedDataParallel(net, device_ids=ids)
+
     writer = None
     if tb_dir is not None:
         from torch.utils.tensorboard import SummaryWriter
@@ -223,16 +261,26 @@ def train_model(
     try:
         while epoch < options.epochs:
             while step_in_epoch < steps_per_epoch:
-                if should_stop is not None and should_stop():
+                stop = should_stop is not None and should_stop()
+                if dist_on:  # every rank stops at the same step (any rank's signal counts)
+                    stop = ddp.agree(stop or ddp.stop_requested())
+                if stop:
                     path = checkpointer.save(state(), global_step) if checkpointer else None
                     raise TrainingInterrupted(global_step, path)  # `finally` waits for the save
                 rows = torch.randint(n, (B // k,), generator=gen).to(X.device)
                 cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
+                if dist_on:  # this rank's disjoint shard of the global batch
+                    rows, cols = rows[rank::world], cols[rank::world]
                 yb = Y[rows[:, None], cols]
                 with _autocast(X.device, precision):
-                    loss = model.loss(X[rows], yb[:, 0] if k == 1 else yb)  # type: ignore[operator]
+                    loss = net(X[rows], yb[:, 0] if k == 1 else yb)
+                    # DDP averages gradients over ranks: weight each shard's mean by its share
+                    # so the average is the gradient of the global batch's mean loss.
+                    scaled = loss * (rows.numel() * world / (B // k)) if dist_on else loss
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                scaled.backward()
+                if dist_on:
+                    loss = ddp.global_mean(loss, rows.numel(), B // k)
                 if options.grad_clip > 0:
                     nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
                 opt.step()
