@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from standard_coder.sch.predictors.train import TrainingInterrupted, TrainOption
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO)
     torch.set_num_threads(1)
     out = Path(sys.argv[1])
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 6
