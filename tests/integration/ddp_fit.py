@@ -34,14 +34,24 @@ def main() -> int:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(240, 6)).astype(np.float32)
     Y = np.exp(rng.normal(size=(240, 16)) * 0.3 + X[:, :1] * 0.5).astype(np.float32) * 0.2
-    opts = TrainOptions(epochs=epochs, batch_size=64, samples_per_commit=4,
-                        max_steps_per_epoch=None, early_stopping_patience=50)
-    reg = MDNRegressor(components=3, hidden=(16, 16), dropout=0.0, training=opts,
-                       random_state=7)
+    opts = TrainOptions(
+        epochs=epochs,
+        batch_size=64,
+        samples_per_commit=4,
+        max_steps_per_epoch=None,
+        early_stopping_patience=50,
+    )
+    reg = MDNRegressor(components=3, hidden=(16, 16), dropout=0.0, training=opts, random_state=7)
     ck = Checkpointer(out / "ckpt", every_n_steps=5, background=False)
     try:
-        reg.fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:], checkpointer=ck,
-                should_stop=lambda: stop["now"])
+        reg.fit(
+            X[:200],
+            Y[:200],
+            X_val=X[200:],
+            Y_val=Y[200:],
+            checkpointer=ck,
+            should_stop=lambda: stop["now"],
+        )
     except TrainingInterrupted:
         ddp.finish()
         return 143

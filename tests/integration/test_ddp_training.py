@@ -118,3 +118,16 @@ def test_two_rank_checkpoint_resumes_in_one_process(single: Path, tmp_path: Path
     assert "resuming training" in r.stderr
     assert _max_diff(out, single) < TOL
     shutil.rmtree(out / "ckpt")
+
+
+def test_ddp_without_torchrun_is_exit_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "ddp.toml"
+    cfg.write_text('[training]\ndistributed = "ddp"\n', encoding="utf-8")
+    env = {k: v for k, v in _env().items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    r = subprocess.run([sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg)],
+                       env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        'error: [training] distributed = "ddp" needs torchrun: launch with '
+        '`torchrun --nproc_per_node N -m standard_coder pipeline ...` (or set it to "none")'
+    ]

@@ -179,6 +179,11 @@ class TrainingSection(StrictModel):
     test_fraction: float = Field(
         0.2, gt=0, lt=1, description="most recent share of each repo held out"
     )
+    distributed: Literal["none", "ddp"] = Field(
+        "none",
+        description='"ddp": train with torch.distributed DDP; launch with torchrun '
+        "(docs/scale-out.md); without torchrun the run stops with exit 2",
+    )
     truth_path: ConfigPath | None = Field(
         None, description="simulator truth.json (or a folder of them) for accuracy reports"
     )

@@ -95,6 +95,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         train_inputs["pull_requests"] = t.multitask.pull_requests_path
     else:  # an unused [training.multitask] never invalidates the other predictors' runs
         training_params.pop("multitask", None)
+    if t.distributed == "none":  # single-process runs keep their fingerprints
+        training_params.pop("distributed", None)
     stages.append(
         Stage(
             name="train_sch",

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 WAIT = _dt.timedelta(hours=48)
 """Collective timeout: followers wait this long for rank 0 (mining and labels run first)."""
 
-_stop_flag = {"stop": False}
+_stop_flag: dict[str, Any] = {"stop": False}
 
 
 def env_world() -> tuple[int, int, int] | None:
@@ -91,7 +91,7 @@ def init() -> None:
 
 def stop_requested() -> bool:
     """A follower's SIGINT/SIGTERM (rank 0 uses the runner's own stop request)."""
-    return _stop_flag["stop"]
+    return bool(_stop_flag["stop"])
 
 
 def broadcast_tree(tree: Any = None, src: int = 0) -> Any:
@@ -197,7 +197,7 @@ def follow() -> int:
 
     def on_signal(signum: int, _frame: Any) -> None:
         _stop_flag["stop"] = True
-        _stop_flag["signal"] = signum  # type: ignore[assignment]
+        _stop_flag["signal"] = signum
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
