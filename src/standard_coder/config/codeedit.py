@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from standard_coder.config.base import ConfigPath, StrictModel
+from standard_coder.config.codeedit_train import CodeEditTrainSection
 from standard_coder.config.core import OutputsSection, PipelineSection, RunnerSection
 from standard_coder.config.schema import (
     PipelineConfig,
@@ -93,6 +94,7 @@ class CodeEditConfig(PipelineConfig):
     outputs: OutputsSection = Field(default_factory=OutputsSection)
     runner: RunnerSection = Field(default_factory=RunnerSection)
     codeedit: CodeEditSection = Field(default_factory=CodeEditSection)
+    codeedit_train: CodeEditTrainSection = Field(default_factory=CodeEditTrainSection)
 
 
 def load_codeedit_config(path: Path, overrides: list[str] | None = None) -> CodeEditConfig:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.config.codeedit import load_codeedit_config
-from standard_coder.pipelines import codeedit_stages
+from standard_coder.pipelines import codeedit_stages, codeedit_train
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
 from standard_coder.pipelines.wiring import package_sources, section_params
 from standard_coder.runner.report import ReportSection, SectionInput
@@ -68,6 +68,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             description="apply completions, run hidden tests: pass@1, ExcessCode",
         ),
     ]  # fmt: skip
+    train_params = {"codeedit_train": section_params(cfg.codeedit_train, root)}
+    train_code = [Path(codeedit_train.__file__), *domain]
+    stages += codeedit_train.stages(cfg.codeedit_train, layout, train_params, train_code)
     return Pipeline(
         name="codeedit",
         stages=stages,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 STATS_FILE = "dataset_stats.json"
 EVAL_FILE = "codeedit_eval.json"
+VALIDATION_FILE = "codeedit_validation.json"
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,34 @@ class CodeEditLayout:
     @property
     def evaluation(self) -> Path:
         return self.reports / EVAL_FILE
+
+    @property
+    def models(self) -> Path:
+        return self.base_dir / "models"
+
+    @property
+    def base_model(self) -> Path:
+        """``base_model``: the tiny random Llama + its tokenizer (``save_pretrained``)."""
+        return self.models / "base_tiny"
+
+    @property
+    def sft_stage0(self) -> Path:
+        return self.models / "sft_stage0"
+
+    @property
+    def sft_stage1(self) -> Path:
+        return self.models / "sft_stage1_astgrep"
+
+    @property
+    def srl_stage2(self) -> Path:
+        return self.models / "srl_stage2"
+
+    @property
+    def validation(self) -> Path:
+        """``validate_stage1``: success rate of generated actions on the dev tasks."""
+        return self.reports / VALIDATION_FILE
+
+    @property
+    def tb(self) -> Path:
+        """TensorBoard runs, one folder per training stage."""
+        return self.base_dir / "tb" / "codeedit"

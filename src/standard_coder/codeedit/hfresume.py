@@ -1,0 +1,172 @@
+"""Hugging Face ``Trainer`` runs (TRL's SFT and GRPO trainers) on the runner's checkpoints.
+
+The runner owns the checkpoint files (atomic, sha256-checked, ``latest`` pointer, fallback to the
+previous one, refused under another fingerprint) and the stop request (SIGTERM/SIGINT ->
+``should_stop()``); the HF ``Trainer`` owns the loop. :class:`RunnerCheckpoints` (a
+``TrainerCallback``) hands the full training state to the runner's checkpointer at every
+checkpoint step and when a stop is requested: the trainable weights, the optimiser and scheduler
+state, ``TrainerState`` (global step, log history) and every RNG. To resume,
+:func:`materialise` writes that state back as an HF checkpoint folder in a temp dir and the loop
+calls ``trainer.train(resume_from_checkpoint=...)``: the ``Trainer`` then restores weights,
+optimiser, scheduler and RNG and skips the batches already seen in the epoch (the data
+position), exactly as for its own checkpoints. HF's own ``save_strategy`` stays ``"no"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from standard_coder.runner.context import TrainingCheckpointer
+
+
+class TrainingInterrupted(Exception):
+    """A stop was requested; the state at ``step`` is checkpointed."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"training stopped at step {step} (checkpointed)")
+        self.step = step
+
+
+def _trainable(model: Any) -> dict[str, Any]:
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def snapshot(model: Any, optimizer: Any, scheduler: Any, state: Any) -> dict[str, Any]:
+    """The whole training state as a ``weights_only``-loadable dict."""
+    from standard_coder.runner.checkpoint import capture_rng_state
+
+    opt = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper
+    return {
+        "format": "hf-trainer",
+        "step": int(state.global_step),
+        "model": _trainable(model),
+        "optimizer": opt.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+        "trainer_state": json.dumps(dataclasses.asdict(state), sort_keys=True),
+        "rng": capture_rng_state(),
+    }
+
+
+def _hf_rng(rng: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    py = rng["python"]
+    npst = rng["numpy"]
+    out: dict[str, Any] = {
+        "python": (int(py["version"]), tuple(int(x) for x in py["internal"]), py["gauss_next"]),
+        "numpy": (
+            npst["name"],
+            np.asarray(npst["keys"].numpy(), dtype=np.uint32),
+            int(npst["pos"]),
+            int(npst["has_gauss"]),
+            float(npst["cached_gaussian"]),
+        ),
+        "cpu": rng["torch_cpu"],
+    }
+    if rng.get("torch_cuda"):
+        out["cuda"] = rng["torch_cuda"][0]
+    return out
+
+
+def materialise(saved: dict[str, Any], model: Any, folder: Path) -> Path:
+    """Write a runner checkpoint as an HF checkpoint folder ``folder/checkpoint-<step>``."""
+    import torch
+
+    step = int(saved["step"])
+    target = folder / f"checkpoint-{step}"
+    target.mkdir(parents=True, exist_ok=True)
+    missing = set(_trainable(model)) - set(saved["model"])
+    if missing:
+        raise ValueError(f"checkpoint lacks {len(missing)} trainable tensors, e.g. {min(missing)}")
+    model.load_state_dict(saved["model"], strict=False)
+    model.save_pretrained(target)
+    torch.save(saved["optimizer"], target / "optimizer.pt")
+    torch.save(saved["scheduler"], target / "scheduler.pt")
+    torch.save(_hf_rng(saved["rng"]), target / "rng_state.pth")
+    (target / "trainer_state.json").write_text(saved["trainer_state"], encoding="utf-8")
+    return target
+
+
+def _callback_base() -> type:
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+def make_callback(
+    checkpointer: TrainingCheckpointer | None,
+    should_stop: Callable[[], bool] | None,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+) -> Any:
+    """The ``TrainerCallback`` linking a Trainer to the runner's checkpointer and stop flag."""
+
+    class RunnerCheckpoints(_callback_base()):  # type: ignore[misc]
+        stopped_at: int | None = None
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            step = int(state.global_step)
+            stop = bool(should_stop and should_stop())
+            if checkpointer is not None and (
+                checkpointer.due(step) or stop or step >= state.max_steps
+            ):
+                checkpointer.save(
+                    snapshot(kw["model"], kw.get("optimizer"), kw.get("lr_scheduler"), state),
+                    step,
+                )
+            if stop:
+                self.stopped_at = step
+                control.should_training_stop = True
+            return control
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> Any:
+            if on_log is not None and logs:
+                nums = {k: float(v) for k, v in logs.items() if isinstance(v, int | float)}
+                on_log(int(state.global_step), nums)
+            return control
+
+    return RunnerCheckpoints()
+
+
+@contextmanager
+def resumable(
+    trainer: Any, checkpointer: TrainingCheckpointer | None, log: Any
+) -> Iterator[tuple[str | None, int]]:
+    """Yield ``(resume_from_checkpoint, step)`` for ``trainer.train``: a temp HF checkpoint
+    folder built from the runner's latest checkpoint, or ``(None, 0)``."""
+    saved = checkpointer.load_latest() if checkpointer is not None else None
+    if saved is None or saved.get("format") != "hf-trainer":
+        yield None, 0
+        return
+    with tempfile.TemporaryDirectory(prefix="sc-hf-resume-") as tmp:
+        path = materialise(saved, trainer.model, Path(tmp))
+        step = int(saved["step"])
+        history = json.loads(saved["trainer_state"]).get("log_history", [])
+        log.info("resuming training at step %d (%d log entries)", step, len(history))
+        yield str(path), step
+
+
+def run_trainer(trainer: Any, checkpointer: TrainingCheckpointer | None, log: Any) -> int:
+    """Train (resuming from the runner's checkpoint when there is one); return the step
+    resumed from (0: a fresh start).
+
+    Raises:
+        TrainingInterrupted: a stop was requested; the state is checkpointed.
+    """
+    callback = next(
+        (c for c in trainer.callback_handler.callbacks if type(c).__name__ == "RunnerCheckpoints"),
+        None,
+    )
+    with resumable(trainer, checkpointer, log) as (resume, step):
+        trainer.train(resume_from_checkpoint=resume)
+    if checkpointer is not None:
+        checkpointer.wait()
+    if callback is not None and callback.stopped_at is not None:
+        raise TrainingInterrupted(callback.stopped_at)
+    return step

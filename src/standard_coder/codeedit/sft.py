@@ -1,0 +1,215 @@
+"""Stage-0 / Stage-1 supervised fine-tuning with TRL's ``SFTTrainer`` (full or LoRA).
+
+:func:`train_sft` loads a causal LM folder, trains it on conversational prompt/completion rows
+(:mod:`standard_coder.codeedit.prompts`; loss on the completion only) and saves the result with
+``save_pretrained`` (a LoRA adapter is merged first, so the next stage loads a plain model),
+plus ``README.md`` (data and hyperparameters) and ``training.json``. Checkpoints and stop
+requests go through the runner (:mod:`standard_coder.codeedit.hfresume`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from standard_coder.codeedit.hfresume import make_callback, run_trainer
+
+if TYPE_CHECKING:
+    from standard_coder.runner.context import TrainingCheckpointer
+
+
+@dataclass(frozen=True)
+class LoraOptions:
+    """PEFT LoRA adapter settings (``enabled = False``: full fine-tune)."""
+
+    enabled: bool = False
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Hyperparameters shared by the SFT stages (and, in part, SRL)."""
+
+    max_steps: int = 20
+    batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-3
+    lr_scheduler: str = "linear"
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    max_length: int = 512
+    seed: int = 0
+    logging_steps: int = 1
+    lora: LoraOptions = field(default_factory=LoraOptions)
+    # Extra ``TrainingArguments`` keys (bf16, gradient_checkpointing, deepspeed, ...).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def training_arguments(opts: TrainOptions, output_dir: Path, device: str) -> dict[str, Any]:
+    """The keyword arguments of TRL's ``SFTConfig`` / ``GRPOConfig`` common to both trainers.
+
+    HF saving is off (the runner checkpoints), reporting off (we write TensorBoard ourselves),
+    gradient checkpointing off unless ``extra`` turns it on (TRL's default is on).
+    """
+    args: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "max_steps": opts.max_steps,
+        "per_device_train_batch_size": opts.batch_size,
+        "gradient_accumulation_steps": opts.gradient_accumulation_steps,
+        "learning_rate": opts.learning_rate,
+        "lr_scheduler_type": opts.lr_scheduler,
+        "warmup_steps": opts.warmup_steps,
+        "weight_decay": opts.weight_decay,
+        "seed": opts.seed,
+        "data_seed": opts.seed,
+        "logging_steps": opts.logging_steps,
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "activation_checkpointing": False,
+        "use_cpu": device == "cpu",
+        "dataloader_num_workers": 0,
+    }
+    args.update(opts.extra)
+    return args
+
+
+def peft_config(lora: LoraOptions) -> Any:
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules), task_type="CAUSAL_LM",
+    )  # fmt: skip
+
+
+def tb_logger(
+    tb_dir: Path | None, prefix: str
+) -> tuple[Callable[[int, dict[str, float]], None], Any]:
+    """``(on_log, writer)``: HF log dicts -> TensorBoard scalars ``<prefix>/<key>``."""
+    if tb_dir is None:
+        return (lambda step, logs: None), None
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tb_dir))
+
+    def on_log(step: int, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            writer.add_scalar(f"{prefix}/{key}", value, step)
+        writer.flush()
+
+    return on_log, writer
+
+
+def quiet(trainer: Any) -> None:
+    """No per-step log dicts on stdout (the run log and TensorBoard have them)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+
+
+def save_final(trainer: Any, tokenizer: Any, out_dir: Path) -> None:
+    """``save_pretrained`` of the trained model (a LoRA adapter merged into the base first)."""
+    model = trainer.model
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def write_readme(out_dir: Path, title: str, doc: dict[str, Any]) -> None:
+    """``README.md`` next to the weights: data, hyperparameters, figures."""
+    from standard_coder.runner.atomic import atomic_write_text
+
+    lines = [f"# {title}", "", f"Base model: `{doc.get('base_model')}`", ""]
+    lines += ["## Data", ""]
+    for source, n in sorted((doc.get("data") or {}).items()):
+        lines.append(f"- {source}: {n} examples")
+    lines += ["", "## Hyperparameters", "", "```json",
+              json.dumps(doc.get("options"), indent=2, sort_keys=True), "```", ""]  # fmt: skip
+    lines += ["## Result", ""]
+    for key in ("steps", "resumed_from_step", "first_loss", "last_loss", "train_seconds",
+                "device", "parameters", "trainable_parameters"):  # fmt: skip
+        if key in doc:
+            lines.append(f"- {key}: {doc[key]}")
+    atomic_write_text(out_dir / "README.md", "\n".join(lines) + "\n")
+
+
+def losses(history: Sequence[dict[str, Any]]) -> list[tuple[int, float]]:
+    return [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h]
+
+
+def train_sft(
+    base_model: Path,
+    rows: list[dict[str, Any]],
+    out_dir: Path,
+    opts: TrainOptions,
+    *,
+    device: str,
+    work_dir: Path,
+    checkpointer: TrainingCheckpointer | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    tb_dir: Path | None = None,
+    tb_prefix: str = "sft",
+    log: Any = None,
+) -> dict[str, Any]:
+    """Fine-tune ``base_model`` on ``rows``; save to ``out_dir``; return the training summary.
+
+    Raises:
+        TrainingInterrupted: a stop was requested (state checkpointed, nothing saved).
+    """
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
+
+    from standard_coder.codeedit.lm import load_model
+
+    t0 = time.perf_counter()
+    model, tokenizer = load_model(base_model, device)
+    args = SFTConfig(
+        **training_arguments(opts, work_dir, device),
+        max_length=opts.max_length,
+        completion_only_loss=True,
+    )
+    on_log, writer = tb_logger(tb_dir, tb_prefix)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config(opts.lora),
+        callbacks=[make_callback(checkpointer, should_stop, on_log)],
+    )
+    quiet(trainer)
+    try:
+        resumed = run_trainer(trainer, checkpointer, log)
+    finally:
+        if writer is not None:
+            writer.close()
+    history = [dict(h) for h in trainer.state.log_history]
+    curve = losses(history)
+    tuned: Any = trainer.model
+    save_final(trainer, tokenizer, out_dir)
+    return {
+        "base_model": str(base_model),
+        "steps": int(trainer.state.global_step),
+        "resumed_from_step": resumed,
+        "first_loss": curve[0][1] if curve else None,
+        "last_loss": curve[-1][1] if curve else None,
+        "loss_curve": curve,
+        "device": device,
+        "parameters": sum(int(p.numel()) for p in tuned.parameters()),
+        "trainable_parameters": sum(int(p.numel()) for p in tuned.parameters() if p.requires_grad),
+        "train_seconds": round(time.perf_counter() - t0, 2),
+        "options": asdict(opts),
+    }

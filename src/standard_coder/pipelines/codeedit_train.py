@@ -1,0 +1,215 @@
+"""The codeedit training stages (part 2), after ``split``:
+
+``base_model -> sft_stage0 -> sft_stage1 -> validate_stage1`` (and ``srl_stage2`` after
+``sft_stage1``). Each reads ``ctx.params["codeedit_train"]``; the domain code is in
+:mod:`standard_coder.codeedit` (``lm``, ``prompts``, ``sft``, ``validator``, ``srl``).
+Checkpoints go to the runner's checkpointer, so a killed run resumes at its last step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from standard_coder.config.codeedit_train import CodeEditTrainSection
+from standard_coder.pipelines.codeedit_layout import CodeEditLayout
+from standard_coder.pipelines.sch_options import section_from_params
+from standard_coder.runner.atomic import atomic_write_json
+from standard_coder.runner.stage import Stage
+
+if TYPE_CHECKING:
+    from standard_coder.codeedit.records import EditRecord
+    from standard_coder.codeedit.sft import TrainOptions
+    from standard_coder.runner.context import StageContext
+
+
+def _section(ctx: StageContext) -> CodeEditTrainSection:
+    return section_from_params(CodeEditTrainSection, ctx.params["codeedit_train"], ctx.root_dir)
+
+
+def _quiet() -> None:
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def read_split(processed: Path, split: str) -> dict[str, list[EditRecord]]:
+    """``{source: records}`` of one split folder."""
+    from standard_coder.codeedit.records import EditRecord
+
+    out: dict[str, list[EditRecord]] = {}
+    folder = processed / split
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        out[path.stem] = [EditRecord.model_validate_json(line) for line in lines if line.strip()]
+    return out
+
+
+def train_options(t: CodeEditTrainSection, steps: int, seed: int) -> TrainOptions:
+    """The trainer options a section describes (``extra``: the GPU-only switches)."""
+    from standard_coder.codeedit.sft import LoraOptions, TrainOptions
+
+    extra: dict[str, Any] = {}
+    if t.bf16:
+        extra["bf16"] = True
+    if t.gradient_checkpointing:
+        extra["activation_checkpointing"] = True
+    if t.deepspeed_config is not None:
+        extra["deepspeed"] = str(t.deepspeed_config)
+    return TrainOptions(
+        max_steps=steps, batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate, lr_scheduler=t.lr_scheduler,
+        warmup_steps=t.warmup_steps, max_length=t.max_length, seed=seed,
+        lora=LoraOptions(
+            enabled=t.lora, r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout,
+            target_modules=tuple(t.lora_target_modules),
+        ),
+        extra=extra,
+    )  # fmt: skip
+
+
+def base_model(ctx: StageContext) -> None:
+    """A tokenizer trained on the training texts + a randomly initialised tiny Llama."""
+    from standard_coder.codeedit.lm import TinyModelSpec, build_base_model
+
+    _quiet()
+    t = _section(ctx)
+    train = read_split(ctx.inputs["processed"], "train")
+    texts = [f"{r.instruction}\n{r.pre}\n{r.post or ''}" for recs in train.values() for r in recs]
+    from standard_coder.codeedit.prompts import SYSTEM_ACTION, SYSTEM_CODE
+
+    texts += [SYSTEM_CODE, SYSTEM_ACTION]
+    spec = TinyModelSpec(
+        vocab_size=t.tiny_vocab_size, hidden_size=t.tiny_hidden_size,
+        intermediate_size=2 * t.tiny_hidden_size, num_layers=t.tiny_layers,
+        num_heads=t.tiny_heads, num_kv_heads=t.tiny_kv_heads,
+    )  # fmt: skip
+    info = build_base_model(texts, ctx.outputs["model"], spec, ctx.seed)
+    info["tokenizer_texts"] = len(texts)
+    atomic_write_json(ctx.outputs["model"] / "build.json", info)
+    ctx.log.info("tiny Llama: %d parameters, vocabulary %d", info["parameters"], info["vocab_size"])
+    ctx.set_summary(parameters=info["parameters"], vocab_size=info["vocab_size"])
+
+
+def _sft(ctx: StageContext, stage: str, title: str) -> None:
+    from standard_coder.codeedit import prompts
+    from standard_coder.codeedit.hfresume import TrainingInterrupted
+    from standard_coder.codeedit.sft import train_sft, write_readme
+
+    _quiet()
+    t = _section(ctx)
+    train = read_split(ctx.inputs["processed"], "train")
+    if stage == "sft_stage0":
+        pools = {s: [r for r in recs if r.post is not None] for s, recs in train.items()}
+        weights, make, steps = t.stage0_mix, prompts.stage0_row, t.stage0_steps
+    else:
+        pools = {s: [r for r in recs if prompts.has_action(r)] for s, recs in train.items()}
+        weights, make, steps = t.stage1_mix, prompts.stage1_row, t.stage1_steps
+    records, counts = prompts.mix(pools, weights, t.examples, ctx.seed)
+    if not records:
+        raise ValueError(f"{stage}: no training records for the mix {weights} in {train.keys()}")
+    opts = train_options(t, steps, ctx.seed)
+    layout = CodeEditLayout(ctx.base_dir)
+    out = ctx.outputs["model"]
+    try:
+        doc = train_sft(
+            ctx.inputs["base"], [make(r) for r in records], out, opts,
+            device=ctx.device, work_dir=ctx.checkpoint_dir / "hf",
+            checkpointer=ctx.checkpointer("train", every_n_steps=t.checkpoint_every),
+            should_stop=ctx.should_stop, tb_dir=layout.tb / stage, tb_prefix=stage, log=ctx.log,
+        )  # fmt: skip
+    except TrainingInterrupted:
+        return  # checkpointed; the engine reports the interrupt
+    doc["data"] = counts
+    doc["stage"] = stage
+    atomic_write_json(out / "training.json", doc)
+    write_readme(out, title, doc)
+    ctx.log.info("%s: %d steps, loss %s -> %s (resumed from %d)", stage, doc["steps"],
+                 doc["first_loss"], doc["last_loss"], doc["resumed_from_step"])  # fmt: skip
+    ctx.set_summary(steps=doc["steps"], first_loss=doc["first_loss"], last_loss=doc["last_loss"])
+
+
+def sft_stage0(ctx: StageContext) -> None:
+    """Stage 0: instruction + pre-code -> post-code."""
+    _sft(ctx, "sft_stage0", "Stage 0 SFT: instruction + code -> edited code")
+
+
+def sft_stage1(ctx: StageContext) -> None:
+    """Stage 1: instruction + pre-code -> ``<action>`` block (from the Stage-0 model)."""
+    _sft(ctx, "sft_stage1", "Stage 1 SFT: instruction + code -> ast-grep action")
+
+
+def validate_stage1(ctx: StageContext) -> None:
+    """Generate actions for the dev tasks with the Stage-1 model; apply them; success rate."""
+    from standard_coder.codeedit import prompts
+    from standard_coder.codeedit.lm import load_model
+    from standard_coder.codeedit.sft import tb_logger
+    from standard_coder.codeedit.validator import DevTask, generate_answers, score_answers
+
+    _quiet()
+    t = _section(ctx)
+    dev = read_split(ctx.inputs["processed"], "dev")
+    recs = [r for rs in dev.values() for r in rs if prompts.has_action(r)]
+    recs = recs[: t.validate_max_tasks] if t.validate_max_tasks else recs
+    tasks = [DevTask(r.id, r.instruction, r.pre, r.post or "", r.language) for r in recs]
+    model, tokenizer = load_model(ctx.inputs["model"], ctx.device)
+    answers = generate_answers(
+        model, tokenizer, [prompts.prompt_messages(r, prompts.SYSTEM_ACTION) for r in recs],
+        max_new_tokens=t.max_new_tokens, device=ctx.device,
+    )  # fmt: skip
+    doc = score_answers(tasks, answers)
+    doc["model"] = str(ctx.inputs["model"])
+    steps = json.loads((ctx.inputs["model"] / "training.json").read_text(encoding="utf-8"))
+    on_log, writer = tb_logger(CodeEditLayout(ctx.base_dir).tb / "validate_stage1", "validate")
+    on_log(int(steps.get("steps", 0)), {"success_rate": doc["success_rate"]})
+    if writer is not None:
+        writer.close()
+    atomic_write_json(ctx.outputs["validation"], doc)
+    ctx.log.info("Stage-1 actions on %d dev tasks: success %.3f %s", doc["tasks"],
+                 doc["success_rate"], doc["statuses"])  # fmt: skip
+    ctx.set_summary(success_rate=doc["success_rate"], tasks=doc["tasks"])
+
+
+def stages(
+    t: CodeEditTrainSection, layout: CodeEditLayout, params: dict[str, Any], code: list[Path]
+) -> list[Stage]:
+    """The training stages a ``[codeedit_train]`` section asks for (none unless enabled)."""
+    if not t.enabled:
+        return []
+    out: list[Stage] = []
+    base: Path = t.base_model if t.base_model is not None else layout.base_model
+    base_deps: tuple[str, ...] = ("split",)
+    if t.base_model is None:
+        out.append(Stage(
+            name="base_model", run=base_model, deps=("split",),
+            named_inputs={"processed": layout.processed}, params=params,
+            named_outputs={"model": layout.base_model}, code_files=code,
+            description="tokenizer trained on the training data + a random tiny Llama",
+        ))  # fmt: skip
+        base_deps = ("base_model",)
+    out += [
+        Stage(
+            name="sft_stage0", run=sft_stage0, deps=base_deps,
+            named_inputs={"processed": layout.processed, "base": base}, params=params,
+            named_outputs={"model": layout.sft_stage0}, code_files=code,
+            description="SFT: instruction + code -> edited code (TRL SFTTrainer)",
+        ),
+        Stage(
+            name="sft_stage1", run=sft_stage1, deps=("sft_stage0",),
+            named_inputs={"processed": layout.processed, "base": layout.sft_stage0},
+            params=params, named_outputs={"model": layout.sft_stage1}, code_files=code,
+            description="SFT: instruction + code -> <action> (TRL SFTTrainer)",
+        ),
+        Stage(
+            name="validate_stage1", run=validate_stage1, deps=("sft_stage1",),
+            named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
+            params=params, named_outputs={"validation": layout.validation}, code_files=code,
+            description="generate actions for dev tasks, apply them: success rate",
+        ),
+    ]  # fmt: skip
+    return out
