@@ -124,9 +124,32 @@ def _eval_section(given: SectionInput) -> str:
     return f"<table>{rows}</table>"
 
 
+def _train_section(given: SectionInput) -> str:
+    layout = CodeEditLayout(given.base_dir)
+    rows = []
+    for name, folder in (("sft_stage0", layout.sft_stage0), ("sft_stage1", layout.sft_stage1),
+                         ("srl_stage2", layout.srl_stage2)):  # fmt: skip
+        doc = _read(folder / "training.json")
+        if doc is None:
+            continue
+        keys = ("steps", "resumed_from_step", "first_loss", "last_loss", "mean_reward",
+                "dropped_prompts", "train_seconds", "data")  # fmt: skip
+        figures = {k: doc.get(k) for k in keys}
+        rows.append(f"<tr><td>{name}</td><td>{html.escape(json.dumps(figures))}</td></tr>")
+    val = _read(layout.validation)
+    if val is not None:
+        figures = {"success_rate": val.get("success_rate"), "tasks": val.get("tasks"),
+                   "statuses": val.get("statuses")}  # fmt: skip
+        rows.append(f"<tr><td>validate_stage1</td><td>{html.escape(json.dumps(figures))}</td></tr>")
+    if not rows:
+        return "<p>No code-edit training yet ([codeedit_train] enabled = false).</p>"
+    return f"<table><tr><th>stage</th><th>figures</th></tr>{''.join(rows)}</table>"
+
+
 def report_sections() -> tuple[ReportSection, ...]:
     """The codeedit pipeline's sections of the run report."""
     return (
         ReportSection("Code-edit data", _data_section, nav="Data"),
         ReportSection("Code-edit evaluation", _eval_section, nav="Evaluation"),
+        ReportSection("Code-edit training", _train_section, nav="Training"),
     )
