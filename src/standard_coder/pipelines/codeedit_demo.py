@@ -14,6 +14,13 @@ from typing import Any
 from standard_coder.runner.atomic import atomic_write_text
 
 SIZES = ("tiny", "default")
+# default size: also the training stages with the tiny random Llama, a handful of steps each
+TRAIN = {
+    "default": [
+        "", "[codeedit_train]", "enabled = true", "stage0_steps = 8", "stage1_steps = 8",
+        "batch_size = 2", "max_length = 256", "checkpoint_every = 4", "max_new_tokens = 48",
+    ],
+}  # fmt: skip
 
 
 def config_text(size: str) -> str:
@@ -34,6 +41,7 @@ def config_text(size: str) -> str:
         "[codeedit]",
         f"completions = {json.dumps(str(completions))}",
         f"eval_timeout_s = {timeout}",
+        *TRAIN.get(size, []),
     ]) + "\n"  # fmt: skip
 
 
@@ -57,7 +65,8 @@ def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
 
     layout = CodeEditLayout(base_dir)
     out: dict[str, Any] = {"elapsed_s": round(elapsed_s, 1), "base_dir": str(base_dir)}
-    for key, path in (("stats", layout.stats), ("evaluation", layout.evaluation)):
+    for key, path in (("stats", layout.stats), ("evaluation", layout.evaluation),
+                      ("validation", layout.validation)):  # fmt: skip
         if path.exists():
             out[key] = json.loads(path.read_text(encoding="utf-8"))
     out["report"] = str(layout.reports / "index.html")
