@@ -34,6 +34,8 @@ max_length = 160
 checkpoint_every = 4
 max_new_tokens = 24
 validate_max_tasks = 3
+srl_steps = 2
+srl_max_completion_length = 24
 """
 
 
@@ -81,7 +83,7 @@ def test_training_stages_write_models_readmes_validation_and_scalars(trained: Pa
     val.Reload()
     assert val.Scalars("validate/success_rate")[0].value == doc["success_rate"]
     html = (trained / "reports" / "index.html").read_text()
-    assert "Code-edit training" in html and "sft_stage0" in html
+    assert "Code-edit training" in html and "sft_stage0" in html and "srl_stage2" in html
 
     again = _pipeline(trained.parent / "pipeline_config.toml")
     _, err = again.communicate(timeout=300)
@@ -118,3 +120,75 @@ def test_sigkill_during_stage0_resumes_with_identical_weights(
     assert got.keys() == want.keys()
     for key, value in want.items():
         assert (got[key] == value).all(), key
+
+
+def test_srl_stage_logs_rewards_and_drops_constant_groups(trained: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    doc = json.loads((trained / "models" / "srl_stage2" / "training.json").read_text())
+    assert doc["steps"] == 2 and len(doc["reward_curve"]) == 2
+    # the tiny random model writes no parseable action: every rollout scores -0.2, every
+    # prompt is dropped by dynamic sampling
+    assert doc["mean_reward"] == pytest.approx(-0.2) and doc["dropped_frac_per_step"] == [1, 1]
+    assert doc["dropped_prompts"] == doc["seen_prompts"] > 0
+    assert doc["data"]["teacher_steps"] > 0
+    acc = EventAccumulator(str(trained / "tb" / "codeedit" / "srl_stage2"))
+    acc.Reload()
+    assert [round(e.value, 3) for e in acc.Scalars("srl/reward")] == [-0.2, -0.2]
+
+
+def test_one_srl_step_changes_a_policy_whose_rollouts_differ(tmp_path: Path) -> None:
+    """A tiny model taught one short action (SFT) samples rollouts that differ in reward, so GRPO
+    keeps the prompt and moves the weights; from the random model, all rollouts score -0.2, the
+    prompt is dropped and the weights stay as they were."""
+    import datasets
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+
+    from standard_coder.codeedit import lm, prompts, sft, srl
+    from standard_coder.codeedit.records import EditRecord
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    action = {"type": "ast_grep", "language": "python", "mode": "cli",
+              "cli": "sg run -p 'len($A)' -r 'n($A)'"}  # fmt: skip
+    rec = EditRecord(
+        id="t", source="synthetic", instruction="use n", instruction_style="lazy",
+        pre="k = len(x)\n", post="k = n(x)\n", language="python", repo=None, license=None,
+        tests=None, tags=[], metadata={"gold_action": action},
+    )  # fmt: skip
+    row = prompts.stage1_row(rec)
+    texts = [prompts.action_answer(action)] * 50 + [row["prompt"][1]["content"]] * 20
+    tok = lm.train_tokenizer(texts + [prompts.SYSTEM_ACTION] * 20, 400)
+    base = tmp_path / "base"
+    lm.tiny_llama(lm.TinyModelSpec(vocab_size=400), tok, 0).save_pretrained(base)
+    tok.save_pretrained(base)
+    opts = srl.SRLOptions(max_steps=1, num_generations=8, prompts_per_step=1,
+                          max_completion_length=64, learning_rate=1e-3)  # fmt: skip
+    rows = [prompts.srl_row(rec)] * 2
+
+    def grpo(model: Path, out: Path) -> dict[str, object]:
+        return srl.train_srl(model, rows, out, opts, device="cpu", work_dir=tmp_path / "w",
+                             tb_dir=tmp_path / "tb" / out.name)  # fmt: skip
+
+    flat = grpo(base, tmp_path / "flat")
+    assert flat["dropped_prompts"] == flat["seen_prompts"] == 1
+    before, after = (
+        load_file(base / "model.safetensors"),
+        load_file(tmp_path / "flat" / "model.safetensors"),
+    )
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+    taught = tmp_path / "taught"
+    sft.train_sft(base, [row] * 4, taught, sft.TrainOptions(
+        max_steps=55, learning_rate=1e-2, lr_scheduler="constant", batch_size=4),
+        device="cpu", work_dir=tmp_path / "w0")  # fmt: skip
+    moved = grpo(taught, tmp_path / "moved")
+    assert moved["dropped_prompts"] == 0 and moved["seen_prompts"] == 1
+    assert -0.2 < moved["mean_reward"] < 1.0  # some rollouts right, some not  # type: ignore[operator]
+    before, after = (
+        load_file(taught / "model.safetensors"),
+        load_file(tmp_path / "moved" / "model.safetensors"),
+    )
+    assert any(not torch.equal(before[k], after[k]) for k in before)

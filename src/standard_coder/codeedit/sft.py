@@ -140,7 +140,8 @@ def write_readme(out_dir: Path, title: str, doc: dict[str, Any]) -> None:
               json.dumps(doc.get("options"), indent=2, sort_keys=True), "```", ""]  # fmt: skip
     lines += ["## Result", ""]
     for key in ("steps", "resumed_from_step", "first_loss", "last_loss", "train_seconds",
-                "device", "parameters", "trainable_parameters"):  # fmt: skip
+                "mean_reward", "seen_prompts", "dropped_prompts", "device", "parameters",
+                "trainable_parameters"):  # fmt: skip
         if key in doc:
             lines.append(f"- {key}: {doc[key]}")
     atomic_write_text(out_dir / "README.md", "\n".join(lines) + "\n")

@@ -9,6 +9,8 @@ Checkpoints go to the runner's checkpointer, so a killed run resumes at its last
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ def _quiet() -> None:
     import datasets
     import transformers
 
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
@@ -175,19 +178,80 @@ def validate_stage1(ctx: StageContext) -> None:
     ctx.set_summary(success_rate=doc["success_rate"], tasks=doc["tasks"])
 
 
+def srl_stage2(ctx: StageContext) -> None:
+    """SRL: GRPO from the Stage-1 model on teacher-trajectory steps, reward ``srl_reward``."""
+    from standard_coder.codeedit import prompts
+    from standard_coder.codeedit.hfresume import TrainingInterrupted
+    from standard_coder.codeedit.sft import write_readme
+    from standard_coder.codeedit.srl import SRLOptions, step_rows, train_srl
+
+    _quiet()
+    t = _section(ctx)
+    train = read_split(ctx.inputs["processed"], "train")
+    recs = [r for rs in train.values() for r in rs if prompts.has_action(r)]
+    rows, bad = step_rows(recs, t.srl_trajectory_steps, ctx.seed)
+    if not rows:
+        raise ValueError("srl_stage2: no verified teacher steps (no synthetic train records)")
+    extra: dict[str, Any] = {"bf16": True} if t.bf16 else {}
+    if t.deepspeed_config is not None:
+        extra["deepspeed"] = str(t.deepspeed_config)
+    opts = SRLOptions(
+        max_steps=t.srl_steps, num_generations=t.srl_num_generations,
+        max_completion_length=t.srl_max_completion_length, learning_rate=t.srl_learning_rate,
+        beta=t.srl_beta, temperature=t.srl_temperature, seed=ctx.seed,
+        dynamic_sampling=t.dynamic_sampling, extra=extra,
+    )  # fmt: skip
+    out = ctx.outputs["model"]
+    try:
+        doc = train_srl(
+            ctx.inputs["model"], rows, out, opts, device=ctx.device,
+            work_dir=ctx.checkpoint_dir / "hf",
+            checkpointer=ctx.checkpointer("train", every_n_steps=t.checkpoint_every),
+            should_stop=ctx.should_stop, tb_dir=CodeEditLayout(ctx.base_dir).tb / "srl_stage2",
+            log=ctx.log,
+        )  # fmt: skip
+    except TrainingInterrupted:
+        return
+    doc["data"] = {"teacher_steps": len(rows), "dropped_teacher_steps": dict(bad)}
+    doc["stage"] = "srl_stage2"
+    atomic_write_json(out / "training.json", doc)
+    write_readme(out, "SRL (GRPO) from the Stage-1 model, reward srl_reward", doc)
+    ctx.log.info("srl_stage2: %d steps, mean reward %s, prompts dropped %s of %s", doc["steps"],
+                 doc["mean_reward"], doc["dropped_prompts"], doc["seen_prompts"])  # fmt: skip
+    ctx.set_summary(steps=doc["steps"], mean_reward=doc["mean_reward"])
+
+
+VALIDATE_KEYS = frozenset({"validate_max_tasks", "max_new_tokens"})
+
+
+def _only(params: dict[str, Any], keep: Callable[[str], bool]) -> dict[str, Any]:
+    """Stage params with the ``codeedit_train`` keys a stage does not read left out (so that
+    changing, say, an SRL setting does not rerun the SFT stages)."""
+    section = params["codeedit_train"]
+    return {"codeedit_train": {k: v for k, v in section.items() if keep(k)}}
+
+
+def _is_srl(key: str) -> bool:
+    return key.startswith("srl_") or key == "dynamic_sampling"
+
+
 def stages(
     t: CodeEditTrainSection, layout: CodeEditLayout, params: dict[str, Any], code: list[Path]
 ) -> list[Stage]:
     """The training stages a ``[codeedit_train]`` section asks for (none unless enabled)."""
     if not t.enabled:
         return []
+    tiny = _only(params, lambda k: k.startswith("tiny_"))
+    sft = _only(params, lambda k: not _is_srl(k) and k not in VALIDATE_KEYS)
+    val = _only(params, lambda k: not _is_srl(k))
+    srl = _only(params, lambda k: k not in VALIDATE_KEYS)
     out: list[Stage] = []
     base: Path = t.base_model if t.base_model is not None else layout.base_model
     base_deps: tuple[str, ...] = ("split",)
     if t.base_model is None:
         out.append(Stage(
             name="base_model", run=base_model, deps=("split",),
-            named_inputs={"processed": layout.processed}, params=params,
+            named_inputs={"processed": layout.processed}, params=tiny,
             named_outputs={"model": layout.base_model}, code_files=code,
             description="tokenizer trained on the training data + a random tiny Llama",
         ))  # fmt: skip
@@ -195,21 +259,27 @@ def stages(
     out += [
         Stage(
             name="sft_stage0", run=sft_stage0, deps=base_deps,
-            named_inputs={"processed": layout.processed, "base": base}, params=params,
+            named_inputs={"processed": layout.processed, "base": base}, params=sft,
             named_outputs={"model": layout.sft_stage0}, code_files=code,
             description="SFT: instruction + code -> edited code (TRL SFTTrainer)",
         ),
         Stage(
             name="sft_stage1", run=sft_stage1, deps=("sft_stage0",),
             named_inputs={"processed": layout.processed, "base": layout.sft_stage0},
-            params=params, named_outputs={"model": layout.sft_stage1}, code_files=code,
+            params=sft, named_outputs={"model": layout.sft_stage1}, code_files=code,
             description="SFT: instruction + code -> <action> (TRL SFTTrainer)",
         ),
         Stage(
             name="validate_stage1", run=validate_stage1, deps=("sft_stage1",),
             named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
-            params=params, named_outputs={"validation": layout.validation}, code_files=code,
+            params=val, named_outputs={"validation": layout.validation}, code_files=code,
             description="generate actions for dev tasks, apply them: success rate",
+        ),
+        Stage(
+            name="srl_stage2", run=srl_stage2, deps=("sft_stage1",),
+            named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
+            params=srl, named_outputs={"model": layout.srl_stage2}, code_files=code,
+            description="SRL: GRPO on teacher steps with srl_reward, dynamic sampling",
         ),
     ]  # fmt: skip
     return out
