@@ -122,7 +122,7 @@ def trainer_class(dynamic_sampling: bool) -> type:
             import torch
 
             out = super()._generate_and_score_completions(inputs)
-            g = self.num_generations
+            g = int(self.num_generations or 1)
             local = len(out["advantages"])
             start = self.accelerator.process_index * local
             rewards = torch.nan_to_num(self._rewards.sum(dim=1), nan=0.0)[start : start + local]
