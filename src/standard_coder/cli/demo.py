@@ -143,6 +143,10 @@ def _codeedit_demo(output_dir: Path, size: str, log_level: str, log_format: str)
         f"on {ev.get('tasks', '-')} tasks {ev.get('statuses')}",
         err=True,
     )
+    if s.get("validation"):
+        va = s["validation"]
+        typer.echo(f"Stage-1 actions on dev tasks: success {_fmt(va.get('success_rate'))} "
+                   f"{va.get('statuses')} (tiny random model: ~0 expected)", err=True)  # fmt: skip
     typer.echo(f"Report: {s['report']}", err=True)
     typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
     typer.echo(f"Finished in {s['elapsed_s']} s", err=True)
