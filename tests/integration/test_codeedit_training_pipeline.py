@@ -192,3 +192,28 @@ def test_one_srl_step_changes_a_policy_whose_rollouts_differ(tmp_path: Path) -> 
         load_file(tmp_path / "moved" / "model.safetensors"),
     )
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_sigterm_during_stage0_checkpoints_exits_143_and_resumes_exactly(
+    trained: Path, tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    config = _write(tmp_path)
+    pointer = tmp_path / "out" / "checkpoints" / "sft_stage0" / "train" / "latest"
+    p = _pipeline(config, "--to", "sft_stage0")
+    deadline = time.monotonic() + 300
+    while not pointer.exists():
+        assert p.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err.decode()[-2000:]
+    assert b"resumes from its checkpoint at step" in err
+    again = _pipeline(config, "--to", "sft_stage0")
+    _, err = again.communicate(timeout=400)
+    assert again.returncode == 0, err.decode()[-3000:]
+    model = tmp_path / "out" / "models" / "sft_stage0" / "model.safetensors"
+    assert json.loads((model.parent / "training.json").read_text())["resumed_from_step"] >= 4
+    got, want = load_file(model), load_file(trained / "models" / "sft_stage0" / "model.safetensors")
+    assert all((got[k] == v).all() for k, v in want.items())
