@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,6 @@ TOL = 1e-5  # max |weight difference| allowed against single-process training (m
 pytestmark = pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun not installed")
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env() -> dict[str, str]:
     src = str(Path(__file__).resolve().parents[2] / "src")
     return {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -36,14 +29,21 @@ def _env() -> dict[str, str]:
 def _cmd(out: Path, world: int, epochs: int = 6) -> list[str]:
     if world == 1:
         return [sys.executable, str(SCRIPT), str(out), str(epochs)]
-    return [str(TORCHRUN), "--nproc_per_node", str(world), "--master-addr", "127.0.0.1",
-            "--master-port", str(_port()), str(SCRIPT), str(out), str(epochs)]  # fmt: skip
+    # --standalone: torchrun binds its rendezvous port itself (port 0), so no other test's
+    # server can take a port picked here and freed before torchrun binds it
+    return [str(TORCHRUN), "--standalone", "--nproc_per_node", str(world), str(SCRIPT), str(out),
+            str(epochs)]  # fmt: skip
 
 
 def _train(out: Path, world: int, epochs: int = 6) -> subprocess.CompletedProcess[str]:
     out.mkdir(parents=True, exist_ok=True)
     return subprocess.run(_cmd(out, world, epochs), env=_env(), capture_output=True, text=True,
                           timeout=300)  # fmt: skip
+
+
+def _why(r: subprocess.CompletedProcess[str]) -> str:
+    """The ranks' own messages (the head) and torchrun's summary (the tail)."""
+    return r.stderr if len(r.stderr) < 6000 else r.stderr[:4000] + "\n...\n" + r.stderr[-2000:]
 
 
 def _weights(out: Path) -> dict[str, torch.Tensor]:
@@ -60,7 +60,7 @@ def _max_diff(a: Path, b: Path) -> float:
 def single(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("single")
     r = _train(out, 1)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _why(r)
     return out
 
 
@@ -68,7 +68,7 @@ def single(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def two(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("two")
     r = _train(out, 2)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _why(r)
     return out
 
 
@@ -103,7 +103,7 @@ def test_sigterm_then_resume_is_exact(two: Path, tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert not (out / "model.pt").exists()  # stopped before the end
     r = _train(out, 2)  # resume with the same world size
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _why(r)
     assert "resuming training" in r.stderr
     assert _max_diff(out, two) == 0.0  # same world size: bitwise-exact resume
 
@@ -111,10 +111,10 @@ def test_sigterm_then_resume_is_exact(two: Path, tmp_path: Path) -> None:
 def test_two_rank_checkpoint_resumes_in_one_process(single: Path, tmp_path: Path) -> None:
     out = tmp_path / "resume1"
     r = _train(out, 2, epochs=3)  # stop after 3 epochs: the checkpoint is at the epoch end
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _why(r)
     (out / "model.pt").unlink()
     r = _train(out, 1, epochs=6)  # epochs are not part of the data digest: training goes on
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _why(r)
     assert "resuming training" in r.stderr
     assert _max_diff(out, single) < TOL
     shutil.rmtree(out / "ckpt")
