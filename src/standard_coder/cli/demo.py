@@ -16,6 +16,45 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
 
 
+def _run_demo(
+    demo_module: str, output_dir: Path, size: str, log_level: str, log_format: str
+) -> tuple[Path, float]:
+    """Prepare ``demo_module``'s inputs (its ``SIZES`` and ``prepare``) under ``output_dir`` and
+    run the pipeline on them; returns the config path and the start time. Bad ``--size`` or
+    ``--output-dir``: one line, exit 2; a failed run exits with the run's code."""
+    import importlib
+
+    from standard_coder.pipelines import BUILTINS
+    from standard_coder.runner import front
+
+    mod = importlib.import_module(demo_module)
+    if size not in mod.SIZES:
+        typer.echo(f"error: --size {size!r}: expected one of {', '.join(mod.SIZES)}", err=True)
+        raise typer.Exit(2)
+    t0 = time.perf_counter()
+    if output_dir.exists() and not output_dir.is_dir():
+        typer.echo(f"error: --output-dir {output_dir}: exists and is not a folder", err=True)
+        raise typer.Exit(2)
+    try:
+        config: Path = mod.prepare(output_dir.resolve(), size)
+    except OSError as exc:  # --output-dir is a file, unwritable, or below a file
+        where = exc.filename or output_dir
+        typer.echo(f"error: --output-dir: {where}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    code = front.run_command(
+        config=config, builtins=BUILTINS, log_level=log_level, log_format=log_format
+    )
+    if code != 0:
+        raise typer.Exit(code)
+    return config, t0
+
+
+def _finish(config: Path, t0: float) -> None:
+    typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
+    typer.echo(f"Finished in {time.perf_counter() - t0:.1f} s", err=True)
+    sys.stderr.flush()
+
+
 @app.command("demo")
 def demo(
     output_dir: Annotated[
@@ -32,76 +71,35 @@ def demo(
     ] = "sch",
 ) -> None:
     """Run a built-in pipeline on its embedded default (sch: a simulated team's repositories)."""
-    from standard_coder.pipelines import BUILTINS
-    from standard_coder.runner import front
-
-    if pipeline == "vision":
-        _vision_demo(output_dir, size, log_level, log_format)
-        return
-    if pipeline == "audio":
-        from standard_coder.cli.demo_audio import audio_demo
-
-        audio_demo(output_dir, size, log_level, log_format)
-        return
-    if pipeline == "codeedit":
-        _codeedit_demo(output_dir, size, log_level, log_format)
-        return
-    if pipeline != "sch":
+    if pipeline == "sch":
+        config, t0 = _run_demo("standard_coder.pipelines.demo", output_dir, size, log_level,
+                               log_format)  # fmt: skip
+        # the summary (metric table, warnings, report path, forecast dates) was printed by the
+        # pipeline's on_finish hook, exactly as `standard-coder pipeline` prints it
+    elif pipeline == "vision":
+        config, t0 = _run_demo("standard_coder.pipelines.vision_demo", output_dir, size,
+                               log_level, log_format)  # fmt: skip
+        _vision_summary(config)
+    elif pipeline == "audio":
+        config, t0 = _run_demo("standard_coder.pipelines.audio_demo", output_dir, size,
+                               log_level, log_format)  # fmt: skip
+        # the pipeline's on_finish hook printed what was separated and where the subtitles are
+    elif pipeline == "codeedit":
+        config, t0 = _run_demo("standard_coder.pipelines.codeedit_demo", output_dir, size,
+                               log_level, log_format)  # fmt: skip
+        _codeedit_summary(config)
+    else:
         typer.echo(
             f"error: --pipeline {pipeline!r}: expected sch, vision, audio or codeedit", err=True
         )
         raise typer.Exit(2)
-    from standard_coder.pipelines.demo import SIZES, prepare
-
-    if size not in SIZES:
-        typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
-        raise typer.Exit(2)
-    t0 = time.perf_counter()
-    if output_dir.exists() and not output_dir.is_dir():
-        typer.echo(f"error: --output-dir {output_dir}: exists and is not a folder", err=True)
-        raise typer.Exit(2)
-    try:
-        config = prepare(output_dir.resolve(), size)
-    except OSError as exc:  # --output-dir is a file, unwritable, or below a file
-        where = exc.filename or output_dir
-        typer.echo(f"error: --output-dir: {where}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
-    code = front.run_command(
-        config=config,
-        builtins=BUILTINS,
-        log_level=log_level,
-        log_format=log_format,
-    )
-    if code != 0:
-        raise typer.Exit(code)
-    # the summary (metric table, warnings, report path, forecast dates) was printed by the
-    # pipeline's on_finish hook, exactly as `standard-coder pipeline` prints it
-    typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
-    typer.echo(f"Finished in {time.perf_counter() - t0:.1f} s", err=True)
-    sys.stderr.flush()
+    _finish(config, t0)
 
 
-def _vision_demo(output_dir: Path, size: str, log_level: str, log_format: str) -> None:
-    from standard_coder.pipelines import BUILTINS
-    from standard_coder.pipelines.vision_demo import SIZES, prepare, summary
-    from standard_coder.runner import front
+def _vision_summary(config: Path) -> None:
+    from standard_coder.pipelines.vision_demo import summary
 
-    if size not in SIZES:
-        typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
-        raise typer.Exit(2)
-    t0 = time.perf_counter()
-    try:
-        config = prepare(output_dir.resolve(), size)
-    except OSError as exc:
-        where = exc.filename or output_dir
-        typer.echo(f"error: --output-dir: {where}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
-    code = front.run_command(
-        config=config, builtins=BUILTINS, log_level=log_level, log_format=log_format
-    )
-    if code != 0:
-        raise typer.Exit(code)
-    s = summary(config.parent / "sc-output", time.perf_counter() - t0)
+    s = summary(config.parent / "sc-output", 0.0)
     ev = s.get("evaluation") or {}
     typer.echo(
         f"digits test accuracy {_fmt(ev.get('accuracy'), 4)} on {ev.get('n_test', '-')} images "
@@ -110,31 +108,12 @@ def _vision_demo(output_dir: Path, size: str, log_level: str, log_format: str) -
     )
     typer.echo(f"Predictions (FiftyOne): {s['predictions']}", err=True)
     typer.echo(f"Report: {s['report']}", err=True)
-    typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
-    typer.echo(f"Finished in {s['elapsed_s']} s", err=True)
 
 
-def _codeedit_demo(output_dir: Path, size: str, log_level: str, log_format: str) -> None:
-    from standard_coder.pipelines import BUILTINS
-    from standard_coder.pipelines.codeedit_demo import SIZES, prepare, summary
-    from standard_coder.runner import front
+def _codeedit_summary(config: Path) -> None:
+    from standard_coder.pipelines.codeedit_demo import summary
 
-    if size not in SIZES:
-        typer.echo(f"error: --size {size!r}: expected one of {', '.join(SIZES)}", err=True)
-        raise typer.Exit(2)
-    t0 = time.perf_counter()
-    try:
-        config = prepare(output_dir.resolve(), size)
-    except OSError as exc:
-        where = exc.filename or output_dir
-        typer.echo(f"error: --output-dir: {where}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
-    code = front.run_command(
-        config=config, builtins=BUILTINS, log_level=log_level, log_format=log_format
-    )
-    if code != 0:
-        raise typer.Exit(code)
-    s = summary(config.parent / "sc-output", time.perf_counter() - t0)
+    s = summary(config.parent / "sc-output", 0.0)
     st, ev = s.get("stats") or {}, s.get("evaluation") or {}
     typer.echo(f"records per split {st.get('totals')}; rejected "
                f"{(st.get('rejected') or {}).get('counts')}", err=True)  # fmt: skip
@@ -148,5 +127,3 @@ def _codeedit_demo(output_dir: Path, size: str, log_level: str, log_format: str)
         typer.echo(f"Stage-1 actions on dev tasks: success {_fmt(va.get('success_rate'))} "
                    f"{va.get('statuses')} (tiny random model: ~0 expected)", err=True)  # fmt: skip
     typer.echo(f"Report: {s['report']}", err=True)
-    typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
-    typer.echo(f"Finished in {s['elapsed_s']} s", err=True)
