@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from standard_coder.pipelines.wiring import write_demo_config
 from standard_coder.runner.atomic import atomic_write_text
 
 DURATION_S = 40.0
@@ -115,12 +116,4 @@ def prepare(out_dir: Path, size: str) -> Path:
     if not media.exists():
         words = [(w["start"], w["end"]) for s in doc["segments"] for w in s["words"]]
         synth_media(media, words)
-    config = out_dir / "pipeline_config.toml"
-    marker = out_dir / ".demo-audio-written"
-    text = config_text(size)
-    current = config.read_text(encoding="utf-8") if config.exists() else None
-    written = marker.read_text(encoding="utf-8") if marker.exists() else None
-    if current != text and (current is None or current == written):
-        atomic_write_text(config, text)
-        atomic_write_text(marker, text)
-    return config
+    return write_demo_config(out_dir, "audio", config_text(size))

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.pipelines.wiring import write_demo_config
 
 SIZES: dict[str, dict[str, Any]] = {
     # Smoke size for tests: a few steps on a subset.
@@ -64,16 +64,7 @@ def config_text(size: str) -> str:
 
 def prepare(out_dir: Path, size: str) -> Path:
     """Write the demo config (unless the user changed it since the demo wrote it)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config = out_dir / "pipeline_config.toml"
-    marker = out_dir / ".demo-vision-written"
-    text = config_text(size)
-    current = config.read_text(encoding="utf-8") if config.exists() else None
-    written = marker.read_text(encoding="utf-8") if marker.exists() else None
-    if current != text and (current is None or current == written):
-        atomic_write_text(config, text)
-        atomic_write_text(marker, text)
-    return config
+    return write_demo_config(out_dir, "vision", config_text(size))
 
 
 def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:

@@ -40,3 +40,19 @@ def section_params(model: Any, root: Path | None = None) -> Any:
         return value
 
     return rel(data)
+
+
+def write_demo_config(out_dir: Path, pipeline: str, text: str) -> Path:
+    """Write ``out_dir/pipeline_config.toml`` for a demo unless the user edited it since the demo
+    last wrote it (a marker file keeps what the demo wrote); returns the config path."""
+    from standard_coder.runner.atomic import atomic_write_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = out_dir / "pipeline_config.toml"
+    marker = out_dir / f".demo-{pipeline}-written"
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    written = marker.read_text(encoding="utf-8") if marker.exists() else None
+    if current != text and (current is None or current == written):
+        atomic_write_text(config, text)
+        atomic_write_text(marker, text)
+    return config
