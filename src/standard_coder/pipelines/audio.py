@@ -19,7 +19,7 @@ from pathlib import Path
 from standard_coder.config.audio import AudioConfig, load_audio_config
 from standard_coder.pipelines import audio_stages
 from standard_coder.pipelines.audio_layout import AudioLayout
-from standard_coder.pipelines.wiring import package_sources, section_params
+from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -126,17 +126,12 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             description="SRT and VTT with the glossary's spellings",
         ),
     ]
-    return Pipeline(
-        name="audio",
-        stages=stages,
-        base_dir=cfg.outputs.base_dir,
-        seed=cfg.runner.seed,
-        device=cfg.runner.device,
-        workers=1,
-        stop_grace_s=cfg.runner.stop_grace_s,
-        config=json.loads(cfg.model_dump_json()),
+    return assemble_pipeline(
+        "audio",
+        cfg,
+        stages,
+        root,
         report_sections=(ReportSection("Subtitles", _section, nav="Subtitles"),),
-        root=root,
         on_finish=print_summary,
     )
 

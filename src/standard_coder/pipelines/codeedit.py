@@ -15,7 +15,7 @@ from typing import Any
 from standard_coder.config.codeedit import load_codeedit_config
 from standard_coder.pipelines import codeedit_stages, codeedit_train
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
-from standard_coder.pipelines.wiring import package_sources, section_params
+from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -71,17 +71,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     train_params = {"codeedit_train": section_params(cfg.codeedit_train, root)}
     train_code = [Path(codeedit_train.__file__), *domain]
     stages += codeedit_train.stages(cfg.codeedit_train, layout, train_params, train_code)
-    return Pipeline(
-        name="codeedit",
-        stages=stages,
-        base_dir=cfg.outputs.base_dir,
-        seed=cfg.runner.seed,
-        device=cfg.runner.device,
-        workers=1,
-        stop_grace_s=cfg.runner.stop_grace_s,
-        config=json.loads(cfg.model_dump_json()),
+    return assemble_pipeline(
+        "codeedit",
+        cfg,
+        stages,
+        root,
         report_sections=report_sections(),
-        root=root,
     )
 
 

@@ -16,7 +16,7 @@ from standard_coder.config import ConfigError, load_config
 from standard_coder.pipelines import sch_forecast, sch_mine, sch_team, sch_train
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_options import mine_options
-from standard_coder.pipelines.wiring import package_sources, section_params
+from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.report import ReportSection
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -163,17 +163,13 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             )
         )
 
-    return Pipeline(
-        name="sch",
-        stages=stages,
-        base_dir=cfg.outputs.base_dir,
-        seed=cfg.runner.seed,
-        device=cfg.runner.device,
+    return assemble_pipeline(
+        "sch",
+        cfg,
+        stages,
+        root,
         workers=cfg.runner.resolved_workers(),
-        stop_grace_s=cfg.runner.stop_grace_s,
-        config=json.loads(cfg.model_dump_json()),
         report_sections=report_sections(),
-        root=root,
         on_finish=_finish,
     )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from standard_coder.config.vision import load_vision_config
 from standard_coder.pipelines import vision_stages
 from standard_coder.pipelines.vision_layout import VisionLayout
-from standard_coder.pipelines.wiring import package_sources, section_params
+from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -60,17 +60,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             description="test accuracy, predictions for FiftyOne, report figures",
         ),
     ]
-    return Pipeline(
-        name="vision",
-        stages=stages,
-        base_dir=cfg.outputs.base_dir,
-        seed=cfg.runner.seed,
-        device=cfg.runner.device,
-        workers=1,
-        stop_grace_s=cfg.runner.stop_grace_s,
-        config=json.loads(cfg.model_dump_json()),
+    return assemble_pipeline(
+        "vision",
+        cfg,
+        stages,
+        root,
         report_sections=report_sections(),
-        root=root,
     )
 
 

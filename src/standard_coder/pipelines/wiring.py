@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from standard_coder.runner.stage import Pipeline
 
 PKG = Path(__file__).resolve().parent.parent
 
@@ -56,3 +59,25 @@ def write_demo_config(out_dir: Path, pipeline: str, text: str) -> Path:
         atomic_write_text(config, text)
         atomic_write_text(marker, text)
     return config
+
+
+def assemble_pipeline(
+    name: str, cfg: Any, stages: list[Any], root: Path | None, *, workers: int = 1, **hooks: Any
+) -> Pipeline:
+    """The :class:`~standard_coder.runner.Pipeline` of a loaded ``PipelineConfig``: base folder,
+    seed, device and stop grace from ``[outputs]``/``[runner]``, the config as recorded JSON;
+    ``hooks`` (``report_sections``, ``on_finish``) pass through."""
+    from standard_coder.runner.stage import Pipeline
+
+    return Pipeline(
+        name=name,
+        stages=stages,
+        base_dir=cfg.outputs.base_dir,
+        seed=cfg.runner.seed,
+        device=cfg.runner.device,
+        workers=workers,
+        stop_grace_s=cfg.runner.stop_grace_s,
+        config=json.loads(cfg.model_dump_json()),
+        root=root,
+        **hooks,
+    )
