@@ -36,6 +36,7 @@ from standard_coder.sch.predictors.distributions import (
 )
 from standard_coder.sch.predictors.mdn import MDN, MDNConfig
 from standard_coder.sch.predictors.quantile import QuantileConfig, QuantileNet
+from standard_coder.sch.predictors.shift import SHRINK_GRID, ShiftConfig, ShiftNet, fit_shift
 from standard_coder.sch.predictors.train import (
     TrainingInterrupted,
     TrainOptions,
@@ -291,7 +292,83 @@ class QuantileRegressor(_TorchRegressor):
         return QuantileDistribution(q, taus, self.config_.min_hours)
 
 
-PREDICTORS: dict[str, type[_TorchRegressor]] = {"mdn": MDNRegressor, "quantile": QuantileRegressor}
+class ShiftRegressor(_TorchRegressor):
+    """Location-shift mixture on log-hours (``sch/predictors/shift.py``): one shape, shifted by
+    ``a + b * x[backbone] + w * ridge(x)``; backbone, ``w`` and the shape's components chosen by
+    NLL on the validation rows, then refitted on train + validation. Closed form (no epochs)."""
+
+    def __init__(
+        self,
+        *,
+        components: int = 4,
+        backbone: str = "surface|lines_added",
+        shrink: Sequence[float] = SHRINK_GRID,
+        training: TrainOptions | None = None,
+        random_state: int | np.random.Generator | None = 0,
+        device: str = "cpu",
+    ) -> None:
+        self.components = components
+        self.backbone = backbone
+        self.shrink = shrink
+        self.training = training
+        self.random_state = random_state
+        self.device = device
+
+    def _build(self, n_features: int) -> nn.Module:
+        self.config_ = ShiftConfig(n_features=n_features, components=self.components)
+        return ShiftNet(self.config_)
+
+    def fit(  # type: ignore[override]
+        self,
+        X: np.ndarray,
+        Y_samples: np.ndarray,
+        *,
+        X_val: np.ndarray | None = None,
+        Y_val: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+        sample_weight_val: np.ndarray | None = None,
+        feature_names: Sequence[str] | None = None,
+        **_: Any,
+    ) -> ShiftRegressor:
+        """Fit (``checkpointer``, ``should_stop``, ``tb_dir`` are accepted and unused: seconds).
+
+        ``feature_names`` locate ``backbone`` among the columns (without them: column 0);
+        ``sample_weight`` weighs changes (e.g. 0 for labels that say nothing about the change).
+        """
+        X = np.asarray(X, np.float64)
+        Y = np.asarray(Y_samples, np.float64).reshape(len(X), -1)
+        if not np.isfinite(Y).all() or (Y < 0).any():
+            raise ValueError("label samples must be finite hours >= 0")
+        col = 0
+        if feature_names is not None:
+            if self.backbone not in feature_names:
+                raise ValueError(f"backbone {self.backbone!r} is not a feature column")
+            col = list(feature_names).index(self.backbone)
+        with _own_rng():
+            fit = fit_shift(X, Y, weight=sample_weight, X_val=X_val, Y_val=Y_val,
+                            weight_val=sample_weight_val, backbones=(col,),
+                            shrink_grid=tuple(self.shrink), components=self.components,
+                            seed=seed_of(self.random_state) % 2**31)  # fmt: skip
+        module = self._build(X.shape[1])
+        module.set_fit(fit)  # type: ignore[operator]
+        self.module_ = module.eval()
+        self.selection_ = fit.selection
+        best = min((r["val_nll"] for r in fit.selection), default=float("nan"))
+        self.train_result_ = TrainResult(best_val=best, best_epoch=0, epochs_run=0, steps=0,
+                                         stopped="closed_form", history=[])  # fmt: skip
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def distribution(self, X: np.ndarray) -> EffortDistribution:
+        log_pi, loc, scale = self._forward(X)
+        return MixtureDistribution(log_pi, loc, scale, "lognormal", self.config_.min_hours)
+
+
+PREDICTORS: dict[str, type[_TorchRegressor]] = {
+    "mdn": MDNRegressor,
+    "quantile": QuantileRegressor,
+    "shift": ShiftRegressor,
+}
 
 
 class EffortModel(BaseEstimator):  # type: ignore[misc]
@@ -464,6 +541,7 @@ __all__ = [
     "MDNRegressor",
     "Prediction",
     "QuantileRegressor",
+    "ShiftRegressor",
     "TrainOptions",
     "TrainingInterrupted",
 ]

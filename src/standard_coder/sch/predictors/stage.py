@@ -44,6 +44,8 @@ def fit_effort_model(
     Raises:
         TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved).
     """
+    if kind == "shift":
+        return _fit_shift(dataset, params, training, seed)
     tr, va = dataset.index(TRAIN), dataset.index(VAL)
     model = EffortModel(predictor=kind, params=params, training=training, random_state=seed,
                         device=device, feature_kind=dataset.feature_kind,
@@ -59,6 +61,44 @@ def fit_effort_model(
         should_stop=should_stop,
         tb_dir=tb_dir,
     )
+
+
+SHIFT_VALIDATION_FRACTION = 0.2
+"""Share of the train + validation changes, the most recent by commit time, that chooses the
+location-shift model's options (``docs/effort-models.md``, "Location-shift model")."""
+
+
+def time_validation_split(dataset: Dataset, fraction: float = SHIFT_VALIDATION_FRACTION
+                          ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Rows of train + validation by commit time: the earlier ``1 - fraction`` and the rest."""
+    rows = np.flatnonzero((dataset.split == TRAIN) | (dataset.split == VAL))
+    order = rows[np.argsort(dataset.time[rows], kind="stable")]
+    cut = max(1, min(len(order) - 1, round(len(order) * (1 - fraction))))
+    return order[:cut], order[cut:]
+
+
+def label_weights(dataset: Dataset) -> np.ndarray:
+    """1 for a change whose label comes from a normal interval (kind 0), else 0: first commits,
+    changes after a long gap and merge-stamped ones are labelled from a window that says nothing
+    about the change (all ones when no change is normal)."""
+    w = (np.asarray(dataset.label_kind) == 0).astype(np.float64)
+    return w if w.sum() > 0 else np.ones(len(dataset))
+
+
+def _fit_shift(
+    dataset: Dataset, params: Mapping[str, Any] | None, training: TrainOptions | None, seed: int
+) -> EffortModel:
+    early, late = time_validation_split(dataset)
+    w = label_weights(dataset)
+    model = EffortModel(predictor="shift", params=params, training=training, random_state=seed,
+                        feature_kind=dataset.feature_kind,
+                        feature_checksum=dataset.feature_checksum,
+                        vocabulary_checksum=dataset.vocabulary_checksum)  # fmt: skip
+    log.info("fitting shift on %d changes (%d most recent choose its options)", len(early),
+             len(late))  # fmt: skip
+    return model.fit(dataset.X[early], dataset.Y[early], X_val=dataset.X[late],
+                     Y_val=dataset.Y[late], sample_weight=w[early], sample_weight_val=w[late],
+                     feature_names=dataset.feature_names)  # fmt: skip
 
 
 def parse_unified_diff(text: str) -> tuple[FileChange, ...]:

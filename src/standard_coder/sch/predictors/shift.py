@@ -1,0 +1,247 @@
+"""Location-shift mixture: one shape for every change, shifted by a size backbone (+ refinement).
+
+``log hours = mu(x) + e``, ``e ~ sum_k pi_k N(m_k, s_k)`` (the shape, the same for every change),
+``mu(x) = a + b * x[backbone] + w * r(x)``:
+
+- ``x[backbone]`` is one scaled size column (``(log1p(count) - mean) / std``, so monotone in the
+  count), ``b >= MIN_SLOPE``; least squares on the changes' mean log label;
+- ``r(x)`` is a ridge regression (all columns, penalty by generalised cross-validation) of what
+  the backbone leaves; ``w`` shrinks it, 0 included;
+- the backbone column, ``w`` and the number of shape components are chosen by NLL on a
+  validation split the caller gives (the pipeline gives the end of the training period by
+  commit time), then everything is refitted on train + validation.
+
+With ``w = 0`` every change's distribution is the same shape moved along the log axis, so SCH
+(mean truncated to [0, 1] h) and every quantile rank changes exactly as the backbone does:
+the model never ranks below its backbone unless validation says the refinement helps. A shape
+whose SCH is not monotone in the shift over the fitted changes' range (plus a quarter of it
+on each side) is refused (fewer components are
+tried), so that guarantee holds for the paper's SCH, not only for the median.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import RidgeCV
+from sklearn.mixture import GaussianMixture
+from torch import nn
+
+from standard_coder.sch.predictors.mdn import mixture_log_prob, truncated_mean
+
+SHRINK_GRID = (0.0, 0.25, 0.5, 1.0)
+MIN_SLOPE = 1e-3
+"""Floor of the backbone's slope (log hours per scaled unit): where the training labels show no
+size relation the shift still orders changes by the backbone instead of tying them all."""
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-1, 4, 11))
+
+
+@dataclass
+class ShiftConfig:
+    """Everything needed to rebuild a :class:`ShiftNet` (stored in the checkpoint)."""
+
+    n_features: int
+    components: int = 4
+    """Most shape components tried (1 .. components; the fitted count is in ``n_used``)."""
+    min_hours: float = 1.0 / 120.0
+    family: str = "lognormal"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ShiftNet(nn.Module):
+    """The fitted numbers as buffers (``state_dict`` round-trips through ``model.pt``)."""
+
+    def __init__(self, cfg: ShiftConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        k = cfg.components
+        self.register_buffer("intercept", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("coef", torch.zeros(cfg.n_features, dtype=torch.float64))
+        self.register_buffer("log_pi", torch.full((k,), -1e4, dtype=torch.float64))
+        self.register_buffer("offset", torch.zeros(k, dtype=torch.float64))
+        self.register_buffer("scale", torch.ones(k, dtype=torch.float64))
+        # the choice, for reports: backbone column, its slope, shrinkage w, components used
+        self.register_buffer("choice", torch.tensor([-1.0, 0.0, 0.0, 0.0], dtype=torch.float64))
+
+    def location(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.intercept + x.double() @ self.coef
+        return out
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(log_pi, loc, scale)`` per row, ``(batch, K)`` on the log-hours axis."""
+        n = x.shape[0]
+        mu = self.location(x)[:, None]
+        return (self.log_pi.expand(n, -1), mu + self.offset[None, :],
+                self.scale.expand(n, -1))  # fmt: skip
+
+    def set_fit(self, fit: ShiftFit) -> None:
+        k = len(fit.weights)
+        with torch.no_grad():
+            self.intercept.fill_(fit.intercept)
+            self.coef.copy_(torch.as_tensor(fit.coef))
+            self.log_pi.fill_(-1e4)
+            self.log_pi[:k] = torch.as_tensor(np.log(fit.weights))
+            self.offset.zero_()
+            self.offset[:k] = torch.as_tensor(fit.offsets)
+            self.scale.fill_(1.0)
+            self.scale[:k] = torch.as_tensor(fit.scales)
+            self.choice.copy_(torch.tensor([fit.backbone, fit.slope, fit.shrink, k],
+                                           dtype=torch.float64))  # fmt: skip
+
+
+@dataclass
+class ShiftFit:
+    """One fitted location-shift model (numpy)."""
+
+    intercept: float
+    coef: np.ndarray
+    weights: np.ndarray
+    offsets: np.ndarray
+    scales: np.ndarray
+    backbone: int
+    slope: float
+    shrink: float
+    selection: list[dict[str, float]] = field(default_factory=list)
+
+    def location(self, X: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.intercept + np.asarray(X, np.float64) @ self.coef
+        return out
+
+    def nll(self, X: np.ndarray, Y: np.ndarray, weight: np.ndarray, min_hours: float) -> float:
+        """Weighted mean negative log density per label sample (hours, with the Jacobian)."""
+        mu = torch.as_tensor(self.location(X))[:, None]
+        k = len(self.weights)
+        lp = mixture_log_prob(torch.as_tensor(np.log(self.weights)).expand(len(mu), k),
+                              mu + torch.as_tensor(self.offsets)[None, :],
+                              torch.as_tensor(self.scales).expand(len(mu), k),
+                              torch.as_tensor(np.asarray(Y, np.float64)), "lognormal",
+                              min_hours).numpy()  # fmt: skip
+        return float(-(lp.mean(axis=1) * weight).sum() / max(weight.sum(), 1e-12))
+
+
+def _log_labels(Y: np.ndarray, min_hours: float) -> np.ndarray:
+    out: np.ndarray = np.log(np.maximum(np.asarray(Y, np.float64), min_hours))
+    return out
+
+
+def _location(
+    X: np.ndarray, m: np.ndarray, w: np.ndarray, backbone: int, shrink: float
+) -> tuple[float, np.ndarray, float]:
+    """``a + b * x_c + shrink * ridge(x)`` fitted to the mean log labels ``m`` (weights ``w``)."""
+    xc = X[:, backbone].astype(np.float64)
+    sw = w / w.sum()
+    xm, mm = float(sw @ xc), float(sw @ m)
+    var = float(sw @ (xc - xm) ** 2)
+    b = float(sw @ ((xc - xm) * (m - mm))) / var if var > 1e-12 else 0.0
+    b = max(MIN_SLOPE, b)  # a flat or negative fit still ranks by the backbone (no ties)
+    a = mm - b * xm
+    coef = np.zeros(X.shape[1])
+    coef[backbone] = b
+    if shrink > 0:
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(X, m - a - b * xc, sample_weight=w)
+        coef = coef + shrink * ridge.coef_
+        a += shrink * float(ridge.intercept_)
+    return a, coef, b
+
+
+def _shape(
+    resid: np.ndarray, w: np.ndarray, k: int, seed: int, max_points: int = 20_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ``k``-component Gaussian mixture of residual log labels (rows weighted by resampling)."""
+    rng = np.random.default_rng(seed)
+    n, s = resid.shape
+    per = max(1, min(s, max_points // max(1, n)))
+    rows = rng.choice(n, size=n * per, p=w / w.sum())
+    cols = rng.integers(0, s, size=rows.size)
+    pts = resid[rows, cols][:, None]
+    gm = GaussianMixture(k, random_state=seed, reg_covar=1e-4, n_init=1).fit(pts)
+    order = np.argsort(gm.means_[:, 0])
+    return (gm.weights_[order], gm.means_[order, 0],
+            np.sqrt(gm.covariances_.reshape(-1)[order]))  # fmt: skip
+
+
+def sch_monotone(weights: np.ndarray, offsets: np.ndarray, scales: np.ndarray,
+                 lo: float, hi: float, tol: float = 1e-9) -> bool:  # fmt: skip
+    """Whether SCH (mean truncated to [0, 1] h) never decreases as the shift goes lo -> hi."""
+    grid = torch.linspace(lo, hi, 201, dtype=torch.float64)[:, None]
+    k = len(weights)
+    s = truncated_mean(torch.as_tensor(np.log(weights)).expand(201, k),
+                       grid + torch.as_tensor(offsets)[None, :],
+                       torch.as_tensor(scales).expand(201, k), "lognormal").numpy()  # fmt: skip
+    return bool((np.diff(s) >= -tol).all())
+
+
+def _fit_one(X: np.ndarray, L: np.ndarray, w: np.ndarray, backbone: int, shrink: float,
+             k: int, seed: int) -> ShiftFit | None:  # fmt: skip
+    a, coef, b = _location(X, L.mean(axis=1), w, backbone, shrink)
+    mu = a + X @ coef
+    pi, off, sd = _shape(L - mu[:, None], w, k, seed)
+    lo, hi = float(mu.min()), float(mu.max())
+    pad = 0.25 * (hi - lo) + 0.05  # the fitted changes' range and a margin for new ones
+    if k > 1 and not sch_monotone(pi, off, sd, lo - pad, hi + pad):
+        return None
+    return ShiftFit(a, coef, pi, off, sd, backbone, b, shrink)
+
+
+def fit_shift(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    weight: np.ndarray | None = None,
+    X_val: np.ndarray | None = None,
+    Y_val: np.ndarray | None = None,
+    weight_val: np.ndarray | None = None,
+    backbones: Sequence[int] = (0,),
+    shrink_grid: Sequence[float] = SHRINK_GRID,
+    components: int = 4,
+    min_hours: float = 1.0 / 120.0,
+    seed: int = 0,
+) -> ShiftFit:
+    """Choose (backbone, shrinkage, components) by validation NLL, then refit on everything.
+
+    Without validation rows the first backbone, no refinement and one component are used.
+    ``weight`` (per change, >= 0) weighs changes in every fit (e.g. 0 for labels that say
+    nothing about the change).
+    """
+    X = np.asarray(X, np.float64)
+    L = _log_labels(Y, min_hours)
+    w = np.ones(len(X)) if weight is None else np.asarray(weight, np.float64)
+    if w.sum() <= 0:
+        w = np.ones(len(X))
+    combos = [(c, s, k) for c in backbones for s in shrink_grid for k in range(1, components + 1)]
+    best = (backbones[0], 0.0, 1)
+    selection: list[dict[str, float]] = []
+    if X_val is not None and Y_val is not None and len(X_val) > 0:
+        Xv = np.asarray(X_val, np.float64)
+        wv = np.ones(len(Xv)) if weight_val is None else np.asarray(weight_val, np.float64)
+        if wv.sum() <= 0:
+            wv = np.ones(len(Xv))
+        scored = []
+        for c, s, k in combos:
+            f = _fit_one(X, L, w, c, s, k, seed)
+            if f is None:
+                continue
+            v = f.nll(Xv, Y_val, wv, min_hours)
+            selection.append({"backbone": c, "shrink": s, "components": k, "val_nll": v})
+            scored.append((v, c, s, k))
+        if scored:
+            best = min(scored)[1:]
+        X = np.concatenate([X, Xv])
+        L = np.concatenate([L, _log_labels(Y_val, min_hours)])
+        w = np.concatenate([w, wv])
+    c, s, k = best
+    fit = None
+    while fit is None:  # on all rows the shape may turn non-monotone: fewer components
+        fit = _fit_one(X, L, w, c, s, k, seed)
+        k -= 1
+    fit.selection = selection
+    if not math.isfinite(fit.intercept):
+        raise ValueError("location-shift fit failed (non-finite intercept)")
+    return fit

@@ -1,0 +1,119 @@
+"""The location-shift effort model (``predictor = "shift"``, issue 12 item 3): it never ranks
+below its size backbone, takes a refinement only when the time-based validation split says so,
+and round-trips through ``model.pt``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+from tests.unit.test_effort_ranking import lines_added_history
+
+from standard_coder.sch.dataset import TEST, Dataset
+from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
+from standard_coder.sch.predictors.shift import sch_monotone
+from standard_coder.sch.predictors.stage import fit_effort_model, label_weights
+
+LA = "surface|lines_added"
+
+
+def named(ds: Dataset) -> Dataset:
+    """Column 0 of ``lines_added_history`` is scaled lines added: give it its pipeline name."""
+    ds.feature_names = [LA, "surface|lines_deleted", *ds.feature_names[2:]]
+    ds.meta["loc_feature_names"] = ds.feature_names[:2]
+    return ds
+
+
+def test_ranks_at_least_as_well_as_lines_added_when_lines_added_carry_the_signal() -> None:
+    torch.set_num_threads(1)
+    ds = named(lines_added_history(600))
+    te = ds.index(TEST)
+    y = ds.Y[te].mean(axis=1)
+    la = ds.surface_column("lines_added")[te]
+    by_lines = spearmanr(la, y).statistic
+    assert by_lines > 0.5  # the premise
+    model = fit_effort_model(ds, "shift", {}, None, seed=0)
+    sch = model.predict(ds.X[te]).sch
+    assert spearmanr(sch, y).statistic >= by_lines - 0.01, (spearmanr(sch, y), by_lines)
+    # 38 noise columns: validation keeps the refinement out (or nearly), SCH follows lines added
+    assert model.regressor_.module_.choice[2].item() <= 0.25
+    assert spearmanr(sch, la).statistic > 0.95
+    # the LOC view works the same way (its columns are lines added and deleted)
+    loc = fit_effort_model(ds.loc_view(), "shift", {}, None, seed=0)
+    assert spearmanr(loc.predict(ds.X_loc[te]).sch, y).statistic >= by_lines - 0.01
+
+
+def test_without_refinement_sch_is_monotone_in_the_backbone_even_with_flat_labels() -> None:
+    rng = np.random.default_rng(1)
+    n = 300
+    X = rng.normal(size=(n, 5))
+    Y = np.exp(rng.normal(-1.0, 1.0, (n, 20)))  # labels unrelated to size
+    reg = ShiftRegressor(shrink=(0.0,), components=3).fit(X, Y, X_val=X[:50], Y_val=Y[:50])
+    sch = reg.predict(X).sch
+    order = np.argsort(X[:, 0])
+    assert (np.diff(sch[order]) >= -1e-12).all()
+    assert len(np.unique(sch)) > n // 2  # no collapse to a constant: ties broken by the backbone
+    assert reg.module_.choice[1].item() > 0  # slope floored above 0
+
+
+def test_refinement_is_taken_when_validation_shows_another_column_carries_time() -> None:
+    rng = np.random.default_rng(2)
+    n = 900
+    X = rng.normal(size=(n, 6))
+    mu = -1.0 + 0.2 * X[:, 0] + 0.8 * X[:, 3]  # column 3 matters more than the backbone
+    Y = np.exp(mu[:, None] + rng.normal(0, 0.4, (n, 30)))
+    tr, va, te = slice(0, 500), slice(500, 700), slice(700, n)
+    reg = ShiftRegressor().fit(X[tr], Y[tr], X_val=X[va], Y_val=Y[va])
+    assert reg.module_.choice[2].item() > 0  # w > 0
+    y = Y[te].mean(axis=1)
+    assert spearmanr(reg.predict(X[te]).sch, y).statistic > spearmanr(X[te, 0], y).statistic + 0.2
+    assert {"backbone", "shrink", "components", "val_nll"} <= set(reg.selection_[0])
+
+
+def test_zero_weight_changes_do_not_move_the_fit() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    X = rng.normal(size=(n, 3))
+    Y = np.exp(-1 + 0.5 * X[:, :1] + rng.normal(0, 0.3, (n, 10)))
+    w = np.ones(n)
+    w[::4] = 0.0
+    Yg = Y.copy()
+    Yg[::4] = 2.0  # a fallback window's constant label on the zero-weight changes
+    a = ShiftRegressor(shrink=(0.0,), components=1).fit(X, Y, sample_weight=w)
+    b = ShiftRegressor(shrink=(0.0,), components=1).fit(X, Yg, sample_weight=w)
+    assert a.module_.choice[1].item() == pytest.approx(b.module_.choice[1].item(), rel=1e-6)
+    assert a.module_.intercept.item() == pytest.approx(b.module_.intercept.item(), rel=1e-6)
+
+
+def test_label_weights_keep_normal_intervals_only() -> None:
+    ds = lines_added_history(50)
+    ds.label_kind = np.array([0, 1, 2, 3, 0] * 10, np.int8)
+    assert label_weights(ds).tolist() == [1.0, 0.0, 0.0, 0.0, 1.0] * 10
+    ds.label_kind = np.full(50, 1, np.int8)  # nothing normal: every change counts
+    assert label_weights(ds).sum() == 50
+
+
+def test_sch_monotone_refuses_a_shape_whose_truncated_mean_falls() -> None:
+    assert sch_monotone(np.array([1.0]), np.array([0.0]), np.array([1.0]), -6, 6)
+    # a narrow spike above a wide bump: once the spike leaves [0, 1] h SCH drops
+    pi, off, sd = np.array([0.5, 0.5]), np.array([-3.0, 0.0]), np.array([1.5, 0.01])
+    assert not sch_monotone(pi, off, sd, -2, 2)
+
+
+def test_save_load_round_trip_and_errors(tmp_path: Path) -> None:
+    ds = named(lines_added_history(200))
+    model = fit_effort_model(ds, "shift", {"components": 2}, None, seed=0)
+    path = model.save(tmp_path / "model.pt")
+    back = EffortModel.load(path, expected_vocabulary_checksum="v")
+    np.testing.assert_allclose(back.predict(ds.X).sch, model.predict(ds.X).sch)
+    np.testing.assert_allclose(back.distribution(ds.X[:5]).log_prob(ds.Y[:5]),
+                               model.distribution(ds.X[:5]).log_prob(ds.Y[:5]))  # fmt: skip
+    draws = back.sample(ds.X[:3], 7, rng=0)
+    assert draws.shape == (3, 7) and (draws > 0).all()
+    with pytest.raises(ValueError, match="backbone 'nope'"):
+        ShiftRegressor(backbone="nope").fit(ds.X, ds.Y, feature_names=ds.feature_names)
+    with pytest.raises(ValueError, match="finite hours"):
+        ShiftRegressor().fit(ds.X, -ds.Y)
