@@ -15,9 +15,15 @@ selection"):
 - ``pool_loc`` / ``pool_prior``: ``w*mdn + (1-w)*other`` (a mixture), ``w`` chosen by NLL on
   the last ``--val-fraction`` of the train+validation period by commit time (models refitted
   without it for the choice), applied to the models fitted on everything;
-- ``residual``: the MDN fitted to ``label / exp(prior)``, locations shifted back by the prior.
+- ``residual``: the MDN fitted to ``label / exp(prior)``, locations shifted back by the prior;
+- ``shift``: the location-shift model (``predictor = "shift"``) through ``fit_effort_model``
+  (lines-added backbone, ridge refinement shrunk by the time-based validation split, normal
+  labels weighted 1, others 0); ``shift_w0``: the same without refinement (``shrink = [0]``).
 
-Per repository one JSON line: ``{predictor: {sp, nll, cov80, cal}}`` plus ``lines_added``.
+Per repository one JSON line: ``{predictor: {sp, nll, cov80, cal}}`` plus ``lines_added`` and
+``churn``; then a table of shift vs lines added / churn / LOC MDN / MDN and, as the last line,
+one JSON object ``{"repos": [...]}`` with those rows. ``--quick`` skips the pools and the
+residual MDN.
 A dataset written before label kinds existed reads them from ``labels/work_labels.npz``.
 """
 
@@ -99,7 +105,7 @@ def with_split(ds: Dataset, split: np.ndarray, Y: np.ndarray | None = None) -> D
     return Dataset(**{**fields, "split": split, "Y": ds.Y if Y is None else Y})
 
 
-def run(base: Path, seed: int, val_fraction: float) -> dict[str, Any]:
+def run(base: Path, seed: int, val_fraction: float, quick: bool = False) -> dict[str, Any]:
     ds = Dataset.load(base / "labels/datasets/coding_train.npz")
     ds.label_kind = label_kinds(base, ds)
     T = TrainingSection()
@@ -125,6 +131,14 @@ def run(base: Path, seed: int, val_fraction: float) -> dict[str, Any]:
                            "lines_added": sp(la[ten], Yt.mean(1)), "mdn": scores(dm, Yt),
                            "loc": scores(db, Yt), "prior": scores(dp, Yt)}  # fmt: skip
     out["loc"]["loc_vs_lines"] = sp(db.sch(), la[ten])
+    out["churn"] = sp(la[ten] + ds.surface_column("lines_deleted")[ten], Yt.mean(1))
+    for name, params in (("shift", {}), ("shift_w0", {"shrink": [0.0]})):
+        sm = fit_effort_model(ds, "shift", params, opt, seed=seed)
+        out[name] = scores(sm.distribution(ds.X[ten]), Yt)
+        out[name]["w"] = float(sm.regressor_.module_.choice[2])
+    if quick:
+        out["fit_s"] = round(time.time() - t0, 1)
+        return out
     # the pool weight, chosen on the end of the training period (the test split is never seen)
     order = D[np.argsort(ds.time[D], kind="stable")]
     tval = order[round(len(order) * (1 - val_fraction)) :]
@@ -156,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("base_dirs", nargs="+", type=Path)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--val-fraction", type=float, default=0.2)
+    ap.add_argument("--quick", action="store_true", help="skip the pools and the residual MDN")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     for base in args.base_dirs:
@@ -163,9 +178,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{base}: no labels/datasets/coding_train.npz (run train_sch first)",
                   file=sys.stderr)  # fmt: skip
             return 2
+    rows = []
     for base in args.base_dirs:
-        res = run(base, args.seed, args.val_fraction)
+        res = run(base, args.seed, args.val_fraction, args.quick)
         print(json.dumps(res, default=lambda v: round(float(v), 4)), flush=True)
+        rows.append({"repo": str(base), "n_test_normal": res["n_test_normal"],
+                     "lines_added": res["lines_added"], "churn": res["churn"],
+                     **{k: res[k] for k in ("shift", "shift_w0", "loc", "mdn")}})  # fmt: skip
+    print(f"{'repo':<40} {'lines':>6} {'churn':>6} | shift sp/nll/cov80/cal (w) | LOC MDN "
+          "sp/nll | MDN sp/nll | shift-lines")  # fmt: skip
+    for r in rows:
+        s, lo, m = r["shift"], r["loc"], r["mdn"]
+        print(f"{r['repo'][-40:]:<40} {r['lines_added']:6.3f} {r['churn']:6.3f} | {s['sp']:.3f}/"
+              f"{s['nll']:.3f}/{s['cov80']:.3f}/{s['cal']:.2f} ({s['w']}) | {lo['sp']:.3f}/"
+              f"{lo['nll']:.3f} | {m['sp']:.3f}/{m['nll']:.3f} | "
+              f"{s['sp'] - r['lines_added']:+.3f}")  # fmt: skip
+    print(json.dumps({"repos": rows}, default=lambda v: round(float(v), 4)), flush=True)
     return 0
 
 

@@ -88,6 +88,18 @@ class MDNSection(StrictModel):
     )
 
 
+class ShiftSection(StrictModel):
+    """Location-shift model (``predictor = "shift"``; docs/effort-models.md)."""
+
+    components: PositiveInt = Field(4, description="most mixture components of the shared shape")
+    backbone: str = Field("surface|lines_added", description="feature column of the size backbone")
+    shrink: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 1.0],
+        min_length=1,
+        description="refinement weights tried on the time-based validation split (0: none)",
+    )
+
+
 class QuantileSection(StrictModel):
     """Quantile regression head (pinball loss)."""
 
@@ -168,9 +180,10 @@ class TrainingSection(StrictModel):
     """Work inference and effort model."""
 
     work_inference: Literal["hmm", "gap"] = Field("hmm", description="labels from hmm or gap")
-    predictor: Literal["mdn", "quantile", "multitask"] = Field(
+    predictor: Literal["mdn", "quantile", "multitask", "shift"] = Field(
         "mdn",
-        description="effort model; multitask adds delivery effort per PR ([training.multitask])",
+        description="effort model; multitask adds delivery effort per PR ([training.multitask]); "
+        "shift: one shape shifted by a lines-added backbone ([training.shift])",
     )
     label_samples_per_commit: int = Field(200, ge=1, description="coding-time samples per commit")
     min_commits_per_author: int = Field(
@@ -192,6 +205,7 @@ class TrainingSection(StrictModel):
     features: FeaturesSection = Field(default_factory=FeaturesSection)
     mdn: MDNSection = Field(default_factory=MDNSection)
     quantile: QuantileSection = Field(default_factory=QuantileSection)
+    shift: ShiftSection = Field(default_factory=ShiftSection)
     multitask: MultitaskSection = Field(default_factory=MultitaskSection)
     optim: OptimSection = Field(default_factory=OptimSection)
 

@@ -62,6 +62,8 @@ def head_params(t: TrainingSection) -> dict[str, Any]:
         from standard_coder.pipelines.sch_delivery import multitask_params
 
         return multitask_params(t)
+    if t.predictor == "shift":
+        return t.shift.model_dump()
     return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()
 
 
@@ -318,6 +320,8 @@ def run(ctx: StageContext) -> None:
     )
     splits = None
     base_kind, base_head = t.predictor, head
+    if t.predictor == "shift":  # the paper's LOC baseline stays an MDN
+        base_kind, base_head = "mdn", t.mdn.model_dump()
     if t.predictor == "multitask":  # coding + delivery effort (pipelines/sch_delivery.py)
         from standard_coder.pipelines import sch_delivery
 
