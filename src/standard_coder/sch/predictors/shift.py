@@ -58,6 +58,13 @@ class ShiftConfig:
 class ShiftNet(nn.Module):
     """The fitted numbers as buffers (``state_dict`` round-trips through ``model.pt``)."""
 
+    intercept: torch.Tensor
+    coef: torch.Tensor
+    log_pi: torch.Tensor
+    offset: torch.Tensor
+    scale: torch.Tensor
+    choice: torch.Tensor
+
     def __init__(self, cfg: ShiftConfig) -> None:
         super().__init__()
         self.cfg = cfg
