@@ -90,6 +90,33 @@ def test_training_stages_write_models_readmes_validation_and_scalars(trained: Pa
     assert again.returncode == 0 and b"0 ran" in err, err.decode()[-2000:]
 
 
+def test_sft_and_srl_models_evaluated_and_stage2_report_generated(trained: Path) -> None:
+    doc = json.loads((trained / "reports" / "codeedit_models_eval.json").read_text())
+    assert set(doc["models"]) == {"sft", "sft_srl"} and doc["best"] in doc["models"]
+    assert doc["tasks"]["canitedit"] == 4 and doc["tasks"]["heldout"] >= 1
+    for result in doc["models"].values():
+        can, held = result["canitedit"], result["heldout"]
+        assert can["tasks"] == 4 and sum(can["statuses"].values()) == 4
+        assert 0.0 <= can["pass@1"] <= 1.0 and held["records"] == doc["tasks"]["heldout"]
+        assert 0.0 <= held["similarity"] <= 1.0
+    md = (trained / "reports" / "training" / "stage2.md").read_text()
+    for heading in ("## Data used", "## Configuration", "## Key metrics", "## SRL",
+                    "**Best checkpoint**", "## Open issues"):  # fmt: skip
+        assert heading in md, heading
+    assert "| `srl_steps` | `2` |" in md and "| srl_stage2 | 2 | 0 |" in md
+    assert "(`sft`)" in md and "(`sft_srl`)" in md
+    html = (trained / "reports" / "index.html").read_text()
+    assert "Code-edit models: SFT vs SFT + SRL" in html and "held-out similarity" in html
+
+    # an evaluation setting reruns the evaluation and the report, nothing else
+    config = trained.parent / "pipeline_config.toml"
+    again = _pipeline(config, "--set", "codeedit_train.heldout_max_tasks=1")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0 and b"2 ran" in err, err.decode()[-2000:]
+    doc = json.loads((trained / "reports" / "codeedit_models_eval.json").read_text())
+    assert doc["tasks"]["heldout"] == 1
+
+
 def test_sigkill_during_stage0_resumes_with_identical_weights(
     trained: Path, tmp_path: Path
 ) -> None:

@@ -102,11 +102,14 @@ def excess_code(pre: str, out: str, statements: Iterable[int], missing: Iterable
     return len(changed & set(missing)) / len(changed) if changed else 0.0
 
 
-def run_completion(task: Task, completion: str, limits: Limits | None = None) -> Outcome:
-    """Apply ``completion`` to ``task`` and run its tests in the sandbox."""
+def run_completion(
+    task: Task, completion: str, limits: Limits | None = None, *, actions_only: bool = False
+) -> Outcome:
+    """Apply ``completion`` to ``task`` and run its tests in the sandbox (``actions_only``: a
+    completion without an ``<action>`` is an ``invalid_action``, not code to run)."""
     limits = limits or Limits(timeout_s=10.0, cpu_s=10)
     rules = None
-    if "<action>" in completion:
+    if actions_only or "<action>" in completion:
         try:
             action = parse_answer(completion).action
             rules = count_rules(action)
@@ -170,11 +173,15 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
 
 
 def evaluate(
-    tasks: Iterable[Task], completions: dict[str, list[str]], limits: Limits | None = None
+    tasks: Iterable[Task],
+    completions: dict[str, list[str]],
+    limits: Limits | None = None,
+    *,
+    actions_only: bool = False,
 ) -> dict[str, Any]:
     """Run every completion of every task (a task without completions is skipped)."""
     outcomes = [
-        run_completion(task, text, limits)
+        run_completion(task, text, limits, actions_only=actions_only)
         for task in tasks
         for text in completions.get(task.id, [])
     ]

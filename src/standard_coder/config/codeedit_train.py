@@ -14,7 +14,7 @@ class CodeEditTrainSection(StrictModel):
 
     enabled: bool = Field(
         False, description="add the training stages (base_model, sft_stage0, sft_stage1, "
-        "validate_stage1, srl_stage2) after split"
+        "validate_stage1, srl_stage2, evaluate_models, stage2_report) after split"
     )  # fmt: skip
     base_model: ConfigPath | None = Field(
         None, description="folder of a Hugging Face causal LM + tokenizer (unset: a tiny "
@@ -64,6 +64,13 @@ class CodeEditTrainSection(StrictModel):
         None, ge=1, description="validator: at most this many dev tasks (unset: all)"
     )
     max_new_tokens: int = Field(96, ge=1, description="validator: tokens generated per answer")
+    eval_max_tasks: int | None = Field(
+        None, ge=1, description="evaluate_models: at most this many CanItEdit tasks (unset: all)"
+    )
+    heldout_max_tasks: int | None = Field(
+        20, ge=1, description="evaluate_models: held-out test records scored by exact match "
+        "and similarity (unset: all)"
+    )  # fmt: skip
     srl_steps: int = Field(4, ge=1, description="SRL (GRPO) optimiser steps")
     srl_num_generations: int = Field(4, ge=2, description="SRL rollouts per prompt")
     srl_max_completion_length: int = Field(48, ge=4, description="SRL tokens per rollout")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.config.codeedit import load_codeedit_config
-from standard_coder.pipelines import codeedit_stages, codeedit_train
+from standard_coder.pipelines import codeedit_eval, codeedit_stages, codeedit_train
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.report import ReportSection, SectionInput
@@ -71,6 +71,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     train_params = {"codeedit_train": section_params(cfg.codeedit_train, root)}
     train_code = [Path(codeedit_train.__file__), *domain]
     stages += codeedit_train.stages(cfg.codeedit_train, layout, train_params, train_code)
+    eval_code = [Path(codeedit_eval.__file__), *train_code]
+    stages += codeedit_eval.stages(
+        cfg.codeedit_train, layout, train_params, eval_code, c.eval_timeout_s
+    )
     return assemble_pipeline(
         "codeedit",
         cfg,
@@ -141,10 +145,35 @@ def _train_section(given: SectionInput) -> str:
     return f"<table><tr><th>stage</th><th>figures</th></tr>{''.join(rows)}</table>"
 
 
+def _models_section(given: SectionInput) -> str:
+    layout = CodeEditLayout(given.base_dir)
+    doc = _read(layout.models_evaluation)
+    if doc is None:
+        return "<p>No trained models evaluated yet ([codeedit_train] enabled = false).</p>"
+    head = ("model", "CanItEdit pass@1", "ExcessCode", "rules per task", "statuses",
+            "held-out exact match", "held-out similarity")  # fmt: skip
+    rows = []
+    for name, r in (doc.get("models") or {}).items():
+        can, held = r.get("canitedit") or {}, r.get("heldout") or {}
+        cells = (f"{r.get('label')} ({name}){' ★' if name == doc.get('best') else ''}",
+                 can.get("pass@1"), can.get("excess_code"), can.get("mean_rules_per_task"),
+                 can.get("statuses"), held.get("exact_match"), held.get("similarity"))  # fmt: skip
+        rows.append("".join(f"<td>{html.escape(str(c))}</td>" for c in cells))
+    tasks = doc.get("tasks") or {}
+    note = (
+        f"<p>{tasks.get('canitedit')} CanItEdit task(s), {tasks.get('heldout')} held-out "
+        f"record(s); ★ best. Full report: {html.escape(str(layout.stage2_report))}</p>"
+    )
+    header = "".join(f"<th>{h}</th>" for h in head)
+    body = "".join(f"<tr>{row}</tr>" for row in rows)
+    return f"{note}<table><tr>{header}</tr>{body}</table>"
+
+
 def report_sections() -> tuple[ReportSection, ...]:
     """The codeedit pipeline's sections of the run report."""
     return (
         ReportSection("Code-edit data", _data_section, nav="Data"),
         ReportSection("Code-edit evaluation", _eval_section, nav="Evaluation"),
         ReportSection("Code-edit training", _train_section, nav="Training"),
+        ReportSection("Code-edit models: SFT vs SFT + SRL", _models_section, nav="Models"),
     )

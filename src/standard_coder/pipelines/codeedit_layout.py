@@ -8,6 +8,7 @@ from pathlib import Path
 STATS_FILE = "dataset_stats.json"
 EVAL_FILE = "codeedit_eval.json"
 VALIDATION_FILE = "codeedit_validation.json"
+MODELS_EVAL_FILE = "codeedit_models_eval.json"
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,13 @@ class CodeEditLayout:
     def tb(self) -> Path:
         """TensorBoard runs, one folder per training stage."""
         return self.base_dir / "tb" / "codeedit"
+
+    @property
+    def models_evaluation(self) -> Path:
+        """``evaluate_models``: SFT-only vs SFT + SRL on CanItEdit and the held-out slice."""
+        return self.reports / MODELS_EVAL_FILE
+
+    @property
+    def stage2_report(self) -> Path:
+        """``stage2_report``: the Markdown training report generated from the run records."""
+        return self.reports / "training" / "stage2.md"

@@ -222,13 +222,16 @@ def srl_stage2(ctx: StageContext) -> None:
 
 
 VALIDATE_KEYS = frozenset({"validate_max_tasks", "max_new_tokens"})
+EVAL_ONLY_KEYS = frozenset({"eval_max_tasks", "heldout_max_tasks"})  # evaluate_models only
 
 
 def _only(params: dict[str, Any], keep: Callable[[str], bool]) -> dict[str, Any]:
     """Stage params with the ``codeedit_train`` keys a stage does not read left out (so that
     changing, say, an SRL setting does not rerun the SFT stages)."""
     section = params["codeedit_train"]
-    return {"codeedit_train": {k: v for k, v in section.items() if keep(k)}}
+    return {
+        "codeedit_train": {k: v for k, v in section.items() if keep(k) and k not in EVAL_ONLY_KEYS}
+    }
 
 
 def _is_srl(key: str) -> bool:
