@@ -126,4 +126,9 @@ def _codeedit_summary(config: Path) -> None:
         va = s["validation"]
         typer.echo(f"Stage-1 actions on dev tasks: success {_fmt(va.get('success_rate'))} "
                    f"{va.get('statuses')} (tiny random model: ~0 expected)", err=True)  # fmt: skip
+    for r in ((s.get("models") or {}).get("models") or {}).values():
+        typer.echo(f"{r['label']}: CanItEdit success {_fmt(r['canitedit']['pass@1'])}, "
+                   f"held-out similarity {_fmt(r['heldout']['similarity'])}", err=True)  # fmt: skip
+    if s.get("stage2_report"):
+        typer.echo(f"Training report: {s['stage2_report']}", err=True)
     typer.echo(f"Report: {s['report']}", err=True)

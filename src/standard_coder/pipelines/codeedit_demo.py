@@ -57,8 +57,11 @@ def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
     layout = CodeEditLayout(base_dir)
     out: dict[str, Any] = {"elapsed_s": round(elapsed_s, 1), "base_dir": str(base_dir)}
     for key, path in (("stats", layout.stats), ("evaluation", layout.evaluation),
-                      ("validation", layout.validation)):  # fmt: skip
+                      ("validation", layout.validation),
+                      ("models", layout.models_evaluation)):  # fmt: skip
         if path.exists():
             out[key] = json.loads(path.read_text(encoding="utf-8"))
+    if layout.stage2_report.exists():
+        out["stage2_report"] = str(layout.stage2_report)
     out["report"] = str(layout.reports / "index.html")
     return out
