@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,6 +116,54 @@ def test_sft_and_srl_models_evaluated_and_stage2_report_generated(trained: Path)
     assert again.returncode == 0 and b"2 ran" in err, err.decode()[-2000:]
     doc = json.loads((trained / "reports" / "codeedit_models_eval.json").read_text())
     assert doc["tasks"]["heldout"] == 1
+
+
+def test_sigterm_during_evaluate_models_resumes_at_the_next_answer(
+    trained: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    run = tmp_path / "run"
+    shutil.copytree(trained.parent, run)
+    out = run / "out"
+    shutil.rmtree(out / "checkpoints" / "evaluate_models")
+    (out / "reports" / "codeedit_models_eval.json").unlink()
+    ledger = out / "checkpoints" / "evaluate_models" / "answers_sft.ledger.sqlite"
+
+    def answers() -> int:
+        try:
+            with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as conn:
+                return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+    p = _pipeline(run / "pipeline_config.toml")
+    deadline = time.monotonic() + 300
+    while answers() < 1:
+        assert p.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err.decode()[-2000:]
+    assert not (out / "reports" / "codeedit_models_eval.json").exists()
+    again = _pipeline(run / "pipeline_config.toml")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err.decode()[-3000:]
+    log = (out / "logs" / "run.log").read_text()
+    reused = [int(m) for m in re.findall(r"sft: \d+ answers generated, (\d+) reused", log)]
+    assert reused and reused[-1] >= 1, log[-2000:]
+    got = json.loads((out / "reports" / "codeedit_models_eval.json").read_text())
+    want = json.loads((trained / "reports" / "codeedit_models_eval.json").read_text())
+    # greedy answers: the same results as the uninterrupted run (whose held-out slice an
+    # earlier test may have cut to one record)
+    for name in ("sft", "sft_srl"):
+        g, w = got["models"][name], want["models"][name]
+        assert g["canitedit"]["outcomes"] == w["canitedit"]["outcomes"] or [
+            (o["task_id"], o["status"]) for o in g["canitedit"]["outcomes"]
+        ] == [(o["task_id"], o["status"]) for o in w["canitedit"]["outcomes"]]
+        held = {o["id"]: o for o in g["heldout"]["outcomes"]}
+        assert all(held[o["id"]] == o for o in w["heldout"]["outcomes"])
 
 
 def test_sigkill_during_stage0_resumes_with_identical_weights(

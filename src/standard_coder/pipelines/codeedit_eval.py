@@ -62,10 +62,12 @@ def _answers(
     ledger = ctx.ledger(f"answers_{name}")
     out: dict[str, str] = {}
     model = tokenizer = None
+    reused = 0
     for rec in recs:
         if ledger.is_done(rec.id, key):
             got = ledger.get(rec.id)
             out[rec.id] = str(got[1]) if got else ""
+            reused += 1
             continue
         if ctx.should_stop():
             return None
@@ -77,6 +79,8 @@ def _answers(
         )[0]
         ledger.mark_done(rec.id, key, answer)
         out[rec.id] = answer
+    ctx.log.info("%s: %d answers generated, %d reused from the ledger", name,
+                 len(recs) - reused, reused)  # fmt: skip
     return out
 
 
