@@ -32,7 +32,9 @@ RUN = $(SC) pipeline --config $(CONFIG)$(if $(FORCE), --force)
 # Comma-separated stages of role $(1) (download, preprocess, data, train) of $(PIPELINE), from
 # `standard-coder stages` (derived from the stage graph; CONFIG is read when it exists). An
 # unknown pipeline, or a CONFIG of another pipeline, stops make (exit 2) after the CLI's message.
-stages_of = $(strip $(shell $(SC) stages --pipeline $(PIPELINE) $(if $(wildcard $(CONFIG)),--config $(CONFIG)) --role $(1)))$(if $(filter 0,$(.SHELLSTATUS)),,$(error PIPELINE=$(PIPELINE) CONFIG=$(CONFIG): cannot list its stages (the CLI said why above)))
+# Asked once per role and make run (memoised in _roles_ROLE).
+_stages_of = $(strip $(shell $(SC) stages --pipeline $(PIPELINE) $(if $(wildcard $(CONFIG)),--config $(CONFIG)) --role $(1)))$(if $(filter 0,$(.SHELLSTATUS)),,$(error PIPELINE=$(PIPELINE) CONFIG=$(CONFIG): cannot list its stages (the CLI said why above)))
+stages_of = $(if $(filter undefined,$(origin _roles_$(1))),$(eval _roles_$(1) := $$(call _stages_of,$(1))))$(_roles_$(1))
 # $(call need,STAGES,ROLE): STAGES, or stop make (exit 2, also under make -n) when the pipeline
 # has no stage of ROLE: the target does not apply to it, and nothing runs.
 need = $(or $(1),$(error PIPELINE=$(PIPELINE) has no $(2) stage: this target does not apply to it (standard-coder stages --pipeline $(PIPELINE)$(if $(wildcard $(CONFIG)), --config $(CONFIG)) lists its stages by role)))

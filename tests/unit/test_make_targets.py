@@ -114,48 +114,112 @@ def test_stages_command_lists_roles_and_rejects_unknown_pipelines(tmp_path: Path
     assert ok.returncode == 0 and ok.stdout == "prepare\n"
 
 
-# (target, pipeline, the line `make -n` must show)
-CALLS = [
-    ("download-data", "sch", "pipeline --config cfg.toml --stages mine"),
-    ("validate-data", "sch", "pipeline --config cfg.toml --stages mine --dry-run"),
-    ("resume-data", "sch", "pipeline --config cfg.toml --stages mine"),
-    ("train", "sch", "pipeline --config cfg.toml --stages train_sch,team_output"),
-    ("train-all", "sch", "pipeline --config cfg.toml --to team_output"),
-    ("resume-train", "sch", "pipeline --config cfg.toml --from train_sch"),
-    ("resume-all", "sch", "pipeline --config cfg.toml"),
-    ("download-data", "vision", "pipeline --config cfg.toml --stages prepare"),
-    ("validate-data", "vision", "pipeline --config cfg.toml --stages prepare --dry-run"),
-    ("resume-data", "vision", "pipeline --config cfg.toml --stages prepare"),
-    ("train", "vision", "pipeline --config cfg.toml --stages train,evaluate"),
-    ("train-all", "vision", "pipeline --config cfg.toml --to evaluate"),
-    ("resume-train", "vision", "pipeline --config cfg.toml --from train"),
-    ("resume-all", "vision", "pipeline --config cfg.toml"),
-    ("integration-test", "vision", "demo --pipeline vision --size tiny --output-dir build/"),
-    ("init-config", "vision", "init-config --pipeline vision cfg.toml"),
+# pipeline -> {target: what `make -n target PIPELINE=pipeline CONFIG=cfg.toml` must show after
+# `$(SC) `}, for every data, training and run target that applies to the pipeline's default config
+P = "pipeline --config cfg.toml"
+CALLS: dict[str, dict[str, str]] = {
+    "sch": {
+        "download-data": f"{P} --stages mine",
+        "validate-data": f"{P} --stages mine --dry-run",
+        "resume-data": f"{P} --stages mine",
+        "train": f"{P} --stages train_sch,team_output",
+        "train-all": f"{P} --to team_output",
+        "resume-train": f"{P} --from train_sch",
+    },
+    "vision": {
+        "download-data": f"{P} --stages prepare",
+        "validate-data": f"{P} --stages prepare --dry-run",
+        "resume-data": f"{P} --stages prepare",
+        "train": f"{P} --stages train,evaluate",
+        "train-all": f"{P} --to evaluate",
+        "resume-train": f"{P} --from train",
+    },
+    "audio": {
+        "download-data": f"{P} --stages demux",
+        "validate-data": f"{P} --stages demux --dry-run",
+        "resume-data": f"{P} --stages demux",
+        "train": f"{P} --stages source_separation,transcribe",
+        "train-all": f"{P} --to transcribe",
+        "resume-train": f"{P} --from source_separation",
+    },
+    "codeedit": {  # part 2's training stages only with [codeedit_train] enabled (below)
+        "download-data": f"{P} --stages ingest",
+        "preprocess-data": f"{P} --stages normalize,split,stats",
+        "validate-data": f"{P} --stages ingest,normalize,split,stats --dry-run",
+        "resume-data": f"{P} --stages ingest,normalize,split,stats",
+    },
+}
+# (pipeline, target, the role it lacks in its default config)
+NOT_APPLICABLE = [
+    ("sch", "preprocess-data", "preprocess"),
+    ("vision", "preprocess-data", "preprocess"),
+    ("audio", "preprocess-data", "preprocess"),
+    ("codeedit", "train", "train"),
+    ("codeedit", "train-all", "train"),
+    ("codeedit", "resume-train", "train"),
 ]
 
 
 @needs_make
-@pytest.mark.parametrize(("target", "pipeline", "call"), CALLS, ids=lambda v: str(v)[:20])
-def test_make_dry_run_shows_the_cli_call(target: str, pipeline: str, call: str) -> None:
-    out = make(target, f"PIPELINE={pipeline}", "CONFIG=cfg.toml")
+@pytest.mark.parametrize("pipeline", list(CALLS))
+def test_make_dry_run_shows_the_cli_call_of_every_target(pipeline: str) -> None:
+    calls = {
+        **CALLS[pipeline],
+        "resume-all": P,
+        "integration-test": f"demo --pipeline {pipeline} --size tiny "
+        f"--output-dir build/integration-{pipeline}",
+        "init-config": f"init-config --pipeline {pipeline} cfg.toml",
+    }
+    out = make(*calls, "deploy", "OUT=/tmp/sc-out", f"PIPELINE={pipeline}", "CONFIG=cfg.toml")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert any(line.startswith(f"{SC} {call}") for line in lines), out.stdout
-    if target == "resume-all":
-        assert f"{SC} {call}" in lines  # no --stages/--from/--to: the whole pipeline
+    for target, call in calls.items():
+        # one exact line each: resume-all has no --stages/--from/--to (the whole pipeline)
+        assert f"{SC} {call}" in lines, (target, out.stdout)
+    assert sum(line.startswith(f"{SC} pipeline") for line in lines) == len(CALLS[pipeline]) + 1
+    joined = " ".join(out.stdout.replace("\\\n", " ").split())  # the recipe's continued lines
+    assert f"localhost/standard-coder:cpu demo --pipeline {pipeline} --output-dir /data" in joined
 
 
 @needs_make
-def test_force_and_a_pipeline_without_preprocess_stages() -> None:
+@pytest.mark.parametrize(("pipeline", "target", "role"), NOT_APPLICABLE)
+def test_a_target_without_stages_of_its_role_stops_with_exit_2(
+    pipeline: str, target: str, role: str
+) -> None:
+    for dry in (True, False):  # `make -n` stops too, before printing any call
+        out = make(target, f"PIPELINE={pipeline}", dry=dry)
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert f"*** PIPELINE={pipeline} has no {role} stage: this target does not apply" in (
+            out.stderr
+        )
+        assert f"standard-coder stages --pipeline {pipeline} lists its stages" in out.stderr
+        assert out.stdout == ""
+
+
+@needs_make
+def test_force_and_the_training_stages_a_config_adds(tmp_path: Path) -> None:
     forced = make("train", "FORCE=1", "CONFIG=cfg.toml")
     want = f"{SC} pipeline --config cfg.toml --force --stages train_sch,team_output"
-    assert want in forced.stdout
-    none = make("preprocess-data", "PIPELINE=vision")
-    assert none.returncode == 0
-    assert 'echo "pipeline vision has no preprocess stage: nothing to run"' in none.stdout
-    real = make("preprocess-data", "PIPELINE=vision", dry=False)
-    assert real.returncode == 0 and "nothing to run" in real.stdout
+    assert want in forced.stdout.splitlines()
+    # codeedit's SFT/SRL stages exist only with [codeedit_train] enabled: then they are its
+    # train stages, and the training targets run them
+    cfg = tmp_path / "ce.toml"
+    assert cli("init-config", "--pipeline", "codeedit", str(cfg)).returncode == 0
+    text = cfg.read_text()
+    assert text.count("\nenabled = false\n") == 1
+    cfg.write_text(text.replace("\nenabled = false\n", "\nenabled = true\n"))
+    train = "base_model,sft_stage0,sft_stage1,validate_stage1,srl_stage2"
+    out = make("train", "train-all", "resume-train", "PIPELINE=codeedit", f"CONFIG={cfg}")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        f"{SC} pipeline --config {cfg} --stages {train}",
+        f"{SC} pipeline --config {cfg} --to srl_stage2",
+        f"{SC} pipeline --config {cfg} --from base_model",
+    ]
+    shown = make("help", f"CONFIG={cfg}", dry=False)
+    assert shown.returncode == 0, shown.stderr
+    assert f"CONFIG={cfg}:" in shown.stdout
+    assert f"    train       {train.replace(',', ', ')}" in shown.stdout
 
 
 @needs_make
@@ -184,6 +248,7 @@ def test_container_targets_show_podman_calls() -> None:
     assert build.returncode == 0, build.stderr
     assert "pip download -q -d build/container/wheels" in build.stdout
     assert "import torch; print(torch.__version__)" in build.stdout  # the host's torch wheel
+    assert '".[dev,all]"' in build.stdout  # what the test stage installs, beside the runtime's
     assert (
         "nice -n 15 podman --storage-driver vfs build --isolation chroot --layers=false "
         "--build-arg BASE_IMAGE=python:3.11-slim" in build.stdout
@@ -194,6 +259,10 @@ def test_container_targets_show_podman_calls() -> None:
     assert "--network none --ulimit nofile=8192:8192 --ulimit nproc=8192:8192" in deploy.stdout
     assert "-v /tmp/sc-out:/data:U localhost/standard-coder:cpu" in deploy.stdout
     assert "demo --pipeline vision --output-dir /data" in deploy.stdout
+    tested = make("test-image")
+    assert tested.returncode == 0, tested.stderr
+    assert "--target test -t localhost/standard-coder:cpu-test -f Containerfile ." in tested.stdout
+    assert tested.stdout.rstrip().endswith("localhost/standard-coder:cpu-test")
     clean = make("clean")
     assert "rm -rf build dist" in clean.stdout
 
@@ -205,7 +274,13 @@ def test_help_lists_every_target_and_the_stages_per_pipeline() -> None:
     for target in (
         "download-data", "preprocess-data", "validate-data", "resume-data", "train",
         "train-all", "resume-train", "resume-all", "integration-test", "build", "deploy", "clean",
+        "test-image",
     ):  # fmt: skip
         assert sum(line.split()[:1] == [target] for line in out.stdout.splitlines()) == 1, target
     assert "  sch: download=mine preprocess= data=mine train=train_sch,team_output" in out.stdout
     assert "  vision: download=prepare preprocess= data=prepare train=train,evaluate" in out.stdout
+    assert "  audio: download=demux preprocess= data=demux train=source_separation,transcribe" in (
+        out.stdout
+    )
+    assert "  codeedit: download=ingest preprocess=normalize,split,stats" in out.stdout
+    assert "A role with no stage: the target\nexits 2." in out.stdout
