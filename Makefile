@@ -15,6 +15,8 @@ PODMAN ?= podman --storage-driver vfs
 NICE ?= nice -n 15
 IMAGE ?= localhost/standard-coder:cpu
 LOCAL_BASE ?= localhost/debian-base:bookworm
+# The pipelines' extras installed in IMAGE (all: every pipeline; the test stage always has all).
+EXTRAS ?= sch,vision
 # The local debootstrap base when it exists (make base-image), else the usual public base.
 BASE_IMAGE ?= $(shell $(PODMAN) image exists $(LOCAL_BASE) 2>/dev/null && echo $(LOCAL_BASE) || echo python:3.11-slim)
 WHEELS := build/container/wheels
@@ -102,15 +104,19 @@ wheels:  ## the host's CPU torch wheel, every dependency of .[dev,all], the proj
 
 build: wheels  ## build IMAGE from the Containerfile on BASE_IMAGE (podman, vfs, chroot)
 	$(NICE) $(PODMAN) build --isolation chroot --layers=false --build-arg BASE_IMAGE=$(BASE_IMAGE) \
-	  -t $(IMAGE) -f Containerfile .
+	  --build-arg EXTRAS=$(EXTRAS) -t $(IMAGE) -f Containerfile .
 
 deploy:  ## run PIPELINE's demo in IMAGE with OUT mounted as /data
 	@echo "deploy: the $(PIPELINE) demo, stages $(call stages_of,data),$(call stages_of,train)"
+	@x=$$($(PODMAN) image inspect --format '{{index .Labels "standard-coder.extras"}}' $(IMAGE) \
+	  2>/dev/null); case ",$$x," in ,,|*,all,*|*,$(PIPELINE),*) ;; *) echo "deploy: $(IMAGE) has \
+	  the extras $$x, not $(PIPELINE)'s: make build EXTRAS=$$x,$(PIPELINE) (or EXTRAS=all)" >&2; \
+	  exit 2;; esac
 	mkdir -p $(OUT)
 	$(NICE) $(PODMAN) run --rm $(RUN_FLAGS) -v $(OUT):/data:U $(IMAGE) \
 	  demo --pipeline $(PIPELINE) --output-dir /data$(if $(DEMO_ARGS), $(DEMO_ARGS))
 
-test-image:  ## build the image's test stage and run the fast tests in it
+test-image: wheels  ## build the image's test stage (every extra) and run the fast suite in it
 	$(NICE) $(PODMAN) build --isolation chroot --layers=false --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	  --target test -t $(IMAGE)-test -f Containerfile .
 	$(NICE) $(PODMAN) run --rm $(RUN_FLAGS) $(IMAGE)-test
