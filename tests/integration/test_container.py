@@ -92,6 +92,11 @@ def test_image_builds_runs_the_demo_and_skips_every_stage_on_rerun(
         text=True,
         timeout=60,
     )
+    # a pipeline whose extra the image lacks (EXTRAS=sch,vision): one line, exit 2, no container
+    audio = make("deploy", "PIPELINE=audio", f"IMAGE={image}", f"OUT={tmp_path / 'a'}", timeout=120)
+    assert audio[0].returncode == 2, audio[0].stdout + audio[0].stderr
+    assert f"deploy: {image} has the extras sch,vision, not audio's: make build " in audio[0].stderr
+    assert not (tmp_path / "a").exists()
     out = tmp_path / "out"
     # the vision demo at its tiny size: the flagship's takes minutes more on 2 shared cores
     deploy = ("deploy", "PIPELINE=vision", f"IMAGE={image}", f"OUT={out}", "DEMO_ARGS=--size tiny")

@@ -253,12 +253,17 @@ def test_container_targets_show_podman_calls() -> None:
         "nice -n 15 podman --storage-driver vfs build --isolation chroot --layers=false "
         "--build-arg BASE_IMAGE=python:3.11-slim" in build.stdout
     )
+    assert "--build-arg EXTRAS=sch,vision -t localhost/standard-coder:cpu" in build.stdout
+    every = make("build", "EXTRAS=all")
+    assert "--build-arg EXTRAS=all -t localhost/standard-coder:cpu" in every.stdout
     deploy = make("deploy", "PIPELINE=vision", "OUT=/tmp/sc-out")
     assert deploy.returncode == 0, deploy.stderr
     assert "podman --storage-driver vfs run --rm --runtime " in deploy.stdout
     assert "--network none --ulimit nofile=8192:8192 --ulimit nproc=8192:8192" in deploy.stdout
     assert "-v /tmp/sc-out:/data:U localhost/standard-coder:cpu" in deploy.stdout
     assert "demo --pipeline vision --output-dir /data" in deploy.stdout
+    # before it runs, the image's extras label is checked against the pipeline
+    assert '{{index .Labels "standard-coder.extras"}}' in deploy.stdout
     tested = make("test-image")
     assert tested.returncode == 0, tested.stderr
     assert "--target test -t localhost/standard-coder:cpu-test -f Containerfile ." in tested.stdout
