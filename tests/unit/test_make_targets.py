@@ -186,7 +186,8 @@ def test_make_dry_run_shows_the_cli_call_of_every_target(pipeline: str) -> None:
 def test_a_target_without_stages_of_its_role_stops_with_exit_2(
     pipeline: str, target: str, role: str
 ) -> None:
-    for dry in (True, False):  # `make -n` stops too, before printing any call
+    # `make -n` stops too, before printing any call (and make without -n, once: the same path)
+    for dry in (True, False) if (pipeline, target) == ("vision", "preprocess-data") else (True,):
         out = make(target, f"PIPELINE={pipeline}", dry=dry)
         assert out.returncode == 2, out.stdout + out.stderr
         assert f"*** PIPELINE={pipeline} has no {role} stage: this target does not apply" in (
