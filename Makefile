@@ -109,9 +109,9 @@ build: wheels  ## build IMAGE from the Containerfile on BASE_IMAGE (podman, vfs,
 deploy:  ## run PIPELINE's demo in IMAGE with OUT mounted as /data
 	@echo "deploy: the $(PIPELINE) demo, stages $(call stages_of,data),$(call stages_of,train)"
 	@x=$$($(PODMAN) image inspect --format '{{index .Labels "standard-coder.extras"}}' $(IMAGE) \
-	  2>/dev/null); case ",$$x," in ,,|*,all,*|*,$(PIPELINE),*) ;; *) echo "deploy: $(IMAGE) has \
-	  the extras $$x, not $(PIPELINE)'s: make build EXTRAS=$$x,$(PIPELINE) (or EXTRAS=all)" >&2; \
-	  exit 2;; esac
+	  2>/dev/null); case ",$$x," in ,,|*,all,*|*,$(PIPELINE),*) ;; *) m="deploy: $(IMAGE) has"; \
+	  echo "$$m the extras $$x, not $(PIPELINE)'s: make build EXTRAS=$$x,$(PIPELINE) (or EXTRAS=all)" \
+	  >&2; exit 2;; esac
 	mkdir -p $(OUT)
 	$(NICE) $(PODMAN) run --rm $(RUN_FLAGS) -v $(OUT):/data:U $(IMAGE) \
 	  demo --pipeline $(PIPELINE) --output-dir /data$(if $(DEMO_ARGS), $(DEMO_ARGS))
