@@ -82,10 +82,15 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     """
     from standard_coder.pipelines.sch_mine import mine
     from standard_coder.pipelines.sch_options import mine_options
-    from standard_coder.pipelines.sch_train import label_commits, label_info, load_histories
+    from standard_coder.pipelines.sch_train import (
+        label_commits,
+        label_info,
+        label_weights,
+        load_histories,
+    )
     from standard_coder.sch.dataset import TEST, build_dataset
     from standard_coder.sch.mining.mine import MiningError
-    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.mining.store import iter_commits, merge_stamped_commits
 
     opts = mine_options(cfg.repos, cfg.filters, work)
     db = work / "mined.sqlite"
@@ -113,7 +118,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     }
     # build_dataset gives labels, surface counts and squash-free rows; X is then recomputed with
     # the checkpoint's representation (the one build_dataset fits here is discarded).
-    kinds, pooled = label_info(labels)
+    kinds, pooled = label_info(labels, merge_stamped_commits(db))
     ds, _ = build_dataset(
         records.values(),
         (list(labels.keys), labels.samples_hours),
@@ -122,6 +127,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         seed=cfg.runner.seed,
         label_kinds=kinds,
         pooled=pooled,
+        label_weights=label_weights(labels),
     )
     rows = [records[(str(a), str(b))] for a, b in zip(ds.repo, ds.commit_id, strict=True)]
     meta = {**ds.meta, "checksum": rep.checksum_, "vocabulary_checksum": rep.vocabulary_checksum_}

@@ -135,6 +135,37 @@ def label_info(
     return kinds, pooled
 
 
+def label_weights(
+    labels: Any, groups: Sequence[Sequence[Key]] = ()
+) -> dict[Key, tuple[float, float]]:
+    """Per change (keyed by its first commit, as the dataset keys its kind): the share of its
+    inferred coding in the session it closes, and its interval (:class:`Dataset`
+    ``label_weight``, ``label_interval_minutes``). Commit times only, never the diffs."""
+    import numpy as np
+
+    expected = np.asarray(labels.expected_minutes, float)
+    last = labels.last_session_minutes
+    last = expected if last is None else np.asarray(last, float)
+    index = {k: i for i, k in enumerate(labels.keys)}
+    changes: list[list[int]] = []
+    grouped: set[int] = set()
+    for g in groups:
+        rows = [index[k] for k in g if k in index]
+        if rows:
+            changes.append(rows)
+            grouped.update(rows)
+    changes.extend([i] for i in range(len(labels.keys)) if i not in grouped)
+    out: dict[Key, tuple[float, float]] = {}
+    for rows in changes:
+        total = float(expected[rows].sum())
+        share = float(last[rows].sum()) / total if total > 0 else 1.0
+        out[labels.keys[rows[0]]] = (
+            min(max(share, 0.0), 1.0),
+            float(labels.interval_minutes[rows[0]]),
+        )
+    return out
+
+
 def save_labels(labels: Any, path: Path) -> None:
     """The commits x samples label matrix (hours) with its keys, pickle-free and atomic."""
     import io
@@ -154,6 +185,9 @@ def save_labels(labels: Any, path: Path) -> None:
         interval_minutes=labels.interval_minutes,
         interval_kind=labels.interval_kind,
         pooled=labels.pooled,
+        last_session_minutes=labels.expected_minutes
+        if labels.last_session_minutes is None
+        else labels.last_session_minutes,
         kind=np.array(labels.kind),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,10 +196,11 @@ def save_labels(labels: Any, path: Path) -> None:
 
 def load_histories(db: Path) -> dict[str, AuthorHistory]:
     """Every author's commit times from the mined database (empty when nothing was mined)."""
-    from standard_coder.sch.mining.store import load_commit_times
+    from standard_coder.sch.mining.store import load_commit_times, merge_stamped_commits
     from standard_coder.sch.work_inference.labels import AuthorHistory
 
-    return {a: AuthorHistory.from_tuple(a, v) for a, v in load_commit_times(db).items()}
+    stamped = merge_stamped_commits(db)  # out of the work-inference timeline, labelled kind 3
+    return {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in load_commit_times(db).items()}
 
 
 def label_commits(
@@ -299,6 +334,7 @@ def run(ctx: StageContext) -> None:
                 ledger=feature_ledger,
                 label_kinds=kinds,
                 pooled=pooled,
+                label_weights=label_weights(labels, groups),
             )
         except DatasetStopped:
             return  # nothing written; the engine reports the interrupt

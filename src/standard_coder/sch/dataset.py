@@ -85,6 +85,13 @@ class Dataset:
     all normal when not given (and in datasets written before it existed)."""
     pooled: np.ndarray | None = None
     """bool: the change's author was fitted by the pooled work-inference model."""
+    label_weight: np.ndarray | None = None
+    """float32 in [0, 1]: share of the change's inferred coding that lies in the session the
+    change closes (``LabelSet.last_session_minutes / expected_minutes`` summed over a squashed
+    group); 1 when not given. Low: most of the label is coding of earlier sessions."""
+    label_interval_minutes: np.ndarray | None = None
+    """float64 wall-clock minutes since the author's previous (authored) commit before the
+    change; NaN for a first commit and when not given."""
 
     def __post_init__(self) -> None:
         n = self.X.shape[0]
@@ -92,8 +99,12 @@ class Dataset:
             self.label_kind = np.zeros(n, np.int8)
         if self.pooled is None:
             self.pooled = np.zeros(n, bool)
+        if self.label_weight is None:
+            self.label_weight = np.ones(n, np.float32)
+        if self.label_interval_minutes is None:
+            self.label_interval_minutes = np.full(n, np.nan)
         for name in ("X_loc", "Y", "surface", "repo", "commit_id", "n_squashed", "time", "split",
-                     "label_kind", "pooled"):  # fmt: skip
+                     "label_kind", "pooled", "label_weight", "label_interval_minutes"):  # fmt: skip
             if getattr(self, name).shape[0] != n:
                 raise ValueError(f"dataset column {name} has {getattr(self, name).shape[0]} rows, "
                                  f"expected {n}")  # fmt: skip
@@ -136,6 +147,8 @@ class Dataset:
             n_squashed=self.n_squashed.astype(np.int32), time=self.time.astype(np.int64),
             split=self.split.astype(np.int8), feature_names=np.array(self.feature_names, str),
             label_kind=np.asarray(self.label_kind, np.int8), pooled=np.asarray(self.pooled, bool),
+            label_weight=np.asarray(self.label_weight, np.float32),
+            label_interval_minutes=np.asarray(self.label_interval_minutes, np.float64),
             meta=np.array(json.dumps({**self.meta, "format": DATASET_FORMAT}, sort_keys=True)),
         )  # fmt: skip
         return atomic_write_bytes(Path(path), data)
@@ -156,7 +169,7 @@ class Dataset:
                 if missing:
                     raise DatasetSchemaError(path, f"missing arrays {missing}")
                 a = {k: np.array(z[k]) for k in need}
-                extra = {k: np.array(z[k]) for k in ("label_kind", "pooled") if k in z.files}
+                extra = {k: np.array(z[k]) for k in OPTIONAL_COLUMNS if k in z.files}
         except DatasetSchemaError:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
@@ -178,12 +191,16 @@ class Dataset:
             raise DatasetSchemaError(path, "split values must be 0, 1 or 2")
         if "label_kind" in extra and not np.isin(extra["label_kind"], (0, 1, 2, 3)).all():
             raise DatasetSchemaError(path, "label_kind values must be 0, 1, 2 or 3")
+        w = extra.get("label_weight")
+        if w is not None and not (np.isfinite(w).all() and (w >= 0).all() and (w <= 1).all()):
+            raise DatasetSchemaError(path, "label_weight values must lie in [0, 1]")
         try:
             return cls(X=X, X_loc=a["X_loc"], Y=Y, surface=a["surface"], repo=a["repo"],
                        commit_id=a["commit_id"], n_squashed=a["n_squashed"], time=a["time"],
                        split=a["split"], feature_names=[str(s) for s in a["feature_names"]],
                        meta=meta, label_kind=extra.get("label_kind"),
-                       pooled=extra.get("pooled"))  # fmt: skip
+                       pooled=extra.get("pooled"), label_weight=w,
+                       label_interval_minutes=extra.get("label_interval_minutes"))  # fmt: skip
         except ValueError as e:
             raise DatasetSchemaError(path, str(e)) from e
 
@@ -215,6 +232,8 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
     }  # fmt: skip
 
 
+OPTIONAL_COLUMNS = ("label_kind", "pooled", "label_weight", "label_interval_minutes")
+"""Columns a dataset written before them lacks (read as normal, not pooled, weight 1, NaN)."""
 KIND_NAMES = ("normal", "first", "after_gap", "merge_stamped")
 """Names of the label kinds 0, 1, 2 (work_inference.base NORMAL, FIRST, LONG_GAP) and 3: a
 commit whose time is a GitHub merge time, not an authoring time
@@ -374,6 +393,7 @@ def build_dataset(
     ledger: Ledger | None = None,
     label_kinds: Mapping[Key, int] | None = None,
     pooled: Mapping[Key, bool] | None = None,
+    label_weights: Mapping[Key, tuple[float, float]] | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -393,6 +413,8 @@ def build_dataset(
             was pooled (``LabelSet.interval_kind`` / ``.pooled``); a change takes the kind of
             its first commit (a squashed group's label spans from before its first member).
             Missing keys count as normal and not pooled.
+        label_weights: per commit key, ``(label_weight, interval minutes)`` of the change that
+            key starts (see :class:`Dataset`); missing: ``(1, NaN)``.
 
     Raises:
         DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
@@ -436,7 +458,7 @@ def build_dataset(
     loc = ChangeRepresentation(kind="loc").fit(fit_rows)
     surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))
     missing = float(np.mean([r.ast[-1] > 0 for r in raw_list])) if with_ast else None
-    kinds, pools = label_kinds or {}, pooled or {}
+    kinds, pools, weights = label_kinds or {}, pooled or {}, label_weights or {}
     ds = Dataset(
         X=rep.transform(raw_list), X_loc=loc.transform(raw_list),
         Y=np.stack([r[3] for r in rows]).astype(np.float32), surface=surface, repo=repo,
@@ -444,6 +466,8 @@ def build_dataset(
         n_squashed=np.array([r[4] for r in rows], np.int32), time=time, split=split,
         label_kind=np.array([kinds.get(r[5], 0) for r in rows], np.int8),
         pooled=np.array([bool(pools.get(r[5], False)) for r in rows], bool),
+        label_weight=np.array([weights.get(r[5], (1.0, np.nan))[0] for r in rows], np.float32),
+        label_interval_minutes=np.array([weights.get(r[5], (1.0, np.nan))[1] for r in rows]),
         feature_names=list(rep.feature_names_),
         meta={"kind": rep.kind, "top_n_identifiers": top_n_identifiers,
               "checksum": rep.checksum_, "vocabulary_checksum": rep.vocabulary_checksum_,

@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["day_empty_logprob", "forward_backward", "interval_ffbs"]
+__all__ = [
+    "day_empty_logprob",
+    "forward_backward",
+    "interval_ffbs",
+    "interval_last_bout",
+    "last_bouts",
+]
 
 
 @njit(cache=True, fastmath=False)
@@ -198,6 +204,75 @@ def interval_ffbs(
                 z = 1
         out[r] = count
     return expected
+
+
+@njit(cache=True, fastmath=False)
+def interval_last_bout(
+    cells: np.ndarray,
+    s_tab: np.ndarray,
+    e_tab: np.ndarray,
+    c: float,
+    p_start_coding: float,
+) -> float:
+    """Expected length of the coding bout that ends with the commit, in minutes.
+
+    Same interval model as :func:`interval_ffbs`: ``E[#{j : z_j = ... = z_L = C}]``, the
+    minutes of the last uninterrupted coding run up to the commit (the commit minute counts;
+    the starting minute 0 does not). Equals the interval's expected coding minutes when the
+    chain codes without a break; a small share of it marks an interval whose coding lies
+    mostly in earlier sessions.
+    """
+    n = cells.shape[0]
+    f0 = np.empty(n + 1)
+    f1 = np.empty(n + 1)
+    f0[0] = p_start_coding
+    f1[0] = 1.0 - p_start_coding
+    for j in range(1, n + 1):
+        k = cells[j - 1]
+        s = s_tab[k]
+        e = e_tab[k]
+        p0 = f0[j - 1] * (1.0 - e) + f1[j - 1] * s
+        p1 = f0[j - 1] * e + f1[j - 1] * (1.0 - s)
+        if j == n:
+            p0 = p0 * c
+            p1 = 0.0
+        else:
+            p0 = p0 * (1.0 - c)
+        z = p0 + p1
+        f0[j] = p0 / z
+        f1[j] = p1 / z
+    expected = 1.0 if n > 0 else 0.0
+    run = 1.0  # P(z_j .. z_L all coding | y)
+    for j in range(n - 1, 0, -1):
+        k = cells[j]
+        s = s_tab[k]
+        e = e_tab[k]
+        pc_c = f0[j] * (1.0 - e)
+        pn_c = f1[j] * s
+        run = run * pc_c / (pc_c + pn_c)
+        expected += run
+        if run < 1e-12:
+            break
+    return expected
+
+
+@njit(cache=True, fastmath=False)
+def last_bouts(
+    cells: np.ndarray,
+    offsets: np.ndarray,
+    p_start: np.ndarray,
+    s_tab: np.ndarray,
+    e_tab: np.ndarray,
+    c: float,
+) -> np.ndarray:
+    """:func:`interval_last_bout` of every interval (``offsets`` delimit their cells)."""
+    n = offsets.shape[0] - 1
+    out = np.zeros(n)
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        if b > a:
+            out[i] = interval_last_bout(cells[a:b], s_tab, e_tab, c, p_start[i])
+    return out
 
 
 @njit(cache=True, fastmath=False)

@@ -55,6 +55,7 @@ from standard_coder.sch.work_inference.ffbs import (
     day_empty_logprob,
     forward_backward,
     interval_ffbs,
+    last_bouts,
 )
 
 __all__ = ["NeuralHMM", "cells_for_minutes", "week_minute"]
@@ -131,6 +132,7 @@ class NeuralHMM(WorkInferenceModel):
         net_state_: the network weights as numpy arrays.
         n_minutes_: minutes in the fitted sequence.
         epochs_run_: epochs actually run.
+        last_bout_minutes_: expected minutes of the coding bout that ends with each commit.
     """
 
     kind: ClassVar[str] = "hmm"
@@ -420,6 +422,10 @@ class NeuralHMM(WorkInferenceModel):
         self.interval_minutes_[prep.order] = prep.interval_minutes
         self.interval_kind_ = np.empty(n, dtype=np.int8)
         self.interval_kind_[prep.order] = prep.kind
+        self.last_bout_minutes_ = np.empty(n)
+        self.last_bout_minutes_[prep.order] = last_bouts(
+            cells, offsets, p_start, self._s_ext, self._e_ext, c
+        )
         self.n_commits_ = n
         self.fit_seconds_ = time.perf_counter() - t_start
         return self
@@ -449,6 +455,30 @@ class NeuralHMM(WorkInferenceModel):
         out = np.empty_like(samples)
         out[self._prep.order] = samples
         return out
+
+    def label_times(
+        self, commit_times: np.ndarray, tz_offsets: np.ndarray, groups: np.ndarray | None, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Other commit times under the fitted chain: expected minutes, ``n`` FFBS samples and
+        expected last-bout minutes per commit (input order), each interval running from the
+        group's previous commit in *these* times. Groups are numbered as in ``fit``; one the
+        fit did not see gets a time axis of its own commits."""
+        self._check_fitted()
+        prep = prepare_times(
+            commit_times, tz_offsets, groups, long_gap_minutes=self.split_inactive_days * 1440
+        )
+        axes = dict(self.time_axes_)
+        for g in np.unique(prep.groups):
+            m = prep.times[prep.groups == g] // 60
+            axes.setdefault(int(g), (float(m[0]), float(max(m[-1] - m[0], 1))))
+        cells, offsets, p_start = self._interval_cells(prep, axes)
+        s, e, c = self._s_ext, self._e_ext, self.c_
+        expected, samples = _run_intervals(cells, offsets, p_start, s, e, c, n, self._sample_seed)
+        last = last_bouts(cells, offsets, p_start, s, e, c)
+        out = [np.empty_like(a) for a in (expected, samples, last)]
+        for o, a in zip(out, (expected, samples, last), strict=True):
+            o[prep.order] = a
+        return out[0], out[1], out[2]
 
     def interval_distribution(self, i: int, n_samples: int | None = None) -> np.ndarray:
         """FFBS samples of coding minutes in the interval ending at commit ``i`` (input order).

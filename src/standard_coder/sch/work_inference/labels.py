@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,11 +26,17 @@ from typing import Any, TypeVar
 import numpy as np
 
 from standard_coder.runner.atomic import atomic_write
-from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, stop_requested
+from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map
 from standard_coder.runner.fingerprint import code_version
-from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel, prepare_times
+from standard_coder.sch.work_inference.base import WorkInferenceModel
 from standard_coder.sch.work_inference.gap import GapModel
-from standard_coder.sch.work_inference.hmm import FitStopped, NeuralHMM
+from standard_coder.sch.work_inference.hmm import NeuralHMM
+from standard_coder.sch.work_inference.timeline import (
+    interval_kinds,
+    local_commits,
+    short_interval_ratio,
+    timeline_labels,
+)
 
 __all__ = [
     "AuthorHistory",
@@ -42,6 +48,7 @@ __all__ = [
     "infer_labels",
     "interval_kinds",
     "make_model",
+    "short_interval_ratio",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,14 +81,19 @@ class AuthorHistory:
     """int64 minutes east of UTC."""
     keys: tuple[tuple[str, str], ...]
     """``(repo, commit_id)`` per commit."""
+    stamped: np.ndarray | None = None
+    """bool per commit: its time is a merge time, not an authoring time (GitHub squash merge,
+    ``mining.store.merge_stamped_commits``); None: none is."""
 
     @classmethod
     def from_tuple(
         cls,
         author_id: str,
         data: tuple[np.ndarray, np.ndarray, Sequence[tuple[str, str]]],
+        stamped: Collection[tuple[str, str]] = (),
     ) -> AuthorHistory:
-        """From ``mining.store.load_commit_times(...)[author_id]`` (any order; sorted here)."""
+        """From ``mining.store.load_commit_times(...)[author_id]`` (any order; sorted here);
+        ``stamped``: keys of merge-stamped commits (any author's)."""
         times = np.asarray(data[0]).astype(np.int64)
         tz = np.asarray(data[1]).astype(np.int64)
         keys = [(str(r), str(c)) for r, c in data[2]]
@@ -89,15 +101,24 @@ class AuthorHistory:
             raise ValueError(f"author {author_id}: times, offsets and keys differ in length")
         order = sorted(range(len(keys)), key=lambda i: (int(times[i]), keys[i]))
         idx = np.asarray(order, dtype=np.int64)
-        return cls(author_id, times[idx], tz[idx], tuple(keys[i] for i in order))
+        sorted_keys = tuple(keys[i] for i in order)
+        flags = np.array([k in stamped for k in sorted_keys], dtype=bool)
+        return cls(author_id, times[idx], tz[idx], sorted_keys, flags if flags.any() else None)
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def stamped_mask(self) -> np.ndarray:
+        if self.stamped is None:
+            return np.zeros(len(self), dtype=bool)
+        return np.asarray(self.stamped, dtype=bool)
 
     def digest(self) -> str:
         h = hashlib.sha256(self.author_id.encode())
         h.update(self.times.astype("<i8").tobytes())
         h.update(self.tz_offsets.astype("<i8").tobytes())
+        if self.stamped is not None:
+            h.update(b"stamped" + np.packbits(self.stamped_mask()).tobytes())
         for repo, cid in self.keys:
             h.update(f"\0{repo}\0{cid}".encode())
         return h.hexdigest()
@@ -146,6 +167,10 @@ class WorkInferenceOptions:
     """... must get a median share of coding (expected / interval) of at least this; a fit below
     it (commits read as coding bursts of a minute or two however long the interval: seen on
     real authors with one commit per session) labels its commits with the gap heuristic."""
+    stamped_out_of_timeline: bool = True
+    """Fit each item on its authored commits only: a merge-stamped commit's time is when a
+    maintainer merged, so it neither marks coding nor ends an interval of the others; it is
+    labelled by the fitted model over its interval in the full timeline."""
 
     def digest(self, kind: str) -> str:
         relevant: dict[str, Any] = {
@@ -153,6 +178,7 @@ class WorkInferenceOptions:
             "label_samples_per_commit": self.label_samples_per_commit,
             "min_commits_per_author": self.min_commits_per_author,
             "short_check": [self.short_interval_minutes, self.min_short_ratio],
+            "stamped_out_of_timeline": self.stamped_out_of_timeline,
             "n_threads": self.n_threads,
             "format": FORMAT_VERSION,
             "code": code_digest(),
@@ -210,6 +236,10 @@ class LabelSet:
             commit times alone, the same for every model: :func:`interval_kinds`).
         pooled: bool, the row's author was fitted by the pooled model.
         fitted_items: item ids fitted by this call (the rest were reused from disk).
+        last_session_minutes: float64 expected coding minutes of the session that ends with
+            the commit (the HMM's last coding bout; the gap heuristic credits only that session,
+            so there it equals ``expected_minutes``). ``last_session_minutes / expected_minutes``
+            is the share of the label that belongs to the session the commit closes.
     """
 
     kind: str
@@ -221,6 +251,7 @@ class LabelSet:
     interval_kind: np.ndarray
     pooled: np.ndarray
     fitted_items: tuple[str, ...] = ()
+    last_session_minutes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -243,70 +274,37 @@ class _WorkItem:
     path: str
 
 
-def interval_kinds(
-    times: np.ndarray, tz: np.ndarray, groups: np.ndarray | None, options: WorkInferenceOptions
-) -> np.ndarray:
-    """Each commit's label kind (input order), the same for every work-inference model: NORMAL,
-    FIRST (the author's first commit) or LONG_GAP (previous commit more than
-    ``hmm.split_inactive_days`` before). Only the commit's own past decides it."""
-    prep = prepare_times(
-        times, tz, groups, long_gap_minutes=options.hmm.split_inactive_days * 1440.0
-    )
-    out = np.empty(prep.kind.shape[0], dtype=np.int8)
-    out[prep.order] = prep.kind
-    return out
-
-
-MIN_SHORT_INTERVALS = 5
-"""Fewer normal short intervals than this: the short-interval check cannot judge a fit."""
-
-
-def short_interval_ratio(
-    expected: np.ndarray, interval: np.ndarray, kinds: np.ndarray, max_minutes: float
-) -> float | None:
-    """Median ``expected / interval`` over normal intervals in [5, ``max_minutes``) minutes.
-
-    The paper (footnote 4, Fig. 3b) finds a near 1:1 mapping of short intervals to coding time
-    for every developer, and so does a person reading two commits a quarter of an hour apart;
-    on the paper's simulated schedule the fitted HMM gives 0.85-0.92 (truth 0.99). ``None``
-    when fewer than ``MIN_SHORT_INTERVALS`` such intervals exist.
-    """
-    ok = (kinds == NORMAL) & (interval >= 5) & (interval < max_minutes)
-    if int(ok.sum()) < MIN_SHORT_INTERVALS:
-        return None
-    return float(np.median(expected[ok] / interval[ok]))
-
-
 def _fit_item(item: _WorkItem) -> dict[str, Any]:
     """Fit one item and write its npz + json (runs in a worker; top-level, picklable)."""
     hs = item.histories
     times = np.concatenate([h.times for h in hs])
     tz = np.concatenate([h.tz_offsets for h in hs])
     groups = np.concatenate([np.full(len(h), g, dtype=np.int64) for g, h in enumerate(hs)])
+    local = local_commits(groups, np.concatenate([h.stamped_mask() for h in hs]), item.options)
     span_days = max(float((h.times[-1] - h.times[0]) / 86400) for h in hs)
-    model = make_model(item.kind, item.options, random_state=item.seed, span_days=span_days)
-    if isinstance(model, NeuralHMM):
-        try:  # a Ctrl-C ends the fit within an epoch, not after it
-            model.fit(times, tz, groups, should_stop=stop_requested)
-        except FitStopped:
-            raise ItemStopped(item.item_id) from None
-    else:
-        model.fit(times, tz, groups)
-    kinds = interval_kinds(times, tz, groups, item.options)
-    samples = model.sample_intervals(item.options.label_samples_per_commit)
-    expected = model.expected_minutes_
+
+    def make(kind: str) -> Callable[[], WorkInferenceModel]:
+        return lambda: make_model(kind, item.options, random_state=item.seed, span_days=span_days)
+
+    try:
+        model, rows = timeline_labels(make(item.kind), times, tz, groups, local, item.options)
+    except ItemStopped:
+        raise ItemStopped(item.item_id) from None
+    kinds = rows["kind"]
     label_source = item.kind
     ratio = None
     if isinstance(model, NeuralHMM):
+        own = local & np.isfinite(rows["interval"])
         ratio = short_interval_ratio(
-            expected, model.interval_minutes_, kinds, item.options.short_interval_minutes
+            rows["expected"][own],
+            rows["interval"][own],
+            kinds[own],
+            item.options.short_interval_minutes,
         )
         if ratio is not None and ratio < item.options.min_short_ratio:
-            gap = make_model("gap", item.options, random_state=item.seed, span_days=span_days)
-            gap.fit(times, tz, groups)
-            samples = gap.sample_intervals(item.options.label_samples_per_commit)
-            expected = gap.expected_minutes_
+            _, rows = timeline_labels(make("gap"), times, tz, groups, local, item.options)
             label_source = "gap"
+    samples, expected = rows["samples"], rows["expected"]
     arrays: dict[str, np.ndarray] = {
         "key": np.array(item.key),
         "item_id": np.array(item.item_id),
@@ -315,8 +313,10 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
         "commit_ids": np.array([k[1] for h in hs for k in h.keys], dtype=str),
         "samples_hours": (samples / 60.0).astype(np.float32),
         "expected_minutes": expected,
-        "interval_minutes": model.interval_minutes_,
+        "interval_minutes": rows["interval"],
         "interval_kind": kinds,
+        "last_session_minutes": rows["last"],
+        "stamped": ~local,
     }
     summary: dict[str, Any] = {
         "item_id": item.item_id,
@@ -327,6 +327,7 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
         "params": {k: v for k, v in model.get_params().items()},
         "label_source": label_source,
         "short_interval_ratio": ratio,
+        "n_out_of_timeline": int((~local).sum()),
     }
     if isinstance(model, NeuralHMM):
         arrays["model_s_table"] = model.s_table_
@@ -510,6 +511,7 @@ def _assemble(
         "expected_minutes",
         "interval_minutes",
         "interval_kind",
+        "last_session_minutes",
     )
     if not items:
         return LabelSet(
@@ -544,4 +546,5 @@ def _assemble(
         interval_kind=cat["interval_kind"][order],
         pooled=pooled[order],
         fitted_items=fitted,
+        last_session_minutes=cat["last_session_minutes"][order],
     )
