@@ -13,12 +13,13 @@ relation is not circular.
 
 Variants (the same seed and options otherwise):
 
-- ``gap``: the git-hours heuristic;
-- ``hmm_full``: the HMM fitted on every commit (merge-stamped ones in the timeline);
-- ``hmm``: the shipped default (merge-stamped commits out of the timeline);
+- ``gap``, ``hmm``: the git-hours heuristic and the HMM as shipped (every commit in the
+  author's timeline);
+- ``gap_local``, ``hmm_local``: the same with merge-stamped commits out of the timeline
+  (``WorkInferenceOptions.stamped_out_of_timeline``; measured worse, not the default);
 - ``*_last_session``: the same fits, labelled with the coding of the session the commit ends
   (the HMM's last coding bout) instead of all coding since the previous commit;
-- ``weight>=0.5`` / ``weight<0.5``: the ``hmm`` labels split by the share of the label that
+- ``weight>=0.5`` / ``weight<0.5``: the labels split by the share of the label that
   lies in that last session (the dataset's ``label_weight``).
 
 Squashed groups (same-author commits under 2 minutes apart) count as one change with their
@@ -132,7 +133,14 @@ def score(la: np.ndarray, y: np.ndarray, iv: np.ndarray, m: np.ndarray) -> dict[
     return out
 
 
-def run_repo(db: Path, work: Path, seed: int, workers: int) -> dict[str, Any]:
+VARIANTS = ("gap", "hmm", "gap_local", "hmm_local")
+
+
+def run_repo(
+    db: Path, work: Path, seed: int, workers: int, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, Any]:
+    from dataclasses import replace
+
     from standard_coder.sch.mining.store import load_commit_times, merge_stamped_commits
     from standard_coder.sch.work_inference.labels import (
         AuthorHistory,
@@ -163,15 +171,18 @@ def run_repo(db: Path, work: Path, seed: int, workers: int) -> dict[str, Any]:
         "n_commits": len(times),
         "n_stamped": len(stamped),
     }
-    variants = (
-        ("gap", "gap", with_flags),
-        ("hmm_full", "hmm", no_flags),
-        ("hmm", "hmm", with_flags),
-    )
-    for name, kind, hist in variants:
+    local = replace(opts, stamped_out_of_timeline=True)
+    all_variants = {
+        "gap": ("gap", no_flags, opts),
+        "hmm": ("hmm", no_flags, opts),
+        "gap_local": ("gap", with_flags, local),
+        "hmm_local": ("hmm", with_flags, local),
+    }
+    for name in variants:
+        kind, hist, o = all_variants[name]
         t0 = time.perf_counter()
         labels = infer_labels(
-            hist, opts, kind=kind, out_dir=work / name, seed=seed, map_fn=_pool_map(workers)
+            hist, o, kind=kind, out_dir=work / name, seed=seed, map_fn=_pool_map(workers)
         )
         ch = changes(labels, hist, stamped)
         la = np.array([lines[k] for k in zip(ch["repo"], ch["commit_id"], strict=True)], float)
@@ -207,7 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, default=None, help="keep (and reuse) fitted items")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset")
     args = ap.parse_args(argv)
+    variants = tuple(v for v in args.variants.split(",") if v)
+    if not variants or set(variants) - set(VARIANTS):
+        print(f"error: --variants: choose from {', '.join(VARIANTS)}", file=sys.stderr)
+        return 2
     for db in args.dbs:
         if not db.is_file():
             print(f"error: {db}: not a file", file=sys.stderr)
@@ -216,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tmp.name) if tmp is not None else args.work_dir
     try:
         rows = [
-            run_repo(db, root / f"{i:02d}", args.seed, args.workers)
+            run_repo(db, root / f"{i:02d}", args.seed, args.workers, variants)
             for i, db in enumerate(args.dbs)
         ]
     finally:
@@ -224,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp.cleanup()
     print("repo | variant | train rho (n) | <1 h | 1-8 h | >= 8 h | last session | test rho")
     for row in rows:
-        for v in ("gap", "hmm_full", "hmm"):
+        for v in variants:
             r = row[v]
             bands = " | ".join(
                 str(r["train"][f"{int(lo)}_{'inf' if hi == float('inf') else int(hi)}min"]["rho"])

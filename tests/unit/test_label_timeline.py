@@ -3,6 +3,7 @@ commit closes, and the per-change label weight written into the dataset."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -17,6 +18,7 @@ T0 = 1_700_000_000
 OPTS = WorkInferenceOptions(
     label_samples_per_commit=8, min_commits_per_author=10, hmm=HMMOptions(epochs=6)
 )
+LOCAL = dataclasses.replace(OPTS, stamped_out_of_timeline=True)
 
 
 def _history(stamped: set[tuple[str, str]]) -> dict[str, AuthorHistory]:
@@ -38,11 +40,11 @@ def test_stamped_commits_are_out_of_the_timeline_and_still_labelled(tmp_path: Pa
     assert h.stamped_mask().sum() == len(STAMPED) and full.stamped is None
     assert h.digest() != full.digest()  # a flag change refits the author
     local = ~h.stamped_mask()
-    only_local = {"a@x": AuthorHistory("a@x", h.times[local], h.tz_offsets[local],
-                                       tuple(k for k, s in zip(h.keys, local, strict=True) if s))}  # fmt: skip
+    kept = tuple(k for k, s in zip(h.keys, local, strict=True) if s)
+    only_local = {"a@x": AuthorHistory("a@x", h.times[local], h.tz_offsets[local], kept)}
     for kind in ("gap", "hmm"):
-        ls = infer_labels(with_flags, OPTS, kind=kind, out_dir=tmp_path / "f", seed=1)
-        ref = infer_labels(only_local, OPTS, kind=kind, out_dir=tmp_path / "l", seed=1)
+        ls = infer_labels(with_flags, LOCAL, kind=kind, out_dir=tmp_path / "f", seed=1)
+        ref = infer_labels(only_local, LOCAL, kind=kind, out_dir=tmp_path / "l", seed=1)
         rows = [ls.keys.index(k) for k in ref.keys]
         # the authored commits are labelled exactly as if the stamped ones did not exist
         np.testing.assert_allclose(ls.expected_minutes[rows], ref.expected_minutes)
@@ -50,20 +52,21 @@ def test_stamped_commits_are_out_of_the_timeline_and_still_labelled(tmp_path: Pa
         np.testing.assert_allclose(ls.interval_minutes[rows], ref.interval_minutes)
         # a stamped commit's interval runs from the previous commit of any kind
         srow = [ls.keys.index(k) for k in sorted(STAMPED)]
-        expect = [(h.times[h.keys.index(k)] - h.times[h.keys.index(k) - 1]) / 60 for k in sorted(STAMPED)]  # fmt: skip
+        at = [h.keys.index(k) for k in sorted(STAMPED)]
+        expect = [(h.times[i] - h.times[i - 1]) / 60 for i in at]
         np.testing.assert_allclose(ls.interval_minutes[srow], expect)
         assert np.isfinite(ls.expected_minutes[srow]).all() and (ls.samples_hours >= 0).all()
         assert ls.last_session_minutes is not None
         assert (ls.last_session_minutes <= ls.expected_minutes + 1e-6).all()
         if kind == "gap":  # git-hours credits the closing session only
             np.testing.assert_allclose(ls.last_session_minutes, ls.expected_minutes)
-    # switched off: the timeline keeps every commit, as before
-    import dataclasses
-
-    off = dataclasses.replace(OPTS, stamped_out_of_timeline=False)
-    a = infer_labels(with_flags, off, kind="gap", out_dir=tmp_path / "o", seed=1)
-    b = infer_labels({"a@x": full}, off, kind="gap", out_dir=tmp_path / "p", seed=1)
-    np.testing.assert_allclose(a.expected_minutes, b.expected_minutes)
+    # the default: the timeline keeps every commit, as before (flags or not)
+    assert not OPTS.stamped_out_of_timeline
+    for kind in ("gap", "hmm"):
+        a = infer_labels(with_flags, OPTS, kind=kind, out_dir=tmp_path / "o", seed=1)
+        b = infer_labels({"a@x": full}, OPTS, kind=kind, out_dir=tmp_path / "p", seed=1)
+        np.testing.assert_allclose(a.expected_minutes, b.expected_minutes)
+        np.testing.assert_allclose(a.samples_hours, b.samples_hours)
 
 
 def _paths(cells: np.ndarray, s: np.ndarray, e: np.ndarray, c: float, p0: float):  # type: ignore[no-untyped-def]
@@ -119,7 +122,7 @@ def test_label_weights_travel_in_the_dataset(tmp_path: Path) -> None:
     assert ("r", "b") not in w and w[("r", "c")][0] == 1.0  # no coding: weight 1
     n = 3
     ds = Dataset(X=np.zeros((n, 2)), X_loc=np.zeros((n, 2)), Y=np.ones((n, 4)),
-                 surface=np.zeros((n, 5)), repo=np.array(["r"] * n), commit_id=np.array(["a", "b", "c"]),
+                 surface=np.zeros((n, 5)), repo=np.full(n, "r"), commit_id=np.array(list("abc")),
                  n_squashed=np.ones(n, np.int32), time=np.arange(n), split=np.zeros(n, np.int8),
                  feature_names=["f0", "f1"], meta={"kind": "loc", "checksum": "x"},
                  label_weight=np.array([0.25, 1.0, 0.5], np.float32),

@@ -199,7 +199,7 @@ def load_histories(db: Path) -> dict[str, AuthorHistory]:
     from standard_coder.sch.mining.store import load_commit_times, merge_stamped_commits
     from standard_coder.sch.work_inference.labels import AuthorHistory
 
-    stamped = merge_stamped_commits(db)  # out of the work-inference timeline, labelled kind 3
+    stamped = merge_stamped_commits(db)  # flagged (WorkInferenceOptions.stamped_out_of_timeline)
     return {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in load_commit_times(db).items()}
 
 

@@ -167,10 +167,11 @@ class WorkInferenceOptions:
     """... must get a median share of coding (expected / interval) of at least this; a fit below
     it (commits read as coding bursts of a minute or two however long the interval: seen on
     real authors with one commit per session) labels its commits with the gap heuristic."""
-    stamped_out_of_timeline: bool = True
-    """Fit each item on its authored commits only: a merge-stamped commit's time is when a
-    maintainer merged, so it neither marks coding nor ends an interval of the others; it is
-    labelled by the fitted model over its interval in the full timeline."""
+    stamped_out_of_timeline: bool = False
+    """Fit each item on its authored commits only (merge-stamped commits, whose time is when
+    someone pressed "merge", are then labelled by the fitted model over their interval in the
+    full timeline). Off by default: measured to make labels relate less to the change's size
+    (docs/work-inference.md, "Merge-stamped commits")."""
 
     def digest(self, kind: str) -> str:
         relevant: dict[str, Any] = {
