@@ -107,7 +107,7 @@ def test_last_bout_is_the_exact_expected_closing_run(p0: float) -> None:
 def test_label_weights_travel_in_the_dataset(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from standard_coder.pipelines.sch_train import label_weights
+    from standard_coder.pipelines.sch_train import session_weights
     from standard_coder.sch.dataset import Dataset, DatasetSchemaError
 
     keys = [("r", "a"), ("r", "b"), ("r", "c")]
@@ -117,7 +117,7 @@ def test_label_weights_travel_in_the_dataset(tmp_path: Path) -> None:
         last_session_minutes=np.array([10.0, 1.0, 0.0]),
         interval_minutes=np.array([600.0, 1.0, np.nan]),
     )
-    w = label_weights(labels, [[("r", "a"), ("r", "b")]])
+    w = session_weights(labels, [[("r", "a"), ("r", "b")]])
     assert w[("r", "a")] == (pytest.approx(11 / 41), 600.0)  # the squashed group, summed
     assert ("r", "b") not in w and w[("r", "c")][0] == 1.0  # no coding: weight 1
     n = 3

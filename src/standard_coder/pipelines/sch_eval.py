@@ -85,8 +85,8 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     from standard_coder.pipelines.sch_train import (
         label_commits,
         label_info,
-        label_weights,
         load_histories,
+        session_weights,
     )
     from standard_coder.sch.dataset import TEST, build_dataset
     from standard_coder.sch.mining.mine import MiningError
@@ -127,7 +127,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         seed=cfg.runner.seed,
         label_kinds=kinds,
         pooled=pooled,
-        label_weights=label_weights(labels),
+        session_weights=session_weights(labels),
     )
     rows = [records[(str(a), str(b))] for a, b in zip(ds.repo, ds.commit_id, strict=True)]
     meta = {**ds.meta, "checksum": rep.checksum_, "vocabulary_checksum": rep.vocabulary_checksum_}

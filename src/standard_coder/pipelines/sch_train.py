@@ -135,7 +135,7 @@ def label_info(
     return kinds, pooled
 
 
-def label_weights(
+def session_weights(
     labels: Any, groups: Sequence[Sequence[Key]] = ()
 ) -> dict[Key, tuple[float, float]]:
     """Per change (keyed by its first commit, as the dataset keys its kind): the share of its
@@ -334,7 +334,7 @@ def run(ctx: StageContext) -> None:
                 ledger=feature_ledger,
                 label_kinds=kinds,
                 pooled=pooled,
-                label_weights=label_weights(labels, groups),
+                session_weights=session_weights(labels, groups),
             )
         except DatasetStopped:
             return  # nothing written; the engine reports the interrupt

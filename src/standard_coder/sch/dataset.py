@@ -393,7 +393,7 @@ def build_dataset(
     ledger: Ledger | None = None,
     label_kinds: Mapping[Key, int] | None = None,
     pooled: Mapping[Key, bool] | None = None,
-    label_weights: Mapping[Key, tuple[float, float]] | None = None,
+    session_weights: Mapping[Key, tuple[float, float]] | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -413,7 +413,7 @@ def build_dataset(
             was pooled (``LabelSet.interval_kind`` / ``.pooled``); a change takes the kind of
             its first commit (a squashed group's label spans from before its first member).
             Missing keys count as normal and not pooled.
-        label_weights: per commit key, ``(label_weight, interval minutes)`` of the change that
+        session_weights: per commit key, ``(label_weight, interval minutes)`` of the change that
             key starts (see :class:`Dataset`); missing: ``(1, NaN)``.
 
     Raises:
@@ -458,7 +458,7 @@ def build_dataset(
     loc = ChangeRepresentation(kind="loc").fit(fit_rows)
     surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))
     missing = float(np.mean([r.ast[-1] > 0 for r in raw_list])) if with_ast else None
-    kinds, pools, weights = label_kinds or {}, pooled or {}, label_weights or {}
+    kinds, pools, weights = label_kinds or {}, pooled or {}, session_weights or {}
     ds = Dataset(
         X=rep.transform(raw_list), X_loc=loc.transform(raw_list),
         Y=np.stack([r[3] for r in rows]).astype(np.float32), surface=surface, repo=repo,

@@ -4,7 +4,7 @@ the short-interval check of an HMM fit. Commit times only: never the diffs."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -12,8 +12,8 @@ from standard_coder.runner.executor import ItemStopped, stop_requested
 from standard_coder.sch.work_inference.base import NORMAL, WorkInferenceModel, prepare_times
 from standard_coder.sch.work_inference.hmm import FitStopped, NeuralHMM
 
-if TYPE_CHECKING:
-    from standard_coder.sch.work_inference.labels import WorkInferenceOptions
+Options = Any
+"""A ``labels.WorkInferenceOptions`` (not imported: labels imports this module)."""
 
 __all__ = [
     "MIN_SHORT_INTERVALS",
@@ -26,7 +26,7 @@ __all__ = [
 
 
 def interval_kinds(
-    times: np.ndarray, tz: np.ndarray, groups: np.ndarray | None, options: WorkInferenceOptions
+    times: np.ndarray, tz: np.ndarray, groups: np.ndarray | None, options: Options
 ) -> np.ndarray:
     """Each commit's label kind (input order), the same for every work-inference model: NORMAL,
     FIRST (the author's first commit) or LONG_GAP (previous commit more than
@@ -77,7 +77,7 @@ def timeline_labels(
     tz: np.ndarray,
     groups: np.ndarray,
     local: np.ndarray,
-    options: WorkInferenceOptions,
+    options: Options,
 ) -> tuple[WorkInferenceModel, dict[str, np.ndarray]]:
     """Fit on the ``local`` commits; label them from that timeline and the others (merge-
     stamped) over their interval in the full timeline under the same model (input order)."""
@@ -114,9 +114,7 @@ def timeline_labels(
     return model, rows
 
 
-def local_commits(
-    groups: np.ndarray, stamped: np.ndarray, options: WorkInferenceOptions
-) -> np.ndarray:
+def local_commits(groups: np.ndarray, stamped: np.ndarray, options: Options) -> np.ndarray:
     """The commits an item's model is fitted on: all but the merge-stamped ones (when
     ``stamped_out_of_timeline``), or all when that leaves no group with an interval."""
     local = ~stamped if options.stamped_out_of_timeline else np.ones_like(stamped)
