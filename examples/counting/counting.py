@@ -5,8 +5,9 @@ Read it as the template for a resumable stage:
 
 * ``count``: list the items, skip those the ledger has under the same key, ``ctx.map`` the
   rest, record each result in the parent, and write the outputs only once every item is done.
-* ``train``: one loop in nanoGPT's shape; the whole training state is one dict, saved every
-  ``checkpoint_every`` steps and when ``ctx.should_stop()`` turns true, restored exactly.
+* ``train``: one loop in nanoGPT's shape (``counting_train.py``); the whole training state is
+  one dict, saved every ``checkpoint_every`` steps and when ``ctx.should_stop()`` turns true,
+  restored exactly; with ``[training] distributed = "ddp"`` under ``torchrun``, DDP.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from standard_coder.runner.context import StageContext
 from standard_coder.runner.errors import PipelineDefinitionError
-from standard_coder.runner.stage import Pipeline, Stage
+from standard_coder.runner.stage import DistributedTraining, Pipeline, Stage
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # pool workers import counting_work by name
@@ -32,8 +33,8 @@ if str(HERE) not in sys.path:  # pool workers import counting_work by name
 
 import counting_work  # noqa: E402
 
-CODE_FILES = (HERE / "counting.py", HERE / "counting_work.py")
-TOP_KEYS = {"pipeline", "outputs", "runner", "params"}
+CODE_FILES = (HERE / "counting.py", HERE / "counting_work.py", HERE / "counting_train.py")
+TOP_KEYS = {"pipeline", "outputs", "runner", "params", "training"}
 PARAM_KEYS = {
     "count": {"items", "work", "commit_every"},
     "train": {"steps", "checkpoint_every", "batch_size", "hidden", "dropout", "lr"},
@@ -79,102 +80,49 @@ def count_items(ctx: StageContext) -> None:
 
 # --------------------------------------------------------------------------- stage 2: train
 def train_model(ctx: StageContext) -> None:
-    """Train a small MLP (dropout, shuffled batches) with exact, resumable checkpoints."""
+    """Train a small MLP (dropout, shuffled batches) with exact, resumable checkpoints; under
+    ``[training] distributed = "ddp"`` and ``torchrun``, with DDP over every rank
+    (``counting_train``)."""
+    import counting_train  # torch: imported when the stage runs, not when the pipeline loads
     import torch
-    from torch import nn
 
-    from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
-    from standard_coder.runner.seeding import seed_everything, torch_generator
+    from standard_coder.runner import ddp
 
-    p = ctx.params
-    steps, bs = int(p["steps"]), int(p["batch_size"])
+    p = {k: v for k, v in ctx.params.items() if k != "distributed"}
+    steps = int(p["steps"])
     torch.set_num_threads(1)  # bitwise-reproducible float sums on CPU
     text = (ctx.base_dir / "out" / "counts.jsonl").read_text()
     rows = [json.loads(line) for line in text.splitlines() if line]
     bits = [[(int(r["digest"], 16) >> k) & 1 for k in range(16)] for r in rows]
     x = torch.tensor(bits, dtype=torch.float32)
     y = torch.tensor([[r["value"] / 1000.0] for r in rows], dtype=torch.float32)
-    n = len(rows)
-
-    seed_everything(ctx.seed)
-    device = torch.device(ctx.device)
-    hidden = int(p["hidden"])
-    model = nn.Sequential(
-        nn.Linear(16, hidden),
-        nn.ReLU(),
-        nn.Dropout(float(p["dropout"])),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, 1),
-    ).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=float(p["lr"]))
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, steps // 3), gamma=0.5)
-    gen = torch_generator(ctx.seed)  # the sampler's generator: part of the checkpoint
+    if ddp.active() and ddp.rank() == 0:  # the other ranks train the same model with us
+        ddp.submit("counting_train:follow", {"params": p, "seed": ctx.seed, "x": x, "y": y})
     ckpt = ctx.checkpointer("train", every_n_steps=int(p["checkpoint_every"]))
-
-    step, epoch, pos = 0, 0, 0
-    perm = torch.randperm(n, generator=gen)
-    state = ckpt.load_latest()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        step, epoch, pos, perm = state["step"], state["epoch"], state["pos"], state["perm"]
-        restore_rng_state(state["rng"], generators={"sampler": gen})
-        ctx.log.info("resuming training at step %d/%d", step, steps)
-
-    def checkpoint() -> dict[str, Any]:
-        return {
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "step": step,
-            "epoch": epoch,
-            "pos": pos,
-            "perm": perm,
-            "rng": capture_rng_state(generators={"sampler": gen}),
-            "config": dict(p),
-        }
-
-    bar = ctx.progress(steps, "train")
     loop_started = time.perf_counter()
-    bar.update(completed=step)
-    model.train()
-    loss = torch.tensor(float("nan"))
-    while step < steps:
-        if ctx.should_stop():
-            ckpt.save(checkpoint(), step)
-            _finish_writes(ckpt)
-            ctx.set_summary(done=step, total=steps)
-            return
-        if pos >= n:
-            epoch, pos = epoch + 1, 0
-            perm = torch.randperm(n, generator=gen)
-        idx = perm[pos : pos + bs]
-        pos += bs
-        counting_work.delay(counting_work.STEP_DELAY_ENV)
-        loss = nn.functional.mse_loss(model(x[idx].to(device)), y[idx].to(device))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        counting_work.trace(f"step {step}")
-        bar.advance()
-        if ckpt.due(step):
-            ckpt.save(checkpoint(), step)
+    try:
+        model, end = counting_train.fit(
+            x, y, p, ctx.seed, ctx.device, ckpt=ckpt, should_stop=ctx.should_stop,
+            progress=ctx.progress(steps, "train"), log=ctx.log,
+        )  # fmt: skip
+    finally:
+        _finish_writes(ckpt)
     loop_s = time.perf_counter() - loop_started
-    _finish_writes(ckpt)
+    if end["stopped"]:
+        ctx.set_summary(done=end["step"], total=steps)
+        return
 
+    device = torch.device(ctx.device)
     buf = io.BytesIO()  # in memory: torch.save names the archive after a file's name
     torch.save({k: v.cpu() for k, v in model.state_dict().items()}, buf)
     atomic_write_bytes(ctx.base_dir / "out" / "model.pt", buf.getvalue())
     model.eval()
     with torch.no_grad():
-        mse = nn.functional.mse_loss(model(x.to(device)), y.to(device)).item()
+        err = model(x.to(device)) - y.to(device)
+        mse = float((err * err).mean())
     atomic_write_json(
         ctx.base_dir / "out" / "train_metrics.json",
-        {"steps": steps, "epochs_started": epoch + 1, "train_mse": mse},
+        {"steps": steps, "epochs_started": end["epoch"] + 1, "train_mse": mse},
     )
     # time spent checkpointing vs. the training loop (the benchmark reports the overhead)
     saves, save_s = getattr(ckpt, "saves", 0), getattr(ckpt, "save_seconds", 0.0)
@@ -199,7 +147,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     config_path = Path(config_path).resolve()
     with config_path.open("rb") as fh:
         data = tomllib.load(fh)
-    check_overrides(data, overrides, config_path)
+    # the runner knows its own sections' keys; [training] distributed is this pipeline's own
+    runner_sets = [o for o in overrides if o.split("=", 1)[0].strip() != "training.distributed"]
+    check_overrides(data, runner_sets, config_path)
     data = apply_overrides(copy.deepcopy(data), list(overrides))
     for key in data:
         if key not in TOP_KEYS:
@@ -212,6 +162,17 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 f"{config_path}: params.{section}: expected keys {sorted(allowed)}, "
                 f"got {sorted(given)}"
             )
+    training = data.get("training", {})
+    if not isinstance(training, dict) or set(training) - {"distributed"}:
+        raise PipelineDefinitionError(f"{config_path}: training: expected only key distributed")
+    distributed = training.get("distributed", "none")
+    if distributed not in ("none", "ddp"):
+        raise PipelineDefinitionError(
+            f'{config_path}: training.distributed: expected "none" or "ddp" (got {distributed!r})'
+        )
+    train_params = dict(params["train"])
+    if distributed == "ddp":  # "none" stays out, so single-process runs keep their fingerprint
+        train_params["distributed"] = "ddp"
     runner = data.get("runner", {})
     base = (config_path.parent / data.get("outputs", {}).get("base_dir", "sc-output")).resolve()
     out = base / "out"
@@ -227,7 +188,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         name="train",
         run=train_model,
         deps=("count",),
-        params=params["train"],
+        params=train_params,
         outputs=(out / "model.pt", out / "train_metrics.json"),
         code_files=CODE_FILES,
         device_sensitive=True,
@@ -241,4 +202,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         device=str(runner.get("device", "cpu")),
         workers=int(runner.get("workers", 1)),
         config=data,
+        distributed=(
+            DistributedTraining('[training] distributed = "ddp"') if distributed == "ddp" else None
+        ),
     )

@@ -18,7 +18,7 @@ from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.report import ReportSection
-from standard_coder.runner.stage import Pipeline, Stage
+from standard_coder.runner.stage import DistributedTraining, Pipeline, Stage
 
 
 def _sprint_needs_model(path: Path | None) -> bool:
@@ -171,6 +171,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         workers=cfg.runner.resolved_workers(),
         report_sections=report_sections(),
         on_finish=_finish,
+        distributed=(
+            DistributedTraining('[training] distributed = "ddp"')
+            if cfg.training.distributed == "ddp"
+            else None
+        ),
     )
 
 

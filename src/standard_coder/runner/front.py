@@ -187,62 +187,47 @@ def _pipeline(
 ) -> int:
     if log_format not in ("text", "json"):
         raise UsageError(f"--log-format {log_format!r}: expected text or json")
+    setup_logging(log_level)
+    pipe, root = load_pipeline(config, overrides, builtins, executor=executor)
     from standard_coder.runner import ddp
 
-    want = _wants_ddp(Path(config).expanduser(), overrides)
-    if want and ddp.env_world() is None:
+    # Whether the pipeline trains with DDP is the pipeline's own setting (Pipeline.distributed,
+    # from its config); every rank loads the pipeline (read-only) to learn it.
+    if pipe.distributed is not None and ddp.env_world() is None:
         raise UsageError(
-            '[training] distributed = "ddp" needs torchrun: launch with '
+            f"{pipe.distributed.setting} needs torchrun: launch with "
             '`torchrun --nproc_per_node N -m standard_coder pipeline ...` (or set it to "none")'
         )
     if ddp.env_world() is not None and not dry_run:
-        if not want:
-            raise UsageError('launched by torchrun but [training] distributed is not "ddp"')
+        if pipe.distributed is None:
+            raise UsageError(
+                f"launched by torchrun but pipeline {pipe.name!r} does not train with DDP "
+                '(its config does not set distributed = "ddp"): run it without torchrun'
+            )
         ddp.init()
         if ddp.rank() != 0:  # followers run rank 0's training jobs; never the runner
             return ddp.follow()
         try:
-            return _pipeline_rank0(config=config, builtins=builtins, stages=stages,
-                                   from_stage=from_stage, to_stage=to_stage, force=force,
-                                   dry_run=dry_run, overrides=overrides, log_level=log_level,
-                                   log_format=log_format, executor=executor)  # fmt: skip
+            return _run_loaded(pipe, root, stages=stages, from_stage=from_stage,
+                               to_stage=to_stage, force=force, dry_run=dry_run,
+                               log_format=log_format)  # fmt: skip
         finally:
             ddp.finish()
-    return _pipeline_rank0(config=config, builtins=builtins, stages=stages,
-                           from_stage=from_stage, to_stage=to_stage, force=force,
-                           dry_run=dry_run, overrides=overrides, log_level=log_level,
-                           log_format=log_format, executor=executor)  # fmt: skip
+    return _run_loaded(pipe, root, stages=stages, from_stage=from_stage, to_stage=to_stage,
+                       force=force, dry_run=dry_run, log_format=log_format)  # fmt: skip
 
 
-def _wants_ddp(config: Path, overrides: Sequence[str]) -> bool:
-    """``[training] distributed = "ddp"`` in the config file (after ``--set``)."""
-    from standard_coder.runner.overrides import OverrideError, apply_overrides
-
-    if not config.is_file():
-        return False  # load_pipeline reports the missing file
-    data = read_toml(config, UsageError)
-    with contextlib.suppress(OverrideError):
-        data = apply_overrides(data, list(overrides))
-    training = data.get("training")
-    return isinstance(training, dict) and training.get("distributed") == "ddp"
-
-
-def _pipeline_rank0(
+def _run_loaded(
+    pipe: Pipeline,
+    root: Path,
     *,
-    config: Path,
-    builtins: Mapping[str, str],
     stages: str | None,
     from_stage: str | None,
     to_stage: str | None,
     force: bool,
     dry_run: bool,
-    overrides: Sequence[str],
-    log_level: str,
     log_format: str,
-    executor: str | None,
 ) -> int:
-    setup_logging(log_level)
-    pipe, root = load_pipeline(config, overrides, builtins, executor=executor)
     from standard_coder.runner.engine import plan_pipeline, run_pipeline
     from standard_coder.runner.events import ConsoleSink, StreamJsonSink
 

@@ -87,6 +87,19 @@ class RunCacheSettings:
 
 
 @dataclass(frozen=True)
+class DistributedTraining:
+    """The pipeline trains with ``torch.distributed`` DDP and must be launched by ``torchrun``
+    (:mod:`~standard_coder.runner.ddp`): rank 0 runs the pipeline, the other ranks follow.
+
+    Attributes:
+        setting: the config setting that asked for it, as the user wrote it (named in the one
+            line shown when the run is not launched by ``torchrun``).
+    """
+
+    setting: str = 'distributed = "ddp"'
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """Stages in canonical order, plus where they write.
 
@@ -100,6 +113,9 @@ class Pipeline:
         executor: where ``ctx.map`` items run instead of the local pool: ``"dask://HOST:PORT"``
             (a Dask scheduler) or another registered executor spec; None = the local pool.
         run_cache: the content-addressed stage cache (``[cache]``); None = off.
+        distributed: DDP training under ``torchrun`` (set by the pipeline from its own config,
+            e.g. the ``sch`` pipeline's ``[training] distributed = "ddp"``); None = one process,
+            and a launch by ``torchrun`` is refused.
         stop_grace_s: seconds between SIGTERM to a command stage's group and SIGKILL.
         config: the resolved config (recorded in the run folder; hashed in env stamps).
         report_sections: the pipeline's own sections of the run report, after the runner's
@@ -119,6 +135,7 @@ class Pipeline:
     workers: int = 1
     executor: str | None = None
     run_cache: RunCacheSettings | None = None
+    distributed: DistributedTraining | None = None
     stop_grace_s: float = 10.0
     config: Mapping[str, Any] = field(default_factory=dict)
     report_sections: Sequence[ReportSection] = ()
