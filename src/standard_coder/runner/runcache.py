@@ -251,6 +251,10 @@ def _copy_in(src: Path, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
+"""fsspec protocols whose uploads are atomic by themselves (and whose rename is a copy)."""
+
+
 class RemoteStore:
     """The same layout at an fsspec URL (``[cache] remote``), read and written through fsspec.
 
@@ -276,6 +280,10 @@ class RemoteStore:
         return bool(self.fs.exists(self._entry(fingerprint)))
 
     def _put_atomic(self, local: Path, final: str) -> None:
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        if set(protocols) & OBJECT_STORES:  # one PUT (or multipart upload): the object becomes
+            self.fs.put_file(str(local), final)  # visible only once complete; no rename there
+            return
         parent = final.rsplit("/", 1)[0]
         self.fs.makedirs(parent, exist_ok=True)
         tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
