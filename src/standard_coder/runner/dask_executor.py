@@ -249,8 +249,10 @@ def _by_value(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     a file, ``[pipeline] entry = "file.py:build"``)."""
     import sys
 
+    from standard_coder.runner.entry import ENTRY_PREFIX
+
     module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    if module is None or not module.__name__.startswith("_sc_entry_"):
+    if module is None or not module.__name__.startswith(ENTRY_PREFIX):
         return fn
     import cloudpickle
 

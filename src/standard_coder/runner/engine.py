@@ -238,6 +238,7 @@ def run_pipeline(
         return _run(session, selected, force, stop, display)
     finally:
         display.close()
+        session.close_executors()
         if installed:
             stop.restore()
         session.cache.close()

@@ -42,6 +42,7 @@ class RunContext:
         inputs: Mapping[str, Path] | None = None,
         outputs: Mapping[str, Path] | None = None,
         executor: str | None = None,
+        shared_executors: dict[str, Any] | None = None,
     ) -> None:
         self.run_id = run_id
         self.stage = stage
@@ -56,6 +57,7 @@ class RunContext:
         self.fingerprint = fingerprint
         self.workers = workers
         self.executor = executor
+        self._shared_executors = shared_executors
         self.log = logging.getLogger(f"standard_coder.stage.{stage}")
         self.summary: dict[str, Any] = {}
         self.last_task: ProgressTask | None = None
@@ -140,13 +142,20 @@ class RunContext:
         if total is None and isinstance(items, Sized):
             total = len(items)
         task = self.progress(total, desc or self.stage)
-        executor = make_executor(self.executor or self.workers)
+        shared = self._shared_executors if self.executor else None
+        if shared is not None:  # a cluster: one client per run, reused by every map
+            if self.executor not in shared:
+                shared[self.executor] = make_executor(self.executor)
+            executor = shared[self.executor]
+        else:
+            executor = make_executor(self.executor or self.workers)
         try:
             for item, result in executor.map(fn, items, self.should_stop):
                 task.advance(1)
                 yield item, result
         finally:
-            executor.close()
+            if shared is None:
+                executor.close()
 
     def progress(self, total: int | None, desc: str) -> ProgressTask:
         """A progress bar; its counts feed the interrupt message."""

@@ -15,6 +15,47 @@ from typing import Any
 from standard_coder.runner.errors import PipelineDefinitionError
 from standard_coder.runner.stage import Pipeline
 
+ENTRY_PREFIX = "_sc_entry_"
+"""Module names of pipelines loaded from a file (not importable by name elsewhere)."""
+
+
+def _load_file(mod_name: str, path: Path) -> Any:
+    """Execute ``path`` as module ``mod_name`` (registered in ``sys.modules``)."""
+    loaded = importlib.util.spec_from_file_location(mod_name, path)
+    if loaded is None or loaded.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(loaded)
+    sys.modules[mod_name] = module
+    loaded.loader.exec_module(module)
+    return module
+
+
+class FileFunction:
+    """A top-level function of a pipeline loaded from a file, picklable by reference to that
+    file: a pool worker (which cannot import ``_sc_entry_...`` by name) loads the file once,
+    under the same module name, and calls the function."""
+
+    def __init__(self, path: str, module: str, name: str) -> None:
+        self.path, self.module, self.name = path, module, name
+
+    def __call__(self, item: Any) -> Any:
+        module = sys.modules.get(self.module)
+        if module is None:
+            module = _load_file(self.module, Path(self.path))
+        return getattr(module, self.name)(item)
+
+
+def portable(fn: Any) -> Any:
+    """``fn``, or a :class:`FileFunction` for a top-level function of a file-loaded pipeline
+    (``[pipeline] entry = "file.py:build"``), so a process pool can run it."""
+    mod_name = getattr(fn, "__module__", "") or ""
+    module = sys.modules.get(mod_name)
+    name = getattr(fn, "__qualname__", "")
+    path = getattr(module, "__file__", None)
+    if not mod_name.startswith(ENTRY_PREFIX) or not path or "." in name or "<" in name:
+        return fn
+    return FileFunction(str(path), mod_name, name)
+
 
 def load_object(spec: str, base_dir: Path) -> Any:
     """Import the object named by ``spec`` (a file path is taken from ``base_dir``).
@@ -34,13 +75,11 @@ def load_object(spec: str, base_dir: Path) -> Any:
         path = path if path.is_absolute() else (base_dir / path)
         if not path.is_file():
             raise PipelineDefinitionError(f"entry {spec!r}: file not found: {path}")
-        mod_name = f"_sc_entry_{abs(hash(str(path.resolve())))}"
-        loaded = importlib.util.spec_from_file_location(mod_name, path)
-        if loaded is None or loaded.loader is None:
-            raise PipelineDefinitionError(f"entry {spec!r}: cannot load {path}")
-        module = importlib.util.module_from_spec(loaded)
-        sys.modules[mod_name] = module
-        loaded.loader.exec_module(module)
+        mod_name = f"{ENTRY_PREFIX}{abs(hash(str(path.resolve())))}"
+        try:
+            module = _load_file(mod_name, path)
+        except ImportError:
+            raise PipelineDefinitionError(f"entry {spec!r}: cannot load {path}") from None
     else:
         try:
             module = importlib.import_module(target)

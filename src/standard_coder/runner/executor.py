@@ -232,7 +232,11 @@ class LocalPoolExecutor(_ContextManager):
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], should_stop: Callable[[], bool]
     ) -> Iterator[tuple[T, R]]:
-        """See :meth:`Executor.map`. ``fn`` and items must be picklable."""
+        """See :meth:`Executor.map`. ``fn`` and items must be picklable (a top-level function
+        of a ``file.py:build`` pipeline is sent as a reference to its file)."""
+        from standard_coder.runner.entry import portable
+
+        fn = portable(fn)
         pool = self._get_pool()
         self._stop.clear()
         source = iter(items)

@@ -80,6 +80,18 @@ class RunSession:
             pipeline.device, self.layout.cache / "device.json", write_cache=not readonly
         )
         self.cache: HashCache = DictHashCache()
+        # ctx.map's executor for a cluster spec (``dask://...``): one per run, so every map of
+        # every stage reuses one client connection (closed by close_executors at run end)
+        self.executors: dict[str, Any] = {}
+
+    def close_executors(self) -> None:
+        """Close the run's shared executors (the cluster itself keeps running)."""
+        while self.executors:
+            _, executor = self.executors.popitem()
+            try:
+                executor.close()
+            except Exception:  # a cluster gone away: nothing left to release
+                log.warning("closing executor %r failed", executor, exc_info=True)
 
     # -- events and bad state
     def emit(self, event: str, stage: str | None = None, reason: str = "", **fields: Any) -> None:

@@ -165,6 +165,7 @@ def run_stage(
         inputs=view.stage.named_inputs,
         outputs=view.stage.named_outputs,
         executor=session.pipeline.executor,
+        shared_executors=session.executors,
     )
     if not isinstance(view.stage.run, CommandStage):
         _seed(session.pipeline.seed)
