@@ -142,11 +142,12 @@ class RunContext:
         if total is None and isinstance(items, Sized):
             total = len(items)
         task = self.progress(total, desc or self.stage)
-        shared = self._shared_executors if self.executor else None
-        if shared is not None:  # a cluster: one client per run, reused by every map
-            if self.executor not in shared:
-                shared[self.executor] = make_executor(self.executor)
-            executor = shared[self.executor]
+        spec = self.executor
+        shared = self._shared_executors if spec else None
+        if spec and shared is not None:  # a cluster: one client per run, reused by every map
+            if spec not in shared:
+                shared[spec] = make_executor(spec)
+            executor = shared[spec]
         else:
             executor = make_executor(self.executor or self.workers)
         try:
