@@ -26,19 +26,21 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def _cmd(out: Path, world: int, epochs: int = 6) -> list[str]:
+def _cmd(out: Path, world: int, epochs: int = 6, kind: str = "mdn") -> list[str]:
     if world == 1:
-        return [sys.executable, str(SCRIPT), str(out), str(epochs)]
+        return [sys.executable, str(SCRIPT), str(out), str(epochs), kind]
     # --standalone: torchrun binds its rendezvous port itself (port 0), so no other test's
     # server can take a port picked here and freed before torchrun binds it
     return [str(TORCHRUN), "--standalone", "--nproc_per_node", str(world), str(SCRIPT), str(out),
-            str(epochs)]  # fmt: skip
+            str(epochs), kind]  # fmt: skip
 
 
-def _train(out: Path, world: int, epochs: int = 6) -> subprocess.CompletedProcess[str]:
+def _train(
+    out: Path, world: int, epochs: int = 6, kind: str = "mdn"
+) -> subprocess.CompletedProcess[str]:
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(_cmd(out, world, epochs), env=_env(), capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(_cmd(out, world, epochs, kind), env=_env(), capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
 
 
 def _why(r: subprocess.CompletedProcess[str]) -> str:
@@ -81,6 +83,20 @@ def test_two_ranks_equal_one_process(single: Path, two: Path) -> None:
     diff = _max_diff(single, two)
     assert diff < TOL, diff
     assert sorted(p.name for p in (two / "ckpt").glob("ckpt-*.pt"))  # rank 0 wrote them
+
+
+def test_multitask_two_ranks_equal_one_process(tmp_path: Path) -> None:
+    """The multitask model (changes and PRs both sharded over the ranks) under DDP."""
+    one, two = tmp_path / "mt1", tmp_path / "mt2"
+    for out, world in ((one, 1), (two, 2)):
+        r = _train(out, world, epochs=4, kind="multitask")
+        assert r.returncode == 0, _why(r)
+    steps1, val1, _ = (one / "result.txt").read_text().split()
+    steps2, val2, w2 = (two / "result.txt").read_text().split()
+    assert w2 == "world=2" and steps1 == steps2
+    assert abs(float(val1) - float(val2)) < 1e-5
+    diff = _max_diff(one, two)
+    assert diff < TOL, diff
 
 
 def test_sigterm_then_resume_is_exact(two: Path, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from standard_coder.config import ConfigError, load_config
 from standard_coder.pipelines import BUILTINS
 from standard_coder.runner import front
 
@@ -61,14 +60,6 @@ def test_ddp_without_torchrun_and_torchrun_without_ddp_are_exit_2(
     assert front.main([*argv, "--set", bad], BUILTINS) == 2
     assert 'training.distributed: expected "none" or "ddp"' in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing was written
-
-
-def test_multitask_under_ddp_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "pipeline_config.toml"
-    path.write_text('[training]\npredictor = "multitask"\ndistributed = "ddp"\n'
-                    '[training.multitask]\npull_requests_path = "prs.json"\n')  # fmt: skip
-    with pytest.raises(ConfigError, match='"multitask" does not support distributed = "ddp"'):
-        load_config(path)
 
 
 def test_the_runner_does_not_read_the_training_section() -> None:

@@ -237,10 +237,4 @@ class TrainingSection(StrictModel):
                 'predictor = "multitask" needs [training.multitask] pull_requests_path '
                 "(a PR file, docs/delivery-effort.md)"
             )
-        if self.predictor == "multitask" and self.distributed == "ddp":
-            raise ValueError(
-                'predictor = "multitask" does not support distributed = "ddp" (its two-task '
-                'training loop runs in one process); set distributed = "none" '
-                "(docs/scale-out.md)"
-            )
         return self

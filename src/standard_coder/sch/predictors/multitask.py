@@ -19,9 +19,10 @@ coding effort, so ``EffortModel(predictor="multitask")`` prices changes like the
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from standard_coder.runner import ddp
 from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
 from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.runner.seeding import torch_generator
@@ -47,6 +49,8 @@ from standard_coder.sch.predictors.train import (
     data_digest,
     mean_loss,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -216,13 +220,46 @@ class MultitaskRegressor(_TorchRegressor):
         yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
               else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
         seed = seed_of(self.random_state)
+        cpu = torch.device("cpu")
+        pt = _tensors(prs, cpu)
+        pv = _tensors(prs_val, cpu) if prs_val is not None and len(prs_val) else None
+        if ddp.active() and ddp.rank() == 0:  # the other ranks train the same model with us
+            head = {k: getattr(self, k) for k in self.head_param_names()}
+            ddp.submit(
+                "standard_coder.sch.predictors.multitask:follow_fit",
+                {"seed": seed, "training": asdict(self.training_options),
+                 "head": {k: list(v) if isinstance(v, tuple) else v for k, v in head.items()},
+                 "X": torch.from_numpy(X), "Y": torch.from_numpy(Y),
+                 "X_val": torch.from_numpy(xv), "Y_val": torch.from_numpy(yv),
+                 "prs": list(pt), "prs_val": None if pv is None else list(pv)},
+            )  # fmt: skip
+        return self._fit_tensors(X, Y, xv, yv, pt, pv, seed, dev, checkpointer, should_stop,
+                                 tb_dir)  # fmt: skip
+
+    def _fit_tensors(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        xv: np.ndarray,
+        yv: np.ndarray,
+        pt: tuple[torch.Tensor, ...],
+        pv: tuple[torch.Tensor, ...] | None,
+        seed: int,
+        dev: torch.device,
+        checkpointer: TrainingCheckpointer | None,
+        should_stop: Callable[[], bool] | None,
+        tb_dir: Path | None,
+    ) -> MultitaskRegressor:
+        d = X.shape[1]
         with _own_rng():
             torch.manual_seed(seed)
             module = self._build(d).to(dev)
-            feats = torch.as_tensor(prs.pr_features)
+            feats = pt[2]
             module.pr_mean.copy_(feats.mean(0))
             module.pr_std.copy_(feats.std(0, unbiased=False).clamp_min(1e-3))
-            res = self._train(module, X, Y, xv, yv, prs, prs_val, seed, dev,
+            pt = tuple(t.to(dev) for t in pt)
+            pv = None if pv is None else tuple(t.to(dev) for t in pv)
+            res = self._train(module, X, Y, xv, yv, pt, pv, seed, dev,
                               checkpointer, should_stop, tb_dir)  # fmt: skip
         self.module_ = module.cpu().eval()
         self.train_result_ = res
@@ -236,8 +273,8 @@ class MultitaskRegressor(_TorchRegressor):
         Y: np.ndarray,
         xv: np.ndarray,
         yv: np.ndarray,
-        prs: DeliveryData,
-        prs_val: DeliveryData | None,
+        pt: tuple[torch.Tensor, ...],
+        pv: tuple[torch.Tensor, ...] | None,
         seed: int,
         dev: torch.device,
         checkpointer: TrainingCheckpointer | None,
@@ -247,13 +284,19 @@ class MultitaskRegressor(_TorchRegressor):
         o = self.training_options
         Xt, Yt = torch.as_tensor(X, device=dev), torch.as_tensor(Y, device=dev)
         Xv, Yv = torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev)
-        pt = _tensors(prs, dev)
-        pv = _tensors(prs_val, dev) if prs_val is not None and len(prs_val) else None
         n, S = Yt.shape
+        n_prs = int(pt[2].shape[0])
         B, k = o.batch_size, max(1, min(o.samples_per_commit, S, o.batch_size))
-        P = max(1, min(self.pr_batch_size, len(prs)))
+        P = max(1, min(self.pr_batch_size, n_prs))
+        dist_on = ddp.active()
+        rank, world = ddp.rank(), ddp.world_size()
+        if dist_on and min(B // k, P) < world:
+            raise ValueError(f"batches of {B // k} changes and {P} PRs cannot be split over "
+                             f"{world} ranks")  # fmt: skip
+        if dist_on and rank != 0:
+            checkpointer, tb_dir = None, None  # rank 0 alone writes
         # every change and every PR once per epoch (at most max_steps_per_epoch steps)
-        steps = max(1, math.ceil(n * k / B), math.ceil(len(prs) / P))
+        steps = max(1, math.ceil(n * k / B), math.ceil(n_prs / P))
         steps = min(steps, o.max_steps_per_epoch) if o.max_steps_per_epoch else steps
         opt = torch.optim.AdamW(model.parameters(), lr=o.learning_rate,
                                 weight_decay=o.weight_decay)  # fmt: skip
@@ -275,6 +318,19 @@ class MultitaskRegressor(_TorchRegressor):
                     "rng_state": capture_rng_state(generators={"batches": gen}),
                     "data_digest": digest}  # fmt: skip
 
+        net: nn.Module = _StepNet(model, self.delivery_weight)
+        if dist_on:  # every rank starts from rank 0's state (fresh or resumed)
+            tree = ddp.broadcast_tree(state() if rank == 0 else None)
+            if rank != 0:
+                model.load_state_dict(tree["model"])
+                if tree["optimizer"]["state"]:
+                    opt.load_state_dict(tree["optimizer"])
+                restore_rng_state(tree["rng_state"], generators={"batches": gen})
+                st.update({key: tree[key] for key in st})
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(net, device_ids=[dev] if dev.type == "cuda" else None)
+
         @torch.no_grad()
         def val_loss() -> float:
             model.eval()
@@ -293,20 +349,32 @@ class MultitaskRegressor(_TorchRegressor):
         try:
             while st["epoch"] < o.epochs:
                 while st["step_in_epoch"] < steps:
-                    if should_stop is not None and should_stop():
+                    stop = should_stop is not None and should_stop()
+                    if dist_on:  # every rank stops at the same step (any rank's signal counts)
+                        stop = ddp.agree(stop or ddp.stop_requested())
+                    if stop:
                         path = (
                             checkpointer.save(state(), st["global_step"]) if checkpointer else None
                         )
                         raise TrainingInterrupted(st["global_step"], path)
                     rows = torch.randint(n, (B // k,), generator=gen).to(dev)
                     cols = torch.randint(S, (B // k, k), generator=gen).to(dev)
-                    pids = torch.randperm(len(prs), generator=gen)[:P].to(dev)
+                    pids = torch.randperm(n_prs, generator=gen)[:P].to(dev)
+                    if dist_on:  # this rank's disjoint shards of both global batches
+                        rows, cols, pids = rows[rank::world], cols[rank::world], pids[rank::world]
                     yb = Yt[rows[:, None], cols]
-                    sch = model.loss(Xt[rows], yb[:, 0] if k == 1 else yb)
-                    dl = model.delivery_loss(*_pr_batch(pt, pids))
+                    # DDP averages gradients over ranks: each shard's mean weighted by its share
+                    # makes the average the gradient of the global batches' means
+                    w_sch = rows.numel() * world / (B // k) if dist_on else 1.0
+                    w_dl = pids.numel() * world / P if dist_on else 1.0
+                    sch, dl, scaled = net(Xt[rows], yb[:, 0] if k == 1 else yb,
+                                          *_pr_batch(pt, pids), w_sch, w_dl)  # fmt: skip
+                    if dist_on:
+                        sch = ddp.global_mean(sch, rows.numel(), B // k)
+                        dl = ddp.global_mean(dl, pids.numel(), P)
                     loss = sch + self.delivery_weight * dl
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
+                    scaled.backward()
                     if o.grad_clip > 0:
                         nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
                     opt.step()
@@ -347,6 +415,50 @@ class MultitaskRegressor(_TorchRegressor):
         return TrainResult(best_val=st["best_val"], best_epoch=st["best_epoch"],
                            epochs_run=len(st["history"]), steps=st["global_step"],
                            stopped=stopped, history=st["history"], precision="fp32")  # fmt: skip
+
+
+class _StepNet(nn.Module):
+    """One training step's losses as a forward call, so DDP wraps what builds the loss:
+    ``(sch, delivery, w_sch * sch + delivery_weight * w_dl * delivery)``."""
+
+    def __init__(self, model: MultitaskNet, delivery_weight: float) -> None:
+        super().__init__()
+        self.model = model
+        self.delivery_weight = delivery_weight
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, px: torch.Tensor, owner: torch.Tensor,
+                feats: torch.Tensor, hours: torch.Tensor, w_sch: float,
+                w_dl: float) -> tuple[torch.Tensor, ...]:  # fmt: skip
+        sch = self.model.loss(x, y)
+        dl = self.model.delivery_loss(px, owner, feats, hours)
+        return sch, dl, w_sch * sch + self.delivery_weight * w_dl * dl
+
+
+def follow_fit(
+    seed: int,
+    training: dict[str, Any],
+    head: dict[str, Any],
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    X_val: torch.Tensor,
+    Y_val: torch.Tensor,
+    prs: list[torch.Tensor],
+    prs_val: list[torch.Tensor] | None,
+) -> None:
+    """A non-zero ``torchrun`` rank's side of rank 0's :meth:`MultitaskRegressor.fit` (sent by
+    :func:`standard_coder.runner.ddp.submit`): the same model, data and seed; no checkpoints,
+    no outputs. A stop agreed by all ranks ends it quietly (rank 0 saved the checkpoint)."""
+    from standard_coder.sch.predictors.train import TrainOptions
+
+    dev = ddp.comm_device()
+    reg = MultitaskRegressor(**head, training=TrainOptions(**training), random_state=seed,
+                             device=str(dev))  # fmt: skip
+    pv = None if prs_val is None else tuple(prs_val)
+    try:
+        reg._fit_tensors(X.numpy(), Y.numpy(), X_val.numpy(), Y_val.numpy(), tuple(prs), pv,
+                         seed, dev, None, None, None)  # fmt: skip
+    except TrainingInterrupted as exc:
+        log.info("rank %d: %s", ddp.rank(), exc)
 
 
 PREDICTORS["multitask"] = MultitaskRegressor  # EffortModel(predictor="multitask") finds it
