@@ -98,6 +98,26 @@ class ShiftSection(StrictModel):
         min_length=1,
         description="refinement weights tried on the time-based validation split (0: none)",
     )
+    tiebreak: bool = Field(
+        False,
+        description="the refinement only breaks ties of the backbone (shrink is then not used)",
+    )
+
+
+class AutoSection(StrictModel):
+    """Per-repository choice of the effort model (``predictor = "auto"``; docs/effort-models.md)."""
+
+    candidates: list[Literal["mdn", "shift", "shift_tie"]] = Field(
+        default_factory=lambda: ["mdn", "shift", "shift_tie"],
+        min_length=1,
+        description="models tried: mdn ([training.mdn]), shift ([training.shift]), shift_tie "
+        "(shift whose refinement only breaks ties of lines added)",
+    )
+    rule: Literal["nll", "spearman", "both"] = Field(
+        "nll",
+        description="choice on the time-based validation split: lowest NLL, highest Spearman of "
+        "SCH, or highest Spearman within 0.05 NLL of the best",
+    )
 
 
 class QuantileSection(StrictModel):
@@ -180,10 +200,11 @@ class TrainingSection(StrictModel):
     """Work inference and effort model."""
 
     work_inference: Literal["hmm", "gap"] = Field("hmm", description="labels from hmm or gap")
-    predictor: Literal["mdn", "quantile", "multitask", "shift"] = Field(
+    predictor: Literal["mdn", "quantile", "multitask", "shift", "auto"] = Field(
         "mdn",
         description="effort model; multitask adds delivery effort per PR ([training.multitask]); "
-        "shift: one shape shifted by a lines-added backbone ([training.shift])",
+        "shift: one shape shifted by a lines-added backbone ([training.shift]); auto: chosen "
+        "per repository on the most recent training changes ([training.auto])",
     )
     label_samples_per_commit: int = Field(200, ge=1, description="coding-time samples per commit")
     min_commits_per_author: int = Field(
@@ -206,6 +227,7 @@ class TrainingSection(StrictModel):
     mdn: MDNSection = Field(default_factory=MDNSection)
     quantile: QuantileSection = Field(default_factory=QuantileSection)
     shift: ShiftSection = Field(default_factory=ShiftSection)
+    auto: AutoSection = Field(default_factory=AutoSection)
     multitask: MultitaskSection = Field(default_factory=MultitaskSection)
     optim: OptimSection = Field(default_factory=OptimSection)
 

@@ -64,6 +64,11 @@ def head_params(t: TrainingSection) -> dict[str, Any]:
         return multitask_params(t)
     if t.predictor == "shift":
         return t.shift.model_dump()
+    if t.predictor == "auto":
+        shift = t.shift.model_dump()
+        kinds = {"mdn": ("mdn", t.mdn.model_dump()), "shift": ("shift", shift),
+                 "shift_tie": ("shift", {**shift, "tiebreak": True})}  # fmt: skip
+        return {"rule": t.auto.rule, "candidates": {c: kinds[c] for c in t.auto.candidates}}
     return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()
 
 
@@ -356,7 +361,7 @@ def run(ctx: StageContext) -> None:
     )
     splits = None
     base_kind, base_head = t.predictor, head
-    if t.predictor == "shift":  # the paper's LOC baseline stays an MDN
+    if t.predictor in ("shift", "auto"):  # the paper's LOC baseline stays an MDN
         base_kind, base_head = "mdn", t.mdn.model_dump()
     if t.predictor == "multitask":  # coding + delivery effort (pipelines/sch_delivery.py)
         from standard_coder.pipelines import sch_delivery

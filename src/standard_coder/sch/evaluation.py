@@ -297,6 +297,8 @@ def evaluate(
     res["n_test_normal"] = len(normal)
     res["n_test_pooled"] = int(np.asarray(dataset.pooled)[te].sum())
     res["label_kinds"] = label_kind_counts(kinds)
+    if getattr(model, "selection_", None):  # predictor = "auto": why this model
+        res["model_selection"] = model.selection_
     if plots:
         a, r2 = (
             (arrays, main["binned_calibration_r2"])

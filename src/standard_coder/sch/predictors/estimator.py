@@ -303,6 +303,7 @@ class ShiftRegressor(_TorchRegressor):
         components: int = 4,
         backbone: str = "surface|lines_added",
         shrink: Sequence[float] = SHRINK_GRID,
+        tiebreak: bool = False,
         training: TrainOptions | None = None,
         random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",
@@ -310,6 +311,7 @@ class ShiftRegressor(_TorchRegressor):
         self.components = components
         self.backbone = backbone
         self.shrink = shrink
+        self.tiebreak = tiebreak
         self.training = training
         self.random_state = random_state
         self.device = device
@@ -348,7 +350,8 @@ class ShiftRegressor(_TorchRegressor):
             fit = fit_shift(X, Y, weight=sample_weight, X_val=X_val, Y_val=Y_val,
                             weight_val=sample_weight_val, backbones=(col,),
                             shrink_grid=tuple(self.shrink), components=self.components,
-                            seed=seed_of(self.random_state) % 2**31)  # fmt: skip
+                            seed=seed_of(self.random_state) % 2**31,
+                            tiebreak=self.tiebreak)  # fmt: skip
         module = self._build(X.shape[1])
         module.set_fit(fit)  # type: ignore[operator]
         self.module_ = module.eval()
@@ -466,6 +469,8 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
                 "history": res.history,
                 "precision": res.precision,
             },
+            # predictor = "auto": the rule, the choice and the candidates' validation scores
+            **({"selection": self.selection_} if getattr(self, "selection_", None) else {}),
         }
 
     def save(self, path: Path) -> Path:
@@ -533,6 +538,8 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         )
         model.regressor_ = reg
         model.path_ = path  # type: ignore[attr-defined]
+        if ck.get("selection"):
+            model.selection_ = ck["selection"]
         return model
 
 

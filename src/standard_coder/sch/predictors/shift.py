@@ -17,6 +17,13 @@ the model never ranks below its backbone unless validation says the refinement h
 whose SCH is not monotone in the shift over the fitted changes' range (plus a quarter of it
 on each side) is refused (fewer components are
 tried), so that guarantee holds for the paper's SCH, not only for the median.
+
+``tiebreak=True`` replaces the shrunk refinement by a *tie-break*: ``mu(x) = a + b * (x[backbone]
++ d * tanh(z(x)))``, ``z`` the standardised ridge prediction of what the backbone leaves, ``d``
+under half the smallest gap between two backbone values seen in fitting. SCH is then ordered
+by the backbone first and the refinement only orders changes with the same backbone value
+(lines added has many ties among small changes); the shape is fitted around the backbone
+alone and each location moves by less than half a gap.
 """
 
 from __future__ import annotations
@@ -64,6 +71,9 @@ class ShiftNet(nn.Module):
     offset: torch.Tensor
     scale: torch.Tensor
     choice: torch.Tensor
+    tie_coef: torch.Tensor
+    tie_bias: torch.Tensor
+    tie_scale: torch.Tensor
 
     def __init__(self, cfg: ShiftConfig) -> None:
         super().__init__()
@@ -76,10 +86,15 @@ class ShiftNet(nn.Module):
         self.register_buffer("scale", torch.ones(k, dtype=torch.float64))
         # the choice, for reports: backbone column, its slope, shrinkage w, components used
         self.register_buffer("choice", torch.tensor([-1.0, 0.0, 0.0, 0.0], dtype=torch.float64))
+        # tie-break: + tie_scale * tanh(x @ tie_coef + tie_bias) (tie_scale 0: none)
+        self.register_buffer("tie_coef", torch.zeros(cfg.n_features, dtype=torch.float64))
+        self.register_buffer("tie_bias", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("tie_scale", torch.zeros((), dtype=torch.float64))
 
     def location(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.intercept + x.double() @ self.coef
-        return out
+        x = x.double()
+        out: torch.Tensor = self.intercept + x @ self.coef
+        return out + self.tie_scale * torch.tanh(x @ self.tie_coef + self.tie_bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log_pi, loc, scale)`` per row, ``(batch, K)`` on the log-hours axis."""
@@ -101,6 +116,18 @@ class ShiftNet(nn.Module):
             self.scale[:k] = torch.as_tensor(fit.scales)
             self.choice.copy_(torch.tensor([fit.backbone, fit.slope, fit.shrink, k],
                                            dtype=torch.float64))  # fmt: skip
+            self.tie_coef.zero_()
+            if fit.tie_coef is not None:
+                self.tie_coef.copy_(torch.as_tensor(fit.tie_coef))
+            self.tie_bias.fill_(fit.tie_bias)
+            self.tie_scale.fill_(fit.tie_scale)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:  # fmt: skip
+        # a checkpoint from before the tie-break has none: no tie-break
+        for name in ("tie_coef", "tie_bias", "tie_scale"):
+            state_dict.setdefault(prefix + name, getattr(self, name).clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 @dataclass
@@ -116,9 +143,15 @@ class ShiftFit:
     slope: float
     shrink: float
     selection: list[dict[str, float]] = field(default_factory=list)
+    tie_coef: np.ndarray | None = None
+    tie_bias: float = 0.0
+    tie_scale: float = 0.0
 
     def location(self, X: np.ndarray) -> np.ndarray:
-        out: np.ndarray = self.intercept + np.asarray(X, np.float64) @ self.coef
+        X = np.asarray(X, np.float64)
+        out: np.ndarray = self.intercept + X @ self.coef
+        if self.tie_coef is not None and self.tie_scale:
+            out = out + self.tie_scale * np.tanh(X @ self.tie_coef + self.tie_bias)
         return out
 
     def nll(self, X: np.ndarray, Y: np.ndarray, weight: np.ndarray, min_hours: float) -> float:
@@ -142,6 +175,15 @@ def _location(
     X: np.ndarray, m: np.ndarray, w: np.ndarray, backbone: int, shrink: float
 ) -> tuple[float, np.ndarray, float]:
     """``a + b * x_c + shrink * ridge(x)`` fitted to the mean log labels ``m`` (weights ``w``)."""
+    a, coef, b, _ = _location_tie(X, m, w, backbone, shrink, tiebreak=False)
+    return a, coef, b
+
+
+def _location_tie(
+    X: np.ndarray, m: np.ndarray, w: np.ndarray, backbone: int, shrink: float, tiebreak: bool
+) -> tuple[float, np.ndarray, float, tuple[np.ndarray, float, float] | None]:
+    """:func:`_location`, and with ``tiebreak`` the tie-break ``(coef, bias, scale)`` instead of
+    the shrunk refinement."""
     xc = X[:, backbone].astype(np.float64)
     sw = w / w.sum()
     xm, mm = float(sw @ xc), float(sw @ m)
@@ -151,11 +193,20 @@ def _location(
     a = mm - b * xm
     coef = np.zeros(X.shape[1])
     coef[backbone] = b
+    if tiebreak:
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(X, m - a - b * xc, sample_weight=w)
+        z = X @ ridge.coef_
+        sd = float(np.sqrt(sw @ (z - sw @ z) ** 2))
+        gaps = np.diff(np.unique(xc))
+        gaps = gaps[gaps > 1e-9]
+        if sd <= 1e-12 or not len(gaps):
+            return a, coef, b, None
+        return a, coef, b, (ridge.coef_ / sd, -float(sw @ z) / sd, 0.45 * b * float(gaps.min()))
     if shrink > 0:
         ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(X, m - a - b * xc, sample_weight=w)
         coef = coef + shrink * ridge.coef_
         a += shrink * float(ridge.intercept_)
-    return a, coef, b
+    return a, coef, b, None
 
 
 def _shape(
@@ -186,15 +237,18 @@ def sch_monotone(weights: np.ndarray, offsets: np.ndarray, scales: np.ndarray,
 
 
 def _fit_one(X: np.ndarray, L: np.ndarray, w: np.ndarray, backbone: int, shrink: float,
-             k: int, seed: int) -> ShiftFit | None:  # fmt: skip
-    a, coef, b = _location(X, L.mean(axis=1), w, backbone, shrink)
-    mu = a + X @ coef
+             k: int, seed: int, tiebreak: bool = False) -> ShiftFit | None:  # fmt: skip
+    a, coef, b, tie = _location_tie(X, L.mean(axis=1), w, backbone, shrink, tiebreak)
+    mu = a + X @ coef  # the shape is fitted around the backbone (the tie-break moves < a gap)
     pi, off, sd = _shape(L - mu[:, None], w, k, seed)
     lo, hi = float(mu.min()), float(mu.max())
     pad = 0.25 * (hi - lo) + 0.05  # the fitted changes' range and a margin for new ones
     if k > 1 and not sch_monotone(pi, off, sd, lo - pad, hi + pad):
         return None
-    return ShiftFit(a, coef, pi, off, sd, backbone, b, shrink)
+    out = ShiftFit(a, coef, pi, off, sd, backbone, b, shrink)
+    if tie is not None:
+        out.tie_coef, out.tie_bias, out.tie_scale = tie
+    return out
 
 
 def fit_shift(
@@ -210,18 +264,22 @@ def fit_shift(
     components: int = 4,
     min_hours: float = 1.0 / 120.0,
     seed: int = 0,
+    tiebreak: bool = False,
 ) -> ShiftFit:
     """Choose (backbone, shrinkage, components) by validation NLL, then refit on everything.
 
     Without validation rows the first backbone, no refinement and one component are used.
     ``weight`` (per change, >= 0) weighs changes in every fit (e.g. 0 for labels that say
-    nothing about the change).
+    nothing about the change). ``tiebreak``: the refinement only breaks ties of the backbone
+    (``shrink_grid`` is then ignored: ``w = 0``).
     """
     X = np.asarray(X, np.float64)
     L = _log_labels(Y, min_hours)
     w = np.ones(len(X)) if weight is None else np.asarray(weight, np.float64)
     if w.sum() <= 0:
         w = np.ones(len(X))
+    if tiebreak:
+        shrink_grid = (0.0,)
     combos = [(c, s, k) for c in backbones for s in shrink_grid for k in range(1, components + 1)]
     best = (backbones[0], 0.0, 1)
     selection: list[dict[str, float]] = []
@@ -232,7 +290,7 @@ def fit_shift(
             wv = np.ones(len(Xv))
         scored = []
         for c, s, k in combos:
-            f = _fit_one(X, L, w, c, s, k, seed)
+            f = _fit_one(X, L, w, c, s, k, seed, tiebreak)
             if f is None:
                 continue
             v = f.nll(Xv, Y_val, wv, min_hours)
@@ -246,7 +304,7 @@ def fit_shift(
     c, s, k = best
     fit = None
     while fit is None:  # on all rows the shape may turn non-monotone: fewer components
-        fit = _fit_one(X, L, w, c, s, k, seed)
+        fit = _fit_one(X, L, w, c, s, k, seed, tiebreak)
         k -= 1
     fit.selection = selection
     if not math.isfinite(fit.intercept):

@@ -35,7 +35,8 @@ def fit_effort_model(
     device: str = "cpu",
     seed: int = 0,
 ) -> EffortModel:
-    """Train the ``kind`` predictor (``mdn`` or ``quantile``) on the dataset's train split.
+    """Train the ``kind`` predictor (``mdn``, ``quantile``, ``shift``; ``auto``: chosen per
+    repository, ``sch/predictors/auto.py``) on the dataset's train split.
 
     ``params`` are the head's parameters (e.g. ``components``, ``hidden``, ``family``),
     ``training`` the optimisation settings (defaults: ``TrainOptions()``). Early stopping uses
@@ -46,6 +47,13 @@ def fit_effort_model(
     """
     if kind == "shift":
         return _fit_shift(dataset, params, training, seed)
+    if kind == "auto":  # params: {"rule": ..., "candidates": {name: (kind, params)}}
+        from standard_coder.sch.predictors.auto import fit_auto
+
+        p = dict(params or {})
+        return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "nll"),
+                        fit=fit_effort_model, checkpointer=checkpointer,
+                        should_stop=should_stop, device=device, seed=seed)  # fmt: skip
     tr, va = dataset.index(TRAIN), dataset.index(VAL)
     model = EffortModel(predictor=kind, params=params, training=training, random_state=seed,
                         device=device, feature_kind=dataset.feature_kind,

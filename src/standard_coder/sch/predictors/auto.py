@@ -1,0 +1,113 @@
+"""``predictor = "auto"``: choose the effort model per repository on a time-based validation split.
+
+Each candidate (a predictor kind and its head parameters: the MDN, the location-shift model,
+its tie-break variant) is fitted on the earlier part of the train + validation period (the
+most recent ``SHIFT_VALIDATION_FRACTION`` by commit time is held back) and scored on the held
+back changes whose label comes from a normal interval. A rule picks one; it is then refitted
+on the whole train + validation period the way ``fit_effort_model`` fits it alone. The choice,
+the rule and every candidate's validation scores go to ``model.selection_`` (saved in
+``model.pt``, written to ``sch_evaluation.json`` as ``model_selection``).
+
+Rules (``docs/effort-models.md``, "Per-repository choice"):
+
+- ``nll``: the lowest validation NLL;
+- ``spearman``: the highest validation Spearman of SCH with the mean label;
+- ``both``: the highest validation Spearman among the candidates whose NLL is within
+  ``NLL_SLACK`` of the best.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from standard_coder.runner.context import TrainingCheckpointer
+from standard_coder.sch.dataset import Dataset
+from standard_coder.sch.predictors.estimator import EffortModel
+from standard_coder.sch.predictors.train import TrainOptions
+
+log = logging.getLogger(__name__)
+RULES = ("nll", "spearman", "both")
+NLL_SLACK = 0.05
+"""``both``: validation NLL (nats per label sample) a candidate may lose to the best."""
+HELD_BACK = 7
+"""Split code of the held-back changes while candidates are fitted (neither train, validation
+nor test)."""
+
+Candidate = tuple[str, Mapping[str, Any]]
+
+
+def validation_scores(model: EffortModel, X: np.ndarray, Y: np.ndarray,
+                      weight: np.ndarray) -> dict[str, float]:  # fmt: skip
+    """Weighted NLL per label sample and Spearman of SCH with the mean label (weight > 0 rows)."""
+    keep = weight > 0
+    dist = model.distribution(X[keep])
+    Yk = np.asarray(Y[keep], np.float64)
+    w = weight[keep]
+    nll = float(-(dist.log_prob(Yk).mean(axis=1) * w).sum() / w.sum()) if len(w) else math.nan
+    sp = float(spearmanr(dist.sch(), Yk.mean(axis=1)).statistic) if len(w) > 2 else math.nan
+    return {"nll": nll, "spearman": sp if math.isfinite(sp) else 0.0}
+
+
+def choose(scores: Mapping[str, Mapping[str, float]], rule: str) -> str:
+    """The candidate ``rule`` picks (ties: the first listed)."""
+    names = [n for n in scores if math.isfinite(scores[n]["nll"])] or list(scores)
+    if rule == "nll":
+        return min(names, key=lambda n: scores[n]["nll"])
+    if rule == "spearman":
+        return max(names, key=lambda n: scores[n]["spearman"])
+    if rule == "both":
+        best = min(scores[n]["nll"] for n in names)
+        ok = [n for n in names if scores[n]["nll"] <= best + NLL_SLACK]
+        return max(ok, key=lambda n: scores[n]["spearman"])
+    raise ValueError(f"unknown auto rule {rule!r}; use one of {list(RULES)}")
+
+
+def fit_auto(
+    dataset: Dataset,
+    candidates: Mapping[str, Candidate],
+    training: TrainOptions | None = None,
+    *,
+    rule: str = "nll",
+    fit: Callable[..., EffortModel],
+    checkpointer: TrainingCheckpointer | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+) -> EffortModel:
+    """Fit every candidate on the earlier period, pick one by ``rule``, refit it on all.
+
+    ``fit`` is ``fit_effort_model`` (passed in to keep the import one-way). Only the final fit
+    gets ``checkpointer`` (candidate fits are repeated after an interrupt: same seed, same
+    result).
+    """
+    from standard_coder.sch.predictors.stage import label_weights, time_validation_split
+
+    if not candidates:
+        raise ValueError("auto: no candidates")
+    if rule not in RULES:
+        raise ValueError(f"unknown auto rule {rule!r}; use one of {list(RULES)}")
+    _, late = time_validation_split(dataset)
+    split = dataset.split.copy()
+    split[late] = HELD_BACK
+    early = dataclasses.replace(dataset, split=split)
+    w = label_weights(dataset)[late]
+    scores: dict[str, dict[str, float]] = {}
+    for name, (kind, params) in candidates.items():
+        m = fit(early, kind, params, training, device=device, seed=seed)
+        scores[name] = validation_scores(m, dataset.X[late], dataset.Y[late], w)
+        log.info("auto: %s on the held-back period: NLL %.3f, Spearman %.3f", name,
+                 scores[name]["nll"], scores[name]["spearman"])  # fmt: skip
+    chosen = choose(scores, rule)
+    kind, params = candidates[chosen]
+    model = fit(dataset, kind, params, training, checkpointer=checkpointer,
+                should_stop=should_stop, device=device, seed=seed)  # fmt: skip
+    model.selection_ = {"rule": rule, "chosen": chosen, "kind": kind,
+                        "n_validation": int((w > 0).sum()), "validation": scores}  # fmt: skip
+    return model

@@ -1,0 +1,86 @@
+"""Issue 12 item 3: the shift model's tie-break refinement (SCH ordered by lines added first)
+and ``predictor = "auto"`` (the model chosen per repository on a time-based validation split,
+the choice and its scores kept with the model and in ``sch_evaluation.json``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+from tests.unit.test_effort_ranking import lines_added_history
+from tests.unit.test_effort_shift import named
+
+from standard_coder.sch.dataset import TEST
+from standard_coder.sch.evaluation import evaluate
+from standard_coder.sch.predictors.auto import choose
+from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
+from standard_coder.sch.predictors.stage import fit_effort_model
+from standard_coder.sch.predictors.train import TrainOptions
+
+TINY_MDN = {"components": 2, "hidden": [16], "dropout": 0.0}
+TINY_OPT = TrainOptions(epochs=3, batch_size=256, early_stopping_patience=2)
+
+
+def test_tiebreak_orders_by_the_backbone_first_and_breaks_its_ties_by_the_refinement() -> None:
+    rng = np.random.default_rng(4)
+    n = 800
+    la = rng.integers(0, 6, n).astype(float)  # few distinct sizes: many ties
+    X = np.column_stack([(la - la.mean()) / la.std(), rng.normal(size=(n, 3))])
+    mu = -1.5 + 0.3 * X[:, 0] + 0.6 * X[:, 2]  # column 2 carries time within a size
+    Y = np.exp(mu[:, None] + rng.normal(0, 0.3, (n, 20)))
+    tr, va, te = slice(0, 500), slice(500, 650), slice(650, n)
+    tie = ShiftRegressor(tiebreak=True).fit(X[tr], Y[tr], X_val=X[va], Y_val=Y[va])
+    w0 = ShiftRegressor(shrink=(0.0,)).fit(X[tr], Y[tr], X_val=X[va], Y_val=Y[va])
+    s_tie, s_w0 = tie.predict(X[te]).sch, w0.predict(X[te]).sch
+    # lexicographic: a larger backbone value always has the larger SCH
+    order = np.lexsort((s_tie, X[te, 0]))
+    assert (np.diff(s_tie[order]) > 0).all()
+    y = Y[te].mean(axis=1)
+    by_lines = spearmanr(X[te, 0], y).statistic
+    assert spearmanr(s_w0, y).statistic == pytest.approx(by_lines)
+    assert spearmanr(s_tie, y).statistic > by_lines + 0.05  # the ties now carry column 2
+    # the shape is the w = 0 one; locations move by under half a gap, here towards the labels
+    lp_tie = tie.distribution(X[te]).log_prob(Y[te]).mean()
+    assert lp_tie >= w0.distribution(X[te]).log_prob(Y[te]).mean() - 0.02
+
+
+def test_choose_rules() -> None:
+    s = {"mdn": {"nll": 0.50, "spearman": 0.30}, "shift": {"nll": 0.47, "spearman": 0.10},
+         "shift_tie": {"nll": 0.48, "spearman": 0.20}}  # fmt: skip
+    assert choose(s, "nll") == "shift"
+    assert choose(s, "spearman") == "mdn"
+    assert choose(s, "both") == "mdn"  # 0.50 is within 0.05 of 0.47
+    s["mdn"]["nll"] = 0.60
+    assert choose(s, "both") == "shift_tie"
+    with pytest.raises(ValueError, match="unknown auto rule"):
+        choose(s, "best")
+
+
+def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    ds = named(lines_added_history(600))
+    ds.label_kind = np.zeros(len(ds), np.int8)
+    te = ds.index(TEST)
+    y = ds.Y[te].mean(axis=1)
+    by_lines = spearmanr(ds.surface_column("lines_added")[te], y).statistic
+    assert by_lines > 0.5  # the premise
+    params = {"rule": "nll", "candidates": {"mdn": ("mdn", TINY_MDN), "shift": ("shift", {}),
+                                            "shift_tie": ("shift", {"tiebreak": True})}}  # fmt: skip
+    model = fit_effort_model(ds, "auto", params, TINY_OPT, seed=0)
+    sel = model.selection_
+    assert sel["rule"] == "nll" and set(sel["validation"]) == {"mdn", "shift", "shift_tie"}
+    assert sel["chosen"] == min(sel["validation"], key=lambda n: sel["validation"][n]["nll"])
+    assert sel["n_validation"] > 50
+    assert spearmanr(model.predict(ds.X[te]).sch, y).statistic >= by_lines - 0.02
+    # the choice travels with model.pt and into sch_evaluation.json
+    back = EffortModel.load(model.save(tmp_path / "model.pt"))
+    assert back.selection_ == sel
+    res = evaluate(back, ds, tmp_path / "reports", plots=False)
+    saved = json.loads((tmp_path / "reports/sch_evaluation.json").read_text())
+    assert saved["model_selection"]["chosen"] == sel["chosen"] == res["model_selection"]["chosen"]
+    with pytest.raises(ValueError, match="unknown auto rule"):
+        fit_effort_model(ds, "auto", {**params, "rule": "x"}, TINY_OPT)
