@@ -68,8 +68,9 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
     y = ds.Y[te].mean(axis=1)
     by_lines = spearmanr(ds.surface_column("lines_added")[te], y).statistic
     assert by_lines > 0.5  # the premise
-    params = {"rule": "nll", "candidates": {"mdn": ("mdn", TINY_MDN), "shift": ("shift", {}),
-                                            "shift_tie": ("shift", {"tiebreak": True})}}  # fmt: skip
+    cands = {"mdn": ("mdn", TINY_MDN), "shift": ("shift", {}),
+             "shift_tie": ("shift", {"tiebreak": True})}  # fmt: skip
+    params = {"rule": "nll", "candidates": cands}
     model = fit_effort_model(ds, "auto", params, TINY_OPT, seed=0)
     sel = model.selection_
     assert sel["rule"] == "nll" and set(sel["validation"]) == {"mdn", "shift", "shift_tie"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -104,11 +104,14 @@ class ShiftSection(StrictModel):
     )
 
 
+AutoCandidate = Literal["mdn", "shift", "shift_tie"]
+
+
 class AutoSection(StrictModel):
     """Per-repository choice of the effort model (``predictor = "auto"``; docs/effort-models.md)."""
 
-    candidates: list[Literal["mdn", "shift", "shift_tie"]] = Field(
-        default_factory=lambda: ["mdn", "shift", "shift_tie"],
+    candidates: list[AutoCandidate] = Field(
+        default_factory=lambda: list(get_args(AutoCandidate)),
         min_length=1,
         description="models tried: mdn ([training.mdn]), shift ([training.shift]), shift_tie "
         "(shift whose refinement only breaks ties of lines added)",
