@@ -46,6 +46,14 @@ def test_tiebreak_orders_by_the_backbone_first_and_breaks_its_ties_by_the_refine
     # the shape is the w = 0 one; locations move by under half a gap, here towards the labels
     lp_tie = tie.distribution(X[te]).log_prob(Y[te]).mean()
     assert lp_tie >= w0.distribution(X[te]).log_prob(Y[te]).mean() - 0.02
+    # a near-tie window lets the refinement reorder neighbouring sizes (validation chooses it)
+    near = ShiftRegressor(tiebreak=True, tie_windows=(0.0, 1.0)).fit(X[tr], Y[tr], X_val=X[va],
+                                                                     Y_val=Y[va])  # fmt: skip
+    assert near.module_.choice[2].item() == 1.0
+    assert {"window", "components", "val_nll"} <= set(near.selection_[0])
+    s_near = near.predict(X[te]).sch
+    assert (np.diff(s_near[order]) < 0).any()  # no longer lexicographic
+    assert spearmanr(s_near, y).statistic > spearmanr(s_tie, y).statistic
 
 
 def test_choose_rules() -> None:

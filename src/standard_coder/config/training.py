@@ -102,6 +102,12 @@ class ShiftSection(StrictModel):
         False,
         description="the refinement only breaks ties of the backbone (shrink is then not used)",
     )
+    tie_windows: list[float] = Field(
+        default_factory=lambda: [0.0],
+        min_length=1,
+        description="tiebreak: near-tie windows tried on the validation split, in standard "
+        "deviations of log1p(lines added) (0: exact ties only)",
+    )
 
 
 AutoCandidate = Literal["mdn", "shift", "shift_tie"]

@@ -304,6 +304,7 @@ class ShiftRegressor(_TorchRegressor):
         backbone: str = "surface|lines_added",
         shrink: Sequence[float] = SHRINK_GRID,
         tiebreak: bool = False,
+        tie_windows: Sequence[float] = (0.0,),
         training: TrainOptions | None = None,
         random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",
@@ -312,6 +313,7 @@ class ShiftRegressor(_TorchRegressor):
         self.backbone = backbone
         self.shrink = shrink
         self.tiebreak = tiebreak
+        self.tie_windows = tie_windows
         self.training = training
         self.random_state = random_state
         self.device = device
@@ -351,7 +353,8 @@ class ShiftRegressor(_TorchRegressor):
                             weight_val=sample_weight_val, backbones=(col,),
                             shrink_grid=tuple(self.shrink), components=self.components,
                             seed=seed_of(self.random_state) % 2**31,
-                            tiebreak=self.tiebreak)  # fmt: skip
+                            tiebreak=self.tiebreak,
+                            tie_windows=tuple(self.tie_windows))  # fmt: skip
         module = self._build(X.shape[1])
         module.set_fit(fit)  # type: ignore[operator]
         self.module_ = module.eval()

@@ -19,11 +19,13 @@ on each side) is refused (fewer components are
 tried), so that guarantee holds for the paper's SCH, not only for the median.
 
 ``tiebreak=True`` replaces the shrunk refinement by a *tie-break*: ``mu(x) = a + b * (x[backbone]
-+ d * tanh(z(x)))``, ``z`` the standardised ridge prediction of what the backbone leaves, ``d``
-under half the smallest gap between two backbone values seen in fitting. SCH is then ordered
-by the backbone first and the refinement only orders changes with the same backbone value
-(lines added has many ties among small changes); the shape is fitted around the backbone
-alone and each location moves by less than half a gap.
++ d * tanh(z(x)))``, ``z`` the standardised ridge prediction of what the backbone leaves. With
+window 0, ``d`` is under half the smallest gap between two backbone values seen in fitting:
+SCH is ordered by the backbone first and the refinement only orders changes with the same
+backbone value (lines added has many ties among small changes). A window ``v > 0`` (backbone
+units, i.e. standard deviations of ``log1p(lines added)``) lets it reorder near-ties too:
+``d = v``. The windows tried (``tie_windows``) are chosen by validation NLL like ``w``; the
+shape is fitted around the backbone alone.
 """
 
 from __future__ import annotations
@@ -183,7 +185,7 @@ def _location_tie(
     X: np.ndarray, m: np.ndarray, w: np.ndarray, backbone: int, shrink: float, tiebreak: bool
 ) -> tuple[float, np.ndarray, float, tuple[np.ndarray, float, float] | None]:
     """:func:`_location`, and with ``tiebreak`` the tie-break ``(coef, bias, scale)`` instead of
-    the shrunk refinement."""
+    the shrunk refinement (``shrink`` is then the window: 0 for ties only)."""
     xc = X[:, backbone].astype(np.float64)
     sw = w / w.sum()
     xm, mm = float(sw @ xc), float(sw @ m)
@@ -201,7 +203,8 @@ def _location_tie(
         gaps = gaps[gaps > 1e-9]
         if sd <= 1e-12 or not len(gaps):
             return a, coef, b, None
-        return a, coef, b, (ridge.coef_ / sd, -float(sw @ z) / sd, 0.45 * b * float(gaps.min()))
+        d = shrink if shrink > 0 else 0.45 * float(gaps.min())
+        return a, coef, b, (ridge.coef_ / sd, -float(sw @ z) / sd, b * d)
     if shrink > 0:
         ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(X, m - a - b * xc, sample_weight=w)
         coef = coef + shrink * ridge.coef_
@@ -265,13 +268,15 @@ def fit_shift(
     min_hours: float = 1.0 / 120.0,
     seed: int = 0,
     tiebreak: bool = False,
+    tie_windows: Sequence[float] = (0.0,),
 ) -> ShiftFit:
     """Choose (backbone, shrinkage, components) by validation NLL, then refit on everything.
 
     Without validation rows the first backbone, no refinement and one component are used.
     ``weight`` (per change, >= 0) weighs changes in every fit (e.g. 0 for labels that say
     nothing about the change). ``tiebreak``: the refinement only breaks ties of the backbone
-    (``shrink_grid`` is then ignored: ``w = 0``).
+    (``shrink_grid`` is then ignored, ``tie_windows`` tried instead; the fit's ``shrink`` is the
+    window).
     """
     X = np.asarray(X, np.float64)
     L = _log_labels(Y, min_hours)
@@ -279,9 +284,9 @@ def fit_shift(
     if w.sum() <= 0:
         w = np.ones(len(X))
     if tiebreak:
-        shrink_grid = (0.0,)
+        shrink_grid = tuple(tie_windows) or (0.0,)
     combos = [(c, s, k) for c in backbones for s in shrink_grid for k in range(1, components + 1)]
-    best = (backbones[0], 0.0, 1)
+    best = (backbones[0], shrink_grid[0] if tiebreak else 0.0, 1)
     selection: list[dict[str, float]] = []
     if X_val is not None and Y_val is not None and len(X_val) > 0:
         Xv = np.asarray(X_val, np.float64)
@@ -294,7 +299,8 @@ def fit_shift(
             if f is None:
                 continue
             v = f.nll(Xv, Y_val, wv, min_hours)
-            selection.append({"backbone": c, "shrink": s, "components": k, "val_nll": v})
+            selection.append({"backbone": c, "window" if tiebreak else "shrink": s,
+                              "components": k, "val_nll": v})  # fmt: skip
             scored.append((v, c, s, k))
         if scored:
             best = min(scored)[1:]
