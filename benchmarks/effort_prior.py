@@ -20,6 +20,15 @@ selection"):
   (lines-added backbone, ridge refinement shrunk by the time-based validation split, normal
   labels weighted 1, others 0); ``shift_w0``: the same without refinement (``shrink = [0]``).
 
+``--selection`` (issue 12 item 3, ``predictor = "auto"``; docs "Per-repository choice") instead
+fits, per ``--seeds`` seed, the MDN, ``shift``, ``shift_tie`` (the tie-break refinement) and
+``shift_near`` (near-tie windows) once on the earlier 80 % of the train + validation period
+(scored on the held-back 20 %, normal labels) and once on all of it (scored on the test split),
+plus the mixture pool of the MDN and ``shift_tie`` (weight by validation NLL), and applies the
+``auto`` rules (``nll``, ``spearman``, ``both``) to the validation scores: one JSON line per
+repository and seed, a table of mean (over seeds) Spearman minus lines added per repository,
+and as the last line ``{"selection": {variant: {repo: mean difference}}}``.
+
 Per repository one JSON line: ``{predictor: {sp, nll, cov80, cal}}`` plus ``lines_added`` and
 ``churn``; then a table of shift vs lines added / churn / LOC MDN / MDN and, as the last line,
 one JSON object ``{"repos": [...]}`` with those rows. ``--quick`` skips the pools and the
@@ -165,12 +174,95 @@ def run(base: Path, seed: int, val_fraction: float, quick: bool = False) -> dict
     return out
 
 
+CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
+    "mdn": ("mdn", {}),
+    "shift": ("shift", {}),
+    "shift_tie": ("shift", {"tiebreak": True}),
+    "shift_near": ("shift", {"tiebreak": True, "tie_windows": [0.0, 0.05, 0.1, 0.25]}),
+}
+AUTO_SETS = {"auto": ("mdn", "shift", "shift_tie"), "auto_tie": ("mdn", "shift_tie")}
+
+
+def run_selection(base: Path, seed: int) -> dict[str, Any]:
+    """Validation (time-based, held back) and test scores of every candidate; auto's choices."""
+    from standard_coder.sch.predictors.auto import HELD_BACK, RULES, choose
+    from standard_coder.sch.predictors.stage import time_validation_split
+
+    ds = Dataset.load(base / "labels/datasets/coding_train.npz")
+    ds.label_kind = label_kinds(base, ds)
+    T = TrainingSection()
+    names = set(TrainOptions.__dataclass_fields__)
+    opt = TrainOptions(**{k: v for k, v in T.optim.model_dump().items() if k in names})
+    normal = np.asarray(ds.label_kind) == 0
+    te = ds.index(TEST)
+    ten = te[normal[te]]
+    _, late = time_validation_split(ds)
+    lvn = late[normal[late]]
+    Yt, Yv = ds.Y[ten].astype(np.float64), ds.Y[lvn].astype(np.float64)
+    split = ds.split.copy()
+    split[late] = HELD_BACK
+    early = with_split(ds, split)
+    la = ds.surface_column("lines_added")
+    out: dict[str, Any] = {"repo": str(base), "seed": seed, "n_test_normal": len(ten),
+                           "n_val_normal": len(lvn), "lines_added": sp(la[ten], Yt.mean(1)),
+                           "lines_added_val": sp(la[lvn], Yv.mean(1)),
+                           "val": {}, "test": {}}  # fmt: skip
+    dv: dict[str, Any] = {}
+    dt: dict[str, Any] = {}
+    for name, (kind, params) in CANDIDATES.items():
+        p = T.mdn.model_dump() if kind == "mdn" else params
+        dv[name] = fit_effort_model(early, kind, p, opt, seed=seed).distribution(ds.X[lvn])
+        dt[name] = fit_effort_model(ds, kind, p, opt, seed=seed).distribution(ds.X[ten])
+    w = min(GRID, key=lambda w: float(-pool(dv["mdn"], dv["shift_tie"], w).log_prob(Yv).mean()))
+    for d in (dv, dt):  # w 0 / 1: the part itself (a 1e-12 share would reorder ties)
+        d["pool"] = (
+            d["shift_tie"] if w == 0 else d["mdn"] if w == 1 else pool(d["mdn"], d["shift_tie"], w)
+        )
+    for name in dv:
+        out["val"][name] = {"nll": float(-dv[name].log_prob(Yv).mean()),
+                            "spearman": sp(dv[name].sch(), Yv.mean(1))}  # fmt: skip
+        out["test"][name] = scores(dt[name], Yt)
+    out["test"]["pool"]["w"] = w
+    out["chosen"] = {f"{a}_{r}": choose({c: out["val"][c] for c in cs}, r)
+                     for a, cs in AUTO_SETS.items() for r in RULES}  # fmt: skip
+    for k, c in out["chosen"].items():
+        out["test"][k] = out["test"][c]
+    return out
+
+
+def selection_main(bases: list[Path], seeds: list[int]) -> int:
+    rows = []
+    for base in bases:
+        for seed in seeds:
+            r = run_selection(base, seed)
+            print(json.dumps(r, default=lambda v: round(float(v), 4)), flush=True)
+            rows.append(r)
+    variants = list(rows[0]["test"])
+    diff: dict[str, dict[str, float]] = {v: {} for v in variants}
+    for v in variants:
+        for base in bases:
+            d = [r["test"][v]["sp"] - r["lines_added"] for r in rows if r["repo"] == str(base)]
+            diff[v][str(base)] = float(np.mean(d))
+    print("mean over seeds of Spearman(SCH) - Spearman(lines added), held-out normal changes")
+    print(f"{'variant':<20} " + " ".join(f"{str(b)[-14:]:>14}" for b in bases) + "  above/below")
+    for v in variants:
+        d = list(diff[v].values())
+        print(f"{v:<20} " + " ".join(f"{x:+14.3f}" for x in d)
+              + f"  {sum(x > 0.001 for x in d)}/{sum(x < -0.001 for x in d)}")  # fmt: skip
+    print(json.dumps({"selection": diff}, default=lambda v: round(float(v), 4)), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("base_dirs", nargs="+", type=Path)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--val-fraction", type=float, default=0.2)
     ap.add_argument("--quick", action="store_true", help="skip the pools and the residual MDN")
+    ap.add_argument(
+        "--selection", action="store_true", help="validation vs test of the auto candidates"
+    )
+    ap.add_argument("--seeds", default="0,1,2", help="--selection: comma-separated seeds")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     for base in args.base_dirs:
@@ -178,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{base}: no labels/datasets/coding_train.npz (run train_sch first)",
                   file=sys.stderr)  # fmt: skip
             return 2
+    if args.selection:
+        return selection_main(args.base_dirs, [int(x) for x in args.seeds.split(",")])
     rows = []
     for base in args.base_dirs:
         res = run(base, args.seed, args.val_fraction, args.quick)

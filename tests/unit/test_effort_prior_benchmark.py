@@ -45,3 +45,30 @@ def test_missing_dataset_is_bad_input() -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "coding_train.npz" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_selection_mode_scores_every_candidate_and_applies_the_auto_rules(tmp_path: Path) -> None:
+    from tests.unit.test_effort_ranking import lines_added_history
+    from tests.unit.test_effort_shift import named
+
+    torch.set_num_threads(1)
+    ds = named(lines_added_history(300))
+    ds.label_kind = np.zeros(len(ds), np.int8)
+    (tmp_path / "labels/datasets").mkdir(parents=True)
+    ds.save(tmp_path / "labels/datasets/coding_train.npz")
+    small = {"components": 2, "hidden": [8], "dropout": 0.0}
+    orig = bench.TrainingSection
+    bench.TrainingSection = lambda: orig(mdn=small, optim={"epochs": 2})  # tiny MDN
+    try:
+        row = bench.run_selection(tmp_path, seed=0)
+    finally:
+        bench.TrainingSection = orig
+    assert set(row["val"]) == {"mdn", "shift", "shift_tie", "shift_near", "pool"}
+    for name, chosen in row["chosen"].items():
+        cands = bench.AUTO_SETS[name.rsplit("_", 1)[0]]
+        assert chosen in cands
+        assert row["test"][name] == row["test"][chosen]
+    nll_pick = row["chosen"]["auto_nll"]
+    assert row["val"][nll_pick]["nll"] == min(row["val"][c]["nll"] for c in bench.AUTO_SETS["auto"])
+    # the tie-break never falls below lines added by more than its ties allow
+    assert row["test"]["shift_tie"]["sp"] >= row["lines_added"] - 0.02
