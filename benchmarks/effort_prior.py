@@ -21,13 +21,13 @@ selection"):
   labels weighted 1, others 0); ``shift_w0``: the same without refinement (``shrink = [0]``).
 
 ``--selection`` (issue 12 item 3, ``predictor = "auto"``; docs "Per-repository choice") instead
-fits, per ``--seeds`` seed, the MDN, ``shift``, ``shift_tie`` (the tie-break refinement) and
-``shift_near`` (near-tie windows) once on the earlier 80 % of the train + validation period
-(scored on the held-back 20 %, normal labels) and once on all of it (scored on the test split),
-plus the mixture pool of the MDN and ``shift_tie`` (weight by validation NLL), and applies the
-``auto`` rules (``nll``, ``spearman``, ``both``) to the validation scores: one JSON line per
-repository and seed, a table of mean (over seeds) Spearman minus lines added per repository,
-and as the last line ``{"selection": {variant: {repo: mean difference}}}``.
+fits, per ``--seeds`` seed, the MDN, ``shift_w0``, ``shift``, ``shift_tie`` (the tie-break
+refinement) and ``shift_near`` (near-tie windows) once on the earlier 80 % of the train +
+validation period (scored on the held-back 20 %, normal labels) and once on all of it (scored on
+the test split), plus the mixture pool of the MDN and ``shift_tie`` (weight by validation NLL),
+and applies the ``auto`` rules (``nll``, ``spearman``, ``both``) to the validation scores: one
+JSON line per repository and seed, a table of mean (over seeds) Spearman minus lines added per
+repository, and as the last line ``{"selection": {variant: {repo: mean difference}}}``.
 
 Per repository one JSON line: ``{predictor: {sp, nll, cov80, cal}}`` plus ``lines_added`` and
 ``churn``; then a table of shift vs lines added / churn / LOC MDN / MDN and, as the last line,
@@ -176,11 +176,12 @@ def run(base: Path, seed: int, val_fraction: float, quick: bool = False) -> dict
 
 CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "mdn": ("mdn", {}),
+    "shift_w0": ("shift", {"shrink": [0.0]}),
     "shift": ("shift", {}),
     "shift_tie": ("shift", {"tiebreak": True}),
     "shift_near": ("shift", {"tiebreak": True, "tie_windows": [0.0, 0.05, 0.1, 0.25]}),
 }
-AUTO_SETS = {"auto": ("mdn", "shift", "shift_tie"), "auto_tie": ("mdn", "shift_tie")}
+AUTO_SETS = {"auto": ("mdn", "shift_w0"), "auto_all": ("mdn", "shift_w0", "shift", "shift_tie")}
 
 
 def run_selection(base: Path, seed: int) -> dict[str, Any]:

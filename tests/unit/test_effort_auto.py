@@ -14,6 +14,8 @@ from scipy.stats import spearmanr
 from tests.unit.test_effort_ranking import lines_added_history
 from tests.unit.test_effort_shift import named
 
+from standard_coder.config.training import TrainingSection
+from standard_coder.pipelines.sch_train import head_params
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.evaluation import evaluate
 from standard_coder.sch.predictors.auto import choose
@@ -76,13 +78,14 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
     y = ds.Y[te].mean(axis=1)
     by_lines = spearmanr(ds.surface_column("lines_added")[te], y).statistic
     assert by_lines > 0.5  # the premise
-    cands = {"mdn": ("mdn", TINY_MDN), "shift": ("shift", {}),
-             "shift_tie": ("shift", {"tiebreak": True})}  # fmt: skip
-    params = {"rule": "nll", "candidates": cands}
+    # the shipped [training.auto] (candidates, rule) with a tiny MDN
+    params = head_params(TrainingSection(predictor="auto", mdn=TINY_MDN))
+    assert params["rule"] == "spearman" and set(params["candidates"]) == {"mdn", "shift_w0"}
     model = fit_effort_model(ds, "auto", params, TINY_OPT, seed=0)
     sel = model.selection_
-    assert sel["rule"] == "nll" and set(sel["validation"]) == {"mdn", "shift", "shift_tie"}
-    assert sel["chosen"] == min(sel["validation"], key=lambda n: sel["validation"][n]["nll"])
+    assert sel["rule"] == "spearman" and set(sel["validation"]) == {"mdn", "shift_w0"}
+    assert sel["chosen"] == max(sel["validation"],
+                                key=lambda n: sel["validation"][n]["spearman"])  # fmt: skip
     assert sel["n_validation"] > 50
     assert spearmanr(model.predict(ds.X[te]).sch, y).statistic >= by_lines - 0.02
     # the choice travels with model.pt and into sch_evaluation.json
@@ -93,3 +96,8 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
     assert saved["model_selection"]["chosen"] == sel["chosen"] == res["model_selection"]["chosen"]
     with pytest.raises(ValueError, match="unknown auto rule"):
         fit_effort_model(ds, "auto", {**params, "rule": "x"}, TINY_OPT)
+    # every candidate and the NLL rule
+    cands = {"mdn": ("mdn", TINY_MDN), "shift": ("shift", {}),
+             "shift_tie": ("shift", {"tiebreak": True})}  # fmt: skip
+    sel = fit_effort_model(ds, "auto", {"rule": "nll", "candidates": cands}, TINY_OPT).selection_
+    assert sel["chosen"] == min(sel["validation"], key=lambda n: sel["validation"][n]["nll"])

@@ -63,12 +63,13 @@ def test_selection_mode_scores_every_candidate_and_applies_the_auto_rules(tmp_pa
         row = bench.run_selection(tmp_path, seed=0)
     finally:
         bench.TrainingSection = orig
-    assert set(row["val"]) == {"mdn", "shift", "shift_tie", "shift_near", "pool"}
+    assert set(row["val"]) == {"mdn", "shift_w0", "shift", "shift_tie", "shift_near", "pool"}
     for name, chosen in row["chosen"].items():
-        cands = bench.AUTO_SETS[name.rsplit("_", 1)[0]]
+        cands = bench.AUTO_SETS[name.rsplit("_", 1)[0]]  # e.g. auto_all_nll -> auto_all
         assert chosen in cands
         assert row["test"][name] == row["test"][chosen]
-    nll_pick = row["chosen"]["auto_nll"]
-    assert row["val"][nll_pick]["nll"] == min(row["val"][c]["nll"] for c in bench.AUTO_SETS["auto"])
+    nll_pick = row["chosen"]["auto_all_nll"]
+    every = bench.AUTO_SETS["auto_all"]
+    assert row["val"][nll_pick]["nll"] == min(row["val"][c]["nll"] for c in every)
     # the tie-break never falls below lines added by more than its ties allow
     assert row["test"]["shift_tie"]["sp"] >= row["lines_added"] - 0.02

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -110,20 +110,21 @@ class ShiftSection(StrictModel):
     )
 
 
-AutoCandidate = Literal["mdn", "shift", "shift_tie"]
+AutoCandidate = Literal["mdn", "shift_w0", "shift", "shift_tie"]
+AUTO_DEFAULT: tuple[AutoCandidate, ...] = ("mdn", "shift_w0")
 
 
 class AutoSection(StrictModel):
     """Per-repository choice of the effort model (``predictor = "auto"``; docs/effort-models.md)."""
 
     candidates: list[AutoCandidate] = Field(
-        default_factory=lambda: list(get_args(AutoCandidate)),
+        default_factory=lambda: list(AUTO_DEFAULT),
         min_length=1,
-        description="models tried: mdn ([training.mdn]), shift ([training.shift]), shift_tie "
-        "(shift whose refinement only breaks ties of lines added)",
+        description="models tried: mdn ([training.mdn]), shift_w0 (SCH ranks as lines added), "
+        "shift ([training.shift]), shift_tie (refinement only breaks ties of lines added)",
     )
     rule: Literal["nll", "spearman", "both"] = Field(
-        "nll",
+        "spearman",
         description="choice on the time-based validation split: lowest NLL, highest Spearman of "
         "SCH, or highest Spearman within 0.05 NLL of the best",
     )

@@ -67,6 +67,7 @@ def head_params(t: TrainingSection) -> dict[str, Any]:
     if t.predictor == "auto":
         shift = t.shift.model_dump()
         kinds = {"mdn": ("mdn", t.mdn.model_dump()), "shift": ("shift", shift),
+                 "shift_w0": ("shift", {**shift, "shrink": [0.0], "tiebreak": False}),
                  "shift_tie": ("shift", {**shift, "tiebreak": True})}  # fmt: skip
         return {"rule": t.auto.rule, "candidates": {c: kinds[c] for c in t.auto.candidates}}
     return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()

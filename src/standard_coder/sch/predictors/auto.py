@@ -1,11 +1,12 @@
 """``predictor = "auto"``: choose the effort model per repository on a time-based validation split.
 
-Each candidate (a predictor kind and its head parameters: the MDN, the location-shift model,
-its tie-break variant) is fitted on the earlier part of the train + validation period (the
-most recent ``SHIFT_VALIDATION_FRACTION`` by commit time is held back) and scored on the held
-back changes whose label comes from a normal interval. A rule picks one; it is then refitted
-on the whole train + validation period the way ``fit_effort_model`` fits it alone. The choice,
-the rule and every candidate's validation scores go to ``model.selection_`` (saved in
+Each candidate (a predictor kind and its head parameters: the MDN, the location-shift model
+without refinement (SCH ranks exactly as lines added), with it, or with its tie-break) is fitted
+on the earlier part of the train + validation period (the most recent
+``SHIFT_VALIDATION_FRACTION`` by commit time is held back) and scored on the held back changes
+whose label comes from a normal interval. A rule picks one; it is then refitted on the whole
+train + validation period the way ``fit_effort_model`` fits it alone. The choice, the rule and
+every candidate's validation scores go to ``model.selection_`` (saved in
 ``model.pt``, written to ``sch_evaluation.json`` as ``model_selection``).
 
 Rules (``docs/effort-models.md``, "Per-repository choice"):
@@ -74,7 +75,7 @@ def fit_auto(
     candidates: Mapping[str, Candidate],
     training: TrainOptions | None = None,
     *,
-    rule: str = "nll",
+    rule: str = "spearman",
     fit: Callable[..., EffortModel],
     checkpointer: TrainingCheckpointer | None = None,
     should_stop: Callable[[], bool] | None = None,

@@ -51,7 +51,7 @@ def fit_effort_model(
         from standard_coder.sch.predictors.auto import fit_auto
 
         p = dict(params or {})
-        return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "nll"),
+        return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "spearman"),
                         fit=fit_effort_model, checkpointer=checkpointer,
                         should_stop=should_stop, device=device, seed=seed)  # fmt: skip
     tr, va = dataset.index(TRAIN), dataset.index(VAL)
