@@ -21,7 +21,7 @@ from standard_coder.sch.evaluation import evaluate
 from standard_coder.sch.predictors.auto import choose
 from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
 from standard_coder.sch.predictors.stage import fit_effort_model
-from standard_coder.sch.predictors.train import TrainOptions
+from standard_coder.sch.predictors.train import TrainingInterrupted, TrainOptions
 
 TINY_MDN = {"components": 2, "hidden": [16], "dropout": 0.0}
 TINY_OPT = TrainOptions(epochs=3, batch_size=256, early_stopping_patience=2)
@@ -96,6 +96,8 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
     assert saved["model_selection"]["chosen"] == sel["chosen"] == res["model_selection"]["chosen"]
     with pytest.raises(ValueError, match="unknown auto rule"):
         fit_effort_model(ds, "auto", {**params, "rule": "x"}, TINY_OPT)
+    with pytest.raises(TrainingInterrupted):  # a stop is honoured inside the candidate fits
+        fit_effort_model(ds, "auto", params, TINY_OPT, should_stop=lambda: True)
     # every candidate and the NLL rule
     cands = {"mdn": ("mdn", TINY_MDN), "shift": ("shift", {}),
              "shift_tie": ("shift", {"tiebreak": True})}  # fmt: skip

@@ -85,8 +85,8 @@ def fit_auto(
     """Fit every candidate on the earlier period, pick one by ``rule``, refit it on all.
 
     ``fit`` is ``fit_effort_model`` (passed in to keep the import one-way). Only the final fit
-    gets ``checkpointer`` (candidate fits are repeated after an interrupt: same seed, same
-    result).
+    gets ``checkpointer``: a stop during a candidate fit raises ``TrainingInterrupted`` with
+    nothing saved, and the rerun repeats the candidate fits (same seed, same result).
     """
     from standard_coder.sch.predictors.stage import label_weights, time_validation_split
 
@@ -101,7 +101,7 @@ def fit_auto(
     w = label_weights(dataset)[late]
     scores: dict[str, dict[str, float]] = {}
     for name, (kind, params) in candidates.items():
-        m = fit(early, kind, params, training, device=device, seed=seed)
+        m = fit(early, kind, params, training, should_stop=should_stop, device=device, seed=seed)
         scores[name] = validation_scores(m, dataset.X[late], dataset.Y[late], w)
         log.info("auto: %s on the held-back period: NLL %.3f, Spearman %.3f", name,
                  scores[name]["nll"], scores[name]["spearman"])  # fmt: skip
