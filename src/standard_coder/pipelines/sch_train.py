@@ -425,3 +425,5 @@ def run(ctx: StageContext) -> None:
         coverage_80=metrics.get("coverage_80"),
         precision=model.regressor_.train_result_.precision,
     )
+    if getattr(model, "selection_", None):  # predictor = "auto": which model, chosen how
+        ctx.set_summary(auto_chosen=model.selection_["chosen"], auto_rule=model.selection_["rule"])
