@@ -31,6 +31,7 @@ from scipy.stats import spearmanr
 from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.sch.dataset import Dataset
 from standard_coder.sch.predictors.estimator import EffortModel
+from standard_coder.sch.predictors.splits import label_weights, time_validation_split
 from standard_coder.sch.predictors.train import TrainOptions
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,6 @@ def fit_auto(
     gets ``checkpointer``: a stop during a candidate fit raises ``TrainingInterrupted`` with
     nothing saved, and the rerun repeats the candidate fits (same seed, same result).
     """
-    from standard_coder.sch.predictors.stage import label_weights, time_validation_split
-
     if not candidates:
         raise ValueError("auto: no candidates")
     if rule not in RULES:
