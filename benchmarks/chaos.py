@@ -50,11 +50,14 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / ".work" / "chaos"
 sys.path.insert(0, str(ROOT / "src"))
 
-#: Chaos size: the demo's tiny team with shorter training, so a clean run takes seconds.
+#: Chaos size: the demo's tiny team (3 authors, 2 repositories) over 2 weeks instead of 5,
+#: with shorter training, so a clean run takes seconds. Every stage still has several ledger
+#: items (repositories, authors, feature batches) and several training checkpoints per model.
+CHAOS_WEEKS = 2
 SETS = [
     "training.hmm.epochs=8",
     "training.optim.epochs=4",
-    "training.optim.checkpoint_every_steps=10",
+    "training.optim.checkpoint_every_steps=2",
     "training.label_samples_per_commit=10",
     "forecasting.n_sims=500",
 ]
@@ -62,6 +65,9 @@ SETS = [
 VOLATILE = ("logs", "runs", "checkpoints", "cache", "quarantine", "tb", "stages")
 VOLATILE_FILES = ("reports/index.html", ".lock")
 VOLATILE_PREFIXES = ("reports/.cache/",)  # the report's own read cache
+#: Runs are started as on a user's machine: bytecode cached (PYTHONDONTWRITEBYTECODE, set in
+#: some sandboxes, would make each of the hundreds of restarts recompile the package).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 TIMING_KEYS = frozenset({"elapsed", "duration", "wall", "generated_at", "created_at"})
 
 
@@ -121,7 +127,7 @@ class Bench:
 
     def start(self, base: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path]:
         log = base.parent / f"{base.name}.{time.monotonic_ns()}.stderr"
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "120"}
+        env = {**CHILD_ENV, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "120"}
         env.setdefault("OMP_NUM_THREADS", "1")
         with log.open("wb") as fh:
             proc = subprocess.Popen(
@@ -162,11 +168,10 @@ class Bench:
         return False, text
 
     def identical(self, base: Path, what: str) -> bool:
-        got = artefacts(base)
-        if artefacts(base, raw=True) == self.clean_raw:
+        got, raw = artefacts_both(base)
+        if raw == self.clean_raw:
             self.counts["raw_bytes_identical"] += 1
         else:
-            raw = artefacts(base, raw=True)
             diff = sorted(k for k in raw if raw.get(k) != self.clean_raw.get(k))
             self.raw_differences.update(diff)
         if got == self.clean:
@@ -195,9 +200,15 @@ def artefacts(base: Path, *, raw: bool = False) -> dict[str, str]:
     (unless ``raw``) JSON without wall-clock timing keys (``fit_seconds``: how long a fit took
     is not what it produced).
     """
+    return artefacts_both(base)[1 if raw else 0]
+
+
+def artefacts_both(base: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`artefacts` and ``artefacts(raw=True)``, each file read once."""
     out: dict[str, str] = {}
+    raw: dict[str, str] = {}
     if not base.is_dir():
-        return out
+        return out, raw
     for path in sorted(base.rglob("*")):
         rel = path.relative_to(base).as_posix()
         if not path.is_file() or rel.split("/", 1)[0] in VOLATILE or rel in VOLATILE_FILES:
@@ -205,11 +216,12 @@ def artefacts(base: Path, *, raw: bool = False) -> dict[str, str]:
         if rel.endswith(".tmp") or rel.startswith(VOLATILE_PREFIXES):
             continue
         data = path.read_bytes()
-        if not raw and path.suffix == ".json":
+        raw[rel] = out[rel] = hashlib.sha256(data).hexdigest()
+        if path.suffix == ".json":
             with contextlib.suppress(ValueError):
                 data = json.dumps(_drop_timings(json.loads(data)), sort_keys=True).encode()
-        out[rel] = hashlib.sha256(data).hexdigest()
-    return out
+                out[rel] = hashlib.sha256(data).hexdigest()
+    return out, raw
 
 
 def group_alive(pgid: int) -> list[int]:
@@ -262,8 +274,7 @@ def clean_run(b: Bench, reuse: bool = False) -> Path:
         if rc != 0:
             raise SystemExit(f"clean run failed (exit {rc}):\n{text[-2000:]}")
         timing.write_text(json.dumps({"clean_s": b.clean_s}))
-    b.clean = artefacts(base)
-    b.clean_raw = artefacts(base, raw=True)
+    b.clean, b.clean_raw = artefacts_both(base)
     t0 = time.perf_counter()
     b.run(base)
     b.noop_s = time.perf_counter() - t0
@@ -325,27 +336,39 @@ def storm(b: Bench, index: int, kills: int) -> None:
 
 
 def signals(b: Bench) -> None:
-    """SIGTERM/SIGINT to the group and to the main pid at a random time; then resume."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        for target in ("group", "pid"):
-            base = WORK / f"signal-{signum.name}-{target}"
-            shutil.rmtree(base, ignore_errors=True)
-            proc, log = b.start(base)
-            time.sleep(b.rng.uniform(b.noop_s, max(b.noop_s + 0.5, b.clean_s * 0.8)))
-            if proc.poll() is None:
-                if target == "group":
-                    os.killpg(proc.pid, signum)
-                else:
-                    os.kill(proc.pid, signum)
-            rc, text = b.finish(proc, log)
-            b.counts["signals"] += 1
-            ok = rc == 0 or (rc == 128 + signum and "rerun to resume" in text)
-            done, _ = b.resume_until_done(base)
-            if ok and done and b.identical(base, f"{signum.name} to {target}"):
-                b.counts["signals_clean"] += 1
-            elif not ok:
-                b.fail(f"{signum.name} to {target}: exit {rc}: {text.strip()[-200:]}")
-            shutil.rmtree(base, ignore_errors=True)
+    """SIGTERM/SIGINT to the group and to the main pid, chained like a storm: one fresh
+    folder, each signal at a random point of the clean run's timeline (a restart resumes
+    where the last one stopped, so later signals land in later stages), then resume until
+    done and compare with the clean run. Each case must exit 128+signum with ``interrupted
+    ... rerun to resume`` (or 0 when the run finished before its signal)."""
+    cases = [(s, t) for s in (signal.SIGTERM, signal.SIGINT) for t in ("group", "pid")]
+    b.rng.shuffle(cases)
+    base = WORK / "signals"
+    shutil.rmtree(base, ignore_errors=True)
+    points = sorted(b.rng.uniform(0.0, b.clean_s) for _ in cases)
+    previous, ok_cases = 0.0, 0
+    for (signum, target), point in zip(cases, points, strict=True):
+        proc, log = b.start(base)
+        time.sleep(b.noop_s + (point - previous))  # a restart costs about a no-op rerun
+        previous = point
+        if proc.poll() is None:
+            if target == "group":
+                os.killpg(proc.pid, signum)
+            else:
+                os.kill(proc.pid, signum)
+        rc, text = b.finish(proc, log)
+        b.counts["signals"] += 1
+        if rc == 0 or (rc == 128 + signum and "rerun to resume" in text):
+            ok_cases += 1
+        else:
+            b.fail(f"{signum.name} to {target}: exit {rc}: {text.strip()[-200:]}")
+    done, text = b.resume_until_done(base)
+    if done and b.identical(base, "after SIGTERM/SIGINT"):
+        b.counts["signals_clean"] += ok_cases
+    elif not done:
+        b.counts["stuck"] += 1
+        b.fail(f"signals: did not finish: {text.strip()[-300:]}")
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -676,7 +699,7 @@ def fuzz(b: Bench, clean: Path, cases: int, full_runs: int) -> None:
         shutil.copytree(clean, base, symlinks=True)
         text = path.read_text().replace(str(clean), str(base))
         path.write_text(text)
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        env = {**CHILD_ENV, "PYTHONPATH": str(ROOT / "src")}
         done = subprocess.run(
             [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(path)],
             capture_output=True,
@@ -785,9 +808,11 @@ def _typer(args: list[str]) -> tuple[int | None, str]:
 
 
 def prepare_inputs() -> Path:
-    from standard_coder.pipelines.demo import prepare
+    from dataclasses import replace
 
-    return prepare(WORK / "inputs", "tiny")
+    from standard_coder.pipelines.demo import SIZES, prepare
+
+    return prepare(WORK / "inputs", "chaos", replace(SIZES["tiny"], weeks=CHAOS_WEEKS))
 
 
 def main() -> None:

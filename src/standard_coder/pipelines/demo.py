@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -112,16 +113,21 @@ def _sprint_inputs(truth_path: Path) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def prepare(out_dir: Path, size_name: str) -> Path:
-    """Simulate the team (once per size) and write the config and inputs; return the config."""
+def prepare(out_dir: Path, size_name: str, size: DemoSize | None = None) -> Path:
+    """Simulate the team (once per size) and write the config and inputs; return the config.
+
+    ``size`` overrides :data:`SIZES` (``size_name`` then only names it, e.g. the chaos
+    benchmark's smaller team)."""
     from standard_coder.sch.teamsim.team import TeamSpec, simulate_team
 
-    size = SIZES[size_name]
+    size = size or SIZES[size_name]
     out_dir.mkdir(parents=True, exist_ok=True)
     repos = out_dir / "repos"
     marker = repos / "SIMULATED.json"
     spec = {"size": size_name, "seed": SEED, **size.__dict__}
     if not marker.exists() or json.loads(marker.read_text()) != spec:
+        if marker.exists():  # simulated by us at another size: simulate afresh
+            shutil.rmtree(repos)
         team = TeamSpec(n_authors=size.authors, weeks=size.weeks, n_repos=size.repos)
         simulate_team(repos, team, seed=SEED)
         atomic_write_text(marker, json.dumps(spec, sort_keys=True))

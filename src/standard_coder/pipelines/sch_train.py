@@ -261,11 +261,8 @@ def run(ctx: StageContext) -> None:
         build_dataset,
         write_stats,
     )
-    from standard_coder.sch.evaluation import evaluate
     from standard_coder.sch.features.representation import ChangeRepresentation
     from standard_coder.sch.mining.store import iter_commits, merge_stamped_commits
-    from standard_coder.sch.predictors.stage import fit_effort_model
-    from standard_coder.sch.predictors.train import TrainingInterrupted
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
     t = section_from_params(TrainingSection, ctx.params["training"], ctx.root_dir)
@@ -351,6 +348,12 @@ def run(ctx: StageContext) -> None:
     write_stats(dataset, out["dataset"].with_suffix(".stats.json"))
     rep.save(out["change_rep"])
     ctx.set_summary(commits=len(dataset), features=int(dataset.X.shape[1]))
+
+    # torch comes in here, not at the top: a run killed or stopped during work inference or
+    # features (the workers' part) never paid for it
+    from standard_coder.sch.evaluation import evaluate
+    from standard_coder.sch.predictors.stage import fit_effort_model
+    from standard_coder.sch.predictors.train import TrainingInterrupted
 
     # [runner] precision is in the params only when it is not fp32 (see pipelines.sch)
     head, training = head_params(t), train_options(t, str(ctx.params.get("precision", "fp32")))

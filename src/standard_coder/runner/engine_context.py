@@ -68,7 +68,8 @@ class RunContext:
         self._progress = progress
         self._device_fn = device
         self._on_corrupt = on_corrupt
-        self._closers: list[Callable[[], None]] = []
+        self._closers: list[Callable[[], None]] = [self._close_executor]
+        self._executor: Any = None
 
     @property
     def device(self) -> str:
@@ -136,9 +137,13 @@ class RunContext:
         total: int | None = None,
     ) -> Iterator[tuple[T, R]]:
         """Run ``fn`` over items (in-process, a process pool or a Dask cluster); see the
-        protocol."""
-        from standard_coder.runner.executor import make_executor
+        protocol.
 
+        A local pool serves every map of the stage (closed with the stage): a stage that maps
+        three times (work inference, its comparison, features) starts its worker processes and
+        their imports once, not three times; a map that raised gets a fresh pool next time. A
+        cluster client (``executor`` spec) is shared by the whole run.
+        """
         if total is None and isinstance(items, Sized):
             total = len(items)
         task = self.progress(total, desc or self.stage)
@@ -146,17 +151,32 @@ class RunContext:
         shared = self._shared_executors if spec else None
         if spec and shared is not None:  # a cluster: one client per run, reused by every map
             if spec not in shared:
+                from standard_coder.runner.executor import make_executor
+
                 shared[spec] = make_executor(spec)
             executor = shared[spec]
-        else:
-            executor = make_executor(self.executor or self.workers)
+        else:  # local: one pool per stage (see above)
+            executor = self._get_executor()
         try:
             for item, result in executor.map(fn, items, self.should_stop):
                 task.advance(1)
                 yield item, result
-        finally:
+        except BaseException:
             if shared is None:
-                executor.close()
+                self._close_executor()  # a worker may be broken: never reuse it
+            raise
+
+    def _get_executor(self) -> Any:
+        if self._executor is None:
+            from standard_coder.runner.executor import make_executor
+
+            self._executor = make_executor(self.executor or self.workers)
+        return self._executor
+
+    def _close_executor(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.close()
 
     def progress(self, total: int | None, desc: str) -> ProgressTask:
         """A progress bar; its counts feed the interrupt message."""

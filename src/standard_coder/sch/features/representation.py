@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
 
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES, AstCache, ast_edit_features
@@ -167,6 +166,8 @@ class ChangeRepresentation:
     # -- transform ---------------------------------------------------------------------------
     def _check(self) -> None:
         if not hasattr(self, "feature_names_"):
+            from sklearn.exceptions import NotFittedError  # 1.5 s of imports: only when raised
+
             raise NotFittedError("ChangeRepresentation is not fitted; call fit() first")
 
     def _counts(self, raws: Sequence[RawChange]) -> np.ndarray:

@@ -5,7 +5,9 @@ neural HMM, ``NeuralHMM``) and ``gap`` (git-hours, ``GapModel``). ``infer_labels
 stage body: one resumable work item per author, pooled small authors, FFBS label samples.
 """
 
-from standard_coder.sch.work_inference.base import NotFittedError, WorkInferenceModel
+from typing import Any
+
+from standard_coder.sch.work_inference.base import WorkInferenceModel
 from standard_coder.sch.work_inference.gap import GapModel
 from standard_coder.sch.work_inference.hmm import NeuralHMM
 from standard_coder.sch.work_inference.labels import (
@@ -43,3 +45,12 @@ __all__ = [
     "normal_keys",
     "pearson_vs_truth",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``NotFittedError`` (scikit-learn's) is imported on first use (see ``base``)."""
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

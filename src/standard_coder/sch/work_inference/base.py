@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
 
 from standard_coder.runner.seeding import check_random_state
 
@@ -19,12 +18,23 @@ __all__ = [
     "FIRST",
     "LONG_GAP",
     "NORMAL",
-    "NotFittedError",
+    "NotFittedError",  # noqa: F822 (module __getattr__: imported on first use)
     "PreparedTimes",
     "WorkInferenceModel",
     "check_random_state",
     "prepare_times",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``NotFittedError`` is scikit-learn's, imported on first use: importing scikit-learn
+    costs about 1.5 s of CPU, which every pool worker fitting an author would pay."""
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 NORMAL = 0
 """Interval kind: an ordinary interval between two commits of the author."""
@@ -151,6 +161,8 @@ class WorkInferenceModel(ABC):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "expected_minutes_"):
+            from sklearn.exceptions import NotFittedError
+
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first."
             )

@@ -309,6 +309,8 @@ class NeuralHMM(WorkInferenceModel):
         turns true, :class:`FitStopped` is raised (nothing is kept: the fit is redone)."""
         import torch
 
+        from standard_coder.sch.work_inference.adam import Adam
+
         if self.epochs < 0 or self.time_bins < 1 or self.hidden < 1:
             raise ValueError("epochs >= 0, time_bins >= 1 and hidden >= 1 are required")
         t_start = time.perf_counter()
@@ -337,7 +339,7 @@ class NeuralHMM(WorkInferenceModel):
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(torch_seed)
                     net = _make_net(self.hidden)
-                opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+                opt = Adam(net.parameters(), lr=self.learning_rate)  # torch.optim's update
                 no_off = np.zeros(seq.day_keys.shape[0], dtype=bool)
                 return _Run(net, opt, c0, no_off, seq.cell, [])
 
