@@ -366,6 +366,57 @@ def hash_throughput(files: list[Path]) -> tuple[float, float]:
     return total / min(ours) / 1e9, total / min(hashlib_t) / 1e9
 
 
+def breakdown(root: Path, reps: int) -> dict[str, float]:
+    """Where a no-op rerun's time goes, each part timed as its own process (median of
+    ``reps``, interleaved): interpreter start-up; + the front door's imports; + the stat walk
+    of the data; the whole no-op rerun through the same front door. The rest (config,
+    manifests, decisions, run records, the ``git status`` of the code-version stamp, timed on
+    its own too) is the difference."""
+    env = {**CHILD_ENV, "PYTHONPATH": str(SRC)}
+    imports = (
+        "import sys; from pathlib import Path; from standard_coder.runner.front import main; "
+        "from standard_coder.pipelines import BUILTINS"
+    )
+    probes = {
+        "startup": [sys.executable, "-c", "pass"],
+        "imports": [sys.executable, "-c", imports],
+        "walk": [
+            sys.executable,
+            "-c",
+            f"{imports}; from standard_coder.runner.hashcache import list_files; "
+            "list_files(Path('data'))",
+        ],
+        "noop": [
+            sys.executable,
+            "-c",
+            f"{imports}; sys.exit(main(['pipeline', '--config', 'pipeline.toml'], BUILTINS))",
+        ],
+        "git_status": [
+            "git",
+            "--no-optional-locks",
+            "-C",
+            str(SRC),
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "--untracked-files=no",
+        ],
+    }
+    times: dict[str, list[float]] = {k: [] for k in probes}
+    for _ in range(reps):
+        for key, cmd in probes.items():
+            times[key].append(timed(cmd, root, env))
+    t = {k: median(v) for k, v in times.items()}
+    return {
+        "startup_s": round(t["startup"], 4),
+        "imports_s": round(t["imports"] - t["startup"], 4),
+        "stat_walk_s": round(t["walk"] - t["imports"], 4),
+        "rest_s": round(t["noop"] - t["walk"], 4),
+        "git_status_s": round(t["git_status"], 4),
+        "noop_s": round(t["noop"], 4),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke run (2,000 files, 64 MiB)")
@@ -404,6 +455,7 @@ def main() -> None:
             floor = got.pop("floor")["noop"]
         results.update(got)
     hash_gbps, hashlib_gbps = hash_throughput(sorted(big.iterdir()))
+    parts = breakdown(WORK / "ours-20k", reps) if "ours_20k" in results else {}
 
     label = f"{n_small:,} x 1 KiB"
     print(f"\nNo-op rerun benchmark ({'quick' if args.quick else 'full'}; median seconds)")
@@ -426,6 +478,18 @@ def main() -> None:
         f"hashlib sha256 1 MiB readinto {hashlib_gbps:.2f} GB/s"
     )
     print("ours* = the same runner through the Typer-free front door (runner.front.main)")
+    if parts:
+        print(f"\nwhere the no-op rerun's time goes (each part its own process, median of {reps})")
+        for key, label in (
+            ("startup_s", "interpreter start-up (python -c pass)"),
+            ("imports_s", "+ the runner's imports"),
+            ("stat_walk_s", f"+ the stat walk of {n_small:,} files"),
+            ("rest_s", "+ the rest: config, manifests, decisions, records"),
+            ("noop_s", "= whole no-op rerun (front door)"),
+            ("git_status_s", "  of the rest: git status (code version in the stamp)"),
+        ):
+            print(f"  {label:<56}{parts[key]:>8.3f} s")
+        print(f"  {'floor (python + walk + stat + token)':<56}{floor:>8.3f} s")
     for note in notes:
         print(note)
 
@@ -456,6 +520,8 @@ def main() -> None:
         "hash_gbps": round(hash_gbps, 3),
         "hashlib_gbps": round(hashlib_gbps, 3),
         "dvc_available": "dvc_20k" in results,
+        "noop_vs_floor": round(results["ours_20k"]["noop"] / floor, 2) if floor > 0 else None,
+        "noop_breakdown": parts,
     }
     print(json.dumps(summary))
 

@@ -122,9 +122,17 @@ class SimulationResult:
         return np.concatenate([total, left], axis=1)
 
 
+#: Above this many (simulation, ticket, day) comparisons the compiled kernel runs (importing
+#: numba and loading its cached machine code costs about 0.3 s, more than small forecasts take).
+COMPILED_ABOVE = 20_000_000
+
+
 def _days_until(cum_tp: NDArray[np.float64], need: NDArray[np.float64]) -> NDArray[np.int32]:
     """1 + the number of days whose cumulative throughput is still short of ``need``: the day
-    it is reached (``horizon + 1`` when never). The only loop is over the days."""
+    it is reached (``horizon + 1`` when never). The only loop is over the days; big forecasts
+    run a compiled kernel with the same comparisons (:func:`_days_until_compiled`)."""
+    if need.size * cum_tp.shape[1] > COMPILED_ABOVE and need.ndim == 2:
+        return _days_until_compiled(cum_tp, need)
     count = np.zeros(need.shape, dtype=np.int32)
     short = np.empty(need.shape, dtype=np.bool_)
     for d in range(cum_tp.shape[1]):
@@ -132,6 +140,23 @@ def _days_until(cum_tp: NDArray[np.float64], need: NDArray[np.float64]) -> NDArr
         count += short
     count += 1
     return count
+
+
+def _days_until_compiled(
+    cum_tp: NDArray[np.float64], need: NDArray[np.float64]
+) -> NDArray[np.int32]:
+    """:func:`_days_until` in numba: per simulation, a non-decreasing cumulative throughput
+    (throughput >= 0, no NaN) is scanned only up to the first day that reaches ``need``; any
+    other row counts every day, exactly as the numpy loop does."""
+    from standard_coder.forecasting._kernels import days_until
+
+    out = np.empty(need.shape, dtype=np.int32)
+    days_until(
+        np.ascontiguousarray(cum_tp, dtype=np.float64),
+        np.ascontiguousarray(need, dtype=np.float64),
+        out,
+    )
+    return out
 
 
 def simulate(
