@@ -348,12 +348,15 @@ def hash_throughput(files: list[Path]) -> tuple[float, float]:
     total = sum(f.stat().st_size for f in files)
     folder = files[0].parent
     # ours: the real folder scan (walk, stat, cache lookups, sha256 of every byte)
-    ours = []
-    hashlib_t = []
-    for _ in range(2):
+    ours: list[float] = []
+    hashlib_t: list[float] = []
+
+    def run_ours() -> None:
         t0 = time.perf_counter()
         scan_path(folder, DictHashCache())
         ours.append(time.perf_counter() - t0)
+
+    def run_hashlib() -> None:
         t0 = time.perf_counter()
         buf = bytearray(1 << 20)
         view = memoryview(buf)
@@ -363,6 +366,10 @@ def hash_throughput(files: list[Path]) -> tuple[float, float]:
                 while n := fh.readinto(buf):
                     h.update(view[:n])
         hashlib_t.append(time.perf_counter() - t0)
+
+    for rep in range(4):  # alternate who goes first: the page cache and load hit both alike
+        for fn in (run_ours, run_hashlib) if rep % 2 == 0 else (run_hashlib, run_ours):
+            fn()
     return total / min(ours) / 1e9, total / min(hashlib_t) / 1e9
 
 
