@@ -217,7 +217,9 @@ def _model_checks(base: Path, ds: Any) -> dict[str, Any]:
     try:
         from standard_coder.sch.predictors.estimator import EffortModel
 
-        model = EffortModel.load(base / "models" / "mdn" / "model.pt")
+        # the configured predictor's folder (default "auto"; older runs: "mdn")
+        paths = [base / "models" / k / "model.pt" for k in ("auto", "mdn", "shift", "quantile")]
+        model = EffortModel.load(next((p for p in paths if p.is_file()), paths[0]))
         X = ds.X_loc if model.feature_kind == "loc" else ds.X
         pred = model.predict(X)
     except Exception as exc:  # the benchmark reports what it can

@@ -289,6 +289,6 @@ def test_tiny_flagship_through_the_cluster_matches_a_local_run(
     assert remote.returncode == 0, remote.stderr
     assert cluster.tasks_seen() - before >= 6  # 3 authors x (hmm, gap) at least
     second = artifacts(base)
-    assert "models/mdn/model.pt" in first and "raw/mined_commits.sqlite" in first
+    assert "models/auto/model.pt" in first and "raw/mined_commits.sqlite" in first
     differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
     assert not differing, differing

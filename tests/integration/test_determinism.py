@@ -69,7 +69,7 @@ def test_tiny_demo_is_byte_identical_across_runs(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "sc-output")
     demo()
     second = artifacts(tmp_path / "sc-output")
-    assert "models/mdn/model.pt" in first and "raw/mined_commits.sqlite" in first
+    assert "models/auto/model.pt" in first and "raw/mined_commits.sqlite" in first
     assert any(k.startswith("forecasts/") for k in first)
     differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
     assert not differing, differing

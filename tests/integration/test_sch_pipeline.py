@@ -61,7 +61,7 @@ def test_demo_produces_every_artifact(demo: Path) -> None:
         "labels/work_labels.npz",
         "labels/datasets/coding_train.npz",
         "features/change_rep/representation.json",
-        "models/mdn/model.pt",
+        "models/auto/model.pt",
         "models/baseline_loc/model.pt",
         "models/work_inference/hmm",
         "reports/sch_evaluation.json",
@@ -95,7 +95,7 @@ def test_demo_produces_every_artifact(demo: Path) -> None:
 
     assert manifest["device"] == resolve_device("auto")[0]
     # the trained model is an ordinary weights-only checkpoint
-    ck = torch.load(base / "models" / "mdn" / "model.pt", weights_only=True)
+    ck = torch.load(base / "models" / "auto" / "model.pt", weights_only=True)
     assert ck["vocabulary_checksum"] and ck["feature_checksum"]
 
 
@@ -156,7 +156,7 @@ def test_editing_a_forecast_input_reruns_only_forecast(demo: Path) -> None:
 
 def test_eval_exports_predictions(demo: Path) -> None:
     base = demo / "sc-output"
-    cli("eval", "--checkpoint", str(base / "models" / "mdn" / "model.pt"))
+    cli("eval", "--checkpoint", str(base / "models" / "auto" / "model.pt"))
     (out,) = sorted((base / "eval").iterdir())
     metrics = json.loads((out / "metrics.json").read_text())
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
@@ -174,7 +174,7 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     demo: Path, tmp_path: Path, case: str
 ) -> None:
     base = demo / "sc-output"
-    good = base / "models" / "mdn" / "model.pt"
+    good = base / "models" / "auto" / "model.pt"
     bad = tmp_path / "model.pt"
     if case == "truncated":
         bad.write_bytes(good.read_bytes()[:2000])
@@ -203,7 +203,7 @@ def test_eval_on_a_path_that_is_not_a_git_repo_exits_2(demo: Path, tmp_path: Pat
     proc = cli(
         "eval",
         "--checkpoint",
-        str(base / "models" / "mdn" / "model.pt"),
+        str(base / "models" / "auto" / "model.pt"),
         "--config",
         str(demo / "pipeline_config.toml"),
         "--repos",
@@ -284,7 +284,7 @@ def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:
     cli(
         "eval",
         "--checkpoint",
-        str(base / "models" / "mdn" / "model.pt"),
+        str(base / "models" / "auto" / "model.pt"),
         "--config",
         str(demo / "pipeline_config.toml"),
         "--repos",

@@ -83,7 +83,7 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     (folder / "pipeline_config.toml").write_text(CONFIG)
     (folder / "sprint_inputs.json").write_text('{"tickets": [{"id": "T-1", "diff": "x"}]}')
     pipe = build(folder / "pipeline_config.toml", [])
-    layout = SchLayout(folder / "sc-output", "mdn")
+    layout = SchLayout(folder / "sc-output", "auto")
     for stage in pipe.stages:
         assert list(inspect.signature(stage.run).parameters) == ["ctx"], stage.name
     by_name = {s.name: s for s in pipe.stages}

@@ -211,7 +211,7 @@ class TrainingSection(StrictModel):
 
     work_inference: Literal["hmm", "gap"] = Field("hmm", description="labels from hmm or gap")
     predictor: Literal["mdn", "quantile", "multitask", "shift", "auto"] = Field(
-        "mdn",
+        "auto",
         description="effort model; multitask adds delivery effort per PR ([training.multitask]); "
         "shift: one shape shifted by a lines-added backbone ([training.shift]); auto: chosen "
         "per repository on the most recent training changes ([training.auto])",
