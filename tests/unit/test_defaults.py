@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,11 @@ def test_hmm_section_equals_hmm_options_and_neural_hmm() -> None:
         w.min_commits_per_author,
     )
     assert hmm["n_samples"] == t.label_samples_per_commit
+
+
+def test_layout_default_predictor_is_the_configs() -> None:
+    """A layout built without a predictor (reports, summaries, tests) finds the default model."""
+    from standard_coder.pipelines.sch_layout import SchLayout
+
+    assert SchLayout(Path("x")).predictor == TrainingSection().predictor == "auto"
+    assert SchLayout(Path("x")).model == Path("x/models/auto/model.pt")
