@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("trl", reason="the codeedit extra (training part) is not installed")
 pytest.importorskip("ast_grep_py", reason="the codeedit extra is not installed")
 
+LAUNCHES_DISTRIBUTED_JOBS = True  # tests/conftest.py: one such module at a time
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCRIPT = r"""
@@ -52,7 +54,7 @@ rank = state.process_index
 doc = train_sft(base, rows, out / f"sft-{rank}", opts, device="cpu", work_dir=out / f"w{rank}")
 saved = out / f"sft-{rank}" / "model.safetensors"  # the main process saves
 weights = hashlib.sha256(saved.read_bytes()).hexdigest() if saved.exists() else None
-print("RESULT " + json.dumps({
+(out / f"result-{rank}.json").write_text(json.dumps({
     "rank": rank, "world": state.num_processes, "type": str(state.distributed_type),
     "backend": state.backend, "steps": doc["steps"], "loss": doc["first_loss"],
     "weights": weights,
@@ -73,10 +75,8 @@ def test_accelerate_launch_two_cpu_processes_run_one_sft_step(tmp_path: Path) ->
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
-    results = sorted(
-        (json.loads(line[7:]) for line in p.stdout.splitlines() if line.startswith("RESULT ")),
-        key=lambda r: r["rank"],
-    )
+    # one file per rank: two ranks printing to one pipe can interleave on one line
+    results = [json.loads(f.read_text()) for f in sorted((tmp_path / "run").glob("result-*.json"))]
     assert [r["rank"] for r in results] == [0, 1], p.stdout[-2000:]
     for r in results:
         assert r["world"] == 2 and r["type"] == "DistributedType.MULTI_CPU"

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
+LAUNCHES_DISTRIBUTED_JOBS = True  # tests/conftest.py: one such module at a time
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]

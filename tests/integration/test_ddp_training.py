@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+LAUNCHES_DISTRIBUTED_JOBS = True  # tests/conftest.py: one such module at a time
+
 SCRIPT = Path(__file__).with_name("ddp_fit.py")
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 TOL = 1e-5  # max |weight difference| allowed against single-process training (measured ~1e-7)
