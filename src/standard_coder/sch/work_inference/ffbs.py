@@ -127,24 +127,11 @@ def _next_uniform(state: np.ndarray) -> float:
 
 
 @njit(cache=True, fastmath=False)
-def interval_ffbs(
-    cells: np.ndarray,
-    s_tab: np.ndarray,
-    e_tab: np.ndarray,
-    c: float,
-    p_start_coding: float,
-    n_samples: int,
-    seed: np.uint64,
-    out: np.ndarray,
-) -> float:
-    """Forward-filter backward-sample whole state paths inside one commit interval.
-
-    The interval covers minutes ``1..L`` (``L = cells.size``) after a starting minute 0 whose
-    state is coding with probability ``p_start_coding`` (1.0 when the previous commit pins it).
-    Minutes ``1..L-1`` have no commit; minute ``L`` holds the commit, so it is coding.
-    Writes ``n_samples`` sampled coding-minute counts over ``1..L`` into ``out`` and returns the
-    exact posterior expectation (sum of the smoothed coding marginals).
-    """
+def _interval_forward(
+    cells: np.ndarray, s_tab: np.ndarray, e_tab: np.ndarray, c: float, p_start_coding: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Filtered P(coding), P(not coding) for minutes ``0..L`` of one commit interval (minute
+    ``L`` holds the commit); shared by :func:`interval_ffbs` and :func:`interval_last_bout`."""
     n = cells.shape[0]
     f0 = np.empty(n + 1)
     f1 = np.empty(n + 1)
@@ -164,6 +151,30 @@ def interval_ffbs(
         z = p0 + p1
         f0[j] = p0 / z
         f1[j] = p1 / z
+    return f0, f1
+
+
+@njit(cache=True, fastmath=False)
+def interval_ffbs(
+    cells: np.ndarray,
+    s_tab: np.ndarray,
+    e_tab: np.ndarray,
+    c: float,
+    p_start_coding: float,
+    n_samples: int,
+    seed: np.uint64,
+    out: np.ndarray,
+) -> float:
+    """Forward-filter backward-sample whole state paths inside one commit interval.
+
+    The interval covers minutes ``1..L`` (``L = cells.size``) after a starting minute 0 whose
+    state is coding with probability ``p_start_coding`` (1.0 when the previous commit pins it).
+    Minutes ``1..L-1`` have no commit; minute ``L`` holds the commit, so it is coding.
+    Writes ``n_samples`` sampled coding-minute counts over ``1..L`` into ``out`` and returns the
+    exact posterior expectation (sum of the smoothed coding marginals).
+    """
+    n = cells.shape[0]
+    f0, f1 = _interval_forward(cells, s_tab, e_tab, c, p_start_coding)
     # exact smoothed marginals (backward pass on the filtered probabilities)
     expected = 1.0  # minute L is coding
     g0 = 1.0
@@ -223,24 +234,7 @@ def interval_last_bout(
     mostly in earlier sessions.
     """
     n = cells.shape[0]
-    f0 = np.empty(n + 1)
-    f1 = np.empty(n + 1)
-    f0[0] = p_start_coding
-    f1[0] = 1.0 - p_start_coding
-    for j in range(1, n + 1):
-        k = cells[j - 1]
-        s = s_tab[k]
-        e = e_tab[k]
-        p0 = f0[j - 1] * (1.0 - e) + f1[j - 1] * s
-        p1 = f0[j - 1] * e + f1[j - 1] * (1.0 - s)
-        if j == n:
-            p0 = p0 * c
-            p1 = 0.0
-        else:
-            p0 = p0 * (1.0 - c)
-        z = p0 + p1
-        f0[j] = p0 / z
-        f1[j] = p1 / z
+    f0, f1 = _interval_forward(cells, s_tab, e_tab, c, p_start_coding)
     expected = 1.0 if n > 0 else 0.0
     run = 1.0  # P(z_j .. z_L all coding | y)
     for j in range(n - 1, 0, -1):
