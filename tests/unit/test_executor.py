@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from proctools import alive
 from standard_coder.runner.errors import RunnerError
 from standard_coder.runner.executor import (
+    QUIET_FORKSERVER,
     Executor,
     ExecutorUnavailable,
     InProcessExecutor,
@@ -235,3 +237,65 @@ def test_workers_die_with_a_sigkilled_parent(tmp_path: Path) -> None:
         left = [p for p in pids if alive(p)]
         time.sleep(0.1)
     assert not left, f"orphaned workers: {left}"
+
+
+_LOST_PARENT_CHILD = textwrap.dedent(
+    """
+    import multiprocessing, os, sys
+    from multiprocessing import forkserver
+    from standard_coder.runner.executor import _quiet_forkserver_children
+
+    if sys.argv[1] == "quiet":
+        _quiet_forkserver_children(multiprocessing.get_context("forkserver"))
+    forkserver.ensure_running()
+    # What a run SIGKILLed while starting a worker leaves: the forkserver forks the child,
+    # and the parent's end of the child's start-up pipe closes before anything was written.
+    parent_r, parent_w = forkserver._forkserver.connect_to_new_process([])
+    os.close(parent_w)
+    pid = forkserver.read_signed(parent_r)
+    print("child exit", forkserver.read_signed(parent_r), flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forkserver start method")
+@pytest.mark.parametrize("mode", ["stdlib", "quiet"])
+def test_a_child_whose_parent_vanished_while_starting_prints_no_traceback(mode: str) -> None:
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOST_PARENT_CHILD, mode],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "child exit 1" in proc.stdout
+    if mode == "stdlib":  # the race is real: the stdlib prints the child's traceback
+        assert "EOFError" in proc.stderr
+    else:
+        assert "Traceback" not in proc.stderr and "EOFError" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forkserver start method")
+def test_pool_workers_inherit_the_quiet_hook() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from standard_coder.runner.executor import LocalPoolExecutor
+
+        def hook_module(_):
+            return sys.excepthook.__module__
+
+        if __name__ == "__main__":
+            with LocalPoolExecutor(1) as ex:
+                print([r for _, r in ex.map(hook_module, [0], lambda: False)][0])
+        """
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with tempfile.TemporaryDirectory() as d:
+        script = Path(d) / "hook_check.py"
+        script.write_text(code)
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=60, env=env, cwd=d)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == QUIET_FORKSERVER

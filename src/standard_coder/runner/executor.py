@@ -52,6 +52,9 @@ __all__ = [
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: Module the forkserver preloads so children of a vanished parent exit without a traceback.
+QUIET_FORKSERVER = "standard_coder.runner.quiet_forkserver"
+
 MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
 """What domain code takes for parallel work: ``map_fn(fn, items)`` yields ``(item, result)``,
 in any order (``ctx.map`` is one; :func:`in_process_map` is the default)."""
@@ -184,6 +187,19 @@ def _start_quiet_resource_tracker() -> None:
         os.close(devnull)
 
 
+def _quiet_forkserver_children(ctx: Any) -> None:
+    """Have the forkserver preload :mod:`quiet_forkserver` (before it first starts; a server
+    already running keeps its preloads)."""
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    preload = list(getattr(server, "_preload_modules", []) or [])
+    if QUIET_FORKSERVER not in preload:
+        ctx.set_forkserver_preload([*preload, QUIET_FORKSERVER])
+
+
 def _default_context() -> str:
     methods = multiprocessing.get_all_start_methods()
     return "forkserver" if "forkserver" in methods else "spawn"
@@ -220,6 +236,7 @@ class LocalPoolExecutor(_ContextManager):
             if self._context != "fork":
                 _start_quiet_resource_tracker()
             ctx = multiprocessing.get_context(self._context)
+            _quiet_forkserver_children(ctx)
             self._stop = ctx.Event()
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
