@@ -91,6 +91,7 @@ class Bench:
             "fuzz_cases": 0,
             "fuzz_clean_errors": 0,
             "fuzz_correct": 0,
+            "fuzz_ran": 0,
             "signals": 0,
             "signals_clean": 0,
             "raw_bytes_identical": 0,
@@ -649,6 +650,7 @@ def fuzz(b: Bench, clean: Path, cases: int, full_runs: int) -> None:
         # the CLI's one line for bad input: `error: ...`, or `[FAIL] <stage>: ...` from a stage
         said = [x for x in text.splitlines() if x.startswith(("error:", "stage '", "[FAIL] "))]
         if code == 0:
+            b.counts["fuzz_ran"] += 1
             return True
         if code == 2 and said and "Traceback" not in text:
             b.counts["fuzz_clean_errors"] += 1
@@ -873,6 +875,7 @@ def main() -> None:
         "raw_bytes_differ": sorted(b.raw_differences)[:10],
         "failures": b.failures[:20],
     }
+    result["fuzz_clean"] = result["fuzz_clean_errors"] + result["fuzz_ran"]
     print_table(result)
     print(json.dumps(result))
 
@@ -890,7 +893,9 @@ def print_table(result: dict[str, Any]) -> None:
         ("state files corrupted", "corruptions", ""),
         ("corruptions recovered", "corruptions_recovered", "== corruptions"),
         ("fuzz cases", "fuzz_cases", ""),
-        ("fuzz cases: clean error or correct run", "fuzz_clean_errors", "== fuzz cases"),
+        ("fuzz cases: clean error (exit 2)", "fuzz_clean_errors", ""),
+        ("fuzz cases: accepted (exit 0)", "fuzz_ran", ""),
+        ("fuzz cases: clean error or correct run", "fuzz_clean", "== fuzz cases"),
     ]
     print(f"{'chaos (standard-coder)':<40} {'count':>7}  target")
     for label, key, target in rows:
