@@ -178,7 +178,10 @@ class Bench:
         if got == self.clean:
             return True
         diff = sorted(k for k in set(got) | set(self.clean) if got.get(k) != self.clean.get(k))
-        self.fail(f"{what}: artefacts differ from the clean run: {diff[:6]}")
+        kept = WORK / f"differs-{base.name}"  # the evidence, for whoever looks into it
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(base, kept, symlinks=True)
+        self.fail(f"{what}: artefacts differ from the clean run: {diff[:6]} (kept in {kept})")
         return False
 
 

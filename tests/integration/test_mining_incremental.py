@@ -345,7 +345,7 @@ def test_the_rewrite_waits_while_another_connection_has_wal_frames(tmp_path: Pat
         other.execute("UPDATE repos SET head = head")
     assert (tmp_path / "db.sqlite-wal").stat().st_size > 0
     inode = db.stat().st_ino
-    store.rewrite_canonical(db)
+    assert store.rewrite_canonical(db) is False
     assert db.stat().st_ino == inode  # not replaced
     assert not list(tmp_path.glob("*.canonical.tmp"))
     assert not store.is_canonical(other)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import sqlite3
 import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -290,7 +291,7 @@ def is_canonical(con: sqlite3.Connection) -> bool:
     return row is not None and row[0] == "canonical"
 
 
-def rewrite_canonical(db_path: Path) -> None:
+def rewrite_canonical(db_path: Path) -> bool:
     """Rewrite ``db_path`` so that its bytes depend on its rows only, not on their history.
 
     Chunks are written as they finish (in parallel, and across runs after an interrupt), so
@@ -300,6 +301,9 @@ def rewrite_canonical(db_path: Path) -> None:
     ``db_path`` atomically: two mines of the same history give the same bytes, however they
     were interrupted. A kill during the rewrite leaves ``db_path`` as it was (and unmarked, so
     the next mine rewrites it: :func:`is_canonical`).
+
+    Returns False (with a warning) when it left the file as it was because another
+    connection still has frames in the WAL, True when it replaced it.
     """
     import os
 
@@ -331,7 +335,13 @@ def rewrite_canonical(db_path: Path) -> None:
         # it could replay them onto the new one. Keep the old file (unmarked: a later mine
         # rewrites it); an empty WAL left by readers is harmless.
         tmp.unlink(missing_ok=True)
-        return
+        logging.getLogger(__name__).warning(
+            "%s: not rewritten in canonical order (another connection has frames in %s); "
+            "its bytes depend on the order chunks finished in",
+            db_path,
+            wal.name,
+        )
+        return False
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -344,6 +354,7 @@ def rewrite_canonical(db_path: Path) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+    return True
 
 
 # ---------------------------------------------------------------- readers
