@@ -20,6 +20,12 @@ selection"):
   (lines-added backbone, ridge refinement shrunk by the time-based validation split, normal
   labels weighted 1, others 0); ``shift_w0``: the same without refinement (``shrink = [0]``).
 
+``--weighting off,kind,session`` (``[training] label_weighting``, docs "Label weights") fits,
+per ``--seeds`` seed and mode, the shipped ``auto`` choice (its candidates on the earlier period,
+the shipped rule), the MDN and ``shift_w0`` on the whole period and the LOC baseline MDN, all
+with that mode's weights; scored on held-out normal changes. Last line:
+``{"weighting": {mode: {repo: {sp_minus_lines, nll, loc_nll, cov80, cal, mdn_sp, ...}}}}``.
+
 ``--selection`` (issue 12 item 3, ``predictor = "auto"``; docs "Per-repository choice") instead
 fits, per ``--seeds`` seed, the MDN, ``shift_w0``, ``shift``, ``shift_tie`` (the tie-break
 refinement) and ``shift_near`` (near-tie windows) once on the earlier 80 % of the train +
@@ -254,6 +260,81 @@ def selection_main(bases: list[Path], seeds: list[int]) -> int:
     return 0
 
 
+def run_weighting(base: Path, seed: int, modes: list[str]) -> dict[str, Any]:
+    """Per ``[training] label_weighting`` mode: the shipped ``auto`` (its candidates fitted on the
+    earlier period and chosen by the shipped rule, then refitted), the MDN and ``shift_w0`` on
+    the whole period, and the LOC baseline MDN, all fitted with that mode's weights."""
+    from standard_coder.pipelines.sch_train import head_params
+    from standard_coder.sch.predictors.auto import HELD_BACK, choose, validation_scores
+    from standard_coder.sch.predictors.splits import label_weights, time_validation_split
+
+    ds = Dataset.load(base / "labels/datasets/coding_train.npz")
+    ds.label_kind = label_kinds(base, ds)
+    T = TrainingSection()
+    auto = head_params(T.model_copy(update={"predictor": "auto"}))
+    names = set(TrainOptions.__dataclass_fields__)
+    opt = TrainOptions(**{k: v for k, v in T.optim.model_dump().items() if k in names})
+    normal = np.asarray(ds.label_kind) == 0
+    te = ds.index(TEST)
+    ten = te[normal[te]]
+    Yt = ds.Y[ten].astype(np.float64)
+    _, late = time_validation_split(ds)
+    split = ds.split.copy()
+    split[late] = HELD_BACK
+    early = with_split(ds, split)
+    la = ds.surface_column("lines_added")
+    out: dict[str, Any] = {"repo": str(base), "seed": seed, "n_test_normal": len(ten),
+                           "lines_added": sp(la[ten], Yt.mean(1)), "modes": {}}  # fmt: skip
+    for mode in modes:
+        t0 = time.time()
+        wl = label_weights(ds, mode)[late]
+        val, test = {}, {}
+        for name, (kind, params) in auto["candidates"].items():
+            kw = {"seed": seed, "label_weighting": mode}
+            val[name] = validation_scores(fit_effort_model(early, kind, params, opt, **kw),
+                                          ds.X[late], ds.Y[late], wl)  # fmt: skip
+            test[name] = scores(fit_effort_model(ds, kind, params, opt, **kw).distribution(
+                ds.X[ten]), Yt)  # fmt: skip
+        chosen = choose(val, auto["rule"])
+        base_m = fit_effort_model(ds.loc_view(), "mdn", T.mdn.model_dump(), opt, seed=seed,
+                                  label_weighting=mode)  # fmt: skip
+        loc = scores(base_m.distribution(ds.X_loc[ten]), Yt)
+        out["modes"][mode] = {"chosen": chosen, "auto": test[chosen], "loc_nll": loc["nll"],
+                              "val": val, "test": test,
+                              "fit_s": round(time.time() - t0, 1)}  # fmt: skip
+    return out
+
+
+def weighting_main(bases: list[Path], seeds: list[int], modes: list[str]) -> int:
+    rows = []
+    for base in bases:
+        for seed in seeds:
+            r = run_weighting(base, seed, modes)
+            print(json.dumps(r, default=lambda v: round(float(v), 4)), flush=True)
+            rows.append(r)
+    keys = ("sp", "nll", "cov80", "cal")
+    summary: dict[str, dict[str, dict[str, float]]] = {m: {} for m in modes}
+    print(
+        "auto per label_weighting, mean over seeds; held-out normal changes: Spearman of SCH "
+        "minus lines added / NLL (LOC baseline) / coverage_80 / calibration R2 / MDN chosen"
+    )
+    for base in bases:
+        rs = [r for r in rows if r["repo"] == str(base)]
+        for m in modes:
+            a = {k: float(np.mean([r["modes"][m]["auto"][k] for r in rs])) for k in keys}
+            a["sp_minus_lines"] = float(np.mean([r["modes"][m]["auto"]["sp"] - r["lines_added"]
+                                                 for r in rs]))  # fmt: skip
+            a["loc_nll"] = float(np.mean([r["modes"][m]["loc_nll"] for r in rs]))
+            a["mdn_sp"] = float(np.mean([r["modes"][m]["test"]["mdn"]["sp"] for r in rs]))
+            a["mdn_chosen"] = sum(r["modes"][m]["chosen"] == "mdn" for r in rs)
+            summary[m][str(base)] = a
+            print(f"{str(base)[-30:]:<30} {m:<13} {a['sp_minus_lines']:+.3f} / {a['nll']:.3f} "
+                  f"({a['loc_nll']:.3f}) / {a['cov80']:.2f} / {a['cal']:+.2f} / "
+                  f"{a['mdn_chosen']}/{len(rs)} (MDN sp {a['mdn_sp']:+.3f})")  # fmt: skip
+    print(json.dumps({"weighting": summary}, default=lambda v: round(float(v), 4)), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("base_dirs", nargs="+", type=Path)
@@ -264,6 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         "--selection", action="store_true", help="validation vs test of the auto candidates"
     )
     ap.add_argument("--seeds", default="0,1,2", help="--selection: comma-separated seeds")
+    ap.add_argument(
+        "--weighting",
+        default=None,
+        help="comma-separated [training] label_weighting modes "
+        "to compare (auto, MDN, shift_w0, LOC baseline per mode; --seeds)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     for base in args.base_dirs:
@@ -271,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{base}: no labels/datasets/coding_train.npz (run train_sch first)",
                   file=sys.stderr)  # fmt: skip
             return 2
+    if args.weighting:
+        return weighting_main(args.base_dirs, [int(x) for x in args.seeds.split(",")],
+                              args.weighting.split(","))  # fmt: skip
     if args.selection:
         return selection_main(args.base_dirs, [int(x) for x in args.seeds.split(",")])
     rows = []

@@ -216,6 +216,14 @@ class TrainingSection(StrictModel):
         "shift: one shape shifted by a lines-added backbone ([training.shift]); auto: chosen "
         "per repository on the most recent training changes ([training.auto])",
     )
+    label_weighting: Literal["off", "kind", "session", "session_half"] = Field(
+        "off",
+        description="per-change training weights of the effort model: off (the networks weigh "
+        "every change 1, the shift fits normal-interval labels 1, others 0); kind (everywhere "
+        "normal-interval labels 1, others 0); session (that times the label's share in the "
+        "session the change closes); session_half (1 where that share >= 0.5); "
+        'docs/effort-models.md, "Label weights"',
+    )
     label_samples_per_commit: int = Field(200, ge=1, description="coding-time samples per commit")
     min_commits_per_author: int = Field(
         50, ge=1, description="authors below this share one pooled work-inference model"
@@ -268,5 +276,10 @@ class TrainingSection(StrictModel):
             raise ValueError(
                 'predictor = "multitask" needs [training.multitask] pull_requests_path '
                 "(a PR file, docs/delivery-effort.md)"
+            )
+        if self.predictor == "multitask" and self.label_weighting != "off":
+            raise ValueError(
+                f'label_weighting = "{self.label_weighting}" is not implemented for '
+                'predictor = "multitask" (use "off")'
             )
         return self

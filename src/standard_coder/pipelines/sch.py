@@ -97,6 +97,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         training_params.pop("multitask", None)
     if t.distributed == "none":  # single-process runs keep their fingerprints
         training_params.pop("distributed", None)
+    if t.label_weighting == "off":  # likewise runs made before the option
+        training_params.pop("label_weighting", None)
     stages.append(
         Stage(
             name="train_sch",

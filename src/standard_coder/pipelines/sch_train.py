@@ -388,6 +388,7 @@ def run(ctx: StageContext) -> None:
                 tb_dir=tb / t.predictor,
                 device=ctx.device,
                 seed=seed,
+                label_weighting=t.label_weighting,
             )
         baseline = fit_effort_model(
             dataset.loc_view(),
@@ -404,6 +405,7 @@ def run(ctx: StageContext) -> None:
             tb_dir=tb / "baseline_loc",
             device=ctx.device,
             seed=seed,
+            label_weighting=t.label_weighting,
         )
     except TrainingInterrupted:
         return  # checkpoint saved; the engine reports the interrupt

@@ -82,8 +82,12 @@ def fit_auto(
     should_stop: Callable[[], bool] | None = None,
     device: str = "cpu",
     seed: int = 0,
+    label_weighting: str = "off",
 ) -> EffortModel:
     """Fit every candidate on the earlier period, pick one by ``rule``, refit it on all.
+
+    ``label_weighting`` goes to every fit and weighs the held-back changes' NLL (their
+    Spearman counts every change of positive weight alike).
 
     ``fit`` is ``fit_effort_model`` (passed in to keep the import one-way). Only the final fit
     gets ``checkpointer``: a stop during a candidate fit raises ``TrainingInterrupted`` with
@@ -97,17 +101,19 @@ def fit_auto(
     split = dataset.split.copy()
     split[late] = HELD_BACK
     early = dataclasses.replace(dataset, split=split)
-    w = label_weights(dataset)[late]
+    w = label_weights(dataset, label_weighting)[late]
     scores: dict[str, dict[str, float]] = {}
     for name, (kind, params) in candidates.items():
-        m = fit(early, kind, params, training, should_stop=should_stop, device=device, seed=seed)
+        m = fit(early, kind, params, training, should_stop=should_stop, device=device, seed=seed,
+                label_weighting=label_weighting)  # fmt: skip
         scores[name] = validation_scores(m, dataset.X[late], dataset.Y[late], w)
         log.info("auto: %s on the held-back period: NLL %.3f, Spearman %.3f", name,
                  scores[name]["nll"], scores[name]["spearman"])  # fmt: skip
     chosen = choose(scores, rule)
     kind, params = candidates[chosen]
     model = fit(dataset, kind, params, training, checkpointer=checkpointer,
-                should_stop=should_stop, device=device, seed=seed)  # fmt: skip
+                should_stop=should_stop, device=device, seed=seed,
+                label_weighting=label_weighting)  # fmt: skip
     model.selection_ = {"rule": rule, "chosen": chosen, "kind": kind,
                         "n_validation": int((w > 0).sum()), "validation": scores}  # fmt: skip
     return model

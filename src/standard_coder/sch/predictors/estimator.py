@@ -127,11 +127,14 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
         checkpointer: TrainingCheckpointer | None = None,
         should_stop: Callable[[], bool] | None = None,
         tb_dir: Path | None = None,
+        sample_weight: np.ndarray | None = None,
+        sample_weight_val: np.ndarray | None = None,
     ) -> _TorchRegressor:
         """Train on features ``X`` (n, d) and label samples ``Y_samples`` (n, S) in hours.
 
         The global RNGs are left as they were (initialisation and batches draw from the
-        seed of ``random_state``).
+        seed of ``random_state``). ``sample_weight`` / ``sample_weight_val`` weigh the training
+        and validation rows (``train_model``'s ``weight`` / ``weight_val``; None: all 1).
 
         Raises:
             TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved; rerun resumes).
@@ -150,15 +153,19 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
         xv = np.zeros((0, d), np.float32) if X_val is None else np.asarray(X_val, np.float32)
         yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
               else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
+        w, wv = (None if a is None else np.asarray(a, np.float32).reshape(-1)
+                 for a in (sample_weight, sample_weight_val))  # fmt: skip
         if ddp.active() and ddp.rank() == 0:  # the other ranks train the same model with us
             head = {k: getattr(self, k) for k in self.head_param_names()}
+            weights = {k: torch.from_numpy(a) for k, a in (("weight", w), ("weight_val", wv))
+                       if a is not None}  # fmt: skip
             ddp.submit(
                 "standard_coder.sch.predictors.estimator:follow_fit",
                 {"kind": type(self).__name__, "seed": seed,
                  "head": {k: list(v) if isinstance(v, tuple) else v for k, v in head.items()},
                  "training": asdict(self.training_options), "X": torch.from_numpy(X),
                  "Y": torch.from_numpy(Y), "X_val": torch.from_numpy(xv),
-                 "Y_val": torch.from_numpy(yv)},
+                 "Y_val": torch.from_numpy(yv), **weights},
             )  # fmt: skip
         with _own_rng():
             torch.manual_seed(seed)
@@ -168,6 +175,8 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
                 torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev),
                 options=self.training_options, seed=seed, checkpointer=checkpointer,
                 should_stop=should_stop, tb_dir=tb_dir,
+                weight=None if w is None else torch.as_tensor(w, device=dev),
+                weight_val=None if wv is None else torch.as_tensor(wv, device=dev),
             )  # fmt: skip
         self.module_ = module.cpu().eval()
         self.train_result_: TrainResult = res
@@ -210,6 +219,8 @@ def follow_fit(
     Y: torch.Tensor,
     X_val: torch.Tensor,
     Y_val: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    weight_val: torch.Tensor | None = None,
 ) -> None:
     """A non-zero ``torchrun`` rank's side of rank 0's :meth:`_TorchRegressor.fit` (sent by
     :func:`standard_coder.runner.ddp.submit`): the same model, data and seed; no checkpoints,
@@ -218,7 +229,14 @@ def follow_fit(
     dev = str(ddp.comm_device())
     reg = cls(**head, training=TrainOptions(**training), random_state=seed, device=dev)
     try:
-        reg.fit(X.numpy(), Y.numpy(), X_val=X_val.numpy(), Y_val=Y_val.numpy())
+        reg.fit(
+            X.numpy(),
+            Y.numpy(),
+            X_val=X_val.numpy(),
+            Y_val=Y_val.numpy(),
+            sample_weight=None if weight is None else weight.numpy(),
+            sample_weight_val=None if weight_val is None else weight_val.numpy(),
+        )
     except TrainingInterrupted as exc:
         log.info("rank %d: %s", ddp.rank(), exc)
 

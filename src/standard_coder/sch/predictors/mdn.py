@@ -73,6 +73,10 @@ class MDN(nn.Module):
         """Mean negative log-likelihood (per label sample, hours)."""
         return -self.log_prob(x, y).mean()
 
+    def row_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each row's mean negative log-likelihood over its label samples, (batch,)."""
+        return -self.log_prob(x, y).reshape(x.shape[0], -1).mean(1)
+
 
 def mixture_log_prob(
     log_pi: torch.Tensor,

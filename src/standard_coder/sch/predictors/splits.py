@@ -20,9 +20,33 @@ def time_validation_split(dataset: Dataset, fraction: float = SHIFT_VALIDATION_F
     return order[:cut], order[cut:]
 
 
-def label_weights(dataset: Dataset) -> np.ndarray:
-    """1 for a change whose label comes from a normal interval (kind 0), else 0: first commits,
-    changes after a long gap and merge-stamped ones are labelled from a window that says nothing
-    about the change (all ones when no change is normal)."""
+LABEL_WEIGHTINGS = ("off", "kind", "session", "session_half")
+"""``[training] label_weighting`` (``docs/effort-models.md``, "Label weights")."""
+
+
+def label_weights(dataset: Dataset, weighting: str = "off") -> np.ndarray:
+    """Per-change training weights.
+
+    ``off`` and ``kind``: 1 for a change whose label comes from a normal interval (kind 0), else
+    0: first commits, changes after a long gap and merge-stamped ones are labelled from a
+    window that says nothing about the change. ``session``: that times the dataset's
+    ``label_weight`` (the share of the label's coding in the session the change closes);
+    ``session_half``: 1 where that share is at least 0.5, else 0. All ones when every weight
+    would be 0. (``off`` and ``kind`` differ only for the MDN: see :func:`mdn_weights`.)
+    """
+    if weighting not in LABEL_WEIGHTINGS:
+        raise ValueError(
+            f"unknown label_weighting {weighting!r}; use one of {list(LABEL_WEIGHTINGS)}"
+        )
     w = (np.asarray(dataset.label_kind) == 0).astype(np.float64)
+    if weighting in ("session", "session_half"):
+        lw = np.ones(len(w)) if dataset.label_weight is None else dataset.label_weight
+        lw = np.nan_to_num(np.asarray(lw, np.float64), nan=1.0)
+        w = w * (lw if weighting == "session" else (lw >= 0.5))
     return w if w.sum() > 0 else np.ones(len(dataset))
+
+
+def mdn_weights(dataset: Dataset, weighting: str = "off") -> np.ndarray | None:
+    """The network predictors' training weights: None (every change weighs 1, as before the
+    option) for ``off``, else :func:`label_weights`."""
+    return None if weighting == "off" else label_weights(dataset, weighting)

@@ -19,6 +19,7 @@ from standard_coder.sch.features.tokens import language_of
 from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.splits import (
     label_weights,
+    mdn_weights,
     time_validation_split,
 )
 from standard_coder.sch.predictors.train import TrainOptions
@@ -38,6 +39,7 @@ def fit_effort_model(
     tb_dir: Path | None = None,
     device: str = "cpu",
     seed: int = 0,
+    label_weighting: str = "off",
 ) -> EffortModel:
     """Train the ``kind`` predictor (``mdn``, ``quantile``, ``shift``; ``auto``: chosen per
     repository, ``sch/predictors/auto.py``) on the dataset's train split.
@@ -45,25 +47,30 @@ def fit_effort_model(
     ``params`` are the head's parameters (e.g. ``components``, ``hidden``, ``family``),
     ``training`` the optimisation settings (defaults: ``TrainOptions()``). Early stopping uses
     the validation split. Pass ``dataset.loc_view()`` to train the LOC baseline.
+    ``label_weighting`` weighs the changes in every fit (``splits.label_weights``; ``off``: the
+    network predictors weigh every change 1, the shift fits weigh normal-interval labels 1).
 
     Raises:
         TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved).
     """
     if kind == "shift":
-        return _fit_shift(dataset, params, training, seed)
+        return _fit_shift(dataset, params, training, seed, label_weighting)
     if kind == "auto":  # params: {"rule": ..., "candidates": {name: (kind, params)}}
         from standard_coder.sch.predictors.auto import fit_auto
 
         p = dict(params or {})
         return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "spearman"),
                         fit=fit_effort_model, checkpointer=checkpointer,
-                        should_stop=should_stop, device=device, seed=seed)  # fmt: skip
+                        should_stop=should_stop, device=device, seed=seed,
+                        label_weighting=label_weighting)  # fmt: skip
     tr, va = dataset.index(TRAIN), dataset.index(VAL)
     model = EffortModel(predictor=kind, params=params, training=training, random_state=seed,
                         device=device, feature_kind=dataset.feature_kind,
                         feature_checksum=dataset.feature_checksum,
                         vocabulary_checksum=dataset.vocabulary_checksum)  # fmt: skip
     log.info("training %s on %d changes (%d validation) on %s", kind, len(tr), len(va), device)
+    w = mdn_weights(dataset, label_weighting)
+    wv = None if w is None or not w[va].sum() > 0 else w[va]
     return model.fit(
         dataset.X[tr],
         dataset.Y[tr],
@@ -72,14 +79,20 @@ def fit_effort_model(
         checkpointer=checkpointer,
         should_stop=should_stop,
         tb_dir=tb_dir,
+        sample_weight=None if w is None or not w[tr].sum() > 0 else w[tr],
+        sample_weight_val=wv,
     )
 
 
 def _fit_shift(
-    dataset: Dataset, params: Mapping[str, Any] | None, training: TrainOptions | None, seed: int
+    dataset: Dataset,
+    params: Mapping[str, Any] | None,
+    training: TrainOptions | None,
+    seed: int,
+    label_weighting: str = "off",
 ) -> EffortModel:
     early, late = time_validation_split(dataset)
-    w = label_weights(dataset)
+    w = label_weights(dataset, label_weighting)
     model = EffortModel(predictor="shift", params=params, training=training, random_state=seed,
                         feature_kind=dataset.feature_kind,
                         feature_checksum=dataset.feature_checksum,

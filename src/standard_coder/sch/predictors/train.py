@@ -132,17 +132,28 @@ def mean_loss(
     chunk: int = 4096,
     *,
     precision: str = "fp32",
+    weight: torch.Tensor | None = None,
 ) -> float:
-    """Mean loss over every (row, sample) pair of ``X``, ``Y`` (rows x samples)."""
+    """Mean loss over every (row, sample) pair of ``X``, ``Y`` (rows x samples); with
+    ``weight`` (rows,) the weighted mean of the rows' mean losses (``model.row_loss(x, y)``
+    when the model has one, else one ``loss`` call per row)."""
     was = model.training
     model.eval()
     total = 0.0
     rows = max(1, chunk // max(1, Y.shape[1]))
+    row_loss = getattr(model, "row_loss", None)
     for i in range(0, X.shape[0], rows):
+        x, y = X[i : i + rows], Y[i : i + rows]
         with _autocast(X.device, precision):
-            loss = model.loss(X[i : i + rows], Y[i : i + rows])  # type: ignore[operator]
-        total += float(loss) * Y[i : i + rows].numel()
+            if weight is None:
+                total += float(model.loss(x, y)) * y.numel()  # type: ignore[operator]
+                continue
+            per_row = (row_loss(x, y) if row_loss is not None else torch.stack(
+                [model.loss(x[j : j + 1], y[j : j + 1]) for j in range(len(x))]))  # type: ignore[operator]  # fmt: skip
+        total += float((per_row.double() * weight[i : i + rows].double()).sum())
     model.train(was)
+    if weight is not None:
+        return total / max(float(weight.sum()), 1e-12)
     return total / max(1, Y.numel())
 
 
@@ -158,6 +169,8 @@ def train_model(
     checkpointer: TrainingCheckpointer | None = None,
     should_stop: Callable[[], bool] | None = None,
     tb_dir: Path | None = None,
+    weight: torch.Tensor | None = None,
+    weight_val: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train ``model`` (which must define ``loss(x, y)``) in place; best weights are kept.
 
@@ -171,6 +184,12 @@ def train_model(
         should_stop: polled every step; when true a checkpoint is written and
             :class:`TrainingInterrupted` is raised.
         tb_dir: TensorBoard scalars (``train/loss``, ``val/loss``) go here when given.
+        weight, weight_val: per-row weights (>= 0) of the training and validation rows
+            (``[training] label_weighting``). Batches then draw rows with probability
+            proportional to ``weight`` (an unbiased estimate of the weighted mean loss; rows
+            of weight 0 are never drawn, an epoch covers the rows of positive weight) and early
+            stopping uses the weighted validation loss. None: every row weighs 1 (the draws
+            are the unweighted loop's, bit for bit).
 
     Returns:
         The :class:`TrainResult`; ``model`` holds the weights of the best validation epoch.
@@ -178,9 +197,16 @@ def train_model(
     n, S = Y.shape
     if n == 0:
         raise ValueError("no training rows")
+    bad_weight = weight is not None and (
+        weight.shape != (n,) or not bool(torch.isfinite(weight).all())
+        or bool((weight < 0).any()) or float(weight.sum()) <= 0
+    )  # fmt: skip
+    if bad_weight:
+        raise ValueError("training weights must be one finite value >= 0 per row, not all 0")
     B = options.batch_size
     k = max(1, min(options.samples_per_commit, S, B))
-    steps_per_epoch = max(1, math.ceil(n * k / B))  # every commit once per epoch (k samples)
+    n_drawn = n if weight is None else int((weight > 0).sum())
+    steps_per_epoch = max(1, math.ceil(n_drawn * k / B))  # every commit once per epoch (k samples)
     if options.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, options.max_steps_per_epoch)
     opt = torch.optim.AdamW(
@@ -188,7 +214,8 @@ def train_model(
     )
     gen = torch_generator(seed)
     precision = effective_precision(options.precision, X.device)
-    digest = data_digest(X, Y, X_val, Y_val)
+    digest = data_digest(X, Y, X_val, Y_val, *(w for w in (weight, weight_val) if w is not None))
+    draw_p = None if weight is None else (weight / weight.sum()).double().cpu()
     epoch = step_in_epoch = global_step = bad_epochs = 0
     best_val, best_epoch = math.inf, -1
     best_state: dict[str, torch.Tensor] | None = None
@@ -267,7 +294,9 @@ def train_model(
                 if stop:
                     path = checkpointer.save(state(), global_step) if checkpointer else None
                     raise TrainingInterrupted(global_step, path)  # `finally` waits for the save
-                rows = torch.randint(n, (B // k,), generator=gen).to(X.device)
+                rows = (torch.randint(n, (B // k,), generator=gen) if draw_p is None else
+                        torch.multinomial(draw_p, B // k, replacement=True, generator=gen)
+                        ).to(X.device)  # fmt: skip
                 cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
                 if dist_on:  # this rank's disjoint shard of the global batch
                     rows, cols = rows[rank::world], cols[rank::world]
@@ -292,8 +321,8 @@ def train_model(
                 if checkpointer is not None and checkpointer.due(global_step):
                     checkpointer.save(state(), global_step)
             train_loss = loss_sum / steps_per_epoch
-            val = (mean_loss(model, X_val, Y_val, precision=precision) if X_val.shape[0]
-                   else train_loss)  # fmt: skip
+            val = (mean_loss(model, X_val, Y_val, precision=precision, weight=weight_val)
+                   if X_val.shape[0] else train_loss)  # fmt: skip
             history.append([float(epoch), train_loss, val])
             if writer is not None:
                 # On the global-step axis, like train/loss, so the curves share one x axis.
