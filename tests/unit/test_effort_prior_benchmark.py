@@ -73,3 +73,30 @@ def test_selection_mode_scores_every_candidate_and_applies_the_auto_rules(tmp_pa
     assert row["val"][nll_pick]["nll"] == min(row["val"][c]["nll"] for c in every)
     # the tie-break never falls below lines added by more than its ties allow
     assert row["test"]["shift_tie"]["sp"] >= row["lines_added"] - 0.02
+
+
+def test_weighting_mode_fits_auto_and_the_baseline_per_mode(tmp_path: Path) -> None:
+    from tests.unit.test_effort_ranking import lines_added_history
+    from tests.unit.test_effort_shift import named
+
+    torch.set_num_threads(1)
+    ds = named(lines_added_history(300))
+    ds.label_kind = np.zeros(len(ds), np.int8)
+    ds.label_weight = np.linspace(0.1, 1, len(ds)).astype(np.float32)
+    (tmp_path / "labels/datasets").mkdir(parents=True)
+    ds.save(tmp_path / "labels/datasets/coding_train.npz")
+    small = {"components": 2, "hidden": [8], "dropout": 0.0}
+    orig = bench.TrainingSection
+    bench.TrainingSection = lambda: orig(mdn=small, optim={"epochs": 2})  # tiny MDN
+    try:
+        row = bench.run_weighting(tmp_path, seed=0, modes=["off", "session"])
+    finally:
+        bench.TrainingSection = orig
+    for mode in ("off", "session"):
+        m = row["modes"][mode]
+        assert set(m["val"]) == {"mdn", "shift_w0"} and m["chosen"] in m["val"]
+        assert m["auto"] == m["test"][m["chosen"]]
+        assert np.isfinite(m["loc_nll"])
+    # shift_w0 ranks exactly as lines added whatever the weights
+    for mode in ("off", "session"):
+        assert abs(row["modes"][mode]["test"]["shift_w0"]["sp"] - row["lines_added"]) < 1e-9
