@@ -111,3 +111,17 @@ def test_config_validates_the_option_and_off_keeps_old_fingerprints(tmp_path: Pa
     p.write_text(text + '[training]\nlabel_weighting = "session"\n')
     params = {s.name: s.params for s in build(p, []).stages}["train_sch"]["training"]
     assert params["label_weighting"] == "session"
+
+
+def test_weighted_spearman_is_spearman_with_equal_weights_and_follows_heavy_rows() -> None:
+    from scipy.stats import spearmanr
+
+    from standard_coder.sch.predictors.auto import weighted_spearman
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    assert weighted_spearman(a, b, np.full(50, 0.3)) == pytest.approx(spearmanr(a, b).statistic)
+    b[:25] = a[:25]  # the first half agrees, the second is noise
+    w = np.r_[np.ones(25), np.full(25, 1e-3)]
+    assert weighted_spearman(a, b, w) > spearmanr(a, b).statistic + 0.2
+    assert np.isnan(weighted_spearman(a, np.ones(50), w))

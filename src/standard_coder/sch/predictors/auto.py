@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.sch.dataset import Dataset
@@ -47,14 +47,30 @@ Candidate = tuple[str, Mapping[str, Any]]
 
 def validation_scores(model: EffortModel, X: np.ndarray, Y: np.ndarray,
                       weight: np.ndarray) -> dict[str, float]:  # fmt: skip
-    """Weighted NLL per label sample and Spearman of SCH with the mean label (weight > 0 rows)."""
+    """Weighted NLL per label sample and weighted Spearman of SCH with the mean label (rows of
+    weight > 0; with 0/1 weights the plain Spearman of the weight-1 rows)."""
     keep = weight > 0
     dist = model.distribution(X[keep])
     Yk = np.asarray(Y[keep], np.float64)
     w = weight[keep]
     nll = float(-(dist.log_prob(Yk).mean(axis=1) * w).sum() / w.sum()) if len(w) else math.nan
-    sp = float(spearmanr(dist.sch(), Yk.mean(axis=1)).statistic) if len(w) > 2 else math.nan
+    sp = weighted_spearman(dist.sch(), Yk.mean(axis=1), w) if len(w) > 2 else math.nan
     return {"nll": nll, "spearman": sp if math.isfinite(sp) else 0.0}
+
+
+def weighted_spearman(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
+    """Weighted Pearson correlation of the (average) ranks of ``a`` and ``b``; NaN when either
+    is constant. Equal weights: Spearman's rho."""
+    w = np.asarray(w, np.float64)
+    if np.ptp(w) == 0:
+        return float(spearmanr(a, b).statistic)
+    ra, rb = rankdata(a), rankdata(b)
+    if np.ptp(ra) == 0 or np.ptp(rb) == 0:
+        return math.nan
+    ma, mb = np.average(ra, weights=w), np.average(rb, weights=w)
+    cov = np.average((ra - ma) * (rb - mb), weights=w)
+    va, vb = np.average((ra - ma) ** 2, weights=w), np.average((rb - mb) ** 2, weights=w)
+    return float(cov / np.sqrt(va * vb)) if va > 0 and vb > 0 else math.nan
 
 
 def choose(scores: Mapping[str, Mapping[str, float]], rule: str) -> str:
@@ -86,8 +102,8 @@ def fit_auto(
 ) -> EffortModel:
     """Fit every candidate on the earlier period, pick one by ``rule``, refit it on all.
 
-    ``label_weighting`` goes to every fit and weighs the held-back changes' NLL (their
-    Spearman counts every change of positive weight alike).
+    ``label_weighting`` goes to every fit and weighs the held-back changes' NLL and Spearman
+    (:func:`weighted_spearman`).
 
     ``fit`` is ``fit_effort_model`` (passed in to keep the import one-way). Only the final fit
     gets ``checkpointer``: a stop during a candidate fit raises ``TrainingInterrupted`` with
