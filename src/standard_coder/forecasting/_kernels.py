@@ -30,3 +30,157 @@ def days_until(cum_tp: np.ndarray, need: np.ndarray, out: np.ndarray) -> None:  
                     if cum_tp[s, d] < x:
                         count += 1
             out[s, j] = count + 1
+
+
+@njit(cache=True)
+def _rising(cum_tp: np.ndarray, s: int) -> bool:  # pragma: no cover
+    """Row ``s`` never falls and holds no NaN (so a scan may stop at the first day reached)."""
+    horizon = cum_tp.shape[1]
+    if horizon > 0 and cum_tp[s, 0] != cum_tp[s, 0]:
+        return False
+    for d in range(1, horizon):  # noqa: SIM110 (numba compiles loops, not generators)
+        if not cum_tp[s, d] >= cum_tp[s, d - 1]:  # a decrease, or NaN
+            return False
+    return True
+
+
+@njit(cache=True)
+def ticket_days(
+    efforts: np.ndarray,
+    cum_tp: np.ndarray,
+    n_days: int,
+    ticket_day: np.ndarray,
+    last_day: np.ndarray,
+    done_by_end: np.ndarray,
+    done_count: np.ndarray,
+    day_count: np.ndarray,
+) -> None:  # pragma: no cover
+    """Every per-ticket outcome of ``montecarlo.SimulationResult`` in one pass over the sims.
+
+    The cumulative need is numpy's ``cumsum(efforts) - 1e-9 * maximum(1, cumsum)`` (the same
+    operations in the same order); ``last_day[s]`` is the unmasked completion day of the whole
+    scope; ``done_count[j]`` counts the sims with ticket ``j`` done by day ``n_days`` and
+    ``day_count[j, k]`` those with ticket ``j`` done on day ``k``. A rising row resumes each
+    ticket's scan where the previous ticket's stopped (needs never fall along a row of
+    non-negative efforts; a falling or NaN need restarts the scan from day 1)."""
+    n_sims, n_tickets = efforts.shape
+    horizon = cum_tp.shape[1]
+    for s in range(n_sims):
+        rising = _rising(cum_tp, s)
+        by_end = cum_tp[s, n_days - 1]
+        cum = 0.0
+        prev = -np.inf
+        count = 0
+        for j in range(n_tickets):
+            e = efforts[s, j]
+            cum = e if j == 0 else cum + e
+            m = cum if (cum > 1.0 or cum != cum) else 1.0
+            x = cum - 1e-9 * m
+            if rising:
+                if not x >= prev:
+                    count = 0
+                while count < horizon and cum_tp[s, count] < x:
+                    count += 1
+                prev = x
+            else:
+                count = 0
+                for d in range(horizon):
+                    if cum_tp[s, d] < x:
+                        count += 1
+            day = count + 1 if e > 0 else 0
+            ticket_day[s, j] = day
+            day_count[j, day] += 1
+            done = e <= 0 or x <= by_end
+            done_by_end[s, j] = done
+            if done:
+                done_count[j] += 1
+        if n_tickets > 0:
+            last_day[s] = count + 1
+
+
+@njit(cache=True)
+def order_statistics(
+    rows: np.ndarray, ranks: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover
+    """``out[r, i]`` = the ``ranks[i]``-th smallest value of ``rows[r]`` (0-based; finite
+    values; ranks ascending), as sorting would give, without sorting: values equal to the row's
+    minimum are counted apart (a pile of zeros is common), the others binned by value (a
+    monotone map), and only the bins holding a wanted rank are gathered, in one pass, and
+    sorted."""
+    n_rows, n = rows.shape
+    n_bins = 4096
+    counts = np.zeros(n_bins, dtype=np.int64)
+    slot = np.full(n_bins, -1, dtype=np.int64)
+    bins = np.empty(ranks.size, dtype=np.int64)
+    within = np.empty(ranks.size, dtype=np.int64)
+    for r in range(n_rows):
+        lo = rows[r, 0]
+        hi = rows[r, 0]
+        for i in range(n):
+            x = rows[r, i]
+            if x < lo:
+                lo = x
+            elif x > hi:
+                hi = x
+        if lo == hi:
+            out[r, :] = lo
+            continue
+        scale = n_bins / (hi - lo)
+        counts[:] = 0
+        n_lo = 0
+        for i in range(n):
+            x = rows[r, i]
+            if x == lo:
+                n_lo += 1
+            else:
+                counts[min(int((x - lo) * scale), n_bins - 1)] += 1
+        # which bin holds each wanted rank, and where in it
+        n_slots = 0
+        starts = np.zeros(ranks.size + 1, dtype=np.int64)
+        for q in range(ranks.size):
+            k = ranks[q] - n_lo
+            bins[q] = -1
+            if k < 0:
+                continue
+            b = 0
+            while k >= counts[b]:
+                k -= counts[b]
+                b += 1
+            bins[q] = b
+            within[q] = k
+            if slot[b] < 0:
+                slot[b] = n_slots
+                starts[n_slots + 1] = starts[n_slots] + counts[b]
+                n_slots += 1
+        buf = np.empty(starts[n_slots], dtype=rows.dtype)
+        fill = starts[:n_slots].copy()
+        if n_slots > 0:
+            for i in range(n):
+                x = rows[r, i]
+                if x != lo:
+                    k = slot[min(int((x - lo) * scale), n_bins - 1)]
+                    if k >= 0:
+                        buf[fill[k]] = x
+                        fill[k] += 1
+            for k in range(n_slots):
+                buf[starts[k] : starts[k + 1]].sort()
+        for q in range(ranks.size):
+            b = bins[q]
+            out[r, q] = lo if b < 0 else buf[starts[slot[b]] + within[q]]
+        for q in range(ranks.size):
+            if bins[q] >= 0:
+                slot[bins[q]] = -1
+
+
+@njit(cache=True)
+def remaining_by_day_t(
+    total: np.ndarray, cum_tp: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover
+    """``out[0] = total``, ``out[1 + d] = np.maximum(total - cum_tp[:, d], 0.0)`` (NaN kept)."""
+    n_sims, horizon = cum_tp.shape
+    for s in range(n_sims):
+        t = total[s]
+        out[0, s] = t
+        for d in range(horizon):
+            x = t - cum_tp[s, d]
+            out[d + 1, s] = x if (x >= 0.0 or x != x) else 0.0

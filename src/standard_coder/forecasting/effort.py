@@ -153,14 +153,24 @@ def effort_samples(
     out = np.zeros((n_sims, len(tickets)), dtype=np.float64)
     sp_cols = [j for j, t in enumerate(tickets) if t.status != "done" and t.id not in need_ids]
     if sp_cols:
-        # One vectorised draw for every story-point ticket: lognormal with the given mean and CV.
+        # One vectorised draw for every story-point ticket: lognormal with the given mean and CV,
+        # ``mean * exp(sigma * z - sigma**2 / 2)`` computed in place (4.7 M draws in the
+        # benchmark: each temporary is another pass over 37 MB).
         means = np.array([tickets[j].story_points or 0.0 for j in sp_cols]) * story_points_to_sch
-        cols = np.broadcast_to(means, (n_sims, len(sp_cols))).copy()
+        first, last = sp_cols[0], sp_cols[-1]
+        block = last - first + 1 == len(sp_cols)  # one run of columns: write a slice in place
         if story_points_cv > 0:
             sigma = math.sqrt(math.log1p(story_points_cv**2))
             z = rng.standard_normal((n_sims, len(sp_cols)))
-            cols *= np.exp(sigma * z - sigma * sigma / 2)
-        out[:, sp_cols] = cols
+            z *= sigma
+            z -= sigma * sigma / 2
+            np.exp(z, out=z)
+            if block:
+                np.multiply(z, means, out=out[:, first : last + 1])
+            else:
+                out[:, sp_cols] = z * means
+        else:
+            out[:, sp_cols] = means
     for j, t in enumerate(tickets):
         if t.id in need_ids and t.status != "done":
             out[:, j] = _resample(t.id, model_samples.get(t.id), n_sims, rng)

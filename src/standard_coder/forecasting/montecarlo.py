@@ -11,6 +11,7 @@ are looped over; simulations and tickets are numpy axes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -69,27 +70,62 @@ class SimulationResult:
         return np.asarray(self.efforts.sum(axis=1), dtype=np.float64)
 
     @cached_property
+    def _outcomes(self) -> _TicketOutcomes:
+        """Completion day, done-by-end flag and their per-ticket counts, for every ticket and
+        simulation; big forecasts compute them in one compiled pass (same comparisons)."""
+        if self.efforts.size * self.horizon > COMPILED_ABOVE:
+            return _ticket_outcomes_compiled(self.efforts, self.cum_throughput, self.n_days)
+        need = self._need
+        days = _days_until(self.cum_throughput, need)
+        ticket_day = np.where(self.efforts > 0, days, 0).astype(np.int32)
+        by_end = self.cum_throughput[:, self.n_days - 1 : self.n_days]
+        done = np.asarray((self.efforts <= 0) | (need <= by_end), dtype=np.bool_)
+        n_tickets = self.efforts.shape[1]
+        flat = (ticket_day + np.arange(n_tickets) * (self.horizon + 2)).ravel()
+        day_count = np.bincount(flat, minlength=n_tickets * (self.horizon + 2))
+        return _TicketOutcomes(
+            ticket_day=ticket_day,
+            last_day=days[:, -1] if n_tickets else np.zeros(self.n_sims, dtype=np.int32),
+            done_by_end=done,
+            done_count=done.sum(axis=0),
+            day_count=day_count.reshape(n_tickets, self.horizon + 2),
+        )
+
+    @cached_property
     def sprint_day(self) -> NDArray[np.int32]:
         """``(n_sims,)`` day the whole scope completes (0 = nothing left)."""
         if self.efforts.shape[1] == 0:
             return np.zeros(self.n_sims, dtype=np.int32)
-        need = self._need[:, -1:]
-        days = _days_until(self.cum_throughput, need)[:, 0]
+        days = self._outcomes.last_day
         return np.where(self.total_effort > 0, days, 0).astype(np.int32)
 
-    @cached_property
+    @property
     def ticket_day(self) -> NDArray[np.int32]:
         """``(n_sims, n_tickets)`` day each ticket completes (0 = nothing left; horizon + 1 =
         later). A ticket completes when the cumulative throughput reaches the cumulative effort
         of it and every ticket before it."""
-        days = _days_until(self.cum_throughput, self._need)
-        return np.where(self.efforts > 0, days, 0).astype(np.int32)
+        return self._outcomes.ticket_day
 
-    @cached_property
+    @property
     def ticket_done_by_end(self) -> NDArray[np.bool_]:
         """``(n_sims, n_tickets)`` whether each ticket is done by the sprint's last day."""
-        by_end = self.cum_throughput[:, self.n_days - 1 : self.n_days]
-        return np.asarray((self.efforts <= 0) | (self._need <= by_end), dtype=np.bool_)
+        return self._outcomes.done_by_end
+
+    def ticket_day_counts(self) -> NDArray[np.int64]:
+        """``(n_tickets, horizon + 2)``: how many simulations finish each ticket on day ``k``
+        (column 0 = nothing left, ``horizon + 1`` = later)."""
+        return self._outcomes.day_count
+
+    def ticket_day_quantile(self, q: float) -> list[int | None]:
+        """Per ticket: smallest day ``k`` by which the ticket is done in a share ``q`` of the
+        simulations (``np.quantile(..., method="inverted_cdf")`` of the completion days, read
+        off the per-ticket day counts); None when past the horizon."""
+        # numpy's inverted_cdf picks the sorted value at index ceil(n * q - 1), at least 0.
+        v = self.n_sims * q - 1
+        index = max(math.floor(v) + (v != math.floor(v)), 0)
+        cum = np.cumsum(self.ticket_day_counts(), axis=1)
+        days = (cum <= index).sum(axis=1)
+        return [int(k) if k <= self.horizon else None for k in days]
 
     def p_complete_by_end(self) -> float:
         """Probability that every ticket is done by the sprint's last working day."""
@@ -97,10 +133,14 @@ class SimulationResult:
 
     def ticket_probabilities(self) -> NDArray[np.float64]:
         """``(n_tickets,)`` probability each ticket is done by the end of the sprint."""
-        return np.asarray(self.ticket_done_by_end.mean(axis=0), dtype=np.float64)
+        return np.asarray(self._outcomes.done_count / self.n_sims, dtype=np.float64)
 
     def completed_sch(self) -> NDArray[np.float64]:
         """``(n_sims,)`` effort of the tickets fully completed by the end of the sprint."""
+        return self._completed_sch
+
+    @cached_property
+    def _completed_sch(self) -> NDArray[np.float64]:
         done = (self.efforts * self.ticket_done_by_end).sum(axis=1)
         return np.asarray(done, dtype=np.float64)
 
@@ -117,9 +157,98 @@ class SimulationResult:
 
     def remaining_by_day(self) -> NDArray[np.float64]:
         """``(n_sims, horizon + 1)`` effort still open at the start (col 0) and end of each day."""
-        total = self.total_effort[:, None]
-        left = np.maximum(total - self.cum_throughput, 0.0)
-        return np.concatenate([total, left], axis=1)
+        return self._remaining_by_day_t().T
+
+    def _remaining_by_day_t(self) -> NDArray[np.float64]:
+        total = self.total_effort
+        left = np.empty((self.horizon + 1, self.n_sims), dtype=np.float64)
+        if self._compiled:
+            from standard_coder.forecasting._kernels import remaining_by_day_t
+
+            remaining_by_day_t(total, np.ascontiguousarray(self.cum_throughput), left)
+            return left
+        left[0] = total
+        np.subtract(total, self.cum_throughput.T, out=left[1:])
+        np.maximum(left[1:], 0.0, out=left[1:])
+        return left
+
+    def remaining_percentiles(self, qs: Sequence[float]) -> NDArray[np.float64]:
+        """``(len(qs), horizon + 1)``: ``np.percentile(remaining_by_day(), qs, axis=0)``."""
+        return percentiles(self._remaining_by_day_t(), qs, compiled=self._compiled)
+
+    def total_percentiles(self, qs: Sequence[float]) -> NDArray[np.float64]:
+        """``(len(qs),)``: ``np.percentile(total_effort, qs)``."""
+        return percentiles(self.total_effort[None, :], qs, compiled=self._compiled)[:, 0]
+
+    @property
+    def _compiled(self) -> bool:
+        return self.efforts.size * self.horizon > COMPILED_ABOVE
+
+
+@dataclass(frozen=True)
+class _TicketOutcomes:
+    ticket_day: NDArray[np.int32]
+    last_day: NDArray[np.int32]
+    done_by_end: NDArray[np.bool_]
+    done_count: NDArray[np.int64]
+    day_count: NDArray[np.int64]
+
+
+def _ticket_outcomes_compiled(
+    efforts: NDArray[np.float64], cum_tp: NDArray[np.float64], n_days: int
+) -> _TicketOutcomes:
+    from standard_coder.forecasting._kernels import ticket_days
+
+    n_sims, n_tickets = efforts.shape
+    out = _TicketOutcomes(
+        ticket_day=np.empty((n_sims, n_tickets), dtype=np.int32),
+        last_day=np.zeros(n_sims, dtype=np.int32),
+        done_by_end=np.empty((n_sims, n_tickets), dtype=np.bool_),
+        done_count=np.zeros(n_tickets, dtype=np.int64),
+        day_count=np.zeros((n_tickets, cum_tp.shape[1] + 2), dtype=np.int64),
+    )
+    ticket_days(
+        np.ascontiguousarray(efforts, dtype=np.float64),
+        np.ascontiguousarray(cum_tp, dtype=np.float64),
+        n_days,
+        out.ticket_day,
+        out.last_day,
+        out.done_by_end,
+        out.done_count,
+        out.day_count,
+    )
+    return out
+
+
+def percentiles(
+    rows: NDArray[np.float64], qs: Sequence[float], *, compiled: bool = True
+) -> NDArray[np.float64]:
+    """``(len(qs), n_rows)``: ``np.percentile(rows, qs, axis=1)`` (its default linear method),
+    bit for bit. Compiled, the order statistics come from :func:`_kernels.order_statistics`
+    (no sort; rows with a NaN or an infinity go to numpy) and the interpolation is numpy's own
+    arithmetic (``numpy.lib._function_base_impl._lerp``)."""
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    n = rows.shape[1]
+    if not compiled or n == 0 or not np.isfinite(rows).all():
+        return np.asarray(np.percentile(rows, qs, axis=1), dtype=np.float64)
+    from standard_coder.forecasting._kernels import order_statistics
+
+    virtual = (n - 1) * np.true_divide(np.asarray(qs, dtype=np.float64), 100)
+    prev = np.floor(virtual)
+    gamma = virtual - prev
+    lo = np.minimum(prev, n - 1).astype(np.intp)
+    hi = np.minimum(prev + 1, n - 1).astype(np.intp)
+    lo[virtual >= n - 1] = n - 1
+    ranks = np.unique(np.concatenate([lo, hi]))
+    stats = np.empty((rows.shape[0], ranks.size), dtype=np.float64)
+    order_statistics(rows, ranks.astype(np.int64), stats)
+    a = stats[:, np.searchsorted(ranks, lo)].T
+    b = stats[:, np.searchsorted(ranks, hi)].T
+    t = gamma[:, None]
+    diff_b_a = b - a
+    out = np.add(a, diff_b_a * t)
+    np.subtract(b, diff_b_a * (1 - t), out=out, where=t >= 0.5)
+    return out
 
 
 #: Above this many (simulation, ticket, day) comparisons the compiled kernel runs (importing

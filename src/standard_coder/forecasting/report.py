@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
@@ -30,12 +29,7 @@ def _day_date(day: int | None, days: Sequence[date]) -> str | None:
 def ticket_day_quantiles(sim: SimulationResult, q: float) -> list[int | None]:
     """Per ticket: smallest working day ``k`` by which the ticket is done in a share ``q`` of
     the simulations (0 = nothing left; None = not even by the end of the simulated horizon)."""
-    days = sim.ticket_day
-    out: list[int | None] = []
-    for j in range(days.shape[1]):
-        k = int(np.ceil(np.quantile(days[:, j], q, method="inverted_cdf")))
-        out.append(k if k <= sim.horizon else None)
-    return out
+    return sim.ticket_day_quantile(q)
 
 
 def summarize(sim: SimulationResult, days: Sequence[date]) -> dict[str, Any]:
@@ -73,13 +67,13 @@ def build_forecast_report(
 ) -> dict[str, Any]:
     """The forecast as a JSON-ready dict (``forecasts/<sprint_id>_forecast.json``)."""
     dist = sim.completion_day_distribution()
-    remaining = sim.remaining_by_day()
-    q15, q50, q85 = np.percentile(remaining, [15, 50, 85], axis=0)
+    q15, q50, q85 = sim.remaining_percentiles([15, 50, 85])
     total = sim.total_effort
     probs = sim.ticket_probabilities()
     means = sim.efforts.mean(axis=0)
     t50, t85 = ticket_day_quantiles(sim, 0.50), ticket_day_quantiles(sim, 0.85)
     head = summarize(sim, days)
+    p15, p50, p85 = sim.total_percentiles([15, 50, 85])
     return {
         "schema_version": SCHEMA_VERSION,
         "sprint_id": sprint_id,
@@ -99,9 +93,9 @@ def build_forecast_report(
         **head,
         "remaining_sch": {
             "mean": _r(total.mean(), 3),
-            "p15": _r(np.percentile(total, 15), 3),
-            "p50": _r(np.percentile(total, 50), 3),
-            "p85": _r(np.percentile(total, 85), 3),
+            "p15": _r(p15, 3),
+            "p50": _r(p50, 3),
+            "p85": _r(p85, 3),
         },
         "completion_day_distribution": {
             "day": list(range(sim.horizon + 1)),
