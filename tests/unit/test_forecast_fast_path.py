@@ -209,3 +209,20 @@ def test_same_seed_same_report_on_both_paths(method: str, n_history: int, monkey
     again = json.dumps(forecast_sprint(sprint, history, options=options), sort_keys=True)
     assert fast == slow
     assert again == fast
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_compiled_capped_cumsum_is_numpys(scaled: bool, monkeypatch) -> None:
+    rng = np.random.default_rng(9)
+    per_sim = rng.lognormal(3.0, 0.5, size=400)
+    tp = np.broadcast_to(per_sim[:, None], (400, 12))  # the throughput models' shape
+    daily = rng.gamma(2.0, 10.0, size=(400, 12))
+    daily[3, 4] = np.nan
+    cap = np.array([30.0, 30, 24, 30, 0, 30, 30, 18, 30, 30, 30, 6])
+    base = 30.0 if scaled else None
+    for throughput in (tp, daily):
+        monkeypatch.setattr(montecarlo, "COMPILED_ABOVE", 10**18)
+        slow = simulate(np.ones((400, 3)), throughput, cap, base_capacity=base)
+        monkeypatch.setattr(montecarlo, "COMPILED_ABOVE", 0)
+        fast = simulate(np.ones((400, 3)), throughput, cap, base_capacity=base)
+        assert fast.cum_throughput.tobytes() == slow.cum_throughput.tobytes()

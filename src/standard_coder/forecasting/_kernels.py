@@ -33,18 +33,6 @@ def days_until(cum_tp: np.ndarray, need: np.ndarray, out: np.ndarray) -> None:  
 
 
 @njit(cache=True)
-def _rising(cum_tp: np.ndarray, s: int) -> bool:  # pragma: no cover
-    """Row ``s`` never falls and holds no NaN (so a scan may stop at the first day reached)."""
-    horizon = cum_tp.shape[1]
-    if horizon > 0 and cum_tp[s, 0] != cum_tp[s, 0]:
-        return False
-    for d in range(1, horizon):  # noqa: SIM110 (numba compiles loops, not generators)
-        if not cum_tp[s, d] >= cum_tp[s, d - 1]:  # a decrease, or NaN
-            return False
-    return True
-
-
-@njit(cache=True)
 def ticket_days(
     efforts: np.ndarray,
     cum_tp: np.ndarray,
@@ -58,42 +46,32 @@ def ticket_days(
     """Every per-ticket outcome of ``montecarlo.SimulationResult`` in one pass over the sims.
 
     The cumulative need is numpy's ``cumsum(efforts) - 1e-9 * maximum(1, cumsum)`` (the same
-    operations in the same order); ``last_day[s]`` is the unmasked completion day of the whole
-    scope; ``done_count[j]`` counts the sims with ticket ``j`` done by day ``n_days`` and
-    ``day_count[j, k]`` those with ticket ``j`` done on day ``k``. A rising row resumes each
-    ticket's scan where the previous ticket's stopped (needs never fall along a row of
-    non-negative efforts; a falling or NaN need restarts the scan from day 1)."""
+    operations in the same order); a ticket's day is 1 + the number of days whose cumulative
+    throughput is short of its need (counted over every day, as the numpy loop does: no branch
+    to mispredict, and a falling or NaN row needs no special case); ``last_day[s]`` is the
+    unmasked completion day of the whole scope; ``done_count[j]`` counts the sims with ticket
+    ``j`` done by day ``n_days`` and ``day_count[j, k]`` those with ticket ``j`` done on day
+    ``k``."""
     n_sims, n_tickets = efforts.shape
     horizon = cum_tp.shape[1]
     for s in range(n_sims):
-        rising = _rising(cum_tp, s)
         by_end = cum_tp[s, n_days - 1]
         cum = 0.0
-        prev = -np.inf
         count = 0
         for j in range(n_tickets):
             e = efforts[s, j]
             cum = e if j == 0 else cum + e
             m = cum if (cum > 1.0 or cum != cum) else 1.0
             x = cum - 1e-9 * m
-            if rising:
-                if not x >= prev:
-                    count = 0
-                while count < horizon and cum_tp[s, count] < x:
-                    count += 1
-                prev = x
-            else:
-                count = 0
-                for d in range(horizon):
-                    if cum_tp[s, d] < x:
-                        count += 1
+            count = 0
+            for d in range(horizon):
+                count += cum_tp[s, d] < x
             day = count + 1 if e > 0 else 0
             ticket_day[s, j] = day
             day_count[j, day] += 1
             done = e <= 0 or x <= by_end
             done_by_end[s, j] = done
-            if done:
-                done_count[j] += 1
+            done_count[j] += done
         if n_tickets > 0:
             last_day[s] = count + 1
 
@@ -184,3 +162,20 @@ def remaining_by_day_t(
         for d in range(horizon):
             x = t - cum_tp[s, d]
             out[d + 1, s] = x if (x >= 0.0 or x != x) else 0.0
+
+
+@njit(cache=True)
+def capped_cumsum(
+    tp: np.ndarray, share: np.ndarray, scale: bool, cap: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover
+    """``out = np.cumsum(np.minimum(tp * share if scale else tp, cap), axis=1)`` in one pass
+    (``np.minimum`` keeps a NaN throughput)."""
+    n_sims, horizon = tp.shape
+    for s in range(n_sims):
+        acc = 0.0
+        for d in range(horizon):
+            v = tp[s, d] * share[d] if scale else tp[s, d]
+            c = cap[d]
+            v = v if (v <= c or v != v) else c
+            acc = v if d == 0 else acc + v
+            out[s, d] = acc
