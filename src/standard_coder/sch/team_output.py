@@ -61,7 +61,7 @@ def team_output(
         if not batch:
             return
         X = rep.transform(batch)
-        sch = model.predict(X).sch
+        sch = model.distribution(X).sch()  # predict()'s sch, without its quantile bisection
         draws = sch_draws(model, X, n_draws, [change_seed(seed, r.commit_id) for r in batch])
         for rec, s, d in zip(batch, sch, draws, strict=True):
             key = (iso_week(rec.authored_at, rec.author_tz_offset_min), rec.author_id, rec.repo)
