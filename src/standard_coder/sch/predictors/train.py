@@ -234,7 +234,7 @@ def train_model(
     with cpu_threads_for_step(model, options.batch_size // k, X.device):
         return _train_model(
             model, X, Y, X_val, Y_val, options=options, seed=seed, checkpointer=checkpointer,
-            should_stop=should_stop, tb_dir=tb_dir,
+            should_stop=should_stop, tb_dir=tb_dir, weight=weight, weight_val=weight_val,
         )  # fmt: skip
 
 
@@ -250,6 +250,8 @@ def _train_model(
     checkpointer: TrainingCheckpointer | None,
     should_stop: Callable[[], bool] | None,
     tb_dir: Path | None,
+    weight: torch.Tensor | None,
+    weight_val: torch.Tensor | None,
 ) -> TrainResult:
     n, S = Y.shape
     if n == 0:
