@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import stat as stat_mod
+from operator import attrgetter
+from stat import S_ISDIR, S_ISREG
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ from typing import Protocol
 
 from standard_coder.runner.errors import InputMissing
 from standard_coder.runner.fserrors import sqlite_error
+
+_by_name = attrgetter("name")
 
 CHUNK_SIZE = 1 << 20
 """Bytes read per ``readinto`` call while hashing."""
@@ -186,21 +189,24 @@ class PathState:
     rehashed: int = 0
 
 
-def _walk(root: str, rel: str, out: list[tuple[str, int, int, int]]) -> None:
+def _walk(root: str, rel: str, out: list[str]) -> None:
+    """Append one stat line per regular file under ``root`` (sorted by name, depth first)."""
     with os.scandir(root) as it:
-        entries = sorted(it, key=lambda e: e.name)
+        entries = sorted(it, key=_by_name)
+    append = out.append
     for entry in entries:
         st = entry.stat()
-        name = f"{rel}{entry.name}"
-        if stat_mod.S_ISDIR(st.st_mode):
-            _walk(entry.path, name + "/", out)
-        elif stat_mod.S_ISREG(st.st_mode):
-            out.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
+        mode = st.st_mode
+        if S_ISDIR(mode):
+            _walk(entry.path, f"{rel}{entry.name}/", out)
+        elif S_ISREG(mode):
+            append(f"{rel}{entry.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n")
 
 
-def list_files(path: Path) -> list[tuple[str, int, int, int]]:
-    """``(relative_path, inode, size, mtime_ns)`` of every regular file, sorted; a plain file
-    gives one entry named ``""``.
+def stat_lines(path: Path | str) -> list[str]:
+    """``relative_path NUL inode NUL size NUL mtime_ns LF`` of every regular file, in the
+    order of :func:`list_files` (a plain file gives one line named ``""``): one ``scandir``
+    pass, each file's stat from its ``DirEntry``, nothing else kept (what a no-op needs).
 
     Raises:
         InputMissing: ``path`` does not exist.
@@ -209,17 +215,36 @@ def list_files(path: Path) -> list[tuple[str, int, int, int]]:
         st = os.stat(path)
     except FileNotFoundError:
         raise InputMissing(f"{path}: declared path does not exist") from None
-    if stat_mod.S_ISDIR(st.st_mode):
-        out: list[tuple[str, int, int, int]] = []
+    if S_ISDIR(st.st_mode):
+        out: list[str] = []
         _walk(str(path), "", out)
         return out
-    return [("", st.st_ino, st.st_size, st.st_mtime_ns)]
+    return [f"\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"]
+
+
+def _entry(line: str) -> tuple[str, int, int, int]:
+    name, ino, size, mtime_ns = line[:-1].rsplit("\0", 3)  # a name holds no NUL
+    return name, int(ino), int(size), int(mtime_ns)
+
+
+def list_files(path: Path | str) -> list[tuple[str, int, int, int]]:
+    """``(relative_path, inode, size, mtime_ns)`` of every regular file, sorted; a plain file
+    gives one entry named ``""``.
+
+    Raises:
+        InputMissing: ``path`` does not exist.
+    """
+    return [_entry(line) for line in stat_lines(path)]
+
+
+def _token(lines: list[str]) -> str:
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def stat_token(entries: list[tuple[str, int, int, int]]) -> str:
-    """sha256 over the stat entries of :func:`list_files`."""
-    text = "".join(f"{n}\0{i}\0{s}\0{m}\n" for n, i, s, m in entries)
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    """sha256 over the stat entries of :func:`list_files` (the same as over their
+    :func:`stat_lines`)."""
+    return _token([f"{n}\0{i}\0{s}\0{m}\n" for n, i, s, m in entries])
 
 
 def folder_checksum(files: dict[str, str]) -> str:
@@ -241,10 +266,11 @@ def scan_path(path: Path, cache: HashCache, *, known_token: str | None = None) -
     Raises:
         InputMissing: ``path`` does not exist.
     """
-    entries = list_files(path)
-    token = stat_token(entries)
+    lines = stat_lines(path)
+    token = _token(lines)
     if known_token is not None and token == known_token:
         return PathState(token=token)
+    entries = [_entry(line) for line in lines]
     base = str(path)
     preload = getattr(cache, "preload", None)
     if preload is not None and len(entries) > 64:
