@@ -45,31 +45,32 @@ def load_pipeline(
         ValueError: (``ConfigError``) a builder rejected the config or an override.
     """
     config = Path(config).expanduser().resolve()
-    pipe, root = _load_pipeline(config, overrides, builtins)
+    data = read_toml(config, UsageError)
+    pipe, root = _load_pipeline(config, overrides, builtins, data)
     from standard_coder.runner.overrides import OverrideError, apply_overrides
     from standard_coder.runner.scaleout import apply_scale_out
 
-    data = read_toml(config, UsageError)
-    with contextlib.suppress(OverrideError):
-        data = apply_overrides(data, list(overrides))
+    if overrides:  # in place: never on the table the pipeline was built from
+        import copy
+
+        with contextlib.suppress(OverrideError):
+            data = apply_overrides(copy.deepcopy(data), list(overrides))
     return apply_scale_out(pipe, data, config, executor=executor), root
 
 
 def _load_pipeline(
-    config: Path, overrides: Sequence[str], builtins: Mapping[str, str]
+    config: Path, overrides: Sequence[str], builtins: Mapping[str, str], data: dict[str, Any]
 ) -> tuple[Pipeline, Path]:
     """The pipeline a config file describes, and the folder its paths are relative to.
 
     A file with ``[[stages]]`` is a command pipeline; ``[pipeline] entry`` loads a Python
     pipeline; otherwise ``[pipeline] name`` (default ``sch``) picks one of ``builtins``
-    (``name -> "module:builder"``).
+    (``name -> "module:builder"``). ``data`` is the file's TOML, read once by the caller.
 
     Raises:
         RunnerError: bad pipeline file or entry.
         ValueError: (``ConfigError``) a builder rejected the config or an override.
     """
-    config = Path(config).expanduser().resolve()
-    data = read_toml(config, UsageError)
     root = config.parent
     from standard_coder.runner.commandfile import is_command_pipeline, load_command_pipeline
 

@@ -113,7 +113,7 @@ def run_stage(
     decision, in_scan = found.decision, found.in_scan
     check_s = time.perf_counter() - t0
     if decision.skip:
-        kept = mf.read_manifest(session.layout.manifest(name)) or {}
+        kept = found.manifest or {}  # as read (and refreshed by settle): no second read
         kept_fp = kept.get(mf.FINGERPRINT)
         session.emit(
             "stage_skipped", name, decision.reason, check_s=round(check_s, 6), fingerprint=kept_fp
