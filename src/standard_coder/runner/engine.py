@@ -39,6 +39,7 @@ from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.lock import RunLock
 from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.progress import ProgressDisplay
+from standard_coder.runner.runrecord import RunRecord
 from standard_coder.runner.runstate import empty_state, read_run_state, write_run_state
 from standard_coder.runner.selection import select
 from standard_coder.runner.session import RUNNER_VERSION, RunSession
@@ -259,9 +260,26 @@ def _run(
     layout = session.layout
     run_dir = layout.run_dir(session.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    from standard_coder.runner.runrecord import finish_run_record, start_run_record
+    # git status (the stamp's code version) runs beside the stat walk; the stamp is written
+    # before the first stage runs, or once at the end when none does
+    record = RunRecord(run_dir, session.pipeline, session.run_id)
+    session.before_stage_runs = record.write_start
+    try:
+        return _run_recorded(session, selected, force, stop, display, record)
+    finally:
+        record.close()
 
-    start_run_record(run_dir, session.pipeline, session.run_id)
+
+def _run_recorded(
+    session: RunSession,
+    selected: Sequence[str],
+    force: bool,
+    stop: StopToken,
+    display: ProgressDisplay,
+    record: RunRecord,
+) -> RunResult:
+    layout = session.layout
+    run_dir = record.run_dir
     state_path = layout.run_state
     try:
         state = read_run_state(state_path)
@@ -309,9 +327,7 @@ def _run(
     if result.exit_code == 0:
         done = result.ran
         session.emit("run_completed", reason=f"{done} ran, {len(selected) - done} skipped")
-    finish_run_record(
-        run_dir,
-        session.pipeline,
+    record.finish(
         status=status,
         stage_fingerprints={n: o.fingerprint for n, o in result.stages.items()},
         device_kind=session.device.value,

@@ -180,22 +180,11 @@ def env_hash(packages: list[str] | None = None) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
-def _git(root: Path, *args: str) -> str | None:
-    import subprocess
+_GIT_STATUS = ("status", "--porcelain=v2", "--branch", "--untracked-files=no")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    try:
-        proc = subprocess.run(
-            ["git", "--no-optional-locks", "-C", str(root), *args],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            env=env,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout if proc.returncode == 0 else None
+
+def _git_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
 
 def _package_version() -> str:
@@ -204,33 +193,28 @@ def _package_version() -> str:
     return __version__
 
 
-def code_origin(project_root: Path | None = None) -> dict[str, Any]:
-    """Where the running code came from: the env stamp's ``code_version`` entry (a stage's code
-    version, the digest of its source files, is :func:`.fingerprint.code_version`).
-
-    With ``project_root`` (a git checkout) or when this package's source file is tracked in a
-    git checkout: ``{"source": "git", "git_commit", "git_dirty", "package_version"}``; the dirty
-    flag counts changes to tracked files only (outputs and caches inside the checkout do not).
-    Otherwise ``{"source": "package", "git_commit": None, "git_dirty": None, ...}``.
-    """
-    pkg_version = _package_version()
+def _code_dir(project_root: Path | None) -> Path | None:
+    """The folder to ask git about, or None for an installed copy (no git call)."""
     probe = (
         Path(project_root)
         if project_root is not None
         else Path(__file__).resolve().parent.parent / "__init__.py"
     )
     root_dir = probe if probe.is_dir() else probe.parent
+    if project_root is None and {"site-packages", "dist-packages"} & set(root_dir.parts):
+        return None
+    return root_dir
+
+
+def _origin_from_status(status: str | None, pkg_version: str) -> dict[str, Any]:
     commit: str | None = None
     dirty = False
-    # An installed copy (not a checkout) is identified by its package version: no git call.
-    if project_root is not None or not {"site-packages", "dist-packages"} & set(root_dir.parts):
-        status = _git(root_dir, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
-        for line in (status or "").splitlines():
-            if line.startswith("# branch.oid "):
-                oid = line.split()[2]
-                commit = oid if oid != "(initial)" else None
-            elif line and not line.startswith("#"):
-                dirty = True
+    for line in (status or "").splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            commit = oid if oid != "(initial)" else None
+        elif line and not line.startswith("#"):
+            dirty = True
     if commit is None:
         return {
             "source": "package",
@@ -244,6 +228,77 @@ def code_origin(project_root: Path | None = None) -> dict[str, Any]:
         "git_dirty": dirty,
         "package_version": pkg_version,
     }
+
+
+class CodeOriginProbe:
+    """:func:`code_origin`, with its ``git status`` started now and read by :meth:`result`, so
+    that the subprocess runs while the caller does other work (the engine's stat walk).
+
+    Example:
+        >>> probe = CodeOriginProbe()  # doctest: +SKIP
+        >>> ...  # walk the inputs
+        >>> probe.result()["source"]  # doctest: +SKIP
+        'git'
+    """
+
+    def __init__(self, project_root: Path | None = None) -> None:
+        import subprocess
+
+        self._pkg_version = _package_version()
+        self._result: dict[str, Any] | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        root_dir = _code_dir(project_root)
+        if root_dir is None:  # an installed copy is identified by its package version
+            self._result = _origin_from_status(None, self._pkg_version)
+            return
+        try:
+            self._proc = subprocess.Popen(
+                ["git", "--no-optional-locks", "-C", str(root_dir), *_GIT_STATUS],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env=_git_env(),
+            )
+        except (OSError, subprocess.SubprocessError):  # no git: the package version
+            self._result = _origin_from_status(None, self._pkg_version)
+
+    def result(self) -> dict[str, Any]:
+        """The ``code_version`` entry (waits for ``git status``, at most 20 s)."""
+        if self._result is None:
+            import subprocess
+
+            proc, self._proc = self._proc, None
+            status: str | None = None
+            if proc is not None:
+                try:
+                    out, _ = proc.communicate(timeout=20)
+                    status = out if proc.returncode == 0 else None
+                except (OSError, subprocess.SubprocessError):
+                    proc.kill()
+                    proc.communicate()
+            self._result = _origin_from_status(status, self._pkg_version)
+        return self._result
+
+    def close(self) -> None:
+        """Stop a ``git status`` nobody will read (a run that ended before its stamp)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+
+def code_origin(project_root: Path | None = None) -> dict[str, Any]:
+    """Where the running code came from: the env stamp's ``code_version`` entry (a stage's code
+    version, the digest of its source files, is :func:`.fingerprint.code_version`).
+
+    With ``project_root`` (a git checkout) or when this package's source file is tracked in a
+    git checkout: ``{"source": "git", "git_commit", "git_dirty", "package_version"}``; the dirty
+    flag counts changes to tracked files only (outputs and caches inside the checkout do not).
+    Otherwise ``{"source": "package", "git_commit": None, "git_dirty": None, ...}``.
+    """
+    return CodeOriginProbe(project_root).result()
 
 
 def device_name(kind: str) -> str:
@@ -332,6 +387,7 @@ def build_env_stamp(
     started_at: float | datetime | str,
     project_root: Path | None = None,
     dist_cache: Path | None = None,
+    code_version: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The env stamp of a run that starts now (pure apart from reading the environment).
 
@@ -347,6 +403,8 @@ def build_env_stamp(
             checkout this package lives in, if any.
         dist_cache: a JSON file caching the installed-package scan while no ``sys.path``
             folder changes (saves ~15 ms a run).
+        code_version: :func:`code_origin`'s answer when the caller already has it (a
+            :class:`CodeOriginProbe` started earlier); ``None`` = ask git now.
     """
     installed = _scan_distributions(dist_cache)
     packages = sorted(f"{name}=={version}" for name, version in installed.items())
@@ -354,7 +412,7 @@ def build_env_stamp(
         "schema_version": STAMP_SCHEMA_VERSION,
         "run_id": run_id,
         "config_hash": config_hash(config),
-        "code_version": code_origin(project_root),
+        "code_version": dict(code_version) if code_version else code_origin(project_root),
         "python_version": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "python_executable": sys.executable,
@@ -408,6 +466,7 @@ def finish_env_stamp(
     stage_fingerprints: Mapping[str, str | None] | None = None,
     device_kind: str | None = None,
     device_name: str | None = None,
+    stamp: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Record the end of a run in its stamp (atomically) and return the updated stamp.
 
@@ -419,8 +478,10 @@ def finish_env_stamp(
             them); merged into what the stamp already holds.
         device_kind, device_name: the device resolved during the run, when the stamp was
             written before any stage resolved it (kept if ``None``).
+        stamp: the run's start stamp when it was never written (a run that ran no stage
+            writes its stamp once, here); ``None`` = read it from ``run_dir``.
     """
-    stamp = read_env_stamp(run_dir)
+    stamp = dict(stamp) if stamp is not None else read_env_stamp(run_dir)
     stamp["ended_at"] = _iso(ended_at)
     start, end = parse_time(stamp.get("started_at")), parse_time(stamp["ended_at"])
     stamp["duration_s"] = round(end - start, 3) if start is not None and end is not None else None

@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from operator import attrgetter
-from stat import S_ISDIR, S_ISREG
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import Protocol
 
 from standard_coder.runner.errors import InputMissing

@@ -25,6 +25,7 @@ from standard_coder.runner.layout import RunnerLayout, retention_days_of
 from standard_coder.runner.stage import Pipeline
 
 __all__ = [
+    "RunRecord",
     "executor_record",
     "finish_run_record",
     "precision_of",
@@ -56,6 +57,35 @@ def precision_of(config: Mapping[str, Any]) -> str:
     return value if isinstance(value, str) and value else "fp32"
 
 
+def _start_stamp(
+    pipeline: Pipeline,
+    run_id: str,
+    *,
+    device_kind: str | None,
+    started_at: float | None,
+    project_root: Path | None,
+    code_version: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    from standard_coder.runner.envstamp import build_env_stamp, device_name
+
+    kind = device_kind or pipeline.device
+    stamp = build_env_stamp(
+        run_id=run_id,
+        config=pipeline.config,
+        seed=pipeline.seed,
+        device_kind=kind,
+        device_name=device_name(kind) if kind != "auto" else "not resolved",
+        precision=precision_of(pipeline.config),
+        started_at=time.time() if started_at is None else started_at,
+        project_root=project_root,
+        dist_cache=RunnerLayout(Path(pipeline.base_dir)).dist_cache,
+        code_version=code_version,
+    )
+    stamp["pipeline"] = pipeline.name
+    stamp["executor"] = executor_record(pipeline)
+    return stamp
+
+
 def start_run_record(
     run_dir: Path,
     pipeline: Pipeline,
@@ -64,33 +94,95 @@ def start_run_record(
     device_kind: str | None = None,
     started_at: float | None = None,
     project_root: Path | None = None,
+    code_version: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``<run_dir>/env_stamp.json`` for a run that starts now.
 
     ``device_kind`` is the resolved device if already known; otherwise the pipeline's preference
     is recorded and :func:`finish_run_record` fills in the device a stage resolved, so that a
-    command pipeline never imports torch just to be stamped.
+    command pipeline never imports torch just to be stamped. ``code_version``: what a
+    :class:`~standard_coder.runner.envstamp.CodeOriginProbe` found (``None``: ask git now).
     """
-    from standard_coder.runner.envstamp import build_env_stamp, device_name, write_env_stamp
+    from standard_coder.runner.envstamp import write_env_stamp
 
     try:
-        kind = device_kind or pipeline.device
-        stamp = build_env_stamp(
-            run_id=run_id,
-            config=pipeline.config,
-            seed=pipeline.seed,
-            device_kind=kind,
-            device_name=device_name(kind) if kind != "auto" else "not resolved",
-            precision=precision_of(pipeline.config),
-            started_at=time.time() if started_at is None else started_at,
+        stamp = _start_stamp(
+            pipeline,
+            run_id,
+            device_kind=device_kind,
+            started_at=started_at,
             project_root=project_root,
-            dist_cache=RunnerLayout(Path(pipeline.base_dir)).dist_cache,
+            code_version=code_version,
         )
-        stamp["pipeline"] = pipeline.name
-        stamp["executor"] = executor_record(pipeline)
         write_env_stamp(run_dir, stamp)
     except Exception as exc:  # the record must never sink the run
         log.warning("run record: cannot write the env stamp in %s: %s", run_dir, exc)
+
+
+class RunRecord:
+    """The engine's run record: begun when a run starts, its stamp written before the first
+    stage runs, or once at the end by :meth:`finish` when none ran (a no-op rerun).
+
+    Beginning starts the ``git status`` of the code version
+    (:class:`~standard_coder.runner.envstamp.CodeOriginProbe`), so it runs beside the stat
+    walk of the stages' inputs instead of before it; the stamp records the run's start time
+    either way.
+    """
+
+    def __init__(self, run_dir: Path, pipeline: Pipeline, run_id: str) -> None:
+        from standard_coder.runner.envstamp import CodeOriginProbe
+
+        self.run_dir = run_dir
+        self.pipeline = pipeline
+        self.run_id = run_id
+        self.started_at = time.time()
+        self.written = False
+        self._probe: CodeOriginProbe | None
+        try:
+            self._probe = CodeOriginProbe()
+        except Exception as exc:  # the record must never sink the run
+            log.warning("run record: cannot start git status: %s", exc)
+            self._probe = None
+
+    def _code_version(self) -> dict[str, Any] | None:
+        return self._probe.result() if self._probe is not None else None
+
+    def write_start(self) -> None:
+        """Write the start stamp now (before a stage runs); once."""
+        if self.written:
+            return
+        self.written = True
+        start_run_record(
+            self.run_dir,
+            self.pipeline,
+            self.run_id,
+            started_at=self.started_at,
+            code_version=self._code_version(),
+        )
+
+    def finish(self, **kwargs: Any) -> Path | None:
+        """:func:`finish_run_record` (same keywords); an unwritten start stamp is written
+        with the end in one go."""
+        stamp: dict[str, Any] | None = None
+        if not self.written:
+            self.written = True
+            try:
+                stamp = _start_stamp(
+                    self.pipeline,
+                    self.run_id,
+                    device_kind=None,
+                    started_at=self.started_at,
+                    project_root=None,
+                    code_version=self._code_version(),
+                )
+            except Exception as exc:
+                log.warning("run record: cannot build the env stamp in %s: %s", self.run_dir, exc)
+        return finish_run_record(self.run_dir, self.pipeline, start_stamp=stamp, **kwargs)
+
+    def close(self) -> None:
+        """Stop a ``git status`` still running (a run that ended early)."""
+        if self._probe is not None:
+            self._probe.close()
 
 
 def finish_run_record(
@@ -104,6 +196,7 @@ def finish_run_record(
     config_path: Path | None = None,
     report: bool = True,
     ran: int | None = None,
+    start_stamp: Mapping[str, Any] | None = None,
 ) -> Path | None:
     """Close the run record: finish the env stamp, write ``RETENTION.txt`` and (by default)
     regenerate ``<base_dir>/reports/index.html`` with the pipeline's report sections.
@@ -112,6 +205,8 @@ def finish_run_record(
     stages and fingerprints (what its sections show is unchanged): no template engine is
     loaded on the no-op path. Its run is added to the page by the next build (any run that
     ran a stage, or ``standard-coder report``).
+
+    ``start_stamp``: the start stamp when it was never written (written here, finished, in one go).
 
     Returns:
         The report's path (also when kept), or None when it was not (or could not) be written.
@@ -127,6 +222,7 @@ def finish_run_record(
             stage_fingerprints={k: v for k, v in (stage_fingerprints or {}).items() if v},
             device_kind=device_kind,
             device_name=device_name(device_kind) if device_kind else None,
+            stamp=start_stamp,
         )
     except Exception as exc:
         log.warning("run record: cannot finish the env stamp in %s: %s", run_dir, exc)

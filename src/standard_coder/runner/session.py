@@ -83,6 +83,8 @@ class RunSession:
         # ctx.map's executor for a cluster spec (``dask://...``): one per run, so every map of
         # every stage reuses one client connection (closed by close_executors at run end)
         self.executors: dict[str, Any] = {}
+        # called before a stage runs (not when skipped): the engine writes the run's stamp
+        self.before_stage_runs: Callable[[], None] | None = None
 
     def close_executors(self) -> None:
         """Close the run's shared executors (the cluster itself keeps running)."""

@@ -121,6 +121,8 @@ def run_stage(
         return StageOutcome(
             "skipped", decision.reason, check_s=check_s, cache_hit=True, fingerprint=kept_fp
         )
+    if session.before_stage_runs is not None:
+        session.before_stage_runs()
     session.emit("stage_cache_miss", name, decision.reason, code=decision.code.value)
     log.info("stage %s: running (%s)", name, decision.reason)
     try:
