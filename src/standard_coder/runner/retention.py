@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import time
 from dataclasses import dataclass, field
@@ -291,6 +290,8 @@ def apply_gc(plan: GcPlan) -> int:
     Returns:
         Bytes freed.
     """
+    import shutil
+
     freed = 0
     base = plan.base_dir.resolve()
     for item in plan.remove:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -74,6 +73,8 @@ def prepare_partial(session: RunSession, name: str, fp: str) -> Path:
         label = old[:12] if old else "unknown"
         target = layout.stale / f"{name}-{label}-{stamp}"
         target.parent.mkdir(parents=True, exist_ok=True)
+        import shutil
+
         shutil.move(str(cdir), str(target))
         reason = "fingerprint changed" if old else "no fingerprint recorded"
         session.emit("partial_work_stale", name, reason, moved_to=str(target))
