@@ -4,6 +4,8 @@ that ran none (a no-op rerun writes ``env_stamp.json`` once, not twice)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -52,15 +54,26 @@ def test_stamp_before_a_stage_runs_and_once_on_a_no_op(
     writes: list[Path] = []
     real = envstamp.write_env_stamp
 
-    def counting(run_dir: Path, stamp: Any) -> Path:
+    def counting(run_dir: Path, stamp: Any, **kw: Any) -> Path:
         writes.append(Path(run_dir))
-        return real(run_dir, stamp)
+        return real(run_dir, stamp, **kw)
+
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        fsyncs.append(fd)
+        real_fsync(fd)
 
     monkeypatch.setattr(envstamp, "write_env_stamp", counting)
+    monkeypatch.setattr(os, "fsync", counting_fsync)
     result = run_pipeline(pipe, install_signals=False)
     assert result.exit_code == 0 and result.ran == 0 and len(SEEN) == 1
     run_dir = tmp_path / "out" / "runs" / result.run_id
     assert writes == [run_dir]  # one write: start and end together
+    assert fsyncs == []  # a no-op's records are atomic, not flushed (manifests untouched)
+    state = json.loads((tmp_path / "out" / "checkpoints" / "run_state.json").read_text())
+    assert state["run_id"] == result.run_id and state["status"] == "completed"
     stamp = read_env_stamp(run_dir)
     assert stamp["status"] == "completed" and stamp["run_id"] == result.run_id
     assert stamp["code_version"] == code_origin() and stamp["config"] == {"k": 1}

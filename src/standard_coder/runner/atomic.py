@@ -103,8 +103,13 @@ def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> Path:
 
 
 def atomic_write_json(
-    path: Path, obj: Any, *, indent: int | None = 2, sort_keys: bool = True
+    path: Path,
+    obj: Any,
+    *,
+    indent: int | None = 2,
+    sort_keys: bool = True,
+    durable: bool = True,
 ) -> Path:
     """Write ``obj`` as JSON (trailing newline; NaN refused) to ``path`` atomically."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys, allow_nan=False) + "\n"
-    return atomic_write_text(path, text)
+    return atomic_write_text(path, text, durable=durable)

@@ -434,10 +434,11 @@ def build_env_stamp(
     }
 
 
-def write_env_stamp(run_dir: Path, stamp: Mapping[str, Any]) -> Path:
+def write_env_stamp(run_dir: Path, stamp: Mapping[str, Any], *, durable: bool = True) -> Path:
     """Write ``stamp`` to ``<run_dir>/env_stamp.json`` atomically; returns the path."""
     path = Path(run_dir) / STAMP_FILE
-    atomic_write_text(path, json.dumps(dict(stamp), indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(dict(stamp), indent=2, sort_keys=True, default=str) + "\n"
+    atomic_write_text(path, text, durable=durable)
     return path
 
 
@@ -467,6 +468,7 @@ def finish_env_stamp(
     device_kind: str | None = None,
     device_name: str | None = None,
     stamp: Mapping[str, Any] | None = None,
+    durable: bool = True,
 ) -> dict[str, Any]:
     """Record the end of a run in its stamp (atomically) and return the updated stamp.
 
@@ -480,6 +482,7 @@ def finish_env_stamp(
             written before any stage resolved it (kept if ``None``).
         stamp: the run's start stamp when it was never written (a run that ran no stage
             writes its stamp once, here); ``None`` = read it from ``run_dir``.
+        durable: fsync the stamp (``False`` for a run that ran no stage: still atomic).
     """
     stamp = dict(stamp) if stamp is not None else read_env_stamp(run_dir)
     stamp["ended_at"] = _iso(ended_at)
@@ -495,5 +498,5 @@ def finish_env_stamp(
         merged = dict(stamp.get("stage_fingerprints") or {})
         merged.update(stage_fingerprints)
         stamp["stage_fingerprints"] = merged
-    write_env_stamp(run_dir, stamp)
+    write_env_stamp(run_dir, stamp, durable=durable)
     return stamp

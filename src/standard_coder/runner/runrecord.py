@@ -197,6 +197,7 @@ def finish_run_record(
     report: bool = True,
     ran: int | None = None,
     start_stamp: Mapping[str, Any] | None = None,
+    durable: bool = True,
 ) -> Path | None:
     """Close the run record: finish the env stamp, write ``RETENTION.txt`` and (by default)
     regenerate ``<base_dir>/reports/index.html`` with the pipeline's report sections.
@@ -207,6 +208,8 @@ def finish_run_record(
     ran a stage, or ``standard-coder report``).
 
     ``start_stamp``: the start stamp when it was never written (written here, finished, in one go).
+    ``durable=False`` (a run that completed without running a stage) skips the stamp's fsync:
+    still atomic; what decides skips (the stages' manifests) is written durably as ever.
 
     Returns:
         The report's path (also when kept), or None when it was not (or could not) be written.
@@ -223,6 +226,7 @@ def finish_run_record(
             device_kind=device_kind,
             device_name=device_name(device_kind) if device_kind else None,
             stamp=start_stamp,
+            durable=durable,
         )
     except Exception as exc:
         log.warning("run record: cannot finish the env stamp in %s: %s", run_dir, exc)

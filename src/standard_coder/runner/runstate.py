@@ -45,8 +45,9 @@ def read_run_state(path: Path) -> dict[str, Any]:
     return doc
 
 
-def write_run_state(path: Path, doc: dict[str, Any]) -> None:
-    """Write atomically with a fresh checksum."""
+def write_run_state(path: Path, doc: dict[str, Any], *, durable: bool = True) -> None:
+    """Write atomically with a fresh checksum (``durable=False``: no fsync, see
+    :func:`~standard_coder.runner.atomic.atomic_write`)."""
     doc = dict(doc)
     doc["checksum"] = _digest(doc)
-    atomic_write_json(path, doc)
+    atomic_write_json(path, doc, durable=durable)
