@@ -125,12 +125,30 @@ DVC_YAML = """stages:
 """
 
 
+CPU: list[float] = [0.0]
+"""CPU seconds (user + sys, the command and the children it waited for) of the last ``timed``."""
+
+
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    """Wall seconds of ``cmd`` (its CPU seconds go to ``CPU[0]``); raises when it fails."""
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, cwd=cwd, env=env or CHILD_ENV, capture_output=True, text=True)
+    with subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env or CHILD_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    ) as proc:
+        assert proc.stderr is not None
+        err = proc.stderr.read()  # before waiting: a full pipe must not block the child
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - t0
-    if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stderr[-2000:]}")
+    CPU[0] = usage.ru_utime + usage.ru_stime
+    if proc.returncode != 0:
+        text = err.decode("utf-8", "replace")
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text[-2000:]}")
     return elapsed
 
 
@@ -306,10 +324,10 @@ def bench_tools(
         except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
             notes.append(f"note: {key} setup failed: {str(exc)[:300]}")
     samples: dict[str, dict[str, list[float]]] = {
-        k: {"first": [], "noop": [], "touch": [], "change": []} for k in live
+        k: {"first": [], "noop": [], "touch": [], "change": [], "noop_cpu": []} for k in live
     }
     if floor is not None:
-        samples["floor"] = {"noop": []}
+        samples["floor"] = {"noop": [], "noop_cpu": []}
 
     def each(phase: str, before: Any = None) -> None:
         for key, tool in list(live.items()):
@@ -317,6 +335,8 @@ def bench_tools(
                 if before is not None:
                     before(tool)
                 samples[key][phase].append(tool.run())
+                if phase == "noop":
+                    samples[key]["noop_cpu"].append(CPU[0])
             except (RuntimeError, subprocess.SubprocessError) as exc:
                 notes.append(f"note: {key} failed in {phase}: {str(exc)[:300]}")
                 del live[key]
@@ -326,6 +346,7 @@ def bench_tools(
         each("noop")
         if floor is not None:
             samples["floor"]["noop"].append(floor.run())
+            samples["floor"]["noop_cpu"].append(CPU[0])
     targets = {k: first_file(t.root / "data") for k, t in live.items()}
     for i in range(max(1, reps // 2 + 1)):
         each("touch", lambda t, i=i: touch(targets[_key(live, t)], i + 1))
@@ -334,6 +355,7 @@ def bench_tools(
     for key, phases in samples.items():
         if key == "floor" or key in live:
             out[key] = {phase: median(xs) for phase, xs in phases.items()}
+            out[key]["noop_best"] = min(phases["noop"], default=float("nan"))
     return out
 
 
@@ -390,8 +412,8 @@ def breakdown(root: Path, reps: int) -> dict[str, float]:
         "walk": [
             sys.executable,
             "-c",
-            f"{imports}; from standard_coder.runner.hashcache import list_files; "
-            "list_files(Path('data'))",
+            f"{imports}; from standard_coder.runner.hashcache import stat_lines; "
+            "stat_lines(Path('data'))",
         ],
         "noop": [
             sys.executable,
@@ -429,6 +451,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small smoke run (2,000 files, 64 MiB)")
     ap.add_argument("--no-dvc", action="store_true", help="skip DVC")
     args = ap.parse_args()
+    load_start = os.getloadavg()[0]
     n_small, big_size, reps = (2000, 16 << 20, 2) if args.quick else (20000, 256 << 20, 7)
     notes: list[str] = []
     shutil.rmtree(WORK, ignore_errors=True)
@@ -449,6 +472,7 @@ def main() -> None:
     )
     results: dict[str, dict[str, Any]] = {}
     floor = float("nan")
+    floor_row: dict[str, Any] = {}
     for case, src in (("20k", small), ("1g", big)):
         tools: dict[str, Tool] = {
             f"ours_{case}": Ours(WORK / f"ours-{case}"),
@@ -459,7 +483,8 @@ def main() -> None:
         floor_tool = Floor(WORK, small) if case == "20k" else None
         got = bench_tools(tools, src, reps, floor_tool, notes)
         if "floor" in got:
-            floor = got.pop("floor")["noop"]
+            floor_row = got.pop("floor")
+            floor = floor_row["noop"]
         results.update(got)
     hash_gbps, hashlib_gbps = hash_throughput(sorted(big.iterdir()))
     parts = breakdown(WORK / "ours-20k", reps) if "ours_20k" in results else {}
@@ -497,12 +522,22 @@ def main() -> None:
         ):
             print(f"  {label:<56}{parts[key]:>8.3f} s")
         print(f"  {'floor (python + walk + stat + token)':<56}{floor:>8.3f} s")
+    load_end = os.getloadavg()[0]
+    ours = results["ours_20k"]
+    print(
+        f"\nno-op vs floor, {n_small:,} files (interleaved, {reps} rounds): median wall "
+        f"{ours['noop'] / floor:.2f}x, "
+        f"best wall {ours['noop_best'] / floor_row['noop_best']:.2f}x, "
+        f"median CPU {ours['noop_cpu']:.3f} vs {floor_row['noop_cpu']:.3f} s = "
+        f"{ours['noop_cpu'] / floor_row['noop_cpu']:.2f}x; load average {load_start:.1f} at the "
+        f"start, {load_end:.1f} at the end"
+    )
     for note in notes:
         print(note)
 
     def ratio(a: str, b: str, key: str) -> float | None:
         if a in results and b in results and results[b][key] > 0:
-            return round(results[a][key] / results[b][key], 2)
+            return round(float(results[a][key]) / float(results[b][key]), 2)
         return None
 
     summary = {
@@ -529,6 +564,12 @@ def main() -> None:
         "dvc_available": "dvc_20k" in results,
         "noop_vs_floor": round(results["ours_20k"]["noop"] / floor, 2) if floor > 0 else None,
         "noop_breakdown": parts,
+        "noop_vs_floor_best": round(ours["noop_best"] / floor_row["noop_best"], 2),
+        "noop_vs_floor_cpu": round(ours["noop_cpu"] / floor_row["noop_cpu"], 2),
+        "noop_fast_vs_floor": round(results["oursfast_20k"]["noop"] / floor, 2),
+        "floor_noop_cpu_s": round(floor_row["noop_cpu"], 4),
+        "ours_noop_cpu_s": round(ours["noop_cpu"], 4),
+        "load_avg": [round(load_start, 2), round(load_end, 2)],
     }
     print(json.dumps(summary))
 
