@@ -277,8 +277,9 @@ def scan_path(path: Path, cache: HashCache, *, known_token: str | None = None) -
         preload(base)
     files: dict[str, str] = {}
     fresh: list[Row] = []
+    prefix = base if base.endswith("/") else f"{base}/"  # os.path.join for relative names
     for name, ino, size, mtime_ns in entries:
-        full = os.path.join(base, name) if name else base
+        full = prefix + name if name else base
         sha = cache.get(full, ino, size, mtime_ns)
         if sha is None:
             sha = sha256_file(full)
