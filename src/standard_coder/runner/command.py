@@ -32,12 +32,16 @@ def _load_libc() -> Any:
     global _libc
     if _libc is None:
         import ctypes
-        import ctypes.util
 
-        try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        try:  # glibc's soname first: ctypes.util.find_library runs ldconfig (a subprocess)
+            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
         except OSError:
-            _libc = False
+            import ctypes.util
+
+            try:
+                _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            except OSError:
+                _libc = False
     return _libc
 
 
@@ -122,13 +126,19 @@ class CommandStage:
         if register is not None:
             register(proc.pid)
         stop_seen: float | None = None
+        exited = _exit_waiter(proc.pid)
         try:
             while True:
-                try:
-                    rc = proc.wait(timeout=0.05)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
+                if exited is not None:  # woken the moment the child exits
+                    if exited(0.05):
+                        rc = proc.wait()
+                        break
+                else:
+                    try:
+                        rc = proc.wait(timeout=0.05)
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
                 if ctx.should_stop():
                     now = time.monotonic()
                     if stop_seen is None:
@@ -138,6 +148,8 @@ class CommandStage:
                     elif now - stop_seen > self.stop_grace_s:
                         _killpg(proc.pid, signal.SIGKILL)
         finally:
+            if exited is not None:
+                exited.close()
             if proc.poll() is None:
                 _killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -151,6 +163,36 @@ class CommandStage:
             if rc < 0:
                 raise RuntimeError(f"command killed by signal {-rc}: {shlex.join(self.argv)}")
             raise RuntimeError(f"command exited with status {rc}: {shlex.join(self.argv)}")
+
+
+class _PidfdWait:
+    """Waits for a child's exit on its pidfd (Linux 5.3+): ``Popen.wait(timeout)`` polls with
+    sleeps of up to 50 ms, so a stage that ends between two polls is noticed late."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __call__(self, timeout: float) -> bool:
+        """True once the child has exited (it is not reaped here)."""
+        import select
+
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        return bool(ready)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def _exit_waiter(pid: int) -> _PidfdWait | None:
+    """A :class:`_PidfdWait` for ``pid``, or None where the OS has no pidfd."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    try:
+        return _PidfdWait(pidfd_open(pid))
+    except OSError:  # an older kernel, or a sandbox that forbids it
+        return None
 
 
 def _killpg(pgid: int, signum: int) -> None:
