@@ -255,7 +255,8 @@ def table_row(name: str, ev: dict[str, Any]) -> dict[str, Any]:
         row[f"{k}_all"] = r(f"{k}_all")
     for k in ("heldout_nll", "crps"):
         row[f"baseline_loc_{k}"] = r(f"baseline_loc_{k}")
-    for k in ("n_train", "n_test", "n_test_normal", "n_test_pooled", "label_kinds"):
+    row["binned_calibration_r2_r3"] = r("binned_calibration_r2_r3")  # paper's R3 (extra)
+    for k in ("n_train", "n_test", "n_test_normal", "n_test_pooled", "label_kinds", "n_test_r3"):
         row[k] = ev.get(k)
     return row
 

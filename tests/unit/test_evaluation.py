@@ -12,7 +12,12 @@ import torch
 from scipy import stats
 
 from standard_coder.sch.dataset import build_dataset
-from standard_coder.sch.evaluation import binned_calibration, crps_from_samples, evaluate
+from standard_coder.sch.evaluation import (
+    binned_calibration,
+    crps_from_samples,
+    evaluate,
+    r3_calibration,
+)
 from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.features.synthetic import synthetic_changes
 from standard_coder.sch.predictors.stage import fit_effort_model, predict_diffs
@@ -59,7 +64,8 @@ def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
     for k in ("heldout_nll", "crps", "coverage_50", "coverage_80", "coverage_90", "spearman_sch",
               "spearman_lines_added", "spearman_churn", "spearman_files_touched",
               "baseline_loc_heldout_nll", "baseline_loc_crps", "baseline_loc_coverage_80",
-              "binned_calibration_r2", "n_train", "n_test"):  # fmt: skip
+              "binned_calibration_r2", "n_train", "n_test", "binned_calibration_r2_r3",
+              "n_test_r3", "calibration_bins_r3", "binned_calibration_r2_r3_all"):  # fmt: skip
         assert k in res, k
     assert res["coverage_50"] <= res["coverage_80"] <= res["coverage_90"]
     assert res["work_inference_pearson_vs_truth"] == {"hmm": 0.7, "gap": 0.5}
@@ -132,3 +138,18 @@ def test_no_normal_held_out_change_gives_empty_metrics_not_an_error(tmp_path: Pa
     res = evaluate(m, ds, tmp_path, n_pred_samples=10)
     assert res["n_test_normal"] == 0 and res["heldout_nll"] is None
     assert res["heldout_nll_all"] is not None and res["plots"]
+
+
+def test_r3_calibration_scores_short_raw_intervals_only() -> None:
+    rng = np.random.default_rng(3)
+    minutes = rng.uniform(1, 59, 300)
+    pred = minutes / 60 + rng.normal(0, 0.01, 300)
+    # long intervals (whatever the prediction) and unknown ones are left out
+    minutes = np.concatenate([minutes, rng.uniform(61, 600, 100), [np.nan] * 10])
+    pred = np.concatenate([pred, rng.uniform(0, 1, 110)])
+    bp, ba, r2, n = r3_calibration(pred, minutes)
+    assert n == 300 and len(bp) == len(ba) == 15 and r2 > 0.98
+    _, _, r2_level, _ = r3_calibration(pred + 0.3, minutes)  # right order, wrong level
+    assert r2_level < 0
+    _, _, r2_none, n_none = r3_calibration(pred[:4], minutes[:4])
+    assert n_none == 4 and np.isnan(r2_none)

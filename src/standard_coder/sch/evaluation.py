@@ -14,6 +14,11 @@ Definitions (test split only; a change's label samples are its inferred coding h
   of a change is the mean of its label samples inside [0, 1] h (SCH is the predicted mean
   truncated to [0, 1] h, so the two are comparable); R² of bin-mean actual about the diagonal
   ``actual = predicted``: ``1 - sum (a - p)^2 / sum (a - mean a)^2``.
+* ``binned_calibration_r2_r3`` (extra, the paper's R3 definition of Fig. 6): the same binned R²
+  over the changes whose raw interval since the author's previous commit is under 1 h, with
+  the raw interval as the actual (no work-inference label); ``n_test_r3`` such changes,
+  ``calibration_bins_r3`` bins. NaN when fewer than ``R3_MIN_CHANGES`` (or the dataset has no
+  interval column).
 
 Which held-out changes: the keys above are computed on changes whose label comes from a normal
 interval (label kind 0: the author's previous commit is at most the inactivity split back; a
@@ -115,6 +120,24 @@ def binned_calibration(
     return bp, ba, r2
 
 
+R3_MIN_CHANGES = 5
+
+
+def r3_calibration(
+    pred: np.ndarray, interval_minutes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """The paper's R3 (Fig. 6): changes with a raw interval under 1 h, actual = the interval.
+
+    Returns bin-mean SCH, bin-mean interval (hours), R² and the number of such changes."""
+    hours = np.asarray(interval_minutes, np.float64) / 60.0
+    short = np.isfinite(hours) & (hours >= 0) & (hours < 1.0)
+    n = int(short.sum())
+    if n < R3_MIN_CHANGES:
+        return np.zeros(0), np.zeros(0), float("nan"), n
+    bp, ba, r2 = binned_calibration(np.asarray(pred)[short], hours[short, None])
+    return bp, ba, r2, n
+
+
 def _png(fig: Any, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -210,7 +233,14 @@ def _subset_metrics(
         dist_keys = ("heldout_nll", "crps", "coverage_50", "coverage_80", "coverage_90")
         res.update(dict.fromkeys(dist_keys, nan))
         res.update({f"spearman_{k}": nan for k in SPEARMAN_KEYS})
-        res.update(binned_calibration_r2=nan, calibration_bins=0, mean_sch=nan)
+        res.update(
+            binned_calibration_r2=nan,
+            calibration_bins=0,
+            mean_sch=nan,
+            binned_calibration_r2_r3=nan,
+            calibration_bins_r3=0,
+            n_test_r3=0,
+        )
         if loc_baseline_model is not None:
             res.update({f"baseline_loc_{k}": nan for k in (*dist_keys, "spearman_sch")})
         return res, arrays
@@ -232,6 +262,8 @@ def _subset_metrics(
     res["binned_calibration_r2"] = r2
     res["calibration_bins"] = len(bp)
     res["mean_sch"] = float(pred.sch.mean())
+    bp3, _, r2_3, n3 = r3_calibration(pred.sch, np.asarray(dataset.label_interval_minutes)[rows])
+    res.update(binned_calibration_r2_r3=r2_3, calibration_bins_r3=len(bp3), n_test_r3=n3)
     if loc_baseline_model is not None:
         Xl = _features_for(loc_baseline_model, dataset)[rows]
         bd = loc_baseline_model.distribution(Xl)
