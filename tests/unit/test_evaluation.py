@@ -14,6 +14,7 @@ from scipy import stats
 from standard_coder.sch.dataset import build_dataset
 from standard_coder.sch.evaluation import (
     binned_calibration,
+    calibration_parts,
     crps_from_samples,
     evaluate,
     r3_calibration,
@@ -65,7 +66,9 @@ def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
               "spearman_lines_added", "spearman_churn", "spearman_files_touched",
               "baseline_loc_heldout_nll", "baseline_loc_crps", "baseline_loc_coverage_80",
               "binned_calibration_r2", "n_train", "n_test", "binned_calibration_r2_r3",
-              "n_test_r3", "calibration_bins_r3", "binned_calibration_r2_r3_all"):  # fmt: skip
+              "n_test_r3", "calibration_bins_r3", "binned_calibration_r2_r3_all",
+              "binned_calibration_bias", "binned_calibration_slope",
+              "binned_calibration_r2_centered"):  # fmt: skip
         assert k in res, k
     assert res["coverage_50"] <= res["coverage_80"] <= res["coverage_90"]
     assert res["work_inference_pearson_vs_truth"] == {"hmm": 0.7, "gap": 0.5}
@@ -153,3 +156,21 @@ def test_r3_calibration_scores_short_raw_intervals_only() -> None:
     assert r2_level < 0
     _, _, r2_none, n_none = r3_calibration(pred[:4], minutes[:4])
     assert n_none == 4 and np.isnan(r2_none)
+
+
+def test_calibration_parts_split_level_from_spread() -> None:
+    ba = np.array([0.2, 0.3, 0.4, 0.5, 0.6])
+    exact = calibration_parts(ba, ba)
+    assert exact["binned_calibration_bias"] == pytest.approx(0.0)
+    assert exact["binned_calibration_slope"] == pytest.approx(1.0)
+    assert exact["binned_calibration_r2_centered"] == pytest.approx(1.0)
+    # right order and spread, 0.2 h too low: R² is negative, the level-free R² is 1
+    low = ba - 0.2
+    _, _, r2 = binned_calibration(low, ba[:, None], n_bins=5)
+    parts = calibration_parts(low, ba)
+    assert r2 < 0 and parts["binned_calibration_bias"] == pytest.approx(-0.2)
+    assert parts["binned_calibration_r2_centered"] == pytest.approx(1.0)
+    # squeezed SCH (a tenth of the actual's spread): slope 10
+    squeezed = 0.4 + (ba - 0.4) / 10
+    assert calibration_parts(squeezed, ba)["binned_calibration_slope"] == pytest.approx(10.0)
+    assert math.isnan(calibration_parts(np.zeros(1), np.zeros(1))["binned_calibration_slope"])

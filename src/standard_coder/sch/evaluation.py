@@ -14,6 +14,12 @@ Definitions (test split only; a change's label samples are its inferred coding h
   of a change is the mean of its label samples inside [0, 1] h (SCH is the predicted mean
   truncated to [0, 1] h, so the two are comparable); R² of bin-mean actual about the diagonal
   ``actual = predicted``: ``1 - sum (a - p)^2 / sum (a - mean a)^2``.
+* ``binned_calibration_bias``, ``binned_calibration_slope``, ``binned_calibration_r2_centered``
+  (extras: why ``binned_calibration_r2`` is what it is): the mean of bin-mean SCH minus the
+  mean of bin-mean actual (hours; the level error), the least-squares slope of bin-mean actual
+  on bin-mean SCH (1: SCH spreads as the actual does; above 1: SCH is squeezed) and the R²
+  once the level error is taken off every bin (what ranking and spread alone give; the level
+  error costs ``n_bins * bias^2 / sum (a - mean a)^2`` of R²).
 * ``binned_calibration_r2_r3`` (extra, the paper's R3 definition of Fig. 6): the same binned R²
   over the changes whose raw interval since the author's previous commit is under 1 h, with
   the raw interval as the actual (no work-inference label); ``n_test_r3`` such changes,
@@ -121,6 +127,21 @@ def binned_calibration(
 
 
 R3_MIN_CHANGES = 5
+
+
+def calibration_parts(bp: np.ndarray, ba: np.ndarray) -> dict[str, float]:
+    """Level error, slope and level-free R² of binned calibration (module docstring)."""
+    nan = float("nan")
+    if len(bp) < 2:
+        return {"binned_calibration_bias": nan, "binned_calibration_slope": nan,
+                "binned_calibration_r2_centered": nan}  # fmt: skip
+    bias = float(bp.mean() - ba.mean())
+    ss_tot = float(((ba - ba.mean()) ** 2).sum())
+    r2c = 1.0 - float(((ba - (bp - bias)) ** 2).sum()) / ss_tot if ss_tot > 0 else nan
+    var_p = float(((bp - bp.mean()) ** 2).sum())
+    slope = float(((bp - bp.mean()) * (ba - ba.mean())).sum()) / var_p if var_p > 0 else nan
+    return {"binned_calibration_bias": bias, "binned_calibration_slope": slope,
+            "binned_calibration_r2_centered": r2c}  # fmt: skip
 
 
 def r3_calibration(
@@ -241,6 +262,7 @@ def _subset_metrics(
             calibration_bins_r3=0,
             n_test_r3=0,
         )
+        res.update(calibration_parts(np.zeros(0), np.zeros(0)))
         if loc_baseline_model is not None:
             res.update({f"baseline_loc_{k}": nan for k in (*dist_keys, "spearman_sch")})
         return res, arrays
@@ -261,6 +283,7 @@ def _subset_metrics(
     bp, ba, r2 = binned_calibration(pred.sch, Y)
     res["binned_calibration_r2"] = r2
     res["calibration_bins"] = len(bp)
+    res.update(calibration_parts(bp, ba))
     res["mean_sch"] = float(pred.sch.mean())
     bp3, _, r2_3, n3 = r3_calibration(pred.sch, np.asarray(dataset.label_interval_minutes)[rows])
     res.update(binned_calibration_r2_r3=r2_3, calibration_bins_r3=len(bp3), n_test_r3=n3)

@@ -25,6 +25,7 @@ from standard_coder.sch.predictors.quantile import (
     quantile_log_prob,
     quantile_sample,
 )
+from standard_coder.sch.predictors.sch_map import apply_sch_map
 
 
 class EffortDistribution(Protocol):
@@ -52,7 +53,10 @@ class MixtureDistribution:
         scale: torch.Tensor,
         family: Family,
         min_hours: float,
+        sch_map: tuple[float, float] = (0.0, 1.0),
     ) -> None:
+        self.sch_map = sch_map
+        """``(a, b)`` of :func:`~standard_coder.sch.predictors.sch_map.apply_sch_map` on SCH."""
         self.log_pi = log_pi.double().cpu()
         self.loc = loc.double().cpu()
         self.scale = scale.double().cpu()
@@ -97,7 +101,8 @@ class MixtureDistribution:
         return m.clamp_min(0.0).numpy()
 
     def sch(self) -> np.ndarray:
-        return truncated_mean(self.log_pi, self.loc, self.scale, self.family, 0.0, 1.0).numpy()
+        raw = truncated_mean(self.log_pi, self.loc, self.scale, self.family, 0.0, 1.0).numpy()
+        return apply_sch_map(raw, *self.sch_map)
 
 
 class QuantileDistribution:

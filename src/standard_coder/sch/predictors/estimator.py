@@ -385,7 +385,9 @@ class ShiftRegressor(_TorchRegressor):
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
         log_pi, loc, scale = self._forward(X)
-        return MixtureDistribution(log_pi, loc, scale, "lognormal", self.config_.min_hours)
+        a, b = self.module_.sch_map.tolist()  # type: ignore[operator]
+        return MixtureDistribution(log_pi, loc, scale, "lognormal", self.config_.min_hours,
+                                   sch_map=(a, b))  # fmt: skip
 
 
 PREDICTORS: dict[str, type[_TorchRegressor]] = {

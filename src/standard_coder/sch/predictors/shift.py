@@ -18,6 +18,11 @@ whose SCH is not monotone in the shift over the fitted changes' range (plus a qu
 on each side) is refused (fewer components are
 tried), so that guarantee holds for the paper's SCH, not only for the median.
 
+SCH is then mapped by ``sigmoid(a + b * logit(SCH))``, ``b > 0``, fitted on the fitted changes
+(``sch_map.py``): one shape for every change makes the truncated mean of the distribution
+move far less with size than the changes' labels inside [0, 1] h do. The map is strictly
+increasing, so the ranking guarantee above is unchanged; the distribution is not touched.
+
 ``tiebreak=True`` replaces the shrunk refinement by a *tie-break*: ``mu(x) = a + b * (x[backbone]
 + d * tanh(z(x)))``, ``z`` the standardised ridge prediction of what the backbone leaves. With
 window 0, ``d`` is under half the smallest gap between two backbone values seen in fitting:
@@ -42,6 +47,7 @@ from sklearn.mixture import GaussianMixture
 from torch import nn
 
 from standard_coder.sch.predictors.mdn import mixture_log_prob, truncated_mean
+from standard_coder.sch.predictors.sch_map import fit_sch_map
 
 SHRINK_GRID = (0.0, 0.25, 0.5, 1.0)
 MIN_SLOPE = 1e-3
@@ -76,6 +82,7 @@ class ShiftNet(nn.Module):
     tie_coef: torch.Tensor
     tie_bias: torch.Tensor
     tie_scale: torch.Tensor
+    sch_map: torch.Tensor
 
     def __init__(self, cfg: ShiftConfig) -> None:
         super().__init__()
@@ -92,6 +99,8 @@ class ShiftNet(nn.Module):
         self.register_buffer("tie_coef", torch.zeros(cfg.n_features, dtype=torch.float64))
         self.register_buffer("tie_bias", torch.zeros((), dtype=torch.float64))
         self.register_buffer("tie_scale", torch.zeros((), dtype=torch.float64))
+        # SCH = sigmoid(a + b logit(truncated mean)) (sch_map.py; (0, 1): the identity)
+        self.register_buffer("sch_map", torch.tensor([0.0, 1.0], dtype=torch.float64))
 
     def location(self, x: torch.Tensor) -> torch.Tensor:
         x = x.double()
@@ -123,11 +132,12 @@ class ShiftNet(nn.Module):
                 self.tie_coef.copy_(torch.as_tensor(fit.tie_coef))
             self.tie_bias.fill_(fit.tie_bias)
             self.tie_scale.fill_(fit.tie_scale)
+            self.sch_map.copy_(torch.tensor([fit.sch_a, fit.sch_b], dtype=torch.float64))
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
                               *args: Any, **kwargs: Any) -> None:  # fmt: skip
-        # a checkpoint from before the tie-break has none: no tie-break
-        for name in ("tie_coef", "tie_bias", "tie_scale"):
+        # a checkpoint from before the tie-break (or the SCH map) has none: the identity
+        for name in ("tie_coef", "tie_bias", "tie_scale", "sch_map"):
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -148,6 +158,8 @@ class ShiftFit:
     tie_coef: np.ndarray | None = None
     tie_bias: float = 0.0
     tie_scale: float = 0.0
+    sch_a: float = 0.0
+    sch_b: float = 1.0
 
     def location(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, np.float64)
@@ -269,6 +281,7 @@ def fit_shift(
     seed: int = 0,
     tiebreak: bool = False,
     tie_windows: Sequence[float] = (0.0,),
+    sch_map: bool = True,
 ) -> ShiftFit:
     """Choose (backbone, shrinkage, components) by validation NLL, then refit on everything.
 
@@ -276,7 +289,8 @@ def fit_shift(
     ``weight`` (per change, >= 0) weighs changes in every fit (e.g. 0 for labels that say
     nothing about the change). ``tiebreak``: the refinement only breaks ties of the backbone
     (``shrink_grid`` is then ignored, ``tie_windows`` tried instead; the fit's ``shrink`` is the
-    window).
+    window). ``sch_map``: fit the strictly increasing map of SCH onto the fitted changes'
+    actual (``sch_map.py``; off: SCH is the raw truncated mean).
     """
     X = np.asarray(X, np.float64)
     L = _log_labels(Y, min_hours)
@@ -313,6 +327,13 @@ def fit_shift(
         fit = _fit_one(X, L, w, c, s, k, seed, tiebreak)
         k -= 1
     fit.selection = selection
+    if sch_map:  # the map of SCH onto the fitted changes' actual (sch_map.py)
+        mu = torch.as_tensor(fit.location(X))[:, None]
+        raw = truncated_mean(torch.as_tensor(np.log(fit.weights)).expand(len(mu), -1),
+                             mu + torch.as_tensor(fit.offsets)[None, :],
+                             torch.as_tensor(fit.scales).expand(len(mu), -1),
+                             "lognormal").numpy()  # fmt: skip
+        fit.sch_a, fit.sch_b = fit_sch_map(raw, np.exp(L), w)
     if not math.isfinite(fit.intercept):
         raise ValueError("location-shift fit failed (non-finite intercept)")
     return fit
