@@ -5,6 +5,7 @@ the choice and its scores kept with the model and in ``sch_evaluation.json``).""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from standard_coder.config.training import TrainingSection
 from standard_coder.pipelines.sch_train import head_params
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.evaluation import evaluate
-from standard_coder.sch.predictors.auto import choose
+from standard_coder.sch.predictors.auto import choose, spearman_se
 from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
 from standard_coder.sch.predictors.stage import fit_effort_model
 from standard_coder.sch.predictors.train import TrainingInterrupted, TrainOptions
@@ -68,6 +69,16 @@ def test_choose_rules() -> None:
     assert choose(s, "both") == "shift_tie"
     with pytest.raises(ValueError, match="unknown auto rule"):
         choose(s, "best")
+    # spearman_se: shift_w0 (SCH ranks as lines added) stays unless beaten by more than one
+    # standard error of a Spearman correlation on the n validation changes
+    v = {"mdn": {"nll": 1.28, "spearman": 0.38}, "shift_w0": {"nll": 1.17, "spearman": 0.25}}
+    assert spearman_se(35) == pytest.approx(1.03 / math.sqrt(32))
+    assert choose(v, "spearman") == "mdn"
+    assert choose(v, "spearman_se", 35) == "shift_w0"  # 0.13 < 0.18 (pluggy's validation)
+    assert choose(v, "spearman_se", 400) == "mdn"  # 0.13 > 0.05
+    v["shift_w0"]["spearman"] = 0.45
+    assert choose(v, "spearman_se", 400) == "shift_w0"
+    assert choose(s, "spearman_se", 10) == "mdn"  # no shift_w0 among them: plain spearman
 
 
 def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path) -> None:
@@ -80,12 +91,11 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
     assert by_lines > 0.5  # the premise
     # the shipped [training.auto] (candidates, rule) with a tiny MDN
     params = head_params(TrainingSection(predictor="auto", mdn=TINY_MDN))
-    assert params["rule"] == "spearman" and set(params["candidates"]) == {"mdn", "shift_w0"}
+    assert params["rule"] == "spearman_se" and set(params["candidates"]) == {"mdn", "shift_w0"}
     model = fit_effort_model(ds, "auto", params, TINY_OPT, seed=0)
     sel = model.selection_
-    assert sel["rule"] == "spearman" and set(sel["validation"]) == {"mdn", "shift_w0"}
-    assert sel["chosen"] == max(sel["validation"],
-                                key=lambda n: sel["validation"][n]["spearman"])  # fmt: skip
+    assert sel["rule"] == "spearman_se" and set(sel["validation"]) == {"mdn", "shift_w0"}
+    assert sel["chosen"] == choose(sel["validation"], "spearman_se", sel["n_validation"])
     assert sel["n_validation"] > 50
     assert spearmanr(model.predict(ds.X[te]).sch, y).statistic >= by_lines - 0.02
     # the choice travels with model.pt and into sch_evaluation.json

@@ -123,10 +123,11 @@ class AutoSection(StrictModel):
         description="models tried: mdn ([training.mdn]), shift_w0 (SCH ranks as lines added), "
         "shift ([training.shift]), shift_tie (refinement only breaks ties of lines added)",
     )
-    rule: Literal["nll", "spearman", "both"] = Field(
-        "spearman",
+    rule: Literal["nll", "spearman", "both", "spearman_se"] = Field(
+        "spearman_se",
         description="choice on the time-based validation split: lowest NLL, highest Spearman of "
-        "SCH, or highest Spearman within 0.05 NLL of the best",
+        "SCH, highest Spearman within 0.05 NLL of the best, or (spearman_se) highest Spearman "
+        "unless it beats shift_w0 by no more than one standard error (then shift_w0)",
     )
 
 

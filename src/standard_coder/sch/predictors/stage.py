@@ -59,7 +59,7 @@ def fit_effort_model(
         from standard_coder.sch.predictors.auto import fit_auto
 
         p = dict(params or {})
-        return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "spearman"),
+        return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "spearman_se"),
                         fit=fit_effort_model, checkpointer=checkpointer,
                         should_stop=should_stop, device=device, seed=seed,
                         label_weighting=label_weighting)  # fmt: skip
