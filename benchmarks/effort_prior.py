@@ -230,7 +230,7 @@ def run_selection(base: Path, seed: int) -> dict[str, Any]:
                             "spearman": sp(dv[name].sch(), Yv.mean(1))}  # fmt: skip
         out["test"][name] = scores(dt[name], Yt)
     out["test"]["pool"]["w"] = w
-    out["chosen"] = {f"{a}_{r}": choose({c: out["val"][c] for c in cs}, r)
+    out["chosen"] = {f"{a}_{r}": choose({c: out["val"][c] for c in cs}, r, len(lvn))
                      for a, cs in AUTO_SETS.items() for r in RULES}  # fmt: skip
     for k, c in out["chosen"].items():
         out["test"][k] = out["test"][c]

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from standard_coder.sch.predictors.auto import RULES
+
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("effort_prior", ROOT / "benchmarks/effort_prior.py")
 assert spec is not None and spec.loader is not None
@@ -65,7 +67,9 @@ def test_selection_mode_scores_every_candidate_and_applies_the_auto_rules(tmp_pa
         bench.TrainingSection = orig
     assert set(row["val"]) == {"mdn", "shift_w0", "shift", "shift_tie", "shift_near", "pool"}
     for name, chosen in row["chosen"].items():
-        cands = bench.AUTO_SETS[name.rsplit("_", 1)[0]]  # e.g. auto_all_nll -> auto_all
+        # e.g. auto_all_nll -> auto_all, auto_spearman_se -> auto
+        cands = bench.AUTO_SETS[max((a for a in bench.AUTO_SETS if name.startswith(a + "_")
+                                     and name[len(a) + 1 :] in RULES), key=len)]  # fmt: skip
         assert chosen in cands
         assert row["test"][name] == row["test"][chosen]
     nll_pick = row["chosen"]["auto_all_nll"]
