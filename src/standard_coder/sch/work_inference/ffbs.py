@@ -13,6 +13,7 @@ from numba import njit
 
 __all__ = [
     "day_empty_logprob",
+    "fit_pass",
     "forward_backward",
     "interval_ffbs",
     "interval_last_bout",
@@ -46,35 +47,82 @@ def forward_backward(
         minutes, the sufficient statistics of ``c``).
     """
     n = y.shape[0]
-    n_cc[:] = 0.0
-    n_cn[:] = 0.0
-    n_nc[:] = 0.0
-    n_nn[:] = 0.0
-    a0 = np.empty(n)
-    a1 = np.empty(n)
-    scale = np.empty(n)
+    se = np.empty((s_tab.shape[0], 2))
+    se[:, 0] = s_tab
+    se[:, 1] = e_tab
+    counts = np.empty((s_tab.shape[0], 4))
+    ll, sgy, sg = fit_pass(y, cell, seg_start, se, c, counts, np.empty((n, 3)), gamma, True)
+    n_cc[:] = counts[:, 0]
+    n_cn[:] = counts[:, 1]
+    n_nc[:] = counts[:, 2]
+    n_nn[:] = counts[:, 3]
+    return ll, sgy, sg
+
+
+@njit(cache=True, fastmath=False)
+def fit_pass(
+    y: np.ndarray,
+    cell: np.ndarray,
+    seg_start: np.ndarray,
+    se: np.ndarray,
+    c: float,
+    counts: np.ndarray,
+    work: np.ndarray,
+    gamma: np.ndarray,
+    write_gamma: bool,
+) -> tuple[float, float, float]:
+    """:func:`forward_backward` for the fit's epochs: no allocation, one table per cell.
+
+    ``se[k] = (S, E)`` of cell ``k``; ``counts[k] = (n_cc, n_cn, n_nc, n_nn)`` (zeroed here);
+    ``work`` is an ``(n, 3)`` scratch buffer (filtered probabilities and inverse scales of
+    each minute, side by side so the backward pass reads one cache line per minute); ``gamma``
+    is written only when ``write_gamma``.
+
+    The forward probabilities are rescaled only where their sum would fall under 1e-150 and at
+    each segment's last minute, not every minute (a division and a ``log`` per minute were most
+    of the pass, on its serial dependency chain). The scaled-HMM identities hold for any scale
+    factors: the backward pass divides by the same ones, so the counts, ``gamma`` and the
+    log-likelihood (the sum of the log scale factors) equal those of per-minute scaling up to
+    rounding.
+    """
+    n = y.shape[0]
+    counts[:] = 0.0
     loglik = 0.0
+    one_c = 1.0 - c
+    a0p = 1.0
+    a1p = 0.0
     for t in range(n):
         if seg_start[t]:
-            a0[t] = 1.0
-            a1[t] = 0.0
-            scale[t] = 1.0
+            a0p = 1.0
+            a1p = 0.0
+            work[t, 0] = 1.0
+            work[t, 1] = 0.0
+            work[t, 2] = 1.0
             continue
         k = cell[t]
-        s = s_tab[k]
-        e = e_tab[k]
-        p0 = a0[t - 1] * (1.0 - e) + a1[t - 1] * s
-        p1 = a0[t - 1] * e + a1[t - 1] * (1.0 - s)
+        s = se[k, 0]
+        e = se[k, 1]
+        p0 = a0p * (1.0 - e) + a1p * s
+        p1 = a0p * e + a1p * (1.0 - s)
         if y[t]:
             p0 = p0 * c
             p1 = 0.0
         else:
-            p0 = p0 * (1.0 - c)
-        z = p0 + p1
-        a0[t] = p0 / z
-        a1[t] = p1 / z
-        scale[t] = z
-        loglik += np.log(z)
+            p0 = p0 * one_c
+        # rescaled only where needed (underflow ahead, or a segment's last minute): no
+        # division on the minute-to-minute dependency chain
+        inv = 1.0
+        if t == n - 1 or seg_start[t + 1] or p0 + p1 < 1e-150:
+            z = p0 + p1
+            inv = 1.0 / z
+            p0 = p0 * inv
+            p1 = p1 * inv
+            loglik += np.log(z)
+        a0p = p0
+        a1p = p1
+        work[t, 0] = p0
+        work[t, 1] = p1
+        work[t, 2] = inv
     b0 = 1.0
     b1 = 1.0
     sum_gy = 0.0
@@ -85,29 +133,26 @@ def forward_backward(
             b1 = 1.0
         else:
             k = cell[t + 1]
-            s = s_tab[k]
-            e = e_tab[k]
+            s = se[k, 0]
+            e = se[k, 1]
+            inv = work[t + 1, 2]
             if y[t + 1]:
-                m0 = c * b0
+                m0 = b0 * (c * inv)
                 m1 = 0.0
             else:
-                m0 = (1.0 - c) * b0
-                m1 = b1
-            inv = 1.0 / scale[t + 1]
-            x_cc = a0[t] * (1.0 - e) * m0 * inv
-            x_cn = a0[t] * e * m1 * inv
-            x_nc = a1[t] * s * m0 * inv
-            x_nn = a1[t] * (1.0 - s) * m1 * inv
-            n_cc[k] += x_cc
-            n_cn[k] += x_cn
-            n_nc[k] += x_nc
-            n_nn[k] += x_nn
-            nb0 = ((1.0 - e) * m0 + e * m1) * inv
-            nb1 = (s * m0 + (1.0 - s) * m1) * inv
-            b0 = nb0
-            b1 = nb1
-        g = a0[t] * b0
-        gamma[t] = g
+                m0 = b0 * (one_c * inv)
+                m1 = b1 * inv
+            a0 = work[t, 0]
+            a1 = work[t, 1]
+            counts[k, 0] += a0 * (1.0 - e) * m0
+            counts[k, 1] += a0 * e * m1
+            counts[k, 2] += a1 * s * m0
+            counts[k, 3] += a1 * (1.0 - s) * m1
+            b0 = (1.0 - e) * m0 + e * m1
+            b1 = s * m0 + (1.0 - s) * m1
+        g = work[t, 0] * b0
+        if write_gamma:
+            gamma[t] = g
         if not seg_start[t]:
             sum_g += g
             if y[t]:

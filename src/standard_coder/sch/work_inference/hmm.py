@@ -12,7 +12,8 @@ closed-form EM update ``sum gamma y / sum gamma``.
 
 The network is evaluated on a grid: every minute of the week (10,080 local minutes) times
 ``time_bins`` slices of the normalised overall time (bin centres as the 5th input). A minute's
-``S, E`` are those of its cell, so autograd runs over the grid only, never over minutes.
+``S, E`` are those of its cell, so the network and its gradient run over the grid only, never
+over minutes (numpy, ``network.py``: no torch).
 
 Days off. A first-order chain cannot tell a day off (holiday, sick day, a part-timer's or an
 occasional contributor's free day) from a working day that happened to bring no commit, so it
@@ -31,7 +32,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self, cast
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -53,10 +54,12 @@ from standard_coder.sch.work_inference.clock import (
 )
 from standard_coder.sch.work_inference.ffbs import (
     day_empty_logprob,
+    fit_pass,
     forward_backward,
     interval_ffbs,
     last_bouts,
 )
+from standard_coder.sch.work_inference.network import Adam, GridNet, surrogate_grad
 
 __all__ = ["NeuralHMM", "cells_for_minutes", "week_minute"]
 
@@ -68,8 +71,8 @@ _OFF_S, _OFF_E = 1e-9, 0.5  # the "day off" cell: nothing starts, coding ends so
 class _Run:
     """One training run (a restart): network, optimiser, c, days off, log-likelihoods."""
 
-    net: Any
-    opt: Any
+    net: GridNet
+    opt: Adam
     c: float
     off: np.ndarray
     fit_cell: np.ndarray
@@ -108,7 +111,7 @@ class NeuralHMM(WorkInferenceModel):
         fallback_window_minutes: minutes before a commit after a long gap (or an author's
             first commit) that may hold coding; the window starts in "not coding".
         n_samples: default samples per interval for ``interval_distribution``.
-        n_threads: torch threads while fitting.
+        n_threads: BLAS threads of the network's matrix products while fitting.
         inner_steps: Adam steps on the surrogate per forward-backward pass (1 = plain
             gradient ascent on the log-likelihood; more = generalised EM).
         init_commit_prob: the commit probability per coding minute ``c`` to start from, and
@@ -307,9 +310,7 @@ class NeuralHMM(WorkInferenceModel):
     ) -> Self:
         """Fit by maximum likelihood; ``should_stop`` is polled once per epoch and, when it
         turns true, :class:`FitStopped` is raised (nothing is kept: the fit is redone)."""
-        import torch
-
-        from standard_coder.sch.work_inference.adam import Adam
+        from threadpoolctl import threadpool_limits
 
         if self.epochs < 0 or self.time_bins < 1 or self.hidden < 1:
             raise ValueError("epochs >= 0, time_bins >= 1 and hidden >= 1 are required")
@@ -321,53 +322,44 @@ class NeuralHMM(WorkInferenceModel):
             raise ValueError("no commits to fit")
         seq, axes = self._build(prep)
         rng = check_random_state(self.random_state)
-        torch_seed = int(rng.integers(2**31))
+        net_seed = int(rng.integers(2**31))
         self._sample_seed = int(rng.integers(2**62))
 
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, self.n_threads))
-        try:
-            grid = torch.from_numpy(grid_features(self.time_bins))
+        with threadpool_limits(limits=max(1, self.n_threads), user_api="blas"):
+            grid = grid_features(self.time_bins)
             n_cells = WEEK * self.time_bins
-            counts = [np.zeros(n_cells + 1) for _ in range(4)]
-            gamma = np.zeros(seq.y.shape[0])
+            counts = np.zeros((n_cells + 1, 4))
+            work = np.empty((seq.y.shape[0], 3))
+            se = np.empty((n_cells + 1, 2))
+            se[n_cells] = (_OFF_S, _OFF_E)
+            no_gamma = np.empty(0)
             n_trans = max(1, int(seq.y.shape[0] - seq.seg_start.sum()))
             warm = min(self.warmup_epochs, self.epochs // 2)
-            fs = torch.nn.functional.logsigmoid
 
             def new_run(c0: float) -> _Run:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(torch_seed)
-                    net = _make_net(self.hidden)
-                opt = Adam(net.parameters(), lr=self.learning_rate)  # torch.optim's update
+                net = GridNet(grid, self.hidden, net_seed)
                 no_off = np.zeros(seq.day_keys.shape[0], dtype=bool)
-                return _Run(net, opt, c0, no_off, seq.cell, [])
+                return _Run(net, Adam(net.params, self.learning_rate), c0, no_off, seq.cell, [])
 
             def step(run: _Run, epoch: int) -> None:
-                logits = run.net(grid)
-                s_tab, e_tab = _tables(logits.detach())
+                probs = _sigmoid(run.net.forward())
+                np.clip(probs, 1e-7, 1 - 1e-7, out=se[:n_cells])
                 if epoch >= warm and (epoch - warm) % 25 == 0:
-                    run.off = self._off_days(seq, s_tab, e_tab, run.c)
+                    run.off = self._off_days(seq, se[:n_cells, 0], se[:n_cells, 1], run.c)
                     run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
-                s_ext, e_ext = _with_off(s_tab, e_tab)
-                ll, sgy, sg = forward_backward(  # type: ignore[call-arg]
-                    seq.y, run.fit_cell, seq.seg_start, s_ext, e_ext, run.c, *counts, gamma
+                ll, sgy, sg = fit_pass(  # type: ignore[call-arg]
+                    seq.y, run.fit_cell, seq.seg_start, se, run.c, counts, work, no_gamma, False
                 )
                 run.history.append(float(ll))
-                n_cc, n_cn, n_nc, n_nn = (
-                    torch.from_numpy(a[:n_cells] / n_trans).float() for a in counts
-                )
+                n_cc, n_cn, n_nc, n_nn = (counts[:n_cells, j] / n_trans for j in range(4))
                 frac = epoch / max(1, self.epochs - 1)
-                for group in run.opt.param_groups:  # cosine decay to a tenth of the rate
-                    group["lr"] = self.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
+                # cosine decay to a tenth of the rate
+                run.opt.lr = self.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
                 for k in range(max(1, self.inner_steps)):
                     if k:
-                        logits = run.net(grid)
-                    ls, le = logits[:, 0], logits[:, 1]
-                    q = (n_cc * fs(-le) + n_cn * fs(le) + n_nc * fs(ls) + n_nn * fs(-ls)).sum()
-                    run.opt.zero_grad()
-                    (-q).backward()
-                    run.opt.step()
+                        probs = _sigmoid(run.net.forward())
+                    grad = surrogate_grad(probs, n_cc, n_cn, n_nc, n_nn)
+                    run.opt.step(run.net.backward(grad))
                 if sg > 0 and epoch >= warm:  # EM update of c (MAP under the Beta prior)
                     prior = max(0.0, self.commit_prob_prior_minutes)
                     c_map = (sgy + self.init_commit_prob * prior) / (sg + prior)
@@ -394,13 +386,10 @@ class NeuralHMM(WorkInferenceModel):
             if len(runs) > 1:
                 runs = [max(runs, key=lambda r: r.history[-1] if r.history else 0.0)]
             net, c, off, history = runs[0].net, runs[0].c, runs[0].off, runs[0].history
-            with torch.no_grad():
-                s_tab, e_tab = _tables(net(grid))
+            s_tab, e_tab = _tables(net.forward())
             if self.epochs > 0:
                 off = self._off_days(seq, s_tab, e_tab, c)
-            self.net_state_ = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
-        finally:
-            torch.set_num_threads(old_threads)
+            self.net_state_ = net.state()
 
         self.c_ = c
         self.s_table_ = s_tab
@@ -534,28 +523,15 @@ def _with_off(s_tab: np.ndarray, e_tab: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.append(s_tab, _OFF_S), np.append(e_tab, _OFF_E)
 
 
-def _make_net(hidden: int) -> Any:
-    import torch
-
-    net = torch.nn.Sequential(
-        torch.nn.Linear(5, hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, 2),
-    )
-    with torch.no_grad():
-        last = cast(torch.nn.Linear, net[4])
-        last.weight.mul_(0.1)
-        last.bias.copy_(torch.tensor([math.log(1 / 60), math.log(1 / 30)]))
-    return net
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    """``(S, E)`` per grid cell from the network's logits, float64."""
+    p: np.ndarray = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    return p
 
 
-def _tables(logits: Any) -> tuple[np.ndarray, np.ndarray]:
-    import torch
-
-    p = torch.sigmoid(logits).double().numpy()
-    p = np.clip(p, 1e-7, 1 - 1e-7)
+def _tables(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop probabilities per grid cell (float64, clipped away from 0 and 1)."""
+    p = np.clip(_sigmoid(logits), 1e-7, 1 - 1e-7)
     return np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1])
 
 

@@ -1,0 +1,188 @@
+"""The neural HMM's start/stop network in numpy: forward, exact gradient, Adam (no torch).
+
+A 5 -> hidden -> hidden -> 2 tanh network evaluated on the grid of (week minute, time bin)
+cells, float32 as ``torch.nn.Linear`` would be. Its gradient is written out by hand: the
+surrogate ``Q = sum n_cc log(1-E) + n_cn log E + n_nc log S + n_nn log(1-S)`` with
+``S = sigmoid(l_s)``, ``E = sigmoid(l_e)`` has ``dQ/dl_s = n_nc - (n_nc + n_nn) S`` and
+``dQ/dl_e = n_cn - (n_cc + n_cn) E``, and the layers pass it back as usual. Work inference
+therefore never imports torch (about 2 s of CPU per worker process); the gradient equals
+torch's autograd to float32 rounding (tests/unit/test_hmm_network.py checks both).
+
+Buffers are kept between steps: an epoch allocates nothing of the grid's size. The matrix
+products run in BLAS; tanh is a numba kernel (Eigen's float32 rational approximation, within
+4e-7 of the exact value, about 4x faster than ``np.tanh`` on float32: the two tanh layers
+were most of an epoch's network time).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["Adam", "GridNet", "surrogate_grad", "tanh_bias"]
+
+_F = np.float32
+# Eigen's generic_fast_tanh_float: odd 13/6 rational approximation, inputs clamped to +-7.9053
+_A = tuple(
+    _F(v)
+    for v in (
+        4.89352455891786e-03,
+        6.37261928875436e-04,
+        1.48572235717979e-05,
+        5.12229709037114e-08,
+        -8.60467152213735e-11,
+        2.00018790482477e-13,
+        -2.76076847742355e-16,
+    )
+)
+_B = tuple(
+    _F(v)
+    for v in (
+        4.89352518554385e-03,
+        2.26843463243900e-03,
+        1.18534705686654e-04,
+        1.19825839466702e-06,
+    )
+)
+_A1, _A3, _A5, _A7, _A9, _A11, _A13 = _A
+_B0, _B2, _B4, _B6 = _B
+_CLAMP = _F(7.90531110763549805)
+_ONE = _F(1.0)
+
+
+# error_model="numpy": no ZeroDivisionError branch, so the loops vectorise (AVX2: 8 floats)
+@njit(cache=True, error_model="numpy")
+def tanh_bias(a: np.ndarray, bias: np.ndarray) -> None:
+    """In place: ``a = tanh(a + bias)`` (float32, rows of ``a`` plus the vector ``bias``)."""
+    n, m = a.shape
+    for i in range(n):
+        for j in range(m):
+            x = a[i, j] + bias[j]
+            x = min(max(x, -_CLAMP), _CLAMP)
+            x2 = x * x
+            p = x2 * _A13 + _A11
+            p = x2 * p + _A9
+            p = x2 * p + _A7
+            p = x2 * p + _A5
+            p = x2 * p + _A3
+            p = x2 * p + _A1
+            q = x2 * _B6 + _B4
+            q = x2 * q + _B2
+            q = x2 * q + _B0
+            a[i, j] = x * p / q
+
+
+@njit(cache=True, error_model="numpy")
+def _times_dtanh(back: np.ndarray, h: np.ndarray) -> None:
+    """In place: ``back *= 1 - h**2`` (tanh's derivative at its output ``h``)."""
+    n, m = back.shape
+    for i in range(n):
+        for j in range(m):
+            back[i, j] *= _ONE - h[i, j] * h[i, j]
+
+
+LAYERS = ("0", "2", "4")  # torch.nn.Sequential's names of the three Linear layers
+
+
+class GridNet:
+    """The network's weights and one evaluation's activations on a fixed input grid."""
+
+    def __init__(self, grid: np.ndarray, hidden: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        shapes = [(hidden, grid.shape[1]), (hidden, hidden), (2, hidden)]
+        self.params: list[np.ndarray] = []
+        for out_dim, in_dim in shapes:  # torch.nn.Linear's default init: U(+-1/sqrt(fan_in))
+            bound = 1.0 / math.sqrt(in_dim)
+            self.params.append(rng.uniform(-bound, bound, (out_dim, in_dim)).astype(np.float32))
+            self.params.append(rng.uniform(-bound, bound, out_dim).astype(np.float32))
+        self.params[4] *= np.float32(0.1)  # start near the bias: S = 1/60, E = 1/30 everywhere
+        self.params[5][:] = [math.log(1 / 60), math.log(1 / 30)]
+        self.grid = np.ascontiguousarray(grid, dtype=np.float32)
+        n = self.grid.shape[0]
+        self._h1 = np.empty((n, hidden), np.float32)
+        self._h2 = np.empty((n, hidden), np.float32)
+        self._tmp = np.empty((n, hidden), np.float32)
+        self._logits = np.empty((n, 2), np.float32)
+        self._ones = np.ones(n, np.float32)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The weights under ``torch.nn.Sequential``'s state_dict names (copies)."""
+        out = {}
+        for i, name in enumerate(LAYERS):
+            out[f"{name}.weight"] = self.params[2 * i].copy()
+            out[f"{name}.bias"] = self.params[2 * i + 1].copy()
+        return out
+
+    def forward(self) -> np.ndarray:
+        """Logits ``(l_s, l_e)`` per grid row (a view of a buffer the next call overwrites)."""
+        w1, b1, w2, b2, w3, b3 = self.params
+        np.matmul(self.grid, w1.T, out=self._h1)
+        tanh_bias(self._h1, b1)
+        np.matmul(self._h1, w2.T, out=self._h2)
+        tanh_bias(self._h2, b2)
+        np.matmul(self._h2, w3.T, out=self._logits)
+        self._logits += b3
+        return self._logits
+
+    def backward(self, grad_logits: np.ndarray) -> list[np.ndarray]:
+        """Gradients of every parameter for ``d loss / d logits`` of the last ``forward``."""
+        w2, w3 = self.params[2], self.params[4]
+        g = np.ascontiguousarray(grad_logits, dtype=np.float32)
+        grads: list[np.ndarray] = [np.empty(0)] * 6
+        ones = self._ones  # column sums as products: far faster than sum(axis=0)
+        grads[4] = g.T @ self._h2
+        grads[5] = ones @ g
+        back = self._tmp
+        np.matmul(g, w3, out=back)  # d/dh2
+        _times_dtanh(back, self._h2)
+        grads[2] = back.T @ self._h1
+        grads[3] = ones @ back
+        np.matmul(back, w2, out=self._h2)  # d/dh1 (h2 is no longer needed)
+        _times_dtanh(self._h2, self._h1)
+        grads[0] = self._h2.T @ self.grid
+        grads[1] = ones @ self._h2
+        return grads
+
+
+def surrogate_grad(
+    p: np.ndarray, n_cc: np.ndarray, n_cn: np.ndarray, n_nc: np.ndarray, n_nn: np.ndarray
+) -> np.ndarray:
+    """``d(-Q)/d logits`` per grid row from ``p = sigmoid(logits)`` (unclipped, ``(S, E)`` per
+    row) and the expected transition counts (float64, divided by the number of transitions)."""
+    out = np.empty((p.shape[0], 2), np.float32)
+    out[:, 0] = (n_nc + n_nn) * p[:, 0] - n_nc
+    out[:, 1] = (n_cc + n_cn) * p[:, 1] - n_cn
+    return out
+
+
+class Adam:
+    """``torch.optim.Adam``'s update (defaults: betas 0.9/0.999, eps 1e-8) on numpy float32."""
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = params
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        self._t = 0
+        self._m = [np.zeros_like(p) for p in params]
+        self._v = [np.zeros_like(p) for p in params]
+
+    def step(self, grads: list[np.ndarray]) -> None:
+        beta1, beta2 = self.betas
+        self._t += 1
+        step_size = self.lr / (1 - beta1**self._t)
+        bc2_sqrt = math.sqrt(1 - beta2**self._t)
+        for p, g, m, v in zip(self.params, grads, self._m, self._v, strict=True):
+            m += (g - m) * np.float32(1 - beta1)
+            v *= np.float32(beta2)
+            v += np.float32(1 - beta2) * g * g
+            denom = np.sqrt(v) / np.float32(bc2_sqrt) + np.float32(self.eps)
+            p -= np.float32(step_size) * m / denom
