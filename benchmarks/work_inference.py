@@ -2,11 +2,14 @@
 then on simulated teams of every schedule family (night owls, weekends, time zones, ...).
 
     PYTHONPATH=src python benchmarks/work_inference.py [--quick] [--threads 1] [--seed 0]
-        [--families all|none|NAME,NAME] [--family-authors 4] [--family-weeks 26]
+        [--repeat 1] [--families all|none|NAME,NAME] [--family-authors 4] [--family-weeks 26]
 
 Prints tables and, as the last line, one JSON object with fit_seconds, threads, epochs,
 n_minutes, pearson_vs_truth, gap_pearson_vs_truth (targets: fit_seconds <= 60 with threads <= 2,
-n_minutes >= 500000, pearson_vs_truth >= 0.78 and above gap_pearson_vs_truth) and ``families``:
+n_minutes >= 500000, pearson_vs_truth >= 0.78 and above gap_pearson_vs_truth; issue 22:
+fit_seconds <= 10 on one thread), fit_cpu_seconds (the fit's CPU time: on a shared machine the
+wall time follows the load, given as load_avg), ``--repeat N``: best of N fits (the first fit's
+results are reported; every fit is identical), and ``families``:
 per family ``{"hmm": r, "gap": r, "fit_seconds": s, "n_commits": n}``, scored like the pipeline's
 ``work_inference_pearson_vs_truth`` (every author of the team through ``infer_labels``, small
 authors pooled; ordinary intervals; targets: hmm > gap and hmm >= 0.69 on each family), plus
@@ -32,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--weeks", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--repeat", type=int, default=1, help="fits of the author: best of N")
     ap.add_argument("--families", default=None, help="all (default), none, or NAME,NAME")
     ap.add_argument("--family-authors", type=int, default=None)
     ap.add_argument("--family-weeks", type=int, default=None)
@@ -62,14 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     true_min = np.array([c.coding_minutes for c in truth.commits], dtype=float)
     opts = WorkInferenceOptions(hmm=HMMOptions(epochs=epochs), n_threads=args.threads)
     span_days = float(times[-1] - times[0]) / 86400
-    hmm = make_model("hmm", opts, random_state=args.seed, span_days=span_days)
     # compile the numba kernels outside the timing (cached on disk after the first run)
     make_model(
         "hmm", WorkInferenceOptions(hmm=HMMOptions(epochs=1)), random_state=0, span_days=1
     ).fit(times[:20], tz[:20])
-    t0 = time.perf_counter()
-    hmm.fit(times, tz)
-    fit_seconds = time.perf_counter() - t0
+    fit_seconds = fit_cpu = float("inf")
+    hmm = make_model("hmm", opts, random_state=args.seed, span_days=span_days)
+    for _ in range(max(1, args.repeat)):
+        model = make_model("hmm", opts, random_state=args.seed, span_days=span_days)
+        t0, c0 = time.perf_counter(), time.process_time()
+        model.fit(times, tz)
+        fit_seconds = min(fit_seconds, time.perf_counter() - t0)
+        fit_cpu = min(fit_cpu, time.process_time() - c0)
+        if not hasattr(hmm, "c_"):
+            hmm = model
+    load_avg = os.getloadavg()[0]
     t0 = time.perf_counter()
     samples = hmm.sample_intervals(opts.label_samples_per_commit)
     label_seconds = time.perf_counter() - t0
@@ -88,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         ("threads", f"{args.threads}"),
         ("simulate (s)", f"{sim_seconds:.2f}"),
         ("hmm fit (s)", f"{fit_seconds:.2f}"),
+        ("hmm fit CPU (s)", f"{fit_cpu:.2f}"),
+        ("load average (1 min)", f"{load_avg:.1f}"),
         ("hmm ms / epoch", f"{1000 * fit_seconds / max(1, epochs):.1f}"),
         ("FFBS labels, 200 samples/commit (s)", f"{label_seconds:.2f}"),
         ("learned c (true 0.04)", f"{getattr(hmm, 'c_', float('nan')):.4f}"),
@@ -114,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "fit_seconds": round(fit_seconds, 3),
+                "fit_cpu_seconds": round(fit_cpu, 3),
+                "repeat": max(1, args.repeat),
+                "load_avg": round(load_avg, 2),
                 "threads": args.threads,
                 "epochs": epochs,
                 "n_minutes": n_minutes,

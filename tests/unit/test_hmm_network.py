@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from standard_coder.sch.work_inference.clock import grid_features
-from standard_coder.sch.work_inference.network import Adam, GridNet, surrogate_grad, tanh_bias
+from standard_coder.sch.work_inference.network import (
+    Adam,
+    GridNet,
+    probabilities,
+    surrogate_grad,
+    tanh_bias,
+)
 
 torch = pytest.importorskip("torch")
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +61,7 @@ def test_gradient_matches_torch_autograd() -> None:
         ref_logits = tnet(torch.from_numpy(grid)).numpy()
     np.testing.assert_allclose(logits, ref_logits, atol=2e-6)
     probs = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-    ours = net.backward(surrogate_grad(probs, *counts))
+    ours = net.backward(surrogate_grad(probs, np.stack(counts, axis=1) * 4.0, 0.25))
     _torch_loss(tnet, grid, counts).backward()
     theirs = [p.grad.numpy() for p in tnet.parameters()]
     for a, b in zip(ours, theirs, strict=True):
@@ -76,12 +82,23 @@ def test_adam_matches_torch_optim_over_a_training_run() -> None:
         for group in topt.param_groups:
             group["lr"] = lr
         probs = 1.0 / (1.0 + np.exp(-net.forward().astype(np.float64)))
-        opt.step(net.backward(surrogate_grad(probs, *counts)))
+        opt.step(net.backward(surrogate_grad(probs, np.stack(counts, axis=1), 1.0)))
         topt.zero_grad()
         _torch_loss(tnet, grid, counts).backward()
         topt.step()
     for a, b in zip(net.params, tnet.parameters(), strict=True):
         np.testing.assert_allclose(a, b.detach().numpy(), atol=2e-4)
+
+
+def test_probabilities_are_the_sigmoid_and_the_clipped_tables() -> None:
+    logits = np.array([[0.0, 2.0], [-30.0, 30.0], [-3.0, 1e-3]], np.float32)
+    probs = np.empty((3, 2))
+    se = np.full((4, 2), -1.0)
+    probabilities(logits, probs, se)
+    exact = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    np.testing.assert_allclose(probs, exact, rtol=1e-12)
+    np.testing.assert_allclose(se[:3], np.clip(exact, 1e-7, 1 - 1e-7), rtol=1e-12)
+    assert np.all(se[3] == -1.0)  # the day-off row is left alone
 
 
 def test_fast_tanh_is_within_4e_7_of_tanh() -> None:

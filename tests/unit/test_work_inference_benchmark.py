@@ -23,6 +23,8 @@ def test_benchmark_quick_last_line_json() -> None:
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     for key in (
         "fit_seconds",
+        "fit_cpu_seconds",
+        "load_avg",
         "threads",
         "epochs",
         "n_minutes",

@@ -59,7 +59,12 @@ from standard_coder.sch.work_inference.ffbs import (
     interval_ffbs,
     last_bouts,
 )
-from standard_coder.sch.work_inference.network import Adam, GridNet, surrogate_grad
+from standard_coder.sch.work_inference.network import (
+    Adam,
+    GridNet,
+    probabilities,
+    surrogate_grad,
+)
 
 __all__ = ["NeuralHMM", "cells_for_minutes", "week_minute"]
 
@@ -331,6 +336,7 @@ class NeuralHMM(WorkInferenceModel):
             counts = np.zeros((n_cells + 1, 4))
             work = np.empty((seq.y.shape[0], 3))
             se = np.empty((n_cells + 1, 2))
+            probs = np.empty((n_cells, 2))
             se[n_cells] = (_OFF_S, _OFF_E)
             no_gamma = np.empty(0)
             n_trans = max(1, int(seq.y.shape[0] - seq.seg_start.sum()))
@@ -342,8 +348,7 @@ class NeuralHMM(WorkInferenceModel):
                 return _Run(net, Adam(net.params, self.learning_rate), c0, no_off, seq.cell, [])
 
             def step(run: _Run, epoch: int) -> None:
-                probs = _sigmoid(run.net.forward())
-                np.clip(probs, 1e-7, 1 - 1e-7, out=se[:n_cells])
+                probabilities(run.net.forward(), probs, se)
                 if epoch >= warm and (epoch - warm) % 25 == 0:
                     run.off = self._off_days(seq, se[:n_cells, 0], se[:n_cells, 1], run.c)
                     run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
@@ -351,14 +356,13 @@ class NeuralHMM(WorkInferenceModel):
                     seq.y, run.fit_cell, seq.seg_start, se, run.c, counts, work, no_gamma, False
                 )
                 run.history.append(float(ll))
-                n_cc, n_cn, n_nc, n_nn = (counts[:n_cells, j] / n_trans for j in range(4))
                 frac = epoch / max(1, self.epochs - 1)
                 # cosine decay to a tenth of the rate
                 run.opt.lr = self.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
                 for k in range(max(1, self.inner_steps)):
                     if k:
-                        probs = _sigmoid(run.net.forward())
-                    grad = surrogate_grad(probs, n_cc, n_cn, n_nc, n_nn)
+                        probabilities(run.net.forward(), probs, se)
+                    grad = surrogate_grad(probs, counts, 1.0 / n_trans)
                     run.opt.step(run.net.backward(grad))
                 if sg > 0 and epoch >= warm:  # EM update of c (MAP under the Beta prior)
                     prior = max(0.0, self.commit_prob_prior_minutes)
@@ -523,15 +527,9 @@ def _with_off(s_tab: np.ndarray, e_tab: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.append(s_tab, _OFF_S), np.append(e_tab, _OFF_E)
 
 
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    """``(S, E)`` per grid cell from the network's logits, float64."""
-    p: np.ndarray = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-    return p
-
-
 def _tables(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop probabilities per grid cell (float64, clipped away from 0 and 1)."""
-    p = np.clip(_sigmoid(logits), 1e-7, 1 - 1e-7)
+    p = np.clip(1.0 / (1.0 + np.exp(-logits.astype(np.float64))), 1e-7, 1 - 1e-7)
     return np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1])
 
 

@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["Adam", "GridNet", "surrogate_grad", "tanh_bias"]
+__all__ = ["Adam", "GridNet", "probabilities", "surrogate_grad", "tanh_bias"]
 
 _F = np.float32
 # Eigen's generic_fast_tanh_float: odd 13/6 rational approximation, inputs clamped to +-7.9053
@@ -146,14 +146,31 @@ class GridNet:
         return grads
 
 
-def surrogate_grad(
-    p: np.ndarray, n_cc: np.ndarray, n_cn: np.ndarray, n_nc: np.ndarray, n_nn: np.ndarray
-) -> np.ndarray:
-    """``d(-Q)/d logits`` per grid row from ``p = sigmoid(logits)`` (unclipped, ``(S, E)`` per
-    row) and the expected transition counts (float64, divided by the number of transitions)."""
-    out = np.empty((p.shape[0], 2), np.float32)
-    out[:, 0] = (n_nc + n_nn) * p[:, 0] - n_nc
-    out[:, 1] = (n_cc + n_cn) * p[:, 1] - n_cn
+@njit(cache=True, error_model="numpy")
+def probabilities(logits: np.ndarray, probs: np.ndarray, se: np.ndarray) -> None:
+    """``probs = sigmoid(logits)`` (float64) and ``se`` its rows clipped to [1e-7, 1 - 1e-7]
+    (the forward-backward tables; ``se`` may have more rows, which are left alone)."""
+    for i in range(logits.shape[0]):
+        for j in range(2):
+            p = 1.0 / (1.0 + np.exp(-np.float64(logits[i, j])))
+            probs[i, j] = p
+            se[i, j] = min(max(p, 1e-7), 1.0 - 1e-7)
+
+
+@njit(cache=True, error_model="numpy")
+def surrogate_grad(p: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarray:
+    """``d(-Q)/d logits`` per grid row (float32) from ``p = sigmoid(logits)`` (unclipped,
+    ``(S, E)`` per row) and the expected transition counts ``(n_cc, n_cn, n_nc, n_nn)`` per
+    row times ``scale`` (one over the number of transitions)."""
+    n = p.shape[0]
+    out = np.empty((n, 2), np.float32)
+    for i in range(n):
+        n_cc = counts[i, 0] * scale
+        n_cn = counts[i, 1] * scale
+        n_nc = counts[i, 2] * scale
+        n_nn = counts[i, 3] * scale
+        out[i, 0] = (n_nc + n_nn) * p[i, 0] - n_nc
+        out[i, 1] = (n_cc + n_cn) * p[i, 1] - n_cn
     return out
 
 
