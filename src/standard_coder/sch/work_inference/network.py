@@ -84,6 +84,7 @@ def _times_dtanh(back: np.ndarray, h: np.ndarray) -> None:
 
 
 LAYERS = ("0", "2", "4")  # torch.nn.Sequential's names of the three Linear layers
+_BLOCK = 4096  # grid rows per block: a block's activations (3 x 256 KB) stay in the cache
 
 
 class GridNet:
@@ -101,11 +102,12 @@ class GridNet:
         self.params[5][:] = [math.log(1 / 60), math.log(1 / 30)]
         self.grid = np.ascontiguousarray(grid, dtype=np.float32)
         n = self.grid.shape[0]
-        self._h1 = np.empty((n, hidden), np.float32)
-        self._h2 = np.empty((n, hidden), np.float32)
-        self._tmp = np.empty((n, hidden), np.float32)
+        self._block = min(n, _BLOCK)
+        self._h1 = np.empty((self._block, hidden), np.float32)
+        self._h2 = np.empty((self._block, hidden), np.float32)
+        self._tmp = np.empty((self._block, hidden), np.float32)
         self._logits = np.empty((n, 2), np.float32)
-        self._ones = np.ones(n, np.float32)
+        self._ones = np.ones(self._block, np.float32)
 
     def state(self) -> dict[str, np.ndarray]:
         """The weights under ``torch.nn.Sequential``'s state_dict names (copies)."""
@@ -115,34 +117,52 @@ class GridNet:
             out[f"{name}.bias"] = self.params[2 * i + 1].copy()
         return out
 
+    def _hidden(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Both hidden layers' outputs for grid rows ``lo:hi`` (views of the block buffers)."""
+        w1, b1, w2, b2 = self.params[:4]
+        h1, h2 = self._h1[: hi - lo], self._h2[: hi - lo]
+        np.matmul(self.grid[lo:hi], w1.T, out=h1)
+        tanh_bias(h1, b1)
+        np.matmul(h1, w2.T, out=h2)
+        tanh_bias(h2, b2)
+        return h1, h2
+
     def forward(self) -> np.ndarray:
         """Logits ``(l_s, l_e)`` per grid row (a view of a buffer the next call overwrites)."""
-        w1, b1, w2, b2, w3, b3 = self.params
-        np.matmul(self.grid, w1.T, out=self._h1)
-        tanh_bias(self._h1, b1)
-        np.matmul(self._h1, w2.T, out=self._h2)
-        tanh_bias(self._h2, b2)
-        np.matmul(self._h2, w3.T, out=self._logits)
+        w3, b3 = self.params[4], self.params[5]
+        for lo in range(0, self.grid.shape[0], self._block):
+            hi = min(lo + self._block, self.grid.shape[0])
+            _, h2 = self._hidden(lo, hi)
+            np.matmul(h2, w3.T, out=self._logits[lo:hi])
         self._logits += b3
         return self._logits
 
     def backward(self, grad_logits: np.ndarray) -> list[np.ndarray]:
-        """Gradients of every parameter for ``d loss / d logits`` of the last ``forward``."""
+        """Gradients of every parameter for ``d loss / d logits`` of the last ``forward``.
+
+        Block by block, the hidden layers are computed again rather than kept from
+        ``forward``: a block's activations stay in the cache, where the whole grid's (four
+        arrays of 4 MB at 6 time bins) would be evicted by the forward-backward pass between
+        the two calls."""
         w2, w3 = self.params[2], self.params[4]
-        g = np.ascontiguousarray(grad_logits, dtype=np.float32)
-        grads: list[np.ndarray] = [np.empty(0)] * 6
-        ones = self._ones  # column sums as products: far faster than sum(axis=0)
-        grads[4] = g.T @ self._h2
-        grads[5] = ones @ g
-        back = self._tmp
-        np.matmul(g, w3, out=back)  # d/dh2
-        _times_dtanh(back, self._h2)
-        grads[2] = back.T @ self._h1
-        grads[3] = ones @ back
-        np.matmul(back, w2, out=self._h2)  # d/dh1 (h2 is no longer needed)
-        _times_dtanh(self._h2, self._h1)
-        grads[0] = self._h2.T @ self.grid
-        grads[1] = ones @ self._h2
+        g_all = np.ascontiguousarray(grad_logits, dtype=np.float32)
+        grads = [np.zeros_like(p) for p in self.params]
+        for lo in range(0, self.grid.shape[0], self._block):
+            hi = min(lo + self._block, self.grid.shape[0])
+            h1, h2 = self._hidden(lo, hi)
+            g = g_all[lo:hi]
+            ones = self._ones[: hi - lo]  # column sums as products: faster than sum(axis=0)
+            grads[4] += g.T @ h2
+            grads[5] += ones @ g
+            back = self._tmp[: hi - lo]
+            np.matmul(g, w3, out=back)  # d/dh2
+            _times_dtanh(back, h2)
+            grads[2] += back.T @ h1
+            grads[3] += ones @ back
+            np.matmul(back, w2, out=h2)  # d/dh1 (h2 is no longer needed)
+            _times_dtanh(h2, h1)
+            grads[0] += h2.T @ self.grid[lo:hi]
+            grads[1] += ones @ h2
         return grads
 
 
