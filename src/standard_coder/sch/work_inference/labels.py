@@ -160,7 +160,8 @@ class WorkInferenceOptions:
     hmm: HMMOptions = field(default_factory=HMMOptions)
     gap: GapOptions = field(default_factory=GapOptions)
     n_threads: int = 1
-    """torch threads per worker (does not change results' meaning; part of the key anyway)."""
+    """BLAS threads per worker for the HMM network (does not change results' meaning; part of
+    the key anyway)."""
     short_interval_minutes: float = 60.0
     """Short-interval check of an HMM fit: normal intervals of 5 minutes up to this length ..."""
     min_short_ratio: float = 0.5
