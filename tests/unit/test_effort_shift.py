@@ -13,6 +13,7 @@ from scipy.stats import spearmanr
 from tests.unit.test_effort_ranking import lines_added_history
 
 from standard_coder.sch.dataset import TEST, Dataset
+from standard_coder.sch.features.tokens import SURFACE_NAMES
 from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
 from standard_coder.sch.predictors.shift import sch_monotone
 from standard_coder.sch.predictors.stage import fit_effort_model, label_weights
@@ -44,6 +45,25 @@ def test_ranks_at_least_as_well_as_lines_added_when_lines_added_carry_the_signal
     # the LOC view works the same way (its columns are lines added and deleted)
     loc = fit_effort_model(ds.loc_view(), "shift", {}, None, seed=0)
     assert spearmanr(loc.predict(ds.X_loc[te]).sch, y).statistic >= by_lines - 0.01
+
+
+def test_the_unmoved_backbone_ranks_exactly_as_lines_added_unmoved() -> None:
+    """``[training.shift] backbone = "surface|lines_added_unmoved"``: with ``w = 0`` SCH orders
+    changes as the unmoved count does, not as raw lines added."""
+    ds = named(lines_added_history(300))
+    rng = np.random.default_rng(3)
+    la = ds.surface_column("lines_added")
+    unmoved = np.floor(la * rng.uniform(0.2, 1.0, len(la)))  # moved lines taken out
+    ds.surface[:, SURFACE_NAMES.index("lines_added_unmoved")] = unmoved
+    z = np.log1p(unmoved)
+    ds.X = np.column_stack([ds.X, (z - z.mean()) / z.std()]).astype(np.float32)
+    ds.feature_names = [*ds.feature_names, "surface|lines_added_unmoved"]
+    params = {"backbone": "surface|lines_added_unmoved", "shrink": [0.0]}
+    model = fit_effort_model(ds, "shift", params, None, seed=0)
+    te = ds.index(TEST)
+    sch = model.predict(ds.X[te]).sch
+    assert spearmanr(sch, unmoved[te]).statistic > 0.999
+    assert spearmanr(sch, la[te]).statistic < 0.99  # not the raw count's order
 
 
 def test_without_refinement_sch_is_monotone_in_the_backbone_even_with_flat_labels() -> None:

@@ -24,7 +24,12 @@ from standard_coder.sch.features.ast_edits import (
     split_top_level,
 )
 from standard_coder.sch.features.synthetic import synthetic_changes
-from standard_coder.sch.features.tokens import SURFACE_NAMES, changed_lines, file_token_counts
+from standard_coder.sch.features.tokens import (
+    SURFACE_NAMES,
+    changed_lines,
+    file_token_counts,
+    unmoved_added,
+)
 from standard_coder.sch.records import CommitRecord, FileChange
 
 
@@ -72,6 +77,26 @@ def test_token_bag_classes_keywords_operators_identifiers_and_surface() -> None:
     assert surface["lines_added"] == 2 and surface["lines_deleted"] == 1
     assert surface["tokens"] == sum(bag.values())
     assert surface["spaces"] == 3 + 3 + 5  # "if a == b:", "while a != b:", "    return f(a)"
+
+
+def test_unmoved_lines_leave_out_moves_reindents_and_blank_lines() -> None:
+    # a function moved from a.py to b.py, with one really new line and a blank line
+    moved_out = "@@ -1,3 +0,0 @@\n-def f(x):\n-    return x + 1\n-\n"
+    moved_in = "@@ -0,0 +1,4 @@\n+def f(x):\n+    y = 2\n+    return x + 1\n+\n"
+    assert unmoved_added([moved_out, moved_in]) == 1
+    # a block re-indented under a new condition: only the condition is new
+    assert unmoved_added(["@@\n-foo()\n-bar()\n+if ok:\n+    foo()\n+    bar()\n"]) == 1
+    # one deleted line pardons one inserted copy, not every copy
+    assert unmoved_added(["@@\n-x = 1\n+x = 1\n+x = 1\n"]) == 1
+    assert unmoved_added(["@@\n+\n+   \n"]) == 0
+    c = file_token_counts(
+        [fc(moved_out, path="a.py", deleted=3), fc(moved_in, path="b.py", added=4)]
+    )
+    surface = dict(zip(SURFACE_NAMES, c.surface, strict=True))
+    assert surface["lines_added"] == 4 and surface["lines_added_unmoved"] == 1
+    # lines past the stored diff's cap count as written (the mined count survives truncation)
+    cut = file_token_counts([fc("@@\n+a = 1\n+b = 2\n", added=10)])
+    assert dict(zip(SURFACE_NAMES, cut.surface, strict=True))["lines_added_unmoved"] == 10
 
 
 def test_java_keywords_are_per_language() -> None:

@@ -145,6 +145,25 @@ def test_save_load_schema_check_and_stats(synth: SyntheticChanges, tmp_path: Pat
     assert TRAIN == 0
 
 
+def test_a_dataset_from_before_the_unmoved_count_loads_with_that_column_unknown(
+    synth: SyntheticChanges, tmp_path: Path
+) -> None:
+    ds, _ = build_dataset(synth.commits, (synth.keys, synth.samples), representation="tokens")
+    path = ds.save(tmp_path / "new.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["surface"] = arrays["surface"][:, :5]  # the five Table I counts of older datasets
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = Dataset.load(tmp_path / "old.npz")
+    la = ds.surface_column("lines_added")
+    np.testing.assert_array_equal(old.surface_column("lines_added"), la)
+    assert np.isnan(old.surface_column("lines_added_unmoved")).all()
+    arrays["surface"] = arrays["surface"][:, :3]
+    np.savez(tmp_path / "bad_surface.npz", **arrays)
+    with pytest.raises(DatasetSchemaError, match=r"surface \(n, 6\)"):
+        Dataset.load(tmp_path / "bad_surface.npz")
+
+
 def test_batched_extraction_in_worker_processes_gives_the_same_dataset(
     synth: SyntheticChanges,
 ) -> None:

@@ -34,7 +34,7 @@ from standard_coder.sch.features.representation import (
     RawChange,
     extract_raw,
 )
-from standard_coder.sch.features.tokens import SURFACE_NAMES
+from standard_coder.sch.features.tokens import SURFACE_NAMES, TABLE_I_SURFACE
 from standard_coder.sch.records import CommitRecord
 
 DATASET_FORMAT = "standard_coder.effort_dataset/1"
@@ -181,8 +181,13 @@ class Dataset:
         if meta.get("format") != DATASET_FORMAT:
             raise DatasetSchemaError(path, f"unknown format {meta.get('format')!r}")
         X, Y = a["X"], a["Y"]
-        if X.ndim != 2 or Y.ndim != 2 or a["surface"].shape[1:] != (len(SURFACE_NAMES),):
-            raise DatasetSchemaError(path, "X, Y must be 2-D and surface (n, 5)")
+        surface = a["surface"]
+        if surface.ndim == 2 and surface.shape[1] == len(TABLE_I_SURFACE):
+            # written before lines_added_unmoved existed: that column is unknown (NaN)
+            surface = np.column_stack([surface, np.full(len(surface), np.nan)])
+        if X.ndim != 2 or Y.ndim != 2 or surface.shape[1:] != (len(SURFACE_NAMES),):
+            width = len(SURFACE_NAMES)
+            raise DatasetSchemaError(path, f"X, Y must be 2-D and surface (n, {width})")
         if X.shape[1] != len(a["feature_names"]):
             raise DatasetSchemaError(path, "feature_names do not match X's columns")
         if not (np.isfinite(X).all() and np.isfinite(Y).all() and (Y >= 0).all()):
@@ -195,7 +200,7 @@ class Dataset:
         if w is not None and not (np.isfinite(w).all() and (w >= 0).all() and (w <= 1).all()):
             raise DatasetSchemaError(path, "label_weight values must lie in [0, 1]")
         try:
-            return cls(X=X, X_loc=a["X_loc"], Y=Y, surface=a["surface"], repo=a["repo"],
+            return cls(X=X, X_loc=a["X_loc"], Y=Y, surface=surface, repo=a["repo"],
                        commit_id=a["commit_id"], n_squashed=a["n_squashed"], time=a["time"],
                        split=a["split"], feature_names=[str(s) for s in a["feature_names"]],
                        meta=meta, label_kind=extra.get("label_kind"),

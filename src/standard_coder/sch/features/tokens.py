@@ -4,7 +4,8 @@ A change's lines are taken from the per-file unified diff hunks: ``+``/``-`` lin
 context lines, no ``@@`` lines, no file headers or paths). Each line is tokenized on its own with
 one compiled regex (hunks are fragments and do not parse), and each token is classed as a
 keyword, an operator/separator, a number, a string literal or an identifier. The surface counts
-of Table I (files touched, spaces, tokens, lines added, lines deleted) come from the same pass.
+of Table I (files touched, spaces, tokens, lines added, lines deleted) come from the same pass,
+plus one refinement of lines added, ``lines_added_unmoved`` (see :func:`unmoved_added`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ SURFACE_NAMES: tuple[str, ...] = (
     "tokens",
     "lines_added",
     "lines_deleted",
+    "lines_added_unmoved",
 )
+"""Table I's five surface counts, then ``lines_added_unmoved`` (docs/effort-models.md, "Size
+backbone"). ``TABLE_I_SURFACE`` are the first five."""
+TABLE_I_SURFACE: tuple[str, ...] = SURFACE_NAMES[:5]
 
 EXTENSION_LANGUAGE: dict[str, str] = {
     ".py": "python", ".pyi": "python", ".java": "java", ".js": "javascript", ".jsx": "javascript",
@@ -362,10 +367,38 @@ def count_lines(lines: Iterable[str], language: str, counts: TokenCounts) -> int
     return n_tok
 
 
+def unmoved_added(diffs: Iterable[str]) -> int:
+    """Non-blank inserted lines of one commit that no deleted line of the same commit matches.
+
+    A line whose text (stripped of surrounding whitespace) is also deleted anywhere in the
+    commit, in any file, counts as moved, not written: each deleted line pardons one inserted
+    line with the same text (a multiset match), so a function moved between files or a block
+    re-indented under a new ``if`` adds only its really new lines. Blank lines never count.
+    """
+    deleted: Counter[str] = Counter()
+    inserted: list[str] = []
+    for diff in diffs:
+        for line in diff.splitlines():
+            if len(line) < 2 or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
+                continue
+            body = line[1:].strip()
+            if body:
+                (inserted.append(body) if line[0] == "+" else deleted.update((body,)))
+    n = 0
+    for body in inserted:
+        if deleted[body] > 0:
+            deleted[body] -= 1
+        else:
+            n += 1
+    return n
+
+
 def file_token_counts(files: Iterable[FileChange]) -> TokenCounts:
     """Token bag and surface counts over all touched files of one commit."""
     counts = TokenCounts()
     n_files = 0
+    diffs: list[str] = []
+    unseen = 0
     for f in files:
         n_files += 1
         if f.is_binary:
@@ -373,7 +406,11 @@ def file_token_counts(files: Iterable[FileChange]) -> TokenCounts:
         lines, added, deleted = changed_lines(f.diff)
         count_lines(lines, f.language or language_of(f.path), counts)
         # prefer the mined line counts (they survive diff truncation)
-        counts.surface[3] += f.lines_added if (f.lines_added or not f.diff) else added
+        mined_added = f.lines_added if (f.lines_added or not f.diff) else added
+        counts.surface[3] += mined_added
         counts.surface[4] += f.lines_deleted if (f.lines_deleted or not f.diff) else deleted
+        diffs.append(f.diff)
+        unseen += max(0, mined_added - added)  # lines past the diff cap: counted as written
     counts.surface[0] += n_files
+    counts.surface[5] += unmoved_added(diffs) + unseen
     return counts
