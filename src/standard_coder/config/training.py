@@ -92,7 +92,11 @@ class ShiftSection(StrictModel):
     """Location-shift model (``predictor = "shift"``; docs/effort-models.md)."""
 
     components: PositiveInt = Field(4, description="most mixture components of the shared shape")
-    backbone: str = Field("surface|lines_added", description="feature column of the size backbone")
+    backbone: str = Field(
+        "surface|lines_added",
+        description="feature column of the size backbone (surface|lines_added_unmoved: "
+        "lines added less moved and blank lines)",
+    )
     shrink: list[float] = Field(
         default_factory=lambda: [0.0, 0.25, 0.5, 1.0],
         min_length=1,
