@@ -177,3 +177,26 @@ def test_sch_map_calibrates_sch_without_changing_its_order(tmp_path: Path) -> No
     back = EffortModel.load(model.save(tmp_path / "new.pt"))
     np.testing.assert_allclose(back.predict(ds.X[te]).sch, sch)
     assert (a, b) != (0.0, 1.0)
+
+
+def test_the_default_backbone_is_the_unmoved_count_and_falls_back_to_lines_added() -> None:
+    from standard_coder.sch.predictors.estimator import LINES_ADDED_BACKBONE, UNMOVED_BACKBONE
+
+    rng = np.random.default_rng(0)
+    n = 300
+    la = rng.integers(1, 400, n).astype(float)
+    unmoved = np.floor(la * rng.uniform(0.2, 1.0, n))
+    hours = np.exp(np.log1p(unmoved)[:, None] * 0.4 - 2 + rng.normal(0, 0.3, (n, 8)))
+    X = np.column_stack([np.log1p(la), np.log1p(unmoved), rng.normal(size=n)])
+    with_count = ["surface|lines_added", "surface|lines_added_unmoved", "x"]
+    model = ShiftRegressor(shrink=[0.0]).fit(X, hours, feature_names=with_count)
+    assert model.backbone_used_ == UNMOVED_BACKBONE
+    sch = model.predict(X).sch
+    order = np.argsort(X[:, 1], kind="stable")
+    assert np.all(np.diff(sch[order]) >= -1e-12)  # SCH ranks as the unmoved count
+    without = ["surface|lines_added", "surface|lines_deleted", "x"]  # e.g. the loc representation
+    assert ShiftRegressor(shrink=[0.0]).fit(X, hours, feature_names=without).backbone_used_ == (
+        LINES_ADDED_BACKBONE
+    )
+    with pytest.raises(ValueError, match=r"surface\|tokens"):
+        ShiftRegressor(backbone="surface|tokens").fit(X, hours, feature_names=without)

@@ -93,9 +93,10 @@ class ShiftSection(StrictModel):
 
     components: PositiveInt = Field(4, description="most mixture components of the shared shape")
     backbone: str = Field(
-        "surface|lines_added",
-        description="feature column of the size backbone (surface|lines_added_unmoved: "
-        "lines added less moved and blank lines)",
+        "surface|lines_added_unmoved",
+        description="feature column of the size backbone (default: lines added less moved and "
+        "blank lines, surface|lines_added where the representation lacks it; "
+        "surface|lines_added: raw lines added)",
     )
     shrink: list[float] = Field(
         default_factory=lambda: [0.0, 0.25, 0.5, 1.0],
@@ -124,8 +125,9 @@ class AutoSection(StrictModel):
     candidates: list[AutoCandidate] = Field(
         default_factory=lambda: list(AUTO_DEFAULT),
         min_length=1,
-        description="models tried: mdn ([training.mdn]), shift_w0 (SCH ranks as lines added), "
-        "shift ([training.shift]), shift_tie (refinement only breaks ties of lines added)",
+        description="models tried: mdn ([training.mdn]), shift_w0 (SCH ranks as its size "
+        "backbone), shift ([training.shift]), shift_tie (refinement only breaks ties of the "
+        "backbone)",
     )
     rule: Literal["nll", "spearman", "both", "spearman_se"] = Field(
         "spearman_se",

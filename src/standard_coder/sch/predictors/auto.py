@@ -16,7 +16,7 @@ Rules (``docs/effort-models.md``, "Per-repository choice"):
 - ``both``: the highest validation Spearman among the candidates whose NLL is within
   ``NLL_SLACK`` of the best;
 - ``spearman_se`` (the default): ``spearman`` with a one-standard-error rule in favour of
-  ``FLOOR`` (``shift_w0``, whose SCH ranks exactly as lines added): another candidate is
+  ``FLOOR`` (``shift_w0``, whose SCH ranks exactly as its size backbone): another candidate is
   chosen only when its validation Spearman beats the floor's by more than the standard error of
   a Spearman correlation on the ``n`` validation changes (Kish's effective number under label
   weights), ``1.03 / sqrt(n - 3)``. A validation

@@ -310,16 +310,26 @@ class QuantileRegressor(_TorchRegressor):
         return QuantileDistribution(q, taus, self.config_.min_hours)
 
 
+#: The shift model's default size backbone: lines added that no deleted line of the same change
+#: matches (moves and re-indents left out; docs/effort-models.md, "Size backbone").
+UNMOVED_BACKBONE = "surface|lines_added_unmoved"
+#: What a representation without that count (``loc``) uses instead.
+LINES_ADDED_BACKBONE = "surface|lines_added"
+
+
 class ShiftRegressor(_TorchRegressor):
     """Location-shift mixture on log-hours (``sch/predictors/shift.py``): one shape, shifted by
     ``a + b * x[backbone] + w * ridge(x)``; backbone, ``w`` and the shape's components chosen by
-    NLL on the validation rows, then refitted on train + validation. Closed form (no epochs)."""
+    NLL on the validation rows, then refitted on train + validation. Closed form (no epochs).
+
+    The default backbone, :data:`UNMOVED_BACKBONE`, falls back to lines added in a
+    representation that lacks it (``backbone_used_`` says which was used)."""
 
     def __init__(
         self,
         *,
         components: int = 4,
-        backbone: str = "surface|lines_added",
+        backbone: str = UNMOVED_BACKBONE,
         shrink: Sequence[float] = SHRINK_GRID,
         tiebreak: bool = False,
         tie_windows: Sequence[float] = (0.0,),
@@ -362,10 +372,15 @@ class ShiftRegressor(_TorchRegressor):
         if not np.isfinite(Y).all() or (Y < 0).any():
             raise ValueError("label samples must be finite hours >= 0")
         col = 0
+        self.backbone_used_ = self.backbone
         if feature_names is not None:
-            if self.backbone not in feature_names:
-                raise ValueError(f"backbone {self.backbone!r} is not a feature column")
-            col = list(feature_names).index(self.backbone)
+            names = list(feature_names)
+            if self.backbone == UNMOVED_BACKBONE and self.backbone not in names:
+                # a representation without the count (``loc``): its parent count instead
+                self.backbone_used_ = LINES_ADDED_BACKBONE
+            if self.backbone_used_ not in names:
+                raise ValueError(f"backbone {self.backbone_used_!r} is not a feature column")
+            col = names.index(self.backbone_used_)
         with _own_rng():
             fit = fit_shift(X, Y, weight=sample_weight, X_val=X_val, Y_val=Y_val,
                             weight_val=sample_weight_val, backbones=(col,),
