@@ -19,6 +19,7 @@ supports it (no loss scaling is needed for bf16); the distribution math stays in
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
 import math
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -158,6 +159,8 @@ def mean_loss(
     return total / max(1, Y.numel())
 
 
+_Fit = TypeVar("_Fit", bound=Callable[..., "TrainResult"])
+
 SMALL_STEP_FLOPS = 1e8
 """Below this many floating-point operations per training step (about 6 x parameters x
 commits per step), CPU training runs on one thread. The demo's MDN (59k parameters, 128
@@ -190,6 +193,20 @@ def cpu_threads_for_step(
         torch.set_num_threads(old)
 
 
+def _one_thread_when_small(fn: _Fit) -> _Fit:
+    """Run a training function under :func:`cpu_threads_for_step` for its model and batches."""
+
+    @functools.wraps(fn)
+    def run(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, *args: Any,
+            options: TrainOptions, **kwargs: Any) -> TrainResult:  # fmt: skip
+        k = max(1, min(options.samples_per_commit, Y.shape[1], options.batch_size))
+        with cpu_threads_for_step(model, options.batch_size // k, X.device):
+            return fn(model, X, Y, *args, options=options, **kwargs)
+
+    return cast(_Fit, run)
+
+
+@_one_thread_when_small
 def train_model(
     model: nn.Module,
     X: torch.Tensor,
@@ -230,29 +247,6 @@ def train_model(
     Returns:
         The :class:`TrainResult`; ``model`` holds the weights of the best validation epoch.
     """
-    k = max(1, min(options.samples_per_commit, Y.shape[1], options.batch_size))
-    with cpu_threads_for_step(model, options.batch_size // k, X.device):
-        return _train_model(
-            model, X, Y, X_val, Y_val, options=options, seed=seed, checkpointer=checkpointer,
-            should_stop=should_stop, tb_dir=tb_dir, weight=weight, weight_val=weight_val,
-        )  # fmt: skip
-
-
-def _train_model(
-    model: nn.Module,
-    X: torch.Tensor,
-    Y: torch.Tensor,
-    X_val: torch.Tensor,
-    Y_val: torch.Tensor,
-    *,
-    options: TrainOptions,
-    seed: int,
-    checkpointer: TrainingCheckpointer | None,
-    should_stop: Callable[[], bool] | None,
-    tb_dir: Path | None,
-    weight: torch.Tensor | None,
-    weight_val: torch.Tensor | None,
-) -> TrainResult:
     n, S = Y.shape
     if n == 0:
         raise ValueError("no training rows")
