@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from gitfix import committed_repo, git
 
 from standard_coder.runner.envstamp import (
     KEY_PACKAGES,
@@ -109,20 +110,9 @@ def test_env_hash_stable_and_content_based() -> None:
     assert env_hash([*pkgs, "extra-pkg==1.0"]) != env_hash(pkgs)
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def test_code_version_from_real_git_checkout(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q")
-    (repo / "m.py").write_text("x = 1\n")
-    _git(repo, "add", "m.py")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c1")
-    head = _git(repo, "rev-parse", "HEAD")
+    repo = committed_repo(tmp_path)
+    head = git(repo, "rev-parse", "HEAD")
     cv = code_origin(repo)
     assert cv == {
         "source": "git",

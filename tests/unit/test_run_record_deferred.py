@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gitfix import committed_repo, git
 
 from standard_coder.runner import envstamp
 from standard_coder.runner.engine import run_pipeline
@@ -31,12 +31,6 @@ def _count(ctx: Any) -> None:
 def _pipeline(root: Path) -> Pipeline:
     stage = Stage(name="count", run=_count, inputs=(root / "data",), outputs=(root / "n.txt",))
     return Pipeline(name="p", stages=(stage,), base_dir=root / "out", config={"k": 1})
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def test_stamp_before_a_stage_runs_and_once_on_a_no_op(
@@ -82,16 +76,11 @@ def test_stamp_before_a_stage_runs_and_once_on_a_no_op(
 
 
 def test_probe_answers_as_code_origin(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q")
-    (repo / "m.py").write_text("x = 1\n")
-    _git(repo, "add", "m.py")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c1")
+    repo = committed_repo(tmp_path)
     probe = CodeOriginProbe(repo)
     (repo / "m.py").write_text("x = 2\n")  # after the probe started: not seen, or seen;
     got = probe.result()  # either way one consistent answer, and the same on a second call
-    assert got["git_commit"] == _git(repo, "rev-parse", "HEAD") and probe.result() is got
+    assert got["git_commit"] == git(repo, "rev-parse", "HEAD") and probe.result() is got
     assert code_origin(repo)["git_dirty"] is True
     plain = CodeOriginProbe(tmp_path / "none")  # not a checkout: the package version
     assert plain.result()["source"] == "package"
