@@ -42,6 +42,7 @@ def test_chaos_storm_recovers_identically_with_no_orphans_nor_tracebacks() -> No
     assert result["identical"] == result["storms"], result
     assert result["orphans"] == 0 and result["stuck"] == 0, result
     assert result["fuzz_cases"] >= 4
+    assert result["fuzz_clean"] == result["fuzz_cases"], result  # clean error or accepted
     # configs are validated by the runner's config layer: a case is a clean error or accepted
     assert result["tracebacks"] == 0, result
 
