@@ -12,6 +12,15 @@ shape for every change), so its truncated mean is squeezed towards the middle of
 moves little with size, while the actual of a change whose labels lie mostly above 1 h is near
 1 h. On real histories the actual rose 3-10 times faster with the raw SCH than the raw SCH
 itself.
+
+Recency (issue 12, calibration): the held-out period follows the fitted one, and the level of
+the actual moves with time (click 0.34 h over the training period, 0.46 h held out). The map
+can weigh the fitted changes by ``0.5 ** (age / (h * n))`` (``age``: changes since, in time
+order; ``h``: a half-life as a share of the ``n`` fitted changes). :func:`choose_half_life`
+picks ``h`` from ``HALF_LIVES`` (``None``: no decay) the way the held-out period will be
+predicted: the map of a model fitted on the earlier changes, with that half-life, scored by
+the squared error of the actual on the most recent changes (the validation period). The
+location-shift model uses ``DEFAULT_HALF_LIFE`` unless given a grid.
 """
 
 from __future__ import annotations
@@ -21,6 +30,12 @@ import math
 import numpy as np
 from scipy.optimize import least_squares
 
+HALF_LIVES: tuple[float | None, ...] = (None, 1.0, 0.5, 0.25, 0.125)
+"""Half-lives :func:`choose_half_life` tries, as shares of the fitted changes (None: none)."""
+DEFAULT_HALF_LIFE = 0.25
+"""The location-shift model's default: a quarter of the fitted changes, chosen
+leave-one-repository-out over eight real histories (``docs/effort-models.md``, "Calibration on
+real repositories"); choosing it per repository on the validation period did worse there."""
 MIN_CHANGES = 8
 """Fewer fitted changes with a label sample inside [0, 1] h: the identity map."""
 SLOPE_BOUNDS = (1e-3, 25.0)
@@ -74,3 +89,48 @@ def fit_sch_map(raw: np.ndarray, Y: np.ndarray,
     sol = least_squares(resid, x0=np.array([a0, 1.0]), bounds=([-50.0, lo], [50.0, hi]))
     a, b = float(sol.x[0]), float(sol.x[1])
     return (a, b) if math.isfinite(a) and math.isfinite(b) else (0.0, 1.0)
+
+
+def recency_weights(n: int, half_life: float | None) -> np.ndarray:
+    """``0.5 ** (age / (half_life * n))`` for ``n`` changes in time order (the last has age 0);
+    ones for ``None``."""
+    if half_life is None or n == 0:
+        return np.ones(n)
+    age = (n - 1) - np.arange(n, dtype=np.float64)
+    out: np.ndarray = 0.5 ** (age / (half_life * n))
+    return out
+
+
+def choose_half_life(
+    raw: np.ndarray,
+    Y: np.ndarray,
+    weight: np.ndarray,
+    raw_val: np.ndarray,
+    Y_val: np.ndarray,
+    weight_val: np.ndarray,
+    half_lives: tuple[float | None, ...] = HALF_LIVES,
+) -> tuple[float | None, dict[str, float]]:
+    """The half-life whose map, fitted on ``raw``/``Y`` (the earlier changes, time order) with
+    recency weights, best predicts the actual of the later ``raw_val``/``Y_val`` changes.
+
+    Score: weighted mean squared error (``weight_val``) between the mapped SCH and the actual,
+    over the later changes with a label sample inside [0, 1] h. Ties and too few later changes
+    (under ``MIN_CHANGES``): the first half-life (``None``). Returns the choice and every
+    score (keys ``str(h)``).
+    """
+    ok, actual = inside_mean(Y_val)
+    wv = np.asarray(weight_val, np.float64)
+    keep = ok & (wv > 0)
+    w = np.asarray(weight, np.float64)
+    scores: dict[str, float] = {}
+    if keep.sum() < MIN_CHANGES:
+        return half_lives[0], scores
+    best, best_err = half_lives[0], math.inf
+    for h in half_lives:
+        a, b = fit_sch_map(raw, Y, w * recency_weights(len(w), h))
+        err = apply_sch_map(np.asarray(raw_val)[keep], a, b) - actual[keep]
+        mse = float((wv[keep] * err**2).sum() / wv[keep].sum())
+        scores[str(h)] = mse
+        if mse < best_err - 1e-12:
+            best, best_err = h, mse
+    return best, scores

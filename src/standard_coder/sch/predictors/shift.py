@@ -47,7 +47,12 @@ from sklearn.mixture import GaussianMixture
 from torch import nn
 
 from standard_coder.sch.predictors.mdn import mixture_log_prob, truncated_mean
-from standard_coder.sch.predictors.sch_map import fit_sch_map
+from standard_coder.sch.predictors.sch_map import (
+    DEFAULT_HALF_LIFE,
+    choose_half_life,
+    fit_sch_map,
+    recency_weights,
+)
 
 SHRINK_GRID = (0.0, 0.25, 0.5, 1.0)
 MIN_SLOPE = 1e-3
@@ -160,6 +165,9 @@ class ShiftFit:
     tie_scale: float = 0.0
     sch_a: float = 0.0
     sch_b: float = 1.0
+    sch_half_life: float | None = None
+    """Recency half-life of the SCH map (share of the fitted changes; None: no decay)."""
+    sch_half_life_scores: dict[str, float] = field(default_factory=dict)
 
     def location(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, np.float64)
@@ -251,6 +259,16 @@ def sch_monotone(weights: np.ndarray, offsets: np.ndarray, scales: np.ndarray,
     return bool((np.diff(s) >= -tol).all())
 
 
+def _raw_sch(fit: ShiftFit, X: np.ndarray) -> np.ndarray:
+    """The paper's SCH (mean truncated to [0, 1] h) of ``fit`` before the map."""
+    mu = torch.as_tensor(fit.location(X))[:, None]
+    out: np.ndarray = truncated_mean(torch.as_tensor(np.log(fit.weights)).expand(len(mu), -1),
+                                     mu + torch.as_tensor(fit.offsets)[None, :],
+                                     torch.as_tensor(fit.scales).expand(len(mu), -1),
+                                     "lognormal").numpy()  # fmt: skip
+    return out
+
+
 def _fit_one(X: np.ndarray, L: np.ndarray, w: np.ndarray, backbone: int, shrink: float,
              k: int, seed: int, tiebreak: bool = False) -> ShiftFit | None:  # fmt: skip
     a, coef, b, tie = _location_tie(X, L.mean(axis=1), w, backbone, shrink, tiebreak)
@@ -282,6 +300,7 @@ def fit_shift(
     tiebreak: bool = False,
     tie_windows: Sequence[float] = (0.0,),
     sch_map: bool = True,
+    map_half_lives: Sequence[float | None] = (DEFAULT_HALF_LIFE,),
 ) -> ShiftFit:
     """Choose (backbone, shrinkage, components) by validation NLL, then refit on everything.
 
@@ -290,7 +309,10 @@ def fit_shift(
     nothing about the change). ``tiebreak``: the refinement only breaks ties of the backbone
     (``shrink_grid`` is then ignored, ``tie_windows`` tried instead; the fit's ``shrink`` is the
     window). ``sch_map``: fit the strictly increasing map of SCH onto the fitted changes'
-    actual (``sch_map.py``; off: SCH is the raw truncated mean).
+    actual (``sch_map.py``; off: SCH is the raw truncated mean). The rows of ``X`` then
+    ``X_val`` are taken to be in time order (the pipeline's time split): the map weighs them by
+    recency, half-life ``map_half_lives[0]`` (a share of the fitted changes; ``None``: no
+    decay); with several entries, the one ``choose_half_life`` picks on the validation rows.
     """
     X = np.asarray(X, np.float64)
     L = _log_labels(Y, min_hours)
@@ -302,6 +324,9 @@ def fit_shift(
     combos = [(c, s, k) for c in backbones for s in shrink_grid for k in range(1, components + 1)]
     best = (backbones[0], shrink_grid[0] if tiebreak else 0.0, 1)
     selection: list[dict[str, float]] = []
+    early = (X, L, w)  # the rows before the validation ones (the map's half-life is chosen on)
+    Xv: np.ndarray | None = None
+    wv: np.ndarray | None = None
     if X_val is not None and Y_val is not None and len(X_val) > 0:
         Xv = np.asarray(X_val, np.float64)
         wv = np.ones(len(Xv)) if weight_val is None else np.asarray(weight_val, np.float64)
@@ -328,12 +353,18 @@ def fit_shift(
         k -= 1
     fit.selection = selection
     if sch_map:  # the map of SCH onto the fitted changes' actual (sch_map.py)
-        mu = torch.as_tensor(fit.location(X))[:, None]
-        raw = truncated_mean(torch.as_tensor(np.log(fit.weights)).expand(len(mu), -1),
-                             mu + torch.as_tensor(fit.offsets)[None, :],
-                             torch.as_tensor(fit.scales).expand(len(mu), -1),
-                             "lognormal").numpy()  # fmt: skip
-        fit.sch_a, fit.sch_b = fit_sch_map(raw, np.exp(L), w)
+        lives = tuple(map_half_lives) or (None,)
+        h = lives[0]
+        fe = None
+        if len(lives) > 1 and Xv is not None and wv is not None and Y_val is not None:
+            fe = _fit_one(*early, *best, seed, tiebreak)  # the chosen model, earlier rows only
+        if fe is not None and Xv is not None and wv is not None and Y_val is not None:
+            h, fit.sch_half_life_scores = choose_half_life(
+                _raw_sch(fe, early[0]), np.exp(early[1]), early[2], _raw_sch(fe, Xv),
+                np.exp(_log_labels(Y_val, min_hours)), wv, lives)  # fmt: skip
+        fit.sch_half_life = h
+        fit.sch_a, fit.sch_b = fit_sch_map(_raw_sch(fit, X), np.exp(L),
+                                           w * recency_weights(len(w), h))  # fmt: skip
     if not math.isfinite(fit.intercept):
         raise ValueError("location-shift fit failed (non-finite intercept)")
     return fit
