@@ -38,6 +38,12 @@ class HMMSection(StrictModel):
     warmup_epochs: int = Field(
         50, ge=0, description="epochs with c held at its initial value (at most half the epochs)"
     )
+    tol: float = Field(
+        4e-6,
+        ge=0,
+        description="stop early when the log-likelihood per minute gained less than this over "
+        "the last 20 epochs (0: always run every epoch)",
+    )
     pooled_max_minutes: int = Field(
         3_000_000,
         ge=1,

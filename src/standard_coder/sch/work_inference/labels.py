@@ -139,6 +139,7 @@ class HMMOptions:
     inner_steps: int = 1
     init_commit_prob: float = 0.04
     warmup_epochs: int = 50
+    tol: float = 4e-6
     fallback_window_minutes: int = 1440
     pooled_max_minutes: int = 3_000_000
 
@@ -215,6 +216,7 @@ def make_model(
             inner_steps=h.inner_steps,
             init_commit_prob=h.init_commit_prob,
             warmup_epochs=h.warmup_epochs,
+            tol=h.tol,
             n_samples=options.label_samples_per_commit,
             n_threads=options.n_threads,
             random_state=random_state,
