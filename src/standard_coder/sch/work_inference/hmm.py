@@ -336,7 +336,9 @@ class NeuralHMM(WorkInferenceModel):
             grid = grid_features(self.time_bins)
             n_cells = WEEK * self.time_bins
             counts = np.zeros((n_cells + 1, 4))
-            work = np.empty((seq.y.shape[0], 3))
+            work = np.empty((seq.y.shape[0], 2))
+            rescale_at = np.empty(seq.y.shape[0], dtype=np.int64)  # pages touched: a few
+            rescale_inv = np.empty(seq.y.shape[0])
             se = np.empty((n_cells + 1, 2))
             probs = np.empty((n_cells, 2))
             se[n_cells] = (_OFF_S, _OFF_E)
@@ -355,7 +357,17 @@ class NeuralHMM(WorkInferenceModel):
                     run.off = self._off_days(seq, se[:n_cells, 0], se[:n_cells, 1], run.c)
                     run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
                 ll, sgy, sg = fit_pass(  # type: ignore[call-arg]
-                    seq.y, run.fit_cell, seq.seg_start, se, run.c, counts, work, no_gamma, False
+                    seq.y,
+                    run.fit_cell,
+                    seq.seg_start,
+                    se,
+                    run.c,
+                    counts,
+                    work,
+                    rescale_at,
+                    rescale_inv,
+                    no_gamma,
+                    False,
                 )
                 run.history.append(float(ll))
                 frac = epoch / max(1, self.epochs - 1)
