@@ -123,6 +123,26 @@ def test_ffbs_mean_matches_forward_backward_marginals(
     assert checked >= 10
 
 
+def test_hmm_convergence_stop_truncates_the_same_fit(
+    author_times: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """``tol`` ends the fit once the likelihood per minute gains less than it over 20 epochs;
+    the epochs that ran are those of the full fit (a truncation, not another fit)."""
+    t, tz, _ = author_times
+    kw = {"epochs": 120, "time_bins": 1, "warmup_epochs": 20, "random_state": 5}
+    full = NeuralHMM(tol=0.0, **kw).fit(t, tz)
+    stopped = NeuralHMM(tol=1e-3, **kw).fit(t, tz)
+    assert full.epochs_run_ == 120 == full.loglik_history_.size
+    assert 45 <= stopped.epochs_run_ < 120  # not before the restarts' choice (epoch 45)
+    assert stopped.loglik_history_.size == stopped.epochs_run_
+    np.testing.assert_array_equal(
+        stopped.loglik_history_, full.loglik_history_[: stopped.epochs_run_]
+    )
+    h = stopped.loglik_history_
+    assert (h[-1] - h[-21]) / stopped.n_minutes_ < 1e-3
+    assert np.all(np.isfinite(stopped.expected_minutes_))
+
+
 def test_hmm_long_gaps_history_window_and_squash() -> None:
     rng = np.random.default_rng(0)
     base = 1_704_096_000  # 2024-01-01 08:00 UTC
