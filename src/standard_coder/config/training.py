@@ -39,10 +39,11 @@ class HMMSection(StrictModel):
         50, ge=0, description="epochs with c held at its initial value (at most half the epochs)"
     )
     tol: float = Field(
-        4e-6,
+        0.0,
         ge=0,
-        description="stop early when the log-likelihood per minute gained less than this over "
-        "the last 20 epochs (0: always run every epoch)",
+        description="in the last quarter of the epochs, stop when the log-likelihood rose by "
+        "less than tol x |log-likelihood| over 20 epochs (0: every epoch runs; off by default, "
+        "see docs/work-inference.md)",
     )
     pooled_max_minutes: int = Field(
         3_000_000,

@@ -139,7 +139,7 @@ class HMMOptions:
     inner_steps: int = 1
     init_commit_prob: float = 0.04
     warmup_epochs: int = 50
-    tol: float = 4e-6
+    tol: float = 0.0
     fallback_window_minutes: int = 1440
     pooled_max_minutes: int = 3_000_000
 
