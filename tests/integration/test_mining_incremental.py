@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -329,9 +330,13 @@ def test_discover_applies_repo_filter(tmp_path: Path) -> None:
     assert [p.name for p in discover(o)] == ["keep"]
 
 
-def test_the_rewrite_waits_while_another_connection_has_wal_frames(tmp_path: Path) -> None:
-    """Replacing the file under a connection with frames in its WAL could replay them onto the
-    new file: the rewrite leaves the file (unmarked) and a later mine rewrites it."""
+def test_the_rewrite_empties_another_connections_wal_first_and_never_skips(
+    tmp_path: Path,
+) -> None:
+    """An idle connection with frames in the WAL (a reader or writer not yet closed) no longer
+    makes the rewrite leave the file as it was (its bytes then followed the order chunks
+    finished in): the frames are checkpointed, the WAL emptied, the file rewritten, and the
+    stale -wal/-shm removed so nothing of the old file is replayed onto the new one."""
     from standard_coder.sch.mining import store
 
     repo = make_repo(tmp_path / "r", 3)
@@ -344,11 +349,39 @@ def test_the_rewrite_waits_while_another_connection_has_wal_frames(tmp_path: Pat
     with store.transaction(other):
         other.execute("UPDATE repos SET head = head")
     assert (tmp_path / "db.sqlite-wal").stat().st_size > 0
-    inode = db.stat().st_ino
-    assert store.rewrite_canonical(db) is False
-    assert db.stat().st_ino == inode  # not replaced
-    assert not list(tmp_path.glob("*.canonical.tmp"))
     assert not store.is_canonical(other)
-    other.close()
-    mine_repositories([repo], db, opts)  # nothing to mine; the due rewrite happens now
+    assert store.rewrite_canonical(db) is True
+    assert not list(tmp_path.glob("*.canonical.tmp"))
     assert db.read_bytes() == clean
+    assert not (tmp_path / "db.sqlite-wal").exists()
+    other.close()
+    assert db.read_bytes() == clean  # closing the old connection touches the new file not
+    with closing(store.connect(db)) as fresh:
+        assert store.is_canonical(fresh)
+    assert db.read_bytes() == clean
+
+
+def test_the_rewrite_fails_loudly_when_a_read_holds_the_wal(tmp_path: Path) -> None:
+    """A reader in the middle of a read keeps frames in the WAL: the rewrite waits, then fails
+    with a line naming the file (never a silent skip), and leaves the file as it was."""
+    from standard_coder.sch.mining import store
+
+    repo = make_repo(tmp_path / "r", 3)
+    db = tmp_path / "db.sqlite"
+    mine_repositories([repo], db, options(tmp_path))
+    writer = store.connect(db)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    with store.transaction(writer):
+        writer.execute("UPDATE repos SET head = head")
+    reader = store.connect(db)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM commits").fetchone()  # holds a snapshot
+    with store.transaction(writer):  # a frame the reader's snapshot does not include
+        writer.execute("UPDATE repos SET head = 'x'")
+    inode = db.stat().st_ino
+    with pytest.raises(store.CanonicalRewriteError, match=str(db)):
+        store.rewrite_canonical(db, wait_s=0.3)
+    assert db.stat().st_ino == inode and not list(tmp_path.glob("*.canonical.tmp"))
+    reader.execute("COMMIT")
+    reader.close()
+    writer.close()
