@@ -439,6 +439,17 @@ def _garble(path: Path, rng: random.Random) -> None:
     path.write_bytes(bytes(data))
 
 
+def _garble_row(path: Path, rng: random.Random) -> None:
+    """16 random bytes in the middle of a random page after the schema page: inside a row's
+    payload (a diff, a blob), where SQLite's ``quick_check`` sees nothing wrong."""
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big") or 4096
+    start = rng.randrange(1, max(2, len(data) // page)) * page + page // 2
+    for i in range(start, min(len(data), start + 16)):
+        data[i] = rng.randrange(256)
+    path.write_bytes(bytes(data))
+
+
 def _append(path: Path, data: bytes, *, fresh: bool = False) -> None:
     with path.open("wb" if fresh else "ab") as fh:
         fh.write(data)
@@ -477,6 +488,7 @@ def corruptions(b: Bench, clean: Path) -> None:
         ("manifest", clean, Path("stages/train_sch/manifest.json"), lambda p: _garble(p, b.rng)),
         ("run_state", clean, Path("checkpoints/run_state.json"), lambda p: _garble(p, b.rng)),
         ("mined_db", clean, Path("raw/mined_commits.sqlite"), lambda p: _garble(p, b.rng)),
+        ("mined_db_row", clean, Path("raw/mined_commits.sqlite"), lambda p: _garble_row(p, b.rng)),
         (
             "hash_cache",
             clean,
