@@ -337,7 +337,7 @@ def test_the_rewrite_empties_another_connections_wal_first_and_never_skips(
     makes the rewrite leave the file as it was (its bytes then followed the order chunks
     finished in): the frames are checkpointed, the WAL emptied, the file rewritten, and the
     stale -wal/-shm removed so nothing of the old file is replayed onto the new one."""
-    from standard_coder.sch.mining import store
+    from standard_coder.sch.mining import canonical, store
 
     repo = make_repo(tmp_path / "r", 3)
     db = tmp_path / "db.sqlite"
@@ -349,22 +349,22 @@ def test_the_rewrite_empties_another_connections_wal_first_and_never_skips(
     with store.transaction(other):
         other.execute("UPDATE repos SET head = head")
     assert (tmp_path / "db.sqlite-wal").stat().st_size > 0
-    assert not store.is_canonical(other)
-    assert store.rewrite_canonical(db) is True
+    assert not canonical.is_canonical(other)
+    assert canonical.rewrite_canonical(db) is True
     assert not list(tmp_path.glob("*.canonical.tmp"))
     assert db.read_bytes() == clean
     assert not (tmp_path / "db.sqlite-wal").exists()
     other.close()
     assert db.read_bytes() == clean  # closing the old connection touches the new file not
     with closing(store.connect(db)) as fresh:
-        assert store.is_canonical(fresh)
+        assert canonical.is_canonical(fresh)
     assert db.read_bytes() == clean
 
 
 def test_the_rewrite_fails_loudly_when_a_read_holds_the_wal(tmp_path: Path) -> None:
     """A reader in the middle of a read keeps frames in the WAL: the rewrite waits, then fails
     with a line naming the file (never a silent skip), and leaves the file as it was."""
-    from standard_coder.sch.mining import store
+    from standard_coder.sch.mining import canonical, store
 
     repo = make_repo(tmp_path / "r", 3)
     db = tmp_path / "db.sqlite"
@@ -379,8 +379,8 @@ def test_the_rewrite_fails_loudly_when_a_read_holds_the_wal(tmp_path: Path) -> N
     with store.transaction(writer):  # a frame the reader's snapshot does not include
         writer.execute("UPDATE repos SET head = 'x'")
     inode = db.stat().st_ino
-    with pytest.raises(store.CanonicalRewriteError, match=str(db)):
-        store.rewrite_canonical(db, wait_s=0.3)
+    with pytest.raises(canonical.CanonicalRewriteError, match=str(db)):
+        canonical.rewrite_canonical(db, wait_s=0.3)
     assert db.stat().st_ino == inode and not list(tmp_path.glob("*.canonical.tmp"))
     reader.execute("COMMIT")
     reader.close()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from standard_coder.runner.executor import ItemStopped, stop_polling
-from standard_coder.sch.mining import store
+from standard_coder.sch.mining import canonical, store
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
 from standard_coder.sch.mining.gitlog import GitError
@@ -240,11 +240,11 @@ def mine_repositories(
                 fill_counts(con, rs)
         # rows went in as chunks finished (this run or one that was killed): rewrite them in
         # canonical order, so the same history gives the same bytes
-        rewrite = not summary.interrupted and not store.is_canonical(con)
+        rewrite = not summary.interrupted and not canonical.is_canonical(con)
     finally:
         con.close()
     if rewrite:
-        store.rewrite_canonical(Path(db_path))
+        canonical.rewrite_canonical(Path(db_path))
     summary.seconds = time.perf_counter() - t0
     if raise_on_error and summary.errors:
         raise MiningError(summary)
