@@ -440,8 +440,9 @@ def _garble(path: Path, rng: random.Random) -> None:
 
 
 def _garble_row(path: Path, rng: random.Random) -> None:
-    """16 random bytes in the middle of a random page after the schema page: inside a row's
-    payload (a diff, a blob), where SQLite's ``quick_check`` sees nothing wrong."""
+    """16 random bytes in the middle of a random page after the schema page: often inside a
+    row's payload (a diff, a blob), where SQLite's ``quick_check`` sees nothing wrong (the
+    header stamp does); elsewhere a cell's header, which ``quick_check`` catches."""
     data = bytearray(path.read_bytes())
     page = int.from_bytes(data[16:18], "big") or 4096
     start = rng.randrange(1, max(2, len(data) // page)) * page + page // 2
