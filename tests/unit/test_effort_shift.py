@@ -244,3 +244,59 @@ def apply(fit: ShiftFit, X: np.ndarray) -> np.ndarray:
     from standard_coder.sch.predictors.shift import _raw_sch
 
     return apply_sch_map(_raw_sch(fit, X), fit.sch_a, fit.sch_b)
+
+
+def test_a_backbone_mix_ranks_exactly_as_the_weighted_sum_and_round_trips(tmp_path: Path) -> None:
+    """``[training.shift] backbone_mix``: SCH ranks changes as ``x[backbone] + x @ mix`` (a
+    combined size signal, not the backbone alone), through ``model.pt`` too; bad names and
+    negative weights are refused with the name in the message."""
+    rng = np.random.default_rng(4)
+    n = 300
+    unmoved = rng.integers(1, 300, n).astype(float)
+    files = rng.integers(1, 12, n).astype(float)
+    hours = np.exp(0.3 * np.log1p(unmoved)[:, None] + 0.3 * np.log1p(files)[:, None] - 2
+                   + rng.normal(0, 0.3, (n, 8)))  # fmt: skip
+    X = np.column_stack([np.log1p(unmoved), np.log1p(files), rng.normal(size=n)])
+    names = ["surface|lines_added_unmoved", "surface|files_touched", "x"]
+    mix = {"surface|files_touched": 0.5}
+    model = EffortModel(predictor="shift", params={"shrink": [0.0], "backbone_mix": mix})
+    model.fit(X[:240], hours[:240], X_val=X[240:], Y_val=hours[240:], feature_names=names)
+    combined = X[:, 0] + 0.5 * X[:, 1]
+    sch = model.predict(X).sch
+    order = np.argsort(combined, kind="stable")
+    assert np.all(np.diff(sch[order]) >= -1e-12)  # monotone in the combined signal
+    assert spearmanr(sch, combined).statistic > 0.999
+    assert spearmanr(sch, X[:, 0]).statistic < 0.98  # not the backbone alone
+    back = EffortModel.load(model.save(tmp_path / "model.pt"))
+    np.testing.assert_allclose(back.predict(X).sch, sch)
+    assert back.regressor_.backbone_mix == mix
+    with pytest.raises(ValueError, match=r"backbone_mix: 'surface\|tokens'"):
+        ShiftRegressor(backbone_mix={"surface|tokens": 1.0}).fit(X, hours, feature_names=names)
+    with pytest.raises(ValueError, match="weight must be >= 0"):
+        ShiftRegressor(backbone_mix={"x": -1.0}).fit(X, hours, feature_names=names)
+
+
+def test_backbone_mix_config_reaches_the_model_and_empty_keeps_old_fingerprints(
+    tmp_path: Path,
+) -> None:
+    from standard_coder.config import ConfigError, load_config
+    from standard_coder.config.schema import TrainingSection
+    from standard_coder.pipelines.sch import build
+    from standard_coder.pipelines.sch_train import head_params
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    p = tmp_path / "pipeline_config.toml"
+    text = f"[repos]\ninclude_paths = [{str(repo)!r}]\n"
+    p.write_text(text)
+    params = {s.name: s.params for s in build(p, []).stages}["train_sch"]["training"]
+    assert "backbone_mix" not in params["shift"]  # runs made before the option keep their cache
+    p.write_text(text + '[training.shift]\nbackbone_mix = {"surface|files_touched" = 0.25}\n')
+    cfg = load_config(p)
+    params = {s.name: s.params for s in build(p, []).stages}["train_sch"]["training"]
+    assert params["shift"]["backbone_mix"] == {"surface|files_touched": 0.25}
+    auto = head_params(TrainingSection(**cfg.training.model_dump()))  # auto's shift_w0 has it
+    assert auto["candidates"]["shift_w0"][1]["backbone_mix"] == {"surface|files_touched": 0.25}
+    p.write_text(text + '[training.shift]\nbackbone_mix = {"surface|files_touched" = -1}\n')
+    with pytest.raises(ConfigError, match=r"backbone_mix"):
+        load_config(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, NonNegativeFloat, field_validator, model_validator
 
 from standard_coder.config.base import ConfigPath, PositiveInt, StrictModel, UnitFloat
 
@@ -119,6 +119,12 @@ class ShiftSection(StrictModel):
         min_length=1,
         description="tiebreak: near-tie windows tried on the validation split, in standard "
         "deviations of log1p(lines added) (0: exact ties only)",
+    )
+    backbone_mix: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="fixed weights (>= 0) of other feature columns added to the backbone's 1, "
+        'e.g. {"surface|files_touched" = 0.25}: a combined size signal, monotone in every count '
+        "(docs/effort-models.md, Combined backbone; empty: the backbone alone)",
     )
 
 

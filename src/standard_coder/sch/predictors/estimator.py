@@ -29,6 +29,7 @@ from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.runner.seeding import check_random_state
 from standard_coder.sch.features._io import atomic_write_bytes
 from standard_coder.sch.features.representation import RepresentationMismatch
+from standard_coder.sch.predictors import shift as _shift
 from standard_coder.sch.predictors.distributions import (
     EffortDistribution,
     MixtureDistribution,
@@ -323,7 +324,8 @@ class ShiftRegressor(_TorchRegressor):
     NLL on the validation rows, then refitted on train + validation. Closed form (no epochs).
 
     The default backbone, :data:`UNMOVED_BACKBONE`, falls back to lines added in a
-    representation that lacks it (``backbone_used_`` says which was used)."""
+    representation that lacks it (``backbone_used_`` says which was used); ``backbone_mix``
+    (name -> weight >= 0) adds other columns to it (``shift.mix_weights``, a combined size)."""
 
     def __init__(
         self,
@@ -333,12 +335,14 @@ class ShiftRegressor(_TorchRegressor):
         shrink: Sequence[float] = SHRINK_GRID,
         tiebreak: bool = False,
         tie_windows: Sequence[float] = (0.0,),
+        backbone_mix: Mapping[str, float] | None = None,
         training: TrainOptions | None = None,
         random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",
     ) -> None:
         self.components = components
         self.backbone = backbone
+        self.backbone_mix = backbone_mix
         self.shrink = shrink
         self.tiebreak = tiebreak
         self.tie_windows = tie_windows
@@ -381,13 +385,14 @@ class ShiftRegressor(_TorchRegressor):
             if self.backbone_used_ not in names:
                 raise ValueError(f"backbone {self.backbone_used_!r} is not a feature column")
             col = names.index(self.backbone_used_)
+        mix = _shift.mix_weights(self.backbone_mix or {}, feature_names or (), X.shape[1])
         with _own_rng():
             fit = fit_shift(X, Y, weight=sample_weight, X_val=X_val, Y_val=Y_val,
                             weight_val=sample_weight_val, backbones=(col,),
                             shrink_grid=tuple(self.shrink), components=self.components,
                             seed=seed_of(self.random_state) % 2**31,
                             tiebreak=self.tiebreak,
-                            tie_windows=tuple(self.tie_windows))  # fmt: skip
+                            tie_windows=tuple(self.tie_windows), mix=mix)  # fmt: skip
         module = self._build(X.shape[1])
         module.set_fit(fit)  # type: ignore[operator]
         self.module_ = module.eval()

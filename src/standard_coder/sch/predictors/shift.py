@@ -4,7 +4,9 @@
 ``mu(x) = a + b * x[backbone] + w * r(x)``:
 
 - ``x[backbone]`` is one scaled size column (``(log1p(count) - mean) / std``, so monotone in the
-  count), ``b >= MIN_SLOPE``; least squares on the changes' mean log label;
+  count), ``b >= MIN_SLOPE``; least squares on the changes' mean log label. A ``mix`` (fixed
+  non-negative weights on other columns) makes it ``x[backbone] + x @ mix``, still monotone in
+  every count it weighs (docs/effort-models.md, "Combined backbone");
 - ``r(x)`` is a ridge regression (all columns, penalty by generalised cross-validation) of what
   the backbone leaves; ``w`` shrinks it, 0 included;
 - the backbone column, ``w`` and the number of shape components are chosen by NLL on a
@@ -36,7 +38,7 @@ shape is fitted around the backbone alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -194,27 +196,54 @@ def _log_labels(Y: np.ndarray, min_hours: float) -> np.ndarray:
 
 
 def _location(
-    X: np.ndarray, m: np.ndarray, w: np.ndarray, backbone: int, shrink: float
-) -> tuple[float, np.ndarray, float]:
+    X: np.ndarray, m: np.ndarray, w: np.ndarray, backbone: int, shrink: float,
+    mix: np.ndarray | None = None,
+) -> tuple[float, np.ndarray, float]:  # fmt: skip
     """``a + b * x_c + shrink * ridge(x)`` fitted to the mean log labels ``m`` (weights ``w``)."""
-    a, coef, b, _ = _location_tie(X, m, w, backbone, shrink, tiebreak=False)
+    a, coef, b, _ = _location_tie(X, m, w, backbone, shrink, tiebreak=False, mix=mix)
     return a, coef, b
 
 
+def mix_weights(mix: Mapping[str, float], feature_names: Sequence[str],
+                n_features: int) -> np.ndarray | None:  # fmt: skip
+    """``{feature name: weight >= 0}`` as one weight per column (None when empty)."""
+    if not mix:
+        return None
+    names = list(feature_names)
+    out = np.zeros(n_features)
+    for name, weight in mix.items():
+        if name not in names:
+            raise ValueError(f"backbone_mix: {name!r} is not a feature column")
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ValueError(f"backbone_mix: {name!r}: weight must be >= 0, got {weight}")
+        out[names.index(name)] += weight
+    return out
+
+
+def _direction(n_features: int, backbone: int, mix: np.ndarray | None) -> np.ndarray:
+    """The backbone's weights over the columns: 1 on ``backbone``, plus ``mix`` (>= 0)."""
+    d = np.zeros(n_features)
+    if mix is not None:
+        d += np.asarray(mix, np.float64)
+    d[backbone] += 1.0
+    return d
+
+
 def _location_tie(
-    X: np.ndarray, m: np.ndarray, w: np.ndarray, backbone: int, shrink: float, tiebreak: bool
-) -> tuple[float, np.ndarray, float, tuple[np.ndarray, float, float] | None]:
+    X: np.ndarray, m: np.ndarray, w: np.ndarray, backbone: int, shrink: float, tiebreak: bool,
+    mix: np.ndarray | None = None,
+) -> tuple[float, np.ndarray, float, tuple[np.ndarray, float, float] | None]:  # fmt: skip
     """:func:`_location`, and with ``tiebreak`` the tie-break ``(coef, bias, scale)`` instead of
     the shrunk refinement (``shrink`` is then the window: 0 for ties only)."""
-    xc = X[:, backbone].astype(np.float64)
+    direction = _direction(X.shape[1], backbone, mix)
+    xc = X.astype(np.float64) @ direction
     sw = w / w.sum()
     xm, mm = float(sw @ xc), float(sw @ m)
     var = float(sw @ (xc - xm) ** 2)
     b = float(sw @ ((xc - xm) * (m - mm))) / var if var > 1e-12 else 0.0
     b = max(MIN_SLOPE, b)  # a flat or negative fit still ranks by the backbone (no ties)
     a = mm - b * xm
-    coef = np.zeros(X.shape[1])
-    coef[backbone] = b
+    coef = b * direction
     if tiebreak:
         ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(X, m - a - b * xc, sample_weight=w)
         z = X @ ridge.coef_
@@ -270,8 +299,9 @@ def _raw_sch(fit: ShiftFit, X: np.ndarray) -> np.ndarray:
 
 
 def _fit_one(X: np.ndarray, L: np.ndarray, w: np.ndarray, backbone: int, shrink: float,
-             k: int, seed: int, tiebreak: bool = False) -> ShiftFit | None:  # fmt: skip
-    a, coef, b, tie = _location_tie(X, L.mean(axis=1), w, backbone, shrink, tiebreak)
+             k: int, seed: int, tiebreak: bool = False,
+             mix: np.ndarray | None = None) -> ShiftFit | None:  # fmt: skip
+    a, coef, b, tie = _location_tie(X, L.mean(axis=1), w, backbone, shrink, tiebreak, mix)
     mu = a + X @ coef  # the shape is fitted around the backbone (the tie-break moves < a gap)
     pi, off, sd = _shape(L - mu[:, None], w, k, seed)
     lo, hi = float(mu.min()), float(mu.max())
@@ -301,6 +331,7 @@ def fit_shift(
     tie_windows: Sequence[float] = (0.0,),
     sch_map: bool = True,
     map_half_lives: Sequence[float | None] = (DEFAULT_HALF_LIFE,),
+    mix: np.ndarray | None = None,
 ) -> ShiftFit:
     """Choose (backbone, shrinkage, components) by validation NLL, then refit on everything.
 
@@ -313,9 +344,14 @@ def fit_shift(
     ``X_val`` are taken to be in time order (the pipeline's time split): the map weighs them by
     recency, half-life ``map_half_lives[0]`` (a share of the fitted changes; ``None``: no
     decay); with several entries, the one ``choose_half_life`` picks on the validation rows.
+    ``mix``: fixed weights (>= 0, one per column) added to every backbone's (a combined size).
     """
     X = np.asarray(X, np.float64)
     L = _log_labels(Y, min_hours)
+    if mix is not None:
+        mix = np.asarray(mix, np.float64)
+        if mix.shape != (X.shape[1],) or not (np.isfinite(mix).all() and (mix >= 0).all()):
+            raise ValueError("backbone mix must be one finite weight >= 0 per feature column")
     w = np.ones(len(X)) if weight is None else np.asarray(weight, np.float64)
     if w.sum() <= 0:
         w = np.ones(len(X))
@@ -334,7 +370,7 @@ def fit_shift(
             wv = np.ones(len(Xv))
         scored = []
         for c, s, k in combos:
-            f = _fit_one(X, L, w, c, s, k, seed, tiebreak)
+            f = _fit_one(X, L, w, c, s, k, seed, tiebreak, mix)
             if f is None:
                 continue
             v = f.nll(Xv, Y_val, wv, min_hours)
@@ -349,7 +385,7 @@ def fit_shift(
     c, s, k = best
     fit = None
     while fit is None:  # on all rows the shape may turn non-monotone: fewer components
-        fit = _fit_one(X, L, w, c, s, k, seed, tiebreak)
+        fit = _fit_one(X, L, w, c, s, k, seed, tiebreak, mix)
         k -= 1
     fit.selection = selection
     if sch_map:  # the map of SCH onto the fitted changes' actual (sch_map.py)
@@ -357,7 +393,7 @@ def fit_shift(
         h = lives[0]
         fe = None
         if len(lives) > 1 and Xv is not None and wv is not None and Y_val is not None:
-            fe = _fit_one(*early, *best, seed, tiebreak)  # the chosen model, earlier rows only
+            fe = _fit_one(*early, *best, seed, tiebreak, mix)  # the chosen model, earlier rows
         if fe is not None and Xv is not None and wv is not None and Y_val is not None:
             h, fit.sch_half_life_scores = choose_half_life(
                 _raw_sch(fe, early[0]), np.exp(early[1]), early[2], _raw_sch(fe, Xv),
