@@ -36,7 +36,9 @@ change adds), ``src_added`` and ``test_added`` (lines added outside / inside tes
   held-out loss to lines added looked like a matter of ties).
 
 Per repository: held-out Spearman of each candidate minus that of raw lines added, with a
-paired bootstrap 90 % interval; the last line is one JSON object.
+paired bootstrap 90 % interval, the same in the training period (train + validation, where
+``repo_shrunk`` / ``loro_shrunk`` were fitted: in-sample there), and each candidate minus
+``unmoved`` held out; the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -210,6 +212,7 @@ def evaluate(repos: list[dict[str, Any]], n_boot: int, seed: int = 0) -> list[di
                                "n_unmatched": d["n_unmatched"]}  # fmt: skip
         boots = [rng.choice(len(idx), len(idx)) for _ in range(n_boot)] if len(idx) > 3 else []
         base_boot = np.array([sp(la[b], y[b]) for b in boots])
+        fit = d["fit"]
         un = d["S"][idx, U]
         un_boot = np.array([sp(un[b], y[b]) for b in boots])
         for name, (w, used) in directions(repos, i).items():
@@ -219,6 +222,8 @@ def evaluate(repos: list[dict[str, Any]], n_boot: int, seed: int = 0) -> list[di
             row[name] = {"spearman": rho, "delta": rho - row["lines_added"],
                          "boot90": _ci(cand - base_boot), "vs_unmoved": rho - sp(un, y),
                          "vs_unmoved_boot90": _ci(cand - un_boot),
+                         "train_delta": sp(d["S"][fit] @ w, d["y"][fit]) - sp(d["la"][fit],
+                                                                              d["y"][fit]),
                          "weights": [round(float(v), 3) for v in w], "fitted": used}  # fmt: skip
         rows.append(row)
     return rows
@@ -245,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
                  if r[c]["boot90"] else "undefined").rjust(21) for c in part
             )  # fmt: skip
             print(f"{r['repo'][-14:]:<14} {r['n_test']:>4} {r['lines_added']:+7.3f} {cells}")
+    print("training period (train + validation, normal), candidate minus lines added:")
+    for r in rows:
+        print(f"{r['repo'][-14:]:<14} " + " ".join(f"{c} {r[c]['train_delta']:+.3f}"
+                                                   for c in CANDIDATES))  # fmt: skip
     print("each candidate minus unmoved, held out [paired bootstrap 90 %]:")
     for r in rows:
         cells = " ".join(
