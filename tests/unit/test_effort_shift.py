@@ -276,9 +276,7 @@ def test_a_backbone_mix_ranks_exactly_as_the_weighted_sum_and_round_trips(tmp_pa
         ShiftRegressor(backbone_mix={"x": -1.0}).fit(X, hours, feature_names=names)
 
 
-def test_backbone_mix_config_reaches_the_model_and_empty_keeps_old_fingerprints(
-    tmp_path: Path,
-) -> None:
+def test_backbone_mix_config_reaches_the_model_and_auto(tmp_path: Path) -> None:
     from standard_coder.config import ConfigError, load_config
     from standard_coder.config.schema import TrainingSection
     from standard_coder.pipelines.sch import build
@@ -290,7 +288,7 @@ def test_backbone_mix_config_reaches_the_model_and_empty_keeps_old_fingerprints(
     text = f"[repos]\ninclude_paths = [{str(repo)!r}]\n"
     p.write_text(text)
     params = {s.name: s.params for s in build(p, []).stages}["train_sch"]["training"]
-    assert "backbone_mix" not in params["shift"]  # runs made before the option keep their cache
+    assert params["shift"]["backbone_mix"] == {"surface|lines_added_source": 1.0}  # the default
     p.write_text(text + '[training.shift]\nbackbone_mix = {"surface|files_touched" = 0.25}\n')
     cfg = load_config(p)
     params = {s.name: s.params for s in build(p, []).stages}["train_sch"]["training"]
@@ -300,3 +298,21 @@ def test_backbone_mix_config_reaches_the_model_and_empty_keeps_old_fingerprints(
     p.write_text(text + '[training.shift]\nbackbone_mix = {"surface|files_touched" = -1}\n')
     with pytest.raises(ConfigError, match=r"backbone_mix"):
         load_config(p)
+
+
+def test_the_default_mix_adds_source_lines_and_is_left_out_where_the_column_is_missing() -> None:
+    """Default ``backbone_mix``: SCH ranks as unmoved + source lines (scaled), and a
+    representation without ``surface|lines_added_source`` (``loc``, older) ranks as the backbone
+    alone instead of failing."""
+    rng = np.random.default_rng(5)
+    n = 300
+    unmoved = rng.integers(1, 300, n).astype(float)
+    source = np.floor(unmoved * rng.uniform(0.0, 1.0, n))  # test lines taken out
+    hours = np.exp(0.4 * np.log1p(source)[:, None] - 2 + rng.normal(0, 0.3, (n, 8)))
+    X = np.column_stack([np.log1p(unmoved), np.log1p(source), rng.normal(size=n)])
+    names = ["surface|lines_added_unmoved", "surface|lines_added_source", "x"]
+    sch = ShiftRegressor(shrink=[0.0]).fit(X, hours, feature_names=names).predict(X).sch
+    assert spearmanr(sch, X[:, 0] + X[:, 1]).statistic > 0.999
+    older = ["surface|lines_added_unmoved", "surface|lines_deleted", "x"]
+    sch = ShiftRegressor(shrink=[0.0]).fit(X, hours, feature_names=older).predict(X).sch
+    assert spearmanr(sch, X[:, 0]).statistic > 0.999

@@ -99,6 +99,21 @@ def test_unmoved_lines_leave_out_moves_reindents_and_blank_lines() -> None:
     assert dict(zip(SURFACE_NAMES, cut.surface, strict=True))["lines_added_unmoved"] == 10
 
 
+def test_source_lines_leave_out_test_files() -> None:
+    """``lines_added_source``: lines added outside test files (docs/effort-models.md,
+    "Combined backbone")."""
+    two = "@@\n+a = 1\n+b = 2\n"
+    files = [fc(two, path="src/pkg/core.py", added=2), fc(two, path="tests/test_core.py", added=2),
+             fc(two, path="pkg/testing/util.py", added=2), fc(two, path="pkg/conftest.py", added=2),
+             fc(two, path="pkg/io_test.py", added=2), fc(two, path="docs/latest.rst", added=2),
+             fc(two, path="pkg/contest.py", added=2)]  # fmt: skip
+    surface = dict(zip(SURFACE_NAMES, file_token_counts(files).surface, strict=True))
+    assert surface["lines_added"] == 14
+    assert surface["lines_added_source"] == 6  # core.py, latest.rst, contest.py
+    cut = file_token_counts([fc(two, path="a.py", added=10)])  # past the diff cap: mined count
+    assert dict(zip(SURFACE_NAMES, cut.surface, strict=True))["lines_added_source"] == 10
+
+
 def test_java_keywords_are_per_language() -> None:
     c = file_token_counts([fc("@@\n+public class X implements Y {}\n", path="X.java",
                               language="java")])  # fmt: skip

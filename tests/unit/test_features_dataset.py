@@ -152,15 +152,23 @@ def test_a_dataset_from_before_the_unmoved_count_loads_with_that_column_unknown(
     path = ds.save(tmp_path / "new.npz")
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}
-    arrays["surface"] = arrays["surface"][:, :5]  # the five Table I counts of older datasets
+    full = arrays["surface"]
+    arrays["surface"] = full[:, :5]  # the five Table I counts of older datasets
     np.savez(tmp_path / "old.npz", **arrays)
     old = Dataset.load(tmp_path / "old.npz")
     la = ds.surface_column("lines_added")
     np.testing.assert_array_equal(old.surface_column("lines_added"), la)
     assert np.isnan(old.surface_column("lines_added_unmoved")).all()
-    arrays["surface"] = arrays["surface"][:, :3]
+    assert np.isnan(old.surface_column("lines_added_source")).all()
+    arrays["surface"] = full[:, :6]  # written before lines_added_source
+    np.savez(tmp_path / "six.npz", **arrays)
+    six = Dataset.load(tmp_path / "six.npz")
+    np.testing.assert_array_equal(six.surface_column("lines_added_unmoved"),
+                                  ds.surface_column("lines_added_unmoved"))  # fmt: skip
+    assert np.isnan(six.surface_column("lines_added_source")).all()
+    arrays["surface"] = full[:, :3]
     np.savez(tmp_path / "bad_surface.npz", **arrays)
-    with pytest.raises(DatasetSchemaError, match=r"surface \(n, 6\)"):
+    with pytest.raises(DatasetSchemaError, match=r"surface \(n, 7\)"):
         Dataset.load(tmp_path / "bad_surface.npz")
 
 

@@ -121,10 +121,11 @@ class ShiftSection(StrictModel):
         "deviations of log1p(lines added) (0: exact ties only)",
     )
     backbone_mix: dict[str, NonNegativeFloat] = Field(
-        default_factory=dict,
-        description="fixed weights (>= 0) of other feature columns added to the backbone's 1, "
-        'e.g. {"surface|files_touched" = 0.25}: a combined size signal, monotone in every count '
-        "(docs/effort-models.md, Combined backbone; empty: the backbone alone)",
+        default_factory=lambda: {"surface|lines_added_source": 1.0},
+        description="fixed weights (>= 0) of other feature columns added to the backbone's 1: a "
+        "combined size signal, monotone in every count (default: lines added outside test "
+        "files, left out where the representation lacks it; {}: the backbone alone; "
+        "docs/effort-models.md, Combined backbone)",
     )
 
 

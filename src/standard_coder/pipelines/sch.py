@@ -99,8 +99,6 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         training_params.pop("distributed", None)
     if t.label_weighting == "off":  # likewise runs made before the option
         training_params.pop("label_weighting", None)
-    if not t.shift.backbone_mix:  # likewise
-        training_params["shift"].pop("backbone_mix", None)
     stages.append(
         Stage(
             name="train_sch",

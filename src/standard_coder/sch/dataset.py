@@ -182,9 +182,10 @@ class Dataset:
             raise DatasetSchemaError(path, f"unknown format {meta.get('format')!r}")
         X, Y = a["X"], a["Y"]
         surface = a["surface"]
-        if surface.ndim == 2 and surface.shape[1] == len(TABLE_I_SURFACE):
-            # written before lines_added_unmoved existed: that column is unknown (NaN)
-            surface = np.column_stack([surface, np.full(len(surface), np.nan)])
+        if surface.ndim == 2 and len(TABLE_I_SURFACE) <= surface.shape[1] < len(SURFACE_NAMES):
+            # written before lines_added_unmoved / _source existed: those columns are unknown
+            missing = len(SURFACE_NAMES) - surface.shape[1]
+            surface = np.column_stack([surface, np.full((len(surface), missing), np.nan)])
         if X.ndim != 2 or Y.ndim != 2 or surface.shape[1:] != (len(SURFACE_NAMES),):
             width = len(SURFACE_NAMES)
             raise DatasetSchemaError(path, f"X, Y must be 2-D and surface (n, {width})")
@@ -294,7 +295,7 @@ def time_split(
 
 
 FEATURE_BATCH = 256
-FEATURE_FORMAT = 1  # bump when RawChange's counts change meaning (keys of recorded batches)
+FEATURE_FORMAT = 2  # bump when RawChange's counts change meaning (keys of recorded batches)
 
 _worker_cache: AstCache | None = None
 

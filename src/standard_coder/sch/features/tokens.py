@@ -5,7 +5,8 @@ context lines, no ``@@`` lines, no file headers or paths). Each line is tokenize
 one compiled regex (hunks are fragments and do not parse), and each token is classed as a
 keyword, an operator/separator, a number, a string literal or an identifier. The surface counts
 of Table I (files touched, spaces, tokens, lines added, lines deleted) come from the same pass,
-plus one refinement of lines added, ``lines_added_unmoved`` (see :func:`unmoved_added`).
+plus two refinements of lines added: ``lines_added_unmoved`` (see :func:`unmoved_added`) and
+``lines_added_source`` (lines added outside test files, :data:`TEST_PATH`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,15 @@ SURFACE_NAMES: tuple[str, ...] = (
     "lines_added",
     "lines_deleted",
     "lines_added_unmoved",
+    "lines_added_source",
 )
-"""Table I's five surface counts, then ``lines_added_unmoved`` (docs/effort-models.md, "Size
-backbone"). ``TABLE_I_SURFACE`` are the first five."""
+"""Table I's five surface counts, then ``lines_added_unmoved`` and ``lines_added_source``
+(docs/effort-models.md, "Size backbone", "Combined backbone"). ``TABLE_I_SURFACE`` are the
+first five."""
 TABLE_I_SURFACE: tuple[str, ...] = SURFACE_NAMES[:5]
+TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_test\.py$|(^|/)conftest\.py$")
+"""A test file's path (a ``tests``/``test``/``testing`` folder, ``test_*``, ``*_test.py``,
+``conftest.py``): its lines do not count in ``lines_added_source``."""
 
 EXTENSION_LANGUAGE: dict[str, str] = {
     ".py": "python", ".pyi": "python", ".java": "java", ".js": "javascript", ".jsx": "javascript",
@@ -408,6 +414,7 @@ def file_token_counts(files: Iterable[FileChange]) -> TokenCounts:
         # prefer the mined line counts (they survive diff truncation)
         mined_added = f.lines_added if (f.lines_added or not f.diff) else added
         counts.surface[3] += mined_added
+        counts.surface[6] += 0 if TEST_PATH.search(f.path) else mined_added
         counts.surface[4] += f.lines_deleted if (f.lines_deleted or not f.diff) else deleted
         diffs.append(f.diff)
         unseen += max(0, mined_added - added)  # lines past the diff cap: counted as written

@@ -325,7 +325,7 @@ class ShiftRegressor(_TorchRegressor):
 
     The default backbone, :data:`UNMOVED_BACKBONE`, falls back to lines added in a
     representation that lacks it (``backbone_used_`` says which was used); ``backbone_mix``
-    (name -> weight >= 0) adds other columns to it (``shift.mix_weights``, a combined size)."""
+    (name -> weight >= 0, default ``shift.DEFAULT_MIX``) adds other columns to it (combined)."""
 
     def __init__(
         self,
@@ -335,7 +335,7 @@ class ShiftRegressor(_TorchRegressor):
         shrink: Sequence[float] = SHRINK_GRID,
         tiebreak: bool = False,
         tie_windows: Sequence[float] = (0.0,),
-        backbone_mix: Mapping[str, float] | None = None,
+        backbone_mix: Mapping[str, float] | None = _shift.DEFAULT_MIX,
         training: TrainOptions | None = None,
         random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",

@@ -204,20 +204,29 @@ def _location(
     return a, coef, b
 
 
+DEFAULT_MIX: dict[str, float] = {"surface|lines_added_source": 1.0}
+"""The default ``backbone_mix``: lines added outside test files, weighted as the backbone
+(docs/effort-models.md, "Combined backbone"). Where a representation lacks the column
+(``loc``), the backbone is used alone."""
+
+
 def mix_weights(mix: Mapping[str, float], feature_names: Sequence[str],
                 n_features: int) -> np.ndarray | None:  # fmt: skip
-    """``{feature name: weight >= 0}`` as one weight per column (None when empty)."""
+    """``{feature name: weight >= 0}`` as one weight per column (None when empty). A name of
+    :data:`DEFAULT_MIX` the columns lack is left out; any other is an error."""
     if not mix:
         return None
     names = list(feature_names)
     out = np.zeros(n_features)
     for name, weight in mix.items():
+        if name not in names and DEFAULT_MIX.get(name) == weight:
+            continue
         if name not in names:
             raise ValueError(f"backbone_mix: {name!r} is not a feature column")
         if not (math.isfinite(weight) and weight >= 0):
             raise ValueError(f"backbone_mix: {name!r}: weight must be >= 0, got {weight}")
         out[names.index(name)] += weight
-    return out
+    return out if out.any() else None
 
 
 def _direction(n_features: int, backbone: int, mix: np.ndarray | None) -> np.ndarray:
