@@ -20,6 +20,12 @@ def main() -> None:
     130/143 and one line; a filesystem error that escapes a command (a full disk, a read-only
     folder) prints one line naming the path and the cause, never a traceback.
     """
+    if sys.argv[1:2] == ["pipeline"]:  # a plain no-op rerun: decided without the engine
+        from standard_coder.runner.noop import try_noop
+
+        code = try_noop(sys.argv[1:])
+        if code is not None:
+            raise SystemExit(code)
     from standard_coder.runner.stoptoken import install_early_exit
 
     install_early_exit()

@@ -95,6 +95,8 @@ class CommandStage:
         self.cwd = Path(cwd)
         self.stop_grace_s = stop_grace_s
         self.env = dict(env or {})
+        self.version_files: tuple[str, ...] = ()
+        """The scripts whose bytes the stage's code version hashes (set by ``commandfile``)."""
 
     def __repr__(self) -> str:
         return f"CommandStage({shlex.join(self.argv)!r})"

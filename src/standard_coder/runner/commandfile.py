@@ -20,7 +20,6 @@ stage and the key.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from standard_coder.runner.command import CommandStage, split_command
 from standard_coder.runner.errors import PipelineDefinitionError
 from standard_coder.runner.layout import read_outputs
+from standard_coder.runner.noop import command_version
 from standard_coder.runner.stage import Pipeline, Stage
 
 TOP_KEYS = {"pipeline", "outputs", "runner", "params", "stages", "cache"}
@@ -237,22 +237,19 @@ def load_command_pipeline(
     for name in order:
         d = by_name[name]
         scripts = [p for p in d["deps"] if Path(p).suffix in SCRIPT_SUFFIXES or str(p) in d["argv"]]
-        digest = hashlib.sha256("\0".join(d["argv"]).encode())
-        for script in sorted(scripts):
-            try:
-                digest.update(b"\0" + Path(script).read_bytes())
-            except OSError:
-                digest.update(b"\0<missing>")
+        version_files = [str(p) for p in sorted(scripts)]  # sorted as paths: the digest's order
+        run = CommandStage(d["argv"], cwd=root, stop_grace_s=float(stop_grace), env=d["env"])
+        run.version_files = tuple(version_files)
         inputs = [p for p in d["deps"] if produced.get(Path(p)) is None]
         stages.append(
             Stage(
                 name=name,
-                run=CommandStage(d["argv"], cwd=root, stop_grace_s=float(stop_grace), env=d["env"]),
+                run=run,
                 deps=tuple(upstream[name]),
                 inputs=tuple(inputs),
                 params=d["params"],
                 outputs=tuple(d["outs"]),
-                version="cmd:" + digest.hexdigest(),
+                version=command_version(list(d["argv"]), version_files),
                 description=d["description"],
             )
         )

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,6 +193,7 @@ def run_pipeline(
     stop: StopToken | None = None,
     install_signals: bool = True,
     progress: ProgressDisplay | None = None,
+    after_run: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
     """Run the selected stages, skipping those whose fingerprint and outputs are unchanged.
 
@@ -206,6 +207,8 @@ def run_pipeline(
         stop: a stop token (default: a new one, with SIGINT/SIGTERM handlers when
             ``install_signals`` and on the main thread).
         progress: the progress display (default: Rich on a TTY, plain lines otherwise).
+        after_run: called with the result while the lock is still held (the no-op witness,
+            :mod:`~standard_coder.runner.noopwitness`); it must not raise.
 
     Returns:
         A :class:`RunResult`; stage failures and interrupts are reported there, not raised.
@@ -236,7 +239,10 @@ def run_pipeline(
     display = progress or ProgressDisplay()
     try:
         _check_upstream(session, selected)
-        return _run(session, selected, force, stop, display)
+        result = _run(session, selected, force, stop, display)
+        if after_run is not None:
+            after_run(result)
+        return result
     finally:
         display.close()
         session.close_executors()

@@ -31,6 +31,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.gitorigin import GIT_STATUS, git_env, origin_from_status, package_git_dir
 
 STAMP_FILE = "env_stamp.json"
 STAMP_SCHEMA_VERSION = 1
@@ -180,11 +181,8 @@ def env_hash(packages: list[str] | None = None) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
-_GIT_STATUS = ("status", "--porcelain=v2", "--branch", "--untracked-files=no")
-
-
-def _git_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+_GIT_STATUS = GIT_STATUS
+_git_env = git_env
 
 
 def _package_version() -> str:
@@ -195,39 +193,14 @@ def _package_version() -> str:
 
 def _code_dir(project_root: Path | None) -> Path | None:
     """The folder to ask git about, or None for an installed copy (no git call)."""
-    probe = (
-        Path(project_root)
-        if project_root is not None
-        else Path(__file__).resolve().parent.parent / "__init__.py"
-    )
-    root_dir = probe if probe.is_dir() else probe.parent
-    if project_root is None and {"site-packages", "dist-packages"} & set(root_dir.parts):
-        return None
-    return root_dir
+    if project_root is None:
+        found = package_git_dir()
+        return Path(found) if found is not None else None
+    probe = Path(project_root)
+    return probe if probe.is_dir() else probe.parent
 
 
-def _origin_from_status(status: str | None, pkg_version: str) -> dict[str, Any]:
-    commit: str | None = None
-    dirty = False
-    for line in (status or "").splitlines():
-        if line.startswith("# branch.oid "):
-            oid = line.split()[2]
-            commit = oid if oid != "(initial)" else None
-        elif line and not line.startswith("#"):
-            dirty = True
-    if commit is None:
-        return {
-            "source": "package",
-            "git_commit": None,
-            "git_dirty": None,
-            "package_version": pkg_version,
-        }
-    return {
-        "source": "git",
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "package_version": pkg_version,
-    }
+_origin_from_status = origin_from_status
 
 
 class CodeOriginProbe:

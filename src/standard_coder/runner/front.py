@@ -214,8 +214,12 @@ def _pipeline(
                                log_format=log_format)  # fmt: skip
         finally:
             ddp.finish()
+    plain = not (stages or from_stage or to_stage or force or dry_run or overrides or executor)
+    plain = plain and log_level == "info" and log_format == "text"
+    witness_of = Path(config).expanduser().resolve() if plain else None
     return _run_loaded(pipe, root, stages=stages, from_stage=from_stage, to_stage=to_stage,
-                       force=force, dry_run=dry_run, log_format=log_format)  # fmt: skip
+                       force=force, dry_run=dry_run, log_format=log_format,
+                       witness_of=witness_of)  # fmt: skip
 
 
 def _run_loaded(
@@ -228,9 +232,13 @@ def _run_loaded(
     force: bool,
     dry_run: bool,
     log_format: str,
+    witness_of: Path | None = None,
 ) -> int:
+    """``witness_of``: the pipeline file of a plain ``pipeline --config FILE`` run, whose
+    no-op leaves a witness for the fast door (:mod:`~standard_coder.runner.noop`)."""
     from standard_coder.runner.engine import plan_pipeline, run_pipeline
     from standard_coder.runner.events import ConsoleSink, StreamJsonSink
+    from standard_coder.runner.noopwitness import witness_hook
 
     selection = split_stages(stages)
     if dry_run:
@@ -253,6 +261,7 @@ def _run_loaded(
         force=force,
         sinks=[sink],
         root=root,
+        after_run=witness_hook(pipe, root, witness_of),
     )
     if result.exit_code != 0:
         shown = log_format == "text" and any(o.status == "failed" for o in result.stages.values())

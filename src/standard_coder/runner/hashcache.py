@@ -22,11 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
-from stat import S_ISDIR, S_ISREG
 from typing import Protocol
 
 from standard_coder.runner.errors import InputMissing
 from standard_coder.runner.fserrors import sqlite_error
+from standard_coder.runner.statwalk import lines_token, walk_lines
 
 _by_name = attrgetter("name")
 
@@ -137,6 +137,25 @@ class SqliteHashCache:
         for path, inode, size, mtime_ns, sha in rows:
             self._preloaded[path] = (inode, size, mtime_ns, sha)
 
+    def digests_by_line(self, folder: str) -> dict[str, str] | None:
+        """``stat line -> sha256`` of every row under ``folder``, the line as :func:`stat_lines`
+        writes it (name relative to ``folder``), built by SQLite in one query: a changed folder
+        then costs one dict lookup per file. None while rows are pending (read-only) or closed.
+        """
+        if self._conn is None or self._pending.rows:
+            return None
+        lo = folder.rstrip("/") + "/"
+        hi = folder.rstrip("/") + "0"  # "0" sorts right after "/"
+        try:
+            cursor = self._conn.execute(
+                "SELECT substr(path, ?) || char(0) || inode || char(0) || size || char(0)"
+                " || mtime_ns || char(10), sha256 FROM hashes WHERE path >= ? AND path < ?",
+                (len(lo) + 1, lo, hi),
+            )
+            return dict(cursor)
+        except sqlite3.DatabaseError as exc:
+            raise sqlite_error(self.path, exc, "hash cache unreadable") from None
+
     def get(self, path: str, inode: int, size: int, mtime_ns: int) -> str | None:
         hit = self._pending.get(path, inode, size, mtime_ns)
         if hit is not None or self._conn is None:
@@ -189,20 +208,6 @@ class PathState:
     rehashed: int = 0
 
 
-def _walk(root: str, rel: str, out: list[str]) -> None:
-    """Append one stat line per regular file under ``root`` (sorted by name, depth first)."""
-    with os.scandir(root) as it:
-        entries = sorted(it, key=_by_name)
-    append = out.append
-    for entry in entries:
-        st = entry.stat()
-        mode = st.st_mode
-        if S_ISDIR(mode):
-            _walk(entry.path, f"{rel}{entry.name}/", out)
-        elif S_ISREG(mode):
-            append(f"{rel}{entry.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n")
-
-
 def stat_lines(path: Path | str) -> list[str]:
     """``relative_path NUL inode NUL size NUL mtime_ns LF`` of every regular file, in the
     order of :func:`list_files` (a plain file gives one line named ``""``): one ``scandir``
@@ -212,14 +217,11 @@ def stat_lines(path: Path | str) -> list[str]:
         InputMissing: ``path`` does not exist.
     """
     try:
-        st = os.stat(path)
+        return walk_lines(path)
     except FileNotFoundError:
+        if os.path.exists(path):  # a file vanished below it: the walk's own error, as before
+            raise
         raise InputMissing(f"{path}: declared path does not exist") from None
-    if S_ISDIR(st.st_mode):
-        out: list[str] = []
-        _walk(str(path), "", out)
-        return out
-    return [f"\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"]
 
 
 def _entry(line: str) -> tuple[str, int, int, int]:
@@ -237,8 +239,7 @@ def list_files(path: Path | str) -> list[tuple[str, int, int, int]]:
     return [_entry(line) for line in stat_lines(path)]
 
 
-def _token(lines: list[str]) -> str:
-    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+_token = lines_token
 
 
 def stat_token(entries: list[tuple[str, int, int, int]]) -> str:
@@ -270,20 +271,45 @@ def scan_path(path: Path, cache: HashCache, *, known_token: str | None = None) -
     token = _token(lines)
     if known_token is not None and token == known_token:
         return PathState(token=token)
-    entries = [_entry(line) for line in lines]
     base = str(path)
+    prefix = base if base.endswith("/") else f"{base}/"  # os.path.join for relative names
+    by_line = getattr(cache, "digests_by_line", None)
+    known = by_line(base) if by_line is not None and len(lines) > 64 else None
+    if known is not None:  # a big folder: look its lines up as they are, parse only misses
+        return _scan_known(lines, token, prefix, known, cache)
+    entries = [_entry(line) for line in lines]
     preload = getattr(cache, "preload", None)
     if preload is not None and len(entries) > 64:
         preload(base)
     files: dict[str, str] = {}
     fresh: list[Row] = []
-    prefix = base if base.endswith("/") else f"{base}/"  # os.path.join for relative names
     for name, ino, size, mtime_ns in entries:
         full = prefix + name if name else base
         sha = cache.get(full, ino, size, mtime_ns)
         if sha is None:
             sha = sha256_file(full)
             fresh.append((full, ino, size, mtime_ns, sha))
+        files[name] = sha
+    if fresh:
+        cache.put_many(fresh)
+    return PathState(token=token, checksum=folder_checksum(files), files=files, rehashed=len(fresh))
+
+
+def _scan_known(
+    lines: list[str], token: str, prefix: str, known: dict[str, str], cache: HashCache
+) -> PathState:
+    """:func:`scan_path`'s content pass over a folder whose rows ``known`` maps by stat line:
+    a line found there has that digest (the same stat matched the same row), any other file
+    is hashed and its row stored."""
+    files: dict[str, str] = {}
+    fresh: list[Row] = []
+    for line in lines:
+        name = line[: line.index("\0")]
+        sha = known.get(line)
+        if sha is None:
+            _, ino, size, mtime_ns = _entry(line)
+            sha = sha256_file(prefix + name)
+            fresh.append((prefix + name, ino, size, mtime_ns, sha))
         files[name] = sha
     if fresh:
         cache.put_many(fresh)

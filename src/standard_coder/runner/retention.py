@@ -25,46 +25,11 @@ from typing import Any
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
 from standard_coder.runner.layout import RunnerLayout
+from standard_coder.runner.retnote import RETENTION_FILE, retention_text, tree_size
+from standard_coder.runner.retnote import human_size as human_size
 
-RETENTION_FILE = "RETENTION.txt"
 PROTECTED_DIRS: tuple[str, ...] = ("models", "reports", "stages", "forecasts", "eval")
 SUCCESS_STATUSES = frozenset({"completed", "succeeded", "success", "ok"})
-
-
-def tree_size(path: Path) -> int:
-    """Bytes used by the files below ``path`` (symlinks are not followed; 0 if absent)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return 0
-    if not stat.S_ISDIR(st.st_mode):
-        return st.st_size
-    total = 0
-    stack = [str(path)]
-    while stack:
-        top = stack.pop()
-        try:
-            with os.scandir(top) as it:
-                for entry in it:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                        else:
-                            total += entry.stat(follow_symlinks=False).st_size
-                    except OSError:
-                        continue
-        except OSError:
-            continue
-    return total
-
-
-def human_size(n: float) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
 
 
 def write_retention_note(
@@ -81,32 +46,8 @@ def write_retention_note(
     """
     run_dir = Path(run_dir)
     base_dir = RunnerLayout.of_run_dir(run_dir).base_dir if base_dir is None else Path(base_dir)
-    run_size = tree_size(run_dir)
-    base_size = tree_size(base_dir)
     cfg = str(config_path) if config_path is not None else "FILE"
-    keep = "forever (retention_days = 0 removes every run but the newest successful one)"
-    if retention_days > 0:
-        keep = f"{retention_days} days after the run ended ([outputs] retention_days)"
-    text = f"""Retention of run {run_dir.name}
-{"=" * (len("Retention of run ") + len(run_dir.name))}
-
-This folder keeps the record of one run: env_stamp.json (config hash, code version, packages,
-device, seed, times) and this note. The stage outputs themselves (models/, reports/, forecasts/,
-raw data, stages/*/manifest.json) live in the output folder and are shared by every run.
-
-Kept for:     {keep}
-This run:     {human_size(run_size)} ({run_dir})
-Output root:  {human_size(base_size)} ({base_dir})
-
-What `gc` removes once expired: run folders older than the retention period, stale partial
-work set aside under checkpoints/stale/, and quarantined corrupt files under quarantine/.
-It never removes the latest successful artifacts: the newest successful run folder, the outputs
-listed by the current stage manifests, models/ and reports/.
-
-To delete expired data:   standard-coder gc --config {cfg}
-To see what would go:     standard-coder gc --config {cfg} --dry-run
-To delete everything:     remove {base_dir} by hand (nothing else refers to it).
-"""
+    text = retention_text(str(run_dir), str(base_dir), retention_days, cfg)
     path = run_dir / RETENTION_FILE
     atomic_write_text(path, text, durable=False)  # derived: rewritten at the end of each run
     return path

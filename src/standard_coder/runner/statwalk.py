@@ -1,0 +1,48 @@
+"""The stat walk of a declared path: one ``scandir`` pass and a sha256 *token* over every
+file's name, inode, size and mtime. Shared by the hash cache
+(:mod:`~standard_coder.runner.hashcache`) and the no-op fast door
+(:mod:`~standard_coder.runner.noop`); ``os``, ``stat`` and ``hashlib`` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from operator import attrgetter
+from stat import S_ISDIR, S_ISREG
+
+_by_name = attrgetter("name")
+
+
+def _walk(root: str, rel: str, out: list[str]) -> None:
+    """Append one stat line per regular file under ``root`` (sorted by name, depth first)."""
+    with os.scandir(root) as it:
+        entries = sorted(it, key=_by_name)
+    append = out.append
+    for entry in entries:
+        st = entry.stat()
+        mode = st.st_mode
+        if S_ISDIR(mode):
+            _walk(entry.path, f"{rel}{entry.name}/", out)
+        elif S_ISREG(mode):
+            append(f"{rel}{entry.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n")
+
+
+def walk_lines(path: str | os.PathLike[str]) -> list[str]:
+    """``relative_path NUL inode NUL size NUL mtime_ns LF`` of every regular file below
+    ``path`` (a plain file gives one line named ``""``).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+    """
+    st = os.stat(path)
+    if S_ISDIR(st.st_mode):
+        out: list[str] = []
+        _walk(os.fspath(path), "", out)
+        return out
+    return [f"\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"]
+
+
+def lines_token(lines: list[str]) -> str:
+    """The stat token of :func:`walk_lines`' lines (sha256 hex)."""
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
