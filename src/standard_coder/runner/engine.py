@@ -45,6 +45,7 @@ from standard_coder.runner.selection import select
 from standard_coder.runner.session import RUNNER_VERSION, RunSession
 from standard_coder.runner.stage import Pipeline
 from standard_coder.runner.stagerun import run_stage
+from standard_coder.runner.statwalk import drop_handed
 from standard_coder.runner.stoptoken import StopToken
 
 __all__ = [
@@ -269,7 +270,12 @@ def _run(
     # git status (the stamp's code version) runs beside the stat walk; the stamp is written
     # before the first stage runs, or once at the end when none does
     record = RunRecord(run_dir, session.pipeline, session.run_id)
-    session.before_stage_runs = record.write_start
+
+    def before_stage_runs() -> None:
+        drop_handed()  # the fast door's walks hold for deciding, never once a stage ran
+        record.write_start()
+
+    session.before_stage_runs = before_stage_runs
     try:
         return _run_recorded(session, selected, force, stop, display, record)
     finally:

@@ -101,7 +101,8 @@ def _path_state() -> list[list[Any]]:
     state: list[list[Any]] = []
     for entry in sys.path:
         try:
-            state.append([entry, os.stat(entry or ".").st_mtime_ns])
+            where = os.path.abspath(entry or ".")  # "" (python -c) and the cwd (-m) alike
+            state.append([where, os.stat(where).st_mtime_ns])
         except OSError:
             continue
     return state

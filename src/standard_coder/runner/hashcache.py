@@ -26,7 +26,7 @@ from typing import Protocol
 
 from standard_coder.runner.errors import InputMissing
 from standard_coder.runner.fserrors import sqlite_error
-from standard_coder.runner.statwalk import lines_token, walk_lines
+from standard_coder.runner.statwalk import lines_token, taken, walk_lines
 
 _by_name = attrgetter("name")
 
@@ -216,6 +216,9 @@ def stat_lines(path: Path | str) -> list[str]:
     Raises:
         InputMissing: ``path`` does not exist.
     """
+    handed = taken(str(path))
+    if handed is not None:  # walked a moment ago by the fast door, under the same lock
+        return handed
     try:
         return walk_lines(path)
     except FileNotFoundError:

@@ -42,7 +42,7 @@ from standard_coder.runner.gitorigin import (
     package_git_dir,
 )
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text
-from standard_coder.runner.statwalk import lines_token, walk_lines
+from standard_coder.runner.statwalk import drop_handed, hand_over, lines_token, walk_lines
 
 WITNESS_VERSION = 1
 WITNESS_FILE = "noop_witness.json"
@@ -88,15 +88,36 @@ def path_state() -> list[list[object]]:
     state: list[list[object]] = []
     for entry in sys.path:
         try:
-            state.append([entry, os.stat(entry or ".").st_mtime_ns])
+            where = os.path.abspath(entry or ".")  # "" (python -c) and the cwd (-m) alike
+            state.append([where, os.stat(where).st_mtime_ns])
         except OSError:
             continue
     return state
 
 
-def path_token(path: str) -> str:
-    """The stat token the hash cache records for a declared path."""
-    return lines_token(walk_lines(path))
+def path_token(path: str, keep: bool = False) -> str:
+    """The stat token the hash cache records for a declared path (``keep``: hand the walk
+    over to the full path, should it take over)."""
+    lines = walk_lines(path)
+    if keep:
+        hand_over(path, lines)
+    return lines_token(lines)
+
+
+_held: list[tuple[str, int]] = []
+"""The run lock the fast door took and hands over to the full path (at most one)."""
+
+
+def adopt_lock(path: str) -> int | None:
+    """The fd of the lock on ``path`` the fast door handed over, or None. A lock held on
+    another path is let go, with the walks made under it."""
+    while _held:
+        held_path, fd = _held.pop()
+        if os.path.realpath(held_path) == os.path.realpath(path):
+            return fd
+        drop_handed()
+        _unlock(fd)
+    return None
 
 
 def _sha(data: bytes) -> str:
@@ -323,8 +344,8 @@ def load_witness(config: str) -> dict[str, object]:
 
 
 def verify(witness: dict[str, object]) -> tuple[list[float], dict[str, object], int, float]:
-    """Check every stage against its manifest under the output folder's lock (taken here,
-    released on Doubt).
+    """Check every stage against its manifest under the output folder's lock (taken here;
+    on Doubt kept, with the walks made, for the full path: :func:`adopt_lock`).
 
     Returns:
         ``(per-stage check seconds, run state body, lock fd, start time)``.
@@ -354,7 +375,7 @@ def verify(witness: dict[str, object]) -> tuple[list[float], dict[str, object], 
             ):
                 tokens = manifest.get(kind) or {}
                 for name, path in specs:
-                    if path_token(path) != tokens.get(name):
+                    if path_token(path, keep=True) != tokens.get(name):
                         raise Doubt("stat changed")
             checks.append(time.perf_counter() - t0)
         reports = os.path.join(base, "reports")
@@ -371,8 +392,10 @@ def verify(witness: dict[str, object]) -> tuple[list[float], dict[str, object], 
             state_raw = None
         state = _run_state_body(state_raw)
     except (Doubt, OSError, ValueError, KeyError, TypeError):
-        _unlock(fd)
+        # the full path takes over the lock and the walks made under it (no second walk)
+        _held.append((os.path.join(base, ".lock"), fd))
         raise Doubt("changed") from None
+    drop_handed()
     return checks, state, fd, started
 
 

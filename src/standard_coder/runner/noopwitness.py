@@ -61,7 +61,6 @@ def build_witness(
     """The witness of a finished run, or None when the fast door could not repeat it."""
     import tomllib
 
-    from standard_coder.runner.envstamp import _path_state
     from standard_coder.runner.runrecord import executor_record
 
     if not _repeatable(pipe, result):
@@ -104,7 +103,7 @@ def build_witness(
         "config_sha256": noop._sha(raw),
         "base_dir": str(layout.base_dir),
         "key": noop.code_key(),
-        "path_state": _path_state(),
+        "path_state": noop.path_state(),
         "pipeline": pipe.name,
         "executor_line": " ".join(f"{k}={v}" for k, v in executor_record(pipe).items()),
         "retention_days": retention_days_of(pipe.config),

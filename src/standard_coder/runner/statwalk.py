@@ -46,3 +46,24 @@ def walk_lines(path: str | os.PathLike[str]) -> list[str]:
 def lines_token(lines: list[str]) -> str:
     """The stat token of :func:`walk_lines`' lines (sha256 hex)."""
     return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+_handed: dict[str, list[str]] = {}
+"""Walks the no-op fast door made under the output folder's lock, for the full path that
+takes over that lock (:func:`hand_over`, :func:`taken`)."""
+
+
+def hand_over(path: str, lines: list[str]) -> None:
+    """Keep the walk of ``path`` for the full path (the caller holds the run lock and hands
+    it over with the walks)."""
+    _handed[path] = lines
+
+
+def taken(path: str) -> list[str] | None:
+    """The walk of ``path`` handed over, once; None when there is none."""
+    return _handed.pop(path, None)
+
+
+def drop_handed() -> None:
+    """Forget every handed-over walk (a stage is about to run, or the lock was let go)."""
+    _handed.clear()
