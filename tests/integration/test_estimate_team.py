@@ -176,3 +176,26 @@ def test_team_output_sums_to_the_per_commit_predictions(demo: tuple[Path, str]) 
         assert (layout.team_output_plots / f"by_{by}.png").read_bytes().startswith(b"\x89PNG")
     html = (layout.reports / "index.html").read_text()
     assert "Team output" in html and "Per author" in html and "Per repository" in html
+
+
+def test_team_output_prices_train_schs_counts_byte_identical_to_a_fresh_extraction(
+    demo: tuple[Path, str],
+) -> None:
+    from standard_coder.pipelines.sch_effort import load_effort_model
+    from standard_coder.sch.features.commit_counts import load_commit_counts
+    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.team_output import csv_text, team_output
+
+    out, _ = demo
+    layout = SchLayout(out / "sc-output")
+    model, rep = load_effort_model(layout.model, layout.change_rep)
+    counts = load_commit_counts(layout.commit_counts, rep)
+    commits = list(iter_commits(layout.db, with_contents=True))
+    assert len(counts) == len(commits)
+    keys = [(c.repo, c.commit_id) for c in commits]
+    np.testing.assert_array_equal(counts.rows(keys), rep.raw_matrix(commits))
+    # the stage reused them (no extraction of its own) and wrote what a fresh extraction gives
+    assert "team_output: features of" in (out / "sc-output" / "logs" / "run.log").read_text()
+    fresh = team_output(model, rep, commits, seed=load_config(out / "pipeline_config.toml")
+                        .runner.seed)  # fmt: skip
+    assert layout.team_output_csv.read_text() == csv_text(fresh.rows)

@@ -137,10 +137,18 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             name="team_output",
             run=sch_team.run,
             deps=("mine", "train_sch"),
-            named_inputs={"db": layout.db, "model": layout.model, "change_rep": layout.change_rep},
+            named_inputs={
+                "db": layout.db,
+                "model": layout.model,
+                "change_rep": layout.change_rep,
+                "commit_counts": layout.commit_counts,  # train_sch's counts: no second extraction
+            },
             params={"seed": cfg.runner.seed},
             named_outputs=sch_team.outputs(layout),
-            code_files=[Path(sch_team.__file__), *package_sources("sch/team_output.py")],
+            code_files=[
+                Path(sch_team.__file__),
+                *package_sources("sch/team_output.py", "sch/features/commit_counts.py"),
+            ],
             device_sensitive=True,
             description="a team's output over time: SCH hours per week, author and repository",
         )

@@ -47,6 +47,11 @@ class SchLayout:
         return self.base_dir / "features" / "change_rep"
 
     @property
+    def commit_counts(self) -> Path:
+        """Every mined commit's raw feature counts (``train_sch`` -> ``team_output``)."""
+        return self.base_dir / "features" / "commit_counts.npz"
+
+    @property
     def model(self) -> Path:
         return self.base_dir / "models" / self.predictor / "model.pt"
 
@@ -97,6 +102,7 @@ class SchLayout:
             "labels": self.labels,
             "dataset": self.dataset,
             "change_rep": self.change_rep,
+            "commit_counts": self.commit_counts,
             "model": self.model,
             "baseline": self.baseline,
             "evaluation": self.evaluation,

@@ -70,6 +70,35 @@ def plot(rows: Sequence[dict[str, Any]], by: str, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def stored_counts(ctx: StageContext, rep: Any) -> Any:
+    """``train_sch``'s counts of every mined commit (input ``commit_counts``) when they cover
+    every commit the stage prices, in ``rep``'s vocabulary; otherwise None (logged), and the
+    stage extracts the counts itself."""
+    from standard_coder.sch.features.commit_counts import CommitCountsError, load_commit_counts
+    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.team_output import is_bot
+
+    path = ctx.inputs.get("commit_counts")
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        counts = load_commit_counts(Path(path), rep)
+    except CommitCountsError as exc:
+        ctx.log.warning("extracting every commit's features again: %s", exc)
+        return None
+    missing = sum(
+        1
+        for r in iter_commits(ctx.inputs["db"], with_files=False)
+        if (r.repo, r.commit_id) not in counts and not is_bot(r.author_id, r.author_name)
+    )
+    if missing:
+        ctx.log.warning(
+            "extracting every commit's features again: %s lacks %d mined commits", path, missing
+        )
+        return None
+    return counts
+
+
 def run(ctx: StageContext) -> None:
     """Price every mined commit with the trained model and sum per week, author and repository.
 
@@ -81,8 +110,22 @@ def run(ctx: StageContext) -> None:
     from standard_coder.sch.team_output import csv_text, parquet_bytes, team_output
 
     model, rep = load_effort_model(ctx.inputs["model"], ctx.inputs["change_rep"], ctx.device)
-    commits = iter_commits(ctx.inputs["db"], with_files=True, with_contents=rep.kind == "hybrid")
-    result = team_output(model, rep, commits, seed=int(ctx.params["seed"]))
+    db, seed = ctx.inputs["db"], int(ctx.params["seed"])
+    counts = stored_counts(ctx, rep)
+    if counts is not None:
+        ctx.log.info("features of %d commits from train_sch's counts (no extraction)", len(counts))
+        result = team_output(
+            model,
+            rep,
+            iter_commits(db, with_files=False),
+            seed=seed,
+            features=lambda batch: rep.scale_counts(
+                counts.rows([(r.repo, r.commit_id) for r in batch])
+            ),
+        )
+    else:  # every commit's counts extracted again from its files
+        commits = iter_commits(db, with_files=True, with_contents=rep.kind == "hybrid")
+        result = team_output(model, rep, commits, seed=seed)
     out = ctx.outputs
     out["csv"].parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out["csv"], csv_text(result.rows))

@@ -254,6 +254,7 @@ def run(ctx: StageContext) -> None:
     from standard_coder.pipelines.sch_layout import SchLayout
     from standard_coder.pipelines.sch_options import section_from_params
     from standard_coder.pipelines.sch_progress import EpochProgress
+    from standard_coder.runner.atomic import atomic_write_bytes
     from standard_coder.sch.dataset import (
         FEATURE_BATCH,
         Dataset,
@@ -261,7 +262,8 @@ def run(ctx: StageContext) -> None:
         build_dataset,
         write_stats,
     )
-    from standard_coder.sch.features.representation import ChangeRepresentation
+    from standard_coder.sch.features.commit_counts import save_commit_counts
+    from standard_coder.sch.features.representation import ChangeRepresentation, RawChange
     from standard_coder.sch.mining.store import iter_commits, merge_stamped_commits
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
@@ -302,10 +304,11 @@ def run(ctx: StageContext) -> None:
     # Dataset: built once per fingerprint (the checkpoint folder is fingerprint-scoped).
     partial = ctx.checkpoint_dir / "dataset.npz"
     partial_rep = ctx.checkpoint_dir / "change_rep"
+    partial_counts = ctx.checkpoint_dir / "commit_counts.npz"
     groups = squash_groups(histories, t.hmm.squash_minutes)
     dataset: Dataset | None = None
     rep: ChangeRepresentation | None = None
-    if partial.exists() and (partial_rep / "representation.json").exists():
+    if all(p.exists() for p in (partial, partial_rep / "representation.json", partial_counts)):
         try:
             dataset, rep = Dataset.load(partial), ChangeRepresentation.load(partial_rep)
         except Exception as exc:  # corrupt partial work is rebuilt, never trusted
@@ -316,6 +319,7 @@ def run(ctx: StageContext) -> None:
         kinds, pooled = label_info(labels, merge_stamped_commits(db))
         n_batches = -(-sum(len(h) for h in histories.values()) // FEATURE_BATCH)
         feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt
+        commit_raws: dict[Key, RawChange] = {}  # every commit's counts, for team_output
         try:
             dataset, rep = build_dataset(
                 iter_commits(
@@ -338,13 +342,18 @@ def run(ctx: StageContext) -> None:
                 label_kinds=kinds,
                 pooled=pooled,
                 session_weights=session_weights(labels, groups),
+                commit_raws=commit_raws,
             )
         except DatasetStopped:
             return  # nothing written; the engine reports the interrupt
         ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        save_commit_counts(partial_counts, rep, commit_raws)
+        del commit_raws
         dataset.save(partial)
         rep.save(partial_rep)
     dataset.save(out["dataset"])
+    out["commit_counts"].parent.mkdir(parents=True, exist_ok=True)  # team_output's counts
+    atomic_write_bytes(out["commit_counts"], partial_counts.read_bytes())
     write_stats(dataset, out["dataset"].with_suffix(".stats.json"))
     rep.save(out["change_rep"])
     ctx.set_summary(commits=len(dataset), features=int(dataset.X.shape[1]))

@@ -400,6 +400,7 @@ def build_dataset(
     label_kinds: Mapping[Key, int] | None = None,
     pooled: Mapping[Key, bool] | None = None,
     session_weights: Mapping[Key, tuple[float, float]] | None = None,
+    commit_raws: dict[Key, RawChange] | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -421,6 +422,9 @@ def build_dataset(
             Missing keys count as normal and not pooled.
         session_weights: per commit key, ``(label_weight, interval minutes)`` of the change that
             key starts (see :class:`Dataset`); missing: ``(1, NaN)``.
+        commit_raws: when given, filled with every extracted commit's own raw counts (before
+            squashed groups are summed), labelled or not: what ``team_output`` prices later
+            (:mod:`~standard_coder.sch.features.commit_counts`).
 
     Raises:
         DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
@@ -438,8 +442,13 @@ def build_dataset(
     for (key, authored_at), raw in extract_in_batches(
         commits, with_ast=with_ast, map_fn=map_fn, batch_size=batch_size, ledger=ledger
     ):
+        if commit_raws is not None:
+            commit_raws[key] = raw
         gid: Any = ("g", group_of[key]) if key in group_of else ("c", key)
         if gid in raws:
+            raws[gid].add(raw)
+        elif gid[0] == "g":  # a group sums into its own counts, never into a member's
+            raws[gid] = RawChange()
             raws[gid].add(raw)
         else:
             raws[gid] = raw

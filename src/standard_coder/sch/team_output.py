@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,16 +51,29 @@ class TeamOutput:
 
 
 def team_output(
-    model: Any, rep: Any, commits: Iterable[CommitRecord], *, seed: int = 0, n_draws: int = N_DRAWS
+    model: Any,
+    rep: Any,
+    commits: Iterable[CommitRecord],
+    *,
+    seed: int = 0,
+    n_draws: int = N_DRAWS,
+    features: Callable[[Sequence[CommitRecord]], np.ndarray] | None = None,
 ) -> TeamOutput:
-    """Price every commit and sum per (ISO week, author, repository)."""
+    """Price every commit and sum per (ISO week, author, repository).
+
+    ``features`` maps a batch of records to the model's input rows; by default
+    ``rep.transform`` (which extracts each commit's counts from its files). ``train_sch``'s
+    stored counts give the same rows without the extraction
+    (:mod:`~standard_coder.sch.features.commit_counts`): then the records need no files.
+    """
+    to_x = rep.transform if features is None else features
     cells: dict[tuple[str, str, str], list[Any]] = {}
     per_commit: dict[tuple[str, str], float] = {}
 
     def flush(batch: Sequence[CommitRecord]) -> None:
         if not batch:
             return
-        X = rep.transform(batch)
+        X = to_x(batch)
         sch = model.distribution(X).sch()  # predict()'s sch, without its quantile bisection
         draws = sch_draws(model, X, n_draws, [change_seed(seed, r.commit_id) for r in batch])
         for rec, s, d in zip(batch, sch, draws, strict=True):

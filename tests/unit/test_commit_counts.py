@@ -1,0 +1,96 @@
+"""``features/commit_counts.npz``: ``train_sch``'s counts of every commit, for ``team_output``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from standard_coder.sch.dataset import build_dataset
+from standard_coder.sch.features.commit_counts import (
+    CommitCountsError,
+    load_commit_counts,
+    save_commit_counts,
+)
+from standard_coder.sch.features.representation import (
+    ChangeRepresentation,
+    RawChange,
+    extract_raw,
+)
+from standard_coder.sch.features.synthetic import SyntheticChanges, synthetic_changes
+from standard_coder.sch.team_output import csv_text, team_output
+
+
+@pytest.fixture(scope="module")
+def synth() -> SyntheticChanges:
+    return synthetic_changes(60, n_samples=8, n_repos=2, seed=5)
+
+
+def _built(synth: SyntheticChanges) -> tuple[ChangeRepresentation, dict, list]:
+    raws: dict[tuple[str, str], RawChange] = {}
+    group = [synth.keys[0], synth.keys[2]]  # a squashed group: its members keep their own counts
+    _, rep = build_dataset(synth.commits, (synth.keys, synth.samples), representation="hybrid",
+                           groups=[group], commit_raws=raws)  # fmt: skip
+    return rep, raws, group
+
+
+def test_every_commit_keeps_its_own_counts_and_groups_still_sum(synth: SyntheticChanges) -> None:
+    rep, raws, group = _built(synth)
+    assert list(raws) == [(c.repo, c.commit_id) for c in synth.commits]  # unlabelled ones too
+    fresh = extract_raw(synth.commits, with_ast=True)
+    np.testing.assert_array_equal(rep.raw_matrix(list(raws.values())), rep.raw_matrix(fresh))
+    # the group's row is the sum of its members, and summing left the members untouched
+    ds, _ = build_dataset(synth.commits, (synth.keys, synth.samples), representation="hybrid",
+                          groups=[group])  # fmt: skip
+    i = int(np.flatnonzero(ds.commit_id == group[1][1])[0])
+    a, b = synth.commits[0], synth.commits[2]
+    assert ds.surface_column("lines_added")[i] == a.lines_added + b.lines_added
+    assert raws[group[0]].tokens.surface == fresh[0].tokens.surface
+
+
+def test_saved_counts_give_the_same_rows_and_the_same_team_output(
+    synth: SyntheticChanges, tmp_path: Path
+) -> None:
+    rep, raws, _ = _built(synth)
+    path = save_commit_counts(tmp_path / "commit_counts.npz", rep, raws)
+    counts = load_commit_counts(path, rep)
+    keys = [(c.repo, c.commit_id) for c in synth.commits]
+    assert len(counts) == len(keys) and keys[3] in counts
+    X = rep.scale_counts(counts.rows(keys))
+    assert X.tobytes() == rep.transform(synth.commits).tobytes()  # bit for bit
+
+    class Model:  # a fixed linear pricing of the rows: what is compared is the input rows
+        def distribution(self, X: np.ndarray) -> Model:
+            self.x = np.abs(X).sum(axis=1) / 100
+            return self
+
+        def sch(self) -> np.ndarray:
+            return self.x
+
+        def sample(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+            return np.abs(X).sum(axis=1, keepdims=True) / 100 * rng.random((len(X), n))
+
+    fresh = csv_text(team_output(Model(), rep, synth.commits, seed=3, n_draws=20).rows)
+    reused = team_output(Model(), rep, synth.commits, seed=3, n_draws=20,
+                         features=lambda b: rep.scale_counts(
+                             counts.rows([(r.repo, r.commit_id) for r in b])))  # fmt: skip
+    assert csv_text(reused.rows) == fresh and fresh.count("\n") > 5
+
+
+def test_counts_of_another_vocabulary_or_a_bad_file_are_refused(
+    synth: SyntheticChanges, tmp_path: Path
+) -> None:
+    rep, raws, _ = _built(synth)
+    path = save_commit_counts(tmp_path / "commit_counts.npz", rep, raws)
+    other = ChangeRepresentation(kind="tokens").fit(extract_raw(synth.commits[:30]))
+    with pytest.raises(CommitCountsError, match="another vocabulary"):
+        load_commit_counts(path, other)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(CommitCountsError, match=r"bad\.npz: unreadable"):
+        load_commit_counts(bad, rep)
+    with pytest.raises(CommitCountsError, match="unreadable"):
+        load_commit_counts(tmp_path / "missing.npz", rep)
+    empty = save_commit_counts(tmp_path / "empty.npz", rep, {})
+    assert len(load_commit_counts(empty, rep)) == 0
