@@ -139,6 +139,27 @@ def test_a_no_op_rerun_imports_no_heavy_package(demo: Path) -> None:
     assert "What the effort model learned" in proc.stderr and "Report: " in proc.stderr
 
 
+def test_a_no_op_rerun_of_the_demo_takes_the_fast_door(demo: Path) -> None:
+    """``demo`` as the console script runs it: no Typer, numpy or torch, nothing rewritten."""
+    written = demo / ".demo-written.json"
+    before = written.stat().st_mtime_ns
+    code = (
+        "import sys; from standard_coder.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    rc = e.code\n"
+        "heavy = {'numpy', 'torch', 'sklearn', 'rich', 'typer', 'tensorboard', 'jinja2'}"
+        " & set(sys.modules)\n"
+        "assert not heavy, heavy; sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "demo", "--output-dir", str(demo), "--size=tiny"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "0 ran, 4 skipped" in proc.stderr and "Finished in" in proc.stderr
+    assert f"standard-coder pipeline --config {demo / 'pipeline_config.toml'}" in proc.stderr
+    assert written.stat().st_mtime_ns == before  # the demo's own files: not rewritten
+
+
 def test_editing_a_forecast_input_reruns_only_forecast(demo: Path) -> None:
     config = demo / "pipeline_config.toml"
     hist = demo / "historical_outcomes.json"

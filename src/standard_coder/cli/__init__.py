@@ -2,7 +2,8 @@
 calls into pipelines/runner/domain code, and prints. Heavy imports stay inside the commands.
 
 ``pipeline``, ``status`` and ``validate-manifest`` take a Typer-free fast door
-(:mod:`standard_coder.runner.front`), so a no-op rerun pays for neither Typer nor pydantic;
+(:mod:`standard_coder.runner.front`), and so does the flagship's ``demo``
+(:mod:`standard_coder.cli.demo_run`), so a no-op rerun pays for neither Typer nor pydantic;
 this module therefore imports nothing heavy itself (the app lives in ``cli/app.py``).
 """
 
@@ -49,6 +50,12 @@ def _dispatch(argv: list[str]) -> None:
         from standard_coder.runner.front import main as fast
 
         raise SystemExit(fast(argv, BUILTINS))
+    if argv and argv[0] == "demo" and not {"-h", "--help"} & set(argv):
+        from standard_coder.cli.demo_run import fast_main, parse_fast
+
+        opts = parse_fast(argv[1:])  # None: options for Typer to parse (or to refuse)
+        if opts is not None:
+            raise SystemExit(fast_main(opts))
     from standard_coder.cli import commands  # noqa: F401  (registers the commands)
     from standard_coder.cli.app import app
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from standard_coder.cli.app import app
+from standard_coder.cli.demo_run import DEMO_MODULES, finish, run_demo
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -19,40 +18,11 @@ def _fmt(v: Any, digits: int = 3) -> str:
 def _run_demo(
     demo_module: str, output_dir: Path, size: str, log_level: str, log_format: str
 ) -> tuple[Path, float]:
-    """Prepare ``demo_module``'s inputs (its ``SIZES`` and ``prepare``) under ``output_dir`` and
-    run the pipeline on them; returns the config path and the start time. Bad ``--size`` or
-    ``--output-dir``: one line, exit 2; a failed run exits with the run's code."""
-    import importlib
-
-    from standard_coder.pipelines import BUILTINS
-    from standard_coder.runner import front
-
-    mod = importlib.import_module(demo_module)
-    if size not in mod.SIZES:
-        typer.echo(f"error: --size {size!r}: expected one of {', '.join(mod.SIZES)}", err=True)
-        raise typer.Exit(2)
-    t0 = time.perf_counter()
-    if output_dir.exists() and not output_dir.is_dir():
-        typer.echo(f"error: --output-dir {output_dir}: exists and is not a folder", err=True)
-        raise typer.Exit(2)
-    try:
-        config: Path = mod.prepare(output_dir.resolve(), size)
-    except OSError as exc:  # --output-dir is a file, unwritable, or below a file
-        where = exc.filename or output_dir
-        typer.echo(f"error: --output-dir: {where}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
-    code = front.run_command(
-        config=config, builtins=BUILTINS, log_level=log_level, log_format=log_format
-    )
-    if code != 0:
+    """:func:`~standard_coder.cli.demo_run.run_demo`, exiting with its code unless it is 0."""
+    code, config, t0 = run_demo(demo_module, output_dir, size, log_level, log_format)
+    if code != 0 or config is None:
         raise typer.Exit(code)
     return config, t0
-
-
-def _finish(config: Path, t0: float) -> None:
-    typer.echo(f"Config (edit and rerun): standard-coder pipeline --config {config}", err=True)
-    typer.echo(f"Finished in {time.perf_counter() - t0:.1f} s", err=True)
-    sys.stderr.flush()
 
 
 @app.command("demo")
@@ -71,29 +41,19 @@ def demo(
     ] = "sch",
 ) -> None:
     """Run a built-in pipeline on its embedded default (sch: a simulated team's repositories)."""
-    if pipeline == "sch":
-        config, t0 = _run_demo("standard_coder.pipelines.demo", output_dir, size, log_level,
-                               log_format)  # fmt: skip
-        # the summary (metric table, warnings, report path, forecast dates) was printed by the
-        # pipeline's on_finish hook, exactly as `standard-coder pipeline` prints it
-    elif pipeline == "vision":
-        config, t0 = _run_demo("standard_coder.pipelines.vision_demo", output_dir, size,
-                               log_level, log_format)  # fmt: skip
-        _vision_summary(config)
-    elif pipeline == "audio":
-        config, t0 = _run_demo("standard_coder.pipelines.audio_demo", output_dir, size,
-                               log_level, log_format)  # fmt: skip
-        # the pipeline's on_finish hook printed what was separated and where the subtitles are
-    elif pipeline == "codeedit":
-        config, t0 = _run_demo("standard_coder.pipelines.codeedit_demo", output_dir, size,
-                               log_level, log_format)  # fmt: skip
-        _codeedit_summary(config)
-    else:
+    if pipeline not in DEMO_MODULES:
         typer.echo(
             f"error: --pipeline {pipeline!r}: expected sch, vision, audio or codeedit", err=True
         )
         raise typer.Exit(2)
-    _finish(config, t0)
+    config, t0 = _run_demo(DEMO_MODULES[pipeline], output_dir, size, log_level, log_format)
+    # sch and audio: the pipeline's on_finish hook printed the summary (sch: metric table,
+    # warnings, report path, forecast dates, exactly as `standard-coder pipeline` prints it)
+    if pipeline == "vision":
+        _vision_summary(config)
+    elif pipeline == "codeedit":
+        _codeedit_summary(config)
+    finish(config, t0)
 
 
 def _vision_summary(config: Path) -> None:

@@ -97,6 +97,14 @@ n_sims = {size.n_sims}
 """
 
 
+def _last_commit_ids(truth_path: Path, n: int) -> list[str]:
+    """The ids of the ``n`` newest commits of a ``truth.json``, in ``load_truth``'s order
+    (authored_at, author, commit id), read as plain JSON: a demo rerun imports no numpy."""
+    doc = json.loads(truth_path.read_text(encoding="utf-8"))
+    order = sorted((c["authored_at"], c["author"], c["commit_id"]) for c in doc["commits"])
+    return [cid for _, _, cid in order[-n:]]
+
+
 def _sprint_inputs(truth_path: Path) -> str:
     """The example sprint, with one ticket pointing at real commits of the simulated team."""
     data = json.loads(
@@ -104,9 +112,7 @@ def _sprint_inputs(truth_path: Path) -> str:
         .joinpath("sprint_inputs.json")
         .read_text(encoding="utf-8")
     )
-    from standard_coder.sch.teamsim.team import load_truth
-
-    ids = [c.commit_id for c in load_truth(truth_path).commits][-2:]
+    ids = _last_commit_ids(truth_path, 2)
     for ticket in data["tickets"]:
         if ticket.get("commit_ids"):
             ticket["commit_ids"] = ids
@@ -118,14 +124,14 @@ def prepare(out_dir: Path, size_name: str, size: DemoSize | None = None) -> Path
 
     ``size`` overrides :data:`SIZES` (``size_name`` then only names it, e.g. the chaos
     benchmark's smaller team)."""
-    from standard_coder.sch.teamsim.team import TeamSpec, simulate_team
-
     size = size or SIZES[size_name]
     out_dir.mkdir(parents=True, exist_ok=True)
     repos = out_dir / "repos"
     marker = repos / "SIMULATED.json"
     spec = {"size": size_name, "seed": SEED, **size.__dict__}
     if not marker.exists() or json.loads(marker.read_text()) != spec:
+        from standard_coder.sch.teamsim.team import TeamSpec, simulate_team
+
         if marker.exists():  # simulated by us at another size: simulate afresh
             shutil.rmtree(repos)
         team = TeamSpec(n_authors=size.authors, weeks=size.weeks, n_repos=size.repos)
@@ -143,6 +149,7 @@ def prepare(out_dir: Path, size_name: str, size: DemoSize | None = None) -> Path
         last: dict[str, str] = json.loads(written.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         last = {}
+    before = dict(last)
     for name, text in files.items():
         path = out_dir / name
         current = path.read_text(encoding="utf-8") if path.exists() else None
@@ -153,7 +160,8 @@ def prepare(out_dir: Path, size_name: str, size: DemoSize | None = None) -> Path
             continue
         atomic_write_text(path, text)
         last[name] = _digest(text)
-    atomic_write_text(written, json.dumps(last, sort_keys=True))
+    if last != before or not written.exists():  # a rerun writes nothing (and syncs nothing)
+        atomic_write_text(written, json.dumps(last, sort_keys=True))
     return out_dir / "pipeline_config.toml"
 
 
