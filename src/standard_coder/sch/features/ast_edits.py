@@ -29,6 +29,7 @@ NODE_TYPES: tuple[str, ...] = (
     "BinOp", "Subscript", "Attribute", "Yield", "Await", "Match", "JoinedStr", "Global",
 )  # fmt: skip
 _NODE_INDEX = {n: i for i, n in enumerate(NODE_TYPES)}
+_TYPE_INDEX: dict[type, int | None] = {}  # node class -> its NODE_TYPES index (None: not counted)
 
 AST_NAMES: tuple[str, ...] = (
     *(f"ast_delta|{n}" for n in NODE_TYPES),
@@ -78,30 +79,41 @@ def summarise_statement(
         scope: qualified name of the enclosing class or function ("" at module level).
         skip_body: leave out the statement's ``body`` (a class header: decorators, bases).
     """
-    counts = np.zeros(len(NODE_TYPES), np.float64)
+    counts = [0] * len(NODE_TYPES)  # exact integers, an array at the end
     functions: dict[str, str] = {}
     classes: dict[str, str] = {}
     calls: set[tuple[str, str]] = set()
     skipped = {id(b) for b in getattr(node, "body", ())} if skip_body else set()
+    index = _TYPE_INDEX
+    AST, Def, Call = ast.AST, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef), ast.Call
 
     def visit(child: ast.AST, scope: str) -> None:
-        idx = _NODE_INDEX.get(type(child).__name__)
+        t = type(child)
+        idx = index.get(t, -1)
+        if idx == -1:
+            idx = index[t] = _NODE_INDEX.get(t.__name__)
         if idx is not None:
             counts[idx] += 1
         inner = scope
-        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        if isinstance(child, Def):
             inner = f"{scope}.{child.name}" if scope else child.name
             a, b = _stmt_span(child)
             digest = _digest("\n".join(lines[a - 1 : b]))
-            (classes if isinstance(child, ast.ClassDef) else functions)[inner] = digest
-        elif isinstance(child, ast.Call):
-            calls.add((scope, _callee(child)))
-        for c in ast.iter_child_nodes(child):
-            if id(c) not in skipped:
-                visit(c, inner)
+            (classes if t is ast.ClassDef else functions)[inner] = digest
+        elif t is Call:
+            calls.add((scope, _callee(child)))  # type: ignore[arg-type]
+        # ast.iter_child_nodes, inlined (the same children in the same order, a third faster)
+        for name in child._fields:
+            v = getattr(child, name, None)
+            if isinstance(v, list):
+                for c in v:
+                    if isinstance(c, AST) and id(c) not in skipped:
+                        visit(c, inner)
+            elif isinstance(v, AST) and id(v) not in skipped:
+                visit(v, inner)
 
     visit(node, scope)
-    return AstSummary(counts, functions, classes, frozenset(calls))
+    return AstSummary(np.array(counts, np.float64), functions, classes, frozenset(calls))
 
 
 _NOT_START = frozenset(" \t\r\n#)]}")
