@@ -199,3 +199,24 @@ def test_team_output_prices_train_schs_counts_byte_identical_to_a_fresh_extracti
     fresh = team_output(model, rep, commits, seed=load_config(out / "pipeline_config.toml")
                         .runner.seed)  # fmt: skip
     assert layout.team_output_csv.read_text() == csv_text(fresh.rows)
+
+
+def test_team_output_extracts_the_counts_itself_when_the_stored_ones_do_not_fit(
+    demo: tuple[Path, str],
+) -> None:
+    """A counts file of another vocabulary (or unreadable) is named in a warning and the stage
+    extracts every commit's counts itself: the same report."""
+    out, _ = demo
+    layout = SchLayout(out / "sc-output")
+    want = layout.team_output_csv.read_bytes()
+    good = layout.commit_counts.read_bytes()
+    try:
+        layout.commit_counts.write_bytes(b"not an npz")
+        proc = cli("pipeline", "--config", str(out / "pipeline_config.toml"),
+                   "--stages", "team_output", "--force")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "extracting every commit's features again" in proc.stderr
+        assert "commit_counts.npz: unreadable" in proc.stderr
+        assert layout.team_output_csv.read_bytes() == want
+    finally:
+        layout.commit_counts.write_bytes(good)
