@@ -94,3 +94,17 @@ def test_counts_of_another_vocabulary_or_a_bad_file_are_refused(
         load_commit_counts(tmp_path / "missing.npz", rep)
     empty = save_commit_counts(tmp_path / "empty.npz", rep, {})
     assert len(load_commit_counts(empty, rep)) == 0
+
+
+def test_counts_written_in_blocks_are_the_same(
+    synth: SyntheticChanges, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standard_coder.sch.features import commit_counts
+
+    rep, raws, _ = _built(synth)
+    whole = load_commit_counts(save_commit_counts(tmp_path / "a.npz", rep, raws), rep)
+    monkeypatch.setattr(commit_counts, "ROWS_PER_BLOCK", 7)  # 60 commits: 9 blocks
+    blocks = load_commit_counts(save_commit_counts(tmp_path / "b.npz", rep, raws), rep)
+    keys = list(raws)
+    assert blocks.rows(keys).tobytes() == whole.rows(keys).tobytes()
+    np.testing.assert_array_equal(blocks.indptr, whole.indptr)

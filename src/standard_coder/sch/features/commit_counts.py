@@ -23,6 +23,7 @@ from standard_coder.sch.features._io import atomic_write_bytes, npz_bytes
 from standard_coder.sch.features.representation import ChangeRepresentation, RawChange
 
 COUNTS_FORMAT = "standard_coder.commit_counts/1"
+ROWS_PER_BLOCK = 4096  # dense rows held at once while writing (memory flat in history size)
 Key = tuple[str, str]
 
 
@@ -68,10 +69,17 @@ def save_commit_counts(
 ) -> Path:
     """Write ``raws`` (one commit each) as counts in ``rep``'s vocabulary order, atomically."""
     keys = list(raws)
-    dense = rep.raw_matrix([raws[k] for k in keys]) if keys else np.zeros((0, rep.n_features))
-    nz_rows, nz_cols = np.nonzero(dense)
+    indices: list[np.ndarray] = []
+    data: list[np.ndarray] = []
+    per_row = np.zeros(len(keys), np.int64)
+    for lo in range(0, len(keys), ROWS_PER_BLOCK):  # dense counts one block at a time
+        block = rep.raw_matrix([raws[k] for k in keys[lo : lo + ROWS_PER_BLOCK]])
+        nz_rows, nz_cols = np.nonzero(block)
+        per_row[lo : lo + len(block)] = np.bincount(nz_rows, minlength=len(block))
+        indices.append(nz_cols.astype(np.int32))
+        data.append(block[nz_rows, nz_cols])
     indptr = np.zeros(len(keys) + 1, np.int64)
-    np.cumsum(np.bincount(nz_rows, minlength=len(keys)), out=indptr[1:])
+    np.cumsum(per_row, out=indptr[1:])
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_bytes(
         path,
@@ -80,9 +88,9 @@ def save_commit_counts(
             repo=np.array([k[0] for k in keys], str),
             commit_id=np.array([k[1] for k in keys], str),
             indptr=indptr,
-            indices=nz_cols.astype(np.int32),
-            data=dense[nz_rows, nz_cols],
-            n_features=np.array(dense.shape[1], np.int64),
+            indices=np.concatenate(indices) if indices else np.zeros(0, np.int32),
+            data=np.concatenate(data) if data else np.zeros(0, np.float64),
+            n_features=np.array(rep.n_features, np.int64),
             vocabulary_checksum=np.array(rep.vocabulary_checksum_),
         ),
     )
