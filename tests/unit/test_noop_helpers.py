@@ -8,15 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from standard_coder.runner import noop
-from standard_coder.runner.envstamp import _iso, _path_state
+from standard_coder.runner import envstamp, noop, noopwitness, pathstate
+from standard_coder.runner.envstamp import _iso
 from standard_coder.runner.layout import DEFAULT_BASE_DIR, read_outputs
 from standard_coder.runner.tomlfile import read_toml
 
 
 def test_constants_and_path_state_match_the_full_path() -> None:
     assert noop.DEFAULT_BASE_DIR == DEFAULT_BASE_DIR
-    assert noop.path_state() == _path_state()
+    # one implementation of the sys.path state for the stamp, the witness and the door
+    assert envstamp._path_state is noopwitness.path_state is pathstate.path_state
+    assert noop.path_state is pathstate.path_state  # type: ignore[attr-defined]
     for ts in (0.0, 1796104812.7896, 1796104812.9999996, 1796104813.0004999):
         assert noop._iso(ts) == _iso(ts)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.gitorigin import GIT_STATUS, git_env, origin_from_status, package_git_dir
+from standard_coder.runner.pathstate import path_state as _path_state
 
 STAMP_FILE = "env_stamp.json"
 STAMP_SCHEMA_VERSION = 1
@@ -94,18 +95,6 @@ def config_hash(config: Any) -> str:
 
 def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _path_state() -> list[list[Any]]:
-    """``sys.path`` folders with their mtimes: installing or removing a package changes them."""
-    state: list[list[Any]] = []
-    for entry in sys.path:
-        try:
-            where = os.path.abspath(entry or ".")  # "" (python -c) and the cwd (-m) alike
-            state.append([where, os.stat(where).st_mtime_ns])
-        except OSError:
-            continue
-    return state
 
 
 def _scan_distributions(cache_file: Path | None = None) -> dict[str, str]:

@@ -41,6 +41,7 @@ from standard_coder.runner.gitorigin import (
     origin_from_status,
     package_git_dir,
 )
+from standard_coder.runner.pathstate import path_state
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text
 from standard_coder.runner.statwalk import drop_handed, hand_over, lines_token, walk_lines
 
@@ -81,18 +82,6 @@ def code_key() -> list[object]:
                     st = entry.stat()
                     key.append([entry.path, st.st_size, st.st_mtime_ns])
     return key
-
-
-def path_state() -> list[list[object]]:
-    """``sys.path`` folders with their mtimes (:func:`.envstamp._path_state`, tested equal)."""
-    state: list[list[object]] = []
-    for entry in sys.path:
-        try:
-            where = os.path.abspath(entry or ".")  # "" (python -c) and the cwd (-m) alike
-            state.append([where, os.stat(where).st_mtime_ns])
-        except OSError:
-            continue
-    return state
 
 
 def path_token(path: str, keep: bool = False) -> str:

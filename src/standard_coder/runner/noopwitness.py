@@ -22,6 +22,7 @@ from standard_coder.runner.atomic import atomic_write_json
 from standard_coder.runner.command import CommandStage
 from standard_coder.runner.definition import StageView
 from standard_coder.runner.layout import RunnerLayout, retention_days_of
+from standard_coder.runner.pathstate import path_state
 from standard_coder.runner.stage import Pipeline
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def build_witness(
         "config_sha256": noop._sha(raw),
         "base_dir": str(layout.base_dir),
         "key": noop.code_key(),
-        "path_state": noop.path_state(),
+        "path_state": path_state(),
         "pipeline": pipe.name,
         "executor_line": " ".join(f"{k}={v}" for k, v in executor_record(pipe).items()),
         "retention_days": retention_days_of(pipe.config),
