@@ -59,23 +59,13 @@ def zlib_compress(data: bytes) -> bytes:
     return c.compress(data) + c.flush()
 
 
-def _isal_compressor() -> Callable[[bytes], bytes] | None:
-    """ISA-L's zlib-format compressor when the optional ``isal`` package is installed."""
-    try:
-        from isal import isal_zlib  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return None
-
-    def isal_compress(data: bytes) -> bytes:
-        return bytes(isal_zlib.compress(data, ZLIB_LEVEL))
-
-    return isal_compress
-
-
-zcompress: Callable[[bytes], bytes] = _isal_compressor() or zlib_compress
+zcompress: Callable[[bytes], bytes] = zlib_compress
 """zlib format (read back with plain ``zlib.decompress``) for diffs and blobs.
 
-With ``isal`` installed, ISA-L level 1: about 2.5x faster than zlib level 1, same size."""
+The standard library's zlib only: its output is a function of the input and the settings, so
+two mines of one history store the same bytes. ISA-L (the ``isal`` package, 2.5x faster at
+level 1) was used here until 2026-12-01 and is not: ten of 431 blobs of the chaos benchmark's
+history came out as other (equally valid) bytes in one of two runs (docs/mining.md)."""
 
 
 @dataclass(frozen=True)
