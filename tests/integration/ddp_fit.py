@@ -94,4 +94,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if ddp.env_world() is not None:
+        ddp.leave(code)  # out of the process group: skip torch's teardown (runner/ddp.py)
+    sys.exit(code)

@@ -16,11 +16,10 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from standard_coder.runner.errors import PipelineDefinitionError, RunnerError
 from standard_coder.runner.stage import Pipeline
@@ -208,7 +207,7 @@ def _pipeline(
             )
         ddp.init()
         if ddp.rank() != 0:  # followers run rank 0's training jobs; never the runner
-            _leave_ddp(ddp.follow())
+            ddp.leave(ddp.follow())
         code = 1
         try:
             code = _run_loaded(pipe, root, stages=stages, from_stage=from_stage,
@@ -216,28 +215,13 @@ def _pipeline(
                                log_format=log_format)  # fmt: skip
         finally:
             ddp.finish()
-        _leave_ddp(code)
+        ddp.leave(code)
     plain = not (stages or from_stage or to_stage or force or dry_run or overrides or executor)
     plain = plain and log_level == "info" and log_format == "text"
     witness_of = Path(config).expanduser().resolve() if plain else None
     return _run_loaded(pipe, root, stages=stages, from_stage=from_stage, to_stage=to_stage,
                        force=force, dry_run=dry_run, log_format=log_format,
                        witness_of=witness_of)  # fmt: skip
-
-
-def _leave_ddp(code: int) -> NoReturn:
-    """End a torchrun rank once it left the process group: flush, then ``os._exit``.
-
-    Every output is already written atomically and the lock released; what is skipped is the
-    interpreter's teardown, in which torch's communication threads aborted a rank
-    ("terminate called without an active exception", exit -6) in about a third of two-rank
-    runs of ``tests/integration/test_ddp_counting.py`` after the run had finished.
-    """
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
 
 
 def _run_loaded(
