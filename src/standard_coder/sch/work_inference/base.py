@@ -23,6 +23,7 @@ __all__ = [
     "WorkInferenceModel",
     "check_random_state",
     "prepare_times",
+    "recent_active",
 ]
 
 
@@ -42,6 +43,27 @@ FIRST = 1
 """Interval kind: the author's first commit (no previous commit)."""
 LONG_GAP = 2
 """Interval kind: the previous commit is further back than the inactivity split."""
+
+
+def recent_active(times: np.ndarray, history_days: float, split_inactive_days: float) -> np.ndarray:
+    """Mask of the commits within the most recent ``history_days`` of *active* time of one
+    author (``times``: sorted unix seconds): gaps longer than ``split_inactive_days`` count as
+    no time at all.
+
+    A calendar window would keep only the tail of an author who was active for years and then
+    committed once or twice later (a project's founder): real histories have many such authors,
+    and a model fitted on that tail (sometimes on no interval at all) would label every one of
+    their commits. Counting active time keeps the fitted minutes bounded all the same.
+    """
+    n = times.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    gaps = np.diff(times.astype(np.float64))
+    gaps[gaps > split_inactive_days * 86400.0] = 0.0
+    age = np.zeros(n)
+    age[:-1] = np.cumsum(gaps[::-1])[::-1]  # active seconds from each commit to the last
+    mask: np.ndarray = age <= history_days * 86400.0
+    return mask
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from standard_coder.sch.work_inference.base import (
     WorkInferenceModel,
     check_random_state,
     prepare_times,
+    recent_active,
 )
 from standard_coder.sch.work_inference.clock import (
     WEEK,
@@ -109,7 +110,8 @@ class NeuralHMM(WorkInferenceModel):
         learning_rate: Adam learning rate of the S/E network.
         hidden: width of the two tanh hidden layers.
         time_bins: slices of normalised overall time on which the network is evaluated.
-        history_days: only the most recent days of each group are fitted.
+        history_days: only the most recent days of each group's active time are fitted
+            (gaps over ``split_inactive_days`` do not count: :func:`recent_active`).
         split_inactive_days: gaps longer than this split the history; no minutes are
             simulated across them and such intervals get the fallback window.
         squash_minutes: commits closer than this form one emission.
@@ -200,8 +202,7 @@ class NeuralHMM(WorkInferenceModel):
         self.day_start_minute_: dict[int, int] = {}
         for g in np.unique(prep.groups):
             idx = np.flatnonzero(prep.groups == g)
-            t_last = prep.times[idx[-1]]
-            idx = idx[prep.times[idx] >= t_last - self.history_days * 86400]
+            idx = idx[recent_active(prep.times[idx], self.history_days, self.split_inactive_days)]
             m, tz, secs = minutes[idx], prep.tz[idx], prep.times[idx]
             # squash: a commit closer than squash_minutes to the next joins the next one
             keep = np.ones(idx.shape[0], dtype=bool)

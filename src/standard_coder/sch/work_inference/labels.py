@@ -28,7 +28,7 @@ import numpy as np
 from standard_coder.runner.atomic import atomic_write
 from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map
 from standard_coder.runner.fingerprint import code_version
-from standard_coder.sch.work_inference.base import WorkInferenceModel
+from standard_coder.sch.work_inference.base import WorkInferenceModel, recent_active
 from standard_coder.sch.work_inference.gap import GapModel
 from standard_coder.sch.work_inference.hmm import NeuralHMM
 from standard_coder.sch.work_inference.timeline import (
@@ -381,7 +381,7 @@ def active_minutes(history: AuthorHistory, options: WorkInferenceOptions) -> int
     t = history.times
     if t.shape[0] < 2:
         return 0
-    t = t[t >= t[-1] - options.hmm.history_days * 86400]
+    t = t[recent_active(t, options.hmm.history_days, options.hmm.split_inactive_days)]
     gaps = np.diff(t) / 60.0
     return int(gaps[gaps <= options.hmm.split_inactive_days * 1440].sum())
 
