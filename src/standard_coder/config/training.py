@@ -245,6 +245,14 @@ class TrainingSection(StrictModel):
         "session the change closes); session_half (1 where that share >= 0.5); "
         'docs/effort-models.md, "Label weights"',
     )
+    recency_half_life: float = Field(
+        0.25,
+        ge=0,
+        le=100,
+        description="the effort model's fits weigh each change by 0.5 ** (age / (h * n)), age "
+        "in changes by commit time, n the fitted changes; h is this share (0: every change "
+        'weighs the same); docs/effort-models.md, "Recency"',
+    )
     label_samples_per_commit: int = Field(200, ge=1, description="coding-time samples per commit")
     min_commits_per_author: int = Field(
         50, ge=1, description="authors below this share one pooled work-inference model"

@@ -120,11 +120,12 @@ def fit_auto(
     device: str = "cpu",
     seed: int = 0,
     label_weighting: str = "off",
+    recency_half_life: float | None = None,
 ) -> EffortModel:
     """Fit every candidate on the earlier period, pick one by ``rule``, refit it on all.
 
-    ``label_weighting`` goes to every fit and weighs the held-back changes' NLL and Spearman
-    (:func:`weighted_spearman`).
+    ``label_weighting`` and ``recency_half_life`` go to every fit; the first also weighs the
+    held-back changes' NLL and Spearman (:func:`weighted_spearman`).
 
     ``fit`` is ``fit_effort_model`` (passed in to keep the import one-way). Only the final fit
     gets ``checkpointer``: a stop during a candidate fit raises ``TrainingInterrupted`` with
@@ -142,7 +143,8 @@ def fit_auto(
     scores: dict[str, dict[str, float]] = {}
     for name, (kind, params) in candidates.items():
         m = fit(early, kind, params, training, should_stop=should_stop, device=device, seed=seed,
-                label_weighting=label_weighting)  # fmt: skip
+                label_weighting=label_weighting,
+                recency_half_life=recency_half_life)  # fmt: skip
         scores[name] = validation_scores(m, dataset.X[late], dataset.Y[late], w)
         log.info("auto: %s on the held-back period: NLL %.3f, Spearman %.3f", name,
                  scores[name]["nll"], scores[name]["spearman"])  # fmt: skip
@@ -152,7 +154,8 @@ def fit_auto(
     kind, params = candidates[chosen]
     model = fit(dataset, kind, params, training, checkpointer=checkpointer,
                 should_stop=should_stop, device=device, seed=seed,
-                label_weighting=label_weighting)  # fmt: skip
+                label_weighting=label_weighting,
+                recency_half_life=recency_half_life)  # fmt: skip
     model.selection_ = {"rule": rule, "chosen": chosen, "kind": kind,
                         "n_validation": int((w > 0).sum()), "validation": scores}  # fmt: skip
     return model

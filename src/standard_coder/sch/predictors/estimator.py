@@ -364,12 +364,15 @@ class ShiftRegressor(_TorchRegressor):
         sample_weight: np.ndarray | None = None,
         sample_weight_val: np.ndarray | None = None,
         feature_names: Sequence[str] | None = None,
+        fit_half_life: float | None = None,
         **_: Any,
     ) -> ShiftRegressor:
         """Fit (``checkpointer``, ``should_stop``, ``tb_dir`` are accepted and unused: seconds).
 
         ``feature_names`` locate ``backbone`` among the columns (without them: column 0);
-        ``sample_weight`` weighs changes (e.g. 0 for labels that say nothing about the change).
+        ``sample_weight`` weighs changes (e.g. 0 for labels that say nothing about the change);
+        ``fit_half_life``: the final fit weighs the rows (``X`` then ``X_val``, in time order)
+        by recency too (``fit_shift``).
         """
         X = np.asarray(X, np.float64)
         Y = np.asarray(Y_samples, np.float64).reshape(len(X), -1)
@@ -392,7 +395,8 @@ class ShiftRegressor(_TorchRegressor):
                             shrink_grid=tuple(self.shrink), components=self.components,
                             seed=seed_of(self.random_state) % 2**31,
                             tiebreak=self.tiebreak,
-                            tie_windows=tuple(self.tie_windows), mix=mix)  # fmt: skip
+                            tie_windows=tuple(self.tie_windows), mix=mix,
+                            fit_half_life=fit_half_life)  # fmt: skip
         module = self._build(X.shape[1])
         module.set_fit(fit)  # type: ignore[operator]
         self.module_ = module.eval()

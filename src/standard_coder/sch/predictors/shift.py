@@ -341,6 +341,7 @@ def fit_shift(
     sch_map: bool = True,
     map_half_lives: Sequence[float | None] = (DEFAULT_HALF_LIFE,),
     mix: np.ndarray | None = None,
+    fit_half_life: float | None = None,
 ) -> ShiftFit:
     """Choose (backbone, shrinkage, components) by validation NLL, then refit on everything.
 
@@ -392,6 +393,9 @@ def fit_shift(
         L = np.concatenate([L, _log_labels(Y_val, min_hours)])
         w = np.concatenate([w, wv])
     c, s, k = best
+    w_map = w
+    if fit_half_life is not None:  # the final fit weighs recent changes more
+        w = w * recency_weights(len(w), fit_half_life)
     fit = None
     while fit is None:  # on all rows the shape may turn non-monotone: fewer components
         fit = _fit_one(X, L, w, c, s, k, seed, tiebreak, mix)
@@ -409,7 +413,7 @@ def fit_shift(
                 np.exp(_log_labels(Y_val, min_hours)), wv, lives)  # fmt: skip
         fit.sch_half_life = h
         fit.sch_a, fit.sch_b = fit_sch_map(_raw_sch(fit, X), np.exp(L),
-                                           w * recency_weights(len(w), h))  # fmt: skip
+                                           w_map * recency_weights(len(w), h))  # fmt: skip
     if not math.isfinite(fit.intercept):
         raise ValueError("location-shift fit failed (non-finite intercept)")
     return fit

@@ -50,3 +50,14 @@ def mdn_weights(dataset: Dataset, weighting: str = "off") -> np.ndarray | None:
     """The network predictors' training weights: None (every change weighs 1, as before the
     option) for ``off``, else :func:`label_weights`."""
     return None if weighting == "off" else label_weights(dataset, weighting)
+
+
+def recency_by_time(dataset: Dataset, rows: np.ndarray, half_life: float) -> np.ndarray:
+    """Recency weights of ``rows`` (in their order): ``0.5 ** (age / (half_life * n))``, where
+    age is the number of ``rows`` committed after the row (stable order of commit time)."""
+    from standard_coder.sch.predictors.sch_map import recency_weights
+
+    order = np.argsort(dataset.time[rows], kind="stable")
+    out = np.empty(len(rows))
+    out[order] = recency_weights(len(rows), half_life)
+    return out

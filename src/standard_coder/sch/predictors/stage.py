@@ -20,6 +20,7 @@ from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.splits import (
     label_weights,
     mdn_weights,
+    recency_by_time,
     time_validation_split,
 )
 from standard_coder.sch.predictors.train import TrainOptions
@@ -40,6 +41,7 @@ def fit_effort_model(
     device: str = "cpu",
     seed: int = 0,
     label_weighting: str = "off",
+    recency_half_life: float | None = None,
 ) -> EffortModel:
     """Train the ``kind`` predictor (``mdn``, ``quantile``, ``shift``; ``auto``: chosen per
     repository, ``sch/predictors/auto.py``) on the dataset's train split.
@@ -49,12 +51,16 @@ def fit_effort_model(
     the validation split. Pass ``dataset.loc_view()`` to train the LOC baseline.
     ``label_weighting`` weighs the changes in every fit (``splits.label_weights``; ``off``: the
     network predictors weigh every change 1, the shift fits weigh normal-interval labels 1).
+    ``recency_half_life`` (a share of the fitted changes; None: no decay) weighs the fitted
+    changes by ``0.5 ** (age / (half_life * n))``, age counted in changes by commit time, in
+    every fit (:func:`splits.recency_by_time`): real histories drift, and the most recent
+    changes say most about the next ones.
 
     Raises:
         TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved).
     """
     if kind == "shift":
-        return _fit_shift(dataset, params, training, seed, label_weighting)
+        return _fit_shift(dataset, params, training, seed, label_weighting, recency_half_life)
     if kind == "auto":  # params: {"rule": ..., "candidates": {name: (kind, params)}}
         from standard_coder.sch.predictors.auto import fit_auto
 
@@ -62,7 +68,8 @@ def fit_effort_model(
         return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "spearman_se"),
                         fit=fit_effort_model, checkpointer=checkpointer,
                         should_stop=should_stop, device=device, seed=seed,
-                        label_weighting=label_weighting)  # fmt: skip
+                        label_weighting=label_weighting,
+                        recency_half_life=recency_half_life)  # fmt: skip
     tr, va = dataset.index(TRAIN), dataset.index(VAL)
     model = EffortModel(predictor=kind, params=params, training=training, random_state=seed,
                         device=device, feature_kind=dataset.feature_kind,
@@ -71,6 +78,9 @@ def fit_effort_model(
     log.info("training %s on %d changes (%d validation) on %s", kind, len(tr), len(va), device)
     w = mdn_weights(dataset, label_weighting)
     wv = None if w is None or not w[va].sum() > 0 else w[va]
+    if recency_half_life is not None and len(tr):
+        w = np.ones(len(dataset)) if w is None else w.copy()
+        w[tr] = w[tr] * recency_by_time(dataset, tr, recency_half_life)
     return model.fit(
         dataset.X[tr],
         dataset.Y[tr],
@@ -90,6 +100,7 @@ def _fit_shift(
     training: TrainOptions | None,
     seed: int,
     label_weighting: str = "off",
+    recency_half_life: float | None = None,
 ) -> EffortModel:
     early, late = time_validation_split(dataset)
     w = label_weights(dataset, label_weighting)
@@ -101,7 +112,8 @@ def _fit_shift(
              len(late))  # fmt: skip
     return model.fit(dataset.X[early], dataset.Y[early], X_val=dataset.X[late],
                      Y_val=dataset.Y[late], sample_weight=w[early], sample_weight_val=w[late],
-                     feature_names=dataset.feature_names)  # fmt: skip
+                     feature_names=dataset.feature_names,
+                     fit_half_life=recency_half_life)  # fmt: skip
 
 
 def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
