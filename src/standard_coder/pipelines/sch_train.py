@@ -398,7 +398,7 @@ def run(ctx: StageContext) -> None:
                 device=ctx.device,
                 seed=seed,
                 label_weighting=t.label_weighting,
-            recency_half_life=t.recency_half_life or None,
+                recency_half_life=t.recency_half_life or None,
             )
         baseline = fit_effort_model(
             dataset.loc_view(),
