@@ -75,7 +75,10 @@ def test_choose_rules() -> None:
     assert spearman_se(35) == pytest.approx(1.03 / math.sqrt(32))
     assert choose(v, "spearman") == "mdn"
     assert choose(v, "spearman_se", 35) == "shift_w0"  # 0.13 < 0.18 (pluggy's validation)
-    assert choose(v, "spearman_se", 400) == "mdn"  # 0.13 > 0.05
+    assert choose(v, "spearman_se", 400) == "shift_w0"  # 0.13 > 0.05, but NLL 1.28 > 1.17
+    v["mdn"]["nll"] = 1.10
+    assert choose(v, "spearman_se", 400) == "mdn"  # 0.13 > 0.05 and NLL 1.10 <= 1.17
+    assert choose(v, "spearman_se", 35) == "shift_w0"  # the NLL alone is not enough
     v["shift_w0"]["spearman"] = 0.45
     assert choose(v, "spearman_se", 400) == "shift_w0"
     assert choose(s, "spearman_se", 10) == "mdn"  # no shift_w0 among them: plain spearman

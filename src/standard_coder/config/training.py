@@ -147,7 +147,8 @@ class AutoSection(StrictModel):
         "spearman_se",
         description="choice on the time-based validation split: lowest NLL, highest Spearman of "
         "SCH, highest Spearman within 0.05 NLL of the best, or (spearman_se) highest Spearman "
-        "unless it beats shift_w0 by no more than one standard error (then shift_w0)",
+        "unless it beats shift_w0 by no more than one standard error or has a higher validation "
+        "NLL than shift_w0 (then shift_w0)",
     )
 
 
