@@ -370,9 +370,8 @@ class ShiftRegressor(_TorchRegressor):
         """Fit (``checkpointer``, ``should_stop``, ``tb_dir`` are accepted and unused: seconds).
 
         ``feature_names`` locate ``backbone`` among the columns (without them: column 0);
-        ``sample_weight`` weighs changes (e.g. 0 for labels that say nothing about the change);
-        ``fit_half_life``: the final fit weighs the rows (``X`` then ``X_val``, in time order)
-        by recency too (``fit_shift``).
+        ``sample_weight`` weighs changes (0: labels that say nothing about the change);
+        ``fit_half_life``: the final fit also weighs the rows by recency (``fit_shift``).
         """
         X = np.asarray(X, np.float64)
         Y = np.asarray(Y_samples, np.float64).reshape(len(X), -1)
