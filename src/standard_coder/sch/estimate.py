@@ -174,16 +174,33 @@ def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
                         files=files)  # fmt: skip
 
 
+def change_sch(model: Any, X: np.ndarray) -> np.ndarray:
+    """Per change the SCH the evaluation and ``team_output`` report for it: the model's
+    distribution's ``sch()`` (the truncated mean, through the location-shift model's stored SCH
+    map), from one forward pass and without ``predict()``'s quantile bisection."""
+    out: np.ndarray = model.distribution(X).sch()
+    return out
+
+
 def top_features(
-    model: Any, rep: Any, records: Sequence[CommitRecord], k: int = TOP_FEATURES
+    model: Any,
+    rep: Any,
+    records: Sequence[CommitRecord],
+    k: int = TOP_FEATURES,
+    *,
+    counts: np.ndarray | None = None,
+    base: np.ndarray | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Per change, the ``k`` features present in it that weigh most: the SCH lost (or gained)
-    when that one feature is set to the training mean (occlusion), largest effect first."""
+    when that one feature is set to the training mean (occlusion), largest effect first.
+
+    ``counts`` (``rep.raw_matrix(records)``) and ``base`` (the changes' SCH) when the caller
+    has them already: the features are not extracted, nor the SCH computed, a second time."""
     if not records:
         return []
-    counts = rep.raw_matrix(records)
+    counts = rep.raw_matrix(records) if counts is None else counts
     X = rep.scale_counts(counts)
-    base = model.predict(X).sch
+    base = change_sch(model, X) if base is None else base
     names = rep.feature_names_
     out: list[list[dict[str, Any]]] = []
     for i in range(len(records)):
@@ -193,7 +210,7 @@ def top_features(
             continue
         Xo = np.repeat(X[i : i + 1], present.size, axis=0)
         Xo[np.arange(present.size), present] = 0.0  # scaled 0 = the training mean
-        effect = base[i] - model.predict(Xo).sch
+        effect = base[i] - change_sch(model, Xo)
         order = np.argsort(-np.abs(effect), kind="stable")[:k]
         out.append(
             [
@@ -260,15 +277,20 @@ def estimate_changes(
     total_draws = np.zeros(n_draws)
     total_sch = 0.0
     if records:
-        X = rep.transform(records)
-        pred = model.predict(X)
+        counts = rep.raw_matrix(records)
+        X = rep.scale_counts(counts)  # = rep.transform(records), extracted once
+        sch_all = change_sch(model, X)
         draws = sch_draws(model, X, n_draws, [change_seed(seed, v) for _, v in labels])
-        weigh = top_features(model, rep, records) if explain else [[] for _ in records]
+        weigh = (
+            top_features(model, rep, records, counts=counts, base=sch_all)
+            if explain
+            else [[] for _ in records]
+        )
         for i, rec in enumerate(records):
             key, value = labels[i]
             # a change without code in the configured languages costs no coding time
             some = 1.0 if rec.files else 0.0
-            sch = float(pred.sch[i]) * some
+            sch = float(sch_all[i]) * some
             total_sch += sch
             total_draws = total_draws + draws[i] * some
             row: dict[str, Any] = {
