@@ -220,3 +220,33 @@ def test_team_output_extracts_the_counts_itself_when_the_stored_ones_do_not_fit(
         assert layout.team_output_csv.read_bytes() == want
     finally:
         layout.commit_counts.write_bytes(good)
+
+
+def test_a_merge_commit_is_priced_as_the_commits_it_merged(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """``estimate MERGE`` prices ``MERGE^1..MERGE`` (as mining counts commits: no merges) and
+    says so, in the JSON (``merges``, ``note``) and under the table; never a silent 0 h."""
+    out, _ = demo
+    config = str(out / "pipeline_config.toml")
+    repo = shutil.copytree(out / "repos" / "repo-0", tmp_path / "merged")
+    who = ("-c", "user.name=t", "-c", "user.email=t@t")
+    _git(repo, "checkout", "-qb", "topic", "HEAD~3")
+    for k in range(2):
+        (repo / f"topic_{k}.py").write_text(
+            "".join(f"def t{k}_{i}(x):\n    return sorted(x)[{i}:]\n\n" for i in range(6))
+        )
+        _git(repo, "add", "-A")
+        _git(repo, *who, "commit", "-qm", f"topic {k}")
+    _git(repo, "checkout", "-q", "-")
+    _git(repo, *who, "merge", "-q", "--no-ff", "topic", "-m", "merge topic")
+    topic = _git(repo, "rev-list", "--reverse", "HEAD^1..HEAD^2").split()
+    cfg = load_config(out / "pipeline_config.toml", [])
+    doc = estimate(cfg, Target(rev="HEAD"), repo=repo)
+    assert [c["commit_id"] for c in doc["changes"]] == topic
+    assert doc["merges"] == [_git(repo, "rev-parse", "HEAD").strip()]
+    assert "is a merge, priced as the 2 commit(s) it merged" in doc["note"]
+    assert doc["total"]["sch_hours"] > 0
+    assert estimate(cfg, Target(rev="HEAD^1..HEAD"), repo=repo)["total"] == doc["total"]
+    human = cli("estimate", "-c", config, "--repo", str(repo), "HEAD")
+    assert human.returncode == 0 and "note: HEAD (" in human.stdout, human.stdout

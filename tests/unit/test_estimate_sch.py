@@ -7,14 +7,22 @@ repositories in tmp folders.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from tests.unit.gitfix import git
 
 from standard_coder.sch.dataset import TRAIN, build_dataset
-from standard_coder.sch.estimate import change_sch, estimate_changes
+from standard_coder.sch.estimate import (
+    Languages,
+    change_sch,
+    estimate_changes,
+    git_commit_records,
+    resolve_revisions,
+)
 from standard_coder.sch.evaluation import _point_prediction
 from standard_coder.sch.features.synthetic import synthetic_changes
 from standard_coder.sch.predictors.distributions import MixtureDistribution
@@ -71,3 +79,75 @@ def test_estimate_prices_with_the_evaluations_sch_map_included(
         assert change["top_features"] and all(
             isinstance(f["sch_hours"], float) for f in change["top_features"]
         )
+
+
+def _commit(repo: Path, files: dict[str, str], msg: str) -> str:
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", msg)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def _body(k: int) -> str:
+    return "".join(
+        f"def f{k}_{i}(x):\n    return [y * {i} for y in x if y > {k}]\n" for i in range(3)
+    )
+
+
+@pytest.fixture(scope="module")
+def merged_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """base - main1 - M(feat) - O(octo1, octo2); feat: feat1, feat2; one commit per branch."""
+    repo = tmp_path_factory.mktemp("merges") / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    ids = {"base": _commit(repo, {"a.py": "A = 1\n"}, "base")}
+    git(repo, "checkout", "-qb", "feat")
+    ids["feat1"] = _commit(repo, {"f1.py": _body(1)}, "feat1")
+    ids["feat2"] = _commit(repo, {"f2.py": _body(2)}, "feat2")
+    git(repo, "checkout", "-q", "main")
+    ids["main1"] = _commit(repo, {"m.py": _body(3)}, "main1")
+    who = ("-c", "user.name=t", "-c", "user.email=t@t")
+    git(repo, *who, "merge", "-q", "--no-ff", "feat", "-m", "merge feat")
+    ids["M"] = git(repo, "rev-parse", "HEAD")
+    for k in (1, 2):
+        git(repo, "checkout", "-qb", f"octo{k}", ids["M"])
+        ids[f"octo{k}"] = _commit(repo, {f"o{k}.py": _body(10 + k)}, f"octo{k}")
+    git(repo, "checkout", "-q", "main")
+    git(repo, *who, "merge", "-q", "--no-ff", "octo1", "octo2", "-m", "octopus")
+    ids["O"] = git(repo, "rev-parse", "HEAD")
+    return repo, ids
+
+
+def test_a_merge_is_priced_as_the_commits_it_merged_and_a_range_skips_merges(
+    merged_repo: tuple[Path, dict[str, str]], shift_model: Fitted
+) -> None:
+    repo, ids = merged_repo
+    one = resolve_revisions(repo, ids["M"])
+    assert one.ids == [ids["feat1"], ids["feat2"]] and one.merges == [ids["M"]]
+    assert "is a merge, priced as the 2 commit(s) it merged" in one.note
+    assert "--no-merges" in one.note
+    octo = resolve_revisions(repo, "HEAD")  # an octopus merge: every other parent's commits
+    assert sorted(octo.ids) == sorted([ids["octo1"], ids["octo2"]]) and octo.merges == [ids["O"]]
+    whole = resolve_revisions(repo, f"{ids['base']}..HEAD")
+    assert sorted(whole.ids) == sorted(ids[k] for k in ("feat1", "feat2", "main1", "octo1",
+                                                        "octo2"))  # fmt: skip
+    assert whole.merges == [ids["M"], ids["O"]] and whole.note.startswith("2 merge commit(s)")
+    plain = resolve_revisions(repo, ids["main1"])
+    assert plain.ids == [ids["main1"]] and plain.merges == [] and plain.note == ""
+    # priced: the merge costs what its merged commits cost, each on its own
+    model, rep, _ = shift_model
+    langs = Languages()
+    records = git_commit_records(repo, one.ids, langs, with_contents=True)
+    assert [r.lines_added for r in records] == [6, 6]
+    doc = estimate_changes(
+        model, rep, records, labels=[("commit_id", c) for c in one.ids], model_name="shift"
+    )
+    singles = [
+        estimate_changes(model, rep, [r], labels=[("commit_id", r.commit_id)], model_name="s")
+        for r in records
+    ]
+    assert doc["total"]["sch_hours"] > 0
+    assert doc["total"]["sch_hours"] == pytest.approx(
+        sum(s["total"]["sch_hours"] for s in singles), rel=1e-9
+    )

@@ -45,6 +45,8 @@ def _print_human(doc: dict[str, Any]) -> None:
             parts = ", ".join(f"{f['feature']} ×{f['count']:g} ({f['sch_hours']:+.2f} h)"
                               for f in feats)  # fmt: skip
             con.print(f"{name} weighs most: {parts}", markup=False, highlight=False)
+    if doc.get("note"):
+        con.print(f"note: {doc['note']}", markup=False, highlight=False)
     con.print(SCH_LINE, markup=False, highlight=False)
 
 
@@ -78,6 +80,9 @@ def estimate_cmd(
 ) -> None:
     """Price changes with the trained effort model: SCH hours with q10/q50/q90 per change and
     in total (the total's quantiles are those of the summed distributions).
+
+    A merge commit is priced as the commits it merged (REV^1..REV); a range's merges are not
+    priced themselves (their commits are in it). The JSON then has "merges" and a "note".
 
     Exit codes: 0 ok, 2 bad input (unknown revision, ambiguous repository, no trained model).
     """

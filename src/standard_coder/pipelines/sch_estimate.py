@@ -121,6 +121,8 @@ def estimate(
     contents = rep.kind == "hybrid"
     langs = _languages(cfg)
     labels: list[tuple[str, str]]
+    merges: list[str] = []
+    note = ""
     try:
         if target.diff is not None:
             try:
@@ -135,9 +137,14 @@ def estimate(
                 records = [worktree_record(where, langs, with_contents=contents)]
                 labels = [("source", f"worktree:{where}")]
             else:
-                ids = resolve_revisions(where, target.rev or "HEAD")
+                revs = resolve_revisions(where, target.rev or "HEAD")
+                ids, merges, note = revs.ids, revs.merges, revs.note
                 if not ids:
-                    raise EstimateInputError(f"{target.rev}: names no non-merge commit in {where}")
+                    raise EstimateInputError(
+                        f"{target.rev}: names no non-merge commit in {where}"
+                        + (f" ({len(merges)} merge commit(s), not priced themselves)"
+                           if merges else "")
+                    )  # fmt: skip
                 stored: dict[str, Any] = {}
                 if layout.db.is_file():  # in chunks: each id is two SQL parameters
                     for i in range(0, len(ids), 500):
@@ -152,7 +159,7 @@ def estimate(
                 labels = [("commit_id", c) for c in ids]
     except EstimateError as exc:
         raise EstimateInputError(str(exc)) from None
-    return estimate_changes(
+    doc = estimate_changes(
         model,
         rep,
         records,
@@ -160,3 +167,6 @@ def estimate(
         model_name=f"{cfg.training.predictor} ({layout.model})",
         seed=cfg.runner.seed,
     )
+    if merges:  # what was not priced, and why (docs: README, "Estimating a change")
+        doc.update(merges=merges, note=note)
+    return doc

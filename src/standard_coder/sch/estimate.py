@@ -97,16 +97,63 @@ def _files(
     return tuple(out)
 
 
-def resolve_revisions(repo: Path, spec: str) -> list[str]:
-    """Full ids of the non-merge commits ``spec`` names, oldest first: one commit (``REV``) or
-    a range (``A..B``: reachable from B, not from A)."""
+@dataclass(frozen=True)
+class Revisions:
+    """The commits a revision spec names, as ``estimate`` prices them.
+
+    Attributes:
+        ids: full ids of the non-merge commits to price, oldest first.
+        merges: merge commits the spec names or whose range holds them; none is priced itself.
+        note: one sentence for the user when there were merges (else ``""``).
+    """
+
+    ids: list[str]
+    merges: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+MERGE_WHY = (
+    "a merge's own diff repeats the work of the commits it merged (a conflict resolution goes "
+    "unpriced), and mining stores no merge (git log --no-merges)"
+)
+
+
+def resolve_revisions(repo: Path, spec: str) -> Revisions:
+    """The commits ``spec`` names: one commit (``REV``) or a range (``A..B``: reachable from B,
+    not from A), priced as mining counts them, one change per non-merge commit.
+
+    A merge commit ``REV`` stands for the commits it merged: ``REV^1..REV`` (its other parents'
+    commits not already on its first parent; an octopus merge's too). A range's merges are left
+    out: the commits they merged are in the range.
+
+    Raises:
+        EstimateError: ``spec`` names no commit.
+    """
     if ".." in spec:
-        out = _git(repo, "rev-list", "--no-merges", "--reverse", spec, "--")
-        return out.split()
+        ids = _git(repo, "rev-list", "--no-merges", "--reverse", spec, "--").split()
+        merges = _git(repo, "rev-list", "--merges", "--reverse", spec, "--").split()
+        note = ""
+        if merges:
+            note = (
+                f"{len(merges)} merge commit(s) in {spec} not priced, the commits they merged "
+                f"are: {MERGE_WHY}"
+            )
+        return Revisions(ids, merges, note)
     cid = _git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}", check=False)
     if not cid.strip():
         raise EstimateError(f"{spec}: no such commit in {repo}")
-    return [cid.strip()]
+    cid = cid.strip()
+    parents = _git(repo, "rev-list", "--parents", "-n", "1", cid).split()[1:]
+    if len(parents) < 2:
+        return Revisions([cid])
+    merged = f"{cid}^1..{cid}"
+    ids = _git(repo, "rev-list", "--no-merges", "--reverse", merged, "--").split()
+    inner = _git(repo, "rev-list", "--merges", "--reverse", merged, "--").split()
+    note = (
+        f"{spec} ({cid[:10]}) is a merge, priced as the {len(ids)} commit(s) it merged "
+        f"({cid[:10]}^1..{cid[:10]}): {MERGE_WHY}"
+    )
+    return Revisions(ids, inner, note)
 
 
 def git_commit_records(
