@@ -190,3 +190,93 @@ def test_report_cli(tmp_path: Path) -> None:
     cfg.write_text('[outputs]\nbase_dir = "missing"\n')
     r = cli("report", "--config", str(cfg))
     assert r.returncode == 2 and "not found" in r.stderr
+
+
+def _backdate_note(path: Path, days: int) -> None:
+    """Move the ``created:``/``expires:`` times of a vision ``RETENTION.txt`` ``days`` back."""
+    from datetime import datetime, timedelta
+
+    lines = []
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition(": ")
+        if key in ("created", "expires"):
+            line = f"{key}: {(datetime.fromisoformat(value) - timedelta(days=days)).isoformat()}"
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _vision_records(base: Path, ttl_days: int) -> dict[str, Path]:
+    """A vision output folder's run records, written by the vision pipeline's own writer: two
+    train and two evaluate records (a day apart), two eval-only results, two ``eval`` results
+    of the flagship (metrics only, no stamp)."""
+    from standard_coder.pipelines.vision_layout import VisionLayout
+    from standard_coder.vision.records import write_run_record
+
+    layout = VisionLayout(base)
+    out: dict[str, Path] = {}
+    for age, tag in ((3, "old"), (2, "new")):
+        for kind, root in (("train", layout.runs), ("evaluate", layout.runs),
+                           ("eval", layout.eval_runs)):  # fmt: skip
+            run = f"2026010{age}-000000-{tag}"
+            folder = root / (f"{kind}-{run}" if kind != "eval" else f"vision-{run}")
+            write_run_record(folder, run_id=run, kind=kind, config={"x": 1}, seed=0,
+                             device="cpu", retention_days=ttl_days)  # fmt: skip
+            (folder / "metrics.json").write_text('{"accuracy": 0.5}')
+            stamp = json.loads((folder / "env_stamp.json").read_text())
+            stamp["started_at"] = time.time() - age * DAY  # a day apart
+            (folder / "env_stamp.json").write_text(json.dumps(stamp))
+            _backdate_note(folder / RETENTION_FILE, age)
+            out[f"{kind}-{tag}"] = folder
+        flagship = layout.eval_runs / f"2026010{age}-000000-{tag}abcd"
+        flagship.mkdir(parents=True)
+        (flagship / "metrics.json").write_text('{"spearman_sch": 0.5}')
+        os.utime(flagship, (time.time() - age * DAY, time.time() - age * DAY))
+        out[f"sch-eval-{tag}"] = flagship
+    return out
+
+
+def test_gc_expires_vision_records_by_their_own_ttl_and_keeps_the_newest_of_each_kind(
+    tmp_path: Path,
+) -> None:
+    base = tmp_path / "out"
+    rec = _vision_records(base, ttl_days=90)
+    # within the records' 90-day TTL and outputs' 30 days: nothing goes, all are accounted for
+    plan = plan_gc(base, retention_days=30)
+    assert plan.remove == []
+    kept = {i.path: i for i in plan.keep}
+    assert set(rec.values()) <= set(kept)
+    assert "newest train record in vision_runs/" in kept[rec["train-new"]].reason
+    assert "expires in 87.0 days by its RETENTION.txt" in kept[rec["train-old"]].reason
+    # 40 days on: the flagship's old eval result is past [outputs] retention_days (no note of
+    # its own), the vision records are not (their note says 90 days)
+    plan = plan_gc(base, retention_days=30, now=time.time() + 40 * DAY)
+    assert [i.path for i in plan.remove] == [rec["sch-eval-old"]]
+    assert plan.remove[0].kind == "expired_record"
+    # 100 days on: every older record goes, the newest of each kind stays, sizes are counted
+    plan = plan_gc(base, retention_days=30, now=time.time() + 100 * DAY)
+    gone = {i.path for i in plan.remove}
+    assert gone == {rec[f"{k}-old"] for k in ("train", "evaluate", "eval", "sch-eval")}
+    assert plan.bytes_to_free == sum(tree_size(p) for p in gone) > 0
+    by_note = [i for i in plan.remove if i.path != rec["sch-eval-old"]]
+    assert len(by_note) == 3 and all("by its RETENTION.txt" in i.reason for i in by_note)
+    apply_gc(plan)
+    assert all(not p.exists() for p in gone)
+    assert all(rec[f"{k}-new"].is_dir() for k in ("train", "evaluate", "eval", "sch-eval"))
+
+
+def test_gc_cli_removes_expired_vision_records(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    rec = _vision_records(base, ttl_days=0)  # expired as soon as written
+    cfg = tmp_path / "vision.toml"
+    cfg.write_text('[pipeline]\nname = "vision"\n[outputs]\nbase_dir = "out"\n')
+    r = cli("gc", "--config", str(cfg), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "would remove" in r.stdout and "expired_record" in r.stdout
+    for k in ("train", "evaluate", "eval"):
+        assert rec[f"{k}-old"].name in r.stdout and rec[f"{k}-old"].is_dir()
+    assert f"keeping vision_runs/{rec['train-new'].name}: newest train record" in r.stdout
+    r = cli("gc", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "Removed 3 item(s)" in r.stdout  # the flagship's eval results are 2 and 3 days old
+    assert not any(rec[f"{k}-old"].exists() for k in ("train", "evaluate", "eval"))
+    assert all(rec[f"{k}-new"].is_dir() for k in ("train", "evaluate", "eval", "sch-eval"))

@@ -139,7 +139,8 @@ def gc_command(
         bool, typer.Option("--dry-run", help="only say what would be removed")
     ] = False,
 ) -> None:
-    """Remove expired runs, stale partial work and quarantined files; never the latest results."""
+    """Remove expired runs and run records (vision_runs/, eval/), stale partial work and
+    quarantined files; never the latest results."""
     from standard_coder.runner.console import make_console
 
     settings = _settings_or_exit(config)
@@ -184,7 +185,7 @@ def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
             rel = item.path.relative_to(plan.base_dir)
             table.add_row(str(rel), item.kind, human_size(item.size_bytes), item.reason)
         console.print(table)
-    kept = [i for i in plan.keep if i.kind == "run" or i.protected]
+    kept = [i for i in plan.keep if i.kind in ("run", "record") or i.protected]
     for item in kept:
         console.print(f"[dim]keeping {item.path.relative_to(plan.base_dir)}: {item.reason}[/]")
     if not plan.remove:

@@ -1,11 +1,15 @@
 """Retention: a note in every run folder, and garbage collection of what has expired.
 
 ``gc`` removes run folders older than ``retention_days`` (by their env stamp's end, else start
-time), set-aside partial work under ``checkpoints/stale/`` and quarantined files under
-``quarantine/``. It never removes the latest successful artifacts: the newest successful run
-folder, a run still in progress, any path a current stage manifest lists as an output, and
-nothing under ``models/``, ``reports/``, ``stages/`` or the other stage output folders (gc only
-ever looks inside ``runs/``, ``checkpoints/stale/`` and ``quarantine/``).
+time), expired record folders under :data:`RECORD_DIRS` (the vision pipeline's
+``vision_runs/<kind>-<run>/``, ``standard-coder eval`` results under ``eval/``: by the
+``expires:`` their own ``RETENTION.txt`` states, else like a run), set-aside partial work under
+``checkpoints/stale/`` and quarantined files under ``quarantine/``. It never removes the latest
+successful artifacts: the newest successful run folder, a run still in progress, the newest
+record of each kind in each record folder, any path a current stage manifest lists as an
+output, and nothing under ``models/``, ``reports/``, ``stages/`` or the other stage output
+folders (gc only ever looks inside ``runs/``, :data:`RECORD_DIRS`, ``checkpoints/stale/`` and
+``quarantine/``).
 
 Example:
     >>> plan = plan_gc(Path("out"), retention_days=30, now=time.time())  # doctest: +SKIP
@@ -28,7 +32,11 @@ from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text, tree_size
 from standard_coder.runner.retnote import human_size as human_size
 
-PROTECTED_DIRS: tuple[str, ...] = ("models", "reports", "stages", "forecasts", "eval")
+PROTECTED_DIRS: tuple[str, ...] = ("models", "reports", "stages", "forecasts")
+RECORD_DIRS: tuple[str, ...] = ("vision_runs", "eval")
+"""Output-root folders whose children are one record each of a pipeline's runs beside
+``runs/``: an env stamp and a ``RETENTION.txt`` (``vision_runs/``), or an evaluation's results
+(``eval/``). gc expires each like a run folder and keeps the newest of each kind."""
 SUCCESS_STATUSES = frozenset({"completed", "succeeded", "success", "ok"})
 
 
@@ -201,6 +209,8 @@ def plan_gc(
         else:
             plan.keep.append(GcItem(d, "run", size, f"{age_days:.1f} days old"))
 
+    _plan_records(plan, base_dir, horizon)
+
     for sub, kind, why in (
         (layout.stale, "stale", "stale partial work set aside"),
         (layout.quarantine, "quarantine", "quarantined corrupt file"),
@@ -223,6 +233,58 @@ def plan_gc(
             safe.append(item)
     plan.remove = safe
     return plan
+
+
+def _record_expiry(d: Path, stamp: dict[str, Any] | None, horizon: float) -> tuple[float, str]:
+    """When the record folder ``d`` expires, and by what: the ``expires:`` line of its own
+    ``RETENTION.txt`` (the promise a user reads there), else its time plus ``horizon``."""
+    try:
+        note = (d / RETENTION_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        note = ""
+    for line in note.splitlines():
+        if line.startswith("expires:"):
+            t = parse_time(line.partition(":")[2].strip())
+            if t is not None:
+                return t, f"its {RETENTION_FILE} (expires {line.partition(':')[2].strip()})"
+    t, basis = _run_time(d, stamp)
+    return t + horizon, f"{basis} + {horizon / 86400:g} days"
+
+
+def _plan_records(plan: GcPlan, base_dir: Path, horizon: float) -> None:
+    """Add the record folders below :data:`RECORD_DIRS` to ``plan``: the newest of each kind
+    (the stamp's ``kind``) in each folder is kept, the others go once expired."""
+    for name in RECORD_DIRS:
+        root = base_dir / name
+        if not root.is_dir() or root.is_symlink():
+            continue
+        found: list[tuple[Path, dict[str, Any] | None, float]] = []
+        for d in sorted(root.iterdir()):
+            if d.is_dir() and not d.is_symlink():
+                stamp = _read_json(d / STAMP_FILE)
+                stamp = stamp if isinstance(stamp, dict) else None
+                found.append((d, stamp, _run_time(d, stamp)[0]))
+        newest: dict[str, tuple[float, Path]] = {}
+        for d, stamp, t in found:
+            kind = str((stamp or {}).get("kind") or "")
+            if kind not in newest or (t, d.name) > (newest[kind][0], newest[kind][1].name):
+                newest[kind] = (t, d)
+        keep_newest = {d for _, d in newest.values()}
+        for d, stamp, t in found:
+            size = tree_size(d)
+            kind = str((stamp or {}).get("kind") or name)
+            if d in keep_newest:
+                plan.keep.append(GcItem(d, "record", size, f"newest {kind} record in {name}/"))
+                continue
+            expires, basis = _record_expiry(d, stamp, horizon)
+            age_days = (plan.now - t) / 86400.0
+            if plan.now > expires:
+                why = f"expired: {age_days:.1f} days old, by {basis}"
+                plan.remove.append(GcItem(d, "expired_record", size, why))
+            else:
+                left = (expires - plan.now) / 86400.0
+                why = f"{age_days:.1f} days old, expires in {left:.1f} days by {basis}"
+                plan.keep.append(GcItem(d, "record", size, why))
 
 
 def apply_gc(plan: GcPlan) -> int:

@@ -83,7 +83,8 @@ def write_run_record(
         f"ttl_days: {retention_days}\n"
         f"created: {datetime.fromtimestamp(now, UTC).isoformat(timespec='seconds')}\n"
         f"expires: {expires.isoformat(timespec='seconds')}\n"
-        "after expiry: delete this folder\n",
+        "after expiry: delete this folder (standard-coder gc --config FILE does; it keeps the "
+        "newest record of each kind)\n",
     )
     doc: dict[str, Any] = json.loads(json.dumps(stamp, default=str))
     return doc
