@@ -148,3 +148,34 @@ def test_sandbox_limits_memory_and_cuts_the_network() -> None:
         assert res.network_isolated and "refused" in res.stdout
     else:  # the kernel refuses user namespaces here: the result says so
         assert not res.network_isolated
+
+
+def test_a_failing_ast_grep_call_stops_the_stage_with_one_line(tmp_path: Path) -> None:
+    """A synthetic record whose gold action the real ast-grep CLI rejects: ``stats`` fails with
+    exit 1 and one line naming the record, the rule, the file, the exit and ast-grep's causes."""
+    import yaml
+
+    config = _config(tmp_path)
+
+    def pipeline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config), *args],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+        )  # fmt: skip
+
+    assert pipeline().returncode == 0
+    path = tmp_path / "out" / "data" / "processed" / "train" / "synthetic.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[0]["metadata"]["gold_action"] = {
+        "type": "ast_grep", "language": "python", "mode": "yaml",
+        "rule_yaml": yaml.safe_dump({"id": "bad-kind", "rule": {"kind": "no_such_kind"},
+                                     "fix": {"template": "y"}}),
+    }  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = pipeline("--stages", "stats", "--force")
+    assert done.returncode == 1, done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("[FAIL] stats:")]
+    assert f"synthetic record {rows[0]['id']}: its gold action failed: " in line
+    assert "ast-grep scan (rule bad-kind) on input.py: exit 8: " in line
+    assert "Kind `no_such_kind` is invalid" in line and "Traceback" not in done.stderr

@@ -6,6 +6,7 @@ implements the full ``fix`` semantics (FixConfig, transforms, indentation).
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from standard_coder.codeedit.errors import ActionApplyError, ActionSchemaError, SandboxTimeout
@@ -20,18 +21,74 @@ def file_name(language: str) -> str:
     return "input" + SUFFIX.get(language, ".txt")
 
 
+_NOISE = ("Help:", "See also:", "✖ Caused by", "For more information", "Usage:")
+
+
+def stderr_line(stderr: str, limit: int = 400) -> str:
+    """ast-grep's stderr as one line: the error and its causes, without the help, links and
+    code frames it draws around them (``-->``, ``|`` lines)."""
+    parts: list[str] = []
+    for raw in stderr.splitlines():
+        line = raw.strip().lstrip("╰▻").strip()
+        if not line or line.startswith(_NOISE) or line.startswith(("-->", "|", "^")):
+            continue
+        if line[0].isdigit() and "|" in line[:6]:  # a code frame's numbered line
+            continue
+        if line not in parts:
+            parts.append(line)
+    text = "; ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _what(args: list[str]) -> str:
+    """The subcommand and what it applies: the rule id or the pattern (for the message)."""
+    if args[0] == "scan":
+        text = args[args.index("--inline-rules") + 1] if "--inline-rules" in args else ""
+        rid = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
+                    if ln.startswith("id:")), "?")  # fmt: skip
+        return f"scan (rule {rid})"
+    pattern = args[args.index("--pattern") + 1] if "--pattern" in args else "?"
+    return f"run (pattern {pattern!r})"
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name} (exit {code})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit {code}"
+
+
 def _run(args: list[str], pre: str, language: str, limits: Limits | None) -> str:
+    """Run ``ast-grep ARGS -U input.<ext>`` on ``pre`` in the sandbox; the file afterwards.
+
+    ast-grep exits 0 when it applied its rewrites or found nothing to scan, and 1 with nothing
+    on stderr when ``run`` matched nothing (like grep): those return the file. Any other exit,
+    an exit 1 with a message (e.g. ``scan`` finding error-severity matches, or the sandbox's
+    ``unshare`` failing), or an error or warning on stderr raise :class:`ActionApplyError`
+    with one line: the subcommand, its rule id or pattern, the file, the exit and the tool's
+    stderr (causes included).
+    """
     name = file_name(language)
+    lim = limits or LIMITS
     argv = [str(ast_grep_binary()), *args, "-U", name]
-    result = run_sandboxed(argv, {name: pre}, limits=limits or LIMITS, read_back=[name])
+    result = run_sandboxed(argv, {name: pre}, limits=lim, read_back=[name])
     if result.timed_out:
-        raise SandboxTimeout(f"ast-grep: killed after {limits or LIMITS} (timeout)")
-    # ast-grep exits 1 when nothing matched (like grep); anything on stderr is an error
-    if result.returncode not in (0, 1) or "error" in result.stderr.lower():
-        first = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[0]
-        raise ActionApplyError(f"ast-grep {args[0]}: {first}")
+        raise SandboxTimeout(f"ast-grep {_what(args)} on {name}: killed after {lim} (timeout)")
+    err = result.stderr.strip()
+    failed = (
+        result.returncode not in (0, 1)
+        or (result.returncode == 1 and bool(err))
+        or "error" in err.lower()
+    )
+    if failed:
+        said = stderr_line(err) or f"nothing on stderr (limits: {lim})"
+        raise ActionApplyError(
+            f"ast-grep {_what(args)} on {name}: {_exit_text(result.returncode)}: {said}"
+        )
     if name not in result.files:
-        raise ActionApplyError(f"ast-grep {args[0]}: the input file vanished")
+        raise ActionApplyError(f"ast-grep {_what(args)} on {name}: the input file vanished")
     return result.files[name]
 
 

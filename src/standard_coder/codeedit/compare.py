@@ -35,9 +35,9 @@ def heldout_outcome(
         action = parse_answer(answer).action
         validate_action(action)
         code = apply_action(action, pre, language)
-    except CodeEditError:
+    except CodeEditError as exc:  # why, in one line (e.g. ast-grep's own message)
         return {"id": record_id, "status": "invalid_action", "exact_match": False,
-                "similarity": 0.0}  # fmt: skip
+                "similarity": 0.0, "error": str(exc)[:500]}  # fmt: skip
     return {
         "id": record_id,
         "status": "no_change" if code == pre else "applied",

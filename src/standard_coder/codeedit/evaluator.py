@@ -115,7 +115,7 @@ def run_completion(
             rules = count_rules(action)
             code = apply_action(action, task.pre, task.language)
         except CodeEditError as exc:
-            return Outcome(task.id, "invalid_action", rules=rules, error=str(exc)[:300])
+            return Outcome(task.id, "invalid_action", rules=rules, error=str(exc)[:500])
     else:
         fenced = _FENCED.findall(completion)
         code = fenced[-1] if fenced else completion

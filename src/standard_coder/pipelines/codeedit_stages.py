@@ -150,6 +150,7 @@ def stats(ctx: StageContext) -> None:
     from standard_coder.codeedit.actions import apply_action
     from standard_coder.codeedit.dataset import SPLITS, Rejections
     from standard_coder.codeedit.dataset import stats as make_stats
+    from standard_coder.codeedit.errors import CodeEditError
 
     c = _section(ctx)
     processed = ctx.inputs["processed"]
@@ -158,9 +159,15 @@ def stats(ctx: StageContext) -> None:
         json.loads((ctx.inputs["normalized"] / "rejects.json").read_text(encoding="utf-8"))
     )
     synthetic = [r for recs in parts.values() for r in recs if r.source == "synthetic"]
-    verified = sum(
-        apply_action(r.metadata["gold_action"], r.pre, r.language) == r.post for r in synthetic
-    )
+
+    def gold(r: Any) -> str:  # a failure names the record: the stage stops with exit 1
+        try:
+            out: str = apply_action(r.metadata["gold_action"], r.pre, r.language)
+        except CodeEditError as exc:
+            raise CodeEditError(f"synthetic record {r.id}: its gold action failed: {exc}") from None
+        return out
+
+    verified = sum(gold(r) == r.post for r in synthetic)
     doc = make_stats(parts, rejects, {"synthetic_gold_verified": [verified, len(synthetic)]})
     atomic_write_json(ctx.outputs["stats"], doc)
     ctx.log.info("dataset %s; rejected %d", doc["totals"], sum(rejects.counts.values()))
