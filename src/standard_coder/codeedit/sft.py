@@ -128,6 +128,31 @@ def save_final(trainer: Any, tokenizer: Any, out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
 
+def train_and_save(
+    trainer: Any, tokenizer: Any, out_dir: Path, checkpointer: Any, log: Any, writer: Any
+) -> tuple[int | None, list[dict[str, Any]], Any]:
+    """Run a TRL ``trainer`` (quietly, resuming from ``checkpointer``), close its TensorBoard
+    ``writer``, save the final model to ``out_dir``: the SFT and SRL stages' common end.
+
+    Returns:
+        The step resumed from (None: a fresh start), the trainer's log history, and the
+        trained model as it was before :func:`save_final` merged any LoRA adapter.
+
+    Raises:
+        TrainingInterrupted: a stop was requested (state checkpointed, nothing saved).
+    """
+    quiet(trainer)
+    try:
+        resumed = run_trainer(trainer, checkpointer, log)
+    finally:
+        if writer is not None:
+            writer.close()
+    history = [dict(h) for h in trainer.state.log_history]
+    tuned = trainer.model
+    save_final(trainer, tokenizer, out_dir)
+    return resumed, history, tuned
+
+
 def write_readme(out_dir: Path, title: str, doc: dict[str, Any]) -> None:
     """``README.md`` next to the weights: data, hyperparameters, figures."""
     from standard_coder.runner.atomic import atomic_write_text
@@ -191,16 +216,9 @@ def train_sft(
         peft_config=peft_config(opts.lora),
         callbacks=[make_callback(checkpointer, should_stop, on_log)],
     )
-    quiet(trainer)
-    try:
-        resumed = run_trainer(trainer, checkpointer, log)
-    finally:
-        if writer is not None:
-            writer.close()
-    history = [dict(h) for h in trainer.state.log_history]
+    resumed, history, tuned = train_and_save(trainer, tokenizer, out_dir, checkpointer, log,
+                                             writer)  # fmt: skip
     curve = losses(history)
-    tuned: Any = trainer.model
-    save_final(trainer, tokenizer, out_dir)
     return {
         "base_model": str(base_model),
         "steps": int(trainer.state.global_step),

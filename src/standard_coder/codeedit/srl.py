@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.codeedit.hfresume import make_callback, run_trainer
+from standard_coder.codeedit.hfresume import make_callback
 from standard_coder.codeedit.prompts import SYSTEM_ACTION, action_answer, user_turn
 from standard_coder.codeedit.records import EditRecord
 from standard_coder.codeedit.reward import srl_reward
@@ -161,7 +161,7 @@ def train_srl(
     from trl import GRPOConfig  # type: ignore[attr-defined]
 
     from standard_coder.codeedit.lm import load_model
-    from standard_coder.codeedit.sft import quiet, save_final, tb_logger
+    from standard_coder.codeedit.sft import tb_logger, train_and_save
 
     t0 = time.perf_counter()
     model, tokenizer = load_model(model_dir, device)
@@ -182,16 +182,9 @@ def train_srl(
         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         callbacks=[make_callback(checkpointer, should_stop, on_log)],
     )  # fmt: skip
-    quiet(trainer)
-    try:
-        resumed = run_trainer(trainer, checkpointer, log)
-    finally:
-        if writer is not None:
-            writer.close()
-    history = [dict(h) for h in trainer.state.log_history]
+    resumed, history, _ = train_and_save(trainer, tokenizer, out_dir, checkpointer, log, writer)
     rewards = [(int(h["step"]), float(h["reward"])) for h in history if "reward" in h]
     dropped = [float(h[DROPPED]) for h in history if DROPPED in h]
-    save_final(trainer, tokenizer, out_dir)
     return {
         "base_model": str(model_dir),
         "steps": int(trainer.state.global_step),
