@@ -22,7 +22,7 @@ import copy
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from standard_coder.sch.predictors.mdn import mixture_log_prob, mlp
 from standard_coder.sch.predictors.train import (
     TrainingInterrupted,
     TrainResult,
+    adopt_state,
     data_digest,
     mean_loss,
 )
@@ -233,54 +234,27 @@ class MultitaskRegressor(_TorchRegressor):
                  "X_val": torch.from_numpy(xv), "Y_val": torch.from_numpy(yv),
                  "prs": list(pt), "prs_val": None if pv is None else list(pv)},
             )  # fmt: skip
-        return self._fit_tensors(X, Y, xv, yv, pt, pv, seed, dev, checkpointer, should_stop,
-                                 tb_dir)  # fmt: skip
+        return self._fit_tensors(_Fit(X, Y, xv, yv, pt, pv, seed, dev, checkpointer, should_stop,
+                                      tb_dir))  # fmt: skip
 
-    def _fit_tensors(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        xv: np.ndarray,
-        yv: np.ndarray,
-        pt: tuple[torch.Tensor, ...],
-        pv: tuple[torch.Tensor, ...] | None,
-        seed: int,
-        dev: torch.device,
-        checkpointer: TrainingCheckpointer | None,
-        should_stop: Callable[[], bool] | None,
-        tb_dir: Path | None,
-    ) -> MultitaskRegressor:
-        d = X.shape[1]
+    def _fit_tensors(self, f: _Fit) -> MultitaskRegressor:
+        d = f.X.shape[1]
         with _own_rng():
-            torch.manual_seed(seed)
-            module = self._build(d).to(dev)
-            feats = pt[2]
+            torch.manual_seed(f.seed)
+            module = self._build(d).to(f.dev)
+            feats = f.pt[2]
             module.pr_mean.copy_(feats.mean(0))
             module.pr_std.copy_(feats.std(0, unbiased=False).clamp_min(1e-3))
-            pt = tuple(t.to(dev) for t in pt)
-            pv = None if pv is None else tuple(t.to(dev) for t in pv)
-            res = self._train(module, X, Y, xv, yv, pt, pv, seed, dev,
-                              checkpointer, should_stop, tb_dir)  # fmt: skip
+            pv = None if f.pv is None else tuple(t.to(f.dev) for t in f.pv)
+            res = self._train(module, replace(f, pt=tuple(t.to(f.dev) for t in f.pt), pv=pv))
         self.module_ = module.cpu().eval()
         self.train_result_ = res
         self.n_features_in_ = d
         return self
 
-    def _train(
-        self,
-        model: MultitaskNet,
-        X: np.ndarray,
-        Y: np.ndarray,
-        xv: np.ndarray,
-        yv: np.ndarray,
-        pt: tuple[torch.Tensor, ...],
-        pv: tuple[torch.Tensor, ...] | None,
-        seed: int,
-        dev: torch.device,
-        checkpointer: TrainingCheckpointer | None,
-        should_stop: Callable[[], bool] | None,
-        tb_dir: Path | None,
-    ) -> TrainResult:
+    def _train(self, model: MultitaskNet, f: _Fit) -> TrainResult:
+        X, Y, xv, yv, pt, pv, seed, dev = f.X, f.Y, f.xv, f.yv, f.pt, f.pv, f.seed, f.dev
+        checkpointer, should_stop, tb_dir = f.checkpointer, f.should_stop, f.tb_dir
         o = self.training_options
         Xt, Yt = torch.as_tensor(X, device=dev), torch.as_tensor(Y, device=dev)
         Xv, Yv = torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev)
@@ -322,10 +296,7 @@ class MultitaskRegressor(_TorchRegressor):
         if dist_on:  # every rank starts from rank 0's state (fresh or resumed)
             tree = ddp.broadcast_tree(state() if rank == 0 else None)
             if rank != 0:
-                model.load_state_dict(tree["model"])
-                if tree["optimizer"]["state"]:
-                    opt.load_state_dict(tree["optimizer"])
-                restore_rng_state(tree["rng_state"], generators={"batches": gen})
+                adopt_state(tree, model, opt, gen)
                 st.update({key: tree[key] for key in st})
             from torch.nn.parallel import DistributedDataParallel
 
@@ -417,6 +388,25 @@ class MultitaskRegressor(_TorchRegressor):
                            stopped=stopped, history=st["history"], precision="fp32")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """One fit's data and run: changes (``X``, ``Y``), validation changes (``xv``, ``yv``), the
+    training and validation PR tensors (``pt``, ``pv``), the seed, the device, and the
+    checkpointer, stop check and TensorBoard folder (none on a follower rank)."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    xv: np.ndarray
+    yv: np.ndarray
+    pt: tuple[torch.Tensor, ...]
+    pv: tuple[torch.Tensor, ...] | None
+    seed: int
+    dev: torch.device
+    checkpointer: TrainingCheckpointer | None = None
+    should_stop: Callable[[], bool] | None = None
+    tb_dir: Path | None = None
+
+
 class _StepNet(nn.Module):
     """One training step's losses as a forward call, so DDP wraps what builds the loss:
     ``(sch, delivery, w_sch * sch + delivery_weight * w_dl * delivery)``."""
@@ -455,8 +445,8 @@ def follow_fit(
                              device=str(dev))  # fmt: skip
     pv = None if prs_val is None else tuple(prs_val)
     try:
-        reg._fit_tensors(X.numpy(), Y.numpy(), X_val.numpy(), Y_val.numpy(), tuple(prs), pv,
-                         seed, dev, None, None, None)  # fmt: skip
+        reg._fit_tensors(_Fit(X.numpy(), Y.numpy(), X_val.numpy(), Y_val.numpy(), tuple(prs), pv,
+                              seed, dev))  # fmt: skip
     except TrainingInterrupted as exc:
         log.info("rank %d: %s", ddp.rank(), exc)
 

@@ -206,6 +206,17 @@ def _one_thread_when_small(fn: _Fit) -> _Fit:
     return cast(_Fit, run)
 
 
+def adopt_state(
+    tree: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator
+) -> None:
+    """A follower rank takes rank 0's broadcast training state: the model, the optimizer (once
+    it has any state) and the batch generator (``train_model`` and the multitask model)."""
+    model.load_state_dict(tree["model"])
+    if tree["optimizer"]["state"]:
+        opt.load_state_dict(tree["optimizer"])
+    restore_rng_state(tree["rng_state"], generators={"batches": gen})
+
+
 @_one_thread_when_small
 def train_model(
     model: nn.Module,
@@ -310,10 +321,7 @@ def train_model(
     if dist_on:  # every rank starts from rank 0's state (fresh or resumed)
         tree = ddp.broadcast_tree(state() if rank == 0 else None)
         if rank != 0:
-            model.load_state_dict(tree["model"])
-            if tree["optimizer"]["state"]:
-                opt.load_state_dict(tree["optimizer"])
-            restore_rng_state(tree["rng_state"], generators={"batches": gen})
+            adopt_state(tree, model, opt, gen)
             epoch, step_in_epoch = int(tree["epoch"]), int(tree["step_in_epoch"])
             global_step, bad_epochs = int(tree["global_step"]), int(tree["bad_epochs"])
             best_val, best_epoch = float(tree["best_val"]), int(tree["best_epoch"])
