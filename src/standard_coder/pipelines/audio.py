@@ -15,6 +15,7 @@ import shutil
 import sys
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from standard_coder.config.audio import AudioConfig, load_audio_config
 from standard_coder.pipelines import audio_stages
@@ -51,77 +52,75 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
     root = cfg.config_path.parent if cfg.config_path else None
     code = Path(audio_stages.__file__)
 
-    def params(name: str, **extra: str) -> dict[str, object]:
-        return {name: section_params(getattr(cfg, name), root), **extra}
+    def stage(
+        name: str, *sources: str, extra: dict[str, str] | None = None, **fields: Any
+    ) -> Stage:
+        """An audio stage: run by ``audio_stages.<name>``, its ``[<name>]`` section (plus
+        ``extra``) as params, this module and the ``audio/`` ``sources`` as its code."""
+        return Stage(
+            name=name,
+            run=getattr(audio_stages, name),
+            params={name: section_params(getattr(cfg, name), root), **(extra or {})},
+            code_files=[code, *package_sources(*sources)],
+            device_sensitive=True,
+            **fields,
+        )
 
     t = cfg.transcribe
     asr_inputs = {"vocals": layout.vocals} if t.backend != "import" else {"file": t.transcript}
     stages = [
-        Stage(
-            name="demux",
-            run=audio_stages.demux,
+        stage(
+            "demux",
+            "audio/media.py",
+            extra={"demux_backend": demux_backend(cfg.demux.backend)},
             named_inputs={"media": cfg.demux.input},
-            params=params("demux", demux_backend=demux_backend(cfg.demux.backend)),
             named_outputs={"clip": layout.clip, "clip_info": layout.clip_info},
-            code_files=[code, *package_sources("audio/media.py")],
-            device_sensitive=True,
             role="data",
             description="the clip of the media file as a WAV",
         ),
-        Stage(
-            name="source_separation",
-            run=audio_stages.source_separation,
+        stage(
+            "source_separation",
+            "audio/media.py",
+            "audio/separation.py",
+            extra={"separation_backend": separation_backend(cfg.source_separation.backend)},
             deps=("demux",),
             named_inputs={"clip": layout.clip},
-            params=params(
-                "source_separation",
-                separation_backend=separation_backend(cfg.source_separation.backend),
-            ),
             named_outputs={
                 "vocals": layout.vocals,
                 "accompaniment": layout.accompaniment,
                 "info": layout.separation_info,
             },
-            code_files=[code, *package_sources("audio/media.py", "audio/separation.py")],
-            device_sensitive=True,
             description="vocals and accompaniment (Demucs or mid/side DSP)",
         ),
-        Stage(
-            name="transcribe",
-            run=audio_stages.transcribe,
+        stage(
+            "transcribe",
+            "audio/transcript.py",
             deps=("demux", "source_separation") if t.backend != "import" else ("demux",),
             named_inputs={"clip_info": layout.clip_info, **asr_inputs},
-            params=params("transcribe"),
             named_outputs={"transcript": layout.transcript},
-            code_files=[code, *package_sources("audio/transcript.py")],
-            device_sensitive=True,
             description=f"transcript ({t.backend})",
         ),
-        Stage(
-            name="glossary",
-            run=audio_stages.glossary,
+        stage(
+            "glossary",
+            "audio/transcript.py",
+            "audio/glossary.py",
             deps=("transcribe",),
             named_inputs={"transcript": layout.transcript},
-            params=params("glossary"),
             named_outputs={
                 "transcript": layout.corrected,
                 "terms": layout.terms,
                 "coverage": layout.coverage,
             },
-            code_files=[code, *package_sources("audio/transcript.py", "audio/glossary.py")],
-            device_sensitive=True,
             role="other",
             description="term list and its spellings applied",
         ),
-        Stage(
-            name="subtitles",
-            run=audio_stages.subtitles,
+        stage(
+            "subtitles",
+            "audio/transcript.py",
+            "audio/subtitles.py",
             deps=("glossary",),
             named_inputs={"transcript": layout.corrected},
-            params=params("subtitles"),
             named_outputs={"srt": layout.srt, "vtt": layout.vtt},
-            code_files=[code, *package_sources("audio/transcript.py", "audio/subtitles.py")],
-            device_sensitive=True,
             role="other",
             description="SRT and VTT with the glossary's spellings",
         ),
