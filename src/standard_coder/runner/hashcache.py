@@ -18,15 +18,17 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from standard_coder.runner.errors import InputMissing
 from standard_coder.runner.fserrors import sqlite_error
 from standard_coder.runner.statwalk import lines_token, taken, walk_lines
+
+R = TypeVar("R")
 
 _by_name = attrgetter("name")
 
@@ -124,16 +126,9 @@ class SqliteHashCache:
         """Read every row under ``folder`` in one query (a big folder's stats changed)."""
         if self._conn is None:
             return
-        lo = folder.rstrip("/") + "/"
-        hi = folder.rstrip("/") + "0"  # "0" sorts right after "/"
-        try:
-            rows = self._conn.execute(
-                "SELECT path, inode, size, mtime_ns, sha256 FROM hashes"
-                " WHERE path >= ? AND path < ?",
-                (lo, hi),
-            ).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise sqlite_error(self.path, exc, "hash cache unreadable") from None
+        rows = self._under(
+            folder, "SELECT path, inode, size, mtime_ns, sha256 FROM hashes", list, offset=False
+        )
         for path, inode, size, mtime_ns, sha in rows:
             self._preloaded[path] = (inode, size, mtime_ns, sha)
 
@@ -144,15 +139,24 @@ class SqliteHashCache:
         """
         if self._conn is None or self._pending.rows:
             return None
+        return self._under(
+            folder,
+            "SELECT substr(path, ?) || char(0) || inode || char(0) || size || char(0)"
+            " || mtime_ns || char(10), sha256 FROM hashes",
+            dict,
+            offset=True,
+        )
+
+    def _under(self, folder: str, select: str, read: Callable[[Any], R], *, offset: bool) -> R:
+        """``read`` of the cursor of ``select`` over the rows whose path lies under ``folder``
+        (one range scan of the primary key); ``offset``: its first parameter is where the name
+        relative to ``folder`` starts in ``path``."""
         lo = folder.rstrip("/") + "/"
         hi = folder.rstrip("/") + "0"  # "0" sorts right after "/"
+        params = (len(lo) + 1, lo, hi) if offset else (lo, hi)
+        assert self._conn is not None
         try:
-            cursor = self._conn.execute(
-                "SELECT substr(path, ?) || char(0) || inode || char(0) || size || char(0)"
-                " || mtime_ns || char(10), sha256 FROM hashes WHERE path >= ? AND path < ?",
-                (len(lo) + 1, lo, hi),
-            )
-            return dict(cursor)
+            return read(self._conn.execute(f"{select} WHERE path >= ? AND path < ?", params))
         except sqlite3.DatabaseError as exc:
             raise sqlite_error(self.path, exc, "hash cache unreadable") from None
 
