@@ -169,17 +169,30 @@ def evaluate(base: Path, n_boot: int, seed: int = 0) -> dict[str, Any]:
     return res
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+NEEDED = ("raw/mined_commits.sqlite", "labels/datasets/coding_train.npz")
+"""What a size benchmark reads below each pipeline output folder."""
+
+
+def base_dir_args(prog: str, doc: str, argv: list[str] | None) -> argparse.Namespace | None:
+    """``BASE_DIR... [--boot N]`` of a size benchmark (this one and ``size_combo.py``); None,
+    after one line on stderr, when a folder lacks what the pipeline writes (then exit 2)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("base_dirs", nargs="+", type=Path)
     ap.add_argument("--boot", type=int, default=1000, help="paired bootstrap resamples")
     args = ap.parse_args(argv)
     for b in args.base_dirs:
-        if not (b / "raw/mined_commits.sqlite").is_file() or not (
-            b / "labels/datasets/coding_train.npz").is_file():  # fmt: skip
-            print(f"size_backbone: {b}: no raw/mined_commits.sqlite or labels/datasets/"
-                  "coding_train.npz (run the pipeline first)", file=sys.stderr)  # fmt: skip
-            return 2
+        missing = [name for name in NEEDED if not (b / name).is_file()]
+        if missing:
+            print(f"{prog}: {b}: no {' or '.join(missing)} (run the pipeline first)",
+                  file=sys.stderr)  # fmt: skip
+            return None
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = base_dir_args("size_backbone", __doc__, argv)
+    if args is None:
+        return 2
     rows = [evaluate(b, args.boot) for b in args.base_dirs]
     head = " ".join(f"{v:>22}" for v in VARIANTS)
     print(f"{'repo':<16} {'period':<6} {'n':>5} {'lines':>7} {head}")

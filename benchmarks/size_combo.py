@@ -43,7 +43,6 @@ paired bootstrap 90 % interval, the same in the training period (train + validat
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
@@ -59,6 +58,9 @@ from scipy.optimize import nnls
 from scipy.stats import spearmanr
 
 from standard_coder.sch.mining.store import iter_commits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, however it is loaded
+from size_backbone import base_dir_args
 
 SURFACE = ("files_touched", "spaces", "tokens", "lines_added", "lines_deleted",
            "lines_added_unmoved")  # fmt: skip
@@ -230,16 +232,9 @@ def evaluate(repos: list[dict[str, Any]], n_boot: int, seed: int = 0) -> list[di
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("base_dirs", nargs="+", type=Path)
-    ap.add_argument("--boot", type=int, default=1000, help="paired bootstrap resamples")
-    args = ap.parse_args(argv)
-    for b in args.base_dirs:
-        if not (b / "labels/datasets/coding_train.npz").is_file() or not (
-            b / "raw/mined_commits.sqlite").is_file():  # fmt: skip
-            print(f"size_combo: {b}: no labels/datasets/coding_train.npz or "
-                  "raw/mined_commits.sqlite (run the pipeline first)", file=sys.stderr)  # fmt: skip
-            return 2
+    args = base_dir_args("size_combo", __doc__, argv)
+    if args is None:
+        return 2
     repos = [load(b) for b in args.base_dirs]
     rows = evaluate(repos, args.boot)
     for part in (CANDIDATES[:6], CANDIDATES[6:]):
