@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from standard_coder.runner import envstamp, noop, noopwitness, pathstate
+from standard_coder.runner import envstamp, events, noop, noopwitness, pathstate, records, runstate
 from standard_coder.runner.envstamp import _iso
 from standard_coder.runner.layout import DEFAULT_BASE_DIR, read_outputs
 from standard_coder.runner.tomlfile import read_toml
@@ -20,14 +20,38 @@ def test_constants_and_path_state_match_the_full_path() -> None:
     assert envstamp._path_state is noopwitness.path_state is pathstate.path_state
     assert noop.path_state is pathstate.path_state  # type: ignore[attr-defined]
     for ts in (0.0, 1796104812.7896, 1796104812.9999996, 1796104813.0004999):
-        assert noop._iso(ts) == _iso(ts)
+        assert records.iso(ts) == _iso(ts)
+
+
+def test_one_writer_per_record_for_the_door_and_the_full_path() -> None:
+    # the fast door and the full path write every record through runner/records.py
+    assert events._line is records.event_line
+    assert runstate._digest is records.state_digest
+    assert envstamp.parse_time is records.parse_time
+    assert envstamp.STAMP_FILE == records.STAMP_FILE
+    assert noop.UP_TO_DATE is records.UP_TO_DATE  # type: ignore[attr-defined]
+    assert not hasattr(noop, "_write_atomic") and not hasattr(noop, "_log_time")
 
 
 def test_log_time_is_loggings_asctime() -> None:
     fmt = logging.Formatter("%(asctime)s")
     for ts in (1796104812.0, 1796104812.789663, 1796104812.9999):
         record = logging.makeLogRecord({"created": ts, "msecs": int((ts - int(ts)) * 1000)})
-        assert noop._log_time(ts) == fmt.format(record)
+        assert records.log_time(ts) == fmt.format(record)
+
+
+def test_run_log_line_is_what_the_run_log_handler_writes(tmp_path: Path) -> None:
+    handler = logging.FileHandler(tmp_path / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(records.RUN_LOG_FORMAT))
+    message = records.started_message("20261201-000000-abcdef", ["a", "b%s"])
+    rec = logging.makeLogRecord(
+        {"name": records.RUN_LOGGER, "levelno": logging.INFO, "levelname": "INFO",
+         "msg": "%s", "args": (message,), "created": 1796104812.25, "msecs": 250}
+    )  # fmt: skip
+    handler.emit(rec)
+    handler.close()
+    line = records.run_log_line(1796104812.25, message)
+    assert (tmp_path / "run.log").read_text() == line
 
 
 @pytest.mark.parametrize(

@@ -15,19 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from standard_coder.runner.records import create_temp, fsync_dir, write_atomic
 
-def fsync_dir(directory: Path) -> None:
-    """Flush a folder's entries (a rename inside it) to disk; a no-op where unsupported."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "fsync_dir",
+    "new_file_mode",
+]
 
 
 def _umask() -> int:
@@ -47,22 +44,6 @@ def new_file_mode() -> int:
     return 0o666 & ~_umask()
 
 
-_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-_TEMP_FLAGS |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _create_temp(path: Path) -> tuple[int, str]:
-    """A new temp file beside ``path`` (exclusive, random name, as ``tempfile.mkstemp``), with
-    the mode ``open(path, "w")`` would give: 0o666 less the umask, applied by the kernel."""
-    for _ in range(100):
-        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.tmp")
-        try:
-            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
-
-
 def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, durable: bool = True) -> Path:
     """Write ``path`` through ``write(fh)`` atomically (parents are created); return the path.
 
@@ -72,7 +53,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, durable: b
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path)
+    fd, tmp = create_temp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -93,8 +74,12 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, durable: b
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically (parents are created)."""
-    return atomic_write(path, lambda fh: fh.write(data), durable=durable)
+    """Write ``data`` to ``path`` atomically (parents are created):
+    :func:`~standard_coder.runner.records.write_atomic`, the fast door's writer too."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data, durable=durable)
+    return path
 
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> Path:

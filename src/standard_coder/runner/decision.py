@@ -152,10 +152,10 @@ def scan(
 def _changed_file(name: str, new: Mapping[str, str], old: Mapping[str, str] | None) -> str:
     if old is None or list(new) == [""]:
         return name
-    for rel in sorted(set(new) | set(old)):
-        if new.get(rel) != old.get(rel):
-            return f"{name}/{rel}"
-    return name
+    # the first differing file in sorted order, without sorting every name
+    differ = [rel for rel, sha in new.items() if old.get(rel) != sha]
+    differ += [rel for rel, sha in old.items() if rel not in new and sha is not None]
+    return f"{name}/{min(differ)}" if differ else name
 
 
 def decide(

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from standard_coder.runner import records
 from standard_coder.runner.decision import Decision, Reason
 from standard_coder.runner.definition import validate_pipeline
 from standard_coder.runner.errors import CorruptStateError, RunnerError, UpstreamMissing
@@ -229,7 +230,7 @@ def run_pipeline(
     sink = MultiSink([jsonl, *sinks])
     session = RunSession(pipeline, root=root, readonly=False, sink=sink)
     handler = RunLogHandler(layout.run_log, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(records.RUN_LOG_FORMAT))
     top = logging.getLogger("standard_coder")
     top.addHandler(handler)
     old_level = top.level
@@ -307,11 +308,11 @@ def _run_recorded(
         pipeline=session.pipeline.name,
         stages=list(selected),
     )
-    log.info("run %s started: %s", session.run_id, ", ".join(selected))
+    log.info("%s", records.started_message(session.run_id, selected))
     from standard_coder.runner.runrecord import executor_record
 
     where = executor_record(session.pipeline)
-    log.info("executor: %s", " ".join(f"{k}={v}" for k, v in where.items()))
+    log.info("%s", records.executor_message(records.executor_text(where)))
 
     _warn_stale_upstream(session, selected)
     for name in selected:

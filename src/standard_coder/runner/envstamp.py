@@ -33,8 +33,9 @@ from typing import Any
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.gitorigin import GIT_STATUS, git_env, origin_from_status, package_git_dir
 from standard_coder.runner.pathstate import path_state as _path_state
+from standard_coder.runner.records import STAMP_FILE, end_stamp, iso, stamp_text
+from standard_coder.runner.records import parse_time as parse_time
 
-STAMP_FILE = "env_stamp.json"
 STAMP_SCHEMA_VERSION = 1
 
 KEY_PACKAGES: tuple[str, ...] = (
@@ -319,24 +320,7 @@ def _iso(ts: float | datetime | str | None) -> str | None:
     if isinstance(ts, datetime):
         dt = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
         return dt.astimezone(UTC).isoformat(timespec="milliseconds")
-    return datetime.fromtimestamp(float(ts), tz=UTC).isoformat(timespec="milliseconds")
-
-
-def parse_time(value: Any) -> float | None:
-    """Epoch seconds from a stamp time (ISO string or number); ``None`` if absent or unreadable."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return dt.timestamp()
-    return None
+    return iso(float(ts))
 
 
 def build_env_stamp(
@@ -400,8 +384,7 @@ def build_env_stamp(
 def write_env_stamp(run_dir: Path, stamp: Mapping[str, Any], *, durable: bool = True) -> Path:
     """Write ``stamp`` to ``<run_dir>/env_stamp.json`` atomically; returns the path."""
     path = Path(run_dir) / STAMP_FILE
-    text = json.dumps(dict(stamp), indent=2, sort_keys=True, default=str) + "\n"
-    atomic_write_text(path, text, durable=durable)
+    atomic_write_text(path, stamp_text(stamp), durable=durable)
     return path
 
 
@@ -448,11 +431,7 @@ def finish_env_stamp(
         durable: fsync the stamp (``False`` for a run that ran no stage: still atomic).
     """
     stamp = dict(stamp) if stamp is not None else read_env_stamp(run_dir)
-    stamp["ended_at"] = _iso(ended_at)
-    start, end = parse_time(stamp.get("started_at")), parse_time(stamp["ended_at"])
-    stamp["duration_s"] = round(end - start, 3) if start is not None and end is not None else None
-    if status is not None:
-        stamp["status"] = status
+    end_stamp(stamp, str(_iso(ended_at)), status)
     if device_kind is not None:
         stamp["device_kind"] = device_kind
     if device_name is not None:

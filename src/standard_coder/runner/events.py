@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
+
+from standard_coder.runner.records import console_line, event_line, open_events
 
 
 class EventSink(Protocol):
@@ -29,8 +30,7 @@ class EventSink(Protocol):
     def close(self) -> None: ...
 
 
-def _line(event: dict[str, Any]) -> str:
-    return json.dumps(event, sort_keys=False, default=str, separators=(",", ":")) + "\n"
+_line = event_line
 
 
 class JsonlSink:
@@ -48,11 +48,7 @@ class JsonlSink:
         self.path = Path(path)
         self._failed = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-            if not _ends_with_newline(self.path):
-                self._fh.write("\n")
-                self._fh.flush()
+            self._fh: IO[str] = open_events(self.path)
         except OSError as exc:
             raise storage_error(exc, self.path) from None
 
@@ -74,16 +70,6 @@ class JsonlSink:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._fh.close()
-
-
-def _ends_with_newline(path: Path) -> bool:
-    """True when ``path`` is empty or its last byte is a newline."""
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() == 0:
-            return True
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -160,18 +146,6 @@ class MemorySink:
         return [e["event"] for e in self.events if stage is None or e.get("stage") == stage]
 
 
-_LABELS = {
-    "stage_skipped": "skip",
-    "stage_cache_miss": "run ",
-    "stage_completed": "done",
-    "stage_failed": "FAIL",
-    "run_interrupted": "STOP",
-    "upstream_stale": "warn",
-    "state_corrupt": "warn",
-    "partial_work_stale": "warn",
-}
-
-
 class ConsoleSink:
     """Human lines on a stream (stderr by default): ``[skip] prepare: up to date``."""
 
@@ -180,18 +154,9 @@ class ConsoleSink:
         self._dry = dry_run
 
     def emit(self, event: dict[str, Any]) -> None:
-        name = str(event.get("event", ""))
-        label = _LABELS.get(name)
-        if label is None:
+        text = console_line(event, dry_run=self._dry)
+        if text is None:
             return
-        if self._dry and name == "stage_cache_miss":
-            label = "would run"
-        stage = event.get("stage") or ""
-        reason = event.get("reason") or ""
-        extra = ""
-        if name == "stage_completed" and "duration_s" in event:
-            extra = f" ({float(event['duration_s']):.2f} s)"
-        text = f"[{label.strip()}] {stage}{': ' if stage and reason else ''}{reason}{extra}\n"
         stream = self._stream or sys.stderr
         try:
             stream.write(text)

@@ -271,7 +271,9 @@ def _run_loaded(
             sys.stderr.write(f"{result.message}\n")
         return result.exit_code
     ran = result.ran
-    sys.stderr.write(f"ok: {ran} ran, {len(result.stages) - ran} skipped (run {result.run_id})\n")
+    from standard_coder.runner.records import ok_line
+
+    sys.stderr.write(ok_line(ran, len(result.stages) - ran, result.run_id))
     if pipe.on_finish is not None and log_format == "text":  # for people, not a JSON stream
         pipe.on_finish(Path(pipe.base_dir))
     return 0

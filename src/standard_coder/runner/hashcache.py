@@ -8,6 +8,11 @@ of ``relative_path NUL sha256 LF`` lines, so a rename changes it.
 A stat-only *token* (sha256 of every file's relative path, inode, size and mtime) is computed
 during the walk; when it equals the token recorded last time, no cache lookup is needed at all.
 
+A big folder whose token changed (one file among 20,000) is looked up in its *snapshot*: the
+stat lines and digests of its last content pass, one file under ``cache/folders/`` (read whole,
+checksummed, a cache: a missing or damaged one falls back to the rows). A line found there is
+the same stat the same row recorded, so it has that digest; any other file is hashed.
+
 Example:
     >>> cache = SqliteHashCache(Path("hashcache.sqlite"))  # doctest: +SKIP
     >>> state = scan_path(Path("data"), cache)  # doctest: +SKIP
@@ -15,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -101,6 +107,7 @@ class SqliteHashCache:
         self._pending = DictHashCache()
         self._preloaded: dict[str, tuple[int, int, int, str]] = {}
         self._conn: sqlite3.Connection | None = None
+        self.snapshots = self.path.parent / SNAPSHOT_DIR
         if readonly and not self.path.exists():
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +167,21 @@ class SqliteHashCache:
         except sqlite3.DatabaseError as exc:
             raise sqlite_error(self.path, exc, "hash cache unreadable") from None
 
+    def folder_snapshot(self, folder: str) -> dict[str, str] | None:
+        """``stat line -> sha256`` of ``folder``'s last content pass (:func:`save_snapshot`),
+        or None when there is none or it does not check out."""
+        if self._conn is None:
+            return None
+        return read_snapshot(self.snapshots, folder)
+
+    def save_folder_snapshot(self, folder: str, lines: list[str], shas: list[str]) -> None:
+        """Keep ``folder``'s stat lines and digests for its next content pass (not when
+        read-only; a write that fails only costs the next pass the row query)."""
+        if self.readonly or self._conn is None:
+            return
+        with contextlib.suppress(OSError):
+            save_snapshot(self.snapshots, folder, lines, shas)
+
     def get(self, path: str, inode: int, size: int, mtime_ns: int) -> str | None:
         hit = self._pending.get(path, inode, size, mtime_ns)
         if hit is not None or self._conn is None:
@@ -193,6 +215,66 @@ class SqliteHashCache:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+SNAPSHOT_DIR = "folders"
+"""Beside the hash cache's file: one snapshot per big folder (a cache; deleting it is safe)."""
+_SNAP_MAGIC = b"sc-folder-snapshot-1\0"
+
+
+def _snapshot_file(where: Path, folder: str) -> Path:
+    key = hashlib.sha256(folder.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return where / f"{key}.snap"
+
+
+def save_snapshot(where: Path, folder: str, lines: list[str], shas: list[str]) -> None:
+    """Write ``folder``'s snapshot atomically, without fsync (a cache: a torn one is refused).
+
+    Layout: magic, folder NUL count NUL sha256-of-body LF, then the body: the stat lines
+    joined by NUL NUL (a line never holds two NULs in a row: it starts with a non-empty name
+    and its fields are digits), NUL NUL NUL, the digests joined by LF.
+    """
+    body = (
+        "\0\0".join(lines).encode("utf-8", "surrogateescape")
+        + b"\0\0\0"
+        + "\n".join(shas).encode("ascii")
+    )
+    head = folder.encode("utf-8", "surrogateescape") + f"\0{len(lines)}\0".encode()
+    data = _SNAP_MAGIC + head + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    where.mkdir(parents=True, exist_ok=True)
+    path = _snapshot_file(where, folder)
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_snapshot(where: Path, folder: str) -> dict[str, str] | None:
+    """``stat line -> sha256`` from ``folder``'s snapshot; None when absent, of another
+    folder, torn or damaged (its checksum fails)."""
+    try:
+        with open(_snapshot_file(where, folder), "rb") as fh:
+            data = fh.read()
+        if not data.startswith(_SNAP_MAGIC):
+            return None
+        head, _, body = data[len(_SNAP_MAGIC) :].partition(b"\n")
+        name, count, digest = head.rsplit(b"\0", 2)
+        if name != folder.encode("utf-8", "surrogateescape"):
+            return None
+        if hashlib.sha256(body).hexdigest().encode() != digest:
+            return None
+        text, _, digests = body.rpartition(b"\0\0\0")
+        lines = text.decode("utf-8", "surrogateescape").split("\0\0")
+        shas = digests.decode("ascii").split("\n")
+        if len(lines) != int(count) or len(shas) != len(lines):
+            return None
+    except (OSError, ValueError):
+        return None
+    return dict(zip(lines, shas, strict=True))
 
 
 @dataclass
@@ -280,10 +362,20 @@ def scan_path(path: Path, cache: HashCache, *, known_token: str | None = None) -
         return PathState(token=token)
     base = str(path)
     prefix = base if base.endswith("/") else f"{base}/"  # os.path.join for relative names
+    big = len(lines) > 64
+    snapshot = getattr(cache, "folder_snapshot", None)
+    known = snapshot(base) if snapshot is not None and big else None
+    fresh_snapshot = known is None
     by_line = getattr(cache, "digests_by_line", None)
-    known = by_line(base) if by_line is not None and len(lines) > 64 else None
+    if known is None and by_line is not None and big:
+        known = by_line(base)
     if known is not None:  # a big folder: look its lines up as they are, parse only misses
-        return _scan_known(lines, token, prefix, known, cache)
+        state, shas = _scan_known(lines, token, prefix, known, cache)
+        save = getattr(cache, "save_folder_snapshot", None)
+        # the snapshot is kept when it was not the source, or no longer holds exactly these lines
+        if save is not None and (fresh_snapshot or state.rehashed or len(known) != len(lines)):
+            save(base, lines, shas)
+        return state
     entries = [_entry(line) for line in lines]
     preload = getattr(cache, "preload", None)
     if preload is not None and len(entries) > 64:
@@ -304,10 +396,10 @@ def scan_path(path: Path, cache: HashCache, *, known_token: str | None = None) -
 
 def _scan_known(
     lines: list[str], token: str, prefix: str, known: dict[str, str], cache: HashCache
-) -> PathState:
+) -> tuple[PathState, list[str]]:
     """:func:`scan_path`'s content pass over a folder whose rows ``known`` maps by stat line:
     a line found there has that digest (the same stat matched the same row), any other file
-    is hashed and its row stored."""
+    is hashed and its row stored. Also returns the digests in the order of ``lines``."""
     files: dict[str, str] = {}
     fresh: list[Row] = []
     for line in lines:
@@ -320,4 +412,5 @@ def _scan_known(
         files[name] = sha
     if fresh:
         cache.put_many(fresh)
-    return PathState(token=token, checksum=folder_checksum(files), files=files, rehashed=len(fresh))
+    state = PathState(token, folder_checksum(files), files, rehashed=len(fresh))
+    return state, list(files.values())  # a name is on one line only: in the order of lines

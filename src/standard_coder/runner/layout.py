@@ -9,7 +9,7 @@ and nothing rebuilds ``base_dir`` from a run folder's parents: a run folder's la
   runs/<run_id>/          env_stamp.json, RETENTION.txt (one folder per run)
   stages/<stage>/         manifest.json, input_files.json
   checkpoints/            run_state.json, <stage>/ partial work, stale/ set-aside work
-  cache/                  hashcache.sqlite, distributions.json
+  cache/                  hashcache.sqlite, folders/ (snapshots), distributions.json
   logs/                   events.jsonl, run.log
   quarantine/             corrupt state files moved aside
   reports/                index.html (the run report)

@@ -23,8 +23,10 @@ witness run's stamp with this run's id, times and ``git status``) and ``RETENTIO
 console lines, the lock. Any doubt (a missing or unreadable file, a changed byte or stat, a
 held lock) returns None before anything is written and the full path runs as ever.
 
-Standard library only (``os``, ``sys``, ``json``, ``hashlib``, ``time``, ``datetime``,
-``fcntl``, ``select``): the point is what it does not import.
+Every record is written by :mod:`~standard_coder.runner.records`, the module the full path
+writes them with (one format, one writer). Standard library only (``os``, ``sys``, ``json``,
+``hashlib``, ``time``, ``datetime``, ``fcntl``, ``select``): the point is what it does not
+import.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import os
 import sys
 import time
 
+from standard_coder.runner import records
 from standard_coder.runner.gitorigin import (
     GIT_STATUS,
     git_env,
@@ -42,6 +45,7 @@ from standard_coder.runner.gitorigin import (
     package_git_dir,
 )
 from standard_coder.runner.pathstate import path_state
+from standard_coder.runner.records import UP_TO_DATE
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text
 from standard_coder.runner.statwalk import drop_handed, hand_over, lines_token, walk_lines
 
@@ -50,7 +54,6 @@ WITNESS_FILE = "noop_witness.json"
 """Under ``<base_dir>/cache/``: a cache (deleting it costs one full no-op, nothing else)."""
 DEFAULT_BASE_DIR = "sc-output"
 """:data:`standard_coder.runner.layout.DEFAULT_BASE_DIR` (tested equal)."""
-UP_TO_DATE = "up to date"
 
 
 class Doubt(Exception):
@@ -145,36 +148,6 @@ def guess_base_dir(raw: bytes, config: str) -> str:
                 base = value[1:end]
                 break
     return os.path.join(os.path.dirname(config), os.path.expanduser(base))
-
-
-def _iso(ts: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds")
-
-
-def _parse_iso(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text).timestamp()
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Atomic, without fsync (as the full path writes a no-op's records)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-        os.replace(tmp, path)
-    except BaseException:
-        try:  # noqa: SIM105
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class _Git:
@@ -285,24 +258,9 @@ def _run_state_body(raw: bytes | None) -> dict[str, object]:
     if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict):
         raise Doubt("run state shape")
     body = {k: v for k, v in doc.items() if k != "checksum"}
-    if doc.get("checksum") != _state_digest(body):
+    if doc.get("checksum") != records.state_digest(body):
         raise Doubt("run state checksum")
     return body
-
-
-def _state_digest(body: dict[str, object]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return _sha(text.encode())
-
-
-def _log_time(ts: float) -> str:
-    """``logging``'s ``asctime``: local time, comma, milliseconds."""
-    msecs = int((ts - int(ts)) * 1000)
-    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(ts))},{msecs:03d}"
-
-
-def _event_line(event: dict[str, object]) -> str:
-    return json.dumps(event, sort_keys=False, default=str, separators=(",", ":")) + "\n"
 
 
 def load_witness(config: str) -> dict[str, object]:
@@ -395,74 +353,57 @@ def record(
     started: float,
     git: _Git,
 ) -> str:
-    """Write the no-op's records as the full path writes them; returns the run id."""
+    """Write the no-op's records as the full path writes them (:mod:`.records`, the same
+    formats and writers); returns the run id."""
     from standard_coder import __version__
 
     base = str(witness["base_dir"])
     stages: list[dict[str, object]] = witness["stages"]  # type: ignore[assignment]
     names = [str(s["name"]) for s in stages]
-    run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + os.urandom(3).hex()
+    run_id = records.new_run_id(started)
     run_dir = os.path.join(base, "runs", run_id)
     os.makedirs(run_dir, exist_ok=True)
-    events_path = os.path.join(base, "logs", "events.jsonl")
-    os.makedirs(os.path.dirname(events_path), exist_ok=True)
-    with open(events_path, "a", encoding="utf-8") as events:
-        if events.tell() > 0:
-            with open(events_path, "rb") as tail:
-                tail.seek(-1, os.SEEK_END)
-                if tail.read(1) != b"\n":  # a torn last line stays alone
-                    events.write("\n")
+    with records.open_events(os.path.join(base, "logs", "events.jsonl")) as events:
 
         def emit(event: str, stage: str | None, reason: str, **fields: object) -> None:
             line = {"ts": time.time(), "run_id": run_id, "event": event, "stage": stage}
             line["reason"] = reason
             line.update(fields)
-            events.write(_event_line(line))
+            events.write(records.event_line(line))
             events.flush()
+            shown = records.console_line(line)
+            if shown is not None:
+                sys.stderr.write(shown)
 
         emit("run_started", None, f"{len(names)} stage(s) selected", pipeline=witness["pipeline"],
              stages=names)  # fmt: skip
         with open(os.path.join(base, "logs", "run.log"), "a", encoding="utf-8") as log:
             now = time.time()
-            log.write(f"{_log_time(now)} INFO standard_coder.runner: run {run_id} started: "
-                      f"{', '.join(names)}\n")  # fmt: skip
-            log.write(f"{_log_time(now)} INFO standard_coder.runner: executor: "
-                      f"{witness['executor_line']}\n")  # fmt: skip
+            log.write(records.run_log_line(now, records.started_message(run_id, names)))
+            executor = records.executor_message(str(witness["executor_line"]))
+            log.write(records.run_log_line(now, executor))
         stage_records = dict(state.get("stages") or {})  # type: ignore[call-overload]
         for stage, check_s in zip(stages, checks, strict=True):
             name = str(stage["name"])
             fp = stage["fingerprint"]
             emit("stage_skipped", name, UP_TO_DATE, check_s=round(check_s, 6), fingerprint=fp)
-            sys.stderr.write(f"[skip] {name}: {UP_TO_DATE}\n")
-            stage_records[name] = {
-                "status": "skipped",
-                "reason": UP_TO_DATE,
-                "cache_hit": True,
-                "check_s": check_s,
-                "fingerprint": fp,
-                "run_id": run_id,
-            }
+            stage_records[name] = records.skipped_record(check_s, fp, run_id)  # type: ignore[arg-type]
         body = dict(state)
         body.update(run_id=run_id, status="completed", started=started, stages=stage_records)
         body["finished"] = time.time()
-        body["checksum"] = _state_digest(body)
         state_path = os.path.join(base, "checkpoints", "run_state.json")
         os.makedirs(os.path.dirname(state_path), exist_ok=True)
-        _write_atomic(
-            state_path, json.dumps(body, indent=2, sort_keys=True, allow_nan=False) + "\n"
-        )
+        # a run that ran no stage: atomic, without fsync (as the full path writes it)
+        records.write_atomic(state_path, records.state_text(body).encode(), durable=False)
         emit("run_completed", None, f"0 ran, {len(names)} skipped")
     stamp = dict(witness["stamp"])  # type: ignore[call-overload]
-    ended = _iso(time.time())
-    stamp.update(run_id=run_id, started_at=_iso(started), ended_at=ended, status="completed")
-    stamp["duration_s"] = round(_parse_iso(ended) - _parse_iso(stamp["started_at"]), 3)
+    stamp.update(run_id=run_id, started_at=records.iso(started))
+    records.end_stamp(stamp, records.iso(time.time()), "completed")
     stamp["code_version"] = git.result(__version__)
-    _write_atomic(
-        os.path.join(run_dir, "env_stamp.json"),
-        json.dumps(stamp, indent=2, sort_keys=True, default=str) + "\n",
-    )
+    text = records.stamp_text(stamp).encode()
+    records.write_atomic(os.path.join(run_dir, records.STAMP_FILE), text, durable=False)
     note = retention_text(run_dir, base, int(witness["retention_days"]), "FILE")  # type: ignore[call-overload]
-    _write_atomic(os.path.join(run_dir, RETENTION_FILE), note)
+    records.write_atomic(os.path.join(run_dir, RETENTION_FILE), note.encode(), durable=False)
     return run_id
 
 
@@ -503,5 +444,5 @@ def try_noop(argv: list[str]) -> int | None:
             _unlock(fd)
     finally:
         git.close()
-    sys.stderr.write(f"ok: 0 ran, {len(checks)} skipped (run {run_id})\n")
+    sys.stderr.write(records.ok_line(0, len(checks), run_id))
     return 0

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.runner import noop
+from standard_coder.runner import noop, records
 from standard_coder.runner.atomic import atomic_write_json
 from standard_coder.runner.command import CommandStage
 from standard_coder.runner.definition import StageView
@@ -106,7 +106,7 @@ def build_witness(
         "key": noop.code_key(),
         "path_state": path_state(),
         "pipeline": pipe.name,
-        "executor_line": " ".join(f"{k}={v}" for k, v in executor_record(pipe).items()),
+        "executor_line": records.executor_text(executor_record(pipe)),
         "retention_days": retention_days_of(pipe.config),
         "report_sha256": noop._sha(built_for.read_bytes()),
         "stages": stages,

@@ -1,22 +1,20 @@
-"""``checkpoints/run_state.json``: per-stage status of the latest runs, with a checksum."""
+"""``checkpoints/run_state.json``: per-stage status of the latest runs, with a checksum (its
+text and checksum: :mod:`~standard_coder.runner.records`, shared with the no-op fast door)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from standard_coder.runner.atomic import atomic_write_json
+from standard_coder.runner.atomic import atomic_write_bytes
 from standard_coder.runner.errors import CorruptStateError
-from standard_coder.runner.fingerprint import canonical_json
+from standard_coder.runner.records import state_digest, state_text
 
 RUN_STATE_VERSION = 1
 
 
-def _digest(doc: dict[str, Any]) -> str:
-    body = {k: v for k, v in doc.items() if k != "checksum"}
-    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+_digest = state_digest
 
 
 def empty_state() -> dict[str, Any]:
@@ -48,6 +46,4 @@ def read_run_state(path: Path) -> dict[str, Any]:
 def write_run_state(path: Path, doc: dict[str, Any], *, durable: bool = True) -> None:
     """Write atomically with a fresh checksum (``durable=False``: no fsync, see
     :func:`~standard_coder.runner.atomic.atomic_write`)."""
-    doc = dict(doc)
-    doc["checksum"] = _digest(doc)
-    atomic_write_json(path, doc, durable=durable)
+    atomic_write_bytes(path, state_text(doc).encode("utf-8"), durable=durable)

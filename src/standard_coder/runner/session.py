@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from standard_coder import __version__
 from standard_coder.runner import manifest as mf
+from standard_coder.runner import records
 from standard_coder.runner.decision import Decision, Reason, Scan, decide
 from standard_coder.runner.definition import LazyDevice, StageView
 from standard_coder.runner.errors import CorruptStateError
@@ -33,8 +33,8 @@ RUNNER_VERSION = __version__
 
 
 def new_run_id() -> str:
-    """``YYYYmmdd-HHMMSS-xxxxxx`` (UTC time plus 3 random bytes)."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
+    """``YYYYmmdd-HHMMSS-xxxxxx`` (UTC time plus 3 random bytes; :func:`.records.new_run_id`)."""
+    return records.new_run_id()
 
 
 @dataclass
@@ -85,6 +85,9 @@ class RunSession:
         self.executors: dict[str, Any] = {}
         # called before a stage runs (not when skipped): the engine writes the run's stamp
         self.before_stage_runs: Callable[[], None] | None = None
+        # each stage's per-file input index, read at most once a run (naming a changed file,
+        # then merging the new digests in)
+        self._old_files: dict[str, Mapping[str, Mapping[str, str]]] = {}
 
     def close_executors(self) -> None:
         """Close the run's shared executors (the cluster itself keeps running)."""
@@ -133,13 +136,22 @@ class RunSession:
         """Loader of the stage's per-file input index (empty when absent or unreadable)."""
 
         def load() -> Mapping[str, Mapping[str, str]]:
+            known = self._old_files.get(name)
+            if known is not None:
+                return known
             try:
                 data = json.loads(self.layout.input_index(name).read_bytes())
-                return data if isinstance(data, dict) else {}
+                known = data if isinstance(data, dict) else {}
             except (OSError, ValueError):
-                return {}
+                known = {}
+            self._old_files[name] = known
+            return known
 
         return load
+
+    def index_written(self, name: str, index: Mapping[str, Mapping[str, str]]) -> None:
+        """What ``name``'s per-file input index now holds (written by the caller)."""
+        self._old_files[name] = index
 
     # -- deciding (reads only) and its consequences (writes)
     def assess(self, name: str, forced: bool) -> Assessment:

@@ -253,6 +253,7 @@ def _record(
         merged = dict(session.old_files(name)())
         merged.update(folder_files)
         _write_index(session.layout.input_index(name), merged)
+        session.index_written(name, merged)
     doc = mf.build_manifest(
         stage=name,
         inputs=in_scan.checksums,
