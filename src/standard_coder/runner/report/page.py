@@ -31,7 +31,7 @@ from standard_coder.runner.report.data import (
     read_events,
     stage_rows,
 )
-from standard_coder.runner.report.kit import KIT_PACKAGE, flatten, fmt_duration, fmt_time, render
+from standard_coder.runner.report.kit import KIT_PACKAGE, flatten, fmt_duration, fmt_time
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,24 @@ def render_report(
     now: float | None = None,
     cache_dir: Path | None = None,
 ) -> str:
-    """The run page for ``base_dir`` as an HTML string.
+    """The run page for ``base_dir`` as an HTML string (``page.html.j2``'s bytes, written by
+    :mod:`~standard_coder.runner.report.pagehtml` without loading Jinja2).
 
     Reads only, except what sections cache in ``cache_dir`` when given.
     """
+    from standard_coder.runner.report.pagehtml import render_page
+
+    return render_page(page_data(base_dir, sections, now=now, cache_dir=cache_dir))
+
+
+def page_data(
+    base_dir: Path,
+    sections: Sequence[ReportSection] = (),
+    *,
+    now: float | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """What ``page.html.j2`` is rendered with (:func:`render_report`)."""
     from markupsafe import Markup
 
     base_dir = Path(base_dir)
@@ -229,9 +243,7 @@ def render_report(
     nav += [(s.slug, s.nav or s.title) for s in sections]
     nav += [("env", "Environment"), ("history", "History")]
     css = resources.files(KIT_PACKAGE).joinpath("templates", "report.css").read_text("utf-8")
-    return render(
-        KIT_PACKAGE,
-        "page.html.j2",
+    return dict(
         title=latest or base_dir.name,
         css=Markup(css),
         latest=latest,
