@@ -33,7 +33,8 @@ from typing import Any
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.gitorigin import GIT_STATUS, git_env, origin_from_status, package_git_dir
 from standard_coder.runner.pathstate import path_state as _path_state
-from standard_coder.runner.records import STAMP_FILE, end_stamp, iso, stamp_text
+from standard_coder.runner.records import STAMP_FILE as STAMP_FILE
+from standard_coder.runner.records import end_stamp, iso, stamp_text
 from standard_coder.runner.records import parse_time as parse_time
 
 STAMP_SCHEMA_VERSION = 1

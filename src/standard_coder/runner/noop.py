@@ -45,7 +45,7 @@ from standard_coder.runner.gitorigin import (
     package_git_dir,
 )
 from standard_coder.runner.pathstate import path_state
-from standard_coder.runner.records import UP_TO_DATE
+from standard_coder.runner.records import UP_TO_DATE as UP_TO_DATE
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text
 from standard_coder.runner.statwalk import drop_handed, hand_over, lines_token, walk_lines
 
