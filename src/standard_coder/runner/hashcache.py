@@ -45,6 +45,16 @@ Row = tuple[str, int, int, int, str]
 """``(path, inode, size, mtime_ns, sha256)``."""
 
 
+def _storable(path: str) -> bool:
+    """Whether ``path`` fits SQLite's TEXT (a file name that is not UTF-8 arrives with
+    surrogate escapes, which cannot be encoded)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def sha256_file(path: Path | str) -> str:
     """sha256 hex digest of a file, read in 1 MiB ``readinto`` chunks into one buffer."""
     digest = hashlib.sha256()
@@ -189,6 +199,8 @@ class SqliteHashCache:
         row_pre = self._preloaded.get(path)
         if row_pre is not None:
             return row_pre[3] if row_pre[:3] == (inode, size, mtime_ns) else None
+        if not _storable(path):
+            return None
         try:
             row = self._conn.execute(
                 "SELECT inode, size, mtime_ns, sha256 FROM hashes WHERE path = ?", (path,)
@@ -204,6 +216,10 @@ class SqliteHashCache:
         if self.readonly or self._conn is None:
             self._pending.put_many(rows)
             return
+        odd = [r for r in rows if not _storable(r[0])]
+        if odd:  # a name that is not UTF-8: SQLite's TEXT cannot hold it, this run's memory can
+            self._pending.put_many(odd)
+            rows = [r for r in rows if _storable(r[0])]
         try:
             self._conn.execute("BEGIN")
             self._conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", rows)
