@@ -258,7 +258,31 @@ def table_row(name: str, ev: dict[str, Any]) -> dict[str, Any]:
     row["binned_calibration_r2_r3"] = r("binned_calibration_r2_r3")  # paper's R3 (extra)
     for k in ("n_train", "n_test", "n_test_normal", "n_test_pooled", "label_kinds", "n_test_r3"):
         row[k] = ev.get(k)
+    row["targets"] = targets(row)
     return row
+
+
+def targets(row: dict[str, Any]) -> dict[str, bool | None]:
+    """Issue 12's four targets on a repository (None where the metric is undefined)."""
+
+    def both(a: Any, b: Any) -> bool:
+        return isinstance(a, float) and isinstance(b, float)
+
+    sch, la = row.get("spearman_sch"), row.get("spearman_lines_added")
+    nll, loc = row.get("heldout_nll"), row.get("baseline_loc_heldout_nll")
+    cov, r2 = row.get("coverage_80"), row.get("binned_calibration_r2")
+    return {
+        "sch_above_lines_added": bool(sch > la) if both(sch, la) else None,  # type: ignore[operator]
+        "nll_below_loc": bool(nll < loc) if both(nll, loc) else None,  # type: ignore[operator]
+        "coverage_80_in_0_70_0_90": bool(0.70 <= cov <= 0.90) if isinstance(cov, float) else None,
+        "calibration_r2_positive": bool(r2 > 0) if isinstance(r2, float) else None,
+    }
+
+
+def _met(row: dict[str, Any]) -> str:
+    """``met/defined`` of :func:`targets`."""
+    got = [v for v in row.get("targets", {}).values() if v is not None]
+    return f"{sum(got)}/{len(got)}"
 
 
 def _fmt(v: Any) -> str:
@@ -272,11 +296,14 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             ("NLL LOC", "baseline_loc_heldout_nll"), ("CRPS", "crps"),
             ("CRPS LOC", "baseline_loc_crps"), ("cov80", "coverage_80"),
             ("cal R2", "binned_calibration_r2"), ("n test", "n_test"),
-            ("normal", "n_test_normal")]  # fmt: skip
+            ("normal", "n_test_normal"), ("targets", "targets")]  # fmt: skip
     print("Table I on held-out changes with a normal-interval label (Spearman vs inferred time)")
     print(" | ".join(f"{h:>9}" for h, _ in cols))
     for row in rows:
-        print(" | ".join(f"{_fmt(row.get(k)):>9}" for _, k in cols))
+        print(" | ".join(f"{_met(row) if k == 'targets' else _fmt(row.get(k)):>9}"
+                         for _, k in cols))  # fmt: skip
+    print("targets: SCH above lines added, NLL below the LOC baseline, coverage_80 in 0.70-0.90,")
+    print("binned calibration R2 > 0 (met / defined)")
     print("The same over every held-out change (_all)")
     for row in rows:
         print(" | ".join(f"{_fmt(row.get(k if k in ('repo',) else k + '_all')):>9}"

@@ -1,0 +1,29 @@
+"""``benchmarks/real_history.py`` says which of issue 12's targets each repository meets."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("real_history", ROOT / "benchmarks/real_history.py")
+assert spec is not None and spec.loader is not None
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def test_targets_and_their_count() -> None:
+    ev = {"spearman_sch": 0.42, "spearman_lines_added": 0.37, "heldout_nll": 1.09,
+          "baseline_loc_heldout_nll": 1.15, "coverage_80": 0.803,
+          "binned_calibration_r2": 0.64}  # fmt: skip
+    row = bench.table_row("click", ev)
+    assert row["targets"] == {"sch_above_lines_added": True, "nll_below_loc": True,
+                              "coverage_80_in_0_70_0_90": True,
+                              "calibration_r2_positive": True}  # fmt: skip
+    assert bench._met(row) == "4/4"
+    ev.update(spearman_sch=None, spearman_lines_added=None, coverage_80=0.901,
+              binned_calibration_r2=-0.07)  # fmt: skip
+    row = bench.table_row("typer", ev)
+    assert row["targets"]["sch_above_lines_added"] is None  # undefined: not counted
+    assert row["targets"]["coverage_80_in_0_70_0_90"] is False
+    assert bench._met(row) == "1/3"
