@@ -109,9 +109,8 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
     @classmethod
     def head_param_names(cls) -> tuple[str, ...]:
         """Constructor parameters that shape the model (not training, seed or device)."""
-        return tuple(
-            n for n in cls._get_param_names() if n not in ("training", "random_state", "device")
-        )
+        return tuple(n for n in cls._get_param_names()
+                     if n not in ("training", "random_state", "device"))  # fmt: skip
 
     @property
     def training_options(self) -> TrainOptions:
@@ -278,8 +277,9 @@ class MDNRegressor(_TorchRegressor):
         return MDN(self.config_)
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
-        log_pi, loc, scale = self._forward(X)
-        return MixtureDistribution(log_pi, loc, scale, self.config_.family, self.config_.min_hours)
+        (log_pi, loc, scale), (a, b) = self._forward(X), self.module_.sch_map.tolist()  # type: ignore[operator]
+        return MixtureDistribution(log_pi, loc, scale, self.config_.family,
+                                   self.config_.min_hours, sch_map=(a, b))  # fmt: skip
 
 
 class QuantileRegressor(_TorchRegressor):

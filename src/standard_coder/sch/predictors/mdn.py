@@ -50,11 +50,22 @@ def mlp(n_in: int, hidden: list[int], dropout: float = 0.0) -> tuple[nn.Sequenti
 class MDN(nn.Module):
     """MLP trunk -> mixture logits, locations and scales."""
 
+    sch_map: torch.Tensor
+
     def __init__(self, cfg: MDNConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.trunk, width = mlp(cfg.n_features, list(cfg.hidden), cfg.dropout)
         self.head = nn.Linear(width, 3 * cfg.components)
+        # SCH = sigmoid(a + b logit(truncated mean)), fitted after training (sch_map.py; the
+        # identity until then). float32: every device holds it
+        self.register_buffer("sch_map", torch.tensor([0.0, 1.0]))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:  # fmt: skip
+        # a checkpoint from before the SCH map has none: the identity
+        state_dict.setdefault(prefix + "sch_map", self.sch_map.clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return ``(log_pi, loc, scale)``, each ``(batch, K)``; loc/scale on the family's axis."""

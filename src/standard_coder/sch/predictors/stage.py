@@ -17,6 +17,7 @@ from standard_coder.sch.features.representation import (
 )
 from standard_coder.sch.features.tokens import language_of
 from standard_coder.sch.predictors.estimator import EffortModel
+from standard_coder.sch.predictors.sch_map import DEFAULT_HALF_LIFE, fit_sch_map
 from standard_coder.sch.predictors.splits import (
     label_weights,
     mdn_weights,
@@ -81,7 +82,7 @@ def fit_effort_model(
     if recency_half_life is not None and len(tr):
         w = np.ones(len(dataset)) if w is None else w.copy()
         w[tr] = w[tr] * recency_by_time(dataset, tr, recency_half_life)
-    return model.fit(
+    model.fit(
         dataset.X[tr],
         dataset.Y[tr],
         X_val=dataset.X[va],
@@ -92,6 +93,19 @@ def fit_effort_model(
         sample_weight=None if w is None or not w[tr].sum() > 0 else w[tr],
         sample_weight_val=wv,
     )
+    if kind == "mdn":
+        map_sch(model, dataset, np.concatenate([tr, va]))
+    return model
+
+
+def map_sch(model: EffortModel, dataset: Dataset, rows: np.ndarray) -> None:
+    """Fit the MDN's SCH map (``sch_map.py``) onto the actual of the fitted ``rows``, weighted
+    as the location-shift model's map is: normal-interval labels, recent changes more. SCH's
+    order and the distribution stay as trained; SCH's level and spread follow the labels."""
+    w = label_weights(dataset)[rows] * recency_by_time(dataset, rows, DEFAULT_HALF_LIFE)
+    a, b = fit_sch_map(model.distribution(dataset.X[rows]).sch(), dataset.Y[rows], w)
+    buf = model.regressor_.module_.sch_map
+    buf.copy_(buf.new_tensor([a, b]))  # type: ignore[operator]
 
 
 def _fit_shift(
