@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from tests.benchmodule import load_benchmark
 
 from standard_coder.sch.predictors.auto import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("effort_prior", ROOT / "benchmarks/effort_prior.py")
-assert spec is not None and spec.loader is not None
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
+bench = load_benchmark("effort_prior")
 
 
 def test_prior_recovers_a_log_linear_size_relation_and_clips_negative_slopes() -> None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.benchmodule import load_benchmark
+
 from standard_coder.sch.records import CommitRecord, FileChange
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("size_backbone", ROOT / "benchmarks/size_backbone.py")
-assert spec is not None and spec.loader is not None
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
+bench = load_benchmark("size_backbone")
 
 
 def fc(path: str, diff: str, added: int, deleted: int = 0) -> FileChange:

@@ -3,18 +3,15 @@ the per-repository fit keeps its prior unless validation beats it by a standard 
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from tests.benchmodule import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("size_combo", ROOT / "benchmarks/size_combo.py")
-assert spec is not None and spec.loader is not None
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
+bench = load_benchmark("size_combo")
 
 
 def test_pooled_and_shrunk_directions_are_non_negative_and_follow_the_signal() -> None:
