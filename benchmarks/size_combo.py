@@ -231,11 +231,26 @@ def evaluate(repos: list[dict[str, Any]], n_boot: int, seed: int = 0) -> list[di
     return rows
 
 
+def too_few(base_dirs: list[Path], repos: list[dict[str, Any]]) -> str | None:
+    """Why leave-one-repository-out cannot run (each repository's directions are fitted on the
+    others'), or None."""
+    usable = [str(b) for b, r in zip(base_dirs, repos, strict=True) if len(r["fit"]) > 10]
+    if len(usable) >= 2:
+        return None
+    return ("leave-one-repository-out needs at least two folders with more than 10 "
+            f"normal-interval changes in train + validation; usable: "
+            f"{', '.join(usable) or 'none'}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     args = base_dir_args("size_combo", __doc__, argv)
     if args is None:
         return 2
     repos = [load(b) for b in args.base_dirs]
+    problem = too_few(args.base_dirs, repos)
+    if problem:
+        print(f"size_combo: {problem}", file=sys.stderr)
+        return 2
     rows = evaluate(repos, args.boot)
     for part in (CANDIDATES[:6], CANDIDATES[6:]):
         print(f"{'repo':<14} {'n':>4} {'lines':>7} " + " ".join(f"{c:>21}" for c in part))

@@ -34,3 +34,12 @@ def test_missing_pipeline_output_is_a_usage_error(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(ROOT / "src")}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "run the pipeline first" in r.stderr and not r.stdout
+
+
+def test_one_usable_folder_is_a_usage_error_not_a_traceback() -> None:
+    dirs = [Path("a"), Path("b")]
+    many, few = {"fit": np.arange(50)}, {"fit": np.arange(3)}
+    assert bench.too_few(dirs, [many, many]) is None
+    msg = bench.too_few(dirs, [many, few])
+    assert msg is not None and "at least two folders" in msg and msg.endswith("usable: a")
+    assert bench.too_few(dirs[:1], [many]) is not None
