@@ -381,6 +381,8 @@ def run(ctx: StageContext) -> None:
 
         splits = sch_delivery.pull_request_splits(ctx.inputs["pull_requests"], dataset, ctx)
         base_kind, base_head = "mdn", sch_delivery.baseline_params(t)
+    # the multitask model has no recency weighting: its LOC baseline then has none either
+    recency = None if t.predictor == "multitask" else (t.recency_half_life or None)
     try:
         if splits is not None:
             model = sch_delivery.fit_multitask(
@@ -398,7 +400,7 @@ def run(ctx: StageContext) -> None:
                 device=ctx.device,
                 seed=seed,
                 label_weighting=t.label_weighting,
-                recency_half_life=t.recency_half_life or None,
+                recency_half_life=recency,
             )
         baseline = fit_effort_model(
             dataset.loc_view(),
@@ -416,7 +418,7 @@ def run(ctx: StageContext) -> None:
             device=ctx.device,
             seed=seed,
             label_weighting=t.label_weighting,
-            recency_half_life=t.recency_half_life or None,
+            recency_half_life=recency,
         )
     except TrainingInterrupted:
         return  # checkpoint saved; the engine reports the interrupt
