@@ -110,17 +110,24 @@ def change_sizes(base: Path, squash_minutes: int = 2) -> dict[str, np.ndarray]:
     for rec in iter_commits(db, with_files=True):
         per[rec.commit_id] = commit_variants(rec, change_type)
         times[rec.author_id].append((rec.authored_at, rec.commit_id))
+    return squash_sum(per, times, squash_minutes)
+
+
+def squash_sum(per: dict[str, np.ndarray], times: dict[str, list[tuple[int, str]]],
+               squash_minutes: int) -> dict[str, np.ndarray]:  # fmt: skip
+    """Per change, keyed by its newest commit, the sum of ``per`` over its commits: an author's
+    commits less than ``squash_minutes`` apart form one change (the pipeline's squash rule);
+    ``times``: author -> ``(authored_at, commit_id)``."""
     out: dict[str, np.ndarray] = {}
     for seq in times.values():
         seq.sort()
         run = [seq[0][1]]
         for (t0, _), (t1, c) in itertools.pairwise(seq):
-            if t1 - t0 < squash_minutes * 60:
-                run.append(c)
-            else:
-                out[run[-1]] = sum((per[m] for m in run), np.zeros(len(VARIANTS) + 1))
-                run = [c]
-        out[run[-1]] = sum((per[m] for m in run), np.zeros(len(VARIANTS) + 1))
+            if t1 - t0 >= squash_minutes * 60:
+                out[run[-1]] = np.sum([per[m] for m in run], axis=0)
+                run = []
+            run.append(c)
+        out[run[-1]] = np.sum([per[m] for m in run], axis=0)
     return out
 
 

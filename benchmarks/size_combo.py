@@ -43,7 +43,6 @@ paired bootstrap 90 % interval, the same in the training period (train + validat
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -60,7 +59,7 @@ from scipy.stats import spearmanr
 from standard_coder.sch.mining.store import iter_commits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, however it is loaded
-from size_backbone import base_dir_args
+from size_backbone import base_dir_args, squash_sum
 
 SURFACE = ("files_touched", "spaces", "tokens", "lines_added", "lines_deleted",
            "lines_added_unmoved")  # fmt: skip
@@ -106,17 +105,7 @@ def diff_counts(base: Path, squash_minutes: int = 2) -> dict[str, np.ndarray]:
             v[3 if TEST.search(f.path) else 2] += f.lines_added
         per[rec.commit_id] = v
         times[rec.author_id].append((rec.authored_at, rec.commit_id))
-    out: dict[str, np.ndarray] = {}
-    for seq in times.values():
-        seq.sort()
-        run = [seq[0][1]]
-        for (t0, _), (t1, c) in itertools.pairwise(seq):
-            if t1 - t0 >= squash_minutes * 60:
-                out[run[-1]] = np.sum([per[m] for m in run], axis=0)
-                run = []
-            run.append(c)
-        out[run[-1]] = np.sum([per[m] for m in run], axis=0)
-    return out
+    return squash_sum(per, times, squash_minutes)
 
 
 def load(base: Path) -> dict[str, Any]:
