@@ -199,12 +199,12 @@ class SqliteHashCache:
         row_pre = self._preloaded.get(path)
         if row_pre is not None:
             return row_pre[3] if row_pre[:3] == (inode, size, mtime_ns) else None
-        if not _storable(path):
-            return None
         try:
             row = self._conn.execute(
                 "SELECT inode, size, mtime_ns, sha256 FROM hashes WHERE path = ?", (path,)
             ).fetchone()
+        except UnicodeEncodeError:  # a name that is not UTF-8 never has a row (put_many)
+            return None
         except sqlite3.DatabaseError as exc:
             raise sqlite_error(self.path, exc, "hash cache unreadable") from None
         if row is not None and tuple(row[:3]) == (inode, size, mtime_ns):
@@ -216,10 +216,17 @@ class SqliteHashCache:
         if self.readonly or self._conn is None:
             self._pending.put_many(rows)
             return
-        odd = [r for r in rows if not _storable(r[0])]
-        if odd:  # a name that is not UTF-8: SQLite's TEXT cannot hold it, this run's memory can
-            self._pending.put_many(odd)
-            rows = [r for r in rows if _storable(r[0])]
+        try:
+            self._insert(rows)
+        except UnicodeEncodeError:
+            # a name that is not UTF-8 (surrogate escapes): SQLite's TEXT cannot hold it, this
+            # run's memory can (the file is hashed again next run)
+            self._conn.execute("ROLLBACK")
+            self._pending.put_many([r for r in rows if not _storable(r[0])])
+            self._insert([r for r in rows if _storable(r[0])])
+
+    def _insert(self, rows: list[Row]) -> None:
+        assert self._conn is not None
         try:
             self._conn.execute("BEGIN")
             self._conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", rows)
