@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from standard_coder.sch.dataset import TRAIN, VAL, Dataset
+from standard_coder.sch.predictors.sch_map import recency_weights
 
 SHIFT_VALIDATION_FRACTION = 0.2
 """Share of the train + validation changes, the most recent by commit time, that chooses the
@@ -55,8 +56,6 @@ def mdn_weights(dataset: Dataset, weighting: str = "off") -> np.ndarray | None:
 def recency_by_time(dataset: Dataset, rows: np.ndarray, half_life: float) -> np.ndarray:
     """Recency weights of ``rows`` (in their order): ``0.5 ** (age / (half_life * n))``, where
     age is the number of ``rows`` committed after the row (stable order of commit time)."""
-    from standard_coder.sch.predictors.sch_map import recency_weights
-
     order = np.argsort(dataset.time[rows], kind="stable")
     out = np.empty(len(rows))
     out[order] = recency_weights(len(rows), half_life)
