@@ -123,3 +123,15 @@ def test_workers_zero_means_one_per_core(tmp_path: Path) -> None:
     p = write(tmp_path, "")
     assert load_config(p).runner.resolved_workers() == max(1, min(8, os.cpu_count() or 1))
     assert load_config(p, ["runner.workers=3"]).runner.resolved_workers() == 3
+
+
+def test_recency_half_life_defaults_bounds_and_off(tmp_path: Path) -> None:
+    from standard_coder.pipelines.sch_train import recency_of
+
+    assert recency_of(load_config(write(tmp_path, "")).training) == 0.25
+    off = load_config(write(tmp_path, "[training]\nrecency_half_life = 0\n")).training
+    assert off.recency_half_life == 0 and recency_of(off) is None
+    multitask = off.model_copy(update={"predictor": "multitask", "recency_half_life": 0.5})
+    assert recency_of(multitask) is None
+    with pytest.raises(ConfigError, match=r"training\.recency_half_life"):
+        load_config(write(tmp_path, "[training]\nrecency_half_life = -0.1\n"))

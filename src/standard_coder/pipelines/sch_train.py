@@ -55,6 +55,12 @@ def work_options(t: TrainingSection) -> Any:
     )
 
 
+def recency_of(t: TrainingSection) -> float | None:
+    """The effort-model fits' recency half-life: None (no decay) for 0, and for ``multitask``,
+    which has no recency weighting (its LOC baseline then has none either)."""
+    return None if t.predictor == "multitask" else (t.recency_half_life or None)
+
+
 def head_params(t: TrainingSection) -> dict[str, Any]:
     """The configured head parameters: ``[training.mdn]``, ``[training.quantile]`` or
     ``[training.multitask]`` (less its file and switch)."""
@@ -381,8 +387,7 @@ def run(ctx: StageContext) -> None:
 
         splits = sch_delivery.pull_request_splits(ctx.inputs["pull_requests"], dataset, ctx)
         base_kind, base_head = "mdn", sch_delivery.baseline_params(t)
-    # the multitask model has no recency weighting: its LOC baseline then has none either
-    recency = None if t.predictor == "multitask" else (t.recency_half_life or None)
+    recency = recency_of(t)
     try:
         if splits is not None:
             model = sch_delivery.fit_multitask(
