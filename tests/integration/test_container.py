@@ -74,9 +74,33 @@ def image() -> Iterator[str]:
     problem = _podman_problem()
     if problem:
         pytest.skip(problem)
+    _remove_working_containers()
     yield IMAGE
     subprocess.run([*PODMAN, "rmi", "-f", IMAGE], capture_output=True, timeout=300)
+    _remove_working_containers()
     subprocess.run([*PODMAN, "image", "prune", "-f"], capture_output=True, timeout=300)
+
+
+def _remove_working_containers() -> None:
+    """Remove buildah's working containers that a failed or killed build leaves behind.
+
+    ``--force-rm`` covers a build that fails, not one killed by a timeout; with vfs each left
+    container holds a full copy of its stage (~2 GB), and a few of them filled this machine's disk
+    in one CI run (``no space left on device`` while committing a layer).
+    """
+    listed = subprocess.run(
+        [*PODMAN, "ps", "--all", "--external", "--format", "{{.ID}} {{.Names}}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    stale = [
+        line.split()[0]
+        for line in listed.stdout.splitlines()
+        if len(line.split()) == 2 and "-working-container" in line.split()[1]
+    ]
+    if stale:
+        subprocess.run([*PODMAN, "rm", "-f", *stale], capture_output=True, timeout=300)
 
 
 # The suite's 600 s per test is too short for a podman build with vfs on 2 shared cores.
