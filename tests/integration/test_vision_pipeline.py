@@ -145,6 +145,7 @@ def test_eval_only(tiny_run: Path) -> None:
     staged = json.loads((out / "reports" / "vision_evaluation.json").read_text())
     assert metrics["accuracy"] == staged["accuracy"]
     assert list((out / "tb").glob(f"eval-{run.name}/events.out.tfevents.*"))
+    assert stamp["companions"] == [f"tb/eval-{run.name}"]  # gc removes it with the record
 
     missing = out / "nope.pt"
     res = runner.invoke(app, ["eval", "--checkpoint", str(missing), "--config", str(tiny_run)])

@@ -280,3 +280,80 @@ def test_gc_cli_removes_expired_vision_records(tmp_path: Path) -> None:
     assert "Removed 3 item(s)" in r.stdout  # the flagship's eval results are 2 and 3 days old
     assert not any(rec[f"{k}-old"].exists() for k in ("train", "evaluate", "eval"))
     assert all(rec[f"{k}-new"].is_dir() for k in ("train", "evaluate", "eval", "sch-eval"))
+
+
+def test_gc_removes_an_expired_records_companions_with_it(tmp_path: Path) -> None:
+    """An eval record's TensorBoard folder (``tb/eval-<run>/``, listed in its stamp's
+    ``companions``) goes when the record expires; the newest record's stays, and a companion
+    naming something outside the output root, a record folder or a link is never followed."""
+    base = tmp_path / "out"
+    rec = _vision_records(base, ttl_days=1)
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("x")
+    (base / "tb" / "vision").mkdir(parents=True)
+    (base / "tb" / "link").symlink_to(outside)
+    for tag in ("old", "new"):
+        record = rec[f"eval-{tag}"]
+        tb = base / "tb" / f"eval-{record.name}"
+        tb.mkdir(parents=True)
+        (tb / "events.out.tfevents.1").write_bytes(b"\0" * 100)
+        stamp = json.loads((record / "env_stamp.json").read_text())
+        stamp["companions"] = [f"tb/eval-{record.name}", "../precious", "tb/link", "eval", "",
+                               str(outside), "vision_runs"]  # fmt: skip
+        (record / "env_stamp.json").write_text(json.dumps(stamp))
+    plan = plan_gc(base, retention_days=30, now=time.time() + 100 * DAY)
+    old_tb = base / "tb" / f"eval-{rec['eval-old'].name}"
+    companions = [i for i in plan.remove if i.path == old_tb]
+    assert len(companions) == 1 and companions[0].size_bytes == 100
+    assert f"companion of {rec['eval-old'].name}: expired" in companions[0].reason
+    assert {i.path for i in plan.remove} == {old_tb} | {
+        rec[f"{k}-old"] for k in ("train", "evaluate", "eval", "sch-eval")
+    }
+    apply_gc(plan)
+    assert not old_tb.exists() and (base / "tb" / f"eval-{rec['eval-new'].name}").is_dir()
+    assert (outside / "keep.txt").is_file() and (base / "tb" / "vision").is_dir()
+    assert (base / "tb" / "link").is_symlink() and (base / "eval").is_dir()
+
+
+def test_gc_removes_folder_snapshots_whose_folder_is_gone(tmp_path: Path) -> None:
+    """The hash cache keeps one snapshot per big input folder (``cache/folders/``); gc removes
+    those of folders that no longer exist, files that are not snapshots and unfinished writes,
+    and keeps the rest (a later content pass of a kept folder still uses its snapshot)."""
+    from standard_coder.runner.hashcache import SqliteHashCache, scan_path
+
+    base = tmp_path / "out"
+    cache = SqliteHashCache(base / "cache" / "hashcache.sqlite")
+    folders = {}
+    for name in ("kept", "gone"):
+        folder = tmp_path / "data" / name
+        folder.mkdir(parents=True)
+        for i in range(70):  # big enough for a snapshot (over 64 files)
+            (folder / f"f{i}.txt").write_text(f"{name} {i}")
+        scan_path(folder, cache)
+        (folder / "f0.txt").write_text("changed")  # a second pass writes the snapshot
+        scan_path(folder, cache)
+        folders[name] = folder
+    snaps = base / "cache" / "folders"
+    assert len(list(snaps.glob("*.snap"))) == 2
+    import shutil
+
+    shutil.rmtree(folders["gone"])
+    (snaps / "junk.snap").write_bytes(b"not a snapshot")
+    stray = snaps / ".abc.snap.0123.tmp"
+    stray.write_bytes(b"half")
+    fresh_stray = snaps / ".def.snap.4567.tmp"
+    fresh_stray.write_bytes(b"being written")
+    os.utime(stray, (time.time() - 2 * 3600, time.time() - 2 * 3600))
+    plan = plan_gc(base, retention_days=30)
+    removed = {i.path.name: i.reason for i in plan.remove}
+    assert removed.pop("junk.snap") == "not a folder snapshot (unreadable or misnamed)"
+    assert removed.pop(stray.name) == "unfinished snapshot write"
+    ((gone_name, why),) = removed.items()
+    assert why == f"its folder is gone: {folders['gone']}"
+    kept = [i for i in plan.keep if i.kind == "snapshot"]
+    assert [i.reason for i in kept] == [f"snapshot of {folders['kept']}"]
+    apply_gc(plan)
+    assert not (snaps / gone_name).exists() and kept[0].path.is_file() and fresh_stray.is_file()
+    assert cache.folder_snapshot(str(folders["kept"])) is not None
+    cache.close()

@@ -50,10 +50,16 @@ def run_vision_eval(checkpoint: Path, cfg: VisionConfig, device: str) -> Path:
         raise VisionEvalError(f"{checkpoint}: its labels differ from {layout.index}'s")
     run_id = "vision-" + time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1000000:06d}"
     out = layout.eval_runs / run_id
+    tb_dir = layout.tb / f"eval-{run_id}"
     config = json.loads(cfg.model_dump_json())
+    extra = {
+        "checkpoint": str(Path(checkpoint).resolve()),
+        # gc removes these with the record (runner/retention.py)
+        "companions": [tb_dir.relative_to(layout.base_dir).as_posix()],
+    }
     write_run_record(
         out, run_id=run_id, kind="eval", config=config, seed=cfg.runner.seed, device=device,
-        retention_days=v.retention_days, extra={"checkpoint": str(Path(checkpoint).resolve())},
+        retention_days=v.retention_days, extra=extra,
     )  # fmt: skip
     step = int(meta.get("steps", 0))
     result = evaluate(
@@ -64,7 +70,7 @@ def run_vision_eval(checkpoint: Path, cfg: VisionConfig, device: str) -> Path:
         list(meta["labels"]),
         out_json=out / "metrics.json",
         predictions_dir=out / "predictions" / "test",
-        tb_dir=layout.tb / f"eval-{run_id}",
+        tb_dir=tb_dir,
         step=step,
         extra={"model_type": meta["model_type"], "device": device, "checkpoint": str(checkpoint)},
     )

@@ -276,6 +276,25 @@ def save_snapshot(where: Path, folder: str, lines: list[str], shas: list[str]) -
         raise
 
 
+def snapshot_folder(path: Path) -> str | None:
+    """The folder a snapshot file was written for (its header), or None when the file is not a
+    snapshot this module wrote under that name (``gc`` removes those, and those of folders that
+    are gone)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.readline(1 << 16)
+    except OSError:
+        return None
+    if not head.startswith(_SNAP_MAGIC) or not head.endswith(b"\n"):
+        return None
+    try:
+        name = head[len(_SNAP_MAGIC) : -1].rsplit(b"\0", 2)[0]
+        folder = name.decode("utf-8", "surrogateescape")
+    except (ValueError, IndexError):
+        return None
+    return folder if _snapshot_file(path.parent, folder).name == path.name else None
+
+
 def read_snapshot(where: Path, folder: str) -> dict[str, str] | None:
     """``stat line -> sha256`` from ``folder``'s snapshot; None when absent, of another
     folder, torn or damaged (its checksum fails)."""

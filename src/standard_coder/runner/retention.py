@@ -3,13 +3,15 @@
 ``gc`` removes run folders older than ``retention_days`` (by their env stamp's end, else start
 time), expired record folders under :data:`RECORD_DIRS` (the vision pipeline's
 ``vision_runs/<kind>-<run>/``, ``standard-coder eval`` results under ``eval/``: by the
-``expires:`` their own ``RETENTION.txt`` states, else like a run), set-aside partial work under
-``checkpoints/stale/`` and quarantined files under ``quarantine/``. It never removes the latest
-successful artifacts: the newest successful run folder, a run still in progress, the newest
-record of each kind in each record folder, any path a current stage manifest lists as an
-output, and nothing under ``models/``, ``reports/``, ``stages/`` or the other stage output
-folders (gc only ever looks inside ``runs/``, :data:`RECORD_DIRS`, ``checkpoints/stale/`` and
-``quarantine/``).
+``expires:`` their own ``RETENTION.txt`` states, else like a run) with the companion paths their
+env stamp lists (``companions``: names relative to the output root, e.g. an eval's TensorBoard
+folder), set-aside partial work under ``checkpoints/stale/``, quarantined files under
+``quarantine/`` and the hash cache's folder snapshots whose folder is gone (``cache/folders/``).
+It never removes the latest successful artifacts: the newest successful run folder, a run still
+in progress, the newest record of each kind in each record folder, any path a current stage
+manifest lists as an output, and nothing under ``models/``, ``reports/``, ``stages/`` or the
+other stage output folders (gc only ever looks inside ``runs/``, :data:`RECORD_DIRS`,
+``checkpoints/stale/``, ``quarantine/`` and ``cache/folders/``, and at a record's companions).
 
 Example:
     >>> plan = plan_gc(Path("out"), retention_days=30, now=time.time())  # doctest: +SKIP
@@ -28,6 +30,7 @@ from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
+from standard_coder.runner.hashcache import SNAPSHOT_DIR, snapshot_folder
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text, tree_size
 from standard_coder.runner.retnote import human_size as human_size
@@ -210,6 +213,7 @@ def plan_gc(
             plan.keep.append(GcItem(d, "run", size, f"{age_days:.1f} days old"))
 
     _plan_records(plan, base_dir, horizon)
+    _plan_snapshots(plan, layout.cache / SNAPSHOT_DIR, roots)
 
     for sub, kind, why in (
         (layout.stale, "stale", "stale partial work set aside"),
@@ -233,6 +237,64 @@ def plan_gc(
             safe.append(item)
     plan.remove = safe
     return plan
+
+
+def _companions(base_dir: Path, record: Path, stamp: dict[str, Any] | None) -> list[Path]:
+    """The paths a record's env stamp lists under ``companions`` (relative to the output root:
+    what the run wrote elsewhere, e.g. its TensorBoard folder) that exist, lie strictly inside
+    the output root, not inside another record folder and are not links."""
+    names = (stamp or {}).get("companions")
+    out: list[Path] = []
+    for name in names if isinstance(names, list) else []:
+        if not isinstance(name, str) or not name or Path(name).is_absolute():
+            continue
+        path = base_dir / name
+        parent = path.parent.resolve()
+        if not _is_within(parent, base_dir) or path.is_symlink() or not path.exists():
+            continue
+        if path.resolve() == base_dir or any(
+            _is_within(path.resolve(), (base_dir / r).resolve()) for r in RECORD_DIRS
+        ):
+            continue
+        if path.resolve() != record.resolve():
+            out.append(path)
+    return out
+
+
+STRAY_TMP_SECONDS = 3600.0
+"""A snapshot's temporary file older than this was left by a write that never finished."""
+
+
+def _plan_snapshots(plan: GcPlan, where: Path, roots: list[Path]) -> None:
+    """Add the hash cache's folder snapshots (``cache/folders/``) that can no longer serve:
+    of a folder that is gone (a relative name is looked for under every root), not a snapshot
+    (unreadable, another name) or a temporary file a finished write would have renamed. A
+    snapshot only spares a big folder's content pass a database query: removing one is safe."""
+    if not where.is_dir() or where.is_symlink():
+        return
+    for entry in sorted(where.iterdir()):
+        if entry.is_symlink() or not entry.is_file():
+            continue
+        try:
+            st = entry.stat()
+        except OSError:
+            continue
+        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            if plan.now - st.st_mtime > STRAY_TMP_SECONDS:
+                plan.remove.append(GcItem(entry, "stale_snapshot", st.st_size,
+                                          "unfinished snapshot write"))  # fmt: skip
+            continue
+        folder = snapshot_folder(entry)
+        if folder is None:
+            why = "not a folder snapshot (unreadable or misnamed)"
+        else:
+            p = Path(folder)
+            candidates = [p] if p.is_absolute() else [root / p for root in roots]
+            if any(c.is_dir() for c in candidates):
+                plan.keep.append(GcItem(entry, "snapshot", st.st_size, f"snapshot of {folder}"))
+                continue
+            why = f"its folder is gone: {folder}"
+        plan.remove.append(GcItem(entry, "stale_snapshot", st.st_size, why))
 
 
 def _record_expiry(d: Path, stamp: dict[str, Any] | None, horizon: float) -> tuple[float, str]:
@@ -281,6 +343,9 @@ def _plan_records(plan: GcPlan, base_dir: Path, horizon: float) -> None:
             if plan.now > expires:
                 why = f"expired: {age_days:.1f} days old, by {basis}"
                 plan.remove.append(GcItem(d, "expired_record", size, why))
+                for extra in _companions(base_dir, d, stamp):
+                    plan.remove.append(GcItem(extra, "expired_record", tree_size(extra),
+                                              f"companion of {d.name}: {why}"))  # fmt: skip
             else:
                 left = (expires - plan.now) / 86400.0
                 why = f"{age_days:.1f} days old, expires in {left:.1f} days by {basis}"
