@@ -38,6 +38,11 @@ def _podman_problem() -> str | None:
     info = subprocess.run([*PODMAN, "info"], capture_output=True, text=True, timeout=120)
     if info.returncode != 0:
         return f"podman does not work here: {(info.stderr.strip().splitlines() or ['?'])[-1]}"
+    for where in (_storage_root(), Path(os.environ.get("TMPDIR", "/var/tmp"))):
+        free = shutil.disk_usage(where).free if where.exists() else None
+        if free is not None and free < MIN_FREE_BYTES:
+            return (f"only {free / 2**30:.1f} GiB free under {where}: a vfs build of the image "
+                    f"needs about {MIN_FREE_BYTES / 2**30:.0f} GiB")  # fmt: skip
     if subprocess.run([*PODMAN, "image", "exists", BASE], timeout=60).returncode == 0:
         return None
     tarball = CACHE / "debian-base-bookworm.tar.gz"
@@ -54,6 +59,19 @@ def _podman_problem() -> str | None:
     if imported.returncode != 0:
         return f"importing {tarball} failed: {imported.stderr.strip()[-300:]}"
     return None
+
+
+MIN_FREE_BYTES = 8 * 2**30
+"""vfs copies every layer whole: the base (0.3 GB), the builder stage with every wheel (2.4 GB),
+the runtime stage (1.7 GB) and podman's temporary copy of a layer being committed."""
+
+
+def _storage_root() -> Path:
+    """Where podman keeps images (``podman info``'s graphRoot), else its default."""
+    out = subprocess.run([*PODMAN, "info", "--format", "{{.Store.GraphRoot}}"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    root = Path(out.stdout.strip() or "/var/lib/containers/storage")
+    return root if root.exists() else root.parent
 
 
 def make(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
