@@ -45,6 +45,30 @@ def test_time_split_holds_out_most_recent_per_repo() -> None:
         assert time[m & (split == TEST)].min() > time[m & (split != TEST)].max()
 
 
+def test_time_split_reaches_back_for_normal_interval_changes() -> None:
+    """A squash-merged recent history: the last fifth holds no normal-interval change, so the
+    held-out period reaches back until it holds a fifth of them; still strictly the newest."""
+    n = 50
+    repo = np.array(["a"] * n + ["b"] * n)
+    time = np.concatenate([np.arange(n), np.arange(n)])
+    normal = np.concatenate([np.arange(n) < 30, np.ones(n, bool)])  # a: 30..49 merge-stamped
+    plain = time_split(repo, time, 0.2, 0.1, seed=0)
+    split = time_split(repo, time, 0.2, 0.1, seed=0, normal=normal)
+    a = repo == "a"
+    assert (a & (plain == TEST) & normal).sum() == 0  # what the evaluation had to score
+    assert (a & (split == TEST) & normal).sum() == 6  # ceil(0.2 * 30)
+    assert sorted(time[a & (split == TEST)]) == list(range(24, n))
+    assert time[a & (split == TEST)].min() > time[a & (split != TEST)].max()
+    b = repo == "b"  # normal throughout: the plain held-out period (the seeded validation
+    # draw goes on from repo a's, whose fitted period is shorter)
+    np.testing.assert_array_equal(split[b] == TEST, plain[b] == TEST)
+    assert (split[b] == VAL).sum() == (plain[b] == VAL).sum() == 4
+    # never every change: one normal change, the oldest, stays in the fitted period
+    one = time_split(np.array(["c"] * 5), np.arange(5), 0.2, 0.0, seed=0,
+                     normal=np.array([True, False, False, False, False]))  # fmt: skip
+    assert list(one) == [TRAIN, TEST, TEST, TEST, TEST]
+
+
 def test_build_dataset_rows_labels_and_split(synth: SyntheticChanges) -> None:
     ds, rep = build_dataset(synth.commits, (synth.keys, synth.samples), representation="tokens",
                             top_n_identifiers=4, test_fraction=0.2,

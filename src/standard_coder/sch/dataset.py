@@ -5,8 +5,10 @@ baseline), the label-sample matrix (changes x samples, hours), the raw surface c
 the split (0 train, 1 validation, 2 test), and per change its label's interval kind (0 normal,
 1 an author's first commit, 2 after a long inactivity gap: the kind of the change's first commit)
 and whether its author was fitted by the pooled work-inference model. The split is by time
-within each repo: the most recent ``test_fraction`` of each repo's changes is held out; a seeded
-``validation_fraction`` of the remaining changes drives early stopping. A change's samples never
+within each repo: the most recent ``test_fraction`` of each repo's changes is held out, reaching
+back until it also holds ``test_fraction`` of the repo's normal-interval changes
+(:func:`time_split`); a seeded ``validation_fraction`` of the remaining changes drives early
+stopping. A change's samples never
 straddle splits.
 """
 
@@ -276,15 +278,30 @@ def _labels(labels: LabelMatrixLike | tuple[Sequence[Key], np.ndarray]) -> dict[
 
 
 def time_split(
-    repo: np.ndarray, time: np.ndarray, test_fraction: float, validation_fraction: float, seed: int
+    repo: np.ndarray,
+    time: np.ndarray,
+    test_fraction: float,
+    validation_fraction: float,
+    seed: int,
+    normal: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per repo: the most recent ``test_fraction`` -> TEST; a seeded share of the rest -> VAL."""
+    """Per repo: the most recent ``test_fraction`` -> TEST; a seeded share of the rest -> VAL.
+
+    ``normal`` (per change: its label comes from a normal interval, the rows the evaluation's
+    unsuffixed metrics score): the held-out period reaches back until it also holds
+    ``test_fraction`` of the repo's normal changes. Where the recent history is GitHub squash
+    merges (merge-stamped labels), the most recent fifth of the changes can hold few or no
+    normal ones (httpx: none of 188), and every metric would be undefined; the held-out changes
+    still all follow the fitted ones in time. Never shorter than without ``normal``.
+    """
     split = np.full(len(repo), TRAIN, np.int8)
     rng = np.random.default_rng(seed)
     for r in np.unique(repo):
         idx = np.flatnonzero(repo == r)
         idx = idx[np.argsort(time[idx], kind="stable")]
         n_test = min(len(idx) - 1, math.ceil(test_fraction * len(idx))) if len(idx) > 1 else 0
+        if normal is not None and n_test > 0:
+            n_test = _reach_normal(np.asarray(normal, bool)[idx], n_test, test_fraction)
         if n_test > 0:
             split[idx[len(idx) - n_test :]] = TEST
         rest = idx[: len(idx) - n_test]
@@ -292,6 +309,17 @@ def time_split(
         if n_val > 0 and len(rest) - n_val >= 1:
             split[rng.choice(rest, n_val, replace=False)] = VAL
     return split
+
+
+def _reach_normal(normal: np.ndarray, n_test: int, test_fraction: float) -> int:
+    """How many of the most recent changes (``normal`` in time order) to hold out so that they
+    include ``ceil(test_fraction * normal.sum())`` normal ones: at least ``n_test``, and never
+    every change (the fitted period keeps the rest of the normal ones)."""
+    need = math.ceil(test_fraction * int(normal.sum()))
+    if need == 0 or int(normal[len(normal) - n_test :].sum()) >= need:
+        return n_test
+    at = np.flatnonzero(normal)[-need]  # the oldest of the last ``need`` normal changes
+    return min(len(normal) - 1, max(n_test, len(normal) - int(at)))
 
 
 FEATURE_BATCH = 256
@@ -465,7 +493,9 @@ def build_dataset(
     rows.sort(key=lambda r: (r[1][0], r[2], r[1][1]))
     repo = np.array([r[1][0] for r in rows], str)
     time = np.array([r[2] for r in rows], np.int64)
-    split = time_split(repo, time, test_fraction, validation_fraction, seed)
+    kinds, pools, weights = label_kinds or {}, pooled or {}, session_weights or {}
+    label_kind = np.array([kinds.get(r[5], 0) for r in rows], np.int8)
+    split = time_split(repo, time, test_fraction, validation_fraction, seed, label_kind == 0)
     raw_list = [raws[r[0]] for r in rows]
     fit_rows = [raw_list[i] for i in np.flatnonzero(split != TEST)]
     rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers)
@@ -473,13 +503,12 @@ def build_dataset(
     loc = ChangeRepresentation(kind="loc").fit(fit_rows)
     surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))
     missing = float(np.mean([r.ast[-1] > 0 for r in raw_list])) if with_ast else None
-    kinds, pools, weights = label_kinds or {}, pooled or {}, session_weights or {}
     ds = Dataset(
         X=rep.transform(raw_list), X_loc=loc.transform(raw_list),
         Y=np.stack([r[3] for r in rows]).astype(np.float32), surface=surface, repo=repo,
         commit_id=np.array([r[1][1] for r in rows], str),
         n_squashed=np.array([r[4] for r in rows], np.int32), time=time, split=split,
-        label_kind=np.array([kinds.get(r[5], 0) for r in rows], np.int8),
+        label_kind=label_kind,
         pooled=np.array([bool(pools.get(r[5], False)) for r in rows], bool),
         label_weight=np.array([weights.get(r[5], (1.0, np.nan))[0] for r in rows], np.float32),
         label_interval_minutes=np.array([weights.get(r[5], (1.0, np.nan))[1] for r in rows]),
