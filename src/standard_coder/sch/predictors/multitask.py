@@ -8,21 +8,24 @@
   a Gaussian mixture on ``log(1 + open->merge hours)`` truncated to ``[0, delivery_bound_hours]``
   (:class:`~standard_coder.sch.delivery.distribution.DeliveryDistribution`).
 
-Each training step adds the SCH loss of a batch of changes (as the MDN's loop draws them) and
-``delivery_weight`` x the delivery loss of a batch of ``pr_batch_size`` PRs; an epoch covers
-every change and every PR once; validation (both losses) drives
-early stopping; checkpoints resume exactly. ``distribution``/``predict``/``sample`` answer for
-coding effort, so ``EffortModel(predictor="multitask")`` prices changes like the MDN does
-(estimate, team output, forecasts); :meth:`MultitaskRegressor.delivery` answers for PRs.
+Training is the MDN's loop (:func:`~standard_coder.sch.predictors.train.train_model`, with the
+delivery loss as its :class:`~standard_coder.sch.predictors.train.AuxLoss`): each step adds the
+SCH loss of a batch of changes (drawn as the MDN's are, in proportion to any row weights:
+``[training] recency_half_life``) and ``delivery_weight`` x the delivery loss of a batch of
+``pr_batch_size`` PRs (drawn uniformly); an epoch covers every change and every PR once;
+validation (both losses) drives early stopping; checkpoints resume exactly.
+``distribution``/``predict``/``sample`` answer for coding effort (SCH through the module's
+``sch_map``, fitted after training as the MDN's is), so ``EffortModel(predictor="multitask")``
+prices changes like the MDN does (estimate, team output, forecasts);
+:meth:`MultitaskRegressor.delivery` answers for PRs.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +34,7 @@ import torch
 from torch import nn
 
 from standard_coder.runner import ddp
-from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
 from standard_coder.runner.context import TrainingCheckpointer
-from standard_coder.runner.seeding import torch_generator
 from standard_coder.sch.delivery.data import N_PR_FEATURES, DeliveryData
 from standard_coder.sch.delivery.distribution import (
     DeliveryDistribution,
@@ -43,13 +44,7 @@ from standard_coder.sch.delivery.distribution import (
 from standard_coder.sch.predictors.distributions import EffortDistribution, MixtureDistribution
 from standard_coder.sch.predictors.estimator import PREDICTORS, _own_rng, _TorchRegressor, seed_of
 from standard_coder.sch.predictors.mdn import mixture_log_prob, mlp
-from standard_coder.sch.predictors.train import (
-    TrainingInterrupted,
-    TrainResult,
-    adopt_state,
-    data_digest,
-    mean_loss,
-)
+from standard_coder.sch.predictors.train import TrainingInterrupted, train_model
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +79,18 @@ class MultitaskNet(nn.Module):
         self.delivery_head = nn.Linear(dwidth, 3 * cfg.delivery_components)
         self.pr_mean: torch.Tensor
         self.pr_std: torch.Tensor
+        self.sch_map: torch.Tensor
         self.register_buffer("pr_mean", torch.zeros(cfg.n_pr_features))
         self.register_buffer("pr_std", torch.ones(cfg.n_pr_features))
+        # SCH = sigmoid(a + b logit(truncated mean)), fitted after training as the MDN's is
+        # (sch_map.py; the identity until then)
+        self.register_buffer("sch_map", torch.tensor([0.0, 1.0]))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:  # fmt: skip
+        # a checkpoint from before the SCH map has none: the identity
+        state_dict.setdefault(prefix + "sch_map", self.sch_map.clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @staticmethod
     def _mixture(out: torch.Tensor, k: int, min_scale: float) -> tuple[torch.Tensor, ...]:
@@ -101,6 +106,12 @@ class MultitaskNet(nn.Module):
         """Mean SCH negative log-likelihood (per label sample, hours)."""
         log_pi, loc, scale = self(x)
         return -mixture_log_prob(log_pi, loc, scale, y, "lognormal", self.cfg.min_hours).mean()
+
+    def row_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each row's mean SCH negative log-likelihood over its label samples, (batch,)."""
+        log_pi, loc, scale = self(x)
+        lp = mixture_log_prob(log_pi, loc, scale, y, "lognormal", self.cfg.min_hours)
+        return -lp.reshape(x.shape[0], -1).mean(1)
 
     def delivery_params(
         self, x: torch.Tensor, owner: torch.Tensor, pr_features: torch.Tensor
@@ -177,8 +188,9 @@ class MultitaskRegressor(_TorchRegressor):
         return MultitaskNet(self.config_)
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
-        log_pi, loc, scale = self._forward(X)
-        return MixtureDistribution(log_pi, loc, scale, "lognormal", self.config_.min_hours)
+        (log_pi, loc, scale), (a, b) = self._forward(X), self.module_.sch_map.tolist()  # type: ignore[operator]
+        return MixtureDistribution(log_pi, loc, scale, "lognormal", self.config_.min_hours,
+                                   sch_map=(a, b))  # fmt: skip
 
     def delivery(self, prs: DeliveryData) -> DeliveryDistribution:
         """Predicted delivery-time distributions of ``prs``."""
@@ -203,9 +215,12 @@ class MultitaskRegressor(_TorchRegressor):
         checkpointer: TrainingCheckpointer | None = None,
         should_stop: Callable[[], bool] | None = None,
         tb_dir: Path | None = None,
+        sample_weight: np.ndarray | None = None,
+        sample_weight_val: np.ndarray | None = None,
     ) -> MultitaskRegressor:
-        """Train both heads: SCH on ``X``/``Y_samples`` (as :meth:`MDNRegressor.fit`), delivery
-        on the PRs ``prs`` (validation: ``X_val``/``Y_val`` and ``prs_val``).
+        """Train both heads: SCH on ``X``/``Y_samples`` (as :meth:`MDNRegressor.fit`, with the
+        changes' ``sample_weight`` / ``sample_weight_val``), delivery on the PRs ``prs``
+        (validation: ``X_val``/``Y_val`` and ``prs_val``; PRs are not weighted).
 
         Raises:
             ValueError: no PRs to learn delivery from.
@@ -220,6 +235,8 @@ class MultitaskRegressor(_TorchRegressor):
         xv = np.zeros((0, d), np.float32) if X_val is None else np.asarray(X_val, np.float32)
         yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
               else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
+        w, wv = (None if a is None else torch.as_tensor(np.asarray(a, np.float32).reshape(-1))
+                 for a in (sample_weight, sample_weight_val))  # fmt: skip
         seed = seed_of(self.random_state)
         cpu = torch.device("cpu")
         pt = _tensors(prs, cpu)
@@ -232,10 +249,11 @@ class MultitaskRegressor(_TorchRegressor):
                  "head": {k: list(v) if isinstance(v, tuple) else v for k, v in head.items()},
                  "X": torch.from_numpy(X), "Y": torch.from_numpy(Y),
                  "X_val": torch.from_numpy(xv), "Y_val": torch.from_numpy(yv),
-                 "prs": list(pt), "prs_val": None if pv is None else list(pv)},
+                 "prs": list(pt), "prs_val": None if pv is None else list(pv),
+                 "weight": w, "weight_val": wv},
             )  # fmt: skip
-        return self._fit_tensors(_Fit(X, Y, xv, yv, pt, pv, seed, dev, checkpointer, should_stop,
-                                      tb_dir))  # fmt: skip
+        return self._fit_tensors(_Fit(X, Y, xv, yv, pt, pv, seed, dev, w, wv, checkpointer,
+                                      should_stop, tb_dir))  # fmt: skip
 
     def _fit_tensors(self, f: _Fit) -> MultitaskRegressor:
         d = f.X.shape[1]
@@ -245,154 +263,31 @@ class MultitaskRegressor(_TorchRegressor):
             feats = f.pt[2]
             module.pr_mean.copy_(feats.mean(0))
             module.pr_std.copy_(feats.std(0, unbiased=False).clamp_min(1e-3))
+            pt = tuple(t.to(f.dev) for t in f.pt)
             pv = None if f.pv is None else tuple(t.to(f.dev) for t in f.pv)
-            res = self._train(module, replace(f, pt=tuple(t.to(f.dev) for t in f.pt), pv=pv))
+            dev = f.dev
+            res = train_model(
+                module, torch.as_tensor(f.X, device=dev), torch.as_tensor(f.Y, device=dev),
+                torch.as_tensor(f.xv, device=dev), torch.as_tensor(f.yv, device=dev),
+                options=self.training_options, seed=f.seed, checkpointer=f.checkpointer,
+                should_stop=f.should_stop, tb_dir=f.tb_dir,
+                weight=None if f.w is None else f.w.to(dev),
+                weight_val=None if f.wv is None else f.wv.to(dev),
+                aux=_DeliveryLoss(pt, pv, self.delivery_weight,
+                                  max(1, min(self.pr_batch_size, int(pt[2].shape[0])))),
+            )  # fmt: skip
         self.module_ = module.cpu().eval()
         self.train_result_ = res
         self.n_features_in_ = d
         return self
 
-    def _train(self, model: MultitaskNet, f: _Fit) -> TrainResult:
-        X, Y, xv, yv, pt, pv, seed, dev = f.X, f.Y, f.xv, f.yv, f.pt, f.pv, f.seed, f.dev
-        checkpointer, should_stop, tb_dir = f.checkpointer, f.should_stop, f.tb_dir
-        o = self.training_options
-        Xt, Yt = torch.as_tensor(X, device=dev), torch.as_tensor(Y, device=dev)
-        Xv, Yv = torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev)
-        n, S = Yt.shape
-        n_prs = int(pt[2].shape[0])
-        B, k = o.batch_size, max(1, min(o.samples_per_commit, S, o.batch_size))
-        P = max(1, min(self.pr_batch_size, n_prs))
-        dist_on = ddp.active()
-        rank, world = ddp.rank(), ddp.world_size()
-        if dist_on and min(B // k, P) < world:
-            raise ValueError(f"batches of {B // k} changes and {P} PRs cannot be split over "
-                             f"{world} ranks")  # fmt: skip
-        if dist_on and rank != 0:
-            checkpointer, tb_dir = None, None  # rank 0 alone writes
-        # every change and every PR once per epoch (at most max_steps_per_epoch steps)
-        steps = max(1, math.ceil(n * k / B), math.ceil(n_prs / P))
-        steps = min(steps, o.max_steps_per_epoch) if o.max_steps_per_epoch else steps
-        opt = torch.optim.AdamW(model.parameters(), lr=o.learning_rate,
-                                weight_decay=o.weight_decay)  # fmt: skip
-        gen = torch_generator(seed)
-        digest = data_digest(Xt, Yt, Xv, Yv, *pt)
-        st: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "bad_epochs": 0,
-                              "best_val": math.inf, "best_epoch": -1, "best_state": None,
-                              "history": [], "loss_sum": 0.0}  # fmt: skip
-        if checkpointer is not None:
-            saved = checkpointer.load_latest()
-            if saved is not None and saved.get("data_digest") == digest:
-                model.load_state_dict(saved["model"])
-                opt.load_state_dict(saved["optimizer"])
-                restore_rng_state(saved["rng_state"], generators={"batches": gen})
-                st.update({key: saved[key] for key in st})
-
-        def state() -> dict[str, Any]:
-            return {**st, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "rng_state": capture_rng_state(generators={"batches": gen}),
-                    "data_digest": digest}  # fmt: skip
-
-        net: nn.Module = _StepNet(model, self.delivery_weight)
-        if dist_on:  # every rank starts from rank 0's state (fresh or resumed)
-            tree = ddp.broadcast_tree(state() if rank == 0 else None)
-            if rank != 0:
-                adopt_state(tree, model, opt, gen)
-                st.update({key: tree[key] for key in st})
-            from torch.nn.parallel import DistributedDataParallel
-
-            net = DistributedDataParallel(net, device_ids=[dev] if dev.type == "cuda" else None)
-
-        @torch.no_grad()
-        def val_loss() -> float:
-            model.eval()
-            sch = mean_loss(model, Xv, Yv) if Xv.shape[0] else 0.0
-            dl = float(model.delivery_loss(*pv)) if pv is not None else 0.0
-            model.train()
-            return sch + self.delivery_weight * dl
-
-        writer = None
-        if tb_dir is not None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(log_dir=str(tb_dir), purge_step=st["global_step"] or None)
-        stopped = "completed"
-        model.train()
-        try:
-            while st["epoch"] < o.epochs:
-                while st["step_in_epoch"] < steps:
-                    stop = should_stop is not None and should_stop()
-                    if dist_on:  # every rank stops at the same step (any rank's signal counts)
-                        stop = ddp.agree(stop or ddp.stop_requested())
-                    if stop:
-                        path = (
-                            checkpointer.save(state(), st["global_step"]) if checkpointer else None
-                        )
-                        raise TrainingInterrupted(st["global_step"], path)
-                    rows = torch.randint(n, (B // k,), generator=gen).to(dev)
-                    cols = torch.randint(S, (B // k, k), generator=gen).to(dev)
-                    pids = torch.randperm(n_prs, generator=gen)[:P].to(dev)
-                    if dist_on:  # this rank's disjoint shards of both global batches
-                        rows, cols, pids = rows[rank::world], cols[rank::world], pids[rank::world]
-                    yb = Yt[rows[:, None], cols]
-                    # DDP averages gradients over ranks: each shard's mean weighted by its share
-                    # makes the average the gradient of the global batches' means
-                    w_sch = rows.numel() * world / (B // k) if dist_on else 1.0
-                    w_dl = pids.numel() * world / P if dist_on else 1.0
-                    sch, dl, scaled = net(Xt[rows], yb[:, 0] if k == 1 else yb,
-                                          *_pr_batch(pt, pids), w_sch, w_dl)  # fmt: skip
-                    if dist_on:
-                        sch = ddp.global_mean(sch, rows.numel(), B // k)
-                        dl = ddp.global_mean(dl, pids.numel(), P)
-                    loss = sch + self.delivery_weight * dl
-                    opt.zero_grad(set_to_none=True)
-                    scaled.backward()
-                    if o.grad_clip > 0:
-                        nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
-                    opt.step()
-                    st["global_step"] += 1
-                    st["step_in_epoch"] += 1
-                    st["loss_sum"] += float(loss.detach())
-                    if writer is not None and st["global_step"] % 10 == 0:
-                        writer.add_scalar("train/loss", float(loss.detach()), st["global_step"])
-                        writer.add_scalar("train/delivery_loss", float(dl.detach()),
-                                          st["global_step"])  # fmt: skip
-                    if checkpointer is not None and checkpointer.due(st["global_step"]):
-                        checkpointer.save(state(), st["global_step"])
-                train_loss = st["loss_sum"] / steps
-                val = val_loss() if (Xv.shape[0] or pv is not None) else train_loss
-                st["history"].append([float(st["epoch"]), train_loss, val])
-                if writer is not None:
-                    writer.add_scalar("val/loss", val, st["global_step"])
-                if val < st["best_val"]:
-                    st.update(best_val=val, best_epoch=st["epoch"], bad_epochs=0,
-                              best_state=copy.deepcopy(model.state_dict()))  # fmt: skip
-                else:
-                    st["bad_epochs"] += 1
-                st["epoch"] += 1
-                st["step_in_epoch"], st["loss_sum"] = 0, 0.0
-                if st["bad_epochs"] >= o.early_stopping_patience:
-                    stopped, st["epoch"] = "early_stopping", o.epochs
-                if checkpointer is not None:
-                    checkpointer.save(state(), st["global_step"])
-                if stopped == "early_stopping":
-                    break
-        finally:
-            if writer is not None:
-                writer.close()
-            if checkpointer is not None:
-                checkpointer.wait()
-        if st["best_state"] is not None:
-            model.load_state_dict(st["best_state"])
-        return TrainResult(best_val=st["best_val"], best_epoch=st["best_epoch"],
-                           epochs_run=len(st["history"]), steps=st["global_step"],
-                           stopped=stopped, history=st["history"], precision="fp32")  # fmt: skip
-
 
 @dataclass(frozen=True)
 class _Fit:
     """One fit's data and run: changes (``X``, ``Y``), validation changes (``xv``, ``yv``), the
-    training and validation PR tensors (``pt``, ``pv``), the seed, the device, and the
-    checkpointer, stop check and TensorBoard folder (none on a follower rank)."""
+    training and validation PR tensors (``pt``, ``pv``), the seed, the device, the changes'
+    weights (``w``, ``wv``; None: all 1), and the checkpointer, stop check and TensorBoard
+    folder (none on a follower rank)."""
 
     X: np.ndarray
     Y: np.ndarray
@@ -402,26 +297,39 @@ class _Fit:
     pv: tuple[torch.Tensor, ...] | None
     seed: int
     dev: torch.device
+    w: torch.Tensor | None = None
+    wv: torch.Tensor | None = None
     checkpointer: TrainingCheckpointer | None = None
     should_stop: Callable[[], bool] | None = None
     tb_dir: Path | None = None
 
 
-class _StepNet(nn.Module):
-    """One training step's losses as a forward call, so DDP wraps what builds the loss:
-    ``(sch, delivery, w_sch * sch + delivery_weight * w_dl * delivery)``."""
+class _DeliveryLoss:
+    """The delivery head's loss as :func:`train_model`'s second loss: ``batch`` training PRs a
+    step (a random permutation's head, uniform: PRs are not recency-weighted), the mean
+    delivery NLL of the validation PRs ``pv`` for early stopping."""
 
-    def __init__(self, model: MultitaskNet, delivery_weight: float) -> None:
-        super().__init__()
-        self.model = model
-        self.delivery_weight = delivery_weight
+    name = "delivery"
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, px: torch.Tensor, owner: torch.Tensor,
-                feats: torch.Tensor, hours: torch.Tensor, w_sch: float,
-                w_dl: float) -> tuple[torch.Tensor, ...]:  # fmt: skip
-        sch = self.model.loss(x, y)
-        dl = self.model.delivery_loss(px, owner, feats, hours)
-        return sch, dl, w_sch * sch + self.delivery_weight * w_dl * dl
+    def __init__(self, pt: tuple[torch.Tensor, ...], pv: tuple[torch.Tensor, ...] | None,
+                 weight: float, batch: int) -> None:  # fmt: skip
+        self.pt, self.pv, self.weight, self.batch = pt, pv, weight, batch
+        self.n = int(pt[2].shape[0])
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return (*self.pt, *(self.pv or ()))
+
+    def steps(self) -> int:
+        return math.ceil(self.n / self.batch)
+
+    def draw(self, gen: torch.Generator) -> torch.Tensor:
+        return torch.randperm(self.n, generator=gen)[: self.batch]
+
+    def loss(self, model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+        return model.delivery_loss(*_pr_batch(self.pt, ids))  # type: ignore[operator,no-any-return]
+
+    def val_loss(self, model: nn.Module) -> float | None:
+        return None if self.pv is None else float(model.delivery_loss(*self.pv))  # type: ignore[operator]
 
 
 def follow_fit(
@@ -434,6 +342,8 @@ def follow_fit(
     Y_val: torch.Tensor,
     prs: list[torch.Tensor],
     prs_val: list[torch.Tensor] | None,
+    weight: torch.Tensor | None = None,
+    weight_val: torch.Tensor | None = None,
 ) -> None:
     """A non-zero ``torchrun`` rank's side of rank 0's :meth:`MultitaskRegressor.fit` (sent by
     :func:`standard_coder.runner.ddp.submit`): the same model, data and seed; no checkpoints,
@@ -446,7 +356,7 @@ def follow_fit(
     pv = None if prs_val is None else tuple(prs_val)
     try:
         reg._fit_tensors(_Fit(X.numpy(), Y.numpy(), X_val.numpy(), Y_val.numpy(), tuple(prs), pv,
-                              seed, dev))  # fmt: skip
+                              seed, dev, weight, weight_val))  # fmt: skip
     except TrainingInterrupted as exc:
         log.info("rank %d: %s", ddp.rank(), exc)
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import torch
 from torch import nn
@@ -115,15 +115,47 @@ def _autocast(device: torch.device, precision: str) -> Any:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-class _LossNet(nn.Module):
-    """``forward(x, y)`` = ``model.loss(x, y)``, so DDP wraps the call that builds the loss."""
+class AuxLoss(Protocol):
+    """A second loss :func:`train_model` trains with the model's own (the multitask model's
+    delivery head): each step adds ``weight`` x the mean loss of ``batch`` items drawn by
+    ``draw`` from the same batch generator, after the step's changes; validation adds
+    ``weight`` x ``val_loss``."""
 
-    def __init__(self, model: nn.Module) -> None:
+    name: str
+    """TensorBoard: ``train/<name>_loss`` every 10 steps."""
+    weight: float
+    batch: int
+    """Items per step (the global batch; DDP shards it over the ranks)."""
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """Its training (and validation) data: part of the checkpoint's data digest."""
+
+    def steps(self) -> int:
+        """Steps that cover every item once: an epoch is at least this many steps."""
+
+    def draw(self, gen: torch.Generator) -> torch.Tensor:
+        """One step's global batch of item ids (CPU)."""
+
+    def loss(self, model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+        """Mean loss of the items ``ids`` (inside the step's forward call)."""
+
+    def val_loss(self, model: nn.Module) -> float | None:
+        """Validation loss (``model`` in eval mode, no grad); None: no validation items."""
+
+
+class _LossNet(nn.Module):
+    """``forward(x, y)`` = ``model.loss(x, y)`` (and, with an :class:`AuxLoss`, its loss of the
+    items ``pick`` too), so DDP wraps the call that builds the loss."""
+
+    def __init__(self, model: nn.Module, aux: AuxLoss | None = None) -> None:
         super().__init__()
         self.model = model
+        self.aux = aux
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.model.loss(x, y)  # type: ignore[operator,no-any-return]
+    def forward(self, x: torch.Tensor, y: torch.Tensor, pick: torch.Tensor | None = None) -> Any:
+        if self.aux is None or pick is None:
+            return self.model.loss(x, y)  # type: ignore[operator]
+        return self.model.loss(x, y), self.aux.loss(self.model, pick)  # type: ignore[operator]
 
 
 @torch.no_grad()
@@ -232,6 +264,7 @@ def train_model(
     tb_dir: Path | None = None,
     weight: torch.Tensor | None = None,
     weight_val: torch.Tensor | None = None,
+    aux: AuxLoss | None = None,
 ) -> TrainResult:
     """Train ``model`` (which must define ``loss(x, y)``) in place; best weights are kept.
 
@@ -254,6 +287,10 @@ def train_model(
             of weight 0 are never drawn, an epoch covers the rows of positive weight) and early
             stopping uses the weighted validation loss. None: every row weighs 1 (the draws
             are the unweighted loop's, bit for bit).
+        aux: a second loss trained alongside (:class:`AuxLoss`; the multitask model's
+            delivery head): each step's loss is the model's plus ``aux.weight`` x its loss on
+            ``aux.batch`` items, an epoch at least ``aux.steps()`` steps, and the validation
+            loss adds ``aux.weight`` x ``aux.val_loss``.
 
     Returns:
         The :class:`TrainResult`; ``model`` holds the weights of the best validation epoch.
@@ -271,6 +308,8 @@ def train_model(
     k = max(1, min(options.samples_per_commit, S, B))
     n_drawn = n if weight is None else int((weight > 0).sum())
     steps_per_epoch = max(1, math.ceil(n_drawn * k / B))  # every commit once per epoch (k samples)
+    if aux is not None:  # and every aux item once
+        steps_per_epoch = max(steps_per_epoch, aux.steps())
     if options.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, options.max_steps_per_epoch)
     opt = torch.optim.AdamW(
@@ -278,7 +317,8 @@ def train_model(
     )
     gen = torch_generator(seed)
     precision = effective_precision(options.precision, X.device)
-    digest = data_digest(X, Y, X_val, Y_val, *(w for w in (weight, weight_val) if w is not None))
+    digest = data_digest(X, Y, X_val, Y_val, *(w for w in (weight, weight_val) if w is not None),
+                         *(aux.tensors() if aux is not None else ()))  # fmt: skip
     draw_p = None if weight is None else (weight / weight.sum()).double().cpu()
     epoch = step_in_epoch = global_step = bad_epochs = 0
     best_val, best_epoch = math.inf, -1
@@ -290,6 +330,8 @@ def train_model(
     rank, world = ddp.rank(), ddp.world_size()
     if dist_on and B // k < world:
         raise ValueError(f"batch of {B // k} commits cannot be split over {world} ranks")
+    if dist_on and aux is not None and aux.batch < world:
+        raise ValueError(f"{aux.name} batch of {aux.batch} cannot be split over {world} ranks")
     if dist_on and rank != 0:
         checkpointer, tb_dir = None, None  # rank 0 alone writes
     if checkpointer is not None:
@@ -328,7 +370,7 @@ def train_model(
             best_state = tree["best_state"]
             history = [list(map(float, h)) for h in tree["history"]]
             loss_sum = float(tree["loss_sum"])
-    net: nn.Module = _LossNet(model)
+    net: nn.Module = _LossNet(model, aux)
     if dist_on:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -359,18 +401,27 @@ def train_model(
                         torch.multinomial(draw_p, B // k, replacement=True, generator=gen)
                         ).to(X.device)  # fmt: skip
                 cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
+                pick = aux.draw(gen).to(X.device) if aux is not None else None  # aux items
                 if dist_on:  # this rank's disjoint shard of the global batch
                     rows, cols = rows[rank::world], cols[rank::world]
+                    pick = pick[rank::world] if pick is not None else None
                 yb = Y[rows[:, None], cols]
                 with _autocast(X.device, precision):
-                    loss = net(X[rows], yb[:, 0] if k == 1 else yb)
+                    batch = (X[rows], yb[:, 0] if k == 1 else yb)
+                    loss = net(*batch) if pick is None else net(*batch, pick)
                     # DDP averages gradients over ranks: weight each shard's mean by its share
                     # so the average is the gradient of the global batch's mean loss.
-                    scaled = loss * (rows.numel() * world / (B // k)) if dist_on else loss
+                    scaled, extra = _step_loss(loss, aux, dist_on, rows.numel() * world / (B // k),
+                                               pick)  # fmt: skip
+                    loss = loss if extra is None else loss[0]
                 opt.zero_grad(set_to_none=True)
                 scaled.backward()
                 if dist_on:
                     loss = ddp.global_mean(loss, rows.numel(), B // k)
+                if aux is not None and extra is not None and pick is not None:
+                    if dist_on:
+                        extra = ddp.global_mean(extra, pick.numel(), aux.batch)
+                    loss = loss + aux.weight * extra  # what the step minimised (logged)
                 if options.grad_clip > 0:
                     nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
                 opt.step()
@@ -379,10 +430,15 @@ def train_model(
                 loss_sum += float(loss.detach())
                 if writer is not None and global_step % 10 == 0:
                     writer.add_scalar("train/loss", float(loss.detach()), global_step)
+                    if aux is not None and extra is not None:
+                        writer.add_scalar(f"train/{aux.name}_loss", float(extra.detach()),
+                                          global_step)  # fmt: skip
                 if checkpointer is not None and checkpointer.due(global_step):
                     checkpointer.save(state(), global_step)
             train_loss = loss_sum / steps_per_epoch
-            val = (mean_loss(model, X_val, Y_val, precision=precision, weight=weight_val)
+            val = (_validation(model, X_val, Y_val, weight_val, aux, precision, train_loss)
+                   if aux is not None else
+                   mean_loss(model, X_val, Y_val, precision=precision, weight=weight_val)
                    if X_val.shape[0] else train_loss)  # fmt: skip
             history.append([float(epoch), train_loss, val])
             if writer is not None:
@@ -422,3 +478,36 @@ def train_model(
         history=history,
         precision=precision,
     )
+
+
+def _step_loss(
+    loss: Any, aux: AuxLoss | None, dist_on: bool, share: float, pick: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The step's loss to differentiate and the aux loss (None without one). Under DDP each
+    shard's mean is weighted by its share of the global batch (``share`` for the changes)."""
+    if aux is None or pick is None:
+        return (loss * share if dist_on else loss), None
+    own, extra = loss
+    w_aux = pick.numel() * ddp.world_size() / aux.batch if dist_on else 1.0
+    return (share if dist_on else 1.0) * own + aux.weight * w_aux * extra, extra
+
+
+@torch.no_grad()
+def _validation(model: nn.Module, X_val: torch.Tensor, Y_val: torch.Tensor,
+                weight_val: torch.Tensor | None, aux: AuxLoss, precision: str,
+                train_loss: float) -> float:  # fmt: skip
+    """The model's validation loss plus ``aux.weight`` x the aux one (the training loss when
+    there is neither)."""
+    was = model.training
+    model.eval()
+    with _autocast(X_val.device, precision):
+        extra = aux.val_loss(model)
+    model.train(was)
+    if not X_val.shape[0] and extra is None:
+        return train_loss
+    own = (
+        mean_loss(model, X_val, Y_val, precision=precision, weight=weight_val)
+        if X_val.shape[0]
+        else 0.0
+    )
+    return own + aux.weight * extra if extra is not None else own
