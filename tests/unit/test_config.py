@@ -132,6 +132,6 @@ def test_recency_half_life_defaults_bounds_and_off(tmp_path: Path) -> None:
     off = load_config(write(tmp_path, "[training]\nrecency_half_life = 0\n")).training
     assert off.recency_half_life == 0 and recency_of(off) is None
     multitask = off.model_copy(update={"predictor": "multitask", "recency_half_life": 0.5})
-    assert recency_of(multitask) is None
+    assert recency_of(multitask) == 0.5  # multitask (and its LOC baseline) as every predictor
     with pytest.raises(ConfigError, match=r"training\.recency_half_life"):
         load_config(write(tmp_path, "[training]\nrecency_half_life = -0.1\n"))

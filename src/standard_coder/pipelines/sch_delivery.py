@@ -61,19 +61,17 @@ def fit_multitask(
     *,
     tb_dir: Path,
     seed: int,
+    recency_half_life: float | None = None,
 ) -> Any:
-    """The multitask :class:`EffortModel` trained on the dataset's train split and the PRs."""
-    from standard_coder.sch.dataset import TRAIN, VAL
-    from standard_coder.sch.predictors.estimator import EffortModel
+    """The multitask :class:`EffortModel` trained on the dataset's train split and the PRs,
+    the changes weighted by recency (``recency_half_life``; None: none), then its SCH map
+    (``stage.fit_effort_model``, as for the MDN)."""
+    from standard_coder.sch.predictors.stage import fit_effort_model
 
-    tr, va = dataset.index(TRAIN), dataset.index(VAL)
-    model = EffortModel(predictor="multitask", params=multitask_params(t), training=training,
-                        random_state=seed, device=ctx.device, feature_kind=dataset.feature_kind,
-                        feature_checksum=dataset.feature_checksum,
-                        vocabulary_checksum=dataset.vocabulary_checksum)  # fmt: skip
-    return model.fit(dataset.X[tr], dataset.Y[tr], X_val=dataset.X[va], Y_val=dataset.Y[va],
-                     prs=splits.train, prs_val=splits.val, checkpointer=checkpointer,
-                     should_stop=ctx.should_stop, tb_dir=tb_dir)  # fmt: skip
+    return fit_effort_model(dataset, "multitask", multitask_params(t), training,
+                            checkpointer=checkpointer, should_stop=ctx.should_stop,
+                            tb_dir=tb_dir, device=ctx.device, seed=seed,
+                            recency_half_life=recency_half_life, prs=splits)  # fmt: skip
 
 
 def write_delivery_evaluation(

@@ -56,9 +56,9 @@ def work_options(t: TrainingSection) -> Any:
 
 
 def recency_of(t: TrainingSection) -> float | None:
-    """The effort-model fits' recency half-life: None (no decay) for 0, and for ``multitask``,
-    which has no recency weighting (its LOC baseline then has none either)."""
-    return None if t.predictor == "multitask" else (t.recency_half_life or None)
+    """The effort-model fits' recency half-life (every predictor and its LOC baseline): None
+    (no decay) for 0."""
+    return t.recency_half_life or None
 
 
 def head_params(t: TrainingSection) -> dict[str, Any]:
@@ -390,9 +390,9 @@ def run(ctx: StageContext) -> None:
     recency = recency_of(t)
     try:
         if splits is not None:
-            model = sch_delivery.fit_multitask(
-                ctx, t, dataset, splits, training, checkpointer, tb_dir=tb / t.predictor, seed=seed
-            )
+            model = sch_delivery.fit_multitask(ctx, t, dataset, splits, training, checkpointer,
+                                               tb_dir=tb / t.predictor, seed=seed,
+                                               recency_half_life=recency)  # fmt: skip
         else:
             model = fit_effort_model(
                 dataset,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from standard_coder.sch.predictors.splits import (
 from standard_coder.sch.predictors.train import TrainOptions
 from standard_coder.sch.records import CommitRecord, FileChange
 
+if TYPE_CHECKING:
+    from standard_coder.sch.delivery.data import DeliverySplits
+
 log = logging.getLogger(__name__)
 
 
@@ -43,9 +46,10 @@ def fit_effort_model(
     seed: int = 0,
     label_weighting: str = "off",
     recency_half_life: float | None = None,
+    prs: DeliverySplits | None = None,
 ) -> EffortModel:
-    """Train the ``kind`` predictor (``mdn``, ``quantile``, ``shift``; ``auto``: chosen per
-    repository, ``sch/predictors/auto.py``) on the dataset's train split.
+    """Train the ``kind`` predictor (``mdn``, ``quantile``, ``shift``, ``multitask``; ``auto``:
+    chosen per repository, ``sch/predictors/auto.py``) on the dataset's train split.
 
     ``params`` are the head's parameters (e.g. ``components``, ``hidden``, ``family``),
     ``training`` the optimisation settings (defaults: ``TrainOptions()``). Early stopping uses
@@ -55,7 +59,9 @@ def fit_effort_model(
     ``recency_half_life`` (a share of the fitted changes; None: no decay) weighs the fitted
     changes by ``0.5 ** (age / (half_life * n))``, age counted in changes by commit time, in
     every fit (:func:`splits.recency_by_time`): real histories drift, and the most recent
-    changes say most about the next ones.
+    changes say most about the next ones. ``multitask`` learns delivery effort from the
+    pull requests ``prs`` too (their train and validation splits; the PRs are not weighted).
+    An MDN or multitask fit then fits its SCH map (:func:`map_sch`).
 
     Raises:
         TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved).
@@ -77,11 +83,7 @@ def fit_effort_model(
                         feature_checksum=dataset.feature_checksum,
                         vocabulary_checksum=dataset.vocabulary_checksum)  # fmt: skip
     log.info("training %s on %d changes (%d validation) on %s", kind, len(tr), len(va), device)
-    w = mdn_weights(dataset, label_weighting)
-    wv = None if w is None or not w[va].sum() > 0 else w[va]
-    if recency_half_life is not None and len(tr):
-        w = np.ones(len(dataset)) if w is None else w.copy()
-        w[tr] = w[tr] * recency_by_time(dataset, tr, recency_half_life)
+    w, wv = change_weights(dataset, tr, va, label_weighting, recency_half_life)
     model.fit(
         dataset.X[tr],
         dataset.Y[tr],
@@ -90,18 +92,39 @@ def fit_effort_model(
         checkpointer=checkpointer,
         should_stop=should_stop,
         tb_dir=tb_dir,
-        sample_weight=None if w is None or not w[tr].sum() > 0 else w[tr],
+        sample_weight=w,
         sample_weight_val=wv,
+        **({} if prs is None else {"prs": prs.train, "prs_val": prs.val}),
     )
-    if kind == "mdn":
+    if kind in ("mdn", "multitask"):
         map_sch(model, dataset, np.concatenate([tr, va]))
     return model
 
 
+def change_weights(
+    dataset: Dataset,
+    tr: np.ndarray,
+    va: np.ndarray,
+    label_weighting: str = "off",
+    recency_half_life: float | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A network fit's weights of the training rows ``tr`` and validation rows ``va`` (None:
+    every row weighs 1): ``label_weighting`` (:func:`splits.mdn_weights`) on both, times the
+    recency weights (:func:`splits.recency_by_time`, ``recency_half_life``; None: none) on the
+    training rows."""
+    w = mdn_weights(dataset, label_weighting)
+    wv = None if w is None or not w[va].sum() > 0 else w[va]
+    if recency_half_life is not None and len(tr):
+        w = np.ones(len(dataset)) if w is None else w.copy()
+        w[tr] = w[tr] * recency_by_time(dataset, tr, recency_half_life)
+    return (None if w is None or not w[tr].sum() > 0 else w[tr]), wv
+
+
 def map_sch(model: EffortModel, dataset: Dataset, rows: np.ndarray) -> None:
-    """Fit the MDN's SCH map (``sch_map.py``) onto the actual of the fitted ``rows``, weighted
-    as the location-shift model's map is: normal-interval labels, recent changes more. SCH's
-    order and the distribution stay as trained; SCH's level and spread follow the labels."""
+    """Fit the MDN's (or multitask model's) SCH map (``sch_map.py``) onto the actual of the
+    fitted ``rows``, weighted as the location-shift model's map is: normal-interval labels,
+    recent changes more. SCH's order and the distribution stay as trained; SCH's level and
+    spread follow the labels."""
     w = label_weights(dataset)[rows] * recency_by_time(dataset, rows, DEFAULT_HALF_LIFE)
     a, b = fit_sch_map(model.distribution(dataset.X[rows]).sch(), dataset.Y[rows], w)
     buf = model.regressor_.module_.sch_map
