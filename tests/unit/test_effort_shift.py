@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
+from tests.unit.schmapcheck import check_sch_map
 from tests.unit.test_effort_ranking import lines_added_history
 
 from standard_coder.sch.dataset import TEST, Dataset
@@ -387,33 +388,5 @@ def test_the_mdn_gets_an_sch_map_too_and_it_round_trips(tmp_path: Path) -> None:
     model = fit_effort_model(ds, "mdn", {"components": 3, "hidden": [16]},
                              TrainOptions(epochs=40, batch_size=64), seed=0,
                              recency_half_life=0.25)  # fmt: skip
-    a, b = model.regressor_.module_.sch_map.tolist()
-    assert (a, b) != (0.0, 1.0) and b > 0
-    dist = model.distribution(ds.X[te])
-    mapped = dist.sch()
-    dist.sch_map = (0.0, 1.0)  # type: ignore[attr-defined]
-    raw = dist.sch()
-    np.testing.assert_array_equal(np.argsort(mapped, kind="stable"), np.argsort(raw, kind="stable"))
-    # on the fitted changes (recency-weighted, as fitted) the map is closer to the actual
-    # than the identity, which it could have chosen
-    from standard_coder.sch.dataset import TRAIN, VAL
-    from standard_coder.sch.predictors.sch_map import inside_mean
-    from standard_coder.sch.predictors.splits import recency_by_time
-
-    rows = np.concatenate([ds.index(TRAIN), ds.index(VAL)])
-    ok, actual = inside_mean(ds.Y[rows])  # changes with a label sample within [0, 1] h
-    rows, actual = rows[ok], actual[ok]
-    w = recency_by_time(ds, rows, 0.25)
-    fitted = model.distribution(ds.X[rows])
-    err_mapped = np.average((fitted.sch() - actual) ** 2, weights=w)
-    fitted.sch_map = (0.0, 1.0)  # type: ignore[attr-defined]
-    assert err_mapped < np.average((fitted.sch() - actual) ** 2, weights=w)
+    mapped, _raw, _old = check_sch_map(model, ds, tmp_path)
     assert np.isfinite(binned_calibration(mapped, ds.Y[te])[2])
-    path = model.save(tmp_path / "model.pt")
-    again = EffortModel.load(path)
-    np.testing.assert_allclose(again.distribution(ds.X[te]).sch(), mapped)
-    ck = torch.load(path, weights_only=True)
-    del ck["state_dict"]["sch_map"]  # as written before the MDN had a map
-    torch.save(ck, tmp_path / "old.pt")
-    old = EffortModel.load(tmp_path / "old.pt")
-    np.testing.assert_allclose(old.distribution(ds.X[te]).sch(), raw, rtol=1e-6)

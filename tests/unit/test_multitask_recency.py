@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.unit.schmapcheck import check_sch_map
 from tests.unit.test_effort_shift import drifting_history
 
 from standard_coder.runner.checkpoint import Checkpointer
@@ -88,35 +89,9 @@ def test_the_multitask_model_gets_the_sch_map_and_it_round_trips(
 ) -> None:
     """As the MDN: a strictly increasing map fitted after training (same order, closer to the
     fitted changes' actual); ``model.pt`` keeps it; a checkpoint without it loads as identity."""
-    from standard_coder.sch.predictors.sch_map import DEFAULT_HALF_LIFE, inside_mean
-
     ds, _splits = history
     model = fits[0.25]
-    a, b = model.regressor_.module_.sch_map.tolist()
-    assert (a, b) != (0.0, 1.0) and b > 0
-    te = ds.index(TEST)
-    dist = model.distribution(ds.X[te])
-    mapped = dist.sch()
-    dist.sch_map = (0.0, 1.0)  # type: ignore[attr-defined]
-    raw = dist.sch()
-    np.testing.assert_array_equal(np.argsort(mapped, kind="stable"), np.argsort(raw, kind="stable"))
-    rows = np.concatenate([ds.index(TRAIN), ds.index(VAL)])
-    ok, actual = inside_mean(ds.Y[rows])
-    rows, actual = rows[ok], actual[ok]
-    w = recency_by_time(ds, rows, DEFAULT_HALF_LIFE)
-    fitted = model.distribution(ds.X[rows])
-    err_mapped = np.average((fitted.sch() - actual) ** 2, weights=w)
-    fitted.sch_map = (0.0, 1.0)  # type: ignore[attr-defined]
-    assert err_mapped < np.average((fitted.sch() - actual) ** 2, weights=w)
-
-    path = model.save(tmp_path / "model.pt")
-    np.testing.assert_allclose(EffortModel.load(path).distribution(ds.X[te]).sch(), mapped)
-    ck = torch.load(path, weights_only=True)
-    del ck["state_dict"]["sch_map"]  # as written before the multitask model had a map
-    torch.save(ck, tmp_path / "old.pt")
-    old = EffortModel.load(tmp_path / "old.pt")
-    np.testing.assert_allclose(old.distribution(ds.X[te]).sch(), raw, rtol=1e-6)
-    assert old.regressor_.module_.sch_map.tolist() == [0.0, 1.0]
+    _mapped, _raw, old = check_sch_map(model, ds, tmp_path)
     np.testing.assert_allclose(old.regressor_.delivery(_splits.test).mean(),
                                model.regressor_.delivery(_splits.test).mean())  # fmt: skip
 
