@@ -139,8 +139,9 @@ def gc_command(
         bool, typer.Option("--dry-run", help="only say what would be removed")
     ] = False,
 ) -> None:
-    """Remove expired runs and run records (vision_runs/, eval/), stale partial work and
-    quarantined files; never the latest results."""
+    """Remove expired runs and run records (vision_runs/, eval/, with what they list as their
+    companions), stale partial work, quarantined files and folder snapshots of folders that
+    are gone; never the latest results."""
     from standard_coder.runner.console import make_console
 
     settings = _settings_or_exit(config)
