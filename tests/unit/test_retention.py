@@ -320,7 +320,7 @@ def test_gc_removes_folder_snapshots_whose_folder_is_gone(tmp_path: Path) -> Non
     """The hash cache keeps one snapshot per big input folder (``cache/folders/``); gc removes
     those of folders that no longer exist, files that are not snapshots and unfinished writes,
     and keeps the rest (a later content pass of a kept folder still uses its snapshot)."""
-    from standard_coder.runner.hashcache import SqliteHashCache, scan_path
+    from standard_coder.runner.hashcache import SqliteHashCache, rows_of_gone_files, scan_path
 
     base = tmp_path / "out"
     cache = SqliteHashCache(base / "cache" / "hashcache.sqlite")
@@ -345,15 +345,26 @@ def test_gc_removes_folder_snapshots_whose_folder_is_gone(tmp_path: Path) -> Non
     fresh_stray = snaps / ".def.snap.4567.tmp"
     fresh_stray.write_bytes(b"being written")
     os.utime(stray, (time.time() - 2 * 3600, time.time() - 2 * 3600))
+    cache.close()
     plan = plan_gc(base, retention_days=30)
     removed = {i.path.name: i.reason for i in plan.remove}
     assert removed.pop("junk.snap") == "not a folder snapshot (unreadable or misnamed)"
     assert removed.pop(stray.name) == "unfinished snapshot write"
+    # the hash cache's rows of the gone folder's 70 files go too (the file stays)
+    assert removed.pop("hashcache.sqlite") == "70 of 140 rows are of files that are gone"
     ((gone_name, why),) = removed.items()
     assert why == f"its folder is gone: {folders['gone']}"
     kept = [i for i in plan.keep if i.kind == "snapshot"]
     assert [i.reason for i in kept] == [f"snapshot of {folders['kept']}"]
+    db = base / "cache" / "hashcache.sqlite"
     apply_gc(plan)
     assert not (snaps / gone_name).exists() and kept[0].path.is_file() and fresh_stray.is_file()
+    assert rows_of_gone_files(db) == ([], 70)
+    cache = SqliteHashCache(db)  # the kept folder is still known: nothing to rehash
     assert cache.folder_snapshot(str(folders["kept"])) is not None
+    assert scan_path(folders["kept"], cache).rehashed == 0
     cache.close()
+    assert plan_gc(base, retention_days=30).remove == []
+    # a damaged hash cache is left to the next run (which sets it aside and says so)
+    db.write_bytes(b"not a database at all" * 100)
+    assert [i for i in plan_gc(base, retention_days=30).remove if i.path == db] == []

@@ -140,8 +140,8 @@ def gc_command(
     ] = False,
 ) -> None:
     """Remove expired runs and run records (vision_runs/, eval/, with what they list as their
-    companions), stale partial work, quarantined files and folder snapshots of folders that
-    are gone; never the latest results."""
+    companions), stale partial work, quarantined files, and the hash cache's folder snapshots
+    and rows of files that are gone; never the latest results."""
     from standard_coder.runner.console import make_console
 
     settings = _settings_or_exit(config)
@@ -198,7 +198,12 @@ def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
             "(dry run: nothing removed)."
         )
         return
-    freed = apply_gc(plan)
+    from standard_coder.runner.errors import RunnerError
+
+    try:
+        freed = apply_gc(plan)
+    except RunnerError as exc:  # the hash cache could not be written (disk full, read-only)
+        raise _fail(str(exc), exc.exit_code) from None
     console.print(f"Removed {len(plan.remove)} item(s), freed {human_size(freed)}.")
 
 

@@ -240,6 +240,43 @@ class SqliteHashCache:
             self._conn = None
 
 
+def rows_of_gone_files(db_path: Path) -> tuple[list[str], int]:
+    """The hash cache's rows whose file is gone (absolute paths that no longer exist; a
+    relative one is kept: it depends on the folder a run started in) and how many rows there
+    are; ``([], 0)`` without a database. Read-only.
+
+    Raises:
+        CorruptStateError: the file is not a hash cache.
+    """
+    if not db_path.is_file():
+        return [], 0
+    try:
+        uri = f"{db_path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            paths = [str(r[0]) for r in conn.execute("SELECT path FROM hashes")]
+    except sqlite3.DatabaseError as exc:
+        raise sqlite_error(db_path, exc, "hash cache unreadable") from None
+    gone = [p for p in paths if os.path.isabs(p) and not os.path.lexists(p)]
+    return gone, len(paths)
+
+
+def delete_rows(db_path: Path, paths: list[str]) -> None:
+    """Delete the rows of ``paths`` and give their space back (``VACUUM``); the caller holds
+    the output folder's run lock.
+
+    Raises:
+        CorruptStateError: the file is not a hash cache, or cannot be written.
+    """
+    try:
+        with contextlib.closing(sqlite3.connect(db_path, isolation_level=None)) as conn:
+            conn.execute("BEGIN")
+            conn.executemany("DELETE FROM hashes WHERE path = ?", [(p,) for p in paths])
+            conn.execute("COMMIT")
+            conn.execute("VACUUM")
+    except sqlite3.DatabaseError as exc:
+        raise sqlite_error(db_path, exc, "hash cache unwritable") from None
+
+
 SNAPSHOT_DIR = "folders"
 """Beside the hash cache's file: one snapshot per big folder (a cache; deleting it is safe)."""
 _SNAP_MAGIC = b"sc-folder-snapshot-1\0"

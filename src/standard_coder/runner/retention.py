@@ -6,7 +6,8 @@ time), expired record folders under :data:`RECORD_DIRS` (the vision pipeline's
 ``expires:`` their own ``RETENTION.txt`` states, else like a run) with the companion paths their
 env stamp lists (``companions``: names relative to the output root, e.g. an eval's TensorBoard
 folder), set-aside partial work under ``checkpoints/stale/``, quarantined files under
-``quarantine/`` and the hash cache's folder snapshots whose folder is gone (``cache/folders/``).
+``quarantine/``, and the hash cache's folder snapshots (``cache/folders/``) and rows
+(``cache/hashcache.sqlite``) of folders and files that are gone.
 It never removes the latest successful artifacts: the newest successful run folder, a run still
 in progress, the newest record of each kind in each record folder, any path a current stage
 manifest lists as an output, and nothing under ``models/``, ``reports/``, ``stages/`` or the
@@ -30,7 +31,13 @@ from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
-from standard_coder.runner.hashcache import SNAPSHOT_DIR, snapshot_folder
+from standard_coder.runner.errors import RunnerError
+from standard_coder.runner.hashcache import (
+    SNAPSHOT_DIR,
+    delete_rows,
+    rows_of_gone_files,
+    snapshot_folder,
+)
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text, tree_size
 from standard_coder.runner.retnote import human_size as human_size
@@ -74,6 +81,8 @@ class GcItem:
     size_bytes: int
     reason: str
     protected: bool = False
+    rows: tuple[str, ...] = ()
+    """For :data:`HASH_ROWS`: the rows of ``path`` (the hash cache) to delete; the file stays."""
 
 
 @dataclass
@@ -214,6 +223,7 @@ def plan_gc(
 
     _plan_records(plan, base_dir, horizon)
     _plan_snapshots(plan, layout.cache / SNAPSHOT_DIR, roots)
+    _plan_hash_rows(plan, layout.hash_cache)
 
     for sub, kind, why in (
         (layout.stale, "stale", "stale partial work set aside"),
@@ -259,6 +269,24 @@ def _companions(base_dir: Path, record: Path, stamp: dict[str, Any] | None) -> l
         if path.resolve() != record.resolve():
             out.append(path)
     return out
+
+
+HASH_ROWS = "stale_hash_rows"
+"""The kind of the one :class:`GcItem` that prunes rows of the hash cache, not a path."""
+
+
+def _plan_hash_rows(plan: GcPlan, db_path: Path) -> None:
+    """Add the hash cache's rows of files that are gone, as one item on its database file
+    (its size: their share of the file). The rows only spare a rehash of a file that comes back.
+    An unreadable cache is left to the run that sets it aside."""
+    try:
+        gone, total = rows_of_gone_files(db_path)
+    except RunnerError:  # corrupt or unreadable: the next run sets it aside and says so
+        return
+    if gone:
+        size = int(db_path.stat().st_size * len(gone) / max(total, 1))
+        why = f"{len(gone)} of {total} rows are of files that are gone"
+        plan.remove.append(GcItem(db_path, HASH_ROWS, size, why, rows=tuple(gone)))
 
 
 STRAY_TMP_SECONDS = 3600.0
@@ -367,6 +395,10 @@ def apply_gc(plan: GcPlan) -> int:
         parent = path.parent.resolve()
         if not _is_within(parent, base):
             raise ValueError(f"refusing to delete {path}: outside {base}")
+        if item.kind == HASH_ROWS:
+            delete_rows(path, list(item.rows))
+            freed += item.size_bytes
+            continue
         try:
             st = os.lstat(path)
         except FileNotFoundError:
