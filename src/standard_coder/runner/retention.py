@@ -12,7 +12,8 @@ It never removes the latest successful artifacts: the newest successful run fold
 in progress, the newest record of each kind in each record folder, any path a current stage
 manifest lists as an output, and nothing under ``models/``, ``reports/``, ``stages/`` or the
 other stage output folders (gc only ever looks inside ``runs/``, :data:`RECORD_DIRS`,
-``checkpoints/stale/``, ``quarantine/`` and ``cache/folders/``, and at a record's companions).
+``checkpoints/stale/``, ``quarantine/`` and ``cache/folders/``, at a record's companions and
+at the hash cache's rows).
 
 Example:
     >>> plan = plan_gc(Path("out"), retention_days=30, now=time.time())  # doctest: +SKIP
