@@ -42,6 +42,7 @@ from standard_coder.sch.predictors.train import (
     TrainingInterrupted,
     TrainOptions,
     TrainResult,
+    fit_arrays,
     train_model,
 )
 
@@ -112,6 +113,15 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
         return tuple(n for n in cls._get_param_names()
                      if n not in ("training", "random_state", "device"))  # fmt: skip
 
+    def _fit_payload(self, seed: int, X: np.ndarray, Y: np.ndarray, xv: np.ndarray,
+                     yv: np.ndarray) -> dict[str, Any]:  # fmt: skip
+        """What the other DDP ranks need to build and train the same model on the same data."""
+        head = {k: getattr(self, k) for k in self.head_param_names()}
+        return {"seed": seed, "training": asdict(self.training_options),
+                "head": {k: list(v) if isinstance(v, tuple) else v for k, v in head.items()},
+                "X": torch.from_numpy(X), "Y": torch.from_numpy(Y),
+                "X_val": torch.from_numpy(xv), "Y_val": torch.from_numpy(yv)}  # fmt: skip
+
     @property
     def training_options(self) -> TrainOptions:
         """``training`` or the defaults."""
@@ -139,34 +149,18 @@ class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
         Raises:
             TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved; rerun resumes).
         """
-        X = np.asarray(X, np.float32)
-        Y = np.asarray(Y_samples, np.float32)
-        if Y.ndim == 1:
-            Y = Y[:, None]
-        if X.ndim != 2 or Y.shape[0] != X.shape[0]:
-            raise ValueError(f"X {X.shape} and Y_samples {Y.shape} do not align")
-        if not np.isfinite(Y).all() or (Y < 0).any():
-            raise ValueError("label samples must be finite hours >= 0")
+        X, Y, xv, yv, w, wv = fit_arrays(X, Y_samples, X_val, Y_val, sample_weight,
+                                         sample_weight_val)  # fmt: skip
         dev = torch.device(self.device)
         seed = seed_of(self.random_state)
         d = X.shape[1]
-        xv = np.zeros((0, d), np.float32) if X_val is None else np.asarray(X_val, np.float32)
-        yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
-              else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
-        w, wv = (None if a is None else np.asarray(a, np.float32).reshape(-1)
-                 for a in (sample_weight, sample_weight_val))  # fmt: skip
         if ddp.active() and ddp.rank() == 0:  # the other ranks train the same model with us
-            head = {k: getattr(self, k) for k in self.head_param_names()}
             weights = {k: torch.from_numpy(a) for k, a in (("weight", w), ("weight_val", wv))
                        if a is not None}  # fmt: skip
             ddp.submit(
                 "standard_coder.sch.predictors.estimator:follow_fit",
-                {"kind": type(self).__name__, "seed": seed,
-                 "head": {k: list(v) if isinstance(v, tuple) else v for k, v in head.items()},
-                 "training": asdict(self.training_options), "X": torch.from_numpy(X),
-                 "Y": torch.from_numpy(Y), "X_val": torch.from_numpy(xv),
-                 "Y_val": torch.from_numpy(yv), **weights},
-            )  # fmt: skip
+                {"kind": type(self).__name__, **self._fit_payload(seed, X, Y, xv, yv), **weights},
+            )
         with _own_rng():
             torch.manual_seed(seed)
             module = self._build(d).to(dev)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,14 @@ from standard_coder.sch.delivery.distribution import (
     truncated_mixture_log_prob,
 )
 from standard_coder.sch.predictors.distributions import EffortDistribution, MixtureDistribution
-from standard_coder.sch.predictors.estimator import PREDICTORS, _own_rng, _TorchRegressor, seed_of
+from standard_coder.sch.predictors.estimator import (
+    PREDICTORS,
+    _own_rng,
+    _TorchRegressor,
+    seed_of,
+)
 from standard_coder.sch.predictors.mdn import mixture_log_prob, mlp
-from standard_coder.sch.predictors.train import TrainingInterrupted, train_model
+from standard_coder.sch.predictors.train import TrainingInterrupted, fit_arrays, train_model
 
 log = logging.getLogger(__name__)
 
@@ -228,29 +233,19 @@ class MultitaskRegressor(_TorchRegressor):
         """
         if prs is None or len(prs) == 0:
             raise ValueError("the multitask model needs training pull requests (none matched)")
-        X = np.asarray(X, np.float32)
-        Y = np.asarray(Y_samples, np.float32).reshape(len(X), -1)
-        d = X.shape[1]
+        X, Y, xv, yv, w_np, wv_np = fit_arrays(X, Y_samples, X_val, Y_val, sample_weight,
+                                               sample_weight_val)  # fmt: skip
+        w, wv = (None if a is None else torch.as_tensor(a) for a in (w_np, wv_np))
         dev = torch.device(self.device)
-        xv = np.zeros((0, d), np.float32) if X_val is None else np.asarray(X_val, np.float32)
-        yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
-              else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
-        w, wv = (None if a is None else torch.as_tensor(np.asarray(a, np.float32).reshape(-1))
-                 for a in (sample_weight, sample_weight_val))  # fmt: skip
         seed = seed_of(self.random_state)
         cpu = torch.device("cpu")
         pt = _tensors(prs, cpu)
         pv = _tensors(prs_val, cpu) if prs_val is not None and len(prs_val) else None
         if ddp.active() and ddp.rank() == 0:  # the other ranks train the same model with us
-            head = {k: getattr(self, k) for k in self.head_param_names()}
             ddp.submit(
                 "standard_coder.sch.predictors.multitask:follow_fit",
-                {"seed": seed, "training": asdict(self.training_options),
-                 "head": {k: list(v) if isinstance(v, tuple) else v for k, v in head.items()},
-                 "X": torch.from_numpy(X), "Y": torch.from_numpy(Y),
-                 "X_val": torch.from_numpy(xv), "Y_val": torch.from_numpy(yv),
-                 "prs": list(pt), "prs_val": None if pv is None else list(pv),
-                 "weight": w, "weight_val": wv},
+                {**self._fit_payload(seed, X, Y, xv, yv), "prs": list(pt),
+                 "prs_val": None if pv is None else list(pv), "weight": w, "weight_val": wv},
             )  # fmt: skip
         return self._fit_tensors(_Fit(X, Y, xv, yv, pt, pv, seed, dev, w, wv, checkpointer,
                                       should_stop, tb_dir))  # fmt: skip

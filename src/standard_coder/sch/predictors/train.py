@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -113,6 +114,37 @@ def effective_precision(precision: str, device: torch.device) -> str:
 
 def _autocast(device: torch.device, precision: str) -> Any:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def fit_arrays(
+    X: np.ndarray,
+    Y_samples: np.ndarray,
+    X_val: np.ndarray | None,
+    Y_val: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    sample_weight_val: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """A fit's arrays as float32: ``X`` (n, d), label samples (n, S; a vector is one sample
+    each), validation rows (empty when None) and the weights (flat; None stays None).
+
+    Raises:
+        ValueError: ``X`` and the labels do not align, or a label is not finite hours >= 0.
+    """
+    X = np.asarray(X, np.float32)
+    Y = np.asarray(Y_samples, np.float32)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if X.ndim != 2 or Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X {X.shape} and Y_samples {Y.shape} do not align")
+    if not np.isfinite(Y).all() or (Y < 0).any():
+        raise ValueError("label samples must be finite hours >= 0")
+    d = X.shape[1]
+    xv = np.zeros((0, d), np.float32) if X_val is None else np.asarray(X_val, np.float32)
+    yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
+          else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
+    w, wv = (None if a is None else np.asarray(a, np.float32).reshape(-1)
+             for a in (sample_weight, sample_weight_val))  # fmt: skip
+    return X, Y, xv, yv, w, wv
 
 
 class AuxLoss(Protocol):
