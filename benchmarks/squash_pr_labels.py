@@ -79,8 +79,9 @@ def squash_rows(repo: Path) -> tuple[list[tuple[int, float, float]], dict[str, i
         ref = f"refs/pull/{m.group(1)}/head" if m else ""
         if not m or ref not in refs or c["lines_added"] == 0 or c["previous"] is None:
             continue
-        times = sorted(int(t) for t in git(repo, "log", ref, f"^{c['sha']}^", "--no-merges",
-                                           "--format=%at").split())  # fmt: skip
+        # the PR's own commits: reachable from its head, not from the squash's parents
+        out = git(repo, "log", "--no-merges", "--format=%at", ref, "--not", f"{c['sha']}^@")
+        times = sorted(int(t) for t in out.split())
         if not times:
             continue
         gaps = np.minimum(np.diff(np.array(times, np.float64)) / 60.0, GAP_CAP_MINUTES)

@@ -299,11 +299,32 @@ def test_gc_removes_an_expired_records_companions_with_it(tmp_path: Path) -> Non
         tb.mkdir(parents=True)
         (tb / "events.out.tfevents.1").write_bytes(b"\0" * 100)
         stamp = json.loads((record / "env_stamp.json").read_text())
-        stamp["companions"] = [f"tb/eval-{record.name}", "../precious", "tb/link", "eval", "",
-                               str(outside), "vision_runs"]  # fmt: skip
+        stamp["companions"] = [
+            f"tb/eval-{record.name}",
+            "../precious",
+            "tb/link",
+            "eval",
+            "",
+            str(outside),
+            "vision_runs",
+            "vision_runs/../models",
+            "eval/../logs",
+            "tb",
+            "checkpoints/train",
+            "tb/./vision",
+            "models/sch",
+            f"tb/link/../eval-{rec['eval-new'].name}",
+        ]
+        if tag == "old":  # it also names the newest record's folder: kept with that record
+            stamp["companions"].append(f"tb/eval-{rec['eval-new'].name}")  # fmt: skip
         (record / "env_stamp.json").write_text(json.dumps(stamp))
+    for name in ("models/sch", "logs/l1", "checkpoints/train"):
+        (base / name).mkdir(parents=True)
+        (base / name / "x").write_text("keep")
     plan = plan_gc(base, retention_days=30, now=time.time() + 100 * DAY)
     old_tb = base / "tb" / f"eval-{rec['eval-old'].name}"
+    new_tb = base / "tb" / f"eval-{rec['eval-new'].name}"
+    assert [i.path for i in plan.keep if i.protected] == [new_tb]  # named by the old one too
     companions = [i for i in plan.remove if i.path == old_tb]
     assert len(companions) == 1 and companions[0].size_bytes == 100
     assert f"companion of {rec['eval-old'].name}: expired" in companions[0].reason
@@ -314,6 +335,7 @@ def test_gc_removes_an_expired_records_companions_with_it(tmp_path: Path) -> Non
     assert not old_tb.exists() and (base / "tb" / f"eval-{rec['eval-new'].name}").is_dir()
     assert (outside / "keep.txt").is_file() and (base / "tb" / "vision").is_dir()
     assert (base / "tb" / "link").is_symlink() and (base / "eval").is_dir()
+    assert all((base / n / "x").is_file() for n in ("models/sch", "logs/l1", "checkpoints/train"))
 
 
 def test_gc_removes_folder_snapshots_whose_folder_is_gone(tmp_path: Path) -> None:
@@ -368,3 +390,35 @@ def test_gc_removes_folder_snapshots_whose_folder_is_gone(tmp_path: Path) -> Non
     # a damaged hash cache is left to the next run (which sets it aside and says so)
     db.write_bytes(b"not a database at all" * 100)
     assert [i for i in plan_gc(base, retention_days=30).remove if i.path == db] == []
+
+
+def test_hash_cache_rows_of_files_out_of_sight_are_kept_and_a_failed_prune_is_said(
+    tmp_path: Path,
+) -> None:
+    """Rows of files that are gone go; rows under an empty folder (a drive not mounted here),
+    under a folder missing from ``/`` down (a path of a container) or with a relative name
+    stay. A hash cache that cannot be pruned when gc applies is said in ``plan.errors``; the
+    other items are removed all the same."""
+    from standard_coder.runner.hashcache import SqliteHashCache, rows_of_gone_files
+
+    base = tmp_path / "out"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "here.txt").write_text("x")
+    (tmp_path / "mnt" / "ext").mkdir(parents=True)  # an empty mount point
+    rows = [str(tmp_path / "data" / "here.txt"), str(tmp_path / "data" / "deleted.txt"),
+            str(tmp_path / "data" / "old" / "deep.txt"), str(tmp_path / "mnt" / "ext" / "d.txt"),
+            "/no-such-root-folder/data/x.txt", "relative/name.txt"]  # fmt: skip
+    cache = SqliteHashCache(base / "cache" / "hashcache.sqlite")
+    cache.put_many([(p, 1, 1, 1, "0" * 64) for p in rows])
+    cache.close()
+    db = base / "cache" / "hashcache.sqlite"
+    assert rows_of_gone_files(db) == (rows[1:3], 6)
+    stale = base / "quarantine" / "bad.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{")
+    plan = plan_gc(base, retention_days=30)
+    assert sorted(i.kind for i in plan.remove) == ["quarantine", "stale_hash_rows"]
+    db.write_bytes(b"not a database" * 300)  # damaged between the plan and its application
+    apply_gc(plan)
+    assert not stale.exists() and len(plan.errors) == 1
+    assert "hash cache unwritable" in str(plan.errors[0])

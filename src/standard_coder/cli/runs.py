@@ -198,13 +198,11 @@ def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
             "(dry run: nothing removed)."
         )
         return
-    from standard_coder.runner.errors import RunnerError
-
-    try:
-        freed = apply_gc(plan)
-    except RunnerError as exc:  # the hash cache could not be written (disk full, read-only)
-        raise _fail(str(exc), exc.exit_code) from None
-    console.print(f"Removed {len(plan.remove)} item(s), freed {human_size(freed)}.")
+    freed = apply_gc(plan)
+    done = len(plan.remove) - len(plan.errors)
+    console.print(f"Removed {done} item(s), freed {human_size(freed)}.")
+    if plan.errors:  # the hash cache could not be pruned (disk full, read-only, locked)
+        raise _fail(f"{plan.errors[0]}; its rows are kept", plan.errors[0].exit_code)
 
 
 @app.command("report")

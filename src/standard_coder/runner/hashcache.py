@@ -241,9 +241,11 @@ class SqliteHashCache:
 
 
 def rows_of_gone_files(db_path: Path) -> tuple[list[str], int]:
-    """The hash cache's rows whose file is gone (absolute paths that no longer exist; a
-    relative one is kept: it depends on the folder a run started in) and how many rows there
-    are; ``([], 0)`` without a database. Read-only.
+    """The hash cache's rows whose file is gone and how many rows there are; ``([], 0)``
+    without a database. Read-only. A row is gone when its path is absolute, does not exist, and
+    the nearest folder above it that does exist holds something and is not ``/``: a drive that
+    is not mounted here (an empty mount point) or a path that only exists inside a container
+    keeps its rows, and so does a relative name (it depends on the folder a run started in).
 
     Raises:
         CorruptStateError: the file is not a hash cache.
@@ -256,8 +258,29 @@ def rows_of_gone_files(db_path: Path) -> tuple[list[str], int]:
             paths = [str(r[0]) for r in conn.execute("SELECT path FROM hashes")]
     except sqlite3.DatabaseError as exc:
         raise sqlite_error(db_path, exc, "hash cache unreadable") from None
-    gone = [p for p in paths if os.path.isabs(p) and not os.path.lexists(p)]
+    memo: dict[str, bool] = {}
+    gone = [p for p in paths if os.path.isabs(p) and not os.path.lexists(p)
+            and seen_here(os.path.dirname(p), memo)]  # fmt: skip
     return gone, len(paths)
+
+
+def seen_here(folder: str, memo: dict[str, bool] | None = None) -> bool:
+    """Whether the nearest existing folder at or above the absolute ``folder`` holds something
+    and is not ``/``: what is missing below it was removed, not merely out of sight (an empty
+    mount point of a drive that is not mounted, a path that only exists in a container).
+    ``memo`` caches answers across calls."""
+    memo = {} if memo is None else memo
+    if folder not in memo:
+        if os.path.isdir(folder):
+            try:
+                with os.scandir(folder) as entries:
+                    memo[folder] = folder != "/" and any(True for _ in entries)
+            except OSError:
+                memo[folder] = False
+        else:
+            parent = os.path.dirname(folder)
+            memo[folder] = parent != folder and seen_here(parent, memo)
+    return memo[folder]
 
 
 def delete_rows(db_path: Path, paths: list[str]) -> None:

@@ -37,6 +37,7 @@ from standard_coder.runner.hashcache import (
     SNAPSHOT_DIR,
     delete_rows,
     rows_of_gone_files,
+    seen_here,
     snapshot_folder,
 )
 from standard_coder.runner.layout import RunnerLayout
@@ -105,6 +106,8 @@ class GcPlan:
     remove: list[GcItem] = field(default_factory=list)
     keep: list[GcItem] = field(default_factory=list)
     protected: list[Path] = field(default_factory=list)
+    errors: list[RunnerError] = field(default_factory=list)
+    """What :func:`apply_gc` could not do and went on without (the hash cache's rows)."""
 
     @property
     def bytes_to_free(self) -> int:
@@ -234,13 +237,13 @@ def plan_gc(
             for entry in sorted(sub.iterdir()):
                 plan.remove.append(GcItem(entry, kind, tree_size(entry), why))
 
-    # Safety net: never remove a protected path or anything that contains one.
+    # Safety net: never remove a protected path or anything that contains one (compared
+    # resolved: a name with a link or ``..`` in it is not what it spells).
     safe: list[GcItem] = []
+    guarded = [p.resolve() for p in plan.protected]
     for item in plan.remove:
-        hit = next(
-            (p for p in plan.protected if _is_within(p, item.path) or _is_within(item.path, p)),
-            None,
-        )
+        path = item.path.resolve()
+        hit = next((p for p in guarded if _is_within(p, path) or _is_within(path, p)), None)
         if hit is not None:
             why = f"protected: {hit}"
             plan.keep.append(GcItem(item.path, item.kind, item.size_bytes, why, protected=True))
@@ -250,25 +253,31 @@ def plan_gc(
     return plan
 
 
+COMPANION_FORBIDDEN = ("runs", "checkpoints", "cache", "logs", "quarantine",
+                       *PROTECTED_DIRS, *RECORD_DIRS)  # fmt: skip
+"""Top-level folders of the output root no companion may name or lie in (the runner's own
+state, the latest results, the record folders themselves)."""
+
+
 def _companions(base_dir: Path, record: Path, stamp: dict[str, Any] | None) -> list[Path]:
-    """The paths a record's env stamp lists under ``companions`` (relative to the output root:
-    what the run wrote elsewhere, e.g. its TensorBoard folder) that exist, lie strictly inside
-    the output root, not inside another record folder and are not links."""
+    """The paths a record's env stamp lists under ``companions`` (what the run wrote elsewhere,
+    e.g. its TensorBoard folder ``tb/eval-<id>``), resolved: only names relative to the output
+    root, of at least two parts, without ``.``/``..`` parts, under none of
+    :data:`COMPANION_FORBIDDEN`, that exist and pass through no link."""
     names = (stamp or {}).get("companions")
     out: list[Path] = []
     for name in names if isinstance(names, list) else []:
         if not isinstance(name, str) or not name or Path(name).is_absolute():
             continue
-        path = base_dir / name
-        parent = path.parent.resolve()
-        if not _is_within(parent, base_dir) or path.is_symlink() or not path.exists():
+        parts = Path(name).parts
+        if len(parts) < 2 or any(p in (".", "..") for p in parts):
             continue
-        if path.resolve() == base_dir or any(
-            _is_within(path.resolve(), (base_dir / r).resolve()) for r in RECORD_DIRS
-        ):
+        if parts[0] in COMPANION_FORBIDDEN or name != "/".join(parts):
             continue
-        if path.resolve() != record.resolve():
-            out.append(path)
+        path = base_dir.joinpath(*parts)
+        if not path.exists() or path.resolve() != path or path == record:
+            continue  # gone, or a link somewhere on the way
+        out.append(path)
     return out
 
 
@@ -319,7 +328,8 @@ def _plan_snapshots(plan: GcPlan, where: Path, roots: list[Path]) -> None:
         else:
             p = Path(folder)
             candidates = [p] if p.is_absolute() else [root / p for root in roots]
-            if any(c.is_dir() for c in candidates):
+            # gone, not out of sight (hashcache.seen_here: a drive not mounted here keeps it)
+            if any(c.is_dir() or not seen_here(str(c.resolve().parent)) for c in candidates):
                 plan.keep.append(GcItem(entry, "snapshot", st.st_size, f"snapshot of {folder}"))
                 continue
             why = f"its folder is gone: {folder}"
@@ -366,6 +376,7 @@ def _plan_records(plan: GcPlan, base_dir: Path, horizon: float) -> None:
             kind = str((stamp or {}).get("kind") or name)
             if d in keep_newest:
                 plan.keep.append(GcItem(d, "record", size, f"newest {kind} record in {name}/"))
+                plan.protected.extend(_companions(base_dir, d, stamp))
                 continue
             expires, basis = _record_expiry(d, stamp, horizon)
             age_days = (plan.now - t) / 86400.0
@@ -379,10 +390,12 @@ def _plan_records(plan: GcPlan, base_dir: Path, horizon: float) -> None:
                 left = (expires - plan.now) / 86400.0
                 why = f"{age_days:.1f} days old, expires in {left:.1f} days by {basis}"
                 plan.keep.append(GcItem(d, "record", size, why))
+                plan.protected.extend(_companions(base_dir, d, stamp))
 
 
 def apply_gc(plan: GcPlan) -> int:
-    """Delete every path in ``plan.remove`` (re-checked to lie inside ``plan.base_dir``).
+    """Delete every path in ``plan.remove`` (re-checked to lie inside ``plan.base_dir``) and
+    the hash cache's rows it lists; a failure to prune the rows is added to ``plan.errors``.
 
     Returns:
         Bytes freed.
@@ -391,13 +404,18 @@ def apply_gc(plan: GcPlan) -> int:
 
     freed = 0
     base = plan.base_dir.resolve()
-    for item in plan.remove:
+    # paths first; the hash cache's rows last, a failure there said (plan.errors), not fatal
+    for item in sorted(plan.remove, key=lambda i: i.kind == HASH_ROWS):
         path = item.path
         parent = path.parent.resolve()
         if not _is_within(parent, base):
             raise ValueError(f"refusing to delete {path}: outside {base}")
         if item.kind == HASH_ROWS:
-            delete_rows(path, list(item.rows))
+            try:
+                delete_rows(path, list(item.rows))
+            except RunnerError as exc:  # disk full, read-only, locked: the rows stay
+                plan.errors.append(exc)
+                continue
             freed += item.size_bytes
             continue
         try:
