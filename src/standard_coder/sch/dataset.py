@@ -8,8 +8,7 @@ and whether its author was fitted by the pooled work-inference model. The split 
 within each repo: the most recent ``test_fraction`` of each repo's changes is held out, reaching
 back until it also holds ``test_fraction`` of the repo's normal-interval changes
 (:func:`time_split`); a seeded ``validation_fraction`` of the remaining changes drives early
-stopping. A change's samples never
-straddle splits.
+stopping. A change's samples never straddle splits.
 """
 
 from __future__ import annotations
