@@ -50,6 +50,12 @@ class ReposSection(StrictModel):
     max_blob_bytes: int = Field(
         1_000_000, ge=0, description="file contents larger than this are not stored"
     )
+    pull_request_times: bool = Field(
+        True,
+        description="time GitHub squash merges by their pull request's commits, read from "
+        "refs/pull/<n>/head in the clone (or in its origin when that is a folder on this "
+        "machine; never the network)",
+    )
 
 
 class AuthorFilter(StrictModel):

@@ -86,11 +86,12 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         label_commits,
         label_info,
         load_histories,
+        merge_stamped,
         session_weights,
     )
     from standard_coder.sch.dataset import TEST, build_dataset
     from standard_coder.sch.mining.mine import MiningError
-    from standard_coder.sch.mining.store import iter_commits, merge_stamped_commits
+    from standard_coder.sch.mining.store import iter_commits
 
     opts = mine_options(cfg.repos, cfg.filters, work)
     db = work / "mined.sqlite"
@@ -118,7 +119,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     }
     # build_dataset gives labels, surface counts and squash-free rows; X is then recomputed with
     # the checkpoint's representation (the one build_dataset fits here is discarded).
-    kinds, pooled = label_info(labels, merge_stamped_commits(db))
+    kinds, pooled = label_info(labels, merge_stamped(db))
     ds, _ = build_dataset(
         records.values(),
         (list(labels.keys), labels.samples_hours),

@@ -91,6 +91,7 @@ def mine_options(
             max_blob_bytes=repos.max_blob_bytes,
         ),
         chunk_size=chunk_size,
+        pull_requests=repos.pull_request_times,
     )
 
 

@@ -95,19 +95,23 @@ def squash_groups(histories: Mapping[str, Any], squash_minutes: int) -> list[lis
     """Same-author commits less than ``squash_minutes`` apart form one change (paper §VI)."""
     import numpy as np
 
+    from standard_coder.sch.work_inference.pulls import is_pull_event
+
     groups: list[list[Key]] = []
     for h in histories.values():
-        if len(h) < 2:
+        real = [i for i, k in enumerate(h.keys) if not is_pull_event(k)]  # commits, not events
+        if len(real) < 2:
             continue
-        close = np.diff(h.times) < squash_minutes * 60
-        run: list[Key] = [h.keys[0]]
-        for i in range(1, len(h)):
+        times, keys = h.times[real], [h.keys[i] for i in real]
+        close = np.diff(times) < squash_minutes * 60
+        run: list[Key] = [keys[0]]
+        for i in range(1, len(keys)):
             if close[i - 1]:
-                run.append(h.keys[i])
+                run.append(keys[i])
             else:
                 if len(run) > 1:
                     groups.append(run)
-                run = [h.keys[i]]
+                run = [keys[i]]
         if len(run) > 1:
             groups.append(run)
     return groups
@@ -206,13 +210,24 @@ def save_labels(labels: Any, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_histories(db: Path) -> dict[str, AuthorHistory]:
-    """Every author's commit times from the mined database (empty when nothing was mined)."""
-    from standard_coder.sch.mining.store import load_commit_times, merge_stamped_commits
-    from standard_coder.sch.work_inference.labels import AuthorHistory
+def merge_stamped(db: Path) -> set[Key]:
+    """The commits whose label interval is a merge time: merge-stamped ones whose pull request
+    commits were not found (those are timed by them: ``work_inference.pulls``)."""
+    from standard_coder.sch.mining.store import load_pull_times, merge_stamped_commits
 
-    stamped = merge_stamped_commits(db)  # flagged (WorkInferenceOptions.stamped_out_of_timeline)
-    return {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in load_commit_times(db).items()}
+    return merge_stamped_commits(db) - set(load_pull_times(db))
+
+
+def load_histories(db: Path) -> dict[str, AuthorHistory]:
+    """Every author's commit times from the mined database (empty when nothing was mined), squash
+    merges timed by their pull request's commits where the mine found them."""
+    from standard_coder.sch.mining.store import load_commit_times, load_pull_times
+    from standard_coder.sch.work_inference.labels import AuthorHistory
+    from standard_coder.sch.work_inference.pulls import with_pull_events
+
+    times = with_pull_events(load_commit_times(db), load_pull_times(db))
+    stamped = merge_stamped(db)  # flagged (WorkInferenceOptions.stamped_out_of_timeline)
+    return {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in times.items()}
 
 
 def label_commits(
@@ -231,12 +246,15 @@ def label_commits(
     (``eval``) everything runs in-process.
     """
     from standard_coder.sch.work_inference.labels import WorkInferenceStopped, infer_labels
+    from standard_coder.sch.work_inference.pulls import fold_pull_events
 
     if ctx is None:
-        return infer_labels(histories, work_options(t), kind=kind, out_dir=out_dir, seed=seed)
+        return fold_pull_events(
+            infer_labels(histories, work_options(t), kind=kind, out_dir=out_dir, seed=seed)
+        )
     stage = ctx
     try:
-        return infer_labels(
+        labels = infer_labels(
             histories,
             work_options(t),
             kind=kind,
@@ -248,6 +266,7 @@ def label_commits(
         )
     except WorkInferenceStopped:
         return None  # the engine sees the stop request and reports the interrupt
+    return fold_pull_events(labels)
 
 
 def run(ctx: StageContext) -> None:
@@ -270,7 +289,7 @@ def run(ctx: StageContext) -> None:
     )
     from standard_coder.sch.features.commit_counts import save_commit_counts
     from standard_coder.sch.features.representation import ChangeRepresentation, RawChange
-    from standard_coder.sch.mining.store import iter_commits, merge_stamped_commits
+    from standard_coder.sch.mining.store import iter_commits
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
     t = section_from_params(TrainingSection, ctx.params["training"], ctx.root_dir)
@@ -322,7 +341,7 @@ def run(ctx: StageContext) -> None:
             dataset = rep = None
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
-        kinds, pooled = label_info(labels, merge_stamped_commits(db))
+        kinds, pooled = label_info(labels, merge_stamped(db))
         n_batches = -(-sum(len(h) for h in histories.values()) // FEATURE_BATCH)
         feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt
         commit_raws: dict[Key, RawChange] = {}  # every commit's counts, for team_output

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from standard_coder.runner.executor import ItemStopped, stop_polling
-from standard_coder.sch.mining import canonical, store
+from standard_coder.sch.mining import canonical, pulls, store
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
 from standard_coder.sch.mining.gitlog import GitError
@@ -267,8 +267,9 @@ def _try_finish(
 def _finish(
     con: Any, plan: RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
 ) -> None:
-    """All chunks of a repo are stored: backfill contents no chunk fetched, then record the
-    refs key (the next run skips the repo if unchanged)."""
+    """All chunks of a repo are stored: backfill contents no chunk fetched, read its squash
+    merges' pull request commit times, then record the refs key (the next run skips the repo
+    if unchanged)."""
     rid = plan.summary.repo
     if options.extract.store_contents:
         want = store.missing_blob_ids(con, rid)
@@ -279,7 +280,10 @@ def _finish(
             blobs = fetcher.close()
             with store.transaction(con):
                 con.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?)", blobs)
+    source = pulls.pull_refs_source(Path(plan.summary.path)) if options.pull_requests else None
+    pull_rows = pulls.pull_commits(source, store.merge_stamped_rows(con, rid)) if source else []
     with store.transaction(con):
+        store.replace_pull_commits(con, rid, pull_rows)
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))
     emit("mine_repo_done", {"repo": rid, "commits_mined": plan.summary.mined_now})

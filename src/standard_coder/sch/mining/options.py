@@ -34,6 +34,8 @@ class MineOptions:
         default_factory=lambda: ExtractOptions(ext_map=((".py", "python"), (".pyi", "python")))
     )
     chunk_size: int = 500
+    pull_requests: bool = True
+    """Read GitHub squash merges' pull request commit times (``pulls``)."""
 
     def extract_key(self) -> str:
         """Digest of what is extracted per commit and of the code that extracts it (a change
@@ -49,7 +51,8 @@ class MineOptions:
                 self.extract_key(),
                 asdict(self.authors),
                 self.max_commits_per_repo,
-                _source_digest("filters.py"),
+                self.pull_requests,
+                _source_digest("filters.py", "pulls.py"),
             ]
         )
 

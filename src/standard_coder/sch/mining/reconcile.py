@@ -15,6 +15,7 @@ from standard_coder.sch.mining.discovery import repo_id
 from standard_coder.sch.mining.extract import ChunkTask
 from standard_coder.sch.mining.gitlog import GitError, decode, run_git
 from standard_coder.sch.mining.options import MineOptions, digest
+from standard_coder.sch.mining.pulls import pull_refs_digest
 from standard_coder.sch.mining.summary import RepoSummary
 
 # Same logger as the rest of a mine (its lines in logs/run.log keep their origin).
@@ -92,7 +93,8 @@ def plan_repo(
     git_dir, bare, shallow = _inspect(path)
     summ.is_shallow = shallow
     head, refs_digest = _refs_state(path, git_dir, bare)
-    key = digest([refs_digest, filter_key])
+    origin_pulls = pull_refs_digest(path).decode() if options.pull_requests else ""
+    key = digest([refs_digest, filter_key, origin_pulls])
     state = con.execute(
         "SELECT refs_key, extract_key FROM mine_state WHERE repo = ?", (rid,)
     ).fetchone()

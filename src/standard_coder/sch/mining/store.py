@@ -88,9 +88,18 @@ CREATE TABLE IF NOT EXISTS skipped_commits (
     reason TEXT NOT NULL,           -- no_language_files | shallow_boundary | future_dated
     PRIMARY KEY (repo, commit_id)
 );
+CREATE TABLE IF NOT EXISTS pull_commits (
+    repo TEXT NOT NULL,
+    commit_id TEXT NOT NULL,        -- a GitHub squash merge (merge-stamped commit)
+    pr_commit_id TEXT NOT NULL,     -- one of its pull request's commits (refs/pull/<n>/head)
+    authored_at INTEGER NOT NULL,   -- that commit's author date, unix seconds
+    author_tz_offset_min INTEGER NOT NULL,
+    author_id TEXT NOT NULL,        -- that commit's lower-cased mailmapped author email
+    PRIMARY KEY (repo, commit_id, pr_commit_id)
+);
 """
 
-_CONTENT_TABLES = ("repos", "commits", "file_changes", "skipped_commits")
+_CONTENT_TABLES = ("repos", "commits", "file_changes", "skipped_commits", "pull_commits")
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
@@ -210,8 +219,9 @@ def transaction(con: sqlite3.Connection) -> _tx:
 
 
 def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool = False) -> None:
-    """Delete every row of ``repo`` (commits, files, skips, state; blobs via :func:`gc_blobs`)."""
-    for table in ("file_changes", "commits", "skipped_commits", "mine_state"):
+    """Delete every row of ``repo`` (commits, files, skips, pull request times, state; blobs via
+    :func:`gc_blobs`)."""
+    for table in ("file_changes", "commits", "skipped_commits", "pull_commits", "mine_state"):
         con.execute(f"DELETE FROM {table} WHERE repo = ?", (repo,))
     if not keep_repo_row:
         con.execute("DELETE FROM repos WHERE repo = ?", (repo,))
@@ -223,6 +233,7 @@ def delete_commits(con: sqlite3.Connection, repo: str, ids: Iterable[str]) -> in
     con.executemany("DELETE FROM file_changes WHERE repo = ? AND commit_id = ?", rows)
     con.executemany("DELETE FROM commits WHERE repo = ? AND commit_id = ?", rows)
     con.executemany("DELETE FROM skipped_commits WHERE repo = ? AND commit_id = ?", rows)
+    con.executemany("DELETE FROM pull_commits WHERE repo = ? AND commit_id = ?", rows)
     return len(rows)
 
 
@@ -411,6 +422,49 @@ def merge_stamped_commits(db_path: Path) -> set[tuple[str, str]]:
             (GITHUB_WEB_COMMITTER,),
         ).fetchall()
     return {(str(r), str(c)) for r, c in rows}
+
+
+def merge_stamped_rows(con: sqlite3.Connection, repo: str) -> list[tuple[str, str, int]]:
+    """``(commit_id, subject, authored_at)`` of ``repo``'s merge-stamped commits."""
+    rows = con.execute(
+        "SELECT commit_id, subject, authored_at FROM commits WHERE repo = ?"
+        " AND committer_email = ? AND authored_at = committed_at ORDER BY commit_id",
+        (repo, GITHUB_WEB_COMMITTER),
+    ).fetchall()
+    return [(str(c), str(s), int(t)) for c, s, t in rows]
+
+
+def replace_pull_commits(
+    con: sqlite3.Connection, repo: str, rows: Sequence[tuple[str, str, int, int, str]]
+) -> None:
+    """Set ``repo``'s pull request commit rows (``pulls.PullCommit``) to ``rows`` (caller's
+    transaction)."""
+    con.execute("DELETE FROM pull_commits WHERE repo = ?", (repo,))
+    con.executemany(
+        "INSERT OR REPLACE INTO pull_commits VALUES (?,?,?,?,?,?)", [(repo, *r) for r in rows]
+    )
+
+
+PullTimes: TypeAlias = "dict[tuple[str, str], list[tuple[int, int]]]"
+
+
+def load_pull_times(db_path: Path) -> PullTimes:
+    """``(repo, squash commit id)`` -> its pull request commits' ``(authored_at, tz offset)``,
+    oldest first, for the squash merges still among the mined commits."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        if not con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pull_commits'"
+        ).fetchone():
+            return {}  # a database mined before the table existed
+        rows = con.execute(
+            "SELECT p.repo, p.commit_id, p.authored_at, p.author_tz_offset_min"
+            " FROM pull_commits p JOIN commits c ON c.repo = p.repo AND c.commit_id = p.commit_id"
+            " ORDER BY p.repo, p.commit_id, p.authored_at, p.pr_commit_id"
+        ).fetchall()
+    out: PullTimes = {}
+    for repo, cid, at, tz in rows:
+        out.setdefault((str(repo), str(cid)), []).append((int(at), int(tz)))
+    return out
 
 
 CommitTimes: TypeAlias = "dict[str, tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]]"

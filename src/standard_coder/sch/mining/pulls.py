@@ -1,0 +1,109 @@
+"""The commit times of GitHub squash merges' pull requests.
+
+A "Squash and merge" commit carries the moment someone pressed the button (committer
+``noreply@github.com``, author date = commit date: ``store.merge_stamped_commits``), so the
+interval before it is the time between two merges, not coding. Its pull request's own commits
+keep their author dates. GitHub publishes them as ``refs/pull/<n>/head``: a mirror clone holds
+them, a plain clone after ``git fetch origin '+refs/pull/*/head:refs/pull/*/head'``, and a clone
+of a mirror on this machine reaches them through its ``origin``. For each merge-stamped commit
+whose subject ends in ``(#n)`` and whose ``refs/pull/n/head`` exists, this lists the pull
+request's commits that are not in the squash's history (``git log <ref> --not <squash>^@``,
+merges left out), authored no later than the squash. Only reads the repositories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from standard_coder.sch.mining.gitlog import GitError, decode, parse_tz_offset, run_git
+
+__all__ = ["MAX_PULL_COMMITS", "PR_SUBJECT", "pull_commits", "pull_refs_digest", "pull_refs_source"]
+
+PR_SUBJECT = re.compile(r"\(#(\d+)\)\s*$")
+"""GitHub's squash subject: the pull request's title, then `` (#<number>)``."""
+MAX_PULL_COMMITS = 250
+"""A pull request with more commits than this is left out (a long-lived branch merged as one,
+whose commits are not one change's work)."""
+
+PullCommit = tuple[str, str, int, int, str]
+"""``(squash commit id, pull request commit id, authored_at, tz offset minutes, author id)``."""
+
+
+def _pull_refs(repo: Path) -> bytes:
+    return run_git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/pull/")
+
+
+def _origin_path(path: Path) -> Path | None:
+    """The clone's ``origin`` when it is a repository folder on this machine, else None."""
+    url = decode(run_git(path, "config", "--get", "remote.origin.url", check=False)).strip()
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    if not url or "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
+        return None  # a network remote: never contacted
+    origin = Path(url) if Path(url).is_absolute() else (path / url)
+    return origin.resolve() if origin.is_dir() else None
+
+
+def pull_refs_source(path: Path) -> Path | None:
+    """Where to read ``refs/pull/<n>/head`` from: the clone itself when it has such refs, else
+    its ``origin`` when that is a repository on this machine with them; None otherwise."""
+    if _pull_refs(path).strip():
+        return path
+    origin = _origin_path(path)
+    if origin is None:
+        return None
+    try:
+        return origin if _pull_refs(origin).strip() else None
+    except GitError:
+        return None  # origin folder is not a readable repository: as if it had no refs
+
+
+def pull_refs_digest(path: Path) -> bytes:
+    """What the pull request times of ``path`` depend on besides its own refs: the refs of the
+    origin they are read from (empty when they come from the clone itself or nowhere)."""
+    source = pull_refs_source(path)
+    if source is None or source == path:
+        return b""
+    return b"origin-pulls\n" + hashlib.sha256(_pull_refs(source)).hexdigest().encode()
+
+
+def pull_commits(source: Path, squashes: Iterable[tuple[str, str, int]]) -> list[PullCommit]:
+    """The pull request commits of each squash merge ``(commit id, subject, authored_at)`` that
+    names its pull request and whose ref ``source`` holds, oldest first per squash."""
+    refs = {
+        line.split(" ", 1)[1]
+        for line in decode(_pull_refs(source)).splitlines()
+        if line.endswith("/head")
+    }
+    rows: list[PullCommit] = []
+    for cid, subject, merged_at in squashes:
+        m = PR_SUBJECT.search(subject)
+        ref = f"refs/pull/{m.group(1)}/head" if m else ""
+        if ref not in refs:
+            continue
+        out = run_git(
+            source,
+            "log",
+            "--no-merges",
+            "-z",
+            "--format=%H%x00%at%x00%ai%x00%aE",
+            ref,
+            "--not",
+            f"{cid}^@",
+            "--",
+            check=False,
+        )
+        fields = out.split(b"\x00")
+        found = []
+        for i in range(0, len(fields) - 3, 4):
+            sha = fields[i].strip().decode("ascii", "replace")
+            at = int(fields[i + 1])
+            if at <= merged_at:
+                tz = parse_tz_offset(decode(fields[i + 2]).rsplit(" ", 1)[-1])
+                found.append((cid, sha, at, tz, decode(fields[i + 3]).strip().lower()))
+        if 0 < len(found) <= MAX_PULL_COMMITS:
+            rows.extend(sorted(found, key=lambda r: (r[2], r[1])))
+    return rows

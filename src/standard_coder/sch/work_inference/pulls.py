@@ -1,0 +1,101 @@
+"""GitHub squash merges timed by their pull request's commits.
+
+A squash merge's own time is a merge time (``mining.store.merge_stamped_commits``). When the
+mine found its pull request's commits (``mining.pulls``), their author dates are the work's
+real timeline: :func:`with_pull_events` puts them in the squash author's timeline instead of
+the merge time (the squash commit itself moves to its last pull request commit; the earlier
+ones become events of their own), so work inference sees when the author actually committed.
+:func:`fold_pull_events` then gives the squash commit the coding inferred over all of its
+pull request's intervals, with the interval kind of the first one, and drops the event rows:
+downstream only ever sees real commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from standard_coder.sch.work_inference.labels import LabelSet
+
+__all__ = ["PULL_EVENT", "fold_pull_events", "is_pull_event", "with_pull_events"]
+
+PULL_EVENT = "~pr"
+"""Infix of an event key: ``(repo, "<squash id>~pr<i>")`` (never a git id: those are hex)."""
+
+Key = tuple[str, str]
+Times = tuple[np.ndarray, np.ndarray, list[Key]]
+
+
+def is_pull_event(key: Sequence[str]) -> bool:
+    return PULL_EVENT in str(key[1])
+
+
+def with_pull_events(
+    times: Mapping[str, Times], pull_times: Mapping[Key, Sequence[tuple[int, int]]]
+) -> dict[str, Times]:
+    """Each author's ``(times, tz offsets, keys)`` with every squash merge in ``pull_times``
+    moved to its last pull request commit and the earlier ones added as events."""
+    out: dict[str, Times] = {}
+    for author, (t, tz, keys) in times.items():
+        if not any(k in pull_times for k in keys):
+            out[author] = (t, tz, keys)
+            continue
+        t_new, tz_new, keys_new = [int(x) for x in t], [int(x) for x in tz], list(keys)
+        for i, k in enumerate(keys):
+            events = pull_times.get(k)
+            if not events:
+                continue
+            t_new[i], tz_new[i] = events[-1]
+            for j, (at, off) in enumerate(events[:-1]):
+                t_new.append(at)
+                tz_new.append(off)
+                keys_new.append((k[0], f"{k[1]}{PULL_EVENT}{j}"))
+        out[author] = (np.array(t_new, np.int64), np.array(tz_new, np.int64), keys_new)
+    return out
+
+
+def fold_pull_events(labels: LabelSet) -> LabelSet:
+    """A ``LabelSet`` without event rows: each squash merge's row carries the sum of its own
+    and its events' samples, expected, last-session and interval minutes, and the interval kind
+    of its earliest event (rows of one author are in time order)."""
+    rows_of: dict[Key, list[int]] = {}
+    index: dict[Key, int] = {}
+    for i, key in enumerate(labels.keys):
+        if is_pull_event(key):
+            squash = (key[0], str(key[1]).split(PULL_EVENT, 1)[0])
+            rows_of.setdefault(squash, []).append(i)
+        else:
+            index[key] = i
+    if not rows_of:
+        return labels
+    samples = np.array(labels.samples_hours, copy=True)
+    expected = np.array(labels.expected_minutes, float, copy=True)
+    interval = np.array(labels.interval_minutes, float, copy=True)
+    kinds = np.array(labels.interval_kind, copy=True)
+    last = labels.last_session_minutes
+    last = None if last is None else np.array(last, float, copy=True)
+    for squash, events in rows_of.items():
+        target = index.get(squash)
+        if target is None:
+            continue
+        rows = [*events, target]
+        samples[target] = samples[rows].sum(axis=0)
+        expected[target] = expected[rows].sum()
+        interval[target] = interval[rows].sum()  # NaN when the first is the author's first
+        kinds[target] = kinds[min(events)]  # last-session minutes stay the squash row's own
+    keep = np.array([not is_pull_event(k) for k in labels.keys], bool)
+    return replace(
+        labels,
+        keys=tuple(k for k, ok in zip(labels.keys, keep, strict=True) if ok),
+        authors=tuple(a for a, ok in zip(labels.authors, keep, strict=True) if ok),
+        samples_hours=samples[keep],
+        expected_minutes=expected[keep],
+        interval_minutes=interval[keep],
+        interval_kind=kinds[keep],
+        pooled=np.asarray(labels.pooled)[keep],
+        last_session_minutes=None if last is None else last[keep],
+    )

@@ -1,0 +1,119 @@
+"""A GitHub squash merge is timed by its pull request's commits (``refs/pull/<n>/head``), read
+from the clone or from its origin on this machine, and labelled over them by work inference."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+from gitrepos import BASE_TS, commit, git, init
+from test_mining_repos import options
+
+from standard_coder.config.training import TrainingSection
+from standard_coder.pipelines.sch_train import (
+    label_commits,
+    label_info,
+    load_histories,
+    merge_stamped,
+    squash_groups,
+)
+from standard_coder.sch.dataset import MERGE_STAMPED
+from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.store import canonical_dump, load_pull_times
+from standard_coder.sch.work_inference.base import NORMAL
+
+GITHUB = ("GitHub", "noreply@github.com")
+BOB = ("Bob", "bob@example.com")
+H = 3600
+
+
+def _history(root: Path) -> dict[str, str]:
+    """main: bob's own commit, then two GitHub squash merges; PR #7's branch has two commits
+    (the second one after the merge: pushed later, left out), PR #8 has no ref."""
+    repo = init(root / "r")
+    ids = {"own": commit(repo, {"a.py": "x = 1\n"}, "start", author=BOB, ts=BASE_TS)}
+    git(repo, "checkout", "-q", "-b", "pr7")
+    ids["pr_a"] = commit(repo, {"b.py": "y = 1\n"}, "draft", author=BOB, ts=BASE_TS + H, tz="+0200")
+    ids["pr_b"] = commit(repo, {"b.py": "y = 2\n"}, "finish", author=BOB, ts=BASE_TS + 2 * H)
+    late = commit(repo, {"b.py": "y = 3\n"}, "after merge", author=BOB, ts=BASE_TS + 9 * H)
+    git(repo, "update-ref", "refs/pull/7/head", late)
+    git(repo, "checkout", "-q", "main")
+    ids["squash7"] = commit(
+        repo, {"b.py": "y = 2\n"}, "Add b (#7)", author=BOB, ts=BASE_TS + 5 * H, committer=GITHUB
+    )
+    ids["squash8"] = commit(
+        repo, {"c.py": "z = 1\n"}, "Add c (#8)", author=BOB, ts=BASE_TS + 6 * H, committer=GITHUB
+    )
+    return ids
+
+
+def _pull_rows(db: Path) -> list[tuple[str, str, int, int]]:
+    with sqlite3.connect(db) as con:
+        return con.execute(
+            "SELECT commit_id, pr_commit_id, authored_at, author_tz_offset_min FROM pull_commits"
+            " ORDER BY authored_at"
+        ).fetchall()
+
+
+def test_pull_request_commits_are_mined_beside_their_squash_merge(tmp_path: Path) -> None:
+    ids = _history(tmp_path)
+    db = tmp_path / "out" / "mined.sqlite"
+    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    assert _pull_rows(db) == [
+        (ids["squash7"], ids["pr_a"], BASE_TS + H, 120),
+        (ids["squash7"], ids["pr_b"], BASE_TS + 2 * H, 0),
+    ]
+    (key,) = load_pull_times(db)
+    assert key[1] == ids["squash7"]
+    # the squash with its pull request's times is no longer merge-stamped; the one without is
+    assert {c for _, c in merge_stamped(db)} == {ids["squash8"]}
+    assert "pull_commits\t" in canonical_dump(db)
+
+
+def test_a_clone_reads_them_from_its_origin_and_a_new_ref_is_picked_up(tmp_path: Path) -> None:
+    ids = _history(tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(tmp_path / "r"), str(clone))
+    assert not git(clone, "for-each-ref", "refs/pull/")  # a plain clone has no pull refs
+    db = tmp_path / "out" / "mined.sqlite"
+    summary = mine_repositories([clone], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]
+    assert {r[1] for r in _pull_rows(db)} == {ids["pr_a"], ids["pr_b"]}
+    # a new pull request ref in the origin: the clone's refs are the same, the mine is not
+    git(tmp_path / "r", "update-ref", "refs/pull/8/head", ids["pr_a"])
+    summary = mine_repositories([clone], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]
+    assert {r[0] for r in _pull_rows(db)} == {ids["squash7"], ids["squash8"]}
+    summary = mine_repositories([clone], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["unchanged"]
+    # switched off: no rows, and the squash merges are merge-stamped again
+    mine_repositories([clone], db, options(tmp_path, repos={"pull_request_times": False}))
+    assert _pull_rows(db) == []
+    assert len(merge_stamped(db)) == 2
+
+
+def test_the_squash_merge_is_labelled_over_its_pull_requests_intervals(tmp_path: Path) -> None:
+    ids = _history(tmp_path)
+    db = tmp_path / "out" / "mined.sqlite"
+    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    histories = load_histories(db)
+    (h,) = histories.values()
+    # the squash sits at its last pull request commit; the first one is an event of its own
+    by_key = dict(zip(h.keys, h.times.tolist(), strict=True))
+    repo = next(iter(by_key))[0]
+    assert by_key[(repo, ids["squash7"])] == BASE_TS + 2 * H
+    assert by_key[(repo, f"{ids['squash7']}~pr0")] == BASE_TS + H
+    assert squash_groups(histories, 2) == []
+    t = TrainingSection.model_validate({"work_inference": "gap", "label_samples_per_commit": 4})
+    labels = label_commits(histories, t, "gap", out_dir=tmp_path / "wi", seed=0)
+    assert labels is not None
+    assert [k[1] for k in labels.keys] == [ids["own"], ids["squash7"], ids["squash8"]]
+    row = labels.keys.index((repo, ids["squash7"]))
+    # git-hours over the pull request: 60 min gaps (own -> pr_a -> pr_b), each under the cap
+    assert labels.expected_minutes[row] == 120.0
+    assert labels.interval_minutes[row] == 120.0
+    assert np.allclose(labels.samples_hours[row], 2.0)
+    kinds, _ = label_info(labels, merge_stamped(db))
+    assert kinds[(repo, ids["squash7"])] == NORMAL
+    assert kinds[(repo, ids["squash8"])] == MERGE_STAMPED
