@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from gitrepos import BASE_TS, commit, git, init
+from rich.console import Console
 from test_mining_repos import options
 
 from standard_coder.config.training import TrainingSection
@@ -20,6 +21,7 @@ from standard_coder.pipelines.sch_train import (
 )
 from standard_coder.sch.dataset import MERGE_STAMPED
 from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.mine import summary_table
 from standard_coder.sch.mining.store import canonical_dump, load_pull_times
 from standard_coder.sch.work_inference.base import NORMAL
 
@@ -59,7 +61,12 @@ def _pull_rows(db: Path) -> list[tuple[str, str, int, int]]:
 def test_pull_request_commits_are_mined_beside_their_squash_merge(tmp_path: Path) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    assert summary.totals()["squash_merges"] == 2 and summary.totals()["squash_merges_timed"] == 1
+    console = Console(width=200, record=True)
+    console.print(summary_table(summary))
+    text = console.export_text()
+    assert "squash timed" in text and "1/2" in text
     assert _pull_rows(db) == [
         (ids["squash7"], ids["pr_a"], BASE_TS + H, 120),
         (ids["squash7"], ids["pr_b"], BASE_TS + 2 * H, 0),

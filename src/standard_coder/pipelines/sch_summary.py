@@ -70,7 +70,9 @@ def warnings(ev: dict[str, Any]) -> list[str]:
             f"{stamped / n_test:.0%} of the held-out changes are GitHub squash merges: their "
             "commit time is when the pull request was merged, not when it was written, so the "
             "coding time between commits is unknown for them; the metrics leave them out"
-            f" ({int(_num(ev.get('n_test_normal')) or 0)} changes remain)"
+            f" ({int(_num(ev.get('n_test_normal')) or 0)} changes remain). Fetch the pull "
+            "requests' commits and the next run times them: git fetch origin "
+            "'+refs/pull/*/head:refs/pull/*/head'"
         )
     r2 = _num(ev.get("binned_calibration_r2"))
     if r2 is not None and r2 < 0:

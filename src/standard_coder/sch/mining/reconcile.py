@@ -195,5 +195,17 @@ def fill_counts(con: Any, summ: RepoSummary) -> None:
     skipped = int(
         con.execute("SELECT COUNT(*) FROM skipped_commits WHERE repo = ?", (rid,)).fetchone()[0]
     )
+    summ.squash_merges = int(
+        con.execute(
+            "SELECT COUNT(*) FROM commits WHERE repo = ? AND committer_email = ?"
+            " AND authored_at = committed_at",
+            (rid, store.GITHUB_WEB_COMMITTER),
+        ).fetchone()[0]
+    )
+    summ.squash_timed = int(
+        con.execute(
+            "SELECT COUNT(DISTINCT commit_id) FROM pull_commits WHERE repo = ?", (rid,)
+        ).fetchone()[0]
+    )
     st = con.execute("SELECT n_author_filtered FROM mine_state WHERE repo = ?", (rid,)).fetchone()
     summ.skipped_by_filter = skipped + (int(st[0]) if st else 0)

@@ -42,6 +42,10 @@ class RepoSummary:
     mined_now: int = 0
     chunks_mined: int = 0
     is_shallow: bool = False
+    squash_merges: int = 0
+    """GitHub squash merges among the stored commits (merge-stamped: ``store``)."""
+    squash_timed: int = 0
+    """... of which the pull request's commit times were found (``pulls``)."""
     seconds: float = 0.0
     error: str | None = None
 
@@ -78,6 +82,8 @@ class MineSummary:
             "skipped_by_filter": sum(r.skipped_by_filter for r in self.repos),
             "truncated": sum(r.truncated for r in self.repos),
             "missing_objects": sum(r.missing_objects for r in self.repos),
+            "squash_merges": sum(r.squash_merges for r in self.repos),
+            "squash_merges_timed": sum(r.squash_timed for r in self.repos),
         }
 
 
@@ -89,7 +95,9 @@ def summary_table(summary: MineSummary) -> Table:
     t = Table(title="mine: repositories", title_justify="left")
     t.add_column("repo", no_wrap=True)
     t.add_column("status")
-    for col in ("stored", "authors", "filtered", "truncated", "missing obj.", "new", "commits/s"):
+    cols = ("stored", "authors", "filtered", "truncated", "missing obj.", "squash timed", "new",
+            "commits/s")  # fmt: skip
+    for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     if errors:
         t.add_column("error", overflow="fold")
@@ -108,6 +116,7 @@ def summary_table(summary: MineSummary) -> Table:
             f"{r.skipped_by_filter:,}",
             f"{r.truncated:,}",
             f"{r.missing_objects:,}",
+            f"{r.squash_timed:,}/{r.squash_merges:,}" if r.squash_merges else "",
             f"{r.mined_now:,}",
             cps,
             error=r.error or "",
@@ -121,6 +130,7 @@ def summary_table(summary: MineSummary) -> Table:
         f"{tot['skipped_by_filter']:,}",
         f"{tot['truncated']:,}",
         f"{tot['missing_objects']:,}",
+        f"{tot['squash_merges_timed']:,}/{tot['squash_merges']:,}" if tot["squash_merges"] else "",
         f"{tot['commits_mined_now']:,}",
         "",
         error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
