@@ -184,8 +184,9 @@ def merge_stamped(repo: Path, base: Path) -> dict[str, Any]:
 
     A squash (or web-edit) commit made by GitHub has committer ``noreply@github.com`` and an
     author date equal to the commit date: the moment someone pressed "merge", so the interval
-    before it says nothing about the coding. Reads the committer from ``git log`` (the pipeline
-    does not mine it).
+    before it says nothing about the coding. Reads the committer from ``git log``. The
+    ``stamped`` rows count those with a normal-interval label: the squash merges the pipeline
+    timed by their pull request's commits (the others have label kind 3).
     """
     import numpy as np
 

@@ -40,9 +40,10 @@ def with_pull_events(
     """Each author's ``(times, tz offsets, keys)`` with every squash merge in ``pull_times``
     moved to its last pull request commit and the earlier ones added as events."""
     out: dict[str, Times] = {}
-    for author, (t, tz, keys) in times.items():
+    for author, value in times.items():
+        t, tz, keys = value
         if not any(k in pull_times for k in keys):
-            out[author] = (t, tz, keys)
+            out[author] = value
             continue
         t_new, tz_new, keys_new = [int(x) for x in t], [int(x) for x in tz], list(keys)
         for i, k in enumerate(keys):
