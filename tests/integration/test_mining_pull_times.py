@@ -21,8 +21,9 @@ from standard_coder.pipelines.sch_train import (
 )
 from standard_coder.sch.dataset import MERGE_STAMPED
 from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.integrity import check_database, stamp_digest
 from standard_coder.sch.mining.mine import summary_table
-from standard_coder.sch.mining.store import canonical_dump, load_pull_times
+from standard_coder.sch.mining.store import canonical_dump, connect, load_pull_times
 from standard_coder.sch.work_inference.base import NORMAL
 
 GITHUB = ("GitHub", "noreply@github.com")
@@ -88,7 +89,10 @@ def test_a_clone_reads_them_from_its_origin_and_a_new_ref_is_picked_up(tmp_path:
     assert [r.status for r in summary.repos] == ["mined"]
     assert {r[1] for r in _pull_rows(db)} == {ids["pr_a"], ids["pr_b"]}
     # a new pull request ref in the origin: the clone's refs are the same, the mine is not
-    git(tmp_path / "r", "update-ref", "refs/pull/8/head", ids["pr_a"])
+    origin = tmp_path / "r"
+    tree = git(origin, "rev-parse", "main^{tree}").decode().strip()
+    pr8 = git(origin, "commit-tree", tree, "-p", ids["own"], "-m", "c").decode().strip()
+    git(origin, "update-ref", "refs/pull/8/head", pr8)
     summary = mine_repositories([clone], db, options(tmp_path))
     assert [r.status for r in summary.repos] == ["mined"]
     assert {r[0] for r in _pull_rows(db)} == {ids["squash7"], ids["squash8"]}
@@ -124,3 +128,40 @@ def test_the_squash_merge_is_labelled_over_its_pull_requests_intervals(tmp_path:
     kinds, _ = label_info(labels, merge_stamped(db))
     assert kinds[(repo, ids["squash7"])] == NORMAL
     assert kinds[(repo, ids["squash8"])] == MERGE_STAMPED
+
+
+def test_a_stacked_pull_requests_commits_belong_to_the_squash_that_landed_them(
+    tmp_path: Path,
+) -> None:
+    """#11 branched off #10; #10 was squashed first and #11's ref still holds #10's commit."""
+    repo = init(tmp_path / "r")
+    commit(repo, {"a.py": "x = 1\n"}, "start", author=BOB, ts=BASE_TS)
+    git(repo, "checkout", "-q", "-b", "pr10")
+    first = commit(repo, {"b.py": "y = 1\n"}, "part one", author=BOB, ts=BASE_TS + H)
+    git(repo, "update-ref", "refs/pull/10/head", first)
+    second = commit(repo, {"c.py": "z = 1\n"}, "part two", author=BOB, ts=BASE_TS + 2 * H)
+    git(repo, "update-ref", "refs/pull/11/head", second)
+    git(repo, "checkout", "-q", "main")
+    sq10 = commit(repo, {"b.py": "y = 1\n"}, "One (#10)", author=BOB, ts=BASE_TS + 3 * H,
+                  committer=GITHUB)  # fmt: skip
+    sq11 = commit(repo, {"c.py": "z = 1\n"}, "Two (#11)", author=BOB, ts=BASE_TS + 4 * H,
+                  committer=GITHUB)  # fmt: skip
+    db = tmp_path / "out" / "mined.sqlite"
+    mine_repositories([repo], db, options(tmp_path))
+    assert [(r[0], r[1]) for r in _pull_rows(db)] == [(sq10, first), (sq11, second)]
+
+
+def test_a_database_mined_before_the_table_is_upgraded_not_called_corrupt(tmp_path: Path) -> None:
+    _history(tmp_path)
+    db = tmp_path / "out" / "mined.sqlite"
+    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    with sqlite3.connect(db) as con:  # as an older version left it: no table, stamped
+        con.execute("DROP TABLE pull_commits")
+    with sqlite3.connect(db) as con:
+        con.execute("VACUUM")
+    stamp_digest(db)
+    assert check_database(db) is None
+    connect(db).close()  # the next run's connection adds the table: no longer the stamped file
+    assert check_database(db) is None
+    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    assert check_database(db) is None and len(_pull_rows(db)) == 2

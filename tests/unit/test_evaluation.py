@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -17,6 +18,7 @@ from standard_coder.sch.evaluation import (
     calibration_parts,
     crps_from_samples,
     evaluate,
+    held_out_shift,
     r3_calibration,
 )
 from standard_coder.sch.features.representation import RepresentationMismatch
@@ -174,3 +176,22 @@ def test_calibration_parts_split_level_from_spread() -> None:
     squeezed = 0.4 + (ba - 0.4) / 10
     assert calibration_parts(squeezed, ba)["binned_calibration_slope"] == pytest.approx(10.0)
     assert math.isnan(calibration_parts(np.zeros(1), np.zeros(1))["binned_calibration_slope"])
+
+
+def test_held_out_shift_reports_commit_density_and_label_level_per_period() -> None:
+    s = synthetic_changes(100, n_samples=4, seed=7)
+    ds, _ = build_dataset(s.commits, (s.keys, s.samples), representation="loc")
+    test = ds.split == 2
+    # fitted: a quarter of the intervals short, labels 0.3 h; held out: none short, 0.6 h
+    iv = np.where(test, 500.0, np.where(np.arange(len(ds)) % 4 == 0, 20.0, 300.0))
+    Y = np.where(test[:, None], 0.6, 0.3) * np.ones_like(ds.Y)
+    shifted = dataclasses.replace(ds, label_interval_minutes=iv, Y=Y.astype(np.float32))
+    got = held_out_shift(shifted)
+    fitted_short = float((iv[~test] < 60).mean())
+    assert got == {
+        "share_short_intervals_fitted": round(fitted_short, 3),
+        "share_short_intervals_held_out": 0.0,
+        "mean_actual_fitted": 0.3,
+        "mean_actual_held_out": 0.6,
+    }
+    assert 0.2 < fitted_short < 0.3

@@ -67,3 +67,12 @@ def test_folding_sums_a_squashs_events_into_it_and_takes_its_first_events_kind()
     # nothing to fold: the same object back
     plain = _labels([("bob", "a", 1.0, NORMAL)])
     assert fold_pull_events(plain) is plain
+
+
+def test_a_pull_request_commit_in_the_squashs_second_takes_the_squash_rows_kind() -> None:
+    """Same second: the squash row ("<sha>") sorts before its event ("<sha>~pr0") and carries
+    the interval from the author's previous commit; the event's interval is 0."""
+    labels = _labels([("bob", "sq", 30.0, LONG_GAP), ("bob", "sq~pr0", 0.0, NORMAL)])
+    folded = fold_pull_events(labels)
+    assert folded.interval_kind.tolist() == [LONG_GAP]
+    assert folded.expected_minutes.tolist() == [30.0]

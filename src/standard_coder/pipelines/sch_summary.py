@@ -78,9 +78,30 @@ def warnings(ev: dict[str, Any]) -> list[str]:
     if r2 is not None and r2 < 0:
         out.append(
             f"calibration is negative (binned R² {r2:.2f}): predicted hours do not track the "
-            "inferred coding time; treat the estimates as a ranking at best"
+            "inferred coding time; treat the estimates as a ranking at best" + _sparser(ev)
         )
     return out
+
+
+SPARSER_BY = 0.05
+"""Drop in the share of short intervals from which the calibration warning names it."""
+
+
+def _sparser(ev: dict[str, Any]) -> str:
+    """Why calibration may miss, when the held-out period's commits are sparser (``""`` if not)."""
+    shift = ev.get("held_out_shift") or {}
+    fit, held = (_num(shift.get(f"share_short_intervals_{k}")) for k in ("fitted", "held_out"))
+    a_fit, a_held = (_num(shift.get(f"mean_actual_{k}")) for k in ("fitted", "held_out"))
+    if fit is None or held is None or a_fit is None or a_held is None:
+        return ""
+    if fit - held < SPARSER_BY or a_held <= a_fit:
+        return ""
+    return (
+        f". The held-out period's commits are sparser ({held:.0%} of its intervals under an "
+        f"hour, {fit:.0%} before) and inferred coding per change grows with the time between "
+        f"commits ({a_held:.2f} h on average inside the first hour, {a_fit:.2f} h before): "
+        "part of the miss is that shift, which no model of the change alone can see"
+    )
 
 
 def _fmt(v: Any, digits: int = 3) -> str:

@@ -290,6 +290,7 @@ def run(ctx: StageContext) -> None:
     from standard_coder.sch.features.commit_counts import save_commit_counts
     from standard_coder.sch.features.representation import ChangeRepresentation, RawChange
     from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.work_inference.pulls import is_pull_event
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
     t = section_from_params(TrainingSection, ctx.params["training"], ctx.root_dir)
@@ -342,7 +343,8 @@ def run(ctx: StageContext) -> None:
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
         kinds, pooled = label_info(labels, merge_stamped(db))
-        n_batches = -(-sum(len(h) for h in histories.values()) // FEATURE_BATCH)
+        n_commits = sum(not is_pull_event(k) for h in histories.values() for k in h.keys)
+        n_batches = -(-n_commits // FEATURE_BATCH)
         feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt
         commit_raws: dict[Key, RawChange] = {}  # every commit's counts, for team_output
         try:

@@ -257,11 +257,33 @@ def _try_finish(
     """:func:`_finish`, turning a failure into a repo error (not marked done, retried)."""
     try:
         _finish(con, plan, options, emit)
-    except (GitError, OSError) as exc:
+    except (GitError, OSError, PullTimesError) as exc:
         rs = plan.summary
-        rs.status, rs.error = "error", f"content backfill failed: {exc}"
+        rs.status = "error"
+        why = str(exc) if isinstance(exc, PullTimesError) else f"content backfill failed: {exc}"
+        rs.error = why
         emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": rs.error})
         log.error("mine: %s: %s", rs.path, rs.error)
+
+
+class PullTimesError(RuntimeError):
+    """Reading a repository's pull request commit times failed (the repo is retried)."""
+
+
+def _pull_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[pulls.PullCommit]:
+    """The repo's squash merges' pull request commits (``pulls``), none when switched off."""
+    if not options.pull_requests:
+        return []
+    rid = plan.summary.repo
+    try:
+        source = pulls.pull_refs_source(Path(plan.summary.path))
+        if source is None:
+            return []
+        return pulls.pull_commits(
+            source, store.merge_stamped_rows(con, rid), known=store.stored_ids(con, rid)
+        )
+    except (GitError, OSError, ValueError) as exc:
+        raise PullTimesError(f"reading pull request commit times failed: {exc}") from exc
 
 
 def _finish(
@@ -280,8 +302,7 @@ def _finish(
             blobs = fetcher.close()
             with store.transaction(con):
                 con.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?)", blobs)
-    source = pulls.pull_refs_source(Path(plan.summary.path)) if options.pull_requests else None
-    pull_rows = pulls.pull_commits(source, store.merge_stamped_rows(con, rid)) if source else []
+    pull_rows = _pull_rows(con, plan, options)
     with store.transaction(con):
         store.replace_pull_commits(con, rid, pull_rows)
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from standard_coder.sch.mining.gitlog import GitError, decode, parse_tz_offset, run_git
@@ -61,25 +61,36 @@ def pull_refs_source(path: Path) -> Path | None:
         return None  # origin folder is not a readable repository: as if it had no refs
 
 
+def _head_refs(refs: bytes) -> list[bytes]:
+    """The ``refs/pull/<n>/head`` lines (GitHub moves ``/merge`` refs with the base branch)."""
+    return [line for line in refs.splitlines() if line.endswith(b"/head")]
+
+
 def pull_refs_digest(path: Path) -> bytes:
-    """What the pull request times of ``path`` depend on besides its own refs: the refs of the
-    origin they are read from (empty when they come from the clone itself or nowhere)."""
+    """What the pull request times of ``path`` depend on besides its own refs: the pull request
+    heads of the origin they are read from (empty when they come from the clone or nowhere)."""
     source = pull_refs_source(path)
     if source is None or source == path:
         return b""
-    return b"origin-pulls\n" + hashlib.sha256(_pull_refs(source)).hexdigest().encode()
+    heads = b"\n".join(_head_refs(_pull_refs(source)))
+    return b"origin-pulls\n" + hashlib.sha256(heads).hexdigest().encode()
 
 
-def pull_commits(source: Path, squashes: Iterable[tuple[str, str, int]]) -> list[PullCommit]:
+def pull_commits(
+    source: Path, squashes: Iterable[tuple[str, str, int]], known: Collection[str] = ()
+) -> list[PullCommit]:
     """The pull request commits of each squash merge ``(commit id, subject, authored_at)`` that
-    names its pull request and whose ref ``source`` holds, oldest first per squash."""
-    refs = {
-        line.split(" ", 1)[1]
-        for line in decode(_pull_refs(source)).splitlines()
-        if line.endswith("/head")
-    }
+    names its pull request and whose ref ``source`` holds, oldest first per squash.
+
+    Squash merges are taken oldest first and a commit belongs to the first that lists it (a
+    pull request branched off another one that was squashed first still holds the other's
+    commits); commits in ``known`` (the repository's mined commits: they reached the history
+    some other way) are never pull request commits.
+    """
+    refs = {decode(line).split(" ", 1)[1] for line in _head_refs(_pull_refs(source))}
+    taken = set(known)
     rows: list[PullCommit] = []
-    for cid, subject, merged_at in squashes:
+    for cid, subject, merged_at in sorted(squashes, key=lambda s: (s[2], s[0])):
         m = PR_SUBJECT.search(subject)
         ref = f"refs/pull/{m.group(1)}/head" if m else ""
         if ref not in refs:
@@ -100,10 +111,13 @@ def pull_commits(source: Path, squashes: Iterable[tuple[str, str, int]]) -> list
         found = []
         for i in range(0, len(fields) - 3, 4):
             sha = fields[i].strip().decode("ascii", "replace")
-            at = int(fields[i + 1])
-            if at <= merged_at:
+            stamp = fields[i + 1].strip()
+            if not stamp.isdigit() or sha in taken:  # a cut-short record, or not this PR's own
+                continue
+            if int(stamp) <= merged_at:
                 tz = parse_tz_offset(decode(fields[i + 2]).rsplit(" ", 1)[-1])
-                found.append((cid, sha, at, tz, decode(fields[i + 3]).strip().lower()))
+                found.append((cid, sha, int(stamp), tz, decode(fields[i + 3]).strip().lower()))
         if 0 < len(found) <= MAX_PULL_COMMITS:
             rows.extend(sorted(found, key=lambda r: (r[2], r[1])))
+            taken.update(r[1] for r in found)
     return rows

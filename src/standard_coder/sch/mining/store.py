@@ -130,10 +130,17 @@ def _prepare(con: sqlite3.Connection) -> None:
     # mine streams chunks in; closing the connection checkpoints the rest.
     con.execute("PRAGMA wal_autocheckpoint=8192")
     con.execute("PRAGMA foreign_keys=OFF")
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.executescript(SCHEMA)
     cols = {r[1] for r in con.execute("PRAGMA table_info(commits)")}
+    upgraded = "meta" in tables and "pull_commits" not in tables
+    if upgraded:  # every repository is planned again, which reads its pull request times
+        con.execute("UPDATE mine_state SET refs_key = NULL")
     if "committer_email" not in cols:  # a database mined before the column existed
         con.execute("ALTER TABLE commits ADD COLUMN committer_email TEXT")
+        upgraded = True
+    if upgraded:  # no longer the file the last canonical rewrite stamped: the next mine rewrites
+        con.execute("DELETE FROM meta WHERE key = ?", (_LAYOUT_KEY,))
 
 
 class _corruption_named:

@@ -87,7 +87,9 @@ def fold_pull_events(labels: LabelSet) -> LabelSet:
         samples[target] = samples[rows].sum(axis=0)
         expected[target] = expected[rows].sum()
         interval[target] = interval[rows].sum()  # NaN when the first is the author's first
-        kinds[target] = kinds[min(events)]  # last-session minutes stay the squash row's own
+        # the earliest row's kind (the squash row itself when a pull request commit shares its
+        # second and sorts after it); last-session minutes stay the squash row's own
+        kinds[target] = kinds[min(rows)]
     keep = np.array([not is_pull_event(k) for k in labels.keys], bool)
     return replace(
         labels,
