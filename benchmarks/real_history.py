@@ -13,7 +13,9 @@ models). The last line is one JSON object ``{"repositories": [...]}``.
 
 ``--quick``: at most 300 commits per repository, 60 HMM epochs, 5 training epochs (a smoke run;
 the figures are not the defaults'). ``--max-commits N`` limits history with the defaults
-otherwise (for big repositories).
+otherwise (for big repositories). ``--no-pull-request-times``: GitHub squash merges keep their
+merge-interval labels (``[repos] pull_request_times = false``), to measure what timing them by
+their pull request's commits changes.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ TABLE_I = ("sch", "lines_added", "churn", "tokens", "files_touched")
 KINDS = ("normal", "first", "after_gap", "merge_stamped")
 
 
-def config_text(repo: Path, *, quick: bool, max_commits: int | None, workers: int) -> str:
+def config_text(
+    repo: Path, *, quick: bool, max_commits: int | None, workers: int, pull_times: bool = True
+) -> str:
     lines = [
         "[outputs]",
         'base_dir = "sc-output"',
@@ -42,6 +46,8 @@ def config_text(repo: Path, *, quick: bool, max_commits: int | None, workers: in
         "[repos]",
         f"include_paths = [{json.dumps(str(repo))}]",
     ]
+    if not pull_times:
+        lines.append("pull_request_times = false")
     limit = 300 if quick and max_commits is None else max_commits
     if limit is not None:
         lines.append(f"max_commits_per_repo = {limit}")
@@ -319,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, default=None, help="keep outputs here")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-diagnostics", action="store_true")
+    ap.add_argument(
+        "--no-pull-request-times",
+        action="store_true",
+        help="squash merges stay merge-stamped (the run before pull request times)",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -338,7 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
             (work / "pipeline_config.toml").write_text(
                 config_text(
-                    repo, quick=args.quick, max_commits=args.max_commits, workers=args.workers
+                    repo,
+                    quick=args.quick,
+                    max_commits=args.max_commits,
+                    workers=args.workers,
+                    pull_times=not args.no_pull_request_times,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")
