@@ -276,14 +276,17 @@ def _pull_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[pulls.Pul
         return []
     rid = plan.summary.repo
     try:
-        source = pulls.pull_refs_source(Path(plan.summary.path))
+        squashes = store.merge_stamped_rows(con, rid)
+        source = pulls.pull_refs_source(Path(plan.summary.path)) if squashes else None
         if source is None:
             return []
-        return pulls.pull_commits(
-            source, store.merge_stamped_rows(con, rid), known=store.stored_ids(con, rid)
-        )
+        rows = pulls.pull_commits(source, squashes, known=store.stored_ids(con, rid))
     except (GitError, OSError, ValueError) as exc:
         raise PullTimesError(f"reading pull request commit times failed: {exc}") from exc
+    timed = len({r[0] for r in rows})
+    log.info("%s: %d of %d squash merges timed by their pull request's commits (refs in %s)",
+             rid, timed, len(squashes), source)  # fmt: skip
+    return rows
 
 
 def _finish(
