@@ -221,12 +221,18 @@ def merge_stamped(db: Path) -> set[Key]:
 def load_histories(db: Path) -> dict[str, AuthorHistory]:
     """Every author's commit times from the mined database (empty when nothing was mined), squash
     merges timed by their pull request's commits where the mine found them."""
-    from standard_coder.sch.mining.store import load_commit_times, load_pull_times
+    from standard_coder.sch.mining.store import (
+        load_commit_times,
+        load_pull_times,
+        merge_stamped_commits,
+    )
     from standard_coder.sch.work_inference.labels import AuthorHistory
     from standard_coder.sch.work_inference.pulls import with_pull_events
 
-    times = with_pull_events(load_commit_times(db), load_pull_times(db))
-    stamped = merge_stamped(db)  # flagged (WorkInferenceOptions.stamped_out_of_timeline)
+    pull_times = load_pull_times(db)
+    times = with_pull_events(load_commit_times(db), pull_times)
+    # flagged (WorkInferenceOptions.stamped_out_of_timeline): as merge_stamped(db)
+    stamped = merge_stamped_commits(db) - set(pull_times)
     return {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in times.items()}
 
 

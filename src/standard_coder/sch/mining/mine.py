@@ -251,6 +251,10 @@ def mine_repositories(
     return summary
 
 
+class PullTimesError(RuntimeError):
+    """Reading a repository's pull request commit times failed (the repo is retried)."""
+
+
 def _try_finish(
     con: Any, plan: RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
 ) -> None:
@@ -260,14 +264,11 @@ def _try_finish(
     except (GitError, OSError, PullTimesError) as exc:
         rs = plan.summary
         rs.status = "error"
-        why = str(exc) if isinstance(exc, PullTimesError) else f"content backfill failed: {exc}"
-        rs.error = why
+        rs.error = (
+            str(exc) if isinstance(exc, PullTimesError) else f"content backfill failed: {exc}"
+        )
         emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": rs.error})
         log.error("mine: %s: %s", rs.path, rs.error)
-
-
-class PullTimesError(RuntimeError):
-    """Reading a repository's pull request commit times failed (the repo is retried)."""
 
 
 def _pull_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[pulls.PullCommit]:
