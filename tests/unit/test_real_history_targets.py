@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.benchmodule import load_benchmark
 
 bench = load_benchmark("real_history")
@@ -22,3 +24,13 @@ def test_targets_and_their_count() -> None:
     assert row["targets"]["sch_above_lines_added"] is None  # undefined: not counted
     assert row["targets"]["coverage_80_in_0_70_0_90"] is False
     assert bench._met(row) == "1/3"
+
+
+def test_the_a_b_flag_switches_pull_request_times_off_in_a_valid_config(tmp_path: Path) -> None:
+    from standard_coder.config.schema import load_config
+
+    for on in (True, False):
+        path = tmp_path / f"{on}.toml"
+        path.write_text(bench.config_text(tmp_path, quick=True, max_commits=None, workers=1,
+                                          pull_times=on))  # fmt: skip
+        assert load_config(path).repos.pull_request_times is on
