@@ -16,13 +16,7 @@ from tests.unit.test_effort_ranking import lines_added_history
 from standard_coder.sch.dataset import TEST, Dataset
 from standard_coder.sch.features.tokens import SURFACE_NAMES
 from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
-from standard_coder.sch.predictors.shift import (
-    WIDTH_GRID,
-    ShiftFit,
-    _raw_sch,
-    fit_shift,
-    sch_monotone,
-)
+from standard_coder.sch.predictors.shift import ShiftFit, sch_monotone
 from standard_coder.sch.predictors.stage import fit_effort_model, label_weights
 
 LA = "surface|lines_added"
@@ -248,6 +242,7 @@ def test_the_sch_map_weighs_recent_changes_where_the_label_level_drifts() -> Non
 def apply(fit: ShiftFit, X: np.ndarray) -> np.ndarray:
     """SCH of a :class:`ShiftFit` (raw truncated mean, then its map)."""
     from standard_coder.sch.predictors.sch_map import apply_sch_map
+    from standard_coder.sch.predictors.shift import _raw_sch
 
     return apply_sch_map(_raw_sch(fit, X), fit.sch_a, fit.sch_b)
 
@@ -395,30 +390,3 @@ def test_the_mdn_gets_an_sch_map_too_and_it_round_trips(tmp_path: Path) -> None:
                              recency_half_life=0.25)  # fmt: skip
     mapped, _raw, _old = check_sch_map(model, ds, tmp_path)
     assert np.isfinite(binned_calibration(mapped, ds.Y[te])[2])
-
-
-def _drifting(n: int, sd_early: float, sd_late: float, seed: int) -> tuple[np.ndarray, ...]:
-    """One size column; log hours = 0.5 * size + noise, noisier in the later quarter."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 1))
-    sd = np.where(np.arange(n) < 3 * n // 4, sd_early, sd_late)[:, None]
-    Y = np.exp(0.5 * X + sd * rng.normal(size=(n, 20)) - 1.0)
-    cut = 3 * n // 4
-    return X[:cut], Y[:cut], X[cut:], Y[cut:]
-
-
-def test_the_shapes_width_follows_the_validation_period_and_keeps_the_ranking() -> None:
-    X, Y, Xv, Yv = _drifting(800, 0.5, 0.5, seed=3)
-    steady = fit_shift(X, Y, X_val=Xv, Y_val=Yv, components=1)
-    assert steady.width == 1.0 and set(steady.width_scores) == {str(f) for f in WIDTH_GRID}
-    X, Y, Xv, Yv = _drifting(800, 0.5, 0.8, seed=3)
-    drift = fit_shift(X, Y, X_val=Xv, Y_val=Yv, components=1)
-    assert drift.width > 1.0
-    assert min(drift.width_scores.values()) == drift.width_scores[str(drift.width)]
-    # the factor widened the final fit's shape (fitted on all rows), not its location
-    refit = fit_shift(X, Y, X_val=Xv, Y_val=Yv, components=1, width_grid=(1.0,))
-    assert refit.width == 1.0
-    assert np.allclose(drift.scales, refit.scales * drift.width)
-    assert drift.intercept == pytest.approx(refit.intercept)
-    both = np.concatenate([X, Xv])
-    assert spearmanr(_raw_sch(drift, both), both[:, 0]).statistic == pytest.approx(1.0)
