@@ -37,7 +37,6 @@ shape is fitted around the backbone alone.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -171,9 +170,6 @@ class ShiftFit:
     sch_half_life: float | None = None
     """Recency half-life of the SCH map (share of the fitted changes; None: no decay)."""
     sch_half_life_scores: dict[str, float] = field(default_factory=dict)
-    width: float = 1.0
-    """Factor applied to the shape's widths, chosen on the validation period (1: as fitted)."""
-    width_scores: dict[str, float] = field(default_factory=dict)
 
     def location(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, np.float64)
@@ -327,47 +323,6 @@ def _fit_one(X: np.ndarray, L: np.ndarray, w: np.ndarray, backbone: int, shrink:
     return out
 
 
-WIDTH_GRID = (1.0, 1.1, 1.2, 1.35, 1.5)
-"""Factors on the shape's widths tried on the validation period (:func:`_choose_width`)."""
-
-
-def _choose_width(
-    fit: ShiftFit, Xv: np.ndarray, Y_val: np.ndarray, wv: np.ndarray, min_hours: float,
-    grid: Sequence[float],
-) -> tuple[float, dict[str, float]]:  # fmt: skip
-    """The width factor whose widened ``fit`` (fitted on the earlier rows) has the lowest NLL
-    on the validation rows, the later ones. The period after the fitted one is not the fitted
-    one (real histories drift: docs/effort-models.md, "Session 10"): a shape fitted on the past
-    is too narrow for what follows about as often as the validation period says it is.
-    Returns the factor and every factor's validation NLL (keys ``str(factor)``)."""
-    scores: dict[str, float] = {}
-    best, best_nll = 1.0, math.inf
-    for f in grid or (1.0,):
-        trial = dataclasses.replace(fit, scales=np.asarray(fit.scales) * f)
-        v = trial.nll(Xv, Y_val, wv, min_hours)
-        scores[str(f)] = v
-        if v < best_nll - 1e-9:
-            best, best_nll = float(f), v
-    return best, scores
-
-
-def _widen(fit: ShiftFit, factor: float, X: np.ndarray) -> float:
-    """Multiply ``fit``'s component widths by ``factor`` when its SCH stays monotone in the
-    shift over the range of ``X``'s shifts and a margin (as :func:`_fit_one` checks); returns
-    the factor applied (1.0 otherwise)."""
-    if factor == 1.0:
-        return 1.0
-    scales = np.asarray(fit.scales) * factor
-    mu = fit.intercept + np.asarray(X, np.float64) @ fit.coef
-    lo, hi = float(mu.min()), float(mu.max())
-    pad = 0.25 * (hi - lo) + 0.05
-    if len(fit.weights) > 1 and not sch_monotone(fit.weights, fit.offsets, scales, lo - pad,
-                                                   hi + pad):  # fmt: skip
-        return 1.0
-    fit.scales = scales
-    return float(factor)
-
-
 def fit_shift(
     X: np.ndarray,
     Y: np.ndarray,
@@ -387,7 +342,6 @@ def fit_shift(
     map_half_lives: Sequence[float | None] = (DEFAULT_HALF_LIFE,),
     mix: np.ndarray | None = None,
     fit_half_life: float | None = None,
-    width_grid: Sequence[float] = WIDTH_GRID,
 ) -> ShiftFit:
     """Choose (backbone, shrinkage, components) by validation NLL, then refit on everything.
 
@@ -401,9 +355,6 @@ def fit_shift(
     recency, half-life ``map_half_lives[0]`` (a share of the fitted changes; ``None``: no
     decay); with several entries, the one ``choose_half_life`` picks on the validation rows.
     ``mix``: fixed weights (>= 0, one per column) added to every backbone's (a combined size).
-    ``width_grid``: factors on the shape's component widths; the one with the lowest validation
-    NLL (of the chosen model fitted on the earlier rows) widens the final fit (:func:`_widen`;
-    ``(1.0,)``: as fitted).
     """
     X = np.asarray(X, np.float64)
     L = _log_labels(Y, min_hours)
@@ -417,7 +368,6 @@ def fit_shift(
     if tiebreak:
         shrink_grid = tuple(tie_windows) or (0.0,)
     combos = [(c, s, k) for c in backbones for s in shrink_grid for k in range(1, components + 1)]
-    width, width_scores = 1.0, dict[str, float]()
     best = (backbones[0], shrink_grid[0] if tiebreak else 0.0, 1)
     selection: list[dict[str, float]] = []
     early = (X, L, w)  # the rows before the validation ones (the map's half-life is chosen on)
@@ -429,7 +379,6 @@ def fit_shift(
         if wv.sum() <= 0:
             wv = np.ones(len(Xv))
         scored = []
-        fits: dict[tuple[int, float, int], ShiftFit] = {}
         for c, s, k in combos:
             f = _fit_one(X, L, w, c, s, k, seed, tiebreak, mix)
             if f is None:
@@ -438,11 +387,8 @@ def fit_shift(
             selection.append({"backbone": c, "window" if tiebreak else "shrink": s,
                               "components": k, "val_nll": v})  # fmt: skip
             scored.append((v, c, s, k))
-            fits[(c, s, k)] = f
         if scored:
             best = min(scored)[1:]
-            width, width_scores = _choose_width(fits[best], Xv, Y_val, wv, min_hours,
-                                                width_grid)  # fmt: skip
         X = np.concatenate([X, Xv])
         L = np.concatenate([L, _log_labels(Y_val, min_hours)])
         w = np.concatenate([w, wv])
@@ -454,8 +400,6 @@ def fit_shift(
     while fit is None:  # on all rows the shape may turn non-monotone: fewer components
         fit = _fit_one(X, L, w, c, s, k, seed, tiebreak, mix)
         k -= 1
-    fit.width = _widen(fit, width, X)
-    fit.width_scores = width_scores
     fit.selection = selection
     if sch_map:  # the map of SCH onto the fitted changes' actual (sch_map.py)
         lives = tuple(map_half_lives) or (None,)
@@ -463,8 +407,6 @@ def fit_shift(
         fe = None
         if len(lives) > 1 and Xv is not None and wv is not None and Y_val is not None:
             fe = _fit_one(*early, *best, seed, tiebreak, mix)  # the chosen model, earlier rows
-            if fe is not None:
-                _widen(fe, fit.width, early[0])
         if fe is not None and Xv is not None and wv is not None and Y_val is not None:
             h, fit.sch_half_life_scores = choose_half_life(
                 _raw_sch(fe, early[0]), np.exp(early[1]), early[2], _raw_sch(fe, Xv),
