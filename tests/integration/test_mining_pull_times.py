@@ -98,6 +98,10 @@ def test_a_clone_reads_them_from_its_origin_and_a_new_ref_is_picked_up(tmp_path:
     assert {r[0] for r in _pull_rows(db)} == {ids["squash7"], ids["squash8"]}
     summary = mine_repositories([clone], db, options(tmp_path))
     assert [r.status for r in summary.repos] == ["unchanged"]
+    # GitHub moves a pull request's /merge ref with its base branch: not part of the key
+    git(origin, "update-ref", "refs/pull/7/merge", pr8)
+    summary = mine_repositories([clone], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["unchanged"]
     # switched off: no rows, and the squash merges are merge-stamped again
     mine_repositories([clone], db, options(tmp_path, repos={"pull_request_times": False}))
     assert _pull_rows(db) == []

@@ -278,15 +278,15 @@ def _pull_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[pulls.Pul
     rid = plan.summary.repo
     try:
         squashes = store.merge_stamped_rows(con, rid)
-        source = pulls.pull_refs_source(Path(plan.summary.path)) if squashes else None
-        if source is None:
+        found = pulls.pull_refs(Path(plan.summary.path)) if squashes else None
+        if found is None:
             return []
-        rows = pulls.pull_commits(source, squashes, known=store.stored_ids(con, rid))
+        rows = pulls.pull_commits(found, squashes, known=store.stored_ids(con, rid))
     except (GitError, OSError, ValueError) as exc:
         raise PullTimesError(f"reading pull request commit times failed: {exc}") from exc
     timed = len({r[0] for r in rows})
     log.info("%s: %d of %d squash merges timed by their pull request's commits (refs in %s)",
-             rid, timed, len(squashes), source)  # fmt: skip
+             rid, timed, len(squashes), found[0])  # fmt: skip
     return rows
 
 

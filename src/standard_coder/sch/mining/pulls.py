@@ -20,7 +20,7 @@ from pathlib import Path
 
 from standard_coder.sch.mining.gitlog import GitError, decode, parse_tz_offset, run_git
 
-__all__ = ["MAX_PULL_COMMITS", "PR_SUBJECT", "pull_commits", "pull_refs_digest", "pull_refs_source"]
+__all__ = ["MAX_PULL_COMMITS", "PR_SUBJECT", "pull_commits", "pull_refs", "pull_refs_digest"]
 
 PR_SUBJECT = re.compile(r"\(#(\d+)\)\s*$")
 """GitHub's squash subject: the pull request's title, then `` (#<number>)``."""
@@ -47,47 +47,54 @@ def _origin_path(path: Path) -> Path | None:
     return origin.resolve() if origin.is_dir() else None
 
 
-def pull_refs_source(path: Path) -> Path | None:
-    """Where to read ``refs/pull/<n>/head`` from: the clone itself when it has such refs, else
-    its ``origin`` when that is a repository on this machine with them; None otherwise."""
-    if _pull_refs(path).strip():
-        return path
+def pull_refs(path: Path) -> tuple[Path, set[str]] | None:
+    """Where to read pull request heads from, and their ref names: the clone itself when it has
+    ``refs/pull/<n>/head`` refs, else its ``origin`` when that is a repository on this machine
+    with them; None otherwise. The refs are listed once (a mirror holds thousands)."""
+    heads = _head_refs(_pull_refs(path))
+    if heads:
+        return path, heads
     origin = _origin_path(path)
     if origin is None:
         return None
     try:
-        return origin if _pull_refs(origin).strip() else None
+        heads = _head_refs(_pull_refs(origin))
     except GitError:
         return None  # origin folder is not a readable repository: as if it had no refs
+    return (origin, heads) if heads else None
 
 
-def _head_refs(refs: bytes) -> list[bytes]:
-    """The ``refs/pull/<n>/head`` lines (GitHub moves ``/merge`` refs with the base branch)."""
-    return [line for line in refs.splitlines() if line.endswith(b"/head")]
+def _head_refs(refs: bytes) -> set[str]:
+    """``refs/pull/<n>/head`` names with their ids (GitHub moves ``/merge`` refs with the base
+    branch: never part of the key)."""
+    return {decode(line) for line in refs.splitlines() if line.endswith(b"/head")}
 
 
-def pull_refs_digest(path: Path) -> bytes:
-    """What the pull request times of ``path`` depend on besides its own refs: the pull request
-    heads of the origin they are read from (empty when they come from the clone or nowhere)."""
-    source = pull_refs_source(path)
-    if source is None or source == path:
-        return b""
-    heads = b"\n".join(_head_refs(_pull_refs(source)))
-    return b"origin-pulls\n" + hashlib.sha256(heads).hexdigest().encode()
+def pull_refs_digest(found: tuple[Path, set[str]] | None, path: Path) -> str:
+    """What the pull request times of the clone at ``path`` depend on besides its own refs: the
+    pull request heads of the origin they are read from (``found``: :func:`pull_refs`; empty
+    when they come from the clone or nowhere)."""
+    if found is None or found[0] == path:
+        return ""
+    return "origin-pulls " + hashlib.sha256("\n".join(sorted(found[1])).encode()).hexdigest()
 
 
 def pull_commits(
-    source: Path, squashes: Iterable[tuple[str, str, int]], known: Collection[str] = ()
+    found: tuple[Path, set[str]],
+    squashes: Iterable[tuple[str, str, int]],
+    known: Collection[str] = (),
 ) -> list[PullCommit]:
     """The pull request commits of each squash merge ``(commit id, subject, authored_at)`` that
-    names its pull request and whose ref ``source`` holds, oldest first per squash.
+    names its pull request and whose ref is among ``found`` (:func:`pull_refs`), oldest first
+    per squash.
 
     Squash merges are taken oldest first and a commit belongs to the first that lists it (a
     pull request branched off another one that was squashed first still holds the other's
     commits); commits in ``known`` (the repository's mined commits: they reached the history
     some other way) are never pull request commits.
     """
-    refs = {decode(line).split(" ", 1)[1] for line in _head_refs(_pull_refs(source))}
+    source = found[0]
+    refs = {line.split(" ", 1)[1] for line in found[1]}
     taken = set(known)
     rows: list[PullCommit] = []
     for cid, subject, merged_at in sorted(squashes, key=lambda s: (s[2], s[0])):
@@ -108,7 +115,7 @@ def pull_commits(
             check=False,
         )
         fields = out.split(b"\x00")
-        found = []
+        own: list[PullCommit] = []
         for i in range(0, len(fields) - 3, 4):
             sha = fields[i].strip().decode("ascii", "replace")
             stamp = fields[i + 1].strip()
@@ -116,8 +123,8 @@ def pull_commits(
                 continue
             if int(stamp) <= merged_at:
                 tz = parse_tz_offset(decode(fields[i + 2]).rsplit(" ", 1)[-1])
-                found.append((cid, sha, int(stamp), tz, decode(fields[i + 3]).strip().lower()))
-        if 0 < len(found) <= MAX_PULL_COMMITS:
-            rows.extend(sorted(found, key=lambda r: (r[2], r[1])))
-            taken.update(r[1] for r in found)
+                own.append((cid, sha, int(stamp), tz, decode(fields[i + 3]).strip().lower()))
+        if 0 < len(own) <= MAX_PULL_COMMITS:
+            rows.extend(sorted(own, key=lambda r: (r[2], r[1])))
+            taken.update(r[1] for r in own)
     return rows

@@ -15,7 +15,7 @@ from standard_coder.sch.mining.discovery import repo_id
 from standard_coder.sch.mining.extract import ChunkTask
 from standard_coder.sch.mining.gitlog import GitError, decode, run_git
 from standard_coder.sch.mining.options import MineOptions, digest
-from standard_coder.sch.mining.pulls import pull_refs_digest
+from standard_coder.sch.mining.pulls import pull_refs, pull_refs_digest
 from standard_coder.sch.mining.summary import RepoSummary
 
 # Same logger as the rest of a mine (its lines in logs/run.log keep their origin).
@@ -93,7 +93,7 @@ def plan_repo(
     git_dir, bare, shallow = _inspect(path)
     summ.is_shallow = shallow
     head, refs_digest = _refs_state(path, git_dir, bare)
-    origin_pulls = pull_refs_digest(path).decode() if options.pull_requests else ""
+    origin_pulls = pull_refs_digest(pull_refs(path), path) if options.pull_requests else ""
     key = digest([refs_digest, filter_key, origin_pulls])
     state = con.execute(
         "SELECT refs_key, extract_key FROM mine_state WHERE repo = ?", (rid,)
@@ -195,17 +195,6 @@ def fill_counts(con: Any, summ: RepoSummary) -> None:
     skipped = int(
         con.execute("SELECT COUNT(*) FROM skipped_commits WHERE repo = ?", (rid,)).fetchone()[0]
     )
-    summ.squash_merges = int(
-        con.execute(
-            "SELECT COUNT(*) FROM commits WHERE repo = ? AND committer_email = ?"
-            " AND authored_at = committed_at",
-            (rid, store.GITHUB_WEB_COMMITTER),
-        ).fetchone()[0]
-    )
-    summ.squash_timed = int(
-        con.execute(
-            "SELECT COUNT(DISTINCT commit_id) FROM pull_commits WHERE repo = ?", (rid,)
-        ).fetchone()[0]
-    )
+    summ.squash_merges, summ.squash_timed = store.squash_counts(con, rid)
     st = con.execute("SELECT n_author_filtered FROM mine_state WHERE repo = ?", (rid,)).fetchone()
     summ.skipped_by_filter = skipped + (int(st[0]) if st else 0)

@@ -412,6 +412,8 @@ def commits_by_id(
 
 
 GITHUB_WEB_COMMITTER = "noreply@github.com"
+_STAMPED = "committer_email = ? AND authored_at = committed_at"
+"""The merge-stamped predicate (one parameter: ``GITHUB_WEB_COMMITTER``)."""
 
 
 def merge_stamped_commits(db_path: Path) -> set[tuple[str, str]]:
@@ -424,9 +426,7 @@ def merge_stamped_commits(db_path: Path) -> set[tuple[str, str]]:
     """
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
         rows = con.execute(
-            "SELECT repo, commit_id FROM commits"
-            " WHERE committer_email = ? AND authored_at = committed_at",
-            (GITHUB_WEB_COMMITTER,),
+            f"SELECT repo, commit_id FROM commits WHERE {_STAMPED}", (GITHUB_WEB_COMMITTER,)
         ).fetchall()
     return {(str(r), str(c)) for r, c in rows}
 
@@ -434,11 +434,22 @@ def merge_stamped_commits(db_path: Path) -> set[tuple[str, str]]:
 def merge_stamped_rows(con: sqlite3.Connection, repo: str) -> list[tuple[str, str, int]]:
     """``(commit_id, subject, authored_at)`` of ``repo``'s merge-stamped commits."""
     rows = con.execute(
-        "SELECT commit_id, subject, authored_at FROM commits WHERE repo = ?"
-        " AND committer_email = ? AND authored_at = committed_at ORDER BY commit_id",
+        f"SELECT commit_id, subject, authored_at FROM commits WHERE repo = ? AND {_STAMPED}"
+        " ORDER BY commit_id",
         (repo, GITHUB_WEB_COMMITTER),
     ).fetchall()
     return [(str(c), str(s), int(t)) for c, s, t in rows]
+
+
+def squash_counts(con: sqlite3.Connection, repo: str) -> tuple[int, int]:
+    """``repo``'s merge-stamped commits, and how many of them have pull request commit times."""
+    stamped = con.execute(
+        f"SELECT COUNT(*) FROM commits WHERE repo = ? AND {_STAMPED}", (repo, GITHUB_WEB_COMMITTER)
+    ).fetchone()[0]
+    timed = con.execute(
+        "SELECT COUNT(DISTINCT commit_id) FROM pull_commits WHERE repo = ?", (repo,)
+    ).fetchone()[0]
+    return int(stamped), int(timed)
 
 
 def replace_pull_commits(
