@@ -52,6 +52,7 @@ from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_tex
 from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.predictors.distributions import EffortDistribution
 from standard_coder.sch.predictors.estimator import EffortModel
+from standard_coder.sch.predictors.sch_map import inside_mean
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,8 @@ def binned_calibration(
     pred: np.ndarray, Y: np.ndarray, n_bins: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Bin-mean predicted SCH and bin-mean actual (label samples within [0, 1] h), and R²."""
-    inside = (Y >= 0) & (Y <= 1.0)
-    ok = inside.any(axis=1)
-    actual = np.where(inside, Y, 0.0).sum(axis=1)[ok] / inside.sum(axis=1)[ok]
+    ok, actual = inside_mean(Y)
+    actual = actual[ok]
     p = pred[ok]
     if n_bins is None:
         n_bins = int(min(250, max(5, len(p) // 20)))
@@ -331,10 +331,7 @@ def held_out_shift(dataset: Dataset) -> dict[str, float | None]:
     (docs/effort-models.md, "Session 10")."""
     split = np.asarray(dataset.split)
     iv = np.asarray(dataset.label_interval_minutes, np.float64)
-    Y = np.asarray(dataset.Y, np.float64)
-    inside = (Y >= 0) & (Y <= 1.0)
-    ok = inside.any(axis=1)
-    actual = np.where(inside, Y, 0.0).sum(axis=1) / np.maximum(inside.sum(axis=1), 1)
+    ok, actual = inside_mean(dataset.Y)
     normal = (np.asarray(dataset.label_kind) == 0) & np.isfinite(iv)
     out: dict[str, float | None] = {}
     for name, part in (("fitted", split != TEST), ("held_out", split == TEST)):
