@@ -127,6 +127,13 @@ class ShiftSection(StrictModel):
         "files, left out where the representation lacks it; {}: the backbone alone; "
         "docs/effort-models.md, Combined backbone)",
     )
+    spreads: list[float] = Field(
+        default_factory=lambda: [-0.2, -0.1, 0.1, 0.2],
+        description="spread slopes tried on the validation split: the shape narrows (< 0) or "
+        "widens (> 0) by exp(slope) per standard deviation of the predicted log size; kept only "
+        "when it beats no spread by half a standard error ([]: one shape for every change; "
+        "docs/effort-models.md, Spread with size)",
+    )
 
 
 AutoCandidate = Literal["mdn", "shift_w0", "shift", "shift_tie"]

@@ -314,8 +314,9 @@ LINES_ADDED_BACKBONE = "surface|lines_added"
 
 class ShiftRegressor(_TorchRegressor):
     """Location-shift mixture on log-hours (``sch/predictors/shift.py``): one shape, shifted by
-    ``a + b * x[backbone] + w * ridge(x)``; backbone, ``w`` and the shape's components chosen by
-    NLL on the validation rows, then refitted on train + validation. Closed form (no epochs).
+    ``a + b * x[backbone] + w * ridge(x)``, its width moving with the shift by a spread slope;
+    backbone, ``w``, the shape's components and the spread chosen by NLL on the validation
+    rows, then refitted on train + validation. Closed form (no epochs).
 
     The default backbone, :data:`UNMOVED_BACKBONE`, falls back to lines added in a
     representation that lacks it (``backbone_used_`` says which was used); ``backbone_mix``
@@ -330,6 +331,7 @@ class ShiftRegressor(_TorchRegressor):
         tiebreak: bool = False,
         tie_windows: Sequence[float] = (0.0,),
         backbone_mix: Mapping[str, float] | None = _shift.DEFAULT_MIX,
+        spreads: Sequence[float] = _shift.SPREADS,
         training: TrainOptions | None = None,
         random_state: int | np.random.Generator | None = 0,
         device: str = "cpu",
@@ -340,6 +342,7 @@ class ShiftRegressor(_TorchRegressor):
         self.shrink = shrink
         self.tiebreak = tiebreak
         self.tie_windows = tie_windows
+        self.spreads = spreads
         self.training = training
         self.random_state = random_state
         self.device = device
@@ -389,7 +392,8 @@ class ShiftRegressor(_TorchRegressor):
                             seed=seed_of(self.random_state) % 2**31,
                             tiebreak=self.tiebreak,
                             tie_windows=tuple(self.tie_windows), mix=mix,
-                            fit_half_life=fit_half_life)  # fmt: skip
+                            fit_half_life=fit_half_life,
+                            spreads=tuple(self.spreads))  # fmt: skip
         module = self._build(X.shape[1])
         module.set_fit(fit)  # type: ignore[operator]
         self.module_ = module.eval()
