@@ -265,6 +265,8 @@ def table_row(name: str, ev: dict[str, Any]) -> dict[str, Any]:
     row["binned_calibration_r2_r3"] = r("binned_calibration_r2_r3")  # paper's R3 (extra)
     for k in ("n_train", "n_test", "n_test_normal", "n_test_pooled", "label_kinds", "n_test_r3"):
         row[k] = ev.get(k)
+    row["model"] = (ev.get("model_selection") or {}).get("chosen")  # predictor = "auto"
+    row["shift_spread"] = (ev.get("shift_fit") or {}).get("spread")  # None: not a shift model
     row["targets"] = targets(row)
     return row
 

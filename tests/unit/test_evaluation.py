@@ -74,6 +74,7 @@ def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
         assert k in res, k
     assert res["coverage_50"] <= res["coverage_80"] <= res["coverage_90"]
     assert res["work_inference_pearson_vs_truth"] == {"hmm": 0.7, "gap": 0.5}
+    assert "shift_fit" not in res  # an MDN has no location-shift choices to report
     assert res["n_test"] == int((ds.split == 2).sum())
     for png in res["plots"]:
         assert (tmp_path / "reports" / png).read_bytes()[:4] == b"\x89PNG"
@@ -88,6 +89,21 @@ def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
     assert draws.shape == (2, 30) and (draws >= 0).all()
     with pytest.raises(RepresentationMismatch):
         predict_diffs(b, rep, [diff])
+
+
+def test_a_shift_model_reports_what_its_fit_chose(tmp_path: Path) -> None:
+    s = synthetic_changes(160, n_samples=10, seed=4)
+    ds, _ = build_dataset(s.commits, (s.keys, s.samples), representation="tokens",
+                          top_n_identifiers=4)  # fmt: skip
+    m = fit_effort_model(ds, "shift", {"shrink": [0.0]}, None, seed=0)
+    res = evaluate(m, ds, tmp_path, n_pred_samples=10, plots=False)
+    fit = res["shift_fit"]
+    assert set(fit) == {"backbone_column", "slope", "refinement", "components", "spread",
+                        "sch_map"}  # fmt: skip
+    assert ds.feature_names[fit["backbone_column"]].startswith("surface|lines_added")
+    assert fit["slope"] > 0 and fit["refinement"] == 0.0 and 1 <= fit["components"] <= 4
+    assert fit["spread"] in (0.0, -0.2, -0.1, 0.1, 0.2)
+    assert fit == json.loads((tmp_path / "sch_evaluation.json").read_text())["shift_fit"]
 
 
 def test_metrics_are_split_into_normal_and_all_held_out_changes(tmp_path: Path) -> None:

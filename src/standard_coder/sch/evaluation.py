@@ -399,6 +399,8 @@ def evaluate(
     res["held_out_shift"] = held_out_shift(dataset)
     if getattr(model, "selection_", None):  # predictor = "auto": why this model
         res["model_selection"] = model.selection_
+    if (shape := model.fitted_shape()) is not None:  # the location-shift model's own choices
+        res["shift_fit"] = shape
     if plots:
         a, r2 = (
             (arrays, main["binned_calibration_r2"])

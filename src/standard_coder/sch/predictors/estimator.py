@@ -404,6 +404,16 @@ class ShiftRegressor(_TorchRegressor):
         self.n_features_in_ = X.shape[1]
         return self
 
+    def fitted_shape(self) -> dict[str, Any]:
+        """What the fit chose, for reports: the backbone's column and slope (log hours per
+        standard deviation), the refinement weight, the shape's components, the spread slope
+        and the SCH map ``(a, b)``."""
+        net = self.module_
+        col, slope, shrink, k = net.choice.tolist()  # type: ignore[operator]
+        return {"backbone_column": int(col), "slope": slope, "refinement": shrink,
+                "components": int(k), "spread": net.spread[0].item(),  # type: ignore[index]
+                "sch_map": net.sch_map.tolist()}  # type: ignore[operator]  # fmt: skip
+
     def distribution(self, X: np.ndarray) -> EffortDistribution:
         log_pi, loc, scale = self._forward(X)
         a, b = self.module_.sch_map.tolist()  # type: ignore[operator]
@@ -478,6 +488,12 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
 
     def predict(self, X: np.ndarray) -> Prediction:
         return self._reg().predict(X)
+
+    def fitted_shape(self) -> dict[str, Any] | None:
+        """The location-shift model's choices (``ShiftRegressor.fitted_shape``); None for the
+        other predictors."""
+        reg = self._reg()
+        return reg.fitted_shape() if isinstance(reg, ShiftRegressor) else None
 
     def sample(
         self, X: np.ndarray, n: int, rng: int | np.random.Generator | None = None
