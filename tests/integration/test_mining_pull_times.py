@@ -61,6 +61,9 @@ def _pull_rows(db: Path) -> list[tuple[str, str, int, int]]:
 
 def test_pull_request_commits_are_mined_beside_their_squash_merge(tmp_path: Path) -> None:
     ids = _history(tmp_path)
+    # an edit made in GitHub's browser: stamped like a squash merge, but no pull request
+    edit = commit(tmp_path / "r", {"d.py": "w = 1\n"}, "Update d.py", author=BOB,
+           ts=BASE_TS + 7 * H, committer=GITHUB)  # fmt: skip
     db = tmp_path / "out" / "mined.sqlite"
     summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
     assert summary.totals()["squash_merges"] == 2 and summary.totals()["squash_merges_timed"] == 1
@@ -75,7 +78,7 @@ def test_pull_request_commits_are_mined_beside_their_squash_merge(tmp_path: Path
     (key,) = load_pull_times(db)
     assert key[1] == ids["squash7"]
     # the squash with its pull request's times is no longer merge-stamped; the one without is
-    assert {c for _, c in merge_stamped(db)} == {ids["squash8"]}
+    assert {c for _, c in merge_stamped(db)} == {ids["squash8"], edit}  # untimed: stamped
     assert "pull_commits\t" in canonical_dump(db)
 
 

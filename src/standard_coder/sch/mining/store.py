@@ -442,14 +442,16 @@ def merge_stamped_rows(con: sqlite3.Connection, repo: str) -> list[tuple[str, st
 
 
 def squash_counts(con: sqlite3.Connection, repo: str) -> tuple[int, int]:
-    """``repo``'s merge-stamped commits, and how many of them have pull request commit times."""
-    stamped = con.execute(
-        f"SELECT COUNT(*) FROM commits WHERE repo = ? AND {_STAMPED}", (repo, GITHUB_WEB_COMMITTER)
-    ).fetchone()[0]
+    """``repo``'s squash merges (merge-stamped commits whose subject names their pull request,
+    ``(#n)``: an edit made in the browser is stamped too, but has no pull request), and how
+    many of them have pull request commit times."""
+    from standard_coder.sch.mining.pulls import PR_SUBJECT  # pulls reads git only: no cycle
+
+    named = sum(1 for _, subject, _ in merge_stamped_rows(con, repo) if PR_SUBJECT.search(subject))
     timed = con.execute(
         "SELECT COUNT(DISTINCT commit_id) FROM pull_commits WHERE repo = ?", (repo,)
     ).fetchone()[0]
-    return int(stamped), int(timed)
+    return named, int(timed)
 
 
 def replace_pull_commits(

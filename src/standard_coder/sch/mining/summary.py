@@ -43,7 +43,8 @@ class RepoSummary:
     chunks_mined: int = 0
     is_shallow: bool = False
     squash_merges: int = 0
-    """GitHub squash merges among the stored commits (merge-stamped: ``store``)."""
+    """GitHub squash merges among the stored commits (merge-stamped, subject ending in ``(#n)``:
+    ``store.squash_counts``; web edits are stamped too and not counted)."""
     squash_timed: int = 0
     """... of which the pull request's commit times were found (``pulls``)."""
     seconds: float = 0.0
