@@ -3,10 +3,12 @@ from the clone or from its origin on this machine, and labelled over them by wor
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 from gitrepos import BASE_TS, commit, git, init
 from rich.console import Console
 from test_mining_repos import options
@@ -80,6 +82,24 @@ def test_pull_request_commits_are_mined_beside_their_squash_merge(tmp_path: Path
     # the squash with its pull request's times is no longer merge-stamped; the one without is
     assert {c for _, c in merge_stamped(db)} == {ids["squash8"], edit}  # untimed: stamped
     assert "pull_commits\t" in canonical_dump(db)
+
+
+def test_an_origin_git_cannot_read_is_named_and_the_mine_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = _history(tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(tmp_path / "r"), str(clone))
+    broken = tmp_path / "not-a-repo"
+    broken.mkdir()
+    git(clone, "remote", "set-url", "origin", str(broken))
+    with caplog.at_level(logging.WARNING, logger="standard_coder.sch.mining.pulls"):
+        summary = mine_repositories([clone], tmp_path / "out" / "m.sqlite", options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]
+    assert summary.totals()["squash_merges_timed"] == 0
+    assert any(str(broken) in r.getMessage() and "could not be read" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    assert ids["squash7"]
 
 
 def test_a_clone_reads_them_from_its_origin_and_a_new_ref_is_picked_up(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ merges left out), authored no later than the squash. Only reads the repositories
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -22,6 +23,7 @@ from standard_coder.sch.mining.gitlog import GitError, decode, parse_tz_offset, 
 
 __all__ = ["MAX_PULL_COMMITS", "PR_SUBJECT", "pull_commits", "pull_refs", "pull_refs_digest"]
 
+log = logging.getLogger(__name__)
 PR_SUBJECT = re.compile(r"\(#(\d+)\)\s*$")
 """GitHub's squash subject: the pull request's title, then `` (#<number>)``."""
 MAX_PULL_COMMITS = 250
@@ -59,8 +61,11 @@ def pull_refs(path: Path) -> tuple[Path, set[str]] | None:
         return None
     try:
         heads = _head_refs(_pull_refs(origin))
-    except GitError:
-        return None  # origin folder is not a readable repository: as if it had no refs
+    except GitError as exc:  # not a repository, or one git refuses (another user's: ownership)
+        why = str(exc).strip().splitlines()[-1] if str(exc).strip() else "git failed"
+        log.warning("%s: its origin %s could not be read for pull request refs (%s); squash "
+                    "merges stay timed by their merge", path, origin, why)  # fmt: skip
+        return None
     return (origin, heads) if heads else None
 
 
