@@ -4,6 +4,7 @@ all by more than half a standard error; SCH still ranks exactly as the backbone.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,11 @@ def test_a_width_that_narrows_with_size_is_learned_and_lowers_held_out_nll() -> 
     sch = spread.predict(X[te]).sch
     order = np.argsort(X[te][:, 0], kind="stable")
     assert (np.diff(sch[order]) >= -1e-12).all()
+    # far beyond the fitted sizes the shape stops changing: SCH and the median keep ranking
+    grid = np.zeros((201, 4))
+    grid[:, 0] = np.linspace(-12, 12, 201)
+    far = spread.predict(grid)
+    assert (np.diff(far.sch) >= -1e-12).all() and (np.diff(far.q50) >= -1e-12).all()
     tries = [r for r in spread.selection_ if "spread" in r]
     assert {r["spread"] for r in tries} <= {-0.2, -0.1, 0.1, 0.2} and tries
     assert all({"val_nll", "val_gain_se"} <= set(r) for r in tries)
@@ -73,6 +79,24 @@ def test_the_spread_round_trips_and_an_older_checkpoint_loads_without_one(tmp_pa
     del ck["state_dict"]["spread"]  # a model.pt written before the spread existed
     torch.save(ck, path)
     old = EffortModel.load(path)
-    assert old.regressor_.module_.spread.tolist() == [0.0, 0.0, 1.0]
+    assert old.regressor_.module_.spread.tolist() == [0.0, 0.0, 1.0, -math.inf, math.inf]
     dist = old.distribution(X[900:])
     assert np.isfinite(dist.log_prob(Y[900:])).all()
+
+
+def test_a_model_saved_with_the_three_number_spread_loads_unclipped(tmp_path: Path) -> None:
+    """``spread`` was ``[c, m0, u]`` before the clip was stored: it loads with no clip."""
+    X, Y = history(1300, -0.35, seed=0)
+    model = EffortModel(predictor="shift", params={"shrink": [0.0], "components": 2})
+    model.fit(X[:600], Y[:600], X_val=X[600:900], Y_val=Y[600:900])
+    path = model.save(tmp_path / "model.pt")
+    ck = torch.load(path, weights_only=True)
+    c, m0, u, lo, hi = ck["state_dict"]["spread"].tolist()
+    assert c < 0 and lo < m0 < hi
+    ck["state_dict"]["spread"] = ck["state_dict"]["spread"][:3]
+    torch.save(ck, path)
+    back = EffortModel.load(path).regressor_.module_.spread.tolist()
+    assert back == [c, m0, u, -math.inf, math.inf]
+    inside = X[900:][np.abs(X[900:, 0]) < 1.0]  # well inside the fitted range: no clip at work
+    np.testing.assert_allclose(EffortModel.load(path).predict(inside).sch,
+                               model.predict(inside).sch)  # fmt: skip

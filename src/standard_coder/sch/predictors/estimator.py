@@ -398,7 +398,9 @@ class ShiftRegressor(_TorchRegressor):
         module.set_fit(fit)  # type: ignore[operator]
         self.module_ = module.eval()
         self.selection_ = fit.selection
-        best = min((r["val_nll"] for r in fit.selection), default=float("nan"))
+        spread = float(module.spread[0])  # type: ignore[index]
+        best = min((r["val_nll"] for r in fit.selection  # the chosen spread's, not the others'
+                    if r.get("spread", spread) == spread), default=float("nan"))  # fmt: skip
         self.train_result_ = TrainResult(best_val=best, best_epoch=0, epochs_run=0, steps=0,
                                          stopped="closed_form", history=[])  # fmt: skip
         self.n_features_in_ = X.shape[1]

@@ -22,10 +22,12 @@ tried), so that guarantee holds for the paper's SCH, not only for the median.
 
 Spread: the shape may widen or narrow with the location, ``e * exp(c * (mu - m0) / u)`` (``m0``,
 ``u``: the fitted changes' mean and standard deviation of ``mu``; ``c`` from ``spreads``, 0 = one
-shape for all). ``c`` is chosen after the rest, on the same validation rows, and only when its
-NLL beats ``c = 0`` by more than ``SPREAD_SE`` standard errors of the per-change difference; a
-spread whose SCH is not monotone in ``mu`` is refused like a shape (docs/effort-models.md,
-"Spread with size"). The order of SCH stays the order of ``mu``.
+shape for all; ``mu`` is clipped to the range the monotonicity check covers, so beyond it the
+shape stops changing and the model is a pure shift again). ``c`` is chosen after the rest, on
+the same validation rows: the slope that beats ``c = 0`` most among those whose NLL beats it by
+more than ``SPREAD_SE`` standard errors of the per-change difference; a spread whose SCH is not
+monotone in ``mu`` is refused like a shape (docs/effort-models.md, "Spread with size"). The
+order of SCH stays the order of ``mu``.
 
 SCH is then mapped by ``sigmoid(a + b * logit(SCH))``, ``b > 0``, fitted on the fitted changes
 (``sch_map.py``): one shape for every change makes the truncated mean of the distribution
@@ -68,6 +70,9 @@ MIN_SLOPE = 1e-3
 """Floor of the backbone's slope (log hours per scaled unit): where the training labels show no
 size relation the shift still orders changes by the backbone instead of tying them all."""
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-1, 4, 11))
+Spread = tuple[float, float, float, float, float]
+"""``(c, m0, u, lo, hi)``: spread slope, the location's standardisation, the clip of ``mu``."""
+NO_SPREAD: Spread = (0.0, 0.0, 1.0, -math.inf, math.inf)
 SPREADS = (-0.2, -0.1, 0.1, 0.2)
 """Spread slopes tried (log-scale change per standard deviation of the location)."""
 SPREAD_SE = 0.5
@@ -123,7 +128,8 @@ class ShiftNet(nn.Module):
         # SCH = sigmoid(a + b logit(truncated mean)) (sch_map.py; (0, 1): the identity)
         self.register_buffer("sch_map", torch.tensor([0.0, 1.0], dtype=torch.float64))
         # the shape's width moves with the location: exp(c * (mu - m0) / u); [c, m0, u]
-        self.register_buffer("spread", torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
+        # [c, m0, u, lo, hi]: f = exp(c * (clip(mu, lo, hi) - m0) / u)
+        self.register_buffer("spread", torch.tensor(NO_SPREAD, dtype=torch.float64))
 
     def location(self, x: torch.Tensor) -> torch.Tensor:
         x = x.double()
@@ -134,8 +140,8 @@ class ShiftNet(nn.Module):
         """``(log_pi, loc, scale)`` per row, ``(batch, K)`` on the log-hours axis."""
         n = x.shape[0]
         mu = self.location(x)[:, None]
-        c, m0, u = self.spread.tolist()
-        f = torch.exp(c * (mu - m0) / u)
+        c, m0, u, lo, hi = self.spread.tolist()
+        f = torch.exp(c * (mu.clamp(lo, hi) - m0) / u)
         return (self.log_pi.expand(n, -1), mu + f * self.offset[None, :],
                 f * self.scale[None, :])  # fmt: skip
 
@@ -163,6 +169,9 @@ class ShiftNet(nn.Module):
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
                               *args: Any, **kwargs: Any) -> None:  # fmt: skip
         # a checkpoint from before the tie-break (the SCH map, the spread) has none: the identity
+        old = state_dict.get(prefix + "spread")
+        if old is not None and old.numel() == 3:  # [c, m0, u] from before the clip
+            state_dict[prefix + "spread"] = torch.cat([old.double(), self.spread[3:].clone()])
         for name in ("tie_coef", "tie_bias", "tie_scale", "sch_map", "spread"):
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
@@ -189,8 +198,9 @@ class ShiftFit:
     sch_half_life: float | None = None
     """Recency half-life of the SCH map (share of the fitted changes; None: no decay)."""
     sch_half_life_scores: dict[str, float] = field(default_factory=dict)
-    spread: tuple[float, float, float] = (0.0, 0.0, 1.0)
-    """``(c, m0, u)``: the shape's width is multiplied by ``exp(c * (mu - m0) / u)``."""
+    spread: Spread = NO_SPREAD
+    """``(c, m0, u, lo, hi)``: the shape's width is multiplied by
+    ``exp(c * (clip(mu, lo, hi) - m0) / u)``."""
 
     def location(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, np.float64)
@@ -220,12 +230,12 @@ _Parts = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _components(weights: np.ndarray, offsets: np.ndarray, scales: np.ndarray, mu: np.ndarray,
-                spread: tuple[float, float, float]) -> _Parts:  # fmt: skip
+                spread: Spread) -> _Parts:  # fmt: skip
     """The shape at each location ``mu``: ``(log_pi, mu + f * offset, f * scale)``, ``f`` the
     spread factor."""
     m = torch.as_tensor(np.asarray(mu, np.float64))[:, None]
-    c, m0, u = spread
-    f = torch.exp(c * (m - m0) / u)
+    c, m0, u, lo, hi = spread
+    f = torch.exp(c * (m.clamp(lo, hi) - m0) / u)
     k = len(weights)
     loc = m + f * torch.as_tensor(offsets)[None, :]
     return torch.as_tensor(np.log(weights)).expand(len(m), k), loc, f * torch.as_tensor(scales)
@@ -329,7 +339,7 @@ def _shape(
 
 def sch_monotone(weights: np.ndarray, offsets: np.ndarray, scales: np.ndarray,
                  lo: float, hi: float, tol: float = 1e-9,
-                 spread: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> bool:  # fmt: skip
+                 spread: Spread = NO_SPREAD) -> bool:  # fmt: skip
     """Whether SCH (mean truncated to [0, 1] h) never decreases as the shift goes lo -> hi."""
     grid = np.linspace(lo, hi, 201)
     parts = _components(weights, offsets, scales, grid, spread)
@@ -351,15 +361,16 @@ def _fit_one(X: np.ndarray, L: np.ndarray, w: np.ndarray, backbone: int, shrink:
     sw = w / w.sum()
     m0 = float(sw @ mu)
     u = float(np.sqrt(sw @ (mu - m0) ** 2))
-    spread3 = (spread, m0, u) if spread and u > 1e-9 else (0.0, 0.0, 1.0)
-    f = np.exp(spread3[0] * (mu - spread3[1]) / spread3[2])
-    pi, off, sd = _shape((L - mu[:, None]) / f[:, None], w, k, seed)
     lo, hi = float(mu.min()), float(mu.max())
     pad = 0.25 * (hi - lo) + 0.05  # the fitted changes' range and a margin for new ones
-    if (k > 1 or spread3[0]) and not sch_monotone(pi, off, sd, lo - pad, hi + pad,
-                                                  spread=spread3):  # fmt: skip
+    spread5: Spread = ((spread, m0, u, lo - pad, hi + pad) if spread and u > 1e-9
+                       else NO_SPREAD)  # fmt: skip
+    f = np.exp(spread5[0] * (mu - spread5[1]) / spread5[2])
+    pi, off, sd = _shape((L - mu[:, None]) / f[:, None], w, k, seed)
+    if (k > 1 or spread5[0]) and not sch_monotone(pi, off, sd, lo - pad, hi + pad,
+                                                  spread=spread5):  # fmt: skip
         return None
-    out = ShiftFit(a, coef, pi, off, sd, backbone, b, shrink, spread=spread3)
+    out = ShiftFit(a, coef, pi, off, sd, backbone, b, shrink, spread=spread5)
     if tie is not None:
         out.tie_coef, out.tie_bias, out.tie_scale = tie
     return out
@@ -444,11 +455,12 @@ def fit_shift(
     if fit_half_life is not None:  # the final fit weighs recent changes more
         w = w * recency_weights(len(w), fit_half_life)
     fit = None
-    while fit is None:  # on all rows the shape may turn non-monotone: fewer components
+    while fit is None:  # on all rows the shape may turn non-monotone: no spread, then fewer
         fit = _fit_one(X, L, w, c, s, max(k, 1), seed, tiebreak, mix, spread)
-        if fit is None and k <= 1:
-            spread = 0.0  # the last resort: one component, no spread (always monotone)
-        k -= 1
+        if fit is None and spread:
+            spread = 0.0  # the chosen components without the spread first
+        elif fit is None:
+            k -= 1  # one component without a spread is always monotone
     fit.selection = selection
     if sch_map:  # the map of SCH onto the fitted changes' actual (sch_map.py)
         lives = tuple(map_half_lives) or (None,)
@@ -473,9 +485,9 @@ def _choose_spread(
     tiebreak: bool, mix: np.ndarray | None, Xv: np.ndarray, Y_val: np.ndarray, wv: np.ndarray,
     min_hours: float, spreads: Sequence[float], selection: list[dict[str, float]],
 ) -> float:  # fmt: skip
-    """The spread slope for the chosen ``best``: the lowest validation NLL among ``spreads``,
-    kept only when it beats no spread by more than ``SPREAD_SE`` standard errors of the
-    (weighted) per-change NLL difference; otherwise 0. Each try goes to ``selection``."""
+    """The spread slope for the chosen ``best``: among the ``spreads`` whose validation NLL beats
+    no spread by more than ``SPREAD_SE`` standard errors of the (weighted) per-change NLL
+    difference, the one that beats it most; 0 when none does. Each try goes to ``selection``."""
     base = _fit_one(X, L, w, *best, seed, tiebreak, mix)
     if base is None or not spreads:
         return 0.0
