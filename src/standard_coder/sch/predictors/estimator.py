@@ -313,10 +313,9 @@ LINES_ADDED_BACKBONE = "surface|lines_added"
 
 
 class ShiftRegressor(_TorchRegressor):
-    """Location-shift mixture on log-hours (``sch/predictors/shift.py``): one shape, shifted by
-    ``a + b * x[backbone] + w * ridge(x)``, its width moving with the shift by a spread slope;
-    backbone, ``w``, the shape's components and the spread chosen by NLL on the validation
-    rows, then refitted on train + validation. Closed form (no epochs).
+    """Location-shift mixture on log-hours (``shift.py``): one shape, shifted by ``a + b *
+    x[backbone] + w * ridge(x)``, its width moving with the shift (spread); all chosen by NLL on
+    the validation rows, then refitted on train + validation. Closed form (no epochs).
 
     The default backbone, :data:`UNMOVED_BACKBONE`, falls back to lines added in a
     representation that lacks it (``backbone_used_`` says which was used); ``backbone_mix``
@@ -398,23 +397,10 @@ class ShiftRegressor(_TorchRegressor):
         module.set_fit(fit)  # type: ignore[operator]
         self.module_ = module.eval()
         self.selection_ = fit.selection
-        spread = float(module.spread[0])  # type: ignore[index]
-        best = min((r["val_nll"] for r in fit.selection  # the chosen spread's, not the others'
-                    if r.get("spread", spread) == spread), default=float("nan"))  # fmt: skip
-        self.train_result_ = TrainResult(best_val=best, best_epoch=0, epochs_run=0, steps=0,
-                                         stopped="closed_form", history=[])  # fmt: skip
+        self.train_result_ = TrainResult(best_val=fit.best_val(), best_epoch=0, epochs_run=0,
+                                         steps=0, stopped="closed_form", history=[])  # fmt: skip
         self.n_features_in_ = X.shape[1]
         return self
-
-    def fitted_shape(self) -> dict[str, Any]:
-        """What the fit chose, for reports: the backbone's column and slope (log hours per
-        standard deviation), the refinement weight, the shape's components, the spread slope
-        and the SCH map ``(a, b)``."""
-        net = self.module_
-        col, slope, shrink, k = net.choice.tolist()  # type: ignore[operator]
-        return {"backbone_column": int(col), "slope": slope, "refinement": shrink,
-                "components": int(k), "spread": net.spread[0].item(),  # type: ignore[index]
-                "sch_map": net.sch_map.tolist()}  # type: ignore[operator]  # fmt: skip
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
         log_pi, loc, scale = self._forward(X)
@@ -492,10 +478,8 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         return self._reg().predict(X)
 
     def fitted_shape(self) -> dict[str, Any] | None:
-        """The location-shift model's choices (``ShiftRegressor.fitted_shape``); None for the
-        other predictors."""
-        reg = self._reg()
-        return reg.fitted_shape() if isinstance(reg, ShiftRegressor) else None
+        """A location-shift model's choices (``ShiftNet.describe``); None for the others."""
+        return net.describe() if isinstance(net := self._reg().module_, ShiftNet) else None
 
     def sample(
         self, X: np.ndarray, n: int, rng: int | np.random.Generator | None = None

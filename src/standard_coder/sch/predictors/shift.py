@@ -166,6 +166,15 @@ class ShiftNet(nn.Module):
             self.sch_map.copy_(torch.tensor([fit.sch_a, fit.sch_b], dtype=torch.float64))
             self.spread.copy_(torch.tensor(fit.spread, dtype=torch.float64))
 
+    def describe(self) -> dict[str, Any]:
+        """What the fit chose, for reports: the backbone's column and slope (log hours per
+        standard deviation), the refinement weight, the shape's components, the spread slope
+        and the SCH map ``(a, b)``."""
+        col, slope, shrink, k = self.choice.tolist()
+        return {"backbone_column": int(col), "slope": slope, "refinement": shrink,
+                "components": int(k), "spread": float(self.spread[0]),
+                "sch_map": self.sch_map.tolist()}  # fmt: skip
+
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
                               *args: Any, **kwargs: Any) -> None:  # fmt: skip
         # a checkpoint from before the tie-break (the SCH map, the spread) has none: the identity
@@ -208,6 +217,12 @@ class ShiftFit:
         if self.tie_coef is not None and self.tie_scale:
             out = out + self.tie_scale * np.tanh(X @ self.tie_coef + self.tie_bias)
         return out
+
+    def best_val(self) -> float:
+        """The lowest validation NLL among the tries with the chosen spread (NaN: none)."""
+        c = self.spread[0]
+        vals = [r["val_nll"] for r in self.selection if r.get("spread", c) == c]
+        return min(vals) if vals else math.nan
 
     def components(self, mu: np.ndarray) -> _Parts:
         """``(log_pi, loc, scale)``, ``(n, K)`` on the log-hours axis, at locations ``mu``."""
