@@ -127,8 +127,8 @@ class ShiftNet(nn.Module):
         self.register_buffer("tie_scale", torch.zeros((), dtype=torch.float64))
         # SCH = sigmoid(a + b logit(truncated mean)) (sch_map.py; (0, 1): the identity)
         self.register_buffer("sch_map", torch.tensor([0.0, 1.0], dtype=torch.float64))
-        # the shape's width moves with the location: exp(c * (mu - m0) / u); [c, m0, u]
-        # [c, m0, u, lo, hi]: f = exp(c * (clip(mu, lo, hi) - m0) / u)
+        # the shape's width moves with the location: [c, m0, u, lo, hi], the width times
+        # f = exp(c * (clip(mu, lo, hi) - m0) / u)
         self.register_buffer("spread", torch.tensor(NO_SPREAD, dtype=torch.float64))
 
     def location(self, x: torch.Tensor) -> torch.Tensor:
@@ -503,11 +503,11 @@ def _choose_spread(
     """The spread slope for the chosen ``best``: among the ``spreads`` whose validation NLL beats
     no spread by more than ``SPREAD_SE`` standard errors of the (weighted) per-change NLL
     difference, the one that beats it most; 0 when none does. Each try goes to ``selection``."""
-    base = _fit_one(X, L, w, *best, seed, tiebreak, mix)
-    if base is None or not spreads:
-        return 0.0
     keep = wv > 0
-    if keep.sum() < 3:
+    if not spreads or keep.sum() < 3:
+        return 0.0
+    base = _fit_one(X, L, w, *best, seed, tiebreak, mix)
+    if base is None:
         return 0.0
     p = wv[keep] / wv[keep].sum()
     n_eff = 1.0 / float((p**2).sum())  # Kish's effective number of validation changes
