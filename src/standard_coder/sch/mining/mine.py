@@ -277,7 +277,7 @@ def _pull_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[pulls.Pul
         return []
     rid = plan.summary.repo
     try:
-        squashes = store.merge_stamped_rows(con, rid)
+        squashes = pulls.named_squashes(store.merge_stamped_rows(con, rid))
         found = pulls.pull_refs(Path(plan.summary.path)) if squashes else None
         if found is None:
             return []

@@ -21,7 +21,14 @@ from pathlib import Path
 
 from standard_coder.sch.mining.gitlog import GitError, decode, parse_tz_offset, run_git
 
-__all__ = ["MAX_PULL_COMMITS", "PR_SUBJECT", "pull_commits", "pull_refs", "pull_refs_digest"]
+__all__ = [
+    "MAX_PULL_COMMITS",
+    "PR_SUBJECT",
+    "named_squashes",
+    "pull_commits",
+    "pull_refs",
+    "pull_refs_digest",
+]
 
 log = logging.getLogger(__name__)
 PR_SUBJECT = re.compile(r"\(#(\d+)\)\s*$")
@@ -36,6 +43,13 @@ PullCommit = tuple[str, str, int, int, str]
 
 def _pull_refs(repo: Path) -> bytes:
     return run_git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/pull/")
+
+
+def named_squashes(stamped: Iterable[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """The merge-stamped ``(commit id, subject, authored_at)`` rows that are squash merges of a
+    pull request (subject ending in ``(#n)``); an edit made in GitHub's browser is stamped the
+    same way but names none."""
+    return [s for s in stamped if PR_SUBJECT.search(s[1])]
 
 
 def _origin_path(path: Path) -> Path | None:

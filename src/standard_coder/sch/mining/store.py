@@ -445,9 +445,9 @@ def squash_counts(con: sqlite3.Connection, repo: str) -> tuple[int, int]:
     """``repo``'s squash merges (merge-stamped commits whose subject names their pull request,
     ``(#n)``: an edit made in the browser is stamped too, but has no pull request), and how
     many of them have pull request commit times."""
-    from standard_coder.sch.mining.pulls import PR_SUBJECT  # pulls reads git only: no cycle
+    from standard_coder.sch.mining.pulls import named_squashes  # reads git only: no cycle
 
-    named = sum(1 for _, subject, _ in merge_stamped_rows(con, repo) if PR_SUBJECT.search(subject))
+    named = len(named_squashes(merge_stamped_rows(con, repo)))
     timed = con.execute(
         "SELECT COUNT(DISTINCT commit_id) FROM pull_commits WHERE repo = ?", (repo,)
     ).fetchone()[0]
