@@ -57,6 +57,23 @@ def test_a_width_that_narrows_with_size_is_learned_and_lowers_held_out_nll() -> 
     tries = [r for r in spread.selection_ if "spread" in r]
     assert {r["spread"] for r in tries} <= {-0.2, -0.1, 0.1, 0.2} and tries
     assert all({"val_nll", "val_gain_se"} <= set(r) for r in tries)
+    assert spread.train_result_.best_val == min(r["val_nll"] for r in tries if r["spread"] == c)
+
+
+def test_best_val_is_the_chosen_spreads_not_a_rejected_ones() -> None:
+    import dataclasses
+
+    from standard_coder.sch.predictors.shift import NO_SPREAD, fit_shift
+
+    X, Y = history(400, 0.0, seed=4)
+    fit = fit_shift(X[:300], Y[:300], X_val=X[300:], Y_val=Y[300:], components=1)
+    tries = [{"components": 1, "val_nll": 1.0}, {"spread": -0.1, "val_nll": 0.5},
+             {"spread": -0.2, "val_nll": 0.7}]  # fmt: skip
+    none = dataclasses.replace(fit, selection=tries, spread=NO_SPREAD)
+    assert none.best_val() == 1.0  # -0.1 was tried and rejected: not the model's score
+    chosen = dataclasses.replace(fit, selection=tries, spread=(-0.2, 0.0, 1.0, -1.0, 1.0))
+    assert chosen.best_val() == 0.7
+    assert math.isnan(dataclasses.replace(fit, selection=[]).best_val())
 
 
 def test_one_width_for_all_keeps_no_spread() -> None:
