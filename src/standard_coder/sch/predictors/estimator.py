@@ -1,4 +1,5 @@
-"""scikit-learn-shaped effort models: ``MDNRegressor``, ``QuantileRegressor`` and ``EffortModel``.
+"""scikit-learn-shaped effort models: ``MDNRegressor``, ``QuantileRegressor``, ``ShiftRegressor``
+and ``EffortModel`` (their torch machinery is ``torch_regressor.TorchRegressor``).
 
 ``fit(X, Y_samples)`` takes features (changes x features) and the label-sample matrix (changes x
 samples, hours); ``predict(X)`` returns a :class:`Prediction` (SCH, mean, quantiles);
@@ -9,11 +10,10 @@ identity (representation kind, checksum, vocabulary checksum) and ``save``/``loa
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,6 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from standard_coder.runner import ddp
-from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
-from standard_coder.runner.context import TrainingCheckpointer
-from standard_coder.runner.seeding import check_random_state
 from standard_coder.sch.features._io import atomic_write_bytes
 from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.predictors import shift as _shift
@@ -38,170 +35,18 @@ from standard_coder.sch.predictors.distributions import (
 from standard_coder.sch.predictors.mdn import MDN, MDNConfig
 from standard_coder.sch.predictors.quantile import QuantileConfig, QuantileNet
 from standard_coder.sch.predictors.shift import SHRINK_GRID, ShiftConfig, ShiftNet, fit_shift
-from standard_coder.sch.predictors.train import (
-    TrainingInterrupted,
-    TrainOptions,
-    TrainResult,
-    fit_arrays,
-    train_model,
+from standard_coder.sch.predictors.torch_regressor import (
+    PRED_LEVELS,
+    Prediction,
+    TorchRegressor,
+    own_rng,
+    seed_of,
 )
+from standard_coder.sch.predictors.train import TrainingInterrupted, TrainOptions, TrainResult
 
 log = logging.getLogger(__name__)
 MODEL_FORMAT = "standard_coder.effort_model/1"
-PRED_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
-
-
-@dataclass
-class Prediction:
-    """Per-change predictions in hours."""
-
-    sch: np.ndarray
-    """Mean of the predicted distribution truncated to [0, 1] h (the paper's SCH)."""
-    mean: np.ndarray
-    q10: np.ndarray
-    q50: np.ndarray
-    q90: np.ndarray
-    quantiles: dict[float, np.ndarray] = field(default_factory=dict)
-
-
 TRAIN_FIELDS = frozenset(f.name for f in fields(TrainOptions))
-
-
-def seed_of(random_state: int | np.random.Generator | None) -> int:
-    """The integer torch seed of a ``random_state`` (an int is used as is)."""
-    if isinstance(random_state, int | np.integer) and not isinstance(random_state, bool):
-        return int(random_state)
-    return int(check_random_state(random_state).integers(0, 2**62))
-
-
-def _torch_generator(rng: int | np.random.Generator | None) -> torch.Generator:
-    r = check_random_state(rng)
-    return torch.Generator().manual_seed(int(r.integers(0, 2**62)))
-
-
-@contextlib.contextmanager
-def _own_rng() -> Iterator[None]:
-    """Run the block with the global RNGs (python, numpy, torch) put back afterwards: ``fit``
-    seeds torch for the weight initialisation without leaving a trace on the caller."""
-    saved = capture_rng_state()
-    try:
-        yield
-    finally:
-        restore_rng_state(saved)
-
-
-class _TorchRegressor(BaseEstimator):  # type: ignore[misc]
-    """Shared fit/predict machinery; subclasses build the module and the distribution.
-
-    Constructor parameters are the model head's, plus ``training`` (a :class:`TrainOptions`,
-    default ``TrainOptions()``), ``random_state`` and ``device``; ``get_params``,
-    ``set_params`` and ``sklearn.base.clone`` come from ``BaseEstimator``.
-    """
-
-    training: TrainOptions | None
-    random_state: int | np.random.Generator | None
-    device: str
-    module_: nn.Module
-    config_: Any
-
-    def _build(self, n_features: int) -> nn.Module:
-        raise NotImplementedError
-
-    @classmethod
-    def head_param_names(cls) -> tuple[str, ...]:
-        """Constructor parameters that shape the model (not training, seed or device)."""
-        return tuple(n for n in cls._get_param_names()
-                     if n not in ("training", "random_state", "device"))  # fmt: skip
-
-    def _fit_payload(self, seed: int, X: np.ndarray, Y: np.ndarray, xv: np.ndarray,
-                     yv: np.ndarray) -> dict[str, Any]:  # fmt: skip
-        """What the other DDP ranks need to build and train the same model on the same data."""
-        head = {k: getattr(self, k) for k in self.head_param_names()}
-        return {"seed": seed, "training": asdict(self.training_options),
-                "head": {k: list(v) if isinstance(v, tuple) else v for k, v in head.items()},
-                "X": torch.from_numpy(X), "Y": torch.from_numpy(Y),
-                "X_val": torch.from_numpy(xv), "Y_val": torch.from_numpy(yv)}  # fmt: skip
-
-    @property
-    def training_options(self) -> TrainOptions:
-        """``training`` or the defaults."""
-        return self.training if self.training is not None else TrainOptions()
-
-    def fit(
-        self,
-        X: np.ndarray,
-        Y_samples: np.ndarray,
-        *,
-        X_val: np.ndarray | None = None,
-        Y_val: np.ndarray | None = None,
-        checkpointer: TrainingCheckpointer | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        tb_dir: Path | None = None,
-        sample_weight: np.ndarray | None = None,
-        sample_weight_val: np.ndarray | None = None,
-    ) -> _TorchRegressor:
-        """Train on features ``X`` (n, d) and label samples ``Y_samples`` (n, S) in hours.
-
-        The global RNGs are left as they were (initialisation and batches draw from the
-        seed of ``random_state``). ``sample_weight`` / ``sample_weight_val`` weigh the training
-        and validation rows (``train_model``'s ``weight`` / ``weight_val``; None: all 1).
-
-        Raises:
-            TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved; rerun resumes).
-        """
-        X, Y, xv, yv, w, wv = fit_arrays(X, Y_samples, X_val, Y_val, sample_weight,
-                                         sample_weight_val)  # fmt: skip
-        dev = torch.device(self.device)
-        seed = seed_of(self.random_state)
-        d = X.shape[1]
-        if ddp.active() and ddp.rank() == 0:  # the other ranks train the same model with us
-            weights = {k: torch.from_numpy(a) for k, a in (("weight", w), ("weight_val", wv))
-                       if a is not None}  # fmt: skip
-            ddp.submit(
-                "standard_coder.sch.predictors.estimator:follow_fit",
-                {"kind": type(self).__name__, **self._fit_payload(seed, X, Y, xv, yv), **weights},
-            )
-        with _own_rng():
-            torch.manual_seed(seed)
-            module = self._build(d).to(dev)
-            res = train_model(
-                module, torch.as_tensor(X, device=dev), torch.as_tensor(Y, device=dev),
-                torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev),
-                options=self.training_options, seed=seed, checkpointer=checkpointer,
-                should_stop=should_stop, tb_dir=tb_dir,
-                weight=None if w is None else torch.as_tensor(w, device=dev),
-                weight_val=None if wv is None else torch.as_tensor(wv, device=dev),
-            )  # fmt: skip
-        self.module_ = module.cpu().eval()
-        self.train_result_: TrainResult = res
-        self.n_features_in_ = d
-        return self
-
-    def distribution(self, X: np.ndarray) -> EffortDistribution:
-        """Predicted per-change distributions."""
-        raise NotImplementedError
-
-    def predict(self, X: np.ndarray) -> Prediction:
-        """SCH, mean and quantiles (hours) per change."""
-        dist = self.distribution(X)
-        qs = dist.quantiles(np.asarray(PRED_LEVELS))
-        qd = {lv: qs[:, i] for i, lv in enumerate(PRED_LEVELS)}
-        return Prediction(sch=dist.sch(), mean=dist.mean(), q10=qd[0.1], q50=qd[0.5],
-                          q90=qd[0.9], quantiles=qd)  # fmt: skip
-
-    def sample(
-        self, X: np.ndarray, n: int, rng: int | np.random.Generator | None = None
-    ) -> np.ndarray:
-        """``n`` draws of coding hours per change, (changes, n)."""
-        return self.distribution(X).sample(n, _torch_generator(rng))
-
-    def _forward(self, X: np.ndarray) -> Any:
-        check_is_fitted(self, "module_")
-        x = torch.as_tensor(np.asarray(X, np.float32))
-        if x.ndim != 2 or x.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has shape {tuple(x.shape)}, expected (n, {self.n_features_in_})")
-        with torch.no_grad():
-            return self.module_(x)
 
 
 def follow_fit(
@@ -216,7 +61,7 @@ def follow_fit(
     weight: torch.Tensor | None = None,
     weight_val: torch.Tensor | None = None,
 ) -> None:
-    """A non-zero ``torchrun`` rank's side of rank 0's :meth:`_TorchRegressor.fit` (sent by
+    """A non-zero ``torchrun`` rank's side of rank 0's :meth:`TorchRegressor.fit` (sent by
     :func:`standard_coder.runner.ddp.submit`): the same model, data and seed; no checkpoints,
     no outputs. A stop agreed by all ranks ends it quietly (rank 0 saved the checkpoint)."""
     cls = {c.__name__: c for c in PREDICTORS.values()}[kind]
@@ -235,7 +80,7 @@ def follow_fit(
         log.info("rank %d: %s", ddp.rank(), exc)
 
 
-class MDNRegressor(_TorchRegressor):
+class MDNRegressor(TorchRegressor):
     """Mixture density network regressor (paper defaults: 20 components, 256-64-64-64-64;
     dropout 0.3 after each hidden layer, measured in docs/effort-models.md)."""
 
@@ -276,7 +121,7 @@ class MDNRegressor(_TorchRegressor):
                                    self.config_.min_hours, sch_map=(a, b))  # fmt: skip
 
 
-class QuantileRegressor(_TorchRegressor):
+class QuantileRegressor(TorchRegressor):
     """Monotone quantile regression (pinball loss) on log-hours."""
 
     def __init__(
@@ -312,7 +157,7 @@ UNMOVED_BACKBONE = "surface|lines_added_unmoved"
 LINES_ADDED_BACKBONE = "surface|lines_added"
 
 
-class ShiftRegressor(_TorchRegressor):
+class ShiftRegressor(TorchRegressor):
     """Location-shift mixture on log-hours (``shift.py``): one shape, shifted by ``a + b *
     x[backbone] + w * ridge(x)``, its width moving with the shift (spread); all chosen by NLL on
     the validation rows, then refitted on train + validation. Closed form (no epochs).
@@ -384,7 +229,7 @@ class ShiftRegressor(_TorchRegressor):
                 raise ValueError(f"backbone {self.backbone_used_!r} is not a feature column")
             col = names.index(self.backbone_used_)
         mix = _shift.mix_weights(self.backbone_mix or {}, feature_names or (), X.shape[1])
-        with _own_rng():
+        with own_rng():
             fit = fit_shift(X, Y, weight=sample_weight, X_val=X_val, Y_val=Y_val,
                             weight_val=sample_weight_val, backbones=(col,),
                             shrink_grid=tuple(self.shrink), components=self.components,
@@ -409,7 +254,7 @@ class ShiftRegressor(_TorchRegressor):
                                    sch_map=(a, b))  # fmt: skip
 
 
-PREDICTORS: dict[str, type[_TorchRegressor]] = {
+PREDICTORS: dict[str, type[TorchRegressor]] = {
     "mdn": MDNRegressor,
     "quantile": QuantileRegressor,
     "shift": ShiftRegressor,
@@ -451,7 +296,7 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         self.feature_checksum = feature_checksum
         self.vocabulary_checksum = vocabulary_checksum
 
-    def _make(self) -> _TorchRegressor:
+    def _make(self) -> TorchRegressor:
         if self.predictor not in PREDICTORS:
             raise ValueError(f"unknown predictor {self.predictor!r}; use one of {list(PREDICTORS)}")
         cls = PREDICTORS[self.predictor]
@@ -467,7 +312,7 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         self.regressor_ = self._make().fit(X, Y_samples, **fit_kw)
         return self
 
-    def _reg(self) -> _TorchRegressor:
+    def _reg(self) -> TorchRegressor:
         check_is_fitted(self, "regressor_", msg="EffortModel is not fitted; call fit() or load()")
         return self.regressor_
 
@@ -592,6 +437,7 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
 __all__ = [
     "EffortModel",
     "MDNRegressor",
+    "PRED_LEVELS",
     "Prediction",
     "QuantileRegressor",
     "ShiftRegressor",

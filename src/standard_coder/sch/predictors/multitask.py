@@ -42,13 +42,9 @@ from standard_coder.sch.delivery.distribution import (
     truncated_mixture_log_prob,
 )
 from standard_coder.sch.predictors.distributions import EffortDistribution, MixtureDistribution
-from standard_coder.sch.predictors.estimator import (
-    PREDICTORS,
-    _own_rng,
-    _TorchRegressor,
-    seed_of,
-)
+from standard_coder.sch.predictors.estimator import PREDICTORS
 from standard_coder.sch.predictors.mdn import mixture_log_prob, mlp
+from standard_coder.sch.predictors.torch_regressor import TorchRegressor, own_rng, seed_of
 from standard_coder.sch.predictors.train import TrainingInterrupted, fit_arrays, train_model
 
 log = logging.getLogger(__name__)
@@ -153,7 +149,7 @@ def _pr_batch(t: tuple[torch.Tensor, ...], pids: torch.Tensor) -> tuple[torch.Te
     return X[keep], lut[owner[keep]], feats[pids], hours[pids]
 
 
-class MultitaskRegressor(_TorchRegressor):
+class MultitaskRegressor(TorchRegressor):
     """Coding effort (SCH) and bounded delivery effort from one network (module docstring)."""
 
     def __init__(
@@ -252,7 +248,7 @@ class MultitaskRegressor(_TorchRegressor):
 
     def _fit_tensors(self, f: _Fit) -> MultitaskRegressor:
         d = f.X.shape[1]
-        with _own_rng():
+        with own_rng():
             torch.manual_seed(f.seed)
             module = self._build(d).to(f.dev)
             feats = f.pt[2]
