@@ -198,10 +198,12 @@ def merge_stamped(repo: Path, base: Path) -> dict[str, Any]:
 
     from standard_coder.sch.dataset import TEST, Dataset
 
-    log = subprocess.run(["git", "-C", str(repo), "log", "--all", "--format=%H %ce %at %ct"],
+    fmt = "--format=%H%x1f%ce%x1f%at%x1f%ct"
+    log = subprocess.run(["git", "-C", str(repo), "log", "--all", fmt],
                          capture_output=True, text=True, check=False).stdout  # fmt: skip
-    stamped = {h for h, ce, at, ct in (ln.split() for ln in log.splitlines() if ln.count(" ") == 3)
-               if ce == "noreply@github.com" and at == ct}  # fmt: skip
+    fields = (ln.split("\x1f") for ln in log.splitlines())  # a committer email may be empty
+    stamped = {f[0] for f in fields
+               if len(f) == 4 and f[1] == "noreply@github.com" and f[2] == f[3]}  # fmt: skip
     ds = Dataset.load(base / "labels" / "datasets" / "coding_train.npz")
     w = np.array([str(c) in stamped for c in ds.commit_id])
     la = ds.surface_column("lines_added")
