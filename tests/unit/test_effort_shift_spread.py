@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
@@ -93,12 +94,42 @@ def test_the_spread_round_trips_and_an_older_checkpoint_loads_without_one(tmp_pa
                                model.distribution(X[900:]).log_prob(Y[900:]))  # fmt: skip
     ck = torch.load(path, weights_only=True)
     assert ck["state_dict"]["spread"][0].item() < 0
-    del ck["state_dict"]["spread"]  # a model.pt written before the spread existed
+    del ck["state_dict"]["spread"]  # a model.pt written before the spread (and the clip) existed
+    del ck["state_dict"]["loc_range"]
     torch.save(ck, path)
     old = EffortModel.load(path)
     assert old.regressor_.module_.spread.tolist() == [0.0, 0.0, 1.0, -math.inf, math.inf]
     dist = old.distribution(X[900:])
     assert np.isfinite(dist.log_prob(Y[900:])).all()
+    assert old.regressor_.module_.loc_range.tolist() == [-math.inf, math.inf]  # no clip stored
+
+
+def test_a_change_beyond_every_fitted_size_is_predicted_as_the_largest_fitted_one(
+    tmp_path: Path,
+) -> None:
+    """A generated or vendored change ten times the largest one fitted (seen on real histories:
+    9,515 lines against 751, labelled two minutes) gets the largest fitted change's
+    distribution, not a straight line's extrapolation; inside the range nothing changes."""
+    X, Y = history(1300, 0.0, seed=2)
+    reg = fit(X, Y, spreads=())
+    top = float(X[:900, 0].max())
+    grid = np.zeros((4, 4))
+    grid[:, 0] = [top / 2, top, 3 * top, 30 * top]
+    pred = reg.predict(grid)
+    assert pred.q50[0] < pred.q50[1]  # still rising inside the fitted range
+    np.testing.assert_allclose(
+        pred.q50[1:], pred.q50[1], rtol=1e-6
+    )  # and flat beyond it (float32 X)
+    np.testing.assert_allclose(pred.sch[1:], pred.sch[1], rtol=1e-6)
+    lo, hi = reg.module_.describe()["location_range"]  # type: ignore[operator]
+    loc = reg.module_.location(torch.as_tensor(X[:900])).numpy()  # type: ignore[operator]
+    assert lo == pytest.approx(loc.min()) and hi == pytest.approx(loc.max())
+    # the range is part of model.pt
+    model = EffortModel(predictor="shift", params={"shrink": [0.0], "components": 2})
+    model.fit(X[:600], Y[:600], X_val=X[600:900], Y_val=Y[600:900])
+    back = EffortModel.load(model.save(tmp_path / "model.pt"))
+    np.testing.assert_allclose(back.predict(grid).q50, model.predict(grid).q50)
+    assert back.predict(grid).q50[3] == pytest.approx(back.predict(grid).q50[1])
 
 
 def test_a_model_saved_with_the_three_number_spread_loads_unclipped(tmp_path: Path) -> None:

@@ -99,7 +99,9 @@ def test_a_shift_model_reports_what_its_fit_chose(tmp_path: Path) -> None:
     res = evaluate(m, ds, tmp_path, n_pred_samples=10, plots=False)
     fit = res["shift_fit"]
     assert set(fit) == {"backbone_column", "slope", "refinement", "components", "spread",
-                        "sch_map"}  # fmt: skip
+                        "sch_map", "location_range"}  # fmt: skip
+    lo, hi = fit["location_range"]  # log hours: the fitted changes' locations, no extrapolation
+    assert -20 < lo < hi < 20
     assert ds.feature_names[fit["backbone_column"]].startswith("surface|lines_added")
     assert fit["slope"] > 0 and fit["refinement"] == 0.0 and 1 <= fit["components"] <= 4
     assert fit["spread"] in (0.0, -0.2, -0.1, 0.1, 0.2)

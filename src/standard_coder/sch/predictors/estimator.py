@@ -435,9 +435,9 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
 
 
 __all__ = [
+    "PRED_LEVELS",
     "EffortModel",
     "MDNRegressor",
-    "PRED_LEVELS",
     "Prediction",
     "QuantileRegressor",
     "ShiftRegressor",

@@ -109,6 +109,7 @@ class ShiftNet(nn.Module):
     tie_scale: torch.Tensor
     sch_map: torch.Tensor
     spread: torch.Tensor
+    loc_range: torch.Tensor
 
     def __init__(self, cfg: ShiftConfig) -> None:
         super().__init__()
@@ -130,11 +131,15 @@ class ShiftNet(nn.Module):
         # the shape's width moves with the location: [c, m0, u, lo, hi], the width times
         # f = exp(c * (clip(mu, lo, hi) - m0) / u)
         self.register_buffer("spread", torch.tensor(NO_SPREAD, dtype=torch.float64))
+        # the location is clipped to the fitted changes' range (models from before: unbounded)
+        self.register_buffer("loc_range", torch.tensor([-math.inf, math.inf], dtype=torch.float64))
 
     def location(self, x: torch.Tensor) -> torch.Tensor:
         x = x.double()
         out: torch.Tensor = self.intercept + x @ self.coef
-        return out + self.tie_scale * torch.tanh(x @ self.tie_coef + self.tie_bias)
+        out = out + self.tie_scale * torch.tanh(x @ self.tie_coef + self.tie_bias)
+        lo, hi = self.loc_range.tolist()
+        return out.clamp(lo, hi)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log_pi, loc, scale)`` per row, ``(batch, K)`` on the log-hours axis."""
@@ -165,15 +170,17 @@ class ShiftNet(nn.Module):
             self.tie_scale.fill_(fit.tie_scale)
             self.sch_map.copy_(torch.tensor([fit.sch_a, fit.sch_b], dtype=torch.float64))
             self.spread.copy_(torch.tensor(fit.spread, dtype=torch.float64))
+            self.loc_range.copy_(torch.tensor(fit.loc_range, dtype=torch.float64))
 
     def describe(self) -> dict[str, Any]:
         """What the fit chose, for reports: the backbone's column and slope (log hours per
-        standard deviation), the refinement weight, the shape's components, the spread slope
-        and the SCH map ``(a, b)``."""
+        standard deviation), the refinement weight, the shape's components, the spread slope,
+        the SCH map ``(a, b)`` and the range the location is clipped to (log hours)."""
         col, slope, shrink, k = self.choice.tolist()
         return {"backbone_column": int(col), "slope": slope, "refinement": shrink,
                 "components": int(k), "spread": float(self.spread[0]),
-                "sch_map": self.sch_map.tolist()}  # fmt: skip
+                "sch_map": self.sch_map.tolist(),
+                "location_range": [float(v) for v in self.loc_range]}  # fmt: skip
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
                               *args: Any, **kwargs: Any) -> None:  # fmt: skip
@@ -181,7 +188,7 @@ class ShiftNet(nn.Module):
         old = state_dict.get(prefix + "spread")
         if old is not None and old.numel() == 3:  # [c, m0, u] from before the clip
             state_dict[prefix + "spread"] = torch.cat([old.double(), self.spread[3:].clone()])
-        for name in ("tie_coef", "tie_bias", "tie_scale", "sch_map", "spread"):
+        for name in ("tie_coef", "tie_bias", "tie_scale", "sch_map", "spread", "loc_range"):
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -210,13 +217,17 @@ class ShiftFit:
     spread: Spread = NO_SPREAD
     """``(c, m0, u, lo, hi)``: the shape's width is multiplied by
     ``exp(c * (clip(mu, lo, hi) - m0) / u)``."""
+    loc_range: tuple[float, float] = (-math.inf, math.inf)
+    """The location is clipped to the fitted changes' range: a change larger (or smaller) than
+    any the model learned from is predicted as the largest (smallest) one, never extrapolated."""
 
     def location(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, np.float64)
         out: np.ndarray = self.intercept + X @ self.coef
         if self.tie_coef is not None and self.tie_scale:
             out = out + self.tie_scale * np.tanh(X @ self.tie_coef + self.tie_bias)
-        return out
+        clipped: np.ndarray = np.clip(out, *self.loc_range)
+        return clipped
 
     def best_val(self) -> float:
         """The lowest validation NLL among the tries with the chosen spread (NaN: none)."""
@@ -385,7 +396,9 @@ def _fit_one(X: np.ndarray, L: np.ndarray, w: np.ndarray, backbone: int, shrink:
     if (k > 1 or spread5[0]) and not sch_monotone(pi, off, sd, lo - pad, hi + pad,
                                                   spread=spread5):  # fmt: skip
         return None
-    out = ShiftFit(a, coef, pi, off, sd, backbone, b, shrink, spread=spread5)
+    reach = abs(tie[2]) if tie is not None else 0.0  # the tie-break moves a location this far
+    out = ShiftFit(a, coef, pi, off, sd, backbone, b, shrink, spread=spread5,
+                   loc_range=(lo - reach, hi + reach))  # fmt: skip
     if tie is not None:
         out.tie_coef, out.tie_bias, out.tie_scale = tie
     return out
