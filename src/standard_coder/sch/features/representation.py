@@ -21,6 +21,7 @@ import numpy as np
 
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES, AstCache, ast_edit_features
+from standard_coder.sch.features.generated import without_generated
 from standard_coder.sch.features.loc import LOC_NAMES
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts, file_token_counts
 from standard_coder.sch.records import CommitRecord
@@ -69,16 +70,18 @@ Change = CommitRecord | Sequence[CommitRecord]
 def extract_raw(
     changes: Iterable[Change], *, with_ast: bool = True, cache: AstCache | None = None
 ) -> list[RawChange]:
-    """Raw counts per change; a change is a commit or a group of commits (a squash: summed)."""
+    """Raw counts per change; a change is a commit or a group of commits (a squash: summed).
+    Generated files are left out (``generated.py``)."""
     cache = cache or AstCache()
     out: list[RawChange] = []
     for ch in changes:
         group = (ch,) if isinstance(ch, CommitRecord) else tuple(ch)
         raw = RawChange()
         for c in group:
-            one = RawChange(tokens=file_token_counts(c.files))
+            files = without_generated(c.files)  # a regenerated table is not work
+            one = RawChange(tokens=file_token_counts(files))
             if with_ast:
-                one.ast = ast_edit_features(c.files, cache)
+                one.ast = ast_edit_features(files, cache)
             raw.add(one)
         out.append(raw)
     return out
