@@ -124,6 +124,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         records.values(),
         (list(labels.keys), labels.samples_hours),
         representation=rep.kind,
+        skip_generated=rep.skip_generated,
         test_fraction=0.5,
         seed=cfg.runner.seed,
         label_kinds=kinds,

@@ -361,6 +361,7 @@ def run(ctx: StageContext) -> None:
                 (keys, samples),
                 representation=t.features.representation,
                 top_n_identifiers=t.features.top_n_identifiers,
+                skip_generated=t.features.skip_generated,
                 test_fraction=t.test_fraction,
                 validation_fraction=t.optim.validation_fraction,
                 seed=seed,

@@ -322,12 +322,12 @@ def _reach_normal(normal: np.ndarray, n_test: int, test_fraction: float) -> int:
 
 
 FEATURE_BATCH = 256
-FEATURE_FORMAT = 2  # bump when RawChange's counts change meaning (keys of recorded batches)
+FEATURE_FORMAT = 3  # bump when RawChange's counts change meaning (keys of recorded batches)
 
 _worker_cache: AstCache | None = None
 
 
-def _extract_batch(job: tuple[int, bool, list[CommitRecord]]) -> list[RawChange]:
+def _extract_batch(job: tuple[int, bool, bool, list[CommitRecord]]) -> list[RawChange]:
     """One batch's raw counts (runs in a worker; the AST cache lives on in that process).
 
     Raises:
@@ -337,17 +337,18 @@ def _extract_batch(job: tuple[int, bool, list[CommitRecord]]) -> list[RawChange]
     global _worker_cache
     if _worker_cache is None:
         _worker_cache = AstCache()
-    index, with_ast, batch = job
+    index, with_ast, skip_generated, batch = job
     out: list[RawChange] = []
     for commit in batch:
         if stop_requested():  # Ctrl-C / SIGTERM: do not wait for the rest of the batch
             raise ItemStopped(f"feature batch {index}")
-        out.extend(extract_raw((commit,), with_ast=with_ast, cache=_worker_cache))
+        out.extend(extract_raw((commit,), with_ast=with_ast, cache=_worker_cache,
+                               skip_generated=skip_generated))  # fmt: skip
     return out
 
 
-def _batch_key(batch: Sequence[CommitRecord], with_ast: bool) -> str:
-    h = hashlib.sha256(f"{FEATURE_FORMAT}\0{with_ast}".encode())
+def _batch_key(batch: Sequence[CommitRecord], with_ast: bool, skip_generated: bool) -> str:
+    h = hashlib.sha256(f"{FEATURE_FORMAT}\0{with_ast}\0{skip_generated}".encode())
     for c in batch:
         h.update(f"\0{c.repo}\0{c.commit_id}".encode())
     return h.hexdigest()
@@ -360,6 +361,7 @@ def extract_in_batches(
     map_fn: MapFn | None = None,
     batch_size: int = FEATURE_BATCH,
     ledger: Ledger | None = None,
+    skip_generated: bool = True,
 ) -> Iterator[tuple[tuple[Key, int], RawChange]]:
     """``((repo, commit_id), authored_at), raw counts`` per commit, in the input order.
 
@@ -383,16 +385,16 @@ def extract_in_batches(
             (((c.repo, c.commit_id), c.authored_at), r) for c, r in zip(batch, raws, strict=True)
         ]
 
-    def jobs() -> Iterator[tuple[int, bool, list[CommitRecord]]]:
+    def jobs() -> Iterator[tuple[int, bool, bool, list[CommitRecord]]]:
         nonlocal n_batches, exhausted
         while batch := list(itertools.islice(source, batch_size)):
             index, n_batches = n_batches, n_batches + 1
-            keys[index] = _batch_key(batch, with_ast)
+            keys[index] = _batch_key(batch, with_ast, skip_generated)
             stored = ledger.get(f"batch:{index}") if ledger is not None else None
             if stored is not None and stored[0] == keys[index]:  # counted by an earlier run
                 done[index] = counted(batch, map(RawChange.from_json, stored[1]))
             else:
-                yield index, with_ast, batch
+                yield index, with_ast, skip_generated, batch
         exhausted = True
 
     def ready() -> Iterator[tuple[tuple[Key, int], RawChange]]:
@@ -401,7 +403,7 @@ def extract_in_batches(
             yield from done.pop(next_out)
             next_out += 1
 
-    for (index, _, batch), raws in (map_fn or in_process_map())(_extract_batch, jobs()):
+    for (index, _, _, batch), raws in (map_fn or in_process_map())(_extract_batch, jobs()):
         if ledger is not None:
             ledger.mark_done(f"batch:{index}", keys[index], [r.to_json() for r in raws])
         done[index] = counted(batch, raws)
@@ -428,6 +430,7 @@ def build_dataset(
     pooled: Mapping[Key, bool] | None = None,
     session_weights: Mapping[Key, tuple[float, float]] | None = None,
     commit_raws: dict[Key, RawChange] | None = None,
+    skip_generated: bool = True,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -452,6 +455,8 @@ def build_dataset(
         commit_raws: when given, filled with every extracted commit's own raw counts (before
             squashed groups are summed), labelled or not: what ``team_output`` prices later
             (:mod:`~standard_coder.sch.features.commit_counts`).
+        skip_generated: leave generated files out of every change's counts
+            (:mod:`~standard_coder.sch.features.generated`; ``[features] skip_generated``).
 
     Raises:
         DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
@@ -467,7 +472,12 @@ def build_dataset(
     raws: dict[Any, RawChange] = {}
     members: dict[Any, list[tuple[int, Key]]] = {}
     for (key, authored_at), raw in extract_in_batches(
-        commits, with_ast=with_ast, map_fn=map_fn, batch_size=batch_size, ledger=ledger
+        commits,
+        with_ast=with_ast,
+        map_fn=map_fn,
+        batch_size=batch_size,
+        ledger=ledger,
+        skip_generated=skip_generated,
     ):
         if commit_raws is not None:
             commit_raws[key] = raw
@@ -497,9 +507,10 @@ def build_dataset(
     split = time_split(repo, time, test_fraction, validation_fraction, seed, label_kind == 0)
     raw_list = [raws[r[0]] for r in rows]
     fit_rows = [raw_list[i] for i in np.flatnonzero(split != TEST)]
-    rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers)
+    rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers,
+                               skip_generated=skip_generated)  # fmt: skip
     rep.fit(fit_rows)
-    loc = ChangeRepresentation(kind="loc").fit(fit_rows)
+    loc = ChangeRepresentation(kind="loc", skip_generated=skip_generated).fit(fit_rows)
     surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))
     missing = float(np.mean([r.ast[-1] > 0 for r in raw_list])) if with_ast else None
     ds = Dataset(

@@ -68,17 +68,21 @@ Change = CommitRecord | Sequence[CommitRecord]
 
 
 def extract_raw(
-    changes: Iterable[Change], *, with_ast: bool = True, cache: AstCache | None = None
+    changes: Iterable[Change],
+    *,
+    with_ast: bool = True,
+    cache: AstCache | None = None,
+    skip_generated: bool = True,
 ) -> list[RawChange]:
     """Raw counts per change; a change is a commit or a group of commits (a squash: summed).
-    Generated files are left out (``generated.py``)."""
+    ``skip_generated``: files that say they were generated are left out (``generated.py``)."""
     cache = cache or AstCache()
     out: list[RawChange] = []
     for ch in changes:
         group = (ch,) if isinstance(ch, CommitRecord) else tuple(ch)
         raw = RawChange()
         for c in group:
-            files = without_generated(c.files)  # a regenerated table is not work
+            files = without_generated(c.files) if skip_generated else c.files
             one = RawChange(tokens=file_token_counts(files))
             if with_ast:
                 one.ast = ast_edit_features(files, cache)
@@ -102,15 +106,20 @@ class ChangeRepresentation:
             ``loc`` (lines added and deleted only: the baseline).
         top_n_identifiers: most frequent identifiers per language kept as their own tokens;
             the rest count into ``<lang>|id|<other>``.
+        skip_generated: leave generated files out of every change (``generated.py``); a
+            representation saved before the option loads with it off, as it was fitted.
 
     Example:
         >>> rep = ChangeRepresentation(kind="tokens").fit(train_commits)
         >>> X = rep.transform(test_commits)
     """
 
-    def __init__(self, *, kind: Kind = "hybrid", top_n_identifiers: int = 16) -> None:
+    def __init__(
+        self, *, kind: Kind = "hybrid", top_n_identifiers: int = 16, skip_generated: bool = True
+    ) -> None:
         self.kind = kind
         self.top_n_identifiers = top_n_identifiers
+        self.skip_generated = skip_generated
 
     # -- fitting -----------------------------------------------------------------------------
     @property
@@ -121,7 +130,8 @@ class ChangeRepresentation:
         items = list(changes)
         if items and isinstance(items[0], RawChange):
             return items  # type: ignore[return-value]
-        return extract_raw(items, with_ast=self.needs_ast)  # type: ignore[arg-type]
+        return extract_raw(items, with_ast=self.needs_ast,  # type: ignore[arg-type]
+                           skip_generated=self.skip_generated)  # fmt: skip
 
     def fit(self, changes: Iterable[Change] | Sequence[RawChange]) -> ChangeRepresentation:
         """Learn vocabulary and scaling from training changes (commits, groups or raws)."""
@@ -162,7 +172,10 @@ class ChangeRepresentation:
         return self
 
     def _set_checksums(self) -> None:
-        settings = {"format": FORMAT, "kind": self.kind, "top_n": self.top_n_identifiers}
+        settings: dict[str, Any] = {"format": FORMAT, "kind": self.kind,
+                                    "top_n": self.top_n_identifiers}  # fmt: skip
+        if self.skip_generated:  # absent when off: representations saved before still verify
+            settings["skip_generated"] = True
         self.vocabulary_checksum_ = _sha({**settings, "names": self.feature_names_})
         self.checksum_ = _sha({**settings, "names": self.feature_names_}, self.mean_, self.scale_)
 
@@ -233,6 +246,7 @@ class ChangeRepresentation:
             "format": FORMAT,
             "kind": self.kind,
             "top_n_identifiers": self.top_n_identifiers,
+            "skip_generated": self.skip_generated,
             "feature_names": self.feature_names_,
             "checksum": self.checksum_,
             "vocabulary_checksum": self.vocabulary_checksum_,
@@ -253,7 +267,8 @@ class ChangeRepresentation:
             raise RepresentationMismatch(f"{directory}: unreadable representation ({e})") from e
         if meta.get("format") != FORMAT:
             raise RepresentationMismatch(f"{meta_path}: unknown format {meta.get('format')!r}")
-        rep = cls(kind=meta["kind"], top_n_identifiers=int(meta["top_n_identifiers"]))
+        rep = cls(kind=meta["kind"], top_n_identifiers=int(meta["top_n_identifiers"]),
+                  skip_generated=bool(meta.get("skip_generated", False)))  # fmt: skip
         rep.feature_names_ = list(meta["feature_names"])
         rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
         rep.mean_, rep.scale_ = mean, scale
