@@ -456,7 +456,7 @@ def build_dataset(
             squashed groups are summed), labelled or not: what ``team_output`` prices later
             (:mod:`~standard_coder.sch.features.commit_counts`).
         skip_generated: leave generated files out of every change's counts
-            (:mod:`~standard_coder.sch.features.generated`; ``[features] skip_generated``).
+            (:mod:`~standard_coder.sch.features.generated`; ``[training.features] skip_generated``).
 
     Raises:
         DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
