@@ -102,6 +102,8 @@ def test_the_spread_round_trips_and_an_older_checkpoint_loads_without_one(tmp_pa
     dist = old.distribution(X[900:])
     assert np.isfinite(dist.log_prob(Y[900:])).all()
     assert old.regressor_.module_.loc_range.tolist() == [-math.inf, math.inf]  # no clip stored
+    shape = old.fitted_shape()
+    assert shape is not None and shape["location_range"] == [-math.inf, math.inf]
 
 
 def test_a_change_beyond_every_fitted_size_is_predicted_as_the_largest_fitted_one(

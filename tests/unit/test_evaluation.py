@@ -106,6 +106,18 @@ def test_a_shift_model_reports_what_its_fit_chose(tmp_path: Path) -> None:
     assert fit["slope"] > 0 and fit["refinement"] == 0.0 and 1 <= fit["components"] <= 4
     assert fit["spread"] in (0.0, -0.2, -0.1, 0.1, 0.2)
     assert fit == json.loads((tmp_path / "sch_evaluation.json").read_text())["shift_fit"]
+    # a model saved before the clip has an unbounded range: strict JSON still (null, not Infinity)
+    m.regressor_.module_.loc_range.fill_(float("inf")).mul_(torch.tensor([-1.0, 1.0]).double())
+    evaluate(m, ds, tmp_path / "old", n_pred_samples=10, plots=False)
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} in sch_evaluation.json")
+
+    text = (tmp_path / "old" / "sch_evaluation.json").read_text()
+    assert json.loads(text, parse_constant=no_constants)["shift_fit"]["location_range"] == [
+        None,
+        None,
+    ]
 
 
 def test_metrics_are_split_into_normal_and_all_held_out_changes(tmp_path: Path) -> None:

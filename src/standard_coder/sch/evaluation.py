@@ -236,6 +236,8 @@ def _clean(v: Any) -> Any:
         return None
     if isinstance(v, dict):
         return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
     return v
 
 
