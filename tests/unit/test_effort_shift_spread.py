@@ -150,3 +150,22 @@ def test_a_model_saved_with_the_three_number_spread_loads_unclipped(tmp_path: Pa
     inside = X[900:][np.abs(X[900:, 0]) < 1.0]  # well inside the fitted range: no clip at work
     np.testing.assert_allclose(EffortModel.load(path).predict(inside).sch,
                                model.predict(inside).sch)  # fmt: skip
+
+
+def test_the_fitted_module_and_the_fit_give_the_same_distribution_at_any_size() -> None:
+    """``ShiftNet`` (what ``model.pt`` holds) and ``ShiftFit`` (what the fit scores validation
+    with) compute location, clip and spread apart: they must agree, inside the fitted range and
+    far outside it."""
+    from standard_coder.sch.predictors.shift import fit_shift
+
+    X, Y = history(1300, -0.35, seed=0)
+    fit = fit_shift(X[:600], Y[:600], X_val=X[600:900], Y_val=Y[600:900], components=2,
+                    shrink_grid=(0.0,))  # fmt: skip
+    reg = ShiftRegressor(shrink=(0.0,), components=2)
+    reg.fit(X[:600], Y[:600], X_val=X[600:900], Y_val=Y[600:900])
+    assert reg.module_.spread.tolist() == list(fit.spread)  # type: ignore[operator]
+    probe = np.concatenate([X[900:1000], 8.0 * X[1000:1010]])  # some far beyond the range
+    probe = probe.astype(np.float32).astype(np.float64)  # the module reads float32
+    ys = Y[900:1010]
+    np.testing.assert_allclose(-reg.distribution(probe).log_prob(ys).mean(axis=1),
+                               fit.change_nll(probe, ys, 1.0 / 120.0), rtol=1e-6)  # fmt: skip

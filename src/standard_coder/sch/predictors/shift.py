@@ -143,12 +143,8 @@ class ShiftNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log_pi, loc, scale)`` per row, ``(batch, K)`` on the log-hours axis."""
-        n = x.shape[0]
         mu = self.location(x)[:, None]
-        c, m0, u, lo, hi = self.spread.tolist()
-        f = torch.exp(c * (mu.clamp(lo, hi) - m0) / u)
-        return (self.log_pi.expand(n, -1), mu + f * self.offset[None, :],
-                f * self.scale[None, :])  # fmt: skip
+        return _shape_at(self.log_pi, self.offset, self.scale, mu, self.spread.tolist())
 
     def set_fit(self, fit: ShiftFit) -> None:
         k = len(fit.weights)
@@ -255,16 +251,22 @@ class ShiftFit:
 _Parts = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+def _shape_at(log_pi: torch.Tensor, offset: torch.Tensor, scale: torch.Tensor, mu: torch.Tensor,
+              spread: Sequence[float]) -> _Parts:  # fmt: skip
+    """The shape at each location ``mu`` (``(n, 1)``): ``(log_pi, mu + f * offset, f * scale)``,
+    ``f`` the spread factor ``exp(c * (clip(mu, lo, hi) - m0) / u)``. The fitted model
+    (:class:`ShiftNet`) and the fit (:class:`ShiftFit`) both go through here."""
+    c, m0, u, lo, hi = spread
+    f = torch.exp(c * (mu.clamp(lo, hi) - m0) / u)
+    return log_pi.expand(len(mu), -1), mu + f * offset[None, :], f * scale[None, :]
+
+
 def _components(weights: np.ndarray, offsets: np.ndarray, scales: np.ndarray, mu: np.ndarray,
                 spread: Spread) -> _Parts:  # fmt: skip
-    """The shape at each location ``mu``: ``(log_pi, mu + f * offset, f * scale)``, ``f`` the
-    spread factor."""
+    """:func:`_shape_at` for a fit's numpy shape at locations ``mu`` (``(n,)``)."""
     m = torch.as_tensor(np.asarray(mu, np.float64))[:, None]
-    c, m0, u, lo, hi = spread
-    f = torch.exp(c * (m.clamp(lo, hi) - m0) / u)
-    k = len(weights)
-    loc = m + f * torch.as_tensor(offsets)[None, :]
-    return torch.as_tensor(np.log(weights)).expand(len(m), k), loc, f * torch.as_tensor(scales)
+    return _shape_at(torch.as_tensor(np.log(weights)), torch.as_tensor(offsets),
+                     torch.as_tensor(scales), m, spread)  # fmt: skip
 
 
 def _log_labels(Y: np.ndarray, min_hours: float) -> np.ndarray:
