@@ -9,7 +9,8 @@ against inferred coding time on held-out changes with a normal-interval label (t
 Table I; ``_all``: every held-out change), NLL and CRPS against the LOC baseline, 80 % coverage,
 binned calibration R², and diagnostics (label kinds and what each carries, the time split's
 shift, label saturation beyond SCH's [0, 1] h, the share of burst intervals, the work-inference
-models). The last line is one JSON object ``{"repositories": [...]}``.
+models, how much of the held-out label level the pace of committing explains). The last line
+is one JSON object ``{"repositories": [...]}``.
 
 ``--quick``: at most 300 commits per repository, 60 HMM epochs, 5 training epochs (a smoke run;
 the figures are not the defaults'). ``--max-commits N`` limits history with the defaults
@@ -217,6 +218,85 @@ def merge_stamped(repo: Path, base: Path) -> dict[str, Any]:
     return out
 
 
+PACE_DAYS = 30
+
+
+def _in_window(times: Any, end: int, seconds: int) -> int:
+    """How many of the sorted ``times`` lie in ``(end - seconds, end]``."""
+    import numpy as np
+
+    after = np.searchsorted(times, end - seconds, "right")
+    return int(np.searchsorted(times, end, "right") - after)
+
+
+def commit_pace(repo: Path, base: Path) -> dict[str, Any]:
+    """How much of the held-out label level the pace of committing explains (session 13).
+
+    A change's *author pace*: the commits its author made in the ``PACE_DAYS`` days up to and
+    including their previous commit (known before the change, and free of the interval its
+    label comes from); its *repository pace*: every author's commits in the same window. Least
+    squares of the log label (mean inferred hours) on ``log1p(lines added)``, and on it with the
+    two ``log1p`` paces, over the fitted period's normal-interval changes; then the held-out
+    normal changes' mean residual (positive: labels above the fit) of each. A pace coefficient
+    below 0: the same size is labelled longer when its author commits less often.
+    """
+    import numpy as np
+
+    from standard_coder.sch.dataset import TEST, Dataset
+
+    log = subprocess.run(["git", "-C", str(repo), "log", "--all", "--format=%H%x1f%aE%x1f%at"],
+                         capture_output=True, text=True, check=False).stdout  # fmt: skip
+    rows = [f for f in (ln.split("\x1f") for ln in log.splitlines()) if len(f) == 3]
+    when = {f[0]: (f[1].lower(), int(f[2])) for f in rows}
+    every = np.sort(np.array([t for _, t in when.values()], np.int64))
+    own: dict[str, list[int]] = {}
+    for author, t in when.values():
+        own.setdefault(author, []).append(t)
+    by_author = {a: np.sort(np.array(v, np.int64)) for a, v in own.items()}
+    ds = Dataset.load(base / "labels" / "datasets" / "coding_train.npz")
+    window = PACE_DAYS * 86400
+    author_pace = np.full(len(ds), np.nan)
+    repo_pace = np.full(len(ds), np.nan)
+    for i, c in enumerate(ds.commit_id):
+        if str(c) not in when:
+            continue
+        author, t = when[str(c)]
+        mine = by_author[author]
+        j = int(np.searchsorted(mine, t))
+        prev = int(mine[j - 1]) if j > 0 else t
+        author_pace[i] = _in_window(mine, prev, window)
+        repo_pace[i] = _in_window(every, prev, window)
+    y = np.log(np.maximum(ds.Y.astype(float).mean(axis=1), 1e-3))
+    la = np.log1p(ds.surface_column("lines_added"))
+    ok = (np.asarray(ds.label_kind) == 0) & np.isfinite(author_pace)
+    fit, held = ok & (ds.split != TEST), ok & (ds.split == TEST)
+    if fit.sum() < 10 or held.sum() < 5:
+        return {"n_fitted": int(fit.sum()), "n_heldout": int(held.sum())}
+    size = np.c_[np.ones(len(ds)), la]
+    both = np.c_[size, np.log1p(author_pace), np.log1p(repo_pace)]
+
+    def bias(X: Any) -> tuple[Any, float]:
+        coef = np.linalg.lstsq(X[fit], y[fit], rcond=None)[0]
+        return coef, round(float((y[held] - X[held] @ coef).mean()), 3)
+
+    _, size_bias = bias(size)
+    coef, pace_bias = bias(both)
+    return {
+        "window_days": PACE_DAYS,
+        "n_fitted": int(fit.sum()),
+        "n_heldout": int(held.sum()),
+        "median_author_pace_fitted": _med(author_pace[fit]),
+        "median_author_pace_heldout": _med(author_pace[held]),
+        "median_repository_pace_fitted": _med(repo_pace[fit]),
+        "median_repository_pace_heldout": _med(repo_pace[held]),
+        "coef_author_pace": round(float(coef[2]), 3),
+        "coef_repository_pace": round(float(coef[3]), 3),
+        "heldout_bias_size_only": size_bias,
+        "heldout_bias_with_pace": pace_bias,
+        "rho_author_pace_heldout": _rho(author_pace[held], y[held]),
+    }
+
+
 def _model_checks(base: Path, ds: Any) -> dict[str, Any]:
     """Does the model fit its training labels, and how often does SCH sit at its 1 h cap."""
     import numpy as np
@@ -373,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.path.insert(0, str(SRC))
                 row["diagnostics"] = diagnose(work / "sc-output")
                 row["diagnostics"]["merge_stamped"] = merge_stamped(repo, work / "sc-output")
+                row["diagnostics"]["commit_pace"] = commit_pace(repo, work / "sc-output")
             rows.append(row)
             print(f"{repo.name}: done in {secs:.0f} s", file=sys.stderr)
     finally:

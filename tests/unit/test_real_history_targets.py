@@ -34,3 +34,67 @@ def test_the_a_b_flag_switches_pull_request_times_off_in_a_valid_config(tmp_path
         path.write_text(bench.config_text(tmp_path, quick=True, max_commits=None, workers=1,
                                           pull_times=on))  # fmt: skip
         assert load_config(path).repos.pull_request_times is on
+
+
+def _git(repo: Path, *args: str, when: int | None = None, email: str = "a@x") -> str:
+    import os
+    import subprocess
+
+    env = {**os.environ, "GIT_AUTHOR_NAME": email, "GIT_AUTHOR_EMAIL": email,
+           "GIT_COMMITTER_NAME": email, "GIT_COMMITTER_EMAIL": email}  # fmt: skip
+    if when is not None:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"@{when} +0000"
+    out = subprocess.run(["git", "-C", str(repo), *args], env=env, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return out.strip()
+
+
+def test_commit_pace_counts_the_window_before_the_previous_commit_and_explains_a_pace_drift(
+    tmp_path: Path,
+) -> None:
+    """A real history whose author commits daily, then every tenth day; labels that grow as the
+    author commits less often: size alone leaves the held-out labels above the fit, the pace
+    explains them (and the window ends at the author's previous commit)."""
+    import numpy as np
+
+    from standard_coder.sch.dataset import TEST, TRAIN, Dataset
+    from standard_coder.sch.features.tokens import SURFACE_NAMES
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    day = 86400
+    times = [1_600_000_000 + i * day for i in range(60)]  # daily
+    times += [times[-1] + 10 * day * (i + 1) for i in range(20)]  # then every tenth day
+    ids, other = [], []
+    for i, t in enumerate(times):
+        _git(repo, "commit", "-q", "--allow-empty", "-m", f"c{i}", when=t)
+        ids.append(_git(repo, "rev-parse", "HEAD"))
+        if i % 3 == 0:  # another author at a steady pace (the repository's pace moves less)
+            _git(repo, "commit", "-q", "--allow-empty", "-m", f"o{i}", when=t + 3600, email="b@x")
+            other.append(_git(repo, "rev-parse", "HEAD"))
+    prev = [times[max(i - 1, 0)] for i in range(len(times))]
+    pace = np.array([sum(p - 30 * day < s <= p for s in times) for p in prev], float)
+    rng = np.random.default_rng(0)
+    la = rng.integers(1, 200, len(ids)).astype(float)
+    hours = np.exp(0.4 * np.log1p(la) - 0.6 * np.log1p(pace))
+    n = len(ids)
+    surface = np.zeros((n, len(SURFACE_NAMES)))
+    surface[:, SURFACE_NAMES.index("lines_added")] = la
+    split = np.where(np.arange(n) < 60, TRAIN, TEST).astype(np.int8)
+    ds = Dataset(X=np.zeros((n, 2)), X_loc=np.zeros((n, 2)),
+                 Y=np.repeat(hours[:, None], 4, axis=1).astype(np.float32), surface=surface,
+                 repo=np.full(n, "r"), commit_id=np.array(ids), n_squashed=np.ones(n, np.int32),
+                 time=np.array(times), split=split, feature_names=["f0", "f1"],
+                 meta={"kind": "loc", "checksum": "x"})  # fmt: skip
+    base = tmp_path / "sc-output"
+    (base / "labels" / "datasets").mkdir(parents=True)
+    ds.save(base / "labels" / "datasets" / "coding_train.npz")
+    got = bench.commit_pace(repo, base)
+    assert got["n_fitted"] == 60 and got["n_heldout"] == 20
+    assert got["median_author_pace_fitted"] == float(np.median(pace[:60]))
+    assert got["median_author_pace_heldout"] == float(np.median(pace[60:]))
+    assert got["heldout_bias_size_only"] > 0.3  # sparser held out: labels above the size fit
+    assert abs(got["heldout_bias_with_pace"]) < 0.05
+    assert got["coef_author_pace"] < 0 and got["rho_author_pace_heldout"] < 0
+    assert bench._in_window(np.array([1, 2, 3, 4]), 3, 2) == 2  # (1, 3]
