@@ -36,3 +36,24 @@ def test_a_regenerated_table_in_a_real_history_adds_no_lines(tmp_path: Path) -> 
         assert regen.tokens.surface[3] == 0 and regen.tokens.surface[0] == 0
     mined = {fc.path: fc.lines_added for fc in with_contents["tables"].files}
     assert mined["pkg/_table.py"] > 400  # the miner saw the table
+
+
+def test_a_reformat_in_a_real_history_adds_no_lines_and_a_real_edit_still_counts(
+    tmp_path: Path,
+) -> None:
+    repo = init(tmp_path / "repo")
+    body = "".join(f"def f_{i}(a,b = {i}):\n    return {{'a':a,'b':b}}\n" for i in range(60))
+    black = "".join(f'def f_{i}(a, b={i}):\n    return {{"a": a, "b": b}}\n\n\n' for i in range(60))
+    commit(repo, {"pkg/api.py": body, "pkg/util.py": py_lines(5)}, "code", ts=BASE_TS)
+    commit(repo, {"pkg/api.py": black, "pkg/util.py": py_lines(7)}, "black", ts=BASE_TS + 600)
+    r, f = ReposSection.model_validate({}), FiltersSection.model_validate({})
+    db = tmp_path / "mined.sqlite"
+    mine_repositories([repo], db, mine_options(r, f, base_dir=tmp_path, config_dir=tmp_path))
+    commits = {c.subject: c for c in iter_commits(db, with_contents=True)}
+    by_path = {fc.path: fc for fc in commits["black"].files}
+    assert by_path["pkg/api.py"].lines_added >= 120  # the miner saw the rewrite
+    (raw,) = extract_raw([commits["black"]], with_ast=True)
+    assert raw.tokens.surface[0] == 1  # files touched: util.py only
+    assert raw.tokens.surface[3] == by_path["pkg/util.py"].lines_added == 2
+    (every,) = extract_raw([commits["black"]], with_ast=True, skip_formatting=False)
+    assert every.tokens.surface[3] == 2 + by_path["pkg/api.py"].lines_added

@@ -186,9 +186,9 @@ def test_a_stop_ends_the_feature_batch_in_flight(where: str, stop: _SignalStop) 
             yield item, result
 
     if pool is not None:  # workers started and their imports done: the signal finds the batch
-        from standard_coder.sch.dataset import _extract_batch
+        from standard_coder.sch.dataset import BatchJob, _extract_batch
 
-        warm = [(i, False, True, commits[i : i + 1]) for i in range(2)]
+        warm = [BatchJob(i, False, True, True, commits[i : i + 1]) for i in range(2)]
         assert len(list(pool.map(_extract_batch, warm, lambda: False))) == 2
     t0 = time.monotonic()
     stop.send_when(lambda: time.monotonic() - t0 > 0.5)

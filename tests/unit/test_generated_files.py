@@ -81,7 +81,8 @@ def test_the_option_is_saved_and_a_representation_from_before_loads_with_it_off(
     rec = CommitRecord(repo="r", commit_id="a", author_id="x", author_name="x", authored_at=0,
                        author_tz_offset_min=0, committed_at=0, files=(code, table))  # fmt: skip
     on = ChangeRepresentation(kind="tokens").fit([rec])
-    off = ChangeRepresentation(kind="tokens", skip_generated=False).fit([rec])
+    off = ChangeRepresentation(kind="tokens", skip_generated=False, skip_formatting=False)
+    off.fit([rec])
     assert on.vocabulary_checksum_ != off.vocabulary_checksum_  # a model never mixes the two
 
     def lines_added(rep: ChangeRepresentation) -> float:
@@ -90,11 +91,11 @@ def test_the_option_is_saved_and_a_representation_from_before_loads_with_it_off(
     assert lines_added(on) == 2 and lines_added(off) == 2 + 303
     back = ChangeRepresentation.load(on.save(tmp_path / "on"))
     assert back.skip_generated and back.checksum_ == on.checksum_
-    # saved before the option existed: no key, fitted counting every file
+    # saved before the options existed: no keys, fitted counting every file
     old_dir = off.save(tmp_path / "old")
     meta = json.loads((old_dir / "representation.json").read_text())
-    del meta["skip_generated"]
+    del meta["skip_generated"], meta["skip_formatting"]
     (old_dir / "representation.json").write_text(json.dumps(meta))
     old = ChangeRepresentation.load(old_dir)
-    assert not old.skip_generated and old.checksum_ == off.checksum_
+    assert not old.skip_generated and not old.skip_formatting and old.checksum_ == off.checksum_
     np.testing.assert_array_equal(old.raw_matrix([rec]), off.raw_matrix([rec]))

@@ -125,6 +125,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         (list(labels.keys), labels.samples_hours),
         representation=rep.kind,
         skip_generated=rep.skip_generated,
+        skip_formatting=rep.skip_formatting,
         test_fraction=0.5,
         seed=cfg.runner.seed,
         label_kinds=kinds,

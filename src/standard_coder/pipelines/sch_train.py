@@ -362,6 +362,7 @@ def run(ctx: StageContext) -> None:
                 representation=t.features.representation,
                 top_n_identifiers=t.features.top_n_identifiers,
                 skip_generated=t.features.skip_generated,
+                skip_formatting=t.features.skip_formatting,
                 test_fraction=t.test_fraction,
                 validation_fraction=t.optim.validation_fraction,
                 seed=seed,

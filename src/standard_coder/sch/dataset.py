@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -322,12 +322,23 @@ def _reach_normal(normal: np.ndarray, n_test: int, test_fraction: float) -> int:
 
 
 FEATURE_BATCH = 256
-FEATURE_FORMAT = 3  # bump when RawChange's counts change meaning (keys of recorded batches)
+FEATURE_FORMAT = 4  # bump when RawChange's counts change meaning (keys of recorded batches)
+
+
+class BatchJob(NamedTuple):
+    """One feature batch handed to a worker: its place, what to count, and its commits."""
+
+    position: int
+    with_ast: bool
+    skip_generated: bool
+    skip_formatting: bool
+    batch: list[CommitRecord]
+
 
 _worker_cache: AstCache | None = None
 
 
-def _extract_batch(job: tuple[int, bool, bool, list[CommitRecord]]) -> list[RawChange]:
+def _extract_batch(job: BatchJob) -> list[RawChange]:
     """One batch's raw counts (runs in a worker; the AST cache lives on in that process).
 
     Raises:
@@ -337,19 +348,20 @@ def _extract_batch(job: tuple[int, bool, bool, list[CommitRecord]]) -> list[RawC
     global _worker_cache
     if _worker_cache is None:
         _worker_cache = AstCache()
-    index, with_ast, skip_generated, batch = job
     out: list[RawChange] = []
-    for commit in batch:
+    for commit in job.batch:
         if stop_requested():  # Ctrl-C / SIGTERM: do not wait for the rest of the batch
-            raise ItemStopped(f"feature batch {index}")
-        out.extend(extract_raw((commit,), with_ast=with_ast, cache=_worker_cache,
-                               skip_generated=skip_generated))  # fmt: skip
+            raise ItemStopped(f"feature batch {job.position}")
+        out.extend(extract_raw((commit,), with_ast=job.with_ast, cache=_worker_cache,
+                               skip_generated=job.skip_generated,
+                               skip_formatting=job.skip_formatting))  # fmt: skip
     return out
 
 
-def _batch_key(batch: Sequence[CommitRecord], with_ast: bool, skip_generated: bool) -> str:
-    h = hashlib.sha256(f"{FEATURE_FORMAT}\0{with_ast}\0{skip_generated}".encode())
-    for c in batch:
+def _batch_key(job: BatchJob) -> str:
+    what = (FEATURE_FORMAT, job.with_ast, job.skip_generated, job.skip_formatting)
+    h = hashlib.sha256("\0".join(map(str, what)).encode())
+    for c in job.batch:
         h.update(f"\0{c.repo}\0{c.commit_id}".encode())
     return h.hexdigest()
 
@@ -362,6 +374,7 @@ def extract_in_batches(
     batch_size: int = FEATURE_BATCH,
     ledger: Ledger | None = None,
     skip_generated: bool = True,
+    skip_formatting: bool = True,
 ) -> Iterator[tuple[tuple[Key, int], RawChange]]:
     """``((repo, commit_id), authored_at), raw counts`` per commit, in the input order.
 
@@ -385,16 +398,17 @@ def extract_in_batches(
             (((c.repo, c.commit_id), c.authored_at), r) for c, r in zip(batch, raws, strict=True)
         ]
 
-    def jobs() -> Iterator[tuple[int, bool, bool, list[CommitRecord]]]:
+    def jobs() -> Iterator[BatchJob]:
         nonlocal n_batches, exhausted
         while batch := list(itertools.islice(source, batch_size)):
             index, n_batches = n_batches, n_batches + 1
-            keys[index] = _batch_key(batch, with_ast, skip_generated)
+            job = BatchJob(index, with_ast, skip_generated, skip_formatting, batch)
+            keys[index] = _batch_key(job)
             stored = ledger.get(f"batch:{index}") if ledger is not None else None
             if stored is not None and stored[0] == keys[index]:  # counted by an earlier run
                 done[index] = counted(batch, map(RawChange.from_json, stored[1]))
             else:
-                yield index, with_ast, skip_generated, batch
+                yield job
         exhausted = True
 
     def ready() -> Iterator[tuple[tuple[Key, int], RawChange]]:
@@ -403,10 +417,12 @@ def extract_in_batches(
             yield from done.pop(next_out)
             next_out += 1
 
-    for (index, _, _, batch), raws in (map_fn or in_process_map())(_extract_batch, jobs()):
+    for job, raws in (map_fn or in_process_map())(_extract_batch, jobs()):
         if ledger is not None:
-            ledger.mark_done(f"batch:{index}", keys[index], [r.to_json() for r in raws])
-        done[index] = counted(batch, raws)
+            ledger.mark_done(
+                f"batch:{job.position}", keys[job.position], [r.to_json() for r in raws]
+            )
+        done[job.position] = counted(job.batch, raws)
         yield from ready()
     yield from ready()  # trailing batches recorded by an earlier run
     if not exhausted or next_out != n_batches:
@@ -431,6 +447,7 @@ def build_dataset(
     session_weights: Mapping[Key, tuple[float, float]] | None = None,
     commit_raws: dict[Key, RawChange] | None = None,
     skip_generated: bool = True,
+    skip_formatting: bool = True,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -457,6 +474,8 @@ def build_dataset(
             (:mod:`~standard_coder.sch.features.commit_counts`).
         skip_generated: leave generated files out of every change's counts
             (:mod:`~standard_coder.sch.features.generated`; ``[training.features] skip_generated``).
+        skip_formatting: leave files whose change is formatting only out of every change's
+            counts (:mod:`~standard_coder.sch.features.formatting`; ``skip_formatting``).
 
     Raises:
         DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
@@ -478,6 +497,7 @@ def build_dataset(
         batch_size=batch_size,
         ledger=ledger,
         skip_generated=skip_generated,
+        skip_formatting=skip_formatting,
     ):
         if commit_raws is not None:
             commit_raws[key] = raw
@@ -507,10 +527,10 @@ def build_dataset(
     split = time_split(repo, time, test_fraction, validation_fraction, seed, label_kind == 0)
     raw_list = [raws[r[0]] for r in rows]
     fit_rows = [raw_list[i] for i in np.flatnonzero(split != TEST)]
-    rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers,
-                               skip_generated=skip_generated)  # fmt: skip
+    skips = {"skip_generated": skip_generated, "skip_formatting": skip_formatting}
+    rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers, **skips)
     rep.fit(fit_rows)
-    loc = ChangeRepresentation(kind="loc", skip_generated=skip_generated).fit(fit_rows)
+    loc = ChangeRepresentation(kind="loc", **skips).fit(fit_rows)
     surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))
     missing = float(np.mean([r.ast[-1] > 0 for r in raw_list])) if with_ast else None
     ds = Dataset(

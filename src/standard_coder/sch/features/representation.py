@@ -21,6 +21,7 @@ import numpy as np
 
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES, AstCache, ast_edit_features
+from standard_coder.sch.features.formatting import without_formatting
 from standard_coder.sch.features.generated import without_generated
 from standard_coder.sch.features.loc import LOC_NAMES
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts, file_token_counts
@@ -73,9 +74,11 @@ def extract_raw(
     with_ast: bool = True,
     cache: AstCache | None = None,
     skip_generated: bool = True,
+    skip_formatting: bool = True,
 ) -> list[RawChange]:
     """Raw counts per change; a change is a commit or a group of commits (a squash: summed).
-    ``skip_generated``: files that say they were generated are left out (``generated.py``)."""
+    ``skip_generated``: files that say they were generated are left out (``generated.py``);
+    ``skip_formatting``: so are files whose change is formatting only (``formatting.py``)."""
     cache = cache or AstCache()
     out: list[RawChange] = []
     for ch in changes:
@@ -83,6 +86,7 @@ def extract_raw(
         raw = RawChange()
         for c in group:
             files = without_generated(c.files) if skip_generated else c.files
+            files = without_formatting(files) if skip_formatting else files
             one = RawChange(tokens=file_token_counts(files))
             if with_ast:
                 one.ast = ast_edit_features(files, cache)
@@ -106,8 +110,9 @@ class ChangeRepresentation:
             ``loc`` (lines added and deleted only: the baseline).
         top_n_identifiers: most frequent identifiers per language kept as their own tokens;
             the rest count into ``<lang>|id|<other>``.
-        skip_generated: leave generated files out of every change (``generated.py``); a
-            representation saved before the option loads with it off, as it was fitted.
+        skip_generated: leave generated files out of every change (``generated.py``);
+        skip_formatting: and files whose change is formatting only (``formatting.py``); a
+            representation saved before an option existed loads with it off, as it was fitted.
 
     Example:
         >>> rep = ChangeRepresentation(kind="tokens").fit(train_commits)
@@ -115,11 +120,17 @@ class ChangeRepresentation:
     """
 
     def __init__(
-        self, *, kind: Kind = "hybrid", top_n_identifiers: int = 16, skip_generated: bool = True
+        self,
+        *,
+        kind: Kind = "hybrid",
+        top_n_identifiers: int = 16,
+        skip_generated: bool = True,
+        skip_formatting: bool = True,
     ) -> None:
         self.kind = kind
         self.top_n_identifiers = top_n_identifiers
         self.skip_generated = skip_generated
+        self.skip_formatting = skip_formatting
 
     # -- fitting -----------------------------------------------------------------------------
     @property
@@ -131,7 +142,8 @@ class ChangeRepresentation:
         if items and isinstance(items[0], RawChange):
             return items  # type: ignore[return-value]
         return extract_raw(items, with_ast=self.needs_ast,  # type: ignore[arg-type]
-                           skip_generated=self.skip_generated)  # fmt: skip
+                           skip_generated=self.skip_generated,
+                           skip_formatting=self.skip_formatting)  # fmt: skip
 
     def fit(self, changes: Iterable[Change] | Sequence[RawChange]) -> ChangeRepresentation:
         """Learn vocabulary and scaling from training changes (commits, groups or raws)."""
@@ -174,8 +186,11 @@ class ChangeRepresentation:
     def _set_checksums(self) -> None:
         settings: dict[str, Any] = {"format": FORMAT, "kind": self.kind,
                                     "top_n": self.top_n_identifiers}  # fmt: skip
-        if self.skip_generated:  # absent when off: representations saved before still verify
+        # each absent when off: representations saved before the option still verify
+        if self.skip_generated:
             settings["skip_generated"] = True
+        if self.skip_formatting:
+            settings["skip_formatting"] = True
         self.vocabulary_checksum_ = _sha({**settings, "names": self.feature_names_})
         self.checksum_ = _sha({**settings, "names": self.feature_names_}, self.mean_, self.scale_)
 
@@ -247,6 +262,7 @@ class ChangeRepresentation:
             "kind": self.kind,
             "top_n_identifiers": self.top_n_identifiers,
             "skip_generated": self.skip_generated,
+            "skip_formatting": self.skip_formatting,
             "feature_names": self.feature_names_,
             "checksum": self.checksum_,
             "vocabulary_checksum": self.vocabulary_checksum_,
@@ -268,7 +284,8 @@ class ChangeRepresentation:
         if meta.get("format") != FORMAT:
             raise RepresentationMismatch(f"{meta_path}: unknown format {meta.get('format')!r}")
         rep = cls(kind=meta["kind"], top_n_identifiers=int(meta["top_n_identifiers"]),
-                  skip_generated=bool(meta.get("skip_generated", False)))  # fmt: skip
+                  skip_generated=bool(meta.get("skip_generated", False)),
+                  skip_formatting=bool(meta.get("skip_formatting", False)))  # fmt: skip
         rep.feature_names_ = list(meta["feature_names"])
         rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
         rep.mean_, rep.scale_ = mean, scale
