@@ -34,6 +34,8 @@ def test_a_regenerated_table_in_a_real_history_adds_no_lines(tmp_path: Path) -> 
         by_path = {fc.path: fc for fc in commits["tables"].files}
         assert tables.tokens.surface[3] == by_path["pkg/cells.py"].lines_added  # its lines only
         assert regen.tokens.surface[3] == 0 and regen.tokens.surface[0] == 0
+        by_path = {fc.path: fc for fc in commits["regenerate"].files}
+        assert regen.left_out[:2].tolist() == [1, by_path["pkg/_table.py"].lines_added]
     mined = {fc.path: fc.lines_added for fc in with_contents["tables"].files}
     assert mined["pkg/_table.py"] > 400  # the miner saw the table
 

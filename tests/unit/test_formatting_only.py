@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from standard_coder.sch.dataset import left_out_counts
 from standard_coder.sch.features.formatting import is_formatting_only, without_formatting
-from standard_coder.sch.features.representation import ChangeRepresentation, extract_raw
+from standard_coder.sch.features.representation import ChangeRepresentation, RawChange, extract_raw
 from standard_coder.sch.records import CommitRecord, FileChange
 
 BEFORE = """\
@@ -92,6 +93,14 @@ def test_features_count_only_the_files_with_more_than_formatting(tmp_path: Path)
     assert raw.tokens.surface[0] == 1 and every.tokens.surface[0] == 2  # files touched
     assert raw.tokens.surface[3] == code.lines_added  # lines added: the code's only
     assert every.tokens.surface[3] == code.lines_added + reformat.lines_added
+    # what was left out is counted (and survives the feature ledger's JSON)
+    assert raw.left_out.tolist() == [0, 0, 1, reformat.lines_added]
+    assert every.left_out.tolist() == [0, 0, 0, 0]
+    back_raw = RawChange.from_json(json.loads(json.dumps(raw.to_json())))
+    assert back_raw.left_out.tolist() == raw.left_out.tolist()
+    twice = left_out_counts([raw, raw])
+    assert twice["formatting_files"] == 2 and twice["generated_files"] == 0
+    assert twice["formatting_lines_added"] == 2 * reformat.lines_added
     on = ChangeRepresentation(kind="hybrid").fit([rec])
     off = ChangeRepresentation(kind="hybrid", skip_formatting=False).fit([rec])
     assert on.vocabulary_checksum_ != off.vocabulary_checksum_  # a model never mixes the two

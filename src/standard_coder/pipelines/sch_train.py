@@ -294,7 +294,11 @@ def run(ctx: StageContext) -> None:
         write_stats,
     )
     from standard_coder.sch.features.commit_counts import save_commit_counts
-    from standard_coder.sch.features.representation import ChangeRepresentation, RawChange
+    from standard_coder.sch.features.representation import (
+        LEFT_OUT_NAMES,
+        ChangeRepresentation,
+        RawChange,
+    )
     from standard_coder.sch.mining.store import iter_commits
     from standard_coder.sch.work_inference.pulls import is_pull_event
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
@@ -390,6 +394,11 @@ def run(ctx: StageContext) -> None:
     out["commit_counts"].parent.mkdir(parents=True, exist_ok=True)  # team_output's counts
     atomic_write_bytes(out["commit_counts"], partial_counts.read_bytes())
     write_stats(dataset, out["dataset"].with_suffix(".stats.json"))
+    left = dataset.meta.get("left_out") or {}
+    if left.get("generated_files") or left.get("formatting_files"):
+        ctx.log.info("features: left out %d generated files (%d lines added) and %d "
+                     "formatting-only files (%d lines added); see coding_train.stats.json",
+                     *(left.get(k, 0) for k in LEFT_OUT_NAMES))  # fmt: skip
     rep.save(out["change_rep"])
     ctx.set_summary(commits=len(dataset), features=int(dataset.X.shape[1]))
 

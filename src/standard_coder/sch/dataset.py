@@ -30,6 +30,7 @@ from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, s
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AstCache
 from standard_coder.sch.features.representation import (
+    LEFT_OUT_NAMES,
     ChangeRepresentation,
     Kind,
     RawChange,
@@ -236,6 +237,7 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
                         "commit_mean_median": q(ym, 0.5)},
         "per_repo": {str(r): int(c) for r, c in zip(repos, counts, strict=True)},
         "ast_missing_share": _ast_missing_share(ds),
+        "left_out": ds.meta.get("left_out"),
     }  # fmt: skip
 
 
@@ -252,6 +254,14 @@ def label_kind_counts(kinds: np.ndarray | None) -> dict[str, int]:
     """``{"normal": n, "first": n, "after_gap": n, "merge_stamped": n}`` of a label-kind array."""
     k = np.zeros(0, np.int8) if kinds is None else np.asarray(kinds)
     return {name: int((k == i).sum()) for i, name in enumerate(KIND_NAMES)}
+
+
+def left_out_counts(raws: Iterable[RawChange]) -> dict[str, int]:
+    """Files and lines added kept out of the changes' counts (generated, formatting only)."""
+    total = np.zeros(len(LEFT_OUT_NAMES))
+    for r in raws:
+        total += r.left_out
+    return {name: int(v) for name, v in zip(LEFT_OUT_NAMES, total, strict=True)}
 
 
 def _ast_missing_share(ds: Dataset) -> float | None:
@@ -548,6 +558,6 @@ def build_dataset(
               "loc_checksum": loc.checksum_, "loc_vocabulary_checksum": loc.vocabulary_checksum_,
               "loc_feature_names": list(loc.feature_names_), "test_fraction": test_fraction,
               "validation_fraction": validation_fraction, "seed": seed,
-              "ast_missing_share": missing},
+              "ast_missing_share": missing, "left_out": left_out_counts(raw_list)},
     )  # fmt: skip
     return ds, rep

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,13 +21,16 @@ import numpy as np
 
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES, AstCache, ast_edit_features
-from standard_coder.sch.features.formatting import without_formatting
-from standard_coder.sch.features.generated import without_generated
+from standard_coder.sch.features.formatting import is_formatting_only
+from standard_coder.sch.features.generated import is_generated
 from standard_coder.sch.features.loc import LOC_NAMES
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts, file_token_counts
-from standard_coder.sch.records import CommitRecord
+from standard_coder.sch.records import CommitRecord, FileChange
 
 Kind = Literal["tokens", "hybrid", "loc"]
+LEFT_OUT_NAMES = ("generated_files", "generated_lines_added", "formatting_files",
+                  "formatting_lines_added")  # fmt: skip
+"""What :func:`extract_raw` kept out of a change's counts (``RawChange.left_out``)."""
 FORMAT = "standard_coder.change_representation/1"
 OTHER_ID = "<other>"
 
@@ -42,10 +45,13 @@ class RawChange:
 
     tokens: TokenCounts = field(default_factory=TokenCounts)
     ast: np.ndarray = field(default_factory=lambda: np.zeros(len(AST_NAMES)))
+    left_out: np.ndarray = field(default_factory=lambda: np.zeros(len(LEFT_OUT_NAMES)))
+    """Files (and their lines added) kept out of the counts, in ``LEFT_OUT_NAMES`` order."""
 
     def add(self, other: RawChange) -> None:
         self.tokens.add(other.tokens)
         self.ast = self.ast + other.ast
+        self.left_out = self.left_out + other.left_out
 
     @property
     def surface(self) -> np.ndarray:
@@ -53,19 +59,35 @@ class RawChange:
 
     def to_json(self) -> list[Any]:
         """A JSON-able form (exact: counts and floats round-trip); see :meth:`from_json`."""
-        return [dict(self.tokens.bag), list(self.tokens.surface), self.ast.tolist()]
+        return [dict(self.tokens.bag), list(self.tokens.surface), self.ast.tolist(),
+                self.left_out.tolist()]  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: list[Any]) -> RawChange:
         """Inverse of :meth:`to_json`."""
-        bag, surface, ast_counts = obj
+        bag, surface, ast_counts, left_out = obj
         return cls(
             tokens=TokenCounts(bag=Counter(bag), surface=[float(v) for v in surface]),
             ast=np.asarray(ast_counts, np.float64),
+            left_out=np.asarray(left_out, np.float64),
         )
 
 
 Change = CommitRecord | Sequence[CommitRecord]
+
+
+def _leave_out(
+    files: Sequence[FileChange], test: Callable[[FileChange], bool]
+) -> tuple[tuple[FileChange, ...], tuple[int, int]]:
+    """The files ``test`` does not pick, and how many it picked with their lines added."""
+    kept: list[FileChange] = []
+    n_files = n_lines = 0
+    for f in files:
+        if test(f):
+            n_files, n_lines = n_files + 1, n_lines + f.lines_added
+        else:
+            kept.append(f)
+    return tuple(kept), (n_files, n_lines)
 
 
 def extract_raw(
@@ -85,9 +107,12 @@ def extract_raw(
         group = (ch,) if isinstance(ch, CommitRecord) else tuple(ch)
         raw = RawChange()
         for c in group:
-            files = without_generated(c.files) if skip_generated else c.files
-            files = without_formatting(files) if skip_formatting else files
-            one = RawChange(tokens=file_token_counts(files))
+            files, left_out = c.files, np.zeros(len(LEFT_OUT_NAMES))
+            if skip_generated:
+                files, left_out[0:2] = _leave_out(files, is_generated)
+            if skip_formatting:
+                files, left_out[2:4] = _leave_out(files, is_formatting_only)
+            one = RawChange(tokens=file_token_counts(files), left_out=left_out)
             if with_ast:
                 one.ast = ast_edit_features(files, cache)
             raw.add(one)
