@@ -119,6 +119,26 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
     assert doc["total"]["sch_hours"] == doc["changes"][0]["sch_hours"] > 0
 
 
+def test_a_reformatted_file_is_not_counted_and_the_estimate_says_so(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    out, _ = demo
+    cfg = load_config(out / "pipeline_config.toml", [])
+    repo = shutil.copytree(out / "repos" / "repo-0", tmp_path / "wt")
+    target = sorted(repo.rglob("*.py"))[0]
+    target.write_text(target.read_text() + "\n\n\n")  # blank lines: the same program
+    (change,) = estimate(cfg, Target(worktree=True), repo=repo)["changes"]
+    assert change["lines_added"] == 3
+    assert change["left_out"] == {"generated_files": 0, "generated_lines_added": 0,
+                                  "formatting_files": 1, "formatting_lines_added": 3}  # fmt: skip
+    config = str(out / "pipeline_config.toml")
+    proc = cli("estimate", "--config", config, "--worktree", "--repo", str(repo))
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
+    assert "not counted: 0 generated file(s) (+0 lines), 1 formatting-only file(s)" in said
+    assert "(+3 lines)" in said
+
+
 def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = demo
     config = out / "pipeline_config.toml"

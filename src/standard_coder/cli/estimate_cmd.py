@@ -45,6 +45,14 @@ def _print_human(doc: dict[str, Any]) -> None:
             parts = ", ".join(f"{f['feature']} ×{f['count']:g} ({f['sch_hours']:+.2f} h)"
                               for f in feats)  # fmt: skip
             con.print(f"{name} weighs most: {parts}", markup=False, highlight=False)
+    for c in doc["changes"]:
+        out = c.get("left_out")
+        if out:
+            name = c.get("commit_id", "")[:10] or c.get("source", "")
+            con.print(f"{name} not counted: {out['generated_files']} generated file(s) "
+                      f"(+{out['generated_lines_added']} lines), {out['formatting_files']} "
+                      f"formatting-only file(s) (+{out['formatting_lines_added']} lines)",
+                      markup=False, highlight=False)  # fmt: skip
     if doc.get("note"):
         con.print(f"note: {doc['note']}", markup=False, highlight=False)
     con.print(SCH_LINE, markup=False, highlight=False)

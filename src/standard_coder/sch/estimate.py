@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from standard_coder.sch.features.representation import LEFT_OUT_NAMES
 from standard_coder.sch.mining.filters import language_of
 from standard_coder.sch.predictors.stage import parse_unified_diff
 from standard_coder.sch.records import CommitRecord, FileChange
@@ -324,7 +325,8 @@ def estimate_changes(
     total_draws = np.zeros(n_draws)
     total_sch = 0.0
     if records:
-        counts = rep.raw_matrix(records)
+        raws = rep.raw_changes(records)
+        counts = rep.raw_matrix(raws)
         X = rep.scale_counts(counts)  # = rep.transform(records), extracted once
         sch_all = change_sch(model, X)
         draws = sch_draws(model, X, n_draws, [change_seed(seed, v) for _, v in labels])
@@ -349,6 +351,9 @@ def estimate_changes(
             }
             if rec.subject:
                 row["subject"] = rec.subject
+            if raws[i].left_out.any():  # generated or formatting-only files: not counted
+                row["left_out"] = {k: int(v) for k, v in zip(LEFT_OUT_NAMES, raws[i].left_out,
+                                                              strict=True)}  # fmt: skip
             if weigh[i]:
                 row["top_features"] = weigh[i]
             changes.append(row)

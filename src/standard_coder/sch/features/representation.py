@@ -252,6 +252,11 @@ class ChangeRepresentation:
                 row[a0 : a0 + len(AST_NAMES)] = r.ast
         return out
 
+    def raw_changes(self, changes: Iterable[Change] | Sequence[RawChange]) -> list[RawChange]:
+        """Each change's raw counts with this representation's settings (``left_out``: what
+        they leave out); give them to :meth:`raw_matrix` to count each change once."""
+        return self._raws(changes)
+
     def raw_matrix(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
         """Unscaled counts in vocabulary order."""
         self._check()
