@@ -93,16 +93,20 @@ def test_json_goes_to_stdout_only_with_the_contract_keys(demo: tuple[Path, str])
                 "lines_deleted"} <= set(c)  # fmt: skip
 
 
+def _worktree(demo: tuple[Path, str], tmp_path: Path) -> tuple[Any, Path, Path]:
+    """The demo's config and a copy of its first repository to change: (cfg, repo, target)."""
+    out, _ = demo
+    repo = shutil.copytree(out / "repos" / "repo-0", tmp_path / "wt")
+    return load_config(out / "pipeline_config.toml", []), repo, sorted(repo.rglob("*.py"))[0]
+
+
 def test_a_working_tree_diff_and_a_patch_file_are_priced(
     demo: tuple[Path, str], tmp_path: Path
 ) -> None:
-    out, _ = demo
-    cfg = load_config(out / "pipeline_config.toml", [])
-    repo = shutil.copytree(out / "repos" / "repo-0", tmp_path / "wt")
+    cfg, repo, target = _worktree(demo, tmp_path)
     clean = estimate(cfg, Target(worktree=True), repo=repo)
     assert clean["changes"][0]["lines_added"] == 0
     assert clean["total"] == {"sch_hours": 0.0, "q10": 0.0, "q50": 0.0, "q90": 0.0}
-    target = sorted(repo.rglob("*.py"))[0]
     body = "".join(f"def added_{i}(x):\n    return x * {i} + len(str(x))\n\n" for i in range(12))
     target.write_text(target.read_text() + body)
     (repo / "brand_new.py").write_text("import os\n\nVALUE = os.sep * 3\n")
@@ -122,16 +126,13 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
 def test_a_reformatted_file_is_not_counted_and_the_estimate_says_so(
     demo: tuple[Path, str], tmp_path: Path
 ) -> None:
-    out, _ = demo
-    cfg = load_config(out / "pipeline_config.toml", [])
-    repo = shutil.copytree(out / "repos" / "repo-0", tmp_path / "wt")
-    target = sorted(repo.rglob("*.py"))[0]
+    cfg, repo, target = _worktree(demo, tmp_path)
     target.write_text(target.read_text() + "\n\n\n")  # blank lines: the same program
     (change,) = estimate(cfg, Target(worktree=True), repo=repo)["changes"]
     assert change["lines_added"] == 3
     assert change["left_out"] == {"generated_files": 0, "generated_lines_added": 0,
                                   "formatting_files": 1, "formatting_lines_added": 3}  # fmt: skip
-    config = str(out / "pipeline_config.toml")
+    config = str(demo[0] / "pipeline_config.toml")
     proc = cli("estimate", "--config", config, "--worktree", "--repo", str(repo))
     assert proc.returncode == 0, proc.stderr
     said = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
@@ -248,7 +249,7 @@ def test_a_merge_commit_is_priced_as_the_commits_it_merged(
     """``estimate MERGE`` prices ``MERGE^1..MERGE`` (as mining counts commits: no merges) and
     says so, in the JSON (``merges``, ``note``) and under the table; never a silent 0 h."""
     out, _ = demo
-    config = str(out / "pipeline_config.toml")
+    config = str(demo[0] / "pipeline_config.toml")
     repo = shutil.copytree(out / "repos" / "repo-0", tmp_path / "merged")
     who = ("-c", "user.name=t", "-c", "user.email=t@t")
     _git(repo, "checkout", "-qb", "topic", "HEAD~3")
