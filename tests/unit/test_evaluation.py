@@ -106,6 +106,10 @@ def test_a_shift_model_reports_what_its_fit_chose(tmp_path: Path) -> None:
     assert fit["slope"] > 0 and fit["refinement"] == 0.0 and 1 <= fit["components"] <= 4
     assert fit["spread"] in (0.0, -0.2, -0.1, 0.1, 0.2)
     assert fit == json.loads((tmp_path / "sch_evaluation.json").read_text())["shift_fit"]
+    # what the features left out travels from the dataset (synthetic changes: nothing)
+    nothing = {"generated_files": 0, "generated_lines_added": 0, "formatting_files": 0,
+               "formatting_lines_added": 0}  # fmt: skip
+    assert res["left_out"] == ds.meta["left_out"] == nothing
     # a model saved before the clip has an unbounded range: strict JSON still (null, not Infinity)
     m.regressor_.module_.loc_range.fill_(float("inf")).mul_(torch.tensor([-1.0, 1.0]).double())
     evaluate(m, ds, tmp_path / "old", n_pred_samples=10, plots=False)

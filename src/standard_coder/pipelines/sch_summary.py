@@ -27,9 +27,6 @@ def summary(base_dir: Path, elapsed_s: float | None = None) -> dict[str, Any]:
         out["elapsed_s"] = round(elapsed_s, 1)
     with contextlib.suppress(OSError, ValueError):
         out["evaluation"] = json.loads(layout.evaluation.read_text(encoding="utf-8"))
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        stats = json.loads(layout.dataset.with_suffix(".stats.json").read_text(encoding="utf-8"))
-        out["left_out"] = stats.get("left_out") or {}
     forecasts = sorted(layout.forecasts.glob("*_forecast.json"))
     if forecasts:
         try:
@@ -171,7 +168,7 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
                 f"{_fmt(dl.get('spearman'))} "
                 f"(lines changed only {_fmt(dl.get('spearman_size_only'))})"
             )
-        left = s.get("left_out") or {}
+        left = ev.get("left_out") or {}
         if left.get("generated_files") or left.get("formatting_files"):
             out.append(
                 "Not counted as work (tool-made): "

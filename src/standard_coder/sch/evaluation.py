@@ -365,7 +365,9 @@ def evaluate(
     metrics over every held-out change carry the suffix ``_all``. Counts: ``n_test`` (all
     held-out), ``n_test_normal``, ``n_test_pooled`` and ``label_kinds`` (held-out changes per
     kind). ``held_out_shift`` (:func:`held_out_shift`) says how the held-out period's commit
-    density and label level differ from the fitted period's. The plots show the normal changes.
+    density and label level differ from the fitted period's; ``left_out`` (when the dataset says)
+    how many generated and formatting-only files its features did not count, with their lines
+    added (every change of the dataset). The plots show the normal changes.
 
     Args:
         model: the effort model (trained on ``dataset``'s representation).
@@ -399,6 +401,8 @@ def evaluate(
     res["n_test_pooled"] = int(np.asarray(dataset.pooled)[te].sum())
     res["label_kinds"] = label_kind_counts(kinds)
     res["held_out_shift"] = held_out_shift(dataset)
+    if dataset.meta.get("left_out"):  # generated / formatting-only files the features skipped
+        res["left_out"] = dict(dataset.meta["left_out"])
     if getattr(model, "selection_", None):  # predictor = "auto": why this model
         res["model_selection"] = model.selection_
     if (shape := model.fitted_shape()) is not None:  # the location-shift model's own choices
