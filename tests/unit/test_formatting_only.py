@@ -9,9 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from standard_coder.sch.dataset import left_out_counts
 from standard_coder.sch.features.formatting import is_formatting_only, without_formatting
-from standard_coder.sch.features.representation import ChangeRepresentation, RawChange, extract_raw
+from standard_coder.sch.features.representation import (
+    ChangeRepresentation,
+    RawChange,
+    extract_raw,
+    left_out_counts,
+)
 from standard_coder.sch.records import CommitRecord, FileChange
 
 BEFORE = """\

@@ -30,11 +30,11 @@ from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, s
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AstCache
 from standard_coder.sch.features.representation import (
-    LEFT_OUT_NAMES,
     ChangeRepresentation,
     Kind,
     RawChange,
     extract_raw,
+    left_out_counts,
 )
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TABLE_I_SURFACE
 from standard_coder.sch.records import CommitRecord
@@ -254,14 +254,6 @@ def label_kind_counts(kinds: np.ndarray | None) -> dict[str, int]:
     """``{"normal": n, "first": n, "after_gap": n, "merge_stamped": n}`` of a label-kind array."""
     k = np.zeros(0, np.int8) if kinds is None else np.asarray(kinds)
     return {name: int((k == i).sum()) for i, name in enumerate(KIND_NAMES)}
-
-
-def left_out_counts(raws: Iterable[RawChange]) -> dict[str, int]:
-    """Files and lines added kept out of the changes' counts (generated, formatting only)."""
-    total = np.zeros(len(LEFT_OUT_NAMES))
-    for r in raws:
-        total += r.left_out
-    return {name: int(v) for name, v in zip(LEFT_OUT_NAMES, total, strict=True)}
 
 
 def _ast_missing_share(ds: Dataset) -> float | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from standard_coder.sch.features.representation import LEFT_OUT_NAMES
+from standard_coder.sch.features.representation import left_out_counts
 from standard_coder.sch.mining.filters import language_of
 from standard_coder.sch.predictors.stage import parse_unified_diff
 from standard_coder.sch.records import CommitRecord, FileChange
@@ -352,8 +352,7 @@ def estimate_changes(
             if rec.subject:
                 row["subject"] = rec.subject
             if raws[i].left_out.any():  # generated or formatting-only files: not counted
-                row["left_out"] = {k: int(v) for k, v in zip(LEFT_OUT_NAMES, raws[i].left_out,
-                                                              strict=True)}  # fmt: skip
+                row["left_out"] = left_out_counts([raws[i]])
             if weigh[i]:
                 row["top_features"] = weigh[i]
             changes.append(row)

@@ -76,6 +76,14 @@ class RawChange:
 Change = CommitRecord | Sequence[CommitRecord]
 
 
+def left_out_counts(raws: Iterable[RawChange]) -> dict[str, int]:
+    """What the changes' counts left out, summed: ``{name: n}`` over ``LEFT_OUT_NAMES``."""
+    total = np.zeros(len(LEFT_OUT_NAMES))
+    for r in raws:
+        total += r.left_out
+    return {name: int(v) for name, v in zip(LEFT_OUT_NAMES, total, strict=True)}
+
+
 def _leave_out(
     files: Sequence[FileChange], test: Callable[[FileChange], bool]
 ) -> tuple[tuple[FileChange, ...], tuple[int, int]]:
