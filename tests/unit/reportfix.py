@@ -250,6 +250,12 @@ def make_base_dir(base: Path, now: float | None = None) -> dict[str, Any]:
             "spearman_files_touched": 0.37,
             "binned_calibration_r2": 0.93,
             "work_inference_pearson_vs_truth": {"hmm": 0.81, "gap": 0.64},
+            "left_out": {
+                "generated_files": 2,
+                "generated_lines_added": 9000,
+                "formatting_files": 7,
+                "formatting_lines_added": 2400,
+            },
             "n_train": 1800,
             "n_test": 450,
             "plots": ["calibration.png"],

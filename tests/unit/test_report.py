@@ -150,6 +150,7 @@ def test_report_lists_every_stage_with_status_cache_and_reason(tmp_path: Path) -
         "brier skill",
         "20260301-evalA",
         "Work inference against the simulated truth",
+        "Not counted as work: generated and formatting-only files",
     ):
         assert needle in text, needle
     assert ">plots<" not in text  # the plot list is not a metric: the plots are embedded

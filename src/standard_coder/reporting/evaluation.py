@@ -21,7 +21,8 @@ BASELINE_PREFIX = "baseline_loc_"
 _LOWER_BETTER = ("nll", "crps", "mae", "rmse", "brier", "loss", "pinball")
 _HIGHER_BETTER = ("r2", "spearman", "pearson", "accuracy", "skill")
 _TITLES = {
-    "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)"
+    "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)",
+    "left_out": "Not counted as work: generated and formatting-only files (and their lines added)",
 }
 
 
