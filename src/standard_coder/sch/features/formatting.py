@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Iterable
 
 from standard_coder.sch.records import FileChange
 
-__all__ = ["WHITESPACE_FREE", "is_formatting_only", "without_formatting"]
+__all__ = ["WHITESPACE_FREE", "is_formatting_only"]
 
 WHITESPACE_FREE = frozenset({"java", "javascript", "typescript", "go", "rust", "c", "cpp",
                              "csharp"})  # fmt: skip
@@ -62,8 +61,3 @@ def is_formatting_only(f: FileChange) -> bool:
     if language in WHITESPACE_FREE:
         return _squeeze(f.before) == _squeeze(f.after)
     return False
-
-
-def without_formatting(files: Iterable[FileChange]) -> tuple[FileChange, ...]:
-    """The files whose change is more than formatting."""
-    return tuple(f for f in files if not is_formatting_only(f))

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from standard_coder.sch.records import FileChange
 
-__all__ = ["HEAD_CHARS", "HEAD_LINES", "is_generated", "without_generated"]
+__all__ = ["HEAD_CHARS", "HEAD_LINES", "is_generated"]
 
 HEAD_LINES = 5
 HEAD_CHARS = 4096
@@ -57,8 +57,3 @@ def is_generated(f: FileChange) -> bool:
     text = f.after if f.after is not None else f.before
     head = _head(text[:HEAD_CHARS].splitlines()) if text is not None else _diff_head(f.diff)
     return any(_COMMENT.match(line) and _MARKER.search(line) for line in head)
-
-
-def without_generated(files: Iterable[FileChange]) -> tuple[FileChange, ...]:
-    """The files that were not generated."""
-    return tuple(f for f in files if not is_generated(f))
