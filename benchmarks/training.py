@@ -8,6 +8,12 @@ label samples each, token representation. Our loop keeps ``X`` (commits x featur
 independent pairs, is shown too). The DataLoader loop needs one row per (commit, sample) pair,
 i.e. features replicated 200 times, shuffled and collated per item.
 
+Where the machine has an accelerator (CUDA or MPS), the same loop is also timed on it and on
+the CPU at batch sizes 1,024, 8,192 and 65,536 pairs (data resident on each device), with the
+accelerator / CPU ratio per batch size and where ``device = "auto"`` would train that step
+(``sch/predictors/placement.py``): issue 22's GPU target, measured in the same run. Without an
+accelerator the table says so and the JSON's ``accelerator`` is null.
+
 Usage: ``PYTHONPATH=src python benchmarks/training.py [--quick] [--device cpu]``.
 The last line is one JSON object.
 """
@@ -20,9 +26,11 @@ import time
 
 import torch
 
+from standard_coder.runner.device import resolve_device
 from standard_coder.sch.dataset import TEST, TRAIN, VAL, build_dataset
 from standard_coder.sch.features.synthetic import synthetic_changes
 from standard_coder.sch.predictors.mdn import MDN, MDNConfig
+from standard_coder.sch.predictors.placement import GPU_MIN_STEP_FLOPS, rows_per_step, step_flops
 from standard_coder.sch.predictors.train import TrainOptions, mean_loss, train_model
 
 
@@ -60,6 +68,58 @@ def dataloader_loop(model: MDN, X: torch.Tensor, Y: torch.Tensor, steps: int, ba
         if done >= steps:
             break
     return time.perf_counter() - t
+
+
+ACCEL_BATCHES = (1024, 8192, 65536)
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
+def accelerator_table(
+    cfg: MDNConfig, X: torch.Tensor, Y: torch.Tensor, steps: int, acc: torch.device
+) -> dict:
+    """Samples/s of our loop on the accelerator ``acc`` and on the CPU at each of
+    ``ACCEL_BATCHES`` (best of two after a warm-up), their ratio, and where ``auto`` places
+    that step."""
+    roles = {"accelerator": acc, "cpu": torch.device("cpu")}
+    data = {role: (X.to(d), Y.to(d)) for role, d in roles.items()}
+    rows: list[dict] = []
+    for batch in ACCEL_BATCHES:
+        sps: dict[str, float] = {}
+        for role, d in roles.items():
+            xd, yd = data[role]
+            index_loop(MDN(cfg).to(d), xd, yd, 3, batch)  # warm-up (kernels, allocator)
+            times = []
+            for _ in range(2):
+                torch.manual_seed(0)
+                model = MDN(cfg).to(d)
+                _sync(d)
+                t = time.perf_counter()
+                index_loop(model, xd, yd, steps, batch)
+                _sync(d)
+                times.append(time.perf_counter() - t)
+            sps[role] = steps * batch / min(times)
+        flops = step_flops(MDN(cfg), rows_per_step(batch, 8, Y.shape[1]))
+        where = acc.type if flops >= GPU_MIN_STEP_FLOPS else "cpu"
+        rows.append({"batch_size": batch, "accelerator_samples_per_s": round(sps["accelerator"]),
+                     "cpu_samples_per_s": round(sps["cpu"]),
+                     "ratio": round(sps["accelerator"] / sps["cpu"], 2),
+                     "step_mflop": round(flops / 1e6, 1), "auto_trains_on": where})  # fmt: skip
+    name = str(acc)
+    print(f"{name} vs cpu ({torch.get_num_threads()} threads), our loop, k=8, data on each device")
+    print(f"{'batch':>7s} {name + ' samples/s':>18s} {'cpu samples/s':>14s} {'ratio':>6s} "
+          f"{'MFLOP/step':>10s} {'auto trains on':>14s}")  # fmt: skip
+    for r in rows:
+        print(f"{r['batch_size']:7d} {r['accelerator_samples_per_s']:18,d} "
+              f"{r['cpu_samples_per_s']:14,d} {r['ratio']:6.2f} {r['step_mflop']:10.1f} "
+              f"{r['auto_trains_on']:>14s}")  # fmt: skip
+    return {"device": name, "cpu_threads": torch.get_num_threads(), "batches": rows,
+            "best_ratio": max(r["ratio"] for r in rows)}  # fmt: skip
 
 
 def main() -> None:
@@ -109,6 +169,13 @@ def main() -> None:
     nll = mean_loss(model, torch.as_tensor(ds.X[te], device=dev),
                     torch.as_tensor(ds.Y[te], device=dev))  # fmt: skip
 
+    best, _ = resolve_device("auto")
+    accel = None
+    if best == "cpu":
+        print("no accelerator on this machine: the GPU / CPU ratio is not measured here")
+    else:
+        accel = accelerator_table(cfg, X.cpu(), Y.cpu(), 20 if a.quick else 60, torch.device(best))
+
     idx_bytes = (X.numel() + Y.numel()) * 4
     dl_bytes = (X.shape[0] * Y.shape[1] * (X.shape[1] + 1)) * 4
     rows = [("index-batched, k=8 (default)", sps, ours, idx_bytes),
@@ -131,7 +198,7 @@ def main() -> None:
         "fit_seconds": round(fit_s, 1), "quick": a.quick,
         "train_data_mb": round(idx_bytes / 1e6, 1),
         "dataloader_train_data_mb": round(dl_bytes / 1e6, 1),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads(), "accelerator": accel,
     }))  # fmt: skip
 
 

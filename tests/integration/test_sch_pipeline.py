@@ -94,6 +94,8 @@ def test_demo_produces_every_artifact(demo: Path) -> None:
     from standard_coder.runner.device import resolve_device
 
     assert manifest["device"] == resolve_device("auto")[0]
+    # ... but the demo's models are too small to gain from a GPU: `auto` trains them on the CPU
+    assert manifest["summary"]["training_device"] == "cpu"
     # the trained model is an ordinary weights-only checkpoint
     ck = torch.load(base / "models" / "auto" / "model.pt", weights_only=True)
     assert ck["vocabulary_checksum"] and ck["feature_checksum"]

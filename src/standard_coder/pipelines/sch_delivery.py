@@ -66,11 +66,12 @@ def fit_multitask(
     """The multitask :class:`EffortModel` trained on the dataset's train split and the PRs,
     the changes weighted by recency (``recency_half_life``; None: none), then its SCH map
     (``stage.fit_effort_model``, as for the MDN)."""
+    from standard_coder.pipelines.sch_options import effort_device
     from standard_coder.sch.predictors.stage import fit_effort_model
 
     return fit_effort_model(dataset, "multitask", multitask_params(t), training,
                             checkpointer=checkpointer, should_stop=ctx.should_stop,
-                            tb_dir=tb_dir, device=ctx.device, seed=seed,
+                            tb_dir=tb_dir, device=effort_device(ctx), seed=seed,
                             recency_half_life=recency_half_life, prs=splits)  # fmt: skip
 
 

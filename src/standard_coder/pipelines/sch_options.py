@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from standard_coder.config.forecasting import ForecastingSection
     from standard_coder.config.mining import FiltersSection, ReposSection
     from standard_coder.forecasting.options import ForecastOptions
+    from standard_coder.runner.context import StageContext
     from standard_coder.sch.mining.options import MineOptions
 
 M = TypeVar("M", bound=BaseModel)
@@ -121,3 +122,10 @@ def forecast_options(section: ForecastingSection) -> ForecastOptions:
             for s in section.scenarios
         ),
     )
+
+
+def effort_device(ctx: StageContext) -> str:
+    """The effort models' device: ``auto`` while the run's device is the configured ``auto``
+    (then a model too small to gain from an accelerator trains on the CPU and the log says
+    so: ``sch/predictors/placement.py``), else the resolved device."""
+    return "auto" if ctx.device_preference == "auto" else ctx.device

@@ -283,7 +283,7 @@ def run(ctx: StageContext) -> None:
     """
     from standard_coder.config.training import TrainingSection
     from standard_coder.pipelines.sch_layout import SchLayout
-    from standard_coder.pipelines.sch_options import section_from_params
+    from standard_coder.pipelines.sch_options import effort_device, section_from_params
     from standard_coder.pipelines.sch_progress import EpochProgress
     from standard_coder.runner.atomic import atomic_write_bytes
     from standard_coder.sch.dataset import (
@@ -440,7 +440,7 @@ def run(ctx: StageContext) -> None:
                 checkpointer=checkpointer,
                 should_stop=ctx.should_stop,
                 tb_dir=tb / t.predictor,
-                device=ctx.device,
+                device=effort_device(ctx),
                 seed=seed,
                 label_weighting=t.label_weighting,
                 recency_half_life=recency,
@@ -458,7 +458,7 @@ def run(ctx: StageContext) -> None:
             ),
             should_stop=ctx.should_stop,
             tb_dir=tb / "baseline_loc",
-            device=ctx.device,
+            device=effort_device(ctx),
             seed=seed,
             label_weighting=t.label_weighting,
             recency_half_life=recency,
@@ -485,6 +485,7 @@ def run(ctx: StageContext) -> None:
         spearman_sch=metrics.get("spearman_sch"),
         coverage_80=metrics.get("coverage_80"),
         precision=model.regressor_.train_result_.precision,
+        training_device=getattr(model.regressor_, "fit_device_", "cpu"),
     )
     if getattr(model, "selection_", None):  # predictor = "auto": which model, chosen how
         ctx.set_summary(auto_chosen=model.selection_["chosen"], auto_rule=model.selection_["rule"])

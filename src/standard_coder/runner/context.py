@@ -80,6 +80,9 @@ class StageContext(Protocol):
         outputs: the stage's named outputs (``Stage.named_outputs``), name -> path.
         workers: size of the pool behind ``map`` (1 = in-process).
         device: the resolved torch device name (``cpu``, ``cuda``, ``mps``).
+        device_preference: the configured preference it was resolved from (``auto``, ``cpu``,
+            ``cuda``, ``mps``): a stage may keep ``auto``'s work on the CPU where an
+            accelerator would not gain (and say so), never an explicit choice.
         seed: the run seed.
         log: a logger writing to ``logs/run.log`` (and the console).
     """
@@ -95,6 +98,7 @@ class StageContext(Protocol):
     outputs: Mapping[str, Path]
     workers: int
     device: str
+    device_preference: str
     seed: int
     log: logging.Logger
 

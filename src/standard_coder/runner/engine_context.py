@@ -37,6 +37,7 @@ class RunContext:
         emit: Callable[..., None],
         progress: ProgressDisplay,
         device: Callable[[], str],
+        device_preference: str = "auto",
         on_corrupt: Callable[[Path, str], None] | None = None,
         root_dir: Path | None = None,
         inputs: Mapping[str, Path] | None = None,
@@ -67,6 +68,7 @@ class RunContext:
         self._emit = emit
         self._progress = progress
         self._device_fn = device
+        self.device_preference = device_preference
         self._on_corrupt = on_corrupt
         self._closers: list[Callable[[], None]] = [self._close_executor]
         self._executor: Any = None

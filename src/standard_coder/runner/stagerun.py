@@ -163,6 +163,7 @@ def run_stage(
         emit=emit,
         progress=display,
         device=session.device.verified,
+        device_preference=session.device.preference,
         on_corrupt=lambda path, reason: session.quarantine(path, reason, name),
         root_dir=session.root,
         inputs=view.stage.named_inputs,

@@ -232,7 +232,6 @@ class MultitaskRegressor(TorchRegressor):
         X, Y, xv, yv, w_np, wv_np = fit_arrays(X, Y_samples, X_val, Y_val, sample_weight,
                                                sample_weight_val)  # fmt: skip
         w, wv = (None if a is None else torch.as_tensor(a) for a in (w_np, wv_np))
-        dev = torch.device(self.device)
         seed = seed_of(self.random_state)
         cpu = torch.device("cpu")
         pt = _tensors(prs, cpu)
@@ -243,20 +242,21 @@ class MultitaskRegressor(TorchRegressor):
                 {**self._fit_payload(seed, X, Y, xv, yv), "prs": list(pt),
                  "prs_val": None if pv is None else list(pv), "weight": w, "weight_val": wv},
             )  # fmt: skip
-        return self._fit_tensors(_Fit(X, Y, xv, yv, pt, pv, seed, dev, w, wv, checkpointer,
-                                      should_stop, tb_dir))  # fmt: skip
+        return self._fit_tensors(_Fit(X, Y, xv, yv, pt, pv, seed, self.device, w, wv,
+                                      checkpointer, should_stop, tb_dir))  # fmt: skip
 
     def _fit_tensors(self, f: _Fit) -> MultitaskRegressor:
         d = f.X.shape[1]
         with own_rng():
             torch.manual_seed(f.seed)
-            module = self._build(d).to(f.dev)
+            module = self._build(d)
+            dev = self._fit_device(module, f.Y.shape[1])
+            module = module.to(dev)
             feats = f.pt[2]
             module.pr_mean.copy_(feats.mean(0))
             module.pr_std.copy_(feats.std(0, unbiased=False).clamp_min(1e-3))
-            pt = tuple(t.to(f.dev) for t in f.pt)
-            pv = None if f.pv is None else tuple(t.to(f.dev) for t in f.pv)
-            dev = f.dev
+            pt = tuple(t.to(dev) for t in f.pt)
+            pv = None if f.pv is None else tuple(t.to(dev) for t in f.pv)
             res = train_model(
                 module, torch.as_tensor(f.X, device=dev), torch.as_tensor(f.Y, device=dev),
                 torch.as_tensor(f.xv, device=dev), torch.as_tensor(f.yv, device=dev),
@@ -276,7 +276,8 @@ class MultitaskRegressor(TorchRegressor):
 @dataclass(frozen=True)
 class _Fit:
     """One fit's data and run: changes (``X``, ``Y``), validation changes (``xv``, ``yv``), the
-    training and validation PR tensors (``pt``, ``pv``), the seed, the device, the changes'
+    training and validation PR tensors (``pt``, ``pv``), the seed, the device preference
+    (``placement.fit_device``), the changes'
     weights (``w``, ``wv``; None: all 1), and the checkpointer, stop check and TensorBoard
     folder (none on a follower rank)."""
 
@@ -287,7 +288,7 @@ class _Fit:
     pt: tuple[torch.Tensor, ...]
     pv: tuple[torch.Tensor, ...] | None
     seed: int
-    dev: torch.device
+    device: str
     w: torch.Tensor | None = None
     wv: torch.Tensor | None = None
     checkpointer: TrainingCheckpointer | None = None
@@ -347,7 +348,7 @@ def follow_fit(
     pv = None if prs_val is None else tuple(prs_val)
     try:
         reg._fit_tensors(_Fit(X.numpy(), Y.numpy(), X_val.numpy(), Y_val.numpy(), tuple(prs), pv,
-                              seed, dev, weight, weight_val))  # fmt: skip
+                              seed, str(dev), weight, weight_val))  # fmt: skip
     except TrainingInterrupted as exc:
         log.info("rank %d: %s", ddp.rank(), exc)
 

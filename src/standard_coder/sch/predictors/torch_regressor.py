@@ -8,6 +8,7 @@ Subclasses (``estimator.MDNRegressor``, ``QuantileRegressor``, ``ShiftRegressor`
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,11 +25,14 @@ from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_stat
 from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.runner.seeding import check_random_state
 from standard_coder.sch.predictors.distributions import EffortDistribution
+from standard_coder.sch.predictors.placement import fit_device, rows_per_step
 from standard_coder.sch.predictors.train import TrainOptions, TrainResult, fit_arrays, train_model
 
 __all__ = ["PRED_LEVELS", "Prediction", "TorchRegressor", "own_rng", "seed_of", "torch_generator"]
 
 PRED_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,7 +75,9 @@ class TorchRegressor(BaseEstimator):  # type: ignore[misc]
     """Shared fit/predict machinery; subclasses build the module and the distribution.
 
     Constructor parameters are the model head's, plus ``training`` (a :class:`TrainOptions`,
-    default ``TrainOptions()``), ``random_state`` and ``device``; ``get_params``,
+    default ``TrainOptions()``), ``random_state`` and ``device`` (a torch device name, or
+    ``auto``: the best available one unless the model is too small to gain from it,
+    ``placement.fit_device``); ``get_params``,
     ``set_params`` and ``sklearn.base.clone`` come from ``BaseEstimator``.
     """
 
@@ -128,7 +134,6 @@ class TorchRegressor(BaseEstimator):  # type: ignore[misc]
         """
         X, Y, xv, yv, w, wv = fit_arrays(X, Y_samples, X_val, Y_val, sample_weight,
                                          sample_weight_val)  # fmt: skip
-        dev = torch.device(self.device)
         seed = seed_of(self.random_state)
         d = X.shape[1]
         if ddp.active() and ddp.rank() == 0:  # the other ranks train the same model with us
@@ -140,7 +145,9 @@ class TorchRegressor(BaseEstimator):  # type: ignore[misc]
             )
         with own_rng():
             torch.manual_seed(seed)
-            module = self._build(d).to(dev)
+            module = self._build(d)
+            dev = self._fit_device(module, Y.shape[1])
+            module = module.to(dev)
             res = train_model(
                 module, torch.as_tensor(X, device=dev), torch.as_tensor(Y, device=dev),
                 torch.as_tensor(xv, device=dev), torch.as_tensor(yv, device=dev),
@@ -153,6 +160,17 @@ class TorchRegressor(BaseEstimator):  # type: ignore[misc]
         self.train_result_: TrainResult = res
         self.n_features_in_ = d
         return self
+
+    def _fit_device(self, module: nn.Module, n_samples: int) -> torch.device:
+        """Where ``module`` trains (``placement.fit_device``: ``auto`` keeps a small model on
+        the CPU and logs why); ``fit_device_`` records it."""
+        opts = self.training_options
+        rows = rows_per_step(opts.batch_size, opts.samples_per_commit, n_samples)
+        dev, reason = fit_device(module, rows, self.device)
+        if reason:
+            log.info("%s", reason)
+        self.fit_device_ = str(dev)
+        return dev
 
     def distribution(self, X: np.ndarray) -> EffortDistribution:
         """Predicted per-change distributions."""

@@ -37,6 +37,7 @@ from standard_coder.runner import ddp
 from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
 from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.runner.seeding import torch_generator
+from standard_coder.sch.predictors.placement import rows_per_step, step_flops
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +236,11 @@ threads."""
 
 
 @contextmanager
-def cpu_threads_for_step(
-    model: nn.Module, rows_per_step: int, device: torch.device
-) -> Iterator[int]:
+def cpu_threads_for_step(model: nn.Module, rows: int, device: torch.device) -> Iterator[int]:
     """Run the block on one torch thread when ``model``'s step on ``device`` is too small to
     gain from more (:data:`SMALL_STEP_FLOPS`); yields the threads used (restored after)."""
     old = torch.get_num_threads()
-    flops = 6 * rows_per_step * sum(p.numel() for p in model.parameters())
+    flops = step_flops(model, rows)
     if device.type != "cpu" or old == 1 or flops >= SMALL_STEP_FLOPS or ddp.active():
         yield old
         return
@@ -263,8 +262,8 @@ def _one_thread_when_small(fn: _Fit) -> _Fit:
     @functools.wraps(fn)
     def run(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, *args: Any,
             options: TrainOptions, **kwargs: Any) -> TrainResult:  # fmt: skip
-        k = max(1, min(options.samples_per_commit, Y.shape[1], options.batch_size))
-        with cpu_threads_for_step(model, options.batch_size // k, X.device):
+        rows = rows_per_step(options.batch_size, options.samples_per_commit, Y.shape[1])
+        with cpu_threads_for_step(model, rows, X.device):
             return fn(model, X, Y, *args, options=options, **kwargs)
 
     return cast(_Fit, run)
