@@ -71,9 +71,7 @@ def test_an_explicit_device_is_honoured_whatever_the_size(fake_cuda, asked) -> N
     assert fit_device(_demo_sized_mdn(), 1, asked) == (torch.device(asked), None)
 
 
-def test_an_auto_fit_with_an_accelerator_trains_small_models_on_the_cpu(
-    fake_cuda, caplog
-) -> None:
+def test_an_auto_fit_with_an_accelerator_trains_small_models_on_the_cpu(fake_cuda, caplog) -> None:
     gen = np.random.default_rng(0)
     X = gen.normal(size=(120, 6)).astype(np.float32)
     Y = np.exp(0.5 * X[:, :1] + 0.2 * gen.normal(size=(120, 20)))
