@@ -169,3 +169,16 @@ def test_the_fitted_module_and_the_fit_give_the_same_distribution_at_any_size() 
     ys = Y[900:1010]
     np.testing.assert_allclose(-reg.distribution(probe).log_prob(ys).mean(axis=1),
                                fit.change_nll(probe, ys, 1.0 / 120.0), rtol=1e-6)  # fmt: skip
+
+
+def test_a_gain_without_spread_is_no_z_score_and_saves(tmp_path: Path) -> None:
+    # every validation change the same: each spread gains exactly as much on each of them, so
+    # there is no standard error to divide by (null, not a z-score of 0), and the model saves
+    X, Y = history(700, -0.35, seed=5)
+    Xv, Yv = np.repeat(X[600:601], 8, axis=0), np.repeat(Y[600:601], 8, axis=0)
+    reg = ShiftRegressor(shrink=(0.0,), components=2).fit(X[:600], Y[:600], X_val=Xv, Y_val=Yv)
+    tries = [r for r in reg.selection_ if "spread" in r]
+    assert tries and all(r["val_gain_se"] is None for r in tries)
+    assert math.isfinite(reg.train_result_.best_val)
+    torch.save({"selection": reg.selection_}, tmp_path / "sel.pt")  # as model.pt keeps it
+    assert torch.load(tmp_path / "sel.pt", weights_only=True)["selection"] == reg.selection_

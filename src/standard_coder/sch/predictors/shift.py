@@ -201,7 +201,7 @@ class ShiftFit:
     backbone: int
     slope: float
     shrink: float
-    selection: list[dict[str, float]] = field(default_factory=list)
+    selection: list[dict[str, float | None]] = field(default_factory=list)
     tie_coef: np.ndarray | None = None
     tie_bias: float = 0.0
     tie_scale: float = 0.0
@@ -228,7 +228,8 @@ class ShiftFit:
     def best_val(self) -> float:
         """The lowest validation NLL among the tries with the chosen spread (NaN: none)."""
         c = self.spread[0]
-        vals = [r["val_nll"] for r in self.selection if r.get("spread", c) == c]
+        vals = [v for r in self.selection
+                if r.get("spread", c) == c and (v := r["val_nll"]) is not None]  # fmt: skip
         return min(vals) if vals else math.nan
 
     def components(self, mu: np.ndarray) -> _Parts:
@@ -455,7 +456,7 @@ def fit_shift(
     combos = [(c, s, k) for c in backbones for s in shrink_grid for k in range(1, components + 1)]
     best = (backbones[0], shrink_grid[0] if tiebreak else 0.0, 1)
     spread = 0.0
-    selection: list[dict[str, float]] = []
+    selection: list[dict[str, float | None]] = []
     early = (X, L, w)  # the rows before the validation ones (the map's half-life is chosen on)
     Xv: np.ndarray | None = None
     wv: np.ndarray | None = None
@@ -513,7 +514,7 @@ def fit_shift(
 def _choose_spread(
     X: np.ndarray, L: np.ndarray, w: np.ndarray, best: tuple[int, float, int], seed: int,
     tiebreak: bool, mix: np.ndarray | None, Xv: np.ndarray, Y_val: np.ndarray, wv: np.ndarray,
-    min_hours: float, spreads: Sequence[float], selection: list[dict[str, float]],
+    min_hours: float, spreads: Sequence[float], selection: list[dict[str, float | None]],
 ) -> float:  # fmt: skip
     """The spread slope for the chosen ``best``: among the ``spreads`` whose validation NLL beats
     no spread by more than ``SPREAD_SE`` standard errors of the (weighted) per-change NLL
@@ -535,8 +536,9 @@ def _choose_spread(
         d = ref - f.change_nll(Xv[keep], Y_val[keep], min_hours)  # > 0: the spread is better
         mean = float(p @ d)
         se = math.sqrt(float(p @ (d - mean) ** 2) / max(n_eff - 1.0, 1.0))
+        # se ~ 0 (to rounding): every validation change gained the same, which no z-score says
         selection.append({"spread": float(c), "val_nll": float(p @ ref) - mean,
-                          "val_gain_se": mean / se if se > 0 else 0.0})  # fmt: skip
+                          "val_gain_se": mean / se if se > 1e-9 * abs(mean) else None})  # fmt: skip
         if mean > SPREAD_SE * se and mean > gain:
             choice, gain = float(c), mean
     return choice
