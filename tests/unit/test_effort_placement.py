@@ -93,3 +93,46 @@ def test_the_limit_is_above_the_measured_break_even() -> None:
     # the paper-sized MDN at 128 commits a step lost on the GPU (issue 22): it must stay on
     # the CPU under auto, with room for bigger vocabularies than the benchmark's
     assert step_flops(MDN(MDNConfig(n_features=300)), 128) < placement.GPU_MIN_STEP_FLOPS
+
+
+def test_under_torchrun_every_rank_trains_where_it_communicates(fake_cuda, monkeypatch) -> None:
+    # DDP over NCCL cannot wrap a CPU module: auto is never demoted there, and the rank's own
+    # device (cuda:<local rank>) is used, as the other ranks' follow_fit does
+    from standard_coder.runner import ddp
+
+    monkeypatch.setattr(ddp, "active", lambda: True)
+    monkeypatch.setattr(ddp, "comm_device", lambda: torch.device("cuda:1"))
+    assert fit_device(_demo_sized_mdn(), 1, "auto") == (torch.device("cuda:1"), None)
+
+
+def test_auto_on_a_cpu_only_machine_logs_the_device_it_chose(caplog) -> None:
+    if runner_device.resolve_device("auto")[0] != "cpu":
+        pytest.skip("this machine has an accelerator")
+    gen = np.random.default_rng(1)
+    X = gen.normal(size=(60, 3)).astype(np.float32)
+    Y = np.exp(0.3 * X[:, :1] + 0.2 * gen.normal(size=(60, 10)))
+    opts = TrainOptions(epochs=1, batch_size=32, samples_per_commit=4, max_steps_per_epoch=2)
+    with caplog.at_level(logging.INFO):
+        MDNRegressor(components=1, hidden=(4,), training=opts, device="auto").fit(X, Y)
+    assert "training on cpu (device auto)" in caplog.text
+
+
+def test_an_explicit_device_enters_train_sch_fingerprint_and_auto_keeps_its_own(
+    tmp_path,
+) -> None:
+    # on a GPU machine `auto` and `cuda` both resolve to cuda but train small models on
+    # different devices: an explicit device is a param of train_sch, auto adds nothing (runs
+    # made before keep their fingerprint)
+    from standard_coder.pipelines.sch import build
+
+    (tmp_path / "repo").mkdir()
+    config = tmp_path / "pipeline_config.toml"
+
+    def train_params(runner: str) -> dict:
+        config.write_text(f'[repos]\ninclude_paths = ["repo"]\n{runner}')
+        return next(s for s in build(config, []).stages if s.name == "train_sch").params
+
+    assert "device" not in train_params("")
+    assert "device" not in train_params('[runner]\ndevice = "auto"\n')
+    assert train_params('[runner]\ndevice = "cuda"\n')["device"] == "cuda"
+    assert train_params('[runner]\ndevice = "cpu"\n')["device"] == "cpu"

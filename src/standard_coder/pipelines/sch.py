@@ -110,6 +110,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 "seed": cfg.runner.seed,
                 # only when set: fp32 runs keep the fingerprint they had before the key worked
                 **({"precision": cfg.runner.precision} if cfg.runner.precision != "fp32" else {}),
+                # only when explicit: `auto` may train a small model on the CPU where `cuda`
+                # resolves the same but trains on the GPU (auto runs keep their fingerprint)
+                **({"device": cfg.runner.device} if cfg.runner.device != "auto" else {}),
             },
             named_outputs=layout.train_outputs(),
             code_files=[

@@ -37,7 +37,7 @@ class RunContext:
         emit: Callable[..., None],
         progress: ProgressDisplay,
         device: Callable[[], str],
-        device_preference: str = "auto",
+        device_preference: str,
         on_corrupt: Callable[[Path, str], None] | None = None,
         root_dir: Path | None = None,
         inputs: Mapping[str, Path] | None = None,

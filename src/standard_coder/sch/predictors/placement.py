@@ -2,14 +2,15 @@
 training step is too small to gain from an accelerator on the CPU, and says so.
 
 A step of these models is a few small matrix products: on a GPU its time is set by kernel
-launches (about 1.5 ms a step for the paper-sized MDN, whatever its size up to hundreds of
-MFLOP), on the CPU by its arithmetic. Measured on one H200 machine (issue 22): the paper-sized
-MDN (about 60 MFLOP a step at 128 commits a step) trained at 689k samples/s on the GPU against
-962k on its 16 CPU threads, and the default demo's training took 51 s there against 25 s on a
-2-core laptop. At that CPU's rate (about 57 GFLOP/s on such steps) the break-even step is about
-85 MFLOP; :data:`GPU_MIN_STEP_FLOPS` asks six times that before ``auto`` trains on the GPU, so
-``auto`` is never slower than the CPU on the models measured. An explicit ``cuda`` or ``mps``
-is always honoured.
+launches (about constant up to hundreds of MFLOP), on the CPU by its arithmetic. Measured on
+one H200 machine (issue 22): the paper-sized MDN (about 60 MFLOP a step at 128 commits a step)
+trained 1.40x faster on its 16 CPU threads than on the GPU (962k against 689k samples/s as
+``benchmarks/training.py`` then counted them: both overstated alike, by a step-count bug fixed
+since, so only their ratio stands), and the default demo's training took 51 s there against
+25 s on a 2-core laptop. A launch-bound GPU step and a CPU step that grows with its work cross
+near 60 x 1.40 = 85 MFLOP; :data:`GPU_MIN_STEP_FLOPS` asks six times that before ``auto``
+trains on the GPU, so ``auto`` is never slower than the CPU on the models measured. An
+explicit ``cuda`` or ``mps`` is always honoured.
 
 Example:
     >>> dev, reason = fit_device(module, rows_per_step=128, preference="auto")
@@ -51,7 +52,9 @@ def fit_device(model: nn.Module, rows: int, preference: str) -> tuple[torch.devi
     Args:
         preference: a device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``: used as given) or
             ``auto``: the best available device (:func:`~standard_coder.runner.device.
-            resolve_device`), except the CPU when a step is under :data:`GPU_MIN_STEP_FLOPS`.
+            resolve_device`), except the CPU when a step is under :data:`GPU_MIN_STEP_FLOPS`;
+            under ``torchrun`` (DDP) the rank's communication device, never demoted (every
+            rank must train where its process group communicates).
 
     Returns:
         ``(device, reason)``: ``reason`` is a sentence for the log when ``auto`` kept the model
@@ -59,12 +62,14 @@ def fit_device(model: nn.Module, rows: int, preference: str) -> tuple[torch.devi
     """
     if preference.strip().lower() != "auto":
         return torch.device(preference), None
+    from standard_coder.runner import ddp
     from standard_coder.runner.device import resolve_device
 
     best, _ = resolve_device("auto")
     flops = step_flops(model, rows)
-    if best == "cpu" or flops >= GPU_MIN_STEP_FLOPS:
-        return torch.device(best), None
+    if best == "cpu" or flops >= GPU_MIN_STEP_FLOPS or ddp.active():
+        # under torchrun every rank trains where its process group communicates (NCCL on GPUs)
+        return torch.device(ddp.comm_device() if ddp.active() else best), None
     reason = (
         f"training on cpu, not {best}: {flops / 1e6:.0f} MFLOP a step is too small to gain "
         f"from the accelerator (it pays from {GPU_MIN_STEP_FLOPS / 1e6:.0f} MFLOP)"

@@ -169,6 +169,8 @@ class TorchRegressor(BaseEstimator):  # type: ignore[misc]
         dev, reason = fit_device(module, rows, self.device)
         if reason:
             log.info("%s", reason)
+        elif self.device == "auto":
+            log.info("training on %s (device auto)", dev)
         self.fit_device_ = str(dev)
         return dev
 

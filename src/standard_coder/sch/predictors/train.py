@@ -113,6 +113,15 @@ def effective_precision(precision: str, device: torch.device) -> str:
     return "bf16" if ok else "fp32"
 
 
+def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` (drawn on the CPU by the batch generator) on ``device``; to a GPU from pinned
+    memory without waiting (a plain copy from pageable memory waits for the device's queue to
+    drain, once per step). The draws stay on the CPU generator, so batches are unchanged."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def _autocast(device: torch.device, precision: str) -> Any:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
@@ -359,8 +368,10 @@ def train_model(
     best_state: dict[str, torch.Tensor] | None = None
     history: list[list[float]] = []
     # the epoch's summed step losses stay on the device (float64, summed in the order a Python
-    # float would be: the same value), so a step never waits for the device to report its loss
-    loss_sum = torch.zeros((), dtype=torch.float64, device=X.device)
+    # float would be: the same value; float32 on MPS, which has no float64), so a step never
+    # waits for the device to report its loss
+    sum_dtype = torch.float32 if X.device.type == "mps" else torch.float64
+    loss_sum = torch.zeros((), dtype=sum_dtype, device=X.device)
 
     dist_on = ddp.active()
     rank, world = ddp.rank(), ddp.world_size()
@@ -433,11 +444,11 @@ def train_model(
                 if stop:
                     path = checkpointer.save(state(), global_step) if checkpointer else None
                     raise TrainingInterrupted(global_step, path)  # `finally` waits for the save
-                rows = (torch.randint(n, (B // k,), generator=gen) if draw_p is None else
-                        torch.multinomial(draw_p, B // k, replacement=True, generator=gen)
-                        ).to(X.device)  # fmt: skip
-                cols = torch.randint(S, (B // k, k), generator=gen).to(X.device)
-                pick = aux.draw(gen).to(X.device) if aux is not None else None  # aux items
+                rows = _to_device((torch.randint(n, (B // k,), generator=gen) if draw_p is None
+                                   else torch.multinomial(draw_p, B // k, replacement=True,
+                                                          generator=gen)), X.device)  # fmt: skip
+                cols = _to_device(torch.randint(S, (B // k, k), generator=gen), X.device)
+                pick = _to_device(aux.draw(gen), X.device) if aux is not None else None
                 if dist_on:  # this rank's disjoint shard of the global batch
                     rows, cols = rows[rank::world], cols[rank::world]
                     pick = pick[rank::world] if pick is not None else None
@@ -463,7 +474,7 @@ def train_model(
                 opt.step()
                 global_step += 1
                 step_in_epoch += 1
-                loss_sum += loss.detach().double()
+                loss_sum += loss.detach().to(loss_sum.device, sum_dtype)
                 if writer is not None and global_step % 10 == 0:
                     writer.add_scalar("train/loss", float(loss.detach()), global_step)
                     if aux is not None and extra is not None:
