@@ -30,18 +30,16 @@ def outputs(layout: SchLayout) -> dict[str, Path]:
     return out
 
 
-def plot(rows: Sequence[dict[str, Any]], by: str, path: Path) -> None:
-    """SCH hours per ISO week, one line per ``by`` value (``repo`` or ``author``), with the
-    q10-q90 band; written atomically."""
-    import io
+#: Lines a team-output plot draws; the other ``by`` values are summed into one "other" line.
+PLOT_SERIES = 10
 
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from standard_coder.runner.atomic import atomic_write_bytes
-
+def plot_series(
+    rows: Sequence[dict[str, Any]], by: str
+) -> tuple[list[str], dict[str, list[list[float]]]]:
+    """The weeks, and per ``by`` value its SCH hours, q10 and q90 per week: the
+    :data:`PLOT_SERIES` largest by total SCH, largest first, the rest summed into one
+    "other (n)" series (a real team has hundreds of authors)."""
     periods = sorted({r["period"] for r in rows})
     index = {p: i for i, p in enumerate(periods)}
     series: dict[str, list[list[float]]] = defaultdict(
@@ -53,8 +51,33 @@ def plot(rows: Sequence[dict[str, Any]], by: str, path: Path) -> None:
         s[0][i] += r["sch_hours"]
         s[1][i] += r["sch_q10"]  # a band per series: the sum of the cells' bands (conservative)
         s[2][i] += r["sch_q90"]
+    ranked = sorted(series, key=lambda name: (-sum(series[name][0]), name))
+    shown = {n: series[n] for n in ranked[:PLOT_SERIES]}
+    rest = ranked[PLOT_SERIES:]
+    if len(rest) == 1:
+        shown[rest[0]] = series[rest[0]]
+    elif rest:
+        shown[f"other ({len(rest)})"] = [
+            [sum(series[n][j][i] for n in rest) for i in range(len(periods))] for j in range(3)
+        ]
+    return periods, shown
+
+
+def plot(rows: Sequence[dict[str, Any]], by: str, path: Path) -> None:
+    """SCH hours per ISO week, one line per ``by`` value (``repo`` or ``author``; the largest,
+    :func:`plot_series`), with the q10-q90 band; written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from standard_coder.runner.atomic import atomic_write_bytes
+
+    periods, series = plot_series(rows, by)
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    for name, (mean, lo, hi) in sorted(series.items()):
+    for name, (mean, lo, hi) in series.items():
         (line,) = ax.plot(range(len(periods)), mean, marker="o", ms=3, label=name)
         ax.fill_between(range(len(periods)), lo, hi, color=line.get_color(), alpha=0.15)
     step = max(1, len(periods) // 12)
@@ -62,9 +85,8 @@ def plot(rows: Sequence[dict[str, Any]], by: str, path: Path) -> None:
     ax.set_ylabel("SCH hours per week")
     ax.set_title(f"Output per {by} (standard-coder hours; band: q10-q90)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")  # the legend included
     plt.close(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue())
