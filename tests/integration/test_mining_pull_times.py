@@ -192,3 +192,55 @@ def test_a_database_mined_before_the_table_is_upgraded_not_called_corrupt(tmp_pa
     assert check_database(db) is None
     mine_repositories([tmp_path / "r"], db, options(tmp_path))
     assert check_database(db) is None and len(_pull_rows(db)) == 2
+
+
+@pytest.mark.parametrize(
+    ("fail_from", "prefix"),
+    [(1, "git for-each-ref"), (2, "reading pull request commit times failed: ")],
+    ids=["when-planned", "when-read-after-the-chunks"],
+)
+def test_reading_the_pull_refs_failing_fails_the_repo_and_a_rerun_retries_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_from: int, prefix: str
+) -> None:
+    """git itself failing on the pull refs (a broken install, a ref store damaged while the
+    mine runs): the repo is reported as failed with git's message, not marked mined, and the
+    next run mines it whole. The refs are read when the repo is planned (its key) and again
+    after its chunks (the rows); the failure is a real git process's: a `git` earlier on PATH
+    that fails that command from its ``fail_from``-th call on."""
+    import os
+    import shutil
+
+    from standard_coder.sch.mining.mine import MiningError
+
+    ids = _history(tmp_path)
+    real_git, path = shutil.which("git"), os.environ["PATH"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    count = tmp_path / "pull-ref-reads"
+    wrapper = bin_dir / "git"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *for-each-ref*refs/pull/*)\n'
+        f'  echo x >> "{count}"\n'
+        f'  if [ "$(wc -l < "{count}")" -ge {fail_from} ]; then\n'
+        '    echo "fatal: unable to read refs/pull (simulated)" >&2; exit 128\n'
+        "  fi;;\n"
+        "esac\n"
+        f'exec "{real_git}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{path}")
+    db = tmp_path / "out" / "mined.sqlite"
+    events: list[tuple[str, dict]] = []
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path), raise_on_error=False,
+                                on_event=lambda e, f: events.append((e, f)))  # fmt: skip
+    (rs,) = summary.repos
+    assert rs.status == "error" and rs.error is not None
+    assert rs.error.startswith(prefix) and "unable to read refs/pull (simulated)" in rs.error
+    assert any(e == "mine_repo_failed" and f["error"] == rs.error for e, f in events)
+    with pytest.raises(MiningError):  # the stage's default: the failure fails the stage
+        mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    monkeypatch.setenv("PATH", path)  # git works again: the repo was not marked done
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]
+    assert {r[0] for r in _pull_rows(db)} == {ids["squash7"]}
