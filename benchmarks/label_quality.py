@@ -22,8 +22,11 @@ Variants (the same seed and options otherwise):
 - ``weight>=0.5`` / ``weight<0.5``: the labels split by the share of the label that
   lies in that last session (the dataset's ``label_weight``).
 
-Squashed groups (same-author commits under 2 minutes apart) count as one change with their
-summed label and lines, as in the dataset. The last line is one JSON object.
+The timelines are the pipeline's (``sch_train.load_histories``): a squash merge whose pull
+request commits were mined is timed and labelled by them (they are events in its author's
+timeline, not changes) and is no longer merge-stamped. Squashed groups (same-author commits
+under 2 minutes apart, ``sch_train.squash_groups``) count as one change with their summed
+label and lines, as in the dataset. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -141,34 +144,32 @@ def run_repo(
 ) -> dict[str, Any]:
     from dataclasses import replace
 
-    from standard_coder.sch.mining.store import load_commit_times, merge_stamped_commits
-    from standard_coder.sch.work_inference.labels import (
-        AuthorHistory,
-        WorkInferenceOptions,
-        infer_labels,
-    )
+    from standard_coder.pipelines.sch_train import load_histories, merge_stamped, squash_groups
+    from standard_coder.sch.work_inference.labels import WorkInferenceOptions, infer_labels
+    from standard_coder.sch.work_inference.pulls import fold_pull_events, is_pull_event
 
-    raw = load_commit_times(db)
-    stamped = merge_stamped_commits(db)
-    with_flags = {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in raw.items()}
-    no_flags = {a: AuthorHistory.from_tuple(a, v) for a, v in raw.items()}
+    # the pipeline's own timelines: squash merges timed by their pull request's commits (those
+    # events sit in the timeline, they are not changes), the rest flagged when merge-stamped
+    with_flags = load_histories(db)
+    stamped = merge_stamped(db)
+    no_flags = {a: replace(h, stamped=None) for a, h in with_flags.items()}
     times = {k: int(t) for h in no_flags.values() for k, t in zip(h.keys, h.times, strict=True)}
     sizes = commit_sizes(db)
-    lines: dict[Any, int] = {}  # a squashed change: the summed lines of its members
+    lines: dict[Any, int] = {}  # a change's lines added; -1: it touches no mined-language file
     for h in no_flags.values():
-        run: list[Any] = []
-        for i, k in enumerate(h.keys):
-            if i and h.times[i] - h.times[i - 1] >= 120:
-                run = []
-            run.append(k)
-            total = sum(sizes[m][0] for m in run)
-            lines[k] = total if any(sizes[m][1] > 0 for m in run) else -1
+        for k in h.keys:
+            if not is_pull_event(k):
+                lines[k] = sizes[k][0] if sizes[k][1] > 0 else -1
+    for group in squash_groups(no_flags, 2):  # a squashed change: its members' summed lines
+        total = sum(sizes[m][0] for m in group)
+        lines[group[-1]] = total if any(sizes[m][1] > 0 for m in group) else -1
     opts = WorkInferenceOptions()
     name = db.parents[2].name if db.name == "mined_commits.sqlite" else db.stem
     out: dict[str, Any] = {
         "name": name,
         "db": str(db),
-        "n_commits": len(times),
+        "n_commits": len(lines),
+        "n_pull_request_events": len(times) - len(lines),
         "n_stamped": len(stamped),
     }
     local = replace(opts, stamped_out_of_timeline=True)
@@ -181,8 +182,10 @@ def run_repo(
     for name in variants:
         kind, hist, o = all_variants[name]
         t0 = time.perf_counter()
-        labels = infer_labels(
-            hist, o, kind=kind, out_dir=work / name, seed=seed, map_fn=_pool_map(workers)
+        labels = fold_pull_events(  # a squash merge labelled over its pull request, as in
+            infer_labels(  # the pipeline (sch_train.label_commits)
+                hist, o, kind=kind, out_dir=work / name, seed=seed, map_fn=_pool_map(workers)
+            )
         )
         ch = changes(labels, hist, stamped)
         la = np.array([lines[k] for k in zip(ch["repo"], ch["commit_id"], strict=True)], float)
