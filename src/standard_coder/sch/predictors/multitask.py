@@ -277,9 +277,8 @@ class MultitaskRegressor(TorchRegressor):
 class _Fit:
     """One fit's data and run: changes (``X``, ``Y``), validation changes (``xv``, ``yv``), the
     training and validation PR tensors (``pt``, ``pv``), the seed, the device preference
-    (``placement.fit_device``), the changes'
-    weights (``w``, ``wv``; None: all 1), and the checkpointer, stop check and TensorBoard
-    folder (none on a follower rank)."""
+    (``placement.fit_device``), the changes' weights (``w``, ``wv``; None: all 1), and the
+    checkpointer, stop check and TensorBoard folder (none on a follower rank)."""
 
     X: np.ndarray
     Y: np.ndarray

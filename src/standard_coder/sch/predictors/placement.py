@@ -13,20 +13,16 @@ trains on the GPU, so ``auto`` is never slower than the CPU on the models measur
 explicit ``cuda`` or ``mps`` is always honoured.
 
 Example:
-    >>> dev, reason = fit_device(module, rows_per_step=128, preference="auto")
+    >>> dev, reason = fit_device(module, rows=128, preference="auto")
     >>> dev.type, reason   # ('cpu', 'training on cpu, not cuda: 45 MFLOP a step ...')
 """
 
 from __future__ import annotations
 
-import logging
-
 import torch
 from torch import nn
 
 __all__ = ["GPU_MIN_STEP_FLOPS", "fit_device", "rows_per_step", "step_flops"]
-
-log = logging.getLogger(__name__)
 
 GPU_MIN_STEP_FLOPS = 5e8
 """Below this many floating-point operations per training step, ``auto`` trains on the CPU even
