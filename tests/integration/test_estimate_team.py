@@ -140,6 +140,27 @@ def test_a_reformatted_file_is_not_counted_and_the_estimate_says_so(
     assert "(+3 lines)" in said
 
 
+def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    cfg, repo, target = _worktree(demo, tmp_path)
+    (repo / "NOTES.md").write_text("# Notes\n\nRelease steps, written down.\n")
+    _git(repo, "add", "NOTES.md")
+    _git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qm", "notes")
+    target.write_text(target.read_text() + "\ndef extra(x):\n    return x + 1\n")
+    _git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qam", "code")
+    notes, code = estimate(cfg, Target(rev="HEAD~2..HEAD"), repo=repo)["changes"]
+    assert notes["no_language_files"] is True and notes["sch_hours"] == 0.0
+    assert notes["q90"] == 0.0 and notes["lines_added"] == 0
+    assert "no_language_files" not in code and code["sch_hours"] > 0
+    config = str(demo[0] / "pipeline_config.toml")
+    proc = cli("estimate", "--config", config, "HEAD~2..HEAD", "--repo", str(repo))
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
+    short = _git(repo, "rev-parse", "HEAD~1").strip()[:10]
+    assert f"{short}: no file in the mined languages (python), so 0 h" in said
+
+
 def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = demo
     config = out / "pipeline_config.toml"

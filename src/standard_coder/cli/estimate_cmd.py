@@ -17,7 +17,7 @@ SCH_LINE = (
 )
 
 
-def _print_human(doc: dict[str, Any]) -> None:
+def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
     from rich.table import Table
 
     from standard_coder.runner.console import make_console
@@ -53,6 +53,14 @@ def _print_human(doc: dict[str, Any]) -> None:
                       f"(+{out['generated_lines_added']} lines), {out['formatting_files']} "
                       f"formatting-only file(s) (+{out['formatting_lines_added']} lines)",
                       markup=False, highlight=False)  # fmt: skip
+    bare = [c.get("commit_id", "")[:10] or c.get("source", "")
+            for c in doc["changes"] if c.get("no_language_files")]  # fmt: skip
+    if bare:
+        langs = ", ".join(sorted(languages)) or "none enabled"
+        shown = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
+        con.print(f"{shown}: no file in the mined languages ({langs}), so 0 h; "
+                  "[filters.languages] enabled lists the languages priced",
+                  markup=False, highlight=False)  # fmt: skip
     if doc.get("note"):
         con.print(f"note: {doc['note']}", markup=False, highlight=False)
     con.print(SCH_LINE, markup=False, highlight=False)
@@ -111,4 +119,4 @@ def estimate_cmd(
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:
-        _print_human(doc)
+        _print_human(doc, list(cfg.filters.languages.enabled))

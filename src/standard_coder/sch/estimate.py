@@ -351,6 +351,8 @@ def estimate_changes(
             }
             if rec.subject:
                 row["subject"] = rec.subject
+            if not rec.files:  # priced 0 h: say so rather than look like a measured nothing
+                row["no_language_files"] = True
             if raws[i].left_out.any():  # generated or formatting-only files: not counted
                 row["left_out"] = left_out_counts([raws[i]])
             if weigh[i]:
