@@ -77,8 +77,11 @@ def plot(rows: Sequence[dict[str, Any]], by: str, path: Path) -> None:
 
     periods, series = plot_series(rows, by)
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    for name, (mean, lo, hi) in series.items():
-        (line,) = ax.plot(range(len(periods)), mean, marker="o", ms=3, label=name)
+    for i, (name, (mean, lo, hi)) in enumerate(series.items()):
+        other = i >= PLOT_SERIES  # light grey and dashed, behind: not C0 again, not C7's grey
+        (line,) = ax.plot(range(len(periods)), mean, marker="o", ms=3, label=name,
+                          color="0.75" if other else f"C{i}", linestyle="--" if other else "-",
+                          zorder=1 if other else 2)  # fmt: skip
         ax.fill_between(range(len(periods)), lo, hi, color=line.get_color(), alpha=0.15)
     step = max(1, len(periods) // 12)
     ax.set_xticks(range(0, len(periods), step), periods[::step], rotation=30, ha="right")
