@@ -179,9 +179,16 @@ def test_editing_a_forecast_input_reruns_only_forecast(demo: Path) -> None:
 
 def test_eval_exports_predictions(demo: Path) -> None:
     base = demo / "sc-output"
-    cli("eval", "--checkpoint", str(base / "models" / "auto" / "model.pt"))
+    proc = cli("eval", "--checkpoint", str(base / "models" / "auto" / "model.pt"))
     (out,) = sorted((base / "eval").iterdir())
     metrics = json.loads((out / "metrics.json").read_text())
+    # the key figures on stdout, as the pipeline's summary shows them, from the same metrics
+    assert proc.stdout.startswith(
+        f"Evaluation (held-out commits; {metrics['n_test_normal']} with a normal-interval label)"
+    )
+    spearman = next(ln for ln in proc.stdout.splitlines() if ln.startswith("Spearman vs"))
+    assert f"{metrics['spearman_sch']:.3f}" in spearman
+    assert f"lines added {metrics['spearman_lines_added']:.3f}" in spearman
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == metrics["n_test"] > 0
     assert set(rows[0]) == {"repo", "commit_id", "sch", "q10", "q50", "q90", "inferred_hours"}

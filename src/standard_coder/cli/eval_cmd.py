@@ -51,7 +51,20 @@ def eval_cmd(
     except (ConfigError, EvalError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    _print_metrics(out / "metrics.json", bool(repos))
     typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, labelmap.json")
+
+
+def _print_metrics(path: Path, other_repos: bool) -> None:
+    """The key figures (the pipeline summary's table) on stdout, its warnings on stderr."""
+    from standard_coder.pipelines.sch_summary import metric_table, warnings
+
+    ev = json.loads(path.read_text(encoding="utf-8"))
+    which = "commits of the given repositories" if other_repos else "held-out commits"
+    n = ev.get("n_test_normal", ev.get("n_test"))
+    typer.echo(metric_table(ev, f"Evaluation ({which}; {n} with a normal-interval label)"))
+    for w in warnings(ev):
+        typer.echo(f"warning: {w}", err=True)
 
 
 def _pipeline_name(config: Path) -> str | None:

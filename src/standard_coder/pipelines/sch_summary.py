@@ -121,36 +121,33 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([title, line(header), rule, *(line(r) for r in rows)])
 
 
+def metric_table(ev: dict[str, Any], title: str) -> str:
+    """The evaluation's key figures beside the LOC baseline's (``-`` where it has none)."""
+    rows = [
+        [name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}"))]
+        for name, key in [
+            ("neg. log-likelihood / label (lower is better)", "heldout_nll"),
+            ("CRPS, hours (lower is better)", "crps"),
+            ("80% interval coverage (target 0.80)", "coverage_80"),
+        ]
+    ]
+    rows.append(
+        [
+            "Spearman vs inferred coding time",
+            _fmt(ev.get("spearman_sch")),
+            f"lines added {_fmt(ev.get('spearman_lines_added'))}",
+        ]
+    )
+    rows.append(["binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), ""])
+    return _table(title, ["metric", "SCH model", "LOC baseline"], rows)
+
+
 def summary_lines(s: dict[str, Any]) -> list[str]:
     """The summary as text lines: metric table, warnings, forecast dates, where things are."""
     out: list[str] = []
     ev = s.get("evaluation") or {}
     if ev:
-        rows = [
-            [name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}"))]
-            for name, key in [
-                ("neg. log-likelihood / label (lower is better)", "heldout_nll"),
-                ("CRPS, hours (lower is better)", "crps"),
-                ("80% interval coverage (target 0.80)", "coverage_80"),
-            ]
-        ]
-        rows.append(
-            [
-                "Spearman vs inferred coding time",
-                _fmt(ev.get("spearman_sch")),
-                f"lines added {_fmt(ev.get('spearman_lines_added'))}",
-            ]
-        )
-        rows.append(
-            ["binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), ""]
-        )
-        out.append(
-            _table(
-                "What the effort model learned (held-out commits)",
-                ["metric", "SCH model", "LOC baseline"],
-                rows,
-            )
-        )
+        out.append(metric_table(ev, "What the effort model learned (held-out commits)"))
         truth = ev.get("work_inference_pearson_vs_truth") or {}
         if truth:
             out.append(
