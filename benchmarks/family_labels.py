@@ -22,6 +22,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from standard_coder.sch.features.tokens import SURFACE_NAMES
+from standard_coder.sch.predictors.sch_map import inside_mean
 
 LINES_ADDED = SURFACE_NAMES.index("lines_added")
 
@@ -45,18 +46,12 @@ def load(path: str) -> dict[str, np.ndarray]:
     return data
 
 
-def inside_mean(Y: np.ndarray) -> np.ndarray:
-    """Mean of each change's label samples inside [0, 1] h (NaN: none inside)."""
-    ok = (Y >= 0) & (Y <= 1)
-    n = ok.sum(1)
-    return np.where(n > 0, np.where(ok, Y, 0).sum(1) / np.maximum(n, 1), np.nan)
-
-
 def figures(D: dict[str, np.ndarray], rows: np.ndarray, split: np.ndarray,
             la: np.ndarray) -> dict[str, Any]:  # fmt: skip
     Y = D["Y"][rows].astype(np.float64)
     normal = D["label_kind"][rows] == 0
-    mean, actual = Y.mean(1), inside_mean(Y)
+    ok, inside = inside_mean(Y)  # what binned calibration compares with (NaN: none inside)
+    mean, actual = Y.mean(1), np.where(ok, inside, np.nan)
     test, fitted = normal & (split == 2), normal & (split != 2)
     return {
         "median_hours": round(float(np.median(mean)), 3),
