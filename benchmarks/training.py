@@ -33,8 +33,8 @@ from standard_coder.sch.features.synthetic import synthetic_changes
 from standard_coder.sch.predictors.mdn import MDN, MDNConfig
 from standard_coder.sch.predictors.placement import GPU_MIN_STEP_FLOPS, rows_per_step, step_flops
 from standard_coder.sch.predictors.train import (
-    SMALL_STEP_FLOPS,
     TrainOptions,
+    cpu_threads_for_step,
     mean_loss,
     train_model,
 )
@@ -125,9 +125,10 @@ def accelerator_table(
 ) -> dict:
     """Samples/s of our loop on the accelerator ``acc`` and on the CPU at each of
     ``ACCEL_BATCHES`` (per-step time after a warm-up, :func:`_loop_seconds`), their ratio, the
-    CPU threads the loop used (one for a small step: ``train.SMALL_STEP_FLOPS``) and where
+    CPU threads the loop used (one for a small step: ``train.cpu_threads_for_step``) and where
     ``auto`` places that step."""
-    roles = {"accelerator": acc, "cpu": torch.device("cpu")}
+    cpu = torch.device("cpu")
+    roles = {"accelerator": acc, "cpu": cpu}
     data = {role: (X.to(d), Y.to(d)) for role, d in roles.items()}
     threads = torch.get_num_threads()
     rows: list[dict] = []
@@ -139,7 +140,8 @@ def accelerator_table(
             sps[role] = steps * batch / _loop_seconds(cfg, xd, yd, steps, batch, d)
         flops = step_flops(MDN(cfg), rows_per_step(batch, 8, Y.shape[1]))
         where = acc.type if flops >= GPU_MIN_STEP_FLOPS else "cpu"
-        cpu_threads = 1 if flops < SMALL_STEP_FLOPS else threads
+        with cpu_threads_for_step(MDN(cfg), rows_per_step(batch, 8, Y.shape[1]), cpu) as used:
+            cpu_threads = used  # what the CPU loop ran on (train's own rule, not a copy)
         rows.append({"batch_size": batch, "accelerator_samples_per_s": round(sps["accelerator"]),
                      "cpu_samples_per_s": round(sps["cpu"]), "cpu_threads": cpu_threads,
                      "ratio": round(sps["accelerator"] / sps["cpu"], 2),
