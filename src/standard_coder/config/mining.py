@@ -56,6 +56,12 @@ class ReposSection(StrictModel):
         "refs/pull/<n>/head in the clone (or in its origin when that is a folder on this "
         "machine; never the network)",
     )
+    merge_times: bool = Field(
+        True,
+        description="read merge commits' author times: work inference counts a merge as its "
+        "author's presence, so the next change's interval starts there (merges are never "
+        "changes themselves)",
+    )
 
 
 class AuthorFilter(StrictModel):

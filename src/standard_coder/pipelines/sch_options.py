@@ -93,6 +93,7 @@ def mine_options(
         ),
         chunk_size=chunk_size,
         pull_requests=repos.pull_request_times,
+        merge_times=repos.merge_times,
     )
 
 

@@ -34,6 +34,7 @@ _CANONICAL_ORDER = (
     ("file_changes", "repo, commit_id, idx"),
     ("skipped_commits", "repo, commit_id"),
     ("pull_commits", "repo, commit_id, pr_commit_id"),
+    ("merge_commits", "repo, commit_id"),
     ("blobs", "oid"),
 )
 _PAGE_SIZE = 4096

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from standard_coder.runner.executor import ItemStopped, stop_polling
-from standard_coder.sch.mining import canonical, pulls, store
+from standard_coder.sch.mining import canonical, merges, pulls, store
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
 from standard_coder.sch.mining.gitlog import GitError
@@ -255,17 +255,23 @@ class PullTimesError(RuntimeError):
     """Reading a repository's pull request commit times failed (the repo is retried)."""
 
 
+class MergeTimesError(RuntimeError):
+    """Reading a repository's merge commit times failed (the repo is retried)."""
+
+
 def _try_finish(
     con: Any, plan: RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
 ) -> None:
     """:func:`_finish`, turning a failure into a repo error (not marked done, retried)."""
     try:
         _finish(con, plan, options, emit)
-    except (GitError, OSError, PullTimesError) as exc:
+    except (GitError, OSError, PullTimesError, MergeTimesError) as exc:
         rs = plan.summary
         rs.status = "error"
         rs.error = (
-            str(exc) if isinstance(exc, PullTimesError) else f"content backfill failed: {exc}"
+            str(exc)
+            if isinstance(exc, (PullTimesError, MergeTimesError))
+            else f"content backfill failed: {exc}"
         )
         emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": rs.error})
         log.error("mine: %s: %s", rs.path, rs.error)
@@ -290,6 +296,21 @@ def _pull_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[pulls.Pul
     return rows
 
 
+def _merge_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.MergeCommit]:
+    """The repo's merge commits (``merges``) from its oldest mined commit on; none when switched
+    off or when nothing is mined."""
+    if not options.merge_times or plan.head is None:
+        return []
+    rid = plan.summary.repo
+    oldest = con.execute("SELECT MIN(authored_at) FROM commits WHERE repo = ?", (rid,)).fetchone()
+    if oldest is None or oldest[0] is None:
+        return []
+    try:
+        return merges.merge_times(Path(plan.summary.path), options.authors, int(oldest[0]))
+    except (GitError, OSError) as exc:
+        raise MergeTimesError(f"reading merge commit times failed: {exc}") from exc
+
+
 def _finish(
     con: Any, plan: RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
 ) -> None:
@@ -307,8 +328,10 @@ def _finish(
             with store.transaction(con):
                 con.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?)", blobs)
     pull_rows = _pull_rows(con, plan, options)
+    merge_rows = _merge_rows(con, plan, options)
     with store.transaction(con):
         store.replace_pull_commits(con, rid, pull_rows)
+        merges.replace_merge_commits(con, rid, merge_rows)
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))
     emit("mine_repo_done", {"repo": rid, "commits_mined": plan.summary.mined_now})

@@ -36,6 +36,8 @@ class MineOptions:
     chunk_size: int = 500
     pull_requests: bool = True
     """Read GitHub squash merges' pull request commit times (``pulls``)."""
+    merge_times: bool = True
+    """Read merge commits' author times (``merges``): presence events for work inference."""
 
     def extract_key(self) -> str:
         """Digest of what is extracted per commit and of the code that extracts it (a change
@@ -52,7 +54,8 @@ class MineOptions:
                 asdict(self.authors),
                 self.max_commits_per_repo,
                 self.pull_requests,
-                _source_digest("filters.py", "pulls.py"),
+                self.merge_times,
+                _source_digest("filters.py", "pulls.py", "merges.py"),
             ]
         )
 

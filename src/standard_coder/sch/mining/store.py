@@ -97,9 +97,24 @@ CREATE TABLE IF NOT EXISTS pull_commits (
     author_id TEXT NOT NULL,        -- that commit's lower-cased mailmapped author email
     PRIMARY KEY (repo, commit_id, pr_commit_id)
 );
+CREATE TABLE IF NOT EXISTS merge_commits (
+    repo TEXT NOT NULL,
+    commit_id TEXT NOT NULL,        -- a merge commit reachable from HEAD (not mined as a change)
+    authored_at INTEGER NOT NULL,   -- its author date, unix seconds
+    author_tz_offset_min INTEGER NOT NULL,
+    author_id TEXT NOT NULL,        -- its lower-cased mailmapped author email
+    PRIMARY KEY (repo, commit_id)
+);
 """
 
-_CONTENT_TABLES = ("repos", "commits", "file_changes", "skipped_commits", "pull_commits")
+_CONTENT_TABLES = (
+    "repos",
+    "commits",
+    "file_changes",
+    "skipped_commits",
+    "pull_commits",
+    "merge_commits",
+)
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
@@ -133,8 +148,8 @@ def _prepare(con: sqlite3.Connection) -> None:
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.executescript(SCHEMA)
     cols = {r[1] for r in con.execute("PRAGMA table_info(commits)")}
-    upgraded = "meta" in tables and "pull_commits" not in tables
-    if upgraded:  # every repository is planned again, which reads its pull request times
+    upgraded = "meta" in tables and not {"pull_commits", "merge_commits"} <= tables
+    if upgraded:  # every repository is planned again, which reads its pull request and merge times
         con.execute("UPDATE mine_state SET refs_key = NULL")
     if "committer_email" not in cols:  # a database mined before the column existed
         con.execute("ALTER TABLE commits ADD COLUMN committer_email TEXT")
@@ -226,9 +241,10 @@ def transaction(con: sqlite3.Connection) -> _tx:
 
 
 def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool = False) -> None:
-    """Delete every row of ``repo`` (commits, files, skips, pull request times, state; blobs via
-    :func:`gc_blobs`)."""
-    for table in ("file_changes", "commits", "skipped_commits", "pull_commits", "mine_state"):
+    """Delete every row of ``repo`` (commits, files, skips, pull request and merge times, state;
+    blobs via :func:`gc_blobs`)."""
+    tables = ("file_changes", "commits", "skipped_commits", "pull_commits", "merge_commits")
+    for table in (*tables, "mine_state"):
         con.execute(f"DELETE FROM {table} WHERE repo = ?", (repo,))
     if not keep_repo_row:
         con.execute("DELETE FROM repos WHERE repo = ?", (repo,))
