@@ -146,7 +146,7 @@ def run_repo(
 
     from standard_coder.pipelines.sch_train import load_histories, merge_stamped, squash_groups
     from standard_coder.sch.work_inference.labels import WorkInferenceOptions, infer_labels
-    from standard_coder.sch.work_inference.pulls import fold_pull_events, is_pull_event
+    from standard_coder.sch.work_inference.pulls import fold_pull_events, is_event
 
     # the pipeline's own timelines: squash merges timed by their pull request's commits (those
     # events sit in the timeline, they are not changes), the rest flagged when merge-stamped
@@ -158,7 +158,7 @@ def run_repo(
     lines: dict[Any, int] = {}  # a change's lines added; -1: it touches no mined-language file
     for h in no_flags.values():
         for k in h.keys:
-            if not is_pull_event(k):
+            if not is_event(k):
                 lines[k] = sizes[k][0] if sizes[k][1] > 0 else -1
     for group in squash_groups(no_flags, 2):  # a squashed change: its members' summed lines
         total = sum(sizes[m][0] for m in group)

@@ -16,7 +16,8 @@ is one JSON object ``{"repositories": [...]}``.
 the figures are not the defaults'). ``--max-commits N`` limits history with the defaults
 otherwise (for big repositories). ``--no-pull-request-times``: GitHub squash merges keep their
 merge-interval labels (``[repos] pull_request_times = false``), to measure what timing them by
-their pull request's commits changes.
+their pull request's commits changes. ``--no-merge-times``: merge commits are not presence events
+in work inference (``[repos] merge_times = false``), to measure what they change.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ KINDS = ("normal", "first", "after_gap", "merge_stamped")
 
 
 def config_text(
-    repo: Path, *, quick: bool, max_commits: int | None, workers: int, pull_times: bool = True
+    repo: Path,
+    *,
+    quick: bool,
+    max_commits: int | None,
+    workers: int,
+    pull_times: bool = True,
+    merge_times: bool = True,
 ) -> str:
     lines = [
         "[outputs]",
@@ -49,6 +56,8 @@ def config_text(
     ]
     if not pull_times:
         lines.append("pull_request_times = false")
+    if not merge_times:
+        lines.append("merge_times = false")
     limit = 300 if quick and max_commits is None else max_commits
     if limit is not None:
         lines.append(f"max_commits_per_repo = {limit}")
@@ -414,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="squash merges stay merge-stamped (the run before pull request times)",
     )
+    ap.add_argument(
+        "--no-merge-times",
+        action="store_true",
+        help="merge commits are not presence events (the run before merge times)",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -438,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
                     max_commits=args.max_commits,
                     workers=args.workers,
                     pull_times=not args.no_pull_request_times,
+                    merge_times=not args.no_merge_times,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")

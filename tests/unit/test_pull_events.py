@@ -9,7 +9,9 @@ from standard_coder.sch.work_inference.base import FIRST, LONG_GAP, NORMAL
 from standard_coder.sch.work_inference.labels import LabelSet
 from standard_coder.sch.work_inference.pulls import (
     fold_pull_events,
+    is_event,
     is_pull_event,
+    with_merge_events,
     with_pull_events,
 )
 
@@ -76,3 +78,33 @@ def test_a_pull_request_commit_in_the_squashs_second_takes_the_squash_rows_kind(
     folded = fold_pull_events(labels)
     assert folded.interval_kind.tolist() == [LONG_GAP]
     assert folded.expected_minutes.tolist() == [30.0]
+
+
+def test_merges_join_their_authors_timeline_as_events_and_fold_away() -> None:
+    times = {
+        "bob": (np.array([100, 900]), np.array([0, 0]), [("r", "a"), ("r", "b")]),
+        "eve": (np.array([50]), np.array([60]), [("r", "c")]),
+    }
+    merges = {
+        "bob": [(400, 120, ("r", "m1")), (900, 0, ("r", "m2"))],  # m2: in b's second
+        "zed": [(10, 0, ("r", "m3"))],  # merges only: no timeline
+    }
+    out = with_merge_events(times, merges)
+    t, tz, keys = out["bob"]
+    assert keys == [("r", "a"), ("r", "b"), ("r", "m1~merge")]
+    assert t.tolist() == [100, 900, 400] and tz.tolist() == [0, 0, 120]
+    assert out["eve"] is times["eve"] and "zed" not in out
+    assert [is_event(k) for k in keys] == [False, False, True]
+    assert not is_pull_event(keys[2]) and is_event(("r", "sq~pr0"))
+    labels = _labels([
+        ("bob", "a", 10.0, FIRST),
+        ("bob", "m1~merge", 20.0, NORMAL),
+        ("bob", "sq~pr0", 5.0, NORMAL),
+        ("bob", "sq", 30.0, NORMAL),
+    ])  # fmt: skip
+    folded = fold_pull_events(labels)
+    # the merge's interval is nobody's change; the squash still gathers its own events
+    assert [k[1] for k in folded.keys] == ["a", "sq"]
+    assert folded.expected_minutes.tolist() == [10.0, 35.0]
+    only_merges = _labels([("bob", "m1~merge", 20.0, NORMAL), ("bob", "b", 3.0, NORMAL)])
+    assert [k[1] for k in fold_pull_events(only_merges).keys] == ["b"]

@@ -95,11 +95,11 @@ def squash_groups(histories: Mapping[str, Any], squash_minutes: int) -> list[lis
     """Same-author commits less than ``squash_minutes`` apart form one change (paper §VI)."""
     import numpy as np
 
-    from standard_coder.sch.work_inference.pulls import is_pull_event
+    from standard_coder.sch.work_inference.pulls import is_event
 
     groups: list[list[Key]] = []
     for h in histories.values():
-        real = [i for i, k in enumerate(h.keys) if not is_pull_event(k)]  # commits, not events
+        real = [i for i, k in enumerate(h.keys) if not is_event(k)]  # commits, not events
         if len(real) < 2:
             continue
         times, keys = h.times[real], [h.keys[i] for i in real]
@@ -220,17 +220,20 @@ def merge_stamped(db: Path) -> set[Key]:
 
 def load_histories(db: Path) -> dict[str, AuthorHistory]:
     """Every author's commit times from the mined database (empty when nothing was mined), squash
-    merges timed by their pull request's commits where the mine found them."""
+    merges timed by their pull request's commits where the mine found them, and their merges as
+    presence events."""
+    from standard_coder.sch.mining.merges import load_merge_times
     from standard_coder.sch.mining.store import (
         load_commit_times,
         load_pull_times,
         merge_stamped_commits,
     )
     from standard_coder.sch.work_inference.labels import AuthorHistory
-    from standard_coder.sch.work_inference.pulls import with_pull_events
+    from standard_coder.sch.work_inference.pulls import with_merge_events, with_pull_events
 
     pull_times = load_pull_times(db)
     times = with_pull_events(load_commit_times(db), pull_times)
+    times = with_merge_events(times, load_merge_times(db))
     # flagged (WorkInferenceOptions.stamped_out_of_timeline): as merge_stamped(db)
     stamped = merge_stamped_commits(db) - set(pull_times)
     return {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in times.items()}
@@ -300,7 +303,7 @@ def run(ctx: StageContext) -> None:
         RawChange,
     )
     from standard_coder.sch.mining.store import iter_commits
-    from standard_coder.sch.work_inference.pulls import is_pull_event
+    from standard_coder.sch.work_inference.pulls import is_event
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
     t = section_from_params(TrainingSection, ctx.params["training"], ctx.root_dir)
@@ -353,7 +356,7 @@ def run(ctx: StageContext) -> None:
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
         kinds, pooled = label_info(labels, merge_stamped(db))
-        n_commits = sum(not is_pull_event(k) for h in histories.values() for k in h.keys)
+        n_commits = sum(not is_event(k) for h in histories.values() for k in h.keys)
         n_batches = -(-n_commits // FEATURE_BATCH)
         feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt
         commit_raws: dict[Key, RawChange] = {}  # every commit's counts, for team_output

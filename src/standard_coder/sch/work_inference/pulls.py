@@ -8,6 +8,10 @@ ones become events of their own), so work inference sees when the author actuall
 :func:`fold_pull_events` then gives the squash commit the coding inferred over all of its
 pull request's intervals, with the interval kind of the first one, and drops the event rows:
 downstream only ever sees real commits.
+
+Merge commits (``mining.merges``) are their author's presence: :func:`with_merge_events` adds
+them to the author's timeline as events of their own, so the interval of the author's next
+commit starts at the merge; :func:`fold_pull_events` drops their rows (a merge is not a change).
 """
 
 from __future__ import annotations
@@ -21,10 +25,20 @@ import numpy as np
 if TYPE_CHECKING:
     from standard_coder.sch.work_inference.labels import LabelSet
 
-__all__ = ["PULL_EVENT", "fold_pull_events", "is_pull_event", "with_pull_events"]
+__all__ = [
+    "MERGE_EVENT",
+    "PULL_EVENT",
+    "fold_pull_events",
+    "is_event",
+    "is_pull_event",
+    "with_merge_events",
+    "with_pull_events",
+]
 
 PULL_EVENT = "~pr"
 """Infix of an event key: ``(repo, "<squash id>~pr<i>")`` (never a git id: those are hex)."""
+MERGE_EVENT = "~merge"
+"""Suffix of a merge's event key: ``(repo, "<merge id>~merge")``."""
 
 Key = tuple[str, str]
 Times = tuple[np.ndarray, np.ndarray, list[Key]]
@@ -32,6 +46,11 @@ Times = tuple[np.ndarray, np.ndarray, list[Key]]
 
 def is_pull_event(key: Sequence[str]) -> bool:
     return PULL_EVENT in str(key[1])
+
+
+def is_event(key: Sequence[str]) -> bool:
+    """A timeline row that is not a mined commit: a pull request commit or a merge."""
+    return "~" in str(key[1])
 
 
 def with_pull_events(
@@ -59,10 +78,34 @@ def with_pull_events(
     return out
 
 
+def with_merge_events(
+    times: Mapping[str, Times], merges: Mapping[str, Sequence[tuple[int, int, Key]]]
+) -> dict[str, Times]:
+    """Each author's ``(times, tz offsets, keys)`` with their merges (``mining.merges``:
+    ``(authored_at, tz offset, (repo, merge id))``) added as events. A merge in the same second
+    as one of the author's commits adds nothing and is left out (it could sort before the
+    commit and take its interval); authors with no mined commit get none: a merge alone labels
+    nothing."""
+    out: dict[str, Times] = {}
+    for author, value in times.items():
+        t, tz, keys = value
+        seconds = {int(x) for x in t}
+        extra = [m for m in merges.get(author, ()) if int(m[0]) not in seconds]
+        if not extra:
+            out[author] = value
+            continue
+        out[author] = (
+            np.concatenate([np.asarray(t, np.int64), np.array([m[0] for m in extra], np.int64)]),
+            np.concatenate([np.asarray(tz, np.int64), np.array([m[1] for m in extra], np.int64)]),
+            [*keys, *((k[0], f"{k[1]}{MERGE_EVENT}") for _, _, k in extra)],
+        )
+    return out
+
+
 def fold_pull_events(labels: LabelSet) -> LabelSet:
     """A ``LabelSet`` without event rows: each squash merge's row carries the sum of its own
     and its events' samples, expected, last-session and interval minutes, and the interval kind
-    of its earliest event (rows of one author are in time order)."""
+    of its earliest event (rows of one author are in time order); merge rows are dropped."""
     rows_of: dict[Key, list[int]] = {}
     index: dict[Key, int] = {}
     for i, key in enumerate(labels.keys):
@@ -71,7 +114,7 @@ def fold_pull_events(labels: LabelSet) -> LabelSet:
             rows_of.setdefault(squash, []).append(i)
         else:
             index[key] = i
-    if not rows_of:
+    if not rows_of and not any(is_event(k) for k in labels.keys):
         return labels
     samples = np.array(labels.samples_hours, copy=True)
     expected = np.array(labels.expected_minutes, float, copy=True)
@@ -90,7 +133,7 @@ def fold_pull_events(labels: LabelSet) -> LabelSet:
         # the earliest row's kind (the squash row itself when a pull request commit shares its
         # second and sorts after it); last-session minutes stay the squash row's own
         kinds[target] = kinds[min(rows)]
-    keep = np.array([not is_pull_event(k) for k in labels.keys], bool)
+    keep = np.array([not is_event(k) for k in labels.keys], bool)
     return replace(
         labels,
         keys=tuple(k for k, ok in zip(labels.keys, keep, strict=True) if ok),
