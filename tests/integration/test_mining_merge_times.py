@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from gitrepos import BASE_TS, commit, git, init
+from test_mining_pull_times import as_left_by_an_older_version
 from test_mining_repos import options
 
 from standard_coder.config.training import TrainingSection
 from standard_coder.pipelines.sch_train import label_commits, load_histories, squash_groups
 from standard_coder.sch.mining import mine_repositories
 from standard_coder.sch.mining.filters import AuthorRule
-from standard_coder.sch.mining.integrity import check_database, stamp_digest
+from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.merges import load_merge_times, merge_times
 from standard_coder.sch.mining.mine import MiningError
 from standard_coder.sch.mining.store import canonical_dump, connect
@@ -129,12 +130,7 @@ def test_a_database_mined_before_the_table_is_upgraded_and_filled(tmp_path: Path
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
     mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    with sqlite3.connect(db) as con:  # as an older version left it: no table, stamped
-        con.execute("DROP TABLE merge_commits")
-    with sqlite3.connect(db) as con:
-        con.execute("VACUUM")
-    stamp_digest(db)
-    assert check_database(db) is None
+    as_left_by_an_older_version(db, "merge_commits")
     assert load_merge_times(db) == {}  # readers take an old file as it is
     connect(db).close()
     assert check_database(db) is None

@@ -178,16 +178,22 @@ def test_a_stacked_pull_requests_commits_belong_to_the_squash_that_landed_them(
     assert [(r[0], r[1]) for r in _pull_rows(db)] == [(sq10, first), (sq11, second)]
 
 
-def test_a_database_mined_before_the_table_is_upgraded_not_called_corrupt(tmp_path: Path) -> None:
-    _history(tmp_path)
-    db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    with sqlite3.connect(db) as con:  # as an older version left it: no table, stamped
-        con.execute("DROP TABLE pull_commits")
+def as_left_by_an_older_version(db: Path, table: str) -> None:
+    """Make ``db`` a finished mine of a version that had no ``table``: dropped, vacuumed and
+    stamped with its checksum, so the integrity check passes it."""
+    with sqlite3.connect(db) as con:
+        con.execute(f"DROP TABLE {table}")
     with sqlite3.connect(db) as con:
         con.execute("VACUUM")
     stamp_digest(db)
     assert check_database(db) is None
+
+
+def test_a_database_mined_before_the_table_is_upgraded_not_called_corrupt(tmp_path: Path) -> None:
+    _history(tmp_path)
+    db = tmp_path / "out" / "mined.sqlite"
+    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    as_left_by_an_older_version(db, "pull_commits")
     connect(db).close()  # the next run's connection adds the table: no longer the stamped file
     assert check_database(db) is None
     mine_repositories([tmp_path / "r"], db, options(tmp_path))
