@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from gitrepos import BASE_TS, commit, git, init
+from rich.console import Console
 from test_mining_pull_times import as_left_by_an_older_version
 from test_mining_repos import options
 
@@ -18,7 +19,7 @@ from standard_coder.sch.mining import mine_repositories
 from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.merges import load_merge_times, merge_times
-from standard_coder.sch.mining.mine import MiningError
+from standard_coder.sch.mining.mine import MiningError, summary_table
 from standard_coder.sch.mining.store import canonical_dump, connect
 from standard_coder.sch.work_inference.base import NORMAL
 
@@ -79,7 +80,11 @@ def _gap_labels(db: Path, out: Path) -> dict[str, tuple[float, int]]:
 def test_a_merge_is_stored_with_its_author_and_starts_the_next_interval(tmp_path: Path) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    assert summary.totals()["merges"] == 1
+    console = Console(width=200, record=True)
+    console.print(summary_table(summary))
+    assert "merges" in console.export_text()
     # the bot's merge is filtered as its commits are; the author id is the mined commits' one
     assert _rows(db) == [(ids["merge"], BASE_TS + 5 * H, 60, "alice@example.com")]
     assert "merge_commits\t" in canonical_dump(db)

@@ -47,6 +47,8 @@ class RepoSummary:
     ``store.squash_counts``; web edits are stamped too and not counted)."""
     squash_timed: int = 0
     """... of which the pull request's commit times were found (``pulls``)."""
+    merges: int = 0
+    """Merge commits kept as their authors' presence (``merges``)."""
     seconds: float = 0.0
     error: str | None = None
 
@@ -85,6 +87,7 @@ class MineSummary:
             "missing_objects": sum(r.missing_objects for r in self.repos),
             "squash_merges": sum(r.squash_merges for r in self.repos),
             "squash_merges_timed": sum(r.squash_timed for r in self.repos),
+            "merges": sum(r.merges for r in self.repos),
         }
 
 
@@ -96,8 +99,10 @@ def summary_table(summary: MineSummary) -> Table:
     t = Table(title="mine: repositories", title_justify="left")
     t.add_column("repo", no_wrap=True)
     t.add_column("status")
-    cols = ("stored", "authors", "filtered", "truncated", "missing obj.", "squash timed", "new",
-            "commits/s")  # fmt: skip
+    # "capped": a file or line cap cut the commit (``truncated``); "missing": files whose
+    # objects the clone lacks; "merges": merge commits kept as their authors' presence
+    cols = ("stored", "authors", "filtered", "capped", "missing", "squash timed", "merges",
+            "new", "commits/s")  # fmt: skip
     for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     if errors:
@@ -118,6 +123,7 @@ def summary_table(summary: MineSummary) -> Table:
             f"{r.truncated:,}",
             f"{r.missing_objects:,}",
             f"{r.squash_timed:,}/{r.squash_merges:,}" if r.squash_merges else "",
+            f"{r.merges:,}",
             f"{r.mined_now:,}",
             cps,
             error=r.error or "",
@@ -132,6 +138,7 @@ def summary_table(summary: MineSummary) -> Table:
         f"{tot['truncated']:,}",
         f"{tot['missing_objects']:,}",
         f"{tot['squash_merges_timed']:,}/{tot['squash_merges']:,}" if tot["squash_merges"] else "",
+        f"{tot['merges']:,}",
         f"{tot['commits_mined_now']:,}",
         "",
         error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
