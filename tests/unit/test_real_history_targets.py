@@ -26,14 +26,17 @@ def test_targets_and_their_count() -> None:
     assert bench._met(row) == "1/3"
 
 
-def test_the_a_b_flag_switches_pull_request_times_off_in_a_valid_config(tmp_path: Path) -> None:
+def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config(
+    tmp_path: Path,
+) -> None:
     from standard_coder.config.schema import load_config
 
     for on in (True, False):
         path = tmp_path / f"{on}.toml"
         path.write_text(bench.config_text(tmp_path, quick=True, max_commits=None, workers=1,
-                                          pull_times=on))  # fmt: skip
-        assert load_config(path).repos.pull_request_times is on
+                                          pull_times=on, merge_times=not on))  # fmt: skip
+        repos = load_config(path).repos
+        assert repos.pull_request_times is on and repos.merge_times is (not on)
 
 
 def _git(repo: Path, *args: str, when: int | None = None, email: str = "a@x") -> str:
