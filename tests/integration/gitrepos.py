@@ -310,3 +310,27 @@ def delete_loose_object(repo: Path, oid: str) -> None:
     p = repo / ".git" / "objects" / oid[:2] / oid[2:]
     p.chmod(0o644)
     p.unlink()
+
+
+def failing_git(bin_dir: Path, pattern: str, message: str, *, fail_from: int = 1) -> None:
+    """Write a ``git`` into ``bin_dir`` (put it first on PATH) that runs the real git except for
+    command lines matching the shell ``case`` ``pattern``: from the ``fail_from``-th such call on
+    it prints ``fatal: <message>`` and exits 128, as a broken install or a damaged repository
+    would."""
+    import shutil
+
+    real_git = shutil.which("git")
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    count = bin_dir / "matching-calls"
+    wrapper = bin_dir / "git"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in {pattern})\n'
+        f'  echo x >> "{count}"\n'
+        f'  if [ "$(wc -l < "{count}")" -ge {fail_from} ]; then\n'
+        f'    echo "fatal: {message}" >&2; exit 128\n'
+        "  fi;;\n"
+        "esac\n"
+        f'exec "{real_git}" "$@"\n'
+    )
+    wrapper.chmod(0o755)

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from gitrepos import BASE_TS, commit, git, init
+from gitrepos import BASE_TS, commit, failing_git, git, init
 from rich.console import Console
 from test_mining_pull_times import as_left_by_an_older_version
 from test_mining_repos import options
@@ -151,21 +151,11 @@ def test_listing_the_merges_failing_fails_the_repo_and_a_rerun_retries_it(
     """A real git process failing ``git log --merges`` (a `git` earlier on PATH): the repo is
     reported as failed with git's message, not marked mined, and the next run mines it."""
     import os
-    import shutil
 
     ids = _history(tmp_path)
-    real_git, path = shutil.which("git"), os.environ["PATH"]
+    path = os.environ["PATH"]
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "git"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        'case "$*" in *" log "*--merges*)\n'
-        '  echo "fatal: bad object (simulated)" >&2; exit 128;;\n'
-        "esac\n"
-        f'exec "{real_git}" "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    failing_git(bin_dir, '*" log "*--merges*', "bad object (simulated)")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{path}")
     db = tmp_path / "out" / "mined.sqlite"
     summary = mine_repositories([tmp_path / "r"], db, options(tmp_path), raise_on_error=False)
@@ -179,3 +169,17 @@ def test_listing_the_merges_failing_fails_the_repo_and_a_rerun_retries_it(
     summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
     assert [r.status for r in summary.repos] == ["mined"]
     assert [r[0] for r in _rows(db)] == [ids["merge"]]
+
+
+def test_the_label_quality_benchmark_counts_merges_apart_from_pull_request_events(
+    tmp_path: Path,
+) -> None:
+    from tests.benchmodule import load_benchmark
+
+    _history(tmp_path)
+    db = tmp_path / "out" / "mined.sqlite"
+    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    bench = load_benchmark("label_quality")
+    out = bench.run_repo(db, tmp_path / "work", seed=0, workers=1, variants=("gap",))
+    assert out["n_commits"] == 3  # c1, f1, c3: the merges are no changes
+    assert out["n_merge_events"] == 1 and out["n_pull_request_events"] == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gitrepos import BASE_TS, commit, git, init
+from gitrepos import BASE_TS, commit, failing_git, git, init
 from rich.console import Console
 from test_mining_repos import options
 
@@ -214,27 +214,14 @@ def test_reading_the_pull_refs_failing_fails_the_repo_and_a_rerun_retries_it(
     after its chunks (the rows); the failure is a real git process's: a `git` earlier on PATH
     that fails that command from its ``fail_from``-th call on."""
     import os
-    import shutil
 
     from standard_coder.sch.mining.mine import MiningError
 
     ids = _history(tmp_path)
-    real_git, path = shutil.which("git"), os.environ["PATH"]
+    path = os.environ["PATH"]
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    count = tmp_path / "pull-ref-reads"
-    wrapper = bin_dir / "git"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        'case "$*" in *for-each-ref*refs/pull/*)\n'
-        f'  echo x >> "{count}"\n'
-        f'  if [ "$(wc -l < "{count}")" -ge {fail_from} ]; then\n'
-        '    echo "fatal: unable to read refs/pull (simulated)" >&2; exit 128\n'
-        "  fi;;\n"
-        "esac\n"
-        f'exec "{real_git}" "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    failing_git(bin_dir, "*for-each-ref*refs/pull/*", "unable to read refs/pull (simulated)",
+                fail_from=fail_from)  # fmt: skip
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{path}")
     db = tmp_path / "out" / "mined.sqlite"
     events: list[tuple[str, dict]] = []
