@@ -35,6 +35,11 @@ change adds), ``src_added`` and ``test_added`` (lines added outside / inside tes
 - ``tie_la``: unmoved, lines added breaking its ties (weight 0.001; post hoc: itsdangerous'
   held-out loss to lines added looked like a matter of ties).
 
+Third round (session 16, docs/effort-models.md "Test lines as a third count"; measured, not
+adopted): ``u_src_test``: unmoved, source lines added and test lines added, equal weights (a
+change that writes code *and* its tests ranks above one writing as many lines of either alone:
+the counts are log-scaled).
+
 Per repository: held-out Spearman of each candidate minus that of raw lines added, with a
 paired bootstrap 90 % interval, the same in the training period (train + validation, where
 ``repo_shrunk`` / ``loro_shrunk`` were fitted: in-sample there), and each candidate minus
@@ -76,7 +81,10 @@ ROUND2: dict[str, np.ndarray] = {
     "u_src": np.eye(10)[[U, 8]].sum(0) / 2.0,
     "tie_la": (np.eye(10)[U] + 1e-3 * np.eye(10)[SURFACE.index("lines_added")]),
 }
-CANDIDATES = (*FIXED, "loro", "repo_shrunk", "loro_shrunk", *ROUND2, "loro_diff")
+ROUND3: dict[str, np.ndarray] = {
+    "u_src_test": np.eye(10)[[U, 8, 9]].sum(0) / 3.0,
+}
+CANDIDATES = (*FIXED, "loro", "repo_shrunk", "loro_shrunk", *ROUND2, "loro_diff", *ROUND3)
 TEST = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_test\.py$|(^|/)conftest\.py$")
 VALIDATION_FRACTION = 0.2
 
@@ -173,7 +181,7 @@ def se_choice(d: dict[str, Any], alt: np.ndarray, base: np.ndarray) -> tuple[np.
 
 def directions(repos: list[dict[str, Any]], i: int) -> dict[str, tuple[np.ndarray, bool]]:
     d = repos[i]
-    out = {k: (v, False) for k, v in (FIXED | ROUND2).items()}
+    out = {k: (v, False) for k, v in (FIXED | ROUND2 | ROUND3).items()}
     others = [r for j, r in enumerate(repos) if j != i and len(r["fit"]) > 10]
     S = np.vstack([r["S"][r["fit"]] for r in others])
     t = np.concatenate([_std(r["m"][r["fit"]]) for r in others])

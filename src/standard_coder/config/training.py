@@ -273,6 +273,14 @@ class TrainingSection(StrictModel):
         "in changes by commit time, n the fitted changes; h is this share (0: every change "
         'weighs the same); docs/effort-models.md, "Recency"',
     )
+    pool_size_mdn: float = Field(
+        0.5,
+        ge=0,
+        lt=1,
+        description="predictor shift or auto: the effort distribution is this share of an MDN "
+        "fitted on the size counts alone, pooled with the model's (SCH stays the model's; 0: "
+        'no pool); docs/effort-models.md, "A pooled distribution"',
+    )
     label_samples_per_commit: int = Field(200, ge=1, description="coding-time samples per commit")
     min_commits_per_author: int = Field(
         50, ge=1, description="authors below this share one pooled work-inference model"

@@ -408,6 +408,7 @@ def run(ctx: StageContext) -> None:
     # torch comes in here, not at the top: a run killed or stopped during work inference or
     # features (the workers' part) never paid for it
     from standard_coder.sch.evaluation import evaluate
+    from standard_coder.sch.predictors.pool import size_columns
     from standard_coder.sch.predictors.stage import fit_effort_model
     from standard_coder.sch.predictors.train import TrainingInterrupted
 
@@ -466,6 +467,27 @@ def run(ctx: StageContext) -> None:
             label_weighting=t.label_weighting,
             recency_half_life=recency,
         )
+        if t.pool_size_mdn and t.predictor in ("shift", "auto"):
+            columns = size_columns(dataset.feature_names)
+            size_model = fit_effort_model(
+                dataset.columns_view(columns, "size"),
+                "mdn",
+                t.mdn.model_dump(),
+                training,
+                checkpointer=EpochProgress(
+                    ctx.checkpointer("size_mdn", every_n_steps=t.optim.checkpoint_every_steps),
+                    ctx.progress(t.optim.epochs, "training size MDN (epochs)"),
+                    "size MDN",
+                    t.optim.epochs,
+                ),
+                should_stop=ctx.should_stop,
+                tb_dir=tb / "size_mdn",
+                device=effort_device(ctx),
+                seed=seed,
+                label_weighting=t.label_weighting,
+                recency_half_life=recency,
+            )
+            model.pool_with(size_model, t.pool_size_mdn, columns)
     except TrainingInterrupted:
         return  # checkpoint saved; the engine reports the interrupt
     model.save(out["model"])

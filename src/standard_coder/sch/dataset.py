@@ -136,6 +136,15 @@ class Dataset:
         return replace(self, X=self.X_loc, feature_names=list(self.meta["loc_feature_names"]),
                        meta=meta)  # fmt: skip
 
+    def columns_view(self, columns: Sequence[int], kind: str) -> Dataset:
+        """The same rows with only the feature ``columns`` as ``X`` (a model on part of the
+        features, e.g. the size counts; ``kind`` names it, its checksums are the dataset's)."""
+        cols = [int(c) for c in columns]
+        if not cols:
+            raise ValueError(f"{kind}: no feature columns selected")
+        return replace(self, X=self.X[:, cols], feature_names=[self.feature_names[c] for c in cols],
+                       meta={**self.meta, "kind": kind})  # fmt: skip
+
     def surface_column(self, name: str) -> np.ndarray:
         return self.surface[:, SURFACE_NAMES.index(name)]
 

@@ -20,6 +20,9 @@ Definitions (test split only; a change's label samples are its inferred coding h
   on bin-mean SCH (1: SCH spreads as the actual does; above 1: SCH is squeezed) and the R²
   once the level error is taken off every bin (what ranking and spread alone give; the level
   error costs ``n_bins * bias^2 / sum (a - mean a)^2`` of R²).
+* ``distribution_pool`` (when the model pools a size MDN, ``[training] pool_size_mdn``): its
+  weight, and the held-out NLL and 80 % coverage of the model alone (``unpooled_*``) and of the
+  size MDN alone (``size_mdn_*``); the distribution metrics above are the pool's.
 * ``binned_calibration_r2_r3`` (extra, the paper's R3 definition of Fig. 6): the same binned R²
   over the changes whose raw interval since the author's previous commit is under 1 h, with
   the raw interval as the actual (no work-inference label); ``n_test_r3`` such changes,
@@ -318,6 +321,25 @@ def _subset_metrics(
     return res, arrays
 
 
+def pool_report(model: EffortModel, dataset: Dataset, rows: np.ndarray) -> dict[str, Any]:
+    """The pooled distribution's parts on ``rows``: the size MDN's weight and feature count,
+    and the held-out NLL and 80 % coverage of the model alone and of the size MDN alone (the
+    pool's are ``heldout_nll`` and ``coverage_80``)."""
+    assert model.pool_ is not None
+    size_model, weight, columns = model.pool_
+    out: dict[str, Any] = {"weight": weight, "size_features": len(columns)}
+    if len(rows) == 0:
+        return out
+    Y = dataset.Y[rows].astype(np.float64)
+    X = _features_for(model, dataset)[rows]
+    for name, dist in (("unpooled", model.unpooled_distribution(X)),
+                       ("size_mdn", size_model.distribution(X[:, columns]))):  # fmt: skip
+        c = dist.cdf(Y)
+        out[f"{name}_heldout_nll"] = float(-dist.log_prob(Y).mean())
+        out[f"{name}_coverage_80"] = float(((c >= 0.1) & (c <= 0.9)).mean())
+    return out
+
+
 SPEARMAN_KEYS = ("sch", "mean", "lines_added", "churn", "files_touched", "tokens", "spaces")
 
 
@@ -407,6 +429,8 @@ def evaluate(
         res["model_selection"] = model.selection_
     if (shape := model.fitted_shape()) is not None:  # the location-shift model's own choices
         res["shift_fit"] = shape
+    if getattr(model, "pool_", None) is not None:  # what the pooled size MDN did
+        res["distribution_pool"] = pool_report(model, dataset, normal)
     if plots:
         a, r2 = (
             (arrays, main["binned_calibration_r2"])

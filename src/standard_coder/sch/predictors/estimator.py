@@ -33,6 +33,7 @@ from standard_coder.sch.predictors.distributions import (
     QuantileDistribution,
 )
 from standard_coder.sch.predictors.mdn import MDN, MDNConfig
+from standard_coder.sch.predictors.pool import PooledDistribution
 from standard_coder.sch.predictors.quantile import QuantileConfig, QuantileNet
 from standard_coder.sch.predictors.shift import SHRINK_GRID, ShiftConfig, ShiftNet, fit_shift
 from standard_coder.sch.predictors.torch_regressor import (
@@ -40,7 +41,9 @@ from standard_coder.sch.predictors.torch_regressor import (
     Prediction,
     TorchRegressor,
     own_rng,
+    prediction_of,
     seed_of,
+    torch_generator,
 )
 from standard_coder.sch.predictors.train import TrainingInterrupted, TrainOptions, TrainResult
 
@@ -296,6 +299,9 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         self.feature_checksum = feature_checksum
         self.vocabulary_checksum = vocabulary_checksum
 
+    pool_: tuple[EffortModel, float, list[int]] | None
+    """Set by :meth:`pool_with`: the size model, its weight and its feature columns."""
+
     def _make(self) -> TorchRegressor:
         if self.predictor not in PREDICTORS:
             raise ValueError(f"unknown predictor {self.predictor!r}; use one of {list(PREDICTORS)}")
@@ -316,11 +322,33 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "regressor_", msg="EffortModel is not fitted; call fit() or load()")
         return self.regressor_
 
-    def distribution(self, X: np.ndarray) -> EffortDistribution:
+    def pool_with(self, size_model: EffortModel, weight: float,
+                  columns: Sequence[int]) -> EffortModel:  # fmt: skip
+        """Pool this model's distribution with ``size_model``'s (fitted on the feature
+        ``columns`` of the same ``X``), ``weight`` its share (``pool.py``); SCH stays this
+        model's. Saved in ``model.pt``; weight 0 removes the pool."""
+        if not 0.0 <= weight < 1.0:
+            raise ValueError(f"pool weight must be in [0, 1), got {weight}")
+        self.pool_ = (size_model, float(weight), [int(c) for c in columns]) if weight else None
+        return self
+
+    def unpooled_distribution(self, X: np.ndarray) -> EffortDistribution:
+        """The model's own distribution, without a pool."""
         return self._reg().distribution(X)
 
+    def distribution(self, X: np.ndarray) -> EffortDistribution:
+        own = self._reg().distribution(X)
+        pool = getattr(self, "pool_", None)
+        if pool is None:
+            return own
+        size_model, weight, columns = pool
+        other = size_model.distribution(np.asarray(X)[:, columns])
+        return PooledDistribution(own, other, weight)
+
     def predict(self, X: np.ndarray) -> Prediction:
-        return self._reg().predict(X)
+        if getattr(self, "pool_", None) is None:
+            return self._reg().predict(X)
+        return prediction_of(self.distribution(X))
 
     def fitted_shape(self) -> dict[str, Any] | None:
         """A location-shift model's choices (``ShiftNet.describe``); None for the others."""
@@ -329,7 +357,9 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
     def sample(
         self, X: np.ndarray, n: int, rng: int | np.random.Generator | None = None
     ) -> np.ndarray:
-        return self._reg().sample(X, n, rng)
+        if getattr(self, "pool_", None) is None:
+            return self._reg().sample(X, n, rng)
+        return self.distribution(X).sample(n, torch_generator(rng))
 
     # -- persistence -------------------------------------------------------------------------
     def payload(self) -> dict[str, Any]:
@@ -362,7 +392,13 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
             },
             # predictor = "auto": the rule, the choice and the candidates' validation scores
             **({"selection": self.selection_} if getattr(self, "selection_", None) else {}),
+            **({"pool": self._pool_payload()} if getattr(self, "pool_", None) else {}),
         }
+
+    def _pool_payload(self) -> dict[str, Any]:
+        assert self.pool_ is not None
+        size_model, weight, columns = self.pool_
+        return {"weight": weight, "columns": columns, "model": size_model.payload()}
 
     def save(self, path: Path) -> Path:
         """Write ``model.pt`` atomically (weights_only-loadable)."""
@@ -388,6 +424,15 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         ck = torch.load(path, map_location=map_location, weights_only=True)
         if not isinstance(ck, dict) or ck.get("format") != MODEL_FORMAT:
             raise RepresentationMismatch(f"{path}: not an effort model checkpoint")
+        pool = ck.get("pool")
+        if pool is not None and not (
+            isinstance(pool, dict) and isinstance(pool.get("model"), dict)
+            and pool["model"].get("format") == MODEL_FORMAT
+            and isinstance(pool.get("weight"), float) and 0.0 < pool["weight"] < 1.0
+            and isinstance(pool.get("columns"), list)
+            and all(isinstance(c, int) and 0 <= c < int(ck["n_features"]) for c in pool["columns"])
+        ):  # fmt: skip
+            raise RepresentationMismatch(f"{path}: its pooled size model is malformed")
         if (expected_vocabulary_checksum is not None
                 and ck["vocabulary_checksum"] != expected_vocabulary_checksum):  # fmt: skip
             raise RepresentationMismatch(
@@ -400,6 +445,17 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
                 f"{path}: model was trained on other feature scaling "
                 f"({ck['feature_checksum'][:12]} != {expected_checksum[:12]}); retrain it"
             )
+        model = cls._from_payload(ck, path)
+        if ck.get("selection"):
+            model.selection_ = ck["selection"]
+        if pool is not None:
+            model.pool_with(cls._from_payload(pool["model"], path), pool["weight"],
+                            pool["columns"])  # fmt: skip
+        return model
+
+    @classmethod
+    def _from_payload(cls, ck: dict[str, Any], path: Path) -> EffortModel:
+        """The fitted model a checkpoint dict (:meth:`payload`) holds."""
         params = dict(ck["params"])
         # Checkpoints before the head/training split kept one flat dict of both.
         training = dict(ck.get("training") or {k: params[k] for k in TRAIN_FIELDS if k in params})
@@ -429,8 +485,6 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         )
         model.regressor_ = reg
         model.path_ = path  # type: ignore[attr-defined]
-        if ck.get("selection"):
-            model.selection_ = ck["selection"]
         return model
 
 

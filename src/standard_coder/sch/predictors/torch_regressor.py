@@ -28,7 +28,8 @@ from standard_coder.sch.predictors.distributions import EffortDistribution
 from standard_coder.sch.predictors.placement import fit_device, rows_per_step
 from standard_coder.sch.predictors.train import TrainOptions, TrainResult, fit_arrays, train_model
 
-__all__ = ["PRED_LEVELS", "Prediction", "TorchRegressor", "own_rng", "seed_of", "torch_generator"]
+__all__ = ["PRED_LEVELS", "Prediction", "TorchRegressor", "own_rng", "prediction_of", "seed_of",
+           "torch_generator"]  # fmt: skip
 
 PRED_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
@@ -53,6 +54,14 @@ def seed_of(random_state: int | np.random.Generator | None) -> int:
     if isinstance(random_state, int | np.integer) and not isinstance(random_state, bool):
         return int(random_state)
     return int(check_random_state(random_state).integers(0, 2**62))
+
+
+def prediction_of(dist: EffortDistribution) -> Prediction:
+    """SCH, mean and the :data:`PRED_LEVELS` quantiles (hours) of per-change distributions."""
+    qs = dist.quantiles(np.asarray(PRED_LEVELS))
+    qd = {lv: qs[:, i] for i, lv in enumerate(PRED_LEVELS)}
+    return Prediction(sch=dist.sch(), mean=dist.mean(), q10=qd[0.1], q50=qd[0.5], q90=qd[0.9],
+                      quantiles=qd)  # fmt: skip
 
 
 def torch_generator(rng: int | np.random.Generator | None) -> torch.Generator:
@@ -180,11 +189,7 @@ class TorchRegressor(BaseEstimator):  # type: ignore[misc]
 
     def predict(self, X: np.ndarray) -> Prediction:
         """SCH, mean and quantiles (hours) per change."""
-        dist = self.distribution(X)
-        qs = dist.quantiles(np.asarray(PRED_LEVELS))
-        qd = {lv: qs[:, i] for i, lv in enumerate(PRED_LEVELS)}
-        return Prediction(sch=dist.sch(), mean=dist.mean(), q10=qd[0.1], q50=qd[0.5],
-                          q90=qd[0.9], quantiles=qd)  # fmt: skip
+        return prediction_of(self.distribution(X))
 
     def sample(
         self, X: np.ndarray, n: int, rng: int | np.random.Generator | None = None
