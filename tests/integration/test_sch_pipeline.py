@@ -99,6 +99,12 @@ def test_demo_produces_every_artifact(demo: Path) -> None:
     # the trained model is an ordinary weights-only checkpoint
     ck = torch.load(base / "models" / "auto" / "model.pt", weights_only=True)
     assert ck["vocabulary_checksum"] and ck["feature_checksum"]
+    # ... whose distribution pools an MDN on the size counts ([training] pool_size_mdn)
+    assert ck["pool"]["weight"] == 0.5 and ck["pool"]["model"]["predictor"] == "mdn"
+    pool = ev["distribution_pool"]
+    assert pool["size_features"] == len(ck["pool"]["columns"]) > 0
+    mixed = 0.5 * pool["unpooled_heldout_nll"] + 0.5 * pool["size_mdn_heldout_nll"]
+    assert ev["heldout_nll"] <= mixed + 1e-9  # a linear pool's log score (log is concave)
 
 
 def test_second_demo_skips_every_stage(demo: Path) -> None:
