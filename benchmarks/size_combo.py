@@ -134,7 +134,7 @@ def load(base: Path) -> dict[str, Any]:
     d["S"] = np.hstack([d["S"], D])
     d["y"] = d["Y"].mean(axis=1)
     d["m"] = np.log(np.maximum(d["Y"], 1 / 120)).mean(axis=1)
-    d["name"] = base.name
+    d["name"] = base.parent.name or str(base)  # the folder holding the output (as size_backbone)
     normal = d["label_kind"] == 0
     trv = np.flatnonzero(d["split"] < 2)
     order = trv[np.argsort(d["time"][trv], kind="stable")]
