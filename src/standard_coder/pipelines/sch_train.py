@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
     import numpy as np
 
     from standard_coder.config.training import TrainingSection
+    from standard_coder.sch.dataset import Dataset
+    from standard_coder.sch.predictors.estimator import EffortModel
     from standard_coder.sch.work_inference.labels import AuthorHistory, LabelSet
 
 Key = tuple[str, str]
@@ -449,44 +451,26 @@ def run(ctx: StageContext) -> None:
                 label_weighting=t.label_weighting,
                 recency_half_life=recency,
             )
-        baseline = fit_effort_model(
-            dataset.loc_view(),
-            base_kind,
-            base_head,
-            training,
-            checkpointer=EpochProgress(
-                ctx.checkpointer("baseline_loc", every_n_steps=t.optim.checkpoint_every_steps),
-                ctx.progress(t.optim.epochs, "training LOC baseline (epochs)"),
-                "LOC baseline",
-                t.optim.epochs,
-            ),
-            should_stop=ctx.should_stop,
-            tb_dir=tb / "baseline_loc",
-            device=effort_device(ctx),
-            seed=seed,
-            label_weighting=t.label_weighting,
-            recency_half_life=recency,
-        )
+
+        def side_model(view: Dataset, kind: str, params: Any, name: str,
+                       label: str) -> EffortModel:  # fmt: skip
+            """A model fitted beside the main one (own checkpoint, progress bar, log dir)."""
+            bar = ctx.progress(t.optim.epochs, f"training {label} (epochs)")
+            every = t.optim.checkpoint_every_steps
+            return fit_effort_model(
+                view, kind, params, training,
+                checkpointer=EpochProgress(ctx.checkpointer(name, every_n_steps=every), bar,
+                                           label, t.optim.epochs),
+                should_stop=ctx.should_stop, tb_dir=tb / name, device=effort_device(ctx),
+                seed=seed, label_weighting=t.label_weighting, recency_half_life=recency,
+            )  # fmt: skip
+
+        baseline = side_model(dataset.loc_view(), base_kind, base_head, "baseline_loc",
+                              "LOC baseline")  # fmt: skip
         if t.pool_size_mdn and t.predictor in ("shift", "auto"):
             columns = size_columns(dataset.feature_names)
-            size_model = fit_effort_model(
-                dataset.columns_view(columns, "size"),
-                "mdn",
-                t.mdn.model_dump(),
-                training,
-                checkpointer=EpochProgress(
-                    ctx.checkpointer("size_mdn", every_n_steps=t.optim.checkpoint_every_steps),
-                    ctx.progress(t.optim.epochs, "training size MDN (epochs)"),
-                    "size MDN",
-                    t.optim.epochs,
-                ),
-                should_stop=ctx.should_stop,
-                tb_dir=tb / "size_mdn",
-                device=effort_device(ctx),
-                seed=seed,
-                label_weighting=t.label_weighting,
-                recency_half_life=recency,
-            )
+            size_model = side_model(dataset.columns_view(columns, "size"), "mdn",
+                                    t.mdn.model_dump(), "size_mdn", "size MDN")  # fmt: skip
             model.pool_with(size_model, t.pool_size_mdn, columns)
     except TrainingInterrupted:
         return  # checkpoint saved; the engine reports the interrupt
