@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,5 +72,32 @@ def test_tiny_demo_is_byte_identical_across_runs(tmp_path: Path) -> None:
     second = artifacts(tmp_path / "sc-output")
     assert "models/auto/model.pt" in first and "raw/mined_commits.sqlite" in first
     assert any(k.startswith("forecasts/") for k in first)
+    differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
+    assert not differing, differing
+
+
+def test_a_kill_while_the_size_mdn_trains_resumes_to_the_same_artifacts(tmp_path: Path) -> None:
+    """SIGKILL while ``train_sch`` fits the size MDN of the pooled distribution (the last fit
+    of the stage), then a rerun: every artifact as the run that was never interrupted."""
+    cmd = [sys.executable, "-m", "standard_coder", "demo", "--size", "tiny", "--output-dir",
+           str(tmp_path)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ), timeout=600)
+    first = artifacts(tmp_path / "sc-output")
+    shutil.rmtree(tmp_path / "sc-output")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ), start_new_session=True)  # fmt: skip
+    assert proc.stderr is not None
+    seen = False
+    for line in proc.stderr:
+        if "training size MDN" in line:
+            os.killpg(proc.pid, signal.SIGKILL)
+            seen = True
+            break
+    proc.wait(timeout=120)
+    assert seen and proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "sc-output/models/auto/model.pt").exists()  # killed before the save
+    subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ), timeout=600)
+    second = artifacts(tmp_path / "sc-output")
+    assert "models/auto/model.pt" in first
     differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
     assert not differing, differing
