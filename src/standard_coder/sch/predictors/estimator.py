@@ -346,8 +346,6 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
         return PooledDistribution(own, other, weight)
 
     def predict(self, X: np.ndarray) -> Prediction:
-        if getattr(self, "pool_", None) is None:
-            return self._reg().predict(X)
         return prediction_of(self.distribution(X))
 
     def fitted_shape(self) -> dict[str, Any] | None:
@@ -357,8 +355,6 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
     def sample(
         self, X: np.ndarray, n: int, rng: int | np.random.Generator | None = None
     ) -> np.ndarray:
-        if getattr(self, "pool_", None) is None:
-            return self._reg().sample(X, n, rng)
         return self.distribution(X).sample(n, torch_generator(rng))
 
     # -- persistence -------------------------------------------------------------------------

@@ -10,8 +10,9 @@ Why (docs/effort-models.md, "A pooled distribution"): on real histories the loca
 model's one shape and an MDN's size-dependent shapes miss the held-out labels in different
 places; the log score of a linear pool is never below the weighted mean of its members' (log is
 concave), and it is usually above both when they are about as good and miss differently. The
-weight is fixed (``DEFAULT_WEIGHT``: equal weights), not fitted on the validation period, which
-has not told held-out quality apart on these histories ("Per-repository choice").
+weight is fixed (``[training] pool_size_mdn``, default 0.5: equal weights), not fitted on the
+validation period, which has not told held-out quality apart on these histories
+("Per-repository choice").
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import torch
 
 from standard_coder.sch.predictors.distributions import EffortDistribution
 
-DEFAULT_WEIGHT = 0.5
-"""The size MDN's share of the pooled distribution (``[training] pool_size_mdn``)."""
 SIZE_PREFIX = "surface|"
 """Feature columns the size MDN sees: the change's surface counts."""
 
