@@ -17,7 +17,10 @@ the figures are not the defaults'). ``--max-commits N`` limits history with the 
 otherwise (for big repositories). ``--no-pull-request-times``: GitHub squash merges keep their
 merge-interval labels (``[repos] pull_request_times = false``), to measure what timing them by
 their pull request's commits changes. ``--no-merge-times``: merge commits are not presence events
-in work inference (``[repos] merge_times = false``), to measure what they change.
+in work inference (``[repos] merge_times = false``), to measure what they change. ``--no-pool``:
+the effort distribution is the model's alone (``[training] pool_size_mdn = 0``); with the pool,
+each row also has the held-out NLL of its members alone (``heldout_nll_unpooled``,
+``heldout_nll_size_mdn``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def config_text(
     workers: int,
     pull_times: bool = True,
     merge_times: bool = True,
+    pool: bool = True,
 ) -> str:
     lines = [
         "[outputs]",
@@ -61,6 +65,8 @@ def config_text(
     limit = 300 if quick and max_commits is None else max_commits
     if limit is not None:
         lines.append(f"max_commits_per_repo = {limit}")
+    if not pool:
+        lines += ["[training]", "pool_size_mdn = 0"]
     if quick:
         lines += ["[training.hmm]", "epochs = 60", "[training.optim]", "epochs = 5"]
     return "\n".join(lines) + "\n"
@@ -341,8 +347,7 @@ def _model_checks(base: Path, ds: Any) -> dict[str, Any]:
 
 def table_row(name: str, ev: dict[str, Any]) -> dict[str, Any]:
     def r(key: str) -> float | None:
-        v = ev.get(key)
-        return round(float(v), 3) if isinstance(v, int | float) else None
+        return rounded(ev, key)
 
     row: dict[str, Any] = {"repo": name}
     for k in TABLE_I:
@@ -358,8 +363,17 @@ def table_row(name: str, ev: dict[str, Any]) -> dict[str, Any]:
         row[k] = ev.get(k)
     row["model"] = (ev.get("model_selection") or {}).get("chosen")  # predictor = "auto"
     row["shift_spread"] = (ev.get("shift_fit") or {}).get("spread")  # None: not a shift model
+    pool = ev.get("distribution_pool") or {}  # the pooled distribution's members, alone
+    row["heldout_nll_unpooled"] = rounded(pool, "unpooled_heldout_nll")
+    row["heldout_nll_size_mdn"] = rounded(pool, "size_mdn_heldout_nll")
     row["targets"] = targets(row)
     return row
+
+
+def rounded(d: dict[str, Any], key: str) -> float | None:
+    """``d[key]`` rounded to 3 decimals; None when absent or not a number."""
+    v = d.get(key)
+    return round(float(v), 3) if isinstance(v, int | float) else None
 
 
 def targets(row: dict[str, Any]) -> dict[str, bool | None]:
@@ -428,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="merge commits are not presence events (the run before merge times)",
     )
+    ap.add_argument(
+        "--no-pool",
+        action="store_true",
+        help="the effort distribution is the model's alone (the run before the size-MDN pool)",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -453,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                     workers=args.workers,
                     pull_times=not args.no_pull_request_times,
                     merge_times=not args.no_merge_times,
+                    pool=not args.no_pool,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")

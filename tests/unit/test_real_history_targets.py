@@ -24,6 +24,11 @@ def test_targets_and_their_count() -> None:
     assert row["targets"]["sch_above_lines_added"] is None  # undefined: not counted
     assert row["targets"]["coverage_80_in_0_70_0_90"] is False
     assert bench._met(row) == "1/3"
+    assert row["heldout_nll_unpooled"] is None  # no pooled distribution in the report
+    ev["distribution_pool"] = {"weight": 0.5, "unpooled_heldout_nll": 1.1234,
+                               "size_mdn_heldout_nll": 1.2}  # fmt: skip
+    row = bench.table_row("typer", ev)
+    assert (row["heldout_nll_unpooled"], row["heldout_nll_size_mdn"]) == (1.123, 1.2)
 
 
 def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config(
@@ -37,6 +42,11 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
                                           pull_times=on, merge_times=not on))  # fmt: skip
         repos = load_config(path).repos
         assert repos.pull_request_times is on and repos.merge_times is (not on)
+    for pool, quick in ((False, True), (False, False), (True, True)):
+        path = tmp_path / f"pool-{pool}-{quick}.toml"
+        path.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1,
+                                          pool=pool))  # fmt: skip
+        assert load_config(path).training.pool_size_mdn == (0.5 if pool else 0.0)
 
 
 def _git(repo: Path, *args: str, when: int | None = None, email: str = "a@x") -> str:
