@@ -467,8 +467,8 @@ def run(ctx: StageContext) -> None:
 
         baseline = side_model(dataset.loc_view(), base_kind, base_head, "baseline_loc",
                               "LOC baseline")  # fmt: skip
-        if t.pool_size_mdn and t.predictor in ("shift", "auto"):
-            columns = size_columns(dataset.feature_names)
+        columns = size_columns(dataset.feature_names)  # every representation has some
+        if t.pool_size_mdn and t.predictor in ("shift", "auto") and columns:
             size_model = side_model(dataset.columns_view(columns, "size"), "mdn",
                                     t.mdn.model_dump(), "size_mdn", "size MDN")  # fmt: skip
             model.pool_with(size_model, t.pool_size_mdn, columns)
