@@ -12,7 +12,7 @@ import torch
 from tests.unit.test_effort_ranking import lines_added_history
 from tests.unit.test_effort_shift import named
 
-from standard_coder.config import ConfigError, load_config
+from standard_coder.config import ConfigError
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.evaluation import evaluate
 from standard_coder.sch.features.representation import RepresentationMismatch
@@ -115,15 +115,25 @@ def test_a_malformed_pool_in_model_pt_is_refused_in_one_line(tmp_path: Path) -> 
         EffortModel.load(tmp_path / "model.pt")
 
 
-def test_pool_size_mdn_config_is_a_share_below_one(tmp_path: Path) -> None:
+def test_pool_size_mdn_is_a_share_below_one_in_train_schs_params_only_when_it_pools(
+    tmp_path: Path,
+) -> None:
+    """The default pools half; 0 (or a predictor that does not pool) leaves the key out of
+    ``train_sch``'s params, so runs without a pool keep their fingerprints; 1 is refused."""
+    from standard_coder.pipelines.sch import build
+
     repo = tmp_path / "repo"
     repo.mkdir()
     p = tmp_path / "pipeline_config.toml"
-    text = f"[repos]\ninclude_paths = [{str(repo)!r}]\n"
-    p.write_text(text)
-    assert load_config(p).training.pool_size_mdn == 0.5  # the default
-    p.write_text(text + "[training]\npool_size_mdn = 0\n")
-    assert load_config(p).training.pool_size_mdn == 0
-    p.write_text(text + "[training]\npool_size_mdn = 1\n")
+
+    def training_params(extra: str) -> dict[str, object]:
+        p.write_text(f"[repos]\ninclude_paths = [{str(repo)!r}]\n[training]\n{extra}\n")
+        params: dict[str, object] = {s.name: s.params for s in build(p, []).stages}["train_sch"]
+        return params["training"]  # type: ignore[return-value]
+
+    assert training_params("")["pool_size_mdn"] == 0.5  # the default
+    assert "pool_size_mdn" not in training_params("pool_size_mdn = 0")
+    assert "pool_size_mdn" not in training_params('predictor = "mdn"')
+    assert training_params('predictor = "shift"\npool_size_mdn = 0.25')["pool_size_mdn"] == 0.25
     with pytest.raises(ConfigError, match="pool_size_mdn"):
-        load_config(p)
+        training_params("pool_size_mdn = 1")

@@ -99,6 +99,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         training_params.pop("distributed", None)
     if t.label_weighting == "off":  # likewise runs made before the option
         training_params.pop("label_weighting", None)
+    if not t.pool_size_mdn or t.predictor not in ("shift", "auto"):  # no pool: as before it
+        training_params.pop("pool_size_mdn", None)
     stages.append(
         Stage(
             name="train_sch",
