@@ -20,7 +20,11 @@ their pull request's commits changes. ``--no-merge-times``: merge commits are no
 in work inference (``[repos] merge_times = false``), to measure what they change. ``--no-pool``:
 the effort distribution is the model's alone (``[training] pool_size_mdn = 0``); with the pool,
 each row also has the held-out NLL of its members alone (``heldout_nll_unpooled``,
-``heldout_nll_size_mdn``).
+``heldout_nll_size_mdn``). ``--no-prior``: no cross-repository prior (``[training.features]
+cross_repo_prior = false``); ``--prior-dir DIR``: a history named ``X`` uses ``DIR/X.npz`` as its
+prior where that exists (``cross_repo_prior_path``): the leave-one-history-out priors of
+``benchmarks/cross_repo_prior.py --write-loro``, so that no history is judged by a prior that
+saw it.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ def config_text(
     pull_times: bool = True,
     merge_times: bool = True,
     pool: bool = True,
+    prior: bool = True,
+    prior_path: Path | None = None,
 ) -> str:
     lines = [
         "[outputs]",
@@ -67,9 +73,21 @@ def config_text(
         lines.append(f"max_commits_per_repo = {limit}")
     if not pool:
         lines += ["[training]", "pool_size_mdn = 0"]
+    if not prior:
+        lines += ["[training.features]", "cross_repo_prior = false"]
+    elif prior_path is not None:
+        lines += ["[training.features]", f"cross_repo_prior_path = {json.dumps(str(prior_path))}"]
     if quick:
         lines += ["[training.hmm]", "epochs = 60", "[training.optim]", "epochs = 5"]
     return "\n".join(lines) + "\n"
+
+
+def own_prior(folder: Path | None, name: str) -> Path | None:
+    """``folder/<name>.npz`` where it exists: a prior trained without this history."""
+    if folder is None:
+        return None
+    path = folder.resolve() / f"{name}.npz"
+    return path if path.exists() else None
 
 
 def run_pipeline(work: Path, log_path: Path) -> tuple[int, float]:
@@ -447,6 +465,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the effort distribution is the model's alone (the run before the size-MDN pool)",
     )
+    ap.add_argument(
+        "--no-prior",
+        action="store_true",
+        help="no cross-repository prior (the run before it; the unmoved + source backbone)",
+    )
+    ap.add_argument(
+        "--prior-dir",
+        type=Path,
+        default=None,
+        help="use DIR/<repository>.npz as the cross-repository prior where it exists (the "
+        "leave-one-out priors of benchmarks/cross_repo_prior.py --write-loro)",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -473,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
                     pull_times=not args.no_pull_request_times,
                     merge_times=not args.no_merge_times,
                     pool=not args.no_pool,
+                    prior=not args.no_prior,
+                    prior_path=own_prior(args.prior_dir, repo.name),
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")

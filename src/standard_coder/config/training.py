@@ -84,6 +84,17 @@ class FeaturesSection(StrictModel):
         "(Python: the same syntax tree and comments; C-like languages: only whitespace changed): "
         "a reformat is not work (docs/effort-models.md, Formatting-only files)",
     )
+    cross_repo_prior: bool = Field(
+        True,
+        description="add the score of a model learnt on many public Python histories as a feature "
+        "column, prior|cross_repo, and use it as the shift model's size backbone (tokens and "
+        "hybrid; docs/effort-models.md, A cross-repository prior)",
+    )
+    cross_repo_prior_path: ConfigPath | None = Field(
+        None,
+        description="a prior of your own, written by benchmarks/cross_repo_prior.py --write from "
+        "your histories' runs (default: the one shipped with the package)",
+    )
 
 
 class MDNSection(StrictModel):
@@ -112,10 +123,10 @@ class ShiftSection(StrictModel):
 
     components: PositiveInt = Field(4, description="most mixture components of the shared shape")
     backbone: str = Field(
-        "surface|lines_added_unmoved",
-        description="feature column of the size backbone (default: lines added less moved and "
-        "blank lines, surface|lines_added where the representation lacks it; "
-        "surface|lines_added: raw lines added)",
+        "prior|cross_repo",
+        description="feature column of the backbone (default: the cross-repository prior's "
+        "score; where the representation has none, lines added less moved and blank lines, "
+        "and surface|lines_added where it lacks that; surface|lines_added: raw lines added)",
     )
     shrink: list[float] = Field(
         default_factory=lambda: [0.0, 0.25, 0.5, 1.0],
@@ -136,7 +147,8 @@ class ShiftSection(StrictModel):
         default_factory=lambda: {"surface|lines_added_source": 1.0},
         description="fixed weights (>= 0) of other feature columns added to the backbone's 1: a "
         "combined size signal, monotone in every count (default: lines added outside test "
-        "files, left out where the representation lacks it; {}: the backbone alone; "
+        "files, left out where the representation lacks it and with the prior's backbone, "
+        "whose score holds every size; {}: the backbone alone; "
         "docs/effort-models.md, Combined backbone)",
     )
     spreads: list[float] = Field(

@@ -42,6 +42,17 @@ def _sprint_needs_model(path: Path | None) -> bool:
         return True
 
 
+def check_prior_file(path: Path, config_path: Path | None) -> None:
+    """A configured cross-repository prior that cannot be read stops the run before any stage
+    runs, in one line naming the key and the file."""
+    from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
+
+    try:
+        CrossRepoPrior.load(path)
+    except CrossRepoPriorError as e:
+        raise ConfigError(f"{config_path}: training.features.cross_repo_prior_path: {e}") from e
+
+
 def _is_git_repo(path: Path) -> bool:
     from standard_coder.runner.errors import InputMissing
     from standard_coder.runner.gitrefs import git_dir
@@ -90,6 +101,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     train_inputs = {"db": layout.db}  # mine's output: named here, counted once
     if t.truth_path is not None:
         train_inputs["truth"] = t.truth_path
+    if t.features.cross_repo_prior and t.features.cross_repo_prior_path is not None:
+        check_prior_file(t.features.cross_repo_prior_path, cfg.config_path)
+        train_inputs["cross_repo_prior"] = t.features.cross_repo_prior_path
     training_params = section_params(t, root)
     if t.predictor == "multitask" and t.multitask.pull_requests_path is not None:
         train_inputs["pull_requests"] = t.multitask.pull_requests_path

@@ -40,6 +40,16 @@ def _refuse_corrupt_db(ctx: StageContext, db: Path) -> None:
         )
 
 
+def configured_prior(t: TrainingSection, path: Path | None) -> Any:
+    """The cross-repository prior ``[training.features]`` asks for: the file at ``path`` (the
+    stage's ``cross_repo_prior`` input), the shipped one, or None (off, or ``loc``)."""
+    from standard_coder.sch.features.cross_repo import CrossRepoPrior
+
+    if not t.features.cross_repo_prior or t.features.representation == "loc":
+        return None
+    return CrossRepoPrior.load(path) if path is not None else CrossRepoPrior.builtin()
+
+
 def work_options(t: TrainingSection) -> Any:
     """``WorkInferenceOptions`` from ``[training]``."""
     from standard_coder.sch.work_inference.labels import (
@@ -372,6 +382,7 @@ def run(ctx: StageContext) -> None:
                 top_n_identifiers=t.features.top_n_identifiers,
                 skip_generated=t.features.skip_generated,
                 skip_formatting=t.features.skip_formatting,
+                cross_repo_prior=configured_prior(t, ctx.inputs.get("cross_repo_prior")),
                 test_fraction=t.test_fraction,
                 validation_fraction=t.optim.validation_fraction,
                 seed=seed,

@@ -29,6 +29,7 @@ from standard_coder.runner.context import Ledger
 from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, stop_requested
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AstCache
+from standard_coder.sch.features.cross_repo import CrossRepoPrior
 from standard_coder.sch.features.representation import (
     ChangeRepresentation,
     Kind,
@@ -459,6 +460,7 @@ def build_dataset(
     commit_raws: dict[Key, RawChange] | None = None,
     skip_generated: bool = True,
     skip_formatting: bool = True,
+    cross_repo_prior: CrossRepoPrior | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
 
@@ -487,6 +489,8 @@ def build_dataset(
             (:mod:`~standard_coder.sch.features.generated`; ``[training.features] skip_generated``).
         skip_formatting: leave files whose change is formatting only out of every change's
             counts (:mod:`~standard_coder.sch.features.formatting`; ``skip_formatting``).
+        cross_repo_prior: the representation's cross-repository prior (its score becomes the
+            ``prior|cross_repo`` column; :mod:`~standard_coder.sch.features.cross_repo`).
 
     Raises:
         DatasetStopped: ``map_fn`` stopped handing out batches (a stop was requested).
@@ -539,7 +543,8 @@ def build_dataset(
     raw_list = [raws[r[0]] for r in rows]
     fit_rows = [raw_list[i] for i in np.flatnonzero(split != TEST)]
     skips = {"skip_generated": skip_generated, "skip_formatting": skip_formatting}
-    rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers, **skips)
+    rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers,
+                               cross_repo_prior=cross_repo_prior, **skips)  # fmt: skip
     rep.fit(fit_rows)
     loc = ChangeRepresentation(kind="loc", **skips).fit(fit_rows)
     surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))

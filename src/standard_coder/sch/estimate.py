@@ -240,7 +240,8 @@ def top_features(
     base: np.ndarray | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Per change, the ``k`` features present in it that weigh most: the SCH lost (or gained)
-    when that one feature is set to the training mean (occlusion), largest effect first.
+    when that one feature is set to the training mean (occlusion; the cross-repository prior's
+    score, a column of no count, is rescored), largest effect first.
 
     ``counts`` (``rep.raw_matrix(records)``) and ``base`` (the changes' SCH) when the caller
     has them already: the features are not extracted, nor the SCH computed, a second time."""
@@ -256,8 +257,12 @@ def top_features(
         if present.size == 0:
             out.append([])
             continue
-        Xo = np.repeat(X[i : i + 1], present.size, axis=0)
-        Xo[np.arange(present.size), present] = 0.0  # scaled 0 = the training mean
+        # the count set to the training mean, then scaled: a column computed from the counts
+        # (the cross-repository prior's score) follows; scaled 0 is exactly the mean
+        occluded = np.repeat(counts[i : i + 1], present.size, axis=0)
+        occluded[np.arange(present.size), present] = np.expm1(rep.mean_[present])
+        Xo = rep.scale_counts(occluded)
+        Xo[np.arange(present.size), present] = 0.0
         effect = base[i] - change_sch(model, Xo)
         order = np.argsort(-np.abs(effect), kind="stable")[:k]
         out.append(

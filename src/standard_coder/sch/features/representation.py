@@ -21,6 +21,8 @@ import numpy as np
 
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES, AstCache, ast_edit_features
+from standard_coder.sch.features.cross_repo import COLUMN as PRIOR_COLUMN
+from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
 from standard_coder.sch.features.formatting import is_formatting_only
 from standard_coder.sch.features.generated import is_generated
 from standard_coder.sch.features.loc import LOC_NAMES
@@ -33,6 +35,8 @@ LEFT_OUT_NAMES = ("generated_files", "generated_lines_added", "formatting_files"
 """What :func:`extract_raw` kept out of a change's counts (``RawChange.left_out``)."""
 FORMAT = "standard_coder.change_representation/1"
 OTHER_ID = "<other>"
+PRIOR_FILE = "cross_repo_prior.npz"
+"""The prior a representation carries, saved beside ``representation.json``."""
 
 
 class RepresentationMismatch(ValueError):
@@ -146,6 +150,11 @@ class ChangeRepresentation:
         skip_generated: leave generated files out of every change (``generated.py``);
         skip_formatting: and files whose change is formatting only (``formatting.py``); a
             representation saved before an option existed loads with it off, as it was fitted.
+        cross_repo_prior: a :class:`~standard_coder.sch.features.cross_repo.CrossRepoPrior`
+            whose score of the change's counts becomes one more column, ``prior|cross_repo``
+            (``tokens`` and ``hybrid`` only; scaled like the others, not ``log1p``'d). Its
+            raw count is 0: the score is computed from the other counts at every scaling, so
+            counts summed over a squashed group, or changed one at a time, rescore.
 
     Example:
         >>> rep = ChangeRepresentation(kind="tokens").fit(train_commits)
@@ -159,11 +168,13 @@ class ChangeRepresentation:
         top_n_identifiers: int = 16,
         skip_generated: bool = True,
         skip_formatting: bool = True,
+        cross_repo_prior: CrossRepoPrior | None = None,
     ) -> None:
         self.kind = kind
         self.top_n_identifiers = top_n_identifiers
         self.skip_generated = skip_generated
         self.skip_formatting = skip_formatting
+        self.cross_repo_prior = cross_repo_prior if kind != "loc" else None
 
     # -- fitting -----------------------------------------------------------------------------
     @property
@@ -206,10 +217,11 @@ class ChangeRepresentation:
             names = fixed + ids + [f"surface|{n}" for n in SURFACE_NAMES]
             if self.kind == "hybrid":
                 names += list(AST_NAMES)
+            if self.cross_repo_prior is not None:
+                names.append(PRIOR_COLUMN)
         self.feature_names_ = names
         self._index = {n: i for i, n in enumerate(names)}
-        counts = self._counts(raws)
-        logc = np.log1p(counts)
+        logc = self._log_counts(self._counts(raws))
         self.mean_ = logc.mean(axis=0)
         std = logc.std(axis=0)
         self.scale_ = np.where(std > 1e-8, std, 1.0)
@@ -224,6 +236,8 @@ class ChangeRepresentation:
             settings["skip_generated"] = True
         if self.skip_formatting:
             settings["skip_formatting"] = True
+        if self.cross_repo_prior is not None:
+            settings["cross_repo_prior"] = self.cross_repo_prior.checksum
         self.vocabulary_checksum_ = _sha({**settings, "names": self.feature_names_})
         self.checksum_ = _sha({**settings, "names": self.feature_names_}, self.mean_, self.scale_)
 
@@ -274,10 +288,18 @@ class ChangeRepresentation:
         """Scaled float32 features (rows = changes)."""
         return self.scale_counts(self.raw_matrix(changes))
 
+    def _log_counts(self, counts: np.ndarray) -> np.ndarray:
+        """``log1p(counts)``; the prior's column (if any) holds its score of the other counts."""
+        out: np.ndarray = np.log1p(np.maximum(counts, 0.0))
+        if self.cross_repo_prior is not None:
+            col = self._index[PRIOR_COLUMN]
+            out[:, col] = self.cross_repo_prior.score(counts, self.feature_names_)
+        return out
+
     def scale_counts(self, counts: np.ndarray) -> np.ndarray:
-        """``(log1p(counts) - mean) / std`` as float32."""
+        """``(log1p(counts) - mean) / std`` as float32 (the prior's column: its score)."""
         self._check()
-        out: np.ndarray = (np.log1p(np.maximum(counts, 0.0)) - self.mean_) / self.scale_
+        out: np.ndarray = (self._log_counts(counts) - self.mean_) / self.scale_
         return out.astype(np.float32)
 
     def fit_transform(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
@@ -295,18 +317,25 @@ class ChangeRepresentation:
         self._check()
         directory = Path(directory)
         atomic_write_bytes(directory / "scaling.npz", npz_bytes(mean=self.mean_, scale=self.scale_))
+        if self.cross_repo_prior is not None:
+            self.cross_repo_prior.save(directory / PRIOR_FILE)
         meta = {
             "format": FORMAT,
             "kind": self.kind,
             "top_n_identifiers": self.top_n_identifiers,
             "skip_generated": self.skip_generated,
             "skip_formatting": self.skip_formatting,
+            **self._prior_meta(),
             "feature_names": self.feature_names_,
             "checksum": self.checksum_,
             "vocabulary_checksum": self.vocabulary_checksum_,
         }
         atomic_write_text(directory / "representation.json", json.dumps(meta, indent=1))
         return directory
+
+    def _prior_meta(self) -> dict[str, str]:
+        prior = self.cross_repo_prior
+        return {} if prior is None else {"cross_repo_prior": prior.checksum}
 
     @classmethod
     def load(cls, directory: Path) -> ChangeRepresentation:
@@ -321,9 +350,20 @@ class ChangeRepresentation:
             raise RepresentationMismatch(f"{directory}: unreadable representation ({e})") from e
         if meta.get("format") != FORMAT:
             raise RepresentationMismatch(f"{meta_path}: unknown format {meta.get('format')!r}")
+        prior = None
+        if "cross_repo_prior" in meta:
+            try:
+                prior = CrossRepoPrior.load(directory / PRIOR_FILE)
+            except CrossRepoPriorError as e:
+                raise RepresentationMismatch(str(e)) from e
+            if prior.checksum != meta["cross_repo_prior"]:
+                raise RepresentationMismatch(
+                    f"{directory / PRIOR_FILE}: not the cross-repository prior it was fitted with"
+                )
         rep = cls(kind=meta["kind"], top_n_identifiers=int(meta["top_n_identifiers"]),
                   skip_generated=bool(meta.get("skip_generated", False)),
-                  skip_formatting=bool(meta.get("skip_formatting", False)))  # fmt: skip
+                  skip_formatting=bool(meta.get("skip_formatting", False)),
+                  cross_repo_prior=prior)  # fmt: skip
         rep.feature_names_ = list(meta["feature_names"])
         rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
         rep.mean_, rep.scale_ = mean, scale

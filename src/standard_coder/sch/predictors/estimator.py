@@ -158,6 +158,9 @@ class QuantileRegressor(TorchRegressor):
 UNMOVED_BACKBONE = "surface|lines_added_unmoved"
 #: What a representation without that count (``loc``) uses instead.
 LINES_ADDED_BACKBONE = "surface|lines_added"
+#: The default where the representation carries a cross-repository prior: its score
+#: (``sch/features/cross_repo.py``; docs/effort-models.md, "A cross-repository prior").
+PRIOR_BACKBONE = "prior|cross_repo"
 
 
 class ShiftRegressor(TorchRegressor):
@@ -165,15 +168,17 @@ class ShiftRegressor(TorchRegressor):
     x[backbone] + w * ridge(x)``, its width moving with the shift (spread); all chosen by NLL on
     the validation rows, then refitted on train + validation. Closed form (no epochs).
 
-    The default backbone, :data:`UNMOVED_BACKBONE`, falls back to lines added in a
-    representation that lacks it (``backbone_used_`` says which was used); ``backbone_mix``
-    (name -> weight >= 0, default ``shift.DEFAULT_MIX``) adds other columns to it (combined)."""
+    The default backbone, :data:`PRIOR_BACKBONE`, falls back to :data:`UNMOVED_BACKBONE` in a
+    representation without a cross-repository prior, and that to lines added where it lacks
+    the count (``loc``; ``backbone_used_`` says which was used); ``backbone_mix`` (name ->
+    weight >= 0, default ``shift.DEFAULT_MIX``) adds other columns to a size backbone
+    (combined; the default mix is not added to the prior, whose score holds every size)."""
 
     def __init__(
         self,
         *,
         components: int = 4,
-        backbone: str = UNMOVED_BACKBONE,
+        backbone: str = PRIOR_BACKBONE,
         shrink: Sequence[float] = SHRINK_GRID,
         tiebreak: bool = False,
         tie_windows: Sequence[float] = (0.0,),
@@ -223,15 +228,20 @@ class ShiftRegressor(TorchRegressor):
             raise ValueError("label samples must be finite hours >= 0")
         col = 0
         self.backbone_used_ = self.backbone
+        mix_of = dict(self.backbone_mix or {})
         if feature_names is not None:
             names = list(feature_names)
-            if self.backbone == UNMOVED_BACKBONE and self.backbone not in names:
+            if self.backbone_used_ == PRIOR_BACKBONE and PRIOR_BACKBONE not in names:
+                self.backbone_used_ = UNMOVED_BACKBONE  # a representation without a prior
+            if self.backbone_used_ == UNMOVED_BACKBONE and UNMOVED_BACKBONE not in names:
                 # a representation without the count (``loc``): its parent count instead
                 self.backbone_used_ = LINES_ADDED_BACKBONE
             if self.backbone_used_ not in names:
                 raise ValueError(f"backbone {self.backbone_used_!r} is not a feature column")
             col = names.index(self.backbone_used_)
-        mix = _shift.mix_weights(self.backbone_mix or {}, feature_names or (), X.shape[1])
+        if self.backbone_used_ == PRIOR_BACKBONE and mix_of == _shift.DEFAULT_MIX:
+            mix_of = {}
+        mix = _shift.mix_weights(mix_of, feature_names or (), X.shape[1])
         with own_rng():
             fit = fit_shift(X, Y, weight=sample_weight, X_val=X_val, Y_val=Y_val,
                             weight_val=sample_weight_val, backbones=(col,),

@@ -1,0 +1,223 @@
+"""The cross-repository prior (``sch/features/cross_repo.py``): its flattened trees predict as
+scikit-learn's ensemble does, it is saved pickle-free and refused when edited, it becomes the
+``prior|cross_repo`` column of a representation (rescored from the counts at every scaling)
+and the shift model's default backbone; the benchmark that builds it scores it leave one
+history out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.benchmodule import load_benchmark
+
+from standard_coder.config import ConfigError
+from standard_coder.pipelines.sch import check_prior_file
+from standard_coder.sch.features.cross_repo import (
+    COLUMN,
+    ID_TOTAL,
+    MONOTONE,
+    CrossRepoPrior,
+    CrossRepoPriorError,
+    fit_prior,
+)
+from standard_coder.sch.features.representation import (
+    PRIOR_FILE,
+    ChangeRepresentation,
+    RawChange,
+    RepresentationMismatch,
+)
+from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts
+from standard_coder.sch.predictors.estimator import (
+    PRIOR_BACKBONE,
+    UNMOVED_BACKBONE,
+    ShiftRegressor,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = ["surface|lines_added", "python|kw|def", "python|kw|if", ID_TOTAL]
+
+
+def synthetic(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """log1p counts of NAMES and a target that rises with lines added and with ``def``s."""
+    rng = np.random.default_rng(seed)
+    Z = np.log1p(rng.negative_binomial(1, 0.05, (n, len(NAMES))).astype(float))
+    t = 0.6 * Z[:, 0] + 0.3 * Z[:, 1] - 0.1 * Z[:, 2] + rng.normal(0, 0.5, n)
+    return Z, (t - t.mean()) / t.std()
+
+
+@pytest.fixture(scope="module")
+def prior() -> CrossRepoPrior:
+    Z, t = synthetic()
+    return fit_prior(Z, t, NAMES, meta={"trained_on": ["synthetic"]})
+
+
+def test_flattened_trees_predict_as_the_fitted_ensemble(prior: CrossRepoPrior) -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    Z, t = synthetic()
+    est = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, max_leaf_nodes=15,
+                                        min_samples_leaf=40, l2_regularization=1.0,
+                                        monotonic_cst=[1, 0, 0, 0], early_stopping=True,
+                                        validation_fraction=0.1, n_iter_no_change=10,
+                                        random_state=0).fit(Z, t)  # fmt: skip
+    fresh, _ = synthetic(500, seed=1)
+    assert np.allclose(prior.predict(fresh), est.predict(fresh), atol=1e-9)
+    assert np.corrcoef(prior.predict(Z), t)[0, 1] > 0.6  # it learnt the signal
+
+
+def test_the_score_never_falls_with_lines_added(prior: CrossRepoPrior) -> None:
+    Z, _ = synthetic(200, seed=2)
+    more = Z.copy()
+    more[:, NAMES.index("surface|lines_added")] += 1.0
+    assert NAMES[0] in MONOTONE
+    assert (prior.predict(more) >= prior.predict(Z) - 1e-12).all()
+
+
+def test_inputs_come_from_a_representations_counts_by_name(prior: CrossRepoPrior) -> None:
+    names = ["python|id|foo", "python|id|<other>", "surface|lines_added", "python|kw|def"]
+    counts = np.array([[2.0, 3.0, 10.0, 1.0]])
+    Z = prior.inputs(counts, names)
+    # lines added, def, if (absent from the representation: 0), every identifier (2 + 3)
+    assert np.allclose(Z, np.log1p([[10.0, 1.0, 0.0, 5.0]]))
+
+
+def test_saved_prior_round_trips_and_an_edited_one_is_refused(
+    prior: CrossRepoPrior, tmp_path: Path
+) -> None:
+    path = prior.save(tmp_path / "p.npz")
+    again = CrossRepoPrior.load(path)
+    assert again.checksum == prior.checksum and again.meta == {"trained_on": ["synthetic"]}
+    Z, _ = synthetic(50, seed=3)
+    assert np.array_equal(again.predict(Z), prior.predict(Z))
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: np.array(z[k]) for k in z.files}
+    arrays["value"] = arrays["value"] * 2  # edited trees, old checksum
+    np.savez(tmp_path / "edited.npz", **arrays)
+    with pytest.raises(CrossRepoPriorError, match=r"edited\.npz: checksum mismatch"):
+        CrossRepoPrior.load(tmp_path / "edited.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not an npz")
+    with pytest.raises(CrossRepoPriorError, match=r"junk\.npz: unreadable"):
+        CrossRepoPrior.load(tmp_path / "junk.npz")
+
+
+def test_the_shipped_prior_loads_and_ranks_size() -> None:
+    shipped = CrossRepoPrior.builtin()
+    assert len(shipped.meta["trained_on"]) >= 20 and ID_TOTAL in shipped.names
+    assert set(MONOTONE) <= set(shipped.names)
+    names = list(shipped.names)
+    small, big = np.zeros((1, len(names))), np.zeros((1, len(names)))
+    for col, (a, b) in {"surface|lines_added": (2, 200), "surface|lines_added_unmoved": (2, 200),
+                        "surface|lines_added_source": (2, 200), "surface|files_touched": (1, 1),
+                        "surface|tokens": (10, 1000)}.items():  # fmt: skip
+        small[0, names.index(col)], big[0, names.index(col)] = np.log1p(a), np.log1p(b)
+    assert shipped.predict(big)[0] > shipped.predict(small)[0]
+
+
+def raw(lines_added: int, defs: int) -> RawChange:
+    surface = [0.0] * len(SURFACE_NAMES)
+    surface[SURFACE_NAMES.index("lines_added")] = float(lines_added)
+    bag = Counter({"python|kw|def": defs, "python|id|x": lines_added})
+    return RawChange(tokens=TokenCounts(bag=bag, surface=surface))
+
+
+def test_a_representation_carries_the_prior_as_a_rescored_column(
+    prior: CrossRepoPrior, tmp_path: Path
+) -> None:
+    raws = [raw(la, d) for la, d in [(1, 0), (5, 1), (40, 2), (300, 5), (12, 0), (80, 3)]]
+    rep = ChangeRepresentation(kind="tokens", cross_repo_prior=prior).fit(raws)
+    assert rep.feature_names_[-1] == COLUMN
+    counts = rep.raw_matrix(raws)
+    assert (counts[:, -1] == 0).all()  # no count of its own: scored at every scaling
+    X = rep.transform(raws)
+    score = prior.score(counts, rep.feature_names_)
+    assert np.allclose(X[:, -1], (score - rep.mean_[-1]) / rep.scale_[-1], atol=1e-5)
+    summed = counts[:2].sum(axis=0, keepdims=True)  # a squashed pair: its own score
+    assert np.isclose(rep.scale_counts(summed)[0, -1],
+                      (prior.score(summed, rep.feature_names_)[0] - rep.mean_[-1])
+                      / rep.scale_[-1], atol=1e-5)  # fmt: skip
+    plain = ChangeRepresentation(kind="tokens").fit(raws)
+    assert COLUMN not in plain.feature_names_ and plain.checksum_ != rep.checksum_
+    assert ChangeRepresentation(kind="loc", cross_repo_prior=prior).cross_repo_prior is None
+
+    rep.save(tmp_path / "rep")
+    again = ChangeRepresentation.load(tmp_path / "rep")
+    assert again.checksum_ == rep.checksum_
+    assert np.array_equal(again.transform(raws), X)
+    other = fit_prior(*synthetic(seed=5), NAMES)
+    other.save(tmp_path / "rep" / PRIOR_FILE)  # a valid prior, but not this one
+    with pytest.raises(RepresentationMismatch, match="not the cross-repository prior"):
+        ChangeRepresentation.load(tmp_path / "rep")
+
+
+def test_the_shift_model_takes_the_prior_as_backbone_and_falls_back_without_it() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    X = rng.normal(size=(n, 3))
+    Y = np.exp(-1.0 + 0.5 * X[:, 2:3] + rng.normal(0, 0.3, (n, 20)))
+    names = [UNMOVED_BACKBONE, "surface|lines_added_source", PRIOR_BACKBONE]
+    with_prior = ShiftRegressor(shrink=[0.0], spreads=[]).fit(X, Y, feature_names=names)
+    assert with_prior.backbone_used_ == PRIOR_BACKBONE
+    without = ShiftRegressor(shrink=[0.0], spreads=[]).fit(X[:, :2], Y, feature_names=names[:2])
+    assert without.backbone_used_ == UNMOVED_BACKBONE
+
+
+def test_an_unreadable_configured_prior_is_one_config_error(tmp_path: Path) -> None:
+    (tmp_path / "mine.npz").write_text("oops")
+    with pytest.raises(ConfigError) as err:
+        check_prior_file(tmp_path / "mine.npz", tmp_path / "pipeline_config.toml")
+    msg = str(err.value)
+    assert "training.features.cross_repo_prior_path" in msg and "mine.npz" in msg
+    assert "\n" not in msg
+
+
+def fake_run(folder: Path, seed: int, n: int = 600) -> None:
+    """A run folder in real_history.py's layout: the dataset and the representation's scaling."""
+    rng = np.random.default_rng(seed)
+    names = ["python|kw|def", "python|id|x", "python|id|<other>", *[f"surface|{s}" for s in
+             SURFACE_NAMES]]  # fmt: skip
+    counts = rng.negative_binomial(1, 0.05, (n, len(names))).astype(float)
+    la = counts[:, names.index("surface|lines_added")]
+    hours = np.exp(-1.5 + 0.4 * np.log1p(la) + 0.3 * np.log1p(counts[:, 0]) + rng.normal(0, 0.6, n))
+    logc = np.log1p(counts)
+    mean, scale = logc.mean(axis=0), logc.std(axis=0)
+    sc = folder / "sc-output"
+    (sc / "labels/datasets").mkdir(parents=True)
+    (sc / "features/change_rep").mkdir(parents=True)
+    surface = np.zeros((n, len(SURFACE_NAMES)))
+    surface[:, 3] = la
+    np.savez(sc / "labels/datasets/coding_train.npz", X=((logc - mean) / scale).astype(np.float32),
+             Y=(hours[:, None] * np.ones((1, 4))).astype(np.float32), surface=surface,
+             split=np.where(np.arange(n) < 0.8 * n, 0, 2).astype(np.int8),
+             label_kind=np.zeros(n, np.int8), feature_names=np.array(names))  # fmt: skip
+    np.savez(sc / "features/change_rep/scaling.npz", mean=mean, scale=scale)
+
+
+def test_the_benchmark_scores_each_history_left_out_and_writes_priors(tmp_path: Path) -> None:
+    for i, name in enumerate(("00-alpha", "01-beta", "02-gamma")):
+        fake_run(tmp_path / "runs" / name, seed=i)
+    bench = load_benchmark("cross_repo_prior")
+    assert bench.main([str(tmp_path / "runs"), "--write", str(tmp_path / "all.npz"),
+                       "--write-loro", str(tmp_path / "loro")]) == 0  # fmt: skip
+    loro = CrossRepoPrior.load(tmp_path / "loro" / "beta.npz")
+    assert loro.meta["trained_on"] == ["alpha", "gamma"]
+    shipped = CrossRepoPrior.load(tmp_path / "all.npz")
+    assert shipped.meta["trained_on"] == ["alpha", "beta", "gamma"]
+    assert set(shipped.names) == {"python|kw|def", ID_TOTAL, *(f"surface|{s}" for s in
+                                                               SURFACE_NAMES)}  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "benchmarks/cross_repo_prior.py"), str(tmp_path / "runs")]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT / "src")})  # fmt: skip
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [r["history"] for r in last["cross_repo_prior"]] == ["alpha", "beta", "gamma"]
+    assert last["summary"]["histories"] == 3
+    # the defs carry signal lines added lacks: the prior ranks the fitted periods better
+    assert last["summary"]["fit_period_mean_diff"] > 0
+    empty = subprocess.run([*cmd[:2], str(tmp_path / "nothing")], capture_output=True,
+                           text=True, env={"PYTHONPATH": str(ROOT / "src")})  # fmt: skip
+    assert empty.returncode == 2 and "need at least two" in empty.stderr
