@@ -332,3 +332,41 @@ def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == metrics["n_test"] > 0
     assert {r["repo"] for r in rows} == {rows[0]["repo"]} and rows[0]["repo"].startswith("repo-0")
+
+
+def test_an_own_cross_repository_prior_is_an_input_of_train_sch(demo: Path, tmp_path: Path) -> None:
+    """`cross_repo_prior_path`: the representation carries the file's prior and the shift
+    backbone is its score; another file at the same path reruns train_sch; a file that is no
+    prior stops the run before any stage, in one line naming the key."""
+    import shutil
+
+    from standard_coder.sch.features.cross_repo import CrossRepoPrior
+
+    work = tmp_path / "demo"
+    shutil.copytree(demo, work)
+    config = work / "pipeline_config.toml"
+    prior = tmp_path / "mine.npz"
+    shipped = CrossRepoPrior.builtin()
+    shipped.save(prior)
+    path_set = f"training.features.cross_repo_prior_path={json.dumps(str(prior))}"
+    sets = ["--set", "training.features.cross_repo_prior=true", "--set", path_set]
+    cli("pipeline", "--config", str(config), "--stages", "mine,train_sch", *sets)
+    base = work / "sc-output"
+    rep = json.loads((base / "features/change_rep/representation.json").read_text())
+    assert rep["feature_names"][-1] == "prior|cross_repo"
+    assert rep["cross_repo_prior"] == shipped.checksum
+    ev = json.loads((base / "reports/sch_evaluation.json").read_text())
+    if "shift_fit" in ev:  # auto chose the shift model: its backbone is the prior's score
+        assert ev["shift_fit"]["backbone"] == "prior|cross_repo"
+    status = ["status", "--config", str(config), "--json", *sets]
+    runs = {s["stage"]: s["run"] for s in json.loads(cli(*status).stdout)["stages"]}
+    assert not runs["mine"] and not runs["train_sch"], runs
+    other = CrossRepoPrior(**{**shipped.__dict__, "meta": {"trained_on": ["elsewhere"]}})
+    other.save(prior)  # same path, another prior
+    runs = {s["stage"]: s["run"] for s in json.loads(cli(*status).stdout)["stages"]}
+    assert runs["train_sch"] and not runs["mine"], runs
+    prior.write_text("not a prior")
+    proc = cli("pipeline", "--config", str(config), *sets, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = next(x for x in proc.stderr.splitlines() if "cross_repo_prior_path" in x)
+    assert "mine.npz" in line and "unreadable cross-repository prior" in line

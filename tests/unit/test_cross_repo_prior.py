@@ -221,3 +221,19 @@ def test_the_benchmark_scores_each_history_left_out_and_writes_priors(tmp_path: 
     empty = subprocess.run([*cmd[:2], str(tmp_path / "nothing")], capture_output=True,
                            text=True, env={"PYTHONPATH": str(ROOT / "src")})  # fmt: skip
     assert empty.returncode == 2 and "need at least two" in empty.stderr
+
+
+def test_a_prior_path_without_the_prior_is_a_config_error(tmp_path: Path) -> None:
+    from standard_coder.config.schema import load_config
+
+    path = tmp_path / "pipeline_config.toml"
+    path.write_text('[training.features]\ncross_repo_prior_path = "mine.npz"\n')
+    with pytest.raises(ConfigError, match="set cross_repo_prior = true to use it"):
+        load_config(path)
+    path.write_text(
+        '[training.features]\ncross_repo_prior = true\ncross_repo_prior_path = "m.npz"\n'
+    )
+    features = load_config(path).training.features
+    assert features.cross_repo_prior and features.cross_repo_prior_path == tmp_path / "m.npz"
+    path.write_text("[training]\n")
+    assert not load_config(path).training.features.cross_repo_prior  # off by default

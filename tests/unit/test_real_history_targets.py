@@ -47,6 +47,21 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
         path.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1,
                                           pool=pool))  # fmt: skip
         assert load_config(path).training.pool_size_mdn == (0.5 if pool else 0.0)
+    prior_file = tmp_path / "mine.npz"
+    cases = ((False, None, True), (True, None, False), (False, prior_file, False),
+             (True, prior_file, True))  # fmt: skip
+    for prior, prior_path, pool in cases:
+        path = tmp_path / f"prior-{prior}-{prior_path is None}-{pool}.toml"
+        text = bench.config_text(tmp_path, quick=True, max_commits=None, workers=1, pool=pool,
+                                 prior=prior, prior_path=prior_path)  # fmt: skip
+        path.write_text(text)
+        features = load_config(path).training.features
+        assert features.cross_repo_prior is (prior or prior_path is not None)
+        assert features.cross_repo_prior_path == prior_path
+    assert bench.own_prior(tmp_path, "mine") is None  # no file yet
+    prior_file.write_bytes(b"")
+    assert bench.own_prior(tmp_path, "mine") == prior_file.resolve()
+    assert bench.own_prior(tmp_path, "other") is None and bench.own_prior(None, "mine") is None
 
 
 def _git(repo: Path, *args: str, when: int | None = None, email: str = "a@x") -> str:

@@ -85,16 +85,26 @@ class FeaturesSection(StrictModel):
         "a reformat is not work (docs/effort-models.md, Formatting-only files)",
     )
     cross_repo_prior: bool = Field(
-        True,
+        False,
         description="add the score of a model learnt on many public Python histories as a feature "
-        "column, prior|cross_repo, and use it as the shift model's size backbone (tokens and "
-        "hybrid; docs/effort-models.md, A cross-repository prior)",
+        "column, prior|cross_repo, which the shift model then takes as its backbone (tokens and "
+        "hybrid; measured, not the default: docs/effort-models.md, A cross-repository prior)",
     )
     cross_repo_prior_path: ConfigPath | None = Field(
         None,
-        description="a prior of your own, written by benchmarks/cross_repo_prior.py --write from "
-        "your histories' runs (default: the one shipped with the package)",
+        description="with cross_repo_prior = true: a prior of your own, written by "
+        "benchmarks/cross_repo_prior.py --write from your histories' runs (default: the one "
+        "shipped with the package)",
     )
+
+    @model_validator(mode="after")
+    def _path_needs_prior(self) -> FeaturesSection:
+        if self.cross_repo_prior_path is not None and not self.cross_repo_prior:
+            raise ValueError(
+                "cross_repo_prior_path is set but cross_repo_prior = false: "
+                "set cross_repo_prior = true to use it"
+            )
+        return self
 
 
 class MDNSection(StrictModel):

@@ -542,11 +542,12 @@ def build_dataset(
     split = time_split(repo, time, test_fraction, validation_fraction, seed, label_kind == 0)
     raw_list = [raws[r[0]] for r in rows]
     fit_rows = [raw_list[i] for i in np.flatnonzero(split != TEST)]
-    skips = {"skip_generated": skip_generated, "skip_formatting": skip_formatting}
     rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers,
-                               cross_repo_prior=cross_repo_prior, **skips)  # fmt: skip
+                               skip_generated=skip_generated, skip_formatting=skip_formatting,
+                               cross_repo_prior=cross_repo_prior)  # fmt: skip
     rep.fit(fit_rows)
-    loc = ChangeRepresentation(kind="loc", **skips).fit(fit_rows)
+    loc = ChangeRepresentation(kind="loc", skip_generated=skip_generated,
+                               skip_formatting=skip_formatting).fit(fit_rows)  # fmt: skip
     surface = np.array([r.surface for r in raw_list], np.float64).reshape(-1, len(SURFACE_NAMES))
     missing = float(np.mean([r.ast[-1] > 0 for r in raw_list])) if with_ast else None
     ds = Dataset(

@@ -428,6 +428,10 @@ def evaluate(
     if getattr(model, "selection_", None):  # predictor = "auto": why this model
         res["model_selection"] = model.selection_
     if (shape := model.fitted_shape()) is not None:  # the location-shift model's own choices
+        column = shape.get("backbone_column")
+        names = dataset.feature_names
+        if isinstance(column, int) and 0 <= column < len(names):
+            shape = {**shape, "backbone": names[column]}  # by name: the prior's, a count's
         res["shift_fit"] = shape
     if getattr(model, "pool_", None) is not None:  # what the pooled size MDN did
         res["distribution_pool"] = pool_report(model, dataset, normal)
