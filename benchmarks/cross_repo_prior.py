@@ -1,7 +1,7 @@
 """Benchmark and builder: the cross-repository prior against lines added, leave one history out.
 
     PYTHONPATH=src python benchmarks/cross_repo_prior.py RUN_DIR [RUN_DIR ...]
-        [--write PRIOR.npz] [--write-loro DIR] [--seed N]
+        [--write PRIOR.npz] [--write-loro DIR] [--seed N] [--inputs common|union]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them): a
 history's ``sc-output`` after ``train_sch`` (``labels/datasets/coding_train.npz`` and
@@ -9,10 +9,14 @@ history's ``sc-output`` after ``train_sch`` (``labels/datasets/coding_train.npz`
 fitted on the *other* histories' normal-interval changes and scored on this one, which it has
 never seen: Spearman of its score with each change's mean inferred coding time, minus lines
 added's, on the held-out changes (normal intervals, as ``spearman_sch``) and on the fitted
-period (train + validation, normal). ``--write`` fits one prior on every history given (the
-shipped ``standard_coder/sch/features/data/cross_repo_prior.npz`` was made this way);
+period (train + validation, normal); then the mean held-out Spearman of each and their ratio.
+``--write`` fits one prior on every history given (the shipped
+``standard_coder/sch/features/data/cross_repo_prior.npz`` was made this way, from the 28
+histories of docs/effort-models.md "A cross-repository prior");
 ``--write-loro DIR`` saves each leave-one-out prior as ``DIR/<history>.npz`` (to run a history
-end to end with ``[training.features] cross_repo_prior_path``). Last line: one JSON object.
+end to end with ``[training.features] cross_repo_prior_path``). ``--inputs``: the count columns
+every history's representation has (``common``, the default) or any has (``union``), each
+with every Python identifier counted together. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -138,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     fdiff = np.array([float(r["fit_spearman_prior"]) - float(r["fit_spearman_lines_added"])  # type: ignore[arg-type]
                       for r in rows])  # fmt: skip
     ok, fok = np.isfinite(diff), np.isfinite(fdiff)
+    prior_mean = float(np.nanmean([float(r["spearman_prior"]) for r in rows]))  # type: ignore[arg-type]
+    lines_mean = float(np.nanmean([float(r["spearman_lines_added"]) for r in rows]))  # type: ignore[arg-type]
     summary = {
+        "held_out_mean_spearman_prior": round(prior_mean, 4),
+        "held_out_mean_spearman_lines_added": round(lines_mean, 4),
+        "ratio": round(prior_mean / lines_mean, 3) if lines_mean else None,
         "histories": len(rows),
         "held_out_mean_diff": round(float(diff[ok].mean()), 4),
         "held_out_above_lines_added": int((diff[ok] > 0).sum()),
@@ -146,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         "fit_period_above_lines_added": int((fdiff[fok] > 0).sum()),
         "seconds": round(seconds, 1),
     }
+    print(f"held-out Spearman, mean over histories: prior {prior_mean:.3f}, lines added "
+          f"{lines_mean:.3f} (ratio {summary['ratio']})")  # fmt: skip
     print(f"prior minus lines added, held out: mean {summary['held_out_mean_diff']:+.4f}, above "
           f"on {summary['held_out_above_lines_added']} of {ok.sum()}; fitted period: mean "
           f"{summary['fit_period_mean_diff']:+.4f}, above on "
