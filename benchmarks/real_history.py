@@ -20,11 +20,12 @@ their pull request's commits changes. ``--no-merge-times``: merge commits are no
 in work inference (``[repos] merge_times = false``), to measure what they change. ``--no-pool``:
 the effort distribution is the model's alone (``[training] pool_size_mdn = 0``); with the pool,
 each row also has the held-out NLL of its members alone (``heldout_nll_unpooled``,
-``heldout_nll_size_mdn``). ``--prior``: with the shipped cross-repository prior
-(``[training.features] cross_repo_prior = true``); ``--prior-dir DIR``: with a prior, and a
-history named ``X`` uses ``DIR/X.npz`` where that exists (``cross_repo_prior_path``): the
-leave-one-history-out priors of ``benchmarks/cross_repo_prior.py --write-loro``, so that no
-history is judged by a prior that saw it.
+``heldout_nll_size_mdn``). ``--no-prior``: without the cross-repository prior
+(``[training.features] cross_repo_prior = false``: the unmoved + source backbone, the run before
+it); ``--prior-dir DIR``: a history named ``X`` uses ``DIR/X.npz`` as its prior where that
+exists (``cross_repo_prior_path``): the leave-one-history-out priors of
+``benchmarks/cross_repo_prior.py --write-loro``, so that no history is judged by a prior that
+saw it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def config_text(
     pull_times: bool = True,
     merge_times: bool = True,
     pool: bool = True,
-    prior: bool = False,
+    prior: bool = True,
     prior_path: Path | None = None,
 ) -> str:
     lines = [
@@ -73,10 +74,10 @@ def config_text(
         lines.append(f"max_commits_per_repo = {limit}")
     if not pool:
         lines += ["[training]", "pool_size_mdn = 0"]
-    if prior or prior_path is not None:
-        lines += ["[training.features]", "cross_repo_prior = true"]
-    if prior_path is not None:
-        lines.append(f"cross_repo_prior_path = {json.dumps(str(prior_path))}")
+    if not prior and prior_path is None:
+        lines += ["[training.features]", "cross_repo_prior = false"]
+    elif prior_path is not None:
+        lines += ["[training.features]", f"cross_repo_prior_path = {json.dumps(str(prior_path))}"]
     if quick:
         lines += ["[training.hmm]", "epochs = 60", "[training.optim]", "epochs = 5"]
     return "\n".join(lines) + "\n"
@@ -466,9 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the effort distribution is the model's alone (the run before the size-MDN pool)",
     )
     ap.add_argument(
-        "--prior",
+        "--no-prior",
         action="store_true",
-        help="with the shipped cross-repository prior ([training.features] cross_repo_prior)",
+        help="no cross-repository prior (the run before it: the unmoved + source backbone)",
     )
     ap.add_argument(
         "--prior-dir",
@@ -503,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
                     pull_times=not args.no_pull_request_times,
                     merge_times=not args.no_merge_times,
                     pool=not args.no_pool,
-                    prior=args.prior or args.prior_dir is not None,
+                    prior=not args.no_prior or args.prior_dir is not None,
                     prior_path=own_prior(args.prior_dir, repo.name),
                 )
             )

@@ -227,7 +227,9 @@ def test_a_prior_path_without_the_prior_is_a_config_error(tmp_path: Path) -> Non
     from standard_coder.config.schema import load_config
 
     path = tmp_path / "pipeline_config.toml"
-    path.write_text('[training.features]\ncross_repo_prior_path = "mine.npz"\n')
+    path.write_text(
+        '[training.features]\ncross_repo_prior = false\ncross_repo_prior_path = "m.npz"\n'
+    )
     with pytest.raises(ConfigError, match="set cross_repo_prior = true to use it"):
         load_config(path)
     path.write_text(
@@ -236,4 +238,4 @@ def test_a_prior_path_without_the_prior_is_a_config_error(tmp_path: Path) -> Non
     features = load_config(path).training.features
     assert features.cross_repo_prior and features.cross_repo_prior_path == tmp_path / "m.npz"
     path.write_text("[training]\n")
-    assert not load_config(path).training.features.cross_repo_prior  # off by default
+    assert load_config(path).training.features.cross_repo_prior  # on by default

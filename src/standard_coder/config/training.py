@@ -85,10 +85,11 @@ class FeaturesSection(StrictModel):
         "a reformat is not work (docs/effort-models.md, Formatting-only files)",
     )
     cross_repo_prior: bool = Field(
-        False,
+        True,
         description="add the score of a model learnt on many public Python histories as a feature "
         "column, prior|cross_repo, which the shift model then takes as its backbone (tokens and "
-        "hybrid; measured, not the default: docs/effort-models.md, A cross-repository prior)",
+        "hybrid; false: the unmoved + source size backbone, as before; docs/effort-models.md, "
+        "A cross-repository prior)",
     )
     cross_repo_prior_path: ConfigPath | None = Field(
         None,
