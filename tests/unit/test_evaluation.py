@@ -98,11 +98,12 @@ def test_a_shift_model_reports_what_its_fit_chose(tmp_path: Path) -> None:
     m = fit_effort_model(ds, "shift", {"shrink": [0.0]}, None, seed=0)
     res = evaluate(m, ds, tmp_path, n_pred_samples=10, plots=False)
     fit = res["shift_fit"]
-    assert set(fit) == {"backbone_column", "slope", "refinement", "components", "spread",
-                        "sch_map", "location_range"}  # fmt: skip
+    assert set(fit) == {"backbone_column", "backbone", "slope", "refinement", "components",
+                        "spread", "sch_map", "location_range"}  # fmt: skip
     lo, hi = fit["location_range"]  # log hours: the fitted changes' locations, no extrapolation
     assert -20 < lo < hi < 20
-    assert ds.feature_names[fit["backbone_column"]].startswith("surface|lines_added")
+    assert ds.feature_names[fit["backbone_column"]] == fit["backbone"]
+    assert fit["backbone"].startswith("surface|lines_added")  # build_dataset: no prior given
     assert fit["slope"] > 0 and fit["refinement"] == 0.0 and 1 <= fit["components"] <= 4
     assert fit["spread"] in (0.0, -0.2, -0.1, 0.1, 0.2)
     assert fit == json.loads((tmp_path / "sch_evaluation.json").read_text())["shift_fit"]
