@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from standard_coder.sch.features.cross_repo import ID_TOTAL, CrossRepoPrior, fit_prior
+from standard_coder.sch.features.cross_repo import ID_TOTAL, fit_prior, prior_inputs
 
 DATASET = Path("labels/datasets/coding_train.npz")
 REP = Path("features/change_rep")
@@ -77,16 +77,20 @@ def standardised_log(y: np.ndarray) -> np.ndarray:
     return out
 
 
-def training_rows(histories: dict[str, dict], names: list[str], leave_out: str | None,
-                  template: CrossRepoPrior) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    Zs, ts = [], []
+def fitting_rows(histories: dict[str, dict], names: list[str]) -> dict[str, tuple]:
+    """Per history, the prior's inputs and targets of its normal-interval changes (once)."""
+    out = {}
     for key, h in histories.items():
-        if key == leave_out:
-            continue
         normal = h["kind"] == 0
-        Zs.append(template.inputs(h["counts"][normal], h["names"]))
-        ts.append(standardised_log(h["y"][normal]))
-    return np.vstack(Zs), np.concatenate(ts)
+        out[key] = (prior_inputs(names, h["counts"][normal], h["names"]),
+                    standardised_log(h["y"][normal]))  # fmt: skip
+    return out
+
+
+def training_rows(rows: dict[str, tuple], leave_out: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every history's rows but ``leave_out``'s, stacked."""
+    kept = [v for k, v in rows.items() if k != leave_out]
+    return np.vstack([z for z, _ in kept]), np.concatenate([t for _, t in kept])
 
 
 def _rho(a: np.ndarray, b: np.ndarray) -> float:
@@ -110,15 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     histories = {history_name(d): load_history(d) for d in dirs}
     names = input_names(histories, args.inputs)
-    empty = CrossRepoPrior(names=tuple(names), feature=np.zeros(0, np.int32),
-                           threshold=np.zeros(0), left=np.zeros(0, np.int32),
-                           right=np.zeros(0, np.int32), value=np.zeros(0),
-                           roots=np.zeros(0, np.int32), baseline=0.0, meta={})  # fmt: skip
+    fitting = fitting_rows(histories, names)
     rows: list[dict[str, object]] = []
     t0 = time.perf_counter()
     print(f"{'history':16s} {'n':>5s} {'lines':>7s} {'prior-lines':>12s} {'fit period':>11s}")
     for key, h in histories.items():
-        Z, t = training_rows(histories, names, key, empty)
+        Z, t = training_rows(fitting, key)
         others = sorted(k for k in histories if k != key)
         prior = fit_prior(Z, t, names, seed=args.seed, meta={"trained_on": others})
         if args.write_loro:
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['fit_period_mean_diff']:+.4f}, above on "
           f"{summary['fit_period_above_lines_added']} of {fok.sum()}")  # fmt: skip
     if args.write:
-        Z, t = training_rows(histories, names, None, empty)
+        Z, t = training_rows(fitting, None)
         prior = fit_prior(Z, t, names, seed=args.seed,
                           meta={"trained_on": sorted(histories), "changes": len(t)})  # fmt: skip
         prior.save(args.write)

@@ -101,6 +101,12 @@ def test_saved_prior_round_trips_and_an_edited_one_is_refused(
     np.savez(tmp_path / "edited.npz", **arrays)
     with pytest.raises(CrossRepoPriorError, match=r"edited\.npz: checksum mismatch"):
         CrossRepoPrior.load(tmp_path / "edited.npz")
+    import dataclasses
+
+    dangling = dataclasses.replace(prior, left=prior.left + len(prior.feature))  # off the end
+    dangling.save(tmp_path / "dangling.npz")  # a valid checksum over broken links
+    with pytest.raises(CrossRepoPriorError, match=r"dangling\.npz: malformed trees"):
+        CrossRepoPrior.load(tmp_path / "dangling.npz")
     (tmp_path / "junk.npz").write_bytes(b"not an npz")
     with pytest.raises(CrossRepoPriorError, match=r"junk\.npz: unreadable"):
         CrossRepoPrior.load(tmp_path / "junk.npz")

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
 
     from standard_coder.config.training import TrainingSection
     from standard_coder.sch.dataset import Dataset
+    from standard_coder.sch.features.cross_repo import CrossRepoPrior
     from standard_coder.sch.predictors.estimator import EffortModel
     from standard_coder.sch.work_inference.labels import AuthorHistory, LabelSet
 
@@ -40,7 +41,7 @@ def _refuse_corrupt_db(ctx: StageContext, db: Path) -> None:
         )
 
 
-def configured_prior(t: TrainingSection, path: Path | None) -> Any:
+def configured_prior(t: TrainingSection, path: Path | None) -> CrossRepoPrior | None:
     """The cross-repository prior ``[training.features]`` asks for: the file at ``path`` (the
     stage's ``cross_repo_prior`` input), the shipped one, or None (off, or ``loc``)."""
     from standard_coder.sch.features.cross_repo import CrossRepoPrior

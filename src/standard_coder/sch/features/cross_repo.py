@@ -3,9 +3,9 @@
 One repository's history holds a few hundred to a few thousand labelled changes, too few to
 learn what its token and syntax counts say beyond size (a model of one history's counts ranks
 its held-out changes worse than lines added alone). Pooled over many histories they do say
-something: a gradient-boosted tree ensemble fitted on 28 public Python histories ranks an
-unseen history's changes above lines added on most of them (docs/effort-models.md, "A
-cross-repository prior"). The ensemble's score is one more feature column,
+something: a gradient-boosted tree ensemble fitted on other public Python histories ranks a
+left-out history's changes above lines added on most of them (27 of 38; docs/effort-models.md,
+"A cross-repository prior"). The ensemble's score is one more feature column,
 :data:`COLUMN`, and the location-shift model's default backbone: it is a function of the
 change alone (no author, no pace), and monotone in the three lines-added counts.
 
@@ -74,18 +74,8 @@ class CrossRepoPrior:
         return h.hexdigest()
 
     def inputs(self, counts: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
-        """``log1p`` of each input's count, (n, len(names)), from a representation's raw
-        ``counts`` (n, F) whose columns are ``feature_names``."""
-        counts = np.maximum(np.asarray(counts, np.float64), 0.0)
-        index = {n: j for j, n in enumerate(feature_names)}
-        ids = [j for n, j in index.items() if n.startswith("python|id|")]
-        out = np.zeros((len(counts), len(self.names)))
-        for k, name in enumerate(self.names):
-            if name == ID_TOTAL:
-                out[:, k] = counts[:, ids].sum(axis=1) if ids else 0.0
-            elif name in index:
-                out[:, k] = counts[:, index[name]]
-        return np.log1p(out)
+        """:func:`prior_inputs` for this prior's ``names``."""
+        return prior_inputs(self.names, counts, feature_names)
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
         """The ensemble's sum on inputs ``Z`` (n, len(names)): ``baseline`` plus one leaf of
@@ -154,14 +144,11 @@ class CrossRepoPrior:
             raise CrossRepoPriorError(f"{path}: not a cross-repository prior (format {fmt!r})")
         if prior.checksum != saved:
             raise CrossRepoPriorError(f"{path}: checksum mismatch (corrupt or edited)")
-        sizes = {len(getattr(prior, a)) for a in _NODE_ARRAYS}
-        top = max(int(prior.roots.max(initial=0)), int(prior.left.max(initial=0)),
-                  int(prior.right.max(initial=0)))  # fmt: skip
-        if (
-            len(sizes) != 1
-            or top >= sizes.pop()
-            or int(prior.feature.max(initial=-1)) >= len(prior.names)
-        ):
+        n_nodes = len(prior.feature)
+        same_length = all(len(getattr(prior, a)) == n_nodes for a in _NODE_ARRAYS)
+        links = np.concatenate([prior.roots, prior.left, prior.right])
+        in_range = links.size == 0 or (links.min() >= 0 and links.max() < n_nodes)
+        if not (same_length and in_range and prior.feature.max(initial=-1) < len(prior.names)):
             raise CrossRepoPriorError(f"{path}: malformed trees")
         return prior
 
@@ -171,6 +158,24 @@ class CrossRepoPrior:
         ref = resources.files("standard_coder.sch.features") / "data" / BUILTIN
         with resources.as_file(ref) as path:
             return cls.load(path)
+
+
+def prior_inputs(
+    names: Sequence[str], counts: np.ndarray, feature_names: Sequence[str]
+) -> np.ndarray:
+    """``log1p`` of each of ``names``' counts, (n, len(names)), from a representation's raw
+    ``counts`` (n, F) whose columns are ``feature_names``: :data:`ID_TOTAL` sums every
+    ``python|id|`` column, a name the representation lacks counts 0."""
+    counts = np.maximum(np.asarray(counts, np.float64), 0.0)
+    index = {n: j for j, n in enumerate(feature_names)}
+    ids = [j for n, j in index.items() if n.startswith("python|id|")]
+    out = np.zeros((len(counts), len(names)))
+    for k, name in enumerate(names):
+        if name == ID_TOTAL:
+            out[:, k] = counts[:, ids].sum(axis=1) if ids else 0.0
+        elif name in index:
+            out[:, k] = counts[:, index[name]]
+    return np.log1p(out)
 
 
 def fit_prior(
@@ -186,8 +191,8 @@ def fit_prior(
 
     At most 300 trees of 15 leaves (40 changes or more each), learning rate 0.05; a random
     tenth of the rows (``seed``) stops the boosting when 10 rounds in a row do not improve
-    its squared error (leave-one-history-out over 28 histories, stopping early ranked the
-    left-out history's changes better than 300 rounds on 25 against 21)."""
+    its squared error (leave one history out over 28 histories, the early stop ranked the
+    left-out history's fitted-period changes above lines added on 25, 300 rounds on 21)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     mono = [1 if n in MONOTONE else 0 for n in names]
