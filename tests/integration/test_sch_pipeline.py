@@ -335,9 +335,10 @@ def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:
 
 
 def test_an_own_cross_repository_prior_is_an_input_of_train_sch(demo: Path, tmp_path: Path) -> None:
-    """`cross_repo_prior_path`: the representation carries the file's prior and the shift
-    backbone is its score; another file at the same path reruns train_sch; a file that is no
-    prior stops the run before any stage, in one line naming the key."""
+    """`fit-prior` makes a prior from pipeline outputs; `cross_repo_prior_path` names it: the
+    representation carries the file's prior and the shift backbone is its score; another file
+    at the same path reruns train_sch; a file that is no prior stops the run before any stage,
+    in one line naming the key."""
     import shutil
 
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
@@ -346,8 +347,15 @@ def test_an_own_cross_repository_prior_is_an_input_of_train_sch(demo: Path, tmp_
     shutil.copytree(demo, work)
     config = work / "pipeline_config.toml"
     prior = tmp_path / "mine.npz"
-    shipped = CrossRepoPrior.builtin()
-    shipped.save(prior)
+    shutil.copytree(demo / "sc-output", tmp_path / "team-b" / "sc-output")  # a second history
+    fitted = cli("fit-prior", str(demo / "sc-output"), str(tmp_path / "team-b"), "--out",
+                 str(prior), "--json")  # fmt: skip
+    doc = json.loads(fitted.stdout)
+    assert doc["histories"] == [demo.name, "team-b"] and len(doc["leave_one_out"]) == 2
+    shipped = CrossRepoPrior.load(prior)  # your own prior, made from your pipelines' outputs
+    assert shipped.checksum == doc["checksum"] and shipped.meta["trained_on"] == sorted(
+        doc["histories"]
+    )
     path_set = f"training.features.cross_repo_prior_path={json.dumps(str(prior))}"
     sets = ["--set", "training.features.cross_repo_prior=true", "--set", path_set]
     cli("pipeline", "--config", str(config), "--stages", "mine,train_sch", *sets)

@@ -7,6 +7,7 @@ from standard_coder.cli import (  # noqa: F401
     eval_cmd,
     forecast,
     pipeline,
+    prior_cmd,
     runs,
     simulate_cmd,
     stages_cmd,

@@ -1,0 +1,162 @@
+"""Your own cross-repository prior from pipelines you have run (``standard-coder fit-prior``).
+
+Each path is an ``[outputs] base_dir`` after ``train_sch`` (it holds the dataset and the
+representation, :class:`~standard_coder.pipelines.sch_layout.SchLayout`), or a folder with
+such outputs anywhere below it. Every output is one history; the prior is fitted on all of
+them (:mod:`standard_coder.sch.features.prior_corpus`) and saved where
+``[training.features] cross_repo_prior_path`` can name it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.sch.dataset import Dataset, DatasetSchemaError
+from standard_coder.sch.features.cross_repo import CrossRepoPrior
+from standard_coder.sch.features.prior_corpus import (
+    History,
+    LeaveOneOut,
+    PriorCorpus,
+    PriorCorpusError,
+    score_history,
+    summarise,
+)
+from standard_coder.sch.features.representation import ChangeRepresentation, RepresentationMismatch
+
+DEFAULT_BASE_DIR = "sc-output"
+"""``[outputs] base_dir``'s default: an output folder of this name is named after its parent."""
+
+
+class PriorInputError(ValueError):
+    """A path that holds no trained output, or an output that cannot be read (one line)."""
+
+
+@dataclass(frozen=True)
+class PriorFit:
+    """What ``fit-prior`` made: the file, its corpus and the leave-one-out check (if run)."""
+
+    path: Path
+    histories: list[str]
+    changes: int
+    checksum: str
+    leave_one_out: list[LeaveOneOut]
+    shipped: dict[str, float]
+    """Held-out Spearman of the shipped prior per history (the default to compare with)."""
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "prior": str(self.path),
+            "checksum": self.checksum,
+            "histories": self.histories,
+            "changes": self.changes,
+        }
+        if self.leave_one_out:
+            doc["leave_one_out"] = [
+                {**vars(r), "spearman_shipped_prior": self.shipped[r.history]}
+                for r in self.leave_one_out
+            ]
+            shipped = [v for v in self.shipped.values() if math.isfinite(v)]
+            doc["summary"] = {
+                **summarise(self.leave_one_out),
+                "held_out_mean_spearman_shipped_prior": round(sum(shipped) / len(shipped), 4)
+                if shipped
+                else None,
+            }
+        return doc
+
+
+def trained_outputs(paths: Sequence[Path]) -> list[Path]:
+    """Every output folder at or below the paths that ``train_sch`` has written, in order."""
+    found: list[Path] = []
+    for p in paths:
+        if not p.is_dir():
+            raise PriorInputError(f"{p}: not a folder")
+        here = [p] if _is_trained(p) else []
+        below = sorted(
+            d.parent.parent.parent for d in p.glob("**/labels/datasets/coding_train.npz")
+        )
+        outs = here + [d for d in below if d != p and _is_trained(d)]
+        if not outs:
+            raise PriorInputError(
+                f"{p}: no trained output (labels/datasets/coding_train.npz and "
+                "features/change_rep; run train_sch first)"
+            )
+        found += [d for d in outs if d not in found]
+    return found
+
+
+def _is_trained(base_dir: Path) -> bool:
+    layout = SchLayout(base_dir)
+    return layout.dataset.is_file() and (layout.change_rep / "representation.json").is_file()
+
+
+def output_name(base_dir: Path) -> str:
+    """A history's name: its output folder's, or the parent's for the default ``sc-output``."""
+    base_dir = base_dir.resolve()
+    return base_dir.parent.name if base_dir.name == DEFAULT_BASE_DIR else base_dir.name
+
+
+def load_history(base_dir: Path, name: str | None = None) -> History:
+    """One trained output as a history (its dataset and representation checked on load)."""
+    layout = SchLayout(base_dir)
+    try:
+        dataset = Dataset.load(layout.dataset)
+        rep = ChangeRepresentation.load(layout.change_rep)
+        return History.from_output(name or output_name(base_dir), dataset, rep)
+    except (DatasetSchemaError, RepresentationMismatch, PriorCorpusError) as e:
+        raise PriorInputError(str(e)) from e
+
+
+def unique_names(outputs: Sequence[Path]) -> list[str]:
+    """Output names, with the folder above added where two would be the same."""
+    names = [output_name(p) for p in outputs]
+    return [
+        f"{Path(p).resolve().parent.parent.name}/{n}" if names.count(n) > 1 else n
+        for p, n in zip(outputs, names, strict=True)
+    ]
+
+
+def fit_own_prior(
+    paths: Sequence[Path],
+    out: Path,
+    *,
+    seed: int = 0,
+    check: bool = True,
+    inputs: Literal["common", "union"] = "common",
+) -> PriorFit:
+    """Fit a prior on every trained output below ``paths`` and save it to ``out`` (atomically).
+
+    With ``check`` each history is first scored by a prior fitted on the others, and by the
+    shipped prior (which may have seen it, if it is one of the public histories it was fitted
+    on: ``meta["trained_on"]``).
+
+    Raises:
+        PriorInputError: a path without a trained output, an unreadable output, fewer than two
+            histories or repeated names.
+    """
+    outputs = trained_outputs(paths)
+    histories = [load_history(p, n) for p, n in zip(outputs, unique_names(outputs), strict=True)]
+    try:
+        corpus = PriorCorpus(histories, inputs)
+    except PriorCorpusError as e:
+        raise PriorInputError(str(e)) from e
+    rows = [row for row, _ in corpus.leave_one_out(seed=seed)] if check else []
+    builtin = CrossRepoPrior.builtin() if check else None
+    shipped = (
+        {h.name: score_history(h, builtin).spearman_prior for h in histories} if builtin else {}
+    )
+    prior = corpus.fit(seed=seed)
+    prior.save(out)
+    return PriorFit(
+        path=out,
+        histories=[h.name for h in histories],
+        changes=corpus.n_changes,
+        checksum=prior.checksum,
+        leave_one_out=rows,
+        shipped=shipped,
+    )

@@ -1,0 +1,206 @@
+"""Fitting a cross-repository prior on a corpus of histories, and checking it leave-one-out.
+
+A *history* is one trained output's changes: each change's raw counts (recovered from the
+dataset's scaled features and the representation's scaling), its mean inferred coding time,
+its split and its label kind. The prior (:mod:`standard_coder.sch.features.cross_repo`) is
+fitted on every history's normal-interval changes, each history's target its own standardised
+log label, so no history's level of hours weighs on another's. The leave-one-out check fits the
+prior on all histories but one and scores that one, which it has never seen: Spearman of the
+score with inferred coding time against lines added's, on the held-out split (the rows of
+``spearman_sch``) and on the fitted period. The shipped prior was made by :func:`fit_corpus`
+with the defaults (docs/effort-models.md, "A cross-repository prior").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from standard_coder.sch.dataset import TEST, Dataset
+from standard_coder.sch.features.cross_repo import ID_TOTAL, CrossRepoPrior, fit_prior, prior_inputs
+from standard_coder.sch.features.representation import ChangeRepresentation
+
+KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surface|", "ast")
+"""Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`)."""
+NORMAL = 0
+MIN_HISTORIES = 2
+
+
+class PriorCorpusError(ValueError):
+    """A corpus a prior cannot be fitted on (too few histories, no normal-interval change)."""
+
+
+@dataclass(frozen=True)
+class History:
+    """One history's changes as the prior sees them."""
+
+    name: str
+    feature_names: tuple[str, ...]
+    counts: np.ndarray
+    """Raw counts per change (rows) and feature (columns, ``feature_names``)."""
+    hours: np.ndarray
+    """Mean inferred coding time per change (the label samples' mean)."""
+    split: np.ndarray
+    kind: np.ndarray
+    lines_added: np.ndarray
+
+    @classmethod
+    def from_output(cls, name: str, dataset: Dataset, rep: ChangeRepresentation) -> History:
+        """A history from a trained output's dataset and the representation that scaled it."""
+        if rep.mean_ is None or rep.scale_ is None or len(rep.mean_) != dataset.X.shape[1]:
+            raise PriorCorpusError(f"{name}: the representation does not match the dataset")
+        counts = np.expm1(np.asarray(dataset.X, np.float64) * rep.scale_ + rep.mean_)
+        kind = dataset.label_kind if dataset.label_kind is not None else np.zeros(len(dataset))
+        return cls(
+            name=name,
+            feature_names=tuple(dataset.feature_names),
+            counts=np.maximum(np.round(counts, 6), 0.0),
+            hours=dataset.Y.mean(axis=1),
+            split=np.asarray(dataset.split),
+            kind=np.asarray(kind),
+            lines_added=np.asarray(dataset.surface_column("lines_added"), np.float64),
+        )
+
+    @property
+    def normal(self) -> np.ndarray:
+        return np.asarray(self.kind == NORMAL)
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """One history scored by a prior fitted on the others."""
+
+    history: str
+    n_test_normal: int
+    spearman_lines_added: float
+    spearman_prior: float
+    fit_spearman_lines_added: float
+    fit_spearman_prior: float
+
+    @property
+    def gain(self) -> float:
+        """Held-out Spearman of the prior minus lines added's (NaN when either is undefined)."""
+        return self.spearman_prior - self.spearman_lines_added
+
+
+def input_names(
+    histories: Sequence[History], which: Literal["common", "union"] = "common"
+) -> list[str]:
+    """The prior's inputs: the keyword, operator, literal, surface and AST columns every history
+    has (``common``) or any has (``union``), and every identifier counted together."""
+    sets = [{n for n in h.feature_names if n.startswith(KEEP_PREFIXES)} for h in histories]
+    chosen = set.intersection(*sets) if which == "common" else set.union(*sets)
+    return [*sorted(chosen), ID_TOTAL]
+
+
+def standardised_log(hours: np.ndarray) -> np.ndarray:
+    """``log`` hours with mean 0 and standard deviation 1 (the per-history target)."""
+    ly = np.log(np.maximum(hours, 1e-3))
+    out: np.ndarray = (ly - ly.mean()) / (ly.std() + 1e-9)
+    return out
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho; NaN under three rows or when either side is constant."""
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b)[0])
+
+
+class PriorCorpus:
+    """Histories to fit a prior on; each history's inputs and targets computed once."""
+
+    def __init__(
+        self, histories: Sequence[History], inputs: Literal["common", "union"] = "common"
+    ) -> None:
+        names = [h.name for h in histories]
+        if len(histories) < MIN_HISTORIES:
+            raise PriorCorpusError(
+                f"a prior needs at least {MIN_HISTORIES} histories, got {len(histories)}"
+            )
+        if len(set(names)) != len(names):
+            raise PriorCorpusError(
+                f"history names repeat: {sorted({n for n in names if names.count(n) > 1})}"
+            )
+        empty = [h.name for h in histories if not h.normal.any()]
+        if empty:
+            raise PriorCorpusError(f"no normal-interval change to fit on in {empty}")
+        self.histories = list(histories)
+        self.names = input_names(self.histories, inputs)
+        self._rows = {
+            h.name: (
+                prior_inputs(self.names, h.counts[h.normal], list(h.feature_names)),
+                standardised_log(h.hours[h.normal]),
+            )
+            for h in self.histories
+        }
+
+    def __len__(self) -> int:
+        return len(self.histories)
+
+    @property
+    def n_changes(self) -> int:
+        return sum(len(t) for _, t in self._rows.values())
+
+    def fit(self, *, seed: int = 0, leave_out: str | None = None) -> CrossRepoPrior:
+        """The prior fitted on every history but ``leave_out``."""
+        kept = [(h.name, self._rows[h.name]) for h in self.histories if h.name != leave_out]
+        Z = np.vstack([z for _, (z, _) in kept])
+        target = np.concatenate([t for _, (_, t) in kept])
+        meta: dict[str, object] = {"trained_on": sorted(n for n, _ in kept)}
+        if leave_out is None:
+            meta["changes"] = len(target)
+        return fit_prior(Z, target, self.names, seed=seed, meta=meta)
+
+    def leave_one_out(self, *, seed: int = 0) -> list[tuple[LeaveOneOut, CrossRepoPrior]]:
+        """Each history scored by the prior fitted on all the others (with that prior)."""
+        out = []
+        for h in self.histories:
+            prior = self.fit(seed=seed, leave_out=h.name)
+            out.append((score_history(h, prior), prior))
+        return out
+
+
+def score_history(h: History, prior: CrossRepoPrior) -> LeaveOneOut:
+    """Spearman of the prior's score and of lines added with ``h``'s coding time, on its
+    held-out normal-interval changes and on its fitted period's."""
+    s = prior.score(h.counts, list(h.feature_names))
+    held = (h.split == TEST) & h.normal
+    fitted = (h.split != TEST) & h.normal
+    return LeaveOneOut(
+        history=h.name,
+        n_test_normal=int(held.sum()),
+        spearman_lines_added=spearman(h.lines_added[held], h.hours[held]),
+        spearman_prior=spearman(s[held], h.hours[held]),
+        fit_spearman_lines_added=spearman(h.lines_added[fitted], h.hours[fitted]),
+        fit_spearman_prior=spearman(s[fitted], h.hours[fitted]),
+    )
+
+
+def summarise(rows: Sequence[LeaveOneOut]) -> dict[str, float | int | None]:
+    """Means over histories of the held-out Spearman of the prior and of lines added, their
+    ratio, and how many histories the prior ranks better (held out; fitted period)."""
+    gain = np.array([r.gain for r in rows])
+    fit_gain = np.array([r.fit_spearman_prior - r.fit_spearman_lines_added for r in rows])
+    ok, fok = np.isfinite(gain), np.isfinite(fit_gain)
+    prior_mean = float(np.nanmean([r.spearman_prior for r in rows])) if ok.any() else float("nan")
+    lines_mean = (
+        float(np.nanmean([r.spearman_lines_added for r in rows])) if ok.any() else float("nan")
+    )
+    return {
+        "held_out_mean_spearman_prior": round(prior_mean, 4),
+        "held_out_mean_spearman_lines_added": round(lines_mean, 4),
+        "ratio": round(prior_mean / lines_mean, 3)
+        if lines_mean and np.isfinite(lines_mean)
+        else None,
+        "histories": len(rows),
+        "held_out_mean_diff": round(float(gain[ok].mean()), 4) if ok.any() else None,
+        "held_out_above_lines_added": int((gain[ok] > 0).sum()),
+        "held_out_scored": int(ok.sum()),
+        "fit_period_mean_diff": round(float(fit_gain[fok].mean()), 4) if fok.any() else None,
+        "fit_period_above_lines_added": int((fit_gain[fok] > 0).sum()),
+    }
