@@ -94,8 +94,8 @@ class FeaturesSection(StrictModel):
     cross_repo_prior_path: ConfigPath | None = Field(
         None,
         description="with cross_repo_prior = true: a prior of your own, written by "
-        "benchmarks/cross_repo_prior.py --write from your histories' runs (default: the one "
-        "shipped with the package)",
+        "`standard-coder fit-prior OUTPUT... --out FILE` from your pipelines' outputs (default: "
+        "the one shipped with the package)",
     )
 
     @model_validator(mode="after")
