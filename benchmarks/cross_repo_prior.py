@@ -37,6 +37,11 @@ def history_name(sc_output: Path) -> str:
     return name.split("-", 1)[1] if name[:2].isdigit() and "-" in name else name
 
 
+def _num(x: object, spec: str = "+.4f") -> str:
+    """``x`` formatted, or ``-`` where no history could be scored."""
+    return format(x, spec) if isinstance(x, float) and x == x else "-"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs", nargs="+", type=Path)
@@ -64,12 +69,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{row.gain:+12.3f} {fd:+11.3f}", flush=True)  # fmt: skip
     summary: dict[str, object] = {**summarise(rows), "seconds": round(time.perf_counter() - t0, 1)}
     print(f"held-out Spearman, mean over histories: prior "
-          f"{summary['held_out_mean_spearman_prior']:.3f}, lines added "
-          f"{summary['held_out_mean_spearman_lines_added']:.3f} "
+          f"{_num(summary['held_out_mean_spearman_prior'], '.3f')}, lines added "
+          f"{_num(summary['held_out_mean_spearman_lines_added'], '.3f')} "
           f"(ratio {summary['ratio']})")  # fmt: skip
-    print(f"prior minus lines added, held out: mean {summary['held_out_mean_diff']:+.4f}, above "
+    print(f"prior minus lines added, held out: mean {_num(summary['held_out_mean_diff'])}, above "
           f"on {summary['held_out_above_lines_added']} of {summary['held_out_scored']}; fitted "
-          f"period: mean {summary['fit_period_mean_diff']:+.4f}, above on "
+          f"period: mean {_num(summary['fit_period_mean_diff'])}, above on "
           f"{summary['fit_period_above_lines_added']} of {len(rows)}")  # fmt: skip
     if args.write:
         prior = corpus.fit(seed=args.seed)

@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.benchmodule import load_benchmark
+from tests.prior_outputs import fake_run, raw
 
 from standard_coder.config import ConfigError
 from standard_coder.pipelines.sch import check_prior_file
-from standard_coder.sch.dataset import Dataset
 from standard_coder.sch.features.cross_repo import (
     COLUMN,
     ID_TOTAL,
@@ -30,10 +29,9 @@ from standard_coder.sch.features.cross_repo import (
 from standard_coder.sch.features.representation import (
     PRIOR_FILE,
     ChangeRepresentation,
-    RawChange,
     RepresentationMismatch,
 )
-from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts
+from standard_coder.sch.features.tokens import SURFACE_NAMES
 from standard_coder.sch.predictors.estimator import (
     PRIOR_BACKBONE,
     UNMOVED_BACKBONE,
@@ -126,13 +124,6 @@ def test_the_shipped_prior_loads_and_ranks_size() -> None:
     assert shipped.predict(big)[0] > shipped.predict(small)[0]
 
 
-def raw(lines_added: int, defs: int) -> RawChange:
-    surface = [0.0] * len(SURFACE_NAMES)
-    surface[SURFACE_NAMES.index("lines_added")] = float(lines_added)
-    bag = Counter({"python|kw|def": defs, "python|id|x": lines_added})
-    return RawChange(tokens=TokenCounts(bag=bag, surface=surface))
-
-
 def test_a_representation_carries_the_prior_as_a_rescored_column(
     prior: CrossRepoPrior, tmp_path: Path
 ) -> None:
@@ -183,30 +174,6 @@ def test_an_unreadable_configured_prior_is_one_config_error(tmp_path: Path) -> N
     assert "\n" not in msg
 
 
-def fake_run(folder: Path, seed: int, n: int = 600) -> None:
-    """A trained output in the flagship's layout (``folder/sc-output``): a real representation
-    fitted on synthetic changes and the dataset it scaled; the labels follow lines added and,
-    beyond it, the number of ``def``s (which lines added does not see)."""
-    rng = np.random.default_rng(seed)
-    la = rng.negative_binomial(1, 0.05, n)
-    defs = rng.negative_binomial(1, 0.3, n)
-    raws = [raw(int(a), int(d)) for a, d in zip(la, defs, strict=True)]
-    rep = ChangeRepresentation(kind="tokens").fit(raws)
-    hours = np.exp(-1.5 + 0.4 * np.log1p(la) + 0.3 * np.log1p(defs) + rng.normal(0, 0.6, n))
-    X = rep.transform(raws)
-    surface = np.zeros((n, len(SURFACE_NAMES)))
-    surface[:, SURFACE_NAMES.index("lines_added")] = la
-    sc = folder / "sc-output"
-    Dataset(X=X, X_loc=X[:, :1], Y=hours[:, None] * np.ones((1, 4)), surface=surface,
-            repo=np.array(["r"] * n), commit_id=np.array([f"c{i}" for i in range(n)]),
-            n_squashed=np.ones(n, np.int32), time=np.arange(n, dtype=np.int64),
-            split=np.where(np.arange(n) < 0.8 * n, 0, 2).astype(np.int8),
-            feature_names=list(rep.feature_names_),
-            meta={"kind": "tokens", "checksum": rep.checksum_}).save(
-        sc / "labels/datasets/coding_train.npz")  # fmt: skip
-    rep.save(sc / "features/change_rep")
-
-
 def test_the_benchmark_scores_each_history_left_out_and_writes_priors(tmp_path: Path) -> None:
     for i, name in enumerate(("00-alpha", "01-beta", "02-gamma")):
         fake_run(tmp_path / "runs" / name, seed=i)
@@ -249,77 +216,3 @@ def test_a_prior_path_without_the_prior_is_a_config_error(tmp_path: Path) -> Non
     assert features.cross_repo_prior and features.cross_repo_prior_path == tmp_path / "m.npz"
     path.write_text("[training]\n")
     assert load_config(path).training.features.cross_repo_prior  # on by default
-
-
-def fit_prior_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "standard_coder", "fit-prior", *args],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-
-
-def test_fit_prior_fits_on_your_outputs_and_checks_each_left_out(tmp_path: Path) -> None:
-    for i, folder in enumerate(("team-a", "team-b", "outputs/c")):
-        fake_run(tmp_path / folder, seed=10 + i)
-    out = tmp_path / "ours.npz"
-    proc = fit_prior_cli(str(tmp_path / "team-a" / "sc-output"), str(tmp_path / "team-b"),
-                         str(tmp_path / "outputs"), "--out", str(out), "--json")  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
-    assert doc["histories"] == ["team-a", "team-b", "c"] and doc["changes"] == 1800
-    prior = CrossRepoPrior.load(out)
-    assert prior.checksum == doc["checksum"] and prior.meta["trained_on"] == [
-        "c",
-        "team-a",
-        "team-b",
-    ]
-    rows = {r["history"]: r for r in doc["leave_one_out"]}
-    assert set(rows) == {"team-a", "team-b", "c"}
-    for r in rows.values():  # the defs carry what lines added lacks: the prior ranks better
-        assert r["spearman_prior"] > r["spearman_lines_added"] and r["n_test_normal"] == 120
-        assert -1 <= r["spearman_shipped_prior"] <= 1
-    assert doc["summary"]["held_out_above_lines_added"] == 3
-    folders = [str(tmp_path / f) for f in ("team-a", "team-b", "outputs")]
-    again = fit_prior_cli(*folders, "--out", str(tmp_path / "again.npz"), "--no-check")
-    assert again.returncode == 0 and "wrote" in again.stdout and "scored by" not in again.stdout
-    assert CrossRepoPrior.load(tmp_path / "again.npz").checksum == prior.checksum  # same seed
-    human = fit_prior_cli(str(tmp_path), "--out", str(tmp_path / "h.npz"))
-    assert "this prior ranks better than lines added on 3 of 3" in human.stdout
-    assert "cross_repo_prior_path" in human.stdout
-
-
-def test_fit_prior_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
-    fake_run(tmp_path / "a" / "x", seed=1)
-    fake_run(tmp_path / "b" / "x", seed=2)
-    out = tmp_path / "p.npz"
-    one = fit_prior_cli(str(tmp_path / "a"), "--out", str(out))
-    assert one.returncode == 2 and "at least 2 histories, got 1" in one.stderr
-    missing = fit_prior_cli(str(tmp_path / "a"), str(tmp_path / "gone"), "--out", str(out))
-    assert missing.returncode == 2 and "gone: not a folder" in missing.stderr
-    (tmp_path / "empty").mkdir()
-    bare = fit_prior_cli(str(tmp_path / "a"), str(tmp_path / "empty"), "--out", str(out))
-    assert bare.returncode == 2 and "empty: no trained output" in bare.stderr
-    folder = fit_prior_cli(str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path))
-    assert folder.returncode == 2 and "is a folder" in folder.stderr
-    both = fit_prior_cli(str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out), "--json")
-    assert both.returncode == 0, both.stderr  # two outputs named x: told apart by the folder above
-    assert json.loads(both.stdout)["histories"] == ["a/x", "b/x"]
-    out.unlink()
-    dataset = tmp_path / "b" / "x" / "sc-output" / "labels/datasets/coding_train.npz"
-    dataset.write_bytes(b"garbage")
-    broken = fit_prior_cli(str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out))
-    assert broken.returncode == 2 and "coding_train.npz" in broken.stderr
-    assert "Traceback" not in broken.stderr and len(broken.stderr.strip().splitlines()) == 1
-    assert not out.exists()
-
-
-def test_a_corpus_needs_normal_interval_changes_and_distinct_names() -> None:
-    from standard_coder.sch.features.prior_corpus import History, PriorCorpus, PriorCorpusError
-
-    def history(name: str, kind: int) -> History:
-        z = np.zeros(5)
-        return History(name=name, feature_names=("surface|lines_added",), counts=np.ones((5, 1)),
-                       hours=z + 1, split=z, kind=z + kind, lines_added=z + 1)  # fmt: skip
-
-    with pytest.raises(PriorCorpusError, match=r"no normal-interval change to fit on in \['b'\]"):
-        PriorCorpus([history("a", 0), history("b", 2)])
-    with pytest.raises(PriorCorpusError, match=r"history names repeat: \['a'\]"):
-        PriorCorpus([history("a", 0), history("a", 0)])

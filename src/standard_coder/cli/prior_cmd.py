@@ -13,8 +13,8 @@ import typer
 from standard_coder.cli.app import app
 
 
-def _f(x: float) -> str:
-    return "    -" if not math.isfinite(x) else f"{x:+.3f}"
+def _f(x: float | None) -> str:
+    return "    -" if x is None or not math.isfinite(x) else f"{x:+.3f}"
 
 
 @app.command("fit-prior")
@@ -40,6 +40,14 @@ def fit_prior_cmd(
             help="score each history by a prior fitted on the others first (one fit per history)",
         ),
     ] = True,
+    include_held_out: Annotated[
+        bool,
+        typer.Option(
+            "--include-held-out",
+            help="fit on each history's held-out changes too (for a prior meant for other "
+            "histories: these histories' held-out figures would then come from changes it saw)",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
 ) -> None:
     """Fit a cross-repository prior on your own histories and write it to --out.
@@ -52,22 +60,22 @@ def fit_prior_cmd(
     fitted on public histories, so it may have seen a public one). Keep the shipped prior
     unless yours ranks better. Use the file with [training.features] cross_repo_prior_path.
 
+    The prior is fitted on each history's changes before its held-out period, so histories
+    run again with it are still judged on changes it never saw (--include-held-out: all).
+
     Exit codes: 0 ok, 2 bad input (no trained output, an unreadable one, fewer than two
-    histories, an unwritable --out).
+    histories or too few changes in one, an --out that is a folder, inside an input or not
+    writable); nothing is written then.
     """
     from standard_coder.pipelines.sch_prior import PriorInputError, fit_own_prior
 
-    if out.exists() and out.is_dir():
-        typer.echo(f"error: --out {out}: is a folder", err=True)
-        raise typer.Exit(2)
     try:
-        fit = fit_own_prior(outputs, out, seed=seed, check=check)
+        fit = fit_own_prior(outputs, out, seed=seed, check=check, held_out=include_held_out)
     except PriorInputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except OSError as exc:  # --out unwritable
-        typer.echo(f"error: --out {out}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
+    for skipped in fit.skipped:
+        typer.echo(f"skipped {skipped}: train_sch has not finished there", err=True)
     doc = fit.to_json()
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
@@ -85,9 +93,9 @@ def fit_prior_cmd(
         s = doc["summary"]
         typer.echo(
             f"  this prior ranks better than lines added on {s['held_out_above_lines_added']} "
-            f"of {s['held_out_scored']} (mean gain {_f(s['held_out_mean_diff'] or math.nan)}); "
+            f"of {s['held_out_scored']} (mean gain {_f(s['held_out_mean_diff'])}); "
             f"mean Spearman: this prior {_f(s['held_out_mean_spearman_prior'])}, the shipped "
-            f"prior {_f(s['held_out_mean_spearman_shipped_prior'] or math.nan)}, lines added "
+            f"prior {_f(s['held_out_mean_spearman_shipped_prior'])}, lines added "
             f"{_f(s['held_out_mean_spearman_lines_added'])}"
         )
     typer.echo(

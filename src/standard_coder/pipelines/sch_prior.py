@@ -10,6 +10,7 @@ them (:mod:`standard_coder.sch.features.prior_corpus`) and saved where
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,16 +45,23 @@ class PriorFit:
     histories: list[str]
     changes: int
     checksum: str
+    held_out: bool
+    """Whether the histories' held-out changes were fitted on too."""
     leave_one_out: list[LeaveOneOut]
     shipped: dict[str, float]
     """Held-out Spearman of the shipped prior per history (the default to compare with)."""
+    skipped: list[Path]
+    """Outputs found below a path that ``train_sch`` had not finished (no representation)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The fit as JSON (an undefined Spearman is ``null``)."""
         doc: dict[str, Any] = {
             "prior": str(self.path),
             "checksum": self.checksum,
             "histories": self.histories,
             "changes": self.changes,
+            "held_out_changes_fitted": self.held_out,
+            "skipped": [str(p) for p in self.skipped],
         }
         if self.leave_one_out:
             doc["leave_one_out"] = [
@@ -61,33 +69,60 @@ class PriorFit:
                 for r in self.leave_one_out
             ]
             shipped = [v for v in self.shipped.values() if math.isfinite(v)]
+            mean_shipped = round(sum(shipped) / len(shipped), 4) if shipped else None
             doc["summary"] = {
                 **summarise(self.leave_one_out),
-                "held_out_mean_spearman_shipped_prior": round(sum(shipped) / len(shipped), 4)
-                if shipped
-                else None,
+                "held_out_mean_spearman_shipped_prior": mean_shipped,
             }
-        return doc
+        finite: dict[str, Any] = _finite(doc)
+        return finite
 
 
-def trained_outputs(paths: Sequence[Path]) -> list[Path]:
-    """Every output folder at or below the paths that ``train_sch`` has written, in order."""
+def _finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float as ``None`` (strict JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def find_outputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """The output folders at or below the paths that ``train_sch`` has written (each once, in
+    order), and those below with a dataset but no representation (a run that did not finish).
+
+    Raises:
+        PriorInputError: a path that is not a folder or holds no trained output.
+    """
     found: list[Path] = []
+    skipped: list[Path] = []
+    seen: set[Path] = set()
     for p in paths:
         if not p.is_dir():
             raise PriorInputError(f"{p}: not a folder")
-        here = [p] if _is_trained(p) else []
         below = sorted(
             d.parent.parent.parent for d in p.glob("**/labels/datasets/coding_train.npz")
         )
-        outs = here + [d for d in below if d != p and _is_trained(d)]
+        outs = [p] if _is_trained(p) else []
+        outs += [d for d in below if d != p and _is_trained(d)]
+        skipped += [d for d in below if not _is_trained(d)]
         if not outs:
             raise PriorInputError(
                 f"{p}: no trained output (labels/datasets/coding_train.npz and "
                 "features/change_rep; run train_sch first)"
             )
-        found += [d for d in outs if d not in found]
-    return found
+        for d in outs:
+            if d.resolve() not in seen:
+                seen.add(d.resolve())
+                found.append(d)
+    return found, skipped
+
+
+def trained_outputs(paths: Sequence[Path]) -> list[Path]:
+    """Every output folder at or below the paths that ``train_sch`` has written, in order."""
+    return find_outputs(paths)[0]
 
 
 def _is_trained(base_dir: Path) -> bool:
@@ -95,10 +130,24 @@ def _is_trained(base_dir: Path) -> bool:
     return layout.dataset.is_file() and (layout.change_rep / "representation.json").is_file()
 
 
+def _named_folder(base_dir: Path) -> Path:
+    """The folder a history is named after: the output's own, or the parent of ``sc-output``."""
+    base_dir = base_dir.resolve()
+    return base_dir.parent if base_dir.name == DEFAULT_BASE_DIR else base_dir
+
+
 def output_name(base_dir: Path) -> str:
     """A history's name: its output folder's, or the parent's for the default ``sc-output``."""
-    base_dir = base_dir.resolve()
-    return base_dir.parent.name if base_dir.name == DEFAULT_BASE_DIR else base_dir.name
+    return _named_folder(base_dir).name
+
+
+def unique_names(outputs: Sequence[Path]) -> list[str]:
+    """Output names, with the folder above the named one added where two would be the same."""
+    names = [output_name(p) for p in outputs]
+    return [
+        f"{_named_folder(p).parent.name}/{n}" if names.count(n) > 1 else n
+        for p, n in zip(outputs, names, strict=True)
+    ]
 
 
 def load_history(base_dir: Path, name: str | None = None) -> History:
@@ -112,13 +161,22 @@ def load_history(base_dir: Path, name: str | None = None) -> History:
         raise PriorInputError(str(e)) from e
 
 
-def unique_names(outputs: Sequence[Path]) -> list[str]:
-    """Output names, with the folder above added where two would be the same."""
-    names = [output_name(p) for p in outputs]
-    return [
-        f"{Path(p).resolve().parent.parent.name}/{n}" if names.count(n) > 1 else n
-        for p, n in zip(outputs, names, strict=True)
-    ]
+def check_destination(out: Path, outputs: Sequence[Path]) -> None:
+    """Refuse, before any fitting, an ``out`` that is a folder, lies inside an input output or
+    whose nearest existing folder cannot be written (missing folders are created)."""
+    if out.is_dir():
+        raise PriorInputError(f"{out}: is a folder")
+    target = out.resolve()
+    for d in outputs:
+        if target.is_relative_to(d.resolve()):
+            raise PriorInputError(f"{out}: inside the output {d} it would be fitted on")
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise PriorInputError(f"{out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PriorInputError(f"{out}: {parent} is not writable")
 
 
 def fit_own_prior(
@@ -127,22 +185,27 @@ def fit_own_prior(
     *,
     seed: int = 0,
     check: bool = True,
+    held_out: bool = False,
     inputs: Literal["common", "union"] = "common",
 ) -> PriorFit:
     """Fit a prior on every trained output below ``paths`` and save it to ``out`` (atomically).
 
+    Fitted on each history's normal-interval changes before its held-out period (``held_out``:
+    those too), so the histories run again with this prior keep a held-out split it never saw.
     With ``check`` each history is first scored by a prior fitted on the others, and by the
     shipped prior (which may have seen it, if it is one of the public histories it was fitted
     on: ``meta["trained_on"]``).
 
     Raises:
         PriorInputError: a path without a trained output, an unreadable output, fewer than two
-            histories or repeated names.
+            histories, a history with too few changes, repeated names, an ``out`` that cannot
+            be written (checked before fitting; nothing is written on any error).
     """
-    outputs = trained_outputs(paths)
+    outputs, skipped = find_outputs(paths)
+    check_destination(out, outputs)
     histories = [load_history(p, n) for p, n in zip(outputs, unique_names(outputs), strict=True)]
     try:
-        corpus = PriorCorpus(histories, inputs)
+        corpus = PriorCorpus(histories, inputs, held_out=held_out)
     except PriorCorpusError as e:
         raise PriorInputError(str(e)) from e
     rows = [row for row, _ in corpus.leave_one_out(seed=seed)] if check else []
@@ -151,12 +214,17 @@ def fit_own_prior(
         {h.name: score_history(h, builtin).spearman_prior for h in histories} if builtin else {}
     )
     prior = corpus.fit(seed=seed)
-    prior.save(out)
+    try:
+        prior.save(out)
+    except OSError as e:
+        raise PriorInputError(f"{out}: cannot write ({e.strerror or e})") from e
     return PriorFit(
         path=out,
         histories=[h.name for h in histories],
         changes=corpus.n_changes,
         checksum=prior.checksum,
+        held_out=held_out,
         leave_one_out=rows,
         shipped=shipped,
+        skipped=skipped,
     )

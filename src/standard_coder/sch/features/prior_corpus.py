@@ -28,6 +28,8 @@ KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surf
 """Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`)."""
 NORMAL = 0
 MIN_HISTORIES = 2
+MIN_CHANGES = 10
+"""Normal-interval changes a history needs to be fitted on (and to fit the others without it)."""
 
 
 class PriorCorpusError(ValueError):
@@ -51,8 +53,13 @@ class History:
     @classmethod
     def from_output(cls, name: str, dataset: Dataset, rep: ChangeRepresentation) -> History:
         """A history from a trained output's dataset and the representation that scaled it."""
-        if rep.mean_ is None or rep.scale_ is None or len(rep.mean_) != dataset.X.shape[1]:
-            raise PriorCorpusError(f"{name}: the representation does not match the dataset")
+        if rep.kind == "loc":
+            raise PriorCorpusError(f"{name}: representation kind loc has no token counts to fit on")
+        if (rep.mean_ is None or rep.scale_ is None or rep.checksum_ != dataset.meta.get("checksum")
+                or list(rep.feature_names_) != list(dataset.feature_names)):  # fmt: skip
+            raise PriorCorpusError(
+                f"{name}: the representation is not the one that built the dataset"
+            )
         counts = np.expm1(np.asarray(dataset.X, np.float64) * rep.scale_ + rep.mean_)
         kind = dataset.label_kind if dataset.label_kind is not None else np.zeros(len(dataset))
         return cls(
@@ -112,10 +119,19 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class PriorCorpus:
-    """Histories to fit a prior on; each history's inputs and targets computed once."""
+    """Histories to fit a prior on; each history's inputs and targets computed once.
+
+    ``held_out``: fit on each history's held-out changes too (the shipped recipe: a prior
+    meant for other histories). Without them, histories run again with the prior keep a
+    held-out split the prior never saw.
+    """
 
     def __init__(
-        self, histories: Sequence[History], inputs: Literal["common", "union"] = "common"
+        self,
+        histories: Sequence[History],
+        inputs: Literal["common", "union"] = "common",
+        *,
+        held_out: bool = True,
     ) -> None:
         names = [h.name for h in histories]
         if len(histories) < MIN_HISTORIES:
@@ -126,18 +142,26 @@ class PriorCorpus:
             raise PriorCorpusError(
                 f"history names repeat: {sorted({n for n in names if names.count(n) > 1})}"
             )
-        empty = [h.name for h in histories if not h.normal.any()]
-        if empty:
-            raise PriorCorpusError(f"no normal-interval change to fit on in {empty}")
+        self.held_out = held_out
+        rows = {h.name: self.fitting_rows(h) for h in histories}
+        few = [n for n, r in rows.items() if int(r.sum()) < MIN_CHANGES]
+        if few:
+            raise PriorCorpusError(
+                f"fewer than {MIN_CHANGES} normal-interval changes to fit on in {few}"
+            )
         self.histories = list(histories)
         self.names = input_names(self.histories, inputs)
         self._rows = {
             h.name: (
-                prior_inputs(self.names, h.counts[h.normal], list(h.feature_names)),
-                standardised_log(h.hours[h.normal]),
+                prior_inputs(self.names, h.counts[rows[h.name]], list(h.feature_names)),
+                standardised_log(h.hours[rows[h.name]]),
             )
             for h in self.histories
         }
+
+    def fitting_rows(self, h: History) -> np.ndarray:
+        """The changes of ``h`` the prior is fitted on: normal intervals (held out too, or not)."""
+        return h.normal if self.held_out else h.normal & (h.split != TEST)
 
     def __len__(self) -> int:
         return len(self.histories)
@@ -152,6 +176,8 @@ class PriorCorpus:
         Z = np.vstack([z for _, (z, _) in kept])
         target = np.concatenate([t for _, (_, t) in kept])
         meta: dict[str, object] = {"trained_on": sorted(n for n, _ in kept)}
+        if not self.held_out:
+            meta["held_out_changes"] = "left out"
         if leave_out is None:
             meta["changes"] = len(target)
         return fit_prior(Z, target, self.names, seed=seed, meta=meta)

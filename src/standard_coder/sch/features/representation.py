@@ -348,8 +348,9 @@ class ChangeRepresentation:
                 mean, scale = np.array(z["mean"]), np.array(z["scale"])
         except (OSError, ValueError, KeyError) as e:
             raise RepresentationMismatch(f"{directory}: unreadable representation ({e})") from e
-        if meta.get("format") != FORMAT:
-            raise RepresentationMismatch(f"{meta_path}: unknown format {meta.get('format')!r}")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise RepresentationMismatch(f"{meta_path}: unknown format {found!r}")
         prior = None
         if "cross_repo_prior" in meta:
             try:
@@ -360,14 +361,17 @@ class ChangeRepresentation:
                 raise RepresentationMismatch(
                     f"{directory / PRIOR_FILE}: not the cross-repository prior it was fitted with"
                 )
-        rep = cls(kind=meta["kind"], top_n_identifiers=int(meta["top_n_identifiers"]),
-                  skip_generated=bool(meta.get("skip_generated", False)),
-                  skip_formatting=bool(meta.get("skip_formatting", False)),
-                  cross_repo_prior=prior)  # fmt: skip
-        rep.feature_names_ = list(meta["feature_names"])
-        rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
-        rep.mean_, rep.scale_ = mean, scale
-        rep._set_checksums()
+        try:
+            rep = cls(kind=meta["kind"], top_n_identifiers=int(meta["top_n_identifiers"]),
+                      skip_generated=bool(meta.get("skip_generated", False)),
+                      skip_formatting=bool(meta.get("skip_formatting", False)),
+                      cross_repo_prior=prior)  # fmt: skip
+            rep.feature_names_ = [str(n) for n in meta["feature_names"]]
+            rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
+            rep.mean_, rep.scale_ = mean, scale
+            rep._set_checksums()
+        except (KeyError, TypeError, ValueError) as e:
+            raise RepresentationMismatch(f"{meta_path}: malformed ({e!r})") from e
         if rep.checksum_ != meta.get("checksum"):
             raise RepresentationMismatch(f"{directory}: checksum mismatch (corrupt or edited)")
         return rep
