@@ -24,7 +24,7 @@ def fit_prior_cmd(
         typer.Argument(
             help="[outputs] base_dir of pipelines that ran train_sch, or folders holding them "
             "(each output is one history; at least two)",
-            metavar="OUTPUT...",
+            metavar="OUTPUT",
             show_default=False,
         ),
     ],
@@ -52,7 +52,7 @@ def fit_prior_cmd(
 ) -> None:
     """Fit a cross-repository prior on your own histories and write it to --out.
 
-    The prior scores each change from its token, syntax and size counts; it was fitted on the
+    The prior scores each change from its token, syntax and size counts; it is fitted on the
     normal-interval changes of every history given, each history's coding time standardised
     on its own. With --check (the default) each history is first scored by a prior fitted on
     the others: Spearman with inferred coding time on its held-out changes, as a new
