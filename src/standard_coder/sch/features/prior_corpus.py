@@ -7,8 +7,9 @@ fitted on every history's normal-interval changes, each history's target its own
 log label, so no history's level of hours weighs on another's. The leave-one-out check fits the
 prior on all histories but one and scores that one, which it has never seen: Spearman of the
 score with inferred coding time against lines added's, on the held-out split (the rows of
-``spearman_sch``) and on the fitted period. The shipped prior was made by :func:`fit_corpus`
-with the defaults (docs/effort-models.md, "A cross-repository prior").
+``spearman_sch``) and on the fitted period. The shipped prior was made by
+:meth:`PriorCorpus.fit` with the defaults, held-out changes included (docs/effort-models.md,
+"A cross-repository prior").
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ MIN_CHANGES = 10
 
 
 class PriorCorpusError(ValueError):
-    """A corpus a prior cannot be fitted on (too few histories, no normal-interval change)."""
+    """A corpus a prior cannot be fitted on (too few histories or changes, repeated names, an
+    output whose representation cannot give back its counts)."""
 
 
 @dataclass(frozen=True)
