@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from standard_coder.pipelines.sch_prior import PriorInputError, load_history, trained_outputs
+from standard_coder.pipelines.sch_prior import PriorInputError, find_outputs, load_history
 from standard_coder.sch.features.prior_corpus import PriorCorpus, summarise
 
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="columns every history has (default) or any has")  # fmt: skip
     args = ap.parse_args(argv)
     try:
-        dirs = trained_outputs(args.runs)
+        dirs, _ = find_outputs(args.runs)
         corpus = PriorCorpus([load_history(d, history_name(d)) for d in dirs], args.inputs)
     except (PriorInputError, ValueError) as e:
         print(f"cross_repo_prior: {e}", file=sys.stderr)

@@ -28,6 +28,7 @@ from standard_coder.sch.features.prior_corpus import (
     summarise,
 )
 from standard_coder.sch.features.representation import ChangeRepresentation, RepresentationMismatch
+from standard_coder.sch.stats import json_finite
 
 DEFAULT_BASE_DIR = "sc-output"
 """``[outputs] base_dir``'s default: an output folder of this name is named after its parent."""
@@ -74,19 +75,8 @@ class PriorFit:
                 **summarise(self.leave_one_out),
                 "held_out_mean_spearman_shipped_prior": mean_shipped,
             }
-        finite: dict[str, Any] = _finite(doc)
+        finite: dict[str, Any] = json_finite(doc)
         return finite
-
-
-def _finite(obj: Any) -> Any:
-    """``obj`` with every non-finite float as ``None`` (strict JSON)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def find_outputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
@@ -118,11 +108,6 @@ def find_outputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
                 seen.add(d.resolve())
                 found.append(d)
     return found, skipped
-
-
-def trained_outputs(paths: Sequence[Path]) -> list[Path]:
-    """Every output folder at or below the paths that ``train_sch`` has written, in order."""
-    return find_outputs(paths)[0]
 
 
 def _is_trained(base_dir: Path) -> bool:

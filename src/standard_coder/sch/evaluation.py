@@ -41,14 +41,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 from standard_coder.sch.dataset import TEST, TRAIN, VAL, Dataset, label_kind_counts
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text
@@ -56,6 +54,7 @@ from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.predictors.distributions import EffortDistribution
 from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.sch_map import inside_mean
+from standard_coder.sch.stats import json_finite, spearman
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +85,6 @@ def _features_for(model: EffortModel, ds: Dataset) -> np.ndarray:
             f"dataset's ({ck[:12]}); rebuild the dataset or retrain the model"
         )
     return X
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
 
 
 def distribution_metrics(
@@ -234,16 +227,6 @@ def _plots(
     return out
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
-    return v
-
-
 @dataclass(frozen=True)
 class _Point:
     sch: np.ndarray
@@ -296,12 +279,12 @@ def _subset_metrics(
     res.update(distribution_metrics(dist, Y, n_pred_samples=n_pred_samples, seed=seed))
     la = dataset.surface_column("lines_added")[rows]
     ld = dataset.surface_column("lines_deleted")[rows]
-    res["spearman_sch"] = _spearman(pred.sch, y_mean)
-    res["spearman_mean"] = _spearman(pred.mean, y_mean)
-    res["spearman_lines_added"] = _spearman(la, y_mean)
-    res["spearman_churn"] = _spearman(la + ld, y_mean)
+    res["spearman_sch"] = spearman(pred.sch, y_mean)
+    res["spearman_mean"] = spearman(pred.mean, y_mean)
+    res["spearman_lines_added"] = spearman(la, y_mean)
+    res["spearman_churn"] = spearman(la + ld, y_mean)
     for name in ("files_touched", "tokens", "spaces"):
-        res[f"spearman_{name}"] = _spearman(dataset.surface_column(name)[rows], y_mean)
+        res[f"spearman_{name}"] = spearman(dataset.surface_column(name)[rows], y_mean)
     bp, ba, r2 = binned_calibration(pred.sch, Y)
     res["binned_calibration_r2"] = r2
     res["calibration_bins"] = len(bp)
@@ -315,7 +298,7 @@ def _subset_metrics(
         for k, v in distribution_metrics(bd, Y, n_pred_samples=n_pred_samples,
                                          seed=seed).items():  # fmt: skip
             res[f"baseline_loc_{k}"] = v
-        res["baseline_loc_spearman_sch"] = _spearman(bd.sch(), y_mean)  # predict()'s sch
+        res["baseline_loc_spearman_sch"] = spearman(bd.sch(), y_mean)  # predict()'s sch
     arrays = {"bp": bp, "ba": ba, "mean": pred.mean, "q10": pred.q10, "q90": pred.q90,
               "y_mean": y_mean, "pit": dist.cdf(Y)}  # fmt: skip
     return res, arrays
@@ -443,7 +426,7 @@ def evaluate(
         )  # no normal held-out change: plot them all
         res["plots"] = _plots(reports, a["bp"], a["ba"], r2, a["mean"], a["q10"], a["q90"],
                               a["y_mean"], a["pit"])  # fmt: skip
-    res = _clean(res)
+    res = json_finite(res)
     atomic_write_text(reports / "sch_evaluation.json", json.dumps(res, indent=1, sort_keys=True))
     log.info(
         "held-out NLL %.3f CRPS %.3f cov80 %.2f",

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from standard_coder.sch.dataset import TEST, Dataset
 from standard_coder.sch.features.cross_repo import ID_TOTAL, CrossRepoPrior, fit_prior, prior_inputs
 from standard_coder.sch.features.representation import ChangeRepresentation
+from standard_coder.sch.stats import spearman
 
 KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surface|", "ast")
 """Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`)."""
@@ -111,13 +111,6 @@ def standardised_log(hours: np.ndarray) -> np.ndarray:
     ly = np.log(np.maximum(hours, 1e-3))
     out: np.ndarray = (ly - ly.mean()) / (ly.std() + 1e-9)
     return out
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho; NaN under three rows or when either side is constant."""
-    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b)[0])
 
 
 class PriorCorpus:
