@@ -56,6 +56,7 @@ def config_text(
     pool: bool = True,
     prior: bool = True,
     prior_path: Path | None = None,
+    languages: list[str] | None = None,
 ) -> str:
     lines = [
         "[outputs]",
@@ -78,6 +79,8 @@ def config_text(
         lines += ["[training.features]", "cross_repo_prior = false"]
     elif prior_path is not None:
         lines += ["[training.features]", f"cross_repo_prior_path = {json.dumps(str(prior_path))}"]
+    if languages:
+        lines += ["[filters.languages]", f"enabled = {json.dumps(languages)}"]
     if quick:
         lines += ["[training.hmm]", "epochs = 60", "[training.optim]", "epochs = 5"]
     return "\n".join(lines) + "\n"
@@ -478,6 +481,12 @@ def main(argv: list[str] | None = None) -> int:
         help="use DIR/<repository>.npz as the cross-repository prior where it exists (the "
         "leave-one-out priors of benchmarks/cross_repo_prior.py --write-loro)",
     )
+    ap.add_argument(
+        "--languages",
+        default=None,
+        help="comma-separated languages to mine (default: the pipeline's, Python only), "
+        "e.g. javascript,typescript",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -506,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
                     pool=not args.no_pool,
                     prior=not args.no_prior or args.prior_dir is not None,
                     prior_path=own_prior(args.prior_dir, repo.name),
+                    languages=[x.strip() for x in args.languages.split(",") if x.strip()]
+                    if args.languages
+                    else None,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")

@@ -34,6 +34,13 @@ class NoRepositories(ValueError):
     exit_code = 2
 
 
+class NothingMined(ValueError):
+    """No commit of any configured repository was kept (every one touched no file of the
+    enabled languages, or was filtered out): bad input, exit 2."""
+
+    exit_code = 2
+
+
 def options_from_params(ctx: StageContext) -> MineOptions:
     """The miner's options from the stage's params (``repos``, ``filters``)."""
     from standard_coder.config.mining import FiltersSection, ReposSection
@@ -132,6 +139,57 @@ def run(ctx: StageContext) -> None:
     if found is not None:  # never record a corrupt file as the stage's output
         raise CorruptDatabaseError(db, found, hint="it was set aside; rerun to mine it again")
     ctx.set_summary(**summary.totals(), future_dated=_report_future_dated(ctx, db))
+    _say_what_was_left_out(ctx, db, summary)
+
+
+def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) -> None:
+    """Name the languages of a repository none of whose commits were kept because they touch
+    no file of the enabled languages: a warning when others gave commits, else
+    :class:`NothingMined` (train_sch would have nothing to learn from)."""
+    import json
+
+    from standard_coder.config.mining import FiltersSection
+    from standard_coder.pipelines.sch_options import section_from_params
+    from standard_coder.sch.mining.store import skipped_commits
+
+    empty = [r for r in summary.repos if r.status != "error" and r.commits_stored == 0]
+    if not empty:
+        return
+    langs = section_from_params(FiltersSection, ctx.params["filters"], ctx.root_dir).languages
+    by_language = {r for r, _ in skipped_commits(db, "no_language_files")}
+    enabled = json.dumps(list(langs.enabled))
+    anything = sum(r.commits_stored for r in summary.repos) > 0
+    reasons: list[str] = []
+    for r in empty:
+        if r.repo not in by_language:
+            why = "every commit was filtered out ([filters.authors], [repos])"
+        else:
+            found = _languages_at_head(Path(r.path), langs.extensions, langs.exclude_paths)
+            others = [lang for lang in found if lang not in langs.enabled]
+            why = f"no commit touches a file of [filters.languages] enabled = {enabled}"
+            if others:
+                listed = ", ".join(f"{lang} ({found[lang]} files)" for lang in others[:4])
+                suggest = json.dumps([*langs.enabled, *others[:2]])
+                why += (f"; its files at HEAD are {listed}: to count them, set enabled = "
+                        f"{suggest} (or --set 'filters.languages.enabled={suggest}')")  # fmt: skip
+        if anything:
+            ctx.log.warning("%s: nothing mined: %s", r.path, why)
+        reasons.append(f"{r.path}: {why}")
+    if not anything:
+        more = f" (and {len(reasons) - 1} more repositories)" if len(reasons) > 1 else ""
+        raise NothingMined(f"nothing to learn from: {reasons[0]}{more}")
+
+
+def _languages_at_head(
+    repo: Path, extensions: dict[str, list[str]], exclude: list[str]
+) -> dict[str, int]:
+    """Files per known language in ``repo``'s HEAD tree (empty when git cannot list it)."""
+    from standard_coder.sch.mining.filters import count_languages
+    from standard_coder.sch.mining.gitlog import run_git
+
+    listing = run_git(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", check=False)
+    paths = [p.decode("utf-8", "replace") for p in listing.split(b"\0") if p]
+    return count_languages(paths, extensions, exclude)
 
 
 def _report_future_dated(ctx: StageContext, db: Path) -> int:

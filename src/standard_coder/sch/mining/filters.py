@@ -113,6 +113,20 @@ def language_of(
     return lang
 
 
+def count_languages(
+    paths: Sequence[str], extensions: Mapping[str, Sequence[str]], exclude_substrings: Sequence[str]
+) -> dict[str, int]:
+    """How many of ``paths`` each language of ``extensions`` (every one, enabled or not) has,
+    most first; vendored paths (``exclude_substrings``) are not counted."""
+    ext_map = extension_map(list(extensions), extensions)
+    counts: dict[str, int] = {}
+    for path in paths:
+        lang = language_of(path, ext_map, exclude_substrings)
+        if lang is not None:
+            counts[lang] = counts.get(lang, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def pathspec_for(ext_map: Mapping[str, str], exclude_substrings: Sequence[str]) -> list[str]:
     """git pathspecs restricting a diff to the configured extensions (an optimisation only)."""
     specs = [f":(icase)*{ext}" for ext in sorted(ext_map) if not set("*?[]\\") & set(ext)]

@@ -1,0 +1,83 @@
+"""A repository none of whose commits touch an enabled language: the mine stage says which
+languages it holds and how to count them (exit 2 when nothing at all was mined; a warning when
+other repositories gave commits), and the suggested setting mines it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gitrepos import BASE_TS, commit, init, py_lines
+
+from standard_coder.sch.mining.filters import count_languages
+
+pytestmark = pytest.mark.integration
+
+
+def js_repo(path: Path, n: int = 4) -> Path:
+    init(path)
+    for i in range(n):
+        files = {f"lib/m{i % 2}.js": "".join(f"const a{j} = {j};\n" for j in range(i + 2)),
+                 "README.md": f"v{i}\n", "node_modules/dep/x.js": "x\n"}  # fmt: skip
+        commit(path, files, f"js {i}", ts=BASE_TS + 600 * i)
+    return path
+
+
+def py_repo(path: Path, n: int = 4) -> Path:
+    init(path)
+    for i in range(n):
+        commit(path, {"a.py": py_lines(i + 2)}, f"py {i}", ts=BASE_TS + 600 * i)
+    return path
+
+
+def run_mine(tmp: Path, repos: list[Path], *extra: str) -> subprocess.CompletedProcess[str]:
+    cfg = tmp / "pipeline_config.toml"
+    paths = json.dumps([str(r) for r in repos])
+    cfg.write_text(f"[repos]\ninclude_paths = {paths}\n[runner]\nworkers = 1\n")
+    return subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg),
+         "--stages", "mine", *extra],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=300,
+        check=False,
+    )  # fmt: skip
+
+
+def test_count_languages_counts_every_known_language_but_vendored_paths() -> None:
+    exts = {"python": [".py"], "javascript": [".js", ".mjs"], "go": [".go"]}
+    paths = ["a.py", "b.js", "c.MJS", "node_modules/d.js", "e.go", "f.js", "README.md", "Makefile"]
+    found = count_languages(paths, exts, ["node_modules/"])
+    assert found == {"javascript": 3, "go": 1, "python": 1}
+    assert list(found) == ["javascript", "go", "python"]  # most first, then by name
+
+
+def test_nothing_mined_names_the_languages_then_the_suggestion_mines(tmp_path: Path) -> None:
+    repo = js_repo(tmp_path / "web")
+    proc = run_mine(tmp_path, [repo])
+    assert proc.returncode == 2, proc.stderr
+    line = [s for s in proc.stderr.splitlines() if "nothing to learn from" in s]
+    assert len(line) == 1 and "Traceback" not in proc.stderr
+    assert str(repo) in line[0]
+    assert 'enabled = ["python"]' in line[0] and "javascript (2 files)" in line[0]
+    suggested = line[0].split("--set '", 1)[1].rstrip(")'")
+    again = run_mine(tmp_path, [repo], "--set", suggested)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to learn from" not in again.stderr
+
+
+def test_one_empty_repository_among_others_is_a_warning(tmp_path: Path) -> None:
+    web, lib = js_repo(tmp_path / "web"), py_repo(tmp_path / "lib")
+    proc = run_mine(tmp_path, [web, lib])
+    assert proc.returncode == 0, proc.stderr
+    warning = [s for s in proc.stderr.splitlines() if "nothing mined" in s]
+    assert len(warning) == 1 and str(web) in warning[0] and "javascript" in warning[0]
+
+
+def test_every_commit_filtered_by_author_says_so(tmp_path: Path) -> None:
+    repo = py_repo(tmp_path / "lib")
+    proc = run_mine(tmp_path, [repo], "--set", 'filters.authors.exclude=["alice"]')
+    assert proc.returncode == 2, proc.stderr
+    assert "every commit was filtered out" in proc.stderr
