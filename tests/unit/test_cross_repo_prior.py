@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,10 @@ from standard_coder.sch.features.cross_repo import (
 from standard_coder.sch.features.representation import (
     PRIOR_FILE,
     ChangeRepresentation,
+    RawChange,
     RepresentationMismatch,
 )
-from standard_coder.sch.features.tokens import SURFACE_NAMES
+from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts
 from standard_coder.sch.predictors.estimator import (
     PRIOR_BACKBONE,
     UNMOVED_BACKBONE,
@@ -151,6 +153,34 @@ def test_a_representation_carries_the_prior_as_a_rescored_column(
     other.save(tmp_path / "rep" / PRIOR_FILE)  # a valid prior, but not this one
     with pytest.raises(RepresentationMismatch, match="not the cross-repository prior"):
         ChangeRepresentation.load(tmp_path / "rep")
+
+
+def js_raw(lines_added: int) -> RawChange:
+    """A JavaScript change: its tokens are none of the prior's (Python) inputs."""
+    surface = [0.0] * len(SURFACE_NAMES)
+    surface[SURFACE_NAMES.index("lines_added")] = float(lines_added)
+    bag = Counter({"javascript|kw|function": 1, "javascript|id|x": lines_added})
+    return RawChange(tokens=TokenCounts(bag=bag, surface=surface))
+
+
+def test_the_prior_is_left_out_where_its_language_is_a_minority(
+    prior: CrossRepoPrior, tmp_path: Path
+) -> None:
+    assert prior.languages == {"python"}
+    js = [js_raw(la) for la in (1, 5, 40, 300, 12, 80)]
+    rep = ChangeRepresentation(kind="tokens", cross_repo_prior=prior).fit(js)
+    assert rep.cross_repo_prior is None and COLUMN not in rep.feature_names_
+    assert rep.prior_unused_ is not None and rep.prior_unused_.startswith("0% ")
+    assert rep.checksum_ == ChangeRepresentation(kind="tokens").fit(js).checksum_
+    rep.save(tmp_path / "rep")  # the reason is kept with the representation
+    assert ChangeRepresentation.load(tmp_path / "rep").prior_unused_ == rep.prior_unused_
+    assert not (tmp_path / "rep" / PRIOR_FILE).exists()
+
+    # a Python history with some JavaScript keeps it (its tokens are mostly Python)
+    mixed = [raw(la, d) for la, d in [(30, 1), (50, 2), (40, 2), (300, 5)]] + js[:2]
+    kept = ChangeRepresentation(kind="tokens", cross_repo_prior=prior).fit(mixed)
+    assert kept.cross_repo_prior is prior and kept.prior_unused_ is None
+    assert kept.feature_names_[-1] == COLUMN
 
 
 def test_the_shift_model_takes_the_prior_as_backbone_and_falls_back_without_it() -> None:

@@ -41,6 +41,11 @@ ID_TOTAL = "python|id|*"
 """Input name: every Python identifier of the change, whatever the representation kept."""
 MONOTONE = ("surface|lines_added", "surface|lines_added_unmoved", "surface|lines_added_source")
 """Inputs the score never falls with (all else equal)."""
+TOKEN_KINDS = frozenset({"kw", "op", "num", "str", "id"})
+"""The middle part of a token count's name, ``<language>|<kind>|<token>``."""
+MIN_LANGUAGE_SHARE = 0.5
+"""A history whose fitted changes' tokens are less than this share in the prior's languages
+does not use the prior (docs/effort-models.md, "A cross-repository prior")."""
 BUILTIN = "cross_repo_prior.npz"
 """The prior shipped in ``standard_coder/sch/features/data``."""
 _NODE_ARRAYS = ("feature", "threshold", "left", "right", "value")
@@ -72,6 +77,12 @@ class CrossRepoPrior:
         for name in (*_NODE_ARRAYS, "roots"):
             h.update(np.ascontiguousarray(getattr(self, name)).tobytes())
         return h.hexdigest()
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The languages whose token counts the prior reads (``python`` for the shipped one)."""
+        parts = [n.split("|") for n in self.names]
+        return frozenset(p[0] for p in parts if len(p) == 3 and p[1] in TOKEN_KINDS)
 
     def inputs(self, counts: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
         """:func:`prior_inputs` for this prior's ``names``."""

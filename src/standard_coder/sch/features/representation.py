@@ -22,7 +22,11 @@ import numpy as np
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES, AstCache, ast_edit_features
 from standard_coder.sch.features.cross_repo import COLUMN as PRIOR_COLUMN
-from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
+from standard_coder.sch.features.cross_repo import (
+    MIN_LANGUAGE_SHARE,
+    CrossRepoPrior,
+    CrossRepoPriorError,
+)
 from standard_coder.sch.features.formatting import is_formatting_only
 from standard_coder.sch.features.generated import is_generated
 from standard_coder.sch.features.loc import LOC_NAMES
@@ -175,6 +179,8 @@ class ChangeRepresentation:
         self.skip_generated = skip_generated
         self.skip_formatting = skip_formatting
         self.cross_repo_prior = cross_repo_prior if kind != "loc" else None
+        self.prior_unused_: str | None = None
+        """Why a prior given was not used (its languages are a minority of the changes)."""
 
     # -- fitting -----------------------------------------------------------------------------
     @property
@@ -214,6 +220,7 @@ class ChangeRepresentation:
                 top = sorted(ids_by_lang[lang].items(), key=lambda kv: (-kv[1], kv[0]))
                 ids += sorted(k for k, _ in top[: self.top_n_identifiers])
                 ids.append(f"{lang}|id|{OTHER_ID}")
+            self._drop_prior_off_language(total)
             names = fixed + ids + [f"surface|{n}" for n in SURFACE_NAMES]
             if self.kind == "hybrid":
                 names += list(AST_NAMES)
@@ -227,6 +234,24 @@ class ChangeRepresentation:
         self.scale_ = np.where(std > 1e-8, std, 1.0)
         self._set_checksums()
         return self
+
+    def _drop_prior_off_language(self, tokens: Counter[str]) -> None:
+        """Leave the prior out when under :data:`MIN_LANGUAGE_SHARE` of the fitted changes'
+        tokens are in its languages: it was fitted on those, and reads every other language's
+        change as one without code (the size backbone is used instead)."""
+        prior = self.cross_repo_prior
+        if prior is None:
+            return
+        total = sum(tokens.values())
+        ours = sum(v for k, v in tokens.items() if k.split("|", 1)[0] in prior.languages)
+        share = ours / total if total else 0.0
+        if share < MIN_LANGUAGE_SHARE:
+            names = "/".join(sorted(prior.languages)) or "no language"
+            self.prior_unused_ = (
+                f"{share:.0%} of the fitted changes' tokens are {names}, the prior's "
+                f"language (it is used from {MIN_LANGUAGE_SHARE:.0%})"
+            )
+            self.cross_repo_prior = None
 
     def _set_checksums(self) -> None:
         settings: dict[str, Any] = {"format": FORMAT, "kind": self.kind,
@@ -326,6 +351,7 @@ class ChangeRepresentation:
             "skip_generated": self.skip_generated,
             "skip_formatting": self.skip_formatting,
             **self._prior_meta(),
+            **({"cross_repo_prior_unused": self.prior_unused_} if self.prior_unused_ else {}),
             "feature_names": self.feature_names_,
             "checksum": self.checksum_,
             "vocabulary_checksum": self.vocabulary_checksum_,
@@ -366,6 +392,8 @@ class ChangeRepresentation:
                       skip_generated=bool(meta.get("skip_generated", False)),
                       skip_formatting=bool(meta.get("skip_formatting", False)),
                       cross_repo_prior=prior)  # fmt: skip
+            unused = meta.get("cross_repo_prior_unused")
+            rep.prior_unused_ = str(unused) if unused else None
             rep.feature_names_ = [str(n) for n in meta["feature_names"]]
             rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
             rep.mean_, rep.scale_ = mean, scale
