@@ -248,6 +248,8 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
         "per_repo": {str(r): int(c) for r, c in zip(repos, counts, strict=True)},
         "ast_missing_share": _ast_missing_share(ds),
         "left_out": ds.meta.get("left_out"),
+        **({"cross_repo_prior_unused": ds.meta["cross_repo_prior_unused"]}
+           if ds.meta.get("cross_repo_prior_unused") else {}),
     }  # fmt: skip
 
 
@@ -565,6 +567,7 @@ def build_dataset(
               "loc_checksum": loc.checksum_, "loc_vocabulary_checksum": loc.vocabulary_checksum_,
               "loc_feature_names": list(loc.feature_names_), "test_fraction": test_fraction,
               "validation_fraction": validation_fraction, "seed": seed,
-              "ast_missing_share": missing, "left_out": left_out_counts(raw_list)},
+              "ast_missing_share": missing, "left_out": left_out_counts(raw_list),
+              **({"cross_repo_prior_unused": rep.prior_unused_} if rep.prior_unused_ else {})},
     )  # fmt: skip
     return ds, rep

@@ -372,7 +372,8 @@ def evaluate(
     kind). ``held_out_shift`` (:func:`held_out_shift`) says how the held-out period's commit
     density and label level differ from the fitted period's; ``left_out`` (when the dataset says)
     how many generated and formatting-only files its features did not count, with their lines
-    added (every change of the dataset). The plots show the normal changes.
+    added (every change of the dataset); ``cross_repo_prior_unused`` (when the dataset says) why
+    the cross-repository prior was left out. The plots show the normal changes.
 
     Args:
         model: the effort model (trained on ``dataset``'s representation).
@@ -408,6 +409,8 @@ def evaluate(
     res["held_out_shift"] = held_out_shift(dataset)
     if dataset.meta.get("left_out"):  # generated / formatting-only files the features skipped
         res["left_out"] = dict(dataset.meta["left_out"])
+    if dataset.meta.get("cross_repo_prior_unused"):  # another language's history
+        res["cross_repo_prior_unused"] = str(dataset.meta["cross_repo_prior_unused"])
     if getattr(model, "selection_", None):  # predictor = "auto": why this model
         res["model_selection"] = model.selection_
     if (shape := model.fitted_shape()) is not None:  # the location-shift model's own choices

@@ -248,8 +248,8 @@ class ChangeRepresentation:
         if share < MIN_LANGUAGE_SHARE:
             names = "/".join(sorted(prior.languages)) or "no language"
             self.prior_unused_ = (
-                f"{share:.0%} of the fitted changes' tokens are {names}, the prior's "
-                f"language (it is used from {MIN_LANGUAGE_SHARE:.0%})"
+                f"it was fitted on {names} changes and {share:.0%} of this history's tokens "
+                f"are {names} (it is used from {MIN_LANGUAGE_SHARE:.0%})"
             )
             self.cross_repo_prior = None
 
