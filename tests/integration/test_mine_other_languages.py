@@ -70,10 +70,18 @@ def test_nothing_mined_names_the_languages_then_the_suggestion_mines(tmp_path: P
 
 def test_one_empty_repository_among_others_is_a_warning(tmp_path: Path) -> None:
     web, lib = js_repo(tmp_path / "web"), py_repo(tmp_path / "lib")
-    proc = run_mine(tmp_path, [web, lib])
-    assert proc.returncode == 0, proc.stderr
-    warning = [s for s in proc.stderr.splitlines() if "nothing mined" in s]
-    assert len(warning) == 1 and str(web) in warning[0] and "javascript" in warning[0]
+    for _ in range(2):  # mined, then unchanged: the same warning
+        proc = run_mine(tmp_path, [web, lib], "--force")
+        assert proc.returncode == 0, proc.stderr
+        warning = [s for s in proc.stderr.splitlines() if "nothing mined" in s]
+        assert len(warning) == 1 and str(web) in warning[0] and "javascript" in warning[0]
+
+
+def test_a_repository_without_commits_says_so(tmp_path: Path) -> None:
+    empty = init(tmp_path / "empty")
+    proc = run_mine(tmp_path, [empty])
+    assert proc.returncode == 2, proc.stderr
+    assert "nothing to learn from" in proc.stderr and "no commit to mine" in proc.stderr
 
 
 def test_every_commit_filtered_by_author_says_so(tmp_path: Path) -> None:

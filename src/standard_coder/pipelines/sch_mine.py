@@ -162,7 +162,11 @@ def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) ->
     reasons: list[str] = []
     for r in empty:
         if r.repo not in by_language:
-            why = "every commit was filtered out ([filters.authors], [repos])"
+            why = (
+                "it has no commit to mine"
+                if r.status == "mined" and r.commits_listed == 0
+                else "every commit was filtered out ([filters.authors], [repos])"
+            )
         else:
             found = _languages_at_head(Path(r.path), langs.extensions, langs.exclude_paths)
             others = [lang for lang in found if lang not in langs.enabled]
