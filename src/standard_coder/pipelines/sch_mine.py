@@ -143,8 +143,9 @@ def run(ctx: StageContext) -> None:
 
 
 def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) -> None:
-    """Name the languages of a repository none of whose commits were kept because they touch
-    no file of the enabled languages: a warning when others gave commits, else
+    """Name each repository that gave no commit, and why: none touches a file of the enabled
+    languages (then the languages of its files and the setting that counts them), every one
+    was filtered out, or it has none. A warning when others gave commits, else
     :class:`NothingMined` (train_sch would have nothing to learn from)."""
     import json
 
