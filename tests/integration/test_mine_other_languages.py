@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from gitrepos import BASE_TS, commit, init, py_lines
+from gitrepos import BASE_TS, clone_shallow, commit, init, py_lines
 
 from standard_coder.sch.mining.filters import count_languages
 
@@ -77,15 +77,37 @@ def test_one_empty_repository_among_others_is_a_warning(tmp_path: Path) -> None:
         assert len(warning) == 1 and str(web) in warning[0] and "javascript" in warning[0]
 
 
-def test_a_repository_without_commits_says_so(tmp_path: Path) -> None:
+def test_a_repository_without_commits_says_so_on_every_run(tmp_path: Path) -> None:
     empty = init(tmp_path / "empty")
-    proc = run_mine(tmp_path, [empty])
-    assert proc.returncode == 2, proc.stderr
-    assert "nothing to learn from" in proc.stderr and "no commit to mine" in proc.stderr
+    for _ in range(2):  # the failed stage runs again: the same reason
+        proc = run_mine(tmp_path, [empty])
+        assert proc.returncode == 2, proc.stderr
+        assert "nothing to learn from" in proc.stderr and "no commit to mine" in proc.stderr
 
 
 def test_every_commit_filtered_by_author_says_so(tmp_path: Path) -> None:
     repo = py_repo(tmp_path / "lib")
     proc = run_mine(tmp_path, [repo], "--set", 'filters.authors.exclude=["alice"]')
     assert proc.returncode == 2, proc.stderr
-    assert "every commit was filtered out" in proc.stderr
+    assert "4 commits by excluded authors ([filters.authors])" in proc.stderr
+    assert "touch no file" not in proc.stderr
+
+
+def test_each_cause_is_named_when_several_apply(tmp_path: Path) -> None:
+    """Python commits by an excluded author and JavaScript ones by a kept author: both said."""
+    repo = init(tmp_path / "mixed")
+    commit(repo, {"a.py": py_lines(3)}, "py", author=("Bot", "bot@example.com"), ts=BASE_TS)
+    commit(repo, {"b.js": "const b = 1;\n"}, "js", ts=BASE_TS + 600)
+    proc = run_mine(tmp_path, [repo], "--set", 'filters.authors.exclude=["bot@"]')
+    assert proc.returncode == 2, proc.stderr
+    (line,) = [s for s in proc.stderr.splitlines() if "nothing to learn from" in s]
+    assert "1 commit touch" in line and "javascript (1 file)" in line
+    assert "1 commit by excluded authors" in line
+
+
+def test_a_shallow_clone_is_told_to_fetch_its_history(tmp_path: Path) -> None:
+    src = py_repo(tmp_path / "lib", n=3)
+    shallow = clone_shallow(src, tmp_path / "shallow", depth=1)
+    proc = run_mine(tmp_path, [shallow])
+    assert proc.returncode == 2, proc.stderr
+    assert "shallow clone's boundary" in proc.stderr and "git fetch --unshallow" in proc.stderr

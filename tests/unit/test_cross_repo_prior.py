@@ -182,6 +182,15 @@ def test_the_prior_is_left_out_where_its_language_is_a_minority(
     assert kept.cross_repo_prior is prior and kept.prior_unused_ is None
     assert kept.feature_names_[-1] == COLUMN
 
+    # just under half: 10 Python tokens against 11 JavaScript ones (47.6 %) leaves it out, and
+    # says 47 %, not a rounded 48 % or 50 %; fitted again on Python alone, it is back
+    near = ChangeRepresentation(kind="tokens", cross_repo_prior=prior)
+    near.fit([raw(10, 0), js_raw(10)])
+    assert near.cross_repo_prior is None and near.prior_unused_ is not None
+    assert "47% of this history's tokens are python (it is used from 50%)" in near.prior_unused_
+    near.fit([raw(10, 0), raw(20, 1)])
+    assert near.cross_repo_prior is prior and near.prior_unused_ is None
+
 
 def test_the_shift_model_takes_the_prior_as_backbone_and_falls_back_without_it() -> None:
     rng = np.random.default_rng(0)

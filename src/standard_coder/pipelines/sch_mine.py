@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from standard_coder.runner.context import StageContext
 
 if TYPE_CHECKING:
+    from standard_coder.config.mining import LanguageFilter
     from standard_coder.sch.mining.mine import MapFn
     from standard_coder.sch.mining.options import MineOptions
     from standard_coder.sch.mining.summary import MineSummary
@@ -143,46 +144,68 @@ def run(ctx: StageContext) -> None:
 
 
 def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) -> None:
-    """Name each repository that gave no commit, and why: none touches a file of the enabled
-    languages (then the languages of its files and the setting that counts them), every one
-    was filtered out, or it has none. A warning when others gave commits, else
-    :class:`NothingMined` (train_sch would have nothing to learn from)."""
-    import json
-
+    """Name each repository that gave no commit, and why (:func:`why_nothing_mined`): a
+    warning when others gave commits, else :class:`NothingMined` (train_sch would have nothing
+    to learn from). Not after a stop: the rerun continues the mine."""
     from standard_coder.config.mining import FiltersSection
     from standard_coder.pipelines.sch_options import section_from_params
-    from standard_coder.sch.mining.store import skipped_commits
 
-    empty = [r for r in summary.repos if r.status != "error" and r.commits_stored == 0]
+    if summary.interrupted or ctx.should_stop():
+        return
+    done = [r for r in summary.repos if r.status in ("mined", "unchanged")]
+    empty = [r for r in done if r.commits_stored == 0]
     if not empty:
         return
     langs = section_from_params(FiltersSection, ctx.params["filters"], ctx.root_dir).languages
-    by_language = {r for r, _ in skipped_commits(db, "no_language_files")}
-    enabled = json.dumps(list(langs.enabled))
-    anything = sum(r.commits_stored for r in summary.repos) > 0
-    reasons: list[str] = []
-    for r in empty:
-        if r.repo not in by_language:
-            why = (
-                "it has no commit to mine"
-                if r.status == "mined" and r.commits_listed == 0
-                else "every commit was filtered out ([filters.authors], [repos])"
-            )
-        else:
-            found = _languages_at_head(Path(r.path), langs.extensions, langs.exclude_paths)
-            others = [lang for lang in found if lang not in langs.enabled]
-            why = f"no commit touches a file of [filters.languages] enabled = {enabled}"
-            if others:
-                listed = ", ".join(f"{lang} ({found[lang]} files)" for lang in others[:4])
-                suggest = json.dumps([*langs.enabled, *others[:2]])
-                why += (f"; its files at HEAD are {listed}: to count them, set enabled = "
-                        f"{suggest} (or --set 'filters.languages.enabled={suggest}')")  # fmt: skip
-        if anything:
-            ctx.log.warning("%s: nothing mined: %s", r.path, why)
-        reasons.append(f"{r.path}: {why}")
-    if not anything:
+    reasons = [f"{r.path}: {why_nothing_mined(db, r.repo, Path(r.path), langs)}" for r in empty]
+    for reason in reasons:
+        ctx.log.warning("nothing mined from %s", reason)
+    if not any(r.commits_stored for r in summary.repos):
         more = f" (and {len(reasons) - 1} more repositories)" if len(reasons) > 1 else ""
         raise NothingMined(f"nothing to learn from: {reasons[0]}{more}")
+
+
+def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) -> str:
+    """Why ``repo`` (at ``path``) stored no commit, from what the database says of its listed
+    commits; for commits that touch no enabled language, the languages of its files at HEAD
+    and the ``enabled`` list that would count them."""
+    import json
+
+    from standard_coder.sch.mining.gitlog import run_git
+    from standard_coder.sch.mining.store import left_out_counts
+
+    if not run_git(path, "rev-parse", "--verify", "-q", "HEAD", check=False).strip():
+        return "it has no commit to mine"
+    n = left_out_counts(db, repo)
+    parts: list[str] = []
+    if n.get("no_language_files"):
+        enabled = json.dumps(list(langs.enabled))
+        part = f"{_commits(n['no_language_files'])} touch no file of [filters.languages] " \
+               f"enabled = {enabled}"  # fmt: skip
+        found = _languages_at_head(path, langs.extensions, langs.exclude_paths)
+        others = [lang for lang in found if lang not in langs.enabled][:3]
+        if others:
+            listed = ", ".join(f"{lang} ({_files(found[lang])})" for lang in others)
+            suggest = json.dumps([*langs.enabled, *others])
+            part += (f"; its files at HEAD are {listed}: to count them, set enabled = "
+                     f"{suggest} (or --set 'filters.languages.enabled={suggest}')")  # fmt: skip
+        parts.append(part)
+    if n.get("author_filtered"):
+        parts.append(f"{_commits(n['author_filtered'])} by excluded authors ([filters.authors])")
+    if n.get("shallow_boundary"):
+        parts.append(f"{_commits(n['shallow_boundary'])} at a shallow clone's boundary "
+                     "(fetch its history: git fetch --unshallow)")  # fmt: skip
+    if n.get("future_dated"):
+        parts.append(f"{_commits(n['future_dated'])} dated after the mining time")
+    return "; ".join(parts) or "every commit was left out ([filters], [repos])"
+
+
+def _commits(n: int) -> str:
+    return f"{n} commit" if n == 1 else f"{n} commits"
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def _languages_at_head(

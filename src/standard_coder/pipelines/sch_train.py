@@ -417,8 +417,8 @@ def run(ctx: StageContext) -> None:
                      "formatting-only files (%d lines added); see coding_train.stats.json",
                      *(left.get(k, 0) for k in LEFT_OUT_NAMES))  # fmt: skip
     if rep.prior_unused_:
-        ctx.log.info("features: the cross-repository prior is not used: %s; the shift model "
-                     "ranks by size instead", rep.prior_unused_)  # fmt: skip
+        ctx.log.info("features: the cross-repository prior is not used: %s",
+                     rep.prior_unused_)  # fmt: skip
     rep.save(out["change_rep"])
     ctx.set_summary(commits=len(dataset), features=int(dataset.X.shape[1]))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -179,6 +180,7 @@ class ChangeRepresentation:
         self.skip_generated = skip_generated
         self.skip_formatting = skip_formatting
         self.cross_repo_prior = cross_repo_prior if kind != "loc" else None
+        self._prior_given = self.cross_repo_prior
         self.prior_unused_: str | None = None
         """Why a prior given was not used (its languages are a minority of the changes)."""
 
@@ -202,6 +204,7 @@ class ChangeRepresentation:
         raws = self._raws(changes)
         if not raws:
             raise ValueError("cannot fit a change representation on zero changes")
+        self.cross_repo_prior, self.prior_unused_ = self._prior_given, None
         names: list[str] = []
         if self.kind == "loc":
             names = [f"surface|{n}" for n in LOC_NAMES]
@@ -248,8 +251,8 @@ class ChangeRepresentation:
         if share < MIN_LANGUAGE_SHARE:
             names = "/".join(sorted(prior.languages)) or "no language"
             self.prior_unused_ = (
-                f"it was fitted on {names} changes and {share:.0%} of this history's tokens "
-                f"are {names} (it is used from {MIN_LANGUAGE_SHARE:.0%})"
+                f"it was fitted on {names} changes and {math.floor(100 * share)}% of this "
+                f"history's tokens are {names} (it is used from {MIN_LANGUAGE_SHARE:.0%})"
             )
             self.cross_repo_prior = None
 

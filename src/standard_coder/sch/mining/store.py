@@ -317,6 +317,21 @@ def skipped_commits(db_path: Path, reason: str) -> list[tuple[str, str]]:
     return [(str(r), str(c)) for r, c in rows]
 
 
+def left_out_counts(db_path: Path, repo: str) -> dict[str, int]:
+    """Why ``repo``'s listed commits were not stored: ``skipped_commits`` per reason, and
+    ``author_filtered`` (commits of excluded authors, never stored)."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        rows = con.execute(
+            "SELECT reason, COUNT(*) FROM skipped_commits WHERE repo = ? GROUP BY reason", (repo,)
+        ).fetchall()
+        st = con.execute(
+            "SELECT n_author_filtered FROM mine_state WHERE repo = ?", (repo,)
+        ).fetchone()
+    out = {str(r): int(n) for r, n in rows}
+    out["author_filtered"] = int(st[0]) if st is not None else 0
+    return out
+
+
 def _unz(data: bytes | None) -> str:
     return zlib.decompress(data).decode("utf-8", "replace") if data else ""
 
