@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from tests.prior_outputs import fake_run, raw
 
 from standard_coder.config import ConfigError
 from standard_coder.pipelines.sch import check_prior_file
+from standard_coder.sch.dataset import build_dataset, dataset_stats
 from standard_coder.sch.features.cross_repo import (
     COLUMN,
     ID_TOTAL,
@@ -33,6 +35,7 @@ from standard_coder.sch.features.representation import (
     RawChange,
     RepresentationMismatch,
 )
+from standard_coder.sch.features.synthetic import synthetic_changes
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts
 from standard_coder.sch.predictors.estimator import (
     PRIOR_BACKBONE,
@@ -190,6 +193,24 @@ def test_the_prior_is_left_out_where_its_language_is_a_minority(
     assert "47% of this history's tokens are python (it is used from 50%)" in near.prior_unused_
     near.fit([raw(10, 0), raw(20, 1)])
     assert near.cross_repo_prior is prior and near.prior_unused_ is None
+
+
+def test_a_dataset_of_another_language_says_why_the_prior_was_left_out() -> None:
+    """Built as ``train_sch`` builds it, with the shipped prior: the same changes written in
+    Go leave the prior out, and the dataset's meta and stats say why; in Python they keep it."""
+    synth = synthetic_changes(40, n_samples=4, seed=3)
+    as_go = [replace(c, files=tuple(replace(f, language="go", path=f.path[:-3] + ".go")
+                                    for f in c.files)) for c in synth.commits]  # fmt: skip
+    shipped = CrossRepoPrior.builtin()
+    go, _ = build_dataset(as_go, (synth.keys, synth.samples), representation="tokens",
+                          cross_repo_prior=shipped)  # fmt: skip
+    reason = go.meta["cross_repo_prior_unused"]
+    assert "0% of this history's tokens are python" in reason and COLUMN not in go.feature_names
+    assert dataset_stats(go)["cross_repo_prior_unused"] == reason
+    py, _ = build_dataset(synth.commits, (synth.keys, synth.samples), representation="tokens",
+                          cross_repo_prior=shipped)  # fmt: skip
+    assert "cross_repo_prior_unused" not in py.meta and COLUMN in py.feature_names
+    assert "cross_repo_prior_unused" not in dataset_stats(py)
 
 
 def test_the_shift_model_takes_the_prior_as_backbone_and_falls_back_without_it() -> None:
