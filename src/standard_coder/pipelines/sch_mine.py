@@ -172,11 +172,11 @@ def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) ->
     import json
 
     from standard_coder.sch.mining.gitlog import run_git
-    from standard_coder.sch.mining.store import left_out_counts
+    from standard_coder.sch.mining.store import unstored_counts
 
     if not run_git(path, "rev-parse", "--verify", "-q", "HEAD", check=False).strip():
         return "it has no commit to mine"
-    n = left_out_counts(db, repo)
+    n = unstored_counts(db, repo)
     parts: list[str] = []
     if n.get("no_language_files"):
         enabled = json.dumps(list(langs.enabled))

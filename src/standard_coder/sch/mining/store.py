@@ -317,7 +317,7 @@ def skipped_commits(db_path: Path, reason: str) -> list[tuple[str, str]]:
     return [(str(r), str(c)) for r, c in rows]
 
 
-def left_out_counts(db_path: Path, repo: str) -> dict[str, int]:
+def unstored_counts(db_path: Path, repo: str) -> dict[str, int]:
     """Why ``repo``'s listed commits were not stored: ``skipped_commits`` per reason, and
     ``author_filtered`` (commits of excluded authors, never stored)."""
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
