@@ -111,6 +111,13 @@ def test_a_shift_model_reports_what_its_fit_chose(tmp_path: Path) -> None:
     nothing = {"generated_files": 0, "generated_lines_added": 0, "formatting_files": 0,
                "formatting_lines_added": 0}  # fmt: skip
     assert res["left_out"] == ds.meta["left_out"] == nothing
+    assert "cross_repo_prior_unused" not in res  # no prior was given
+    # why a prior was left out (another language's history) travels from the dataset too
+    ds.meta["cross_repo_prior_unused"] = "it was fitted on python changes and 0% ..."
+    told = evaluate(m, ds, tmp_path / "told", n_pred_samples=10, plots=False)
+    assert told["cross_repo_prior_unused"] == ds.meta.pop("cross_repo_prior_unused")
+    saved = json.loads((tmp_path / "told" / "sch_evaluation.json").read_text())
+    assert saved["cross_repo_prior_unused"] == told["cross_repo_prior_unused"]
     # a model saved before the clip has an unbounded range: strict JSON still (null, not Infinity)
     m.regressor_.module_.loc_range.fill_(float("inf")).mul_(torch.tensor([-1.0, 1.0]).double())
     evaluate(m, ds, tmp_path / "old", n_pred_samples=10, plots=False)
