@@ -84,6 +84,13 @@ class FeaturesSection(StrictModel):
         "(Python: the same syntax tree and comments; C-like languages: only whitespace changed): "
         "a reformat is not work (docs/effort-models.md, Formatting-only files)",
     )
+    commit_subject: bool = Field(
+        True,
+        description="count what each commit's subject line says (its length and the kinds of work "
+        "it names: fix, test, docs, release, a pull request number...) as feature columns "
+        "subject|...; a change without one (a working tree, a patch) gets the fitted changes' "
+        "mean (tokens and hybrid; docs/effort-models.md, Commit subjects)",
+    )
     cross_repo_prior: bool = Field(
         True,
         description="add the score of a model learnt on many public Python histories as a feature "

@@ -126,6 +126,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         representation=rep.kind,
         skip_generated=rep.skip_generated,
         skip_formatting=rep.skip_formatting,
+        commit_subject=rep.commit_subject,
         test_fraction=0.5,
         seed=cfg.runner.seed,
         label_kinds=kinds,

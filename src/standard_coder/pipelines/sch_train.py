@@ -383,6 +383,7 @@ def run(ctx: StageContext) -> None:
                 top_n_identifiers=t.features.top_n_identifiers,
                 skip_generated=t.features.skip_generated,
                 skip_formatting=t.features.skip_formatting,
+                commit_subject=t.features.commit_subject,
                 cross_repo_prior=configured_prior(t, ctx.inputs.get("cross_repo_prior")),
                 test_fraction=t.test_fraction,
                 validation_fraction=t.optim.validation_fraction,

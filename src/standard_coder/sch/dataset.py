@@ -336,7 +336,7 @@ def _reach_normal(normal: np.ndarray, n_test: int, test_fraction: float) -> int:
 
 
 FEATURE_BATCH = 256
-FEATURE_FORMAT = 4  # bump when RawChange's counts change meaning (keys of recorded batches)
+FEATURE_FORMAT = 5  # bump when RawChange's counts change meaning (keys of recorded batches)
 
 
 class BatchJob(NamedTuple):
@@ -462,6 +462,7 @@ def build_dataset(
     commit_raws: dict[Key, RawChange] | None = None,
     skip_generated: bool = True,
     skip_formatting: bool = True,
+    commit_subject: bool = True,
     cross_repo_prior: CrossRepoPrior | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
@@ -491,6 +492,8 @@ def build_dataset(
             (:mod:`~standard_coder.sch.features.generated`; ``[training.features] skip_generated``).
         skip_formatting: leave files whose change is formatting only out of every change's
             counts (:mod:`~standard_coder.sch.features.formatting`; ``skip_formatting``).
+        commit_subject: the commit subject's counts as feature columns
+            (:mod:`~standard_coder.sch.features.subject`; ``commit_subject``).
         cross_repo_prior: the representation's cross-repository prior (its score becomes the
             ``prior|cross_repo`` column; :mod:`~standard_coder.sch.features.cross_repo`).
 
@@ -546,6 +549,7 @@ def build_dataset(
     fit_rows = [raw_list[i] for i in np.flatnonzero(split != TEST)]
     rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers,
                                skip_generated=skip_generated, skip_formatting=skip_formatting,
+                               commit_subject=commit_subject,
                                cross_repo_prior=cross_repo_prior)  # fmt: skip
     rep.fit(fit_rows)
     loc = ChangeRepresentation(kind="loc", skip_generated=skip_generated,

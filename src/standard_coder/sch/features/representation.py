@@ -31,6 +31,7 @@ from standard_coder.sch.features.cross_repo import (
 from standard_coder.sch.features.formatting import is_formatting_only
 from standard_coder.sch.features.generated import is_generated
 from standard_coder.sch.features.loc import LOC_NAMES
+from standard_coder.sch.features.subject import SUBJECT_NAMES, no_subject, subject_counts
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts, file_token_counts
 from standard_coder.sch.records import CommitRecord, FileChange
 
@@ -56,11 +57,14 @@ class RawChange:
     ast: np.ndarray = field(default_factory=lambda: np.zeros(len(AST_NAMES)))
     left_out: np.ndarray = field(default_factory=lambda: np.zeros(len(LEFT_OUT_NAMES)))
     """Files (and their lines added) kept out of the counts, in ``LEFT_OUT_NAMES`` order."""
+    subject: np.ndarray = field(default_factory=no_subject)
+    """The commit subject's counts (``SUBJECT_NAMES``); NaN where unknown."""
 
     def add(self, other: RawChange) -> None:
         self.tokens.add(other.tokens)
         self.ast = self.ast + other.ast
         self.left_out = self.left_out + other.left_out
+        self.subject = np.fmax(self.subject, other.subject)  # a group: its longest, any kind
 
     @property
     def surface(self) -> np.ndarray:
@@ -68,17 +72,20 @@ class RawChange:
 
     def to_json(self) -> list[Any]:
         """A JSON-able form (exact: counts and floats round-trip); see :meth:`from_json`."""
+        subject = None if np.isnan(self.subject).all() else self.subject.tolist()
         return [dict(self.tokens.bag), list(self.tokens.surface), self.ast.tolist(),
-                self.left_out.tolist()]  # fmt: skip
+                self.left_out.tolist(), subject]  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: list[Any]) -> RawChange:
         """Inverse of :meth:`to_json`."""
-        bag, surface, ast_counts, left_out = obj
+        bag, surface, ast_counts, left_out, *rest = obj
+        subject = rest[0] if rest else None
         return cls(
             tokens=TokenCounts(bag=Counter(bag), surface=[float(v) for v in surface]),
             ast=np.asarray(ast_counts, np.float64),
             left_out=np.asarray(left_out, np.float64),
+            subject=no_subject() if subject is None else np.asarray(subject, np.float64),
         )
 
 
@@ -129,7 +136,8 @@ def extract_raw(
                 files, left_out[0:2] = _leave_out(files, is_generated)
             if skip_formatting:
                 files, left_out[2:4] = _leave_out(files, is_formatting_only)
-            one = RawChange(tokens=file_token_counts(files), left_out=left_out)
+            one = RawChange(tokens=file_token_counts(files), left_out=left_out,
+                            subject=subject_counts(c.subject))  # fmt: skip
             if with_ast:
                 one.ast = ast_edit_features(files, cache)
             raw.add(one)
@@ -155,6 +163,9 @@ class ChangeRepresentation:
         skip_generated: leave generated files out of every change (``generated.py``);
         skip_formatting: and files whose change is formatting only (``formatting.py``); a
             representation saved before an option existed loads with it off, as it was fitted.
+        commit_subject: the commit subject's counts as columns ``subject|...``
+            (``subject.py``; ``tokens`` and ``hybrid`` only). A change without a subject (a
+            working tree, a patch) gets the fitted changes' mean in them: unknown, not short.
         cross_repo_prior: a :class:`~standard_coder.sch.features.cross_repo.CrossRepoPrior`
             whose score of the change's counts becomes one more column, ``prior|cross_repo``
             (``tokens`` and ``hybrid`` only; scaled like the others, not ``log1p``'d). Its
@@ -173,12 +184,16 @@ class ChangeRepresentation:
         top_n_identifiers: int = 16,
         skip_generated: bool = True,
         skip_formatting: bool = True,
+        commit_subject: bool = True,
         cross_repo_prior: CrossRepoPrior | None = None,
     ) -> None:
         self.kind = kind
         self.top_n_identifiers = top_n_identifiers
         self.skip_generated = skip_generated
         self.skip_formatting = skip_formatting
+        self.commit_subject = commit_subject and kind != "loc"
+        self._subject_mean = np.zeros(len(SUBJECT_NAMES))
+        """Mean ``log1p`` subject counts of the fitted changes: an unknown subject's."""
         self.cross_repo_prior = cross_repo_prior if kind != "loc" else None
         self._prior_given = self.cross_repo_prior
         self.prior_unused_: str | None = None
@@ -227,14 +242,26 @@ class ChangeRepresentation:
             names = fixed + ids + [f"surface|{n}" for n in SURFACE_NAMES]
             if self.kind == "hybrid":
                 names += list(AST_NAMES)
+            if self.commit_subject:
+                names += list(SUBJECT_NAMES)
             if self.cross_repo_prior is not None:
                 names.append(PRIOR_COLUMN)
         self.feature_names_ = names
         self._index = {n: i for i, n in enumerate(names)}
-        logc = self._log_counts(self._counts(raws))
+        counts = self._counts(raws)
+        if self.commit_subject:  # unknown subjects get the known ones' mean
+            cols = self._subject_columns()
+            known = np.log1p(np.maximum(counts[:, cols], 0.0))
+            seen = ~np.isnan(known).all(axis=0)
+            mean = np.zeros(len(cols))
+            mean[seen] = np.nanmean(known[:, seen], axis=0)
+            self._subject_mean = mean
+        logc = self._log_counts(counts)
         self.mean_ = logc.mean(axis=0)
         std = logc.std(axis=0)
         self.scale_ = np.where(std > 1e-8, std, 1.0)
+        if self.commit_subject:  # the same mean to the last bit, as a saved one loads it
+            self._subject_mean = self.mean_[self._subject_columns()]
         self._set_checksums()
         return self
 
@@ -264,6 +291,8 @@ class ChangeRepresentation:
             settings["skip_generated"] = True
         if self.skip_formatting:
             settings["skip_formatting"] = True
+        if self.commit_subject:
+            settings["commit_subject"] = True
         if self.cross_repo_prior is not None:
             settings["cross_repo_prior"] = self.cross_repo_prior.checksum
         self.vocabulary_checksum_ = _sha({**settings, "names": self.feature_names_})
@@ -282,6 +311,7 @@ class ChangeRepresentation:
         out = np.zeros((len(raws), len(names)), np.float64)
         s_cols = [idx.get(f"surface|{n}", -1) for n in SURFACE_NAMES]
         a0 = idx.get(AST_NAMES[0], -1)
+        s0 = idx.get(SUBJECT_NAMES[0], -1)
         for i, r in enumerate(raws):
             row = out[i]
             if self.kind != "loc":
@@ -300,6 +330,25 @@ class ChangeRepresentation:
                     row[c] = sv
             if a0 >= 0:
                 row[a0 : a0 + len(AST_NAMES)] = r.ast
+            if s0 >= 0:
+                row[s0 : s0 + len(SUBJECT_NAMES)] = r.subject
+        return out
+
+    def _subject_columns(self) -> np.ndarray:
+        s0 = self._index[SUBJECT_NAMES[0]]
+        return np.arange(s0, s0 + len(SUBJECT_NAMES))
+
+    def _known_subjects(self, counts: np.ndarray) -> np.ndarray:
+        """``counts`` with an unknown subject's columns (NaN) at the fitted changes' mean."""
+        if not self.commit_subject:
+            return counts
+        cols = self._subject_columns()
+        part = counts[:, cols]
+        unknown = np.isnan(part)
+        if not unknown.any():
+            return counts
+        out = counts.copy()
+        out[:, cols] = np.where(unknown, np.expm1(self._subject_mean), part)
         return out
 
     def raw_changes(self, changes: Iterable[Change] | Sequence[RawChange]) -> list[RawChange]:
@@ -308,9 +357,9 @@ class ChangeRepresentation:
         return self._raws(changes)
 
     def raw_matrix(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
-        """Unscaled counts in vocabulary order."""
+        """Unscaled counts in vocabulary order (an unknown subject: the fitted changes' mean)."""
         self._check()
-        return self._counts(self._raws(changes))
+        return self._known_subjects(self._counts(self._raws(changes)))
 
     def transform(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
         """Scaled float32 features (rows = changes)."""
@@ -318,6 +367,7 @@ class ChangeRepresentation:
 
     def _log_counts(self, counts: np.ndarray) -> np.ndarray:
         """``log1p(counts)``; the prior's column (if any) holds its score of the other counts."""
+        counts = self._known_subjects(counts)
         out: np.ndarray = np.log1p(np.maximum(counts, 0.0))
         if self.cross_repo_prior is not None:
             col = self._index[PRIOR_COLUMN]
@@ -353,6 +403,7 @@ class ChangeRepresentation:
             "top_n_identifiers": self.top_n_identifiers,
             "skip_generated": self.skip_generated,
             "skip_formatting": self.skip_formatting,
+            "commit_subject": self.commit_subject,
             **self._prior_meta(),
             **({"cross_repo_prior_unused": self.prior_unused_} if self.prior_unused_ else {}),
             "feature_names": self.feature_names_,
@@ -394,12 +445,15 @@ class ChangeRepresentation:
             rep = cls(kind=meta["kind"], top_n_identifiers=int(meta["top_n_identifiers"]),
                       skip_generated=bool(meta.get("skip_generated", False)),
                       skip_formatting=bool(meta.get("skip_formatting", False)),
+                      commit_subject=bool(meta.get("commit_subject", False)),
                       cross_repo_prior=prior)  # fmt: skip
             unused = meta.get("cross_repo_prior_unused")
             rep.prior_unused_ = str(unused) if unused else None
             rep.feature_names_ = [str(n) for n in meta["feature_names"]]
             rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
             rep.mean_, rep.scale_ = mean, scale
+            if rep.commit_subject:
+                rep._subject_mean = mean[rep._subject_columns()]
             rep._set_checksums()
         except (KeyError, TypeError, ValueError) as e:
             raise RepresentationMismatch(f"{meta_path}: malformed ({e!r})") from e
