@@ -14,6 +14,7 @@ sum of the changes' ``sch_hours`` (the mean of that sum).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import zlib
 from collections.abc import Mapping, Sequence
@@ -219,7 +220,24 @@ def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
         raise EstimateError(f"{source}: not a unified diff (no 'diff --git' or '@@' hunks)")
     return CommitRecord(repo="patch", commit_id=source, author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
-                        files=files)  # fmt: skip
+                        subject=patch_subject(text), files=files)  # fmt: skip
+
+
+def patch_subject(text: str) -> str:
+    """The subject of a ``git format-patch`` mail (its ``Subject:`` header before the diff, less
+    ``[PATCH ...]``; a folded header's next lines joined); ``""`` for a plain diff."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(("diff --git", "--- ", "@@")):
+            break
+        if line.startswith("Subject:"):
+            subject = line[len("Subject:") :]
+            for more in lines[i + 1 :]:
+                if not more.startswith((" ", "\t")):
+                    break
+                subject += more
+            return re.sub(r"^\s*\[PATCH[^\]]*\]", "", subject).strip()
+    return ""
 
 
 def change_sch(model: Any, X: np.ndarray) -> np.ndarray:
