@@ -228,7 +228,8 @@ def test_the_shift_model_takes_the_prior_as_backbone_and_falls_back_without_it()
 def test_an_unreadable_configured_prior_is_one_config_error(tmp_path: Path) -> None:
     (tmp_path / "mine.npz").write_text("oops")
     with pytest.raises(ConfigError) as err:
-        check_prior_file(tmp_path / "mine.npz", tmp_path / "pipeline_config.toml")
+        check_prior_file(tmp_path / "mine.npz", tmp_path / "pipeline_config.toml",
+                         commit_subject=True)  # fmt: skip
     msg = str(err.value)
     assert "training.features.cross_repo_prior_path" in msg and "mine.npz" in msg
     assert "\n" not in msg

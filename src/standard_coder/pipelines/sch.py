@@ -42,15 +42,22 @@ def _sprint_needs_model(path: Path | None) -> bool:
         return True
 
 
-def check_prior_file(path: Path, config_path: Path | None) -> None:
-    """A configured cross-repository prior that cannot be read stops the run before any stage
-    runs, in one line naming the key and the file."""
+def check_prior_file(path: Path, config_path: Path | None, *, commit_subject: bool) -> None:
+    """A configured cross-repository prior that cannot be read, or that reads commit subjects
+    the representation would not count, stops the run before any stage runs, in one line
+    naming the key and the file."""
     from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
 
+    key = f"{config_path}: training.features.cross_repo_prior_path"
     try:
-        CrossRepoPrior.load(path)
+        prior = CrossRepoPrior.load(path)
     except CrossRepoPriorError as e:
-        raise ConfigError(f"{config_path}: training.features.cross_repo_prior_path: {e}") from e
+        raise ConfigError(f"{key}: {e}") from e
+    if not commit_subject and any(n.startswith("subject|") for n in prior.names):
+        raise ConfigError(
+            f"{key}: {path} reads commit subjects (subject|...), which "
+            "training.features.commit_subject = false leaves uncounted; set it to true"
+        )
 
 
 def _is_git_repo(path: Path) -> bool:
@@ -102,7 +109,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     if t.truth_path is not None:
         train_inputs["truth"] = t.truth_path
     if t.features.cross_repo_prior and t.features.cross_repo_prior_path is not None:
-        check_prior_file(t.features.cross_repo_prior_path, cfg.config_path)
+        check_prior_file(t.features.cross_repo_prior_path, cfg.config_path,
+                         commit_subject=t.features.commit_subject)  # fmt: skip
         train_inputs["cross_repo_prior"] = t.features.cross_repo_prior_path
     training_params = section_params(t, root)
     if t.predictor == "multitask" and t.multitask.pull_requests_path is not None:

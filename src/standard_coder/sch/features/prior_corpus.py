@@ -25,8 +25,10 @@ from standard_coder.sch.features.cross_repo import ID_TOTAL, CrossRepoPrior, fit
 from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.stats import spearman
 
-KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surface|", "ast")
-"""Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`)."""
+KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surface|", "ast",
+                 "subject|")  # fmt: skip
+"""Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`; commit
+subjects where every history counted them, ``[training.features] commit_subject``)."""
 NORMAL = 0
 MIN_HISTORIES = 2
 MIN_CHANGES = 10
