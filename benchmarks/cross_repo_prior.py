@@ -1,7 +1,7 @@
 """Benchmark and builder: the cross-repository prior against lines added, leave one history out.
 
     PYTHONPATH=src python benchmarks/cross_repo_prior.py RUN_DIR [RUN_DIR ...]
-        [--write PRIOR.npz] [--write-loro DIR] [--seed N] [--inputs common|union]
+        [--write PRIOR.npz] [--write-loro DIR] [--seed N] [--inputs common|union] [--no-subjects]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them): a
 history's ``sc-output`` after ``train_sch`` (``labels/datasets/coding_train.npz`` and
@@ -16,7 +16,9 @@ histories of docs/effort-models.md "A cross-repository prior");
 ``--write-loro DIR`` saves each leave-one-out prior as ``DIR/<history>.npz`` (to run a history
 end to end with ``[training.features] cross_repo_prior_path``). ``--inputs``: the count columns
 every history's representation has (``common``, the default) or any has (``union``), each
-with every Python identifier counted together. Last line: one JSON object.
+with every Python identifier counted together. The commit subject columns (``subject|...``,
+``[training.features] commit_subject``) are inputs where every history counted them;
+``--no-subjects`` leaves them out (the recipe before session 20). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -50,10 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--inputs", choices=("common", "union"), default="common",
                     help="columns every history has (default) or any has")  # fmt: skip
+    ap.add_argument("--no-subjects", action="store_true",
+                    help="leave the commit subject columns out (the older recipe)")  # fmt: skip
     args = ap.parse_args(argv)
     try:
         dirs, _ = find_outputs(args.runs)
-        corpus = PriorCorpus([load_history(d, history_name(d)) for d in dirs], args.inputs)
+        histories = [load_history(d, history_name(d)) for d in dirs]
+        corpus = PriorCorpus(histories, args.inputs, subjects=not args.no_subjects)
     except (PriorInputError, ValueError) as e:
         print(f"cross_repo_prior: {e}", file=sys.stderr)
         return 2

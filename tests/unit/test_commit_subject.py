@@ -151,6 +151,8 @@ def history(name: str, seed: int, n: int = 500) -> History:
 def test_a_prior_fitted_on_histories_with_subjects_reads_them(tmp_path: Path) -> None:
     corpus = PriorCorpus([history("a", 0), history("b", 1), history("c", 2)])
     assert "subject|pull_request" in corpus.names
+    older = PriorCorpus([history("a", 0), history("b", 1)], subjects=False)
+    assert not any(n.startswith("subject|") for n in older.names)
     prior = corpus.fit()
     row = np.zeros((2, len(corpus.names)))
     row[:, corpus.names.index("surface|lines_added")] = np.log1p(20)

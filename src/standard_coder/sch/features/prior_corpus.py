@@ -99,11 +99,16 @@ class LeaveOneOut:
 
 
 def input_names(
-    histories: Sequence[History], which: Literal["common", "union"] = "common"
+    histories: Sequence[History],
+    which: Literal["common", "union"] = "common",
+    *,
+    subjects: bool = True,
 ) -> list[str]:
-    """The prior's inputs: the keyword, operator, literal, surface and AST columns every history
-    has (``common``) or any has (``union``), and every identifier counted together."""
-    sets = [{n for n in h.feature_names if n.startswith(KEEP_PREFIXES)} for h in histories]
+    """The prior's inputs: the keyword, operator, literal, surface, AST (and, unless not
+    ``subjects``, commit subject) columns every history has (``common``) or any has
+    (``union``), and every identifier counted together."""
+    keep = KEEP_PREFIXES if subjects else tuple(p for p in KEEP_PREFIXES if p != "subject|")
+    sets = [{n for n in h.feature_names if n.startswith(keep)} for h in histories]
     chosen = set.intersection(*sets) if which == "common" else set.union(*sets)
     return [*sorted(chosen), ID_TOTAL]
 
@@ -120,7 +125,8 @@ class PriorCorpus:
 
     ``held_out``: fit on each history's held-out changes too (the shipped recipe: a prior
     meant for other histories). Without them, histories run again with the prior keep a
-    held-out split the prior never saw.
+    held-out split the prior never saw. ``subjects``: read the commit subject columns where
+    every history counted them (the recipe before them: not).
     """
 
     def __init__(
@@ -129,6 +135,7 @@ class PriorCorpus:
         inputs: Literal["common", "union"] = "common",
         *,
         held_out: bool = True,
+        subjects: bool = True,
     ) -> None:
         names = [h.name for h in histories]
         if len(histories) < MIN_HISTORIES:
@@ -147,7 +154,7 @@ class PriorCorpus:
                 f"fewer than {MIN_CHANGES} normal-interval changes to fit on in {few}"
             )
         self.histories = list(histories)
-        self.names = input_names(self.histories, inputs)
+        self.names = input_names(self.histories, inputs, subjects=subjects)
         self._rows = {
             h.name: (
                 prior_inputs(self.names, h.counts[rows[h.name]], list(h.feature_names)),
