@@ -13,7 +13,7 @@ from standard_coder.config import ConfigError
 from standard_coder.pipelines.sch import check_prior_file
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.estimate import patch_record, patch_subject
-from standard_coder.sch.features import ChangeRepresentation, extract_raw
+from standard_coder.sch.features import ChangeRepresentation, RepresentationMismatch, extract_raw
 from standard_coder.sch.features.prior_corpus import History, PriorCorpus
 from standard_coder.sch.features.representation import RawChange
 from standard_coder.sch.features.subject import SUBJECT_NAMES, subject_counts
@@ -164,3 +164,39 @@ def test_a_prior_fitted_on_histories_with_subjects_reads_them(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="commit_subject") as err:
         check_prior_file(tmp_path / "p.npz", tmp_path / "c.toml", commit_subject=False)
     assert "training.features.cross_repo_prior_path" in str(err.value)
+
+
+def test_an_unknown_subject_is_scored_by_a_subject_prior_as_its_mean_over_the_history() -> None:
+    prior = PriorCorpus([history("a", 0), history("b", 1), history("c", 2)]).fit()
+    cs = commits()
+    rep = ChangeRepresentation(kind="tokens", cross_repo_prior=prior).fit(cs[:60])
+    col = rep.feature_names_.index("prior|cross_repo")
+    change = cs[60]
+    as_pr = replace(change, subject="Add a --json flag to the CLI (#12)")
+    plain = replace(change, subject="Add a --json flag to the CLI")
+    unknown = replace(change, subject="")
+    pr_score, plain_score, unknown_score = rep.transform([as_pr, plain, unknown])[:, col]
+    assert pr_score > plain_score  # the prior reads the pull request flag
+    assert plain_score < unknown_score < pr_score  # one in five of the fitted subjects has it
+    counts = rep.raw_matrix([unknown])
+    assert np.isnan(counts[0, [rep.feature_names_.index(n) for n in SUBJECT_NAMES]]).all()
+    expected = sum(
+        w * rep.transform([replace(change, subject=s)])[0, col]
+        for s, w in zip(SUBJECTS, [1 / len(SUBJECTS)] * len(SUBJECTS), strict=True)
+    )
+    assert unknown_score == pytest.approx(expected, abs=1e-5)
+
+
+def test_the_subject_references_are_saved_and_checked(tmp_path: Path) -> None:
+    prior = PriorCorpus([history("a", 0), history("b", 1)]).fit()
+    rep = ChangeRepresentation(kind="tokens", cross_repo_prior=prior).fit(commits()[:60])
+    rep.save(tmp_path / "rep")
+    back = ChangeRepresentation.load(tmp_path / "rep")
+    unknown = [replace(c, subject="") for c in commits()[60:65]]
+    np.testing.assert_array_equal(back.transform(unknown), rep.transform(unknown))
+    with np.load(tmp_path / "rep" / "scaling.npz") as z:
+        arrays = {k: np.array(z[k]) for k in z.files}
+    arrays["subject_ref_weight"][0] += 0.1  # an edited share
+    np.savez(tmp_path / "rep" / "scaling.npz", **arrays)
+    with pytest.raises(RepresentationMismatch, match="checksum"):
+        ChangeRepresentation.load(tmp_path / "rep")

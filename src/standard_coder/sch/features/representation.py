@@ -145,6 +145,21 @@ def extract_raw(
     return out
 
 
+SUBJECT_REFERENCES = 64
+"""How many of the fitted changes' most frequent subject counts an unknown subject is scored
+over (by a prior that reads subjects)."""
+
+
+def _frequent_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The :data:`SUBJECT_REFERENCES` most frequent known (NaN-free) rows and their shares."""
+    known = rows[~np.isnan(rows).any(axis=1)]
+    if not len(known):
+        return np.zeros((0, rows.shape[1])), np.zeros(0)
+    unique, count = np.unique(known, axis=0, return_counts=True)
+    top = np.argsort(-count, kind="stable")[:SUBJECT_REFERENCES]
+    return unique[top], count[top] / count[top].sum()
+
+
 def _sha(obj: Any, *arrays: np.ndarray) -> str:
     h = hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
     for a in arrays:
@@ -194,6 +209,10 @@ class ChangeRepresentation:
         self.commit_subject = commit_subject and kind != "loc"
         self._subject_mean = np.zeros(len(SUBJECT_NAMES))
         """Mean ``log1p`` subject counts of the fitted changes: an unknown subject's."""
+        self._subject_ref = np.zeros((0, len(SUBJECT_NAMES)))
+        self._subject_ref_weight = np.zeros(0)
+        """The fitted changes' most frequent subject counts and their shares: a prior that reads
+        subjects scores an unknown one as its mean score over these (:data:`SUBJECT_REFERENCES`)."""
         self.cross_repo_prior = cross_repo_prior if kind != "loc" else None
         self._prior_given = self.cross_repo_prior
         self.prior_unused_: str | None = None
@@ -256,6 +275,7 @@ class ChangeRepresentation:
             mean = np.zeros(len(cols))
             mean[seen] = np.nanmean(known[:, seen], axis=0)
             self._subject_mean = mean
+            self._subject_ref, self._subject_ref_weight = _frequent_rows(counts[:, cols])
         logc = self._log_counts(counts)
         self.mean_ = logc.mean(axis=0)
         std = logc.std(axis=0)
@@ -296,7 +316,9 @@ class ChangeRepresentation:
         if self.cross_repo_prior is not None:
             settings["cross_repo_prior"] = self.cross_repo_prior.checksum
         self.vocabulary_checksum_ = _sha({**settings, "names": self.feature_names_})
-        self.checksum_ = _sha({**settings, "names": self.feature_names_}, self.mean_, self.scale_)
+        refs = (self._subject_ref, self._subject_ref_weight) if self.commit_subject else ()
+        self.checksum_ = _sha({**settings, "names": self.feature_names_}, self.mean_, self.scale_,
+                              *refs)  # fmt: skip
 
     # -- transform ---------------------------------------------------------------------------
     def _check(self) -> None:
@@ -357,9 +379,10 @@ class ChangeRepresentation:
         return self._raws(changes)
 
     def raw_matrix(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
-        """Unscaled counts in vocabulary order (an unknown subject: the fitted changes' mean)."""
+        """Unscaled counts in vocabulary order (an unknown subject's: NaN, which
+        :meth:`scale_counts` reads as unknown)."""
         self._check()
-        return self._known_subjects(self._counts(self._raws(changes)))
+        return self._counts(self._raws(changes))
 
     def transform(self, changes: Iterable[Change] | Sequence[RawChange]) -> np.ndarray:
         """Scaled float32 features (rows = changes)."""
@@ -367,12 +390,28 @@ class ChangeRepresentation:
 
     def _log_counts(self, counts: np.ndarray) -> np.ndarray:
         """``log1p(counts)``; the prior's column (if any) holds its score of the other counts."""
-        counts = self._known_subjects(counts)
-        out: np.ndarray = np.log1p(np.maximum(counts, 0.0))
+        known = self._known_subjects(counts)
+        out: np.ndarray = np.log1p(np.maximum(known, 0.0))
         if self.cross_repo_prior is not None:
             col = self._index[PRIOR_COLUMN]
-            out[:, col] = self.cross_repo_prior.score(counts, self.feature_names_)
+            out[:, col] = self.cross_repo_prior.score(known, self.feature_names_)
+            unknown = np.isnan(counts).any(axis=1)
+            reads = any(n.startswith("subject|") for n in self.cross_repo_prior.names)
+            if reads and unknown.any() and len(self._subject_ref):
+                out[unknown, col] = self._expected_prior_score(known[unknown])
         return out
+
+    def _expected_prior_score(self, counts: np.ndarray) -> np.ndarray:
+        """The prior's score of changes whose subject is unknown: its mean over the fitted
+        changes' most frequent subjects, weighted by how often each was written."""
+        assert self.cross_repo_prior is not None
+        cols = self._subject_columns()
+        total = np.zeros(len(counts))
+        for ref, weight in zip(self._subject_ref, self._subject_ref_weight, strict=True):
+            with_ref = counts.copy()
+            with_ref[:, cols] = ref
+            total += weight * self.cross_repo_prior.score(with_ref, self.feature_names_)
+        return total
 
     def scale_counts(self, counts: np.ndarray) -> np.ndarray:
         """``(log1p(counts) - mean) / std`` as float32 (the prior's column: its score)."""
@@ -394,7 +433,10 @@ class ChangeRepresentation:
         """Write ``representation.json`` and ``scaling.npz`` atomically; return the folder."""
         self._check()
         directory = Path(directory)
-        atomic_write_bytes(directory / "scaling.npz", npz_bytes(mean=self.mean_, scale=self.scale_))
+        refs = ({"subject_ref": self._subject_ref, "subject_ref_weight": self._subject_ref_weight}
+                if self.commit_subject else {})  # fmt: skip
+        atomic_write_bytes(directory / "scaling.npz",
+                           npz_bytes(mean=self.mean_, scale=self.scale_, **refs))  # fmt: skip
         if self.cross_repo_prior is not None:
             self.cross_repo_prior.save(directory / PRIOR_FILE)
         meta = {
@@ -426,6 +468,8 @@ class ChangeRepresentation:
             meta = json.loads(meta_path.read_text("utf-8"))
             with np.load(directory / "scaling.npz", allow_pickle=False) as z:
                 mean, scale = np.array(z["mean"]), np.array(z["scale"])
+                refs = {k: np.array(z[k]) for k in ("subject_ref", "subject_ref_weight")
+                        if k in z.files}  # fmt: skip
         except (OSError, ValueError, KeyError) as e:
             raise RepresentationMismatch(f"{directory}: unreadable representation ({e})") from e
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -454,6 +498,8 @@ class ChangeRepresentation:
             rep.mean_, rep.scale_ = mean, scale
             if rep.commit_subject:
                 rep._subject_mean = mean[rep._subject_columns()]
+                rep._subject_ref = refs["subject_ref"]
+                rep._subject_ref_weight = refs["subject_ref_weight"]
             rep._set_checksums()
         except (KeyError, TypeError, ValueError) as e:
             raise RepresentationMismatch(f"{meta_path}: malformed ({e!r})") from e
