@@ -126,6 +126,9 @@ def test_a_format_patch_mail_gives_its_subject_a_plain_diff_none() -> None:
     assert patch_subject(mail) == "Fix the parser when a line ends in a comment"
     assert patch_subject(diff) == ""
     assert patch_subject("Subject: not a header\n" + diff) == "not a header"
+    assert patch_subject("Subject: [RFC PATCH] Try\r\n it\r\n\r\n" + diff) == "Try it"
+    encoded = "Subject: [PATCH] =?UTF-8?q?Fix=20na=C3=AFve=20parser?=\n\n"
+    assert patch_subject(encoded + diff) == "Fix naïve parser"
     from standard_coder.sch.estimate import Languages
 
     assert patch_record(mail, Languages(), "m.patch").subject.startswith("Fix the parser")
@@ -153,6 +156,11 @@ def test_a_prior_fitted_on_histories_with_subjects_reads_them(tmp_path: Path) ->
     assert "subject|pull_request" in corpus.names
     older = PriorCorpus([history("a", 0), history("b", 1)], subjects=False)
     assert not any(n.startswith("subject|") for n in older.names)
+    b = history("b", 1)
+    without = replace(b, feature_names=b.feature_names[:1], counts=b.counts[:, :1])
+    for which in ("common", "union"):  # subjects only where every history counted them
+        mixed = PriorCorpus([history("a", 0), without], which)  # type: ignore[arg-type]
+        assert not any(n.startswith("subject|") for n in mixed.names)
     prior = corpus.fit()
     row = np.zeros((2, len(corpus.names)))
     row[:, corpus.names.index("surface|lines_added")] = np.log1p(20)

@@ -18,6 +18,7 @@ import re
 import subprocess
 import zlib
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,8 +226,11 @@ def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
 
 def patch_subject(text: str) -> str:
     """The subject of a ``git format-patch`` mail (its ``Subject:`` header before the diff, less
-    ``[PATCH ...]``; a folded header's next lines joined); ``""`` for a plain diff."""
-    lines = text.split("\n")
+    ``[PATCH ...]`` / ``[RFC PATCH]`` tags; a folded header's next lines joined, an encoded
+    word decoded); ``""`` for a plain diff."""
+    from email.header import decode_header, make_header
+
+    lines = text.splitlines()
     for i, line in enumerate(lines):
         if line.startswith(("diff --git", "--- ", "@@")):
             break
@@ -236,7 +240,9 @@ def patch_subject(text: str) -> str:
                 if not more.startswith((" ", "\t")):
                     break
                 subject += more
-            return re.sub(r"^\s*\[PATCH[^\]]*\]", "", subject).strip()
+            with suppress(ValueError, LookupError, UnicodeDecodeError):  # else as written
+                subject = str(make_header(decode_header(subject)))
+            return re.sub(r"^\s*(\[[^\]]*PATCH[^\]]*\]\s*)+", "", subject).strip()
     return ""
 
 

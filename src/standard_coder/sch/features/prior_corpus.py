@@ -66,9 +66,13 @@ class History:
             )
         counts = np.expm1(np.asarray(dataset.X, np.float64) * rep.scale_ + rep.mean_)
         kind = dataset.label_kind if dataset.label_kind is not None else np.zeros(len(dataset))
+        names = list(dataset.feature_names)
+        if not rep.subjects_known:  # no change had a subject: its columns say nothing
+            keep = [j for j, n in enumerate(names) if not n.startswith("subject|")]
+            names, counts = [names[j] for j in keep], counts[:, keep]
         return cls(
             name=name,
-            feature_names=tuple(dataset.feature_names),
+            feature_names=tuple(names),
             counts=np.maximum(np.round(counts, 6), 0.0),
             hours=dataset.Y.mean(axis=1),
             split=np.asarray(dataset.split),
@@ -107,9 +111,13 @@ def input_names(
     """The prior's inputs: the keyword, operator, literal, surface, AST (and, unless not
     ``subjects``, commit subject) columns every history has (``common``) or any has
     (``union``), and every identifier counted together."""
-    keep = KEEP_PREFIXES if subjects else tuple(p for p in KEEP_PREFIXES if p != "subject|")
-    sets = [{n for n in h.feature_names if n.startswith(keep)} for h in histories]
+    counts = tuple(p for p in KEEP_PREFIXES if p != "subject|")
+    sets = [{n for n in h.feature_names if n.startswith(counts)} for h in histories]
     chosen = set.intersection(*sets) if which == "common" else set.union(*sets)
+    if subjects:  # only where every history counted them, whichever ``which``
+        chosen |= set.intersection(
+            *({n for n in h.feature_names if n.startswith("subject|")} for h in histories)
+        )
     return [*sorted(chosen), ID_TOTAL]
 
 

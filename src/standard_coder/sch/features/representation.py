@@ -220,6 +220,11 @@ class ChangeRepresentation:
 
     # -- fitting -----------------------------------------------------------------------------
     @property
+    def subjects_known(self) -> bool:
+        """Whether the subject columns are counted and some fitted change had a subject."""
+        return self.commit_subject and len(self._subject_ref) > 0
+
+    @property
     def needs_ast(self) -> bool:
         return self.kind == "hybrid"
 
@@ -501,7 +506,7 @@ class ChangeRepresentation:
                 rep._subject_ref = refs["subject_ref"]
                 rep._subject_ref_weight = refs["subject_ref_weight"]
             rep._set_checksums()
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, IndexError) as e:
             raise RepresentationMismatch(f"{meta_path}: malformed ({e!r})") from e
         if rep.checksum_ != meta.get("checksum"):
             raise RepresentationMismatch(f"{directory}: checksum mismatch (corrupt or edited)")

@@ -5,14 +5,18 @@ one 0/1 flag per kind of work its words name, matched as whole words, case-insen
 
 - ``fix``: fix, fixes, fixed, bug; ``typo``: typo, spelling, grammar;
 - ``doc``: docs, documentation, docstring, readme, comment; ``test``: test(s), testing, coverage;
-- ``release``: release, bump, version, changelog, prepare, a version number;
+- ``release``: release, bump, version, changelog, prepare, a dotted number (``1.2``, ``3.12``);
 - ``add``: add, implement, support, new, introduce, feature; ``remove``: remove, delete, drop,
   deprecate, clean up, unused; ``refactor``: refactor, rename, move, simplify, reorganise;
 - ``style``: style, lint, flake8, black, format, pep8, isort, ruff, pre-commit, whitespace, mypy,
   typing; ``ci``: ci, travis, GitHub Actions, workflow, tox, appveyor; ``deps``: dependency,
   upgrade, update, pin, requirements; ``revert``; ``minor``: wip, tweak, minor, small, oops;
 - ``pull_request``: a pull request number, ``(#123)``, ``gh-123``, ``#123``;
-- ``conventional``: a Conventional Commits type prefix (``fix:``, ``feat(api):``).
+- ``conventional``: a one-word prefix and a colon, as Conventional Commits write their type
+  (``fix:``, ``feat(api):``) and many projects their area (``docs:``, ``sch:``).
+
+A cross-repository prior fitted on these patterns reads them as they are: changing one changes
+what its inputs mean, and needs the prior fitted again.
 
 A change without a subject (a working tree, a raw patch, an empty message) has none: its counts
 are NaN, which the representation reads as "unknown" and gives the fitted changes' mean
