@@ -221,8 +221,9 @@ class ChangeRepresentation:
     # -- fitting -----------------------------------------------------------------------------
     @property
     def subjects_known(self) -> bool:
-        """Whether the subject columns are counted and some fitted change had a subject."""
-        return self.commit_subject and len(self._subject_ref) > 0
+        """Whether the subject columns are counted and some fitted change had a subject (every
+        subject has a word: the mean ``log1p`` word count is above 0)."""
+        return self.commit_subject and float(self._subject_mean[0]) > 0
 
     @property
     def needs_ast(self) -> bool:
@@ -503,8 +504,9 @@ class ChangeRepresentation:
             rep.mean_, rep.scale_ = mean, scale
             if rep.commit_subject:
                 rep._subject_mean = mean[rep._subject_columns()]
-                rep._subject_ref = refs["subject_ref"]
-                rep._subject_ref_weight = refs["subject_ref_weight"]
+                width = len(SUBJECT_NAMES)  # saved without them: an unknown subject gets the mean
+                rep._subject_ref = refs.get("subject_ref", np.zeros((0, width)))
+                rep._subject_ref_weight = refs.get("subject_ref_weight", np.zeros(0))
             rep._set_checksums()
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise RepresentationMismatch(f"{meta_path}: malformed ({e!r})") from e
