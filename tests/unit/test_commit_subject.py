@@ -208,3 +208,16 @@ def test_the_subject_references_are_saved_and_checked(tmp_path: Path) -> None:
     np.savez(tmp_path / "rep" / "scaling.npz", **arrays)
     with pytest.raises(RepresentationMismatch, match="checksum"):
         ChangeRepresentation.load(tmp_path / "rep")
+
+
+def test_commit_subject_off_with_the_shipped_prior_reading_subjects_is_one_config_error() -> None:
+    from standard_coder.pipelines.sch import check_builtin_prior
+    from standard_coder.sch.features.cross_repo import CrossRepoPrior
+
+    check_builtin_prior(Path("c.toml"), commit_subject=True)
+    if not any(n.startswith("subject|") for n in CrossRepoPrior.builtin().names):
+        check_builtin_prior(Path("c.toml"), commit_subject=False)  # nothing to refuse
+        return
+    with pytest.raises(ConfigError, match="commit_subject = false") as err:
+        check_builtin_prior(Path("c.toml"), commit_subject=False)
+    assert "\n" not in str(err.value) and "cross_repo_prior = false" in str(err.value)

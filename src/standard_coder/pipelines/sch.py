@@ -60,6 +60,19 @@ def check_prior_file(path: Path, config_path: Path | None, *, commit_subject: bo
         )
 
 
+def check_builtin_prior(config_path: Path | None, *, commit_subject: bool) -> None:
+    """The shipped prior reads commit subjects: with ``commit_subject = false`` it would read
+    every change as one without a subject, so the run stops before any stage, in one line."""
+    from standard_coder.sch.features.cross_repo import CrossRepoPrior
+
+    if not commit_subject and any(n.startswith("subject|") for n in CrossRepoPrior.builtin().names):
+        raise ConfigError(
+            f"{config_path}: training.features.commit_subject = false: the shipped "
+            "cross-repository prior reads commit subjects; also set cross_repo_prior = false, or "
+            "name a prior fitted without them in cross_repo_prior_path"
+        )
+
+
 def _is_git_repo(path: Path) -> bool:
     from standard_coder.runner.errors import InputMissing
     from standard_coder.runner.gitrefs import git_dir
@@ -112,6 +125,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         check_prior_file(t.features.cross_repo_prior_path, cfg.config_path,
                          commit_subject=t.features.commit_subject)  # fmt: skip
         train_inputs["cross_repo_prior"] = t.features.cross_repo_prior_path
+    elif t.features.cross_repo_prior and t.features.representation != "loc":
+        check_builtin_prior(cfg.config_path, commit_subject=t.features.commit_subject)
     training_params = section_params(t, root)
     if t.predictor == "multitask" and t.multitask.pull_requests_path is not None:
         train_inputs["pull_requests"] = t.multitask.pull_requests_path
