@@ -63,9 +63,11 @@ def check_prior_file(path: Path, config_path: Path | None, *, commit_subject: bo
 def check_builtin_prior(config_path: Path | None, *, commit_subject: bool) -> None:
     """The shipped prior reads commit subjects: with ``commit_subject = false`` it would read
     every change as one without a subject, so the run stops before any stage, in one line."""
+    if commit_subject:
+        return  # the no-op path: nothing to load (numpy stays unimported)
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 
-    if not commit_subject and any(n.startswith("subject|") for n in CrossRepoPrior.builtin().names):
+    if any(n.startswith("subject|") for n in CrossRepoPrior.builtin().names):
         raise ConfigError(
             f"{config_path}: training.features.commit_subject = false: the shipped "
             "cross-repository prior reads commit subjects; also set cross_repo_prior = false, or "
