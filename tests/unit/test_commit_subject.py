@@ -215,7 +215,7 @@ def test_commit_subject_off_with_the_shipped_prior_reading_subjects_is_one_confi
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 
     check_builtin_prior(Path("c.toml"), commit_subject=True)
-    if not any(n.startswith("subject|") for n in CrossRepoPrior.builtin().names):
+    if not CrossRepoPrior.builtin().reads_subjects:
         check_builtin_prior(Path("c.toml"), commit_subject=False)  # nothing to refuse
         return
     with pytest.raises(ConfigError, match="commit_subject = false") as err:

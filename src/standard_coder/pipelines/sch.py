@@ -53,7 +53,7 @@ def check_prior_file(path: Path, config_path: Path | None, *, commit_subject: bo
         prior = CrossRepoPrior.load(path)
     except CrossRepoPriorError as e:
         raise ConfigError(f"{key}: {e}") from e
-    if not commit_subject and any(n.startswith("subject|") for n in prior.names):
+    if not commit_subject and prior.reads_subjects:
         raise ConfigError(
             f"{key}: {path} reads commit subjects (subject|...), which "
             "training.features.commit_subject = false leaves uncounted; set it to true"
@@ -67,7 +67,7 @@ def check_builtin_prior(config_path: Path | None, *, commit_subject: bool) -> No
         return  # the no-op path: nothing to load (numpy stays unimported)
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 
-    if any(n.startswith("subject|") for n in CrossRepoPrior.builtin().names):
+    if CrossRepoPrior.builtin().reads_subjects:
         raise ConfigError(
             f"{config_path}: training.features.commit_subject = false: the shipped "
             "cross-repository prior reads commit subjects; also set cross_repo_prior = false, or "

@@ -84,6 +84,11 @@ class CrossRepoPrior:
         parts = [n.split("|") for n in self.names]
         return frozenset(p[0] for p in parts if len(p) == 3 and p[1] in TOKEN_KINDS)
 
+    @property
+    def reads_subjects(self) -> bool:
+        """Whether the prior reads commit subject columns (``subject|...``)."""
+        return any(n.startswith("subject|") for n in self.names)
+
     def inputs(self, counts: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
         """:func:`prior_inputs` for this prior's ``names``."""
         return prior_inputs(self.names, counts, feature_names)

@@ -402,7 +402,7 @@ class ChangeRepresentation:
             col = self._index[PRIOR_COLUMN]
             out[:, col] = self.cross_repo_prior.score(known, self.feature_names_)
             unknown = np.isnan(counts).any(axis=1)
-            reads = any(n.startswith("subject|") for n in self.cross_repo_prior.names)
+            reads = self.cross_repo_prior.reads_subjects
             if reads and unknown.any() and len(self._subject_ref):
                 out[unknown, col] = self._expected_prior_score(known[unknown])
         return out
