@@ -146,7 +146,13 @@ def run_repo(
 
     from standard_coder.pipelines.sch_train import load_histories, merge_stamped, squash_groups
     from standard_coder.sch.work_inference.labels import WorkInferenceOptions, infer_labels
-    from standard_coder.sch.work_inference.pulls import fold_pull_events, is_event, is_pull_event
+    from standard_coder.sch.work_inference.pulls import (
+        MERGE_EVENT,
+        OTHER_EVENT,
+        fold_pull_events,
+        is_event,
+        is_pull_event,
+    )
 
     # the pipeline's own timelines: squash merges timed by their pull request's commits (those
     # events sit in the timeline, they are not changes), the rest flagged when merge-stamped
@@ -170,7 +176,8 @@ def run_repo(
         "db": str(db),
         "n_commits": len(lines),
         "n_pull_request_events": sum(is_pull_event(k) for k in times),
-        "n_merge_events": sum(is_event(k) and not is_pull_event(k) for k in times),
+        "n_merge_events": sum(str(k[1]).endswith(MERGE_EVENT) for k in times),
+        "n_other_events": sum(str(k[1]).endswith(OTHER_EVENT) for k in times),
         "n_stamped": len(stamped),
     }
     local = replace(opts, stamped_out_of_timeline=True)

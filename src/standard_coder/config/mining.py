@@ -62,6 +62,12 @@ class ReposSection(StrictModel):
         "author's presence, so the next change's interval starts there (merges are never "
         "changes themselves)",
     )
+    other_commit_times: bool = Field(
+        True,
+        description="read the author times of commits that touch no file of an enabled language "
+        "(documentation, CI, configuration): work inference counts them as their author's work, "
+        "so the next change's interval starts there (they are never changes themselves)",
+    )
 
 
 class AuthorFilter(StrictModel):

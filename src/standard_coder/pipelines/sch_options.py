@@ -94,6 +94,7 @@ def mine_options(
         chunk_size=chunk_size,
         pull_requests=repos.pull_request_times,
         merge_times=repos.merge_times,
+        other_commit_times=repos.other_commit_times,
     )
 
 

@@ -233,20 +233,25 @@ def merge_stamped(db: Path) -> set[Key]:
 
 def load_histories(db: Path) -> dict[str, AuthorHistory]:
     """Every author's commit times from the mined database (empty when nothing was mined), squash
-    merges timed by their pull request's commits where the mine found them, and their merges as
-    presence events."""
-    from standard_coder.sch.mining.merges import load_merge_times
+    merges timed by their pull request's commits where the mine found them, and their merges and
+    commits touching no enabled language as events (work, not changes)."""
+    from standard_coder.sch.mining.merges import load_merge_times, load_other_times
     from standard_coder.sch.mining.store import (
         load_commit_times,
         load_pull_times,
         merge_stamped_commits,
     )
     from standard_coder.sch.work_inference.labels import AuthorHistory
-    from standard_coder.sch.work_inference.pulls import with_merge_events, with_pull_events
+    from standard_coder.sch.work_inference.pulls import (
+        OTHER_EVENT,
+        with_merge_events,
+        with_pull_events,
+    )
 
     pull_times = load_pull_times(db)
     times = with_pull_events(load_commit_times(db), pull_times)
     times = with_merge_events(times, load_merge_times(db))
+    times = with_merge_events(times, load_other_times(db), OTHER_EVENT)
     # flagged (WorkInferenceOptions.stamped_out_of_timeline): as merge_stamped(db)
     stamped = merge_stamped_commits(db) - set(pull_times)
     return {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in times.items()}

@@ -35,6 +35,7 @@ _CANONICAL_ORDER = (
     ("skipped_commits", "repo, commit_id"),
     ("pull_commits", "repo, commit_id, pr_commit_id"),
     ("merge_commits", "repo, commit_id"),
+    ("other_commits", "repo, commit_id"),
     ("blobs", "oid"),
 )
 _PAGE_SIZE = 4096

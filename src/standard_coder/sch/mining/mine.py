@@ -256,7 +256,7 @@ class PullTimesError(RuntimeError):
 
 
 class MergeTimesError(RuntimeError):
-    """Reading a repository's merge commit times failed (the repo is retried)."""
+    """Reading a repository's merge (or other) commit times failed (the repo is retried)."""
 
 
 def _try_finish(
@@ -311,6 +311,26 @@ def _merge_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.M
         raise MergeTimesError(f"reading merge commit times failed: {exc}") from exc
 
 
+def _other_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.MergeCommit]:
+    """The repo's commits skipped as touching no enabled language (``merges``), with their
+    authors' times; none when switched off."""
+    if not options.other_commit_times or plan.head is None:
+        return []
+    rid = plan.summary.repo
+    ids = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT commit_id FROM skipped_commits WHERE repo = ? AND reason = 'no_language_files'"
+            " ORDER BY commit_id",
+            (rid,),
+        )
+    ]
+    try:
+        return merges.other_commit_times(Path(plan.summary.path), ids, options.authors)
+    except (GitError, OSError) as exc:
+        raise MergeTimesError(f"reading other commits' times failed: {exc}") from exc
+
+
 def _finish(
     con: Any, plan: RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
 ) -> None:
@@ -329,9 +349,11 @@ def _finish(
                 con.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?)", blobs)
     pull_rows = _pull_rows(con, plan, options)
     merge_rows = _merge_rows(con, plan, options)
+    other_rows = _other_rows(con, plan, options)
     with store.transaction(con):
         store.replace_pull_commits(con, rid, pull_rows)
         merges.replace_merge_commits(con, rid, merge_rows)
+        merges.replace_other_commits(con, rid, other_rows)
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))
     emit("mine_repo_done", {"repo": rid, "commits_mined": plan.summary.mined_now})

@@ -38,6 +38,9 @@ class MineOptions:
     """Read GitHub squash merges' pull request commit times (``pulls``)."""
     merge_times: bool = True
     """Read merge commits' author times (``merges``): presence events for work inference."""
+    other_commit_times: bool = True
+    """Read the author times of commits that touch no enabled language (``merges``): work events
+    for work inference."""
 
     def extract_key(self) -> str:
         """Digest of what is extracted per commit and of the code that extracts it (a change
@@ -55,6 +58,7 @@ class MineOptions:
                 self.max_commits_per_repo,
                 self.pull_requests,
                 self.merge_times,
+                self.other_commit_times,
                 _source_digest("filters.py", "pulls.py", "merges.py"),
             ]
         )

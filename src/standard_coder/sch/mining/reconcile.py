@@ -199,5 +199,8 @@ def fill_counts(con: Any, summ: RepoSummary) -> None:
     summ.merges = int(
         con.execute("SELECT COUNT(*) FROM merge_commits WHERE repo = ?", (rid,)).fetchone()[0]
     )
+    summ.others = int(
+        con.execute("SELECT COUNT(*) FROM other_commits WHERE repo = ?", (rid,)).fetchone()[0]
+    )
     st = con.execute("SELECT n_author_filtered FROM mine_state WHERE repo = ?", (rid,)).fetchone()
     summ.skipped_by_filter = skipped + (int(st[0]) if st else 0)

@@ -105,6 +105,14 @@ CREATE TABLE IF NOT EXISTS merge_commits (
     author_id TEXT NOT NULL,        -- its lower-cased mailmapped author email
     PRIMARY KEY (repo, commit_id)
 );
+CREATE TABLE IF NOT EXISTS other_commits (
+    repo TEXT NOT NULL,
+    commit_id TEXT NOT NULL,        -- a skipped commit touching no enabled language (not a change)
+    authored_at INTEGER NOT NULL,   -- its author date, unix seconds
+    author_tz_offset_min INTEGER NOT NULL,
+    author_id TEXT NOT NULL,        -- its lower-cased mailmapped author email
+    PRIMARY KEY (repo, commit_id)
+);
 """
 
 _CONTENT_TABLES = (
@@ -114,6 +122,7 @@ _CONTENT_TABLES = (
     "skipped_commits",
     "pull_commits",
     "merge_commits",
+    "other_commits",
 )
 
 
@@ -148,8 +157,9 @@ def _prepare(con: sqlite3.Connection) -> None:
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.executescript(SCHEMA)
     cols = {r[1] for r in con.execute("PRAGMA table_info(commits)")}
-    upgraded = "meta" in tables and not {"pull_commits", "merge_commits"} <= tables
-    if upgraded:  # every repository is planned again, which reads its pull request and merge times
+    upgraded = "meta" in tables and not {"pull_commits", "merge_commits", "other_commits"} <= tables
+    if upgraded:  # every repository is planned again, which reads its pull request, merge and
+        # other commits' times
         con.execute("UPDATE mine_state SET refs_key = NULL")
     if "committer_email" not in cols:  # a database mined before the column existed
         con.execute("ALTER TABLE commits ADD COLUMN committer_email TEXT")
@@ -241,9 +251,12 @@ def transaction(con: sqlite3.Connection) -> _tx:
 
 
 def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool = False) -> None:
-    """Delete every row of ``repo`` (commits, files, skips, pull request and merge times, state;
-    blobs via :func:`gc_blobs`)."""
-    tables = ("file_changes", "commits", "skipped_commits", "pull_commits", "merge_commits")
+    """Delete every row of ``repo`` (commits, files, skips, pull request, merge and other commits'
+    times, state; blobs via :func:`gc_blobs`)."""
+    tables = (
+        "file_changes", "commits", "skipped_commits", "pull_commits", "merge_commits",
+        "other_commits",
+    )  # fmt: skip
     for table in (*tables, "mine_state"):
         con.execute(f"DELETE FROM {table} WHERE repo = ?", (repo,))
     if not keep_repo_row:
@@ -257,6 +270,7 @@ def delete_commits(con: sqlite3.Connection, repo: str, ids: Iterable[str]) -> in
     con.executemany("DELETE FROM commits WHERE repo = ? AND commit_id = ?", rows)
     con.executemany("DELETE FROM skipped_commits WHERE repo = ? AND commit_id = ?", rows)
     con.executemany("DELETE FROM pull_commits WHERE repo = ? AND commit_id = ?", rows)
+    con.executemany("DELETE FROM other_commits WHERE repo = ? AND commit_id = ?", rows)
     return len(rows)
 
 

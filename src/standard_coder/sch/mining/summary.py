@@ -49,6 +49,8 @@ class RepoSummary:
     """... of which the pull request's commit times were found (``pulls``)."""
     merges: int = 0
     """Merge commits kept as their authors' presence (``merges``)."""
+    others: int = 0
+    """Commits touching no enabled language kept as their authors' work (``merges``)."""
     seconds: float = 0.0
     error: str | None = None
 
@@ -88,6 +90,7 @@ class MineSummary:
             "squash_merges": sum(r.squash_merges for r in self.repos),
             "squash_merges_timed": sum(r.squash_timed for r in self.repos),
             "merges": sum(r.merges for r in self.repos),
+            "other_commits": sum(r.others for r in self.repos),
         }
 
 
@@ -100,8 +103,9 @@ def summary_table(summary: MineSummary) -> Table:
     t.add_column("repo", no_wrap=True)
     t.add_column("status")
     # "capped": a file or line cap cut the commit (``truncated``); "missing": files whose
-    # objects the clone lacks; "merges": merge commits kept as their authors' presence
-    cols = ("stored", "authors", "filtered", "capped", "missing", "squash timed", "merges",
+    # objects the clone lacks; "merge/other": merge commits kept as their authors' presence,
+    # and commits touching no enabled language kept as their authors' work
+    cols = ("stored", "authors", "filtered", "capped", "missing", "squash timed", "merge/\nother",
             "new", "commits/s")  # fmt: skip
     for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
@@ -123,7 +127,7 @@ def summary_table(summary: MineSummary) -> Table:
             f"{r.truncated:,}",
             f"{r.missing_objects:,}",
             f"{r.squash_timed:,}/{r.squash_merges:,}" if r.squash_merges else "",
-            f"{r.merges:,}",
+            f"{r.merges:,}/{r.others:,}",
             f"{r.mined_now:,}",
             cps,
             error=r.error or "",
@@ -138,7 +142,7 @@ def summary_table(summary: MineSummary) -> Table:
         f"{tot['truncated']:,}",
         f"{tot['missing_objects']:,}",
         f"{tot['squash_merges_timed']:,}/{tot['squash_merges']:,}" if tot["squash_merges"] else "",
-        f"{tot['merges']:,}",
+        f"{tot['merges']:,}/{tot['other_commits']:,}",
         f"{tot['commits_mined_now']:,}",
         "",
         error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",

@@ -12,6 +12,8 @@ downstream only ever sees real commits.
 Merge commits (``mining.merges``) are their author's presence: :func:`with_merge_events` adds
 them to the author's timeline as events of their own, so the interval of the author's next
 commit starts at the merge; :func:`fold_pull_events` drops their rows (a merge is not a change).
+Commits that touch no enabled language (documentation, CI, configuration) are added the same way,
+keyed with :data:`OTHER_EVENT`: their work is their author's, not the next mined commit's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MERGE_EVENT",
+    "OTHER_EVENT",
     "PULL_EVENT",
     "fold_pull_events",
     "is_event",
@@ -39,6 +42,8 @@ PULL_EVENT = "~pr"
 """Infix of an event key: ``(repo, "<squash id>~pr<i>")`` (never a git id: those are hex)."""
 MERGE_EVENT = "~merge"
 """Suffix of a merge's event key: ``(repo, "<merge id>~merge")``."""
+OTHER_EVENT = "~other"
+"""Suffix of the event key of a commit touching no enabled language: ``(repo, "<id>~other")``."""
 
 Key = tuple[str, str]
 Times = tuple[np.ndarray, np.ndarray, list[Key]]
@@ -49,7 +54,8 @@ def is_pull_event(key: Sequence[str]) -> bool:
 
 
 def is_event(key: Sequence[str]) -> bool:
-    """A timeline row that is not a mined commit: a pull request commit or a merge."""
+    """A timeline row that is not a mined commit: a pull request commit, a merge or a commit
+    touching no enabled language."""
     return "~" in str(key[1])
 
 
@@ -79,13 +85,16 @@ def with_pull_events(
 
 
 def with_merge_events(
-    times: Mapping[str, Times], merges: Mapping[str, Sequence[tuple[int, int, Key]]]
+    times: Mapping[str, Times],
+    merges: Mapping[str, Sequence[tuple[int, int, Key]]],
+    suffix: str = MERGE_EVENT,
 ) -> dict[str, Times]:
     """Each author's ``(times, tz offsets, keys)`` with their merges (``mining.merges``:
-    ``(authored_at, tz offset, (repo, merge id))``) added as events. A merge in the same second
-    as one of the author's commits adds nothing and is left out (it could sort before the
-    commit and take its interval); authors with no mined commit get none: a merge alone labels
-    nothing."""
+    ``(authored_at, tz offset, (repo, merge id))``) added as events keyed ``<id><suffix>``
+    (:data:`OTHER_EVENT` for commits touching no enabled language). An event in the same second
+    as one of the author's commits or earlier events adds nothing and is left out (it could sort
+    before the commit and take its interval); authors with no mined commit get none: an event
+    alone labels nothing."""
     out: dict[str, Times] = {}
     for author, value in times.items():
         t, tz, keys = value
@@ -97,7 +106,7 @@ def with_merge_events(
         out[author] = (
             np.concatenate([np.asarray(t, np.int64), np.array([m[0] for m in extra], np.int64)]),
             np.concatenate([np.asarray(tz, np.int64), np.array([m[1] for m in extra], np.int64)]),
-            [*keys, *((k[0], f"{k[1]}{MERGE_EVENT}") for _, _, k in extra)],
+            [*keys, *((k[0], f"{k[1]}{suffix}") for _, _, k in extra)],
         )
     return out
 
