@@ -18,8 +18,8 @@ otherwise (for big repositories). ``--no-pull-request-times``: GitHub squash mer
 merge-interval labels (``[repos] pull_request_times = false``), to measure what timing them by
 their pull request's commits changes. ``--no-merge-times``: merge commits are not presence events
 in work inference (``[repos] merge_times = false``), to measure what they change.
-``--no-other-times``: commits touching no enabled language (documentation, CI) are not work
-events either (``[repos] other_commit_times = false``: the run before them). ``--no-pool``:
+``--other-times``: commits touching no enabled language (documentation, CI) are work events
+too (``[repos] other_commit_times = true``, opt-in), to measure what they change. ``--no-pool``:
 the effort distribution is the model's alone (``[training] pool_size_mdn = 0``); with the pool,
 each row also has the held-out NLL of its members alone (``heldout_nll_unpooled``,
 ``heldout_nll_size_mdn``). ``--no-prior``: without the cross-repository prior
@@ -55,7 +55,7 @@ def config_text(
     workers: int,
     pull_times: bool = True,
     merge_times: bool = True,
-    other_times: bool = True,
+    other_times: bool = False,
     pool: bool = True,
     prior: bool = True,
     prior_path: Path | None = None,
@@ -73,8 +73,8 @@ def config_text(
         lines.append("pull_request_times = false")
     if not merge_times:
         lines.append("merge_times = false")
-    if not other_times:
-        lines.append("other_commit_times = false")
+    if other_times:
+        lines.append("other_commit_times = true")
     limit = 300 if quick and max_commits is None else max_commits
     if limit is not None:
         lines.append(f"max_commits_per_repo = {limit}")
@@ -470,9 +470,9 @@ def main(argv: list[str] | None = None) -> int:
         help="merge commits are not presence events (the run before merge times)",
     )
     ap.add_argument(
-        "--no-other-times",
+        "--other-times",
         action="store_true",
-        help="commits touching no enabled language are not work events (the run before them)",
+        help="commits touching no enabled language are work events (opt-in; off by default)",
     )
     ap.add_argument(
         "--no-pool",
@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
                     workers=args.workers,
                     pull_times=not args.no_pull_request_times,
                     merge_times=not args.no_merge_times,
-                    other_times=not args.no_other_times,
+                    other_times=args.other_times,
                     pool=not args.no_pool,
                     prior=not args.no_prior or args.prior_dir is not None,
                     prior_path=own_prior(args.prior_dir, repo.name),

@@ -1,12 +1,14 @@
 """Commits that touch no file of an enabled language (documentation, CI, configuration) are their
-author's work: the mine keeps their author times (``mining.merges.other_commit_times``), work
-inference starts the author's next interval at them, and none of them ever becomes a change."""
+author's work: with ``[repos] other_commit_times = true`` (opt-in) the mine keeps their author
+times (``mining.merges.other_commit_times``), work inference starts the author's next interval at
+them, and none of them ever becomes a change. Off (the default) nothing is read."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gitrepos import BASE_TS, commit, failing_git, init
@@ -21,6 +23,7 @@ from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.merges import load_other_times, other_commit_times
 from standard_coder.sch.mining.mine import MiningError, summary_table
+from standard_coder.sch.mining.options import MineOptions
 from standard_coder.sch.mining.store import canonical_dump, connect
 from standard_coder.sch.work_inference.base import NORMAL
 
@@ -28,6 +31,11 @@ ALICE = ("Alice", "Alice@Example.com")
 BOB = ("Bob", "bob@example.com")
 BOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
 H = 3600
+
+
+def switched_on(tmp: Path, **repos: Any) -> MineOptions:
+    """The mine's options with other commits' times read (``[repos] other_commit_times``)."""
+    return options(tmp, repos={"other_commit_times": True, **repos})
 
 
 def _history(root: Path) -> dict[str, str]:
@@ -57,7 +65,7 @@ def test_a_documentation_commit_is_stored_with_its_author_and_starts_the_next_in
 ) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    summary = mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
     assert summary.totals()["other_commits"] == 2
     console = Console(width=200, record=True)
     console.print(summary_table(summary))
@@ -83,19 +91,23 @@ def test_a_documentation_commit_is_stored_with_its_author_and_starts_the_next_in
     assert labels[ids["c3"]] == (60.0, NORMAL)
 
 
-def test_switched_off_the_rows_go_and_the_interval_runs_from_the_previous_commit(
+def test_off_by_default_nothing_is_read_and_switching_either_way_remines(
     tmp_path: Path,
 ) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    summary = mine_repositories(
-        [tmp_path / "r"], db, options(tmp_path, repos={"other_commit_times": False})
-    )
-    assert [r.status for r in summary.repos] == ["mined"]  # the option is part of the key
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    assert summary.totals()["other_commits"] == 0
     assert _rows(db) == []
+    # the interval of alice's next change runs across her documentation from her previous one
     assert [k[1] for k in load_histories(db)["alice@example.com"].keys] == [ids["c1"], ids["c3"]]
     assert _gap_labels(db, tmp_path / "wi")[ids["c3"]][0] == 360.0
+    summary = mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]  # the option is part of the key
+    assert len(_rows(db)) == 2
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]
+    assert _rows(db) == []
 
 
 def test_a_merge_and_a_documentation_commit_in_one_interval_both_count(tmp_path: Path) -> None:
@@ -110,7 +122,7 @@ def test_a_merge_and_a_documentation_commit_in_one_interval_both_count(tmp_path:
     merge = _merge(repo, "feat", ALICE, BASE_TS + 5 * H)
     c3 = commit(repo, {"a.py": "x = 3\n"}, "after", author=ALICE, ts=BASE_TS + 5 * H + 1800)
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([repo], db, options(tmp_path))
+    mine_repositories([repo], db, switched_on(tmp_path))
     keys = [k[1] for k in load_histories(db)["alice@example.com"].keys]
     assert sorted(keys) == sorted([c1, f"{docs}~other", f"{merge}~merge", c3])
     assert _gap_labels(db, tmp_path / "wi")[c3] == (30.0, NORMAL)
@@ -126,19 +138,19 @@ def test_the_author_filter_and_a_window_apply_to_them(tmp_path: Path) -> None:
     assert other_commit_times(repo, [], everyone) == []
     # a window of the newest commit leaves the documentation commit outside the mined history
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([repo], db, options(tmp_path, repos={"max_commits_per_repo": 1}))
+    mine_repositories([repo], db, switched_on(tmp_path, max_commits_per_repo=1))
     assert _rows(db) == []
 
 
 def test_a_database_mined_before_the_table_is_upgraded_and_filled(tmp_path: Path) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
     as_left_by_an_older_version(db, "other_commits")
     assert load_other_times(db) == {}  # readers take an old file as it is
     connect(db).close()
     assert check_database(db) is None
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    summary = mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
     assert [r.status for r in summary.repos] == ["mined"]
     assert [r[0] for r in _rows(db)] == [ids["ci"], ids["docs"]]
     assert check_database(db) is None
@@ -155,14 +167,17 @@ def test_reading_their_times_failing_fails_the_repo_and_a_rerun_retries_it(
     failing_git(bin_dir, '*" log --no-walk=unsorted --stdin -z "*', "bad object (simulated)")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{path}")
     db = tmp_path / "out" / "mined.sqlite"
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path), raise_on_error=False)
+    summary = mine_repositories([tmp_path / "r"], db, switched_on(tmp_path), raise_on_error=False)
     (rs,) = summary.repos
     assert rs.status == "error" and rs.error is not None
     assert rs.error.startswith("reading other commits' times failed: ")
     assert "bad object (simulated)" in rs.error
     with pytest.raises(MiningError):
-        mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    monkeypatch.setenv("PATH", path)
+        mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
+    # off (the default), the listing is never run: the same git mines the repository
     summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"] and _rows(db) == []
+    monkeypatch.setenv("PATH", path)
+    summary = mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
     assert [r.status for r in summary.repos] == ["mined"]
     assert [r[0] for r in _rows(db)] == [ids["ci"], ids["docs"]]

@@ -38,9 +38,9 @@ class MineOptions:
     """Read GitHub squash merges' pull request commit times (``pulls``)."""
     merge_times: bool = True
     """Read merge commits' author times (``merges``): presence events for work inference."""
-    other_commit_times: bool = True
+    other_commit_times: bool = False
     """Read the author times of commits that touch no enabled language (``merges``): work events
-    for work inference."""
+    for work inference (opt-in: ``[repos] other_commit_times``)."""
 
     def extract_key(self) -> str:
         """Digest of what is extracted per commit and of the code that extracts it (a change
