@@ -5,6 +5,7 @@ ever becomes a change of its own."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.merges import load_merge_times, merge_times
 from standard_coder.sch.mining.mine import MiningError, summary_table
+from standard_coder.sch.mining.options import MineOptions
 from standard_coder.sch.mining.store import canonical_dump, connect
 from standard_coder.sch.work_inference.base import NORMAL
 
@@ -57,11 +59,17 @@ def _history(root: Path) -> dict[str, str]:
     return ids
 
 
-def _rows(db: Path) -> list[tuple[str, int, int, str]]:
+def table_rows(db: Path, table: str) -> list[tuple[str, int, int, str]]:
+    """``merge_commits`` or ``other_commits``: (id, author time, offset, author), oldest first."""
     with sqlite3.connect(db) as con:
         return con.execute(
-            "SELECT commit_id, authored_at, author_tz_offset_min, author_id FROM merge_commits"
+            "SELECT commit_id, authored_at, author_tz_offset_min, author_id"
+            f" FROM {table} ORDER BY authored_at"
         ).fetchall()
+
+
+def _rows(db: Path) -> list[tuple[str, int, int, str]]:
+    return table_rows(db, "merge_commits")
 
 
 def _gap_labels(db: Path, out: Path) -> dict[str, tuple[float, int]]:
@@ -131,44 +139,82 @@ def test_merges_older_than_the_oldest_mined_commit_are_left_out(tmp_path: Path) 
     assert _rows(db) == []
 
 
+def upgraded_and_refilled(
+    repo: Path, db: Path, table: str, load: Callable[[Path], object], opts: MineOptions
+) -> list[str]:
+    """Mine, drop ``table`` as an older version's file lacks it, check readers and the integrity
+    check take that file, open it (the upgrade) and mine again: the repository is planned again.
+    Returns the commit ids the table then holds, oldest first."""
+    mine_repositories([repo], db, opts)
+    as_left_by_an_older_version(db, table)
+    assert load(db) == {}  # readers take an old file as it is
+    connect(db).close()
+    assert check_database(db) is None
+    summary = mine_repositories([repo], db, opts)
+    assert [r.status for r in summary.repos] == ["mined"]
+    assert check_database(db) is None
+    return table_ids(db, table)
+
+
+def failing_listing_then_retried(
+    repo: Path,
+    db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    listing: str,
+    error: str,
+    opts: MineOptions,
+    while_failing: Callable[[], None] = lambda: None,
+) -> None:
+    """A real git process failing the command matching ``listing`` (a `git` earlier on PATH):
+    the repo is reported as failed with ``error`` and git's message, not marked mined, a run
+    that raises raises ``MiningError``, ``while_failing`` runs, and with git whole again the
+    next run mines it."""
+    import os
+
+    path = os.environ["PATH"]
+    bin_dir = db.parent.parent / "bin"
+    failing_git(bin_dir, listing, "bad object (simulated)")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{path}")
+    summary = mine_repositories([repo], db, opts, raise_on_error=False)
+    (rs,) = summary.repos
+    assert rs.status == "error" and rs.error is not None
+    assert rs.error.startswith(error)
+    assert "bad object (simulated)" in rs.error
+    with pytest.raises(MiningError):
+        mine_repositories([repo], db, opts)
+    while_failing()
+    monkeypatch.setenv("PATH", path)
+    summary = mine_repositories([repo], db, opts)
+    assert [r.status for r in summary.repos] == ["mined"]
+
+
+def table_ids(db: Path, table: str) -> list[str]:
+    """The commit ids of ``merge_commits`` or ``other_commits``, oldest first."""
+    return [r[0] for r in table_rows(db, table)]
+
+
 def test_a_database_mined_before_the_table_is_upgraded_and_filled(tmp_path: Path) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    as_left_by_an_older_version(db, "merge_commits")
-    assert load_merge_times(db) == {}  # readers take an old file as it is
-    connect(db).close()
-    assert check_database(db) is None
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    assert [r.status for r in summary.repos] == ["mined"]
-    assert [r[0] for r in _rows(db)] == [ids["merge"]]
-    assert check_database(db) is None
+    got = upgraded_and_refilled(tmp_path / "r", db, "merge_commits", load_merge_times,
+                                options(tmp_path))  # fmt: skip
+    assert got == [ids["merge"]]
 
 
 def test_listing_the_merges_failing_fails_the_repo_and_a_rerun_retries_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real git process failing ``git log --merges`` (a `git` earlier on PATH): the repo is
-    reported as failed with git's message, not marked mined, and the next run mines it."""
-    import os
-
     ids = _history(tmp_path)
-    path = os.environ["PATH"]
-    bin_dir = tmp_path / "bin"
-    failing_git(bin_dir, '*" log "*--merges*', "bad object (simulated)")
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{path}")
     db = tmp_path / "out" / "mined.sqlite"
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path), raise_on_error=False)
-    (rs,) = summary.repos
-    assert rs.status == "error" and rs.error is not None
-    assert rs.error.startswith("reading merge commit times failed: ")
-    assert "bad object (simulated)" in rs.error
-    with pytest.raises(MiningError):
-        mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    monkeypatch.setenv("PATH", path)
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    assert [r.status for r in summary.repos] == ["mined"]
-    assert [r[0] for r in _rows(db)] == [ids["merge"]]
+    failing_listing_then_retried(
+        tmp_path / "r",
+        db,
+        monkeypatch,
+        '*" log "*--merges*',
+        "reading merge commit times failed: ",
+        options(tmp_path),
+    )
+    assert table_ids(db, "merge_commits") == [ids["merge"]]
 
 
 def test_the_label_quality_benchmark_counts_merges_apart_from_pull_request_events(

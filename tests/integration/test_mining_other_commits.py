@@ -5,16 +5,20 @@ them, and none of them ever becomes a change. Off (the default) nothing is read.
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepos import BASE_TS, commit, failing_git, init
+from gitrepos import BASE_TS, commit, init
 from rich.console import Console
-from test_mining_merge_times import _gap_labels, _merge
-from test_mining_pull_times import as_left_by_an_older_version
+from test_mining_merge_times import (
+    _gap_labels,
+    _merge,
+    failing_listing_then_retried,
+    table_ids,
+    table_rows,
+    upgraded_and_refilled,
+)
 from test_mining_repos import options
 
 from standard_coder.pipelines.sch_train import load_histories
@@ -22,9 +26,9 @@ from standard_coder.sch.mining import mine_repositories
 from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.merges import load_other_times, other_commit_times
-from standard_coder.sch.mining.mine import MiningError, summary_table
+from standard_coder.sch.mining.mine import summary_table
 from standard_coder.sch.mining.options import MineOptions
-from standard_coder.sch.mining.store import canonical_dump, connect
+from standard_coder.sch.mining.store import canonical_dump
 from standard_coder.sch.work_inference.base import NORMAL
 
 ALICE = ("Alice", "Alice@Example.com")
@@ -53,11 +57,7 @@ def _history(root: Path) -> dict[str, str]:
 
 
 def _rows(db: Path) -> list[tuple[str, int, int, str]]:
-    with sqlite3.connect(db) as con:
-        return con.execute(
-            "SELECT commit_id, authored_at, author_tz_offset_min, author_id FROM other_commits"
-            " ORDER BY authored_at"
-        ).fetchall()
+    return table_rows(db, "other_commits")
 
 
 def test_a_documentation_commit_is_stored_with_its_author_and_starts_the_next_interval(
@@ -145,39 +145,24 @@ def test_the_author_filter_and_a_window_apply_to_them(tmp_path: Path) -> None:
 def test_a_database_mined_before_the_table_is_upgraded_and_filled(tmp_path: Path) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
-    as_left_by_an_older_version(db, "other_commits")
-    assert load_other_times(db) == {}  # readers take an old file as it is
-    connect(db).close()
-    assert check_database(db) is None
-    summary = mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
-    assert [r.status for r in summary.repos] == ["mined"]
-    assert [r[0] for r in _rows(db)] == [ids["ci"], ids["docs"]]
-    assert check_database(db) is None
+    got = upgraded_and_refilled(tmp_path / "r", db, "other_commits", load_other_times,
+                                switched_on(tmp_path))  # fmt: skip
+    assert got == [ids["ci"], ids["docs"]]
 
 
 def test_reading_their_times_failing_fails_the_repo_and_a_rerun_retries_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real git process failing the ``git log --no-walk --stdin`` listing: the repo is reported
-    as failed with git's message, not marked mined, and the next run mines it."""
+    """Off (the default), the failing listing is never run: the same git mines the repo."""
     ids = _history(tmp_path)
-    path = os.environ["PATH"]
-    bin_dir = tmp_path / "bin"
-    failing_git(bin_dir, '*" log --no-walk=unsorted --stdin -z "*', "bad object (simulated)")
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{path}")
     db = tmp_path / "out" / "mined.sqlite"
-    summary = mine_repositories([tmp_path / "r"], db, switched_on(tmp_path), raise_on_error=False)
-    (rs,) = summary.repos
-    assert rs.status == "error" and rs.error is not None
-    assert rs.error.startswith("reading other commits' times failed: ")
-    assert "bad object (simulated)" in rs.error
-    with pytest.raises(MiningError):
-        mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
-    # off (the default), the listing is never run: the same git mines the repository
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    assert [r.status for r in summary.repos] == ["mined"] and _rows(db) == []
-    monkeypatch.setenv("PATH", path)
-    summary = mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
-    assert [r.status for r in summary.repos] == ["mined"]
-    assert [r[0] for r in _rows(db)] == [ids["ci"], ids["docs"]]
+
+    def off_needs_no_listing() -> None:
+        summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+        assert [r.status for r in summary.repos] == ["mined"] and _rows(db) == []
+
+    failing_listing_then_retried(
+        tmp_path / "r", db, monkeypatch, '*" log --no-walk=unsorted --stdin -z "*',
+        "reading other commits' times failed: ", switched_on(tmp_path), off_needs_no_listing,
+    )  # fmt: skip
+    assert table_ids(db, "other_commits") == [ids["ci"], ids["docs"]]
