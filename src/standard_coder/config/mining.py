@@ -67,8 +67,8 @@ class ReposSection(StrictModel):
         description="read the author times of commits that touch no file of an enabled language "
         "(documentation, CI, configuration): work inference counts them as their author's work, "
         "so the next change's interval starts there (they are never changes themselves). Off by "
-        "default: measured on 14 unseen histories it cost targets with the shipped prior "
-        "(docs/work-inference.md)",
+        "default: measured on 14 unseen histories it cost targets, with the shipped prior and "
+        "with one refitted on such labels (docs/effort-models.md, 'Session 22')",
     )
 
 
