@@ -2,6 +2,9 @@
 
     PYTHONPATH=src python benchmarks/real_history.py PATH [PATH ...] [--quick] [--work-dir DIR]
 
+The histories the docs' figures come from (the prior's corpus and the unseen ones that judge
+decisions) are listed, with their public owner/name, in ``benchmarks/real_histories.txt``.
+
 For each repository given, a pipeline config pointing at it (mining only reads it) is written
 into a work folder (a temporary one unless ``--work-dir``), and ``mine`` + ``train_sch`` run with
 the defaults. Then per repository: Spearman of SCH, lines added, churn, tokens and files touched
