@@ -32,7 +32,7 @@ from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.gitlog import decode, parse_tz_offset, run_git
 
 __all__ = [
-    "MergeCommit",
+    "EventCommit",
     "load_merge_times",
     "load_other_times",
     "merge_times",
@@ -41,14 +41,15 @@ __all__ = [
     "replace_other_commits",
 ]
 
-MergeCommit = tuple[str, int, int, str]
-"""``(merge commit id, authored_at, tz offset minutes, author id)``."""
+EventCommit = tuple[str, int, int, str]
+"""``(commit id, authored_at, tz offset minutes, author id)`` of a merge or of a commit touching no
+enabled language: an event in its author's timeline, never a change."""
 
-MergeTimes = dict[str, list[tuple[int, int, tuple[str, str]]]]
-"""author id -> ``(authored_at, tz offset, (repo, merge commit id))``, oldest first."""
+EventTimes = dict[str, list[tuple[int, int, tuple[str, str]]]]
+"""author id -> ``(authored_at, tz offset, (repo, commit id))``, oldest first."""
 
 
-def merge_times(path: Path, authors: AuthorRule, since: int | None) -> list[MergeCommit]:
+def merge_times(path: Path, authors: AuthorRule, since: int | None) -> list[EventCommit]:
     """The merge commits reachable from ``HEAD`` of the repository at ``path`` whose author the
     filter ``authors`` keeps, authored at or after ``since`` (unix seconds; None: all), sorted
     by ``(authored_at, id)``. The author id is the lower-cased mailmapped email, as a mined
@@ -59,7 +60,7 @@ def merge_times(path: Path, authors: AuthorRule, since: int | None) -> list[Merg
     return _author_times(fields, authors, since)
 
 
-def other_commit_times(path: Path, ids: Sequence[str], authors: AuthorRule) -> list[MergeCommit]:
+def other_commit_times(path: Path, ids: Sequence[str], authors: AuthorRule) -> list[EventCommit]:
     """The commits ``ids`` of the repository at ``path`` (mined and skipped as touching no file
     of an enabled language) as ``(id, authored_at, tz offset, author id)`` rows whose author the
     filter ``authors`` keeps, sorted as :func:`merge_times`'s."""
@@ -77,10 +78,10 @@ _FORMAT = "%H%x00%aN%x00%aE%x00%at%x00%ai"
 
 def _author_times(
     fields: Sequence[bytes], authors: AuthorRule, since: int | None
-) -> list[MergeCommit]:
+) -> list[EventCommit]:
     """``git log -z --format=_FORMAT`` records as rows (see :func:`merge_times`)."""
     verdict: dict[tuple[str, str], bool] = {}
-    out: list[MergeCommit] = []
+    out: list[EventCommit] = []
     for i in range(0, len(fields) - 4, 5):
         sha = fields[i].strip().decode("ascii", "replace")
         stamp = fields[i + 3].strip()
@@ -100,36 +101,36 @@ def _author_times(
     return out
 
 
-def replace_merge_commits(con: sqlite3.Connection, repo: str, rows: Sequence[MergeCommit]) -> None:
+def replace_merge_commits(con: sqlite3.Connection, repo: str, rows: Sequence[EventCommit]) -> None:
     """Set ``repo``'s merge commit rows to ``rows`` (caller's transaction)."""
     _replace(con, "merge_commits", repo, rows)
 
 
-def replace_other_commits(con: sqlite3.Connection, repo: str, rows: Sequence[MergeCommit]) -> None:
+def replace_other_commits(con: sqlite3.Connection, repo: str, rows: Sequence[EventCommit]) -> None:
     """Set ``repo``'s other commit rows (no enabled language) to ``rows`` (caller's transaction)."""
     _replace(con, "other_commits", repo, rows)
 
 
-def _replace(con: sqlite3.Connection, table: str, repo: str, rows: Sequence[MergeCommit]) -> None:
+def _replace(con: sqlite3.Connection, table: str, repo: str, rows: Sequence[EventCommit]) -> None:
     con.execute(f"DELETE FROM {table} WHERE repo = ?", (repo,))
     con.executemany(
         f"INSERT OR REPLACE INTO {table} VALUES (?,?,?,?,?)", [(repo, *r) for r in rows]
     )
 
 
-def load_merge_times(db_path: Path) -> MergeTimes:
+def load_merge_times(db_path: Path) -> EventTimes:
     """Every author's merge times from the mined database (empty for a database mined before
     the table existed)."""
     return _load(db_path, "merge_commits")
 
 
-def load_other_times(db_path: Path) -> MergeTimes:
+def load_other_times(db_path: Path) -> EventTimes:
     """Every author's times of commits that touch no enabled language (empty for a database
     mined before the table existed)."""
     return _load(db_path, "other_commits")
 
 
-def _load(db_path: Path, table: str) -> MergeTimes:
+def _load(db_path: Path, table: str) -> EventTimes:
     from standard_coder.sch.mining.store import _corruption_named, open_readonly
 
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
@@ -141,7 +142,7 @@ def _load(db_path: Path, table: str) -> MergeTimes:
             "SELECT author_id, authored_at, author_tz_offset_min, repo, commit_id"
             f" FROM {table} ORDER BY author_id, authored_at, repo, commit_id"
         ).fetchall()
-    out: MergeTimes = {}
+    out: EventTimes = {}
     for author, at, tz, repo, cid in rows:
         out.setdefault(str(author), []).append((int(at), int(tz), (str(repo), str(cid))))
     return out

@@ -255,8 +255,8 @@ class PullTimesError(RuntimeError):
     """Reading a repository's pull request commit times failed (the repo is retried)."""
 
 
-class MergeTimesError(RuntimeError):
-    """Reading a repository's merge (or other) commit times failed (the repo is retried)."""
+class EventTimesError(RuntimeError):
+    """Reading a repository's merge or other commits' times failed (the repo is retried)."""
 
 
 def _try_finish(
@@ -265,12 +265,12 @@ def _try_finish(
     """:func:`_finish`, turning a failure into a repo error (not marked done, retried)."""
     try:
         _finish(con, plan, options, emit)
-    except (GitError, OSError, PullTimesError, MergeTimesError) as exc:
+    except (GitError, OSError, PullTimesError, EventTimesError) as exc:
         rs = plan.summary
         rs.status = "error"
         rs.error = (
             str(exc)
-            if isinstance(exc, (PullTimesError, MergeTimesError))
+            if isinstance(exc, (PullTimesError, EventTimesError))
             else f"content backfill failed: {exc}"
         )
         emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": rs.error})
@@ -296,7 +296,7 @@ def _pull_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[pulls.Pul
     return rows
 
 
-def _merge_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.MergeCommit]:
+def _merge_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.EventCommit]:
     """The repo's merge commits (``merges``) from its oldest mined commit on; none when switched
     off or when nothing is mined."""
     if not options.merge_times or plan.head is None:
@@ -308,10 +308,10 @@ def _merge_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.M
     try:
         return merges.merge_times(Path(plan.summary.path), options.authors, int(oldest[0]))
     except (GitError, OSError) as exc:
-        raise MergeTimesError(f"reading merge commit times failed: {exc}") from exc
+        raise EventTimesError(f"reading merge commit times failed: {exc}") from exc
 
 
-def _other_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.MergeCommit]:
+def _other_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.EventCommit]:
     """The repo's commits skipped as touching no enabled language (``merges``), with their
     authors' times; none when switched off."""
     if not options.other_commit_times or plan.head is None:
@@ -328,7 +328,7 @@ def _other_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.M
     try:
         return merges.other_commit_times(Path(plan.summary.path), ids, options.authors)
     except (GitError, OSError) as exc:
-        raise MergeTimesError(f"reading other commits' times failed: {exc}") from exc
+        raise EventTimesError(f"reading other commits' times failed: {exc}") from exc
 
 
 def _finish(
