@@ -104,6 +104,10 @@ def _ledger_ids(base: Path) -> list[str]:
         return []
     conn = sqlite3.connect(path)
     try:
+        # a kill between the file's creation and its schema leaves it without the table: the
+        # ledger then holds nothing (the next run creates the table and redoes every item)
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'items'").fetchone():
+            return []
         return [r[0] for r in conn.execute("SELECT item_id FROM items ORDER BY item_id")]
     finally:
         conn.close()
