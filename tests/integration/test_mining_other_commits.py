@@ -166,3 +166,16 @@ def test_reading_their_times_failing_fails_the_repo_and_a_rerun_retries_it(
         "reading other commits' times failed: ", switched_on(tmp_path), off_needs_no_listing,
     )  # fmt: skip
     assert table_ids(db, "other_commits") == [ids["ci"], ids["docs"]]
+
+
+def test_the_label_quality_benchmark_counts_them_apart_from_merges(tmp_path: Path) -> None:
+    from tests.benchmodule import load_benchmark
+
+    _history(tmp_path)
+    db = tmp_path / "out" / "mined.sqlite"
+    mine_repositories([tmp_path / "r"], db, switched_on(tmp_path))
+    bench = load_benchmark("label_quality")
+    out = bench.run_repo(db, tmp_path / "work", seed=0, workers=1, variants=("gap",))
+    # alice's two changes; her documentation is one event (bob's CI commit makes no timeline)
+    assert out["n_commits"] == 2
+    assert out["n_other_events"] == 1 and out["n_merge_events"] == 0

@@ -42,6 +42,10 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
                                           pull_times=on, merge_times=not on))  # fmt: skip
         repos = load_config(path).repos
         assert repos.pull_request_times is on and repos.merge_times is (not on)
+        # other commits' times are opt-in: --other-times writes them on, else the default (off)
+        path.write_text(bench.config_text(tmp_path, quick=True, max_commits=None, workers=1,
+                                          other_times=on))  # fmt: skip
+        assert load_config(path).repos.other_commit_times is on
     for pool, quick in ((False, True), (False, False), (True, True)):
         path = tmp_path / f"pool-{pool}-{quick}.toml"
         path.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1,
