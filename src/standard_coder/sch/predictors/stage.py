@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,8 +154,23 @@ def _fit_shift(
                      fit_half_life=recency_half_life)  # fmt: skip
 
 
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def _hunk_sizes(header: str) -> list[int] | None:
+    """Old and new line counts of a ``@@ -a,b +c,d @@`` header (an omitted count is 1); None
+    for a bare ``@@`` (a hand-written hunk: every line up to the next header is read)."""
+    m = _HUNK.match(header)
+    if m is None:
+        return None
+    return [int(m.group(1) or 1), int(m.group(2) or 1)]
+
+
 def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
-    """Split ``git diff`` text (with headers) into headerless per-file hunks."""
+    """Split ``git diff`` text (with headers) into headerless per-file hunks.
+
+    A hunk holds the lines its ``@@`` header counts, no more: what follows the last one (a
+    ``git format-patch`` mail's ``-- `` signature and version) is not read as a change."""
     files: list[FileChange] = []
     path: str | None = None
     body: list[str] = []
@@ -170,7 +186,15 @@ def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
                                 diff="\n".join(body) + "\n"))  # fmt: skip
 
     in_hunk = False
+    left: list[int] | None = None  # old and new lines the hunk's header says are to come
     for line in text.splitlines():
+        if in_hunk and not line.startswith(("@@", "diff --git ")):
+            body.append(line)
+            if left is not None and not line.startswith("\\"):  # "\ No newline at end of file"
+                left[0] -= 0 if line.startswith("+") else 1
+                left[1] -= 0 if line.startswith("-") else 1
+                in_hunk = left[0] > 0 or left[1] > 0
+            continue
         if line.startswith("diff --git "):
             flush()
             path, body, in_hunk = line.rsplit(" b/", 1)[-1], [], False
@@ -194,11 +218,9 @@ def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
         ):
             continue
         if line.startswith("@@"):
-            in_hunk = True
+            in_hunk, left = True, _hunk_sizes(line)
             body.append(line)
             continue
-        if in_hunk:
-            body.append(line)
     flush()
     return tuple(files)
 
