@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python benchmarks/cross_repo_prior.py RUN_DIR [RUN_DIR ...]
         [--write PRIOR.npz] [--write-loro DIR] [--seed N] [--inputs common|union] [--no-subjects]
+        [--no-files]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them): a
 history's ``sc-output`` after ``train_sch`` (``labels/datasets/coding_train.npz`` and
@@ -18,7 +19,9 @@ end to end with ``[training.features] cross_repo_prior_path``). ``--inputs``: th
 every history's representation has (``common``, the default) or any has (``union``), each
 with every Python identifier counted together. The commit subject columns (``subject|...``,
 ``[training.features] commit_subject``) are inputs where every history counted them;
-``--no-subjects`` leaves them out (the recipe before session 20). Last line: one JSON object.
+``--no-subjects`` leaves them out (the recipe before session 20). The columns of files of every
+language (``files|...``, ``[training.features] commit_files``) likewise; ``--no-files`` leaves them
+out. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -54,11 +57,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="columns every history has (default) or any has")  # fmt: skip
     ap.add_argument("--no-subjects", action="store_true",
                     help="leave the commit subject columns out (the older recipe)")  # fmt: skip
+    ap.add_argument("--no-files", action="store_true",
+                    help="leave the columns of files of every language out")  # fmt: skip
     args = ap.parse_args(argv)
     try:
         dirs, _ = find_outputs(args.runs)
         histories = [load_history(d, history_name(d)) for d in dirs]
-        corpus = PriorCorpus(histories, args.inputs, subjects=not args.no_subjects)
+        corpus = PriorCorpus(histories, args.inputs, subjects=not args.no_subjects,
+                             files=not args.no_files)  # fmt: skip
     except (PriorInputError, ValueError) as e:
         print(f"cross_repo_prior: {e}", file=sys.stderr)
         return 2

@@ -30,7 +30,8 @@ each row also has the held-out NLL of its members alone (``heldout_nll_unpooled`
 it); ``--prior-dir DIR``: a history named ``X`` uses ``DIR/X.npz`` as its prior where that
 exists (``cross_repo_prior_path``): the leave-one-history-out priors of
 ``benchmarks/cross_repo_prior.py --write-loro``, so that no history is judged by a prior that
-saw it.
+saw it. ``--commit-files`` / ``--no-commit-files``: every file of any language counted as
+features, or not (``[training.features] commit_files``; default: the pipeline's).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def config_text(
     prior: bool = True,
     prior_path: Path | None = None,
     languages: list[str] | None = None,
+    commit_files: bool | None = None,
 ) -> str:
     lines = [
         "[outputs]",
@@ -83,10 +85,15 @@ def config_text(
         lines.append(f"max_commits_per_repo = {limit}")
     if not pool:
         lines += ["[training]", "pool_size_mdn = 0"]
+    features = []
     if not prior and prior_path is None:
-        lines += ["[training.features]", "cross_repo_prior = false"]
+        features.append("cross_repo_prior = false")
     elif prior_path is not None:
-        lines += ["[training.features]", f"cross_repo_prior_path = {json.dumps(str(prior_path))}"]
+        features.append(f"cross_repo_prior_path = {json.dumps(str(prior_path))}")
+    if commit_files is not None:
+        features.append(f"commit_files = {str(commit_files).lower()}")
+    if features:
+        lines += ["[training.features]", *features]
     if languages:
         lines += ["[filters.languages]", f"enabled = {json.dumps(languages)}"]
     if quick:
@@ -494,6 +501,20 @@ def main(argv: list[str] | None = None) -> int:
         help="use DIR/<repository>.npz as the cross-repository prior where it exists (the "
         "leave-one-out priors of benchmarks/cross_repo_prior.py --write-loro)",
     )
+    files = ap.add_mutually_exclusive_group()
+    files.add_argument(
+        "--commit-files",
+        dest="commit_files",
+        action="store_true",
+        default=None,
+        help="count every file of any language as features (commit_files = true)",
+    )
+    files.add_argument(
+        "--no-commit-files",
+        dest="commit_files",
+        action="store_false",
+        help="without the files of every language (commit_files = false)",
+    )
     ap.add_argument(
         "--languages",
         default=None,
@@ -532,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
                     languages=[x.strip() for x in args.languages.split(",") if x.strip()]
                     if args.languages
                     else None,
+                    commit_files=args.commit_files,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")

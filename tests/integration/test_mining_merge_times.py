@@ -189,7 +189,13 @@ def failing_listing_then_retried(
 
 
 def table_ids(db: Path, table: str) -> list[str]:
-    """The commit ids of ``merge_commits`` or ``other_commits``, oldest first."""
+    """The commit ids of ``merge_commits`` or ``other_commits``, oldest first (of another table
+    with a ``commit_id`` column, such as ``commit_files``: sorted)."""
+    with sqlite3.connect(db) as con:
+        cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+    if "authored_at" not in cols:
+        with sqlite3.connect(db) as con:
+            return [r[0] for r in con.execute(f"SELECT commit_id FROM {table} ORDER BY commit_id")]
     return [r[0] for r in table_rows(db, table)]
 
 

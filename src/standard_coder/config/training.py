@@ -91,6 +91,14 @@ class FeaturesSection(StrictModel):
         "subject|...; a change without one (a working tree, a patch) gets the fitted changes' "
         "mean (tokens and hybrid; docs/effort-models.md, Commit subjects)",
     )
+    commit_files: bool = Field(
+        False,
+        description="count every file each commit touches, of any language, as feature columns "
+        "files|...: lines added and deleted in files the token counts do not see (documentation, "
+        "configuration, CI), files touched and their folders; a commit whose files are unknown "
+        "gets the fitted changes' mean (tokens and hybrid; docs/effort-models.md, Files of every "
+        "language)",
+    )
     cross_repo_prior: bool = Field(
         True,
         description="add the score of a model learnt on many public Python histories as a feature "

@@ -42,10 +42,12 @@ def _sprint_needs_model(path: Path | None) -> bool:
         return True
 
 
-def check_prior_file(path: Path, config_path: Path | None, *, commit_subject: bool) -> None:
+def check_prior_file(
+    path: Path, config_path: Path | None, *, commit_subject: bool, commit_files: bool = True
+) -> None:
     """A configured cross-repository prior that cannot be read, or that reads commit subjects
-    the representation would not count, stops the run before any stage runs, in one line
-    naming the key and the file."""
+    or files of every language the representation would not count, stops the run before any
+    stage runs, in one line naming the key and the file."""
     from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
 
     key = f"{config_path}: training.features.cross_repo_prior_path"
@@ -58,21 +60,34 @@ def check_prior_file(path: Path, config_path: Path | None, *, commit_subject: bo
             f"{key}: {path} reads commit subjects (subject|...), which "
             "training.features.commit_subject = false leaves uncounted; set it to true"
         )
+    if not commit_files and prior.reads_files:
+        raise ConfigError(
+            f"{key}: {path} reads the files of every language (files|...), which "
+            "training.features.commit_files = false leaves uncounted; set it to true"
+        )
 
 
-def check_builtin_prior(config_path: Path | None, *, commit_subject: bool) -> None:
-    """The shipped prior reads commit subjects: with ``commit_subject = false`` it would read
-    every change as one without a subject, so the run stops before any stage, in one line."""
-    if commit_subject:
+def check_builtin_prior(
+    config_path: Path | None, *, commit_subject: bool, commit_files: bool = True
+) -> None:
+    """The shipped prior reads commit subjects (and files of every language, when it does):
+    with ``commit_subject = false`` (``commit_files = false``) it would read every change as
+    one without a subject (unknown files), so the run stops before any stage, in one line."""
+    if commit_subject and commit_files:
         return  # the no-op path: nothing to load (numpy stays unimported)
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 
-    if CrossRepoPrior.builtin().reads_subjects:
-        raise ConfigError(
-            f"{config_path}: training.features.commit_subject = false: the shipped "
-            "cross-repository prior reads commit subjects; also set cross_repo_prior = false, or "
-            "name a prior fitted without them in cross_repo_prior_path"
-        )
+    prior = CrossRepoPrior.builtin()
+    for off, key, reads, what in (
+        (not commit_subject, "commit_subject", prior.reads_subjects, "commit subjects"),
+        (not commit_files, "commit_files", prior.reads_files, "files of every language"),
+    ):
+        if off and reads:
+            raise ConfigError(
+                f"{config_path}: training.features.{key} = false: the shipped "
+                f"cross-repository prior reads {what}; also set cross_repo_prior = false, or "
+                "name a prior fitted without them in cross_repo_prior_path"
+            )
 
 
 def _is_git_repo(path: Path) -> bool:
@@ -125,10 +140,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         train_inputs["truth"] = t.truth_path
     if t.features.cross_repo_prior and t.features.cross_repo_prior_path is not None:
         check_prior_file(t.features.cross_repo_prior_path, cfg.config_path,
-                         commit_subject=t.features.commit_subject)  # fmt: skip
+                         commit_subject=t.features.commit_subject,
+                         commit_files=t.features.commit_files)  # fmt: skip
         train_inputs["cross_repo_prior"] = t.features.cross_repo_prior_path
     elif t.features.cross_repo_prior and t.features.representation != "loc":
-        check_builtin_prior(cfg.config_path, commit_subject=t.features.commit_subject)
+        check_builtin_prior(cfg.config_path, commit_subject=t.features.commit_subject,
+                            commit_files=t.features.commit_files)  # fmt: skip
     training_params = section_params(t, root)
     if t.predictor == "multitask" and t.multitask.pull_requests_path is not None:
         train_inputs["pull_requests"] = t.multitask.pull_requests_path

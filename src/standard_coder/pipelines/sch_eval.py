@@ -127,6 +127,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         skip_generated=rep.skip_generated,
         skip_formatting=rep.skip_formatting,
         commit_subject=rep.commit_subject,
+        commit_files=rep.commit_files,
         test_fraction=0.5,
         seed=cfg.runner.seed,
         label_kinds=kinds,

@@ -389,6 +389,7 @@ def run(ctx: StageContext) -> None:
                 skip_generated=t.features.skip_generated,
                 skip_formatting=t.features.skip_formatting,
                 commit_subject=t.features.commit_subject,
+                commit_files=t.features.commit_files,
                 cross_repo_prior=configured_prior(t, ctx.inputs.get("cross_repo_prior")),
                 test_fraction=t.test_fraction,
                 validation_fraction=t.optim.validation_fraction,

@@ -463,6 +463,7 @@ def build_dataset(
     skip_generated: bool = True,
     skip_formatting: bool = True,
     commit_subject: bool = True,
+    commit_files: bool = False,
     cross_repo_prior: CrossRepoPrior | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
@@ -494,6 +495,8 @@ def build_dataset(
             counts (:mod:`~standard_coder.sch.features.formatting`; ``skip_formatting``).
         commit_subject: the commit subject's counts as feature columns
             (:mod:`~standard_coder.sch.features.subject`; ``commit_subject``).
+        commit_files: counts over every file of any language as feature columns
+            (:mod:`~standard_coder.sch.features.change_files`; ``commit_files``).
         cross_repo_prior: the representation's cross-repository prior (its score becomes the
             ``prior|cross_repo`` column; :mod:`~standard_coder.sch.features.cross_repo`).
 
@@ -549,7 +552,7 @@ def build_dataset(
     fit_rows = [raw_list[i] for i in np.flatnonzero(split != TEST)]
     rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers,
                                skip_generated=skip_generated, skip_formatting=skip_formatting,
-                               commit_subject=commit_subject,
+                               commit_subject=commit_subject, commit_files=commit_files,
                                cross_repo_prior=cross_repo_prior)  # fmt: skip
     rep.fit(fit_rows)
     loc = ChangeRepresentation(kind="loc", skip_generated=skip_generated,

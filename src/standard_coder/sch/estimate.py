@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from standard_coder.sch.features.representation import left_out_counts
+from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import language_of
 from standard_coder.sch.predictors.stage import parse_unified_diff
 from standard_coder.sch.records import CommitRecord, FileChange
@@ -98,6 +99,12 @@ def _files(
             )
         )
     return tuple(out)
+
+
+def _file_stats(diff_text: str, langs: Languages) -> tuple[int, ...]:
+    """Counts over every file of ``diff_text``, of any language (``mining.file_stats``)."""
+    files = [(f.path, f.lines_added, f.lines_deleted) for f in parse_unified_diff(diff_text)]
+    return file_stats(files, lambda p: langs.of(p) is not None)
 
 
 @dataclass(frozen=True)
@@ -179,14 +186,16 @@ def git_commit_records(
         out.append(
             CommitRecord(repo=repo.name, commit_id=cid, author_id=email.lower(),
                          author_name=name, authored_at=int(at or 0), author_tz_offset_min=0,
-                         committed_at=int(ct or 0), subject=subject, files=files)
+                         committed_at=int(ct or 0), subject=subject, files=files,
+                         file_stats=_file_stats(diff, langs))
         )  # fmt: skip
     return out
 
 
 def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> CommitRecord:
     """The uncommitted changes of a working tree (staged, unstaged and untracked files) against
-    ``HEAD`` as one change."""
+    ``HEAD`` as one change (untracked files of no enabled language are not read: its file
+    counts see only the tracked ones)."""
     has_head = bool(_git(repo, "rev-parse", "--quiet", "--verify", "HEAD", check=False))
     diff = _git(repo, "diff", "HEAD", "--no-renames", "--") if has_head else ""
     untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
@@ -210,7 +219,7 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
     )
     return CommitRecord(repo=repo.name, commit_id="worktree", author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
-                        files=files)  # fmt: skip
+                        files=files, file_stats=_file_stats(diff, langs))  # fmt: skip
 
 
 def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
@@ -221,7 +230,8 @@ def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
         raise EstimateError(f"{source}: not a unified diff (no 'diff --git' or '@@' hunks)")
     return CommitRecord(repo="patch", commit_id=source, author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
-                        subject=patch_subject(text), files=files)  # fmt: skip
+                        subject=patch_subject(text), files=files,
+                        file_stats=_file_stats(text, langs))  # fmt: skip
 
 
 def patch_subject(text: str) -> str:

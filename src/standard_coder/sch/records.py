@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+FILE_STAT_NAMES: tuple[str, ...] = (
+    "other_lines_added",
+    "other_lines_deleted",
+    "doc_lines_added",
+    "config_lines_added",
+    "files",
+    "folders",
+)
+"""A commit's counts over every file it touches, of any language (``CommitRecord.file_stats``;
+``mining.file_stats`` says what each counts)."""
+
 
 @dataclass(frozen=True)
 class FileChange:
@@ -45,6 +56,10 @@ class CommitRecord:
     committed_at: int
     subject: str = ""
     files: tuple[FileChange, ...] = field(default_factory=tuple)
+    file_stats: tuple[int, ...] | None = None
+    """Counts over every file the commit touches, of any language (``mining.file_stats``:
+    lines of files the token counts do not see, documentation, configuration, files, folders);
+    None where unknown (a database mined before they were kept, an unreadable commit)."""
 
     @property
     def lines_added(self) -> int:

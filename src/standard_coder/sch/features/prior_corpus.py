@@ -26,9 +26,12 @@ from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.stats import spearman
 
 KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surface|", "ast",
-                 "subject|")  # fmt: skip
+                 "subject|", "files|")  # fmt: skip
 """Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`; commit
-subjects where every history counted them, ``[training.features] commit_subject``)."""
+subjects and files of every language where every history counted them, ``[training.features]
+commit_subject`` and ``commit_files``)."""
+EVERY_HISTORY = ("subject|", "files|")
+"""Column prefixes a prior reads only where every history counted them."""
 NORMAL = 0
 MIN_HISTORIES = 2
 MIN_CHANGES = 10
@@ -67,8 +70,10 @@ class History:
         counts = np.expm1(np.asarray(dataset.X, np.float64) * rep.scale_ + rep.mean_)
         kind = dataset.label_kind if dataset.label_kind is not None else np.zeros(len(dataset))
         names = list(dataset.feature_names)
-        if not rep.subjects_known:  # no change had a subject: its columns say nothing
-            keep = [j for j, n in enumerate(names) if not n.startswith("subject|")]
+        unknown = tuple(p for p, known in (("subject|", rep.subjects_known),
+                                           ("files|", rep.files_known)) if not known)  # fmt: skip
+        if unknown:  # no change had a subject (or known files): those columns say nothing
+            keep = [j for j, n in enumerate(names) if not n.startswith(unknown)]
             names, counts = [names[j] for j in keep], counts[:, keep]
         return cls(
             name=name,
@@ -107,17 +112,19 @@ def input_names(
     which: Literal["common", "union"] = "common",
     *,
     subjects: bool = True,
+    files: bool = True,
 ) -> list[str]:
     """The prior's inputs: the keyword, operator, literal, surface, AST (and, unless not
-    ``subjects``, commit subject) columns every history has (``common``) or any has
-    (``union``), and every identifier counted together."""
-    counts = tuple(p for p in KEEP_PREFIXES if p != "subject|")
+    ``subjects``, commit subject; unless not ``files``, files of every language) columns every
+    history has (``common``) or any has (``union``), and every identifier counted together."""
+    counts = tuple(p for p in KEEP_PREFIXES if p not in EVERY_HISTORY)
     sets = [{n for n in h.feature_names if n.startswith(counts)} for h in histories]
     chosen = set.intersection(*sets) if which == "common" else set.union(*sets)
-    if subjects:  # only where every history counted them, whichever ``which``
-        chosen |= set.intersection(
-            *({n for n in h.feature_names if n.startswith("subject|")} for h in histories)
-        )
+    for prefix, wanted in zip(EVERY_HISTORY, (subjects, files), strict=True):
+        if wanted:  # only where every history counted them, whichever ``which``
+            chosen |= set.intersection(
+                *({n for n in h.feature_names if n.startswith(prefix)} for h in histories)
+            )
     return [*sorted(chosen), ID_TOTAL]
 
 
@@ -134,7 +141,8 @@ class PriorCorpus:
     ``held_out``: fit on each history's held-out changes too (the shipped recipe: a prior
     meant for other histories). Without them, histories run again with the prior keep a
     held-out split the prior never saw. ``subjects``: read the commit subject columns where
-    every history counted them (the recipe before them: not).
+    every history counted them (the recipe before them: not); ``files``: the same for the
+    columns of files of every language (``files|...``).
     """
 
     def __init__(
@@ -144,6 +152,7 @@ class PriorCorpus:
         *,
         held_out: bool = True,
         subjects: bool = True,
+        files: bool = True,
     ) -> None:
         names = [h.name for h in histories]
         if len(histories) < MIN_HISTORIES:
@@ -162,7 +171,7 @@ class PriorCorpus:
                 f"fewer than {MIN_CHANGES} normal-interval changes to fit on in {few}"
             )
         self.histories = list(histories)
-        self.names = input_names(self.histories, inputs, subjects=subjects)
+        self.names = input_names(self.histories, inputs, subjects=subjects, files=files)
         self._rows = {
             h.name: (
                 prior_inputs(self.names, h.counts[rows[h.name]], list(h.feature_names)),

@@ -22,6 +22,7 @@ import numpy as np
 
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES, AstCache, ast_edit_features
+from standard_coder.sch.features.change_files import FILE_NAMES, file_counts, no_file_counts
 from standard_coder.sch.features.cross_repo import COLUMN as PRIOR_COLUMN
 from standard_coder.sch.features.cross_repo import (
     MIN_LANGUAGE_SHARE,
@@ -59,12 +60,16 @@ class RawChange:
     """Files (and their lines added) kept out of the counts, in ``LEFT_OUT_NAMES`` order."""
     subject: np.ndarray = field(default_factory=no_subject)
     """The commit subject's counts (``SUBJECT_NAMES``); NaN where unknown."""
+    file_stats: np.ndarray = field(default_factory=no_file_counts)
+    """Counts over every file of any language (``FILE_NAMES``); NaN where unknown."""
 
     def add(self, other: RawChange) -> None:
         self.tokens.add(other.tokens)
         self.ast = self.ast + other.ast
         self.left_out = self.left_out + other.left_out
         self.subject = np.fmax(self.subject, other.subject)  # a group: its longest, any kind
+        a, b = self.file_stats, other.file_stats  # a group: the sum of its known commits'
+        self.file_stats = np.where(np.isnan(a), b, np.where(np.isnan(b), a, a + b))
 
     @property
     def surface(self) -> np.ndarray:
@@ -73,19 +78,22 @@ class RawChange:
     def to_json(self) -> list[Any]:
         """A JSON-able form (exact: counts and floats round-trip); see :meth:`from_json`."""
         subject = None if np.isnan(self.subject).all() else self.subject.tolist()
+        files = None if np.isnan(self.file_stats).all() else self.file_stats.tolist()
         return [dict(self.tokens.bag), list(self.tokens.surface), self.ast.tolist(),
-                self.left_out.tolist(), subject]  # fmt: skip
+                self.left_out.tolist(), subject, files]  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: list[Any]) -> RawChange:
         """Inverse of :meth:`to_json`."""
         bag, surface, ast_counts, left_out, *rest = obj
         subject = rest[0] if rest else None
+        files = rest[1] if len(rest) > 1 else None
         return cls(
             tokens=TokenCounts(bag=Counter(bag), surface=[float(v) for v in surface]),
             ast=np.asarray(ast_counts, np.float64),
             left_out=np.asarray(left_out, np.float64),
             subject=no_subject() if subject is None else np.asarray(subject, np.float64),
+            file_stats=no_file_counts() if files is None else np.asarray(files, np.float64),
         )
 
 
@@ -137,7 +145,8 @@ def extract_raw(
             if skip_formatting:
                 files, left_out[2:4] = _leave_out(files, is_formatting_only)
             one = RawChange(tokens=file_token_counts(files), left_out=left_out,
-                            subject=subject_counts(c.subject))  # fmt: skip
+                            subject=subject_counts(c.subject),
+                            file_stats=file_counts(c.file_stats))  # fmt: skip
             if with_ast:
                 one.ast = ast_edit_features(files, cache)
             raw.add(one)
@@ -158,6 +167,15 @@ def _frequent_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     unique, count = np.unique(known, axis=0, return_counts=True)
     top = np.argsort(-count, kind="stable")[:SUBJECT_REFERENCES]
     return unique[top], count[top] / count[top].sum()
+
+
+def _known_mean(counts: np.ndarray) -> np.ndarray:
+    """Per column, the mean ``log1p`` of the known (not NaN) counts; 0 where none is known."""
+    logs = np.log1p(np.maximum(counts, 0.0))
+    seen = ~np.isnan(logs).all(axis=0)
+    mean = np.zeros(counts.shape[1])
+    mean[seen] = np.nanmean(logs[:, seen], axis=0)
+    return mean
 
 
 def _sha(obj: Any, *arrays: np.ndarray) -> str:
@@ -181,6 +199,9 @@ class ChangeRepresentation:
         commit_subject: the commit subject's counts as columns ``subject|...``
             (``subject.py``; ``tokens`` and ``hybrid`` only). A change without a subject (a
             working tree, a patch) gets the fitted changes' mean in them: unknown, not short.
+        commit_files: a commit's counts over every file it touches, of any language, as
+            columns ``files|...`` (``change_files.py``; ``tokens`` and ``hybrid`` only); a
+            change whose files are unknown gets the fitted changes' mean in them.
         cross_repo_prior: a :class:`~standard_coder.sch.features.cross_repo.CrossRepoPrior`
             whose score of the change's counts becomes one more column, ``prior|cross_repo``
             (``tokens`` and ``hybrid`` only; scaled like the others, not ``log1p``'d). Its
@@ -200,6 +221,7 @@ class ChangeRepresentation:
         skip_generated: bool = True,
         skip_formatting: bool = True,
         commit_subject: bool = True,
+        commit_files: bool = False,
         cross_repo_prior: CrossRepoPrior | None = None,
     ) -> None:
         self.kind = kind
@@ -207,6 +229,9 @@ class ChangeRepresentation:
         self.skip_generated = skip_generated
         self.skip_formatting = skip_formatting
         self.commit_subject = commit_subject and kind != "loc"
+        self.commit_files = commit_files and kind != "loc"
+        self._files_mean = np.zeros(len(FILE_NAMES))
+        """Mean ``log1p`` file counts of the fitted changes: an unknown change's."""
         self._subject_mean = np.zeros(len(SUBJECT_NAMES))
         """Mean ``log1p`` subject counts of the fitted changes: an unknown subject's."""
         self._subject_ref = np.zeros((0, len(SUBJECT_NAMES)))
@@ -224,6 +249,12 @@ class ChangeRepresentation:
         """Whether the subject columns are counted and some fitted change had a subject (every
         subject has a word: the mean ``log1p`` word count is above 0)."""
         return self.commit_subject and float(self._subject_mean[0]) > 0
+
+    @property
+    def files_known(self) -> bool:
+        """Whether the file columns are counted and some fitted change's files were known
+        (every commit touches a file: the mean ``log1p`` files touched is above 0)."""
+        return self.commit_files and float(self._files_mean[FILE_NAMES.index("files|files")]) > 0
 
     @property
     def needs_ast(self) -> bool:
@@ -269,6 +300,8 @@ class ChangeRepresentation:
                 names += list(AST_NAMES)
             if self.commit_subject:
                 names += list(SUBJECT_NAMES)
+            if self.commit_files:
+                names += list(FILE_NAMES)
             if self.cross_repo_prior is not None:
                 names.append(PRIOR_COLUMN)
         self.feature_names_ = names
@@ -276,18 +309,18 @@ class ChangeRepresentation:
         counts = self._counts(raws)
         if self.commit_subject:  # unknown subjects get the known ones' mean
             cols = self._subject_columns()
-            known = np.log1p(np.maximum(counts[:, cols], 0.0))
-            seen = ~np.isnan(known).all(axis=0)
-            mean = np.zeros(len(cols))
-            mean[seen] = np.nanmean(known[:, seen], axis=0)
-            self._subject_mean = mean
+            self._subject_mean = _known_mean(counts[:, cols])
             self._subject_ref, self._subject_ref_weight = _frequent_rows(counts[:, cols])
+        if self.commit_files:  # unknown files get the known ones' mean
+            self._files_mean = _known_mean(counts[:, self._file_columns()])
         logc = self._log_counts(counts)
         self.mean_ = logc.mean(axis=0)
         std = logc.std(axis=0)
         self.scale_ = np.where(std > 1e-8, std, 1.0)
         if self.commit_subject:  # the same mean to the last bit, as a saved one loads it
             self._subject_mean = self.mean_[self._subject_columns()]
+        if self.commit_files:
+            self._files_mean = self.mean_[self._file_columns()]
         self._set_checksums()
         return self
 
@@ -319,6 +352,8 @@ class ChangeRepresentation:
             settings["skip_formatting"] = True
         if self.commit_subject:
             settings["commit_subject"] = True
+        if self.commit_files:
+            settings["commit_files"] = True
         if self.cross_repo_prior is not None:
             settings["cross_repo_prior"] = self.cross_repo_prior.checksum
         self.vocabulary_checksum_ = _sha({**settings, "names": self.feature_names_})
@@ -340,6 +375,7 @@ class ChangeRepresentation:
         s_cols = [idx.get(f"surface|{n}", -1) for n in SURFACE_NAMES]
         a0 = idx.get(AST_NAMES[0], -1)
         s0 = idx.get(SUBJECT_NAMES[0], -1)
+        f0 = idx.get(FILE_NAMES[0], -1)
         for i, r in enumerate(raws):
             row = out[i]
             if self.kind != "loc":
@@ -360,23 +396,34 @@ class ChangeRepresentation:
                 row[a0 : a0 + len(AST_NAMES)] = r.ast
             if s0 >= 0:
                 row[s0 : s0 + len(SUBJECT_NAMES)] = r.subject
+            if f0 >= 0:
+                row[f0 : f0 + len(FILE_NAMES)] = r.file_stats
         return out
 
     def _subject_columns(self) -> np.ndarray:
         s0 = self._index[SUBJECT_NAMES[0]]
         return np.arange(s0, s0 + len(SUBJECT_NAMES))
 
-    def _known_subjects(self, counts: np.ndarray) -> np.ndarray:
-        """``counts`` with an unknown subject's columns (NaN) at the fitted changes' mean."""
-        if not self.commit_subject:
-            return counts
-        cols = self._subject_columns()
-        part = counts[:, cols]
-        unknown = np.isnan(part)
-        if not unknown.any():
-            return counts
-        out = counts.copy()
-        out[:, cols] = np.where(unknown, np.expm1(self._subject_mean), part)
+    def _file_columns(self) -> np.ndarray:
+        f0 = self._index[FILE_NAMES[0]]
+        return np.arange(f0, f0 + len(FILE_NAMES))
+
+    def _known_counts(self, counts: np.ndarray) -> np.ndarray:
+        """``counts`` with an unknown subject's or files' columns (NaN) at the fitted changes'
+        mean."""
+        out = counts
+        for on, cols, mean in (
+            (self.commit_subject, self._subject_columns, self._subject_mean),
+            (self.commit_files, self._file_columns, self._files_mean),
+        ):
+            if not on:
+                continue
+            c = cols()
+            part = out[:, c]
+            unknown = np.isnan(part)
+            if unknown.any():
+                out = out.copy() if out is counts else out
+                out[:, c] = np.where(unknown, np.expm1(mean), part)
         return out
 
     def raw_changes(self, changes: Iterable[Change] | Sequence[RawChange]) -> list[RawChange]:
@@ -396,14 +443,17 @@ class ChangeRepresentation:
 
     def _log_counts(self, counts: np.ndarray) -> np.ndarray:
         """``log1p(counts)``; the prior's column (if any) holds its score of the other counts."""
-        known = self._known_subjects(counts)
+        known = self._known_counts(counts)
         out: np.ndarray = np.log1p(np.maximum(known, 0.0))
         if self.cross_repo_prior is not None:
             col = self._index[PRIOR_COLUMN]
             out[:, col] = self.cross_repo_prior.score(known, self.feature_names_)
-            unknown = np.isnan(counts).any(axis=1)
             reads = self.cross_repo_prior.reads_subjects
-            if reads and unknown.any() and len(self._subject_ref):
+            if reads and len(self._subject_ref):
+                unknown = np.isnan(counts[:, self._subject_columns()]).any(axis=1)
+            else:
+                unknown = np.zeros(len(counts), bool)
+            if unknown.any():
                 out[unknown, col] = self._expected_prior_score(known[unknown])
         return out
 
@@ -452,6 +502,7 @@ class ChangeRepresentation:
             "skip_generated": self.skip_generated,
             "skip_formatting": self.skip_formatting,
             "commit_subject": self.commit_subject,
+            "commit_files": self.commit_files,
             **self._prior_meta(),
             **({"cross_repo_prior_unused": self.prior_unused_} if self.prior_unused_ else {}),
             "feature_names": self.feature_names_,
@@ -496,6 +547,7 @@ class ChangeRepresentation:
                       skip_generated=bool(meta.get("skip_generated", False)),
                       skip_formatting=bool(meta.get("skip_formatting", False)),
                       commit_subject=bool(meta.get("commit_subject", False)),
+                      commit_files=bool(meta.get("commit_files", False)),
                       cross_repo_prior=prior)  # fmt: skip
             unused = meta.get("cross_repo_prior_unused")
             rep.prior_unused_ = str(unused) if unused else None
@@ -507,6 +559,8 @@ class ChangeRepresentation:
                 width = len(SUBJECT_NAMES)  # saved without them: an unknown subject gets the mean
                 rep._subject_ref = refs.get("subject_ref", np.zeros((0, width)))
                 rep._subject_ref_weight = refs.get("subject_ref_weight", np.zeros(0))
+            if rep.commit_files:
+                rep._files_mean = mean[rep._file_columns()]
             rep._set_checksums()
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise RepresentationMismatch(f"{meta_path}: malformed ({e!r})") from e

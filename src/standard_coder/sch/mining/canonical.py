@@ -18,7 +18,8 @@ import sqlite3
 from pathlib import Path
 
 from standard_coder.sch.mining.integrity import LAYOUT_KEY
-from standard_coder.sch.mining.store import SCHEMA, _corruption_named
+from standard_coder.sch.mining.schema import SCHEMA
+from standard_coder.sch.mining.store import _corruption_named
 
 __all__ = ["CanonicalRewriteError", "is_canonical", "rewrite_canonical"]
 
@@ -36,6 +37,7 @@ _CANONICAL_ORDER = (
     ("pull_commits", "repo, commit_id, pr_commit_id"),
     ("merge_commits", "repo, commit_id"),
     ("other_commits", "repo, commit_id"),
+    ("commit_files", "repo, commit_id"),
     ("blobs", "oid"),
 )
 _PAGE_SIZE = 4096

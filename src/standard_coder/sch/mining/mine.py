@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from standard_coder.runner.executor import ItemStopped, stop_polling
-from standard_coder.sch.mining import canonical, merges, pulls, store
+from standard_coder.sch.mining import canonical, file_stats, merges, pulls, store
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
+from standard_coder.sch.mining.filters import language_of
 from standard_coder.sch.mining.gitlog import GitError
 from standard_coder.sch.mining.options import MineOptions
 from standard_coder.sch.mining.reconcile import RepoPlan, fill_counts, plan_repo
@@ -331,6 +332,20 @@ def _other_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.E
         raise EventTimesError(f"reading other commits' times failed: {exc}") from exc
 
 
+def _file_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[file_stats.FileStatRow]:
+    """Every stored commit's counts over all the files it touches (``file_stats``)."""
+    rid = plan.summary.repo
+    ids = [str(r[0]) for r in con.execute(
+        "SELECT commit_id FROM commits WHERE repo = ? ORDER BY commit_id", (rid,))]  # fmt: skip
+    ext_map, excluded = dict(options.extract.ext_map), options.extract.exclude_substrings
+    try:
+        return file_stats.commit_file_stats(
+            Path(plan.summary.path), ids, lambda p: language_of(p, ext_map, excluded) is not None
+        )
+    except (GitError, OSError) as exc:
+        raise EventTimesError(f"reading the commits' files failed: {exc}") from exc
+
+
 def _finish(
     con: Any, plan: RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
 ) -> None:
@@ -350,10 +365,12 @@ def _finish(
     pull_rows = _pull_rows(con, plan, options)
     merge_rows = _merge_rows(con, plan, options)
     other_rows = _other_rows(con, plan, options)
+    file_rows = _file_rows(con, plan, options)
     with store.transaction(con):
         store.replace_pull_commits(con, rid, pull_rows)
         merges.replace_merge_commits(con, rid, merge_rows)
         merges.replace_other_commits(con, rid, other_rows)
+        file_stats.replace_commit_files(con, rid, file_rows)
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))
     emit("mine_repo_done", {"repo": rid, "commits_mined": plan.summary.mined_now})

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.fingerprint import code_version
-from standard_coder.sch.mining import store
+from standard_coder.sch.mining import schema
 from standard_coder.sch.mining.extract import ExtractOptions
 from standard_coder.sch.mining.filters import AuthorRule, RepoRule
 
@@ -46,7 +46,7 @@ class MineOptions:
         """Digest of what is extracted per commit and of the code that extracts it (a change
         remines every repository: the database always equals a clean mine)."""
         return digest(
-            [store.SCHEMA_VERSION, asdict(self.extract), _source_digest("gitlog.py", "extract.py")]
+            [schema.SCHEMA_VERSION, asdict(self.extract), _source_digest("gitlog.py", "extract.py")]
         )
 
     def filter_key(self) -> str:
@@ -59,7 +59,7 @@ class MineOptions:
                 self.pull_requests,
                 self.merge_times,
                 self.other_commit_times,
-                _source_digest("filters.py", "pulls.py", "merges.py"),
+                _source_digest("filters.py", "pulls.py", "merges.py", "file_stats.py"),
             ]
         )
 

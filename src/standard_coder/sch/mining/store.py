@@ -15,115 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from standard_coder.sch.mining.integrity import LAYOUT_KEY, CorruptDatabaseError, is_corruption
-from standard_coder.sch.records import CommitRecord, FileChange
+from standard_coder.sch.mining.schema import CONTENT_TABLES, SCHEMA, SCHEMA_VERSION
+from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
 
 if TYPE_CHECKING:  # numpy is imported by the one reader that needs it (no-op path stays light)
     import numpy as np
 
-SCHEMA_VERSION = 1
 _LAYOUT_KEY = LAYOUT_KEY  # meta row present only while the file is canonical (canonical.py)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS repos (
-    repo TEXT PRIMARY KEY,          -- sanitised folder name + '-' + 8 hex of the path's sha256
-    path TEXT NOT NULL,             -- absolute path of the repository
-    name TEXT NOT NULL,             -- folder name
-    is_shallow INTEGER NOT NULL,    -- 1: shallow clone (history cut; boundary commits skipped)
-    is_bare INTEGER NOT NULL,
-    head TEXT                       -- HEAD commit when last fully mined (NULL: empty/unfinished)
-);
-CREATE TABLE IF NOT EXISTS mine_state (
-    repo TEXT PRIMARY KEY,
-    refs_key TEXT,                  -- digest of refs + .mailmap + options; set when fully mined
-    extract_key TEXT NOT NULL,      -- digest of extraction options; change -> repo remined
-    chunks_done INTEGER NOT NULL DEFAULT 0,
-    commits_done INTEGER NOT NULL DEFAULT 0,
-    n_author_filtered INTEGER NOT NULL DEFAULT 0  -- listed commits dropped by the author filter
-);
-CREATE TABLE IF NOT EXISTS commits (
-    repo TEXT NOT NULL,
-    commit_id TEXT NOT NULL,
-    parents TEXT NOT NULL,          -- space-separated parent ids ('' for a root commit)
-    author_name TEXT NOT NULL,      -- through .mailmap
-    author_email TEXT NOT NULL,     -- through .mailmap
-    author_id TEXT NOT NULL,        -- lower-cased mailmapped email: the identity
-    authored_at INTEGER NOT NULL,   -- unix seconds
-    author_tz_offset_min INTEGER NOT NULL,  -- minutes east of UTC (-0500 -> -300)
-    committed_at INTEGER NOT NULL,  -- unix seconds
-    subject TEXT NOT NULL,
-    n_files INTEGER NOT NULL,       -- configured-language files touched (before the cap)
-    lines_added INTEGER NOT NULL,   -- over those files
-    lines_deleted INTEGER NOT NULL,
-    truncated INTEGER NOT NULL,     -- 1: file/line cap hit, or patch cut; not every file stored
-    committer_email TEXT,           -- raw committer email (NULL: mined before it was kept)
-    PRIMARY KEY (repo, commit_id)
-);
-CREATE INDEX IF NOT EXISTS commits_by_author ON commits (author_id, authored_at);
-CREATE TABLE IF NOT EXISTS file_changes (
-    repo TEXT NOT NULL,
-    commit_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,           -- order within the commit (git's diff order)
-    path TEXT NOT NULL,
-    old_path TEXT,                  -- source path of a rename/copy, else NULL
-    change_type TEXT NOT NULL,      -- git status letter: A, M, D, R, C, T
-    language TEXT NOT NULL,
-    lines_added INTEGER NOT NULL,
-    lines_deleted INTEGER NOT NULL,
-    is_binary INTEGER NOT NULL,
-    diff BLOB,                      -- zlib(unified diff hunks, no headers); NULL if none/over cap
-    old_oid TEXT NOT NULL,          -- blob ids (40 zeros: absent side)
-    new_oid TEXT NOT NULL,
-    missing_object INTEGER NOT NULL, -- 1: object missing from the clone, file not diffed
-    PRIMARY KEY (repo, commit_id, idx)
-);
-CREATE TABLE IF NOT EXISTS blobs (
-    oid TEXT PRIMARY KEY,           -- git blob id: contents shared by every commit using it
-    size INTEGER NOT NULL,          -- uncompressed bytes
-    content BLOB NOT NULL           -- zlib(content)
-);
-CREATE TABLE IF NOT EXISTS skipped_commits (
-    repo TEXT NOT NULL,
-    commit_id TEXT NOT NULL,
-    reason TEXT NOT NULL,           -- no_language_files | shallow_boundary | future_dated
-    PRIMARY KEY (repo, commit_id)
-);
-CREATE TABLE IF NOT EXISTS pull_commits (
-    repo TEXT NOT NULL,
-    commit_id TEXT NOT NULL,        -- a GitHub squash merge (merge-stamped commit)
-    pr_commit_id TEXT NOT NULL,     -- one of its pull request's commits (refs/pull/<n>/head)
-    authored_at INTEGER NOT NULL,   -- that commit's author date, unix seconds
-    author_tz_offset_min INTEGER NOT NULL,
-    author_id TEXT NOT NULL,        -- that commit's lower-cased mailmapped author email
-    PRIMARY KEY (repo, commit_id, pr_commit_id)
-);
-CREATE TABLE IF NOT EXISTS merge_commits (
-    repo TEXT NOT NULL,
-    commit_id TEXT NOT NULL,        -- a merge commit reachable from HEAD (not mined as a change)
-    authored_at INTEGER NOT NULL,   -- its author date, unix seconds
-    author_tz_offset_min INTEGER NOT NULL,
-    author_id TEXT NOT NULL,        -- its lower-cased mailmapped author email
-    PRIMARY KEY (repo, commit_id)
-);
-CREATE TABLE IF NOT EXISTS other_commits (
-    repo TEXT NOT NULL,
-    commit_id TEXT NOT NULL,        -- a skipped commit touching no enabled language (not a change)
-    authored_at INTEGER NOT NULL,   -- its author date, unix seconds
-    author_tz_offset_min INTEGER NOT NULL,
-    author_id TEXT NOT NULL,        -- its lower-cased mailmapped author email
-    PRIMARY KEY (repo, commit_id)
-);
-"""
-
-_CONTENT_TABLES = (
-    "repos",
-    "commits",
-    "file_changes",
-    "skipped_commits",
-    "pull_commits",
-    "merge_commits",
-    "other_commits",
-)
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
@@ -157,9 +55,10 @@ def _prepare(con: sqlite3.Connection) -> None:
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.executescript(SCHEMA)
     cols = {r[1] for r in con.execute("PRAGMA table_info(commits)")}
-    upgraded = "meta" in tables and not {"pull_commits", "merge_commits", "other_commits"} <= tables
+    event_tables = {"pull_commits", "merge_commits", "other_commits", "commit_files"}
+    upgraded = "meta" in tables and not event_tables <= tables
     if upgraded:  # every repository is planned again, which reads its pull request, merge and
-        # other commits' times
+        # other commits' times and its commits' files of every language
         con.execute("UPDATE mine_state SET refs_key = NULL")
     if "committer_email" not in cols:  # a database mined before the column existed
         con.execute("ALTER TABLE commits ADD COLUMN committer_email TEXT")
@@ -255,7 +154,7 @@ def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool 
     times, state; blobs via :func:`gc_blobs`)."""
     tables = (
         "file_changes", "commits", "skipped_commits", "pull_commits", "merge_commits",
-        "other_commits",
+        "other_commits", "commit_files",
     )  # fmt: skip
     for table in (*tables, "mine_state"):
         con.execute(f"DELETE FROM {table} WHERE repo = ?", (repo,))
@@ -271,6 +170,7 @@ def delete_commits(con: sqlite3.Connection, repo: str, ids: Iterable[str]) -> in
     con.executemany("DELETE FROM skipped_commits WHERE repo = ? AND commit_id = ?", rows)
     con.executemany("DELETE FROM pull_commits WHERE repo = ? AND commit_id = ?", rows)
     con.executemany("DELETE FROM other_commits WHERE repo = ? AND commit_id = ?", rows)
+    con.executemany("DELETE FROM commit_files WHERE repo = ? AND commit_id = ?", rows)
     return len(rows)
 
 
@@ -355,6 +255,9 @@ _COMMIT_COLS = (
     " c.committed_at, c.subject"
 )
 _ORDER = "c.author_id, c.authored_at, c.repo, c.commit_id"
+_FILE_STAT_COLS = FILE_STAT_NAMES
+"""``commit_files`` columns after ``(repo, commit_id)``."""
+_N_FILE_STATS = len(_FILE_STAT_COLS)
 
 
 def iter_commits(
@@ -394,8 +297,19 @@ def iter_commits(
                 return
             where = " WHERE " + " OR ".join(["substr(c.commit_id, 1, ?) = ?"] * len(prefixes))
             args = tuple(v for p in prefixes for v in (len(p), p))
-        sql = f"SELECT {_COMMIT_COLS} FROM commits c{where} ORDER BY {_ORDER}"
+        stats_cols, stats_join = ", NULL" + ", NULL" * (_N_FILE_STATS - 1), ""
+        if con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commit_files'"
+        ).fetchone():  # a database mined before the table existed: every change's unknown
+            stats_cols = "".join(f", s.{n}" for n in _FILE_STAT_COLS)
+            stats_join = (
+                " LEFT JOIN commit_files s ON s.repo = c.repo AND s.commit_id = c.commit_id"
+            )
+        sql = (
+            f"SELECT {_COMMIT_COLS}{stats_cols} FROM commits c{stats_join}{where} ORDER BY {_ORDER}"
+        )
         for row in con.execute(sql, args):
+            stats = row[8:]
             files: tuple[FileChange, ...] = ()
             if with_files:
                 files = tuple(
@@ -424,6 +338,7 @@ def iter_commits(
                 committed_at=row[6],
                 subject=row[7],
                 files=files,
+                file_stats=None if stats[0] is None else tuple(int(v) for v in stats),
             )
 
 
@@ -571,7 +486,7 @@ def canonical_dump(db_path: Path) -> str:
     """
     lines: list[str] = []
     with closing(open_readonly(db_path)) as con:
-        for table in _CONTENT_TABLES:
+        for table in CONTENT_TABLES:
             cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
             for row in sorted(
                 (tuple(_canon(v) for v in r) for r in con.execute(f"SELECT * FROM {table}")),
