@@ -66,10 +66,20 @@ def test_a_prior_fitted_on_histories_with_file_counts_reads_them(tmp_path: Path)
 
 
 def test_commit_files_off_with_the_shipped_prior_is_refused_only_if_it_reads_them() -> None:
+    from standard_coder.pipelines.sch import BUILTIN_PRIOR_READS
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 
+    builtin = CrossRepoPrior.builtin()
+    assert BUILTIN_PRIOR_READS == {
+        k
+        for k, reads in (
+            ("commit_subject", builtin.reads_subjects),
+            ("commit_files", builtin.reads_files),
+        )
+        if reads
+    }
     check_builtin_prior(Path("c.toml"), commit_subject=True, commit_files=True)
-    if not CrossRepoPrior.builtin().reads_files:
+    if not builtin.reads_files:
         check_builtin_prior(Path("c.toml"), commit_subject=True, commit_files=False)
         return
     with pytest.raises(ConfigError, match="commit_files = false") as err:

@@ -67,22 +67,22 @@ def check_prior_file(
         )
 
 
+BUILTIN_PRIOR_READS = frozenset({"commit_subject"})
+"""The ``[training.features]`` counts the shipped prior reads (a test holds this to the file):
+known without loading it, so a no-op rerun imports no numpy."""
+
+
 def check_builtin_prior(
     config_path: Path | None, *, commit_subject: bool, commit_files: bool = True
 ) -> None:
     """The shipped prior reads commit subjects (and files of every language, when it does):
     with ``commit_subject = false`` (``commit_files = false``) it would read every change as
     one without a subject (unknown files), so the run stops before any stage, in one line."""
-    if commit_subject and commit_files:
-        return  # the no-op path: nothing to load (numpy stays unimported)
-    from standard_coder.sch.features.cross_repo import CrossRepoPrior
-
-    prior = CrossRepoPrior.builtin()
-    for off, key, reads, what in (
-        (not commit_subject, "commit_subject", prior.reads_subjects, "commit subjects"),
-        (not commit_files, "commit_files", prior.reads_files, "files of every language"),
+    for on, key, what in (
+        (commit_subject, "commit_subject", "commit subjects"),
+        (commit_files, "commit_files", "files of every language"),
     ):
-        if off and reads:
+        if not on and key in BUILTIN_PRIOR_READS:
             raise ConfigError(
                 f"{config_path}: training.features.{key} = false: the shipped "
                 f"cross-repository prior reads {what}; also set cross_repo_prior = false, or "
