@@ -336,7 +336,7 @@ def _reach_normal(normal: np.ndarray, n_test: int, test_fraction: float) -> int:
 
 
 FEATURE_BATCH = 256
-FEATURE_FORMAT = 6  # 6: file_stats. Bump when RawChange's counts change meaning (keys of recorded batches)
+FEATURE_FORMAT = 6  # bump when RawChange's counts change meaning (6: file_stats)
 
 
 class BatchJob(NamedTuple):
