@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 from gitrepos import BASE_TS, commit, git, init
 from test_mining_merge_times import upgraded_and_refilled
 from test_mining_repos import options
@@ -119,6 +120,31 @@ def test_a_rewritten_history_drops_the_rows_of_commits_gone(tmp_path: Path) -> N
     assert got[new][:2] == (1, 0)
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM commit_files").fetchone()[0] == 3
+
+
+def test_a_mine_counts_only_what_it_has_not_and_a_new_version_counts_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standard_coder.sch.mining import file_stats
+
+    ids = _history(tmp_path)
+    repo, db = tmp_path / "r", tmp_path / "out" / "mined.sqlite"
+    mine_repositories([repo], db, options(tmp_path))
+    with sqlite3.connect(db) as con:  # a marker a recount would overwrite
+        con.execute("UPDATE commit_files SET folders = 99 WHERE commit_id = ?", (ids["code"],))
+    new = commit(repo, {"pkg/c.py": "c = 1\n", "setup.cfg": "[x]\n"}, "c", ts=BASE_TS + 5 * H)
+    mine_repositories([repo], db, options(tmp_path))
+    got = _stats(db)
+    assert got[ids["code"]][-1] == 99  # counted before: not read again
+    assert got[new] == (1, 0, 0, 1, 2, 2)  # the new commit: counted
+    monkeypatch.setattr(file_stats, "VERSION", file_stats.VERSION + 1)
+    with sqlite3.connect(db) as con:  # what a new version of the code does: a re-plan
+        con.execute("UPDATE mine_state SET refs_key = NULL")
+    mine_repositories([repo], db, options(tmp_path))
+    assert _stats(db)[ids["code"]][-1] == 1  # counted again by the new version
+    with sqlite3.connect(db) as con:
+        versions = {r[0] for r in con.execute("SELECT DISTINCT counted_by FROM commit_files")}
+    assert versions == {file_stats.VERSION}
 
 
 def test_commit_files_become_feature_columns_and_an_unknown_change_gets_the_mean(

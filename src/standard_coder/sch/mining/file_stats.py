@@ -13,7 +13,8 @@ keeps :data:`FILE_STAT_NAMES`:
   ``.yaml``, ``.json``;
 - ``files``: every file touched, of any language; ``folders``: the distinct folders they are in.
 
-Binary files count as files with no lines. :func:`commit_file_stats` reads them from git (one
+Binary files count as files with no lines. :func:`uncounted_ids` are the stored commits still to
+count; :func:`commit_file_stats` reads them from git (one
 ``git log --no-walk --numstat`` over the mined ids; a commit whose objects the clone lacks is
 read alone and, if git cannot diff it, left without a row: unknown, not zero).
 :func:`file_stats` counts the same from ``(path, added, deleted)`` triples, for changes that
@@ -33,13 +34,17 @@ __all__ = [
     "FILE_STAT_NAMES",
     "commit_file_stats",
     "file_stats",
-    "replace_commit_files",
+    "store_commit_files",
+    "uncounted_ids",
 ]
 
 DOC_SUFFIXES = (".rst", ".md", ".txt", ".adoc")
 DOC_FOLDERS = ("docs", "doc")
 CONFIG_SUFFIXES = (".toml", ".cfg", ".ini", ".yml", ".yaml", ".json")
 
+VERSION = 1
+"""Bump when what a row counts changes: every stored row of another version is counted again
+(rows of this version are kept, so a mine reads only the commits it has not counted)."""
 FileStatRow = tuple[str, int, int, int, int, int, int]
 """``(commit id, *FILE_STAT_NAMES)``: the ``commit_files`` columns after ``repo``."""
 
@@ -120,8 +125,21 @@ def commit_file_stats(
     return sorted(set(rows))
 
 
-def replace_commit_files(con: sqlite3.Connection, repo: str, rows: Sequence[FileStatRow]) -> None:
-    """Set ``repo``'s ``commit_files`` rows to ``rows`` (caller's transaction)."""
-    con.execute("DELETE FROM commit_files WHERE repo = ?", (repo,))
-    con.executemany("INSERT OR REPLACE INTO commit_files VALUES (?,?,?,?,?,?,?,?)",
-                    [(repo, *r) for r in rows])  # fmt: skip
+def uncounted_ids(con: sqlite3.Connection, repo: str) -> list[str]:
+    """``repo``'s stored commits without a ``commit_files`` row of this :data:`VERSION`."""
+    return [str(r[0]) for r in con.execute(
+        "SELECT c.commit_id FROM commits c LEFT JOIN commit_files f"
+        " ON f.repo = c.repo AND f.commit_id = c.commit_id"
+        " WHERE c.repo = ? AND (f.commit_id IS NULL OR f.counted_by != ?) ORDER BY c.commit_id",
+        (repo, VERSION))]  # fmt: skip
+
+
+def store_commit_files(
+    con: sqlite3.Connection, repo: str, ids: Sequence[str], rows: Sequence[FileStatRow]
+) -> None:
+    """Replace the ``commit_files`` rows of ``ids`` (of ``repo``) with ``rows`` (caller's
+    transaction); an id without a row in ``rows`` is left without one (unknown)."""
+    con.executemany("DELETE FROM commit_files WHERE repo = ? AND commit_id = ?",
+                    [(repo, cid) for cid in ids])  # fmt: skip
+    con.executemany("INSERT OR REPLACE INTO commit_files VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(repo, *r, VERSION) for r in rows])  # fmt: skip

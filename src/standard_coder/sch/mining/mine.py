@@ -332,14 +332,15 @@ def _other_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[merges.E
         raise EventTimesError(f"reading other commits' times failed: {exc}") from exc
 
 
-def _file_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[file_stats.FileStatRow]:
-    """Every stored commit's counts over all the files it touches (``file_stats``)."""
-    rid = plan.summary.repo
-    ids = [str(r[0]) for r in con.execute(
-        "SELECT commit_id FROM commits WHERE repo = ? ORDER BY commit_id", (rid,))]  # fmt: skip
+def _file_rows(
+    con: Any, plan: RepoPlan, options: MineOptions
+) -> tuple[list[str], list[file_stats.FileStatRow]]:
+    """The stored commits not yet counted over all the files they touch (``file_stats``), and
+    their counts."""
+    ids = file_stats.uncounted_ids(con, plan.summary.repo)
     ext_map, excluded = dict(options.extract.ext_map), options.extract.exclude_substrings
     try:
-        return file_stats.commit_file_stats(
+        return ids, file_stats.commit_file_stats(
             Path(plan.summary.path), ids, lambda p: language_of(p, ext_map, excluded) is not None
         )
     except (GitError, OSError) as exc:
@@ -365,12 +366,12 @@ def _finish(
     pull_rows = _pull_rows(con, plan, options)
     merge_rows = _merge_rows(con, plan, options)
     other_rows = _other_rows(con, plan, options)
-    file_rows = _file_rows(con, plan, options)
+    counted_ids, file_rows = _file_rows(con, plan, options)
     with store.transaction(con):
         store.replace_pull_commits(con, rid, pull_rows)
         merges.replace_merge_commits(con, rid, merge_rows)
         merges.replace_other_commits(con, rid, other_rows)
-        file_stats.replace_commit_files(con, rid, file_rows)
+        file_stats.store_commit_files(con, rid, counted_ids, file_rows)
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))
     emit("mine_repo_done", {"repo": rid, "commits_mined": plan.summary.mined_now})

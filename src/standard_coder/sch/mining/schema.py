@@ -109,6 +109,7 @@ CREATE TABLE IF NOT EXISTS commit_files (
     config_lines_added INTEGER NOT NULL,  -- of which configuration (.toml .cfg .ini .yml .json)
     files INTEGER NOT NULL,         -- files touched, any language
     folders INTEGER NOT NULL,       -- distinct folders of those files
+    counted_by INTEGER NOT NULL,    -- mining.file_stats.VERSION that counted the row
     PRIMARY KEY (repo, commit_id)
 );
 """
