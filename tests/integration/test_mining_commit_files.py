@@ -8,23 +8,31 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from gitrepos import BASE_TS, commit, git, init
 from test_mining_merge_times import upgraded_and_refilled
-from test_mining_repos import options
+from test_mining_repos import options as mine_options_for
 
 from standard_coder.sch.features.change_files import FILE_NAMES
 from standard_coder.sch.features.representation import ChangeRepresentation, RawChange, extract_raw
 from standard_coder.sch.mining import mine_repositories
 from standard_coder.sch.mining.file_stats import commit_file_stats
 from standard_coder.sch.mining.integrity import check_database
+from standard_coder.sch.mining.options import MineOptions
 from standard_coder.sch.mining.store import canonical_dump, iter_commits
 from standard_coder.sch.records import FILE_STAT_NAMES
 
 H = 3600
+
+
+def options(tmp: Path) -> MineOptions:
+    """The mine's options with every commit's files counted (``[training.features]
+    commit_files = true``)."""
+    return replace(mine_options_for(tmp), commit_files=True)
 
 
 def _history(root: Path) -> dict[str, str]:
@@ -74,6 +82,33 @@ def test_each_mined_commit_keeps_its_files_of_every_language(tmp_path: Path) -> 
     assert named[ids["delete"]]["files"] == 2
     assert "commit_files\t" in canonical_dump(db)
     assert check_database(db) is None
+
+
+def test_off_by_default_nothing_is_counted_and_switching_either_way_re_plans(
+    tmp_path: Path,
+) -> None:
+    ids = _history(tmp_path)
+    repo, db = tmp_path / "r", tmp_path / "out" / "mined.sqlite"
+    mine_repositories([repo], db, mine_options_for(tmp_path))
+    assert _stats(db) == {}  # off: no git pass, every change's files unknown
+    summary = mine_repositories([repo], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]  # the option is part of the key
+    assert set(_stats(db)) == {ids["code"], ids["mixed"], ids["delete"]}
+    mine_repositories([repo], db, mine_options_for(tmp_path))
+    assert _stats(db) == {}  # off again: as a clean mine without it
+
+
+def test_the_mine_stage_counts_them_only_when_the_features_read_them(tmp_path: Path) -> None:
+    from standard_coder.pipelines.sch import build
+
+    _history(tmp_path)
+    for on in (False, True):
+        cfg = tmp_path / f"{on}.toml"
+        cfg.write_text(f'[repos]\ninclude_paths = ["r"]\n[training.features]\n'
+                       f"commit_files = {str(on).lower()}\n")  # fmt: skip
+        (mine,) = [s for s in build(cfg, []).stages if s.name == "mine"]
+        # off: the params (and so the mine's fingerprint) are what they were before the key
+        assert ("commit_files" in mine.params) is on
 
 
 def test_the_same_counts_from_git_as_from_a_diff(tmp_path: Path) -> None:

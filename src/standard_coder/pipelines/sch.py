@@ -128,6 +128,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             params={
                 "repos": section_params(cfg.repos, root),
                 "filters": section_params(cfg.filters, root),
+                # only when on: a mine without it keeps the fingerprint it had before the key
+                **({"commit_files": True} if t.features.commit_files else {}),
             },
             named_outputs={"db": layout.db},
             code_files=[Path(sch_mine.__file__), *package_sources("sch/mining", "sch/records.py")],

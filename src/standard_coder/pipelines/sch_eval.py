@@ -93,7 +93,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     from standard_coder.sch.mining.mine import MiningError
     from standard_coder.sch.mining.store import iter_commits
 
-    opts = mine_options(cfg.repos, cfg.filters, work)
+    opts = mine_options(cfg.repos, cfg.filters, work, commit_files=rep.commit_files)
     db = work / "mined.sqlite"
     try:
         mine([Path(r).resolve() for r in repos], db, opts, show_table=False)

@@ -43,7 +43,8 @@ class NothingMined(ValueError):
 
 
 def options_from_params(ctx: StageContext) -> MineOptions:
-    """The miner's options from the stage's params (``repos``, ``filters``)."""
+    """The miner's options from the stage's params (``repos``, ``filters``, and
+    ``commit_files`` when on)."""
     from standard_coder.config.mining import FiltersSection, ReposSection
     from standard_coder.pipelines.sch_options import mine_options, section_from_params
 
@@ -52,6 +53,7 @@ def options_from_params(ctx: StageContext) -> MineOptions:
         section_from_params(FiltersSection, ctx.params["filters"], ctx.root_dir),
         ctx.base_dir,
         ctx.root_dir,
+        commit_files=bool(ctx.params.get("commit_files", False)),
     )
 
 

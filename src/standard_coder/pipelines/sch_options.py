@@ -38,9 +38,12 @@ def mine_options(
     config_dir: Path | None = None,
     *,
     chunk_size: int = 500,
+    commit_files: bool = False,
 ) -> MineOptions:
     """``MineOptions`` from ``[repos]`` and ``[filters.*]``; relative globs are anchored at
     ``config_dir`` (default: the working directory), GitHub mirrors go to ``<base_dir>/repos``.
+    ``commit_files``: count every commit's files of any language (``[training.features]
+    commit_files``, the one training key the mine serves).
 
     Raises:
         ValueError: an invalid ``re:`` pattern or a language without extensions.
@@ -95,6 +98,7 @@ def mine_options(
         pull_requests=repos.pull_request_times,
         merge_times=repos.merge_times,
         other_commit_times=repos.other_commit_times,
+        commit_files=commit_files,
     )
 
 

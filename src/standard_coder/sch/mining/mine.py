@@ -366,12 +366,15 @@ def _finish(
     pull_rows = _pull_rows(con, plan, options)
     merge_rows = _merge_rows(con, plan, options)
     other_rows = _other_rows(con, plan, options)
-    counted_ids, file_rows = _file_rows(con, plan, options)
+    counted_ids, file_rows = _file_rows(con, plan, options) if options.commit_files else ([], [])
     with store.transaction(con):
         store.replace_pull_commits(con, rid, pull_rows)
         merges.replace_merge_commits(con, rid, merge_rows)
         merges.replace_other_commits(con, rid, other_rows)
-        file_stats.store_commit_files(con, rid, counted_ids, file_rows)
+        if options.commit_files:
+            file_stats.store_commit_files(con, rid, counted_ids, file_rows)
+        else:  # off: none kept, as a clean mine without it
+            con.execute("DELETE FROM commit_files WHERE repo = ?", (rid,))
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))
     emit("mine_repo_done", {"repo": rid, "commits_mined": plan.summary.mined_now})

@@ -42,6 +42,10 @@ class MineOptions:
     """Read the author times of commits that touch no enabled language (``merges``): work events
     for work inference (opt-in: ``[repos] other_commit_times``)."""
 
+    commit_files: bool = False
+    """Count every stored commit's files of any language (``file_stats``): what the effort
+    model's ``files|...`` columns read (``[training.features] commit_files``, opt-in)."""
+
     def extract_key(self) -> str:
         """Digest of what is extracted per commit and of the code that extracts it (a change
         remines every repository: the database always equals a clean mine)."""
@@ -59,6 +63,7 @@ class MineOptions:
                 self.pull_requests,
                 self.merge_times,
                 self.other_commit_times,
+                self.commit_files,
                 _source_digest("filters.py", "pulls.py", "merges.py", "file_stats.py"),
             ]
         )
