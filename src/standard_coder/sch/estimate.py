@@ -77,11 +77,15 @@ def _files(
     *,
     before: Any = None,
     after: Any = None,
-) -> tuple[FileChange, ...]:
+) -> tuple[tuple[FileChange, ...], tuple[int, ...]]:
     """Per-file changes of ``diff_text`` in configured languages, with contents when the
-    ``before(path)``/``after(path)`` readers are given (AST features need them)."""
+    ``before(path)``/``after(path)`` readers are given (AST features need them), and the counts
+    over its files of every language (``mining.file_stats``)."""
     out: list[FileChange] = []
-    for f in parse_unified_diff(diff_text):
+    parsed = parse_unified_diff(diff_text)
+    counts = file_stats([(f.path, f.lines_added, f.lines_deleted) for f in parsed],
+                        lambda p: langs.of(p) is not None)  # fmt: skip
+    for f in parsed:
         lang = langs.of(f.path)
         if lang is None:
             continue
@@ -98,13 +102,7 @@ def _files(
                 after=after(f.path) if after else None,
             )
         )
-    return tuple(out)
-
-
-def _file_stats(diff_text: str, langs: Languages) -> tuple[int, ...]:
-    """Counts over every file of ``diff_text``, of any language (``mining.file_stats``)."""
-    files = [(f.path, f.lines_added, f.lines_deleted) for f in parse_unified_diff(diff_text)]
-    return file_stats(files, lambda p: langs.of(p) is not None)
+    return tuple(out), counts
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ def git_commit_records(
         diff = _git(repo, "diff-tree", "-p", "--no-commit-id", "--root", "--no-renames", cid)
         parent = f"{cid}^"
         has_parent = bool(_git(repo, "rev-parse", "--quiet", "--verify", parent, check=False))
-        files = _files(
+        files, counts = _files(
             diff,
             langs,
             before=_reader(repo, parent) if with_contents and has_parent else None,
@@ -187,7 +185,7 @@ def git_commit_records(
             CommitRecord(repo=repo.name, commit_id=cid, author_id=email.lower(),
                          author_name=name, authored_at=int(at or 0), author_tz_offset_min=0,
                          committed_at=int(ct or 0), subject=subject, files=files,
-                         file_stats=_file_stats(diff, langs))
+                         file_stats=counts)
         )  # fmt: skip
     return out
 
@@ -211,7 +209,7 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
         except OSError:
             return None
 
-    files = _files(
+    files, counts = _files(
         diff,
         langs,
         before=(lambda p: _show(repo, "HEAD", p)) if with_contents and has_head else None,
@@ -219,19 +217,19 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
     )
     return CommitRecord(repo=repo.name, commit_id="worktree", author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
-                        files=files, file_stats=_file_stats(diff, langs))  # fmt: skip
+                        files=files, file_stats=counts)  # fmt: skip
 
 
 def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
     """A patch file (``git diff``/``git format-patch`` output) as one change (no contents: its
     AST features stay zero, as for forecast tickets that carry a diff)."""
-    files = _files(text, langs)
+    files, counts = _files(text, langs)
     if not files and "@@" not in text:
         raise EstimateError(f"{source}: not a unified diff (no 'diff --git' or '@@' hunks)")
     return CommitRecord(repo="patch", commit_id=source, author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
                         subject=patch_subject(text), files=files,
-                        file_stats=_file_stats(text, langs))  # fmt: skip
+                        file_stats=counts)  # fmt: skip
 
 
 def patch_subject(text: str) -> str:
