@@ -173,9 +173,8 @@ def test_a_mine_counts_only_what_it_has_not_and_a_new_version_counts_again(
     assert got[ids["code"]][-1] == 99  # counted before: not read again
     assert got[new] == (1, 0, 0, 1, 2, 2)  # the new commit: counted
     monkeypatch.setattr(file_stats, "VERSION", file_stats.VERSION + 1)
-    with sqlite3.connect(db) as con:  # what a new version of the code does: a re-plan
-        con.execute("UPDATE mine_state SET refs_key = NULL")
-    mine_repositories([repo], db, options(tmp_path))
+    summary = mine_repositories([repo], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]  # the version is in the refs key
     assert _stats(db)[ids["code"]][-1] == 1  # counted again by the new version
     with sqlite3.connect(db) as con:
         versions = {r[0] for r in con.execute("SELECT DISTINCT counted_by FROM commit_files")}

@@ -43,8 +43,9 @@ DOC_FOLDERS = ("docs", "doc")
 CONFIG_SUFFIXES = (".toml", ".cfg", ".ini", ".yml", ".yaml", ".json")
 
 VERSION = 1
-"""Bump when what a row counts changes: every stored row of another version is counted again
-(rows of this version are kept, so a mine reads only the commits it has not counted)."""
+"""Bump when what a row counts changes: it is part of the refs key while the counts are on, so
+every repository is planned again, and each stored row of another version is counted again
+(rows of this version are kept: a mine reads only the commits it has not counted)."""
 FileStatRow = tuple[str, int, int, int, int, int, int]
 """``(commit id, *FILE_STAT_NAMES)``: the ``commit_files`` columns after ``repo``."""
 
@@ -122,7 +123,7 @@ def commit_file_stats(
                 rows += _parse(_log(path, [cid]), is_counted)
             except GitError:
                 continue
-    return sorted(set(rows))
+    return sorted(rows)
 
 
 def uncounted_ids(con: sqlite3.Connection, repo: str) -> list[str]:

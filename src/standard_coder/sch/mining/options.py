@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.fingerprint import code_version
-from standard_coder.sch.mining import schema
+from standard_coder.sch.mining import file_stats, schema
 from standard_coder.sch.mining.extract import ExtractOptions
 from standard_coder.sch.mining.filters import AuthorRule, RepoRule
 
@@ -63,8 +63,8 @@ class MineOptions:
                 self.pull_requests,
                 self.merge_times,
                 self.other_commit_times,
-                self.commit_files,
-                _source_digest("filters.py", "pulls.py", "merges.py", "file_stats.py"),
+                file_stats.VERSION if self.commit_files else None,  # a new VERSION recounts
+                _source_digest("filters.py", "pulls.py", "merges.py"),
             ]
         )
 

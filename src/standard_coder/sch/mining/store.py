@@ -55,8 +55,8 @@ def _prepare(con: sqlite3.Connection) -> None:
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.executescript(SCHEMA)
     cols = {r[1] for r in con.execute("PRAGMA table_info(commits)")}
-    event_tables = {"pull_commits", "merge_commits", "other_commits", "commit_files"}
-    upgraded = "meta" in tables and not event_tables <= tables
+    planned_tables = {"pull_commits", "merge_commits", "other_commits", "commit_files"}
+    upgraded = "meta" in tables and not planned_tables <= tables
     if upgraded:  # every repository is planned again, which reads its pull request, merge and
         # other commits' times and its commits' files of every language
         con.execute("UPDATE mine_state SET refs_key = NULL")
