@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/cross_repo_prior.py RUN_DIR [RUN_DIR ...]
         [--write PRIOR.npz] [--write-loro DIR] [--seed N] [--inputs common|union] [--no-subjects]
-        [--no-files]
+        [--no-files] [--bag K] [--no-leave-one-out] [--score PRIOR.npz ...]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them): a
 history's ``sc-output`` after ``train_sch`` (``labels/datasets/coding_train.npz`` and
@@ -21,7 +21,11 @@ with every Python identifier counted together. The commit subject columns (``sub
 ``[training.features] commit_subject``) are inputs where every history counted them;
 ``--no-subjects`` leaves them out (the recipe before session 20). The columns of files of every
 language (``files|...``, ``[training.features] commit_files``) likewise; ``--no-files`` leaves them
-out. Last line: one JSON object.
+out. ``--bag K``: every prior is the mean of K ensembles fitted with seeds ``--seed`` ..
+``--seed + K - 1`` (``average_priors``). ``--no-leave-one-out``: only ``--write``.
+``--score FILE...``: fit nothing; score each prior file on every history given (held-out and
+fitted-period Spearman minus lines added's, as above), e.g. priors on histories they never saw.
+Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -33,7 +37,14 @@ import time
 from pathlib import Path
 
 from standard_coder.pipelines.sch_prior import PriorInputError, find_outputs, load_history
-from standard_coder.sch.features.prior_corpus import PriorCorpus, summarise
+from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
+from standard_coder.sch.features.prior_corpus import (
+    History,
+    LeaveOneOut,
+    PriorCorpus,
+    score_history,
+    summarise,
+)
 
 
 def history_name(sc_output: Path) -> str:
@@ -45,6 +56,29 @@ def history_name(sc_output: Path) -> str:
 def _num(x: object, spec: str = "+.4f") -> str:
     """``x`` formatted, or ``-`` where no history could be scored."""
     return format(x, spec) if isinstance(x, float) and x == x else "-"
+
+
+def score_files(files: list[Path], histories: list[History]) -> int:
+    """Each prior file's Spearman minus lines added's on every history; one JSON line."""
+    priors = {str(f): CrossRepoPrior.load(f) for f in files}
+    table: dict[str, list[LeaveOneOut]] = {f: [] for f in priors}
+    print(f"{'history':22s} {'n':>5s} {'lines':>7s} " + " ".join(f"{Path(f).stem[:14]:>14s}"
+                                                            for f in priors))  # fmt: skip
+    for h in histories:
+        rows = [score_history(h, p) for p in priors.values()]
+        for f, r in zip(priors, rows, strict=True):
+            table[f].append(r)
+        print(f"{h.name:22s} {rows[0].n_test_normal:5d} {rows[0].spearman_lines_added:+7.3f} "
+              + " ".join(f"{r.gain:+14.3f}" for r in rows), flush=True)  # fmt: skip
+    summaries = {f: summarise(rows) for f, rows in table.items()}
+    for f, sm in summaries.items():
+        print(
+            f"{f}: prior minus lines added, held out: mean {_num(sm['held_out_mean_diff'])}, "
+            f"above on {sm['held_out_above_lines_added']} of {sm['held_out_scored']}"
+        )
+    print(json.dumps({"score": {f: [vars(r) for r in rows] for f, rows in table.items()},
+                      "summary": summaries}))  # fmt: skip
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,19 +93,27 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave the commit subject columns out (the older recipe)")  # fmt: skip
     ap.add_argument("--no-files", action="store_true",
                     help="leave the columns of files of every language out")  # fmt: skip
+    ap.add_argument("--bag", type=int, default=1,
+                    help="each prior the mean of this many seeds' ensembles")  # fmt: skip
+    ap.add_argument("--no-leave-one-out", action="store_true", help="only --write")
+    ap.add_argument("--score", type=Path, nargs="+",
+                    help="score these prior files on the histories; fit nothing")  # fmt: skip
     args = ap.parse_args(argv)
     try:
         dirs, _ = find_outputs(args.runs)
         histories = [load_history(d, history_name(d)) for d in dirs]
+        if args.score:
+            return score_files(args.score, histories)
         corpus = PriorCorpus(histories, args.inputs, subjects=not args.no_subjects,
                              files=not args.no_files)  # fmt: skip
-    except (PriorInputError, ValueError) as e:
+    except (PriorInputError, CrossRepoPriorError, ValueError) as e:
         print(f"cross_repo_prior: {e}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     print(f"{'history':16s} {'n':>5s} {'lines':>7s} {'prior-lines':>12s} {'fit period':>11s}")
     rows = []
-    for row, prior in corpus.leave_one_out(seed=args.seed):
+    loo = [] if args.no_leave_one_out else corpus.leave_one_out(seed=args.seed, bag=args.bag)
+    for row, prior in loo:
         if args.write_loro:
             prior.save(args.write_loro / f"{row.history}.npz")
         rows.append(row)
@@ -88,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
           f"period: mean {_num(summary['fit_period_mean_diff'])}, above on "
           f"{summary['fit_period_above_lines_added']} of {len(rows)}")  # fmt: skip
     if args.write:
-        prior = corpus.fit(seed=args.seed)
+        prior = corpus.fit(seed=args.seed, bag=args.bag)
         prior.save(args.write)
         print(f"wrote {args.write} ({corpus.n_changes} changes of {len(corpus)} histories)")
     print(json.dumps({"cross_repo_prior": [vars(r) for r in rows], "summary": summary}))

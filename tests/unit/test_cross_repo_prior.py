@@ -27,6 +27,7 @@ from standard_coder.sch.features.cross_repo import (
     MONOTONE,
     CrossRepoPrior,
     CrossRepoPriorError,
+    average_priors,
     fit_prior,
 )
 from standard_coder.sch.features.representation import (
@@ -114,6 +115,26 @@ def test_saved_prior_round_trips_and_an_edited_one_is_refused(
     (tmp_path / "junk.npz").write_bytes(b"not an npz")
     with pytest.raises(CrossRepoPriorError, match=r"junk\.npz: unreadable"):
         CrossRepoPrior.load(tmp_path / "junk.npz")
+
+
+def test_a_bag_scores_the_mean_of_its_ensembles_and_stays_monotone(tmp_path: Path) -> None:
+    Z, t = synthetic()
+    fits = [fit_prior(Z, t, NAMES, seed=s) for s in (0, 1, 2)]
+    bag = average_priors(fits, meta={"bag_seeds": [0, 1, 2]})
+    fresh, _ = synthetic(300, seed=4)
+    mean = np.mean([f.predict(fresh) for f in fits], axis=0)
+    assert np.allclose(bag.predict(fresh), mean, atol=1e-12)
+    assert len(bag.roots) == sum(len(f.roots) for f in fits)
+    assert not np.allclose(fits[0].predict(fresh), fits[1].predict(fresh))  # seeds differ
+    more = fresh.copy()
+    more[:, 0] += 1.0
+    assert (bag.predict(more) >= bag.predict(fresh) - 1e-12).all()
+    again = CrossRepoPrior.load(bag.save(tmp_path / "bag.npz"))
+    assert np.array_equal(again.predict(fresh), bag.predict(fresh))
+    assert again.meta == {"bag_seeds": [0, 1, 2]}
+    assert average_priors(fits[:1]).checksum == fits[0].checksum  # a bag of one is the one
+    with pytest.raises(ValueError, match="different inputs"):
+        average_priors([fits[0], fit_prior(Z[:, :3], t, NAMES[:3])])
 
 
 def test_the_shipped_prior_loads_and_ranks_size() -> None:
@@ -259,6 +280,34 @@ def test_the_benchmark_scores_each_history_left_out_and_writes_priors(tmp_path: 
     empty = subprocess.run([*cmd[:2], str(tmp_path / "nothing")], capture_output=True,
                            text=True, env={"PYTHONPATH": str(ROOT / "src")})  # fmt: skip
     assert empty.returncode == 2 and "no trained output" in empty.stderr
+
+
+def test_the_benchmark_bags_and_scores_prior_files_on_histories(tmp_path: Path) -> None:
+    for i, name in enumerate(("00-alpha", "01-beta", "02-gamma", "03-delta")):
+        fake_run(tmp_path / "runs" / name, seed=i)
+    bench = load_benchmark("cross_repo_prior")
+    runs = [str(tmp_path / "runs" / n) for n in ("00-alpha", "01-beta", "02-gamma")]
+    assert bench.main([*runs, "--write", str(tmp_path / "bag.npz"), "--bag", "3",
+                       "--no-leave-one-out"]) == 0  # fmt: skip
+    bag = CrossRepoPrior.load(tmp_path / "bag.npz")
+    assert bag.meta["bag_seeds"] == [0, 1, 2] and bag.meta["trained_on"] == [
+        "alpha", "beta", "gamma"]  # fmt: skip
+    assert bench.main([*runs, "--write", str(tmp_path / "one.npz"), "--no-leave-one-out"]) == 0
+    cmd = [sys.executable, str(ROOT / "benchmarks/cross_repo_prior.py"),
+           str(tmp_path / "runs" / "03-delta"), "--score", str(tmp_path / "bag.npz"),
+           str(tmp_path / "one.npz")]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT / "src")})  # fmt: skip
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    scored = last["score"][str(tmp_path / "bag.npz")]
+    assert [r["history"] for r in scored] == ["delta"] and len(last["summary"]) == 2
+    # the defs carry signal lines added lacks, on a history neither prior saw
+    assert all(r["fit_spearman_prior"] > r["fit_spearman_lines_added"]
+               for rows in last["score"].values() for r in rows)  # fmt: skip
+    env = {"PYTHONPATH": str(ROOT / "src")}
+    bad = subprocess.run([*cmd[:3], "--score", str(tmp_path / "missing.npz")],
+                         capture_output=True, text=True, env=env)  # fmt: skip
+    assert bad.returncode == 2 and "missing.npz" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_a_prior_path_without_the_prior_is_a_config_error(tmp_path: Path) -> None:

@@ -240,3 +240,34 @@ def fit_prior(
     return CrossRepoPrior(names=tuple(names), roots=np.array(roots, np.int32),
                           baseline=float(np.ravel(est._baseline_prediction)[0]),
                           meta=dict(meta or {}), **arrays)  # fmt: skip
+
+
+def average_priors(
+    priors: Sequence[CrossRepoPrior], *, meta: dict[str, Any] | None = None
+) -> CrossRepoPrior:
+    """One prior whose score is the mean of ``priors``' scores (a bag): every tree of each,
+    its leaf values divided by their number, the baseline their mean. They must read the same
+    inputs (``names``). Each monotone input stays monotone (a mean of monotone functions)."""
+    if not priors:
+        raise ValueError("no priors to average")
+    names = priors[0].names
+    if any(p.names != names for p in priors):
+        raise ValueError("priors to average read different inputs")
+    k = len(priors)
+    parts: dict[str, list[np.ndarray]] = {a: [] for a in _NODE_ARRAYS}
+    roots: list[np.ndarray] = []
+    offset = 0
+    for p in priors:
+        leaf = p.feature < 0
+        parts["feature"].append(p.feature.astype(np.int32))
+        parts["threshold"].append(p.threshold.astype(np.float64))
+        parts["left"].append(np.where(leaf, 0, p.left + offset).astype(np.int32))
+        parts["right"].append(np.where(leaf, 0, p.right + offset).astype(np.int32))
+        parts["value"].append(p.value.astype(np.float64) / k)
+        roots.append(p.roots.astype(np.int32) + offset)
+        offset += len(p.feature)
+    arrays = {a: np.concatenate(v) for a, v in parts.items()}
+    return CrossRepoPrior(names=names, roots=np.concatenate(roots).astype(np.int32),
+                          baseline=float(np.mean([p.baseline for p in priors])),
+                          meta=dict(meta if meta is not None else priors[0].meta),
+                          **arrays)  # fmt: skip

@@ -21,7 +21,13 @@ from typing import Literal
 import numpy as np
 
 from standard_coder.sch.dataset import TEST, Dataset
-from standard_coder.sch.features.cross_repo import ID_TOTAL, CrossRepoPrior, fit_prior, prior_inputs
+from standard_coder.sch.features.cross_repo import (
+    ID_TOTAL,
+    CrossRepoPrior,
+    average_priors,
+    fit_prior,
+    prior_inputs,
+)
 from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.stats import spearman
 
@@ -191,8 +197,9 @@ class PriorCorpus:
     def n_changes(self) -> int:
         return sum(len(t) for _, t in self._rows.values())
 
-    def fit(self, *, seed: int = 0, leave_out: str | None = None) -> CrossRepoPrior:
-        """The prior fitted on every history but ``leave_out``."""
+    def fit(self, *, seed: int = 0, bag: int = 1, leave_out: str | None = None) -> CrossRepoPrior:
+        """The prior fitted on every history but ``leave_out``; ``bag`` > 1: the mean of the
+        ensembles fitted with seeds ``seed`` .. ``seed + bag - 1`` (:func:`average_priors`)."""
         kept = [(h.name, self._rows[h.name]) for h in self.histories if h.name != leave_out]
         Z = np.vstack([z for _, (z, _) in kept])
         target = np.concatenate([t for _, (_, t) in kept])
@@ -201,13 +208,19 @@ class PriorCorpus:
             meta["held_out_changes"] = "left out"
         if leave_out is None:
             meta["changes"] = len(target)
-        return fit_prior(Z, target, self.names, seed=seed, meta=meta)
+        if bag > 1:
+            meta["bag_seeds"] = list(range(seed, seed + bag))
+        fits = [fit_prior(Z, target, self.names, seed=s, meta=meta)
+                for s in range(seed, seed + max(bag, 1))]  # fmt: skip
+        return fits[0] if len(fits) == 1 else average_priors(fits, meta=meta)
 
-    def leave_one_out(self, *, seed: int = 0) -> list[tuple[LeaveOneOut, CrossRepoPrior]]:
+    def leave_one_out(
+        self, *, seed: int = 0, bag: int = 1
+    ) -> list[tuple[LeaveOneOut, CrossRepoPrior]]:
         """Each history scored by the prior fitted on all the others (with that prior)."""
         out = []
         for h in self.histories:
-            prior = self.fit(seed=seed, leave_out=h.name)
+            prior = self.fit(seed=seed, bag=bag, leave_out=h.name)
             out.append((score_history(h, prior), prior))
         return out
 
