@@ -252,8 +252,8 @@ def summarise(rows: Sequence[LeaveOneOut]) -> dict[str, float | int | None]:
         float(np.nanmean([r.spearman_lines_added for r in rows])) if ok.any() else float("nan")
     )
     return {
-        "held_out_mean_spearman_prior": round(prior_mean, 4),
-        "held_out_mean_spearman_lines_added": round(lines_mean, 4),
+        "held_out_mean_spearman_prior": round(prior_mean, 4) if ok.any() else None,
+        "held_out_mean_spearman_lines_added": round(lines_mean, 4) if ok.any() else None,
         "ratio": round(prior_mean / lines_mean, 3)
         if lines_mean and np.isfinite(lines_mean)
         else None,
