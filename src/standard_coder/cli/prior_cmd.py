@@ -33,6 +33,14 @@ def fit_prior_cmd(
         typer.Option("--out", "-o", help="where to write the prior (.npz)", metavar="FILE"),
     ],
     seed: Annotated[int, typer.Option("--seed", help="random seed of the tree ensemble")] = 0,
+    bag: Annotated[
+        int,
+        typer.Option(
+            "--bag",
+            min=1,
+            help="average this many tree ensembles (seeds --seed onwards) into one prior",
+        ),
+    ] = 1,
     check: Annotated[
         bool,
         typer.Option(
@@ -70,7 +78,9 @@ def fit_prior_cmd(
     from standard_coder.pipelines.sch_prior import PriorInputError, fit_own_prior
 
     try:
-        fit = fit_own_prior(outputs, out, seed=seed, check=check, held_out=include_held_out)
+        fit = fit_own_prior(
+            outputs, out, seed=seed, bag=bag, check=check, held_out=include_held_out
+        )
     except PriorInputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

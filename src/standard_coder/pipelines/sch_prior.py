@@ -169,6 +169,7 @@ def fit_own_prior(
     out: Path,
     *,
     seed: int = 0,
+    bag: int = 1,
     check: bool = True,
     held_out: bool = False,
     inputs: Literal["common", "union"] = "common",
@@ -179,7 +180,8 @@ def fit_own_prior(
     those too), so the histories run again with this prior keep a held-out split it never saw.
     With ``check`` each history is first scored by a prior fitted on the others, and by the
     shipped prior (which may have seen it, if it is one of the public histories it was fitted
-    on: ``meta["trained_on"]``).
+    on: ``meta["trained_on"]``). ``bag`` > 1: every prior (the checks' too) is the mean of
+    that many ensembles, seeds ``seed`` onwards (less variance from one draw of the recipe).
 
     Raises:
         PriorInputError: a path without a trained output, an unreadable output, fewer than two
@@ -193,12 +195,12 @@ def fit_own_prior(
         corpus = PriorCorpus(histories, inputs, held_out=held_out)
     except PriorCorpusError as e:
         raise PriorInputError(str(e)) from e
-    rows = [row for row, _ in corpus.leave_one_out(seed=seed)] if check else []
+    rows = [row for row, _ in corpus.leave_one_out(seed=seed, bag=bag)] if check else []
     builtin = CrossRepoPrior.builtin() if check else None
     shipped = (
         {h.name: score_history(h, builtin).spearman_prior for h in histories} if builtin else {}
     )
-    prior = corpus.fit(seed=seed)
+    prior = corpus.fit(seed=seed, bag=bag)
     try:
         prior.save(out)
     except OSError as e:
