@@ -22,7 +22,8 @@ with every Python identifier counted together. The commit subject columns (``sub
 ``--no-subjects`` leaves them out (the recipe before session 20). The columns of files of every
 language (``files|...``, ``[training.features] commit_files``) likewise; ``--no-files`` leaves them
 out. ``--bag K``: every prior is the mean of K ensembles fitted with seeds ``--seed`` ..
-``--seed + K - 1`` (``average_priors``). ``--no-leave-one-out``: only ``--write``.
+``--seed + K - 1`` (``average_priors``; default 5, the shipped recipe since session 25; 1 is
+the recipe before). ``--no-leave-one-out``: only ``--write``.
 ``--score FILE...``: fit nothing; score each prior file on every history given (held-out and
 fitted-period Spearman minus lines added's, as above), e.g. priors on histories they never saw.
 Last line: one JSON object.
@@ -39,6 +40,7 @@ from pathlib import Path
 from standard_coder.pipelines.sch_prior import PriorInputError, find_outputs, load_history
 from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
 from standard_coder.sch.features.prior_corpus import (
+    RECIPE_BAG,
     History,
     LeaveOneOut,
     PriorCorpus,
@@ -93,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave the commit subject columns out (the older recipe)")  # fmt: skip
     ap.add_argument("--no-files", action="store_true",
                     help="leave the columns of files of every language out")  # fmt: skip
-    ap.add_argument("--bag", type=int, default=1,
-                    help="each prior the mean of this many seeds' ensembles")  # fmt: skip
+    ap.add_argument("--bag", type=int, default=RECIPE_BAG,
+                    help="each prior the mean of this many seeds' ensembles (default: the "
+                         "shipped recipe's)")  # fmt: skip
     ap.add_argument("--no-leave-one-out", action="store_true", help="only --write")
     ap.add_argument("--score", type=Path, nargs="+",
                     help="score these prior files on the histories; fit nothing")  # fmt: skip

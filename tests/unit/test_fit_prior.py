@@ -85,7 +85,8 @@ def test_fit_prior_fits_on_your_outputs_and_checks_each_left_out(tmp_path: Path)
     bagged = fit_prior_cli(*args, "--out", str(tmp_path / "bag.npz"), "--no-check", "--bag", "3")
     assert bagged.returncode == 0, bagged.stderr
     bag = CrossRepoPrior.load(tmp_path / "bag.npz")
-    assert bag.meta["bag_seeds"] == [0, 1, 2] and len(bag.roots) > len(prior.roots)
+    assert bag.meta["bag_seeds"] == [0, 1, 2] and len(bag.roots) < len(prior.roots)
+    assert prior.meta["bag_seeds"] == [0, 1, 2, 3, 4]  # the shipped recipe by default
     zero = fit_prior_cli(*args, "--out", str(tmp_path / "zero.npz"), "--bag", "0")
     assert zero.returncode == 2 and "--bag" in zero.stderr and not (tmp_path / "zero.npz").exists()
     human = fit_prior_cli(str(tmp_path), "--out", str(tmp_path / "h.npz"))

@@ -34,13 +34,15 @@ def fit_prior_cmd(
     ],
     seed: Annotated[int, typer.Option("--seed", help="random seed of the tree ensemble")] = 0,
     bag: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--bag",
             min=1,
-            help="average this many tree ensembles (seeds --seed onwards) into one prior",
+            help="average this many tree ensembles (seeds --seed onwards) into one prior "
+            "(default: the shipped prior's recipe, 5)",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(

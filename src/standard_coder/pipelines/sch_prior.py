@@ -20,6 +20,7 @@ from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.sch.dataset import Dataset, DatasetSchemaError
 from standard_coder.sch.features.cross_repo import CrossRepoPrior
 from standard_coder.sch.features.prior_corpus import (
+    RECIPE_BAG,
     History,
     LeaveOneOut,
     PriorCorpus,
@@ -169,7 +170,7 @@ def fit_own_prior(
     out: Path,
     *,
     seed: int = 0,
-    bag: int = 1,
+    bag: int | None = None,
     check: bool = True,
     held_out: bool = False,
     inputs: Literal["common", "union"] = "common",
@@ -180,8 +181,9 @@ def fit_own_prior(
     those too), so the histories run again with this prior keep a held-out split it never saw.
     With ``check`` each history is first scored by a prior fitted on the others, and by the
     shipped prior (which may have seen it, if it is one of the public histories it was fitted
-    on: ``meta["trained_on"]``). ``bag`` > 1: every prior (the checks' too) is the mean of
-    that many ensembles, seeds ``seed`` onwards (less variance from one draw of the recipe).
+    on: ``meta["trained_on"]``). ``bag``: every prior (the checks' too) is the mean of that
+    many ensembles, seeds ``seed`` onwards (``None``: the shipped recipe's
+    :data:`~standard_coder.sch.features.prior_corpus.RECIPE_BAG`).
 
     Raises:
         PriorInputError: a path without a trained output, an unreadable output, fewer than two
@@ -190,6 +192,7 @@ def fit_own_prior(
     """
     outputs, skipped = find_outputs(paths)
     check_destination(out, outputs)
+    bag = RECIPE_BAG if bag is None else bag
     histories = [load_history(p, n) for p, n in zip(outputs, unique_names(outputs), strict=True)]
     try:
         corpus = PriorCorpus(histories, inputs, held_out=held_out)

@@ -41,6 +41,9 @@ EVERY_HISTORY = ("subject|", "files|")
 NORMAL = 0
 MIN_HISTORIES = 2
 MIN_CHANGES = 10
+RECIPE_BAG = 5
+"""Ensembles the shipped recipe averages (seeds 0-4): the shipped prior and ``fit-prior``'s
+default (docs/effort-models.md, "Session 25")."""
 """Normal-interval changes a history needs to be fitted on (and to fit the others without it)."""
 
 
