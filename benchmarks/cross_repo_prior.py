@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score", type=Path, nargs="+",
                     help="score these prior files on the histories; fit nothing")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.bag < 1:
+        ap.error(f"--bag: at least 1 ensemble, got {args.bag}")
     try:
         dirs, _ = find_outputs(args.runs)
         histories = [load_history(d, history_name(d)) for d in dirs]

@@ -15,6 +15,9 @@ representation lacks counts 0). The target it was fitted on is each history's st
 log label (mean 0, standard deviation 1 per history), so its level says nothing about a
 repository's hours: the shift model fits level and slope on the repository's own labels.
 
+The shipped prior is the mean of five such ensembles fitted with different seeds
+(:func:`average_priors`: one ensemble of all their trees), so it does not hang on one draw.
+
 Saved as a pickle-free ``.npz``: the trees as flat node arrays (``feature``, ``threshold``,
 ``left``, ``right``, ``value``; a leaf has ``feature`` -1), ``roots``, ``baseline``,
 ``names`` and ``meta`` (JSON: what it was trained on); its checksum covers all of them.
