@@ -292,7 +292,12 @@ def test_the_benchmark_bags_and_scores_prior_files_on_histories(tmp_path: Path) 
     bag = CrossRepoPrior.load(tmp_path / "bag.npz")
     assert bag.meta["bag_seeds"] == [0, 1, 2] and bag.meta["trained_on"] == [
         "alpha", "beta", "gamma"]  # fmt: skip
-    assert bench.main([*runs, "--write", str(tmp_path / "one.npz"), "--no-leave-one-out"]) == 0
+    assert bench.main([*runs, "--write", str(tmp_path / "one.npz"), "--no-leave-one-out",
+                       "--bag", "1"]) == 0  # fmt: skip
+    assert "bag_seeds" not in CrossRepoPrior.load(tmp_path / "one.npz").meta
+    with pytest.raises(SystemExit) as usage:  # argparse: exit 2, nothing written
+        bench.main([*runs, "--write", str(tmp_path / "none.npz"), "--bag", "0"])
+    assert usage.value.code == 2 and not (tmp_path / "none.npz").exists()
     cmd = [sys.executable, str(ROOT / "benchmarks/cross_repo_prior.py"),
            str(tmp_path / "runs" / "03-delta"), "--score", str(tmp_path / "bag.npz"),
            str(tmp_path / "one.npz")]  # fmt: skip

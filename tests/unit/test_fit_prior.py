@@ -184,4 +184,7 @@ def test_a_corpus_needs_enough_normal_interval_changes_and_distinct_names() -> N
         PriorCorpus([history("a", 0), history("b", 2)])
     with pytest.raises(PriorCorpusError, match=r"history names repeat: \['a'\]"):
         PriorCorpus([history("a", 0), history("a", 0)])
-    assert len(PriorCorpus([history("a", 0), history("b", 0, n=10)])) == 2
+    corpus = PriorCorpus([history("a", 0), history("b", 0, n=10)])
+    assert len(corpus) == 2
+    with pytest.raises(ValueError, match="bag: at least 1 ensemble, got 0"):
+        corpus.fit(bag=0)

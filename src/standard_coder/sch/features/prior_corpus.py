@@ -211,10 +211,12 @@ class PriorCorpus:
             meta["held_out_changes"] = "left out"
         if leave_out is None:
             meta["changes"] = len(target)
+        if bag < 1:
+            raise ValueError(f"bag: at least 1 ensemble, got {bag}")
         if bag > 1:
             meta["bag_seeds"] = list(range(seed, seed + bag))
         fits = [fit_prior(Z, target, self.names, seed=s, meta=meta)
-                for s in range(seed, seed + max(bag, 1))]  # fmt: skip
+                for s in range(seed, seed + bag)]  # fmt: skip
         return fits[0] if len(fits) == 1 else average_priors(fits, meta=meta)
 
     def leave_one_out(
