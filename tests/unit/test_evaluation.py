@@ -73,6 +73,17 @@ def test_evaluate_writes_every_metric_and_plots(tmp_path: Path) -> None:
               "binned_calibration_r2_centered"):  # fmt: skip
         assert k in res, k
     assert res["coverage_50"] <= res["coverage_80"] <= res["coverage_90"]
+    # how sure each target is: the figures are the metrics above, on the same changes
+    sure = res["target_intervals"]
+    assert sure["n"] == res["n_test_normal"] and sure["level"] == 0.9
+    pairs = {"sch_above_lines_added": res["spearman_sch"] - res["spearman_lines_added"],
+             "nll_below_loc": res["baseline_loc_heldout_nll"] - res["heldout_nll"],
+             "coverage_80_in_0_70_0_90": res["coverage_80"],
+             "calibration_r2_positive": res["binned_calibration_r2"]}  # fmt: skip
+    for k, figure in pairs.items():
+        assert sure[k]["value"] == pytest.approx(figure, abs=1e-4), k
+        assert sure[k]["low"] <= sure[k]["high"] and sure[k]["verdict"] in (
+            "met", "missed", "undecided")  # fmt: skip
     assert res["work_inference_pearson_vs_truth"] == {"hmm": 0.7, "gap": 0.5}
     assert "shift_fit" not in res  # an MDN has no location-shift choices to report
     assert res["n_test"] == int((ds.split == 2).sum())

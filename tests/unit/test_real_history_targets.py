@@ -24,6 +24,17 @@ def test_targets_and_their_count() -> None:
     assert row["targets"]["sch_above_lines_added"] is None  # undefined: not counted
     assert row["targets"]["coverage_80_in_0_70_0_90"] is False
     assert bench._met(row) == "1/3"
+    # a miss whose bootstrap interval straddles the target is marked; counts per target
+    ev["target_intervals"] = {"n": 40, "coverage_80_in_0_70_0_90": {"verdict": "undecided"},
+                              "calibration_r2_positive": {"verdict": "missed"}}  # fmt: skip
+    row = bench.table_row("typer", ev)
+    assert bench._met(row) == "1/3?"
+    assert row["target_verdicts"]["calibration_r2_positive"] == "missed"
+    counts = bench.verdict_counts([row, bench.table_row("click", {**ev, "coverage_80": 0.8})])
+    assert counts["coverage_80_in_0_70_0_90"] == {"met": 1, "missed": 1, "missed_clearly": 0,
+                                                  "missed_within_noise": 1}  # fmt: skip
+    assert counts["calibration_r2_positive"]["missed_clearly"] == 2
+    assert counts["sch_above_lines_added"]["met"] == 0  # undefined: neither met nor missed
     assert row["heldout_nll_unpooled"] is None  # no pooled distribution in the report
     ev["distribution_pool"] = {"weight": 0.5, "unpooled_heldout_nll": 1.1234,
                                "size_mdn_heldout_nll": 1.2}  # fmt: skip

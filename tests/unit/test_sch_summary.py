@@ -67,3 +67,31 @@ def test_the_summary_says_what_was_not_counted_as_work(tmp_path: Path) -> None:
     assert "Not counted" not in "\n".join(summary_lines(summary(tmp_path)))
     layout.evaluation.write_text(json.dumps({"n_train": 5000}))  # an evaluation from before
     assert "Not counted" not in "\n".join(summary_lines(summary(tmp_path)))
+
+
+def test_a_miss_within_the_held_out_noise_is_said_to_be_one() -> None:
+    sure = {"n": 53, "level": 0.9,
+            "sch_above_lines_added": {"value": -0.09, "low": -0.21, "high": 0.02,
+                                      "verdict": "undecided"},
+            "calibration_r2_positive": {"value": -4.9, "low": -4.9, "high": 0.16,
+                                        "verdict": "undecided"},
+            "coverage_80_in_0_70_0_90": {"value": 0.75, "low": 0.66, "high": 0.83,
+                                         "verdict": "undecided"}}  # fmt: skip
+    ev = {"spearman_sch": 0.15, "spearman_lines_added": 0.24, "binned_calibration_r2": -4.9,
+          "coverage_80": 0.75, "target_intervals": sure}  # fmt: skip
+    ranking, calibration = warnings(ev)  # coverage in range: no sentence
+    assert "no better than counting lines added" in ranking and "0.15 against 0.24" in ranking
+    assert "53 held-out changes cannot tell the two apart (90% interval -0.21 to 0.02)" in ranking
+    assert "binned R² -4.90, 90% interval -4.90 to 0.16" in calibration
+    assert "53 held-out changes cannot say whether that is more than noise" in calibration
+    # the same figures, clearly missed: the strong sentences, with their intervals
+    sure["sch_above_lines_added"].update(high=-0.01, verdict="missed")
+    sure["calibration_r2_positive"].update(high=-0.5, verdict="missed")
+    sure["coverage_80_in_0_70_0_90"] = {"value": 0.43, "low": 0.36, "high": 0.50,
+                                        "verdict": "missed"}  # fmt: skip
+    ev["coverage_80"] = 0.43
+    ranking, coverage, calibration = warnings(ev)
+    assert "worse than counting lines added" in ranking
+    assert "difference's 90% interval -0.21 to -0.01" in ranking
+    assert "hold 43% of the held-out changes" in coverage and "too narrow" in coverage
+    assert "cannot say" not in calibration and "-4.90 to -0.50" in calibration

@@ -57,12 +57,22 @@ def warnings(ev: dict[str, Any]) -> list[str]:
             f"only {int(n_train)} changes to train on (fewer than {MIN_TRAIN_CHANGES}): the "
             "model's numbers are mostly noise; mine more history or more repositories"
         )
+    sure = ev.get("target_intervals") or {}
     sch, lines = _num(ev.get("spearman_sch")), _num(ev.get("spearman_lines_added"))
     if sch is not None and lines is not None and sch < lines:
-        out.append(
-            f"the model ranks changes worse than counting lines added (Spearman {sch:.2f} < "
-            f"{lines:.2f}): its estimates add nothing over lines of code here"
-        )
+        ranking = sure.get("sch_above_lines_added") or {}
+        if ranking.get("verdict") == "undecided":
+            out.append(
+                f"the model ranks changes no better than counting lines added here (Spearman "
+                f"{sch:.2f} against {lines:.2f}), though {_changes(sure)} cannot tell the two "
+                f"apart{_paren(_between(ranking))}"
+            )
+        else:
+            difference = _lead("; the difference's", _between(ranking))
+            out.append(
+                f"the model ranks changes worse than counting lines added (Spearman {sch:.2f} < "
+                f"{lines:.2f}{difference}): its estimates add nothing over lines of code here"
+            )
     kinds = ev.get("label_kinds") or {}
     stamped, n_test = _num(kinds.get("merge_stamped")), _num(ev.get("n_test"))
     if stamped is not None and n_test and stamped / n_test >= MERGE_STAMPED_SHARE:
@@ -74,13 +84,49 @@ def warnings(ev: dict[str, Any]) -> list[str]:
             "requests' commits and the next run times them: git fetch origin "
             "'+refs/pull/*/head:refs/pull/*/head'"
         )
+    cov = _num(ev.get("coverage_80"))
+    if cov is not None and (sure.get("coverage_80_in_0_70_0_90") or {}).get("verdict") == "missed":
+        side = "too narrow" if cov < 0.70 else "too wide"
+        out.append(
+            f"the 80% ranges hold {cov:.0%} of the held-out changes' inferred coding time: "
+            f"they are {side}{_paren(_between(sure['coverage_80_in_0_70_0_90']))}"
+        )
     r2 = _num(ev.get("binned_calibration_r2"))
     if r2 is not None and r2 < 0:
+        calibration = sure.get("calibration_r2_positive") or {}
+        noise = (
+            f"; {_changes(sure)} cannot say whether that is more than noise"
+            if calibration.get("verdict") == "undecided"
+            else ""
+        )
         out.append(
-            f"calibration is negative (binned R² {r2:.2f}): predicted hours do not track the "
-            "inferred coding time; treat the estimates as a ranking at best" + _sparser(ev)
+            f"calibration is negative (binned R² {r2:.2f}{_lead(',', _between(calibration))}): "
+            "predicted hours do not track the inferred coding time; treat the estimates as a "
+            f"ranking at best{noise}" + _sparser(ev)
         )
     return out
+
+
+def _changes(sure: dict[str, Any]) -> str:
+    """``"53 held-out changes"`` (how many the intervals were drawn from)."""
+    n = sure.get("n")
+    return f"{n} held-out changes" if isinstance(n, int) else "the held-out changes"
+
+
+def _between(target: dict[str, Any]) -> str:
+    """``"90% interval -0.21 to 0.02"``: a target's bootstrap interval; ``""`` without one."""
+    low, high = _num(target.get("low")), _num(target.get("high"))
+    if low is None or high is None:
+        return ""
+    return f"90% interval {low:.2f} to {high:.2f}"
+
+
+def _paren(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
+def _lead(lead: str, text: str) -> str:
+    return f"{lead} {text}" if text else ""
 
 
 SPARSER_BY = 0.05

@@ -23,6 +23,8 @@ _HIGHER_BETTER = ("r2", "spearman", "pearson", "accuracy", "skill")
 _TITLES = {
     "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)",
     "left_out": "Not counted as work: generated and formatting-only files (and their lines added)",
+    "target_intervals": "How sure each target is: the figure, its 90 % bootstrap interval over "
+    "the held-out changes and the verdict (met, missed, or undecided: within their noise)",
 }
 
 

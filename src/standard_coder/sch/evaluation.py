@@ -54,7 +54,8 @@ from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.predictors.distributions import EffortDistribution
 from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.sch_map import inside_mean
-from standard_coder.sch.stats import json_finite, spearman
+from standard_coder.sch.stats import binned_means, json_finite, spearman
+from standard_coder.sch.target_intervals import HeldOut, target_intervals
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +108,7 @@ def binned_calibration(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Bin-mean predicted SCH and bin-mean actual (label samples within [0, 1] h), and R²."""
     ok, actual = inside_mean(Y)
-    actual = actual[ok]
-    p = pred[ok]
-    if n_bins is None:
-        n_bins = int(min(250, max(5, len(p) // 20)))
-    n_bins = max(1, min(n_bins, len(p)))
-    if len(p) == 0:
-        return np.zeros(0), np.zeros(0), float("nan")
-    order = np.argsort(p, kind="stable")
-    bins = np.array_split(order, n_bins)
-    bp = np.array([p[b].mean() for b in bins])
-    ba = np.array([actual[b].mean() for b in bins])
-    ss_tot = float(((ba - ba.mean()) ** 2).sum())
-    r2 = 1.0 - float(((ba - bp) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
-    return bp, ba, r2
+    return binned_means(np.asarray(pred)[ok], actual[ok], n_bins)
 
 
 R3_MIN_CHANGES = 5
@@ -250,10 +238,11 @@ def _subset_metrics(
     loc_baseline_model: EffortModel | None,
     n_pred_samples: int,
     seed: int,
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The module docstring's metrics over dataset ``rows``, and the arrays the plots need."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The module docstring's metrics over dataset ``rows``, the arrays the plots need and the
+    per-change scores of the target intervals (``held_out``)."""
     res: dict[str, Any] = {}
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}
     if len(rows) == 0:
         nan = float("nan")
         dist_keys = ("heldout_nll", "crps", "coverage_50", "coverage_80", "coverage_90")
@@ -299,8 +288,17 @@ def _subset_metrics(
                                          seed=seed).items():  # fmt: skip
             res[f"baseline_loc_{k}"] = v
         res["baseline_loc_spearman_sch"] = spearman(bd.sch(), y_mean)  # predict()'s sch
+    pit = dist.cdf(Y)
     arrays = {"bp": bp, "ba": ba, "mean": pred.mean, "q10": pred.q10, "q90": pred.q90,
-              "y_mean": y_mean, "pit": dist.cdf(Y)}  # fmt: skip
+              "y_mean": y_mean, "pit": pit}  # fmt: skip
+    arrays["held_out"] = HeldOut(
+        sch=np.asarray(pred.sch, np.float64),
+        lines_added=np.asarray(la, np.float64),
+        Y=Y,
+        nll=-dist.log_prob(Y).mean(axis=1),
+        inside_80=((pit >= 0.1) & (pit <= 0.9)).mean(axis=1),
+        nll_baseline=None if loc_baseline_model is None else -bd.log_prob(Y).mean(axis=1),
+    )
     return res, arrays
 
 
@@ -398,6 +396,8 @@ def evaluate(
     every, arrays_all = _subset_metrics(model, dataset, te, loc_baseline_model, n_pred_samples,
                                         seed)  # fmt: skip
     res.update({f"{k}_all": v for k, v in every.items()})
+    if "held_out" in arrays:  # how sure the four targets are (normal held-out changes)
+        res["target_intervals"] = target_intervals(arrays["held_out"], seed=seed)
     if truth_pearson is not None:
         res["work_inference_pearson_vs_truth"] = dict(truth_pearson)
     res["n_train"] = len(dataset.index(TRAIN))

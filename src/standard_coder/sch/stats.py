@@ -25,3 +25,22 @@ def json_finite(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return [json_finite(x) for x in v]
     return v
+
+
+def binned_means(
+    pred: np.ndarray, actual: np.ndarray, n_bins: int | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Changes sorted by ``pred`` into equal-count bins (default ``len // 20``, 5 to 250): each
+    bin's mean ``pred`` and mean ``actual``, and R² of the bin means about the diagonal."""
+    if n_bins is None:
+        n_bins = int(min(250, max(5, len(pred) // 20)))
+    n_bins = max(1, min(n_bins, len(pred)))
+    if len(pred) == 0:
+        return np.zeros(0), np.zeros(0), float("nan")
+    order = np.argsort(pred, kind="stable")
+    bins = np.array_split(order, n_bins)
+    bp = np.array([pred[b].mean() for b in bins])
+    ba = np.array([actual[b].mean() for b in bins])
+    ss_tot = float(((ba - ba.mean()) ** 2).sum())
+    r2 = 1.0 - float(((ba - bp) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    return bp, ba, r2
