@@ -105,18 +105,16 @@ class CrossRepoPrior:
         """The ensemble's sum on inputs ``Z`` (n, len(names)): ``baseline`` plus one leaf of
         every tree (a row goes left where its input is at most the node's threshold)."""
         Z = np.asarray(Z, np.float64)
-        n = len(Z)
-        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        rows = np.arange(n)[:, None]
-        while True:
-            f = self.feature[node]
-            inner = f >= 0
-            if not inner.any():
-                break
-            x = Z[rows, np.where(inner, f, 0)]
-            go = np.where(x <= self.threshold[node], self.left[node], self.right[node])
-            node = np.where(inner, go, node)
-        out: np.ndarray = self.baseline + self.value[node].sum(axis=1)
+        n, trees = len(Z), len(self.roots)
+        node = np.tile(self.roots, n)  # (row, tree) pairs, row-major
+        row = np.repeat(np.arange(n), trees)
+        walking = np.flatnonzero(self.feature[node] >= 0)  # pairs not yet at a leaf
+        while len(walking):  # one level per step, over the pairs still walking only
+            cur = node[walking]
+            go_left = Z[row[walking], self.feature[cur]] <= self.threshold[cur]
+            node[walking] = nxt = np.where(go_left, self.left[cur], self.right[cur])
+            walking = walking[self.feature[nxt] >= 0]
+        out: np.ndarray = self.baseline + self.value[node].reshape(n, trees).sum(axis=1)
         return out
 
     def score(self, counts: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
@@ -202,6 +200,37 @@ def prior_inputs(
     return np.log1p(out)
 
 
+@dataclass(frozen=True)
+class TreeBlock:
+    """Flat node arrays of one or more trees, child and root indices local to the block."""
+
+    feature: np.ndarray
+    """Input column per node; -1 at a leaf."""
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    """Leaf value (0 at inner nodes)."""
+    roots: np.ndarray
+
+
+def concatenate_trees(blocks: Sequence[TreeBlock]) -> dict[str, np.ndarray]:
+    """One set of :class:`CrossRepoPrior` node arrays (and ``roots``) from ``blocks``: child and
+    root indices shifted by the nodes before each block; a leaf's children are 0."""
+    parts: dict[str, list[np.ndarray]] = {a: [] for a in (*_NODE_ARRAYS, "roots")}
+    offset = 0
+    for b in blocks:
+        leaf = np.asarray(b.feature) < 0
+        parts["feature"].append(np.where(leaf, -1, b.feature).astype(np.int32))
+        parts["threshold"].append(np.asarray(b.threshold, np.float64))
+        parts["left"].append(np.where(leaf, 0, np.asarray(b.left) + offset).astype(np.int32))
+        parts["right"].append(np.where(leaf, 0, np.asarray(b.right) + offset).astype(np.int32))
+        parts["value"].append(np.asarray(b.value, np.float64))
+        parts["roots"].append(np.asarray(b.roots, np.int64).astype(np.int32) + offset)
+        offset += len(b.feature)
+    return {a: np.concatenate(v) for a, v in parts.items()}
+
+
 def fit_prior(
     Z: np.ndarray,
     target: np.ndarray,
@@ -226,23 +255,17 @@ def fit_prior(
                                         validation_fraction=0.1, n_iter_no_change=10,
                                         random_state=seed)  # fmt: skip
     est.fit(np.asarray(Z, np.float64), np.asarray(target, np.float64))
-    parts: dict[str, list[np.ndarray]] = {a: [] for a in _NODE_ARRAYS}
-    roots: list[int] = []
-    offset = 0
+    blocks = []
     for iteration in est._predictors:  # one tree per iteration (a regression)
         nodes = iteration[0].nodes
         leaf = nodes["is_leaf"].astype(bool)
-        roots.append(offset)
-        parts["feature"].append(np.where(leaf, -1, nodes["feature_idx"]).astype(np.int32))
-        parts["threshold"].append(nodes["num_threshold"].astype(np.float64))
-        parts["left"].append(np.where(leaf, 0, nodes["left"] + offset).astype(np.int32))
-        parts["right"].append(np.where(leaf, 0, nodes["right"] + offset).astype(np.int32))
-        parts["value"].append(np.where(leaf, nodes["value"], 0.0).astype(np.float64))
-        offset += len(nodes)
-    arrays = {a: np.concatenate(v) for a, v in parts.items()}
-    return CrossRepoPrior(names=tuple(names), roots=np.array(roots, np.int32),
+        blocks.append(TreeBlock(feature=np.where(leaf, -1, nodes["feature_idx"]),
+                                threshold=nodes["num_threshold"], left=nodes["left"],
+                                right=nodes["right"], value=np.where(leaf, nodes["value"], 0.0),
+                                roots=np.zeros(1)))  # fmt: skip
+    return CrossRepoPrior(names=tuple(names),
                           baseline=float(np.ravel(est._baseline_prediction)[0]),
-                          meta=dict(meta or {}), **arrays)  # fmt: skip
+                          meta=dict(meta or {}), **concatenate_trees(blocks))  # fmt: skip
 
 
 def average_priors(
@@ -257,20 +280,8 @@ def average_priors(
     if any(p.names != names for p in priors):
         raise ValueError("priors to average read different inputs")
     k = len(priors)
-    parts: dict[str, list[np.ndarray]] = {a: [] for a in _NODE_ARRAYS}
-    roots: list[np.ndarray] = []
-    offset = 0
-    for p in priors:
-        leaf = p.feature < 0
-        parts["feature"].append(p.feature.astype(np.int32))
-        parts["threshold"].append(p.threshold.astype(np.float64))
-        parts["left"].append(np.where(leaf, 0, p.left + offset).astype(np.int32))
-        parts["right"].append(np.where(leaf, 0, p.right + offset).astype(np.int32))
-        parts["value"].append(p.value.astype(np.float64) / k)
-        roots.append(p.roots.astype(np.int32) + offset)
-        offset += len(p.feature)
-    arrays = {a: np.concatenate(v) for a, v in parts.items()}
-    return CrossRepoPrior(names=names, roots=np.concatenate(roots).astype(np.int32),
-                          baseline=float(np.mean([p.baseline for p in priors])),
+    blocks = [TreeBlock(feature=p.feature, threshold=p.threshold, left=p.left, right=p.right,
+                        value=p.value / k, roots=p.roots) for p in priors]  # fmt: skip
+    return CrossRepoPrior(names=names, baseline=float(np.mean([p.baseline for p in priors])),
                           meta=dict(meta if meta is not None else priors[0].meta),
-                          **arrays)  # fmt: skip
+                          **concatenate_trees(blocks))  # fmt: skip
