@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import bootstrap
+from scipy.stats import bootstrap, rankdata
 
 from standard_coder.sch.predictors.sch_map import inside_mean
-from standard_coder.sch.stats import binned_means, spearman
+from standard_coder.sch.stats import binned_means
 
 LEVEL = 0.90
 """Central share of the bootstrap distribution an interval spans."""
@@ -58,33 +58,53 @@ class HeldOut:
     """The LOC baseline's per-change NLL (None: no baseline, no NLL target)."""
 
 
-def _statistics(h: HeldOut) -> dict[str, Callable[[np.ndarray], float]]:
-    """Each target's figure as a function of the changes drawn (row indices)."""
+def _row_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman of ``x`` and ``y`` along the last axis (ties share their mean rank; a constant
+    row: NaN), for a whole batch of resamples at once."""
+    rx, ry = rankdata(x, axis=-1), rankdata(y, axis=-1)
+    rx -= rx.mean(axis=-1, keepdims=True)
+    ry -= ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.sqrt((rx**2).sum(axis=-1) * (ry**2).sum(axis=-1))
+        r: np.ndarray = (rx * ry).sum(axis=-1) / scale
+    return r
+
+
+Statistic = Callable[[np.ndarray], Any]
+
+
+def _statistics(h: HeldOut) -> dict[str, tuple[Statistic, bool]]:
+    """Each target's figure as a function of the changes drawn (row indices), and whether it
+    takes a batch of draws at once (indices ``(..., n)`` -> figures ``(...)``)."""
     y_mean = h.Y.mean(axis=1)
     ok, actual = inside_mean(h.Y)
 
-    def above_lines(i: np.ndarray) -> float:
-        return spearman(h.sch[i], y_mean[i]) - spearman(h.lines_added[i], y_mean[i])
+    def above_lines(i: np.ndarray) -> np.ndarray:
+        y = y_mean[i]
+        out: np.ndarray = _row_spearman(h.sch[i], y) - _row_spearman(h.lines_added[i], y)
+        return out
 
-    def coverage(i: np.ndarray) -> float:
-        return float(h.inside_80[i].mean())
+    def coverage(i: np.ndarray) -> np.ndarray:
+        out: np.ndarray = h.inside_80[i].mean(axis=-1)
+        return out
 
-    def calibration(i: np.ndarray) -> float:
+    def calibration(i: np.ndarray) -> float:  # one draw at a time: bins differ per draw
         keep = i[ok[i]]
         return binned_means(h.sch[keep], actual[keep])[2]
 
-    stats: dict[str, Callable[[np.ndarray], float]] = {
-        "sch_above_lines_added": above_lines,
-        "coverage_80_in_0_70_0_90": coverage,
-        "calibration_r2_positive": calibration,
+    stats: dict[str, tuple[Statistic, bool]] = {
+        "sch_above_lines_added": (above_lines, True),
+        "coverage_80_in_0_70_0_90": (coverage, True),
+        "calibration_r2_positive": (calibration, False),
     }
     if h.nll_baseline is not None:
-        base = h.nll_baseline
+        gain = h.nll_baseline - h.nll
 
-        def nll_below(i: np.ndarray) -> float:
-            return float(base[i].mean() - h.nll[i].mean())
+        def nll_below(i: np.ndarray) -> np.ndarray:
+            out: np.ndarray = gain[i].mean(axis=-1)
+            return out
 
-        stats["nll_below_loc"] = nll_below
+        stats["nll_below_loc"] = (nll_below, True)
     return stats
 
 
@@ -105,8 +125,16 @@ change: binned R² is a ratio of small sums that jumps as resampled changes move
 so its resampled values need not surround it (BCa's bias correction then misleads too)."""
 
 
+BCA_MAX_CHANGES = 1000
+"""Above this many changes the percentile interval is used: BCa's jackknife costs ``n``
+evaluations of ``n - 1`` changes, and at that size its corrections are small."""
+BATCH_CELLS = 2_000_000
+"""Index cells per batch of resamples a batched statistic is given (memory, not speed)."""
+
+
 def _interval(
-    stat: Callable[[np.ndarray], float],
+    stat: Statistic,
+    batched: bool,
     n: int,
     resamples: int,
     level: float,
@@ -115,12 +143,17 @@ def _interval(
 ) -> tuple[float, float]:
     """Bootstrap interval of ``stat`` over ``n`` changes (scipy), by the first of ``methods``
     that gives one (BCa is undefined when every resample is the same); NaN when none does."""
+
+    def along_last(i: np.ndarray, axis: int = -1) -> Any:  # scipy passes axis=-1
+        return stat(i)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate resamples are handled below
         for method in methods:
-            res = bootstrap((np.arange(n),), stat, vectorized=False, n_resamples=resamples,
-                            confidence_level=level, method=method,
-                            random_state=np.random.default_rng(seed))  # fmt: skip
+            res = bootstrap((np.arange(n),), along_last if batched else stat,
+                            vectorized=batched, n_resamples=resamples,
+                            batch=max(1, BATCH_CELLS // n), confidence_level=level,
+                            method=method, random_state=np.random.default_rng(seed))  # fmt: skip
             low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
             if np.isfinite(low) and np.isfinite(high):
                 return low, high
@@ -137,12 +170,13 @@ def target_intervals(
     if n < MIN_CHANGES:
         return out
     every = np.arange(n)
-    for target, stat in _statistics(h).items():
-        value = stat(every)
+    for target, (stat, batched) in _statistics(h).items():
+        value = float(stat(every))
         if not np.isfinite(value):
             continue
-        methods = ("percentile",) if target in PERCENTILE_ONLY else ("BCa", "percentile")
-        low, high = _interval(stat, n, resamples, level, seed, methods)
+        bca = target not in PERCENTILE_ONLY and n <= BCA_MAX_CHANGES
+        methods = ("BCa", "percentile") if bca else ("percentile",)
+        low, high = _interval(stat, batched, n, resamples, level, seed, methods)
         if not (np.isfinite(low) and np.isfinite(high)):
             continue
         if target in PERCENTILE_ONLY:  # stretched to hold the figure itself (module docstring)
