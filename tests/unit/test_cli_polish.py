@@ -270,3 +270,26 @@ def test_report_card_lists_tickets_with_dates_and_explains_sch(tmp_path: Path) -
     assert f"<td class='num'>{last['completion_date_p85']}</td>" in html
     assert rep["completion_date_p85"] in html  # the P85 tile is a date
     assert "learned from 14 past sprints" in html
+
+
+def test_the_report_shows_how_sure_each_target_is(tmp_path: Path) -> None:
+    from standard_coder.reporting.evaluation import render_evaluation
+    from standard_coder.runner.report import SectionInput
+
+    sure = {"level": 0.9, "resamples": 1000, "n": 53,
+            "sch_above_lines_added": {"value": -0.0888, "low": -0.2104, "high": 0.0241,
+                                      "verdict": "undecided"},
+            "calibration_r2_positive": {"value": 0.61, "low": 0.2, "high": 0.8,
+                                        "verdict": "met"}}  # fmt: skip
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    ev = {"heldout_nll": 1.1, "baseline_loc_heldout_nll": 1.2, "target_intervals": sure}
+    (reports / "sch_evaluation.json").write_text(json.dumps(ev))
+    html = render_evaluation(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None,
+                                          stamp={}))  # fmt: skip
+    assert "90% bootstrap interval over 53 held-out changes" in html
+    assert "<td>SCH ranks above lines added (Spearman difference &gt; 0)</td>" in html
+    assert "<td class='num'>-0.089</td><td class='num'>-0.210 to 0.024</td>" in html
+    assert "undecided: within the held-out changes' noise" in html
+    assert "<span class='good'>met</span>" in html
+    assert "sch_above_lines_added.verdict" not in html  # a table, not flattened keys

@@ -23,9 +23,35 @@ _HIGHER_BETTER = ("r2", "spearman", "pearson", "accuracy", "skill")
 _TITLES = {
     "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)",
     "left_out": "Not counted as work: generated and formatting-only files (and their lines added)",
-    "target_intervals": "How sure each target is: the figure, its 90 % bootstrap interval over "
-    "the held-out changes and the verdict (met, missed, or undecided: within their noise)",
 }
+TARGETS = {
+    "sch_above_lines_added": "SCH ranks above lines added (Spearman difference > 0)",
+    "nll_below_loc": "NLL below the LOC baseline (baseline minus model > 0)",
+    "coverage_80_in_0_70_0_90": "80% interval coverage in 0.70–0.90",
+    "calibration_r2_positive": "binned calibration R² > 0",
+}
+"""The targets of ``target_intervals`` (``sch/target_intervals.py``), in words."""
+
+
+def _targets(sure: Any) -> dict[str, Any] | None:
+    """``target_intervals`` as table rows: target, figure, interval, verdict; None without."""
+    if not isinstance(sure, Mapping):
+        return None
+    rows = [
+        {
+            "label": text,
+            "value": t.get("value"),
+            "low": t.get("low"),
+            "high": t.get("high"),
+            "verdict": str(t.get("verdict", "")),
+        }
+        for key, text in TARGETS.items()
+        if isinstance(t := sure.get(key), Mapping)
+    ]
+    if not rows:
+        return None
+    level = num(sure.get("level"))
+    return {"rows": rows, "n": sure.get("n"), "level": f"{level:.0%}" if level else "90%"}
 
 
 def better(metric: str, model: float, base: float) -> bool | None:
@@ -82,6 +108,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
         for k, v in ranked
     ]
     groups = []
+    used.add("target_intervals")  # a table of its own
     for key in sorted(k for k, v in doc.items() if k not in used and isinstance(v, dict)):
         used.add(key)
         groups.append((_TITLES.get(key, label(key)), list(flatten(doc[key]))))
@@ -94,6 +121,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
         "spearman_base": any(b is not None for b in sp_base.values()),
         "groups": groups,
         "rest": rest,
+        "targets": _targets(doc.get("target_intervals")),
     }
 
 
