@@ -133,31 +133,31 @@ BATCH_CELLS = 2_000_000
 
 
 def _interval(
-    stat: Statistic,
-    batched: bool,
-    n: int,
-    resamples: int,
-    level: float,
-    seed: int,
-    methods: tuple[str, ...] = ("BCa", "percentile"),
+    stat: Statistic, batched: bool, n: int, resamples: int, level: float, seed: int, bca: bool
 ) -> tuple[float, float]:
-    """Bootstrap interval of ``stat`` over ``n`` changes (scipy), by the first of ``methods``
-    that gives one (BCa is undefined when every resample is the same); NaN when none does."""
+    """Bootstrap interval of ``stat`` over ``n`` changes (scipy): BCa if ``bca`` and defined,
+    else the percentile interval of the resamples where the figure is defined (a resample
+    can repeat one change, or tie every label); NaN when under half of them are."""
 
     def along_last(i: np.ndarray, axis: int = -1) -> Any:  # scipy passes axis=-1
         return stat(i)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate resamples are handled below
-        for method in methods:
-            res = bootstrap((np.arange(n),), along_last if batched else stat,
-                            vectorized=batched, n_resamples=resamples,
-                            batch=max(1, BATCH_CELLS // n), confidence_level=level,
-                            method=method, random_state=np.random.default_rng(seed))  # fmt: skip
-            low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-            if np.isfinite(low) and np.isfinite(high):
-                return low, high
-    return float("nan"), float("nan")
+        res = bootstrap((np.arange(n),), along_last if batched else stat, vectorized=batched,
+                        n_resamples=resamples, batch=max(1, BATCH_CELLS // n),
+                        confidence_level=level, method="BCa" if bca else "percentile",
+                        random_state=np.random.default_rng(seed))  # fmt: skip
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if np.isfinite(low) and np.isfinite(high):
+        return low, high
+    draws = np.asarray(res.bootstrap_distribution, np.float64)
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < resamples / 2:
+        return float("nan"), float("nan")
+    tail = (1.0 - level) / 2.0
+    low, high = (float(q) for q in np.quantile(draws, [tail, 1.0 - tail]))
+    return low, high
 
 
 def target_intervals(
@@ -175,8 +175,7 @@ def target_intervals(
         if not np.isfinite(value):
             continue
         bca = target not in PERCENTILE_ONLY and n <= BCA_MAX_CHANGES
-        methods = ("BCa", "percentile") if bca else ("percentile",)
-        low, high = _interval(stat, batched, n, resamples, level, seed, methods)
+        low, high = _interval(stat, batched, n, resamples, level, seed, bca)
         if not (np.isfinite(low) and np.isfinite(high)):
             continue
         if target in PERCENTILE_ONLY:  # stretched to hold the figure itself (module docstring)
