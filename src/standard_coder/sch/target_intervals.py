@@ -4,8 +4,9 @@ A few dozen held-out changes cannot tell a Spearman of 0.30 from one of 0.25, no
 calibration R² of −0.3 from one of +0.2 (docs/effort-models.md, "How sure a held-out figure
 is"). :func:`target_intervals` resamples the held-out changes with replacement (one draw for
 the model, lines added and the LOC baseline together: paired) and reports, for each target, the
-figure on every change, its bootstrap interval (bias-corrected and accelerated, BCa; the plain
-percentile interval for binned R², see :data:`PERCENTILE_ONLY`) and a verdict:
+figure on every change, its bootstrap interval (bias-corrected and accelerated, BCa, up to
+:data:`BCA_MAX_CHANGES` changes; the percentile interval above that, where BCa is undefined,
+and for binned R², see :data:`PERCENTILE_ONLY`) and a verdict:
 
 * ``sch_above_lines_added``: Spearman of SCH minus Spearman of lines added (above 0: met);
 * ``nll_below_loc``: the LOC baseline's held-out NLL minus the model's (above 0: met);
