@@ -1,0 +1,220 @@
+"""Benchmark: would the cross-repository prior rank better with inputs the pipeline lacks?
+
+    PYTHONPATH=src python benchmarks/prior_inputs.py --corpus RUN_DIR... --judge RUN_DIR...
+        --clones DIR [DIR ...] --inputs body|context [--bag K] [--seed N] [--leave-one-out]
+
+Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them), as for
+``benchmarks/cross_repo_prior.py``; the history named ``X`` must have a clone at ``DIR/X`` in
+one of ``--clones``. The candidate columns are computed here from each clone's git history (the
+pipeline does not compute them) and joined to the run's changes by commit id; a squashed group
+gets its newest member's. Two arms, the same recipe (``--bag``, default the shipped five
+ensembles): the prior fitted on the ``--corpus`` histories with and without the candidate
+columns, each scored on every ``--judge`` history (Spearman of the score with inferred coding
+time minus lines added's, held-out normal changes and fitted-period normal changes), paired
+per history. ``--leave-one-out``: also each corpus history scored by the prior fitted on the
+others (both arms). A history whose clone cannot be read (a mirror missing objects) is left
+out of both arms and named on stderr.
+
+Candidates (docs/effort-models.md, "Session 26"):
+
+- ``body``: the commit message after its subject line: non-blank lines (trailers such as
+  ``Signed-off-by:`` left out), their words, bullet lines (``* `` or ``- ``: a squash merge's
+  list of its pull request's commits), and ``Co-authored-by:`` trailers;
+- ``context``: the touched Python files before the change (lines, sum and largest; earlier
+  commits touching them; the oldest one's age in days; how many are new; how many authors had
+  touched them) and the files the repository had.
+
+Prints per history and in sum; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from standard_coder.pipelines.sch_prior import PriorInputError, find_outputs, load_history
+from standard_coder.sch.features.prior_corpus import (
+    RECIPE_BAG,
+    History,
+    LeaveOneOut,
+    PriorCorpus,
+    score_history,
+    summarise,
+)
+
+BODY = ("subject|body_lines", "subject|body_words", "subject|body_bullets", "subject|co_authors")
+CONTEXT = ("surface|ctx_file_lines", "surface|ctx_max_file_lines", "surface|ctx_file_commits",
+           "surface|ctx_file_age_days", "surface|ctx_new_files", "surface|ctx_repo_files",
+           "surface|ctx_file_authors")  # fmt: skip
+TRAILER = re.compile(r"(?i)^(co-authored-by|signed-off-by|reviewed-by|change-id):")
+BULLET = re.compile(r"^\s*[*-] ")
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          errors="replace", check=True).stdout  # fmt: skip
+
+
+def body_columns(repo: Path) -> dict[str, np.ndarray]:
+    """:data:`BODY` per commit id of ``repo``'s ``HEAD`` history."""
+    out: dict[str, np.ndarray] = {}
+    for record in _git(repo, "log", "HEAD", "--format=%H%x00%B%x01").split("\x01"):
+        sha, sep, message = record.strip("\n").partition("\x00")
+        if not sep:
+            continue
+        lines = message.strip().splitlines()[1:]
+        body = [x for x in lines if x.strip() and not TRAILER.match(x.strip())]
+        co = sum(1 for x in lines if x.strip().lower().startswith("co-authored-by:"))
+        words = sum(len(x.split()) for x in body)
+        bullets = sum(1 for x in body if BULLET.match(x))
+        out[sha.strip()] = np.array([len(body), words, bullets, co], float)
+    return out
+
+
+def context_columns(repo: Path) -> dict[str, np.ndarray]:
+    """:data:`CONTEXT` per commit id: one ``git log --numstat`` pass, oldest commit first."""
+    lines: dict[str, int] = defaultdict(int)
+    commits: dict[str, int] = defaultdict(int)
+    authors: dict[str, set[str]] = defaultdict(set)
+    first: dict[str, int] = {}
+    out: dict[str, np.ndarray] = {}
+    log = _git(repo, "log", "HEAD", "--reverse", "--topo-order", "--numstat", "--no-renames",
+               "--format=@%H %at %ae")  # fmt: skip
+    for block in log.split("\n@"):
+        head, *rest = block.lstrip("@").split("\n")
+        if not head.strip():
+            continue
+        sha, t, email = head.split(" ", 2)
+        files = []
+        for row in rest:
+            parts = row.split("\t")
+            if len(parts) == 3:
+                added, deleted, path = parts
+                files.append((path, int(added) if added.isdigit() else 0,
+                              int(deleted) if deleted.isdigit() else 0))  # fmt: skip
+        py = [p for p, _, _ in files if p.endswith(".py")]
+        v = np.zeros(len(CONTEXT))
+        if py:
+            sizes = [max(lines[p], 0) for p in py]
+            ages = [(int(t) - first[p]) / 86400 for p in py if p in first]
+            oldest = max(max(ages), 0) if ages else 0
+            new_files = sum(1 for p in py if p not in first)
+            v[:5] = (sum(sizes), max(sizes), sum(commits[p] for p in py), oldest, new_files)
+            v[6] = len(set().union(*(authors[p] for p in py)))
+        v[5] = len(first)
+        out[sha] = v
+        for p, a, d in files:
+            lines[p] += a - d
+            commits[p] += 1
+            first.setdefault(p, int(t))
+            authors[p].add(email)
+    return out
+
+
+COLUMNS = {"body": (BODY, body_columns), "context": (CONTEXT, context_columns)}
+
+
+def with_columns(h: History, out_dir: Path, clones: list[Path], which: str) -> History | None:
+    """``h`` with the candidate columns appended; None when its clone cannot be read."""
+    names, compute = COLUMNS[which]
+    clone = next((c / h.name for c in clones if (c / h.name).exists()), None)
+    if clone is None:
+        print(f"prior_inputs: {h.name}: no clone in {[str(c) for c in clones]}", file=sys.stderr)
+        return None
+    try:
+        table = compute(clone)
+    except subprocess.CalledProcessError as e:
+        print(f"prior_inputs: {h.name}: git failed ({e.stderr.strip()[:80]})", file=sys.stderr)
+        return None
+    with np.load(out_dir / "labels" / "datasets" / "coding_train.npz") as z:
+        ids = [str(c) for c in z["commit_id"]]
+    extra = np.array([table.get(c, np.zeros(len(names))) for c in ids]).reshape(len(ids), -1)
+    return dataclasses.replace(h, feature_names=h.feature_names + names,
+                               counts=np.hstack([h.counts, extra]))  # fmt: skip
+
+
+def load(paths: list[Path]) -> list[tuple[Path, History]]:
+    dirs, _ = find_outputs(paths)
+    return [(d, load_history(d, history_name(d))) for d in dirs]
+
+
+def history_name(sc_output: Path) -> str:
+    name = sc_output.resolve().parent.name
+    return name.split("-", 1)[1] if name[:2].isdigit() and "-" in name else name
+
+
+def paired(a: list[LeaveOneOut], b: list[LeaveOneOut]) -> dict[str, Any]:
+    """Mean (standard error) of ``a`` minus ``b`` per history, held out and fitted period."""
+    out: dict[str, Any] = {}
+    for key, f in (("held_out", lambda r: r.gain),
+                   ("fit_period", lambda r: r.fit_spearman_prior)):  # fmt: skip
+        d = np.array([f(x) - f(y) for x, y in zip(a, b, strict=True)])
+        d = d[np.isfinite(d)]
+        out[key] = {"mean": round(float(d.mean()), 4),
+                    "se": round(float(d.std(ddof=1) / np.sqrt(len(d))), 4),
+                    "better": int((d > 0).sum()), "of": len(d)}  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, nargs="+", required=True)
+    ap.add_argument("--judge", type=Path, nargs="+", required=True)
+    ap.add_argument("--clones", type=Path, nargs="+", required=True)
+    ap.add_argument("--inputs", choices=tuple(COLUMNS), required=True)
+    ap.add_argument("--bag", type=int, default=RECIPE_BAG)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--leave-one-out", action="store_true")
+    args = ap.parse_args(argv)
+    if args.bag < 1:
+        ap.error(f"--bag: at least 1 ensemble, got {args.bag}")
+    t0 = time.perf_counter()
+    try:
+        sets = {"corpus": load(args.corpus), "judge": load(args.judge)}
+    except PriorInputError as e:
+        print(f"prior_inputs: {e}", file=sys.stderr)
+        return 2
+    arms: dict[str, dict[str, list[History]]] = {"without": {}, "with": {}}
+    for key, pairs in sets.items():
+        kept = [(h, with_columns(h, d, args.clones, args.inputs)) for d, h in pairs]
+        arms["without"][key] = [h for h, x in kept if x is not None]
+        arms["with"][key] = [x for _, x in kept if x is not None]
+    scored: dict[str, dict[str, list[LeaveOneOut]]] = {}
+    for arm, hs in arms.items():
+        prior = PriorCorpus(hs["corpus"]).fit(seed=args.seed, bag=args.bag)
+        scored[arm] = {"judge": [score_history(h, prior) for h in hs["judge"]]}
+        if args.leave_one_out:
+            loo = PriorCorpus(hs["corpus"]).leave_one_out(seed=args.seed, bag=args.bag)
+            scored[arm]["corpus"] = [r for r, _ in loo]
+    result: dict[str, Any] = {"inputs": args.inputs, "bag": args.bag}
+    for key in scored["with"]:
+        w, wo = scored["with"][key], scored["without"][key]
+        print(f"{key}: {'history':22s} {'n':>5s} {'held-out gain':>14s} {'fit-period gain':>16s}")
+        for x, y in zip(w, wo, strict=True):
+            print(f"{key}: {x.history:22s} {x.n_test_normal:5d} {x.gain - y.gain:+14.3f} "
+                  f"{x.fit_spearman_prior - y.fit_spearman_prior:+16.3f}")  # fmt: skip
+        result[key] = {"paired": paired(w, wo), "with": summarise(w), "without": summarise(wo)}
+        p = result[key]["paired"]
+        print(f"{key} ({len(w)} histories), with minus without: held out "
+              f"{p['held_out']['mean']:+.4f} ± {p['held_out']['se']:.4f} (better on "
+              f"{p['held_out']['better']}), fitted periods {p['fit_period']['mean']:+.4f} ± "
+              f"{p['fit_period']['se']:.4f} (better on {p['fit_period']['better']}); prior "
+              f"minus lines added, held out: {result[key]['with']['held_out_mean_diff']} with, "
+              f"{result[key]['without']['held_out_mean_diff']} without")  # fmt: skip
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""``benchmarks/prior_inputs.py`` computes its candidate columns from a real git history."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+from tests.benchmodule import load_benchmark
+
+bench = load_benchmark("prior_inputs")
+
+
+def _commit(repo: Path, files: dict[str, str], message: str, when: int, email: str) -> str:
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    stamp = f"@{when} +0000"
+    env = {**os.environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp,
+           "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_EMAIL": email, "GIT_AUTHOR_NAME": "a",
+           "GIT_COMMITTER_NAME": "a"}  # fmt: skip
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", message], check=True, env=env)
+    return subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+
+def test_body_and_context_columns_of_a_real_history(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    day = 86400
+    first = _commit(repo, {"a.py": "x = 1\ny = 2\n", "README.md": "hi\n"}, "Add a", 1_000_000,
+                    "ann@x")  # fmt: skip
+    body = ("Fix b (#12)\n\n* first step\n* second step\n\nWhy it matters, in words.\n\n"
+            "Co-authored-by: Bo <bo@x>\nSigned-off-by: Ann <ann@x>")  # fmt: skip
+    second = _commit(repo, {"a.py": "x = 1\ny = 2\nz = 3\n", "b.py": "b = 1\n"}, body,
+                     1_000_000 + 3 * day, "bo@x")  # fmt: skip
+    bodies = bench.body_columns(repo)
+    assert bodies[first].tolist() == [0, 0, 0, 0]
+    # three body lines (trailers left out), their 11 words (a bullet's "*" is one), two
+    # bullets, one co-author
+    assert bodies[second].tolist() == [3, 11, 2, 1]
+    ctx = bench.context_columns(repo)
+    names = list(bench.CONTEXT)
+    v = dict(zip(names, ctx[second], strict=True))
+    assert v["surface|ctx_file_lines"] == 2 and v["surface|ctx_max_file_lines"] == 2  # a.py before
+    assert v["surface|ctx_file_commits"] == 1 and v["surface|ctx_new_files"] == 1  # b.py is new
+    assert v["surface|ctx_file_age_days"] == 3 and v["surface|ctx_file_authors"] == 1
+    assert v["surface|ctx_repo_files"] == 2  # a.py and README.md before the change
+    assert np.all(ctx[first][:4] == 0) and ctx[first][4] == 1  # a.py is new: nothing before
