@@ -204,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key}: {x.history:22s} {x.n_test_normal:5d} {x.gain - y.gain:+14.3f} "
                   f"{x.fit_spearman_prior - y.fit_spearman_prior:+16.3f}")  # fmt: skip
         result[key] = {"paired": paired(w, wo), "with": summarise(w), "without": summarise(wo)}
+        with_rho = result[key]["with"]["held_out_mean_spearman_prior"]
+        without_rho = result[key]["without"]["held_out_mean_spearman_prior"]
+        if with_rho is not None and without_rho:
+            result[key]["ratio"] = round(with_rho / without_rho, 3)
+            print(f"{key}: held-out mean Spearman of the prior {with_rho:.3f} with, "
+                  f"{without_rho:.3f} without ({result[key]['ratio']}x)")  # fmt: skip
         p = result[key]["paired"]
         print(f"{key} ({len(w)} histories), with minus without: held out "
               f"{p['held_out']['mean']:+.4f} ± {p['held_out']['se']:.4f} (better on "
