@@ -1,7 +1,8 @@
 """Benchmark: would the cross-repository prior rank better with inputs the pipeline lacks?
 
     PYTHONPATH=src python benchmarks/prior_inputs.py --corpus RUN_DIR... --judge RUN_DIR...
-        --clones DIR [DIR ...] --inputs body|context [--bag K] [--seed N] [--leave-one-out]
+        --clones DIR [DIR ...] --inputs body|context [--drop COLUMN ...] [--bag K] [--seed N]
+        [--leave-one-out]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them), as for
 ``benchmarks/cross_repo_prior.py``; the history named ``X`` must have a clone at ``DIR/X`` in
@@ -124,8 +125,11 @@ def context_columns(repo: Path) -> dict[str, np.ndarray]:
 COLUMNS = {"body": (BODY, body_columns), "context": (CONTEXT, context_columns)}
 
 
-def with_columns(h: History, out_dir: Path, clones: list[Path], which: str) -> History | None:
-    """``h`` with the candidate columns appended; None when its clone cannot be read."""
+def with_columns(
+    h: History, out_dir: Path, clones: list[Path], which: str, drop: tuple[str, ...] = ()
+) -> History | None:
+    """``h`` with the candidate columns (less ``drop``) appended; None when its clone cannot be
+    read."""
     names, compute = COLUMNS[which]
     clone = next((c / h.name for c in clones if (c / h.name).exists()), None)
     if clone is None:
@@ -139,8 +143,9 @@ def with_columns(h: History, out_dir: Path, clones: list[Path], which: str) -> H
     with np.load(out_dir / "labels" / "datasets" / "coding_train.npz") as z:
         ids = [str(c) for c in z["commit_id"]]
     extra = np.array([table.get(c, np.zeros(len(names))) for c in ids]).reshape(len(ids), -1)
-    return dataclasses.replace(h, feature_names=h.feature_names + names,
-                               counts=np.hstack([h.counts, extra]))  # fmt: skip
+    keep = [j for j, n in enumerate(names) if n not in drop]
+    return dataclasses.replace(h, feature_names=h.feature_names + tuple(names[j] for j in keep),
+                               counts=np.hstack([h.counts, extra[:, keep]]))  # fmt: skip
 
 
 def load(paths: list[Path]) -> list[tuple[Path, History]]:
@@ -175,9 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bag", type=int, default=RECIPE_BAG)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--leave-one-out", action="store_true")
+    ap.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
+                    help="leave these columns out, e.g. subject|body_bullets")  # fmt: skip
     args = ap.parse_args(argv)
     if args.bag < 1:
         ap.error(f"--bag: at least 1 ensemble, got {args.bag}")
+    unknown = sorted(set(args.drop) - set(COLUMNS[args.inputs][0]))
+    if unknown:
+        ap.error(f"--drop: not a column of --inputs {args.inputs}: {', '.join(unknown)}")
     t0 = time.perf_counter()
     try:
         sets = {"corpus": load(args.corpus), "judge": load(args.judge)}
@@ -186,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     arms: dict[str, dict[str, list[History]]] = {"without": {}, "with": {}}
     for key, pairs in sets.items():
-        kept = [(h, with_columns(h, d, args.clones, args.inputs)) for d, h in pairs]
+        kept = [(h, with_columns(h, d, args.clones, args.inputs, tuple(args.drop)))
+                for d, h in pairs]  # fmt: skip
         arms["without"][key] = [h for h, x in kept if x is not None]
         arms["with"][key] = [x for _, x in kept if x is not None]
     scored: dict[str, dict[str, list[LeaveOneOut]]] = {}
@@ -196,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.leave_one_out:
             loo = PriorCorpus(hs["corpus"]).leave_one_out(seed=args.seed, bag=args.bag)
             scored[arm]["corpus"] = [r for r, _ in loo]
-    result: dict[str, Any] = {"inputs": args.inputs, "bag": args.bag}
+    result: dict[str, Any] = {"inputs": args.inputs, "dropped": args.drop, "bag": args.bag}
     for key in scored["with"]:
         w, wo = scored["with"][key], scored["without"][key]
         print(f"{key}: {'history':22s} {'n':>5s} {'held-out gain':>14s} {'fit-period gain':>16s}")

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tests.benchmodule import load_benchmark
 
 bench = load_benchmark("prior_inputs")
@@ -49,3 +50,17 @@ def test_body_and_context_columns_of_a_real_history(tmp_path: Path) -> None:
     assert v["surface|ctx_file_age_days"] == 3 and v["surface|ctx_file_authors"] == 1
     assert v["surface|ctx_repo_files"] == 2  # a.py and README.md before the change
     assert np.all(ctx[first][:4] == 0) and ctx[first][4] == 1  # a.py is new: nothing before
+
+
+def test_a_column_to_drop_must_be_a_candidate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--corpus", str(tmp_path), "--judge", str(tmp_path), "--clones", str(tmp_path),
+            "--inputs", "body"]  # fmt: skip
+    with pytest.raises(SystemExit) as stop:
+        bench.main([*args, "--drop", "surface|ctx_new_files"])
+    assert stop.value.code == 2
+    assert "--drop: not a column of --inputs body: surface|ctx_new_files" in capsys.readouterr().err
+    # a folder with no trained output: one line, exit 2
+    assert bench.main(args) == 2
+    assert "no trained output" in capsys.readouterr().err
