@@ -59,17 +59,25 @@ class CrossRepoPriorError(ValueError):
 
 
 @dataclass(frozen=True)
-class CrossRepoPrior:
-    """A fitted tree ensemble over named ``log1p`` counts; :meth:`score` gives one value per
-    change (higher: more coding time expected)."""
+class TreeBlock:
+    """Flat node arrays of one or more trees, child and root indices local to the block."""
 
-    names: tuple[str, ...]
     feature: np.ndarray
+    """Input column per node; -1 at a leaf."""
     threshold: np.ndarray
     left: np.ndarray
     right: np.ndarray
     value: np.ndarray
+    """Leaf value (0 at inner nodes)."""
     roots: np.ndarray
+
+
+@dataclass(frozen=True)
+class CrossRepoPrior(TreeBlock):
+    """A fitted tree ensemble over named ``log1p`` counts (its trees: the :class:`TreeBlock`
+    fields); :meth:`score` gives one value per change (higher: more coding time expected)."""
+
+    names: tuple[str, ...]
     baseline: float
     meta: dict[str, Any]
 
@@ -198,20 +206,6 @@ def prior_inputs(
         elif name in index:
             out[:, k] = counts[:, index[name]]
     return np.log1p(out)
-
-
-@dataclass(frozen=True)
-class TreeBlock:
-    """Flat node arrays of one or more trees, child and root indices local to the block."""
-
-    feature: np.ndarray
-    """Input column per node; -1 at a leaf."""
-    threshold: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    value: np.ndarray
-    """Leaf value (0 at inner nodes)."""
-    roots: np.ndarray
 
 
 def concatenate_trees(blocks: Sequence[TreeBlock]) -> dict[str, np.ndarray]:
