@@ -41,6 +41,15 @@ RESAMPLES = 1000
 MIN_CHANGES = 10
 """Below this many held-out changes no interval is given (the bootstrap itself is unreliable)."""
 COVERAGE_BAND = (0.70, 0.90)
+PERCENTILE_ONLY = frozenset({"calibration_r2_positive"})
+"""Targets whose interval is the plain percentile one, stretched to hold the figure on every
+change: binned R² is a ratio of small sums that jumps as resampled changes move between bins,
+so its resampled values need not surround it (BCa's bias correction then misleads too)."""
+BCA_MAX_CHANGES = 1000
+"""Above this many changes the percentile interval is used: BCa's jackknife costs ``n``
+evaluations of ``n - 1`` changes, and at that size its corrections are small."""
+BATCH_CELLS = 2_000_000
+"""Index cells per batch of resamples a batched statistic is given (memory, not speed)."""
 
 
 @dataclass(frozen=True)
@@ -118,19 +127,6 @@ def _verdict(target: str, low: float, high: float) -> str:
     if low > 0:
         return "met"
     return "missed" if high <= 0 else "undecided"
-
-
-PERCENTILE_ONLY = frozenset({"calibration_r2_positive"})
-"""Targets whose interval is the plain percentile one, stretched to hold the figure on every
-change: binned R² is a ratio of small sums that jumps as resampled changes move between bins,
-so its resampled values need not surround it (BCa's bias correction then misleads too)."""
-
-
-BCA_MAX_CHANGES = 1000
-"""Above this many changes the percentile interval is used: BCa's jackknife costs ``n``
-evaluations of ``n - 1`` changes, and at that size its corrections are small."""
-BATCH_CELLS = 2_000_000
-"""Index cells per batch of resamples a batched statistic is given (memory, not speed)."""
 
 
 def _interval(
