@@ -89,13 +89,20 @@ def _features_for(model: EffortModel, ds: Dataset) -> np.ndarray:
 
 
 def distribution_metrics(
-    dist: EffortDistribution, Y: np.ndarray, *, n_pred_samples: int = 200, seed: int = 0
+    dist: EffortDistribution,
+    Y: np.ndarray,
+    *,
+    n_pred_samples: int = 200,
+    seed: int = 0,
+    log_prob: np.ndarray | None = None,
+    cdf: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """NLL, CRPS and central-interval coverage of label samples ``Y`` (n, S)."""
-    nll = float(-dist.log_prob(Y).mean())
+    """NLL, CRPS and central-interval coverage of label samples ``Y`` (n, S); ``log_prob`` and
+    ``cdf``: ``dist``'s at ``Y`` where the caller has them already."""
+    nll = float(-(dist.log_prob(Y) if log_prob is None else log_prob).mean())
     draws = dist.sample(n_pred_samples, torch.Generator().manual_seed(seed))
     crps = float(crps_from_samples(draws, Y).mean())
-    c = dist.cdf(Y)
+    c = dist.cdf(Y) if cdf is None else cdf
     out = {"heldout_nll": nll, "crps": crps}
     for lvl in (50, 80, 90):
         lo = (1 - lvl / 100) / 2
@@ -265,7 +272,9 @@ def _subset_metrics(
     dist = model.distribution(X)
     pred = _point_prediction(dist)
     y_mean = Y.mean(axis=1)
-    res.update(distribution_metrics(dist, Y, n_pred_samples=n_pred_samples, seed=seed))
+    log_prob, pit = dist.log_prob(Y), dist.cdf(Y)  # once: the metrics and the target intervals
+    res.update(distribution_metrics(dist, Y, n_pred_samples=n_pred_samples, seed=seed,
+                                    log_prob=log_prob, cdf=pit))  # fmt: skip
     la = dataset.surface_column("lines_added")[rows]
     ld = dataset.surface_column("lines_deleted")[rows]
     res["spearman_sch"] = spearman(pred.sch, y_mean)
@@ -281,23 +290,24 @@ def _subset_metrics(
     res["mean_sch"] = float(pred.sch.mean())
     bp3, _, r2_3, n3 = r3_calibration(pred.sch, np.asarray(dataset.label_interval_minutes)[rows])
     res.update(binned_calibration_r2_r3=r2_3, calibration_bins_r3=len(bp3), n_test_r3=n3)
+    base_log_prob = None
     if loc_baseline_model is not None:
         Xl = _features_for(loc_baseline_model, dataset)[rows]
         bd = loc_baseline_model.distribution(Xl)
-        for k, v in distribution_metrics(bd, Y, n_pred_samples=n_pred_samples,
-                                         seed=seed).items():  # fmt: skip
+        base_log_prob = bd.log_prob(Y)
+        for k, v in distribution_metrics(bd, Y, n_pred_samples=n_pred_samples, seed=seed,
+                                         log_prob=base_log_prob).items():  # fmt: skip
             res[f"baseline_loc_{k}"] = v
         res["baseline_loc_spearman_sch"] = spearman(bd.sch(), y_mean)  # predict()'s sch
-    pit = dist.cdf(Y)
     arrays = {"bp": bp, "ba": ba, "mean": pred.mean, "q10": pred.q10, "q90": pred.q90,
               "y_mean": y_mean, "pit": pit}  # fmt: skip
     arrays["held_out"] = HeldOut(
         sch=np.asarray(pred.sch, np.float64),
         lines_added=np.asarray(la, np.float64),
         Y=Y,
-        nll=-dist.log_prob(Y).mean(axis=1),
+        nll=-log_prob.mean(axis=1),
         inside_80=((pit >= 0.1) & (pit <= 0.9)).mean(axis=1),
-        nll_baseline=None if loc_baseline_model is None else -bd.log_prob(Y).mean(axis=1),
+        nll_baseline=None if base_log_prob is None else -base_log_prob.mean(axis=1),
     )
     return res, arrays
 
