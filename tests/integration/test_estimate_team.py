@@ -52,6 +52,7 @@ def _git(repo: Path, *args: str) -> str:
 def test_the_run_ends_with_the_summary_and_training_progress(demo: tuple[Path, str]) -> None:
     out, err = demo
     assert "What the effort model learned" in err
+    assert "How sure, on " in err and "ranks above lines added: " in err  # target intervals
     assert f"Report: {out / 'sc-output' / 'reports' / 'index.html'}" in err
     assert "Team output: " in err and "P(complete by end)" in err and "(P85)" in err
     assert "ok: 4 ran" in err  # mine, train_sch, team_output, forecast

@@ -95,3 +95,20 @@ def test_a_miss_within_the_held_out_noise_is_said_to_be_one() -> None:
     assert "difference's 90% interval -0.21 to -0.01" in ranking
     assert "hold 43% of the held-out changes" in coverage and "too narrow" in coverage
     assert "cannot say" not in calibration and "-4.90 to -0.50" in calibration
+
+
+def test_the_summary_says_how_sure_each_target_is() -> None:
+    from standard_coder.pipelines.sch_summary import sure_line
+
+    sure = {"n": 734, "level": 0.9,
+            "sch_above_lines_added": {"value": 0.0768, "low": 0.0562, "high": 0.1025,
+                                      "verdict": "met"},
+            "calibration_r2_positive": {"value": -0.2, "low": -1.1, "high": 0.3,
+                                        "verdict": "undecided"}}  # fmt: skip
+    line = sure_line({"target_intervals": sure})
+    assert line == ("How sure, on 734 held-out changes: ranks above lines added: met (+0.08, "
+                    "90% interval 0.06 to 0.10); calibration R² > 0: within noise (-0.20, 90% "
+                    "interval -1.10 to 0.30)")  # fmt: skip
+    assert sure_line({}) == ""
+    lines = summary_lines({"evaluation": {"target_intervals": sure}, "report": "r.html"})
+    assert line in lines

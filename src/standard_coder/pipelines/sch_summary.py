@@ -188,12 +188,44 @@ def metric_table(ev: dict[str, Any], title: str) -> str:
     return _table(title, ["metric", "SCH model", "LOC baseline"], rows)
 
 
+SURE_NAMES = {
+    "sch_above_lines_added": "ranks above lines added",
+    "nll_below_loc": "NLL below the LOC baseline",
+    "coverage_80_in_0_70_0_90": "80% coverage in 0.70-0.90",
+    "calibration_r2_positive": "calibration R² > 0",
+}
+
+
+DIFFERENCES = ("sch_above_lines_added", "nll_below_loc")
+"""Targets whose figure is a difference (shown with its sign)."""
+
+
+def sure_line(ev: dict[str, Any]) -> str:
+    """One line: each target's verdict on the held-out changes (``target_intervals``), e.g.
+    ``ranks above lines added: met (+0.08, 90% interval 0.06 to 0.10)``; ``""`` without."""
+    sure = ev.get("target_intervals") or {}
+    parts = []
+    for key, name in SURE_NAMES.items():
+        t = sure.get(key) or {}
+        value = _num(t.get("value"))
+        if value is None or not t.get("verdict"):
+            continue
+        verdict = "within noise" if t["verdict"] == "undecided" else str(t["verdict"])
+        figure = f"{value:+.2f}" if key in DIFFERENCES else f"{value:.2f}"
+        parts.append(f"{name}: {verdict} ({figure}, {_between(t)})")
+    if not parts:
+        return ""
+    return f"How sure, on {_changes(sure)}: " + "; ".join(parts)
+
+
 def summary_lines(s: dict[str, Any]) -> list[str]:
     """The summary as text lines: metric table, warnings, forecast dates, where things are."""
     out: list[str] = []
     ev = s.get("evaluation") or {}
     if ev:
         out.append(metric_table(ev, "What the effort model learned (held-out commits)"))
+        if line := sure_line(ev):
+            out.append(line)
         truth = ev.get("work_inference_pearson_vs_truth") or {}
         if truth:
             out.append(
