@@ -608,8 +608,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if tmp is not None:
             tmp.cleanup()
-    print_table([r for r in rows if "error" not in r])
     done = [r for r in rows if "error" not in r]
+    print_table(done)
     print(json.dumps({"repositories": rows, "targets": verdict_counts(done), "quick": args.quick}))
     return 0 if all("error" not in r for r in rows) else 1
 
