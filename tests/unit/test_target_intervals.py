@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from standard_coder.sch.evaluation import binned_calibration
 from standard_coder.sch.stats import spearman
@@ -72,3 +73,21 @@ def test_too_few_changes_or_no_baseline_leave_targets_out() -> None:
     got = target_intervals(constant, resamples=100)  # undefined Spearman and R²: no entry
     assert "sch_above_lines_added" not in got and "calibration_r2_positive" not in got
     assert got["coverage_80_in_0_70_0_90"]["verdict"] == "met"
+
+
+def test_above_bca_max_changes_the_interval_is_the_percentile_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scipy.stats import bootstrap
+
+    import standard_coder.sch.target_intervals as ti
+
+    h = held_out(60, sch_noise=0.3, la_noise=1.0, seed=5)
+    bca = target_intervals(h, resamples=200)["coverage_80_in_0_70_0_90"]
+    monkeypatch.setattr(ti, "BCA_MAX_CHANGES", 50)
+    pct = target_intervals(h, resamples=200)["coverage_80_in_0_70_0_90"]
+    ref = bootstrap((h.inside_80,), np.mean, n_resamples=200, confidence_level=0.9,
+                    method="percentile", random_state=np.random.default_rng(0))  # fmt: skip
+    assert pct["low"] == round(float(ref.confidence_interval.low), 4)
+    assert pct["high"] == round(float(ref.confidence_interval.high), 4)
+    assert (pct["low"], pct["high"]) != (bca["low"], bca["high"])
