@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/cross_repo_prior.py RUN_DIR [RUN_DIR ...]
         [--write PRIOR.npz] [--write-loro DIR] [--seed N] [--inputs common|union] [--no-subjects]
-        [--no-files] [--bag K] [--no-leave-one-out] [--score PRIOR.npz ...]
+        [--no-files] [--no-body] [--bag K] [--no-leave-one-out] [--score PRIOR.npz ...]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them): a
 history's ``sc-output`` after ``train_sch`` (``labels/datasets/coding_train.npz`` and
@@ -20,8 +20,9 @@ every history's representation has (``common``, the default) or any has (``union
 with every Python identifier counted together. The commit subject columns (``subject|...``,
 ``[training.features] commit_subject``) are inputs where every history counted them;
 ``--no-subjects`` leaves them out (the recipe before session 20). The columns of files of every
-language (``files|...``, ``[training.features] commit_files``) likewise; ``--no-files`` leaves them
-out. ``--bag K``: every prior is the mean of K ensembles fitted with seeds ``--seed`` ..
+language (``files|...``, ``[training.features] commit_files``) likewise; ``--no-files`` leaves
+them out; and of message bodies (``body|...``, ``commit_body``), ``--no-body``.
+``--bag K``: every prior is the mean of K ensembles fitted with seeds ``--seed`` ..
 ``--seed + K - 1`` (``average_priors``; default 5, the shipped recipe since session 25; 1 is
 the recipe before). ``--no-leave-one-out``: only ``--write``.
 ``--score FILE...``: fit nothing; score each prior file on every history given (held-out and
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave the commit subject columns out (the older recipe)")  # fmt: skip
     ap.add_argument("--no-files", action="store_true",
                     help="leave the columns of files of every language out")  # fmt: skip
+    ap.add_argument("--no-body", action="store_true",
+                    help="leave the message body columns out")  # fmt: skip
     ap.add_argument("--bag", type=int, default=RECIPE_BAG,
                     help="each prior the mean of this many seeds' ensembles (default: the "
                          "shipped recipe's)")  # fmt: skip
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.score:
             return score_files(args.score, histories)
         corpus = PriorCorpus(histories, args.inputs, subjects=not args.no_subjects,
-                             files=not args.no_files)  # fmt: skip
+                             files=not args.no_files, body=not args.no_body)  # fmt: skip
     except (PriorInputError, CrossRepoPriorError, ValueError) as e:
         print(f"cross_repo_prior: {e}", file=sys.stderr)
         return 2

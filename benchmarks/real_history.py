@@ -35,6 +35,8 @@ exists (``cross_repo_prior_path``): the leave-one-history-out priors of
 ``benchmarks/cross_repo_prior.py --write-loro``, so that no history is judged by a prior that
 saw it. ``--commit-files`` / ``--no-commit-files``: every file of any language counted as
 features, or not (``[training.features] commit_files``; default: the pipeline's).
+``--commit-body`` / ``--no-commit-body``: each commit message's body counted as features, or
+not (``[training.features] commit_body``; default: the pipeline's).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def config_text(
     prior_path: Path | None = None,
     languages: list[str] | None = None,
     commit_files: bool | None = None,
+    commit_body: bool | None = None,
 ) -> str:
     lines = [
         "[outputs]",
@@ -95,6 +98,8 @@ def config_text(
         features.append(f"cross_repo_prior_path = {json.dumps(str(prior_path))}")
     if commit_files is not None:
         features.append(f"commit_files = {str(commit_files).lower()}")
+    if commit_body is not None:
+        features.append(f"commit_body = {str(commit_body).lower()}")
     if features:
         lines += ["[training.features]", *features]
     if languages:
@@ -548,6 +553,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="without the files of every language (commit_files = false)",
     )
+    body = ap.add_mutually_exclusive_group()
+    body.add_argument(
+        "--commit-body",
+        dest="commit_body",
+        action="store_true",
+        default=None,
+        help="count each commit message's body as features (commit_body = true)",
+    )
+    body.add_argument(
+        "--no-commit-body",
+        dest="commit_body",
+        action="store_false",
+        help="without the message bodies (commit_body = false)",
+    )
     ap.add_argument(
         "--languages",
         default=None,
@@ -587,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
                     if args.languages
                     else None,
                     commit_files=args.commit_files,
+                    commit_body=args.commit_body,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")

@@ -99,6 +99,14 @@ class FeaturesSection(StrictModel):
         "gets the fitted changes' mean (tokens and hybrid; docs/effort-models.md, Files of every "
         "language)",
     )
+    commit_body: bool = Field(
+        False,
+        description="count what each commit's message says after its subject line as feature "
+        "columns body|...: its lines (trailers such as Signed-off-by left out), their words and "
+        "its Co-authored-by trailers; a change whose message is unknown (a working tree, a raw "
+        "diff) gets the fitted changes' mean (tokens and hybrid; docs/effort-models.md, Message "
+        "bodies)",
+    )
     cross_repo_prior: bool = Field(
         True,
         description="add the score of a model learnt on many public Python histories as a feature "

@@ -43,11 +43,16 @@ def _sprint_needs_model(path: Path | None) -> bool:
 
 
 def check_prior_file(
-    path: Path, config_path: Path | None, *, commit_subject: bool, commit_files: bool = True
+    path: Path,
+    config_path: Path | None,
+    *,
+    commit_subject: bool,
+    commit_files: bool = True,
+    commit_body: bool = True,
 ) -> None:
-    """A configured cross-repository prior that cannot be read, or that reads commit subjects
-    or files of every language the representation would not count, stops the run before any
-    stage runs, in one line naming the key and the file."""
+    """A configured cross-repository prior that cannot be read, or that reads commit subjects,
+    files of every language or message bodies the representation would not count, stops the
+    run before any stage runs, in one line naming the key and the file."""
     from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
 
     key = f"{config_path}: training.features.cross_repo_prior_path"
@@ -55,16 +60,17 @@ def check_prior_file(
         prior = CrossRepoPrior.load(path)
     except CrossRepoPriorError as e:
         raise ConfigError(f"{key}: {e}") from e
-    if not commit_subject and prior.reads_subjects:
-        raise ConfigError(
-            f"{key}: {path} reads commit subjects (subject|...), which "
-            "training.features.commit_subject = false leaves uncounted; set it to true"
-        )
-    if not commit_files and prior.reads_files:
-        raise ConfigError(
-            f"{key}: {path} reads the files of every language (files|...), which "
-            "training.features.commit_files = false leaves uncounted; set it to true"
-        )
+    for on, reads, name, what in (
+        (commit_subject, prior.reads_subjects, "commit_subject", "commit subjects (subject|...)"),
+        (commit_files, prior.reads_files, "commit_files",
+         "the files of every language (files|...)"),
+        (commit_body, prior.reads_body, "commit_body", "commit message bodies (body|...)"),
+    ):  # fmt: skip
+        if reads and not on:
+            raise ConfigError(
+                f"{key}: {path} reads {what}, which training.features.{name} = false leaves "
+                "uncounted; set it to true"
+            )
 
 
 BUILTIN_PRIOR_READS = frozenset({"commit_subject"})
@@ -73,14 +79,20 @@ known without loading it, so a no-op rerun imports no numpy."""
 
 
 def check_builtin_prior(
-    config_path: Path | None, *, commit_subject: bool, commit_files: bool = True
+    config_path: Path | None,
+    *,
+    commit_subject: bool,
+    commit_files: bool = True,
+    commit_body: bool = True,
 ) -> None:
-    """The shipped prior reads commit subjects (and files of every language, when it does):
-    with ``commit_subject = false`` (``commit_files = false``) it would read every change as
-    one without a subject (unknown files), so the run stops before any stage, in one line."""
+    """The shipped prior reads commit subjects (and files of every language or message bodies,
+    when it does): with ``commit_subject = false`` (``commit_files``, ``commit_body``) it would
+    read every change as one without a subject (unknown files, body), so the run stops before
+    any stage, in one line."""
     for on, key, what in (
         (commit_subject, "commit_subject", "commit subjects"),
         (commit_files, "commit_files", "files of every language"),
+        (commit_body, "commit_body", "commit message bodies"),
     ):
         if not on and key in BUILTIN_PRIOR_READS:
             raise ConfigError(
@@ -130,6 +142,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 "filters": section_params(cfg.filters, root),
                 # only when on: a mine without it keeps the fingerprint it had before the key
                 **({"commit_files": True} if t.features.commit_files else {}),
+                **({"commit_body": True} if t.features.commit_body else {}),
             },
             named_outputs={"db": layout.db},
             code_files=[Path(sch_mine.__file__), *package_sources("sch/mining", "sch/records.py")],
@@ -143,11 +156,13 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     if t.features.cross_repo_prior and t.features.cross_repo_prior_path is not None:
         check_prior_file(t.features.cross_repo_prior_path, cfg.config_path,
                          commit_subject=t.features.commit_subject,
-                         commit_files=t.features.commit_files)  # fmt: skip
+                         commit_files=t.features.commit_files,
+                         commit_body=t.features.commit_body)  # fmt: skip
         train_inputs["cross_repo_prior"] = t.features.cross_repo_prior_path
     elif t.features.cross_repo_prior and t.features.representation != "loc":
         check_builtin_prior(cfg.config_path, commit_subject=t.features.commit_subject,
-                            commit_files=t.features.commit_files)  # fmt: skip
+                            commit_files=t.features.commit_files,
+                            commit_body=t.features.commit_body)  # fmt: skip
     training_params = section_params(t, root)
     if t.predictor == "multitask" and t.multitask.pull_requests_path is not None:
         train_inputs["pull_requests"] = t.multitask.pull_requests_path

@@ -93,7 +93,9 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     from standard_coder.sch.mining.mine import MiningError
     from standard_coder.sch.mining.store import iter_commits
 
-    opts = mine_options(cfg.repos, cfg.filters, work, commit_files=rep.commit_files)
+    opts = mine_options(
+        cfg.repos, cfg.filters, work, commit_files=rep.commit_files, commit_body=rep.commit_body
+    )
     db = work / "mined.sqlite"
     try:
         mine([Path(r).resolve() for r in repos], db, opts, show_table=False)
@@ -128,6 +130,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         skip_formatting=rep.skip_formatting,
         commit_subject=rep.commit_subject,
         commit_files=rep.commit_files,
+        commit_body=rep.commit_body,
         test_fraction=0.5,
         seed=cfg.runner.seed,
         label_kinds=kinds,

@@ -44,7 +44,7 @@ class NothingMined(ValueError):
 
 def options_from_params(ctx: StageContext) -> MineOptions:
     """The miner's options from the stage's params (``repos``, ``filters``, and
-    ``commit_files`` when on)."""
+    ``commit_files`` and ``commit_body`` when on)."""
     from standard_coder.config.mining import FiltersSection, ReposSection
     from standard_coder.pipelines.sch_options import mine_options, section_from_params
 
@@ -54,6 +54,7 @@ def options_from_params(ctx: StageContext) -> MineOptions:
         ctx.base_dir,
         ctx.root_dir,
         commit_files=bool(ctx.params.get("commit_files", False)),
+        commit_body=bool(ctx.params.get("commit_body", False)),
     )
 
 

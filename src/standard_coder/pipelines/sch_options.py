@@ -39,11 +39,13 @@ def mine_options(
     *,
     chunk_size: int = 500,
     commit_files: bool = False,
+    commit_body: bool = False,
 ) -> MineOptions:
     """``MineOptions`` from ``[repos]`` and ``[filters.*]``; relative globs are anchored at
     ``config_dir`` (default: the working directory), GitHub mirrors go to ``<base_dir>/repos``.
-    ``commit_files``: count every commit's files of any language (``[training.features]
-    commit_files``, the one training key the mine serves).
+    ``commit_files``: count every commit's files of any language, ``commit_body``: keep every
+    commit's message body (``[training.features] commit_files`` and ``commit_body``, the two
+    training keys the mine serves).
 
     Raises:
         ValueError: an invalid ``re:`` pattern or a language without extensions.
@@ -99,6 +101,7 @@ def mine_options(
         merge_times=repos.merge_times,
         other_commit_times=repos.other_commit_times,
         commit_files=commit_files,
+        commit_body=commit_body,
     )
 
 

@@ -390,6 +390,7 @@ def run(ctx: StageContext) -> None:
                 skip_formatting=t.features.skip_formatting,
                 commit_subject=t.features.commit_subject,
                 commit_files=t.features.commit_files,
+                commit_body=t.features.commit_body,
                 cross_repo_prior=configured_prior(t, ctx.inputs.get("cross_repo_prior")),
                 test_fraction=t.test_fraction,
                 validation_fraction=t.optim.validation_fraction,

@@ -336,7 +336,7 @@ def _reach_normal(normal: np.ndarray, n_test: int, test_fraction: float) -> int:
 
 
 FEATURE_BATCH = 256
-FEATURE_FORMAT = 6  # bump when RawChange's counts change meaning (6: file_stats)
+FEATURE_FORMAT = 7  # bump when RawChange's counts change meaning (6: file_stats, 7: body)
 
 
 class BatchJob(NamedTuple):
@@ -464,6 +464,7 @@ def build_dataset(
     skip_formatting: bool = True,
     commit_subject: bool = True,
     commit_files: bool = False,
+    commit_body: bool = False,
     cross_repo_prior: CrossRepoPrior | None = None,
 ) -> tuple[Dataset, ChangeRepresentation]:
     """Features + labels -> (Dataset, fitted ChangeRepresentation).
@@ -497,6 +498,8 @@ def build_dataset(
             (:mod:`~standard_coder.sch.features.subject`; ``commit_subject``).
         commit_files: counts over every file of any language as feature columns
             (:mod:`~standard_coder.sch.features.change_files`; ``commit_files``).
+        commit_body: the commit message body's counts as feature columns
+            (:mod:`~standard_coder.sch.features.message_body`; ``commit_body``).
         cross_repo_prior: the representation's cross-repository prior (its score becomes the
             ``prior|cross_repo`` column; :mod:`~standard_coder.sch.features.cross_repo`).
 
@@ -553,6 +556,7 @@ def build_dataset(
     rep = ChangeRepresentation(kind=representation, top_n_identifiers=top_n_identifiers,
                                skip_generated=skip_generated, skip_formatting=skip_formatting,
                                commit_subject=commit_subject, commit_files=commit_files,
+                               commit_body=commit_body,
                                cross_repo_prior=cross_repo_prior)  # fmt: skip
     rep.fit(fit_rows)
     loc = ChangeRepresentation(kind="loc", skip_generated=skip_generated,

@@ -170,8 +170,8 @@ def git_commit_records(
     """Records for commits read straight from git (for commits the mine stage never stored)."""
     out: list[CommitRecord] = []
     for cid in ids:
-        meta = _git(repo, "show", "-s", "--format=%ae%x00%an%x00%at%x00%ct%x00%s", cid)
-        email, name, at, ct, subject = (meta.rstrip("\n").split("\x00") + [""] * 5)[:5]
+        meta = _git(repo, "show", "-s", "--format=%ae%x00%an%x00%at%x00%ct%x00%s%x00%b", cid)
+        email, name, at, ct, subject, body = (meta.split("\x00", 5) + [""] * 6)[:6]
         diff = _git(repo, "diff-tree", "-p", "--no-commit-id", "--root", "--no-renames", cid)
         parent = f"{cid}^"
         has_parent = bool(_git(repo, "rev-parse", "--quiet", "--verify", parent, check=False))
@@ -185,7 +185,7 @@ def git_commit_records(
             CommitRecord(repo=repo.name, commit_id=cid, author_id=email.lower(),
                          author_name=name, authored_at=int(at or 0), author_tz_offset_min=0,
                          committed_at=int(ct or 0), subject=subject, files=files,
-                         file_stats=counts)
+                         file_stats=counts, body=body.replace("\r\n", "\n").strip("\n"))
         )  # fmt: skip
     return out
 
@@ -229,7 +229,7 @@ def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
     return CommitRecord(repo="patch", commit_id=source, author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
                         subject=patch_subject(text), files=files,
-                        file_stats=counts)  # fmt: skip
+                        file_stats=counts, body=patch_body(text))  # fmt: skip
 
 
 def patch_subject(text: str) -> str:
@@ -252,6 +252,21 @@ def patch_subject(text: str) -> str:
                 subject = str(make_header(decode_header(subject)))
             return re.sub(r"^\s*(\[[^\]]*PATCH[^\]]*\]\s*)+", "", subject).strip()
     return ""
+
+
+def patch_body(text: str) -> str | None:
+    """The message body of a ``git format-patch`` mail (after its headers, up to the ``---``
+    line before the diffstat or the diff itself); None for a plain diff (no message: unknown)."""
+    lines = text.splitlines()
+    end_of_headers = next((i for i, x in enumerate(lines) if not x.strip()), len(lines))
+    if not any(x.startswith("Subject:") for x in lines[:end_of_headers]):
+        return None
+    body: list[str] = []
+    for line in lines[end_of_headers + 1 :]:
+        if line.rstrip() == "---" or line.startswith(("diff --git", "--- ", "@@")):
+            break
+        body.append(line)
+    return "\n".join(body).strip("\n")
 
 
 def change_sch(model: Any, X: np.ndarray) -> np.ndarray:

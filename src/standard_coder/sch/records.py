@@ -60,6 +60,9 @@ class CommitRecord:
     """Counts over every file the commit touches, of any language (``mining.file_stats``:
     lines of files the token counts do not see, documentation, configuration, files, folders);
     None where unknown (a database mined before they were kept, an unreadable commit)."""
+    body: str | None = None
+    """The message after its subject (git's ``%b``, trailers included; ``""`` for a one-line
+    message); None where unknown (not kept by the mine, a working tree, a raw diff)."""
 
     @property
     def lines_added(self) -> int:

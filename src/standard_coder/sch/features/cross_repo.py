@@ -105,6 +105,11 @@ class CrossRepoPrior(TreeBlock):
         """Whether the prior reads the columns of files of every language (``files|...``)."""
         return any(n.startswith("files|") for n in self.names)
 
+    @property
+    def reads_body(self) -> bool:
+        """Whether the prior reads the message body columns (``body|...``)."""
+        return any(n.startswith("body|") for n in self.names)
+
     def inputs(self, counts: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
         """:func:`prior_inputs` for this prior's ``names``."""
         return prior_inputs(self.names, counts, feature_names)

@@ -32,11 +32,11 @@ from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.stats import spearman
 
 KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surface|", "ast",
-                 "subject|", "files|")  # fmt: skip
+                 "subject|", "files|", "body|")  # fmt: skip
 """Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`; commit
-subjects and files of every language where every history counted them, ``[training.features]
-commit_subject`` and ``commit_files``)."""
-EVERY_HISTORY = ("subject|", "files|")
+subjects, files of every language and message bodies where every history counted them,
+``[training.features] commit_subject``, ``commit_files`` and ``commit_body``)."""
+EVERY_HISTORY = ("subject|", "files|", "body|")
 """Column prefixes a prior reads only where every history counted them."""
 NORMAL = 0
 MIN_HISTORIES = 2
@@ -80,8 +80,9 @@ class History:
         kind = dataset.label_kind if dataset.label_kind is not None else np.zeros(len(dataset))
         names = list(dataset.feature_names)
         unknown = tuple(p for p, known in (("subject|", rep.subjects_known),
-                                           ("files|", rep.files_known)) if not known)  # fmt: skip
-        if unknown:  # no change had a subject (or known files): those columns say nothing
+                                           ("files|", rep.files_known),
+                                           ("body|", rep.body_known)) if not known)  # fmt: skip
+        if unknown:  # no change had a subject (known files, a body): those columns say nothing
             keep = [j for j, n in enumerate(names) if not n.startswith(unknown)]
             names, counts = [names[j] for j in keep], counts[:, keep]
         return cls(
@@ -122,14 +123,16 @@ def input_names(
     *,
     subjects: bool = True,
     files: bool = True,
+    body: bool = True,
 ) -> list[str]:
     """The prior's inputs: the keyword, operator, literal, surface, AST (and, unless not
-    ``subjects``, commit subject; unless not ``files``, files of every language) columns every
+    ``subjects``, commit subject; unless not ``files``, files of every language; unless not
+    ``body``, message body) columns every
     history has (``common``) or any has (``union``), and every identifier counted together."""
     counts = tuple(p for p in KEEP_PREFIXES if p not in EVERY_HISTORY)
     sets = [{n for n in h.feature_names if n.startswith(counts)} for h in histories]
     chosen = set.intersection(*sets) if which == "common" else set.union(*sets)
-    for prefix, wanted in zip(EVERY_HISTORY, (subjects, files), strict=True):
+    for prefix, wanted in zip(EVERY_HISTORY, (subjects, files, body), strict=True):
         if wanted:  # only where every history counted them, whichever ``which``
             chosen |= set.intersection(
                 *({n for n in h.feature_names if n.startswith(prefix)} for h in histories)
@@ -151,7 +154,8 @@ class PriorCorpus:
     meant for other histories). Without them, histories run again with the prior keep a
     held-out split the prior never saw. ``subjects``: read the commit subject columns where
     every history counted them (the recipe before them: not); ``files``: the same for the
-    columns of files of every language (``files|...``).
+    columns of files of every language (``files|...``); ``body``: of message bodies
+    (``body|...``).
     """
 
     def __init__(
@@ -162,6 +166,7 @@ class PriorCorpus:
         held_out: bool = True,
         subjects: bool = True,
         files: bool = True,
+        body: bool = True,
     ) -> None:
         names = [h.name for h in histories]
         if len(histories) < MIN_HISTORIES:
@@ -180,7 +185,8 @@ class PriorCorpus:
                 f"fewer than {MIN_CHANGES} normal-interval changes to fit on in {few}"
             )
         self.histories = list(histories)
-        self.names = input_names(self.histories, inputs, subjects=subjects, files=files)
+        self.names = input_names(self.histories, inputs, subjects=subjects, files=files,
+                                  body=body)  # fmt: skip
         self._rows = {
             h.name: (
                 prior_inputs(self.names, h.counts[rows[h.name]], list(h.feature_names)),

@@ -32,6 +32,7 @@ from standard_coder.sch.features.cross_repo import (
 from standard_coder.sch.features.formatting import is_formatting_only
 from standard_coder.sch.features.generated import is_generated
 from standard_coder.sch.features.loc import LOC_NAMES
+from standard_coder.sch.features.message_body import BODY_NAMES, body_counts, no_body
 from standard_coder.sch.features.subject import SUBJECT_NAMES, no_subject, subject_counts
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts, file_token_counts
 from standard_coder.sch.records import CommitRecord, FileChange
@@ -62,14 +63,16 @@ class RawChange:
     """The commit subject's counts (``SUBJECT_NAMES``); NaN where unknown."""
     file_stats: np.ndarray = field(default_factory=no_file_counts)
     """Counts over every file of any language (``FILE_NAMES``); NaN where unknown."""
+    body: np.ndarray = field(default_factory=no_body)
+    """The message body's counts (``BODY_NAMES``); NaN where unknown."""
 
     def add(self, other: RawChange) -> None:
         self.tokens.add(other.tokens)
         self.ast = self.ast + other.ast
         self.left_out = self.left_out + other.left_out
         self.subject = np.fmax(self.subject, other.subject)  # a group: its longest, any kind
-        a, b = self.file_stats, other.file_stats  # a group: the sum of its known commits'
-        self.file_stats = np.where(np.isnan(a), b, np.where(np.isnan(b), a, a + b))
+        self.file_stats = _known_sum(self.file_stats, other.file_stats)
+        self.body = _known_sum(self.body, other.body)
 
     @property
     def surface(self) -> np.ndarray:
@@ -79,8 +82,9 @@ class RawChange:
         """A JSON-able form (exact: counts and floats round-trip); see :meth:`from_json`."""
         subject = None if np.isnan(self.subject).all() else self.subject.tolist()
         files = None if np.isnan(self.file_stats).all() else self.file_stats.tolist()
+        body = None if np.isnan(self.body).all() else self.body.tolist()
         return [dict(self.tokens.bag), list(self.tokens.surface), self.ast.tolist(),
-                self.left_out.tolist(), subject, files]  # fmt: skip
+                self.left_out.tolist(), subject, files, body]  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: list[Any]) -> RawChange:
@@ -88,13 +92,20 @@ class RawChange:
         bag, surface, ast_counts, left_out, *rest = obj
         subject = rest[0] if rest else None
         files = rest[1] if len(rest) > 1 else None
+        body = rest[2] if len(rest) > 2 else None
         return cls(
             tokens=TokenCounts(bag=Counter(bag), surface=[float(v) for v in surface]),
             ast=np.asarray(ast_counts, np.float64),
             left_out=np.asarray(left_out, np.float64),
             subject=no_subject() if subject is None else np.asarray(subject, np.float64),
             file_stats=no_file_counts() if files is None else np.asarray(files, np.float64),
+            body=no_body() if body is None else np.asarray(body, np.float64),
         )
+
+
+def _known_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A group's counts: the sum of its known commits' (NaN only where none is known)."""
+    return np.where(np.isnan(a), b, np.where(np.isnan(b), a, a + b))
 
 
 Change = CommitRecord | Sequence[CommitRecord]
@@ -146,7 +157,8 @@ def extract_raw(
                 files, left_out[2:4] = _leave_out(files, is_formatting_only)
             one = RawChange(tokens=file_token_counts(files), left_out=left_out,
                             subject=subject_counts(c.subject),
-                            file_stats=file_counts(c.file_stats))  # fmt: skip
+                            file_stats=file_counts(c.file_stats),
+                            body=body_counts(c.body))  # fmt: skip
             if with_ast:
                 one.ast = ast_edit_features(files, cache)
             raw.add(one)
@@ -202,6 +214,9 @@ class ChangeRepresentation:
         commit_files: a commit's counts over every file it touches, of any language, as
             columns ``files|...`` (``change_files.py``; ``tokens`` and ``hybrid`` only); a
             change whose files are unknown gets the fitted changes' mean in them.
+        commit_body: the commit message body's counts as columns ``body|...``
+            (``message_body.py``; ``tokens`` and ``hybrid`` only); a change whose message is
+            unknown gets the fitted changes' mean in them.
         cross_repo_prior: a :class:`~standard_coder.sch.features.cross_repo.CrossRepoPrior`
             whose score of the change's counts becomes one more column, ``prior|cross_repo``
             (``tokens`` and ``hybrid`` only; scaled like the others, not ``log1p``'d). Its
@@ -222,6 +237,7 @@ class ChangeRepresentation:
         skip_formatting: bool = True,
         commit_subject: bool = True,
         commit_files: bool = False,
+        commit_body: bool = False,
         cross_repo_prior: CrossRepoPrior | None = None,
     ) -> None:
         self.kind = kind
@@ -230,10 +246,10 @@ class ChangeRepresentation:
         self.skip_formatting = skip_formatting
         self.commit_subject = commit_subject and kind != "loc"
         self.commit_files = commit_files and kind != "loc"
-        self._files_mean = np.zeros(len(FILE_NAMES))
-        """Mean ``log1p`` file counts of the fitted changes: an unknown change's."""
-        self._subject_mean = np.zeros(len(SUBJECT_NAMES))
-        """Mean ``log1p`` subject counts of the fitted changes: an unknown subject's."""
+        self.commit_body = commit_body and kind != "loc"
+        self._unknown_mean = {names: np.zeros(len(names)) for names in self._blocks()}
+        """Per counted block (subject, files, body), the fitted changes' mean ``log1p`` counts:
+        a change's where they are unknown."""
         self._subject_ref = np.zeros((0, len(SUBJECT_NAMES)))
         self._subject_ref_weight = np.zeros(0)
         """The fitted changes' most frequent subject counts and their shares: a prior that reads
@@ -248,13 +264,24 @@ class ChangeRepresentation:
     def subjects_known(self) -> bool:
         """Whether the subject columns are counted and some fitted change had a subject (every
         subject has a word: the mean ``log1p`` word count is above 0)."""
-        return self.commit_subject and float(self._subject_mean[0]) > 0
+        return self.commit_subject and float(self._unknown_mean[SUBJECT_NAMES][0]) > 0
 
     @property
     def files_known(self) -> bool:
         """Whether the file columns are counted and some fitted change's files were known
         (every commit touches a file: the mean ``log1p`` files touched is above 0)."""
-        return self.commit_files and float(self._files_mean[FILE_NAMES.index("files|files")]) > 0
+        files = FILE_NAMES.index("files|files")
+        return self.commit_files and float(self._unknown_mean[FILE_NAMES][files]) > 0
+
+    @property
+    def body_known(self) -> bool:
+        """Whether the body columns are counted and some fitted change had a body line."""
+        return self.commit_body and float(self._unknown_mean[BODY_NAMES][0]) > 0
+
+    def _blocks(self) -> list[tuple[str, ...]]:
+        """The counted column blocks a change may lack (subject, files, body), in column order."""
+        return [names for on, names in ((self.commit_subject, SUBJECT_NAMES),
+                (self.commit_files, FILE_NAMES), (self.commit_body, BODY_NAMES)) if on]  # fmt: skip
 
     @property
     def needs_ast(self) -> bool:
@@ -298,29 +325,23 @@ class ChangeRepresentation:
             names = fixed + ids + [f"surface|{n}" for n in SURFACE_NAMES]
             if self.kind == "hybrid":
                 names += list(AST_NAMES)
-            if self.commit_subject:
-                names += list(SUBJECT_NAMES)
-            if self.commit_files:
-                names += list(FILE_NAMES)
+            for block in self._blocks():
+                names += list(block)
             if self.cross_repo_prior is not None:
                 names.append(PRIOR_COLUMN)
         self.feature_names_ = names
         self._index = {n: i for i, n in enumerate(names)}
         counts = self._counts(raws)
-        if self.commit_subject:  # unknown subjects get the known ones' mean
-            cols = self._subject_columns()
-            self._subject_mean = _known_mean(counts[:, cols])
+        for block in self._blocks():  # unknown counts get the known ones' mean
+            self._unknown_mean[block] = _known_mean(counts[:, self._columns(block)])
+        if self.commit_subject:
+            cols = self._columns(SUBJECT_NAMES)
             self._subject_ref, self._subject_ref_weight = _frequent_rows(counts[:, cols])
-        if self.commit_files:  # unknown files get the known ones' mean
-            self._files_mean = _known_mean(counts[:, self._file_columns()])
         logc = self._log_counts(counts)
         self.mean_ = logc.mean(axis=0)
         std = logc.std(axis=0)
         self.scale_ = np.where(std > 1e-8, std, 1.0)
-        if self.commit_subject:  # the same mean to the last bit, as a saved one loads it
-            self._subject_mean = self.mean_[self._subject_columns()]
-        if self.commit_files:
-            self._files_mean = self.mean_[self._file_columns()]
+        self._means_from_scaling()
         self._set_checksums()
         return self
 
@@ -354,6 +375,8 @@ class ChangeRepresentation:
             settings["commit_subject"] = True
         if self.commit_files:
             settings["commit_files"] = True
+        if self.commit_body:
+            settings["commit_body"] = True
         if self.cross_repo_prior is not None:
             settings["cross_repo_prior"] = self.cross_repo_prior.checksum
         self.vocabulary_checksum_ = _sha({**settings, "names": self.feature_names_})
@@ -376,6 +399,7 @@ class ChangeRepresentation:
         a0 = idx.get(AST_NAMES[0], -1)
         s0 = idx.get(SUBJECT_NAMES[0], -1)
         f0 = idx.get(FILE_NAMES[0], -1)
+        b0 = idx.get(BODY_NAMES[0], -1)
         for i, r in enumerate(raws):
             row = out[i]
             if self.kind != "loc":
@@ -398,32 +422,31 @@ class ChangeRepresentation:
                 row[s0 : s0 + len(SUBJECT_NAMES)] = r.subject
             if f0 >= 0:
                 row[f0 : f0 + len(FILE_NAMES)] = r.file_stats
+            if b0 >= 0:
+                row[b0 : b0 + len(BODY_NAMES)] = r.body
         return out
 
-    def _subject_columns(self) -> np.ndarray:
-        s0 = self._index[SUBJECT_NAMES[0]]
-        return np.arange(s0, s0 + len(SUBJECT_NAMES))
+    def _columns(self, block: tuple[str, ...]) -> np.ndarray:
+        c0 = self._index[block[0]]
+        return np.arange(c0, c0 + len(block))
 
-    def _file_columns(self) -> np.ndarray:
-        f0 = self._index[FILE_NAMES[0]]
-        return np.arange(f0, f0 + len(FILE_NAMES))
+    def _means_from_scaling(self) -> None:
+        """Each block's unknown-change mean read back from ``mean_`` (the same to the last bit
+        whether fitted or loaded)."""
+        for block in self._blocks():
+            self._unknown_mean[block] = self.mean_[self._columns(block)]
 
     def _known_counts(self, counts: np.ndarray) -> np.ndarray:
-        """``counts`` with an unknown subject's or files' columns (NaN) at the fitted changes'
-        mean."""
+        """``counts`` with an unknown subject's, files' or body's columns (NaN) at the fitted
+        changes' mean."""
         out = counts
-        for on, cols, mean in (
-            (self.commit_subject, self._subject_columns, self._subject_mean),
-            (self.commit_files, self._file_columns, self._files_mean),
-        ):
-            if not on:
-                continue
-            c = cols()
+        for block in self._blocks():
+            c = self._columns(block)
             part = out[:, c]
             unknown = np.isnan(part)
             if unknown.any():
                 out = out.copy() if out is counts else out
-                out[:, c] = np.where(unknown, np.expm1(mean), part)
+                out[:, c] = np.where(unknown, np.expm1(self._unknown_mean[block]), part)
         return out
 
     def raw_changes(self, changes: Iterable[Change] | Sequence[RawChange]) -> list[RawChange]:
@@ -450,7 +473,7 @@ class ChangeRepresentation:
             out[:, col] = self.cross_repo_prior.score(known, self.feature_names_)
             reads = self.cross_repo_prior.reads_subjects
             if reads and len(self._subject_ref):
-                unknown = np.isnan(counts[:, self._subject_columns()]).any(axis=1)
+                unknown = np.isnan(counts[:, self._columns(SUBJECT_NAMES)]).any(axis=1)
             else:
                 unknown = np.zeros(len(counts), bool)
             if unknown.any():
@@ -461,7 +484,7 @@ class ChangeRepresentation:
         """The prior's score of changes whose subject is unknown: its mean over the fitted
         changes' most frequent subjects, weighted by how often each was written."""
         assert self.cross_repo_prior is not None
-        cols = self._subject_columns()
+        cols = self._columns(SUBJECT_NAMES)
         total = np.zeros(len(counts))
         for ref, weight in zip(self._subject_ref, self._subject_ref_weight, strict=True):
             with_ref = counts.copy()
@@ -503,6 +526,7 @@ class ChangeRepresentation:
             "skip_formatting": self.skip_formatting,
             "commit_subject": self.commit_subject,
             "commit_files": self.commit_files,
+            "commit_body": self.commit_body,
             **self._prior_meta(),
             **({"cross_repo_prior_unused": self.prior_unused_} if self.prior_unused_ else {}),
             "feature_names": self.feature_names_,
@@ -548,19 +572,18 @@ class ChangeRepresentation:
                       skip_formatting=bool(meta.get("skip_formatting", False)),
                       commit_subject=bool(meta.get("commit_subject", False)),
                       commit_files=bool(meta.get("commit_files", False)),
+                      commit_body=bool(meta.get("commit_body", False)),
                       cross_repo_prior=prior)  # fmt: skip
             unused = meta.get("cross_repo_prior_unused")
             rep.prior_unused_ = str(unused) if unused else None
             rep.feature_names_ = [str(n) for n in meta["feature_names"]]
             rep._index = {n: i for i, n in enumerate(rep.feature_names_)}
             rep.mean_, rep.scale_ = mean, scale
+            rep._means_from_scaling()
             if rep.commit_subject:
-                rep._subject_mean = mean[rep._subject_columns()]
                 width = len(SUBJECT_NAMES)  # saved without them: an unknown subject gets the mean
                 rep._subject_ref = refs.get("subject_ref", np.zeros((0, width)))
                 rep._subject_ref_weight = refs.get("subject_ref_weight", np.zeros(0))
-            if rep.commit_files:
-                rep._files_mean = mean[rep._file_columns()]
             rep._set_checksums()
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise RepresentationMismatch(f"{meta_path}: malformed ({e!r})") from e

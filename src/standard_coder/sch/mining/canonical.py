@@ -38,6 +38,7 @@ _CANONICAL_ORDER = (
     ("merge_commits", "repo, commit_id"),
     ("other_commits", "repo, commit_id"),
     ("commit_files", "repo, commit_id"),
+    ("commit_bodies", "repo, commit_id"),
     ("blobs", "oid"),
 )
 _PAGE_SIZE = 4096

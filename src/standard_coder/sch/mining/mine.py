@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from standard_coder.runner.executor import ItemStopped, stop_polling
-from standard_coder.sch.mining import canonical, file_stats, merges, pulls, store
+from standard_coder.sch.mining import canonical, file_stats, merges, message_body, pulls, store
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
 from standard_coder.sch.mining.filters import language_of
@@ -347,6 +347,15 @@ def _file_rows(
         raise EventTimesError(f"reading the commits' files failed: {exc}") from exc
 
 
+def _body_rows(con: Any, plan: RepoPlan) -> list[message_body.BodyRow]:
+    """The message bodies of the stored commits not yet read (``message_body``)."""
+    ids = message_body.unread_ids(con, plan.summary.repo)
+    try:
+        return message_body.commit_bodies(Path(plan.summary.path), ids)
+    except (GitError, OSError) as exc:
+        raise EventTimesError(f"reading the commits' messages failed: {exc}") from exc
+
+
 def _finish(
     con: Any, plan: RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
 ) -> None:
@@ -367,6 +376,7 @@ def _finish(
     merge_rows = _merge_rows(con, plan, options)
     other_rows = _other_rows(con, plan, options)
     counted_ids, file_rows = _file_rows(con, plan, options) if options.commit_files else ([], [])
+    body_rows = _body_rows(con, plan) if options.commit_body else []
     with store.transaction(con):
         store.replace_pull_commits(con, rid, pull_rows)
         merges.replace_merge_commits(con, rid, merge_rows)
@@ -375,6 +385,10 @@ def _finish(
             file_stats.store_commit_files(con, rid, counted_ids, file_rows)
         else:  # off: none kept, as a clean mine without it
             con.execute("DELETE FROM commit_files WHERE repo = ?", (rid,))
+        if options.commit_body:
+            message_body.store_commit_bodies(con, rid, body_rows)
+        else:
+            con.execute("DELETE FROM commit_bodies WHERE repo = ?", (rid,))
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))
     emit("mine_repo_done", {"repo": rid, "commits_mined": plan.summary.mined_now})

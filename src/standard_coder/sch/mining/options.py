@@ -45,6 +45,9 @@ class MineOptions:
     commit_files: bool = False
     """Count every stored commit's files of any language (``file_stats``): what the effort
     model's ``files|...`` columns read (``[training.features] commit_files``, opt-in)."""
+    commit_body: bool = False
+    """Keep every stored commit's message body (``message_body``): what the effort model's
+    ``body|...`` columns read (``[training.features] commit_body``)."""
 
     def extract_key(self) -> str:
         """Digest of what is extracted per commit and of the code that extracts it (a change
@@ -64,6 +67,7 @@ class MineOptions:
                 self.merge_times,
                 self.other_commit_times,
                 file_stats.VERSION if self.commit_files else None,  # a new VERSION recounts
+                *(["commit_body"] if self.commit_body else []),  # off: keys as before it existed
                 _source_digest("filters.py", "pulls.py", "merges.py"),
             ]
         )

@@ -112,6 +112,12 @@ CREATE TABLE IF NOT EXISTS commit_files (
     counted_by INTEGER NOT NULL,    -- mining.file_stats.VERSION that counted the row
     PRIMARY KEY (repo, commit_id)
 );
+CREATE TABLE IF NOT EXISTS commit_bodies (
+    repo TEXT NOT NULL,
+    commit_id TEXT NOT NULL,        -- a mined commit: its message after the subject (git's %b)
+    body TEXT NOT NULL,             -- trailers included; '' for a one-line message
+    PRIMARY KEY (repo, commit_id)
+);
 """
 
 CONTENT_TABLES = (  # every table of rows the mine writes, for the canonical dump
@@ -123,4 +129,5 @@ CONTENT_TABLES = (  # every table of rows the mine writes, for the canonical dum
     "merge_commits",
     "other_commits",
     "commit_files",
+    "commit_bodies",
 )

@@ -55,7 +55,8 @@ def _prepare(con: sqlite3.Connection) -> None:
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.executescript(SCHEMA)
     cols = {r[1] for r in con.execute("PRAGMA table_info(commits)")}
-    planned_tables = {"pull_commits", "merge_commits", "other_commits", "commit_files"}
+    planned_tables = {"pull_commits", "merge_commits", "other_commits", "commit_files",
+                      "commit_bodies"}  # fmt: skip
     upgraded = "meta" in tables and not planned_tables <= tables
     if upgraded:  # every repository is planned again, which reads its pull request, merge and
         # other commits' times and its commits' files of every language
@@ -154,7 +155,7 @@ def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool 
     times, state; blobs via :func:`gc_blobs`)."""
     tables = (
         "file_changes", "commits", "skipped_commits", "pull_commits", "merge_commits",
-        "other_commits", "commit_files",
+        "other_commits", "commit_files", "commit_bodies",
     )  # fmt: skip
     for table in (*tables, "mine_state"):
         con.execute(f"DELETE FROM {table} WHERE repo = ?", (repo,))
@@ -171,6 +172,7 @@ def delete_commits(con: sqlite3.Connection, repo: str, ids: Iterable[str]) -> in
     con.executemany("DELETE FROM pull_commits WHERE repo = ? AND commit_id = ?", rows)
     con.executemany("DELETE FROM other_commits WHERE repo = ? AND commit_id = ?", rows)
     con.executemany("DELETE FROM commit_files WHERE repo = ? AND commit_id = ?", rows)
+    con.executemany("DELETE FROM commit_bodies WHERE repo = ? AND commit_id = ?", rows)
     return len(rows)
 
 
@@ -305,11 +307,20 @@ def iter_commits(
             stats_join = (
                 " LEFT JOIN commit_files s ON s.repo = c.repo AND s.commit_id = c.commit_id"
             )
+        body_col, body_join = ", NULL", ""
+        if con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commit_bodies'"
+        ).fetchone():  # mined before the table existed: every body unknown
+            body_col = ", b.body"
+            body_join = (
+                " LEFT JOIN commit_bodies b ON b.repo = c.repo AND b.commit_id = c.commit_id"
+            )
         sql = (
-            f"SELECT {_COMMIT_COLS}{stats_cols} FROM commits c{stats_join}{where} ORDER BY {_ORDER}"
+            f"SELECT {_COMMIT_COLS}{body_col}{stats_cols} FROM commits c{stats_join}{body_join}"
+            f"{where} ORDER BY {_ORDER}"
         )
         for row in con.execute(sql, args):
-            stats = row[8:]
+            body, stats = row[8], row[9:]
             files: tuple[FileChange, ...] = ()
             if with_files:
                 files = tuple(
@@ -339,6 +350,7 @@ def iter_commits(
                 subject=row[7],
                 files=files,
                 file_stats=None if stats[0] is None else tuple(int(v) for v in stats),
+                body=None if body is None else str(body),
             )
 
 

@@ -1,0 +1,71 @@
+"""Each mined commit's message body: what its author wrote about the change after the subject.
+
+Per mined commit the ``commit_bodies`` table keeps the body git prints as ``%b`` (the message
+less its subject paragraph, trailers included; empty for a one-line message). The effort
+model's ``body|...`` columns count it (``features.message_body``); the text, not the counts, is
+stored, so a change of what is counted needs no new mine.
+
+:func:`unread_ids` are the stored commits still to read; :func:`commit_bodies` reads them from
+git (one ``git log --no-walk --stdin`` over the ids; a commit whose object the clone lacks is
+read alone and, if git cannot read it, left without a row: unknown, not empty).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from standard_coder.sch.mining.gitlog import MARKER, GitError, run_git
+
+__all__ = ["commit_bodies", "store_commit_bodies", "unread_ids"]
+
+BodyRow = tuple[str, str]
+"""``(commit id, body)``: the ``commit_bodies`` columns after ``repo``."""
+
+_FORMAT = "%x1e%x1fSCH:" + MARKER[6:].decode("ascii") + "%H%x00%b"
+
+
+def _parse(out: bytes) -> list[BodyRow]:
+    rows: list[BodyRow] = []
+    for record in out.split(MARKER)[1:]:
+        sha, _, body = record.partition(b"\x00")
+        text = body.decode("utf-8", "replace").replace("\r\n", "\n").strip("\n")
+        rows.append((sha.decode("ascii", "replace").strip(), text))
+    return rows
+
+
+def _log(path: Path, ids: Sequence[str]) -> bytes:
+    return run_git(path, "log", "--no-walk=unsorted", "--stdin", f"--format={_FORMAT}",
+                   stdin="".join(f"{i}\n" for i in ids).encode("ascii"))  # fmt: skip
+
+
+def commit_bodies(path: Path, ids: Sequence[str]) -> list[BodyRow]:
+    """One row per commit of ``ids`` (the repository at ``path``), sorted by id; a commit git
+    cannot read (an object missing from the clone) has none."""
+    if not ids:
+        return []
+    try:
+        rows = _parse(_log(path, ids))
+    except GitError:  # one unreadable object fails the whole log: read the commits one by one
+        rows = []
+        for cid in ids:
+            try:
+                rows += _parse(_log(path, [cid]))
+            except GitError:
+                continue
+    return sorted(rows)
+
+
+def unread_ids(con: sqlite3.Connection, repo: str) -> list[str]:
+    """``repo``'s stored commits without a ``commit_bodies`` row."""
+    return [str(r[0]) for r in con.execute(
+        "SELECT c.commit_id FROM commits c LEFT JOIN commit_bodies b"
+        " ON b.repo = c.repo AND b.commit_id = c.commit_id"
+        " WHERE c.repo = ? AND b.commit_id IS NULL ORDER BY c.commit_id", (repo,))]  # fmt: skip
+
+
+def store_commit_bodies(con: sqlite3.Connection, repo: str, rows: Sequence[BodyRow]) -> None:
+    """Store ``rows`` (of ``repo``; caller's transaction)."""
+    con.executemany("INSERT OR REPLACE INTO commit_bodies VALUES (?,?,?)",
+                    [(repo, cid, body) for cid, body in rows])  # fmt: skip
