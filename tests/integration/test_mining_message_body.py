@@ -47,7 +47,8 @@ def _history(root: Path) -> dict[str, str]:
     repo = init(root / "r")
     ids = {"short": commit(repo, {"a.py": "x = 1\n"}, "start", ts=BASE_TS)}
     ids["long"] = commit(repo, {"a.py": "x = 2\ny = 3\n"}, LONG, ts=BASE_TS + H)
-    ids["docs"] = commit(repo, {"README.md": "# a\n"}, "docs only\n\nmore words", ts=BASE_TS + 2 * H)
+    ids["docs"] = commit(repo, {"README.md": "# a\n"}, "docs only\n\nmore words",
+                         ts=BASE_TS + 2 * H)  # fmt: skip
     ids["signed"] = commit(repo, {"b.py": "b = 1\n"}, "b\n\nSigned-off-by: A <a@example.com>\n",
                            ts=BASE_TS + 3 * H)  # fmt: skip
     return ids
@@ -70,7 +71,7 @@ def test_each_mined_commit_keeps_its_body_and_its_counts_leave_trailers_out(
     assert got[ids["long"]].startswith("The reader parsed every header twice")
     assert got[ids["long"]].endswith("Signed-off-by: Alice <alice@example.com>")
     named = {cid: dict(zip(BODY_NAMES, body_counts(b), strict=True)) for cid, b in got.items()}
-    # 4 lines of prose and bullets (25 words, a bullet mark one); the trailers are not lines; one co-author
+    # 4 lines of prose and bullets (25 words, a bullet's mark one); trailers are not lines
     assert named[ids["long"]] == {"body|lines": 4, "body|words": 25, "body|co_authors": 1}
     assert named[ids["short"]] == {"body|lines": 0, "body|words": 0, "body|co_authors": 0}
     assert named[ids["signed"]] == {"body|lines": 0, "body|words": 0, "body|co_authors": 0}

@@ -70,7 +70,11 @@ def test_commit_files_off_with_the_shipped_prior_is_refused_only_if_it_reads_the
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 
     builtin = CrossRepoPrior.builtin()
-    reads = {"commit_subject": builtin.reads_subjects, "commit_files": builtin.reads_files}
+    reads = {
+        "commit_subject": builtin.reads_subjects,
+        "commit_files": builtin.reads_files,
+        "commit_body": builtin.reads_body,
+    }
     assert {k for k, v in reads.items() if v} == BUILTIN_PRIOR_READS
     check_builtin_prior(Path("c.toml"), commit_subject=True, commit_files=True)
     if not builtin.reads_files:
