@@ -11,7 +11,8 @@ from typing import Literal
 import numpy as np
 
 from standard_coder.sch.dataset import Dataset
-from standard_coder.sch.features.representation import ChangeRepresentation, RawChange
+from standard_coder.sch.features.raw_change import RawChange
+from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts
 
 

@@ -17,7 +17,7 @@ from standard_coder.config.training import TrainingSection
 from standard_coder.sch.dataset import build_dataset
 from standard_coder.sch.evaluation import evaluate
 from standard_coder.sch.features.ast_edits import AstCache
-from standard_coder.sch.features.representation import extract_raw
+from standard_coder.sch.features.raw_change import extract_raw
 from standard_coder.sch.mining.mine import MineOptions, mine_repositories
 from standard_coder.sch.mining.store import iter_commits
 from standard_coder.sch.predictors.stage import fit_effort_model

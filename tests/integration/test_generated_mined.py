@@ -9,7 +9,7 @@ from gitrepos import BASE_TS, commit, init, py_lines
 
 from standard_coder.config.mining import FiltersSection, ReposSection
 from standard_coder.pipelines.sch_options import mine_options
-from standard_coder.sch.features.representation import extract_raw
+from standard_coder.sch.features.raw_change import extract_raw
 from standard_coder.sch.mining import mine_repositories
 from standard_coder.sch.mining.store import iter_commits
 

@@ -18,7 +18,8 @@ from test_mining_merge_times import upgraded_and_refilled
 from test_mining_repos import options as mine_options_for
 
 from standard_coder.sch.features.change_files import FILE_NAMES
-from standard_coder.sch.features.representation import ChangeRepresentation, RawChange, extract_raw
+from standard_coder.sch.features.raw_change import RawChange, extract_raw
+from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.mining import mine_repositories
 from standard_coder.sch.mining.file_stats import commit_file_stats
 from standard_coder.sch.mining.integrity import check_database

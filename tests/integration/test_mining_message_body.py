@@ -17,7 +17,8 @@ from test_mining_merge_times import upgraded_and_refilled
 from test_mining_repos import options as mine_options_for
 
 from standard_coder.sch.features.message_body import BODY_NAMES, body_counts
-from standard_coder.sch.features.representation import ChangeRepresentation, RawChange, extract_raw
+from standard_coder.sch.features.raw_change import RawChange, extract_raw
+from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.mining import mine_repositories
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.message_body import commit_bodies

@@ -13,11 +13,8 @@ from standard_coder.sch.features.commit_counts import (
     load_commit_counts,
     save_commit_counts,
 )
-from standard_coder.sch.features.representation import (
-    ChangeRepresentation,
-    RawChange,
-    extract_raw,
-)
+from standard_coder.sch.features.raw_change import RawChange, extract_raw
+from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.features.synthetic import SyntheticChanges, synthetic_changes
 from standard_coder.sch.team_output import csv_text, team_output
 

@@ -15,7 +15,7 @@ from standard_coder.sch.dataset import TEST
 from standard_coder.sch.estimate import patch_record, patch_subject
 from standard_coder.sch.features import ChangeRepresentation, RepresentationMismatch, extract_raw
 from standard_coder.sch.features.prior_corpus import History, PriorCorpus
-from standard_coder.sch.features.representation import RawChange
+from standard_coder.sch.features.raw_change import RawChange
 from standard_coder.sch.features.subject import SUBJECT_NAMES, subject_counts
 from standard_coder.sch.features.synthetic import synthetic_changes
 from standard_coder.sch.records import CommitRecord

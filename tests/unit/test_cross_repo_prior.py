@@ -30,10 +30,10 @@ from standard_coder.sch.features.cross_repo import (
     average_priors,
     fit_prior,
 )
+from standard_coder.sch.features.raw_change import RawChange
 from standard_coder.sch.features.representation import (
     PRIOR_FILE,
     ChangeRepresentation,
-    RawChange,
     RepresentationMismatch,
 )
 from standard_coder.sch.features.synthetic import synthetic_changes

@@ -10,12 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from standard_coder.sch.features.formatting import is_formatting_only
-from standard_coder.sch.features.representation import (
-    ChangeRepresentation,
-    RawChange,
-    extract_raw,
-    left_out_counts,
-)
+from standard_coder.sch.features.raw_change import RawChange, extract_raw, left_out_counts
+from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.records import CommitRecord, FileChange
 
 BEFORE = """\

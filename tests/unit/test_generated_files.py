@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from standard_coder.sch.features.generated import is_generated
-from standard_coder.sch.features.representation import ChangeRepresentation, extract_raw
+from standard_coder.sch.features.raw_change import extract_raw
+from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.records import CommitRecord, FileChange
 
 TABLE = "".join(f"    ({i}, {i + 1}, 2),\n" for i in range(300))

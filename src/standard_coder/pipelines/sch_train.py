@@ -315,11 +315,8 @@ def run(ctx: StageContext) -> None:
         write_stats,
     )
     from standard_coder.sch.features.commit_counts import save_commit_counts
-    from standard_coder.sch.features.representation import (
-        LEFT_OUT_NAMES,
-        ChangeRepresentation,
-        RawChange,
-    )
+    from standard_coder.sch.features.raw_change import LEFT_OUT_NAMES, RawChange
+    from standard_coder.sch.features.representation import ChangeRepresentation
     from standard_coder.sch.mining.store import iter_commits
     from standard_coder.sch.work_inference.pulls import is_event
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth

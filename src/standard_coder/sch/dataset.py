@@ -30,13 +30,8 @@ from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map, s
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AstCache
 from standard_coder.sch.features.cross_repo import CrossRepoPrior
-from standard_coder.sch.features.representation import (
-    ChangeRepresentation,
-    Kind,
-    RawChange,
-    extract_raw,
-    left_out_counts,
-)
+from standard_coder.sch.features.raw_change import RawChange, extract_raw, left_out_counts
+from standard_coder.sch.features.representation import ChangeRepresentation, Kind
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TABLE_I_SURFACE
 from standard_coder.sch.records import CommitRecord
 

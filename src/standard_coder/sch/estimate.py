@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from standard_coder.sch.features.representation import left_out_counts
+from standard_coder.sch.features.raw_change import left_out_counts
 from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import language_of
 from standard_coder.sch.predictors.stage import parse_unified_diff

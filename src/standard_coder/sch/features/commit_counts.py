@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from standard_coder.sch.features._io import atomic_write_bytes, npz_bytes
-from standard_coder.sch.features.representation import ChangeRepresentation, RawChange
+from standard_coder.sch.features.raw_change import RawChange
+from standard_coder.sch.features.representation import ChangeRepresentation
 
 COUNTS_FORMAT = "standard_coder.commit_counts/1"
 ROWS_PER_BLOCK = 4096  # dense rows held at once while writing (memory flat in history size)
