@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from gitrepos import BASE_TS, commit, git, init
 from test_mining_merge_times import upgraded_and_refilled
 from test_mining_repos import options as mine_options_for
@@ -150,6 +151,27 @@ def test_a_rewritten_history_drops_the_bodies_of_commits_gone(tmp_path: Path) ->
     assert set(_bodies(db)) == {ids["short"], ids["long"], new}
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM commit_bodies").fetchone()[0] == 3
+
+
+def test_a_new_version_reads_every_body_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standard_coder.sch.mining import message_body
+
+    ids = _history(tmp_path)
+    repo, db = tmp_path / "r", tmp_path / "out" / "mined.sqlite"
+    mine_repositories([repo], db, options(tmp_path))
+    with sqlite3.connect(db) as con:  # a marker a new read would overwrite
+        con.execute("UPDATE commit_bodies SET body = 'stale' WHERE commit_id = ?", (ids["short"],))
+    mine_repositories([repo], db, options(tmp_path))
+    assert _bodies(db)[ids["short"]] == "stale"  # read before: not read again
+    monkeypatch.setattr(message_body, "VERSION", message_body.VERSION + 1)
+    summary = mine_repositories([repo], db, options(tmp_path))
+    assert [r.status for r in summary.repos] == ["mined"]  # the version is in the refs key
+    assert _bodies(db)[ids["short"]] == ""
+    with sqlite3.connect(db) as con:
+        versions = {r[0] for r in con.execute("SELECT DISTINCT read_by FROM commit_bodies")}
+    assert versions == {message_body.VERSION}
 
 
 def test_bodies_become_feature_columns_and_an_unknown_message_gets_the_mean(

@@ -28,6 +28,7 @@ import numpy as np
 from standard_coder.sch.features.raw_change import left_out_counts
 from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import language_of
+from standard_coder.sch.mining.gitlog import git_command
 from standard_coder.sch.predictors.stage import parse_unified_diff
 from standard_coder.sch.records import CommitRecord, FileChange
 
@@ -51,9 +52,9 @@ class Languages:
 
 
 def _git(repo: Path, *args: str, check: bool = True) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, check=False, env=None
-    )
+    """``git args`` in ``repo`` with the mine's config pins (no signatures in ``show``, git's
+    default diff prefixes and algorithm whatever the user's config): a commit reads as mined."""
+    proc = subprocess.run(git_command(repo, *args), capture_output=True, check=False, env=None)
     if check and proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise EstimateError(f"{repo}: git {' '.join(args)}: {msg[-1] if msg else 'failed'}")

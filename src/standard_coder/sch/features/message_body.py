@@ -3,9 +3,10 @@
 ``body|...`` (:data:`BODY_NAMES`), counted from ``CommitRecord.body`` (git's ``%b``, kept by
 the mine in ``commit_bodies``):
 
-- ``body|lines``: non-blank lines, trailers left out (``Signed-off-by:``, ``Co-authored-by:``,
-  ``Reviewed-by:``, ``Change-Id:`` ...: lines of the form ``Token: value`` in the last
-  paragraph, as ``git interpret-trailers`` reads them, and these four names anywhere);
+- ``body|lines``: non-blank lines, trailers left out: a last paragraph made only of
+  ``Token: value`` lines (a simpler rule than ``git interpret-trailers``'s: a "Why: ... How:
+  ..." template written as one such paragraph counts as trailers too), and ``Signed-off-by:``,
+  ``Co-authored-by:``, ``Reviewed-by:``, ``Change-Id:`` lines anywhere;
 - ``body|words``: the words of those lines;
 - ``body|co_authors``: ``Co-authored-by:`` trailers (people who wrote the change with its author).
 

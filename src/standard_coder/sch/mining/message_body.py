@@ -7,7 +7,8 @@ stored, so a change of what is counted needs no new mine.
 
 :func:`unread_ids` are the stored commits still to read; :func:`commit_bodies` reads them from
 git (one ``git log --no-walk --stdin`` over the ids; a commit whose object the clone lacks is
-read alone and, if git cannot read it, left without a row: unknown, not empty).
+read alone and, if git cannot read it, left without a row: unknown, not empty). A row records
+the :data:`VERSION` that read it; rows of another version are read again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from standard_coder.sch.mining.gitlog import MARKER, GitError, run_git
 
 __all__ = ["commit_bodies", "store_commit_bodies", "unread_ids"]
 
+VERSION = 1
+"""Bump when what is read changes (the format, the stripping): it is part of the refs key while
+bodies are kept, so every repository is planned again and each row of another version is read
+again."""
 BodyRow = tuple[str, str]
 """``(commit id, body)``: the ``commit_bodies`` columns after ``repo``."""
 
@@ -58,14 +63,20 @@ def commit_bodies(path: Path, ids: Sequence[str]) -> list[BodyRow]:
 
 
 def unread_ids(con: sqlite3.Connection, repo: str) -> list[str]:
-    """``repo``'s stored commits without a ``commit_bodies`` row."""
+    """``repo``'s stored commits without a ``commit_bodies`` row of this :data:`VERSION`."""
     return [str(r[0]) for r in con.execute(
         "SELECT c.commit_id FROM commits c LEFT JOIN commit_bodies b"
         " ON b.repo = c.repo AND b.commit_id = c.commit_id"
-        " WHERE c.repo = ? AND b.commit_id IS NULL ORDER BY c.commit_id", (repo,))]  # fmt: skip
+        " WHERE c.repo = ? AND (b.commit_id IS NULL OR b.read_by != ?) ORDER BY c.commit_id",
+        (repo, VERSION))]  # fmt: skip
 
 
-def store_commit_bodies(con: sqlite3.Connection, repo: str, rows: Sequence[BodyRow]) -> None:
-    """Store ``rows`` (of ``repo``; caller's transaction)."""
-    con.executemany("INSERT OR REPLACE INTO commit_bodies VALUES (?,?,?)",
-                    [(repo, cid, body) for cid, body in rows])  # fmt: skip
+def store_commit_bodies(
+    con: sqlite3.Connection, repo: str, ids: Sequence[str], rows: Sequence[BodyRow]
+) -> None:
+    """Replace the ``commit_bodies`` rows of ``ids`` (of ``repo``) with ``rows`` (caller's
+    transaction); an id without a row in ``rows`` is left without one (unknown)."""
+    con.executemany("DELETE FROM commit_bodies WHERE repo = ? AND commit_id = ?",
+                    [(repo, cid) for cid in ids])  # fmt: skip
+    con.executemany("INSERT OR REPLACE INTO commit_bodies VALUES (?,?,?,?)",
+                    [(repo, cid, body, VERSION) for cid, body in rows])  # fmt: skip

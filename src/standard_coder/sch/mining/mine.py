@@ -347,11 +347,12 @@ def _file_rows(
         raise EventTimesError(f"reading the commits' files failed: {exc}") from exc
 
 
-def _body_rows(con: Any, plan: RepoPlan) -> list[message_body.BodyRow]:
-    """The message bodies of the stored commits not yet read (``message_body``)."""
+def _body_rows(con: Any, plan: RepoPlan) -> tuple[list[str], list[message_body.BodyRow]]:
+    """The stored commits whose message bodies are not yet read (``message_body``), and their
+    bodies."""
     ids = message_body.unread_ids(con, plan.summary.repo)
     try:
-        return message_body.commit_bodies(Path(plan.summary.path), ids)
+        return ids, message_body.commit_bodies(Path(plan.summary.path), ids)
     except (GitError, OSError) as exc:
         raise EventTimesError(f"reading the commits' messages failed: {exc}") from exc
 
@@ -376,7 +377,7 @@ def _finish(
     merge_rows = _merge_rows(con, plan, options)
     other_rows = _other_rows(con, plan, options)
     counted_ids, file_rows = _file_rows(con, plan, options) if options.commit_files else ([], [])
-    body_rows = _body_rows(con, plan) if options.commit_body else []
+    read_ids, body_rows = _body_rows(con, plan) if options.commit_body else ([], [])
     with store.transaction(con):
         store.replace_pull_commits(con, rid, pull_rows)
         merges.replace_merge_commits(con, rid, merge_rows)
@@ -386,7 +387,7 @@ def _finish(
         else:  # off: none kept, as a clean mine without it
             con.execute("DELETE FROM commit_files WHERE repo = ?", (rid,))
         if options.commit_body:
-            message_body.store_commit_bodies(con, rid, body_rows)
+            message_body.store_commit_bodies(con, rid, read_ids, body_rows)
         else:
             con.execute("DELETE FROM commit_bodies WHERE repo = ?", (rid,))
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))

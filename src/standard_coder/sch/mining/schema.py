@@ -116,6 +116,7 @@ CREATE TABLE IF NOT EXISTS commit_bodies (
     repo TEXT NOT NULL,
     commit_id TEXT NOT NULL,        -- a mined commit: its message after the subject (git's %b)
     body TEXT NOT NULL,             -- trailers included; '' for a one-line message
+    read_by INTEGER NOT NULL,       -- mining.message_body.VERSION that read the row
     PRIMARY KEY (repo, commit_id)
 );
 """
