@@ -378,3 +378,31 @@ def test_an_own_cross_repository_prior_is_an_input_of_train_sch(demo: Path, tmp_
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     line = next(x for x in proc.stderr.splitlines() if "cross_repo_prior_path" in x)
     assert "mine.npz" in line and "unreadable cross-repository prior" in line
+
+
+def test_commit_body_keeps_bodies_and_trains_with_the_prior_that_reads_them(
+    demo: Path, tmp_path: Path
+) -> None:
+    """``commit_body = true``: the mine keeps every stored commit's body, the representation
+    counts ``body|...`` and carries the shipped prior fitted with them; a rerun skips both."""
+    import shutil
+
+    from standard_coder.sch.features.cross_repo import CrossRepoPrior
+
+    work = tmp_path / "demo"
+    shutil.copytree(demo, work)
+    config = work / "pipeline_config.toml"
+    sets = ["--set", "training.features.commit_body=true"]
+    cli("pipeline", "--config", str(config), "--stages", "mine,train_sch", *sets)
+    base = work / "sc-output"
+    with sqlite3.connect(base / "raw" / "mined_commits.sqlite") as con:
+        commits = con.execute("SELECT COUNT(*) FROM commits").fetchone()[0]
+        bodies = con.execute("SELECT COUNT(*) FROM commit_bodies").fetchone()[0]
+    assert commits > 0 and bodies == commits
+    rep = json.loads((base / "features/change_rep/representation.json").read_text())
+    assert rep["commit_body"] is True
+    assert {"body|lines", "body|words", "body|co_authors"} <= set(rep["feature_names"])
+    assert rep["cross_repo_prior"] == CrossRepoPrior.builtin(body=True).checksum
+    status = ["status", "--config", str(config), "--json", *sets]
+    runs = {s["stage"]: s["run"] for s in json.loads(cli(*status).stdout)["stages"]}
+    assert not runs["mine"] and not runs["train_sch"], runs

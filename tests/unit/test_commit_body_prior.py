@@ -76,6 +76,16 @@ def test_a_prior_fitted_on_histories_with_bodies_reads_them(tmp_path: Path) -> N
     assert "body|" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_the_shipped_body_prior_is_the_shipped_recipe_with_the_body_columns() -> None:
+    from standard_coder.sch.features.cross_repo import CrossRepoPrior
+
+    plain, body = CrossRepoPrior.builtin(), CrossRepoPrior.builtin(body=True)
+    assert body.reads_body and body.reads_subjects and not body.reads_files
+    assert set(body.names) == set(plain.names) | set(BODY_NAMES)
+    assert body.meta["trained_on"] == plain.meta["trained_on"]
+    assert body.meta["bag_seeds"] == plain.meta["bag_seeds"]
+
+
 def test_commit_body_off_with_the_shipped_prior_is_refused_only_if_it_reads_them() -> None:
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 

@@ -104,8 +104,8 @@ class FeaturesSection(StrictModel):
         description="count what each commit's message says after its subject line as feature "
         "columns body|...: its lines (trailers such as Signed-off-by left out), their words and "
         "its Co-authored-by trailers; a change whose message is unknown (a working tree, a raw "
-        "diff) gets the fitted changes' mean (tokens and hybrid; docs/effort-models.md, Message "
-        "bodies)",
+        "diff) gets the fitted changes' mean; the shipped cross-repository prior is then the one "
+        "fitted with them (tokens and hybrid; docs/effort-models.md, Message bodies)",
     )
     cross_repo_prior: bool = Field(
         True,

@@ -43,12 +43,15 @@ def _refuse_corrupt_db(ctx: StageContext, db: Path) -> None:
 
 def configured_prior(t: TrainingSection, path: Path | None) -> CrossRepoPrior | None:
     """The cross-repository prior ``[training.features]`` asks for: the file at ``path`` (the
-    stage's ``cross_repo_prior`` input), the shipped one, or None (off, or ``loc``)."""
+    stage's ``cross_repo_prior`` input), the shipped one (the one reading message bodies when
+    they are counted), or None (off, or ``loc``)."""
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 
     if not t.features.cross_repo_prior or t.features.representation == "loc":
         return None
-    return CrossRepoPrior.load(path) if path is not None else CrossRepoPrior.builtin()
+    if path is not None:
+        return CrossRepoPrior.load(path)
+    return CrossRepoPrior.builtin(body=t.features.commit_body)
 
 
 def work_options(t: TrainingSection) -> Any:

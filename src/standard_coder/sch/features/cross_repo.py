@@ -51,6 +51,9 @@ MIN_LANGUAGE_SHARE = 0.5
 does not use the prior (docs/effort-models.md, "A cross-repository prior")."""
 BUILTIN = "cross_repo_prior.npz"
 """The prior shipped in ``standard_coder/sch/features/data``."""
+BUILTIN_BODY = "cross_repo_prior_body.npz"
+"""The shipped recipe fitted on the same histories with message bodies counted (``body|...``):
+the prior of ``[training.features] commit_body = true`` (docs/effort-models.md, "Session 27")."""
 _NODE_ARRAYS = ("feature", "threshold", "left", "right", "value")
 
 
@@ -188,9 +191,14 @@ class CrossRepoPrior(TreeBlock):
         return prior
 
     @classmethod
-    def builtin(cls) -> CrossRepoPrior:
-        """The prior shipped with the package (trained on public Python histories)."""
-        ref = resources.files("standard_coder.sch.features") / "data" / BUILTIN
+    def builtin(cls, *, body: bool = False) -> CrossRepoPrior:
+        """The prior shipped with the package (trained on public Python histories); ``body``:
+        the one that also reads message bodies (:data:`BUILTIN_BODY`)."""
+        ref = (
+            resources.files("standard_coder.sch.features")
+            / "data"
+            / (BUILTIN_BODY if body else BUILTIN)
+        )
         with resources.as_file(ref) as path:
             return cls.load(path)
 
