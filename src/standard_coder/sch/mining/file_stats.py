@@ -27,7 +27,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from standard_coder.sch.mining.gitlog import MARKER, GitError, run_git
+from standard_coder.sch.mining.commit_pass import read_each
+from standard_coder.sch.mining.gitlog import MARKER, run_git
 from standard_coder.sch.records import FILE_STAT_NAMES
 
 __all__ = [
@@ -112,18 +113,7 @@ def commit_file_stats(
 ) -> list[FileStatRow]:
     """One row per commit of ``ids`` (the repository at ``path``), sorted by id; a commit git
     cannot diff (an object missing from the clone) has none."""
-    if not ids:
-        return []
-    try:
-        rows = _parse(_log(path, ids), is_counted)
-    except GitError:  # one unreadable object fails the whole log: read the commits one by one
-        rows = []
-        for cid in ids:
-            try:
-                rows += _parse(_log(path, [cid]), is_counted)
-            except GitError:
-                continue
-    return sorted(rows)
+    return read_each(lambda some: _parse(_log(path, some), is_counted), ids)
 
 
 def uncounted_ids(con: sqlite3.Connection, repo: str) -> list[str]:

@@ -17,7 +17,8 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from standard_coder.sch.mining.gitlog import MARKER, GitError, run_git
+from standard_coder.sch.mining.commit_pass import read_each
+from standard_coder.sch.mining.gitlog import MARKER, run_git
 
 __all__ = ["commit_bodies", "store_commit_bodies", "unread_ids"]
 
@@ -48,18 +49,7 @@ def _log(path: Path, ids: Sequence[str]) -> bytes:
 def commit_bodies(path: Path, ids: Sequence[str]) -> list[BodyRow]:
     """One row per commit of ``ids`` (the repository at ``path``), sorted by id; a commit git
     cannot read (an object missing from the clone) has none."""
-    if not ids:
-        return []
-    try:
-        rows = _parse(_log(path, ids))
-    except GitError:  # one unreadable object fails the whole log: read the commits one by one
-        rows = []
-        for cid in ids:
-            try:
-                rows += _parse(_log(path, [cid]))
-            except GitError:
-                continue
-    return sorted(rows)
+    return read_each(lambda some: _parse(_log(path, some)), ids)
 
 
 def unread_ids(con: sqlite3.Connection, repo: str) -> list[str]:
