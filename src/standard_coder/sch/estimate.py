@@ -173,7 +173,17 @@ def git_commit_records(
     for cid in ids:
         meta = _git(repo, "show", "-s", "--format=%ae%x00%an%x00%at%x00%ct%x00%s%x00%b", cid)
         email, name, at, ct, subject, body = (meta.split("\x00", 5) + [""] * 6)[:6]
-        diff = _git(repo, "diff-tree", "-p", "--no-commit-id", "--root", "--no-renames", cid)
+        diff = _git(
+            repo,
+            "diff-tree",
+            "-p",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-commit-id",
+            "--root",
+            "--no-renames",
+            cid,
+        )
         parent = f"{cid}^"
         has_parent = bool(_git(repo, "rev-parse", "--quiet", "--verify", parent, check=False))
         files, counts = _files(
@@ -196,13 +206,27 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
     ``HEAD`` as one change (untracked files of no enabled language are not read: its file
     counts see only the tracked ones)."""
     has_head = bool(_git(repo, "rev-parse", "--quiet", "--verify", "HEAD", check=False))
-    diff = _git(repo, "diff", "HEAD", "--no-renames", "--") if has_head else ""
+    diff = (
+        _git(repo, "diff", "--no-ext-diff", "--no-textconv", "HEAD", "--no-renames", "--")
+        if has_head
+        else ""
+    )
     untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
     for path in filter(None, untracked):
         if langs.of(path) is None:
             continue
         # --no-index exits 1 when the files differ, which they do
-        diff += _git(repo, "diff", "--no-index", "--", "/dev/null", path, check=False)
+        diff += _git(
+            repo,
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-index",
+            "--",
+            "/dev/null",
+            path,
+            check=False,
+        )
 
     def read(path: str) -> str | None:
         try:
