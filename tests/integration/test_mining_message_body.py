@@ -107,6 +107,11 @@ def test_the_mine_stage_keeps_them_only_when_the_features_read_them(tmp_path: Pa
         (mine,) = [s for s in build(cfg, []).stages if s.name == "mine"]
         # off: the params (and so the mine's fingerprint) are what they were before the key
         assert ("commit_body" in mine.params) is on
+    cfg = tmp_path / "loc.toml"  # the LOC baseline reads no body: none is kept
+    cfg.write_text('[repos]\ninclude_paths = ["r"]\n[training.features]\nrepresentation = "loc"\n'
+                   "commit_body = true\ncross_repo_prior = false\n")  # fmt: skip
+    (mine,) = [s for s in build(cfg, []).stages if s.name == "mine"]
+    assert "commit_body" not in mine.params
 
 
 def test_estimate_reads_the_same_body_from_git_and_from_a_mailed_patch(tmp_path: Path) -> None:

@@ -127,6 +127,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     root = cfg.config_path.parent if cfg.config_path else None
     stages: list[Stage] = []
 
+    counted = t.features.representation != "loc"  # what only token representations read
     repos = sch_mine.local_repositories(
         mine_options(cfg.repos, cfg.filters, cfg.outputs.base_dir, root), cfg.outputs.base_dir
     )
@@ -140,9 +141,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             params={
                 "repos": section_params(cfg.repos, root),
                 "filters": section_params(cfg.filters, root),
-                # only when on: a mine without it keeps the fingerprint it had before the key
-                **({"commit_files": True} if t.features.commit_files else {}),
-                **({"commit_body": True} if t.features.commit_body else {}),
+                # only when on and read (``loc`` reads neither): a mine without them keeps the
+                # fingerprint it had before the keys
+                **({"commit_files": True} if t.features.commit_files and counted else {}),
+                **({"commit_body": True} if t.features.commit_body and counted else {}),
             },
             named_outputs={"db": layout.db},
             code_files=[Path(sch_mine.__file__), *package_sources("sch/mining", "sch/records.py")],
