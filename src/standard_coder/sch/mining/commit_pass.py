@@ -2,11 +2,14 @@
 
 The mine's per-commit passes (``file_stats``, ``message_body``) read every id in one
 ``git log --no-walk --stdin``. One object missing from the clone fails that whole log: the
-commits are then read one at a time, and a commit git cannot read is left out (unknown).
+commits are then read one at a time, and a commit git cannot read is left out (unknown). Each
+pass keeps one row per commit in its own table, stamped with the version of the pass that
+wrote it: :func:`stale_ids` are the commits to read, :func:`replace_rows` stores them.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -30,3 +33,34 @@ def read_each(read: Callable[[Sequence[str]], list[Row]], ids: Sequence[str]) ->
             except GitError:
                 continue
     return sorted(rows)
+
+
+def stale_ids(
+    con: sqlite3.Connection, repo: str, table: str, stamp: str, version: int
+) -> list[str]:
+    """``repo``'s stored commits without a row in ``table`` whose ``stamp`` column is
+    ``version`` (never read, or read by another version of the pass)."""
+    return [str(r[0]) for r in con.execute(
+        f"SELECT c.commit_id FROM commits c LEFT JOIN {table} t"
+        " ON t.repo = c.repo AND t.commit_id = c.commit_id"
+        f" WHERE c.repo = ? AND (t.commit_id IS NULL OR t.{stamp} != ?) ORDER BY c.commit_id",
+        (repo, version))]  # fmt: skip
+
+
+def replace_rows(
+    con: sqlite3.Connection,
+    repo: str,
+    table: str,
+    ids: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+    version: int,
+) -> None:
+    """Replace ``table``'s rows of ``ids`` (of ``repo``) with ``rows`` (``(commit id,
+    *values)``), each stamped with ``version`` (caller's transaction); an id without a row in
+    ``rows`` is left without one (unknown)."""
+    con.executemany(f"DELETE FROM {table} WHERE repo = ? AND commit_id = ?",
+                    [(repo, cid) for cid in ids])  # fmt: skip
+    if rows:
+        marks = ", ".join("?" * (len(rows[0]) + 2))
+        con.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})",
+                        [(repo, *row, version) for row in rows])  # fmt: skip

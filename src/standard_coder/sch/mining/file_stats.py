@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from standard_coder.sch.mining.commit_pass import read_each
+from standard_coder.sch.mining.commit_pass import read_each, replace_rows, stale_ids
 from standard_coder.sch.mining.gitlog import MARKER, run_git
 from standard_coder.sch.records import FILE_STAT_NAMES
 
@@ -118,11 +118,7 @@ def commit_file_stats(
 
 def uncounted_ids(con: sqlite3.Connection, repo: str) -> list[str]:
     """``repo``'s stored commits without a ``commit_files`` row of this :data:`VERSION`."""
-    return [str(r[0]) for r in con.execute(
-        "SELECT c.commit_id FROM commits c LEFT JOIN commit_files f"
-        " ON f.repo = c.repo AND f.commit_id = c.commit_id"
-        " WHERE c.repo = ? AND (f.commit_id IS NULL OR f.counted_by != ?) ORDER BY c.commit_id",
-        (repo, VERSION))]  # fmt: skip
+    return stale_ids(con, repo, "commit_files", "counted_by", VERSION)
 
 
 def store_commit_files(
@@ -130,7 +126,4 @@ def store_commit_files(
 ) -> None:
     """Replace the ``commit_files`` rows of ``ids`` (of ``repo``) with ``rows`` (caller's
     transaction); an id without a row in ``rows`` is left without one (unknown)."""
-    con.executemany("DELETE FROM commit_files WHERE repo = ? AND commit_id = ?",
-                    [(repo, cid) for cid in ids])  # fmt: skip
-    con.executemany("INSERT OR REPLACE INTO commit_files VALUES (?,?,?,?,?,?,?,?,?)",
-                    [(repo, *r, VERSION) for r in rows])  # fmt: skip
+    replace_rows(con, repo, "commit_files", ids, rows, VERSION)

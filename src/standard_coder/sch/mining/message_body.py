@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from standard_coder.sch.mining.commit_pass import read_each
+from standard_coder.sch.mining.commit_pass import read_each, replace_rows, stale_ids
 from standard_coder.sch.mining.gitlog import MARKER, run_git
 
 __all__ = ["commit_bodies", "store_commit_bodies", "unread_ids"]
@@ -54,11 +54,7 @@ def commit_bodies(path: Path, ids: Sequence[str]) -> list[BodyRow]:
 
 def unread_ids(con: sqlite3.Connection, repo: str) -> list[str]:
     """``repo``'s stored commits without a ``commit_bodies`` row of this :data:`VERSION`."""
-    return [str(r[0]) for r in con.execute(
-        "SELECT c.commit_id FROM commits c LEFT JOIN commit_bodies b"
-        " ON b.repo = c.repo AND b.commit_id = c.commit_id"
-        " WHERE c.repo = ? AND (b.commit_id IS NULL OR b.read_by != ?) ORDER BY c.commit_id",
-        (repo, VERSION))]  # fmt: skip
+    return stale_ids(con, repo, "commit_bodies", "read_by", VERSION)
 
 
 def store_commit_bodies(
@@ -66,7 +62,4 @@ def store_commit_bodies(
 ) -> None:
     """Replace the ``commit_bodies`` rows of ``ids`` (of ``repo``) with ``rows`` (caller's
     transaction); an id without a row in ``rows`` is left without one (unknown)."""
-    con.executemany("DELETE FROM commit_bodies WHERE repo = ? AND commit_id = ?",
-                    [(repo, cid) for cid in ids])  # fmt: skip
-    con.executemany("INSERT OR REPLACE INTO commit_bodies VALUES (?,?,?,?)",
-                    [(repo, cid, body, VERSION) for cid, body in rows])  # fmt: skip
+    replace_rows(con, repo, "commit_bodies", ids, rows, VERSION)
