@@ -73,12 +73,13 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
         features = load_config(path).training.features
         assert features.cross_repo_prior is (prior or prior_path is not None)
         assert features.cross_repo_prior_path == prior_path
-        for files in (True, False):  # --commit-files / --no-commit-files, in the same section
+        for on in (True, False):  # --(no-)commit-files, --(no-)commit-body: the same section
             path.write_text(bench.config_text(tmp_path, quick=True, max_commits=None, workers=1,
                                               prior=prior, prior_path=prior_path,
-                                              commit_files=files))  # fmt: skip
+                                              commit_files=on, commit_body=not on))  # fmt: skip
             both = load_config(path).training.features
-            assert both.commit_files is files and both.cross_repo_prior_path == prior_path
+            assert both.commit_files is on and both.commit_body is (not on)
+            assert both.cross_repo_prior_path == prior_path
     assert bench.own_prior(tmp_path, "mine") is None  # no file yet
     prior_file.write_bytes(b"")
     assert bench.own_prior(tmp_path, "mine") == prior_file.resolve()

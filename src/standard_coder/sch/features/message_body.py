@@ -40,14 +40,11 @@ def no_body() -> np.ndarray:
 
 def _trailer_block(lines: list[str]) -> int:
     """Index where the last paragraph starts when every line of it is a trailer (else the end)."""
-    end = len(lines)
-    start = end
+    start = len(lines)
     while start > 0 and lines[start - 1].strip():
         start -= 1
-    block = lines[start:end]
-    if block and all(_TRAILER.match(x.strip()) for x in block):
-        return start
-    return end
+    block = lines[start:]
+    return start if block and all(_TRAILER.match(x.strip()) for x in block) else len(lines)
 
 
 def body_counts(body: str | None) -> np.ndarray:
