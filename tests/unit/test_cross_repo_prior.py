@@ -133,8 +133,23 @@ def test_a_bag_scores_the_mean_of_its_ensembles_and_stays_monotone(tmp_path: Pat
     assert np.array_equal(again.predict(fresh), bag.predict(fresh))
     assert again.meta == {"bag_seeds": [0, 1, 2]}
     assert average_priors(fits[:1]).checksum == fits[0].checksum  # a bag of one is the one
-    with pytest.raises(ValueError, match="different inputs"):
-        average_priors([fits[0], fit_prior(Z[:, :3], t, NAMES[:3])])
+
+
+def test_a_weighted_mix_of_priors_reading_different_inputs_scores_the_weighted_mean() -> None:
+    Z, t = synthetic()
+    narrow = fit_prior(Z[:, 1:4], t, NAMES[1:4], seed=0)  # reads fewer inputs, in other places
+    wide = fit_prior(Z, t, NAMES, seed=1)
+    mix = average_priors([narrow, wide], weights=[3.0, 1.0])
+    assert mix.names == (*NAMES[1:4], NAMES[0], *NAMES[4:])  # the union, first prior's first
+    fresh, _ = synthetic(300, seed=4)
+    in_mix = fresh[:, [NAMES.index(n) for n in mix.names]]
+    expected = 0.75 * narrow.predict(fresh[:, 1:4]) + 0.25 * wide.predict(fresh)
+    assert np.allclose(mix.predict(in_mix), expected, atol=1e-12)
+    only_wide = average_priors([narrow, wide], weights=[0.0, 2.0])
+    assert np.allclose(only_wide.predict(in_mix), wide.predict(fresh), atol=1e-12)
+    for bad in ([1.0], [-1.0, 2.0], [0.0, 0.0], [float("nan"), 1.0]):
+        with pytest.raises(ValueError, match="weights"):
+            average_priors([narrow, wide], weights=bad)
 
 
 def test_the_shipped_prior_loads_and_ranks_size() -> None:

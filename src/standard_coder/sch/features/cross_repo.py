@@ -276,19 +276,40 @@ def fit_prior(
 
 
 def average_priors(
-    priors: Sequence[CrossRepoPrior], *, meta: dict[str, Any] | None = None
+    priors: Sequence[CrossRepoPrior],
+    *,
+    weights: Sequence[float] | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> CrossRepoPrior:
-    """One prior whose score is the mean of ``priors``' scores (a bag): every tree of each,
-    its leaf values divided by their number, the baseline their mean. They must read the same
-    inputs (``names``). Each monotone input stays monotone (a mean of monotone functions)."""
+    """One prior whose score is the (``weights``-weighted; default: plain) mean of ``priors``'
+    scores: every tree of each, its leaf values times its weight, the baseline the weighted
+    mean. Priors may read different inputs: the result reads their union (the first prior's
+    names, then each other's new ones, in order), a tree's node inputs renumbered into it. Each
+    monotone input stays monotone (a positive mix of monotone functions)."""
     if not priors:
         raise ValueError("no priors to average")
-    names = priors[0].names
-    if any(p.names != names for p in priors):
-        raise ValueError("priors to average read different inputs")
     k = len(priors)
-    blocks = [TreeBlock(feature=p.feature, threshold=p.threshold, left=p.left, right=p.right,
-                        value=p.value / k, roots=p.roots) for p in priors]  # fmt: skip
-    return CrossRepoPrior(names=names, baseline=float(np.mean([p.baseline for p in priors])),
+    w = np.ones(k) if weights is None else np.asarray(weights, np.float64)
+    if len(w) != k or not np.all(np.isfinite(w)) or w.min() < 0 or w.sum() <= 0:
+        raise ValueError(f"weights: one non-negative weight per prior, not all 0, got {weights}")
+    w = w / w.sum()
+    if weights is None:  # a plain mean, computed as it always was (the same bytes)
+        values = [p.value / k for p in priors]
+    else:
+        values = [p.value * x for p, x in zip(priors, w, strict=True)]
+    names = list(priors[0].names)
+    for p in priors[1:]:
+        names += [n for n in p.names if n not in names]
+    index = {n: j for j, n in enumerate(names)}
+    blocks = []
+    for p, value in zip(priors, values, strict=True):
+        remap = np.array([index[n] for n in p.names], np.int32)
+        feature = np.where(p.feature < 0, -1, remap[np.maximum(p.feature, 0)])
+        blocks.append(TreeBlock(feature=feature, threshold=p.threshold, left=p.left,
+                                right=p.right, value=value, roots=p.roots))  # fmt: skip
+    baselines = np.array([p.baseline for p in priors])
+    return CrossRepoPrior(names=tuple(names),
+                          baseline=float(np.mean(baselines) if weights is None
+                                         else np.dot(w, baselines)),
                           meta=dict(meta if meta is not None else priors[0].meta),
                           **concatenate_trees(blocks))  # fmt: skip
