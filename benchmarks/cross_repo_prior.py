@@ -2,7 +2,8 @@
 
     PYTHONPATH=src python benchmarks/cross_repo_prior.py RUN_DIR [RUN_DIR ...]
         [--write PRIOR.npz] [--write-loro DIR] [--seed N] [--inputs common|union] [--no-subjects]
-        [--no-files] [--no-body] [--bag K] [--no-leave-one-out] [--score PRIOR.npz ...]
+        [--no-files] [--no-body] [--body-weight W] [--bag K] [--no-leave-one-out]
+        [--score PRIOR.npz ...]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them): a
 history's ``sc-output`` after ``train_sch`` (``labels/datasets/coding_train.npz`` and
@@ -21,7 +22,9 @@ with every Python identifier counted together. The commit subject columns (``sub
 ``[training.features] commit_subject``) are inputs where every history counted them;
 ``--no-subjects`` leaves them out (the recipe before session 20). The columns of files of every
 language (``files|...``, ``[training.features] commit_files``) likewise; ``--no-files`` leaves
-them out; and of message bodies (``body|...``, ``commit_body``), ``--no-body``.
+them out; and of message bodies (``body|...``, ``commit_body``), ``--no-body``. Where bodies
+are read, every prior is ``--body-weight`` (default the recipe's, ``RECIPE_BODY_WEIGHT``) of the
+fit with them and the rest of the same fit without them (1: the body fit alone, session 27).
 ``--bag K``: every prior is the mean of K ensembles fitted with seeds ``--seed`` ..
 ``--seed + K - 1`` (``average_priors``; default 5, the shipped recipe since session 25; 1 is
 the recipe before). ``--no-leave-one-out``: only ``--write``.
@@ -42,6 +45,7 @@ from standard_coder.pipelines.sch_prior import PriorInputError, find_outputs, lo
 from standard_coder.sch.features.cross_repo import CrossRepoPrior, CrossRepoPriorError
 from standard_coder.sch.features.prior_corpus import (
     RECIPE_BAG,
+    RECIPE_BODY_WEIGHT,
     History,
     LeaveOneOut,
     PriorCorpus,
@@ -98,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave the columns of files of every language out")  # fmt: skip
     ap.add_argument("--no-body", action="store_true",
                     help="leave the message body columns out")  # fmt: skip
+    ap.add_argument("--body-weight", type=float, default=RECIPE_BODY_WEIGHT,
+                    help="where bodies are read, the prior is this share of the fit with them "
+                         "and the rest of the fit without (default: the shipped recipe's; 1: "
+                         "the body fit alone, session 27's)")  # fmt: skip
     ap.add_argument("--bag", type=int, default=RECIPE_BAG,
                     help="each prior the mean of this many seeds' ensembles (default: the "
                          "shipped recipe's)")  # fmt: skip
@@ -107,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.bag < 1:
         ap.error(f"--bag: at least 1 ensemble, got {args.bag}")
+    if not 0.0 <= args.body_weight <= 1.0:
+        ap.error(f"--body-weight: between 0 and 1, got {args.body_weight}")
     try:
         dirs, _ = find_outputs(args.runs)
         histories = [load_history(d, history_name(d)) for d in dirs]
@@ -120,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     print(f"{'history':16s} {'n':>5s} {'lines':>7s} {'prior-lines':>12s} {'fit period':>11s}")
     rows = []
-    loo = [] if args.no_leave_one_out else corpus.leave_one_out(seed=args.seed, bag=args.bag)
+    loo = (
+        []
+        if args.no_leave_one_out
+        else corpus.leave_one_out(seed=args.seed, bag=args.bag, body_weight=args.body_weight)
+    )
     for row, prior in loo:
         if args.write_loro:
             prior.save(args.write_loro / f"{row.history}.npz")
@@ -138,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
           f"period: mean {_num(summary['fit_period_mean_diff'])}, above on "
           f"{summary['fit_period_above_lines_added']} of {len(rows)}")  # fmt: skip
     if args.write:
-        prior = corpus.fit(seed=args.seed, bag=args.bag)
+        prior = corpus.fit(seed=args.seed, bag=args.bag, body_weight=args.body_weight)
         prior.save(args.write)
         print(f"wrote {args.write} ({corpus.n_changes} changes of {len(corpus)} histories)")
     print(json.dumps({"cross_repo_prior": [vars(r) for r in rows], "summary": summary}))

@@ -45,6 +45,11 @@ RECIPE_BAG = 5
 """Ensembles the shipped recipe averages (seeds 0-4): the shipped prior and ``fit-prior``'s
 default (docs/effort-models.md, "Session 25")."""
 """Normal-interval changes a history needs to be fitted on (and to fit the others without it)."""
+RECIPE_BODY_WEIGHT = 0.25
+"""Where a corpus counts message bodies, the recipe's prior is this mix of the recipe fitted
+with the body columns and the recipe fitted without them (:meth:`PriorCorpus.fit`): the body
+ranks changes better on average but misleads where a history's bodies changed style, and a
+shrunk share keeps most of the gain with less of the risk (docs/effort-models.md, "Session 28")."""
 
 
 class PriorCorpusError(ValueError):
@@ -206,9 +211,19 @@ class PriorCorpus:
     def n_changes(self) -> int:
         return sum(len(t) for _, t in self._rows.values())
 
-    def fit(self, *, seed: int = 0, bag: int = 1, leave_out: str | None = None) -> CrossRepoPrior:
+    def fit(
+        self,
+        *,
+        seed: int = 0,
+        bag: int = 1,
+        leave_out: str | None = None,
+        body_weight: float = RECIPE_BODY_WEIGHT,
+    ) -> CrossRepoPrior:
         """The prior fitted on every history but ``leave_out``; ``bag`` > 1: the mean of the
-        ensembles fitted with seeds ``seed`` .. ``seed + bag - 1`` (:func:`average_priors`)."""
+        ensembles fitted with seeds ``seed`` .. ``seed + bag - 1`` (:func:`average_priors`).
+        Where the inputs hold message body columns, the prior is ``body_weight`` of that fit and
+        ``1 - body_weight`` of the same fitted without them (:data:`RECIPE_BODY_WEIGHT`; 1: the
+        body fit alone, as in session 27)."""
         kept = [(h.name, self._rows[h.name]) for h in self.histories if h.name != leave_out]
         Z = np.vstack([z for _, (z, _) in kept])
         target = np.concatenate([t for _, (_, t) in kept])
@@ -219,19 +234,41 @@ class PriorCorpus:
             meta["changes"] = len(target)
         if bag < 1:
             raise ValueError(f"bag: at least 1 ensemble, got {bag}")
+        if not 0.0 <= body_weight <= 1.0:
+            raise ValueError(f"body_weight: between 0 and 1, got {body_weight}")
         if bag > 1:
             meta["bag_seeds"] = list(range(seed, seed + bag))
-        fits = [fit_prior(Z, target, self.names, seed=s, meta=meta)
-                for s in range(seed, seed + bag)]  # fmt: skip
+        body = [j for j, n in enumerate(self.names) if n.startswith("body|")]
+        if not body or body_weight == 1.0:
+            return self._bag(Z, target, self.names, seed, bag, meta)
+        meta["body_weight"] = body_weight
+        rest = [j for j in range(len(self.names)) if j not in body]
+        without = self._bag(Z[:, rest], target, [self.names[j] for j in rest], seed, bag, meta)
+        if body_weight == 0.0:
+            return without
+        with_body = self._bag(Z, target, self.names, seed, bag, meta)
+        return average_priors([without, with_body], weights=[1.0 - body_weight, body_weight],
+                              meta=meta)  # fmt: skip
+
+    @staticmethod
+    def _bag(
+        Z: np.ndarray,
+        target: np.ndarray,
+        names: list[str],
+        seed: int,
+        bag: int,
+        meta: dict[str, object],
+    ) -> CrossRepoPrior:
+        fits = [fit_prior(Z, target, names, seed=s, meta=meta) for s in range(seed, seed + bag)]
         return fits[0] if len(fits) == 1 else average_priors(fits, meta=meta)
 
     def leave_one_out(
-        self, *, seed: int = 0, bag: int = 1
+        self, *, seed: int = 0, bag: int = 1, body_weight: float = RECIPE_BODY_WEIGHT
     ) -> list[tuple[LeaveOneOut, CrossRepoPrior]]:
         """Each history scored by the prior fitted on all the others (with that prior)."""
         out = []
         for h in self.histories:
-            prior = self.fit(seed=seed, bag=bag, leave_out=h.name)
+            prior = self.fit(seed=seed, bag=bag, leave_out=h.name, body_weight=body_weight)
             out.append((score_history(h, prior), prior))
         return out
 
