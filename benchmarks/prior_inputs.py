@@ -1,8 +1,8 @@
 """Benchmark: would the cross-repository prior rank better with inputs the pipeline lacks?
 
     PYTHONPATH=src python benchmarks/prior_inputs.py --corpus RUN_DIR... --judge RUN_DIR...
-        --clones DIR [DIR ...] --inputs body|context [--drop COLUMN ...] [--bag K] [--seed N]
-        [--leave-one-out]
+        --clones DIR [DIR ...] --inputs body|context|hunks|vocabulary|shape [--drop COLUMN ...]
+        [--no-body] [--bag K] [--seed N] [--leave-one-out]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them), as for
 ``benchmarks/cross_repo_prior.py``; the history named ``X`` must have a clone at ``DIR/X`` in
@@ -23,7 +23,15 @@ Candidates (docs/effort-models.md, "Session 26"):
   list of its pull request's commits), and ``Co-authored-by:`` trailers;
 - ``context``: the touched Python files before the change (lines, sum and largest; earlier
   commits touching them; the oldest one's age in days; how many are new; how many authors had
-  touched them) and the files the repository had.
+  touched them) and the files the repository had;
+- ``hunks``, ``vocabulary``, ``shape`` (session 28), from the Python files' diffs as the mine
+  stores them (three lines of context): the ``@@`` hunks and the distinct folders touched; the
+  distinct identifier-like words on inserted lines (comments and strings too; keywords left
+  out) and those no deleted line of the commit has; the deepest indentation of an inserted line (in fours of spaces, a tab four) and
+  the inserted comment lines.
+
+``--no-body``: leave the runs' own message body columns (``body|...``, runs made with
+``commit_body``) out of both arms, as the shipped default reads none.
 
 Prints per history and in sum; the last line is one JSON object.
 """
@@ -33,6 +41,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import keyword
 import re
 import subprocess
 import sys
@@ -54,6 +63,10 @@ from standard_coder.sch.features.prior_corpus import (
 )
 
 BODY = ("subject|body_lines", "subject|body_words", "subject|body_bullets", "subject|co_authors")
+DIFF = ("surface|hunks", "surface|directories", "surface|distinct_ids", "surface|new_ids",
+        "surface|max_indent", "surface|comment_lines")  # fmt: skip
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PY_KEYWORDS = frozenset(keyword.kwlist + keyword.softkwlist)
 CONTEXT = ("surface|ctx_file_lines", "surface|ctx_max_file_lines", "surface|ctx_file_commits",
            "surface|ctx_file_age_days", "surface|ctx_new_files", "surface|ctx_repo_files",
            "surface|ctx_file_authors")  # fmt: skip
@@ -122,7 +135,53 @@ def context_columns(repo: Path) -> dict[str, np.ndarray]:
     return out
 
 
-COLUMNS = {"body": (BODY, body_columns), "context": (CONTEXT, context_columns)}
+def diff_columns(repo: Path) -> dict[str, np.ndarray]:
+    """:data:`DIFF` per commit id (commits touching a Python file): one ``git log -p`` pass."""
+    out: dict[str, np.ndarray] = {}
+    log = _git(repo, "log", "HEAD", "--no-merges", "--no-ext-diff", "--no-textconv",
+               "--no-color", "-p", "--format=@@@C %H", "--", "*.py")  # fmt: skip
+    sha = ""
+    hunks = indent = comments = 0
+    folders: set[str] = set()
+    inserted: set[str] = set()
+    deleted: set[str] = set()
+
+    def close() -> None:
+        if sha:
+            counts = (hunks, len(folders), len(inserted), len(inserted - deleted), indent / 4,
+                      comments)  # fmt: skip
+            out[sha] = np.array(counts, float)
+
+    for line in log.split("\n"):
+        if line.startswith("@@@C "):
+            close()
+            sha, hunks, indent, comments = line[5:].strip(), 0, 0, 0
+            folders, inserted, deleted = set(), set(), set()
+        elif line.startswith("diff --git "):
+            path = line.rsplit(" b/", 1)[-1]
+            folders.add(path.rsplit("/", 1)[0] if "/" in path else "")
+        elif line.startswith("@@ "):
+            hunks += 1
+        elif line.startswith("+") and not line.startswith("+++ "):
+            text = line[1:].replace("\t", "    ")
+            if text.strip():
+                indent = max(indent, len(text) - len(text.lstrip()))
+                comments += text.lstrip().startswith("#")
+            inserted.update(t for t in IDENTIFIER.findall(text) if t not in PY_KEYWORDS)
+        elif line.startswith("-") and not line.startswith("--- "):
+            deleted.update(t for t in IDENTIFIER.findall(line[1:]) if t not in PY_KEYWORDS)
+    close()
+    return out
+
+
+def _diff_part(names: tuple[str, ...]) -> tuple[tuple[str, ...], Any]:
+    pick = [DIFF.index(n) for n in names]
+    return names, lambda repo: {k: v[pick] for k, v in diff_columns(repo).items()}
+
+
+COLUMNS = {"body": (BODY, body_columns), "context": (CONTEXT, context_columns),
+           "hunks": _diff_part(DIFF[:2]), "vocabulary": _diff_part(DIFF[2:4]),
+           "shape": _diff_part(DIFF[4:])}  # fmt: skip
 
 
 def with_columns(
@@ -146,6 +205,13 @@ def with_columns(
     keep = [j for j, n in enumerate(names) if n not in drop]
     return dataclasses.replace(h, feature_names=h.feature_names + tuple(names[j] for j in keep),
                                counts=np.hstack([h.counts, extra[:, keep]]))  # fmt: skip
+
+
+def without_body(h: History) -> History:
+    """``h`` without the run's own message body columns (``body|...``)."""
+    keep = [j for j, n in enumerate(h.feature_names) if not n.startswith("body|")]
+    return dataclasses.replace(h, feature_names=tuple(h.feature_names[j] for j in keep),
+                               counts=h.counts[:, keep])  # fmt: skip
 
 
 def load(paths: list[Path]) -> list[tuple[Path, History]]:
@@ -180,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bag", type=int, default=RECIPE_BAG)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--leave-one-out", action="store_true")
+    ap.add_argument("--no-body", action="store_true",
+                    help="leave the runs' own body|... columns out of both arms")  # fmt: skip
     ap.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
                     help="leave these columns out, e.g. subject|body_bullets")  # fmt: skip
     args = ap.parse_args(argv)
@@ -196,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     arms: dict[str, dict[str, list[History]]] = {"without": {}, "with": {}}
     for key, pairs in sets.items():
+        if args.no_body:
+            pairs = [(d, without_body(h)) for d, h in pairs]
         kept = [(h, with_columns(h, d, args.clones, args.inputs, tuple(args.drop)))
                 for d, h in pairs]  # fmt: skip
         arms["without"][key] = [h for h, x in kept if x is not None]
@@ -207,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.leave_one_out:
             loo = PriorCorpus(hs["corpus"]).leave_one_out(seed=args.seed, bag=args.bag)
             scored[arm]["corpus"] = [r for r, _ in loo]
-    result: dict[str, Any] = {"inputs": args.inputs, "dropped": args.drop, "bag": args.bag}
+    result: dict[str, Any] = {"inputs": args.inputs, "dropped": args.drop, "bag": args.bag,
+                              "no_body": args.no_body}  # fmt: skip
     for key in scored["with"]:
         w, wo = scored["with"][key], scored["without"][key]
         print(f"{key}: {'history':22s} {'n':>5s} {'held-out gain':>14s} {'fit-period gain':>16s}")

@@ -52,6 +52,28 @@ def test_body_and_context_columns_of_a_real_history(tmp_path: Path) -> None:
     assert np.all(ctx[first][:4] == 0) and ctx[first][4] == 1  # a.py is new: nothing before
 
 
+def test_diff_columns_of_a_real_history(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    (repo / "pkg").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    first = _commit(repo, {"a.py": "x = 1\ny = 2\n", "README.md": "hi\n"}, "Add a", 1_000_000,
+                    "ann@x")  # fmt: skip
+    files = {"a.py": "x = 1\ny = x\n", "pkg/c.py": "def f(x):\n\t# why\n    return x\n",
+             "README.md": "hi there\n"}  # fmt: skip
+    second = _commit(repo, files, "Use x", 1_000_100, "ann@x")
+    docs_only = _commit(repo, {"README.md": "bye\n"}, "Docs", 1_000_200, "ann@x")
+    cols = bench.diff_columns(repo)
+    assert docs_only not in cols  # no Python file: no row (the join gives it zeros)
+    v = dict(zip(bench.DIFF, cols[second], strict=True))
+    assert v["surface|hunks"] == 2 and v["surface|directories"] == 2  # a.py, pkg/c.py
+    assert v["surface|distinct_ids"] == 4  # y, x, f, why (def, return: keywords)
+    assert v["surface|new_ids"] == 3  # y was on a deleted line too
+    assert v["surface|max_indent"] == 1 and v["surface|comment_lines"] == 1  # a tab is four
+    assert cols[first].tolist() == [1, 1, 2, 2, 0, 0]
+    names, compute = bench.COLUMNS["vocabulary"]
+    assert names == bench.DIFF[2:4] and compute(repo)[second].tolist() == [4, 3]
+
+
 def test_a_column_to_drop_must_be_a_candidate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
