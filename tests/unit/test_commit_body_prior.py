@@ -14,7 +14,7 @@ from standard_coder.config import ConfigError
 from standard_coder.pipelines.sch import check_builtin_prior, check_prior_file
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.features.message_body import BODY_NAMES, body_counts
-from standard_coder.sch.features.prior_corpus import History, PriorCorpus
+from standard_coder.sch.features.prior_corpus import RECIPE_BODY_WEIGHT, History, PriorCorpus
 
 
 def test_counts_leave_trailer_blocks_out_and_an_unknown_message_is_nan() -> None:
@@ -60,12 +60,13 @@ def test_a_prior_fitted_on_histories_with_bodies_reads_them(tmp_path: Path) -> N
         assert not any(n.startswith("body|") for n in mixed.names)
     prior = corpus.fit()
     assert prior.reads_body and not prior.reads_files and not prior.reads_subjects
-    row = np.zeros((2, len(corpus.names)))
-    row[:, corpus.names.index("surface|lines_added")] = np.log1p(20)
-    row[1, corpus.names.index("body|lines")] = np.log1p(6)
-    row[1, corpus.names.index("body|words")] = np.log1p(54)
+    names = list(prior.names)
+    row = np.zeros((2, len(names)))
+    row[:, names.index("surface|lines_added")] = np.log1p(20)
+    row[1, names.index("body|lines")] = np.log1p(6)
+    row[1, names.index("body|words")] = np.log1p(54)
     low, high = prior.predict(row)
-    assert high > low + 0.3
+    assert high > low + 0.15  # the recipe's share of the body fit (which alone gives > 0.3)
     prior.save(tmp_path / "p.npz")
     check_prior_file(tmp_path / "p.npz", tmp_path / "c.toml", commit_subject=True,
                      commit_body=True)  # fmt: skip
@@ -76,7 +77,28 @@ def test_a_prior_fitted_on_histories_with_bodies_reads_them(tmp_path: Path) -> N
     assert "body|" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_the_shipped_body_prior_is_the_shipped_recipe_with_the_body_columns() -> None:
+def test_the_recipe_shrinks_the_body_fit_toward_the_fit_without_bodies() -> None:
+    corpus = PriorCorpus([history("a", 0), history("b", 1), history("c", 2)])
+    plain = PriorCorpus([history("a", 0), history("b", 1), history("c", 2)], body=False)
+    alone, without = corpus.fit(body_weight=1.0), plain.fit()
+    assert alone.reads_body and not without.reads_body and "body_weight" not in alone.meta
+    mix = corpus.fit()
+    assert mix.meta["body_weight"] == RECIPE_BODY_WEIGHT and 0 < RECIPE_BODY_WEIGHT < 1
+    assert mix.reads_body and len(mix.roots) == len(alone.roots) + len(without.roots)
+    h = history("d", 3)
+    names = list(h.feature_names)
+    w = RECIPE_BODY_WEIGHT
+    expected = w * alone.score(h.counts, names) + (1 - w) * without.score(h.counts, names)
+    assert np.allclose(mix.score(h.counts, list(h.feature_names)), expected, atol=1e-9)
+    none_of_it = corpus.fit(body_weight=0.0)
+    assert not none_of_it.reads_body
+    assert np.array_equal(none_of_it.score(h.counts, list(h.feature_names)),
+                          without.score(h.counts, list(h.feature_names)))  # fmt: skip
+    with pytest.raises(ValueError, match="body_weight"):
+        corpus.fit(body_weight=-0.5)
+
+
+def test_the_shipped_body_prior_is_the_shipped_recipe_with_the_body_columns_mixed_in() -> None:
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
 
     plain, body = CrossRepoPrior.builtin(), CrossRepoPrior.builtin(body=True)
@@ -84,6 +106,8 @@ def test_the_shipped_body_prior_is_the_shipped_recipe_with_the_body_columns() ->
     assert set(body.names) == set(plain.names) | set(BODY_NAMES)
     assert body.meta["trained_on"] == plain.meta["trained_on"]
     assert body.meta["bag_seeds"] == plain.meta["bag_seeds"]
+    assert body.meta["body_weight"] == RECIPE_BODY_WEIGHT  # the recipe's mix, as fit-prior's
+    assert len(body.roots) > len(plain.roots)  # the fit without bodies is part of it
 
 
 def test_commit_body_off_with_the_shipped_prior_is_refused_only_if_it_reads_them() -> None:

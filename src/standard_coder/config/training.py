@@ -105,7 +105,8 @@ class FeaturesSection(StrictModel):
         "columns body|...: its lines (trailers such as Signed-off-by left out), their words and "
         "its Co-authored-by trailers; a change whose message is unknown (a working tree, a raw "
         "diff) gets the fitted changes' mean; the shipped cross-repository prior is then the one "
-        "fitted with them (tokens and hybrid; docs/effort-models.md, Message bodies)",
+        "that reads them, a quarter of its recipe fitted with them and three quarters without "
+        "(tokens and hybrid; docs/effort-models.md, Message bodies)",
     )
     cross_repo_prior: bool = Field(
         True,

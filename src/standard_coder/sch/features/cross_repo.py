@@ -52,8 +52,9 @@ does not use the prior (docs/effort-models.md, "A cross-repository prior")."""
 BUILTIN = "cross_repo_prior.npz"
 """The prior shipped in ``standard_coder/sch/features/data``."""
 BUILTIN_BODY = "cross_repo_prior_body.npz"
-"""The shipped recipe fitted on the same histories with message bodies counted (``body|...``):
-the prior of ``[training.features] commit_body = true`` (docs/effort-models.md, "Session 27")."""
+"""The shipped recipe on the same histories with message bodies counted (``body|...``): a
+quarter of the fit with them, three quarters of the fit without (``RECIPE_BODY_WEIGHT``); the
+prior of ``[training.features] commit_body = true`` (docs/effort-models.md, "Session 28")."""
 _NODE_ARRAYS = ("feature", "threshold", "left", "right", "value")
 
 
