@@ -27,8 +27,8 @@ Candidates (docs/effort-models.md, "Session 26"):
 - ``hunks``, ``vocabulary``, ``shape`` (session 28), from the Python files' diffs as the mine
   stores them (three lines of context): the ``@@`` hunks and the distinct folders touched; the
   distinct identifier-like words on inserted lines (comments and strings too; keywords left
-  out) and those no deleted line of the commit has; the deepest indentation of an inserted line (in fours of spaces, a tab four) and
-  the inserted comment lines.
+  out) and those no deleted line of the commit has; the deepest indentation of an inserted
+  line (in fours of spaces, a tab four) and the inserted comment lines.
 
 ``--no-body``: leave the runs' own message body columns (``body|...``, runs made with
 ``commit_body``) out of both arms, as the shipped default reads none.

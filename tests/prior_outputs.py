@@ -16,12 +16,16 @@ from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TokenCounts
 
 
-def raw(lines_added: int, defs: int) -> RawChange:
-    """A change of ``lines_added`` lines (one identifier each) and ``defs`` ``def``s."""
+def raw(lines_added: int, defs: int, body_lines: int | None = None) -> RawChange:
+    """A change of ``lines_added`` lines (one identifier each) and ``defs`` ``def``s; with
+    ``body_lines``, a message body of that many lines of nine words."""
     surface = [0.0] * len(SURFACE_NAMES)
     surface[SURFACE_NAMES.index("lines_added")] = float(lines_added)
     bag = Counter({"python|kw|def": defs, "python|id|x": lines_added})
-    return RawChange(tokens=TokenCounts(bag=bag, surface=surface))
+    change = RawChange(tokens=TokenCounts(bag=bag, surface=surface))
+    if body_lines is not None:
+        change.body = np.array([body_lines, 9.0 * body_lines, 0.0])
+    return change
 
 
 def fake_run(
@@ -32,16 +36,21 @@ def fake_run(
     kind: Literal["tokens", "loc"] = "tokens",
     base: str = "sc-output",
     held_out_kind: int = 0,
+    body: bool = False,
 ) -> tuple[ChangeRepresentation, list[RawChange]]:
     """A trained output ``folder/base``: the last fifth of the ``n`` changes held out (their
     label kind ``held_out_kind``); the labels follow lines added and, beyond it, the number of
-    ``def``s (which lines added does not see). Returns the representation and the changes."""
+    ``def``s (which lines added does not see) and, with ``body``, the body's lines (counted,
+    ``commit_body``). Returns the representation and the changes."""
     rng = np.random.default_rng(seed)
     la = rng.negative_binomial(1, 0.05, n)
     defs = rng.negative_binomial(1, 0.3, n)
-    raws = [raw(int(a), int(d)) for a, d in zip(la, defs, strict=True)]
-    rep = ChangeRepresentation(kind=kind).fit(raws)
-    hours = np.exp(-1.5 + 0.4 * np.log1p(la) + 0.3 * np.log1p(defs) + rng.normal(0, 0.6, n))
+    said = rng.negative_binomial(1, 0.4, n) * (rng.random(n) < 0.5) if body else np.zeros(n)
+    raws = [raw(int(a), int(d), int(b) if body else None)
+            for a, d, b in zip(la, defs, said, strict=True)]  # fmt: skip
+    rep = ChangeRepresentation(kind=kind, commit_body=body).fit(raws)
+    hours = np.exp(-1.5 + 0.4 * np.log1p(la) + 0.3 * np.log1p(defs) + 0.3 * np.log1p(said)
+                   + rng.normal(0, 0.6, n))  # fmt: skip
     X = rep.transform(raws)
     surface = np.zeros((n, len(SURFACE_NAMES)))
     surface[:, SURFACE_NAMES.index("lines_added")] = la

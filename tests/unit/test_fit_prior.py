@@ -18,7 +18,13 @@ from tests.prior_outputs import fake_run
 
 from standard_coder.pipelines.sch_prior import load_history
 from standard_coder.sch.features.cross_repo import CrossRepoPrior
-from standard_coder.sch.features.prior_corpus import History, PriorCorpus, PriorCorpusError
+from standard_coder.sch.features.prior_corpus import (
+    RECIPE_BODY_WEIGHT,
+    History,
+    PriorCorpus,
+    PriorCorpusError,
+    score_history,
+)
 
 
 def fit_prior_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -92,6 +98,23 @@ def test_fit_prior_fits_on_your_outputs_and_checks_each_left_out(tmp_path: Path)
     human = fit_prior_cli(str(tmp_path), "--out", str(tmp_path / "h.npz"))
     assert "this prior ranks better than lines added on 3 of 3" in human.stdout
     assert "cross_repo_prior_path" in human.stdout
+
+
+def test_outputs_that_counted_bodies_get_the_body_recipe_and_meet_the_body_prior(
+    tmp_path: Path,
+) -> None:
+    for i in range(3):
+        fake_run(tmp_path / f"t{i}", seed=20 + i, body=True)
+    proc = fit_prior_cli(str(tmp_path), "--out", str(tmp_path / "b.npz"), "--json", "--bag", "2")
+    assert proc.returncode == 0, proc.stderr
+    prior = CrossRepoPrior.load(tmp_path / "b.npz")
+    assert prior.reads_body and prior.meta["body_weight"] == RECIPE_BODY_WEIGHT
+    shipped = CrossRepoPrior.builtin(body=True)  # what these outputs get without their own
+    for r in strict_json(proc.stdout)["leave_one_out"]:
+        h = load_history(tmp_path / r["history"] / "sc-output")
+        assert r["spearman_shipped_prior"] == pytest.approx(
+            score_history(h, shipped).spearman_prior, abs=1e-12
+        )
 
 
 def test_outputs_are_told_apart_by_the_folder_above(tmp_path: Path) -> None:
