@@ -19,7 +19,7 @@ from standard_coder.config.training import TrainingSection
 from standard_coder.pipelines.sch_train import head_params
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.evaluation import evaluate
-from standard_coder.sch.predictors.auto import choose, spearman_se
+from standard_coder.sch.predictors.auto import SE_MARGIN, choose, spearman_se
 from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
 from standard_coder.sch.predictors.stage import fit_effort_model
 from standard_coder.sch.predictors.train import TrainingInterrupted, TrainOptions
@@ -69,16 +69,25 @@ def test_choose_rules() -> None:
     assert choose(s, "both") == "shift_tie"
     with pytest.raises(ValueError, match="unknown auto rule"):
         choose(s, "best")
-    # spearman_se: shift_w0 (SCH ranks as lines added) stays unless beaten by more than one
-    # standard error of a Spearman correlation on the n validation changes
+    # spearman_se: shift_w0 (SCH ranks as its backbone) stays unless beaten by more than
+    # SE_MARGIN (2) standard errors of a Spearman correlation on the n validation changes
     v = {"mdn": {"nll": 1.28, "spearman": 0.38}, "shift_w0": {"nll": 1.17, "spearman": 0.25}}
-    assert spearman_se(35) == pytest.approx(1.03 / math.sqrt(32))
+    assert spearman_se(35) == pytest.approx(1.03 / math.sqrt(32)) and SE_MARGIN == 2.0
     assert choose(v, "spearman") == "mdn"
-    assert choose(v, "spearman_se", 35) == "shift_w0"  # 0.13 < 0.18 (pluggy's validation)
-    assert choose(v, "spearman_se", 400) == "shift_w0"  # 0.13 > 0.05, but NLL 1.28 > 1.17
+    assert choose(v, "spearman_se", 35) == "shift_w0"  # 0.13 < 2 x 0.18 (pluggy's validation)
+    assert choose(v, "spearman_se", 400) == "shift_w0"  # 0.13 > 2 x 0.05, but NLL 1.28 > 1.17
     v["mdn"]["nll"] = 1.10
-    assert choose(v, "spearman_se", 400) == "mdn"  # 0.13 > 0.05 and NLL 1.10 <= 1.17
+    assert choose(v, "spearman_se", 400) == "mdn"  # 0.13 > 0.10 and NLL 1.10 <= 1.17
     assert choose(v, "spearman_se", 35) == "shift_w0"  # the NLL alone is not enough
+    # pyjwt's validation (session 28): the MDN by 0.175 on 38 changes, 1.02 standard errors:
+    # in at one (the rule before), out at two; it ranked 0.09 held out, shift_w0 0.61
+    pyjwt = {
+        "mdn": {"nll": 0.834, "spearman": 0.140},
+        "shift_w0": {"nll": 1.349, "spearman": -0.036},
+    }
+    assert choose(pyjwt, "spearman_se", 38, margin=1.0) == "mdn"
+    assert choose(pyjwt, "spearman_se", 38) == "shift_w0"
+    assert choose(v, "spearman_se", 400, margin=3.0) == "shift_w0"  # 0.13 < 3 x 0.05
     v["shift_w0"]["spearman"] = 0.45
     assert choose(v, "spearman_se", 400) == "shift_w0"
     assert choose(s, "spearman_se", 10) == "mdn"  # no shift_w0 among them: plain spearman
@@ -95,10 +104,12 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
     # the shipped [training.auto] (candidates, rule) with a tiny MDN
     params = head_params(TrainingSection(predictor="auto", mdn=TINY_MDN))
     assert params["rule"] == "spearman_se" and set(params["candidates"]) == {"mdn", "shift_w0"}
+    assert params["margin_se"] == SE_MARGIN
     model = fit_effort_model(ds, "auto", params, TINY_OPT, seed=0)
     sel = model.selection_
     assert sel["rule"] == "spearman_se" and set(sel["validation"]) == {"mdn", "shift_w0"}
     assert sel["chosen"] == choose(sel["validation"], "spearman_se", sel["n_validation"])
+    assert sel["margin_se"] == SE_MARGIN
     assert sel["n_validation"] > 50
     assert spearmanr(model.predict(ds.X[te]).sch, y).statistic >= by_lines - 0.02
     # the choice travels with model.pt and into sch_evaluation.json
@@ -109,6 +120,8 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
     assert saved["model_selection"]["chosen"] == sel["chosen"] == res["model_selection"]["chosen"]
     with pytest.raises(ValueError, match="unknown auto rule"):
         fit_effort_model(ds, "auto", {**params, "rule": "x"}, TINY_OPT)
+    with pytest.raises(ValueError, match="margin_se"):
+        fit_effort_model(ds, "auto", {**params, "margin_se": -1.0}, TINY_OPT)
     with pytest.raises(TrainingInterrupted):  # a stop is honoured inside the candidate fits
         fit_effort_model(ds, "auto", params, TINY_OPT, should_stop=lambda: True)
     # every candidate and the NLL rule

@@ -213,8 +213,15 @@ class AutoSection(StrictModel):
         "spearman_se",
         description="choice on the time-based validation split: lowest NLL, highest Spearman of "
         "SCH, highest Spearman within 0.05 NLL of the best, or (spearman_se) highest Spearman "
-        "unless it beats shift_w0 by no more than one standard error or has a higher validation "
-        "NLL than shift_w0 (then shift_w0)",
+        "unless it beats shift_w0 by no more than margin_se standard errors or has a higher "
+        "validation NLL than shift_w0 (then shift_w0)",
+    )
+    margin_se: float = Field(
+        2.0,
+        ge=0.0,
+        description="spearman_se: standard errors of a Spearman correlation on the validation "
+        "changes by which another model must rank them better than shift_w0 to be chosen (1 "
+        "before session 28; docs/effort-models.md, Session 28)",
     )
 
 

@@ -91,7 +91,8 @@ def head_params(t: TrainingSection) -> dict[str, Any]:
         kinds = {"mdn": ("mdn", t.mdn.model_dump()), "shift": ("shift", shift),
                  "shift_w0": ("shift", {**shift, "shrink": [0.0], "tiebreak": False}),
                  "shift_tie": ("shift", {**shift, "tiebreak": True})}  # fmt: skip
-        return {"rule": t.auto.rule, "candidates": {c: kinds[c] for c in t.auto.candidates}}
+        return {"rule": t.auto.rule, "margin_se": t.auto.margin_se,
+                "candidates": {c: kinds[c] for c in t.auto.candidates}}  # fmt: skip
     return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()
 
 

@@ -70,13 +70,13 @@ def fit_effort_model(
     if kind == "shift":
         return _fit_shift(dataset, params, training, seed, label_weighting, recency_half_life)
     if kind == "auto":  # params: {"rule": ..., "candidates": {name: (kind, params)}}
-        from standard_coder.sch.predictors.auto import fit_auto
+        from standard_coder.sch.predictors.auto import SE_MARGIN, fit_auto
 
         p = dict(params or {})
         return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "spearman_se"),
-                        fit=fit_effort_model, checkpointer=checkpointer,
-                        should_stop=should_stop, device=device, seed=seed,
-                        label_weighting=label_weighting,
+                        margin=p.get("margin_se", SE_MARGIN), fit=fit_effort_model,
+                        checkpointer=checkpointer, should_stop=should_stop, device=device,
+                        seed=seed, label_weighting=label_weighting,
                         recency_half_life=recency_half_life)  # fmt: skip
     tr, va = dataset.index(TRAIN), dataset.index(VAL)
     model = EffortModel(predictor=kind, params=params, training=training, random_state=seed,
