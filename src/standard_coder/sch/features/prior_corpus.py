@@ -41,10 +41,10 @@ EVERY_HISTORY = ("subject|", "files|", "body|")
 NORMAL = 0
 MIN_HISTORIES = 2
 MIN_CHANGES = 10
+"""Normal-interval changes a history needs to be fitted on (and to fit the others without it)."""
 RECIPE_BAG = 5
 """Ensembles the shipped recipe averages (seeds 0-4): the shipped prior and ``fit-prior``'s
 default (docs/effort-models.md, "Session 25")."""
-"""Normal-interval changes a history needs to be fitted on (and to fit the others without it)."""
 RECIPE_BODY_WEIGHT = 0.25
 """Where a corpus counts message bodies, the recipe's prior is this mix of the recipe fitted
 with the body columns and the recipe fitted without them (:meth:`PriorCorpus.fit`): the body
