@@ -205,9 +205,9 @@ class AutoSection(StrictModel):
     candidates: list[AutoCandidate] = Field(
         default_factory=lambda: list(AUTO_DEFAULT),
         min_length=1,
-        description="models tried: mdn ([training.mdn]), shift_w0 (SCH ranks as its size "
-        "backbone), shift ([training.shift]), shift_tie (refinement only breaks ties of the "
-        "backbone)",
+        description="models tried: mdn ([training.mdn]), shift_w0 (SCH ranks as its backbone: "
+        "the cross-repository prior's score by default, else the size backbone), shift "
+        "([training.shift]), shift_tie (refinement only breaks ties of the backbone)",
     )
     rule: Literal["nll", "spearman", "both", "spearman_se"] = Field(
         "spearman_se",
