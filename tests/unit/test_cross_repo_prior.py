@@ -330,6 +330,28 @@ def test_the_benchmark_bags_and_scores_prior_files_on_histories(tmp_path: Path) 
     assert bad.returncode == 2 and "missing.npz" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_the_benchmark_mixes_in_the_fit_without_bodies_by_the_weight_asked(
+    tmp_path: Path,
+) -> None:
+    runs = []
+    for i, name in enumerate(("00-alpha", "01-beta", "02-gamma")):
+        fake_run(tmp_path / "runs" / name, seed=i, body=True)
+        runs.append(str(tmp_path / "runs" / name))
+    bench = load_benchmark("cross_repo_prior")
+    for weight, path in (("1", "alone.npz"), ("0.5", "half.npz")):
+        assert bench.main([*runs, "--write", str(tmp_path / path), "--no-leave-one-out",
+                           "--bag", "1", "--body-weight", weight]) == 0  # fmt: skip
+    alone, half = CrossRepoPrior.load(tmp_path / "alone.npz"), CrossRepoPrior.load(
+        tmp_path / "half.npz")  # fmt: skip
+    assert alone.reads_body and "body_weight" not in alone.meta
+    assert half.reads_body and half.meta["body_weight"] == 0.5
+    assert len(half.roots) > len(alone.roots)  # the fit without bodies is in it
+    for bad in ("1.5", "-0.1"):
+        with pytest.raises(SystemExit) as usage:  # argparse: exit 2, nothing written
+            bench.main([*runs, "--write", str(tmp_path / "x.npz"), "--body-weight", bad])
+        assert usage.value.code == 2 and not (tmp_path / "x.npz").exists()
+
+
 def test_a_prior_path_without_the_prior_is_a_config_error(tmp_path: Path) -> None:
     from standard_coder.config.schema import load_config
 
