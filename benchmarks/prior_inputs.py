@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/prior_inputs.py --corpus RUN_DIR... --judge RUN_DIR...
         --clones DIR [DIR ...] --inputs body|context|hunks|vocabulary|shape [--drop COLUMN ...]
-        [--no-body] [--bag K] [--seed N] [--leave-one-out]
+        [--no-body] [--body-weight W] [--bag K] [--seed N] [--leave-one-out]
 
 Each ``RUN_DIR`` is a ``benchmarks/real_history.py`` work folder (or a folder of them), as for
 ``benchmarks/cross_repo_prior.py``; the history named ``X`` must have a clone at ``DIR/X`` in
@@ -31,7 +31,9 @@ Candidates (docs/effort-models.md, "Session 26"):
   line (in fours of spaces, a tab four) and the inserted comment lines.
 
 ``--no-body``: leave the runs' own message body columns (``body|...``, runs made with
-``commit_body``) out of both arms, as the shipped default reads none.
+``commit_body``) out of both arms, as the shipped default reads none; where they stay, every
+prior is the recipe's mix with the fit without them (``--body-weight``, default
+``RECIPE_BODY_WEIGHT``; 1: the body fit alone).
 
 Prints per history and in sum; the last line is one JSON object.
 """
@@ -55,6 +57,7 @@ import numpy as np
 from standard_coder.pipelines.sch_prior import PriorInputError, find_outputs, load_history
 from standard_coder.sch.features.prior_corpus import (
     RECIPE_BAG,
+    RECIPE_BODY_WEIGHT,
     History,
     LeaveOneOut,
     PriorCorpus,
@@ -248,11 +251,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--leave-one-out", action="store_true")
     ap.add_argument("--no-body", action="store_true",
                     help="leave the runs' own body|... columns out of both arms")  # fmt: skip
+    ap.add_argument("--body-weight", type=float, default=RECIPE_BODY_WEIGHT,
+                    help="where the runs' own body|... columns are read, the recipe's share of "
+                         "the fit with them (default the shipped recipe's)")  # fmt: skip
     ap.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
                     help="leave these columns out, e.g. subject|body_bullets")  # fmt: skip
     args = ap.parse_args(argv)
     if args.bag < 1:
         ap.error(f"--bag: at least 1 ensemble, got {args.bag}")
+    if not 0.0 <= args.body_weight <= 1.0:
+        ap.error(f"--body-weight: between 0 and 1, got {args.body_weight}")
     unknown = sorted(set(args.drop) - set(COLUMNS[args.inputs][0]))
     if unknown:
         ap.error(f"--drop: not a column of --inputs {args.inputs}: {', '.join(unknown)}")
@@ -272,13 +280,15 @@ def main(argv: list[str] | None = None) -> int:
         arms["with"][key] = [x for _, x in kept if x is not None]
     scored: dict[str, dict[str, list[LeaveOneOut]]] = {}
     for arm, hs in arms.items():
-        prior = PriorCorpus(hs["corpus"]).fit(seed=args.seed, bag=args.bag)
+        prior = PriorCorpus(hs["corpus"]).fit(seed=args.seed, bag=args.bag,
+                                              body_weight=args.body_weight)  # fmt: skip
         scored[arm] = {"judge": [score_history(h, prior) for h in hs["judge"]]}
         if args.leave_one_out:
-            loo = PriorCorpus(hs["corpus"]).leave_one_out(seed=args.seed, bag=args.bag)
+            loo = PriorCorpus(hs["corpus"]).leave_one_out(seed=args.seed, bag=args.bag,
+                                                          body_weight=args.body_weight)  # fmt: skip
             scored[arm]["corpus"] = [r for r, _ in loo]
     result: dict[str, Any] = {"inputs": args.inputs, "dropped": args.drop, "bag": args.bag,
-                              "no_body": args.no_body}  # fmt: skip
+                              "no_body": args.no_body, "body_weight": args.body_weight}  # fmt: skip
     for key in scored["with"]:
         w, wo = scored["with"][key], scored["without"][key]
         print(f"{key}: {'history':22s} {'n':>5s} {'held-out gain':>14s} {'fit-period gain':>16s}")

@@ -13,6 +13,7 @@ import pytest
 from standard_coder.config import ConfigError
 from standard_coder.pipelines.sch import check_builtin_prior, check_prior_file
 from standard_coder.sch.dataset import TEST
+from standard_coder.sch.features.cross_repo import CrossRepoPrior
 from standard_coder.sch.features.message_body import BODY_NAMES, body_counts
 from standard_coder.sch.features.prior_corpus import RECIPE_BODY_WEIGHT, History, PriorCorpus
 
@@ -60,13 +61,19 @@ def test_a_prior_fitted_on_histories_with_bodies_reads_them(tmp_path: Path) -> N
         assert not any(n.startswith("body|") for n in mixed.names)
     prior = corpus.fit()
     assert prior.reads_body and not prior.reads_files and not prior.reads_subjects
-    names = list(prior.names)
-    row = np.zeros((2, len(names)))
-    row[:, names.index("surface|lines_added")] = np.log1p(20)
-    row[1, names.index("body|lines")] = np.log1p(6)
-    row[1, names.index("body|words")] = np.log1p(54)
-    low, high = prior.predict(row)
-    assert high > low + 0.15  # the recipe's share of the body fit (which alone gives > 0.3)
+
+    def gap(p: CrossRepoPrior) -> float:  # a change with a six-line body against one without
+        names = list(p.names)
+        row = np.zeros((2, len(names)))
+        row[:, names.index("surface|lines_added")] = np.log1p(20)
+        row[1, names.index("body|lines")] = np.log1p(6)
+        row[1, names.index("body|words")] = np.log1p(54)
+        low, high = p.predict(row)
+        return float(high - low)
+
+    alone = gap(corpus.fit(body_weight=1.0))
+    assert alone > 0.3  # the body fit alone reads the body
+    assert gap(prior) == pytest.approx(RECIPE_BODY_WEIGHT * alone)  # the recipe: its share
     prior.save(tmp_path / "p.npz")
     check_prior_file(tmp_path / "p.npz", tmp_path / "c.toml", commit_subject=True,
                      commit_body=True)  # fmt: skip
@@ -99,20 +106,24 @@ def test_the_recipe_shrinks_the_body_fit_toward_the_fit_without_bodies() -> None
 
 
 def test_the_shipped_body_prior_is_the_shipped_recipe_with_the_body_columns_mixed_in() -> None:
-    from standard_coder.sch.features.cross_repo import CrossRepoPrior
-
     plain, body = CrossRepoPrior.builtin(), CrossRepoPrior.builtin(body=True)
     assert body.reads_body and body.reads_subjects and not body.reads_files
     assert set(body.names) == set(plain.names) | set(BODY_NAMES)
     assert body.meta["trained_on"] == plain.meta["trained_on"]
     assert body.meta["bag_seeds"] == plain.meta["bag_seeds"]
     assert body.meta["body_weight"] == RECIPE_BODY_WEIGHT  # the recipe's mix, as fit-prior's
-    assert len(body.roots) > len(plain.roots)  # the fit without bodies is part of it
+    # its first trees are the shipped prior's (the same fit without bodies), at its share
+    n = len(plain.feature)  # the plain prior's nodes come first
+    assert np.array_equal(body.roots[: len(plain.roots)], plain.roots)
+    assert np.array_equal(body.threshold[:n], plain.threshold)
+    assert np.array_equal(body.feature[:n] >= 0, plain.feature >= 0)
+    assert [body.names[j] for j in body.feature[:n][body.feature[:n] >= 0]] == [
+        plain.names[j] for j in plain.feature[plain.feature >= 0]]  # fmt: skip
+    assert np.allclose(body.value[:n], (1 - RECIPE_BODY_WEIGHT) * plain.value, atol=1e-15)
+    assert len(body.roots) > len(plain.roots)  # and the body fit's after them
 
 
 def test_commit_body_off_with_the_shipped_prior_is_refused_only_if_it_reads_them() -> None:
-    from standard_coder.sch.features.cross_repo import CrossRepoPrior
-
     builtin = CrossRepoPrior.builtin()
     check_builtin_prior(Path("c.toml"), commit_subject=True, commit_body=True)
     if not builtin.reads_body:

@@ -145,8 +145,9 @@ def test_a_weighted_mix_of_priors_reading_different_inputs_scores_the_weighted_m
     in_mix = fresh[:, [NAMES.index(n) for n in mix.names]]
     expected = 0.75 * narrow.predict(fresh[:, 1:4]) + 0.25 * wide.predict(fresh)
     assert np.allclose(mix.predict(in_mix), expected, atol=1e-12)
-    only_wide = average_priors([narrow, wide], weights=[0.0, 2.0])
-    assert np.allclose(only_wide.predict(in_mix), wide.predict(fresh), atol=1e-12)
+    only_wide = average_priors([narrow, wide], weights=[0.0, 2.0])  # narrow's trees left out
+    assert only_wide.names == tuple(NAMES) and len(only_wide.roots) == len(wide.roots)
+    assert np.allclose(only_wide.predict(fresh), wide.predict(fresh), atol=1e-12)
     for bad in ([1.0], [-1.0, 2.0], [0.0, 0.0], [float("nan"), 1.0]):
         with pytest.raises(ValueError, match="weights"):
             average_priors([narrow, wide], weights=bad)

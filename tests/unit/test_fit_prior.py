@@ -115,6 +115,19 @@ def test_outputs_that_counted_bodies_get_the_body_recipe_and_meet_the_body_prior
         assert r["spearman_shipped_prior"] == pytest.approx(
             score_history(h, shipped).spearman_prior, abs=1e-12
         )
+    # with an output that did not count them, the prior reads no body (not every history has
+    # one), but each output is still compared with the shipped prior it would get
+    fake_run(tmp_path / "plain", seed=30)
+    mixed = fit_prior_cli(str(tmp_path), "--out", str(tmp_path / "m.npz"), "--json", "--bag", "1")
+    assert mixed.returncode == 0, mixed.stderr
+    assert not CrossRepoPrior.load(tmp_path / "m.npz").reads_body
+    plain = CrossRepoPrior.builtin()
+    for r in strict_json(mixed.stdout)["leave_one_out"]:
+        h = load_history(tmp_path / r["history"] / "sc-output")
+        expected = shipped if r["history"] != "plain" else plain
+        assert r["spearman_shipped_prior"] == pytest.approx(
+            score_history(h, expected).spearman_prior, abs=1e-12
+        )
 
 
 def test_outputs_are_told_apart_by_the_folder_above(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def test_diff_columns_of_a_real_history(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     first = _commit(repo, {"a.py": "x = 1\ny = 2\n", "README.md": "hi\n"}, "Add a", 1_000_000,
                     "ann@x")  # fmt: skip
-    files = {"a.py": "x = 1\ny = x\n", "pkg/c.py": "def f(x):\n\t# why\n    return x\n",
+    files = {"a.py": "x = 1\ny = x\n", "pkg/c.py": "def f(x):\n\t\t# why\n    return x\n",
              "README.md": "hi there\n"}  # fmt: skip
     second = _commit(repo, files, "Use x", 1_000_100, "ann@x")
     docs_only = _commit(repo, {"README.md": "bye\n"}, "Docs", 1_000_200, "ann@x")
@@ -68,7 +68,7 @@ def test_diff_columns_of_a_real_history(tmp_path: Path) -> None:
     assert v["surface|hunks"] == 2 and v["surface|directories"] == 2  # a.py, pkg/c.py
     assert v["surface|distinct_ids"] == 4  # y, x, f, why (def, return: keywords)
     assert v["surface|new_ids"] == 3  # y was on a deleted line too
-    assert v["surface|max_indent"] == 1 and v["surface|comment_lines"] == 1  # a tab is four
+    assert v["surface|max_indent"] == 2 and v["surface|comment_lines"] == 1  # a tab is four
     assert cols[first].tolist() == [1, 1, 2, 2, 0, 0]
     names, compute = bench.COLUMNS["vocabulary"]
     assert names == bench.DIFF[2:4] and compute(repo)[second].tolist() == [4, 3]
@@ -83,6 +83,9 @@ def test_a_column_to_drop_must_be_a_candidate(
         bench.main([*args, "--drop", "surface|ctx_new_files"])
     assert stop.value.code == 2
     assert "--drop: not a column of --inputs body: surface|ctx_new_files" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        bench.main([*args, "--body-weight", "2"])
+    assert stop.value.code == 2 and "--body-weight: between 0 and 1" in capsys.readouterr().err
     # a folder with no trained output: one line, exit 2
     assert bench.main(args) == 2
     assert "no trained output" in capsys.readouterr().err

@@ -180,8 +180,8 @@ def fit_own_prior(
     Fitted on each history's normal-interval changes before its held-out period (``held_out``:
     those too), so the histories run again with this prior keep a held-out split it never saw.
     With ``check`` each history is first scored by a prior fitted on the others, and by the
-    shipped prior these outputs would get otherwise (the one reading message bodies where they
-    counted them; it may have seen a history, if it is one of the public histories it was fitted
+    shipped prior each would get otherwise (the one reading message bodies where it counted
+    them; it may have seen a history, if it is one of the public histories it was fitted
     on: ``meta["trained_on"]``). Where they counted bodies the recipe mixes in the fit without
     them (:data:`~standard_coder.sch.features.prior_corpus.RECIPE_BODY_WEIGHT`). ``bag``:
     every prior (the checks' too) is the mean of that many ensembles, seeds ``seed`` onwards
@@ -201,11 +201,12 @@ def fit_own_prior(
     except PriorCorpusError as e:
         raise PriorInputError(str(e)) from e
     rows = [row for row, _ in corpus.leave_one_out(seed=seed, bag=bag)] if check else []
-    reads_body = any(n.startswith("body|") for n in corpus.names)
-    builtin = CrossRepoPrior.builtin(body=reads_body) if check else None  # the one they'd get
-    shipped = (
-        {h.name: score_history(h, builtin).spearman_prior for h in histories} if builtin else {}
-    )
+    shipped: dict[str, float] = {}
+    if check:  # each history with the shipped prior it would get (that for bodies, if counted)
+        builtin = {body: CrossRepoPrior.builtin(body=body) for body in (False, True)}
+        for h in histories:
+            counted = any(n.startswith("body|") for n in h.feature_names)
+            shipped[h.name] = score_history(h, builtin[counted]).spearman_prior
     prior = corpus.fit(seed=seed, bag=bag)
     try:
         prior.save(out)

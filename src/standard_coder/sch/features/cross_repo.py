@@ -285,7 +285,8 @@ def average_priors(
     """One prior whose score is the (``weights``-weighted; default: plain) mean of ``priors``'
     scores: every tree of each, its leaf values times its weight, the baseline the weighted
     mean. Priors may read different inputs: the result reads their union (the first prior's
-    names, then each other's new ones, in order), a tree's node inputs renumbered into it. Each
+    names, then each other's new ones, in order; a prior of weight 0 is left out), a tree's
+    node inputs renumbered into it. Each
     monotone input stays monotone (a positive mix of monotone functions)."""
     if not priors:
         raise ValueError("no priors to average")
@@ -296,7 +297,8 @@ def average_priors(
     w = w / w.sum()
     if weights is None:  # a plain mean, computed as it always was (the same bytes)
         values = [p.value / k for p in priors]
-    else:
+    else:  # a prior of weight 0 adds nothing: its trees and inputs are left out
+        priors, w = [p for p, x in zip(priors, w, strict=True) if x > 0], w[w > 0]
         values = [p.value * x for p, x in zip(priors, w, strict=True)]
     names = list(priors[0].names)
     for p in priors[1:]:

@@ -29,7 +29,7 @@ Rules (``docs/effort-models.md``, "Per-repository choice"):
   tell 0.38 from 0.25 (pluggy: the MDN won there and lost held out, 0.03 against 0.13);
   without ``FLOOR`` among the candidates it is ``spearman``. Two standard errors since session
   28: on sixteen fresh histories one standard error let the MDN in on three (pyjwt, bandit,
-  tinycss2, by 1.0-1.7 of them), and on each it ranked far below lines added where ``shift_w0``
+  tinycss2, by 1.0 to 1.7 of them), and on each it ranked far below lines added where ``shift_w0``
   ranked above it; on 78 other real histories it was never chosen, and on the simulated demo it
   wins by four (docs/effort-models.md, "Session 28").
 """

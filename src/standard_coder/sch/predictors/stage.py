@@ -72,7 +72,7 @@ def fit_effort_model(
     if kind == "auto":  # params: {"rule": ..., "candidates": {name: (kind, params)}}
         from standard_coder.sch.predictors.auto import SE_MARGIN, fit_auto
 
-        p = dict(params or {})
+        p = dict(params or {})  # no margin_se (params built by hand): today's default, 2
         return fit_auto(dataset, p["candidates"], training, rule=p.get("rule", "spearman_se"),
                         margin=p.get("margin_se", SE_MARGIN), fit=fit_effort_model,
                         checkpointer=checkpointer, should_stop=should_stop, device=device,
