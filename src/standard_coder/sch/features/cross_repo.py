@@ -286,8 +286,8 @@ def average_priors(
     scores: every tree of each, its leaf values times its weight, the baseline the weighted
     mean. Priors may read different inputs: the result reads their union (the first prior's
     names, then each other's new ones, in order; a prior of weight 0 is left out), a tree's
-    node inputs renumbered into it. Each
-    monotone input stays monotone (a positive mix of monotone functions)."""
+    node inputs renumbered into it. Each monotone input stays monotone (a positive mix of
+    monotone functions)."""
     if not priors:
         raise ValueError("no priors to average")
     k = len(priors)
