@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from standard_coder.pipelines.sch_prior import PriorInputError, find_outputs, load_history
+from standard_coder.sch.features.message_body import BODY_PREFIX
 from standard_coder.sch.features.prior_corpus import (
     RECIPE_BAG,
     RECIPE_BODY_WEIGHT,
@@ -212,9 +213,7 @@ def with_columns(
 
 def without_body(h: History) -> History:
     """``h`` without the run's own message body columns (``body|...``)."""
-    keep = [j for j, n in enumerate(h.feature_names) if not n.startswith("body|")]
-    return dataclasses.replace(h, feature_names=tuple(h.feature_names[j] for j in keep),
-                               counts=h.counts[:, keep])  # fmt: skip
+    return h.without((BODY_PREFIX,))
 
 
 def load(paths: list[Path]) -> list[tuple[Path, History]]:

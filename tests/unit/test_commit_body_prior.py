@@ -4,7 +4,6 @@ one line where the representation would not count them."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from standard_coder.config import ConfigError
 from standard_coder.pipelines.sch import check_builtin_prior, check_prior_file
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.features.cross_repo import CrossRepoPrior
-from standard_coder.sch.features.message_body import BODY_NAMES, body_counts
+from standard_coder.sch.features.message_body import BODY_NAMES, BODY_PREFIX, body_counts
 from standard_coder.sch.features.prior_corpus import RECIPE_BODY_WEIGHT, History, PriorCorpus
 
 
@@ -55,7 +54,10 @@ def test_a_prior_fitted_on_histories_with_bodies_reads_them(tmp_path: Path) -> N
     assert not any(n.startswith("body|") for n in PriorCorpus(
         [history("a", 0), history("b", 1)], body=False).names)  # fmt: skip
     b = history("b", 1)
-    without = replace(b, feature_names=b.feature_names[:1], counts=b.counts[:, :1])
+    without = b.without((BODY_PREFIX,))
+    assert b.counted_bodies and not without.counted_bodies
+    assert without.feature_names == ("surface|lines_added",)
+    assert np.array_equal(without.counts, b.counts[:, :1]) and without.hours is b.hours
     for which in ("common", "union"):  # only where every history counted them
         mixed = PriorCorpus([history("a", 0), without], which)  # type: ignore[arg-type]
         assert not any(n.startswith("body|") for n in mixed.names)

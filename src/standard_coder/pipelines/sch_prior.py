@@ -205,8 +205,7 @@ def fit_own_prior(
     if check:  # each history with the shipped prior it would get (that for bodies, if counted)
         builtin = {body: CrossRepoPrior.builtin(body=body) for body in (False, True)}
         for h in histories:
-            counted = any(n.startswith("body|") for n in h.feature_names)
-            shipped[h.name] = score_history(h, builtin[counted]).spearman_prior
+            shipped[h.name] = score_history(h, builtin[h.counted_bodies]).spearman_prior
     prior = corpus.fit(seed=seed, bag=bag)
     try:
         prior.save(out)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from standard_coder.sch.features._io import atomic_write_bytes, npz_bytes
+from standard_coder.sch.features.message_body import BODY_PREFIX
 
 FORMAT = "standard_coder.cross_repo_prior/1"
 COLUMN = "prior|cross_repo"
@@ -112,7 +113,7 @@ class CrossRepoPrior(TreeBlock):
     @property
     def reads_body(self) -> bool:
         """Whether the prior reads the message body columns (``body|...``)."""
-        return any(n.startswith("body|") for n in self.names)
+        return any(n.startswith(BODY_PREFIX) for n in self.names)
 
     def inputs(self, counts: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
         """:func:`prior_inputs` for this prior's ``names``."""

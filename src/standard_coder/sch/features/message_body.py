@@ -25,7 +25,9 @@ import re
 
 import numpy as np
 
-BODY_NAMES: tuple[str, ...] = ("body|lines", "body|words", "body|co_authors")
+BODY_PREFIX = "body|"
+"""What every message body column's name starts with."""
+BODY_NAMES: tuple[str, ...] = tuple(BODY_PREFIX + n for n in ("lines", "words", "co_authors"))
 """Column names of a message body's counts, in :func:`body_counts` order."""
 
 _KNOWN_TRAILER = re.compile(r"(?i)^(co-authored-by|signed-off-by|reviewed-by|change-id):")

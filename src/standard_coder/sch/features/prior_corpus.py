@@ -15,7 +15,7 @@ score with inferred coding time against lines added's, on the held-out split (th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -28,15 +28,16 @@ from standard_coder.sch.features.cross_repo import (
     fit_prior,
     prior_inputs,
 )
+from standard_coder.sch.features.message_body import BODY_PREFIX
 from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.stats import spearman
 
 KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surface|", "ast",
-                 "subject|", "files|", "body|")  # fmt: skip
+                 "subject|", "files|", BODY_PREFIX)  # fmt: skip
 """Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`; commit
 subjects, files of every language and message bodies where every history counted them,
 ``[training.features] commit_subject``, ``commit_files`` and ``commit_body``)."""
-EVERY_HISTORY = ("subject|", "files|", "body|")
+EVERY_HISTORY = ("subject|", "files|", BODY_PREFIX)
 """Column prefixes a prior reads only where every history counted them."""
 NORMAL = 0
 MIN_HISTORIES = 2
@@ -83,26 +84,35 @@ class History:
             )
         counts = np.expm1(np.asarray(dataset.X, np.float64) * rep.scale_ + rep.mean_)
         kind = dataset.label_kind if dataset.label_kind is not None else np.zeros(len(dataset))
-        names = list(dataset.feature_names)
         unknown = tuple(p for p, known in (("subject|", rep.subjects_known),
                                            ("files|", rep.files_known),
-                                           ("body|", rep.body_known)) if not known)  # fmt: skip
-        if unknown:  # no change had a subject (known files, a body): those columns say nothing
-            keep = [j for j, n in enumerate(names) if not n.startswith(unknown)]
-            names, counts = [names[j] for j in keep], counts[:, keep]
-        return cls(
+                                           (BODY_PREFIX, rep.body_known)) if not known)  # fmt: skip
+        history = cls(
             name=name,
-            feature_names=tuple(names),
+            feature_names=tuple(dataset.feature_names),
             counts=np.maximum(np.round(counts, 6), 0.0),
             hours=dataset.Y.mean(axis=1),
             split=np.asarray(dataset.split),
             kind=np.asarray(kind),
             lines_added=np.asarray(dataset.surface_column("lines_added"), np.float64),
         )
+        # no change had a subject (known files, a body): those columns say nothing
+        return history.without(unknown) if unknown else history
 
     @property
     def normal(self) -> np.ndarray:
         return np.asarray(self.kind == NORMAL)
+
+    @property
+    def counted_bodies(self) -> bool:
+        """Whether the history's output counted message bodies (``body|...`` columns)."""
+        return any(n.startswith(BODY_PREFIX) for n in self.feature_names)
+
+    def without(self, prefixes: tuple[str, ...]) -> History:
+        """The same changes without the columns whose names start with one of ``prefixes``."""
+        keep = [j for j, n in enumerate(self.feature_names) if not n.startswith(prefixes)]
+        return replace(self, feature_names=tuple(self.feature_names[j] for j in keep),
+                       counts=self.counts[:, keep])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -238,7 +248,7 @@ class PriorCorpus:
             raise ValueError(f"body_weight: between 0 and 1, got {body_weight}")
         if bag > 1:
             meta["bag_seeds"] = list(range(seed, seed + bag))
-        body = [j for j, n in enumerate(self.names) if n.startswith("body|")]
+        body = [j for j, n in enumerate(self.names) if n.startswith(BODY_PREFIX)]
         if not body or body_weight == 1.0:
             return self._bag(Z, target, self.names, seed, bag, meta)
         meta["body_weight"] = body_weight
