@@ -154,12 +154,14 @@ def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
     assert notes["no_language_files"] is True and notes["sch_hours"] == 0.0
     assert notes["q90"] == 0.0 and notes["lines_added"] == 0
     assert "no_language_files" not in code and code["sch_hours"] > 0
+    assert "top_features" not in notes and code["top_features"]  # 0 h by rule: nothing weighed
     config = str(demo[0] / "pipeline_config.toml")
     proc = cli("estimate", "--config", config, "HEAD~2..HEAD", "--repo", str(repo))
     assert proc.returncode == 0, proc.stderr
     said = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
     short = _git(repo, "rev-parse", "HEAD~1").strip()[:10]
     assert f"{short}: no file in the mined languages (python), so 0 h" in said
+    assert f"{short} weighs most" not in said
 
 
 def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path) -> None:

@@ -432,7 +432,7 @@ def estimate_changes(
                 row["no_language_files"] = True
             if raws[i].left_out.any():  # generated or formatting-only files: not counted
                 row["left_out"] = left_out_counts([raws[i]])
-            if weigh[i]:
+            if weigh[i] and rec.files:  # a change priced 0 h by rule has nothing to weigh
                 row["top_features"] = weigh[i]
             changes.append(row)
     return {
