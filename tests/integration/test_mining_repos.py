@@ -237,6 +237,23 @@ def test_summary_table_renders(
     assert max(len(line) for line in text.splitlines()) <= PIPE_WIDTH
 
 
+def test_summary_table_folds_a_long_name_and_keeps_status_and_numbers_whole() -> None:
+    from standard_coder.sch.mining.summary import MineSummary, RepoSummary
+
+    r = RepoSummary(repo="PythonDataScienceHandbook-92b475e1", path="/x", status="mined",
+                    commits_stored=5861, authors=260, skipped_by_filter=1211, truncated=6,
+                    mined_now=7072, squash_merges=7, squash_timed=6, merges=1559,
+                    seconds=13.2)  # fmt: skip
+    out = io.StringIO()
+    make_console(file=out).print(summary_table(MineSummary(repos=[r])))
+    text = out.getvalue()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= PIPE_WIDTH
+    cells = [c.strip() for line in text.splitlines() for c in line.split("│")]
+    assert {"mined", "5,861", "260", "1,211", "6/7", "1,559/0", "7,072", "536"} <= set(cells)
+    first = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
+    assert "".join(first).startswith("PythonDataScienceHandbook-92b475e1")  # folded, not cut
+
+
 def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:
     empty = init(tmp_path / "empty")
     good = init(tmp_path / "good")

@@ -100,13 +100,14 @@ def summary_table(summary: MineSummary) -> Table:
 
     errors = any(r.error for r in summary.repos)
     t = Table(title="mine: repositories", title_justify="left")
-    t.add_column("repo", no_wrap=True)
-    t.add_column("status")
+    # on a narrow console the repository's name folds; a status or a number is not cut
+    t.add_column("repo", overflow="fold", min_width=12)
+    t.add_column("status", no_wrap=True)
     # "capped": a file or line cap cut the commit (``truncated``); "missing": files whose
     # objects the clone lacks; "merge/other": merge commits kept as their authors' presence,
     # and commits touching no enabled language kept as their authors' work
-    cols = ("stored", "authors", "filtered", "capped", "missing", "squash timed", "merge/\nother",
-            "new", "commits/s")  # fmt: skip
+    cols = ("stored", "authors", "filtered", "capped", "missing", "squash\ntimed", "merge/\nother",
+            "new", "commits/\ns")  # fmt: skip
     for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     if errors:
