@@ -1,6 +1,7 @@
 """A repository none of whose commits touch an enabled language: the mine stage says which
 languages it holds and how to count them (exit 2 when nothing at all was mined; a warning when
-other repositories gave commits), and the suggested setting mines it."""
+other repositories gave commits), and the suggested setting mines it. A repository most of whose
+commits touch none (notebooks, mostly another language): a warning that says so."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def test_each_cause_is_named_when_several_apply(tmp_path: Path) -> None:
     proc = run_mine(tmp_path, [repo], "--set", 'filters.authors.exclude=["bot@"]')
     assert proc.returncode == 2, proc.stderr
     (line,) = [s for s in proc.stderr.splitlines() if "nothing to learn from" in s]
-    assert "1 commit touch" in line and "javascript (1 file)" in line
+    assert "1 commit touches no file" in line and "javascript (1 file)" in line
     assert "1 commit by excluded authors" in line
 
 
@@ -111,3 +112,28 @@ def test_a_shallow_clone_is_told_to_fetch_its_history(tmp_path: Path) -> None:
     proc = run_mine(tmp_path, [shallow])
     assert proc.returncode == 2, proc.stderr
     assert "shallow clone's boundary" in proc.stderr and "git fetch --unshallow" in proc.stderr
+
+
+def test_mostly_other_languages_is_a_warning_naming_them(tmp_path: Path) -> None:
+    """Three JavaScript commits and one Python commit: mined, with a warning that names
+    JavaScript and the setting that counts it; mostly notebooks: their extension is named."""
+    web = js_repo(tmp_path / "web", n=3)
+    commit(web, {"tool.py": py_lines(4)}, "py", ts=BASE_TS + 6000)
+    proc = run_mine(tmp_path, [web])
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [s for s in proc.stderr.splitlines() if "most commits of" in s]
+    assert str(web) in line and "(1 of 4 stored)" in line and "3 commits touch no file" in line
+    assert "javascript (2 files)" in line and 'enabled = ["python", "javascript"]' in line
+    books = init(tmp_path / "books")
+    for i in range(3):
+        commit(books, {f"nb{i}.ipynb": '{"cells": []}\n', "data.csv": f"{i}\n"}, f"nb {i}",
+               ts=BASE_TS + 600 * i)  # fmt: skip
+    commit(books, {"util.py": py_lines(3)}, "py", ts=BASE_TS + 6000)
+    proc = run_mine(tmp_path, [books], "--force")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [s for s in proc.stderr.splitlines() if "most commits of" in s]
+    assert ".ipynb (3 files), .csv (1 file), of no known language" in line
+    half = py_repo(tmp_path / "lib", n=2)
+    commit(half, {"README.md": "docs\n"}, "docs", ts=BASE_TS + 6000)
+    proc = run_mine(tmp_path, [half], "--force")
+    assert proc.returncode == 0 and "most commits of" not in proc.stderr  # 1 of 3: no warning

@@ -157,9 +157,12 @@ def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) ->
         return
     done = [r for r in summary.repos if r.status in ("mined", "unchanged")]
     empty = [r for r in done if r.commits_stored == 0]
+    langs = section_from_params(FiltersSection, ctx.params["filters"], ctx.root_dir).languages
+    for r in done:
+        if r.commits_stored:
+            _warn_if_mostly_other_languages(ctx, db, r.repo, Path(r.path), r.commits_stored, langs)
     if not empty:
         return
-    langs = section_from_params(FiltersSection, ctx.params["filters"], ctx.root_dir).languages
     reasons = [f"{r.path}: {why_nothing_mined(db, r.repo, Path(r.path), langs)}" for r in empty]
     for reason in reasons:
         ctx.log.warning("nothing mined from %s", reason)
@@ -172,7 +175,6 @@ def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) ->
     """Why ``repo`` (at ``path``) stored no commit, from what the database says of its listed
     commits; for commits that touch no enabled language, the languages of its files at HEAD
     and the ``enabled`` list that would count them."""
-    import json
 
     from standard_coder.sch.mining.gitlog import run_git
     from standard_coder.sch.mining.store import unstored_counts
@@ -182,17 +184,7 @@ def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) ->
     n = unstored_counts(db, repo)
     parts: list[str] = []
     if n.get("no_language_files"):
-        enabled = json.dumps(list(langs.enabled))
-        part = f"{_commits(n['no_language_files'])} touch no file of [filters.languages] " \
-               f"enabled = {enabled}"  # fmt: skip
-        found = _languages_at_head(path, langs.extensions, langs.exclude_paths)
-        others = [lang for lang in found if lang not in langs.enabled][:3]
-        if others:
-            listed = ", ".join(f"{lang} ({_files(found[lang])})" for lang in others)
-            suggest = json.dumps([*langs.enabled, *others])
-            part += (f"; its files at HEAD are {listed}: to count them, set enabled = "
-                     f"{suggest} (or --set 'filters.languages.enabled={suggest}')")  # fmt: skip
-        parts.append(part)
+        parts.append(_other_languages(n["no_language_files"], path, langs))
     if n.get("author_filtered"):
         parts.append(f"{_commits(n['author_filtered'])} by excluded authors ([filters.authors])")
     if n.get("shallow_boundary"):
@@ -201,6 +193,45 @@ def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) ->
     if n.get("future_dated"):
         parts.append(f"{_commits(n['future_dated'])} dated after the mining time")
     return "; ".join(parts) or "every commit was left out ([filters], [repos])"
+
+
+MOSTLY_OTHER_LANGUAGES = 0.5
+"""Share of a repository's mined commits touching no enabled language from which mine warns."""
+
+
+def _warn_if_mostly_other_languages(
+    ctx: StageContext, db: Path, repo: str, path: Path, stored: int, langs: LanguageFilter
+) -> None:
+    """Warn when most of ``repo``'s commits were left out for touching no enabled language (a
+    repository of notebooks, or mostly another language): the few stored are all it learns
+    from."""
+    from standard_coder.sch.mining.store import unstored_counts
+
+    other = unstored_counts(db, repo).get("no_language_files", 0)
+    if other and other >= MOSTLY_OTHER_LANGUAGES * (other + stored):
+        ctx.log.warning("most commits of %s were not mined (%d of %d stored): %s", path, stored,
+                        stored + other, _other_languages(other, path, langs))  # fmt: skip
+
+
+def _other_languages(n: int, path: Path, langs: LanguageFilter) -> str:
+    """``"N commits touch no file of [filters.languages] enabled = [...]"``, with the languages
+    of ``path``'s files at HEAD that would count them (else its most common file extensions)."""
+    import json
+
+    enabled = json.dumps(list(langs.enabled))
+    verb = "touches" if n == 1 else "touch"
+    part = f"{_commits(n)} {verb} no file of [filters.languages] enabled = {enabled}"
+    found, extensions = _languages_at_head(path, langs.extensions, langs.exclude_paths)
+    others = [lang for lang in found if lang not in langs.enabled][:3]
+    if others:
+        listed = ", ".join(f"{lang} ({_files(found[lang])})" for lang in others)
+        suggest = json.dumps([*langs.enabled, *others])
+        part += (f"; its files at HEAD are {listed}: to count them, set enabled = "
+                 f"{suggest} (or --set 'filters.languages.enabled={suggest}')")  # fmt: skip
+    elif extensions:
+        listed = ", ".join(f"{ext} ({_files(k)})" for ext, k in extensions[:3])
+        part += f"; its files at HEAD are mostly {listed}, of no known language"
+    return part
 
 
 def _commits(n: int) -> str:
@@ -213,14 +244,25 @@ def _files(n: int) -> str:
 
 def _languages_at_head(
     repo: Path, extensions: dict[str, list[str]], exclude: list[str]
-) -> dict[str, int]:
-    """Files per known language in ``repo``'s HEAD tree (empty when git cannot list it)."""
+) -> tuple[dict[str, int], list[tuple[str, int]]]:
+    """Files per known language in ``repo``'s HEAD tree, and the most common extensions of its
+    other files (both empty when git cannot list it)."""
+    from collections import Counter
+
     from standard_coder.sch.mining.filters import count_languages
     from standard_coder.sch.mining.gitlog import run_git
 
     listing = run_git(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", check=False)
     paths = [p.decode("utf-8", "replace") for p in listing.split(b"\0") if p]
-    return count_languages(paths, extensions, exclude)
+    known = {e.lower() for exts in extensions.values() for e in exts}
+    unknown = Counter(
+        suffix
+        for p in paths
+        if not any(sub and sub in p for sub in exclude)
+        and (suffix := Path(p).suffix.lower())
+        and suffix not in known
+    )
+    return count_languages(paths, extensions, exclude), unknown.most_common()
 
 
 def _report_future_dated(ctx: StageContext, db: Path) -> int:
