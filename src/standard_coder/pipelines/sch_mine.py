@@ -175,7 +175,6 @@ def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) ->
     """Why ``repo`` (at ``path``) stored no commit, from what the database says of its listed
     commits; for commits that touch no enabled language, the languages of its files at HEAD
     and the ``enabled`` list that would count them."""
-
     from standard_coder.sch.mining.gitlog import run_git
     from standard_coder.sch.mining.store import unstored_counts
 
