@@ -99,7 +99,7 @@ def summary_table(summary: MineSummary) -> Table:
     from rich.table import Table
 
     errors = any(r.error for r in summary.repos)
-    t = Table(title="mine: repositories", title_justify="left")
+    t = Table(title="mine: repositories", title_justify="left", pad_edge=False)
     # on a narrow console the repository's name folds; a status or a number is not cut
     t.add_column("repo", overflow="fold", min_width=12)
     t.add_column("status", no_wrap=True)
