@@ -72,7 +72,7 @@ def test_pull_request_commits_are_mined_beside_their_squash_merge(tmp_path: Path
     console = Console(width=200, record=True)
     console.print(summary_table(summary))
     text = console.export_text()
-    assert "squash timed" in text and "1/2" in text
+    assert "squash" in text and "timed" in text and "1/2" in text  # a two-line header
     assert _pull_rows(db) == [
         (ids["squash7"], ids["pr_a"], BASE_TS + H, 120),
         (ids["squash7"], ids["pr_b"], BASE_TS + 2 * H, 0),
