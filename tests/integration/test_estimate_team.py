@@ -162,6 +162,7 @@ def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
     short = _git(repo, "rev-parse", "HEAD~1").strip()[:10]
     assert f"{short}: no file in the mined languages (python), so 0 h" in said
     assert f"{short} weighs most" not in said
+    assert "truncated to 1 h per change" in said  # what a 0.8 h estimate of a large change means
 
 
 def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from standard_coder.cli.options import ConfigOpt, SetOpt
 
 SCH_LINE = (
     "SCH = standard-coder hours: the coding time a standard coder would need for the change "
-    "(mean of the model's distribution), with its 10/50/90 % quantiles"
+    "(the mean of the model's distribution truncated to 1 h per change, as in the paper: "
+    "a scale to rank and add changes on, never above 1 h), with its 10/50/90 % quantiles"
 )
 
 
