@@ -252,6 +252,13 @@ def test_summary_table_folds_a_long_name_and_keeps_status_and_numbers_whole() ->
     assert {"mined", "5,861", "260", "1,211", "6/7", "1,559/0", "7,072", "536"} <= set(cells)
     first = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
     assert "".join(first).startswith("PythonDataScienceHandbook-92b475e1")  # folded, not cut
+    from rich.console import Console
+
+    narrow = Console(width=100, file=io.StringIO(), record=True)  # a narrow terminal: Rich
+    narrow.print(summary_table(MineSummary(repos=[r])))  # shortens every column, the name too
+    lines = narrow.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert [line for line in lines if line.startswith("│PythonDataScience")]  # never blank
 
 
 def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
     from rich.table import Table
 
 
@@ -94,14 +95,36 @@ class MineSummary:
         }
 
 
-def summary_table(summary: MineSummary) -> Table:
-    """A Rich table: one row per repository plus a total row (an error column when any failed)."""
+class _NamesFold:
+    """The mine table, laid out for the console it is printed on: where the other columns fit
+    beside a name of :data:`MIN_NAME` characters, the repository names fold onto more lines and
+    no status or number is cut; on a console narrower still, Rich shortens every column."""
+
+    MIN_NAME = 12
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.measure import Measurement
+
+        name = self.table.columns[0]
+        name.no_wrap = True
+        natural = Measurement.get(console, options.update_width(10_000), self.table).maximum
+        if natural > options.max_width:
+            widest = max((len(str(c)) for c in name.cells), default=0)
+            name.no_wrap = natural - widest + self.MIN_NAME > options.max_width
+        yield self.table
+
+
+def summary_table(summary: MineSummary) -> _NamesFold:
+    """A Rich table: one row per repository plus a total row (an error column when any failed);
+    the names fold on a narrow console (:class:`_NamesFold`)."""
     from rich.table import Table
 
     errors = any(r.error for r in summary.repos)
     t = Table(title="mine: repositories", title_justify="left", pad_edge=False)
-    # on a narrow console the repository's name folds; a status or a number is not cut
-    t.add_column("repo", overflow="fold", min_width=12)
+    t.add_column("repo", overflow="fold", min_width=_NamesFold.MIN_NAME)
     t.add_column("status", no_wrap=True)
     # "capped": a file or line cap cut the commit (``truncated``); "missing": files whose
     # objects the clone lacks; "merge/other": merge commits kept as their authors' presence,
@@ -148,4 +171,4 @@ def summary_table(summary: MineSummary) -> Table:
         "",
         error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
     )
-    return t
+    return _NamesFold(t)
