@@ -17,7 +17,9 @@ import numpy as np
 
 from standard_coder.sch.records import FILE_STAT_NAMES
 
-FILE_NAMES: tuple[str, ...] = tuple(f"files|{n}" for n in FILE_STAT_NAMES)
+FILES_PREFIX = "files|"
+"""What every column of a change's files of any language starts with."""
+FILE_NAMES: tuple[str, ...] = tuple(FILES_PREFIX + n for n in FILE_STAT_NAMES)
 """Column names of a change's file counts, in ``FILE_STAT_NAMES`` order."""
 
 

@@ -36,7 +36,9 @@ from typing import Any
 import numpy as np
 
 from standard_coder.sch.features._io import atomic_write_bytes, npz_bytes
+from standard_coder.sch.features.change_files import FILES_PREFIX
 from standard_coder.sch.features.message_body import BODY_PREFIX
+from standard_coder.sch.features.subject import SUBJECT_PREFIX
 
 FORMAT = "standard_coder.cross_repo_prior/1"
 COLUMN = "prior|cross_repo"
@@ -103,12 +105,12 @@ class CrossRepoPrior(TreeBlock):
     @property
     def reads_subjects(self) -> bool:
         """Whether the prior reads commit subject columns (``subject|...``)."""
-        return any(n.startswith("subject|") for n in self.names)
+        return any(n.startswith(SUBJECT_PREFIX) for n in self.names)
 
     @property
     def reads_files(self) -> bool:
         """Whether the prior reads the columns of files of every language (``files|...``)."""
-        return any(n.startswith("files|") for n in self.names)
+        return any(n.startswith(FILES_PREFIX) for n in self.names)
 
     @property
     def reads_body(self) -> bool:

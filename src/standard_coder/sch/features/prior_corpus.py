@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from standard_coder.sch.dataset import TEST, Dataset
+from standard_coder.sch.features.change_files import FILES_PREFIX
 from standard_coder.sch.features.cross_repo import (
     ID_TOTAL,
     CrossRepoPrior,
@@ -30,14 +31,15 @@ from standard_coder.sch.features.cross_repo import (
 )
 from standard_coder.sch.features.message_body import BODY_PREFIX
 from standard_coder.sch.features.representation import ChangeRepresentation
+from standard_coder.sch.features.subject import SUBJECT_PREFIX
 from standard_coder.sch.stats import spearman
 
 KEEP_PREFIXES = ("python|kw|", "python|op|", "python|num|", "python|str|", "surface|", "ast",
-                 "subject|", "files|", BODY_PREFIX)  # fmt: skip
+                 SUBJECT_PREFIX, FILES_PREFIX, BODY_PREFIX)  # fmt: skip
 """Count columns a prior may read (identifiers enter as one total, :data:`ID_TOTAL`; commit
 subjects, files of every language and message bodies where every history counted them,
 ``[training.features] commit_subject``, ``commit_files`` and ``commit_body``)."""
-EVERY_HISTORY = ("subject|", "files|", BODY_PREFIX)
+EVERY_HISTORY = (SUBJECT_PREFIX, FILES_PREFIX, BODY_PREFIX)
 """Column prefixes a prior reads only where every history counted them."""
 NORMAL = 0
 MIN_HISTORIES = 2
@@ -84,8 +86,8 @@ class History:
             )
         counts = np.expm1(np.asarray(dataset.X, np.float64) * rep.scale_ + rep.mean_)
         kind = dataset.label_kind if dataset.label_kind is not None else np.zeros(len(dataset))
-        unknown = tuple(p for p, known in (("subject|", rep.subjects_known),
-                                           ("files|", rep.files_known),
+        unknown = tuple(p for p, known in ((SUBJECT_PREFIX, rep.subjects_known),
+                                           (FILES_PREFIX, rep.files_known),
                                            (BODY_PREFIX, rep.body_known)) if not known)  # fmt: skip
         history = cls(
             name=name,

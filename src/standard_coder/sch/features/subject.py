@@ -48,7 +48,9 @@ _KINDS: dict[str, str] = {
     "conventional": r"^\w+(\([^)]*\))?!?:",
 }
 _PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in _KINDS.values())
-SUBJECT_NAMES: tuple[str, ...] = ("subject|words", *(f"subject|{k}" for k in _KINDS))
+SUBJECT_PREFIX = "subject|"
+"""What every commit subject column's name starts with."""
+SUBJECT_NAMES: tuple[str, ...] = tuple(SUBJECT_PREFIX + k for k in ("words", *_KINDS))
 """Column names of a subject's counts, in :func:`subject_counts` order."""
 
 
