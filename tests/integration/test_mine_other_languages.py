@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from gitrepos import BASE_TS, clone_shallow, commit, init, py_lines
 
-from standard_coder.sch.mining.filters import count_languages
+from standard_coder.sch.mining.filters import count_languages, count_other_extensions
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +53,9 @@ def test_count_languages_counts_every_known_language_but_vendored_paths() -> Non
     found = count_languages(paths, exts, ["node_modules/"])
     assert found == {"javascript": 3, "go": 1, "python": 1}
     assert list(found) == ["javascript", "go", "python"]  # most first, then by name
+    more = [*paths, "b.ipynb", "c.IPYNB", "node_modules/x.md", "v.1/README"]
+    other = count_other_extensions(more, exts, ["node_modules/"])
+    assert other == [(".ipynb", 2), (".md", 1)]  # no extension, vendored, known: not counted
 
 
 def test_nothing_mined_names_the_languages_then_the_suggestion_mines(tmp_path: Path) -> None:

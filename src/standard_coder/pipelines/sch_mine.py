@@ -246,22 +246,13 @@ def _languages_at_head(
 ) -> tuple[dict[str, int], list[tuple[str, int]]]:
     """Files per known language in ``repo``'s HEAD tree, and the most common extensions of its
     other files (both empty when git cannot list it)."""
-    from collections import Counter
-
-    from standard_coder.sch.mining.filters import count_languages
+    from standard_coder.sch.mining.filters import count_languages, count_other_extensions
     from standard_coder.sch.mining.gitlog import run_git
 
     listing = run_git(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", check=False)
     paths = [p.decode("utf-8", "replace") for p in listing.split(b"\0") if p]
-    known = {e.lower() for exts in extensions.values() for e in exts}
-    unknown = Counter(
-        suffix
-        for p in paths
-        if not any(sub and sub in p for sub in exclude)
-        and (suffix := Path(p).suffix.lower())
-        and suffix not in known
-    )
-    return count_languages(paths, extensions, exclude), unknown.most_common()
+    return (count_languages(paths, extensions, exclude),
+            count_other_extensions(paths, extensions, exclude))  # fmt: skip
 
 
 def _report_future_dated(ctx: StageContext, db: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -101,16 +102,19 @@ def language_of(
     path: str, ext_map: Mapping[str, str], exclude_substrings: Sequence[str]
 ) -> str | None:
     """The configured language of ``path``, or None (other extension, or an excluded path)."""
-    dot = path.rfind(".")
-    if dot < 0 or "/" in path[dot:]:
-        return None
-    lang = ext_map.get(path[dot:].lower())
+    lang = ext_map.get(extension_of(path))
     if lang is None:
         return None
     for sub in exclude_substrings:
         if sub in path:
             return None
     return lang
+
+
+def extension_of(path: str) -> str:
+    """``path``'s lower-cased extension with its dot (``""`` when its file name has none)."""
+    dot = path.rfind(".")
+    return "" if dot < 0 or "/" in path[dot:] else path[dot:].lower()
 
 
 def count_languages(
@@ -125,6 +129,21 @@ def count_languages(
         if lang is not None:
             counts[lang] = counts.get(lang, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def count_other_extensions(
+    paths: Sequence[str], extensions: Mapping[str, Sequence[str]], exclude_substrings: Sequence[str]
+) -> list[tuple[str, int]]:
+    """The extensions of ``paths`` that no language of ``extensions`` has, with how many files
+    each, most first (notebooks, images, data); vendored paths and names without one left out."""
+    ext_map = extension_map(list(extensions), extensions)
+    counts = Counter(
+        ext
+        for path in paths
+        if (ext := extension_of(path)) and ext not in ext_map
+        and not any(sub in path for sub in exclude_substrings)
+    )  # fmt: skip
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def pathspec_for(ext_map: Mapping[str, str], exclude_substrings: Sequence[str]) -> list[str]:
