@@ -254,11 +254,16 @@ def test_summary_table_folds_a_long_name_and_keeps_status_and_numbers_whole() ->
     assert "".join(first).startswith("PythonDataScienceHandbook-92b475e1")  # folded, not cut
     from rich.console import Console
 
-    narrow = Console(width=100, file=io.StringIO(), record=True)  # a narrow terminal: Rich
-    narrow.print(summary_table(MineSummary(repos=[r])))  # shortens every column, the name too
-    lines = narrow.export_text().splitlines()
-    assert max(len(line) for line in lines) <= 100
-    assert [line for line in lines if line.startswith("│PythonDataScience")]  # never blank
+    for width in (100, 40):  # a narrow terminal: a block per repository, a line per figure
+        narrow = Console(width=width, file=io.StringIO(), record=True)
+        narrow.print(summary_table(MineSummary(repos=[r])))
+        lines = narrow.export_text().splitlines()
+        assert max(len(line) for line in lines) <= width and "…" not in "".join(lines)
+        pairs = [[c.strip() for c in line.split("│")[1:3]] for line in lines if "│" in line]
+        assert ["status", "mined"] in pairs and ["squash timed", "6/7"] in pairs
+        assert ["merge/other", "1,559/0"] in pairs and ["commits/s", "536"] in pairs
+        name = "".join(v for k, v in pairs if k in ("repo", ""))
+        assert name.startswith("PythonDataScienceHandbook-92b475e1")  # whole, if folded
 
 
 def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:

@@ -313,7 +313,8 @@ def top_features(
 ) -> list[list[dict[str, Any]]]:
     """Per change, the ``k`` features present in it that weigh most: the SCH lost (or gained)
     when that one feature is set to the training mean (occlusion; the cross-repository prior's
-    score, a column of no count, is rescored), largest effect first.
+    score, a column of no count, is rescored), largest effect first. A change with no file in
+    the mined languages is priced 0 h by rule: nothing of it weighs, and none is computed.
 
     ``counts`` (``rep.raw_matrix(records)``) and ``base`` (the changes' SCH) when the caller
     has them already: the features are not extracted, nor the SCH computed, a second time."""
@@ -326,7 +327,7 @@ def top_features(
     out: list[list[dict[str, Any]]] = []
     for i in range(len(records)):
         present = np.flatnonzero(counts[i] > 0)
-        if present.size == 0:
+        if present.size == 0 or not records[i].files:
             out.append([])
             continue
         # the count set to the training mean, then scaled: a column computed from the counts
@@ -432,7 +433,7 @@ def estimate_changes(
                 row["no_language_files"] = True
             if raws[i].left_out.any():  # generated or formatting-only files: not counted
                 row["left_out"] = left_out_counts([raws[i]])
-            if weigh[i] and rec.files:  # a change priced 0 h by rule has nothing to weigh
+            if weigh[i]:
                 row["top_features"] = weigh[i]
             changes.append(row)
     return {

@@ -95,49 +95,77 @@ class MineSummary:
         }
 
 
-class _NamesFold:
-    """The mine table, laid out for the console it is printed on: where the other columns fit
-    beside a name of :data:`MIN_NAME` characters, the repository names fold onto more lines and
-    no status or number is cut; on a console narrower still, Rich shortens every column."""
+class _MineTable:
+    """The mine table, laid out for the console it is printed on: one row per repository where
+    the other columns fit beside a name of :data:`MIN_NAME` characters (the names fold onto
+    more lines, no status or number is cut); on a narrower console, one block per repository
+    with a line per figure, so nothing is shortened on any width."""
 
     MIN_NAME = 12
 
-    def __init__(self, table: Table) -> None:
-        self.table = table
+    def __init__(self, headers: list[str], rows: list[list[str]], title: str) -> None:
+        self.headers, self.rows, self.title = headers, rows, title
+
+    def wide(self, *, fold_names: bool = True) -> Table:
+        """A column per figure, a row per repository (and the total)."""
+        from rich.table import Table
+
+        t = Table(title=self.title, title_justify="left", pad_edge=False)
+        for i, h in enumerate(self.headers):
+            if i == 0:
+                t.add_column(h, overflow="fold", min_width=self.MIN_NAME, no_wrap=not fold_names)
+            elif h == "error":
+                t.add_column(h, overflow="fold")
+            else:
+                t.add_column(h, justify="right" if i > 1 else "left", no_wrap=True)
+        for r in self.rows:
+            t.add_row(*r)
+        return t
+
+    def long(self) -> Table:
+        """A block per repository (and the total): a line per figure that has one."""
+        from rich.table import Table
+
+        t = Table(title=self.title, title_justify="left", pad_edge=False, show_header=False)
+        t.add_column("figure", no_wrap=True, style="bold")
+        t.add_column("value", overflow="fold")
+        for n, r in enumerate(self.rows):
+            for h, cell in zip(self.headers, r, strict=True):
+                if cell:
+                    t.add_row(h.replace("/\n", "/").replace("\n", " "), cell)
+            if n < len(self.rows) - 1:
+                t.add_section()
+        return t
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from rich.measure import Measurement
 
-        name = self.table.columns[0]
-        name.no_wrap = True
-        natural = Measurement.get(console, options.update_width(10_000), self.table).maximum
-        if natural > options.max_width:
-            widest = max((len(str(c)) for c in name.cells), default=0)
-            name.no_wrap = natural - widest + self.MIN_NAME > options.max_width
-        yield self.table
+        table = self.wide(fold_names=False)
+        natural = Measurement.get(console, options.update_width(10_000), table).maximum
+        if natural <= options.max_width:
+            yield table
+            return
+        widest = max((len(r[0]) for r in self.rows), default=0)
+        if natural - widest + self.MIN_NAME <= options.max_width:
+            yield self.wide()
+        else:
+            yield self.long()
 
 
-def summary_table(summary: MineSummary) -> _NamesFold:
-    """A Rich table: one row per repository plus a total row (an error column when any failed);
-    the names fold on a narrow console (:class:`_NamesFold`)."""
-    from rich.table import Table
-
+def summary_table(summary: MineSummary) -> _MineTable:
+    """One row per repository plus a total row (an error column when any failed), laid out for
+    the console it is printed on (:class:`_MineTable`)."""
     errors = any(r.error for r in summary.repos)
-    t = Table(title="mine: repositories", title_justify="left", pad_edge=False)
-    t.add_column("repo", overflow="fold", min_width=_NamesFold.MIN_NAME)
-    t.add_column("status", no_wrap=True)
     # "capped": a file or line cap cut the commit (``truncated``); "missing": files whose
     # objects the clone lacks; "merge/other": merge commits kept as their authors' presence,
     # and commits touching no enabled language kept as their authors' work
-    cols = ("stored", "authors", "filtered", "capped", "missing", "squash\ntimed", "merge/\nother",
-            "new", "commits/\ns")  # fmt: skip
-    for col in cols:
-        t.add_column(col, justify="right", no_wrap=True)
-    if errors:
-        t.add_column("error", overflow="fold")
+    headers = ["repo", "status", "stored", "authors", "filtered", "capped", "missing",
+               "squash\ntimed", "merge/\nother", "new", "commits/\ns",
+               *(["error"] if errors else [])]  # fmt: skip
+    rows: list[list[str]] = []
 
     def row(*cells: str, error: str = "") -> None:
-        t.add_row(*cells, *((error,) if errors else ()))
+        rows.append([*cells, *((error,) if errors else ())])
 
     for r in summary.repos:
         cps = f"{r.mined_now / r.seconds:,.0f}" if r.seconds > 0 and r.mined_now else ""
@@ -171,4 +199,4 @@ def summary_table(summary: MineSummary) -> _NamesFold:
         "",
         error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
     )
-    return _NamesFold(t)
+    return _MineTable(headers, rows, "mine: repositories")
