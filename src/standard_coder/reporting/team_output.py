@@ -16,17 +16,32 @@ from standard_coder.runner.report.kit import render as render_template
 PACKAGE = "standard_coder.reporting"
 
 
-def _totals(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
-    acc: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+SHOWN = 20
+"""Rows each table shows (the largest by SCH hours); the rest are summed into one row."""
+
+
+def _totals(rows: list[dict[str, Any]], by: str, shown: int = SHOWN) -> list[dict[str, Any]]:
+    """Per ``by`` (``repo`` or ``author``): changes, SCH hours and the distinct weeks with any
+    change, largest first; past ``shown`` one row sums the rest (``others``: how many)."""
+    changes: dict[str, int] = defaultdict(int)
+    hours: dict[str, float] = defaultdict(float)
+    weeks: dict[str, set[str]] = defaultdict(set)
     for r in rows:
-        a = acc[r[by]]
-        a[0] += r["n_changes"]
-        a[1] += r["sch_hours"]
-        a[2] += 1
-    return [
-        {"name": k, "n_changes": int(v[0]), "sch_hours": v[1], "weeks": int(v[2])}
-        for k, v in sorted(acc.items(), key=lambda kv: -kv[1][1])
+        changes[r[by]] += r["n_changes"]
+        hours[r[by]] += r["sch_hours"]
+        weeks[r[by]].add(r["period"])
+    names = sorted(hours, key=lambda k: (-hours[k], k))
+    out: list[dict[str, Any]] = [
+        {"name": k, "n_changes": changes[k], "sch_hours": hours[k], "weeks": len(weeks[k])}
+        for k in names[:shown]
     ]
+    rest = names[shown:]
+    if rest:
+        out.append({"name": f"{len(rest)} others", "others": len(rest),
+                    "n_changes": sum(changes[k] for k in rest),
+                    "sch_hours": sum(hours[k] for k in rest),
+                    "weeks": len(set().union(*(weeks[k] for k in rest)))})  # fmt: skip
+    return out
 
 
 def read_csv(path: Path) -> list[dict[str, Any]]:
@@ -55,6 +70,7 @@ def render_team_output(given: SectionInput) -> str:
         absent=None,
         csv=str(path),
         periods=len({r["period"] for r in rows}),
+        shown=SHOWN,
         repos=_totals(rows, "repo"),
         authors=_totals(rows, "author"),
         figures=figures(p for p in plots if p.is_file()),

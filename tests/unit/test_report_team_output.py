@@ -1,0 +1,44 @@
+"""The report's "Team output" tables: distinct active weeks, the largest rows, the rest."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.reporting.team_output import SHOWN, render_team_output
+from standard_coder.runner.report import SectionInput
+
+
+def _write(base: Path, rows: list[tuple[str, str, str, int, float]]) -> None:
+    path = SchLayout(base).team_output_csv
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["period", "author", "repo", "n_changes", "sch_hours", "sch_q10", "sch_q90"])
+        for period, author, repo, n, h in rows:
+            w.writerow([period, author, repo, n, h, h / 2, h * 2])
+
+
+def _table(html: str, title: str) -> list[list[str]]:
+    body = html.split(f"<h3>{title}</h3>")[1].split("</tbody>")[0].split("<tbody>")[1]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in body.split("</tr>")[:-1]]
+
+
+def test_active_weeks_are_distinct_weeks_and_the_rest_is_one_row(tmp_path: Path) -> None:
+    # two authors in two repositories in the same weeks: a repository is active in 2 weeks,
+    # not in one per author and week; an author in 2, not one per repository and week
+    rows = [(w, a, r, 1, 1.0) for w in ("2025-W01", "2025-W02") for a in ("ada", "bob")
+            for r in ("api", "web")]  # fmt: skip
+    # and many small authors, more than the table shows
+    rows += [("2025-W03", f"dev{i:02d}", "api", 1, 0.1) for i in range(SHOWN + 5)]
+    _write(tmp_path, rows)
+    html = render_team_output(SectionInput(tmp_path, None, None, {}))
+    repos = {r[0]: r[1:] for r in _table(html, "Per repository")}
+    assert repos["api"] == [str(4 + SHOWN + 5), "6.5", "3"] and repos["web"] == ["4", "4", "2"]
+    authors = _table(html, "Per author")
+    assert len(authors) == SHOWN + 1 and authors[0][0] in ("ada", "bob")
+    assert authors[0][1:] == ["4", "4", "2"]
+    assert authors[-1] == ["7 others", "7", "0.700", "1"]  # 25 devs: 18 shown, 7 summed
+    assert f"lists the {SHOWN} largest" in html
