@@ -317,7 +317,7 @@ def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:
     other = simulate_small_team(tmp_path / "other", n_authors=2, weeks=3, seed=11)
     base = demo / "sc-output"
     before = set((base / "eval").iterdir()) if (base / "eval").exists() else set()
-    cli(
+    proc = cli(
         "eval",
         "--checkpoint",
         str(base / "models" / "auto" / "model.pt"),
@@ -329,6 +329,10 @@ def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:
     (out,) = set((base / "eval").iterdir()) - before
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["repos"] == [str(other.repos[0].resolve())]
+    # what the model trained on is its own run's split, not these repositories' (all held out)
+    own = json.loads((base / "reports" / "sch_evaluation.json").read_text())
+    assert metrics["n_train"] == own["n_train"] > 0 and metrics["n_validation"] > 0
+    assert "changes to train on" not in proc.stderr
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == metrics["n_test"] > 0
     assert {r["repo"] for r in rows} == {rows[0]["repo"]} and rows[0]["repo"].startswith("repo-0")

@@ -200,6 +200,9 @@ def run_eval(
             )
         )
     atomic_write_text(out / "predictions.jsonl", "\n".join(lines) + "\n")
+    if repos:  # every change is held out here: the model's own split says what it learned from
+        metrics = {k: v for k, v in metrics.items() if k not in TRAINING_COUNTS}
+        metrics.update(_training_counts(checkpoint))
     metrics = {**metrics, "checkpoint": str(checkpoint), "checkpoint_sha256": digest, **source}
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
     labelmap = {
@@ -225,6 +228,20 @@ def run_eval(
     atomic_write_text(out / "labelmap.json", json.dumps(labelmap, indent=1, sort_keys=True))
     _scalars(out / "tb", metrics)
     return out
+
+
+TRAINING_COUNTS = ("n_train", "n_validation")
+
+
+def _training_counts(checkpoint: Path) -> dict[str, int]:
+    """``n_train`` and ``n_validation`` of the run that trained ``checkpoint``
+    (``<base_dir>/models/<kind>/model.pt``: that run's ``reports/sch_evaluation.json``); empty
+    when that file is gone or unreadable."""
+    try:
+        ev = json.loads(SchLayout(checkpoint.parents[2]).evaluation.read_text(encoding="utf-8"))
+    except (OSError, ValueError, IndexError):
+        return {}
+    return {k: int(ev[k]) for k in TRAINING_COUNTS if isinstance(ev.get(k), int)}
 
 
 def _scalars(tb_dir: Path, metrics: dict[str, Any]) -> None:
