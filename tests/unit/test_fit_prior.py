@@ -98,6 +98,19 @@ def test_fit_prior_fits_on_your_outputs_and_checks_each_left_out(tmp_path: Path)
     human = fit_prior_cli(str(tmp_path), "--out", str(tmp_path / "h.npz"))
     assert "this prior ranks better than lines added on 3 of 3" in human.stdout
     assert "cross_repo_prior_path" in human.stdout
+    # which to use, by the two priors' mean held-out Spearman in the same check
+    s = strict_json(proc.stdout)["summary"]
+    better = s["held_out_mean_spearman_prior"] > s["held_out_mean_spearman_shipped_prior"]
+    said = ("ranks your histories better than the shipped one: use it" if better
+            else "the shipped prior ranks your histories as well or better: keep it")  # fmt: skip
+    assert said in human.stdout
+
+
+def test_the_verdict_follows_the_two_means() -> None:
+    from standard_coder.cli.prior_cmd import _verdict
+
+    assert "use it" in _verdict(0.31, 0.29) and "keep it" in _verdict(0.29, 0.31)
+    assert "keep it" in _verdict(0.3, 0.3) and _verdict(None, 0.3) == ""
 
 
 def test_outputs_that_counted_bodies_get_the_body_recipe_and_meet_the_body_prior(

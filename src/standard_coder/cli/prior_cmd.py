@@ -110,8 +110,22 @@ def fit_prior_cmd(
             f"prior {_f(s['held_out_mean_spearman_shipped_prior'])}, lines added "
             f"{_f(s['held_out_mean_spearman_lines_added'])}"
         )
+        verdict = _verdict(s["held_out_mean_spearman_prior"],
+                           s["held_out_mean_spearman_shipped_prior"])  # fmt: skip
+        if verdict:
+            typer.echo(f"  {verdict}")
     typer.echo(
         f"wrote {fit.path} ({fit.changes} changes of {len(fit.histories)} histories, "
         f"checksum {fit.checksum[:12]}); use it with [training.features] "
         f"cross_repo_prior_path = {json.dumps(str(fit.path))}"
     )
+
+
+def _verdict(own: float | None, shipped: float | None) -> str:
+    """Which prior to use, by the mean held-out Spearman of the check (empty when unknown)."""
+    if own is None or shipped is None:
+        return ""
+    if own > shipped:
+        return "this prior ranks your histories better than the shipped one: use it (below)"
+    return ("the shipped prior ranks your histories as well or better: keep it (the default); "
+            "the file is written if you want it anyway")  # fmt: skip
