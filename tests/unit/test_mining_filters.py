@@ -25,11 +25,35 @@ from standard_coder.sch.mining.filters import (
         ("renovate[bot]", "bot@renovateapp.com"),
         ("github-actions", "41898282+github-actions[bot]@users.noreply.github.com"),
         ("pre-commit-ci[bot]", "66853113+pre-commit-ci[bot]@users.noreply.github.com"),
+        ("pyup.io bot", "github-bot@pyup.io"),
+        ("pyup-bot", "github-bot@pyup.io"),
+        ("OpenStack Proposal Bot", "openstack-infra@lists.openstack.org"),
+        # AI coding agents committing under their own name (identities seen in public histories)
+        ("Claude", "noreply@anthropic.com"),
+        ("Copilot", "198982749+Copilot@users.noreply.github.com"),
+        ("copilot-swe-agent[bot]", "198982749+Copilot@users.noreply.github.com"),
+        ("Cursor Agent", "cursoragent@cursor.com"),
+        ("Jane Doe (aider)", "jane@example.com"),
     ],
 )
 def test_bots_are_excluded_by_default(name: str, email: str) -> None:
     assert not AuthorRule().allows(name, email)
     assert AuthorRule(exclude_bots=False).allows(name, email)
+
+
+@pytest.mark.parametrize(
+    ("name", "email"),
+    [  # people whose names or addresses look a little like a bot's or an agent's
+        ("Aider Ibragimov", "aider.ibragimov@gmail.com"),
+        ("Zac Hatfield-Dodds", "zac@anthropic.com"),
+        ("Alexander Botello", "alexander.botello@g.austincc.edu"),
+        ("Vostretsov Nikita", "whalebot.helmsman@gmail.com"),
+        ("James", "50501825+Gobot1234@users.noreply.github.com"),
+        ("Jo Talbot", "jo@example.com"),
+    ],
+)
+def test_people_are_kept(name: str, email: str) -> None:
+    assert AuthorRule().allows(name, email)
 
 
 def test_author_include_exclude_substring_and_regex() -> None:

@@ -78,7 +78,9 @@ class AuthorFilter(StrictModel):
     include: list[str] = Field(default_factory=list, description="keep only matching authors")
     exclude: list[str] = Field(default_factory=list, description="drop matching authors")
     exclude_bots: bool = Field(
-        True, description="drop dependabot, renovate, github-actions and other [bot] authors"
+        True,
+        description="drop dependabot, renovate, github-actions, other [bot] authors and AI coding "
+        "agents that commit under their own name (Claude, Copilot, Cursor Agent, aider)",
     )
 
 

@@ -18,8 +18,17 @@ DEFAULT_BOT_PATTERNS: tuple[str, ...] = (
     "allcontributors",
     "re:^bot@",
     "re:noreply@(github\\.com|gitlab\\.com)$",
+    "re:(^|[\\s_.-])bot$",  # a name ending in a word "bot": "pyup.io bot", "changelog-bot"
+    # AI coding agents that commit under their own name (those with [bot] accounts, such as
+    # copilot-swe-agent[bot] or devin-ai-integration[bot], match above): their commit times
+    # are an agent's, not the coding time of a person
+    "re:^noreply@anthropic\\.com$",  # Claude Code
+    "re:^[0-9]+\\+copilot@users\\.noreply\\.github\\.com$",  # GitHub Copilot's agent
+    "cursoragent@cursor.com",  # Cursor's agent
+    "re:\\(aider\\)$",  # aider's --attribute-author: "Jane Doe (aider)"
 )
-"""Authors dropped when ``exclude_bots`` is on (matched against name and email)."""
+"""Authors dropped when ``exclude_bots`` is on (matched against name and email): bots and AI
+coding agents."""
 
 
 @dataclass(frozen=True)
