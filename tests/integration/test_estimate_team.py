@@ -20,6 +20,7 @@ import pytest
 from standard_coder.config import load_config
 from standard_coder.pipelines.sch_estimate import EstimateInputError, Target, estimate
 from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.sch.features.describe import describe_feature
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -162,6 +163,10 @@ def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
     short = _git(repo, "rev-parse", "HEAD~1").strip()[:10]
     assert f"{short}: no file in the mined languages (python), so 0 h" in said
     assert f"{short} weighs most" not in said
+    # the features that weigh most are said in words (the JSON keeps the column's name too)
+    top = code["top_features"][0]
+    assert top["what"] == describe_feature(top["feature"]) != ""
+    assert f"weighs most: {top['what']} ×{top['count']:g}" in said
     assert "truncated to 1 h per change" in said  # what a 0.8 h estimate of a large change means
 
 

@@ -43,7 +43,8 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         feats = c.get("top_features") or []
         if feats:
             name = c.get("commit_id", "")[:10] or c.get("source", "")
-            parts = ", ".join(f"{f['feature']} ×{f['count']:g} ({f['sch_hours']:+.2f} h)"
+            parts = ", ".join(f"{f.get('what', f['feature'])} ×{f['count']:g} "
+                              f"({f['sch_hours']:+.2f} h)"
                               for f in feats)  # fmt: skip
             con.print(f"{name} weighs most: {parts}", markup=False, highlight=False)
     for c in doc["changes"]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from standard_coder.sch.features.describe import describe_feature
 from standard_coder.sch.features.raw_change import left_out_counts
 from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import language_of
@@ -342,6 +343,7 @@ def top_features(
             [
                 {
                     "feature": names[present[j]],
+                    "what": describe_feature(names[present[j]]),
                     "count": float(counts[i, present[j]]),
                     "sch_hours": round(float(effect[j]), 4),
                 }
