@@ -147,9 +147,9 @@ def test_metrics_are_split_into_normal_and_all_held_out_changes(tmp_path: Path) 
     """Keys without suffix: normal-interval changes only; ``_all``: every held-out change."""
     s = synthetic_changes(200, n_samples=10, seed=5)
     samples = s.samples.copy()
-    # every third change is a first commit / after a long gap / merge-stamped, labelled from a
-    # day-long fallback window: its label says nothing about the change
-    odd = {k: (1, 2, 3)[(i // 3) % 3] for i, k in enumerate(s.keys) if i % 3 == 0}
+    # every third change is a first commit / after a long gap / merge-stamped / agent-assisted,
+    # labelled from a day-long fallback window: its label says nothing about the change
+    odd = {k: (1, 2, 3, 4)[(i // 3) % 4] for i, k in enumerate(s.keys) if i % 3 == 0}
     for i, k in enumerate(s.keys):
         if k in odd:
             samples[i] = np.float32(20.0 - i % 7)
@@ -168,6 +168,7 @@ def test_metrics_are_split_into_normal_and_all_held_out_changes(tmp_path: Path) 
         "first": int((ds.label_kind[te] == 1).sum()),
         "after_gap": int((ds.label_kind[te] == 2).sum()),
         "merge_stamped": int((ds.label_kind[te] == 3).sum()),
+        "agent_assisted": int((ds.label_kind[te] == 4).sum()),
     }
     assert sum(res["label_kinds"].values()) == res["n_test"]
     assert res["n_test_pooled"] == int(ds.pooled[te].sum()) > 0

@@ -116,6 +116,7 @@ def test_label_kinds_and_pooled_follow_each_change_and_its_first_commit(
         "first": 1,
         "after_gap": 1,
         "merge_stamped": 0,
+        "agent_assisted": 0,
     }
     back = Dataset.load(ds.save(tmp_path / "d.npz"))
     np.testing.assert_array_equal(back.label_kind, ds.label_kind)

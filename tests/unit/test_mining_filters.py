@@ -12,6 +12,7 @@ from standard_coder.sch.mining.filters import (
     AuthorRule,
     RepoRule,
     extension_map,
+    is_agent,
     language_of,
     pathspec_for,
     validate_patterns,
@@ -54,6 +55,41 @@ def test_bots_are_excluded_by_default(name: str, email: str) -> None:
 )
 def test_people_are_kept(name: str, email: str) -> None:
     assert AuthorRule().allows(name, email)
+    assert not is_agent(f"{name} <{email}>")
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [  # Co-authored-by trailers of AI coding agents, as public histories hold them
+        "Claude Opus 4.8 <noreply@anthropic.com>",
+        "Claude Opus 5 (1M context) <noreply@anthropic.com>",
+        "Anthropic Claude Opus 4 <claude@anthropic.com>",
+        "Cursor <cursoragent@cursor.com>",
+        "Cursor AI <ai@cursor.sh>",
+        "Composer <composer@cursor.com>",
+        "Copilot <223556219+Copilot@users.noreply.github.com>",
+        "Copilot <copilot@github.com>",
+        "aider (openai/gpt-5) <noreply@aider.chat>",
+        "google-labs-jules[bot] <161369871+google-labs-jules[bot]@users.noreply.github.com>",
+        "copilot-swe-agent[bot] <198982749+Copilot@users.noreply.github.com>",
+    ],
+)
+def test_agents_are_known_as_co_authors(identity: str) -> None:
+    assert is_agent(identity)
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [  # people and bots that are not coding agents
+        "Jane Doe <12345+jane@users.noreply.github.com>",
+        "pre-commit-ci[bot] <66853113+pre-commit-ci[bot]@users.noreply.github.com>",
+        "dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>",
+        "Zac Hatfield-Dodds <zac@anthropic.com>",
+        "not an address",
+    ],
+)
+def test_others_are_not_agents(identity: str) -> None:
+    assert not is_agent(identity)
 
 
 def test_author_include_exclude_substring_and_regex() -> None:

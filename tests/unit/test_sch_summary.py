@@ -37,6 +37,16 @@ def test_a_squash_merged_history_is_named() -> None:
     assert warnings(ev) == []
 
 
+def test_a_history_written_with_coding_agents_is_named() -> None:
+    kinds = {"normal": 90, "first": 3, "after_gap": 2, "merge_stamped": 0, "agent_assisted": 30}
+    ev = {"n_test": 125, "n_test_normal": 90, "label_kinds": kinds}
+    (w,) = warnings(ev)
+    assert "24% of the held-out changes were written with an AI coding agent" in w
+    assert "90 changes remain" in w
+    ev["label_kinds"]["agent_assisted"] = 5  # under a tenth: nothing to say
+    assert warnings(ev) == []
+
+
 def test_missing_metrics_are_no_warnings() -> None:
     assert warnings({"predictor": "mdn", "spearman_sch": None}) == []
 

@@ -91,7 +91,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     )
     from standard_coder.sch.dataset import TEST, build_dataset
     from standard_coder.sch.mining.mine import MiningError
-    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.mining.store import agent_assisted_commits, iter_commits
 
     opts = mine_options(
         cfg.repos, cfg.filters, work, commit_files=rep.commit_files, commit_body=rep.commit_body
@@ -121,7 +121,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     }
     # build_dataset gives labels, surface counts and squash-free rows; X is then recomputed with
     # the checkpoint's representation (the one build_dataset fits here is discarded).
-    kinds, pooled = label_info(labels, merge_stamped(db))
+    kinds, pooled = label_info(labels, merge_stamped(db), agent_assisted_commits(db))
     ds, _ = build_dataset(
         records.values(),
         (list(labels.keys), labels.samples_hours),

@@ -46,6 +46,8 @@ def _num(v: Any) -> float | None:
 
 MERGE_STAMPED_SHARE = 0.25
 """Share of merge-stamped held-out changes from which the summary warns."""
+AGENT_ASSISTED_SHARE = 0.10
+"""Share of held-out changes an AI coding agent helped write from which the summary says so."""
 
 
 def warnings(ev: dict[str, Any]) -> list[str]:
@@ -83,6 +85,14 @@ def warnings(ev: dict[str, Any]) -> list[str]:
             f" ({int(_num(ev.get('n_test_normal')) or 0)} changes remain). Fetch the pull "
             "requests' commits and the next run times them: git fetch origin "
             "'+refs/pull/*/head:refs/pull/*/head'"
+        )
+    assisted = _num(kinds.get("agent_assisted"))
+    if assisted is not None and n_test and assisted / n_test >= AGENT_ASSISTED_SHARE:
+        out.append(
+            f"{assisted / n_test:.0%} of the held-out changes were written with an AI coding "
+            "agent (a Co-authored-by trailer names one): their commit times time a person "
+            "directing the agent, not writing the change, so the model neither learns from "
+            f"nor is scored on them ({int(_num(ev.get('n_test_normal')) or 0)} changes remain)"
         )
     cov = _num(ev.get("coverage_80"))
     if cov is not None and (sure.get("coverage_80_in_0_70_0_90") or {}).get("verdict") == "missed":

@@ -151,16 +151,21 @@ def squashed_labels(labels: Any, groups: Sequence[Sequence[Key]]) -> tuple[list[
 
 
 def label_info(
-    labels: Any, merge_stamped: Collection[Key] = ()
+    labels: Any, merge_stamped: Collection[Key] = (), agent_assisted: Collection[Key] = ()
 ) -> tuple[dict[Key, int], dict[Key, bool]]:
     """Per commit key: its label's kind and whether its author was pooled.
 
     The kind is the work-inference interval kind, except for commits in ``merge_stamped``
-    (their time is a GitHub merge time): those are ``MERGE_STAMPED`` whatever their interval.
+    (their time is a GitHub merge time): those are ``MERGE_STAMPED`` whatever their interval;
+    and for commits in ``agent_assisted`` (an AI coding agent helped write them: their time is
+    a person directing it) of any other kind: ``AGENT_ASSISTED``.
     """
-    from standard_coder.sch.dataset import MERGE_STAMPED
+    from standard_coder.sch.dataset import AGENT_ASSISTED, MERGE_STAMPED
 
     kinds = {k: int(v) for k, v in zip(labels.keys, labels.interval_kind.tolist(), strict=True)}
+    for k in agent_assisted:
+        if k in kinds:
+            kinds[k] = AGENT_ASSISTED
     for k in merge_stamped:
         if k in kinds:
             kinds[k] = MERGE_STAMPED
@@ -321,7 +326,7 @@ def run(ctx: StageContext) -> None:
     from standard_coder.sch.features.commit_counts import save_commit_counts
     from standard_coder.sch.features.raw_change import LEFT_OUT_NAMES, RawChange
     from standard_coder.sch.features.representation import ChangeRepresentation
-    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.mining.store import agent_assisted_commits, iter_commits
     from standard_coder.sch.work_inference.pulls import is_event
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
@@ -374,7 +379,7 @@ def run(ctx: StageContext) -> None:
             dataset = rep = None
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
-        kinds, pooled = label_info(labels, merge_stamped(db))
+        kinds, pooled = label_info(labels, merge_stamped(db), agent_assisted_commits(db))
         n_commits = sum(not is_event(k) for h in histories.values() for k in h.keys)
         n_batches = -(-n_commits // FEATURE_BATCH)
         feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt

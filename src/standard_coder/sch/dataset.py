@@ -202,8 +202,8 @@ class Dataset:
             raise DatasetSchemaError(path, "non-finite features or negative/non-finite labels")
         if not np.isin(a["split"], (TRAIN, VAL, TEST)).all():
             raise DatasetSchemaError(path, "split values must be 0, 1 or 2")
-        if "label_kind" in extra and not np.isin(extra["label_kind"], (0, 1, 2, 3)).all():
-            raise DatasetSchemaError(path, "label_kind values must be 0, 1, 2 or 3")
+        if "label_kind" in extra and not np.isin(extra["label_kind"], range(len(KIND_NAMES))).all():
+            raise DatasetSchemaError(path, "label_kind values must be 0, 1, 2, 3 or 4")
         w = extra.get("label_weight")
         if w is not None and not (np.isfinite(w).all() and (w >= 0).all() and (w <= 1).all()):
             raise DatasetSchemaError(path, "label_weight values must lie in [0, 1]")
@@ -250,15 +250,18 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
 
 OPTIONAL_COLUMNS = ("label_kind", "pooled", "label_weight", "label_interval_minutes")
 """Columns a dataset written before them lacks (read as normal, not pooled, weight 1, NaN)."""
-KIND_NAMES = ("normal", "first", "after_gap", "merge_stamped")
-"""Names of the label kinds 0, 1, 2 (work_inference.base NORMAL, FIRST, LONG_GAP) and 3: a
+KIND_NAMES = ("normal", "first", "after_gap", "merge_stamped", "agent_assisted")
+"""Names of the label kinds 0, 1, 2 (work_inference.base NORMAL, FIRST, LONG_GAP), 3: a
 commit whose time is a GitHub merge time, not an authoring time
-(``mining.store.merge_stamped_commits``)."""
+(``mining.store.merge_stamped_commits``), and 4: a commit an AI coding agent helped write,
+whose time times a person directing the agent (``mining.store.agent_assisted_commits``)."""
 MERGE_STAMPED = 3
+AGENT_ASSISTED = 4
 
 
 def label_kind_counts(kinds: np.ndarray | None) -> dict[str, int]:
-    """``{"normal": n, "first": n, "after_gap": n, "merge_stamped": n}`` of a label-kind array."""
+    """``{"normal": n, "first": n, "after_gap": n, "merge_stamped": n, "agent_assisted": n}`` of
+    a label-kind array."""
     k = np.zeros(0, np.int8) if kinds is None else np.asarray(kinds)
     return {name: int((k == i).sum()) for i, name in enumerate(KIND_NAMES)}
 

@@ -39,6 +39,7 @@ _CANONICAL_ORDER = (
     ("other_commits", "repo, commit_id"),
     ("commit_files", "repo, commit_id"),
     ("commit_bodies", "repo, commit_id"),
+    ("commit_coauthors", "repo, commit_id"),
     ("blobs", "oid"),
 )
 _PAGE_SIZE = 4096

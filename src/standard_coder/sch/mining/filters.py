@@ -7,6 +7,22 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+AGENT_PATTERNS: tuple[str, ...] = (
+    "re:^(noreply|claude)@anthropic\\.com$",  # Claude Code ("Claude Opus 4.8 <noreply@...>")
+    "re:^[0-9]+\\+copilot@users\\.noreply\\.github\\.com$",  # GitHub Copilot
+    "re:^copilot@github\\.com$",
+    "re:^(cursoragent|composer)@cursor\\.com$",  # Cursor's agent and Composer
+    "re:^ai@cursor\\.sh$",
+    "noreply@aider.chat",  # aider's --attribute-co-authored-by
+    "re:\\(aider\\)$",  # aider's --attribute-author: "Jane Doe (aider)"
+    "copilot-swe-agent",  # agents with [bot] accounts (bots as authors anyway)
+    "devin-ai-integration",
+    "google-labs-jules",
+    "chatgpt-codex-connector",
+)
+"""AI coding agents that write commits under their own name or as a ``Co-authored-by:``
+trailer (matched against a name and an email; the addresses seen in public histories)."""
+
 DEFAULT_BOT_PATTERNS: tuple[str, ...] = (
     "[bot]",
     "dependabot",
@@ -19,13 +35,8 @@ DEFAULT_BOT_PATTERNS: tuple[str, ...] = (
     "re:^bot@",
     "re:noreply@(github\\.com|gitlab\\.com)$",
     "re:(^|[\\s_.-])bot$",  # a name ending in a word "bot": "pyup.io bot", "changelog-bot"
-    # AI coding agents that commit under their own name (those with [bot] accounts, such as
-    # copilot-swe-agent[bot] or devin-ai-integration[bot], match above): their commit times
-    # are an agent's, not the coding time of a person
-    "re:^noreply@anthropic\\.com$",  # Claude Code
-    "re:^[0-9]+\\+copilot@users\\.noreply\\.github\\.com$",  # GitHub Copilot's agent
-    "cursoragent@cursor.com",  # Cursor's agent
-    "re:\\(aider\\)$",  # aider's --attribute-author: "Jane Doe (aider)"
+    # an agent's own commits: their times are the agent's, not the coding time of a person
+    *AGENT_PATTERNS,
 )
 """Authors dropped when ``exclude_bots`` is on (matched against name and email): bots and AI
 coding agents."""
@@ -45,6 +56,17 @@ class Pattern:
 
 def _any(patterns: Sequence[str], values: Sequence[str]) -> bool:
     return any(Pattern(p).matches(v) for p in patterns for v in values)
+
+
+IDENTITY = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$")
+
+
+def is_agent(identity: str) -> bool:
+    """Whether ``identity`` (``Name <email>``, as a ``Co-authored-by:`` trailer gives it, or a
+    bare name) is an AI coding agent (:data:`AGENT_PATTERNS`)."""
+    m = IDENTITY.match(identity.strip())
+    values = (m["name"], m["email"]) if m else (identity.strip(),)
+    return _any(AGENT_PATTERNS, values)
 
 
 def validate_patterns(patterns: Sequence[str]) -> None:

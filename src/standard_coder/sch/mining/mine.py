@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from standard_coder.runner.executor import ItemStopped, stop_polling
-from standard_coder.sch.mining import canonical, file_stats, merges, message_body, pulls, store
+from standard_coder.sch.mining import (
+    canonical,
+    coauthors,
+    file_stats,
+    merges,
+    message_body,
+    pulls,
+    store,
+)
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
 from standard_coder.sch.mining.filters import language_of
@@ -357,6 +365,16 @@ def _body_rows(con: Any, plan: RepoPlan) -> tuple[list[str], list[message_body.B
         raise EventTimesError(f"reading the commits' messages failed: {exc}") from exc
 
 
+def _coauthor_rows(con: Any, plan: RepoPlan) -> tuple[list[str], list[coauthors.CoauthorRow]]:
+    """The stored commits whose co-author trailers are not yet read (``coauthors``), and
+    theirs."""
+    ids = coauthors.unread_ids(con, plan.summary.repo)
+    try:
+        return ids, coauthors.commit_coauthors(Path(plan.summary.path), ids)
+    except (GitError, OSError) as exc:
+        raise EventTimesError(f"reading the commits' co-authors failed: {exc}") from exc
+
+
 def _finish(
     con: Any, plan: RepoPlan, options: MineOptions, emit: Callable[[str, dict[str, Any]], None]
 ) -> None:
@@ -378,7 +396,9 @@ def _finish(
     other_rows = _other_rows(con, plan, options)
     counted_ids, file_rows = _file_rows(con, plan, options) if options.commit_files else ([], [])
     read_ids, body_rows = _body_rows(con, plan) if options.commit_body else ([], [])
+    coauthor_ids, coauthor_rows = _coauthor_rows(con, plan)
     with store.transaction(con):
+        coauthors.store_commit_coauthors(con, rid, coauthor_ids, coauthor_rows)
         store.replace_pull_commits(con, rid, pull_rows)
         merges.replace_merge_commits(con, rid, merge_rows)
         merges.replace_other_commits(con, rid, other_rows)

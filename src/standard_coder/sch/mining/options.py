@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.fingerprint import code_version
-from standard_coder.sch.mining import file_stats, message_body, schema
+from standard_coder.sch.mining import coauthors, file_stats, message_body, schema
 from standard_coder.sch.mining.extract import ExtractOptions
 from standard_coder.sch.mining.filters import AuthorRule, RepoRule
 
@@ -69,6 +69,7 @@ class MineOptions:
                 file_stats.VERSION if self.commit_files else None,  # a new VERSION recounts
                 # off: keys as they were before the option; a new VERSION reads bodies again
                 *([["commit_body", message_body.VERSION]] if self.commit_body else []),
+                ["coauthors", coauthors.VERSION],  # always read; a new VERSION reads them again
                 _source_digest("filters.py", "pulls.py", "merges.py"),
             ]
         )

@@ -119,6 +119,13 @@ CREATE TABLE IF NOT EXISTS commit_bodies (
     read_by INTEGER NOT NULL,       -- mining.message_body.VERSION that read the row
     PRIMARY KEY (repo, commit_id)
 );
+CREATE TABLE IF NOT EXISTS commit_coauthors (
+    repo TEXT NOT NULL,
+    commit_id TEXT NOT NULL,        -- a mined commit: its message's Co-authored-by trailers
+    coauthors TEXT NOT NULL,        -- their values ('Name <email>'), one per line; '' for none
+    read_by INTEGER NOT NULL,       -- mining.coauthors.VERSION that read the row
+    PRIMARY KEY (repo, commit_id)
+);
 """
 
 CONTENT_TABLES = (  # every table of rows the mine writes, for the canonical dump
@@ -131,4 +138,5 @@ CONTENT_TABLES = (  # every table of rows the mine writes, for the canonical dum
     "other_commits",
     "commit_files",
     "commit_bodies",
+    "commit_coauthors",
 )

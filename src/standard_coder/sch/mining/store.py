@@ -14,6 +14,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
+from standard_coder.sch.mining.filters import is_agent
 from standard_coder.sch.mining.integrity import LAYOUT_KEY, CorruptDatabaseError, is_corruption
 from standard_coder.sch.mining.schema import CONTENT_TABLES, SCHEMA, SCHEMA_VERSION
 from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
@@ -56,7 +57,7 @@ def _prepare(con: sqlite3.Connection) -> None:
     con.executescript(SCHEMA)
     cols = {r[1] for r in con.execute("PRAGMA table_info(commits)")}
     planned_tables = {"pull_commits", "merge_commits", "other_commits", "commit_files",
-                      "commit_bodies"}  # fmt: skip
+                      "commit_bodies", "commit_coauthors"}  # fmt: skip
     upgraded = "meta" in tables and not planned_tables <= tables
     if upgraded:  # every repository is planned again, which reads its pull request, merge and
         # other commits' times and its commits' files of every language
@@ -150,13 +151,15 @@ def transaction(con: sqlite3.Connection) -> _tx:
     return _tx(con)
 
 
+PER_COMMIT_TABLES = ("pull_commits", "other_commits", "commit_files", "commit_bodies",
+                     "commit_coauthors")  # fmt: skip
+"""Tables of rows per mined (or skipped) commit that the mine's passes fill."""
+
+
 def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool = False) -> None:
     """Delete every row of ``repo`` (commits, files, skips, pull request, merge and other commits'
     times, state; blobs via :func:`gc_blobs`)."""
-    tables = (
-        "file_changes", "commits", "skipped_commits", "pull_commits", "merge_commits",
-        "other_commits", "commit_files", "commit_bodies",
-    )  # fmt: skip
+    tables = ("file_changes", "commits", "skipped_commits", "merge_commits", *PER_COMMIT_TABLES)
     for table in (*tables, "mine_state"):
         con.execute(f"DELETE FROM {table} WHERE repo = ?", (repo,))
     if not keep_repo_row:
@@ -166,13 +169,8 @@ def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool 
 def delete_commits(con: sqlite3.Connection, repo: str, ids: Iterable[str]) -> int:
     """Delete the given commits of ``repo`` (rows and file rows, and skip rows)."""
     rows = [(repo, cid) for cid in ids]
-    con.executemany("DELETE FROM file_changes WHERE repo = ? AND commit_id = ?", rows)
-    con.executemany("DELETE FROM commits WHERE repo = ? AND commit_id = ?", rows)
-    con.executemany("DELETE FROM skipped_commits WHERE repo = ? AND commit_id = ?", rows)
-    con.executemany("DELETE FROM pull_commits WHERE repo = ? AND commit_id = ?", rows)
-    con.executemany("DELETE FROM other_commits WHERE repo = ? AND commit_id = ?", rows)
-    con.executemany("DELETE FROM commit_files WHERE repo = ? AND commit_id = ?", rows)
-    con.executemany("DELETE FROM commit_bodies WHERE repo = ? AND commit_id = ?", rows)
+    for table in ("file_changes", "commits", "skipped_commits", *PER_COMMIT_TABLES):
+        con.executemany(f"DELETE FROM {table} WHERE repo = ? AND commit_id = ?", rows)
     return len(rows)
 
 
@@ -401,6 +399,23 @@ def merge_stamped_commits(db_path: Path) -> set[tuple[str, str]]:
             f"SELECT repo, commit_id FROM commits WHERE {_STAMPED}", (GITHUB_WEB_COMMITTER,)
         ).fetchall()
     return {(str(r), str(c)) for r, c in rows}
+
+
+def agent_assisted_commits(db_path: Path) -> set[tuple[str, str]]:
+    """``(repo, commit_id)`` of commits an AI coding agent helped write: a ``Co-authored-by:``
+    trailer names one (``filters.AGENT_PATTERNS``; ``mining.coauthors``). Their commit time
+    times a person directing an agent, not a person writing the change. Empty for a database
+    mined before the trailers were read (none is known)."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        if not con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commit_coauthors'"
+        ).fetchone():
+            return set()
+        rows = con.execute(
+            "SELECT repo, commit_id, coauthors FROM commit_coauthors WHERE coauthors != ''"
+        ).fetchall()
+    return {(str(r), str(c)) for r, c, names in rows
+            if any(is_agent(n) for n in str(names).split("\n"))}  # fmt: skip
 
 
 def merge_stamped_rows(con: sqlite3.Connection, repo: str) -> list[tuple[str, str, int]]:
