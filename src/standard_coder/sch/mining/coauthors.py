@@ -19,8 +19,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from standard_coder.sch.mining.commit_pass import read_each, replace_rows, stale_ids
-from standard_coder.sch.mining.gitlog import MARKER, run_git
+from standard_coder.sch.mining.commit_pass import read_message_field, replace_rows, stale_ids
 
 __all__ = ["VERSION", "commit_coauthors", "store_commit_coauthors", "unread_ids"]
 
@@ -30,32 +29,19 @@ planned again and each row of another version is read again."""
 CoauthorRow = tuple[str, str]
 """``(commit id, co-authors)``: the ``commit_coauthors`` columns after ``repo``."""
 
-_FORMAT = (
-    "%x1e%x1fSCH:"
-    + MARKER[6:].decode("ascii")
-    + "%H%x00%(trailers:key=Co-authored-by,valueonly=true,separator=%x0a)"
-)
+TRAILERS = "%(trailers:key=Co-authored-by,valueonly=true,separator=%x0a)"
+"""The ``git log`` placeholder: each ``Co-authored-by:`` trailer's value, any casing of the
+key, one per line."""
 
 
-def _parse(out: bytes) -> list[CoauthorRow]:
-    rows: list[CoauthorRow] = []
-    for record in out.split(MARKER)[1:]:
-        sha, _, values = record.partition(b"\x00")
-        text = values.decode("utf-8", "replace").replace("\r\n", "\n")
-        names = "\n".join(line.strip() for line in text.split("\n") if line.strip())
-        rows.append((sha.decode("ascii", "replace").strip(), names))
-    return rows
-
-
-def _log(path: Path, ids: Sequence[str]) -> bytes:
-    return run_git(path, "log", "--no-walk=unsorted", "--stdin", f"--format={_FORMAT}",
-                   stdin="".join(f"{i}\n" for i in ids).encode("ascii"))  # fmt: skip
+def _lines(text: str) -> str:
+    return "\n".join(line.strip() for line in text.split("\n") if line.strip())
 
 
 def commit_coauthors(path: Path, ids: Sequence[str]) -> list[CoauthorRow]:
     """One row per commit of ``ids`` (the repository at ``path``), sorted by id; a commit git
     cannot read (an object missing from the clone) has none."""
-    return read_each(lambda some: _parse(_log(path, some)), ids)
+    return read_message_field(path, ids, TRAILERS, _lines)
 
 
 def unread_ids(con: sqlite3.Connection, repo: str) -> list[str]:

@@ -1,6 +1,6 @@
 """One git pass over a repository's stored commits, with a fallback commit by commit.
 
-The mine's per-commit passes (``file_stats``, ``message_body``) read every id in one
+The mine's per-commit passes (``file_stats``, ``message_body``, ``coauthors``) read every id in one
 ``git log --no-walk --stdin``. One object missing from the clone fails that whole log: the
 commits are then read one at a time, and a commit git cannot read is left out (unknown). Each
 pass keeps one row per commit in its own table, stamped with the version of the pass that
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
-from standard_coder.sch.mining.gitlog import GitError
+from standard_coder.sch.mining.gitlog import MARKER, GitError, run_git
 
 Row = TypeVar("Row", bound=tuple[object, ...])
 
@@ -64,3 +65,25 @@ def replace_rows(
         marks = ", ".join("?" * (len(rows[0]) + 2))
         con.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})",
                         [(repo, *row, version) for row in rows])  # fmt: skip
+
+
+def read_message_field(
+    path: Path, ids: Sequence[str], placeholder: str, clean: Callable[[str], str]
+) -> list[tuple[str, str]]:
+    """``(commit id, clean(text))`` per commit of ``ids`` (the repository at ``path``), sorted
+    by id, where ``text`` is what the ``git log`` format ``placeholder`` prints for it (``%b``,
+    ``%(trailers:...)``), decoded as UTF-8 with its line ends made ``\\n``; a commit git cannot
+    read has no row (:func:`read_each`)."""
+    fmt = "%x1e%x1fSCH:" + MARKER[6:].decode("ascii") + "%H%x00" + placeholder
+
+    def read(some: Sequence[str]) -> list[tuple[str, str]]:
+        out = run_git(path, "log", "--no-walk=unsorted", "--stdin", f"--format={fmt}",
+                      stdin="".join(f"{i}\n" for i in some).encode("ascii"))  # fmt: skip
+        rows = []
+        for record in out.split(MARKER)[1:]:
+            sha, _, value = record.partition(b"\x00")
+            text = value.decode("utf-8", "replace").replace("\r\n", "\n")
+            rows.append((sha.decode("ascii", "replace").strip(), clean(text)))
+        return rows
+
+    return read_each(read, ids)

@@ -17,8 +17,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from standard_coder.sch.mining.commit_pass import read_each, replace_rows, stale_ids
-from standard_coder.sch.mining.gitlog import MARKER, run_git
+from standard_coder.sch.mining.commit_pass import read_message_field, replace_rows, stale_ids
 
 __all__ = ["commit_bodies", "store_commit_bodies", "unread_ids"]
 
@@ -29,27 +28,11 @@ again."""
 BodyRow = tuple[str, str]
 """``(commit id, body)``: the ``commit_bodies`` columns after ``repo``."""
 
-_FORMAT = "%x1e%x1fSCH:" + MARKER[6:].decode("ascii") + "%H%x00%b"
-
-
-def _parse(out: bytes) -> list[BodyRow]:
-    rows: list[BodyRow] = []
-    for record in out.split(MARKER)[1:]:
-        sha, _, body = record.partition(b"\x00")
-        text = body.decode("utf-8", "replace").replace("\r\n", "\n").strip("\n")
-        rows.append((sha.decode("ascii", "replace").strip(), text))
-    return rows
-
-
-def _log(path: Path, ids: Sequence[str]) -> bytes:
-    return run_git(path, "log", "--no-walk=unsorted", "--stdin", f"--format={_FORMAT}",
-                   stdin="".join(f"{i}\n" for i in ids).encode("ascii"))  # fmt: skip
-
 
 def commit_bodies(path: Path, ids: Sequence[str]) -> list[BodyRow]:
     """One row per commit of ``ids`` (the repository at ``path``), sorted by id; a commit git
     cannot read (an object missing from the clone) has none."""
-    return read_each(lambda some: _parse(_log(path, some)), ids)
+    return read_message_field(path, ids, "%b", lambda text: text.strip("\n"))
 
 
 def unread_ids(con: sqlite3.Connection, repo: str) -> list[str]:

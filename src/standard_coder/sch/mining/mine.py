@@ -355,24 +355,20 @@ def _file_rows(
         raise EventTimesError(f"reading the commits' files failed: {exc}") from exc
 
 
-def _body_rows(con: Any, plan: RepoPlan) -> tuple[list[str], list[message_body.BodyRow]]:
-    """The stored commits whose message bodies are not yet read (``message_body``), and their
-    bodies."""
-    ids = message_body.unread_ids(con, plan.summary.repo)
+def _message_rows(
+    con: Any,
+    plan: RepoPlan,
+    unread: Callable[[Any, str], list[str]],
+    read: Callable[[Path, list[str]], list[tuple[str, str]]],
+    what: str,
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The stored commits a message pass has not yet read (``unread``), and what ``read`` reads
+    of them (``message_body``: bodies; ``coauthors``: trailers); a git failure names ``what``."""
+    ids = unread(con, plan.summary.repo)
     try:
-        return ids, message_body.commit_bodies(Path(plan.summary.path), ids)
+        return ids, read(Path(plan.summary.path), ids)
     except (GitError, OSError) as exc:
-        raise EventTimesError(f"reading the commits' messages failed: {exc}") from exc
-
-
-def _coauthor_rows(con: Any, plan: RepoPlan) -> tuple[list[str], list[coauthors.CoauthorRow]]:
-    """The stored commits whose co-author trailers are not yet read (``coauthors``), and
-    theirs."""
-    ids = coauthors.unread_ids(con, plan.summary.repo)
-    try:
-        return ids, coauthors.commit_coauthors(Path(plan.summary.path), ids)
-    except (GitError, OSError) as exc:
-        raise EventTimesError(f"reading the commits' co-authors failed: {exc}") from exc
+        raise EventTimesError(f"reading the commits' {what} failed: {exc}") from exc
 
 
 def _finish(
@@ -395,8 +391,14 @@ def _finish(
     merge_rows = _merge_rows(con, plan, options)
     other_rows = _other_rows(con, plan, options)
     counted_ids, file_rows = _file_rows(con, plan, options) if options.commit_files else ([], [])
-    read_ids, body_rows = _body_rows(con, plan) if options.commit_body else ([], [])
-    coauthor_ids, coauthor_rows = _coauthor_rows(con, plan)
+    read_ids, body_rows = (
+        _message_rows(con, plan, message_body.unread_ids, message_body.commit_bodies, "messages")
+        if options.commit_body
+        else ([], [])
+    )
+    coauthor_ids, coauthor_rows = _message_rows(
+        con, plan, coauthors.unread_ids, coauthors.commit_coauthors, "co-authors"
+    )
     with store.transaction(con):
         coauthors.store_commit_coauthors(con, rid, coauthor_ids, coauthor_rows)
         store.replace_pull_commits(con, rid, pull_rows)
