@@ -367,3 +367,18 @@ def test_compressor_does_not_change_the_dump(
     summary = mine_repositories([root / "main"], other, options(root))
     assert summary.repos[0].status == "mined"
     assert canonical_dump(other) == canonical_dump(db)
+
+
+def test_a_github_account_under_both_private_addresses_is_one_author(tmp_path: Path) -> None:
+    repo = init(tmp_path / "gh")
+    old = ("Jane", "jane@users.noreply.github.com")
+    new = ("Jane", "4711+Jane@users.noreply.github.com")  # GitHub's address since 2017
+    commit(repo, {"a.py": "a = 1\n"}, "one", author=old, ts=BASE_TS)
+    commit(repo, {"a.py": "a = 2\n"}, "two", author=new, ts=BASE_TS + 600)
+    db = tmp_path / "db.sqlite"
+    s = mine_repositories([repo], db, options(tmp_path))
+    assert s.repos[0].authors == 1
+    got = rows(db, "SELECT DISTINCT author_id FROM commits")
+    assert got == [("jane@users.noreply.github.com",)]
+    # what git wrote is kept as it was
+    assert len(rows(db, "SELECT DISTINCT author_email FROM commits")) == 2

@@ -139,3 +139,17 @@ def test_options_from_sections_and_keys(tmp_path: Path) -> None:
     bad = FiltersSection.model_validate({"authors": {"include": ["re:["]}})
     with pytest.raises(ValueError, match="invalid regex"):
         mine_options(repos, bad, base_dir=tmp_path)
+
+
+def test_a_github_account_is_one_identity_with_or_without_its_number() -> None:
+    from standard_coder.sch.mining.filters import author_identity
+
+    assert author_identity("1731933+Elacuesta@users.noreply.github.com") == (
+        "elacuesta@users.noreply.github.com"
+    )
+    assert author_identity(" elacuesta@users.noreply.github.com ") == (
+        "elacuesta@users.noreply.github.com"
+    )
+    # only GitHub's private addresses lose a number: a plus address elsewhere is its own
+    assert author_identity("123+jane@example.com") == "123+jane@example.com"
+    assert author_identity("Jane@Example.com") == "jane@example.com"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from standard_coder.runner.executor import ItemStopped, stop_requested
-from standard_coder.sch.mining.filters import language_of
+from standard_coder.sch.mining.filters import author_identity, language_of
 from standard_coder.sch.mining.gitlog import (
     GITLINK_MODE,
     SYMLINK_MODE,
@@ -202,7 +202,7 @@ def _commit_row(
         c.parents,
         c.author_name,
         c.author_email,
-        c.author_email.strip().lower(),
+        author_identity(c.author_email),
         c.authored_at,
         c.author_tz_offset_min,
         c.committed_at,

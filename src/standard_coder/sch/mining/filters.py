@@ -58,6 +58,18 @@ def _any(patterns: Sequence[str], values: Sequence[str]) -> bool:
     return any(Pattern(p).matches(v) for p in patterns for v in values)
 
 
+GITHUB_NOREPLY_ID = re.compile(r"^[0-9]+\+(?=[^@]+@users\.noreply\.github\.com$)")
+"""The ``<id>+`` GitHub puts before a login in the private addresses it made after 2017."""
+
+
+def author_identity(email: str) -> str:
+    """The identity an author email counts as (``author_id``): lower-cased, and a GitHub private
+    address without its account number, since ``123+jane@users.noreply.github.com`` and the
+    older ``jane@users.noreply.github.com`` are the same GitHub account (one person's commits
+    under both were two authors, each with the other's commits missing from its timeline)."""
+    return GITHUB_NOREPLY_ID.sub("", email.strip().lower())
+
+
 IDENTITY = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$")
 
 

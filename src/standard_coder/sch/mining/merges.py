@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 
-from standard_coder.sch.mining.filters import AuthorRule
+from standard_coder.sch.mining.filters import AuthorRule, author_identity
 from standard_coder.sch.mining.gitlog import decode, parse_tz_offset, run_git
 
 __all__ = [
@@ -96,7 +96,7 @@ def _author_times(
             ok = verdict[(name, email)] = authors.allows(name, email)
         if ok:
             tz = parse_tz_offset(decode(fields[i + 4]).rsplit(" ", 1)[-1])
-            out.append((sha, at, tz, email.strip().lower()))
+            out.append((sha, at, tz, author_identity(email)))
     out.sort(key=lambda r: (r[1], r[0]))
     return out
 

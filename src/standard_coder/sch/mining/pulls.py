@@ -19,6 +19,7 @@ import re
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
+from standard_coder.sch.mining.filters import author_identity
 from standard_coder.sch.mining.gitlog import GitError, decode, parse_tz_offset, run_git
 
 __all__ = [
@@ -142,7 +143,7 @@ def pull_commits(
                 continue
             if int(stamp) <= merged_at:
                 tz = parse_tz_offset(decode(fields[i + 2]).rsplit(" ", 1)[-1])
-                own.append((cid, sha, int(stamp), tz, decode(fields[i + 3]).strip().lower()))
+                own.append((cid, sha, int(stamp), tz, author_identity(decode(fields[i + 3]))))
         if 0 < len(own) <= MAX_PULL_COMMITS:
             rows.extend(sorted(own, key=lambda r: (r[2], r[1])))
             taken.update(r[1] for r in own)

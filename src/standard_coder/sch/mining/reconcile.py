@@ -13,6 +13,7 @@ from typing import Any
 from standard_coder.sch.mining import store
 from standard_coder.sch.mining.discovery import repo_id
 from standard_coder.sch.mining.extract import ChunkTask
+from standard_coder.sch.mining.filters import author_identity
 from standard_coder.sch.mining.gitlog import GitError, decode, run_git
 from standard_coder.sch.mining.options import MineOptions, digest
 from standard_coder.sch.mining.pulls import pull_refs, pull_refs_digest
@@ -148,7 +149,7 @@ def plan_repo(
         for cid, val in stored.items():
             if isinstance(val, tuple) and allowed[cid] != val:
                 n, e = allowed[cid]
-                updates.append((n, e, e.strip().lower(), rid, cid))
+                updates.append((n, e, author_identity(e), rid, cid))
         con.executemany(
             "UPDATE commits SET author_name=?, author_email=?, author_id=?"
             " WHERE repo=? AND commit_id=?",
