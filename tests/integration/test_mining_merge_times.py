@@ -17,7 +17,7 @@ from test_mining_repos import options
 from standard_coder.config.training import TrainingSection
 from standard_coder.pipelines.sch_train import label_commits, load_histories, squash_groups
 from standard_coder.sch.mining import mine_repositories
-from standard_coder.sch.mining.filters import AuthorRule
+from standard_coder.sch.mining.filters import AuthorRule, author_identity
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.merges import load_merge_times, merge_times
 from standard_coder.sch.mining.mine import MiningError, summary_table
@@ -131,7 +131,7 @@ def test_merges_older_than_the_oldest_mined_commit_are_left_out(tmp_path: Path) 
     assert [m[0] for m in merge_times(repo, everyone, None)] == [ids["merge"], ids["bot_merge"]]
     assert [m[0] for m in merge_times(repo, AuthorRule(), None)] == [ids["merge"]]
     assert merge_times(repo, everyone, BASE_TS + 5 * H + 1) == [
-        (ids["bot_merge"], BASE_TS + 7 * H, 0, BOT[1].lower())
+        (ids["bot_merge"], BASE_TS + 7 * H, 0, author_identity(BOT[1]))
     ]
     # with the window cut to alice's last commit, her merge before it is not in the table
     db = tmp_path / "out" / "mined.sqlite"
