@@ -84,14 +84,13 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     from standard_coder.pipelines.sch_options import mine_options
     from standard_coder.pipelines.sch_train import (
         label_commits,
-        label_info,
+        label_info_of,
         load_histories,
-        merge_stamped,
         session_weights,
     )
     from standard_coder.sch.dataset import TEST, build_dataset
     from standard_coder.sch.mining.mine import MiningError
-    from standard_coder.sch.mining.store import agent_assisted_commits, iter_commits
+    from standard_coder.sch.mining.store import iter_commits
 
     opts = mine_options(
         cfg.repos, cfg.filters, work, commit_files=rep.commit_files, commit_body=rep.commit_body
@@ -121,7 +120,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     }
     # build_dataset gives labels, surface counts and squash-free rows; X is then recomputed with
     # the checkpoint's representation (the one build_dataset fits here is discarded).
-    kinds, pooled = label_info(labels, merge_stamped(db), agent_assisted_commits(db))
+    kinds, pooled = label_info_of(labels, db)
     ds, _ = build_dataset(
         records.values(),
         (list(labels.keys), labels.samples_hours),

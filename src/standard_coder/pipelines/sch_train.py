@@ -173,6 +173,14 @@ def label_info(
     return kinds, pooled
 
 
+def label_info_of(labels: Any, db: Path) -> tuple[dict[Key, int], dict[Key, bool]]:
+    """:func:`label_info` with the mined database's merge-stamped and agent-assisted commits
+    (the one place ``train_sch`` and ``eval --repos`` take label kinds from)."""
+    from standard_coder.sch.mining.store import agent_assisted_commits
+
+    return label_info(labels, merge_stamped(db), agent_assisted_commits(db))
+
+
 def session_weights(
     labels: Any, groups: Sequence[Sequence[Key]] = ()
 ) -> dict[Key, tuple[float, float]]:
@@ -326,7 +334,7 @@ def run(ctx: StageContext) -> None:
     from standard_coder.sch.features.commit_counts import save_commit_counts
     from standard_coder.sch.features.raw_change import LEFT_OUT_NAMES, RawChange
     from standard_coder.sch.features.representation import ChangeRepresentation
-    from standard_coder.sch.mining.store import agent_assisted_commits, iter_commits
+    from standard_coder.sch.mining.store import iter_commits
     from standard_coder.sch.work_inference.pulls import is_event
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
@@ -379,7 +387,7 @@ def run(ctx: StageContext) -> None:
             dataset = rep = None
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
-        kinds, pooled = label_info(labels, merge_stamped(db), agent_assisted_commits(db))
+        kinds, pooled = label_info_of(labels, db)
         n_commits = sum(not is_event(k) for h in histories.values() for k in h.keys)
         n_batches = -(-n_commits // FEATURE_BATCH)
         feature_ledger = ctx.ledger("features")  # finished batches, kept across an interrupt

@@ -156,6 +156,12 @@ PER_COMMIT_TABLES = ("pull_commits", "other_commits", "commit_files", "commit_bo
 """Tables of rows per mined (or skipped) commit that the mine's passes fill."""
 
 
+def has_table(con: sqlite3.Connection, name: str) -> bool:
+    """Whether the database has table ``name`` (one mined before the table existed has not)."""
+    query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return con.execute(query, (name,)).fetchone() is not None
+
+
 def delete_repo_rows(con: sqlite3.Connection, repo: str, *, keep_repo_row: bool = False) -> None:
     """Delete every row of ``repo`` (commits, files, skips, pull request, merge and other commits'
     times, state; blobs via :func:`gc_blobs`)."""
@@ -298,17 +304,14 @@ def iter_commits(
             where = " WHERE " + " OR ".join(["substr(c.commit_id, 1, ?) = ?"] * len(prefixes))
             args = tuple(v for p in prefixes for v in (len(p), p))
         stats_cols, stats_join = ", NULL" + ", NULL" * (_N_FILE_STATS - 1), ""
-        if con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commit_files'"
-        ).fetchone():  # a database mined before the table existed: every change's unknown
+        # a database mined before the table existed: every change's file stats unknown
+        if has_table(con, "commit_files"):
             stats_cols = "".join(f", s.{n}" for n in _FILE_STAT_COLS)
             stats_join = (
                 " LEFT JOIN commit_files s ON s.repo = c.repo AND s.commit_id = c.commit_id"
             )
         body_col, body_join = ", NULL", ""
-        if con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commit_bodies'"
-        ).fetchone():  # mined before the table existed: every body unknown
+        if has_table(con, "commit_bodies"):  # mined before the table existed: every body unknown
             body_col = ", b.body"
             body_join = (
                 " LEFT JOIN commit_bodies b ON b.repo = c.repo AND b.commit_id = c.commit_id"
@@ -407,9 +410,7 @@ def agent_assisted_commits(db_path: Path) -> set[tuple[str, str]]:
     times a person directing an agent, not a person writing the change. Empty for a database
     mined before the trailers were read (none is known)."""
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
-        if not con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commit_coauthors'"
-        ).fetchone():
+        if not has_table(con, "commit_coauthors"):
             return set()
         rows = con.execute(
             "SELECT repo, commit_id, coauthors FROM commit_coauthors WHERE coauthors != ''"
@@ -459,9 +460,7 @@ def load_pull_times(db_path: Path) -> PullTimes:
     """``(repo, squash commit id)`` -> its pull request commits' ``(authored_at, tz offset)``,
     oldest first, for the squash merges still among the mined commits."""
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
-        if not con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pull_commits'"
-        ).fetchone():
+        if not has_table(con, "pull_commits"):
             return {}  # a database mined before the table existed
         rows = con.execute(
             "SELECT p.repo, p.commit_id, p.authored_at, p.author_tz_offset_min"
