@@ -82,6 +82,13 @@ class AuthorFilter(StrictModel):
         description="drop dependabot, renovate, github-actions, other [bot] authors and AI coding "
         "agents that commit under their own name (Claude, Copilot, Cursor Agent, aider)",
     )
+    merge_by_name: bool = Field(
+        True,
+        description="count the addresses one name commits under (work, personal, GitHub's "
+        "private one) as one author: names of two or more words, and one-word names that are "
+        "also the user part of one of the addresses (a handle); placeholder names ('Your "
+        "Name', 'root') never join. `.mailmap` decides first",
+    )
 
 
 class RepoFilter(StrictModel):

@@ -86,6 +86,7 @@ def mine_options(
             exclude=tuple(filters.authors.exclude),
             exclude_bots=filters.authors.exclude_bots,
         ),
+        merge_by_name=filters.authors.merge_by_name,
         repos=RepoRule(include=tuple(filters.repos.include), exclude=tuple(filters.repos.exclude)),
         extract=ExtractOptions(
             ext_map=tuple(sorted(ext_map.items())),

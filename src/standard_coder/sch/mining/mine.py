@@ -30,6 +30,7 @@ from standard_coder.sch.mining import (
     canonical,
     coauthors,
     file_stats,
+    identities,
     merges,
     message_body,
     pulls,
@@ -399,7 +400,12 @@ def _finish(
     coauthor_ids, coauthor_rows = _message_rows(
         con, plan, coauthors.unread_ids, coauthors.commit_coauthors, "co-authors"
     )
+    if plan.aliases:  # one author per person (``identities``)
+        pull_rows = [(*r[:4], identities.resolve(plan.aliases, r[4])) for r in pull_rows]
+        merge_rows = [(*r[:3], identities.resolve(plan.aliases, r[3])) for r in merge_rows]
+        other_rows = [(*r[:3], identities.resolve(plan.aliases, r[3])) for r in other_rows]
     with store.transaction(con):
+        joined = store.set_author_ids(con, rid, plan.author_of)
         coauthors.store_commit_coauthors(con, rid, coauthor_ids, coauthor_rows)
         store.replace_pull_commits(con, rid, pull_rows)
         merges.replace_merge_commits(con, rid, merge_rows)
@@ -414,4 +420,7 @@ def _finish(
             con.execute("DELETE FROM commit_bodies WHERE repo = ?", (rid,))
         con.execute("UPDATE mine_state SET refs_key = ? WHERE repo = ?", (plan.key, rid))
         con.execute("UPDATE repos SET head = ? WHERE repo = ?", (plan.head, rid))
+    if joined:
+        log.info("%s: %d commits' author set by name (%d addresses joined another)",
+                 rid, joined, len(plan.aliases))  # fmt: skip
     emit("mine_repo_done", {"repo": rid, "commits_mined": plan.summary.mined_now})

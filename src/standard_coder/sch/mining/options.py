@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.fingerprint import code_version
-from standard_coder.sch.mining import coauthors, file_stats, message_body, schema
+from standard_coder.sch.mining import coauthors, file_stats, identities, message_body, schema
 from standard_coder.sch.mining.extract import ExtractOptions
 from standard_coder.sch.mining.filters import AuthorRule, RepoRule
 
@@ -33,6 +33,8 @@ class MineOptions:
     extract: ExtractOptions = field(
         default_factory=lambda: ExtractOptions(ext_map=((".py", "python"), (".pyi", "python")))
     )
+    merge_by_name: bool = True
+    """The addresses one name commits under are one author (``identities``)."""
     chunk_size: int = 500
     pull_requests: bool = True
     """Read GitHub squash merges' pull request commit times (``pulls``)."""
@@ -70,6 +72,8 @@ class MineOptions:
                 # off: keys as they were before the option; a new VERSION reads bodies again
                 *([["commit_body", message_body.VERSION]] if self.commit_body else []),
                 ["coauthors", coauthors.VERSION],  # always read; a new VERSION reads them again
+                # off: keys as they were before the option; on: a new VERSION joins again
+                *([["merge_by_name", identities.VERSION]] if self.merge_by_name else []),
                 _source_digest("filters.py", "pulls.py", "merges.py"),
             ]
         )

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from standard_coder.sch.mining import store
+from standard_coder.sch.mining import identities, store
 from standard_coder.sch.mining.discovery import repo_id
 from standard_coder.sch.mining.extract import ChunkTask
 from standard_coder.sch.mining.filters import author_identity
@@ -30,6 +30,12 @@ class RepoPlan:
     head: str | None
     chunks: list[ChunkTask]
     remaining: int = 0
+    aliases: dict[str, str] = field(default_factory=dict)
+    """``identities.same_name_aliases`` of the listed commits (empty when switched off)."""
+
+    def author_of(self, email: str) -> str:
+        """The author a mailmapped address counts as."""
+        return identities.resolve(self.aliases, author_identity(email))
 
 
 def _inspect(path: Path) -> tuple[Path, bool, bool]:
@@ -134,6 +140,7 @@ def plan_repo(
         if ok:
             allowed[sha] = (n, e)
     n_filtered = len(listed) - len(allowed)
+    aliases = identities.same_name_aliases(allowed.values()) if options.merge_by_name else {}
     stored = store.stored_ids(con, rid)
     with store.transaction(con):
         # unreachable / over max_commits / newly excluded author / no longer a shallow boundary
@@ -149,7 +156,7 @@ def plan_repo(
         for cid, val in stored.items():
             if isinstance(val, tuple) and allowed[cid] != val:
                 n, e = allowed[cid]
-                updates.append((n, e, author_identity(e), rid, cid))
+                updates.append((n, e, identities.resolve(aliases, author_identity(e)), rid, cid))
         con.executemany(
             "UPDATE commits SET author_name=?, author_email=?, author_id=?"
             " WHERE repo=? AND commit_id=?",
@@ -177,7 +184,7 @@ def plan_repo(
         for i in range(0, len(todo), size)
     ]
     summ.status = "mined"
-    return RepoPlan(summ, key, head, chunks, remaining=len(chunks))
+    return RepoPlan(summ, key, head, chunks, remaining=len(chunks), aliases=aliases)
 
 
 def fill_counts(con: Any, summ: RepoSummary) -> None:

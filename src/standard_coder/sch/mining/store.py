@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -222,6 +222,24 @@ def stored_ids(con: sqlite3.Connection, repo: str) -> dict[str, tuple[str, str] 
     ):
         out[cid] = (name, email)
     return out
+
+
+def set_author_ids(con: sqlite3.Connection, repo: str, author_of: Callable[[str], str]) -> int:
+    """Set each stored commit's ``author_id`` to ``author_of(author_email)`` where it differs;
+    the number of commits changed."""
+    pairs = con.execute(
+        "SELECT DISTINCT author_email, author_id FROM commits WHERE repo = ?", (repo,)
+    ).fetchall()
+    changed = 0
+    for email, current in pairs:
+        want = author_of(email)
+        if want != current:
+            cur = con.execute(
+                "UPDATE commits SET author_id = ? WHERE repo = ? AND author_email = ?",
+                (want, repo, email),
+            )
+            changed += cur.rowcount
+    return changed
 
 
 # ---------------------------------------------------------------- readers
