@@ -18,20 +18,21 @@ pytestmark = pytest.mark.integration
 
 WORK = ("Jane Roe", "jane.roe@corp.example")
 HOME = ("Jane Roe", "Jane@Home.example")
+GITHUB = ("Jane Roe", "4711+jroe@users.noreply.github.com")  # merges only, in GitHub's web page
 BOB = ("Bob Stone", "bob@example.com")
 H = 3600
 
 
 def _history(root: Path) -> dict[str, str]:
-    """Jane commits from work, from home an hour later, merges Bob's branch from home, then
-    commits from work again an hour after the merge."""
+    """Jane commits from work, from home an hour later, merges Bob's branch on GitHub (an
+    address she never commits with), then commits from work again an hour after the merge."""
     repo = init(root / "r")
     ids = {"w1": commit(repo, {"a.py": "x = 1\n"}, "start", author=WORK, ts=BASE_TS)}
     git(repo, "checkout", "-q", "-b", "feat")
     ids["b1"] = commit(repo, {"b.py": "y = 1\n"}, "feature", author=BOB, ts=BASE_TS + H // 2)
     git(repo, "checkout", "-q", "main")
     ids["h1"] = commit(repo, {"a.py": "x = 2\n"}, "from home", author=HOME, ts=BASE_TS + H)
-    ids["merge"] = _merge(repo, "feat", HOME, BASE_TS + 2 * H)
+    ids["merge"] = _merge(repo, "feat", GITHUB, BASE_TS + 2 * H)
     ids["w2"] = commit(repo, {"a.py": "x = 3\n"}, "back at work", author=WORK, ts=BASE_TS + 3 * H)
     return ids
 
@@ -52,7 +53,7 @@ def test_one_name_under_two_addresses_is_one_author_with_one_timeline(tmp_path: 
     assert keys == [ids["w1"], ids["h1"], f"{ids['merge']}~merge", ids["w2"]]
     labels = _gap_labels(db, tmp_path / "wi")
     assert labels[ids["h1"]] == (60.0, NORMAL)  # from the work commit an hour before
-    assert labels[ids["w2"]] == (60.0, NORMAL)  # from the merge at home
+    assert labels[ids["w2"]] == (60.0, NORMAL)  # from the merge
 
 
 def test_switched_off_each_address_is_an_author_and_on_again_they_join(tmp_path: Path) -> None:

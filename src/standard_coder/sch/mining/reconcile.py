@@ -78,9 +78,12 @@ def _refs_state(path: Path, git_dir: Path, bare: bool) -> tuple[str | None, str]
     return head, h.hexdigest()
 
 
-def _list_commits(path: Path, max_count: int | None) -> list[tuple[str, str, str]]:
-    """(id, mailmapped name, mailmapped email) of HEAD's non-merge commits, newest first."""
-    args = ["log", "--no-merges", "-z", "--format=%H%x00%aN%x00%aE"]
+def _list_commits(
+    path: Path, max_count: int | None, *, merges: bool = False
+) -> list[tuple[str, str, str]]:
+    """(id, mailmapped name, mailmapped email) of HEAD's non-merge commits (``merges``: its
+    merge commits), newest first."""
+    args = ["log", "--merges" if merges else "--no-merges", "-z", "--format=%H%x00%aN%x00%aE"]
     if max_count:
         args.append(f"--max-count={max_count}")
     fields = run_git(path, *args, "HEAD", "--").split(b"\x00")
@@ -89,6 +92,17 @@ def _list_commits(path: Path, max_count: int | None) -> list[tuple[str, str, str
         sha = fields[i].strip().decode("ascii")
         out.append((sha, decode(fields[i + 1]), decode(fields[i + 2])))
     return out
+
+
+def _aliases(path: Path, options: MineOptions, authors: list[tuple[str, str]]) -> dict[str, str]:
+    """``identities.same_name_aliases`` of the kept commits' authors and, when merges are read
+    (``merge_times``), of the merges' authors too (a maintainer who merges under another
+    address than the one they commit with; as many merges as commits at most)."""
+    if options.merge_times and authors:
+        for _, n, e in _list_commits(path, options.max_commits_per_repo, merges=True):
+            if options.authors.allows(n, e):
+                authors.append((n, e))
+    return identities.same_name_aliases(authors)
 
 
 def plan_repo(
@@ -140,7 +154,7 @@ def plan_repo(
         if ok:
             allowed[sha] = (n, e)
     n_filtered = len(listed) - len(allowed)
-    aliases = identities.same_name_aliases(allowed.values()) if options.merge_by_name else {}
+    aliases = _aliases(path, options, list(allowed.values())) if options.merge_by_name else {}
     stored = store.stored_ids(con, rid)
     with store.transaction(con):
         # unreachable / over max_commits / newly excluded author / no longer a shallow boundary
