@@ -87,3 +87,29 @@ def test_a_database_mined_before_the_table_is_upgraded_and_filled(tmp_path: Path
 def _known(db: Path) -> dict[str, str]:
     """What readers make of a file without the table: no commit is known to be assisted."""
     return {c: "agent" for _, c in agent_assisted_commits(db)}
+
+
+def test_an_agents_own_commits_are_kept_only_when_asked_and_never_fitted(tmp_path: Path) -> None:
+    from standard_coder.sch.team_output import is_bot
+
+    claude = ("Claude", "noreply@anthropic.com")
+    dependabot = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
+    repo = init(tmp_path / "r")
+    human = commit(repo, {"a.py": "x = 1\n"}, "start", ts=BASE_TS)
+    agent = commit(repo, {"a.py": "x = 2\n"}, "Refactor", author=claude, ts=BASE_TS + H)
+    bot = commit(repo, {"a.py": "x = 3\n"}, "Bump", author=dependabot, ts=BASE_TS + 2 * H)
+    db = tmp_path / "out" / "mined.sqlite"
+
+    def stored() -> set[str]:
+        with sqlite3.connect(db) as con:
+            return {c for (c,) in con.execute("SELECT commit_id FROM commits")}
+
+    mine_repositories([repo], db, options(tmp_path))
+    assert stored() == {human}
+    keep = options(tmp_path, filters={"authors": {"exclude_agents": False}})
+    assert [r.status for r in mine_repositories([repo], db, keep).repos] == ["mined"]
+    assert stored() == {human, agent}  # the bot is still left out
+    assert {c for _, c in agent_assisted_commits(db)} == {agent}  # a label of its own kind
+    assert not is_bot("noreply@anthropic.com", "Claude")  # team output prices it
+    assert is_bot(dependabot[1], dependabot[0])
+    assert bot not in stored()

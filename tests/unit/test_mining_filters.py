@@ -29,17 +29,27 @@ from standard_coder.sch.mining.filters import (
         ("pyup.io bot", "github-bot@pyup.io"),
         ("pyup-bot", "github-bot@pyup.io"),
         ("OpenStack Proposal Bot", "openstack-infra@lists.openstack.org"),
-        # AI coding agents committing under their own name (identities seen in public histories)
-        ("Claude", "noreply@anthropic.com"),
-        ("Copilot", "198982749+Copilot@users.noreply.github.com"),
-        ("copilot-swe-agent[bot]", "198982749+Copilot@users.noreply.github.com"),
-        ("Cursor Agent", "cursoragent@cursor.com"),
-        ("Jane Doe (aider)", "jane@example.com"),
+        ("copilot-swe-agent[bot]", "198982749+Copilot@users.noreply.github.com"),  # both
     ],
 )
 def test_bots_are_excluded_by_default(name: str, email: str) -> None:
     assert not AuthorRule().allows(name, email)
-    assert AuthorRule(exclude_bots=False).allows(name, email)
+    assert AuthorRule(exclude_bots=False, exclude_agents=False).allows(name, email)
+
+
+@pytest.mark.parametrize(
+    ("name", "email"),
+    [  # AI coding agents committing under their own name (identities seen in public histories)
+        ("Claude", "noreply@anthropic.com"),
+        ("Copilot", "198982749+Copilot@users.noreply.github.com"),
+        ("Cursor Agent", "cursoragent@cursor.com"),
+        ("Jane Doe (aider)", "jane@example.com"),
+    ],
+)
+def test_agents_are_excluded_by_default_and_apart_from_bots(name: str, email: str) -> None:
+    assert not AuthorRule().allows(name, email)
+    assert not AuthorRule(exclude_bots=False).allows(name, email)
+    assert AuthorRule(exclude_agents=False).allows(name, email)
 
 
 @pytest.mark.parametrize(
@@ -136,6 +146,12 @@ def test_options_from_sections_and_keys(tmp_path: Path) -> None:
     o2 = mine_options(repos, FiltersSection(), base_dir=tmp_path, config_dir=tmp_path)
     assert o.extract_key() == o2.extract_key()  # authors do not change what is extracted
     assert o.filter_key() != o2.filter_key()
+    for switch in ("exclude_agents", "merge_by_name"):  # each is its own key, on by default
+        assert getattr(o2.authors if switch == "exclude_agents" else o2, switch) is True
+        off = FiltersSection.model_validate({"authors": {switch: False}})
+        o3 = mine_options(repos, off, base_dir=tmp_path, config_dir=tmp_path)
+        assert getattr(o3.authors if switch == "exclude_agents" else o3, switch) is False
+        assert o3.filter_key() != o2.filter_key()
     bad = FiltersSection.model_validate({"authors": {"include": ["re:["]}})
     with pytest.raises(ValueError, match="invalid regex"):
         mine_options(repos, bad, base_dir=tmp_path)

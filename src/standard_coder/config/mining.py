@@ -79,8 +79,13 @@ class AuthorFilter(StrictModel):
     exclude: list[str] = Field(default_factory=list, description="drop matching authors")
     exclude_bots: bool = Field(
         True,
-        description="drop dependabot, renovate, github-actions, other [bot] authors and AI coding "
-        "agents that commit under their own name (Claude, Copilot, Cursor Agent, aider)",
+        description="drop dependabot, renovate, github-actions and other [bot] authors",
+    )
+    exclude_agents: bool = Field(
+        True,
+        description="drop the commits AI coding agents make under their own name (Claude, "
+        "Copilot, Cursor Agent, aider): their times are the agent's. Kept (false), they are "
+        "priced in team output and never fitted as labels (kind agent_assisted)",
     )
     merge_by_name: bool = Field(
         True,

@@ -85,6 +85,7 @@ def mine_options(
             include=tuple(filters.authors.include),
             exclude=tuple(filters.authors.exclude),
             exclude_bots=filters.authors.exclude_bots,
+            exclude_agents=filters.authors.exclude_agents,
         ),
         merge_by_name=filters.authors.merge_by_name,
         repos=RepoRule(include=tuple(filters.repos.include), exclude=tuple(filters.repos.exclude)),

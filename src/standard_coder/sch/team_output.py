@@ -4,8 +4,8 @@ The paper's use of the standard coder: output measured in standard-coder hours. 
 commit is priced by the trained model; a (week, author, repository) cell sums its commits' SCH
 (means) and its q10/q90 are quantiles of the sum of independent draws from each commit's
 predictive distribution truncated to [0, 1] h (the distribution whose mean is the SCH).
-Authors are the mined canonical identities (``.mailmap`` resolved, lower-cased email); bots are
-left out.
+Authors are the mined canonical identities (``.mailmap`` resolved, lower-cased email, the
+addresses of one name joined); bots are left out.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from standard_coder.sch.records import CommitRecord
 COLUMNS = ("period", "author", "repo", "n_changes", "sch_hours", "sch_q10", "sch_q90")
 BATCH = 256
 N_DRAWS = 500
-_HUMANS = AuthorRule(exclude_bots=True)
+_HUMANS = AuthorRule(exclude_bots=True, exclude_agents=False)
 
 
 def is_bot(author_id: str, author_name: str = "") -> bool:
-    """Bot accounts, by the mining's own patterns (``dependabot``, ``renovate``, ``[bot]``...)."""
+    """Bot accounts, by the mining's own patterns (``dependabot``, ``renovate``, ``[bot]``...).
+    An AI coding agent is not one: its own commits are mined only when ``exclude_agents`` is
+    off, and then they are priced like any change."""
     return not _HUMANS.allows(author_name, author_id)
 
 

@@ -23,7 +23,7 @@ AGENT_PATTERNS: tuple[str, ...] = (
 """AI coding agents that write commits under their own name or as a ``Co-authored-by:``
 trailer (matched against a name and an email; the addresses seen in public histories)."""
 
-DEFAULT_BOT_PATTERNS: tuple[str, ...] = (
+BOT_PATTERNS: tuple[str, ...] = (
     "[bot]",
     "dependabot",
     "renovate",
@@ -35,11 +35,12 @@ DEFAULT_BOT_PATTERNS: tuple[str, ...] = (
     "re:^bot@",
     "re:noreply@(github\\.com|gitlab\\.com)$",
     "re:(^|[\\s_.-])bot$",  # a name ending in a word "bot": "pyup.io bot", "changelog-bot"
-    # an agent's own commits: their times are the agent's, not the coding time of a person
-    *AGENT_PATTERNS,
 )
-"""Authors dropped when ``exclude_bots`` is on (matched against name and email): bots and AI
-coding agents."""
+"""Authors dropped when ``exclude_bots`` is on (matched against name and email)."""
+
+DEFAULT_BOT_PATTERNS: tuple[str, ...] = (*BOT_PATTERNS, *AGENT_PATTERNS)
+"""Every author the defaults drop: bots (``exclude_bots``) and AI coding agents
+(``exclude_agents``: an agent's own commit times are the agent's, not a person's coding)."""
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,12 @@ def validate_patterns(patterns: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class AuthorRule:
-    """Which authors are kept: include (empty = all), exclude, and the bot defaults."""
+    """Which authors are kept: include (empty = all), exclude, and the bot and agent defaults."""
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     exclude_bots: bool = True
+    exclude_agents: bool = True
 
     def allows(self, name: str, email: str) -> bool:
         values = (name, email)
@@ -105,7 +107,9 @@ class AuthorRule:
             return False
         if self.exclude and _any(self.exclude, values):
             return False
-        return not (self.exclude_bots and _any(DEFAULT_BOT_PATTERNS, values))
+        if self.exclude_bots and _any(BOT_PATTERNS, values):
+            return False
+        return not (self.exclude_agents and _any(AGENT_PATTERNS, values))
 
 
 @dataclass(frozen=True)

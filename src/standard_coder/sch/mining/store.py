@@ -424,17 +424,24 @@ def merge_stamped_commits(db_path: Path) -> set[tuple[str, str]]:
 
 def agent_assisted_commits(db_path: Path) -> set[tuple[str, str]]:
     """``(repo, commit_id)`` of commits an AI coding agent helped write: a ``Co-authored-by:``
-    trailer names one (``filters.AGENT_PATTERNS``; ``mining.coauthors``). Their commit time
-    times a person directing an agent, not a person writing the change. Empty for a database
-    mined before the trailers were read (none is known)."""
+    trailer names one (``filters.AGENT_PATTERNS``; ``mining.coauthors``), or an agent is the
+    author (mined only with ``exclude_agents`` off). Their commit time times a person directing
+    an agent, or the agent, not a person writing the change. Trailers are unknown in a database
+    mined before they were read."""
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
-        if not has_table(con, "commit_coauthors"):
-            return set()
-        rows = con.execute(
-            "SELECT repo, commit_id, coauthors FROM commit_coauthors WHERE coauthors != ''"
+        authored = con.execute(
+            "SELECT repo, commit_id, author_name, author_email FROM commits"
         ).fetchall()
-    return {(str(r), str(c)) for r, c, names in rows
-            if any(is_agent(n) for n in str(names).split("\n"))}  # fmt: skip
+        rows = (
+            con.execute(
+                "SELECT repo, commit_id, coauthors FROM commit_coauthors WHERE coauthors != ''"
+            ).fetchall()
+            if has_table(con, "commit_coauthors")
+            else []
+        )
+    out = {(str(r), str(c)) for r, c, n, e in authored if is_agent(f"{n} <{e}>")}
+    return out | {(str(r), str(c)) for r, c, names in rows
+                  if any(is_agent(n) for n in str(names).split("\n"))}  # fmt: skip
 
 
 def merge_stamped_rows(con: sqlite3.Connection, repo: str) -> list[tuple[str, str, int]]:
