@@ -16,6 +16,8 @@ from standard_coder.sch.work_inference.base import FIRST, NORMAL
 
 pytestmark = pytest.mark.integration
 
+BY_NAME = {"authors": {"merge_by_name": True}}
+
 WORK = ("Jane Roe", "jane.roe@corp.example")
 HOME = ("Jane Roe", "Jane@Home.example")
 GITHUB = ("Jane Roe", "4711+jroe@users.noreply.github.com")  # merges only, in GitHub's web page
@@ -40,7 +42,7 @@ def _history(root: Path) -> dict[str, str]:
 def test_one_name_under_two_addresses_is_one_author_with_one_timeline(tmp_path: Path) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path, filters=BY_NAME))
     assert summary.repos[0].authors == 2  # Jane and Bob
     authors = dict(rows(db, "SELECT commit_id, author_id FROM commits"))
     assert {authors[ids[k]] for k in ("w1", "h1", "w2")} == {"jane.roe@corp.example"}
@@ -59,9 +61,8 @@ def test_one_name_under_two_addresses_is_one_author_with_one_timeline(tmp_path: 
 def test_switched_off_each_address_is_an_author_and_on_again_they_join(tmp_path: Path) -> None:
     ids = _history(tmp_path)
     db = tmp_path / "out" / "mined.sqlite"
-    mine_repositories([tmp_path / "r"], db, options(tmp_path))
-    off = options(tmp_path, filters={"authors": {"merge_by_name": False}})
-    summary = mine_repositories([tmp_path / "r"], db, off)
+    mine_repositories([tmp_path / "r"], db, options(tmp_path, filters=BY_NAME))
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))  # off: the default
     assert [r.status for r in summary.repos] == ["mined"]  # the option is part of the key
     assert summary.repos[0].authors == 3
     assert summary.repos[0].mined_now == 0  # the stored commits were kept, their authors reset
@@ -70,7 +71,7 @@ def test_switched_off_each_address_is_an_author_and_on_again_they_join(tmp_path:
     labels = _gap_labels(db, tmp_path / "wi")
     assert labels[ids["h1"]][1] == FIRST  # the home address's first commit
     assert labels[ids["w2"]] == (180.0, NORMAL)  # back to the work commit three hours before
-    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    summary = mine_repositories([tmp_path / "r"], db, options(tmp_path, filters=BY_NAME))
     assert summary.repos[0].authors == 2
     assert dict(rows(db, "SELECT commit_id, author_id FROM commits"))[ids["h1"]] == (
         "jane.roe@corp.example"
@@ -82,4 +83,4 @@ def test_a_one_word_first_name_does_not_join_two_people(tmp_path: Path) -> None:
     commit(repo, {"a.py": "x = 1\n"}, "one", author=("Max", "max.a@a.example"), ts=BASE_TS)
     commit(repo, {"a.py": "x = 2\n"}, "two", author=("Max", "mtaran@b.example"), ts=BASE_TS + H)
     db = tmp_path / "db.sqlite"
-    assert mine_repositories([repo], db, options(tmp_path)).repos[0].authors == 2
+    assert mine_repositories([repo], db, options(tmp_path, filters=BY_NAME)).repos[0].authors == 2

@@ -146,12 +146,13 @@ def test_options_from_sections_and_keys(tmp_path: Path) -> None:
     o2 = mine_options(repos, FiltersSection(), base_dir=tmp_path, config_dir=tmp_path)
     assert o.extract_key() == o2.extract_key()  # authors do not change what is extracted
     assert o.filter_key() != o2.filter_key()
-    for switch in ("exclude_agents", "merge_by_name"):  # each is its own key, on by default
-        assert getattr(o2.authors if switch == "exclude_agents" else o2, switch) is True
-        off = FiltersSection.model_validate({"authors": {switch: False}})
-        o3 = mine_options(repos, off, base_dir=tmp_path, config_dir=tmp_path)
-        assert getattr(o3.authors if switch == "exclude_agents" else o3, switch) is False
-        assert o3.filter_key() != o2.filter_key()
+    assert o2.authors.exclude_agents is True and o2.merge_by_name is False  # the defaults
+    switched = FiltersSection.model_validate(
+        {"authors": {"exclude_agents": False, "merge_by_name": True}}
+    )
+    o3 = mine_options(repos, switched, base_dir=tmp_path, config_dir=tmp_path)
+    assert o3.authors.exclude_agents is False and o3.merge_by_name is True
+    assert o3.filter_key() != o2.filter_key()
     bad = FiltersSection.model_validate({"authors": {"include": ["re:["]}})
     with pytest.raises(ValueError, match="invalid regex"):
         mine_options(repos, bad, base_dir=tmp_path)

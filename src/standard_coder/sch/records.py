@@ -43,8 +43,8 @@ class FileChange:
 class CommitRecord:
     """One mined non-merge commit.
 
-    ``author_id`` is the canonical identity: the lower-cased, mailmap-resolved author email (the
-    addresses one name commits under joined: ``mining.identities``).
+    ``author_id`` is the canonical identity: the lower-cased, mailmap-resolved author email (with
+    ``merge_by_name``, the addresses one name commits under joined: ``mining.identities``).
     Times are unix seconds (UTC); ``author_tz_offset_min`` is minutes east of UTC (-0500 -> -300).
     """
 

@@ -4,8 +4,8 @@ The paper's use of the standard coder: output measured in standard-coder hours. 
 commit is priced by the trained model; a (week, author, repository) cell sums its commits' SCH
 (means) and its q10/q90 are quantiles of the sum of independent draws from each commit's
 predictive distribution truncated to [0, 1] h (the distribution whose mean is the SCH).
-Authors are the mined canonical identities (``.mailmap`` resolved, lower-cased email, the
-addresses of one name joined); bots are left out.
+Authors are the mined canonical identities (``.mailmap`` resolved, lower-cased email; with
+``merge_by_name`` the addresses of one name joined); bots are left out.
 """
 
 from __future__ import annotations

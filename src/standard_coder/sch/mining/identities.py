@@ -1,18 +1,19 @@
 """One person, one author: the addresses one name commits under count as one author.
 
 A maintainer commits from a work address, a personal one and GitHub's private one; the mine
-keys authors by address (``author_id``, :func:`filters.author_identity`), so each address was
+keys authors by address (``author_id``, :func:`filters.author_identity`), so each address is
 an author of its own, its timeline missing the commits made under the others (the interval
-before a commit ran back to the last commit *from the same address*, and team output listed
-the person once per address). Counted on 24 public histories' last 2,000 commits, commits
-under a name's other addresses are up to 27 % of a history (falcon).
+before a commit runs back to the last commit *from the same address*, and team output lists
+the person once per address). Counted on 40 public histories' last 2,000 commits, commits
+under a name's other addresses are up to 31 % of a history (python-dotenv).
 
-:func:`same_name_aliases` joins the addresses that share a name into one author, named by the
-address with the most commits. A name joins addresses when it is at least two words (a
-generic one such as "Your Name" never does), or when it is one word that is also the user part
-of one of the addresses it joins (``delgan`` with ``delgan@users.noreply.github.com``: a
-handle, not a first name). ``.mailmap`` still decides first: this reads mailmapped names and
-addresses.
+With ``[filters.authors] merge_by_name`` (opt-in: measured end to end, the effort model did
+not gain from it; docs/mining.md), :func:`same_name_aliases` joins the addresses that share a
+name into one author, named by the address with the most commits. A name joins addresses when
+it is at least two words (a generic one such as "Your Name" never does), or when it is one
+word that is also the user part of one of the addresses it joins (``delgan`` with
+``delgan@users.noreply.github.com``: a handle, not a first name). ``.mailmap`` still decides
+first: this reads mailmapped names and addresses.
 """
 
 from __future__ import annotations

@@ -33,8 +33,9 @@ class MineOptions:
     extract: ExtractOptions = field(
         default_factory=lambda: ExtractOptions(ext_map=((".py", "python"), (".pyi", "python")))
     )
-    merge_by_name: bool = True
-    """The addresses one name commits under are one author (``identities``)."""
+    merge_by_name: bool = False
+    """The addresses one name commits under are one author (``identities``; opt-in:
+    ``[filters.authors] merge_by_name``)."""
     chunk_size: int = 500
     pull_requests: bool = True
     """Read GitHub squash merges' pull request commit times (``pulls``)."""
