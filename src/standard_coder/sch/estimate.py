@@ -28,7 +28,7 @@ import numpy as np
 from standard_coder.sch.features.describe import describe_feature
 from standard_coder.sch.features.raw_change import left_out_counts
 from standard_coder.sch.mining.file_stats import file_stats
-from standard_coder.sch.mining.filters import language_of
+from standard_coder.sch.mining.filters import author_identity, language_of
 from standard_coder.sch.mining.gitlog import git_command
 from standard_coder.sch.predictors.stage import parse_unified_diff
 from standard_coder.sch.records import CommitRecord, FileChange
@@ -172,7 +172,7 @@ def git_commit_records(
     """Records for commits read straight from git (for commits the mine stage never stored)."""
     out: list[CommitRecord] = []
     for cid in ids:
-        meta = _git(repo, "show", "-s", "--format=%ae%x00%an%x00%at%x00%ct%x00%s%x00%b", cid)
+        meta = _git(repo, "show", "-s", "--format=%aE%x00%aN%x00%at%x00%ct%x00%s%x00%b", cid)
         email, name, at, ct, subject, body = (meta.split("\x00", 5) + [""] * 6)[:6]
         diff = _git(
             repo,
@@ -194,7 +194,7 @@ def git_commit_records(
             after=_reader(repo, cid) if with_contents else None,
         )
         out.append(
-            CommitRecord(repo=repo.name, commit_id=cid, author_id=email.lower(),
+            CommitRecord(repo=repo.name, commit_id=cid, author_id=author_identity(email),
                          author_name=name, authored_at=int(at or 0), author_tz_offset_min=0,
                          committed_at=int(ct or 0), subject=subject, files=files,
                          file_stats=counts, body=body.replace("\r\n", "\n").strip("\n"))

@@ -132,7 +132,7 @@ class _MineTable:
         for n, r in enumerate(self.rows):
             for h, cell in zip(self.headers, r, strict=True):
                 if cell:
-                    t.add_row(h.replace("/\n", "/").replace("\n", " "), cell)
+                    t.add_row(h.replace("/\n", "/").replace("\n/", "/").replace("\n", " "), cell)
             if n < len(self.rows) - 1:
                 t.add_section()
         return t
@@ -160,7 +160,7 @@ def summary_table(summary: MineSummary) -> _MineTable:
     # objects the clone lacks; "merge/other": merge commits kept as their authors' presence,
     # and commits touching no enabled language kept as their authors' work
     headers = ["repo", "status", "stored", "authors", "filtered", "capped", "missing",
-               "squash\ntimed", "merge/\nother", "new", "commits/\ns",
+               "squash\ntimed", "merge/\nother", "new", "commits\n/s",
                *(["error"] if errors else [])]  # fmt: skip
     rows: list[list[str]] = []
 
