@@ -154,9 +154,10 @@ def _sparser(ev: dict[str, Any]) -> str:
         return ""
     return (
         f". The held-out period's commits are sparser ({held:.0%} of its intervals under an "
-        f"hour, {fit:.0%} before) and inferred coding per change grows with the time between "
-        f"commits ({a_held:.2f} h on average inside the first hour, {a_fit:.2f} h before): "
-        "part of the miss is that shift, which no model of the change alone can see"
+        f"hour, {fit:.0%} before), and the inferred coding per change, which grows with the "
+        f"time between commits, is higher ({a_held:.2f} h on average, at most an hour a change "
+        f"counted, against {a_fit:.2f} h before): part of the miss is that shift, which no "
+        "model of the change alone can see"
     )
 
 
