@@ -170,7 +170,7 @@ def plan_repo(
         for cid, val in stored.items():
             if isinstance(val, tuple) and allowed[cid] != val:
                 n, e = allowed[cid]
-                updates.append((n, e, identities.resolve(aliases, author_identity(e)), rid, cid))
+                updates.append((n, e, author_identity(e), rid, cid))  # joined in _finish
         con.executemany(
             "UPDATE commits SET author_name=?, author_email=?, author_id=?"
             " WHERE repo=? AND commit_id=?",
