@@ -151,3 +151,18 @@ def test_a_merge_is_priced_as_the_commits_it_merged_and_a_range_skips_merges(
     assert doc["total"]["sch_hours"] == pytest.approx(
         sum(s["total"]["sch_hours"] for s in singles), rel=1e-9
     )
+
+
+def test_a_commit_read_from_git_has_the_mines_author(tmp_path: Path) -> None:
+    # the mine's identity: .mailmap applied, GitHub's account number dropped, lower-cased
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "m.py").write_text("x = 1\n")
+    (repo / ".mailmap").write_text("Jane Roe <4711+Jane@users.noreply.github.com> <jr@old>\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=jr", "-c", "user.email=jr@old", "commit", "-qm", "c1")
+    (record,) = git_commit_records(repo, [git(repo, "rev-parse", "HEAD")], Languages(),
+                                   with_contents=False)  # fmt: skip
+    assert record.author_id == "jane@users.noreply.github.com"
+    assert record.author_name == "Jane Roe"
