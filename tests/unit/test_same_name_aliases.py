@@ -62,3 +62,15 @@ def test_github_private_addresses_are_compared_as_one_identity_first() -> None:
         [("Jane Roe", "4711+jane@users.noreply.github.com"), ("Jane Roe", "jane@corp.example")]
     )
     assert aliases == {"jane@users.noreply.github.com": "jane@corp.example"}
+
+
+def test_rows_ending_with_an_author_take_the_joined_one() -> None:
+    from standard_coder.sch.mining.identities import resolve_rows
+
+    aliases = {"jane@home.example": "jane.roe@corp.example"}
+    rows = [("m1", 100, 60, "jane@home.example"), ("m2", 200, 0, "rick@x.example")]
+    assert resolve_rows(aliases, rows) == [
+        ("m1", 100, 60, "jane.roe@corp.example"),
+        ("m2", 200, 0, "rick@x.example"),
+    ]
+    assert resolve_rows({}, rows) == rows

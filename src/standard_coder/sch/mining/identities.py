@@ -19,11 +19,14 @@ first: this reads mailmapped names and addresses.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from standard_coder.sch.mining.filters import author_identity
 
-__all__ = ["GENERIC_NAMES", "VERSION", "name_key", "resolve", "same_name_aliases"]
+__all__ = ["GENERIC_NAMES", "VERSION", "name_key", "resolve", "resolve_rows", "same_name_aliases"]
+
+Row = TypeVar("Row", bound=tuple[Any, ...])
 
 VERSION = 1
 """Bumped when the joining rule changes (part of every repository's refs key)."""
@@ -119,3 +122,11 @@ def same_name_aliases(authors: Iterable[tuple[str, str]]) -> dict[str, str]:
 def resolve(aliases: Mapping[str, str], identity: str) -> str:
     """The author ``identity`` counts as (itself when it joins no other)."""
     return aliases.get(identity, identity)
+
+
+def resolve_rows(aliases: Mapping[str, str], rows: Sequence[Row]) -> list[Row]:
+    """``rows`` whose last field is an author id, each with :func:`resolve`'s author there
+    (the rows themselves when nothing is joined)."""
+    if not aliases:
+        return list(rows)
+    return [cast(Row, (*r[:-1], resolve(aliases, r[-1]))) for r in rows]

@@ -400,10 +400,10 @@ def _finish(
     coauthor_ids, coauthor_rows = _message_rows(
         con, plan, coauthors.unread_ids, coauthors.commit_coauthors, "co-authors"
     )
-    if plan.aliases:  # one author per person (``identities``)
-        pull_rows = [(*r[:4], identities.resolve(plan.aliases, r[4])) for r in pull_rows]
-        merge_rows = [(*r[:3], identities.resolve(plan.aliases, r[3])) for r in merge_rows]
-        other_rows = [(*r[:3], identities.resolve(plan.aliases, r[3])) for r in other_rows]
+    # one author per person (``identities``): every such row ends with its author
+    pull_rows = identities.resolve_rows(plan.aliases, pull_rows)
+    merge_rows = identities.resolve_rows(plan.aliases, merge_rows)
+    other_rows = identities.resolve_rows(plan.aliases, other_rows)
     with store.transaction(con):
         joined = store.set_author_ids(con, rid, plan.author_of)
         coauthors.store_commit_coauthors(con, rid, coauthor_ids, coauthor_rows)

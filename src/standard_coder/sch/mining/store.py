@@ -429,9 +429,19 @@ def agent_assisted_commits(db_path: Path) -> set[tuple[str, str]]:
     an agent, or the agent, not a person writing the change. Trailers are unknown in a database
     mined before they were read."""
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
-        authored = con.execute(
-            "SELECT repo, commit_id, author_name, author_email FROM commits"
-        ).fetchall()
+        agents = [  # each author once, not each commit
+            (n, e)
+            for n, e in con.execute("SELECT DISTINCT author_name, author_email FROM commits")
+            if is_agent(f"{n} <{e}>")
+        ]
+        authored = [
+            row
+            for n, e in agents
+            for row in con.execute(
+                "SELECT repo, commit_id FROM commits WHERE author_name = ? AND author_email = ?",
+                (n, e),
+            )
+        ]
         rows = (
             con.execute(
                 "SELECT repo, commit_id, coauthors FROM commit_coauthors WHERE coauthors != ''"
@@ -439,7 +449,7 @@ def agent_assisted_commits(db_path: Path) -> set[tuple[str, str]]:
             if has_table(con, "commit_coauthors")
             else []
         )
-    out = {(str(r), str(c)) for r, c, n, e in authored if is_agent(f"{n} <{e}>")}
+    out = {(str(r), str(c)) for r, c in authored}
     return out | {(str(r), str(c)) for r, c, names in rows
                   if any(is_agent(n) for n in str(names).split("\n"))}  # fmt: skip
 
