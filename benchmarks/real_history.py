@@ -71,12 +71,14 @@ def config_text(
     languages: list[str] | None = None,
     commit_files: bool | None = None,
     commit_body: bool | None = None,
+    seed: int | None = None,
 ) -> str:
     lines = [
         "[outputs]",
         'base_dir = "sc-output"',
         "[runner]",
         f"workers = {workers}",
+        *([f"seed = {seed}"] if seed is not None else []),
         "[repos]",
         f"include_paths = [{json.dumps(str(repo))}]",
     ]
@@ -568,6 +570,13 @@ def main(argv: list[str] | None = None) -> int:
         help="without the message bodies (commit_body = false)",
     )
     ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the run seed ([runner] seed; default the pipeline's, 42): a second seed shows "
+        "how much of a figure is the fit's chance",
+    )
+    ap.add_argument(
         "--languages",
         default=None,
         help="comma-separated languages to mine (default: the pipeline's, Python only), "
@@ -607,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
                     else None,
                     commit_files=args.commit_files,
                     commit_body=args.commit_body,
+                    seed=args.seed,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")

@@ -80,6 +80,11 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
             both = load_config(path).training.features
             assert both.commit_files is on and both.commit_body is (not on)
             assert both.cross_repo_prior_path == prior_path
+    for seed in (None, 7):  # --seed: the run seed, else the pipeline's
+        path = tmp_path / f"seed-{seed}.toml"
+        path.write_text(bench.config_text(tmp_path, quick=True, max_commits=None, workers=1,
+                                          seed=seed))  # fmt: skip
+        assert load_config(path).runner.seed == (42 if seed is None else seed)
     assert bench.own_prior(tmp_path, "mine") is None  # no file yet
     prior_file.write_bytes(b"")
     assert bench.own_prior(tmp_path, "mine") == prior_file.resolve()
