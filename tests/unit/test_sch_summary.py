@@ -108,6 +108,23 @@ def test_a_miss_within_the_held_out_noise_is_said_to_be_one() -> None:
     assert "cannot say" not in calibration and "-4.90 to -0.50" in calibration
 
 
+def test_a_distribution_clearly_worse_than_the_loc_baselines_is_a_warning() -> None:
+    # aiohttp, whole history (session 32): NLL 1.199 against the LOC baseline's 1.138
+    sure = {"n": 942, "level": 0.9,
+            "nll_below_loc": {"value": -0.0607, "low": -0.0763, "high": -0.0475,
+                              "verdict": "missed"}}  # fmt: skip
+    ev = {"heldout_nll": 1.199, "baseline_loc_heldout_nll": 1.138, "target_intervals": sure}
+    (w,) = warnings(ev)
+    assert "fit the held-out changes worse than the LOC baseline's" in w
+    assert "NLL 1.20 against 1.14; the difference's 90% interval 0.05 to 0.08" in w
+    # within the held-out noise, or better than the baseline: no sentence
+    sure["nll_below_loc"].update(high=0.01, verdict="undecided")
+    assert warnings(ev) == []
+    assert warnings({**ev, "heldout_nll": 1.0}) == []
+    # an evaluation without intervals (from before them) says nothing it cannot back
+    assert warnings({"heldout_nll": 1.199, "baseline_loc_heldout_nll": 1.138}) == []
+
+
 def test_the_summary_says_how_sure_each_target_is() -> None:
     from standard_coder.pipelines.sch_summary import sure_line
 

@@ -94,6 +94,21 @@ def warnings(ev: dict[str, Any]) -> list[str]:
             "directing the agent, not writing the change, so the model neither learns from "
             f"nor is scored on them ({int(_num(ev.get('n_test_normal')) or 0)} changes remain)"
         )
+    nll, loc = _num(ev.get("heldout_nll")), _num(ev.get("baseline_loc_heldout_nll"))
+    fit = sure.get("nll_below_loc") or {}
+    if nll is not None and loc is not None and nll > loc and fit.get("verdict") == "missed":
+        low, high = _num(fit.get("low")), _num(fit.get("high"))
+        # the interval is of the LOC baseline's NLL minus the model's: turned round, how much worse
+        worse = (
+            f"; the difference's 90% interval {-high:.2f} to {-low:.2f}"
+            if low is not None and high is not None
+            else ""
+        )
+        out.append(
+            f"the predicted hour ranges fit the held-out changes worse than the LOC baseline's, "
+            f"a model of lines added and deleted alone (NLL {nll:.2f} against {loc:.2f}{worse}): "
+            "take the ranges, and forecasts drawn from them, as rough here"
+        )
     cov = _num(ev.get("coverage_80"))
     if cov is not None and (sure.get("coverage_80_in_0_70_0_90") or {}).get("verdict") == "missed":
         side = "too narrow" if cov < 0.70 else "too wide"
