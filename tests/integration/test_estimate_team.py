@@ -150,7 +150,8 @@ def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
     _git(repo, "add", "NOTES.md")
     _git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qm", "notes")
     target.write_text(target.read_text() + "\ndef extra(x):\n    return x + 1\n")
-    _git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qam", "code")
+    subject = "[pre-commit.ci] code"  # a subject's brackets are the author's, not markup
+    _git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qam", subject)
     notes, code = estimate(cfg, Target(rev="HEAD~2..HEAD"), repo=repo)["changes"]
     assert notes["no_language_files"] is True and notes["sch_hours"] == 0.0
     assert notes["q90"] == 0.0 and notes["lines_added"] == 0
@@ -163,6 +164,7 @@ def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
     short = _git(repo, "rev-parse", "HEAD~1").strip()[:10]
     assert f"{short}: no file in the mined languages (python), so 0 h" in said
     assert f"{short} weighs most" not in said
+    assert f"{_git(repo, 'rev-parse', 'HEAD').strip()[:10]} {subject}" in said
     # the features that weigh most are said in words (the JSON keeps the column's name too)
     top = code["top_features"][0]
     assert top["what"] == describe_feature(top["feature"]) != ""

@@ -266,6 +266,22 @@ def test_summary_table_folds_a_long_name_and_keeps_status_and_numbers_whole() ->
         assert name.startswith("PythonDataScienceHandbook-92b475e1")  # whole, if folded
 
 
+def test_summary_table_shows_a_name_or_error_in_brackets_as_written() -> None:
+    from rich.console import Console
+
+    from standard_coder.sch.mining.summary import MineSummary, RepoSummary
+
+    bad = RepoSummary(repo="[wip]proj-1a2b3c4d", path="/x", status="error",
+                      error="cannot read [pack] objects")  # fmt: skip
+    for width in (200, 40):  # the wide table and the narrow console's blocks
+        con = Console(width=width, file=io.StringIO(), record=True)
+        con.print(summary_table(MineSummary(repos=[bad])))
+        text = "".join(con.export_text().replace("│", " ").split())  # folded cells rejoined
+        assert (
+            "[wip]proj-1a2b3c4d" in text and "cannot read [pack] objects".replace(" ", "") in text
+        )
+
+
 def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:
     empty = init(tmp_path / "empty")
     good = init(tmp_path / "good")

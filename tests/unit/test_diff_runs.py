@@ -149,3 +149,14 @@ def test_cli_exit_2_on_missing_run_or_stamp(tmp_path: Path) -> None:
     (a / STAMP_FILE).unlink()
     r = cli("diff-runs", "A", "A", "--base-dir", str(tmp_path))
     assert r.returncode == 2 and "env_stamp.json" in r.stderr
+
+
+def test_the_users_text_in_brackets_is_shown_not_read_as_console_markup(tmp_path: Path) -> None:
+    now = time.time()
+    make_run(tmp_path, "runA", now - 100, config={"repos": {"name": "[bold]core[/]"}})
+    make_run(tmp_path, "runB", now - 50, config={"repos": {"name": "[pre-commit.ci] fork"}})
+    r = cli("diff-runs", "runA", "runB", "--base-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "[bold]core[/]" in r.stdout and "[pre-commit.ci] fork" in r.stdout
+    r = cli("diff-runs", "runA", "[wip]missing", "--base-dir", str(tmp_path))
+    assert r.returncode == 2 and "[wip]missing" in r.stderr

@@ -278,9 +278,11 @@ def test_forecast_check_cli_not_json_exits_2(tmp_path: Path) -> None:
 def test_forecast_check_cli_lists_model_tickets(tmp_path: Path) -> None:
     sprint = copy.deepcopy(SPRINT)
     sprint["tickets"].append({"id": "T-3", "status": "todo", "commit_ids": ["abc"]})
+    sprint["tickets"].append({"id": "[fe]T-4", "status": "todo", "story_points": 2})
     proc = _cli("forecast-check", "--config", str(_config(tmp_path, sprint, HISTORY)))
     assert proc.returncode == 0, proc.stderr
     assert "tickets needing the trained model: T-3" in proc.stdout
+    assert "[fe]T-4" in proc.stdout  # the work-order table shows an id as written
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ SCH_LINE = (
 
 
 def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from standard_coder.runner.console import make_console
@@ -32,8 +33,10 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         name = c.get("commit_id", "")[:10] or c.get("source", "")
         if c.get("subject"):
             name += f" {c['subject'][:50]}"
-        t.add_row(name, f"+{c['lines_added']}/-{c['lines_deleted']}", f"{c['sch_hours']:.2f}",
-                  f"{c['q10']:.2f}", f"{c['q50']:.2f}", f"{c['q90']:.2f}")  # fmt: skip
+        # a subject is the author's text: "[pre-commit.ci] ..." is not console markup
+        t.add_row(escape(name), f"+{c['lines_added']}/-{c['lines_deleted']}",
+                  f"{c['sch_hours']:.2f}", f"{c['q10']:.2f}", f"{c['q50']:.2f}",
+                  f"{c['q90']:.2f}")  # fmt: skip
     tot = doc["total"]
     if len(doc["changes"]) > 1:
         t.add_row("total", "", f"{tot['sch_hours']:.2f}", f"{tot['q10']:.2f}",

@@ -68,6 +68,7 @@ def forecast_check(
     Exits 2 with one message naming the file, the JSON path and the expected form when an input
     is invalid. Lists the tickets that need the trained effort model (diff or commit ids).
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from standard_coder.config import ConfigError, load_config
@@ -113,12 +114,12 @@ def forecast_check(
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     days = sprint.working_days()
-    table = Table(title=f"Sprint {sprint.sprint_id}: {len(days)} working days")
+    table = Table(title=f"Sprint {escape(str(sprint.sprint_id))}: {len(days)} working days")
     for col in ("work order", "ticket", "status", "effort from"):
         table.add_column(col)
     for i, t in enumerate(sprint.ordered_tickets(), 1):
         src = "done" if t.status == "done" else "model" if t.needs_model else "story points"
-        table.add_row(str(i), t.id, t.status, src)
+        table.add_row(str(i), escape(t.id), t.status, src)  # ids are the user's text
     console = make_console()
     console.print(table)
     console.print(

@@ -31,10 +31,12 @@ class OutputsSettings:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
+    from rich.markup import escape
+
     from standard_coder.runner.console import make_console
 
     make_console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {message}"
+        f"[bold red]error:[/] {escape(message)}"  # the message names the user's paths and keys
     )
     return typer.Exit(code)
 
@@ -86,6 +88,7 @@ def diff_runs_command(
     """Show which config keys, package versions and stage fingerprints differ between two runs."""
     from dataclasses import asdict
 
+    from rich.markup import escape
     from rich.table import Table
 
     from standard_coder.runner.console import make_console
@@ -126,7 +129,7 @@ def diff_runs_command(
         for c in changes:
             a = "—" if c.kind == "added" else _short(c.a)
             b = "—" if c.kind == "removed" else _short(c.b)
-            table.add_row(c.key, f"[{style[c.kind]}]{c.kind}[/]", a, b)
+            table.add_row(escape(c.key), f"[{style[c.kind]}]{c.kind}[/]", escape(a), escape(b))
         console.print(table)
     src_a, src_b = diff.fingerprint_sources
     console.print(f"[dim]stage fingerprints from: A {src_a}, B {src_b}[/]")
@@ -147,7 +150,7 @@ def gc_command(
     settings = _settings_or_exit(config)
     console = make_console(highlight=False)
     if not settings.base_dir.is_dir():
-        console.print(f"Nothing to collect: {settings.base_dir} does not exist.")
+        console.print(f"Nothing to collect: {settings.base_dir} does not exist.", markup=False)
         return
     from standard_coder.runner.errors import RunLocked
     from standard_coder.runner.lock import RunLock
@@ -166,6 +169,7 @@ def gc_command(
 
 
 def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from standard_coder.runner.retention import apply_gc, human_size, plan_gc
@@ -184,11 +188,14 @@ def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
         table.add_column("why", overflow="fold")
         for item in plan.remove:
             rel = item.path.relative_to(plan.base_dir)
-            table.add_row(str(rel), item.kind, human_size(item.size_bytes), item.reason)
+            table.add_row(
+                escape(str(rel)), item.kind, human_size(item.size_bytes), escape(item.reason)
+            )
         console.print(table)
     kept = [i for i in plan.keep if i.kind in ("run", "record") or i.protected]
     for item in kept:
-        console.print(f"[dim]keeping {item.path.relative_to(plan.base_dir)}: {item.reason}[/]")
+        where = escape(str(item.path.relative_to(plan.base_dir)))
+        console.print(f"[dim]keeping {where}: {escape(item.reason)}[/]")
     if not plan.remove:
         console.print("Nothing to remove.")
         return

@@ -109,6 +109,7 @@ class _MineTable:
     def wide(self, *, fold_names: bool = True) -> Table:
         """A column per figure, a row per repository (and the total)."""
         from rich.table import Table
+        from rich.text import Text
 
         t = Table(title=self.title, title_justify="left", pad_edge=False)
         for i, h in enumerate(self.headers):
@@ -118,13 +119,14 @@ class _MineTable:
                 t.add_column(h, overflow="fold")
             else:
                 t.add_column(h, justify="right" if i > 1 else "left", no_wrap=True)
-        for r in self.rows:
-            t.add_row(*r)
+        for r in self.rows:  # Text: a folder name or an error is never console markup
+            t.add_row(*(Text(c) for c in r))
         return t
 
     def long(self) -> Table:
         """A block per repository (and the total): a line per figure that has one."""
         from rich.table import Table
+        from rich.text import Text
 
         t = Table(title=self.title, title_justify="left", pad_edge=False, show_header=False)
         t.add_column("figure", no_wrap=True, style="bold")
@@ -132,7 +134,9 @@ class _MineTable:
         for n, r in enumerate(self.rows):
             for h, cell in zip(self.headers, r, strict=True):
                 if cell:
-                    t.add_row(h.replace("/\n", "/").replace("\n/", "/").replace("\n", " "), cell)
+                    t.add_row(
+                        h.replace("/\n", "/").replace("\n/", "/").replace("\n", " "), Text(cell)
+                    )
             if n < len(self.rows) - 1:
                 t.add_section()
         return t
