@@ -61,6 +61,20 @@ def test_plain_progress_is_rate_limited_by_the_clock() -> None:
     assert buf.getvalue().splitlines() == ["  items: 0/10", "  items: 5/10", "  items: 10/10"]
 
 
+def test_a_bars_description_in_brackets_is_shown_as_written() -> None:
+    from rich.console import Console
+
+    display = ProgressDisplay(enabled=True, stream=io.StringIO())  # the terminal's bars
+    try:
+        task = display.task(4, "mine [wip]proj-1a2b3c4d")
+        task.advance(2)
+        shown = Console(record=True, width=120, file=io.StringIO())
+        shown.print(display._rich.get_renderable())
+        assert "mine [wip]proj-1a2b3c4d" in shown.export_text()
+    finally:
+        display.close()
+
+
 def test_track_counts_items() -> None:
     display = ProgressDisplay(enabled=False, stream=None)
     assert list(track([1, 2, 3], display, desc="x")) == [1, 2, 3]

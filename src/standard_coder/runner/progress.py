@@ -16,6 +16,13 @@ from typing import IO, Any, TypeVar
 T = TypeVar("T")
 
 
+def _plain(text: str) -> str:
+    """``text`` escaped for Rich: a name in brackets (``[wip]proj``) is shown, not styled."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
 class ProgressTask:
     """One bar. ``completed``/``total`` are read by the engine for the interrupt message."""
 
@@ -84,7 +91,8 @@ class ProgressDisplay:
 
                 self._rich = Progress(transient=False)
                 self._rich.start()
-            task._rich_id = self._rich.add_task(desc, total=total)
+            # a description names the user's repositories and items: shown as written, not markup
+            task._rich_id = self._rich.add_task(_plain(desc), total=total)
         else:
             self._changed(task)  # a plain "desc: 0/N" line: the work and its size are visible
         return task
@@ -92,7 +100,10 @@ class ProgressDisplay:
     def _changed(self, task: ProgressTask) -> None:
         if self._rich is not None and task._rich_id is not None:
             self._rich.update(
-                task._rich_id, completed=task.completed, total=task.total, description=task.desc
+                task._rich_id,
+                completed=task.completed,
+                total=task.total,
+                description=_plain(task.desc),
             )
             return
         if self.stream is None:
