@@ -265,7 +265,12 @@ def run_weighting(base: Path, seed: int, modes: list[str]) -> dict[str, Any]:
     earlier period and chosen by the shipped rule, then refitted), the MDN and ``shift_w0`` on
     the whole period, and the LOC baseline MDN, all fitted with that mode's weights."""
     from standard_coder.pipelines.sch_train import head_params
-    from standard_coder.sch.predictors.auto import HELD_BACK, choose, validation_scores
+    from standard_coder.sch.predictors.auto import (
+        HELD_BACK,
+        choose,
+        effective_count,
+        validation_scores,
+    )
     from standard_coder.sch.predictors.splits import label_weights, time_validation_split
 
     ds = Dataset.load(base / "labels/datasets/coding_train.npz")
@@ -295,7 +300,7 @@ def run_weighting(base: Path, seed: int, modes: list[str]) -> dict[str, Any]:
                                           ds.X[late], ds.Y[late], wl)  # fmt: skip
             test[name] = scores(fit_effort_model(ds, kind, params, opt, **kw).distribution(
                 ds.X[ten]), Yt)  # fmt: skip
-        chosen = choose(val, auto["rule"])
+        chosen = choose(val, auto["rule"], effective_count(wl))  # as fit_auto chooses
         base_m = fit_effort_model(ds.loc_view(), "mdn", T.mdn.model_dump(), opt, seed=seed,
                                   label_weighting=mode)  # fmt: skip
         loc = scores(base_m.distribution(ds.X_loc[ten]), Yt)

@@ -19,7 +19,7 @@ from standard_coder.config.training import TrainingSection
 from standard_coder.pipelines.sch_train import head_params
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.evaluation import evaluate
-from standard_coder.sch.predictors.auto import SE_MARGIN, choose, spearman_se
+from standard_coder.sch.predictors.auto import SE_MARGIN, choose, effective_count, spearman_se
 from standard_coder.sch.predictors.estimator import EffortModel, ShiftRegressor
 from standard_coder.sch.predictors.stage import fit_effort_model
 from standard_coder.sch.predictors.train import TrainingInterrupted, TrainOptions
@@ -88,6 +88,10 @@ def test_choose_rules() -> None:
     assert choose(pyjwt, "spearman_se", 38, margin=1.0) == "mdn"
     assert choose(pyjwt, "spearman_se", 38) == "shift_w0"
     assert choose(v, "spearman_se", 400, margin=3.0) == "shift_w0"  # 0.13 < 3 x 0.05
+    # n: the validation changes' effective number (Kish), the count of the weight-1 ones
+    assert effective_count(np.array([1.0, 0.0, 1.0, 1.0])) == 3
+    assert effective_count(np.array([1.0, 1.0, 0.5, 0.5])) == 4  # 3^2 / 2.5 = 3.6
+    assert effective_count(np.zeros(3)) == 0
     v["shift_w0"]["spearman"] = 0.45
     assert choose(v, "spearman_se", 400) == "shift_w0"
     assert choose(s, "spearman_se", 10) == "mdn"  # no shift_w0 among them: plain spearman

@@ -100,6 +100,14 @@ def spearman_se(n: int) -> float:
     return 1.03 / math.sqrt(max(n - 3, 1))
 
 
+def effective_count(weight: np.ndarray) -> int:
+    """Kish's effective number of changes of ``weight`` (the count of the positive ones for 0/1
+    weights): the ``n`` of :func:`choose`."""
+    wk = np.asarray(weight, np.float64)
+    wk = wk[wk > 0]
+    return round(float(wk.sum() ** 2 / (wk**2).sum())) if len(wk) else 0
+
+
 def choose(
     scores: Mapping[str, Mapping[str, float]], rule: str, n: int = 0, margin: float = SE_MARGIN
 ) -> str:
@@ -169,9 +177,7 @@ def fit_auto(
         scores[name] = validation_scores(m, dataset.X[late], dataset.Y[late], w)
         log.info("auto: %s on the held-back period: NLL %.3f, Spearman %.3f", name,
                  scores[name]["nll"], scores[name]["spearman"])  # fmt: skip
-    wk = w[w > 0]  # effective number of validation changes (Kish): the count for 0/1 weights
-    n_eff = round(float(wk.sum() ** 2 / (wk**2).sum())) if len(wk) else 0
-    chosen = choose(scores, rule, n_eff, margin)
+    chosen = choose(scores, rule, effective_count(w), margin)
     kind, params = candidates[chosen]
     model = fit(dataset, kind, params, training, checkpointer=checkpointer,
                 should_stop=should_stop, device=device, seed=seed,
