@@ -10,13 +10,18 @@ object.
 
 Usage::
 
-    python benchmarks/compare_real_history.py BEFORE AFTER
+    python benchmarks/compare_real_history.py BEFORE AFTER [--before-seed B2] [--after-seed A2]
 
 ``BEFORE`` and ``AFTER`` are each a comma-separated list of ``real_history.py`` outputs: the
 file its standard output went to (the last JSON line is read), or a ``--work-dir`` folder
 (each ``NN-name/sc-output/reports/sch_evaluation.json`` in it). A history in both sets is
 paired by name; one in only one set is listed and left out of the means. Exit 2 on a path
 that is neither.
+
+A change that touches the labels is judged on two seeds or more: ``--before-seed OUTPUTS``
+and ``--after-seed OUTPUTS`` (repeatable) add the same side run at another ``--seed``; each
+history's figures are then the means over its seeds, and its targets are met or missed by
+those means.
 """
 
 from __future__ import annotations
@@ -87,6 +92,29 @@ def load_runs(spec: str) -> dict[str, dict[str, Any]]:
                     rows[row["repo"]] = row
         else:
             raise RunsError(f"{path}: no such file or folder")
+    return rows
+
+
+AVERAGED = ("spearman_sch", "spearman_lines_added", "heldout_nll", "baseline_loc_heldout_nll",
+            "coverage_80", "binned_calibration_r2", "n_test_normal")  # fmt: skip
+
+
+def averaged(sets: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """One row per history from runs of several seeds: each figure of :data:`AVERAGED` is its
+    mean over the seeds that hold it (undefined in all: None), and the targets are met or missed
+    by those means. One set is returned as it is."""
+    if len(sets) == 1:
+        return sets[0]
+    bench = _real_history()
+    rows: dict[str, dict[str, Any]] = {}
+    for name in sorted({n for s in sets for n in s}):
+        held = [s[name] for s in sets if name in s]
+        row: dict[str, Any] = {"repo": name, "seeds": len(held)}
+        for k in AVERAGED:
+            vals = [float(r[k]) for r in held if isinstance(r.get(k), int | float)]
+            row[k] = round(statistics.mean(vals), 4) if vals else None
+        row["targets"] = bench.targets(row)
+        rows[name] = row
     return rows
 
 
@@ -184,22 +212,31 @@ def print_report(
     p = out["paired"]["sch_minus_lines_added"]
     if p["se"] is not None and p["mean"] is not None:
         ratio = p["mean"] / p["se"] if p["se"] > 0 else float("inf")
+        seeds = out.get("seeds") or {"before": 1, "after": 1}
         print(f"  SCH − lines added moved {ratio:+.1f} standard errors. Two run seeds of the same "
               "code moved it +0.010 ± 0.007 over 40 histories: a change of under about 0.015 "
-              "is not told from a seed's")  # fmt: skip
+              "is not told from a seed's (here the mean of "
+              f"{seeds['before']} seed(s) before, {seeds['after']} after)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("before", help="real_history.py outputs (comma-separated)")
     ap.add_argument("after", help="real_history.py outputs (comma-separated)")
+    ap.add_argument("--before-seed", action="append", default=[], metavar="OUTPUTS",
+                    help="the before side again at another run seed (repeatable): each "
+                    "history's figures are averaged over its seeds before pairing")  # fmt: skip
+    ap.add_argument("--after-seed", action="append", default=[], metavar="OUTPUTS",
+                    help="the after side again at another run seed (repeatable)")  # fmt: skip
     args = ap.parse_args(argv)
     try:
-        before, after = load_runs(args.before), load_runs(args.after)
+        before = averaged([load_runs(x) for x in (args.before, *args.before_seed)])
+        after = averaged([load_runs(x) for x in (args.after, *args.after_seed)])
     except RunsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = compare(before, after)
+    out["seeds"] = {"before": 1 + len(args.before_seed), "after": 1 + len(args.after_seed)}
     print_report(before, after, out)
     print(json.dumps(out))
     return 0

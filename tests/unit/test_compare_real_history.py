@@ -65,3 +65,27 @@ def test_a_path_without_runs_is_one_line_and_exit_2(
         assert cmp.main([str(good), str(tmp_path / bad)]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and bad in err and "\n" not in err
+
+
+def test_more_seeds_average_each_historys_figures_before_pairing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _log(tmp_path / "b42.log", [_row("a", 0.30, 0.20), _row("b", 0.10, 0.20)])
+    after42 = _log(tmp_path / "a42.log", [_row("a", 0.30, 0.20), _row("b", 0.24, 0.20)])
+    # seed 43: b's SCH falls back below lines added, and its coverage leaves the range
+    after43 = _log(tmp_path / "a43.log", [_row("a", 0.34, 0.20),
+                                          _row("b", 0.14, 0.20, cov=0.99)])  # fmt: skip
+    args = [str(before), str(after42), "--after-seed", str(after43)]
+    assert cmp.main(args) == 0
+    text = capsys.readouterr().out
+    out = json.loads(text.strip().splitlines()[-1])
+    assert out["seeds"] == {"before": 1, "after": 2}
+    # b after: SCH (0.24 + 0.14) / 2 = 0.19 < 0.20, coverage (0.8 + 0.99) / 2 = 0.895 in range
+    assert out["flips"]["sch_above_lines_added"] == {"gained": [], "lost": []}
+    assert out["targets_met"]["after"]["coverage_80_in_0_70_0_90"] == 2
+    margin = out["paired"]["sch_minus_lines_added"]  # a: +0.02, b: +0.09
+    assert margin["mean"] == pytest.approx(0.055, abs=1e-4) and margin["up"] == 2
+    assert "the mean of 1 seed(s) before, 2 after" in text
+    # a seed's path that holds no runs is the same one-line error
+    assert cmp.main([str(before), str(after42), "--after-seed", str(tmp_path / "x.log")]) == 2
+    assert "x.log" in capsys.readouterr().err
