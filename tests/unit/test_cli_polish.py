@@ -293,3 +293,23 @@ def test_the_report_shows_how_sure_each_target_is(tmp_path: Path) -> None:
     assert "undecided: within the held-out changes' noise" in html
     assert "<span class='good'>met</span>" in html
     assert "sch_above_lines_added.verdict" not in html  # a table, not flattened keys
+    assert "What to keep in mind" not in html  # nothing to warn of: no such list
+
+
+def test_the_report_says_the_summarys_warnings(tmp_path: Path) -> None:
+    from standard_coder.reporting.evaluation import render_evaluation
+    from standard_coder.runner.report import SectionInput
+
+    sure = {"level": 0.9, "resamples": 1000, "n": 942,
+            "nll_below_loc": {"value": -0.0607, "low": -0.0763, "high": -0.0475,
+                              "verdict": "missed"}}  # fmt: skip
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    ev = {"heldout_nll": 1.199, "baseline_loc_heldout_nll": 1.138, "spearman_sch": 0.20,
+          "spearman_lines_added": 0.30, "target_intervals": sure}  # fmt: skip
+    (reports / "sch_evaluation.json").write_text(json.dumps(ev))
+    html = render_evaluation(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None,
+                                          stamp={}))  # fmt: skip
+    assert "<h3>What to keep in mind</h3><ul class='warns'>" in html
+    assert "<li>the model ranks changes worse than counting lines added" in html
+    assert "fit the held-out changes worse than the LOC baseline&#39;s" in html

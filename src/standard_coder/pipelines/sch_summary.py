@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ AGENT_ASSISTED_SHARE = 0.10
 """Share of held-out changes an AI coding agent helped write from which the summary says so."""
 
 
-def warnings(ev: dict[str, Any]) -> list[str]:
+def warnings(ev: Mapping[str, Any]) -> list[str]:
     """Plain-language warnings about an evaluation (``sch_evaluation.json``); empty when fine."""
     out: list[str] = []
     n_train = _num(ev.get("n_train"))
@@ -158,7 +159,7 @@ SPARSER_BY = 0.05
 """Drop in the share of short intervals from which the calibration warning names it."""
 
 
-def _sparser(ev: dict[str, Any]) -> str:
+def _sparser(ev: Mapping[str, Any]) -> str:
     """Why calibration may miss, when the held-out period's commits are sparser (``""`` if not)."""
     shift = ev.get("held_out_shift") or {}
     fit, held = (_num(shift.get(f"share_short_intervals_{k}")) for k in ("fitted", "held_out"))

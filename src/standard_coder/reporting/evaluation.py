@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
+from standard_coder.pipelines.sch_summary import warnings
 from standard_coder.reporting.forecasts import BACKTEST_FILE, backtest_view
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
@@ -122,6 +123,8 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
         "groups": groups,
         "rest": rest,
         "targets": _targets(doc.get("target_intervals")),
+        # the end-of-run summary's plain-language warnings: the page a lead shares says them too
+        "warnings": warnings(doc),
     }
 
 
