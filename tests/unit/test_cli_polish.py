@@ -272,21 +272,25 @@ def test_report_card_lists_tickets_with_dates_and_explains_sch(tmp_path: Path) -
     assert "learned from 14 past sprints" in html
 
 
-def test_the_report_shows_how_sure_each_target_is(tmp_path: Path) -> None:
+def _evaluation_section(base: Path, ev: dict[str, object]) -> str:
+    """The report's Evaluation section over ``ev`` written as ``reports/sch_evaluation.json``."""
     from standard_coder.reporting.evaluation import render_evaluation
     from standard_coder.runner.report import SectionInput
 
+    reports = base / "reports"
+    reports.mkdir()
+    (reports / "sch_evaluation.json").write_text(json.dumps(ev))
+    return render_evaluation(SectionInput(base_dir=base, cache_dir=None, run_id=None, stamp={}))
+
+
+def test_the_report_shows_how_sure_each_target_is(tmp_path: Path) -> None:
     sure = {"level": 0.9, "resamples": 1000, "n": 53,
             "sch_above_lines_added": {"value": -0.0888, "low": -0.2104, "high": 0.0241,
                                       "verdict": "undecided"},
             "calibration_r2_positive": {"value": 0.61, "low": 0.2, "high": 0.8,
                                         "verdict": "met"}}  # fmt: skip
-    reports = tmp_path / "reports"
-    reports.mkdir()
     ev = {"heldout_nll": 1.1, "baseline_loc_heldout_nll": 1.2, "target_intervals": sure}
-    (reports / "sch_evaluation.json").write_text(json.dumps(ev))
-    html = render_evaluation(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None,
-                                          stamp={}))  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
     assert "90% bootstrap interval over 53 held-out changes" in html
     assert "<td>SCH ranks above lines added (Spearman difference &gt; 0)</td>" in html
     assert "<td class='num'>-0.089</td><td class='num'>-0.210 to 0.024</td>" in html
@@ -297,19 +301,12 @@ def test_the_report_shows_how_sure_each_target_is(tmp_path: Path) -> None:
 
 
 def test_the_report_says_the_summarys_warnings(tmp_path: Path) -> None:
-    from standard_coder.reporting.evaluation import render_evaluation
-    from standard_coder.runner.report import SectionInput
-
     sure = {"level": 0.9, "resamples": 1000, "n": 942,
             "nll_below_loc": {"value": -0.0607, "low": -0.0763, "high": -0.0475,
                               "verdict": "missed"}}  # fmt: skip
-    reports = tmp_path / "reports"
-    reports.mkdir()
     ev = {"heldout_nll": 1.199, "baseline_loc_heldout_nll": 1.138, "spearman_sch": 0.20,
           "spearman_lines_added": 0.30, "target_intervals": sure}  # fmt: skip
-    (reports / "sch_evaluation.json").write_text(json.dumps(ev))
-    html = render_evaluation(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None,
-                                          stamp={}))  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
     assert "<h3>What to keep in mind</h3><ul class='warns'>" in html
     assert "<li>the model ranks changes worse than counting lines added" in html
     assert "fit the held-out changes worse than the LOC baseline&#39;s" in html
