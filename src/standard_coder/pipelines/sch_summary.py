@@ -96,9 +96,9 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             f"nor is scored on them ({int(_num(ev.get('n_test_normal')) or 0)} changes remain)"
         )
     nll, loc = _num(ev.get("heldout_nll")), _num(ev.get("baseline_loc_heldout_nll"))
-    fit = sure.get("nll_below_loc") or {}
-    if nll is not None and loc is not None and nll > loc and fit.get("verdict") == "missed":
-        low, high = _num(fit.get("low")), _num(fit.get("high"))
+    nll_sure = sure.get("nll_below_loc") or {}
+    if nll is not None and loc is not None and nll > loc and nll_sure.get("verdict") == "missed":
+        low, high = _num(nll_sure.get("low")), _num(nll_sure.get("high"))
         # the interval is of the LOC baseline's NLL minus the model's: turned round, how much worse
         worse = (
             f"; the difference's 90% interval {-high:.2f} to {-low:.2f}"
