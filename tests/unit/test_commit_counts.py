@@ -24,6 +24,21 @@ def synth() -> SyntheticChanges:
     return synthetic_changes(60, n_samples=8, n_repos=2, seed=5)
 
 
+class LinearModel:
+    """A fixed linear pricing of the rows (what a team-output test compares is its input rows
+    and how they are summed, not a trained model's answer)."""
+
+    def distribution(self, X: np.ndarray) -> LinearModel:
+        self.x = np.abs(X).sum(axis=1) / 100
+        return self
+
+    def sch(self) -> np.ndarray:
+        return self.x
+
+    def sample(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.abs(X).sum(axis=1, keepdims=True) / 100 * rng.random((len(X), n))
+
+
 def _built(synth: SyntheticChanges) -> tuple[ChangeRepresentation, dict, list]:
     raws: dict[tuple[str, str], RawChange] = {}
     group = [synth.keys[0], synth.keys[2]]  # a squashed group: its members keep their own counts
@@ -57,19 +72,8 @@ def test_saved_counts_give_the_same_rows_and_the_same_team_output(
     X = rep.scale_counts(counts.rows(keys))
     assert X.tobytes() == rep.transform(synth.commits).tobytes()  # bit for bit
 
-    class Model:  # a fixed linear pricing of the rows: what is compared is the input rows
-        def distribution(self, X: np.ndarray) -> Model:
-            self.x = np.abs(X).sum(axis=1) / 100
-            return self
-
-        def sch(self) -> np.ndarray:
-            return self.x
-
-        def sample(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-            return np.abs(X).sum(axis=1, keepdims=True) / 100 * rng.random((len(X), n))
-
-    fresh = csv_text(team_output(Model(), rep, synth.commits, seed=3, n_draws=20).rows)
-    reused = team_output(Model(), rep, synth.commits, seed=3, n_draws=20,
+    fresh = csv_text(team_output(LinearModel(), rep, synth.commits, seed=3, n_draws=20).rows)
+    reused = team_output(LinearModel(), rep, synth.commits, seed=3, n_draws=20,
                          features=lambda b: rep.scale_counts(
                              counts.rows([(r.repo, r.commit_id) for r in b])))  # fmt: skip
     assert csv_text(reused.rows) == fresh and fresh.count("\n") > 5

@@ -42,3 +42,29 @@ def test_active_weeks_are_distinct_weeks_and_the_rest_is_one_row(tmp_path: Path)
     assert authors[0][1:] == ["4", "4", "2"]
     assert authors[-1] == ["7 others", "7", "0.700", "1"]  # 25 devs: 18 shown, 7 summed
     assert f"lists the {SHOWN} largest" in html
+
+
+def test_the_section_says_which_addresses_one_persons_row_holds(tmp_path: Path) -> None:
+    from standard_coder.pipelines.sch_team import people_json
+
+    layout = SchLayout(tmp_path)
+    _write(tmp_path, [("2025-W01", "jane@work.example", "api", 3, 1.0)])
+
+    def page() -> str:
+        return render_team_output(SectionInput(tmp_path, None, None, {}))
+
+    assert "An author is a person" not in page() and "its own author" not in page()  # no file
+    layout.team_output_people.write_text(
+        people_json({"jane@home.example": "jane@work.example"}, True)
+    )
+    html = page()
+    assert "An author is a person" in html and "(1 address joined:" in html
+    joined = html.split("<summary>Addresses joined by name</summary>")[1].split("</details>")[0]
+    assert re.findall(r"<td>(.*?)</td>", joined) == ["jane@home.example", "jane@work.example"]
+    assert _table(html, "Per author")[0][0] == "jane@work.example"  # the tables are unchanged
+    layout.team_output_people.write_text(people_json({}, True))
+    assert "(0 addresses joined;" in page() and "<details>" not in page()
+    layout.team_output_people.write_text(people_json({}, False))
+    assert "Each address is its own author" in page() and "An author is a person" not in page()
+    layout.team_output_people.write_text('{"joined": [1, 2]')  # torn: said nothing of, no error
+    assert "An author is a person" not in page() and "Per author" in page()

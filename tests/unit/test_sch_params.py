@@ -95,3 +95,20 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     assert forecast.deps == ("mine", "train_sch")
     assert forecast.named_inputs["model"] == layout.model
     assert pipe.root == folder
+
+
+def test_team_output_joins_names_by_default_and_the_setting_enters_its_fingerprint(
+    tmp_path: Path,
+) -> None:
+    params = _params(tmp_path / "a")
+    assert params["team_output"]["join_names"] is True  # type: ignore[index]
+    (tmp_path / "a" / "pipeline_config.toml").write_text(
+        CONFIG + "\n[filters.authors]\nteam_output_by_name = false\n"
+    )
+    pipe = build(tmp_path / "a" / "pipeline_config.toml", [])
+    team = next(s for s in pipe.stages if s.name == "team_output")
+    assert team.params["join_names"] is False
+    mine = next(s for s in pipe.stages if s.name == "mine")
+    # a report setting: the mine (and the effort model's authors) never see it, so switching
+    # it reruns team_output only, and a mine fingerprinted before the key keeps its fingerprint
+    assert "team_output_by_name" not in json.dumps(dict(mine.params), default=str)

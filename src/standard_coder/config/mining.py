@@ -92,9 +92,16 @@ class AuthorFilter(StrictModel):
         description="count the addresses one name commits under (work, personal, GitHub's "
         "private one) as one author: names of two or more words, and one-word names that are "
         "also the user part of one of the addresses (a handle); placeholder names ('Your "
-        "Name', 'root') never join; `.mailmap` decides first. One row per person in team "
-        "output; off by default: on 40 public histories it moved the effort model's targets "
-        "by noise, 119 to 116 of 160 (docs/effort-models.md, 'Session 31')",
+        "Name', 'root') never join; `.mailmap` decides first (team output joins them by "
+        "name in any case: team_output_by_name); off by default: on 40 public histories it "
+        "moved the effort model's targets by noise, 119 to 116 of 160 "
+        "(docs/effort-models.md, 'Session 31')",
+    )
+    team_output_by_name: bool = Field(
+        True,
+        description="team output lists a person once: the addresses one name commits under are "
+        "one row (merge_by_name's rule, applied to the report only; the effort model's authors "
+        "stay as mined). false: one row per address",
     )
 
 

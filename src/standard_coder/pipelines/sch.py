@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from standard_coder.config import ConfigError, load_config
 from standard_coder.pipelines import sch_forecast, sch_mine, sch_team, sch_train
@@ -19,6 +20,9 @@ from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.report import ReportSection
 from standard_coder.runner.stage import DistributedTraining, Pipeline, Stage
+
+if TYPE_CHECKING:
+    from standard_coder.config.schema import FlagshipConfig
 
 
 def _sprint_needs_model(path: Path | None) -> bool:
@@ -113,6 +117,15 @@ def _is_git_repo(path: Path) -> bool:
     return True
 
 
+def _mine_filters(cfg: FlagshipConfig, root: Path | None) -> Any:
+    """``[filters]`` as the mine's params, without ``authors.team_output_by_name``: a report
+    setting (``team_output``'s param ``join_names``) that must not mine again, and a mine
+    fingerprinted before the key existed keeps its fingerprint."""
+    data = section_params(cfg.filters, root)
+    data["authors"].pop("team_output_by_name", None)
+    return data
+
+
 def build(config_path: Path, overrides: list[str]) -> Pipeline:
     """Build the ``sch`` pipeline from ``pipeline_config.toml`` plus ``--set`` overrides."""
     cfg = load_config(Path(config_path), list(overrides))
@@ -140,7 +153,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             git_inputs=tuple(r for r in repos if _is_git_repo(r)),
             params={
                 "repos": section_params(cfg.repos, root),
-                "filters": section_params(cfg.filters, root),
+                "filters": _mine_filters(cfg, root),
                 # only when on and read (``loc`` reads neither): a mine without them keeps the
                 # fingerprint it had before the keys
                 **({"commit_files": True} if t.features.commit_files and counted else {}),
@@ -223,7 +236,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 "change_rep": layout.change_rep,
                 "commit_counts": layout.commit_counts,  # train_sch's counts: no second extraction
             },
-            params={"seed": cfg.runner.seed},
+            params={"seed": cfg.runner.seed, "join_names": cfg.filters.authors.team_output_by_name},
             named_outputs=sch_team.outputs(layout),
             code_files=[
                 Path(sch_team.__file__),

@@ -77,6 +77,11 @@ class SchLayout:
         return self.reports / "team_output.parquet"
 
     @property
+    def team_output_people(self) -> Path:
+        """Which addresses team output lists under one person (``team_output``; JSON)."""
+        return self.reports / "team_output_people.json"
+
+    @property
     def team_output_plots(self) -> Path:
         """Per-repository and per-author plots over time (a folder: ``reports/*.png`` are the
         evaluation's figures)."""

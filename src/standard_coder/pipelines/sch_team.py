@@ -1,8 +1,10 @@
 """The ``team_output`` stage: a team's output over time in SCH hours (after ``train_sch``).
 
 Writes ``reports/team_output.csv`` (and ``.parquet`` when pyarrow is installed: the ``sch`` extra)
-with columns ``period, author, repo, n_changes, sch_hours, sch_q10, sch_q90`` and two plots
-(per repository and per author over time) that the report's "Team output" section shows.
+with columns ``period, author, repo, n_changes, sch_hours, sch_q10, sch_q90``, two plots
+(per repository and per author over time) that the report's "Team output" section shows, and
+``reports/team_output_people.json``: which addresses are listed under one person
+(:func:`people_json`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ def parquet_available() -> bool:
 
 def outputs(layout: SchLayout) -> dict[str, Path]:
     """The stage's declared outputs (the Parquet file only when it can be written)."""
-    out = {"csv": layout.team_output_csv, "plots": layout.team_output_plots}
+    out = {
+        "csv": layout.team_output_csv,
+        "people": layout.team_output_people,
+        "plots": layout.team_output_plots,
+    }
     if parquet_available():
         out["parquet"] = layout.team_output_parquet
     return out
@@ -124,10 +130,19 @@ def stored_counts(ctx: StageContext, rep: Any) -> Any:
     return counts
 
 
+def people_json(joined: dict[str, str], by_name: bool) -> str:
+    """``{"by_name": bool, "joined": {address: the address it is listed under}}``: what a lead
+    checks before trusting one row per person (two people of one name would be one row)."""
+    import json
+
+    return json.dumps({"by_name": by_name, "joined": dict(sorted(joined.items()))}, indent=1) + "\n"
+
+
 def run(ctx: StageContext) -> None:
     """Price every mined commit with the trained model and sum per week, author and repository.
 
-    Reads the named inputs ``db``, ``model``, ``change_rep`` and ``ctx.params["seed"]``.
+    Reads the named inputs ``db``, ``model``, ``change_rep``, ``ctx.params["seed"]`` and
+    ``ctx.params["join_names"]`` (one row per person: ``[filters.authors] team_output_by_name``).
     """
     from standard_coder.pipelines.sch_effort import load_effort_model
     from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_text
@@ -136,6 +151,7 @@ def run(ctx: StageContext) -> None:
 
     model, rep = load_effort_model(ctx.inputs["model"], ctx.inputs["change_rep"], ctx.device)
     db, seed = ctx.inputs["db"], int(ctx.params["seed"])
+    join_names = bool(ctx.params.get("join_names", False))
     counts = stored_counts(ctx, rep)
     if counts is not None:
         ctx.log.info("features of %d commits from train_sch's counts (no extraction)", len(counts))
@@ -144,13 +160,14 @@ def run(ctx: StageContext) -> None:
             rep,
             iter_commits(db, with_files=False),
             seed=seed,
+            join_names=join_names,
             features=lambda batch: rep.scale_counts(
                 counts.rows([(r.repo, r.commit_id) for r in batch])
             ),
         )
     else:  # every commit's counts extracted again from its files
         commits = iter_commits(db, with_files=True, with_contents=rep.kind == "hybrid")
-        result = team_output(model, rep, commits, seed=seed)
+        result = team_output(model, rep, commits, seed=seed, join_names=join_names)
     out = ctx.outputs
     out["csv"].parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out["csv"], csv_text(result.rows))
@@ -162,8 +179,17 @@ def run(ctx: StageContext) -> None:
         ctx.log.info("team_output.parquet not written: pyarrow is not installed (the sch extra)")
     for by in ("repo", "author"):
         plot(result.rows, by, out["plots"] / f"by_{by}.png")
+    atomic_write_text(out["people"], people_json(result.joined, join_names))
+    if result.joined:
+        ctx.log.info(
+            "team output: %d addresses listed under their name's busiest address "
+            "([filters.authors] team_output_by_name)",
+            len(result.joined),
+        )
     ctx.set_summary(
         rows=len(result.rows),
         commits=len(result.per_commit),
+        people=len({r["author"] for r in result.rows}),
+        addresses_joined=len(result.joined),
         sch_hours=round(sum(r["sch_hours"] for r in result.rows), 2),
     )

@@ -55,6 +55,19 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
         ]  # fmt: skip
 
 
+def read_people(path: Path) -> dict[str, Any] | None:
+    """``team_output_people.json`` (which addresses one person's row holds), or None when it
+    is absent or unreadable (a run before the file existed: the section says nothing of it)."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        joined = {str(k): str(v) for k, v in doc["joined"].items()}
+        return {"by_name": bool(doc["by_name"]), "joined": joined}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def render_team_output(given: SectionInput) -> str:
     """The section body (or a line saying the stage has not run yet)."""
     layout = SchLayout(given.base_dir)
@@ -73,6 +86,8 @@ def render_team_output(given: SectionInput) -> str:
         shown=SHOWN,
         repos=_totals(rows, "repo"),
         authors=_totals(rows, "author"),
+        people=read_people(layout.team_output_people),
+        people_file=str(layout.team_output_people),
         figures=figures(p for p in plots if p.is_file()),
     )
 

@@ -5,13 +5,16 @@ commit is priced by the trained model; a (week, author, repository) cell sums it
 (means) and its q10/q90 are quantiles of the sum of independent draws from each commit's
 predictive distribution truncated to [0, 1] h (the distribution whose mean is the SCH).
 Authors are the mined canonical identities (``.mailmap`` resolved, lower-cased email; with
-``merge_by_name`` the addresses of one name joined); bots are left out.
+``merge_by_name`` the addresses of one name joined); with ``join_names`` the report joins them
+by name itself (the same rule, :func:`~standard_coder.sch.mining.identities.same_name_aliases`),
+so a person who commits from two addresses is one row whatever the mine did. Bots are left out.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +24,7 @@ import numpy as np
 
 from standard_coder.sch.estimate import change_seed, sch_draws
 from standard_coder.sch.mining.filters import AuthorRule
+from standard_coder.sch.mining.identities import resolve, same_name_aliases
 from standard_coder.sch.records import CommitRecord
 
 COLUMNS = ("period", "author", "repo", "n_changes", "sch_hours", "sch_q10", "sch_q90")
@@ -50,6 +54,8 @@ class TeamOutput:
     rows: list[dict[str, Any]]
     per_commit: dict[tuple[str, str], float]
     """(repo, commit id) -> SCH hours of that commit."""
+    joined: dict[str, str]
+    """Address -> the person's address it was listed under (``join_names``); empty without."""
 
 
 def team_output(
@@ -60,8 +66,12 @@ def team_output(
     seed: int = 0,
     n_draws: int = N_DRAWS,
     features: Callable[[Sequence[CommitRecord]], np.ndarray] | None = None,
+    join_names: bool = False,
 ) -> TeamOutput:
     """Price every commit and sum per (ISO week, author, repository).
+
+    ``join_names``: the addresses that share a name are one author, listed under the address
+    with the most commits (``same_name_aliases``' rule; names are the commits' own).
 
     ``features`` maps a batch of records to the model's input rows; by default
     ``rep.transform`` (which extracts each commit's counts from its files). ``train_sch``'s
@@ -71,6 +81,7 @@ def team_output(
     to_x = rep.transform if features is None else features
     cells: dict[tuple[str, str, str], list[Any]] = {}
     per_commit: dict[tuple[str, str], float] = {}
+    names: Counter[tuple[str, str]] = Counter()
 
     def flush(batch: Sequence[CommitRecord]) -> None:
         if not batch:
@@ -91,10 +102,14 @@ def team_output(
         if is_bot(rec.author_id, rec.author_name):
             continue
         batch.append(rec)
+        names[(rec.author_name, rec.author_id)] += 1
         if len(batch) >= BATCH:
             flush(batch)
             batch = []
     flush(batch)
+    joined = same_name_aliases(names.elements()) if join_names else {}
+    if joined:
+        cells = _joined_cells(cells, joined)
     rows = []
     for (period, author, repo), (n, sch, draws) in sorted(cells.items()):
         q10, q90 = np.quantile(draws, [0.1, 0.9])
@@ -103,7 +118,22 @@ def team_output(
              "sch_hours": round(sch, 6), "sch_q10": round(float(q10), 6),
              "sch_q90": round(float(q90), 6)}
         )  # fmt: skip
-    return TeamOutput(rows=rows, per_commit=per_commit)
+    return TeamOutput(rows=rows, per_commit=per_commit, joined=joined)
+
+
+def _joined_cells(
+    cells: dict[tuple[str, str, str], list[Any]], joined: dict[str, str]
+) -> dict[tuple[str, str, str], list[Any]]:
+    """The cells with each joined address's counts, SCH and draws added to its person's."""
+    out: dict[tuple[str, str, str], list[Any]] = {}
+    for (period, author, repo), (n, sch, draws) in cells.items():
+        key = (period, resolve(joined, author), repo)
+        if key in out:
+            cell = out[key]
+            cell[0], cell[1], cell[2] = cell[0] + n, cell[1] + sch, cell[2] + draws
+        else:
+            out[key] = [n, sch, draws]
+    return out
 
 
 def csv_text(rows: Sequence[dict[str, Any]]) -> str:
