@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -310,3 +311,26 @@ def test_the_report_says_the_summarys_warnings(tmp_path: Path) -> None:
     assert "<h3>What to keep in mind</h3><ul class='warns'>" in html
     assert "<li>the model ranks changes worse than counting lines added" in html
     assert "fit the held-out changes worse than the LOC baseline&#39;s" in html
+
+
+def test_a_metric_and_its_every_change_twin_share_a_row(tmp_path: Path) -> None:
+    ev = {"coverage_80": 0.77, "baseline_loc_coverage_80": 0.72,
+          "coverage_80_all": 0.78, "baseline_loc_coverage_80_all": 0.73,
+          "heldout_nll": 1.0, "baseline_loc_heldout_nll": 1.1,
+          "crps_all": 0.5,  # a twin without its metric keeps a row of its own
+          "spearman_sch": 0.32, "spearman_sch_all": 0.26, "baseline_loc_spearman_sch": 0.30,
+          "spearman_lines_added": 0.33, "spearman_lines_added_all": 0.28}  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
+    cells = {
+        re.sub(r"<[^>]+>", "", r.split("</td>")[0]): re.findall(r"<td class='num'>(.*?)</td>", r)
+        for r in html.split("<tr>")
+        if r.startswith("<td>")
+    }
+    assert cells["coverage 80 (nominal 80%)"] == ["0.770", "0.720", "0.780", "0.730"]
+    assert "model better" in html.split("coverage 80")[1].split("</tr>")[0]
+    assert cells["heldout nll"] == ["1", "1.1", "—", "—"]
+    assert cells["crps all"] == ["0.500", "—", "—", "—"]
+    assert not any(k.startswith("coverage 80 all") for k in cells) and "_all%" not in html
+    assert "<th class='num'>model, every change</th>" in html
+    assert cells["sch"] == ["0.320", "0.300", "0.260"] and "sch all" not in cells
+    assert cells["lines added"] == ["0.330", "—", "0.280"]

@@ -6,6 +6,7 @@ backtest), ``standard-coder eval`` runs and the figures in ``reports/``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,21 @@ def _targets(sure: Any) -> dict[str, Any] | None:
     return {"rows": rows, "n": sure.get("n"), "level": f"{level:.0%}" if level else "90%"}
 
 
+def nominal_coverage(metric: str) -> str | None:
+    """The nominal level of a coverage key, in percent: ``coverage_80`` and its every-change
+    twin ``coverage_80_all`` are "80"; None for any other key."""
+    m = re.fullmatch(r"coverage_(\d+)(?:_all)?", metric.lower())
+    return m[1] if m else None
+
+
 def better(metric: str, model: float, base: float) -> bool | None:
     """Is the model better than the baseline on ``metric``? None when the metric has no sense."""
     m = metric.lower()
     if m.startswith("coverage_"):
-        try:
-            nominal = float(m.split("_", 1)[1]) / 100.0
-        except ValueError:
+        level = nominal_coverage(m)
+        if level is None:
             return None
+        nominal = float(level) / 100.0
         return abs(model - nominal) < abs(base - nominal)
     if any(t in m for t in _LOWER_BETTER):
         return model < base
@@ -71,32 +79,51 @@ def better(metric: str, model: float, base: float) -> bool | None:
     return None
 
 
+ALL_SUFFIX = "_all"
+"""The same metric over every held-out change (issue 12: the plain key is normal intervals')."""
+
+
+def _twin(doc: Mapping[str, Any], key: str) -> str | None:
+    """``key``'s every-change twin (``key + "_all"``) when ``doc`` has a number there."""
+    twin = key + ALL_SUFFIX
+    return twin if num(doc.get(twin)) is not None else None
+
+
 def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     tiles = [(k, v) for k, v in sorted(doc.items()) if k.startswith("n_") and num(v) is not None]
     used: set[str] = {k for k, _ in tiles}
+    # a metric and its every-change twin share a row: the twin is not a row of its own
+    twins = {t for k in doc if not k.endswith(ALL_SUFFIX) and (t := _twin(doc, k))}
     rows: list[dict[str, Any]] = []
     for key in sorted(doc):
         if key.startswith(BASELINE_PREFIX) or key in used or key.startswith("spearman_"):
+            continue
+        if key in twins:
             continue
         model = num(doc[key])
         if model is None:
             continue
         base = num(doc.get(BASELINE_PREFIX + key))
-        used.add(key)
-        if base is not None:
-            used.add(BASELINE_PREFIX + key)
+        twin = _twin(doc, key)
+        used.update({key, BASELINE_PREFIX + key})
+        if twin:
+            used.update({twin, BASELINE_PREFIX + twin})
         rows.append(
             {
                 "label": label(key),
-                "nominal": key.split("_", 1)[1] if key.startswith("coverage_") else None,
+                "nominal": nominal_coverage(key),
                 "model": model,
                 "base": base,
                 "verdict": better(key, model, base) if base is not None else None,
+                "model_all": num(doc[twin]) if twin else None,
+                "base_all": num(doc.get(BASELINE_PREFIX + twin)) if twin else None,
             }
         )
     sp = [(k, num(doc[k])) for k in doc if k.startswith("spearman_")]
     used.update(k for k, _ in sp)
-    ranked = sorted(((k, v) for k, v in sp if v is not None), key=lambda kv: -kv[1])
+    ranked = sorted(
+        ((k, v) for k, v in sp if v is not None and k not in twins), key=lambda kv: -kv[1]
+    )
     sp_base = {k: num(doc.get(BASELINE_PREFIX + k)) for k, _ in ranked}
     used.update(BASELINE_PREFIX + k for k, b in sp_base.items() if b is not None)
     spearman = [
@@ -105,6 +132,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
             "value": v,
             "width": f"{max(0.0, min(100.0, abs(v) * 100)):.0f}",
             "base": sp_base[k],
+            "all": num(doc[twin]) if (twin := _twin(doc, k)) else None,
         }
         for k, v in ranked
     ]
@@ -118,7 +146,9 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "tiles": [(label(k), fmt_value(v), "") for k, v in tiles],
         "rows": rows,
+        "rows_all": any(r["model_all"] is not None for r in rows),
         "spearman": spearman,
+        "spearman_all": any(r["all"] is not None for r in spearman),
         "spearman_base": any(b is not None for b in sp_base.values()),
         "groups": groups,
         "rest": rest,
