@@ -75,3 +75,58 @@ def test_config_readers() -> None:
     )
     assert retention_days_of({"outputs": {"retention_days": "x"}}) == 30
     assert precision_of({}) == "fp32" and precision_of({"runner": {"precision": "fp16"}}) == "fp16"
+
+
+def test_a_no_op_run_keeps_the_report_until_the_code_that_draws_it_changes(
+    tmp_path: Path,
+) -> None:
+    """A no-op run keeps the page built for the same stages; an edited (or upgraded) report
+    section redraws it on the next run, not only once a stage runs again."""
+    import importlib.util
+    import os
+    import sys
+
+    from standard_coder.runner.report import ReportSection
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    module_file = package / "drawn_section.py"
+
+    def load(text: str) -> ReportSection:
+        module_file.write_text(f"def render(given):\n    return {text!r}\n")
+        spec = importlib.util.spec_from_file_location("drawn_section", module_file)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["drawn_section"] = module
+        spec.loader.exec_module(module)
+        return ReportSection("Drawn", module.render)
+
+    base = tmp_path / "out"
+    (base / "logs").mkdir(parents=True)
+    (base / "logs" / "events.jsonl").write_text("")
+    fingerprints = {"s": "f" * 64}
+
+    def finish(section: ReportSection, run_id: str) -> str:
+        pipe = Pipeline(name="demo", stages=(), base_dir=base, seed=3, device="cpu",
+                        config={"outputs": {"base_dir": str(base)}},
+                        report_sections=(section,))  # fmt: skip
+        run_dir = base / "runs" / run_id
+        start_run_record(run_dir, pipe, run_id)
+        page = finish_run_record(run_dir, pipe, status="completed",
+                                 stage_fingerprints=fingerprints, ran=0)  # fmt: skip
+        assert page is not None
+        return page.read_text()
+
+    try:
+        first = load("<p>drawn once</p>")
+        assert "drawn once" in finish(first, "r1")
+        # a no-op run (nothing ran, same code): the page is kept as it was
+        page = base / "reports" / "index.html"
+        stamp = page.stat().st_mtime_ns
+        assert "drawn once" in finish(first, "r2") and page.stat().st_mtime_ns == stamp
+        # the section's code is edited (another size, another time): the page is drawn again
+        second = load("<p>drawn again, by new code</p>")
+        os.utime(module_file, ns=(stamp + 10**9, stamp + 10**9))
+        assert "drawn again, by new code" in finish(second, "r3")
+    finally:
+        sys.modules.pop("drawn_section", None)

@@ -268,9 +268,46 @@ def _report_key(
     pipeline: Pipeline, status: str, fingerprints: Mapping[str, str | None] | None
 ) -> dict[str, Any]:
     """What a report build depended on: the stages' fingerprints (their outputs), the run's
-    status and the pipeline's sections."""
+    status, the pipeline's sections and the code that draws them (:func:`_report_code`)."""
     return {
         "status": status,
         "stages": {k: v for k, v in sorted((fingerprints or {}).items())},
         "sections": [s.title for s in pipeline.report_sections],
+        "code": _report_code(pipeline),
     }
+
+
+def _report_code(pipeline: Pipeline) -> list[list[Any]]:
+    """``[path, size, mtime_ns]`` of the files that draw the page: the Python files and
+    ``templates/`` of the runner's report package and of each section's own package (the
+    folder of its ``render``'s module). Stats only (a no-op run reads no bytes): an upgraded
+    or edited report redraws the page on the next run, not only once a stage runs again."""
+    import os
+    import sys
+
+    from standard_coder.runner import report
+
+    folders = {os.path.dirname(os.path.abspath(report.__file__))}
+    for section in pipeline.report_sections:
+        module = sys.modules.get(getattr(section.render, "__module__", "") or "")
+        path = getattr(module, "__file__", None)
+        if path:
+            folders.add(os.path.dirname(os.path.abspath(path)))
+    files: list[str] = []
+    for folder in folders:
+        for sub in (folder, os.path.join(folder, "templates")):
+            try:
+                names = os.listdir(sub)
+            except OSError:
+                continue
+            files.extend(
+                os.path.join(sub, n) for n in names if n.endswith((".py", ".j2", ".html", ".css"))
+            )
+    out: list[list[Any]] = []
+    for f in sorted(files):
+        try:
+            st = os.stat(f)
+        except OSError:
+            continue
+        out.append([f, st.st_size, st.st_mtime_ns])
+    return out
