@@ -10,6 +10,7 @@ with columns ``period, author, repo, n_changes, sch_hours, sch_q10, sch_q90``, t
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -133,8 +134,6 @@ def stored_counts(ctx: StageContext, rep: Any) -> Any:
 def people_json(joined: dict[str, str], by_name: bool) -> str:
     """``{"by_name": bool, "joined": {address: the address it is listed under}}``: what a lead
     checks before trusting one row per person (two people of one name would be one row)."""
-    import json
-
     return json.dumps({"by_name": by_name, "joined": dict(sorted(joined.items()))}, indent=1) + "\n"
 
 

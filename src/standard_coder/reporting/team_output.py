@@ -4,6 +4,7 @@ repository (``reports/team_output.csv``) with the per-repository and per-author 
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,6 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
 def read_people(path: Path) -> dict[str, Any] | None:
     """``team_output_people.json`` (which addresses one person's row holds), or None when it
     is absent or unreadable (a run before the file existed: the section says nothing of it)."""
-    import json
-
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         joined = {str(k): str(v) for k, v in doc["joined"].items()}
