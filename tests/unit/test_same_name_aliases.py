@@ -74,3 +74,12 @@ def test_rows_ending_with_an_author_take_the_joined_one() -> None:
         ("m2", 200, 0, "rick@x.example"),
     ]
     assert resolve_rows({}, rows) == rows
+
+
+def test_a_person_is_listed_under_an_address_not_what_a_broken_git_config_wrote() -> None:
+    # boltons: "Kurt Rose" committed most under the email "=", then from three addresses
+    kurt = [("Kurt Rose", "=")] * 5 + [("Kurt Rose", "kurt@kurtrose.example")] * 2
+    kurt += [("Kurt Rose", "doublereedkurt@mail.example")]
+    aliases = same_name_aliases(kurt)
+    assert aliases == {"=": "kurt@kurtrose.example",
+                       "doublereedkurt@mail.example": "kurt@kurtrose.example"}  # fmt: skip

@@ -28,7 +28,7 @@ __all__ = ["GENERIC_NAMES", "VERSION", "name_key", "resolve", "resolve_rows", "s
 
 Row = TypeVar("Row", bound=tuple[Any, ...])
 
-VERSION = 1
+VERSION = 2
 """Bumped when the joining rule changes (part of every repository's refs key)."""
 
 GENERIC_NAMES = frozenset(
@@ -81,8 +81,8 @@ def same_name_aliases(authors: Iterable[tuple[str, str]]) -> dict[str, str]:
     """``{identity: author}`` for every identity that another joins: ``authors`` holds one
     mailmapped ``(name, email)`` per commit; identities are :func:`filters.author_identity`'s;
     identities that share a name (:func:`name_key`) are one author, named by the identity with
-    the most commits (ties: the first in sort order). Identities joined with no other are left
-    out."""
+    the most commits that is an address (has an ``@``; ties: the first in sort order).
+    Identities joined with no other are left out."""
     commits: Counter[str] = Counter()
     by_name: dict[str, set[str]] = {}
     for name, email in authors:
@@ -114,7 +114,9 @@ def same_name_aliases(authors: Iterable[tuple[str, str]]) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for root, members in groups.items():
         members.append(root)
-        author = min(members, key=lambda i: (-commits[i], i))
+        # the busiest address, an address first ("=" or an empty email is what a broken git
+        # configuration wrote, never what a person is listed under)
+        author = min(members, key=lambda i: ("@" not in i, -commits[i], i))
         aliases.update({i: author for i in members if i != author})
     return aliases
 
