@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -282,12 +284,7 @@ def _report_code(pipeline: Pipeline) -> list[list[Any]]:
     ``templates/`` of the runner's report package and of each section's own package (the
     folder of its ``render``'s module). Stats only (a no-op run reads no bytes): an upgraded
     or edited report redraws the page on the next run, not only once a stage runs again."""
-    import os
-    import sys
-
-    from standard_coder.runner import report
-
-    folders = {os.path.dirname(os.path.abspath(report.__file__))}
+    folders = {os.path.join(os.path.dirname(os.path.abspath(__file__)), "report")}
     for section in pipeline.report_sections:
         module = sys.modules.get(getattr(section.render, "__module__", "") or "")
         path = getattr(module, "__file__", None)
