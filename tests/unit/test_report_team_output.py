@@ -68,3 +68,40 @@ def test_the_section_says_which_addresses_one_persons_row_holds(tmp_path: Path) 
     assert "Each address is its own author" in page() and "An author is a person" not in page()
     layout.team_output_people.write_text('{"joined": [1, 2]')  # torn: said nothing of, no error
     assert "An author is a person" not in page() and "Per author" in page()
+
+
+def test_the_section_names_the_changes_that_re_apply_an_earlier_one(tmp_path: Path) -> None:
+    from standard_coder.pipelines.sch_team import reapplied_json
+    from standard_coder.reporting.team_output import REAPPLIED_SHOWN
+
+    layout = SchLayout(tmp_path)
+    _write(tmp_path, [("2025-W01", "ada", "api", 3, 3.0), ("2025-W02", "bob", "api", 1, 1.0)])
+
+    def change(i: int, week: str) -> dict[str, object]:
+        ids = {"commit_id": f"{i:040x}", "source_commit_id": f"{i + 1:040x}"}
+        return {"repo": "api", **ids, "share": 0.9, "lines": 12, "period": week, "author": "bob",
+                "sch_hours": 0.25}  # fmt: skip
+
+    def page() -> str:
+        return render_team_output(SectionInput(tmp_path, None, None, {}))
+
+    assert "re-appl" not in page()  # no file: nothing said
+    layout.team_output_reapplied.write_text(reapplied_json([]))
+    assert "re-appl" not in page()  # none found: nothing said
+    layout.team_output_reapplied.write_text(
+        reapplied_json([change(1, "2025-W02"), change(3, "2025-W01")])
+    )
+    html = page()
+    assert "2 changes re-apply an earlier one" in html and "at least\n80 %" in html
+    assert "0.500 of the\n4 SCH hours" in html
+    table = html.split("<summary>Changes that re-apply an earlier one</summary>")[1]
+    weeks = re.findall(r"<tr><td>(2025-W\d\d)</td>", table.split("</details>")[0])
+    assert weeks == ["2025-W01", "2025-W02"]  # by the week each is counted in
+    many = [change(i, "2025-W02") for i in range(REAPPLIED_SHOWN + 5)]
+    layout.team_output_reapplied.write_text(reapplied_json(many))
+    html = page()
+    assert f"{REAPPLIED_SHOWN + 5} changes re-apply" in html
+    assert f"(the first {REAPPLIED_SHOWN})" in html
+    assert html.split("</details>")[0].count("<tr><td>2025-W02") == REAPPLIED_SHOWN
+    layout.team_output_reapplied.write_text('{"changes": [{"period": 1}]}')  # torn
+    assert "re-appl" not in page() and "Per author" in page()

@@ -1,5 +1,5 @@
-"""Team output lists a person once: the addresses one name commits under are one row
-(``join_names``, ``[filters.authors] team_output_by_name``), the effort model untouched."""
+"""Team output lists a person once (``join_names``, ``[filters.authors] team_output_by_name``)
+and names the changes that re-apply an earlier one, the effort model untouched."""
 
 from __future__ import annotations
 
@@ -71,3 +71,36 @@ def test_one_person_under_two_addresses_is_one_row_with_both_addresses_work(
         assert got[key]["sch_q90"] > max(q90_home, q90_work)
     other = {k: r for k, r in cells(apart.rows).items() if k[1] not in (WORK, HOME)}
     assert all(got[k] == r for k, r in other.items())  # nobody else's rows move
+
+
+def _record(cid: str, author: str, ts: int, committed: int, lines: list[str]) -> CommitRecord:
+    from standard_coder.sch.records import FileChange
+
+    diff = f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{x}\n" for x in lines)
+    f = FileChange(path=f"{cid}.py", old_path=None, language="python", lines_added=len(lines),
+                   lines_deleted=0, is_binary=False, diff=diff)  # fmt: skip
+    return CommitRecord(repo="r", commit_id=cid, author_id=author, author_name="Jane Roe",
+                        authored_at=ts, author_tz_offset_min=0, committed_at=committed,
+                        files=(f,))  # fmt: skip
+
+
+def test_a_backport_is_listed_in_the_row_team_output_counted_it_in() -> None:
+    from standard_coder.sch.team_output import TeamOutput, iso_week, reapplied_rows
+
+    fix = [f"value_{i} = compute({i}) * factor" for i in range(5)]
+    week0, week9 = 1_700_000_000, 1_700_000_000 + 9 * 7 * 86400
+    commits = [
+        _record("fix", WORK, week0, week0, fix),
+        _record(
+            "new", WORK, week0 + 3600, week0 + 3600, [f"other_{i} = thing({i})" for i in range(5)]
+        ),
+        # a cherry-pick keeps the fix's author time: counted in the fix's week, committed later
+        _record("pick", HOME, week0, week9, fix),
+        _record("bot", "bot@x.example", week9, week9, fix),  # not priced: never listed
+    ]
+    priced = {("r", c): h for c, h in (("fix", 0.6), ("new", 0.5), ("pick", 0.55))}
+    result = TeamOutput(rows=[], per_commit=priced, joined={HOME: WORK})
+    rows = reapplied_rows(commits, result)
+    assert rows == [{"repo": "r", "commit_id": "pick", "source_commit_id": "fix", "share": 1.0,
+                     "lines": 5, "period": iso_week(week0), "author": WORK,
+                     "sch_hours": 0.55}]  # fmt: skip

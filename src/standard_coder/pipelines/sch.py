@@ -240,7 +240,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_outputs=sch_team.outputs(layout),
             code_files=[
                 Path(sch_team.__file__),
-                *package_sources("sch/team_output.py", "sch/features/commit_counts.py"),
+                *package_sources(
+                    "sch/team_output.py",
+                    "sch/reapplied.py",
+                    "sch/mining/identities.py",  # the people it joins by name
+                    "sch/features/commit_counts.py",
+                ),
             ],
             device_sensitive=True,
             description="a team's output over time: SCH hours per week, author and repository",

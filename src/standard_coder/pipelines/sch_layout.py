@@ -82,6 +82,11 @@ class SchLayout:
         return self.reports / "team_output_people.json"
 
     @property
+    def team_output_reapplied(self) -> Path:
+        """The priced changes that re-apply an earlier one (``team_output``; JSON)."""
+        return self.reports / "team_output_reapplied.json"
+
+    @property
     def team_output_plots(self) -> Path:
         """Per-repository and per-author plots over time (a folder: ``reports/*.png`` are the
         evaluation's figures)."""

@@ -4,7 +4,8 @@ Writes ``reports/team_output.csv`` (and ``.parquet`` when pyarrow is installed: 
 with columns ``period, author, repo, n_changes, sch_hours, sch_q10, sch_q90``, two plots
 (per repository and per author over time) that the report's "Team output" section shows, and
 ``reports/team_output_people.json``: which addresses are listed under one person
-(:func:`people_json`).
+(:func:`people_json`), and ``reports/team_output_reapplied.json``: the changes that re-apply an
+earlier one (:func:`reapplied_json`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def outputs(layout: SchLayout) -> dict[str, Path]:
     out = {
         "csv": layout.team_output_csv,
         "people": layout.team_output_people,
+        "reapplied": layout.team_output_reapplied,
         "plots": layout.team_output_plots,
     }
     if parquet_available():
@@ -137,6 +139,21 @@ def people_json(joined: dict[str, str], by_name: bool) -> str:
     return json.dumps({"by_name": by_name, "joined": dict(sorted(joined.items()))}, indent=1) + "\n"
 
 
+def reapplied_json(rows: list[dict[str, Any]]) -> str:
+    """``{"rule": ..., "sch_hours": total, "changes": rows}``: the priced changes that re-apply
+    an earlier one (``team_output.reapplied_rows``), and the rule that found them."""
+    from standard_coder.sch import reapplied as rule
+
+    doc = {
+        "rule": {"min_share": rule.MIN_SHARE, "min_lines": rule.MIN_LINES,
+                 "min_chars": rule.MIN_CHARS,
+                 "max_changes_per_line": rule.MAX_CHANGES_PER_LINE},
+        "sch_hours": round(sum(r["sch_hours"] for r in rows), 6),
+        "changes": rows,
+    }  # fmt: skip
+    return json.dumps(doc, indent=1) + "\n"
+
+
 def run(ctx: StageContext) -> None:
     """Price every mined commit with the trained model and sum per week, author and repository.
 
@@ -146,7 +163,12 @@ def run(ctx: StageContext) -> None:
     from standard_coder.pipelines.sch_effort import load_effort_model
     from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_text
     from standard_coder.sch.mining.store import iter_commits
-    from standard_coder.sch.team_output import csv_text, parquet_bytes, team_output
+    from standard_coder.sch.team_output import (
+        csv_text,
+        parquet_bytes,
+        reapplied_rows,
+        team_output,
+    )
 
     model, rep = load_effort_model(ctx.inputs["model"], ctx.inputs["change_rep"], ctx.device)
     db, seed = ctx.inputs["db"], int(ctx.params["seed"])
@@ -179,6 +201,13 @@ def run(ctx: StageContext) -> None:
     for by in ("repo", "author"):
         plot(result.rows, by, out["plots"] / f"by_{by}.png")
     atomic_write_text(out["people"], people_json(result.joined, join_names))
+    reapplied = reapplied_rows(iter_commits(db, with_files=True), result)
+    atomic_write_text(out["reapplied"], reapplied_json(reapplied))
+    if reapplied:
+        ctx.log.info(
+            "team output: %d changes re-apply an earlier one (backports, cherry-picks): %s",
+            len(reapplied), out["reapplied"],
+        )  # fmt: skip
     if result.joined:
         ctx.log.info(
             "team output: %d addresses listed under their name's busiest address "
@@ -190,5 +219,6 @@ def run(ctx: StageContext) -> None:
         commits=len(result.per_commit),
         people=len({r["author"] for r in result.rows}),
         addresses_joined=len(result.joined),
+        reapplied=len(reapplied),
         sch_hours=round(sum(r["sch_hours"] for r in result.rows), 2),
     )

@@ -67,6 +67,31 @@ def read_people(path: Path) -> dict[str, Any] | None:
         return None
 
 
+REAPPLIED_SHOWN = 50
+"""Changes the "re-apply an earlier one" table shows (the file lists every one)."""
+
+
+def read_reapplied(path: Path) -> dict[str, Any] | None:
+    """``team_output_reapplied.json`` as the section shows it (its first
+    :data:`REAPPLIED_SHOWN` changes by the week they are counted in, how many and their SCH
+    hours), or None when it is absent, unreadable or lists none."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        changes = [
+            {k: str(c[k]) for k in ("period", "author", "commit_id", "source_commit_id")}
+            | {"share": float(c["share"]), "sch_hours": float(c["sch_hours"])}
+            for c in doc["changes"]
+        ]
+        rule = float(doc["rule"]["min_share"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not changes:
+        return None
+    changes.sort(key=lambda c: (c["period"], c["author"]))  # the week each is counted in
+    return {"n": len(changes), "sch_hours": sum(c["sch_hours"] for c in changes),
+            "shown": changes[:REAPPLIED_SHOWN], "min_share": rule}  # fmt: skip
+
+
 def render_team_output(given: SectionInput) -> str:
     """The section body (or a line saying the stage has not run yet)."""
     layout = SchLayout(given.base_dir)
@@ -87,6 +112,9 @@ def render_team_output(given: SectionInput) -> str:
         authors=_totals(rows, "author"),
         people=read_people(layout.team_output_people),
         people_file=str(layout.team_output_people),
+        reapplied=read_reapplied(layout.team_output_reapplied),
+        reapplied_file=str(layout.team_output_reapplied),
+        total_hours=sum(r["sch_hours"] for r in rows),
         figures=figures(p for p in plots if p.is_file()),
     )
 

@@ -25,6 +25,7 @@ import numpy as np
 from standard_coder.sch.estimate import change_seed, sch_draws
 from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.identities import resolve, same_name_aliases
+from standard_coder.sch.reapplied import find_reapplied
 from standard_coder.sch.records import CommitRecord
 
 COLUMNS = ("period", "author", "repo", "n_changes", "sch_hours", "sch_q10", "sch_q90")
@@ -134,6 +135,31 @@ def _joined_cells(
         else:
             out[key] = [n, sch, draws]
     return out
+
+
+def reapplied_rows(commits: Iterable[CommitRecord], result: TeamOutput) -> list[dict[str, Any]]:
+    """The priced changes of ``commits`` (records with their files' diffs) that re-apply an
+    earlier priced one (:mod:`~standard_coder.sch.reapplied`: backports, cherry-picks, a revert
+    undone), in commit-time order, with the row team output counted each in (``period``,
+    ``author``, as joined) and its SCH hours. Priced as written; listed so a lead can tell them
+    from new work."""
+    where: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def priced() -> Iterable[CommitRecord]:
+        for r in commits:
+            key = (r.repo, r.commit_id)
+            if key in result.per_commit:
+                week = iso_week(r.authored_at, r.author_tz_offset_min)
+                where[key] = (week, resolve(result.joined, r.author_id))
+                yield r
+
+    return [
+        {"repo": f.repo, "commit_id": f.commit_id, "source_commit_id": f.source_id,
+         "share": f.share, "lines": f.lines, "period": where[(f.repo, f.commit_id)][0],
+         "author": where[(f.repo, f.commit_id)][1],
+         "sch_hours": round(result.per_commit[(f.repo, f.commit_id)], 6)}
+        for f in find_reapplied(priced())
+    ]  # fmt: skip
 
 
 def csv_text(rows: Sequence[dict[str, Any]]) -> str:
