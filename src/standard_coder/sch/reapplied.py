@@ -86,7 +86,7 @@ def find_reapplied(
     order = sorted(range(len(recs)), key=lambda i: (recs[i][0], recs[i][2]))
     rank = np.empty(len(recs), np.int64)
     rank[order] = np.arange(len(recs))  # position in (repository, commit time) order
-    repo_of = np.array([recs[i][0] for i in range(len(recs))])
+    repo_of = np.array([r[0] for r in recs])
     owner = np.repeat(np.arange(len(recs)), [len(k) for k in keys])
     flat = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
     # a line is distinctive where few changes insert it (in any repository: a shared template
