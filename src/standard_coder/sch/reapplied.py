@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from standard_coder.sch.features.tokens import changed_lines_text
 from standard_coder.sch.records import CommitRecord
 
 MIN_SHARE = 0.8
@@ -54,13 +55,9 @@ def added_lines(record: CommitRecord, min_chars: int = MIN_CHARS) -> np.ndarray:
     (text stripped of surrounding whitespace, at least ``min_chars`` long)."""
     added: set[str] = set()
     deleted: set[str] = set()
-    for f in record.files:
-        for line in f.diff.splitlines():
-            if len(line) < 2 or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
-                continue
-            body = line[1:].strip()
-            if len(body) >= min_chars:
-                (added if line[0] == "+" else deleted).add(body)
+    for sign, body in changed_lines_text(f.diff for f in record.files):
+        if len(body) >= min_chars:
+            (added if sign == "+" else deleted).add(body)
     return np.unique(np.array([_line_key(b) for b in added - deleted], np.uint64))
 
 

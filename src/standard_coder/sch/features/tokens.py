@@ -14,7 +14,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from standard_coder.sch.records import FileChange
@@ -373,6 +373,18 @@ def count_lines(lines: Iterable[str], language: str, counts: TokenCounts) -> int
     return n_tok
 
 
+def changed_lines_text(diffs: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """``("+" or "-", text)`` of every inserted or deleted line of the diffs, its text stripped
+    of surrounding whitespace; blank lines and file headers (``+++ ``/``--- ``) are skipped."""
+    for diff in diffs:
+        for line in diff.splitlines():
+            if len(line) < 2 or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
+                continue
+            body = line[1:].strip()
+            if body:
+                yield line[0], body
+
+
 def unmoved_added(diffs: Iterable[str]) -> int:
     """Non-blank inserted lines of one commit that no deleted line of the same commit matches.
 
@@ -383,13 +395,8 @@ def unmoved_added(diffs: Iterable[str]) -> int:
     """
     deleted: Counter[str] = Counter()
     inserted: list[str] = []
-    for diff in diffs:
-        for line in diff.splitlines():
-            if len(line) < 2 or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
-                continue
-            body = line[1:].strip()
-            if body:
-                (inserted.append(body) if line[0] == "+" else deleted.update((body,)))
+    for sign, body in changed_lines_text(diffs):
+        (inserted.append(body) if sign == "+" else deleted.update((body,)))
     n = 0
     for body in inserted:
         if deleted[body] > 0:
