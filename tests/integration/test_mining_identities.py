@@ -12,6 +12,7 @@ from test_mining_repos import options, rows
 
 from standard_coder.pipelines.sch_train import load_histories
 from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.store import name_joined_addresses
 from standard_coder.sch.work_inference.base import FIRST, NORMAL
 
 pytestmark = pytest.mark.integration
@@ -51,6 +52,9 @@ def test_one_name_under_two_addresses_is_one_author_with_one_timeline(tmp_path: 
         ("Jane@Home.example",)
     ]
     assert [r[3] for r in table_rows(db, "merge_commits")] == ["jane.roe@corp.example"]
+    # what team output's people file lists as the mine's joins (the merge-only address is not
+    # a commit author: merges are read apart)
+    assert name_joined_addresses(db) == {"jane@home.example": "jane.roe@corp.example"}
     keys = [k[1] for k in load_histories(db)["jane.roe@corp.example"].keys]
     assert keys == [ids["w1"], ids["h1"], f"{ids['merge']}~merge", ids["w2"]]
     labels = _gap_labels(db, tmp_path / "wi")
@@ -68,6 +72,7 @@ def test_switched_off_each_address_is_an_author_and_on_again_they_join(tmp_path:
     assert summary.repos[0].mined_now == 0  # the stored commits were kept, their authors reset
     authors = dict(rows(db, "SELECT commit_id, author_id FROM commits"))
     assert authors[ids["h1"]] == "jane@home.example"
+    assert name_joined_addresses(db) == {}  # switched off: the mine joined none
     labels = _gap_labels(db, tmp_path / "wi")
     assert labels[ids["h1"]][1] == FIRST  # the home address's first commit
     assert labels[ids["w2"]] == (180.0, NORMAL)  # back to the work commit three hours before

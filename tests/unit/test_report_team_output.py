@@ -60,12 +60,25 @@ def test_the_section_says_which_addresses_one_persons_row_holds(tmp_path: Path) 
     html = page()
     assert "An author is a person" in html and "(1 address joined:" in html
     joined = html.split("<summary>Addresses joined by name</summary>")[1].split("</details>")[0]
-    assert re.findall(r"<td>(.*?)</td>", joined) == ["jane@home.example", "jane@work.example"]
+    cells = re.findall(r"<td>(.*?)</td>", joined)
+    assert cells == ["jane@home.example", "jane@work.example", "team output"]
     assert _table(html, "Per author")[0][0] == "jane@work.example"  # the tables are unchanged
     layout.team_output_people.write_text(people_json({}, True))
     assert "(0 addresses joined;" in page() and "<details>" not in page()
     layout.team_output_people.write_text(people_json({}, False))
     assert "Each address is its own author" in page() and "An author is a person" not in page()
+    # the mine joined them already ([filters.authors] merge_by_name): said, and listed, with
+    # or without team output's own join
+    for by_name in (True, False):
+        layout.team_output_people.write_text(
+            people_json({}, by_name, {"jane@home.example": "jane@work.example"})
+        )
+        html = page()
+        assert "(1 address joined, 1 by the mine" in html
+        assert ("team_output_by_name = false</span> lists each address" in html) is by_name
+        joined = html.split("Addresses joined by name</summary>")[1].split("</details>")[0]
+        cells = re.findall(r"<td>(.*?)</td>", joined)
+        assert cells == ["jane@home.example", "jane@work.example", "the mine"]
     layout.team_output_people.write_text('{"joined": [1, 2]')  # torn: said nothing of, no error
     assert "An author is a person" not in page() and "Per author" in page()
 

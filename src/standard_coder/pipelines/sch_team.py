@@ -133,10 +133,19 @@ def stored_counts(ctx: StageContext, rep: Any) -> Any:
     return counts
 
 
-def people_json(joined: dict[str, str], by_name: bool) -> str:
-    """``{"by_name": bool, "joined": {address: the address it is listed under}}``: what a lead
-    checks before trusting one row per person (two people of one name would be one row)."""
-    return json.dumps({"by_name": by_name, "joined": dict(sorted(joined.items()))}, indent=1) + "\n"
+def people_json(
+    joined: dict[str, str], by_name: bool, joined_by_mine: dict[str, str] | None = None
+) -> str:
+    """``{"by_name": bool, "joined": {address: the address it is listed under},
+    "joined_by_mine": {...}}``: what a lead checks before trusting one row per person (two
+    people of one name would be one row). ``joined`` is team output's own join;
+    ``joined_by_mine`` the mine's (``[filters.authors] merge_by_name``), made before it."""
+    doc = {
+        "by_name": by_name,
+        "joined": dict(sorted(joined.items())),
+        "joined_by_mine": dict(sorted((joined_by_mine or {}).items())),
+    }
+    return json.dumps(doc, indent=1) + "\n"
 
 
 def reapplied_json(rows: list[dict[str, Any]]) -> str:
@@ -162,7 +171,7 @@ def run(ctx: StageContext) -> None:
     """
     from standard_coder.pipelines.sch_effort import load_effort_model
     from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_text
-    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.mining.store import iter_commits, name_joined_addresses
     from standard_coder.sch.team_output import (
         csv_text,
         parquet_bytes,
@@ -200,7 +209,8 @@ def run(ctx: StageContext) -> None:
         ctx.log.info("team_output.parquet not written: pyarrow is not installed (the sch extra)")
     for by in ("repo", "author"):
         plot(result.rows, by, out["plots"] / f"by_{by}.png")
-    atomic_write_text(out["people"], people_json(result.joined, join_names))
+    joined_by_mine = name_joined_addresses(db)
+    atomic_write_text(out["people"], people_json(result.joined, join_names, joined_by_mine))
     reapplied = reapplied_rows(iter_commits(db, with_files=True), result)
     atomic_write_text(out["reapplied"], reapplied_json(reapplied))
     if reapplied:
@@ -208,17 +218,17 @@ def run(ctx: StageContext) -> None:
             "team output: %d changes re-apply an earlier one (backports, cherry-picks): %s",
             len(reapplied), out["reapplied"],
         )  # fmt: skip
-    if result.joined:
+    if result.joined or joined_by_mine:
         ctx.log.info(
             "team output: %d addresses listed under their name's busiest address "
-            "([filters.authors] team_output_by_name)",
-            len(result.joined),
-        )
+            "(%d by [filters.authors] team_output_by_name, %d by the mine's merge_by_name)",
+            len(result.joined) + len(joined_by_mine), len(result.joined), len(joined_by_mine),
+        )  # fmt: skip
     ctx.set_summary(
         rows=len(result.rows),
         commits=len(result.per_commit),
         people=len({r["author"] for r in result.rows}),
-        addresses_joined=len(result.joined),
+        addresses_joined=len(result.joined) + len(joined_by_mine),
         reapplied=len(reapplied),
         sch_hours=round(sum(r["sch_hours"] for r in result.rows), 2),
     )

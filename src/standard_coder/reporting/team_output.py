@@ -62,7 +62,8 @@ def read_people(path: Path) -> dict[str, Any] | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         joined = {str(k): str(v) for k, v in doc["joined"].items()}
-        return {"by_name": bool(doc["by_name"]), "joined": joined}
+        by_mine = {str(k): str(v) for k, v in doc.get("joined_by_mine", {}).items()}
+        return {"by_name": bool(doc["by_name"]), "joined": joined, "joined_by_mine": by_mine}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

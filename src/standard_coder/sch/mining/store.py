@@ -14,7 +14,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from standard_coder.sch.mining.filters import is_agent
+from standard_coder.sch.mining.filters import author_identity, is_agent
 from standard_coder.sch.mining.integrity import LAYOUT_KEY, CorruptDatabaseError, is_corruption
 from standard_coder.sch.mining.schema import CONTENT_TABLES, SCHEMA, SCHEMA_VERSION
 from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
@@ -253,6 +253,15 @@ def skipped_commits(db_path: Path, reason: str) -> list[tuple[str, str]]:
             (reason,),
         ).fetchall()
     return [(str(r), str(c)) for r, c in rows]
+
+
+def name_joined_addresses(db_path: Path) -> dict[str, str]:
+    """Address -> the author its commits were stored under, for the addresses the mine joined
+    to another (``[filters.authors] merge_by_name``); empty when none were."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        pairs = con.execute("SELECT DISTINCT author_email, author_id FROM commits").fetchall()
+    joined = {author_identity(str(email)): str(author) for email, author in pairs}
+    return {address: author for address, author in joined.items() if address != author}
 
 
 def unstored_counts(db_path: Path, repo: str) -> dict[str, int]:
