@@ -123,6 +123,31 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
     assert doc["changes"][0]["source"] == str(patch)
     assert doc["changes"][0]["lines_added"] == body.count("\n")
     assert doc["total"]["sch_hours"] == doc["changes"][0]["sch_hours"] > 0
+    assert "reapplies" not in doc["changes"][0]  # new work
+
+
+def test_a_patch_that_re_applies_a_mined_commit_says_so(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    cfg, repo, _ = _worktree(demo, tmp_path)
+    ids = _git(repo, "log", "--no-merges", "--format=%H").split()
+    # a mined commit of real size (its lines distinctive in the history), as a patch
+    sizes = {c: _git(repo, "show", "--numstat", "--format=", c) for c in ids[:40]}
+    chosen = max(ids[:40], key=lambda c: sum(int(x.split()[0]) for x in sizes[c].splitlines()))
+    patch = tmp_path / "again.patch"
+    patch.write_text(_git(repo, "show", "--format=", chosen))
+    doc = estimate(cfg, Target(diff=patch), repo=None)
+    again = doc["changes"][0]["reapplies"]
+    assert again["commit_id"] == chosen and again["share"] == 1.0 and again["lines"] >= 3
+    # the commit itself, in its place in the history, re-applies nothing
+    in_place = estimate(cfg, Target(rev=chosen), repo=repo)
+    assert "reapplies" not in in_place["changes"][0]
+    # and the person reading the table is told
+    proc = cli("estimate", "--config", str(demo[0] / "pipeline_config.toml"), "--diff",
+               str(patch))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"re-applies {chosen[:10]} (100% of its" in proc.stdout
+    assert "priced as written" in proc.stdout
 
 
 def test_a_reformatted_file_is_not_counted_and_the_estimate_says_so(

@@ -73,3 +73,39 @@ def test_a_backport_and_a_revert_undone_re_apply_the_fix_and_nothing_else_does(
     strict_lines = find_reapplied(commits, min_share=0.5, max_changes_per_line=2)
     assert not {f.commit_id for f in strict_lines} & others
     assert find_reapplied(commits, min_lines=13) == []  # the fix has 12 distinctive lines
+
+
+def test_a_change_estimated_alone_is_judged_against_the_history_before_it(
+    tmp_path: Path,
+) -> None:
+    """``reapplied_in`` (what ``estimate`` says): a mined commit in its place, a commit the mine
+    never stored and a patch (no commit time: after all of the history)."""
+    from dataclasses import replace
+
+    from standard_coder.sch.reapplied import reapplied_in
+
+    ids = _history(tmp_path)
+    db = tmp_path / "out" / "mined.sqlite"
+    mine_repositories([tmp_path / "r"], db, options(tmp_path))
+    history = list(iter_commits(db, with_files=True))
+    by_id = {c.commit_id: c for c in history}
+    fix, backport, new = by_id[ids["fix"]], by_id[ids["backport"]], by_id[ids["new"]]
+    found = reapplied_in(history, [fix, backport, new], repo="r")
+    assert found[0] is None and found[2] is None  # the original and new work
+    assert found[1] is not None and found[1].source_id == ids["fix"]
+    # the backport as a patch of no commit time, the history without it: re-applies the most
+    # recent earlier change adding those lines (the revert undone)
+    rest = [c for c in history if c.commit_id != ids["backport"]]
+    patch = replace(backport, repo="patch", commit_id="fix.patch", committed_at=0)
+    (hit,) = reapplied_in(rest, [patch], repo="r")
+    assert hit is not None and hit.source_id == ids["unrevert"] and hit.share == 1.0
+    # before the fix existed, the same lines re-apply nothing
+    early = [c for c in history if c.committed_at < fix.committed_at]
+    assert reapplied_in(early, [patch], repo="r") == [None]
+    # new work as a patch: nothing before it adds its lines; the history holding the same
+    # change already: a copy of it
+    fresh = replace(new, commit_id="new.patch", committed_at=0)
+    without_new = [c for c in history if c.commit_id != ids["new"]]
+    assert reapplied_in(without_new, [fresh], repo="r") == [None]
+    (copy,) = reapplied_in(history, [fresh], repo="r")
+    assert copy is not None and copy.source_id == ids["new"]

@@ -58,6 +58,14 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
                       f"(+{out['generated_lines_added']} lines), {out['formatting_files']} "
                       f"formatting-only file(s) (+{out['formatting_lines_added']} lines)",
                       markup=False, highlight=False)  # fmt: skip
+    for c in doc["changes"]:
+        again = c.get("reapplies")
+        if again:
+            name = c.get("commit_id", "")[:10] or c.get("source", "")
+            con.print(f"{name} re-applies {again['commit_id'][:10]} ({again['share']:.0%} of its "
+                      f"{again['lines']} distinctive added lines were added there: a backport, "
+                      "a cherry-pick or a revert undone); priced as written",
+                      markup=False, highlight=False)  # fmt: skip
     bare = [c.get("commit_id", "")[:10] or c.get("source", "")
             for c in doc["changes"] if c.get("no_language_files")]  # fmt: skip
     if bare:

@@ -121,6 +121,7 @@ def estimate(
     contents = rep.kind == "hybrid"
     langs = _languages(cfg)
     labels: list[tuple[str, str]]
+    where: Path | None = None
     merges: list[str] = []
     note = ""
     try:
@@ -169,4 +170,29 @@ def estimate(
     )
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
         doc.update(merges=merges, note=note)
+    if layout.db.is_file():
+        _say_reapplied(doc, records, layout.db, where)
     return doc
+
+
+def _say_reapplied(doc: dict[str, Any], records: list[Any], db: Path, where: Path | None) -> None:
+    """Each change that re-applies an earlier one of the mined history (a backport, a
+    cherry-pick, a revert undone: ``sch.reapplied``'s rule, as team output names them) gets
+    ``"reapplies": {"commit_id", "share", "lines"}``: it is priced as written, and says so.
+
+    The history is the mined commits of the repository ``where`` (a patch, with no repository:
+    of every mined one).
+    """
+    from standard_coder.sch.mining.discovery import repo_id
+    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.reapplied import reapplied_in
+
+    mined = {r.repo for r in records if r.repo != "patch"}
+    repos = mined | {repo_id(where)} if where is not None else None
+    history = (r for r in iter_commits(db, with_files=True) if repos is None or r.repo in repos)
+    found = reapplied_in(history, records, repo="history")
+    for row, hit in zip(doc["changes"], found, strict=True):
+        if hit is not None:
+            row["reapplies"] = {
+                "commit_id": hit.source_id, "share": hit.share, "lines": hit.lines
+            }  # fmt: skip

@@ -20,8 +20,8 @@ and the pairs of changes sharing a distinctive line are counted with numpy.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -115,6 +115,27 @@ def find_reapplied(
                   share=round(n / int(n_distinct[later]), 4), lines=int(n_distinct[later]))
         for later, n, earlier in found
     ]  # fmt: skip
+
+
+LATEST = 2**62
+"""Commit time given to a change that is not committed (a patch, the working tree): after all."""
+
+
+def reapplied_in(
+    history: Iterable[CommitRecord], targets: Sequence[CommitRecord], repo: str
+) -> list[Reapplied | None]:
+    """For each of ``targets``: the earlier change it re-applies (the module docstring's rule,
+    judged among ``history`` and the targets, all taken as of repository ``repo``), or None.
+
+    A target the history holds (same commit id) is judged in its place; one it does not (a
+    commit not mined, a patch, the working tree: ``committed_at`` 0) after it at its own commit
+    time, or after all of it when it has none.
+    """
+    wanted = {t.commit_id for t in targets}
+    combined = [replace(r, repo=repo) for r in history if r.commit_id not in wanted]
+    combined += [replace(t, repo=repo, committed_at=t.committed_at or LATEST) for t in targets]
+    found = {f.commit_id: f for f in find_reapplied(combined)}
+    return [found.get(t.commit_id) for t in targets]
 
 
 def _later_earlier_pairs(line: np.ndarray, owner: np.ndarray, rank: np.ndarray) -> np.ndarray:
