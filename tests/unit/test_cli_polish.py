@@ -257,6 +257,33 @@ def test_backtest_is_a_readable_table_in_the_report(tmp_path: Path) -> None:
     assert "forecast backtest" not in render_evaluation(given)
 
 
+def test_team_outputs_files_are_shown_once_in_their_own_section(tmp_path: Path) -> None:
+    from standard_coder.pipelines.sch_layout import SchLayout
+    from standard_coder.pipelines.sch_team import people_json, reapplied_json
+    from standard_coder.reporting.evaluation import render_evaluation
+    from standard_coder.runner.report import SectionInput
+
+    layout = SchLayout(tmp_path)
+    layout.reports.mkdir(parents=True)
+    layout.team_output_people.write_text(people_json({"a@home.example": "a@work.example"}, True))
+    row = {
+        "repo": "r",
+        "commit_id": "c" * 40,
+        "source_commit_id": "d" * 40,
+        "share": 1.0,
+        "lines": 5,
+        "period": "2025-W01",
+        "author": "a@work.example",
+        "sch_hours": 0.5,
+    }
+    layout.team_output_reapplied.write_text(reapplied_json([row]))
+    (layout.reports / "other_tool.json").write_text(json.dumps({"answer": 42}))
+    html = render_evaluation(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={}))
+    assert "team output people" not in html and "a@home.example" not in html
+    assert "team output reapplied" not in html and "c" * 40 not in html
+    assert "other tool" in html  # a file no section shows is still listed
+
+
 def test_report_card_lists_tickets_with_dates_and_explains_sch(tmp_path: Path) -> None:
     from standard_coder.reporting.forecasts import render_forecasts
     from standard_coder.runner.report import SectionInput

@@ -181,7 +181,10 @@ def render_evaluation(given: SectionInput) -> str:
     doc = read_json(reports / EVALUATION_FILE)
     pngs = sorted(reports.glob("*.png")) if reports.is_dir() else []
     others = sorted(reports.glob("*.json")) if reports.is_dir() else []
-    others = [p for p in others if p.name != EVALUATION_FILE]
+    layout = SchLayout(given.base_dir)
+    # the Team output section shows these as sentences and tables of its own
+    elsewhere = {EVALUATION_FILE, layout.team_output_people.name, layout.team_output_reapplied.name}
+    others = [p for p in others if p.name not in elsewhere]
     runs = _eval_runs(given.base_dir)
     if not isinstance(doc, dict) and not pngs and not others and runs is None:
         return render_template(PACKAGE, "evaluation.html.j2", absent=str(reports / EVALUATION_FILE))
