@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,41 @@ SCH_LINE = (
 )
 
 
+def _name(change: dict[str, Any]) -> str:
+    return str(change.get("commit_id", ""))[:10] or str(change.get("source", ""))
+
+
+def _weighs_most(name: str, feats: list[dict[str, Any]]) -> str:
+    parts = ", ".join(
+        f"{f.get('what', f['feature'])} ×{f['count']:g} ({f['sch_hours']:+.2f} h)" for f in feats
+    )
+    return f"{name} weighs most: {parts}"
+
+
+def _not_counted(name: str, out: dict[str, Any]) -> str:
+    return (
+        f"{name} not counted: {out['generated_files']} generated file(s) "
+        f"(+{out['generated_lines_added']} lines), {out['formatting_files']} "
+        f"formatting-only file(s) (+{out['formatting_lines_added']} lines)"
+    )
+
+
+def _reapplies(name: str, again: dict[str, Any]) -> str:
+    return (
+        f"{name} re-applies {again['commit_id'][:10]} ({again['share']:.0%} of its "
+        f"{again['lines']} distinctive added lines were added there: a backport, a cherry-pick "
+        "or a revert undone); priced as written"
+    )
+
+
+_NOTES: tuple[tuple[str, Callable[[str, Any], str]], ...] = (
+    ("top_features", _weighs_most),
+    ("left_out", _not_counted),
+    ("reapplies", _reapplies),
+)
+"""The lines printed under the table: a change's JSON key, and what it says."""
+
+
 def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -30,7 +66,7 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
                       ("q10", "right"), ("q50", "right"), ("q90", "right")]:  # fmt: skip
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for c in doc["changes"]:
-        name = c.get("commit_id", "")[:10] or c.get("source", "")
+        name = _name(c)
         if c.get("subject"):
             name += f" {c['subject'][:50]}"
         # a subject is the author's text: "[pre-commit.ci] ..." is not console markup
@@ -42,32 +78,11 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         t.add_row("total", "", f"{tot['sch_hours']:.2f}", f"{tot['q10']:.2f}",
                   f"{tot['q50']:.2f}", f"{tot['q90']:.2f}", style="bold")  # fmt: skip
     con.print(t)
-    for c in doc["changes"]:
-        feats = c.get("top_features") or []
-        if feats:
-            name = c.get("commit_id", "")[:10] or c.get("source", "")
-            parts = ", ".join(f"{f.get('what', f['feature'])} ×{f['count']:g} "
-                              f"({f['sch_hours']:+.2f} h)"
-                              for f in feats)  # fmt: skip
-            con.print(f"{name} weighs most: {parts}", markup=False, highlight=False)
-    for c in doc["changes"]:
-        out = c.get("left_out")
-        if out:
-            name = c.get("commit_id", "")[:10] or c.get("source", "")
-            con.print(f"{name} not counted: {out['generated_files']} generated file(s) "
-                      f"(+{out['generated_lines_added']} lines), {out['formatting_files']} "
-                      f"formatting-only file(s) (+{out['formatting_lines_added']} lines)",
-                      markup=False, highlight=False)  # fmt: skip
-    for c in doc["changes"]:
-        again = c.get("reapplies")
-        if again:
-            name = c.get("commit_id", "")[:10] or c.get("source", "")
-            con.print(f"{name} re-applies {again['commit_id'][:10]} ({again['share']:.0%} of its "
-                      f"{again['lines']} distinctive added lines were added there: a backport, "
-                      "a cherry-pick or a revert undone); priced as written",
-                      markup=False, highlight=False)  # fmt: skip
-    bare = [c.get("commit_id", "")[:10] or c.get("source", "")
-            for c in doc["changes"] if c.get("no_language_files")]  # fmt: skip
+    for key, say in _NOTES:  # one kind of note at a time, change after change
+        for c in doc["changes"]:
+            if c.get(key):
+                con.print(say(_name(c), c[key]), markup=False, highlight=False)
+    bare = [_name(c) for c in doc["changes"] if c.get("no_language_files")]
     if bare:
         langs = ", ".join(sorted(languages)) or "none enabled"
         shown = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
