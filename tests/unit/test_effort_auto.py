@@ -133,3 +133,25 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
              "shift_tie": ("shift", {"tiebreak": True})}  # fmt: skip
     sel = fit_effort_model(ds, "auto", {"rule": "nll", "candidates": cands}, TINY_OPT).selection_
     assert sel["chosen"] == min(sel["validation"], key=lambda n: sel["validation"][n]["nll"])
+
+
+def test_auto_writes_the_curves_of_its_candidates_and_of_the_chosen_network(
+    tmp_path: Path,
+) -> None:
+    torch.set_num_threads(1)
+    ds = named(lines_added_history(300))
+    ds.label_kind = np.zeros(len(ds), np.int8)
+    tb = tmp_path / "tb" / "auto"
+
+    def curves(folder: Path) -> int:
+        return len(list(folder.glob("events.out.tfevents.*")))
+
+    cands = {"mdn": ("mdn", TINY_MDN), "shift_w0": ("shift", {})}
+    fit_effort_model(ds, "auto", {"rule": "nll", "candidates": {"mdn": cands["mdn"]}},
+                     TINY_OPT, tb_dir=tb)  # fmt: skip
+    assert curves(tb / "selection-mdn") == 1 and curves(tb) == 1  # the network chosen: its curve
+    # a shift chosen: no curve of its own, and the network's of the run before is gone
+    only_shift = {"rule": "nll", "candidates": {"shift_w0": cands["shift_w0"]}}
+    model = fit_effort_model(ds, "auto", only_shift, TINY_OPT, tb_dir=tb)
+    assert model.selection_["chosen"] == "shift_w0"
+    assert curves(tb) == 0 and not (tb / "selection-shift_w0").exists()

@@ -179,6 +179,33 @@ def test_training_curves_cached_until_event_files_change(tmp_path: Path) -> None
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_training_curves_say_which_is_the_effort_models(tmp_path: Path) -> None:
+    from standard_coder.reporting.training import render_training
+    from standard_coder.runner.report import SectionInput
+
+    base = tmp_path / "out"
+    for run in ("auto", "auto/selection-mdn", "baseline_loc", "size_mdn"):
+        write_tb(base / "tb" / run, n=3)
+    (base / "reports").mkdir(parents=True)
+
+    def section(doc: dict[str, object]) -> str:
+        (base / "reports" / "sch_evaluation.json").write_text(json.dumps(doc))
+        return render_training(SectionInput(base, None, None, {}))
+
+    chosen = {"chosen": "shift_w0", "kind": "shift"}
+    html = section({"predictor": "shift", "model_selection": chosen})
+    assert "The effort model is <span class='mono'>shift_w0</span>, which" in html
+    assert "fitted in closed form, with no loss curve" in html
+    assert "<span class='mono'>auto/selection-mdn</span>" in html
+    assert "baseline_loc</span> is the LOC-only baseline" in html and "pooled with" in html
+    html = section({"predictor": "mdn", "model_selection": {"chosen": "mdn", "kind": "mdn"}})
+    assert "its curve is <span class='mono'>auto</span>" in html and "closed form" not in html
+    html = section({"predictor": "quantile"})  # chosen by the config, not by auto
+    assert "The effort model is <span class='mono'>quantile</span>: its curve is" in html
+    (base / "reports" / "sch_evaluation.json").unlink()  # no evaluation yet: no such line
+    assert "The effort model is" not in render_training(SectionInput(base, None, None, {}))
+
+
 def test_failed_and_interrupted_runs(tmp_path: Path) -> None:
     base = tmp_path / "out"
     (base / "logs").mkdir(parents=True)

@@ -110,14 +110,33 @@ def _tb_key(run: Path) -> str:
     return h.hexdigest()
 
 
+def effort_model(reports: Path) -> dict[str, str] | None:
+    """Which effort model the curves are of (``sch_evaluation.json``): ``{"name", "kind",
+    "predictor"}`` (``name``: the candidate ``auto`` chose, else the predictor), or None."""
+    doc = read_json(reports / "sch_evaluation.json")
+    if not isinstance(doc, dict) or not isinstance(doc.get("predictor"), str):
+        return None
+    chosen = doc.get("model_selection")
+    if isinstance(chosen, dict) and isinstance(chosen.get("chosen"), str):
+        kind = str(chosen.get("kind", chosen["chosen"]))
+        return {"name": chosen["chosen"], "kind": kind, "predictor": "auto"}
+    return {"name": doc["predictor"], "kind": doc["predictor"], "predictor": doc["predictor"]}
+
+
 def render_training(given: SectionInput) -> str:
-    """The section body: one fragment per TensorBoard run folder (cached), or why there is none."""
-    tb_dir = SchLayout(given.base_dir).tb
+    """The section body: one fragment per TensorBoard run folder (cached), or why there is none,
+    after a line saying which of them is the effort model's (none, for a shift fit)."""
+    layout = SchLayout(given.base_dir)
+    tb_dir = layout.tb
+    model = effort_model(layout.reports)
     if not tb_dir.is_dir():
-        return render(PACKAGE, "training.html.j2", tb_dir=str(tb_dir), missing=True, parts=[])
+        return render(PACKAGE, "training.html.j2", tb_dir=str(tb_dir), missing=True, parts=[],
+                      model=model, runs=[], selection=[])  # fmt: skip
     parts: list[str] = []
+    rels: list[str] = []
     for run in _tb_runs(tb_dir):
         rel = run.relative_to(tb_dir).as_posix() if run != tb_dir else "."
+        rels.append(rel)
         key = _tb_key(run)
         cache = None
         if given.cache_dir is not None:
@@ -142,6 +161,9 @@ def render_training(given: SectionInput) -> str:
         tb_dir=str(tb_dir),
         missing=False,
         parts=[Markup(p) for p in parts],
+        model=model,
+        runs=rels,
+        selection=[r for r in rels if r.startswith("auto/selection-")],
     )
 
 

@@ -40,6 +40,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,9 +148,13 @@ def fit_auto(
     seed: int = 0,
     label_weighting: str = "off",
     recency_half_life: float | None = None,
+    tb_dir: Path | None = None,
 ) -> EffortModel:
     """Fit every candidate on the earlier period, pick one by ``rule`` (``spearman_se``: with
     ``margin`` standard errors), refit it on all.
+
+    ``tb_dir``: the refit's training curves go there, each candidate's on the earlier period
+    to ``tb_dir/selection-<name>`` (a network's; a shift fit has none).
 
     ``label_weighting`` and ``recency_half_life`` go to every fit; the first also weighs the
     held-back changes' NLL and Spearman (:func:`weighted_spearman`).
@@ -172,8 +177,8 @@ def fit_auto(
     scores: dict[str, dict[str, float]] = {}
     for name, (kind, params) in candidates.items():
         m = fit(early, kind, params, training, should_stop=should_stop, device=device, seed=seed,
-                label_weighting=label_weighting,
-                recency_half_life=recency_half_life)  # fmt: skip
+                label_weighting=label_weighting, recency_half_life=recency_half_life,
+                tb_dir=None if tb_dir is None else tb_dir / f"selection-{name}")  # fmt: skip
         scores[name] = validation_scores(m, dataset.X[late], dataset.Y[late], w)
         log.info("auto: %s on the held-back period: NLL %.3f, Spearman %.3f", name,
                  scores[name]["nll"], scores[name]["spearman"])  # fmt: skip
@@ -181,8 +186,8 @@ def fit_auto(
     kind, params = candidates[chosen]
     model = fit(dataset, kind, params, training, checkpointer=checkpointer,
                 should_stop=should_stop, device=device, seed=seed,
-                label_weighting=label_weighting,
-                recency_half_life=recency_half_life)  # fmt: skip
+                label_weighting=label_weighting, recency_half_life=recency_half_life,
+                tb_dir=tb_dir)  # fmt: skip
     model.selection_ = {"rule": rule, "chosen": chosen, "kind": kind,
                         "n_validation": int((w > 0).sum()), "validation": scores,
                         **({"margin_se": margin} if rule == "spearman_se" else {})}  # fmt: skip

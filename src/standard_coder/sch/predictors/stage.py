@@ -67,7 +67,10 @@ def fit_effort_model(
     Raises:
         TrainingInterrupted: ``should_stop()`` turned true (checkpoint saved).
     """
-    if kind == "shift":
+    if kind == "shift":  # fitted in closed form: no curve (an older network's is replaced)
+        if tb_dir is not None:
+            for old in Path(tb_dir).glob("events.out.tfevents.*"):
+                old.unlink(missing_ok=True)
         return _fit_shift(dataset, params, training, seed, label_weighting, recency_half_life)
     if kind == "auto":  # params: {"rule": ..., "candidates": {name: (kind, params)}}
         from standard_coder.sch.predictors.auto import SE_MARGIN, fit_auto
@@ -77,7 +80,7 @@ def fit_effort_model(
                         margin=p.get("margin_se", SE_MARGIN), fit=fit_effort_model,
                         checkpointer=checkpointer, should_stop=should_stop, device=device,
                         seed=seed, label_weighting=label_weighting,
-                        recency_half_life=recency_half_life)  # fmt: skip
+                        recency_half_life=recency_half_life, tb_dir=tb_dir)  # fmt: skip
     tr, va = dataset.index(TRAIN), dataset.index(VAL)
     model = EffortModel(predictor=kind, params=params, training=training, random_state=seed,
                         device=device, feature_kind=dataset.feature_kind,
