@@ -148,6 +148,35 @@ def test_a_patch_that_re_applies_a_mined_commit_says_so(
     assert proc.returncode == 0, proc.stderr
     assert f"re-applies {chosen[:10]} (100% of its" in proc.stdout
     assert "priced as written" in proc.stdout
+    # the same lines written again in the mined repository's working tree (its history is
+    # found by the repository's id in the mine), left as they were afterwards
+    mined = demo[0] / "repos" / "repo-0"
+    again_lines = [ln[1:] for ln in patch.read_text().splitlines()
+                   if ln.startswith("+") and not ln.startswith("+++")]  # fmt: skip
+    scratch = mined / "written_again.py"
+    try:
+        scratch.write_text("\n".join(again_lines) + "\n")
+        doc = estimate(cfg, Target(worktree=True), repo=mined)
+        assert doc["changes"][0]["reapplies"]["commit_id"] == chosen
+    finally:
+        scratch.unlink()
+    assert "reapplies" not in estimate(cfg, Target(worktree=True), repo=mined)["changes"][0]
+
+
+def test_the_mines_ids_of_a_repository_include_the_configured_path_that_leads_to_it(
+    tmp_path: Path,
+) -> None:
+    from standard_coder.pipelines.sch_estimate import _mined_ids
+    from standard_coder.sch.mining.discovery import repo_id
+
+    real = tmp_path / "real"
+    real.mkdir()
+    subprocess.run(["git", "init", "-q", str(real)], check=True)
+    (tmp_path / "link").symlink_to(real)
+    (tmp_path / "c.toml").write_text('[repos]\ninclude_paths = ["link"]\n')
+    cfg = load_config(tmp_path / "c.toml", [])
+    # the mine names it by the configured path; estimate finds it from the resolved one
+    assert _mined_ids(cfg, real) == {repo_id(real), repo_id(tmp_path / "link")}
 
 
 def test_a_reformatted_file_is_not_counted_and_the_estimate_says_so(

@@ -171,24 +171,35 @@ def estimate(
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
         doc.update(merges=merges, note=note)
     if layout.db.is_file():
-        _say_reapplied(doc, records, layout.db, where)
+        _say_reapplied(doc, records, layout.db, None if where is None else _mined_ids(cfg, where))
     return doc
 
 
-def _say_reapplied(doc: dict[str, Any], records: list[Any], db: Path, where: Path | None) -> None:
+def _mined_ids(cfg: FlagshipConfig, where: Path) -> set[str]:
+    """The mine's ids of repository ``where``: its own, and those of the configured paths that
+    lead to it (a symlink, a relative path: the mine names a repository by the path it was
+    given)."""
+    from standard_coder.sch.mining.discovery import repo_id
+
+    here = where.resolve()
+    return {repo_id(where)} | {repo_id(r) for r in configured_repos(cfg) if r.resolve() == here}
+
+
+def _say_reapplied(
+    doc: dict[str, Any], records: list[Any], db: Path, repo_ids: set[str] | None
+) -> None:
     """Each change that re-applies an earlier one of the mined history (a backport, a
     cherry-pick, a revert undone: ``sch.reapplied``'s rule, as team output names them) gets
     ``"reapplies": {"commit_id", "share", "lines"}``: it is priced as written, and says so.
 
-    The history is the mined commits of the repository ``where`` (a patch, with no repository:
-    of every mined one).
+    The history is the mined commits of the repository (``repo_ids``: its ids in the mine, and
+    those of the records the mine stored; None, for a patch of no repository: every mined one).
     """
-    from standard_coder.sch.mining.discovery import repo_id
     from standard_coder.sch.mining.store import iter_commits
     from standard_coder.sch.reapplied import reapplied_in
 
     mined = {r.repo for r in records if r.repo != "patch"}
-    repos = mined | {repo_id(where)} if where is not None else None
+    repos = mined | repo_ids if repo_ids is not None else None
     history = (r for r in iter_commits(db, with_files=True) if repos is None or r.repo in repos)
     found = reapplied_in(history, records, repo="history")
     for row, hit in zip(doc["changes"], found, strict=True):
