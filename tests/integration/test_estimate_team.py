@@ -126,6 +126,19 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
     assert "reapplies" not in doc["changes"][0]  # new work
 
 
+def test_a_renamed_file_read_from_git_is_a_rename_as_the_mine_reads_it(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    cfg, repo, target = _worktree(demo, tmp_path)
+    renamed = target.with_name("renamed_" + target.name)
+    _git(repo, "mv", str(target.relative_to(repo)), str(renamed.relative_to(repo)))
+    (change,) = estimate(cfg, Target(worktree=True), repo=repo)["changes"]
+    assert (change["lines_added"], change["lines_deleted"]) == (0, 0)  # not all lines again
+    _git(repo, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "mv")
+    (change,) = estimate(cfg, Target(rev="HEAD"), repo=repo)["changes"]
+    assert (change["lines_added"], change["lines_deleted"]) == (0, 0)
+
+
 def test_a_patch_that_re_applies_a_mined_commit_says_so(
     demo: tuple[Path, str], tmp_path: Path
 ) -> None:

@@ -28,7 +28,7 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
-        help="override a config value (repeatable), e.g. --set training.epochs=5",
+        help="override a config value (repeatable), e.g. --set training.optim.epochs=5",
         metavar="KEY.PATH=VALUE",
     ),
 ]

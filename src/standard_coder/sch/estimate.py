@@ -94,13 +94,13 @@ def _files(
         out.append(
             FileChange(
                 path=f.path,
-                old_path=None,
+                old_path=f.old_path,
                 language=lang,
                 lines_added=f.lines_added,
                 lines_deleted=f.lines_deleted,
                 is_binary=False,
                 diff=f.diff,
-                before=before(f.path) if before else None,
+                before=before(f.old_path or f.path) if before else None,
                 after=after(f.path) if after else None,
             )
         )
@@ -182,7 +182,7 @@ def git_commit_records(
             "--no-textconv",
             "--no-commit-id",
             "--root",
-            "--no-renames",
+            "-M",
             cid,
         )
         parent = f"{cid}^"
@@ -208,9 +208,7 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
     counts see only the tracked ones)."""
     has_head = bool(_git(repo, "rev-parse", "--quiet", "--verify", "HEAD", check=False))
     diff = (
-        _git(repo, "diff", "--no-ext-diff", "--no-textconv", "HEAD", "--no-renames", "--")
-        if has_head
-        else ""
+        _git(repo, "diff", "--no-ext-diff", "--no-textconv", "HEAD", "-M", "--") if has_head else ""
     )
     untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
     for path in filter(None, untracked):

@@ -184,11 +184,12 @@ def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
         p = path or "unknown"
         add = sum(1 for ln in body if ln.startswith("+"))
         dele = sum(1 for ln in body if ln.startswith("-"))
-        files.append(FileChange(path=p, old_path=None, language=language_of(p), lines_added=add,
+        files.append(FileChange(path=p, old_path=old, language=language_of(p), lines_added=add,
                                 lines_deleted=dele, is_binary=False,
                                 diff="\n".join(body) + "\n"))  # fmt: skip
 
     in_hunk = False
+    old: str | None = None  # a renamed file's path before (``git diff -M``'s "rename from")
     left: list[int] | None = None  # old and new lines the hunk's header says are to come
     for line in text.splitlines():
         if in_hunk and not line.startswith(("@@", "diff --git ")):
@@ -200,7 +201,10 @@ def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
             continue
         if line.startswith("diff --git "):
             flush()
-            path, body, in_hunk = line.rsplit(" b/", 1)[-1], [], False
+            path, body, in_hunk, old = line.rsplit(" b/", 1)[-1], [], False, None
+            continue
+        if not in_hunk and line.startswith("rename from "):
+            old = line[len("rename from ") :]
             continue
         if not in_hunk and line.startswith("+++ "):
             tgt = line[4:].strip()
