@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from operator import attrgetter
 from pathlib import Path
 
-from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import png_data_uri, read_json, render
@@ -113,7 +113,7 @@ def _tb_key(run: Path) -> str:
 def effort_model(reports: Path) -> dict[str, str] | None:
     """Which effort model the curves are of (``sch_evaluation.json``): ``{"name", "kind",
     "predictor"}`` (``name``: the candidate ``auto`` chose, else the predictor), or None."""
-    doc = read_json(reports / "sch_evaluation.json")
+    doc = read_json(reports / EVALUATION_FILE)
     if not isinstance(doc, dict) or not isinstance(doc.get("predictor"), str):
         return None
     chosen = doc.get("model_selection")

@@ -25,7 +25,7 @@ from standard_coder.sch.predictors.splits import (
     recency_by_time,
     time_validation_split,
 )
-from standard_coder.sch.predictors.train import TrainOptions
+from standard_coder.sch.predictors.train import TrainOptions, clear_curves
 from standard_coder.sch.records import CommitRecord, FileChange
 
 if TYPE_CHECKING:
@@ -69,8 +69,7 @@ def fit_effort_model(
     """
     if kind == "shift":  # fitted in closed form: no curve (an older network's is replaced)
         if tb_dir is not None:
-            for old in Path(tb_dir).glob("events.out.tfevents.*"):
-                old.unlink(missing_ok=True)
+            clear_curves(tb_dir)
         return _fit_shift(dataset, params, training, seed, label_weighting, recency_half_life)
     if kind == "auto":  # params: {"rule": ..., "candidates": {name: (kind, params)}}
         from standard_coder.sch.predictors.auto import SE_MARGIN, fit_auto

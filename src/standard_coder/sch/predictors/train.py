@@ -91,6 +91,12 @@ class TrainResult:
     """The precision training actually ran in."""
 
 
+def clear_curves(tb_dir: Path) -> None:
+    """Remove the TensorBoard event files in ``tb_dir``: the curves of a model being replaced."""
+    for old in Path(tb_dir).glob("events.out.tfevents.*"):
+        old.unlink(missing_ok=True)
+
+
 def data_digest(*arrays: torch.Tensor) -> str:
     """Digest of the training tensors; a checkpoint from other data is never resumed."""
     h = hashlib.sha256()
@@ -429,8 +435,7 @@ def train_model(
         from torch.utils.tensorboard import SummaryWriter
 
         if global_step == 0:  # a fresh training: the old curves belong to a replaced model
-            for old in Path(tb_dir).glob("events.out.tfevents.*"):
-                old.unlink(missing_ok=True)
+            clear_curves(tb_dir)
 
         writer = SummaryWriter(log_dir=str(tb_dir), purge_step=global_step or None)
     stopped = "completed"
