@@ -4,6 +4,7 @@ and new work are not flagged."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from test_mining_repos import options
 from standard_coder.sch.mining import mine_repositories
 from standard_coder.sch.mining.store import iter_commits
 from standard_coder.sch.reapplied import find_reapplied
+from standard_coder.sch.records import CommitRecord
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +111,11 @@ def test_a_change_estimated_alone_is_judged_against_the_history_before_it(
     assert reapplied_in(without_new, [fresh], repo="r") == [None]
     (copy,) = reapplied_in(history, [fresh], repo="r")
     assert copy is not None and copy.source_id == ids["new"]
+
+    def unread() -> Iterator[CommitRecord]:
+        raise AssertionError("the history was read")
+        yield  # a generator
+
+    # a change of too few lines to judge: the history is never read
+    tiny = replace(new, commit_id="tiny.patch", files=new.files[:0])
+    assert reapplied_in(unread(), [tiny], repo="r") == [None]

@@ -131,6 +131,8 @@ def reapplied_in(
     commit not mined, a patch, the working tree: ``committed_at`` 0) after it at its own commit
     time, or after all of it when it has none.
     """
+    if all(len(added_lines(t)) < MIN_LINES for t in targets):
+        return [None] * len(targets)  # too few lines to judge: the history is not read
     wanted = {t.commit_id for t in targets}
     combined = [replace(r, repo=repo) for r in history if r.commit_id not in wanted]
     combined += [replace(t, repo=repo, committed_at=t.committed_at or LATEST) for t in targets]
