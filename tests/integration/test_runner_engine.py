@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -80,9 +81,8 @@ def run(pipe: Pipeline, **kw: Any) -> tuple[Any, MemorySink]:
     result = run_pipeline(
         pipe,
         sinks=[sink],
-        install_signals=False,
         progress=ProgressDisplay(enabled=False, stream=None),
-        **kw,
+        **{"install_signals": False, **kw},
     )
     return result, sink
 
@@ -302,6 +302,39 @@ def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
     assert not (root / "state" / "stages" / "train" / "manifest.json").exists()
     state = json.loads((root / "state" / "checkpoints" / "run_state.json").read_text())
     assert state["status"] == "interrupted"
+
+
+def _train_through_a_signal(ctx: Any) -> None:
+    """A stage that never asks whether to stop (no checkpoints): a real SIGINT arrives while it
+    works, and it finishes its work all the same."""
+    os.kill(os.getpid(), signal.SIGINT)
+    _train(ctx)
+
+
+def test_a_stage_that_finishes_after_a_signal_is_recorded_done(root: Path) -> None:
+    """Ctrl-C during a stage that does not poll the stop: its finished work is kept (manifest
+    written, skipped next run), the run stops before the next stage and says so."""
+    result, sink = run(make(root, train={"run": _train_through_a_signal}), install_signals=True)
+    assert result.exit_code == 130 and result.message.startswith("interrupted: rerun to resume")
+    assert reasons(sink, "stage_completed").keys() == {"prepare", "train"}
+    assert "report" not in reasons(sink, "stage_running")
+    CALLS.clear()
+    again, sink = run(make(root, train={"run": _train_through_a_signal}), install_signals=True)
+    assert again.exit_code == 0
+    assert reasons(sink, "stage_skipped").keys() == {"prepare", "train"}
+    assert dict(CALLS) == {"report": 1}
+
+
+def test_a_signal_during_the_last_stage_that_finishes_leaves_a_completed_run(root: Path) -> None:
+    def report(ctx: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        _report(ctx)
+
+    result, sink = run(make(root, report={"run": report}), install_signals=True)
+    assert result.exit_code == 0, result.message
+    assert reasons(sink, "stage_completed").keys() == {"prepare", "train", "report"}
+    state = json.loads((root / "state" / "checkpoints" / "run_state.json").read_text())
+    assert state["status"] == "completed"
 
 
 def test_git_input_refs_invalidate(root: Path) -> None:

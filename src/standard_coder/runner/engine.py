@@ -325,7 +325,8 @@ def _run_recorded(
             result.exit_code = outcome.exit_code or 1
             result.message = f"stage '{name}' failed: {outcome.reason}"
             break
-        if outcome.status == "interrupted" or stop.requested:
+        # a stop that came while the last stage ran to its end leaves nothing to resume
+        if outcome.status == "interrupted" or (stop.requested and name != selected[-1]):
             signum = stop.signum or 2
             result.exit_code = 128 + signum
             result.message = f"interrupted: rerun to resume{outcome.progress}"

@@ -65,6 +65,9 @@ class RunContext:
         self.tasks: list[ProgressTask] = []
         self.last_checkpoint: tuple[str, int] | None = None
         self._stop = stop
+        self.stop_seen = False
+        """True once the stage asked :meth:`should_stop` and was told to stop: it may have
+        returned early. A stage that never saw the stop ran to its end (its work is whole)."""
         self._emit = emit
         self._progress = progress
         self._device_fn = device
@@ -85,7 +88,10 @@ class RunContext:
 
     def should_stop(self) -> bool:
         """True once SIGINT/SIGTERM arrived: finish the current item or step, then return."""
-        return self._stop.requested
+        if self._stop.requested:
+            self.stop_seen = True
+            return True
+        return False
 
     def register_process_group(self, pgid: int) -> None:
         """Forward stop signals to this process group (command stages)."""

@@ -194,7 +194,7 @@ def run_stage(
     finally:
         ctx.close()
     duration = time.perf_counter() - started
-    if stop.requested:
+    if stop.requested and ctx.stop_seen:  # it may have returned early: its work is partial
         return StageOutcome(
             "interrupted",
             "stop requested",
@@ -203,6 +203,8 @@ def run_stage(
             summary=ctx.summary,
             progress=_progress_note(ctx),
         )
+    if stop.requested:  # it never asked whether to stop: it ran to its end, its work is whole
+        log.info("stage %s: finished its work before it looked at the stop; recorded as done", name)
     try:
         missing = [o.name for o in view.outputs if not o.path.exists()]
         if missing:
