@@ -370,3 +370,33 @@ def test_a_merge_commit_is_priced_as_the_commits_it_merged(
     assert estimate(cfg, Target(rev="HEAD^1..HEAD"), repo=repo)["total"] == doc["total"]
     human = cli("estimate", "-c", config, "--repo", str(repo), "HEAD")
     assert human.returncode == 0 and "note: HEAD (" in human.stdout, human.stdout
+
+
+def test_forecast_prices_a_ticket_as_estimate_prices_its_commits(demo: tuple[Path, str]) -> None:
+    """One figure per change across the product: a ticket of two commits costs, on average, the
+    SCH ``estimate`` gives them (the truncated mean), not the raw model mean; a ticket whose diff
+    touches no file in the mined languages costs 0 h, as ``estimate --diff`` says."""
+    from standard_coder.forecasting.inputs import Ticket
+    from standard_coder.pipelines.sch_effort import model_effort_for
+    from standard_coder.sch.estimate import Languages
+
+    out, _ = demo
+    cfg = load_config(out / "pipeline_config.toml", [])
+    layout = SchLayout(out / "sc-output")
+    repo = out / "repos" / "repo-0"
+    ids = _git(repo, "rev-list", "HEAD~2..HEAD").split()
+    doc = estimate(cfg, Target(rev="HEAD~2..HEAD"), repo=repo)
+    effort = model_effort_for(layout.model, layout.change_rep, layout.db, rng_seed=3,
+                              langs=Languages())  # fmt: skip
+    docs_only = (
+        "diff --git a/NOTES.md b/NOTES.md\n--- a/NOTES.md\n+++ b/NOTES.md\n@@ -0,0 +1 @@\n+x\n"
+    )
+    got = effort([Ticket(id="T-1", status="todo", commit_ids=ids),
+                  Ticket(id="T-2", status="todo", diff=docs_only)])  # fmt: skip
+    assert got["T-1"].shape == (1000,)
+    assert float(got["T-1"].mean()) == pytest.approx(doc["total"]["sch_hours"], abs=0.05)
+    assert float(got["T-1"].max()) <= 2.0  # each change at most 1 h, as estimate truncates
+    assert not got["T-2"].any()
+    again = model_effort_for(layout.model, layout.change_rep, layout.db, rng_seed=3)
+    assert np.array_equal(again([Ticket(id="T-1", status="todo", commit_ids=ids)])["T-1"],
+                          got["T-1"])  # fmt: skip

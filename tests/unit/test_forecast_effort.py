@@ -10,7 +10,6 @@ from standard_coder.forecasting.effort import (
     ModelRequiredError,
     effort_samples,
     story_point_samples,
-    sum_change_samples,
 )
 from standard_coder.forecasting.inputs import Ticket
 
@@ -109,13 +108,3 @@ def test_bad_model_samples_are_named(bad: dict[str, np.ndarray]) -> None:
             tickets, n_sims=3, rng=np.random.default_rng(0), story_points_to_sch=2.0,
             story_points_cv=0.5, model_effort=lambda ts: bad,
         )  # fmt: skip
-
-
-def test_changes_combine_by_independent_draws_summed() -> None:
-    rng = np.random.default_rng(3)
-    a = rng.lognormal(1.0, 0.6, 2_000)
-    b = rng.lognormal(0.5, 0.4, 1_000)
-    total = sum_change_samples([a, b], n=100_000, rng=np.random.default_rng(4))
-    assert total.mean() == pytest.approx(a.mean() + b.mean(), rel=0.02)
-    # independent draws: variances add (a comonotone sum would be wider)
-    assert total.var() == pytest.approx(a.var() + b.var(), rel=0.05)

@@ -200,20 +200,3 @@ def _resample(
             "finite hours >= 0"
         )
     return arr[rng.integers(0, arr.size, size=n)]
-
-
-def sum_change_samples(
-    per_change: Sequence[NDArray[np.floating]], *, n: int, rng: np.random.Generator
-) -> NDArray[np.float64]:
-    """Combine several changes of one ticket: independent draws per change, summed sample-wise.
-
-    Each change's samples are resampled with replacement to ``n`` draws independently of the
-    others, then added, so the ticket's spread is the convolution of the changes' distributions.
-    """
-    total = np.zeros(n, dtype=np.float64)
-    for samples in per_change:
-        arr = np.asarray(samples, dtype=np.float64).ravel()
-        if arr.size == 0:
-            continue
-        total += arr[rng.integers(0, arr.size, size=n)]
-    return total

@@ -264,7 +264,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 run=sch_forecast.run,
                 deps=("mine", "train_sch") if needs_model else (),
                 named_inputs=forecast_inputs,
-                params={"forecasting": section_params(f, root)},
+                params={
+                    "forecasting": section_params(f, root),
+                    # a ticket's diff counts the files the mine counts (as ``estimate --diff``)
+                    **({"languages": section_params(cfg.filters.languages)} if needs_model else {}),
+                },
                 named_outputs={"forecasts": layout.forecasts},
                 code_files=[Path(sch_forecast.__file__), *package_sources("forecasting")],
                 description="Monte Carlo sprint forecast from SCH",

@@ -1,8 +1,10 @@
 """Ticket effort from the trained SCH model: the bridge between ``train_sch`` and ``forecast``.
 
 A ticket's changes are its diff text, or its commit ids looked up in the mined database. Each
-change gets ``n`` draws from the model's predicted coding-time distribution (hours); a ticket's
-changes are combined by independent draws summed sample-wise (``sum_change_samples``).
+change is priced as ``estimate`` and team output price it: ``n`` draws from the model's
+distribution truncated to [0, 1] h (whose mean is the change's SCH; ``sch.estimate.sch_draws``,
+seeded per commit id), 0 h for a change with no file in the mined languages. A ticket's changes
+are summed draw by draw (independent: each change has its own seed).
 """
 
 from __future__ import annotations
@@ -48,19 +50,22 @@ def model_effort_for(
     rng_seed: int,
     device: str = "cpu",
     ticket_effort: str = "coding",
+    langs: Any = None,
 ) -> Callable[[list[Any]], dict[str, np.ndarray]]:
     """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`.
 
     Commit contents are read from ``db`` when the model's representation uses them (hybrid).
-    ``ticket_effort="delivery"`` (a multitask model) prices each ticket as one PR of its
-    changes by the delivery head (:func:`delivery_draws`) instead of summing coding effort.
+    A ticket's diff counts the files of ``langs`` (``sch.estimate.Languages``; Python when
+    None), as ``estimate --diff`` does. ``ticket_effort="delivery"`` (a multitask model) prices
+    each ticket as one PR of its changes by the delivery head (:func:`delivery_draws`) instead
+    of summing coding effort.
 
     Raises:
-        ValueError: delivery effort asked of a model that has no delivery head.
+        ValueError: delivery effort asked of a model that has no delivery head; a ticket's diff
+            that is not a unified diff.
     """
-    from standard_coder.forecasting.effort import sum_change_samples
+    from standard_coder.sch.estimate import Languages, change_seed, patch_record, sch_draws
     from standard_coder.sch.mining.store import commits_by_id
-    from standard_coder.sch.predictors.stage import diff_records
 
     model, rep = load_effort_model(model_path, rep_dir, device)
     if ticket_effort == "delivery" and model.predictor != "multitask":
@@ -70,13 +75,18 @@ def model_effort_for(
         )
     rng = np.random.default_rng(rng_seed)
     contents = rep.kind == "hybrid"
+    langs = Languages() if langs is None else langs
 
     def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
         wanted = {cid for t in tickets for cid in t.commit_ids}
         found = commits_by_id(db, wanted, with_contents=contents)
         out: dict[str, np.ndarray] = {}
         for t in tickets:
-            records: list[Any] = diff_records([t.diff]) if t.diff else []
+            records: list[Any] = []
+            labels: list[str] = []
+            if t.diff:
+                records.append(patch_record(t.diff, langs, f"ticket {t.id}: diff"))
+                labels.append(f"ticket:{t.id}")
             for cid in t.commit_ids:
                 match = found.get(cid)
                 if match is None:
@@ -85,11 +95,16 @@ def model_effort_for(
                         f"({db}); mine the repository that holds it"
                     )
                 records.append(match)
+                labels.append(cid)
             if ticket_effort == "delivery":
                 out[t.id] = delivery_draws(model, rep, records, rng)
                 continue
-            per_change = list(model.sample(rep.transform(records), N_DRAWS, rng)) if records else []
-            out[t.id] = sum_change_samples(per_change, n=N_DRAWS, rng=rng)
+            out[t.id] = np.zeros(N_DRAWS)
+            if records:  # the same draws as estimate's for each change, summed
+                seeds = [change_seed(rng_seed, label) for label in labels]
+                draws = sch_draws(model, rep.transform(records), N_DRAWS, seeds)
+                counted = np.array([1.0 if r.files else 0.0 for r in records])
+                out[t.id] = counted @ draws
         return out
 
     return effort

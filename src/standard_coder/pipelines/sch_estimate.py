@@ -15,6 +15,7 @@ from typing import Any
 
 from standard_coder.config import FlagshipConfig
 from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.pipelines.sch_options import languages_of
 
 
 class EstimateInputError(ValueError):
@@ -69,17 +70,6 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
     )
 
 
-def _languages(cfg: FlagshipConfig) -> Any:
-    from standard_coder.sch.estimate import Languages
-    from standard_coder.sch.mining.filters import extension_map
-
-    langs = cfg.filters.languages
-    return Languages(
-        ext_map=extension_map(langs.enabled, langs.extensions),
-        exclude_substrings=tuple(langs.exclude_paths),
-    )
-
-
 def load_model(cfg: FlagshipConfig, device: str = "cpu") -> tuple[Any, Any, SchLayout]:
     """The trained model, its representation and the layout.
 
@@ -119,7 +109,7 @@ def estimate(
 
     model, rep, layout = load_model(cfg)
     contents = rep.kind == "hybrid"
-    langs = _languages(cfg)
+    langs = languages_of(cfg.filters.languages)
     labels: list[tuple[str, str]]
     where: Path | None = None
     merges: list[str] = []

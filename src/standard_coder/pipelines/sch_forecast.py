@@ -13,9 +13,14 @@ def run(ctx: StageContext) -> None:
     model) and writes below the named output ``forecasts``.
     """
     from standard_coder.config.forecasting import ForecastingSection
+    from standard_coder.config.mining import LanguageFilter
     from standard_coder.forecasting import load_sprint_inputs, run_forecast
     from standard_coder.forecasting.report import forecast_table
-    from standard_coder.pipelines.sch_options import forecast_options, section_from_params
+    from standard_coder.pipelines.sch_options import (
+        forecast_options,
+        languages_of,
+        section_from_params,
+    )
     from standard_coder.runner.console import make_console
 
     f = section_from_params(ForecastingSection, ctx.params["forecasting"], ctx.root_dir)
@@ -40,6 +45,9 @@ def run(ctx: StageContext) -> None:
             rng_seed=f.rng_seed,
             device=ctx.device,
             ticket_effort=f.ticket_effort,
+            langs=None
+            if "languages" not in ctx.params
+            else languages_of(LanguageFilter.model_validate(ctx.params["languages"])),
         )
     result = run_forecast(
         sprint_path,

@@ -17,9 +17,10 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from standard_coder.config.forecasting import ForecastingSection
-    from standard_coder.config.mining import FiltersSection, ReposSection
+    from standard_coder.config.mining import FiltersSection, LanguageFilter, ReposSection
     from standard_coder.forecasting.options import ForecastOptions
     from standard_coder.runner.context import StageContext
+    from standard_coder.sch.estimate import Languages
     from standard_coder.sch.mining.options import MineOptions
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,6 +30,17 @@ def section_from_params(model: type[M], data: Mapping[str, Any], root: Path) -> 
     """A config section back from a stage's params; relative paths are taken from ``root``
     (the project folder, ``ctx.root_dir``), as :func:`standard_coder.config.load_config` does."""
     return model.model_validate(dict(data), context={"config_dir": root})
+
+
+def languages_of(section: LanguageFilter) -> Languages:
+    """``[filters.languages]`` as the files a change counts (``estimate``, forecast tickets)."""
+    from standard_coder.sch.estimate import Languages
+    from standard_coder.sch.mining.filters import extension_map
+
+    return Languages(
+        ext_map=extension_map(section.enabled, section.extensions),
+        exclude_substrings=tuple(section.exclude_paths),
+    )
 
 
 def mine_options(
