@@ -266,7 +266,7 @@ def test_demo_output_dir_that_cannot_be_a_folder_exits_2(
     assert (tmp_path / "f.txt").read_text() == "a file\n"
 
 
-def test_a_configured_path_that_is_not_a_repo_fails_mine_with_1_after_mining_the_rest(
+def test_a_configured_path_that_is_not_a_repo_fails_mine_with_2_after_mining_the_rest(
     tmp_path: Path,
 ) -> None:
     cli("simulate", str(tmp_path / "sim"), "--weeks", "1", "--authors", "1")
@@ -275,15 +275,42 @@ def test_a_configured_path_that_is_not_a_repo_fails_mine_with_1_after_mining_the
     cfg = tmp_path / "pipeline_config.toml"
     text = cfg.read_text()
     line = next(x for x in text.splitlines() if x.startswith("include_paths"))
-    cfg.write_text(text.replace(line, 'include_paths = ["sim/repo-0", "notgit"]'))
+    cfg.write_text(text.replace(line, 'include_paths = ["sim/repo-0", "notgit", "gone"]'))
     proc = cli("pipeline", "--config", str(cfg), "--stages", "mine", check=False)
-    assert proc.returncode == 1, proc.stderr
-    assert str(tmp_path / "notgit") in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2, proc.stderr  # the configuration's fault: bad input
+    err = proc.stderr
+    assert f"{tmp_path / 'notgit'}: not a git repository" in err, err
+    assert f"{tmp_path / 'gone'}: no such directory" in err and "fix [repos] include_paths" in err
+    assert "Traceback" not in err and "rev-parse" not in err and "fatal:" not in err
+    assert err.count("not a git repository") <= 2, err  # the table and the failure, no log line
     db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM commits").fetchone()[0] > 0
     # retried next run: still not up to date
     assert "would run" in cli("status", "--config", str(cfg)).stdout.splitlines()[0]
+
+
+def test_a_folder_inside_a_repository_and_a_symlink_to_it_mine_it_once(tmp_path: Path) -> None:
+    """The template's "." from a subfolder, a package folder, a symlink: the repository they
+    lead to is mined once, under its real path, and the run says how each path was read."""
+    cli("simulate", str(tmp_path / "sim"), "--weeks", "1", "--authors", "1")
+    repo = tmp_path / "sim" / "repo-0"
+    (repo / "docs").mkdir(exist_ok=True)
+    (tmp_path / "link").symlink_to(repo)
+    cfg = tmp_path / "pipeline_config.toml"
+    cli("init-config", str(cfg))
+    text = cfg.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("include_paths"))
+    cfg.write_text(text.replace(line, 'include_paths = ["sim/repo-0/docs", "link", "sim/repo-0"]'))
+    proc = cli("pipeline", "--config", str(cfg), "--stages", "mine", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{repo / 'docs'} is inside the repository {repo}" in proc.stderr
+    assert f"{tmp_path / 'link'} is the repository {repo} by another path" in proc.stderr
+    db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT path FROM repos").fetchall() == [(str(repo),)]
+        ids = [r for (r,) in con.execute("SELECT commit_id FROM commits")]
+    assert ids and len(ids) == len(set(ids))
 
 
 def test_init_config_in_a_repository_runs_unchanged(tmp_path: Path) -> None:

@@ -31,3 +31,25 @@ def test_discover_globs_literals_and_excludes(tmp_path: Path) -> None:
     names = [p.name for p in got]
     # a wildcard keeps repositories only; a literal path is kept (the miner reports it)
     assert names == ["bare.git", "one", "two", "missing"]
+
+
+def test_a_folder_in_a_repository_stands_for_it_and_one_repository_is_listed_once(
+    tmp_path: Path,
+) -> None:
+    from standard_coder.sch.mining.discovery import explain_repos
+
+    repo = tmp_path / "code" / "one"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(repo)
+    found = explain_repos([str(repo / "pkg" / "sub"), str(tmp_path / "alias")])
+    assert found.repos == [repo]  # the real path wins over the symlink
+    assert found.notes == [
+        f"{repo / 'pkg' / 'sub'} is inside the repository {repo}: its whole history is mined",
+        f"{tmp_path / 'alias'} is the repository {repo} by another path: mined once, as {repo}",
+    ]
+    # the symlink alone keeps its own path (and so the id it was mined under)
+    assert explain_repos([str(tmp_path / "alias" / "pkg")]).repos == [tmp_path / "alias"]
+    # a folder in no repository is returned as written, for the miner to name
+    (tmp_path / "plain").mkdir()
+    assert discover_repos([str(tmp_path / "plain")]) == [tmp_path / "plain"]

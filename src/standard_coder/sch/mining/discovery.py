@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from standard_coder.sch.mining.filters import RepoRule
@@ -31,14 +32,45 @@ def looks_like_repo(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
 
 
+@dataclass
+class Discovery:
+    """The repositories to mine, and what was done to the configured paths to get them."""
+
+    repos: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """One line per configured path that was read as another: a folder inside a repository
+    (its repository is mined), a second path to a repository already listed (a symlink)."""
+
+
+def repository_root(path: Path) -> Path | None:
+    """The repository ``path`` is in: itself or the nearest folder above that is one (the
+    path as written, symlinks kept, so a repository keeps the id its configured path gives);
+    None when no folder up to ``/`` is."""
+    for folder in (path, *path.parents):
+        if folder.is_dir() and looks_like_repo(folder):
+            return folder
+    return None
+
+
 def discover_repos(
     include: Sequence[str], exclude: Sequence[str] = (), rule: RepoRule | None = None
 ) -> list[Path]:
+    """The repositories to mine (:func:`explain_repos` without its notes)."""
+    return explain_repos(include, exclude, rule).repos
+
+
+def explain_repos(
+    include: Sequence[str], exclude: Sequence[str] = (), rule: RepoRule | None = None
+) -> Discovery:
     """Expand include globs (absolute, ``~`` expanded), drop excluded and filtered-out ones.
 
-    A literal path is always returned (so a path that is not a git repository is reported as an
-    error by the miner); a wildcard only yields folders that look like git repositories.
-    Returns absolute paths, sorted and de-duplicated.
+    A literal path inside a repository's working tree stands for that repository. A literal
+    path in no repository is returned as written (so the miner reports it, and keeps the rows
+    it mined before: a drive that is not mounted loses nothing); a wildcard only yields
+    folders that look like git repositories. One repository reached by two paths (a symlink
+    and its target, a folder and its subfolder) is mined once: by its real path when that is
+    configured, else by the first path in sorted order. Returns absolute paths, sorted and
+    de-duplicated, with a note for each path read as another.
     """
     excluded: set[str] = set()
     for pat in exclude:
@@ -46,6 +78,7 @@ def discover_repos(
         excluded.update(os.path.abspath(p) for p in glob.glob(pat, recursive=True))
         excluded.add(os.path.abspath(pat))
     found: dict[str, Path] = {}
+    notes: list[str] = []
     for pat in include:
         pat = os.path.expanduser(pat)
         if _GLOB_CHARS & set(pat):
@@ -55,15 +88,22 @@ def discover_repos(
                     found.setdefault(str(p), p)
         else:
             p = Path(os.path.abspath(pat))
+            root = repository_root(p) if p.is_dir() else None
+            if root is not None and root != p:
+                notes.append(f"{p} is inside the repository {root}: its whole history is mined")
+                p = root
             found.setdefault(str(p), p)
-    out = []
+    by_real: dict[str, list[Path]] = {}  # one repository, every configured path to it
     for key, p in sorted(found.items()):
-        if key in excluded:
-            continue
-        if rule is not None and not rule.allows(p.name, key):
-            continue
-        out.append(p)
-    return out
+        if key not in excluded and (rule is None or rule.allows(p.name, key)):
+            by_real.setdefault(os.path.realpath(key), []).append(p)
+    kept: list[Path] = []
+    for real, paths in by_real.items():
+        keep = next((p for p in paths if str(p) == real), paths[0])
+        kept.append(keep)
+        notes.extend(f"{p} is the repository {keep} by another path: mined once, as {keep}"
+                     for p in paths if p != keep)  # fmt: skip
+    return Discovery(sorted(kept), notes)
 
 
 def sync_github_mirrors(names: Sequence[str], dest: Path) -> list[Path]:

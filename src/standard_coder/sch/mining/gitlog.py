@@ -71,6 +71,11 @@ class GitError(RuntimeError):
     """A git command failed; the message carries the command and git's stderr."""
 
 
+class NotARepository(GitError):
+    """A configured path is missing, a file, or not (the top of) a git repository: the
+    configuration's fault, not git's."""
+
+
 def git_env(repo: Path) -> dict[str, str]:
     """The environment for git in ``repo``: no system config, no prompts, no upward search."""
     env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}

@@ -39,7 +39,7 @@ from standard_coder.sch.mining import (
 from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
 from standard_coder.sch.mining.filters import language_of
-from standard_coder.sch.mining.gitlog import GitError
+from standard_coder.sch.mining.gitlog import GitError, NotARepository
 from standard_coder.sch.mining.options import MineOptions
 from standard_coder.sch.mining.reconcile import RepoPlan, fill_counts, plan_repo
 from standard_coder.sch.mining.summary import MineSummary, MiningError, RepoSummary, summary_table
@@ -172,10 +172,12 @@ def mine_repositories(
             try:
                 plan = plan_repo(con, path, options, extract_key, filter_key)
             except (GitError, OSError, ValueError) as exc:
-                rs = RepoSummary(repo=repo_id(path), path=str(path), status="error", error=str(exc))
+                rs = RepoSummary(repo=repo_id(path), path=str(path), status="error", error=str(exc),
+                                 bad_path=isinstance(exc, NotARepository))  # fmt: skip
                 summary.repos.append(rs)
                 emit("mine_repo_failed", {"repo": rs.repo, "path": rs.path, "error": rs.error})
-                log.error("mine: %s", exc)
+                # said once, by the summary table and MiningError (which names every path)
+                log.debug("mine: %s", exc)
                 continue
             plan.summary.seconds = time.perf_counter() - t_repo
             summary.repos.append(plan.summary)

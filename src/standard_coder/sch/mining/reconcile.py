@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.sch.mining import identities, store
-from standard_coder.sch.mining.discovery import repo_id
+from standard_coder.sch.mining.discovery import looks_like_repo, repo_id
 from standard_coder.sch.mining.extract import ChunkTask
 from standard_coder.sch.mining.filters import author_identity
-from standard_coder.sch.mining.gitlog import GitError, decode, run_git
+from standard_coder.sch.mining.gitlog import NotARepository, decode, run_git
 from standard_coder.sch.mining.options import MineOptions, digest
 from standard_coder.sch.mining.pulls import pull_refs, pull_refs_digest
 from standard_coder.sch.mining.summary import RepoSummary
@@ -42,7 +42,9 @@ def _inspect(path: Path) -> tuple[Path, bool, bool]:
     """(git dir, is bare, is shallow); raises GitError when ``path`` is not a repository root."""
     if not path.is_dir():
         what = "is a file, not a directory" if path.exists() else "no such directory"
-        raise GitError(f"{path}: {what}")
+        raise NotARepository(f"{path}: {what}")
+    if not looks_like_repo(path):
+        raise NotARepository(f"{path}: not a git repository")
     out = decode(
         run_git(
             path,
@@ -58,7 +60,7 @@ def _inspect(path: Path) -> tuple[Path, bool, bool]:
     if not bare:
         top = decode(run_git(path, "rev-parse", "--show-toplevel")).strip()
         if Path(top).resolve() != path.resolve():
-            raise GitError(f"{path}: not the top of a git repository (top is {top})")
+            raise NotARepository(f"{path}: not the top of a git repository (top is {top})")
     return git_dir, bare, shallow
 
 

@@ -18,11 +18,20 @@ class MiningError(RuntimeError):
 
     def __init__(self, summary: MineSummary) -> None:
         self.summary = summary
-        self.failed = {r.path: r.error or "" for r in summary.repos if r.status == "error"}
-        lines = "\n".join(f"  {p}: {e}" for p, e in self.failed.items())
+        failed = [r for r in summary.repos if r.status == "error"]
+        self.failed = {r.path: r.error or "" for r in failed}
+        # paths the configuration got wrong are bad input (exit 2), other failures are retried
+        self.exit_code = 2 if failed and all(r.bad_path for r in failed) else 1
+        lines = "\n".join(
+            f"  {e}" if e.startswith(p) else f"  {p}: {e}" for p, e in self.failed.items()
+        )
+        after = "fix [repos] include_paths" if self.exit_code == 2 else "retried next run"
+        if len(summary.repos) > len(failed):
+            ok = len(summary.repos) - len(failed)
+            after += f"; {ok} other{' was' if ok == 1 else 's were'} mined"
         super().__init__(
             f"{len(self.failed)} repositor{'y' if len(self.failed) == 1 else 'ies'}"
-            f" could not be mined (retried next run):\n{lines}"
+            f" could not be mined ({after}):\n{lines}"
         )
 
 
@@ -54,6 +63,8 @@ class RepoSummary:
     """Commits touching no enabled language kept as their authors' work (``merges``)."""
     seconds: float = 0.0
     error: str | None = None
+    bad_path: bool = False
+    """The configured path is missing, a file or not a repository (``NotARepository``)."""
 
 
 @dataclass
