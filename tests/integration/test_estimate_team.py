@@ -256,6 +256,44 @@ def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path)
     cfg = load_config(config, [])
     with pytest.raises(EstimateInputError, match="repositories"):
         estimate(cfg, Target(rev="HEAD"), repo=None, cwd=tmp_path)
+    # an end of a range that names nothing: named, not git's command line
+    proc = cli("estimate", "-c", str(config), "HEAD..nosuch", "--repo", str(out / "repos/repo-0"))
+    assert proc.returncode == 2 and "'nosuch' names no commit" in proc.stderr, proc.stderr
+    assert "rev-list" not in proc.stderr
+    # standing in a repository the config does not mine, with one mined: never the other one
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    one = load_config(config, [f"repos.include_paths=['{out / 'repos' / 'repo-0'}']"])
+    with pytest.raises(EstimateInputError, match="does not mine") as err:
+        estimate(one, Target(worktree=True), repo=None, cwd=other)
+    assert str(other) in str(err.value) and str(out / "repos" / "repo-0") in str(err.value)
+
+
+def test_an_empty_range_a_clean_tree_and_a_first_commit_to_be(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """``main..HEAD`` with nothing new is 0 h, exit 0 (a CI step); a clean working tree is said
+    to have no change (not blamed on languages); before the first commit, what is staged is the
+    change."""
+    out, _ = demo
+    config = str(out / "pipeline_config.toml")
+    repo = out / "repos" / "repo-0"
+    proc = cli("estimate", "-c", config, "HEAD..HEAD", "--repo", str(repo), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["changes"] == [] and doc["total"]["sch_hours"] == 0 and "no commit" in doc["note"]
+    proc = cli("estimate", "-c", config, "HEAD..HEAD", "--repo", str(repo))
+    assert proc.returncode == 0 and "nothing to price (0 SCH h)" in proc.stdout, proc.stdout
+    clean = estimate(load_config(out / "pipeline_config.toml", []), Target(worktree=True),
+                     repo=repo)["changes"][0]  # fmt: skip
+    assert clean.get("no_change") and "no_language_files" not in clean
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "init", "-q", str(fresh)], check=True)
+    (fresh / "app.py").write_text("def area(w, h):\n    return w * h\n\n\nprint(area(2, 3))\n")
+    subprocess.run(["git", "-C", str(fresh), "add", "app.py"], check=True)
+    staged = estimate(load_config(out / "pipeline_config.toml", []), Target(worktree=True),
+                      repo=fresh)["changes"][0]  # fmt: skip
+    assert staged["lines_added"] == 5 and staged["sch_hours"] > 0, staged
 
 
 def test_team_output_sums_to_the_per_commit_predictions(demo: tuple[Path, str]) -> None:

@@ -61,6 +61,10 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
     from standard_coder.runner.console import make_console
 
     con = make_console()
+    if not doc["changes"]:  # an empty range: no table of nothing
+        con.print(f"{doc.get('note') or 'nothing to price'} (0 SCH h)", markup=False,
+                  highlight=False)  # fmt: skip
+        return
     t = Table(title=f"Estimate ({doc['model']})", title_justify="left")
     for col, just in [("change", "left"), ("+/-", "right"), ("SCH h", "right"),
                       ("q10", "right"), ("q50", "right"), ("q90", "right")]:  # fmt: skip
@@ -89,6 +93,9 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         con.print(f"{shown}: no file in the mined languages ({langs}), so 0 h; "
                   "[filters.languages] enabled lists the languages priced",
                   markup=False, highlight=False)  # fmt: skip
+    for c in doc["changes"]:
+        if c.get("no_change"):
+            con.print(f"{_name(c)}: no file changed, so 0 h", markup=False, highlight=False)
     if doc.get("note"):
         con.print(f"note: {doc['note']}", markup=False, highlight=False)
     con.print(SCH_LINE, markup=False, highlight=False)

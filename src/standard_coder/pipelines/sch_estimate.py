@@ -43,10 +43,12 @@ def configured_repos(cfg: FlagshipConfig) -> list[Path]:
 
 
 def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
-    """``--repo``, else the configured repository that holds ``cwd``, else the only one.
+    """``--repo``, else the configured repository that holds ``cwd``, else the only one (when
+    ``cwd`` is in no other repository).
 
     Raises:
-        EstimateInputError: no repository, or several and none holds ``cwd`` (all are listed).
+        EstimateInputError: no repository; several and none holds ``cwd`` (all are listed);
+            ``cwd`` in a repository the config does not mine (both are named).
     """
     if repo is not None:
         if not repo.is_dir():
@@ -57,8 +59,17 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
     holding = [r for r in repos if here == r or r in here.parents]
     if holding:
         return max(holding, key=lambda r: len(r.parts))
-    if len(repos) == 1:
+    from standard_coder.sch.mining.discovery import repository_root
+
+    standing_in = repository_root(here)
+    if len(repos) == 1 and standing_in is None:
         return repos[0]
+    if len(repos) == 1:  # never price another repository than the one the user stands in
+        raise EstimateInputError(
+            f"the current directory is in the repository {standing_in}, which {cfg.config_path} "
+            f"does not mine; choose with --repo: --repo {standing_in} (priced by the model "
+            f"trained on the other), or --repo {repos[0]} (the mined one)"
+        )
     if not repos:
         raise EstimateInputError(
             f"{cfg.config_path}: repos.include_paths names no repository; pass --repo PATH"
@@ -130,7 +141,9 @@ def estimate(
             else:
                 revs = resolve_revisions(where, target.rev or "HEAD")
                 ids, merges, note = revs.ids, revs.merges, revs.note
-                if not ids:
+                if not ids and ".." in (target.rev or ""):  # main..HEAD with nothing new: 0 h
+                    note = note or f"{target.rev} holds no commit: nothing to price"
+                elif not ids:
                     raise EstimateInputError(
                         f"{target.rev}: names no non-merge commit in {where}"
                         + (f" ({len(merges)} merge commit(s), not priced themselves)"
@@ -159,7 +172,9 @@ def estimate(
         seed=cfg.runner.seed,
     )
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
-        doc.update(merges=merges, note=note)
+        doc.update(merges=merges)
+    if note:
+        doc.update(note=note)
     if layout.db.is_file():
         _say_reapplied(doc, records, layout.db, None if where is None else _mined_ids(cfg, where))
     return doc

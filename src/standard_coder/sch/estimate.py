@@ -31,7 +31,7 @@ from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import author_identity, language_of
 from standard_coder.sch.mining.gitlog import git_command
 from standard_coder.sch.predictors.stage import parse_unified_diff
-from standard_coder.sch.records import CommitRecord, FileChange
+from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
 
 N_DRAWS = 4000
 TOP_FEATURES = 5
@@ -140,6 +140,9 @@ def resolve_revisions(repo: Path, spec: str) -> Revisions:
         EstimateError: ``spec`` names no commit.
     """
     if ".." in spec:
+        for end in filter(None, re.split(r"\.\.\.?", spec, maxsplit=1)):  # A..B, A...B, A.., ..B
+            if not _git(repo, "rev-parse", "--verify", "--quiet", f"{end}^{{commit}}", check=False):
+                raise EstimateError(f"{spec}: {end!r} names no commit in {repo}")
         ids = _git(repo, "rev-list", "--no-merges", "--reverse", spec, "--").split()
         merges = _git(repo, "rev-list", "--merges", "--reverse", spec, "--").split()
         note = ""
@@ -207,9 +210,9 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
     ``HEAD`` as one change (untracked files of no enabled language are not read: its file
     counts see only the tracked ones)."""
     has_head = bool(_git(repo, "rev-parse", "--quiet", "--verify", "HEAD", check=False))
-    diff = (
-        _git(repo, "diff", "--no-ext-diff", "--no-textconv", "HEAD", "-M", "--") if has_head else ""
-    )
+    # before the first commit, against the empty tree: what is staged is the change
+    base = "HEAD" if has_head else _git(repo, "hash-object", "-t", "tree", "/dev/null").strip()
+    diff = _git(repo, "diff", "--no-ext-diff", "--no-textconv", base, "-M", "--")
     untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
     for path in filter(None, untracked):
         if langs.of(path) is None:
@@ -430,7 +433,9 @@ def estimate_changes(
             if rec.subject:
                 row["subject"] = rec.subject
             if not rec.files:  # priced 0 h: say so rather than look like a measured nothing
-                row["no_language_files"] = True
+                stats = dict(zip(FILE_STAT_NAMES, rec.file_stats or (), strict=False))
+                # a working tree or an empty commit with no file changed is no change at all
+                row["no_change" if stats.get("files") == 0 else "no_language_files"] = True
             if raws[i].left_out.any():  # generated or formatting-only files: not counted
                 row["left_out"] = left_out_counts([raws[i]])
             if weigh[i]:
