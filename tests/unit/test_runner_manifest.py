@@ -112,6 +112,15 @@ def test_params_diff_reads_like_the_issue() -> None:
     assert params_diff({"a": 1}, {}) == ["a 1 -> (removed)"]
 
 
+def test_params_diff_names_a_param_by_its_config_key() -> None:
+    labels = {"seed": "runner.seed", "opt": "training.optim"}
+    assert params_diff({"seed": 5, "opt": {"lr": 1}}, {"seed": 7, "opt": {"lr": 2}}, labels) == [
+        "training.optim.lr 1 -> 2",
+        "runner.seed 5 -> 7",
+    ]
+    assert params_diff({"seedling": 1}, {"seedling": 2}, labels) == ["seedling 1 -> 2"]
+
+
 def test_fingerprint_changes_with_each_part() -> None:
     base = dict(
         inputs_checksum="i", params={"a": 1}, code_version="c", runner_version="r", device=None

@@ -108,6 +108,11 @@ def test_team_output_joins_names_by_default_and_the_setting_enters_its_fingerpri
     pipe = build(tmp_path / "a" / "pipeline_config.toml", [])
     team = next(s for s in pipe.stages if s.name == "team_output")
     assert team.params["join_names"] is False
+    # the rerun reason names the key the user set, not the param
+    from standard_coder.runner.fingerprint import params_diff
+
+    said = params_diff({**team.params, "join_names": True}, team.params, team.param_labels)
+    assert said == ["filters.authors.team_output_by_name true -> false"]
     mine = next(s for s in pipe.stages if s.name == "mine")
     # a report setting: the mine (and the effort model's authors) never see it, so switching
     # it reruns team_output only, and a mine fingerprinted before the key keeps its fingerprint

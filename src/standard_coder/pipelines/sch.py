@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from standard_coder.config.schema import FlagshipConfig
 
 
+RUNNER_LABELS = {"seed": "runner.seed", "precision": "runner.precision", "device": "runner.device"}
+"""``train_sch``'s params from ``[runner]``, by their config keys in its rerun reasons."""
+
+
 def _sprint_needs_model(path: Path | None) -> bool:
     """True when a ticket of the sprint file carries a diff or commit ids (unreadable: True).
 
@@ -205,6 +209,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 **({"device": cfg.runner.device} if cfg.runner.device != "auto" else {}),
             },
             named_outputs=layout.train_outputs(),
+            param_labels=RUNNER_LABELS,
             code_files=[
                 Path(sch_train.__file__),
                 *package_sources(
@@ -237,6 +242,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 "commit_counts": layout.commit_counts,  # train_sch's counts: no second extraction
             },
             params={"seed": cfg.runner.seed, "join_names": cfg.filters.authors.team_output_by_name},
+            param_labels={
+                "seed": "runner.seed",
+                "join_names": "filters.authors.team_output_by_name",
+            },
             named_outputs=sch_team.outputs(layout),
             code_files=[
                 Path(sch_team.__file__),
@@ -267,7 +276,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 params={
                     "forecasting": section_params(f, root),
                     # a ticket's diff counts the files the mine counts (as ``estimate --diff``)
-                    **({"languages": section_params(cfg.filters.languages)} if needs_model else {}),
+                    **(
+                        {"filters": {"languages": section_params(cfg.filters.languages)}}
+                        if needs_model
+                        else {}
+                    ),
                 },
                 named_outputs={"forecasts": layout.forecasts},
                 code_files=[Path(sch_forecast.__file__), *package_sources("forecasting")],

@@ -46,8 +46,8 @@ def run(ctx: StageContext) -> None:
             device=ctx.device,
             ticket_effort=f.ticket_effort,
             langs=None
-            if "languages" not in ctx.params
-            else languages_of(LanguageFilter.model_validate(ctx.params["languages"])),
+            if "filters" not in ctx.params
+            else languages_of(LanguageFilter.model_validate(ctx.params["filters"]["languages"])),
         )
     result = run_forecast(
         sprint_path,

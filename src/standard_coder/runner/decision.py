@@ -170,6 +170,7 @@ def decide(
     outputs: Sequence[PathSpec],
     cache: HashCache,
     old_files: Callable[[], Mapping[str, Mapping[str, str]]] = dict,
+    param_labels: Mapping[str, str] | None = None,
 ) -> tuple[Decision, Scan | None, Scan | None]:
     """Decide whether the stage can be skipped.
 
@@ -180,6 +181,7 @@ def decide(
         inputs, outputs: declared paths.
         cache: the hash cache used for any content check.
         old_files: loads the per-file index of the last run (only to name a changed file).
+        param_labels: how the reason names params (``Stage.param_labels``).
 
     Returns:
         ``(decision, input_scan, output_scan)``; the scans are None when not reached.
@@ -188,7 +190,7 @@ def decide(
         return Decision(False, Reason.FORCED), None, None
     if manifest is None:
         return Decision(False, Reason.NEW), None, None
-    diff = params_diff(manifest[mf.PARAMS], params)
+    diff = params_diff(manifest[mf.PARAMS], params, param_labels)
     if diff:
         return Decision(False, Reason.PARAMS_CHANGED, "; ".join(diff)), None, None
     if manifest[mf.CODE_VERSION] != code_version:

@@ -71,15 +71,29 @@ def _show(value: Any) -> str:
     return canonical_json(value)
 
 
-def params_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Readable differences, e.g. ``["train.lr 0.001 -> 0.01", "k (new) -> 3"]``."""
+def params_diff(
+    old: Mapping[str, Any], new: Mapping[str, Any], labels: Mapping[str, str] | None = None
+) -> list[str]:
+    """Readable differences, e.g. ``["train.lr 0.001 -> 0.01", "k (new) -> 3"]``; a key (or its
+    leading part) in ``labels`` is shown by its label (``seed`` -> ``runner.seed``)."""
     a, b = flatten(old), flatten(new)
     out = []
     for key in sorted(set(a) | set(b)):
+        shown = _label(key, labels or {})
         if key not in a:
-            out.append(f"{key} (new) -> {_show(b[key])}")
+            out.append(f"{shown} (new) -> {_show(b[key])}")
         elif key not in b:
-            out.append(f"{key} {_show(a[key])} -> (removed)")
+            out.append(f"{shown} {_show(a[key])} -> (removed)")
         elif canonical_json(a[key]) != canonical_json(b[key]):
-            out.append(f"{key} {_show(a[key])} -> {_show(b[key])}")
+            out.append(f"{shown} {_show(a[key])} -> {_show(b[key])}")
     return out
+
+
+def _label(key: str, labels: Mapping[str, str]) -> str:
+    """``key`` with its longest labelled leading part replaced by the label."""
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        head = ".".join(parts[:n])
+        if head in labels:
+            return ".".join([labels[head], *parts[n:]])
+    return key

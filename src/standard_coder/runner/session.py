@@ -178,6 +178,7 @@ class RunSession:
             outputs=view.outputs,
             cache=self.cache,
             old_files=self.old_files(name),
+            param_labels=view.stage.param_labels,
         )
         if corrupt is not None and decision.code is Reason.NEW:
             decision = Decision(False, Reason.MANIFEST_CORRUPT)

@@ -42,6 +42,9 @@ class Stage:
         description: one line for ``status`` and the report.
         role: ``"data"``, ``"train"`` or ``"other"``: which Make data/training targets run it
             (``standard-coder stages``); None derives it from the graph (runner/roles.py).
+        param_labels: what a param is called where the user sets it, for the rerun reason
+            (``{"seed": "runner.seed"}``: ``params changed: runner.seed 5 -> 7``); names only
+            what is shown, never the fingerprint.
     """
 
     name: str
@@ -58,6 +61,7 @@ class Stage:
     named_inputs: Mapping[str, Path] = field(default_factory=dict)
     named_outputs: Mapping[str, Path] = field(default_factory=dict)
     role: str | None = None
+    param_labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.role not in (None, "data", "train", "other"):
