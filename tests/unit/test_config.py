@@ -72,6 +72,34 @@ def test_overrides_are_validated(tmp_path: Path) -> None:
         load_config(p, ["runner.device"])
 
 
+def test_an_error_in_a_set_key_blames_the_set_not_the_file(tmp_path: Path) -> None:
+    p = write(tmp_path, '[training.optim]\nepochs = "ten"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_config(p, ["bad.key=1", "runner.device=tpu"])
+    lines = str(exc.value).splitlines()
+    assert lines[0] == f"{p}: invalid configuration"
+    said = dict(line.strip().split(": ", 1) for line in lines[1:])
+    assert "training.optim.epochs" in said  # the file's own mistake, as before
+    assert said["bad (from --set bad.key=1)"].startswith("unknown key")
+    assert "runner.device (from --set runner.device=tpu)" in said
+
+
+def test_an_unknown_language_is_named_with_its_nearest(tmp_path: Path) -> None:
+    p = write(tmp_path, '[filters.languages]\nenabled = ["pyton"]\n')
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    msg = str(exc.value)
+    assert str(p) in msg and "filters.languages" in msg and "'pyton'" in msg
+    assert "did you mean 'python'" in msg and "Value error" not in msg
+
+
+def test_a_config_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    p = tmp_path / "pipeline_config.toml"
+    p.write_bytes(b'[repos]\ninclude_paths = ["caf\xe9"]\n')
+    with pytest.raises(ConfigError, match=rf"{p}: not UTF-8 text \(byte 0xe9 on line 2\)"):
+        load_config(p)
+
+
 def test_template_is_accepted_unchanged_and_lists_every_key(tmp_path: Path) -> None:
     text = render_template()
     p = write(tmp_path, text)

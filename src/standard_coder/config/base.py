@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -74,18 +75,26 @@ PositiveInt = Annotated[int, Field(ge=1)]
 UnitFloat = Annotated[float, Field(gt=0, lt=1)]
 
 
-def format_validation_error(err: ValidationError, model: type[BaseModel], source: str) -> str:
-    """Turn a pydantic error into lines naming ``source``, the dotted key and what was expected."""
-    lines = [f"{source}: invalid configuration"]
+def format_validation_error(
+    err: ValidationError, model: type[BaseModel], source: str, overrides: Sequence[str] = ()
+) -> str:
+    """Turn a pydantic error into lines naming ``source``, the dotted key and what was expected;
+    a key set by one of ``overrides`` (``--set KEY=VALUE``) is blamed on it, not on the file."""
+    set_keys = {text.split("=", 1)[0].strip(): text for text in overrides}
+    lines = []
     for e in err.errors():
         loc = tuple(e["loc"])
         key = ".".join(str(p) for p in loc) or "(root)"
+        by = next((t for k, t in set_keys.items() if f"{key}.".startswith(f"{k}.")
+                   or k.startswith(f"{key}.")), None)  # fmt: skip
+        where = f"  {key} (from --set {by})" if by else f"  {key}"
         if e["type"] == "extra_forbidden":
             valid = fields_at(model, loc[:-1])
             hint = did_you_mean(str(loc[-1]), valid)
-            lines.append(f"  {key}: unknown key{hint} (valid keys: {', '.join(sorted(valid))})")
+            lines.append(f"{where}: unknown key{hint} (valid keys: {', '.join(sorted(valid))})")
         else:
             got = e.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            lines.append(f"  {key}: {e['msg']}{shown}")
-    return "\n".join(lines)
+            msg = str(e["msg"]).removeprefix("Value error, ")
+            lines.append(f"{where}: {msg}{shown}")
+    return "\n".join([f"{source}: invalid configuration", *lines])

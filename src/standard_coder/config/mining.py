@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from standard_coder.config.base import StrictModel
 
@@ -126,6 +126,19 @@ class LanguageFilter(StrictModel):
         default_factory=lambda: ["vendor/", "third_party/", "node_modules/", "site-packages/"],
         description="path substrings never mined (vendored code)",
     )
+
+    @model_validator(mode="after")
+    def _known_languages(self) -> LanguageFilter:
+        from standard_coder.runner.suggest import did_you_mean
+
+        known = sorted(self.extensions)
+        for name in self.enabled:
+            if not self.extensions.get(name):
+                raise ValueError(
+                    f"language {name!r} has no extensions{did_you_mean(name, known)} (known: "
+                    f"{', '.join(known)}; add yours under [filters.languages.extensions])"
+                )
+        return self
 
 
 class FiltersSection(StrictModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,15 +71,22 @@ def load_pipeline_config(
     """
     path = Path(path).resolve()
     data = apply_overrides(read_toml(path), overrides or [])
-    return validate_pipeline_config(model, data, path, name=name)
+    return validate_pipeline_config(model, data, path, name=name, overrides=overrides or ())
 
 
 def validate_pipeline_config(
-    model: type[ConfigT], data: dict[str, Any], path: Path, *, name: str | None = None
+    model: type[ConfigT],
+    data: dict[str, Any],
+    path: Path,
+    *,
+    name: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> ConfigT:
     """Validate a raw dict as if it had been read from ``path``.
 
     ``name``: the pipeline's name, filled into ``[pipeline]`` when the file leaves it out.
+    ``overrides``: the ``--set`` texts applied to ``data`` (an error in a key they set names
+    them).
     """
     # Absent sections are validated too, so their path defaults resolve against the file's folder.
     sections = [n for n in model.model_fields if n != "config_path"]
@@ -88,7 +96,7 @@ def validate_pipeline_config(
     try:
         cfg = model.model_validate(data, context={"config_dir": path.parent})
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, model, str(path))) from None
+        raise ConfigError(format_validation_error(exc, model, str(path), overrides)) from None
     cfg.config_path = path
     return cfg
 

@@ -40,4 +40,10 @@ def read_toml(path: Path, error: Callable[[str], Exception]) -> dict[str, Any]:
         raise error(f"{path}: is a folder, expected a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise error(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} on line {line}); "
+            "save the file as UTF-8"
+        ) from None
     return copy.deepcopy(parsed)
