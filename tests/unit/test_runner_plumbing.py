@@ -133,6 +133,22 @@ def test_stop_token_handler_first_signal_sets_flag() -> None:
         token.restore()
 
 
+def test_a_failed_atomic_write_names_the_file_not_its_temp(tmp_path: Path) -> None:
+    from standard_coder.runner.atomic import atomic_write_text
+    from standard_coder.runner.records import write_atomic
+
+    (tmp_path / "taken").mkdir()  # a folder where the file should go: os.replace fails
+    for write in (lambda p: atomic_write_text(p, "x"), lambda p: write_atomic(p, b"x")):
+        with pytest.raises(OSError) as exc:
+            write(tmp_path / "taken")
+        assert exc.value.filename == str(tmp_path / "taken")
+    gone = tmp_path / "gone" / "x.toml"  # the temp file cannot be made: its target is named
+    with pytest.raises(OSError) as exc:
+        write_atomic(gone, b"x")
+    assert exc.value.filename == str(gone)
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
 def test_atomic_write_leaves_no_temp(tmp_path: Path) -> None:
     atomic_write_json(tmp_path / "a" / "x.json", {"b": 1})
     atomic_write_json(tmp_path / "a" / "x.json", {"b": 2})

@@ -64,8 +64,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, durable: b
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
-            # a failed write() names no file: name the one being written
+        if isinstance(exc, OSError) and exc.filename in (None, tmp) and exc.errno is not None:
+            # a failed write() names no file, os.replace the temp one: name the one written
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     if durable:

@@ -250,6 +250,8 @@ def create_temp(path: str | os.PathLike[str]) -> tuple[int, str]:
             return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
         except FileExistsError:
             continue
+        except OSError as exc:  # the user wrote to ``path``: name it, not our temp file
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
     raise FileExistsError(f"{folder}: no free temporary name for {name}")
 
 
@@ -274,7 +276,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, durable: bool = T
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+        if isinstance(exc, OSError) and exc.filename in (None, tmp) and exc.errno is not None:
             raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
         raise
     if durable:
