@@ -284,6 +284,39 @@ def test_partial_work_of_another_fingerprint_is_set_aside(root: Path) -> None:
     assert (stale[0] / "partial.bin").read_text() == "0.1"
 
 
+def test_a_resumed_stage_says_so_and_a_forced_one_starts_afresh(root: Path) -> None:
+    """Partial work of the stage's fingerprint is resumed and the console says so; under
+    --force it is set aside (where is said) and the stage starts from nothing."""
+    from standard_coder.runner.records import console_line
+
+    seen: list[list[str]] = []
+
+    def work(ctx: Any) -> None:
+        seen.append(sorted(p.name for p in ctx.checkpoint_dir.iterdir()))
+        (ctx.checkpoint_dir / "partial.bin").write_text("half")
+        if len(seen) == 1:
+            ctx._stop.request(2)
+            ctx.should_stop()  # the stage sees the stop: its work is partial
+            return
+        _train(ctx)
+
+    first, _ = run(make(root, train={"run": work}))
+    assert first.exit_code == 130
+    again, sink = run(make(root, train={"run": work}))
+    assert again.exit_code == 0 and seen[1] == ["FINGERPRINT", "partial.bin"]
+    resuming = [e for e in sink.events if e["event"] == "stage_resuming"]
+    assert [e["stage"] for e in resuming] == ["train"]
+    assert console_line(resuming[0]) == (
+        f"[resume] train: continues from the partial work in {root / 'state/checkpoints/train'}\n"
+    )
+    _, sink = run(make(root, train={"run": work}), force=True)
+    assert seen[2] == ["FINGERPRINT"]  # forced: nothing of the earlier run is reused
+    (stale,) = [e for e in sink.events if e["event"] == "partial_work_stale"]
+    assert stale["reason"].startswith("--force: earlier partial work set aside in ")
+    assert (Path(stale["moved_to"]) / "partial.bin").read_text() == "half"
+    assert "stage_resuming" not in sink.names()
+
+
 def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
     def long(ctx: Any) -> None:
         bar = ctx.progress(2000, "items")

@@ -58,8 +58,11 @@ def _progress_note(ctx: RunContext) -> str:
     return interrupt_note(ctx.tasks, ctx.summary, ctx.last_checkpoint, stage=ctx.stage)
 
 
-def prepare_partial(session: RunSession, name: str, fp: str) -> Path:
-    """``checkpoints/<stage>/`` for this fingerprint; partial work of another one is set aside."""
+def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False) -> Path:
+    """``checkpoints/<stage>/`` for this fingerprint. Partial work of another fingerprint, or
+    any under ``--force`` (a forced stage starts afresh), is set aside under
+    ``checkpoints/stale/`` (event ``partial_work_stale``, said on the console with where it
+    went); partial work of this fingerprint is resumed (event ``stage_resuming``)."""
     layout = session.layout
     cdir = layout.checkpoint_dir(name)
     marker = cdir / "FINGERPRINT"
@@ -68,7 +71,7 @@ def prepare_partial(session: RunSession, name: str, fp: str) -> Path:
     except (FileNotFoundError, NotADirectoryError):
         old = None
     has_work = cdir.is_dir() and any(p.name != "FINGERPRINT" for p in cdir.iterdir())
-    if has_work and old != fp:
+    if has_work and (old != fp or force):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         label = old[:12] if old else "unknown"
         target = layout.stale / f"{name}-{label}-{stamp}"
@@ -76,9 +79,14 @@ def prepare_partial(session: RunSession, name: str, fp: str) -> Path:
         import shutil
 
         shutil.move(str(cdir), str(target))
-        reason = "fingerprint changed" if old else "no fingerprint recorded"
+        why = "fingerprint changed" if old else "no fingerprint recorded"
+        why = "--force" if old == fp else why
+        reason = f"{why}: earlier partial work set aside in {target}"
         session.emit("partial_work_stale", name, reason, moved_to=str(target))
         log.info("stage %s: stale partial work moved to %s", name, target)
+        old = None
+    elif has_work:
+        session.emit("stage_resuming", name, f"continues from the partial work in {cdir}")
     cdir.mkdir(parents=True, exist_ok=True)
     if old != fp:
         atomic_write_text(marker, fp + "\n")
@@ -143,7 +151,7 @@ def run_stage(
         restored = _restore(session, name, in_scan, fp, device, check_s)
         if restored is not None:
             return restored
-    cdir = prepare_partial(session, name, fp)
+    cdir = prepare_partial(session, name, fp, force)
 
     def emit(event: str, **fields: Any) -> None:
         reason = str(fields.pop("reason", ""))
