@@ -161,6 +161,31 @@ def test_absurd_story_points_are_rejected(tmp_path: Path, text: str, words: str)
     assert words in proc.stderr and "sprint.json" in proc.stderr
 
 
+def test_a_commit_without_code_is_known_and_every_unknown_id_is_named_at_once(
+    tmp_path: Path,
+) -> None:
+    """A commit the mine listed but did not store (no file of the mined languages) is in the
+    mined history: priced 0 h, as ``estimate`` prices it. Unknown ids are all named, once."""
+    from standard_coder.pipelines.sch_effort import mined_changes
+
+    mined_db(tmp_path / "out")
+    db = tmp_path / "out" / "raw" / "mined_commits.sqlite"
+    docs_only = "c" * 40
+    con = store.connect(db)
+    store.write_chunk(con, "r", [], [], [], [(docs_only, "no_language_files")])
+    con.close()
+    got = mined_changes(db, [docs_only[:10], KNOWN_COMMIT])
+    assert got[docs_only[:10]].commit_id == docs_only and not got[docs_only[:10]].files
+    ids = [docs_only[:10], "d" * 12, "e" * 12]
+    sprint = mutate(["tickets", 0], {"id": "T-1", "status": "todo", "commit_ids": ids})
+    proc = cli("forecast-check", "--config", str(project(tmp_path, sprint)))
+    assert proc.returncode == 2, proc.stderr
+    assert "2 commit ids are not in the mined history" in proc.stderr
+    assert "$.tickets[0].commit_ids[1]: 'dddddddddddd'" in proc.stderr
+    assert "$.tickets[0].commit_ids[2]: 'eeeeeeeeeeee'" in proc.stderr
+    assert "cccccccccc" not in proc.stderr
+
+
 def test_commit_ids_without_a_mined_database_are_noted(tmp_path: Path) -> None:
     proc = cli("forecast-check", "--config", str(project(tmp_path, UNKNOWN_COMMIT)))
     assert proc.returncode == 0, proc.stderr

@@ -139,12 +139,20 @@ def _check_commits(sprint: SprintInputs, find: CommitLookup, source: str) -> Non
         found = find(wanted)
     except ValueError as exc:  # e.g. an abbreviated id that matches two commits
         raise ForecastInputError(f"{source}: {exc}") from None
-    for i, t in enumerate(sprint.tickets):
-        if t.status == "done":
-            continue
-        for j, cid in enumerate(t.commit_ids):
-            if cid not in found:
-                raise ForecastInputError(
-                    f"{source}: $.tickets[{i}].commit_ids[{j}]: commit {cid!r} is not in the "
-                    "mined history; mine the repository that holds it (or fix the id)"
-                )
+    unknown = [
+        f"$.tickets[{i}].commit_ids[{j}]: {cid!r}"
+        for i, t in enumerate(sprint.tickets)
+        if t.status != "done"
+        for j, cid in enumerate(t.commit_ids)
+        if cid not in found
+    ]
+    if len(unknown) == 1:
+        raise ForecastInputError(
+            f"{source}: {unknown[0].replace(': ', ': commit ', 1)} is not in the mined history; "
+            "mine the repository that holds it (or fix the id)"
+        )
+    if unknown:  # every one at once: one fix, one rerun
+        raise ForecastInputError(
+            f"{source}: {len(unknown)} commit ids are not in the mined history; mine the "
+            "repositories that hold them (or fix the ids):\n  " + "\n  ".join(unknown)
+        )

@@ -65,7 +65,6 @@ def model_effort_for(
             that is not a unified diff.
     """
     from standard_coder.sch.estimate import Languages, change_seed, patch_record, sch_draws
-    from standard_coder.sch.mining.store import commits_by_id
 
     model, rep = load_effort_model(model_path, rep_dir, device)
     if ticket_effort == "delivery" and model.predictor != "multitask":
@@ -79,7 +78,7 @@ def model_effort_for(
 
     def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
         wanted = {cid for t in tickets for cid in t.commit_ids}
-        found = commits_by_id(db, wanted, with_contents=contents)
+        found = mined_changes(db, wanted, with_contents=contents)
         out: dict[str, np.ndarray] = {}
         for t in tickets:
             records: list[Any] = []
@@ -135,6 +134,29 @@ def delivery_draws(
     return np.asarray(reg.delivery(pr).sample(N_DRAWS, gen)[0], np.float64)
 
 
+def mined_changes(db: Path, ids: Any, *, with_contents: bool = False) -> dict[str, Any]:
+    """The mined change each id names (full or abbreviated): the stored commit, or for a
+    commit the mine listed but did not store because it touches no file of the mined
+    languages, a record without files (priced 0 h, as ``estimate`` prices it).
+
+    Raises:
+        AmbiguousCommitId: an abbreviated id matches two different commits.
+    """
+    from standard_coder.sch.mining.store import commits_by_id, skipped_commits
+    from standard_coder.sch.records import CommitRecord
+
+    found: dict[str, Any] = commits_by_id(db, ids, with_contents=with_contents)
+    rest = [cid for cid in ids if cid not in found]
+    if rest:
+        for repo, full in skipped_commits(db, "no_language_files"):
+            for cid in rest:
+                if full.startswith(cid) and cid not in found:
+                    found[cid] = CommitRecord(repo=repo, commit_id=full, author_id="",
+                                              author_name="", authored_at=0,
+                                              author_tz_offset_min=0, committed_at=0)  # fmt: skip
+    return found
+
+
 def commit_lookup(db: Path) -> Callable[[Any], dict[str, Any]] | None:
     """Tickets' commit ids -> stored commits in the mined database ``db``; None before the
     first mine.
@@ -142,8 +164,6 @@ def commit_lookup(db: Path) -> Callable[[Any], dict[str, Any]] | None:
     The forecast stage and ``forecast-check`` pass it to ``check_forecast_inputs``, so an unknown
     commit id is the same error in both.
     """
-    from standard_coder.sch.mining.store import commits_by_id
-
     if not db.is_file():
         return None
-    return lambda ids: commits_by_id(db, ids)
+    return lambda ids: mined_changes(db, ids)
