@@ -94,6 +94,7 @@ def test_switching_a_param_back_restores_from_the_local_cache(tmp_path: Path) ->
     assert named(evs, "stage_running") == []
     pulled = [e for e in evs if e["event"] == "cache_pulled"]
     assert [(e["stage"], e["source"]) for e in pulled] == [("train", "local")]
+    assert "[restore] train: restored from cache (local)" in done.stderr  # not just "[run]"
     assert outputs(config) == first
     # restored outputs are recorded like computed ones: the next run skips everything
     assert cli("pipeline", config).returncode == 0

@@ -103,6 +103,7 @@ _LABELS = {
     "state_corrupt": "warn",
     "partial_work_stale": "warn",
     "stage_resuming": "resume",
+    "cache_pulled": "restore",
 }
 
 
