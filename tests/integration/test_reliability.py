@@ -153,6 +153,22 @@ def test_signal_while_the_config_loads_gives_the_documented_exit(
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
 
 
+def test_a_query_interrupted_early_does_not_promise_a_resume(tmp_path: Path) -> None:
+    """``estimate`` (like ``status`` or ``report``) has nothing to resume: a signal while it
+    loads says it was interrupted, no more."""
+    cmd = [sys.executable, "-m", "standard_coder", "estimate", "--config", str(CONFIG), "HEAD"]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not _catches(proc.pid, signal.SIGTERM):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    text = err.decode()
+    assert "interrupted (SIGTERM)" in text and "resume" not in text, text
+
+
 def test_sigkill_leaves_no_orphan_and_no_resource_tracker_warning(tmp_path: Path) -> None:
     base, trace, log = tmp_path / "out", tmp_path / "trace", tmp_path / "stderr"
     with log.open("wb") as fh:

@@ -29,7 +29,7 @@ def main() -> None:
             raise SystemExit(code)
     from standard_coder.runner.stoptoken import install_early_exit
 
-    install_early_exit()
+    install_early_exit(resumable=sys.argv[1:2] in (["pipeline"], ["demo"], ["eval"]))
     try:
         _dispatch(sys.argv[1:])
     except OSError as exc:

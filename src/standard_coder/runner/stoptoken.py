@@ -93,17 +93,21 @@ class StopToken:
         self._previous.clear()
 
 
+_EARLY_NOTE = ": rerun to resume"
+
+
 def _exit_at_once(signum: int, frame: FrameType | None) -> None:
     name = signal.Signals(signum).name
     with contextlib.suppress(OSError):
-        os.write(2, f"\ninterrupted ({name}): rerun to resume\n".encode())
+        os.write(2, f"\ninterrupted ({name}){_EARLY_NOTE}\n".encode())
     os._exit(128 + signum)
 
 
-def install_early_exit() -> bool:
+def install_early_exit(resumable: bool = True) -> bool:
     """Before a run installs its :class:`StopToken` (while the command line and the config
     load) and after it restores the handlers: SIGINT/SIGTERM print ``interrupted (SIGINT):
-    rerun to resume`` and exit with ``128 + signum`` at once, never a ``KeyboardInterrupt``
+    rerun to resume`` (``resumable``: a command that runs stages; else ``interrupted
+    (SIGINT)``) and exit with ``128 + signum`` at once, never a ``KeyboardInterrupt``
     traceback nor a silent death. Nothing is held open then that a rerun would not redo:
     state files are written atomically, and the kernel drops the lock.
 
@@ -111,6 +115,8 @@ def install_early_exit() -> bool:
     """
     if threading.current_thread() is not threading.main_thread():
         return False
+    global _EARLY_NOTE
+    _EARLY_NOTE = ": rerun to resume" if resumable else ""  # a query has nothing to resume
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_at_once)
     return True
