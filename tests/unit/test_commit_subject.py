@@ -134,6 +134,20 @@ def test_a_format_patch_mail_gives_its_subject_a_plain_diff_none() -> None:
     assert patch_record(mail, Languages(), "m.patch").subject.startswith("Fix the parser")
 
 
+def test_a_cut_off_patch_is_named_not_priced_short() -> None:
+    """A hunk that ends before the lines its header counts (a paste cut short) is an error
+    naming the file and the hunk; a mail's signature after a whole hunk is no change."""
+    from standard_coder.sch.estimate import EstimateError, Languages
+
+    whole = (
+        "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1,3 +1,4 @@\n x = 1\n+y = 2\n"
+        " z = 3\n w = 4\n"
+    )
+    assert patch_record(whole + "-- \n2.43.0\n", Languages(), "ok.patch").lines_added == 1
+    with pytest.raises(EstimateError, match=r"cut.patch: a.py: the hunk @@ -1,3 \+1,4 @@ ends"):
+        patch_record(whole.rsplit(" w = 4\n", 1)[0], Languages(), "cut.patch")
+
+
 def history(name: str, seed: int, n: int = 500) -> History:
     """Changes whose coding time follows lines added and, beyond it, whether the subject names
     a pull request (which no count sees)."""

@@ -30,7 +30,7 @@ from standard_coder.sch.features.raw_change import left_out_counts
 from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import author_identity, language_of
 from standard_coder.sch.mining.gitlog import git_command
-from standard_coder.sch.predictors.stage import parse_unified_diff
+from standard_coder.sch.predictors.stage import TruncatedDiff, parse_unified_diff
 from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
 
 N_DRAWS = 4000
@@ -79,12 +79,13 @@ def _files(
     *,
     before: Any = None,
     after: Any = None,
+    strict: bool = False,
 ) -> tuple[tuple[FileChange, ...], tuple[int, ...]]:
     """Per-file changes of ``diff_text`` in configured languages, with contents when the
     ``before(path)``/``after(path)`` readers are given (AST features need them), and the counts
     over its files of every language (``mining.file_stats``)."""
     out: list[FileChange] = []
-    parsed = parse_unified_diff(diff_text)
+    parsed = parse_unified_diff(diff_text, strict=strict)
     counts = file_stats([(f.path, f.lines_added, f.lines_deleted) for f in parsed],
                         lambda p: langs.of(p) is not None)  # fmt: skip
     for f in parsed:
@@ -250,7 +251,10 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
 def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
     """A patch file (``git diff``/``git format-patch`` output) as one change (no contents: its
     AST features stay zero, as for forecast tickets that carry a diff)."""
-    files, counts = _files(text, langs)
+    try:
+        files, counts = _files(text, langs, strict=True)
+    except TruncatedDiff as exc:
+        raise EstimateError(f"{source}: {exc}") from None
     if not files and "@@" not in text:
         raise EstimateError(f"{source}: not a unified diff (no 'diff --git' or '@@' hunks)")
     return CommitRecord(repo="patch", commit_id=source, author_id="", author_name="",

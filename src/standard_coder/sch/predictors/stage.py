@@ -168,14 +168,31 @@ def _hunk_sizes(header: str) -> list[int] | None:
     return [int(m.group(1) or 1), int(m.group(2) or 1)]
 
 
-def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
+class TruncatedDiff(ValueError):
+    """A hunk of a diff ends before the lines its ``@@`` header counts (a cut-off paste)."""
+
+
+def parse_unified_diff(text: str, *, strict: bool = False) -> tuple[FileChange, ...]:
     """Split ``git diff`` text (with headers) into headerless per-file hunks.
 
     A hunk holds the lines its ``@@`` header counts, no more: what follows the last one (a
-    ``git format-patch`` mail's ``-- `` signature and version) is not read as a change."""
+    ``git format-patch`` mail's ``-- `` signature and version) is not read as a change.
+
+    Raises:
+        TruncatedDiff: with ``strict``, a hunk holds fewer lines than its header counts (it
+            names the file and the hunk).
+    """
     files: list[FileChange] = []
     path: str | None = None
     body: list[str] = []
+
+    def cut_short() -> None:
+        if strict and in_hunk and left is not None and (left[0] > 0 or left[1] > 0):
+            header = next(ln for ln in reversed(body) if ln.startswith("@@"))
+            raise TruncatedDiff(
+                f"{path or 'unknown'}: the hunk {header.split(' @@')[0]} @@ ends "
+                f"{max(left)} line(s) short of what its header counts (a cut-off diff?)"
+            )
 
     def flush() -> None:
         if path is None and not body:
@@ -199,6 +216,7 @@ def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
                 in_hunk = left[0] > 0 or left[1] > 0
             continue
         if line.startswith("diff --git "):
+            cut_short()
             flush()
             path, body, in_hunk, old = line.rsplit(" b/", 1)[-1], [], False, None
             continue
@@ -224,9 +242,11 @@ def parse_unified_diff(text: str) -> tuple[FileChange, ...]:
         ):
             continue
         if line.startswith("@@"):
+            cut_short()
             in_hunk, left = True, _hunk_sizes(line)
             body.append(line)
             continue
+    cut_short()
     flush()
     return tuple(files)
 
