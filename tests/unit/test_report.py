@@ -235,6 +235,9 @@ def test_failed_and_interrupted_runs(tmp_path: Path) -> None:
     assert rows["a"]["4"] == "2"  # checkpoints
     html = (base / "reports" / "index.html").read_text()
     assert "partial work stale" in html and "fingerprint changed" in html
+    # the sections are the outputs on disk, not all this run's: the page says so at the top
+    top = html.split("<section", 1)[0]
+    assert "This run did not complete a: the sections below show the outputs on disk" in top
     assert "No TensorBoard logs" in html and "No evaluation yet" in html
     assert "No forecasts" in html and "No env stamp recorded" in html
     # The failed run appears in the history.

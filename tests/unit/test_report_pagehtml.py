@@ -53,6 +53,7 @@ def _data(variant: int) -> dict[str, Any]:
         "css": Markup("body{color:red}/* <kept> */"),
         "latest": None if variant == 2 else f"r1{odd}",
         "status": [None, "", "completed", odd, "failed"][variant % 5],
+        "notice": ["", f"did not complete {odd}"][variant % 2],
         "meta": [("started", odd), ("seed", 7), ("none", None)],
         "nav": [("stages", "Stages"), (odd, odd)],
         "tiles": [("status", odd, "ok"), ("stages", "3", ""), ("ran", 0, odd)],

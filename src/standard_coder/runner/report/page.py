@@ -234,6 +234,15 @@ def page_data(
         else None
     )
     tone = {"completed": "ok", "failed": "bad", "interrupted": "warn"}.get(status, "")
+    unfinished = [r.name for r in rows if r.status in ("interrupted", "failed", "running")]
+    notice = ""
+    if status in ("interrupted", "failed", "cut off", "running") and unfinished:
+        notice = (
+            f"This run did not complete {', '.join(unfinished)}: the sections below show the "
+            "outputs on disk, which for those stages come from the last run that completed "
+            "them (or were partly rewritten by this one); the header's settings are this "
+            "run's. Rerun the pipeline to bring them in line."
+        )
     stamp = run.stamp if run else {}
     given = SectionInput(base_dir, cache_dir, latest, stamp)
     drawn = [
@@ -248,6 +257,7 @@ def page_data(
         css=Markup(css),
         latest=latest,
         status=status,
+        notice=notice,
         meta=[
             ("started", fmt_time(run.started if run else None)),
             ("code", code_text(stamp)),

@@ -163,6 +163,11 @@ def render_page(data: Mapping[str, Any]) -> str:
         "Stages", "stages", tiles(data["tiles"]) + _stages(data["rows"], data["warnings"])
     )
     added = "".join(section(s["title"], s["anchor"], esc(s["body"])) for s in data["sections"])
+    notice = (
+        f"<p class='notice'>{pill(data['status'])} {esc(data['notice'])}</p>"
+        if data.get("notice")
+        else ""
+    )
     return (
         "<!DOCTYPE html>\n"
         "<html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
@@ -171,7 +176,7 @@ def render_page(data: Mapping[str, Any]) -> str:
         f"<style>{esc(data['css'])}</style></head><body><div class='wrap'>\n"
         f"<header class='top'><h1>Run {esc(latest or '—')}{pill(data['status'])}</h1>"
         f"<div class='meta'>{meta}</div><nav>{nav}</nav></header>\n"
-        f"{stages}{added}{_env(data)}{_history(data['runs'], latest)}"
+        f"{notice}{stages}{added}{_env(data)}{_history(data['runs'], latest)}"
         f"<footer>Generated {esc(data['generated'])} from {esc(data['base_dir'])} by "
         "standard-coder report. Self-contained: no network, no scripts.</footer>"
         "</div></body></html>"
