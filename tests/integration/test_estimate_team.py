@@ -57,6 +57,12 @@ def test_the_run_ends_with_the_summary_and_training_progress(demo: tuple[Path, s
     assert f"Report: {out / 'sc-output' / 'reports' / 'index.html'}" in err
     assert "Team output: " in err and "P(complete by end)" in err and "(P85)" in err
     assert "ok: 4 ran" in err  # mine, train_sch, team_output, forecast
+    # the effort model's bar ends whatever auto chose: epochs of a network, or a closed form
+    chosen = json.loads((out / "sc-output" / "reports" / "sch_evaluation.json").read_text())
+    if chosen["model_selection"]["kind"] == "shift":
+        assert f"training auto: {chosen['model_selection']['chosen']}, fitted in closed" in err
+    else:
+        assert "training auto: loss " in err
     # the summary is printed once (by the pipeline's hook), not again by the demo
     assert err.count("What the effort model learned") == 1
 

@@ -248,11 +248,15 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
                         files=files, file_stats=counts)  # fmt: skip
 
 
-def patch_record(text: str, langs: Languages, source: str) -> CommitRecord:
+def patch_record(text: str, langs: Languages, source: str, *, strict: bool = True) -> CommitRecord:
     """A patch file (``git diff``/``git format-patch`` output) as one change (no contents: its
-    AST features stay zero, as for forecast tickets that carry a diff)."""
+    AST features stay zero, as for forecast tickets that carry a diff).
+
+    ``strict``: a hunk cut short of its header's counts is an error (a patch file made by git
+    is whole); off for a sprint ticket's hand-written sketch of a planned change.
+    """
     try:
-        files, counts = _files(text, langs, strict=True)
+        files, counts = _files(text, langs, strict=strict)
     except TruncatedDiff as exc:
         raise EstimateError(f"{source}: {exc}") from None
     if not files and "@@" not in text:
