@@ -81,6 +81,33 @@ def test_estimate_prices_with_the_evaluations_sch_map_included(
         )
 
 
+def test_the_draws_average_the_mapped_sch_so_totals_sit_inside_their_range(
+    shift_model: Fitted,
+) -> None:
+    """With a calibration map far from the identity the raw draws' mean is not the SCH: the
+    draws are moved to it, so a range's total SCH lies inside its q10-q90, and team output's
+    and the forecast's draws add up to the same SCH."""
+    from standard_coder.sch.estimate import match_mean, sch_draws
+
+    model, rep, commits = shift_model
+    some = [c for c in commits if c.files][:20]
+    X = rep.transform(some)
+    sch = change_sch(model, X)
+    draws = sch_draws(model, X, 400, [[0, i] for i in range(len(some))])
+    np.testing.assert_allclose(draws.mean(axis=1), sch, atol=1e-8)
+    assert draws.min() >= 0.0 and draws.max() <= 1.0
+    doc = estimate_changes(model, rep, some, labels=[("commit_id", c.commit_id) for c in some],
+                           model_name="shift", explain=False)  # fmt: skip
+    total = doc["total"]
+    assert total["q10"] < total["sch_hours"] < total["q90"]
+    # the shift keeps each row's order (its quantiles' ranks), and reaches any mean in (0, 1)
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0, 1, (5, 300))
+    moved = match_mean(raw, np.array([0.01, 0.2, 0.5, 0.8, 0.99]))
+    np.testing.assert_allclose(moved.mean(axis=1), [0.01, 0.2, 0.5, 0.8, 0.99], atol=1e-8)
+    assert (np.argsort(moved, axis=1) == np.argsort(raw, axis=1)).all()
+
+
 def _commit(repo: Path, files: dict[str, str], msg: str) -> str:
     for name, text in files.items():
         (repo / name).write_text(text)

@@ -186,6 +186,23 @@ def test_a_commit_without_code_is_known_and_every_unknown_id_is_named_at_once(
     assert "cccccccccc" not in proc.stderr
 
 
+def test_a_merge_commit_and_a_diff_that_is_no_diff_are_named(tmp_path: Path) -> None:
+    mined_db(tmp_path / "out")
+    con = store.connect(tmp_path / "out" / "raw" / "mined_commits.sqlite")
+    con.execute("INSERT INTO merge_commits VALUES ('r', ?, 1, 0, 'ann@x')", ("f" * 40,))
+    con.commit()
+    con.close()
+    merge = mutate(["tickets", 0], {"id": "T-1", "status": "todo", "commit_ids": ["f" * 9]})
+    proc = cli("forecast-check", "--config", str(project(tmp_path, merge)))
+    assert proc.returncode == 2 and "commit fffffffff is a merge commit" in proc.stderr
+    assert "list the commits it merged" in proc.stderr and "Traceback" not in proc.stderr
+    prose = mutate(["tickets", 0], {"id": "T-1", "status": "todo", "diff": "hello world"})
+    proc = cli("forecast-check", "--config", str(project(tmp_path, prose)))
+    assert proc.returncode == 2, proc.stderr
+    assert "$.tickets[0].diff: not a unified diff" in proc.stderr
+    assert stage_error(tmp_path, prose) in proc.stderr  # the stage says the very same
+
+
 def test_commit_ids_without_a_mined_database_are_noted(tmp_path: Path) -> None:
     proc = cli("forecast-check", "--config", str(project(tmp_path, UNKNOWN_COMMIT)))
     assert proc.returncode == 0, proc.stderr

@@ -72,6 +72,27 @@ def test_writes_json_and_png_with_documented_keys(tmp_path: Path) -> None:
     assert {p.name for p in tmp_path.iterdir()} == {"PAY-55_forecast.json", "PAY-55_forecast.png"}
 
 
+def test_a_ticket_with_nothing_left_says_so_not_later(tmp_path: Path) -> None:
+    """0 h left (0 story points, or commits that touch no mined language): done at once, in
+    the JSON (day 0) and the table ("nothing left"), never "later"."""
+    sprint = json.loads(SPRINT.read_text())
+    first = next(t for t in sprint["tickets"] if t["status"] != "done")
+    first.update(story_points=0, diff=None, commit_ids=[])
+    path = tmp_path / "sprint.json"
+    path.write_text(json.dumps(sprint))
+    res = run_forecast(path, HISTORY, options=_opts(), out_dir=tmp_path / "out",
+                       model_effort=fake_model, seed=1)  # fmt: skip
+    row = next(t for t in res.report["tickets"] if t["id"] == first["id"])
+    assert row["completion_day_p50"] == 0 and row["completion_day_p85"] == 0
+    assert row["p_complete"] == 1.0
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(forecast_table(res.report))
+    line = next(x for x in console.export_text().splitlines() if first["id"] in x)
+    assert line.count("nothing left") == 2 and "later" not in line
+
+
 def test_deterministic_under_a_seed(tmp_path: Path) -> None:
     runs = [
         run_forecast(

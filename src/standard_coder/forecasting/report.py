@@ -119,9 +119,10 @@ def build_forecast_report(
                 "remaining_fraction": t.remaining,
                 "mean_remaining_sch": _r(means[i], 3),
                 "p_complete": _r(probs[i]),
-                # when the ticket is done (None for a done ticket, or past the horizon)
-                "completion_day_p50": t50[i] or None,
-                "completion_day_p85": t85[i] or None,
+                # when the ticket is done (0: nothing left of it; None for a done ticket, or
+                # past the horizon)
+                "completion_day_p50": None if t.status == "done" else t50[i],
+                "completion_day_p85": None if t.status == "done" else t85[i],
                 "completion_date_p50": _day_date(t50[i], days),
                 "completion_date_p85": _day_date(t85[i], days),
             }
@@ -135,6 +136,8 @@ def _when(day: int | None, date_iso: str | None, n_days: int, *, done: bool = Fa
     """A completion day as a date, marked when it falls after the sprint's end."""
     if done:
         return "done"
+    if day == 0:
+        return "nothing left"
     if day is None or date_iso is None:
         return "later" if day is None else "-"
     return date_iso if day <= n_days else f"{date_iso} (late)"

@@ -100,6 +100,12 @@ def check_forecast_inputs(
                 f"{sprint_source}: $.tickets[{i}].story_points: expected a finite effort "
                 f"(got {t.story_points!r} points = {hours!r} hours)"
             )
+    for i, t in enumerate(sprint.tickets):
+        if t.diff and t.status != "done" and "@@" not in t.diff and "diff --git" not in t.diff:
+            raise ForecastInputError(
+                f"{sprint_source}: $.tickets[{i}].diff: not a unified diff (no 'diff --git' "
+                "line or '@@' hunk); paste `git diff` output, or give story_points instead"
+            )
     for spec in options.scenarios:
         apply_scenario(sprint.members, spec)  # raises ScenarioError naming the scenario
     if find_commits is not None:

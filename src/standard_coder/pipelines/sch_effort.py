@@ -64,7 +64,14 @@ def model_effort_for(
         ValueError: delivery effort asked of a model that has no delivery head; a ticket's diff
             that is not a unified diff.
     """
-    from standard_coder.sch.estimate import Languages, change_seed, patch_record, sch_draws
+    from standard_coder.forecasting.inputs import ForecastInputError
+    from standard_coder.sch.estimate import (
+        EstimateError,
+        Languages,
+        change_seed,
+        patch_record,
+        sch_draws,
+    )
 
     model, rep = load_effort_model(model_path, rep_dir, device)
     if ticket_effort == "delivery" and model.predictor != "multitask":
@@ -85,12 +92,16 @@ def model_effort_for(
             labels: list[str] = []
             if t.diff:
                 # a planned change is sketched by hand: its hunk counts need not add up
-                records.append(patch_record(t.diff, langs, f"ticket {t.id}: diff", strict=False))
+                try:
+                    records.append(patch_record(t.diff, langs, f"ticket {t.id}: diff",
+                                                strict=False))  # fmt: skip
+                except EstimateError as exc:  # the user's sprint file: bad input, exit 2
+                    raise ForecastInputError(str(exc)) from None
                 labels.append(f"ticket:{t.id}")
             for cid in t.commit_ids:
                 match = found.get(cid)
                 if match is None:
-                    raise ValueError(
+                    raise ForecastInputError(
                         f"ticket {t.id}: commit {cid} is not in the mined history "
                         f"({db}); mine the repository that holds it"
                     )
@@ -142,8 +153,9 @@ def mined_changes(db: Path, ids: Any, *, with_contents: bool = False) -> dict[st
 
     Raises:
         AmbiguousCommitId: an abbreviated id matches two different commits.
+        ValueError: an id names a merge commit (a ticket lists the commits it merged).
     """
-    from standard_coder.sch.mining.store import commits_by_id, skipped_commits
+    from standard_coder.sch.mining.store import commits_by_id, merge_commit_ids, skipped_commits
     from standard_coder.sch.records import CommitRecord
 
     found: dict[str, Any] = commits_by_id(db, ids, with_contents=with_contents)
@@ -155,6 +167,13 @@ def mined_changes(db: Path, ids: Any, *, with_contents: bool = False) -> dict[st
                     found[cid] = CommitRecord(repo=repo, commit_id=full, author_id="",
                                               author_name="", authored_at=0,
                                               author_tz_offset_min=0, committed_at=0)  # fmt: skip
+        merges = merge_commit_ids(db, [cid for cid in rest if cid not in found])
+        if merges:
+            cid, full = next(iter(merges.items()))
+            raise ValueError(
+                f"commit {cid} is a merge commit ({full[:12]}): list the commits it merged "
+                f"instead (`standard-coder estimate {cid}` names and prices them)"
+            )
     return found
 
 

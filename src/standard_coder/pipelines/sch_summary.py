@@ -285,8 +285,7 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
         out.append(
             f"Sprint {fc.get('sprint_id')} (ends {fc.get('end_date')}): "
             f"P(complete by end) = {_fmt(fc.get('p_complete_by_end'), 2)}, "
-            f"done by {fc.get('completion_date_p50')} (P50) / "
-            f"{fc.get('completion_date_p85')} (P85)"
+            f"done by {_date(fc, 'p50')} (P50) / {_date(fc, 'p85')} (P85)"
         )
     out.append(f"Report: {s['report']}")
     if s.get("team_output"):
@@ -307,3 +306,11 @@ def print_summary(s: dict[str, Any]) -> None:
 def finish(base_dir: Path) -> None:
     """The pipeline's ``on_finish`` hook: print the summary of what the run left behind."""
     print_summary(summary(base_dir))
+
+
+def _date(forecast: dict[str, Any], q: str) -> str:
+    """The forecast's completion date at quantile ``q`` as the table says it: "nothing left"
+    (day 0), "later" (past the simulated horizon) or the date."""
+    if forecast.get(f"completion_day_{q}") == 0:
+        return "nothing left"
+    return str(forecast.get(f"completion_date_{q}") or "later")

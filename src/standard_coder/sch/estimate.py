@@ -367,9 +367,18 @@ def _q(draws: np.ndarray) -> dict[str, float]:
     return {"q10": float(q10), "q50": float(q50), "q90": float(q90)}
 
 
-def sch_draws(model: Any, X: np.ndarray, n: int, seeds: Sequence[Any]) -> np.ndarray:
-    """``n`` draws per change from its predictive distribution truncated to [0, 1] h (the
-    distribution whose mean is the SCH), shape (changes, n).
+def sch_draws(
+    model: Any, X: np.ndarray, n: int, seeds: Sequence[Any], sch: np.ndarray | None = None
+) -> np.ndarray:
+    """``n`` draws per change from its predictive distribution truncated to [0, 1] h, moved so
+    that their mean is the change's SCH (``sch``, :func:`change_sch` when None), shape
+    (changes, n).
+
+    The SCH is the truncated mean passed through the model's calibration map (``sch_map``), so
+    the raw draws' mean can differ from it (by +20 % on a real history): each change's draws
+    are shifted on the logit scale (:func:`match_mean`; monotone, inside [0, 1] h) until their
+    mean is its SCH. A range's total SCH then sits inside its q10-q90, and a forecast ticket
+    costs on average what ``estimate`` says.
 
     Each change draws from its own generator seeded by ``seeds[i]``, so a commit gets the same
     draws alone or inside a range. Rejection sampling; when less than a quarter of the mass lies
@@ -386,6 +395,28 @@ def sch_draws(model: Any, X: np.ndarray, n: int, seeds: Sequence[Any]) -> np.nda
             out[i] = rng.choice(kept, size=n, replace=True)
         else:
             out[i] = 1.0
+    if not len(seeds):
+        return out
+    return match_mean(out, change_sch(model, X) if sch is None else np.asarray(sch))
+
+
+def match_mean(draws: np.ndarray, target: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """``draws`` (rows in [0, 1]) shifted per row on the logit scale, ``sigmoid(logit(d) + c)``,
+    so that each row's mean is ``target`` (safeguarded Newton on ``c``; the order of a row's
+    draws, and so its quantiles' ranks, is kept)."""
+    eps = 1e-6
+    z = np.log(np.clip(draws, eps, 1 - eps)) - np.log1p(-np.clip(draws, eps, 1 - eps))
+    goal = np.clip(np.asarray(target, np.float64), eps, 1 - eps)
+    c, lo, hi = np.zeros(len(z)), np.full(len(z), -40.0), np.full(len(z), 40.0)
+    for _ in range(60):
+        p = 1.0 / (1.0 + np.exp(-(z + c[:, None])))
+        f = p.mean(axis=1) - goal
+        if np.all(np.abs(f) < tol):
+            break
+        lo, hi = np.where(f < 0, c, lo), np.where(f > 0, c, hi)
+        step = c - f / np.maximum((p * (1 - p)).mean(axis=1), 1e-12)
+        c = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-(z + c[:, None])))
     return out
 
 
@@ -418,7 +449,7 @@ def estimate_changes(
         counts = rep.raw_matrix(raws)
         X = rep.scale_counts(counts)  # = rep.transform(records), extracted once
         sch_all = change_sch(model, X)
-        draws = sch_draws(model, X, n_draws, [change_seed(seed, v) for _, v in labels])
+        draws = sch_draws(model, X, n_draws, [change_seed(seed, v) for _, v in labels], sch_all)
         weigh = (
             top_features(model, rep, records, counts=counts, base=sch_all)
             if explain

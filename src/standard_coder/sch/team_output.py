@@ -89,7 +89,7 @@ def team_output(
             return
         X = to_x(batch)
         sch = model.distribution(X).sch()  # predict()'s sch, without its quantile bisection
-        draws = sch_draws(model, X, n_draws, [change_seed(seed, r.commit_id) for r in batch])
+        draws = sch_draws(model, X, n_draws, [change_seed(seed, r.commit_id) for r in batch], sch)
         for rec, s, d in zip(batch, sch, draws, strict=True):
             key = (iso_week(rec.authored_at, rec.author_tz_offset_min), rec.author_id, rec.repo)
             cell = cells.setdefault(key, [0, 0.0, np.zeros(n_draws)])

@@ -255,6 +255,14 @@ def skipped_commits(db_path: Path, reason: str) -> list[tuple[str, str]]:
     return [(str(r), str(c)) for r, c in rows]
 
 
+def merge_commit_ids(db_path: Path, ids: Collection[str]) -> dict[str, str]:
+    """Id (full or abbreviated) -> the full id of the mined merge commit it names, for the ids
+    that name one (merges are listed, not stored as changes)."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        rows = [str(c) for (c,) in con.execute("SELECT DISTINCT commit_id FROM merge_commits")]
+    return {cid: full for cid in ids for full in rows if full.startswith(cid)}
+
+
 def name_joined_addresses(db_path: Path) -> dict[str, str]:
     """Address -> the author its commits were stored under, for the addresses the mine joined
     to another (``[filters.authors] merge_by_name``); empty when none were."""
