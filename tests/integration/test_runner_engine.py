@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from standard_coder.runner.engine import plan_pipeline, run_pipeline
-from standard_coder.runner.errors import PipelineDefinitionError, UpstreamMissing
+from standard_coder.runner.errors import InputMissing, PipelineDefinitionError, UpstreamMissing
 from standard_coder.runner.events import MemorySink
 from standard_coder.runner.progress import ProgressDisplay
 from standard_coder.runner.stage import Pipeline, Stage
@@ -228,9 +228,14 @@ def test_missing_declared_output_fails(root: Path) -> None:
     assert "out/model.txt" in reasons(sink, "stage_failed")["train"]
 
 
-def test_missing_input_is_named(root: Path) -> None:
-    result, sink = run(make(root, prepare={"inputs": (root / "nowhere",)}))
-    assert result.exit_code == 2 and "nowhere" in reasons(sink, "stage_failed")["prepare"]
+def test_missing_input_is_named_before_any_stage_runs(root: Path) -> None:
+    """The last stage's missing input fails the run before the first stage does any work."""
+    with pytest.raises(InputMissing, match=r"stage 'report' reads .*nowhere, which does not"):
+        run(make(root, report={"inputs": (root / "nowhere",)}))
+    assert not CALLS
+    # an input a stage makes is not missing before that stage has run
+    result, _ = run(make(root, report={"inputs": (root / "out" / "model.txt",)}))
+    assert result.exit_code == 0 and CALLS["report"] == 1
 
 
 def test_bad_definitions_fail_before_running(root: Path) -> None:

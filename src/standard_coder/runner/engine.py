@@ -34,7 +34,12 @@ from pathlib import Path
 from standard_coder.runner import records
 from standard_coder.runner.decision import Decision, Reason
 from standard_coder.runner.definition import validate_pipeline
-from standard_coder.runner.errors import CorruptStateError, RunnerError, UpstreamMissing
+from standard_coder.runner.errors import (
+    CorruptStateError,
+    InputMissing,
+    RunnerError,
+    UpstreamMissing,
+)
 from standard_coder.runner.events import EventSink, JsonlSink, MultiSink, RunLogHandler
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.lock import RunLock
@@ -104,6 +109,22 @@ def _check_upstream(session: RunSession, selected: Sequence[str]) -> None:
                 raise UpstreamMissing(
                     f"stage {name!r} needs the outputs of upstream stage {dep!r}, which are "
                     f"missing ({', '.join(missing)}); run {dep!r} first or select it"
+                )
+
+
+def _check_inputs(session: RunSession, selected: Sequence[str]) -> None:
+    """Every declared input of the selected stages that no stage makes exists: a missing one
+    (a sprint file, a truth file) fails the run before any stage has run, not after hours of
+    the stages before the one that reads it."""
+    made = [o.path for view in session.views.values() for o in view.outputs]
+    for name in selected:
+        for spec in session.views[name].inputs:
+            if any(spec.path == out or out in spec.path.parents for out in made):
+                continue
+            if not spec.path.exists():
+                raise InputMissing(
+                    f"stage {name!r} reads {spec.path}, which does not exist (checked before "
+                    "any stage runs)"
                 )
 
 
@@ -218,6 +239,7 @@ def run_pipeline(
     Raises:
         PipelineDefinitionError, StageNotFound: bad definition or selection (nothing ran).
         UpstreamMissing: a selected stage needs outputs of an unselected stage that are missing.
+        InputMissing: a selected stage reads a file no stage makes, and it does not exist.
         RunLocked: another run holds ``<base_dir>/.lock``.
     """
     validate_pipeline(pipeline)
@@ -241,6 +263,7 @@ def run_pipeline(
     display = progress or ProgressDisplay()
     try:
         _check_upstream(session, selected)
+        _check_inputs(session, selected)
         result = _run(session, selected, force, stop, display)
         if after_run is not None:
             after_run(result)
