@@ -266,6 +266,13 @@ def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path)
     proc = cli("estimate", "-c", str(config), "HEAD..nosuch", "--repo", str(out / "repos/repo-0"))
     assert proc.returncode == 2 and "'nosuch' names no commit" in proc.stderr, proc.stderr
     assert "rev-list" not in proc.stderr
+    # a folder that is no repository, a repository with no commit yet: said in words
+    (tmp_path / "plain").mkdir()
+    proc = cli("estimate", "-c", str(config), "--worktree", "--repo", str(tmp_path / "plain"))
+    assert proc.returncode == 2 and "plain: not a git repository" in proc.stderr, proc.stderr
+    subprocess.run(["git", "init", "-q", str(tmp_path / "new")], check=True)
+    proc = cli("estimate", "-c", str(config), "HEAD", "--repo", str(tmp_path / "new"))
+    assert proc.returncode == 2 and "has no commits yet" in proc.stderr, proc.stderr
     # standing in a repository the config does not mine, with one mined: never the other one
     other = tmp_path / "other"
     subprocess.run(["git", "init", "-q", str(other)], check=True)

@@ -50,17 +50,20 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
         EstimateInputError: no repository; several and none holds ``cwd`` (all are listed);
             ``cwd`` in a repository the config does not mine (both are named).
     """
+    from standard_coder.sch.mining.discovery import repository_root
+
     if repo is not None:
         if not repo.is_dir():
             raise EstimateInputError(f"--repo {repo}: not a folder")
-        return repo.resolve()
+        top = repository_root(repo.resolve())
+        if top is None:
+            raise EstimateInputError(f"--repo {repo}: not a git repository")
+        return top
     repos = [r.resolve() for r in configured_repos(cfg)]
     here = cwd.resolve()
     holding = [r for r in repos if here == r or r in here.parents]
     if holding:
         return max(holding, key=lambda r: len(r.parts))
-    from standard_coder.sch.mining.discovery import repository_root
-
     standing_in = repository_root(here)
     if len(repos) == 1 and standing_in is None:
         return repos[0]
