@@ -37,6 +37,12 @@ def test_interrupt_note_names_the_cut_bar_or_the_later_step() -> None:
     note = interrupt_note(done, {"done": 3, "total": 3}, ("mdn", 40))
     assert "cut in a later step" in note and "mdn resumes from its checkpoint at step 40" in note
     assert interrupt_note([], {}) == ""
+    # one bar per repository cut at once: each is named, the busiest first, not just the last
+    repos = _tasks(("mine a", 254, 430), ("mine b", 0, 1021), ("mine c", 9, 10),
+                   ("mine d", 1, 5), ("mine e", 0, 2))  # fmt: skip
+    assert interrupt_note(repos, {}) == (
+        " (mine a: 254/430, mine c: 9/10, mine d: 1/5 and 2 more items done)"
+    )
 
 
 def test_describe_names_the_path_and_the_cause(tmp_path: Path) -> None:

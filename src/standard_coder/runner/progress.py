@@ -160,10 +160,19 @@ def interrupt_note(
     cut = [t for t in tasks if t.total is None or t.completed < t.total]
     if cut:
         sized = [t for t in cut if t.total is not None]
-        task = (sized or cut)[-1]
-        name = "" if task.desc in ("", "items", stage) else f"{task.desc}: "
-        of = f"/{task.total}" if task.total is not None else ""
-        parts.append(f"{name}{task.completed}{of} items done")
+        # several bars cut at once (one per repository): each is named, the busiest first
+        shown = (
+            sorted(sized, key=lambda t: -t.completed)[:3]
+            if len(sized) > 1
+            else [(sized or cut)[-1]]
+        )
+        counts = []
+        for task in shown:
+            name = "" if task.desc in ("", "items", stage) else f"{task.desc}: "
+            of = f"/{task.total}" if task.total is not None else ""
+            counts.append(f"{name}{task.completed}{of}")
+        more = f" and {len(sized) - 3} more" if len(sized) > 3 else ""
+        parts.append(f"{', '.join(counts)}{more} items done")
     elif isinstance(done, int) and isinstance(total, int) and done < total:
         parts.append(f"{done}/{total} items done")
     elif tasks:
