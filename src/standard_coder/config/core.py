@@ -15,7 +15,8 @@ class PipelineSection(StrictModel):
     """Which pipeline the file describes."""
 
     name: str = Field(
-        "sch", description="built-in pipeline to run (sch = mine -> train_sch -> forecast)"
+        "sch",
+        description="built-in pipeline to run (sch = mine -> train_sch -> team_output -> forecast)",
     )
     entry: str | None = Field(
         None, description='a Python pipeline instead: "pkg.module:object" or "path/file.py:object"'

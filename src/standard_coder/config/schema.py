@@ -32,7 +32,7 @@ ConfigT = TypeVar("ConfigT", bound=PipelineConfig)
 
 
 class FlagshipConfig(PipelineConfig):
-    """``pipeline_config.toml`` for ``mine -> train_sch -> forecast``."""
+    """``pipeline_config.toml`` for ``mine -> train_sch -> team_output -> forecast``."""
 
     pipeline: PipelineSection = Field(default_factory=PipelineSection)
     outputs: OutputsSection = Field(default_factory=OutputsSection)

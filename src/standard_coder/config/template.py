@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from standard_coder.config.schema import FlagshipConfig
 
 HEADER = """\
-# Standard Coder pipeline configuration: mine -> train_sch -> forecast.
+# Standard Coder pipeline configuration: mine -> train_sch -> team_output -> forecast.
 # Every key is listed with its default. Relative paths are taken from this file's folder,
 # '~' is expanded. Run it with:   standard-coder pipeline --config {name}
 # Override a key for one run:  standard-coder pipeline --config {name} --set runner.seed=7

@@ -3,7 +3,7 @@
 A small simulated team (real git repositories written by the simulator, with the true coding
 time of every commit beside them), a ``pipeline_config.toml`` the user can inspect, edit and rerun
 with ``pipeline --config``, example sprint inputs whose tickets partly carry diffs and commit ids
-(so the trained SCH model is really used), then ``mine -> train_sch -> forecast``.
+(so the trained SCH model is really used), then ``mine -> train_sch -> team_output -> forecast``.
 """
 
 from __future__ import annotations
