@@ -148,6 +148,17 @@ def test_a_cut_off_patch_is_named_not_priced_short() -> None:
         patch_record(whole.rsplit(" w = 4\n", 1)[0], Languages(), "cut.patch")
 
 
+def test_a_format_patch_series_is_one_change_per_mail() -> None:
+    from standard_coder.sch.estimate import split_patch_series
+
+    diff = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -0,0 +1 @@\n+x = 1\n"
+    mail = "From {} Mon Sep 17 00:00:00 2001\nFrom: A <a@x>\nSubject: [PATCH {}/2] {}\n\n---\n"
+    series = mail.format("1" * 40, 1, "One") + diff + mail.format("2" * 40, 2, "Two") + diff
+    parts = split_patch_series(series)
+    assert [patch_subject(p) for p in parts] == ["One", "Two"]
+    assert split_patch_series(diff) == [diff] and split_patch_series(parts[0]) == [parts[0]]
+
+
 def history(name: str, seed: int, n: int = 500) -> History:
     """Changes whose coding time follows lines added and, beyond it, whether the subject names
     a pull request (which no count sees)."""

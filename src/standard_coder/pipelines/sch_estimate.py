@@ -117,6 +117,7 @@ def estimate(
         git_commit_records,
         patch_record,
         resolve_revisions,
+        split_patch_series,
         worktree_record,
     )
     from standard_coder.sch.mining.store import commits_by_id
@@ -134,8 +135,14 @@ def estimate(
                 text = target.diff.read_text(encoding="utf-8", errors="replace")
             except OSError as exc:
                 raise EstimateInputError(f"--diff {target.diff}: {exc.strerror or exc}") from None
-            records = [patch_record(text, langs, str(target.diff))]
-            labels = [("source", str(target.diff))]
+            mails = split_patch_series(text)  # a format-patch series: one change per mail
+            names = (
+                [str(target.diff)]
+                if len(mails) == 1
+                else [f"{target.diff} [{i}/{len(mails)}]" for i in range(1, len(mails) + 1)]
+            )
+            records = [patch_record(m, langs, n) for m, n in zip(mails, names, strict=True)]
+            labels = [("source", n) for n in names]
         else:
             where = resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
             if target.worktree:

@@ -270,6 +270,19 @@ def patch_record(text: str, langs: Languages, source: str, *, strict: bool = Tru
                         file_stats=counts, body=patch_body(text))  # fmt: skip
 
 
+_MAIL_START = re.compile(r"^From [0-9a-f]{40,64} Mon Sep 17 00:00:00 2001$", re.M)
+"""The first line of each mail ``git format-patch`` writes (its fixed mbox date)."""
+
+
+def split_patch_series(text: str) -> list[str]:
+    """The mails of a ``git format-patch --stdout`` series, one per commit; a single patch or a
+    plain diff is one part."""
+    starts = [m.start() for m in _MAIL_START.finditer(text)]
+    if len(starts) < 2:
+        return [text]
+    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
 def patch_subject(text: str) -> str:
     """The subject of a ``git format-patch`` mail (its ``Subject:`` header before the diff, less
     ``[PATCH ...]`` / ``[RFC PATCH]`` tags; a folded header's next lines joined, an encoded
