@@ -108,6 +108,7 @@ def test_smoke_contracts(tiny_run: Path) -> None:
         stamp = json.loads(path.read_text())
         assert set(STAMP_KEYS) <= set(stamp) and stamp["fp16"] is False
         assert stamp["device_kind"] == "cpu" and stamp["package_versions"]["torch"]
+        assert stamp["status"] == "completed" and stamp["ended_at"] and stamp["duration_s"] > 0
         assert "ttl_days: 90" in (path.parent / "RETENTION.txt").read_text()
     for name in ("curves.png", "confusion.png"):
         assert (out / "reports" / "vision" / name).read_bytes().startswith(b"\x89PNG")
@@ -141,6 +142,7 @@ def test_eval_only(tiny_run: Path) -> None:
     assert load_labelmap(run / "predictions" / "test" / "labelmap.json")
     stamp = json.loads((run / "env_stamp.json").read_text())
     assert stamp["kind"] == "eval" and stamp["fp16"] is False and set(STAMP_KEYS) <= set(stamp)
+    assert stamp["status"] == "completed" and stamp["ended_at"]
     metrics = json.loads((run / "metrics.json").read_text())
     staged = json.loads((out / "reports" / "vision_evaluation.json").read_text())
     assert metrics["accuracy"] == staged["accuracy"]
@@ -198,6 +200,26 @@ def test_sigkill_then_rerun_gives_identical_weights(tmp_path: Path) -> None:
     assert got.keys() == want["model"].keys()
     for key, value in want["model"].items():
         assert torch.equal(got[key], value), key
+
+
+def test_sigterm_closes_the_train_record_as_interrupted(tmp_path: Path) -> None:
+    """SIGTERM during training: checkpoint, exit 143, and the train record says interrupted
+    (with its end time), not running."""
+    cfg = write_config(tmp_path, steps=100000, every=100000)
+    cfg.write_text(cfg.read_text().replace("checkpoint_every = 20", "checkpoint_every = 5"))
+    ckpts = tmp_path / "out" / "checkpoints" / "train" / "train"
+    p = _pipeline(cfg)
+    deadline = time.monotonic() + 300
+    while not list(ckpts.glob("ckpt-*.pt")):
+        assert p.poll() is None, "training finished before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err.decode()[-2000:]
+    (folder,) = (tmp_path / "out" / "vision_runs").glob("train-*")
+    stamp = json.loads((folder / "env_stamp.json").read_text())
+    assert stamp["status"] == "interrupted" and stamp["ended_at"], stamp
 
 
 def test_fiftyone_import(tiny_run: Path) -> None:

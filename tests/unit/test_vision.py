@@ -106,3 +106,36 @@ def test_lr_schedule_warms_up_then_decays() -> None:
     opts = TrainOptions(num_steps=100, warmup_steps=10, learning_rate=1.0)
     assert lr_at(0, opts) == pytest.approx(0.1) and lr_at(9, opts) == pytest.approx(1.0)
     assert lr_at(55, opts) == pytest.approx(0.5) and lr_at(100, opts) == pytest.approx(0.0)
+
+
+def _stamp(folder: Path) -> dict[str, object]:
+    import json
+
+    doc: dict[str, object] = json.loads((folder / "env_stamp.json").read_text())
+    return doc
+
+
+def test_a_run_record_is_closed_with_the_work_s_status(tmp_path: Path) -> None:
+    """Each record leaves ``running`` when its work ends: completed, failed (an exception),
+    interrupted (a stop request or Ctrl-C), with its end time and duration."""
+    from standard_coder.vision.records import run_record
+
+    def record(name: str):  # type: ignore[no-untyped-def]
+        return run_record(tmp_path / name, run_id=name, kind="train", config={"x": 1},
+                          seed=0, device="cpu", retention_days=90)  # fmt: skip
+
+    with record("ok"):
+        assert _stamp(tmp_path / "ok")["status"] == "running"  # while the work runs
+    with pytest.raises(RuntimeError), record("failed"):
+        raise RuntimeError("boom")
+    with record("stopped") as rec:
+        rec.interrupted()
+    with pytest.raises(KeyboardInterrupt), record("ctrl-c"):
+        raise KeyboardInterrupt
+    got = {name: _stamp(tmp_path / name) for name in ("ok", "failed", "stopped", "ctrl-c")}
+    assert {k: s["status"] for k, s in got.items()} == {
+        "ok": "completed", "failed": "failed", "stopped": "interrupted", "ctrl-c": "interrupted",
+    }  # fmt: skip
+    for stamp in got.values():
+        assert stamp["ended_at"] and isinstance(stamp["duration_s"], float)
+        assert stamp["ended_at"] >= stamp["started_at"]  # type: ignore[operator]

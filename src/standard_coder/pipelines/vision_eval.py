@@ -31,7 +31,7 @@ def run_vision_eval(checkpoint: Path, cfg: VisionConfig, device: str) -> Path:
     from standard_coder.vision.data import DatasetError
     from standard_coder.vision.modelfile import CheckpointError, load_model
     from standard_coder.vision.predictions import evaluate
-    from standard_coder.vision.records import write_run_record
+    from standard_coder.vision.records import run_record
 
     v = cfg.vision
     device = stage_device(device, v.prefer_mps)
@@ -57,21 +57,22 @@ def run_vision_eval(checkpoint: Path, cfg: VisionConfig, device: str) -> Path:
         # gc removes these with the record (runner/retention.py)
         "companions": [tb_dir.relative_to(layout.base_dir).as_posix()],
     }
-    write_run_record(
+    step = int(meta.get("steps", 0))
+    with run_record(
         out, run_id=run_id, kind="eval", config=config, seed=cfg.runner.seed, device=device,
         retention_days=v.retention_days, extra=extra,
-    )  # fmt: skip
-    step = int(meta.get("steps", 0))
-    result = evaluate(
-        model, test, batch_size=v.eval_batch_size, device=device, split="test", step=step
-    )
-    write_evaluation(
-        result,
-        list(meta["labels"]),
-        out_json=out / "metrics.json",
-        predictions_dir=out / "predictions" / "test",
-        tb_dir=tb_dir,
-        step=step,
-        extra={"model_type": meta["model_type"], "device": device, "checkpoint": str(checkpoint)},
-    )
+    ):  # fmt: skip
+        result = evaluate(
+            model, test, batch_size=v.eval_batch_size, device=device, split="test", step=step
+        )
+        write_evaluation(
+            result,
+            list(meta["labels"]),
+            out_json=out / "metrics.json",
+            predictions_dir=out / "predictions" / "test",
+            tb_dir=tb_dir,
+            step=step,
+            extra={"model_type": meta["model_type"], "device": device,
+                   "checkpoint": str(checkpoint)},
+        )  # fmt: skip
     return out

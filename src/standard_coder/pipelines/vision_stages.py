@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from standard_coder.runner.context import StageContext
     from standard_coder.vision.data import ImageSplit
     from standard_coder.vision.predictions import EvalResult
+    from standard_coder.vision.records import RunRecord
     from standard_coder.vision.train import TrainOptions
 
 CHANNELS = {"digits": 1, "flowers-102": 3}
@@ -85,11 +87,14 @@ def prepare(ctx: StageContext) -> None:
     ctx.set_summary(classes=len(index["labels"]), **counts)
 
 
-def _record(ctx: StageContext, kind: str, device: str, v: VisionSection) -> None:
-    from standard_coder.vision.records import write_run_record
+def _record(
+    ctx: StageContext, kind: str, device: str, v: VisionSection
+) -> AbstractContextManager[RunRecord]:
+    """The stage's run record (``vision_runs/<kind>-<run_id>/``), closed with its status."""
+    from standard_coder.vision.records import run_record
 
     layout = VisionLayout(ctx.base_dir, v.dataset)
-    write_run_record(
+    return run_record(
         layout.runs / f"{kind}-{ctx.run_id}",
         run_id=ctx.run_id,
         kind=kind,
@@ -103,6 +108,16 @@ def _record(ctx: StageContext, kind: str, device: str, v: VisionSection) -> None
 
 def train(ctx: StageContext) -> None:
     """Train the configured model (resumable), exporting val predictions at each eval."""
+    v = _section(ctx)
+    device = stage_device(ctx.device, v.prefer_mps)
+    ctx.log.info(
+        "training on %s (runner device %s, prefer_mps=%s)", device, ctx.device, v.prefer_mps
+    )
+    with _record(ctx, "train", device, v) as record:
+        _train(ctx, v, device, record)
+
+
+def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) -> None:
     import torch
 
     from standard_coder.vision.modelfile import save_model
@@ -111,13 +126,7 @@ def train(ctx: StageContext) -> None:
     from standard_coder.vision.train import TrainingInterrupted
     from standard_coder.vision.train import train as train_loop
 
-    v = _section(ctx)
     layout = VisionLayout(ctx.base_dir, v.dataset)
-    device = stage_device(ctx.device, v.prefer_mps)
-    ctx.log.info(
-        "training on %s (runner device %s, prefer_mps=%s)", device, ctx.device, v.prefer_mps
-    )
-    _record(ctx, "train", device, v)
     train_data, val_data = load_splits(ctx.inputs["data"] / "index.json", v, "train", "val")
     torch.manual_seed(ctx.seed)
     model = build_model(
@@ -147,6 +156,7 @@ def train(ctx: StageContext) -> None:
             tb_dir=layout.tb / "vision", should_stop=ctx.should_stop, on_eval=on_eval, meta=meta,
         )  # fmt: skip
     except TrainingInterrupted:
+        record.interrupted()
         return  # checkpoint saved; the engine reports the interrupt
     save_model(ctx.outputs["model"], model, meta)
     last = result.last_eval
@@ -203,14 +213,18 @@ def write_evaluation(
 
 def evaluate(ctx: StageContext) -> None:
     """Score the trained model on the test split; figures for the report."""
+    v = _section(ctx)
+    device = stage_device(ctx.device, v.prefer_mps)
+    with _record(ctx, "evaluate", device, v):
+        _evaluate(ctx, v, device)
+
+
+def _evaluate(ctx: StageContext, v: VisionSection, device: str) -> None:
     from standard_coder.vision import figures
     from standard_coder.vision.modelfile import load_model
     from standard_coder.vision.predictions import evaluate as run_eval
 
-    v = _section(ctx)
     layout = VisionLayout(ctx.base_dir, v.dataset)
-    device = stage_device(ctx.device, v.prefer_mps)
-    _record(ctx, "evaluate", device, v)
     model, meta = load_model(ctx.inputs["model"], device)
     (test,) = load_splits(ctx.inputs["data"] / "index.json", v, "test")
     step = int(meta.get("steps", 0))
