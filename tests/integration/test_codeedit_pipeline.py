@@ -98,6 +98,56 @@ def test_pipeline_on_the_fixtures(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "0 ran, 5 skipped" in capsys.readouterr().err
 
 
+def test_completions_that_match_no_task_or_some_tasks_are_warned_about(tmp_path: Path) -> None:
+    """A completions file naming no test task: one warning line naming the file, the ids
+    expected and found; a partial file: how many tasks had no completion. Both are in
+    codeedit_eval.json and the report."""
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(
+        '{"task_id": "canitedit-1-descriptive", "completion": "x"}\n'
+        '{"task_id": "clamp", "completion": "y"}\n'
+    )
+    config = (
+        _config(tmp_path)
+        .read_text()
+        .replace(str(FIXTURES / "canitedit_completions.jsonl"), str(answers))
+    )
+    (tmp_path / "pipeline_config.toml").write_text(config)
+
+    def pipeline() -> tuple[str, dict[str, object]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "standard_coder", "pipeline", "--config",
+             str(tmp_path / "pipeline_config.toml")],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        ev = json.loads((tmp_path / "out" / "reports" / "codeedit_eval.json").read_text())
+        return done.stderr, ev
+
+    err, ev = pipeline()
+    want = (
+        f"{answers}: no completion's task_id matched a CanItEdit test task id, so nothing was "
+        "scored (pass@1 null): expected task ids 1, 2, 3, 4; found canitedit-1-descriptive, clamp"
+    )
+    assert want in err and err.count(str(answers)) == 1
+    assert ev["pass@1"] is None and ev["warnings"] == [want]
+    assert ev["tasks_total"] == 4 and ev["tasks_without_completion"] == 4
+    assert ev["unmatched_task_ids"] == ["canitedit-1-descriptive", "clamp"]
+    html = (tmp_path / "out" / "reports" / "index.html").read_text()
+    assert "no completion&#x27;s task_id matched" in html
+
+    clamp = "def clamp(x, lo, hi):\n    return max(lo, min(hi, x))\n"
+    answers.write_text(json.dumps({"task_id": 1, "completion": clamp}) + "\n")
+    err, ev = pipeline()
+    want = (
+        f"{answers}: 3 of 4 CanItEdit test tasks have no completion and are not scored "
+        "(2, 3, 4); pass@1 is over the other 1"
+    )
+    assert want in err and ev["warnings"] == [want] and ev["pass@1"] == 1.0
+    assert ev["tasks_without_completion"] == 3 and ev["unmatched_task_ids"] == []
+
+
 def test_strict_mode_fails_on_bad_records_and_download_offline_falls_back(tmp_path: Path) -> None:
     config = _config(
         tmp_path,

@@ -300,3 +300,36 @@ def test_reward_on_hand_made_pairs() -> None:
                 _answer({"type": "ast_grep", "language": "python", "mode": "yaml"}),
                 _answer({**same_as_cli, "cli": "rm -rf /"})):  # fmt: skip
         assert srl_reward(bad, TEACHER) == -0.2
+
+
+def test_a_completions_file_that_misses_tasks_is_named_with_what_it_missed() -> None:
+    """No match, a partial match, unknown ids only, no task at all: one line each, naming the
+    file; a file answering every task (and nothing else) gives none."""
+    from standard_coder.codeedit.evaluator import coverage
+    from standard_coder.pipelines.codeedit_stages import coverage_warning
+
+    ids = [str(i) for i in range(1, 8)]
+    path = Path("answers.jsonl")
+
+    def warn(completions: dict[str, list[str]], tasks: list[str] = ids) -> str | None:
+        return coverage_warning(path, coverage(tasks, completions), tasks)
+
+    none = warn({"canitedit-1-lazy": ["x"], "canitedit-2-lazy": ["y"]})
+    assert none == (
+        "answers.jsonl: no completion's task_id matched a CanItEdit test task id, so nothing was "
+        "scored (pass@1 null): expected task ids 1, 2, 3, 4, 5, … (7 in all); found "
+        "canitedit-1-lazy, canitedit-2-lazy"
+    )
+    assert warn({}) is not None and "found no completion at all" in str(warn({}))
+    partial = warn({"1": ["a"], "2": ["b"], "9": ["c"]})
+    assert partial == (
+        "answers.jsonl: 5 of 7 CanItEdit test tasks have no completion and are not scored "
+        "(3, 4, 5, 6, 7); pass@1 is over the other 2; 1 task_id(s) match no CanItEdit test "
+        "task and are ignored (9)"
+    )
+    every = {i: ["a"] for i in ids}
+    assert warn(every) is None
+    assert warn({**every, "x": ["b"]}) == (
+        "answers.jsonl: 1 task_id(s) match no CanItEdit test task and are ignored (x)"
+    )
+    assert "no CanItEdit test task to score" in str(warn({"1": ["a"]}, []))

@@ -22,7 +22,7 @@ import json
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -170,6 +170,41 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         "statuses": dict(sorted(statuses.items())),
         "outcomes": [asdict(o) for o in outcomes],
     }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which tasks a set of completions answers.
+
+    Attributes:
+        tasks: the number of tasks.
+        unanswered: ids of the tasks without a completion (in task order): not scored.
+        unknown: completion task ids that match no task (in the completions' order): ignored.
+    """
+
+    tasks: int
+    unanswered: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+    @property
+    def answered(self) -> int:
+        """Tasks with at least one completion (the ones pass@1 is over)."""
+        return self.tasks - len(self.unanswered)
+
+
+def coverage(task_ids: Sequence[str], completions: Mapping[str, Sequence[str]]) -> Coverage:
+    """Match ``completions`` (by task id) against ``task_ids``.
+
+    Example:
+        >>> coverage(["1", "2"], {"2": ["..."], "x": ["..."]})
+        Coverage(tasks=2, unanswered=('1',), unknown=('x',))
+    """
+    known = set(task_ids)
+    return Coverage(
+        tasks=len(task_ids),
+        unanswered=tuple(t for t in task_ids if not completions.get(t)),
+        unknown=tuple(c for c in completions if c not in known),
+    )
 
 
 def evaluate(

@@ -120,7 +120,9 @@ def _eval_section(given: SectionInput) -> str:
     rows = "".join(
         f"<tr><td>{k}</td><td>{html.escape(json.dumps(doc.get(k)))}</td></tr>" for k in keys
     )
-    return f"<table>{rows}</table>"
+    warns = "".join(f"<li>{html.escape(str(w))}</li>" for w in doc.get("warnings") or [])
+    warned = f"<h3>Warnings</h3><ul class='warns'>{warns}</ul>" if warns else ""
+    return f"{warned}<table>{rows}</table>"
 
 
 def _train_section(given: SectionInput) -> str:

@@ -7,7 +7,7 @@ Each stage reads its settings from ``ctx.params`` (what its fingerprint covers),
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
     from standard_coder.codeedit.dataset import Rejections
+    from standard_coder.codeedit.evaluator import Coverage
     from standard_coder.codeedit.records import EditRecord
     from standard_coder.runner.context import StageContext
 
@@ -207,17 +208,64 @@ def load_completions(path: Path | None, tasks: list[Any]) -> dict[str, list[str]
     return out
 
 
+def _some(ids: Sequence[str], n: int = 5) -> str:
+    """``1, 2, 3, 4, 5, … (12 in all)``: the first ``n`` ids of ``ids``."""
+    shown = ", ".join(ids[:n])
+    return f"{shown}, … ({len(ids)} in all)" if len(ids) > n else shown
+
+
+def coverage_warning(path: Path, cov: Coverage, task_ids: Sequence[str]) -> str | None:
+    """One line when the completions file ``path`` leaves CanItEdit test tasks unscored or
+    names task ids no task has (None: every task answered, every id known)."""
+    if cov.tasks == 0:
+        return (
+            f"{path}: no CanItEdit test task to score the completions on (is canitedit in "
+            "[codeedit] sources?); nothing was scored"
+        )
+    if cov.answered == 0:
+        found = _some(cov.unknown) if cov.unknown else "no completion at all"
+        return (
+            f"{path}: no completion's task_id matched a CanItEdit test task id, so nothing was "
+            f"scored (pass@1 null): expected task ids {_some(task_ids)}; found {found}"
+        )
+    line = None
+    if cov.unanswered:
+        line = (
+            f"{path}: {len(cov.unanswered)} of {cov.tasks} CanItEdit test tasks have no "
+            f"completion and are not scored ({_some(cov.unanswered)}); pass@1 is over the "
+            f"other {cov.answered}"
+        )
+    if cov.unknown:
+        ignored = (
+            f"{len(cov.unknown)} task_id(s) match no CanItEdit test task and are ignored "
+            f"({_some(cov.unknown)})"
+        )
+        line = f"{line}; {ignored}" if line else f"{path}: {ignored}"
+    return line
+
+
 def evaluate(ctx: StageContext) -> None:
     """Run completions against the CanItEdit test tasks: ``reports/codeedit_eval.json``."""
+    from standard_coder.codeedit.evaluator import coverage
     from standard_coder.codeedit.evaluator import evaluate as run_eval
     from standard_coder.codeedit.sandbox import Limits, network_isolated
 
     c = _section(ctx)
     tasks = load_tasks(ctx.inputs["processed"] / "test")
     completions = load_completions(c.completions, tasks)
+    cov = coverage([t.id for t in tasks], completions)
+    warning = None
+    if c.completions is not None:
+        warning = coverage_warning(c.completions, cov, [t.id for t in tasks])
+    if warning:
+        ctx.log.warning("%s", warning)
     limit = Limits(timeout_s=c.eval_timeout_s, cpu_s=max(1, int(c.eval_timeout_s)))
     doc = run_eval(tasks, completions, limit)
     doc["completions_file"] = str(c.completions) if c.completions else None
+    doc["tasks_total"] = cov.tasks
+    doc["tasks_without_completion"] = len(cov.unanswered)
+    doc["unmatched_task_ids"] = list(cov.unknown)
+    doc["warnings"] = [warning] if warning else []
     doc["timeout_s"] = c.eval_timeout_s
     doc["network_isolated"] = network_isolated()
     atomic_write_json(ctx.outputs["evaluation"], doc)
