@@ -66,13 +66,16 @@ def test_training_stages_write_models_readmes_validation_and_scalars(trained: Pa
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     s0 = json.loads((trained / "models" / "sft_stage0" / "training.json").read_text())
-    assert s0["steps"] == 12 and s0["resumed_from_step"] == 0
+    assert s0["steps"] == 12 and s0["resumed_from_step"] is None  # not resumed: null
     assert s0["last_loss"] < s0["first_loss"]  # Stage 0 loss falls on the fixtures
     assert set(s0["data"]) == {"commitpackft", "editpackft"}
     s1 = json.loads((trained / "models" / "sft_stage1_astgrep" / "training.json").read_text())
     assert s1["data"] == {"synthetic": s1["data"]["synthetic"]} and s1["steps"] == 4
     readme = (trained / "models" / "sft_stage1_astgrep" / "README.md").read_text()
     assert "synthetic:" in readme and '"max_steps": 4' in readme
+    assert "- resumed_from_step: none (not resumed)" in readme
+    srl = json.loads((trained / "models" / "srl_stage2" / "training.json").read_text())
+    assert srl["resumed_from_step"] is None
     assert (trained / "models" / "sft_stage1_astgrep" / "model.safetensors").exists()
     doc = json.loads((trained / "reports" / "codeedit_validation.json").read_text())
     assert doc["tasks"] == 3 and 0.0 <= doc["success_rate"] <= 1.0
@@ -104,7 +107,7 @@ def test_sft_and_srl_models_evaluated_and_stage2_report_generated(trained: Path)
     for heading in ("## Data used", "## Configuration", "## Key metrics", "## SRL",
                     "**Best checkpoint**", "## Open issues"):  # fmt: skip
         assert heading in md, heading
-    assert "| `srl_steps` | `2` |" in md and "| srl_stage2 | 2 | 0 |" in md
+    assert "| `srl_steps` | `2` |" in md and "| srl_stage2 | 2 | — |" in md  # not resumed
     assert "(`sft`)" in md and "(`sft_srl`)" in md
     html = (trained / "reports" / "index.html").read_text()
     assert "Code-edit models: SFT vs SFT + SRL" in html and "held-out similarity" in html

@@ -94,6 +94,8 @@ def test_smoke_contracts(tiny_run: Path) -> None:
     ev = json.loads((out / "reports" / "vision_evaluation.json").read_text())
     assert {"accuracy", "loss", "n_test", "per_class_accuracy"} <= set(ev)
     assert ev["n_test"] == 64 and set(ev["per_class_accuracy"]) == {str(d) for d in range(10)}
+    training = json.loads((out / "reports" / "vision_training.json").read_text())
+    assert training["steps"] == 40 and training["resumed_from_step"] is None  # not resumed
     for split in ("val", "test"):
         folder = out / "predictions" / split
         got = rows(folder / "predictions.jsonl")
@@ -193,6 +195,8 @@ def test_sigkill_then_rerun_gives_identical_weights(tmp_path: Path) -> None:
         b"resuming training at step" in err
         or b"resuming" in (tmp_path / "killed" / "out" / "logs" / "run.log").read_bytes()
     )
+    training = tmp_path / "killed" / "out" / "reports" / "vision_training.json"
+    assert json.loads(training.read_text())["resumed_from_step"] >= 20  # a checkpointed step
     got = torch.load(model, weights_only=True)["model"]
     want = torch.load(
         tmp_path / "ref" / "out" / "models" / "vision" / "model.pt", weights_only=True

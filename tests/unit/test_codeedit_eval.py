@@ -62,9 +62,9 @@ RECORDS = {
              "spec": {"hidden_size": 64, "num_layers": 2}},
     "stage0": {"steps": 8, "resumed_from_step": 4, "first_loss": 6.2, "last_loss": 5.9,
                "train_seconds": 4.0, "device": "cpu", "data": {"commitpackft": 12}},
-    "stage1": {"steps": 8, "resumed_from_step": 0, "first_loss": 6.1, "last_loss": 5.6,
+    "stage1": {"steps": 8, "resumed_from_step": None, "first_loss": 6.1, "last_loss": 5.6,
                "train_seconds": 6.0, "device": "cpu", "data": {"synthetic": 24}},
-    "srl": {"steps": 2, "resumed_from_step": 0, "mean_reward": -0.2, "train_seconds": 6.0,
+    "srl": {"steps": 2, "resumed_from_step": None, "mean_reward": -0.2, "train_seconds": 6.0,
             "device": "cpu", "data": {"teacher_steps": 24}, "prompts": 24, "seen_prompts": 4,
             "dropped_prompts": 4, "reward_curve": [[1, -0.2], [2, -0.2]],
             "options": {"num_generations": 4}},
@@ -90,7 +90,7 @@ def test_open_issues_come_from_the_records() -> None:
     assert "0 of 3" in text and "dropped every SRL prompt (4 of 4)" in text
     assert "CPU only" in text and "stage0 resumed from step 4" in text
     assert "Only 4 CanItEdit" in text
-    gpu = {**RECORDS, "stage0": {**RECORDS["stage0"], "device": "cuda", "resumed_from_step": 0}}
+    gpu = {**RECORDS, "stage0": {**RECORDS["stage0"], "device": "cuda", "resumed_from_step": None}}
     assert not any("CPU only" in i or "resumed" in i for i in open_issues(gpu))
 
 
@@ -110,6 +110,7 @@ def test_stage2_markdown_has_data_configs_metrics_srl_best_and_issues() -> None:
     assert "| sft_stage0 | commitpackft: 12 |" in md
     assert "| `stage0_steps` | `8` |" in md
     assert "| sft_stage0 | 8 | 4 | 6.2 → 5.9 | — | 4 | cpu |" in md
+    assert "| sft_stage1 | 8 | — | 6.1 → 5.6 | — | 6 | cpu |" in md  # not resumed: no step
     assert "| SFT (`sft`) | 0.25 | 0.5 | 1 |" in md and "0.75 |" in md
     assert "dropped 4 of\n4 prompts" in md and "Highest mean reward -0.2 at step 1" in md
     assert "**Best checkpoint**: `models/sft`" in md

@@ -137,12 +137,13 @@ def make_callback(
 @contextmanager
 def resumable(
     trainer: Any, checkpointer: TrainingCheckpointer | None, log: Any
-) -> Iterator[tuple[str | None, int]]:
+) -> Iterator[tuple[str | None, int | None]]:
     """Yield ``(resume_from_checkpoint, step)`` for ``trainer.train``: a temp HF checkpoint
-    folder built from the runner's latest checkpoint, or ``(None, 0)``."""
+    folder built from the runner's latest checkpoint and its step, or ``(None, None)`` (a fresh
+    start)."""
     saved = checkpointer.load_latest() if checkpointer is not None else None
     if saved is None or saved.get("format") != "hf-trainer":
-        yield None, 0
+        yield None, None
         return
     with tempfile.TemporaryDirectory(prefix="sc-hf-resume-") as tmp:
         path = materialise(saved, trainer.model, Path(tmp))
@@ -152,9 +153,9 @@ def resumable(
         yield str(path), step
 
 
-def run_trainer(trainer: Any, checkpointer: TrainingCheckpointer | None, log: Any) -> int:
+def run_trainer(trainer: Any, checkpointer: TrainingCheckpointer | None, log: Any) -> int | None:
     """Train (resuming from the runner's checkpoint when there is one); return the step
-    resumed from (0: a fresh start).
+    resumed from (None: a fresh start, not resumed).
 
     Raises:
         TrainingInterrupted: a stop was requested; the state is checkpointed.

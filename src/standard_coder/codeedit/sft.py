@@ -167,7 +167,9 @@ def write_readme(out_dir: Path, title: str, doc: dict[str, Any]) -> None:
     for key in ("steps", "resumed_from_step", "first_loss", "last_loss", "train_seconds",
                 "mean_reward", "seen_prompts", "dropped_prompts", "device", "parameters",
                 "trainable_parameters"):  # fmt: skip
-        if key in doc:
+        if key == "resumed_from_step" and doc.get(key) is None:
+            lines.append(f"- {key}: none (not resumed)")
+        elif key in doc:
             lines.append(f"- {key}: {doc[key]}")
     atomic_write_text(out_dir / "README.md", "\n".join(lines) + "\n")
 

@@ -168,8 +168,10 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
     doc["stage"] = stage
     atomic_write_json(out / "training.json", doc)
     write_readme(out, title, doc)
-    ctx.log.info("%s: %d steps, loss %s -> %s (resumed from %d)", stage, doc["steps"],
-                 doc["first_loss"], doc["last_loss"], doc["resumed_from_step"])  # fmt: skip
+    resumed = doc["resumed_from_step"]
+    ctx.log.info("%s: %d steps, loss %s -> %s (%s)", stage, doc["steps"], doc["first_loss"],
+                 doc["last_loss"], "not resumed" if resumed is None
+                 else f"resumed from step {resumed}")  # fmt: skip
     ctx.set_summary(steps=doc["steps"], first_loss=doc["first_loss"], last_loss=doc["last_loss"])
 
 
