@@ -151,6 +151,19 @@ def test_eval_only(tiny_run: Path) -> None:
     assert list((out / "tb").glob(f"eval-{run.name}/events.out.tfevents.*"))
     assert stamp["companions"] == [f"tb/eval-{run.name}"]  # gc removes it with the record
 
+    # the training's last runner checkpoint is the same model
+    (ckpt,) = (out / "checkpoints" / "train" / "train").glob("ckpt-*40.pt")
+    res = runner.invoke(app, ["eval", "--checkpoint", str(ckpt), "--config", str(tiny_run)])
+    assert res.exit_code == 0, res.output
+    assert f"accuracy {metrics['accuracy']:.4f} on 64 images" in res.output
+    # without the vision config: one line saying what it needs, not the sch path's complaints
+    res = runner.invoke(app, ["eval", "--checkpoint", str(model)])
+    assert res.exit_code == 2 and "a vision model checkpoint" in res.output
+    assert "--config" in res.output and "change_rep" not in res.output
+    res = runner.invoke(app, ["eval", "--checkpoint", str(model), "--config", str(tiny_run),
+                              "--repos", str(out)])  # fmt: skip
+    assert res.exit_code == 2 and res.output.startswith("error: --repos: only the sch")
+
     missing = out / "nope.pt"
     res = runner.invoke(app, ["eval", "--checkpoint", str(missing), "--config", str(tiny_run)])
     assert res.exit_code == 2 and f"{missing}: checkpoint not found" in res.output

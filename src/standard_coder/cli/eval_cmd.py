@@ -1,10 +1,15 @@
-"""``standard-coder eval``: score a trained effort model, export its predictions."""
+"""``standard-coder eval``: score a trained model, export its predictions.
+
+Two pipelines have an eval: ``sch`` (the effort model; ``--config`` defaults to the run the
+checkpoint is in) and ``vision`` (``--config`` with the vision pipeline's file is required).
+Any other pipeline's config, or a vision checkpoint without its config, exits 2 with one line.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -28,15 +33,26 @@ def eval_cmd(
     ] = None,
     overrides: SetOpt = None,
 ) -> None:
-    """Evaluate a model on the held-out split (or other repos): metrics, predictions, labelmap."""
+    """Evaluate a model on the held-out split (or other repos): metrics, predictions, labelmap.
+
+    An sch effort model, or a vision model with --config FILE of the vision pipeline.
+    """
     from standard_coder.config import ConfigError, load_config
     from standard_coder.config.schema import validate_config
     from standard_coder.pipelines.sch_eval import EvalError, run_eval
     from standard_coder.runner.device import resolve_device
 
-    if config is not None and _pipeline_name(config) == "vision":
+    name = _pipeline_name(config) if config is not None else "sch"
+    if name == "vision":
+        assert config is not None
+        if repos:
+            _fail("--repos: only the sch pipeline's eval takes other repositories; the vision "
+                  "eval scores the test split of the prepared data")  # fmt: skip
         _vision_eval(checkpoint, config, list(overrides or []))
         return
+    if name not in (None, "sch"):
+        _fail(_unsupported(config, name))
+    _refuse_vision_checkpoint(checkpoint, config)
     try:
         if config is not None:
             cfg = load_config(config, list(overrides or []))
@@ -67,15 +83,58 @@ def _print_metrics(path: Path, other_repos: bool) -> None:
         typer.echo(f"warning: {w}", err=True)
 
 
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
 def _pipeline_name(config: Path) -> str | None:
-    """``[pipeline] name`` of a config file (None when unreadable: the flagship path reports)."""
+    """``[pipeline] name`` of a config file (``sch`` when unset; None when the file or its
+    ``[pipeline]`` is unreadable: the flagship path reports)."""
     from standard_coder.runner.tomlfile import read_toml
 
     try:
         section = read_toml(config, ValueError).get("pipeline", {})
     except ValueError:
         return None
-    return str(section.get("name")) if isinstance(section, dict) else None
+    if not isinstance(section, dict):
+        return None
+    if section.get("entry") is not None:
+        return "entry"
+    return str(section.get("name", "sch"))
+
+
+def _unsupported(config: Path | None, name: str) -> str:
+    """The one line for a config of a pipeline that has no eval."""
+    if name == "entry":
+        return f"{config}: eval is not supported for a Python pipeline ([pipeline] entry)"
+    line = (
+        f"{config}: eval is not supported for the {name} pipeline (eval scores sch and vision "
+        "model checkpoints)"
+    )
+    if name == "codeedit":
+        line += (
+            f"; the codeedit pipeline scores completions and its trained models in its "
+            f"evaluate and evaluate_models stages: standard-coder pipeline --config {config}"
+        )
+    return line
+
+
+def _refuse_vision_checkpoint(checkpoint: Path, config: Path | None) -> None:
+    """Exit 2 when ``checkpoint`` is a vision model bound for the sch eval."""
+    from standard_coder.pipelines.vision_eval import is_vision_model
+
+    if not checkpoint.is_file() or not is_vision_model(checkpoint):
+        return
+    if config is None:
+        _fail(
+            f"{checkpoint}: a vision model checkpoint; evaluating it needs the vision "
+            f"pipeline's config: standard-coder eval --checkpoint {checkpoint} --config FILE"
+        )
+    _fail(
+        f"{checkpoint}: a vision model checkpoint, but {config} is the sch pipeline's config; "
+        "pass the vision pipeline's config with --config"
+    )
 
 
 def _vision_eval(checkpoint: Path, config: Path, overrides: list[str]) -> None:

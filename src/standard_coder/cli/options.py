@@ -19,7 +19,8 @@ OptionalConfigOpt = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="pipeline config file (TOML); default: the run the checkpoint is in",
+        help="pipeline config file (TOML); default for an sch model: the run it is in "
+        "(a vision model needs its pipeline's config)",
         metavar="FILE",
         show_default=False,
     ),

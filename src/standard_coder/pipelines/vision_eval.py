@@ -22,6 +22,13 @@ class VisionEvalError(ValueError):
     """Eval-only cannot start (missing or invalid checkpoint, no prepared data)."""
 
 
+def is_vision_model(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` is a vision model (``eval`` asks before taking the sch path)."""
+    from standard_coder.vision.modelfile import is_vision_checkpoint
+
+    return is_vision_checkpoint(checkpoint)
+
+
 def run_vision_eval(checkpoint: Path, cfg: VisionConfig, device: str) -> Path:
     """Evaluate ``checkpoint`` on the test split; returns the output folder.
 

@@ -1,8 +1,8 @@
 """The trained model file (``model.pt``): weights plus what is needed to rebuild the model.
 
 ``{"model": state_dict, "meta": {"model_type", "img_size", "channels", "labels", "steps"}}``,
-loaded with ``torch.load(weights_only=True)``. A runner training checkpoint (``ckpt-*.pt``) has
-the same two keys, so ``eval`` accepts either.
+loaded with ``torch.load(weights_only=True)``. A runner training checkpoint (``ckpt-*.pt``) holds
+the same two keys in its ``state``, so ``eval`` accepts either.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from standard_coder.runner.checkpoint import CHECKPOINT_FORMAT
 from standard_coder.vision.models import build_model
 
 META_KEYS = ("model_type", "img_size", "channels", "labels")
@@ -34,6 +35,29 @@ def save_model(path: Path, model: nn.Module, meta: dict[str, Any]) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def is_vision_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a vision ``model.pt`` (or training checkpoint): a weights-only torch
+    file with ``model`` and ``meta`` holding :data:`META_KEYS`. Reads no tensor data (the file
+    is memory-mapped); False for anything unreadable or of another kind."""
+    try:
+        doc = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a file, not torch's zip format, not weights-only: not ours
+        return False
+    return _model_and_meta(doc) is not None
+
+
+def _model_and_meta(doc: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The weights and meta of a loaded ``model.pt`` or runner checkpoint (None: neither)."""
+    if isinstance(doc, dict) and doc.get("format") == CHECKPOINT_FORMAT:
+        doc = doc.get("state")  # the runner's envelope: step, fingerprint, state
+    if not isinstance(doc, dict):
+        return None
+    meta, weights = doc.get("meta"), doc.get("model")
+    if not isinstance(meta, dict) or not isinstance(weights, dict):
+        return None
+    return (weights, meta) if all(k in meta for k in META_KEYS) else None
+
+
 def load_model(path: Path, device: str) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model of ``path`` on ``device`` (``map_location``), in eval mode.
 
@@ -49,12 +73,13 @@ def load_model(path: Path, device: str) -> tuple[nn.Module, dict[str, Any]]:
         raise CheckpointError(
             f"{path}: not a readable weights-only torch checkpoint ({type(exc).__name__})"
         ) from None
-    meta = doc.get("meta") if isinstance(doc, dict) else None
-    if not isinstance(meta, dict) or not all(k in meta for k in META_KEYS) or "model" not in doc:
+    found = _model_and_meta(doc)
+    if found is None:
         raise CheckpointError(
             f"{path}: not a vision model checkpoint (expected 'model' and 'meta' with "
             f"{', '.join(META_KEYS)})"
         )
+    weights, meta = found
     try:
         model = build_model(
             str(meta["model_type"]),
@@ -62,7 +87,7 @@ def load_model(path: Path, device: str) -> tuple[nn.Module, dict[str, Any]]:
             channels=int(meta["channels"]),
             num_classes=len(meta["labels"]),
         )
-        model.load_state_dict(doc["model"])
+        model.load_state_dict(weights)
     except (ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit the model ({exc})") from None
     model.to(device).eval()
