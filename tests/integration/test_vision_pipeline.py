@@ -239,6 +239,27 @@ def test_sigterm_closes_the_train_record_as_interrupted(tmp_path: Path) -> None:
     assert stamp["status"] == "interrupted" and stamp["ended_at"], stamp
 
 
+def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
+    tmp_path: Path,
+) -> None:
+    """model.pt removed after a finished run: train resumes from its final checkpoint (no step
+    to run) and its summary keeps the final val accuracy instead of null."""
+    cfg = write_config(tmp_path, steps=20, every=10)
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    out = tmp_path / "out"
+    first = json.loads((out / "reports" / "vision_training.json").read_text())
+    assert first["resumed_from_step"] is None and first["val_accuracy"] is not None
+    want = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]
+    (out / "models" / "vision" / "model.pt").unlink()
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    again = json.loads((out / "reports" / "vision_training.json").read_text())
+    assert again["resumed_from_step"] == 20 and again["steps"] == 20
+    assert again["val_accuracy"] == first["val_accuracy"]
+    assert again["history"] == first["history"]
+    got = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]
+    assert all(torch.equal(got[k], v) for k, v in want.items())
+
+
 def test_fiftyone_import(tiny_run: Path) -> None:
     """Opt-in: the documented one-liner with the real fiftyone package."""
     fo = pytest.importorskip(

@@ -159,7 +159,9 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
         record.interrupted()
         return  # checkpoint saved; the engine reports the interrupt
     save_model(ctx.outputs["model"], model, meta)
-    last = result.last_eval
+    # the last eval's entry: also there when training resumed from its final checkpoint (the
+    # model output was removed), where no step, and so no eval, ran in this process
+    val_accuracy = result.history[-1]["val_accuracy"] if result.history else None
     atomic_write_json(
         ctx.outputs["training"],
         {
@@ -170,10 +172,10 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
             "resumed_from_step": result.resumed_from,
             "train_seconds": round(time.perf_counter() - t0, 3),
             "history": result.history,
-            "val_accuracy": last.accuracy if last else None,
+            "val_accuracy": val_accuracy,
         },
     )
-    ctx.set_summary(steps=result.steps, val_accuracy=last.accuracy if last else None)
+    ctx.set_summary(steps=result.steps, val_accuracy=val_accuracy)
 
 
 def write_evaluation(
