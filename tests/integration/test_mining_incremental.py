@@ -327,7 +327,7 @@ def test_discover_applies_repo_filter(tmp_path: Path) -> None:
         base_dir=tmp_path,
         config_dir=tmp_path,
     )
-    assert [p.name for p in discover(o)] == ["keep"]
+    assert [p.name for p in discover(o).repos] == ["keep"]
 
 
 def test_the_rewrite_empties_another_connections_wal_first_and_never_skips(

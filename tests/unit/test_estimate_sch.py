@@ -87,7 +87,8 @@ def test_the_draws_average_the_mapped_sch_so_totals_sit_inside_their_range(
     """With a calibration map far from the identity the raw draws' mean is not the SCH: the
     draws are moved to it, so a range's total SCH lies inside its q10-q90, and team output's
     and the forecast's draws add up to the same SCH."""
-    from standard_coder.sch.estimate import match_mean, sch_draws
+    from standard_coder.sch.estimate import sch_draws
+    from standard_coder.sch.predictors.sch_map import match_mean
 
     model, rep, commits = shift_model
     some = [c for c in commits if c.files][:20]

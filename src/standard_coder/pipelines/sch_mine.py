@@ -100,13 +100,13 @@ def mine(
 
 def run(ctx: StageContext) -> None:
     """Mine every configured repository; only new or changed history is read."""
-    from standard_coder.sch.mining.discovery import explain_repos
     from standard_coder.sch.mining.integrity import CorruptDatabaseError
     from standard_coder.sch.mining.mine import discover
 
     opts = options_from_params(ctx)
-    repos = discover(opts)
-    for note in explain_repos(opts.include_paths, opts.exclude_paths, opts.repos).notes:
+    discovered = discover(opts)
+    repos = discovered.repos
+    for note in discovered.notes:
         ctx.log.warning("[repos] include_paths: %s", note)
     if not repos:
         given = ctx.params["repos"].get("include_paths") or []

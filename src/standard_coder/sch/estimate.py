@@ -30,6 +30,7 @@ from standard_coder.sch.features.raw_change import left_out_counts
 from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import author_identity, language_of
 from standard_coder.sch.mining.gitlog import git_command
+from standard_coder.sch.predictors.sch_map import match_mean
 from standard_coder.sch.predictors.stage import TruncatedDiff, parse_unified_diff
 from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
 
@@ -414,26 +415,6 @@ def sch_draws(
     if not len(seeds):
         return out
     return match_mean(out, change_sch(model, X) if sch is None else np.asarray(sch))
-
-
-def match_mean(draws: np.ndarray, target: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """``draws`` (rows in [0, 1]) shifted per row on the logit scale, ``sigmoid(logit(d) + c)``,
-    so that each row's mean is ``target`` (safeguarded Newton on ``c``; the order of a row's
-    draws, and so its quantiles' ranks, is kept)."""
-    eps = 1e-6
-    z = np.log(np.clip(draws, eps, 1 - eps)) - np.log1p(-np.clip(draws, eps, 1 - eps))
-    goal = np.clip(np.asarray(target, np.float64), eps, 1 - eps)
-    c, lo, hi = np.zeros(len(z)), np.full(len(z), -40.0), np.full(len(z), 40.0)
-    for _ in range(60):
-        p = 1.0 / (1.0 + np.exp(-(z + c[:, None])))
-        f = p.mean(axis=1) - goal
-        if np.all(np.abs(f) < tol):
-            break
-        lo, hi = np.where(f < 0, c, lo), np.where(f > 0, c, hi)
-        step = c - f / np.maximum((p * (1 - p)).mean(axis=1), 1e-12)
-        c = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
-    out: np.ndarray = 1.0 / (1.0 + np.exp(-(z + c[:, None])))
-    return out
 
 
 def change_seed(seed: int, label: str) -> list[int]:

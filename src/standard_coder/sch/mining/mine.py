@@ -3,7 +3,7 @@
 Usage (the stage wiring)::
 
     opts = MineOptions(...)          # the pipeline builds it from [repos] and [filters.*]
-    repos = discover(opts)
+    repos = discover(opts).repos
     summary = mine_repositories(repos, db_path, opts, map_fn=ctx.map, should_stop=ctx.should_stop)
 
 Per repository the parent process: checks the repo is a git repository; computes its refs key
@@ -36,7 +36,12 @@ from standard_coder.sch.mining import (
     pulls,
     store,
 )
-from standard_coder.sch.mining.discovery import discover_repos, repo_id, sync_github_mirrors
+from standard_coder.sch.mining.discovery import (
+    Discovery,
+    explain_repos,
+    repo_id,
+    sync_github_mirrors,
+)
 from standard_coder.sch.mining.extract import BlobFetcher, ChunkResult, ChunkTask, mine_chunk
 from standard_coder.sch.mining.filters import language_of
 from standard_coder.sch.mining.gitlog import GitError, NotARepository
@@ -65,17 +70,18 @@ MapFn = Callable[
 ]
 
 
-def discover(options: MineOptions) -> list[Path]:
-    """The repositories to mine: include globs minus excludes, repo filter, GitHub mirrors.
+def discover(options: MineOptions) -> Discovery:
+    """The repositories to mine (include globs minus excludes, repo filter, GitHub mirrors),
+    with a note per configured path read as another (:func:`explain_repos`).
 
     GitHub mirrors are cloned/fetched (network) only when ``github_repos`` is set.
     """
-    paths = discover_repos(options.include_paths, options.exclude_paths, options.repos)
+    found = explain_repos(options.include_paths, options.exclude_paths, options.repos)
     if options.github_repos and options.mirror_dir:
         for p in sync_github_mirrors(options.github_repos, Path(options.mirror_dir)):
-            if options.repos.allows(p.name, str(p)) and p not in paths:
-                paths.append(p)
-    return paths
+            if options.repos.allows(p.name, str(p)) and p not in found.repos:
+                found.repos.append(p)
+    return found
 
 
 def thread_map(

@@ -56,6 +56,25 @@ def apply_sch_map(raw: np.ndarray, a: float, b: float) -> np.ndarray:
     return out
 
 
+def match_mean(draws: np.ndarray, target: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """``draws`` (rows in [0, 1]) shifted per row on the logit scale, ``sigmoid(logit(d) + c)``,
+    so that each row's mean is ``target``: the map moves a change's SCH, this moves its draws
+    with it (safeguarded Newton on ``c``; a row's order, and so its quantiles' ranks, is kept)."""
+    z = _logit(draws)
+    goal = np.clip(np.asarray(target, np.float64), _EPS, 1 - _EPS)
+    c, lo, hi = np.zeros(len(z)), np.full(len(z), -40.0), np.full(len(z), 40.0)
+    for _ in range(60):
+        p = 1.0 / (1.0 + np.exp(-(z + c[:, None])))
+        f = p.mean(axis=1) - goal
+        if np.all(np.abs(f) < tol):
+            break
+        lo, hi = np.where(f < 0, c, lo), np.where(f > 0, c, hi)
+        step = c - f / np.maximum((p * (1 - p)).mean(axis=1), 1e-12)
+        c = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-(z + c[:, None])))
+    return out
+
+
 def inside_mean(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per change: whether any label sample lies in [0, 1] h, and the mean of those that do."""
     Y = np.asarray(Y, np.float64)
