@@ -305,3 +305,31 @@ def test_second_signal_exits_at_once_and_kills_the_group(tmp_path: Path) -> None
     # the lock died with the process: the next run goes ahead
     res = cli("pipeline", "--config", str(cfg), "--dry-run")
     assert res.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "--config", "{cfg}"),  # the fast door, plain writes
+        ("stages", "--config", "{cfg}"),  # Typer, a Rich table
+        ("estimate", "--help"),  # Click's own help
+    ],
+)
+def test_closed_stdout_exits_141_quietly(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """``standard-coder ... | head``: the reader went away; no traceback, no "failed" exit 1."""
+    cfg = write_pipeline(tmp_path)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout now fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "standard_coder", *(a.format(cfg=cfg) for a in args)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env=_abs_env(),
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""

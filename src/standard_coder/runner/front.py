@@ -141,6 +141,8 @@ def _guard(fn: Any, *args: Any, **kwargs: Any) -> int:
         return _error(str(exc), exc.exit_code)
     except ValueError as exc:  # ConfigError from a builder or an override
         return _error(str(exc), 2)
+    except BrokenPipeError:  # the reader of stdout went away (| head): the caller's to end
+        raise
     except OSError as exc:  # a full disk, a read-only folder, a file where a folder must be
         from standard_coder.runner.fserrors import describe, exit_code_for
 
