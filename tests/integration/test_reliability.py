@@ -238,6 +238,12 @@ def test_read_only_base_folder_exits_2_and_report_says_so(
         if remount.returncode != 0:
             pytest.skip(f"read-only remount not allowed ({remount.stderr.strip()})")
         before = {p: p.read_bytes() for p in sorted(src.rglob("*")) if p.is_file()}
+        assert not list(ro.rglob("*.sqlite-shm"))  # closed cleanly: SQLite would make one
+        status = subprocess.run(  # reading a results folder one may not write
+            [*_cmd(ro), "--dry-run"], capture_output=True, text=True, env=_env(), timeout=300
+        )
+        assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+        assert status.stdout.startswith("count "), status.stdout  # a row per stage
         proc = _run(ro, "--force")
         assert proc.returncode == 2
         _one_clean_line(proc.stderr, str(ro), "read-only file system")

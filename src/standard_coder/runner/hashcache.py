@@ -123,8 +123,7 @@ class SqliteHashCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             if readonly:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+                conn = _connect_readonly(self.path)
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None)
             if not readonly:
@@ -253,8 +252,7 @@ def rows_of_gone_files(db_path: Path) -> tuple[list[str], int]:
     if not db_path.is_file():
         return [], 0
     try:
-        uri = f"{db_path.resolve().as_uri()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        with contextlib.closing(_connect_readonly(db_path)) as conn:
             paths = [str(r[0]) for r in conn.execute("SELECT path FROM hashes")]
     except sqlite3.DatabaseError as exc:
         raise sqlite_error(db_path, exc, "hash cache unreadable") from None
@@ -262,6 +260,22 @@ def rows_of_gone_files(db_path: Path) -> tuple[list[str], int]:
     gone = [p for p in paths if os.path.isabs(p) and not os.path.lexists(p)
             and seen_here(os.path.dirname(p), memo)]  # fmt: skip
     return gone, len(paths)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection. A WAL database closed cleanly has no ``-shm`` file, and SQLite
+    cannot make one in a folder it may not write (a read-only mount, another user's results):
+    there the file is opened as immutable, which is true of it while the folder is read-only."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.parent, os.W_OK):  # False on a read-only mount, for root too
+            raise
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+    return conn
 
 
 def seen_here(folder: str, memo: dict[str, bool] | None = None) -> bool:
