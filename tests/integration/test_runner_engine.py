@@ -322,6 +322,44 @@ def test_a_resumed_stage_says_so_and_a_forced_one_starts_afresh(root: Path) -> N
     assert "stage_resuming" not in sink.names()
 
 
+def test_a_stage_whose_progress_is_in_its_outputs_is_said_to_continue(root: Path) -> None:
+    """A stage that keeps its progress in its outputs (the mine's database) leaves no partial
+    files: after a stop, ``status`` and the run still say it continues, with the progress."""
+    from standard_coder.runner.records import console_line
+
+    def grow(ctx: Any) -> None:
+        out = ctx.base_dir.parent / "out" / "model.txt"
+        done = len(out.read_text().split()) if out.exists() else 0
+        bar = ctx.progress(10, "rows")
+        bar.advance(done)
+        with out.open("a") as fh:
+            for i in range(done, 10):
+                if i == 4 and done == 0:
+                    ctx._stop.request(2)
+                if ctx.should_stop():
+                    return
+                fh.write(f"{i} ")
+                fh.flush()
+                bar.advance()
+
+    first, _ = run(make(root, train={"run": grow}))
+    assert first.exit_code == 130
+    (plan,) = [p for p in plan_pipeline(make(root, train={"run": grow})) if p.stage == "train"]
+    assert (plan.run, plan.reason) == (True, "new")
+    assert plan.resumes == "continues where the interrupted run stopped (rows: 4/10 items done)"
+    other = [p for p in plan_pipeline(make(root, lr=0.7, train={"run": grow})) if p.run]
+    assert all(p.resumes is None for p in other)  # other params: a fresh start
+    again, sink = run(make(root, train={"run": grow}))
+    assert again.exit_code == 0
+    assert (root / "out" / "model.txt").read_text() == "".join(f"{i} " for i in range(10))
+    (resuming,) = [e for e in sink.events if e["event"] == "stage_resuming"]
+    assert console_line(resuming) == (
+        "[resume] train: continues where the interrupted run stopped (rows: 4/10 items done)\n"
+    )
+    _, sink = run(make(root, lr=0.7, train={"run": grow}))
+    assert "stage_resuming" not in sink.names()  # a completed stage leaves nothing to continue
+
+
 def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
     def long(ctx: Any) -> None:
         bar = ctx.progress(2000, "items")

@@ -74,6 +74,8 @@ class StagePlan:
     run: bool
     reason: str
     selected: bool = True
+    #: what a run would continue (partial work of an interrupted run), else None
+    resumes: str | None = None
 
 
 @dataclass
@@ -138,12 +140,9 @@ def _decide(session: RunSession, name: str, forced: bool) -> Decision:
     return found.decision
 
 
-def _would_restore(session: RunSession, name: str, decision: Decision) -> Decision:
-    """``would restore from cache (local|remote)`` when the run cache holds the stage's
-    fingerprint (only when its inputs are known now, i.e. no upstream stage will run)."""
-    if session.pipeline.run_cache is None or decision.code is Reason.UPSTREAM_WILL_RUN:
-        return decision
-    from standard_coder.runner.cachestage import lookup
+def _fingerprint_now(session: RunSession, name: str) -> str | None:
+    """The fingerprint ``name`` would run under, from its inputs as they are now (None when
+    an input cannot be read). Only meaningful when no upstream stage will run first."""
     from standard_coder.runner.decision import scan
     from standard_coder.runner.fingerprint import fingerprint
 
@@ -151,18 +150,33 @@ def _would_restore(session: RunSession, name: str, decision: Decision) -> Decisi
     try:
         in_scan = scan(view.inputs, session.cache)
     except RunnerError:
-        return decision
-    fp = fingerprint(
+        return None
+    return fingerprint(
         inputs_checksum=in_scan.checksum,
         params=view.params,
         code_version=view.code_version,
         runner_version=RUNNER_VERSION,
         device=session.device() if view.stage.device_sensitive else None,
     )
+
+
+def _would_restore(session: RunSession, name: str, decision: Decision, fp: str) -> Decision:
+    """``would restore from cache (local|remote)`` when the run cache holds fingerprint
+    ``fp`` of the stage."""
+    if session.pipeline.run_cache is None:
+        return decision
+    from standard_coder.runner.cachestage import lookup
+
     where = lookup(session, fp)
     if where is None:
         return decision
     return Decision(False, Reason.IN_RUN_CACHE, f"({where}): {decision.reason}")
+
+
+def _resume_note(session: RunSession, name: str, fp: str) -> str | None:
+    from standard_coder.runner.partial import resume_note
+
+    return resume_note(session.layout.checkpoint_dir(name), session.layout.run_state, name, fp)
 
 
 def plan_pipeline(
@@ -194,11 +208,16 @@ def plan_pipeline(
                 upstream = [d for d in session.views[name].stage.deps if d in will_run]
                 if upstream:
                     decision = Decision(False, Reason.UPSTREAM_WILL_RUN, ", ".join(upstream))
-            if not decision.skip and is_sel and not (force and is_sel):
-                decision = _would_restore(session, name, decision)
+            resumes = None
+            known = decision.code is not Reason.UPSTREAM_WILL_RUN  # its inputs are as now
+            if not decision.skip and is_sel and not force and known:
+                fp = _fingerprint_now(session, name)
+                if fp is not None:
+                    decision = _would_restore(session, name, decision, fp)
+                    resumes = None if decision.skip else _resume_note(session, name, fp)
             if not decision.skip and is_sel:
                 will_run.add(name)
-            plans.append(StagePlan(name, not decision.skip, decision.reason, is_sel))
+            plans.append(StagePlan(name, not decision.skip, decision.reason, is_sel, resumes))
     finally:
         session.cache.close()
     return plans

@@ -160,7 +160,13 @@ def print_plan(plans: Sequence[Any], as_json: bool) -> None:
     """Print ``status`` / ``--dry-run`` rows (a table, or JSON ``{"stages": [...]}``)."""
     if as_json:
         rows = [
-            {"stage": p.stage, "run": p.run, "reason": p.reason, "selected": p.selected}
+            {
+                "stage": p.stage,
+                "run": p.run,
+                "reason": p.reason,
+                "selected": p.selected,
+                "resumes": p.resumes,
+            }
             for p in plans
         ]
         sys.stdout.write(json.dumps({"stages": rows}, indent=2) + "\n")
@@ -171,7 +177,8 @@ def print_plan(plans: Sequence[Any], as_json: bool) -> None:
         if p.run and not p.selected:
             what = "stale"
         mark = "" if p.selected else "  (not selected)"
-        sys.stdout.write(f"{p.stage:<{width}}  {what:<10}  {p.reason}{mark}\n")
+        more = f"; {p.resumes}" if p.resumes else ""
+        sys.stdout.write(f"{p.stage:<{width}}  {what:<10}  {p.reason}{more}{mark}\n")
 
 
 def _pipeline(

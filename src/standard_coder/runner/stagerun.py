@@ -22,6 +22,7 @@ from standard_coder.runner.errors import OutputMissing, RunInterrupted, RunnerEr
 from standard_coder.runner.fingerprint import fingerprint as make_fingerprint
 from standard_coder.runner.fserrors import failure_message
 from standard_coder.runner.outcome import StageOutcome
+from standard_coder.runner.partial import MARKER, has_partial_work, resume_note, stamped_fingerprint
 from standard_coder.runner.progress import ProgressDisplay
 from standard_coder.runner.session import RUNNER_VERSION, RunSession
 from standard_coder.runner.stoptoken import StopToken
@@ -62,16 +63,13 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
     """``checkpoints/<stage>/`` for this fingerprint. Partial work of another fingerprint, or
     any under ``--force`` (a forced stage starts afresh), is set aside under
     ``checkpoints/stale/`` (event ``partial_work_stale``, said on the console with where it
-    went); partial work of this fingerprint is resumed (event ``stage_resuming``)."""
+    went); partial work of this fingerprint is resumed (event ``stage_resuming``, also for a
+    stage whose progress lives in its outputs, :func:`~standard_coder.runner.partial.resume_note`).
+    """
     layout = session.layout
     cdir = layout.checkpoint_dir(name)
-    marker = cdir / "FINGERPRINT"
-    try:
-        old: str | None = marker.read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        old = None
-    has_work = cdir.is_dir() and any(p.name != "FINGERPRINT" for p in cdir.iterdir())
-    if has_work and (old != fp or force):
+    old = stamped_fingerprint(cdir)
+    if has_partial_work(cdir) and (old != fp or force):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         label = old[:12] if old else "unknown"
         target = layout.stale / f"{name}-{label}-{stamp}"
@@ -85,11 +83,11 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
         session.emit("partial_work_stale", name, reason, moved_to=str(target))
         log.info("stage %s: stale partial work moved to %s", name, target)
         old = None
-    elif has_work:
-        session.emit("stage_resuming", name, f"continues from the partial work in {cdir}")
+    elif not force and (note := resume_note(cdir, layout.run_state, name, fp)):
+        session.emit("stage_resuming", name, note)
     cdir.mkdir(parents=True, exist_ok=True)
     if old != fp:
-        atomic_write_text(marker, fp + "\n")
+        atomic_write_text(cdir / MARKER, fp + "\n")
     return cdir
 
 
