@@ -75,12 +75,22 @@ PositiveInt = Annotated[int, Field(ge=1)]
 UnitFloat = Annotated[float, Field(gt=0, lt=1)]
 
 
+def _override_key(text: str) -> str:
+    """The dotted key of ``--set KEY=VALUE``, read as the override itself reads it."""
+    from standard_coder.runner.overrides import OverrideError, parse_override
+
+    try:
+        return ".".join(parse_override(text)[0])
+    except OverrideError:
+        return text
+
+
 def format_validation_error(
     err: ValidationError, model: type[BaseModel], source: str, overrides: Sequence[str] = ()
 ) -> str:
     """Turn a pydantic error into lines naming ``source``, the dotted key and what was expected;
     a key set by one of ``overrides`` (``--set KEY=VALUE``) is blamed on it, not on the file."""
-    set_keys = {text.split("=", 1)[0].strip(): text for text in overrides}
+    set_keys = {_override_key(text): text for text in overrides}
     lines = []
     for e in err.errors():
         loc = tuple(e["loc"])
