@@ -360,6 +360,76 @@ def test_a_stage_whose_progress_is_in_its_outputs_is_said_to_continue(root: Path
     assert "stage_resuming" not in sink.names()  # a completed stage leaves nothing to continue
 
 
+def _staged_train(ctx: Any) -> None:
+    """Writes its model, a sibling and a folder as it goes; stops half-way when asked to."""
+    CALLS["train"] += 1
+    model = ctx.outputs["model"]
+    model.write_text(f"{ctx.params['lr']}\n")
+    (model.parent / "model.stats.json").write_text(f'{{"lr": {ctx.params["lr"]}}}\n')
+    curves = ctx.outputs["curves"]
+    curves.mkdir(exist_ok=True)
+    (curves / "epoch-1.txt").write_text(f"{ctx.params['lr']}\n")
+    if os.environ.get("SC_TEST_STOP_TRAIN") and not (ctx.checkpoint_dir / "seen").exists():
+        (ctx.checkpoint_dir / "seen").write_text("")
+        ctx._stop.request(2)
+        ctx.should_stop()
+        return
+
+
+def test_staged_outputs_leave_the_finished_ones_whole_until_the_stage_completes(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retrain under other params stopped half-way leaves the last completed outputs as they
+    were: switching the params back skips; rerun under the new params, it resumes and its
+    outputs (siblings and folders too) replace the old ones only when it completes."""
+    out = root / "out"
+
+    def pipe(lr: float) -> Pipeline:
+        named = {"model": out / "model.txt", "curves": out / "curves"}
+        return make(
+            root,
+            lr=lr,
+            train={"run": _staged_train, "named_outputs": named, "staged_outputs": True,
+                   "outputs": ()},  # fmt: skip
+            report={"run": lambda ctx: (out / "report.txt").write_text("r\n")},
+        )
+
+    assert run(pipe(0.1))[0].exit_code == 0
+    finished = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert finished["model.stats.json"] == b'{"lr": 0.1}\n'  # the sibling went in place too
+    monkeypatch.setenv("SC_TEST_STOP_TRAIN", "1")
+    stopped, _ = run(pipe(0.5))
+    assert stopped.exit_code == 130
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == finished
+    back, sink = run(pipe(0.1))
+    assert back.exit_code == 0 and set(reasons(sink, "stage_skipped")) >= {"train"}
+    again, sink = run(pipe(0.5))  # resumes the staged work, set aside by nothing
+    assert again.exit_code == 0
+    assert [e["stage"] for e in sink.events if e["event"] == "stage_resuming"] == ["train"]
+    assert (out / "model.txt").read_text() == "0.5\n"
+    assert (out / "curves" / "epoch-1.txt").read_text() == "0.5\n"
+    assert (out / "model.stats.json").read_text() == '{"lr": 0.5}\n'
+    assert not (root / "state" / "checkpoints" / "train" / "staged").exists()
+
+
+def test_a_swap_cut_short_sets_the_staged_work_aside(root: Path) -> None:
+    from standard_coder.runner.staging import STAGED
+
+    out = root / "out"
+    named = {"model": out / "model.txt", "curves": out / "curves"}
+    over = {"run": _staged_train, "named_outputs": named, "staged_outputs": True, "outputs": ()}
+    assert run(make(root, train=over))[0].exit_code == 0
+    cdir = root / "state" / "checkpoints" / "train"
+    (cdir / STAGED / "model").mkdir(parents=True)
+    (cdir / STAGED / "SWAPPING").write_text("")
+    (out / "model.txt").write_text("half swapped\n")
+    result, sink = run(make(root, train=over))
+    assert result.exit_code == 0
+    (stale,) = [e for e in sink.events if e["event"] == "partial_work_stale"]
+    assert stale["reason"].startswith("the last run stopped while it put its outputs in place")
+    assert (out / "model.txt").read_text() == "0.1\n"
+
+
 def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
     def long(ctx: Any) -> None:
         bar = ctx.progress(2000, "items")

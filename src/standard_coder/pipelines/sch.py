@@ -209,6 +209,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 **({"device": cfg.runner.device} if cfg.runner.device != "auto" else {}),
             },
             named_outputs=layout.train_outputs(),
+            staged_outputs=True,  # a retrain stopped half-way leaves the last model whole
             param_labels=RUNNER_LABELS,
             code_files=[
                 Path(sch_train.__file__),

@@ -45,6 +45,10 @@ class Stage:
         param_labels: what a param is called where the user sets it, for the rerun reason
             (``{"seed": "runner.seed"}``: ``params changed: runner.seed 5 -> 7``); names only
             what is shown, never the fingerprint.
+        staged_outputs: ``ctx.outputs`` point beside the stage's partial work and replace the
+            finished outputs only when it completes (:mod:`~standard_coder.runner.staging`):
+            a run stopped under other params leaves the last completed outputs whole. Not for
+            a stage that reads its own earlier outputs.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Stage:
     named_outputs: Mapping[str, Path] = field(default_factory=dict)
     role: str | None = None
     param_labels: Mapping[str, str] = field(default_factory=dict)
+    staged_outputs: bool = False
 
     def __post_init__(self) -> None:
         if self.role not in (None, "data", "train", "other"):

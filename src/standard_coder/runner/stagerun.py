@@ -25,6 +25,7 @@ from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.partial import MARKER, has_partial_work, resume_note, stamped_fingerprint
 from standard_coder.runner.progress import ProgressDisplay
 from standard_coder.runner.session import RUNNER_VERSION, RunSession
+from standard_coder.runner.staging import staged_paths, swap_cut_short, swap_in
 from standard_coder.runner.stoptoken import StopToken
 
 log = logging.getLogger("standard_coder.runner")
@@ -69,7 +70,8 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
     layout = session.layout
     cdir = layout.checkpoint_dir(name)
     old = stamped_fingerprint(cdir)
-    if has_partial_work(cdir) and (old != fp or force):
+    cut_short = swap_cut_short(cdir)
+    if has_partial_work(cdir) and (old != fp or force or cut_short):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         label = old[:12] if old else "unknown"
         target = layout.stale / f"{name}-{label}-{stamp}"
@@ -79,6 +81,7 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
         shutil.move(str(cdir), str(target))
         why = "fingerprint changed" if old else "no fingerprint recorded"
         why = "--force" if old == fp else why
+        why = "the last run stopped while it put its outputs in place" if cut_short else why
         reason = f"{why}: earlier partial work set aside in {target}"
         session.emit("partial_work_stale", name, reason, moved_to=str(target))
         log.info("stage %s: stale partial work moved to %s", name, target)
@@ -150,6 +153,7 @@ def run_stage(
         if restored is not None:
             return restored
     cdir = prepare_partial(session, name, fp, force)
+    named, staged = view.stage.named_outputs, view.stage.staged_outputs
 
     def emit(event: str, **fields: Any) -> None:
         reason = str(fields.pop("reason", ""))
@@ -173,7 +177,7 @@ def run_stage(
         on_corrupt=lambda path, reason: session.quarantine(path, reason, name),
         root_dir=session.root,
         inputs=view.stage.named_inputs,
-        outputs=view.stage.named_outputs,
+        outputs=staged_paths(cdir, named) if staged else named,
         executor=session.pipeline.executor,
         shared_executors=session.executors,
     )
@@ -212,6 +216,8 @@ def run_stage(
     if stop.requested:  # it never asked whether to stop: it ran to its end, its work is whole
         log.info("stage %s: finished its work before it looked at the stop; recorded as done", name)
     try:
+        if staged:
+            swap_in(cdir, named)
         missing = [o.name for o in view.outputs if not o.path.exists()]
         if missing:
             raise OutputMissing(
@@ -220,6 +226,8 @@ def run_stage(
         out_scan = _record(session, name, in_scan, fp, device, duration, ctx.summary)
     except RunnerError as exc:
         return _failed(session, name, exc, duration)
+    except OSError as exc:  # staged outputs could not be put in place (a full disk)
+        return _failed(session, name, RunnerError(failure_message(exc)), duration)
     if session.pipeline.run_cache is not None:
         from standard_coder.runner.cachestage import store
 
