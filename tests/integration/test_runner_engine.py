@@ -283,7 +283,10 @@ def test_partial_work_of_another_fingerprint_is_set_aside(root: Path) -> None:
     run(make(root, train={"run": work}))
     _, sink = run(make(root, lr=0.5, train={"run": work}))
     assert seen[0] == ["FINGERPRINT"] and seen[1] == ["FINGERPRINT"]
-    assert "partial_work_stale" in sink.names()
+    # the completed run's working files: set aside without a warning (nothing was cut short)
+    (moved,) = [e for e in sink.events if e["event"] == "finished_work_set_aside"]
+    assert "the last completed run's working files set aside in" in moved["reason"]
+    assert "partial_work_stale" not in sink.names()
     stale = list((root / "state" / "checkpoints" / "stale").iterdir())
     assert len(stale) == 1 and stale[0].name.startswith("train-")
     assert (stale[0] / "partial.bin").read_text() == "0.1"
@@ -316,10 +319,16 @@ def test_a_resumed_stage_says_so_and_a_forced_one_starts_afresh(root: Path) -> N
     )
     _, sink = run(make(root, train={"run": work}), force=True)
     assert seen[2] == ["FINGERPRINT"]  # forced: nothing of the earlier run is reused
+    (moved,) = [e for e in sink.events if e["event"] == "finished_work_set_aside"]
+    assert moved["reason"].startswith("--force: the last completed run's working files set")
+    assert (Path(moved["moved_to"]) / "partial.bin").read_text() == "half"
+    assert "stage_resuming" not in sink.names()
+    seen.clear()  # the next run stops half-way again
+    assert run(make(root, train={"run": work}), force=True)[0].exit_code == 130
+    _, sink = run(make(root, train={"run": work}), force=True)
     (stale,) = [e for e in sink.events if e["event"] == "partial_work_stale"]
     assert stale["reason"].startswith("--force: earlier partial work set aside in ")
-    assert (Path(stale["moved_to"]) / "partial.bin").read_text() == "half"
-    assert "stage_resuming" not in sink.names()
+    assert console_line(stale).startswith("[warn] train: --force: earlier partial work set")
 
 
 def test_a_stage_whose_progress_is_in_its_outputs_is_said_to_continue(root: Path) -> None:
@@ -389,8 +398,12 @@ def test_staged_outputs_leave_the_finished_ones_whole_until_the_stage_completes(
         return make(
             root,
             lr=lr,
-            train={"run": _staged_train, "named_outputs": named, "staged_outputs": True,
-                   "outputs": ()},  # fmt: skip
+            train={
+                "run": _staged_train,
+                "named_outputs": named,
+                "staged_outputs": True,
+                "outputs": (),
+            },
             report={"run": lambda ctx: (out / "report.txt").write_text("r\n")},
         )
 

@@ -22,7 +22,13 @@ from standard_coder.runner.errors import OutputMissing, RunInterrupted, RunnerEr
 from standard_coder.runner.fingerprint import fingerprint as make_fingerprint
 from standard_coder.runner.fserrors import failure_message
 from standard_coder.runner.outcome import StageOutcome
-from standard_coder.runner.partial import MARKER, has_partial_work, resume_note, stamped_fingerprint
+from standard_coder.runner.partial import (
+    MARKER,
+    has_partial_work,
+    previous_record,
+    resume_note,
+    stamped_fingerprint,
+)
 from standard_coder.runner.progress import ProgressDisplay
 from standard_coder.runner.session import RUNNER_VERSION, RunSession
 from standard_coder.runner.staging import staged_paths, swap_cut_short, swap_in
@@ -75,6 +81,10 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         label = old[:12] if old else "unknown"
         target = layout.stale / f"{name}-{label}-{stamp}"
+        n = 1
+        while target.exists():  # set aside twice within a second
+            n += 1
+            target = layout.stale / f"{name}-{label}-{stamp}-{n}"
         target.parent.mkdir(parents=True, exist_ok=True)
         import shutil
 
@@ -82,8 +92,14 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
         why = "fingerprint changed" if old else "no fingerprint recorded"
         why = "--force" if old == fp else why
         why = "the last run stopped while it put its outputs in place" if cut_short else why
-        reason = f"{why}: earlier partial work set aside in {target}"
-        session.emit("partial_work_stale", name, reason, moved_to=str(target))
+        last = previous_record(layout.run_state, name)
+        if old is not None and last.get("fingerprint") == old and not cut_short:
+            # the working files of the run whose outputs are in place: nothing was cut short
+            reason = f"{why}: the last completed run's working files set aside in {target}"
+            session.emit("finished_work_set_aside", name, reason, moved_to=str(target))
+        else:
+            reason = f"{why}: earlier partial work set aside in {target}"
+            session.emit("partial_work_stale", name, reason, moved_to=str(target))
         log.info("stage %s: stale partial work moved to %s", name, target)
         old = None
     elif not force and (note := resume_note(cdir, layout.run_state, name, fp)):
