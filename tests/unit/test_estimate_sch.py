@@ -194,3 +194,18 @@ def test_a_commit_read_from_git_has_the_mines_author(tmp_path: Path) -> None:
                                    with_contents=False)  # fmt: skip
     assert record.author_id == "jane@users.noreply.github.com"
     assert record.author_name == "Jane Roe"
+
+
+def test_a_change_draws_the_same_alone_or_in_a_batch(shift_model: Fitted) -> None:
+    """One forward pass for a range (team output prices thousands of commits) gives each change
+    the draws it gets alone (``estimate`` of one commit), up to float rounding of the pass."""
+    from standard_coder.sch.estimate import sch_draws
+
+    model, rep, commits = shift_model
+    some = [c for c in commits if c.files][:12]
+    X = rep.transform(some)
+    seeds = [[0, i] for i in range(len(some))]
+    together = sch_draws(model, X, 200, seeds)
+    for i in (0, 5, 11):
+        alone = sch_draws(model, X[i : i + 1], 200, seeds[i : i + 1])
+        np.testing.assert_allclose(together[i], alone[0], atol=1e-6)

@@ -401,10 +401,20 @@ def sch_draws(
     draws alone or inside a range. Rejection sampling; when less than a quarter of the mass lies
     in [0, 1] h the kept draws are resampled, and with none the change counts 1 h.
     """
+    from standard_coder.sch.predictors.torch_regressor import torch_generator
+
     out = np.empty((len(seeds), n))
+    # one forward pass for every change; each then draws from its own row (as model.sample
+    # of that change alone would, from the same generator)
+    dist = model.distribution(X) if len(seeds) > 1 and hasattr(model, "distribution") else None
+    row = getattr(dist, "row", None)
     for i, seed in enumerate(seeds):
         rng = np.random.default_rng(seed)
-        raw = model.sample(X[i : i + 1], 4 * n, rng)[0]
+        one = row(i) if row is not None else None
+        if one is not None:
+            raw = one.sample(4 * n, torch_generator(rng))[0]
+        else:
+            raw = model.sample(X[i : i + 1], 4 * n, rng)[0]
         kept = raw[(raw >= 0.0) & (raw <= 1.0)]
         if kept.size >= n:
             out[i] = kept[:n]
