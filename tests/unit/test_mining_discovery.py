@@ -53,3 +53,22 @@ def test_a_folder_in_a_repository_stands_for_it_and_one_repository_is_listed_onc
     # a folder in no repository is returned as written, for the miner to name
     (tmp_path / "plain").mkdir()
     assert discover_repos([str(tmp_path / "plain")]) == [tmp_path / "plain"]
+
+
+def test_a_folder_of_repositories_stands_for_them_even_inside_a_home_repository(
+    tmp_path: Path,
+) -> None:
+    """``include_paths = ["~/code"]``: the repositories in it are mined, not the dotfiles
+    repository a home folder may be (nor an error that it is no repository)."""
+    from standard_coder.sch.mining.discovery import explain_repos
+
+    home = tmp_path / "home"
+    subprocess.run(["git", "init", "-q", str(home)], check=True)  # dotfiles
+    for name in ("a", "b"):
+        subprocess.run(["git", "init", "-q", str(home / "code" / name)], check=True)
+    (home / "code" / "notes").mkdir()
+    found = explain_repos([str(home / "code")])
+    assert found.repos == [home / "code" / "a", home / "code" / "b"]
+    assert found.notes == [f"{home / 'code'} is not a repository; the 2 it holds are mined"]
+    # a folder without repositories in it still stands for the repository around it
+    assert explain_repos([str(home / "code" / "notes")]).repos == [home]

@@ -25,8 +25,8 @@ class ReposSection(StrictModel):
 
     include_paths: list[str] = Field(
         default_factory=lambda: ["."],
-        description="git repositories or globs ('~' expanded, relative to this file); "
-        'the default is the repository this file sits in; e.g. ["~/code/*"]',
+        description="git repositories, folders of them, or globs ('~' expanded, relative to "
+        'this file); the default is the repository this file sits in; e.g. ["~/code/*"]',
     )
     exclude_paths: list[str] = Field(default_factory=list, description="globs to leave out")
     max_commits_per_repo: int | None = Field(

@@ -52,6 +52,15 @@ def repository_root(path: Path) -> Path | None:
     return None
 
 
+def repositories_in(folder: Path) -> list[Path]:
+    """The repositories directly in ``folder`` (its subfolders that are one), sorted."""
+    try:
+        children = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [c for c in children if c.is_dir() and looks_like_repo(c)]
+
+
 def discover_repos(
     include: Sequence[str], exclude: Sequence[str] = (), rule: RepoRule | None = None
 ) -> list[Path]:
@@ -64,7 +73,8 @@ def explain_repos(
 ) -> Discovery:
     """Expand include globs (absolute, ``~`` expanded), drop excluded and filtered-out ones.
 
-    A literal path inside a repository's working tree stands for that repository. A literal
+    A literal folder that is no repository but holds repositories (``~/code``) stands for
+    them. A literal path inside a repository's working tree stands for that repository. A literal
     path in no repository is returned as written (so the miner reports it, and keeps the rows
     it mined before: a drive that is not mounted loses nothing); a wildcard only yields
     folders that look like git repositories. One repository reached by two paths (a symlink
@@ -88,6 +98,12 @@ def explain_repos(
                     found.setdefault(str(p), p)
         else:
             p = Path(os.path.abspath(pat))
+            held = repositories_in(p) if p.is_dir() and not looks_like_repo(p) else []
+            if held:  # a folder of repositories (checked first: a home folder may be one too)
+                notes.append(f"{p} is not a repository; the {len(held)} it holds are mined")
+                for repo in held:
+                    found.setdefault(str(repo), repo)
+                continue
             root = repository_root(p) if p.is_dir() else None
             if root is not None and root != p:
                 notes.append(f"{p} is inside the repository {root}: its whole history is mined")
