@@ -195,6 +195,13 @@ def test_eval_exports_predictions(demo: Path) -> None:
     spearman = next(ln for ln in proc.stdout.splitlines() if ln.startswith("Spearman vs"))
     assert f"{metrics['spearman_sch']:.3f}" in spearman
     assert f"lines added {metrics['spearman_lines_added']:.3f}" in spearman
+    # the run's LOC baseline is scored beside the model, as in sch_evaluation.json
+    trained = json.loads((base / "reports" / "sch_evaluation.json").read_text())
+    assert metrics["baseline_loc_heldout_nll"] == pytest.approx(
+        trained["baseline_loc_heldout_nll"], rel=1e-9
+    )
+    nll = next(ln for ln in proc.stdout.splitlines() if ln.startswith("neg. log-likelihood"))
+    assert nll.split()[-1] == f"{metrics['baseline_loc_heldout_nll']:.3f}"
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == metrics["n_test"] > 0
     assert set(rows[0]) == {"repo", "commit_id", "sch", "q10", "q50", "q90", "inferred_hours"}

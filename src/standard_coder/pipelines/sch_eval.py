@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tempfile
 import time
 import zipfile
@@ -21,6 +22,9 @@ import numpy as np
 
 from standard_coder.config import FlagshipConfig
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
+
+
+log = logging.getLogger("standard_coder.eval")
 
 
 class EvalError(ValueError):
@@ -178,7 +182,8 @@ def run_eval(
             raise EvalError("nothing to evaluate: the held-out split is empty")
         out = layout.eval_runs / eval_id
         out.mkdir(parents=True, exist_ok=True)
-        metrics = evaluate(model, ds, out, seed=cfg.runner.seed)
+        baseline = _loc_baseline(layout.baseline, device)
+        metrics = evaluate(model, ds, out, loc_baseline_model=baseline, seed=cfg.runner.seed)
     (out / EVALUATION_FILE).unlink(missing_ok=True)
     X = ds.X_loc[te] if model.feature_kind == "loc" else ds.X[te]
     pred = model.predict(X)
@@ -230,6 +235,21 @@ def run_eval(
 
 
 TRAINING_COUNTS = ("n_train", "n_validation")
+
+
+def _loc_baseline(path: Path, device: str) -> Any:
+    """The run's LOC-only baseline (``train_sch`` output ``baseline``) to score beside the model,
+    as ``sch_evaluation.json`` does; None when there is none usable (the column says ``-``)."""
+    from standard_coder.sch.predictors.estimator import EffortModel
+
+    if not path.is_file():
+        return None
+    try:
+        model = EffortModel.load(path, map_location=device)
+    except Exception as exc:  # a damaged baseline must not stop the evaluation of the model
+        log.warning("LOC baseline %s unreadable (%s): scored without it", path, exc)
+        return None
+    return model if model.feature_kind == "loc" else None
 
 
 def _training_counts(checkpoint: Path) -> dict[str, int]:
