@@ -23,7 +23,6 @@ import numpy as np
 from standard_coder.config import FlagshipConfig
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
 
-
 log = logging.getLogger("standard_coder.eval")
 
 
