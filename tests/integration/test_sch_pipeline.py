@@ -398,6 +398,10 @@ def test_an_own_cross_repository_prior_is_an_input_of_train_sch(demo: Path, tmp_
     sets = ["--set", "training.features.cross_repo_prior=true", "--set", path_set]
     cli("pipeline", "--config", str(config), "--stages", "mine,train_sch", *sets)
     base = work / "sc-output"
+    last_run = (base / "logs" / "run.log").read_text().split(" started: ")[-1]
+    assert "train_sch: running" in last_run
+    # train_sch writes staged outputs; the work inference its last run fitted is reused
+    assert "work inference hmm: fitted" not in last_run
     rep = json.loads((base / "features/change_rep/representation.json").read_text())
     assert rep["feature_names"][-1] == "prior|cross_repo"
     assert rep["cross_repo_prior"] == shipped.checksum

@@ -282,3 +282,22 @@ def test_an_hmm_fit_failing_the_short_interval_check_is_labelled_by_the_gap_heur
     assert all(0 < s["short_interval_ratio"] < 2.0 for s in summaries)
     summaries = [json.loads(p.read_text()) for p in (tmp_path / "l" / "hmm").glob("*.json")]
     assert {s["label_source"] for s in summaries} == {"hmm"}
+
+
+def test_a_fit_of_an_earlier_folder_is_copied_not_refitted(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    """A staged run writes elsewhere than the last completed one: the items that run fitted
+    under the same key are copied (results and summaries), the others fitted."""
+    _, hs = sim
+    done = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path / "done", seed=1)
+    staged = tmp_path / "staged"
+    again = infer_labels(hs, OPTS, kind="gap", out_dir=staged, seed=1, reuse_dir=tmp_path / "done")
+    assert again.fitted_items == ()
+    assert np.array_equal(done.samples_hours, again.samples_hours)
+    for f in sorted((tmp_path / "done" / "gap").iterdir()):
+        assert (staged / "gap" / f.name).read_bytes() == f.read_bytes()
+    other = WorkInferenceOptions(label_samples_per_commit=8, min_commits_per_author=30)
+    fresh = infer_labels(hs, other, kind="gap", out_dir=tmp_path / "s2", seed=1,
+                         reuse_dir=tmp_path / "done")  # fmt: skip
+    assert len(fresh.fitted_items) == 4  # other options: other keys, nothing reused

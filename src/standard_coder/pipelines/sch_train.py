@@ -282,12 +282,14 @@ def label_commits(
     out_dir: Path,
     seed: int,
     ctx: StageContext | None = None,
+    reuse_dir: Path | None = None,
 ) -> LabelSet | None:
     """Work-inference labels of ``kind`` for every author.
 
     In a stage (``ctx`` given) authors run through ``ctx.map``, finished ones come from the
     ledger, and None means a stop was requested before all were fitted. Without ``ctx``
-    (``eval``) everything runs in-process.
+    (``eval``) everything runs in-process. ``reuse_dir``: the last completed run's results
+    (an author fitted there under the same key is copied, not refitted).
     """
     from standard_coder.sch.work_inference.labels import WorkInferenceStopped, infer_labels
     from standard_coder.sch.work_inference.pulls import fold_pull_events
@@ -307,6 +309,7 @@ def label_commits(
             map_fn=lambda fn, items: stage.map(fn, list(items), desc=f"work inference ({kind})"),
             ledger=stage.ledger(f"work_inference_{kind}"),
             should_stop=stage.should_stop,
+            reuse_dir=reuse_dir,
         )
     except WorkInferenceStopped:
         return None  # the engine sees the stop request and reports the interrupt
@@ -349,7 +352,9 @@ def run(ctx: StageContext) -> None:
     ctx.log.info("work inference (%s) for %d authors", t.work_inference, len(histories))
 
     def labels_of(kind: str) -> LabelSet | None:
-        return label_commits(histories, t, kind, out_dir=out["work_inference"], seed=seed, ctx=ctx)
+        earlier = ctx.final_outputs.get("work_inference")  # the last completed run's
+        return label_commits(histories, t, kind, out_dir=out["work_inference"], seed=seed,
+                             ctx=ctx, reuse_dir=earlier)  # fmt: skip
 
     labels = labels_of(t.work_inference)
     if labels is None:

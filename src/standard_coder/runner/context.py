@@ -77,7 +77,11 @@ class StageContext(Protocol):
         params: the stage's params: exactly what its fingerprint covers, so a stage reads its
             settings from here (never from a config object captured at build time).
         inputs: the stage's named inputs (``Stage.named_inputs``), name -> path.
-        outputs: the stage's named outputs (``Stage.named_outputs``), name -> path.
+        outputs: the stage's named outputs (``Stage.named_outputs``), name -> path: where
+            the stage writes them (beside its partial work for ``Stage.staged_outputs``).
+        final_outputs: where each named output lands when the stage completes (the same as
+            ``outputs`` unless staged): the last completed run's outputs, to reuse what a
+            stage may (results keyed by their own inputs), never to write.
         workers: size of the pool behind ``map`` (1 = in-process).
         device: the resolved torch device name (``cpu``, ``cuda``, ``mps``).
         device_preference: the configured preference it was resolved from (``auto``, ``cpu``,
@@ -96,6 +100,7 @@ class StageContext(Protocol):
     params: Mapping[str, Any]
     inputs: Mapping[str, Path]
     outputs: Mapping[str, Path]
+    final_outputs: Mapping[str, Path]
     workers: int
     device: str
     device_preference: str

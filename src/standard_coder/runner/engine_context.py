@@ -42,6 +42,7 @@ class RunContext:
         root_dir: Path | None = None,
         inputs: Mapping[str, Path] | None = None,
         outputs: Mapping[str, Path] | None = None,
+        final_outputs: Mapping[str, Path] | None = None,
         executor: str | None = None,
         shared_executors: dict[str, Any] | None = None,
     ) -> None:
@@ -54,6 +55,9 @@ class RunContext:
         self.root_dir = root_dir if root_dir is not None else base_dir.parent
         self.inputs: Mapping[str, Path] = dict(inputs or {})
         self.outputs: Mapping[str, Path] = dict(outputs or {})
+        self.final_outputs: Mapping[str, Path] = dict(
+            final_outputs if final_outputs is not None else self.outputs
+        )
         self.seed = seed
         self.fingerprint = fingerprint
         self.workers = workers

@@ -194,6 +194,7 @@ def run_stage(
         root_dir=session.root,
         inputs=view.stage.named_inputs,
         outputs=staged_paths(cdir, named) if staged else named,
+        final_outputs=named,
         executor=session.pipeline.executor,
         shared_executors=session.executors,
     )

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from standard_coder.runner.atomic import atomic_write
+from standard_coder.runner.atomic import atomic_write, atomic_write_bytes
 from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map
 from standard_coder.runner.fingerprint import code_version
 from standard_coder.sch.work_inference.base import WorkInferenceModel, recent_active
@@ -375,6 +375,19 @@ def _load_item(path: Path, key: str) -> dict[str, np.ndarray] | None:
         return None
 
 
+def _reuse_item(earlier: Path, path: Path, key: str) -> dict[str, np.ndarray] | None:
+    """An item another run fitted under the same key, copied to ``path`` (its summary too)."""
+    if earlier.resolve() == path.resolve():
+        return None
+    got = _load_item(earlier, key)
+    if got is None:
+        return None
+    for src, dst in ((earlier, path), (earlier.with_suffix(".json"), path.with_suffix(".json"))):
+        if src.exists():
+            atomic_write_bytes(dst, src.read_bytes())
+    return got
+
+
 # ---------------------------------------------------------------------------- orchestration
 def active_minutes(history: AuthorHistory, options: WorkInferenceOptions) -> int:
     """Minutes the HMM covers for one author: the history window, gaps over the split left out."""
@@ -419,6 +432,7 @@ def infer_labels(
     map_fn: MapFn | None = None,
     ledger: Any = None,
     should_stop: Callable[[], bool] = lambda: False,
+    reuse_dir: Path | None = None,
 ) -> LabelSet:
     """Fit work inference per author (resumably) and return every commit's label samples.
 
@@ -433,6 +447,8 @@ def infer_labels(
         ledger: optional ``Ledger`` (parent-only); items are marked done with their key.
         should_stop: polled between items by the default map; when it is true at the end and
             items are missing, ``WorkInferenceStopped`` is raised.
+        reuse_dir: an earlier ``out_dir`` (the last completed run's, when this one writes
+            elsewhere): an item found there under the same key is copied, not refitted.
 
     Returns:
         A ``LabelSet`` with rows grouped by author (authors sorted, commits by time).
@@ -470,6 +486,8 @@ def infer_labels(
     pending: list[_WorkItem] = []
     for it in items:
         got = _load_item(Path(it.path), it.key)
+        if got is None and reuse_dir is not None:
+            got = _reuse_item(Path(reuse_dir) / kind / Path(it.path).name, Path(it.path), it.key)
         if got is None:
             pending.append(it)
         else:
