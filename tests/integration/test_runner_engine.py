@@ -367,6 +367,12 @@ def test_a_stage_whose_progress_is_in_its_outputs_is_said_to_continue(root: Path
     )
     _, sink = run(make(root, lr=0.7, train={"run": grow}))
     assert "stage_resuming" not in sink.names()  # a completed stage leaves nothing to continue
+    (root / "state" / "checkpoints" / "train" / "ckpt.bin").write_text("kept")
+    (root / "out" / "model.txt").unlink()  # a completed run's output deleted
+    pipe = make(root, lr=0.7, train={"run": grow})
+    (plan,) = [p for p in plan_pipeline(pipe) if p.stage == "train"]
+    cdir = root / "state" / "checkpoints" / "train"
+    assert plan.resumes == f"reuses the working files the last completed run left in {cdir}"
 
 
 def _staged_train(ctx: Any) -> None:

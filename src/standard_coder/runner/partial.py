@@ -50,12 +50,16 @@ def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
     """What a run of ``name`` at fingerprint ``fp`` continues, or None when it starts afresh:
     ``continues from the partial work in <cdir>`` (checkpoints of this fingerprint) or
     ``continues where the interrupted run stopped`` (its progress in its outputs), with the
-    interrupted run's progress when it was recorded."""
+    interrupted run's progress when it was recorded; ``reuses the working files the last
+    completed run left in <cdir>`` when that run's outputs went missing since."""
     if stamped_fingerprint(cdir) != fp:
         return None
     record = previous_record(run_state, name)
     interrupted = record.get("status") == "interrupted"
-    if has_partial_work(cdir):
+    finished = record.get("status") in ("completed", "skipped") and record.get("fingerprint") == fp
+    if has_partial_work(cdir) and finished:  # its outputs were deleted or damaged since
+        note = f"reuses the working files the last completed run left in {cdir}"
+    elif has_partial_work(cdir):
         note = f"continues from the partial work in {cdir}"
     elif interrupted:
         note = "continues where the interrupted run stopped"
