@@ -5,9 +5,9 @@ the fingerprint it belongs to (``FINGERPRINT``). Some stages keep their progress
 outputs instead (the mine's database grows per chunk, so its checkpoint folder holds only the
 stamp): the run state's record of the stage as ``interrupted`` says there is work to continue.
 
-    >>> from pathlib import Path  # doctest: +SKIP
-    >>> resume_note(Layout(Path("out")), "train_sch", fp)  # doctest: +SKIP
-    'continues from the partial work in out/checkpoints/train_sch (train: 41/100 epochs done)'
+    >>> resume_note(Path("out/checkpoints/mine"), Path("out/checkpoints/run_state.json"),
+    ...             "mine", fp)  # doctest: +SKIP
+    'continues where the interrupted run stopped (mine pip-82686255: 8500/12001 items done)'
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from typing import Any
 from standard_coder.runner.errors import CorruptStateError
 from standard_coder.runner.runstate import read_run_state
 
-__all__ = ["MARKER", "has_partial_work", "previous_record", "resume_note", "stamped_fingerprint"]
+__all__ = [
+    "MARKER",
+    "completed_at",
+    "has_partial_work",
+    "previous_record",
+    "resume_note",
+    "stamped_fingerprint",
+]
 
 MARKER = "FINGERPRINT"
 
@@ -46,6 +53,16 @@ def previous_record(run_state: Path, name: str) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
+def completed_at(record: dict[str, Any], fp: str | None) -> bool:
+    """Whether a stage's recorded outcome is a completed (or skipped) run at fingerprint ``fp``:
+    the working files stamped ``fp`` are then what that run left, not work cut short."""
+    return (
+        fp is not None
+        and record.get("status") in ("completed", "skipped")
+        and (record.get("fingerprint") == fp)
+    )
+
+
 def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
     """What a run of ``name`` at fingerprint ``fp`` continues, or None when it starts afresh:
     ``continues from the partial work in <cdir>`` (checkpoints of this fingerprint) or
@@ -56,8 +73,7 @@ def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
         return None
     record = previous_record(run_state, name)
     interrupted = record.get("status") == "interrupted"
-    finished = record.get("status") in ("completed", "skipped") and record.get("fingerprint") == fp
-    if has_partial_work(cdir) and finished:  # its outputs were deleted or damaged since
+    if has_partial_work(cdir) and completed_at(record, fp):  # its outputs went missing since
         note = f"reuses the working files the last completed run left in {cdir}"
     elif has_partial_work(cdir):
         note = f"continues from the partial work in {cdir}"

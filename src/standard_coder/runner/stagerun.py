@@ -24,6 +24,7 @@ from standard_coder.runner.fserrors import failure_message
 from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.partial import (
     MARKER,
+    completed_at,
     has_partial_work,
     previous_record,
     resume_note,
@@ -92,8 +93,7 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
         why = "fingerprint changed" if old else "no fingerprint recorded"
         why = "--force" if old == fp else why
         why = "the last run stopped while it put its outputs in place" if cut_short else why
-        last = previous_record(layout.run_state, name)
-        if old is not None and last.get("fingerprint") == old and not cut_short:
+        if not cut_short and completed_at(previous_record(layout.run_state, name), old):
             # the working files of the run whose outputs are in place: nothing was cut short
             reason = f"{why}: the last completed run's working files set aside in {target}"
             session.emit("finished_work_set_aside", name, reason, moved_to=str(target))

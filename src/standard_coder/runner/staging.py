@@ -63,8 +63,6 @@ def swap_in(cdir: Path, outputs: Mapping[str, Path]) -> None:
         real.parent.mkdir(parents=True, exist_ok=True)
         for entry in sorted(folder.iterdir()):
             _replace(entry, real.parent / entry.name)
-    for name in outputs:
-        shutil.rmtree(root / name, ignore_errors=True)
     marker.unlink()
     shutil.rmtree(root, ignore_errors=True)
 
