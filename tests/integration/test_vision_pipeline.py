@@ -133,6 +133,26 @@ def test_rerun_skips_every_stage(tiny_run: Path, capsys: pytest.CaptureFixture[s
     assert "0 ran, 3 skipped" in capsys.readouterr().err
 
 
+def test_status_reruns_only_the_stages_that_read_a_changed_key(
+    tiny_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def plan(change: str) -> dict[str, tuple[bool, str]]:
+        capsys.readouterr()
+        code = front.status_command(
+            config=tiny_run, builtins=BUILTINS, overrides=[change], as_json=True
+        )
+        assert code == 0
+        rows = json.loads(capsys.readouterr().out)["stages"]
+        return {r["stage"]: (r["run"], r["reason"]) for r in rows}
+
+    assert not any(run for run, _ in plan("vision.retention_days=7").values())
+    got = plan("vision.learning_rate=0.01")
+    assert got["prepare"] == (False, "up to date")
+    assert got["train"] == (True, "params changed: vision.learning_rate 0.003 -> 0.01")
+    got = plan("runner.seed=5")
+    assert got["prepare"] == (True, "params changed: runner.seed 42 -> 5")
+
+
 def test_eval_only(tiny_run: Path) -> None:
     out = tiny_run.parent / "out"
     runner = CliRunner()
@@ -245,8 +265,11 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
     """model.pt removed after a finished run: train resumes from its final checkpoint (no step
     to run) and its summary keeps the final val accuracy instead of null."""
     cfg = write_config(tmp_path, steps=20, every=10)
+    cfg.write_text(cfg.read_text() + "retention_days = 12\n")
     assert front.run_command(config=cfg, builtins=BUILTINS) == 0
     out = tmp_path / "out"
+    for record in (out / "vision_runs").glob("*"):  # outside the fingerprints, still recorded
+        assert "ttl_days: 12" in (record / "RETENTION.txt").read_text()
     first = json.loads((out / "reports" / "vision_training.json").read_text())
     assert first["resumed_from_step"] is None and first["val_accuracy"] is not None
     want = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]

@@ -139,3 +139,44 @@ def test_a_run_record_is_closed_with_the_work_s_status(tmp_path: Path) -> None:
     for stamp in got.values():
         assert stamp["ended_at"] and isinstance(stamp["duration_s"], float)
         assert stamp["ended_at"] >= stamp["started_at"]  # type: ignore[operator]
+
+
+VISION_CHANGES = {
+    # key=value -> the stages whose params change (their fingerprints: the others stay cached)
+    "vision.retention_days=7": set(),  # the run records' TTL: no stage's result
+    "vision.val_fraction=0.2": {"prepare"},
+    "vision.learning_rate=0.01": {"train"},
+    "vision.checkpoint_every=7": {"train"},
+    "vision.tiny_train_subset=10": {"train"},
+    "vision.eval_batch_size=8": {"train", "evaluate"},  # train evaluates val with it
+    "vision.img_size=16": {"train", "evaluate"},
+    "runner.seed=5": {"prepare", "train"},  # the split and the training draw from it
+}
+
+
+@pytest.mark.parametrize("change", sorted(VISION_CHANGES))
+def test_a_vision_key_changes_the_params_of_the_stages_that_read_it(
+    tmp_path: Path, change: str
+) -> None:
+    import json
+
+    from standard_coder.pipelines.vision import build
+
+    config = tmp_path / "vision.toml"
+    config.write_text('[pipeline]\nname = "vision"\n')
+
+    def params(overrides: list[str]) -> dict[str, str]:
+        pipe = build(config, overrides)
+        return {s.name: json.dumps(dict(s.params), sort_keys=True) for s in pipe.stages}
+
+    before, after = params([]), params([change])
+    assert {name for name in before if before[name] != after[name]} == VISION_CHANGES[change]
+
+
+def test_vision_stage_keys_name_every_key_but_the_records_ttl() -> None:
+    """A new [vision] key must be given to the stages that read it (or it changes nothing)."""
+    from standard_coder.config.vision import VisionSection
+    from standard_coder.pipelines.vision import STAGE_KEYS
+
+    named = {k for keys in STAGE_KEYS.values() for k in keys}
+    assert set(VisionSection.model_fields) - named == {"retention_days"}

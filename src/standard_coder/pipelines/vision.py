@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import html
 import json
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from standard_coder.config.vision import load_vision_config
 from standard_coder.pipelines import vision_stages
@@ -17,6 +19,31 @@ from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, 
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
 
+# The ``[vision]`` keys each stage reads: a stage's fingerprint covers these and nothing else,
+# so a key only training reads never reruns ``prepare`` (and ``retention_days``, which only
+# names the run records' TTL, reruns nothing). ``dataset`` and ``data_dir`` go everywhere (the
+# section's own check needs both; they change the prepared data anyway), ``model_type`` and
+# ``img_size`` wherever images meet the model.
+DATA_KEYS = ("dataset", "data_dir")
+MODEL_KEYS = (*DATA_KEYS, "model_type", "img_size")
+STAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "prepare": (*DATA_KEYS, "val_fraction", "test_fraction"),
+    "train": (*MODEL_KEYS, "tiny_train_subset", "tiny_infer_subset", "num_steps", "eval_every",
+              "train_batch_size", "eval_batch_size", "learning_rate", "weight_decay",
+              "warmup_steps", "grad_clip", "checkpoint_every", "prefer_mps"),
+    "evaluate": (*MODEL_KEYS, "tiny_infer_subset", "eval_batch_size", "prefer_mps"),
+}  # fmt: skip
+SEEDED = frozenset({"prepare", "train"})  # the split and the training draw from the run seed
+LABELS = {"seed": "runner.seed"}
+
+
+def stage_params(section: dict[str, Any], seed: int, stage: str) -> dict[str, Any]:
+    """``stage``'s params: the ``[vision]`` keys it reads, plus the seed where it draws from it."""
+    params: dict[str, Any] = {"vision": {k: section[k] for k in STAGE_KEYS[stage]}}
+    if stage in SEEDED:
+        params["seed"] = seed
+    return params
+
 
 def build(config_path: Path, overrides: list[str]) -> Pipeline:
     """Build the ``vision`` pipeline from its config file plus ``--set`` overrides."""
@@ -24,7 +51,13 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     v = cfg.vision
     layout = VisionLayout(cfg.outputs.base_dir, v.dataset)
     root = cfg.config_path.parent if cfg.config_path else None
-    params = {"vision": section_params(v, root)}
+    section = section_params(v, root)
+
+    def params(stage: str) -> dict[str, Any]:
+        return stage_params(section, cfg.runner.seed, stage)
+
+    # the run records' TTL is no stage's result: handed to the stage, outside its fingerprint
+    keep = v.retention_days
     stage_code = Path(vision_stages.__file__)
     data_inputs = {"flowers": v.data_dir} if v.dataset == "flowers-102" and v.data_dir else {}
     stages = [
@@ -32,17 +65,19 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             name="prepare",
             run=vision_stages.prepare,
             named_inputs=data_inputs,
-            params=params,
+            params=params("prepare"),
+            param_labels=LABELS,
             named_outputs={"data": layout.data},
             code_files=[stage_code, *package_sources("vision/data.py")],
             description=f"images of {v.dataset} and their split index",
         ),
         Stage(
             name="train",
-            run=vision_stages.train,
+            run=partial(vision_stages.train, retention_days=keep),
             deps=("prepare",),
             named_inputs={"data": layout.data},
-            params=params,
+            params=params("train"),
+            param_labels=LABELS,
             named_outputs={"model": layout.model, "training": layout.training},
             code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,
@@ -50,10 +85,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         ),
         Stage(
             name="evaluate",
-            run=vision_stages.evaluate,
+            run=partial(vision_stages.evaluate, retention_days=keep),
             deps=("prepare", "train"),
             named_inputs={"data": layout.data, "model": layout.model, "training": layout.training},
-            params=params,
+            params=params("evaluate"),
             named_outputs={"evaluation": layout.evaluation, "figures": layout.figures},
             code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,

@@ -27,10 +27,17 @@ if TYPE_CHECKING:
     from standard_coder.vision.train import TrainOptions
 
 CHANNELS = {"digits": 1, "flowers-102": 3}
+SUBSETS = ("tiny_train_subset", "tiny_infer_subset")
 
 
 def _section(ctx: StageContext) -> VisionSection:
+    """``[vision]`` from the stage's params: the keys it reads (``vision.STAGE_KEYS``), the
+    others at their defaults, unread."""
     return section_from_params(VisionSection, ctx.params["vision"], ctx.root_dir)
+
+
+def _seed(ctx: StageContext) -> int:
+    return int(ctx.params["seed"])
 
 
 def stage_device(resolved: str, prefer_mps: bool) -> str:
@@ -75,7 +82,7 @@ def prepare(ctx: StageContext) -> None:
     out = ctx.outputs["data"]
     if v.dataset == "digits":
         index = materialize_digits(
-            out, val_fraction=v.val_fraction, test_fraction=v.test_fraction, seed=ctx.seed
+            out, val_fraction=v.val_fraction, test_fraction=v.test_fraction, seed=_seed(ctx)
         )
     else:
         assert v.data_dir is not None  # the schema requires it
@@ -88,7 +95,7 @@ def prepare(ctx: StageContext) -> None:
 
 
 def _record(
-    ctx: StageContext, kind: str, device: str, v: VisionSection
+    ctx: StageContext, kind: str, device: str, v: VisionSection, retention_days: int
 ) -> AbstractContextManager[RunRecord]:
     """The stage's run record (``vision_runs/<kind>-<run_id>/``), closed with its status."""
     from standard_coder.vision.records import run_record
@@ -101,19 +108,23 @@ def _record(
         config=dict(ctx.params),
         seed=ctx.seed,
         device=device,
-        retention_days=v.retention_days,
-        extra={"tiny_train_subset": v.tiny_train_subset, "tiny_infer_subset": v.tiny_infer_subset},
+        retention_days=retention_days,
+        # the smoke-run limits this stage read (evaluate reads no training subset)
+        extra={k: ctx.params["vision"][k] for k in SUBSETS if k in ctx.params["vision"]},
     )
 
 
-def train(ctx: StageContext) -> None:
-    """Train the configured model (resumable), exporting val predictions at each eval."""
+def train(ctx: StageContext, *, retention_days: int = 90) -> None:
+    """Train the configured model (resumable), exporting val predictions at each eval.
+
+    ``retention_days``: the run record's TTL (``[vision] retention_days``, bound by the
+    pipeline: no result depends on it, so it is outside the fingerprint)."""
     v = _section(ctx)
     device = stage_device(ctx.device, v.prefer_mps)
     ctx.log.info(
         "training on %s (runner device %s, prefer_mps=%s)", device, ctx.device, v.prefer_mps
     )
-    with _record(ctx, "train", device, v) as record:
+    with _record(ctx, "train", device, v, retention_days) as record:
         _train(ctx, v, device, record)
 
 
@@ -128,7 +139,7 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
 
     layout = VisionLayout(ctx.base_dir, v.dataset)
     train_data, val_data = load_splits(ctx.inputs["data"] / "index.json", v, "train", "val")
-    torch.manual_seed(ctx.seed)
+    torch.manual_seed(_seed(ctx))
     model = build_model(
         v.model_type, img_size=v.img_size, channels=CHANNELS[v.dataset],
         num_classes=len(train_data.label_names),
@@ -150,7 +161,7 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
     t0 = time.perf_counter()
     try:
         result = train_loop(
-            model, train_data, val_data if len(val_data) else None, train_options(v, ctx.seed),
+            model, train_data, val_data if len(val_data) else None, train_options(v, _seed(ctx)),
             device=device,
             checkpointer=ctx.checkpointer("train", every_n_steps=v.checkpoint_every),
             tb_dir=layout.tb / "vision", should_stop=ctx.should_stop, on_eval=on_eval, meta=meta,
@@ -213,11 +224,12 @@ def write_evaluation(
     return metrics
 
 
-def evaluate(ctx: StageContext) -> None:
-    """Score the trained model on the test split; figures for the report."""
+def evaluate(ctx: StageContext, *, retention_days: int = 90) -> None:
+    """Score the trained model on the test split; figures for the report (``retention_days``:
+    the run record's TTL, as for :func:`train`)."""
     v = _section(ctx)
     device = stage_device(ctx.device, v.prefer_mps)
-    with _record(ctx, "evaluate", device, v):
+    with _record(ctx, "evaluate", device, v, retention_days):
         _evaluate(ctx, v, device)
 
 
