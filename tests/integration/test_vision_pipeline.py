@@ -118,6 +118,15 @@ def test_smoke_contracts(tiny_run: Path) -> None:
     assert "Vision evaluation" in html and "Vision training" in html
 
 
+def tb_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """``{tag: [(step, value), ...]}`` as TensorBoard shows them (purged steps left out)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
 def test_tensorboard_scalars(tiny_run: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -270,6 +279,7 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
     out = tmp_path / "out"
     for record in (out / "vision_runs").glob("*"):  # outside the fingerprints, still recorded
         assert "ttl_days: 12" in (record / "RETENTION.txt").read_text()
+    curves = tb_scalars(out / "tb" / "vision")
     first = json.loads((out / "reports" / "vision_training.json").read_text())
     assert first["resumed_from_step"] is None and first["val_accuracy"] is not None
     want = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]
@@ -281,6 +291,10 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
     assert again["history"] == first["history"]
     got = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]
     assert all(torch.equal(got[k], v) for k, v in want.items())
+    # TensorBoard shows what a run that never stopped shows: the final step once, test once
+    assert tb_scalars(out / "tb" / "vision") == curves
+    assert [step for step, _ in curves["train/loss"]] == [10, 20]
+    assert [step for step, _ in curves["test/accuracy"]] == [20]
 
 
 def test_fiftyone_import(tiny_run: Path) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 CHANNELS = {"digits": 1, "flowers-102": 3}
 SUBSETS = ("tiny_train_subset", "tiny_infer_subset")
+TEST_EVENTS = ".test"  # the suffix of the evaluate stage's TensorBoard event file
 
 
 def _section(ctx: StageContext) -> VisionSection:
@@ -206,7 +207,12 @@ def write_evaluation(
     from standard_coder.vision.train import log_eval_scalars
 
     write_predictions(predictions_dir, result.rows, labels)
-    writer = SummaryWriter(log_dir=str(tb_dir))
+    # The test scalars have their own event file, replaced by each evaluation: an evaluate that
+    # runs again (its output removed, the model rebuilt from the final checkpoint) leaves one
+    # point per tag and step, as a run that never stopped.
+    for old in Path(tb_dir).glob(f"events.out.tfevents.*{TEST_EVENTS}"):
+        old.unlink(missing_ok=True)
+    writer = SummaryWriter(log_dir=str(tb_dir), filename_suffix=TEST_EVENTS)
     try:
         log_eval_scalars(writer, "test", result, step)
     finally:

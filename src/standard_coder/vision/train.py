@@ -148,13 +148,16 @@ def _train(
         }
 
     writer = None
-    if tb_dir is not None:
+    if tb_dir is not None and step < opts.num_steps:  # resumed at the end: nothing to log
         from torch.utils.tensorboard import SummaryWriter
 
         if step == 0:  # a fresh training: old curves belong to a replaced model
             for old in Path(tb_dir).glob("events.out.tfevents.*"):
                 old.unlink(missing_ok=True)
-        writer = SummaryWriter(log_dir=str(tb_dir), purge_step=step or None)
+        # A resume hides what the stopped run logged after its checkpoint (TensorBoard drops
+        # the steps from purge_step on); the checkpoint's own step stays, as it was logged
+        # before the save and is not logged again.
+        writer = SummaryWriter(log_dir=str(tb_dir), purge_step=step + 1 if step else None)
     last: EvalResult | None = None
     model.train()
     try:
