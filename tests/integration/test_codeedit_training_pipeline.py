@@ -121,6 +121,23 @@ def test_sft_and_srl_models_evaluated_and_stage2_report_generated(trained: Path)
     assert doc["tasks"]["heldout"] == 1
 
 
+def test_a_stage1_key_reruns_stage1_not_stage0(
+    trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from standard_coder.pipelines import BUILTINS
+    from standard_coder.runner import front
+
+    config = trained.parent / "pipeline_config.toml"
+    capsys.readouterr()
+    overrides = ["codeedit_train.stage1_steps=5"]
+    assert front.status_command(config=config, builtins=BUILTINS, overrides=overrides,
+                                as_json=True) == 0  # fmt: skip
+    plan = {r["stage"]: r for r in json.loads(capsys.readouterr().out)["stages"]}
+    for name in ("ingest", "split", "base_model", "sft_stage0"):
+        assert not plan[name]["run"], plan[name]
+    assert plan["sft_stage1"]["reason"] == "params changed: codeedit_train.stage1_steps 4 -> 5"
+
+
 def test_sigterm_during_evaluate_models_resumes_at_the_next_answer(
     trained: Path, tmp_path: Path
 ) -> None:

@@ -333,3 +333,54 @@ def test_a_completions_file_that_misses_tasks_is_named_with_what_it_missed() -> 
         "answers.jsonl: 1 task_id(s) match no CanItEdit test task and are ignored (x)"
     )
     assert "no CanItEdit test task to score" in str(warn({"1": ["a"]}, []))
+
+
+CODEEDIT_CHANGES = {
+    # key=value -> the stages whose params change (the others stay cached)
+    "codeedit.eval_timeout_s=3": {"evaluate", "evaluate_models"},
+    "codeedit.completions='c.jsonl'": {"evaluate"},
+    "codeedit.max_bytes=1000": {"normalize"},
+    "codeedit.dev_fraction=0.2": {"split"},
+    "codeedit_train.stage1_steps=3": {"sft_stage1", "stage2_report"},
+    "codeedit_train.stage0_steps=3": {"sft_stage0", "stage2_report"},
+    "codeedit_train.srl_steps=3": {"srl_stage2", "stage2_report"},
+    "codeedit_train.max_new_tokens=8": {"validate_stage1", "evaluate_models", "stage2_report"},
+    "codeedit_train.tiny_layers=1": {"base_model", "stage2_report"},
+    "codeedit_train.learning_rate=0.01": {"sft_stage0", "sft_stage1", "stage2_report"},
+    "codeedit_train.checkpoint_every=2": {
+        "sft_stage0", "sft_stage1", "srl_stage2", "stage2_report"
+    },
+    # every stage that draws from the seed: synthetic records, the split, the model, training
+    "runner.seed=5": {"ingest", "split", "base_model", "sft_stage0", "sft_stage1", "srl_stage2"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("change", sorted(CODEEDIT_CHANGES))
+def test_a_codeedit_key_changes_the_params_of_the_stages_that_read_it(
+    tmp_path: Path, change: str
+) -> None:
+    from standard_coder.pipelines.codeedit import build
+
+    config = tmp_path / "pipeline_config.toml"
+    config.write_text('[pipeline]\nname = "codeedit"\n[codeedit_train]\nenabled = true\n')
+
+    def params(overrides: list[str]) -> dict[str, str]:
+        pipe = build(config, overrides)
+        return {s.name: json.dumps(dict(s.params), sort_keys=True) for s in pipe.stages}
+
+    before, after = params([]), params([change])
+    assert {name for name in before if before[name] != after[name]} == CODEEDIT_CHANGES[change]
+
+
+def test_codeedit_stage_keys_name_every_key_a_stage_reads() -> None:
+    """A new key must be given to the stages that read it (or changing it reruns nothing)."""
+    from standard_coder.config.codeedit import CodeEditSection
+    from standard_coder.config.codeedit_train import CodeEditTrainSection
+    from standard_coder.pipelines import codeedit, codeedit_eval, codeedit_train
+
+    named = {k for keys in codeedit.STAGE_KEYS.values() for k in keys}
+    assert set(CodeEditSection.model_fields) == named
+    named = {k for keys in codeedit_train.STAGE_KEYS.values() for k in keys}
+    named |= codeedit_eval.EVAL_KEYS
+    # enabled, model and base_model choose the stages and their inputs
+    assert set(CodeEditTrainSection.model_fields) - named == {"enabled", "model", "base_model"}

@@ -12,12 +12,35 @@ import json
 from pathlib import Path
 from typing import Any
 
-from standard_coder.config.codeedit import load_codeedit_config
+from standard_coder.config.codeedit import ALL_SOURCES, load_codeedit_config
 from standard_coder.pipelines import codeedit_eval, codeedit_stages, codeedit_train
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
+
+PATH_KEYS = tuple(f"{s}_path" for s in ALL_SOURCES if s != "synthetic")
+# The ``[codeedit]`` keys each part-1 stage reads: its fingerprint covers these (plus
+# ``[runner] seed`` where it draws from it) and nothing else, so an evaluation setting never
+# reruns the data stages and a filter never reruns ``ingest``.
+STAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "ingest": ("sources", *PATH_KEYS, "download", "hf_endpoint", "strict"),
+    "normalize": ("sources", "max_bytes", "languages", "near_dup_threshold", "strict"),
+    "split": ("sources", "dev_fraction", "test_fraction"),
+    "stats": ("sources",),
+    "evaluate": ("completions", "eval_timeout_s"),
+}
+LABELS = {"seed": "runner.seed"}
+
+
+def stage_params(
+    section: dict[str, Any], seed: int, stage: str, *, seeded: bool = False
+) -> dict[str, Any]:
+    """``stage``'s params: the ``[codeedit]`` keys it reads (and the run seed when ``seeded``)."""
+    params: dict[str, Any] = {"codeedit": {k: section[k] for k in STAGE_KEYS[stage]}}
+    if seeded:
+        params["seed"] = seed
+    return params
 
 
 def build(config_path: Path, overrides: list[str]) -> Pipeline:
@@ -26,7 +49,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     c = cfg.codeedit
     layout = CodeEditLayout(cfg.outputs.base_dir)
     root = cfg.config_path.parent if cfg.config_path else None
-    params = {"codeedit": section_params(c, root)}
+    section, seed = section_params(c, root), cfg.runner.seed
+
+    def params(stage: str, *, seeded: bool = False) -> dict[str, Any]:
+        return stage_params(section, seed, stage, seeded=seeded)
+
     code = [Path(codeedit_stages.__file__)]
     domain = package_sources("codeedit")
     sources: dict[str, Path] = {
@@ -37,40 +64,43 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         eval_inputs["completions"] = c.completions
     stages = [
         Stage(
-            name="ingest", run=codeedit_stages.ingest, named_inputs=sources, params=params,
+            name="ingest", run=codeedit_stages.ingest, named_inputs=sources,
+            params=params("ingest", seeded="synthetic" in c.sources), param_labels=LABELS,
             role="data",
             named_outputs={"ingested": layout.ingested}, code_files=[*code, *domain],
             description=f"read {', '.join(c.sources)} in their upstream formats",
         ),
         Stage(
             name="normalize", run=codeedit_stages.normalize, deps=("ingest",),
-            named_inputs={"ingested": layout.ingested}, params=params, role="data",
+            named_inputs={"ingested": layout.ingested}, params=params("normalize"), role="data",
             named_outputs={"normalized": layout.normalized}, code_files=[*code, *domain],
             description="one schema, filters, exact + near-duplicate removal",
         ),
         Stage(
             name="split", run=codeedit_stages.split, deps=("normalize",),
-            named_inputs={"normalized": layout.normalized}, params=params, role="data",
+            named_inputs={"normalized": layout.normalized}, params=params("split", seeded=True),
+            param_labels=LABELS, role="data",
             named_outputs={"processed": layout.processed}, code_files=[*code, *domain],
             description="repo-disjoint train/dev/test (CanItEdit: test only)",
         ),
         Stage(
             name="stats", run=codeedit_stages.stats, deps=("split",),
             named_inputs={"processed": layout.processed, "normalized": layout.normalized},
-            params=params, named_outputs={"stats": layout.stats}, code_files=[*code, *domain],
+            params=params("stats"), named_outputs={"stats": layout.stats},
+            code_files=[*code, *domain],
             role="data",
             description="counts per split x source x language, bytes, rejections",
         ),
         Stage(
             name="evaluate", run=codeedit_stages.evaluate, deps=("split",),
-            named_inputs=eval_inputs, params=params,
+            named_inputs=eval_inputs, params=params("evaluate"),
             named_outputs={"evaluation": layout.evaluation}, code_files=[*code, *domain],
             description="apply completions, run hidden tests: pass@1, ExcessCode",
         ),
     ]  # fmt: skip
     train_params = {"codeedit_train": section_params(cfg.codeedit_train, root)}
     train_code = [Path(codeedit_train.__file__), *domain]
-    stages += codeedit_train.stages(cfg.codeedit_train, layout, train_params, train_code)
+    stages += codeedit_train.stages(cfg.codeedit_train, layout, train_params, train_code, seed)
     eval_code = [Path(codeedit_eval.__file__), *train_code]
     stages += codeedit_eval.stages(
         cfg.codeedit_train, layout, train_params, eval_code, c.eval_timeout_s

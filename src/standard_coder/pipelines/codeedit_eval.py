@@ -185,7 +185,8 @@ def stages(
             name="evaluate_models", run=evaluate_models, deps=("sft_stage1", "srl_stage2"),
             named_inputs={"processed": layout.processed, "sft": layout.sft_stage1,
                           "sft_srl": layout.srl_stage2},
-            params=ev, named_outputs={"evaluation": layout.models_evaluation}, code_files=code,
+            params=ev, param_labels={"eval_timeout_s": "codeedit.eval_timeout_s"},
+            named_outputs={"evaluation": layout.models_evaluation}, code_files=code,
             description="SFT only vs SFT + SRL: CanItEdit tests, held-out exact match",
         ),
         Stage(

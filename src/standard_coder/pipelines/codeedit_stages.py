@@ -67,7 +67,7 @@ def ingest(ctx: StageContext) -> None:
     counts: dict[str, int] = {}
     for source in c.sources:
         if source == "synthetic":
-            mods = generate(builtin_snippets(), seed=ctx.seed)
+            mods = generate(builtin_snippets(), seed=int(ctx.params["seed"]))
             rows = [m.to_record().model_dump_json() for m in mods]
         else:
             path = source_input(c, source)
@@ -133,7 +133,9 @@ def split(ctx: StageContext) -> None:
 
     c = _section(ctx)
     records = _records(ctx.inputs["normalized"], c.sources)
-    parts = make_splits(records, seed=ctx.seed, dev=c.dev_fraction, test=c.test_fraction)
+    parts = make_splits(
+        records, seed=int(ctx.params["seed"]), dev=c.dev_fraction, test=c.test_fraction
+    )
     out = ctx.outputs["processed"]
     for name, recs in parts.items():
         (out / name).mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +91,7 @@ def base_model(ctx: StageContext) -> None:
         intermediate_size=2 * t.tiny_hidden_size, num_layers=t.tiny_layers,
         num_heads=t.tiny_heads, num_kv_heads=t.tiny_kv_heads,
     )  # fmt: skip
-    info = build_base_model(texts, ctx.outputs["model"], spec, ctx.seed)
+    info = build_base_model(texts, ctx.outputs["model"], spec, int(ctx.params["seed"]))
     info["tokenizer_texts"] = len(texts)
     atomic_write_json(ctx.outputs["model"] / "build.json", info)
     ctx.log.info("tiny Llama: %d parameters, vocabulary %d", info["parameters"], info["vocab_size"])
@@ -129,7 +128,7 @@ def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str,
         ), layout.base_smollm2  # fmt: skip
     return Stage(
         name="base_model", run=base_model, deps=("split",),
-        named_inputs={"processed": layout.processed}, params=tiny,
+        named_inputs={"processed": layout.processed}, params=tiny, param_labels=LABELS,
         named_outputs={"model": layout.base_model}, code_files=code, role="train",
         description="tokenizer trained on the training data + a random tiny Llama",
     ), layout.base_model  # fmt: skip
@@ -149,10 +148,11 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
     else:
         pools = {s: [r for r in recs if prompts.has_action(r)] for s, recs in train.items()}
         weights, make, steps = t.stage1_mix, prompts.stage1_row, t.stage1_steps
-    records, counts = prompts.mix(pools, weights, t.examples, ctx.seed)
+    seed = int(ctx.params["seed"])
+    records, counts = prompts.mix(pools, weights, t.examples, seed)
     if not records:
         raise ValueError(f"{stage}: no training records for the mix {weights} in {train.keys()}")
-    opts = train_options(t, steps, ctx.seed)
+    opts = train_options(t, steps, seed)
     layout = CodeEditLayout(ctx.base_dir)
     out = ctx.outputs["model"]
     try:
@@ -227,7 +227,8 @@ def srl_stage2(ctx: StageContext) -> None:
     t = _section(ctx)
     train = read_split(ctx.inputs["processed"], "train")
     recs = [r for rs in train.values() for r in rs if prompts.has_action(r)]
-    rows, bad = step_rows(recs, t.srl_trajectory_steps, ctx.seed)
+    seed = int(ctx.params["seed"])
+    rows, bad = step_rows(recs, t.srl_trajectory_steps, seed)
     if not rows:
         raise ValueError("srl_stage2: no verified teacher steps (no synthetic train records)")
     extra: dict[str, Any] = {"bf16": True} if t.bf16 else {}
@@ -236,7 +237,7 @@ def srl_stage2(ctx: StageContext) -> None:
     opts = SRLOptions(
         max_steps=t.srl_steps, num_generations=t.srl_num_generations,
         max_completion_length=t.srl_max_completion_length, learning_rate=t.srl_learning_rate,
-        beta=t.srl_beta, temperature=t.srl_temperature, seed=ctx.seed,
+        beta=t.srl_beta, temperature=t.srl_temperature, seed=seed,
         dynamic_sampling=t.dynamic_sampling, extra=extra,
     )  # fmt: skip
     out = ctx.outputs["model"]
@@ -259,64 +260,92 @@ def srl_stage2(ctx: StageContext) -> None:
     ctx.set_summary(steps=doc["steps"], mean_reward=doc["mean_reward"])
 
 
-VALIDATE_KEYS = frozenset({"validate_max_tasks", "max_new_tokens"})
-EVAL_ONLY_KEYS = frozenset({"eval_max_tasks", "heldout_max_tasks"})  # evaluate_models only
+TINY_KEYS = ("tiny_vocab_size", "tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_kv_heads")
+TRAINER_KEYS = ("checkpoint_every", "bf16", "deepspeed_config")  # every trainer reads these
+SFT_KEYS = (
+    *TRAINER_KEYS, "examples", "batch_size", "gradient_accumulation_steps", "learning_rate",
+    "lr_scheduler", "warmup_steps", "max_length", "lora", "lora_r", "lora_alpha", "lora_dropout",
+    "lora_target_modules", "gradient_checkpointing",
+)  # fmt: skip
+SRL_KEYS = (
+    *TRAINER_KEYS, "srl_steps", "srl_num_generations", "srl_max_completion_length",
+    "srl_learning_rate", "srl_beta", "srl_temperature", "srl_trajectory_steps",
+    "dynamic_sampling",
+)  # fmt: skip
+VALIDATE_KEYS = ("validate_max_tasks", "max_new_tokens")
+# The ``[codeedit_train]`` keys each training stage reads: its fingerprint covers these (plus
+# ``[runner] seed`` where it draws from it) and nothing else, so a Stage-1 or SRL setting never
+# reruns Stage 0 and a tiny-model key never reruns a stage that starts from ``base_model``.
+STAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "base_model": TINY_KEYS,  # the tiny model's; smollm2's stage reads "model" alone
+    "sft_stage0": ("stage0_mix", "stage0_steps", *SFT_KEYS),
+    "sft_stage1": ("stage1_mix", "stage1_steps", *SFT_KEYS),
+    "validate_stage1": VALIDATE_KEYS,
+    "srl_stage2": SRL_KEYS,
+}
+SEEDED = frozenset({"base_model", "sft_stage0", "sft_stage1", "srl_stage2"})
+LABELS = {"seed": "runner.seed"}
 
 
-def _only(params: dict[str, Any], keep: Callable[[str], bool]) -> dict[str, Any]:
-    """Stage params with the ``codeedit_train`` keys a stage does not read left out (so that
-    changing, say, an SRL setting does not rerun the SFT stages)."""
+def stage_params(params: dict[str, Any], seed: int, stage: str) -> dict[str, Any]:
+    """``stage``'s params: the ``[codeedit_train]`` keys it reads, and the seed if it draws."""
     section = params["codeedit_train"]
-    return {
-        "codeedit_train": {k: v for k, v in section.items() if keep(k) and k not in EVAL_ONLY_KEYS}
-    }
-
-
-def _is_srl(key: str) -> bool:
-    return key.startswith("srl_") or key == "dynamic_sampling"
+    out: dict[str, Any] = {"codeedit_train": {k: section[k] for k in STAGE_KEYS[stage]}}
+    if stage in SEEDED:
+        out["seed"] = seed
+    return out
 
 
 def stages(
-    t: CodeEditTrainSection, layout: CodeEditLayout, params: dict[str, Any], code: list[Path]
+    t: CodeEditTrainSection,
+    layout: CodeEditLayout,
+    params: dict[str, Any],
+    code: list[Path],
+    seed: int = 0,
 ) -> list[Stage]:
-    """The training stages a ``[codeedit_train]`` section asks for (none unless enabled)."""
+    """The training stages a ``[codeedit_train]`` section asks for (none unless enabled);
+    ``params``: the whole section (``{"codeedit_train": {...}}``), ``seed``: the run seed."""
     if not t.enabled:
         return []
-    tiny = _only(params, lambda k: k.startswith("tiny_"))  # "model" is "tiny" here
-    sft = _only(params, lambda k: not _is_srl(k) and k not in VALIDATE_KEYS)
-    val = _only(params, lambda k: not _is_srl(k))
-    srl = _only(params, lambda k: k not in VALIDATE_KEYS)
+
+    def mine(stage: str) -> dict[str, Any]:
+        return stage_params(params, seed, stage)
+
     out: list[Stage] = []
     base: Path = t.base_model if t.base_model is not None else layout.base_model
     base_deps: tuple[str, ...] = ("split",)
     if t.base_model is None:
-        stage, base = _base_stage(t, layout, tiny, code)
+        stage, base = _base_stage(t, layout, mine("base_model"), code)
         out.append(stage)
         base_deps = ("base_model",)
     out += [
         Stage(
             name="sft_stage0", run=sft_stage0, deps=base_deps,
-            named_inputs={"processed": layout.processed, "base": base}, params=sft,
+            named_inputs={"processed": layout.processed, "base": base},
+            params=mine("sft_stage0"), param_labels=LABELS,
             named_outputs={"model": layout.sft_stage0}, code_files=code, role="train",
             description="SFT: instruction + code -> edited code (TRL SFTTrainer)",
         ),
         Stage(
             name="sft_stage1", run=sft_stage1, deps=("sft_stage0",),
             named_inputs={"processed": layout.processed, "base": layout.sft_stage0},
-            params=sft, named_outputs={"model": layout.sft_stage1}, code_files=code, role="train",
+            params=mine("sft_stage1"), param_labels=LABELS,
+            named_outputs={"model": layout.sft_stage1}, code_files=code, role="train",
             description="SFT: instruction + code -> <action> (TRL SFTTrainer)",
         ),
         Stage(
             name="validate_stage1", run=validate_stage1, deps=("sft_stage1",),
             named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
-            params=val, named_outputs={"validation": layout.validation}, code_files=code,
+            params=mine("validate_stage1"), named_outputs={"validation": layout.validation},
+            code_files=code,
             role="train",
             description="generate actions for dev tasks, apply them: success rate",
         ),
         Stage(
             name="srl_stage2", run=srl_stage2, deps=("sft_stage1",),
             named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
-            params=srl, named_outputs={"model": layout.srl_stage2}, code_files=code, role="train",
+            params=mine("srl_stage2"), param_labels=LABELS,
+            named_outputs={"model": layout.srl_stage2}, code_files=code, role="train",
             description="SRL: GRPO on teacher steps with srl_reward, dynamic sampling",
         ),
     ]  # fmt: skip
