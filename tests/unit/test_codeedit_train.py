@@ -95,3 +95,20 @@ def test_large_model_config_assembles_trainer_arguments() -> None:
     cpu = training_arguments(train_options(cfg.codeedit_train.model_copy(update={
         "bf16": False, "deepspeed_config": None}), 3, seed=0), Path("/tmp/x"), "cpu")  # fmt: skip
     assert SFTConfig(**cpu).max_steps == 3  # the assembled keys are real SFTConfig arguments
+
+
+def test_a_max_length_that_leaves_no_completion_token_is_named(tmp_path: Path) -> None:
+    """TRL drops an example whose prompt alone fills max_length; when that is every example
+    the error names max_length (TRL's own names a sampler's num_samples=0)."""
+    from standard_coder.codeedit.lm import TinyModelSpec, build_base_model
+    from standard_coder.codeedit.sft import MaxLengthTooShort, TrainOptions, train_sft
+
+    recs = [_rec("commitpackft", i) for i in range(3)]
+    texts = [prompts.SYSTEM_CODE] + [f"{r.instruction}\n{r.pre}\n{r.post}" for r in recs]
+    build_base_model(texts * 3, tmp_path / "base", TinyModelSpec(vocab_size=320), seed=0)
+    rows = [prompts.stage0_row(r) for r in recs]
+    opts = TrainOptions(max_steps=1, batch_size=1, max_length=16)
+    with pytest.raises(MaxLengthTooShort, match="max_length = 16 tokens leaves none of the 3"):
+        train_sft(tmp_path / "base", rows, tmp_path / "out", opts, device="cpu",
+                  work_dir=tmp_path / "work")  # fmt: skip
+    assert not (tmp_path / "out").exists()

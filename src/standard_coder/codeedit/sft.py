@@ -178,6 +178,24 @@ def losses(history: Sequence[dict[str, Any]]) -> list[tuple[int, float]]:
     return [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h]
 
 
+class MaxLengthTooShort(ValueError):
+    """``max_length`` leaves no training example a completion token to learn from."""
+
+
+def _check_kept(kept: int, given: int, max_length: int, log: Any) -> None:
+    """TRL drops an example whose prompt alone fills ``max_length`` tokens (no completion token
+    is left to learn from): say so, and refuse to train on none (TRL's own error there names a
+    sampler, not the setting)."""
+    if kept == 0:
+        raise MaxLengthTooShort(
+            f"max_length = {max_length} tokens leaves none of the {given} training examples a "
+            "completion token to learn from (each prompt alone fills it): raise max_length"
+        )
+    if kept < given and log is not None:
+        log.warning("%d of %d training examples dropped: their prompt alone fills max_length = "
+                    "%d tokens", given - kept, given, max_length)  # fmt: skip
+
+
 def train_sft(
     base_model: Path,
     rows: list[dict[str, Any]],
@@ -218,6 +236,7 @@ def train_sft(
         peft_config=peft_config(opts.lora),
         callbacks=[make_callback(checkpointer, should_stop, on_log)],
     )
+    _check_kept(len(trainer.train_dataset), len(rows), opts.max_length, log)  # type: ignore[arg-type]
     resumed, history, tuned = train_and_save(trainer, tokenizer, out_dir, checkpointer, log,
                                              writer)  # fmt: skip
     curve = losses(history)

@@ -137,7 +137,7 @@ def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str,
 def _sft(ctx: StageContext, stage: str, title: str) -> None:
     from standard_coder.codeedit import prompts
     from standard_coder.codeedit.hfresume import TrainingInterrupted
-    from standard_coder.codeedit.sft import train_sft, write_readme
+    from standard_coder.codeedit.sft import MaxLengthTooShort, train_sft, write_readme
 
     _quiet()
     t = _section(ctx)
@@ -164,6 +164,8 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
         )  # fmt: skip
     except TrainingInterrupted:
         return  # checkpointed; the engine reports the interrupt
+    except MaxLengthTooShort as exc:
+        raise ValueError(f"[codeedit_train] {exc}") from None
     doc["data"] = counts
     doc["stage"] = stage
     atomic_write_json(out / "training.json", doc)
