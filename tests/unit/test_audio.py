@@ -177,3 +177,25 @@ def test_init_config_audio_round_trips(tmp_path: Path) -> None:
     cfg = load_audio_config(path, ["glossary.extra_terms=['Demucs']"])
     assert cfg.pipeline.name == "audio" and cfg.glossary.extra_terms == ["Demucs"]
     assert cfg.demux.sample_rate == 16000 and cfg.demux.input == tmp_path / "media.wav"
+
+
+@pytest.mark.parametrize("backend", ["demucs", "dsp"])
+def test_the_run_seed_is_in_the_separation_params_only_where_demucs_draws_from_it(
+    tmp_path: Path, backend: str
+) -> None:
+    from standard_coder.pipelines.audio import build
+
+    config = tmp_path / "audio.toml"
+    config.write_text(
+        '[pipeline]\nname = "audio"\n[demux]\ninput = "media.wav"\n'
+        f'[source_separation]\nbackend = "{backend}"\n'
+        '[transcribe]\nbackend = "import"\ntranscript = "t.json"\n'
+    )
+
+    def params(overrides: list[str]) -> dict[str, str]:
+        pipe = build(config, overrides)
+        return {s.name: json.dumps(dict(s.params), sort_keys=True) for s in pipe.stages}
+
+    before, after = params([]), params(["runner.seed=5"])
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == ({"source_separation"} if backend == "demucs" else set())

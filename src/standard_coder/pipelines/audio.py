@@ -53,7 +53,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
     code = Path(audio_stages.__file__)
 
     def stage(
-        name: str, *sources: str, extra: dict[str, str] | None = None, **fields: Any
+        name: str, *sources: str, extra: dict[str, Any] | None = None, **fields: Any
     ) -> Stage:
         """An audio stage: run by ``audio_stages.<name>``, its ``[<name>]`` section (plus
         ``extra``) as params, this module and the ``audio/`` ``sources`` as its code."""
@@ -67,6 +67,10 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
         )
 
     t = cfg.transcribe
+    separation = separation_backend(cfg.source_separation.backend)
+    # Demucs draws from the run seed (its test model's weights, the random shifts): a seed for
+    # its fingerprint; the DSP estimate draws nothing and keeps its fingerprint
+    seeded = {"seed": cfg.runner.seed} if separation == "demucs" else {}
     asr_inputs = {"vocals": layout.vocals} if t.backend != "import" else {"file": t.transcript}
     stages = [
         stage(
@@ -82,7 +86,8 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             "source_separation",
             "audio/media.py",
             "audio/separation.py",
-            extra={"separation_backend": separation_backend(cfg.source_separation.backend)},
+            extra={"separation_backend": separation, **seeded},
+            param_labels={"seed": "runner.seed"},
             deps=("demux",),
             named_inputs={"clip": layout.clip},
             named_outputs={

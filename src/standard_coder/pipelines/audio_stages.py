@@ -65,7 +65,7 @@ def source_separation(ctx: StageContext) -> None:
     if backend == "demucs":
         vocals, rest, info = separate_demucs(
             data, rate, model=s.model, repo=s.model_repo, device=ctx.device, shifts=s.shifts,
-            seed=ctx.seed,
+            seed=int(ctx.params["seed"]),
         )  # fmt: skip
         record.update(model=info.model, model_samplerate=info.samplerate, sources=info.sources)
     else:
