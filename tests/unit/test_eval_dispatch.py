@@ -71,6 +71,22 @@ def test_a_vision_checkpoint_is_recognised_without_its_config(tmp_path: Path) ->
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "cause"), [(None, "config file not found"), ("x = [", "not valid TOML")]
+)
+def test_a_config_that_cannot_be_read_is_named_not_taken_for_the_sch_one(
+    tmp_path: Path, text: str | None, cause: str
+) -> None:
+    model = _vision_model(tmp_path)
+    config = tmp_path / "pipeline_config.toml"
+    if text is not None:
+        config.write_text(text)
+    code, out = _eval("--checkpoint", str(model), "--config", str(config))
+    assert code == 2
+    (line,) = out.strip().splitlines()
+    assert line.startswith(f"error: {config}: {cause}"), line
+
+
 def test_a_runner_training_checkpoint_of_vision_loads(tmp_path: Path) -> None:
     """``ckpt-*.pt`` keeps the weights and meta in the runner's envelope: eval reads both."""
     from standard_coder.runner.checkpoint import Checkpointer

@@ -52,11 +52,12 @@ def eval_cmd(
         return
     if name not in (None, "sch"):
         _fail(_unsupported(config, name))
-    _refuse_vision_checkpoint(checkpoint, config)
     try:
         if config is not None:
-            cfg = load_config(config, list(overrides or []))
+            cfg = load_config(config, list(overrides or []))  # a missing file is named here
+            _refuse_vision_checkpoint(checkpoint, config)
         else:
+            _refuse_vision_checkpoint(checkpoint, config)
             # <base_dir>/models/<kind>/model.pt -> <base_dir>
             base = checkpoint.resolve().parent.parent.parent
             cfg = validate_config({"outputs": {"base_dir": str(base)}}, base / "eval.toml")
