@@ -294,8 +294,12 @@ def test_sigterm_during_stage0_checkpoints_exits_143_and_resumes_exactly(
     trained: Path, tmp_path: Path
 ) -> None:
     from safetensors.torch import load_file
+    from torch.utils.tensorboard import SummaryWriter
 
     config = _write(tmp_path)
+    old = SummaryWriter(str(tmp_path / "out" / "tb" / "codeedit" / "sft_stage0"))
+    old.add_scalar("sft_stage0/loss", 9.0, 3)  # an earlier model's curve: a fresh start drops it
+    old.close()
     pointer = tmp_path / "out" / "checkpoints" / "sft_stage0" / "train" / "latest"
     p = _pipeline(config, "--to", "sft_stage0")
     deadline = time.monotonic() + 300
@@ -313,3 +317,22 @@ def test_sigterm_during_stage0_checkpoints_exits_143_and_resumes_exactly(
     assert json.loads((model.parent / "training.json").read_text())["resumed_from_step"] >= 4
     got, want = load_file(model), load_file(trained / "models" / "sft_stage0" / "model.safetensors")
     assert all((got[k] == v).all() for k, v in want.items())
+    # TensorBoard shows the uninterrupted run's curves: each step once, no summary of the
+    # stopped run (TRL's token counter restarts on a resume: its values are left out)
+    resumed = _scalars(tmp_path / "out" / "tb" / "codeedit" / "sft_stage0")
+    reference = _scalars(trained / "tb" / "codeedit" / "sft_stage0")
+    assert {k: [s for s, _ in v] for k, v in resumed.items()} == {
+        k: [s for s, _ in v] for k, v in reference.items()
+    }
+    assert [s for s, _ in reference["sft_stage0/loss"]] == list(range(1, 13))
+    for tag in ("loss", "learning_rate", "grad_norm", "epoch"):
+        got_v = [v for _, v in resumed[f"sft_stage0/{tag}"]]
+        assert got_v == pytest.approx([v for _, v in reference[f"sft_stage0/{tag}"]]), tag
+
+
+def _scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}

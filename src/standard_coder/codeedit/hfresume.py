@@ -105,7 +105,8 @@ def make_callback(
     should_stop: Callable[[], bool] | None,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> Any:
-    """The ``TrainerCallback`` linking a Trainer to the runner's checkpointer and stop flag."""
+    """The ``TrainerCallback`` linking a Trainer to the runner's checkpointer and stop flag
+    (``on_log`` gets ``stopped = True`` once a stop is requested, when it has that field)."""
 
     class RunnerCheckpoints(_callback_base()):  # type: ignore[misc]
         stopped_at: int | None = None
@@ -123,6 +124,8 @@ def make_callback(
             if stop:
                 self.stopped_at = step
                 control.should_training_stop = True
+                if hasattr(on_log, "stopped"):
+                    setattr(on_log, "stopped", True)  # noqa: B010
             return control
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> Any:
@@ -153,9 +156,15 @@ def resumable(
         yield str(path), step
 
 
-def run_trainer(trainer: Any, checkpointer: TrainingCheckpointer | None, log: Any) -> int | None:
+def run_trainer(
+    trainer: Any,
+    checkpointer: TrainingCheckpointer | None,
+    log: Any,
+    on_start: Callable[[int | None], None] | None = None,
+) -> int | None:
     """Train (resuming from the runner's checkpoint when there is one); return the step
-    resumed from (None: a fresh start, not resumed).
+    resumed from (None: a fresh start, not resumed). ``on_start(step)`` is called with it
+    just before the loop starts.
 
     Raises:
         TrainingInterrupted: a stop was requested; the state is checkpointed.
@@ -165,6 +174,8 @@ def run_trainer(trainer: Any, checkpointer: TrainingCheckpointer | None, log: An
         None,
     )
     with resumable(trainer, checkpointer, log) as (resume, step):
+        if on_start is not None:
+            on_start(step)
         trainer.train(resume_from_checkpoint=resume)
     if checkpointer is not None:
         checkpointer.wait()

@@ -92,22 +92,48 @@ def peft_config(lora: LoraOptions) -> Any:
     )  # fmt: skip
 
 
-def tb_logger(
-    tb_dir: Path | None, prefix: str
-) -> tuple[Callable[[int, dict[str, float]], None], Any]:
-    """``(on_log, writer)``: HF log dicts -> TensorBoard scalars ``<prefix>/<key>``."""
-    if tb_dir is None:
-        return (lambda step, logs: None), None
-    from torch.utils.tensorboard import SummaryWriter
+SUMMARY_KEY = "train_runtime"  # in the summary HF logs when ``train()`` ends, stopped or not
 
-    writer = SummaryWriter(str(tb_dir))
 
-    def on_log(step: int, logs: dict[str, float]) -> None:
+class TensorBoardLog:
+    """HF log dicts -> TensorBoard scalars ``<prefix>/<key>`` in ``tb_dir`` (None: off).
+
+    :meth:`start` opens the writer once it is known whether the training resumed, so the folder
+    shows what a run that never stopped shows: a fresh training removes the curves of the
+    model it replaces, and a training resumed at step N hides what the stopped run logged after
+    N (logged again from here; N's own entry, logged before the stop, stays). The summary HF
+    logs when a stopped ``train()`` returns is not the training's: it is left out (and the
+    final summary's ``epoch``, the last step's again).
+    """
+
+    def __init__(self, tb_dir: Path | None, prefix: str) -> None:
+        self.tb_dir, self.prefix = tb_dir, prefix
+        self.writer: Any = None
+        self.stopped = False
+
+    def start(self, resumed_from: int | None = None) -> None:
+        if self.tb_dir is None or self.writer is not None:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        if not resumed_from:
+            for old in Path(self.tb_dir).glob("events.out.tfevents.*"):
+                old.unlink(missing_ok=True)
+        purge = resumed_from + 1 if resumed_from else None
+        self.writer = SummaryWriter(str(self.tb_dir), purge_step=purge)
+
+    def __call__(self, step: int, logs: dict[str, float]) -> None:
+        if self.tb_dir is None or (self.stopped and SUMMARY_KEY in logs):
+            return
+        self.start()
         for key, value in logs.items():
-            writer.add_scalar(f"{prefix}/{key}", value, step)
-        writer.flush()
+            if not (key == "epoch" and SUMMARY_KEY in logs):
+                self.writer.add_scalar(f"{self.prefix}/{key}", value, step)
+        self.writer.flush()
 
-    return on_log, writer
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def quiet(trainer: Any) -> None:
@@ -129,10 +155,10 @@ def save_final(trainer: Any, tokenizer: Any, out_dir: Path) -> None:
 
 
 def train_and_save(
-    trainer: Any, tokenizer: Any, out_dir: Path, checkpointer: Any, log: Any, writer: Any
+    trainer: Any, tokenizer: Any, out_dir: Path, checkpointer: Any, log: Any, tb: TensorBoardLog
 ) -> tuple[int | None, list[dict[str, Any]], Any]:
     """Run a TRL ``trainer`` (quietly, resuming from ``checkpointer``), close its TensorBoard
-    ``writer``, save the final model to ``out_dir``: the SFT and SRL stages' common end.
+    log ``tb``, save the final model to ``out_dir``: the SFT and SRL stages' common end.
 
     Returns:
         The step resumed from (None: a fresh start), the trainer's log history, and the
@@ -143,10 +169,9 @@ def train_and_save(
     """
     quiet(trainer)
     try:
-        resumed = run_trainer(trainer, checkpointer, log)
+        resumed = run_trainer(trainer, checkpointer, log, on_start=tb.start)
     finally:
-        if writer is not None:
-            writer.close()
+        tb.close()
     history = [dict(h) for h in trainer.state.log_history]
     tuned = trainer.model
     save_final(trainer, tokenizer, out_dir)
@@ -227,18 +252,17 @@ def train_sft(
         max_length=opts.max_length,
         completion_only_loss=True,
     )
-    on_log, writer = tb_logger(tb_dir, tb_prefix)
+    tb = TensorBoardLog(tb_dir, tb_prefix)
     trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=peft_config(opts.lora),
-        callbacks=[make_callback(checkpointer, should_stop, on_log)],
+        callbacks=[make_callback(checkpointer, should_stop, tb)],
     )
     _check_kept(len(trainer.train_dataset), len(rows), opts.max_length, log)  # type: ignore[arg-type]
-    resumed, history, tuned = train_and_save(trainer, tokenizer, out_dir, checkpointer, log,
-                                             writer)  # fmt: skip
+    resumed, history, tuned = train_and_save(trainer, tokenizer, out_dir, checkpointer, log, tb)
     curve = losses(history)
     return {
         "base_model": str(base_model),

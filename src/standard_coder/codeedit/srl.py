@@ -161,7 +161,7 @@ def train_srl(
     from trl import GRPOConfig  # type: ignore[attr-defined]
 
     from standard_coder.codeedit.lm import load_model
-    from standard_coder.codeedit.sft import tb_logger, train_and_save
+    from standard_coder.codeedit.sft import TensorBoardLog, train_and_save
 
     t0 = time.perf_counter()
     model, tokenizer = load_model(model_dir, device)
@@ -175,14 +175,14 @@ def train_srl(
         report_to="none", disable_tqdm=True, activation_checkpointing=False,
         use_cpu=device == "cpu", dataloader_num_workers=0, **opts.extra,
     )  # fmt: skip
-    on_log, writer = tb_logger(tb_dir, "srl")
+    tb = TensorBoardLog(tb_dir, "srl")
     cls = trainer_class(opts.dynamic_sampling)
     trainer = cls(
         model=model, reward_funcs=[srl_reward_func], args=args,
         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-        callbacks=[make_callback(checkpointer, should_stop, on_log)],
+        callbacks=[make_callback(checkpointer, should_stop, tb)],
     )  # fmt: skip
-    resumed, history, _ = train_and_save(trainer, tokenizer, out_dir, checkpointer, log, writer)
+    resumed, history, _ = train_and_save(trainer, tokenizer, out_dir, checkpointer, log, tb)
     rewards = [(int(h["step"]), float(h["reward"])) for h in history if "reward" in h]
     dropped = [float(h[DROPPED]) for h in history if DROPPED in h]
     return {

@@ -191,7 +191,7 @@ def validate_stage1(ctx: StageContext) -> None:
     """Generate actions for the dev tasks with the Stage-1 model; apply them; success rate."""
     from standard_coder.codeedit import prompts
     from standard_coder.codeedit.lm import load_model
-    from standard_coder.codeedit.sft import tb_logger
+    from standard_coder.codeedit.sft import TensorBoardLog
     from standard_coder.codeedit.validator import DevTask, generate_answers, score_answers
 
     _quiet()
@@ -208,10 +208,9 @@ def validate_stage1(ctx: StageContext) -> None:
     doc = score_answers(tasks, answers)
     doc["model"] = str(ctx.inputs["model"])
     steps = json.loads((ctx.inputs["model"] / "training.json").read_text(encoding="utf-8"))
-    on_log, writer = tb_logger(CodeEditLayout(ctx.base_dir).tb / "validate_stage1", "validate")
-    on_log(int(steps.get("steps", 0)), {"success_rate": doc["success_rate"]})
-    if writer is not None:
-        writer.close()
+    tb = TensorBoardLog(CodeEditLayout(ctx.base_dir).tb / "validate_stage1", "validate")
+    tb(int(steps.get("steps", 0)), {"success_rate": doc["success_rate"]})  # replaces the last
+    tb.close()
     atomic_write_json(ctx.outputs["validation"], doc)
     ctx.log.info("Stage-1 actions on %d dev tasks: success %.3f %s", doc["tasks"],
                  doc["success_rate"], doc["statuses"])  # fmt: skip
