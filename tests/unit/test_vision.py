@@ -144,6 +144,7 @@ def test_a_run_record_is_closed_with_the_work_s_status(tmp_path: Path) -> None:
 VISION_CHANGES = {
     # key=value -> the stages whose params change (their fingerprints: the others stay cached)
     "vision.retention_days=7": set(),  # the run records' TTL: no stage's result
+    "vision.data_dir='elsewhere'": set(),  # digits read no folder
     "vision.val_fraction=0.2": {"prepare"},
     "vision.learning_rate=0.01": {"train"},
     "vision.checkpoint_every=7": {"train"},
@@ -180,3 +181,15 @@ def test_vision_stage_keys_name_every_key_but_the_records_ttl() -> None:
 
     named = {k for keys in STAGE_KEYS.values() for k in keys}
     assert set(VisionSection.model_fields) - named == {"retention_days"}
+
+
+def test_flowers_data_dir_is_in_every_vision_stage_s_params(tmp_path: Path) -> None:
+    from standard_coder.pipelines.vision import build
+
+    config = tmp_path / "vision.toml"
+    config.write_text('[pipeline]\nname = "vision"\n[vision]\ndataset = "flowers-102"\n'
+                      'data_dir = "flowers"\n')  # fmt: skip
+    pipe = build(config, [])
+    assert {s.name: s.params["vision"]["data_dir"] for s in pipe.stages} == dict.fromkeys(
+        ("prepare", "train", "evaluate"), "flowers"
+    )

@@ -22,8 +22,9 @@ from standard_coder.runner.stage import Pipeline, Stage
 # The ``[vision]`` keys each stage reads: a stage's fingerprint covers these and nothing else,
 # so a key only training reads never reruns ``prepare`` (and ``retention_days``, which only
 # names the run records' TTL, reruns nothing). ``dataset`` and ``data_dir`` go everywhere (the
-# section's own check needs both; they change the prepared data anyway), ``model_type`` and
-# ``img_size`` wherever images meet the model.
+# section's own check needs both; they change the prepared data anyway; ``data_dir`` only for
+# Flowers-102, the one dataset read from it), ``model_type`` and ``img_size`` wherever images
+# meet the model.
 DATA_KEYS = ("dataset", "data_dir")
 MODEL_KEYS = (*DATA_KEYS, "model_type", "img_size")
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
@@ -39,7 +40,10 @@ LABELS = {"seed": "runner.seed"}
 
 def stage_params(section: dict[str, Any], seed: int, stage: str) -> dict[str, Any]:
     """``stage``'s params: the ``[vision]`` keys it reads, plus the seed where it draws from it."""
-    params: dict[str, Any] = {"vision": {k: section[k] for k in STAGE_KEYS[stage]}}
+    keys = STAGE_KEYS[stage]
+    if section["dataset"] != "flowers-102":  # digits ship with scikit-learn: no folder read
+        keys = tuple(k for k in keys if k != "data_dir")
+    params: dict[str, Any] = {"vision": {k: section[k] for k in keys}}
     if stage in SEEDED:
         params["seed"] = seed
     return params
