@@ -138,6 +138,23 @@ def test_a_stage1_key_reruns_stage1_not_stage0(
     assert plan["sft_stage1"]["reason"] == "params changed: codeedit_train.stage1_steps 4 -> 5"
 
 
+def test_a_mix_of_sources_without_training_records_is_one_line_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    config = _write(tmp_path)  # canitedit is test-only: no Stage-0 training records
+    p = _pipeline(config, "--set", "codeedit_train.stage0_mix={canitedit=1.0}", "--to",
+                  "sft_stage0")  # fmt: skip
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 1, err.decode()[-2000:]
+    (line,) = [x for x in err.decode().splitlines() if x.startswith("[FAIL]")]
+    assert line.startswith(
+        "[FAIL] sft_stage0: ValueError: [codeedit_train] stage0_mix = {'canitedit': 1.0} draws "
+        "from no source with sft_stage0 records in the train split (records per source: "
+        "commitpackft "
+    ), line
+    assert b"Traceback" not in err
+
+
 def test_sigterm_during_evaluate_models_resumes_at_the_next_answer(
     trained: Path, tmp_path: Path
 ) -> None:

@@ -384,3 +384,13 @@ def test_codeedit_stage_keys_name_every_key_a_stage_reads() -> None:
     named |= codeedit_eval.EVAL_KEYS
     # enabled, model and base_model choose the stages and their inputs
     assert set(CodeEditTrainSection.model_fields) - named == {"enabled", "model", "base_model"}
+
+
+def test_a_training_mix_naming_an_unknown_source_is_a_config_error(tmp_path: Path) -> None:
+    from standard_coder.config import ConfigError
+    from standard_coder.config.codeedit import validate_codeedit_config
+
+    with pytest.raises(ConfigError, match=r"stage1_mix: unknown source 'synthetics'; the sources"):
+        validate_codeedit_config(
+            {"codeedit_train": {"stage1_mix": {"synthetics": 1.0}}}, tmp_path / "p.toml"
+        )

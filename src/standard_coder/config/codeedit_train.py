@@ -89,10 +89,18 @@ class CodeEditTrainSection(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> CodeEditTrainSection:
+        from standard_coder.config.codeedit import ALL_SOURCES  # (imports this module)
+
         for name in ("stage0_mix", "stage1_mix"):
             mix = getattr(self, name)
             if any(w < 0 for w in mix.values()) or not any(w > 0 for w in mix.values()):
                 raise ValueError(f"{name}: weights must be >= 0 with at least one > 0")
+            unknown = sorted(set(mix) - set(ALL_SOURCES))
+            if unknown:
+                raise ValueError(
+                    f"{name}: unknown source {', '.join(map(repr, unknown))}; the sources are "
+                    f"{', '.join(ALL_SOURCES)}"
+                )
         if self.model != "tiny" and self.base_model is not None:
             raise ValueError(f"model = {self.model!r} and base_model: set one of them")
         if self.tiny_hidden_size % self.tiny_heads or self.tiny_heads % self.tiny_kv_heads:

@@ -151,7 +151,13 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
     seed = int(ctx.params["seed"])
     records, counts = prompts.mix(pools, weights, t.examples, seed)
     if not records:
-        raise ValueError(f"{stage}: no training records for the mix {weights} in {train.keys()}")
+        held = ", ".join(f"{s} {len(recs)}" for s, recs in sorted(pools.items()) if recs) or "none"
+        key = "stage0_mix" if stage == "sft_stage0" else "stage1_mix"
+        raise ValueError(
+            f"[codeedit_train] {key} = {dict(weights)} draws from no source with {stage} records "
+            f"in the train split (records per source: {held}); name one of those, or add the "
+            "source to [codeedit] sources"
+        )
     opts = train_options(t, steps, seed)
     layout = CodeEditLayout(ctx.base_dir)
     out = ctx.outputs["model"]
