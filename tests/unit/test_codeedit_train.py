@@ -112,3 +112,32 @@ def test_a_max_length_that_leaves_no_completion_token_is_named(tmp_path: Path) -
         train_sft(tmp_path / "base", rows, tmp_path / "out", opts, device="cpu",
                   work_dir=tmp_path / "work")  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_rebuilt_from_the_final_checkpoint_takes_no_extra_step(tmp_path: Path) -> None:
+    """The model output removed after training ended: the stage resumes from the final runner
+    checkpoint, and the rebuilt model is the trained one (HF's ``train()`` resumed at max_steps
+    would take one step more)."""
+    from safetensors.torch import load_file
+
+    from standard_coder.codeedit.lm import TinyModelSpec, build_base_model
+    from standard_coder.codeedit.sft import TrainOptions, train_sft
+    from standard_coder.runner.checkpoint import Checkpointer
+
+    recs = [_rec("commitpackft", i) for i in range(4)]
+    texts = [prompts.SYSTEM_CODE] + [f"{r.instruction}\n{r.pre}\n{r.post}" for r in recs]
+    build_base_model(texts * 3, tmp_path / "base", TinyModelSpec(vocab_size=320), seed=0)
+    rows = [prompts.stage0_row(r) for r in recs]
+    opts = TrainOptions(max_steps=3, batch_size=2)
+    ck = Checkpointer(tmp_path / "ck", every_n_steps=2, background=False)
+
+    def run(out: str) -> dict[str, object]:
+        return train_sft(tmp_path / "base", rows, tmp_path / out, opts, device="cpu",
+                         work_dir=tmp_path / "work", checkpointer=ck,
+                         tb_dir=tmp_path / "tb")  # fmt: skip
+
+    first, again = run("first"), run("again")
+    assert first["resumed_from_step"] is None and again["resumed_from_step"] == 3
+    assert again["steps"] == 3 and again["first_loss"] == first["first_loss"]
+    want, got = (load_file(tmp_path / d / "model.safetensors") for d in ("first", "again"))
+    assert all((got[k] == v).all() for k, v in want.items())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,7 +153,9 @@ def resumable(
         path = materialise(saved, trainer.model, Path(tmp))
         step = int(saved["step"])
         history = json.loads(saved["trainer_state"]).get("log_history", [])
-        log.info("resuming training at step %d (%d log entries)", step, len(history))
+        (log or logging.getLogger(__name__)).info(
+            "resuming training at step %d (%d log entries)", step, len(history)
+        )
         yield str(path), step
 
 
@@ -176,7 +179,17 @@ def run_trainer(
     with resumable(trainer, checkpointer, log) as (resume, step):
         if on_start is not None:
             on_start(step)
-        trainer.train(resume_from_checkpoint=resume)
+        if resume is not None and step is not None and step >= trainer.args.max_steps:
+            # The final checkpoint (its output was removed): the weights are loaded, nothing is
+            # left to train. ``train()`` would take one more step past max_steps.
+            from transformers import TrainerState
+
+            trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+            (log or logging.getLogger(__name__)).info(
+                "training had ended at step %d: the final checkpoint is the model", step
+            )
+        else:
+            trainer.train(resume_from_checkpoint=resume)
     if checkpointer is not None:
         checkpointer.wait()
     if callback is not None and callback.stopped_at is not None:
