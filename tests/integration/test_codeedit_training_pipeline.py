@@ -331,7 +331,12 @@ def test_sigterm_during_stage0_checkpoints_exits_143_and_resumes_exactly(
     _, err = again.communicate(timeout=400)
     assert again.returncode == 0, err.decode()[-3000:]
     model = tmp_path / "out" / "models" / "sft_stage0" / "model.safetensors"
-    assert json.loads((model.parent / "training.json").read_text())["resumed_from_step"] >= 4
+    doc = json.loads((model.parent / "training.json").read_text())
+    assert doc["resumed_from_step"] >= 4
+    # the loss curve has every step, the checkpoint's own included (it waits for that entry)
+    ref = json.loads((trained / "models" / "sft_stage0" / "training.json").read_text())
+    assert [s for s, _ in doc["loss_curve"]] == list(range(1, 13))
+    assert [v for _, v in doc["loss_curve"]] == pytest.approx([v for _, v in ref["loss_curve"]])
     got, want = load_file(model), load_file(trained / "models" / "sft_stage0" / "model.safetensors")
     assert all((got[k] == v).all() for k, v in want.items())
     # TensorBoard shows the uninterrupted run's curves: each step once, no summary of the

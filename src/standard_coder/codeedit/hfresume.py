@@ -39,6 +39,13 @@ def _trainable(model: Any) -> dict[str, Any]:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def _without_summary(state: dict[str, Any]) -> dict[str, Any]:
+    """``TrainerState`` fields without the summary ``train()`` logs when it returns (not a step's
+    entry: a resumed run logs its own)."""
+    history = state.get("log_history") or []
+    return {**state, "log_history": [h for h in history if "train_runtime" not in h]}
+
+
 def snapshot(model: Any, optimizer: Any, scheduler: Any, state: Any) -> dict[str, Any]:
     """The whole training state as a ``weights_only``-loadable dict."""
     from standard_coder.runner.checkpoint import capture_rng_state
@@ -50,7 +57,7 @@ def snapshot(model: Any, optimizer: Any, scheduler: Any, state: Any) -> dict[str
         "model": _trainable(model),
         "optimizer": opt.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
-        "trainer_state": json.dumps(dataclasses.asdict(state), sort_keys=True),
+        "trainer_state": json.dumps(_without_summary(dataclasses.asdict(state)), sort_keys=True),
         "rng": capture_rng_state(),
     }
 
@@ -111,6 +118,15 @@ def make_callback(
 
     class RunnerCheckpoints(_callback_base()):  # type: ignore[misc]
         stopped_at: int | None = None
+        pending: int | None = None  # a checkpoint step waiting for that step's log entry
+
+        def _save(self, state: Any, kw: dict[str, Any]) -> None:
+            if checkpointer is not None and self.pending is not None:
+                checkpointer.save(
+                    snapshot(kw["model"], kw.get("optimizer"), kw.get("lr_scheduler"), state),
+                    self.pending,
+                )
+            self.pending = None
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
             step = int(state.global_step)
@@ -118,10 +134,12 @@ def make_callback(
             if checkpointer is not None and (
                 checkpointer.due(step) or stop or step >= state.max_steps
             ):
-                checkpointer.save(
-                    snapshot(kw["model"], kw.get("optimizer"), kw.get("lr_scheduler"), state),
-                    step,
-                )
+                # The Trainer logs this step right after this call: the checkpoint waits for
+                # that entry (nothing else changes in between), so a resumed run's log history
+                # (the loss curve) has every step.
+                self.pending = step
+                if not control.should_log:
+                    self._save(state, kw)
             if stop:
                 self.stopped_at = step
                 control.should_training_stop = True
@@ -130,9 +148,18 @@ def make_callback(
             return control
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> Any:
+            self._save(state, kw)
             if on_log is not None and logs:
                 nums = {k: float(v) for k, v in logs.items() if isinstance(v, int | float)}
                 on_log(int(state.global_step), nums)
+            return control
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            self._save(state, kw)  # a log that did not come (never expected)
+            return control
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            self._save(state, kw)
             return control
 
     return RunnerCheckpoints()
