@@ -480,7 +480,10 @@ def test_a_stage_that_finishes_after_a_signal_is_recorded_done(root: Path) -> No
     """Ctrl-C during a stage that does not poll the stop: its finished work is kept (manifest
     written, skipped next run), the run stops before the next stage and says so."""
     result, sink = run(make(root, train={"run": _train_through_a_signal}), install_signals=True)
-    assert result.exit_code == 130 and result.message.startswith("interrupted: rerun to resume")
+    assert result.exit_code == 130
+    # the stop is named where it took effect: before report, not at train (which is done)
+    assert result.message == "interrupted: rerun to resume (report not started; train is done)"
+    assert reasons(sink, "run_interrupted") == {"report": result.message}
     assert reasons(sink, "stage_completed").keys() == {"prepare", "train"}
     assert "report" not in reasons(sink, "stage_running")
     CALLS.clear()

@@ -357,7 +357,7 @@ def _run_recorded(
     log.info("%s", records.executor_message(records.executor_text(where)))
 
     _warn_stale_upstream(session, selected)
-    for name in selected:
+    for i, name in enumerate(selected):
         outcome = run_stage(session, name, force, stop, display, run_dir)
         state["stages"][name] = {**outcome.record(), "run_id": session.run_id}
         result.stages[name] = outcome
@@ -372,7 +372,11 @@ def _run_recorded(
             signum = stop.signum or 2
             result.exit_code = 128 + signum
             result.message = f"interrupted: rerun to resume{outcome.progress}"
-            session.emit("run_interrupted", name, result.message, signal=signum)
+            stopped_at = name
+            if outcome.status != "interrupted":  # it ran to its end: the next one is stopped
+                stopped_at = selected[i + 1]
+                result.message += f" ({stopped_at} not started; {name} is done)"
+            session.emit("run_interrupted", stopped_at, result.message, signal=signum)
             break
     status = {0: "completed", 1: "failed"}.get(result.exit_code, "interrupted")
     if result.exit_code not in (0, 1, 130, 143) and result.exit_code < 128:
