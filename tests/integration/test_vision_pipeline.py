@@ -116,6 +116,8 @@ def test_smoke_contracts(tiny_run: Path) -> None:
         assert (out / "reports" / "vision" / name).read_bytes().startswith(b"\x89PNG")
     html = (out / "reports" / "index.html").read_text()
     assert "Vision evaluation" in html and "Vision training" in html
+    val = training["val_accuracy"]
+    assert f"final val accuracy {val:.4f}</p>" in html  # as the evaluation's accuracy, 4 places
 
 
 def tb_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:

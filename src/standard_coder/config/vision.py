@@ -36,7 +36,7 @@ class VisionSection(StrictModel):
         None, ge=1, description="evaluate the first N images of a split only (smoke runs)"
     )
     model_type: Literal["testing", "cnn"] = Field(
-        "testing", description="testing = a ~10k-parameter ViT; cnn = a small CNN"
+        "testing", description="testing = a ~5k-parameter ViT; cnn = a ~10k-parameter CNN"
     )
     img_size: int = Field(8, ge=4, le=512, description="images are resized to img_size^2")
     num_steps: int = Field(1500, ge=1, description="training steps")

@@ -118,6 +118,11 @@ def _figure(path: Path, alt: str) -> str:
     return f'<figure><img src="{uri}" alt="{text}"><figcaption>{text}</figcaption></figure>'
 
 
+def _fixed(value: object) -> str:
+    """``0.2333`` for a number (as the evaluation section shows accuracy), ``—`` for none."""
+    return f"{value:.4f}" if isinstance(value, int | float) else "—"
+
+
 def _training_section(given: SectionInput) -> str:
     layout = VisionLayout(given.base_dir)
     try:
@@ -128,7 +133,7 @@ def _training_section(given: SectionInput) -> str:
         f"<p>{html.escape(str(doc.get('model_type')))} model, "
         f"{doc.get('n_parameters')} parameters, {doc.get('steps')} steps on "
         f"{html.escape(str(doc.get('device')))} in {doc.get('train_seconds')} s; "
-        f"final val accuracy {doc.get('val_accuracy')}</p>"
+        f"final val accuracy {_fixed(doc.get('val_accuracy'))}</p>"
     )
     return facts + _figure(layout.figures / "curves.png", "loss and val accuracy by step")
 
