@@ -229,3 +229,43 @@ def test_a_failing_ast_grep_call_stops_the_stage_with_one_line(tmp_path: Path) -
     assert f"synthetic record {rows[0]['id']}: its gold action failed: " in line
     assert "ast-grep scan (rule bad-kind) on input.py: exit 8: " in line
     assert "Kind `no_such_kind` is invalid" in line and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_while_a_completion_runs_stops_at_once_and_scores_nothing(tmp_path: Path) -> None:
+    """A real SIGINT while the evaluator waits on a completion that sleeps: the sandboxed
+    command is killed and the run exits 130 at once (not after the completion's time limit),
+    writing no evaluation (a rerun scores every completion)."""
+    import signal
+    import time
+
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"task_id": 3, "completion": "import time\ntime.sleep(60)\n"}))
+    config = _config(tmp_path, 'sources = ["canitedit"]\n')
+    config.write_text(
+        config.read_text()
+        .replace(str(FIXTURES / "canitedit_completions.jsonl"), str(answers))
+        .replace("eval_timeout_s = 2.0", "eval_timeout_s = 60.0")
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(_sandboxed_children(proc.pid)):  # the completion's tests are running
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    children = _sandboxed_children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert time.monotonic() - t0 < 10  # not the 60 s limit
+    assert b"[STOP] evaluate: interrupted: rerun to resume" in err
+    assert not (tmp_path / "out" / "reports" / "codeedit_eval.json").exists()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # killed, not orphaned
+
+
+def _sandboxed_children(pid: int) -> list[int]:
+    """Processes of other sessions started by ``pid`` (the sandbox's ``start_new_session``)."""
+    out = subprocess.run(["ps", "-o", "pid=,ppid=,sid=", "-A"], capture_output=True, text=True)
+    rows = [tuple(int(x) for x in line.split()) for line in out.stdout.splitlines()]
+    return [p for p, parent, sid in rows if parent == pid and sid == p]

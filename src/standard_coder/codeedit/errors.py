@@ -29,3 +29,8 @@ class SandboxTimeout(ActionApplyError):
 
 class SourceError(CodeEditError):
     """A source file or folder cannot be read in its upstream format."""
+
+
+class SandboxStopped(Exception):
+    """A stop was requested while a sandboxed command ran: it was killed, nothing was scored
+    (not a :class:`CodeEditError`: no input is at fault)."""

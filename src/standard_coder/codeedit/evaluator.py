@@ -22,13 +22,13 @@ import json
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
 from standard_coder.codeedit.actions import apply_action, count_rules, parse_answer
-from standard_coder.codeedit.errors import CodeEditError
+from standard_coder.codeedit.errors import CodeEditError, SandboxStopped
 from standard_coder.codeedit.sandbox import Limits, run_sandboxed
 
 DRIVER = """\
@@ -103,10 +103,19 @@ def excess_code(pre: str, out: str, statements: Iterable[int], missing: Iterable
 
 
 def run_completion(
-    task: Task, completion: str, limits: Limits | None = None, *, actions_only: bool = False
+    task: Task,
+    completion: str,
+    limits: Limits | None = None,
+    *,
+    actions_only: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Outcome:
     """Apply ``completion`` to ``task`` and run its tests in the sandbox (``actions_only``: a
-    completion without an ``<action>`` is an ``invalid_action``, not code to run)."""
+    completion without an ``<action>`` is an ``invalid_action``, not code to run).
+
+    Raises:
+        SandboxStopped: ``should_stop()`` turned true while the tests ran.
+    """
     limits = limits or Limits(timeout_s=10.0, cpu_s=10)
     rules = None
     if actions_only or "<action>" in completion:
@@ -121,8 +130,9 @@ def run_completion(
         code = fenced[-1] if fenced else completion
     files = {"solution.py": code, "tests.py": task.tests, "driver.py": DRIVER}
     result = run_sandboxed(
-        [sys.executable, "-I", "driver.py"], files, limits=limits, read_back=["result.json"]
-    )
+        [sys.executable, "-I", "driver.py"], files, limits=limits, read_back=["result.json"],
+        should_stop=should_stop,
+    )  # fmt: skip
     out = Outcome(
         task.id, "timeout", exact_match=_norm(code) == _norm(task.post),
         similarity=round(SequenceMatcher(None, code, task.post).ratio(), 4), rules=rules,
@@ -213,11 +223,21 @@ def evaluate(
     limits: Limits | None = None,
     *,
     actions_only: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Run every completion of every task (a task without completions is skipped)."""
-    outcomes = [
-        run_completion(task, text, limits, actions_only=actions_only)
-        for task in tasks
-        for text in completions.get(task.id, [])
-    ]
+    """Run every completion of every task (a task without completions is skipped).
+
+    Raises:
+        SandboxStopped: ``should_stop()`` turned true (checked before and during each
+            completion's tests): nothing is scored.
+    """
+    outcomes = []
+    for task in tasks:
+        for text in completions.get(task.id, []):
+            if should_stop is not None and should_stop():
+                raise SandboxStopped("stopped before every completion was scored")
+            outcome = run_completion(
+                task, text, limits, actions_only=actions_only, should_stop=should_stop
+            )
+            outcomes.append(outcome)
     return summarize(outcomes)

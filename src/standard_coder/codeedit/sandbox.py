@@ -29,11 +29,13 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from standard_coder.codeedit.errors import ActionApplyError, SandboxRefused
+from standard_coder.codeedit.errors import ActionApplyError, SandboxRefused, SandboxStopped
+
+STOP_POLL_S = 0.2  # how often a running command checks for a stop request
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,13 @@ def run_sandboxed(
     limits: Limits | None = None,
     read_back: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SandboxResult:
     """Write ``files`` into a fresh temp folder, run ``argv`` there, read ``read_back`` files.
+
+    ``should_stop`` is asked every ``STOP_POLL_S`` while the command runs: when it turns true
+    the command's process group is killed and :class:`SandboxStopped` raised (Ctrl-C does not
+    reach the command itself: it runs in its own session).
 
     ``argv[0]`` must be an absolute path (nothing is looked up on ``PATH``).
     """
@@ -118,14 +125,22 @@ def run_sandboxed(
             start_new_session=True,
             preexec_fn=functools.partial(_set_limits, limits),
         )
-        timed_out = False
-        try:
-            out, err = proc.communicate(timeout=limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
+        timed_out = stopped = False
+        while True:
+            left = limits.timeout_s - (time.perf_counter() - t0)
+            try:
+                out, err = proc.communicate(timeout=max(0.0, min(left, STOP_POLL_S)))
+                break
+            except subprocess.TimeoutExpired:
+                stopped = bool(should_stop and should_stop())
+                timed_out = not stopped and time.perf_counter() - t0 >= limits.timeout_s
+                if stopped or timed_out:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    out, err = proc.communicate()
+                    break
+        if stopped:
+            raise SandboxStopped(f"stopped while {Path(argv[0]).name} ran (killed)")
         seconds = time.perf_counter() - t0
         back = {}
         for name in read_back:

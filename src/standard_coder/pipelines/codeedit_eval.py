@@ -87,6 +87,7 @@ def _answers(
 def evaluate_models(ctx: StageContext) -> None:
     """SFT-only vs SFT + SRL: CanItEdit success, ExcessCode, rules; held-out exact match."""
     from standard_coder.codeedit.compare import best_model, heldout_outcome, summarize_heldout
+    from standard_coder.codeedit.errors import SandboxStopped
     from standard_coder.codeedit.evaluator import Task
     from standard_coder.codeedit.evaluator import evaluate as run_eval
     from standard_coder.codeedit.sandbox import Limits
@@ -105,9 +106,13 @@ def evaluate_models(ctx: StageContext) -> None:
         answers = _answers(ctx, name, canit + held, t.max_new_tokens)
         if answers is None:
             return  # answers so far are in the ledger; the engine reports the interrupt
-        can = run_eval(
-            tasks, {_task_id(r): [answers[r.id]] for r in canit}, limits, actions_only=True
-        )
+        try:
+            can = run_eval(
+                tasks, {_task_id(r): [answers[r.id]] for r in canit}, limits, actions_only=True,
+                should_stop=ctx.should_stop,
+            )  # fmt: skip
+        except SandboxStopped:
+            return  # the answers are in the ledger; the engine reports the interrupt
         heldout = summarize_heldout([
             heldout_outcome(r.id, answers[r.id], r.pre, r.post or "", r.language) for r in held
         ])  # fmt: skip

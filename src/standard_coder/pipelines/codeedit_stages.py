@@ -248,6 +248,7 @@ def coverage_warning(path: Path, cov: Coverage, task_ids: Sequence[str]) -> str 
 
 def evaluate(ctx: StageContext) -> None:
     """Run completions against the CanItEdit test tasks: ``reports/codeedit_eval.json``."""
+    from standard_coder.codeedit.errors import SandboxStopped
     from standard_coder.codeedit.evaluator import coverage
     from standard_coder.codeedit.evaluator import evaluate as run_eval
     from standard_coder.codeedit.sandbox import Limits, network_isolated
@@ -262,7 +263,10 @@ def evaluate(ctx: StageContext) -> None:
     if warning:
         ctx.log.warning("%s", warning)
     limit = Limits(timeout_s=c.eval_timeout_s, cpu_s=max(1, int(c.eval_timeout_s)))
-    doc = run_eval(tasks, completions, limit)
+    try:
+        doc = run_eval(tasks, completions, limit, should_stop=ctx.should_stop)
+    except SandboxStopped:
+        return  # nothing written: the engine reports the interrupt, a rerun scores them all
     doc["completions_file"] = str(c.completions) if c.completions else None
     doc["tasks_total"] = cov.tasks
     doc["tasks_without_completion"] = len(cov.unanswered)
