@@ -333,3 +333,15 @@ def test_closed_stdout_exits_141_quietly(tmp_path: Path, args: tuple[str, ...]) 
         os.close(write_end)
     assert proc.returncode == 141, proc.stderr
     assert proc.stderr == ""
+
+
+def test_a_stale_upstream_is_warned_about_once(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path)
+    assert cli("pipeline", "--config", str(cfg)).returncode == 0
+    (tmp_path / "data" / "a.txt").write_text("changed\n")  # one is stale now
+    done = cli("pipeline", "--config", str(cfg), "--stages", "two", "--force")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("upstream 'one' is stale") == 1, done.stderr
+    assert "[warn] two: upstream 'one' is stale" in done.stderr
+    log = (tmp_path / "state" / "logs" / "run.log").read_text()
+    assert "upstream 'one' is stale" in log  # still in the run log
