@@ -155,6 +155,29 @@ def test_a_mix_of_sources_without_training_records_is_one_line_naming_the_key(
     assert b"Traceback" not in err
 
 
+def test_ctrl_c_during_the_validator_stops_it_between_answers(
+    trained: Path, tmp_path: Path
+) -> None:
+    """A real SIGINT while validate_stage1 generates (long answers: about a second each): the
+    stage stops before the next answer, exit 130, no validation written over the last one."""
+    config = trained.parent / "pipeline_config.toml"
+    before = (trained / "reports" / "codeedit_validation.json").read_bytes()
+    log = trained / "logs" / "run.log"
+    seen = log.read_text().count("stage validate_stage1: running")
+    p = _pipeline(config, "--stages", "validate_stage1", "--set",
+                  "codeedit_train.max_new_tokens=700")  # fmt: skip
+    deadline = time.monotonic() + 120
+    while log.read_text().count("stage validate_stage1: running") == seen:
+        assert p.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside the first answers
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err.decode()[-2000:]
+    assert b"[STOP] validate_stage1: interrupted: rerun to resume" in err
+    assert (trained / "reports" / "codeedit_validation.json").read_bytes() == before
+
+
 def test_sigterm_during_evaluate_models_resumes_at_the_next_answer(
     trained: Path, tmp_path: Path
 ) -> None:

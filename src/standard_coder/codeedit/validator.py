@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,10 @@ def score_answers(tasks: Sequence[DevTask], answers: Sequence[str]) -> dict[str,
     }
 
 
+class GenerationStopped(Exception):
+    """A stop was requested between two answers."""
+
+
 def generate_answers(
     model: Any,
     tokenizer: Any,
@@ -81,14 +85,21 @@ def generate_answers(
     *,
     max_new_tokens: int,
     device: str,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[str]:
-    """Greedy answers (the assistant turn only) for chat ``prompts``, one at a time."""
+    """Greedy answers (the assistant turn only) for chat ``prompts``, one at a time.
+
+    Raises:
+        GenerationStopped: ``should_stop()`` (asked before each prompt) turned true.
+    """
     import torch
 
     model.eval()
     out: list[str] = []
     with torch.no_grad():
         for messages in prompts:
+            if should_stop is not None and should_stop():
+                raise GenerationStopped(f"stopped after {len(out)} of {len(prompts)} answers")
             ids = tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
             )

@@ -198,7 +198,12 @@ def validate_stage1(ctx: StageContext) -> None:
     from standard_coder.codeedit import prompts
     from standard_coder.codeedit.lm import load_model
     from standard_coder.codeedit.sft import TensorBoardLog
-    from standard_coder.codeedit.validator import DevTask, generate_answers, score_answers
+    from standard_coder.codeedit.validator import (
+        DevTask,
+        GenerationStopped,
+        generate_answers,
+        score_answers,
+    )
 
     _quiet()
     t = _section(ctx)
@@ -207,10 +212,13 @@ def validate_stage1(ctx: StageContext) -> None:
     recs = recs[: t.validate_max_tasks] if t.validate_max_tasks else recs
     tasks = [DevTask(r.id, r.instruction, r.pre, r.post or "", r.language) for r in recs]
     model, tokenizer = load_model(ctx.inputs["model"], ctx.device)
-    answers = generate_answers(
-        model, tokenizer, [prompts.prompt_messages(r, prompts.SYSTEM_ACTION) for r in recs],
-        max_new_tokens=t.max_new_tokens, device=ctx.device,
-    )  # fmt: skip
+    try:
+        answers = generate_answers(
+            model, tokenizer, [prompts.prompt_messages(r, prompts.SYSTEM_ACTION) for r in recs],
+            max_new_tokens=t.max_new_tokens, device=ctx.device, should_stop=ctx.should_stop,
+        )  # fmt: skip
+    except GenerationStopped:
+        return  # nothing written: the engine reports the interrupt, a rerun answers them all
     doc = score_answers(tasks, answers)
     doc["model"] = str(ctx.inputs["model"])
     steps = json.loads((ctx.inputs["model"] / "training.json").read_text(encoding="utf-8"))
