@@ -243,3 +243,40 @@ def test_bad_media_is_one_line_and_exit_2(tmp_path: Path, case: str, backend: st
     expected = {"not_audio": "not", "empty": "empty file", "truncated": "truncated WAV"}[case]
     assert expected in errors[0]
     assert not (tmp_path / "sc-output" / "stages" / "demux" / "manifest.json").exists()
+
+
+def test_ctrl_c_during_a_demucs_separation_stops_between_segments(tmp_path: Path) -> None:
+    """A real SIGINT while Demucs separates 90 s (three 40 s segments of its test model): the
+    stage stops before the next segment instead of separating all of it, writes no stems, and
+    the run says the separation is what was interrupted."""
+    import signal
+
+    import numpy as np
+    import soundfile as sf
+
+    rate = 8000
+    t = np.arange(90 * rate) / rate
+    mix = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3
+    sf.write(tmp_path / "mix.wav", mix.astype(np.float32), rate)
+    (tmp_path / "t.srt").write_text("1\n00:00:00,100 --> 00:00:01,500\nHello Demucs\n")
+    config = tmp_path / "audio.toml"
+    config.write_text(
+        '[pipeline]\nname = "audio"\n[runner]\ndevice = "cpu"\n'
+        '[demux]\ninput = "mix.wav"\nbackend = "python"\nsample_rate = 8000\n'
+        '[source_separation]\nbackend = "demucs"\n[transcribe]\ntranscript = "t.srt"\n'
+    )
+    log = tmp_path / "sc-output" / "logs" / "run.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (log.exists() and "stage source_separation: running" in log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the first segment
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert b"[STOP] source_separation: interrupted: rerun to resume" in err
+    assert not (tmp_path / "sc-output" / "audio" / "separated" / "separation.json").exists()

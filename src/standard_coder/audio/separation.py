@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,6 +146,23 @@ def load_demucs_model(name: str, repo: Path | None) -> Any:
     return BagOfModels(models, bag.get("weights"), bag.get("segment"))
 
 
+class SeparationStopped(Exception):
+    """A stop was requested between two Demucs segments."""
+
+
+def _stop_check(should_stop: Callable[[], bool] | None) -> Callable[[dict[str, Any]], None] | None:
+    """Demucs's per-segment callback raising :class:`SeparationStopped` on a stop request (Demucs
+    cancels the segments left: the way its ``callback`` is meant to abort)."""
+    if should_stop is None:
+        return None
+
+    def check(state: dict[str, Any]) -> None:
+        if state.get("state") == "start" and should_stop():
+            raise SeparationStopped("stopped between two Demucs segments")
+
+    return check
+
+
 def separate_demucs(
     data: np.ndarray,
     sample_rate: int,
@@ -154,11 +172,16 @@ def separate_demucs(
     device: str = "cpu",
     shifts: int = 0,
     seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, DemucsInfo]:
     """Two stems (vocals, the rest) with Demucs, resampled back to ``sample_rate``.
 
     ``seed`` seeds torch before the model is built and applied (``demucs_unittest`` is
     randomly initialised; ``shifts`` draws random offsets), so a rerun gives the same bytes.
+    ``should_stop`` is asked before each segment Demucs separates.
+
+    Raises:
+        SeparationStopped: ``should_stop()`` turned true (nothing is returned).
     """
     _need_demucs()
     import numpy as np
@@ -176,7 +199,10 @@ def separate_demucs(
     mean, std = ref.mean(), ref.std() + 1e-8
     with torch.no_grad():
         normed = ((wav - mean) / std)[None]
-        stems = apply_model(net, normed, device=device, shifts=shifts, split=True, progress=False)
+        stems = apply_model(
+            net, normed, device=device, shifts=shifts, split=True, progress=False,
+            callback=_stop_check(should_stop),
+        )  # fmt: skip
         stems = stems[0]
     stems = stems * std + mean
     vocals = stems[net.sources.index("vocals")]

@@ -56,17 +56,20 @@ def demux(ctx: StageContext) -> None:
 def source_separation(ctx: StageContext) -> None:
     """Vocals and accompaniment of the clip (Demucs, or the mid/side DSP estimate)."""
     from standard_coder.audio.media import read_audio, write_audio
-    from standard_coder.audio.separation import separate_demucs, separate_dsp
+    from standard_coder.audio.separation import SeparationStopped, separate_demucs, separate_dsp
 
     s = section_from_params(SeparationSection, ctx.params["source_separation"], ctx.root_dir)
     backend = str(ctx.params["separation_backend"])
     data, rate = read_audio(ctx.inputs["clip"])
     record: dict[str, Any] = {"backend": backend, "device": ctx.device, "sample_rate": rate}
     if backend == "demucs":
-        vocals, rest, info = separate_demucs(
-            data, rate, model=s.model, repo=s.model_repo, device=ctx.device, shifts=s.shifts,
-            seed=int(ctx.params["seed"]),
-        )  # fmt: skip
+        try:
+            vocals, rest, info = separate_demucs(
+                data, rate, model=s.model, repo=s.model_repo, device=ctx.device, shifts=s.shifts,
+                seed=int(ctx.params["seed"]), should_stop=ctx.should_stop,
+            )  # fmt: skip
+        except SeparationStopped:
+            return  # nothing written: the engine reports the interrupt, a rerun separates
         record.update(model=info.model, model_samplerate=info.samplerate, sources=info.sources)
     else:
         vocals, rest = separate_dsp(data, rate)
