@@ -182,6 +182,12 @@ def test_eval_only(tiny_run: Path) -> None:
     assert list((out / "tb").glob(f"eval-{run.name}/events.out.tfevents.*"))
     assert stamp["companions"] == [f"tb/eval-{run.name}"]  # gc removes it with the record
 
+    # the images go in at the model's own size, whatever [vision] img_size says now
+    res = runner.invoke(app, ["eval", "--checkpoint", str(model), "--config", str(tiny_run),
+                              "--set", "vision.img_size=16"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"accuracy {metrics['accuracy']:.4f} on 64 images" in res.output
+
     # the training's last runner checkpoint is the same model
     (ckpt,) = (out / "checkpoints" / "train" / "train").glob("ckpt-*40.pt")
     res = runner.invoke(app, ["eval", "--checkpoint", str(ckpt), "--config", str(tiny_run)])

@@ -47,6 +47,9 @@ def run_vision_eval(checkpoint: Path, cfg: VisionConfig, device: str) -> Path:
     except CheckpointError as exc:
         raise VisionEvalError(str(exc)) from None
     layout = VisionLayout(cfg.outputs.base_dir, v.dataset)
+    # the images go in at the size the model was trained on (its meta), whatever [vision]
+    # img_size says now: another size would not fit the model's input
+    v = v.model_copy(update={"img_size": int(meta.get("img_size", v.img_size))})
     try:
         (test,) = load_splits(layout.index, v, "test")
     except DatasetError as exc:
