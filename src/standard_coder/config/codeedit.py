@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from standard_coder.config.base import ConfigPath, StrictModel
+from standard_coder.config.codeedit_sources import ALL_SOURCES, SourceName
 from standard_coder.config.codeedit_train import CodeEditTrainSection
 from standard_coder.config.core import OutputsSection, PipelineSection, RunnerSection
 from standard_coder.config.schema import (
@@ -17,15 +18,9 @@ from standard_coder.config.schema import (
     validate_pipeline_config,
 )
 
-SourceName = Literal[
-    "commitpackft", "editpackft", "ocedataft", "canitedit", "smellycode", "synthetic"
-]  # fmt: skip
 LanguageName = Literal[
     "python", "javascript", "typescript", "java", "cpp", "c", "go", "rust", "other"
 ]
-ALL_SOURCES: list[SourceName] = [
-    "commitpackft", "editpackft", "ocedataft", "canitedit", "smellycode", "synthetic"
-]  # fmt: skip
 
 
 class CodeEditSection(StrictModel):

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from standard_coder.config.base import ConfigPath, StrictModel
+from standard_coder.config.codeedit_sources import ALL_SOURCES
 
 
 class CodeEditTrainSection(StrictModel):
@@ -89,8 +90,6 @@ class CodeEditTrainSection(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> CodeEditTrainSection:
-        from standard_coder.config.codeedit import ALL_SOURCES  # (imports this module)
-
         for name in ("stage0_mix", "stage1_mix"):
             mix = getattr(self, name)
             if any(w < 0 for w in mix.values()) or not any(w > 0 for w in mix.values()):

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from standard_coder.config.codeedit import ALL_SOURCES, load_codeedit_config
+from standard_coder.config.codeedit import load_codeedit_config
+from standard_coder.config.codeedit_sources import ALL_SOURCES
 from standard_coder.pipelines import codeedit_eval, codeedit_stages, codeedit_train
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
