@@ -193,3 +193,7 @@ def test_flowers_data_dir_is_in_every_vision_stage_s_params(tmp_path: Path) -> N
     assert {s.name: s.params["vision"]["data_dir"] for s in pipe.stages} == dict.fromkeys(
         ("prepare", "train", "evaluate"), "flowers"
     )
+    # Flowers-102's split is setid.mat's: the seed reruns training, not prepare
+    reseeded = build(config, ["runner.seed=5"])
+    assert [s.name for s, r in zip(pipe.stages, reseeded.stages, strict=True)
+            if s.params != r.params] == ["train"]  # fmt: skip

@@ -41,10 +41,11 @@ LABELS = {"seed": "runner.seed"}
 def stage_params(section: dict[str, Any], seed: int, stage: str) -> dict[str, Any]:
     """``stage``'s params: the ``[vision]`` keys it reads, plus the seed where it draws from it."""
     keys = STAGE_KEYS[stage]
-    if section["dataset"] != "flowers-102":  # digits ship with scikit-learn: no folder read
+    flowers = section["dataset"] == "flowers-102"
+    if not flowers:  # digits ship with scikit-learn: no folder read
         keys = tuple(k for k in keys if k != "data_dir")
     params: dict[str, Any] = {"vision": {k: section[k] for k in keys}}
-    if stage in SEEDED:
+    if stage in SEEDED and not (flowers and stage == "prepare"):  # Flowers' split is its own
         params["seed"] = seed
     return params
 
