@@ -269,3 +269,23 @@ def _sandboxed_children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=,ppid=,sid=", "-A"], capture_output=True, text=True)
     rows = [tuple(int(x) for x in line.split()) for line in out.stdout.splitlines()]
     return [p for p, parent, sid in rows if parent == pid and sid == p]
+
+
+def test_a_source_path_with_nothing_to_read_is_warned_about(tmp_path: Path) -> None:
+    empty = tmp_path / "commitpack"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a data file\n")
+    config = _config(tmp_path, f'sources = ["commitpackft", "canitedit"]\n'
+                               f'commitpackft_path = "{empty}"\n')  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config),
+         "--to", "ingest"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    want = (
+        f"commitpackft: nothing to read in {empty} (.jsonl, .json or .parquet files); check "
+        "[codeedit] commitpackft_path"
+    )
+    assert want in done.stderr and done.stderr.count(want) == 1, done.stderr

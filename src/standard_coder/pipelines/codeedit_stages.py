@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from standard_coder.runner.context import StageContext
 
 
+EXPECTED = {  # what ingest reads in a source's folder
+    "commitpackft": ".jsonl, .json or .parquet files",
+    "editpackft": ".jsonl, .json or .parquet files",
+    "ocedataft": ".jsonl, .json or .parquet files",
+    "canitedit": ".jsonl, .json or .parquet files",
+    "smellycode": "folders holding a before.* and an after.* file",
+}
+
+
 def _section(ctx: StageContext) -> CodeEditSection:
     return section_from_params(CodeEditSection, ctx.params["codeedit"], ctx.root_dir)
 
@@ -78,11 +87,16 @@ def ingest(ctx: StageContext) -> None:
                 except SourceError as exc:
                     ctx.log.warning("%s; using the local files at %s", exc, path)
             rows = []
+            seen = 0
             for cand, bad in read_source(source, path):
+                seen += 1
                 if bad is not None:
                     rejects.add(f"{source}:{bad[0]}", bad[1])
                 else:
                     rows.append(json.dumps(cand, ensure_ascii=False))
+            if not seen:  # a wrong path is no record at all, not a failure to read one
+                ctx.log.warning("%s: nothing to read in %s (%s); check [codeedit] %s_path",
+                                source, path, EXPECTED[source], source)  # fmt: skip
         counts[source] = _write_jsonl(out / f"{source}.jsonl", rows)
     atomic_write_json(out / "rejects.json", rejects.to_json())
     ctx.log.info("ingested %s; unreadable %d", counts, sum(rejects.counts.values()))
