@@ -63,6 +63,8 @@ def test_flowers102_reader_names_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "setid.mat").unlink()
     with pytest.raises(DatasetError, match=r"setid\.mat: missing"):
         read_flowers102(tmp_path)
+    with pytest.raises(DatasetError, match=r"imagelabels\.mat: not a folder \(data_dir"):
+        read_flowers102(tmp_path / "imagelabels.mat")  # a file given as the folder
 
 
 def test_labelmap_checksum_is_checked_on_load(tmp_path: Path) -> None:

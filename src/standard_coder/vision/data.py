@@ -128,6 +128,8 @@ def read_flowers102(root: Path, label_names: list[str] | None = None) -> dict[st
         DatasetError: a file is missing, unreadable, or the ids/labels disagree.
     """
     root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder (data_dir: the Flowers-102 folder holding jpg/)")
     labels_path, setid_path = root / "imagelabels.mat", root / "setid.mat"
     labels = _mat_vector(_loadmat(labels_path), "labels", labels_path)
     setid = _loadmat(setid_path)
