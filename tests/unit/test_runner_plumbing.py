@@ -203,3 +203,15 @@ def test_atomic_write_not_durable_is_still_atomic(tmp_path: Path) -> None:
         atomic_write(target, boom, durable=False)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_the_progress_display_writes_to_the_stderr_of_now_not_of_its_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host that replaces sys.stderr (a notebook, a test capture, a library caller) gets the
+    lines on its stream; a stream bound at import could be closed by then (a run in the same
+    process failed with 'I/O operation on closed file', exit 2)."""
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    display = ProgressDisplay()
+    assert display.stream is buf and not display.enabled

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from types import EllipsisType
 from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
@@ -59,7 +60,8 @@ class ProgressDisplay:
 
     Args:
         enabled: draw Rich bars; ``None`` = when ``stream`` is a TTY.
-        stream: where plain lines go (stderr by default; None with ``enabled=False`` = silent).
+        stream: where plain lines go (``sys.stderr`` as it is when the display is made, by
+            default; None with ``enabled=False`` = silent).
         clock: monotonic clock (injectable for tests).
         interval_s: minimum seconds between two plain lines of one task.
     """
@@ -68,10 +70,13 @@ class ProgressDisplay:
         self,
         *,
         enabled: bool | None = None,
-        stream: IO[str] | None = sys.stderr,
+        stream: IO[str] | EllipsisType | None = ...,
         clock: Callable[[], float] = time.monotonic,
         interval_s: float = 5.0,
     ) -> None:
+        # not ``= sys.stderr`` in the signature: that binds the stream of the import, which a
+        # host (a notebook, a test capture) may have replaced and closed since
+        stream = sys.stderr if stream is ... else stream
         if enabled is None:
             enabled = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
         self.enabled = enabled
