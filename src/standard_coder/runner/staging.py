@@ -69,7 +69,7 @@ def swap_in(cdir: Path, outputs: Mapping[str, Path]) -> None:
 
 def _replace(src: Path, dst: Path) -> None:
     """``src`` takes ``dst``'s place: a file by one rename, a folder by two (the old one moved
-    aside, then removed); across file systems, a move."""
+    aside, then removed); across file systems, a copy beside ``dst`` renamed into place."""
     old: Path | None = None
     if dst.is_dir() and not dst.is_symlink():
         old = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.old")
@@ -81,6 +81,28 @@ def _replace(src: Path, dst: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:  # the outputs on another file system than the base folder
             raise
-        shutil.move(str(src), str(dst))
+        _copy_across(src, dst)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _copy_across(src: Path, dst: Path) -> None:
+    """``src`` (on another file system) copied beside ``dst``, then renamed onto it, so that
+    ``dst`` is never half-written; ``src`` removed after."""
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        if src.is_dir() and not src.is_symlink():
+            shutil.copytree(src, tmp, symlinks=True)
+        else:
+            shutil.copy2(src, tmp, follow_symlinks=False)
+        os.replace(tmp, dst)
+    except BaseException:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+    if src.is_dir() and not src.is_symlink():
+        shutil.rmtree(src)
+    else:
+        src.unlink()
