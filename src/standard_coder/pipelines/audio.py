@@ -95,6 +95,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
                 "accompaniment": layout.accompaniment,
                 "info": layout.separation_info,
             },
+            role="data",
             description="vocals and accompaniment (Demucs or mid/side DSP)",
         ),
         stage(
@@ -103,6 +104,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             deps=("demux", "source_separation") if t.backend != "import" else ("demux",),
             named_inputs={"clip_info": layout.clip_info, **asr_inputs},
             named_outputs={"transcript": layout.transcript},
+            role="data",
             description=f"transcript ({t.backend})",
         ),
         stage(
