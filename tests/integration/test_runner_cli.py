@@ -225,7 +225,8 @@ def test_sigkill_runner_kills_stage_and_leaves_no_stale_lock(tmp_path: Path) -> 
     assert not (tmp_path / "out" / "one.json").exists(), "orphan wrote its output"
     res = cli("pipeline", "--config", str(cfg), env={**os.environ, "SLOW_S": "0"})
     assert res.returncode == 0, res.stderr
-    assert "[run] one: new" in res.stderr
+    # the killed run left partial work of this fingerprint: the stage continues it, not "new"
+    assert "[run] one: unfinished\n[resume] one: continues from the partial work" in res.stderr
 
 
 @pytest.mark.slow

@@ -314,6 +314,9 @@ def test_a_resumed_stage_says_so_and_a_forced_one_starts_afresh(root: Path) -> N
     assert again.exit_code == 0 and seen[1] == ["FINGERPRINT", "partial.bin"]
     resuming = [e for e in sink.events if e["event"] == "stage_resuming"]
     assert [e["stage"] for e in resuming] == ["train"]
+    (miss,) = [e for e in sink.events if e["event"] == "stage_cache_miss" and e["stage"] == "train"]
+    assert console_line(miss) == "[run] train: unfinished\n"  # not "new": it continues
+    assert sink.events.index(miss) < sink.events.index(resuming[0])
     assert console_line(resuming[0]) == (
         f"[resume] train: continues from the partial work in {root / 'state/checkpoints/train'}\n"
     )
@@ -354,7 +357,7 @@ def test_a_stage_whose_progress_is_in_its_outputs_is_said_to_continue(root: Path
     first, _ = run(make(root, train={"run": grow}))
     assert first.exit_code == 130
     (plan,) = [p for p in plan_pipeline(make(root, train={"run": grow})) if p.stage == "train"]
-    assert (plan.run, plan.reason) == (True, "new")
+    assert (plan.run, plan.reason) == (True, "unfinished")
     assert plan.resumes == "continues where the interrupted run stopped (rows: 4/10 items done)"
     other = [p for p in plan_pipeline(make(root, lr=0.7, train={"run": grow})) if p.run]
     assert all(p.resumes is None for p in other)  # other params: a fresh start
@@ -365,6 +368,8 @@ def test_a_stage_whose_progress_is_in_its_outputs_is_said_to_continue(root: Path
     assert console_line(resuming) == (
         "[resume] train: continues where the interrupted run stopped (rows: 4/10 items done)\n"
     )
+    (miss,) = [e for e in sink.events if e["event"] == "stage_cache_miss" and e["stage"] == "train"]
+    assert (miss["reason"], miss["code"]) == ("unfinished", "unfinished")
     _, sink = run(make(root, lr=0.7, train={"run": grow}))
     assert "stage_resuming" not in sink.names()  # a completed stage leaves nothing to continue
     (root / "state" / "checkpoints" / "train" / "ckpt.bin").write_text("kept")

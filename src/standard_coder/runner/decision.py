@@ -27,6 +27,7 @@ class Reason(Enum):
 
     FORCED = "forced"
     NEW = "new"
+    UNFINISHED = "unfinished"
     MANIFEST_CORRUPT = "manifest_corrupt"
     PARAMS_CHANGED = "params_changed"
     CODE_CHANGED = "code_changed"
@@ -46,6 +47,7 @@ class Reason(Enum):
 _TEXT: dict[Reason, str] = {
     Reason.FORCED: "forced",
     Reason.NEW: "new",
+    Reason.UNFINISHED: "unfinished",
     Reason.MANIFEST_CORRUPT: "manifest corrupt",
     Reason.PARAMS_CHANGED: "params changed: {}",
     Reason.CODE_CHANGED: "code changed",

@@ -215,6 +215,8 @@ def plan_pipeline(
                 if fp is not None:
                     decision = _would_restore(session, name, decision, fp)
                     resumes = None if decision.skip else _resume_note(session, name, fp)
+                    if resumes is not None and decision.code is Reason.NEW:
+                        decision = Decision(False, Reason.UNFINISHED)
             if not decision.skip and is_sel:
                 will_run.add(name)
             plans.append(StagePlan(name, not decision.skip, decision.reason, is_sel, resumes))

@@ -16,7 +16,7 @@ from typing import Any
 from standard_coder.runner import manifest as mf
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.command import CommandStage
-from standard_coder.runner.decision import Scan, scan
+from standard_coder.runner.decision import Decision, Reason, Scan, scan
 from standard_coder.runner.engine_context import RunContext
 from standard_coder.runner.errors import OutputMissing, RunInterrupted, RunnerError
 from standard_coder.runner.fingerprint import fingerprint as make_fingerprint
@@ -65,6 +65,19 @@ def _progress_note(ctx: RunContext) -> str:
     from standard_coder.runner.progress import interrupt_note
 
     return interrupt_note(ctx.tasks, ctx.summary, ctx.last_checkpoint, stage=ctx.stage)
+
+
+def unfinished(
+    session: RunSession, name: str, fp: str, decision: Decision, force: bool
+) -> Decision:
+    """``decision``, or ``unfinished`` in place of ``new`` when the stage never completed but
+    continues the partial work of fingerprint ``fp`` (the ``[resume]`` line says from where)."""
+    if decision.code is not Reason.NEW or force:
+        return decision
+    cdir = session.layout.checkpoint_dir(name)
+    if resume_note(cdir, session.layout.run_state, name, fp) is None:
+        return decision
+    return Decision(False, Reason.UNFINISHED)
 
 
 def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False) -> Path:
@@ -149,8 +162,6 @@ def run_stage(
         )
     if session.before_stage_runs is not None:
         session.before_stage_runs()
-    session.emit("stage_cache_miss", name, decision.reason, code=decision.code.value)
-    log.info("stage %s: running (%s)", name, decision.reason)
     try:
         if in_scan is None or set(in_scan.checksums) != {i.name for i in view.inputs}:
             in_scan = scan(view.inputs, session.cache)
@@ -164,6 +175,9 @@ def run_stage(
         runner_version=RUNNER_VERSION,
         device=device,
     )
+    decision = unfinished(session, name, fp, decision, force)
+    session.emit("stage_cache_miss", name, decision.reason, code=decision.code.value)
+    log.info("stage %s: running (%s)", name, decision.reason)
     if not force and session.pipeline.run_cache is not None:
         restored = _restore(session, name, in_scan, fp, device, check_s)
         if restored is not None:
