@@ -209,7 +209,32 @@ def test_auto_falls_back_to_dsp_when_demucs_is_not_importable(tmp_path: Path) ->
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
-    assert "demucs package is not installed" in proc.stderr and "Traceback" not in proc.stderr
+    assert "stage 'source_separation' needs the module demucs, which is not installed" in (
+        proc.stderr
+    )
+    assert 'pip install -e ".[audio]"' in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_missing_asr_package_fails_before_any_stage_runs(tmp_path: Path) -> None:
+    """``backend = "faster-whisper"`` without the package: one line naming the module and the
+    extra, exit 2, and demux and separation have not run (hidden here even where installed)."""
+    (tmp_path / "media.wav").write_bytes(b"")  # never read: nothing runs
+    (tmp_path / "model").mkdir()
+    config = tmp_path / "audio.toml"
+    config.write_text(
+        '[pipeline]\nname = "audio"\n[demux]\ninput = "media.wav"\n'
+        '[transcribe]\nbackend = "faster-whisper"\nmodel_dir = "model"\n'
+    )
+    hide = "import sys; sys.modules['faster_whisper'] = None; " + FRONT
+    proc = subprocess.run(
+        [sys.executable, "-c", hide, "pipeline", "--config", str(config)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert "stage 'transcribe' needs the module faster_whisper, which is not installed" in line
+    assert 'pip install -e ".[whisper]"' in line and "Traceback" not in proc.stderr
+    assert not (tmp_path / "sc-output" / "stages").exists()
 
 
 def _media(path: Path, case: str) -> None:

@@ -41,6 +41,10 @@ def separation_backend(configured: str) -> str:
     return "demucs" if demucs_available() else "dsp"
 
 
+AUDIO_EXTRA = 'the audio extra: pip install -e ".[audio]"'
+WHISPER_EXTRA = 'the whisper extra: pip install -e ".[whisper]", or [transcribe] backend = "import"'
+
+
 def build(config_path: Path, overrides: list[str]) -> Pipeline:
     """Build the ``audio`` pipeline from its config file plus ``--set`` overrides."""
     cfg = load_audio_config(Path(config_path), list(overrides))
@@ -77,6 +81,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             "demux",
             "audio/media.py",
             extra={"demux_backend": demux_backend(cfg.demux.backend)},
+            requires={"soundfile": AUDIO_EXTRA},
             named_inputs={"media": cfg.demux.input},
             named_outputs={"clip": layout.clip, "clip_info": layout.clip_info},
             role="data",
@@ -89,6 +94,10 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             extra={"separation_backend": separation, **seeded},
             param_labels={"seed": "runner.seed"},
             deps=("demux",),
+            requires={
+                "soundfile": AUDIO_EXTRA,
+                **({"demucs": AUDIO_EXTRA} if separation == "demucs" else {}),
+            },
             named_inputs={"clip": layout.clip},
             named_outputs={
                 "vocals": layout.vocals,
@@ -102,6 +111,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             "transcribe",
             "audio/transcript.py",
             deps=("demux", "source_separation") if t.backend != "import" else ("demux",),
+            requires={"faster_whisper": WHISPER_EXTRA} if t.backend == "faster-whisper" else {},
             named_inputs={"clip_info": layout.clip_info, **asr_inputs},
             named_outputs={"transcript": layout.transcript},
             role="data",
@@ -126,6 +136,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             "audio/transcript.py",
             "audio/subtitles.py",
             deps=("glossary",),
+            requires={"pysubs2": AUDIO_EXTRA},
             named_inputs={"transcript": layout.corrected},
             named_outputs={"srt": layout.srt, "vtt": layout.vtt},
             role="other",

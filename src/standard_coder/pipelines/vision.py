@@ -25,6 +25,8 @@ from standard_coder.runner.stage import Pipeline, Stage
 # section's own check needs both; they change the prepared data anyway; ``data_dir`` only for
 # Flowers-102, the one dataset read from it), ``model_type`` and ``img_size`` wherever images
 # meet the model.
+NEEDS = {"PIL": 'the vision extra (pillow): pip install -e ".[vision]"'}
+"""What every vision stage imports (images are PNG/JPEG files; checked before any runs)."""
 DATA_KEYS = ("dataset", "data_dir")
 MODEL_KEYS = (*DATA_KEYS, "model_type", "img_size")
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
@@ -73,6 +75,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             params=params("prepare"),
             param_labels=LABELS,
             named_outputs={"data": layout.data},
+            requires=NEEDS,
             code_files=[stage_code, *package_sources("vision/data.py")],
             description=f"images of {v.dataset} and their split index",
         ),
@@ -84,6 +87,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             params=params("train"),
             param_labels=LABELS,
             named_outputs={"model": layout.model, "training": layout.training},
+            requires=NEEDS,
             code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,
             description=f"train the {v.model_type} model ({v.num_steps} steps, resumable)",
@@ -95,6 +99,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_inputs={"data": layout.data, "model": layout.model, "training": layout.training},
             params=params("evaluate"),
             named_outputs={"evaluation": layout.evaluation, "figures": layout.figures},
+            requires=NEEDS,
             code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,
             description="test accuracy, predictions for FiftyOne, report figures",

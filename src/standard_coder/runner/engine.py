@@ -36,6 +36,7 @@ from standard_coder.runner.decision import Decision, Reason
 from standard_coder.runner.definition import validate_pipeline
 from standard_coder.runner.errors import (
     CorruptStateError,
+    DependencyMissing,
     InputMissing,
     RunnerError,
     UpstreamMissing,
@@ -127,6 +128,28 @@ def _check_inputs(session: RunSession, selected: Sequence[str]) -> None:
                 raise InputMissing(
                     f"stage {name!r} reads {spec.path}, which does not exist (checked before "
                     "any stage runs)"
+                )
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or half-removed install
+        return False
+
+
+def _check_requires(session: RunSession, selected: Sequence[str]) -> None:
+    """Every module a selected stage requires is installed: a missing optional dependency
+    fails the run before any stage has run, not after the stages before the one that needs it."""
+    for name in selected:
+        for module, how in session.views[name].stage.requires.items():
+            if not _installed(module):
+                raise DependencyMissing(
+                    f"stage {name!r} needs the module {module}, which is not installed "
+                    f"({how}; checked before any stage runs)"
                 )
 
 
@@ -285,6 +308,7 @@ def run_pipeline(
     try:
         _check_upstream(session, selected)
         _check_inputs(session, selected)
+        _check_requires(session, selected)
         result = _run(session, selected, force, stop, display)
         if after_run is not None:
             after_run(result)

@@ -65,6 +65,10 @@ class InputMissing(RunnerError):
     """A declared input (file, folder or git repository) does not exist."""
 
 
+class DependencyMissing(RunnerError):
+    """A selected stage needs a package that is not installed (checked before any stage runs)."""
+
+
 class OutputMissing(RunnerError):
     """A stage finished without producing a declared output."""
 

@@ -49,6 +49,9 @@ class Stage:
             finished outputs only when it completes (:mod:`~standard_coder.runner.staging`):
             a run stopped under other params leaves the last completed outputs whole. Not for
             a stage that reads its own earlier outputs.
+        requires: modules the stage imports that may be missing, each with how to install it
+            (``{"faster_whisper": 'pip install -e ".[whisper]"'}``): a run that selects the
+            stage fails before any stage runs when one cannot be found.
     """
 
     name: str
@@ -67,6 +70,7 @@ class Stage:
     role: str | None = None
     param_labels: Mapping[str, str] = field(default_factory=dict)
     staged_outputs: bool = False
+    requires: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.role not in (None, "data", "train", "other"):
