@@ -84,6 +84,23 @@ def test_an_error_in_a_set_key_blames_the_set_not_the_file(tmp_path: Path) -> No
     assert "runner.device (from --set runner.device=tpu)" in said
 
 
+def test_a_check_of_two_keys_names_both_set_keys(tmp_path: Path) -> None:
+    """Two keys that must agree, both set with --set: the line names both (not the first
+    only), and not an unrelated --set of the same section."""
+    from standard_coder.config.vision import load_vision_config
+
+    p = tmp_path / "v.toml"
+    p.write_text('[pipeline]\nname = "vision"\n')
+    sets = ["vision.num_steps=3", "vision.model_type=testing", "vision.img_size=9"]
+    with pytest.raises(ConfigError) as exc:
+        load_vision_config(p, sets)
+    (line,) = str(exc.value).splitlines()[1:]
+    assert line.startswith(
+        "  vision (from --set vision.model_type=testing, --set vision.img_size=9): "
+        "model_type = 'testing' needs an even img_size"
+    )
+
+
 def test_an_unknown_language_is_named_with_its_nearest(tmp_path: Path) -> None:
     p = write(tmp_path, '[filters.languages]\nenabled = ["pyton"]\n')
     with pytest.raises(ConfigError) as exc:

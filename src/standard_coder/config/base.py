@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -85,6 +86,20 @@ def _override_key(text: str) -> str:
         return text
 
 
+def _blamed(key: str, msg: str, set_keys: dict[str, str]) -> list[str]:
+    """The ``--set`` overrides an error at ``key`` is blamed on: the one that set ``key`` (or a
+    section above it); for a section-wide check (two keys that must agree) every override in
+    the section whose key the message names, else every override in it."""
+    hits = [(k, t) for k, t in set_keys.items()
+            if f"{key}.".startswith(f"{k}.") or k.startswith(f"{key}.")]  # fmt: skip
+    if len(hits) > 1:
+        named = [
+            (k, t) for k, t in hits if re.search(rf"\b{re.escape(k.rsplit('.', 1)[-1])}\b", msg)
+        ]
+        hits = named or hits
+    return [t for _, t in hits]
+
+
 def format_validation_error(
     err: ValidationError, model: type[BaseModel], source: str, overrides: Sequence[str] = ()
 ) -> str:
@@ -95,9 +110,9 @@ def format_validation_error(
     for e in err.errors():
         loc = tuple(e["loc"])
         key = ".".join(str(p) for p in loc) or "(root)"
-        by = next((t for k, t in set_keys.items() if f"{key}.".startswith(f"{k}.")
-                   or k.startswith(f"{key}.")), None)  # fmt: skip
-        where = f"  {key} (from --set {by})" if by else f"  {key}"
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        by = _blamed(key, msg, set_keys)
+        where = f"  {key} (from {', '.join(f'--set {t}' for t in by)})" if by else f"  {key}"
         if e["type"] == "extra_forbidden":
             valid = fields_at(model, loc[:-1])
             hint = did_you_mean(str(loc[-1]), valid)
@@ -105,6 +120,5 @@ def format_validation_error(
         else:
             got = e.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            msg = str(e["msg"]).removeprefix("Value error, ")
             lines.append(f"{where}: {msg}{shown}")
     return "\n".join([f"{source}: invalid configuration", *lines])
