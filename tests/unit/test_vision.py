@@ -67,6 +67,26 @@ def test_flowers102_reader_names_what_is_missing(tmp_path: Path) -> None:
         read_flowers102(tmp_path / "imagelabels.mat")  # a file given as the folder
 
 
+def test_flowers102_reader_leaves_out_an_unreadable_image_and_fails_past_a_tenth(
+    tmp_path: Path,
+) -> None:
+    """A truncated JPEG is left out of the index and named under ``skipped`` (training never
+    meets it); two of twelve (over 10%) fail prepare with one line naming the first."""
+    fabricate_flowers(tmp_path)
+    bad = tmp_path / "jpg" / "image_00002.jpg"
+    bad.write_bytes(bad.read_bytes()[:200])  # cut short
+    index = read_flowers102(tmp_path)
+    assert len(index["images"]) == 11 and str(bad) not in [r["filepath"] for r in index["images"]]
+    (skipped,) = index["skipped"]
+    assert skipped["filepath"] == str(bad) and skipped["split"] == "train" and skipped["reason"]
+    assert load_split(index, "train", img_size=8, channels=3).images.shape[0] == 5
+    (tmp_path / "jpg" / "image_00011.jpg").write_text("not a jpeg")
+    with pytest.raises(DatasetError) as exc:
+        read_flowers102(tmp_path)
+    (line,) = str(exc.value).splitlines()
+    assert line.startswith(f"{tmp_path / 'jpg'}: 2 of 12 images cannot be decoded (first: {bad}: ")
+
+
 def test_labelmap_checksum_is_checked_on_load(tmp_path: Path) -> None:
     write_predictions(tmp_path, [], ["cat", "dog"])
     assert load_labelmap(tmp_path / "labelmap.json") == ["cat", "dog"]
@@ -199,3 +219,25 @@ def test_flowers_data_dir_is_in_every_vision_stage_s_params(tmp_path: Path) -> N
     reseeded = build(config, ["runner.seed=5"])
     assert [s.name for s, r in zip(pipe.stages, reseeded.stages, strict=True)
             if s.params != r.params] == ["train"]  # fmt: skip
+
+
+def test_prepare_warns_naming_an_unreadable_flowers_image(tmp_path: Path) -> None:
+    """Through the CLI: prepare succeeds, and the console names the file it left out."""
+    import os
+    import subprocess
+    import sys
+
+    fabricate_flowers(tmp_path / "flowers")
+    bad = tmp_path / "flowers" / "jpg" / "image_00003.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not the rest of a JPEG")
+    config = tmp_path / "vision.toml"
+    config.write_text('[pipeline]\nname = "vision"\n[vision]\ndataset = "flowers-102"\n'
+                      'data_dir = "flowers"\n')  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config),
+         "--stages", "prepare"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"skipped {bad}: cannot be decoded" in proc.stderr and "Traceback" not in proc.stderr
+    assert "1 unreadable image(s) left out of the index" in proc.stderr

@@ -88,11 +88,20 @@ def prepare(ctx: StageContext) -> None:
     else:
         assert v.data_dir is not None  # the schema requires it
         index = read_flowers102(v.data_dir)
+        skipped = index.get("skipped", [])
+        for bad in skipped[:5]:
+            ctx.log.warning("skipped %s: cannot be decoded (%s)", bad["filepath"], bad["reason"])
+        if skipped:
+            more = f" ({len(skipped) - 5} more in index.json 'skipped')" if len(skipped) > 5 else ""
+            ctx.log.warning(
+                "%s: %d unreadable image(s) left out of the index%s", v.data_dir, len(skipped), more
+            )
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "index.json", index)
     counts = {s: sum(r["split"] == s for r in index["images"]) for s in ("train", "val", "test")}
     ctx.log.info("%s: %s images, %d classes", v.dataset, counts, len(index["labels"]))
-    ctx.set_summary(classes=len(index["labels"]), **counts)
+    skipped_n = {"skipped": len(index["skipped"])} if index.get("skipped") else {}
+    ctx.set_summary(classes=len(index["labels"]), **counts, **skipped_n)
 
 
 def _record(

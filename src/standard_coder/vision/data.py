@@ -124,8 +124,12 @@ def read_flowers102(root: Path, label_names: list[str] | None = None) -> dict[st
     ``imagelabels.mat`` holds ``labels`` (1-based class of ``image_{i:05d}.jpg``); ``setid.mat``
     holds 1-based image ids ``trnid`` (train), ``valid`` (val) and ``tstid`` (test).
 
+    An image that cannot be decoded (truncated, corrupt) is left out and listed under
+    ``skipped`` (``{filepath, split, reason}``), for the caller to warn about.
+
     Raises:
-        DatasetError: a file is missing, unreadable, or the ids/labels disagree.
+        DatasetError: a file is missing, unreadable, or the ids/labels disagree; more than
+            :data:`MAX_UNREADABLE` of the images, or every image of a split, cannot be decoded.
     """
     root = Path(root)
     if not root.is_dir():
@@ -150,7 +154,50 @@ def read_flowers102(root: Path, label_names: list[str] | None = None) -> dict[st
             rows.append(
                 {"filepath": str(path), "label": int(labels[image_id - 1]) - 1, "split": split}
             )
-    return {"dataset": "flowers-102", "labels": names[:n_classes], "images": rows}
+    kept, skipped = _readable(rows)
+    if len(skipped) > MAX_UNREADABLE * len(rows) or not {r["split"] for r in kept} >= {
+        r["split"] for r in rows
+    }:
+        first = skipped[0]
+        raise DatasetError(
+            f"{root / 'jpg'}: {len(skipped)} of {len(rows)} images cannot be decoded (first: "
+            f"{first['filepath']}: {first['reason']}); more than {MAX_UNREADABLE:.0%} or a whole "
+            "split: is the folder complete?"
+        )
+    index = {"dataset": "flowers-102", "labels": names[:n_classes], "images": kept}
+    return {**index, "skipped": skipped} if skipped else index
+
+
+MAX_UNREADABLE = 0.1
+"""Flowers-102 images that cannot be decoded are left out of the index with a warning; past
+this fraction of the listed images (or when a split would be left empty) prepare fails."""
+
+
+def unreadable(path: Path) -> str | None:
+    """Why the image at ``path`` cannot be decoded (None: it can). Decodes at a reduced scale
+    (JPEG draft mode), so a truncated or corrupt file is found at a fraction of a full decode."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (32, 32))
+            im.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def _readable(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """``rows`` split into those whose image decodes and ``{filepath, split, reason}`` of the
+    others."""
+    kept, skipped = [], []
+    for row in rows:
+        reason = unreadable(Path(row["filepath"]))
+        if reason is None:
+            kept.append(row)
+        else:
+            skipped.append({"filepath": row["filepath"], "split": row["split"], "reason": reason})
+    return kept, skipped
 
 
 def read_index(path: Path) -> dict[str, Any]:
