@@ -363,14 +363,14 @@ def test_sigterm_during_stage0_checkpoints_exits_143_and_resumes_exactly(
     got, want = load_file(model), load_file(trained / "models" / "sft_stage0" / "model.safetensors")
     assert all((got[k] == v).all() for k, v in want.items())
     # TensorBoard shows the uninterrupted run's curves: each step once, no summary of the
-    # stopped run (TRL's token counter restarts on a resume: its values are left out)
+    # stopped run, TRL's token count continued (it lives on the trainer, restored on resume)
     resumed = _scalars(tmp_path / "out" / "tb" / "codeedit" / "sft_stage0")
     reference = _scalars(trained / "tb" / "codeedit" / "sft_stage0")
     assert {k: [s for s, _ in v] for k, v in resumed.items()} == {
         k: [s for s, _ in v] for k, v in reference.items()
     }
     assert [s for s, _ in reference["sft_stage0/loss"]] == list(range(1, 13))
-    for tag in ("loss", "learning_rate", "grad_norm", "epoch"):
+    for tag in ("loss", "learning_rate", "grad_norm", "epoch", "num_tokens"):
         got_v = [v for _, v in resumed[f"sft_stage0/{tag}"]]
         assert got_v == pytest.approx([v for _, v in reference[f"sft_stage0/{tag}"]]), tag
 

@@ -141,3 +141,39 @@ def test_a_model_rebuilt_from_the_final_checkpoint_takes_no_extra_step(tmp_path:
     assert again["steps"] == 3 and again["loss_curve"] == first["loss_curve"]  # every step
     want, got = (load_file(tmp_path / d / "model.safetensors") for d in ("first", "again"))
     assert all((got[k] == v).all() for k, v in want.items())
+
+
+def test_a_resumed_sft_run_logs_num_tokens_from_where_it_stopped(tmp_path: Path) -> None:
+    """TRL keeps its SFT token counter on the trainer, not in ``TrainerState``: a run stopped
+    at step 2 and resumed logs the same ``num_tokens`` per step as one that never stopped."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from standard_coder.codeedit.hfresume import TrainingInterrupted
+    from standard_coder.codeedit.lm import TinyModelSpec, build_base_model
+    from standard_coder.codeedit.sft import TrainOptions, train_sft
+    from standard_coder.runner.checkpoint import Checkpointer
+
+    recs = [_rec("commitpackft", i) for i in range(4)]
+    texts = [prompts.SYSTEM_CODE] + [f"{r.instruction}\n{r.pre}\n{r.post}" for r in recs]
+    build_base_model(texts * 3, tmp_path / "base", TinyModelSpec(vocab_size=320), seed=0)
+    rows = [prompts.stage0_row(r) for r in recs]
+    opts = TrainOptions(max_steps=4, batch_size=2)
+
+    def run(name: str, ck: Checkpointer, stop_after: int | None = None) -> list[float]:
+        calls = iter(range(1, 100))
+        try:
+            train_sft(tmp_path / "base", rows, tmp_path / name, opts, device="cpu",
+                      work_dir=tmp_path / f"work-{name}", checkpointer=ck,
+                      should_stop=lambda: stop_after is not None and next(calls) >= stop_after,
+                      tb_dir=tmp_path / f"tb-{name}")  # fmt: skip
+        except TrainingInterrupted:
+            return []
+        acc = EventAccumulator(str(tmp_path / f"tb-{name}"))
+        acc.Reload()
+        return [e.value for e in acc.Scalars("sft/num_tokens")]
+
+    want = run("ref", Checkpointer(tmp_path / "ck-ref", every_n_steps=2, background=False))
+    ck = Checkpointer(tmp_path / "ck", every_n_steps=2, background=False)
+    assert run("cut", ck, stop_after=2) == []  # stopped (checkpointed) at step 2
+    got = run("cut", ck)
+    assert len(want) == 4 and want[0] > 0 and got == want

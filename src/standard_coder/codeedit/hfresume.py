@@ -183,7 +183,18 @@ def resumable(
         (log or logging.getLogger(__name__)).info(
             "resuming training at step %d (%d log entries)", step, len(history)
         )
+        restore_token_count(trainer, history, step)
         yield str(path), step
+
+
+def restore_token_count(trainer: Any, history: list[dict[str, Any]], step: int) -> None:
+    """Set TRL's SFT token counter (``_total_train_tokens``, logged as ``num_tokens``) to the
+    count logged at ``step``: it lives on the trainer, not in ``TrainerState``, so a resumed run
+    would count from 0 again. (GRPO logs ``TrainerState.num_input_tokens_seen``, restored with
+    the state.)"""
+    counts = [h["num_tokens"] for h in history if "num_tokens" in h and int(h["step"]) <= step]
+    if counts and hasattr(trainer, "_total_train_tokens"):
+        trainer._total_train_tokens = round(float(counts[-1]))
 
 
 def run_trainer(
