@@ -568,3 +568,49 @@ def test_a_no_op_run_keeps_the_report_and_a_run_that_changed_something_rebuilds_
     assert again.run_id not in page.read_text()
     build_report(root / "state")
     assert again.run_id in page.read_text()
+
+
+def test_a_private_output_is_not_an_input_downstream(root: Path) -> None:
+    """A stage's private output (how its run went) changes on a rebuild with the same result:
+    the stage downstream stays cached; a stage that names it in its inputs reruns."""
+    import time
+
+    model, took = root / "out" / "model.txt", root / "out" / "took.json"
+    calls: Counter[str] = Counter()
+
+    def train(ctx: Any) -> None:
+        calls["train"] += 1
+        model.write_text("weights")
+        took.write_text(json.dumps({"seconds": time.perf_counter()}))
+
+    def use(ctx: Any) -> None:
+        calls["use"] += 1
+        (root / "out" / "used.txt").write_text(model.read_text())
+
+    def show(ctx: Any) -> None:
+        calls["show"] += 1
+        (root / "out" / "shown.txt").write_text(took.read_text())
+
+    pipe = Pipeline(
+        name="p",
+        base_dir=root / "state",
+        stages=[
+            Stage(name="train", run=train, outputs=(model, took), private_outputs=(took,)),
+            Stage(name="use", run=use, deps=("train",), outputs=(root / "out" / "used.txt",)),
+            Stage(
+                name="show",
+                run=show,
+                deps=("train",),
+                inputs=(took,),
+                outputs=(root / "out" / "shown.txt",),
+            ),
+        ],
+    )
+    (root / "out").mkdir(parents=True, exist_ok=True)
+    assert run(pipe)[0].exit_code == 0
+    _, sink = run(pipe, stages=["train"], force=True)
+    _, sink = run(pipe)
+    assert calls == Counter(train=2, use=1, show=2)
+    assert set(reasons(sink, "stage_skipped")) == {"train", "use"}
+    with pytest.raises(ValueError, match=r"private_outputs .* are not among its outputs"):
+        Stage(name="x", run=use, outputs=(model,), private_outputs=(took,))

@@ -71,8 +71,10 @@ class StageView:
         self.stage = stage
         ins: dict[str, PathSpec] = {}
         for dep in stage.deps:
-            for out in by_name[dep].outputs:
-                ins[display_name(out, root)] = PathSpec(display_name(out, root), Path(out))
+            upstream = by_name[dep]
+            for out in upstream.outputs:
+                if out not in upstream.private_outputs:  # how its run went: not an input here
+                    ins[display_name(out, root)] = PathSpec(display_name(out, root), Path(out))
         for path in stage.inputs:
             ins[display_name(path, root)] = PathSpec(display_name(path, root), Path(path))
         for repo in stage.git_inputs:

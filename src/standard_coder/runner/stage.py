@@ -49,6 +49,11 @@ class Stage:
             finished outputs only when it completes (:mod:`~standard_coder.runner.staging`):
             a run stopped under other params leaves the last completed outputs whole. Not for
             a stage that reads its own earlier outputs.
+        private_outputs: outputs (among ``outputs``/``named_outputs``) that record how the run
+            went rather than its result (wall time, the step it resumed from): checked, hashed
+            and restored like the others, but not inputs of the stages downstream, so a rebuild
+            with the same result reruns nothing after it. A stage that shows them (a report)
+            names them in its own inputs.
         requires: modules the stage imports that may be missing, each with how to install it
             (``{"faster_whisper": 'pip install -e ".[whisper]"'}``): a run that selects the
             stage fails before any stage runs when one cannot be found.
@@ -71,6 +76,7 @@ class Stage:
     param_labels: Mapping[str, str] = field(default_factory=dict)
     staged_outputs: bool = False
     requires: Mapping[str, str] = field(default_factory=dict)
+    private_outputs: Sequence[Path] = ()
 
     def __post_init__(self) -> None:
         if self.role not in (None, "data", "train", "other"):
@@ -82,6 +88,11 @@ class Stage:
             paths = list(getattr(self, plain))
             paths += [p for p in named.values() if p not in paths]
             object.__setattr__(self, plain, tuple(paths))
+        stray = [str(p) for p in self.private_outputs if p not in self.outputs]
+        if stray:
+            raise ValueError(
+                f"stage {self.name}: private_outputs {', '.join(stray)} are not among its outputs"
+            )
 
 
 @dataclass(frozen=True)
