@@ -66,15 +66,18 @@ def test_training_stages_write_models_readmes_validation_and_scalars(trained: Pa
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     s0 = json.loads((trained / "models" / "sft_stage0" / "training.json").read_text())
-    assert s0["steps"] == 12 and s0["resumed_from_step"] is None  # not resumed: null
+    run0 = json.loads((trained / "models" / "sft_stage0.run.json").read_text())
+    assert s0["steps"] == 12 and run0["resumed_from_step"] is None  # not resumed: null
+    assert run0["train_seconds"] > 0 and not set(s0) & {"train_seconds", "resumed_from_step"}
     assert s0["last_loss"] < s0["first_loss"]  # Stage 0 loss falls on the fixtures
     assert set(s0["data"]) == {"commitpackft", "editpackft"}
     s1 = json.loads((trained / "models" / "sft_stage1_astgrep" / "training.json").read_text())
     assert s1["data"] == {"synthetic": s1["data"]["synthetic"]} and s1["steps"] == 4
     readme = (trained / "models" / "sft_stage1_astgrep" / "README.md").read_text()
     assert "synthetic:" in readme and '"max_steps": 4' in readme
-    assert "- resumed_from_step: none (not resumed)" in readme
-    srl = json.loads((trained / "models" / "srl_stage2" / "training.json").read_text())
+    assert "How the run went: `../sft_stage1_astgrep.run.json`" in readme
+    assert "train_seconds" not in readme and "resumed_from_step" not in readme
+    srl = json.loads((trained / "models" / "srl_stage2.run.json").read_text())
     assert srl["resumed_from_step"] is None
     assert (trained / "models" / "sft_stage1_astgrep" / "model.safetensors").exists()
     doc = json.loads((trained / "reports" / "codeedit_validation.json").read_text())
@@ -92,6 +95,26 @@ def test_training_stages_write_models_readmes_validation_and_scalars(trained: Pa
     again = _pipeline(trained.parent / "pipeline_config.toml")
     _, err = again.communicate(timeout=300)
     assert again.returncode == 0 and b"0 ran" in err, err.decode()[-2000:]
+    assert "train_seconds" in html  # the report still shows each run's wall time
+
+
+def test_a_bit_identical_rebuild_reruns_only_the_report_that_shows_its_time(
+    trained: Path,
+) -> None:
+    """A forced Stage 0 writes the same weights and training.json; its wall time lives beside
+    the model's folder, so Stage 1, the validator, SRL and evaluate_models stay cached and only
+    stage2_report (which shows the time) reruns."""
+    config = trained.parent / "pipeline_config.toml"
+    model = trained / "models" / "sft_stage0"
+    before = {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()}
+    forced = _pipeline(config, "--stages", "sft_stage0", "--force")
+    _, err = forced.communicate(timeout=400)
+    assert forced.returncode == 0, err.decode()[-3000:]
+    assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()} == before
+    rest = _pipeline(config)
+    _, err = rest.communicate(timeout=400)
+    assert rest.returncode == 0, err.decode()[-3000:]
+    assert re.findall(r"^\[run\] (\w+):", err.decode(), re.M) == ["stage2_report"]
 
 
 def test_sft_and_srl_models_evaluated_and_stage2_report_generated(trained: Path) -> None:
@@ -249,7 +272,8 @@ def test_sigkill_during_stage0_resumes_with_identical_weights(
     _, err = again.communicate(timeout=400)
     assert again.returncode == 0, err.decode()[-3000:]
     doc = json.loads((model.parent / "training.json").read_text())
-    assert doc["resumed_from_step"] >= 4 and doc["steps"] == 12
+    run = json.loads((model.parent.parent / "sft_stage0.run.json").read_text())
+    assert run["resumed_from_step"] >= 4 and doc["steps"] == 12
     assert "resuming training at step" in (tmp_path / "out" / "logs" / "run.log").read_text()
     got = load_file(model)
     want = load_file(trained / "models" / "sft_stage0" / "model.safetensors")
@@ -266,7 +290,8 @@ def test_srl_stage_logs_rewards_and_drops_constant_groups(trained: Path) -> None
     # the tiny random model writes no parseable action: every rollout scores -0.2, every
     # prompt is dropped by dynamic sampling
     assert doc["mean_reward"] == pytest.approx(-0.2) and doc["dropped_frac_per_step"] == [1, 1]
-    assert doc["dropped_prompts"] == doc["seen_prompts"] > 0
+    run = json.loads((trained / "models" / "srl_stage2.run.json").read_text())
+    assert run["dropped_prompts"] == run["seen_prompts"] > 0
     assert doc["data"]["teacher_steps"] > 0
     acc = EventAccumulator(str(trained / "tb" / "codeedit" / "srl_stage2"))
     acc.Reload()
@@ -355,7 +380,8 @@ def test_sigterm_during_stage0_checkpoints_exits_143_and_resumes_exactly(
     assert again.returncode == 0, err.decode()[-3000:]
     model = tmp_path / "out" / "models" / "sft_stage0" / "model.safetensors"
     doc = json.loads((model.parent / "training.json").read_text())
-    assert doc["resumed_from_step"] >= 4
+    run = json.loads((model.parent.parent / "sft_stage0.run.json").read_text())
+    assert run["resumed_from_step"] >= 4
     # the loss curve has every step, the checkpoint's own included (it waits for that entry)
     ref = json.loads((trained / "models" / "sft_stage0" / "training.json").read_text())
     assert [s for s, _ in doc["loss_curve"]] == list(range(1, 13))

@@ -189,13 +189,12 @@ def write_readme(out_dir: Path, title: str, doc: dict[str, Any]) -> None:
     lines += ["", "## Hyperparameters", "", "```json",
               json.dumps(doc.get("options"), indent=2, sort_keys=True), "```", ""]  # fmt: skip
     lines += ["## Result", ""]
-    for key in ("steps", "resumed_from_step", "first_loss", "last_loss", "train_seconds",
-                "mean_reward", "seen_prompts", "dropped_prompts", "device", "parameters",
+    for key in ("steps", "first_loss", "last_loss", "mean_reward", "device", "parameters",
                 "trainable_parameters"):  # fmt: skip
-        if key == "resumed_from_step" and doc.get(key) is None:
-            lines.append(f"- {key}: none (not resumed)")
-        elif key in doc:
+        if key in doc:
             lines.append(f"- {key}: {doc[key]}")
+    # how the run went (wall time, resumed-from step) is not the model's: beside the folder
+    lines += ["", f"How the run went: `../{out_dir.name}.run.json`."]
     atomic_write_text(out_dir / "README.md", "\n".join(lines) + "\n")
 
 

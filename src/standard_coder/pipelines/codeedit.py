@@ -164,6 +164,7 @@ def _train_section(given: SectionInput) -> str:
         doc = _read(folder / "training.json")
         if doc is None:
             continue
+        doc.update(_read(layout.run_info(folder)) or {})  # wall time, resumed step
         keys = ("steps", "resumed_from_step", "first_loss", "last_loss", "mean_reward",
                 "dropped_prompts", "train_seconds", "data")  # fmt: skip
         figures = {k: doc.get(k) for k in keys}

@@ -153,6 +153,8 @@ def stage2_report(ctx: StageContext) -> None:
 
     inp = ctx.inputs
     docs = {k: _read(inp[k]) for k in ("stage0", "stage1", "srl", "validation", "evaluation")}
+    for k in ("stage0", "stage1", "srl"):  # how each run went (wall time, resumed step)
+        docs[k] = {**docs[k], **_read(inp[f"{k}_run"])}
     base = _read(inp["base"]) if inp["base"].is_file() else {"path": str(inp["base"])}
     docs["base"] = base
     stats = _read(inp["stats"])
@@ -202,6 +204,10 @@ def stages(
                 "stage0": layout.sft_stage0 / "training.json",
                 "stage1": layout.sft_stage1 / "training.json",
                 "srl": layout.srl_stage2 / "training.json",
+                # the report shows each run's wall time: its own input, read by it alone
+                "stage0_run": layout.run_info(layout.sft_stage0),
+                "stage1_run": layout.run_info(layout.sft_stage1),
+                "srl_run": layout.run_info(layout.srl_stage2),
                 "validation": layout.validation, "evaluation": layout.models_evaluation,
             },
             params={"codeedit_train": section},

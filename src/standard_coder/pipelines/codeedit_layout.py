@@ -75,6 +75,13 @@ class CodeEditLayout:
     def srl_stage2(self) -> Path:
         return self.models / "srl_stage2"
 
+    @staticmethod
+    def run_info(model_dir: Path) -> Path:
+        """``models/<model>.run.json`` beside a trained model's folder: how the run went (wall
+        time, the step it resumed from, prompt counts of this process), kept out of the folder
+        the next stages read, so a bit-identical rebuild reruns nothing downstream."""
+        return model_dir.with_name(f"{model_dir.name}.run.json")
+
     @property
     def validation(self) -> Path:
         """``validate_stage1``: success rate of generated actions on the dev tasks."""

@@ -141,10 +141,29 @@ def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str,
     ), layout.base_model  # fmt: skip
 
 
+RUN_KEYS = ("train_seconds", "resumed_from_step", "seen_prompts", "dropped_prompts")
+"""What a training run records about itself rather than its model: written to ``run`` (beside
+the model's folder), not ``training.json``, so downstream stages do not rerun when they change."""
+
+
+def _write_records(ctx: StageContext, doc: dict[str, Any], title: str) -> None:
+    """``training.json`` and ``README.md`` in the model's folder (what the model is) and the
+    ``run`` output (how this run went: :data:`RUN_KEYS`)."""
+    from standard_coder.codeedit.sft import write_readme
+
+    out = ctx.outputs["model"]
+    model = {k: v for k, v in doc.items() if k not in RUN_KEYS}
+    atomic_write_json(out / "training.json", model)
+    atomic_write_json(
+        ctx.outputs["run"], {"stage": doc["stage"], **{k: doc[k] for k in RUN_KEYS if k in doc}}
+    )
+    write_readme(out, title, model)
+
+
 def _sft(ctx: StageContext, stage: str, title: str) -> None:
     from standard_coder.codeedit import prompts
     from standard_coder.codeedit.hfresume import TrainingInterrupted
-    from standard_coder.codeedit.sft import MaxLengthTooShort, train_sft, write_readme
+    from standard_coder.codeedit.sft import MaxLengthTooShort, train_sft
 
     _quiet()
     t = _section(ctx)
@@ -181,8 +200,7 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
         raise ValueError(f"[codeedit_train] {exc}") from None
     doc["data"] = counts
     doc["stage"] = stage
-    atomic_write_json(out / "training.json", doc)
-    write_readme(out, title, doc)
+    _write_records(ctx, doc, title)
     resumed = doc["resumed_from_step"]
     ctx.log.info("%s: %d steps, loss %s -> %s (%s)", stage, doc["steps"], doc["first_loss"],
                  doc["last_loss"], "not resumed" if resumed is None
@@ -242,7 +260,6 @@ def srl_stage2(ctx: StageContext) -> None:
     """SRL: GRPO from the Stage-1 model on teacher-trajectory steps, reward ``srl_reward``."""
     from standard_coder.codeedit import prompts
     from standard_coder.codeedit.hfresume import TrainingInterrupted
-    from standard_coder.codeedit.sft import write_readme
     from standard_coder.codeedit.srl import SRLOptions, step_rows, train_srl
 
     _quiet()
@@ -275,8 +292,7 @@ def srl_stage2(ctx: StageContext) -> None:
         return
     doc["data"] = {"teacher_steps": len(rows), "dropped_teacher_steps": dict(bad)}
     doc["stage"] = "srl_stage2"
-    atomic_write_json(out / "training.json", doc)
-    write_readme(out, "SRL (GRPO) from the Stage-1 model, reward srl_reward", doc)
+    _write_records(ctx, doc, "SRL (GRPO) from the Stage-1 model, reward srl_reward")
     ctx.log.info("srl_stage2: %d steps, mean reward %s, prompts dropped %s of %s", doc["steps"],
                  doc["mean_reward"], doc["dropped_prompts"], doc["seen_prompts"])  # fmt: skip
     ctx.set_summary(steps=doc["steps"], mean_reward=doc["mean_reward"])
@@ -345,7 +361,9 @@ def stages(
             name="sft_stage0", run=sft_stage0, deps=base_deps,
             named_inputs={"processed": layout.processed, "base": base},
             params=mine("sft_stage0"), param_labels=LABELS,
-            named_outputs={"model": layout.sft_stage0}, code_files=code, role="train",
+            named_outputs={"model": layout.sft_stage0, "run": layout.run_info(layout.sft_stage0)},
+            private_outputs=(layout.run_info(layout.sft_stage0),),
+            code_files=code, role="train",
             requires=NEEDS,
             description="SFT: instruction + code -> edited code (TRL SFTTrainer)",
         ),
@@ -353,7 +371,9 @@ def stages(
             name="sft_stage1", run=sft_stage1, deps=("sft_stage0",),
             named_inputs={"processed": layout.processed, "base": layout.sft_stage0},
             params=mine("sft_stage1"), param_labels=LABELS,
-            named_outputs={"model": layout.sft_stage1}, code_files=code, role="train",
+            named_outputs={"model": layout.sft_stage1, "run": layout.run_info(layout.sft_stage1)},
+            private_outputs=(layout.run_info(layout.sft_stage1),),
+            code_files=code, role="train",
             requires=NEEDS,
             description="SFT: instruction + code -> <action> (TRL SFTTrainer)",
         ),
@@ -369,7 +389,9 @@ def stages(
             name="srl_stage2", run=srl_stage2, deps=("sft_stage1",),
             named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
             params=mine("srl_stage2"), param_labels=LABELS,
-            named_outputs={"model": layout.srl_stage2}, code_files=code, role="train",
+            named_outputs={"model": layout.srl_stage2, "run": layout.run_info(layout.srl_stage2)},
+            private_outputs=(layout.run_info(layout.srl_stage2),),
+            code_files=code, role="train",
             requires=NEEDS,
             description="SRL: GRPO on teacher steps with srl_reward, dynamic sampling",
         ),
