@@ -153,7 +153,7 @@ def _faster_whisper(
     except ImportError:
         raise TranscriptError(
             "transcribe backend 'faster-whisper': the package is not installed "
-            "(pip install -e \".[whisper]\", or backend = 'import')"
+            "(pip install faster-whisper, or backend = 'import')"
         ) from None
     if not model_dir.is_dir():
         raise TranscriptError(f"{model_dir}: model_dir is not a folder (models are not downloaded)")

@@ -42,7 +42,7 @@ def separation_backend(configured: str) -> str:
 
 
 AUDIO_EXTRA = 'the audio extra: pip install -e ".[audio]"'
-WHISPER_EXTRA = 'the whisper extra: pip install -e ".[whisper]", or [transcribe] backend = "import"'
+WHISPER_EXTRA = 'pip install faster-whisper, or [transcribe] backend = "import"'
 
 
 def build(config_path: Path, overrides: list[str]) -> Pipeline:

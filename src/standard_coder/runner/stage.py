@@ -55,7 +55,7 @@ class Stage:
             with the same result reruns nothing after it. A stage that shows them (a report)
             names them in its own inputs.
         requires: modules the stage imports that may be missing, each with how to install it
-            (``{"faster_whisper": 'pip install -e ".[whisper]"'}``): a run that selects the
+            (``{"faster_whisper": "pip install faster-whisper"}``): a run that selects the
             stage fails before any stage runs when one cannot be found.
     """
 
