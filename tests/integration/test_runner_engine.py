@@ -535,6 +535,34 @@ def test_git_input_refs_invalidate(root: Path) -> None:
     assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"
 
 
+def test_a_mailmap_edit_invalidates_a_git_input(root: Path) -> None:
+    """git joins authors by the working tree's .mailmap: an edit, committed or not, reruns."""
+    repo = root / "repo"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x"}
+    env |= {"GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@x"}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+
+    repo.mkdir()
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "one")
+    pipe = make(root, prepare={"git_inputs": (repo,)})
+    run(pipe)
+    (repo / ".mailmap").write_text("A <a@y> <a@x>\n")  # working tree only
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"
+    git("add", ".mailmap")
+    git("commit", "-q", "-m", "mailmap")
+    run(pipe)
+    (repo / ".mailmap").write_text("B <b@y> <a@x>\n")
+    git("commit", "-q", "-am", "mailmap edited")  # the committed one
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_skipped")["prepare"] == "up to date"
+
+
 def test_device_enters_the_fingerprint_only_for_device_sensitive_stages(root: Path) -> None:
     pipe = make(root, train={"device_sensitive": True})
     pipe = Pipeline(name="t", stages=pipe.stages, base_dir=pipe.base_dir, device="cpu")

@@ -1,5 +1,8 @@
 """Cheap state of a git repository: HEAD plus every ref, read from files (no history walk).
 
+The working tree's ``.mailmap`` (git joins authors by it without a commit) and the shallow
+boundary (``git fetch --deepen`` changes the history without moving a ref) are part of it.
+
 Example:
     >>> refs_checksum(Path("repos/linux"))  # doctest: +SKIP
     'sha256 hex...'
@@ -41,7 +44,8 @@ def _read(path: Path) -> str:
 
 
 def refs_checksum(repo: Path) -> str:
-    """sha256 over HEAD, packed-refs and every loose ref (name and value), sorted."""
+    """sha256 over HEAD, packed-refs, every loose ref (name and value, sorted), the working
+    tree's ``.mailmap`` and the shallow boundary."""
     gdir = git_dir(repo)
     common = gdir
     commondir = _read(gdir / "commondir")
@@ -59,4 +63,9 @@ def refs_checksum(repo: Path) -> str:
             full = Path(dirpath) / name
             loose.append(f"{full.relative_to(common).as_posix()} {_read(full)}")
     lines.extend(sorted(loose))
+    # only when present, so a repo with neither keeps the digest it had before they counted
+    extra = {"shallow": _read(common / "shallow")}
+    if gdir != repo:  # not bare: git reads the working tree's .mailmap (a bare repo, HEAD's)
+        extra["mailmap"] = _read(repo / ".mailmap")
+    lines.extend(f"{key} {value}" for key, value in extra.items() if value)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
