@@ -180,3 +180,21 @@ def test_recency_half_life_defaults_bounds_and_off(tmp_path: Path) -> None:
     assert recency_of(multitask) == 0.5  # multitask (and its LOC baseline) as every predictor
     with pytest.raises(ConfigError, match=r"training\.recency_half_life"):
         load_config(write(tmp_path, "[training]\nrecency_half_life = -0.1\n"))
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_init_config_on_a_folder_says_so_and_suggests_a_file_in_it(
+    tmp_path: Path, force: bool
+) -> None:
+    from typer.testing import CliRunner
+
+    from standard_coder.cli import commands  # noqa: F401  (registers the commands)
+    from standard_coder.cli.app import app
+
+    args = ["init-config", str(tmp_path), *(["--force"] if force else [])]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2
+    line = res.output.strip()
+    assert "\n" not in line and "--force" not in line
+    assert f"{tmp_path} is a folder" in line and str(tmp_path / "pipeline_config.toml") in line
+    assert list(tmp_path.iterdir()) == []

@@ -29,11 +29,21 @@ def init_config(
             f"error: --pipeline {pipeline!r}: expected one of {', '.join(PIPELINES)}", err=True
         )
         raise typer.Exit(2)
+    if path.is_dir():  # --force would not help: a config is a file
+        inside = path / "pipeline_config.toml"
+        typer.echo(
+            f"error: {path} is a folder; give a file path for the config, e.g. {inside}", err=True
+        )
+        raise typer.Exit(2)
     if path.exists() and not force:
         typer.echo(f"error: {path} exists (use --force to overwrite)", err=True)
         raise typer.Exit(2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, render_template(path.name, pipeline))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, render_template(path.name, pipeline))
+    except OSError as exc:
+        typer.echo(f"error: {path}: cannot write the config: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
     what = {
         "vision": "[vision]",
         "audio": "[demux] input and [transcribe] transcript",
