@@ -154,13 +154,17 @@ def test_a_merge_is_priced_as_the_commits_it_merged_and_a_range_skips_merges(
     one = resolve_revisions(repo, ids["M"])
     assert one.ids == [ids["feat1"], ids["feat2"]] and one.merges == [ids["M"]]
     assert "is a merge, priced as the 2 commit(s) it merged" in one.note
+    assert "), because a merge's own diff repeats the work" in one.note
     assert "--no-merges" in one.note
     octo = resolve_revisions(repo, "HEAD")  # an octopus merge: every other parent's commits
     assert sorted(octo.ids) == sorted([ids["octo1"], ids["octo2"]]) and octo.merges == [ids["O"]]
     whole = resolve_revisions(repo, f"{ids['base']}..HEAD")
     assert sorted(whole.ids) == sorted(ids[k] for k in ("feat1", "feat2", "main1", "octo1",
                                                         "octo2"))  # fmt: skip
-    assert whole.merges == [ids["M"], ids["O"]] and whole.note.startswith("2 merge commit(s)")
+    assert whole.merges == [ids["M"], ids["O"]] and whole.note.startswith(
+        f"2 merge commit(s) in {ids['base']}..HEAD not priced themselves (the commits they "
+        "merged that the range holds are), because a merge's own diff repeats the work"
+    )
     plain = resolve_revisions(repo, ids["main1"])
     assert plain.ids == [ids["main1"]] and plain.merges == [] and plain.note == ""
     # priced: the merge costs what its merged commits cost, each on its own

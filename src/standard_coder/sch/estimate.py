@@ -150,8 +150,8 @@ def resolve_revisions(repo: Path, spec: str) -> Revisions:
         note = ""
         if merges:
             note = (
-                f"{len(merges)} merge commit(s) in {spec} not priced, the commits they merged "
-                f"are: {MERGE_WHY}"
+                f"{len(merges)} merge commit(s) in {spec} not priced themselves (the commits "
+                f"they merged that the range holds are), because {MERGE_WHY}"
             )
         return Revisions(ids, merges, note)
     cid = _git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}", check=False)
@@ -169,7 +169,7 @@ def resolve_revisions(repo: Path, spec: str) -> Revisions:
     inner = _git(repo, "rev-list", "--merges", "--reverse", merged, "--").split()
     note = (
         f"{spec} ({cid[:10]}) is a merge, priced as the {len(ids)} commit(s) it merged "
-        f"({cid[:10]}^1..{cid[:10]}): {MERGE_WHY}"
+        f"({cid[:10]}^1..{cid[:10]}), because {MERGE_WHY}"
     )
     return Revisions(ids, inner, note)
 
