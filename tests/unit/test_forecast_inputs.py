@@ -275,6 +275,21 @@ def test_forecast_check_cli_not_json_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("", "history.json: the historical outcomes file is empty (expected a JSON object)"),
+        (" \n", "history.json: the historical outcomes file is empty (expected a JSON object)"),
+        ('{"sprints": []}', "history.json: $.sprints: the list is empty (expected at least 1"),
+    ],
+)
+def test_an_empty_history_file_is_named_as_empty(tmp_path: Path, text: str, said: str) -> None:
+    proc = _cli("forecast-check", "--config", str(_config(tmp_path, SPRINT, text)))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: {tmp_path}") and said in line, line
+
+
 def test_forecast_check_cli_lists_model_tickets(tmp_path: Path) -> None:
     sprint = copy.deepcopy(SPRINT)
     sprint["tickets"].append({"id": "T-3", "status": "todo", "commit_ids": ["abc"]})

@@ -296,6 +296,9 @@ def _describe(err: Any, model: type[BaseModel]) -> str:
         valid = fields_at(model, loc[:-1])
         hint = did_you_mean(str(loc[-1]), valid)
         return f"{path}: unknown field{hint}"
+    if kind == "too_short" and isinstance(got, list) and not got:
+        least = err.get("ctx", {}).get("min_length", 1)
+        return f"{path}: the list is empty (expected at least {least} item(s))"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"{path}: expected one of {expected.replace(' or ', ', ')} (got {got!r})"
@@ -317,6 +320,8 @@ def _load(path: Path, model: type[_M], what: str) -> _M:
         raise ForecastInputError(f"{path}: {what} file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ForecastInputError(f"{path}: cannot read {what} file: {exc}") from None
+    if not text.strip():
+        raise ForecastInputError(f"{path}: the {what} file is empty (expected a JSON object)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
