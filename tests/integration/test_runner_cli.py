@@ -130,6 +130,25 @@ def test_dry_run_and_status_write_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists()
 
 
+def test_status_names_a_missing_input_and_exits_2_as_pipeline_does(tmp_path: Path) -> None:
+    cfg = write_pipeline(tmp_path)
+    (tmp_path / "data" / "a.txt").unlink()
+    (tmp_path / "data").rmdir()
+    refused = cli("pipeline", "--config", str(cfg))
+    assert refused.returncode == 2 and "data, which does not exist" in refused.stderr
+    for args in (["status"], ["pipeline", "--dry-run"]):
+        res = cli(*args, "--config", str(cfg))
+        assert res.returncode == 2, res.stderr
+        assert f"one  cannot run  input missing: {tmp_path / 'data'}" in res.stdout
+        (line,) = res.stderr.strip().splitlines()
+        assert line == (
+            f"error: stage 'one' reads {tmp_path / 'data'}, which does not exist: pipeline "
+            "would refuse to start"
+        )
+    rows = json.loads(cli("status", "--config", str(cfg), "--json").stdout)["stages"]
+    assert [r["missing_input"] for r in rows] == [str(tmp_path / "data"), None]
+
+
 def test_json_log_format_puts_events_on_stderr(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path)
     res = cli("pipeline", "--config", str(cfg), "--log-format", "json")

@@ -77,6 +77,8 @@ class StagePlan:
     selected: bool = True
     #: what a run would continue (partial work of an interrupted run), else None
     resumes: str | None = None
+    #: a declared input that does not exist (a run refuses to start, exit 2), else None
+    missing_input: Path | None = None
 
 
 @dataclass
@@ -115,20 +117,28 @@ def _check_upstream(session: RunSession, selected: Sequence[str]) -> None:
                 )
 
 
+def _missing_input(session: RunSession, name: str) -> Path | None:
+    """The first declared input of stage ``name`` that no stage makes and that does not exist."""
+    made = [o.path for view in session.views.values() for o in view.outputs]
+    for spec in session.views[name].inputs:
+        if any(spec.path == out or out in spec.path.parents for out in made):
+            continue
+        if not spec.path.exists():
+            return spec.path
+    return None
+
+
 def _check_inputs(session: RunSession, selected: Sequence[str]) -> None:
     """Every declared input of the selected stages that no stage makes exists: a missing one
     (a sprint file, a truth file) fails the run before any stage has run, not after hours of
     the stages before the one that reads it."""
-    made = [o.path for view in session.views.values() for o in view.outputs]
     for name in selected:
-        for spec in session.views[name].inputs:
-            if any(spec.path == out or out in spec.path.parents for out in made):
-                continue
-            if not spec.path.exists():
-                raise InputMissing(
-                    f"stage {name!r} reads {spec.path}, which does not exist (checked before "
-                    "any stage runs)"
-                )
+        missing = _missing_input(session, name)
+        if missing is not None:
+            raise InputMissing(
+                f"stage {name!r} reads {missing}, which does not exist (checked before "
+                "any stage runs)"
+            )
 
 
 def _installed(module: str) -> bool:
@@ -242,7 +252,10 @@ def plan_pipeline(
                         decision = Decision(False, Reason.UNFINISHED)
             if not decision.skip and is_sel:
                 will_run.add(name)
-            plans.append(StagePlan(name, not decision.skip, decision.reason, is_sel, resumes))
+            missing = _missing_input(session, name) if is_sel else None
+            plans.append(
+                StagePlan(name, not decision.skip, decision.reason, is_sel, resumes, missing)
+            )
     finally:
         session.cache.close()
     return plans

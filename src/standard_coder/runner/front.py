@@ -156,8 +156,9 @@ def split_stages(stages: str | None) -> list[str] | None:
     return [s.strip() for s in stages.split(",") if s.strip()]
 
 
-def print_plan(plans: Sequence[Any], as_json: bool) -> None:
-    """Print ``status`` / ``--dry-run`` rows (a table, or JSON ``{"stages": [...]}``)."""
+def print_plan(plans: Sequence[Any], as_json: bool) -> int:
+    """Print ``status`` / ``--dry-run`` rows (a table, or JSON ``{"stages": [...]}``); 2 when
+    a selected stage's declared input is missing (``pipeline`` would refuse: exit 2), else 0."""
     if as_json:
         rows = [
             {
@@ -166,19 +167,41 @@ def print_plan(plans: Sequence[Any], as_json: bool) -> None:
                 "reason": p.reason,
                 "selected": p.selected,
                 "resumes": p.resumes,
+                "missing_input": _missing(p),
             }
             for p in plans
         ]
         sys.stdout.write(json.dumps({"stages": rows}, indent=2) + "\n")
-        return
+        return _refused(plans)
     width = max((len(p.stage) for p in plans), default=5)
     for p in plans:
         what = "would run" if p.run else "skip"
         if p.run and not p.selected:
             what = "stale"
+        reason = p.reason
+        if _missing(p):
+            what, reason = "cannot run", f"input missing: {_missing(p)}"
         mark = "" if p.selected else "  (not selected)"
         more = f"; {p.resumes}" if p.resumes else ""
-        sys.stdout.write(f"{p.stage:<{width}}  {what:<10}  {p.reason}{more}{mark}\n")
+        sys.stdout.write(f"{p.stage:<{width}}  {what:<10}  {reason}{more}{mark}\n")
+    return _refused(plans)
+
+
+def _missing(plan: Any) -> str | None:
+    missing = getattr(plan, "missing_input", None)
+    return None if missing is None else str(missing)
+
+
+def _refused(plans: Sequence[Any]) -> int:
+    """2 (as ``pipeline`` exits) when a selected stage's input is missing, with one line."""
+    for p in plans:
+        if _missing(p):
+            sys.stderr.write(
+                f"error: stage {p.stage!r} reads {_missing(p)}, which does not exist: "
+                "pipeline would refuse to start\n"
+            )
+            return 2
+    return 0
 
 
 def _pipeline(
@@ -261,8 +284,7 @@ def _run_loaded(
             force=force,
             root=root,
         )
-        print_plan([p for p in plans if p.selected], as_json=log_format == "json")
-        return 0
+        return print_plan([p for p in plans if p.selected], as_json=log_format == "json")
     sink = StreamJsonSink() if log_format == "json" else ConsoleSink()
     result = run_pipeline(
         pipe,
@@ -303,8 +325,7 @@ def _status(
     pipe, root = load_pipeline(config, overrides, builtins)
     from standard_coder.runner.engine import plan_pipeline
 
-    print_plan(plan_pipeline(pipe, root=root), as_json)
-    return 0
+    return print_plan(plan_pipeline(pipe, root=root), as_json)
 
 
 def status_command(**kwargs: Any) -> int:
