@@ -149,6 +149,44 @@ def test_status_names_a_missing_input_and_exits_2_as_pipeline_does(tmp_path: Pat
     assert [r["missing_input"] for r in rows] == [str(tmp_path / "data"), None]
 
 
+HOLD = """
+import sys, time
+from pathlib import Path
+from standard_coder.runner.lock import RunLock
+with RunLock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_status_says_a_run_is_in_progress_while_another_process_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    cfg = write_pipeline(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_abs_env(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        res = cli("status", "--config", str(cfg))
+        assert res.returncode == 0, res.stderr
+        first = res.stdout.splitlines()[0]
+        assert first.startswith(f"a run is in progress (pid {holder.pid}, started "), first
+        doc = json.loads(cli("status", "--config", str(cfg), "--json").stdout)
+        assert doc["run_in_progress"].startswith(f"pid {holder.pid}, started ")
+    finally:
+        holder.kill()
+        holder.wait()
+    # SIGKILL leaves the record in the file; the run it names is over: nothing is said
+    assert str(holder.pid) in (tmp_path / "state" / ".lock").read_text()
+    res = cli("status", "--config", str(cfg))
+    assert res.returncode == 0 and "in progress" not in res.stdout
+    assert "run_in_progress" not in json.loads(cli("status", "-c", str(cfg), "--json").stdout)
+
+
 def test_json_log_format_puts_events_on_stderr(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path)
     res = cli("pipeline", "--config", str(cfg), "--log-format", "json")

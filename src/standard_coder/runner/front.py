@@ -156,8 +156,9 @@ def split_stages(stages: str | None) -> list[str] | None:
     return [s.strip() for s in stages.split(",") if s.strip()]
 
 
-def print_plan(plans: Sequence[Any], as_json: bool) -> int:
-    """Print ``status`` / ``--dry-run`` rows (a table, or JSON ``{"stages": [...]}``); 2 when
+def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) -> int:
+    """Print ``status`` / ``--dry-run`` rows (a table, or JSON ``{"stages": [...]}``), after
+    ``running`` (the holder of the output folder's lock: a run in progress) when given; 2 when
     a selected stage's declared input is missing (``pipeline`` would refuse: exit 2), else 0."""
     if as_json:
         rows = [
@@ -171,8 +172,16 @@ def print_plan(plans: Sequence[Any], as_json: bool) -> int:
             }
             for p in plans
         ]
-        sys.stdout.write(json.dumps({"stages": rows}, indent=2) + "\n")
+        doc: dict[str, Any] = {"stages": rows}
+        if running is not None:
+            doc["run_in_progress"] = running
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return _refused(plans)
+    if running is not None:
+        sys.stdout.write(
+            f"a run is in progress ({running}): these rows are as of now, and it may be "
+            "running them\n"
+        )
     width = max((len(p.stage) for p in plans), default=5)
     for p in plans:
         what = "would run" if p.run else "skip"
@@ -284,7 +293,13 @@ def _run_loaded(
             force=force,
             root=root,
         )
-        return print_plan([p for p in plans if p.selected], as_json=log_format == "json")
+        from standard_coder.runner.lock import lock_holder
+
+        return print_plan(
+            [p for p in plans if p.selected],
+            as_json=log_format == "json",
+            running=lock_holder(Path(pipe.base_dir)),
+        )
     sink = StreamJsonSink() if log_format == "json" else ConsoleSink()
     result = run_pipeline(
         pipe,
@@ -324,8 +339,10 @@ def _status(
 ) -> int:
     pipe, root = load_pipeline(config, overrides, builtins)
     from standard_coder.runner.engine import plan_pipeline
+    from standard_coder.runner.lock import lock_holder
 
-    return print_plan(plan_pipeline(pipe, root=root), as_json)
+    plans = plan_pipeline(pipe, root=root)
+    return print_plan(plans, as_json, running=lock_holder(Path(pipe.base_dir)))
 
 
 def status_command(**kwargs: Any) -> int:

@@ -102,3 +102,44 @@ class RunLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def lock_holder(base_dir: Path) -> str | None:
+    """Who holds ``<base_dir>/.lock`` now (``"pid N, started T"``), or None; takes no lock.
+
+    The holder's record is read, and counts only while its process lives and (where
+    ``/proc/locks`` is readable) a ``flock`` on the file is held, so a record a killed run left
+    behind is not taken for a run in progress. Testing by taking the lock, even for a moment,
+    could refuse a run starting at that moment: this never does.
+    """
+    path = Path(base_dir) / ".lock"
+    try:
+        raw = path.read_bytes()
+        st = path.stat()
+        info = json.loads(raw or b"{}")
+        pid, started = int(info["pid"]), str(info["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    if _flocked(st.st_dev, st.st_ino) is False:
+        return None
+    return f"pid {pid}, started {started}"
+
+
+def _flocked(dev: int, ino: int) -> bool | None:
+    """Whether ``/proc/locks`` lists a flock on that file; None where it cannot be read."""
+    try:
+        text = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    where = f"{os.major(dev):02x}:{os.minor(dev):02x}:{ino}"
+    for line in text.splitlines():
+        parts = line.split()
+        if "FLOCK" in parts and where in parts and "->" not in parts:
+            return True
+    return False
