@@ -100,17 +100,61 @@ def test_fit_prior_fits_on_your_outputs_and_checks_each_left_out(tmp_path: Path)
     assert "cross_repo_prior_path" in human.stdout
     # which to use, by the two priors' mean held-out Spearman in the same check
     s = strict_json(proc.stdout)["summary"]
-    better = s["held_out_mean_spearman_prior"] > s["held_out_mean_spearman_shipped_prior"]
+    assert s["held_out_compared_with_shipped"] == 3
+    better = (
+        s["held_out_mean_spearman_prior_vs_shipped"] > s["held_out_mean_spearman_shipped_prior"]
+    )
     said = ("ranks your histories better than the shipped one: use it" if better
             else "the shipped prior ranks your histories as well or better: keep it")  # fmt: skip
     assert said in human.stdout
 
 
+def _summary(own: float | None, shipped: float | None) -> dict[str, float | None]:
+    return {
+        "held_out_mean_spearman_prior_vs_shipped": own,
+        "held_out_mean_spearman_shipped_prior": shipped,
+    }
+
+
 def test_the_verdict_follows_the_two_means() -> None:
     from standard_coder.cli.prior_cmd import _verdict
 
-    assert "use it" in _verdict(0.31, 0.29) and "keep it" in _verdict(0.29, 0.31)
-    assert "keep it" in _verdict(0.3, 0.3) and _verdict(None, 0.3) == ""
+    assert "use it" in _verdict(_summary(0.31, 0.29))
+    assert "keep it" in _verdict(_summary(0.29, 0.31))
+    assert "keep it" in _verdict(_summary(0.3, 0.3)) and _verdict(_summary(None, 0.3)) == ""
+
+
+def test_the_verdict_compares_the_two_priors_on_the_same_histories(tmp_path: Path) -> None:
+    """A history only one prior scores (an undefined Spearman) is left out of both means."""
+    from standard_coder.cli.prior_cmd import _verdict
+    from standard_coder.pipelines.sch_prior import PriorFit
+    from standard_coder.sch.features.prior_corpus import LeaveOneOut
+
+    nan = float("nan")
+
+    def row(name: str, prior: float, lines: float) -> LeaveOneOut:
+        return LeaveOneOut(name, 50, lines, prior, lines, prior)
+
+    fit = PriorFit(
+        path=tmp_path / "p.npz",
+        histories=["a", "b", "c"],
+        changes=150,
+        checksum="0" * 64,
+        held_out=False,
+        # a: only ours scores it (and well); c: only the shipped one (and well); b: both
+        leave_one_out=[row("a", 0.9, 0.1), row("b", 0.2, 0.1), row("c", nan, 0.7)],
+        shipped={"a": nan, "b": 0.3, "c": 0.5},
+        skipped=[],
+    )
+    s = fit.to_json()["summary"]
+    assert s["held_out_compared_with_shipped"] == 1
+    assert s["held_out_mean_spearman_prior_vs_shipped"] == 0.2
+    assert s["held_out_mean_spearman_shipped_prior"] == 0.3
+    # each over the histories it scored, ours (0.55) beat the shipped one (0.4): not like for like
+    assert "keep it" in _verdict(s)
+    # prior vs lines added: the same histories on both sides too (c has no prior Spearman)
+    assert s["held_out_mean_spearman_prior"] == 0.55
+    assert s["held_out_mean_spearman_lines_added"] == 0.1
 
 
 def test_outputs_that_counted_bodies_get_the_body_recipe_and_meet_the_body_prior(

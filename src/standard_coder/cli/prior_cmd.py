@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -106,12 +106,15 @@ def fit_prior_cmd(
         typer.echo(
             f"  this prior ranks better than lines added on {s['held_out_above_lines_added']} "
             f"of {s['held_out_scored']} (mean gain {_f(s['held_out_mean_diff'])}); "
-            f"mean Spearman: this prior {_f(s['held_out_mean_spearman_prior'])}, the shipped "
-            f"prior {_f(s['held_out_mean_spearman_shipped_prior'])}, lines added "
+            f"mean Spearman: this prior {_f(s['held_out_mean_spearman_prior'])}, lines added "
             f"{_f(s['held_out_mean_spearman_lines_added'])}"
         )
-        verdict = _verdict(s["held_out_mean_spearman_prior"],
-                           s["held_out_mean_spearman_shipped_prior"])  # fmt: skip
+        typer.echo(
+            f"  on the {s['held_out_compared_with_shipped']} histories both priors score: "
+            f"this prior {_f(s['held_out_mean_spearman_prior_vs_shipped'])}, the shipped prior "
+            f"{_f(s['held_out_mean_spearman_shipped_prior'])}"
+        )
+        verdict = _verdict(s)
         if verdict:
             typer.echo(f"  {verdict}")
     typer.echo(
@@ -121,8 +124,11 @@ def fit_prior_cmd(
     )
 
 
-def _verdict(own: float | None, shipped: float | None) -> str:
-    """Which prior to use, by the mean held-out Spearman of the check (empty when unknown)."""
+def _verdict(summary: dict[str, Any]) -> str:
+    """Which prior to use, by the two priors' mean held-out Spearman over the same histories
+    (those both score; empty when there are none)."""
+    own = summary.get("held_out_mean_spearman_prior_vs_shipped")
+    shipped = summary.get("held_out_mean_spearman_shipped_prior")
     if own is None or shipped is None:
         return ""
     if own > shipped:

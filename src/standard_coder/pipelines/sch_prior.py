@@ -55,6 +55,25 @@ class PriorFit:
     skipped: list[Path]
     """Outputs found below a path that ``train_sch`` had not finished (no representation)."""
 
+    def versus_shipped(self) -> dict[str, Any]:
+        """This prior's and the shipped prior's mean held-out Spearman over the same histories:
+        those both score (a Spearman is undefined on constant scores or hours)."""
+        pairs = [
+            (r.spearman_prior, self.shipped[r.history])
+            for r in self.leave_one_out
+            if math.isfinite(r.spearman_prior) and math.isfinite(self.shipped[r.history])
+        ]
+        n = len(pairs)
+        return {
+            "held_out_compared_with_shipped": n,
+            "held_out_mean_spearman_prior_vs_shipped": (
+                round(sum(p for p, _ in pairs) / n, 4) if n else None
+            ),
+            "held_out_mean_spearman_shipped_prior": (
+                round(sum(q for _, q in pairs) / n, 4) if n else None
+            ),
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The fit as JSON (an undefined Spearman is ``null``)."""
         doc: dict[str, Any] = {
@@ -70,12 +89,7 @@ class PriorFit:
                 {**vars(r), "spearman_shipped_prior": self.shipped[r.history]}
                 for r in self.leave_one_out
             ]
-            shipped = [v for v in self.shipped.values() if math.isfinite(v)]
-            mean_shipped = round(sum(shipped) / len(shipped), 4) if shipped else None
-            doc["summary"] = {
-                **summarise(self.leave_one_out),
-                "held_out_mean_spearman_shipped_prior": mean_shipped,
-            }
+            doc["summary"] = {**summarise(self.leave_one_out), **self.versus_shipped()}
         finite: dict[str, Any] = json_finite(doc)
         return finite
 

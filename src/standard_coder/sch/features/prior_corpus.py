@@ -302,15 +302,16 @@ def score_history(h: History, prior: CrossRepoPrior) -> LeaveOneOut:
 
 
 def summarise(rows: Sequence[LeaveOneOut]) -> dict[str, float | int | None]:
-    """Means over histories of the held-out Spearman of the prior and of lines added, their
-    ratio, and how many histories the prior ranks better (held out; fitted period)."""
+    """Means of the held-out Spearman of the prior and of lines added over the histories where
+    both are defined, their ratio, and how many histories the prior ranks better (held out;
+    fitted period)."""
     gain = np.array([r.gain for r in rows])
     fit_gain = np.array([r.fit_spearman_prior - r.fit_spearman_lines_added for r in rows])
     ok, fok = np.isfinite(gain), np.isfinite(fit_gain)
-    prior_mean = float(np.nanmean([r.spearman_prior for r in rows])) if ok.any() else float("nan")
-    lines_mean = (
-        float(np.nanmean([r.spearman_lines_added for r in rows])) if ok.any() else float("nan")
-    )
+    # both means over the same histories: those where both Spearmans are defined
+    both = [r for r, k in zip(rows, ok, strict=True) if k]
+    prior_mean = float(np.mean([r.spearman_prior for r in both])) if both else float("nan")
+    lines_mean = float(np.mean([r.spearman_lines_added for r in both])) if both else float("nan")
     return {
         "held_out_mean_spearman_prior": round(prior_mean, 4) if ok.any() else None,
         "held_out_mean_spearman_lines_added": round(lines_mean, 4) if ok.any() else None,
