@@ -135,8 +135,33 @@ def test_mostly_other_languages_is_a_warning_naming_them(tmp_path: Path) -> None
     proc = run_mine(tmp_path, [books], "--force")
     assert proc.returncode == 0, proc.stderr
     (line,) = [s for s in proc.stderr.splitlines() if "most commits of" in s]
-    assert ".ipynb (3 files), .csv (1 file), of no known language" in line
+    assert "they change .ipynb (3 files), .csv (1 file) and other files of no enabled" in line
     half = py_repo(tmp_path / "lib", n=2)
     commit(half, {"README.md": "docs\n"}, "docs", ts=BASE_TS + 6000)
     proc = run_mine(tmp_path, [half], "--force")
     assert proc.returncode == 0 and "most commits of" not in proc.stderr  # 1 of 3: no warning
+
+
+def test_a_shallow_window_of_other_files_names_what_they_change_and_the_shallow_clone(
+    tmp_path: Path,
+) -> None:
+    """HEAD is mostly Python, but the last commits of a shallow clone change docs and CI files:
+    the warning names what those commits change and the shallow clone, not HEAD's other files
+    as if it were mostly of no known language."""
+    src = init(tmp_path / "lib")
+    for i in range(6):
+        commit(src, {f"pkg/m{i}.py": py_lines(i + 3)}, f"py {i}", ts=BASE_TS + 600 * i)
+    for i in range(5):
+        files = {f"docs/p{i}.rst": f"page {i}\n"}
+        if i % 2:
+            files[".github/ci.yml"] = f"v: {i}\n"
+        commit(src, files, f"docs {i}", ts=BASE_TS + 6000 + 600 * i)
+    shallow = clone_shallow(src, tmp_path / "shallow", depth=8)  # py 3 is its boundary
+    proc = run_mine(tmp_path, [shallow])
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [s for s in proc.stderr.splitlines() if "most commits of" in s]
+    assert "(2 of 7 stored)" in line and "5 commits touch no file" in line, line
+    assert "they change .rst (5 files), .yml (1 file)" in line, line
+    assert "its files at HEAD" not in line and "of no known language" not in line
+    assert "the clone is shallow (only its last 8 commits)" in line
+    assert "git fetch --unshallow" in line

@@ -186,7 +186,7 @@ def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) ->
     n = unstored_counts(db, repo)
     parts: list[str] = []
     if n.get("no_language_files"):
-        parts.append(_other_languages(n["no_language_files"], path, langs))
+        parts.append(_other_languages(n["no_language_files"], path, langs, db, repo))
     if n.get("author_filtered"):
         parts.append(f"{_commits(n['author_filtered'])} by excluded authors ([filters.authors])")
     if n.get("shallow_boundary"):
@@ -212,28 +212,58 @@ def _warn_if_mostly_other_languages(
     other = unstored_counts(db, repo).get("no_language_files", 0)
     if other and other >= MOSTLY_OTHER_LANGUAGES * (other + stored):
         ctx.log.warning("most commits of %s were not mined (%d of %d stored): %s", path, stored,
-                        stored + other, _other_languages(other, path, langs))  # fmt: skip
+                        stored + other, _other_languages(other, path, langs, db, repo))  # fmt: skip
 
 
-def _other_languages(n: int, path: Path, langs: LanguageFilter) -> str:
+def _other_languages(n: int, path: Path, langs: LanguageFilter, db: Path, repo: str) -> str:
     """``"N commits touch no file of [filters.languages] enabled = [...]"``, with the languages
-    of ``path``'s files at HEAD that would count them (else its most common file extensions)."""
+    of ``path``'s files at HEAD that would count them, else the file extensions those commits
+    change; on a shallow clone, that only its last commits were there to mine."""
     import json
+
+    from standard_coder.sch.mining.gitlog import run_git
 
     enabled = json.dumps(list(langs.enabled))
     verb = "touches" if n == 1 else "touch"
     part = f"{_commits(n)} {verb} no file of [filters.languages] enabled = {enabled}"
-    found, extensions = _languages_at_head(path, langs.extensions, langs.exclude_paths)
+    found = _languages_at_head(path, langs.extensions, langs.exclude_paths)
     others = [lang for lang in found if lang not in langs.enabled][:3]
     if others:
         listed = ", ".join(f"{lang} ({_files(found[lang])})" for lang in others)
         suggest = json.dumps([*langs.enabled, *others])
         part += (f"; its files at HEAD are {listed}: to count them, set enabled = "
                  f"{suggest} (or --set 'filters.languages.enabled={suggest}')")  # fmt: skip
-    elif extensions:
-        listed = ", ".join(f"{ext} ({_files(k)})" for ext, k in extensions[:3])
-        part += f"; its files at HEAD are mostly {listed}, of no known language"
+    else:
+        extensions = _extensions_changed(path, db, repo, langs)
+        if extensions:
+            listed = ", ".join(f"{ext} ({_files(k)})" for ext, k in extensions[:3])
+            part += f"; they change {listed} and other files of no enabled language"
+    shallow = run_git(path, "rev-parse", "--is-shallow-repository", check=False).strip()
+    if shallow == b"true":
+        listed_n = run_git(path, "rev-list", "--count", "--no-merges", "HEAD", check=False)
+        part += (f"; the clone is shallow (only its last {listed_n.decode().strip() or '?'} "
+                 "commits), a window too short to say what the history is: fetch the rest "
+                 "(git fetch --unshallow)")  # fmt: skip
     return part
+
+
+def _extensions_changed(
+    path: Path, db: Path, repo: str, langs: LanguageFilter
+) -> list[tuple[str, int]]:
+    """The extensions of the files that ``repo``'s commits skipped for touching no enabled
+    language change (the first 1000 such commits), with how many files each, most first."""
+    from standard_coder.sch.mining.filters import count_other_extensions
+    from standard_coder.sch.mining.gitlog import run_git
+    from standard_coder.sch.mining.store import skipped_commit_ids
+
+    ids = skipped_commit_ids(db, repo, "no_language_files")
+    if not ids:
+        return []
+    listed = "\n".join(ids).encode() + b"\n"
+    out = run_git(path, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "--name-only",
+                  "-z", "--format=", stdin=listed, check=False)  # fmt: skip
+    paths = sorted({p.decode("utf-8", "replace").strip("\n") for p in out.split(b"\0")} - {""})
+    return count_other_extensions(paths, langs.extensions, langs.exclude_paths)
 
 
 def _commits(n: int) -> str:
@@ -246,16 +276,14 @@ def _files(n: int) -> str:
 
 def _languages_at_head(
     repo: Path, extensions: dict[str, list[str]], exclude: list[str]
-) -> tuple[dict[str, int], list[tuple[str, int]]]:
-    """Files per known language in ``repo``'s HEAD tree, and the most common extensions of its
-    other files (both empty when git cannot list it)."""
-    from standard_coder.sch.mining.filters import count_languages, count_other_extensions
+) -> dict[str, int]:
+    """Files per known language in ``repo``'s HEAD tree (empty when git cannot list it)."""
+    from standard_coder.sch.mining.filters import count_languages
     from standard_coder.sch.mining.gitlog import run_git
 
     listing = run_git(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", check=False)
     paths = [p.decode("utf-8", "replace") for p in listing.split(b"\0") if p]
-    return (count_languages(paths, extensions, exclude),
-            count_other_extensions(paths, extensions, exclude))  # fmt: skip
+    return count_languages(paths, extensions, exclude)
 
 
 def _report_future_dated(ctx: StageContext, db: Path) -> int:

@@ -287,6 +287,17 @@ def unstored_counts(db_path: Path, repo: str) -> dict[str, int]:
     return out
 
 
+def skipped_commit_ids(db_path: Path, repo: str, reason: str, limit: int = 1000) -> list[str]:
+    """Up to ``limit`` ids of ``repo``'s commits skipped for ``reason`` (``skipped_commits``)."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        rows = con.execute(
+            "SELECT commit_id FROM skipped_commits WHERE repo = ? AND reason = ? "
+            "ORDER BY commit_id LIMIT ?",
+            (repo, reason, limit),
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def _unz(data: bytes | None) -> str:
     return zlib.decompress(data).decode("utf-8", "replace") if data else ""
 
