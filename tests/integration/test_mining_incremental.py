@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -385,3 +386,25 @@ def test_the_rewrite_fails_loudly_when_a_read_holds_the_wal(tmp_path: Path) -> N
     reader.execute("COMMIT")
     reader.close()
     writer.close()
+
+
+def test_a_mailmap_edit_reruns_the_mine_stage_and_joins_the_authors(tmp_path: Path) -> None:
+    """The runner's up-to-date check covers the working tree's .mailmap: no --force needed."""
+    repo = make_repo(tmp_path / "r", 4)
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(f'[repos]\ninclude_paths = ["{repo}"]\n[runner]\nworkers = 1\n')
+    env = {**os.environ, "COLUMNS": "200"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "standard_coder", *args, "--config", str(cfg)]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+    assert cli("pipeline", "--stages", "mine").returncode == 0
+    db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
+    assert count(db, "SELECT COUNT(*) FROM commits WHERE author_id='bob@example.com'") == 2
+    (repo / ".mailmap").write_text("Robert <robert@example.com> <bob@example.com>\n")
+    rows = json.loads(cli("status", "--json").stdout)["stages"]
+    assert rows[0]["stage"] == "mine" and rows[0]["reason"].startswith("input changed: git:")
+    rerun = cli("pipeline", "--stages", "mine")
+    assert rerun.returncode == 0 and "[run] mine: input changed" in rerun.stderr, rerun.stderr
+    assert count(db, "SELECT COUNT(*) FROM commits WHERE author_id='robert@example.com'") == 2
