@@ -91,3 +91,12 @@ def test_simulated_delivery_follows_the_known_factors(tmp_path: Path) -> None:
     coef = np.linalg.lstsq(np.c_[X, size], y, rcond=None)[0]
     assert coef[1] == pytest.approx(B_REVIEW, abs=0.12)
     assert coef[2] == pytest.approx(B_CI, abs=0.12)
+
+
+def test_an_empty_pr_file_is_named_as_empty(tmp_path: Path) -> None:
+    f = tmp_path / "prs.json"
+    for text in ("", "\n  \n"):
+        f.write_text(text)
+        with pytest.raises(PullRequestFileError) as info:
+            load_pull_requests(f)
+        assert str(info.value) == f"{f}: the PR file is empty (expected a JSON object)"

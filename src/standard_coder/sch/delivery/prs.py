@@ -98,7 +98,10 @@ def load_pull_requests(path: Path) -> PullRequestFile:
     """
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if not text.strip():
+            raise PullRequestFileError(f"{path}: the PR file is empty (expected a JSON object)")
+        raw = json.loads(text)
     except FileNotFoundError:
         raise PullRequestFileError(f"{path}: PR file not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
