@@ -164,17 +164,8 @@ def test_demucs_unittest_model_offline(tmp_path: Path) -> None:
     import numpy as np
     import soundfile as sf
 
-    rate = 16000
-    t = np.arange(2 * rate) / rate
-    mix = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3
-    sf.write(tmp_path / "mix.wav", mix.astype(np.float32), rate)
-    (tmp_path / "t.srt").write_text("1\n00:00:00,100 --> 00:00:01,500\nHello Demucs\n")
-    config = tmp_path / "audio.toml"
-    config.write_text(
-        '[pipeline]\nname = "audio"\n[runner]\ndevice = "cpu"\n'
-        '[demux]\ninput = "mix.wav"\nbackend = "python"\n'
-        '[source_separation]\nbackend = "demucs"\n[transcribe]\ntranscript = "t.srt"\n'
-    )
+    config = _demucs_config(tmp_path, seconds=2, rate=16000)
+    mix, rate = sf.read(tmp_path / "mix.wav")
     cli("pipeline", "--config", str(config))
     base = tmp_path / "sc-output"
     info = json.loads((base / "audio" / "separated" / "separation.json").read_text())
@@ -276,20 +267,7 @@ def test_ctrl_c_during_a_demucs_separation_stops_between_segments(tmp_path: Path
     the run says the separation is what was interrupted."""
     import signal
 
-    import numpy as np
-    import soundfile as sf
-
-    rate = 8000
-    t = np.arange(90 * rate) / rate
-    mix = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3
-    sf.write(tmp_path / "mix.wav", mix.astype(np.float32), rate)
-    (tmp_path / "t.srt").write_text("1\n00:00:00,100 --> 00:00:01,500\nHello Demucs\n")
-    config = tmp_path / "audio.toml"
-    config.write_text(
-        '[pipeline]\nname = "audio"\n[runner]\ndevice = "cpu"\n'
-        '[demux]\ninput = "mix.wav"\nbackend = "python"\nsample_rate = 8000\n'
-        '[source_separation]\nbackend = "demucs"\n[transcribe]\ntranscript = "t.srt"\n'
-    )
+    config = _demucs_config(tmp_path, seconds=90, rate=8000)
     log = tmp_path / "sc-output" / "logs" / "run.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)],
@@ -305,3 +283,23 @@ def test_ctrl_c_during_a_demucs_separation_stops_between_segments(tmp_path: Path
     assert proc.returncode == 130, err.decode()[-2000:]
     assert b"[STOP] source_separation: interrupted: rerun to resume" in err
     assert not (tmp_path / "sc-output" / "audio" / "separated" / "separation.json").exists()
+
+
+def _demucs_config(tmp_path: Path, *, seconds: int, rate: int) -> Path:
+    """A two-tone stereo clip, its transcript, and a config separating it with Demucs's test
+    model (``sample_rate`` set where it is not the default 16 kHz)."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(seconds * rate) / rate
+    mix = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3
+    sf.write(tmp_path / "mix.wav", mix.astype(np.float32), rate)
+    (tmp_path / "t.srt").write_text("1\n00:00:00,100 --> 00:00:01,500\nHello Demucs\n")
+    rate_line = "" if rate == 16000 else f"sample_rate = {rate}\n"
+    config = tmp_path / "audio.toml"
+    config.write_text(
+        '[pipeline]\nname = "audio"\n[runner]\ndevice = "cpu"\n'
+        f'[demux]\ninput = "mix.wav"\nbackend = "python"\n{rate_line}'
+        '[source_separation]\nbackend = "demucs"\n[transcribe]\ntranscript = "t.srt"\n'
+    )
+    return config

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -510,15 +511,10 @@ def test_a_signal_during_the_last_stage_that_finishes_leaves_a_completed_run(roo
     assert state["status"] == "completed"
 
 
-def test_git_input_refs_invalidate(root: Path) -> None:
-    repo = root / "repo"
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "a",
-        "GIT_AUTHOR_EMAIL": "a@x",
-        "GIT_COMMITTER_NAME": "a",
-        "GIT_COMMITTER_EMAIL": "a@x",
-    }
+def _git_repo(repo: Path) -> Callable[..., None]:
+    """A new repository with one empty commit, and a ``git(*args)`` run inside it."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x"}
+    env |= {"GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@x"}
 
     def git(*args: str) -> None:
         subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
@@ -526,6 +522,12 @@ def test_git_input_refs_invalidate(root: Path) -> None:
     repo.mkdir()
     git("init", "-q")
     git("commit", "-q", "--allow-empty", "-m", "one")
+    return git
+
+
+def test_git_input_refs_invalidate(root: Path) -> None:
+    repo = root / "repo"
+    git = _git_repo(repo)
     pipe = make(root, prepare={"git_inputs": (repo,)})
     run(pipe)
     _, sink = run(pipe)
@@ -538,15 +540,7 @@ def test_git_input_refs_invalidate(root: Path) -> None:
 def test_a_mailmap_edit_invalidates_a_git_input(root: Path) -> None:
     """git joins authors by the working tree's .mailmap: an edit, committed or not, reruns."""
     repo = root / "repo"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x"}
-    env |= {"GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@x"}
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
-
-    repo.mkdir()
-    git("init", "-q")
-    git("commit", "-q", "--allow-empty", "-m", "one")
+    git = _git_repo(repo)
     pipe = make(root, prepare={"git_inputs": (repo,)})
     run(pipe)
     (repo / ".mailmap").write_text("A <a@y> <a@x>\n")  # working tree only

@@ -10,6 +10,8 @@ import pytest
 
 pytest.importorskip("ast_grep_py", reason="the codeedit extra is not installed")
 
+from tests.paramcheck import stages_whose_params_change
+
 from standard_coder.codeedit import (
     ActionApplyError,
     ActionParseError,
@@ -363,13 +365,7 @@ def test_a_codeedit_key_changes_the_params_of_the_stages_that_read_it(
 
     config = tmp_path / "pipeline_config.toml"
     config.write_text('[pipeline]\nname = "codeedit"\n[codeedit_train]\nenabled = true\n')
-
-    def params(overrides: list[str]) -> dict[str, str]:
-        pipe = build(config, overrides)
-        return {s.name: json.dumps(dict(s.params), sort_keys=True) for s in pipe.stages}
-
-    before, after = params([]), params([change])
-    assert {name for name in before if before[name] != after[name]} == CODEEDIT_CHANGES[change]
+    assert stages_whose_params_change(build, config, change) == CODEEDIT_CHANGES[change]
 
 
 def test_codeedit_stage_keys_name_every_key_a_stage_reads() -> None:

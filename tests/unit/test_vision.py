@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.paramcheck import stages_whose_params_change
 
 from standard_coder.config import ConfigError
 from standard_coder.config.template import render_template
@@ -181,19 +182,11 @@ VISION_CHANGES = {
 def test_a_vision_key_changes_the_params_of_the_stages_that_read_it(
     tmp_path: Path, change: str
 ) -> None:
-    import json
-
     from standard_coder.pipelines.vision import build
 
     config = tmp_path / "vision.toml"
     config.write_text('[pipeline]\nname = "vision"\n')
-
-    def params(overrides: list[str]) -> dict[str, str]:
-        pipe = build(config, overrides)
-        return {s.name: json.dumps(dict(s.params), sort_keys=True) for s in pipe.stages}
-
-    before, after = params([]), params([change])
-    assert {name for name in before if before[name] != after[name]} == VISION_CHANGES[change]
+    assert stages_whose_params_change(build, config, change) == VISION_CHANGES[change]
 
 
 def test_vision_stage_keys_name_every_key_but_the_records_ttl() -> None:
