@@ -452,3 +452,34 @@ def test_forecast_prices_a_ticket_as_estimate_prices_its_commits(demo: tuple[Pat
     again = model_effort_for(layout.model, layout.change_rep, layout.db, rng_seed=3)
     assert np.array_equal(again([Ticket(id="T-1", status="todo", commit_ids=ids)])["T-1"],
                           got["T-1"])  # fmt: skip
+
+
+def test_a_truncated_model_is_named_with_exit_2_by_every_command_that_loads_it(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """estimate, the team_output stage and the forecast's ticket pricing read ``model.pt``
+    through one loader: a truncated file is one line naming it and how to rebuild it, exit 2
+    (as ``eval`` says), never a traceback."""
+    from standard_coder.pipelines.sch_effort import ModelUnreadable, model_effort_for
+
+    out, _ = demo
+    base = tmp_path / "sc-output"
+    shutil.copytree(out / "sc-output", base, ignore=shutil.ignore_patterns("run-cache", "lock*"))
+    layout = SchLayout(base)
+    layout.model.write_bytes(layout.model.read_bytes()[:1000])
+    config = str(out / "pipeline_config.toml")
+    moved = f"outputs.base_dir={base}"
+    repo = str(out / "repos" / "repo-0")
+    for args in (
+        ("estimate", "-c", config, "--set", moved, "--repo", repo),
+        ("pipeline", "--config", config, "--set", moved, "--stages", "team_output"),
+    ):
+        proc = cli(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and "PytorchStreamReader" not in proc.stderr
+        said = next(ln for ln in proc.stderr.splitlines() if str(layout.model) in ln)
+        assert "corrupt or truncated" in said and "--to train_sch" in said, said
+    proc = cli("estimate", "-c", config, "--set", moved, "--repo", repo)
+    assert f"--config {config} --to train_sch" in proc.stderr  # the command to run, in full
+    with pytest.raises(ModelUnreadable, match="corrupt or truncated"):
+        model_effort_for(layout.model, layout.change_rep, layout.db, rng_seed=3)

@@ -18,26 +18,94 @@ import numpy as np
 N_DRAWS = 1000
 
 
-def load_effort_model(model_path: Path, rep_dir: Path, device: str = "cpu") -> tuple[Any, Any]:
+class ModelUnreadable(ValueError):
+    """A trained model file is truncated, corrupt or no effort model (the message names it).
+
+    A stage that raises it fails with exit 2 (bad input), as the commands that load the model do.
+    """
+
+    exit_code = 2
+
+
+def rebuild_hint(config_path: Path | None = None) -> str:
+    """How to rebuild the effort model: rerun ``train_sch`` (it sees its changed output)."""
+    config = str(config_path) if config_path is not None else "<your config>"
+    return f"rebuild it: standard-coder pipeline --config {config} --to train_sch"
+
+
+def read_effort_model(
+    model_path: Path,
+    device: str = "cpu",
+    *,
+    expected_vocabulary_checksum: str | None = None,
+    expected_checksum: str | None = None,
+    config_path: Path | None = None,
+) -> Any:
+    """``EffortModel.load``, with a truncated or foreign file named in one line.
+
+    The one loader of ``model.pt`` for every command and stage (estimate, eval, team output,
+    forecast).
+
+    Raises:
+        ModelUnreadable: the file is truncated, corrupt or not an effort-model checkpoint
+            (the message says how to rebuild it).
+        RepresentationMismatch: trained on another feature vocabulary or scaling.
+    """
+    import pickle
+    import zipfile
+
+    from standard_coder.sch.predictors.estimator import EffortModel
+
+    try:
+        return EffortModel.load(
+            model_path,
+            map_location=device,
+            expected_vocabulary_checksum=expected_vocabulary_checksum,
+            expected_checksum=expected_checksum,
+        )
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        zipfile.BadZipFile,
+        pickle.UnpicklingError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as exc:
+        from standard_coder.sch.features.representation import RepresentationMismatch
+
+        if isinstance(exc, RepresentationMismatch):
+            raise
+        raise ModelUnreadable(
+            f"{model_path}: corrupt or truncated, not a readable effort-model checkpoint "
+            f"({type(exc).__name__}); {rebuild_hint(config_path)}"
+        ) from None
+
+
+def load_effort_model(
+    model_path: Path, rep_dir: Path, device: str = "cpu", *, config_path: Path | None = None
+) -> tuple[Any, Any]:
     """The trained model and its change representation (checksums checked against each other).
 
     Raises:
         CheckpointNotFound: no trained model at ``model_path`` (``models/<predictor>/model.pt``).
+        ModelUnreadable: ``model_path`` is truncated or corrupt (:func:`read_effort_model`).
     """
     from standard_coder.runner.errors import CheckpointNotFound
     from standard_coder.sch.features.representation import ChangeRepresentation
-    from standard_coder.sch.predictors.estimator import EffortModel
 
     if not model_path.exists():
         raise CheckpointNotFound(
             f"{model_path}: no trained effort model; run the train_sch stage first"
         )
     rep = ChangeRepresentation.load(rep_dir)
-    model = EffortModel.load(
+    model = read_effort_model(
         model_path,
-        map_location=device,
+        device,
         expected_vocabulary_checksum=rep.vocabulary_checksum_,
         expected_checksum=rep.checksum_,
+        config_path=config_path,
     )
     return model, rep
 

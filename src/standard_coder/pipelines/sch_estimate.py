@@ -98,7 +98,9 @@ def load_model(cfg: FlagshipConfig, device: str = "cpu") -> tuple[Any, Any, SchL
             f"{layout.model}: no trained effort model; run the train_sch stage first: "
             f"standard-coder pipeline --config {cfg.config_path} --to train_sch"
         )
-    model, rep = load_effort_model(layout.model, layout.change_rep, device)
+    model, rep = load_effort_model(
+        layout.model, layout.change_rep, device, config_path=cfg.config_path
+    )
     return model, rep, layout
 
 

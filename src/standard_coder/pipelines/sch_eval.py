@@ -12,7 +12,6 @@ import json
 import logging
 import tempfile
 import time
-import zipfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -40,13 +39,8 @@ def _sha256(path: Path) -> str:
 
 def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple[Any, Any]:
     """The model and the representation it was trained on, or :class:`EvalError`."""
-    import pickle
-
-    from standard_coder.sch.features.representation import (
-        ChangeRepresentation,
-        RepresentationMismatch,
-    )
-    from standard_coder.sch.predictors.estimator import EffortModel
+    from standard_coder.pipelines.sch_effort import read_effort_model
+    from standard_coder.sch.features.representation import ChangeRepresentation
 
     if not checkpoint.is_file():
         raise EvalError(f"{checkpoint}: checkpoint not found")
@@ -56,13 +50,10 @@ def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple
     except Exception as exc:
         raise EvalError(f"{rep_dir}: feature representation unreadable ({exc})") from None
     try:
-        model = EffortModel.load(checkpoint, map_location=device)
-    except RepresentationMismatch as exc:
+        config = cfg.config_path if cfg.config_path and cfg.config_path.is_file() else None
+        model = read_effort_model(checkpoint, device, config_path=config)
+    except ValueError as exc:  # ModelUnreadable, RepresentationMismatch
         raise EvalError(str(exc)) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, KeyError) as exc:
-        raise EvalError(
-            f"{checkpoint}: truncated or not an effort-model checkpoint ({type(exc).__name__})"
-        ) from None
     expected = rep.vocabulary_checksum_
     if model.feature_kind != "loc" and model.vocabulary_checksum != expected:
         raise EvalError(
