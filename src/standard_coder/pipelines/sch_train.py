@@ -274,6 +274,38 @@ def load_histories(db: Path) -> dict[str, AuthorHistory]:
     return {a: AuthorHistory.from_tuple(a, v, stamped) for a, v in times.items()}
 
 
+MIN_CHANGES = 3
+"""Fewest changes ``train_sch`` trains on: one held out to evaluate the model and two to fit it
+(``auto`` picks its predictor on the later one). Fewer than ``sch_summary.MIN_TRAIN_CHANGES``
+train with a warning that the numbers are mostly noise."""
+
+
+class TooFewChanges(ValueError):
+    """The mined history has too few changes to train and evaluate a model (exit 2)."""
+
+    exit_code = 2
+
+
+def check_enough_changes(dataset: Dataset) -> None:
+    """Raise :class:`TooFewChanges` unless ``dataset`` has a held-out change and two to fit.
+
+    The held-out period is each repository's most recent changes, one at least where the
+    repository has two or more (``time_split``).
+    """
+    from standard_coder.sch.dataset import TEST
+
+    n, n_test = len(dataset), len(dataset.index(TEST))
+    if n >= MIN_CHANGES and n_test >= 1 and n - n_test >= 2:
+        return
+    why = "" if n < MIN_CHANGES else ", no repository has two to hold its latest one out"
+    raise TooFewChanges(
+        f"too few changes to train the effort model ({n}{why}; need at least {MIN_CHANGES}, "
+        "one of them held out in its repository): mine more history (raise or unset "
+        "repos.max_commits_per_repo, add repositories to repos.include_paths, or enable more "
+        "languages in filters.languages)"
+    )
+
+
 def label_commits(
     histories: Mapping[str, AuthorHistory],
     t: TrainingSection,
@@ -434,6 +466,7 @@ def run(ctx: StageContext) -> None:
         del commit_raws
         dataset.save(partial)
         rep.save(partial_rep)
+    check_enough_changes(dataset)
     dataset.save(out["dataset"])
     out["commit_counts"].parent.mkdir(parents=True, exist_ok=True)  # team_output's counts
     atomic_write_bytes(out["commit_counts"], partial_counts.read_bytes())

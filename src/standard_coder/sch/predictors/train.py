@@ -156,7 +156,7 @@ def fit_arrays(
         raise ValueError("label samples must be finite hours >= 0")
     d = X.shape[1]
     xv = np.zeros((0, d), np.float32) if X_val is None else np.asarray(X_val, np.float32)
-    yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None
+    yv = (np.zeros((0, Y.shape[1]), np.float32) if Y_val is None or len(xv) == 0
           else np.asarray(Y_val, np.float32).reshape(len(xv), -1))  # fmt: skip
     w, wv = (None if a is None else np.asarray(a, np.float32).reshape(-1)
              for a in (sample_weight, sample_weight_val))  # fmt: skip
