@@ -483,3 +483,35 @@ def test_a_truncated_model_is_named_with_exit_2_by_every_command_that_loads_it(
     assert f"--config {config} --to train_sch" in proc.stderr  # the command to run, in full
     with pytest.raises(ModelUnreadable, match="corrupt or truncated"):
         model_effort_for(layout.model, layout.change_rep, layout.db, rng_seed=3)
+
+
+def test_standing_in_a_submodule_of_the_mined_repository_names_both(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """README: standing in a repository the config does not mine exits 2 naming both; a
+    submodule inside the mined repository priced the superproject's HEAD silently."""
+    out, _ = demo
+    sub_src, sup = tmp_path / "lib", tmp_path / "super"
+    for repo in (sub_src, sup):
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        (repo / "m.py").write_text("x = 1\n")
+        _git(repo, "add", "m.py")
+        _git(repo, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-qm", "one")
+    _git(sup, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub_src), "vendor")
+    _git(sup, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-qm", "vendor lib")
+    config = str(out / "pipeline_config.toml")
+    mined = f"repos.include_paths=['{sup}']"
+    (sup / "vendor" / "m.py").write_text("x = 1\ny = 2\n")
+    for args in (("HEAD",), ("--worktree",)):
+        proc = cli("estimate", "-c", config, "--set", mined, *args, cwd=sup / "vendor")
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+        assert f"--repo {sup / 'vendor'} " in proc.stderr and f"--repo {sup} " in proc.stderr
+        assert "submodule" in proc.stderr
+    # a folder of the mined repository itself is still priced, and --repo picks the submodule
+    (sup / "pkg").mkdir()
+    proc = cli("estimate", "-c", config, "--set", mined, "HEAD", "--json", cwd=sup / "pkg")
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("estimate", "-c", config, "--set", mined, "--worktree", "--json",
+               "--repo", str(sup / "vendor"), cwd=sup / "vendor")  # fmt: skip
+    assert proc.returncode == 0 and json.loads(proc.stdout)["changes"][0]["lines_added"] == 1

@@ -61,18 +61,17 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
         return top
     repos = [r.resolve() for r in configured_repos(cfg)]
     here = cwd.resolve()
+    standing_in = repository_root(here)
     holding = [r for r in repos if here == r or r in here.parents]
     if holding:
-        return max(holding, key=lambda r: len(r.parts))
-    standing_in = repository_root(here)
+        mined = max(holding, key=lambda r: len(r.parts))
+        if standing_in is not None and mined in standing_in.parents:  # a submodule, a clone
+            raise EstimateInputError(_not_mined(cfg, standing_in, mined, inside=True))
+        return mined
     if len(repos) == 1 and standing_in is None:
         return repos[0]
     if len(repos) == 1:  # never price another repository than the one the user stands in
-        raise EstimateInputError(
-            f"the current directory is in the repository {standing_in}, which {cfg.config_path} "
-            f"does not mine; choose with --repo: --repo {standing_in} (priced by the model "
-            f"trained on the other), or --repo {repos[0]} (the mined one)"
-        )
+        raise EstimateInputError(_not_mined(cfg, standing_in, repos[0]))
     if not repos:
         raise EstimateInputError(
             f"{cfg.config_path}: repos.include_paths names no repository; pass --repo PATH"
@@ -81,6 +80,17 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
     raise EstimateInputError(
         f"{len(repos)} repositories in {cfg.config_path} and the current directory is in none "
         f"of them; choose one with --repo:\n  {listing}"
+    )
+
+
+def _not_mined(cfg: FlagshipConfig, standing_in: Path | None, mined: Path, *,
+               inside: bool = False) -> str:  # fmt: skip
+    """The one line for a current directory in a repository the config does not mine."""
+    where = f" (inside {mined}: a submodule or a nested clone)" if inside else ""
+    return (
+        f"the current directory is in the repository {standing_in}{where}, which "
+        f"{cfg.config_path} does not mine; choose with --repo: --repo {standing_in} (priced by "
+        f"the model trained on the other), or --repo {mined} (the mined one)"
     )
 
 
