@@ -515,3 +515,32 @@ def test_standing_in_a_submodule_of_the_mined_repository_names_both(
     proc = cli("estimate", "-c", config, "--set", mined, "--worktree", "--json",
                "--repo", str(sup / "vendor"), cwd=sup / "vendor")  # fmt: skip
     assert proc.returncode == 0 and json.loads(proc.stdout)["changes"][0]["lines_added"] == 1
+
+
+def test_a_patch_prices_as_the_same_change_in_the_working_tree(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A patch's files' contents are rebuilt (HEAD of the repository + its hunks; a new file's
+    added lines), so its syntax features, price and draws are the working tree's; a patch that
+    does not apply to HEAD says which files went without their contents."""
+    cfg, repo, target = _worktree(demo, tmp_path)
+    body = "".join(f"def added_{i}(x):\n    return [x] * {i}\n\n" for i in range(6))
+    target.write_text(target.read_text().replace("\n", "\n" + body, 1))
+    (repo / "brand_new.py").write_text("import os\n\n\ndef sep(n):\n    return os.sep * n\n")
+    _git(repo, "add", "-A")
+    worktree = estimate(cfg, Target(worktree=True), repo=repo)["changes"][0]
+    patch = tmp_path / "change.patch"
+    patch.write_text(_git(repo, "diff", "--cached", "HEAD"))
+    priced = estimate(cfg, Target(diff=patch), repo=repo)["changes"][0]
+    for key in ("sch_hours", "q10", "q50", "q90", "top_features", "lines_added"):
+        assert priced[key] == worktree[key], key
+    assert "no_contents" not in priced
+    other = tmp_path / "other.patch"  # a context line that is not what HEAD holds
+    rel = target.relative_to(repo).as_posix()
+    other.write_text(patch.read_text().replace("\n ", "\n x", 1))
+    doc = estimate(cfg, Target(diff=other), repo=repo)
+    assert doc["changes"][0]["no_contents"] == [rel], doc["changes"][0]
+    proc = cli("estimate", "-c", str(demo[0] / "pipeline_config.toml"), "--diff", str(other),
+               "--repo", str(repo))  # fmt: skip
+    said = " ".join(proc.stdout.split())  # the console wraps the note
+    assert proc.returncode == 0 and f"priced without the contents of {rel} " in said, said

@@ -213,3 +213,15 @@ def test_a_change_draws_the_same_alone_or_in_a_batch(shift_model: Fitted) -> Non
     for i in (0, 5, 11):
         alone = sch_draws(model, X[i : i + 1], 200, seeds[i : i + 1])
         np.testing.assert_allclose(together[i], alone[0], atol=1e-6)
+
+
+def test_apply_hunks_rebuilds_a_file_and_refuses_another_base() -> None:
+    from standard_coder.sch.estimate import apply_hunks
+
+    before = "a\nb\nc\nd\n"
+    hunks = "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n@@ -4 +4,2 @@\n d\n+e\n\\ No newline at end of file\n"
+    assert apply_hunks(before, hunks) == "a\nB\nc\nd\ne"
+    assert apply_hunks("", "@@ -0,0 +1,2 @@\n+x\n+y\n") == "x\ny\n"  # a new file
+    assert apply_hunks("a\nb\n", "@@ -1,2 +0,0 @@\n-a\n-b\n") == ""  # a deleted one
+    assert apply_hunks("a\nX\nc\nd\n", hunks) is None  # the removed line is not there
+    assert apply_hunks(before, "+x\n") is None  # no header

@@ -46,10 +46,20 @@ def _reapplies(name: str, again: dict[str, Any]) -> str:
     )
 
 
+def _no_contents(name: str, paths: list[str]) -> str:
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return (
+        f"{name}: priced without the contents of {shown} (a patch holds only the changed lines, "
+        "and these do not apply to HEAD of the repository): their syntax features are not "
+        "counted, so the change committed or in a working tree (--worktree) can price otherwise"
+    )
+
+
 _NOTES: tuple[tuple[str, Callable[[str, Any], str]], ...] = (
     ("top_features", _weighs_most),
     ("left_out", _not_counted),
     ("reapplies", _reapplies),
+    ("no_contents", _no_contents),
 )
 """The lines printed under the table: a change's JSON key, and what it says."""
 

@@ -153,7 +153,9 @@ def estimate(
                 if len(mails) == 1
                 else [f"{target.diff} [{i}/{len(mails)}]" for i in range(1, len(mails) + 1)]
             )
-            records = [patch_record(m, langs, n) for m, n in zip(mails, names, strict=True)]
+            reader = _pre_image_reader(cfg, repo, cwd) if contents else None
+            records = [patch_record(m, langs, n, before=reader)
+                       for m, n in zip(mails, names, strict=True)]  # fmt: skip
             labels = [("source", n) for n in names]
         else:
             where = resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
@@ -193,6 +195,12 @@ def estimate(
         model_name=f"{cfg.training.predictor} ({layout.model})",
         seed=cfg.runner.seed,
     )
+    if contents and target.diff is not None:  # what a patch could not show, said
+        from standard_coder.sch.estimate import files_without_contents
+
+        for row, rec in zip(doc["changes"], records, strict=True):
+            if missing := files_without_contents(rec):
+                row["no_contents"] = missing
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
         doc.update(merges=merges)
     if note:
@@ -200,6 +208,20 @@ def estimate(
     if layout.db.is_file():
         _say_reapplied(doc, records, layout.db, None if where is None else _mined_ids(cfg, where))
     return doc
+
+
+def _pre_image_reader(cfg: FlagshipConfig, repo: Path | None, cwd: Path | None) -> Any:
+    """Files at ``HEAD`` of ``--repo``, else of the configured repository the current directory
+    is in, else of the only one: a patch's changed files' contents before it (a patch of
+    another base does not apply to them and goes without). None when there is none."""
+    from standard_coder.sch.estimate import head_reader
+
+    try:
+        return head_reader(resolve_repo(cfg, repo, cwd or Path(os.getcwd())))
+    except EstimateInputError:
+        if repo is not None:
+            raise
+        return None
 
 
 def _mined_ids(cfg: FlagshipConfig, where: Path) -> set[str]:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 import subprocess
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,11 @@ def _show(repo: Path, rev: str, path: str) -> str | None:
 
 def _reader(repo: Path, rev: str) -> Any:
     return lambda path: _show(repo, rev, path)
+
+
+def head_reader(repo: Path) -> Callable[[str], str | None]:
+    """A file's contents at ``HEAD`` of ``repo`` (None: no such file, or no commit yet)."""
+    return _reader(repo, "HEAD")  # type: ignore[no-any-return]
 
 
 def _files(
@@ -252,9 +257,22 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
                         files=files, file_stats=counts)  # fmt: skip
 
 
-def patch_record(text: str, langs: Languages, source: str, *, strict: bool = True) -> CommitRecord:
-    """A patch file (``git diff``/``git format-patch`` output) as one change (no contents: its
-    AST features stay zero, as for forecast tickets that carry a diff).
+def patch_record(
+    text: str,
+    langs: Languages,
+    source: str,
+    *,
+    strict: bool = True,
+    before: Callable[[str], str | None] | None = None,
+) -> CommitRecord:
+    """A patch file (``git diff``/``git format-patch`` output) as one change.
+
+    Its files' contents (the AST features need them) are rebuilt where the patch allows, so a
+    patch prices as the same change committed or in a working tree: a new file's is its added
+    lines; a changed or deleted file's is ``before(path)`` (e.g. the file at ``HEAD`` of the
+    repository) with the hunks applied, when every context and removed line matches it. Other
+    files have none (their AST features stay zero, as for forecast tickets that carry a diff):
+    :func:`files_without_contents` names them.
 
     ``strict``: a hunk cut short of its header's counts is an error (a patch file made by git
     is whole); off for a sprint ticket's hand-written sketch of a planned change.
@@ -265,10 +283,77 @@ def patch_record(text: str, langs: Languages, source: str, *, strict: bool = Tru
         raise EstimateError(f"{source}: {exc}") from None
     if not files and "@@" not in text:
         raise EstimateError(f"{source}: not a unified diff (no 'diff --git' or '@@' hunks)")
+    files = tuple(_with_contents(f, before) for f in files)
     return CommitRecord(repo="patch", commit_id=source, author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
                         subject=patch_subject(text), files=files,
                         file_stats=counts, body=patch_body(text))  # fmt: skip
+
+
+_HUNK_AT = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def apply_hunks(before: str, hunks: str) -> str | None:
+    """``before`` with the unified-diff ``hunks`` (headerless, as ``FileChange.diff``) applied;
+    None when a context or removed line does not match ``before`` or a hunk has no header."""
+    if not hunks.startswith("@@"):
+        return None
+    old = before.splitlines(keepends=True)
+    out: list[str] = []
+    pos = 0  # lines of ``old`` consumed
+    last: list[str] | None = None  # the list the previous line went to (for "\ No newline")
+    for line in hunks.splitlines():
+        if line.startswith("@@"):
+            m = _HUNK_AT.match(line)
+            if m is None:
+                return None
+            start = int(m.group(1)) - (0 if m.group(2) == "0" else 1)
+            if start < pos or start > len(old):
+                return None
+            out.extend(old[pos:start])
+            pos = start
+            continue
+        if line.startswith("\\"):  # "\ No newline at end of file": the line before has none
+            if last:
+                last[-1] = last[-1].rstrip("\n")
+            continue
+        tag, body = line[:1], line[1:] + "\n"
+        if tag in (" ", "-", ""):  # a context or removed line must be the file's next
+            if pos >= len(old) or old[pos].rstrip("\n") != body.rstrip("\n"):
+                return None
+            pos += 1
+            if tag != "-":
+                out.append(old[pos - 1])
+                last = out
+            else:
+                last = None
+        elif tag == "+":
+            out.append(body)
+            last = out
+        else:
+            return None
+    out.extend(old[pos:])
+    return "".join(out)
+
+
+def _with_contents(f: FileChange, before: Callable[[str], str | None] | None) -> FileChange:
+    """``f`` with ``before``/``after`` rebuilt from its hunks (:func:`patch_record`)."""
+    new_file = f.lines_deleted == 0 and f.diff.startswith("@@ -0,0 ")
+    was = None if new_file or before is None else before(f.old_path or f.path)
+    if not new_file and was is None:
+        return f
+    after = apply_hunks(was or "", f.diff)
+    if after is None:
+        return f
+    # as a working tree reads them: a new file has no before, a deleted one no after
+    return replace(f, before=was, after=after if after or not was else None)
+
+
+def files_without_contents(record: CommitRecord) -> list[str]:
+    """The files of ``record`` that carry no contents (syntax features and the formatting-only
+    check need them)."""
+    return [f.path for f in record.files
+            if not f.is_binary and f.before is None and f.after is None]  # fmt: skip
 
 
 _MAIL_START = re.compile(r"^From [0-9a-f]{40,64} Mon Sep 17 00:00:00 2001$", re.M)
@@ -432,6 +517,14 @@ def change_seed(seed: int, label: str) -> list[int]:
     return [seed, zlib.crc32(label.encode("utf-8", "surrogateescape"))]
 
 
+def _seed_label(key: str, value: str, record: CommitRecord) -> str:
+    """A commit's id; for a patch or a working tree, its files' changes: the same change gives
+    the same draws whichever way it is given (``--diff`` of ``--worktree``'s diff, say)."""
+    if key == "commit_id":
+        return value
+    return "\0".join(f"{f.path}\0{f.diff}" for f in record.files) or value
+
+
 def estimate_changes(
     model: Any,
     rep: Any,
@@ -456,7 +549,9 @@ def estimate_changes(
         counts = rep.raw_matrix(raws)
         X = rep.scale_counts(counts)  # = rep.transform(records), extracted once
         sch_all = change_sch(model, X)
-        draws = sch_draws(model, X, n_draws, [change_seed(seed, v) for _, v in labels], sch_all)
+        seeds = [change_seed(seed, _seed_label(k, v, r)) for (k, v), r in zip(labels, records,
+                 strict=True)]  # fmt: skip
+        draws = sch_draws(model, X, n_draws, seeds, sch_all)
         weigh = (
             top_features(model, rep, records, counts=counts, base=sch_all)
             if explain
