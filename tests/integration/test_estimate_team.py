@@ -544,3 +544,33 @@ def test_a_patch_prices_as_the_same_change_in_the_working_tree(
                "--repo", str(repo))  # fmt: skip
     said = " ".join(proc.stdout.split())  # the console wraps the note
     assert proc.returncode == 0 and f"priced without the contents of {rel} " in said, said
+
+
+def test_worktree_counts_untracked_files_before_and_after_the_first_commit_and_names_them(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The working tree's change is what is staged, changed and untracked (of the mined
+    languages; .gitignore respected), before the first commit as after it; the untracked files
+    are named, so a scratch file counted is seen."""
+    out, _ = demo
+    cfg = load_config(out / "pipeline_config.toml", [])
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "init", "-q", str(fresh)], check=True)
+    (fresh / "app.py").write_text("def area(w, h):\n    return w * h\n")
+    _git(fresh, "add", "app.py")
+    (fresh / "scratch.py").write_text("x = 1\ny = 2\nz = 3\n")
+    (fresh / "ignored.py").write_text("q = 1\n")
+    (fresh / ".gitignore").write_text("ignored.py\n")
+    first = estimate(cfg, Target(worktree=True), repo=fresh)["changes"][0]
+    assert first["lines_added"] == 2 + 3 and first["untracked"] == ["scratch.py"], first
+    _git(fresh, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-qm", "one")
+    (fresh / "app.py").write_text("def area(w, h):\n    return w * h\n\n\nAREA = area(2, 3)\n")
+    later = estimate(cfg, Target(worktree=True), repo=fresh)["changes"][0]
+    assert later["lines_added"] == 3 + 3 and later["untracked"] == ["scratch.py"], later
+    proc = cli("estimate", "-c", str(out / "pipeline_config.toml"), "--worktree", "--repo",
+               str(fresh))  # fmt: skip
+    said = " ".join(proc.stdout.split())
+    assert (
+        proc.returncode == 0
+        and "counts 1 untracked file(s) of the mined languages (scratch.py)" in said
+    )

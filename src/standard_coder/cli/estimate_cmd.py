@@ -55,11 +55,20 @@ def _no_contents(name: str, paths: list[str]) -> str:
     )
 
 
+def _untracked(name: str, paths: list[str]) -> str:
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return (
+        f"{name} counts {len(paths)} untracked file(s) of the mined languages ({shown}), as git "
+        "status lists them; .gitignore leaves a file out"
+    )
+
+
 _NOTES: tuple[tuple[str, Callable[[str, Any], str]], ...] = (
     ("top_features", _weighs_most),
     ("left_out", _not_counted),
     ("reapplies", _reapplies),
     ("no_contents", _no_contents),
+    ("untracked", _untracked),
 )
 """The lines printed under the table: a change's JSON key, and what it says."""
 

@@ -130,6 +130,7 @@ def estimate(
         patch_record,
         resolve_revisions,
         split_patch_series,
+        untracked_files,
         worktree_record,
     )
     from standard_coder.sch.mining.store import commits_by_id
@@ -140,6 +141,7 @@ def estimate(
     labels: list[tuple[str, str]]
     where: Path | None = None
     merges: list[str] = []
+    untracked: list[str] = []
     note = ""
     try:
         if target.diff is not None:
@@ -162,6 +164,7 @@ def estimate(
             if target.worktree:
                 records = [worktree_record(where, langs, with_contents=contents)]
                 labels = [("source", f"worktree:{where}")]
+                untracked = untracked_files(where, langs)
             else:
                 revs = resolve_revisions(where, target.rev or "HEAD")
                 ids, merges, note = revs.ids, revs.merges, revs.note
@@ -201,6 +204,8 @@ def estimate(
         for row, rec in zip(doc["changes"], records, strict=True):
             if missing := files_without_contents(rec):
                 row["no_contents"] = missing
+    if untracked:  # a working tree's new files not yet added: counted, and named
+        doc["changes"][0]["untracked"] = untracked
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
         doc.update(merges=merges)
     if note:

@@ -215,18 +215,22 @@ def git_commit_records(
     return out
 
 
+def untracked_files(repo: Path, langs: Languages) -> list[str]:
+    """The untracked files of ``repo`` in the enabled languages (``.gitignore`` respected), as
+    ``git status`` lists them: part of the working tree's change, before the first commit too."""
+    listed = _git(repo, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
+    return [p for p in listed if p and langs.of(p) is not None]
+
+
 def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> CommitRecord:
     """The uncommitted changes of a working tree (staged, unstaged and untracked files) against
-    ``HEAD`` as one change (untracked files of no enabled language are not read: its file
-    counts see only the tracked ones)."""
+    ``HEAD`` (before the first commit: the empty tree) as one change (untracked files of no
+    enabled language are not read: its file counts see only the tracked ones)."""
     has_head = bool(_git(repo, "rev-parse", "--quiet", "--verify", "HEAD", check=False))
     # before the first commit, against the empty tree: what is staged is the change
     base = "HEAD" if has_head else _git(repo, "hash-object", "-t", "tree", "/dev/null").strip()
     diff = _git(repo, "diff", "--no-ext-diff", "--no-textconv", base, "-M", "--")
-    untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
-    for path in filter(None, untracked):
-        if langs.of(path) is None:
-            continue
+    for path in untracked_files(repo, langs):
         # --no-index exits 1 when the files differ, which they do
         diff += _git(
             repo,
