@@ -390,3 +390,17 @@ def test_the_mdn_gets_an_sch_map_too_and_it_round_trips(tmp_path: Path) -> None:
                              recency_half_life=0.25)  # fmt: skip
     mapped, _raw, _old = check_sch_map(model, ds, tmp_path)
     assert np.isfinite(binned_calibration(mapped, ds.Y[te])[2])
+
+
+def test_the_shape_has_no_more_components_than_distinct_residuals() -> None:
+    """A history of a few changes: sklearn warned 'Number of distinct clusters (2) found
+    smaller than n_clusters (4)' on stderr of a normal run, and fitted a repeated component."""
+    import warnings
+
+    from standard_coder.sch.predictors.shift import _shape
+
+    resid = np.repeat(np.array([[0.1], [0.7]]), 50, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pi, off, sd = _shape(resid, np.ones(2), 4, seed=0)
+    assert len(pi) == len(off) == len(sd) == 2 and pi.sum() == pytest.approx(1.0)

@@ -360,6 +360,9 @@ def _shape(
     rows = rng.choice(n, size=n * per, p=w / w.sum())
     cols = rng.integers(0, s, size=rows.size)
     pts = resid[rows, cols][:, None]
+    # no more components than distinct residuals (a history of a few changes): more would
+    # repeat one (sklearn warns "Number of distinct clusters ... smaller than n_clusters")
+    k = max(1, min(k, int(np.unique(pts).size)))
     gm = GaussianMixture(k, random_state=seed, reg_covar=1e-4, n_init=1).fit(pts)
     order = np.argsort(gm.means_[:, 0])
     return (gm.weights_[order], gm.means_[order, 0],
