@@ -383,3 +383,26 @@ def test_training_curves_of_a_resumed_run_have_one_point_per_step(tmp_path: Path
     points = load_scalars(tmp_path)["train/loss"]
     assert [s for s, _ in points] == list(range(1, 13))
     assert [v for _, v in points] == [1.0] * 5 + [2.0] * 7
+
+
+def test_a_resumed_trainings_curves_load_without_tensorboards_restart_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resumed training's writer starts at its checkpoint (``purge_step``): TensorBoard drops
+    the rewritten steps and printed 'Detected out of order event.step' on stderr of every
+    report; the resumed values win, quietly."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from standard_coder.reporting.training import load_scalars
+
+    first = SummaryWriter(log_dir=str(tmp_path), filename_suffix=".a")
+    for step in range(6):
+        first.add_scalar("train/loss", 1.0, step, walltime=1000.0 + step)
+    first.close()
+    resumed = SummaryWriter(log_dir=str(tmp_path), filename_suffix=".b", purge_step=3)
+    for step in range(3, 6):
+        resumed.add_scalar("train/loss", 2.0, step, walltime=2000.0 + step)
+    resumed.close()
+    assert load_scalars(tmp_path)["train/loss"] == [(0, 1.0), (1, 1.0), (2, 1.0), (3, 2.0),
+                                                    (4, 2.0), (5, 2.0)]  # fmt: skip
+    assert not [r for r in caplog.records if "out of order" in r.getMessage()]

@@ -36,7 +36,16 @@ def load_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    acc.Reload()
+    # a resumed training's writer starts at its checkpoint's step (``purge_step``): TensorBoard
+    # drops the steps it rewrites and says so on stderr ("Detected out of order event.step
+    # likely caused by a TensorFlow restart"); that is the expected history of a resume
+    quiet = logging.getLogger("tensorboard")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        acc.Reload()
+    finally:
+        quiet.setLevel(level)
     out: dict[str, list[tuple[int, float]]] = {}
     for tag in acc.Tags().get("scalars", []):
         # a resumed training rewrites the steps after its checkpoint: the latest value wins
