@@ -157,8 +157,9 @@ def interrupt_note(
 
     A bar that was cut is named with its count; when every bar had finished, the stage was cut
     in a later step (training, writing outputs), and the note says so instead of a misleading
-    "3/3 items done". The last checkpoint saved, if any, is where training resumes. A bar is
-    named unless its name is ``items`` or the stage's own.
+    "3/3 items done". The last checkpoint saved, if any, is where training resumes (one at
+    step 0 resumes nothing: training starts afresh). A bar is named unless its name is
+    ``items`` or the stage's own.
     """
     parts: list[str] = []
     done, total = summary.get("done"), summary.get("total")
@@ -185,6 +186,8 @@ def interrupt_note(
         parts.append(f"{finished} done; cut in a later step of the stage")
     elif done is not None:
         parts.append(f"{done} items done; the stage is not finished")
-    if checkpoint is not None:
+    if checkpoint is not None and checkpoint[1] > 0:
         parts.append(f"{checkpoint[0]} resumes from its checkpoint at step {checkpoint[1]}")
+    elif checkpoint is not None:  # stopped before its first step: nothing to resume
+        parts.append(f"{checkpoint[0]} starts afresh (stopped before its first training step)")
     return f" ({'; '.join(parts)})" if parts else ""
