@@ -574,3 +574,24 @@ def test_worktree_counts_untracked_files_before_and_after_the_first_commit_and_n
         proc.returncode == 0
         and "counts 1 untracked file(s) of the mined languages (scratch.py)" in said
     )
+
+
+def test_a_format_patch_series_prices_as_its_commits(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Each mail of a series is read as the mails before it left its files (not at HEAD, where
+    a file two mails change would not take the second), so it prices as the commit it was."""
+    cfg, repo, target = _worktree(demo, tmp_path)
+    for i in range(2):  # two commits to one file
+        body = "".join(f"def step_{i}_{j}(x):\n    return [x] * {j}\n\n" for j in range(5))
+        target.write_text(target.read_text().replace("\n", "\n" + body, 1))
+        _git(repo, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-qam", f"step {i}")
+    commits = estimate(cfg, Target(rev="HEAD~2..HEAD"), repo=repo)["changes"]
+    series = tmp_path / "series.patch"
+    series.write_text(_git(repo, "format-patch", "--stdout", "HEAD~2..HEAD"))
+    _git(repo, "reset", "-q", "--hard", "HEAD~2")
+    mails = estimate(cfg, Target(diff=series), repo=repo)["changes"]
+    assert len(mails) == len(commits) == 2
+    for mail, commit in zip(mails, commits, strict=True):
+        assert "no_contents" not in mail, mail
+        assert mail["sch_hours"] == pytest.approx(commit["sch_hours"], abs=1e-9), mail["source"]

@@ -127,7 +127,6 @@ def estimate(
         EstimateError,
         estimate_changes,
         git_commit_records,
-        patch_record,
         resolve_revisions,
         split_patch_series,
         untracked_files,
@@ -156,8 +155,7 @@ def estimate(
                 else [f"{target.diff} [{i}/{len(mails)}]" for i in range(1, len(mails) + 1)]
             )
             reader = _pre_image_reader(cfg, repo, cwd) if contents else None
-            records = [patch_record(m, langs, n, before=reader)
-                       for m, n in zip(mails, names, strict=True)]  # fmt: skip
+            records = _series_records(mails, names, langs, reader)
             labels = [("source", n) for n in names]
         else:
             where = resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
@@ -213,6 +211,26 @@ def estimate(
     if layout.db.is_file():
         _say_reapplied(doc, records, layout.db, None if where is None else _mined_ids(cfg, where))
     return doc
+
+
+def _series_records(mails: list[str], names: list[str], langs: Any, head: Any) -> list[Any]:
+    """One record per mail of a patch series; each mail's files are read as the mails before
+    it left them (a series applies one mail after the other), the others at ``head``."""
+    from standard_coder.sch.estimate import patch_record
+
+    left: dict[str, str | None] = {}  # a file as the mails so far left it
+
+    def before(path: str) -> str | None:
+        return left[path] if path in left else head(path)
+
+    records = []
+    for mail, name in zip(mails, names, strict=True):
+        rec = patch_record(mail, langs, name, before=None if head is None else before)
+        for f in rec.files:
+            if f.before is not None or f.after is not None:
+                left[f.path] = f.after
+        records.append(rec)
+    return records
 
 
 def _pre_image_reader(cfg: FlagshipConfig, repo: Path | None, cwd: Path | None) -> Any:
