@@ -49,9 +49,10 @@ def _reapplies(name: str, again: dict[str, Any]) -> str:
 def _no_contents(name: str, paths: list[str]) -> str:
     shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     return (
-        f"{name}: priced without the contents of {shown} (a patch holds only the changed lines, "
-        "and these do not apply to HEAD of the repository): their syntax features are not "
-        "counted, so the change committed or in a working tree (--worktree) can price otherwise"
+        f"{name}: priced without the contents of {shown} (a patch holds only the changed lines; "
+        "these files at HEAD of the repository are not what the patch changes, or no repository "
+        "was found: --repo PATH): their syntax features are not counted, so the change "
+        "committed or in a working tree (--worktree) can price otherwise"
     )
 
 
