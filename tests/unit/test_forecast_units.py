@@ -69,3 +69,26 @@ def test_delivery_pricing_is_stated_under_the_table(tmp_path: Path) -> None:
                        seed=3)  # fmt: skip
     assert res.report["effort_unit"]["ticket_effort"] == "delivery"
     assert "priced by delivery effort" in _text(res.report)
+
+
+def test_report_tiles_say_later_not_remaining_hours_when_past_the_horizon() -> None:
+    """A P85 day beyond the horizon (None) reads "later than <last day>", as the console does;
+    remaining_sch.p85 (SCH hours) was shown as the "P85 completion day"."""
+    doc = {
+        "sprint_id": "TDB-7",
+        "n_working_days": 2,
+        "working_days": ["2026-12-07", "2026-12-08"],
+        "days_after_end": ["2026-12-09", "2026-12-10"],
+        "completion_day_p50": 3,
+        "completion_day_p85": None,
+        "completion_date_p50": "2026-12-09",
+        "completion_date_p85": None,
+        "expected_completed_sch": 1.743,
+        "expected_remaining_sch": 6.222,
+        "remaining_sch": {"mean": 6.222, "p15": 3.798, "p50": 5.684, "p85": 8.666},
+    }
+    tiles = {name: value for name, value, _ in _card(doc, "TDB-7", [])["tiles"]}
+    assert tiles["P50 completion day"] == "2026-12-09 (late)"
+    assert tiles["P85 completion day"] == "later than 2026-12-10"
+    assert tiles["expected completed SCH"] == "1.743"
+    assert "8.666" not in tiles.values() and "5.684" not in tiles.values()

@@ -10,18 +10,10 @@ from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.runner.report import ReportSection, SectionInput
-from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
+from standard_coder.runner.report.kit import figures, fmt_value, label, num, read_json
 from standard_coder.runner.report.kit import render as render_template
 
 PACKAGE = "standard_coder.reporting"
-
-
-def _find_key(doc: Mapping[str, Any], *needles: str) -> tuple[str, Any] | None:
-    for key, value in flatten(doc):
-        leaf = key.lower()
-        if all(n in leaf for n in needles) and num(value) is not None:
-            return key, value
-    return None
 
 
 def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str, Any]:
@@ -31,15 +23,12 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
         tone = "ok" if p >= 0.8 else "warn" if p >= 0.5 else "bad"
         tiles.append(("P(complete by sprint end)", f"{p:.0%}", tone))
     for needle, name in (("p50", "P50 completion day"), ("p85", "P85 completion day")):
-        when = doc.get(f"completion_date_{needle}")
-        hit = _find_key(doc, needle)
-        if isinstance(when, str):  # a date, not a day number
+        when = _completion(doc, needle)
+        if when is not None:
             tiles.append((name, when, ""))
-        elif hit:
-            tiles.append((name, fmt_value(hit[1]), ""))
-    hit = _find_key(doc, "expected", "sch")
-    if hit:
-        tiles.append(("expected completed SCH", fmt_value(hit[1]), ""))
+    sch = num(doc.get("expected_completed_sch"))
+    if sch is not None:
+        tiles.append(("expected completed SCH", fmt_value(sch), ""))
     scalars = [
         (label(k), v)
         for k, v in doc.items()
@@ -55,6 +44,36 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
         "left_unit": "story points left" if _in_points(doc) else "SCH left",
         "unit": _unit_line(doc.get("effort_unit")),
     }
+
+
+def _last_day(doc: Mapping[str, Any]) -> str | None:
+    """The forecast's horizon as its last date (the sprint's working days, then the days
+    simulated after its end), or None when the file does not list them."""
+    days = [d for key in ("working_days", "days_after_end") for d in doc.get(key) or []]
+    return str(days[-1]) if days else None
+
+
+def _completion(doc: Mapping[str, Any], needle: str) -> str | None:
+    """The P50/P85 completion tile's text, worded as the console ``forecast`` table words it: a
+    date, "nothing left", or "later than <last simulated day>" when it falls beyond the
+    horizon (a None day). Only ``completion_date_*``/``completion_day_*`` are read; another
+    number (such as ``remaining_sch.p85``, SCH hours) is never shown as a day."""
+    when = doc.get(f"completion_date_{needle}")
+    day_key = f"completion_day_{needle}"
+    day = doc.get(day_key)
+    if day == 0:
+        return "nothing left"
+    if isinstance(when, str):
+        n_days = num(doc.get("n_working_days"))
+        day_n = num(day)
+        late = day_n is not None and n_days is not None and day_n > n_days
+        return f"{when} (late)" if late else when
+    if day_key in doc and day is None:
+        last = _last_day(doc)
+        return f"later than {last}" if last else "later (beyond the simulated days)"
+    if num(day) is not None:
+        return f"day {fmt_value(day)}"
+    return None
 
 
 def _in_points(doc: Mapping[str, Any]) -> bool:
