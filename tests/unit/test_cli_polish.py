@@ -361,3 +361,23 @@ def test_a_metric_and_its_every_change_twin_share_a_row(tmp_path: Path) -> None:
     assert "<th class='num'>model, every change</th>" in html
     assert cells["sch"] == ["0.320", "0.300", "0.260"] and "sch all" not in cells
     assert cells["lines added"] == ["0.330", "—", "0.280"]
+
+
+def test_report_shows_the_newest_forecast_and_lists_older_sprints_apart(tmp_path: Path) -> None:
+    """After sprint_id changes, the old sprint's file stays in forecasts/: the report's card is
+    the newest file's; the old one is an 'earlier forecast' row, not a second current card."""
+    import os
+
+    from standard_coder.reporting.forecasts import render_forecasts
+    from standard_coder.runner.report import SectionInput
+
+    rep = _forecast(tmp_path)
+    fdir = tmp_path / "forecasts"
+    fdir.mkdir()
+    old = dict(rep, sprint_id="OLD-1")
+    (fdir / "OLD-1_forecast.json").write_text(json.dumps(old))
+    os.utime(fdir / "OLD-1_forecast.json", (1_700_000_000, 1_700_000_000))
+    (fdir / "PAY-55_forecast.json").write_text(json.dumps(rep))
+    html = render_forecasts(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={}))
+    assert html.count("<h3>Sprint ") == 1 and "<h3>Sprint PAY-55</h3>" in html
+    assert "Earlier forecasts" in html and "<td>OLD-1</td><td>2023-11-14 22:13 UTC</td>" in html

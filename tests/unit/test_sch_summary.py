@@ -140,3 +140,14 @@ def test_the_summary_says_how_sure_each_target_is() -> None:
     assert sure_line({}) == ""
     lines = summary_lines({"evaluation": {"target_intervals": sure}, "report": "r.html"})
     assert line in lines
+
+
+def test_the_summary_takes_the_newest_forecast_not_the_last_name(tmp_path: Path) -> None:
+    import os
+
+    fdir = tmp_path / "forecasts"
+    fdir.mkdir()
+    (fdir / "Z-9_forecast.json").write_text(json.dumps({"sprint_id": "Z-9"}))
+    os.utime(fdir / "Z-9_forecast.json", (1_700_000_000, 1_700_000_000))
+    (fdir / "A-1_forecast.json").write_text(json.dumps({"sprint_id": "A-1"}))
+    assert summary(tmp_path)["forecast"]["sprint_id"] == "A-1"

@@ -28,7 +28,10 @@ def summary(base_dir: Path, elapsed_s: float | None = None) -> dict[str, Any]:
         out["elapsed_s"] = round(elapsed_s, 1)
     with contextlib.suppress(OSError, ValueError):
         out["evaluation"] = json.loads(layout.evaluation.read_text(encoding="utf-8"))
-    forecasts = sorted(layout.forecasts.glob("*_forecast.json"))
+    # the newest file is the current sprint's (files of earlier sprints stay in the folder)
+    forecasts = sorted(
+        layout.forecasts.glob("*_forecast.json"), key=lambda p: (p.stat().st_mtime_ns, p.name)
+    )
     if forecasts:
         try:
             out["forecast"] = json.loads(forecasts[-1].read_text(encoding="utf-8"))

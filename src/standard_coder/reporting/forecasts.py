@@ -6,6 +6,8 @@ the scalars and the sprint's PNGs), then any other forecast figure.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
@@ -164,26 +166,48 @@ def render_forecasts(given: SectionInput) -> str:
         return render_template(
             PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=None, backtest=backtest
         )
+    # The forecast stage writes only the configured sprint's file; files of sprints forecast by
+    # earlier runs stay in the folder. The newest file is the current forecast (a full card);
+    # the others are listed below it as earlier forecasts, dated by when they were written.
+    files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+    current, older = files[0], files[1:]
     cards: list[dict[str, Any]] = []
     shown: set[Any] = set()
-    for path in files:
-        doc = read_json(path)
-        sprint = path.name[: -len("_forecast.json")]
-        if not isinstance(doc, dict):
-            cards.append({"title": sprint, "unreadable": True})
-            continue
-        pngs = sorted(fdir.glob(f"{sprint}*.png"))
-        shown.update(pngs)
+    doc = read_json(current)
+    sprint = current.name[: -len("_forecast.json")]
+    pngs = sorted(fdir.glob(f"{sprint}_*.png")) + sorted(fdir.glob(f"{sprint}.png"))
+    shown.update(pngs)
+    if not isinstance(doc, dict):
+        cards.append({"title": sprint, "unreadable": True})
+    else:
         cards.append(_card(doc, sprint, figures(pngs)))
+    earlier = []
+    for path in older:
+        old = read_json(path)
+        name = path.name[: -len("_forecast.json")]
+        shown.update(fdir.glob(f"{name}_*.png"))
+        row: dict[str, Any] = {"title": name, "written": _written(path), "p": None}
+        row["p85"] = "unreadable file"
+        if isinstance(old, dict):
+            row["title"] = old.get("sprint_id") or name
+            row["p"] = num(old.get("p_complete_by_end"))
+            row["p85"] = _completion(old, "p85") or "-"
+        earlier.append(row)
     extra = [p for p in sorted(fdir.glob("*.png")) if p not in shown]
     return render_template(
         PACKAGE,
         "forecasts.html.j2",
         fdir=str(fdir),
         cards=cards,
+        earlier=earlier,
         extra=figures(extra),
         backtest=backtest,
     )
+
+
+def _written(path: Path) -> str:
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 SECTION = ReportSection("Sprint forecasts", render_forecasts, nav="Forecasts")
