@@ -137,6 +137,16 @@ def check_forecast_inputs(
     )
 
 
+NOT_MINED_WHY = (
+    "the forecast prices commits from the mined database only, and the mine reads each "
+    "repository's checked-out branch (HEAD), so a commit on another branch or in a repository "
+    "not mined is not there (`standard-coder estimate` reads it straight from git). Merge or "
+    "check out its branch and rerun the mine, give the ticket the change as `diff` "
+    "(`git show <id>`), or fix the id"
+)
+"""Why a ticket's commit id is unknown to the forecast, and the ways out (docs/forecasting.md)."""
+
+
 def _check_commits(sprint: SprintInputs, find: CommitLookup, source: str) -> None:
     wanted = {cid for t in sprint.tickets if t.status != "done" for cid in t.commit_ids}
     if not wanted:
@@ -154,11 +164,11 @@ def _check_commits(sprint: SprintInputs, find: CommitLookup, source: str) -> Non
     ]
     if len(unknown) == 1:
         raise ForecastInputError(
-            f"{source}: {unknown[0].replace(': ', ': commit ', 1)} is not in the mined history; "
-            "mine the repository that holds it (or fix the id)"
+            f"{source}: {unknown[0].replace(': ', ': commit ', 1)} is not in the mined history"
+            f"; {NOT_MINED_WHY}"
         )
     if unknown:  # every one at once: one fix, one rerun
         raise ForecastInputError(
-            f"{source}: {len(unknown)} commit ids are not in the mined history; mine the "
-            "repositories that hold them (or fix the ids):\n  " + "\n  ".join(unknown)
+            f"{source}: {len(unknown)} commit ids are not in the mined history; "
+            f"{NOT_MINED_WHY}:\n  " + "\n  ".join(unknown)
         )

@@ -133,6 +133,7 @@ def model_effort_for(
             that is not a unified diff.
     """
     from standard_coder.forecasting.inputs import ForecastInputError
+    from standard_coder.forecasting.validate import NOT_MINED_WHY
     from standard_coder.sch.estimate import (
         EstimateError,
         Languages,
@@ -171,7 +172,7 @@ def model_effort_for(
                 if match is None:
                     raise ForecastInputError(
                         f"ticket {t.id}: commit {cid} is not in the mined history "
-                        f"({db}); mine the repository that holds it"
+                        f"({db}); {NOT_MINED_WHY}"
                     )
                 records.append(match)
                 labels.append(cid)
