@@ -29,7 +29,7 @@ from standard_coder.sch.predictors.distributions import MixtureDistribution
 from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.sch_map import apply_sch_map
 from standard_coder.sch.records import CommitRecord
-from standard_coder.sch.team_output import team_output
+from standard_coder.sch.team_output import iso_week, team_output
 
 SCH_MAP = (0.4, 1.7)
 Fitted = tuple[EffortModel, Any, list[CommitRecord]]
@@ -201,8 +201,8 @@ def test_a_commit_read_from_git_has_the_mines_author(tmp_path: Path) -> None:
 
 
 def test_a_change_draws_the_same_alone_or_in_a_batch(shift_model: Fitted) -> None:
-    """One forward pass for a range (team output prices thousands of commits) gives each change
-    the draws it gets alone (``estimate`` of one commit), up to float rounding of the pass."""
+    """A change inside a range or a team-output batch gets bit-for-bit the draws it gets alone
+    (``estimate`` of one commit): a batched forward pass and mean matching differed by ~1e-7."""
     from standard_coder.sch.estimate import sch_draws
 
     model, rep, commits = shift_model
@@ -212,7 +212,7 @@ def test_a_change_draws_the_same_alone_or_in_a_batch(shift_model: Fitted) -> Non
     together = sch_draws(model, X, 200, seeds)
     for i in (0, 5, 11):
         alone = sch_draws(model, X[i : i + 1], 200, seeds[i : i + 1])
-        np.testing.assert_allclose(together[i], alone[0], atol=1e-6)
+        np.testing.assert_array_equal(together[i], alone[0])
 
 
 def test_apply_hunks_rebuilds_a_file_and_refuses_another_base() -> None:
@@ -225,3 +225,19 @@ def test_apply_hunks_rebuilds_a_file_and_refuses_another_base() -> None:
     assert apply_hunks("a\nb\n", "@@ -1,2 +0,0 @@\n-a\n-b\n") == ""  # a deleted one
     assert apply_hunks("a\nX\nc\nd\n", hunks) is None  # the removed line is not there
     assert apply_hunks(before, "+x\n") is None  # no header
+
+
+def test_team_output_week_of_one_change_equals_its_estimate(shift_model: Fitted) -> None:
+    """Team output's q10/q90 of a week with one change are estimate's of that commit, exactly."""
+    from standard_coder.sch.estimate import estimate_changes
+
+    model, rep, commits = shift_model
+    some = [c for c in commits if c.files][:6]
+    rows = team_output(model, rep, some, seed=7).rows
+    one = next(r for r in rows if r["n_changes"] == 1)
+    (rec,) = [c for c in some if c.author_id == one["author"] and c.repo == one["repo"]
+              and one["period"] == iso_week(c.authored_at, c.author_tz_offset_min)]  # fmt: skip
+    doc = estimate_changes(model, rep, [rec], labels=[("commit_id", rec.commit_id)],
+                           model_name="m", seed=7, explain=False)  # fmt: skip
+    (change,) = doc["changes"]
+    assert one["sch_q10"] == round(change["q10"], 6) and one["sch_q90"] == round(change["q90"], 6)

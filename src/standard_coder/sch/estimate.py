@@ -473,12 +473,9 @@ def _q(draws: np.ndarray) -> dict[str, float]:
     return {"q10": float(q10), "q50": float(q50), "q90": float(q90)}
 
 
-def sch_draws(
-    model: Any, X: np.ndarray, n: int, seeds: Sequence[Any], sch: np.ndarray | None = None
-) -> np.ndarray:
+def sch_draws(model: Any, X: np.ndarray, n: int, seeds: Sequence[Any]) -> np.ndarray:
     """``n`` draws per change from its predictive distribution truncated to [0, 1] h, moved so
-    that their mean is the change's SCH (``sch``, :func:`change_sch` when None), shape
-    (changes, n).
+    that their mean is the change's SCH (:func:`change_sch`), shape (changes, n).
 
     The SCH is the truncated mean passed through the model's calibration map (``sch_map``), so
     the raw draws' mean can differ from it (by +20 % on a real history): each change's draws
@@ -486,34 +483,27 @@ def sch_draws(
     mean is its SCH. A range's total SCH then sits inside its q10-q90, and a forecast ticket
     costs on average what ``estimate`` says.
 
-    Each change draws from its own generator seeded by ``seeds[i]``, so a commit gets the same
-    draws alone or inside a range. Rejection sampling; when less than a quarter of the mass lies
-    in [0, 1] h the kept draws are resampled, and with none the change counts 1 h.
+    Each change is priced on its own: its own forward pass, SCH and mean matching, and its own
+    generator seeded by ``seeds[i]``, so a commit gets bit-for-bit the same draws alone
+    (``estimate``) or inside a range or a team-output batch (a batched forward pass, and the
+    matching's Newton steps over a batch, differ in the last bits). Rejection sampling; when
+    less than a quarter of the mass lies in [0, 1] h the kept draws are resampled, and with
+    none the change counts 1 h.
     """
-    from standard_coder.sch.predictors.torch_regressor import torch_generator
-
     out = np.empty((len(seeds), n))
-    # one forward pass for every change; each then draws from its own row (as model.sample
-    # of that change alone would, from the same generator)
-    dist = model.distribution(X) if len(seeds) > 1 and hasattr(model, "distribution") else None
-    row = getattr(dist, "row", None)
     for i, seed in enumerate(seeds):
         rng = np.random.default_rng(seed)
-        one = row(i) if row is not None else None
-        if one is not None:
-            raw = one.sample(4 * n, torch_generator(rng))[0]
-        else:
-            raw = model.sample(X[i : i + 1], 4 * n, rng)[0]
+        one = X[i : i + 1]
+        raw = model.sample(one, 4 * n, rng)[0]
         kept = raw[(raw >= 0.0) & (raw <= 1.0)]
         if kept.size >= n:
-            out[i] = kept[:n]
+            row = kept[:n]
         elif kept.size:
-            out[i] = rng.choice(kept, size=n, replace=True)
+            row = rng.choice(kept, size=n, replace=True)
         else:
-            out[i] = 1.0
-    if not len(seeds):
-        return out
-    return match_mean(out, change_sch(model, X) if sch is None else np.asarray(sch))
+            row = np.ones(n)
+        out[i] = match_mean(row[None, :], change_sch(model, one))[0]
+    return out
 
 
 def change_seed(seed: int, label: str) -> list[int]:
@@ -555,7 +545,7 @@ def estimate_changes(
         sch_all = change_sch(model, X)
         seeds = [change_seed(seed, _seed_label(k, v, r)) for (k, v), r in zip(labels, records,
                  strict=True)]  # fmt: skip
-        draws = sch_draws(model, X, n_draws, seeds, sch_all)
+        draws = sch_draws(model, X, n_draws, seeds)
         weigh = (
             top_features(model, rep, records, counts=counts, base=sch_all)
             if explain

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from standard_coder.sch.estimate import change_seed, sch_draws
+from standard_coder.sch.estimate import N_DRAWS, change_seed, sch_draws
 from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.identities import resolve, same_name_aliases
 from standard_coder.sch.reapplied import find_reapplied
@@ -30,7 +30,7 @@ from standard_coder.sch.records import CommitRecord
 
 COLUMNS = ("period", "author", "repo", "n_changes", "sch_hours", "sch_q10", "sch_q90")
 BATCH = 256
-N_DRAWS = 500
+# N_DRAWS is estimate's: a week of one change has the q10/q90 ``estimate`` gives that commit
 _HUMANS = AuthorRule(exclude_bots=True, exclude_agents=False)
 
 
@@ -89,7 +89,7 @@ def team_output(
             return
         X = to_x(batch)
         sch = model.distribution(X).sch()  # predict()'s sch, without its quantile bisection
-        draws = sch_draws(model, X, n_draws, [change_seed(seed, r.commit_id) for r in batch], sch)
+        draws = sch_draws(model, X, n_draws, [change_seed(seed, r.commit_id) for r in batch])
         for rec, s, d in zip(batch, sch, draws, strict=True):
             key = (iso_week(rec.authored_at, rec.author_tz_offset_min), rec.author_id, rec.repo)
             cell = cells.setdefault(key, [0, 0.0, np.zeros(n_draws)])
