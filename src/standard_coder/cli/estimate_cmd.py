@@ -46,21 +46,23 @@ def _reapplies(name: str, again: dict[str, Any]) -> str:
     )
 
 
+def _first_three(paths: list[str]) -> str:
+    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
 def _no_contents(name: str, paths: list[str]) -> str:
-    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     return (
-        f"{name}: priced without the contents of {shown} (a patch holds only the changed lines; "
-        "these files at HEAD of the repository are not what the patch changes, or no repository "
-        "was found: --repo PATH): their syntax features are not counted, so the change "
-        "committed or in a working tree (--worktree) can price otherwise"
+        f"{name}: priced without the contents of {_first_three(paths)} (a patch holds only "
+        "the changed lines; these files at HEAD of the repository are not what the patch "
+        "changes, or no repository was found: --repo PATH): their syntax features are not "
+        "counted, so the change committed or in a working tree (--worktree) can price otherwise"
     )
 
 
 def _untracked(name: str, paths: list[str]) -> str:
-    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     return (
-        f"{name} counts {len(paths)} untracked file(s) of the mined languages ({shown}), as git "
-        "status lists them; .gitignore leaves a file out"
+        f"{name} counts {len(paths)} untracked file(s) of the mined languages "
+        f"({_first_three(paths)}), as git status lists them; .gitignore leaves a file out"
     )
 
 
