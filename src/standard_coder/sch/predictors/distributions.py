@@ -96,12 +96,6 @@ class MixtureDistribution:
         p = (self.log_pi, self.loc, self.scale)
         return mixture_sample(*p, self.family, n, generator).numpy()
 
-    def row(self, i: int) -> MixtureDistribution:
-        """Change ``i``'s distribution alone (a batch of one)."""
-        s = slice(i, i + 1)
-        return MixtureDistribution(self.log_pi[s], self.loc[s], self.scale[s], self.family,
-                                   self.min_hours, self.sch_map)  # fmt: skip
-
     def mean(self) -> np.ndarray:
         m = mixture_mean(self.log_pi, self.loc, self.scale, self.family)
         return m.clamp_min(0.0).numpy()
@@ -130,10 +124,6 @@ class QuantileDistribution:
 
     def sample(self, n: int, generator: torch.Generator) -> np.ndarray:
         return quantile_sample(self.q, self.taus, n, generator).numpy()
-
-    def row(self, i: int) -> QuantileDistribution:
-        """Change ``i``'s distribution alone (a batch of one)."""
-        return QuantileDistribution(self.q[i : i + 1], self.taus, self.min_hours)
 
     def _grid(self, m: int = 512) -> tuple[np.ndarray, np.ndarray]:
         lv = (np.arange(m) + 0.5) / m

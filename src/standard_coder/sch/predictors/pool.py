@@ -88,13 +88,6 @@ class PooledDistribution:
         out: np.ndarray = np.where(pick < self.weight, b, a)
         return out
 
-    def row(self, i: int) -> PooledDistribution | None:
-        """Change ``i``'s distribution alone; None when a member cannot give one."""
-        main, other = getattr(self.main, "row", None), getattr(self.other, "row", None)
-        if main is None or other is None:
-            return None
-        return PooledDistribution(main(i), other(i), self.weight)
-
     def mean(self) -> np.ndarray:
         out: np.ndarray = (1.0 - self.weight) * self.main.mean() + self.weight * self.other.mean()
         return out
