@@ -151,3 +151,25 @@ def test_the_summary_takes_the_newest_forecast_not_the_last_name(tmp_path: Path)
     os.utime(fdir / "Z-9_forecast.json", (1_700_000_000, 1_700_000_000))
     (fdir / "A-1_forecast.json").write_text(json.dumps({"sprint_id": "A-1"}))
     assert summary(tmp_path)["forecast"]["sprint_id"] == "A-1"
+
+
+def test_the_summary_words_completion_as_the_report_does(tmp_path: Path) -> None:
+    """One wording for the console summary and the report's tiles: past the horizon it names
+    the last simulated day, and a date after the sprint's end is marked late."""
+    from standard_coder.pipelines import sch_summary
+    from standard_coder.reporting import forecasts
+
+    assert forecasts.completion_text is sch_summary.completion_text
+
+    fdir = tmp_path / "forecasts"
+    fdir.mkdir()
+    doc = {
+        "sprint_id": "S-1", "end_date": "2026-01-09", "p_complete_by_end": 0.1,
+        "n_working_days": 5, "working_days": ["2026-01-05", "2026-01-09"],
+        "days_after_end": ["2026-01-12", "2026-01-16"],
+        "completion_day_p50": 7, "completion_date_p50": "2026-01-13",
+        "completion_day_p85": None, "completion_date_p85": None,
+    }  # fmt: skip
+    (fdir / "S-1_forecast.json").write_text(json.dumps(doc))
+    text = "\n".join(summary_lines(summary(tmp_path)))
+    assert "2026-01-13 (late) (P50) / later than 2026-01-16 (P85)" in text, text

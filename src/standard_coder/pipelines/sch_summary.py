@@ -312,8 +312,36 @@ def finish(base_dir: Path) -> None:
 
 
 def _date(forecast: dict[str, Any], q: str) -> str:
-    """The forecast's completion date at quantile ``q`` as the table says it: "nothing left"
-    (day 0), "later" (past the simulated horizon) or the date."""
-    if forecast.get(f"completion_day_{q}") == 0:
+    """The forecast's completion at quantile ``q`` in the summary line (:func:`completion_text`)."""
+    return completion_text(forecast, q) or "later"
+
+
+def _last_day(doc: Mapping[str, Any]) -> str | None:
+    """The forecast's horizon as its last date (the sprint's working days, then the days
+    simulated after its end), or None when the file does not list them."""
+    days = [d for key in ("working_days", "days_after_end") for d in doc.get(key) or []]
+    return str(days[-1]) if days else None
+
+
+def completion_text(doc: Mapping[str, Any], needle: str) -> str | None:
+    """The forecast's completion at quantile ``needle`` (``p50``/``p85``) in words, for the run
+    summary and the report's tiles: a date ("(late)" past the sprint's end), "nothing left"
+    (day 0), or "later than <last simulated day>" beyond the horizon (a None day); None when
+    the file holds neither field. Only ``completion_date_*``/``completion_day_*`` are read:
+    another number (such as ``remaining_sch.p85``, SCH hours) is never shown as a day."""
+    when = doc.get(f"completion_date_{needle}")
+    day_key = f"completion_day_{needle}"
+    day = doc.get(day_key)
+    if day == 0:
         return "nothing left"
-    return str(forecast.get(f"completion_date_{q}") or "later")
+    if isinstance(when, str):
+        n_days = _num(doc.get("n_working_days"))
+        day_n = _num(day)
+        late = day_n is not None and n_days is not None and day_n > n_days
+        return f"{when} (late)" if late else when
+    if day_key in doc and day is None:
+        last = _last_day(doc)
+        return f"later than {last}" if last else "later (beyond the simulated days)"
+    if _num(day) is not None:
+        return f"day {day}"
+    return None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.pipelines.sch_summary import completion_text
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, fmt_value, label, num, read_json
 from standard_coder.runner.report.kit import render as render_template
@@ -25,7 +26,7 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
         tone = "ok" if p >= 0.8 else "warn" if p >= 0.5 else "bad"
         tiles.append(("P(complete by sprint end)", f"{p:.0%}", tone))
     for needle, name in (("p50", "P50 completion day"), ("p85", "P85 completion day")):
-        when = _completion(doc, needle)
+        when = completion_text(doc, needle)
         if when is not None:
             tiles.append((name, when, ""))
     sch = num(doc.get("expected_completed_sch"))
@@ -46,36 +47,6 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
         "left_unit": "story points left" if _in_points(doc) else "SCH left",
         "unit": _unit_line(doc.get("effort_unit")),
     }
-
-
-def _last_day(doc: Mapping[str, Any]) -> str | None:
-    """The forecast's horizon as its last date (the sprint's working days, then the days
-    simulated after its end), or None when the file does not list them."""
-    days = [d for key in ("working_days", "days_after_end") for d in doc.get(key) or []]
-    return str(days[-1]) if days else None
-
-
-def _completion(doc: Mapping[str, Any], needle: str) -> str | None:
-    """The P50/P85 completion tile's text, worded as the console ``forecast`` table words it: a
-    date, "nothing left", or "later than <last simulated day>" when it falls beyond the
-    horizon (a None day). Only ``completion_date_*``/``completion_day_*`` are read; another
-    number (such as ``remaining_sch.p85``, SCH hours) is never shown as a day."""
-    when = doc.get(f"completion_date_{needle}")
-    day_key = f"completion_day_{needle}"
-    day = doc.get(day_key)
-    if day == 0:
-        return "nothing left"
-    if isinstance(when, str):
-        n_days = num(doc.get("n_working_days"))
-        day_n = num(day)
-        late = day_n is not None and n_days is not None and day_n > n_days
-        return f"{when} (late)" if late else when
-    if day_key in doc and day is None:
-        last = _last_day(doc)
-        return f"later than {last}" if last else "later (beyond the simulated days)"
-    if num(day) is not None:
-        return f"day {fmt_value(day)}"
-    return None
 
 
 def _in_points(doc: Mapping[str, Any]) -> bool:
@@ -191,7 +162,7 @@ def render_forecasts(given: SectionInput) -> str:
         if isinstance(old, dict):
             row["title"] = old.get("sprint_id") or name
             row["p"] = num(old.get("p_complete_by_end"))
-            row["p85"] = _completion(old, "p85") or "-"
+            row["p85"] = completion_text(old, "p85") or "-"
         earlier.append(row)
     extra = [p for p in sorted(fdir.glob("*.png")) if p not in shown]
     return render_template(
