@@ -437,21 +437,47 @@ def test_forecast_prices_a_ticket_as_estimate_prices_its_commits(demo: tuple[Pat
     repo = out / "repos" / "repo-0"
     ids = _git(repo, "rev-list", "HEAD~2..HEAD").split()
     doc = estimate(cfg, Target(rev="HEAD~2..HEAD"), repo=repo)
-    effort = model_effort_for(layout.model, layout.change_rep, layout.db, rng_seed=3,
-                              langs=Languages())  # fmt: skip
+    effort = model_effort_for(layout.model, layout.change_rep, layout.db, seed=cfg.runner.seed,
+                              rng_seed=3, langs=Languages())  # fmt: skip
     docs_only = (
         "diff --git a/NOTES.md b/NOTES.md\n--- a/NOTES.md\n+++ b/NOTES.md\n@@ -0,0 +1 @@\n+x\n"
     )
     got = effort([Ticket(id="T-1", status="todo", commit_ids=ids),
                   Ticket(id="T-2", status="todo", diff=docs_only)])  # fmt: skip
-    assert got["T-1"].shape == (1000,)
+    assert got["T-1"].shape == (4000,)  # estimate's draw count
     # each change's draws average its SCH exactly (whatever the seed): the means agree
     assert float(got["T-1"].mean()) == pytest.approx(doc["total"]["sch_hours"], rel=1e-6)
     assert float(got["T-1"].max()) <= 2.0  # each change at most 1 h, as estimate truncates
     assert not got["T-2"].any()
-    again = model_effort_for(layout.model, layout.change_rep, layout.db, rng_seed=3)
+    again = model_effort_for(layout.model, layout.change_rep, layout.db, seed=cfg.runner.seed,
+                             rng_seed=3)  # fmt: skip
     assert np.array_equal(again([Ticket(id="T-1", status="todo", commit_ids=ids)])["T-1"],
                           got["T-1"])  # fmt: skip
+
+
+def test_a_ticket_of_one_commit_has_that_commits_estimate_q10_mean_q90(
+    demo: tuple[Path, str],
+) -> None:
+    """The forecast drew 1,000 draws per change seeded by the forecast's ``rng_seed`` and the id
+    as the ticket lists it; ``estimate`` draws 4,000 seeded by ``runner.seed`` and the full id.
+    A ticket whose only change is a commit now has exactly that commit's estimate figures,
+    whichever way the ticket abbreviates the id and whatever the forecast's own seed."""
+    from standard_coder.forecasting.inputs import Ticket
+    from standard_coder.pipelines.sch_effort import model_effort_for
+
+    out, _ = demo
+    cfg = load_config(out / "pipeline_config.toml", [])
+    layout = SchLayout(out / "sc-output")
+    repo = out / "repos" / "repo-1"
+    full = _git(repo, "rev-parse", "HEAD~1").strip()
+    want = estimate(cfg, Target(rev=full), repo=repo)["changes"][0]
+    assert want["sch_hours"] > 0
+    effort = model_effort_for(layout.model, layout.change_rep, layout.db, seed=cfg.runner.seed,
+                              rng_seed=cfg.forecasting.rng_seed + 1)  # fmt: skip
+    draws = effort([Ticket(id="T-9", status="todo", commit_ids=[full[:10]])])["T-9"]
+    q10, q50, q90 = np.quantile(draws, [0.1, 0.5, 0.9])
+    assert (q10, q50, q90) == (want["q10"], want["q50"], want["q90"])
+    assert float(draws.mean()) == pytest.approx(want["sch_hours"], rel=1e-9)
 
 
 def test_a_truncated_model_is_named_with_exit_2_by_every_command_that_loads_it(
@@ -482,7 +508,7 @@ def test_a_truncated_model_is_named_with_exit_2_by_every_command_that_loads_it(
     proc = cli("estimate", "-c", config, "--set", moved, "--repo", repo)
     assert f"--config {config} --to train_sch" in proc.stderr  # the command to run, in full
     with pytest.raises(ModelUnreadable, match="corrupt or truncated"):
-        model_effort_for(layout.model, layout.change_rep, layout.db, rng_seed=3)
+        model_effort_for(layout.model, layout.change_rep, layout.db, seed=0, rng_seed=3)
 
 
 def test_standing_in_a_submodule_of_the_mined_repository_names_both(

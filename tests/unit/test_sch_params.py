@@ -117,3 +117,23 @@ def test_team_output_joins_names_by_default_and_the_setting_enters_its_fingerpri
     # a report setting: the mine (and the effort model's authors) never see it, so switching
     # it reruns team_output only, and a mine fingerprinted before the key keeps its fingerprint
     assert "team_output_by_name" not in json.dumps(dict(mine.params), default=str)
+
+
+def test_a_forecast_that_prices_tickets_with_the_model_depends_on_runner_seed(
+    tmp_path: Path,
+) -> None:
+    """A ticket's changes are drawn as ``estimate`` draws them, seeded by ``runner.seed``: the
+    stage's fingerprint covers it (and the pricing code) then, and only then."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "pipeline_config.toml").write_text(CONFIG)
+    sprint = folder / "sprint_inputs.json"
+    sprint.write_text('{"tickets": [{"id": "T-1", "diff": "x"}]}')
+    pipe = build(folder / "pipeline_config.toml", ["runner.seed=5"])
+    forecast = next(s for s in pipe.stages if s.name == "forecast")
+    assert forecast.params["seed"] == 5
+    assert {p.name for p in forecast.code_files} >= {"sch_effort.py", "estimate.py"}
+    sprint.write_text('{"tickets": [{"id": "T-1", "story_points": 3}]}')
+    pipe = build(folder / "pipeline_config.toml", ["runner.seed=5"])
+    forecast = next(s for s in pipe.stages if s.name == "forecast")
+    assert "seed" not in forecast.params  # story points only: the fingerprint it had

@@ -277,14 +277,28 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 params={
                     "forecasting": section_params(f, root),
                     # a ticket's diff counts the files the mine counts (as ``estimate --diff``)
+                    # and its changes are drawn as estimate draws them (runner.seed)
                     **(
-                        {"filters": {"languages": section_params(cfg.filters.languages)}}
+                        {
+                            "filters": {"languages": section_params(cfg.filters.languages)},
+                            "seed": cfg.runner.seed,
+                        }
                         if needs_model
                         else {}
                     ),
                 },
+                param_labels={"seed": "runner.seed"},
                 named_outputs={"forecasts": layout.forecasts},
-                code_files=[Path(sch_forecast.__file__), *package_sources("forecasting")],
+                code_files=[
+                    Path(sch_forecast.__file__),
+                    *package_sources("forecasting"),
+                    # how a ticket's changes are priced (estimate's draws)
+                    *(
+                        package_sources("pipelines/sch_effort.py", "sch/estimate.py")
+                        if needs_model
+                        else ()
+                    ),
+                ],
                 description="Monte Carlo sprint forecast from SCH",
             )
         )

@@ -1,10 +1,12 @@
 """Ticket effort from the trained SCH model: the bridge between ``train_sch`` and ``forecast``.
 
 A ticket's changes are its diff text, or its commit ids looked up in the mined database. Each
-change is priced as ``estimate`` and team output price it: ``n`` draws from the model's
-distribution truncated to [0, 1] h (whose mean is the change's SCH; ``sch.estimate.sch_draws``,
-seeded per commit id), 0 h for a change with no file in the mined languages. A ticket's changes
-are summed draw by draw (independent: each change has its own seed).
+change is priced as ``estimate`` and team output price it: estimate's ``N_DRAWS`` draws from the
+model's distribution truncated to [0, 1] h (whose mean is the change's SCH;
+``sch.estimate.sch_draws``), seeded as estimate seeds them (``runner.seed`` and the full commit
+id, or a diff's files), so a ticket of one commit has that commit's ``estimate`` q10/mean/q90;
+0 h for a change with no file in the mined languages. A ticket's changes are summed draw by draw
+(independent: each change has its own seed).
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-N_DRAWS = 1000
 
 
 class ModelUnreadable(ValueError):
@@ -115,12 +115,18 @@ def model_effort_for(
     rep_dir: Path,
     db: Path,
     *,
+    seed: int,
     rng_seed: int,
     device: str = "cpu",
     ticket_effort: str = "coding",
     langs: Any = None,
 ) -> Callable[[list[Any]], dict[str, np.ndarray]]:
     """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`.
+
+    ``seed`` is estimate's (``runner.seed``): a change's draws are seeded by it and the change's
+    label as in ``estimate`` (the full commit id; a diff's files and their changes), so a ticket
+    whose only change is a commit has that commit's ``estimate`` q10/mean/q90. ``rng_seed`` (the
+    forecast's) seeds the delivery head's draws.
 
     Commit contents are read from ``db`` when the model's representation uses them (hybrid).
     A ticket's diff counts the files of ``langs`` (``sch.estimate.Languages``; Python when
@@ -135,11 +141,13 @@ def model_effort_for(
     from standard_coder.forecasting.inputs import ForecastInputError
     from standard_coder.forecasting.validate import NOT_MINED_WHY
     from standard_coder.sch.estimate import (
+        N_DRAWS,  # estimate's count: a change has the q10/q90 estimate gives it
         EstimateError,
         Languages,
         change_seed,
         patch_record,
         sch_draws,
+        seed_label,
     )
 
     model, rep = load_effort_model(model_path, rep_dir, device)
@@ -166,7 +174,7 @@ def model_effort_for(
                                                 strict=False))  # fmt: skip
                 except EstimateError as exc:  # the user's sprint file: bad input, exit 2
                     raise ForecastInputError(str(exc)) from None
-                labels.append(f"ticket:{t.id}")
+                labels.append(seed_label("source", f"ticket:{t.id}", records[-1]))
             for cid in t.commit_ids:
                 match = found.get(cid)
                 if match is None:
@@ -175,13 +183,13 @@ def model_effort_for(
                         f"({db}); {NOT_MINED_WHY}"
                     )
                 records.append(match)
-                labels.append(cid)
+                labels.append(match.commit_id)  # estimate's label: the full id, not as listed
             if ticket_effort == "delivery":
                 out[t.id] = delivery_draws(model, rep, records, rng)
                 continue
             out[t.id] = np.zeros(N_DRAWS)
             if records:  # the same draws as estimate's for each change, summed
-                seeds = [change_seed(rng_seed, label) for label in labels]
+                seeds = [change_seed(seed, label) for label in labels]
                 draws = sch_draws(model, rep.transform(records), N_DRAWS, seeds)
                 counted = np.array([1.0 if r.files else 0.0 for r in records])
                 out[t.id] = counted @ draws
@@ -199,6 +207,7 @@ def delivery_draws(
     import torch
 
     from standard_coder.sch.delivery.data import PR_FEATURES, DeliveryData
+    from standard_coder.sch.estimate import N_DRAWS
 
     if not records:
         return np.zeros(N_DRAWS)

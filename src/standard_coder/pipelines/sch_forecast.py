@@ -42,6 +42,7 @@ def run(ctx: StageContext) -> None:
             ctx.inputs["model"],
             ctx.inputs["change_rep"],
             ctx.inputs["db"],
+            seed=int(ctx.params["seed"]),  # estimate's seed: a commit has its estimate draws
             rng_seed=f.rng_seed,
             device=ctx.device,
             ticket_effort=f.ticket_effort,

@@ -511,7 +511,7 @@ def change_seed(seed: int, label: str) -> list[int]:
     return [seed, zlib.crc32(label.encode("utf-8", "surrogateescape"))]
 
 
-def _seed_label(key: str, value: str, record: CommitRecord) -> str:
+def seed_label(key: str, value: str, record: CommitRecord) -> str:
     """A commit's id; for a patch or a working tree, its files' changes: the same change gives
     the same draws whichever way it is given (``--diff`` of ``--worktree``'s diff, say)."""
     if key == "commit_id":
@@ -543,7 +543,7 @@ def estimate_changes(
         counts = rep.raw_matrix(raws)
         X = rep.scale_counts(counts)  # = rep.transform(records), extracted once
         sch_all = change_sch(model, X)
-        seeds = [change_seed(seed, _seed_label(k, v, r)) for (k, v), r in zip(labels, records,
+        seeds = [change_seed(seed, seed_label(k, v, r)) for (k, v), r in zip(labels, records,
                  strict=True)]  # fmt: skip
         draws = sch_draws(model, X, n_draws, seeds)
         weigh = (
