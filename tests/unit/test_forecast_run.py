@@ -54,11 +54,15 @@ def test_writes_json_and_png_with_documented_keys(tmp_path: Path) -> None:
         "completion_day_p50", "completion_day_p85", "completion_date_p50", "completion_date_p85",
         "expected_completed_sch", "expected_remaining_sch", "remaining_sch",
         "completion_day_distribution", "remaining_by_day", "tickets", "scenarios",
+        "horizon_end",
     ):  # fmt: skip
         assert key in data, key
         assert f"`{key}`" in (ROOT / "docs" / "forecasting.md").read_text(), key
     assert 0.0 <= data["p_complete_by_end"] <= 1.0
     assert data["n_working_days"] == 9  # 16 Feb is a holiday
+    # the horizon's last day, stated (the report no longer works it out from the day lists)
+    assert data["horizon_end"] == data["days_after_end"][-1]
+    assert date.fromisoformat(data["horizon_end"]) > date.fromisoformat(data["end_date"])
     assert data["capacity_hours_per_day"][3] == 17.0  # dana off on 20 Feb
     dist = data["completion_day_distribution"]
     assert sum(dist["probability"]) + dist["p_after_horizon"] == pytest.approx(1.0, abs=1e-3)

@@ -173,3 +173,17 @@ def test_the_summary_words_completion_as_the_report_does(tmp_path: Path) -> None
     (fdir / "S-1_forecast.json").write_text(json.dumps(doc))
     text = "\n".join(summary_lines(summary(tmp_path)))
     assert "2026-01-13 (late) (P50) / later than 2026-01-16 (P85)" in text, text
+
+
+def test_past_the_horizon_names_the_forecasts_horizon_end(tmp_path: Path) -> None:
+    """The forecast JSON states its last simulated day (``horizon_end``) and the summary and the
+    report name it; a file without it (before session 38) still gets the last listed day."""
+    from standard_coder.pipelines.sch_summary import completion_text
+
+    doc = {
+        "n_working_days": 5, "working_days": ["2026-01-05", "2026-01-09"],
+        "completion_day_p85": None, "completion_date_p85": None, "horizon_end": "2026-01-23",
+    }  # fmt: skip
+    assert completion_text(doc, "p85") == "later than 2026-01-23"
+    doc.pop("horizon_end")
+    assert completion_text(doc, "p85") == "later than 2026-01-09"

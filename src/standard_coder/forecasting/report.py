@@ -82,6 +82,8 @@ def build_forecast_report(
         "working_days": [d.isoformat() for d in days[: sim.n_days]],
         "n_working_days": sim.n_days,
         "days_after_end": [d.isoformat() for d in days[sim.n_days :]],
+        # the last simulated day: past it a completion day is null ("later than <this>")
+        "horizon_end": days[-1].isoformat() if days else None,
         "capacity_hours_per_day": [_r(c, 3) for c in capacity],
         "n_sims": sim.n_sims,
         "seed": seed,

@@ -317,8 +317,12 @@ def _date(forecast: dict[str, Any], q: str) -> str:
 
 
 def _last_day(doc: Mapping[str, Any]) -> str | None:
-    """The forecast's horizon as its last date (the sprint's working days, then the days
-    simulated after its end), or None when the file does not list them."""
+    """The forecast's horizon as its last date: ``horizon_end``; for a file written before
+    session 38, the last of the sprint's working days and the days simulated after its end;
+    None when the file gives neither."""
+    end = doc.get("horizon_end")
+    if isinstance(end, str) and end:
+        return end
     days = [d for key in ("working_days", "days_after_end") for d in doc.get(key) or []]
     return str(days[-1]) if days else None
 
