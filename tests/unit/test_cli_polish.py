@@ -381,3 +381,10 @@ def test_report_shows_the_newest_forecast_and_lists_older_sprints_apart(tmp_path
     html = render_forecasts(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={}))
     assert html.count("<h3>Sprint ") == 1 and "<h3>Sprint PAY-55</h3>" in html
     assert "Earlier forecasts" in html and "<td>OLD-1</td><td>2023-11-14 22:13 UTC</td>" in html
+    # touching the old sprint's file (a copy, a backup restored) does not make it current:
+    # the card is the latest sprint's, by the start_date in the file
+    (fdir / "OLD-1_forecast.json").write_text(json.dumps(dict(old, start_date="2026-01-05")))
+    os.utime(fdir / "PAY-55_forecast.json", (1_700_000_000, 1_700_000_000))
+    html = render_forecasts(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={}))
+    assert html.count("<h3>Sprint ") == 1 and "<h3>Sprint PAY-55</h3>" in html, html
+    assert "<td>OLD-1</td>" in html

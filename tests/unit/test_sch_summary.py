@@ -187,3 +187,24 @@ def test_past_the_horizon_names_the_forecasts_horizon_end(tmp_path: Path) -> Non
     assert completion_text(doc, "p85") == "later than 2026-01-23"
     doc.pop("horizon_end")
     assert completion_text(doc, "p85") == "later than 2026-01-09"
+
+
+def test_touching_an_old_sprints_forecast_does_not_make_it_current(tmp_path: Path) -> None:
+    """The current forecast is the latest sprint's, by the ``start_date`` inside the file, not
+    the file touched last; equal dates fall back to the newest file."""
+    import os
+
+    fdir = tmp_path / "forecasts"
+    fdir.mkdir()
+    (fdir / "NEW-2_forecast.json").write_text(
+        json.dumps({"sprint_id": "NEW-2", "start_date": "2026-03-02"})
+    )
+    (fdir / "OLD-1_forecast.json").write_text(
+        json.dumps({"sprint_id": "OLD-1", "start_date": "2026-02-16"})
+    )
+    os.utime(fdir / "NEW-2_forecast.json", (1_700_000_000, 1_700_000_000))  # touched: OLD-1
+    assert summary(tmp_path)["forecast"]["sprint_id"] == "NEW-2"
+    (fdir / "NEW-3_forecast.json").write_text(
+        json.dumps({"sprint_id": "NEW-3", "start_date": "2026-03-02"})
+    )
+    assert summary(tmp_path)["forecast"]["sprint_id"] == "NEW-3"  # same start: the newest file

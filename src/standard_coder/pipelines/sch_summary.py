@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +29,43 @@ def summary(base_dir: Path, elapsed_s: float | None = None) -> dict[str, Any]:
         out["elapsed_s"] = round(elapsed_s, 1)
     with contextlib.suppress(OSError, ValueError):
         out["evaluation"] = json.loads(layout.evaluation.read_text(encoding="utf-8"))
-    # the newest file is the current sprint's (files of earlier sprints stay in the folder)
-    forecasts = sorted(
-        layout.forecasts.glob("*_forecast.json"), key=lambda p: (p.stat().st_mtime_ns, p.name)
-    )
+    # the latest sprint's file is the current one (files of earlier sprints stay in the folder)
+    forecasts = forecast_files(layout.forecasts)
     if forecasts:
         try:
-            out["forecast"] = json.loads(forecasts[-1].read_text(encoding="utf-8"))
-            out["forecast_path"] = str(forecasts[-1])
+            out["forecast"] = json.loads(forecasts[0].read_text(encoding="utf-8"))
+            out["forecast_path"] = str(forecasts[0])
         except (OSError, ValueError):
             pass
     if layout.team_output_csv.is_file():
         out["team_output"] = str(layout.team_output_csv)
     out["report"] = str(layout.reports / "index.html")
     return out
+
+
+def forecast_files(fdir: Path) -> list[Path]:
+    """``fdir``'s ``*_forecast.json``, the current forecast first: by the sprint's
+    ``start_date`` inside the file (latest first), then, for equal dates and for files without
+    a readable one, by modification time and name (newest first).
+
+    The order is in the content, so touching or copying an old sprint's file does not make it
+    current, and a rerun writes the same bytes (a ``made_at`` time stamp would not).
+    """
+    if not fdir.is_dir():
+        return []
+
+    def key(path: Path) -> tuple[date, int, str]:
+        start = date.min
+        # an unreadable file, or one without a start date, sorts as the oldest sprint
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            start = date.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["start_date"])
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        return start, mtime, path.name
+
+    return sorted(fdir.glob("*_forecast.json"), key=key, reverse=True)
 
 
 def _num(v: Any) -> float | None:

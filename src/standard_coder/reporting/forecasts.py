@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
-from standard_coder.pipelines.sch_summary import completion_text
+from standard_coder.pipelines.sch_summary import completion_text, forecast_files
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, fmt_value, label, num, read_json
 from standard_coder.runner.report.kit import render as render_template
@@ -131,16 +131,16 @@ def backtest_view(doc: Any) -> dict[str, Any] | None:
 def render_forecasts(given: SectionInput) -> str:
     """The section body (or a line saying there are no forecasts)."""
     fdir = SchLayout(given.base_dir).forecasts
-    files = sorted(fdir.glob("*_forecast.json")) if fdir.is_dir() else []
+    files = forecast_files(fdir)
     backtest = backtest_view(read_json(SchLayout(given.base_dir).reports / BACKTEST_FILE))
     if not files:
         return render_template(
             PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=None, backtest=backtest
         )
     # The forecast stage writes only the configured sprint's file; files of sprints forecast by
-    # earlier runs stay in the folder. The newest file is the current forecast (a full card);
-    # the others are listed below it as earlier forecasts, dated by when they were written.
-    files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+    # earlier runs stay in the folder. The latest sprint's file (by its start_date) is the
+    # current forecast (a full card); the others are listed below it as earlier forecasts,
+    # dated by when they were written.
     current, older = files[0], files[1:]
     cards: list[dict[str, Any]] = []
     shown: set[Any] = set()
