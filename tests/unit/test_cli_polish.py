@@ -295,7 +295,8 @@ def test_report_card_lists_tickets_with_dates_and_explains_sch(tmp_path: Path) -
     assert "SCH = standard-coder hours" in html
     assert LONG_TITLE in html  # the whole title
     last = rep["tickets"][-1]
-    assert f"<td class='num'>{last['completion_date_p85']}</td>" in html
+    late = " (late)" if last["completion_day_p85"] > rep["n_working_days"] else ""
+    assert f"<td class='num'>{last['completion_date_p85']}{late}</td>" in html
     assert rep["completion_date_p85"] in html  # the P85 tile is a date
     assert "learned from 14 past sprints" in html
 

@@ -208,3 +208,25 @@ def test_touching_an_old_sprints_forecast_does_not_make_it_current(tmp_path: Pat
         json.dumps({"sprint_id": "NEW-3", "start_date": "2026-03-02"})
     )
     assert summary(tmp_path)["forecast"]["sprint_id"] == "NEW-3"  # same start: the newest file
+
+
+def test_the_reports_ticket_rows_word_completion_as_its_tiles() -> None:
+    """A ticket past the horizon is "later than <horizon_end>" in the report's ticket table (as
+    on the sprint's tiles), and a ticket's date after the sprint's end is marked late."""
+    from standard_coder.reporting.forecasts import _tickets
+
+    doc = {"n_working_days": 5, "horizon_end": "2026-01-23"}
+    rows = [
+        {"id": "T-1", "status": "todo", "completion_day_p50": 3,
+         "completion_date_p50": "2026-01-07", "completion_day_p85": 7,
+         "completion_date_p85": "2026-01-13"},
+        {"id": "T-2", "status": "todo", "completion_day_p50": None,
+         "completion_date_p50": None, "completion_day_p85": None, "completion_date_p85": None},
+        {"id": "T-3", "status": "done"},
+    ]  # fmt: skip
+    got = [(r["p50"], r["p85"]) for r in _tickets(rows, doc=doc)]
+    assert got == [
+        ("2026-01-07", "2026-01-13 (late)"),
+        ("later than 2026-01-23", "later than 2026-01-23"),
+        ("done", "done"),
+    ]

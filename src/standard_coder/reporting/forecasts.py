@@ -1,6 +1,7 @@
-"""The "Sprint forecasts" report section of the ``sch`` pipeline: one card per
-``forecasts/<sprint>_forecast.json`` (probability of finishing, P50/P85 days, expected SCH,
-the scalars and the sprint's PNGs), then any other forecast figure.
+"""The "Sprint forecasts" report section of the ``sch`` pipeline: a card for the current
+``forecasts/<sprint>_forecast.json`` (the latest sprint: probability of finishing, P50/P85 days,
+expected SCH, the tickets, the scalars and the sprint's PNGs), older sprints listed apart, then
+any other forecast figure.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
         "tiles": tiles,
         "scalars": scalars,
         "figures": fig_items,
-        "tickets": _tickets(doc.get("tickets"), _in_points(doc)),
+        "tickets": _tickets(doc.get("tickets"), _in_points(doc), doc),
         "left_unit": "story points left" if _in_points(doc) else "SCH left",
         "unit": _unit_line(doc.get("effort_unit")),
     }
@@ -54,10 +55,14 @@ def _in_points(doc: Mapping[str, Any]) -> bool:
     return isinstance(unit, dict) and unit.get("unit") == "story_points"
 
 
-def _tickets(rows: Any, points: bool = False) -> list[dict[str, Any]]:
-    """Ticket rows of a forecast file (work order, full title, P(done by end), P50/P85 dates)."""
+def _tickets(
+    rows: Any, points: bool = False, doc: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Ticket rows of a forecast file (work order, full title, P(done by end), P50/P85 dates,
+    worded as the tiles word the sprint's: "(late)", "later than <horizon's last day>")."""
     if not isinstance(rows, list):
         return []
+    horizon = {k: doc[k] for k in _HORIZON_KEYS if doc and k in doc}
     out = []
     for t in rows:
         if not isinstance(t, dict):
@@ -71,14 +76,22 @@ def _tickets(rows: Any, points: bool = False) -> list[dict[str, Any]]:
                 "status": t.get("status"),
                 "source": str(t.get("effort_source") or "").replace("_", " "),
                 "p": num(t.get("p_complete")),
-                "p50": "done" if done else t.get("completion_date_p50") or "later",
-                "p85": "done" if done else t.get("completion_date_p85") or "later",
+                "p50": "done" if done else _when({**t, **horizon}, "p50"),
+                "p85": "done" if done else _when({**t, **horizon}, "p85"),
                 "left": num(
                     t.get("mean_remaining_story_points" if points else "mean_remaining_sch")
                 ),
             }
         )
     return out
+
+
+_HORIZON_KEYS = ("horizon_end", "n_working_days", "working_days", "days_after_end")
+"""The sprint-level keys a ticket's completion is worded against."""
+
+
+def _when(ticket: Mapping[str, Any], needle: str) -> str:
+    return completion_text(ticket, needle) or "later"
 
 
 def _unit_line(unit: Any) -> str | None:
