@@ -408,3 +408,31 @@ def test_a_mailmap_edit_reruns_the_mine_stage_and_joins_the_authors(tmp_path: Pa
     rerun = cli("pipeline", "--stages", "mine")
     assert rerun.returncode == 0 and "[run] mine: input changed" in rerun.stderr, rerun.stderr
     assert count(db, "SELECT COUNT(*) FROM commits WHERE author_id='robert@example.com'") == 2
+
+
+def test_a_mailmap_file_setting_edit_reruns_the_mine_stage_and_joins_the_authors(
+    tmp_path: Path,
+) -> None:
+    """`git config mailmap.file X`: an edit of X reruns mine (status says so) and the rerun
+    joins the authors (the mining's refs key covers the setting too, not only the runner's)."""
+    repo = make_repo(tmp_path / "r", 4)
+    people = tmp_path / "people.map"
+    people.write_text("Bob <bob@example.com> <bob@example.com>\n")
+    git(repo, "config", "mailmap.file", str(people))
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(f'[repos]\ninclude_paths = ["{repo}"]\n[runner]\nworkers = 1\n')
+    env = {**os.environ, "COLUMNS": "200"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "standard_coder", *args, "--config", str(cfg)]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+    assert cli("pipeline", "--stages", "mine").returncode == 0
+    db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
+    assert count(db, "SELECT COUNT(*) FROM commits WHERE author_id='bob@example.com'") == 2
+    people.write_text("Robert <robert@example.com> <bob@example.com>\n")
+    rows = json.loads(cli("status", "--json").stdout)["stages"]
+    assert rows[0]["stage"] == "mine" and rows[0]["reason"].startswith("input changed: git:")
+    rerun = cli("pipeline", "--stages", "mine")
+    assert rerun.returncode == 0 and "[run] mine: input changed" in rerun.stderr, rerun.stderr
+    assert count(db, "SELECT COUNT(*) FROM commits WHERE author_id='robert@example.com'") == 2

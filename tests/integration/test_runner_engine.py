@@ -557,6 +557,34 @@ def test_a_mailmap_edit_invalidates_a_git_input(root: Path) -> None:
     assert reasons(sink, "stage_skipped")["prepare"] == "up to date"
 
 
+def test_the_mailmap_file_and_blob_settings_invalidate_a_git_input(root: Path) -> None:
+    """git also joins authors by the `mailmap.file` and `mailmap.blob` settings: changing the
+    setting, the file it names or the blob it names reruns; an untouched repo stays cached."""
+    repo = root / "repo"
+    git = _git_repo(repo)
+    pipe = make(root, prepare={"git_inputs": (repo,)})
+    mapfile = root / "people.map"
+    mapfile.write_text("A <a@y> <a@x>\n")
+    run(pipe)
+    git("config", "mailmap.file", "../people.map")  # relative: read from the repository
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_skipped")["prepare"] == "up to date"
+    mapfile.write_text("B <b@y> <a@x>\n")  # the file's content, the setting unchanged
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"
+    (repo / "people.txt").write_text("A <a@y> <a@x>\n")
+    git("add", "people.txt")
+    git("commit", "-q", "-m", "people")
+    run(pipe)
+    git("config", "mailmap.blob", "HEAD:people.txt")  # a setting alone: no ref moved
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_skipped")["prepare"] == "up to date"
+
+
 def test_device_enters_the_fingerprint_only_for_device_sensitive_stages(root: Path) -> None:
     pipe = make(root, train={"device_sensitive": True})
     pipe = Pipeline(name="t", stages=pipe.stages, base_dir=pipe.base_dir, device="cpu")

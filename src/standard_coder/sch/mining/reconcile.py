@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from standard_coder.runner.gitrefs import mailmap_settings
 from standard_coder.sch.mining import identities, store
 from standard_coder.sch.mining.discovery import looks_like_repo, repo_id
 from standard_coder.sch.mining.extract import ChunkTask
 from standard_coder.sch.mining.filters import author_identity
-from standard_coder.sch.mining.gitlog import NotARepository, decode, run_git
+from standard_coder.sch.mining.gitlog import NotARepository, decode, git_env, run_git
 from standard_coder.sch.mining.options import MineOptions, digest
 from standard_coder.sch.mining.pulls import pull_refs, pull_refs_digest
 from standard_coder.sch.mining.summary import RepoSummary
@@ -65,7 +66,8 @@ def _inspect(path: Path) -> tuple[Path, bool, bool]:
 
 
 def _refs_state(path: Path, git_dir: Path, bare: bool) -> tuple[str | None, str]:
-    """(HEAD id or None for an empty repo, digest of refs + .mailmap + shallow boundary)."""
+    """(HEAD id or None for an empty repo, digest of refs + .mailmap + the ``mailmap.file`` and
+    ``mailmap.blob`` settings + shallow boundary)."""
     head_raw = run_git(path, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
     head = head_raw.decode("ascii") if head_raw else None
     refs = run_git(path, "for-each-ref", "--format=%(objectname) %(refname)")
@@ -74,6 +76,8 @@ def _refs_state(path: Path, git_dir: Path, bare: bool) -> tuple[str | None, str]
     mailmap = path / ".mailmap"
     if not bare and mailmap.is_file():
         h.update(b"mailmap\n" + mailmap.read_bytes())
+    for line in mailmap_settings(path, git_env(path)):  # only when set: digests stay as they were
+        h.update(b"\n" + line.encode())
     shallow = git_dir / "shallow"
     if shallow.is_file():
         h.update(b"shallow\n" + shallow.read_bytes())
