@@ -142,26 +142,47 @@ def test_mostly_other_languages_is_a_warning_naming_them(tmp_path: Path) -> None
     assert proc.returncode == 0 and "most commits of" not in proc.stderr  # 1 of 3: no warning
 
 
-def test_a_shallow_window_of_other_files_names_what_they_change_and_the_shallow_clone(
-    tmp_path: Path,
-) -> None:
-    """HEAD is mostly Python, but the last commits of a shallow clone change docs and CI files:
-    the warning names what those commits change and the shallow clone, not HEAD's other files
-    as if it were mostly of no known language."""
-    src = init(tmp_path / "lib")
-    for i in range(6):
+def _docs_after_python(path: Path, n_py: int, n_docs: int) -> Path:
+    """``n_py`` Python commits, then ``n_docs`` documentation commits (some touching CI)."""
+    src = init(path)
+    for i in range(n_py):
         commit(src, {f"pkg/m{i}.py": py_lines(i + 3)}, f"py {i}", ts=BASE_TS + 600 * i)
-    for i in range(5):
+    for i in range(n_docs):
         files = {f"docs/p{i}.rst": f"page {i}\n"}
         if i % 2:
             files[".github/ci.yml"] = f"v: {i}\n"
         commit(src, files, f"docs {i}", ts=BASE_TS + 6000 + 600 * i)
+    return src
+
+
+def test_a_shallow_window_of_some_docs_commits_is_no_warning(tmp_path: Path) -> None:
+    """HEAD is mostly Python, and the last commits of a short shallow clone are mostly docs and
+    CI (5 of 7, as tinydb's last 10 to 200 commits are half docs and CI): not worth a warning
+    (a line in the run log); the same share of a full history warns."""
+    src = _docs_after_python(tmp_path / "lib", 6, 5)
     shallow = clone_shallow(src, tmp_path / "shallow", depth=8)  # py 3 is its boundary
+    proc = run_mine(tmp_path, [shallow])
+    assert proc.returncode == 0 and "most commits of" not in proc.stderr, proc.stderr
+    log = (tmp_path / "sc-output" / "logs" / "run.log").read_text()
+    assert f"shallow clone {shallow}: 2 commits stored, 5 touch no file" in log
+    full = _docs_after_python(tmp_path / "full", 2, 5)  # the same 5 of 7, whole history
+    proc = run_mine(tmp_path, [full], "--force")
+    assert proc.returncode == 0 and "(2 of 7 stored)" in proc.stderr, proc.stderr
+
+
+def test_a_shallow_window_of_other_files_names_what_they_change_and_the_shallow_clone(
+    tmp_path: Path,
+) -> None:
+    """The last commits of a shallow clone are nearly all docs and CI (7 of 8): the warning
+    names what those commits change and the shallow clone, not HEAD's other files as if it were
+    mostly of no known language."""
+    src = _docs_after_python(tmp_path / "lib", 6, 7)
+    shallow = clone_shallow(src, tmp_path / "shallow", depth=9)  # py 4 is its boundary
     proc = run_mine(tmp_path, [shallow])
     assert proc.returncode == 0, proc.stderr
     (line,) = [s for s in proc.stderr.splitlines() if "most commits of" in s]
-    assert "(2 of 7 stored)" in line and "5 commits touch no file" in line, line
-    assert "they change .rst (5 files), .yml (1 file)" in line, line
+    assert "(1 of 8 stored)" in line and "7 commits touch no file" in line, line
+    assert "they change .rst (7 files), .yml (1 file)" in line, line
     assert "its files at HEAD" not in line and "of no known language" not in line
-    assert "the clone is shallow (only its last 8 commits)" in line
+    assert "the clone is shallow (only its last 9 commits)" in line
     assert "git fetch --unshallow" in line

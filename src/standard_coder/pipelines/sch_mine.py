@@ -163,7 +163,9 @@ def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) ->
     langs = section_from_params(FiltersSection, ctx.params["filters"], ctx.root_dir).languages
     for r in done:
         if r.commits_stored:
-            _warn_if_mostly_other_languages(ctx, db, r.repo, Path(r.path), r.commits_stored, langs)
+            _warn_if_mostly_other_languages(
+                ctx, db, r.repo, Path(r.path), r.commits_stored, langs, shallow=r.is_shallow
+            )
     if not empty:
         return
     reasons = [f"{r.path}: {why_nothing_mined(db, r.repo, Path(r.path), langs)}" for r in empty]
@@ -200,19 +202,39 @@ def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) ->
 MOSTLY_OTHER_LANGUAGES = 0.5
 """Share of a repository's mined commits touching no enabled language from which mine warns."""
 
+MOSTLY_OTHER_LANGUAGES_SHALLOW = 0.75
+"""The same share for a shallow clone: its last commits are often documentation, CI and
+dependency changes (50 to 58% of tinydb's last 10, 20, 50 or 200 commits, 41% of its whole
+history), so only a window that is mostly of other files says something of the repository."""
+
 
 def _warn_if_mostly_other_languages(
-    ctx: StageContext, db: Path, repo: str, path: Path, stored: int, langs: LanguageFilter
+    ctx: StageContext,
+    db: Path,
+    repo: str,
+    path: Path,
+    stored: int,
+    langs: LanguageFilter,
+    *,
+    shallow: bool = False,
 ) -> None:
     """Warn when most of ``repo``'s commits were left out for touching no enabled language (a
     repository of notebooks, or mostly another language): the few stored are all it learns
-    from."""
+    from. A shallow clone's window needs :data:`MOSTLY_OTHER_LANGUAGES_SHALLOW` (below it, a
+    line in the run log only)."""
     from standard_coder.sch.mining.store import unstored_counts
 
     other = unstored_counts(db, repo).get("no_language_files", 0)
-    if other and other >= MOSTLY_OTHER_LANGUAGES * (other + stored):
-        ctx.log.warning("most commits of %s were not mined (%d of %d stored): %s", path, stored,
-                        stored + other, _other_languages(other, path, langs, db, repo))  # fmt: skip
+    total = other + stored
+    if not other or other < MOSTLY_OTHER_LANGUAGES * total:
+        return
+    if shallow and other < MOSTLY_OTHER_LANGUAGES_SHALLOW * total:
+        ctx.log.info("shallow clone %s: %d commits stored, %d touch no file of an enabled "
+                     "language (under %d%% of its window: no warning)", path, stored, other,
+                     round(MOSTLY_OTHER_LANGUAGES_SHALLOW * 100))  # fmt: skip
+        return
+    ctx.log.warning("most commits of %s were not mined (%d of %d stored): %s", path, stored,
+                    total, _other_languages(other, path, langs, db, repo))  # fmt: skip
 
 
 def _other_languages(n: int, path: Path, langs: LanguageFilter, db: Path, repo: str) -> str:
