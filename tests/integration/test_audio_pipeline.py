@@ -7,7 +7,6 @@ Real files, real subprocesses, the real ffmpeg binary of the imageio-ffmpeg whee
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from proctools import child_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,7 +34,7 @@ FRONT = (
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "standard_coder", *args],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}, timeout=600,
+        capture_output=True, text=True, env=child_env(COLUMNS="120"), timeout=600,
     )  # fmt: skip
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
@@ -45,7 +46,7 @@ def front(*args: str) -> tuple[subprocess.CompletedProcess[str], float, list[str
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", FRONT, "pipeline", *args],
-        capture_output=True, text=True, env=dict(os.environ), timeout=300,
+        capture_output=True, text=True, env=child_env(), timeout=300,
     )  # fmt: skip
     wall = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
@@ -188,7 +189,7 @@ def test_auto_falls_back_to_dsp_when_demucs_is_not_importable(tmp_path: Path) ->
     hide = "import sys; sys.modules['demucs'] = None; " + FRONT
     proc = subprocess.run(
         [sys.executable, "-c", hide, "pipeline", "--config", str(config)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=child_env(),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     info = json.loads((demo / "sc-output/audio/separated/separation.json").read_text())
@@ -197,7 +198,7 @@ def test_auto_falls_back_to_dsp_when_demucs_is_not_importable(tmp_path: Path) ->
     edit(config, r'^backend = "auto"$', 'backend = "demucs"')
     proc = subprocess.run(
         [sys.executable, "-c", hide, "pipeline", "--config", str(config)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=child_env(),
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "stage 'source_separation' needs the module demucs, which is not installed" in (
@@ -219,7 +220,7 @@ def test_a_missing_asr_package_fails_before_any_stage_runs(tmp_path: Path) -> No
     hide = "import sys; sys.modules['faster_whisper'] = None; " + FRONT
     proc = subprocess.run(
         [sys.executable, "-c", hide, "pipeline", "--config", str(config)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=child_env(),
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
@@ -271,7 +272,7 @@ def test_ctrl_c_during_a_demucs_separation_stops_between_segments(tmp_path: Path
     log = tmp_path / "sc-output" / "logs" / "run.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not (log.exists() and "stage source_separation: running" in log.read_text()):

@@ -4,12 +4,13 @@ until done and compared with a clean run, plus a few fuzzed configs and sprint f
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from proctools import child_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_chaos_storm_recovers_identically_with_no_orphans_nor_tracebacks() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = child_env()
     proc = subprocess.run(
         [
             sys.executable,

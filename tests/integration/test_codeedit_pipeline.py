@@ -4,13 +4,14 @@ answers pass, fail, time out and loop forever (real subprocesses, real coverage)
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+from proctools import child_env
 
 pytest.importorskip("ast_grep_py", reason="the codeedit extra is not installed")
 
@@ -119,7 +120,7 @@ def test_completions_that_match_no_task_or_some_tasks_are_warned_about(tmp_path:
             [sys.executable, "-m", "standard_coder", "pipeline", "--config",
              str(tmp_path / "pipeline_config.toml")],
             capture_output=True, text=True, timeout=300,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+            env=child_env(),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         ev = json.loads((tmp_path / "out" / "reports" / "codeedit_eval.json").read_text())
@@ -157,7 +158,7 @@ def test_strict_mode_fails_on_bad_records_and_download_offline_falls_back(tmp_pa
     done = subprocess.run(
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)],
         capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+        env=child_env(),
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     err = done.stderr
@@ -211,7 +212,7 @@ def test_a_failing_ast_grep_call_stops_the_stage_with_one_line(tmp_path: Path) -
         return subprocess.run(
             [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config), *args],
             capture_output=True, text=True, timeout=300,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+            env=child_env(),
         )  # fmt: skip
 
     assert pipeline().returncode == 0
@@ -246,7 +247,7 @@ def test_ctrl_c_while_a_completion_runs_stops_at_once_and_scores_nothing(tmp_pat
         .replace(str(FIXTURES / "canitedit_completions.jsonl"), str(answers))
         .replace("eval_timeout_s = 2.0", "eval_timeout_s = 60.0")
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    env = child_env()
     cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -281,7 +282,7 @@ def test_a_source_path_with_nothing_to_read_is_warned_about(tmp_path: Path) -> N
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config),
          "--to", "ingest"],
         capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+        env=child_env(),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     want = (

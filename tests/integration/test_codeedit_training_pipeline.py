@@ -5,7 +5,6 @@ that resumes at the checkpointed step with weights identical to an uninterrupted
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -14,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from proctools import child_env
 
 pytest.importorskip("trl", reason="the codeedit extra (training part) is not installed")
 pytest.importorskip("ast_grep_py", reason="the codeedit extra is not installed")
@@ -49,7 +50,7 @@ def _write(folder: Path) -> Path:
 
 def _pipeline(config: Path, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config), *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = child_env(OMP_NUM_THREADS="1")
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

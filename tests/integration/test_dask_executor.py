@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 
+from proctools import child_env
+
 pytest.importorskip("distributed")
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-HERE = Path(__file__).parent
-SRC = HERE.parents[1] / "src"
+HERE = Path(__file__).resolve().parent
 DASK = Path(sys.executable).parent / "dask"
 
 
@@ -40,13 +41,9 @@ def _free_port() -> int:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
     # src, and this folder: the items' module (dask_items) is importable by the local pool's
     # workers and the Dask workers alike
-    paths = [str(SRC), str(HERE), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(paths).rstrip(os.pathsep)
-    env.update(extra)
-    return env
+    return child_env(paths=(HERE,), **extra)
 
 
 class Cluster:

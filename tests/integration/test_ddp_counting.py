@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from proctools import child_env
+
 LAUNCHES_DISTRIBUTED_JOBS = True  # tests/conftest.py: one such module at a time
 
 pytestmark = pytest.mark.integration
@@ -46,9 +48,8 @@ def _cmd(base: Path, world: int) -> list[str]:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    src = str(ROOT / "src")
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
-    return {**env, "PYTHONPATH": src + os.pathsep + env.get("PYTHONPATH", ""), **extra}
+    return child_env(env, **extra)
 
 
 def _run(base: Path, world: int) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@ process, SIGTERM and resume, and resuming a two-rank checkpoint in one process."
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from proctools import child_env
 
 LAUNCHES_DISTRIBUTED_JOBS = True  # tests/conftest.py: one such module at a time
 
@@ -24,8 +25,7 @@ pytestmark = pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun not inst
 
 
 def _env() -> dict[str, str]:
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    return {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return child_env()
 
 
 def _cmd(out: Path, world: int, epochs: int = 6, kind: str = "mdn") -> list[str]:

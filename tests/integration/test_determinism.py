@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from proctools import child_env
 from standard_coder.sch.mining.store import canonical_dump
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -62,7 +63,7 @@ def test_tiny_demo_is_byte_identical_across_runs(tmp_path: Path) -> None:
         subprocess.run(
             [sys.executable, "-m", "standard_coder", "demo", "--output-dir", str(tmp_path),
              "--size", "tiny"],
-            check=True, capture_output=True, env=dict(os.environ), timeout=600,
+            check=True, capture_output=True, env=child_env(), timeout=600,
         )  # fmt: skip
 
     demo()
@@ -81,11 +82,11 @@ def test_a_kill_while_the_size_mdn_trains_resumes_to_the_same_artifacts(tmp_path
     of the stage), then a rerun: every artifact as the run that was never interrupted."""
     cmd = [sys.executable, "-m", "standard_coder", "demo", "--size", "tiny", "--output-dir",
            str(tmp_path)]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ), timeout=600)
+    subprocess.run(cmd, check=True, capture_output=True, env=child_env(), timeout=600)
     first = artifacts(tmp_path / "sc-output")
     shutil.rmtree(tmp_path / "sc-output")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ), start_new_session=True)  # fmt: skip
+                            env=child_env(), start_new_session=True)  # fmt: skip
     assert proc.stderr is not None
     seen = False
     for line in proc.stderr:
@@ -96,7 +97,7 @@ def test_a_kill_while_the_size_mdn_trains_resumes_to_the_same_artifacts(tmp_path
     proc.wait(timeout=120)
     assert seen and proc.returncode == -signal.SIGKILL
     assert not (tmp_path / "sc-output/models/auto/model.pt").exists()  # killed before the save
-    subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ), timeout=600)
+    subprocess.run(cmd, check=True, capture_output=True, env=child_env(), timeout=600)
     second = artifacts(tmp_path / "sc-output")
     assert "models/auto/model.pt" in first
     differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))

@@ -6,7 +6,6 @@ A real simulated team (git repositories with known truth), real mining and train
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from proctools import child_env
 from standard_coder.config import load_config
 from standard_coder.pipelines.sch_estimate import EstimateInputError, Target, estimate
 from standard_coder.pipelines.sch_layout import SchLayout
@@ -31,7 +31,7 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "120"},
+        env=child_env(COLUMNS="120"),
         timeout=600,
     )
 

@@ -6,7 +6,6 @@ commits touch none (notebooks, mostly another language): a warning that says so.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from gitrepos import BASE_TS, clone_shallow, commit, init, py_lines
 
+from proctools import child_env
 from standard_coder.sch.mining.filters import count_languages, count_other_extensions
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def run_mine(tmp: Path, repos: list[Path], *extra: str) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg),
          "--stages", "mine", *extra],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=300,
+        capture_output=True, text=True, env=child_env(COLUMNS="200"), timeout=300,
         check=False,
     )  # fmt: skip
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from proctools import child_env
 from standard_coder.sch.mining.integrity import CorruptDatabaseError, check_database
 from standard_coder.sch.mining.store import canonical_dump, connect, iter_commits
 
@@ -30,7 +31,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "standard_coder", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "120"},
+        env=child_env(COLUMNS="120"),
         timeout=600,
         check=False,
     )

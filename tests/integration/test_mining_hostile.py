@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from gitrepos import BASE_TS, commit, git, init, py_lines
 
+from proctools import child_env
 from standard_coder.sch.mining import MineOptions, iter_commits, mine_repositories
 
 pytestmark = pytest.mark.integration
@@ -66,7 +67,6 @@ def test_future_dated_commit_is_set_aside_and_counted(tmp_path: Path) -> None:
     """A commit dated 2099 would anchor its author's work-inference window there (issue 15
     item 4): it is set aside as ``future_dated``; the author's real history is kept whole."""
     import json
-    import os
     import subprocess
     import sys
     import time
@@ -95,7 +95,7 @@ def test_future_dated_commit_is_set_aside_and_counted(tmp_path: Path) -> None:
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg), *STAGES_MINE],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env=child_env(COLUMNS="200"),
         timeout=300,
         check=False,
     )

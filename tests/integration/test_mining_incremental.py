@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from gitrepos import BASE_TS, commit, git, init, py_lines
 
+from proctools import child_env
 from standard_coder.config.mining import FiltersSection, ReposSection
 from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.sch.mining import MineOptions, canonical_dump, mine_repositories
@@ -195,9 +196,7 @@ def test_sigkill_mid_mine_then_rerun_equals_clean_mine(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
     script = tmp_path / "mine_slowly.py"
     script.write_text(KILL_SCRIPT)
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(db), str(a), str(b)], env=os.environ.copy()
-    )
+    proc = subprocess.Popen([sys.executable, str(script), str(db), str(a), str(b)], env=child_env())
     deadline = time.monotonic() + 60
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -393,7 +392,7 @@ def test_a_mailmap_edit_reruns_the_mine_stage_and_joins_the_authors(tmp_path: Pa
     repo = make_repo(tmp_path / "r", 4)
     cfg = tmp_path / "pipeline_config.toml"
     cfg.write_text(f'[repos]\ninclude_paths = ["{repo}"]\n[runner]\nworkers = 1\n')
-    env = {**os.environ, "COLUMNS": "200"}
+    env = child_env(COLUMNS="200")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "standard_coder", *args, "--config", str(cfg)]
@@ -421,7 +420,7 @@ def test_a_mailmap_file_setting_edit_reruns_the_mine_stage_and_joins_the_authors
     git(repo, "config", "mailmap.file", str(people))
     cfg = tmp_path / "pipeline_config.toml"
     cfg.write_text(f'[repos]\ninclude_paths = ["{repo}"]\n[runner]\nworkers = 1\n')
-    env = {**os.environ, "COLUMNS": "200"}
+    env = child_env(COLUMNS="200")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "standard_coder", *args, "--config", str(cfg)]

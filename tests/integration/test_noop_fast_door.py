@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from proctools import child_env
 from standard_coder.runner.runstate import read_run_state
 
 pytestmark = pytest.mark.integration
@@ -54,10 +55,7 @@ outs = ["out/two.json"]
 
 
 def cli(root: Path, *extra: str, importtime: bool = False) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        str(Path(p).resolve()) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p
-    )
+    env = child_env()
     flags = ["-X", "importtime"] if importtime else []
     return subprocess.run(
         [

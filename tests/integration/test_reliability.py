@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from tests.proctools import alive
 
+from proctools import child_env
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,9 +48,7 @@ def _cmd(base: Path, *extra: str) -> list[str]:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-    return env
+    return child_env(**extra)
 
 
 def _run(base: Path, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:

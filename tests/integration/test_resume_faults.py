@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -20,6 +19,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from proctools import child_env
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +49,11 @@ def _cmd(base: Path, *extra: str) -> list[str]:
 def _start(
     base: Path, trace: Path, *extra: str, item_delay: float = 0.0, step_delay: float = 0.0
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "COUNTING_TRACE": str(trace),
-        "COUNTING_ITEM_DELAY": str(item_delay),
-        "COUNTING_STEP_DELAY": str(step_delay),
-    }
+    env = child_env(
+        COUNTING_TRACE=str(trace),
+        COUNTING_ITEM_DELAY=str(item_delay),
+        COUNTING_STEP_DELAY=str(step_delay),
+    )
     base.parent.mkdir(parents=True, exist_ok=True)
     log = (base.parent / f"{base.name}.stderr").open("ab")
     return subprocess.Popen(_cmd(base, *extra), env=env, stdout=log, stderr=log)

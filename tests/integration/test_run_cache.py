@@ -24,19 +24,18 @@ from typing import Any
 
 import pytest
 
+from proctools import child_env
+
 pytestmark = [pytest.mark.integration]
 
 HERE = Path(__file__).parent
-SRC = HERE.parents[1] / "src"
 EXAMPLE = HERE.parents[1] / "examples" / "command_pipeline"
 STAGES = ["prepare", "featurize", "train"]
 OUTS = ["out/prepared.json", "out/features.json", "out/model.json"]
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
+    return child_env()
 
 
 def project(root: Path, cache: str = "") -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from proctools import alive
+from proctools import alive, child_env
 
 pytestmark = pytest.mark.integration
 
@@ -71,15 +71,8 @@ outs = ["out/two.json"]
     return root / "pipe.toml"
 
 
-def _abs_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(env or os.environ)
-    parts = env.get("PYTHONPATH", "").split(os.pathsep)
-    env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in parts if p)
-    return env
-
-
 def cli(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    kw["env"] = _abs_env(kw.get("env"))  # type: ignore[arg-type]
+    kw["env"] = child_env(kw.get("env"))  # type: ignore[arg-type]
     return subprocess.run(
         [sys.executable, "-m", "standard_coder", *args],
         capture_output=True,
@@ -95,7 +88,7 @@ def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=child_env(**(env or {})),
     )
 
 
@@ -167,7 +160,7 @@ def test_status_says_a_run_is_in_progress_while_another_process_holds_the_lock(
         [sys.executable, "-c", HOLD, str(tmp_path / "state")],
         stdout=subprocess.PIPE,
         text=True,
-        env=_abs_env(),
+        env=child_env(),
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
@@ -331,12 +324,12 @@ def test_fast_front_door_without_typer(tmp_path: Path) -> None:
         "sys.exit(rc)"
     )
     args = [sys.executable, "-c", code, "pipeline", "--config", str(cfg)]
-    first = subprocess.run(args, capture_output=True, text=True, env=_abs_env(), timeout=60)
+    first = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60)
     assert first.returncode == 0, first.stderr
-    again = subprocess.run(args, capture_output=True, text=True, env=_abs_env(), timeout=60)
+    again = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60)
     assert again.returncode == 0 and "[skip] two: up to date" in again.stderr
     bad = subprocess.run(
-        [*args[:3], "pipeline"], capture_output=True, text=True, env=_abs_env(), timeout=60
+        [*args[:3], "pipeline"], capture_output=True, text=True, env=child_env(), timeout=60
     )
     assert bad.returncode == 2
 
@@ -385,7 +378,7 @@ def test_closed_stdout_exits_141_quietly(tmp_path: Path, args: tuple[str, ...]) 
             stderr=subprocess.PIPE,
             text=True,
             timeout=60,
-            env=_abs_env(),
+            env=child_env(),
         )
     finally:
         os.close(write_end)

@@ -7,7 +7,6 @@ subprocesses; tiny sizes.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from typing import Any
 
 import pytest
 import torch
+
+from proctools import child_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -28,7 +29,7 @@ def cli(
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "120"},
+        env=child_env(COLUMNS="120"),
         timeout=600,
     )
     if check and proc.returncode != 0:
@@ -140,7 +141,7 @@ def test_a_no_op_rerun_imports_no_heavy_package(demo: Path) -> None:
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, "pipeline", "--config", str(demo / "pipeline_config.toml")],
-        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+        capture_output=True, text=True, env=child_env(), timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "0 ran, 4 skipped" in proc.stderr
@@ -160,7 +161,7 @@ def test_a_no_op_rerun_of_the_demo_takes_the_fast_door(demo: Path) -> None:
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, "demo", "--output-dir", str(demo), "--size=tiny"],
-        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+        capture_output=True, text=True, env=child_env(), timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "0 ran, 4 skipped" in proc.stderr and "Finished in" in proc.stderr

@@ -6,13 +6,14 @@ hold a change out and fit on two says so in one line naming the keys to change, 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from gitrepos import BASE_TS, commit, init, py_lines
+
+from proctools import child_env
 
 pytestmark = [pytest.mark.integration]
 
@@ -37,7 +38,7 @@ def _train(config: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "standard_coder", *cmd],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "120"},
+        env=child_env(COLUMNS="120"),
         timeout=600,
     )
 

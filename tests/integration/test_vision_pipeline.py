@@ -4,7 +4,6 @@ and exact resume after SIGKILL."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from proctools import child_env
 from standard_coder.cli import commands  # noqa: F401  (registers the commands)
 from standard_coder.cli.app import app
 from standard_coder.pipelines import BUILTINS
@@ -213,9 +213,7 @@ def test_eval_only(tiny_run: Path) -> None:
 
 def _pipeline(config: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)]
-    return subprocess.Popen(
-        cmd, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    return subprocess.Popen(cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def test_sigkill_then_rerun_gives_identical_weights(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from proctools import child_env
 from standard_coder.forecasting import run_forecast
 from standard_coder.forecasting.effort import story_point_ratio
 from standard_coder.forecasting.inputs import HistoricalSprint, Ticket
@@ -35,7 +36,7 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         [sys.executable, "-m", "standard_coder", *args],
         capture_output=True,
         text=True,
-        env=os.environ.copy(),
+        env=child_env(),
         cwd=cwd,
         timeout=180,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from proctools import alive
+from proctools import alive, child_env
 from standard_coder.runner.errors import RunnerError
 from standard_coder.runner.executor import (
     QUIET_FORKSERVER,
@@ -261,8 +261,7 @@ _LOST_PARENT_CHILD = textwrap.dedent(
 @pytest.mark.skipif(sys.platform != "linux", reason="forkserver start method")
 @pytest.mark.parametrize("mode", ["stdlib", "quiet"])
 def test_a_child_whose_parent_vanished_while_starting_prints_no_traceback(mode: str) -> None:
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = child_env()
     proc = subprocess.run(
         [sys.executable, "-c", _LOST_PARENT_CHILD, mode],
         capture_output=True, text=True, timeout=60, env=env,
@@ -290,8 +289,7 @@ def test_pool_workers_inherit_the_quiet_hook() -> None:
                 print([r for _, r in ex.map(hook_module, [0], lambda: False)][0])
         """
     )
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = child_env()
     with tempfile.TemporaryDirectory() as d:
         script = Path(d) / "hook_check.py"
         script.write_text(code)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from tests.prior_outputs import fake_run
 
+from proctools import child_env
 from standard_coder.pipelines.sch_prior import load_history
 from standard_coder.sch.features.cross_repo import CrossRepoPrior
 from standard_coder.sch.features.prior_corpus import (
@@ -33,6 +34,7 @@ def fit_prior_cli(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=300,
+        env=child_env(),
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from proctools import child_env
 from standard_coder.sch.teamsim.schedule import simulate_coding
 from standard_coder.sch.teamsim.team import (
     AuthorSpec,
@@ -167,6 +168,7 @@ def test_cli_simulate(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=child_env(),
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout.strip().splitlines()[-1])
@@ -191,6 +193,7 @@ def test_cli_simulate_user_errors_exit_2_without_traceback(
         check=False,
         capture_output=True,
         text=True,
+        env=child_env(),
     )
     assert out.returncode == 2, out.stderr
     assert needle in out.stderr and "Traceback" not in out.stderr

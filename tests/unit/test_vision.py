@@ -10,6 +10,7 @@ import pytest
 import torch
 from tests.paramcheck import stages_whose_params_change
 
+from proctools import child_env
 from standard_coder.config import ConfigError
 from standard_coder.config.template import render_template
 from standard_coder.config.vision import validate_vision_config
@@ -216,7 +217,6 @@ def test_flowers_data_dir_is_in_every_vision_stage_s_params(tmp_path: Path) -> N
 
 def test_prepare_warns_naming_an_unreadable_flowers_image(tmp_path: Path) -> None:
     """Through the CLI: prepare succeeds, and the console names the file it left out."""
-    import os
     import subprocess
     import sys
 
@@ -229,7 +229,7 @@ def test_prepare_warns_naming_an_unreadable_flowers_image(tmp_path: Path) -> Non
     proc = subprocess.run(
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config),
          "--stages", "prepare"],
-        capture_output=True, text=True, env=dict(os.environ), timeout=300,
+        capture_output=True, text=True, env=child_env(), timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"skipped {bad}: cannot be decoded" in proc.stderr and "Traceback" not in proc.stderr
