@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from collections import Counter
@@ -583,6 +584,34 @@ def test_the_mailmap_file_and_blob_settings_invalidate_a_git_input(root: Path) -
     assert reasons(sink, "stage_cache_miss")["prepare"] == "input changed: git:repo"
     _, sink = run(pipe)
     assert reasons(sink, "stage_skipped")["prepare"] == "up to date"
+
+
+def test_the_mailmap_settings_cost_a_git_call_only_when_a_config_mentions_them(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The up-to-date check of a git input (and the mining's refs key) reads config files;
+    it starts `git config` only when one of them mentions `mailmap` or an include."""
+    from standard_coder.runner.gitrefs import mailmap_settings, refs_checksum
+
+    repo = root / "repo"
+    git = _git_repo(repo)
+    calls = root / "calls.txt"
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    real = shutil.which("git")
+    (bin_dir / "git").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    (bin_dir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("HOME", str(root))  # no global config but the test's
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    before = refs_checksum(repo)
+    assert mailmap_settings(repo) == [] and not calls.exists()
+    git("config", "mailmap.file", "people.map")
+    assert refs_checksum(repo) != before and "config --null --get-regexp" in calls.read_text()
+    git("config", "--unset", "mailmap.file")
+    (root / ".gitconfig").write_text("[include]\n\tpath = more.inc\n")
+    (root / "more.inc").write_text("[mailmap]\n\tfile = /nowhere/people.map\n")
+    assert mailmap_settings(repo) == ["mailmap.file /nowhere/people.map\n"]
 
 
 def test_device_enters_the_fingerprint_only_for_device_sensitive_stages(root: Path) -> None:

@@ -43,6 +43,12 @@ def git_dir(repo: Path) -> Path:
     raise InputMissing(f"{repo}: declared git input is not a git repository")
 
 
+def _common_dir(gdir: Path) -> Path:
+    """The folder holding refs and config: a linked worktree's ``commondir``, else ``gdir``."""
+    commondir = _read(gdir / "commondir")
+    return (gdir / commondir).resolve() if commondir else gdir
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace").strip()
@@ -92,11 +98,17 @@ def _may_set_mailmap(gdir: Path, common: Path, env: Mapping[str, str]) -> bool:
 def mailmap_settings(repo: Path, env: Mapping[str, str] | None = None) -> list[str]:
     """``mailmap.file <value>`` with that file's content and ``mailmap.blob <value> <id>``, for
     the settings git has for ``repo`` (the last value of each wins, as in git); [] when neither
-    is set. One ``git config`` call, and a ``git rev-parse`` only when ``mailmap.blob`` is set.
-    A relative ``mailmap.file`` is read from ``repo``, as git does; a missing file or blob reads
-    as empty.
+    is set. No process when no config git reads mentions ``mailmap`` or an include; else one
+    ``git config`` call, and a ``git rev-parse`` when ``mailmap.blob`` is set. A relative
+    ``mailmap.file`` is read from ``repo``, as git does; a missing file or blob reads as empty.
+
+    Raises:
+        InputMissing: ``repo`` is not a git repository.
     """
     base = dict(os.environ if env is None else env)
+    gdir = git_dir(repo)
+    if not _may_set_mailmap(gdir, _common_dir(gdir), base):
+        return []
     run_env = {k: v for k, v in base.items() if k not in _REPO_ENV}
 
     def git(*args: str) -> str:
@@ -130,10 +142,7 @@ def refs_checksum(repo: Path) -> str:
     tree's ``.mailmap``, the ``mailmap.file`` and ``mailmap.blob`` settings and the shallow
     boundary."""
     gdir = git_dir(repo)
-    common = gdir
-    commondir = _read(gdir / "commondir")
-    if commondir:
-        common = (gdir / commondir).resolve()
+    common = _common_dir(gdir)
     lines = [f"HEAD {_read(gdir / 'HEAD')}"]
     head = lines[0].split(" ", 1)[1]
     if head.startswith("ref: "):
@@ -151,6 +160,5 @@ def refs_checksum(repo: Path) -> str:
     if gdir != repo:  # not bare: git reads the working tree's .mailmap (a bare repo, HEAD's)
         extra["mailmap"] = _read(repo / ".mailmap")
     lines.extend(f"{key} {value}" for key, value in extra.items() if value)
-    if _may_set_mailmap(gdir, common, os.environ):
-        lines.extend(mailmap_settings(repo))
+    lines.extend(mailmap_settings(repo))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
