@@ -614,6 +614,23 @@ def test_the_mailmap_settings_cost_a_git_call_only_when_a_config_mentions_them(
     assert mailmap_settings(repo) == ["mailmap.file /nowhere/people.map\n"]
 
 
+def test_a_mailmap_file_setting_git_cannot_read_is_no_traceback(root: Path) -> None:
+    """`mailmap.file` through a file (or unreadable): git skips it; the git input's state says
+    so instead of raising, and a later readable file changes it."""
+    from standard_coder.runner.gitrefs import mailmap_settings, refs_checksum
+
+    repo = root / "repo"
+    git = _git_repo(repo)
+    (root / "a-file").write_text("x\n")
+    git("config", "mailmap.file", str(root / "a-file" / "people.map"))
+    assert mailmap_settings(repo) == [
+        f"mailmap.file {root}/a-file/people.map\n<NotADirectoryError>"
+    ]
+    before = refs_checksum(repo)
+    git("config", "mailmap.file", str(root / "a-file"))
+    assert refs_checksum(repo) != before
+
+
 def test_device_enters_the_fingerprint_only_for_device_sensitive_stages(root: Path) -> None:
     pipe = make(root, train={"device_sensitive": True})
     pipe = Pipeline(name="t", stages=pipe.stages, base_dir=pipe.base_dir, device="cpu")

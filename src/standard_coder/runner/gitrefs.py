@@ -89,7 +89,12 @@ def _may_set_mailmap(gdir: Path, common: Path, env: Mapping[str, str]) -> bool:
     if env.get("GIT_CONFIG_PARAMETERS") or env.get("GIT_CONFIG_COUNT"):
         return True
     for path in _config_files(gdir, common, env):
-        text = _read(path).lower()
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace").lower()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            continue
+        except OSError:  # unreadable: git decides what it makes of it
+            return True
         if "mailmap" in text or "include" in text:
             return True
     return False
@@ -129,7 +134,11 @@ def mailmap_settings(repo: Path, env: Mapping[str, str] | None = None) -> list[s
     if found.get("mailmap.file"):
         value = found["mailmap.file"]
         path = Path(os.path.expanduser(value))
-        lines.append(f"mailmap.file {value}\n{_read(path if path.is_absolute() else repo / path)}")
+        try:
+            text = _read(path if path.is_absolute() else repo / path)
+        except OSError as exc:  # unreadable (git skips it too): which error, not its content
+            text = f"<{type(exc).__name__}>"
+        lines.append(f"mailmap.file {value}\n{text}")
     if found.get("mailmap.blob"):
         value = found["mailmap.blob"]
         oid = git("rev-parse", "--verify", "-q", "--end-of-options", value).strip()
