@@ -118,3 +118,11 @@ def test_the_section_names_the_changes_that_re_apply_an_earlier_one(tmp_path: Pa
     assert html.split("</details>")[0].count("<tr><td>2025-W02") == REAPPLIED_SHOWN
     layout.team_output_reapplied.write_text('{"changes": [{"period": 1}]}')  # torn
     assert "re-appl" not in page() and "Per author" in page()
+
+
+def test_the_weeks_named_are_the_span_and_the_active_ones(tmp_path: Path) -> None:
+    # changes in three weeks of 2015 and 2026: "over 3 weeks" read as a span of three weeks
+    _write(tmp_path, [("2015-W53", "a", "r", 1, 1.0), ("2016-W01", "a", "r", 1, 1.0),
+                      ("2016-W10", "a", "r", 1, 1.0)])  # fmt: skip
+    html = render_team_output(SectionInput(tmp_path, None, None, {}))
+    assert "over 11 weeks (2015-W53 to 2016-W10), 3 with a change;" in " ".join(html.split())

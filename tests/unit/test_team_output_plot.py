@@ -42,3 +42,13 @@ def test_a_plot_of_hundreds_of_authors_is_written_without_warnings(tmp_path: Pat
         warnings.simplefilter("error")
         plot(_rows(300), "author", tmp_path / "by_author.png")
     assert (tmp_path / "by_author.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_weeks_are_a_time_axis_with_the_quiet_weeks_at_zero() -> None:
+    # a change in 2025-W51 and one in 2026-W02: the weeks between (across the new year) are
+    # drawn as 0 h, so two active weeks years apart are not neighbours on the axis
+    rows = [{"author": "a", "repo": "r", "period": p, "sch_hours": 1.0, "sch_q10": 0.5,
+             "sch_q90": 2.0} for p in ("2026-W02", "2025-W51")]  # fmt: skip
+    periods, series = plot_series(rows, "repo")
+    assert periods == ["2025-W51", "2025-W52", "2026-W01", "2026-W02"]
+    assert series["r"][0] == [1.0, 0.0, 0.0, 1.0]

@@ -48,8 +48,12 @@ def plot_series(
 ) -> tuple[list[str], dict[str, list[list[float]]]]:
     """The weeks, and per ``by`` value its SCH hours, q10 and q90 per week: the
     :data:`PLOT_SERIES` largest by total SCH, largest first, the rest summed into one
-    "other (n)" series (a real team has hundreds of authors)."""
-    periods = sorted({r["period"] for r in rows})
+    "other (n)" series (a real team has hundreds of authors). The weeks are every ISO week
+    from the first change's to the last one's (:func:`week_span`), a week without a change
+    0 h: the axis is time, and a line does not join two active weeks years apart."""
+    from standard_coder.sch.team_output import week_span
+
+    periods = week_span(r["period"] for r in rows)
     index = {p: i for i, p in enumerate(periods)}
     series: dict[str, list[list[float]]] = defaultdict(
         lambda: [[0.0] * len(periods) for _ in range(3)]
@@ -86,9 +90,10 @@ def plot(rows: Sequence[dict[str, Any]], by: str, path: Path) -> None:
 
     periods, series = plot_series(rows, by)
     fig, ax = plt.subplots(figsize=(9, 3.6))
+    marker = "o" if len(periods) <= 60 else None  # years of weeks: a marker per week is a bar
     for i, (name, (mean, lo, hi)) in enumerate(series.items()):
         other = i >= PLOT_SERIES  # light grey and dashed, behind: not C0 again, not C7's grey
-        (line,) = ax.plot(range(len(periods)), mean, marker="o", ms=3, label=name,
+        (line,) = ax.plot(range(len(periods)), mean, marker=marker, ms=3, label=name,
                           color="0.75" if other else f"C{i}", linestyle="--" if other else "-",
                           zorder=1 if other else 2)  # fmt: skip
         ax.fill_between(range(len(periods)), lo, hi, color=line.get_color(), alpha=0.15)

@@ -102,12 +102,16 @@ def render_team_output(given: SectionInput) -> str:
     except (OSError, KeyError, ValueError):
         return render_template(PACKAGE, "team_output.html.j2", absent=str(path))
     plots = [layout.team_output_plots / f"by_{by}.png" for by in ("repo", "author")]
+    from standard_coder.sch.team_output import week_span
+
+    span = week_span(r["period"] for r in rows)
     return render_template(
         PACKAGE,
         "team_output.html.j2",
         absent=None,
         csv=str(path),
         periods=len({r["period"] for r in rows}),
+        span=span,
         shown=SHOWN,
         repos=_totals(rows, "repo"),
         authors=_totals(rows, "author"),

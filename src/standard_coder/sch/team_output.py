@@ -17,7 +17,7 @@ import io
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,31 @@ def iso_week(ts: int, tz_offset_min: int = 0) -> str:
     local = datetime.fromtimestamp(ts, UTC) + timedelta(minutes=tz_offset_min)
     year, week, _ = local.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def week_span(periods: Iterable[str]) -> list[str]:
+    """Every ISO week from the earliest of ``periods`` to the latest, in order: a time axis on
+    which a week without a change is a week (``["2025-W52", "2026-W01", "2026-W02"]`` for
+    ``2025-W52`` and ``2026-W02``). Labels that are not ISO weeks are returned sorted, as given."""
+    given = sorted(set(periods))
+    try:
+        first, last = _monday(given[0]), _monday(given[-1])
+    except (IndexError, ValueError):  # none, or not ISO weeks
+        return given
+    out = []
+    while first <= last:
+        year, week, _ = first.isocalendar()
+        out.append(f"{year}-W{week:02d}")
+        first += timedelta(days=7)
+    return out
+
+
+def _monday(period: str) -> date:
+    """The Monday of an ISO week label ``2025-W07`` (ValueError for another label)."""
+    year, sep, week = period.partition("-W")
+    if not sep:
+        raise ValueError(f"not an ISO week: {period!r}")
+    return date.fromisocalendar(int(year), int(week), 1)
 
 
 @dataclass
