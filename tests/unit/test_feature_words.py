@@ -24,7 +24,17 @@ from standard_coder.sch.features.describe import describe_feature
         ("ast|functions_added", "functions added"),
         ("ast|missing", "Python files that did not parse"),
         ("subject|words", "words in the subject"),
-        ("subject|fix", 'subject says "fix"'),
+        ("subject|fix", 'subject of the "fix" kind (fix, bug)'),
+        # "Upgrade support for Python 3.7+" is of the release and deps kinds: it said
+        # 'subject says "release"' of a subject that says neither word
+        (
+            "subject|release",
+            'subject of the "release" kind (release, bump, version, changelog, a version number)',
+        ),
+        (
+            "subject|deps",
+            'subject of the "deps" kind (dependency, upgrade, update, pin, requirements)',
+        ),
         ("subject|pull_request", "subject names a pull request"),
         ("files|doc_lines_added", "documentation lines added"),
         ("body|co_authors", "co-authors"),
@@ -35,3 +45,10 @@ from standard_coder.sch.features.describe import describe_feature
 )
 def test_feature_names_in_words(name: str, words: str) -> None:
     assert describe_feature(name) == words
+
+
+def test_every_subject_kind_is_said_with_its_words() -> None:
+    from standard_coder.sch.features.subject import SUBJECT_NAMES
+
+    for name in SUBJECT_NAMES:
+        assert "subject says" not in describe_feature(name), name

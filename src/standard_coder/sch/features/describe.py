@@ -52,6 +52,23 @@ SUBJECT = {
     "conventional": "subject in conventional-commit form",
 }
 
+SUBJECT_KINDS = {  # the words each kind matches (sch/features/subject.py), the main ones
+    "fix": "fix, bug",
+    "typo": "typo, spelling, grammar",
+    "doc": "docs, readme, docstring, comment",
+    "test": "test, testing, coverage",
+    "release": "release, bump, version, changelog, a version number",
+    "add": "add, implement, support, new, feature",
+    "remove": "remove, delete, drop, deprecate, unused",
+    "refactor": "refactor, rename, move, simplify",
+    "style": "style, lint, format, typing",
+    "ci": "CI, workflow, tox",
+    "deps": "dependency, upgrade, update, pin, requirements",
+    "revert": "revert",
+    "minor": "wip, tweak, minor, small",
+}
+"""A subject kind's words: ``3.7`` is a "release" word, which the subject need not say."""
+
 FILES = {
     "other_lines_added": "lines added in other files (docs, config, data)",
     "other_lines_deleted": "lines deleted in other files (docs, config, data)",
@@ -73,7 +90,8 @@ TOKEN_FAMILIES = (*TOKEN_KINDS, "id", "num", "str")
 
 def describe_feature(name: str) -> str:
     """``name`` (a representation column) in words, e.g. ``python|kw|if`` -> ``Python keyword
-    `if```, ``subject|fix`` -> ``subject says "fix"``; a name of no known family: ``name``."""
+    `if```, ``subject|fix`` -> ``subject of the "fix" kind (fix, bug)``; a name of no known
+    family: ``name``."""
     family, _, rest = name.partition("|")
     if family == "surface":
         return SURFACE.get(rest, name)
@@ -82,6 +100,8 @@ def describe_feature(name: str) -> str:
     if family == "ast_delta" and rest:
         return f"Python syntax: {rest} nodes added or removed"
     if family == "subject" and rest:
+        if rest in SUBJECT_KINDS:
+            return f'subject of the "{rest}" kind ({SUBJECT_KINDS[rest]})'
         return SUBJECT.get(rest, f'subject says "{rest}"')
     if family == "files":
         return FILES.get(rest, name)
