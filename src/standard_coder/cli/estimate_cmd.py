@@ -23,11 +23,20 @@ def _name(change: dict[str, Any]) -> str:
     return str(change.get("commit_id", ""))[:10] or str(change.get("source", ""))
 
 
+def _hours(h: float) -> str:
+    """A feature's SCH in hours: two decimals, or one significant digit under 0.005 h (a row of
+    ``+0.00 h`` said nothing of which feature weighs most)."""
+    return f"{h:+.2f}" if abs(h) >= 0.005 or h == 0 else f"{h:+.1g}"
+
+
 def _weighs_most(name: str, feats: list[dict[str, Any]]) -> str:
     parts = ", ".join(
-        f"{f.get('what', f['feature'])} ×{f['count']:g} ({f['sch_hours']:+.2f} h)" for f in feats
+        f"{f.get('what', f['feature'])} ×{f['count']:g} ({_hours(f['sch_hours'])} h)" for f in feats
     )
-    return f"{name} weighs most: {parts}"
+    small = feats and all(abs(f["sch_hours"]) < 0.005 for f in feats)
+    return f"{name} weighs most: {parts}" + (
+        "; no feature alone moves its SCH by 0.005 h or more" if small else ""
+    )
 
 
 def _not_counted(name: str, out: dict[str, Any]) -> str:

@@ -1,0 +1,24 @@
+"""``estimate``'s "weighs most" line says how much each feature moves the SCH, however small."""
+
+from __future__ import annotations
+
+from standard_coder.cli.estimate_cmd import _weighs_most
+
+
+def _feat(what: str, h: float) -> dict:
+    return {"feature": what, "what": what, "count": 2.0, "sch_hours": h}
+
+
+def test_features_that_move_the_sch_little_are_not_all_said_as_zero() -> None:
+    # colorama's shift model: every feature moved a worktree's SCH by under 0.001 h, and the
+    # line read "(-0.00 h), (+0.00 h), (+0.00 h)": which weighs most could not be told
+    line = _weighs_most("wt", [_feat("files", -0.0003), _feat("lines", 0.0002)])
+    assert line == (
+        "wt weighs most: files ×2 (-0.0003 h), lines ×2 (+0.0002 h); "
+        "no feature alone moves its SCH by 0.005 h or more"
+    )
+
+
+def test_features_that_move_the_sch_are_said_in_hundredths() -> None:
+    line = _weighs_most("c", [_feat("lines", 0.02), _feat("words", -0.004)])
+    assert line == "c weighs most: lines ×2 (+0.02 h), words ×2 (-0.004 h)"
