@@ -365,6 +365,16 @@ def test_a_metric_and_its_every_change_twin_share_a_row(tmp_path: Path) -> None:
     assert cells["lines added"] == ["0.330", "—", "0.280"]
 
 
+def test_the_counts_are_said_in_words_from_fitted_to_held_out(tmp_path: Path) -> None:
+    # colorama's report read "22 n test pooled", "8 n test r3 all": the evaluation's keys
+    ev = {"n_test": 29, "n_test_normal": 18, "n_test_pooled": 22, "n_test_r3": 8,
+          "n_test_r3_all": 8, "n_train": 103, "n_validation": 11, "heldout_nll": 0.5}  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
+    labels = re.findall(r"<div class='tl'>(.*?)</div>", html)
+    assert labels[:3] == ["changes fitted", "changes for early stopping", "held-out changes"]
+    assert not any(t.startswith("n ") for t in labels) and len(labels) == 7
+
+
 def test_report_shows_the_newest_forecast_and_lists_older_sprints_apart(tmp_path: Path) -> None:
     """After sprint_id changes, the old sprint's file stays in forecasts/: the report's card is
     the newest file's; the old one is an 'earlier forecast' row, not a second current card."""

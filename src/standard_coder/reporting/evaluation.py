@@ -22,6 +22,16 @@ PACKAGE = "standard_coder.reporting"
 BASELINE_PREFIX = "baseline_loc_"
 _LOWER_BETTER = ("nll", "crps", "mae", "rmse", "brier", "loss", "pinball")
 _HIGHER_BETTER = ("r2", "spearman", "pearson", "accuracy", "skill")
+_TILES = {  # the counts' tiles, in this order; another n_* key follows, its name spaced
+    "n_train": "changes fitted",
+    "n_validation": "changes for early stopping",
+    "n_test": "held-out changes",
+    "n_test_normal": "held out, normal interval (the figures below)",
+    "n_test_pooled": "held out, of authors in the pooled work-inference model",
+    "n_test_r3": "held out, normal, raw interval under 1 h (R3 calibration)",
+    "n_test_r3_all": "held out, raw interval under 1 h (R3, every change)",
+}
+
 _TITLES = {
     "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)",
     "left_out": "Not counted as work: generated and formatting-only files (and their lines added)",
@@ -90,7 +100,11 @@ def _twin(doc: Mapping[str, Any], key: str) -> str | None:
 
 
 def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
-    tiles = [(k, v) for k, v in sorted(doc.items()) if k.startswith("n_") and num(v) is not None]
+    order = {k: i for i, k in enumerate(_TILES)}
+    tiles = sorted(
+        ((k, v) for k, v in doc.items() if k.startswith("n_") and num(v) is not None),
+        key=lambda kv: (order.get(kv[0], len(order)), kv[0]),
+    )
     used: set[str] = {k for k, _ in tiles}
     # a metric and its every-change twin share a row: the twin is not a row of its own
     twins = {t for k in doc if not k.endswith(ALL_SUFFIX) and (t := _twin(doc, k))}
@@ -144,7 +158,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     used.add("plots")  # the plots themselves are embedded below
     rest = [(label(k), v) for k, v in flatten({k: v for k, v in doc.items() if k not in used})]
     return {
-        "tiles": [(label(k), fmt_value(v), "") for k, v in tiles],
+        "tiles": [(_TILES.get(k, label(k)), fmt_value(v), "") for k, v in tiles],
         "rows": rows,
         "rows_all": any(r["model_all"] is not None for r in rows),
         "spearman": spearman,
