@@ -226,7 +226,15 @@ def test_summary_table_renders(
     assert s.repos[0].skipped_by_filter == 3  # docs, mailmap, bot
     console = Console(record=True, width=200)
     console.print(summary_table(s))
-    assert "unchanged" in console.export_text()
+    assert "unchanged" in console.export_text(clear=False)
+    # typeguard's first mine: stored 422 + filtered 267 = 689 commits, "new" 644: the 45 of a
+    # bot are filtered without being read, and the table now says so under it
+    assert s.repos[0].author_filtered == 1
+    said = " ".join(console.export_text().split())
+    assert (
+        "filtered: 2 touching no enabled language, 1 by excluded authors (bots, AI agents, "
+        '[filters.authors]), which are not read and not counted in "new"'
+    ) in said
     # in a log or CI (not a terminal) the table is laid out legibly, never folded into ellipses,
     # even when something (readline, a parent shell) exported COLUMNS=80
     monkeypatch.setenv("COLUMNS", "80")
@@ -248,6 +256,7 @@ def test_summary_table_folds_a_long_name_and_keeps_status_and_numbers_whole() ->
     make_console(file=out).print(summary_table(MineSummary(repos=[r])))
     text = out.getvalue()
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= PIPE_WIDTH
+    assert "excluded authors" not in text  # no author filtered: no line under the table
     cells = [c.strip() for line in text.splitlines() for c in line.split("│")]
     assert {"mined", "5,861", "260", "1,211", "6/7", "1,559/0", "7,072", "536"} <= set(cells)
     first = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]

@@ -231,4 +231,5 @@ def fill_counts(con: Any, summ: RepoSummary) -> None:
         con.execute("SELECT COUNT(*) FROM other_commits WHERE repo = ?", (rid,)).fetchone()[0]
     )
     st = con.execute("SELECT n_author_filtered FROM mine_state WHERE repo = ?", (rid,)).fetchone()
-    summ.skipped_by_filter = skipped + (int(st[0]) if st else 0)
+    summ.author_filtered = int(st[0]) if st else 0
+    summ.skipped_by_filter = skipped + summ.author_filtered

@@ -47,6 +47,9 @@ class RepoSummary:
     commits_stored: int = 0
     authors: int = 0
     skipped_by_filter: int = 0
+    author_filtered: int = 0
+    """... of which by the author filter (bots, agents, ``[filters.authors]``): never read, so
+    not in ``mined_now``."""
     truncated: int = 0
     missing_objects: int = 0
     mined_now: int = 0
@@ -97,6 +100,7 @@ class MineSummary:
             "commits_stored": sum(r.commits_stored for r in self.repos),
             "commits_mined_now": self.commits_mined,
             "skipped_by_filter": sum(r.skipped_by_filter for r in self.repos),
+            "author_filtered": sum(r.author_filtered for r in self.repos),
             "truncated": sum(r.truncated for r in self.repos),
             "missing_objects": sum(r.missing_objects for r in self.repos),
             "squash_merges": sum(r.squash_merges for r in self.repos),
@@ -114,8 +118,10 @@ class _MineTable:
 
     MIN_NAME = 12
 
-    def __init__(self, headers: list[str], rows: list[list[str]], title: str) -> None:
-        self.headers, self.rows, self.title = headers, rows, title
+    def __init__(
+        self, headers: list[str], rows: list[list[str]], title: str, note: str = ""
+    ) -> None:
+        self.headers, self.rows, self.title, self.note = headers, rows, title, note
 
     def wide(self, *, fold_names: bool = True) -> Table:
         """A column per figure, a row per repository (and the total)."""
@@ -154,17 +160,19 @@ class _MineTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from rich.measure import Measurement
+        from rich.text import Text
 
         table = self.wide(fold_names=False)
         natural = Measurement.get(console, options.update_width(10_000), table).maximum
+        widest = max((len(r[0]) for r in self.rows), default=0)
         if natural <= options.max_width:
             yield table
-            return
-        widest = max((len(r[0]) for r in self.rows), default=0)
-        if natural - widest + self.MIN_NAME <= options.max_width:
+        elif natural - widest + self.MIN_NAME <= options.max_width:
             yield self.wide()
         else:
             yield self.long()
+        if self.note:
+            yield Text(self.note)
 
 
 def summary_table(summary: MineSummary) -> _MineTable:
@@ -214,4 +222,11 @@ def summary_table(summary: MineSummary) -> _MineTable:
         "",
         error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
     )
-    return _MineTable(headers, rows, "mine: repositories")
+    note = ""
+    if tot["author_filtered"]:  # else stored + filtered is what a first mine read ("new")
+        note = (
+            f"filtered: {tot['skipped_by_filter'] - tot['author_filtered']:,} touching no "
+            f"enabled language, {tot['author_filtered']:,} by excluded authors (bots, AI agents, "
+            '[filters.authors]), which are not read and not counted in "new"'
+        )
+    return _MineTable(headers, rows, "mine: repositories", note)
