@@ -375,6 +375,15 @@ def test_the_counts_are_said_in_words_from_fitted_to_held_out(tmp_path: Path) ->
     assert not any(t.startswith("n ") for t in labels) and len(labels) == 7
 
 
+def test_a_correlation_near_zero_is_said_to_three_decimals(tmp_path: Path) -> None:
+    # colorama's churn over every change: "-2.484e-04" between cells of "0.530" and "-0.098"
+    ev = {"spearman_churn": 0.215, "spearman_churn_all": -0.0002484,
+          "spearman_sch": 0.0004, "baseline_loc_spearman_sch": -0.573}  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
+    assert "e-04" not in html and "<td class='num'>-0.000</td>" in html
+    assert "<td class='num'>0.000</td>" in html and "<td class='num'>-0.573</td>" in html
+
+
 def test_report_shows_the_newest_forecast_and_lists_older_sprints_apart(tmp_path: Path) -> None:
     """After sprint_id changes, the old sprint's file stays in forecasts/: the report's card is
     the newest file's; the old one is an 'earlier forecast' row, not a second current card."""

@@ -99,6 +99,11 @@ def _twin(doc: Mapping[str, Any], key: str) -> str | None:
     return twin if num(doc.get(twin)) is not None else None
 
 
+def _corr(value: float | None) -> float | None:
+    """A correlation as the report shows it: three decimals (None stays None)."""
+    return None if value is None else round(value, 3)
+
+
 def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     order = {k: i for i, k in enumerate(_TILES)}
     tiles = sorted(
@@ -140,13 +145,13 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     )
     sp_base = {k: num(doc.get(BASELINE_PREFIX + k)) for k, _ in ranked}
     used.update(BASELINE_PREFIX + k for k, b in sp_base.items() if b is not None)
-    spearman = [
+    spearman = [  # correlations to three decimals: -0.0002 is "-0.000", not "-2.484e-04"
         {
             "label": label(k[len("spearman_") :]),
-            "value": v,
+            "value": _corr(v),
             "width": f"{max(0.0, min(100.0, abs(v) * 100)):.0f}",
-            "base": sp_base[k],
-            "all": num(doc[twin]) if (twin := _twin(doc, k)) else None,
+            "base": _corr(sp_base[k]),
+            "all": _corr(num(doc[twin])) if (twin := _twin(doc, k)) else None,
         }
         for k, v in ranked
     ]
