@@ -227,6 +227,20 @@ def test_apply_hunks_rebuilds_a_file_and_refuses_another_base() -> None:
     assert apply_hunks(before, "+x\n") is None  # no header
 
 
+def test_a_patch_of_a_pure_rename_keeps_the_files_contents() -> None:
+    # `git diff -M` of `git mv a.py b.py`: no hunk. It was priced "without the contents of
+    # b.py (... not what the patch changes)" though a.py at HEAD is exactly what it renames
+    from standard_coder.sch.estimate import Languages, files_without_contents, patch_record
+
+    diff = ("diff --git a/a.py b/b.py\nsimilarity index 100%\nrename from a.py\n"
+            "rename to b.py\n")  # fmt: skip
+    head = {"a.py": "x = 1\n"}
+    rec = patch_record(diff, Languages(), "mv.diff", before=head.get)
+    assert files_without_contents(rec) == []
+    (f,) = rec.files
+    assert (f.path, f.old_path, f.before, f.after) == ("b.py", "a.py", "x = 1\n", "x = 1\n")
+
+
 def test_team_output_week_of_one_change_equals_its_estimate(shift_model: Fitted) -> None:
     """Team output's q10/q90 of a week with one change are estimate's of that commit, exactly."""
     from standard_coder.sch.estimate import estimate_changes

@@ -346,6 +346,8 @@ def _with_contents(f: FileChange, before: Callable[[str], str | None] | None) ->
     was = None if new_file or before is None else before(f.old_path or f.path)
     if not new_file and was is None:
         return f
+    if not f.diff.strip():  # no hunk (a pure rename, a mode change): the file as it was
+        return replace(f, before=was, after=was)
     after = apply_hunks(was or "", f.diff)
     if after is None:
         return f
