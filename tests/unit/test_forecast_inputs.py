@@ -318,6 +318,16 @@ def test_backtest_cli_bad_input_exits_2(tmp_path: Path, history: Any, words: str
     assert not (tmp_path / "out" / "reports" / "forecast_backtest.json").exists()
 
 
+def test_backtest_with_too_few_sprints_names_the_file_and_the_key(tmp_path: Path) -> None:
+    # colorama with 3 past sprints: "... or lower backtest_min_history" named no file, and a
+    # key without its section
+    proc = _cli("backtest", "--config", str(_config(tmp_path, SPRINT, HISTORY)))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "history.json: the backtest needs more than 3" in line
+    assert line.endswith("lower [forecasting] backtest_min_history")
+
+
 def test_backtest_cli_bad_config_exits_2(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[forecasting]\nn_sim = 5\n")

@@ -44,7 +44,12 @@ def backtest(
             seed=section.rng_seed,
             min_history=section.backtest_min_history,
         )
-    except (ConfigError, ForecastInputError, BacktestError) as exc:
+    except BacktestError as exc:  # the file and the key that decide it, named
+        err.print(f"error: {section.historical_outcomes_path}: {exc}; add past sprints to it or "
+                  "lower [forecasting] backtest_min_history", markup=False, highlight=False,
+                  soft_wrap=True)  # fmt: skip
+        raise typer.Exit(2) from None
+    except (ConfigError, ForecastInputError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     result["historical_outcomes_path"] = str(section.historical_outcomes_path)

@@ -67,8 +67,7 @@ def backtest_method(
     ordered = sorted(sprints, key=lambda s: s.start_date)
     if len(ordered) <= min_history:
         raise BacktestError(
-            f"the backtest needs more than {min_history} past sprints (got {len(ordered)}); "
-            "add sprints to the historical outcomes or lower backtest_min_history"
+            f"the backtest needs more than {min_history} past sprints (got {len(ordered)})"
         )
     rows: list[dict[str, Any]] = []
     for i in range(min_history, len(ordered)):
