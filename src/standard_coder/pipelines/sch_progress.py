@@ -40,6 +40,16 @@ class EpochProgress:
             )
         return self.inner.save(state, step)
 
+    def finish(self, model: Any) -> None:
+        """Close the bar of a fit that stopped early: ``epoch 26 of 60 (early stopping)``, a
+        last plain line in a log (which otherwise ended at its last timed line, ``0/60``)."""
+        result = getattr(getattr(model, "regressor_", None), "train_result_", None)
+        if result is None or result.stopped != "early_stopping":
+            return
+        n = int(result.epochs_run)
+        self.bar.update(completed=n, total=n, description=f"training {self.name}: stopped at "
+                        f"epoch {n} of {self.epochs} (early stopping)")  # fmt: skip
+
     def load_latest(self) -> dict[str, Any] | None:
         state = self.inner.load_latest()
         if state is not None:

@@ -526,6 +526,7 @@ def run(ctx: StageContext) -> None:
                 label_weighting=t.label_weighting,
                 recency_half_life=recency,
             )
+        checkpointer.finish(model)
         fitted = getattr(getattr(model, "regressor_", None), "train_result_", None)
         if fitted is not None and fitted.stopped == "closed_form":  # no epoch moved the bar
             chosen = (getattr(model, "selection_", None) or {}).get("chosen", t.predictor)
@@ -538,13 +539,16 @@ def run(ctx: StageContext) -> None:
             """A model fitted beside the main one (own checkpoint, progress bar, log dir)."""
             bar = ctx.progress(t.optim.epochs, f"training {label} (epochs)")
             every = t.optim.checkpoint_every_steps
-            return fit_effort_model(
+            progress = EpochProgress(ctx.checkpointer(name, every_n_steps=every), bar, label,
+                                     t.optim.epochs)  # fmt: skip
+            side = fit_effort_model(
                 view, kind, params, training,
-                checkpointer=EpochProgress(ctx.checkpointer(name, every_n_steps=every), bar,
-                                           label, t.optim.epochs),
+                checkpointer=progress,
                 should_stop=ctx.should_stop, tb_dir=tb / name, device=effort_device(ctx),
                 seed=seed, label_weighting=t.label_weighting, recency_half_life=recency,
             )  # fmt: skip
+            progress.finish(side)
+            return side
 
         baseline = side_model(dataset.loc_view(), base_kind, base_head, "baseline_loc",
                               "LOC baseline")  # fmt: skip
