@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from standard_coder.runner.context import StageContext
 
 
+class MixWithoutRecords(ValueError):
+    """A stage's source mix names no source with training records: bad input (exit 2)."""
+
+    exit_code = 2
+
+
 def _section(ctx: StageContext) -> CodeEditTrainSection:
     return section_from_params(CodeEditTrainSection, ctx.params["codeedit_train"], ctx.root_dir)
 
@@ -179,7 +185,7 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
     if not records:
         held = ", ".join(f"{s} {len(recs)}" for s, recs in sorted(pools.items()) if recs) or "none"
         key = "stage0_mix" if stage == "sft_stage0" else "stage1_mix"
-        raise ValueError(
+        raise MixWithoutRecords(
             f"[codeedit_train] {key} = {dict(weights)} draws from no source with {stage} records "
             f"in the train split (records per source: {held}); name one of those, or add the "
             "source to [codeedit] sources"

@@ -121,8 +121,12 @@ def sqlite_error(path: Path, exc: sqlite3.Error, what: str) -> RunnerError:
 
 def failure_message(exc: BaseException) -> str:
     """One line for a stage that raised: the storage cause and path for a full or read-only
-    disk (also inside SQLite), the runner's own message for its errors, else ``Type: text``."""
+    disk (also inside SQLite), the runner's own message for its errors and for a stage's bad-input
+    errors (an exception with ``exit_code = 2``: its message is written for the user), else
+    ``Type: text`` (an unexpected error: its type says what broke)."""
     if isinstance(exc, RunnerError):
+        return str(exc)
+    if getattr(exc, "exit_code", None) == 2 and not isinstance(exc, OSError) and str(exc):
         return str(exc)
     if isinstance(exc, OSError) and is_storage_errno(exc.errno):
         return describe(exc)
