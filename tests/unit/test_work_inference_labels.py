@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -285,15 +286,24 @@ def test_an_hmm_fit_failing_the_short_interval_check_is_labelled_by_the_gap_heur
 
 
 def test_a_fit_of_an_earlier_folder_is_copied_not_refitted(
-    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A staged run writes elsewhere than the last completed one: the items that run fitted
-    under the same key are copied (results and summaries), the others fitted."""
+    under the same key are copied (results and summaries), the others fitted. The log says
+    so (a forced stage would otherwise look as if it skipped the fits)."""
     _, hs = sim
     done = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path / "done", seed=1)
     staged = tmp_path / "staged"
-    again = infer_labels(hs, OPTS, kind="gap", out_dir=staged, seed=1, reuse_dir=tmp_path / "done")
+    with caplog.at_level(logging.INFO):
+        again = infer_labels(hs, OPTS, kind="gap", out_dir=staged, seed=1,
+                             reuse_dir=tmp_path / "done")  # fmt: skip
     assert again.fitted_items == ()
+    said = [r.getMessage() for r in caplog.records if "copied from the last" in r.getMessage()]
+    assert said == [
+        f"work inference gap: 4 of 4 items copied from the last completed run (the same history, "
+        f"options, seed and code give the same bytes; delete {tmp_path / 'done' / 'gap'} to "
+        "refit them)"
+    ]
     assert np.array_equal(done.samples_hours, again.samples_hours)
     for f in sorted((tmp_path / "done" / "gap").iterdir()):
         assert (staged / "gap" / f.name).read_bytes() == f.read_bytes()

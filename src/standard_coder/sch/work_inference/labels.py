@@ -484,16 +484,27 @@ def infer_labels(
         )
     loaded: dict[str, dict[str, np.ndarray]] = {}
     pending: list[_WorkItem] = []
+    copied = 0
     for it in items:
         got = _load_item(Path(it.path), it.key)
         if got is None and reuse_dir is not None:
             got = _reuse_item(Path(reuse_dir) / kind / Path(it.path).name, Path(it.path), it.key)
+            copied += got is not None
         if got is None:
             pending.append(it)
         else:
             loaded[it.item_id] = got
             if ledger is not None and not ledger.is_done(it.item_id, it.key):
                 ledger.mark_done(it.item_id, it.key, {"file": Path(it.path).name})
+    if copied:  # said, since a forced stage otherwise looks as if it skipped the fits
+        log.info(
+            "work inference %s: %d of %d items copied from the last completed run (the same "
+            "history, options, seed and code give the same bytes; delete %s to refit them)",
+            kind,
+            copied,
+            len(items),
+            Path(reuse_dir or "") / kind,
+        )
     fitted: list[str] = []
     if pending:
         runner = map_fn if map_fn is not None else in_process_map(should_stop)
