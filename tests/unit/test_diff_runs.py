@@ -151,6 +151,22 @@ def test_cli_exit_2_on_missing_run_or_stamp(tmp_path: Path) -> None:
     assert r.returncode == 2 and "env_stamp.json" in r.stderr
 
 
+def test_run_ids_are_looked_up_in_the_configs_base_dir(tmp_path: Path) -> None:
+    """A user holding a config names runs by id with -c, as with every other command."""
+    _pair(tmp_path)
+    config = tmp_path / "pipeline_config.toml"
+    config.write_text(f"[outputs]\nbase_dir = {str(tmp_path)!r}\n")
+    r = cli("diff-runs", "runA", "runB", "-c", str(config))
+    assert r.returncode == 0, r.stderr
+    assert "training.lr" in r.stdout
+    r = cli("diff-runs", "runA", "runB")  # an id without a config: the way out is named
+    assert r.returncode == 2 and "give --config FILE to look runs up by id" in r.stderr
+    r = cli("diff-runs", "runA", "runB", "-c", str(config), "--base-dir", str(tmp_path))
+    assert r.returncode == 2 and "--config or --base-dir, not both" in r.stderr
+    r = cli("diff-runs", "runA", "runB", "-c", str(tmp_path / "nope.toml"))
+    assert r.returncode == 2 and "nope.toml" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_the_users_text_in_brackets_is_shown_not_read_as_console_markup(tmp_path: Path) -> None:
     now = time.time()
     make_run(tmp_path, "runA", now - 100, config={"repos": {"name": "[bold]core[/]"}})

@@ -73,15 +73,29 @@ def _short(value: Any, width: int = 60) -> str:
 def diff_runs_command(
     run_a: Annotated[
         str,
-        typer.Argument(help="run A: a run folder, or a run id with --base-dir", metavar="RUN_A"),
+        typer.Argument(
+            help="run A: a run folder, or a run id with --config or --base-dir", metavar="RUN_A"
+        ),
     ],
     run_b: Annotated[
         str,
-        typer.Argument(help="run B: a run folder, or a run id with --base-dir", metavar="RUN_B"),
+        typer.Argument(
+            help="run B: a run folder, or a run id with --config or --base-dir", metavar="RUN_B"
+        ),
     ],
     base_dir: Annotated[
         Path | None,
         typer.Option("--base-dir", help="output root holding runs/<run_id>/", metavar="DIR"),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="pipeline config file (TOML) whose [outputs] base_dir holds the runs",
+            metavar="FILE",
+            show_default=False,
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the diff as JSON")] = False,
 ) -> None:
@@ -94,12 +108,17 @@ def diff_runs_command(
     from standard_coder.runner.console import make_console
     from standard_coder.runner.rundiff import RunNotFound, diff_runs, resolve_run_dir
 
+    if config is not None and base_dir is not None:
+        raise _fail("give --config or --base-dir, not both")
+    if config is not None:
+        base_dir = _settings_or_exit(config).base_dir
     try:
         dir_a = resolve_run_dir(run_a, base_dir)
         dir_b = resolve_run_dir(run_b, base_dir)
         diff = diff_runs(dir_a, dir_b)
     except RunNotFound as exc:
-        raise _fail(str(exc)) from None
+        hint = "" if base_dir is not None else " (give --config FILE to look runs up by id)"
+        raise _fail(f"{exc}{hint}" if "not found" in str(exc) else str(exc)) from None
 
     if as_json:
         typer.echo(json.dumps(asdict(diff), indent=2, sort_keys=True, default=str))

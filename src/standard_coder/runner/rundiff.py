@@ -123,8 +123,7 @@ def resolve_run_dir(ref: str | Path, base_dir: Path | None = None) -> Path:
                 raise RunNotFound(f"{cand}: no {STAMP_FILE} in this run folder")
             return cand
     where = " or ".join(str(c) for c in candidates)
-    hint = "" if base_dir is not None else " (pass --base-dir to look runs up by id)"
-    raise RunNotFound(f"run {str(ref)!r} not found: {where} is not a folder{hint}")
+    raise RunNotFound(f"run {str(ref)!r} not found: {where} is not a folder")
 
 
 def _load_stamp(run_dir: Path) -> dict[str, Any]:
