@@ -255,3 +255,39 @@ def test_team_output_week_of_one_change_equals_its_estimate(shift_model: Fitted)
                            model_name="m", seed=7, explain=False)  # fmt: skip
     (change,) = doc["changes"]
     assert one["sch_q10"] == round(change["q10"], 6) and one["sch_q90"] == round(change["q90"], 6)
+
+
+def test_a_bad_repository_is_named_before_a_missing_model(tmp_path: Path) -> None:
+    """estimate checks the repository before it loads the model: with neither, the one line
+    names the path that is no repository (exit 2), not "no trained model"."""
+    import subprocess
+    import sys
+
+    from tests.unit.gitfix import committed_repo
+
+    from standard_coder.config import load_config
+    from standard_coder.pipelines.sch_estimate import EstimateInputError, Target, estimate
+
+    config = tmp_path / "c.toml"
+    config.write_text('[outputs]\nbase_dir = "out"\n')  # no model under it
+    cfg = load_config(config, [])
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    patch = tmp_path / "p.diff"
+    patch.write_text("")
+    for target in (Target(), Target(rev="HEAD~1..HEAD"), Target(worktree=True),
+                   Target(diff=patch)):  # fmt: skip
+        with pytest.raises(EstimateInputError, match="plain: not a git repository"):
+            estimate(cfg, target, repo=plain)
+    with pytest.raises(EstimateInputError, match="no-such: not a folder"):
+        estimate(cfg, Target(), repo=tmp_path / "no-such")
+    repo = committed_repo(tmp_path)  # a good repository: then the missing model is said
+    for target in (Target(), Target(worktree=True), Target(diff=patch)):
+        with pytest.raises(EstimateInputError, match=r"no trained effort model.*train_sch"):
+            estimate(cfg, target, repo=repo)
+    proc = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "estimate", "-c", str(config), "--repo",
+         str(plain)], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"error: --repo {plain}: not a git repository"]

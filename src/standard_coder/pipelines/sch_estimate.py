@@ -134,11 +134,17 @@ def estimate(
     )
     from standard_coder.sch.mining.store import commits_by_id
 
+    # the user's input first (the repository, then the model): a bad --repo is named as such,
+    # not hidden behind "no trained model"
+    where: Path | None = None
+    if target.diff is None:
+        where = resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
+    elif repo is not None:  # a patch reads --repo only for a hybrid model: checked all the same
+        resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
     model, rep, layout = load_model(cfg)
     contents = rep.kind == "hybrid"
     langs = languages_of(cfg.filters.languages)
     labels: list[tuple[str, str]]
-    where: Path | None = None
     merges: list[str] = []
     untracked: list[str] = []
     note = ""
@@ -158,7 +164,7 @@ def estimate(
             records = _series_records(mails, names, langs, reader)
             labels = [("source", n) for n in names]
         else:
-            where = resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
+            assert where is not None  # resolved above, before the model
             if target.worktree:
                 records = [worktree_record(where, langs, with_contents=contents)]
                 labels = [("source", f"worktree:{where}")]
