@@ -104,3 +104,25 @@ def test_a_runner_training_checkpoint_of_vision_loads(tmp_path: Path) -> None:
     other = tmp_path / "other.pt"
     torch.save({"format": "effort-model", "weights": torch.zeros(2)}, other)
     assert not is_vision_checkpoint(other) and not is_vision_checkpoint(tmp_path / "none.pt")
+
+
+def test_without_config_messages_name_no_invented_file_and_set_is_applied(
+    tmp_path: Path,
+) -> None:
+    """Without --config the sch eval runs on the defaults for the checkpoint's run folder: no
+    config file exists, so none is named (it said ``<base>/eval.toml``), and --set is checked
+    and applied instead of being dropped."""
+    from standard_coder.cli.eval_cmd import _defaults_for
+
+    model = tmp_path / "run" / "models" / "mdn" / "model.pt"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"not a checkpoint")
+    code, out = _eval("--checkpoint", str(model), "--set", "runner.nosuch=1")
+    assert code == 2 and "eval.toml" not in out
+    assert out.startswith(f"error: --set (no --config: the defaults for {tmp_path / 'run'})")
+    assert "runner.nosuch (from --set runner.nosuch=1): unknown key" in out
+    code, out = _eval("--checkpoint", str(model), "--set", "runner.seed=5")
+    assert code == 2 and "eval.toml" not in out and "change_rep" in out, out
+    cfg = _defaults_for(model, ["runner.seed=5"])
+    assert cfg.config_path is None and cfg.runner.seed == 5
+    assert cfg.outputs.base_dir == tmp_path / "run"

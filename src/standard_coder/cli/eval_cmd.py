@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -38,7 +38,6 @@ def eval_cmd(
     An sch effort model, or a vision model with --config FILE of the vision pipeline.
     """
     from standard_coder.config import ConfigError, load_config
-    from standard_coder.config.schema import validate_config
     from standard_coder.pipelines.sch_eval import EvalError, run_eval
     from standard_coder.runner.device import resolve_device
 
@@ -58,9 +57,7 @@ def eval_cmd(
             _refuse_vision_checkpoint(checkpoint, config)
         else:
             _refuse_vision_checkpoint(checkpoint, config)
-            # <base_dir>/models/<kind>/model.pt -> <base_dir>
-            base = checkpoint.resolve().parent.parent.parent
-            cfg = validate_config({"outputs": {"base_dir": str(base)}}, base / "eval.toml")
+            cfg = _defaults_for(checkpoint, list(overrides or []))
         device, why = resolve_device(cfg.runner.device)
         if why:
             typer.echo(f"note: {why}", err=True)
@@ -70,6 +67,24 @@ def eval_cmd(
         raise typer.Exit(2) from None
     _print_metrics(out / "metrics.json", bool(repos))
     typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, labelmap.json")
+
+
+def _defaults_for(checkpoint: Path, overrides: list[str]) -> Any:
+    """The sch config of the run ``checkpoint`` is in, without a file: the defaults, with
+    ``outputs.base_dir`` that run's folder (``<base_dir>/models/<kind>/model.pt``) and the
+    ``--set`` overrides (a relative path in them is taken from the current directory).
+
+    Its ``config_path`` is None, and an error names the overrides and that folder, no file.
+
+    Raises:
+        ConfigError: a malformed or unknown ``--set`` key.
+    """
+    from standard_coder.config.schema import apply_overrides, validate_config
+
+    base = checkpoint.resolve().parent.parent.parent
+    data = apply_overrides({"outputs": {"base_dir": str(base)}}, overrides)
+    return validate_config(data, Path.cwd() / "--set", overrides=overrides,
+                           source=f"--set (no --config: the defaults for {base})")  # fmt: skip
 
 
 def _print_metrics(path: Path, other_repos: bool) -> None:

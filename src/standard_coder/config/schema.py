@@ -81,12 +81,15 @@ def validate_pipeline_config(
     *,
     name: str | None = None,
     overrides: Sequence[str] = (),
+    source: str | None = None,
 ) -> ConfigT:
     """Validate a raw dict as if it had been read from ``path``.
 
     ``name``: the pipeline's name, filled into ``[pipeline]`` when the file leaves it out.
     ``overrides``: the ``--set`` texts applied to ``data`` (an error in a key they set names
     them).
+    ``source``: what an error calls the config when ``path`` is no file (defaults built for a
+    command run without ``--config``); the config then has no ``config_path``.
     """
     # Absent sections are validated too, so their path defaults resolve against the file's folder.
     sections = [n for n in model.model_fields if n != "config_path"]
@@ -96,8 +99,10 @@ def validate_pipeline_config(
     try:
         cfg = model.model_validate(data, context={"config_dir": path.parent})
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, model, str(path), overrides)) from None
-    cfg.config_path = path
+        raise ConfigError(
+            format_validation_error(exc, model, source or str(path), overrides)
+        ) from None
+    cfg.config_path = path if source is None else None
     return cfg
 
 
@@ -106,6 +111,13 @@ def load_config(path: Path, overrides: list[str] | None = None) -> FlagshipConfi
     return load_pipeline_config(FlagshipConfig, path, overrides)
 
 
-def validate_config(data: dict[str, Any], path: Path) -> FlagshipConfig:
-    """Validate a raw flagship dict as if it had been read from ``path``."""
-    return validate_pipeline_config(FlagshipConfig, data, path)
+def validate_config(
+    data: dict[str, Any],
+    path: Path,
+    *,
+    overrides: Sequence[str] = (),
+    source: str | None = None,
+) -> FlagshipConfig:
+    """Validate a raw flagship dict as if it had been read from ``path``
+    (:func:`validate_pipeline_config`)."""
+    return validate_pipeline_config(FlagshipConfig, data, path, overrides=overrides, source=source)
