@@ -142,6 +142,49 @@ def test_status_names_a_missing_input_and_exits_2_as_pipeline_does(tmp_path: Pat
     assert [r["missing_input"] for r in rows] == [str(tmp_path / "data"), None]
 
 
+def test_status_names_a_missing_package_and_exits_2_as_pipeline_does(tmp_path: Path) -> None:
+    """A stage whose required package is not installed: pipeline refuses before any stage runs
+    (exit 2); status and --dry-run say so on its row and exit 2 too, with one line."""
+    (tmp_path / "needpipe.py").write_text("""
+from pathlib import Path
+from standard_coder.runner.stage import Pipeline, Stage
+def write(ctx):
+    (Path(ctx.base_dir) / (ctx.params["n"] + ".txt")).write_text("x")
+def build(config_path, overrides):
+    base = Path(config_path).parent / "state"
+    how = "pip install no-such-package-s38"
+    return Pipeline(name="py", base_dir=base, stages=[
+        Stage(name="plain", run=write, params={"n": "plain"}, outputs=(base / "plain.txt",)),
+        Stage(name="needs", run=write, params={"n": "needs"}, outputs=(base / "needs.txt",),
+              requires={"json": "stdlib", "no_such_module_s38": how}),
+    ])
+""")
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[pipeline]\nentry = "needpipe.py:build"\n')
+    refused = cli("pipeline", "--config", str(cfg))
+    assert refused.returncode == 2 and "no_such_module_s38" in refused.stderr, refused.stderr
+    assert not (tmp_path / "state" / "plain.txt").exists()  # refused before any stage ran
+    for args in (["status"], ["pipeline", "--dry-run"]):
+        res = cli(*args, "--config", str(cfg))
+        assert res.returncode == 2, res.stderr
+        assert "plain  would run" in res.stdout
+        assert (
+            "needs  cannot run  missing package no_such_module_s38 "
+            "(pip install no-such-package-s38)"
+        ) in res.stdout
+        (line,) = res.stderr.strip().splitlines()
+        assert line == (
+            "error: stage 'needs' needs the module no_such_module_s38, which is not installed "
+            "(pip install no-such-package-s38): pipeline would refuse to start"
+        )
+    rows = json.loads(cli("status", "--config", str(cfg), "--json").stdout)["stages"]
+    assert [r["missing_package"] for r in rows] == [None, "no_such_module_s38"]
+    # a stage that is not selected is not checked, by pipeline as by --dry-run
+    res = cli("pipeline", "--config", str(cfg), "--dry-run", "--stages", "plain")
+    assert res.returncode == 0 and "cannot run" not in res.stdout, res.stdout
+    assert cli("pipeline", "--config", str(cfg), "--stages", "plain").returncode == 0
+
+
 HOLD = """
 import sys, time
 from pathlib import Path

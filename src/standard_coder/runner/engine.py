@@ -79,6 +79,9 @@ class StagePlan:
     resumes: str | None = None
     #: a declared input that does not exist (a run refuses to start, exit 2), else None
     missing_input: Path | None = None
+    #: a module the stage requires that is not installed, and how to install it (a run
+    #: refuses to start, exit 2), else None
+    missing_package: tuple[str, str] | None = None
 
 
 @dataclass
@@ -151,16 +154,25 @@ def _installed(module: str) -> bool:
         return False
 
 
+def _missing_package(session: RunSession, name: str) -> tuple[str, str] | None:
+    """The first module stage ``name`` requires that is not installed, with how to install it."""
+    for module, how in session.views[name].stage.requires.items():
+        if not _installed(module):
+            return module, how
+    return None
+
+
 def _check_requires(session: RunSession, selected: Sequence[str]) -> None:
     """Every module a selected stage requires is installed: a missing optional dependency
     fails the run before any stage has run, not after the stages before the one that needs it."""
     for name in selected:
-        for module, how in session.views[name].stage.requires.items():
-            if not _installed(module):
-                raise DependencyMissing(
-                    f"stage {name!r} needs the module {module}, which is not installed "
-                    f"({how}; checked before any stage runs)"
-                )
+        missing = _missing_package(session, name)
+        if missing is not None:
+            module, how = missing
+            raise DependencyMissing(
+                f"stage {name!r} needs the module {module}, which is not installed "
+                f"({how}; checked before any stage runs)"
+            )
 
 
 def _decide(session: RunSession, name: str, forced: bool) -> Decision:
@@ -253,8 +265,11 @@ def plan_pipeline(
             if not decision.skip and is_sel:
                 will_run.add(name)
             missing = _missing_input(session, name) if is_sel else None
+            package = _missing_package(session, name) if is_sel else None
             plans.append(
-                StagePlan(name, not decision.skip, decision.reason, is_sel, resumes, missing)
+                StagePlan(
+                    name, not decision.skip, decision.reason, is_sel, resumes, missing, package
+                )
             )
     finally:
         session.cache.close()

@@ -159,7 +159,8 @@ def split_stages(stages: str | None) -> list[str] | None:
 def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) -> int:
     """Print ``status`` / ``--dry-run`` rows (a table, or JSON ``{"stages": [...]}``), after
     ``running`` (the holder of the output folder's lock: a run in progress) when given; 2 when
-    a selected stage's declared input is missing (``pipeline`` would refuse: exit 2), else 0."""
+    a selected stage's declared input is missing or a package it requires is not installed
+    (``pipeline`` would refuse: exit 2), else 0."""
     if as_json:
         rows = [
             {
@@ -169,6 +170,7 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
                 "selected": p.selected,
                 "resumes": p.resumes,
                 "missing_input": _missing(p),
+                "missing_package": next(iter(_package(p) or ()), None),
             }
             for p in plans
         ]
@@ -190,6 +192,8 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
         reason = p.reason
         if _missing(p):
             what, reason = "cannot run", f"input missing: {_missing(p)}"
+        elif package := _package(p):
+            what, reason = "cannot run", f"missing package {package[0]} ({package[1]})"
         mark = "" if p.selected else "  (not selected)"
         more = f"; {p.resumes}" if p.resumes else ""
         sys.stdout.write(f"{p.stage:<{width}}  {what:<10}  {reason}{more}{mark}\n")
@@ -201,13 +205,26 @@ def _missing(plan: Any) -> str | None:
     return None if missing is None else str(missing)
 
 
+def _package(plan: Any) -> tuple[str, str] | None:
+    package = getattr(plan, "missing_package", None)
+    return None if package is None else (str(package[0]), str(package[1]))
+
+
 def _refused(plans: Sequence[Any]) -> int:
-    """2 (as ``pipeline`` exits) when a selected stage's input is missing, with one line."""
-    for p in plans:
+    """2 (as ``pipeline`` exits) when a selected stage's input is missing or a package it
+    requires is not installed, with one line (the first such stage's)."""
+    for p in plans:  # pipeline checks every input before any package, as here
         if _missing(p):
             sys.stderr.write(
                 f"error: stage {p.stage!r} reads {_missing(p)}, which does not exist: "
                 "pipeline would refuse to start\n"
+            )
+            return 2
+    for p in plans:
+        if package := _package(p):
+            sys.stderr.write(
+                f"error: stage {p.stage!r} needs the module {package[0]}, which is not "
+                f"installed ({package[1]}): pipeline would refuse to start\n"
             )
             return 2
     return 0
