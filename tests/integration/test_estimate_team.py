@@ -509,6 +509,20 @@ def test_a_truncated_model_is_named_with_exit_2_by_every_command_that_loads_it(
     assert f"--config {config} --to train_sch" in proc.stderr  # the command to run, in full
     with pytest.raises(ModelUnreadable, match="corrupt or truncated"):
         model_effort_for(layout.model, layout.change_rep, layout.db, seed=0, rng_seed=3)
+    # a truncated representation.json: the same, through the one loader of change_rep/
+    shutil.copy2(out / "sc-output" / layout.model.relative_to(base), layout.model)
+    meta = layout.change_rep / "representation.json"
+    meta.write_text(meta.read_text("utf-8")[:200], "utf-8")
+    for args in (
+        ("estimate", "-c", config, "--set", moved, "--repo", repo),
+        ("pipeline", "--config", config, "--set", moved, "--stages", "team_output"),
+        ("pipeline", "--config", config, "--set", moved, "--stages", "forecast"),
+    ):
+        proc = cli(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and "Expecting" not in proc.stderr
+        said = next(ln for ln in proc.stderr.splitlines() if str(meta) in ln)
+        assert "not valid JSON (it ends too early)" in said and "--to train_sch" in said, said
 
 
 def test_standing_in_a_submodule_of_the_mined_repository_names_both(

@@ -249,7 +249,9 @@ def test_fit_prior_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path: Pa
     rep_json.write_text(json.dumps([1, 2]))
     one_line_error(fit_prior_cli(a, b, "--out", str(out)), "representation.json")
     rep_json.write_text(json.dumps({k: v for k, v in meta.items() if k != "kind"}))
-    one_line_error(fit_prior_cli(a, b, "--out", str(out)), "representation.json: malformed")
+    one_line_error(
+        fit_prior_cli(a, b, "--out", str(out)), "representation.json: missing key 'kind'"
+    )
     rep_json.write_text(json.dumps(meta))
 
     dataset = tmp_path / "b" / "sc-output" / "labels" / "datasets" / "coding_train.npz"

@@ -83,6 +83,27 @@ def read_effort_model(
         ) from None
 
 
+def read_representation(rep_dir: Path, *, config_path: Path | None = None) -> Any:
+    """``ChangeRepresentation.load``, with a missing, truncated or malformed file named in one
+    line and a plain cause (``not valid JSON``, ``missing key 'kind'``).
+
+    The one loader of ``change_rep/`` for every command and stage (estimate, eval, team output,
+    forecast).
+
+    Raises:
+        ModelUnreadable: the representation cannot be read (the message says how to rebuild it).
+    """
+    from standard_coder.sch.features.representation import (
+        ChangeRepresentation,
+        RepresentationMismatch,
+    )
+
+    try:
+        return ChangeRepresentation.load(rep_dir)
+    except RepresentationMismatch as exc:
+        raise ModelUnreadable(f"{exc}; {rebuild_hint(config_path)}") from None
+
+
 def load_effort_model(
     model_path: Path, rep_dir: Path, device: str = "cpu", *, config_path: Path | None = None
 ) -> tuple[Any, Any]:
@@ -90,16 +111,16 @@ def load_effort_model(
 
     Raises:
         CheckpointNotFound: no trained model at ``model_path`` (``models/<predictor>/model.pt``).
-        ModelUnreadable: ``model_path`` is truncated or corrupt (:func:`read_effort_model`).
+        ModelUnreadable: ``model_path`` is truncated or corrupt (:func:`read_effort_model`),
+            or the representation in ``rep_dir`` (:func:`read_representation`).
     """
     from standard_coder.runner.errors import CheckpointNotFound
-    from standard_coder.sch.features.representation import ChangeRepresentation
 
     if not model_path.exists():
         raise CheckpointNotFound(
             f"{model_path}: no trained effort model; run the train_sch stage first"
         )
-    rep = ChangeRepresentation.load(rep_dir)
+    rep = read_representation(rep_dir, config_path=config_path)
     model = read_effort_model(
         model_path,
         device,

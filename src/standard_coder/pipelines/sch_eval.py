@@ -39,18 +39,17 @@ def _sha256(path: Path) -> str:
 
 def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple[Any, Any]:
     """The model and the representation it was trained on, or :class:`EvalError`."""
-    from standard_coder.pipelines.sch_effort import read_effort_model
-    from standard_coder.sch.features.representation import ChangeRepresentation
+    from standard_coder.pipelines.sch_effort import read_effort_model, read_representation
 
     if not checkpoint.is_file():
         raise EvalError(f"{checkpoint}: checkpoint not found")
     rep_dir = _layout(cfg).change_rep
+    config = cfg.config_path if cfg.config_path and cfg.config_path.is_file() else None
     try:
-        rep = ChangeRepresentation.load(rep_dir)
-    except Exception as exc:
-        raise EvalError(f"{rep_dir}: feature representation unreadable ({exc})") from None
+        rep = read_representation(rep_dir, config_path=config)
+    except ValueError as exc:  # ModelUnreadable
+        raise EvalError(str(exc)) from None
     try:
-        config = cfg.config_path if cfg.config_path and cfg.config_path.is_file() else None
         model = read_effort_model(checkpoint, device, config_path=config)
     except ValueError as exc:  # ModelUnreadable, RepresentationMismatch
         raise EvalError(str(exc)) from None

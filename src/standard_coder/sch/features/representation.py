@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -43,6 +45,100 @@ PRIOR_FILE = "cross_repo_prior.npz"
 
 class RepresentationMismatch(ValueError):
     """A saved representation or a model was built for another vocabulary or settings."""
+
+
+class RepresentationUnreadable(RepresentationMismatch):
+    """A saved representation's file is missing, truncated or malformed: the message names the
+    file and says what is wrong with it in words (``not valid JSON``, ``missing key 'kind'``)."""
+
+
+_META_TYPES: dict[str, tuple[type, str]] = {
+    "format": (str, "a string"),
+    "kind": (str, "a string"),
+    "top_n_identifiers": (int, "an integer"),
+    "skip_generated": (bool, "true or false"),
+    "skip_formatting": (bool, "true or false"),
+    "commit_subject": (bool, "true or false"),
+    "commit_files": (bool, "true or false"),
+    "commit_body": (bool, "true or false"),
+    "cross_repo_prior": (str, "a string"),
+    "cross_repo_prior_unused": (str, "a string"),
+    "feature_names": (list, "a list of strings"),
+    "checksum": (str, "a string"),
+    "vocabulary_checksum": (str, "a string"),
+}
+"""The keys ``representation.json`` may hold, with the type each must have."""
+_META_REQUIRED = ("format", "kind", "top_n_identifiers", "feature_names", "checksum")
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``representation.json``, its keys' types checked.
+
+    Raises:
+        RepresentationUnreadable: missing, unreadable, not JSON, a key missing or of a wrong type.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise RepresentationUnreadable(f"{path}: missing") from None
+    except OSError as e:
+        raise RepresentationUnreadable(f"{path}: cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise RepresentationUnreadable(f"{path}: not valid JSON (not UTF-8 text)") from None
+    if not text.strip():
+        raise RepresentationUnreadable(f"{path}: empty (not valid JSON)")
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as e:
+        where = "it ends too early" if e.pos >= len(text.rstrip()) else (
+            f"line {e.lineno} column {e.colno}")  # fmt: skip
+        raise RepresentationUnreadable(f"{path}: not valid JSON ({where})") from None
+    if not isinstance(meta, dict):
+        raise RepresentationUnreadable(
+            f"{path}: not a saved representation (a JSON {type(meta).__name__}, not an object)"
+        )
+    if "format" not in meta:
+        raise RepresentationUnreadable(f"{path}: missing key 'format'")
+    if meta["format"] != FORMAT:  # another format: its keys may differ (load names it)
+        return meta
+    for key in _META_REQUIRED:
+        if key not in meta:
+            raise RepresentationUnreadable(f"{path}: missing key {key!r}")
+    for key, (kind, said) in _META_TYPES.items():
+        value = meta.get(key)
+        wrong = value is not None and (
+            not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        )
+        if key == "feature_names" and isinstance(value, list):
+            wrong = not all(isinstance(n, str) for n in value)
+        if wrong:
+            raise RepresentationUnreadable(f"{path}: {key!r} is not {said}")
+    if meta["kind"] not in ("tokens", "hybrid", "loc"):
+        raise RepresentationUnreadable(f"{path}: 'kind' {meta['kind']!r} is not tokens, hybrid "
+                                       "or loc")  # fmt: skip
+    return meta
+
+
+def _read_scaling(path: Path) -> dict[str, np.ndarray]:
+    """``scaling.npz``'s arrays (``mean``, ``scale``, and the subject references when saved).
+
+    Raises:
+        RepresentationUnreadable: missing, truncated or not the arrays saved.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            for key in ("mean", "scale"):
+                if key not in z.files:
+                    raise RepresentationUnreadable(f"{path}: missing array {key!r}")
+            return {k: np.array(z[k]) for k in z.files}
+    except FileNotFoundError:
+        raise RepresentationUnreadable(f"{path}: missing") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        if isinstance(e, RepresentationUnreadable):
+            raise
+        raise RepresentationUnreadable(
+            f"{path}: not a readable .npz of arrays (truncated or edited)"
+        ) from None
 
 
 SUBJECT_REFERENCES = 64
@@ -424,17 +520,12 @@ class ChangeRepresentation:
         """Load a saved representation; the checksum is verified."""
         directory = Path(directory)
         meta_path = directory / "representation.json"
-        try:
-            meta = json.loads(meta_path.read_text("utf-8"))
-            with np.load(directory / "scaling.npz", allow_pickle=False) as z:
-                mean, scale = np.array(z["mean"]), np.array(z["scale"])
-                refs = {k: np.array(z[k]) for k in ("subject_ref", "subject_ref_weight")
-                        if k in z.files}  # fmt: skip
-        except (OSError, ValueError, KeyError) as e:
-            raise RepresentationMismatch(f"{directory}: unreadable representation ({e})") from e
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-            raise RepresentationMismatch(f"{meta_path}: unknown format {found!r}")
+        meta = _read_meta(meta_path)
+        if meta.get("format") != FORMAT:
+            raise RepresentationMismatch(f"{meta_path}: unknown format {meta.get('format')!r}")
+        arrays = _read_scaling(directory / "scaling.npz")
+        mean, scale = arrays["mean"], arrays["scale"]
+        refs = {k: arrays[k] for k in ("subject_ref", "subject_ref_weight") if k in arrays}
         prior = None
         if "cross_repo_prior" in meta:
             try:
@@ -464,8 +555,11 @@ class ChangeRepresentation:
                 rep._subject_ref = refs.get("subject_ref", np.zeros((0, width)))
                 rep._subject_ref_weight = refs.get("subject_ref_weight", np.zeros(0))
             rep._set_checksums()
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise RepresentationMismatch(f"{meta_path}: malformed ({e!r})") from e
+        except (KeyError, TypeError, ValueError, IndexError):  # the types are checked: sizes
+            raise RepresentationUnreadable(
+                f"{meta_path}: its feature names do not fit the arrays of scaling.npz beside it "
+                "(corrupt or edited)"
+            ) from None
         if rep.checksum_ != meta.get("checksum"):
             raise RepresentationMismatch(f"{directory}: checksum mismatch (corrupt or edited)")
         return rep
