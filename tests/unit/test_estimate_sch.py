@@ -281,7 +281,18 @@ def test_a_bad_repository_is_named_before_a_missing_model(tmp_path: Path) -> Non
             estimate(cfg, target, repo=plain)
     with pytest.raises(EstimateInputError, match="no-such: not a folder"):
         estimate(cfg, Target(), repo=tmp_path / "no-such")
-    repo = committed_repo(tmp_path)  # a good repository: then the missing model is said
+    repo = committed_repo(tmp_path)  # a good repository: an unknown revision is said next
+    with pytest.raises(EstimateInputError, match="no-such-rev"):
+        estimate(cfg, Target(rev="no-such-rev"), repo=repo)
+    with pytest.raises(EstimateInputError, match="'nosuch' names no commit"):
+        estimate(cfg, Target(rev="HEAD..nosuch"), repo=repo)
+    empty = tmp_path / "empty"
+    git(tmp_path, "init", "-q", str(empty))
+    with pytest.raises(EstimateInputError, match="has no commits yet"):
+        estimate(cfg, Target(), repo=empty)
+    # then the missing model (an empty range is a good input: it needs the model all the same)
+    with pytest.raises(EstimateInputError, match=r"no trained effort model.*train_sch"):
+        estimate(cfg, Target(rev="HEAD..HEAD"), repo=repo)
     for target in (Target(), Target(worktree=True), Target(diff=patch)):
         with pytest.raises(EstimateInputError, match=r"no trained effort model.*train_sch"):
             estimate(cfg, target, repo=repo)

@@ -127,27 +127,29 @@ def estimate(
         EstimateError,
         estimate_changes,
         git_commit_records,
-        resolve_revisions,
         split_patch_series,
         untracked_files,
         worktree_record,
     )
     from standard_coder.sch.mining.store import commits_by_id
 
-    # the user's input first (the repository, then the model): a bad --repo is named as such,
-    # not hidden behind "no trained model"
+    # the user's input first (the repository, the revisions, then the model): a bad --repo or
+    # an unknown revision is named as such, not hidden behind "no trained model"
     where: Path | None = None
+    ids: list[str] = []
+    merges: list[str] = []
+    note = ""
     if target.diff is None:
         where = resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
+        if not target.worktree:
+            ids, merges, note = _revisions(where, target.rev)
     elif repo is not None:  # a patch reads --repo only for a hybrid model: checked all the same
         resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
     model, rep, layout = load_model(cfg)
     contents = rep.kind == "hybrid"
     langs = languages_of(cfg.filters.languages)
     labels: list[tuple[str, str]]
-    merges: list[str] = []
     untracked: list[str] = []
-    note = ""
     try:
         if target.diff is not None:
             try:
@@ -170,16 +172,6 @@ def estimate(
                 labels = [("source", f"worktree:{where}")]
                 untracked = untracked_files(where, langs)
             else:
-                revs = resolve_revisions(where, target.rev or "HEAD")
-                ids, merges, note = revs.ids, revs.merges, revs.note
-                if not ids and ".." in (target.rev or ""):  # main..HEAD with nothing new: 0 h
-                    note = note or f"{target.rev} holds no commit: nothing to price"
-                elif not ids:
-                    raise EstimateInputError(
-                        f"{target.rev}: names no non-merge commit in {where}"
-                        + (f" ({len(merges)} merge commit(s), not priced themselves)"
-                           if merges else "")
-                    )  # fmt: skip
                 stored: dict[str, Any] = {}
                 if layout.db.is_file():  # in chunks: each id is two SQL parameters
                     for i in range(0, len(ids), 500):
@@ -217,6 +209,30 @@ def estimate(
     if layout.db.is_file():
         _say_reapplied(doc, records, layout.db, None if where is None else _mined_ids(cfg, where))
     return doc
+
+
+def _revisions(where: Path, rev: str | None) -> tuple[list[str], list[str], str]:
+    """The non-merge commits ``rev`` (default ``HEAD``, or a range) names in ``where``, the
+    merges it names (not priced themselves) and a note: ``(ids, merges, note)``.
+
+    Raises:
+        EstimateInputError: an unknown revision; one that names only merge commits.
+    """
+    from standard_coder.sch.estimate import EstimateError, resolve_revisions
+
+    try:
+        revs = resolve_revisions(where, rev or "HEAD")
+    except EstimateError as exc:
+        raise EstimateInputError(str(exc)) from None
+    ids, merges, note = revs.ids, revs.merges, revs.note
+    if not ids and ".." in (rev or ""):  # main..HEAD with nothing new: 0 h
+        note = note or f"{rev} holds no commit: nothing to price"
+    elif not ids:
+        raise EstimateInputError(
+            f"{rev}: names no non-merge commit in {where}"
+            + (f" ({len(merges)} merge commit(s), not priced themselves)" if merges else "")
+        )
+    return list(ids), list(merges), note
 
 
 def _series_records(mails: list[str], names: list[str], langs: Any, head: Any) -> list[Any]:
