@@ -480,6 +480,65 @@ def test_a_ticket_of_one_commit_has_that_commits_estimate_q10_mean_q90(
     assert float(draws.mean()) == pytest.approx(want["sch_hours"], rel=1e-9)
 
 
+def test_a_ticket_commit_on_a_branch_the_mine_did_not_read_is_priced_from_git(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A ticket in progress lists a commit of a feature branch (the mine reads the checked-out
+    branch): the forecast reads it from the configured repository as ``estimate`` does, with
+    estimate's figures; ``forecast-check`` and the forecast stage accept it, and the stage
+    reruns when that branch moves (the repositories' refs are its inputs)."""
+    from standard_coder.forecasting.inputs import ForecastInputError, Ticket
+    from standard_coder.pipelines.sch_effort import model_effort_for
+
+    out, _ = demo
+    repos = tmp_path / "repos"  # the fixture's repositories stay as they are
+    shutil.copytree(out / "repos", repos)
+    repo = repos / "repo-1"
+    ident = ("-c", "user.name=Ann", "-c", "user.email=ann@example.com")
+    _git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "feature.py").write_text(
+        "def f(x):\n    return x + 1\n\n\ndef g(y):\n    return 2 * y\n"
+    )
+    _git(repo, "add", "feature.py")
+    _git(repo, *ident, "commit", "-q", "-m", "Add a feature")
+    cid = _git(repo, "rev-parse", "HEAD").strip()
+    _git(repo, "checkout", "-q", "-")
+    cfg = load_config(out / "pipeline_config.toml", [])
+    layout = SchLayout(out / "sc-output")
+    want = estimate(cfg, Target(rev=cid), repo=repo)["changes"][0]
+    ticket = Ticket(id="T-9", status="in_progress", commit_ids=[cid[:12]])
+    effort = model_effort_for(layout.model, layout.change_rep, layout.db, seed=cfg.runner.seed,
+                              rng_seed=1, repos=[repos / "repo-0", repo])  # fmt: skip
+    draws = effort([ticket])["T-9"]
+    assert tuple(np.quantile(draws, [0.1, 0.5, 0.9])) == (want["q10"], want["q50"], want["q90"])
+    blind = model_effort_for(layout.model, layout.change_rep, layout.db, seed=cfg.runner.seed,
+                             rng_seed=1)  # fmt: skip
+    with pytest.raises(ForecastInputError, match="nor in a configured repository"):
+        blind([ticket])
+
+    base = tmp_path / "sc-output"
+    shutil.copytree(out / "sc-output", base, ignore=shutil.ignore_patterns("run-cache", "lock*"))
+    sprint = json.loads((out / "sprint_inputs.json").read_text())
+    in_review = next(t for t in sprint["tickets"] if t.get("commit_ids"))
+    in_review["commit_ids"] = [*in_review["commit_ids"], cid[:12]]
+    (tmp_path / "sprint.json").write_text(json.dumps(sprint))
+    config = str(out / "pipeline_config.toml")
+    sets = ("--set", f"outputs.base_dir={base}", "--set", f'repos.include_paths=["{repos}/*"]',
+            "--set", f"forecasting.sprint_inputs_path={tmp_path / 'sprint.json'}")  # fmt: skip
+    proc = cli("forecast-check", "-c", config, *sets)
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("pipeline", "--config", config, *sets, "--stages", "forecast")
+    assert proc.returncode == 0, proc.stderr
+
+    proc = cli("pipeline", "--config", config, *sets, "--stages", "forecast")
+    assert "[skip] forecast: up to date" in proc.stderr, proc.stderr
+    _git(repo, "branch", "-f", "feature", f"{cid}~1")  # the branch moved: read git again
+    proc = cli("pipeline", "--config", config, *sets, "--stages", "forecast")
+    assert proc.returncode == 0 and "[run] forecast: input changed: git:" in proc.stderr, (
+        proc.stderr
+    )
+
+
 def test_a_truncated_model_is_named_with_exit_2_by_every_command_that_loads_it(
     demo: tuple[Path, str], tmp_path: Path
 ) -> None:

@@ -180,9 +180,11 @@ def test_a_commit_without_code_is_known_and_every_unknown_id_is_named_at_once(
     sprint = mutate(["tickets", 0], {"id": "T-1", "status": "todo", "commit_ids": ids})
     proc = cli("forecast-check", "--config", str(project(tmp_path, sprint)))
     assert proc.returncode == 2, proc.stderr
-    assert "2 commit ids are not in the mined history" in proc.stderr
-    # why: the mine reads HEAD only, while estimate reads git (not "mine the repository")
-    assert "checked-out branch (HEAD)" in proc.stderr and "estimate` reads it" in proc.stderr
+    assert "2 commit ids are not in the mined history nor in a configured repository" in (
+        proc.stderr
+    )
+    # where it looked, and the ways out
+    assert "then in each configured repository ([repos], any branch" in proc.stderr
     assert "$.tickets[0].commit_ids[1]: 'dddddddddddd'" in proc.stderr
     assert "$.tickets[0].commit_ids[2]: 'eeeeeeeeeeee'" in proc.stderr
     assert "cccccccccc" not in proc.stderr

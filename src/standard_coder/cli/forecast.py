@@ -84,6 +84,7 @@ def forecast_check(
     )
     from standard_coder.forecasting.scenarios import ScenarioError
     from standard_coder.forecasting.validate import check_forecast_inputs
+    from standard_coder.pipelines.sch import configured_repositories, git_repositories
     from standard_coder.pipelines.sch_effort import commit_lookup
     from standard_coder.pipelines.sch_layout import SchLayout
     from standard_coder.pipelines.sch_options import forecast_options
@@ -113,7 +114,9 @@ def forecast_check(
             forecast_options(section),
             sprint_source=str(section.sprint_inputs_path),
             history_source=str(section.historical_outcomes_path),
-            find_commits=commit_lookup(SchLayout(cfg.outputs.base_dir).db),
+            find_commits=commit_lookup(
+                SchLayout(cfg.outputs.base_dir).db, git_repositories(configured_repositories(cfg))
+            ),
         )
     except (ConfigError, ForecastInputError, ScenarioError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)

@@ -138,11 +138,10 @@ def check_forecast_inputs(
 
 
 NOT_MINED_WHY = (
-    "the forecast prices commits from the mined database only, and the mine reads each "
-    "repository's checked-out branch (HEAD), so a commit on another branch or in a repository "
-    "not mined is not there (`standard-coder estimate` reads it straight from git). Merge or "
-    "check out its branch and rerun the mine, give the ticket the change as `diff` "
-    "(`git show <id>`), or fix the id"
+    "the forecast looks a ticket's commit up in the mined database, then in each configured "
+    "repository ([repos], any branch, as `standard-coder estimate` reads it). Fix the id, add "
+    "the repository that holds it to [repos] (or fetch the branch into it), or give the "
+    "ticket the change as `diff` (`git show <id>`)"
 )
 """Why a ticket's commit id is unknown to the forecast, and the ways out (docs/forecasting.md)."""
 
@@ -165,10 +164,12 @@ def _check_commits(sprint: SprintInputs, find: CommitLookup, source: str) -> Non
     if len(unknown) == 1:
         raise ForecastInputError(
             f"{source}: {unknown[0].replace(': ', ': commit ', 1)} is not in the mined history"
+            " nor in a configured repository"
             f"; {NOT_MINED_WHY}"
         )
     if unknown:  # every one at once: one fix, one rerun
         raise ForecastInputError(
-            f"{source}: {len(unknown)} commit ids are not in the mined history; "
+            f"{source}: {len(unknown)} commit ids are not in the mined history nor in a "
+            "configured repository; "
             f"{NOT_MINED_WHY}:\n  " + "\n  ".join(unknown)
         )

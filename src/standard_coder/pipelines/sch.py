@@ -10,6 +10,7 @@ runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,35 @@ def _sprint_needs_model(path: Path | None) -> bool:
         )
     except (OSError, ValueError, AttributeError):
         return True
+
+
+def configured_repositories(cfg: FlagshipConfig) -> list[Path]:
+    """The local repositories ``[repos]`` names (globs expanded, mirrors that exist)."""
+    root = cfg.config_path.parent if cfg.config_path else None
+    return list(
+        sch_mine.local_repositories(
+            mine_options(cfg.repos, cfg.filters, cfg.outputs.base_dir, root), cfg.outputs.base_dir
+        )
+    )
+
+
+def git_repositories(repos: Sequence[Path]) -> tuple[Path, ...]:
+    """Those of ``repos`` that are git repositories (the others: the mine names them)."""
+    return tuple(r for r in repos if _is_git_repo(r))
+
+
+def _sprint_lists_commits(path: Path | None) -> bool:
+    """True when a ticket not done lists commit ids (unreadable: False; the stage names it)."""
+    if path is None:
+        return False
+    try:
+        tickets = json.loads(path.read_text(encoding="utf-8")).get("tickets", [])
+        return any(
+            isinstance(t, dict) and t.get("status") != "done" and t.get("commit_ids")
+            for t in tickets
+        )
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def check_prior_file(
@@ -145,16 +175,14 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     stages: list[Stage] = []
 
     counted = t.features.representation != "loc"  # what only token representations read
-    repos = sch_mine.local_repositories(
-        mine_options(cfg.repos, cfg.filters, cfg.outputs.base_dir, root), cfg.outputs.base_dir
-    )
+    repos = configured_repositories(cfg)
     stages.append(
         Stage(
             name="mine",
             run=sch_mine.run,
             # A configured path that is not a git repository is no git input: the stage runs,
             # mines the others, names it and exits 1 (retried next run), as docs/mining.md says.
-            git_inputs=tuple(r for r in repos if _is_git_repo(r)),
+            git_inputs=git_repositories(repos),
             params={
                 "repos": section_params(cfg.repos, root),
                 "filters": _mine_filters(cfg, root),
@@ -265,6 +293,13 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     f = cfg.forecasting
     if f.enable and f.sprint_inputs_path is not None and f.historical_outcomes_path is not None:
         needs_model = _sprint_needs_model(f.sprint_inputs_path)
+        # a ticket's commit the mine did not read (another branch) is read from its repository
+        # as estimate reads it: the repositories' refs are inputs then
+        commit_repos = (
+            git_repositories(repos)
+            if needs_model and _sprint_lists_commits(f.sprint_inputs_path)
+            else ()
+        )
         forecast_inputs = {"sprint": f.sprint_inputs_path, "history": f.historical_outcomes_path}
         if needs_model:  # upstream outputs (already inputs through deps), named for the stage
             forecast_inputs.update(db=layout.db, model=layout.model, change_rep=layout.change_rep)
@@ -274,6 +309,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 run=sch_forecast.run,
                 deps=("mine", "train_sch") if needs_model else (),
                 named_inputs=forecast_inputs,
+                git_inputs=commit_repos,
                 params={
                     "forecasting": section_params(f, root),
                     # a ticket's diff counts the files the mine counts (as ``estimate --diff``)
@@ -286,6 +322,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                         if needs_model
                         else {}
                     ),
+                    **({"repositories": [str(r) for r in commit_repos]} if commit_repos else {}),
                 },
                 param_labels={"seed": "runner.seed"},
                 named_outputs={"forecasts": layout.forecasts},

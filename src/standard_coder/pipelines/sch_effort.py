@@ -11,7 +11,7 @@ id, or a diff's files), so a ticket of one commit has that commit's ``estimate``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,7 @@ def model_effort_for(
     device: str = "cpu",
     ticket_effort: str = "coding",
     langs: Any = None,
+    repos: Sequence[Path] = (),
 ) -> Callable[[list[Any]], dict[str, np.ndarray]]:
     """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`.
 
@@ -149,7 +150,9 @@ def model_effort_for(
     whose only change is a commit has that commit's ``estimate`` q10/mean/q90. ``rng_seed`` (the
     forecast's) seeds the delivery head's draws.
 
-    Commit contents are read from ``db`` when the model's representation uses them (hybrid).
+    A ticket's commits come from ``db``, or from the first of ``repos`` that holds them
+    (:func:`ticket_changes`). Commit contents are read when the model's representation uses
+    them (hybrid).
     A ticket's diff counts the files of ``langs`` (``sch.estimate.Languages``; Python when
     None), as ``estimate --diff`` does. ``ticket_effort="delivery"`` (a multitask model) prices
     each ticket as one PR of its changes by the delivery head (:func:`delivery_draws`) instead
@@ -183,7 +186,7 @@ def model_effort_for(
 
     def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
         wanted = {cid for t in tickets for cid in t.commit_ids}
-        found = mined_changes(db, wanted, with_contents=contents)
+        found = ticket_changes(db, wanted, repos=repos, langs=langs, with_contents=contents)
         out: dict[str, np.ndarray] = {}
         for t in tickets:
             records: list[Any] = []
@@ -201,7 +204,7 @@ def model_effort_for(
                 if match is None:
                     raise ForecastInputError(
                         f"ticket {t.id}: commit {cid} is not in the mined history "
-                        f"({db}); {NOT_MINED_WHY}"
+                        f"({db}) nor in a configured repository; {NOT_MINED_WHY}"
                     )
                 records.append(match)
                 labels.append(match.commit_id)  # estimate's label: the full id, not as listed
@@ -269,20 +272,65 @@ def mined_changes(db: Path, ids: Any, *, with_contents: bool = False) -> dict[st
         merges = merge_commit_ids(db, [cid for cid in rest if cid not in found])
         if merges:
             cid, full = next(iter(merges.items()))
-            raise ValueError(
-                f"commit {cid} is a merge commit ({full[:12]}): list the commits it merged "
-                f"instead (`standard-coder estimate {cid}` names and prices them)"
-            )
+            raise ValueError(_merge_refused(cid, full))
     return found
 
 
-def commit_lookup(db: Path) -> Callable[[Any], dict[str, Any]] | None:
-    """Tickets' commit ids -> stored commits in the mined database ``db``; None before the
-    first mine.
+def _merge_refused(cid: str, full: str) -> str:
+    return (
+        f"commit {cid} is a merge commit ({full[:12]}): list the commits it merged "
+        f"instead (`standard-coder estimate {cid}` names and prices them)"
+    )
+
+
+def ticket_changes(
+    db: Path,
+    ids: Any,
+    *,
+    repos: Sequence[Path] = (),
+    langs: Any = None,
+    with_contents: bool = False,
+    read: bool = True,
+) -> dict[str, Any]:
+    """The change each ticket commit id names: the mined one (:func:`mined_changes`), else the
+    commit read from the first of ``repos`` that holds it, as ``estimate`` reads it (a commit on
+    a branch the mine does not read, or made since the last mine). ``read=False`` only finds
+    them (the value is the full id); ``langs`` as ``sch.estimate.Languages`` (Python: None).
+
+    Raises:
+        AmbiguousCommitId: an abbreviated id matches two different mined commits.
+        ValueError: an id names a merge commit (a ticket lists the commits it merged).
+    """
+    from standard_coder.sch.estimate import Languages, commit_in, git_commit_records
+
+    found = mined_changes(db, ids, with_contents=with_contents) if db.is_file() else {}
+    for cid in [c for c in ids if c not in found]:
+        for repo in repos:
+            hit = commit_in(repo, cid)
+            if hit is None:
+                continue
+            full, merge = hit
+            if merge:
+                raise ValueError(_merge_refused(cid, full))
+            found[cid] = (
+                git_commit_records(
+                    repo, [full], Languages() if langs is None else langs,
+                    with_contents=with_contents,
+                )[0]
+                if read
+                else full
+            )  # fmt: skip
+            break
+    return found
+
+
+def commit_lookup(db: Path, repos: Sequence[Path] = ()) -> Callable[[Any], dict[str, Any]] | None:
+    """Tickets' commit ids -> the changes they name (:func:`ticket_changes`: the mined
+    database ``db``, then ``repos``); None when there is neither (before the first mine).
 
     The forecast stage and ``forecast-check`` pass it to ``check_forecast_inputs``, so an unknown
     commit id is the same error in both.
     """
-    if not db.is_file():
+    if not db.is_file() and not repos:
         return None
-    return lambda ids: mined_changes(db, ids)
+    return lambda ids: ticket_changes(db, ids, repos=repos, read=False)

@@ -10,7 +10,8 @@ def run(ctx: StageContext) -> None:
 
     Reads ``ctx.params["forecasting"]``, the named inputs ``sprint`` and ``history`` (plus
     ``model``, ``change_rep`` and ``db`` from ``train_sch``/``mine`` when a ticket needs the
-    model) and writes below the named output ``forecasts``.
+    model; ``repositories``: where a ticket's commit the mine did not read is looked up) and
+    writes below the named output ``forecasts``.
     """
     from standard_coder.config.forecasting import ForecastingSection
     from standard_coder.config.mining import LanguageFilter
@@ -26,9 +27,12 @@ def run(ctx: StageContext) -> None:
     f = section_from_params(ForecastingSection, ctx.params["forecasting"], ctx.root_dir)
     sprint_path, history_path = ctx.inputs["sprint"], ctx.inputs["history"]
     sprint = load_sprint_inputs(sprint_path)
+    from pathlib import Path
+
     from standard_coder.pipelines.sch_effort import commit_lookup
     from standard_coder.pipelines.sch_layout import SchLayout
 
+    repos = [Path(p) for p in ctx.params.get("repositories", [])]  # for commits not mined
     model_effort = None
     if any(t.needs_model for t in sprint.tickets):
         from standard_coder.pipelines.sch_effort import model_effort_for
@@ -49,6 +53,7 @@ def run(ctx: StageContext) -> None:
             langs=None
             if "filters" not in ctx.params
             else languages_of(LanguageFilter.model_validate(ctx.params["filters"]["languages"])),
+            repos=repos,
         )
     result = run_forecast(
         sprint_path,
@@ -57,8 +62,9 @@ def run(ctx: StageContext) -> None:
         out_dir=ctx.outputs["forecasts"],
         model_effort=model_effort,
         seed=f.rng_seed,
-        # the mined database (an input when a ticket needs the model; unknown ids are errors)
-        find_commits=commit_lookup(ctx.inputs.get("db", SchLayout(ctx.base_dir).db)),
+        # the mined database (an input when a ticket needs the model), then the repositories:
+        # an id in neither is an error
+        find_commits=commit_lookup(ctx.inputs.get("db", SchLayout(ctx.base_dir).db), repos),
     )
     for warning in result.report["warnings"]:
         ctx.log.warning("%s", warning)

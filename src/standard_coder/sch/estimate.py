@@ -179,6 +179,16 @@ def resolve_revisions(repo: Path, spec: str) -> Revisions:
     return Revisions(ids, inner, note)
 
 
+def commit_in(repo: Path, rev: str) -> tuple[str, bool] | None:
+    """The full id of the commit ``rev`` names in ``repo`` and whether it is a merge; None when
+    it names no commit there (or an abbreviation matches several objects)."""
+    cid = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).strip()
+    if not cid:
+        return None
+    parents = _git(repo, "rev-list", "--parents", "-n", "1", cid, check=False).split()[1:]
+    return cid, len(parents) > 1
+
+
 def git_commit_records(
     repo: Path, ids: Sequence[str], langs: Languages, *, with_contents: bool
 ) -> list[CommitRecord]:
