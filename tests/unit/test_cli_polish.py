@@ -384,6 +384,22 @@ def test_a_correlation_near_zero_is_said_to_three_decimals(tmp_path: Path) -> No
     assert "<td class='num'>0.000</td>" in html and "<td class='num'>-0.573</td>" in html
 
 
+def test_the_loc_baselines_every_change_spearman_is_in_the_spearman_table(
+    tmp_path: Path,
+) -> None:
+    """Session 38 (pint, funcy): the table gave SCH's every-change rho but left the LOC
+    baseline's under "Other metrics" as "baseline loc spearman sch all"."""
+    ev = {"spearman_sch": 0.325, "spearman_sch_all": 0.252, "baseline_loc_spearman_sch": 0.312,
+          "baseline_loc_spearman_sch_all": 0.144, "spearman_lines_added": 0.292,
+          "spearman_lines_added_all": 0.279}  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
+    head = html.split("Spearman correlation with inferred coding time")[1].split("</thead>")[0]
+    assert "<th class='num'>LOC baseline, every change</th>" in head
+    row = html.split("<tr><td>sch</td>")[1].split("</tr>")[0]
+    assert re.findall(r"<td class='num'>(.*?)</td>", row) == ["0.325", "0.312", "0.252", "0.144"]
+    assert "baseline loc spearman sch all" not in html
+
+
 def test_report_shows_the_newest_forecast_and_lists_older_sprints_apart(tmp_path: Path) -> None:
     """After sprint_id changes, the old sprint's file stays in forecasts/: the report's card is
     the newest file's; the old one is an 'earlier forecast' row, not a second current card."""

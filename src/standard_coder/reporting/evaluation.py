@@ -145,6 +145,9 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     )
     sp_base = {k: num(doc.get(BASELINE_PREFIX + k)) for k, _ in ranked}
     used.update(BASELINE_PREFIX + k for k, b in sp_base.items() if b is not None)
+    # the baseline's every-change figure sits in the row too, not under "Other metrics"
+    sp_base_all = {k: num(doc.get(BASELINE_PREFIX + k + ALL_SUFFIX)) for k, _ in ranked}
+    used.update(BASELINE_PREFIX + k + ALL_SUFFIX for k, b in sp_base_all.items() if b is not None)
     spearman = [  # correlations to three decimals: -0.0002 is "-0.000", not "-2.484e-04"
         {
             "label": label(k[len("spearman_") :]),
@@ -152,6 +155,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
             "width": f"{max(0.0, min(100.0, abs(v) * 100)):.0f}",
             "base": _corr(sp_base[k]),
             "all": _corr(num(doc[twin])) if (twin := _twin(doc, k)) else None,
+            "base_all": _corr(sp_base_all[k]),
         }
         for k, v in ranked
     ]
@@ -169,6 +173,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
         "spearman": spearman,
         "spearman_all": any(r["all"] is not None for r in spearman),
         "spearman_base": any(b is not None for b in sp_base.values()),
+        "spearman_base_all": any(b is not None for b in sp_base_all.values()),
         "groups": groups,
         "rest": rest,
         "targets": _targets(doc.get("target_intervals")),
