@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from standard_coder.runner.engine import run_pipeline
 from standard_coder.runner.executor import InProcessExecutor, register_executor
 from standard_coder.runner.front import load_pipeline
@@ -97,3 +99,22 @@ def test_local_pool_runs_item_functions_of_a_file_pipeline(tmp_path: Path) -> No
     got = json.loads((tmp_path / "out.json").read_text())
     assert {int(k): v[0] for k, v in got.items()} == {i: i * i for i in range(8)}
     assert os.getpid() not in {v[1] for v in got.values()}  # the pool's processes ran them
+
+
+def test_a_map_over_a_generator_ends_with_its_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Session 38: mining's ``ctx.map`` over chunks (a generator) printed ``mining chunks: 0``
+    and, done in under 5 s, never a later line: the count now closes the map."""
+    out = tmp_path / "c.json"
+
+    def run(ctx: Any) -> None:
+        got = [r for _, r in ctx.map(_double, (i for i in range(3)), desc="chunks")]
+        out.write_text(json.dumps(got))
+
+    pipe = Pipeline(name="p", stages=(Stage(name="c", run=run, outputs=(out,)),),
+                    base_dir=tmp_path / "out")  # fmt: skip
+    result = run_pipeline(pipe, install_signals=False)
+    assert result.exit_code == 0, result.message
+    err = capsys.readouterr().err
+    assert "  chunks: 0\n" in err and "  chunks: 3/3\n" in err

@@ -173,6 +173,10 @@ class RunContext:
             for item, result in executor.map(fn, items, self.should_stop):
                 task.advance(1)
                 yield item, result
+            if task.total is None and not self.should_stop():
+                # items of unknown number (a generator): their count is known now, and a plain
+                # progress line says it (else the last line was the first one, "desc: 0")
+                task.update(total=task.completed)
         except BaseException:
             if shared is None:
                 self._close_executor()  # a worker may be broken: never reuse it
