@@ -92,3 +92,21 @@ def test_report_tiles_say_later_not_remaining_hours_when_past_the_horizon() -> N
     assert tiles["P85 completion day"] == "later than 2026-12-10"
     assert tiles["expected completed SCH"] == "1.743"
     assert "8.666" not in tiles.values() and "5.684" not in tiles.values()
+
+
+def test_the_legend_under_the_table_names_only_the_marks_it_shows(tmp_path: Path) -> None:
+    """Session 38: every forecast table ended with "'(late)': ...; 'later': ..." though no cell
+    said either (a sprint done in time): a legend of marks that are not there."""
+    res = run_forecast(SPRINT, HISTORY, options=ForecastOptions(n_sims=2_000),
+                       out_dir=tmp_path, model_effort=_model, seed=3)  # fmt: skip
+    text = _text(res.report)
+    late, later = "(late)" in text.split("SCH = ")[0], "later" in text.split("SCH = ")[0]
+    assert ("'(late)': after the sprint's last day" in text) == late
+    assert ("'later': not even within" in text) == later
+    # every ticket and the sprint done on day 1: neither mark
+    tickets = [{**t, "completion_day_p50": 1, "completion_day_p85": 1}
+               for t in res.report["tickets"]]  # fmt: skip
+    quick = {**res.report, "tickets": tickets, "completion_day_p50": 1, "completion_day_p85": 1}
+    assert "'(late)'" not in _text(quick) and "'later'" not in _text(quick)
+    slow = {**quick, "completion_day_p85": None}  # past the horizon: 'later' only
+    assert "'later': not even within" in _text(slow) and "'(late)'" not in _text(slow)

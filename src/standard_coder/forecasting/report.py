@@ -154,7 +154,6 @@ def forecast_table(report: dict[str, Any]) -> Table:
             f"Sprint {report['sprint_id']} forecast: {report['start_date']} to "
             f"{report['end_date']} ({n_days} working days, {report['n_sims']:,} simulations)"
         ),
-        caption=_caption(report),
         caption_justify="left",
     )
     table.add_column("case / ticket (work order)", ratio=1, overflow="fold", no_wrap=False)
@@ -165,12 +164,16 @@ def forecast_table(report: dict[str, Any]) -> Table:
     key, unit = ("story_points", "story points") if points else ("sch", "SCH hours")
     table.add_column(unit, justify="right", no_wrap=True)
     rows = [{"name": "baseline", **report}, *report["scenarios"]]
+    shown: list[str] = []  # the dates' cells: the legend explains only the marks they use
     for row in rows:
+        p50 = _when(row["completion_day_p50"], row["completion_date_p50"], n_days)
+        p85 = _when(row["completion_day_p85"], row["completion_date_p85"], n_days)
+        shown += [p50, p85]
         table.add_row(
             escape(str(row["name"])),
             f"{row['p_complete_by_end']:.1%}",
-            _when(row["completion_day_p50"], row["completion_date_p50"], n_days),
-            _when(row["completion_day_p85"], row["completion_date_p85"], n_days),
+            p50,
+            p85,
             f"{row[f'expected_completed_{key}']:.1f} done",
         )
     table.add_section()
@@ -181,17 +184,22 @@ def forecast_table(report: dict[str, Any]) -> Table:
         if not done:
             status += f"; effort from {t['effort_source'].replace('_', ' ')}"
         name = f"{t['work_order']}. {t['id']} {t['title']}".rstrip()
+        p50 = _when(t.get("completion_day_p50"), t.get("completion_date_p50"), n_days, done=done)
+        p85 = _when(t.get("completion_day_p85"), t.get("completion_date_p85"), n_days, done=done)
+        shown += [p50, p85]
         table.add_row(
             escape(f"{name} [{status}]"),
             f"{t['p_complete']:.1%}",
-            _when(t.get("completion_day_p50"), t.get("completion_date_p50"), n_days, done=done),
-            _when(t.get("completion_day_p85"), t.get("completion_date_p85"), n_days, done=done),
+            p50,
+            p85,
             f"{t[f'mean_remaining_{key}']:.1f} left",
         )
+    table.caption = _caption(report, late=any(c.endswith("(late)") for c in shown),
+                             later="later" in shown)  # fmt: skip
     return table
 
 
-def _caption(report: dict[str, Any]) -> str:
+def _caption(report: dict[str, Any], *, late: bool = True, later: bool = True) -> str:
     lines = [SCH_EXPLAINED]
     unit = report.get("effort_unit")
     if unit:
@@ -216,10 +224,14 @@ def _caption(report: dict[str, Any]) -> str:
             "Tickets with a diff or commit ids are priced by delivery effort: the predicted "
             "open->merge hours of their changes as one pull request (multitask model)."
         )
-    lines.append(
-        "'(late)': after the sprint's last day; 'later': not even within "
-        f"{len(report['working_days']) + len(report['days_after_end'])} working days."
-    )
+    marks = []
+    if late:
+        marks.append("'(late)': after the sprint's last day")
+    if later:
+        horizon = len(report["working_days"]) + len(report["days_after_end"])
+        marks.append(f"'later': not even within {horizon} working days")
+    if marks:
+        lines.append("; ".join(marks) + ".")
     return escape("\n".join(lines))
 
 
