@@ -334,6 +334,10 @@ def test_signal_forwards_to_stage_and_exits_interrupted(
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == code, err
     assert "interrupted: rerun to resume" in err and "Traceback" not in err
+    # said once, on the [STOP] line, as a failed stage is on its [FAIL] line (session 38: the
+    # run's message repeated it on the next line)
+    assert err.count("interrupted: rerun to resume") == 1, err
+    assert "[STOP] one: interrupted: rerun to resume" in err
     assert (tmp_path / "signalled.txt").read_text() == str(int(sig))
     events = [
         json.loads(x)

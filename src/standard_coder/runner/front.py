@@ -329,8 +329,11 @@ def _run_loaded(
         after_run=witness_hook(pipe, root, witness_of),
     )
     if result.exit_code != 0:
-        shown = log_format == "text" and any(o.status == "failed" for o in result.stages.values())
-        if not shown:  # a failed stage's [FAIL] line already said it: once, not again
+        # a failed stage's [FAIL] line, or an interrupted run's [STOP] line (its
+        # run_interrupted event: every exit above 128), already said it: once, not again
+        said = result.exit_code > 128 or any(o.status == "failed" for o in result.stages.values())
+        shown = log_format == "text" and said
+        if not shown:
             sys.stderr.write(f"{result.message}\n")
         return result.exit_code
     ran = result.ran
