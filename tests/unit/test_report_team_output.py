@@ -126,3 +126,19 @@ def test_the_weeks_named_are_the_span_and_the_active_ones(tmp_path: Path) -> Non
                       ("2016-W10", "a", "r", 1, 1.0)])  # fmt: skip
     html = render_team_output(SectionInput(tmp_path, None, None, {}))
     assert "over 11 weeks (2015-W53 to 2016-W10), 3 with a change;" in " ".join(html.split())
+
+
+def test_an_empty_author_address_is_named_not_a_blank_cell(tmp_path: Path) -> None:
+    """Session 38 (pint): "Carlos Pascual <>" commits have the identity "": the joined-addresses
+    table and the per-author table showed an empty cell."""
+    from standard_coder.pipelines.sch_team import people_json
+
+    layout = SchLayout(tmp_path)
+    _write(tmp_path, [("2025-W01", "cp@cells.example", "api", 3, 1.0),
+                      ("2025-W02", "", "api", 1, 0.5)])  # fmt: skip
+    layout.team_output_people.write_text(people_json({"": "cp@cells.example"}, True))
+    html = render_team_output(SectionInput(tmp_path, None, None, {}))
+    joined = html.split("<summary>Addresses joined by name</summary>")[1].split("</details>")[0]
+    assert re.findall(r"<td>(.*?)</td>", joined) == [
+        "(empty address)", "cp@cells.example", "team output"]  # fmt: skip
+    assert [r[0] for r in _table(html, "Per author")] == ["cp@cells.example", "(empty address)"]
