@@ -679,7 +679,8 @@ def test_a_format_patch_series_prices_as_its_commits(
     demo: tuple[Path, str], tmp_path: Path
 ) -> None:
     """Each mail of a series is read as the mails before it left its files (not at HEAD, where
-    a file two mails change would not take the second), so it prices as the commit it was."""
+    a file two mails change would not take the second), so it prices as the commit it was; a
+    mail names its commit, and is drawn as that commit (the same q10/q50/q90 as estimate's)."""
     cfg, repo, target = _worktree(demo, tmp_path)
     for i in range(2):  # two commits to one file
         body = "".join(f"def step_{i}_{j}(x):\n    return [x] * {j}\n\n" for j in range(5))
@@ -694,3 +695,6 @@ def test_a_format_patch_series_prices_as_its_commits(
     for mail, commit in zip(mails, commits, strict=True):
         assert "no_contents" not in mail, mail
         assert mail["sch_hours"] == pytest.approx(commit["sch_hours"], abs=1e-9), mail["source"]
+        assert [mail[q] for q in ("q10", "q50", "q90")] == pytest.approx(
+            [commit[q] for q in ("q10", "q50", "q90")], abs=1e-9
+        )

@@ -302,3 +302,13 @@ def test_a_bad_repository_is_named_before_a_missing_model(tmp_path: Path) -> Non
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [f"error: --repo {plain}: not a git repository"]
+
+
+def test_a_format_patch_mail_names_its_commit_and_a_plain_diff_none() -> None:
+    from standard_coder.sch.estimate import patch_commit_id
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    mail = f"From {sha} Mon Sep 17 00:00:00 2001\nFrom: A <a@x>\nSubject: [PATCH] s\n\n---\n"
+    assert patch_commit_id(mail) == sha
+    assert patch_commit_id("diff --git a/x.py b/x.py\n") is None
+    assert patch_commit_id(f"see From {sha} Mon Sep 17 00:00:00 2001\n") is None

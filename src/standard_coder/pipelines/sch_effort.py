@@ -169,6 +169,7 @@ def model_effort_for(
         EstimateError,
         Languages,
         change_seed,
+        patch_commit_id,
         patch_record,
         sch_draws,
         seed_label,
@@ -198,7 +199,8 @@ def model_effort_for(
                                                 strict=False))  # fmt: skip
                 except EstimateError as exc:  # the user's sprint file: bad input, exit 2
                     raise ForecastInputError(str(exc)) from None
-                labels.append(seed_label("source", f"ticket:{t.id}", records[-1]))
+                named = patch_commit_id(t.diff)  # a format-patch mail: seeded as its commit
+                labels.append(seed_label("source", f"ticket:{t.id}", records[-1], named))
             for cid in t.commit_ids:
                 match = found.get(cid)
                 if match is None:

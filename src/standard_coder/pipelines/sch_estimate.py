@@ -127,6 +127,7 @@ def estimate(
         EstimateError,
         estimate_changes,
         git_commit_records,
+        patch_commit_id,
         split_patch_series,
         untracked_files,
         worktree_record,
@@ -150,6 +151,7 @@ def estimate(
     langs = languages_of(cfg.filters.languages)
     labels: list[tuple[str, str]]
     untracked: list[str] = []
+    named: list[str | None] | None = None
     try:
         if target.diff is not None:
             try:
@@ -165,6 +167,7 @@ def estimate(
             reader = _pre_image_reader(cfg, repo, cwd) if contents else None
             records = _series_records(mails, names, langs, reader)
             labels = [("source", n) for n in names]
+            named = [patch_commit_id(m) for m in mails]  # seeded as the commit it was made of
         else:
             assert where is not None  # resolved above, before the model
             if target.worktree:
@@ -193,6 +196,7 @@ def estimate(
         labels=labels,
         model_name=f"{cfg.training.predictor} ({layout.model})",
         seed=cfg.runner.seed,
+        named=named,
     )
     if contents and target.diff is not None:  # what a patch could not show, said
         from standard_coder.sch.estimate import files_without_contents

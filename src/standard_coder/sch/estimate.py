@@ -523,12 +523,23 @@ def change_seed(seed: int, label: str) -> list[int]:
     return [seed, zlib.crc32(label.encode("utf-8", "surrogateescape"))]
 
 
-def seed_label(key: str, value: str, record: CommitRecord) -> str:
+def seed_label(key: str, value: str, record: CommitRecord, named: str | None = None) -> str:
     """A commit's id; for a patch or a working tree, its files' changes: the same change gives
-    the same draws whichever way it is given (``--diff`` of ``--worktree``'s diff, say)."""
+    the same draws whichever way it is given (``--diff`` of ``--worktree``'s diff, say). A
+    ``git format-patch`` mail names its commit (``named``, :func:`patch_commit_id`): it is
+    seeded as that commit, so it has the figures ``estimate <commit>`` gives."""
     if key == "commit_id":
         return value
+    if named:
+        return named
     return "\0".join(f"{f.path}\0{f.diff}" for f in record.files) or value
+
+
+def patch_commit_id(text: str) -> str | None:
+    """The commit a ``git format-patch`` mail was made of (its ``From <id> Mon Sep 17 ...``
+    first line); None for a plain diff."""
+    m = _MAIL_START.match(text.lstrip("\n"))
+    return m.group(0).split()[1] if m else None
 
 
 def estimate_changes(
@@ -541,11 +552,13 @@ def estimate_changes(
     seed: int = 0,
     n_draws: int = N_DRAWS,
     explain: bool = True,
+    named: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
     """The estimate document: ``{"model", "total": {sch_hours, q10, q50, q90}, "changes": [...]}``.
 
     ``labels[i]`` is ``("commit_id", id)`` or ``("source", name)`` for ``records[i]``. Draws are
-    seeded, so the same changes give the same numbers.
+    seeded, so the same changes give the same numbers; ``named[i]``: the commit a patch mail
+    names (:func:`seed_label`).
     """
     changes: list[dict[str, Any]] = []
     total_draws = np.zeros(n_draws)
@@ -555,8 +568,9 @@ def estimate_changes(
         counts = rep.raw_matrix(raws)
         X = rep.scale_counts(counts)  # = rep.transform(records), extracted once
         sch_all = change_sch(model, X)
-        seeds = [change_seed(seed, seed_label(k, v, r)) for (k, v), r in zip(labels, records,
-                 strict=True)]  # fmt: skip
+        names = list(named) if named is not None else [None] * len(records)
+        seeds = [change_seed(seed, seed_label(k, v, r, c)) for (k, v), r, c in zip(labels, records,
+                 names, strict=True)]  # fmt: skip
         draws = sch_draws(model, X, n_draws, seeds)
         weigh = (
             top_features(model, rep, records, counts=counts, base=sch_all)
