@@ -243,6 +243,7 @@ def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
     assert top["what"] == describe_feature(top["feature"]) != ""
     assert f"weighs most: {top['what']} ×{top['count']:g}" in said
     assert "truncated to 1 h per change" in said  # what a 0.8 h estimate of a large change means
+    assert "Estimate, model: " in said and "Estimate (" not in said  # not "(auto (/x/model.pt))"
 
 
 def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path) -> None:

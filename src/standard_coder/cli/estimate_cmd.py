@@ -96,7 +96,7 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         con.print(f"{doc.get('note') or 'nothing to price'} (0 SCH h)", markup=False,
                   highlight=False)  # fmt: skip
         return
-    t = Table(title=f"Estimate ({doc['model']})", title_justify="left")
+    t = Table(title=f"Estimate, model: {doc['model']}", title_justify="left")
     for col, just in [("change", "left"), ("+/-", "right"), ("SCH h", "right"),
                       ("q10", "right"), ("q50", "right"), ("q90", "right")]:  # fmt: skip
         t.add_column(col, justify=just)  # type: ignore[arg-type]
