@@ -156,6 +156,8 @@ def test_a_merge_is_priced_as_the_commits_it_merged_and_a_range_skips_merges(
     assert "is a merge, priced as the 2 commit(s) it merged" in one.note
     assert "), because a merge's own diff repeats the work" in one.note
     assert "--no-merges" in one.note
+    short = resolve_revisions(repo, ids["M"][:8]).note  # an id is said once, not "x (x...)"
+    assert short.startswith(f"{ids['M'][:8]} is a merge")
     octo = resolve_revisions(repo, "HEAD")  # an octopus merge: every other parent's commits
     assert sorted(octo.ids) == sorted([ids["octo1"], ids["octo2"]]) and octo.merges == [ids["O"]]
     whole = resolve_revisions(repo, f"{ids['base']}..HEAD")

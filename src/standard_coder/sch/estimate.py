@@ -172,8 +172,9 @@ def resolve_revisions(repo: Path, spec: str) -> Revisions:
     merged = f"{cid}^1..{cid}"
     ids = _git(repo, "rev-list", "--no-merges", "--reverse", merged, "--").split()
     inner = _git(repo, "rev-list", "--merges", "--reverse", merged, "--").split()
+    named = spec if cid.startswith(spec.lower()) else f"{spec} ({cid[:10]})"  # no id twice
     note = (
-        f"{spec} ({cid[:10]}) is a merge, priced as the {len(ids)} commit(s) it merged "
+        f"{named} is a merge, priced as the {len(ids)} commit(s) it merged "
         f"({cid[:10]}^1..{cid[:10]}), because {MERGE_WHY}"
     )
     return Revisions(ids, inner, note)
