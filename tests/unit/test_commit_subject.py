@@ -12,12 +12,13 @@ import pytest
 from standard_coder.config import ConfigError
 from standard_coder.pipelines.sch import check_prior_file
 from standard_coder.sch.dataset import TEST
-from standard_coder.sch.estimate import patch_record, patch_subject
+from standard_coder.sch.estimate import patch_record
 from standard_coder.sch.features import ChangeRepresentation, RepresentationMismatch, extract_raw
 from standard_coder.sch.features.prior_corpus import History, PriorCorpus
 from standard_coder.sch.features.raw_change import RawChange
 from standard_coder.sch.features.subject import SUBJECT_NAMES, subject_counts
 from standard_coder.sch.features.synthetic import synthetic_changes
+from standard_coder.sch.patch_mail import patch_subject
 from standard_coder.sch.records import CommitRecord
 
 
@@ -149,7 +150,7 @@ def test_a_cut_off_patch_is_named_not_priced_short() -> None:
 
 
 def test_a_format_patch_series_is_one_change_per_mail() -> None:
-    from standard_coder.sch.estimate import split_patch_series
+    from standard_coder.sch.patch_mail import split_patch_series
 
     diff = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -0,0 +1 @@\n+x = 1\n"
     mail = "From {} Mon Sep 17 00:00:00 2001\nFrom: A <a@x>\nSubject: [PATCH {}/2] {}\n\n---\n"

@@ -307,7 +307,7 @@ def test_a_bad_repository_is_named_before_a_missing_model(tmp_path: Path) -> Non
 
 
 def test_a_format_patch_mail_names_its_commit_and_a_plain_diff_none() -> None:
-    from standard_coder.sch.estimate import patch_commit_id
+    from standard_coder.sch.patch_mail import patch_commit_id
 
     sha = "0123456789abcdef0123456789abcdef01234567"
     mail = f"From {sha} Mon Sep 17 00:00:00 2001\nFrom: A <a@x>\nSubject: [PATCH] s\n\n---\n"

@@ -280,6 +280,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 Path(sch_team.__file__),
                 *package_sources(
                     "sch/team_output.py",
+                    "sch/estimate.py",  # its draws (sch_draws): each change as estimate draws it
                     "sch/reapplied.py",
                     "sch/mining/identities.py",  # the people it joins by name
                     "sch/features/commit_counts.py",
@@ -331,7 +332,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     *package_sources("forecasting"),
                     # how a ticket's changes are priced (estimate's draws)
                     *(
-                        package_sources("pipelines/sch_effort.py", "sch/estimate.py")
+                        package_sources(
+                            "pipelines/sch_effort.py", "sch/estimate.py", "sch/patch_mail.py"
+                        )
                         if needs_model
                         else ()
                     ),

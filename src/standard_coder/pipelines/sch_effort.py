@@ -169,11 +169,11 @@ def model_effort_for(
         EstimateError,
         Languages,
         change_seed,
-        patch_commit_id,
         patch_record,
         sch_draws,
         seed_label,
     )
+    from standard_coder.sch.patch_mail import patch_commit_id
 
     model, rep = load_effort_model(model_path, rep_dir, device)
     if ticket_effort == "delivery" and model.predictor != "multitask":

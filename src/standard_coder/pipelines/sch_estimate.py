@@ -127,12 +127,11 @@ def estimate(
         EstimateError,
         estimate_changes,
         git_commit_records,
-        patch_commit_id,
-        split_patch_series,
         untracked_files,
         worktree_record,
     )
     from standard_coder.sch.mining.store import commits_by_id
+    from standard_coder.sch.patch_mail import patch_commit_id, split_patch_series
 
     # the user's input first (the repository, the revisions, then the model): a bad --repo or
     # an unknown revision is named as such, not hidden behind "no trained model"

@@ -18,7 +18,6 @@ import re
 import subprocess
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from standard_coder.sch.features.raw_change import left_out_counts
 from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import author_identity, language_of
 from standard_coder.sch.mining.gitlog import git_command
+from standard_coder.sch.patch_mail import patch_body, patch_subject
 from standard_coder.sch.predictors.sch_map import match_mean
 from standard_coder.sch.predictors.stage import TruncatedDiff, parse_unified_diff
 from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
@@ -373,56 +373,6 @@ def files_without_contents(record: CommitRecord) -> list[str]:
             if not f.is_binary and f.before is None and f.after is None]  # fmt: skip
 
 
-_MAIL_START = re.compile(r"^From [0-9a-f]{40,64} Mon Sep 17 00:00:00 2001$", re.M)
-"""The first line of each mail ``git format-patch`` writes (its fixed mbox date)."""
-
-
-def split_patch_series(text: str) -> list[str]:
-    """The mails of a ``git format-patch --stdout`` series, one per commit; a single patch or a
-    plain diff is one part."""
-    starts = [m.start() for m in _MAIL_START.finditer(text)]
-    if len(starts) < 2:
-        return [text]
-    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
-
-
-def patch_subject(text: str) -> str:
-    """The subject of a ``git format-patch`` mail (its ``Subject:`` header before the diff, less
-    ``[PATCH ...]`` / ``[RFC PATCH]`` tags; a folded header's next lines joined, an encoded
-    word decoded); ``""`` for a plain diff."""
-    from email.header import decode_header, make_header
-
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith(("diff --git", "--- ", "@@")):
-            break
-        if line.startswith("Subject:"):
-            subject = line[len("Subject:") :]
-            for more in lines[i + 1 :]:
-                if not more.startswith((" ", "\t")):
-                    break
-                subject += more
-            with suppress(ValueError, LookupError, UnicodeDecodeError):  # else as written
-                subject = str(make_header(decode_header(subject)))
-            return re.sub(r"^\s*(\[[^\]]*PATCH[^\]]*\]\s*)+", "", subject).strip()
-    return ""
-
-
-def patch_body(text: str) -> str | None:
-    """The message body of a ``git format-patch`` mail (after its headers, up to the ``---``
-    line before the diffstat or the diff itself); None for a plain diff (no message: unknown)."""
-    lines = text.splitlines()
-    end_of_headers = next((i for i, x in enumerate(lines) if not x.strip()), len(lines))
-    if not any(x.startswith("Subject:") for x in lines[:end_of_headers]):
-        return None
-    body: list[str] = []
-    for line in lines[end_of_headers + 1 :]:
-        if line.rstrip() == "---" or line.startswith(("diff --git", "--- ", "@@")):
-            break
-        body.append(line)
-    return "\n".join(body).strip("\n")
-
-
 def change_sch(model: Any, X: np.ndarray) -> np.ndarray:
     """Per change the SCH the evaluation and ``team_output`` report for it: the model's
     distribution's ``sch()`` (the truncated mean, through the location-shift model's stored SCH
@@ -534,13 +484,6 @@ def seed_label(key: str, value: str, record: CommitRecord, named: str | None = N
     if named:
         return named
     return "\0".join(f"{f.path}\0{f.diff}" for f in record.files) or value
-
-
-def patch_commit_id(text: str) -> str | None:
-    """The commit a ``git format-patch`` mail was made of (its ``From <id> Mon Sep 17 ...``
-    first line); None for a plain diff."""
-    m = _MAIL_START.match(text.lstrip("\n"))
-    return m.group(0).split()[1] if m else None
 
 
 def estimate_changes(
