@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -387,9 +388,8 @@ def test_the_rewrite_fails_loudly_when_a_read_holds_the_wal(tmp_path: Path) -> N
     writer.close()
 
 
-def test_a_mailmap_edit_reruns_the_mine_stage_and_joins_the_authors(tmp_path: Path) -> None:
-    """The runner's up-to-date check covers the working tree's .mailmap: no --force needed."""
-    repo = make_repo(tmp_path / "r", 4)
+def _mine_cli(tmp_path: Path, repo: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The CLI on a config that mines ``repo`` alone (one worker)."""
     cfg = tmp_path / "pipeline_config.toml"
     cfg.write_text(f'[repos]\ninclude_paths = ["{repo}"]\n[runner]\nworkers = 1\n')
     env = child_env(COLUMNS="200")
@@ -398,6 +398,13 @@ def test_a_mailmap_edit_reruns_the_mine_stage_and_joins_the_authors(tmp_path: Pa
         cmd = [sys.executable, "-m", "standard_coder", *args, "--config", str(cfg)]
         return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
+    return cli
+
+
+def test_a_mailmap_edit_reruns_the_mine_stage_and_joins_the_authors(tmp_path: Path) -> None:
+    """The runner's up-to-date check covers the working tree's .mailmap: no --force needed."""
+    repo = make_repo(tmp_path / "r", 4)
+    cli = _mine_cli(tmp_path, repo)
     assert cli("pipeline", "--stages", "mine").returncode == 0
     db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
     assert count(db, "SELECT COUNT(*) FROM commits WHERE author_id='bob@example.com'") == 2
@@ -418,14 +425,7 @@ def test_a_mailmap_file_setting_edit_reruns_the_mine_stage_and_joins_the_authors
     people = tmp_path / "people.map"
     people.write_text("Bob <bob@example.com> <bob@example.com>\n")
     git(repo, "config", "mailmap.file", str(people))
-    cfg = tmp_path / "pipeline_config.toml"
-    cfg.write_text(f'[repos]\ninclude_paths = ["{repo}"]\n[runner]\nworkers = 1\n')
-    env = child_env(COLUMNS="200")
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "standard_coder", *args, "--config", str(cfg)]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-
+    cli = _mine_cli(tmp_path, repo)
     assert cli("pipeline", "--stages", "mine").returncode == 0
     db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
     assert count(db, "SELECT COUNT(*) FROM commits WHERE author_id='bob@example.com'") == 2
