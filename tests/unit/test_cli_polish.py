@@ -425,3 +425,14 @@ def test_report_shows_the_newest_forecast_and_lists_older_sprints_apart(tmp_path
     html = render_forecasts(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={}))
     assert html.count("<h3>Sprint ") == 1 and "<h3>Sprint PAY-55</h3>" in html, html
     assert "<td>OLD-1</td>" in html
+
+
+def test_the_calibration_extras_are_said_in_words(tmp_path: Path) -> None:
+    # pint's report read "binned calibration r2 r3" and "binned calibration slope", unexplained
+    ev = {"binned_calibration_r2": 0.7, "binned_calibration_r2_r3": -0.7,
+          "binned_calibration_slope": 1.2, "binned_calibration_bias": -0.01}  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
+    assert "binned calibration R², the paper&#39;s R3 (raw interval under 1 h)" in html
+    assert "calibration slope, actual on SCH per bin" in html
+    assert "calibration level error, SCH minus actual (h per bin)" in html
+    assert "binned calibration r2 r3" not in html and "binned calibration slope" not in html

@@ -32,6 +32,18 @@ _TILES = {  # the counts' tiles, in this order; another n_* key follows, its nam
     "n_test_r3_all": "held out, raw interval under 1 h (R3, every change)",
 }
 
+_METRICS = {  # the calibration extras in words; another row is its key spaced
+    "binned_calibration_r2": "binned calibration R² (paper Fig. 6)",
+    "binned_calibration_r2_centered": "binned calibration R², its level error taken off",
+    "binned_calibration_r2_r3": "binned calibration R², the paper's R3 (raw interval under 1 h)",
+    "binned_calibration_bias": "calibration level error, SCH minus actual (h per bin)",
+    "binned_calibration_slope": "calibration slope, actual on SCH per bin (1: SCH spreads as "
+    "the actual does)",
+    "calibration_bins": "calibration bins",
+    "calibration_bins_r3": "calibration bins, R3",
+    "mean_sch": "mean SCH per change (h)",
+}
+
 _TITLES = {
     "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)",
     "left_out": "Not counted as work: generated and formatting-only files (and their lines added)",
@@ -129,7 +141,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
             used.update({twin, BASELINE_PREFIX + twin})
         rows.append(
             {
-                "label": label(key),
+                "label": _METRICS.get(key, label(key)),
                 "nominal": nominal_coverage(key),
                 "model": model,
                 "base": base,
