@@ -46,7 +46,7 @@ def test_sprint_check_agrees_with_ticket_needs_model(tmp_path: Path) -> None:
     import json
 
     from standard_coder.forecasting import load_sprint_inputs
-    from standard_coder.pipelines.sch import _sprint_needs_model
+    from standard_coder.pipelines.sch import _sprint_wants
 
     example = Path(__file__).parents[2] / "examples" / "forecasting" / "sprint_inputs.example.json"
     data = json.loads(example.read_text())
@@ -67,9 +67,15 @@ def test_sprint_check_agrees_with_ticket_needs_model(tmp_path: Path) -> None:
     for name, doc in variants.items():
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(doc))
-        expected = any(t.needs_model for t in load_sprint_inputs(path).tickets)
-        assert _sprint_needs_model(path) == expected, name
-    assert _sprint_needs_model(None) is False
+        tickets = load_sprint_inputs(path).tickets
+        expected = (
+            any(t.needs_model for t in tickets),
+            any(t.commit_ids for t in tickets if t.status != "done"),
+        )
+        assert _sprint_wants(path) == expected, name
+    assert _sprint_wants(None) == (False, False)
+    (tmp_path / "bad.json").write_text("{")  # unreadable: the stage declares the model, names it
+    assert _sprint_wants(tmp_path / "bad.json") == (True, False)
 
 
 def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> None:

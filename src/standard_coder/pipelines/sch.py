@@ -30,25 +30,23 @@ RUNNER_LABELS = {"seed": "runner.seed", "precision": "runner.precision", "device
 """``train_sch``'s params from ``[runner]``, by their config keys in its rerun reasons."""
 
 
-def _sprint_needs_model(path: Path | None) -> bool:
-    """True when a ticket of the sprint file carries a diff or commit ids (unreadable: True).
+def _sprint_wants(path: Path | None) -> tuple[bool, bool]:
+    """Whether a ticket not done of the sprint file carries a diff or commit ids (it needs the
+    model; unreadable: True, the stage names the file), and whether one lists commit ids (they
+    may be read from the repositories; unreadable: False). One read of the file.
 
     Mirrors ``forecasting.Ticket.needs_model`` on the raw JSON on purpose: importing the
     forecasting package costs ~0.14 s on every no-op run, for a three-line predicate.
     """
     if path is None:
-        return False
+        return False, False
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        tickets = data.get("tickets", [])
-        return any(
-            isinstance(t, dict)
-            and t.get("status") != "done"
-            and (t.get("diff") or t.get("commit_ids"))
-            for t in tickets
-        )
+        tickets = json.loads(path.read_text(encoding="utf-8")).get("tickets", [])
+        open_ = [t for t in tickets if isinstance(t, dict) and t.get("status") != "done"]
     except (OSError, ValueError, AttributeError):
-        return True
+        return True, False
+    commits = any(t.get("commit_ids") for t in open_)
+    return commits or any(t.get("diff") for t in open_), commits
 
 
 def configured_repositories(cfg: FlagshipConfig) -> list[Path]:
@@ -64,20 +62,6 @@ def configured_repositories(cfg: FlagshipConfig) -> list[Path]:
 def git_repositories(repos: Sequence[Path]) -> tuple[Path, ...]:
     """Those of ``repos`` that are git repositories (the others: the mine names them)."""
     return tuple(r for r in repos if _is_git_repo(r))
-
-
-def _sprint_lists_commits(path: Path | None) -> bool:
-    """True when a ticket not done lists commit ids (unreadable: False; the stage names it)."""
-    if path is None:
-        return False
-    try:
-        tickets = json.loads(path.read_text(encoding="utf-8")).get("tickets", [])
-        return any(
-            isinstance(t, dict) and t.get("status") != "done" and t.get("commit_ids")
-            for t in tickets
-        )
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def check_prior_file(
@@ -293,14 +277,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
 
     f = cfg.forecasting
     if f.enable and f.sprint_inputs_path is not None and f.historical_outcomes_path is not None:
-        needs_model = _sprint_needs_model(f.sprint_inputs_path)
+        needs_model, lists_commits = _sprint_wants(f.sprint_inputs_path)
         # a ticket's commit the mine did not read (another branch) is read from its repository
         # as estimate reads it: the repositories' refs are inputs then
-        commit_repos = (
-            git_repositories(repos)
-            if needs_model and _sprint_lists_commits(f.sprint_inputs_path)
-            else ()
-        )
+        commit_repos = git_repositories(repos) if lists_commits else ()
         forecast_inputs = {"sprint": f.sprint_inputs_path, "history": f.historical_outcomes_path}
         if needs_model:  # upstream outputs (already inputs through deps), named for the stage
             forecast_inputs.update(db=layout.db, model=layout.model, change_rep=layout.change_rep)
