@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,46 @@ def test_a_one_word_first_name_does_not_join_two_people(tmp_path: Path) -> None:
     commit(repo, {"a.py": "x = 2\n"}, "two", author=("Max", "mtaran@b.example"), ts=BASE_TS + H)
     db = tmp_path / "db.sqlite"
     assert mine_repositories([repo], db, options(tmp_path, filters=BY_NAME)).repos[0].authors == 2
+
+
+def test_people_who_commit_without_an_address_are_each_their_own_author(tmp_path: Path) -> None:
+    """``Name <>`` commits (old and converted histories): keyed by the empty address, everyone
+    without one was one author; known by name, each is their own, merges included."""
+    niemeyer, other = ("niemeyer", ""), ("gl@clarisys.fr", "")
+    repo = init(tmp_path / "r")
+    ids = {"n1": commit(repo, {"a.py": "x = 1\n"}, "one", author=niemeyer, ts=BASE_TS)}
+    git(repo, "checkout", "-q", "-b", "feat")
+    ids["o1"] = commit(repo, {"b.py": "y = 1\n"}, "two", author=other, ts=BASE_TS + H)
+    git(repo, "checkout", "-q", "main")
+    ids["merge"] = _merge(repo, "feat", niemeyer, BASE_TS + 2 * H)
+    ids["n2"] = commit(repo, {"a.py": "x = 2\n"}, "three", author=niemeyer, ts=BASE_TS + 3 * H)
+    db = tmp_path / "out" / "mined.sqlite"
+    summary = mine_repositories([repo], db, options(tmp_path))
+    assert summary.repos[0].authors == 2
+    authors = dict(rows(db, "SELECT commit_id, author_id FROM commits"))
+    assert authors == {
+        ids["n1"]: "niemeyer <>", ids["n2"]: "niemeyer <>", ids["o1"]: "gl@clarisys.fr <>"
+    }  # fmt: skip
+    assert [r[3] for r in table_rows(db, "merge_commits")] == ["niemeyer <>"]
+    labels = _gap_labels(db, tmp_path / "wi")
+    assert labels[ids["o1"]][1] == FIRST  # not niemeyer's interval
+    assert labels[ids["n2"]] == (60.0, NORMAL)  # from niemeyer's own merge
+
+    # a database mined when the empty address was the identity is mended by the next mine
+    with closing(sqlite3.connect(db)) as con, con:
+        con.execute("UPDATE commits SET author_id = ''")
+        con.execute("UPDATE mine_state SET refs_key = 'before'")
+    assert mine_repositories([repo], db, options(tmp_path)).repos[0].mined_now == 0
+    assert dict(rows(db, "SELECT commit_id, author_id FROM commits")) == authors
+
+
+def test_by_name_an_address_less_commit_joins_the_address_of_its_name(tmp_path: Path) -> None:
+    repo = init(tmp_path / "r")
+    commit(repo, {"a.py": "x = 1\n"}, "one", author=WORK, ts=BASE_TS)
+    commit(repo, {"a.py": "x = 2\n"}, "two", author=WORK, ts=BASE_TS + H)
+    bare = commit(repo, {"a.py": "x = 3\n"}, "three", author=("Jane Roe", ""), ts=BASE_TS + 2 * H)
+    db = tmp_path / "db.sqlite"
+    summary = mine_repositories([repo], db, options(tmp_path, filters=BY_NAME))
+    assert summary.repos[0].authors == 1
+    assert dict(rows(db, "SELECT commit_id, author_id FROM commits"))[bare] == WORK[1]
+    assert name_joined_addresses(db) == {"jane roe <>": WORK[1]}

@@ -131,7 +131,7 @@ def test_merges_older_than_the_oldest_mined_commit_are_left_out(tmp_path: Path) 
     assert [m[0] for m in merge_times(repo, everyone, None)] == [ids["merge"], ids["bot_merge"]]
     assert [m[0] for m in merge_times(repo, AuthorRule(), None)] == [ids["merge"]]
     assert merge_times(repo, everyone, BASE_TS + 5 * H + 1) == [
-        (ids["bot_merge"], BASE_TS + 7 * H, 0, author_identity(BOT[1]))
+        (ids["bot_merge"], BASE_TS + 7 * H, 0, author_identity(BOT[1], BOT[0]))
     ]
     # with the window cut to alice's last commit, her merge before it is not in the table
     db = tmp_path / "out" / "mined.sqlite"

@@ -161,12 +161,24 @@ def test_options_from_sections_and_keys(tmp_path: Path) -> None:
 def test_a_github_account_is_one_identity_with_or_without_its_number() -> None:
     from standard_coder.sch.mining.filters import author_identity
 
-    assert author_identity("1731933+Elacuesta@users.noreply.github.com") == (
+    assert author_identity("1731933+Elacuesta@users.noreply.github.com", "E") == (
         "elacuesta@users.noreply.github.com"
     )
-    assert author_identity(" elacuesta@users.noreply.github.com ") == (
+    assert author_identity(" elacuesta@users.noreply.github.com ", "E") == (
         "elacuesta@users.noreply.github.com"
     )
     # only GitHub's private addresses lose a number: a plus address elsewhere is its own
-    assert author_identity("123+jane@example.com") == "123+jane@example.com"
-    assert author_identity("Jane@Example.com") == "jane@example.com"
+    assert author_identity("123+jane@example.com", "Jane") == "123+jane@example.com"
+    assert author_identity("Jane@Example.com", "Jane") == "jane@example.com"
+
+
+def test_an_author_without_an_address_is_known_by_name() -> None:
+    from standard_coder.sch.mining.filters import author_identity
+
+    # two people who committed with an empty address are two authors, not one ""
+    assert author_identity("", "niemeyer") == "niemeyer <>"
+    assert author_identity("  ", "gl@clarisys.fr") == "gl@clarisys.fr <>"
+    assert author_identity("", " Gustavo   Niemeyer ") == "gustavo niemeyer <>"
+    assert author_identity("", "") == ""
+    # an address decides whatever the name says
+    assert author_identity("g@n.example", "niemeyer") == "g@n.example"

@@ -218,7 +218,7 @@ def git_commit_records(
             after=_reader(repo, cid) if with_contents else None,
         )
         out.append(
-            CommitRecord(repo=repo.name, commit_id=cid, author_id=author_identity(email),
+            CommitRecord(repo=repo.name, commit_id=cid, author_id=author_identity(email, name),
                          author_name=name, authored_at=int(at or 0), author_tz_offset_min=0,
                          committed_at=int(ct or 0), subject=subject, files=files,
                          file_stats=counts, body=body.replace("\r\n", "\n").strip("\n"))

@@ -202,7 +202,7 @@ def _commit_row(
         c.parents,
         c.author_name,
         c.author_email,
-        author_identity(c.author_email),
+        author_identity(c.author_email, c.author_name),
         c.authored_at,
         c.author_tz_offset_min,
         c.committed_at,

@@ -63,12 +63,25 @@ GITHUB_NOREPLY_ID = re.compile(r"^[0-9]+\+(?=[^@]+@users\.noreply\.github\.com$)
 """The ``<id>+`` GitHub puts before a login in the private addresses it made after 2017."""
 
 
-def author_identity(email: str) -> str:
-    """The identity an author email counts as (``author_id``): lower-cased, and a GitHub private
-    address without its account number, since ``123+jane@users.noreply.github.com`` and the
-    older ``jane@users.noreply.github.com`` are the same GitHub account (one person's commits
-    under both were two authors, each with the other's commits missing from its timeline)."""
-    return GITHUB_NOREPLY_ID.sub("", email.strip().lower())
+NO_ADDRESS = " <>"
+"""How an identity without an address ends: ``niemeyer <>`` (no email has ``<`` or ``>``)."""
+
+
+def author_identity(email: str, name: str) -> str:
+    """The identity an author counts as (``author_id``): the email, lower-cased, and a GitHub
+    private address without its account number, since ``123+jane@users.noreply.github.com`` and
+    the older ``jane@users.noreply.github.com`` are the same GitHub account (one person's commits
+    under both were two authors, each with the other's commits missing from its timeline).
+
+    A commit with an empty address (``Name <>``, what some old or hand-made histories hold) is
+    known by its name instead, lower-cased and spaced once, as ``name <>``: keyed by the empty
+    address, everyone who committed without one was one author (dateutil's ``niemeyer <>`` and
+    ``gl@clarisys.fr <>``). With neither name nor address the identity is empty."""
+    address = email.strip().lower()
+    if address:
+        return GITHUB_NOREPLY_ID.sub("", address)
+    folded = " ".join(name.lower().split())
+    return folded + NO_ADDRESS if folded else ""
 
 
 IDENTITY = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$")

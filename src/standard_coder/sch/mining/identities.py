@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from standard_coder.sch.mining.filters import author_identity
+from standard_coder.sch.mining.filters import NO_ADDRESS, author_identity
 
 __all__ = ["GENERIC_NAMES", "VERSION", "name_key", "resolve", "resolve_rows", "same_name_aliases"]
 
@@ -77,6 +77,11 @@ def _user_part(identity: str) -> str:
     return identity.split("@", 1)[0]
 
 
+def _is_address(identity: str) -> bool:
+    """Whether ``identity`` is an email (not a name known without one, ``name <>``)."""
+    return "@" in identity and not identity.endswith(NO_ADDRESS)
+
+
 def same_name_aliases(authors: Iterable[tuple[str, str]]) -> dict[str, str]:
     """``{identity: author}`` for every identity that another joins: ``authors`` holds one
     mailmapped ``(name, email)`` per commit; identities are :func:`filters.author_identity`'s;
@@ -86,7 +91,7 @@ def same_name_aliases(authors: Iterable[tuple[str, str]]) -> dict[str, str]:
     commits: Counter[str] = Counter()
     by_name: dict[str, set[str]] = {}
     for name, email in authors:
-        identity = author_identity(email)
+        identity = author_identity(email, name)
         commits[identity] += 1
         key = name_key(name)
         if key is not None:
@@ -114,9 +119,9 @@ def same_name_aliases(authors: Iterable[tuple[str, str]]) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for root, members in groups.items():
         members.append(root)
-        # the busiest address, an address first ("=" or an empty email is what a broken git
-        # configuration wrote, never what a person is listed under)
-        author = min(members, key=lambda i: ("@" not in i, -commits[i], i))
+        # the busiest address, an address first ("=" or an empty email, known by its name as
+        # "name <>", is what a broken git configuration wrote, never what a person is listed under)
+        author = min(members, key=lambda i: (not _is_address(i), -commits[i], i))
         aliases.update({i: author for i in members if i != author})
     return aliases
 

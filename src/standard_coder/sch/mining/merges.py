@@ -96,7 +96,7 @@ def _author_times(
             ok = verdict[(name, email)] = authors.allows(name, email)
         if ok:
             tz = parse_tz_offset(decode(fields[i + 4]).rsplit(" ", 1)[-1])
-            out.append((sha, at, tz, author_identity(email)))
+            out.append((sha, at, tz, author_identity(email, name)))
     out.sort(key=lambda r: (r[1], r[0]))
     return out
 

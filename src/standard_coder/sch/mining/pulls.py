@@ -127,7 +127,7 @@ def pull_commits(
             "log",
             "--no-merges",
             "-z",
-            "--format=%H%x00%at%x00%ai%x00%aE",
+            "--format=%H%x00%at%x00%ai%x00%aE%x00%aN",
             ref,
             "--not",
             f"{cid}^@",
@@ -136,14 +136,22 @@ def pull_commits(
         )
         fields = out.split(b"\x00")
         own: list[PullCommit] = []
-        for i in range(0, len(fields) - 3, 4):
+        for i in range(0, len(fields) - 4, 5):
             sha = fields[i].strip().decode("ascii", "replace")
             stamp = fields[i + 1].strip()
             if not stamp.isdigit() or sha in taken:  # a cut-short record, or not this PR's own
                 continue
             if int(stamp) <= merged_at:
                 tz = parse_tz_offset(decode(fields[i + 2]).rsplit(" ", 1)[-1])
-                own.append((cid, sha, int(stamp), tz, author_identity(decode(fields[i + 3]))))
+                own.append(
+                    (
+                        cid,
+                        sha,
+                        int(stamp),
+                        tz,
+                        author_identity(decode(fields[i + 3]), decode(fields[i + 4])),
+                    )
+                )
         if 0 < len(own) <= MAX_PULL_COMMITS:
             rows.extend(sorted(own, key=lambda r: (r[2], r[1])))
             taken.update(r[1] for r in own)

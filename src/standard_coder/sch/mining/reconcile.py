@@ -34,9 +34,9 @@ class RepoPlan:
     aliases: dict[str, str] = field(default_factory=dict)
     """``identities.same_name_aliases`` of the listed commits (empty when switched off)."""
 
-    def author_of(self, email: str) -> str:
-        """The author a mailmapped address counts as."""
-        return identities.resolve(self.aliases, author_identity(email))
+    def author_of(self, email: str, name: str) -> str:
+        """The author a mailmapped address (and name) counts as."""
+        return identities.resolve(self.aliases, author_identity(email, name))
 
 
 def _inspect(path: Path) -> tuple[Path, bool, bool]:
@@ -176,7 +176,7 @@ def plan_repo(
         for cid, val in stored.items():
             if isinstance(val, tuple) and allowed[cid] != val:
                 n, e = allowed[cid]
-                updates.append((n, e, author_identity(e), rid, cid))  # joined in _finish
+                updates.append((n, e, author_identity(e, n), rid, cid))  # joined in _finish
         con.executemany(
             "UPDATE commits SET author_name=?, author_email=?, author_id=?"
             " WHERE repo=? AND commit_id=?",

@@ -224,19 +224,20 @@ def stored_ids(con: sqlite3.Connection, repo: str) -> dict[str, tuple[str, str] 
     return out
 
 
-def set_author_ids(con: sqlite3.Connection, repo: str, author_of: Callable[[str], str]) -> int:
-    """Set each stored commit's ``author_id`` to ``author_of(author_email)`` where it differs;
-    the number of commits changed."""
-    pairs = con.execute(
-        "SELECT DISTINCT author_email, author_id FROM commits WHERE repo = ?", (repo,)
+def set_author_ids(con: sqlite3.Connection, repo: str, author_of: Callable[[str, str], str]) -> int:
+    """Set each stored commit's ``author_id`` to ``author_of(author_email, author_name)`` where
+    it differs; the number of commits changed."""
+    rows = con.execute(
+        "SELECT DISTINCT author_email, author_name, author_id FROM commits WHERE repo = ?", (repo,)
     ).fetchall()
     changed = 0
-    for email, current in pairs:
-        want = author_of(email)
+    for email, name, current in rows:
+        want = author_of(email, name)
         if want != current:
             cur = con.execute(
-                "UPDATE commits SET author_id = ? WHERE repo = ? AND author_email = ?",
-                (want, repo, email),
+                "UPDATE commits SET author_id = ?"
+                " WHERE repo = ? AND author_email = ? AND author_name = ?",
+                (want, repo, email, name),
             )
             changed += cur.rowcount
     return changed
@@ -267,8 +268,10 @@ def name_joined_addresses(db_path: Path) -> dict[str, str]:
     """Address -> the author its commits were stored under, for the addresses the mine joined
     to another (``[filters.authors] merge_by_name``); empty when none were."""
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
-        pairs = con.execute("SELECT DISTINCT author_email, author_id FROM commits").fetchall()
-    joined = {author_identity(str(email)): str(author) for email, author in pairs}
+        rows = con.execute(
+            "SELECT DISTINCT author_email, author_name, author_id FROM commits"
+        ).fetchall()
+    joined = {author_identity(str(email), str(name)): str(author) for email, name, author in rows}
     return {address: author for address, author in joined.items() if address != author}
 
 
