@@ -31,8 +31,11 @@ def test_targets_and_their_count() -> None:
     assert bench._met(row) == "1/3?"
     assert row["target_verdicts"]["calibration_r2_positive"] == "missed"
     counts = bench.verdict_counts([row, bench.table_row("click", {**ev, "coverage_80": 0.8})])
-    assert counts["coverage_80_in_0_70_0_90"] == {"met": 1, "missed": 1, "missed_clearly": 0,
+    assert counts["coverage_80_in_0_70_0_90"] == {"met": 1, "met_within_noise": 1, "missed": 1,
+                                                  "missed_clearly": 0,
                                                   "missed_within_noise": 1}  # fmt: skip
+    # a target met whose interval straddles it is marked too: the summary's "within noise"
+    assert bench._met(bench.table_row("click", {**ev, "coverage_80": 0.8})) == "2/3~"
     assert counts["calibration_r2_positive"]["missed_clearly"] == 2
     assert counts["sch_above_lines_added"]["met"] == 0  # undefined: neither met nor missed
     assert row["heldout_nll_unpooled"] is None  # no pooled distribution in the report
