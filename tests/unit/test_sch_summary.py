@@ -63,6 +63,22 @@ def test_a_sparser_held_out_period_is_named_in_the_calibration_warning() -> None
     assert warnings({"binned_calibration_r2": 0.3, "held_out_shift": shift}) == []
 
 
+def test_the_shift_is_named_only_when_it_is_a_fair_part_of_the_level_error() -> None:
+    """dateutil: short intervals 48% -> 34%, the actual 0.462 -> 0.474 h, SCH 0.050 h under it
+    per bin: the rise is a quarter of the level error, said with the digits that show it."""
+    shift = {"share_short_intervals_fitted": 0.476, "share_short_intervals_held_out": 0.343,
+             "mean_actual_fitted": 0.462, "mean_actual_held_out": 0.474}  # fmt: skip
+    ev = {"binned_calibration_r2": -0.14, "binned_calibration_bias": -0.0497,
+          "held_out_shift": shift}  # fmt: skip
+    (w,) = warnings(ev)
+    assert "is higher (0.474 h on average, at most an hour a change counted, against 0.462 h" in w
+    assert "that rise is 24% of the 0.050 h by which SCH falls short of the actual per bin" in w
+    (w,) = warnings({**ev, "binned_calibration_bias": -0.10})  # the rise: 12% of the error
+    assert "sparser" not in w
+    (w,) = warnings({**ev, "binned_calibration_bias": 0.04})  # SCH above: the shift pulls away
+    assert "sparser" not in w
+
+
 def test_the_summary_says_what_was_not_counted_as_work(tmp_path: Path) -> None:
     from standard_coder.pipelines.sch_layout import SchLayout
 

@@ -185,9 +185,15 @@ def _lead(lead: str, text: str) -> str:
 SPARSER_BY = 0.05
 """Drop in the share of short intervals from which the calibration warning names it."""
 
+SHIFT_SHARE = 0.2
+"""Least share of the calibration's level error (SCH under the actual per bin) that the rise of
+the held-out period's actual must be for the warning to name the shift as part of the miss."""
+
 
 def _sparser(ev: Mapping[str, Any]) -> str:
-    """Why calibration may miss, when the held-out period's commits are sparser (``""`` if not)."""
+    """Why calibration may miss, when the held-out period's commits are sparser (``""`` if not):
+    only when its actual rose, and, where the level error is known, when SCH falls short of the
+    actual (the direction the shift pulls) by no more than the rise can be a fair part of."""
     shift = ev.get("held_out_shift") or {}
     fit, held = (_num(shift.get(f"share_short_intervals_{k}")) for k in ("fitted", "held_out"))
     a_fit, a_held = (_num(shift.get(f"mean_actual_{k}")) for k in ("fitted", "held_out"))
@@ -195,12 +201,21 @@ def _sparser(ev: Mapping[str, Any]) -> str:
         return ""
     if fit - held < SPARSER_BY or a_held <= a_fit:
         return ""
+    rise, bias = a_held - a_fit, _num(ev.get("binned_calibration_bias"))
+    if bias is not None and (bias >= 0 or rise < SHIFT_SHARE * -bias):
+        return ""  # SCH above the actual, or the rise too small a part of how far it is under
+    d = 2 if rise >= 0.05 else 3  # 0.474 against 0.462, not 0.47 against 0.46
+    part = (
+        f": that rise is {min(rise / -bias, 1.0):.0%} of the {-bias:.{d}f} h by which SCH falls "
+        "short of the actual per bin, the part of the miss no model of the change alone can see"
+        if bias is not None
+        else ": part of the miss is that shift, which no model of the change alone can see"
+    )
     return (
         f". The held-out period's commits are sparser ({held:.0%} of its intervals under an "
         f"hour, {fit:.0%} before), and the inferred coding per change, which grows with the "
-        f"time between commits, is higher ({a_held:.2f} h on average, at most an hour a change "
-        f"counted, against {a_fit:.2f} h before): part of the miss is that shift, which no "
-        "model of the change alone can see"
+        f"time between commits, is higher ({a_held:.{d}f} h on average, at most an hour a "
+        f"change counted, against {a_fit:.{d}f} h before){part}"
     )
 
 
