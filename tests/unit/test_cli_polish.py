@@ -324,7 +324,7 @@ def test_the_report_shows_how_sure_each_target_is(tmp_path: Path) -> None:
     assert "90% bootstrap interval over 53 held-out changes" in html
     assert "<td>SCH ranks above lines added (Spearman difference &gt; 0)</td>" in html
     assert "<td class='num'>-0.089</td><td class='num'>-0.210 to 0.024</td>" in html
-    assert "undecided: within the held-out changes' noise" in html
+    assert "missed on its figure, within the held-out changes' noise" in html
     assert "<span class='good'>met</span>" in html
     assert "sch_above_lines_added.verdict" not in html  # a table, not flattened keys
     assert "What to keep in mind" not in html  # nothing to warn of: no such list
@@ -436,3 +436,31 @@ def test_the_calibration_extras_are_said_in_words(tmp_path: Path) -> None:
     assert "calibration slope, actual on SCH per bin" in html
     assert "calibration level error, SCH minus actual (h per bin)" in html
     assert "binned calibration r2 r3" not in html and "binned calibration slope" not in html
+
+
+def test_the_reports_fit_details_are_titled_and_their_numbers_rounded(tmp_path: Path) -> None:
+    """What `auto` chose and the shift model's fit read as words and rounded numbers, not as
+    the JSON's keys and sixteen digits (mistune's report, a new user's first look)."""
+    ev = {"heldout_nll": 1.1, "baseline_loc_heldout_nll": 1.2,
+          "shift_fit": {"location_range": [-1.867177365371601, 0.29021930989621014],
+                        "sch_map": [0.0693, 0.864]},
+          "held_out_shift": {"mean_actual_fitted": 0.462, "mean_actual_held_out": 0.474},
+          "target_intervals": {"level": 0.9, "n": 134,
+                               "sch_above_lines_added": {"value": 0.07, "low": -0.001,
+                                                         "high": 0.16,
+                                                         "verdict": "undecided"}}}  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
+    assert "The location-shift model as fitted" in html
+    assert "How the held-out period differs from the fitted one" in html
+    assert "[-1.867, 0.290]" in html and "1.867177365371601" not in html
+    assert "mean actual held out" in html and "mean_actual_held_out" not in html
+    assert "met on its figure, within the held-out changes' noise" in html
+
+
+def test_the_forecasts_section_says_how_a_forecast_is_made(tmp_path: Path) -> None:
+    from standard_coder.reporting.forecasts import render_forecasts
+    from standard_coder.runner.report import SectionInput
+
+    html = render_forecasts(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={}))
+    assert "No forecasts in" in html
+    assert "[forecasting] sprint_inputs_path names a sprint file" in html

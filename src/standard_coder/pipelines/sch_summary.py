@@ -268,6 +268,26 @@ SURE_NAMES = {
 DIFFERENCES = ("sch_above_lines_added", "nll_below_loc")
 """Targets whose figure is a difference (shown with its sign)."""
 
+COVERAGE_BAND = (0.70, 0.90)
+"""The 80 % coverage target's band (``sch/target_intervals.COVERAGE_BAND``, not imported: this
+module stays light for a no-op rerun)."""
+
+
+def figure_meets(target: str, value: float) -> bool:
+    """Whether a target's figure on every held-out change meets it (what a verdict of
+    ``undecided`` leaves unsaid: met or missed, within the held-out changes' noise)."""
+    if target == "coverage_80_in_0_70_0_90":
+        return COVERAGE_BAND[0] <= value <= COVERAGE_BAND[1]
+    return value > 0
+
+
+def verdict_words(target: str, verdict: str, value: float) -> str:
+    """``met``, ``missed``, or for ``undecided`` ``met, within noise`` / ``missed, within
+    noise`` (the figure's side of the target, which the interval cannot confirm)."""
+    if verdict != "undecided":
+        return verdict
+    return ("met" if figure_meets(target, value) else "missed") + ", within noise"
+
 
 def sure_line(ev: dict[str, Any]) -> str:
     """One line: each target's verdict on the held-out changes (``target_intervals``), e.g.
@@ -279,7 +299,7 @@ def sure_line(ev: dict[str, Any]) -> str:
         value = _num(t.get("value"))
         if value is None or not t.get("verdict"):
             continue
-        verdict = "within noise" if t["verdict"] == "undecided" else str(t["verdict"])
+        verdict = verdict_words(key, str(t["verdict"]), value)
         figure = f"{value:+.2f}" if key in DIFFERENCES else f"{value:.2f}"
         parts.append(f"{name}: {verdict} ({figure}, {_between(t)})")
     if not parts:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
-from standard_coder.pipelines.sch_summary import warnings
+from standard_coder.pipelines.sch_summary import figure_meets, warnings
 from standard_coder.reporting.forecasts import BACKTEST_FILE, backtest_view
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
@@ -47,6 +47,14 @@ _METRICS = {  # the calibration extras in words; another row is its key spaced
 _TITLES = {
     "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)",
     "left_out": "Not counted as work: generated and formatting-only files (and their lines added)",
+    "label_kinds": "Held-out changes by label kind (only normal intervals are scored)",
+    "held_out_shift": (
+        "How the held-out period differs from the fitted one (share of intervals under an hour;"
+        " mean inferred coding per change, hours, at most 1 h counted)"
+    ),
+    "model_selection": 'Which effort model predictor = "auto" chose, on the validation split',
+    "shift_fit": "The location-shift model as fitted (log-hours location, SCH map)",
+    "distribution_pool": "The predictive distribution pooled with a size-only MDN",
 }
 TARGETS = {
     "sch_above_lines_added": "SCH ranks above lines added (Spearman difference > 0)",
@@ -68,6 +76,8 @@ def _targets(sure: Any) -> dict[str, Any] | None:
             "low": t.get("low"),
             "high": t.get("high"),
             "verdict": str(t.get("verdict", "")),
+            # an undecided target's figure is still on one side of it: say which
+            "figure_met": None if (v := num(t.get("value"))) is None else figure_meets(key, v),
         }
         for key, text in TARGETS.items()
         if isinstance(t := sure.get(key), Mapping)
@@ -175,7 +185,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     used.add("target_intervals")  # a table of its own
     for key in sorted(k for k, v in doc.items() if k not in used and isinstance(v, dict)):
         used.add(key)
-        groups.append((_TITLES.get(key, label(key)), list(flatten(doc[key]))))
+        groups.append((_TITLES.get(key, label(key)), [(label(k), v) for k, v in flatten(doc[key])]))
     used.add("plots")  # the plots themselves are embedded below
     rest = [(label(k), v) for k, v in flatten({k: v for k, v in doc.items() if k not in used})]
     return {

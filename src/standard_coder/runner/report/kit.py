@@ -92,6 +92,9 @@ def fmt_value(value: Any) -> str:
         if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
             return f"{value:.3e}"
         return f"{value:.4g}" if abs(value) >= 1 else f"{value:.3f}"
+    if isinstance(value, list) and all(isinstance(v, int | float | str | None) for v in value):
+        text = "[" + ", ".join(fmt_value(v) for v in value) + "]"  # [-1.867, 0.290], not 16 digits
+        return text if len(text) <= 160 else text[:157] + "…"
     if isinstance(value, (list, dict)):
         text = json.dumps(value, sort_keys=True)
         return text if len(text) <= 160 else text[:157] + "…"
