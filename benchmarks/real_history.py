@@ -490,9 +490,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             ("cal R2", "binned_calibration_r2"), ("n test", "n_test"),
             ("normal", "n_test_normal"), ("targets", "targets")]  # fmt: skip
     print("Table I on held-out changes with a normal-interval label (Spearman vs inferred time)")
-    print(" | ".join(f"{h:>9}" for h, _ in cols))
+    # the repository column as wide as its longest name (flask-login, pydantic-settings)
+    width = {"repo": max([9, *(len(str(r.get("repo", ""))) for r in rows)])}
+    print(" | ".join(f"{h:>{width.get(k, 9)}}" for h, k in cols))
     for row in rows:
-        print(" | ".join(f"{_met(row) if k == 'targets' else _fmt(row.get(k)):>9}"
+        print(" | ".join(f"{_met(row) if k == 'targets' else _fmt(row.get(k)):>{width.get(k, 9)}}"
                          for _, k in cols))  # fmt: skip
     print("targets: SCH above lines added, NLL below the LOC baseline, coverage_80 in 0.70-0.90,")
     print("binned calibration R2 > 0 (met / defined; ~ per target met and ? per target missed")
@@ -504,7 +506,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"within noise {c['missed_within_noise']})")  # fmt: skip
     print("The same over every held-out change (_all)")
     for row in rows:
-        print(" | ".join(f"{_fmt(row.get(k if k in ('repo',) else k + '_all')):>9}"
+        print(" | ".join(f"{_fmt(row.get(k if k in ('repo',) else k + '_all')):>{width.get(k, 9)}}"
                          for _, k in cols[:12]))  # fmt: skip
 
 

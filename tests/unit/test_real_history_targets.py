@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tests.benchmodule import load_benchmark
 
 bench = load_benchmark("real_history")
@@ -156,3 +157,20 @@ def test_commit_pace_counts_the_window_before_the_previous_commit_and_explains_a
     assert abs(got["heldout_bias_with_pace"]) < 0.05
     assert got["coef_author_pace"] < 0 and got["rho_author_pace_heldout"] < 0
     assert bench._in_window(np.array([1, 2, 3, 4]), 3, 2) == 2  # (1, 3]
+
+
+def test_the_table_keeps_its_columns_in_line_for_a_long_repository_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ev = {"spearman_sch": 0.088, "spearman_lines_added": -0.18, "heldout_nll": 0.38,
+          "baseline_loc_heldout_nll": 0.441, "coverage_80": 0.843,
+          "binned_calibration_r2": 0.14}  # fmt: skip
+    bench.print_table(
+        [bench.table_row("flask-login", ev), bench.table_row("pydantic-settings", ev)]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    header, first, second = lines[1], lines[2], lines[3]
+    assert header.index("|") == first.index("|") == second.index("|")
+    assert [i for i, c in enumerate(first) if c == "|"] == [
+        i for i, c in enumerate(header) if c == "|"
+    ]
