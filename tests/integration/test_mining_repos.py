@@ -232,8 +232,8 @@ def test_summary_table_renders(
     assert s.repos[0].author_filtered == 1
     said = " ".join(console.export_text().split())
     assert (
-        "filtered: 2 touching no enabled language, 1 by excluded authors (bots, AI agents, "
-        '[filters.authors]), which are not read and not counted in "new"'
+        'filtered: 2 touching no enabled language (read, so counted in "new") and 1 by excluded '
+        'authors (bots, AI agents, [filters.authors]: never read, so not counted in "new")'
     ) in said
     # in a log or CI (not a terminal) the table is laid out legibly, never folded into ellipses,
     # even when something (readline, a parent shell) exported COLUMNS=80

@@ -226,7 +226,8 @@ def summary_table(summary: MineSummary) -> _MineTable:
     if tot["author_filtered"]:  # else stored + filtered is what a first mine read ("new")
         note = (
             f"filtered: {tot['skipped_by_filter'] - tot['author_filtered']:,} touching no "
-            f"enabled language, {tot['author_filtered']:,} by excluded authors (bots, AI agents, "
-            '[filters.authors]), which are not read and not counted in "new"'
+            f'enabled language (read, so counted in "new") and '
+            f"{tot['author_filtered']:,} by excluded authors (bots, AI agents, [filters.authors]: "
+            'never read, so not counted in "new")'
         )
     return _MineTable(headers, rows, "mine: repositories", note)
