@@ -39,6 +39,15 @@ def _weighs_most(name: str, feats: list[dict[str, Any]]) -> str:
     )
 
 
+def _typical(hours: float) -> str:
+    """What the effects are read against (a 0.47 h change whose effects add to 0.02 h is
+    mostly the model's typical change, not its features)."""
+    return (
+        f"for scale: a change with every feature at its training mean prices at {hours:.2f} h; "
+        "each effect above is what setting that one feature to its mean would take away"
+    )
+
+
 def _not_counted(name: str, out: dict[str, Any]) -> str:
     return (
         f"{name} not counted: {out['generated_files']} generated file(s) "
@@ -117,6 +126,8 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         for c in doc["changes"]:
             if c.get(key):
                 con.print(say(_name(c), c[key]), markup=False, highlight=False)
+        if key == "top_features" and doc.get("typical_sch_hours") is not None:
+            con.print(_typical(float(doc["typical_sch_hours"])), markup=False, highlight=False)
     bare = [_name(c) for c in doc["changes"] if c.get("no_language_files")]
     if bare:
         langs = ", ".join(sorted(languages)) or "none enabled"

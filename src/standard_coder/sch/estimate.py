@@ -381,6 +381,13 @@ def change_sch(model: Any, X: np.ndarray) -> np.ndarray:
     return out
 
 
+def typical_sch(model: Any, rep: Any) -> float:
+    """SCH of a change whose every count is its training mean (the point ``top_features``
+    measures each feature's effect towards): what "weighs most" is read against."""
+    counts = np.expm1(np.asarray(rep.mean_, dtype=float))[None, :]
+    return float(change_sch(model, rep.scale_counts(counts))[0])
+
+
 def top_features(
     model: Any,
     rep: Any,
@@ -546,8 +553,11 @@ def estimate_changes(
             if weigh[i]:
                 row["top_features"] = weigh[i]
             changes.append(row)
-    return {
+    doc: dict[str, Any] = {
         "model": model_name,
         "total": {"sch_hours": total_sch, **_q(total_draws)},
         "changes": changes,
     }
+    if any(c.get("top_features") for c in changes):
+        doc["typical_sch_hours"] = typical_sch(model, rep)
+    return doc
