@@ -185,6 +185,49 @@ def build(config_path, overrides):
     assert cli("pipeline", "--config", str(cfg), "--stages", "plain").returncode == 0
 
 
+def test_status_names_a_bad_configured_input_and_exits_2(tmp_path: Path) -> None:
+    """A stage whose pipeline found its configured input wrong (``Stage.bad_inputs``): a run
+    runs it and it fails naming the input; status and --dry-run say so up front, on its row,
+    with one line and exit 2 (bad input), after a missing package is named."""
+    (tmp_path / "badpipe.py").write_text("""
+import sys
+from pathlib import Path
+from standard_coder.runner.stage import Pipeline, Stage
+BAD = "[things] paths: /nowhere/x: no such directory"
+def write(ctx):
+    (Path(ctx.base_dir) / (ctx.params["n"] + ".txt")).write_text("x")
+def fail(ctx):
+    write(ctx)
+    raise ValueError(BAD)
+def build(config_path, overrides):
+    base = Path(config_path).parent / "state"
+    return Pipeline(name="py", base_dir=base, stages=[
+        Stage(name="plain", run=write, params={"n": "plain"}, outputs=(base / "plain.txt",)),
+        Stage(name="reads", run=fail, params={"n": "reads"}, outputs=(base / "reads.txt",),
+              bad_inputs=(BAD,)),
+    ])
+""")
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[pipeline]\nentry = "badpipe.py:build"\n')
+    bad = "[things] paths: /nowhere/x: no such directory"
+    for args in (["status"], ["pipeline", "--dry-run"]):
+        res = cli(*args, "--config", str(cfg))
+        assert res.returncode == 2, res.stderr
+        assert "plain  would run" in res.stdout
+        assert f"reads  cannot run  {bad}" in res.stdout, res.stdout
+        (line,) = res.stderr.strip().splitlines()
+        assert line == f"error: stage 'reads' cannot run: {bad}: pipeline would fail it"
+    rows = json.loads(cli("status", "--config", str(cfg), "--json").stdout)["stages"]
+    assert [r["bad_inputs"] for r in rows] == [[], [bad]]
+    # not selected: not checked
+    res = cli("pipeline", "--config", str(cfg), "--dry-run", "--stages", "plain")
+    assert res.returncode == 0 and "cannot run" not in res.stdout, res.stdout
+    # the run is not refused: the stage runs (and does its work) and fails naming the input
+    ran = cli("pipeline", "--config", str(cfg))
+    assert ran.returncode == 1 and bad in ran.stderr, ran.stderr
+    assert all((tmp_path / "state" / f"{n}.txt").exists() for n in ("plain", "reads"))
+
+
 HOLD = """
 import sys, time
 from pathlib import Path

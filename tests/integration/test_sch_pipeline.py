@@ -284,6 +284,17 @@ def test_a_configured_path_that_is_not_a_repo_fails_mine_with_2_after_mining_the
     text = cfg.read_text()
     line = next(x for x in text.splitlines() if x.startswith("include_paths"))
     cfg.write_text(text.replace(line, 'include_paths = ["sim/repo-0", "notgit", "gone"]'))
+    bad = (
+        f"[repos] include_paths: {tmp_path / 'gone'}: no such directory; "
+        f"{tmp_path / 'notgit'}: not a git repository"
+    )
+    # status and --dry-run say it up front, as for a missing package: one line, exit 2
+    for args in (["status"], ["pipeline", "--dry-run"]):
+        said = cli(*args, "--config", str(cfg), check=False)
+        assert said.returncode == 2, said.stderr
+        assert said.stdout.splitlines()[0].split() == ["mine", "cannot", "run", *bad.split()]
+        (err_line,) = said.stderr.strip().splitlines()
+        assert err_line == f"error: stage 'mine' cannot run: {bad}: pipeline would fail it"
     proc = cli("pipeline", "--config", str(cfg), "--stages", "mine", check=False)
     assert proc.returncode == 2, proc.stderr  # the configuration's fault: bad input
     err = proc.stderr
@@ -294,8 +305,12 @@ def test_a_configured_path_that_is_not_a_repo_fails_mine_with_2_after_mining_the
     db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM commits").fetchone()[0] > 0
-    # retried next run: still not up to date
-    assert "would run" in cli("status", "--config", str(cfg)).stdout.splitlines()[0]
+    # retried next run: still not up to date, and still said up front
+    said = cli("status", "--config", str(cfg), check=False)
+    assert said.returncode == 2 and said.stdout.split()[:3] == ["mine", "cannot", "run"]
+    # once the paths are fixed, the mine would run (it never completed)
+    cfg.write_text(text.replace(line, 'include_paths = ["sim/repo-0"]'))
+    assert cli("status", "--config", str(cfg)).stdout.split()[:3] == ["mine", "would", "run"]
 
 
 def test_a_folder_inside_a_repository_and_a_symlink_to_it_mine_it_once(tmp_path: Path) -> None:

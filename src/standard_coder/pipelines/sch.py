@@ -64,6 +64,17 @@ def git_repositories(repos: Sequence[Path]) -> tuple[Path, ...]:
     return tuple(r for r in repos if _is_git_repo(r))
 
 
+def bad_repositories(repos: Sequence[Path]) -> tuple[str, ...]:
+    """The paths of ``repos`` the mine will fail on, each with the cause as the mine says it,
+    in one line (``[repos] include_paths: /x: no such directory; /y: not a git repository``),
+    or nothing: ``status`` and ``--dry-run`` say the mine cannot run (``Stage.bad_inputs``).
+    Stats only."""
+    from standard_coder.sch.mining.discovery import path_problem
+
+    bad = [f"{r}: {why}" for r in repos if (why := path_problem(r)) is not None]
+    return (f"[repos] include_paths: {'; '.join(bad)}",) if bad else ()
+
+
 def check_prior_file(
     path: Path,
     config_path: Path | None,
@@ -165,8 +176,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             name="mine",
             run=sch_mine.run,
             # A configured path that is not a git repository is no git input: the stage runs,
-            # mines the others, names it and exits 1 (retried next run), as docs/mining.md says.
+            # mines the others, names it and fails (exit 2 when every failure is such a path),
+            # as docs/mining.md says; status and --dry-run say so up front (bad_inputs).
             git_inputs=git_repositories(repos),
+            bad_inputs=bad_repositories(repos),
             params={
                 "repos": section_params(cfg.repos, root),
                 "filters": _mine_filters(cfg, root),

@@ -82,6 +82,9 @@ class StagePlan:
     #: a module the stage requires that is not installed, and how to install it (a run
     #: refuses to start, exit 2), else None
     missing_package: tuple[str, str] | None = None
+    #: the stage's configured input the pipeline found wrong (``Stage.bad_inputs``: a run
+    #: would fail the stage naming it, exit 2), else empty
+    bad_inputs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -266,9 +269,17 @@ def plan_pipeline(
                 will_run.add(name)
             missing = _missing_input(session, name) if is_sel else None
             package = _missing_package(session, name) if is_sel else None
+            bad = tuple(session.views[name].stage.bad_inputs) if is_sel else ()
             plans.append(
                 StagePlan(
-                    name, not decision.skip, decision.reason, is_sel, resumes, missing, package
+                    name,
+                    not decision.skip,
+                    decision.reason,
+                    is_sel,
+                    resumes,
+                    missing,
+                    package,
+                    bad,
                 )
             )
     finally:

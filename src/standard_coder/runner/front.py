@@ -160,7 +160,8 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
     """Print ``status`` / ``--dry-run`` rows (a table, or JSON ``{"stages": [...]}``), after
     ``running`` (the holder of the output folder's lock: a run in progress) when given; 2 when
     a selected stage's declared input is missing or a package it requires is not installed
-    (``pipeline`` would refuse: exit 2), else 0."""
+    (``pipeline`` would refuse: exit 2), or its configured input is bad (``Stage.bad_inputs``:
+    ``pipeline`` would fail the stage), else 0."""
     if as_json:
         rows = [
             {
@@ -171,6 +172,7 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
                 "resumes": p.resumes,
                 "missing_input": _missing(p),
                 "missing_package": next(iter(_package(p) or ()), None),
+                "bad_inputs": list(_bad(p)),
             }
             for p in plans
         ]
@@ -194,6 +196,8 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
             what, reason = "cannot run", f"input missing: {_missing(p)}"
         elif package := _package(p):
             what, reason = "cannot run", f"missing package {package[0]} ({package[1]})"
+        elif _bad(p):
+            what, reason = "cannot run", "; ".join(_bad(p))
         mark = "" if p.selected else "  (not selected)"
         more = f"; {p.resumes}" if p.resumes else ""
         sys.stdout.write(f"{p.stage:<{width}}  {what:<10}  {reason}{more}{mark}\n")
@@ -210,9 +214,14 @@ def _package(plan: Any) -> tuple[str, str] | None:
     return None if package is None else (str(package[0]), str(package[1]))
 
 
+def _bad(plan: Any) -> tuple[str, ...]:
+    return tuple(str(b) for b in getattr(plan, "bad_inputs", ()))
+
+
 def _refused(plans: Sequence[Any]) -> int:
-    """2 (as ``pipeline`` exits) when a selected stage's input is missing or a package it
-    requires is not installed, with one line (the first such stage's)."""
+    """2 (as ``pipeline`` exits) when a selected stage's input is missing, a package it
+    requires is not installed, or its configured input is bad, with one line (the first such
+    stage's)."""
     for p in plans:  # pipeline checks every input before any package, as here
         if _missing(p):
             sys.stderr.write(
@@ -225,6 +234,13 @@ def _refused(plans: Sequence[Any]) -> int:
             sys.stderr.write(
                 f"error: stage {p.stage!r} needs the module {package[0]}, which is not "
                 f"installed ({package[1]}): pipeline would refuse to start\n"
+            )
+            return 2
+    for p in plans:  # a run starts, and fails the stage on these
+        if _bad(p):
+            sys.stderr.write(
+                f"error: stage {p.stage!r} cannot run: {'; '.join(_bad(p))}: pipeline would "
+                "fail it\n"
             )
             return 2
     return 0

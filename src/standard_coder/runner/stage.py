@@ -57,6 +57,11 @@ class Stage:
         requires: modules the stage imports that may be missing, each with how to install it
             (``{"faster_whisper": "pip install faster-whisper"}``): a run that selects the
             stage fails before any stage runs when one cannot be found.
+        bad_inputs: what the pipeline found wrong with the stage's configured input when it
+            was built, one line each naming it and the cause (``[repos] include_paths: /x: no
+            such directory``): ``status`` and ``--dry-run`` show the selected stage as ``cannot
+            run`` and exit 2. A run still runs the stage, which names them when it fails (it may
+            do the rest of its work first: the mine mines the other repositories).
     """
 
     name: str
@@ -77,6 +82,7 @@ class Stage:
     staged_outputs: bool = False
     requires: Mapping[str, str] = field(default_factory=dict)
     private_outputs: Sequence[Path] = ()
+    bad_inputs: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.role not in (None, "data", "train", "other"):

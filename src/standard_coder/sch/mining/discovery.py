@@ -32,6 +32,17 @@ def looks_like_repo(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
 
 
+def path_problem(path: Path) -> str | None:
+    """Why a configured path cannot be mined, as the mine says it (``no such directory``, ``is a
+    file, not a directory``, ``not a git repository``), or None when it looks like a repository.
+    Stats only: ``status`` asks it of every configured path."""
+    if not path.is_dir():
+        return "is a file, not a directory" if path.exists() else "no such directory"
+    if not looks_like_repo(path):
+        return "not a git repository"
+    return None
+
+
 @dataclass
 class Discovery:
     """The repositories to mine, and what was done to the configured paths to get them."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from standard_coder.runner.gitrefs import mailmap_settings
 from standard_coder.sch.mining import identities, store
-from standard_coder.sch.mining.discovery import looks_like_repo, repo_id
+from standard_coder.sch.mining.discovery import path_problem, repo_id
 from standard_coder.sch.mining.extract import ChunkTask
 from standard_coder.sch.mining.filters import author_identity
 from standard_coder.sch.mining.gitlog import NotARepository, decode, git_env, run_git
@@ -41,11 +41,9 @@ class RepoPlan:
 
 def _inspect(path: Path) -> tuple[Path, bool, bool]:
     """(git dir, is bare, is shallow); raises GitError when ``path`` is not a repository root."""
-    if not path.is_dir():
-        what = "is a file, not a directory" if path.exists() else "no such directory"
-        raise NotARepository(f"{path}: {what}")
-    if not looks_like_repo(path):
-        raise NotARepository(f"{path}: not a git repository")
+    problem = path_problem(path)
+    if problem is not None:
+        raise NotARepository(f"{path}: {problem}")
     out = decode(
         run_git(
             path,
