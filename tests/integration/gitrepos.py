@@ -334,3 +334,19 @@ def failing_git(bin_dir: Path, pattern: str, message: str, *, fail_from: int = 1
         f'exec "{real_git}" "$@"\n'
     )
     wrapper.chmod(0o755)
+
+
+def counting_git(bin_dir: Path) -> Path:
+    """Write a ``git`` into ``bin_dir`` (put it first on PATH) that appends each command line it
+    is given to the returned log file, one line per call, then runs the real git: how often a
+    command asks git something, counted on the real thing."""
+    import shutil
+
+    real_git = shutil.which("git")
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    log = bin_dir / "calls.log"
+    log.touch()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real_git}" "$@"\n')
+    wrapper.chmod(0o755)
+    return log

@@ -6,6 +6,7 @@ A real simulated team (git repositories with known truth), real mining and train
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gitrepos import counting_git
 
 from proctools import child_env
 from standard_coder.config import load_config
@@ -25,13 +27,13 @@ from standard_coder.sch.features.describe import describe_feature
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "standard_coder", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=child_env(COLUMNS="120"),
+        env=child_env(COLUMNS="120", **env),
         timeout=600,
     )
 
@@ -490,8 +492,9 @@ def test_a_ticket_commit_on_a_branch_the_mine_did_not_read_is_priced_from_git(
 ) -> None:
     """A ticket in progress lists a commit of a feature branch (the mine reads the checked-out
     branch): the forecast reads it from the configured repository as ``estimate`` does, with
-    estimate's figures; ``forecast-check`` and the forecast stage accept it, and the stage
-    reruns when that branch moves (the repositories' refs are its inputs)."""
+    estimate's figures; ``forecast-check`` and the forecast stage accept it, the stage asks
+    git where it is once (its input check and its pricing share the lookup), and it reruns
+    when that branch moves (the repositories' refs are its inputs)."""
     from standard_coder.forecasting.inputs import ForecastInputError, Ticket
     from standard_coder.pipelines.sch_effort import model_effort_for
 
@@ -532,8 +535,14 @@ def test_a_ticket_commit_on_a_branch_the_mine_did_not_read_is_priced_from_git(
             "--set", f"forecasting.sprint_inputs_path={tmp_path / 'sprint.json'}")  # fmt: skip
     proc = cli("forecast-check", "-c", config, *sets)
     assert proc.returncode == 0, proc.stderr
-    proc = cli("pipeline", "--config", config, *sets, "--stages", "forecast")
+    log = counting_git(tmp_path / "bin")
+    path = f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    proc = cli("pipeline", "--config", config, *sets, "--stages", "forecast", PATH=path)
     assert proc.returncode == 0, proc.stderr
+    asked = [x for x in log.read_text().splitlines() if f"{cid[:12]}^{{commit}}" in x]
+    where = [x.split()[1] for x in asked]  # git -C <repository> ...
+    assert asked and len(where) == len(set(where)), asked  # once in each repository it tried
+    assert where[-1] == str(repo)  # found in the last one asked
 
     proc = cli("pipeline", "--config", config, *sets, "--stages", "forecast")
     assert "[skip] forecast: up to date" in proc.stderr, proc.stderr

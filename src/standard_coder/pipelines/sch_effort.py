@@ -11,7 +11,8 @@ id, or a diff's files), so a ticket of one commit has that commit's ``estimate``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,7 @@ def model_effort_for(
     ticket_effort: str = "coding",
     langs: Any = None,
     repos: Sequence[Path] = (),
+    commits: TicketCommits | None = None,
 ) -> Callable[[list[Any]], dict[str, np.ndarray]]:
     """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`.
 
@@ -151,8 +153,9 @@ def model_effort_for(
     forecast's) seeds the delivery head's draws.
 
     A ticket's commits come from ``db``, or from the first of ``repos`` that holds them
-    (:func:`ticket_changes`). Commit contents are read when the model's representation uses
-    them (hybrid).
+    (:class:`TicketCommits`; ``commits``, when given, is the one the input check used, so an id
+    it resolved is not looked up again). Commit contents are read when the model's
+    representation uses them (hybrid).
     A ticket's diff counts the files of ``langs`` (``sch.estimate.Languages``; Python when
     None), as ``estimate --diff`` does. ``ticket_effort="delivery"`` (a multitask model) prices
     each ticket as one PR of its changes by the delivery head (:func:`delivery_draws`) instead
@@ -184,10 +187,11 @@ def model_effort_for(
     rng = np.random.default_rng(rng_seed)
     contents = rep.kind == "hybrid"
     langs = Languages() if langs is None else langs
+    finder = TicketCommits(db, repos) if commits is None else commits
 
     def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
         wanted = {cid for t in tickets for cid in t.commit_ids}
-        found = ticket_changes(db, wanted, repos=repos, langs=langs, with_contents=contents)
+        found = finder.changes(wanted, langs=langs, with_contents=contents)
         out: dict[str, np.ndarray] = {}
         for t in tickets:
             records: list[Any] = []
@@ -206,7 +210,7 @@ def model_effort_for(
                 if match is None:
                     raise ForecastInputError(
                         f"ticket {t.id}: commit {cid} is not in the mined history "
-                        f"({db}) nor in a configured repository; {NOT_MINED_WHY}"
+                        f"({finder.db}) nor in a configured repository; {NOT_MINED_WHY}"
                     )
                 records.append(match)
                 labels.append(match.commit_id)  # estimate's label: the full id, not as listed
@@ -285,54 +289,93 @@ def _merge_refused(cid: str, full: str) -> str:
     )
 
 
-def ticket_changes(
-    db: Path,
-    ids: Any,
-    *,
-    repos: Sequence[Path] = (),
-    langs: Any = None,
-    with_contents: bool = False,
-    read: bool = True,
-) -> dict[str, Any]:
-    """The change each ticket commit id names: the mined one (:func:`mined_changes`), else the
-    commit read from the first of ``repos`` that holds it, as ``estimate`` reads it (a commit on
-    a branch the mine does not read, or made since the last mine). ``read=False`` only finds
-    them (the value is the full id); ``langs`` as ``sch.estimate.Languages`` (Python: None).
+@dataclass(frozen=True)
+class FoundCommit:
+    """Where a ticket's commit id was found (:class:`TicketCommits`)."""
 
-    Raises:
+    commit_id: str
+    """The full id (a ticket may abbreviate it)."""
+    repo: Path | None = None
+    """The repository it is read from, as ``estimate`` reads it; None: the mined database."""
+
+
+class TicketCommits:
+    """Tickets' commit ids, each resolved once, for the forecast's input check and its pricing.
+
+    An id is looked up in the mined database ``db`` (:func:`mined_changes`), else in the first
+    of ``repos`` that holds it, on any branch (``sch.estimate.commit_in``: a commit on a branch
+    the mine does not read, or made since the last mine). The check calls it as a
+    ``CommitLookup`` (ids -> :class:`FoundCommit`); pricing then reads the changes
+    (:meth:`changes`) from what the check found, without asking git where they are again.
+
+    Raises (both calls):
         AmbiguousCommitId: an abbreviated id matches two different mined commits.
         ValueError: an id names a merge commit (a ticket lists the commits it merged).
     """
-    from standard_coder.sch.estimate import Languages, commit_in, git_commit_records
 
-    found = mined_changes(db, ids, with_contents=with_contents) if db.is_file() else {}
-    for cid in [c for c in ids if c not in found]:
-        for repo in repos:
-            hit = commit_in(repo, cid)
-            if hit is None:
-                continue
-            full, merge = hit
-            if merge:
-                raise ValueError(_merge_refused(cid, full))
-            found[cid] = (
-                git_commit_records(
-                    repo, [full], Languages() if langs is None else langs,
-                    with_contents=with_contents,
+    def __init__(self, db: Path, repos: Sequence[Path] = ()) -> None:
+        self.db = db
+        self.repos = tuple(repos)
+        self._found: dict[str, FoundCommit] = {}
+        self._asked: set[str] = set()  # resolved, found or not: never looked up again
+
+    def __call__(self, ids: Collection[str]) -> dict[str, FoundCommit]:
+        """Where each of ``ids`` is (an id found nowhere is left out)."""
+        rest = [cid for cid in dict.fromkeys(ids) if cid not in self._asked]
+        if rest:
+            self._found.update(self._resolve(rest))
+            self._asked.update(rest)
+        return {cid: self._found[cid] for cid in ids if cid in self._found}
+
+    def _resolve(self, ids: list[str]) -> dict[str, FoundCommit]:
+        from standard_coder.sch.estimate import commit_in
+
+        mined = mined_changes(self.db, ids) if self.db.is_file() else {}
+        found = {cid: FoundCommit(r.commit_id) for cid, r in mined.items()}
+        for cid in [c for c in ids if c not in found]:
+            for repo in self.repos:
+                hit = commit_in(repo, cid)
+                if hit is None:
+                    continue
+                full, merge = hit
+                if merge:
+                    raise ValueError(_merge_refused(cid, full))
+                found[cid] = FoundCommit(full, repo)
+                break
+        return found
+
+    def changes(
+        self, ids: Collection[str], *, langs: Any = None, with_contents: bool = False
+    ) -> dict[str, Any]:
+        """The change (``CommitRecord``) each of ``ids`` names, read from where it was found:
+        the mined database, or its repository as ``estimate`` reads it (``langs`` as
+        ``sch.estimate.Languages``; Python when None). An id found nowhere is left out."""
+        from standard_coder.sch.estimate import Languages, git_commit_records
+
+        found = self(ids)
+        fulls = {f.commit_id for f in found.values() if f.repo is None}
+        mined = mined_changes(self.db, fulls, with_contents=with_contents) if fulls else {}
+        langs = Languages() if langs is None else langs
+        out: dict[str, Any] = {}
+        for cid, f in found.items():
+            if f.repo is None:
+                if f.commit_id in mined:  # (gone only if the database changed in between)
+                    out[cid] = mined[f.commit_id]
+            else:
+                out[cid] = git_commit_records(
+                    f.repo, [f.commit_id], langs, with_contents=with_contents
                 )[0]
-                if read
-                else full
-            )  # fmt: skip
-            break
-    return found
+        return out
 
 
-def commit_lookup(db: Path, repos: Sequence[Path] = ()) -> Callable[[Any], dict[str, Any]] | None:
-    """Tickets' commit ids -> the changes they name (:func:`ticket_changes`: the mined
-    database ``db``, then ``repos``); None when there is neither (before the first mine).
+def commit_lookup(db: Path, repos: Sequence[Path] = ()) -> TicketCommits | None:
+    """Tickets' commit ids -> where they are (:class:`TicketCommits`: the mined database
+    ``db``, then ``repos``); None when there is neither (before the first mine).
 
     The forecast stage and ``forecast-check`` pass it to ``check_forecast_inputs``, so an unknown
-    commit id is the same error in both.
+    commit id is the same error in both; the stage passes the same one to
+    :func:`model_effort_for`, so each id is resolved once.
     """
     if not db.is_file() and not repos:
         return None
-    return lambda ids: ticket_changes(db, ids, repos=repos, read=False)
+    return TicketCommits(db, repos)

@@ -33,6 +33,10 @@ def run(ctx: StageContext) -> None:
     from standard_coder.pipelines.sch_layout import SchLayout
 
     repos = [Path(p) for p in ctx.params.get("repositories", [])]  # for commits not mined
+    # the mined database (an input when a ticket needs the model), then the repositories: an
+    # id in neither is an error. One lookup for the input check and the pricing: each id is
+    # resolved once (git is asked once where a commit the mine did not read is)
+    commits = commit_lookup(ctx.inputs.get("db", SchLayout(ctx.base_dir).db), repos)
     model_effort = None
     if any(t.needs_model for t in sprint.tickets):
         from standard_coder.pipelines.sch_effort import model_effort_for
@@ -54,6 +58,7 @@ def run(ctx: StageContext) -> None:
             if "filters" not in ctx.params
             else languages_of(LanguageFilter.model_validate(ctx.params["filters"]["languages"])),
             repos=repos,
+            commits=commits,
         )
     result = run_forecast(
         sprint_path,
@@ -62,9 +67,7 @@ def run(ctx: StageContext) -> None:
         out_dir=ctx.outputs["forecasts"],
         model_effort=model_effort,
         seed=f.rng_seed,
-        # the mined database (an input when a ticket needs the model), then the repositories:
-        # an id in neither is an error
-        find_commits=commit_lookup(ctx.inputs.get("db", SchLayout(ctx.base_dir).db), repos),
+        find_commits=commits,
     )
     for warning in result.report["warnings"]:
         ctx.log.warning("%s", warning)
