@@ -42,10 +42,12 @@ def _edit(key: str, value: object) -> Callable[[str], str]:
 
 CASES: list[tuple[str, Callable[[str], str] | bytes, str]] = [
     ("truncated", lambda t: t[:200], "representation.json: not valid JSON (it ends too early)"),
-    ("empty", lambda t: "", "representation.json: empty (not valid JSON)"),
+    ("empty", lambda t: "",
+     "representation.json: the representation file is empty (expected a JSON object)"),
     ("not utf-8", b"\xff\xfe{", "representation.json: not valid JSON (not UTF-8 text)"),
     ("garbage after", lambda t: t + "x", "representation.json: not valid JSON (line "),
-    ("a list", lambda t: "[1]", "representation.json: not a saved representation (a JSON list"),
+    ("a list", lambda t: "[1]",
+     "representation.json: the representation file is a JSON array, not an object"),
     ("no kind", _edit("kind", None), "representation.json: missing key 'kind'"),
     ("no checksum", _edit("checksum", None), "representation.json: missing key 'checksum'"),
     ("no format", _edit("format", None), "representation.json: missing key 'format'"),

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from standard_coder.runner.jsonfile import read_json_object
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES
 from standard_coder.sch.features.change_files import FILE_NAMES
@@ -77,26 +78,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
     Raises:
         RepresentationUnreadable: missing, unreadable, not JSON, a key missing or of a wrong type.
     """
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise RepresentationUnreadable(f"{path}: missing") from None
-    except OSError as e:
-        raise RepresentationUnreadable(f"{path}: cannot be read ({e.strerror or e})") from None
-    except UnicodeDecodeError:
-        raise RepresentationUnreadable(f"{path}: not valid JSON (not UTF-8 text)") from None
-    if not text.strip():
-        raise RepresentationUnreadable(f"{path}: empty (not valid JSON)")
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as e:
-        where = "it ends too early" if e.pos >= len(text.rstrip()) else (
-            f"line {e.lineno} column {e.colno}")  # fmt: skip
-        raise RepresentationUnreadable(f"{path}: not valid JSON ({where})") from None
-    if not isinstance(meta, dict):
-        raise RepresentationUnreadable(
-            f"{path}: not a saved representation (a JSON {type(meta).__name__}, not an object)"
-        )
+    meta = read_json_object(path, RepresentationUnreadable, "representation")
     if "format" not in meta:
         raise RepresentationUnreadable(f"{path}: missing key 'format'")
     if meta["format"] != FORMAT:  # another format: its keys may differ (load names it)
