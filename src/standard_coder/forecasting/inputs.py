@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from standard_coder.forecasting._io import atomic_write
+from standard_coder.runner.jsonfile import read_json_object
 from standard_coder.runner.suggest import did_you_mean, fields_at
 
 TicketStatus = Literal["todo", "in_progress", "in_review", "done"]
@@ -314,25 +315,7 @@ def _describe(err: Any, model: type[BaseModel]) -> str:
 
 def _load(path: Path, model: type[_M], what: str) -> _M:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ForecastInputError(f"{path}: {what} file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ForecastInputError(f"{path}: cannot read {what} file: {exc}") from None
-    if not text.strip():
-        raise ForecastInputError(f"{path}: the {what} file is empty (expected a JSON object)")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ForecastInputError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            f"expected a {what} object"
-        ) from None
-    if not isinstance(data, dict):
-        raise ForecastInputError(
-            f"{path}: $: expected a JSON object with the {what} (got {type(data).__name__})"
-        )
+    data = read_json_object(path, ForecastInputError, what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
