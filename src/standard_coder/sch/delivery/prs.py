@@ -16,13 +16,14 @@ expectation) is carried along for reports and never read by the model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from standard_coder.runner.jsonfile import read_json_object
 
 SCHEMA_VERSION = 1
 
@@ -97,16 +98,8 @@ def load_pull_requests(path: Path) -> PullRequestFile:
             (one line: file, ``pull_requests[i].key``, cause).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        if not text.strip():
-            raise PullRequestFileError(f"{path}: the PR file is empty (expected a JSON object)")
-        raw = json.loads(text)
-    except FileNotFoundError:
-        raise PullRequestFileError(f"{path}: PR file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PullRequestFileError(f"{path}: not a readable JSON file ({exc})") from None
-    if isinstance(raw, dict) and raw.get("schema_version") not in (None, SCHEMA_VERSION):
+    raw = read_json_object(path, PullRequestFileError, "PR")
+    if raw.get("schema_version") not in (None, SCHEMA_VERSION):
         raise PullRequestFileError(
             f"{path}: schema_version {raw.get('schema_version')!r} is not {SCHEMA_VERSION}"
         )
