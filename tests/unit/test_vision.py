@@ -14,7 +14,7 @@ from proctools import child_env
 from standard_coder.config import ConfigError
 from standard_coder.config.template import render_template
 from standard_coder.config.vision import validate_vision_config
-from standard_coder.vision.data import DatasetError, load_split, read_flowers102
+from standard_coder.vision.data import DatasetError, load_split, read_flowers102, read_index
 from standard_coder.vision.models import build_model, n_parameters
 from standard_coder.vision.predictions import LabelmapError, load_labelmap, write_predictions
 from standard_coder.vision.train import TrainOptions, lr_at
@@ -96,6 +96,21 @@ def test_labelmap_checksum_is_checked_on_load(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace('"dog"', '"wolf"'))
     with pytest.raises(LabelmapError, match="sha256 does not match"):
         load_labelmap(path)
+
+
+def test_a_bad_index_or_labelmap_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    index, labelmap = tmp_path / "index.json", tmp_path / "labelmap.json"
+    with pytest.raises(DatasetError, match=r"index\.json: missing \(image index file not found\)"):
+        read_index(index)
+    index.write_text('{"images": [')
+    with pytest.raises(DatasetError, match=r"index\.json: not valid JSON \(it ends too early\)$"):
+        read_index(index)
+    index.write_text("[]")
+    with pytest.raises(DatasetError, match="the image index file is a JSON array, not an object"):
+        read_index(index)
+    labelmap.mkdir()
+    with pytest.raises(LabelmapError, match=r"labelmap\.json: is a folder, expected a label map"):
+        load_labelmap(labelmap)
 
 
 def test_vision_template_round_trips_and_validates(tmp_path: Path) -> None:

@@ -15,13 +15,14 @@ Both end up as an ``index.json`` (one row per image: ``filepath``, ``label``, ``
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from standard_coder.runner.jsonfile import read_json_object
 
 INDEX_FILE = "index.json"
 SPLITS = ("train", "val", "test")
@@ -202,13 +203,8 @@ def _readable(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[di
 
 def read_index(path: Path) -> dict[str, Any]:
     """Read an ``index.json`` written by :func:`materialize_digits` or the prepare stage."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: missing (run the prepare stage)") from None
-    except ValueError as exc:
-        raise DatasetError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+    doc = read_json_object(path, DatasetError, "image index")
+    if not isinstance(doc.get("images"), list):
         raise DatasetError(f"{path}: expected an object with 'images' and 'labels'")
     return doc
 

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from standard_coder.runner.jsonfile import read_json_object
 from standard_coder.vision.data import ImageSplit
 
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -145,13 +146,8 @@ def load_labelmap(path: Path) -> list[str]:
     Raises:
         LabelmapError: missing, not JSON, wrong shape or checksum mismatch.
     """
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LabelmapError(f"{path}: missing") from None
-    except ValueError as exc:
-        raise LabelmapError(f"{path}: not valid JSON ({exc})") from None
-    labels = doc.get("labels") if isinstance(doc, dict) else None
+    doc = read_json_object(path, LabelmapError, "label map")
+    labels = doc.get("labels")
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise LabelmapError(f"{path}: expected {{'labels': [str, ...], 'sha256': ...}}")
     if doc.get("sha256") != labels_sha256(labels):
