@@ -74,6 +74,31 @@ def test_corrupt_manifest_raises(tmp_path: Path, content: bytes) -> None:
         mf.read_manifest(path)
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "the manifest file is empty (expected a JSON object)"),
+        (b'{"stage": "a",', "not valid JSON (it ends too early)"),
+        (b"\xff\xfe", "not valid JSON (not UTF-8 text)"),
+        (b"[1, 2]", "the manifest file is a JSON array, not an object"),
+    ],
+)
+def test_a_corrupt_manifest_says_why_in_words(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_bytes(content)
+    with pytest.raises(CorruptStateError) as info:
+        mf.read_manifest(path)
+    assert info.value.reason == reason and str(info.value) == f"{path}: {reason}"
+    assert mf.validate_file(path) == [f"(file): {reason}"]
+
+
+def test_a_folder_at_the_manifest_path_is_a_storage_error_not_corruption(tmp_path: Path) -> None:
+    """The disk, not the data: nothing to quarantine (``fserrors``)."""
+    (tmp_path / "manifest.json").mkdir()
+    with pytest.raises(IsADirectoryError):
+        mf.read_manifest(tmp_path / "manifest.json")
+
+
 def test_validate_names_field() -> None:
     doc = _doc()
     del doc["fingerprint"]

@@ -189,6 +189,23 @@ def test_run_state_checksum_detects_edits(tmp_path: Path) -> None:
         read_run_state(path)
 
 
+def test_a_truncated_or_foreign_run_state_is_corrupt_and_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "run_state.json"
+    for text, reason in (
+        ('{"stages": {', "not valid JSON (it ends too early)"),
+        ("[]", "the run state file is a JSON array, not an object"),
+        ('{"stages": []}', "run state has the wrong shape"),
+    ):
+        path.write_text(text)
+        with pytest.raises(CorruptStateError) as info:
+            read_run_state(path)
+        assert info.value.reason == reason
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(IsADirectoryError):  # the disk, not the data: not quarantined
+        read_run_state(path)
+
+
 def test_atomic_write_not_durable_is_still_atomic(tmp_path: Path) -> None:
     """durable=False skips fsync, never atomicity: a failing writer leaves the old file."""
     from standard_coder.runner.atomic import atomic_write, atomic_write_text

@@ -1,13 +1,12 @@
 """Stage manifests: pure build, validate, read and write (``stages/<stage>/manifest.json``).
 
 A manifest is written last and atomically, so a stage that did not finish has none. Reading is
-a plain ``json.load`` plus field checks (no pydantic on the no-op path); the JSON Schema used by
+``runner.jsonfile`` plus field checks (no pydantic on the no-op path); the JSON Schema used by
 ``validate-manifest`` is generated from a pydantic model built on demand.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_json
 from standard_coder.runner.errors import CorruptStateError
+from standard_coder.runner.jsonfile import JsonFileError, parse_json_object
 
 SCHEMA_VERSION = 1
 
@@ -140,9 +140,9 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptStateError(path, f"manifest is not valid JSON ({exc})") from None
+        doc = parse_json_object(raw, "manifest")
+    except JsonFileError as exc:
+        raise CorruptStateError(path, str(exc)) from None
     problems = validate_manifest(doc)
     if problems:
         raise CorruptStateError(path, "manifest invalid: " + "; ".join(problems))
@@ -198,11 +198,11 @@ def validate_file(path: Path) -> list[str]:
     import jsonschema
 
     try:
-        doc = json.loads(Path(path).read_bytes())
+        doc = parse_json_object(Path(path).read_bytes(), "manifest")
     except FileNotFoundError:
         return ["(file): not found"]
-    except (ValueError, UnicodeDecodeError) as exc:
-        return [f"(file): not valid JSON ({exc})"]
+    except JsonFileError as exc:
+        return [f"(file): {exc}"]
     validator = jsonschema.Draft202012Validator(json_schema())
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):

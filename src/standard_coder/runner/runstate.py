@@ -3,12 +3,12 @@ text and checksum: :mod:`~standard_coder.runner.records`, shared with the no-op 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_bytes
 from standard_coder.runner.errors import CorruptStateError
+from standard_coder.runner.jsonfile import JsonFileError, parse_json_object
 from standard_coder.runner.records import state_digest, state_text
 
 RUN_STATE_VERSION = 1
@@ -33,10 +33,10 @@ def read_run_state(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return empty_state()
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptStateError(path, f"run state is not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict):
+        doc = parse_json_object(raw, "run state")
+    except JsonFileError as exc:
+        raise CorruptStateError(path, str(exc)) from None
+    if not isinstance(doc.get("stages"), dict):
         raise CorruptStateError(path, "run state has the wrong shape")
     if doc.get("checksum") != _digest(doc):
         raise CorruptStateError(path, "run state checksum mismatch")
