@@ -151,6 +151,18 @@ def test_write_finish_read(tmp_path: Path) -> None:
     (run_dir / STAMP_FILE).write_text("{trunc")
     with pytest.raises(ValueError, match="not valid JSON"):
         read_env_stamp(run_dir)
+    for data, cause in (
+        (b'{"run_id": "r",', "not valid JSON (it ends too early)"),
+        (b"\xff\x00", "not valid JSON (not UTF-8 text)"),
+        (b'["r"]', "the env stamp file is a JSON array, not an object"),
+    ):
+        (run_dir / STAMP_FILE).write_bytes(data)
+        with pytest.raises(ValueError) as info:
+            read_env_stamp(run_dir)
+        assert str(info.value) == f"{run_dir / STAMP_FILE}: {cause}"
+    (run_dir / STAMP_FILE).unlink()
+    with pytest.raises(FileNotFoundError):
+        read_env_stamp(run_dir)
 
 
 def test_no_heavy_imports(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.gitorigin import GIT_STATUS, git_env, origin_from_status, package_git_dir
+from standard_coder.runner.jsonfile import JsonFileError, parse_json_object
 from standard_coder.runner.pathstate import path_state as _path_state
 from standard_coder.runner.records import STAMP_FILE as STAMP_FILE
 from standard_coder.runner.records import end_stamp, iso, stamp_text
@@ -105,11 +106,11 @@ def _scan_distributions(cache_file: Path | None = None) -> dict[str, str]:
         return _scan_installed()
     state = _path_state()
     try:
-        cached = json.loads(Path(cache_file).read_text(encoding="utf-8"))
-        if cached.get("path_state") == state and isinstance(cached.get("dists"), dict):
-            return {str(k): str(v) for k, v in cached["dists"].items()}
-    except (OSError, ValueError, AttributeError):
-        pass  # missing or unreadable cache: rescan
+        cached = parse_json_object(Path(cache_file).read_bytes(), "package list cache")
+    except (OSError, JsonFileError):
+        cached = {}  # missing or unreadable cache: rescan
+    if cached.get("path_state") == state and isinstance(cached.get("dists"), dict):
+        return {str(k): str(v) for k, v in cached["dists"].items()}
     found = _scan_installed()
     try:
         from standard_coder.runner.atomic import atomic_write_json
@@ -393,17 +394,15 @@ def read_env_stamp(run_dir: Path) -> dict[str, Any]:
     """The stamp in ``run_dir``.
 
     Raises:
-        FileNotFoundError: there is no stamp.
-        ValueError: the stamp is not a JSON object.
+        FileNotFoundError: there is no stamp (another ``OSError``: it cannot be read).
+        ValueError: the stamp is empty, not UTF-8, not JSON or not a JSON object (one line
+            naming the file and the cause).
     """
     path = Path(run_dir) / STAMP_FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    return doc
+        return parse_json_object(path.read_bytes(), "env stamp")
+    except JsonFileError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def finish_env_stamp(
