@@ -69,7 +69,7 @@ def test_tokenizer_trained_here_renders_the_chat_prompt_as_a_prefix() -> None:
 def test_large_model_config_assembles_trainer_arguments() -> None:
     import yaml
 
-    from standard_coder.codeedit.sft import peft_config, training_arguments
+    from standard_coder.codeedit.sft import checkpointing_key, peft_config, training_arguments
     from standard_coder.config.codeedit import load_codeedit_config
     from standard_coder.pipelines.codeedit_train import train_options
 
@@ -79,7 +79,7 @@ def test_large_model_config_assembles_trainer_arguments() -> None:
     opts = train_options(t, t.stage0_steps, seed=7)
     args = training_arguments(opts, Path("/tmp/x"), "cuda")
     assert args["deepspeed"] == str(LARGE / "deepspeed_zero3.json")
-    assert args["bf16"] is True and args["activation_checkpointing"] is True
+    assert args["bf16"] is True and args[checkpointing_key()] is True
     assert args["use_cpu"] is False and args["save_strategy"] == "no"
     assert (args["max_steps"], args["gradient_accumulation_steps"]) == (2000, 16)
     assert (args["lr_scheduler_type"], args["learning_rate"], args["seed"]) == ("cosine", 2e-5, 7)
@@ -95,6 +95,31 @@ def test_large_model_config_assembles_trainer_arguments() -> None:
     cpu = training_arguments(train_options(cfg.codeedit_train.model_copy(update={
         "bf16": False, "deepspeed_config": None}), 3, seed=0), Path("/tmp/x"), "cpu")  # fmt: skip
     assert SFTConfig(**cpu).max_steps == 3  # the assembled keys are real SFTConfig arguments
+
+
+def test_checkpointing_is_switched_by_the_name_the_installed_transformers_knows() -> None:
+    """transformers 5.2x names it ``activation_checkpointing``; 5.17 (a lent H100's image) only
+    ``gradient_checkpointing``, where the new name failed Stage 0 on the GPU."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    from standard_coder.codeedit.sft import checkpointing_key
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    assert checkpointing_key() in names
+
+    @dataclasses.dataclass
+    class Older:  # the fields of 5.17's TrainingArguments that matter here
+        output_dir: str = ""
+        gradient_checkpointing: bool = False
+
+    @dataclasses.dataclass
+    class Newer(Older):
+        activation_checkpointing: bool = False
+
+    assert checkpointing_key(Older) == "gradient_checkpointing"
+    assert checkpointing_key(Newer) == "activation_checkpointing"
 
 
 def test_a_max_length_that_leaves_no_completion_token_is_named(tmp_path: Path) -> None:

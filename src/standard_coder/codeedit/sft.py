@@ -52,6 +52,26 @@ class TrainOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def checkpointing_key(arguments: type | None = None) -> str:
+    """The ``TrainingArguments`` field that switches activation (gradient) checkpointing:
+    ``activation_checkpointing`` where the installed transformers has it (5.2x), else
+    ``gradient_checkpointing`` (5.17 and before know no other: passing the new name failed
+    Stage 0 with "unexpected keyword argument" on such a machine). ``arguments``: the class to
+    read (default transformers' ``TrainingArguments``)."""
+    import dataclasses
+
+    if arguments is None:
+        from transformers import TrainingArguments
+
+        arguments = TrainingArguments
+    names = {f.name for f in dataclasses.fields(arguments)}
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in names
+        else ("gradient_checkpointing")
+    )
+
+
 def training_arguments(opts: TrainOptions, output_dir: Path, device: str) -> dict[str, Any]:
     """The keyword arguments of TRL's ``SFTConfig`` / ``GRPOConfig`` common to both trainers.
 
@@ -73,7 +93,7 @@ def training_arguments(opts: TrainOptions, output_dir: Path, device: str) -> dic
         "save_strategy": "no",
         "report_to": "none",
         "disable_tqdm": True,
-        "activation_checkpointing": False,
+        checkpointing_key(): False,
         "use_cpu": device == "cpu",
         "dataloader_num_workers": 0,
     }

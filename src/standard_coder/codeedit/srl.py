@@ -161,7 +161,7 @@ def train_srl(
     from trl import GRPOConfig  # type: ignore[attr-defined]
 
     from standard_coder.codeedit.lm import load_model
-    from standard_coder.codeedit.sft import TensorBoardLog, train_and_save
+    from standard_coder.codeedit.sft import TensorBoardLog, checkpointing_key, train_and_save
 
     t0 = time.perf_counter()
     model, tokenizer = load_model(model_dir, device)
@@ -172,8 +172,8 @@ def train_srl(
         max_completion_length=opts.max_completion_length,
         learning_rate=opts.learning_rate, beta=opts.beta, temperature=opts.temperature,
         seed=opts.seed, data_seed=opts.seed, logging_steps=1, save_strategy="no",
-        report_to="none", disable_tqdm=True, activation_checkpointing=False,
-        use_cpu=device == "cpu", dataloader_num_workers=0, **opts.extra,
+        report_to="none", disable_tqdm=True, use_cpu=device == "cpu", dataloader_num_workers=0,
+        **{checkpointing_key(): False, **opts.extra},
     )  # fmt: skip
     tb = TensorBoardLog(tb_dir, "srl")
     cls = trainer_class(opts.dynamic_sampling)

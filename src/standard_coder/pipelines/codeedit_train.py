@@ -59,13 +59,13 @@ def read_split(processed: Path, split: str) -> dict[str, list[EditRecord]]:
 
 def train_options(t: CodeEditTrainSection, steps: int, seed: int) -> TrainOptions:
     """The trainer options a section describes (``extra``: the GPU-only switches)."""
-    from standard_coder.codeedit.sft import LoraOptions, TrainOptions
+    from standard_coder.codeedit.sft import LoraOptions, TrainOptions, checkpointing_key
 
     extra: dict[str, Any] = {}
     if t.bf16:
         extra["bf16"] = True
     if t.gradient_checkpointing:
-        extra["activation_checkpointing"] = True
+        extra[checkpointing_key()] = True
     if t.deepspeed_config is not None:
         extra["deepspeed"] = str(t.deepspeed_config)
     return TrainOptions(
