@@ -145,6 +145,63 @@ def test_a_stored_answer_that_no_longer_holds_is_corrected_before_a_stage_runs(
          "print(k('auto'))"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    cache.write_text(json.dumps({key: {"device": wrong, "reason": None}}))
+    named = {"name": "NVIDIA H100 80GB HBM3"} if wrong == "cuda" else {}  # as stored with torch
+    cache.write_text(json.dumps({key: {"device": wrong, "reason": None, **named}}))
     assert _lazy_run(cache) == [wrong, False, expected, True]
+    assert json.loads(cache.read_text())[key]["device"] == expected
+
+
+def test_the_machine_key_ignores_the_nodes_a_first_cuda_use_creates() -> None:
+    """The driver may make nvidia-uvm (and -tools, -modeset, caps) when a process first uses
+    CUDA: a key that counted them would move after the first run's own CUDA use."""
+    from standard_coder.runner.device import gpu_nodes
+
+    before = ["null", "nvidia0", "nvidiactl", "tty", "renderD128"]
+    after = [*before, "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset", "nvidia-caps"]
+    assert gpu_nodes(after) == gpu_nodes(before) == ["nvidia0", "nvidiactl", "renderD128"]
+    assert gpu_nodes([*before, "nvidia1"]) != gpu_nodes(before)  # a GPU more: another key
+    assert gpu_nodes(["kfd", "dri"]) == ["kfd"]
+
+
+_NAMED = (
+    "import sys, json; from pathlib import Path; import standard_coder.runner.device as d; "
+    "d._no_accelerator_possible = lambda device: False; "
+    "from standard_coder.runner.definition import LazyDevice; "
+    "lazy = LazyDevice('auto', Path(sys.argv[1])); first = lazy(); "
+    "print(json.dumps([first, lazy.name(), 'torch' in sys.modules]))"
+)
+
+
+def test_a_stored_cuda_answer_keeps_the_gpus_name_so_a_no_op_never_imports_torch(
+    tmp_path: object,
+) -> None:
+    """A no-op rerun on an H100 machine imported torch only to name the GPU in its env stamp
+    (3.6-5.3 s against < 2 s, 2026-12-05): the name is stored with the answer, and an answer
+    stored without one (before this) is asked again once."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from standard_coder.runner.device import machine_key
+
+    cache = Path(str(tmp_path)) / "device.json"
+    key = subprocess.run(
+        [sys.executable, "-c", "from standard_coder.runner.device import machine_key as k; "
+         "print(k('auto'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert key == machine_key("auto")
+
+    def run() -> list[object]:
+        out = subprocess.run([sys.executable, "-c", _NAMED, str(cache)], capture_output=True,
+                             text=True, check=True)  # fmt: skip
+        return list(json.loads(out.stdout))
+
+    cache.write_text(json.dumps({key: {"device": "cuda", "reason": None,
+                                       "name": "NVIDIA H100 80GB HBM3"}}))  # fmt: skip
+    assert run() == ["cuda", "NVIDIA H100 80GB HBM3", False]
+    cache.write_text(json.dumps({key: {"device": "cuda", "reason": None}}))  # no name: asked
+    expected = resolve_device("auto")[0]
+    assert run() == [expected, None, True]
     assert json.loads(cache.read_text())[key]["device"] == expected

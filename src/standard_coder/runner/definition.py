@@ -135,6 +135,15 @@ class LazyDevice:
                     log.warning("device: %s", self.fallback)
         return self.value
 
+    def name(self) -> str | None:
+        """The GPU's name stored with a cached CUDA answer while torch is not imported (the
+        env stamp's ``device_name`` without importing torch on a no-op rerun), else None."""
+        if self._verified or self.value is None or "torch" in sys.modules:
+            return None
+        from standard_coder.runner.device import stored_name
+
+        return stored_name(self.cache_file, self.preference)
+
     def verified(self) -> str:
         """The device checked with torch now if it came from the cache (a stage will run)."""
         value = self()

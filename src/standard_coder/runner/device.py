@@ -13,17 +13,22 @@ import functools
 import hashlib
 import json
 import os
+import re
 import sys
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
 __all__ = [
     "DEVICE_CHOICES",
+    "accelerator_name",
     "available_devices",
+    "gpu_nodes",
     "machine_key",
     "resolve_device",
     "resolve_device_cached",
+    "stored_name",
 ]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -126,17 +131,27 @@ _DEVICE_ENV = (
 )
 
 
+_GPU_NODE = re.compile(r"nvidia\d+|nvidiactl|kfd|renderD\d+")
+"""Device nodes that say which GPUs a machine has: one per NVIDIA GPU, the control node, AMD's
+compute node and render nodes. Not ``nvidia-uvm``, ``nvidia-uvm-tools``, ``nvidia-modeset`` or
+``nvidia-caps``: the driver may make those when a process first uses CUDA, and a key that moved
+with them would make the first no-op rerun after a fresh boot ask torch again."""
+
+
+def gpu_nodes(names: Iterable[str]) -> list[str]:
+    """The names among ``names`` (a ``/dev`` listing) that :func:`machine_key` counts, sorted."""
+    return sorted(n for n in names if _GPU_NODE.fullmatch(n))
+
+
 def machine_key(preference: str) -> str:
     """A digest of what decides :func:`resolve_device`'s answer, read without torch: the
     preference, platform, torch build, the device-visibility environment variables, the GPU
-    device nodes and the NVIDIA driver version."""
+    device nodes (:func:`gpu_nodes`) and the NVIDIA driver version."""
     parts = [preference.strip().lower(), sys.platform, _torch_version() or "no torch"]
     parts += [f"{name}={os.environ.get(name)}" for name in _DEVICE_ENV]
     for folder in ("/dev", "/dev/dri"):
         with contextlib.suppress(OSError):
-            parts += sorted(
-                n for n in os.listdir(folder) if n.startswith(("nvidia", "kfd", "renderD"))
-            )
+            parts += gpu_nodes(os.listdir(folder))
     with contextlib.suppress(OSError):
         parts.append(Path("/proc/driver/nvidia/version").read_text(errors="replace"))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
@@ -164,7 +179,10 @@ def resolve_device_cached(
         except (OSError, ValueError, AttributeError):
             entry = None
         found = entry.get("device") if isinstance(entry, dict) else None
-        if isinstance(found, str) and (found in _ORDER or found.startswith("cuda:")):
+        # a CUDA answer holds with its GPU's name (the run's env stamp says it: asking torch
+        # for it cost a no-op rerun 3-5 s on an H100 machine); one stored without is asked again
+        named = not str(found).startswith("cuda") or isinstance(entry.get("name"), str)
+        if isinstance(found, str) and (found in _ORDER or found.startswith("cuda:")) and named:
             reason = entry.get("reason")
             return found, reason if isinstance(reason, str) else None, False
     device, reason = resolve_device(preference)
@@ -173,12 +191,40 @@ def resolve_device_cached(
     return device, reason, True
 
 
+def accelerator_name(device: str) -> str | None:
+    """The GPU's name for a ``cuda`` device when torch is already imported (``None``
+    otherwise: naming it is not worth importing torch)."""
+    if not device.startswith("cuda") or "torch" not in sys.modules:
+        return None
+    try:
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        return str(_torch().cuda.get_device_name(index))
+    except Exception:  # no driver after all: nothing to name
+        return None
+
+
+def stored_name(cache_file: Path | None, preference: str) -> str | None:
+    """The GPU name stored with this machine's answer (:func:`store_device`), or None."""
+    if cache_file is None:
+        return None
+    try:
+        entry = json.loads(cache_file.read_text()).get(machine_key(preference))
+    except (OSError, ValueError, AttributeError):
+        return None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def store_device(cache_file: Path, key: str, device: str, reason: str | None) -> None:
-    """Record a torch-checked answer for ``key`` (best effort: a read-only folder keeps none)."""
+    """Record a torch-checked answer for ``key``, with the GPU's name for a CUDA one (best
+    effort: a read-only folder keeps none)."""
     tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+    entry: dict[str, str | None] = {"device": device, "reason": reason}
+    if (name := accelerator_name(device)) is not None:
+        entry["name"] = name
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({key: {"device": device, "reason": reason}}))
+        tmp.write_text(json.dumps({key: entry}))
         os.replace(tmp, cache_file)
     except OSError:
         with contextlib.suppress(OSError):

@@ -461,6 +461,7 @@ def _run_recorded(
         status=status,
         stage_fingerprints={n: o.fingerprint for n, o in result.stages.items()},
         device_kind=session.device.value,
+        device_label=session.device.name(),  # a cached GPU name: no torch import on a no-op
         ran=result.ran,
         durable=durable,
     )

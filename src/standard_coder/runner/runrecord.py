@@ -194,6 +194,7 @@ def finish_run_record(
     status: str,
     stage_fingerprints: Mapping[str, str | None] | None = None,
     device_kind: str | None = None,
+    device_label: str | None = None,
     ended_at: float | None = None,
     config_path: Path | None = None,
     report: bool = True,
@@ -226,7 +227,7 @@ def finish_run_record(
             status=status,
             stage_fingerprints={k: v for k, v in (stage_fingerprints or {}).items() if v},
             device_kind=device_kind,
-            device_name=device_name(device_kind) if device_kind else None,
+            device_name=device_label or (device_name(device_kind) if device_kind else None),
             stamp=start_stamp,
             durable=durable,
         )
