@@ -82,12 +82,14 @@ def test_estimate_prices_with_the_evaluations_sch_map_included(
     # ... towards the change whose every count is its training mean: a change's SCH with one
     # feature set to its mean moves towards it, and with all of them set it is that change
     mean_counts = np.expm1(rep.mean_)[None, :].repeat(len(some), axis=0)
+    typical = {c["typical_sch_hours"] for c in doc["changes"]}  # one change, every row's
+    assert len(typical) == 1
     np.testing.assert_allclose(change_sch(model, rep.scale_counts(mean_counts)),
-                               doc["typical_sch_hours"], rtol=1e-12)  # fmt: skip
-    assert 0 < doc["typical_sch_hours"] < 1
+                               typical.pop(), rtol=1e-12)  # fmt: skip
+    assert 0 < doc["changes"][0]["typical_sch_hours"] < 1
     bare = estimate_changes(model, rep, some, labels=[("commit_id", c.commit_id) for c in some],
                             model_name="shift", explain=False)  # fmt: skip
-    assert "typical_sch_hours" not in bare  # nothing weighed: nothing to read it against
+    assert all("typical_sch_hours" not in c for c in bare["changes"])  # nothing weighed
 
 
 def test_the_draws_average_the_mapped_sch_so_totals_sit_inside_their_range(

@@ -126,8 +126,9 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         for c in doc["changes"]:
             if c.get(key):
                 con.print(say(_name(c), c[key]), markup=False, highlight=False)
-        if key == "top_features" and doc.get("typical_sch_hours") is not None:
-            con.print(_typical(float(doc["typical_sch_hours"])), markup=False, highlight=False)
+        typical = [c["typical_sch_hours"] for c in doc["changes"] if "typical_sch_hours" in c]
+        if key == "top_features" and typical:  # the same for every change: said once
+            con.print(_typical(float(typical[0])), markup=False, highlight=False)
     bare = [_name(c) for c in doc["changes"] if c.get("no_language_files")]
     if bare:
         langs = ", ".join(sorted(languages)) or "none enabled"

@@ -553,11 +553,13 @@ def estimate_changes(
             if weigh[i]:
                 row["top_features"] = weigh[i]
             changes.append(row)
-    doc: dict[str, Any] = {
+    if any(c.get("top_features") for c in changes):  # what each change's effects are read against
+        typical = typical_sch(model, rep)
+        for c in changes:
+            if c.get("top_features"):
+                c["typical_sch_hours"] = typical
+    return {
         "model": model_name,
         "total": {"sch_hours": total_sch, **_q(total_draws)},
         "changes": changes,
     }
-    if any(c.get("top_features") for c in changes):
-        doc["typical_sch_hours"] = typical_sch(model, rep)
-    return doc
