@@ -464,3 +464,30 @@ def test_commit_body_keeps_bodies_and_trains_with_the_prior_that_reads_them(
     status = ["status", "--config", str(config), "--json", *sets]
     runs = {s["stage"]: s["run"] for s in json.loads(cli(*status).stdout)["stages"]}
     assert not runs["mine"] and not runs["train_sch"], runs
+
+
+def test_a_bad_truth_file_fails_train_sch_at_once_naming_it_and_loses_nothing(
+    demo: Path, tmp_path: Path
+) -> None:
+    """A truth file cut short (or of the wrong shape) fails train_sch with one line naming it,
+    exit 2, before the work inference it would score; the last good run stays as it was."""
+    config = demo / "pipeline_config.toml"
+    good = (demo / "repos" / "truth.json").read_text()
+    cut = tmp_path / "truth.json"
+    cut.write_text(good[:300])
+    proc = cli("pipeline", "--config", str(config), "--set", f"training.truth_path={cut}",
+               check=False)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    said = proc.stdout + proc.stderr
+    assert f"[FAIL] train_sch: {cut}: not valid JSON" in said
+    assert "Traceback" not in said and "JSONDecodeError" not in said
+    assert "work inference" not in said  # failed before any author was fitted
+    shaped = json.loads(good)
+    del shaped["commits"][0]["coding_minutes"]
+    cut.write_text(json.dumps(shaped))
+    proc = cli("pipeline", "--config", str(config), "--set", f"training.truth_path={cut}",
+               check=False)  # fmt: skip
+    assert proc.returncode == 2
+    assert f"{cut}: commits[0].coding_minutes is missing" in proc.stdout + proc.stderr
+    plan = json.loads(cli("status", "--config", str(config), "--json").stdout)["stages"]
+    assert not {s["stage"]: s for s in plan}["train_sch"]["run"]  # the good run is intact

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,32 @@ def test_cli_simulate_user_errors_exit_2_without_traceback(
     assert out.returncode == 2, out.stderr
     assert needle in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_a_truth_file_that_cannot_be_read_is_one_line_naming_it(tmp_path: Path) -> None:
+    from standard_coder.sch.teamsim.team import TruthFileError
+
+    res = simulate_small_team(tmp_path / "sim", weeks=1, seed=3)
+    doc = json.loads(res.truth_path.read_text())
+    bad = tmp_path / "truth.json"
+    cases = [
+        ("{", "not valid JSON (it ends too early)"),
+        ("[]", "is a JSON array, not an object"),
+        (json.dumps({**doc, "schema_version": 9}), "unsupported truth schema_version 9"),
+        (json.dumps({**doc, "commits": {}}), "commits is missing or not a list"),
+        (json.dumps({**doc, "commits": [1]}), "commits[0] is not an object"),
+        (json.dumps({**doc, "commits": [{**doc["commits"][0], "authored_at": "x"}]}),
+         "commits[0].authored_at has the wrong type ('x')"),
+    ]  # fmt: skip
+    for text, cause in cases:
+        bad.write_text(text)
+        with pytest.raises(TruthFileError, match=re.escape(f"{bad}: ")) as err:
+            load_truth(bad)
+        assert cause in str(err.value) and "\n" not in str(err.value)
+        assert err.value.exit_code == 2
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TruthFileError, match=r"no truth\.json under this folder"):
+        load_truth(tmp_path / "empty")
+    # a key the reader does not know (a later writer's) is no error
+    bad.write_text(json.dumps({**doc, "commits": [{**c, "extra": 1} for c in doc["commits"]]}))
+    assert len(load_truth(bad).commits) == len(doc["commits"])

@@ -370,6 +370,7 @@ def run(ctx: StageContext) -> None:
     from standard_coder.sch.features.raw_change import LEFT_OUT_NAMES, RawChange
     from standard_coder.sch.features.representation import ChangeRepresentation
     from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.teamsim.team import load_truth
     from standard_coder.sch.work_inference.pulls import is_event
     from standard_coder.sch.work_inference.truth import normal_keys, pearson_vs_truth
 
@@ -381,6 +382,9 @@ def run(ctx: StageContext) -> None:
     histories = load_histories(db)
     if not histories:
         raise ValueError(f"{db}: no mined commits (check [repos] and [filters])")
+    # the truth file is read before any work: a bad one fails the stage in a second, not after
+    # the work inference it would score
+    truth = None if (path := ctx.inputs.get("truth")) is None else load_truth(Path(path))
     ctx.log.info("work inference (%s) for %d authors", t.work_inference, len(histories))
 
     def labels_of(kind: str) -> LabelSet | None:
@@ -393,7 +397,6 @@ def run(ctx: StageContext) -> None:
         return
     save_labels(labels, out["labels"])
     truth_r: dict[str, float] | None = None
-    truth = ctx.inputs.get("truth")
     if truth is not None:
         other = "gap" if t.work_inference == "hmm" else "hmm"
         other_labels = labels_of(other)

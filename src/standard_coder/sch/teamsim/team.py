@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.jsonfile import read_json_object
 from standard_coder.sch.teamsim.codegen import RepoCode, change_for_minutes
 from standard_coder.sch.teamsim.families import FAMILIES, family_author
 from standard_coder.sch.teamsim.schedule import (
@@ -379,21 +380,56 @@ def simulate_small_team(
     )
 
 
+class TruthFileError(ValueError):
+    """A ``truth.json`` that cannot be read: one line naming the file (or key) and the cause
+    (bad input: exit 2)."""
+
+    exit_code = 2
+
+
+_TRUTH_COMMIT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "repo": str, "commit_id": str, "author": str, "email": str, "authored_at": int,
+    "tz_offset_min": int, "coding_minutes": int, "interval_minutes": (int, float, type(None)),
+}  # fmt: skip
+
+
+def _truth_commit(f: Path, i: int, c: Any) -> TruthCommit:
+    """``commits[i]`` of ``f`` as a :class:`TruthCommit`, or a :class:`TruthFileError` naming
+    the first key that is missing or of the wrong type."""
+    if not isinstance(c, dict):
+        raise TruthFileError(f"{f}: commits[{i}] is not an object")
+    for key, kind in _TRUTH_COMMIT_FIELDS.items():
+        if key not in c:
+            raise TruthFileError(f"{f}: commits[{i}].{key} is missing")
+        if not isinstance(c[key], kind) or (kind is int and isinstance(c[key], bool)):
+            raise TruthFileError(f"{f}: commits[{i}].{key} has the wrong type ({c[key]!r})")
+    return TruthCommit(**{k: c[k] for k in _TRUTH_COMMIT_FIELDS})
+
+
 def load_truth(path: Path) -> Truth:
-    """Read a ``truth.json`` (or every ``truth.json`` under a folder, merged)."""
+    """Read a ``truth.json`` (or every ``truth.json`` under a folder, merged); a file that is
+    missing, not JSON, of another schema version or of the wrong shape is a
+    :class:`TruthFileError` naming it."""
     path = Path(path)
     files = sorted(path.rglob("truth.json")) if path.is_dir() else [path]
     if not files:
-        raise FileNotFoundError(f"no truth.json under {path}")
+        raise TruthFileError(f"{path}: no truth.json under this folder")
     commits: list[TruthCommit] = []
     authors: dict[str, dict[str, Any]] = {}
     repos: list[str] = []
     for f in files:
-        doc = json.loads(f.read_text(encoding="utf-8"))
+        doc = read_json_object(f, TruthFileError, "truth")
         if doc.get("schema_version") != TRUTH_SCHEMA_VERSION:
-            raise ValueError(f"{f}: unsupported truth schema_version {doc.get('schema_version')!r}")
+            raise TruthFileError(
+                f"{f}: unsupported truth schema_version {doc.get('schema_version')!r} "
+                f"(this version reads {TRUTH_SCHEMA_VERSION})"
+            )
+        for key, kind in (("authors", dict), ("repos", list), ("commits", list)):
+            if not isinstance(doc.get(key), kind):
+                what = "an object" if kind is dict else "a list"
+                raise TruthFileError(f"{f}: {key} is missing or not {what}")
         authors.update(doc["authors"])
-        repos.extend(doc["repos"])
-        commits.extend(TruthCommit(**c) for c in doc["commits"])
+        repos.extend(str(r) for r in doc["repos"])
+        commits.extend(_truth_commit(f, i, c) for i, c in enumerate(doc["commits"]))
     commits.sort(key=lambda c: (c.authored_at, c.author, c.commit_id))
     return Truth(commits=tuple(commits), authors=authors, repos=tuple(repos))
