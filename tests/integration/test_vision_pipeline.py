@@ -303,6 +303,26 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
     assert [step for step, _ in curves["test/accuracy"]] == [20]
 
 
+def test_a_truncated_test_predictions_file_reruns_evaluate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """predictions/test/ is evaluate's output: a file cut short (or removed) is written again
+    on the next run instead of the run saying "up to date" over it."""
+    cfg = write_config(tmp_path, steps=10, every=10)
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    preds = tmp_path / "out" / "predictions" / "test" / "predictions.jsonl"
+    want = preds.read_bytes()
+    preds.write_bytes(want[:30])
+    capsys.readouterr()
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    err = capsys.readouterr().err
+    assert "[run] evaluate: outputs changed: out/predictions/test" in err, err
+    assert "2 skipped" in err and preds.read_bytes() == want
+    (preds.parent / "labelmap.json").unlink()
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    assert load_labelmap(preds.parent / "labelmap.json") == [str(d) for d in range(10)]
+
+
 def test_fiftyone_import(tiny_run: Path) -> None:
     """Opt-in: the documented one-liner with the real fiftyone package."""
     fo = pytest.importorskip(

@@ -98,7 +98,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             deps=("prepare", "train"),
             named_inputs={"data": layout.data, "model": layout.model, "training": layout.training},
             params=params("evaluate"),
-            named_outputs={"evaluation": layout.evaluation, "figures": layout.figures},
+            named_outputs={
+                "evaluation": layout.evaluation,
+                "figures": layout.figures,
+                "predictions": layout.predictions / "test",
+            },
             requires=NEEDS,
             code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,

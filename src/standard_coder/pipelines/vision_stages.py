@@ -264,7 +264,7 @@ def _evaluate(ctx: StageContext, v: VisionSection, device: str) -> None:
         result,
         list(meta["labels"]),
         out_json=ctx.outputs["evaluation"],
-        predictions_dir=layout.predictions / "test",
+        predictions_dir=ctx.outputs["predictions"],
         tb_dir=layout.tb / "vision",
         step=step,
         extra={"model_type": meta["model_type"], "device": device, "steps": step},
