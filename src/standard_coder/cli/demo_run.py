@@ -36,6 +36,7 @@ def run_demo(
     import importlib
 
     from standard_coder.pipelines import BUILTINS
+    from standard_coder.pipelines.wiring import DemoFolderTaken
     from standard_coder.runner import front
 
     mod = importlib.import_module(demo_module)
@@ -51,6 +52,9 @@ def run_demo(
     except OSError as exc:  # --output-dir is a file, unwritable, or below a file
         where = exc.filename or output_dir
         sys.stderr.write(f"error: --output-dir: {where}: {exc.strerror or exc}\n")
+        return 2, None, t0
+    except DemoFolderTaken as exc:  # another pipeline's config: running it is not this demo
+        sys.stderr.write(f"error: --output-dir: {exc}\n")
         return 2, None, t0
     code = front.run_command(
         config=config, builtins=BUILTINS, log_level=log_level, log_format=log_format

@@ -105,8 +105,8 @@ def config_text(size: str) -> str:
 
 
 def prepare(out_dir: Path, size: str) -> Path:
-    """Write the media (once), the transcript and the config (unless the user changed it)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the config (unless the user changed it), the transcript and the media (once)."""
+    config = write_demo_config(out_dir, "audio", config_text(size))  # another pipeline's: refused
     doc = transcript_fixture()
     transcript = out_dir / "media" / "transcript.json"
     if not transcript.exists():
@@ -116,4 +116,4 @@ def prepare(out_dir: Path, size: str) -> Path:
     if not media.exists():
         words = [(w["start"], w["end"]) for s in doc["segments"] for w in s["words"]]
         synth_media(media, words)
-    return write_demo_config(out_dir, "audio", config_text(size))
+    return config

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from standard_coder.pipelines.wiring import refuse_other_pipeline
 from standard_coder.runner.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def prepare(out_dir: Path, size_name: str, size: DemoSize | None = None) -> Path
     ``size`` overrides :data:`SIZES` (``size_name`` then only names it, e.g. the chaos
     benchmark's smaller team)."""
     size = size or SIZES[size_name]
+    refuse_other_pipeline(out_dir / "pipeline_config.toml", "sch")  # before simulating anything
     out_dir.mkdir(parents=True, exist_ok=True)
     repos = out_dir / "repos"
     marker = repos / "SIMULATED.json"

@@ -45,9 +45,38 @@ def section_params(model: Any, root: Path | None = None) -> Any:
     return rel(data)
 
 
+class DemoFolderTaken(ValueError):
+    """A demo's ``--output-dir`` holds a ``pipeline_config.toml`` of another pipeline."""
+
+
+def pipeline_kind(text: str) -> str | None:
+    """Which pipeline a config's text describes (``[[stages]]``: a command pipeline; ``[pipeline]
+    entry``: a Python one; else ``[pipeline] name``, default ``sch``); None when it is not TOML."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    if "stages" in doc:
+        return "a command pipeline ([[stages]])"
+    section = doc.get("pipeline")
+    section = section if isinstance(section, dict) else {}
+    if section.get("entry"):
+        return f"the Python pipeline {section['entry']}"
+    return str(section.get("name", "sch"))
+
+
 def write_demo_config(out_dir: Path, pipeline: str, text: str) -> Path:
     """Write ``out_dir/pipeline_config.toml`` for a demo unless the user edited it since the demo
-    last wrote it (a marker file keeps what the demo wrote); returns the config path."""
+    last wrote it (a marker file keeps what the demo wrote); returns the config path.
+
+    Raises:
+        DemoFolderTaken: the config there (kept: edited, or written by another pipeline's demo)
+            describes another pipeline than ``text``, so running it would not be this demo.
+    """
+    import logging
+
     from standard_coder.runner.atomic import atomic_write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -55,10 +84,38 @@ def write_demo_config(out_dir: Path, pipeline: str, text: str) -> Path:
     marker = out_dir / f".demo-{pipeline}-written"
     current = config.read_text(encoding="utf-8") if config.exists() else None
     written = marker.read_text(encoding="utf-8") if marker.exists() else None
-    if current != text and (current is None or current == written):
+    if current == text:
+        return config
+    if current is None or current == written:
         atomic_write_text(config, text)
         atomic_write_text(marker, text)
+        return config
+    wanted = pipeline_kind(text)
+    if wanted is not None:
+        refuse_other_pipeline(config, wanted)
+    logging.getLogger(__name__).warning(
+        "%s differs from the demo's: keeping it (delete it to get the demo's)", config
+    )
     return config
+
+
+def refuse_other_pipeline(config: Path, pipeline: str) -> None:
+    """Raise :class:`DemoFolderTaken` when ``config`` exists and is not a config of ``pipeline``
+    (a demo would otherwise run, or overwrite, another pipeline's config)."""
+    try:
+        kept = pipeline_kind(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return  # none there, or unreadable: the demo's own write says why
+    if kept is not None and kept != pipeline:
+        raise DemoFolderTaken(
+            f"{config} is a config of {_said(kept)}, not of {_said(pipeline)}: "
+            f"choose another --output-dir (or delete that file)"
+        )
+
+
+def _said(kind: str) -> str:
+    """``the vision pipeline`` for a built-in's name, else the description as it is."""
+    return kind if " " in kind else f"the {kind} pipeline"
 
 
 def assemble_pipeline(
