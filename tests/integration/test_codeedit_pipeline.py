@@ -149,6 +149,38 @@ def test_completions_that_match_no_task_or_some_tasks_are_warned_about(tmp_path:
     assert ev["tasks_without_completion"] == 3 and ev["unmatched_task_ids"] == []
 
 
+@pytest.mark.parametrize(
+    ("content", "cause"),
+    [
+        (b'{"task_id": "1", "completion": "x"}\n{"task_id": "2", "compl', ":2: not JSON ("),
+        (b"[1, 2]\n", ":1: expected a JSON object with task_id and completion (got a list)"),
+        (b'{"task_id": "1"}\n', ":1: expected a JSON object with task_id and completion (no "),
+        (b"\xff\xfe\x00binary", ": not UTF-8 text (byte 0); expected JSON lines"),
+    ],
+)
+def test_a_bad_completions_file_is_one_line_naming_it_and_exit_2(
+    tmp_path: Path, content: bytes, cause: str
+) -> None:
+    """The completions file is the user's input: cut short, not objects, or not text, the run
+    ends with exit 2 (bad input) and one line naming the file, the line and the cause (before:
+    exit 1 and ``CodeEditError: ...``, or a ``UnicodeDecodeError`` naming no file)."""
+    answers = tmp_path / "answers.jsonl"
+    answers.write_bytes(content)
+    config = _config(tmp_path, 'sources = ["canitedit"]\n')
+    config.write_text(
+        config.read_text().replace(str(FIXTURES / "canitedit_completions.jsonl"), str(answers))
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)],
+        capture_output=True, text=True, timeout=300, env=child_env(),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("[FAIL]")]
+    assert line.startswith(f"[FAIL] evaluate: {answers}{cause}"), line
+    assert "Error" not in line and "Traceback" not in done.stderr
+    assert answers.read_bytes() == content
+
+
 def test_strict_mode_fails_on_bad_records_and_download_offline_falls_back(tmp_path: Path) -> None:
     config = _config(
         tmp_path,

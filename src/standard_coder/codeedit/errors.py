@@ -27,6 +27,13 @@ class SandboxTimeout(ActionApplyError):
     """A sandboxed command ran past its time limit and was killed."""
 
 
+class InputFileError(CodeEditError):
+    """A file the config names (the completions file) cannot be read in its format: a bad
+    input, so the run ends as a bad config does (exit 2, the line without a type name)."""
+
+    exit_code = 2
+
+
 class SourceError(CodeEditError):
     """A source file or folder cannot be read in its upstream format."""
 

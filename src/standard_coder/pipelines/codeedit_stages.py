@@ -204,24 +204,45 @@ def load_tasks(test_dir: Path) -> list[Any]:
 
 
 def load_completions(path: Path | None, tasks: list[Any]) -> dict[str, list[str]]:
-    """``{task_id: [completion, ...]}`` from a JSONL file, or each task's reference post."""
-    from standard_coder.codeedit.errors import CodeEditError
+    """``{task_id: [completion, ...]}`` from a JSONL file, or each task's reference post.
+
+    Raises:
+        InputFileError: the file is not UTF-8 text, or a line is not a JSON object with
+            ``task_id`` and ``completion`` (the message names the file, the line and the cause).
+    """
+    from standard_coder.codeedit.errors import InputFileError
 
     if path is None:
         return {t.id: [t.post] for t in tasks}
+    want = "expected a JSON object with task_id and completion"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{path}: not UTF-8 text (byte {exc.start}); expected JSON lines, one object with "
+            "task_id and completion each"
+        ) from None
     out: dict[str, list[str]] = {}
-    lines = path.read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            out.setdefault(str(row["task_id"]), []).append(str(row["completion"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CodeEditError(
-                f"{path}:{i}: expected a JSON object with task_id and completion ({exc})"
-            ) from None
+        except ValueError as exc:
+            raise InputFileError(f"{path}:{i}: not JSON ({exc}); {want}") from None
+        if not isinstance(row, dict):
+            raise InputFileError(f"{path}:{i}: {want} (got a {_json_kind(row)})")
+        missing = [k for k in ("task_id", "completion") if k not in row]
+        if missing:
+            raise InputFileError(f"{path}:{i}: {want} (no {' or '.join(missing)})")
+        out.setdefault(str(row["task_id"]), []).append(str(row["completion"]))
     return out
+
+
+def _json_kind(value: object) -> str:
+    """``list``, ``string``, ``number``... : what a JSON value is, in JSON's words."""
+    kinds = {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def _some(ids: Sequence[str], n: int = 5) -> str:
