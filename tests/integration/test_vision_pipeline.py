@@ -293,6 +293,11 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
     assert front.run_command(config=cfg, builtins=BUILTINS) == 0
     again = json.loads((out / "reports" / "vision_training.json").read_text())
     assert again["resumed_from_step"] == 20 and again["steps"] == 20
+    # the training's time as its final checkpoint kept it (plus the export), not the moment
+    # the export alone took (the report said "20 steps on cpu in 0.01 s")
+    final = out / "checkpoints" / "train" / "train" / "ckpt-000000020.pt"
+    kept = round(torch.load(final, weights_only=False)["state"]["seconds"], 3)
+    assert 0 < kept <= first["train_seconds"] and kept <= again["train_seconds"]
     assert again["val_accuracy"] == first["val_accuracy"]
     assert again["history"] == first["history"]
     got = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]

@@ -8,7 +8,6 @@ its files from ``ctx.inputs`` / ``ctx.outputs``, and everything else from
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -168,7 +167,6 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
         ctx.log.info("step %d: val accuracy %.4f, loss %.4f", step, result.accuracy, result.loss)
 
     result_labels = train_data.label_names
-    t0 = time.perf_counter()
     try:
         result = train_loop(
             model, train_data, val_data if len(val_data) else None, train_options(v, _seed(ctx)),
@@ -191,7 +189,7 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
             "device": device,
             "steps": result.steps,
             "resumed_from_step": result.resumed_from,
-            "train_seconds": round(time.perf_counter() - t0, 3),
+            "train_seconds": round(result.seconds, 3),
             "history": result.history,
             "val_accuracy": val_accuracy,
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,9 @@ class TrainResult:
     resumed_from: int | None
     history: list[dict[str, float]] = field(default_factory=list)
     last_eval: EvalResult | None = None
+    seconds: float = 0.0
+    """The training's time over all its runs: a resume adds its own to what the checkpoint had
+    (so a resume at the final step, which only exports the model again, keeps the first's)."""
 
 
 def lr_at(step: int, opts: TrainOptions) -> float:
@@ -123,7 +127,8 @@ def _train(
         model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay
     )
     gen = torch.Generator(device="cpu").manual_seed(opts.seed)
-    step, resumed_from = 0, None
+    t0 = time.perf_counter()
+    step, resumed_from, before = 0, None, 0.0
     history: list[dict[str, float]] = []
     if checkpointer is not None:
         st = checkpointer.load_latest()
@@ -134,6 +139,7 @@ def _train(
             restore_rng_state(st["rng"])
             step = resumed_from = int(st["step"])
             history = [dict(h) for h in st["history"]]
+            before = float(st.get("seconds", 0.0))  # absent from checkpoints before session 39
             log.info("resuming training at step %d", step)
 
     def state() -> dict[str, Any]:
@@ -145,6 +151,7 @@ def _train(
             "step": step,
             "history": history,
             "meta": meta or {},
+            "seconds": before + time.perf_counter() - t0,
         }
 
     writer = None
@@ -207,7 +214,8 @@ def _train(
             writer.close()
         if checkpointer is not None:
             checkpointer.wait()  # no write may outlive training (a resume would race it)
-    return TrainResult(steps=step, resumed_from=resumed_from, history=history, last_eval=last)
+    seconds = before + time.perf_counter() - t0
+    return TrainResult(step, resumed_from, history, last, seconds)
 
 
 def log_eval_scalars(writer: Any, split: str, result: EvalResult, step: int) -> None:
