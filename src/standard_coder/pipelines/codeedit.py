@@ -148,12 +148,30 @@ def _eval_section(given: SectionInput) -> str:
         return "<p>No code-edit evaluation yet.</p>"
     keys = ("tasks", "completions", "pass@1", "excess_code", "exact_match", "similarity",
             "mean_rules_per_task", "statuses")  # fmt: skip
-    rows = "".join(
-        f"<tr><td>{k}</td><td>{html.escape(json.dumps(doc.get(k)))}</td></tr>" for k in keys
-    )
+    rows = "".join(f"<tr><td>{k}</td><td>{html.escape(_shown(doc.get(k)))}</td></tr>" for k in keys)
     warns = "".join(f"<li>{html.escape(str(w))}</li>" for w in doc.get("warnings") or [])
     warned = f"<h3>Warnings</h3><ul class='warns'>{warns}</ul>" if warns else ""
     return f"{warned}<table>{rows}</table>"
+
+
+def _shown(value: object) -> str:
+    """A figure as the report shows it: ``—`` for none, floats to 3 places, a count map as
+    ``fail 1, pass 2`` (not JSON or a Python repr)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value) or "—"
+    return str(value)
+
+
+TRAIN_KEYS = ("steps", "resumed_from_step", "first_loss", "last_loss", "mean_reward",
+              "dropped_prompts", "train_seconds", "data")  # fmt: skip
 
 
 def _train_section(given: SectionInput) -> str:
@@ -165,18 +183,21 @@ def _train_section(given: SectionInput) -> str:
         if doc is None:
             continue
         doc.update(_read(layout.run_info(folder)) or {})  # wall time, resumed step
-        keys = ("steps", "resumed_from_step", "first_loss", "last_loss", "mean_reward",
-                "dropped_prompts", "train_seconds", "data")  # fmt: skip
-        figures = {k: doc.get(k) for k in keys}
-        rows.append(f"<tr><td>{name}</td><td>{html.escape(json.dumps(figures))}</td></tr>")
+        cells = "".join(f"<td>{html.escape(_shown(doc.get(k)))}</td>" for k in TRAIN_KEYS)
+        rows.append(f"<tr><td>{name}</td>{cells}</tr>")
     val = _read(layout.validation)
+    validated = ""
     if val is not None:
-        figures = {"success_rate": val.get("success_rate"), "tasks": val.get("tasks"),
-                   "statuses": val.get("statuses")}  # fmt: skip
-        rows.append(f"<tr><td>validate_stage1</td><td>{html.escape(json.dumps(figures))}</td></tr>")
-    if not rows:
+        validated = (
+            f"<p>validate_stage1: success rate {html.escape(_shown(val.get('success_rate')))} "
+            f"on {html.escape(_shown(val.get('tasks')))} dev task(s) "
+            f"({html.escape(_shown(val.get('statuses')))})</p>"
+        )
+    if not rows and not validated:
         return "<p>No code-edit training yet ([codeedit_train] enabled = false).</p>"
-    return f"<table><tr><th>stage</th><th>figures</th></tr>{''.join(rows)}</table>"
+    header = "".join(f"<th>{k}</th>" for k in ("stage", *TRAIN_KEYS))
+    table = f"<table><tr>{header}</tr>{''.join(rows)}</table>" if rows else ""
+    return table + validated
 
 
 def _models_section(given: SectionInput) -> str:
@@ -192,7 +213,7 @@ def _models_section(given: SectionInput) -> str:
         cells = (f"{r.get('label')} ({name}){' ★' if name == doc.get('best') else ''}",
                  can.get("pass@1"), can.get("excess_code"), can.get("mean_rules_per_task"),
                  can.get("statuses"), held.get("exact_match"), held.get("similarity"))  # fmt: skip
-        rows.append("".join(f"<td>{html.escape(str(c))}</td>" for c in cells))
+        rows.append("".join(f"<td>{html.escape(_shown(c))}</td>" for c in cells))
     tasks = doc.get("tasks") or {}
     note = (
         f"<p>{tasks.get('canitedit')} CanItEdit task(s), {tasks.get('heldout')} held-out "
