@@ -141,7 +141,16 @@ def test_tensorboard_scalars(tiny_run: Path) -> None:
 
 def test_rerun_skips_every_stage(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert front.run_command(config=tiny_run, builtins=BUILTINS) == 0
-    assert "0 ran, 3 skipped" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "0 ran, 3 skipped" in err
+    # `pipeline` says what the run produced, as the demo (and the audio pipeline) do
+    out = tiny_run.parent / "out"
+    ev = json.loads((out / "reports" / "vision_evaluation.json").read_text())
+    assert err.endswith(
+        f"digits test accuracy {ev['accuracy']:.4f} on 64 images (testing model)\n"
+        f"Predictions (FiftyOne): {out / 'predictions' / 'test' / 'predictions.jsonl'}\n"
+        f"Report: {out / 'reports' / 'index.html'}\n"
+    ), err
 
 
 def test_status_reruns_only_the_stages_that_read_a_changed_key(

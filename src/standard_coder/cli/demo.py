@@ -47,27 +47,11 @@ def demo(
         )
         raise typer.Exit(2)
     config, t0 = _run_demo(DEMO_MODULES[pipeline], output_dir, size, log_level, log_format)
-    # sch and audio: the pipeline's on_finish hook printed the summary (sch: metric table,
-    # warnings, report path, forecast dates, exactly as `standard-coder pipeline` prints it)
-    if pipeline == "vision":
-        _vision_summary(config)
-    elif pipeline == "codeedit":
+    # sch, vision and audio: the pipeline's on_finish hook printed the summary (sch: metric
+    # table, warnings, report path, forecast dates, exactly as `standard-coder pipeline` does)
+    if pipeline == "codeedit":
         _codeedit_summary(config)
     finish(config, t0)
-
-
-def _vision_summary(config: Path) -> None:
-    from standard_coder.pipelines.vision_demo import summary
-
-    s = summary(config.parent / "sc-output", 0.0)
-    ev = s.get("evaluation") or {}
-    typer.echo(
-        f"digits test accuracy {_fmt(ev.get('accuracy'), 4)} on {ev.get('n_test', '-')} images "
-        f"({ev.get('model_type', '-')} model)",
-        err=True,
-    )
-    typer.echo(f"Predictions (FiftyOne): {s['predictions']}", err=True)
-    typer.echo(f"Report: {s['report']}", err=True)
 
 
 def _codeedit_summary(config: Path) -> None:

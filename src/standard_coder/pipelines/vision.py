@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,27 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         stages,
         root,
         report_sections=report_sections(),
+        on_finish=partial(print_summary, dataset=v.dataset),
     )
+
+
+def print_summary(base_dir: Path, dataset: str = "digits") -> None:
+    """What the run produced, after a successful ``pipeline`` or ``demo`` (stderr; reads one
+    small JSON file)."""
+    layout = VisionLayout(base_dir, dataset)
+    try:
+        ev = json.loads(layout.evaluation.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        ev = None
+    if isinstance(ev, dict):
+        print(
+            f"{dataset} test accuracy {_fixed(ev.get('accuracy'))} on {ev.get('n_test', '-')} "
+            f"images ({ev.get('model_type', '-')} model)",
+            file=sys.stderr,
+        )
+    print(f"Predictions (FiftyOne): {layout.predictions / 'test' / 'predictions.jsonl'}",
+          file=sys.stderr)  # fmt: skip
+    print(f"Report: {layout.reports / 'index.html'}", file=sys.stderr)
 
 
 def _figure(path: Path, alt: str) -> str:
