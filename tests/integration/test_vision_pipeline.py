@@ -317,11 +317,11 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
     assert [step for step, _ in curves["test/accuracy"]] == [20]
 
 
-def test_a_truncated_test_predictions_file_reruns_evaluate(
+def test_a_truncated_predictions_file_is_written_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """predictions/test/ is evaluate's output: a file cut short (or removed) is written again
-    on the next run instead of the run saying "up to date" over it."""
+    """predictions/test/ is evaluate's output, predictions/val/ train's: a file cut short (or
+    removed) is written again on the next run instead of the run saying "up to date" over it."""
     cfg = write_config(tmp_path, steps=10, every=10)
     assert front.run_command(config=cfg, builtins=BUILTINS) == 0
     preds = tmp_path / "out" / "predictions" / "test" / "predictions.jsonl"
@@ -335,6 +335,16 @@ def test_a_truncated_test_predictions_file_reruns_evaluate(
     (preds.parent / "labelmap.json").unlink()
     assert front.run_command(config=cfg, builtins=BUILTINS) == 0
     assert load_labelmap(preds.parent / "labelmap.json") == [str(d) for d in range(10)]
+    # predictions/val/ is train's: rebuilt from the final checkpoint (no step to run, so no
+    # eval in the loop) it is evaluated once more and written again, byte for byte
+    val = tmp_path / "out" / "predictions" / "val" / "predictions.jsonl"
+    want = val.read_bytes()
+    val.write_bytes(want[:30])
+    capsys.readouterr()
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    err = capsys.readouterr().err
+    assert "[run] train: outputs changed: out/predictions/val" in err, err
+    assert val.read_bytes() == want
 
 
 def test_fiftyone_import(tiny_run: Path) -> None:

@@ -87,7 +87,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_inputs={"data": layout.data},
             params=params("train"),
             param_labels=LABELS,
-            named_outputs={"model": layout.model, "training": layout.training},
+            named_outputs={
+                "model": layout.model,
+                "training": layout.training,
+                "val_predictions": layout.predictions / "val",
+            },
             requires=NEEDS,
             code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,

@@ -142,6 +142,7 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
 
     from standard_coder.vision.modelfile import save_model
     from standard_coder.vision.models import build_model, n_parameters
+    from standard_coder.vision.predictions import evaluate as run_eval
     from standard_coder.vision.predictions import write_predictions
     from standard_coder.vision.train import TrainingInterrupted
     from standard_coder.vision.train import train as train_loop
@@ -160,16 +161,19 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
         "labels": train_data.label_names,
         "steps": v.num_steps,
     }
-    pred_dir = layout.predictions / "val"
+    pred_dir = ctx.outputs["val_predictions"]
+    evaluated: list[int] = []  # the steps whose val predictions this process wrote
 
     def on_eval(step: int, result: EvalResult) -> None:
         write_predictions(pred_dir, result.rows, result_labels)
+        evaluated.append(step)
         ctx.log.info("step %d: val accuracy %.4f, loss %.4f", step, result.accuracy, result.loss)
 
     result_labels = train_data.label_names
+    options = train_options(v, _seed(ctx))
     try:
         result = train_loop(
-            model, train_data, val_data if len(val_data) else None, train_options(v, _seed(ctx)),
+            model, train_data, val_data if len(val_data) else None, options,
             device=device,
             checkpointer=ctx.checkpointer("train", every_n_steps=v.checkpoint_every),
             tb_dir=layout.tb / "vision", should_stop=ctx.should_stop, on_eval=on_eval, meta=meta,
@@ -177,6 +181,14 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
     except TrainingInterrupted:
         record.interrupted()
         return  # checkpoint saved; the engine reports the interrupt
+    if not evaluated:  # resumed at the final step (an output was removed): no eval ran here
+        rows: list[dict[str, Any]] = []
+        if len(val_data):
+            rows = run_eval(
+                model, val_data, batch_size=options.eval_batch_size, device=device,
+                split="val", step=result.steps, max_batches=options.max_eval_batches,
+            ).rows  # fmt: skip
+        write_predictions(pred_dir, rows, result_labels)
     save_model(ctx.outputs["model"], model, meta)
     # the last eval's entry: also there when training resumed from its final checkpoint (the
     # model output was removed), where no step, and so no eval, ran in this process
