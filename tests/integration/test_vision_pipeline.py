@@ -324,12 +324,17 @@ def test_a_truncated_predictions_file_is_written_again(
     removed) is written again on the next run instead of the run saying "up to date" over it."""
     cfg = write_config(tmp_path, steps=10, every=10)
     assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+
+    def cut_and_rerun(path: Path) -> tuple[bytes, str]:
+        """``path`` cut to 30 bytes, then one run: (its bytes before, what the run said)."""
+        want = path.read_bytes()
+        path.write_bytes(want[:30])
+        capsys.readouterr()
+        assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+        return want, capsys.readouterr().err
+
     preds = tmp_path / "out" / "predictions" / "test" / "predictions.jsonl"
-    want = preds.read_bytes()
-    preds.write_bytes(want[:30])
-    capsys.readouterr()
-    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
-    err = capsys.readouterr().err
+    want, err = cut_and_rerun(preds)
     assert "[run] evaluate: outputs changed: out/predictions/test" in err, err
     assert "2 skipped" in err and preds.read_bytes() == want
     (preds.parent / "labelmap.json").unlink()
@@ -338,11 +343,7 @@ def test_a_truncated_predictions_file_is_written_again(
     # predictions/val/ is train's: rebuilt from the final checkpoint (no step to run, so no
     # eval in the loop) it is evaluated once more and written again, byte for byte
     val = tmp_path / "out" / "predictions" / "val" / "predictions.jsonl"
-    want = val.read_bytes()
-    val.write_bytes(want[:30])
-    capsys.readouterr()
-    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
-    err = capsys.readouterr().err
+    want, err = cut_and_rerun(val)
     assert "[run] train: outputs changed: out/predictions/val" in err, err
     assert val.read_bytes() == want
 
