@@ -268,6 +268,12 @@ def test_corrupt_state_is_quarantined_never_a_traceback(
     assert "state_corrupt" in sink.names()
     quarantined = list((root / "state" / "quarantine").iterdir())
     assert quarantined
+    # one console line names the file, the cause and where it was set aside
+    from standard_coder.runner.records import console_line
+
+    (said,) = [console_line(e) for e in sink.events if e["event"] == "state_corrupt"]
+    assert said is not None and said.startswith("[warn] ")
+    assert str(root / "state" / target) in said and f"set aside as {quarantined[0]}" in said
     if target.startswith("stages/"):
         assert reasons(sink, "stage_cache_miss") == {"train": "manifest corrupt"}
         assert CALLS["train"] == 2

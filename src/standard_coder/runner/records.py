@@ -121,6 +121,10 @@ def console_line(event: Mapping[str, Any], *, dry_run: bool = False) -> str | No
     extra = ""
     if name == "stage_completed" and "duration_s" in event:
         extra = f" ({float(event['duration_s']):.2f} s)"
+    if name == "state_corrupt" and event.get("path"):  # which file, and where it went
+        reason = f"{event['path']}: {reason}" if reason else str(event["path"])
+        if event.get("moved_to"):
+            extra = f"; set aside as {event['moved_to']}"
     return f"[{label.strip()}] {stage}{': ' if stage and reason else ''}{reason}{extra}\n"
 
 

@@ -114,13 +114,16 @@ class RunSession:
         self.sink.emit(record)
 
     def quarantine(self, path: Path, reason: str, stage: str | None = None) -> None:
-        """Move a corrupt file aside (unless read-only) and report it."""
-        log.warning("corrupt state: %s: %s", path, reason)
+        """Move a corrupt file aside (unless read-only) and report it: one ``[warn]`` line
+        naming the file, the cause and where it went (the event), or a log warning when
+        read-only (``status``: nothing is moved)."""
         if self.readonly:
+            log.warning("corrupt state: %s: %s", path, reason)
             return
         from standard_coder.runner.quarantine import quarantine
 
         target = quarantine(path, self.layout.quarantine)
+        log.info("corrupt state: %s: %s; set aside as %s", path, reason, target)
         self.emit("state_corrupt", stage, reason, path=str(path), moved_to=str(target))
 
     def open_cache(self) -> None:
