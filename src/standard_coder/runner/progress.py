@@ -186,8 +186,15 @@ def interrupt_note(
         parts.append(f"{finished} done; cut in a later step of the stage")
     elif done is not None:
         parts.append(f"{done} items done; the stage is not finished")
+    # a checkpoint named "train" (or as the stage) is the stage's training, not a stage of that
+    # name ("[STOP] sft_stage1: interrupted (train resumes ...)" read as another stage)
+    what = (
+        "training"
+        if checkpoint is not None and checkpoint[0] in ("train", stage)
+        else (checkpoint[0] if checkpoint is not None else "")
+    )
     if checkpoint is not None and checkpoint[1] > 0:
-        parts.append(f"{checkpoint[0]} resumes from its checkpoint at step {checkpoint[1]}")
+        parts.append(f"{what} resumes from its checkpoint at step {checkpoint[1]}")
     elif checkpoint is not None:  # stopped before its first step: nothing to resume
-        parts.append(f"{checkpoint[0]} starts afresh (stopped before its first training step)")
+        parts.append(f"{what} starts afresh (stopped before its first training step)")
     return f" ({'; '.join(parts)})" if parts else ""
