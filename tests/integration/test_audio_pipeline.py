@@ -304,3 +304,24 @@ def _demucs_config(tmp_path: Path, *, seconds: int, rate: int) -> Path:
         '[source_separation]\nbackend = "demucs"\n[transcribe]\ntranscript = "t.srt"\n'
     )
     return config
+
+
+def test_an_empty_transcript_says_the_subtitles_will_be_empty(tmp_path: Path) -> None:
+    """A transcript with no segment in the clip made empty subtitles without a word; now the
+    transcribe stage warns, and the summary says so instead of "0.0% of 0 segments"."""
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "media.wav", np.zeros((16000, 2), dtype=np.float32), 16000)
+    (tmp_path / "t.srt").write_text("")
+    config = tmp_path / "audio.toml"
+    config.write_text(
+        '[pipeline]\nname = "audio"\n[demux]\ninput = "media.wav"\n'
+        '[source_separation]\nbackend = "dsp"\n[transcribe]\ntranscript = "t.srt"\n'
+    )
+    proc = cli("pipeline", "--config", str(config))
+    said = " ".join(proc.stderr.split())
+    assert "the transcript is empty:" in said and "the subtitles will be empty" in said
+    assert "t.srt has no segment between 0 s and" in said
+    assert "Glossary: 0 terms; the transcript has no segment (the subtitles are empty)" in said
+    assert "0.0% of 0 segments" not in said

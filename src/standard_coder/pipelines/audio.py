@@ -161,6 +161,16 @@ def _read(path: Path) -> dict[str, object]:
     return doc if isinstance(doc, dict) else {}
 
 
+def _coverage(cov: dict[str, Any]) -> str:
+    """``3 terms, 33.3% of 9 segments mention one`` (one decimal, as every percentage here), or
+    ``3 terms; the transcript has no segment (the subtitles are empty)``."""
+    pct, segments = cov.get("coverage_pct"), cov.get("segments")
+    if segments == 0:
+        return f"{cov.get('terms')} terms; the transcript has no segment (the subtitles are empty)"
+    shown = f"{pct:.1f}" if isinstance(pct, int | float) else str(pct)
+    return f"{cov.get('terms')} terms, {shown}% of {segments} segments mention one"
+
+
 def print_summary(base_dir: Path) -> None:
     """What the run produced (plain text on stderr; reads small JSON files only)."""
     layout = AudioLayout(base_dir)
@@ -169,11 +179,7 @@ def print_summary(base_dir: Path) -> None:
         print(f"Separation: {sep.get('backend')} ({sep.get('model')}) on {sep.get('device')}",
               file=sys.stderr)  # fmt: skip
     if cov:
-        print(
-            f"Glossary: {cov.get('terms')} terms, {cov.get('coverage_pct')}% of "
-            f"{cov.get('segments')} segments mention one",
-            file=sys.stderr,
-        )
+        print(f"Glossary: {_coverage(cov)}", file=sys.stderr)
     print(f"Subtitles: {layout.srt} and {layout.vtt.name}", file=sys.stderr)
 
 
@@ -195,8 +201,7 @@ def _section(given: SectionInput) -> str:
     return (
         f"<p>Separation: {html.escape(str(sep.get('backend')))} "
         f"({html.escape(str(sep.get('model')))}) on {html.escape(str(sep.get('device')))}. "
-        f"Glossary: {cov.get('terms')} terms; {cov.get('coverage_pct')}% of "
-        f"{cov.get('segments')} segments mention one.</p>"
+        f"Glossary: {html.escape(_coverage(cov))}.</p>"
         f"<table><tr><th>heard</th><th>written</th><th>times</th></tr>{rows}</table>"
         f"<pre>{html.escape(srt)}</pre>"
     )

@@ -101,6 +101,14 @@ def transcribe(ctx: StageContext) -> None:
             ctx.inputs["vocals"], t.model_dir, ctx.device, t.language
         )
         source = t.model_dir.name
+    if not segments:  # empty subtitles follow: say why before anyone opens them
+        where = (
+            f"{t.transcript} has no segment between {clip['start']:g} s and {clip['end']:g} s "
+            "of the clip ([transcribe] transcript)"
+            if t.backend == "import"
+            else f"the {t.backend} model ({source}) heard no speech in the clip"
+        )
+        ctx.log.warning("the transcript is empty: %s; the subtitles will be empty", where)
     doc = segments_to_json(segments, backend=t.backend, source=source, device=ctx.device)
     atomic_write_json(ctx.outputs["transcript"], doc)
     ctx.set_summary(segments=len(segments), backend=t.backend, device=ctx.device)
