@@ -322,3 +322,30 @@ def test_a_source_path_with_nothing_to_read_is_warned_about(tmp_path: Path) -> N
         "[codeedit] commitpackft_path"
     )
     assert want in done.stderr and done.stderr.count(want) == 1, done.stderr
+
+
+def test_the_demo_folder_holds_its_completions_and_runs_where_it_is_moved(tmp_path: Path) -> None:
+    """The demo's config named the example completions by an absolute path into the installed
+    package: it now copies them beside the config and names them relative to it."""
+    import shutil
+
+    first = tmp_path / "ce"
+    cmd = [sys.executable, "-m", "standard_coder", "demo", "--pipeline", "codeedit", "--size",
+           "tiny", "--output-dir"]  # fmt: skip
+    done = subprocess.run([*cmd, str(first)], capture_output=True, text=True, timeout=300,
+                          env=child_env())  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = (first / "pipeline_config.toml").read_text()
+    assert 'completions = "canitedit_completions.jsonl"' in text and str(FIXTURES) not in text
+    assert (first / "canitedit_completions.jsonl").read_bytes() == (
+        FIXTURES / "canitedit_completions.jsonl"
+    ).read_bytes()
+    moved = shutil.move(str(first), str(tmp_path / "moved"))
+    again = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config",
+         str(Path(moved) / "pipeline_config.toml")],
+        capture_output=True, text=True, timeout=300, env=child_env(),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    ev = json.loads((Path(moved) / "sc-output" / "reports" / "codeedit_eval.json").read_text())
+    assert ev["statuses"] == {"fail": 1, "pass": 2, "timeout": 1}

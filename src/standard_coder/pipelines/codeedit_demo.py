@@ -23,10 +23,12 @@ TRAIN = {
 }  # fmt: skip
 
 
-def config_text(size: str) -> str:
-    from standard_coder.codeedit.sources import FIXTURES
+COMPLETIONS = "canitedit_completions.jsonl"
+"""The shipped example completions, copied beside the demo's config and named relative to it
+(an absolute path into the installed package broke when the package moved or was reinstalled)."""
 
-    completions = FIXTURES / "canitedit_completions.jsonl"
+
+def config_text(size: str) -> str:
     timeout = 2.0 if size == "tiny" else 5.0
     return "\n".join([
         f"# standard-coder demo --pipeline codeedit (size {size}); edit and rerun with",
@@ -39,15 +41,22 @@ def config_text(size: str) -> str:
         'base_dir = "sc-output"',
         "",
         "[codeedit]",
-        f"completions = {json.dumps(str(completions))}",
+        f"completions = {json.dumps(COMPLETIONS)}",
         f"eval_timeout_s = {timeout}",
         *TRAIN.get(size, []),
     ]) + "\n"  # fmt: skip
 
 
 def prepare(out_dir: Path, size: str) -> Path:
-    """Write the demo config (unless the user changed it since the demo wrote it)."""
-    return write_demo_config(out_dir, "codeedit", config_text(size))
+    """Write the demo config (unless the user changed it since the demo wrote it) and the
+    example completions beside it (unless a file of that name is there: the user's own)."""
+    from standard_coder.codeedit.sources import FIXTURES
+    from standard_coder.runner.atomic import atomic_write_bytes
+
+    config = write_demo_config(out_dir, "codeedit", config_text(size))
+    if not (out_dir / COMPLETIONS).exists():
+        atomic_write_bytes(out_dir / COMPLETIONS, (FIXTURES / COMPLETIONS).read_bytes())
+    return config
 
 
 def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
