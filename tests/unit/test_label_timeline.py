@@ -138,3 +138,21 @@ def test_label_weights_travel_in_the_dataset(tmp_path: Path) -> None:
     np.savez(tmp_path / "bad.npz", **bad)
     with pytest.raises(DatasetSchemaError, match="label_weight"):
         Dataset.load(tmp_path / "bad.npz")
+
+
+def test_the_log_says_how_many_fits_serve_how_many_authors(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The progress bar counts fits ("0/6" on a history of 119 authors): the log says both."""
+    big = _history(set())["a@x"]
+    small = {
+        f"s{i}@x": AuthorHistory.from_tuple(
+            f"s{i}@x", (big.times[:3] + i * 60, big.tz_offsets[:3], list(big.keys[:3]))
+        )
+        for i in range(4)
+    }
+    with caplog.at_level("INFO", logger="standard_coder.sch.work_inference.labels"):
+        infer_labels({"a@x": big, **small}, OPTS, kind="gap", out_dir=tmp_path, seed=1)
+    (line,) = [r.getMessage() for r in caplog.records if "fits for" in r.getMessage()]
+    assert line.startswith("work inference gap: 2 fits for 5 authors (1 with 10+ commits each")
+    assert "4 with fewer in 1 pooled fit(s)" in line

@@ -462,6 +462,12 @@ def infer_labels(
     big = sorted(a for a, h in authors.items() if len(h) >= options.min_commits_per_author)
     groups: list[tuple[str, tuple[str, ...]]] = [(f"author:{a}", (a,)) for a in big]
     groups.extend(pooled_groups({a: authors[a] for a in small}, options))
+    # the progress bar counts fits, not authors ("0/6" on a history of 119 authors): say both
+    log.info(
+        "work inference %s: %d fits for %d authors (%d with %d+ commits each fitted alone, %d "
+        "with fewer in %d pooled fit(s))", kind, len(groups), len(big) + len(small), len(big),
+        options.min_commits_per_author, len(small), len(groups) - len(big),
+    )  # fmt: skip
     items: list[_WorkItem] = []
     for item_id, members in groups:
         h = hashlib.sha256(f"{item_id}\0{opt_digest}\0{seed}".encode())
