@@ -41,7 +41,7 @@ def test_interrupt_note_names_the_cut_bar_or_the_later_step() -> None:
     assert "at step 0" not in note and "mdn starts afresh" in note, note
     # the checkpoint a stage calls "train" is its training, not a stage of that name
     note = interrupt_note([], {}, ("train", 3), stage="sft_stage1")
-    assert note == " (training resumes from its checkpoint at step 3)"
+    assert note == " (the training resumes from its checkpoint at step 3)"
     assert interrupt_note([], {}) == ""
     # one bar per repository cut at once: each is named, the busiest first, not just the last
     repos = _tasks(("mine a", 254, 430), ("mine b", 0, 1021), ("mine c", 9, 10),

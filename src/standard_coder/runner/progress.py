@@ -189,7 +189,7 @@ def interrupt_note(
     # a checkpoint named "train" (or as the stage) is the stage's training, not a stage of that
     # name ("[STOP] sft_stage1: interrupted (train resumes ...)" read as another stage)
     what = (
-        "training"
+        "the training"
         if checkpoint is not None and checkpoint[0] in ("train", stage)
         else (checkpoint[0] if checkpoint is not None else "")
     )
