@@ -488,6 +488,6 @@ def test_a_bad_truth_file_fails_train_sch_at_once_naming_it_and_loses_nothing(
     proc = cli("pipeline", "--config", str(config), "--set", f"training.truth_path={cut}",
                check=False)  # fmt: skip
     assert proc.returncode == 2
-    assert f"{cut}: commits[0].coding_minutes is missing" in proc.stdout + proc.stderr
+    assert f"{cut}: commits[0]: missing key 'coding_minutes'" in proc.stdout + proc.stderr
     plan = json.loads(cli("status", "--config", str(config), "--json").stdout)["stages"]
     assert not {s["stage"]: s for s in plan}["train_sch"]["run"]  # the good run is intact

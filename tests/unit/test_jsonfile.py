@@ -133,3 +133,19 @@ def test_any_bytes_give_an_object_or_one_line(data: bytes) -> None:
         assert "\n" not in str(exc) and str(exc)
     else:
         assert isinstance(doc, dict)
+
+
+def test_field_problem_names_the_first_missing_or_mistyped_key() -> None:
+    from standard_coder.runner.jsonfile import field_problem
+
+    types = {"kind": str, "steps": int, "rate": (int, float), "note": str}
+    ok = {"kind": "a", "steps": 3, "rate": 0.5}
+    assert field_problem(ok, types, ("kind", "steps")) is None
+    assert field_problem({"steps": 3}, types, ("kind",)) == "missing key 'kind'"
+    assert field_problem({**ok, "steps": True}, types) == "'steps' is not an integer"  # no bool
+    assert field_problem({**ok, "rate": "x"}, types) == "'rate' is not an integer or a number"
+    assert field_problem({**ok, "note": None}, types) is None  # an optional null is absent
+    assert field_problem({**ok, "kind": None}, types, ("kind",)) == "'kind' is not a string"
+    assert field_problem({**ok, "kind": 1}, types, said={"kind": "a name"}) == (
+        "'kind' is not a name"
+    )

@@ -211,10 +211,10 @@ def test_a_truth_file_that_cannot_be_read_is_one_line_naming_it(tmp_path: Path) 
         ("{", "not valid JSON (it ends too early)"),
         ("[]", "is a JSON array, not an object"),
         (json.dumps({**doc, "schema_version": 9}), "unsupported truth schema_version 9"),
-        (json.dumps({**doc, "commits": {}}), "commits is missing or not a list"),
+        (json.dumps({**doc, "commits": {}}), "'commits' is not a list"),
         (json.dumps({**doc, "commits": [1]}), "commits[0] is not an object"),
         (json.dumps({**doc, "commits": [{**doc["commits"][0], "authored_at": "x"}]}),
-         "commits[0].authored_at has the wrong type ('x')"),
+         "commits[0]: 'authored_at' is not an integer"),
     ]  # fmt: skip
     for text, cause in cases:
         bad.write_text(text)

@@ -13,7 +13,9 @@ inputs, PR files, saved representations, image indexes, label maps):
 :func:`read_json_object` reads the file and raises the caller's error class with
 ``"<path>: <cause>"``; :func:`parse_json_object` checks bytes a caller has read itself (the
 runner's state files, where a missing file or a full disk is not corruption) and raises
-:class:`JsonFileError` with the cause alone.
+:class:`JsonFileError` with the cause alone. :func:`field_problem` says the first key of an
+object that is missing or of the wrong type (``missing key 'kind'``, ``'steps' is not an
+integer``), in the same words for every file.
 
 Example:
     >>> parse_json_object(b'{"a": 1}', "run state")
@@ -27,11 +29,11 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JsonFileError", "parse_json_object", "read_json_object"]
+__all__ = ["JsonFileError", "field_problem", "parse_json_object", "read_json_object"]
 
 _JSON_KIND = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
@@ -96,3 +98,45 @@ def read_json_object(path: Path, error: Callable[[str], Exception], what: str) -
         return parse_json_object(data, what)
     except JsonFileError as exc:
         raise error(f"{path}: {exc}") from None
+
+
+_TYPE_WORDS: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
+
+FieldTypes = Mapping[str, type | tuple[type, ...]]
+"""A JSON object's keys and the type (or types) each value must have."""
+
+
+def field_problem(
+    doc: Mapping[str, Any],
+    types: FieldTypes,
+    required: Iterable[str] = (),
+    said: Mapping[str, str] | None = None,
+) -> str | None:
+    """The first problem of ``doc``'s keys in words, or None: ``missing key 'kind'`` for a
+    ``required`` key that is absent, ``'top_n_identifiers' is not an integer`` for a value of
+    another type than ``types`` gives (``True`` is no integer). An optional key whose value is
+    null counts as absent. ``said``: the words for a key's type where the table's do not say
+    enough (``"a list of strings"``)."""
+    for key in required:
+        if key not in doc:
+            return f"missing key {key!r}"
+    needed = set(required)
+    for key, kind in types.items():
+        value = doc.get(key)
+        if key not in doc or (value is None and key not in needed):
+            continue
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            words = (said or {}).get(key) or " or ".join(
+                _TYPE_WORDS.get(k, k.__name__) for k in kinds
+            )
+            return f"{key!r} is not {words}"
+    return None

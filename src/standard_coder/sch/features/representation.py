@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from standard_coder.runner.jsonfile import read_json_object
+from standard_coder.runner.jsonfile import FieldTypes, field_problem, read_json_object
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text, npz_bytes
 from standard_coder.sch.features.ast_edits import AST_NAMES
 from standard_coder.sch.features.change_files import FILE_NAMES
@@ -53,23 +53,15 @@ class RepresentationUnreadable(RepresentationMismatch):
     file and says what is wrong with it in words (``not valid JSON``, ``missing key 'kind'``)."""
 
 
-_META_TYPES: dict[str, tuple[type, str]] = {
-    "format": (str, "a string"),
-    "kind": (str, "a string"),
-    "top_n_identifiers": (int, "an integer"),
-    "skip_generated": (bool, "true or false"),
-    "skip_formatting": (bool, "true or false"),
-    "commit_subject": (bool, "true or false"),
-    "commit_files": (bool, "true or false"),
-    "commit_body": (bool, "true or false"),
-    "cross_repo_prior": (str, "a string"),
-    "cross_repo_prior_unused": (str, "a string"),
-    "feature_names": (list, "a list of strings"),
-    "checksum": (str, "a string"),
-    "vocabulary_checksum": (str, "a string"),
-}
+_META_TYPES: FieldTypes = {
+    "format": str, "kind": str, "top_n_identifiers": int, "skip_generated": bool,
+    "skip_formatting": bool, "commit_subject": bool, "commit_files": bool, "commit_body": bool,
+    "cross_repo_prior": str, "cross_repo_prior_unused": str, "feature_names": list,
+    "checksum": str, "vocabulary_checksum": str,
+}  # fmt: skip
 """The keys ``representation.json`` may hold, with the type each must have."""
 _META_REQUIRED = ("format", "kind", "top_n_identifiers", "feature_names", "checksum")
+_NAMES_SAID = {"feature_names": "a list of strings"}
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -83,18 +75,14 @@ def _read_meta(path: Path) -> dict[str, Any]:
         raise RepresentationUnreadable(f"{path}: missing key 'format'")
     if meta["format"] != FORMAT:  # another format: its keys may differ (load names it)
         return meta
-    for key in _META_REQUIRED:
-        if key not in meta:
-            raise RepresentationUnreadable(f"{path}: missing key {key!r}")
-    for key, (kind, said) in _META_TYPES.items():
-        value = meta.get(key)
-        wrong = value is not None and (
-            not isinstance(value, kind) or (kind is int and isinstance(value, bool))
-        )
-        if key == "feature_names" and isinstance(value, list):
-            wrong = not all(isinstance(n, str) for n in value)
-        if wrong:
-            raise RepresentationUnreadable(f"{path}: {key!r} is not {said}")
+    names = meta.get("feature_names")
+    problem = field_problem(meta, _META_TYPES, _META_REQUIRED, said=_NAMES_SAID) or (
+        "'feature_names' is not a list of strings"
+        if not all(isinstance(n, str) for n in names or ())
+        else None
+    )
+    if problem:
+        raise RepresentationUnreadable(f"{path}: {problem}")
     if meta["kind"] not in ("tokens", "hybrid", "loc"):
         raise RepresentationUnreadable(f"{path}: 'kind' {meta['kind']!r} is not tokens, hybrid "
                                        "or loc")  # fmt: skip

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from standard_coder.runner.atomic import atomic_write_text
-from standard_coder.runner.jsonfile import read_json_object
+from standard_coder.runner.jsonfile import FieldTypes, field_problem, read_json_object
 from standard_coder.sch.teamsim.codegen import RepoCode, change_for_minutes
 from standard_coder.sch.teamsim.families import FAMILIES, family_author
 from standard_coder.sch.teamsim.schedule import (
@@ -387,7 +387,7 @@ class TruthFileError(ValueError):
     exit_code = 2
 
 
-_TRUTH_COMMIT_FIELDS: dict[str, type | tuple[type, ...]] = {
+_TRUTH_COMMIT_FIELDS: FieldTypes = {
     "repo": str, "commit_id": str, "author": str, "email": str, "authored_at": int,
     "tz_offset_min": int, "coding_minutes": int, "interval_minutes": (int, float, type(None)),
 }  # fmt: skip
@@ -398,11 +398,8 @@ def _truth_commit(f: Path, i: int, c: Any) -> TruthCommit:
     the first key that is missing or of the wrong type."""
     if not isinstance(c, dict):
         raise TruthFileError(f"{f}: commits[{i}] is not an object")
-    for key, kind in _TRUTH_COMMIT_FIELDS.items():
-        if key not in c:
-            raise TruthFileError(f"{f}: commits[{i}].{key} is missing")
-        if not isinstance(c[key], kind) or (kind is int and isinstance(c[key], bool)):
-            raise TruthFileError(f"{f}: commits[{i}].{key} has the wrong type ({c[key]!r})")
+    if problem := field_problem(c, _TRUTH_COMMIT_FIELDS, _TRUTH_COMMIT_FIELDS):
+        raise TruthFileError(f"{f}: commits[{i}]: {problem}")
     return TruthCommit(**{k: c[k] for k in _TRUTH_COMMIT_FIELDS})
 
 
@@ -424,10 +421,9 @@ def load_truth(path: Path) -> Truth:
                 f"{f}: unsupported truth schema_version {doc.get('schema_version')!r} "
                 f"(this version reads {TRUTH_SCHEMA_VERSION})"
             )
-        for key, kind in (("authors", dict), ("repos", list), ("commits", list)):
-            if not isinstance(doc.get(key), kind):
-                what = "an object" if kind is dict else "a list"
-                raise TruthFileError(f"{f}: {key} is missing or not {what}")
+        top = {"authors": dict, "repos": list, "commits": list}
+        if problem := field_problem(doc, top, top):
+            raise TruthFileError(f"{f}: {problem}")
         authors.update(doc["authors"])
         repos.extend(str(r) for r in doc["repos"])
         commits.extend(_truth_commit(f, i, c) for i, c in enumerate(doc["commits"]))
