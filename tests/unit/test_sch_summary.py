@@ -255,3 +255,11 @@ def test_the_reports_ticket_rows_word_completion_as_its_tiles() -> None:
         ("later than 2026-01-23", "later than 2026-01-23"),
         ("done", "done"),
     ]
+
+
+def test_the_summary_judges_coverage_by_the_band_the_intervals_use() -> None:
+    """sch_summary keeps its own copy of the band (it must not import numpy on a no-op)."""
+    from standard_coder.pipelines import sch_summary
+    from standard_coder.sch import target_intervals
+
+    assert sch_summary.COVERAGE_BAND == target_intervals.COVERAGE_BAND
