@@ -400,6 +400,20 @@ def test_the_loc_baselines_every_change_spearman_is_in_the_spearman_table(
     assert "baseline loc spearman sch all" not in html
 
 
+def test_the_models_untruncated_mean_is_named_as_the_models_in_the_spearman_table(
+    tmp_path: Path,
+) -> None:
+    """Session 40 (pytest-rerunfailures): the table listed "mean" among the counts (spaces,
+    churn, tokens), as if it were the mean of them, where it is the model's predicted mean."""
+    ev = {"spearman_sch": 0.739, "spearman_mean": 0.313, "spearman_churn": 0.456,
+          "spearman_spaces": 0.504}  # fmt: skip
+    html = _evaluation_section(tmp_path, ev)
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class='num'>([^<]*)</td>", html)
+    assert ("the model&#39;s mean, not truncated at 1 h (SCH is)", "0.313") in rows
+    assert ("mean", "0.313") not in rows and ("sch", "0.739") in rows
+    assert ("churn", "0.456") in rows and ("spaces", "0.504") in rows
+
+
 def test_report_shows_the_newest_forecast_and_lists_older_sprints_apart(tmp_path: Path) -> None:
     """After sprint_id changes, the old sprint's file stays in forecasts/: the report's card is
     the newest file's; the old one is an 'earlier forecast' row, not a second current card."""

@@ -44,6 +44,10 @@ _METRICS = {  # the calibration extras in words; another row is its key spaced
     "mean_sch": "mean SCH per change (h)",
 }
 
+_PREDICTORS = {  # the Spearman table's rows that are no count: another row is its key spaced
+    "mean": "the model's mean, not truncated at 1 h (SCH is)",
+}
+
 _TITLES = {
     "work_inference_pearson_vs_truth": "Work inference against the simulated truth (Pearson r)",
     "left_out": "Not counted as work: generated and formatting-only files (and their lines added)",
@@ -172,7 +176,7 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     used.update(BASELINE_PREFIX + k + ALL_SUFFIX for k, b in sp_base_all.items() if b is not None)
     spearman = [  # correlations to three decimals: -0.0002 is "-0.000", not "-2.484e-04"
         {
-            "label": label(k[len("spearman_") :]),
+            "label": _PREDICTORS.get(k[len("spearman_") :], label(k[len("spearman_") :])),
             "value": _corr(v),
             "width": f"{max(0.0, min(100.0, abs(v) * 100)):.0f}",
             "base": _corr(sp_base[k]),
