@@ -241,12 +241,15 @@ def load_command_pipeline(
         run = CommandStage(d["argv"], cwd=root, stop_grace_s=float(stop_grace), env=d["env"])
         run.version_files = tuple(version_files)
         inputs = [p for p in d["deps"] if produced.get(Path(p)) is None]
+        # of the upstream stages' outs, the ones it lists are its inputs: `after` only orders
+        reads = [p for p in d["deps"] if produced.get(Path(p)) not in (None, name)]
         stages.append(
             Stage(
                 name=name,
                 run=run,
                 deps=tuple(upstream[name]),
                 inputs=tuple(inputs),
+                reads=tuple(reads),
                 params=d["params"],
                 outputs=tuple(d["outs"]),
                 version=command_version(list(d["argv"]), version_files),

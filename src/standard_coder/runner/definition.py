@@ -3,6 +3,7 @@
 :func:`validate_pipeline` checks names, deps and output ownership; :class:`StageView` resolves a
 stage's inputs (its deps' outputs, files, git repositories), outputs, params and code version
 once per run; :class:`LazyDevice` resolves the torch device on first use only.
+:func:`upstream_reads` is the one place that says which of its deps' outputs a stage reads.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from standard_coder.runner.decision import PathSpec
@@ -26,9 +28,10 @@ def validate_pipeline(pipeline: Pipeline) -> None:
     """Check names, dependencies and canonical order.
 
     Raises:
-        PipelineDefinitionError: bad or duplicate name, unknown dep, or a dep listed later.
+        PipelineDefinitionError: bad or duplicate name, unknown dep, a dep listed later, an
+            output of two stages, or a ``reads`` path that is no output of the stage's deps.
     """
-    seen: set[str] = set()
+    seen: dict[str, Stage] = {}
     outputs: dict[Path, str] = {}
     for stage in pipeline.stages:
         if not stage.name or not set(stage.name) <= _NAME_OK:
@@ -52,7 +55,46 @@ def validate_pipeline(pipeline: Pipeline) -> None:
                     f"stage {stage.name!r}: output {out} is also an output of stage {other!r}"
                 )
             outputs[Path(out)] = stage.name
-        seen.add(stage.name)
+        _check_reads(stage, seen)
+        seen[stage.name] = stage
+
+
+def _check_reads(stage: Stage, seen: Mapping[str, Stage]) -> None:
+    """Every ``reads`` path of ``stage`` is an output of one of its deps, or inside one."""
+    made = [o for dep in stage.deps for o in seen[dep].outputs]
+    for path in stage.reads or ():
+        if _holder(Path(path), made) is None:
+            deps = ", ".join(repr(d) for d in stage.deps)
+            where = f"of its deps ({deps}) nor inside one" if deps else "of a dep: it has no deps"
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: reads {path}, which is no output {where}"
+            )
+
+
+def _holder(path: Path, outputs: Iterable[Path]) -> Path | None:
+    """The output among ``outputs`` that is ``path`` or a folder holding it (None: none)."""
+    for out in outputs:
+        if path == Path(out) or Path(out) in path.parents:
+            return Path(out)
+    return None
+
+
+def upstream_reads(stage: Stage, by_name: Mapping[str, Stage]) -> dict[str, list[Path]]:
+    """Dep name -> what ``stage`` reads of that dep's outputs (every dep is a key).
+
+    With ``stage.reads`` None: all the dep's outputs but its ``private_outputs``; else the
+    ``reads`` paths that are the dep's outputs or inside them (an empty list: the dep only
+    orders the stage). These paths, and only these, are the stage's inputs through its deps.
+    """
+    out: dict[str, list[Path]] = {}
+    for dep in stage.deps:
+        upstream = by_name[dep]
+        if stage.reads is None:
+            out[dep] = [Path(o) for o in upstream.outputs if o not in upstream.private_outputs]
+        else:
+            held = (Path(p) for p in stage.reads)
+            out[dep] = [p for p in held if _holder(p, upstream.outputs) is not None]
+    return out
 
 
 def display_name(path: Path, root: Path) -> str:
@@ -64,17 +106,27 @@ def display_name(path: Path, root: Path) -> str:
 
 
 class StageView:
-    """A stage's resolved inputs, outputs, code version and params."""
+    """A stage's resolved inputs, outputs, code version and params.
+
+    Attributes:
+        reads_from: dep name -> the paths of its outputs this stage reads
+            (:func:`upstream_reads`), as inputs are named.
+        read_deps: the deps it reads something of, in ``deps`` order: a rerun of one of them
+            may change its inputs, a rerun of another dep cannot.
+    """
 
     def __init__(self, stage: Stage, pipeline: Pipeline, root: Path) -> None:
         by_name = {s.name: s for s in pipeline.stages}
         self.stage = stage
+        self.reads_from = {
+            dep: [PathSpec(display_name(p, root), p) for p in paths]
+            for dep, paths in upstream_reads(stage, by_name).items()
+        }
+        self.read_deps = tuple(dep for dep, specs in self.reads_from.items() if specs)
         ins: dict[str, PathSpec] = {}
-        for dep in stage.deps:
-            upstream = by_name[dep]
-            for out in upstream.outputs:
-                if out not in upstream.private_outputs:  # how its run went: not an input here
-                    ins[display_name(out, root)] = PathSpec(display_name(out, root), Path(out))
+        for specs in self.reads_from.values():
+            for spec in specs:
+                ins[spec.name] = spec
         for path in stage.inputs:
             ins[display_name(path, root)] = PathSpec(display_name(path, root), Path(path))
         for repo in stage.git_inputs:

@@ -112,10 +112,10 @@ class RunResult:
 def _check_upstream(session: RunSession, selected: Sequence[str]) -> None:
     chosen = set(selected)
     for name in selected:
-        for dep in session.views[name].stage.deps:
+        for dep, reads in session.views[name].reads_from.items():
             if dep in chosen:
                 continue
-            missing = [o.name for o in session.views[dep].outputs if not o.path.exists()]
+            missing = [o.name for o in reads if not o.path.exists()]
             if missing:
                 raise UpstreamMissing(
                     f"stage {name!r} needs the outputs of upstream stage {dep!r}, which are "
@@ -253,7 +253,7 @@ def plan_pipeline(
             is_sel = name in selected
             decision = _decide(session, name, force and is_sel)
             if decision.skip:
-                upstream = [d for d in session.views[name].stage.deps if d in will_run]
+                upstream = [d for d in session.views[name].read_deps if d in will_run]
                 if upstream:
                     decision = Decision(False, Reason.UPSTREAM_WILL_RUN, ", ".join(upstream))
             resumes = None
@@ -473,19 +473,19 @@ def _warn_stale_upstream(session: RunSession, selected: Sequence[str]) -> None:
     chosen = set(selected)
     stale: dict[str, str] = {}
     for name in session.views:
-        stage = session.views[name].stage
+        read_deps = session.views[name].read_deps  # a dep it reads nothing of cannot stale it
         if name in chosen:
-            for dep in stage.deps:
+            for dep in read_deps:
                 if dep in stale:
                     message = f"upstream '{dep}' is stale ({stale[dep]}); using its current outputs"
                     log.info("stage %s: %s", name, message)  # the event is the [warn] line
                     session.emit("upstream_stale", name, message, upstream=dep)
             continue
-        inherited = [d for d in stage.deps if d in stale]
+        inherited = [d for d in read_deps if d in stale]
         if inherited:
             stale[name] = f"upstream '{inherited[0]}' is stale"
             continue
-        if not any(name in session.views[s].stage.deps for s in session.views):
+        if not any(name in session.views[s].read_deps for s in session.views):
             continue
         decision = _decide(session, name, False)
         if not decision.skip:

@@ -13,6 +13,9 @@ pipeline gets its targets without anyone listing its stages by hand. The rule, i
 - ``other``: whatever is left (steps after the model, e.g. a forecast that reads files the
   user gives; every stage of a pipeline that never touches a device).
 
+"Depends on" follows ``deps`` (what runs first), not ``Stage.reads`` (which of their outputs
+are inputs): a stage a training stage waits for is data whatever part of it the stage reads.
+
 A stage that sets :attr:`Stage.role <standard_coder.runner.stage.Stage.role>` (``data``,
 ``train`` or ``other``) is taken at its word; the rule places only the others.
 """

@@ -27,7 +27,8 @@ class Stage:
     Attributes:
         name: unique stage name (``[a-z0-9_-]``).
         run: the work, ``run(ctx)``; raises to fail the stage.
-        deps: names of upstream stages (their outputs become this stage's inputs).
+        deps: names of upstream stages: they run first, and their outputs become this stage's
+            inputs (all of them, or those named in ``reads``).
         inputs: files or folders whose content invalidates the stage (absolute paths).
         git_inputs: git repositories whose refs invalidate the stage (cheap: no history read).
         params: the config slice that must invalidate the stage (JSON-serialisable).
@@ -54,6 +55,14 @@ class Stage:
             and restored like the others, but not inputs of the stages downstream, so a rebuild
             with the same result reruns nothing after it. A stage that shows them (a report)
             names them in its own inputs.
+        reads: the upstream outputs the stage reads, each an output of one of its ``deps`` or a
+            file or folder inside one (``data/processed/test`` of a dep's ``data/processed``):
+            of its deps' outputs, only these are its inputs, so a change to another (the train
+            split, a coverage report) reruns nothing here. None (the default): every output of
+            every dep but their ``private_outputs``; ``()``: none, the deps only order the
+            stage. A path that is no dep's output is refused (``validate_pipeline``). A path in
+            ``inputs``/``named_inputs`` is an input whatever ``reads`` says, so a stage that
+            names its upstream folder there names the part it reads instead.
         requires: modules the stage imports that may be missing, each with how to install it
             (``{"faster_whisper": "pip install faster-whisper"}``): a run that selects the
             stage fails before any stage runs when one cannot be found.
@@ -83,6 +92,7 @@ class Stage:
     requires: Mapping[str, str] = field(default_factory=dict)
     private_outputs: Sequence[Path] = ()
     bad_inputs: Sequence[str] = ()
+    reads: Sequence[Path] | None = None
 
     def __post_init__(self) -> None:
         if self.role not in (None, "data", "train", "other"):
@@ -94,6 +104,8 @@ class Stage:
             paths = list(getattr(self, plain))
             paths += [p for p in named.values() if p not in paths]
             object.__setattr__(self, plain, tuple(paths))
+        if self.reads is not None:
+            object.__setattr__(self, "reads", tuple(self.reads))
         stray = [str(p) for p in self.private_outputs if p not in self.outputs]
         if stray:
             raise ValueError(

@@ -1,0 +1,324 @@
+"""``Stage(reads=...)``: of its deps' outputs, only those a stage reads are its inputs.
+
+Real pipelines on real files: a change to an upstream output the stage does not read reruns
+nothing here (run, ``status`` and the upstream checks agree), a change to one it reads reruns
+it, and a ``reads`` path that is no output of its deps is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proctools import child_env
+from standard_coder.runner.engine import plan_pipeline, run_pipeline
+from standard_coder.runner.errors import PipelineDefinitionError, UpstreamMissing
+from standard_coder.runner.events import MemorySink
+from standard_coder.runner.progress import ProgressDisplay
+from standard_coder.runner.stage import Pipeline, Stage
+
+pytestmark = pytest.mark.integration
+
+
+def run(pipe: Pipeline, **kw: Any) -> tuple[Any, MemorySink]:
+    sink = MemorySink()
+    result = run_pipeline(
+        pipe,
+        sinks=[sink],
+        progress=ProgressDisplay(enabled=False, stream=None),
+        **{"install_signals": False, **kw},
+    )
+    return result, sink
+
+
+def reasons(sink: MemorySink, event: str) -> dict[str, str]:
+    return {e["stage"]: e["reason"] for e in sink.events if e["event"] == event}
+
+
+def split_pipeline(root: Path, calls: Counter[str], reads: tuple[Path, ...] | None) -> Pipeline:
+    """``split`` copies ``data/<part>.txt`` to ``out/processed/<part>/rows.txt``; ``evaluate``
+    (deps ``split``) opens the test part only, and declares ``reads`` as given."""
+    data, processed = root / "data", root / "out" / "processed"
+
+    def split(ctx: Any) -> None:
+        calls["split"] += 1
+        for part in ("train", "test"):
+            (processed / part).mkdir(parents=True, exist_ok=True)
+            (processed / part / "rows.txt").write_text((data / f"{part}.txt").read_text())
+
+    def evaluate(ctx: Any) -> None:
+        calls["evaluate"] += 1
+        rows = (processed / "test" / "rows.txt").read_text().split()
+        (root / "out" / "score.txt").write_text(f"{len(rows)}\n")
+
+    return Pipeline(
+        name="reads",
+        base_dir=root / "state",
+        stages=[
+            Stage(name="split", run=split, inputs=(data,), outputs=(processed,)),
+            Stage(
+                name="evaluate",
+                run=evaluate,
+                deps=("split",),
+                reads=reads,
+                outputs=(root / "out" / "score.txt",),
+            ),
+        ],
+    )
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.txt").write_text("a b c\n")
+    (tmp_path / "data" / "test.txt").write_text("x y\n")
+    return tmp_path
+
+
+def test_an_unread_part_of_an_upstream_folder_reruns_nothing_downstream(root: Path) -> None:
+    calls: Counter[str] = Counter()
+    pipe = split_pipeline(root, calls, reads=(root / "out" / "processed" / "test",))
+    assert run(pipe)[0].exit_code == 0
+    (root / "data" / "train.txt").write_text("a b c d\n")  # only the train part changes
+    result, sink = run(pipe)
+    assert result.exit_code == 0 and calls == Counter(split=2, evaluate=1)
+    assert reasons(sink, "stage_cache_miss") == {"split": "input changed: data/train.txt"}
+    # split rewrote the test part with the same rows: a stat change, no rerun
+    assert reasons(sink, "stage_skipped") == {"evaluate": "mtime changed, content same"}
+    manifest = (root / "state" / "stages" / "evaluate" / "manifest.json").read_text()
+    assert "out/processed/test" in manifest and "out/processed/train" not in manifest
+    # the part it reads changes: it reruns, naming the file
+    (root / "data" / "test.txt").write_text("x y z\n")
+    _, sink = run(pipe)
+    assert calls == Counter(split=3, evaluate=2)
+    assert reasons(sink, "stage_cache_miss") == {
+        "split": "input changed: data/test.txt",
+        "evaluate": "input changed: out/processed/test/rows.txt",
+    }
+    assert (root / "out" / "score.txt").read_text() == "3\n"
+
+
+def test_without_reads_every_output_of_the_deps_is_an_input(root: Path) -> None:
+    calls: Counter[str] = Counter()
+    pipe = split_pipeline(root, calls, reads=None)
+    run(pipe)
+    (root / "data" / "train.txt").write_text("a b c d\n")
+    _, sink = run(pipe)
+    assert calls == Counter(split=2, evaluate=2)
+    assert reasons(sink, "stage_cache_miss")["evaluate"] == (
+        "input changed: out/processed/train/rows.txt"
+    )
+
+
+def two_deps(root: Path, calls: Counter[str]) -> Pipeline:
+    """``a`` and ``b`` each copy their data file (``b`` also writes a report nobody reads);
+    ``c`` (deps ``a``, ``b``) reads ``b``'s copy only: ``a`` merely runs before it."""
+    out = root / "out"
+
+    def copy(name: str) -> Any:
+        def stage(ctx: Any) -> None:
+            calls[name] += 1
+            out.mkdir(exist_ok=True)
+            text = (root / "data" / f"{name}.txt").read_text()
+            (out / f"{name}.txt").write_text(text)
+            if name == "b":
+                (out / "b_report.txt").write_text(f"{calls[name]} runs\n")
+
+        return stage
+
+    def combine(ctx: Any) -> None:
+        calls["c"] += 1
+        (out / "c.txt").write_text((out / "b.txt").read_text().upper())
+
+    return Pipeline(
+        name="two",
+        base_dir=root / "state",
+        stages=[
+            Stage(name="a", run=copy("a"), inputs=(root / "data" / "a.txt",),
+                  outputs=(out / "a.txt",)),
+            Stage(
+                name="b",
+                run=copy("b"),
+                inputs=(root / "data" / "b.txt",),
+                outputs=(out / "b.txt", out / "b_report.txt"),
+            ),
+            Stage(name="c", run=combine, deps=("a", "b"), reads=(out / "b.txt",),
+                  outputs=(out / "c.txt",)),
+        ],
+    )  # fmt: skip
+
+
+def test_status_and_the_run_agree_on_what_a_stage_reads(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "data" / f"{name}.txt").write_text(f"{name}\n")
+    calls: Counter[str] = Counter()
+    pipe = two_deps(tmp_path, calls)
+    run(pipe)
+    # a dep it reads nothing of will run: status does not predict a rerun here
+    (tmp_path / "data" / "a.txt").write_text("a2\n")
+    plans = {p.stage: (p.run, p.reason) for p in plan_pipeline(pipe)}
+    assert plans == {
+        "a": (True, "input changed: data/a.txt"),
+        "b": (False, "up to date"),
+        "c": (False, "up to date"),
+    }
+    _, sink = run(pipe)
+    assert calls == Counter(a=2, b=1, c=1) and set(reasons(sink, "stage_cache_miss")) == {"a"}
+    # b reruns (its report changes every run) with the same copy: c stays cached
+    run(pipe, stages=["b"], force=True)
+    _, sink = run(pipe)
+    assert calls == Counter(a=2, b=2, c=1)
+    assert reasons(sink, "stage_skipped")["c"] == "mtime changed, content same"
+    # the dep it reads will run: status says so
+    (tmp_path / "data" / "b.txt").write_text("b2\n")
+    plans = {p.stage: (p.run, p.reason) for p in plan_pipeline(pipe)}
+    assert plans["c"] == (True, "upstream will run: b")
+    # selected alone, c needs what it reads of b only: a's missing output does not stop it
+    (tmp_path / "out" / "a.txt").unlink()
+    result, sink = run(pipe, stages=["c"])
+    assert result.exit_code == 0 and result.stages["c"].status == "skipped"
+    # a would rerun (its output is gone) and b too (its data changed): only b stales c
+    stale = [e["upstream"] for e in sink.events if e["event"] == "upstream_stale"]
+    assert stale == ["b"]
+    (tmp_path / "out" / "b.txt").unlink()
+    with pytest.raises(
+        UpstreamMissing, match=r"upstream stage 'b', which are missing \(out/b\.txt\)"
+    ):
+        run(pipe, stages=["c"])
+
+
+def test_a_reads_path_that_no_dep_makes_is_refused(root: Path) -> None:
+    calls: Counter[str] = Counter()
+    elsewhere = root / "out" / "elsewhere.txt"
+    pipe = split_pipeline(root, calls, reads=(elsewhere,))
+    expected = (
+        f"stage 'evaluate': reads {elsewhere}, which is no output of its deps ('split') "
+        "nor inside one"
+    )
+    with pytest.raises(PipelineDefinitionError) as err:
+        run(pipe)
+    assert str(err.value) == expected
+    with pytest.raises(PipelineDefinitionError, match=r"reads .* which is no output"):
+        list(plan_pipeline(pipe))
+    assert calls == Counter() and not (root / "state" / "stages").exists()
+    # a stage without deps reads no upstream output
+    lone = Pipeline(
+        name="lone",
+        base_dir=root / "state",
+        stages=[Stage(name="x", run=lambda ctx: None, reads=(elsewhere,), outputs=(elsewhere,))],
+    )
+    with pytest.raises(
+        PipelineDefinitionError, match="which is no output of a dep: it has no deps"
+    ):
+        run(lone)
+
+
+BAD_READS = """
+from pathlib import Path
+from standard_coder.runner.stage import Pipeline, Stage
+def make(ctx):
+    (Path(ctx.base_dir) / "made.txt").write_text("x")
+def build(config_path, overrides):
+    base = Path(config_path).parent / "state"
+    return Pipeline(name="py", base_dir=base, stages=[
+        Stage(name="make", run=make, outputs=(base / "made.txt",)),
+        Stage(name="use", run=make, deps=("make",), reads=(base / "typo.txt",),
+              outputs=(base / "used.txt",)),
+    ])
+"""
+
+
+def test_the_cli_names_the_bad_reads_path_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "badreads.py").write_text(BAD_READS)
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[pipeline]\nentry = "badreads.py:build"\n')
+    for args in (["pipeline"], ["status"]):
+        res = subprocess.run(
+            [sys.executable, "-m", "standard_coder", *args, "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_env(),
+            cwd=tmp_path,
+        )
+        assert res.returncode == 2, res.stderr
+        (line,) = res.stderr.strip().splitlines()
+        assert line == (
+            f"error: stage 'use': reads {tmp_path / 'state' / 'typo.txt'}, which is no output "
+            "of its deps ('make') nor inside one"
+        )
+        assert "Traceback" not in res.stderr
+    assert not (tmp_path / "state" / "made.txt").exists()
+
+
+STEPS = """
+import sys
+from pathlib import Path
+mode, out = sys.argv[1], Path("out")
+out.mkdir(exist_ok=True)
+if mode == "feat":
+    feat, log = Path("data.txt").read_text().split("|")
+    (out / "feat.json").write_text(feat)
+    (out / "log.txt").write_text(log)
+elif mode == "train":
+    (out / "model.txt").write_text((out / "feat.json").read_text().upper())
+else:
+    (out / "note.txt").write_text("noted")
+"""
+
+COMMANDS = """
+[outputs]
+base_dir = "state"
+[[stages]]
+name = "feat"
+cmd = ["python", "steps.py", "feat"]
+deps = ["steps.py", "data.txt"]
+outs = ["out/feat.json", "out/log.txt"]
+[[stages]]
+name = "train"
+cmd = ["python", "steps.py", "train"]
+deps = ["steps.py", "out/feat.json"]
+outs = ["out/model.txt"]
+[[stages]]
+name = "note"
+cmd = ["python", "steps.py", "note"]
+deps = ["steps.py"]
+outs = ["out/note.txt"]
+after = ["train"]
+"""
+
+
+def test_a_command_stage_reads_the_outs_it_lists_and_after_only_orders(tmp_path: Path) -> None:
+    import tomllib
+
+    from standard_coder.runner.commandfile import load_command_pipeline
+
+    (tmp_path / "steps.py").write_text(STEPS)
+    (tmp_path / "data.txt").write_text("f1|log1")
+    config = tmp_path / "pipe.toml"
+    config.write_text(COMMANDS)
+    pipe = load_command_pipeline(tomllib.loads(COMMANDS), config, ())
+    by_name = {s.name: s for s in pipe.stages}
+    assert by_name["train"].reads == (tmp_path / "out" / "feat.json",)
+    assert by_name["note"].deps == ("train",) and by_name["note"].reads == ()
+    assert run(pipe)[0].exit_code == 0
+    # the log feat writes beside its features changes: train does not read it
+    (tmp_path / "data.txt").write_text("f1|log2")
+    _, sink = run(pipe)
+    assert set(reasons(sink, "stage_cache_miss")) == {"feat"}
+    assert reasons(sink, "stage_skipped")["train"] == "mtime changed, content same"
+    # the features change: train reruns; note (after = ["train"]) only waits for it
+    (tmp_path / "data.txt").write_text("f2|log2")
+    _, sink = run(pipe)
+    assert reasons(sink, "stage_cache_miss") == {
+        "feat": "input changed: data.txt",
+        "train": "input changed: out/feat.json",
+    }
+    assert reasons(sink, "stage_skipped")["note"] == "up to date"
+    assert (tmp_path / "out" / "model.txt").read_text() == "F2"
