@@ -349,3 +349,47 @@ def test_the_demo_folder_holds_its_completions_and_runs_where_it_is_moved(tmp_pa
     assert again.returncode == 0, again.stderr
     ev = json.loads((Path(moved) / "sc-output" / "reports" / "codeedit_eval.json").read_text())
     assert ev["statuses"] == {"fail": 1, "pass": 2, "timeout": 1}
+
+
+def _last_run_reasons(out: Path) -> dict[str, tuple[str, str]]:
+    """Stage -> (event, reason) of the last run in ``out/logs/events.jsonl``."""
+    lines = (out / "logs" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    events = [json.loads(x) for x in lines]
+    start = max(i for i, e in enumerate(events) if e["event"] == "run_started")
+    return {
+        e["stage"]: (e["event"], e["reason"])
+        for e in events[start:]
+        if e["event"] in ("stage_skipped", "stage_cache_miss")
+    }
+
+
+def test_evaluate_reads_the_test_split_alone(tmp_path: Path) -> None:
+    """Another dev_fraction moves repositories between train and dev only: split and stats rerun,
+    evaluate (it reads data/processed/test) is skipped; another test_fraction reruns it."""
+    config, out = _config(tmp_path), tmp_path / "out"
+    processed = out / "data" / "processed"
+
+    def files(split: str) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted((processed / split).iterdir())}
+
+    assert front.run_command(config=config, builtins=BUILTINS) == 0
+    train, test = files("train"), files("test")
+    dev = ["codeedit.dev_fraction=0.3"]
+    assert front.run_command(config=config, builtins=BUILTINS, overrides=dev) == 0
+    assert files("train") != train and files("test") == test  # only train/dev records changed
+    reasons = _last_run_reasons(out)
+    assert reasons["split"] == (
+        "stage_cache_miss",
+        "params changed: codeedit.dev_fraction 0.15 -> 0.3",
+    )
+    assert reasons["stats"][0] == "stage_cache_miss"  # it counts every split
+    assert reasons["evaluate"] == ("stage_skipped", "mtime changed, content same")
+    manifest = json.loads((out / "stages" / "evaluate" / "manifest.json").read_text())
+    assert "out/data/processed/test" in manifest["inputs"]
+    assert not any(k.startswith("out/data/processed/train") for k in manifest["inputs"])
+    # the test split changes: evaluate reruns, naming a test file
+    both = [*dev, "codeedit.test_fraction=0.3"]
+    assert front.run_command(config=config, builtins=BUILTINS, overrides=both) == 0
+    event, reason = _last_run_reasons(out)["evaluate"]
+    assert event == "stage_cache_miss"
+    assert reason.startswith("input changed: out/data/processed/test/"), reason

@@ -60,7 +60,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     sources: dict[str, Path] = {
         str(s): codeedit_stages.source_input(c, s) for s in c.sources if s != "synthetic"
     }
-    eval_inputs = {"processed": layout.processed}
+    eval_inputs = {"test": layout.split("test")}  # the test split only: train/dev rerun nothing
     if c.completions is not None:
         eval_inputs["completions"] = c.completions
     stages = [
@@ -94,7 +94,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         ),
         Stage(
             name="evaluate", run=codeedit_stages.evaluate, deps=("split",),
-            named_inputs=eval_inputs, params=params("evaluate"),
+            named_inputs=eval_inputs, reads=(layout.split("test"),), params=params("evaluate"),
             named_outputs={"evaluation": layout.evaluation}, code_files=[*code, *domain],
             description="apply completions, run hidden tests: pass@1, ExcessCode",
         ),

@@ -95,7 +95,7 @@ def evaluate_models(ctx: StageContext) -> None:
     _quiet()
     t = _section(ctx)
     timeout = float(ctx.params["eval_timeout_s"])
-    test = read_split(ctx.inputs["processed"], "test")
+    test = read_split(ctx.inputs["test"])
     canit = canitedit_records(test.get("canitedit", []), t.eval_max_tasks)
     held = [r for s, rs in sorted(test.items()) if s != "canitedit" for r in rs if r.post]
     held = held[: t.heldout_max_tasks] if t.heldout_max_tasks else held
@@ -190,7 +190,7 @@ def stages(
     return [
         Stage(
             name="evaluate_models", run=evaluate_models, deps=("sft_stage1", "srl_stage2"),
-            named_inputs={"processed": layout.processed, "sft": layout.sft_stage1,
+            named_inputs={"test": layout.split("test"), "sft": layout.sft_stage1,
                           "sft_srl": layout.srl_stage2},
             params=ev, param_labels={"eval_timeout_s": "codeedit.eval_timeout_s"},
             named_outputs={"evaluation": layout.models_evaluation}, code_files=code,

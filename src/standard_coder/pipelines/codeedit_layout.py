@@ -37,6 +37,11 @@ class CodeEditLayout:
         """``split``: ``{train,dev,test}/<source>.jsonl`` (part 2 trains on train/dev)."""
         return self.base_dir / "data" / "processed"
 
+    def split(self, name: str) -> Path:
+        """One split's folder of ``processed`` (``train``, ``dev``, ``test``): what a stage that
+        reads that split alone declares (``Stage.reads``), so the other splits never rerun it."""
+        return self.processed / name
+
     @property
     def reports(self) -> Path:
         return self.base_dir / "reports"

