@@ -325,3 +325,22 @@ def test_an_empty_transcript_says_the_subtitles_will_be_empty(tmp_path: Path) ->
     assert "t.srt has no segment between 0 s and" in said
     assert "Glossary: 0 terms; the transcript has no segment (the subtitles are empty)" in said
     assert "0.0% of 0 segments" not in said
+
+
+def test_subtitles_read_the_corrected_transcript_alone(tmp_path: Path) -> None:
+    """A user term the transcript already spells so (Ada Lovelace, a capitalised term) changes
+    the term list but not the corrected transcript: glossary reruns, subtitles stay cached (they
+    read glossary/transcript.json alone, not terms.tsv or the coverage report)."""
+    cli("demo", "--pipeline", "audio", "--output-dir", str(tmp_path), "--size", "tiny")
+    config, base = tmp_path / "pipeline_config.toml", tmp_path / "sc-output"
+    terms = (base / "glossary" / "terms.tsv").read_text()
+    assert "Ada Lovelace\tcapitalised" in terms
+    edit(config, r"^extra_terms = \[", 'extra_terms = ["Ada Lovelace", ')
+    cli("pipeline", "--config", str(config))
+    evs = run_events(base)
+    assert by_event(evs, "stage_completed") == ["glossary"]
+    assert "Ada Lovelace\tuser" in (base / "glossary" / "terms.tsv").read_text()
+    (subs,) = [e for e in evs if e["stage"] == "subtitles" and e["event"] == "stage_skipped"]
+    assert subs["reason"] == "mtime changed, content same"
+    manifest = json.loads((base / "stages" / "subtitles" / "manifest.json").read_text())
+    assert set(manifest["inputs"]) == {"sc-output/glossary/transcript.json"}

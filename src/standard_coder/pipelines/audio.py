@@ -99,6 +99,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
                 **({"demucs": AUDIO_EXTRA} if separation == "demucs" else {}),
             },
             named_inputs={"clip": layout.clip},
+            reads=(layout.clip,),  # not clip.json: the WAV carries its rate
             named_outputs={
                 "vocals": layout.vocals,
                 "accompaniment": layout.accompaniment,
@@ -113,6 +114,8 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             deps=("demux", "source_separation") if t.backend != "import" else ("demux",),
             requires={"faster_whisper": WHISPER_EXTRA} if t.backend == "faster-whisper" else {},
             named_inputs={"clip_info": layout.clip_info, **asr_inputs},
+            # the clip's window and the vocals, not the clip itself nor separation.json
+            reads=(layout.clip_info, *([layout.vocals] if t.backend != "import" else [])),
             named_outputs={"transcript": layout.transcript},
             role="data",
             description=f"transcript ({t.backend})",
@@ -138,6 +141,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             deps=("glossary",),
             requires={"pysubs2": AUDIO_EXTRA},
             named_inputs={"transcript": layout.corrected},
+            reads=(layout.corrected,),  # not the term list nor the coverage report
             named_outputs={"srt": layout.srt, "vtt": layout.vtt},
             role="other",
             description="SRT and VTT with the glossary's spellings",
