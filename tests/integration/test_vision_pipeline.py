@@ -143,6 +143,9 @@ def test_rerun_skips_every_stage(tiny_run: Path, capsys: pytest.CaptureFixture[s
     assert front.run_command(config=tiny_run, builtins=BUILTINS) == 0
     err = capsys.readouterr().err
     assert "0 ran, 3 skipped" in err
+    manifest = tiny_run.parent / "out" / "stages" / "evaluate" / "manifest.json"
+    inputs = json.loads(manifest.read_text())["inputs"]  # train's val export is not read there
+    assert "out/models/vision/model.pt" in inputs and "out/predictions/val" not in inputs
     # `pipeline` says what the run produced, as the demo (and the audio pipeline) do
     out = tiny_run.parent / "out"
     ev = json.loads((out / "reports" / "vision_evaluation.json").read_text())

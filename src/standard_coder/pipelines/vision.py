@@ -102,6 +102,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             run=partial(vision_stages.evaluate, retention_days=keep),
             deps=("prepare", "train"),
             named_inputs={"data": layout.data, "model": layout.model, "training": layout.training},
+            # not train's val predictions: a new export of them reruns nothing here
+            reads=(layout.data, layout.model, layout.training),
             params=params("evaluate"),
             named_outputs={
                 "evaluation": layout.evaluation,
