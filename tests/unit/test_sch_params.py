@@ -101,6 +101,16 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     assert forecast.deps == ("mine", "train_sch")
     assert forecast.named_inputs["model"] == layout.model
     assert pipe.root == folder
+    # of train_sch's outputs, team_output and forecast read the model, its representation (and
+    # the commit counts): a new evaluation or dataset alone reruns neither
+    from standard_coder.runner.definition import StageView, validate_pipeline
+
+    validate_pipeline(pipe)
+    inputs = {s.name: {i.path for i in StageView(s, pipe, folder).inputs} for s in pipe.stages}
+    read = {layout.db, layout.model, layout.change_rep}
+    assert inputs["team_output"] == {*read, layout.commit_counts}
+    history = Path("/elsewhere/historical_outcomes.json")
+    assert inputs["forecast"] == {*read, folder / "sprint_inputs.json", history}
 
 
 def test_team_output_joins_names_by_default_and_the_setting_enters_its_fingerprint(

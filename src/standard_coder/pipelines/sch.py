@@ -256,17 +256,21 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         )
     )
 
+    team_inputs = {
+        "db": layout.db,
+        "model": layout.model,
+        "change_rep": layout.change_rep,
+        "commit_counts": layout.commit_counts,  # train_sch's counts: no second extraction
+    }
     stages.append(
         Stage(
             name="team_output",
             run=sch_team.run,
             deps=("mine", "train_sch"),
-            named_inputs={
-                "db": layout.db,
-                "model": layout.model,
-                "change_rep": layout.change_rep,
-                "commit_counts": layout.commit_counts,  # train_sch's counts: no second extraction
-            },
+            named_inputs=team_inputs,
+            # not train_sch's labels, dataset, baseline or evaluation: a retrain that leaves
+            # these four as they were reruns nothing here
+            reads=tuple(team_inputs.values()),
             params={"seed": cfg.runner.seed, "join_names": cfg.filters.authors.team_output_by_name},
             param_labels={
                 "seed": "runner.seed",
@@ -302,6 +306,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 name="forecast",
                 run=sch_forecast.run,
                 deps=("mine", "train_sch") if needs_model else (),
+                # of those, the db, the model and its representation (not the evaluation)
+                reads=(layout.db, layout.model, layout.change_rep) if needs_model else None,
                 named_inputs=forecast_inputs,
                 git_inputs=commit_repos,
                 params={
