@@ -262,31 +262,81 @@ def test_bad_media_is_one_line_and_exit_2(tmp_path: Path, case: str, backend: st
     assert not (tmp_path / "sc-output" / "stages" / "demux" / "manifest.json").exists()
 
 
-def test_ctrl_c_during_a_demucs_separation_stops_between_segments(tmp_path: Path) -> None:
-    """A real SIGINT while Demucs separates 90 s (three 40 s segments of its test model): the
-    stage stops before the next segment instead of separating all of it, writes no stems, and
-    the run says the separation is what was interrupted."""
-    import signal
+def _windows(base: Path) -> int:
+    """How many Demucs windows the separation's partial work holds."""
+    return len(list((base / "checkpoints" / "source_separation" / "windows").glob("window-*.npy")))
 
-    config = _demucs_config(tmp_path, seconds=90, rate=8000)
-    log = tmp_path / "sc-output" / "logs" / "run.log"
+
+def _run_until(config: Path, base: Path, ready: Any) -> subprocess.Popen[bytes]:
+    """Start ``pipeline --config`` and return once ``ready()`` holds (the run still going)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not (log.exists() and "stage source_separation: running" in log.read_text()):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(0.5)  # inside the first segment
+    deadline = time.monotonic() + 300
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"never ready (exit {proc.returncode}): {err.decode()[-2000:]}")
+        time.sleep(0.02)
+    return proc
+
+
+def test_ctrl_c_during_a_demucs_separation_stops_within_a_window_and_resumes(
+    tmp_path: Path,
+) -> None:
+    """A real SIGINT while Demucs separates 6 s in 1 s windows: the stage stops after the
+    window in flight (it used to finish a whole 40 s segment of its test model first), says
+    how many windows are done, and keeps them; a SIGKILL later in the rerun loses only the
+    window in flight; the last rerun continues from the saved windows, and the stems and
+    ``separation.json`` are byte-identical to those of a run never interrupted."""
+    import signal
+
+    ref, work = tmp_path / "ref", tmp_path / "work"
+    for folder in (ref, work):
+        folder.mkdir()
+        _demucs_config(folder, seconds=6, rate=8000, window_s=1.0)
+    cli("pipeline", "--config", str(ref / "audio.toml"))
+    separated = Path("sc-output/audio/separated")
+    names = ("vocals.wav", "no_vocals.wav", "separation.json")
+    expected = {name: (ref / separated / name).read_bytes() for name in names}
+    total = json.loads(expected["separation.json"])["windows"]
+    assert total == 8 and not _windows(ref / "sc-output")  # removed once the stems are out
+
+    base = work / "sc-output"
+    proc = _run_until(work / "audio.toml", base, lambda: _windows(base) >= 1)
+    sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=300)
+    stop_s = time.monotonic() - sent
     assert proc.returncode == 130, err.decode()[-2000:]
-    assert b"[STOP] source_separation: interrupted: rerun to resume" in err
-    assert not (tmp_path / "sc-output" / "audio" / "separated" / "separation.json").exists()
+    done = _windows(base)
+    assert 1 <= done < total, done
+    stop = [x for x in err.decode().splitlines() if "[STOP] source_separation" in x]
+    assert stop and "interrupted: rerun to resume (windows: " in stop[0], err.decode()[-2000:]
+    assert f"/{total} items done" in stop[0]
+    assert stop_s < 60, stop_s  # one 1 s window at most (a loaded machine: far under 60 s)
+    assert not (base / "audio" / "separated" / "separation.json").exists()
+
+    proc = _run_until(work / "audio.toml", base, lambda: _windows(base) > done)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    kept = _windows(base)
+    assert done < kept <= total
+
+    last = cli("pipeline", "--config", str(work / "audio.toml"))
+    assert "[resume] source_separation: continues from the partial work in" in last.stderr
+    log = (base / "logs" / "run.log").read_text()
+    assert f"of {total} windows taken from the interrupted run's partial work" in log
+    for name in names:
+        assert (work / separated / name).read_bytes() == expected[name], name
+    assert not _windows(base)
 
 
-def _demucs_config(tmp_path: Path, *, seconds: int, rate: int) -> Path:
+def _demucs_config(
+    tmp_path: Path, *, seconds: int, rate: int, window_s: float | None = None
+) -> Path:
     """A two-tone stereo clip, its transcript, and a config separating it with Demucs's test
     model (``sample_rate`` set where it is not the default 16 kHz)."""
     import numpy as np
@@ -297,11 +347,13 @@ def _demucs_config(tmp_path: Path, *, seconds: int, rate: int) -> Path:
     sf.write(tmp_path / "mix.wav", mix.astype(np.float32), rate)
     (tmp_path / "t.srt").write_text("1\n00:00:00,100 --> 00:00:01,500\nHello Demucs\n")
     rate_line = "" if rate == 16000 else f"sample_rate = {rate}\n"
+    window_line = "" if window_s is None else f"window_s = {window_s}\n"
     config = tmp_path / "audio.toml"
     config.write_text(
         '[pipeline]\nname = "audio"\n[runner]\ndevice = "cpu"\n'
         f'[demux]\ninput = "mix.wav"\nbackend = "python"\n{rate_line}'
-        '[source_separation]\nbackend = "demucs"\n[transcribe]\ntranscript = "t.srt"\n'
+        '[source_separation]\nbackend = "demucs"\n'
+        f'{window_line}[transcribe]\ntranscript = "t.srt"\n'
     )
     return config
 

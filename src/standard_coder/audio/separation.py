@@ -14,7 +14,9 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,11 +28,16 @@ __all__ = [
     "SeparationError",
     "demucs_available",
     "load_demucs_model",
+    "model_segment",
     "separate_demucs",
     "separate_dsp",
 ]
 
 VOICE_BAND_HZ = (120.0, 5000.0)
+WINDOW_S = 4.0
+"""Default Demucs window (seconds): Ctrl-C waits for at most the window in flight."""
+SHIFT_S = 0.5
+"""The longest random shift Demucs's ``shifts`` adds to a window (``apply_model``)."""
 
 
 class SeparationError(ValueError):
@@ -45,6 +52,9 @@ class DemucsInfo:
     samplerate: int
     audio_channels: int
     sources: list[str]
+    window_s: float = 0.0
+    """The window used: ``window_s`` capped at the model's segment."""
+    windows: int = 0
 
 
 def demucs_available() -> bool:
@@ -147,20 +157,39 @@ def load_demucs_model(name: str, repo: Path | None) -> Any:
 
 
 class SeparationStopped(Exception):
-    """A stop was requested between two Demucs segments."""
+    """A stop was requested between two Demucs windows (or two model calls inside one)."""
 
 
 def _stop_check(should_stop: Callable[[], bool] | None) -> Callable[[dict[str, Any]], None] | None:
-    """Demucs's per-segment callback raising :class:`SeparationStopped` on a stop request (Demucs
-    cancels the segments left: the way its ``callback`` is meant to abort)."""
+    """Demucs's per-call callback raising :class:`SeparationStopped` on a stop request (Demucs
+    cancels the calls left: the way its ``callback`` is meant to abort)."""
     if should_stop is None:
         return None
 
     def check(state: dict[str, Any]) -> None:
         if state.get("state") == "start" and should_stop():
-            raise SeparationStopped("stopped between two Demucs segments")
+            raise SeparationStopped("stopped inside a Demucs window")
 
     return check
+
+
+def model_segment(net: Any) -> float:
+    """The longest audio (seconds) ``net`` separates in one call: its ``segment``, the shortest
+    of a bag's models (an ``HTDemucs`` cannot take more than its training segment)."""
+    models = getattr(net, "models", None) or [net]
+    return min(float(getattr(m, "segment", WINDOW_S)) for m in models)
+
+
+@contextmanager
+def _seeded_random(seed: str) -> Iterator[None]:
+    """Python's ``random`` seeded with ``seed`` inside (Demucs draws its ``shifts`` from it),
+    its state put back after."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def separate_demucs(
@@ -172,44 +201,82 @@ def separate_demucs(
     device: str = "cpu",
     shifts: int = 0,
     seed: int = 0,
+    window_s: float = WINDOW_S,
+    work_dir: Path | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_window: Callable[[int, int, bool], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, DemucsInfo]:
     """Two stems (vocals, the rest) with Demucs, resampled back to ``sample_rate``.
 
-    ``seed`` seeds torch before the model is built and applied (``demucs_unittest`` is
-    randomly initialised; ``shifts`` draws random offsets), so a rerun gives the same bytes.
-    ``should_stop`` is asked before each segment Demucs separates.
+    The clip is separated in windows of ``window_s`` seconds (at most the model's own segment)
+    with Demucs's 25 % overlap, joined with its transition weights
+    (:mod:`~standard_coder.audio.windows`). Each finished window is saved in ``work_dir`` (when
+    given) and taken from there by the next call instead of being separated again; the windows
+    never depend on where a run stopped, so the result is the same bytes either way.
+    ``should_stop`` is asked before each window (and before each model call inside one);
+    ``on_window(done, total, saved)`` hears of the windows first (``0, total, False``), then
+    of each finished one (``saved``: taken from ``work_dir``, not separated now). ``seed``
+    seeds torch before the model is built (``demucs_unittest`` is randomly initialised) and
+    ``random`` per window (``shifts`` draws random offsets), so a rerun gives the same bytes.
 
     Raises:
-        SeparationStopped: ``should_stop()`` turned true (nothing is returned).
+        SeparationStopped: ``should_stop()`` turned true (the finished windows stay saved).
     """
     _need_demucs()
     import numpy as np
     import torch
-    from demucs.apply import apply_model
+    from demucs.apply import TensorChunk, apply_model
     from demucs.audio import convert_audio
+
+    from standard_coder.audio.windows import WindowStore, overlap_add, plan_windows
 
     torch.manual_seed(seed)
     net = load_demucs_model(model, repo)
     if "vocals" not in net.sources:
         raise SeparationError(f"Demucs model {model!r} has no vocals source ({net.sources})")
+    source = net.sources.index("vocals")
     mix = torch.from_numpy(np.ascontiguousarray(data.T))
     wav = convert_audio(mix, sample_rate, net.samplerate, net.audio_channels)
     ref = wav.mean(0)
     mean, std = ref.mean(), ref.std() + 1e-8
-    with torch.no_grad():
-        normed = ((wav - mean) / std)[None]
-        stems = apply_model(
-            net, normed, device=device, shifts=shifts, split=True, progress=False,
-            callback=_stop_check(should_stop),
-        )  # fmt: skip
-        stems = stems[0]
-    stems = stems * std + mean
-    vocals = stems[net.sources.index("vocals")]
+    normed = ((wav - mean) / std)[None]
+    # a shifted window is up to 0.5 s longer (Demucs's ``max_shift``): it must still fit
+    segment = min(float(window_s), model_segment(net) - (SHIFT_S if shifts else 0.0))
+    key = {"model": model, "samplerate": int(net.samplerate), "channels": int(wav.shape[0]),
+           "shifts": shifts, "seed": seed, "device": device}  # fmt: skip
+    plan = plan_windows(int(wav.shape[-1]), int(net.samplerate), segment, key)
+    store = WindowStore(work_dir, plan)
+    check = _stop_check(should_stop)
+    offsets = plan.offsets
+    if on_window is not None:
+        on_window(0, len(offsets), False)
+
+    def windows() -> Iterator[tuple[int, torch.Tensor]]:
+        for index, offset in enumerate(offsets):
+            n = min(plan.length, plan.total - offset)
+            saved = store.load(index, (int(wav.shape[0]), n))
+            was_saved = saved is not None
+            if saved is None:
+                if should_stop is not None and should_stop():
+                    raise SeparationStopped("stopped between two Demucs windows")
+                chunk = TensorChunk(normed, offset, plan.length)
+                with torch.no_grad(), _seeded_random(f"{seed}:{index}"):
+                    out = apply_model(
+                        net, chunk, device=device, shifts=shifts, split=False, progress=False,
+                        callback=check,
+                    )  # fmt: skip
+                saved = out[0, source].to("cpu").numpy()
+                store.save(index, saved)
+            if on_window is not None:
+                on_window(index + 1, len(offsets), was_saved)
+            yield offset, torch.from_numpy(saved)
+
+    vocals = overlap_add(plan, windows(), int(wav.shape[0])) * std + mean
     back = convert_audio(vocals, net.samplerate, sample_rate, data.shape[1]).T.numpy()
     n = data.shape[0]
     if back.shape[0] < n:  # resampling rounds the length; pad or cut to the clip's frames
         back = np.pad(back, ((0, n - back.shape[0]), (0, 0)))
     vocals_out = np.ascontiguousarray(back[:n], dtype=np.float32)
-    info = DemucsInfo(model, int(net.samplerate), int(net.audio_channels), list(net.sources))
+    info = DemucsInfo(model, int(net.samplerate), int(net.audio_channels), list(net.sources),
+                      window_s=segment, windows=len(offsets))  # fmt: skip
     return vocals_out, (data - vocals_out).astype(np.float32), info

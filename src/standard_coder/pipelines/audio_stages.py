@@ -24,7 +24,7 @@ from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
     from standard_coder.audio.transcript import Segment
-    from standard_coder.runner.context import StageContext
+    from standard_coder.runner.context import ProgressHandle, StageContext
 
 
 def _read_json(path: Path) -> Any:
@@ -54,7 +54,14 @@ def demux(ctx: StageContext) -> None:
 
 
 def source_separation(ctx: StageContext) -> None:
-    """Vocals and accompaniment of the clip (Demucs, or the mid/side DSP estimate)."""
+    """Vocals and accompaniment of the clip (Demucs, or the mid/side DSP estimate).
+
+    Demucs separates the clip window by window (``window_s``); each finished window is saved
+    under ``<checkpoint_dir>/windows/``, so a stopped separation resumes from them and gives
+    the bytes of an uninterrupted one. They are removed once the stems are written.
+    """
+    import shutil
+
     from standard_coder.audio.media import read_audio, write_audio
     from standard_coder.audio.separation import SeparationStopped, separate_demucs, separate_dsp
 
@@ -62,21 +69,37 @@ def source_separation(ctx: StageContext) -> None:
     backend = str(ctx.params["separation_backend"])
     data, rate = read_audio(ctx.inputs["clip"])
     record: dict[str, Any] = {"backend": backend, "device": ctx.device, "sample_rate": rate}
+    work = ctx.checkpoint_dir / "windows"
     if backend == "demucs":
+        bar: list[ProgressHandle] = []
+        resumed = [0]
+
+        def on_window(done: int, total: int, saved: bool) -> None:
+            if not bar:
+                bar.append(ctx.progress(total, "windows"))
+            resumed[0] += saved
+            bar[0].update(completed=done)
+
         try:
             vocals, rest, info = separate_demucs(
                 data, rate, model=s.model, repo=s.model_repo, device=ctx.device, shifts=s.shifts,
-                seed=int(ctx.params["seed"]), should_stop=ctx.should_stop,
+                seed=int(ctx.params["seed"]), window_s=s.window_s, work_dir=work,
+                should_stop=ctx.should_stop, on_window=on_window,
             )  # fmt: skip
         except SeparationStopped:
-            return  # nothing written: the engine reports the interrupt, a rerun separates
-        record.update(model=info.model, model_samplerate=info.samplerate, sources=info.sources)
+            return  # the finished windows stay in `work`: the rerun continues from them
+        if resumed[0]:
+            ctx.log.info("%d of %d windows taken from the interrupted run's partial work",
+                         resumed[0], info.windows)  # fmt: skip
+        record.update(model=info.model, model_samplerate=info.samplerate, sources=info.sources,
+                      window_s=info.window_s, windows=info.windows)  # fmt: skip
     else:
         vocals, rest = separate_dsp(data, rate)
         record.update(model="mid/side + voice band-pass")
     write_audio(ctx.outputs["vocals"], vocals, rate)
     write_audio(ctx.outputs["accompaniment"], rest, rate)
     atomic_write_json(ctx.outputs["info"], record)
+    shutil.rmtree(work, ignore_errors=True)  # the stems hold it all now
     ctx.log.info("separated with %s (%s) on %s", backend, record["model"], ctx.device)
     ctx.set_summary(backend=backend, model=record["model"], device=ctx.device)
 
