@@ -476,11 +476,19 @@ def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
 
     result, sink = run(make(root, train={"run": long}))
     assert result.exit_code == 143
-    assert result.message == "interrupted: rerun to resume (812/2000 items done)"
+    # it kept nothing (no partial work, no output written): the rerun redoes the 812 items, and
+    # the message says so instead of promising to resume the stage (session 40)
+    assert result.message == (
+        "interrupted: rerun to resume (812/2000 items done; train starts afresh: it kept no "
+        "partial work)"
+    )
     assert sink.names()[-1] == "run_interrupted"
     assert not (root / "state" / "stages" / "train" / "manifest.json").exists()
     state = json.loads((root / "state" / "checkpoints" / "run_state.json").read_text())
     assert state["status"] == "interrupted"
+    assert state["stages"]["train"]["kept_work"] is False
+    (plan,) = [p for p in plan_pipeline(make(root, train={"run": long})) if p.stage == "train"]
+    assert (plan.reason, plan.resumes) == ("new", None)  # not "continues where it stopped"
 
 
 def _train_through_a_signal(ctx: Any) -> None:

@@ -10,7 +10,7 @@ Status = Literal["completed", "skipped", "failed", "interrupted"]
 _RECORD_FIELDS: dict[str, tuple[str, ...]] = {
     "skipped": ("cache_hit", "check_s", "fingerprint"),
     "completed": ("duration_s", "check_s", "cache_hit", "summary", "fingerprint"),
-    "interrupted": ("duration_s", "progress", "summary", "cache_hit"),
+    "interrupted": ("duration_s", "progress", "summary", "cache_hit", "kept_work"),
     "failed": ("duration_s", "cache_hit"),
 }
 
@@ -29,6 +29,8 @@ class StageOutcome:
         summary: the stage's ``ctx.set_summary`` figures.
         fingerprint: the fingerprint of the outputs now in place (None when unknown).
         progress: ``" (3/10 items done)"`` for an interrupted stage.
+        kept_work: for an interrupted stage, whether it left work a rerun continues (partial
+            work, or outputs it wrote); False: the rerun starts it afresh, and it says so.
     """
 
     status: Status
@@ -40,6 +42,7 @@ class StageOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None
     progress: str = ""
+    kept_work: bool = True
 
     @property
     def ran(self) -> bool:

@@ -12,6 +12,7 @@ stamp): the run state's record of the stage as ``interrupted`` says there is wor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ __all__ = [
     "MARKER",
     "completed_at",
     "has_partial_work",
+    "kept_work",
+    "output_stats",
     "previous_record",
     "resume_note",
     "stamped_fingerprint",
@@ -33,6 +36,26 @@ MARKER = "FINGERPRINT"
 def has_partial_work(cdir: Path) -> bool:
     """Whether ``cdir`` holds anything besides its fingerprint stamp."""
     return cdir.is_dir() and any(p.name != MARKER for p in cdir.iterdir())
+
+
+def output_stats(outputs: Sequence[Path]) -> list[tuple[int, int] | None]:
+    """Each output's ``(mtime_ns, size)`` (None: absent), to tell whether a run wrote any."""
+    stats: list[tuple[int, int] | None] = []
+    for path in outputs:
+        try:
+            st = path.stat()
+        except OSError:
+            stats.append(None)
+            continue
+        stats.append((st.st_mtime_ns, st.st_size))
+    return stats
+
+
+def kept_work(cdir: Path, outputs: Sequence[Path], before: list[tuple[int, int] | None]) -> bool:
+    """Whether a stopped run of a stage left work a rerun can continue: partial work in
+    ``cdir``, or outputs it changed since ``before`` (:func:`output_stats` as it started; the
+    mine keeps its progress in its database). A stage that kept neither starts afresh."""
+    return has_partial_work(cdir) or output_stats(outputs) != before
 
 
 def stamped_fingerprint(cdir: Path) -> str | None:
@@ -66,8 +89,9 @@ def completed_at(record: dict[str, Any], fp: str | None) -> bool:
 def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
     """What a run of ``name`` at fingerprint ``fp`` continues, or None when it starts afresh:
     ``continues from the partial work in <cdir>`` (checkpoints of this fingerprint) or
-    ``continues where the interrupted run stopped`` (its progress in its outputs), with the
-    interrupted run's progress when it was recorded; ``reuses the working files the last
+    ``continues where the interrupted run stopped`` (its progress in its outputs: never for a
+    run recorded as having kept no work, ``kept_work`` false), with the interrupted run's
+    progress when it was recorded; ``reuses the working files the last
     completed run left in <cdir>`` when that run's outputs went missing since."""
     if stamped_fingerprint(cdir) != fp:
         return None
@@ -77,7 +101,7 @@ def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
         note = f"reuses the working files the last completed run left in {cdir}"
     elif has_partial_work(cdir):
         note = f"continues from the partial work in {cdir}"
-    elif interrupted:
+    elif interrupted and record.get("kept_work") is not False:  # its progress is in its outputs
         note = "continues where the interrupted run stopped"
     else:
         return None

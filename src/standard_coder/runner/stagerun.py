@@ -26,6 +26,8 @@ from standard_coder.runner.partial import (
     MARKER,
     completed_at,
     has_partial_work,
+    kept_work,
+    output_stats,
     previous_record,
     resume_note,
     stamped_fingerprint,
@@ -215,6 +217,8 @@ def run_stage(
     if not isinstance(view.stage.run, CommandStage):
         _seed(session.pipeline.seed)
     session.emit("stage_running", name, decision.reason, fingerprint=fp)
+    out_paths = [o.path for o in view.outputs]
+    before = output_stats(out_paths)  # a stop then asks whether the stage wrote any
     started = time.perf_counter()
     try:
         view.stage.run(ctx)  # type: ignore[arg-type]
@@ -236,13 +240,19 @@ def run_stage(
         ctx.close()
     duration = time.perf_counter() - started
     if stop.requested and ctx.stop_seen:  # it may have returned early: its work is partial
+        left = kept_work(cdir, out_paths, before)
+        note = _progress_note(ctx)
+        if not left:  # "rerun to resume" is true of the run, not of this stage: say so
+            afresh = f"{name} starts afresh: it kept no partial work"
+            note = f"{note[:-1]}; {afresh})" if note else f" ({afresh})"
         return StageOutcome(
             "interrupted",
             "stop requested",
             duration_s=duration,
             cache_hit=False,
             summary=ctx.summary,
-            progress=_progress_note(ctx),
+            progress=note,
+            kept_work=left,
         )
     if stop.requested:  # it never asked whether to stop: it ran to its end, its work is whole
         log.info("stage %s: finished its work before it looked at the stop; recorded as done", name)
