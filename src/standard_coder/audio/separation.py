@@ -34,8 +34,9 @@ __all__ = [
 ]
 
 VOICE_BAND_HZ = (120.0, 5000.0)
-WINDOW_S = 4.0
-"""Default Demucs window (seconds): Ctrl-C waits for at most the window in flight."""
+WINDOW_S = 8.0
+"""Default Demucs window (seconds): Ctrl-C waits for at most the window in flight. Above
+``htdemucs``'s 7.8 s segment, so a pretrained model keeps its own segment (and its bytes)."""
 SHIFT_S = 0.5
 """The longest random shift Demucs's ``shifts`` adds to a window (``apply_model``)."""
 
