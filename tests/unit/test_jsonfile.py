@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from standard_coder.runner.jsonfile import JsonFileError, parse_json_object, read_json_object
+from standard_coder.runner.jsonfile import (
+    JsonFileError,
+    parse_json_object,
+    read_json_object,
+    read_json_object_or_none,
+)
 
 
 class _Bad(Exception):
@@ -111,6 +116,53 @@ def test_parse_gives_the_cause_without_a_path() -> None:
         parse_json_object(b"[]", "run state")
     assert str(info.value) == "the run state file is a JSON array, not an object"
     assert isinstance(info.value, ValueError)
+
+
+def test_or_none_gives_the_object(tmp_path: Path) -> None:
+    f = tmp_path / "s.json"
+    f.write_bytes(b"\xef\xbb\xbf" + b'{"a": [1], "b": null}')
+    assert read_json_object_or_none(f) == {"a": [1], "b": None}
+
+
+@pytest.mark.parametrize(
+    ("content", "cause"),
+    [
+        (b"", "the JSON file is empty (expected a JSON object)"),
+        (b'{"a": ', "not valid JSON (it ends too early)"),
+        (b"\xff\xfe", "not valid JSON (not UTF-8 text)"),
+        (b"[1, 2]", "the JSON file is a JSON array, not an object"),
+        (b"null", "the JSON file is a JSON null, not an object"),
+    ],
+)
+def test_or_none_reads_a_damaged_file_as_absent_and_says_why_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: bytes, cause: str
+) -> None:
+    f = tmp_path / "s.json"
+    f.write_bytes(content)
+    with caplog.at_level("DEBUG", logger="standard_coder.runner.jsonfile"):
+        assert read_json_object_or_none(f) is None
+    assert [r.getMessage() for r in caplog.records] == [f"{f}: {cause}, read as absent"]
+
+
+def test_or_none_a_missing_file_is_absent_without_a_word(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("DEBUG", logger="standard_coder.runner.jsonfile"):
+        assert read_json_object_or_none(tmp_path / "nope.json") is None
+    assert caplog.records == []
+
+
+def test_or_none_a_folder_or_a_file_in_the_way_is_absent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "d.json").mkdir()
+    (tmp_path / "f").write_text("x", "utf-8")
+    with caplog.at_level("DEBUG", logger="standard_coder.runner.jsonfile"):
+        assert read_json_object_or_none(tmp_path / "d.json") is None
+        assert read_json_object_or_none(tmp_path / "f" / "s.json") is None
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0].startswith(f"{tmp_path / 'd.json'}: is a folder ("), said
+    assert said[1].startswith(f"{tmp_path / 'f' / 's.json'}: cannot be read ("), said
 
 
 _JSON = st.recursive(

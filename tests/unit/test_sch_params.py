@@ -76,6 +76,9 @@ def test_sprint_check_agrees_with_ticket_needs_model(tmp_path: Path) -> None:
     assert _sprint_wants(None) == (False, False)
     (tmp_path / "bad.json").write_text("{")  # unreadable: the stage declares the model, names it
     assert _sprint_wants(tmp_path / "bad.json") == (True, False)
+    for shape in ("[]", '{"tickets": 3}'):  # not the file's shape: the stage names it too
+        (tmp_path / "bad.json").write_text(shape)
+        assert _sprint_wants(tmp_path / "bad.json") == (True, False), shape
 
 
 def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> None:

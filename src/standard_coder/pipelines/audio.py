@@ -10,7 +10,6 @@ is device-sensitive: the device is in every manifest, and a device change reruns
 from __future__ import annotations
 
 import html
-import json
 import shutil
 import sys
 from importlib.util import find_spec
@@ -21,6 +20,7 @@ from standard_coder.config.audio import AudioConfig, load_audio_config
 from standard_coder.pipelines import audio_stages
 from standard_coder.pipelines.audio_layout import AudioLayout
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -157,14 +157,6 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
     )
 
 
-def _read(path: Path) -> dict[str, object]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
 def _coverage(cov: dict[str, Any]) -> str:
     """``3 terms, 33.3% of 9 segments mention one`` (one decimal, as every percentage here), or
     ``3 terms; the transcript has no segment (the subtitles are empty)``."""
@@ -178,7 +170,8 @@ def _coverage(cov: dict[str, Any]) -> str:
 def print_summary(base_dir: Path) -> None:
     """What the run produced (plain text on stderr; reads small JSON files only)."""
     layout = AudioLayout(base_dir)
-    sep, cov = _read(layout.separation_info), _read(layout.coverage)
+    sep = read_json_object_or_none(layout.separation_info) or {}
+    cov = read_json_object_or_none(layout.coverage) or {}
     if sep:
         print(f"Separation: {sep.get('backend')} ({sep.get('model')}) on {sep.get('device')}",
               file=sys.stderr)  # fmt: skip
@@ -189,7 +182,8 @@ def print_summary(base_dir: Path) -> None:
 
 def _section(given: SectionInput) -> str:
     layout = AudioLayout(given.base_dir)
-    sep, cov = _read(layout.separation_info), _read(layout.coverage)
+    sep = read_json_object_or_none(layout.separation_info) or {}
+    cov = read_json_object_or_none(layout.coverage) or {}
     if not cov:
         return "<p>No subtitles yet.</p>"
     found = cov.get("replacements")

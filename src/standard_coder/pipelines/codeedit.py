@@ -17,6 +17,7 @@ from standard_coder.config.codeedit_sources import ALL_SOURCES
 from standard_coder.pipelines import codeedit_eval, codeedit_stages, codeedit_train
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -115,16 +116,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     )
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 def _data_section(given: SectionInput) -> str:
-    doc = _read(CodeEditLayout(given.base_dir).stats)
+    doc = read_json_object_or_none(CodeEditLayout(given.base_dir).stats)
     if doc is None:
         return "<p>No code-edit dataset yet.</p>"
     counts = doc.get("counts") or {}
@@ -143,7 +136,7 @@ def _data_section(given: SectionInput) -> str:
 
 
 def _eval_section(given: SectionInput) -> str:
-    doc = _read(CodeEditLayout(given.base_dir).evaluation)
+    doc = read_json_object_or_none(CodeEditLayout(given.base_dir).evaluation)
     if doc is None:
         return "<p>No code-edit evaluation yet.</p>"
     keys = ("tasks", "completions", "pass@1", "excess_code", "exact_match", "similarity",
@@ -179,13 +172,15 @@ def _train_section(given: SectionInput) -> str:
     rows = []
     for name, folder in (("sft_stage0", layout.sft_stage0), ("sft_stage1", layout.sft_stage1),
                          ("srl_stage2", layout.srl_stage2)):  # fmt: skip
-        doc = _read(folder / "training.json")
+        doc = read_json_object_or_none(folder / "training.json")
         if doc is None:
             continue
-        doc.update(_read(layout.run_info(folder)) or {})  # wall time, resumed step
+        doc.update(
+            read_json_object_or_none(layout.run_info(folder)) or {}
+        )  # wall time, resumed step
         cells = "".join(f"<td>{html.escape(_shown(doc.get(k)))}</td>" for k in TRAIN_KEYS)
         rows.append(f"<tr><td>{name}</td>{cells}</tr>")
-    val = _read(layout.validation)
+    val = read_json_object_or_none(layout.validation)
     validated = ""
     if val is not None:
         validated = (
@@ -202,7 +197,7 @@ def _train_section(given: SectionInput) -> str:
 
 def _models_section(given: SectionInput) -> str:
     layout = CodeEditLayout(given.base_dir)
-    doc = _read(layout.models_evaluation)
+    doc = read_json_object_or_none(layout.models_evaluation)
     if doc is None:
         return "<p>No trained models evaluated yet ([codeedit_train] enabled = false).</p>"
     head = ("model", "CanItEdit pass@1", "ExcessCode", "rules per task", "statuses",

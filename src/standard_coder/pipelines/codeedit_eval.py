@@ -12,7 +12,6 @@ so an interrupted run resumes at the next answer. ``stage2_report`` renders
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from standard_coder.config.codeedit_train import CodeEditTrainSection
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
 from standard_coder.pipelines.codeedit_train import _quiet, _section, read_split
 from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
+from standard_coder.runner.jsonfile import read_json_object
 from standard_coder.runner.stage import Stage
 
 if TYPE_CHECKING:
@@ -141,10 +141,9 @@ def evaluate_models(ctx: StageContext) -> None:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    return doc
+    """An upstream stage's JSON record; a missing or damaged one fails the report with one line
+    naming it (``ValueError``)."""
+    return read_json_object(path, ValueError, "run record")
 
 
 def stage2_report(ctx: StageContext) -> None:

@@ -9,7 +9,6 @@ runs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from standard_coder.pipelines import sch_forecast, sch_mine, sch_team, sch_train
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection
 from standard_coder.runner.stage import DistributedTraining, Pipeline, Stage
 
@@ -40,11 +40,11 @@ def _sprint_wants(path: Path | None) -> tuple[bool, bool]:
     """
     if path is None:
         return False, False
-    try:
-        tickets = json.loads(path.read_text(encoding="utf-8")).get("tickets", [])
-        open_ = [t for t in tickets if isinstance(t, dict) and t.get("status") != "done"]
-    except (OSError, ValueError, AttributeError):
+    doc = read_json_object_or_none(path)
+    tickets = None if doc is None else doc.get("tickets", [])
+    if not isinstance(tickets, list):
         return True, False
+    open_ = [t for t in tickets if isinstance(t, dict) and t.get("status") != "done"]
     commits = any(t.get("commit_ids") for t in open_)
     return commits or any(t.get("diff") for t in open_), commits
 

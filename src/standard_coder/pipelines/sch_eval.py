@@ -21,6 +21,7 @@ import numpy as np
 
 from standard_coder.config import FlagshipConfig
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
+from standard_coder.runner.jsonfile import read_json_object_or_none
 
 log = logging.getLogger("standard_coder.eval")
 
@@ -245,10 +246,9 @@ def _training_counts(checkpoint: Path) -> dict[str, int]:
     """``n_train`` and ``n_validation`` of the run that trained ``checkpoint``
     (``<base_dir>/models/<kind>/model.pt``: that run's ``reports/sch_evaluation.json``); empty
     when that file is gone or unreadable."""
-    try:
-        ev = json.loads(SchLayout(checkpoint.parents[2]).evaluation.read_text(encoding="utf-8"))
-    except (OSError, ValueError, IndexError):
+    if len(checkpoint.parents) < 3:
         return {}
+    ev = read_json_object_or_none(SchLayout(checkpoint.parents[2]).evaluation) or {}
     return {k: int(ev[k]) for k in TRAINING_COUNTS if isinstance(ev.get(k), int)}
 
 

@@ -9,13 +9,13 @@ registers :func:`finish` as the pipeline's ``on_finish`` hook.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.runner.jsonfile import read_json_object_or_none
 
 MIN_TRAIN_CHANGES = 200
 """Below this many training changes the model's numbers are mostly noise."""
@@ -27,16 +27,15 @@ def summary(base_dir: Path, elapsed_s: float | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"base_dir": str(base_dir)}
     if elapsed_s is not None:
         out["elapsed_s"] = round(elapsed_s, 1)
-    with contextlib.suppress(OSError, ValueError):
-        out["evaluation"] = json.loads(layout.evaluation.read_text(encoding="utf-8"))
+    evaluation = read_json_object_or_none(layout.evaluation)
+    if evaluation is not None:
+        out["evaluation"] = evaluation
     # the latest sprint's file is the current one (files of earlier sprints stay in the folder)
     forecasts = forecast_files(layout.forecasts)
     if forecasts:
-        try:
-            out["forecast"] = json.loads(forecasts[0].read_text(encoding="utf-8"))
-            out["forecast_path"] = str(forecasts[0])
-        except (OSError, ValueError):
-            pass
+        forecast = read_json_object_or_none(forecasts[0])
+        if forecast is not None:
+            out["forecast"], out["forecast_path"] = forecast, str(forecasts[0])
     if layout.team_output_csv.is_file():
         out["team_output"] = str(layout.team_output_csv)
     out["report"] = str(layout.reports / "index.html")
@@ -57,8 +56,8 @@ def forecast_files(fdir: Path) -> list[Path]:
     def key(path: Path) -> tuple[date, int, str]:
         start = date.min
         # an unreadable file, or one without a start date, sorts as the oldest sprint
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-            start = date.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["start_date"])
+        with contextlib.suppress(ValueError, KeyError):
+            start = date.fromisoformat(str((read_json_object_or_none(path) or {})["start_date"]))
         try:
             mtime = path.stat().st_mtime_ns
         except OSError:

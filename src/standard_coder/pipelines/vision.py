@@ -7,7 +7,6 @@ from :class:`~standard_coder.pipelines.vision_layout.VisionLayout`) and the repo
 from __future__ import annotations
 
 import html
-import json
 import sys
 from functools import partial
 from pathlib import Path
@@ -17,6 +16,7 @@ from standard_coder.config.vision import load_vision_config
 from standard_coder.pipelines import vision_stages
 from standard_coder.pipelines.vision_layout import VisionLayout
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -130,11 +130,8 @@ def print_summary(base_dir: Path, dataset: str = "digits") -> None:
     """What the run produced, after a successful ``pipeline`` or ``demo`` (stderr; reads one
     small JSON file)."""
     layout = VisionLayout(base_dir, dataset)
-    try:
-        ev = json.loads(layout.evaluation.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        ev = None
-    if isinstance(ev, dict):
+    ev = read_json_object_or_none(layout.evaluation)
+    if ev is not None:
         print(
             f"{dataset} test accuracy {_fixed(ev.get('accuracy'))} on {ev.get('n_test', '-')} "
             f"images ({ev.get('model_type', '-')} model)",
@@ -162,9 +159,8 @@ def _fixed(value: object) -> str:
 
 def _training_section(given: SectionInput) -> str:
     layout = VisionLayout(given.base_dir)
-    try:
-        doc = json.loads(layout.training.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    doc = read_json_object_or_none(layout.training)
+    if doc is None:
         return "<p>No vision training yet.</p>"
     facts = (
         f"<p>{html.escape(str(doc.get('model_type')))} model, "
@@ -177,9 +173,8 @@ def _training_section(given: SectionInput) -> str:
 
 def _evaluation_section(given: SectionInput) -> str:
     layout = VisionLayout(given.base_dir)
-    try:
-        doc = json.loads(layout.evaluation.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    doc = read_json_object_or_none(layout.evaluation)
+    if doc is None:
         return "<p>No vision evaluation yet.</p>"
     per_class = doc.get("per_class_accuracy") or {}
     rows = "".join(

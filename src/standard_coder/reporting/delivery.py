@@ -4,10 +4,8 @@ plot. Absent (one line) for the other predictors."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures
 from standard_coder.runner.report.kit import render as render_template
@@ -26,10 +24,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
 def render_delivery(given: SectionInput) -> str:
     """The section body, or a line saying how to get one."""
     layout = SchLayout(given.base_dir)
-    try:
-        doc = json.loads(layout.evaluation.read_text(encoding="utf-8"))
-        dl: dict[str, Any] = doc["delivery"]
-    except (OSError, ValueError, KeyError, TypeError):
+    dl = (read_json_object_or_none(layout.evaluation) or {}).get("delivery")
+    if not isinstance(dl, dict):
         return render_template(PACKAGE, "delivery.html.j2", metrics=None)
     rows = [(name, dl.get(key), dl.get(base) if base else None)
             for name, key, base in ROWS if dl.get(key) is not None]  # fmt: skip

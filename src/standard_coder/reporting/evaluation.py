@@ -14,8 +14,9 @@ from typing import Any
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
 from standard_coder.pipelines.sch_summary import figure_meets, warnings
 from standard_coder.reporting.forecasts import BACKTEST_FILE, backtest_view
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
-from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num, read_json
+from standard_coder.runner.report.kit import figures, flatten, fmt_value, label, num
 from standard_coder.runner.report.kit import render as render_template
 
 PACKAGE = "standard_coder.reporting"
@@ -213,7 +214,7 @@ def _eval_runs(base_dir: Path) -> dict[str, Any] | None:
     files = sorted(SchLayout(base_dir).eval_runs.glob("*/metrics.json"))
     rows: list[tuple[str, dict[str, Any]]] = []
     for path in files[-20:]:
-        doc = read_json(path)
+        doc = read_json_object_or_none(path)
         if isinstance(doc, dict):
             rows.append((path.parent.name, {k: v for k, v in flatten(doc) if num(v) is not None}))
     if not rows:
@@ -228,7 +229,7 @@ def _eval_runs(base_dir: Path) -> dict[str, Any] | None:
 def render_evaluation(given: SectionInput) -> str:
     """The section body (or a line saying there is no evaluation yet)."""
     reports = SchLayout(given.base_dir).reports
-    doc = read_json(reports / EVALUATION_FILE)
+    doc = read_json_object_or_none(reports / EVALUATION_FILE)
     pngs = sorted(reports.glob("*.png")) if reports.is_dir() else []
     others = sorted(reports.glob("*.json")) if reports.is_dir() else []
     layout = SchLayout(given.base_dir)
@@ -240,7 +241,7 @@ def render_evaluation(given: SectionInput) -> str:
         return render_template(PACKAGE, "evaluation.html.j2", absent=str(reports / EVALUATION_FILE))
     extras = []
     for extra in others:
-        data = read_json(extra)
+        data = read_json_object_or_none(extra)
         if extra.name == BACKTEST_FILE and backtest_view(data) is not None:
             continue  # the Sprint forecasts section shows it as a table
         if isinstance(data, dict) and data:

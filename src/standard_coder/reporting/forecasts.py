@@ -13,8 +13,9 @@ from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_summary import completion_text, forecast_files
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
-from standard_coder.runner.report.kit import figures, fmt_value, label, num, read_json
+from standard_coder.runner.report.kit import figures, fmt_value, label, num
 from standard_coder.runner.report.kit import render as render_template
 
 PACKAGE = "standard_coder.reporting"
@@ -145,7 +146,9 @@ def render_forecasts(given: SectionInput) -> str:
     """The section body (or a line saying there are no forecasts)."""
     fdir = SchLayout(given.base_dir).forecasts
     files = forecast_files(fdir)
-    backtest = backtest_view(read_json(SchLayout(given.base_dir).reports / BACKTEST_FILE))
+    backtest = backtest_view(
+        read_json_object_or_none(SchLayout(given.base_dir).reports / BACKTEST_FILE)
+    )
     if not files:
         return render_template(
             PACKAGE, "forecasts.html.j2", fdir=str(fdir), cards=None, backtest=backtest
@@ -157,7 +160,7 @@ def render_forecasts(given: SectionInput) -> str:
     current, older = files[0], files[1:]
     cards: list[dict[str, Any]] = []
     shown: set[Any] = set()
-    doc = read_json(current)
+    doc = read_json_object_or_none(current)
     sprint = current.name[: -len("_forecast.json")]
     pngs = sorted(fdir.glob(f"{sprint}_*.png")) + sorted(fdir.glob(f"{sprint}.png"))
     shown.update(pngs)
@@ -167,7 +170,7 @@ def render_forecasts(given: SectionInput) -> str:
         cards.append(_card(doc, sprint, figures(pngs)))
     earlier = []
     for path in older:
-        old = read_json(path)
+        old = read_json_object_or_none(path)
         name = path.name[: -len("_forecast.json")]
         shown.update(fdir.glob(f"{name}_*.png"))
         row: dict[str, Any] = {"title": name, "written": _written(path), "p": None}

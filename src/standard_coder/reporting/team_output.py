@@ -4,12 +4,12 @@ repository (``reports/team_output.csv``) with the per-repository and per-author 
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures
 from standard_coder.runner.report.kit import render as render_template
@@ -59,12 +59,14 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
 def read_people(path: Path) -> dict[str, Any] | None:
     """``team_output_people.json`` (which addresses one person's row holds), or None when it
     is absent or unreadable (a run before the file existed: the section says nothing of it)."""
+    doc = read_json_object_or_none(path)
+    if doc is None:
+        return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
         joined = {str(k): str(v) for k, v in doc["joined"].items()}
         by_mine = {str(k): str(v) for k, v in doc.get("joined_by_mine", {}).items()}
         return {"by_name": bool(doc["by_name"]), "joined": joined, "joined_by_mine": by_mine}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError):
         return None
 
 
@@ -76,15 +78,17 @@ def read_reapplied(path: Path) -> dict[str, Any] | None:
     """``team_output_reapplied.json`` as the section shows it (its first
     :data:`REAPPLIED_SHOWN` changes by the week they are counted in, how many and their SCH
     hours), or None when it is absent, unreadable or lists none."""
+    doc = read_json_object_or_none(path)
+    if doc is None:
+        return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
         changes = [
             {k: str(c[k]) for k in ("period", "author", "commit_id", "source_commit_id")}
             | {"share": float(c["share"]), "sch_hours": float(c["sch_hours"])}
             for c in doc["changes"]
         ]
         rule = float(doc["rule"]["min_share"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if not changes:
         return None

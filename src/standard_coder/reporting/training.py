@@ -17,8 +17,9 @@ from pathlib import Path
 
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
 from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
-from standard_coder.runner.report.kit import png_data_uri, read_json, render
+from standard_coder.runner.report.kit import png_data_uri, render
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def _tb_key(run: Path) -> str:
 def effort_model(reports: Path) -> dict[str, str] | None:
     """Which effort model the curves are of (``sch_evaluation.json``): ``{"name", "kind",
     "predictor"}`` (``name``: the candidate ``auto`` chose, else the predictor), or None."""
-    doc = read_json(reports / EVALUATION_FILE)
+    doc = read_json_object_or_none(reports / EVALUATION_FILE)
     if not isinstance(doc, dict) or not isinstance(doc.get("predictor"), str):
         return None
     chosen = doc.get("model_selection")
@@ -151,7 +152,7 @@ def render_training(given: SectionInput) -> str:
         if given.cache_dir is not None:
             name = f"tb-{hashlib.sha256(rel.encode()).hexdigest()[:16]}.json"
             cache = given.cache_dir / name
-            hit = read_json(cache)
+            hit = read_json_object_or_none(cache)
             if isinstance(hit, dict) and hit.get("key") == key and isinstance(hit.get("html"), str):
                 parts.append(hit["html"])
                 continue

@@ -11,11 +11,13 @@ inputs, PR files, saved representations, image indexes, label maps):
 - ``the <what> file is a JSON array, not an object``.
 
 :func:`read_json_object` reads the file and raises the caller's error class with
-``"<path>: <cause>"``; :func:`parse_json_object` checks bytes a caller has read itself (the
-runner's state files, where a missing file or a full disk is not corruption) and raises
-:class:`JsonFileError` with the cause alone. :func:`field_problem` says the first key of an
-object that is missing or of the wrong type (``missing key 'kind'``, ``'steps' is not an
-integer``), in the same words for every file.
+``"<path>: <cause>"``; :func:`read_json_object_or_none` reads a file whose absence or damage
+the caller shows as "nothing there" (report sections, the run summary, ``gc``'s run stamps),
+logging the cause of a damaged one at DEBUG; :func:`parse_json_object` checks bytes a caller
+has read itself (the runner's state files, where a missing file or a full disk is not
+corruption) and raises :class:`JsonFileError` with the cause alone. :func:`field_problem`
+says the first key of an object that is missing or of the wrong type (``missing key
+'kind'``, ``'steps' is not an integer``), in the same words for every file.
 
 Example:
     >>> parse_json_object(b'{"a": 1}', "run state")
@@ -29,11 +31,20 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JsonFileError", "field_problem", "parse_json_object", "read_json_object"]
+__all__ = [
+    "JsonFileError",
+    "field_problem",
+    "parse_json_object",
+    "read_json_object",
+    "read_json_object_or_none",
+]
+
+log = logging.getLogger(__name__)
 
 _JSON_KIND = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
@@ -98,6 +109,34 @@ def read_json_object(path: Path, error: Callable[[str], Exception], what: str) -
         return parse_json_object(data, what)
     except JsonFileError as exc:
         raise error(f"{path}: {exc}") from None
+
+
+def read_json_object_or_none(path: Path) -> dict[str, Any] | None:
+    """The JSON object in the file at ``path``, or None when there is none to read: the file is
+    missing, a folder, unreadable, empty, not UTF-8, not JSON or not a JSON object.
+
+    For readers that show an absent or damaged file as "nothing yet" (a report section, the run
+    summary) rather than fail. A file that is there but cannot be used is logged at DEBUG with
+    the words :func:`read_json_object` would raise (``--log-level debug`` shows it); a missing
+    one is not logged.
+
+    Example:
+        >>> read_json_object_or_none(Path("no-such-file.json")) is None
+        True
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        cause = "is a folder" if isinstance(exc, IsADirectoryError) else "cannot be read"
+        log.debug("%s: %s (%s), read as absent", path, cause, exc.strerror or type(exc).__name__)
+        return None
+    try:
+        return parse_json_object(data, "JSON")
+    except JsonFileError as exc:
+        log.debug("%s: %s, read as absent", path, exc)
+        return None
 
 
 _TYPE_WORDS: dict[type, str] = {

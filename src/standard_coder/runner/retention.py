@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
@@ -40,6 +39,7 @@ from standard_coder.runner.hashcache import (
     seen_here,
     snapshot_folder,
 )
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text, tree_size
 from standard_coder.runner.retnote import human_size as human_size
@@ -115,13 +115,6 @@ class GcPlan:
         return sum(i.size_bytes for i in self.remove)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _manifest_outputs(base_dir: Path, roots: list[Path]) -> list[Path]:
     """Paths the current stage manifests list as outputs.
 
@@ -131,8 +124,8 @@ def _manifest_outputs(base_dir: Path, roots: list[Path]) -> list[Path]:
     """
     out: list[Path] = []
     for mpath in sorted(RunnerLayout(base_dir).stages.glob("*/manifest.json")):
-        doc = _read_json(mpath)
-        if not isinstance(doc, dict):
+        doc = read_json_object_or_none(mpath)
+        if doc is None:
             continue
         names = doc.get("outputs")
         for name in names if isinstance(names, (dict, list)) else []:
@@ -197,8 +190,7 @@ def plan_gc(
     if runs_dir.is_dir():
         for d in sorted(runs_dir.iterdir()):
             if d.is_dir() and not d.is_symlink():
-                stamp = _read_json(d / STAMP_FILE)
-                runs.append((d, stamp if isinstance(stamp, dict) else None))
+                runs.append((d, read_json_object_or_none(d / STAMP_FILE)))
 
     newest_ok: Path | None = None
     newest_t = -1.0
@@ -362,8 +354,7 @@ def _plan_records(plan: GcPlan, base_dir: Path, horizon: float) -> None:
         found: list[tuple[Path, dict[str, Any] | None, float]] = []
         for d in sorted(root.iterdir()):
             if d.is_dir() and not d.is_symlink():
-                stamp = _read_json(d / STAMP_FILE)
-                stamp = stamp if isinstance(stamp, dict) else None
+                stamp = read_json_object_or_none(d / STAMP_FILE)
                 found.append((d, stamp, _run_time(d, stamp)[0]))
         newest: dict[str, tuple[float, Path]] = {}
         for d, stamp, t in found:

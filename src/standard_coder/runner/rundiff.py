@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time, read_env_stamp
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.layout import RunnerLayout
 
 ChangeKind = Literal["added", "removed", "changed"]
@@ -139,12 +140,9 @@ def _run_config(run_dir: Path, stamp: Mapping[str, Any]) -> Any:
     cfg = stamp.get("config")
     if cfg is None:
         for name in ("config.json", "resolved_config.json"):
-            p = run_dir / name
-            if p.is_file():
-                try:
-                    return json.loads(p.read_text(encoding="utf-8"))
-                except ValueError:
-                    continue
+            doc = read_json_object_or_none(run_dir / name)
+            if doc is not None:
+                return doc
     return cfg or {}
 
 
@@ -198,11 +196,8 @@ def _newest_run_id(base_dir: Path) -> str | None:
 def _manifest_fingerprints(base_dir: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for p in sorted(RunnerLayout(base_dir).stages.glob("*/manifest.json")):
-        try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(doc, dict) and isinstance(doc.get("fingerprint"), str):
+        doc = read_json_object_or_none(p)
+        if doc is not None and isinstance(doc.get("fingerprint"), str):
             out[str(doc.get("stage") or p.parent.name)] = doc["fingerprint"]
     return out
 

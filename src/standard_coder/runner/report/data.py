@@ -13,8 +13,9 @@ from typing import Any
 from standard_coder.runner.decision import Reason
 from standard_coder.runner.envstamp import STAMP_FILE, parse_time
 from standard_coder.runner.events import parse_event_lines
+from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.layout import RunnerLayout
-from standard_coder.runner.report.kit import fmt_time, fmt_value, num, read_json
+from standard_coder.runner.report.kit import fmt_time, fmt_value, num
 
 MAX_EVENT_BYTES = 32 * 1024 * 1024
 WARNING_EVENTS = ("state_corrupt", "partial_work_stale", "upstream_stale")
@@ -107,8 +108,7 @@ def collect_runs(base_dir: Path, events: Sequence[Mapping[str, Any]]) -> list[Ru
         for d in sorted(runs_dir.iterdir()):
             if not d.is_dir():
                 continue
-            stamp = read_json(d / STAMP_FILE)
-            stamp = stamp if isinstance(stamp, dict) else {}
+            stamp = read_json_object_or_none(d / STAMP_FILE) or {}
             rid = str(stamp.get("run_id") or d.name)
             runs[rid] = RunInfo(
                 run_id=rid,
@@ -188,8 +188,7 @@ def stage_rows(
                 row.summary.update(summary)
 
     layout = RunnerLayout(base_dir)
-    state = read_json(layout.run_state)
-    state = state if isinstance(state, dict) else None
+    state = read_json_object_or_none(layout.run_state)
     stages = state.get("stages") if state is not None else None
     if isinstance(stages, dict):
         for name, info in stages.items():
@@ -216,7 +215,7 @@ def stage_rows(
                 row.cache = "hit" if info["cache_hit"] else "miss"
 
     for row in rows.values():
-        manifest = read_json(layout.manifest(row.name))
+        manifest = read_json_object_or_none(layout.manifest(row.name))
         if isinstance(manifest, dict):
             row.last_built = parse_time(manifest.get("timestamp"))
             summary = manifest.get("summary")

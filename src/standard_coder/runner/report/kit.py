@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from standard_coder.runner.jsonfile import read_json_object_or_none
+
 if TYPE_CHECKING:
     import jinja2
 
@@ -44,12 +46,9 @@ _PILL_TONE = {
 }
 
 
-def read_json(path: Path) -> Any:
-    """The parsed JSON file, or None when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+read_json = read_json_object_or_none
+"""A section's JSON file as a dict, or None when it is missing, damaged or not a JSON object
+(:func:`standard_coder.runner.jsonfile.read_json_object_or_none`, under the kit's name)."""
 
 
 def num(v: Any) -> float | None:
