@@ -118,6 +118,36 @@ def test_a_bit_identical_rebuild_reruns_only_the_report_that_shows_its_time(
     assert re.findall(r"^\[run\] (\w+):", err.decode(), re.M) == ["stage2_report"]
 
 
+def test_a_stage1_model_rebuilt_from_its_final_checkpoint_keeps_the_training_time(
+    trained: Path, tmp_path: Path
+) -> None:
+    """A removed Stage-1 model is rebuilt from the final checkpoint without a training step:
+    its ``train_seconds`` is the training's, kept in that checkpoint, not the seconds the
+    rebuild took (on the tiny model a rebuild takes longer than the 4 steps did)."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    run = tmp_path / "run"
+    shutil.copytree(trained.parent, run)
+    out = run / "out"
+    first = json.loads((out / "models" / "sft_stage1_astgrep.run.json").read_text())
+    model = out / "models" / "sft_stage1_astgrep" / "model.safetensors"
+    want = load_file(model)
+    model.unlink()
+    p = _pipeline(run / "pipeline_config.toml", "--stages", "sft_stage1")
+    _, err = p.communicate(timeout=400)
+    assert p.returncode == 0, err.decode()[-3000:]
+    again = json.loads((out / "models" / "sft_stage1_astgrep.run.json").read_text())
+    assert again["resumed_from_step"] == 4
+    final = out / "checkpoints" / "sft_stage1" / "train" / "ckpt-000000004.pt"
+    kept = round(torch.load(final, weights_only=False)["state"]["seconds"], 2)
+    assert 0 < kept <= first["train_seconds"] and again["train_seconds"] == kept
+    got = load_file(model)
+    assert got.keys() == want.keys() and all(torch.equal(got[k], v) for k, v in want.items())
+
+
 def test_sft_and_srl_models_evaluated_and_stage2_report_generated(trained: Path) -> None:
     doc = json.loads((trained / "reports" / "codeedit_models_eval.json").read_text())
     assert set(doc["models"]) == {"sft", "sft_srl"} and doc["best"] in doc["models"]

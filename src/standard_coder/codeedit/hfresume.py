@@ -10,6 +10,9 @@ state, ``TrainerState`` (global step, log history) and every RNG. To resume,
 calls ``trainer.train(resume_from_checkpoint=...)``: the ``Trainer`` then restores weights,
 optimiser, scheduler and RNG and skips the batches already seen in the epoch (the data
 position), exactly as for its own checkpoints. HF's own ``save_strategy`` stays ``"no"``.
+A :class:`TrainingClock` puts the training's seconds so far into each checkpoint, so a resumed
+run (or one that only rebuilds the model from the final checkpoint) reports the training's time
+over all its runs, not its own.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import dataclasses
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +39,34 @@ class TrainingInterrupted(Exception):
         self.step = step
 
 
+class TrainingClock:
+    """The training's seconds over all its runs: what the checkpoint it resumed from had
+    recorded (:attr:`before`, set on resume) plus this run's since the clock was made, or
+    nothing of this run's when it trained no step (:meth:`trains_nothing`: a model rebuilt
+    from the final checkpoint).
+
+    Example:
+        >>> clock = TrainingClock()
+        >>> clock.before = 12.5  # the checkpoint's "seconds"
+        >>> clock.trains_nothing()
+        >>> clock.seconds()
+        12.5
+    """
+
+    def __init__(self) -> None:
+        self.before = 0.0
+        self._started: float | None = time.perf_counter()
+
+    def trains_nothing(self) -> None:
+        """This run only rebuilds the model: its time is not the training's."""
+        self._started = None
+
+    def seconds(self) -> float:
+        if self._started is None:
+            return self.before
+        return self.before + time.perf_counter() - self._started
+
+
 def _trainable(model: Any) -> dict[str, Any]:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
 
@@ -46,8 +78,11 @@ def _without_summary(state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "log_history": [h for h in history if "train_runtime" not in h]}
 
 
-def snapshot(model: Any, optimizer: Any, scheduler: Any, state: Any) -> dict[str, Any]:
-    """The whole training state as a ``weights_only``-loadable dict."""
+def snapshot(
+    model: Any, optimizer: Any, scheduler: Any, state: Any, seconds: float = 0.0
+) -> dict[str, Any]:
+    """The whole training state as a ``weights_only``-loadable dict (``seconds``: the training's
+    time so far, over all its runs)."""
     from standard_coder.runner.checkpoint import capture_rng_state
 
     opt = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper
@@ -59,6 +94,7 @@ def snapshot(model: Any, optimizer: Any, scheduler: Any, state: Any) -> dict[str
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
         "trainer_state": json.dumps(_without_summary(dataclasses.asdict(state)), sort_keys=True),
         "rng": capture_rng_state(),
+        "seconds": float(seconds),
     }
 
 
@@ -112,19 +148,23 @@ def make_callback(
     checkpointer: TrainingCheckpointer | None,
     should_stop: Callable[[], bool] | None,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
+    clock: TrainingClock | None = None,
 ) -> Any:
     """The ``TrainerCallback`` linking a Trainer to the runner's checkpointer and stop flag
-    (``on_log`` gets ``stopped = True`` once a stop is requested, when it has that field)."""
+    (``on_log`` gets ``stopped = True`` once a stop is requested, when it has that field;
+    ``clock``: the training's time each checkpoint records, started now when not given)."""
+    training_clock = clock if clock is not None else TrainingClock()
 
     class RunnerCheckpoints(_callback_base()):  # type: ignore[misc]
         stopped_at: int | None = None
         pending: int | None = None  # a checkpoint step waiting for that step's log entry
+        clock = training_clock
 
         def _save(self, state: Any, kw: dict[str, Any]) -> None:
             if checkpointer is not None and self.pending is not None:
+                model, opt, sched = kw["model"], kw.get("optimizer"), kw.get("lr_scheduler")
                 checkpointer.save(
-                    snapshot(kw["model"], kw.get("optimizer"), kw.get("lr_scheduler"), state),
-                    self.pending,
+                    snapshot(model, opt, sched, state, self.clock.seconds()), self.pending
                 )
             self.pending = None
 
@@ -167,15 +207,20 @@ def make_callback(
 
 @contextmanager
 def resumable(
-    trainer: Any, checkpointer: TrainingCheckpointer | None, log: Any
+    trainer: Any,
+    checkpointer: TrainingCheckpointer | None,
+    log: Any,
+    clock: TrainingClock | None = None,
 ) -> Iterator[tuple[str | None, int | None]]:
     """Yield ``(resume_from_checkpoint, step)`` for ``trainer.train``: a temp HF checkpoint
     folder built from the runner's latest checkpoint and its step, or ``(None, None)`` (a fresh
-    start)."""
+    start). On a resume ``clock.before`` becomes the training's seconds the checkpoint kept."""
     saved = checkpointer.load_latest() if checkpointer is not None else None
     if saved is None or saved.get("format") != "hf-trainer":
         yield None, None
         return
+    if clock is not None:
+        clock.before = float(saved.get("seconds", 0.0))  # absent before session 40: 0
     with tempfile.TemporaryDirectory(prefix="sc-hf-resume-") as tmp:
         path = materialise(saved, trainer.model, Path(tmp))
         step = int(saved["step"])
@@ -214,7 +259,8 @@ def run_trainer(
         (c for c in trainer.callback_handler.callbacks if type(c).__name__ == "RunnerCheckpoints"),
         None,
     )
-    with resumable(trainer, checkpointer, log) as (resume, step):
+    clock = callback.clock if callback is not None else None
+    with resumable(trainer, checkpointer, log, clock) as (resume, step):
         if on_start is not None:
             on_start(step)
         if resume is not None and step is not None and step >= trainer.args.max_steps:
@@ -223,6 +269,8 @@ def run_trainer(
             from transformers import TrainerState
 
             trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+            if clock is not None:
+                clock.trains_nothing()
             (log or logging.getLogger(__name__)).info(
                 "training had ended at step %d: the final checkpoint is the model", step
             )

@@ -10,13 +10,12 @@ requests go through the runner (:mod:`standard_coder.codeedit.hfresume`).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.codeedit.hfresume import make_callback, run_trainer
+from standard_coder.codeedit.hfresume import TrainingClock, make_callback, run_trainer
 
 if TYPE_CHECKING:
     from standard_coder.runner.context import TrainingCheckpointer
@@ -264,7 +263,7 @@ def train_sft(
 
     from standard_coder.codeedit.lm import load_model
 
-    t0 = time.perf_counter()
+    clock = TrainingClock()  # the checkpoint it resumes from adds its seconds
     model, tokenizer = load_model(base_model, device)
     args = SFTConfig(
         **training_arguments(opts, work_dir, device),
@@ -278,7 +277,7 @@ def train_sft(
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=peft_config(opts.lora),
-        callbacks=[make_callback(checkpointer, should_stop, tb)],
+        callbacks=[make_callback(checkpointer, should_stop, tb, clock)],
     )
     _check_kept(len(trainer.train_dataset), len(rows), opts.max_length, log)  # type: ignore[arg-type]
     resumed, history, tuned = train_and_save(trainer, tokenizer, out_dir, checkpointer, log, tb)
@@ -293,6 +292,6 @@ def train_sft(
         "device": device,
         "parameters": sum(int(p.numel()) for p in tuned.parameters()),
         "trainable_parameters": sum(int(p.numel()) for p in tuned.parameters() if p.requires_grad),
-        "train_seconds": round(time.perf_counter() - t0, 2),
+        "train_seconds": round(clock.seconds(), 2),  # over all its runs
         "options": asdict(opts),
     }

@@ -13,14 +13,13 @@ tokens leave the loss and its token count), counts it, and logs the share droppe
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.codeedit.hfresume import make_callback
+from standard_coder.codeedit.hfresume import TrainingClock, make_callback
 from standard_coder.codeedit.prompts import SYSTEM_ACTION, action_answer, user_turn
 from standard_coder.codeedit.records import EditRecord
 from standard_coder.codeedit.reward import srl_reward
@@ -163,7 +162,7 @@ def train_srl(
     from standard_coder.codeedit.lm import load_model
     from standard_coder.codeedit.sft import TensorBoardLog, checkpointing_key, train_and_save
 
-    t0 = time.perf_counter()
+    clock = TrainingClock()  # the checkpoint it resumes from adds its seconds
     model, tokenizer = load_model(model_dir, device)
     args = GRPOConfig(
         output_dir=str(work_dir), max_steps=opts.max_steps,
@@ -180,7 +179,7 @@ def train_srl(
     trainer = cls(
         model=model, reward_funcs=[srl_reward_func], args=args,
         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-        callbacks=[make_callback(checkpointer, should_stop, tb)],
+        callbacks=[make_callback(checkpointer, should_stop, tb, clock)],
     )  # fmt: skip
     resumed, history, _ = train_and_save(trainer, tokenizer, out_dir, checkpointer, log, tb)
     rewards = [(int(h["step"]), float(h["reward"])) for h in history if "reward" in h]
@@ -198,6 +197,6 @@ def train_srl(
         "dropped_prompts": getattr(trainer, "dropped_prompts", None),
         "dropped_frac_per_step": dropped,
         "device": device,
-        "train_seconds": round(time.perf_counter() - t0, 2),
+        "train_seconds": round(clock.seconds(), 2),  # over all its runs
         "options": asdict(opts),
     }
