@@ -389,6 +389,71 @@ def test_a_stage_whose_progress_is_in_its_outputs_is_said_to_continue(root: Path
     assert plan.resumes == f"reuses the working files the last completed run left in {cdir}"
 
 
+def _stepped(loaded: list[int | None], stop_at: int | None) -> Callable[[Any], None]:
+    """A training of 10 steps checkpointed every 2 (the last 2 kept), stopped at ``stop_at``;
+    ``loaded`` gets the step each run resumed from."""
+
+    def train(ctx: Any) -> None:
+        ckpt = ctx.checkpointer("train", every_n_steps=2)
+        state = ckpt.load_latest()
+        loaded.append(ckpt.loaded_step)
+        for step in range((state or {}).get("step", 0) + 1, 11):
+            if step == stop_at:
+                ctx._stop.request(2)
+            if ckpt.due(step) or ctx.should_stop():
+                ckpt.save({"step": step}, step)
+            if ctx.should_stop():
+                return
+        (ctx.base_dir.parent / "out" / "model.txt").write_text("10\n")
+
+    return train
+
+
+def test_the_resume_note_names_the_checkpoint_that_loads(root: Path) -> None:
+    """The interrupted run checkpointed step 6 and the note said so; when that file then fails
+    its sha256 check the training falls back to step 4, and the note (``status`` and the run's
+    ``[resume]`` line) says step 4 and why, not step 6. With no intact one it says afresh."""
+    from standard_coder.runner.records import console_line
+
+    loaded: list[int | None] = []
+    first, _ = run(make(root, train={"run": _stepped(loaded, stop_at=6)}))
+    assert first.exit_code == 130 and loaded == [None]
+    assert first.message.endswith("(the training resumes from its checkpoint at step 6)")
+    cdir = root / "state" / "checkpoints" / "train"
+    pipe = make(root, train={"run": _stepped(loaded, stop_at=None)})
+    (plan,) = [p for p in plan_pipeline(pipe) if p.stage == "train"]
+    assert plan.resumes == (
+        f"continues from the partial work in {cdir} "
+        "(the training resumes from its checkpoint at step 6)"
+    )
+    six = cdir / "train" / "ckpt-000000006.pt"
+    data = bytearray(six.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte damaged
+    six.write_bytes(bytes(data))
+    said = (
+        f"continues from the partial work in {cdir} (the training resumes from its checkpoint "
+        "at step 4: the one at step 6 fails its sha256 check)"
+    )
+    (plan,) = [p for p in plan_pipeline(pipe) if p.stage == "train"]
+    assert plan.resumes == said
+    again, sink = run(pipe)
+    assert again.exit_code == 0 and loaded == [None, 4]
+    (resuming,) = [e for e in sink.events if e["event"] == "stage_resuming"]
+    assert console_line(resuming) == f"[resume] train: {said}\n"
+
+    # none intact: the note says the training starts afresh, as it does
+    run(make(root, lr=0.2, train={"run": _stepped(loaded, stop_at=6)}))
+    for f in (cdir / "train").glob("ckpt-*.pt"):
+        f.write_bytes(b"damaged")
+    pipe = make(root, lr=0.2, train={"run": _stepped(loaded, stop_at=None)})
+    (plan,) = [p for p in plan_pipeline(pipe) if p.stage == "train"]
+    assert plan.resumes == (
+        f"continues from the partial work in {cdir} (the training starts afresh: no "
+        "checkpoint is intact (the one at step 6 fails its sha256 check))"
+    )
+    assert run(pipe)[0].exit_code == 0 and loaded[-1] is None
+
+
 def _staged_train(ctx: Any) -> None:
     """Writes its model, a sibling and a folder as it goes; stops half-way when asked to."""
     CALLS["train"] += 1

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_json
+from standard_coder.runner.ckptfiles import POINTER_NAME
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "standard-coder-checkpoint"
 CHECKPOINT_VERSION = 1
-POINTER_NAME = "latest"
 _FILE_RE = re.compile(r"^ckpt-(\d{9,})\.pt$")
 
 RngGenerator = torch.Generator | np.random.Generator

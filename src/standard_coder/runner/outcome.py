@@ -10,7 +10,7 @@ Status = Literal["completed", "skipped", "failed", "interrupted"]
 _RECORD_FIELDS: dict[str, tuple[str, ...]] = {
     "skipped": ("cache_hit", "check_s", "fingerprint"),
     "completed": ("duration_s", "check_s", "cache_hit", "summary", "fingerprint"),
-    "interrupted": ("duration_s", "progress", "summary", "cache_hit", "kept_work"),
+    "interrupted": ("duration_s", "progress", "checkpoint", "summary", "cache_hit", "kept_work"),
     "failed": ("duration_s", "cache_hit"),
 }
 
@@ -31,6 +31,9 @@ class StageOutcome:
         progress: ``" (3/10 items done)"`` for an interrupted stage.
         kept_work: for an interrupted stage, whether it left work a rerun continues (partial
             work, or outputs it wrote); False: the rerun starts it afresh, and it says so.
+        checkpoint: the last training checkpoint an interrupted stage saved, ``{"name":
+            "train", "step": 6}`` (None: none), which ``progress`` names; the next run's note
+            checks it still loads (:func:`standard_coder.runner.partial.resume_note`).
     """
 
     status: Status
@@ -43,6 +46,7 @@ class StageOutcome:
     fingerprint: str | None = None
     progress: str = ""
     kept_work: bool = True
+    checkpoint: dict[str, Any] | None = None
 
     @property
     def ran(self) -> bool:

@@ -92,7 +92,10 @@ def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
     ``continues where the interrupted run stopped`` (its progress in its outputs: never for a
     run recorded as having kept no work, ``kept_work`` false), with the interrupted run's
     progress when it was recorded; ``reuses the working files the last
-    completed run left in <cdir>`` when that run's outputs went missing since."""
+    completed run left in <cdir>`` when that run's outputs went missing since. The progress
+    names the training checkpoint that will load: when the one the interrupted run saved last
+    fails its sha256 check now, the note names the step before it and why (the checkpoint
+    is read to check it, once per process)."""
     if stamped_fingerprint(cdir) != fp:
         return None
     record = previous_record(run_state, name)
@@ -106,4 +109,33 @@ def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
     else:
         return None
     progress = record.get("progress") if interrupted else None
-    return note + (progress if isinstance(progress, str) else "")
+    if not isinstance(progress, str):
+        return note
+    return note + _checked(progress, record.get("checkpoint"), cdir, name, fp)
+
+
+def _checked(progress: str, saved: Any, cdir: Path, stage: str, fp: str) -> str:
+    """``progress`` (the interrupted run's note) with its checkpoint step as the one that will
+    load: the step it names may have been damaged since (its sha256 fails) or removed, and the
+    training then resumes from the one before, or afresh when none is intact."""
+    from standard_coder.runner.ckptfiles import check_checkpoints
+    from standard_coder.runner.progress import checkpoint_owner, checkpoint_phrase
+
+    if not isinstance(saved, dict) or not isinstance(saved.get("name"), str):
+        return progress
+    name, step = saved["name"], saved.get("step")
+    if not isinstance(step, int) or step <= 0:
+        return progress
+    said = checkpoint_phrase(name, step, stage)
+    check = check_checkpoints(cdir / name, fp) if said in progress else None
+    if check is None or check.step == step:
+        return progress
+    why = check.why.get(step, "is not among its checkpoints")
+    if check.step is None:
+        now = (
+            f"{checkpoint_owner(name, stage)} starts afresh: no checkpoint is intact (the one "
+            f"at step {step} {why})"
+        )
+    else:
+        now = f"{checkpoint_phrase(name, check.step, stage)}: the one at step {step} {why}"
+    return progress.replace(said, now)

@@ -186,15 +186,23 @@ def interrupt_note(
         parts.append(f"{finished} done; cut in a later step of the stage")
     elif done is not None:
         parts.append(f"{done} items done; the stage is not finished")
-    # a checkpoint named "train" (or as the stage) is the stage's training, not a stage of that
-    # name ("[STOP] sft_stage1: interrupted (train resumes ...)" read as another stage)
-    what = (
-        "the training"
-        if checkpoint is not None and checkpoint[0] in ("train", stage)
-        else (checkpoint[0] if checkpoint is not None else "")
-    )
-    if checkpoint is not None and checkpoint[1] > 0:
-        parts.append(f"{what} resumes from its checkpoint at step {checkpoint[1]}")
-    elif checkpoint is not None:  # stopped before its first step: nothing to resume
-        parts.append(f"{what} starts afresh (stopped before its first training step)")
+    if checkpoint is not None:
+        parts.append(checkpoint_phrase(checkpoint[0], checkpoint[1], stage))
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+def checkpoint_owner(name: str, stage: str) -> str:
+    """Whose checkpoint ``name`` is, in words: one named ``train`` (or as the stage) is the
+    stage's training, not a stage of that name ("[STOP] sft_stage1: interrupted (train
+    resumes ...)" read as another stage)."""
+    return "the training" if name in ("train", stage) else name
+
+
+def checkpoint_phrase(name: str, step: int, stage: str) -> str:
+    """Where the training of checkpoint ``name`` resumes, last saved at ``step``:
+    ``the training resumes from its checkpoint at step 3``, or, at step 0 (stopped before its
+    first step: nothing to resume), ``... starts afresh (...)``."""
+    what = checkpoint_owner(name, stage)
+    if step > 0:
+        return f"{what} resumes from its checkpoint at step {step}"
+    return f"{what} starts afresh (stopped before its first training step)"

@@ -253,6 +253,11 @@ def run_stage(
             summary=ctx.summary,
             progress=note,
             kept_work=left,
+            checkpoint=(
+                None
+                if ctx.last_checkpoint is None
+                else {"name": ctx.last_checkpoint[0], "step": ctx.last_checkpoint[1]}
+            ),
         )
     if stop.requested:  # it never asked whether to stop: it ran to its end, its work is whole
         log.info("stage %s: finished its work before it looked at the stop; recorded as done", name)
