@@ -168,6 +168,7 @@ _NAMED = (
     "d._no_accelerator_possible = lambda device: False; "
     "from standard_coder.runner.definition import LazyDevice; "
     "lazy = LazyDevice('auto', Path(sys.argv[1])); first = lazy(); "
+    "gone = len(sys.argv) > 2 and Path(sys.argv[1]).unlink(); "
     "print(json.dumps([first, lazy.name(), 'torch' in sys.modules]))"
 )
 
@@ -201,6 +202,11 @@ def test_a_stored_cuda_answer_keeps_the_gpus_name_so_a_no_op_never_imports_torch
     cache.write_text(json.dumps({key: {"device": "cuda", "reason": None,
                                        "name": "NVIDIA H100 80GB HBM3"}}))  # fmt: skip
     assert run() == ["cuda", "NVIDIA H100 80GB HBM3", False]
+    # the name came with the answer: the file is read once (removed after the first call)
+    out = subprocess.run([sys.executable, "-c", _NAMED, str(cache), "remove"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert json.loads(out.stdout) == ["cuda", "NVIDIA H100 80GB HBM3", False]
+    assert not cache.exists()
     cache.write_text(json.dumps({key: {"device": "cuda", "reason": None}}))  # no name: asked
     expected = resolve_device("auto")[0]
     assert run() == [expected, None, True]

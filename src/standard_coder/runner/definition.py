@@ -171,6 +171,7 @@ class LazyDevice:
         self.cache_file = cache_file
         self.write_cache = write_cache
         self._verified = False
+        self._stored_name: str | None = None
 
     def __call__(self) -> str:
         if self.value is None:
@@ -180,8 +181,8 @@ class LazyDevice:
                 self.value = "cpu" if self.preference == "auto" else self.preference
                 self._verified = True
             else:
-                self.value, self.fallback, self._verified = resolve_device_cached(
-                    self.preference, self.cache_file, write=self.write_cache
+                self.value, self.fallback, self._verified, self._stored_name = (
+                    resolve_device_cached(self.preference, self.cache_file, write=self.write_cache)
                 )
                 if self.fallback:
                     log.warning("device: %s", self.fallback)
@@ -189,12 +190,11 @@ class LazyDevice:
 
     def name(self) -> str | None:
         """The GPU's name stored with a cached CUDA answer while torch is not imported (the
-        env stamp's ``device_name`` without importing torch on a no-op rerun), else None."""
+        env stamp's ``device_name`` without importing torch on a no-op rerun), else None. It
+        came with the answer: ``cache/device.json`` is read once."""
         if self._verified or self.value is None or "torch" in sys.modules:
             return None
-        from standard_coder.runner.device import stored_name
-
-        return stored_name(self.cache_file, self.preference)
+        return self._stored_name
 
     def verified(self) -> str:
         """The device checked with torch now if it came from the cache (a stage will run)."""

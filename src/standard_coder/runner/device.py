@@ -19,16 +19,17 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 __all__ = [
     "DEVICE_CHOICES",
+    "DeviceAnswer",
     "accelerator_name",
     "available_devices",
     "gpu_nodes",
     "machine_key",
     "resolve_device",
     "resolve_device_cached",
-    "stored_name",
 ]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -157,9 +158,20 @@ def machine_key(preference: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
+class DeviceAnswer(NamedTuple):
+    """What :func:`resolve_device_cached` found: the device, why it is not the one asked for
+    (None: it is), whether torch checked it now (False: a stored answer), and the GPU's name
+    stored with a CUDA answer (None otherwise)."""
+
+    device: str
+    reason: str | None
+    verified: bool
+    name: str | None = None
+
+
 def resolve_device_cached(
     preference: str, cache_file: Path | None, *, write: bool = True
-) -> tuple[str, str | None, bool]:
+) -> DeviceAnswer:
     """:func:`resolve_device` without importing torch when an earlier answer still holds.
 
     Deciding whether CUDA or MPS is usable needs torch (seconds on a GPU machine), which a
@@ -169,8 +181,9 @@ def resolve_device_cached(
     exist here, torch stays unimported) nothing is stored.
 
     Returns:
-        ``(device, reason, verified)``: ``verified`` is False for a stored answer (a stage
-        about to run confirms it with :func:`resolve_device`).
+        A :class:`DeviceAnswer`: ``verified`` is False for a stored answer (a stage about to
+        run confirms it with :func:`resolve_device`), which comes with the GPU's name stored
+        beside it (the file is read once).
     """
     key = machine_key(preference) if cache_file is not None else ""
     if key and cache_file is not None and "torch" not in sys.modules:
@@ -183,12 +196,17 @@ def resolve_device_cached(
         # for it cost a no-op rerun 3-5 s on an H100 machine); one stored without is asked again
         named = not str(found).startswith("cuda") or isinstance(entry.get("name"), str)
         if isinstance(found, str) and (found in _ORDER or found.startswith("cuda:")) and named:
-            reason = entry.get("reason")
-            return found, reason if isinstance(reason, str) else None, False
+            reason, name = entry.get("reason"), entry.get("name")
+            return DeviceAnswer(
+                found,
+                reason if isinstance(reason, str) else None,
+                False,
+                name if isinstance(name, str) else None,
+            )
     device, reason = resolve_device(preference)
     if key and write and cache_file is not None and "torch" in sys.modules:
         store_device(cache_file, key, device, reason)
-    return device, reason, True
+    return DeviceAnswer(device, reason, True)
 
 
 def accelerator_name(device: str) -> str | None:
@@ -201,18 +219,6 @@ def accelerator_name(device: str) -> str | None:
         return str(_torch().cuda.get_device_name(index))
     except Exception:  # no driver after all: nothing to name
         return None
-
-
-def stored_name(cache_file: Path | None, preference: str) -> str | None:
-    """The GPU name stored with this machine's answer (:func:`store_device`), or None."""
-    if cache_file is None:
-        return None
-    try:
-        entry = json.loads(cache_file.read_text()).get(machine_key(preference))
-    except (OSError, ValueError, AttributeError):
-        return None
-    name = entry.get("name") if isinstance(entry, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def store_device(cache_file: Path, key: str, device: str, reason: str | None) -> None:
