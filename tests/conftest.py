@@ -9,12 +9,19 @@
   once took each other's rendezvous (a rank aborted in CI).
 - Property tests run on cores shared with other jobs: Hypothesis's wall-clock checks
   (per-example deadline, "input generation is slow") would fail them for load, not for a bug.
+- Child processes keep their temporary files in a folder of this test process's own
+  (``TMPDIR``), removed when the session ends: ``torchrun`` leaves a ``torchelastic_*`` log
+  folder behind on every launch, and a child killed on purpose (SIGKILL, a second signal's
+  ``os._exit``) leaves its multiprocessing ``pymp-*`` folder; CI runs left 72 and 42 of them in
+  ``/tmp``. This process's own temporary files (pytest's ``tmp_path``, the lock below) stay in
+  the shared temporary folder.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +31,19 @@ from hypothesis import HealthCheck, settings
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+# the shared temporary folder, as the first test process of the run found it (an xdist worker
+# inherits the controller's TMPDIR below, not the machine's)
+SHARED_TMP = os.environ.get("SC_TESTS_SHARED_TMPDIR") or tempfile.gettempdir()
+os.environ["SC_TESTS_SHARED_TMPDIR"] = SHARED_TMP
+tempfile.tempdir = SHARED_TMP
+CHILD_TMP = tempfile.mkdtemp(prefix="sc-tests-")  # short: AF_UNIX socket paths live in it
+os.environ["TMPDIR"] = CHILD_TMP
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(CHILD_TMP, ignore_errors=True)
+
 
 settings.register_profile(
     "shared-cores", deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -36,7 +56,7 @@ def _one_distributed_job_at_a_time(request: pytest.FixtureRequest) -> Iterator[N
     if not getattr(request.module, "LAUNCHES_DISTRIBUTED_JOBS", False):
         yield
         return
-    with open(Path(tempfile.gettempdir()) / "standard-coder-tests-distributed.lock", "w") as fh:
+    with open(Path(SHARED_TMP) / "standard-coder-tests-distributed.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
