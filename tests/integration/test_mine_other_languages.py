@@ -1,7 +1,8 @@
 """A repository none of whose commits touch an enabled language: the mine stage says which
 languages it holds and how to count them (exit 2 when nothing at all was mined; a warning when
 other repositories gave commits), and the suggested setting mines it. A repository most of whose
-commits touch none (notebooks, mostly another language): a warning that says so."""
+commits touch none: a ``[warn]`` line when those commits change another known language (and the
+setting that counts it), a line in the run log when they change only docs, CI or data files."""
 
 from __future__ import annotations
 
@@ -117,29 +118,43 @@ def test_a_shallow_clone_is_told_to_fetch_its_history(tmp_path: Path) -> None:
     assert "shallow clone's boundary" in proc.stderr and "git fetch --unshallow" in proc.stderr
 
 
+def warned(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    """The mine stage's ``[warn]`` lines of mostly unmined repositories."""
+    return [s for s in proc.stderr.splitlines() if s.startswith("[warn] mine:")]
+
+
 def test_mostly_other_languages_is_a_warning_naming_them(tmp_path: Path) -> None:
-    """Three JavaScript commits and one Python commit: mined, with a warning that names
-    JavaScript and the setting that counts it; mostly notebooks: their extension is named."""
+    """Three JavaScript commits and one Python commit: mined, with a ``[warn]`` line that names
+    JavaScript and the setting that counts it; mostly notebooks, which no setting counts: a line
+    in the run log that names their extension, no warning."""
     web = js_repo(tmp_path / "web", n=3)
     commit(web, {"tool.py": py_lines(4)}, "py", ts=BASE_TS + 6000)
     proc = run_mine(tmp_path, [web])
     assert proc.returncode == 0, proc.stderr
-    (line,) = [s for s in proc.stderr.splitlines() if "most commits of" in s]
-    assert str(web) in line and "(1 of 4 stored)" in line and "3 commits touch no file" in line
-    assert "javascript (2 files)" in line and 'enabled = ["python", "javascript"]' in line
+    (line,) = warned(proc)
+    assert (
+        f"{web}: stored 1 of the 4 commits read: the other 3 touch no file of the enabled "
+        "languages (python); 3 of them change files of javascript (3 commits)" in line
+    ), line
+    assert 'set [filters.languages] enabled = ["python", "javascript"]' in line
+    assert "WARNING" not in proc.stderr and "most commits" not in proc.stderr
+    events = (tmp_path / "sc-output" / "logs" / "events.jsonl").read_text().splitlines()
+    (event,) = [json.loads(e) for e in events if '"stage_warning"' in e]
+    assert event["stage"] == "mine" and event["stored"] == 1 and event["read"] == 4
     books = init(tmp_path / "books")
     for i in range(3):
         commit(books, {f"nb{i}.ipynb": '{"cells": []}\n', "data.csv": f"{i}\n"}, f"nb {i}",
                ts=BASE_TS + 600 * i)  # fmt: skip
     commit(books, {"util.py": py_lines(3)}, "py", ts=BASE_TS + 6000)
     proc = run_mine(tmp_path, [books], "--force")
-    assert proc.returncode == 0, proc.stderr
-    (line,) = [s for s in proc.stderr.splitlines() if "most commits of" in s]
-    assert "they change .ipynb (3 files), .csv (1 file) and other files of no enabled" in line
+    assert proc.returncode == 0 and not warned(proc), proc.stderr
+    log = (tmp_path / "sc-output" / "logs" / "run.log").read_text()
+    assert f"{books}: stored 1 of the 4 commits read" in log
+    assert "they change .ipynb (3 files), .csv (1 file) and other files of no enabled" in log
     half = py_repo(tmp_path / "lib", n=2)
     commit(half, {"README.md": "docs\n"}, "docs", ts=BASE_TS + 6000)
     proc = run_mine(tmp_path, [half], "--force")
-    assert proc.returncode == 0 and "most commits of" not in proc.stderr  # 1 of 3: no warning
+    assert proc.returncode == 0 and "commits read" not in proc.stderr  # 1 of 3: no warning
 
 
 def _docs_after_python(path: Path, n_py: int, n_docs: int) -> Path:
@@ -155,19 +170,29 @@ def _docs_after_python(path: Path, n_py: int, n_docs: int) -> Path:
     return src
 
 
-def test_a_shallow_window_of_some_docs_commits_is_no_warning(tmp_path: Path) -> None:
-    """HEAD is mostly Python, and the last commits of a short shallow clone are mostly docs and
-    CI (5 of 7, as tinydb's last 10 to 200 commits are half docs and CI): not worth a warning
-    (a line in the run log); the same share of a full history warns."""
+def test_mostly_docs_and_ci_commits_are_no_warning(tmp_path: Path) -> None:
+    """A Python library whose other commits are docs, CI and release files (as records' 160 of
+    303): nothing to do about them, so a line in the run log, on the whole history or a
+    shallow window under three quarters of other files (5 of 7, as tinydb's last 10 to 200
+    commits are half docs and CI); the same library with a JavaScript commit among them warns."""
+    full = _docs_after_python(tmp_path / "full", 2, 5)
+    proc = run_mine(tmp_path, [full])
+    assert proc.returncode == 0 and not warned(proc), proc.stderr
+    log = (tmp_path / "sc-output" / "logs" / "run.log").read_text()
+    assert f"{full}: stored 2 of the 7 commits read: the other 5 touch no file" in log
+    assert "(no language a setting would count: no warning)" in log
     src = _docs_after_python(tmp_path / "lib", 6, 5)
     shallow = clone_shallow(src, tmp_path / "shallow", depth=8)  # py 3 is its boundary
-    proc = run_mine(tmp_path, [shallow])
-    assert proc.returncode == 0 and "most commits of" not in proc.stderr, proc.stderr
+    proc = run_mine(tmp_path, [shallow], "--force")
+    assert proc.returncode == 0 and not warned(proc), proc.stderr
     log = (tmp_path / "sc-output" / "logs" / "run.log").read_text()
-    assert f"shallow clone {shallow}: 2 commits stored, 5 touch no file" in log
-    full = _docs_after_python(tmp_path / "full", 2, 5)  # the same 5 of 7, whole history
+    assert f"{shallow}: stored 2 of the 7 commits read" in log
+    assert "(a shallow window under 75% other files: no warning)" in log
+    commit(full, {"docs/_static/theme.js": "const t = 1;\n"}, "theme", ts=BASE_TS + 90000)
     proc = run_mine(tmp_path, [full], "--force")
-    assert proc.returncode == 0 and "(2 of 7 stored)" in proc.stderr, proc.stderr
+    (line,) = warned(proc)
+    assert "stored 2 of the 8 commits read" in line, line
+    assert "1 of them changes files of javascript (1 commit)" in line, line
 
 
 def test_a_shallow_window_of_other_files_names_what_they_change_and_the_shallow_clone(
@@ -180,8 +205,8 @@ def test_a_shallow_window_of_other_files_names_what_they_change_and_the_shallow_
     shallow = clone_shallow(src, tmp_path / "shallow", depth=9)  # py 4 is its boundary
     proc = run_mine(tmp_path, [shallow])
     assert proc.returncode == 0, proc.stderr
-    (line,) = [s for s in proc.stderr.splitlines() if "most commits of" in s]
-    assert "(1 of 8 stored)" in line and "7 commits touch no file" in line, line
+    (line,) = warned(proc)
+    assert "stored 1 of the 8 commits read: the other 7 touch no file" in line, line
     assert "they change .rst (7 files), .yml (1 file)" in line, line
     assert "its files at HEAD" not in line and "of no known language" not in line
     assert "the clone is shallow (only its last 9 commits)" in line

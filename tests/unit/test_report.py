@@ -221,6 +221,7 @@ def test_failed_and_interrupted_runs(tmp_path: Path) -> None:
         ("r2", "checkpoint_saved", "a", {}),
         ("r2", "checkpoint_saved", "a", {}),
         ("r2", "partial_work_stale", "a", {"reason": "fingerprint changed"}),
+        ("r2", "stage_warning", "a", {"reason": "stored 1 of the 4 commits read"}),
         ("r2", "run_interrupted", "a", {"reason": "interrupted: rerun to resume"}),
     ]
     with (base / "logs" / "events.jsonl").open("w") as fh:
@@ -235,6 +236,7 @@ def test_failed_and_interrupted_runs(tmp_path: Path) -> None:
     assert rows["a"]["4"] == "2"  # checkpoints
     html = (base / "reports" / "index.html").read_text()
     assert "partial work stale" in html and "fingerprint changed" in html
+    assert "stage warning" in html and "stored 1 of the 4 commits read" in html
     # the sections are the outputs on disk, not all this run's: the page says so at the top
     top = html.split("<section", 1)[0]
     assert "This run did not complete a: the sections below show the outputs on disk" in top

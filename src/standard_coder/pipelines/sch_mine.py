@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,12 +201,14 @@ def why_nothing_mined(db: Path, repo: str, path: Path, langs: LanguageFilter) ->
 
 
 MOSTLY_OTHER_LANGUAGES = 0.5
-"""Share of a repository's mined commits touching no enabled language from which mine warns."""
+"""Share of a repository's read commits touching no enabled language from which mine says so
+(a warning when it can say what to do about it, else a line in the run log)."""
 
 MOSTLY_OTHER_LANGUAGES_SHALLOW = 0.75
-"""The same share for a shallow clone: its last commits are often documentation, CI and
-dependency changes (50 to 58% of tinydb's last 10, 20, 50 or 200 commits, 41% of its whole
-history), so only a window that is mostly of other files says something of the repository."""
+"""The share from which a shallow clone's window warns for want of history: its last commits
+are often documentation, CI and dependency changes (50 to 58% of tinydb's last 10, 20, 50 or
+200 commits, 41% of its whole history), so only a window that is mostly of other files says
+something of the repository."""
 
 
 def _warn_if_mostly_other_languages(
@@ -218,33 +221,114 @@ def _warn_if_mostly_other_languages(
     *,
     shallow: bool = False,
 ) -> None:
-    """Warn when most of ``repo``'s commits were left out for touching no enabled language (a
-    repository of notebooks, or mostly another language): the few stored are all it learns
-    from. A shallow clone's window needs :data:`MOSTLY_OTHER_LANGUAGES_SHALLOW` (below it, a
-    line in the run log only)."""
+    """Say when most of ``repo``'s commits were left out for touching no enabled language.
+
+    A ``[warn]`` line (event ``stage_warning``) only when the user can act on it: some of those
+    commits change files of a known language that is not enabled (the setting that counts them
+    is named), or a shallow clone's window is :data:`MOSTLY_OTHER_LANGUAGES_SHALLOW` other
+    files (fetch its history). Commits of documentation, CI, release or data files only (most
+    Python libraries' other commits) get a line in the run log: no setting would count them.
+    """
     from standard_coder.sch.mining.store import unstored_counts
 
     other = unstored_counts(db, repo).get("no_language_files", 0)
     total = other + stored
     if not other or other < MOSTLY_OTHER_LANGUAGES * total:
         return
-    if shallow and other < MOSTLY_OTHER_LANGUAGES_SHALLOW * total:
-        ctx.log.info("shallow clone %s: %d commits stored, %d touch no file of an enabled "
-                     "language (under %d%% of its window: no warning)", path, stored, other,
-                     round(MOSTLY_OTHER_LANGUAGES_SHALLOW * 100))  # fmt: skip
+    enabled = ", ".join(langs.enabled)
+    touch = _verb(other, "touches", "touch")
+    said = (f"{path}: stored {stored} of the {total} commits read: the other {other} {touch} "
+            f"no file of the enabled languages ({enabled})")  # fmt: skip
+    changed = _left_out_files(path, db, repo)
+    countable = _countable_languages(changed, langs)
+    if countable:
+        k = sum(1 for files in changed if _countable_languages([files], langs))
+        listed = ", ".join(f"{lang} ({_commits(n)})" for lang, n in countable[:3])
+        suggest = json.dumps([*langs.enabled, *(lang for lang, _ in countable[:3])])
+        said += (f"; {k} of them {_verb(k, 'changes', 'change')} files of {listed}: to count "
+                 f"them, set [filters.languages] enabled = {suggest} (or --set "
+                 f"'filters.languages.enabled={suggest}')")  # fmt: skip
+    else:
+        said += _what_they_change(changed, langs)
+    window = _shallow_window(path) if shallow else None
+    said += _shallow_note(window)
+    if countable or (window is not None and other >= MOSTLY_OTHER_LANGUAGES_SHALLOW * total):
+        ctx.log.warning("%s", said, extra={"on_console": False})  # the event is the [warn] line
+        ctx.emit("stage_warning", reason=said, repo=repo, stored=stored, read=total)
         return
-    ctx.log.warning("most commits of %s were not mined (%d of %d stored): %s", path, stored,
-                    total, _other_languages(other, path, langs, db, repo))  # fmt: skip
+    share = f"{MOSTLY_OTHER_LANGUAGES_SHALLOW:.0%}"
+    why = (f"a shallow window under {share} other files" if window is not None
+           else "no language a setting would count")  # fmt: skip
+    ctx.log.info("%s (%s: no warning)", said, why)
+
+
+def _left_out_files(path: Path, db: Path, repo: str) -> list[list[str]]:
+    """The files each of ``repo``'s commits left out for touching no enabled language changes
+    (the first 1000 such commits), read from git."""
+    from standard_coder.sch.mining.gitlog import run_git
+    from standard_coder.sch.mining.store import skipped_commit_ids
+
+    ids = skipped_commit_ids(db, repo, "no_language_files")
+    if not ids:
+        return []
+    listed = "\n".join(ids).encode() + b"\n"
+    out = run_git(path, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "--name-only",
+                  "-z", "--format=%x01%H", stdin=listed, check=False)  # fmt: skip
+    commits: list[list[str]] = []
+    for chunk in out.split(b"\x01")[1:]:
+        names = (p.decode("utf-8", "replace").strip("\n") for p in chunk.split(b"\0")[1:])
+        commits.append([p for p in names if p])
+    return commits
+
+
+def _countable_languages(changed: list[list[str]], langs: LanguageFilter) -> list[tuple[str, int]]:
+    """Known languages (``extensions``) that are not enabled, with how many of the commits
+    (``changed``: each commit's files) change a file of each, most first."""
+    from standard_coder.sch.mining.filters import count_languages
+
+    counts: dict[str, int] = {}
+    for files in changed:
+        for lang in count_languages(files, langs.extensions, langs.exclude_paths):
+            if lang not in langs.enabled:
+                counts[lang] = counts.get(lang, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _what_they_change(changed: list[list[str]], langs: LanguageFilter) -> str:
+    """``"; they change .rst (7 files), ... and other files of no enabled language"`` (distinct
+    files per extension), or ``""`` when those commits change no file with an extension."""
+    from standard_coder.sch.mining.filters import count_other_extensions
+
+    paths = sorted({p for files in changed for p in files})
+    extensions = count_other_extensions(paths, langs.extensions, langs.exclude_paths)
+    if not extensions:
+        return ""
+    listed = ", ".join(f"{ext} ({_files(k)})" for ext, k in extensions[:3])
+    return f"; they change {listed} and other files of no enabled language"
+
+
+def _shallow_note(window: str | None) -> str:
+    """``"; the clone is shallow (only its last N commits) ..."``, or ``""`` when not shallow."""
+    if window is None:
+        return ""
+    return (f"; the clone is shallow (only its last {window} commits), a window too short to "
+            "say what the history is: fetch the rest (git fetch --unshallow)")  # fmt: skip
+
+
+def _shallow_window(path: Path) -> str | None:
+    """How many commits a shallow clone lists (``"?"`` when git cannot count), else None."""
+    from standard_coder.sch.mining.gitlog import run_git
+
+    if run_git(path, "rev-parse", "--is-shallow-repository", check=False).strip() != b"true":
+        return None
+    listed = run_git(path, "rev-list", "--count", "--no-merges", "HEAD", check=False)
+    return listed.decode().strip() or "?"
 
 
 def _other_languages(n: int, path: Path, langs: LanguageFilter, db: Path, repo: str) -> str:
     """``"N commits touch no file of [filters.languages] enabled = [...]"``, with the languages
     of ``path``'s files at HEAD that would count them, else the file extensions those commits
     change; on a shallow clone, that only its last commits were there to mine."""
-    import json
-
-    from standard_coder.sch.mining.gitlog import run_git
-
     enabled = json.dumps(list(langs.enabled))
     verb = "touches" if n == 1 else "touch"
     part = f"{_commits(n)} {verb} no file of [filters.languages] enabled = {enabled}"
@@ -256,40 +340,16 @@ def _other_languages(n: int, path: Path, langs: LanguageFilter, db: Path, repo: 
         part += (f"; its files at HEAD are {listed}: to count them, set enabled = "
                  f"{suggest} (or --set 'filters.languages.enabled={suggest}')")  # fmt: skip
     else:
-        extensions = _extensions_changed(path, db, repo, langs)
-        if extensions:
-            listed = ", ".join(f"{ext} ({_files(k)})" for ext, k in extensions[:3])
-            part += f"; they change {listed} and other files of no enabled language"
-    shallow = run_git(path, "rev-parse", "--is-shallow-repository", check=False).strip()
-    if shallow == b"true":
-        listed_n = run_git(path, "rev-list", "--count", "--no-merges", "HEAD", check=False)
-        part += (f"; the clone is shallow (only its last {listed_n.decode().strip() or '?'} "
-                 "commits), a window too short to say what the history is: fetch the rest "
-                 "(git fetch --unshallow)")  # fmt: skip
-    return part
-
-
-def _extensions_changed(
-    path: Path, db: Path, repo: str, langs: LanguageFilter
-) -> list[tuple[str, int]]:
-    """The extensions of the files that ``repo``'s commits skipped for touching no enabled
-    language change (the first 1000 such commits), with how many files each, most first."""
-    from standard_coder.sch.mining.filters import count_other_extensions
-    from standard_coder.sch.mining.gitlog import run_git
-    from standard_coder.sch.mining.store import skipped_commit_ids
-
-    ids = skipped_commit_ids(db, repo, "no_language_files")
-    if not ids:
-        return []
-    listed = "\n".join(ids).encode() + b"\n"
-    out = run_git(path, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "--name-only",
-                  "-z", "--format=", stdin=listed, check=False)  # fmt: skip
-    paths = sorted({p.decode("utf-8", "replace").strip("\n") for p in out.split(b"\0")} - {""})
-    return count_other_extensions(paths, langs.extensions, langs.exclude_paths)
+        part += _what_they_change(_left_out_files(path, db, repo), langs)
+    return part + _shallow_note(_shallow_window(path))
 
 
 def _commits(n: int) -> str:
     return f"{n} commit" if n == 1 else f"{n} commits"
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
 
 
 def _files(n: int) -> str:

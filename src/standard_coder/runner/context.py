@@ -122,7 +122,9 @@ class StageContext(Protocol):
 
     def progress(self, total: int | None, desc: str) -> ProgressHandle: ...
     def emit(self, event: str, **fields: Any) -> None:
-        """Append one event to ``logs/events.jsonl`` (stage and run id added)."""
+        """Append one event to ``logs/events.jsonl`` (stage and run id added);
+        ``emit("stage_warning", reason=text)`` is a warning for the user: a ``[warn] stage:
+        text`` line on the console and in the report's warnings."""
         ...
 
     def set_summary(self, **fields: Any) -> None:

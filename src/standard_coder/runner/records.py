@@ -102,6 +102,7 @@ _LABELS = {
     "upstream_stale": "warn",
     "state_corrupt": "warn",
     "partial_work_stale": "warn",
+    "stage_warning": "warn",
     "stage_resuming": "resume",
     "cache_pulled": "restore",
 }

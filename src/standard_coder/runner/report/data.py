@@ -18,7 +18,7 @@ from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.report.kit import fmt_time, fmt_value, num
 
 MAX_EVENT_BYTES = 32 * 1024 * 1024
-WARNING_EVENTS = ("state_corrupt", "partial_work_stale", "upstream_stale")
+WARNING_EVENTS = ("state_corrupt", "partial_work_stale", "upstream_stale", "stage_warning")
 
 
 @dataclass
