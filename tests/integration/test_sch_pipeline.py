@@ -313,6 +313,29 @@ def test_a_configured_path_that_is_not_a_repo_fails_mine_with_2_after_mining_the
     assert cli("status", "--config", str(cfg)).stdout.split()[:3] == ["mine", "would", "run"]
 
 
+def test_the_untouched_config_in_a_folder_that_is_not_a_repo_shows_no_progress(
+    tmp_path: Path,
+) -> None:
+    """``init-config`` then ``pipeline`` in a plain folder (``include_paths = ["."]``): the
+    failure, with no ``mining chunks: 0`` / ``0/0`` progress above it (the repository failed
+    before mining started); a rerun of an unchanged repository shows none either, a first
+    mine does."""
+    cfg = tmp_path / "pipeline_config.toml"
+    cli("init-config", str(cfg))
+    workers = ("--set", "runner.workers=2")  # the runner's map, and its progress line
+    proc = cli("pipeline", "--config", str(cfg), *workers, cwd=tmp_path, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "[FAIL] mine: 1 repository could not be mined" in proc.stderr, proc.stderr
+    assert f"{tmp_path}: not a git repository" in proc.stderr
+    assert "mining chunks" not in proc.stderr, proc.stderr  # was `mining chunks: 0` and `0/0`
+    cli("simulate", str(tmp_path / "sim"), "--weeks", "1", "--authors", "1")
+    mine = ("pipeline", "--config", str(cfg), "--stages", "mine", *workers)
+    first = cli(*mine, "--set", 'repos.include_paths=["sim/repo-0"]')
+    assert "mining chunks: 1/1" in first.stderr, first.stderr
+    again = cli(*mine, "--set", 'repos.include_paths=["sim/repo-0"]', "--force")
+    assert "mining chunks" not in again.stderr and "unchanged" in again.stderr, again.stderr
+
+
 def test_a_folder_inside_a_repository_and_a_symlink_to_it_mine_it_once(tmp_path: Path) -> None:
     """The template's "." from a subfolder, a package folder, a symlink: the repository they
     lead to is mined once, under its real path, and the run says how each path was read."""

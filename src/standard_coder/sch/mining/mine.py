@@ -216,8 +216,13 @@ def mine_repositories(
         totals = {rid: sum(len(c.ids) for c in p.chunks) for rid, p in plans.items()}
         # The runner's map tells its items itself; our threads learn a stop through this.
         polling = stop_polling(should_stop) if map_fn is None else contextlib.nullcontext()
+        # Nothing to mine (every repository failed before mining, or is unchanged): no map, so
+        # no "mining chunks: 0" progress line above the failure or the summary.
+        work: Iterable[tuple[ChunkTask, ChunkResult]] = (
+            mapper(mine_chunk, tasks()) if any(p.chunks for p in plans.values()) else ()
+        )
         with polling:  # a chunk in flight sees a Ctrl-C between two commits
-            for task, res in mapper(mine_chunk, tasks()):
+            for task, res in work:
                 plan = plans[task.repo]
                 rs = plan.summary
                 rs.seconds += res.seconds
