@@ -90,7 +90,7 @@ def test_report_tiles_say_later_not_remaining_hours_when_past_the_horizon() -> N
     tiles = {name: value for name, value, _ in _card(doc, "TDB-7", [])["tiles"]}
     assert tiles["P50 completion day"] == "2026-12-09 (late)"
     assert tiles["P85 completion day"] == "later than 2026-12-10"
-    assert tiles["expected completed SCH"] == "1.743"
+    assert tiles["SCH expected done by the end"] == "1.743"  # was "expected completed SCH"
     assert "8.666" not in tiles.values() and "5.684" not in tiles.values()
 
 
@@ -110,3 +110,30 @@ def test_the_legend_under_the_table_names_only_the_marks_it_shows(tmp_path: Path
     assert "'(late)'" not in _text(quick) and "'later'" not in _text(quick)
     slow = {**quick, "completion_day_p85": None}  # past the horizon: 'later' only
     assert "'later': not even within" in _text(slow) and "'(late)'" not in _text(slow)
+
+
+def test_the_baseline_effort_reads_as_expected_by_the_end_not_done(tmp_path: Path) -> None:
+    """Session 40: the baseline row said ``74.7 done`` in the effort column under tickets' ``…
+    left``, read as work already done; it is the SCH expected done by the sprint's end."""
+    from standard_coder.config.forecasting import Scenario
+
+    opts = forecast_options(ForecastingSection(
+        n_sims=2_000, scenarios=[Scenario(name="more scope", scope_growth_percent=30)]
+    ))  # fmt: skip
+    res = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path, model_effort=_model,
+                       seed=3)  # fmt: skip
+    for width in (80, 200):
+        buf = io.StringIO()
+        Console(file=buf, width=width, force_terminal=False).print(forecast_table(res.report))
+        lines = buf.getvalue().splitlines()
+        assert all(len(line) <= width for line in lines), width
+        cells = [line.rsplit("│", 2)[1].strip() for line in lines if line.count("│") > 2]
+        expected = f"{res.report['expected_completed_sch']:.1f} expected"
+        at = cells.index(expected)  # the baseline row, then its second line
+        assert cells[at + 1] == "by the end", cells
+        scope = res.report["scenarios"][0]["expected_completed_sch"]
+        assert f"{scope:.1f} expected" in cells and cells.count("by the end") == 2
+        assert not any(c.endswith(" done") for c in cells), cells
+        assert sum(c.endswith(" left") for c in cells) == len(res.report["tickets"])
+        if width == 80:  # the titles column keeps room for a word
+            assert any("1. PAY-301" in line for line in lines), lines

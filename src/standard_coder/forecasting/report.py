@@ -157,7 +157,7 @@ def forecast_table(report: dict[str, Any]) -> Table:
         caption_justify="left",
     )
     table.add_column("case / ticket (work order)", ratio=1, overflow="fold", no_wrap=False)
-    table.add_column("P(done by end)", justify="right", no_wrap=True)
+    table.add_column("P(done by end)", justify="right", no_wrap=False)  # header wraps
     table.add_column("P50 done by", justify="right", no_wrap=True)
     table.add_column("P85 done by", justify="right", no_wrap=True)
     points = (report.get("effort_unit") or {}).get("unit") == "story_points"
@@ -174,7 +174,9 @@ def forecast_table(report: dict[str, Any]) -> Table:
             f"{row['p_complete_by_end']:.1%}",
             p50,
             p85,
-            f"{row[f'expected_completed_{key}']:.1f} done",
+            # the SCH expected done by the sprint's end, not done now (tickets say "... left"):
+            # two short lines, so the column stays as narrow as the tickets' cells
+            f"{row[f'expected_completed_{key}']:.1f} expected\nby the end",
         )
     table.add_section()
     for t in report["tickets"]:

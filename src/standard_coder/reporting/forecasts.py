@@ -33,7 +33,7 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
             tiles.append((name, when, ""))
     sch = num(doc.get("expected_completed_sch"))
     if sch is not None:
-        tiles.append(("expected completed SCH", fmt_value(sch), ""))
+        tiles.append(("SCH expected done by the end", fmt_value(sch), ""))  # not done yet
     scalars = [
         (label(k), v)
         for k, v in doc.items()
