@@ -1,9 +1,13 @@
-"""Process helpers shared by the tests: the environment of a child Python (``child_env``), and
-whether a process is alive (the signal and orphan tests)."""
+"""Process helpers shared by the tests: the environment of a child Python (``child_env``),
+whether a process is alive (the signal and orphan tests), and a command's output on a terminal
+of a given width (``in_terminal``)."""
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -32,3 +36,38 @@ def alive(pid: int) -> bool:
             return fh.read().split()[2] != "Z"
     except (FileNotFoundError, ProcessLookupError):
         return False
+
+
+def in_terminal(
+    *args: str, columns: int = 80, cwd: Path | None = None, timeout: float = 300
+) -> tuple[int, str]:
+    """``python -m standard_coder ARGS`` with stdout and stderr on a pseudo-terminal
+    ``columns`` wide (Rich lays out for the terminal, not for a pipe's 120 columns): its exit
+    code and what it printed, colours and cursor codes removed."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = child_env(TERM="xterm", NO_COLOR="1")
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    proc = subprocess.Popen([sys.executable, "-m", "standard_coder", *args], cwd=cwd,
+                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+                            env=env)  # fmt: skip
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    code = proc.wait(timeout=timeout)
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from gitrepos import counting_git
 
-from proctools import child_env
+from proctools import child_env, in_terminal
 from standard_coder.config import load_config
 from standard_coder.pipelines.sch_estimate import EstimateInputError, Target, estimate
 from standard_coder.pipelines.sch_layout import SchLayout
@@ -101,6 +102,27 @@ def test_json_goes_to_stdout_only_with_the_contract_keys(demo: tuple[Path, str])
     for c in doc["changes"]:
         assert {"commit_id", "sch_hours", "q10", "q50", "q90", "lines_added",
                 "lines_deleted"} <= set(c)  # fmt: skip
+
+
+def test_on_an_80_column_terminal_the_title_and_notes_read_whole(demo: tuple[Path, str]) -> None:
+    """Session 40: ``Estimate, model: auto (<path>/model.pt)`` wrapped onto two lines over a
+    narrow table, and the notes broke inside ``(+0.01 h)``: the title names the model, the
+    file has a line of its own, and the notes break outside parentheses."""
+    out, _ = demo
+    cfg = load_config(out / "pipeline_config.toml", [])
+    code, text = in_terminal("estimate", "-c", str(out / "pipeline_config.toml"), "HEAD~2..HEAD",
+                             columns=80, cwd=out / "repos" / "repo-1")  # fmt: skip
+    assert code == 0, text
+    lines = [line.rstrip() for line in text.splitlines()]
+    assert lines[0] == f"Estimate, model: {cfg.training.predictor}", lines[:3]
+    model_file = SchLayout(out / "sc-output").model
+    assert f"model file: {model_file}" in lines  # whole: the terminal wraps it, not the table
+    notes = [line for line in lines if not line.startswith("model file: ")]
+    assert max(len(line) for line in notes) <= 80, text
+    weighs = next(i for i, line in enumerate(lines) if " weighs most: " in line)
+    block = lines[weighs : next(i for i, line in enumerate(lines) if "for scale:" in line)]
+    for line in block:  # each effect whole on its line: "(+0.01" never ends one
+        assert len(re.findall(r"\([+-]", line)) == len(re.findall(r"\([+-][\d.]+ h\)", line)), block
 
 
 def _worktree(demo: tuple[Path, str], tmp_path: Path) -> tuple[Any, Path, Path]:

@@ -233,8 +233,15 @@ def test_summary_table_renders(
     said = " ".join(console.export_text().split())
     assert (
         'filtered: 2 touching no enabled language (read, so counted in "new") and 1 by excluded '
-        'authors (bots, AI agents, [filters.authors]: never read, so not counted in "new")'
+        'authors (bots, AI agents, [filters.authors]): never read, so not counted in "new"'
     ) in said
+    # on 80 columns the line breaks at spaces outside the parentheses (it broke after "AI
+    # agents,"), and no line is wider than the terminal
+    narrow = Console(record=True, width=80)
+    narrow.print(summary_table(s))
+    note = narrow.export_text().split("filtered: ", 1)[1].splitlines()
+    assert len(note) > 1 and all(len(line) <= 80 for line in note), note
+    assert all(line.count("(") == line.count(")") for line in note), note
     # in a log or CI (not a terminal) the table is laid out legibly, never folded into ellipses,
     # even when something (readline, a parent shell) exported COLUMNS=80
     monkeypatch.setenv("COLUMNS", "80")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from standard_coder.cli.app import app
 from standard_coder.cli.options import ConfigOpt, SetOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SCH_LINE = (
     "SCH = standard-coder hours: the coding time a standard coder would need for the change "
@@ -94,7 +97,16 @@ _NOTES: tuple[tuple[str, Callable[[str, Any], str]], ...] = (
 """The lines printed under the table: a change's JSON key, and what it says."""
 
 
-def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
+def _model_and_file(model: str, predictor: str) -> tuple[str, str | None]:
+    """``("auto", "/x/model.pt")`` from the JSON's ``"auto (/x/model.pt)"``: the table's title
+    names the model, its file gets a line of its own (a long path wrapped the title)."""
+    head = f"{predictor} ("
+    if model.startswith(head) and model.endswith(")"):
+        return predictor, model[len(head) : -1]
+    return model, None
+
+
+def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "") -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -105,7 +117,8 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         con.print(f"{doc.get('note') or 'nothing to price'} (0 SCH h)", markup=False,
                   highlight=False)  # fmt: skip
         return
-    t = Table(title=f"Estimate, model: {doc['model']}", title_justify="left")
+    model, model_file = _model_and_file(str(doc["model"]), predictor)
+    t = Table(title=f"Estimate, model: {model}", title_justify="left")
     for col, just in [("change", "left"), ("+/-", "right"), ("SCH h", "right"),
                       ("q10", "right"), ("q50", "right"), ("q90", "right")]:  # fmt: skip
         t.add_column(col, justify=just)  # type: ignore[arg-type]
@@ -122,26 +135,35 @@ def _print_human(doc: dict[str, Any], languages: list[str]) -> None:
         t.add_row("total", "", f"{tot['sch_hours']:.2f}", f"{tot['q10']:.2f}",
                   f"{tot['q50']:.2f}", f"{tot['q90']:.2f}", style="bold")  # fmt: skip
     con.print(t)
+    if model_file is not None:  # whole, for copying: the terminal wraps it, not Rich
+        con.print(f"model file: {model_file}", markup=False, highlight=False, soft_wrap=True)
     for key, say in _NOTES:  # one kind of note at a time, change after change
         for c in doc["changes"]:
             if c.get(key):
-                con.print(say(_name(c), c[key]), markup=False, highlight=False)
+                _say(con, say(_name(c), c[key]))
         typical = [c["typical_sch_hours"] for c in doc["changes"] if "typical_sch_hours" in c]
         if key == "top_features" and typical:  # the same for every change: said once
-            con.print(_typical(float(typical[0])), markup=False, highlight=False)
+            _say(con, _typical(float(typical[0])))
     bare = [_name(c) for c in doc["changes"] if c.get("no_language_files")]
     if bare:
         langs = ", ".join(sorted(languages)) or "none enabled"
         shown = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
-        con.print(f"{shown}: no file in the mined languages ({langs}), so 0 h; "
-                  "[filters.languages] enabled lists the languages priced",
-                  markup=False, highlight=False)  # fmt: skip
+        _say(con, f"{shown}: no file in the mined languages ({langs}), so 0 h; "
+                  "[filters.languages] enabled lists the languages priced")  # fmt: skip
     for c in doc["changes"]:
         if c.get("no_change"):
-            con.print(f"{_name(c)}: no file changed, so 0 h", markup=False, highlight=False)
+            _say(con, f"{_name(c)}: no file changed, so 0 h")
     if doc.get("note"):
-        con.print(f"note: {doc['note']}", markup=False, highlight=False)
-    con.print(SCH_LINE, markup=False, highlight=False)
+        _say(con, f"note: {doc['note']}")
+    _say(con, SCH_LINE)
+
+
+def _say(con: Console, text: str) -> None:
+    """A note under the table, broken at spaces outside parentheses (``(+0.01 h)`` whole)."""
+    from standard_coder.runner.console import wrap_outside_parentheses
+
+    for line in wrap_outside_parentheses(text, con.width):
+        con.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("estimate")
@@ -197,4 +219,4 @@ def estimate_cmd(
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:
-        _print_human(doc, list(cfg.filters.languages.enabled))
+        _print_human(doc, list(cfg.filters.languages.enabled), cfg.training.predictor)

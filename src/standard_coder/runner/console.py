@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-__all__ = ["PIPE_WIDTH", "make_console"]
+__all__ = ["PIPE_WIDTH", "make_console", "wrap_outside_parentheses"]
 
 PIPE_WIDTH = 120
 
@@ -40,3 +40,30 @@ def _is_tty(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # replaced or closed streams
         return False
+
+
+def wrap_outside_parentheses(text: str, width: int) -> list[str]:
+    """``text`` as lines of at most ``width`` characters, broken at spaces outside parentheses
+    and brackets, so that a short parenthesis (``(+0.01 h)``, ``[filters.authors]``) is read
+    whole; one longer than half a line is broken at its own spaces, as a sentence is."""
+    groups: list[str] = []
+    depth = 0
+    for word in text.split():
+        if depth > 0:
+            groups[-1] += f" {word}"
+        else:
+            groups.append(word)
+        depth = max(0, depth + sum(word.count(c) for c in "([") - sum(word.count(c) for c in ")]"))
+    lines: list[str] = []
+    for group in groups:
+        if lines and len(lines[-1]) + 1 + len(group) <= width:
+            lines[-1] += f" {group}"
+        elif len(group) <= width // 2:
+            lines.append(group)
+        else:  # too long to keep whole: its words fill the lines
+            for word in group.split():
+                if lines and len(lines[-1]) + 1 + len(word) <= width:
+                    lines[-1] += f" {word}"
+                else:
+                    lines.append(word)
+    return lines

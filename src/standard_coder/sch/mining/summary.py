@@ -171,8 +171,10 @@ class _MineTable:
             yield self.wide()
         else:
             yield self.long()
-        if self.note:
-            yield Text(self.note)
+        from standard_coder.runner.console import wrap_outside_parentheses
+
+        for line in wrap_outside_parentheses(self.note, options.max_width):
+            yield Text(line)
 
 
 def summary_table(summary: MineSummary) -> _MineTable:
@@ -227,7 +229,7 @@ def summary_table(summary: MineSummary) -> _MineTable:
         note = (
             f"filtered: {tot['skipped_by_filter'] - tot['author_filtered']:,} touching no "
             f'enabled language (read, so counted in "new") and '
-            f"{tot['author_filtered']:,} by excluded authors (bots, AI agents, [filters.authors]: "
-            'never read, so not counted in "new")'
+            f"{tot['author_filtered']:,} by excluded authors (bots, AI agents, "
+            '[filters.authors]): never read, so not counted in "new"'
         )
     return _MineTable(headers, rows, "mine: repositories", note)
