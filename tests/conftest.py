@@ -11,10 +11,10 @@
   (per-example deadline, "input generation is slow") would fail them for load, not for a bug.
 - Child processes keep their temporary files in a folder of this test process's own
   (``TMPDIR``), removed when the session ends: ``torchrun`` leaves a ``torchelastic_*`` log
-  folder behind on every launch, and a child killed on purpose (SIGKILL, a second signal's
-  ``os._exit``) leaves its multiprocessing ``pymp-*`` folder; CI runs left 72 and 42 of them in
-  ``/tmp``. This process's own temporary files (pytest's ``tmp_path``, the lock below) stay in
-  the shared temporary folder.
+  folder behind on every launch, and a child killed on purpose (SIGKILL) leaves its
+  multiprocessing ``pymp-*`` folder (the runner's own ``os._exit`` paths remove theirs); CI runs
+  left 72 and 42 of them in ``/tmp``. This process's own temporary files (pytest's ``tmp_path``,
+  the lock below) stay in the shared temporary folder.
 """
 
 from __future__ import annotations

@@ -47,13 +47,20 @@ def _cmd(base: Path, *extra: str) -> list[str]:
 
 
 def _start(
-    base: Path, trace: Path, *extra: str, item_delay: float = 0.0, step_delay: float = 0.0
+    base: Path,
+    trace: Path,
+    *extra: str,
+    item_delay: float = 0.0,
+    step_delay: float = 0.0,
+    tmpdir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     env = child_env(
         COUNTING_TRACE=str(trace),
         COUNTING_ITEM_DELAY=str(item_delay),
         COUNTING_STEP_DELAY=str(step_delay),
     )
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     base.parent.mkdir(parents=True, exist_ok=True)
     log = (base.parent / f"{base.name}.stderr").open("ab")
     return subprocess.Popen(_cmd(base, *extra), env=env, stdout=log, stderr=log)
@@ -277,6 +284,24 @@ def test_second_sigint_exits_at_once_and_state_stays_consistent(
     for name in ("counts.jsonl", "counts_summary.json"):
         assert hashlib.sha256((base / "out" / name).read_bytes()).hexdigest() == ref_hashes[name]
     assert _ledger_ids(base) == ITEM_IDS
+
+
+def test_second_sigint_with_a_worker_pool_leaves_no_pymp_folder(tmp_path: Path) -> None:
+    """The second signal's ``os._exit`` skips multiprocessing's own clean-up: the runner
+    removes the pool's ``pymp-*`` folder itself (observed in a TMPDIR of this test's own)."""
+    base, trace, tmp = tmp_path / "out", tmp_path / "trace.log", tmp_path / "tmp"
+    tmp.mkdir()
+    extra = ("--stages", "count", "--set", "runner.workers=2")
+    proc = _start(base, trace, *extra, item_delay=0.05, tmpdir=tmp)
+    assert _wait_for(proc, trace, "item", 3)
+    assert [p.name for p in tmp.glob("pymp-*")]  # the pool made one: there is one to remove
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert time.monotonic() - t0 < 5  # still at once
+    assert not list(tmp.glob("pymp-*"))
 
 
 def test_param_change_sets_partial_work_aside_and_starts_clean(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from proctools import child_env
 from standard_coder.runner.atomic import atomic_write_json
 from standard_coder.runner.errors import CorruptStateError, RunLocked
 from standard_coder.runner.events import ConsoleSink, JsonlSink, MemorySink, MultiSink
@@ -131,6 +132,32 @@ def test_stop_token_handler_first_signal_sets_flag() -> None:
         assert token.signum == signal.SIGINT
     finally:
         token.restore()
+
+
+def test_remove_mp_tempdir_removes_only_its_own_process_folder(tmp_path: Path) -> None:
+    """A forked child inherits its parent's ``pymp-*`` name and leaves it; the parent removes
+    it; a process that never loaded multiprocessing has nothing to do (run in a child process:
+    this one's pools keep their folder)."""
+    code = (
+        "import sys\n"
+        "from standard_coder.runner.stoptoken import remove_mp_tempdir\n"
+        "remove_mp_tempdir()\n"
+        "assert 'multiprocessing.process' not in sys.modules\n"
+        "import multiprocessing, multiprocessing.util, os\n"
+        "folder = multiprocessing.util.get_temp_dir()\n"
+        "child = multiprocessing.get_context('fork').Process(target=remove_mp_tempdir)\n"
+        "child.start(); child.join()\n"
+        "assert child.exitcode == 0 and os.path.isdir(folder), folder\n"
+        "remove_mp_tempdir()\n"
+        "assert not os.path.exists(folder), folder\n"
+        "print(folder)\n"
+    )
+    env = child_env(TMPDIR=str(tmp_path))
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    assert Path(res.stdout.strip()).parent == tmp_path and not list(tmp_path.iterdir())
 
 
 def test_a_failed_atomic_write_names_the_file_not_its_temp(tmp_path: Path) -> None:

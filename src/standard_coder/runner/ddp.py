@@ -25,6 +25,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from standard_coder.runner.stoptoken import remove_mp_tempdir
+
 log = logging.getLogger(__name__)
 
 WAIT = _dt.timedelta(hours=48)
@@ -189,7 +191,9 @@ def finish() -> None:
 
 
 def leave(code: int) -> NoReturn:
-    """End a torchrun rank that left the process group: flush, then ``os._exit(code)``.
+    """End a torchrun rank that left the process group: flush, remove the process's
+    multiprocessing temporary folder (:func:`~standard_coder.runner.stoptoken.remove_mp_tempdir`),
+    then ``os._exit(code)``.
 
     Outputs are written atomically before this point; what is skipped is the interpreter's
     teardown, in which torch's communication threads aborted a rank after a finished run
@@ -199,6 +203,7 @@ def leave(code: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed stream must not keep the rank alive
             stream.flush()
+    remove_mp_tempdir()
     os._exit(code)
 
 

@@ -4,6 +4,12 @@ The first signal sets the flag, says so on stderr at once (stopping at a safe po
 long as the work in flight), and forwards the same signal to every registered process group
 (running command stages). A second signal kills those groups and exits at once with
 ``128 + signum``; atomic writes keep state consistent even then.
+
+Every ``os._exit`` of the runner (here and :func:`standard_coder.runner.ddp.leave`) first
+removes the process's multiprocessing temporary folder (:func:`remove_mp_tempdir`): the exit
+skips the interpreter's teardown, whose finalizer would have removed it, and a run with a
+worker pool would leave a ``pymp-*`` folder in the user's temporary folder on every second
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
@@ -19,6 +26,25 @@ NOTICE = (
     "\n[stop] {name}: finishing the work in flight and saving it, then exiting"
     " (send it again to exit at once)\n"
 )
+
+
+def remove_mp_tempdir() -> None:
+    """Remove this process's multiprocessing temporary folder (``pymp-*``), if it made one.
+
+    For the paths that end with ``os._exit``, which skips the finalizer that removes it at a
+    normal exit. Creates nothing and imports nothing: a process that never loaded
+    ``multiprocessing``, or never needed the folder (no worker pool), has none. A process
+    started by ``multiprocessing`` leaves the folder alone: a forked child inherits its
+    parent's folder name, and the folder is the parent's to remove.
+    """
+    process = sys.modules.get("multiprocessing.process")
+    if process is None or process.parent_process() is not None:
+        return
+    tempdir = process.current_process()._config.get("tempdir")
+    if tempdir:
+        import shutil  # loaded already: multiprocessing.util imports it to make the folder
+
+        shutil.rmtree(tempdir, ignore_errors=True)
 
 
 class StopToken:
@@ -76,6 +102,7 @@ class StopToken:
             return
         for pgid in list(self._groups):
             self._send(pgid, signal.SIGKILL)
+        remove_mp_tempdir()
         os._exit(128 + signum)
 
     def install(self) -> bool:
@@ -100,6 +127,7 @@ def _exit_at_once(signum: int, frame: FrameType | None) -> None:
     name = signal.Signals(signum).name
     with contextlib.suppress(OSError):
         os.write(2, f"\ninterrupted ({name}){_EARLY_NOTE}\n".encode())
+    remove_mp_tempdir()
     os._exit(128 + signum)
 
 
