@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -289,19 +291,24 @@ def test_second_sigint_exits_at_once_and_state_stays_consistent(
 def test_second_sigint_with_a_worker_pool_leaves_no_pymp_folder(tmp_path: Path) -> None:
     """The second signal's ``os._exit`` skips multiprocessing's own clean-up: the runner
     removes the pool's ``pymp-*`` folder itself (observed in a TMPDIR of this test's own)."""
-    base, trace, tmp = tmp_path / "out", tmp_path / "trace.log", tmp_path / "tmp"
-    tmp.mkdir()
-    extra = ("--stages", "count", "--set", "runner.workers=2")
-    proc = _start(base, trace, *extra, item_delay=0.05, tmpdir=tmp)
-    assert _wait_for(proc, trace, "item", 3)
-    assert [p.name for p in tmp.glob("pymp-*")]  # the pool made one: there is one to remove
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.05)
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 130
-    assert time.monotonic() - t0 < 5  # still at once
-    assert not list(tmp.glob("pymp-*"))
+    base, trace = tmp_path / "out", tmp_path / "trace.log"
+    # short (the default TMPDIR's folder, not tmp_path): the forkserver's AF_UNIX socket lives
+    # in the pymp-* folder, and a socket path over 107 bytes fails the pool
+    tmp = Path(tempfile.mkdtemp(prefix="sig-"))
+    try:
+        extra = ("--stages", "count", "--set", "runner.workers=2")
+        proc = _start(base, trace, *extra, item_delay=0.05, tmpdir=tmp)
+        assert _wait_for(proc, trace, "item", 3)
+        assert list(tmp.glob("pymp-*"))  # the pool made one: there is one to remove
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert time.monotonic() - t0 < 5  # still at once
+        assert not list(tmp.glob("pymp-*"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_param_change_sets_partial_work_aside_and_starts_clean(tmp_path: Path) -> None:
