@@ -297,3 +297,31 @@ def test_pool_workers_inherit_the_quiet_hook() -> None:
                               timeout=60, env=env, cwd=d)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == QUIET_FORKSERVER
+
+
+def test_top_up_fills_to_the_limit_and_stops_at_a_stop_or_the_end() -> None:
+    from standard_coder.runner.itemstop import top_up
+
+    source = iter(range(5))
+    in_flight: dict[str, int] = {}
+    submitted: list[int] = []
+
+    def submit(item: int) -> str:
+        submitted.append(item)
+        return f"future-{item}"
+
+    assert top_up(in_flight, 2, source, submit, lambda: False)  # limit reached, items left
+    assert in_flight == {"future-0": 0, "future-1": 1}
+    assert top_up(in_flight, 2, source, submit, lambda: False) and submitted == [0, 1]  # full
+    del in_flight["future-0"]
+    asked: list[int] = []
+
+    def stop_on_second_ask() -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    # a stop asked for before an item: that item is never taken from the source
+    assert not top_up(in_flight, 4, source, submit, stop_on_second_ask)
+    assert submitted == [0, 1, 2] and next(source) == 3
+    assert not top_up(in_flight, 10, source, submit, lambda: False)  # the source ended
+    assert submitted == [0, 1, 2, 4] and set(in_flight.values()) == {1, 2, 4}

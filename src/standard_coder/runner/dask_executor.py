@@ -35,7 +35,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from standard_coder.runner import itemstop
-from standard_coder.runner.itemstop import ExecutorUnavailable, ItemStopped, _ContextManager
+from standard_coder.runner.itemstop import (
+    ExecutorUnavailable,
+    ItemStopped,
+    _ContextManager,
+    top_up,
+)
 
 __all__ = ["DaskExecutor", "address_of", "connect_timeout_s"]
 
@@ -179,22 +184,18 @@ class DaskExecutor(_ContextManager):
         source = iter(items)
         in_flight: dict[Any, T] = {}
         pending = as_completed(loop=client.loop)
-        exhausted = False
+        more = True  # until the source ends or a stop is asked for
         stopping = False
+
+        def submit(item: T) -> Any:
+            fut = client.submit(_run_item, call, item, stop_name, pure=False)
+            pending.add(fut)
+            return fut
+
         try:
             while True:
-                while not exhausted and len(in_flight) < limit:
-                    if should_stop():
-                        exhausted = True
-                        break
-                    try:
-                        item = next(source)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    fut = client.submit(_run_item, call, item, stop_name, pure=False)
-                    in_flight[fut] = item
-                    pending.add(fut)
+                if more:
+                    more = top_up(in_flight, limit, source, submit, should_stop)
                 if not in_flight:
                     return
                 done = _next_done(pending, 0.2)
@@ -205,7 +206,7 @@ class DaskExecutor(_ContextManager):
                         done_count += 1
                         yield item, result
                 if should_stop() and not stopping:
-                    stopping = exhausted = True
+                    stopping, more = True, False
                     stop_event.set()  # items in flight that poll stop_requested() end now
         finally:
             log.info("dask: %d item(s) done on %s", done_count, self.address)

@@ -32,6 +32,7 @@ from standard_coder.runner.itemstop import (
     ItemStopped,
     _ContextManager,
     stop_requested,
+    top_up,
 )
 
 __all__ = [
@@ -258,19 +259,15 @@ class LocalPoolExecutor(_ContextManager):
         self._stop.clear()
         source = iter(items)
         in_flight: dict[cf.Future[R], T] = {}
-        exhausted = False
+        more = True  # until the source ends or a stop is asked for
+
+        def submit(item: T) -> cf.Future[R]:
+            return pool.submit(fn, item)
+
         try:
             while True:
-                while not exhausted and len(in_flight) < self.max_in_flight:
-                    if should_stop():
-                        exhausted = True
-                        break
-                    try:
-                        item = next(source)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    in_flight[pool.submit(fn, item)] = item
+                if more:
+                    more = top_up(in_flight, self.max_in_flight, source, submit, should_stop)
                 if not in_flight:
                     return
                 done, _ = cf.wait(in_flight, timeout=0.2, return_when=cf.FIRST_COMPLETED)
@@ -286,7 +283,7 @@ class LocalPoolExecutor(_ContextManager):
                         raise
                     yield item, result
                 if should_stop():
-                    exhausted = True
+                    more = False
                     self._stop.set()  # items in flight that poll stop_requested() end now
         finally:
             for fut in in_flight:

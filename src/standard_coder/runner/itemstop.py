@@ -1,4 +1,5 @@
-"""What every executor shares: the stop request items poll, and the errors.
+"""What every executor shares: the stop request items poll, the errors, and the bounded
+submission loop (:func:`top_up`).
 
 :func:`stop_requested` answers from ``worker_stop`` (set in a pool or Dask worker: an object with
 ``is_set()``) or ``local_stop`` (in-process: the running map's ``should_stop``). The executors
@@ -7,13 +8,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from standard_coder.runner.errors import RunnerError
 
-__all__ = ["ExecutorUnavailable", "ItemStopped", "stop_requested"]
+__all__ = ["ExecutorUnavailable", "ItemStopped", "stop_requested", "top_up"]
+
+T = TypeVar("T")
+F = TypeVar("F")
 
 
 class ExecutorUnavailable(RunnerError):
@@ -38,6 +42,31 @@ def stop_requested() -> bool:
     if worker_stop is not None:
         return bool(worker_stop.is_set())
     return bool(local_stop is not None and local_stop())
+
+
+def top_up(
+    in_flight: dict[F, T],
+    limit: int,
+    source: Iterator[T],
+    submit: Callable[[T], F],
+    should_stop: Callable[[], bool],
+) -> bool:
+    """Submit items of ``source`` while fewer than ``limit`` are ``in_flight`` (future ->
+    item; each new one is added).
+
+    ``should_stop()`` is asked before each item, so a stop never takes one more. Returns False
+    once nothing more will be submitted (a stop was asked for, or ``source`` ended), True when
+    ``limit`` was reached with items perhaps left.
+    """
+    while len(in_flight) < limit:
+        if should_stop():
+            return False
+        try:
+            item = next(source)
+        except StopIteration:
+            return False
+        in_flight[submit(item)] = item
+    return True
 
 
 class _ContextManager:
