@@ -311,6 +311,22 @@ def test_second_sigint_with_a_worker_pool_leaves_no_pymp_folder(tmp_path: Path) 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_a_tmpdir_too_long_for_the_pool_socket_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A TMPDIR over 75 bytes fails the forkserver's socket (``OSError: AF_UNIX path too long``,
+    raw): the run says so in one line naming TMPDIR and the fixes, exit 2; one worker runs."""
+    long_tmp = tmp_path / ("t" * max(1, 90 - len(str(tmp_path))))
+    long_tmp.mkdir()
+    assert len(str(long_tmp)) > 75
+    base, trace = tmp_path / "out", tmp_path / "trace.log"
+    extra = ("--stages", "count", "--set", "runner.workers=2")
+    assert _run(base, trace, *extra, tmpdir=long_tmp) == 2
+    said = (base.parent / "out.stderr").read_text()
+    assert f"TMPDIR {long_tmp}: " in said and "too long for the worker pool's socket" in said
+    assert "set TMPDIR to a shorter folder, or run with [runner] workers = 1" in said
+    assert "AF_UNIX" not in said and "Traceback" not in said
+    assert _run(base, trace, "--stages", "count", "--set", "runner.workers=1", tmpdir=long_tmp) == 0
+
+
 def test_param_change_sets_partial_work_aside_and_starts_clean(tmp_path: Path) -> None:
     base, trace = tmp_path / "out", tmp_path / "trace.log"
     proc = _start(base, trace, "--stages", "count", item_delay=0.002)

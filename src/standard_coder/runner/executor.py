@@ -21,6 +21,8 @@ import multiprocessing
 import os
 import select
 import signal
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -201,6 +203,40 @@ def _quiet_forkserver_children(ctx: Any) -> None:
         ctx.set_forkserver_preload([*preload, QUIET_FORKSERVER])
 
 
+#: The longest Unix socket path (``sun_path`` less its NUL): 103 bytes on macOS, 107 elsewhere.
+_SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
+#: What the forkserver adds to the temporary folder for its socket: ``/pymp-XXXXXXXX`` (the
+#: process's multiprocessing folder) and ``/listener-XXXXXXXX``.
+_FORKSERVER_SUFFIX = len("/pymp-xxxxxxxx/listener-xxxxxxxx")
+
+
+class PoolStartError(RuntimeError):
+    """The worker pool cannot start in this environment (a user setting is the fix: exit 2)."""
+
+    exit_code = 2
+
+
+def check_socket_room(context: str) -> None:
+    """Refuse, in one line, a temporary folder too long for the forkserver's Unix socket.
+
+    The forkserver listens on ``$TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX``; a ``TMPDIR`` over 75
+    bytes (71 on macOS) makes its start fail with a bare ``OSError: AF_UNIX path too long``.
+
+    Raises:
+        PoolStartError: ``context`` is ``forkserver`` and the temporary folder is too long.
+    """
+    if context != "forkserver":
+        return
+    folder = tempfile.gettempdir()
+    room = _SOCKET_PATH_MAX - _FORKSERVER_SUFFIX
+    if len(os.fsencode(folder)) > room:
+        raise PoolStartError(
+            f"TMPDIR {folder}: {len(os.fsencode(folder))} bytes, too long for the worker pool's "
+            f"socket (at most {room} here): set TMPDIR to a shorter folder, or run with "
+            "[runner] workers = 1 (no pool)"
+        )
+
+
 def _default_context() -> str:
     methods = multiprocessing.get_all_start_methods()
     return "forkserver" if "forkserver" in methods else "spawn"
@@ -234,6 +270,7 @@ class LocalPoolExecutor(_ContextManager):
 
     def _get_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
+            check_socket_room(self._context)
             if self._context != "fork":
                 _start_quiet_resource_tracker()
             ctx = multiprocessing.get_context(self._context)
