@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from standard_coder.runner.engine import plan_pipeline, run_pipeline
+from enginetools import reasons, run
+from standard_coder.runner.engine import plan_pipeline
 from standard_coder.runner.errors import InputMissing, PipelineDefinitionError, UpstreamMissing
-from standard_coder.runner.events import MemorySink
-from standard_coder.runner.progress import ProgressDisplay
 from standard_coder.runner.stage import Pipeline, Stage
 
 pytestmark = pytest.mark.integration
@@ -76,21 +75,6 @@ def root(tmp_path: Path) -> Path:
         (data / f"f{i}.txt").write_text(f"line {i}\n")
     (data / "sub" / "x.txt").write_text("x\n")
     return tmp_path
-
-
-def run(pipe: Pipeline, **kw: Any) -> tuple[Any, MemorySink]:
-    sink = MemorySink()
-    result = run_pipeline(
-        pipe,
-        sinks=[sink],
-        progress=ProgressDisplay(enabled=False, stream=None),
-        **{"install_signals": False, **kw},
-    )
-    return result, sink
-
-
-def reasons(sink: MemorySink, event: str) -> dict[str, str]:
-    return {e["stage"]: e["reason"] for e in sink.events if e["event"] == event}
 
 
 def test_second_run_skips_everything_and_does_no_work(root: Path) -> None:

@@ -15,29 +15,13 @@ from typing import Any
 
 import pytest
 
+from enginetools import reasons, run
 from proctools import child_env
-from standard_coder.runner.engine import plan_pipeline, run_pipeline
+from standard_coder.runner.engine import plan_pipeline
 from standard_coder.runner.errors import PipelineDefinitionError, UpstreamMissing
-from standard_coder.runner.events import MemorySink
-from standard_coder.runner.progress import ProgressDisplay
 from standard_coder.runner.stage import Pipeline, Stage
 
 pytestmark = pytest.mark.integration
-
-
-def run(pipe: Pipeline, **kw: Any) -> tuple[Any, MemorySink]:
-    sink = MemorySink()
-    result = run_pipeline(
-        pipe,
-        sinks=[sink],
-        progress=ProgressDisplay(enabled=False, stream=None),
-        **{"install_signals": False, **kw},
-    )
-    return result, sink
-
-
-def reasons(sink: MemorySink, event: str) -> dict[str, str]:
-    return {e["stage"]: e["reason"] for e in sink.events if e["event"] == event}
 
 
 def split_pipeline(root: Path, calls: Counter[str], reads: tuple[Path, ...] | None) -> Pipeline:
