@@ -393,3 +393,24 @@ def test_evaluate_reads_the_test_split_alone(tmp_path: Path) -> None:
     event, reason = _last_run_reasons(out)["evaluate"]
     assert event == "stage_cache_miss"
     assert reason.startswith("input changed: out/data/processed/test/"), reason
+
+
+def test_stats_reads_the_rejections_alone_of_the_normalized_folder(tmp_path: Path) -> None:
+    """stats opens normalize's rejects.json (its records come through split): a change to a
+    normalized record file alone leaves it up to date, a change to rejects.json reruns it."""
+    config, out = _config(tmp_path), tmp_path / "out"
+    normalized = out / "data" / "interim" / "codeedit" / "normalized"
+    assert front.run_command(config=config, builtins=BUILTINS) == 0
+    manifest = json.loads((out / "stages" / "stats" / "manifest.json").read_text())
+    read = [k for k in manifest["inputs"] if k.startswith("out/data/interim/")]
+    assert read == ["out/data/interim/codeedit/normalized/rejects.json"], manifest["inputs"]
+    records = normalized / "editpackft.jsonl"
+    records.write_text(records.read_text() + "\n")  # a record file of normalize's changes
+    assert front.run_command(config=config, builtins=BUILTINS, stages="stats") == 0
+    assert _last_run_reasons(out)["stats"] == ("stage_skipped", "up to date")
+    rejects = normalized / "rejects.json"
+    rejects.write_text(json.dumps(json.loads(rejects.read_text()), indent=1))
+    assert front.run_command(config=config, builtins=BUILTINS, stages="stats") == 0
+    event, reason = _last_run_reasons(out)["stats"]
+    assert event == "stage_cache_miss"
+    assert reason == "input changed: out/data/interim/codeedit/normalized/rejects.json", reason

@@ -87,7 +87,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         ),
         Stage(
             name="stats", run=codeedit_stages.stats, deps=("split",),
-            named_inputs={"processed": layout.processed, "normalized": layout.normalized},
+            # of normalize's folder, the rejections alone: its records are read through split
+            named_inputs={"processed": layout.processed, "rejects": layout.rejects},
             params=params("stats"), named_outputs={"stats": layout.stats},
             code_files=[*code, *domain],
             role="data",

@@ -33,6 +33,12 @@ class CodeEditLayout:
         return self.base_dir / "data" / "interim" / "codeedit" / "normalized"
 
     @property
+    def rejects(self) -> Path:
+        """``normalize``: what ingest and normalize left out, by reason (``stats`` reads it alone
+        of the folder)."""
+        return self.normalized / "rejects.json"
+
+    @property
     def processed(self) -> Path:
         """``split``: ``{train,dev,test}/<source>.jsonl`` (part 2 trains on train/dev)."""
         return self.base_dir / "data" / "processed"

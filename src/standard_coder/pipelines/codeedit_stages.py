@@ -172,9 +172,7 @@ def stats(ctx: StageContext) -> None:
     c = _section(ctx)
     processed = ctx.inputs["processed"]
     parts = {name: _records(processed / name, c.sources) for name in SPLITS}
-    rejects = Rejections.from_json(
-        json.loads((ctx.inputs["normalized"] / "rejects.json").read_text(encoding="utf-8"))
-    )
+    rejects = Rejections.from_json(json.loads(ctx.inputs["rejects"].read_text(encoding="utf-8")))
     synthetic = [r for recs in parts.values() for r in recs if r.source == "synthetic"]
 
     def gold(r: Any) -> str:  # a failure names the record: the stage stops with exit 1
