@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from standard_coder.runner.checkpoint import (
     capture_rng_state,
     restore_rng_state,
 )
+from standard_coder.runner.ckptfiles import CheckpointCheck
 
 # --------------------------------------------------------------------------------------------
 # RNG capture
@@ -219,6 +221,49 @@ def test_damaged_pointer_scans_files(tmp_path: Path, pointer: str) -> None:
     newest.write_bytes(newest.read_bytes()[:100])
     state = ck.load_latest()
     assert state is not None and state["step"] == 5
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("{not json", "unreadable (not valid JSON (line 1, column 2: "),
+        ('{"checkpoints": [{"file": "ckpt-000000010.pt", "step": "10", "sha256": "x"}]}',
+         "malformed"),
+        ('{"checkpoints": {"file": "ckpt-000000010.pt"}}', "malformed"),
+    ],
+)  # fmt: skip
+def test_the_checkpointer_and_the_resume_note_read_one_pointer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: str, said: str
+) -> None:
+    """One reader of ``latest`` serves the checkpointer and the resume note
+    (``ckptfiles.check_checkpoints``): a pointer one refuses the other refuses too. The
+    checkpointer still warns and scans the files; a step written as a string no longer
+    passes its check and then breaks the next save (the entries are sorted by step)."""
+    from standard_coder.runner.ckptfiles import (
+        PointerUnusable,
+        check_checkpoints,
+        read_pointer,
+    )
+
+    ck = Checkpointer(tmp_path, every_n_steps=5, fingerprint="fp", background=False)
+    ck.save(_state(5), 5)
+    ck.save(_state(10), 10)
+    assert check_checkpoints(tmp_path, "fp") is not None
+    assert [e["step"] for e in read_pointer(tmp_path)["checkpoints"]] == [10, 5]  # type: ignore[index]
+    (tmp_path / "latest").write_text(content)
+    with pytest.raises(PointerUnusable, match="^" + re.escape(said)):
+        read_pointer(tmp_path)
+    assert check_checkpoints(tmp_path, "fp") is None  # the note cannot tell: it names no step
+    with caplog.at_level(logging.WARNING, logger="standard_coder.runner.checkpoint"):
+        state = ck.load_latest()
+    assert state is not None and state["step"] == 10  # scanned from the files
+    assert f"checkpoint pointer {tmp_path / 'latest'} {said}" in caplog.text
+    assert "; scanning files" in caplog.text
+    ck.save(_state(15), 15)  # the damaged pointer is replaced, not sorted with
+    assert [e["step"] for e in read_pointer(tmp_path)["checkpoints"]] == [15]  # type: ignore[index]
+    assert check_checkpoints(tmp_path, "fp") == CheckpointCheck(15, {})
+    (tmp_path / "latest").unlink()
+    assert read_pointer(tmp_path) is None and check_checkpoints(tmp_path, "fp") is None
 
 
 def test_other_fingerprint_is_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import random
 import re
@@ -45,7 +44,7 @@ import numpy as np
 import torch
 
 from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_json
-from standard_coder.runner.ckptfiles import POINTER_NAME
+from standard_coder.runner.ckptfiles import POINTER_NAME, PointerUnusable, read_pointer
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -368,22 +367,15 @@ class Checkpointer:
 
     # -- loading -----------------------------------------------------------------------------
     def _read_pointer(self) -> dict[str, Any] | None:
-        pointer = self.directory / POINTER_NAME
+        """The ``latest`` pointer, read as the resume note reads it
+        (:func:`~standard_coder.runner.ckptfiles.read_pointer`); None when there is none, or,
+        with a warning, when it cannot be used (the files are scanned instead)."""
         try:
-            obj = json.loads(pointer.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            return read_pointer(self.directory)
+        except PointerUnusable as exc:
+            pointer = self.directory / POINTER_NAME
+            log.warning("checkpoint pointer %s %s; scanning files", pointer, exc)
             return None
-        except (OSError, ValueError) as exc:
-            log.warning("checkpoint pointer %s unreadable (%s); scanning files", pointer, exc)
-            return None
-        entries = obj.get("checkpoints") if isinstance(obj, dict) else None
-        if not isinstance(entries, list) or not all(
-            isinstance(e, dict) and {"file", "step", "sha256"} <= e.keys() for e in entries
-        ):
-            log.warning("checkpoint pointer %s malformed; scanning files", pointer)
-            return None
-        pointer_obj: dict[str, Any] = obj
-        return pointer_obj
 
     def _read_pointer_entries(self) -> list[dict[str, Any]]:
         """The pointer's entries when they belong to this fingerprint (others are dropped)."""
