@@ -95,7 +95,9 @@ def test_smoke_contracts(tiny_run: Path) -> None:
     assert {"accuracy", "loss", "n_test", "per_class_accuracy"} <= set(ev)
     assert ev["n_test"] == 64 and set(ev["per_class_accuracy"]) == {str(d) for d in range(10)}
     training = json.loads((out / "reports" / "vision_training.json").read_text())
-    assert training["steps"] == 40 and training["resumed_from_step"] is None  # not resumed
+    assert training["steps"] == 40 and "train_seconds" not in training
+    run = json.loads((out / "reports" / "vision_training.run.json").read_text())
+    assert run["resumed_from_step"] is None and run["train_seconds"] > 0  # not resumed
     for split in ("val", "test"):
         folder = out / "predictions" / split
         got = rows(folder / "predictions.jsonl")
@@ -255,8 +257,8 @@ def test_sigkill_then_rerun_gives_identical_weights(tmp_path: Path) -> None:
         b"resuming training at step" in err
         or b"resuming" in (tmp_path / "killed" / "out" / "logs" / "run.log").read_bytes()
     )
-    training = tmp_path / "killed" / "out" / "reports" / "vision_training.json"
-    assert json.loads(training.read_text())["resumed_from_step"] >= 20  # a checkpointed step
+    run = tmp_path / "killed" / "out" / "reports" / "vision_training.run.json"
+    assert json.loads(run.read_text())["resumed_from_step"] >= 20  # a checkpointed step
     got = torch.load(model, weights_only=True)["model"]
     want = torch.load(
         tmp_path / "ref" / "out" / "models" / "vision" / "model.pt", weights_only=True
@@ -299,25 +301,66 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
         assert "ttl_days: 12" in (record / "RETENTION.txt").read_text()
     curves = tb_scalars(out / "tb" / "vision")
     first = json.loads((out / "reports" / "vision_training.json").read_text())
-    assert first["resumed_from_step"] is None and first["val_accuracy"] is not None
+    first_run = json.loads((out / "reports" / "vision_training.run.json").read_text())
+    assert first_run["resumed_from_step"] is None and first["val_accuracy"] is not None
     want = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]
     (out / "models" / "vision" / "model.pt").unlink()
     assert front.run_command(config=cfg, builtins=BUILTINS) == 0
     again = json.loads((out / "reports" / "vision_training.json").read_text())
-    assert again["resumed_from_step"] == 20 and again["steps"] == 20
-    # the training's time as its final checkpoint kept it (plus the export), not the moment
-    # the export alone took (the report said "20 steps on cpu in 0.01 s")
+    again_run = json.loads((out / "reports" / "vision_training.run.json").read_text())
+    assert again_run["resumed_from_step"] == 20 and again["steps"] == 20
+    # the training's time as its final checkpoint kept it, not the moment the export took
+    # (the report said "20 steps on cpu in 0.01 s"), nor that plus the export (before session
+    # 40): as codeedit counts a model rebuilt from its final checkpoint
     final = out / "checkpoints" / "train" / "train" / "ckpt-000000020.pt"
     kept = round(torch.load(final, weights_only=False)["state"]["seconds"], 3)
-    assert 0 < kept <= first["train_seconds"] and kept <= again["train_seconds"]
-    assert again["val_accuracy"] == first["val_accuracy"]
-    assert again["history"] == first["history"]
+    assert 0 < kept <= first_run["train_seconds"] and again_run["train_seconds"] == kept
+    assert again == first  # the same summary: what evaluate reads did not change
+    reasons = _last_run_reasons(out)
+    assert reasons["evaluate"] == ("stage_skipped", "mtime changed, content same"), reasons
     got = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]
     assert all(torch.equal(got[k], v) for k, v in want.items())
     # TensorBoard shows what a run that never stopped shows: the final step once, test once
     assert tb_scalars(out / "tb" / "vision") == curves
     assert [step for step, _ in curves["train/loss"]] == [10, 20]
     assert [step for step, _ in curves["test/accuracy"]] == [20]
+
+
+def _last_run_reasons(out: Path) -> dict[str, tuple[str, str]]:
+    """Stage -> (event, reason) of the last run in ``out/logs/events.jsonl``."""
+    events = [json.loads(x) for x in (out / "logs" / "events.jsonl").read_text().splitlines()]
+    start = max(i for i, e in enumerate(events) if e["event"] == "run_started")
+    return {
+        e["stage"]: (e["event"], e["reason"])
+        for e in events[start:]
+        if e["event"] in ("stage_skipped", "stage_cache_miss")
+    }
+
+
+def test_a_retrain_with_the_same_model_reruns_nothing_after_it(tmp_path: Path) -> None:
+    """train_seconds and resumed_from_step are train's private output (vision_training.run.json):
+    a forced retrain that gives the same model and history rewrites them, and evaluate, which
+    reads the model and vision_training.json, stays cached; the report still shows the time."""
+    cfg = write_config(tmp_path, steps=10, every=10)
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    out = tmp_path / "out"
+    summary = (out / "reports" / "vision_training.json").read_bytes()
+    model = (out / "models" / "vision" / "model.pt").read_bytes()
+    assert front.run_command(config=cfg, builtins=BUILTINS, stages="train", force=True) == 0
+    assert _last_run_reasons(out)["train"][0] == "stage_cache_miss"
+    assert (out / "reports" / "vision_training.json").read_bytes() == summary
+    assert (out / "models" / "vision" / "model.pt").read_bytes() == model
+    run = json.loads((out / "reports" / "vision_training.run.json").read_text())
+    assert run["resumed_from_step"] is None and run["train_seconds"] > 0
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    reasons = _last_run_reasons(out)
+    assert reasons["train"] == ("stage_skipped", "up to date"), reasons
+    assert reasons["evaluate"] == ("stage_skipped", "mtime changed, content same"), reasons
+    manifest = json.loads((out / "stages" / "evaluate" / "manifest.json").read_text())
+    assert "out/reports/vision_training.json" in manifest["inputs"]
+    assert "out/reports/vision_training.run.json" not in manifest["inputs"]
+    page = (out / "reports" / "index.html").read_text()
+    assert f"in {run['train_seconds']} s;" in page  # the training section's wall time
 
 
 def test_a_truncated_predictions_file_is_written_again(

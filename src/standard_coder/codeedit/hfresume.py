@@ -10,7 +10,8 @@ state, ``TrainerState`` (global step, log history) and every RNG. To resume,
 calls ``trainer.train(resume_from_checkpoint=...)``: the ``Trainer`` then restores weights,
 optimiser, scheduler and RNG and skips the batches already seen in the epoch (the data
 position), exactly as for its own checkpoints. HF's own ``save_strategy`` stays ``"no"``.
-A :class:`TrainingClock` puts the training's seconds so far into each checkpoint, so a resumed
+A :class:`~standard_coder.runner.trainclock.TrainingClock` (the runner's, shared with the vision
+loop) puts the training's seconds so far into each checkpoint, so a resumed
 run (or one that only rebuilds the model from the final checkpoint) reports the training's time
 over all its runs, not its own.
 """
@@ -21,11 +22,12 @@ import dataclasses
 import json
 import logging
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from standard_coder.runner.trainclock import TrainingClock
 
 if TYPE_CHECKING:
     from standard_coder.runner.context import TrainingCheckpointer
@@ -37,34 +39,6 @@ class TrainingInterrupted(Exception):
     def __init__(self, step: int) -> None:
         super().__init__(f"training stopped at step {step} (checkpointed)")
         self.step = step
-
-
-class TrainingClock:
-    """The training's seconds over all its runs: what the checkpoint it resumed from had
-    recorded (:attr:`before`, set on resume) plus this run's since the clock was made, or
-    nothing of this run's when it trained no step (:meth:`trains_nothing`: a model rebuilt
-    from the final checkpoint).
-
-    Example:
-        >>> clock = TrainingClock()
-        >>> clock.before = 12.5  # the checkpoint's "seconds"
-        >>> clock.trains_nothing()
-        >>> clock.seconds()
-        12.5
-    """
-
-    def __init__(self) -> None:
-        self.before = 0.0
-        self._started: float | None = time.perf_counter()
-
-    def trains_nothing(self) -> None:
-        """This run only rebuilds the model: its time is not the training's."""
-        self._started = None
-
-    def seconds(self) -> float:
-        if self._started is None:
-            return self.before
-        return self.before + time.perf_counter() - self._started
 
 
 def _trainable(model: Any) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.codeedit.hfresume import TrainingClock, make_callback, run_trainer
+from standard_coder.codeedit.hfresume import make_callback, run_trainer
+from standard_coder.runner.trainclock import TrainingClock
 
 if TYPE_CHECKING:
     from standard_coder.runner.context import TrainingCheckpointer

@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.codeedit.hfresume import TrainingClock, make_callback
+from standard_coder.codeedit.hfresume import make_callback
 from standard_coder.codeedit.prompts import SYSTEM_ACTION, action_answer, user_turn
 from standard_coder.codeedit.records import EditRecord
 from standard_coder.codeedit.reward import srl_reward
+from standard_coder.runner.trainclock import TrainingClock
 
 if TYPE_CHECKING:
     from standard_coder.runner.context import TrainingCheckpointer

@@ -91,7 +91,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 "model": layout.model,
                 "training": layout.training,
                 "val_predictions": layout.predictions / "val",
+                "run": layout.training_run,
             },
+            # the run's wall time and resumed step: not evaluate's input (the report shows them)
+            private_outputs=(layout.training_run,),
             requires=NEEDS,
             code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,
@@ -162,6 +165,7 @@ def _training_section(given: SectionInput) -> str:
     doc = read_json_object_or_none(layout.training)
     if doc is None:
         return "<p>No vision training yet.</p>"
+    doc.update(read_json_object_or_none(layout.training_run) or {})  # wall time, resumed step
     facts = (
         f"<p>{html.escape(str(doc.get('model_type')))} model, "
         f"{doc.get('n_parameters')} parameters, {doc.get('steps')} steps on "

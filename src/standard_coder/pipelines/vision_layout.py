@@ -7,6 +7,7 @@ from pathlib import Path
 
 EVALUATION_FILE = "vision_evaluation.json"
 TRAINING_FILE = "vision_training.json"
+TRAINING_RUN_FILE = "vision_training.run.json"
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,15 @@ class VisionLayout:
 
     @property
     def training(self) -> Path:
-        """``train``: the eval history (curves) and the run's summary."""
+        """``train``: the eval history (curves) and the trained model's summary."""
         return self.reports / TRAINING_FILE
+
+    @property
+    def training_run(self) -> Path:
+        """``train``: how the run went (``train_seconds``, ``resumed_from_step``), beside
+        :attr:`training` and kept out of what ``evaluate`` reads (a private output), so a
+        retrain with the same model reruns nothing after it."""
+        return self.reports / TRAINING_RUN_FILE
 
     @property
     def evaluation(self) -> Path:

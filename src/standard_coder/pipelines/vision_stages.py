@@ -200,11 +200,15 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
             "n_parameters": n_parameters(model),
             "device": device,
             "steps": result.steps,
-            "resumed_from_step": result.resumed_from,
-            "train_seconds": round(result.seconds, 3),
             "history": result.history,
             "val_accuracy": val_accuracy,
         },
+    )
+    # how the run went, apart (a private output): a retrain that gives the same model changes
+    # only this file, and evaluate, which reads the one above, stays cached
+    atomic_write_json(
+        ctx.outputs["run"],
+        {"train_seconds": round(result.seconds, 3), "resumed_from_step": result.resumed_from},
     )
     ctx.set_summary(steps=result.steps, val_accuracy=val_accuracy)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from standard_coder.runner.checkpoint import capture_rng_state, restore_rng_state
+from standard_coder.runner.trainclock import TrainingClock
 from standard_coder.vision.data import ImageSplit
 from standard_coder.vision.predictions import EvalResult, evaluate
 
@@ -62,8 +62,9 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     last_eval: EvalResult | None = None
     seconds: float = 0.0
-    """The training's time over all its runs: a resume adds its own to what the checkpoint had
-    (so a resume at the final step, which only exports the model again, keeps the first's)."""
+    """The training's time over all its runs: a resume adds its own to what the checkpoint had,
+    and a resume at the final step, which trains nothing and only exports the model again, adds
+    nothing (as the code-edit runs count it: both use the runner's ``TrainingClock``)."""
 
 
 def lr_at(step: int, opts: TrainOptions) -> float:
@@ -127,8 +128,8 @@ def _train(
         model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay
     )
     gen = torch.Generator(device="cpu").manual_seed(opts.seed)
-    t0 = time.perf_counter()
-    step, resumed_from, before = 0, None, 0.0
+    clock = TrainingClock()
+    step, resumed_from = 0, None
     history: list[dict[str, float]] = []
     if checkpointer is not None:
         st = checkpointer.load_latest()
@@ -139,8 +140,10 @@ def _train(
             restore_rng_state(st["rng"])
             step = resumed_from = int(st["step"])
             history = [dict(h) for h in st["history"]]
-            before = float(st.get("seconds", 0.0))  # absent from checkpoints before session 39
+            clock.before = float(st.get("seconds", 0.0))  # absent before session 39: 0
             log.info("resuming training at step %d", step)
+            if step >= opts.num_steps:  # the final checkpoint: the model is only rebuilt
+                clock.trains_nothing()
 
     def state() -> dict[str, Any]:
         return {
@@ -151,7 +154,7 @@ def _train(
             "step": step,
             "history": history,
             "meta": meta or {},
-            "seconds": before + time.perf_counter() - t0,
+            "seconds": clock.seconds(),
         }
 
     writer = None
@@ -214,8 +217,7 @@ def _train(
             writer.close()
         if checkpointer is not None:
             checkpointer.wait()  # no write may outlive training (a resume would race it)
-    seconds = before + time.perf_counter() - t0
-    return TrainResult(step, resumed_from, history, last, seconds)
+    return TrainResult(step, resumed_from, history, last, clock.seconds())
 
 
 def log_eval_scalars(writer: Any, split: str, result: EvalResult, step: int) -> None:
