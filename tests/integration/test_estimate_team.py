@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections import defaultdict
@@ -734,3 +735,62 @@ def test_a_format_patch_series_prices_as_its_commits(
         assert [mail[q] for q in ("q10", "q50", "q90")] == pytest.approx(
             [commit[q] for q in ("q10", "q50", "q90")], abs=1e-9
         )
+
+
+def test_the_forecast_reads_the_mined_database_only_when_a_ticket_lists_commits(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The forecast stage declares what it opens: the mined database when a ticket lists
+    commit ids (it decides whether an id is known), not for a sprint of diffs (priced by the
+    model alone), nor for story points (no model: the stage runs before the first mine)."""
+    out, _ = demo
+    base = tmp_path / "sc-output"
+    shutil.copytree(out / "sc-output", base, ignore=shutil.ignore_patterns("run-cache", "lock*"))
+    layout = SchLayout(base)
+    sprint = json.loads((out / "sprint_inputs.json").read_text())
+    config = str(out / "pipeline_config.toml")
+
+    def forecast(tickets: list[dict[str, Any]], where: Path = base) -> str:
+        path = tmp_path / "sprint.json"
+        path.write_text(json.dumps({**sprint, "tickets": tickets}))
+        proc = cli("pipeline", "--config", config, "--stages", "forecast",
+                   "--set", f"outputs.base_dir={where}",
+                   "--set", f"forecasting.sprint_inputs_path={path}")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    versions = iter(range(101, 200))
+
+    def touch_db() -> None:  # the database changes (as a new mine changes it)
+        con = sqlite3.connect(layout.db)
+        try:
+            con.execute(f"PRAGMA user_version = {next(versions)}")
+        finally:
+            con.close()
+
+    def manifest_inputs() -> list[str]:
+        manifest = json.loads((base / "stages" / "forecast" / "manifest.json").read_text())
+        return list(manifest["inputs"])
+
+    lists = [t for t in sprint["tickets"] if t.get("commit_ids")]
+    assert lists and any(t.get("diff") for t in sprint["tickets"])
+    diffs = [{k: v for k, v in t.items() if k != "commit_ids"} for t in sprint["tickets"]]
+    diffs = [t for t in diffs if t.get("diff") or t.get("story_points") or t["status"] == "done"]
+    assert "[run] forecast" in forecast(diffs)
+    assert not any(k.endswith("mined_commits.sqlite") for k in manifest_inputs())
+    touch_db()
+    said = forecast(diffs)  # a diff reads no mined commit (train_sch, which does, is stale)
+    (skip,) = [ln for ln in said.splitlines() if ln.startswith("[skip] forecast")]
+    assert "[run] forecast" not in said and "mined_commits" not in skip, said
+
+    assert "[run] forecast" in forecast(sprint["tickets"])
+    assert any(k.endswith("raw/mined_commits.sqlite") for k in manifest_inputs())
+    touch_db()
+    said = forecast(sprint["tickets"])
+    assert "[run] forecast: input changed: " in said and "mined_commits.sqlite" in said, said
+
+    points = [t for t in sprint["tickets"] if t.get("story_points") or t["status"] == "done"]
+    points = [{k: v for k, v in t.items() if k not in ("diff", "commit_ids")} for t in points]
+    fresh = tmp_path / "fresh"  # nothing mined: the story points alone need no stage before
+    assert "[run] forecast" in forecast(points, fresh)
+    assert not (fresh / "raw").exists() and list((fresh / "forecasts").glob("*_forecast.json"))

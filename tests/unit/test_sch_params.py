@@ -113,7 +113,25 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     read = {layout.db, layout.model, layout.change_rep}
     assert inputs["team_output"] == {*read, layout.commit_counts}
     history = Path("/elsewhere/historical_outcomes.json")
-    assert inputs["forecast"] == {*read, folder / "sprint_inputs.json", history}
+    # a sprint of diffs: the model and its representation, not the mined database
+    sprint = {folder / "sprint_inputs.json", history}
+    assert inputs["forecast"] == {layout.model, layout.change_rep, *sprint}
+    assert "db" not in forecast.named_inputs
+    # a ticket that lists commits: the database decides whether an id is known
+    (folder / "sprint_inputs.json").write_text(
+        '{"tickets": [{"id": "T-1", "status": "todo", "commit_ids": ["abc1234"]}]}'
+    )
+    pipe = build(folder / "pipeline_config.toml", [])
+    forecast = next(s for s in pipe.stages if s.name == "forecast")
+    assert forecast.named_inputs["db"] == layout.db
+    assert {i.path for i in StageView(forecast, pipe, folder).inputs} == {*read, *sprint}
+    # story points only: no model, no database, no stage before it
+    (folder / "sprint_inputs.json").write_text(
+        '{"tickets": [{"id": "T-1", "status": "todo", "story_points": 3}]}'
+    )
+    pipe = build(folder / "pipeline_config.toml", [])
+    forecast = next(s for s in pipe.stages if s.name == "forecast")
+    assert forecast.deps == () and set(forecast.named_inputs) == {"sprint", "history"}
 
 
 def test_team_output_joins_names_by_default_and_the_setting_enters_its_fingerprint(

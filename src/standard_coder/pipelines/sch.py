@@ -299,15 +299,24 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         # as estimate reads it: the repositories' refs are inputs then
         commit_repos = git_repositories(repos) if lists_commits else ()
         forecast_inputs = {"sprint": f.sprint_inputs_path, "history": f.historical_outcomes_path}
+        # what the stage opens: the model and its representation when a ticket needs the model,
+        # the mined database only when one lists commit ids (a diff reads none of it). A sprint
+        # of story points reads neither and follows no stage: `--stages forecast` runs before
+        # the first mine (docs/forecasting.md)
+        read: tuple[Path, ...] = ()
         if needs_model:  # upstream outputs (already inputs through deps), named for the stage
-            forecast_inputs.update(db=layout.db, model=layout.model, change_rep=layout.change_rep)
+            forecast_inputs.update(model=layout.model, change_rep=layout.change_rep)
+            read = (layout.model, layout.change_rep)
+        if lists_commits:  # (such a ticket is not done: it needs the model too)
+            forecast_inputs["db"] = layout.db
+            read = (layout.db, *read)
         stages.append(
             Stage(
                 name="forecast",
                 run=sch_forecast.run,
                 deps=("mine", "train_sch") if needs_model else (),
-                # of those, the db, the model and its representation (not the evaluation)
-                reads=(layout.db, layout.model, layout.change_rep) if needs_model else None,
+                # of those outputs, only what it opens (not the evaluation, nor the db for diffs)
+                reads=read if needs_model else None,
                 named_inputs=forecast_inputs,
                 git_inputs=commit_repos,
                 params={

@@ -135,7 +135,7 @@ def load_effort_model(
 def model_effort_for(
     model_path: Path,
     rep_dir: Path,
-    db: Path,
+    db: Path | None,
     *,
     seed: int,
     rng_seed: int,
@@ -152,7 +152,8 @@ def model_effort_for(
     whose only change is a commit has that commit's ``estimate`` q10/mean/q90. ``rng_seed`` (the
     forecast's) seeds the delivery head's draws.
 
-    A ticket's commits come from ``db``, or from the first of ``repos`` that holds them
+    A ticket's commits come from ``db`` (None: no mined database is read, as for a forecast
+    whose tickets list no commit), or from the first of ``repos`` that holds them
     (:class:`TicketCommits`; ``commits``, when given, is the one the input check used, so an id
     it resolved is not looked up again). Commit contents are read when the model's
     representation uses them (hybrid).
@@ -208,9 +209,10 @@ def model_effort_for(
             for cid in t.commit_ids:
                 match = found.get(cid)
                 if match is None:
+                    where = "" if finder.db is None else f" ({finder.db})"
                     raise ForecastInputError(
-                        f"ticket {t.id}: commit {cid} is not in the mined history "
-                        f"({finder.db}) nor in a configured repository; {NOT_MINED_WHY}"
+                        f"ticket {t.id}: commit {cid} is not in the mined history{where} "
+                        f"nor in a configured repository; {NOT_MINED_WHY}"
                     )
                 records.append(match)
                 labels.append(match.commit_id)  # estimate's label: the full id, not as listed
@@ -313,7 +315,7 @@ class TicketCommits:
         ValueError: an id names a merge commit (a ticket lists the commits it merged).
     """
 
-    def __init__(self, db: Path, repos: Sequence[Path] = ()) -> None:
+    def __init__(self, db: Path | None, repos: Sequence[Path] = ()) -> None:
         self.db = db
         self.repos = tuple(repos)
         self._found: dict[str, FoundCommit] = {}
@@ -330,7 +332,7 @@ class TicketCommits:
     def _resolve(self, ids: list[str]) -> dict[str, FoundCommit]:
         from standard_coder.sch.estimate import commit_in
 
-        mined = mined_changes(self.db, ids) if self.db.is_file() else {}
+        mined = mined_changes(self.db, ids) if self.db is not None and self.db.is_file() else {}
         found = {cid: FoundCommit(r.commit_id) for cid, r in mined.items()}
         for cid in [c for c in ids if c not in found]:
             for repo in self.repos:
@@ -354,7 +356,9 @@ class TicketCommits:
 
         found = self(ids)
         fulls = {f.commit_id for f in found.values() if f.repo is None}
-        mined = mined_changes(self.db, fulls, with_contents=with_contents) if fulls else {}
+        mined: dict[str, Any] = {}
+        if fulls and self.db is not None:  # found in the database: there is one
+            mined = mined_changes(self.db, fulls, with_contents=with_contents)
         langs = Languages() if langs is None else langs
         out: dict[str, Any] = {}
         for cid, f in found.items():

@@ -9,9 +9,10 @@ def run(ctx: StageContext) -> None:
     """Forecast the configured sprint; tickets with diffs or commit ids use the trained model.
 
     Reads ``ctx.params["forecasting"]``, the named inputs ``sprint`` and ``history`` (plus
-    ``model``, ``change_rep`` and ``db`` from ``train_sch``/``mine`` when a ticket needs the
-    model; ``repositories``: where a ticket's commit the mine did not read is looked up) and
-    writes below the named output ``forecasts``.
+    ``model`` and ``change_rep`` from ``train_sch`` when a ticket needs the model, and ``db``
+    from ``mine`` when a ticket lists commit ids; ``repositories``: where a ticket's commit the
+    mine did not read is looked up) and writes below the named output ``forecasts``. Nothing
+    else: the mined database is read only when it is declared.
     """
     from standard_coder.config.forecasting import ForecastingSection
     from standard_coder.config.mining import LanguageFilter
@@ -30,13 +31,18 @@ def run(ctx: StageContext) -> None:
     from pathlib import Path
 
     from standard_coder.pipelines.sch_effort import commit_lookup
-    from standard_coder.pipelines.sch_layout import SchLayout
 
     repos = [Path(p) for p in ctx.params.get("repositories", [])]  # for commits not mined
-    # the mined database (an input when a ticket needs the model), then the repositories: an
-    # id in neither is an error. One lookup for the input check and the pricing: each id is
+    # the mined database (an input when a ticket lists commits), then the repositories: an id
+    # in neither is an error. One lookup for the input check and the pricing: each id is
     # resolved once (git is asked once where a commit the mine did not read is)
-    commits = commit_lookup(ctx.inputs.get("db", SchLayout(ctx.base_dir).db), repos)
+    db = ctx.inputs.get("db")
+    if db is None and any(t.commit_ids for t in sprint.tickets if t.status != "done"):
+        raise ValueError(
+            f"{sprint_path}: a ticket lists commit ids but the stage was declared without the "
+            "mined database (rerun: the pipeline reads the sprint file when it is built)"
+        )
+    commits = None if db is None else commit_lookup(db, repos)
     model_effort = None
     if any(t.needs_model for t in sprint.tickets):
         from standard_coder.pipelines.sch_effort import model_effort_for
@@ -49,7 +55,7 @@ def run(ctx: StageContext) -> None:
         model_effort = model_effort_for(
             ctx.inputs["model"],
             ctx.inputs["change_rep"],
-            ctx.inputs["db"],
+            db,
             seed=int(ctx.params["seed"]),  # estimate's seed: a commit has its estimate draws
             rng_seed=f.rng_seed,
             device=ctx.device,
