@@ -105,9 +105,13 @@ def test_rerun_of_mine_sets_corrupt_db_aside_and_remines(
     proc = cli("pipeline", "--config", str(cfg), "--stages", "mine")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert str(db) in proc.stderr and "corrupt" in proc.stderr
+    # one [warn] line: the file, the cause, where it went and what happens next
+    (line,) = [s for s in proc.stderr.splitlines() if s.startswith("[warn]")]
+    assert line.startswith(f"[warn] mine: {db}: mined database is corrupt ("), line
+    assert "WARNING" not in proc.stderr, proc.stderr
     moved = set_aside(base) - before
     assert len(moved) == 1
+    assert line.endswith(f"; set aside as {moved.pop()}; every repository is mined again"), line
     assert check_database(db) is None
     assert canonical_dump(db) == clean
     evs = [e for e in events(base) if e["event"] == "state_corrupt"]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.runner.context import StageContext
+from standard_coder.runner.context import StageContext, warn
 
 if TYPE_CHECKING:
     from standard_coder.config.mining import LanguageFilter
@@ -108,7 +108,7 @@ def run(ctx: StageContext) -> None:
     discovered = discover(opts)
     repos = discovered.repos
     for note in discovered.notes:
-        ctx.log.warning("[repos] include_paths: %s", note)
+        warn(ctx, f"[repos] include_paths: {note}")
     if not repos:
         given = ctx.params["repos"].get("include_paths") or []
         shown = ", ".join(repr(str(p)) for p in given) or "none given"
@@ -170,8 +170,8 @@ def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) ->
     if not empty:
         return
     reasons = [f"{r.path}: {why_nothing_mined(db, r.repo, Path(r.path), langs)}" for r in empty]
-    for reason in reasons:
-        ctx.log.warning("nothing mined from %s", reason)
+    for r, reason in zip(empty, reasons, strict=True):
+        warn(ctx, f"nothing mined from {reason}", repo=r.repo)
     if not any(r.commits_stored for r in summary.repos):
         more = f" (and {len(reasons) - 1} more repositories)" if len(reasons) > 1 else ""
         raise NothingMined(f"nothing to learn from: {reasons[0]}{more}")
@@ -253,8 +253,7 @@ def _warn_if_mostly_other_languages(
     window = _shallow_window(path) if shallow else None
     said += _shallow_note(window)
     if countable or (window is not None and other >= MOSTLY_OTHER_LANGUAGES_SHALLOW * total):
-        ctx.log.warning("%s", said, extra={"on_console": False})  # the event is the [warn] line
-        ctx.emit("stage_warning", reason=said, repo=repo, stored=stored, read=total)
+        warn(ctx, said, repo=repo, stored=stored, read=total)
         return
     share = f"{MOSTLY_OTHER_LANGUAGES_SHALLOW:.0%}"
     why = (f"a shallow window under {share} other files" if window is not None
@@ -376,13 +375,9 @@ def _report_future_dated(ctx: StageContext, db: Path) -> int:
     if found:
         shown = ", ".join(f"{r}:{c[:12]}" for r, c in found[:5])
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-        ctx.log.warning(
-            "%d commit%s dated after the mining time set aside (not used for work inference): %s%s",
-            len(found),
-            "" if len(found) == 1 else "s",
-            shown,
-            more,
-        )
+        s = "" if len(found) == 1 else "s"
+        warn(ctx, f"{len(found)} commit{s} dated after the mining time set aside (not used for "
+                  f"work inference): {shown}{more}")  # fmt: skip
         ctx.emit("mine_future_dated", count=len(found), commits=[c for _, c in found[:20]])
     return len(found)
 
@@ -396,6 +391,9 @@ def _set_aside_if_corrupt(ctx: StageContext, db: Path, then: str) -> str | None:
     if found is None:
         return None
     reason, target = found
-    ctx.log.warning("%s is corrupt (%s): set aside as %s; %s", db, reason, target, then)
-    ctx.emit("state_corrupt", reason=reason, path=str(db), moved_to=str(target))
+    # the event is the [warn] line (file, cause, where it went, what happens next)
+    ctx.log.warning("%s is corrupt (%s): set aside as %s; %s", db, reason, target, then,
+                    extra={"on_console": False})  # fmt: skip
+    said = f"mined database is corrupt ({reason})"  # as CorruptDatabaseError says it
+    ctx.emit("state_corrupt", reason=said, path=str(db), moved_to=str(target), then=then)
     return reason

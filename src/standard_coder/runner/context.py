@@ -130,3 +130,13 @@ class StageContext(Protocol):
     def set_summary(self, **fields: Any) -> None:
         """Attach key figures (shown by ``status``, the report and ``stage_completed``)."""
         ...
+
+
+def warn(ctx: StageContext, text: str, **fields: Any) -> None:
+    """Tell the user something to act on or know about, in the one form warnings take: a
+    ``[warn] stage: text`` line on the console and in the report's warnings (event
+    ``stage_warning``, ``fields`` added to it), and a WARNING copy in ``logs/run.log`` that the
+    console does not show again. ``text`` is one line naming the file, key or path and the
+    cause; detail belongs in ``ctx.log`` at debug or info level."""
+    ctx.log.warning("%s", text, extra={"on_console": False})
+    ctx.emit("stage_warning", reason=text, **fields)

@@ -126,6 +126,8 @@ def console_line(event: Mapping[str, Any], *, dry_run: bool = False) -> str | No
         reason = f"{event['path']}: {reason}" if reason else str(event["path"])
         if event.get("moved_to"):
             extra = f"; set aside as {event['moved_to']}"
+        if event.get("then"):  # what happens next (``every repository is mined again``)
+            extra += f"; {event['then']}"
     return f"[{label.strip()}] {stage}{': ' if stage and reason else ''}{reason}{extra}\n"
 
 
