@@ -126,6 +126,38 @@ def test_on_an_80_column_terminal_the_title_and_notes_read_whole(demo: tuple[Pat
         assert len(re.findall(r"\([+-]", line)) == len(re.findall(r"\([+-][\d.]+ h\)", line)), block
 
 
+def test_on_an_80_column_terminal_the_run_summary_wraps(demo: tuple[Path, str]) -> None:
+    """Session 40: the closing summary's ``How sure, ...`` and ``warning: ...`` lines ran past
+    an 80-column terminal: they break at spaces outside parentheses, the next lines indented,
+    and say the same words; the metric table and the paths stay whole; off a terminal (the
+    demo's captured stderr) each stays one line."""
+    from standard_coder.pipelines.sch_summary import summary, sure_line, warnings
+
+    out, err = demo
+    ev = summary(out / "sc-output")["evaluation"]
+    said = [sure_line(ev), *(f"warning: {w}" for w in warnings(ev))]
+    assert all(line in err.splitlines() for line in said)  # whole off a terminal
+    code, text = in_terminal("pipeline", "--config", str(out / "pipeline_config.toml"),
+                             columns=80, cwd=out)  # fmt: skip
+    assert code == 0, text
+    lines = [line.rstrip() for line in text.splitlines()]
+    start = lines.index("What the effort model learned (held-out commits)")
+    shown = lines[start : next(i for i, x in enumerate(lines) if x.startswith("Report: "))]
+    assert max(len(line) for line in shown) <= 80, "\n".join(shown)
+    for whole in said:
+        first = next(i for i, line in enumerate(shown) if whole.startswith(line))
+        end = next((i for i in range(first + 1, len(shown)) if not shown[i].startswith("  ")),
+                   len(shown))  # fmt: skip
+        assert " ".join(x.strip() for x in shown[first:end]) == whole, shown[first:end]
+        if len(whole) > 80:
+            assert end - first > 1
+        for line in shown[first:end]:  # "(+0.08, 90% interval 0.06 to 0.10)" read whole
+            opened = re.findall(r"\([+-]?\d", line)
+            read = re.findall(r"\([+-]?[\d.]+, 90% interval -?[\d.]+ to -?[\d.]+\)", line)
+            assert len(opened) == len(read), shown[first:end]
+    assert f"Report: {out / 'sc-output' / 'reports' / 'index.html'}" in lines
+
+
 def _worktree(demo: tuple[Path, str], tmp_path: Path) -> tuple[Any, Path, Path]:
     """The demo's config and a copy of its first repository to change: (cfg, repo, target)."""
     out, _ = demo

@@ -263,3 +263,22 @@ def test_the_summary_judges_coverage_by_the_band_the_intervals_use() -> None:
     from standard_coder.sch import target_intervals
 
     assert sch_summary.COVERAGE_BAND == target_intervals.COVERAGE_BAND
+
+
+def test_wrap_lines_breaks_sentences_outside_parentheses_and_keeps_tables_and_paths() -> None:
+    from standard_coder.pipelines.sch_summary import metric_table, wrap_lines
+
+    table = metric_table({"heldout_nll": 0.2}, "What the effort model learned")
+    sure = ("How sure, on 142 held-out changes: ranks above lines added: missed (-0.06, 90% "
+            "interval -0.13 to -0.01); NLL below the LOC baseline: met, within noise (+0.00, "
+            "90% interval -0.02 to 0.04)")  # fmt: skip
+    path = "Report: " + "/very-long-folder" * 8 + "/index.html"
+    lines = [table, sure, path]
+    assert wrap_lines(lines, None) == lines  # off a terminal: whole
+    out = wrap_lines(lines, 80)
+    assert out[0] == table and out[-1] == path
+    body = out[1:-1]
+    assert len(body) > 1 and all(len(x) <= 80 for x in body)
+    assert all(x.startswith("  ") for x in body[1:]) and not body[0].startswith(" ")
+    assert " ".join(x.strip() for x in body) == sure
+    assert "(-0.06, 90% interval -0.13 to -0.01)" in body[1]  # read whole

@@ -8,6 +8,7 @@ Any other pipeline's config, or a vision checkpoint without its config, exits 2 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -89,14 +90,16 @@ def _defaults_for(checkpoint: Path, overrides: list[str]) -> Any:
 
 def _print_metrics(path: Path, other_repos: bool) -> None:
     """The key figures (the pipeline summary's table) on stdout, its warnings on stderr."""
-    from standard_coder.pipelines.sch_summary import metric_table, warnings
+    from standard_coder.pipelines.sch_summary import metric_table, warnings, wrap_lines
+    from standard_coder.runner.console import terminal_columns
 
     ev = json.loads(path.read_text(encoding="utf-8"))
     which = "commits of the given repositories" if other_repos else "held-out commits"
     n = ev.get("n_test_normal", ev.get("n_test"))
     typer.echo(metric_table(ev, f"Evaluation ({which}; {n} with a normal-interval label)"))
-    for w in warnings(ev):
-        typer.echo(f"warning: {w}", err=True)
+    said = [f"warning: {w}" for w in warnings(ev)]
+    for line in wrap_lines(said, terminal_columns(sys.stderr)):  # the run summary's wrapping
+        typer.echo(line, err=True)
 
 
 def _fail(message: str) -> NoReturn:

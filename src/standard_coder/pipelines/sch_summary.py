@@ -356,11 +356,39 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
     return out
 
 
+PATH_LINES = ("Report: ", "Team output: ", "Forecast: ")
+"""Lines that name a file: never wrapped (the path stays on its label's line, whole)."""
+
+
+def wrap_lines(lines: list[str], width: int | None) -> list[str]:
+    """``lines`` for a terminal ``width`` columns wide: a sentence (``How sure, ...``,
+    ``warning: ...``) longer than that is broken at spaces outside parentheses
+    (``runner.console.wrap_outside_parentheses``: ``(+0.08, 90% interval 0.06 to 0.10)`` is
+    read whole), its next lines indented by two spaces; tables (text with line breaks) and
+    :data:`PATH_LINES` stay as they are. ``width`` None (not a terminal): every line whole."""
+    if width is None:
+        return list(lines)
+    from standard_coder.runner.console import wrap_outside_parentheses
+
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width or "\n" in line or line.startswith(PATH_LINES):
+            out.append(line)
+            continue
+        first, *rest = wrap_outside_parentheses(line, width - 2)
+        out += [first, *(f"  {r}" for r in rest)]
+    return out
+
+
 def print_summary(s: dict[str, Any]) -> None:
-    """Print the summary on stderr (logs, so ``> file`` keeps only results)."""
+    """Print the summary on stderr (logs, so ``> file`` keeps only results), its sentences
+    wrapped at the terminal's width (:func:`wrap_lines`; whole lines off a terminal)."""
     import sys
 
-    sys.stderr.write("\n".join(summary_lines(s)) + "\n")
+    from standard_coder.runner.console import terminal_columns
+
+    lines = wrap_lines(summary_lines(s), terminal_columns(sys.stderr))
+    sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
 

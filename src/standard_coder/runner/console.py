@@ -4,18 +4,20 @@ Rich lays out for 80 columns when its stream is not a terminal (or for ``COLUMNS
 some tools export as 80 for their child processes: pytest-xdist workers see ``COLUMNS=80``),
 which folds a 10-column table into ellipses. :func:`make_console` gives such streams at least
 :data:`PIPE_WIDTH` columns (a wider ``COLUMNS`` still widens them), so the same table is
-legible on a terminal, in ``run.log`` and in CI.
+legible on a terminal, in ``run.log`` and in CI. :func:`terminal_columns` and
+:func:`wrap_outside_parentheses` import no Rich (plain lines, such as a run's closing summary).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:  # Rich is imported by make_console only: wrapping text needs none of it
+    from rich.console import Console
 
-__all__ = ["PIPE_WIDTH", "make_console", "wrap_outside_parentheses"]
+__all__ = ["PIPE_WIDTH", "make_console", "terminal_columns", "wrap_outside_parentheses"]
 
 PIPE_WIDTH = 120
 
@@ -28,6 +30,8 @@ def make_console(*, stderr: bool = False, **kwargs: Any) -> Console:
         **kwargs: passed to :class:`rich.console.Console` (an explicit ``width`` wins; with
             ``file``, that file is the stream tested for a terminal).
     """
+    from rich.console import Console
+
     stream = kwargs.get("file") or (sys.stderr if stderr else sys.stdout)
     if "width" not in kwargs and not _is_tty(stream):
         columns = os.environ.get("COLUMNS", "")
@@ -40,6 +44,17 @@ def _is_tty(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # replaced or closed streams
         return False
+
+
+def terminal_columns(stream: Any) -> int | None:
+    """The width of the terminal ``stream`` writes to; None off a terminal (a pipe, a file,
+    a log), where a line is best kept whole for grep."""
+    if not _is_tty(stream):
+        return None
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def wrap_outside_parentheses(text: str, width: int) -> list[str]:
