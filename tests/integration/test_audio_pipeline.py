@@ -373,7 +373,9 @@ def test_an_empty_transcript_says_the_subtitles_will_be_empty(tmp_path: Path) ->
     )
     proc = cli("pipeline", "--config", str(config))
     said = " ".join(proc.stderr.split())
-    assert "the transcript is empty:" in said and "the subtitles will be empty" in said
+    (line,) = [s for s in proc.stderr.splitlines() if "the transcript is empty" in s]
+    assert line.startswith("[warn] transcribe: the transcript is empty: "), line
+    assert line.endswith("; the subtitles will be empty") and "WARNING" not in proc.stderr
     assert "t.srt has no segment between 0 s and" in said
     assert "Glossary: 0 terms; the transcript has no segment (the subtitles are empty)" in said
     assert "0.0% of 0 segments" not in said

@@ -131,7 +131,8 @@ def test_completions_that_match_no_task_or_some_tasks_are_warned_about(tmp_path:
         f"{answers}: no completion's task_id matched a CanItEdit test task id, so nothing was "
         "scored (pass@1 null): expected task ids 1, 2, 3, 4; found canitedit-1-descriptive, clamp"
     )
-    assert want in err and err.count(str(answers)) == 1
+    assert f"[warn] evaluate: {want}" in err.splitlines() and err.count(str(answers)) == 1
+    assert "WARNING" not in err
     assert ev["pass@1"] is None and ev["warnings"] == [want]
     assert ev["tasks_total"] == 4 and ev["tasks_without_completion"] == 4
     assert ev["unmatched_task_ids"] == ["canitedit-1-descriptive", "clamp"]
@@ -145,7 +146,8 @@ def test_completions_that_match_no_task_or_some_tasks_are_warned_about(tmp_path:
         f"{answers}: 3 of 4 CanItEdit test tasks have no completion and are not scored "
         "(2, 3, 4); pass@1 is over the other 1"
     )
-    assert want in err and ev["warnings"] == [want] and ev["pass@1"] == 1.0
+    assert f"[warn] evaluate: {want}" in err.splitlines()
+    assert ev["warnings"] == [want] and ev["pass@1"] == 1.0
     assert ev["tasks_without_completion"] == 3 and ev["unmatched_task_ids"] == []
 
 
@@ -194,7 +196,8 @@ def test_strict_mode_fails_on_bad_records_and_download_offline_falls_back(tmp_pa
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     err = done.stderr
-    assert "download of zkzhang88/OCEData failed" in err and "using the local files" in err
+    (line,) = [s for s in err.splitlines() if "using the local files" in s]
+    assert line.startswith("[warn] ingest: ") and "download of zkzhang88/OCEData failed" in line
     assert "strict: 1 bad records by ingest" in err
     assert "Traceback" not in err
 
@@ -321,7 +324,8 @@ def test_a_source_path_with_nothing_to_read_is_warned_about(tmp_path: Path) -> N
         f"commitpackft: nothing to read in {empty} (.jsonl, .json or .parquet files); check "
         "[codeedit] commitpackft_path"
     )
-    assert want in done.stderr and done.stderr.count(want) == 1, done.stderr
+    assert f"[warn] ingest: {want}" in done.stderr.splitlines(), done.stderr
+    assert done.stderr.count(want) == 1 and "WARNING" not in done.stderr, done.stderr
 
 
 def test_the_demo_folder_holds_its_completions_and_runs_where_it_is_moved(tmp_path: Path) -> None:

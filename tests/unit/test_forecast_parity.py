@@ -219,6 +219,14 @@ def test_one_past_sprint_warns_and_widens(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "warning:" in proc.stderr and "only 1 past sprint" in proc.stderr
 
+    # the forecast stage says it as a [warn] line (event stage_warning), not a raw log line
+    proc = cli("pipeline", "--config", str(tmp_path / "pipeline_config.toml"),
+               "--stages", "forecast")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [s for s in proc.stderr.splitlines() if "only 1 past sprint" in s]
+    assert line.startswith(f"[warn] forecast: {tmp_path / 'history.json'}: only 1 past sprint")
+    assert "WARNING" not in proc.stderr, proc.stderr
+
     big = mutate(
         ["tickets"], [{"id": f"T{i}", "status": "todo", "story_points": 20} for i in (1, 2)]
     )

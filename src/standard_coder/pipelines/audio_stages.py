@@ -21,6 +21,7 @@ from standard_coder.config.audio import (
 )
 from standard_coder.pipelines.sch_options import section_from_params
 from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
+from standard_coder.runner.context import warn
 
 if TYPE_CHECKING:
     from standard_coder.audio.transcript import Segment
@@ -131,7 +132,7 @@ def transcribe(ctx: StageContext) -> None:
             if t.backend == "import"
             else f"the {t.backend} model ({source}) heard no speech in the clip"
         )
-        ctx.log.warning("the transcript is empty: %s; the subtitles will be empty", where)
+        warn(ctx, f"the transcript is empty: {where}; the subtitles will be empty")
     doc = segments_to_json(segments, backend=t.backend, source=source, device=ctx.device)
     atomic_write_json(ctx.outputs["transcript"], doc)
     ctx.set_summary(segments=len(segments), backend=t.backend, device=ctx.device)

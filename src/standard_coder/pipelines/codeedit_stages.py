@@ -15,6 +15,7 @@ from standard_coder.config.codeedit import CodeEditSection
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
 from standard_coder.pipelines.sch_options import section_from_params
 from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
+from standard_coder.runner.context import warn
 
 if TYPE_CHECKING:
     from standard_coder.codeedit.dataset import Rejections
@@ -85,7 +86,7 @@ def ingest(ctx: StageContext) -> None:
                 try:
                     path = download(source, layout.raw / source, endpoint=c.hf_endpoint)
                 except SourceError as exc:
-                    ctx.log.warning("%s; using the local files at %s", exc, path)
+                    warn(ctx, f"{exc}; using the local files at {path}")
             rows = []
             seen = 0
             for cand, bad in read_source(source, path):
@@ -95,8 +96,8 @@ def ingest(ctx: StageContext) -> None:
                 else:
                     rows.append(json.dumps(cand, ensure_ascii=False))
             if not seen:  # a wrong path is no record at all, not a failure to read one
-                ctx.log.warning("%s: nothing to read in %s (%s); check [codeedit] %s_path",
-                                source, path, EXPECTED[source], source)  # fmt: skip
+                warn(ctx, f"{source}: nothing to read in {path} ({EXPECTED[source]}); check "
+                          f"[codeedit] {source}_path")  # fmt: skip
         counts[source] = _write_jsonl(out / f"{source}.jsonl", rows)
     atomic_write_json(out / "rejects.json", rejects.to_json())
     ctx.log.info("ingested %s; unreadable %d", counts, sum(rejects.counts.values()))
@@ -294,7 +295,7 @@ def evaluate(ctx: StageContext) -> None:
     if c.completions is not None:
         warning = coverage_warning(c.completions, cov, [t.id for t in tasks])
     if warning:
-        ctx.log.warning("%s", warning)
+        warn(ctx, warning)
     limit = Limits(timeout_s=c.eval_timeout_s, cpu_s=max(1, int(c.eval_timeout_s)))
     try:
         doc = run_eval(tasks, completions, limit, should_stop=ctx.should_stop)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from standard_coder.runner.context import StageContext
+from standard_coder.runner.context import StageContext, warn
 
 
 def run(ctx: StageContext) -> None:
@@ -76,7 +76,7 @@ def run(ctx: StageContext) -> None:
         find_commits=commits,
     )
     for warning in result.report["warnings"]:
-        ctx.log.warning("%s", warning)
+        warn(ctx, warning)
     make_console().print(forecast_table(result.report))  # a result: stdout (logs: stderr)
     ctx.set_summary(
         sprint_id=result.sprint_id,

@@ -17,6 +17,7 @@ from standard_coder.config.vision import VisionSection
 from standard_coder.pipelines.sch_options import section_from_params
 from standard_coder.pipelines.vision_layout import VisionLayout
 from standard_coder.runner.atomic import atomic_write_json
+from standard_coder.runner.context import warn
 
 if TYPE_CHECKING:
     from standard_coder.runner.context import StageContext
@@ -88,13 +89,13 @@ def prepare(ctx: StageContext) -> None:
         assert v.data_dir is not None  # the schema requires it
         index = read_flowers102(v.data_dir)
         skipped = index.get("skipped", [])
-        for bad in skipped[:5]:
-            ctx.log.warning("skipped %s: cannot be decoded (%s)", bad["filepath"], bad["reason"])
+        for bad in skipped:  # each in the run log; one [warn] line says how many, and the first
+            ctx.log.info("skipped %s: cannot be decoded (%s)", bad["filepath"], bad["reason"])
         if skipped:
-            more = f" ({len(skipped) - 5} more in index.json 'skipped')" if len(skipped) > 5 else ""
-            ctx.log.warning(
-                "%s: %d unreadable image(s) left out of the index%s", v.data_dir, len(skipped), more
-            )
+            first = f"{skipped[0]['filepath']} ({skipped[0]['reason']})"
+            more = "; every one in index.json 'skipped'" if len(skipped) > 1 else ""
+            warn(ctx, f"{v.data_dir}: {len(skipped)} unreadable image(s) left out of the index, "
+                      f"cannot be decoded: {first}{more}", skipped=len(skipped))  # fmt: skip
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "index.json", index)
     counts = {s: sum(r["split"] == s for r in index["images"]) for s in ("train", "val", "test")}
