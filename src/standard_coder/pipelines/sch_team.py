@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import SchLayout
-from standard_coder.runner.context import StageContext
+from standard_coder.runner.context import StageContext, warn
 
 
 def parquet_available() -> bool:
@@ -123,7 +123,7 @@ def stored_counts(ctx: StageContext, rep: Any) -> Any:
     try:
         counts = load_commit_counts(Path(path), rep)
     except CommitCountsError as exc:
-        ctx.log.warning("extracting every commit's features again: %s", exc)
+        warn(ctx, f"extracting every commit's features again: {exc}")
         return None
     missing = sum(
         1
@@ -131,9 +131,7 @@ def stored_counts(ctx: StageContext, rep: Any) -> Any:
         if (r.repo, r.commit_id) not in counts and not is_bot(r.author_id, r.author_name)
     )
     if missing:
-        ctx.log.warning(
-            "extracting every commit's features again: %s lacks %d mined commits", path, missing
-        )
+        warn(ctx, f"extracting every commit's features again: {path} lacks {missing} mined commits")
         return None
     return counts
 
