@@ -102,6 +102,38 @@ def test_an_origin_git_cannot_read_is_named_and_the_mine_goes_on(
     assert ids["squash7"]
 
 
+def test_the_mine_stage_says_an_unreadable_origin_in_one_warn_line(tmp_path: Path) -> None:
+    """In a pipeline run the unreadable origin is a ``[warn] mine:`` line (event
+    ``stage_warning``), said once though the refs are looked up twice, not a raw log line."""
+    import json
+    import subprocess
+    import sys
+
+    from proctools import child_env
+
+    _history(tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(tmp_path / "r"), str(clone))
+    broken = tmp_path / "not-a-repo"
+    broken.mkdir()
+    git(clone, "remote", "set-url", "origin", str(broken))
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(f"[repos]\ninclude_paths = [{json.dumps(str(clone))}]\n[runner]\nworkers = 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg),
+         "--stages", "mine"],
+        capture_output=True, text=True, env=child_env(COLUMNS="200"), timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if "could not be read" in x]
+    assert line.startswith(f"[warn] mine: {clone}: its origin {broken} could not be read for "
+                           "pull request refs ("), line  # fmt: skip
+    assert line.endswith("squash merges stay timed by their merge") and "WARNING" not in proc.stderr
+    logs = tmp_path / "sc-output" / "logs"
+    events = [json.loads(e) for e in (logs / "events.jsonl").read_text().splitlines()]
+    assert [e["stage"] for e in events if e["event"] == "stage_warning"] == ["mine"]
+
+
 def test_a_clone_reads_them_from_its_origin_and_a_new_ref_is_picked_up(tmp_path: Path) -> None:
     ids = _history(tmp_path)
     clone = tmp_path / "clone"

@@ -128,7 +128,10 @@ def run(ctx: StageContext) -> None:
         task.update(completed=done, total=total)
 
     def on_event(name: str, fields: dict[str, Any]) -> None:
-        ctx.emit(name, **fields)
+        if name == "stage_warning":  # a [warn] line, with its copy in the run log
+            warn(ctx, str(fields.pop("reason")), **fields)
+        else:
+            ctx.emit(name, **fields)
 
     summary = mine(
         repos,

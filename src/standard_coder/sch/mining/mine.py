@@ -138,7 +138,9 @@ def mine_repositories(
             ``(task, result)``. Default: :func:`thread_map` (two chunks at a time in threads).
         should_stop: polled between chunks; when true no new chunk is started.
         on_event: ``(name, fields)`` for ``mine_repo_started``, ``mine_repo_skipped``,
-            ``mine_chunk_done``, ``mine_repo_done``, ``mine_repo_failed``.
+            ``mine_chunk_done``, ``mine_repo_done``, ``mine_repo_failed``, and
+            ``stage_warning`` (``reason``: a line for the user, such as an origin git cannot
+            read; a log warning when there is no ``on_event``).
         on_progress: ``(repo id, commits done, commits to do)`` after each chunk.
         raise_on_error: raise :class:`MiningError` at the end when a repository failed.
 
@@ -151,6 +153,13 @@ def mine_repositories(
     """
     t0 = time.perf_counter()
     emit = on_event or (lambda _n, _f: None)
+
+    def say(text: str) -> None:
+        if on_event is None:
+            log.warning("%s", text)
+        else:
+            emit("stage_warning", {"reason": text})
+
     progress = on_progress or (lambda _r, _d, _t: None)
     summary = MineSummary()
     extract_key, filter_key = options.extract_key(), options.filter_key()
@@ -176,7 +185,7 @@ def mine_repositories(
             path = Path(path)
             t_repo = time.perf_counter()
             try:
-                plan = plan_repo(con, path, options, extract_key, filter_key)
+                plan = plan_repo(con, path, options, extract_key, filter_key, warn=say)
             except (GitError, OSError, ValueError) as exc:
                 rs = RepoSummary(repo=repo_id(path), path=str(path), status="error", error=str(exc),
                                  bad_path=isinstance(exc, NotARepository))  # fmt: skip
@@ -307,7 +316,8 @@ def _pull_rows(con: Any, plan: RepoPlan, options: MineOptions) -> list[pulls.Pul
     rid = plan.summary.repo
     try:
         squashes = pulls.named_squashes(store.merge_stamped_rows(con, rid))
-        found = pulls.pull_refs(Path(plan.summary.path)) if squashes else None
+        # an origin git cannot read was said when the repository was planned
+        found = pulls.pull_refs(Path(plan.summary.path), log.debug) if squashes else None
         if found is None:
             return []
         rows = pulls.pull_commits(found, squashes, known=store.stored_ids(con, rid))

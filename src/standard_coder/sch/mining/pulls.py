@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from standard_coder.sch.mining.filters import author_identity
@@ -64,10 +64,15 @@ def _origin_path(path: Path) -> Path | None:
     return origin.resolve() if origin.is_dir() else None
 
 
-def pull_refs(path: Path) -> tuple[Path, set[str]] | None:
+def pull_refs(
+    path: Path, warn: Callable[[str], None] | None = None
+) -> tuple[Path, set[str]] | None:
     """Where to read pull request heads from, and their ref names: the clone itself when it has
     ``refs/pull/<n>/head`` refs, else its ``origin`` when that is a repository on this machine
-    with them; None otherwise. The refs are listed once (a mirror holds thousands)."""
+    with them; None otherwise. The refs are listed once (a mirror holds thousands).
+
+    An origin git cannot read is said through ``warn`` (one line naming the clone, the origin
+    and git's cause); without one, a log warning."""
     heads = _head_refs(_pull_refs(path))
     if heads:
         return path, heads
@@ -78,8 +83,9 @@ def pull_refs(path: Path) -> tuple[Path, set[str]] | None:
         heads = _head_refs(_pull_refs(origin))
     except GitError as exc:  # not a repository, or one git refuses (another user's: ownership)
         why = str(exc).strip().splitlines()[-1] if str(exc).strip() else "git failed"
-        log.warning("%s: its origin %s could not be read for pull request refs (%s); squash "
-                    "merges stay timed by their merge", path, origin, why)  # fmt: skip
+        said = (f"{path}: its origin {origin} could not be read for pull request refs ({why}); "
+                "squash merges stay timed by their merge")  # fmt: skip
+        (warn or log.warning)(said)
         return None
     return (origin, heads) if heads else None
 

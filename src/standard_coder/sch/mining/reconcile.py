@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,15 +111,21 @@ def _aliases(path: Path, options: MineOptions, authors: list[tuple[str, str]]) -
 
 
 def plan_repo(
-    con: Any, path: Path, options: MineOptions, extract_key: str, filter_key: str
+    con: Any,
+    path: Path,
+    options: MineOptions,
+    extract_key: str,
+    filter_key: str,
+    warn: Callable[[str], None] | None = None,
 ) -> RepoPlan:
-    """Reconcile one repository's rows with its current history; return the chunks to mine."""
+    """Reconcile one repository's rows with its current history; return the chunks to mine
+    (``warn``: what the user should know, such as an origin git cannot read)."""
     rid = repo_id(path)
     summ = RepoSummary(repo=rid, path=str(path))
     git_dir, bare, shallow = _inspect(path)
     summ.is_shallow = shallow
     head, refs_digest = _refs_state(path, git_dir, bare)
-    origin_pulls = pull_refs_digest(pull_refs(path), path) if options.pull_requests else ""
+    origin_pulls = pull_refs_digest(pull_refs(path, warn), path) if options.pull_requests else ""
     key = digest([refs_digest, filter_key, origin_pulls])
     state = con.execute(
         "SELECT refs_key, extract_key FROM mine_state WHERE repo = ?", (rid,)
