@@ -124,7 +124,8 @@ class StageContext(Protocol):
     def emit(self, event: str, **fields: Any) -> None:
         """Append one event to ``logs/events.jsonl`` (stage and run id added);
         ``emit("stage_warning", reason=text)`` is a warning for the user: a ``[warn] stage:
-        text`` line on the console and in the report's warnings."""
+        text`` line on the console and in the report's warnings (:func:`warn` also keeps a
+        copy in the run log)."""
         ...
 
     def set_summary(self, **fields: Any) -> None:
