@@ -209,6 +209,23 @@ def test_a_mix_of_sources_without_training_records_is_one_line_naming_the_key(
     assert b"Traceback" not in err
 
 
+def test_examples_a_short_max_length_drops_are_a_warn_line(tmp_path: Path) -> None:
+    """A max_length that some prompts fill alone: TRL drops those examples, and the stage says
+    how many in one ``[warn]`` line naming the setting (was a raw ``WARNING`` log line)."""
+    config = _write(tmp_path)
+    p = _pipeline(config, "--set", "codeedit_train.max_length=120", "--set",
+                  "codeedit_train.stage0_steps=1", "--to", "sft_stage0")  # fmt: skip
+    _, raw = p.communicate(timeout=300)
+    err = raw.decode()
+    assert p.returncode == 0, err[-2000:]
+    (line,) = [x for x in err.splitlines() if "training examples dropped" in x]
+    found = re.fullmatch(r"\[warn\] sft_stage0: \[codeedit_train\] (\d+) of (\d+) training "
+                         r"examples dropped: their prompt alone fills max_length = 120 tokens",
+                         line)  # fmt: skip
+    assert found and 0 < int(found[1]) < int(found[2]), line
+    assert "WARNING" not in err
+
+
 def test_ctrl_c_during_the_validator_stops_it_between_answers(
     trained: Path, tmp_path: Path
 ) -> None:

@@ -226,18 +226,18 @@ class MaxLengthTooShort(ValueError):
     """``max_length`` leaves no training example a completion token to learn from."""
 
 
-def _check_kept(kept: int, given: int, max_length: int, log: Any) -> None:
+def _check_kept(kept: int, given: int, max_length: int, warn: Callable[[str], None] | None) -> None:
     """TRL drops an example whose prompt alone fills ``max_length`` tokens (no completion token
-    is left to learn from): say so, and refuse to train on none (TRL's own error there names a
-    sampler, not the setting)."""
+    is left to learn from): say so through ``warn``, and refuse to train on none (TRL's own
+    error there names a sampler, not the setting)."""
     if kept == 0:
         raise MaxLengthTooShort(
             f"max_length = {max_length} tokens leaves none of the {given} training examples a "
             "completion token to learn from (each prompt alone fills it): raise max_length"
         )
-    if kept < given and log is not None:
-        log.warning("%d of %d training examples dropped: their prompt alone fills max_length = "
-                    "%d tokens", given - kept, given, max_length)  # fmt: skip
+    if kept < given and warn is not None:
+        warn(f"{given - kept} of {given} training examples dropped: their prompt alone fills "
+             f"max_length = {max_length} tokens")  # fmt: skip
 
 
 def train_sft(
@@ -253,8 +253,12 @@ def train_sft(
     tb_dir: Path | None = None,
     tb_prefix: str = "sft",
     log: Any = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``base_model`` on ``rows``; save to ``out_dir``; return the training summary.
+
+    ``warn`` says what the user should know (examples dropped for ``max_length``); default
+    ``log.warning`` when a ``log`` is given.
 
     Raises:
         TrainingInterrupted: a stop was requested (state checkpointed, nothing saved).
@@ -280,7 +284,8 @@ def train_sft(
         peft_config=peft_config(opts.lora),
         callbacks=[make_callback(checkpointer, should_stop, tb, clock)],
     )
-    _check_kept(len(trainer.train_dataset), len(rows), opts.max_length, log)  # type: ignore[arg-type]
+    said = warn or (log.warning if log is not None else None)
+    _check_kept(len(trainer.train_dataset), len(rows), opts.max_length, said)  # type: ignore[arg-type]
     resumed, history, tuned = train_and_save(trainer, tokenizer, out_dir, checkpointer, log, tb)
     curve = losses(history)
     return {

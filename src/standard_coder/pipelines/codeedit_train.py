@@ -17,6 +17,7 @@ from standard_coder.config.codeedit_train import CodeEditTrainSection
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
 from standard_coder.pipelines.sch_options import section_from_params
 from standard_coder.runner.atomic import atomic_write_json
+from standard_coder.runner.context import warn
 from standard_coder.runner.stage import Stage
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
             device=ctx.device, work_dir=ctx.checkpoint_dir / "hf",
             checkpointer=ctx.checkpointer("train", every_n_steps=t.checkpoint_every),
             should_stop=ctx.should_stop, tb_dir=layout.tb / stage, tb_prefix=stage, log=ctx.log,
+            warn=lambda text: warn(ctx, f"[codeedit_train] {text}"),
         )  # fmt: skip
     except TrainingInterrupted:
         return  # checkpointed; the engine reports the interrupt
