@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from enginetools import last_run_reasons
 from proctools import child_env
 
 pytest.importorskip("ast_grep_py", reason="the codeedit extra is not installed")
@@ -355,18 +356,6 @@ def test_the_demo_folder_holds_its_completions_and_runs_where_it_is_moved(tmp_pa
     assert ev["statuses"] == {"fail": 1, "pass": 2, "timeout": 1}
 
 
-def _last_run_reasons(out: Path) -> dict[str, tuple[str, str]]:
-    """Stage -> (event, reason) of the last run in ``out/logs/events.jsonl``."""
-    lines = (out / "logs" / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    events = [json.loads(x) for x in lines]
-    start = max(i for i, e in enumerate(events) if e["event"] == "run_started")
-    return {
-        e["stage"]: (e["event"], e["reason"])
-        for e in events[start:]
-        if e["event"] in ("stage_skipped", "stage_cache_miss")
-    }
-
-
 def test_evaluate_reads_the_test_split_alone(tmp_path: Path) -> None:
     """Another dev_fraction moves repositories between train and dev only: split and stats rerun,
     evaluate (it reads data/processed/test) is skipped; another test_fraction reruns it."""
@@ -381,7 +370,7 @@ def test_evaluate_reads_the_test_split_alone(tmp_path: Path) -> None:
     dev = ["codeedit.dev_fraction=0.3"]
     assert front.run_command(config=config, builtins=BUILTINS, overrides=dev) == 0
     assert files("train") != train and files("test") == test  # only train/dev records changed
-    reasons = _last_run_reasons(out)
+    reasons = last_run_reasons(out)
     assert reasons["split"] == (
         "stage_cache_miss",
         "params changed: codeedit.dev_fraction 0.15 -> 0.3",
@@ -394,7 +383,7 @@ def test_evaluate_reads_the_test_split_alone(tmp_path: Path) -> None:
     # the test split changes: evaluate reruns, naming a test file
     both = [*dev, "codeedit.test_fraction=0.3"]
     assert front.run_command(config=config, builtins=BUILTINS, overrides=both) == 0
-    event, reason = _last_run_reasons(out)["evaluate"]
+    event, reason = last_run_reasons(out)["evaluate"]
     assert event == "stage_cache_miss"
     assert reason.startswith("input changed: out/data/processed/test/"), reason
 
@@ -411,10 +400,10 @@ def test_stats_reads_the_rejections_alone_of_the_normalized_folder(tmp_path: Pat
     records = normalized / "editpackft.jsonl"
     records.write_text(records.read_text() + "\n")  # a record file of normalize's changes
     assert front.run_command(config=config, builtins=BUILTINS, stages="stats") == 0
-    assert _last_run_reasons(out)["stats"] == ("stage_skipped", "up to date")
+    assert last_run_reasons(out)["stats"] == ("stage_skipped", "up to date")
     rejects = normalized / "rejects.json"
     rejects.write_text(json.dumps(json.loads(rejects.read_text()), indent=1))
     assert front.run_command(config=config, builtins=BUILTINS, stages="stats") == 0
-    event, reason = _last_run_reasons(out)["stats"]
+    event, reason = last_run_reasons(out)["stats"]
     assert event == "stage_cache_miss"
     assert reason == "input changed: out/data/interim/codeedit/normalized/rejects.json", reason

@@ -15,6 +15,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from enginetools import last_run_reasons
 from proctools import child_env
 from standard_coder.cli import commands  # noqa: F401  (registers the commands)
 from standard_coder.cli.app import app
@@ -316,7 +317,7 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
     kept = round(torch.load(final, weights_only=False)["state"]["seconds"], 3)
     assert 0 < kept <= first_run["train_seconds"] and again_run["train_seconds"] == kept
     assert again == first  # the same summary: what evaluate reads did not change
-    reasons = _last_run_reasons(out)
+    reasons = last_run_reasons(out)
     assert reasons["evaluate"] == ("stage_skipped", "mtime changed, content same"), reasons
     got = torch.load(out / "models" / "vision" / "model.pt", weights_only=True)["model"]
     assert all(torch.equal(got[k], v) for k, v in want.items())
@@ -324,17 +325,6 @@ def test_a_removed_model_is_rebuilt_from_the_final_checkpoint_with_its_summary(
     assert tb_scalars(out / "tb" / "vision") == curves
     assert [step for step, _ in curves["train/loss"]] == [10, 20]
     assert [step for step, _ in curves["test/accuracy"]] == [20]
-
-
-def _last_run_reasons(out: Path) -> dict[str, tuple[str, str]]:
-    """Stage -> (event, reason) of the last run in ``out/logs/events.jsonl``."""
-    events = [json.loads(x) for x in (out / "logs" / "events.jsonl").read_text().splitlines()]
-    start = max(i for i, e in enumerate(events) if e["event"] == "run_started")
-    return {
-        e["stage"]: (e["event"], e["reason"])
-        for e in events[start:]
-        if e["event"] in ("stage_skipped", "stage_cache_miss")
-    }
 
 
 def test_a_retrain_with_the_same_model_reruns_nothing_after_it(tmp_path: Path) -> None:
@@ -347,13 +337,13 @@ def test_a_retrain_with_the_same_model_reruns_nothing_after_it(tmp_path: Path) -
     summary = (out / "reports" / "vision_training.json").read_bytes()
     model = (out / "models" / "vision" / "model.pt").read_bytes()
     assert front.run_command(config=cfg, builtins=BUILTINS, stages="train", force=True) == 0
-    assert _last_run_reasons(out)["train"][0] == "stage_cache_miss"
+    assert last_run_reasons(out)["train"][0] == "stage_cache_miss"
     assert (out / "reports" / "vision_training.json").read_bytes() == summary
     assert (out / "models" / "vision" / "model.pt").read_bytes() == model
     run = json.loads((out / "reports" / "vision_training.run.json").read_text())
     assert run["resumed_from_step"] is None and run["train_seconds"] > 0
     assert front.run_command(config=cfg, builtins=BUILTINS) == 0
-    reasons = _last_run_reasons(out)
+    reasons = last_run_reasons(out)
     assert reasons["train"] == ("stage_skipped", "up to date"), reasons
     assert reasons["evaluate"] == ("stage_skipped", "mtime changed, content same"), reasons
     manifest = json.loads((out / "stages" / "evaluate" / "manifest.json").read_text())
