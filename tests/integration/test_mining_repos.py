@@ -270,7 +270,21 @@ def test_summary_table_folds_a_long_name_and_keeps_status_and_numbers_whole() ->
     assert "".join(first).startswith("PythonDataScienceHandbook-92b475e1")  # folded, not cut
     from rich.console import Console
 
-    for width in (100, 40):  # a narrow terminal: a block per repository, a line per figure
+    for width in (100, 80):  # session 40: the columns that matter, the others' totals under it
+        narrow = Console(width=width, file=io.StringIO(), record=True)
+        narrow.print(summary_table(MineSummary(repos=[r], seconds=13.2)))
+        lines = narrow.export_text().splitlines()
+        assert max(len(line) for line in lines) <= width and "…" not in "".join(lines)
+        cells = [c.strip() for line in lines for c in line.split("│")]
+        assert {"mined", "5,861", "260", "1,211", "7,072"} <= set(cells), lines
+        assert "0" not in cells  # "missing", zero in every row, is left out
+        under = " ".join(lines[next(i for i, x in enumerate(lines) if x.startswith("└")) :])
+        assert under.startswith("└"), lines
+        for header, value in (("capped", "6"), ("squash timed", "6/7"), ("merge/other", "1,559/0")):
+            assert value in cells or f"{header} {value}" in under, lines  # in the row or under
+        assert "536" in cells or "536 commits/s" in under, lines
+    assert under.endswith("also: squash timed 6/7, 536 commits/s")  # at 80: capped stays
+    for width in (60, 40):  # narrower still: a block per repository, a line per figure
         narrow = Console(width=width, file=io.StringIO(), record=True)
         narrow.print(summary_table(MineSummary(repos=[r])))
         lines = narrow.export_text().splitlines()
@@ -414,3 +428,36 @@ def test_a_github_account_under_both_private_addresses_is_one_author(tmp_path: P
     assert got == [("jane@users.noreply.github.com",)]
     # what git wrote is kept as it was
     assert len(rows(db, "SELECT DISTINCT author_email FROM commits")) == 2
+
+
+def test_on_an_80_column_terminal_the_mine_table_keeps_a_row_per_repository(
+    mined: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """Session 40: on an 80-column terminal the table turned into a block per repository (a
+    line per figure), even on an unchanged rerun: it now keeps a row per repository with the
+    columns that matter, and gives the totals of those it left out in a line under it."""
+    import json
+
+    from proctools import in_terminal
+
+    root, _db, _ids = mined
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(f"[repos]\ninclude_paths = {json.dumps([str(root / 'main')])}\n"
+                   "max_files_per_commit = 10\n[runner]\nworkers = 1\n")  # fmt: skip
+    for status, extra in (("mined", ()), ("unchanged", ("--force",))):
+        code, text = in_terminal("pipeline", "--config", str(cfg), "--stages", "mine", *extra,
+                                 columns=80, cwd=tmp_path)  # fmt: skip
+        assert code == 0, text
+        lines = [line.rstrip() for line in text.splitlines()]
+        top = next(i for i, x in enumerate(lines) if x.endswith("mine: repositories"))
+        end = next(i for i in range(top, len(lines)) if lines[i].startswith("└"))
+        table = lines[top + 1 : end + 1]  # the title shares its line with a progress bar's
+        assert max(len(line) for line in table) <= 80, "\n".join(table)
+        header = [c.strip() for line in table[:4] for c in line.split("┃")]
+        assert {"repo", "status", "stored", "authors", "filtered", "new"} <= set(header), table
+        row = [c.strip() for c in next(x for x in table if x.startswith("│main-")).split("│")]
+        assert status in row and "10" in row, table  # a row per repository, not a block
+        assert not any(x.startswith(("│status", "│stored")) for x in lines), "\n".join(table)
+        # "missing" and "squash timed" are zero or empty in every row: left out, not moved
+        assert "missing" not in " ".join(header) and "squash" not in text
+        assert all(len(x) <= 80 for x in lines[end + 1 :] if x.startswith(("also: ", "filtered")))

@@ -113,23 +113,39 @@ class MineSummary:
 class _MineTable:
     """The mine table, laid out for the console it is printed on: one row per repository where
     the other columns fit beside a name of :data:`MIN_NAME` characters (the names fold onto
-    more lines, no status or number is cut); on a narrower console, one block per repository
-    with a line per figure, so nothing is shortened on any width."""
+    more lines, no status or number is cut). On a narrower console (80 columns) the
+    :data:`MOVABLE` columns that are empty or zero in every row go first, then the others of
+    them one by one, whose totals a line under the table gives instead; only where even
+    ``repo status stored authors filtered new`` do not fit, one block per repository with a
+    line per figure, so nothing is shortened on any width."""
 
     MIN_NAME = 12
+    MOVABLE = ("commits\n/s", "squash\ntimed", "missing", "capped", "merge/\nother")
+    """Headers a narrow console moves under the table, first to last."""
 
     def __init__(
-        self, headers: list[str], rows: list[list[str]], title: str, note: str = ""
+        self,
+        headers: list[str],
+        rows: list[list[str]],
+        title: str,
+        note: str = "",
+        totals: dict[str, str] | None = None,
     ) -> None:
         self.headers, self.rows, self.title, self.note = headers, rows, title, note
+        self.totals = totals or {}
+        """header -> the run's total a narrow console gives for a column it moved (the total
+        row's cell when not given)."""
 
-    def wide(self, *, fold_names: bool = True) -> Table:
-        """A column per figure, a row per repository (and the total)."""
+    def wide(self, *, fold_names: bool = True, keep: list[int] | None = None) -> Table:
+        """A column per figure (those in ``keep``, default all), a row per repository (and the
+        total)."""
         from rich.table import Table
         from rich.text import Text
 
+        keep = list(range(len(self.headers))) if keep is None else keep
         t = Table(title=self.title, title_justify="left", pad_edge=False)
-        for i, h in enumerate(self.headers):
+        for i in keep:
+            h = self.headers[i]
             if i == 0:
                 t.add_column(h, overflow="fold", min_width=self.MIN_NAME, no_wrap=not fold_names)
             elif h == "error":
@@ -137,7 +153,7 @@ class _MineTable:
             else:
                 t.add_column(h, justify="right" if i > 1 else "left", no_wrap=True)
         for r in self.rows:  # Text: a folder name or an error is never console markup
-            t.add_row(*(Text(c) for c in r))
+            t.add_row(*(Text(r[i]) for i in keep))
         return t
 
     def long(self) -> Table:
@@ -151,30 +167,77 @@ class _MineTable:
         for n, r in enumerate(self.rows):
             for h, cell in zip(self.headers, r, strict=True):
                 if cell:
-                    t.add_row(
-                        h.replace("/\n", "/").replace("\n/", "/").replace("\n", " "), Text(cell)
-                    )
+                    t.add_row(_one_line(h), Text(cell))
             if n < len(self.rows) - 1:
                 t.add_section()
         return t
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def _fit(self, console: Console, options: ConsoleOptions, keep: list[int]) -> str | None:
+        """``"whole"`` when the columns ``keep`` fit with whole names, ``"fold"`` when they fit
+        with names folded to :data:`MIN_NAME` characters, else None."""
         from rich.measure import Measurement
-        from rich.text import Text
 
-        table = self.wide(fold_names=False)
+        table = self.wide(fold_names=False, keep=keep)
         natural = Measurement.get(console, options.update_width(10_000), table).maximum
         widest = max((len(r[0]) for r in self.rows), default=0)
         if natural <= options.max_width:
-            yield table
-        elif natural - widest + self.MIN_NAME <= options.max_width:
-            yield self.wide()
-        else:
-            yield self.long()
+            return "whole"
+        if natural - widest + self.MIN_NAME <= options.max_width:
+            return "fold"
+        return None
+
+    def _moved_line(self, moved: list[int]) -> str:
+        """The line under a narrow table: the totals of the ``moved`` columns that say
+        something, in the table's order."""
+        said = []
+        for i in sorted(moved):
+            h = self.headers[i]
+            value = self.totals.get(h) or self.rows[-1][i]
+            if _says_nothing(value):
+                continue
+            said.append(f"{value} commits/s" if h == "commits\n/s" else f"{_one_line(h)} {value}")
+        if not said:
+            return ""
+        per_repo = " (totals; a wider terminal shows them per repository)"
+        return "also: " + ", ".join(said) + (per_repo if len(self.rows) > 2 else "")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.text import Text
+
         from standard_coder.runner.console import wrap_outside_parentheses
 
-        for line in wrap_outside_parentheses(self.note, options.max_width):
-            yield Text(line)
+        every = list(range(len(self.headers)))
+        telling = [  # stored, new and the others not movable stay, "0" or not
+            i for i in every if self.headers[i] not in self.MOVABLE
+            or not all(_says_nothing(r[i]) for r in self.rows)
+        ]  # fmt: skip
+        choices = [every, telling]
+        for h in self.MOVABLE:  # then the rarely telling columns, one by one
+            if h in self.headers and self.headers.index(h) in choices[-1]:
+                choices.append([i for i in choices[-1] if self.headers[i] != h])
+        lines = [self.note] if self.note else []
+        for keep in choices:
+            fit = self._fit(console, options, keep)
+            if fit is not None:
+                yield self.wide(fold_names=fit == "fold", keep=keep)
+                moved = self._moved_line([i for i in telling if i not in keep])
+                lines = [moved, *lines] if moved else lines
+                break
+        else:
+            yield self.long()
+        for text in lines:
+            for line in wrap_outside_parentheses(text, options.max_width):
+                yield Text(line)
+
+
+def _says_nothing(cell: str) -> bool:
+    """An empty cell, a zero or a ``0/0``."""
+    return cell.replace("0", "").replace("/", "").strip() == ""
+
+
+def _one_line(header: str) -> str:
+    """A two-line header on one line: ``squash timed``, ``merge/other``, ``commits/s``."""
+    return header.replace("/\n", "/").replace("\n/", "/").replace("\n", " ")
 
 
 def summary_table(summary: MineSummary) -> _MineTable:
@@ -232,4 +295,6 @@ def summary_table(summary: MineSummary) -> _MineTable:
             f"{tot['author_filtered']:,} by excluded authors (bots, AI agents, "
             '[filters.authors]): never read, so not counted in "new"'
         )
-    return _MineTable(headers, rows, "mine: repositories", note)
+    rate = summary.commits_mined / summary.seconds if summary.seconds > 0 else 0.0
+    totals = {"commits\n/s": f"{rate:,.0f}" if rate >= 0.5 else ""}  # the run's, all workers
+    return _MineTable(headers, rows, "mine: repositories", note, totals)
