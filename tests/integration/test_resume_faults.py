@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -382,3 +383,47 @@ def test_sigterm_exits_143_and_resumes(
     assert Counter(_trace(trace)).most_common(1)[0][1] == 1  # nothing processed twice
     for name in ("counts.jsonl", "counts_summary.json"):
         assert hashlib.sha256((base / "out" / name).read_bytes()).hexdigest() == ref_hashes[name]
+
+
+def test_after_a_sigkill_the_resume_line_does_not_claim_an_older_runs_progress(
+    tmp_path: Path,
+) -> None:
+    """Session 40: a SIGKILLed run records nothing, so the next ``[resume]`` line showed the
+    progress an earlier SIGINT run had recorded (``40/300 items done``) as if current. The
+    runner records in the run state when a stage starts; the note then names the killed run
+    instead of the stale count."""
+    base, trace = tmp_path / "out", tmp_path / "trace.log"
+    log = tmp_path / "out.stderr"
+    only = ("--stages", "count")
+    proc = _start(base, trace, *only, item_delay=0.002)
+    assert _wait_for(proc, trace, "item", 40)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    said = log.read_text()
+    first = re.findall(r"\((?:[\w -]+: )?(\d+/300 items done)", said)[-1]
+    # the second run continues it and says the first run's count (then current)
+    seen = len(log.read_text())
+    proc = _start(base, trace, *only, item_delay=0.002)
+    assert _wait_for(proc, trace, "item", 60)
+    proc.kill()
+    proc.wait(timeout=30)
+    second = log.read_text()[seen:]
+    resumed = [x for x in second.splitlines() if x.startswith("[resume] count: ")]
+    assert len(resumed) == 1 and first in resumed[0], second
+    done = len(_ledger_ids(base))
+    assert done >= int(first.split("/")[0]) + 50  # the killed run got further
+    seen = len(log.read_text())
+    assert _run(base, trace, *only) == 0
+    third = log.read_text()[seen:]
+    resumed = [x for x in third.splitlines() if x.startswith("[resume] count: ")]
+    assert len(resumed) == 1, third
+    assert first not in resumed[0] and "items done" not in resumed[0], resumed
+    assert "continues from the partial work in " in resumed[0]
+    assert "ended without recording how far it got: killed?" in resumed[0]
+    killed = re.findall(r"its last run, ([\w-]+),", resumed[0])
+    assert len(killed) == 1 and (base / "runs" / killed[0]).is_dir()  # the second run's id
+    assert _ledger_ids(base) == ITEM_IDS
+    # completed: the record is the run's own again, and a SIGINT's count is said as before
+    state = json.loads((base / "checkpoints" / "run_state.json").read_text())
+    assert "started_by" not in state["stages"]["count"]
+    assert state["stages"]["count"]["status"] == "completed"

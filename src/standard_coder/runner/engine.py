@@ -47,7 +47,12 @@ from standard_coder.runner.lock import RunLock
 from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.progress import ProgressDisplay
 from standard_coder.runner.runrecord import RunRecord
-from standard_coder.runner.runstate import empty_state, read_run_state, write_run_state
+from standard_coder.runner.runstate import (
+    STARTED_BY,
+    empty_state,
+    read_run_state,
+    write_run_state,
+)
 from standard_coder.runner.selection import select
 from standard_coder.runner.session import RUNNER_VERSION, RunSession
 from standard_coder.runner.stage import Pipeline
@@ -409,6 +414,16 @@ def _run_recorded(
     session.open_cache()
     result = RunResult(exit_code=0, run_id=session.run_id)
     state.update(run_id=session.run_id, status="running", started=time.time())
+
+    def stage_starts(name: str) -> None:
+        # a SIGKILL (or a second Ctrl-C) records nothing more: the next run's [resume] line
+        # must know that the progress an earlier stopped run recorded is no longer the latest
+        kept = state["stages"].get(name)
+        state["stages"][name] = {**(kept if isinstance(kept, dict) else {}),
+                                 STARTED_BY: session.run_id}  # fmt: skip
+        write_run_state(state_path, state)
+
+    session.stage_starts = stage_starts
     session.emit(
         "run_started",
         reason=f"{len(selected)} stage(s) selected",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.errors import CorruptStateError
-from standard_coder.runner.runstate import read_run_state
+from standard_coder.runner.runstate import read_run_state, restarted_by
 
 __all__ = [
     "MARKER",
@@ -95,19 +95,24 @@ def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
     completed run left in <cdir>`` when that run's outputs went missing since. The progress
     names the training checkpoint that will load: when the one the interrupted run saved last
     fails its sha256 check now, the note names the step before it and why (the checkpoint
-    is read to check it, once per process)."""
+    is read to check it, once per process). When a later run started the stage and was killed
+    (it recorded nothing: :func:`~standard_coder.runner.runstate.restarted_by`), the recorded
+    progress is older than the work on disk: the note names that run instead."""
     if stamped_fingerprint(cdir) != fp:
         return None
     record = previous_record(run_state, name)
     interrupted = record.get("status") == "interrupted"
-    if has_partial_work(cdir) and completed_at(record, fp):  # its outputs went missing since
-        note = f"reuses the working files the last completed run left in {cdir}"
+    killed = restarted_by(record)
+    if has_partial_work(cdir) and completed_at(record, fp) and killed is None:
+        note = f"reuses the working files the last completed run left in {cdir}"  # outputs lost
     elif has_partial_work(cdir):
         note = f"continues from the partial work in {cdir}"
     elif interrupted and record.get("kept_work") is not False:  # its progress is in its outputs
         note = "continues where the interrupted run stopped"
     else:
         return None
+    if killed is not None:  # what it did is on disk, not in the record: say no progress
+        return f"{note} (its last run, {killed}, ended without recording how far it got: killed?)"
     progress = record.get("progress") if interrupted else None
     if not isinstance(progress, str):
         return note

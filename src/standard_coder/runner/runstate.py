@@ -12,6 +12,11 @@ from standard_coder.runner.jsonfile import JsonFileError, parse_json_object
 from standard_coder.runner.records import state_digest, state_text
 
 RUN_STATE_VERSION = 1
+STARTED_BY = "started_by"
+"""A stage's record key: the run that started the stage's code last. The runner sets it as the
+stage starts and drops it with the stage's outcome, so a record that still has it from a later
+run than its own ``run_id`` is one that run never replaced: it was killed (SIGKILL, a second
+Ctrl-C, a crash) and the record's progress is older than the work on disk."""
 
 
 _digest = state_digest
@@ -47,3 +52,12 @@ def write_run_state(path: Path, doc: dict[str, Any], *, durable: bool = True) ->
     """Write atomically with a fresh checksum (``durable=False``: no fsync, see
     :func:`~standard_coder.runner.atomic.atomic_write`)."""
     atomic_write_bytes(path, state_text(doc).encode("utf-8"), durable=durable)
+
+
+def restarted_by(record: dict[str, Any]) -> str | None:
+    """The run that started the stage of ``record`` after the run that recorded it, and
+    recorded nothing itself (killed or crashed); None when the record is that run's own."""
+    started = record.get(STARTED_BY)
+    if not isinstance(started, str) or started == record.get("run_id"):
+        return None
+    return started

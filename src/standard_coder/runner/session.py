@@ -85,6 +85,9 @@ class RunSession:
         self.executors: dict[str, Any] = {}
         # called before a stage runs (not when skipped): the engine writes the run's stamp
         self.before_stage_runs: Callable[[], None] | None = None
+        # called as a stage's own code starts: the engine records it in the run state, so that
+        # a run killed now (which records nothing else) leaves the next one a trace of itself
+        self.stage_starts: Callable[[str], None] | None = None
         # each stage's per-file input index, read at most once a run (naming a changed file,
         # then merging the new digests in)
         self._old_files: dict[str, Mapping[str, Mapping[str, str]]] = {}

@@ -217,6 +217,8 @@ def run_stage(
     if not isinstance(view.stage.run, CommandStage):
         _seed(session.pipeline.seed)
     session.emit("stage_running", name, decision.reason, fingerprint=fp)
+    if session.stage_starts is not None:
+        session.stage_starts(name)
     out_paths = [o.path for o in view.outputs]
     before = output_stats(out_paths)  # a stop then asks whether the stage wrote any
     started = time.perf_counter()
