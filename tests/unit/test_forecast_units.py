@@ -137,3 +137,26 @@ def test_the_baseline_effort_reads_as_expected_by_the_end_not_done(tmp_path: Pat
         assert sum(c.endswith(" left") for c in cells) == len(res.report["tickets"])
         if width == 80:  # the titles column keeps room for a word
             assert any("1. PAY-301" in line for line in lines), lines
+            # session 40: "P(done by end)" takes two lines there, the titles 7 more characters
+            head = [line.split("┃")[2].strip() for line in lines if line.count("┃") > 2]
+            assert head == ["P(done", "by end)"], lines
+            from standard_coder.forecasting.report import _ForecastTable
+
+            before = io.StringIO()
+            _ForecastTable.NARROW, narrow = 0, _ForecastTable.NARROW  # as it was laid out
+            try:
+                Console(file=before, width=80, force_terminal=False).print(
+                    forecast_table(res.report)
+                )
+            finally:
+                _ForecastTable.NARROW = narrow
+            titles = len(cells_lines(lines)[0].split("│")[1])
+            was = len(cells_lines(before.getvalue().splitlines())[0].split("│")[1])
+            assert titles >= was + 4, (titles, was)  # 7 in the demo: 15 -> 22
+        else:
+            assert any("P(done by end)" in line for line in lines), lines
+
+
+def cells_lines(lines: list[str]) -> list[str]:
+    """The table's rows (not its header, title or caption)."""
+    return [line for line in lines if line.startswith("│")]
