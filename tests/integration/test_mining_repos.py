@@ -303,9 +303,13 @@ def test_summary_table_shows_a_name_or_error_in_brackets_as_written() -> None:
 
     bad = RepoSummary(repo="[wip]proj-1a2b3c4d", path="/x", status="error",
                       error="cannot read [pack] objects")  # fmt: skip
-    for width in (200, 40):  # the wide table and the narrow console's blocks
+    for width in (200, 80, 40):  # the wide table, 80 columns' error line, the narrow blocks
         con = Console(width=width, file=io.StringIO(), record=True)
         con.print(summary_table(MineSummary(repos=[bad])))
+        if width == 80:  # session 40: a row, and the error under it rather than a block
+            said = con.export_text(clear=False).splitlines()
+            assert "error: [wip]proj-1a2b3c4d: cannot read [pack] objects" in said, said
+            assert any(x.startswith("│[wip]proj-1a2b3c4d") and "error" in x for x in said)
         text = "".join(con.export_text().replace("│", " ").split())  # folded cells rejoined
         assert (
             "[wip]proj-1a2b3c4d" in text and "cannot read [pack] objects".replace(" ", "") in text

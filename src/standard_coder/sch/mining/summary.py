@@ -120,7 +120,9 @@ class _MineTable:
     line per figure, so nothing is shortened on any width."""
 
     MIN_NAME = 12
-    MOVABLE = ("commits\n/s", "squash\ntimed", "missing", "capped", "merge/\nother")
+    MIN_ERROR = 20
+    """An error folds onto more lines down to this width, as a name does."""
+    MOVABLE = ("commits\n/s", "squash\ntimed", "missing", "capped", "merge/\nother", "error")
     """Headers a narrow console moves under the table, first to last."""
 
     def __init__(
@@ -149,7 +151,7 @@ class _MineTable:
             if i == 0:
                 t.add_column(h, overflow="fold", min_width=self.MIN_NAME, no_wrap=not fold_names)
             elif h == "error":
-                t.add_column(h, overflow="fold")
+                t.add_column(h, overflow="fold", min_width=self.MIN_ERROR)
             else:
                 t.add_column(h, justify="right" if i > 1 else "left", no_wrap=True)
         for r in self.rows:  # Text: a folder name or an error is never console markup
@@ -174,32 +176,37 @@ class _MineTable:
 
     def _fit(self, console: Console, options: ConsoleOptions, keep: list[int]) -> str | None:
         """``"whole"`` when the columns ``keep`` fit with whole names, ``"fold"`` when they fit
-        with names folded to :data:`MIN_NAME` characters, else None."""
+        with names folded to :data:`MIN_NAME` characters (and errors to :data:`MIN_ERROR`),
+        else None."""
         from rich.measure import Measurement
 
         table = self.wide(fold_names=False, keep=keep)
         natural = Measurement.get(console, options.update_width(10_000), table).maximum
-        widest = max((len(r[0]) for r in self.rows), default=0)
         if natural <= options.max_width:
             return "whole"
-        if natural - widest + self.MIN_NAME <= options.max_width:
-            return "fold"
-        return None
+        folds = max(0, max((len(r[0]) for r in self.rows), default=0) - self.MIN_NAME)
+        if "error" in self.headers and (e := self.headers.index("error")) in keep:
+            folds += max(0, max(len(r[e]) for r in self.rows) - self.MIN_ERROR)
+        return "fold" if natural - folds <= options.max_width else None
 
-    def _moved_line(self, moved: list[int]) -> str:
-        """The line under a narrow table: the totals of the ``moved`` columns that say
-        something, in the table's order."""
+    def _moved_lines(self, moved: list[int]) -> list[str]:
+        """The lines under a narrow table: the totals of the ``moved`` columns that say
+        something, in the table's order; a moved error is a line per repository."""
         said = []
+        errors = []
         for i in sorted(moved):
             h = self.headers[i]
+            if h == "error":
+                errors = [f"error: {r[0]}: {r[i]}" for r in self.rows[:-1] if r[i]]
+                continue
             value = self.totals.get(h) or self.rows[-1][i]
             if _says_nothing(value):
                 continue
             said.append(f"{value} commits/s" if h == "commits\n/s" else f"{_one_line(h)} {value}")
         if not said:
-            return ""
+            return errors
         per_repo = " (totals; a wider terminal shows them per repository)"
-        return "also: " + ", ".join(said) + (per_repo if len(self.rows) > 2 else "")
+        return ["also: " + ", ".join(said) + (per_repo if len(self.rows) > 2 else ""), *errors]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from rich.text import Text
@@ -219,9 +226,16 @@ class _MineTable:
         for keep in choices:
             fit = self._fit(console, options, keep)
             if fit is not None:
+                for h in reversed(self.MOVABLE):  # one moved early may fit beside the others
+                    i = self.headers.index(h) if h in self.headers else -1
+                    if i not in telling or i in keep:
+                        continue
+                    more = sorted([*keep, i])
+                    then = self._fit(console, options, more)
+                    if then == "whole" or (then == "fold" and fit == "fold"):  # names kept whole
+                        keep, fit = more, then
                 yield self.wide(fold_names=fit == "fold", keep=keep)
-                moved = self._moved_line([i for i in telling if i not in keep])
-                lines = [moved, *lines] if moved else lines
+                lines = [*self._moved_lines([i for i in telling if i not in keep]), *lines]
                 break
         else:
             yield self.long()
