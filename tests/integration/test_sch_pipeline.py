@@ -213,7 +213,7 @@ def test_eval_exports_predictions(demo: Path) -> None:
     assert list((out / "tb").iterdir())
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated", "other_vocabulary"])
+@pytest.mark.parametrize("case", ["missing", "truncated", "garbage", "other_vocabulary"])
 def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     demo: Path, tmp_path: Path, case: str
 ) -> None:
@@ -222,6 +222,8 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     bad = tmp_path / "model.pt"
     if case == "truncated":
         bad.write_bytes(good.read_bytes()[:2000])
+    elif case == "garbage":  # torch's weights-only unpickler raised IndexError: a traceback
+        bad.write_bytes(b"damaged\n")
     elif case == "other_vocabulary":
         ck = torch.load(good, weights_only=True)
         ck["vocabulary_checksum"] = "0" * 64
@@ -379,8 +381,31 @@ def test_demo_keeps_a_hand_edited_config(demo: Path) -> None:
     config = demo / "pipeline_config.toml"
     edited = config.read_text() + "\n# my note: try more epochs next time\n"
     config.write_text(edited)
-    cli("demo", "--output-dir", str(demo), "--size", "tiny")
+    proc = cli("demo", "--output-dir", str(demo), "--size", "tiny")
     assert config.read_text() == edited
+    # one line in the CLI's form (as `error: ...`), not a logger's `WARNING name: ...`
+    said = f"warning: {config} was edited by hand; keeping it (delete it to get the demo's)\n"
+    assert proc.stderr.startswith(said) and proc.stderr.count(str(config)) == 2  # + "Config"
+    assert "WARNING" not in proc.stderr
+
+
+def test_eval_with_a_damaged_loc_baseline_says_so_in_one_line_and_scores_without_it(
+    demo: Path,
+) -> None:
+    base = demo / "sc-output"
+    baseline = base / "models" / "baseline_loc" / "model.pt"
+    kept = baseline.read_bytes()
+    baseline.write_bytes(b"damaged\n")
+    try:
+        proc = cli("eval", "--checkpoint", str(base / "models" / "auto" / "model.pt"))
+    finally:
+        baseline.write_bytes(kept)
+    assert "WARNING" not in proc.stderr and "Traceback" not in proc.stderr
+    (said,) = [ln for ln in proc.stderr.splitlines() if "LOC baseline" in ln]
+    assert said.startswith(f"warning: LOC baseline {baseline}: corrupt or truncated, not a ")
+    assert said.endswith("--to train_sch; scored without it")
+    nll = next(ln for ln in proc.stdout.splitlines() if ln.startswith("neg. log-likelihood"))
+    assert nll.split()[-1] == "-"
 
 
 def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:

@@ -33,13 +33,15 @@ def test_a_config_of_another_pipeline_is_refused_and_kept(tmp_path: Path) -> Non
 
 
 def test_an_edited_config_of_the_same_pipeline_is_kept_with_a_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     demo = '[pipeline]\nname = "vision"\n[vision]\nnum_steps = 400\n'
     config = write_demo_config(tmp_path, "vision", demo)
     config.write_text(demo.replace("400", "300"))
     assert write_demo_config(tmp_path, "vision", demo).read_text() == demo.replace("400", "300")
-    assert f"{config} differs from the demo's: keeping it" in caplog.text
+    assert capfd.readouterr().err == (
+        f"warning: {config} differs from the demo's: keeping it (delete it to get the demo's)\n"
+    )
 
 
 def _demo(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,6 +17,7 @@ import typer
 
 from standard_coder.cli.app import app
 from standard_coder.cli.options import ConfigOpt
+from standard_coder.runner.console import say_warning
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +255,6 @@ def _report_sections(config: Path) -> Sequence[Any]:
     try:
         pipe, _root = load_pipeline(config, (), BUILTINS)
     except (RunnerError, ValueError) as exc:
-        log.warning("report: pipeline sections left out (%s)", exc)
+        say_warning(f"report: pipeline sections left out ({exc})", log)
         return ()
     return pipe.report_sections

@@ -19,6 +19,7 @@ from typing import Any
 
 from standard_coder.pipelines.wiring import refuse_other_pipeline
 from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.console import say_warning
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def prepare(out_dir: Path, size_name: str, size: DemoSize | None = None) -> Path
         if current == text:
             continue  # unchanged files keep their mtime: reruns skip
         if current is not None and _digest(current) != last.get(name, _digest(current)):
-            log.warning("%s was edited by hand; keeping it (delete it to get the demo's)", path)
+            say_warning(f"{path} was edited by hand; keeping it (delete it to get the demo's)", log)
             continue
         atomic_write_text(path, text)
         last[name] = _digest(text)

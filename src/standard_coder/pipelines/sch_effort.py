@@ -70,6 +70,7 @@ def read_effort_model(
         OSError,
         zipfile.BadZipFile,
         pickle.UnpicklingError,
+        IndexError,  # torch's weights-only unpickler on garbage: "pop from empty list"
         KeyError,
         TypeError,
         ValueError,

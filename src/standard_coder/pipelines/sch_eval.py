@@ -21,6 +21,7 @@ import numpy as np
 
 from standard_coder.config import FlagshipConfig
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
+from standard_coder.runner.console import say_warning
 from standard_coder.runner.jsonfile import read_json_object_or_none
 
 log = logging.getLogger("standard_coder.eval")
@@ -172,7 +173,7 @@ def run_eval(
             raise EvalError("nothing to evaluate: the held-out split is empty")
         out = layout.eval_runs / eval_id
         out.mkdir(parents=True, exist_ok=True)
-        baseline = _loc_baseline(layout.baseline, device)
+        baseline = _loc_baseline(layout.baseline, device, cfg.config_path)
         metrics = evaluate(model, ds, out, loc_baseline_model=baseline, seed=cfg.runner.seed)
     (out / EVALUATION_FILE).unlink(missing_ok=True)
     X = ds.X_loc[te] if model.feature_kind == "loc" else ds.X[te]
@@ -227,17 +228,18 @@ def run_eval(
 TRAINING_COUNTS = ("n_train", "n_validation")
 
 
-def _loc_baseline(path: Path, device: str) -> Any:
+def _loc_baseline(path: Path, device: str, config_path: Path | None) -> Any:
     """The run's LOC-only baseline (``train_sch`` output ``baseline``) to score beside the model,
-    as ``sch_evaluation.json`` does; None when there is none usable (the column says ``-``)."""
-    from standard_coder.sch.predictors.estimator import EffortModel
+    as ``sch_evaluation.json`` does; None when there is none usable (the column says ``-``, and a
+    damaged one is a ``warning:`` line naming it)."""
+    from standard_coder.pipelines.sch_effort import read_effort_model
 
     if not path.is_file():
         return None
     try:
-        model = EffortModel.load(path, map_location=device)
-    except Exception as exc:  # a damaged baseline must not stop the evaluation of the model
-        log.warning("LOC baseline %s unreadable (%s): scored without it", path, exc)
+        model = read_effort_model(path, device, config_path=config_path)
+    except ValueError as exc:  # a damaged baseline must not stop the evaluation of the model
+        say_warning(f"LOC baseline {exc}; scored without it", log)
         return None
     return model if model.feature_kind == "loc" else None
 

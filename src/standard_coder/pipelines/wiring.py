@@ -78,6 +78,7 @@ def write_demo_config(out_dir: Path, pipeline: str, text: str) -> Path:
     import logging
 
     from standard_coder.runner.atomic import atomic_write_text
+    from standard_coder.runner.console import say_warning
 
     out_dir.mkdir(parents=True, exist_ok=True)
     config = out_dir / "pipeline_config.toml"
@@ -93,8 +94,9 @@ def write_demo_config(out_dir: Path, pipeline: str, text: str) -> Path:
     wanted = pipeline_kind(text)
     if wanted is not None:
         refuse_other_pipeline(config, wanted)
-    logging.getLogger(__name__).warning(
-        "%s differs from the demo's: keeping it (delete it to get the demo's)", config
+    say_warning(
+        f"{config} differs from the demo's: keeping it (delete it to get the demo's)",
+        logging.getLogger(__name__),
     )
     return config
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
 from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.console import say_warning
 from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import png_data_uri, render
@@ -162,7 +163,7 @@ def render_training(given: SectionInput) -> str:
             try:
                 atomic_write_text(cache, json.dumps({"key": key, "rel": rel, "html": fragment}))
             except OSError as exc:
-                log.warning("report: cannot cache training curves in %s: %s", cache, exc)
+                say_warning(f"report: cannot cache training curves in {cache}: {exc}", log)
     from markupsafe import Markup
 
     return render(

@@ -10,6 +10,7 @@ legible on a terminal, in ``run.log`` and in CI. :func:`terminal_columns` and
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # Rich is imported by make_console only: wrapping text needs none of it
     from rich.console import Console
 
-__all__ = ["PIPE_WIDTH", "make_console", "terminal_columns", "wrap_outside_parentheses"]
+__all__ = [
+    "PIPE_WIDTH",
+    "make_console",
+    "say_warning",
+    "terminal_columns",
+    "wrap_outside_parentheses",
+]
 
 PIPE_WIDTH = 120
 
@@ -37,6 +44,17 @@ def make_console(*, stderr: bool = False, **kwargs: Any) -> Console:
         columns = os.environ.get("COLUMNS", "")
         kwargs["width"] = max(PIPE_WIDTH, int(columns) if columns.isdigit() else 0)
     return Console(stderr=stderr, **kwargs)
+
+
+def say_warning(text: str, log: logging.Logger | None = None) -> None:
+    """A warning outside stages (a command, a demo's inputs, the report) in the CLI's one form,
+    as errors are ``error: text``: one ``warning: text`` line on stderr, ``text`` naming the
+    file, key or path and the cause. ``log`` keeps an INFO copy (in ``logs/run.log`` while a
+    run is on; never a second console line). A stage warns with ``runner.context.warn``."""
+    sys.stderr.write(f"warning: {text}\n")
+    sys.stderr.flush()
+    if log is not None:
+        log.info("warning: %s", text, extra={"on_console": False})
 
 
 def _is_tty(stream: Any) -> bool:
