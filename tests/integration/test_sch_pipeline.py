@@ -539,3 +539,25 @@ def test_a_bad_truth_file_fails_train_sch_at_once_naming_it_and_loses_nothing(
     assert f"{cut}: commits[0]: missing key 'coding_minutes'" in proc.stdout + proc.stderr
     plan = json.loads(cli("status", "--config", str(config), "--json").stdout)["stages"]
     assert not {s["stage"]: s for s in plan}["train_sch"]["run"]  # the good run is intact
+
+
+def test_a_damaged_saved_dataset_is_one_warn_line_naming_it_and_is_rebuilt(
+    demo: Path, tmp_path: Path
+) -> None:
+    """train_sch reuses the dataset its last completed run saved (same fingerprint, an output
+    gone); one that does not load is damaged (it is written whole): a ``[warn]`` naming it,
+    in the report's warnings, never a logger line; the stage rebuilds it and completes."""
+    import shutil
+
+    work = tmp_path / "copy"
+    shutil.copytree(demo, work)
+    base = work / "sc-output"
+    saved = base / "checkpoints" / "train_sch" / "dataset.npz"
+    saved.write_bytes(b"damaged\n")
+    (base / "models" / "auto" / "model.pt").unlink()
+    proc = cli("pipeline", "--config", str(work / "pipeline_config.toml"), "--stages", "train_sch")
+    said = f"[warn] train_sch: {saved}: unreadable (DatasetSchemaError); rebuilding the dataset"
+    assert said in proc.stderr.splitlines() and "WARNING" not in proc.stderr
+    warned = [e for e in last_run(events(base)) if e["event"] == "stage_warning"]
+    assert [e["reason"] for e in warned] == [said.split(": ", 1)[1]]
+    assert (base / "models" / "auto" / "model.pt").is_file()

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.runner.context import StageContext
+from standard_coder.runner.context import StageContext, warn
 
 if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
     import numpy as np
@@ -420,10 +420,16 @@ def run(ctx: StageContext) -> None:
     dataset: Dataset | None = None
     rep: ChangeRepresentation | None = None
     if all(p.exists() for p in (partial, partial_rep / "representation.json", partial_counts)):
+        where = partial
         try:
-            dataset, rep = Dataset.load(partial), ChangeRepresentation.load(partial_rep)
+            dataset = Dataset.load(partial)
+            where = partial_rep
+            rep = ChangeRepresentation.load(partial_rep)
         except Exception as exc:  # corrupt partial work is rebuilt, never trusted
-            ctx.log.warning("rebuilding the dataset: %s", exc)
+            # a [warn], as state_corrupt is for the runner's files: these are written whole
+            # (atomically) by this fingerprint's own run, so one that does not load is damaged
+            ctx.log.info("saved dataset: %s unreadable: %s", where, exc)
+            warn(ctx, f"{where}: unreadable ({type(exc).__name__}); rebuilding the dataset")
             dataset = rep = None
     if dataset is None or rep is None:
         keys, samples = squashed_labels(labels, groups)
