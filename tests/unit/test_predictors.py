@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,28 @@ def test_should_stop_checkpoints_and_resume_is_bitwise_exact(tmp_path: Path) -> 
     for k, v in _state(ref).items():
         assert torch.equal(v, _state(resumed)[k]), k
     assert resumed.train_result_.history == ref.train_result_.history
+
+
+def test_a_checkpoint_of_other_data_is_ignored_at_info(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Training from scratch beside another data set's checkpoint recovers on its own: an info
+    line in the run log, no console warning (nothing for the user to do)."""
+    X, Y = data()
+    params = small(epochs=2)
+    with pytest.raises(TrainingInterrupted):
+        MDNRegressor(**params).fit(X[:200], Y[:200], X_val=X[200:], Y_val=Y[200:],
+                                   checkpointer=Checkpointer(tmp_path / "ck", every_n_steps=7),
+                                   should_stop=lambda: True)  # fmt: skip
+    ref = MDNRegressor(**params).fit(X[:150], Y[:150], X_val=X[200:], Y_val=Y[200:])
+    with caplog.at_level(logging.INFO, logger="standard_coder"):
+        other = MDNRegressor(**params).fit(X[:150], Y[:150], X_val=X[200:], Y_val=Y[200:],
+                                           checkpointer=Checkpointer(tmp_path / "ck",
+                                                                     every_n_steps=7))  # fmt: skip
+    said = [r for r in caplog.records if "other training data" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.INFO]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert other.train_result_.history == ref.train_result_.history  # trained from the start
 
 
 def test_save_load_weights_only_and_vocabulary_refused(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_labels_cover_every_commit_with_pooled_small_author(
 
 
 def test_rerun_reuses_and_key_changes_refit(
-    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, hs = sim
     led = SqliteLedger(tmp_path / "ledger.sqlite")
@@ -88,11 +88,16 @@ def test_rerun_reuses_and_key_changes_refit(
     # other options: everything refitted
     other = WorkInferenceOptions(label_samples_per_commit=8, min_commits_per_author=30)
     assert len(infer_labels(hs, other, kind="gap", out_dir=tmp_path, seed=1).fitted_items) == 4
-    # a torn result file is refitted, not trusted
+    # a torn result file is refitted, not trusted: said at info (nothing for the user to do),
+    # never a console warning
     npz = sorted((tmp_path / "gap").glob("*.npz"))[0]
     npz.write_bytes(npz.read_bytes()[:100])
-    fixed = infer_labels(hs, other, kind="gap", out_dir=tmp_path, seed=1)
+    with caplog.at_level(logging.INFO, logger="standard_coder"):
+        fixed = infer_labels(hs, other, kind="gap", out_dir=tmp_path, seed=1)
     assert len(fixed.fitted_items) == 1
+    said = [r for r in caplog.records if "unreadable" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.INFO] and str(npz) in said[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     led.close()
 
 

@@ -401,7 +401,7 @@ def train_model(
             loss_sum.fill_(float(st["loss_sum"]))
             log.info("resuming training at epoch %d step %d", epoch, global_step)
         elif st is not None:
-            log.warning("ignoring a checkpoint of other training data (or an older format)")
+            log.info("ignoring a checkpoint of other training data (or an older format)")
 
     def state() -> dict[str, Any]:
         return {

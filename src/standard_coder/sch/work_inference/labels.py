@@ -371,7 +371,7 @@ def _load_item(path: Path, key: str) -> dict[str, np.ndarray] | None:
                 return None
             return {k: z[k] for k in z.files if not k.startswith("model_")}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        log.warning("work inference: unreadable %s (%s); refitting", path, exc)
+        log.info("work inference: unreadable %s (%s); refitting", path, exc)
         return None
 
 
