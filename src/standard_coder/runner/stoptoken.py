@@ -22,8 +22,11 @@ import threading
 from types import FrameType
 from typing import Any
 
+#: Said at the first signal. True of every stage: work in flight finishes and no more starts;
+#: what is kept is the stage's (a stage that checkpoints keeps its work, one that saves nothing
+#: redoes it), and the run's closing line says what was done.
 NOTICE = (
-    "\n[stop] {name}: finishing the work in flight and saving it, then exiting"
+    "\n[stop] {name}: finishing the work in flight and starting no more, then exiting"
     " (send it again to exit at once)\n"
 )
 
