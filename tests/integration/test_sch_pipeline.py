@@ -561,3 +561,26 @@ def test_a_damaged_saved_dataset_is_one_warn_line_naming_it_and_is_rebuilt(
     warned = [e for e in last_run(events(base)) if e["event"] == "stage_warning"]
     assert [e["reason"] for e in warned] == [said.split(": ", 1)[1]]
     assert (base / "models" / "auto" / "model.pt").is_file()
+
+
+def test_report_without_the_pipelines_sections_says_why_in_one_warning_line(
+    demo: Path, tmp_path: Path
+) -> None:
+    """A config the runner reads but the pipeline refuses still draws the runner's page; why the
+    pipeline's sections are left out is one ``warning:`` line (the config error's two lines
+    joined), not a logger's ``WARNING standard_coder.cli.runs: ...``."""
+    text = (demo / "pipeline_config.toml").read_text()
+    base = demo / "sc-output"
+    config = tmp_path / "pipeline_config.toml"
+    config.write_text(
+        text.replace('base_dir = "sc-output"', f"base_dir = {json.dumps(str(base))}").replace(
+            "[runner]\n", "[runner]\nbogus_key = 1\n"
+        )
+    )
+    proc = cli("report", "--config", str(config))
+    assert proc.stdout == f"{base / 'reports' / 'index.html'}\n"
+    assert proc.stderr.startswith(
+        f"warning: report: pipeline sections left out ({config}: invalid configuration; "
+        "runner.bogus_key: unknown key (valid keys: "
+    )
+    assert proc.stderr.endswith("))\n") and proc.stderr.count("\n") == 1

@@ -49,8 +49,10 @@ def make_console(*, stderr: bool = False, **kwargs: Any) -> Console:
 def say_warning(text: str, log: logging.Logger | None = None) -> None:
     """A warning outside stages (a command, a demo's inputs, the report) in the CLI's one form,
     as errors are ``error: text``: one ``warning: text`` line on stderr, ``text`` naming the
-    file, key or path and the cause. ``log`` keeps an INFO copy (in ``logs/run.log`` while a
-    run is on; never a second console line). A stage warns with ``runner.context.warn``."""
+    file, key or path and the cause (a cause of several lines, such as a config error's, is
+    joined with ``; ``). ``log`` keeps an INFO copy (in ``logs/run.log`` while a run is on;
+    never a second console line). A stage warns with ``runner.context.warn``."""
+    text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
     sys.stderr.write(f"warning: {text}\n")
     sys.stderr.flush()
     if log is not None:
