@@ -541,21 +541,20 @@ def test_a_bad_truth_file_fails_train_sch_at_once_naming_it_and_loses_nothing(
     assert not {s["stage"]: s for s in plan}["train_sch"]["run"]  # the good run is intact
 
 
-def test_a_damaged_saved_dataset_is_one_warn_line_naming_it_and_is_rebuilt(
-    demo: Path, tmp_path: Path
-) -> None:
+def test_a_damaged_saved_dataset_is_one_warn_line_naming_it_and_is_rebuilt(tmp_path: Path) -> None:
     """train_sch reuses the dataset its last completed run saved (same fingerprint, an output
     gone); one that does not load is damaged (it is written whole): a ``[warn]`` naming it,
-    in the report's warnings, never a logger line; the stage rebuilds it and completes."""
-    import shutil
-
+    in the report's warnings, never a logger line; the stage rebuilds it and completes. A demo
+    of its own: the module's shared one may have been run last under other params."""
     work = tmp_path / "copy"
-    shutil.copytree(demo, work)
+    cli("demo", "--output-dir", str(work), "--size", "tiny")
     base = work / "sc-output"
+    config = str(work / "pipeline_config.toml")
     saved = base / "checkpoints" / "train_sch" / "dataset.npz"
+    assert saved.is_file()
     saved.write_bytes(b"damaged\n")
     (base / "models" / "auto" / "model.pt").unlink()
-    proc = cli("pipeline", "--config", str(work / "pipeline_config.toml"), "--stages", "train_sch")
+    proc = cli("pipeline", "--config", config, "--stages", "train_sch")
     said = f"[warn] train_sch: {saved}: unreadable (DatasetSchemaError); rebuilding the dataset"
     assert said in proc.stderr.splitlines() and "WARNING" not in proc.stderr
     warned = [e for e in last_run(events(base)) if e["event"] == "stage_warning"]
