@@ -115,6 +115,27 @@ def test_run_then_noop_and_env(tmp_path: Path) -> None:
     assert rows[0]["reason"] == "params changed: model.lr 0.5 -> 1"
 
 
+def test_a_logged_warning_reads_warning_colon_on_the_console_and_keeps_its_logger_in_run_log(
+    tmp_path: Path,
+) -> None:
+    """A warning the runner logs (a device asked for and missing: this machine has no CUDA, or
+    the fallback is what is tested) is ``warning: ...`` on the console like the CLI's own, not
+    ``WARNING standard_coder.runner...: ...``; ``--log-level debug`` and run.log keep the name."""
+    counting = Path(__file__).resolve().parents[2] / "examples" / "counting" / "pipeline.toml"
+    out = ("--set", f"outputs.base_dir={tmp_path / 'out'}", "--set", "params.count.items=40")
+    cfg = counting  # its training stage asks for the device
+    proc = cli("pipeline", "--config", str(cfg), *out, "--set", "runner.device=cuda")
+    assert proc.returncode == 0, proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if "requested but not available" in x]
+    if not lines:  # a machine with CUDA: nothing falls back
+        pytest.skip("cuda is available here: no fallback warning to show")
+    assert lines == ["warning: device: cuda requested but not available; using cpu"]
+    assert "WARNING" not in proc.stderr
+    debug = cli("pipeline", "--config", str(cfg), *out, "--set", "runner.device=cuda",
+                "--force", "--log-level", "debug")  # fmt: skip
+    assert "WARNING standard_coder." in debug.stderr
+
+
 def test_dry_run_and_status_write_nothing(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path)
     dry = cli("pipeline", "--config", str(cfg), "--dry-run")

@@ -102,16 +102,27 @@ def _load_pipeline(
 
 
 class _Formatter(logging.Formatter):
-    """Console lines; tracebacks only at ``--log-level debug`` (run.log always has them)."""
+    """Console lines; tracebacks only at ``--log-level debug`` (run.log always has them).
+
+    Below debug, a warning or an error reads as the CLI's own lines do, ``warning: ...`` /
+    ``error: ...``, not ``WARNING standard_coder.runner.x: ...``: a logger's name is for whoever
+    debugs (``--log-level debug`` and ``logs/run.log`` keep it)."""
+
+    _SHORT = {logging.WARNING: "warning", logging.ERROR: "error", logging.CRITICAL: "error"}
 
     def __init__(self, fmt: str, level: int) -> None:
         super().__init__(fmt)
         self.level = level
 
     def format(self, record: logging.LogRecord) -> str:
-        if self.level > logging.DEBUG and record.exc_info:
+        if self.level <= logging.DEBUG:
+            return super().format(record)
+        if record.exc_info:
             record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
-        return super().format(record)
+        short = self._SHORT.get(record.levelno)
+        if short is None:
+            return super().format(record)
+        return f"{short}: {record.getMessage()}"
 
 
 def setup_logging(level: str) -> None:
