@@ -101,14 +101,16 @@ def _load_pipeline(
     return build_from_object(obj, target, config, overrides), root
 
 
+_SHORT_LEVELS = {logging.WARNING: "warning", logging.ERROR: "error", logging.CRITICAL: "error"}
+"""How the console names a logged record's level below debug (other levels keep the format)."""
+
+
 class _Formatter(logging.Formatter):
     """Console lines; tracebacks only at ``--log-level debug`` (run.log always has them).
 
     Below debug, a warning or an error reads as the CLI's own lines do, ``warning: ...`` /
     ``error: ...``, not ``WARNING standard_coder.runner.x: ...``: a logger's name is for whoever
     debugs (``--log-level debug`` and ``logs/run.log`` keep it)."""
-
-    _SHORT = {logging.WARNING: "warning", logging.ERROR: "error", logging.CRITICAL: "error"}
 
     def __init__(self, fmt: str, level: int) -> None:
         super().__init__(fmt)
@@ -119,7 +121,7 @@ class _Formatter(logging.Formatter):
             return super().format(record)
         if record.exc_info:
             record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
-        short = self._SHORT.get(record.levelno)
+        short = _SHORT_LEVELS.get(record.levelno)
         if short is None:
             return super().format(record)
         return f"{short}: {record.getMessage()}"
