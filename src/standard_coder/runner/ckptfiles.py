@@ -14,11 +14,11 @@ pointer through :func:`read_pointer`, so they agree on which pointer is usable.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from standard_coder.runner.hashcache import sha256_file
 from standard_coder.runner.jsonfile import JsonFileError, parse_json_object
 
 __all__ = [
@@ -93,11 +93,7 @@ def _problem(path: Path, digest: str) -> str | None:
         st = path.stat()
         key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
         if key not in _DIGESTS:
-            sha = hashlib.sha256()
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    sha.update(block)
-            _DIGESTS[key] = sha.hexdigest()
+            _DIGESTS[key] = sha256_file(path)
     except FileNotFoundError:
         return "is missing"
     except OSError as exc:

@@ -27,7 +27,6 @@ when a remote is configured.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -38,25 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
+from standard_coder.runner.hashcache import sha256_file
 
 log = logging.getLogger("standard_coder.runner")
 
 __all__ = ["CacheCorrupt", "LocalStore", "RemoteStore", "Restored", "pack", "unpack"]
 
 FORMAT = 1
-_CHUNK = 1 << 20
 
 
 class CacheCorrupt(Exception):
     """An object or entry failed its check (the message says which)."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files_of(path: Path) -> tuple[str, dict[str, Path]]:
@@ -118,7 +109,7 @@ class LocalStore:
         tmp = target.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
         try:
             shutil.copyfile(src, tmp)
-            if _sha256(tmp) != sha:
+            if sha256_file(tmp) != sha:
                 raise CacheCorrupt(f"{src} changed while it was being stored")
             os.replace(tmp, target)
         finally:
@@ -136,7 +127,7 @@ class LocalStore:
         path = self.object_path(sha)
         if not path.is_file():
             raise CacheCorrupt(f"object {sha[:12]} missing from {self.root}")
-        if _sha256(path) != sha:
+        if sha256_file(path) != sha:
             path.unlink(missing_ok=True)
             raise CacheCorrupt(f"object {sha[:12]} in {self.root} failed its checksum (deleted)")
         return path
@@ -176,7 +167,7 @@ def pack(
         kind, files = _files_of(path)
         listing: dict[str, Any] = {}
         for rel, file in files.items():
-            sha = _sha256(file)
+            sha = sha256_file(file)
             store.put_file(file, sha)
             listing[rel] = {"sha256": sha, "size": file.stat().st_size}
         described[name] = {"kind": kind, "files": listing}
@@ -327,13 +318,13 @@ class RemoteStore:
         entry = _parse_entry(data, fingerprint, self._entry(fingerprint))
         for sha in _objects(entry):
             target = store.object_path(sha)
-            if target.is_file() and _sha256(target) == sha:
+            if target.is_file() and sha256_file(target) == sha:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
             try:
                 self.fs.get_file(self._object(sha), str(tmp))
-                if _sha256(tmp) != sha:
+                if sha256_file(tmp) != sha:
                     with contextlib.suppress(Exception):
                         self.fs.rm(self._object(sha))
                     raise CacheCorrupt(
