@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -183,6 +184,8 @@ def test_cli_simulate(tmp_path: Path) -> None:
         ("s", ["--start", "2024-13-01"], "--start '2024-13-01': expected a date"),
         ("file.txt", [], "exists and is not a folder"),
         ("file.txt/below", [], "Not a directory"),
+        ("s", ["--commit-rate", "0.02,0.005"], "--commit-rate '0.02,0.005': expected LOW,HIGH"),
+        ("s", ["--commit-rate", "often"], "--commit-rate 'often': expected LOW,HIGH"),
     ],
 )
 def test_cli_simulate_user_errors_exit_2_without_traceback(
@@ -199,6 +202,27 @@ def test_cli_simulate_user_errors_exit_2_without_traceback(
     assert out.returncode == 2, out.stderr
     assert needle in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_commit_rate_draws_each_authors_rate_and_keeps_the_rest(tmp_path: Path) -> None:
+    """``commit_rate``: every generated author (families included) commits with its own draw in
+    the range, the same per seed, and the rest of the author is as without it; the truth's
+    author table records the rate; a range outside (0, 1) is refused."""
+    fams = ("paper", "night_owl", "part_time")
+    plain = TeamSpec(n_authors=3, weeks=2, schedule_families=fams)
+    rated = dataclasses.replace(plain, commit_rate=(0.005, 0.02))
+    authors, again = rated.resolved_authors(3), rated.resolved_authors(3)
+    assert authors == again
+    probs = [a.schedule.commit_prob for a in authors]
+    assert all(0.005 <= p <= 0.02 for p in probs) and len(set(probs)) == 3
+    for a, b in zip(authors, plain.resolved_authors(3), strict=True):
+        assert a.family == b.family and a.schedule.day_windows() == b.schedule.day_windows()
+        assert dataclasses.replace(a.schedule, commit_prob=b.schedule.commit_prob) == b.schedule
+    res = simulate_team(tmp_path / "sim", rated, seed=3)
+    table = load_truth(res.truth_path).authors
+    assert sorted(v["commit_prob"] for v in table.values()) == sorted(probs)
+    with pytest.raises(ValueError, match="commit_rate"):
+        dataclasses.replace(plain, commit_rate=(0.0, 0.02)).resolved_authors(0)
 
 
 def test_a_truth_file_that_cannot_be_read_is_one_line_naming_it(tmp_path: Path) -> None:

@@ -24,6 +24,12 @@ def simulate(
         None, "--switch-after-weeks", min=1, help="switch to the mirrored schedule after N weeks"
     ),
     commit_prob: float = typer.Option(0.04, "--commit-prob", min=0.0, max=1.0),
+    commit_rate: str | None = typer.Option(
+        None,
+        "--commit-rate",
+        help="LOW,HIGH: each author's commit probability per coding minute drawn "
+        "log-uniformly in this range, families included (real histories: 0.005,0.02)",
+    ),
     schedule_family: list[str] = typer.Option(
         [],
         "--schedule-family",
@@ -54,6 +60,7 @@ def simulate(
             err=True,
         )
         raise typer.Exit(2)
+    rate = _commit_rate(commit_rate)
     if out_dir.exists() and not out_dir.is_dir():
         typer.echo(f"error: {out_dir}: exists and is not a folder", err=True)
         raise typer.Exit(2)
@@ -65,6 +72,7 @@ def simulate(
         switch_after_weeks=switch_after_weeks,
         schedule=ScheduleSpec(commit_prob=commit_prob),
         schedule_families=tuple(schedule_family),
+        commit_rate=rate,
     )
     try:
         res = simulate_team(out_dir, spec, seed=seed)
@@ -85,3 +93,21 @@ def simulate(
             }
         )
     )
+
+
+def _commit_rate(text: str | None) -> tuple[float, float] | None:
+    """``--commit-rate LOW,HIGH`` as a range; a bad one ends the command (exit 2)."""
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        low = high = -1.0
+    if not 0.0 < low <= high < 1.0:
+        typer.echo(
+            f"error: --commit-rate {text!r}: expected LOW,HIGH with 0 < LOW <= HIGH < 1 "
+            "(probabilities per coding minute, e.g. 0.005,0.02)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return low, high

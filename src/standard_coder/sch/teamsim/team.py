@@ -27,7 +27,7 @@ import os
 import random
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +89,30 @@ class TeamSpec:
     """Generated author i follows family ``schedule_families[i % len]`` (see
     ``standard_coder.sch.teamsim.families``); empty: ``schedule`` for everyone. The family
     only shapes the simulated commits; it is recorded in the truth, never shown to a model."""
+    commit_rate: tuple[float, float] | None = None
+    """``(low, high)``: each generated author commits with a probability per coding minute
+    drawn log-uniformly in this range (its own draw per author and ``seed``; the rest of the
+    author as without it), instead of the schedule's or family's own (0.025-0.06: a commit in
+    every 17-40 coding minutes). Real open-source authors commit far less often: ``(0.005,
+    0.02)`` is a commit in every 50-200 coding minutes (docs/work-inference.md, "Commit
+    rates like real histories'"). ``None``: the schedule's and families' own."""
 
     def resolved_authors(self, seed: int = 0) -> tuple[AuthorSpec, ...]:
         """The authors to simulate; family authors vary with ``seed``."""
         if self.authors is not None:
             return self.authors
+        authors = self._generated_authors(seed)
+        if self.commit_rate is None:
+            return authors
+        low, high = self.commit_rate
+        if not 0.0 < low <= high < 1.0:
+            raise ValueError(f"commit_rate {self.commit_rate!r}: expected 0 < low <= high < 1")
+        return tuple(
+            _with_commit_prob(a, _log_uniform(np.random.default_rng([seed, i, 0xC0]), low, high))
+            for i, a in enumerate(authors)
+        )
+
+    def _generated_authors(self, seed: int) -> tuple[AuthorSpec, ...]:
         for fam in self.schedule_families:
             if fam not in FAMILIES:
                 raise ValueError(
@@ -137,6 +156,20 @@ class TeamSpec:
                 )
             )
         return tuple(out)
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _with_commit_prob(author: AuthorSpec, prob: float) -> AuthorSpec:
+    """``author`` committing with ``prob`` per coding minute, before and after a switch."""
+    switch_to = author.switch_to
+    return replace(
+        author,
+        schedule=replace(author.schedule, commit_prob=prob),
+        switch_to=None if switch_to is None else replace(switch_to, commit_prob=prob),
+    )
 
 
 @dataclass(frozen=True)
@@ -331,6 +364,7 @@ def simulate_team(out_dir: Path, spec: TeamSpec | None = None, *, seed: int) -> 
             "tz_offset_min": a.tz_offset_min,
             "switch_after_weeks": a.switch_after_weeks,
             "schedule_family": a.family,
+            "commit_prob": a.schedule.commit_prob,
             "n_commits": len(traces[i].commit_minutes),
             "coding_minutes_total": int(traces[i].coding.sum()),
         }
