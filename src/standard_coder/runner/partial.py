@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from stat import S_ISDIR
 from typing import Any
 
 from standard_coder.runner.errors import CorruptStateError
 from standard_coder.runner.runstate import read_run_state, restarted_by
+from standard_coder.runner.statwalk import lines_token, walk_lines
 
 __all__ = [
     "MARKER",
+    "OutputStat",
     "completed_at",
     "has_partial_work",
     "kept_work",
@@ -38,23 +41,39 @@ def has_partial_work(cdir: Path) -> bool:
     return cdir.is_dir() and any(p.name != MARKER for p in cdir.iterdir())
 
 
-def output_stats(outputs: Sequence[Path]) -> list[tuple[int, int] | None]:
-    """Each output's ``(mtime_ns, size)`` (None: absent), to tell whether a run wrote any."""
-    stats: list[tuple[int, int] | None] = []
+OutputStat = tuple[int, int, str] | None
+"""An output as :func:`output_stats` saw it: ``(mtime_ns, size, token)``, where ``token`` is
+the :mod:`~standard_coder.runner.statwalk` stat token of every file under a folder (``""`` for
+a plain file); None: absent."""
+
+
+def output_stats(outputs: Sequence[Path]) -> list[OutputStat]:
+    """Each output as it is now (:data:`OutputStat`), to tell whether a run wrote any. A folder
+    is walked (a stat per file under it: about 25 ms for 10,000 files), so progress written deep
+    inside it counts, though the folder's own mtime and size stay the same. Called as a stage
+    starts to run and when it stops, never on the skip path."""
+    stats: list[OutputStat] = []
     for path in outputs:
         try:
             st = path.stat()
         except OSError:
             stats.append(None)
             continue
-        stats.append((st.st_mtime_ns, st.st_size))
+        token = ""
+        if S_ISDIR(st.st_mode):
+            try:
+                token = lines_token(walk_lines(path))
+            except OSError as exc:  # unreadable below: the same cause reads the same
+                token = f"unreadable: {exc.strerror}"
+        stats.append((st.st_mtime_ns, st.st_size, token))
     return stats
 
 
-def kept_work(cdir: Path, outputs: Sequence[Path], before: list[tuple[int, int] | None]) -> bool:
+def kept_work(cdir: Path, outputs: Sequence[Path], before: list[OutputStat]) -> bool:
     """Whether a stopped run of a stage left work a rerun can continue: partial work in
     ``cdir``, or outputs it changed since ``before`` (:func:`output_stats` as it started; the
-    mine keeps its progress in its database). A stage that kept neither starts afresh."""
+    mine keeps its progress in its database), anywhere under a folder output. A stage that kept
+    neither starts afresh."""
     return has_partial_work(cdir) or output_stats(outputs) != before
 
 

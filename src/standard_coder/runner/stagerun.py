@@ -220,7 +220,7 @@ def run_stage(
     if session.stage_starts is not None:
         session.stage_starts(name)
     out_paths = [o.path for o in view.outputs]
-    before = output_stats(out_paths)  # a stop then asks whether the stage wrote any
+    before = output_stats(out_paths)  # a stop asks whether the stage wrote any (not on skips)
     started = time.perf_counter()
     try:
         view.stage.run(ctx)  # type: ignore[arg-type]

@@ -1,0 +1,145 @@
+"""What a stopped or killed stage kept, as the next run says it: real CLI subprocesses of a
+small Python pipeline, real SIGINT and SIGKILL.
+
+``grow`` keeps its progress in its output, a folder it writes deep inside (``tree/a/b/``, so
+the folder's own mtime and size stay as they were); ``train`` keeps its progress in its
+checkpoint folder (one file per step). Both stop when asked and continue from what is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proctools import child_env
+
+pytestmark = pytest.mark.integration
+
+PIPELINE = """
+import os, time
+from pathlib import Path
+from standard_coder.runner.stage import Pipeline, Stage
+
+DELAY = float(os.environ.get("DEEP_DELAY", "0"))
+
+
+def _trace(ctx, text):
+    with (ctx.base_dir.parent / "trace.log").open("a") as fh:
+        fh.write(f"{ctx.stage} {text}\\n")
+
+
+def grow(ctx):
+    deep = ctx.base_dir / "out" / "tree" / "a" / "b"
+    deep.mkdir(parents=True, exist_ok=True)
+    n = int(ctx.params["n"])
+    bar = ctx.progress(n, "items")
+    for i in range(n):
+        item = deep / f"item-{i:04d}.txt"
+        if not item.exists():
+            if ctx.should_stop():
+                return
+            item.write_text(f"{i * ctx.params['k']}\\n")
+            _trace(ctx, f"item {i}")
+            time.sleep(DELAY)
+        bar.advance()
+
+
+def train(ctx):
+    n = int(ctx.params["n"])
+    for i in range(n):
+        step = ctx.checkpoint_dir / f"step-{i:04d}"
+        if not step.exists():
+            if ctx.should_stop():
+                return
+            step.write_text(f"{i * ctx.params['k']}\\n")
+            _trace(ctx, f"step {i}")
+            time.sleep(DELAY)
+    (ctx.base_dir / "out" / "model.txt").write_text(f"{n}\\n")
+
+
+def build(config_path, overrides):
+    sets = dict(o.split("=", 1) for o in overrides)
+    base = Path(config_path).parent / "state"
+    params = {"n": int(sets.get("n", "60")), "k": int(sets.get("k", "1"))}
+    out = base / "out"
+    return Pipeline(name="deep", base_dir=base, stages=[
+        Stage(name="grow", run=grow, params=params, outputs=(out / "tree",)),
+        Stage(name="train", run=train, params=params, outputs=(out / "model.txt",)),
+    ])
+"""
+
+
+def _config(root: Path) -> Path:
+    (root / "deep.py").write_text(PIPELINE, encoding="utf-8")
+    cfg = root / "pipeline.toml"
+    cfg.write_text('[pipeline]\nentry = "deep.py:build"\n', encoding="utf-8")
+    return cfg
+
+
+def _start(root: Path, *args: str, delay: float = 0.0) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(_config(root))]
+    log = (root / "stderr.log").open("a")
+    log.write("=== run\n")
+    log.flush()
+    env = child_env(DEEP_DELAY=str(delay))
+    return subprocess.Popen([*cmd, *args], env=env, stdout=log, stderr=log, text=True)
+
+
+def _done(root: Path, kind: str) -> int:
+    trace = root / "trace.log"
+    lines = trace.read_text().splitlines() if trace.exists() else []
+    return sum(1 for x in lines if x.split()[1:2] == [kind])
+
+
+def _stop(proc: subprocess.Popen[str], root: Path, kind: str, more: int, sig: int) -> int:
+    """Send ``sig`` once ``more`` further ``kind`` lines are traced; the exit code."""
+    start, deadline = _done(root, kind), time.monotonic() + 60
+    while _done(root, kind) < start + more:
+        assert proc.poll() is None, "the run ended before it was stopped"
+        assert time.monotonic() < deadline, "no progress within 60 s"
+        time.sleep(0.005)
+    proc.send_signal(sig)
+    return proc.wait(timeout=60)
+
+
+def _said(root: Path) -> str:
+    """What the last run printed (stdout and stderr)."""
+    return (root / "stderr.log").read_text().rsplit("=== run\n", 1)[-1]
+
+
+def _record(root: Path, stage: str) -> dict[str, Any]:
+    state = json.loads((root / "state" / "checkpoints" / "run_state.json").read_text())
+    record: dict[str, Any] = state["stages"][stage]
+    return record
+
+
+def test_progress_written_deep_inside_a_folder_output_is_kept_work(tmp_path: Path) -> None:
+    """Session 41: a stop compared each output's own mtime and size, so a stage whose progress
+    went deep into a folder output (its own entry unchanged) was said to have kept nothing:
+    ``grow starts afresh: it kept no partial work``, ``kept_work: false``, and the rerun was
+    ``new`` with no ``[resume]`` line, though it continued from the items on disk."""
+    only = ("--stages", "grow")
+    assert _stop(_start(tmp_path, *only, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
+    assert _record(tmp_path, "grow")["kept_work"] is True  # it created tree/ itself
+    # the second stop: only tree/a/b/ changes, not tree/ itself
+    assert _stop(_start(tmp_path, *only, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
+    said = _said(tmp_path)
+    assert "[resume] grow: continues where the interrupted run stopped" in said, said
+    assert "starts afresh" not in said, said
+    assert _record(tmp_path, "grow")["kept_work"] is True
+    done = _done(tmp_path, "item")
+    proc = _start(tmp_path, *only)
+    assert proc.wait(timeout=60) == 0
+    said = _said(tmp_path)
+    resumed = f"[resume] grow: continues where the interrupted run stopped ({done}/60 items done)"
+    assert resumed in said, said
+    assert _done(tmp_path, "item") == 60 and done < 60  # nothing written twice
+    items = sorted((tmp_path / "state" / "out" / "tree" / "a" / "b").iterdir())
+    assert [p.read_text() for p in items] == [f"{i}\n" for i in range(60)]
