@@ -61,6 +61,7 @@ def train(ctx):
             step.write_text(f"{i * ctx.params['k']}\\n")
             _trace(ctx, f"step {i}")
             time.sleep(DELAY)
+    (ctx.base_dir / "out").mkdir(exist_ok=True)
     (ctx.base_dir / "out" / "model.txt").write_text(f"{n}\\n")
 
 
@@ -143,3 +144,62 @@ def test_progress_written_deep_inside_a_folder_output_is_kept_work(tmp_path: Pat
     assert _done(tmp_path, "item") == 60 and done < 60  # nothing written twice
     items = sorted((tmp_path / "state" / "out" / "tree" / "a" / "b").iterdir())
     assert [p.read_text() for p in items] == [f"{i}\n" for i in range(60)]
+
+
+def _events(root: Path, name: str) -> list[dict[str, Any]]:
+    """The ``name`` events of the last run."""
+    lines = (root / "state" / "logs" / "events.jsonl").read_text().splitlines()
+    events = [json.loads(x) for x in lines]
+    start = max(i for i, e in enumerate(events) if e["event"] == "run_started")
+    return [e for e in events[start:] if e["event"] == name]
+
+
+def test_work_a_killed_forced_rerun_left_is_set_aside_as_partial_work(tmp_path: Path) -> None:
+    """Session 41: the label of working files set aside came from the run state's record, so
+    after a forced rerun SIGKILLed mid-training (it records nothing but ``started_by``) the
+    record still said ``completed`` at that fingerprint, and the killed run's cut-short
+    checkpoints were set aside as ``finished_work_set_aside`` ("the last completed run's working
+    files"): no warning, though work was cut short."""
+    only = ("--stages", "train")
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    forced = _start(tmp_path, *only, "--force", delay=0.02)
+    assert _stop(forced, tmp_path, "step", 3, signal.SIGKILL) == -signal.SIGKILL
+    record = _record(tmp_path, "train")
+    assert record["status"] == "completed" and record["started_by"] != record["run_id"]
+    steps = {p.name for p in (tmp_path / "state" / "checkpoints" / "train").glob("step-*")}
+    assert 3 <= len(steps) < 60  # the killed run's checkpoints, cut short
+    assert _start(tmp_path, *only, "--set", "k=2").wait(timeout=60) == 0
+    assert _events(tmp_path, "finished_work_set_aside") == []
+    (stale,) = _events(tmp_path, "partial_work_stale")
+    assert stale["reason"].startswith("fingerprint changed: earlier partial work set aside in ")
+    assert {p.name for p in Path(stale["moved_to"]).glob("step-*")} == steps
+    said = _said(tmp_path)
+    assert "[warn] train: fingerprint changed: earlier partial work set aside in " in said, said
+
+
+def test_work_a_run_killed_after_its_manifest_left_is_set_aside_as_finished(
+    tmp_path: Path,
+) -> None:
+    """The other way round: a run killed after it wrote the stage's manifest and before the run
+    state (a window the run cache's store widens) recorded nothing, and its record still says
+    ``interrupted`` from the run before; its working files are a finished run's, by the
+    manifest it wrote after it started, so they are set aside without a warning."""
+    from standard_coder.runner.runstate import read_run_state, write_run_state
+
+    only = ("--stages", "train")
+    stopped = _start(tmp_path, *only, delay=0.02)
+    assert _stop(stopped, tmp_path, "step", 3, signal.SIGINT) == 130
+    path = tmp_path / "state" / "checkpoints" / "run_state.json"
+    interrupted = _record(tmp_path, "train")
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    state = read_run_state(path)
+    finisher = state["stages"]["train"]["run_id"]
+    # what a SIGKILL between the manifest and the run state leaves: the older record, with
+    # the killed run as the one that started the stage last
+    state["stages"]["train"] = {**interrupted, "started_by": finisher}
+    write_run_state(path, state)
+    assert _start(tmp_path, *only, "--set", "k=2").wait(timeout=60) == 0
+    assert _events(tmp_path, "partial_work_stale") == []
+    (moved,) = _events(tmp_path, "finished_work_set_aside")
+    assert "the last completed run's working files set aside in" in moved["reason"]
+    assert len(list(Path(moved["moved_to"]).glob("step-*"))) == 60

@@ -18,6 +18,7 @@ from stat import S_ISDIR
 from typing import Any
 
 from standard_coder.runner.errors import CorruptStateError
+from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.runstate import read_run_state, restarted_by
 from standard_coder.runner.statwalk import lines_token, walk_lines
 
@@ -25,6 +26,7 @@ __all__ = [
     "MARKER",
     "OutputStat",
     "completed_at",
+    "finished_work",
     "has_partial_work",
     "kept_work",
     "output_stats",
@@ -103,6 +105,38 @@ def completed_at(record: dict[str, Any], fp: str | None) -> bool:
         and record.get("status") in ("completed", "skipped")
         and (record.get("fingerprint") == fp)
     )
+
+
+def finished_work(layout: RunnerLayout, name: str, fp: str | None) -> bool:
+    """Whether the working files of stage ``name`` stamped ``fp`` (``checkpoints/<name>/``) are
+    what a finished run left, not work cut short: the record's own run completed (or skipped)
+    at ``fp`` (:func:`completed_at`). When a later run started the stage and recorded nothing
+    (killed: :func:`~standard_coder.runner.runstate.restarted_by`), the files are that run's,
+    and finished only when it wrote the stage's manifest at ``fp`` before it was killed (a
+    manifest written after that run started, by its env stamp's ``started_at``)."""
+    record = previous_record(layout.run_state, name)
+    killed = restarted_by(record)
+    if killed is None:
+        return completed_at(record, fp)
+    return fp is not None and _manifest_written_by(layout, name, fp, killed)
+
+
+def _manifest_written_by(layout: RunnerLayout, name: str, fp: str, run_id: str) -> bool:
+    """Whether run ``run_id`` wrote stage ``name``'s manifest at ``fp`` (False when either
+    file is missing or unreadable: then nothing says the run finished)."""
+    from standard_coder.runner import manifest as mf
+    from standard_coder.runner.envstamp import read_env_stamp
+    from standard_coder.runner.records import parse_time
+
+    try:
+        doc = mf.read_manifest(layout.manifest(name))
+        started = parse_time(read_env_stamp(layout.run_dir(run_id)).get("started_at"))
+    except (CorruptStateError, OSError, ValueError):
+        return False
+    if doc is None or started is None or doc.get(mf.FINGERPRINT) != fp:
+        return False
+    written = doc.get(mf.TIMESTAMP)
+    return isinstance(written, (int, float)) and written >= started
 
 
 def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:

@@ -24,11 +24,10 @@ from standard_coder.runner.fserrors import failure_message
 from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.partial import (
     MARKER,
-    completed_at,
+    finished_work,
     has_partial_work,
     kept_work,
     output_stats,
-    previous_record,
     resume_note,
     stamped_fingerprint,
 )
@@ -86,8 +85,10 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
     """``checkpoints/<stage>/`` for this fingerprint. Partial work of another fingerprint, or
     any under ``--force`` (a forced stage starts afresh), is set aside under
     ``checkpoints/stale/`` (event ``partial_work_stale``, said on the console with where it
-    went); partial work of this fingerprint is resumed (event ``stage_resuming``, also for a
-    stage whose progress lives in its outputs, :func:`~standard_coder.runner.partial.resume_note`).
+    went; ``finished_work_set_aside`` when the files are what a finished run left,
+    :func:`~standard_coder.runner.partial.finished_work`); partial work of this fingerprint
+    is resumed (event ``stage_resuming``, also for a stage whose progress lives in its outputs,
+    :func:`~standard_coder.runner.partial.resume_note`).
     """
     layout = session.layout
     cdir = layout.checkpoint_dir(name)
@@ -108,8 +109,9 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
         why = "fingerprint changed" if old else "no fingerprint recorded"
         why = "--force" if old == fp else why
         why = "the last run stopped while it put its outputs in place" if cut_short else why
-        if not cut_short and completed_at(previous_record(layout.run_state, name), old):
-            # the working files of the run whose outputs are in place: nothing was cut short
+        if not cut_short and finished_work(layout, name, old):
+            # the working files of a run that finished (by the record, or by the manifest a
+            # killed run wrote before it was killed): nothing was cut short
             reason = f"{why}: the last completed run's working files set aside in {target}"
             session.emit("finished_work_set_aside", name, reason, moved_to=str(target))
         else:
