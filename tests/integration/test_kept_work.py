@@ -36,6 +36,11 @@ def _trace(ctx, text):
 
 
 def grow(ctx):
+    _trace(ctx, "start")
+    for _ in range(int(float(os.environ.get("DEEP_WAIT", "0")) / 0.01)):  # before any write
+        if ctx.should_stop():
+            return
+        time.sleep(0.01)
     deep = ctx.base_dir / "out" / "tree" / "a" / "b"
     deep.mkdir(parents=True, exist_ok=True)
     n = int(ctx.params["n"])
@@ -84,12 +89,12 @@ def _config(root: Path) -> Path:
     return cfg
 
 
-def _start(root: Path, *args: str, delay: float = 0.0) -> subprocess.Popen[str]:
+def _start(root: Path, *args: str, delay: float = 0.0, wait: float = 0.0) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(_config(root))]
     log = (root / "stderr.log").open("a")
     log.write("=== run\n")
     log.flush()
-    env = child_env(DEEP_DELAY=str(delay))
+    env = child_env(DEEP_DELAY=str(delay), DEEP_WAIT=str(wait))
     return subprocess.Popen([*cmd, *args], env=env, stdout=log, stderr=log, text=True)
 
 
@@ -144,6 +149,15 @@ def test_progress_written_deep_inside_a_folder_output_is_kept_work(tmp_path: Pat
     assert _done(tmp_path, "item") == 60 and done < 60  # nothing written twice
     items = sorted((tmp_path / "state" / "out" / "tree" / "a" / "b").iterdir())
     assert [p.read_text() for p in items] == [f"{i}\n" for i in range(60)]
+
+
+def _status(root: Path) -> dict[str, str]:
+    """Stage -> the rest of its ``status`` line."""
+    cmd = [sys.executable, "-m", "standard_coder", "status", "--config", str(_config(root))]
+    res = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    rows = [line.split(maxsplit=1) for line in res.stdout.splitlines() if line.strip()]
+    return {row[0]: row[1] for row in rows if len(row) == 2}
 
 
 def _events(root: Path, name: str) -> list[dict[str, Any]]:
@@ -203,3 +217,37 @@ def test_work_a_run_killed_after_its_manifest_left_is_set_aside_as_finished(
     (moved,) = _events(tmp_path, "finished_work_set_aside")
     assert "the last completed run's working files set aside in" in moved["reason"]
     assert len(list(Path(moved["moved_to"]).glob("step-*"))) == 60
+
+
+def test_outputs_a_killed_rerun_wrote_are_continued_though_the_stop_before_kept_none(
+    tmp_path: Path,
+) -> None:
+    """Session 41: a stage stopped before it wrote anything is recorded ``kept_work: false``;
+    its rerun, SIGKILLed after writing items into the output, recorded nothing, so the next run
+    was ``new`` with no ``[resume]`` line (``status`` the same), though it continued from the
+    killed run's items. The killed run's writes (output files newer than its start, by its
+    env stamp) are now work to continue; a killed run that wrote nothing leaves it ``new``."""
+    only = ("--stages", "grow")
+    first = _start(tmp_path, *only, wait=30)
+    assert _stop(first, tmp_path, "start", 1, signal.SIGINT) == 130
+    assert "grow starts afresh: it kept no partial work" in _said(tmp_path)
+    assert _record(tmp_path, "grow")["kept_work"] is False
+    # killed before it wrote anything: still nothing to continue
+    idle = _start(tmp_path, *only, wait=30)
+    assert _stop(idle, tmp_path, "start", 1, signal.SIGKILL) == -signal.SIGKILL
+    assert _status(tmp_path)["grow"] == "would run   new"
+    killed = _start(tmp_path, *only, delay=0.02)
+    assert _stop(killed, tmp_path, "item", 3, signal.SIGKILL) == -signal.SIGKILL
+    assert "[resume]" not in _said(tmp_path)
+    record = _record(tmp_path, "grow")
+    assert record["kept_work"] is False and record["started_by"] != record["run_id"]
+    assert _status(tmp_path)["grow"].startswith(
+        "would run   unfinished; continues where the interrupted run stopped (its last run, "
+    )
+    done = _done(tmp_path, "item")
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    said = _said(tmp_path)
+    assert "[run] grow: unfinished" in said, said
+    assert "[resume] grow: continues where the interrupted run stopped (its last run, " in said
+    assert "ended without recording how far it got: killed?)" in said, said
+    assert _done(tmp_path, "item") == 60 and 3 <= done < 60  # the killed run's items kept

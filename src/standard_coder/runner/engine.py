@@ -229,7 +229,8 @@ def _would_restore(session: RunSession, name: str, decision: Decision, fp: str) 
 def _resume_note(session: RunSession, name: str, fp: str) -> str | None:
     from standard_coder.runner.partial import resume_note
 
-    return resume_note(session.layout.checkpoint_dir(name), session.layout.run_state, name, fp)
+    outputs = [o.path for o in session.views[name].outputs]
+    return resume_note(session.layout, name, fp, outputs)
 
 
 def plan_pipeline(

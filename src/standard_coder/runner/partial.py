@@ -5,8 +5,7 @@ the fingerprint it belongs to (``FINGERPRINT``). Some stages keep their progress
 outputs instead (the mine's database grows per chunk, so its checkpoint folder holds only the
 stamp): the run state's record of the stage as ``interrupted`` says there is work to continue.
 
-    >>> resume_note(Path("out/checkpoints/mine"), Path("out/checkpoints/run_state.json"),
-    ...             "mine", fp)  # doctest: +SKIP
+    >>> resume_note(RunnerLayout(Path("out")), "mine", fp, outputs)  # doctest: +SKIP
     'continues where the interrupted run stopped (mine pip-82686255: 8500/12001 items done)'
 """
 
@@ -33,6 +32,7 @@ __all__ = [
     "previous_record",
     "resume_note",
     "stamped_fingerprint",
+    "written_since_start",
 ]
 
 MARKER = "FINGERPRINT"
@@ -125,42 +125,49 @@ def _manifest_written_by(layout: RunnerLayout, name: str, fp: str, run_id: str) 
     """Whether run ``run_id`` wrote stage ``name``'s manifest at ``fp`` (False when either
     file is missing or unreadable: then nothing says the run finished)."""
     from standard_coder.runner import manifest as mf
-    from standard_coder.runner.envstamp import read_env_stamp
-    from standard_coder.runner.records import parse_time
 
     try:
         doc = mf.read_manifest(layout.manifest(name))
-        started = parse_time(read_env_stamp(layout.run_dir(run_id)).get("started_at"))
-    except (CorruptStateError, OSError, ValueError):
+    except (CorruptStateError, OSError):
         return False
+    started = _run_started(layout, run_id)
     if doc is None or started is None or doc.get(mf.FINGERPRINT) != fp:
         return False
     written = doc.get(mf.TIMESTAMP)
     return isinstance(written, (int, float)) and written >= started
 
 
-def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
+def resume_note(
+    layout: RunnerLayout, name: str, fp: str, outputs: Sequence[Path] = ()
+) -> str | None:
     """What a run of ``name`` at fingerprint ``fp`` continues, or None when it starts afresh:
-    ``continues from the partial work in <cdir>`` (checkpoints of this fingerprint) or
-    ``continues where the interrupted run stopped`` (its progress in its outputs: never for a
-    run recorded as having kept no work, ``kept_work`` false), with the interrupted run's
-    progress when it was recorded; ``reuses the working files the last
-    completed run left in <cdir>`` when that run's outputs went missing since. The progress
-    names the training checkpoint that will load: when the one the interrupted run saved last
-    fails its sha256 check now, the note names the step before it and why (the checkpoint
-    is read to check it, once per process). When a later run started the stage and was killed
-    (it recorded nothing: :func:`~standard_coder.runner.runstate.restarted_by`), the recorded
-    progress is older than the work on disk: the note names that run instead."""
+    ``continues from the partial work in <cdir>`` (checkpoints of this fingerprint in
+    ``checkpoints/<name>/``) or ``continues where the interrupted run stopped`` (its progress
+    in its ``outputs``: never for a run recorded as having kept no work, ``kept_work`` false,
+    unless a later run wrote them, below), with the interrupted run's progress when it was
+    recorded; ``reuses the working files the last completed run left in <cdir>`` when that
+    run's outputs went missing since (:func:`finished_work`). The progress names the training
+    checkpoint that will load: when the one the interrupted run saved last fails its sha256
+    check now, the note names the step before it and why (the checkpoint is read to check it,
+    once per process). When a later run started the stage and was killed (it recorded
+    nothing: :func:`~standard_coder.runner.runstate.restarted_by`), the recorded progress is
+    older than the work on disk: the note names that run instead; and the recorded
+    ``kept_work: false`` is the stopped run's, not the killed one's: an output file written
+    after the killed run started is work to continue (:func:`written_since_start`)."""
+    cdir = layout.checkpoint_dir(name)
     if stamped_fingerprint(cdir) != fp:
         return None
-    record = previous_record(run_state, name)
+    record = previous_record(layout.run_state, name)
     interrupted = record.get("status") == "interrupted"
     killed = restarted_by(record)
-    if has_partial_work(cdir) and completed_at(record, fp) and killed is None:
+    if has_partial_work(cdir) and finished_work(layout, name, fp):
         note = f"reuses the working files the last completed run left in {cdir}"  # outputs lost
     elif has_partial_work(cdir):
         note = f"continues from the partial work in {cdir}"
-    elif interrupted and record.get("kept_work") is not False:  # its progress is in its outputs
+    elif interrupted and (  # its progress is in its outputs
+        record.get("kept_work") is not False
+        or (killed is not None and written_since_start(layout, killed, outputs))
+    ):
         note = "continues where the interrupted run stopped"
     else:
         return None
@@ -170,6 +177,35 @@ def resume_note(cdir: Path, run_state: Path, name: str, fp: str) -> str | None:
     if not isinstance(progress, str):
         return note
     return note + _checked(progress, record.get("checkpoint"), cdir, name, fp)
+
+
+def written_since_start(layout: RunnerLayout, run_id: str, outputs: Sequence[Path]) -> bool:
+    """Whether a file of ``outputs`` (one, or any under a folder) was written after run
+    ``run_id`` started (its env stamp's ``started_at``; False when that is unknown). Walks the
+    outputs: asked only of a killed run's stage whose stopped run before it kept nothing."""
+    started = _run_started(layout, run_id)
+    if started is None:
+        return False
+    since = int(started * 1e9)
+    for path in outputs:
+        try:
+            lines = walk_lines(path)
+        except OSError:  # absent (or unreadable): nothing written there to continue
+            continue
+        if any(int(line.rsplit("\0", 1)[1]) >= since for line in lines):
+            return True
+    return False
+
+
+def _run_started(layout: RunnerLayout, run_id: str) -> float | None:
+    """When run ``run_id`` started, from its env stamp (None: missing or unreadable)."""
+    from standard_coder.runner.envstamp import read_env_stamp
+    from standard_coder.runner.records import parse_time
+
+    try:
+        return parse_time(read_env_stamp(layout.run_dir(run_id)).get("started_at"))
+    except (OSError, ValueError):
+        return None
 
 
 def _checked(progress: str, saved: Any, cdir: Path, stage: str, fp: str) -> str:

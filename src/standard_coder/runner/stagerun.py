@@ -68,6 +68,10 @@ def _progress_note(ctx: RunContext) -> str:
     return interrupt_note(ctx.tasks, ctx.summary, ctx.last_checkpoint, stage=ctx.stage)
 
 
+def _output_paths(session: RunSession, name: str) -> list[Path]:
+    return [o.path for o in session.views[name].outputs]
+
+
 def unfinished(
     session: RunSession, name: str, fp: str, decision: Decision, force: bool
 ) -> Decision:
@@ -75,8 +79,7 @@ def unfinished(
     continues the partial work of fingerprint ``fp`` (the ``[resume]`` line says from where)."""
     if decision.code is not Reason.NEW or force:
         return decision
-    cdir = session.layout.checkpoint_dir(name)
-    if resume_note(cdir, session.layout.run_state, name, fp) is None:
+    if resume_note(session.layout, name, fp, _output_paths(session, name)) is None:
         return decision
     return Decision(False, Reason.UNFINISHED)
 
@@ -119,7 +122,7 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
             session.emit("partial_work_stale", name, reason, moved_to=str(target))
         log.info("stage %s: stale partial work moved to %s", name, target)
         old = None
-    elif not force and (note := resume_note(cdir, layout.run_state, name, fp)):
+    elif not force and (note := resume_note(layout, name, fp, _output_paths(session, name))):
         session.emit("stage_resuming", name, note)
     cdir.mkdir(parents=True, exist_ok=True)
     if old != fp:
