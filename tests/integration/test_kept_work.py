@@ -251,3 +251,25 @@ def test_outputs_a_killed_rerun_wrote_are_continued_though_the_stop_before_kept_
     assert "[resume] grow: continues where the interrupted run stopped (its last run, " in said
     assert "ended without recording how far it got: killed?)" in said, said
     assert _done(tmp_path, "item") == 60 and 3 <= done < 60  # the killed run's items kept
+
+
+def test_a_resumed_run_stopped_before_it_wrote_keeps_the_work_it_resumed(tmp_path: Path) -> None:
+    """Session 41: a run that continued a stage's progress in its outputs and was stopped
+    before it wrote more changed no output, so it was said to have kept nothing (``grow
+    starts afresh: it kept no partial work``, ``kept_work: false``) and the next run was
+    ``new``, though the items it had resumed were still there and were continued."""
+    only = ("--stages", "grow")
+    assert _stop(_start(tmp_path, *only, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
+    resumed = _start(tmp_path, *only, wait=30)
+    assert _stop(resumed, tmp_path, "start", 1, signal.SIGINT) == 130
+    said = _said(tmp_path)
+    assert "[resume] grow: continues where the interrupted run stopped (" in said, said
+    assert "starts afresh" not in said, said
+    assert _record(tmp_path, "grow")["kept_work"] is True
+    assert _status(tmp_path)["grow"].startswith(
+        "would run   unfinished; continues where the interrupted run stopped"
+    )
+    done = _done(tmp_path, "item")
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    assert "[resume] grow: continues where the interrupted run stopped" in _said(tmp_path)
+    assert _done(tmp_path, "item") == 60 and 3 <= done < 60

@@ -71,12 +71,17 @@ def output_stats(outputs: Sequence[Path]) -> list[OutputStat]:
     return stats
 
 
-def kept_work(cdir: Path, outputs: Sequence[Path], before: list[OutputStat]) -> bool:
+def kept_work(
+    cdir: Path, outputs: Sequence[Path], before: list[OutputStat], *, resumed: bool = False
+) -> bool:
     """Whether a stopped run of a stage left work a rerun can continue: partial work in
     ``cdir``, or outputs it changed since ``before`` (:func:`output_stats` as it started; the
-    mine keeps its progress in its database), anywhere under a folder output. A stage that kept
-    neither starts afresh."""
-    return has_partial_work(cdir) or output_stats(outputs) != before
+    mine keeps its progress in its database), anywhere under a folder output, or (``resumed``:
+    the run continued work an earlier one left, :func:`resume_note`) outputs still there to
+    continue, though it wrote nothing more. A stage that kept none of these starts afresh."""
+    if has_partial_work(cdir) or output_stats(outputs) != before:
+        return True
+    return resumed and any(s is not None for s in before)
 
 
 def stamped_fingerprint(cdir: Path) -> str | None:

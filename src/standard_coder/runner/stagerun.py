@@ -84,19 +84,23 @@ def unfinished(
     return Decision(False, Reason.UNFINISHED)
 
 
-def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False) -> Path:
+def prepare_partial(
+    session: RunSession, name: str, fp: str, force: bool = False
+) -> tuple[Path, bool]:
     """``checkpoints/<stage>/`` for this fingerprint. Partial work of another fingerprint, or
     any under ``--force`` (a forced stage starts afresh), is set aside under
     ``checkpoints/stale/`` (event ``partial_work_stale``, said on the console with where it
     went; ``finished_work_set_aside`` when the files are what a finished run left,
     :func:`~standard_coder.runner.partial.finished_work`); partial work of this fingerprint
     is resumed (event ``stage_resuming``, also for a stage whose progress lives in its outputs,
-    :func:`~standard_coder.runner.partial.resume_note`).
+    :func:`~standard_coder.runner.partial.resume_note`). Returns the folder, and whether the
+    stage continues work an earlier run left (``stage_resuming`` was said).
     """
     layout = session.layout
     cdir = layout.checkpoint_dir(name)
     old = stamped_fingerprint(cdir)
     cut_short = swap_cut_short(cdir)
+    resumed = False
     if has_partial_work(cdir) and (old != fp or force or cut_short):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         label = old[:12] if old else "unknown"
@@ -124,10 +128,11 @@ def prepare_partial(session: RunSession, name: str, fp: str, force: bool = False
         old = None
     elif not force and (note := resume_note(layout, name, fp, _output_paths(session, name))):
         session.emit("stage_resuming", name, note)
+        resumed = True
     cdir.mkdir(parents=True, exist_ok=True)
     if old != fp:
         atomic_write_text(cdir / MARKER, fp + "\n")
-    return cdir
+    return cdir, resumed
 
 
 def _failed(
@@ -189,7 +194,7 @@ def run_stage(
         restored = _restore(session, name, in_scan, fp, device, check_s)
         if restored is not None:
             return restored
-    cdir = prepare_partial(session, name, fp, force)
+    cdir, resumed = prepare_partial(session, name, fp, force)
     named, staged = view.stage.named_outputs, view.stage.staged_outputs
 
     def emit(event: str, **fields: Any) -> None:
@@ -247,7 +252,7 @@ def run_stage(
         ctx.close()
     duration = time.perf_counter() - started
     if stop.requested and ctx.stop_seen:  # it may have returned early: its work is partial
-        left = kept_work(cdir, out_paths, before)
+        left = kept_work(cdir, out_paths, before, resumed=resumed)
         note = _progress_note(ctx)
         if not left:  # "rerun to resume" is true of the run, not of this stage: say so
             afresh = f"{name} starts afresh: it kept no partial work"
