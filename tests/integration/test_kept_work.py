@@ -46,7 +46,7 @@ def grow(ctx):
     n = int(ctx.params["n"])
     bar = ctx.progress(n, "items")
     for i in range(n):
-        item = deep / f"item-{i:04d}.txt"
+        item = deep / f"item-{ctx.params['k']}-{i:04d}.txt"
         if not item.exists():
             if ctx.should_stop():
                 return
@@ -90,12 +90,14 @@ def _config(root: Path) -> Path:
 
 
 def _start(root: Path, *args: str, delay: float = 0.0, wait: float = 0.0) -> subprocess.Popen[str]:
+    """A run in the background (``delay``: seconds after each item or step; ``wait``: seconds
+    ``grow`` waits for a stop before it writes anything); its output goes to stderr.log."""
     cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(_config(root))]
-    log = (root / "stderr.log").open("a")
-    log.write("=== run\n")
-    log.flush()
     env = child_env(DEEP_DELAY=str(delay), DEEP_WAIT=str(wait))
-    return subprocess.Popen([*cmd, *args], env=env, stdout=log, stderr=log, text=True)
+    with (root / "stderr.log").open("a") as log:
+        log.write("=== run\n")
+        log.flush()
+        return subprocess.Popen([*cmd, *args], env=env, stdout=log, stderr=log, text=True)
 
 
 def _done(root: Path, kind: str) -> int:
@@ -128,32 +130,39 @@ def _record(root: Path, stage: str) -> dict[str, Any]:
 
 def test_progress_written_deep_inside_a_folder_output_is_kept_work(tmp_path: Path) -> None:
     """Session 41: a stop compared each output's own mtime and size, so a stage whose progress
-    went deep into a folder output (its own entry unchanged) was said to have kept nothing:
-    ``grow starts afresh: it kept no partial work``, ``kept_work: false``, and the rerun was
-    ``new`` with no ``[resume]`` line, though it continued from the items on disk."""
+    went deep into a folder output (``tree/a/b/``, the folder's own entry unchanged) was said
+    to have kept nothing: ``grow starts afresh: it kept no partial work``, ``kept_work:
+    false``, and the rerun was ``new`` with no ``[resume]`` line, though it continued from the
+    items on disk."""
     only = ("--stages", "grow")
-    assert _stop(_start(tmp_path, *only, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
-    assert _record(tmp_path, "grow")["kept_work"] is True  # it created tree/ itself
-    # the second stop: only tree/a/b/ changes, not tree/ itself
-    assert _stop(_start(tmp_path, *only, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
+    assert _start(tmp_path, *only).wait(timeout=60) == 0  # tree/a/b/ made, 60 items of k=1
+    tree = tmp_path / "state" / "out" / "tree"
+    own = (tree.stat().st_mtime_ns, tree.stat().st_size)
+    other = ("--stages", "grow", "--set", "k=2")  # other params: a fresh start, not a resume
+    assert _stop(_start(tmp_path, *other, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
+    assert (tree.stat().st_mtime_ns, tree.stat().st_size) == own  # the progress is deep inside
     said = _said(tmp_path)
-    assert "[resume] grow: continues where the interrupted run stopped" in said, said
-    assert "starts afresh" not in said, said
+    assert "[resume]" not in said and "starts afresh" not in said, said
+    assert "[STOP] grow: interrupted: rerun to resume (" in said, said
     assert _record(tmp_path, "grow")["kept_work"] is True
-    done = _done(tmp_path, "item")
-    proc = _start(tmp_path, *only)
-    assert proc.wait(timeout=60) == 0
+    done = _done(tmp_path, "item") - 60
+    assert _status(tmp_path, "--set", "k=2")["grow"] == (
+        "would run   params changed: k 1 -> 2; continues where the interrupted run stopped "
+        f"({done}/60 items done)"
+    )
+    assert _start(tmp_path, *other).wait(timeout=60) == 0
     said = _said(tmp_path)
     resumed = f"[resume] grow: continues where the interrupted run stopped ({done}/60 items done)"
     assert resumed in said, said
-    assert _done(tmp_path, "item") == 60 and done < 60  # nothing written twice
-    items = sorted((tmp_path / "state" / "out" / "tree" / "a" / "b").iterdir())
-    assert [p.read_text() for p in items] == [f"{i}\n" for i in range(60)]
+    assert _done(tmp_path, "item") == 120 and 3 <= done < 60  # nothing written twice
+    items = sorted((tree / "a" / "b").glob("item-2-*"))
+    assert [p.read_text() for p in items] == [f"{2 * i}\n" for i in range(60)]
 
 
-def _status(root: Path) -> dict[str, str]:
+def _status(root: Path, *args: str) -> dict[str, str]:
     """Stage -> the rest of its ``status`` line."""
     cmd = [sys.executable, "-m", "standard_coder", "status", "--config", str(_config(root))]
+    cmd += args
     res = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     rows = [line.split(maxsplit=1) for line in res.stdout.splitlines() if line.strip()]
