@@ -23,7 +23,7 @@ from proctools import child_env
 pytestmark = pytest.mark.integration
 
 PIPELINE = """
-import os, time
+import os, sqlite3, time
 from pathlib import Path
 from standard_coder.runner.stage import Pipeline, Stage
 
@@ -35,12 +35,18 @@ def _trace(ctx, text):
         fh.write(f"{ctx.stage} {text}\\n")
 
 
-def grow(ctx):
+def _stopped_first(ctx):  # waits DEEP_WAIT seconds for a stop before writing anything
     _trace(ctx, "start")
-    for _ in range(int(float(os.environ.get("DEEP_WAIT", "0")) / 0.01)):  # before any write
+    for _ in range(int(float(os.environ.get("DEEP_WAIT", "0")) / 0.01)):
         if ctx.should_stop():
-            return
+            return True
         time.sleep(0.01)
+    return False
+
+
+def grow(ctx):
+    if _stopped_first(ctx):
+        return
     deep = ctx.base_dir / "out" / "tree" / "a" / "b"
     deep.mkdir(parents=True, exist_ok=True)
     n = int(ctx.params["n"])
@@ -70,6 +76,31 @@ def train(ctx):
     (ctx.base_dir / "out" / "model.txt").write_text(f"{n}\\n")
 
 
+def store(ctx):
+    if _stopped_first(ctx):
+        return
+    (ctx.base_dir / "out").mkdir(exist_ok=True)
+    con = sqlite3.connect(ctx.base_dir / "out" / "items.sqlite")
+    try:
+        con.execute("PRAGMA journal_mode=WAL")  # as the mine's database: commits go to -wal
+        con.execute("CREATE TABLE IF NOT EXISTS items (k, i, PRIMARY KEY (k, i))")
+        k, n = ctx.params["k"], int(ctx.params["n"])
+        have = {i for (i,) in con.execute("SELECT i FROM items WHERE k = ?", (k,))}
+        bar = ctx.progress(n, "rows")
+        bar.advance(len(have))
+        for i in range(n):
+            if i not in have:
+                if ctx.should_stop():
+                    return
+                con.execute("INSERT INTO items VALUES (?, ?)", (k, i))
+                con.commit()
+                _trace(ctx, f"row {i}")
+                bar.advance()
+                time.sleep(DELAY)
+    finally:
+        con.close()
+
+
 def build(config_path, overrides):
     sets = dict(o.split("=", 1) for o in overrides)
     base = Path(config_path).parent / "state"
@@ -78,6 +109,7 @@ def build(config_path, overrides):
     return Pipeline(name="deep", base_dir=base, stages=[
         Stage(name="grow", run=grow, params=params, outputs=(out / "tree",)),
         Stage(name="train", run=train, params=params, outputs=(out / "model.txt",)),
+        Stage(name="store", run=store, params=params, outputs=(out / "items.sqlite",)),
     ])
 """
 
@@ -282,3 +314,29 @@ def test_a_resumed_run_stopped_before_it_wrote_keeps_the_work_it_resumed(tmp_pat
     assert _start(tmp_path, *only).wait(timeout=60) == 0
     assert "[resume] grow: continues where the interrupted run stopped" in _said(tmp_path)
     assert _done(tmp_path, "item") == 60 and 3 <= done < 60
+
+
+def test_rows_a_killed_rerun_committed_to_a_sqlite_log_are_continued(tmp_path: Path) -> None:
+    """The same for a database in WAL mode (the mine's): the killed run's commits sit in
+    ``items.sqlite-wal`` and the database file itself is as the earlier run left it, so only
+    the log says the killed run wrote; the next run continues from those rows."""
+    assert _start(tmp_path, "--stages", "store").wait(timeout=60) == 0  # rows of k=1
+    db = tmp_path / "state" / "out" / "items.sqlite"
+    own = (db.stat().st_mtime_ns, db.stat().st_size)
+    other = ("--stages", "store", "--set", "k=2")
+    first = _start(tmp_path, *other, wait=30)
+    assert _stop(first, tmp_path, "start", 1, signal.SIGINT) == 130
+    assert "store starts afresh: it kept no partial work" in _said(tmp_path)
+    killed = _start(tmp_path, *other, delay=0.02)
+    assert _stop(killed, tmp_path, "row", 3, signal.SIGKILL) == -signal.SIGKILL
+    assert (db.stat().st_mtime_ns, db.stat().st_size) == own  # the rows are in the log only
+    assert db.with_name("items.sqlite-wal").stat().st_size > 0
+    assert _status(tmp_path, "--set", "k=2")["store"].startswith(
+        "would run   params changed: k 1 -> 2; continues where the interrupted run stopped "
+        "(its last run, "
+    )
+    done = _done(tmp_path, "row") - 60
+    assert _start(tmp_path, *other).wait(timeout=60) == 0
+    said = _said(tmp_path)
+    assert "[resume] store: continues where the interrupted run stopped (its last run, " in said
+    assert _done(tmp_path, "row") == 120 and 3 <= done < 60  # the killed run's rows kept

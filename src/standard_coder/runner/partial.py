@@ -11,6 +11,7 @@ stamp): the run state's record of the stage as ``interrupted`` says there is wor
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from stat import S_ISDIR
@@ -23,6 +24,7 @@ from standard_coder.runner.statwalk import lines_token, walk_lines
 
 __all__ = [
     "MARKER",
+    "WAL_SUFFIX",
     "OutputStat",
     "completed_at",
     "finished_work",
@@ -45,15 +47,31 @@ def has_partial_work(cdir: Path) -> bool:
 
 OutputStat = tuple[int, int, str] | None
 """An output as :func:`output_stats` saw it: ``(mtime_ns, size, token)``, where ``token`` is
-the :mod:`~standard_coder.runner.statwalk` stat token of every file under a folder (``""`` for
-a plain file); None: absent."""
+the :mod:`~standard_coder.runner.statwalk` stat token of every file under a folder, or of a
+plain file's SQLite log (:data:`WAL_SUFFIX`; ``""`` when it has none); None: absent."""
+
+WAL_SUFFIX = "-wal"
+"""A SQLite database's write-ahead log beside it (``mined_commits.sqlite-wal``): committed work
+sits there until a checkpoint copies it into the database (the mine's database uses one), so
+a file output's work is the file and its log."""
+
+
+def _beside(path: Path, st: os.stat_result) -> list[str]:
+    """The stat lines of what holds an output's work besides its own entry: every file under
+    a folder, or a plain file's SQLite log (none: ``[]``)."""
+    if S_ISDIR(st.st_mode):
+        return walk_lines(path)
+    try:
+        return walk_lines(path.with_name(path.name + WAL_SUFFIX))
+    except FileNotFoundError:
+        return []
 
 
 def output_stats(outputs: Sequence[Path]) -> list[OutputStat]:
     """Each output as it is now (:data:`OutputStat`), to tell whether a run wrote any. A folder
     is walked (a stat per file under it: about 25 ms for 10,000 files), so progress written deep
-    inside it counts, though the folder's own mtime and size stay the same. Called as a stage
-    starts to run and when it stops, never on the skip path."""
+    inside it counts, though the folder's own mtime and size stay the same; a file's SQLite log
+    counts too. Called as a stage starts to run and when it stops, never on the skip path."""
     stats: list[OutputStat] = []
     for path in outputs:
         try:
@@ -61,12 +79,11 @@ def output_stats(outputs: Sequence[Path]) -> list[OutputStat]:
         except OSError:
             stats.append(None)
             continue
-        token = ""
-        if S_ISDIR(st.st_mode):
-            try:
-                token = lines_token(walk_lines(path))
-            except OSError as exc:  # unreadable below: the same cause reads the same
-                token = f"unreadable: {exc.strerror}"
+        try:
+            lines = _beside(path, st)
+            token = lines_token(lines) if lines else ""
+        except OSError as exc:  # unreadable below: the same cause reads the same
+            token = f"unreadable: {exc.strerror}"
         stats.append((st.st_mtime_ns, st.st_size, token))
     return stats
 
@@ -185,16 +202,18 @@ def resume_note(
 
 
 def written_since_start(layout: RunnerLayout, run_id: str, outputs: Sequence[Path]) -> bool:
-    """Whether a file of ``outputs`` (one, or any under a folder) was written after run
-    ``run_id`` started (its env stamp's ``started_at``; False when that is unknown). Walks the
-    outputs: asked only of a killed run's stage whose stopped run before it kept nothing."""
+    """Whether a file of ``outputs`` (one and its SQLite log, or any under a folder) was
+    written after run ``run_id`` started (its env stamp's ``started_at``; False when that is
+    unknown). Walks the outputs: asked only of a killed run's stage whose stopped run before it
+    kept nothing."""
     started = _run_started(layout, run_id)
     if started is None:
         return False
     since = int(started * 1e9)
     for path in outputs:
         try:
-            lines = walk_lines(path)
+            st = path.stat()
+            lines = [f"\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n", *_beside(path, st)]
         except OSError:  # absent (or unreadable): nothing written there to continue
             continue
         if any(int(line.rsplit("\0", 1)[1]) >= since for line in lines):
