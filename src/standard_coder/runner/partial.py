@@ -213,8 +213,13 @@ def written_since_start(layout: RunnerLayout, run_id: str, outputs: Sequence[Pat
     for path in outputs:
         try:
             st = path.stat()
-            lines = [f"\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n", *_beside(path, st)]
-        except OSError:  # absent (or unreadable): nothing written there to continue
+        except OSError:  # absent: nothing written there to continue
+            continue
+        if st.st_mtime_ns >= since:
+            return True
+        try:
+            lines = _beside(path, st)
+        except OSError:  # unreadable below: nothing there says it was written
             continue
         if any(int(line.rsplit("\0", 1)[1]) >= since for line in lines):
             return True
