@@ -14,7 +14,13 @@ results are reported; every fit is identical), and ``families``:
 per family ``{"hmm": r, "gap": r, "fit_seconds": s, "n_commits": n}``, scored like the pipeline's
 ``work_inference_pearson_vs_truth`` (every author of the team through ``infer_labels``, small
 authors pooled; ordinary intervals; targets: hmm > gap and hmm >= 0.69 on each family), plus
-``mixed``: one team with one author of every family.
+``mixed``: one team with one author of every family. ``--commit-rate 0.005,0.02`` gives the
+family authors commit rates like real histories' (a commit in every 50-200 coding minutes;
+the families' own are 0.025-0.06); each family then also has ``label_pace_slope``: ``{"hmm",
+"gap"}``, the within-author least-squares slope of ``log1p(label) - log1p(truth)`` on the log
+of the author's pace (their commits in the 30 days up to their previous commit): how much a
+label's error follows how often its author commits (0: not at all; negative: sparser
+committers labelled too long).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", default=None, help="all (default), none, or NAME,NAME")
     ap.add_argument("--family-authors", type=int, default=None)
     ap.add_argument("--family-weeks", type=int, default=None)
+    ap.add_argument(
+        "--commit-rate",
+        default=None,
+        help="LOW,HIGH: the family authors' commit probability per coding minute drawn "
+        "log-uniformly in this range (real histories: 0.005,0.02); default: the families' own",
+    )
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -120,11 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in rows:
         print(f"  {k:<{width}}  {v:>10}")
     if families:
-        print(f"  {'family':<12} {'commits':>8} {'hmm r':>7} {'gap r':>7} {'fit s':>8}")
+        paced = args.commit_rate is not None
+        more = f" {'pace slope hmm':>14} {'gap':>6}" if paced else ""
+        print(f"  {'family':<12} {'commits':>8} {'hmm r':>7} {'gap r':>7} {'fit s':>8}{more}")
         for name, f in families.items():
+            slope = f.get("label_pace_slope") if paced else None
+            extra = f" {slope['hmm']:>14.3f} {slope['gap']:>6.3f}" if slope else ""
             print(
                 f"  {name:<12} {f['n_commits']:>8} {f['hmm']:>7.3f} {f['gap']:>7.3f} "
-                f"{f['fit_seconds']:>8.1f}"
+                f"{f['fit_seconds']:>8.1f}{extra}"
             )
     print(
         json.dumps(
@@ -143,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pearson_vs_truth": round(r_hmm, 4),
                 "gap_pearson_vs_truth": round(r_gap, 4),
                 "quick": args.quick,
+                "commit_rate": args.commit_rate,
                 "families": families,
             }
         )
@@ -168,12 +186,16 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
     n_authors = args.family_authors or (2 if args.quick else 4)
     weeks = args.family_weeks or (4 if args.quick else 26)
     opts = WorkInferenceOptions(hmm=HMMOptions(epochs=epochs), n_threads=args.threads)
+    rate = None
+    if args.commit_rate:
+        low, high = (float(x) for x in args.commit_rate.split(","))
+        rate = (low, high)
     out: dict[str, dict[str, float]] = {}
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
             fams = FAMILIES if name == "mixed" else (name,)  # mixed: one author per family
             n = len(FAMILIES) if name == "mixed" else n_authors
-            spec = TeamSpec(n_authors=n, weeks=weeks, schedule_families=fams)
+            spec = TeamSpec(n_authors=n, weeks=weeks, schedule_families=fams, commit_rate=rate)
             res = simulate_team(Path(tmp) / "sim", spec, seed=args.seed)
             truth = load_truth(res.truth_path)
             hist = histories_from_truth(truth)
@@ -189,7 +211,49 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
                 "n_authors": n,
                 "weeks": weeks,
             }
+            if rate is not None:
+                out[name]["label_pace_slope"] = {  # type: ignore[assignment]
+                    "hmm": _pace_slope(hmm, truth),
+                    "gap": _pace_slope(gap, truth),
+                }
     return out
+
+
+def _pace_slope(labels: Any, truth: Any) -> float:
+    """Within-author slope of ``log1p(label) - log1p(truth)`` on log author pace (commits in
+    the 30 days up to the author's previous commit), over normal intervals."""
+    import numpy as np
+
+    from standard_coder.sch.work_inference.base import NORMAL
+
+    by_id = truth.by_commit_id()
+    rows: dict[str, list[tuple[int, float, float, bool]]] = {}
+    for i, (_, cid) in enumerate(labels.keys):
+        c = by_id[cid]
+        normal = bool(labels.interval_kind[i] == NORMAL)
+        rows.setdefault(labels.authors[i], []).append(
+            (c.authored_at, float(labels.expected_minutes[i]), c.coding_minutes, normal)
+        )
+    xs: list[float] = []
+    ys: list[float] = []
+    for commits in rows.values():
+        commits.sort()
+        times = np.array([t for t, *_ in commits])
+        x, y = [], []
+        for i in range(1, len(commits)):
+            _, label, true_min, normal = commits[i]
+            if not normal:
+                continue
+            prev = times[i - 1]
+            pace = int(np.sum((times[:i] > prev - 30 * 86400) & (times[:i] <= prev)))
+            x.append(np.log(pace))
+            y.append(np.log1p(label) - np.log1p(true_min))
+        if len(x) > 1:
+            xs += list(np.asarray(x) - np.mean(x))
+            ys += list(np.asarray(y) - np.mean(y))
+    xa, ya = np.asarray(xs), np.asarray(ys)
+    denom = float(xa @ xa)
+    return round(float(xa @ ya) / denom, 4) if denom > 0 else float("nan")
 
 
 if __name__ == "__main__":
