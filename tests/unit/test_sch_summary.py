@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from standard_coder.pipelines.sch_summary import (
     MIN_TRAIN_CHANGES,
     summary,
@@ -282,3 +284,51 @@ def test_wrap_lines_breaks_sentences_outside_parentheses_and_keeps_tables_and_pa
     assert all(x.startswith("  ") for x in body[1:]) and not body[0].startswith(" ")
     assert " ".join(x.strip() for x in body) == sure
     assert "(-0.06, 90% interval -0.13 to -0.01)" in body[1]  # read whole
+
+
+def test_each_forecast_file_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 41: ``forecast_files`` read every forecast to sort by start date, then the run
+    summary read the current one again (and the report every one again): each is read once,
+    the parsed object passed along with its path."""
+    from collections import Counter
+
+    from standard_coder.pipelines import sch_summary
+    from standard_coder.reporting import forecasts
+    from standard_coder.runner.jsonfile import read_json_object_or_none
+    from standard_coder.runner.report import SectionInput
+
+    fdir = tmp_path / "forecasts"
+    fdir.mkdir()
+    for sprint, start in (("OLD-1", "2026-02-16"), ("NEW-2", "2026-03-02")):
+        doc = {"sprint_id": sprint, "start_date": start, "p_complete_by_end": 0.5}
+        (fdir / f"{sprint}_forecast.json").write_text(json.dumps(doc))
+    (fdir / "BAD-0_forecast.json").write_text("{not json")
+    reads: Counter[str] = Counter()
+
+    def counted(path: Path) -> dict[str, object] | None:
+        reads[Path(path).name] += 1
+        return read_json_object_or_none(path)  # the real read
+
+    monkeypatch.setattr(sch_summary, "read_json_object_or_none", counted)
+    monkeypatch.setattr(forecasts, "read_json_object_or_none", counted)
+    files = sch_summary.forecast_files(fdir)
+    assert [f.path.name for f in files] == [
+        "NEW-2_forecast.json", "OLD-1_forecast.json", "BAD-0_forecast.json"
+    ]  # fmt: skip
+    assert files[0].doc == json.loads((fdir / "NEW-2_forecast.json").read_text())
+    assert files[2].doc is None  # unreadable: the oldest, with no object
+    reads.clear()
+
+    s = summary(tmp_path)
+    assert s["forecast"]["sprint_id"] == "NEW-2"
+    assert s["forecast_path"] == str(fdir / "NEW-2_forecast.json")
+    forecast_reads = {k: v for k, v in reads.items() if k.endswith("_forecast.json")}
+    assert forecast_reads == {n: 1 for n in ("NEW-2_forecast.json", "OLD-1_forecast.json",
+                                            "BAD-0_forecast.json")}  # fmt: skip
+    reads.clear()
+    html = forecasts.render_forecasts(
+        SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={})
+    )
+    forecast_reads = {k: v for k, v in reads.items() if k.endswith("_forecast.json")}
+    assert set(forecast_reads.values()) == {1} and len(forecast_reads) == 3, reads
+    assert "NEW-2" in html and "OLD-1" in html and "unreadable file" in html

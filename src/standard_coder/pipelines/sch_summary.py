@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.runner.jsonfile import read_json_object_or_none
@@ -32,39 +32,47 @@ def summary(base_dir: Path, elapsed_s: float | None = None) -> dict[str, Any]:
         out["evaluation"] = evaluation
     # the latest sprint's file is the current one (files of earlier sprints stay in the folder)
     forecasts = forecast_files(layout.forecasts)
-    if forecasts:
-        forecast = read_json_object_or_none(forecasts[0])
-        if forecast is not None:
-            out["forecast"], out["forecast_path"] = forecast, str(forecasts[0])
+    if forecasts and forecasts[0].doc is not None:
+        out["forecast"], out["forecast_path"] = forecasts[0].doc, str(forecasts[0].path)
     if layout.team_output_csv.is_file():
         out["team_output"] = str(layout.team_output_csv)
     out["report"] = str(layout.reports / "index.html")
     return out
 
 
-def forecast_files(fdir: Path) -> list[Path]:
-    """``fdir``'s ``*_forecast.json``, the current forecast first: by the sprint's
-    ``start_date`` inside the file (latest first), then, for equal dates and for files without
-    a readable one, by modification time and name (newest first).
+class ForecastFile(NamedTuple):
+    """One ``*_forecast.json`` of a forecasts folder, read once: its path and its JSON object
+    (None when the file is unreadable or holds no object)."""
+
+    path: Path
+    doc: dict[str, Any] | None
+
+
+def forecast_files(fdir: Path) -> list[ForecastFile]:
+    """``fdir``'s ``*_forecast.json``, each read once, the current forecast first: by the
+    sprint's ``start_date`` inside the file (latest first), then, for equal dates and for files
+    without a readable one, by modification time and name (newest first).
 
     The order is in the content, so touching or copying an old sprint's file does not make it
-    current, and a rerun writes the same bytes (a ``made_at`` time stamp would not).
+    current, and a rerun writes the same bytes (a ``made_at`` time stamp would not). Callers
+    take the parsed object from here (the run summary and the report read no file twice).
     """
     if not fdir.is_dir():
         return []
 
-    def key(path: Path) -> tuple[date, int, str]:
+    def key(file: ForecastFile) -> tuple[date, int, str]:
         start = date.min
         # an unreadable file, or one without a start date, sorts as the oldest sprint
         with contextlib.suppress(ValueError, KeyError):
-            start = date.fromisoformat(str((read_json_object_or_none(path) or {})["start_date"]))
+            start = date.fromisoformat(str((file.doc or {})["start_date"]))
         try:
-            mtime = path.stat().st_mtime_ns
+            mtime = file.path.stat().st_mtime_ns
         except OSError:
             mtime = 0
-        return start, mtime, path.name
+        return start, mtime, file.path.name
 
-    return sorted(fdir.glob("*_forecast.json"), key=key, reverse=True)
+    files = [ForecastFile(p, read_json_object_or_none(p)) for p in fdir.glob("*_forecast.json")]
+    return sorted(files, key=key, reverse=True)
 
 
 def _num(v: Any) -> float | None:

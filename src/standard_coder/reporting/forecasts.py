@@ -157,10 +157,10 @@ def render_forecasts(given: SectionInput) -> str:
     # earlier runs stay in the folder. The latest sprint's file (by its start_date) is the
     # current forecast (a full card); the others are listed below it as earlier forecasts,
     # dated by when they were written.
-    current, older = files[0], files[1:]
+    # (each file read once, by forecast_files: the objects come with the paths)
+    (current, doc), older = files[0], files[1:]
     cards: list[dict[str, Any]] = []
     shown: set[Any] = set()
-    doc = read_json_object_or_none(current)
     sprint = current.name[: -len("_forecast.json")]
     pngs = sorted(fdir.glob(f"{sprint}_*.png")) + sorted(fdir.glob(f"{sprint}.png"))
     shown.update(pngs)
@@ -169,8 +169,7 @@ def render_forecasts(given: SectionInput) -> str:
     else:
         cards.append(_card(doc, sprint, figures(pngs)))
     earlier = []
-    for path in older:
-        old = read_json_object_or_none(path)
+    for path, old in older:
         name = path.name[: -len("_forecast.json")]
         shown.update(fdir.glob(f"{name}_*.png"))
         row: dict[str, Any] = {"title": name, "written": _written(path), "p": None}
