@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from standard_coder.forecasting.effort import SCH_EXPLAINED
 from standard_coder.forecasting.inputs import Ticket
@@ -148,81 +149,181 @@ def _when(day: int | None, date_iso: str | None, n_days: int, *, done: bool = Fa
     return date_iso if day <= n_days else f"{date_iso} (late)"
 
 
+def forecast_table(report: dict[str, Any]) -> Table:
+    """Rich table: baseline and scenarios, then every ticket, a line each where its title fits,
+    with its chance of being done by the end, the dates it is done by with 50 % and 85 %
+    confidence and the effort left; the ticket's note as marks on that effort (:data:`MARKS`:
+    ``10.0 left*`` from story points, ``0.2 left (60%)`` the share of a started ticket still to
+    do), explained once under the table. Titles are whole (wrapped where long) on a console
+    :data:`_ForecastTable.NARROW` columns wide or more, as off a terminal (120); on a narrower
+    one a ticket keeps one line and a long title is cut with ``…`` (:func:`compact_table`)."""
+    return _ForecastTable(report)
+
+
 class _ForecastTable(Table):
-    """The forecast table; on a console under :data:`NARROW` columns its ``P(done by end)``
-    header takes two lines, so the titles' column gets the characters it saved (up to 7; on 80
-    columns a title took 15 and a ticket 4 to 7 lines)."""
+    """The forecast table: whole titles; under :data:`NARROW` columns drawn as
+    :func:`compact_table` (on 80 columns a ticket took 3 to 5 lines, its note
+    ``[todo; effort from story points]`` alone two or three)."""
 
     NARROW = 110
 
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__(title=escape(_title(report)), caption_justify="left")
+        self.report = report
+        _lay_out(self, report, None)
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        column = self.columns[1]
-        kept = column.max_width
         if options.max_width < self.NARROW:
-            column.max_width = len("by end)")  # "100.0%" fits too
-        try:
+            yield compact_table(self.report, options.max_width)
+        else:
             yield from super().__rich_console__(console, options)
-        finally:
-            column.max_width = kept
 
 
-def forecast_table(report: dict[str, Any]) -> Table:
-    """Rich table: baseline and scenarios, then every ticket (full title, wrapped) with its
-    chance of being done by the end and the dates it is done by with 50 % and 85 % confidence."""
-    n_days = report["n_working_days"]
-    table = _ForecastTable(
-        title=(
-            f"Sprint {report['sprint_id']} forecast: {report['start_date']} to "
-            f"{report['end_date']} ({n_days} working days, {report['n_sims']:,} simulations)"
-        ),
-        caption_justify="left",
+def compact_table(report: dict[str, Any], width: int) -> Table:
+    """The forecast table for a console ``width`` columns wide, under
+    :data:`_ForecastTable.NARROW`: one line a ticket, its ``work order. id title`` cut with
+    ``…`` where the column is too narrow (said under the table); the dates leave out the year
+    the title gives (when the simulated days lie in one year), and the ``P(done by end)`` and
+    date headers take two lines, so the titles get the room."""
+    return _lay_out(Table(title=escape(_title(report)), caption_justify="left"), report, width)
+
+
+MARKS = {
+    "share": "'{share}': the share of a started ticket still to do",
+    "story_points": "'*': effort from the ticket's story points, not the model",
+    "cut": "'…': title cut to fit (whole in the forecast JSON, the HTML report and on a "
+    "terminal {narrow} columns wide)",
+}
+"""The ticket notes' marks, explained under the table for those its cells use."""
+
+_MIN_TITLES = 12
+"""The compact table's titles column is never narrower than this (the others then give)."""
+
+
+def _title(report: dict[str, Any]) -> str:
+    return (
+        f"Sprint {report['sprint_id']} forecast: {report['start_date']} to "
+        f"{report['end_date']} ({report['n_working_days']} working days, "
+        f"{report['n_sims']:,} simulations)"
     )
-    table.add_column("case / ticket (work order)", ratio=1, overflow="fold", no_wrap=False)
-    table.add_column("P(done by end)", justify="right", no_wrap=False)  # header wraps
-    table.add_column("P50 done by", justify="right", no_wrap=True)
-    table.add_column("P85 done by", justify="right", no_wrap=True)
+
+
+def _effort_key(report: dict[str, Any]) -> tuple[str, str]:
+    """The effort keys' suffix and the column's header: SCH hours or story points."""
     points = (report.get("effort_unit") or {}).get("unit") == "story_points"
-    key, unit = ("story_points", "story points") if points else ("sch", "SCH hours")
-    table.add_column(unit, justify="right", no_wrap=True)
-    rows = [{"name": "baseline", **report}, *report["scenarios"]]
-    shown: list[str] = []  # the dates' cells: the legend explains only the marks they use
-    for row in rows:
-        p50 = _when(row["completion_day_p50"], row["completion_date_p50"], n_days)
-        p85 = _when(row["completion_day_p85"], row["completion_date_p85"], n_days)
-        shown += [p50, p85]
-        table.add_row(
-            escape(str(row["name"])),
+    return ("story_points", "story points") if points else ("sch", "SCH hours")
+
+
+def _short_dates(report: dict[str, Any]) -> bool:
+    """Whether every simulated day lies in the sprint's start year (then a compact table's
+    dates leave the year out: ``02-24``)."""
+    year = str(report["start_date"])[:4]
+    return all(str(d).startswith(year) for d in [*report["working_days"],
+                                                 *report["days_after_end"]])  # fmt: skip
+
+
+def _day_cell(cell: str, short: bool) -> str:
+    """``2026-02-24 (late)`` as ``02-24 (late)`` when ``short``; words (``done``) unchanged."""
+    if short and len(cell) >= 10 and cell[4] == "-" and cell[:4].isdigit():
+        return cell[5:]
+    return cell
+
+
+def _rows(report: dict[str, Any]) -> tuple[list[list[str]], list[list[str]], dict[str, str]]:
+    """The cells of the baseline and scenarios, of the tickets (name, P, P50, P85, effort),
+    and the marks the tickets' effort cells use (key of :data:`MARKS` -> its example)."""
+    n_days = report["n_working_days"]
+    key, _ = _effort_key(report)
+    cases = []
+    for row in [{"name": "baseline", **report}, *report["scenarios"]]:
+        cases.append([
+            str(row["name"]),
             f"{row['p_complete_by_end']:.1%}",
-            p50,
-            p85,
+            _when(row["completion_day_p50"], row["completion_date_p50"], n_days),
+            _when(row["completion_day_p85"], row["completion_date_p85"], n_days),
             # the SCH expected done by the sprint's end, not done now (tickets say "... left"):
             # two short lines, so the column stays as narrow as the tickets' cells
             f"{row[f'expected_completed_{key}']:.1f} expected\nby the end",
-        )
-    table.add_section()
+        ])  # fmt: skip
+    marks: dict[str, str] = {}
+    tickets = []
     for t in report["tickets"]:
         done = t["status"] == "done"
         fraction = t.get("remaining_fraction", 1.0)
-        status = t["status"] if done or fraction == 1.0 else f"{t['status']}, {fraction:.0%} left"
-        if not done:
-            status += f"; effort from {t['effort_source'].replace('_', ' ')}"
-        name = f"{t['work_order']}. {t['id']} {t['title']}".rstrip()
-        p50 = _when(t.get("completion_day_p50"), t.get("completion_date_p50"), n_days, done=done)
-        p85 = _when(t.get("completion_day_p85"), t.get("completion_date_p85"), n_days, done=done)
-        shown += [p50, p85]
-        table.add_row(
-            escape(f"{name} [{status}]"),
+        effort = f"{t[f'mean_remaining_{key}']:.1f} left"
+        if not done and (fraction != 1.0 or t["status"] != "todo"):
+            effort += f" ({fraction:.0%})"
+            marks.setdefault("share", f"({fraction:.0%})")
+        if not done and t.get("effort_source") == "story_points":
+            effort += "*"
+            marks["story_points"] = "*"
+        day50, day85 = t.get("completion_day_p50"), t.get("completion_day_p85")
+        tickets.append([
+            f"{t['work_order']}. {t['id']} {t['title']}".rstrip(),
             f"{t['p_complete']:.1%}",
-            p50,
-            p85,
-            f"{t[f'mean_remaining_{key}']:.1f} left",
-        )
+            _when(day50, t.get("completion_date_p50"), n_days, done=done),
+            _when(day85, t.get("completion_date_p85"), n_days, done=done),
+            effort,
+        ])  # fmt: skip
+    return cases, tickets, marks
+
+
+def _lay_out(table: Table, report: dict[str, Any], width: int | None) -> Table:
+    """Fill ``table``: whole titles for ``width`` None (Rich wraps them in the room left), else
+    the compact layout for a console ``width`` columns wide (see :func:`compact_table`)."""
+    from rich.cells import cell_len
+
+    cases, tickets, marks = _rows(report)
+    _, unit = _effort_key(report)
+    shown = [c for r in cases + tickets for c in r[2:4]]  # the legend explains only marks shown
+    headers = ["case / ticket (work order)", "P(done by end)", "P50 done by", "P85 done by", unit]
+    if width is None:
+        table.add_column(headers[0], ratio=1, overflow="fold", no_wrap=False)
+        table.add_column(headers[1], justify="right", no_wrap=False)
+        for head in headers[2:]:
+            table.add_column(head, justify="right", no_wrap=True)
+        rows = cases + tickets
+    else:
+        short = _short_dates(report)
+        rows = [[*r[:2], _day_cell(r[2], short), _day_cell(r[3], short), r[4]]
+                for r in cases + tickets]  # fmt: skip
+        # every column but the titles' as wide as its widest cell (a header takes two lines
+        # rather than widen it: "P(done" / "by end)"); the titles' get the rest of the line
+        widths = [
+            max(
+                max(len(w) for w in head.split()),
+                len("by end)") if i == 1 else len("done by") if i in (2, 3) else 0,
+                *(cell_len(part) for r in rows for part in r[i].split("\n")),
+            )
+            for i, head in enumerate(headers)
+            if i > 0
+        ]
+        overhead = 3 * len(headers) + 1  # borders and one space either side of each cell
+        longest = max(cell_len(r[0]) for r in rows)
+        titles = max(_MIN_TITLES, min(longest, width - overhead - sum(widths)))
+        if any(cell_len(r[0]) > titles for r in rows[len(cases) :]):
+            marks["cut"] = "…"
+        # the titles are cut, their header wraps
+        titles_head = Text(headers[0], overflow="fold", no_wrap=False)
+        table.add_column(titles_head, width=titles, no_wrap=True, overflow="ellipsis")
+        for head, w in zip(headers[1:], widths, strict=True):
+            table.add_column(head, justify="right", width=w)
+    for i, row in enumerate(rows):
+        if i == len(cases):
+            table.add_section()
+        table.add_row(*(escape(c) for c in row))
+    legend = [text.format(share=marks.get("share", ""), narrow=_ForecastTable.NARROW)
+              for m, text in MARKS.items() if m in marks]  # fmt: skip
     table.caption = _caption(report, late=any(c.endswith("(late)") for c in shown),
-                             later="later" in shown)  # fmt: skip
+                             later="later" in shown, marks=legend)  # fmt: skip
     return table
 
 
-def _caption(report: dict[str, Any], *, late: bool = True, later: bool = True) -> str:
+def _caption(
+    report: dict[str, Any], *, late: bool = True, later: bool = True, marks: Sequence[str] = ()
+) -> str:
+    """The lines under the table: SCH in words, the story-point ratio, delivery pricing, then
+    one line of the marks the cells use (``marks``: the notes' marks, first)."""
     lines = [SCH_EXPLAINED]
     unit = report.get("effort_unit")
     if unit:
@@ -247,14 +348,14 @@ def _caption(report: dict[str, Any], *, late: bool = True, later: bool = True) -
             "Tickets with a diff or commit ids are priced by delivery effort: the predicted "
             "open->merge hours of their changes as one pull request (multitask model)."
         )
-    marks = []
+    said = list(marks)
     if late:
-        marks.append("'(late)': after the sprint's last day")
+        said.append("'(late)': after the sprint's last day")
     if later:
         horizon = len(report["working_days"]) + len(report["days_after_end"])
-        marks.append(f"'later': not even within {horizon} working days")
-    if marks:
-        lines.append("; ".join(marks) + ".")
+        said.append(f"'later': not even within {horizon} working days")
+    if said:
+        lines.append("; ".join(said) + ".")
     return escape("\n".join(lines))
 
 
