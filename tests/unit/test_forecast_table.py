@@ -85,7 +85,7 @@ def test_under_110_columns_a_ticket_is_one_line(report: dict[str, Any], width: i
     assert "…" in last and LONG_TITLE not in "\n".join(lines)  # cut, said under the table
     text = "\n".join(lines)
     caption = " ".join(text.split("┘", 1)[1].split())
-    cut = "'…': title cut to fit (whole in the forecast JSON, the HTML report and on a terminal"
+    cut = "'…': cut to fit (whole in the forecast JSON, the HTML report and on a terminal"
     assert f"{cut} 110 columns wide)" in caption
     # the note as marks: the share still to do, and '*' for effort from story points
     for t in report["tickets"]:
@@ -115,7 +115,7 @@ def test_from_110_columns_titles_are_whole(report: dict[str, Any]) -> None:
         text = "\n".join(lines)
         words = " ".join(text.replace("│", " ").split())
         assert all(w in words for w in LONG_TITLE.split())  # wrapped, never cut
-        assert "…" not in text and "title cut" not in text
+        assert "…" not in text and "cut to fit" not in words
         by_ticket = _ticket_lines(lines, report)
         # the long title wraps; a short one is one line (the note is marks, not words)
         assert len(by_ticket[report["tickets"][-1]["id"]]) > 1
@@ -134,8 +134,19 @@ def test_the_legend_names_only_the_marks_shown(report: dict[str, Any]) -> None:
         for t in report["tickets"]
     ]  # fmt: skip
     text = "\n".join(_text({**report, "tickets": tickets}, 80))
-    assert "'*'" not in text and "still to do" not in text and "title cut" not in text
+    said = " ".join(text.split())
+    assert "'*'" not in said and "still to do" not in said and "cut to fit" not in said
     assert "…" not in text.split("┘")[0]
+    # a scenario's name cut to fit is said too
+    keys = ["p_complete_by_end", "expected_completed_sch", "completion_day_p50",
+            "completion_day_p85", "completion_date_p50", "completion_date_p85"]  # fmt: skip
+    scenario = {
+        "name": "the whole team away at the offsite for a week",
+        **{k: report[k] for k in keys},
+    }
+    text = "\n".join(_text({**report, "tickets": tickets, "scenarios": [scenario]}, 80))
+    assert "the whole team away at the offsite for a week" not in text
+    assert "'…': cut to fit" in " ".join(text.split())
 
 
 def test_dates_keep_their_year_when_the_horizon_crosses_one(report: dict[str, Any]) -> None:
@@ -188,8 +199,8 @@ def test_the_forecast_stage_on_an_80_column_terminal_and_off_one(tmp_path: Path)
         (row,) = [line for line in rows if line.startswith(f"│ {t['work_order']}. {t['id']}")]
         nxt = rows[rows.index(row) + 1] if rows.index(row) + 1 < len(rows) else "│ 99. "
         assert re.match(r"│ \d+\. ", nxt), (row, nxt)  # the next line is the next ticket's
-    assert any("…" in line for line in rows) and "title cut to fit" in text
     said = " ".join(text.split())
+    assert any("…" in line for line in rows) and "cut to fit" in said
     assert "left*" in text and "'*': effort from the ticket's story points" in said
 
     proc = subprocess.run(
@@ -200,4 +211,4 @@ def test_the_forecast_stage_on_an_80_column_terminal_and_off_one(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     words = " ".join(proc.stdout.replace("│", " ").split())
     assert all(w in words for w in LONG_TITLE.split()) and "left*" in proc.stdout
-    assert "…" not in proc.stdout and "title cut" not in proc.stdout
+    assert "…" not in proc.stdout and "cut to fit" not in words

@@ -191,8 +191,8 @@ def compact_table(report: dict[str, Any], width: int) -> Table:
 MARKS = {
     "share": "'{share}': the share of a started ticket still to do",
     "story_points": "'*': effort from the ticket's story points, not the model",
-    "cut": "'…': title cut to fit (whole in the forecast JSON, the HTML report and on a "
-    "terminal {narrow} columns wide)",
+    "cut": "'…': cut to fit (whole in the forecast JSON, the HTML report and on a terminal "
+    "{narrow} columns wide)",
 }
 """The ticket notes' marks, explained under the table for those its cells use."""
 
@@ -301,7 +301,7 @@ def _lay_out(table: Table, report: dict[str, Any], width: int | None) -> Table:
         overhead = 3 * len(headers) + 1  # borders and one space either side of each cell
         longest = max(cell_len(r[0]) for r in rows)
         titles = max(_MIN_TITLES, min(longest, width - overhead - sum(widths)))
-        if any(cell_len(r[0]) > titles for r in rows[len(cases) :]):
+        if longest > titles:  # a ticket's title or a scenario's name
             marks["cut"] = "…"
         # the titles are cut, their header wraps
         titles_head = Text(headers[0], overflow="fold", no_wrap=False)
