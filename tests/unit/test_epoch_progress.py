@@ -37,3 +37,17 @@ def test_a_fit_that_ran_every_epoch_or_none_is_left_as_it_was() -> None:
     progress.finish(_fitted(60, "completed"))
     progress.finish(SimpleNamespace())  # a model fitted in closed form: no training result
     assert out.getvalue().splitlines() == ["  training mdn (epochs): 0/60"]
+
+
+def test_a_fit_in_closed_form_says_what_was_fitted_in_a_log() -> None:
+    # the LOC baseline of an auto run is fitted like the model (session 41): no epoch moves its
+    # bar, which says what auto chose instead of ending at 0/60
+    out = io.StringIO()
+    bar = ProgressDisplay(enabled=False, stream=out).task(60, "training LOC baseline (epochs)")
+    progress = EpochProgress(SimpleNamespace(every_n_steps=200), bar, "LOC baseline", 60)
+    model = _fitted(1, "closed_form")
+    model.selection_ = {"chosen": "shift_w0"}
+    progress.finish(model)
+    assert out.getvalue().splitlines()[-1] == (
+        "  training LOC baseline: shift_w0, fitted in closed form (one step, no epochs): 1/1"
+    )

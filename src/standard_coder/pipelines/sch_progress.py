@@ -41,9 +41,16 @@ class EpochProgress:
         return self.inner.save(state, step)
 
     def finish(self, model: Any) -> None:
-        """Close the bar of a fit that stopped early: ``epoch 26 of 60 (early stopping)``, a
-        last plain line in a log (which otherwise ended at its last timed line, ``0/60``)."""
+        """Close the bar of a fit that stopped early: ``epoch 26 of 60 (early stopping)``, or
+        of one fitted in closed form: ``shift_w0, fitted in closed form (one step, no
+        epochs)``; a last plain line in a log (which otherwise ended at its last timed line,
+        ``0/60``)."""
         result = getattr(getattr(model, "regressor_", None), "train_result_", None)
+        if result is not None and result.stopped == "closed_form":  # no epoch moved the bar
+            chosen = (getattr(model, "selection_", None) or {}).get("chosen", self.name)
+            self.bar.update(completed=1, total=1, description=f"training {self.name}: "
+                            f"{chosen}, fitted in closed form (one step, no epochs)")  # fmt: skip
+            return
         if result is None or result.stopped != "early_stopping":
             return
         n = int(result.epochs_run)

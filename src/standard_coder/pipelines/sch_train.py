@@ -535,13 +535,7 @@ def run(ctx: StageContext) -> None:
                 label_weighting=t.label_weighting,
                 recency_half_life=recency,
             )
-        checkpointer.finish(model)
-        fitted = getattr(getattr(model, "regressor_", None), "train_result_", None)
-        if fitted is not None and fitted.stopped == "closed_form":  # no epoch moved the bar
-            chosen = (getattr(model, "selection_", None) or {}).get("chosen", t.predictor)
-            checkpointer.bar.update(completed=1, total=1,
-                                    description=f"training {t.predictor}: {chosen}, fitted in "
-                                    "closed form (one step, no epochs)")  # fmt: skip
+        checkpointer.finish(model)  # closes the bar of a closed-form fit too
 
         def side_model(view: Dataset, kind: str, params: Any, name: str,
                        label: str) -> EffortModel:  # fmt: skip
