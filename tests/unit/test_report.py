@@ -198,6 +198,9 @@ def test_training_curves_say_which_is_the_effort_models(tmp_path: Path) -> None:
     assert "fitted in closed form, with no loss curve" in html
     assert "<span class='mono'>auto/selection-mdn</span>" in html
     assert "baseline_loc</span> is the LOC-only baseline" in html and "pooled with" in html
+    # pooled as the model is: its LOC MDN beside the same predictor on lines added and deleted
+    assert "baseline's MDN, pooled with the same predictor" in html
+    assert "(<span class='mono'>baseline_loc_auto</span>)" in html
     html = section({"predictor": "mdn", "model_selection": {"chosen": "mdn", "kind": "mdn"}})
     assert "its curve is <span class='mono'>auto</span>" in html and "closed form" not in html
     html = section({"predictor": "quantile"})  # chosen by the config, not by auto

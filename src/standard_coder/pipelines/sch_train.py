@@ -495,7 +495,7 @@ def run(ctx: StageContext) -> None:
     # features (the workers' part) never paid for it
     from standard_coder.sch.evaluation import evaluate
     from standard_coder.sch.predictors.pool import size_columns
-    from standard_coder.sch.predictors.stage import fit_effort_model
+    from standard_coder.sch.predictors.stage import fit_effort_model, fit_loc_baseline
     from standard_coder.sch.predictors.train import TrainingInterrupted
 
     # [runner] precision is in the params only when it is not fp32 (see pipelines.sch)
@@ -507,9 +507,9 @@ def run(ctx: StageContext) -> None:
         t.optim.epochs,
     )
     splits = None
+    # the LOC baseline is the same predictor on lines added and deleted (shift and auto: the
+    # same choice and the same pool as the model's; docs/effort-models.md, "Session 41")
     base_kind, base_head = t.predictor, head
-    if t.predictor in ("shift", "auto"):  # the paper's LOC baseline stays an MDN
-        base_kind, base_head = "mdn", t.mdn.model_dump()
     if t.predictor == "multitask":  # coding + delivery effort (pipelines/sch_delivery.py)
         from standard_coder.pipelines import sch_delivery
 
@@ -553,10 +553,12 @@ def run(ctx: StageContext) -> None:
             progress.finish(side)
             return side
 
-        baseline = side_model(dataset.loc_view(), base_kind, base_head, "baseline_loc",
-                              "LOC baseline")  # fmt: skip
         columns = size_columns(dataset.feature_names)  # every representation has some
-        if t.pool_size_mdn and t.predictor in ("shift", "auto") and columns:
+        pool = bool(t.pool_size_mdn and t.predictor in ("shift", "auto") and columns)
+        baseline = fit_loc_baseline(dataset, base_kind, base_head, side_model,
+                                    pool_weight=t.pool_size_mdn if pool else 0.0,
+                                    pool_params=t.mdn.model_dump())  # fmt: skip
+        if pool:
             size_model = side_model(dataset.columns_view(columns, "size"), "mdn",
                                     t.mdn.model_dump(), "size_mdn", "size MDN")  # fmt: skip
             model.pool_with(size_model, t.pool_size_mdn, columns)

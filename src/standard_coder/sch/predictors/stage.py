@@ -104,6 +104,39 @@ def fit_effort_model(
     return model
 
 
+SideFit = Callable[[Dataset, str, Mapping[str, Any] | None, str, str], EffortModel]
+"""Fits one model: ``(view, kind, params, name, label)``; ``name`` its checkpoint and curves,
+``label`` its progress bar (the pipeline's: ``train_sch``'s side models)."""
+
+
+def fit_loc_baseline(
+    dataset: Dataset,
+    kind: str,
+    params: Mapping[str, Any] | None,
+    fit: SideFit,
+    *,
+    pool_weight: float = 0.0,
+    pool_params: Mapping[str, Any] | None = None,
+) -> EffortModel:
+    """The LOC baseline: the ``kind`` predictor (``params``) fitted on ``dataset.loc_view()``
+    (lines added and deleted) by ``fit``, as the model is fitted on every feature.
+
+    ``pool_weight`` > 0 (the model's own pool share, ``[training] pool_size_mdn``): its
+    distribution is pooled at that share with an MDN (``pool_params``) on the same two counts,
+    as the model's is with an MDN on its size counts; SCH stays the predictor's. Session 41
+    (docs/effort-models.md): the LOC MDN alone, the baseline before, learned no size relation on
+    histories of under ~150 training changes (one optimiser step an epoch, early stopping after
+    15-22 steps: the same SCH for every change), and ranked held-out changes at -0.06 to 0.08
+    where lines added alone ranked at up to 0.44.
+    """
+    loc = dataset.loc_view()
+    if not pool_weight:
+        return fit(loc, kind, params, "baseline_loc", "LOC baseline")
+    mdn = fit(loc, "mdn", pool_params, "baseline_loc", "LOC MDN")
+    model = fit(loc, kind, params, f"baseline_loc_{kind}", "LOC baseline")
+    return model.pool_with(mdn, pool_weight, range(loc.X.shape[1]))
+
+
 def change_weights(
     dataset: Dataset,
     tr: np.ndarray,
