@@ -50,10 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--commit-rate",
         default=None,
+        type=_rate_range,
         help="LOW,HIGH: the family authors' commit probability per coding minute drawn "
         "log-uniformly in this range (real histories: 0.005,0.02); default: the families' own",
     )
     args = ap.parse_args(argv)
+    if args.commit_rate and args.families == "none":
+        ap.error("--commit-rate applies to the families: not with --families none")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(args.threads)
 
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'family':<12} {'commits':>8} {'hmm r':>7} {'gap r':>7} {'fit s':>8}{more}")
         for name, f in families.items():
             slope = f.get("label_pace_slope") if paced else None
-            extra = f" {slope['hmm']:>14.3f} {slope['gap']:>6.3f}" if slope else ""
+            extra = f" {_num(slope['hmm']):>14} {_num(slope['gap']):>6}" if slope else ""
             print(
                 f"  {name:<12} {f['n_commits']:>8} {f['hmm']:>7.3f} {f['gap']:>7.3f} "
                 f"{f['fit_seconds']:>8.1f}{extra}"
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pearson_vs_truth": round(r_hmm, 4),
                 "gap_pearson_vs_truth": round(r_gap, 4),
                 "quick": args.quick,
-                "commit_rate": args.commit_rate,
+                "commit_rate": list(args.commit_rate) if args.commit_rate else None,
                 "families": families,
             }
         )
@@ -186,10 +189,7 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
     n_authors = args.family_authors or (2 if args.quick else 4)
     weeks = args.family_weeks or (4 if args.quick else 26)
     opts = WorkInferenceOptions(hmm=HMMOptions(epochs=epochs), n_threads=args.threads)
-    rate = None
-    if args.commit_rate:
-        low, high = (float(x) for x in args.commit_rate.split(","))
-        rate = (low, high)
+    rate = args.commit_rate
     out: dict[str, dict[str, float]] = {}
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
@@ -219,7 +219,22 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
     return out
 
 
-def _pace_slope(labels: Any, truth: Any) -> float:
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _rate_range(text: str) -> tuple[float, float]:
+    """``--commit-rate LOW,HIGH``, checked as the arguments are parsed."""
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        low = high = -1.0
+    if not 0.0 < low <= high < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LOW,HIGH with 0 < LOW <= HIGH < 1")
+    return low, high
+
+
+def _pace_slope(labels: Any, truth: Any) -> float | None:
     """Within-author slope of ``log1p(label) - log1p(truth)`` on log author pace (commits in
     the 30 days up to the author's previous commit), over normal intervals."""
     import numpy as np
@@ -253,7 +268,7 @@ def _pace_slope(labels: Any, truth: Any) -> float:
             ys += list(np.asarray(y) - np.mean(y))
     xa, ya = np.asarray(xs), np.asarray(ys)
     denom = float(xa @ xa)
-    return round(float(xa @ ya) / denom, 4) if denom > 0 else float("nan")
+    return round(float(xa @ ya) / denom, 4) if denom > 0 else None  # None: too few commits
 
 
 if __name__ == "__main__":

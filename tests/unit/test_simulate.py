@@ -186,6 +186,8 @@ def test_cli_simulate(tmp_path: Path) -> None:
         ("file.txt/below", [], "Not a directory"),
         ("s", ["--commit-rate", "0.02,0.005"], "--commit-rate '0.02,0.005': expected LOW,HIGH"),
         ("s", ["--commit-rate", "often"], "--commit-rate 'often': expected LOW,HIGH"),
+        ("s", ["--commit-rate", "0.005,0.02", "--commit-prob", "0.01"], "give one"),
+        ("s", ["--seed", "-1"], "--seed"),
     ],
 )
 def test_cli_simulate_user_errors_exit_2_without_traceback(

@@ -18,12 +18,18 @@ def simulate(
     authors: int = typer.Option(3, "--authors", min=1, help="number of developers"),
     weeks: int = typer.Option(8, "--weeks", min=1, help="weeks of history"),
     repos: int = typer.Option(1, "--repos", min=1, help="number of repositories"),
-    seed: int = typer.Option(0, "--seed", help="random seed (same seed, same commit ids)"),
+    seed: int = typer.Option(0, "--seed", min=0, help="random seed (same seed, same commit ids)"),
     start: str = typer.Option("2024-01-01", "--start", help="first local date (YYYY-MM-DD)"),
     switch_after_weeks: int | None = typer.Option(
         None, "--switch-after-weeks", min=1, help="switch to the mirrored schedule after N weeks"
     ),
-    commit_prob: float = typer.Option(0.04, "--commit-prob", min=0.0, max=1.0),
+    commit_prob: float | None = typer.Option(
+        None,
+        "--commit-prob",
+        min=0.0,
+        max=1.0,
+        help="probability per coding minute that the paper schedule's authors commit (0.04)",
+    ),
     commit_rate: str | None = typer.Option(
         None,
         "--commit-rate",
@@ -61,6 +67,13 @@ def simulate(
         )
         raise typer.Exit(2)
     rate = _commit_rate(commit_rate)
+    if rate is not None and commit_prob is not None:
+        typer.echo(
+            "error: --commit-prob and --commit-rate: give one (a rate for everyone, or a range "
+            "each author's rate is drawn from)",
+            err=True,
+        )
+        raise typer.Exit(2)
     if out_dir.exists() and not out_dir.is_dir():
         typer.echo(f"error: {out_dir}: exists and is not a folder", err=True)
         raise typer.Exit(2)
@@ -70,7 +83,7 @@ def simulate(
         n_repos=repos,
         start=start_date,
         switch_after_weeks=switch_after_weeks,
-        schedule=ScheduleSpec(commit_prob=commit_prob),
+        schedule=ScheduleSpec() if commit_prob is None else ScheduleSpec(commit_prob=commit_prob),
         schedule_families=tuple(schedule_family),
         commit_rate=rate,
     )
