@@ -86,6 +86,9 @@ def store(ctx):
         con.execute("CREATE TABLE IF NOT EXISTS items (k, i, PRIMARY KEY (k, i))")
         k, n = ctx.params["k"], int(ctx.params["n"])
         have = {i for (i,) in con.execute("SELECT i FROM items WHERE k = ?", (k,))}
+        _trace(ctx, "opened")  # waits DEEP_OPEN_WAIT seconds, the database open, no row written
+        for _ in range(int(float(os.environ.get("DEEP_OPEN_WAIT", "0")) / 0.01)):
+            time.sleep(0.01)
         bar = ctx.progress(n, "rows")
         bar.advance(len(have))
         for i in range(n):
@@ -121,11 +124,14 @@ def _config(root: Path) -> Path:
     return cfg
 
 
-def _start(root: Path, *args: str, delay: float = 0.0, wait: float = 0.0) -> subprocess.Popen[str]:
+def _start(
+    root: Path, *args: str, delay: float = 0.0, wait: float = 0.0, open_wait: float = 0.0
+) -> subprocess.Popen[str]:
     """A run in the background (``delay``: seconds after each item or step; ``wait``: seconds
-    ``grow`` waits for a stop before it writes anything); its output goes to stderr.log."""
+    ``grow`` waits for a stop before it writes anything; ``open_wait``: seconds ``store`` waits
+    with its database open before it writes a row); its output goes to stderr.log."""
     cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(_config(root))]
-    env = child_env(DEEP_DELAY=str(delay), DEEP_WAIT=str(wait))
+    env = child_env(DEEP_DELAY=str(delay), DEEP_WAIT=str(wait), DEEP_OPEN_WAIT=str(open_wait))
     with (root / "stderr.log").open("a") as log:
         log.write("=== run\n")
         log.flush()
@@ -340,3 +346,82 @@ def test_rows_a_killed_rerun_committed_to_a_sqlite_log_are_continued(tmp_path: P
     said = _said(tmp_path)
     assert "[resume] store: continues where the interrupted run stopped (its last run, " in said
     assert _done(tmp_path, "row") == 120 and 3 <= done < 60  # the killed run's rows kept
+
+
+def test_a_killed_rerun_that_only_opened_its_database_left_nothing_to_continue(
+    tmp_path: Path,
+) -> None:
+    """Session 41 review: opening a database in WAL mode makes an empty ``items.sqlite-wal``,
+    so a rerun killed after it opened the database and before its first row left a log newer
+    than its start, and the next run said ``continues where the interrupted run stopped (its
+    last run, ...: killed?)`` though no row of its params existed. A log counts only when it
+    holds a frame (more than its 32-byte header)."""
+    assert _start(tmp_path, "--stages", "store").wait(timeout=60) == 0  # rows of k=1
+    wal = tmp_path / "state" / "out" / "items.sqlite-wal"
+    other = ("--stages", "store", "--set", "k=2")
+    assert _stop(_start(tmp_path, *other, wait=30), tmp_path, "start", 1, signal.SIGINT) == 130
+    assert "store starts afresh: it kept no partial work" in _said(tmp_path)
+    killed = _start(tmp_path, *other, open_wait=30)
+    assert _stop(killed, tmp_path, "opened", 1, signal.SIGKILL) == -signal.SIGKILL
+    assert wal.exists() and wal.stat().st_size <= 32  # opened, nothing committed
+    assert _status(tmp_path, "--set", "k=2")["store"] == "would run   params changed: k 1 -> 2"
+    assert _start(tmp_path, *other).wait(timeout=60) == 0
+    said = _said(tmp_path)
+    assert "[resume]" not in said, said
+    assert _done(tmp_path, "row") == 120  # every row of k=2 written by the last run
+
+
+def test_a_dangling_link_in_a_folder_output_hides_no_progress(tmp_path: Path) -> None:
+    """Session 41 review: the walk of a folder output followed links, and one that led nowhere
+    made the whole walk "unreadable", the same before and after, so items written deep inside
+    were not seen: ``grow starts afresh: it kept no partial work``, and the rerun was ``new``
+    though it continued them. Links are now looked at, not followed."""
+    only = ("--stages", "grow")
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    tree = tmp_path / "state" / "out" / "tree"
+    (tree / "latest").symlink_to("a/b/item-9-9999.txt")  # leads nowhere
+    other = ("--stages", "grow", "--set", "k=2")
+    assert _stop(_start(tmp_path, *other, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
+    said = _said(tmp_path)
+    assert "starts afresh" not in said, said
+    assert _record(tmp_path, "grow")["kept_work"] is True
+    done = _done(tmp_path, "item") - 60
+    assert _status(tmp_path, "--set", "k=2")["grow"] == (
+        "would run   params changed: k 1 -> 2; continues where the interrupted run stopped "
+        f"({done}/60 items done)"
+    )
+    (tree / "latest").unlink()  # the outputs' checksum, as a stage completes, follows links
+    assert _start(tmp_path, *other).wait(timeout=60) == 0
+    assert "[resume] grow: continues where the interrupted run stopped (" in _said(tmp_path)
+    assert _done(tmp_path, "item") == 120 and 3 <= done < 60
+
+
+def test_a_stop_that_cannot_read_part_of_its_output_never_says_it_kept_nothing(
+    tmp_path: Path,
+) -> None:
+    """Where a part of a folder output cannot be read (here a path longer than the system
+    allows, which fails as root too) and nothing readable changed, the runner cannot tell what
+    the stop kept: it says so (``kept_work: null``), never ``starts afresh``, and the next run
+    says it ``may continue``."""
+    import os
+
+    only = ("--stages", "grow")
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    fd = os.open(tmp_path / "state" / "out" / "tree", os.O_RDONLY)
+    for _ in range(20):
+        os.mkdir("d" * 250, dir_fd=fd)
+        deeper = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    os.close(fd)
+    other = ("--stages", "grow", "--set", "k=2")
+    assert _stop(_start(tmp_path, *other, wait=30), tmp_path, "start", 1, signal.SIGINT) == 130
+    said = _said(tmp_path)
+    assert "starts afresh" not in said, said
+    assert "(cannot tell whether grow kept partial work: " in said, said
+    assert "File name too long)" in said, said
+    assert _record(tmp_path, "grow")["kept_work"] is None
+    assert _status(tmp_path, "--set", "k=2")["grow"].startswith(
+        "would run   params changed: k 1 -> 2; may continue where the interrupted run stopped "
+        "(cannot tell whether grow kept partial work: "
+    )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from standard_coder.runner.partial import output_stats
 
@@ -65,10 +67,132 @@ def test_written_since_start_looks_at_what_a_killed_run_wrote_after_it_started(
     assert not written_since_start(layout, "killed", [tree, db, tmp_path / "absent"])
     assert not written_since_start(layout, "unknown", [tree, db])  # no env stamp: no claim
     wal = db.with_name("items.sqlite-wal")
-    wal.write_bytes(b"rows")
+    wal.write_bytes(b"header and frame" * 3)  # more than the 32-byte header: a commit
     os.utime(wal, ns=(int(started * 1e9) + 1_000_000,) * 2)
     assert written_since_start(layout, "killed", [db])
     deep = tree / "a" / "new.txt"
     deep.write_text("new\n")
     os.utime(deep, ns=(int(started * 1e9) + 1_000_000,) * 2)
     assert written_since_start(layout, "killed", [tree])
+
+
+def _killed_at(tmp_path: Path) -> tuple[Any, int]:
+    """A run layout with run ``killed`` started now, and that start in ns (every file made
+    before is older)."""
+    from standard_coder.runner.envstamp import write_env_stamp
+    from standard_coder.runner.layout import RunnerLayout
+    from standard_coder.runner.records import iso
+
+    layout = RunnerLayout(tmp_path / "state")
+    started = time.time() + 0.01
+    write_env_stamp(layout.run_dir("killed"), {"run_id": "killed", "started_at": iso(started)})
+    return layout, int(started * 1e9)
+
+
+def _newer(path: Path, since: int) -> None:
+    os.utime(path, ns=(since + 1_000_000,) * 2, follow_symlinks=False)
+
+
+def test_an_empty_sqlite_log_is_no_write(tmp_path: Path) -> None:
+    """Opening a database in WAL mode makes its log (0 bytes, or its 32-byte header): that is
+    not a row written."""
+    from standard_coder.runner.partial import written_since_start
+
+    db = tmp_path / "items.sqlite"
+    db.write_bytes(b"")
+    before = output_stats([db])
+    layout, since = _killed_at(tmp_path)
+    wal = db.with_name("items.sqlite-wal")
+    for size in (0, 32):
+        wal.write_bytes(b"\0" * size)
+        _newer(wal, since)
+        assert written_since_start(layout, "killed", [db]) is False
+        assert output_stats([db]) == before
+    wal.write_bytes(b"\0" * 33)  # a frame (its header) after the log's header
+    _newer(wal, since)
+    assert written_since_start(layout, "killed", [db]) is True
+    assert output_stats([db]) != before
+
+
+def test_a_folder_output_is_judged_by_the_files_under_it(tmp_path: Path) -> None:
+    """A folder's own mtime changes when anything is made or removed in it (a temp file, an
+    empty folder): only the files under it say what was written."""
+    from standard_coder.runner.partial import written_since_start
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "old.txt").write_text("old\n")
+    before = output_stats([tree])
+    layout, since = _killed_at(tmp_path)
+    (tree / "tmp.txt").write_text("x\n")
+    (tree / "tmp.txt").unlink()
+    (tree / "empty" / "deeper").mkdir(parents=True)
+    _newer(tree, since)
+    _newer(tree / "empty", since)
+    assert written_since_start(layout, "killed", [tree]) is False
+    assert output_stats([tree]) == before
+    (tree / "empty" / "deeper" / "new.txt").write_text("new\n")
+    _newer(tree / "empty" / "deeper" / "new.txt", since)
+    assert written_since_start(layout, "killed", [tree]) is True
+
+
+def test_a_dangling_link_hides_no_write_under_a_folder_output(tmp_path: Path) -> None:
+    """Links under a folder output are looked at, not followed: one that leads nowhere is an
+    entry like any other, and a file written deep inside is still seen."""
+    from standard_coder.runner.partial import kept_work, written_since_start
+
+    tree, cdir = tmp_path / "tree", tmp_path / "ckpt"
+    deep = tree / "a" / "b"
+    deep.mkdir(parents=True)
+    cdir.mkdir()
+    (tree / "latest").symlink_to("a/b/step-9999")  # leads nowhere
+    (tree / "loop").symlink_to("loop")  # leads to itself
+    before = output_stats([tree])
+    layout, since = _killed_at(tmp_path)
+    assert written_since_start(layout, "killed", [tree]) is False
+    assert kept_work(cdir, [tree], before) is False
+    (deep / "item-0.txt").write_text("0\n")
+    _newer(deep / "item-0.txt", since)
+    assert output_stats([tree]) != before
+    assert kept_work(cdir, [tree], before) is True
+    assert written_since_start(layout, "killed", [tree]) is True
+
+
+def _out_of_reach(tree: Path) -> Path:
+    """A folder under ``tree`` whose path is longer than the system allows (made level by level
+    through folder descriptors): any walk that names it fails (ENAMETOOLONG), also as root."""
+    fd = os.open(tree, os.O_RDONLY)
+    path = tree
+    try:
+        for _ in range(20):
+            name = "d" * 250
+            os.mkdir(name, dir_fd=fd)
+            deeper = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd, path = deeper, path / name
+        with open(os.open("item.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd), "w") as fh:
+            fh.write("far\n")
+    finally:
+        os.close(fd)
+    return path
+
+
+def test_an_unreadable_part_of_a_folder_output_is_unknown_not_nothing(tmp_path: Path) -> None:
+    """A part of a folder output the walk cannot read hides no write elsewhere in it, and where
+    nothing readable changed, the runner cannot tell: it never says the stage kept nothing."""
+    from standard_coder.runner.partial import kept_work, written_since_start
+
+    tree, cdir = tmp_path / "tree", tmp_path / "ckpt"
+    (tree / "a").mkdir(parents=True)
+    cdir.mkdir()
+    _out_of_reach(tree)
+    before = output_stats([tree])
+    layout, since = _killed_at(tmp_path)
+    kept = kept_work(cdir, [tree], before)
+    assert isinstance(kept, str) and "File name too long" in kept, kept
+    unknown = written_since_start(layout, "killed", [tree])
+    assert isinstance(unknown, str) and "File name too long" in unknown, unknown
+    (tree / "a" / "new.txt").write_text("new\n")
+    _newer(tree / "a" / "new.txt", since)
+    assert kept_work(cdir, [tree], before) is True
+    assert written_since_start(layout, "killed", [tree]) is True

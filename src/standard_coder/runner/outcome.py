@@ -30,7 +30,8 @@ class StageOutcome:
         fingerprint: the fingerprint of the outputs now in place (None when unknown).
         progress: ``" (3/10 items done)"`` for an interrupted stage.
         kept_work: for an interrupted stage, whether it left work a rerun continues (partial
-            work, or outputs it wrote); False: the rerun starts it afresh, and it says so.
+            work, or outputs it wrote); False: the rerun starts it afresh, and it says so;
+            None: the runner cannot tell (a part of an output could not be read), and says so.
         checkpoint: the last training checkpoint an interrupted stage saved, ``{"name":
             "train", "step": 6}`` (None: none), which ``progress`` names; the next run's note
             checks it still loads (:func:`standard_coder.runner.partial.resume_note`).
@@ -45,7 +46,7 @@ class StageOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None
     progress: str = ""
-    kept_work: bool = True
+    kept_work: bool | None = True
     checkpoint: dict[str, Any] | None = None
 
     @property

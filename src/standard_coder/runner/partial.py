@@ -11,8 +11,10 @@ stamp): the run state's record of the stage as ``interrupted`` says there is wor
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR
 from typing import Any
@@ -20,11 +22,11 @@ from typing import Any
 from standard_coder.runner.errors import CorruptStateError
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.runstate import read_run_state, restarted_by
-from standard_coder.runner.statwalk import lines_token, walk_lines
 
 __all__ = [
     "MARKER",
     "WAL_SUFFIX",
+    "OutputScan",
     "OutputStat",
     "completed_at",
     "finished_work",
@@ -33,7 +35,9 @@ __all__ = [
     "output_stats",
     "previous_record",
     "resume_note",
+    "scan_output",
     "stamped_fingerprint",
+    "written_since",
     "written_since_start",
 ]
 
@@ -45,60 +49,161 @@ def has_partial_work(cdir: Path) -> bool:
     return cdir.is_dir() and any(p.name != MARKER for p in cdir.iterdir())
 
 
-OutputStat = tuple[int, int, str] | None
-"""An output as :func:`output_stats` saw it: ``(mtime_ns, size, token)``, where ``token`` is
-the :mod:`~standard_coder.runner.statwalk` stat token of every file under a folder, or of a
-plain file's SQLite log (:data:`WAL_SUFFIX`; ``""`` when it has none); None: absent."""
+@dataclass(frozen=True)
+class OutputScan:
+    """What holds an output's work, as one walk (:func:`scan_output`) saw it: a plain file and
+    its SQLite log (:data:`WAL_SUFFIX`, counted only when it holds a frame), or every file and
+    link under a folder (a folder's own entry, and those of the folders under it, are not
+    looked at: they change when anything is made or removed in them, a temp file, an empty
+    folder). Links are looked at, not followed."""
+
+    token: str
+    """sha256 over one stat line (name, inode, size, mtime) per file or link, and one per
+    entry that could not be read (its name and why)."""
+    files: int
+    """How many files and links it holds."""
+    newest_ns: int
+    """The newest mtime among them, in ns (-1: none)."""
+    unreadable: str | None = None
+    """The first entry that could not be read, ``PATH: REASON`` (None: every one was read)."""
+
+    @property
+    def holds_work(self) -> bool:
+        """Whether there is anything here a rerun could continue (or could not be read)."""
+        return self.files > 0 or self.unreadable is not None
+
+
+OutputStat = OutputScan | None
+"""An output as :func:`output_stats` saw it; None: absent."""
 
 WAL_SUFFIX = "-wal"
 """A SQLite database's write-ahead log beside it (``mined_commits.sqlite-wal``): committed work
 sits there until a checkpoint copies it into the database (the mine's database uses one), so
 a file output's work is the file and its log."""
 
+WAL_HEADER = 32
+"""Bytes of a SQLite log's header: opening a database in WAL mode makes the log (empty, or this
+header alone); a log longer than this holds a frame, a committed write."""
 
-def _beside(path: Path, st: os.stat_result) -> list[str]:
-    """The stat lines of what holds an output's work besides its own entry: every file under
-    a folder, or a plain file's SQLite log (none: ``[]``)."""
-    if S_ISDIR(st.st_mode):
-        return walk_lines(path)
+
+class _Scan:
+    """One streaming stat walk: a running sha256 and counts, no list of lines."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.files = 0
+        self.newest = -1
+        self.unreadable: str | None = None
+
+    def add(self, rel: str, st: os.stat_result) -> None:
+        line = f"{rel}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"
+        self.digest.update(line.encode("utf-8", "surrogateescape"))
+        self.files += 1
+        self.newest = max(self.newest, st.st_mtime_ns)
+
+    def cannot(self, rel: str, where: str, exc: OSError) -> None:
+        why = exc.strerror or type(exc).__name__
+        self.digest.update(f"{rel}\0?\0{why}\n".encode("utf-8", "surrogateescape"))
+        if self.unreadable is None:
+            self.unreadable = f"{where}: {why}"
+
+    def walk(self, top: str) -> None:
+        """Every file and link under folder ``top`` (sorted by name, depth first); an entry
+        that cannot be read is noted and the walk goes on."""
+        todo = [(top, "")]
+        while todo:
+            folder, rel = todo.pop()
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                self.cannot(rel, folder, exc)
+                continue
+            subfolders = []
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # removed since the folder was listed
+                    continue
+                except OSError as exc:
+                    self.cannot(rel + entry.name, entry.path, exc)
+                    continue
+                if S_ISDIR(st.st_mode):
+                    subfolders.append((entry.path, f"{rel}{entry.name}/"))
+                else:  # a file, or a link (looked at, not followed), or another kind
+                    self.add(rel + entry.name, st)
+            todo.extend(reversed(subfolders))
+
+    def result(self) -> OutputScan:
+        token = self.digest.hexdigest() if self.files or self.unreadable else ""
+        return OutputScan(token, self.files, self.newest, self.unreadable)
+
+
+def scan_output(path: Path) -> OutputStat:
+    """Output ``path`` as it is now (:class:`OutputScan`; None: absent). A folder is walked (an
+    ``lstat`` per entry under it: about 25 ms for 10,000 files)."""
+    scan = _Scan()
     try:
-        return walk_lines(path.with_name(path.name + WAL_SUFFIX))
+        st = path.stat()
     except FileNotFoundError:
-        return []
+        return None
+    except OSError as exc:
+        scan.cannot("", str(path), exc)
+        return scan.result()
+    if S_ISDIR(st.st_mode):
+        scan.walk(os.fspath(path))
+        return scan.result()
+    scan.add("", st)
+    wal = path.with_name(path.name + WAL_SUFFIX)
+    try:
+        wst = wal.stat()
+    except FileNotFoundError:
+        return scan.result()
+    except OSError as exc:
+        scan.cannot(WAL_SUFFIX, str(wal), exc)
+        return scan.result()
+    if wst.st_size > WAL_HEADER:  # a committed write; an empty log is an open database
+        scan.add(WAL_SUFFIX, wst)
+    return scan.result()
 
 
 def output_stats(outputs: Sequence[Path]) -> list[OutputStat]:
-    """Each output as it is now (:data:`OutputStat`), to tell whether a run wrote any. A folder
-    is walked (a stat per file under it: about 25 ms for 10,000 files), so progress written deep
-    inside it counts, though the folder's own mtime and size stay the same; a file's SQLite log
-    counts too. Called as a stage starts to run and when it stops, never on the skip path."""
-    stats: list[OutputStat] = []
-    for path in outputs:
-        try:
-            st = path.stat()
-        except OSError:
-            stats.append(None)
-            continue
-        try:
-            lines = _beside(path, st)
-            token = lines_token(lines) if lines else ""
-        except OSError as exc:  # unreadable below: the same cause reads the same
-            token = f"unreadable: {exc.strerror}"
-        stats.append((st.st_mtime_ns, st.st_size, token))
-    return stats
+    """Each output as it is now (:func:`scan_output`), to tell whether a run wrote any: progress
+    written deep inside a folder counts, though the folder's own mtime and size stay the same;
+    a file's SQLite log counts too. Called as a stage starts to run and when it stops, never on
+    the skip path."""
+    return [scan_output(path) for path in outputs]
 
 
 def kept_work(
     cdir: Path, outputs: Sequence[Path], before: list[OutputStat], *, resumed: bool = False
-) -> bool:
+) -> bool | str:
     """Whether a stopped run of a stage left work a rerun can continue: partial work in
     ``cdir``, or outputs it changed since ``before`` (:func:`output_stats` as it started; the
     mine keeps its progress in its database), anywhere under a folder output, or (``resumed``:
     the run continued work an earlier one left, :func:`resume_note`) outputs still there to
-    continue, though it wrote nothing more. A stage that kept none of these starts afresh."""
-    if has_partial_work(cdir) or output_stats(outputs) != before:
+    continue, though it wrote nothing more. A stage that kept none of these starts afresh
+    (False). Where nothing readable changed but a part of an output could not be read, the
+    runner cannot tell: a string says what could not be read (``PATH: REASON``)."""
+    if has_partial_work(cdir):
         return True
-    return resumed and any(s is not None for s in before)
+    after = output_stats(outputs)
+    if [_work(s) for s in after] != [_work(s) for s in before]:
+        return True
+    if resumed and any(s is not None and s.holds_work for s in before):
+        return True
+    return _first_unreadable(after) or False
+
+
+def _work(stat: OutputStat) -> tuple[str, str | None] | None:
+    """What of an output says what work it holds (None: none, absent or an empty folder)."""
+    if stat is None or not stat.holds_work:
+        return None
+    return stat.token, stat.unreadable
+
+
+def _first_unreadable(stats: Sequence[OutputStat]) -> str | None:
+    return next((s.unreadable for s in stats if s is not None and s.unreadable), None)
 
 
 def stamped_fingerprint(cdir: Path) -> str | None:
@@ -152,7 +257,7 @@ def _manifest_written_by(layout: RunnerLayout, name: str, fp: str, run_id: str) 
         doc = mf.read_manifest(layout.manifest(name))
     except (CorruptStateError, OSError):
         return False
-    started = _run_started(layout, run_id)
+    started = _run_time(layout, run_id)
     if doc is None or started is None or doc.get(mf.FINGERPRINT) != fp:
         return False
     written = doc.get(mf.TIMESTAMP)
@@ -175,66 +280,74 @@ def resume_note(
     nothing: :func:`~standard_coder.runner.runstate.restarted_by`), the recorded progress is
     older than the work on disk: the note names that run instead; and the recorded
     ``kept_work: false`` is the stopped run's, not the killed one's: an output file written
-    after the killed run started is work to continue (:func:`written_since_start`)."""
+    after the killed run started is work to continue (:func:`written_since_start`). Where the
+    runner cannot tell (a stop recorded ``kept_work: null``, a part of an output could not be
+    read), the note says ``may continue where the interrupted run stopped`` and why."""
     cdir = layout.checkpoint_dir(name)
     if stamped_fingerprint(cdir) != fp:
         return None
     record = previous_record(layout.run_state, name)
     interrupted = record.get("status") == "interrupted"
     killed = restarted_by(record)
+    unknown: str | None = None
     if has_partial_work(cdir) and finished_work(layout, name, fp):
         note = f"reuses the working files the last completed run left in {cdir}"  # outputs lost
     elif has_partial_work(cdir):
         note = f"continues from the partial work in {cdir}"
-    elif interrupted and (  # its progress is in its outputs
-        record.get("kept_work") is not False
-        or (killed is not None and written_since_start(layout, killed, outputs))
-    ):
+    elif not interrupted:
+        return None
+    elif record.get("kept_work") is None and "kept_work" in record:  # the stop could not tell
+        note = "may continue where the interrupted run stopped"
+    elif record.get("kept_work") is not False:  # its progress is in its outputs
         note = "continues where the interrupted run stopped"
+    elif killed is not None and (wrote := written_since_start(layout, killed, outputs)):
+        unknown = wrote if isinstance(wrote, str) else None
+        note = f"{'may continue' if unknown else 'continues'} where the interrupted run stopped"
     else:
         return None
     if killed is not None:  # what it did is on disk, not in the record: say no progress
-        return f"{note} (its last run, {killed}, ended without recording how far it got: killed?)"
+        what = f"its last run, {killed}, ended without recording how far it got: killed?"
+        if unknown:
+            what += f"; cannot tell whether its outputs were written since the stop: {unknown}"
+        return f"{note} ({what})"
     progress = record.get("progress") if interrupted else None
     if not isinstance(progress, str):
         return note
     return note + _checked(progress, record.get("checkpoint"), cdir, name, fp)
 
 
-def written_since_start(layout: RunnerLayout, run_id: str, outputs: Sequence[Path]) -> bool:
-    """Whether a file of ``outputs`` (one and its SQLite log, or any under a folder) was
-    written after run ``run_id`` started (its env stamp's ``started_at``; False when that is
-    unknown). Walks the outputs: asked only of a killed run's stage whose stopped run before it
-    kept nothing."""
-    started = _run_started(layout, run_id)
+def written_since_start(layout: RunnerLayout, run_id: str, outputs: Sequence[Path]) -> bool | str:
+    """Whether a file of ``outputs`` (one and its SQLite log, or any file or link under a
+    folder) was written after run ``run_id`` started (its env stamp's ``started_at``): True,
+    False (also when that start is unknown), or, where the runner cannot tell (a part of an
+    output could not be read, and no file it could read is newer), a string saying why."""
+    started = _run_time(layout, run_id)
     if started is None:
         return False
-    since = int(started * 1e9)
-    for path in outputs:
-        try:
-            st = path.stat()
-        except OSError:  # absent: nothing written there to continue
-            continue
-        if st.st_mtime_ns >= since:
-            return True
-        try:
-            lines = _beside(path, st)
-        except OSError:  # unreadable below: nothing there says it was written
-            continue
-        if any(int(line.rsplit("\0", 1)[1]) >= since for line in lines):
-            return True
-    return False
+    return written_since(started, outputs)
 
 
-def _run_started(layout: RunnerLayout, run_id: str) -> float | None:
-    """When run ``run_id`` started, from its env stamp (None: missing or unreadable)."""
+def written_since(when: float, outputs: Sequence[Path]) -> bool | str:
+    """Whether a file of ``outputs`` is newer than ``when`` (epoch seconds): True, False, or
+    what could not be read (``PATH: REASON``) when nothing readable is newer."""
+    stats = output_stats(outputs)
+    since = int(when * 1e9)
+    if any(s is not None and s.newest_ns >= since for s in stats):
+        return True
+    return _first_unreadable(stats) or False
+
+
+def _run_time(layout: RunnerLayout, run_id: str, key: str = "started_at") -> float | None:
+    """When run ``run_id`` started (``key`` ``ended_at``: ended, else started), from its env
+    stamp (None: missing or unreadable)."""
     from standard_coder.runner.envstamp import read_env_stamp
     from standard_coder.runner.records import parse_time
 
     try:
-        return parse_time(read_env_stamp(layout.run_dir(run_id)).get("started_at"))
+        stamp = read_env_stamp(layout.run_dir(run_id))
     except (OSError, ValueError):
         return None
+    return parse_time(stamp.get(key)) or parse_time(stamp.get("started_at"))
 
 
 def _checked(progress: str, saved: Any, cdir: Path, stage: str, fp: str) -> str:
