@@ -371,6 +371,29 @@ def test_a_killed_rerun_that_only_opened_its_database_left_nothing_to_continue(
     assert _done(tmp_path, "row") == 120  # every row of k=2 written by the last run
 
 
+def test_items_a_killed_run_wrote_are_continued_after_a_second_kill(tmp_path: Path) -> None:
+    """Session 41 review: the killed run's writes were looked for after the start of the last
+    run to start the stage (``started_by``), so after a stop that kept nothing, a rerun killed
+    after it wrote items, and another killed before it wrote any, the next run was ``new`` with
+    no ``[resume]`` line, though it continued the first killed run's items. They are now looked
+    for after the stopped run ended (its env stamp)."""
+    only = ("--stages", "grow")
+    assert _stop(_start(tmp_path, *only, wait=30), tmp_path, "start", 1, signal.SIGINT) == 130
+    assert _record(tmp_path, "grow")["kept_work"] is False
+    wrote = _start(tmp_path, *only, delay=0.02)
+    assert _stop(wrote, tmp_path, "item", 3, signal.SIGKILL) == -signal.SIGKILL
+    idle = _start(tmp_path, *only, wait=30)
+    assert _stop(idle, tmp_path, "start", 1, signal.SIGKILL) == -signal.SIGKILL
+    done = _done(tmp_path, "item")
+    assert _status(tmp_path)["grow"].startswith(
+        "would run   unfinished; continues where the interrupted run stopped (its last run, "
+    )
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    said = _said(tmp_path)
+    assert "[resume] grow: continues where the interrupted run stopped (its last run, " in said
+    assert _done(tmp_path, "item") == 60 and 3 <= done < 60  # the first killed run's items kept
+
+
 def test_a_dangling_link_in_a_folder_output_hides_no_progress(tmp_path: Path) -> None:
     """Session 41 review: the walk of a folder output followed links, and one that led nowhere
     made the whole walk "unreadable", the same before and after, so items written deep inside
@@ -425,3 +448,31 @@ def test_a_stop_that_cannot_read_part_of_its_output_never_says_it_kept_nothing(
         "would run   params changed: k 1 -> 2; may continue where the interrupted run stopped "
         "(cannot tell whether grow kept partial work: "
     )
+
+
+def test_a_killed_run_after_a_stop_whose_run_folder_is_gone_is_said_unknown(
+    tmp_path: Path,
+) -> None:
+    """Review, session 41: without the stopped run's env stamp (``gc`` removes an old run's
+    folder) the runner cannot tell what a killed run after it wrote: it said nothing (``new``,
+    no ``[resume]``); it now says the stage may continue, and why."""
+    import shutil
+
+    only = ("--stages", "grow")
+    assert _start(tmp_path, *only).wait(timeout=60) == 0  # 60 items of k=1
+    other = ("--stages", "grow", "--set", "k=2")
+    assert _stop(_start(tmp_path, *other, wait=30), tmp_path, "start", 1, signal.SIGINT) == 130
+    stopped = _record(tmp_path, "grow")["run_id"]
+    idle = _start(tmp_path, *other, wait=30)
+    assert _stop(idle, tmp_path, "start", 1, signal.SIGKILL) == -signal.SIGKILL
+    assert _status(tmp_path, "--set", "k=2")["grow"] == "would run   params changed: k 1 -> 2"
+    shutil.rmtree(tmp_path / "state" / "runs" / stopped)
+    line = _status(tmp_path, "--set", "k=2")["grow"]
+    assert line.startswith(
+        "would run   params changed: k 1 -> 2; may continue where the interrupted run stopped "
+        "(its last run, "
+    ), line
+    assert line.endswith(
+        "killed?; cannot tell whether its outputs were written since the stop: the env stamp "
+        f"of the interrupted run {stopped} is missing or unreadable)"
+    ), line

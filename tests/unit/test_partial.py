@@ -65,7 +65,9 @@ def test_written_since_start_looks_at_what_a_killed_run_wrote_after_it_started(
     started = max(_own(tree / "a" / "old.txt")[0], _own(db)[0], _own(tree)[0]) / 1e9 + 0.01
     write_env_stamp(layout.run_dir("killed"), {"run_id": "killed", "started_at": iso(started)})
     assert not written_since_start(layout, "killed", [tree, db, tmp_path / "absent"])
-    assert not written_since_start(layout, "unknown", [tree, db])  # no env stamp: no claim
+    unknown = written_since_start(layout, "unknown", [tree, db])  # no env stamp: cannot tell
+    assert isinstance(unknown, str) and "env stamp" in unknown, unknown
+    assert written_since_start(layout, "unknown", [tmp_path / "absent"]) is False  # nothing there
     wal = db.with_name("items.sqlite-wal")
     wal.write_bytes(b"header and frame" * 3)  # more than the 32-byte header: a commit
     os.utime(wal, ns=(int(started * 1e9) + 1_000_000,) * 2)
@@ -196,3 +198,46 @@ def test_an_unreadable_part_of_a_folder_output_is_unknown_not_nothing(tmp_path: 
     _newer(tree / "a" / "new.txt", since)
     assert kept_work(cdir, [tree], before) is True
     assert written_since_start(layout, "killed", [tree]) is True
+
+
+def _record_state(layout: Any, record: dict[str, Any]) -> None:
+    from standard_coder.runner.runstate import empty_state, write_run_state
+
+    state = empty_state()
+    state["stages"]["train"] = record
+    layout.run_state.parent.mkdir(parents=True, exist_ok=True)
+    write_run_state(layout.run_state, state)
+
+
+def test_working_files_a_killed_run_finished_are_not_called_cut_short(tmp_path: Path) -> None:
+    """A run killed after it wrote the stage's manifest left finished working files; a second
+    run killed before it wrote anything does not hide that manifest (it is compared with when
+    the recorded run ended, not with when the last killed run started)."""
+    from standard_coder.runner import manifest as mf
+    from standard_coder.runner.envstamp import write_env_stamp
+    from standard_coder.runner.layout import RunnerLayout
+    from standard_coder.runner.partial import finished_work
+    from standard_coder.runner.records import iso
+
+    layout, fp = RunnerLayout(tmp_path / "state"), "f" * 64
+    cdir = layout.checkpoint_dir("train")
+    cdir.mkdir(parents=True)
+    (cdir / "FINGERPRINT").write_text(fp + "\n")
+    (cdir / "step-0000").write_text("0\n")
+    t0 = time.time() - 60
+    runs = {"stopped": (t0 - 5, t0), "finisher": (t0 + 10, None), "idle": (t0 + 30, None)}
+    for run_id, (started, ended) in runs.items():
+        stamp = {"run_id": run_id, "started_at": iso(started)}
+        write_env_stamp(layout.run_dir(run_id), {**stamp, "ended_at": ended and iso(ended)})
+    doc = mf.build_manifest(
+        stage="train", inputs={}, inputs_checksum="i", params={}, runner_version="1",
+        outputs={}, outputs_checksum="o", fingerprint=fp, code_version="c", device=None,
+        now=t0 + 20,
+    )  # fmt: skip
+    layout.manifest("train").parent.mkdir(parents=True)
+    mf.write_manifest(layout.manifest("train"), doc)
+    record = {"status": "interrupted", "run_id": "stopped", "kept_work": True}
+    _record_state(layout, {**record, "started_by": "finisher"})
+    assert finished_work(layout, "train", fp)
+    _record_state(layout, {**record, "started_by": "idle"})  # killed again, before writing
+    assert finished_work(layout, "train", fp)

@@ -238,30 +238,34 @@ def finished_work(layout: RunnerLayout, name: str, fp: str | None) -> bool:
     """Whether the working files of stage ``name`` stamped ``fp`` (``checkpoints/<name>/``) are
     what a finished run left, not work cut short: the record's own run completed (or skipped)
     at ``fp`` (:func:`completed_at`). When a later run started the stage and recorded nothing
-    (killed: :func:`~standard_coder.runner.runstate.restarted_by`), the files are that run's,
-    and finished only when it wrote the stage's manifest at ``fp`` before it was killed (a
-    manifest written after that run started, by its env stamp's ``started_at``)."""
+    (killed: :func:`~standard_coder.runner.runstate.restarted_by`), the files are a killed
+    run's, and finished only when one wrote the stage's manifest at ``fp`` before it was
+    killed: a manifest written after the recorded run ended (its env stamp's ``ended_at``; a
+    second killed run that wrote nothing does not hide it), or, that stamp gone, after the
+    last killed run started."""
     record = previous_record(layout.run_state, name)
     killed = restarted_by(record)
     if killed is None:
         return completed_at(record, fp)
-    return fp is not None and _manifest_written_by(layout, name, fp, killed)
+    recorded = record.get("run_id")
+    since = _run_time(layout, recorded, "ended_at") if isinstance(recorded, str) else None
+    since = _run_time(layout, killed) if since is None else since
+    return fp is not None and since is not None and _manifest_since(layout, name, fp, since)
 
 
-def _manifest_written_by(layout: RunnerLayout, name: str, fp: str, run_id: str) -> bool:
-    """Whether run ``run_id`` wrote stage ``name``'s manifest at ``fp`` (False when either
-    file is missing or unreadable: then nothing says the run finished)."""
+def _manifest_since(layout: RunnerLayout, name: str, fp: str, since: float) -> bool:
+    """Whether stage ``name``'s manifest at ``fp`` was written after ``since`` (False when it
+    is missing or unreadable: then nothing says a run finished)."""
     from standard_coder.runner import manifest as mf
 
     try:
         doc = mf.read_manifest(layout.manifest(name))
     except (CorruptStateError, OSError):
         return False
-    started = _run_time(layout, run_id)
-    if doc is None or started is None or doc.get(mf.FINGERPRINT) != fp:
+    if doc is None or doc.get(mf.FINGERPRINT) != fp:
         return False
     written = doc.get(mf.TIMESTAMP)
-    return isinstance(written, (int, float)) and written >= started
+    return isinstance(written, (int, float)) and written >= since
 
 
 def resume_note(
@@ -279,10 +283,11 @@ def resume_note(
     once per process). When a later run started the stage and was killed (it recorded
     nothing: :func:`~standard_coder.runner.runstate.restarted_by`), the recorded progress is
     older than the work on disk: the note names that run instead; and the recorded
-    ``kept_work: false`` is the stopped run's, not the killed one's: an output file written
-    after the killed run started is work to continue (:func:`written_since_start`). Where the
-    runner cannot tell (a stop recorded ``kept_work: null``, a part of an output could not be
-    read), the note says ``may continue where the interrupted run stopped`` and why."""
+    ``kept_work: false`` is the stopped run's, not the killed ones': an output file written
+    after the stopped run ended is work to continue (:func:`_killed_wrote`). Where the runner
+    cannot tell (a stop recorded ``kept_work: null``, a part of an output could not be read,
+    the env stamps are gone), the note says ``may continue where the interrupted run
+    stopped`` and why."""
     cdir = layout.checkpoint_dir(name)
     if stamped_fingerprint(cdir) != fp:
         return None
@@ -300,7 +305,7 @@ def resume_note(
         note = "may continue where the interrupted run stopped"
     elif record.get("kept_work") is not False:  # its progress is in its outputs
         note = "continues where the interrupted run stopped"
-    elif killed is not None and (wrote := written_since_start(layout, killed, outputs)):
+    elif killed is not None and (wrote := _killed_wrote(layout, record, killed, outputs)):
         unknown = wrote if isinstance(wrote, str) else None
         note = f"{'may continue' if unknown else 'continues'} where the interrupted run stopped"
     else:
@@ -319,11 +324,14 @@ def resume_note(
 def written_since_start(layout: RunnerLayout, run_id: str, outputs: Sequence[Path]) -> bool | str:
     """Whether a file of ``outputs`` (one and its SQLite log, or any file or link under a
     folder) was written after run ``run_id`` started (its env stamp's ``started_at``): True,
-    False (also when that start is unknown), or, where the runner cannot tell (a part of an
-    output could not be read, and no file it could read is newer), a string saying why."""
+    False, or, where the runner cannot tell (that start is unknown, or a part of an output
+    could not be read, and no file it could read is newer), a string saying why. Outputs
+    that hold nothing (absent, an empty folder) were not written: False."""
     started = _run_time(layout, run_id)
     if started is None:
-        return False
+        return _unknown(
+            output_stats(outputs), f"the env stamp of run {run_id} is missing or unreadable"
+        )
     return written_since(started, outputs)
 
 
@@ -335,6 +343,30 @@ def written_since(when: float, outputs: Sequence[Path]) -> bool | str:
     if any(s is not None and s.newest_ns >= since for s in stats):
         return True
     return _first_unreadable(stats) or False
+
+
+def _unknown(stats: Sequence[OutputStat], why: str) -> bool | str:
+    """``why`` the runner cannot tell, where the outputs hold anything (else False)."""
+    return why if any(s is not None and s.holds_work for s in stats) else False
+
+
+def _killed_wrote(
+    layout: RunnerLayout, record: dict[str, Any], killed: str, outputs: Sequence[Path]
+) -> bool | str:
+    """Whether the runs killed after the run of ``record`` (which recorded ``kept_work:
+    false``: it changed no output) wrote into ``outputs``: a file newer than that run's end
+    (its env stamp's ``ended_at``, else ``started_at``), whichever killed run wrote it (only
+    the last, ``killed``, is named in the record). When that stamp is gone (``gc`` removes an
+    old run's folder), a file newer than the start of ``killed`` still says so; else the
+    runner cannot tell (a string says why)."""
+    recorded = record.get("run_id")
+    stopped = _run_time(layout, recorded, "ended_at") if isinstance(recorded, str) else None
+    if stopped is not None:
+        return written_since(stopped, outputs)
+    if written_since_start(layout, killed, outputs) is True:
+        return True
+    why = f"the env stamp of the interrupted run {recorded} is missing or unreadable"
+    return _unknown(output_stats(outputs), why)
 
 
 def _run_time(layout: RunnerLayout, run_id: str, key: str = "started_at") -> float | None:
