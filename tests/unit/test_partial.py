@@ -31,7 +31,7 @@ def test_a_file_written_deep_inside_a_folder_output_is_seen(tmp_path: Path) -> N
     assert _own(tree) == own  # the folder's own entry says nothing
     assert output_stats([tree, absent]) != before
     (deep / "item-1.txt").unlink()
-    assert output_stats([tree, absent]) == before  # a removed file is seen too
+    assert output_stats([tree, absent]) == before  # removed again: as it was before
 
 
 def test_a_commit_that_sits_in_a_sqlite_log_is_seen(tmp_path: Path) -> None:
@@ -209,14 +209,17 @@ def _record_state(layout: Any, record: dict[str, Any]) -> None:
     write_run_state(layout.run_state, state)
 
 
-def test_working_files_a_killed_run_finished_are_not_called_cut_short(tmp_path: Path) -> None:
-    """A run killed after it wrote the stage's manifest left finished working files; a second
-    run killed before it wrote anything does not hide that manifest (it is compared with when
-    the recorded run ended, not with when the last killed run started)."""
+def test_working_files_a_killed_run_finished_are_reused_and_not_called_cut_short(
+    tmp_path: Path,
+) -> None:
+    """A run killed after it wrote the stage's manifest left finished working files: the note
+    says they are reused, without a contradictory ``killed?``; and a second run killed before
+    it wrote anything does not hide that manifest (it is compared with when the recorded run
+    ended, not with when the last killed run started)."""
     from standard_coder.runner import manifest as mf
     from standard_coder.runner.envstamp import write_env_stamp
     from standard_coder.runner.layout import RunnerLayout
-    from standard_coder.runner.partial import finished_work
+    from standard_coder.runner.partial import finished_work, resume_note
     from standard_coder.runner.records import iso
 
     layout, fp = RunnerLayout(tmp_path / "state"), "f" * 64
@@ -237,7 +240,25 @@ def test_working_files_a_killed_run_finished_are_not_called_cut_short(tmp_path: 
     layout.manifest("train").parent.mkdir(parents=True)
     mf.write_manifest(layout.manifest("train"), doc)
     record = {"status": "interrupted", "run_id": "stopped", "kept_work": True}
+    reused = f"reuses the working files the last completed run left in {cdir}"
     _record_state(layout, {**record, "started_by": "finisher"})
     assert finished_work(layout, "train", fp)
+    assert resume_note(layout, "train", fp) == reused
     _record_state(layout, {**record, "started_by": "idle"})  # killed again, before writing
     assert finished_work(layout, "train", fp)
+    assert resume_note(layout, "train", fp) == reused
+
+
+def test_a_stages_outputs_are_walked_once_for_its_notes_and_its_stop(tmp_path: Path) -> None:
+    """The notes of a stage about to run (a killed run's writes) and its stop's ``before``
+    share one walk; a restore that failed asks for a new one."""
+    from standard_coder.runner.partial import OutputWalk
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    walk = OutputWalk([tree])
+    first = walk.stats()
+    (tree / "new.txt").write_text("new\n")
+    assert walk.stats() is first  # not walked again
+    walk.forget()
+    assert walk.stats() != first and walk.stats() == output_stats([tree])

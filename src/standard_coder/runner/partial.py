@@ -28,6 +28,7 @@ __all__ = [
     "WAL_SUFFIX",
     "OutputScan",
     "OutputStat",
+    "OutputWalk",
     "completed_at",
     "finished_work",
     "has_partial_work",
@@ -175,6 +176,29 @@ def output_stats(outputs: Sequence[Path]) -> list[OutputStat]:
     return [scan_output(path) for path in outputs]
 
 
+class OutputWalk:
+    """A stage's outputs, walked once, when first asked (:func:`output_stats`): the notes of a
+    stage about to run and its stop's ``before`` share the walk."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+        self._stats: list[OutputStat] | None = None
+
+    def stats(self) -> list[OutputStat]:
+        """The walk (made now when not yet made)."""
+        if self._stats is None:
+            self._stats = output_stats(self.paths)
+        return self._stats
+
+    def forget(self) -> None:
+        """Walk again when next asked (the outputs may have changed)."""
+        self._stats = None
+
+
+def _stats(outputs: Sequence[Path] | OutputWalk) -> list[OutputStat]:
+    return outputs.stats() if isinstance(outputs, OutputWalk) else output_stats(outputs)
+
+
 def kept_work(
     cdir: Path, outputs: Sequence[Path], before: list[OutputStat], *, resumed: bool = False
 ) -> bool | str:
@@ -269,7 +293,7 @@ def _manifest_since(layout: RunnerLayout, name: str, fp: str, since: float) -> b
 
 
 def resume_note(
-    layout: RunnerLayout, name: str, fp: str, outputs: Sequence[Path] = ()
+    layout: RunnerLayout, name: str, fp: str, outputs: Sequence[Path] | OutputWalk = ()
 ) -> str | None:
     """What a run of ``name`` at fingerprint ``fp`` continues, or None when it starts afresh:
     ``continues from the partial work in <cdir>`` (checkpoints of this fingerprint in
@@ -287,7 +311,7 @@ def resume_note(
     after the stopped run ended is work to continue (:func:`_killed_wrote`). Where the runner
     cannot tell (a stop recorded ``kept_work: null``, a part of an output could not be read,
     the env stamps are gone), the note says ``may continue where the interrupted run
-    stopped`` and why."""
+    stopped`` and why. ``outputs``: the paths, or an :class:`OutputWalk` to share its walk."""
     cdir = layout.checkpoint_dir(name)
     if stamped_fingerprint(cdir) != fp:
         return None
@@ -296,8 +320,10 @@ def resume_note(
     killed = restarted_by(record)
     unknown: str | None = None
     if has_partial_work(cdir) and finished_work(layout, name, fp):
-        note = f"reuses the working files the last completed run left in {cdir}"  # outputs lost
-    elif has_partial_work(cdir):
+        # the last run to finish the stage's work left them (a killed one only when it wrote
+        # the manifest first): nothing of it was cut short, no "killed?" to add
+        return f"reuses the working files the last completed run left in {cdir}"  # outputs lost
+    if has_partial_work(cdir):
         note = f"continues from the partial work in {cdir}"
     elif not interrupted:
         return None
@@ -321,7 +347,9 @@ def resume_note(
     return note + _checked(progress, record.get("checkpoint"), cdir, name, fp)
 
 
-def written_since_start(layout: RunnerLayout, run_id: str, outputs: Sequence[Path]) -> bool | str:
+def written_since_start(
+    layout: RunnerLayout, run_id: str, outputs: Sequence[Path] | OutputWalk
+) -> bool | str:
     """Whether a file of ``outputs`` (one and its SQLite log, or any file or link under a
     folder) was written after run ``run_id`` started (its env stamp's ``started_at``): True,
     False, or, where the runner cannot tell (that start is unknown, or a part of an output
@@ -329,16 +357,14 @@ def written_since_start(layout: RunnerLayout, run_id: str, outputs: Sequence[Pat
     that hold nothing (absent, an empty folder) were not written: False."""
     started = _run_time(layout, run_id)
     if started is None:
-        return _unknown(
-            output_stats(outputs), f"the env stamp of run {run_id} is missing or unreadable"
-        )
+        return _unknown(_stats(outputs), f"the env stamp of run {run_id} is missing or unreadable")
     return written_since(started, outputs)
 
 
-def written_since(when: float, outputs: Sequence[Path]) -> bool | str:
+def written_since(when: float, outputs: Sequence[Path] | OutputWalk) -> bool | str:
     """Whether a file of ``outputs`` is newer than ``when`` (epoch seconds): True, False, or
     what could not be read (``PATH: REASON``) when nothing readable is newer."""
-    stats = output_stats(outputs)
+    stats = _stats(outputs)
     since = int(when * 1e9)
     if any(s is not None and s.newest_ns >= since for s in stats):
         return True
@@ -351,7 +377,7 @@ def _unknown(stats: Sequence[OutputStat], why: str) -> bool | str:
 
 
 def _killed_wrote(
-    layout: RunnerLayout, record: dict[str, Any], killed: str, outputs: Sequence[Path]
+    layout: RunnerLayout, record: dict[str, Any], killed: str, outputs: Sequence[Path] | OutputWalk
 ) -> bool | str:
     """Whether the runs killed after the run of ``record`` (which recorded ``kept_work:
     false``: it changed no output) wrote into ``outputs``: a file newer than that run's end
@@ -366,7 +392,7 @@ def _killed_wrote(
     if written_since_start(layout, killed, outputs) is True:
         return True
     why = f"the env stamp of the interrupted run {recorded} is missing or unreadable"
-    return _unknown(output_stats(outputs), why)
+    return _unknown(_stats(outputs), why)
 
 
 def _run_time(layout: RunnerLayout, run_id: str, key: str = "started_at") -> float | None:

@@ -24,10 +24,10 @@ from standard_coder.runner.fserrors import failure_message
 from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.partial import (
     MARKER,
+    OutputWalk,
     finished_work,
     has_partial_work,
     kept_work,
-    output_stats,
     resume_note,
     stamped_fingerprint,
 )
@@ -73,19 +73,30 @@ def _output_paths(session: RunSession, name: str) -> list[Path]:
 
 
 def unfinished(
-    session: RunSession, name: str, fp: str, decision: Decision, force: bool
+    session: RunSession,
+    name: str,
+    fp: str,
+    decision: Decision,
+    force: bool,
+    outputs: OutputWalk | None = None,
 ) -> Decision:
     """``decision``, or ``unfinished`` in place of ``new`` when the stage never completed but
-    continues the partial work of fingerprint ``fp`` (the ``[resume]`` line says from where)."""
+    continues the partial work of fingerprint ``fp`` (the ``[resume]`` line says from where;
+    ``outputs``: the stage's outputs, walked at most once for the note and the run)."""
     if decision.code is not Reason.NEW or force:
         return decision
-    if resume_note(session.layout, name, fp, _output_paths(session, name)) is None:
+    walk = OutputWalk(_output_paths(session, name)) if outputs is None else outputs
+    if resume_note(session.layout, name, fp, walk) is None:
         return decision
     return Decision(False, Reason.UNFINISHED)
 
 
 def prepare_partial(
-    session: RunSession, name: str, fp: str, force: bool = False
+    session: RunSession,
+    name: str,
+    fp: str,
+    force: bool = False,
+    outputs: OutputWalk | None = None,
 ) -> tuple[Path, bool]:
     """``checkpoints/<stage>/`` for this fingerprint. Partial work of another fingerprint, or
     any under ``--force`` (a forced stage starts afresh), is set aside under
@@ -101,6 +112,7 @@ def prepare_partial(
     old = stamped_fingerprint(cdir)
     cut_short = swap_cut_short(cdir)
     resumed = False
+    walk = OutputWalk(_output_paths(session, name)) if outputs is None else outputs
     if has_partial_work(cdir) and (old != fp or force or cut_short):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         label = old[:12] if old else "unknown"
@@ -126,7 +138,7 @@ def prepare_partial(
             session.emit("partial_work_stale", name, reason, moved_to=str(target))
         log.info("stage %s: stale partial work moved to %s", name, target)
         old = None
-    elif not force and (note := resume_note(layout, name, fp, _output_paths(session, name))):
+    elif not force and (note := resume_note(layout, name, fp, walk)):
         session.emit("stage_resuming", name, note)
         resumed = True
     cdir.mkdir(parents=True, exist_ok=True)
@@ -187,14 +199,17 @@ def run_stage(
         runner_version=RUNNER_VERSION,
         device=device,
     )
-    decision = unfinished(session, name, fp, decision, force)
+    # one walk of the outputs for the notes (a killed run's writes) and the stop's "before"
+    walk = OutputWalk([o.path for o in view.outputs])
+    decision = unfinished(session, name, fp, decision, force, walk)
     session.emit("stage_cache_miss", name, decision.reason, code=decision.code.value)
     log.info("stage %s: running (%s)", name, decision.reason)
     if not force and session.pipeline.run_cache is not None:
         restored = _restore(session, name, in_scan, fp, device, check_s)
         if restored is not None:
             return restored
-    cdir, resumed = prepare_partial(session, name, fp, force)
+        walk.forget()  # a restore that failed may have changed them
+    cdir, resumed = prepare_partial(session, name, fp, force, walk)
     named, staged = view.stage.named_outputs, view.stage.staged_outputs
 
     def emit(event: str, **fields: Any) -> None:
@@ -229,8 +244,8 @@ def run_stage(
     session.emit("stage_running", name, decision.reason, fingerprint=fp)
     if session.stage_starts is not None:
         session.stage_starts(name)
-    out_paths = [o.path for o in view.outputs]
-    before = output_stats(out_paths)  # a stop asks whether the stage wrote any (not on skips)
+    out_paths = walk.paths
+    before = walk.stats()  # a stop asks whether the stage wrote any (not on skips)
     started = time.perf_counter()
     try:
         view.stage.run(ctx)  # type: ignore[arg-type]
