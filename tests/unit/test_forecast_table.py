@@ -212,3 +212,105 @@ def test_the_forecast_stage_on_an_80_column_terminal_and_off_one(tmp_path: Path)
     words = " ".join(proc.stdout.replace("│", " ").split())
     assert all(w in words for w in LONG_TITLE.split()) and "left*" in proc.stdout
     assert "…" not in proc.stdout and "cut to fit" not in words
+
+
+def _numbers_of(lines: list[str], ticket: dict[str, Any]) -> str:
+    """The numbers of a ticket's row as printed: the cells after its title on its line (one
+    line a ticket), or the line under its title (two lines a ticket)."""
+    start = f"│ {ticket['work_order']}. {ticket['id']}"
+    (i,) = [k for k, line in enumerate(lines) if line.startswith(start)]
+    parts = lines[i].split("│")
+    return "│".join(parts[2:]) if len(parts) > 3 else lines[i + 1]
+
+
+def _number_cells(lines: list[str]) -> list[str]:
+    """Every line's text outside the titles: cells after the first (one line a ticket), or
+    the lines of numbers (two lines a ticket: a title line starts at the border's space)."""
+    body = lines[: next(i for i, line in enumerate(lines) if line.startswith("└"))]
+    out = []
+    for line in body:
+        if not line.startswith("│"):
+            continue
+        parts = line.split("│")
+        if len(parts) > 3:
+            out.append("│".join(parts[2:]))
+        elif line[2:3] == " ":
+            out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("width", [40, 46, 54, 60, 62, 67, 68, 80])
+def test_no_number_or_date_is_ever_cut(report: dict[str, Any], width: int) -> None:
+    """Under about 66 columns Rich cut the numbers rather than the titles ("100.…", "02-…", a
+    probability of "10…" for 100.0 % at 46): now titles give first (to their work order and
+    id, "11. PAY-310…": 68 columns here), then a ticket takes two lines (title, then numbers),
+    then under 50 columns the P85 dates are left out, said under the table."""
+    lines = _text(report, width)
+    assert all(len(line) <= width for line in lines), "\n".join(lines)
+    cells = _number_cells(lines)
+    assert cells and not any("…" in c for c in cells), "\n".join(lines)
+    text = "\n".join(lines)
+    said = " ".join(text.split("└", 1)[1].split())
+    p85_shown = "P85" in text.split("└", 1)[0]
+    for t in report["tickets"]:
+        numbers = _numbers_of(lines, t).split()
+        assert f"{t['p_complete']:.1%}" in numbers, (t["id"], numbers)
+        assert f"{t['mean_remaining_sch']:.1f}" in numbers
+        for key, shown in (("completion_date_p50", True), ("completion_date_p85", p85_shown)):
+            if shown and t["status"] != "done":
+                assert t[key][5:] in numbers, (t["id"], key, numbers)
+    if not p85_shown:  # left out, said with the width that shows it
+        assert "'P85 done by' left out to fit" in said
+        assert width < 50 and "on a terminal 50 columns wide" in said
+    else:
+        assert "left out to fit" not in said
+    if width >= 68:  # one line a ticket (the titles are cut first)
+        assert all(len(rows) == 1 for rows in _ticket_lines(lines, report).values())
+    # a title, cut or whole, keeps its work order and id
+    assert all(any(line.startswith(f"│ {t['work_order']}. {t['id']}") for line in lines)
+               for t in report["tickets"])  # fmt: skip
+
+
+def test_a_narrow_ticket_takes_two_lines(report: dict[str, Any]) -> None:
+    """At 60 columns: the title on its own line (the long one cut with '…', said under the
+    table), its numbers on the next, each ending where its header ends."""
+    lines = _text(report, 60)
+    head = [line for line in lines if line.startswith("┃")]
+    assert head[0] == "┃ " + "case / ticket (work order)".ljust(56) + " ┃"
+    for t in report["tickets"][:-1]:
+        (i,) = [k for k, line in enumerate(lines) if line.startswith(f"│ {t['work_order']}. ")]
+        assert lines[i] == "│ " + f"{t['work_order']}. {t['id']} {t['title']}".ljust(56) + " │"
+        numbers = lines[i + 1]
+        effort = numbers.rstrip(" │").rsplit("  ", 1)[-1].strip()
+        for header, value in (("by end)", f"{t['p_complete']:.1%}"), ("SCH hours", effort)):
+            end = head[-1].index(header) + len(header)
+            assert numbers[end - len(value) : end] == value, (header, numbers)
+        assert effort.startswith(f"{t['mean_remaining_sch']:.1f} left")
+    last = report["tickets"][-1]
+    (row,) = [line for line in lines if line.startswith(f"│ {last['work_order']}. ")]
+    assert row.endswith("… │") and LONG_TITLE not in "\n".join(lines)
+    assert "'…': cut to fit" in " ".join("\n".join(lines).split())
+
+
+def test_the_forecast_stage_on_a_46_column_terminal(tmp_path: Path) -> None:
+    """The real command on a pseudo-terminal 46 columns wide: two lines a ticket, every
+    probability, P50 date and effort whole (Rich printed "10…" for 100.0 % here), the P85 dates
+    left out and said so."""
+    cfg = _project(tmp_path)
+    code, text = in_terminal("pipeline", "--config", str(cfg), "--stages", "forecast",
+                             columns=46, timeout=180)  # fmt: skip
+    assert code == 0, text
+    (saved,) = (tmp_path / "out" / "forecasts").glob("*_forecast.json")
+    tickets = json.loads(saved.read_text())["tickets"]
+    lines = text.splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    table = lines[top : next(i for i, line in enumerate(lines) if line.startswith("[done]"))]
+    assert all(len(line) <= 46 for line in table), text  # (a path printed after is not cut)
+    assert not any("…" in c for c in _number_cells(table)), text
+    for t in tickets:
+        numbers = _numbers_of(table, t).split()
+        assert f"{t['p_complete']:.1%}" in numbers and f"{t['mean_remaining_sch']:.1f}" in numbers
+        if t["status"] != "done":
+            assert t["completion_date_p50"][5:] in numbers, (t["id"], numbers)
+    said = " ".join(text.split())
+    assert "'P85 done by' left out to fit" in said and "left*" in text

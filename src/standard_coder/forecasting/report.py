@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -156,7 +157,8 @@ def forecast_table(report: dict[str, Any]) -> Table:
     ``10.0 left*`` from story points, ``0.2 left (60%)`` the share of a started ticket still to
     do), explained once under the table. Titles are whole (wrapped where long) on a console
     :data:`_ForecastTable.NARROW` columns wide or more, as off a terminal (120); on a narrower
-    one a ticket keeps one line and a long title is cut with ``…`` (:func:`compact_table`)."""
+    one a ticket keeps one line and a long title is cut with ``…``, or, narrower still, takes
+    two (:func:`compact_table`). A number or a date is never cut."""
     return _ForecastTable(report)
 
 
@@ -184,7 +186,11 @@ def compact_table(report: dict[str, Any], width: int) -> Table:
     :data:`_ForecastTable.NARROW`: one line a ticket, its ``work order. id title`` cut with
     ``…`` where the column is too narrow (said under the table); the dates leave out the year
     the title gives (when the simulated days lie in one year), and the ``P(done by end)`` and
-    date headers take two lines, so the titles get the room."""
+    date headers take two lines, so the titles get the room. The numbers and dates are never
+    cut: where the titles column would be narrower than :data:`_MIN_TITLES` or than a ticket's
+    ``work order. id`` and a ``…``, a ticket takes two lines, its title then its numbers
+    (:func:`_stacked`), which leaves out the P85 dates, then the P50 dates, where even they do
+    not fit (said under the table)."""
     return _lay_out(Table(title=escape(_title(report)), caption_justify="left"), report, width)
 
 
@@ -193,11 +199,15 @@ MARKS = {
     "story_points": "'*': effort from the ticket's story points, not the model",
     "cut": "'…': cut to fit (whole in the forecast JSON, the HTML report and on a terminal "
     "{narrow} columns wide)",
+    "dropped": "{dropped} left out to fit (in the forecast JSON, the HTML report and on a "
+    "terminal {wide} columns wide)",
 }
 """The ticket notes' marks, explained under the table for those its cells use."""
 
-_MIN_TITLES = 12
-"""The compact table's titles column is never narrower than this (the others then give)."""
+_MIN_TITLES = 10
+"""The compact table's titles column is never narrower than this nor than a ticket's ``work
+order. id``: with less room a ticket takes two lines, its title then its numbers (numbers and
+dates are never cut)."""
 
 
 def _title(report: dict[str, Any]) -> str:
@@ -270,53 +280,160 @@ def _rows(report: dict[str, Any]) -> tuple[list[list[str]], list[list[str]], dic
 
 def _lay_out(table: Table, report: dict[str, Any], width: int | None) -> Table:
     """Fill ``table``: whole titles for ``width`` None (Rich wraps them in the room left), else
-    the compact layout for a console ``width`` columns wide (see :func:`compact_table`)."""
-    from rich.cells import cell_len
-
+    the compact layout for a console ``width`` columns wide (see :func:`compact_table`), two
+    lines a ticket (:func:`_stacked`) where even titles of :data:`_MIN_TITLES` leave no room."""
     cases, tickets, marks = _rows(report)
     _, unit = _effort_key(report)
-    shown = [c for r in cases + tickets for c in r[2:4]]  # the legend explains only marks shown
     headers = ["case / ticket (work order)", "P(done by end)", "P50 done by", "P85 done by", unit]
     if width is None:
         table.add_column(headers[0], ratio=1, overflow="fold", no_wrap=False)
-        table.add_column(headers[1], justify="right", no_wrap=False)
-        for head in headers[2:]:
-            table.add_column(head, justify="right", no_wrap=True)
+        # a number or a date is never cut nor wrapped; a header wraps
+        for head in headers[1:]:
+            table.add_column(Text(head, no_wrap=False, overflow="fold"), justify="right",
+                             no_wrap=True)  # fmt: skip
         rows = cases + tickets
+        kept = [2, 3]
     else:
         short = _short_dates(report)
         rows = [[*r[:2], _day_cell(r[2], short), _day_cell(r[3], short), r[4]]
                 for r in cases + tickets]  # fmt: skip
-        # every column but the titles' as wide as its widest cell (a header takes two lines
-        # rather than widen it: "P(done" / "by end)"); the titles' get the rest of the line
-        widths = [
-            max(
-                max(len(w) for w in head.split()),
-                len("by end)") if i == 1 else len("done by") if i in (2, 3) else 0,
-                *(cell_len(part) for r in rows for part in r[i].split("\n")),
-            )
-            for i, head in enumerate(headers)
-            if i > 0
-        ]
+        widths = _widths(headers, rows)
         overhead = 3 * len(headers) + 1  # borders and one space either side of each cell
+        room = width - overhead - sum(widths)
+        ids = [cell_len(f"{t['work_order']}. {t['id']}") for t in report["tickets"]]
+        if room < max(_MIN_TITLES, *(n + 1 for n in ids)):  # "11. PAY-310…": never cut
+            return _stacked(table, rows, len(cases), headers, widths, width, marks, report)
         longest = max(cell_len(r[0]) for r in rows)
-        titles = max(_MIN_TITLES, min(longest, width - overhead - sum(widths)))
+        titles = min(longest, room)
         if longest > titles:  # a ticket's title or a scenario's name
             marks["cut"] = "…"
         # the titles are cut, their header wraps
         titles_head = Text(headers[0], overflow="fold", no_wrap=False)
         table.add_column(titles_head, width=titles, no_wrap=True, overflow="ellipsis")
+        # every other column as wide as its widest cell and never narrower (Rich cut a number
+        # rather than a title: "10…" for a probability of 100.0 %); a header wraps
         for head, w in zip(headers[1:], widths, strict=True):
-            table.add_column(head, justify="right", width=w)
+            table.add_column(Text(head, no_wrap=False, overflow="fold"), justify="right",
+                             width=w, min_width=w, no_wrap=True)  # fmt: skip
+        kept = [2, 3]
     for i, row in enumerate(rows):
         if i == len(cases):
             table.add_section()
         table.add_row(*(escape(c) for c in row))
-    legend = [text.format(share=marks.get("share", ""), narrow=_ForecastTable.NARROW)
+    return _with_caption(table, report, rows, kept, marks)
+
+
+def _widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Every column but the titles' as wide as its widest cell (a header takes two lines rather
+    than widen it: "P(done" / "by end)")."""
+    return [
+        max(
+            max(len(w) for w in head.split()),
+            len("by end)") if i == 1 else len("done by") if i in (2, 3) else 0,
+            *(cell_len(part) for r in rows for part in r[i].split("\n")),
+        )
+        for i, head in enumerate(headers)
+        if i > 0
+    ]
+
+
+def _with_caption(
+    table: Table,
+    report: dict[str, Any],
+    rows: Sequence[Sequence[str]],
+    dates: Sequence[int],
+    marks: dict[str, str],
+    dropped: str = "",
+) -> Table:
+    """Set the lines under ``table``: the marks its cells use (``dates``: the columns of dates
+    shown), and the columns ``dropped`` to fit."""
+    shown = [r[i] for r in rows for i in dates]  # the legend explains only marks shown
+    legend = [text.format(share=marks.get("share", ""), narrow=_ForecastTable.NARROW,
+                          dropped=dropped, wide=marks.get("dropped", ""))
               for m, text in MARKS.items() if m in marks]  # fmt: skip
     table.caption = _caption(report, late=any(c.endswith("(late)") for c in shown),
                              later="later" in shown, marks=legend)  # fmt: skip
     return table
+
+
+_GAP = 2
+"""Spaces between two numbers of a ticket's numbers line in the two-line layout."""
+
+
+def _stacked(
+    table: Table,
+    rows: Sequence[Sequence[str]],
+    n_cases: int,
+    headers: Sequence[str],
+    widths: Sequence[int],
+    width: int,
+    marks: dict[str, str],
+    report: dict[str, Any],
+) -> Table:
+    """Two lines a ticket (or case) for a console too narrow for a titles column beside the
+    numbers: its title, cut with ``…`` to the line, then its numbers, each whole and aligned
+    under its header. Where even the numbers do not fit, the P85 dates, then the P50 dates,
+    then the effort are left out (said under the table)."""
+    inner = max(width - 4, 1)  # a border and one space either side
+
+    def need(cols: Sequence[int]) -> int:
+        return sum(widths[c - 1] for c in cols) + _GAP * (len(cols) - 1)
+
+    cols = [1, 2, 3, 4]
+    for drop in (3, 2, 4):
+        if need(cols) <= inner:
+            break
+        cols.remove(drop)
+    left_out = [c for c in (2, 3, 4) if c not in cols]
+    if left_out:
+        names = [f"'{' '.join(headers[c].split())}'" for c in left_out]
+        marks["dropped"] = str(need([1, 2, 3, 4]) + 4)
+        dropped = " and ".join(names)
+    else:
+        dropped = ""
+
+    def block(cells: Sequence[list[str]]) -> list[str]:
+        """Columns of lines, bottom-aligned for headers (``cells`` padded by the caller)."""
+        depth = max(len(c) for c in cells)
+        lines = []
+        for k in range(depth):
+            parts = [(c[k] if k < len(c) else "").rjust(widths[col - 1])
+                     for c, col in zip(cells, cols, strict=True)]  # fmt: skip
+            lines.append((" " * _GAP).join(parts).rjust(inner))
+        return lines
+
+    head_cells = [_wrap_words(headers[c], widths[c - 1]) for c in cols]
+    depth = max(len(c) for c in head_cells)
+    head_cells = [[""] * (depth - len(c)) + c for c in head_cells]
+    head = Text("\n".join([_cut(headers[0], inner, marks), *block(head_cells)]))
+    table.show_header = True
+    table.add_column(head, width=inner, min_width=inner, no_wrap=True, overflow="ignore")
+    for i, row in enumerate(rows):
+        if i == n_cases:
+            table.add_section()
+        numbers = block([row[c].split("\n") for c in cols])
+        table.add_row(Text("\n".join([_cut(row[0], inner, marks), *numbers])))
+    return _with_caption(table, report, rows, [c for c in (2, 3) if c in cols], marks, dropped)
+
+
+def _cut(text: str, width: int, marks: dict[str, str]) -> str:
+    """``text`` cut with ``…`` to ``width`` cells (noted in ``marks``)."""
+    if cell_len(text) <= width:
+        return text
+    marks["cut"] = "…"
+    return set_cell_size(text, max(width - 1, 0)) + "…"
+
+
+def _wrap_words(text: str, width: int) -> list[str]:
+    """``text`` on lines of at most ``width`` cells, broken between words (a word longer than
+    ``width`` keeps its own line whole)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and cell_len(lines[-1]) + 1 + cell_len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def _caption(
