@@ -126,6 +126,29 @@ def test_on_an_80_column_terminal_the_title_and_notes_read_whole(demo: tuple[Pat
         assert len(re.findall(r"\([+-]", line)) == len(re.findall(r"\([+-][\d.]+ h\)", line)), block
 
 
+@pytest.mark.parametrize("columns", [40, 54, 60])
+def test_on_a_narrow_terminal_no_figure_is_cut(demo: tuple[Path, str], columns: int) -> None:
+    """Rich cut the figures under about 60 columns (``+12…`` for ``+123/-45``, ``0.…``): the
+    change's name folds, and narrower still a change is a block of ``label  value`` lines."""
+    out, _ = demo
+    repo, cfg = out / "repos" / "repo-1", str(out / "pipeline_config.toml")
+    proc = cli("estimate", "-c", cfg, "HEAD~2..HEAD", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    code, text = in_terminal("estimate", "-c", cfg, "HEAD~2..HEAD", columns=columns, cwd=repo)
+    assert code == 0, text
+    lines = text.splitlines()
+    table = lines[: next(i for i, line in enumerate(lines) if line.startswith("└")) + 1]
+    assert all(len(line) <= columns for line in table) and "…" not in "\n".join(table), text
+    words = [w for line in table for w in line.replace("│", " ").split()]
+    for c in [*doc["changes"], doc["total"]]:
+        figures = [f"{c[k]:.2f}" for k in ("sch_hours", "q10", "q50", "q90")]
+        if "lines_added" in c:
+            figures.append(f"+{c['lines_added']}/-{c['lines_deleted']}")
+            assert c["commit_id"][:10] in words, text
+        assert all(f in words for f in figures), (figures, text)
+
+
 def test_on_an_80_column_terminal_the_run_summary_wraps(demo: tuple[Path, str]) -> None:
     """Session 40: the closing summary's ``How sure, ...`` and ``warning: ...`` lines ran past
     an 80-column terminal: they break at spaces outside parentheses, the next lines indented,

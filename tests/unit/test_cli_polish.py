@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from proctools import child_env
+from proctools import child_env, in_terminal
 from standard_coder.forecasting import run_forecast
 from standard_coder.forecasting.effort import story_point_ratio
 from standard_coder.forecasting.inputs import HistoricalSprint, Ticket
@@ -178,6 +178,29 @@ def test_backtest_explains_its_scores_on_stdout_and_logs_on_stderr(tmp_path: Pat
     doc = json.loads((tmp_path / "out" / "reports" / "forecast_backtest.json").read_text())
     assert doc["enough_history_to_choose"] is True and doc["best_method"] in doc["methods"]
     assert "wrote" in proc.stderr and "wrote" not in out  # `> file` captures only the answer
+
+
+@pytest.mark.parametrize("columns", [46, 60])
+def test_backtest_scores_are_whole_on_a_narrow_terminal(tmp_path: Path, columns: int) -> None:
+    """Rich cut the scores under about 60 columns ("0.12…", "-0.…"): a method's name folds, and
+    where the scores do not fit beside it a method is a block of lines, every score whole."""
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text(
+        f'[outputs]\nbase_dir = "out"\n[forecasting]\nn_sims = 300\n'
+        f"historical_outcomes_path = {json.dumps(str(HISTORY))}\n"
+    )
+    code, text = in_terminal("backtest", "-c", str(cfg), columns=columns, timeout=180)
+    assert code == 0, text
+    lines = text.splitlines()
+    table = lines[: next(i for i, line in enumerate(lines) if line.startswith("└")) + 1]
+    assert all(len(line) <= columns for line in table) and "…" not in "\n".join(table), text
+    words = [w for line in table for w in line.replace("│", " ").split()]
+    doc = json.loads((tmp_path / "out" / "reports" / "forecast_backtest.json").read_text())
+    for name, m in doc["methods"].items():
+        assert name in words or name in "".join(words), (name, text)
+        for score in (f"{m['brier']:.4f}", f"{m['brier_reference']:.4f}",
+                      f"{m['brier_skill']:+.3f}", f"{m['p85_coverage']:.2f}"):  # fmt: skip
+            assert score in words, (name, score, text)
 
     short = json.loads(HISTORY.read_text())
     short["sprints"] = short["sprints"][:6]

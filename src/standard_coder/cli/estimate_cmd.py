@@ -107,10 +107,8 @@ def _model_and_file(model: str, predictor: str) -> tuple[str, str | None]:
 
 
 def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "") -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
     from standard_coder.runner.console import make_console
+    from standard_coder.runner.figtable import FigureTable
 
     con = make_console()
     if not doc["changes"]:  # an empty range: no table of nothing
@@ -118,22 +116,24 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
                   highlight=False)  # fmt: skip
         return
     model, model_file = _model_and_file(str(doc["model"]), predictor)
-    t = Table(title=f"Estimate, model: {model}", title_justify="left")
-    for col, just in [("change", "left"), ("+/-", "right"), ("SCH h", "right"),
-                      ("q10", "right"), ("q50", "right"), ("q90", "right")]:  # fmt: skip
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    rows = []
     for c in doc["changes"]:
         name = _name(c)
         if c.get("subject"):
             name += f" {c['subject'][:50]}"
-        # a subject is the author's text: "[pre-commit.ci] ..." is not console markup
-        t.add_row(escape(name), f"+{c['lines_added']}/-{c['lines_deleted']}",
-                  f"{c['sch_hours']:.2f}", f"{c['q10']:.2f}", f"{c['q50']:.2f}",
-                  f"{c['q90']:.2f}")  # fmt: skip
+        # plain text: a subject "[pre-commit.ci] ..." is not console markup
+        rows.append([name, f"+{c['lines_added']}/-{c['lines_deleted']}", f"{c['sch_hours']:.2f}",
+                     f"{c['q10']:.2f}", f"{c['q50']:.2f}", f"{c['q90']:.2f}"])  # fmt: skip
+    styles: list[str | None] = [None] * len(rows)
     tot = doc["total"]
     if len(doc["changes"]) > 1:
-        t.add_row("total", "", f"{tot['sch_hours']:.2f}", f"{tot['q10']:.2f}",
-                  f"{tot['q50']:.2f}", f"{tot['q90']:.2f}", style="bold")  # fmt: skip
+        rows.append(["total", "", f"{tot['sch_hours']:.2f}", f"{tot['q10']:.2f}",
+                     f"{tot['q50']:.2f}", f"{tot['q90']:.2f}"])  # fmt: skip
+        styles.append("bold")
+    # the figures are never cut (Rich cut "+12345/-6789" to "+12…" under about 60 columns):
+    # the change's name folds, and on a narrower console a change is a block of lines
+    t = FigureTable(["change", "+/-", "SCH h", "q10", "q50", "q90"], rows,
+                    title=f"Estimate, model: {model}", styles=styles)  # fmt: skip
     con.print(t)
     if model_file is not None:  # whole, for copying: the terminal wraps it, not Rich
         con.print(f"model file: {model_file}", markup=False, highlight=False, soft_wrap=True)

@@ -14,6 +14,7 @@ from rich.text import Text
 from standard_coder.forecasting.effort import SCH_EXPLAINED
 from standard_coder.forecasting.inputs import Ticket
 from standard_coder.forecasting.montecarlo import SimulationResult
+from standard_coder.runner.figtable import FigureTable
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -476,26 +477,22 @@ def _caption(
     return escape("\n".join(lines))
 
 
-def backtest_table(result: dict[str, Any]) -> Table:
-    """Rich table: one row per throughput method, the configured one marked."""
-    table = Table(
-        title=f"Forecast backtest ({result['n_forecasts']} sprints, rolling origin)",
-        caption="* the configured throughput method",
-        caption_justify="left",
-    )
-    for col in ("method", "Brier", "Brier (base rate)", "skill", "P85 coverage"):
-        table.add_column(col, justify="left" if col == "method" else "right")
+def backtest_table(result: dict[str, Any]) -> FigureTable:
+    """Rich table: one row per throughput method, the configured one marked; the scores are
+    never cut (a method's name folds, and on a console too narrow for them a method is a block
+    of lines: :class:`~standard_coder.runner.figtable.FigureTable`)."""
+    rows = []
     for name, m in result["methods"].items():
         mark = " *" if name == result["method"] else ""
         skill = "n/a" if m["brier_skill"] is None else f"{m['brier_skill']:+.3f}"
-        table.add_row(
-            name + mark,
-            f"{m['brier']:.4f}",
-            f"{m['brier_reference']:.4f}",
-            skill,
-            f"{m['p85_coverage']:.2f}",
-        )
-    return table
+        rows.append([name + mark, f"{m['brier']:.4f}", f"{m['brier_reference']:.4f}", skill,
+                     f"{m['p85_coverage']:.2f}"])  # fmt: skip
+    return FigureTable(
+        ["method", "Brier", "Brier (base rate)", "skill", "P85 coverage"],
+        rows,
+        title=f"Forecast backtest ({result['n_forecasts']} sprints, rolling origin)",
+        caption="* the configured throughput method",
+    )
 
 
 BACKTEST_TERMS: tuple[tuple[str, str], ...] = (
