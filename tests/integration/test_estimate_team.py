@@ -181,6 +181,25 @@ def test_on_an_80_column_terminal_the_run_summary_wraps(demo: tuple[Path, str]) 
     assert f"Report: {out / 'sc-output' / 'reports' / 'index.html'}" in lines
 
 
+def test_on_a_54_column_terminal_the_metric_table_fits(demo: tuple[Path, str]) -> None:
+    """The metric table was 76 columns wide on any terminal, so a 54-column one broke a figure
+    across two lines: its names now break between words beside the figures."""
+    from standard_coder.pipelines.sch_summary import summary
+
+    out, _ = demo
+    ev = summary(out / "sc-output")["evaluation"]
+    code, text = in_terminal("pipeline", "--config", str(out / "pipeline_config.toml"),
+                             columns=54, cwd=out)  # fmt: skip
+    assert code == 0, text
+    lines = [line.rstrip() for line in text.splitlines()]
+    start = lines.index("What the effort model learned (held-out commits)")
+    table = lines[start : next(i for i, x in enumerate(lines) if x.startswith("binned"))]
+    assert all(len(line) <= 54 for line in table), "\n".join(table)
+    (nll,) = [line for line in table if line.startswith("neg.")]
+    figures = [f"{ev['heldout_nll']:.3f}", f"{ev['baseline_loc_heldout_nll']:.3f}"]
+    assert nll.split()[-2:] == figures, "\n".join(table)
+
+
 def _worktree(demo: tuple[Path, str], tmp_path: Path) -> tuple[Any, Path, Path]:
     """The demo's config and a copy of its first repository to change: (cfg, repo, target)."""
     out, _ = demo

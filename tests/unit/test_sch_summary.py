@@ -332,3 +332,55 @@ def test_each_forecast_file_is_read_once(tmp_path: Path, monkeypatch: pytest.Mon
     forecast_reads = {k: v for k, v in reads.items() if k.endswith("_forecast.json")}
     assert set(forecast_reads.values()) == {1} and len(forecast_reads) == 3, reads
     assert "NEW-2" in html and "OLD-1" in html and "unreadable file" in html
+
+
+EV = {"heldout_nll": 0.164, "baseline_loc_heldout_nll": 0.246, "crps": 0.1234,
+      "baseline_loc_crps": 0.2, "coverage_80": 0.81, "baseline_loc_coverage_80": 0.7,
+      "spearman_sch": 0.44, "spearman_lines_added": 0.41,
+      "binned_calibration_r2": 0.911}  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [40, 46, 54, 60, 62, 80])
+def test_the_metric_table_never_leaves_a_figure_for_the_terminal_to_split(width: int) -> None:
+    """The table was 76 columns wide whatever the terminal: on 54 columns the terminal broke
+    the SCH model's NLL across two lines (``0.1`` / ``64``). Now the metric names break between
+    words beside the figures, and narrower still each metric is a block, every line fitting."""
+    from standard_coder.pipelines.sch_summary import metric_table
+
+    title = "What the effort model learned (held-out commits)"
+    text = metric_table(EV, title, width)
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines), text
+    words = text.split()
+    for figure in ("0.164", "0.246", "0.123", "0.200", "0.810", "0.700", "0.440", "0.410",
+                   "0.911"):  # fmt: skip
+        assert figure in words, (figure, text)
+    said = " ".join(words)
+    if width >= 46:  # a column each: the names read down their column
+        rule = next(i for i, line in enumerate(lines) if line.startswith("-"))
+        n = len(lines[rule].split()[0])
+        said = " ".join(line[:n].strip() for line in lines[rule + 1 :])
+    for name in ("neg. log-likelihood / label (lower is better)", "CRPS, hours (lower is better)",
+                 "binned calibration R² (paper Fig. 6)"):  # fmt: skip
+        assert name in said, text  # whole, broken only between words
+    if width >= 76:  # as wide as it was: unchanged
+        assert text == metric_table(EV, title)
+    else:
+        assert text != metric_table(EV, title)
+    if width >= 46:  # a column each: a figure's line ends with the figures
+        (nll,) = [line for line in lines if line.startswith("neg.")]
+        assert nll.split()[-2:] == ["0.164", "0.246"], text
+    else:  # a block each: the name, then a line each figure
+        at = lines.index("CRPS, hours (lower is better)")
+        assert lines[at + 1].split() == ["SCH", "model", "0.123"], text
+        assert lines[at + 2].split() == ["LOC", "baseline", "0.200"], text
+
+
+def test_the_run_summary_lays_its_table_out_for_the_terminal() -> None:
+    from standard_coder.pipelines.sch_summary import summary_lines
+
+    s = {"evaluation": EV, "report": "r.html"}
+    assert summary_lines(s) == summary_lines(s, None)
+    (table, *_) = summary_lines(s, 50)
+    assert max(len(line) for line in table.splitlines()) <= 50
+    assert max(len(line) for line in summary_lines(s)[0].splitlines()) > 50

@@ -96,7 +96,8 @@ def _print_metrics(path: Path, other_repos: bool) -> None:
     ev = json.loads(path.read_text(encoding="utf-8"))
     which = "commits of the given repositories" if other_repos else "held-out commits"
     n = ev.get("n_test_normal", ev.get("n_test"))
-    typer.echo(metric_table(ev, f"Evaluation ({which}; {n} with a normal-interval label)"))
+    title = f"Evaluation ({which}; {n} with a normal-interval label)"
+    typer.echo(metric_table(ev, title, terminal_columns(sys.stdout)))  # figures never split
     said = [f"warning: {w}" for w in warnings(ev)]
     for line in wrap_lines(said, terminal_columns(sys.stderr)):  # the run summary's wrapping
         typer.echo(line, err=True)

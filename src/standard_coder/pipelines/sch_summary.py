@@ -230,21 +230,50 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
 
 
-def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
-    """A plain aligned text table (no Rich: a no-op rerun prints this without heavy imports)."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+MIN_NAMES = 16
+"""A narrow terminal folds the metric names down to this width beside the figures; under it,
+each metric is a block: its name, then a line per figure."""
 
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
+
+def _table(title: str, header: list[str], rows: list[list[str]], width: int | None = None) -> str:
+    """A plain aligned text table (no Rich: a no-op rerun prints this without heavy imports).
+
+    ``width``: the terminal's columns (None off a terminal: every row one line). Where the
+    table is wider, the first column's names break between words (down to :data:`MIN_NAMES`),
+    then each row is a block (the name, then ``header  value`` lines), so a terminal never
+    breaks a figure across two lines (``0.1`` / ``64`` at 54 columns)."""
+    import textwrap
+
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    rest = sum(widths[1:]) + 2 * (len(widths) - 1)
+    if width is not None and widths[0] + rest > width and width - rest < MIN_NAMES:
+        label = max(len(h) for h in header[1:])
+        out = textwrap.wrap(title, width) or [title]
+        for r in rows:
+            out += textwrap.wrap(r[0], width, break_long_words=False, break_on_hyphens=False)
+            out += [f"  {h.ljust(label)}  {c}" for h, c in zip(header[1:], r[1:], strict=True) if c]
+        return "\n".join(out)
+    names = widths[0] if width is None else min(widths[0], width - rest)
+    widths[0] = names
+
+    def line(cells: list[str]) -> list[str]:
+        first = (
+            [cells[0]]
+            if len(cells[0]) <= names
+            else textwrap.wrap(cells[0], names, break_long_words=False, break_on_hyphens=False)
+        )
+        figures = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return ["  ".join([first[0].ljust(names), *figures]).rstrip(), *first[1:]]
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([title, line(header), rule, *(line(r) for r in rows)])
+    heading = [title] if width is None or len(title) <= width else textwrap.wrap(title, width)
+    body = [x for r in rows for x in line(r)]
+    return "\n".join([*heading, *line(header), rule, *body])
 
 
-def metric_table(ev: dict[str, Any], title: str) -> str:
-    """The evaluation's key figures beside the LOC baseline's (``-`` where it has none)."""
+def metric_table(ev: dict[str, Any], title: str, width: int | None = None) -> str:
+    """The evaluation's key figures beside the LOC baseline's (``-`` where it has none), for a
+    terminal ``width`` columns wide (None: off a terminal; see :func:`_table`)."""
     rows = [
         [name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}"))]
         for name, key in [
@@ -261,7 +290,7 @@ def metric_table(ev: dict[str, Any], title: str) -> str:
         ]
     )
     rows.append(["binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), ""])
-    return _table(title, ["metric", "SCH model", "LOC baseline"], rows)
+    return _table(title, ["metric", "SCH model", "LOC baseline"], rows, width)
 
 
 SURE_NAMES = {
@@ -314,12 +343,13 @@ def sure_line(ev: dict[str, Any]) -> str:
     return f"How sure, on {_changes(sure)}: " + "; ".join(parts)
 
 
-def summary_lines(s: dict[str, Any]) -> list[str]:
-    """The summary as text lines: metric table, warnings, forecast dates, where things are."""
+def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
+    """The summary as text lines: metric table (laid out for a terminal ``width`` columns wide:
+    :func:`metric_table`), warnings, forecast dates, where things are."""
     out: list[str] = []
     ev = s.get("evaluation") or {}
     if ev:
-        out.append(metric_table(ev, "What the effort model learned (held-out commits)"))
+        out.append(metric_table(ev, "What the effort model learned (held-out commits)", width))
         if line := sure_line(ev):
             out.append(line)
         truth = ev.get("work_inference_pearson_vs_truth") or {}
@@ -395,7 +425,8 @@ def print_summary(s: dict[str, Any]) -> None:
 
     from standard_coder.runner.console import terminal_columns
 
-    lines = wrap_lines(summary_lines(s), terminal_columns(sys.stderr))
+    width = terminal_columns(sys.stderr)
+    lines = wrap_lines(summary_lines(s, width), width)
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
