@@ -14,21 +14,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from forecastexamples import HISTORY, LONG_TITLE, SPRINT
 from proctools import child_env, in_terminal
 from standard_coder.forecasting import run_forecast
 from standard_coder.forecasting.effort import story_point_ratio
 from standard_coder.forecasting.inputs import HistoricalSprint, Ticket
 from standard_coder.forecasting.options import ForecastOptions
 from standard_coder.forecasting.report import forecast_table
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples" / "forecasting"
-SPRINT = EXAMPLES / "sprint_inputs.example.json"
-HISTORY = EXAMPLES / "historical_outcomes.example.json"
-LONG_TITLE = (
-    "Migrate the settlement reconciliation job to the new ledger service without losing "
-    "idempotency guarantees"
-)
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -16,18 +16,10 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from forecastexamples import HISTORY, LONG_TITLE, SPRINT
 from proctools import child_env, in_terminal
 from standard_coder.forecasting import ForecastOptions, Ticket, run_forecast
 from standard_coder.forecasting.report import forecast_table
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples" / "forecasting"
-SPRINT = EXAMPLES / "sprint_inputs.example.json"
-HISTORY = EXAMPLES / "historical_outcomes.example.json"
-LONG_TITLE = (
-    "Migrate the settlement reconciliation job to the new ledger service without losing "
-    "idempotency guarantees"
-)
 
 
 def _model(tickets: list[Ticket]) -> dict[str, np.ndarray]:
