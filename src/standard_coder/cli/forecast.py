@@ -73,10 +73,8 @@ def forecast_check(
     Exits 2 with one message naming the file, the JSON path and the expected form when an input
     is invalid. Lists the tickets that need the trained effort model (diff or commit ids).
     """
-    from rich.markup import escape
-    from rich.table import Table
-
     from standard_coder.config import ConfigError, load_config
+    from standard_coder.forecasting.checktable import CheckTable
     from standard_coder.forecasting.inputs import (
         ForecastInputError,
         load_historical_outcomes,
@@ -121,13 +119,9 @@ def forecast_check(
     except (ConfigError, ForecastInputError, ScenarioError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    days = sprint.working_days()
-    table = Table(title=f"Sprint {escape(str(sprint.sprint_id))}: {len(days)} working days")
-    for col in ("work order", "ticket", "status", "effort from"):
-        table.add_column(col)
-    for i, t in enumerate(sprint.ordered_tickets(), 1):
-        src = "done" if t.status == "done" else "model" if t.needs_model else "story points"
-        table.add_row(str(i), escape(t.id), t.status, src)  # ids are the user's text
+    # a column each where the console is wide enough, else borderless (`1. PAY-301`), else a
+    # block a ticket: a status, number or id is never cut (Rich cut `in_progress` at 40 columns)
+    table = CheckTable.of(sprint)
     console = make_console()
     console.print(table)
     console.print(
