@@ -190,8 +190,8 @@ def gc_command(
 
 def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
+    from standard_coder.runner.gctable import gc_table
     from standard_coder.runner.retention import apply_gc, human_size, plan_gc
 
     plan = plan_gc(
@@ -199,19 +199,11 @@ def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
     )
     verb = "would remove" if dry_run else "removing"
     if plan.remove:
-        table = Table(
-            title=f"{verb} ({settings.retention_days}-day retention)", title_justify="left"
-        )
-        table.add_column("path", overflow="fold")
-        table.add_column("kind")
-        table.add_column("size", justify="right")
-        table.add_column("why", overflow="fold")
-        for item in plan.remove:
-            rel = item.path.relative_to(plan.base_dir)
-            table.add_row(
-                escape(str(rel)), item.kind, human_size(item.size_bytes), escape(item.reason)
-            )
-        console.print(table)
+        # a line an item where the terminal is narrower than the boxed table (at 40 columns
+        # its folded cells took ten lines a run folder); off a terminal, the boxed table
+        title = f"{verb} ({settings.retention_days}-day retention)"
+        width = console.width if console.is_terminal else None
+        console.print(gc_table(plan.remove, plan.base_dir, title, width))
     kept = [i for i in plan.keep if i.kind in ("run", "record") or i.protected]
     for item in kept:
         where = escape(str(item.path.relative_to(plan.base_dir)))

@@ -146,7 +146,7 @@ class CheckTable:
         for r in self.rows:
             lines.append(Text(f"{r.order}. {r.id}", overflow="fold"))
             detail = Text(f"{r.status}, effort from {r.source}", overflow="fold")
-            lines.append(Padding(detail, (0, 0, 0, 2)))
+            lines.append(Padding(detail, (0, 0, 0, 2), expand=False))
         return Group(*lines)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:

@@ -1,0 +1,101 @@
+"""What ``gc`` removes, laid out for the terminal's width.
+
+The boxed table (``path``, ``kind``, ``size``, ``why``) is kept off a terminal and wherever its
+rows fit on one line each. A narrower terminal folded every cell into a column a few
+characters wide (at 40 columns a run folder took ten lines, its kind cut to ``expire…``);
+there each item is now one line of a borderless table where that fits, else a compact block,
+its path over ``size, kind: why``::
+
+    from standard_coder.runner.gctable import gc_table
+
+    console.print(gc_table(plan.remove, plan.base_dir, "would remove (30-day retention)",
+                           console.width if console.is_terminal else None))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from standard_coder.runner.retention import GcItem, human_size
+
+__all__ = ["HEADERS", "gc_rows", "gc_table"]
+
+HEADERS = ("path", "kind", "size", "why")
+
+_GAP = 2
+"""Spaces between two columns of the borderless table."""
+
+
+def gc_rows(items: Sequence[GcItem], base_dir: Path) -> list[tuple[str, str, str, str]]:
+    """An item each: its path under ``base_dir``, kind, size in words and reason."""
+    return [(str(i.path.relative_to(base_dir)), i.kind, human_size(i.size_bytes), i.reason)
+            for i in items]  # fmt: skip
+
+
+def _widest(rows: Sequence[Sequence[str]]) -> list[int]:
+    return [max([cell_len(h), *(cell_len(r[c]) for r in rows)]) for c, h in enumerate(HEADERS)]
+
+
+def boxed(rows: Sequence[Sequence[str]], title: str) -> Table:
+    """The table ``gc`` always printed: a column each, long paths and reasons folded."""
+    table = Table(title=Text(title), title_justify="left")
+    table.add_column("path", overflow="fold")
+    table.add_column("kind")
+    table.add_column("size", justify="right")
+    table.add_column("why", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(c) for c in row))  # paths and reasons are never console markup
+    return table
+
+
+def borderless(rows: Sequence[Sequence[str]], title: str) -> Table:
+    """A line an item, no borders, the columns two spaces apart."""
+    table = Table(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, padding=(0, _GAP - 1, 0, 0))  # fmt: skip
+    for head, w in zip(HEADERS, _widest(rows), strict=True):
+        table.add_column(head, width=w, no_wrap=True, justify="right" if head == "size" else "left")
+    for row in rows:
+        table.add_row(*(Text(c) for c in row))
+    return table
+
+
+def blocks(rows: Sequence[Sequence[str]], title: str) -> Group:
+    """A block an item: its path (folded where longer than the line), then ``size, kind:
+    why`` indented, broken between words."""
+    lines: list[RenderableType] = [Text(title)]
+    for path, kind, size, why in rows:
+        lines.append(Text(path, overflow="fold"))
+        lines.append(
+            Padding(Text(f"{size}, {kind}: {why}", overflow="fold"), (0, 0, 0, 2), expand=False)
+        )
+    return Group(*lines)
+
+
+def gc_table(
+    items: Sequence[GcItem], base_dir: Path, title: str, width: int | None
+) -> RenderableType:
+    """The items ``gc`` removes (or would) for a terminal ``width`` columns wide (None: off a
+    terminal, where the boxed table is printed as it always was): the boxed table where each
+    row fits on one line, else a line an item without borders, else a block an item.
+
+    Args:
+        items: what the plan removes.
+        base_dir: the output root the paths are shown under.
+        title: the line above (``would remove (30-day retention)``).
+        width: the terminal's columns, or None.
+    """
+    rows = gc_rows(items, base_dir)
+    widest = _widest(rows)
+    if width is None or 3 * len(HEADERS) + 1 + sum(widest) <= width:
+        return boxed(rows, title)
+    if sum(widest) + _GAP * (len(HEADERS) - 1) <= width:
+        return borderless(rows, title)
+    return blocks(rows, title)
