@@ -15,12 +15,11 @@ from standard_coder.config.training import (
     QuantileSection,
     TrainingSection,
 )
+from standard_coder.pipelines.sch_train import OPTIM_RUNNER_ONLY, train_options
 from standard_coder.sch.predictors.estimator import MDNRegressor, QuantileRegressor
 from standard_coder.sch.predictors.train import TrainOptions
 from standard_coder.sch.work_inference.hmm import NeuralHMM
 from standard_coder.sch.work_inference.labels import HMMOptions, WorkInferenceOptions
-
-RUNNER_ONLY = {"checkpoint_every_steps", "validation_fraction"}
 
 
 def _plain(v: object) -> object:
@@ -32,8 +31,36 @@ def _init_defaults(cls: type) -> dict[str, object]:
     return {n: _plain(p.default) for n, p in sig.parameters.items() if p.default is not p.empty}
 
 
+def test_every_optim_key_is_a_train_option_or_runner_only() -> None:
+    """A key added to ``[training.optim]`` must reach ``TrainOptions`` or be read by the stage
+    (``OPTIM_RUNNER_ONLY``): ``train_options`` kept only the keys ``TrainOptions`` has, so any
+    other was silently ignored."""
+    section = set(OptimSection.model_fields)
+    train = {f.name for f in fields(TrainOptions)}
+    assert section - train == OPTIM_RUNNER_ONLY  # no other key is dropped
+    assert section >= OPTIM_RUNNER_ONLY  # and the set names no key the schema lost
+    assert not OPTIM_RUNNER_ONLY & train  # a runner-only key would not reach the optimiser
+
+
+def test_train_options_carries_every_key_and_refuses_an_unmapped_one() -> None:
+    optim = {"epochs": 3, "batch_size": 64, "learning_rate": 0.01, "weight_decay": 0.1,
+             "early_stopping_patience": 2, "max_steps_per_epoch": None, "grad_clip": 1.0,
+             "samples_per_commit": 4, "checkpoint_every_steps": 7}  # fmt: skip
+    t = TrainingSection.model_validate({"optim": optim})
+    opts = train_options(t, "bf16")
+    got = {f.name: getattr(opts, f.name) for f in fields(TrainOptions)}
+    assert got == {**t.optim.model_dump(exclude=set(OPTIM_RUNNER_ONLY)), "precision": "bf16"}
+
+    class Grown(OptimSection):  # a schema key TrainOptions lacks and the runner does not read
+        warmup_steps: int = 100
+
+    grown = t.model_copy(update={"optim": Grown()})
+    with pytest.raises(TypeError, match=r"\[training.optim\] warmup_steps: not a TrainOptions"):
+        train_options(grown)
+
+
 def test_optim_section_equals_train_options() -> None:
-    section = {k: v for k, v in OptimSection().model_dump().items() if k not in RUNNER_ONLY}
+    section = OptimSection().model_dump(exclude=set(OPTIM_RUNNER_ONLY))
     train = {f.name: getattr(TrainOptions(), f.name) for f in fields(TrainOptions)}
     train.pop("precision")  # from [runner] precision, whose default is fp32 as well
     assert section == train

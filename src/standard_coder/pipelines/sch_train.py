@@ -96,15 +96,23 @@ def head_params(t: TrainingSection) -> dict[str, Any]:
     return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()
 
 
+OPTIM_RUNNER_ONLY = frozenset({"checkpoint_every_steps", "validation_fraction"})
+"""``[training.optim]`` keys the train stage reads itself, not ``TrainOptions`` fields; any other
+key ``TrainOptions`` lacks is an error (:func:`train_options`, test_defaults), never ignored."""
+
+
 def train_options(t: TrainingSection, precision: str = "fp32") -> Any:
-    """``TrainOptions`` from ``[training.optim]`` (less the runner-only keys) and
-    ``[runner] precision``."""
+    """``TrainOptions`` from ``[training.optim]`` (less :data:`OPTIM_RUNNER_ONLY`) and ``[runner]
+    precision``; ``TypeError`` for a key in neither (a schema change that forgot one)."""
     from dataclasses import fields
 
     from standard_coder.sch.predictors.train import TrainOptions
 
-    names = {f.name for f in fields(TrainOptions)}
-    optim = {k: v for k, v in t.optim.model_dump().items() if k in names}
+    optim = t.optim.model_dump(exclude=set(OPTIM_RUNNER_ONLY))
+    unknown = sorted(set(optim) - {f.name for f in fields(TrainOptions)})
+    if unknown:  # it would do nothing: say so where the schema and TrainOptions part
+        raise TypeError(f"[training.optim] {', '.join(unknown)}: not a TrainOptions field nor in "
+                        "pipelines.sch_train.OPTIM_RUNNER_ONLY; add it to one of them")  # fmt: skip
     return TrainOptions(**optim, precision=precision)
 
 
