@@ -269,6 +269,68 @@ def test_sigkill_then_rerun_gives_identical_weights(tmp_path: Path) -> None:
         assert torch.equal(got[key], value), key
 
 
+def _finished(out: Path) -> dict[str, bytes]:
+    """Every file of the models, reports and predictions a run left, by path."""
+    folders = (out / "models", out / "reports", out / "predictions")
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_a_retrain_killed_half_way_leaves_the_last_model_whole(tmp_path: Path) -> None:
+    """A retrain under other params SIGKILLed after its first val export leaves the last
+    completed model, its summary and its val predictions as they were (train's outputs are
+    staged: before session 42 the killed retrain's val predictions stood in predictions/val, so
+    switching the params back retrained from nothing); eval-only scores the last model;
+    switched back, nothing reruns; rerun under the new params, train resumes from its
+    checkpoint and ends as an uninterrupted run does, its outputs in place of the old ones."""
+    cfg = write_config(tmp_path / "run", steps=20, every=10)
+    first = cfg.read_text()
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    out = tmp_path / "run" / "out"
+    finished = _finished(out)
+    accuracy = json.loads(finished["reports/vision_evaluation.json"])["accuracy"]
+
+    retrain = write_config(tmp_path / "ref", steps=400, every=10).read_text()
+    cfg.write_text(retrain)
+    staged = out / "checkpoints" / "train" / "staged"
+    exported = staged / "val_predictions" / "val" / "predictions.jsonl"
+    ckpt = out / "checkpoints" / "train" / "train" / "ckpt-000000040.pt"  # past the last run's
+    p = _pipeline(cfg)
+    deadline = time.monotonic() + 120
+    while not ckpt.exists():  # four val exports made
+        assert p.poll() is None, "the retrain finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    assert _finished(out) == finished and exported.exists()
+    res = CliRunner().invoke(app, ["eval", "--checkpoint", str(out / "models" / "vision" /
+                                   "model.pt"), "--config", str(cfg)])  # fmt: skip
+    assert res.exit_code == 0 and f"accuracy {accuracy:.4f} on 64 images" in res.output, res.output
+
+    cfg.write_text(first)  # switched back: the last completed run is whole, nothing reruns
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    reasons = last_run_reasons(out)
+    assert reasons["train"] == ("stage_skipped", "up to date"), reasons
+    assert reasons["evaluate"] == ("stage_skipped", "up to date"), reasons
+    assert exported.exists()  # the retrain's staged work, kept for its params
+
+    cfg.write_text(retrain)
+    assert front.run_command(config=cfg, builtins=BUILTINS) == 0
+    run = json.loads((out / "reports" / "vision_training.run.json").read_text())
+    assert run["resumed_from_step"] >= 40 and not staged.exists()
+    assert front.run_command(config=tmp_path / "ref" / "vision.toml", builtins=BUILTINS) == 0
+    ref = _finished(tmp_path / "ref" / "out")
+    now = _finished(out)
+    for name in ("models/vision/model.pt", "reports/vision_training.json"):
+        assert now[name] == ref[name] != finished[name], name
+
+
 def test_sigterm_closes_the_train_record_as_interrupted(tmp_path: Path) -> None:
     """SIGTERM during training: checkpoint, exit 143, and the train record says interrupted
     (with its end time), not running."""

@@ -95,6 +95,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             },
             # the run's wall time and resumed step: not evaluate's input (the report shows them)
             private_outputs=(layout.training_run,),
+            # a retrain stopped half-way leaves the last model, its summary and val predictions
+            # whole (the loop writes val predictions at each eval); its checkpoints resume it
+            staged_outputs=True,
             requires=NEEDS,
             code_files=[stage_code, *package_sources("vision")],
             device_sensitive=True,
