@@ -365,6 +365,9 @@ def test_a_retrain_killed_while_it_saves_leaves_the_last_model_whole(tmp_path: P
         assert p.poll() is None and time.monotonic() < deadline
     p.send_signal(signal.SIGKILL)
     p.communicate(timeout=60)
+    if not (staged / "config.json").exists() and _saved_whole(folder, steps=16):
+        # the save and the swap finished before the kill landed (a machine under load)
+        pytest.skip("the retrain put its whole model in place before the kill landed")
     assert p.returncode == -signal.SIGKILL
     assert finished() == before
     assert (staged / "config.json").exists()  # killed as it saved, beside the last model
@@ -502,6 +505,17 @@ def test_sigterm_during_stage0_checkpoints_exits_143_and_resumes_exactly(
     for tag in ("loss", "learning_rate", "grad_norm", "epoch", "num_tokens"):
         got_v = [v for _, v in resumed[f"sft_stage0/{tag}"]]
         assert got_v == pytest.approx([v for _, v in reference[f"sft_stage0/{tag}"]]), tag
+
+
+def _saved_whole(folder: Path, *, steps: int) -> bool:
+    """The model folder holds a whole model of ``steps`` steps (its config and training
+    summary parse, its weights are there)."""
+    try:
+        doc = json.loads((folder / "training.json").read_text())
+        json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return doc.get("steps") == steps and (folder / "model.safetensors").is_file()
 
 
 def _scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
