@@ -264,7 +264,7 @@ def run_weighting(base: Path, seed: int, modes: list[str]) -> dict[str, Any]:
     """Per ``[training] label_weighting`` mode: the shipped ``auto`` (its candidates fitted on the
     earlier period and chosen by the shipped rule, then refitted), the MDN and ``shift_w0`` on
     the whole period, and the LOC baseline MDN, all fitted with that mode's weights."""
-    from standard_coder.pipelines.sch_train import head_params
+    from standard_coder.pipelines.sch_train_options import head_params
     from standard_coder.sch.predictors.auto import (
         HELD_BACK,
         choose,

@@ -171,7 +171,7 @@ def test_workers_zero_means_one_per_core(tmp_path: Path) -> None:
 
 
 def test_recency_half_life_defaults_bounds_and_off(tmp_path: Path) -> None:
-    from standard_coder.pipelines.sch_train import recency_of
+    from standard_coder.pipelines.sch_train_options import recency_of
 
     assert recency_of(load_config(write(tmp_path, "")).training) == 0.25
     off = load_config(write(tmp_path, "[training]\nrecency_half_life = 0\n")).training

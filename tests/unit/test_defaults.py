@@ -15,7 +15,7 @@ from standard_coder.config.training import (
     QuantileSection,
     TrainingSection,
 )
-from standard_coder.pipelines.sch_train import OPTIM_RUNNER_ONLY, train_options
+from standard_coder.pipelines.sch_train_options import OPTIM_RUNNER_ONLY, train_options
 from standard_coder.sch.predictors.estimator import MDNRegressor, QuantileRegressor
 from standard_coder.sch.predictors.train import TrainOptions
 from standard_coder.sch.work_inference.hmm import NeuralHMM

@@ -16,7 +16,7 @@ from tests.unit.test_effort_ranking import lines_added_history
 from tests.unit.test_effort_shift import named
 
 from standard_coder.config.training import TrainingSection
-from standard_coder.pipelines.sch_train import head_params
+from standard_coder.pipelines.sch_train_options import head_params
 from standard_coder.sch.dataset import TEST
 from standard_coder.sch.evaluation import evaluate
 from standard_coder.sch.predictors.auto import SE_MARGIN, choose, effective_count, spearman_se

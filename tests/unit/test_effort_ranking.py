@@ -15,7 +15,7 @@ import torch
 from scipy.stats import spearmanr
 
 from standard_coder.config.training import TrainingSection
-from standard_coder.pipelines.sch_train import head_params, recency_of, train_options
+from standard_coder.pipelines.sch_train_options import head_params, recency_of, train_options
 from standard_coder.sch.dataset import TEST, Dataset, time_split
 from standard_coder.sch.features.tokens import SURFACE_NAMES
 from standard_coder.sch.predictors.estimator import EffortModel

@@ -281,7 +281,7 @@ def test_backbone_mix_config_reaches_the_model_and_auto(tmp_path: Path) -> None:
     from standard_coder.config import ConfigError, load_config
     from standard_coder.config.schema import TrainingSection
     from standard_coder.pipelines.sch import build
-    from standard_coder.pipelines.sch_train import head_params
+    from standard_coder.pipelines.sch_train_options import head_params
 
     repo = tmp_path / "repo"
     repo.mkdir()

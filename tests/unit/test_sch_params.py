@@ -174,3 +174,14 @@ def test_a_forecast_that_prices_tickets_with_the_model_depends_on_runner_seed(
     pipe = build(folder / "pipeline_config.toml", ["runner.seed=5"])
     forecast = next(s for s in pipe.stages if s.name == "forecast")
     assert "seed" not in forecast.params  # story points only: the fingerprint it had
+
+
+def test_the_train_stage_code_version_covers_its_options_module(tmp_path: Path) -> None:
+    """``[training]`` becomes the stage's option objects in ``sch_train_options.py``, apart from
+    the stage body: a change there changes what is trained, so it is part of the code version."""
+    _params(tmp_path / "p")
+    pipe = build(tmp_path / "p" / "pipeline_config.toml", [])
+    train = next(s for s in pipe.stages if s.name == "train_sch")
+    names = {p.name for p in train.code_files or ()}
+    assert {"sch_train.py", "sch_train_options.py"} <= names
+    assert all(p.is_file() for p in train.code_files or ())

@@ -239,6 +239,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             code_files=[
                 Path(sch_train.__file__),
                 *package_sources(
+                    "pipelines/sch_train_options.py",
                     "sch/work_inference",
                     "sch/features",
                     "sch/predictors",

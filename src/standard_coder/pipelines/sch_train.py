@@ -1,7 +1,8 @@
 """The ``train_sch`` stage: work inference -> change features -> effort model -> evaluation.
 
 Each step resumes on its own: authors are ledger items, the dataset is saved once built (under
-the stage's fingerprint-scoped checkpoint folder), training checkpoints every N steps.
+the stage's fingerprint-scoped checkpoint folder), training checkpoints every N steps. The
+option objects it builds from ``[training]`` come from :mod:`.sch_train_options`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from standard_coder.pipelines.sch_train_options import (
+    configured_prior,
+    head_params,
+    recency_of,
+    train_options,
+    work_options,
+)
 from standard_coder.runner.context import StageContext, warn
 
 if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
@@ -17,7 +25,6 @@ if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
 
     from standard_coder.config.training import TrainingSection
     from standard_coder.sch.dataset import Dataset
-    from standard_coder.sch.features.cross_repo import CrossRepoPrior
     from standard_coder.sch.predictors.estimator import EffortModel
     from standard_coder.sch.work_inference.labels import AuthorHistory, LabelSet
 
@@ -39,81 +46,6 @@ def _refuse_corrupt_db(ctx: StageContext, db: Path) -> None:
             reason,
             hint=f"set aside as {target}; run the pipeline again (the mine stage mines it again)",
         )
-
-
-def configured_prior(t: TrainingSection, path: Path | None) -> CrossRepoPrior | None:
-    """The cross-repository prior ``[training.features]`` asks for: the file at ``path`` (the
-    stage's ``cross_repo_prior`` input), the shipped one (the one reading message bodies when
-    they are counted), or None (off, or ``loc``)."""
-    from standard_coder.sch.features.cross_repo import CrossRepoPrior
-
-    if not t.features.cross_repo_prior or t.features.representation == "loc":
-        return None
-    if path is not None:
-        return CrossRepoPrior.load(path)
-    return CrossRepoPrior.builtin(body=t.features.commit_body)
-
-
-def work_options(t: TrainingSection) -> Any:
-    """``WorkInferenceOptions`` from ``[training]``."""
-    from standard_coder.sch.work_inference.labels import (
-        GapOptions,
-        HMMOptions,
-        WorkInferenceOptions,
-    )
-
-    hmm_fields = set(HMMOptions.__dataclass_fields__)
-    return WorkInferenceOptions(
-        label_samples_per_commit=t.label_samples_per_commit,
-        min_commits_per_author=t.min_commits_per_author,
-        hmm=HMMOptions(**{k: v for k, v in t.hmm.model_dump().items() if k in hmm_fields}),
-        gap=GapOptions(**t.gap.model_dump()),
-    )
-
-
-def recency_of(t: TrainingSection) -> float | None:
-    """The effort-model fits' recency half-life (every predictor and its LOC baseline): None
-    (no decay) for 0."""
-    return t.recency_half_life or None
-
-
-def head_params(t: TrainingSection) -> dict[str, Any]:
-    """The configured head parameters: ``[training.mdn]``, ``[training.quantile]`` or
-    ``[training.multitask]`` (less its file and switch)."""
-    if t.predictor == "multitask":
-        from standard_coder.pipelines.sch_delivery import multitask_params
-
-        return multitask_params(t)
-    if t.predictor == "shift":
-        return t.shift.model_dump()
-    if t.predictor == "auto":
-        shift = t.shift.model_dump()
-        kinds = {"mdn": ("mdn", t.mdn.model_dump()), "shift": ("shift", shift),
-                 "shift_w0": ("shift", {**shift, "shrink": [0.0], "tiebreak": False}),
-                 "shift_tie": ("shift", {**shift, "tiebreak": True})}  # fmt: skip
-        return {"rule": t.auto.rule, "margin_se": t.auto.margin_se,
-                "candidates": {c: kinds[c] for c in t.auto.candidates}}  # fmt: skip
-    return (t.mdn if t.predictor == "mdn" else t.quantile).model_dump()
-
-
-OPTIM_RUNNER_ONLY = frozenset({"checkpoint_every_steps", "validation_fraction"})
-"""``[training.optim]`` keys the train stage reads itself, not ``TrainOptions`` fields; any other
-key ``TrainOptions`` lacks is an error (:func:`train_options`, test_defaults), never ignored."""
-
-
-def train_options(t: TrainingSection, precision: str = "fp32") -> Any:
-    """``TrainOptions`` from ``[training.optim]`` (less :data:`OPTIM_RUNNER_ONLY`) and ``[runner]
-    precision``; ``TypeError`` for a key in neither (a schema change that forgot one)."""
-    from dataclasses import fields
-
-    from standard_coder.sch.predictors.train import TrainOptions
-
-    optim = t.optim.model_dump(exclude=set(OPTIM_RUNNER_ONLY))
-    unknown = sorted(set(optim) - {f.name for f in fields(TrainOptions)})
-    if unknown:  # it would do nothing: say so where the schema and TrainOptions part
-        raise TypeError(f"[training.optim] {', '.join(unknown)}: not a TrainOptions field nor in "
-                        "pipelines.sch_train.OPTIM_RUNNER_ONLY; add it to one of them")  # fmt: skip
-    return TrainOptions(**optim, precision=precision)
 
 
 def squash_groups(histories: Mapping[str, Any], squash_minutes: int) -> list[list[Key]]:

@@ -56,7 +56,7 @@ class TrainOptions:
     """Optimisation settings: the one home of their names and defaults.
 
     ``[training.optim]`` mirrors these fields (plus the runner-only ``checkpoint_every_steps``
-    and ``validation_fraction``: ``pipelines.sch_train.OPTIM_RUNNER_ONLY``);
+    and ``validation_fraction``: ``pipelines.sch_train_options.OPTIM_RUNNER_ONLY``);
     ``tests/unit/test_defaults.py`` checks every key is one or the other and the defaults agree.
     """
 
