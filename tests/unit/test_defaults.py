@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import inspect
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
 
 from standard_coder.config.training import (
+    GapSection,
     HMMSection,
     MDNSection,
     OptimSection,
     QuantileSection,
     TrainingSection,
 )
-from standard_coder.pipelines.sch_train_options import OPTIM_RUNNER_ONLY, train_options
+from standard_coder.pipelines.sch_train_options import (
+    OPTIM_RUNNER_ONLY,
+    train_options,
+    work_options,
+)
 from standard_coder.sch.predictors.estimator import MDNRegressor, QuantileRegressor
 from standard_coder.sch.predictors.train import TrainOptions
 from standard_coder.sch.work_inference.hmm import NeuralHMM
-from standard_coder.sch.work_inference.labels import HMMOptions, WorkInferenceOptions
+from standard_coder.sch.work_inference.labels import GapOptions, HMMOptions, WorkInferenceOptions
 
 
 def _plain(v: object) -> object:
@@ -57,6 +62,33 @@ def test_train_options_carries_every_key_and_refuses_an_unmapped_one() -> None:
     grown = t.model_copy(update={"optim": Grown()})
     with pytest.raises(TypeError, match=r"\[training.optim\] warmup_steps: not a TrainOptions"):
         train_options(grown)
+
+
+@pytest.mark.parametrize(("section", "cls"), [(HMMSection, HMMOptions), (GapSection, GapOptions)])
+def test_every_hmm_and_gap_key_is_a_work_inference_option(section: type, cls: type) -> None:
+    """A key added to ``[training.hmm]`` or ``[training.gap]`` must reach its option object: the
+    stage reads none of them apart (``squash_minutes`` it reads as well, and so does the HMM), and
+    ``work_options`` kept only the keys ``HMMOptions`` has, so any other was silently ignored."""
+    assert set(section.model_fields) - {f.name for f in fields(cls)} == set()
+
+
+def test_work_options_carry_every_hmm_and_gap_key_and_refuse_an_unmapped_one() -> None:
+    hmm = {"epochs": 7, "hidden": 4, "squash_minutes": 5, "tol": 0.001, "max_time_bins": 3}
+    t = TrainingSection.model_validate({"hmm": hmm, "gap": {"max_gap_minutes": 90}})
+    w = work_options(t)
+    assert asdict(w.hmm) == t.hmm.model_dump()
+    assert asdict(w.gap) == t.gap.model_dump()
+
+    class GrownHMM(HMMSection):  # a schema key HMMOptions lacks
+        dropout: float = 0.1
+
+    class GrownGap(GapSection):
+        idle_minutes: int = 30
+
+    with pytest.raises(TypeError, match=r"\[training.hmm\] dropout: not a HMMOptions field; add "):
+        work_options(t.model_copy(update={"hmm": GrownHMM()}))
+    with pytest.raises(TypeError, match=r"\[training.gap\] idle_minutes: not a GapOptions field"):
+        work_options(t.model_copy(update={"gap": GrownGap()}))
 
 
 def test_optim_section_equals_train_options() -> None:

@@ -11,11 +11,18 @@ schema.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+    from pydantic import BaseModel
+
     from standard_coder.config.training import TrainingSection
     from standard_coder.sch.features.cross_repo import CrossRepoPrior
+    from standard_coder.sch.predictors.train import TrainOptions
+    from standard_coder.sch.work_inference.labels import WorkInferenceOptions
+
+D = TypeVar("D", bound="DataclassInstance")
 
 
 def configured_prior(t: TrainingSection, path: Path | None) -> CrossRepoPrior | None:
@@ -31,20 +38,21 @@ def configured_prior(t: TrainingSection, path: Path | None) -> CrossRepoPrior | 
     return CrossRepoPrior.builtin(body=t.features.commit_body)
 
 
-def work_options(t: TrainingSection) -> Any:
-    """``WorkInferenceOptions`` from ``[training]``."""
+def work_options(t: TrainingSection) -> WorkInferenceOptions:
+    """``WorkInferenceOptions`` from ``[training]``: ``[training.hmm]`` and ``[training.gap]``
+    whole (the stage reads ``squash_minutes`` too, to squash changes, and the HMM reads it as
+    well), ``TypeError`` for a key ``HMMOptions`` or ``GapOptions`` lacks."""
     from standard_coder.sch.work_inference.labels import (
         GapOptions,
         HMMOptions,
         WorkInferenceOptions,
     )
 
-    hmm_fields = set(HMMOptions.__dataclass_fields__)
     return WorkInferenceOptions(
         label_samples_per_commit=t.label_samples_per_commit,
         min_commits_per_author=t.min_commits_per_author,
-        hmm=HMMOptions(**{k: v for k, v in t.hmm.model_dump().items() if k in hmm_fields}),
-        gap=GapOptions(**t.gap.model_dump()),
+        hmm=_options_from(t.hmm, HMMOptions, "[training.hmm]"),
+        gap=_options_from(t.gap, GapOptions, "[training.gap]"),
     )
 
 
@@ -78,18 +86,44 @@ OPTIM_RUNNER_ONLY = frozenset({"checkpoint_every_steps", "validation_fraction"})
 key ``TrainOptions`` lacks is an error (:func:`train_options`, test_defaults), never ignored."""
 
 
-def train_options(t: TrainingSection, precision: str = "fp32") -> Any:
+def train_options(t: TrainingSection, precision: str = "fp32") -> TrainOptions:
     """``TrainOptions`` from ``[training.optim]`` (less :data:`OPTIM_RUNNER_ONLY`) and ``[runner]
     precision``; ``TypeError`` for a key in neither (a schema change that forgot one)."""
-    from dataclasses import fields
-
     from standard_coder.sch.predictors.train import TrainOptions
 
-    optim = t.optim.model_dump(exclude=set(OPTIM_RUNNER_ONLY))
-    unknown = sorted(set(optim) - {f.name for f in fields(TrainOptions)})
-    if unknown:  # it would do nothing: say so where the schema and TrainOptions part
-        raise TypeError(
-            f"[training.optim] {', '.join(unknown)}: not a TrainOptions field nor in "
-            "pipelines.sch_train_options.OPTIM_RUNNER_ONLY; add it to one of them"
-        )
-    return TrainOptions(**optim, precision=precision)
+    return _options_from(
+        t.optim,
+        TrainOptions,
+        "[training.optim]",
+        OPTIM_RUNNER_ONLY,
+        "OPTIM_RUNNER_ONLY",
+        precision=precision,
+    )
+
+
+def _options_from(
+    section: BaseModel,
+    cls: type[D],
+    key: str,
+    stage_only: frozenset[str] = frozenset(),
+    stage_only_name: str = "",
+    **more: Any,
+) -> D:
+    """The option dataclass ``cls`` from the config section at ``key`` (``[training.hmm]``) and
+    ``more``, less ``stage_only`` (the keys the stage reads itself, this module's constant
+    ``stage_only_name``).
+
+    Raises:
+        TypeError: naming each other section key ``cls`` has no field for: a schema change that
+            forgot the option object would make the key do nothing, so it is never dropped.
+    """
+    from dataclasses import fields
+
+    values = section.model_dump(exclude=set(stage_only))
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
+    if unknown:  # it would do nothing: say so where the schema and the option object part
+        name = cls.__name__
+        nor = f" nor in pipelines.sch_train_options.{stage_only_name}" if stage_only_name else ""
+        to = "one of them" if nor else name
+        raise TypeError(f"{key} {', '.join(unknown)}: not a {name} field{nor}; add it to {to}")
+    return cls(**values, **more)
