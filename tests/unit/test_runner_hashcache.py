@@ -121,3 +121,64 @@ def test_big_folder_preloads_rows_and_rehashes_only_the_touched_file(tmp_path: P
     assert again.rehashed == 1 and again.checksum == first.checksum
     assert all(not p.startswith(str(sibling)) for p in cache._preloaded)
     cache.close()
+
+
+def _link_sha(target: str) -> str:
+    return hashlib.sha256(b"symlink\0" + target.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["rows", "snapshot"])
+def test_a_link_that_leads_nowhere_is_hashed_by_its_target_path(tmp_path: Path, big: bool) -> None:
+    """Session 42: the walk followed every link and one that led nowhere raised, so a stage
+    whose folder output held one failed as it completed. It is now an entry of its own (its
+    ``lstat``), hashed by its target path; a link that resolves is followed, as before."""
+    data = tmp_path / "d"
+    _tree(data, n=100 if big else 5)
+    (data / "latest").symlink_to("run-9")  # leads nowhere
+    (data / "sub" / "loop").symlink_to("loop")  # leads to itself
+    (data / "up").symlink_to("f1.txt")  # resolves: the file's bytes
+    db = tmp_path / "cache" / "hashcache.sqlite"
+    cache = SqliteHashCache(db)
+    try:
+        first = scan_path(data, cache)
+        assert first.files["latest"] == _link_sha("run-9")
+        assert first.files["sub/loop"] == _link_sha("loop")
+        assert first.files["up"] == first.files["f1.txt"] == sha256_file(data / "f1.txt")
+        assert first.checksum == scan_path(data, DictHashCache()).checksum
+        again = scan_path(data, cache)
+        assert again.rehashed == 0 and again.checksum == first.checksum
+        (data / "latest").unlink()
+        (data / "latest").symlink_to("run-8")  # re-pointed, nowhere still
+        moved = scan_path(data, cache, known_token=first.token)
+        assert moved.files["latest"] == _link_sha("run-8") and moved.checksum != first.checksum
+        assert moved.rehashed == 1
+        (data / "latest").unlink()
+        (data / "latest").symlink_to("run-9")  # back: the same checksum
+        assert scan_path(data, cache, known_token=moved.token).checksum == first.checksum
+        (data / "run-9").write_text("found\n")  # the link now resolves: its target's bytes
+        found = scan_path(data, cache, known_token=first.token)
+        assert found.files["latest"] == hashlib.sha256(b"found\n").hexdigest()
+    finally:
+        cache.close()
+
+
+def test_a_link_that_gains_a_target_after_the_walk_is_hashed_as_the_walk_saw_it(
+    tmp_path: Path,
+) -> None:
+    """The walk's line of a link that leads nowhere is the link's own ``lstat``: should its
+    target appear before the content pass, the digest is still the link's (a row of the
+    target's bytes under the link's stat would be served once the target is gone again)."""
+    from standard_coder.runner.hashcache import entry_digest
+
+    link = tmp_path / "latest"
+    link.symlink_to("run-9")
+    inode = link.lstat().st_ino
+    assert entry_digest(str(link), inode) == _link_sha("run-9")
+    (tmp_path / "run-9").write_text("found\n")
+    assert entry_digest(str(link), inode) == _link_sha("run-9")
+    target = (tmp_path / "run-9").stat().st_ino  # the walk now follows it: the file's bytes
+    assert entry_digest(str(link), target) == hashlib.sha256(b"found\n").hexdigest()
+    (tmp_path / "run-9").unlink()
+    link.unlink()
+    with pytest.raises(FileNotFoundError):  # gone since the walk: the walk's error
+        entry_digest(str(link), inode)

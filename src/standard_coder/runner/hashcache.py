@@ -26,13 +26,14 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from io import FileIO
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from standard_coder.runner.errors import InputMissing
 from standard_coder.runner.fserrors import sqlite_error
-from standard_coder.runner.statwalk import lines_token, taken, walk_lines
+from standard_coder.runner.statwalk import lines_token, link_digest, taken, walk_lines
 
 R = TypeVar("R")
 
@@ -57,13 +58,39 @@ def _storable(path: str) -> bool:
 
 def sha256_file(path: Path | str) -> str:
     """sha256 hex digest of a file, read in 1 MiB ``readinto`` chunks into one buffer."""
+    with open(path, "rb", buffering=0) as fh:
+        return _sha256_of(fh)
+
+
+def _sha256_of(fh: FileIO) -> str:
     digest = hashlib.sha256()
     buf = bytearray(CHUNK_SIZE)
     view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            digest.update(view[:n])
+    while n := fh.readinto(buf):
+        digest.update(view[:n])
     return digest.hexdigest()
+
+
+def entry_digest(path: str, inode: int) -> str:
+    """sha256 of what the stat walk saw at ``path`` as inode ``inode``: a file's bytes (a link
+    that resolves is followed), or the target path of a link that leads nowhere
+    (:func:`~standard_coder.runner.statwalk.link_digest`), also when it has gained a target
+    since the walk (its line is the link's).
+
+    Raises:
+        OSError: ``path`` cannot be read (removed since the walk, no permission).
+    """
+    try:
+        fh = open(path, "rb", buffering=0)  # noqa: SIM115 (closed below)
+    except OSError:
+        digest = link_digest(path, inode)
+        if digest is None:
+            raise
+        return digest
+    with fh:
+        if os.fstat(fh.fileno()).st_ino != inode and (link := link_digest(path, inode)):
+            return link
+        return _sha256_of(fh)
 
 
 class HashCache(Protocol):
@@ -502,7 +529,7 @@ def scan_path(path: Path, cache: HashCache, *, known_token: str | None = None) -
         full = prefix + name if name else base
         sha = cache.get(full, ino, size, mtime_ns)
         if sha is None:
-            sha = sha256_file(full)
+            sha = entry_digest(full, ino)
             fresh.append((full, ino, size, mtime_ns, sha))
         files[name] = sha
     if fresh:
@@ -523,7 +550,7 @@ def _scan_known(
         sha = known.get(line)
         if sha is None:
             _, ino, size, mtime_ns = _entry(line)
-            sha = sha256_file(prefix + name)
+            sha = entry_digest(prefix + name, ino)
             fresh.append((prefix + name, ino, size, mtime_ns, sha))
         files[name] = sha
     if fresh:

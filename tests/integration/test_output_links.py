@@ -1,0 +1,118 @@
+"""Links inside a folder output, as a stage completes and as the next runs decide: real CLI
+subprocesses of a small Python pipeline, real links on disk.
+
+``keep`` writes ``tree/run-3/model.txt`` and leaves ``tree/latest`` pointing at ``run-2``, a
+run it pruned: a link that leads nowhere, as users' stages legitimately leave them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proctools import child_env
+
+pytestmark = pytest.mark.integration
+
+PIPELINE = """
+import os
+from pathlib import Path
+from standard_coder.runner.stage import Pipeline, Stage
+
+
+def keep(ctx):
+    tree = ctx.base_dir / "out" / "tree"
+    (tree / "run-3").mkdir(parents=True, exist_ok=True)
+    (tree / "run-3" / "model.txt").write_text(f"{ctx.params['k']}\\n")
+    if not os.path.lexists(tree / "latest"):
+        os.symlink("run-2", tree / "latest")  # run-2 was pruned: the link leads nowhere
+    with (ctx.base_dir.parent / "trace.log").open("a") as fh:
+        fh.write("ran\\n")
+
+
+def build(config_path, overrides):
+    sets = dict(o.split("=", 1) for o in overrides)
+    base = Path(config_path).parent / "state"
+    params = {"k": int(sets.get("k", "1"))}
+    return Pipeline(name="links", base_dir=base, stages=[
+        Stage(name="keep", run=keep, params=params, outputs=(base / "out" / "tree",)),
+    ])
+"""
+
+
+def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A run of the pipeline; what it printed (stdout and stderr) in ``stdout``."""
+    (root / "links.py").write_text(PIPELINE, encoding="utf-8")
+    cfg = root / "pipeline.toml"
+    cfg.write_text('[pipeline]\nentry = "links.py:build"\n', encoding="utf-8")
+    cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg), *args]
+    out, both = subprocess.PIPE, subprocess.STDOUT
+    res = subprocess.run(
+        cmd, cwd=root, env=child_env(), stdout=out, stderr=both, text=True, timeout=60
+    )
+    assert "Traceback" not in res.stdout, res.stdout
+    return res
+
+
+def _ran(root: Path) -> int:
+    trace = root / "trace.log"
+    return len(trace.read_text().splitlines()) if trace.exists() else 0
+
+
+def _recorded_output(root: Path) -> str:
+    manifest = json.loads((root / "state" / "stages" / "keep" / "manifest.json").read_text())
+    checksum: str = manifest["outputs"]["state/out/tree"]
+    return checksum
+
+
+def test_a_link_that_leads_nowhere_in_a_folder_output_is_an_output_like_any_other(
+    tmp_path: Path,
+) -> None:
+    """Session 42: the outputs' checksum as a stage completed followed every link, and one that
+    led nowhere failed the stage (``[FAIL] keep: FileNotFoundError: ... tree/latest``). Such a
+    link is now hashed as a link, by its target path: the stage completes, its rerun skips,
+    and re-pointing the link (elsewhere nowhere, or to a file) is an output change."""
+    latest = tmp_path / "state" / "out" / "tree" / "latest"
+    res = _run(tmp_path)
+    assert res.returncode == 0, res.stdout
+    assert "[done] keep: new" in res.stdout, res.stdout
+    assert os.readlink(latest) == "run-2" and not latest.exists()
+    first = _recorded_output(tmp_path)
+
+    res = _run(tmp_path)
+    assert res.returncode == 0 and "[skip] keep: up to date" in res.stdout, res.stdout
+    assert _ran(tmp_path) == 1
+
+    latest.unlink()
+    latest.symlink_to("run-1")  # elsewhere, and nowhere still
+    res = _run(tmp_path)
+    assert res.returncode == 0, res.stdout
+    assert "[done] keep: outputs changed: state/out/tree" in res.stdout, res.stdout
+    assert _ran(tmp_path) == 2 and os.readlink(latest) == "run-1"
+    assert _recorded_output(tmp_path) != first
+
+    latest.unlink()
+    latest.symlink_to("run-2")  # as the first run left it: the same output
+    res = _run(tmp_path)
+    assert "[done] keep: outputs changed: state/out/tree" in res.stdout, res.stdout
+    assert _recorded_output(tmp_path) == first
+
+    latest.unlink()
+    latest.symlink_to("run-3/model.txt")  # a link that resolves is followed, as before
+    res = _run(tmp_path)
+    assert "[done] keep: outputs changed: state/out/tree" in res.stdout, res.stdout
+    assert _run(tmp_path).stdout.count("[skip] keep: up to date") == 1
+    assert _ran(tmp_path) == 4
+    assert _recorded_output(tmp_path) == _folder_sum({"latest": b"1\n", "run-3/model.txt": b"1\n"})
+
+
+def _folder_sum(files: dict[str, bytes]) -> str:
+    """A folder's checksum as the runner records it: sha256 of ``name NUL sha256 LF`` lines."""
+    text = "".join(f"{n}\0{hashlib.sha256(files[n]).hexdigest()}\n" for n in sorted(files))
+    return hashlib.sha256(text.encode()).hexdigest()
