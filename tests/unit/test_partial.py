@@ -10,6 +10,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from standard_coder.runner.partial import output_stats
 
 
@@ -64,18 +66,18 @@ def test_written_since_start_looks_at_what_a_killed_run_wrote_after_it_started(
     db.write_bytes(b"")
     started = max(_own(tree / "a" / "old.txt")[0], _own(db)[0], _own(tree)[0]) / 1e9 + 0.01
     write_env_stamp(layout.run_dir("killed"), {"run_id": "killed", "started_at": iso(started)})
-    assert not written_since_start(layout, "killed", [tree, db, tmp_path / "absent"])
+    assert written_since_start(layout, "killed", [tree, db, tmp_path / "absent"]).no
     unknown = written_since_start(layout, "unknown", [tree, db])  # no env stamp: cannot tell
-    assert isinstance(unknown, str) and "env stamp" in unknown, unknown
-    assert written_since_start(layout, "unknown", [tmp_path / "absent"]) is False  # nothing there
+    assert unknown.unknown and "env stamp" in str(unknown.why), unknown
+    assert written_since_start(layout, "unknown", [tmp_path / "absent"]).no  # nothing there
     wal = db.with_name("items.sqlite-wal")
     wal.write_bytes(b"header and frame" * 3)  # more than the 32-byte header: a commit
     os.utime(wal, ns=(int(started * 1e9) + 1_000_000,) * 2)
-    assert written_since_start(layout, "killed", [db])
+    assert written_since_start(layout, "killed", [db]).yes
     deep = tree / "a" / "new.txt"
     deep.write_text("new\n")
     os.utime(deep, ns=(int(started * 1e9) + 1_000_000,) * 2)
-    assert written_since_start(layout, "killed", [tree])
+    assert written_since_start(layout, "killed", [tree]).yes
 
 
 def _killed_at(tmp_path: Path) -> tuple[Any, int]:
@@ -108,11 +110,11 @@ def test_an_empty_sqlite_log_is_no_write(tmp_path: Path) -> None:
     for size in (0, 32):
         wal.write_bytes(b"\0" * size)
         _newer(wal, since)
-        assert written_since_start(layout, "killed", [db]) is False
+        assert written_since_start(layout, "killed", [db]).no
         assert output_stats([db]) == before
     wal.write_bytes(b"\0" * 33)  # a frame (its header) after the log's header
     _newer(wal, since)
-    assert written_since_start(layout, "killed", [db]) is True
+    assert written_since_start(layout, "killed", [db]).yes
     assert output_stats([db]) != before
 
 
@@ -131,11 +133,11 @@ def test_a_folder_output_is_judged_by_the_files_under_it(tmp_path: Path) -> None
     (tree / "empty" / "deeper").mkdir(parents=True)
     _newer(tree, since)
     _newer(tree / "empty", since)
-    assert written_since_start(layout, "killed", [tree]) is False
+    assert written_since_start(layout, "killed", [tree]).no
     assert output_stats([tree]) == before
     (tree / "empty" / "deeper" / "new.txt").write_text("new\n")
     _newer(tree / "empty" / "deeper" / "new.txt", since)
-    assert written_since_start(layout, "killed", [tree]) is True
+    assert written_since_start(layout, "killed", [tree]).yes
 
 
 def test_a_dangling_link_hides_no_write_under_a_folder_output(tmp_path: Path) -> None:
@@ -151,13 +153,13 @@ def test_a_dangling_link_hides_no_write_under_a_folder_output(tmp_path: Path) ->
     (tree / "loop").symlink_to("loop")  # leads to itself
     before = output_stats([tree])
     layout, since = _killed_at(tmp_path)
-    assert written_since_start(layout, "killed", [tree]) is False
-    assert kept_work(cdir, [tree], before) is False
+    assert written_since_start(layout, "killed", [tree]).no
+    assert kept_work(cdir, [tree], before).no
     (deep / "item-0.txt").write_text("0\n")
     _newer(deep / "item-0.txt", since)
     assert output_stats([tree]) != before
-    assert kept_work(cdir, [tree], before) is True
-    assert written_since_start(layout, "killed", [tree]) is True
+    assert kept_work(cdir, [tree], before).yes
+    assert written_since_start(layout, "killed", [tree]).yes
 
 
 def _out_of_reach(tree: Path) -> Path:
@@ -191,13 +193,13 @@ def test_an_unreadable_part_of_a_folder_output_is_unknown_not_nothing(tmp_path: 
     before = output_stats([tree])
     layout, since = _killed_at(tmp_path)
     kept = kept_work(cdir, [tree], before)
-    assert isinstance(kept, str) and "File name too long" in kept, kept
+    assert kept.unknown and "File name too long" in str(kept.why), kept
     unknown = written_since_start(layout, "killed", [tree])
-    assert isinstance(unknown, str) and "File name too long" in unknown, unknown
+    assert unknown.unknown and "File name too long" in str(unknown.why), unknown
     (tree / "a" / "new.txt").write_text("new\n")
     _newer(tree / "a" / "new.txt", since)
-    assert kept_work(cdir, [tree], before) is True
-    assert written_since_start(layout, "killed", [tree]) is True
+    assert kept_work(cdir, [tree], before).yes
+    assert written_since_start(layout, "killed", [tree]).yes
 
 
 def _record_state(layout: Any, record: dict[str, Any]) -> None:
@@ -262,3 +264,29 @@ def test_a_stages_outputs_are_walked_once_for_its_notes_and_its_stop(tmp_path: P
     assert walk.stats() is first  # not walked again
     walk.forget()
     assert walk.stats() != first and walk.stats() == output_stats([tree])
+
+
+def test_a_finding_is_yes_no_or_unknown_never_true_or_false_by_itself(tmp_path: Path) -> None:
+    """Session 42: ``kept_work`` and ``written_since`` returned ``bool | str`` (a str: cannot
+    tell why), so ``if kept_work(...)`` read "cannot tell" as yes. A :class:`Finding` answers
+    ``.yes``/``.no``/``.unknown``; its ``value`` is what the run state records (``kept_work``
+    true/false/null)."""
+    from standard_coder.runner.partial import NO, YES, Finding, cannot_tell, kept_work
+
+    unknown = cannot_tell("out/tree/x: Permission denied")
+    assert (YES.value, NO.value, unknown.value) == (True, False, None)
+    assert [f.yes for f in (YES, NO, unknown)] == [True, False, False]
+    assert [f.no for f in (YES, NO, unknown)] == [False, True, False]
+    assert [f.unknown for f in (YES, NO, unknown)] == [False, False, True]
+    assert unknown.why == "out/tree/x: Permission denied" and YES.why is None
+    with pytest.raises(TypeError, match=r"ask \.yes, \.no or \.unknown"):
+        bool(unknown)
+    with pytest.raises(ValueError, match="says why exactly when it cannot tell"):
+        Finding(None)
+    with pytest.raises(ValueError, match="says why exactly when it cannot tell"):
+        Finding(True, "why")
+    cdir = tmp_path / "ckpt"
+    cdir.mkdir()
+    assert kept_work(cdir, [tmp_path / "absent"], [None]) == NO
+    (cdir / "step-0").write_text("0\n")
+    assert kept_work(cdir, [tmp_path / "absent"], [None]) == YES

@@ -11,7 +11,6 @@ stamp): the run state's record of the stage as ``interrupted`` says there is wor
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,13 +21,18 @@ from typing import Any
 from standard_coder.runner.errors import CorruptStateError
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.runstate import read_run_state, restarted_by
+from standard_coder.runner.statwalk import lines_token, stat_line, walk_folder
 
 __all__ = [
     "MARKER",
+    "NO",
     "WAL_SUFFIX",
+    "YES",
+    "Finding",
     "OutputScan",
     "OutputStat",
     "OutputWalk",
+    "cannot_tell",
     "completed_at",
     "finished_work",
     "has_partial_work",
@@ -43,6 +47,47 @@ __all__ = [
 ]
 
 MARKER = "FINGERPRINT"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the runner found of a stopped stage's work (:func:`kept_work`, :func:`written_since`):
+    yes, no, or that it cannot tell, and why. Ask :attr:`yes`, :attr:`no` or :attr:`unknown`:
+    a finding is never true or false by itself (``if kept_work(...)`` raises ``TypeError``), so
+    a "cannot tell" is never read as either."""
+
+    value: bool | None
+    """True, False, or None: cannot tell (the run state's ``kept_work`` as it is recorded)."""
+    why: str | None = None
+    """Why the runner cannot tell (``PATH: REASON``, what is missing); None when it can."""
+
+    def __post_init__(self) -> None:
+        if (self.value is None) != (self.why is not None):
+            raise ValueError("a finding says why exactly when it cannot tell")
+
+    @property
+    def yes(self) -> bool:
+        return self.value is True
+
+    @property
+    def no(self) -> bool:
+        return self.value is False
+
+    @property
+    def unknown(self) -> bool:
+        return self.value is None
+
+    def __bool__(self) -> bool:
+        raise TypeError("a Finding is yes, no or unknown: ask .yes, .no or .unknown")
+
+
+YES = Finding(True)
+NO = Finding(False)
+
+
+def cannot_tell(why: str) -> Finding:
+    """The runner cannot tell, because ``why``."""
+    return Finding(None, why)
 
 
 def has_partial_work(cdir: Path) -> bool:
@@ -87,85 +132,50 @@ WAL_HEADER = 32
 header alone); a log longer than this holds a frame, a committed write."""
 
 
-class _Scan:
-    """One streaming stat walk: a running sha256 and counts, no list of lines."""
-
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-        self.files = 0
-        self.newest = -1
-        self.unreadable: str | None = None
-
-    def add(self, rel: str, st: os.stat_result) -> None:
-        line = f"{rel}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"
-        self.digest.update(line.encode("utf-8", "surrogateescape"))
-        self.files += 1
-        self.newest = max(self.newest, st.st_mtime_ns)
-
-    def cannot(self, rel: str, where: str, exc: OSError) -> None:
-        why = exc.strerror or type(exc).__name__
-        self.digest.update(f"{rel}\0?\0{why}\n".encode("utf-8", "surrogateescape"))
-        if self.unreadable is None:
-            self.unreadable = f"{where}: {why}"
-
-    def walk(self, top: str) -> None:
-        """Every file and link under folder ``top`` (sorted by name, depth first); an entry
-        that cannot be read is noted and the walk goes on."""
-        todo = [(top, "")]
-        while todo:
-            folder, rel = todo.pop()
-            try:
-                with os.scandir(folder) as it:
-                    entries = sorted(it, key=lambda e: e.name)
-            except OSError as exc:
-                self.cannot(rel, folder, exc)
-                continue
-            subfolders = []
-            for entry in entries:
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:  # removed since the folder was listed
-                    continue
-                except OSError as exc:
-                    self.cannot(rel + entry.name, entry.path, exc)
-                    continue
-                if S_ISDIR(st.st_mode):
-                    subfolders.append((entry.path, f"{rel}{entry.name}/"))
-                else:  # a file, or a link (looked at, not followed), or another kind
-                    self.add(rel + entry.name, st)
-            todo.extend(reversed(subfolders))
-
-    def result(self) -> OutputScan:
-        token = self.digest.hexdigest() if self.files or self.unreadable else ""
-        return OutputScan(token, self.files, self.newest, self.unreadable)
-
-
 def scan_output(path: Path) -> OutputStat:
-    """Output ``path`` as it is now (:class:`OutputScan`; None: absent). A folder is walked (an
-    ``lstat`` per entry under it: about 25 ms for 10,000 files)."""
-    scan = _Scan()
+    """Output ``path`` as it is now (:class:`OutputScan`; None: absent). A folder is walked by
+    the runner's one walker, links not followed (an ``lstat`` per entry under it, about 25 ms
+    for 10,000 files: ``statwalk.walk_folder``); an entry that cannot be read is noted and the
+    walk goes on."""
+    lines: list[str] = []
+    unreadable: list[str] = []
+
+    def note(rel: str, where: str, exc: OSError) -> None:
+        why = exc.strerror or type(exc).__name__
+        lines.append(f"{rel}\0?\0{why}\n")
+        unreadable.append(f"{where}: {why}")
+
+    newest = -1
     try:
         st = path.stat()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        scan.cannot("", str(path), exc)
-        return scan.result()
+        note("", str(path), exc)
+        return _scanned(lines, newest, unreadable)
     if S_ISDIR(st.st_mode):
-        scan.walk(os.fspath(path))
-        return scan.result()
-    scan.add("", st)
+        newest = walk_folder(os.fspath(path), lines, follow_links=False, note=note)
+        return _scanned(lines, newest, unreadable)
+    lines.append(stat_line("", st))
+    newest = st.st_mtime_ns
     wal = path.with_name(path.name + WAL_SUFFIX)
     try:
         wst = wal.stat()
     except FileNotFoundError:
-        return scan.result()
+        return _scanned(lines, newest, unreadable)
     except OSError as exc:
-        scan.cannot(WAL_SUFFIX, str(wal), exc)
-        return scan.result()
+        note(WAL_SUFFIX, str(wal), exc)
+        return _scanned(lines, newest, unreadable)
     if wst.st_size > WAL_HEADER:  # a committed write; an empty log is an open database
-        scan.add(WAL_SUFFIX, wst)
-    return scan.result()
+        lines.append(stat_line(WAL_SUFFIX, wst))
+        newest = max(newest, wst.st_mtime_ns)
+    return _scanned(lines, newest, unreadable)
+
+
+def _scanned(lines: list[str], newest: int, unreadable: list[str]) -> OutputScan:
+    token = lines_token(lines) if lines else ""
+    first = unreadable[0] if unreadable else None
+    return OutputScan(token, len(lines) - len(unreadable), newest, first)
 
 
 def output_stats(outputs: Sequence[Path]) -> list[OutputStat]:
@@ -201,22 +211,22 @@ def _stats(outputs: Sequence[Path] | OutputWalk) -> list[OutputStat]:
 
 def kept_work(
     cdir: Path, outputs: Sequence[Path], before: list[OutputStat], *, resumed: bool = False
-) -> bool | str:
+) -> Finding:
     """Whether a stopped run of a stage left work a rerun can continue: partial work in
     ``cdir``, or outputs it changed since ``before`` (:func:`output_stats` as it started; the
     mine keeps its progress in its database), anywhere under a folder output, or (``resumed``:
     the run continued work an earlier one left, :func:`resume_note`) outputs still there to
-    continue, though it wrote nothing more. A stage that kept none of these starts afresh
-    (False). Where nothing readable changed but a part of an output could not be read, the
-    runner cannot tell: a string says what could not be read (``PATH: REASON``)."""
+    continue, though it wrote nothing more: :data:`YES`. A stage that kept none of these starts
+    afresh (:data:`NO`). Where nothing readable changed but a part of an output could not be
+    read, the runner cannot tell (:func:`cannot_tell`: ``PATH: REASON``)."""
     if has_partial_work(cdir):
-        return True
+        return YES
     after = output_stats(outputs)
     if [_work(s) for s in after] != [_work(s) for s in before]:
-        return True
+        return YES
     if resumed and any(s is not None and s.holds_work for s in before):
-        return True
-    return _first_unreadable(after) or False
+        return YES
+    return _unless_unreadable(after)
 
 
 def _work(stat: OutputStat) -> tuple[str, str | None] | None:
@@ -226,8 +236,10 @@ def _work(stat: OutputStat) -> tuple[str, str | None] | None:
     return stat.token, stat.unreadable
 
 
-def _first_unreadable(stats: Sequence[OutputStat]) -> str | None:
-    return next((s.unreadable for s in stats if s is not None and s.unreadable), None)
+def _unless_unreadable(stats: Sequence[OutputStat]) -> Finding:
+    """:data:`NO`, unless a part of an output could not be read: then the first one, unknown."""
+    first = next((s.unreadable for s in stats if s is not None and s.unreadable), None)
+    return NO if first is None else cannot_tell(first)
 
 
 def stamped_fingerprint(cdir: Path) -> str | None:
@@ -331,8 +343,8 @@ def resume_note(
         note = "may continue where the interrupted run stopped"
     elif record.get("kept_work") is not False:  # its progress is in its outputs
         note = "continues where the interrupted run stopped"
-    elif killed is not None and (wrote := _killed_wrote(layout, record, killed, outputs)):
-        unknown = wrote if isinstance(wrote, str) else None
+    elif killed is not None and not (wrote := _killed_wrote(layout, record, killed, outputs)).no:
+        unknown = wrote.why
         note = f"{'may continue' if unknown else 'continues'} where the interrupted run stopped"
     else:
         return None
@@ -349,48 +361,48 @@ def resume_note(
 
 def written_since_start(
     layout: RunnerLayout, run_id: str, outputs: Sequence[Path] | OutputWalk
-) -> bool | str:
+) -> Finding:
     """Whether a file of ``outputs`` (one and its SQLite log, or any file or link under a
-    folder) was written after run ``run_id`` started (its env stamp's ``started_at``): True,
-    False, or, where the runner cannot tell (that start is unknown, or a part of an output
-    could not be read, and no file it could read is newer), a string saying why. Outputs
-    that hold nothing (absent, an empty folder) were not written: False."""
+    folder) was written after run ``run_id`` started (its env stamp's ``started_at``): yes,
+    no, or, where the runner cannot tell (that start is unknown, or a part of an output could
+    not be read, and no file it could read is newer), unknown and why. Outputs that hold
+    nothing (absent, an empty folder) were not written: no."""
     started = _run_time(layout, run_id)
     if started is None:
         return _unknown(_stats(outputs), f"the env stamp of run {run_id} is missing or unreadable")
     return written_since(started, outputs)
 
 
-def written_since(when: float, outputs: Sequence[Path] | OutputWalk) -> bool | str:
-    """Whether a file of ``outputs`` is newer than ``when`` (epoch seconds): True, False, or
-    what could not be read (``PATH: REASON``) when nothing readable is newer."""
+def written_since(when: float, outputs: Sequence[Path] | OutputWalk) -> Finding:
+    """Whether a file of ``outputs`` is newer than ``when`` (epoch seconds): yes, no, or
+    unknown and what could not be read (``PATH: REASON``) when nothing readable is newer."""
     stats = _stats(outputs)
     since = int(when * 1e9)
     if any(s is not None and s.newest_ns >= since for s in stats):
-        return True
-    return _first_unreadable(stats) or False
+        return YES
+    return _unless_unreadable(stats)
 
 
-def _unknown(stats: Sequence[OutputStat], why: str) -> bool | str:
-    """``why`` the runner cannot tell, where the outputs hold anything (else False)."""
-    return why if any(s is not None and s.holds_work for s in stats) else False
+def _unknown(stats: Sequence[OutputStat], why: str) -> Finding:
+    """Unknown, ``why``, where the outputs hold anything (else no)."""
+    return cannot_tell(why) if any(s is not None and s.holds_work for s in stats) else NO
 
 
 def _killed_wrote(
     layout: RunnerLayout, record: dict[str, Any], killed: str, outputs: Sequence[Path] | OutputWalk
-) -> bool | str:
+) -> Finding:
     """Whether the runs killed after the run of ``record`` (which recorded ``kept_work:
     false``: it changed no output) wrote into ``outputs``: a file newer than that run's end
     (its env stamp's ``ended_at``, else ``started_at``), whichever killed run wrote it (only
     the last, ``killed``, is named in the record). When that stamp is gone (``gc`` removes an
     old run's folder), a file newer than the start of ``killed`` still says so; else the
-    runner cannot tell (a string says why)."""
+    runner cannot tell (unknown, and why)."""
     recorded = record.get("run_id")
     stopped = _run_time(layout, recorded, "ended_at") if isinstance(recorded, str) else None
     if stopped is not None:
         return written_since(stopped, outputs)
-    if written_since_start(layout, killed, outputs) is True:
-        return True
+    if written_since_start(layout, killed, outputs).yes:
+        return YES
     why = f"the env stamp of the interrupted run {recorded} is missing or unreadable"
     return _unknown(_stats(outputs), why)
 

@@ -269,10 +269,10 @@ def run_stage(
     if stop.requested and ctx.stop_seen:  # it may have returned early: its work is partial
         left = kept_work(cdir, out_paths, before, resumed=resumed)
         note = _progress_note(ctx)
-        if left is not True:  # "rerun to resume" is true of the run, not of this stage: say so
+        if not left.yes:  # "rerun to resume" is true of the run, not of this stage: say so
             afresh = (  # or that the runner cannot tell (a part of an output is unreadable)
-                f"cannot tell whether {name} kept partial work: {left}"
-                if isinstance(left, str)
+                f"cannot tell whether {name} kept partial work: {left.why}"
+                if left.unknown
                 else f"{name} starts afresh: it kept no partial work"
             )
             note = f"{note[:-1]}; {afresh})" if note else f" ({afresh})"
@@ -283,7 +283,7 @@ def run_stage(
             cache_hit=False,
             summary=ctx.summary,
             progress=note,
-            kept_work=left if isinstance(left, bool) else None,
+            kept_work=left.value,
             checkpoint=(
                 None
                 if ctx.last_checkpoint is None

@@ -1,11 +1,19 @@
-"""The stat walk of a declared path: one ``scandir`` pass and a sha256 *token* over every
-file's name, inode, size and mtime. Shared by the hash cache
-(:mod:`~standard_coder.runner.hashcache`) and the no-op fast door
-(:mod:`~standard_coder.runner.noop`); ``os``, ``stat`` and ``hashlib`` only.
+"""The stat walk of a declared path: one ``scandir`` pass and a ``relative_path NUL inode NUL
+size NUL mtime_ns LF`` line per entry, and the sha256 *token* over those lines. The one walker
+of folders in the runner (``os``, ``stat`` and ``hashlib`` only), in two modes:
 
-Links that resolve are followed (the file or folder they lead to is walked); a link that leads
-nowhere (its target is missing, or it loops) is an entry of its own, by its ``lstat``: its
-content is its target path (:func:`link_digest`).
+- ``follow_links=True``, what the files hold (:func:`walk_lines`: the hash cache's checksums,
+  :mod:`~standard_coder.runner.hashcache`, and the no-op fast door,
+  :mod:`~standard_coder.runner.noop`): links that resolve are followed (the file or folder
+  they lead to is walked); a link that leads nowhere (its target is missing, or it loops) is
+  an entry of its own, by its ``lstat``, its content its target path (:func:`link_digest`);
+  FIFOs, sockets and devices are left out (they hold no bytes to hash).
+- ``follow_links=False``, whether anything was written (:mod:`~standard_coder.runner.partial`:
+  did a stopped stage keep work): every entry but a folder (files, links looked at and not
+  followed, any other kind) by its ``lstat``; a link to a folder is not walked into.
+
+Either way a folder's own entry is not a line (it changes when a temp file is made and
+removed in it), and the order is by name, depth first.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+from collections.abc import Callable, Iterator
 from operator import attrgetter
 from stat import S_ISDIR, S_ISLNK, S_ISREG
 
@@ -22,50 +31,105 @@ LEADS_NOWHERE = frozenset({errno.ENOENT, errno.ELOOP, errno.ENOTDIR})
 """Why following a link fails when it leads nowhere: its target is missing (or a part of its
 path is a file), or it leads to itself."""
 
+Note = Callable[[str, str, OSError], None]
+"""Told of what a walk could not read: its relative name (a folder's ends in ``/``), its path
+and the error; the walk goes on."""
 
-def _dangling(entry: os.DirEntry[str], exc: OSError) -> os.stat_result:
-    """The ``lstat`` of ``entry``, a link that leads nowhere; re-raises ``exc`` for any other
-    entry that cannot be followed (a file removed since the folder was listed)."""
+
+def stat_line(rel: str, st: os.stat_result) -> str:
+    """The walk's line of one entry: ``rel NUL inode NUL size NUL mtime_ns LF``."""
+    return f"{rel}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"
+
+
+def _leads_nowhere(entry: os.DirEntry[str], exc: OSError) -> os.stat_result | None:
+    """The ``lstat`` of ``entry`` when it is a link that leads nowhere (``exc``: following it
+    failed), else None (a file removed since its folder was listed, no permission)."""
     if exc.errno in LEADS_NOWHERE and entry.is_symlink():
         try:
             return entry.stat(follow_symlinks=False)
         except OSError:
-            pass
-    raise exc
+            return None
+    return None
 
 
-def _walk(root: str, rel: str, out: list[str]) -> None:
-    """Append one stat line per regular file (or link that leads nowhere) under ``root``
-    (sorted by name, depth first)."""
-    with os.scandir(root) as it:
-        entries = sorted(it, key=_by_name)
+def _listing(folder: str, rel: str, note: Note | None) -> Iterator[os.DirEntry[str]] | None:
+    """The entries of ``folder``, sorted by name (None: it could not be read, told to
+    ``note``; without one its error is raised)."""
+    try:
+        with os.scandir(folder) as it:
+            return iter(sorted(it, key=_by_name))
+    except OSError as exc:
+        if note is None:
+            raise
+        note(rel, folder, exc)
+        return None
+
+
+def walk_folder(top: str, out: list[str], *, follow_links: bool, note: Note | None = None) -> int:
+    """Append the stat line (:func:`stat_line`) of every entry under folder ``top`` to ``out``,
+    as the mode ``follow_links`` says (the module's docstring), sorted by name, depth first (a
+    folder's entries where its name sorts); the newest mtime among them, in ns (-1: none).
+
+    Args:
+        top: the folder.
+        out: the lines, appended to.
+        follow_links: follow links that resolve (what the files hold), or look at every entry
+            and follow none (whether anything was written).
+        note: None: what cannot be read raises. Else it is told what cannot be read and the
+            walk goes on; an entry removed since its folder was listed is then skipped.
+
+    Raises:
+        OSError: ``top`` or an entry under it cannot be read (only without ``note``).
+    """
+    newest = -1
     append = out.append
-    for entry in entries:
-        try:
-            st = entry.stat()
-        except OSError as exc:
-            st = _dangling(entry, exc)
-        mode = st.st_mode
-        if S_ISDIR(mode):
-            _walk(entry.path, f"{rel}{entry.name}/", out)
-        elif S_ISREG(mode) or S_ISLNK(mode):
-            append(f"{rel}{entry.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n")
+    first = _listing(top, "", note)
+    stack = [] if first is None else [(first, "")]
+    while stack:
+        entries, rel = stack[-1]
+        for entry in entries:  # the same iterator resumes when the folder below is done
+            try:
+                st = entry.stat(follow_symlinks=follow_links)
+            except OSError as exc:
+                nowhere = _leads_nowhere(entry, exc) if follow_links else None
+                if nowhere is None:
+                    if note is None:
+                        raise
+                    if not isinstance(exc, FileNotFoundError):  # else removed since listed
+                        note(rel + entry.name, entry.path, exc)
+                    continue
+                st = nowhere
+            mode = st.st_mode
+            if S_ISDIR(mode):
+                below = f"{rel}{entry.name}/"
+                sub = _listing(entry.path, below, note)
+                if sub is not None:
+                    stack.append((sub, below))
+                    break
+            elif not follow_links or S_ISREG(mode) or S_ISLNK(mode):
+                append(f"{rel}{entry.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n")
+                if st.st_mtime_ns > newest:
+                    newest = st.st_mtime_ns
+        else:
+            stack.pop()
+    return newest
 
 
 def walk_lines(path: str | os.PathLike[str]) -> list[str]:
-    """``relative_path NUL inode NUL size NUL mtime_ns LF`` of every regular file below
-    ``path``, links followed, and of every link below it that leads nowhere, by its own
-    ``lstat`` (a plain file gives one line named ``""``).
+    """The stat lines of every regular file below ``path``, links followed, and of every link
+    below it that leads nowhere, by its own ``lstat`` (:func:`walk_folder`, ``follow_links``;
+    a plain file gives one line named ``""``).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        OSError: an entry under it cannot be read.
     """
     st = os.stat(path)
     if S_ISDIR(st.st_mode):
         out: list[str] = []
-        _walk(os.fspath(path), "", out)
+        walk_folder(os.fspath(path), out, follow_links=True)
         return out
-    return [f"\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"]
+    return [stat_line("", st)]
 
 
 def link_digest(path: str, inode: int) -> str | None:
