@@ -475,3 +475,48 @@ def test_a_killed_run_after_a_stop_whose_run_folder_is_gone_is_said_unknown(
         "killed?; cannot tell whether its outputs were written since the stop: the env stamp "
         f"of the interrupted run {stopped} is missing or unreadable)"
     ), line
+
+
+def _bytes_and_times(*paths: Path) -> list[tuple[bytes, int]]:
+    return [(p.read_bytes(), p.stat().st_mtime_ns) for p in paths]
+
+
+def test_a_killed_run_that_made_a_new_database_and_its_schema_left_nothing_to_continue(
+    tmp_path: Path,
+) -> None:
+    """Session 42: a stage that creates its database, killed right after it made the schema
+    (no row yet), left a new database and a log holding the schema's frames, so the next run
+    said ``continues where the interrupted run stopped (its last run, ...: killed?)`` (and
+    ``status`` ``unfinished``) with nothing to continue. A database that holds no row in any
+    table is now no work; it is read read-only, and neither it nor its log is changed."""
+    only = ("--stages", "store")
+    assert _stop(_start(tmp_path, *only, wait=30), tmp_path, "start", 1, signal.SIGINT) == 130
+    assert "store starts afresh: it kept no partial work" in _said(tmp_path)
+    db = tmp_path / "state" / "out" / "items.sqlite"
+    wal = db.with_name("items.sqlite-wal")
+    assert not db.exists()
+    killed = _start(tmp_path, *only, open_wait=30)
+    assert _stop(killed, tmp_path, "opened", 1, signal.SIGKILL) == -signal.SIGKILL
+    assert wal.stat().st_size > 32  # the schema's frames: more than an opened database's log
+    left = _bytes_and_times(db, wal)
+    assert _status(tmp_path)["store"] == "would run   new"
+    assert _bytes_and_times(db, wal) == left  # read, never written
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    said = _said(tmp_path)
+    assert "[run] store: new" in said and "[resume]" not in said, said
+    assert _done(tmp_path, "row") == 60
+
+
+def test_a_stop_after_a_new_databases_schema_kept_no_work(tmp_path: Path) -> None:
+    """The same for a stop (SIGINT) that came after the stage made its new database's schema
+    and before its first row: it kept nothing (``store starts afresh``, ``kept_work: false``),
+    not ``kept_work: true`` and a ``[resume]`` line."""
+    only = ("--stages", "store")
+    stopped = _start(tmp_path, *only, open_wait=1)
+    assert _stop(stopped, tmp_path, "opened", 1, signal.SIGINT) == 130
+    assert "store starts afresh: it kept no partial work" in _said(tmp_path)
+    assert _record(tmp_path, "store")["kept_work"] is False
+    assert _status(tmp_path)["store"] == "would run   new"
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    said = _said(tmp_path)
+    assert "[resume]" not in said and _done(tmp_path, "row") == 60, said

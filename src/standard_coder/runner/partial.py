@@ -18,7 +18,9 @@ from pathlib import Path
 from stat import S_ISDIR
 from typing import Any
 
+from standard_coder.runner.dbrows import WAL_HEADER, WAL_SUFFIX, holds_rows, is_database
 from standard_coder.runner.errors import CorruptStateError
+from standard_coder.runner.finding import NO, YES, Finding, cannot_tell
 from standard_coder.runner.layout import RunnerLayout
 from standard_coder.runner.runstate import read_run_state, restarted_by
 from standard_coder.runner.statwalk import lines_token, stat_line, walk_folder
@@ -49,47 +51,6 @@ __all__ = [
 MARKER = "FINGERPRINT"
 
 
-@dataclass(frozen=True)
-class Finding:
-    """What the runner found of a stopped stage's work (:func:`kept_work`, :func:`written_since`):
-    yes, no, or that it cannot tell, and why. Ask :attr:`yes`, :attr:`no` or :attr:`unknown`:
-    a finding is never true or false by itself (``if kept_work(...)`` raises ``TypeError``), so
-    a "cannot tell" is never read as either."""
-
-    value: bool | None
-    """True, False, or None: cannot tell (the run state's ``kept_work`` as it is recorded)."""
-    why: str | None = None
-    """Why the runner cannot tell (``PATH: REASON``, what is missing); None when it can."""
-
-    def __post_init__(self) -> None:
-        if (self.value is None) != (self.why is not None):
-            raise ValueError("a finding says why exactly when it cannot tell")
-
-    @property
-    def yes(self) -> bool:
-        return self.value is True
-
-    @property
-    def no(self) -> bool:
-        return self.value is False
-
-    @property
-    def unknown(self) -> bool:
-        return self.value is None
-
-    def __bool__(self) -> bool:
-        raise TypeError("a Finding is yes, no or unknown: ask .yes, .no or .unknown")
-
-
-YES = Finding(True)
-NO = Finding(False)
-
-
-def cannot_tell(why: str) -> Finding:
-    """The runner cannot tell, because ``why``."""
-    return Finding(None, why)
-
-
 def has_partial_work(cdir: Path) -> bool:
     """Whether ``cdir`` holds anything besides its fingerprint stamp."""
     return cdir.is_dir() and any(p.name != MARKER for p in cdir.iterdir())
@@ -98,10 +59,10 @@ def has_partial_work(cdir: Path) -> bool:
 @dataclass(frozen=True)
 class OutputScan:
     """What holds an output's work, as one walk (:func:`scan_output`) saw it: a plain file and
-    its SQLite log (:data:`WAL_SUFFIX`, counted only when it holds a frame), or every file and
-    link under a folder (a folder's own entry, and those of the folders under it, are not
-    looked at: they change when anything is made or removed in them, a temp file, an empty
-    folder). Links are looked at, not followed."""
+    its SQLite log (:data:`WAL_SUFFIX`, counted only when it holds a frame; a database that
+    holds no row holds nothing), or every file and link under a folder (a folder's own entry,
+    and those of the folders under it, are not looked at: they change when anything is made
+    or removed in them, a temp file, an empty folder). Links are looked at, not followed."""
 
     token: str
     """sha256 over one stat line (name, inode, size, mtime) per file or link, and one per
@@ -121,15 +82,6 @@ class OutputScan:
 
 OutputStat = OutputScan | None
 """An output as :func:`output_stats` saw it; None: absent."""
-
-WAL_SUFFIX = "-wal"
-"""A SQLite database's write-ahead log beside it (``mined_commits.sqlite-wal``): committed work
-sits there until a checkpoint copies it into the database (the mine's database uses one), so
-a file output's work is the file and its log."""
-
-WAL_HEADER = 32
-"""Bytes of a SQLite log's header: opening a database in WAL mode makes the log (empty, or this
-header alone); a log longer than this holds a frame, a committed write."""
 
 
 def scan_output(path: Path) -> OutputStat:
@@ -162,14 +114,25 @@ def scan_output(path: Path) -> OutputStat:
     try:
         wst = wal.stat()
     except FileNotFoundError:
-        return _scanned(lines, newest, unreadable)
+        pass
     except OSError as exc:
         note(WAL_SUFFIX, str(wal), exc)
-        return _scanned(lines, newest, unreadable)
-    if wst.st_size > WAL_HEADER:  # a committed write; an empty log is an open database
-        lines.append(stat_line(WAL_SUFFIX, wst))
-        newest = max(newest, wst.st_mtime_ns)
-    return _scanned(lines, newest, unreadable)
+    else:
+        if wst.st_size > WAL_HEADER:  # a committed write; an empty log is an open database
+            lines.append(stat_line(WAL_SUFFIX, wst))
+            newest = max(newest, wst.st_mtime_ns)
+    return _database(path, _scanned(lines, newest, unreadable))
+
+
+def _database(path: Path, scan: OutputScan) -> OutputScan:
+    """``scan`` of file output ``path``; when it is a SQLite database that holds no row (its
+    schema alone: a run stopped before its first row), it holds no work, as an empty folder;
+    when its rows cannot be read (locked, corrupt), nothing readable in it says it does and
+    the runner cannot tell (:func:`~standard_coder.runner.dbrows.holds_rows`)."""
+    if not is_database(path):
+        return scan
+    rows = holds_rows(path)
+    return scan if rows.yes else OutputScan("", 0, -1, rows.why)
 
 
 def _scanned(lines: list[str], newest: int, unreadable: list[str]) -> OutputScan:
@@ -230,8 +193,9 @@ def kept_work(
 
 
 def _work(stat: OutputStat) -> tuple[str, str | None] | None:
-    """What of an output says what work it holds (None: none, absent or an empty folder)."""
-    if stat is None or not stat.holds_work:
+    """What of an output says what work it holds (None: none that can be read: absent, an empty
+    folder, a database with no row, or one that cannot be read)."""
+    if stat is None or stat.files == 0:
         return None
     return stat.token, stat.unreadable
 

@@ -1,0 +1,129 @@
+"""``runner.dbrows``: whether a SQLite database output holds a row, read without writing (real
+databases; a writer SIGKILLed in a real subprocess)."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from standard_coder.runner.dbrows import holds_rows, is_database
+from standard_coder.runner.partial import NO, YES, kept_work, output_stats
+
+WRITER = """
+import os, signal, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+con.execute("PRAGMA journal_mode=WAL")
+con.execute("CREATE TABLE items (k, i, PRIMARY KEY (k, i))")
+con.commit()
+if sys.argv[2] == "row":
+    con.execute("INSERT INTO items VALUES (1, 2)")
+    con.commit()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _killed_writer(db: Path, what: str) -> None:
+    """A writer that made ``db`` in WAL mode, its schema and (``row``) one row, then was
+    SIGKILLed: its commits sit in the ``-wal`` log, with its ``-shm`` index beside it."""
+    res = subprocess.run([sys.executable, "-c", WRITER, str(db), what], timeout=60)
+    assert res.returncode == -signal.SIGKILL
+
+
+def _state(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file in ``folder`` but the ``-shm`` index: its bytes and mtime."""
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in folder.iterdir()
+        if not p.name.endswith("-shm")
+    }
+
+
+def test_a_killed_writers_schema_alone_is_no_row_and_is_read_without_writing(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "items.sqlite"
+    _killed_writer(db, "schema")
+    assert db.with_name("items.sqlite-wal").stat().st_size > 32  # the schema's frames
+    left, names = _state(tmp_path), sorted(p.name for p in tmp_path.iterdir())
+    assert is_database(db) and holds_rows(db) == NO
+    assert _state(tmp_path) == left and sorted(p.name for p in tmp_path.iterdir()) == names
+    rows = tmp_path / "rows" / "items.sqlite"
+    rows.parent.mkdir()
+    _killed_writer(rows, "row")
+    assert holds_rows(rows) == YES
+
+
+def test_a_closed_database_is_read_without_making_a_log(tmp_path: Path) -> None:
+    """A database in WAL mode closed cleanly has no ``-wal`` or ``-shm``; reading it makes
+    neither (SQLite makes both for a plain read-only open)."""
+    db = tmp_path / "items.sqlite"
+    with closing(sqlite3.connect(db)) as con:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE items (i INTEGER PRIMARY KEY AUTOINCREMENT)")
+        con.execute("INSERT INTO items DEFAULT VALUES")
+        con.execute("DELETE FROM items")  # sqlite_sequence keeps a row: SQLite's, not work
+        con.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["items.sqlite"]
+    assert holds_rows(db) == NO
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["items.sqlite"]
+    with closing(sqlite3.connect(db)) as con:
+        con.execute("INSERT INTO items DEFAULT VALUES")
+        con.commit()
+    assert holds_rows(db) == YES
+
+
+def test_a_locked_or_corrupt_database_cannot_be_told(tmp_path: Path) -> None:
+    db = tmp_path / "items.sqlite"
+    with closing(sqlite3.connect(db, isolation_level=None)) as con:
+        con.execute("CREATE TABLE items (i)")
+        con.execute("BEGIN EXCLUSIVE")  # a writer holds it (rollback journal mode)
+        con.execute("INSERT INTO items VALUES (1)")
+        why = holds_rows(db).why
+        assert why is not None and why.startswith(f"{db}: ") and "locked" in why, why
+        con.execute("ROLLBACK")
+    assert holds_rows(db) == NO
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(db.read_bytes()[:100] + b"\xff" * 4000)  # its header, then garbage
+    why = holds_rows(bad).why
+    assert why is not None and why.startswith(f"{bad}: "), why
+    (tmp_path / "notes.txt").write_text("SQLite\n")
+    assert not is_database(tmp_path / "notes.txt") and not is_database(tmp_path / "absent")
+
+
+def test_a_new_database_with_no_row_is_no_kept_work(tmp_path: Path) -> None:
+    """What a stop compares: a database made since the stage started that holds no row is no
+    work (as an empty folder); one whose rows cannot be read is not "nothing": the runner
+    cannot tell."""
+    db, cdir = tmp_path / "out" / "items.sqlite", tmp_path / "ckpt"
+    db.parent.mkdir()
+    cdir.mkdir()
+    before = output_stats([db])
+    _killed_writer(db, "schema")
+    assert kept_work(cdir, [db], before) == NO
+    with closing(sqlite3.connect(db, isolation_level=None)) as con:
+        con.execute("PRAGMA locking_mode=EXCLUSIVE")  # held from the first read on
+        con.execute("SELECT 1 FROM items").fetchall()
+        kept = kept_work(cdir, [db], before)
+        assert kept.unknown and "locked" in str(kept.why), kept
+        con.execute("INSERT INTO items VALUES (1, 1)")
+    assert kept_work(cdir, [db], before).yes
+
+
+@pytest.mark.parametrize("size", [0, 32])
+def test_a_log_with_no_frame_is_not_read_as_rows(tmp_path: Path, size: int) -> None:
+    """A log of an opened database (empty, or its header alone) beside a database with a row:
+    the file alone is read, and holds it."""
+    db = tmp_path / "items.sqlite"
+    with closing(sqlite3.connect(db)) as con:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE items (i)")
+        con.execute("INSERT INTO items VALUES (1)")
+        con.commit()
+    db.with_name("items.sqlite-wal").write_bytes(b"\0" * size)
+    assert holds_rows(db) == YES
