@@ -337,7 +337,10 @@ class TrainingSection(StrictModel):
     )
     label_samples_per_commit: int = Field(200, ge=1, description="coding-time samples per commit")
     min_commits_per_author: int = Field(
-        50, ge=1, description="authors below this share one pooled work-inference model"
+        100,
+        ge=1,
+        description="authors below this share one pooled work-inference model (an own model "
+        "needs ~100 commits: docs/work-inference.md)",
     )
     test_fraction: float = Field(
         0.2, gt=0, lt=1, description="most recent share of each repo held out"

@@ -157,7 +157,9 @@ class WorkInferenceOptions:
     """Everything that determines the labels besides the commits and the seed."""
 
     label_samples_per_commit: int = 200
-    min_commits_per_author: int = 50
+    min_commits_per_author: int = 100
+    """Authors with fewer commits share a pooled model: an own model of 50-99 commits (the
+    default before session 42) labelled worse than the pool (docs/work-inference.md)."""
     hmm: HMMOptions = field(default_factory=HMMOptions)
     gap: GapOptions = field(default_factory=GapOptions)
     n_threads: int = 1
