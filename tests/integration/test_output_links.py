@@ -2,7 +2,9 @@
 subprocesses of a small Python pipeline, real links on disk.
 
 ``keep`` writes ``tree/run-3/model.txt`` and leaves ``tree/latest`` pointing at ``run-2``, a
-run it pruned: a link that leads nowhere, as users' stages legitimately leave them.
+run it pruned: a link that leads nowhere, as users' stages legitimately leave them. With
+``--set stage=cycles`` the stage leaves links back to its own folder instead (``current -> .``,
+``latest -> .``, ``runs/up -> ..``).
 """
 
 from __future__ import annotations
@@ -36,12 +38,27 @@ def keep(ctx):
         fh.write("ran\\n")
 
 
+def cycles(ctx):
+    tree = ctx.base_dir / "out" / "tree"
+    (tree / "runs").mkdir(parents=True, exist_ok=True)
+    (tree / "runs" / "model.txt").write_text(f"{ctx.params['k']}\\n")
+    for name in ("current", "latest"):
+        if not os.path.lexists(tree / name):
+            os.symlink(".", tree / name)  # back to its own folder: a cycle
+    if not os.path.lexists(tree / "runs" / "up"):
+        os.symlink("..", tree / "runs" / "up")
+    with (ctx.base_dir.parent / "trace.log").open("a") as fh:
+        fh.write("ran\\n")
+
+
 def build(config_path, overrides):
     sets = dict(o.split("=", 1) for o in overrides)
     base = Path(config_path).parent / "state"
     params = {"k": int(sets.get("k", "1"))}
+    STAGES = {"keep": keep, "cycles": cycles}
     return Pipeline(name="links", base_dir=base, stages=[
-        Stage(name="keep", run=keep, params=params, outputs=(base / "out" / "tree",)),
+        Stage(name="keep", run=STAGES[sets.get("stage", "keep")], params=params,
+              outputs=(base / "out" / "tree",)),
     ])
 """
 
@@ -112,7 +129,33 @@ def test_a_link_that_leads_nowhere_in_a_folder_output_is_an_output_like_any_othe
     assert _recorded_output(tmp_path) == _folder_sum({"latest": b"1\n", "run-3/model.txt": b"1\n"})
 
 
-def _folder_sum(files: dict[str, bytes]) -> str:
-    """A folder's checksum as the runner records it: sha256 of ``name NUL sha256 LF`` lines."""
-    text = "".join(f"{n}\0{hashlib.sha256(files[n]).hexdigest()}\n" for n in sorted(files))
+def _folder_sum(files: dict[str, bytes], digests: dict[str, str] | None = None) -> str:
+    """A folder's checksum as the runner records it: sha256 of ``name NUL sha256 LF`` lines
+    (``digests``: a name's digest, a link's, instead of its bytes')."""
+    sums = {n: hashlib.sha256(data).hexdigest() for n, data in files.items()} | (digests or {})
+    text = "".join(f"{n}\0{sums[n]}\n" for n in sorted(sums))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_links_back_to_their_own_folder_in_a_folder_output_do_not_hang_the_stage(
+    tmp_path: Path,
+) -> None:
+    """Session 42: the checksum followed ``current -> .`` into its own folder until the system
+    refused the path (40 links deep), then took it for a link that leads nowhere; with two
+    such links (``current``, ``latest``) that is 2**40 paths, and the stage never completed
+    (SIGTERM did not help). A link back to a folder above it is hashed as a link: the stage
+    completes at once, and its rerun skips."""
+    tree = tmp_path / "state" / "out" / "tree"
+    res = _run(tmp_path, "--set", "stage=cycles")
+    assert res.returncode == 0, res.stdout
+    assert "[done] keep: new" in res.stdout, res.stdout
+    assert os.readlink(tree / "current") == os.readlink(tree / "latest") == "."
+    link = hashlib.sha256(b"symlink\0.").hexdigest()
+    up = hashlib.sha256(b"symlink\0..").hexdigest()
+    assert _recorded_output(tmp_path) == _folder_sum(
+        {"current": b"", "latest": b"", "runs/model.txt": b"1\n", "runs/up": b""},
+        digests={"current": link, "latest": link, "runs/up": up},
+    )
+    res = _run(tmp_path, "--set", "stage=cycles")
+    assert res.returncode == 0 and "[skip] keep: up to date" in res.stdout, res.stdout
+    assert _ran(tmp_path) == 1

@@ -3,6 +3,8 @@ files, links, a FIFO, a path too long to read)."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -114,3 +116,68 @@ def test_a_deep_folder_is_walked_without_recursion(tmp_path: Path) -> None:
             assert _names(out) == ["d/" * 300 + "leaf.txt", "e.txt"]
     finally:
         sys.setrecursionlimit(limit)
+
+
+@pytest.mark.timeout(30)
+def test_links_back_to_a_folder_the_walk_is_in_are_listed_as_links_not_walked(
+    tmp_path: Path,
+) -> None:
+    """Session 42: a followed link back to its own folder was walked into until the system
+    refused the path (40 links, ``ELOOP``, then taken for a link that leads nowhere): one such
+    link nested the tree 41 times, two (``current -> .``, ``latest -> .``) made 2**40 paths
+    and the walk never ended. A link to a folder the walk is inside is now a cycle, listed by
+    its own ``lstat`` (its content its target path, as a link that leads nowhere), not walked;
+    the checksum is the same on every scan."""
+    from standard_coder.runner.hashcache import DictHashCache, scan_path
+
+    root = tmp_path / "t"
+    (root / "sub").mkdir(parents=True)
+    (root / "f").write_text("x\n")
+    (root / "sub" / "g").write_text("g\n")
+    (root / "current").symlink_to(".")
+    (root / "latest").symlink_to(".")
+    (root / "sub" / "up").symlink_to("..")
+    (root / "sub" / "here").symlink_to(str(root / "sub"))  # a cycle by an absolute path
+    (root / "to-sub").symlink_to("sub")  # resolves, no cycle: walked, its links cycles in turn
+    out: list[str] = []
+    walk_folder(str(root), out, follow_links=True)
+    assert _names(out) == [
+        "current", "f", "latest", "sub/g", "sub/here", "sub/up",
+        "to-sub/g", "to-sub/here", "to-sub/up",
+    ]  # fmt: skip
+    by_name = dict(zip(_names(out), out, strict=True))
+    for name in ("current", "latest", "sub/up", "sub/here"):
+        assert _inode(by_name[name]) == (root / name).lstat().st_ino
+    assert _inode(by_name["to-sub/up"]) == (root / "sub" / "up").lstat().st_ino
+    assert walk_lines(root) == out
+    first = scan_path(root, DictHashCache())
+    link_sha = hashlib.sha256(b"symlink\0.").hexdigest()
+    assert first.files["current"] == first.files["latest"] == link_sha
+    assert first.files["sub/up"] == hashlib.sha256(b"symlink\0..").hexdigest()
+    assert first.files["to-sub/g"] == first.files["sub/g"]
+    assert scan_path(root, DictHashCache()).checksum == first.checksum
+    (root / "latest").unlink()
+    (root / "latest").symlink_to("sub")  # no longer a cycle: walked
+    moved = scan_path(root, DictHashCache())
+    assert moved.checksum != first.checksum and "latest/g" in moved.files
+    assert "latest/up" in moved.files and "latest" not in moved.files
+
+
+def test_a_path_of_more_links_than_the_system_follows_is_no_loop(tmp_path: Path) -> None:
+    """``ELOOP`` counts as a link that leads nowhere only when the link loops: a path through
+    more links than one lookup may follow (41 linked folders) is not taken for a dangling link
+    (listed as one, its files went unhashed); it cannot be read, as any such path."""
+    root = tmp_path / "t"
+    for i in range(42):
+        (root / f"d{i}").mkdir(parents=True)
+        (root / f"d{i}" / "n").symlink_to(f"../d{i + 1}")
+    (root / "d42").mkdir()
+    (root / "d42" / "end.txt").write_text("end\n")
+    told: list[tuple[str, OSError]] = []
+    out: list[str] = []
+    walk_folder(str(root), out, follow_links=True, note=lambda r, p, e: told.append((r, e)))
+    assert told and all(e.errno == errno.ELOOP for _, e in told)
+    assert ("d0/" + "n/" * 40 + "n") in [r.rstrip("/") for r, _ in told]
+    assert not any(line.startswith("d0/" + "n/" * 40 + "n\0") for line in out)
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        walk_folder(str(root), [], follow_links=True)

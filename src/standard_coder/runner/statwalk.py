@@ -7,7 +7,9 @@ of folders in the runner (``os``, ``stat`` and ``hashlib`` only), in two modes:
   :mod:`~standard_coder.runner.noop`): links that resolve are followed (the file or folder
   they lead to is walked); a link that leads nowhere (its target is missing, or it loops) is
   an entry of its own, by its ``lstat``, its content its target path (:func:`link_digest`);
-  FIFOs, sockets and devices are left out (they hold no bytes to hash).
+  so is a *cycle*, a link to a folder the walk is inside (``current -> .``, ``up -> ..``),
+  which is not walked into again; FIFOs, sockets and devices are left out (they hold no bytes
+  to hash).
 - ``follow_links=False``, whether anything was written (:mod:`~standard_coder.runner.partial`:
   did a stopped stage keep work): every entry but a folder (files, links looked at and not
   followed, any other kind) by its ``lstat``; a link to a folder is not walked into.
@@ -29,7 +31,7 @@ _by_name = attrgetter("name")
 
 LEADS_NOWHERE = frozenset({errno.ENOENT, errno.ELOOP, errno.ENOTDIR})
 """Why following a link fails when it leads nowhere: its target is missing (or a part of its
-path is a file), or it leads to itself."""
+path is a file), or it leads to itself (``ELOOP`` counts only then: :func:`_is_loop`)."""
 
 Note = Callable[[str, str, OSError], None]
 """Told of what a walk could not read: its relative name (a folder's ends in ``/``), its path
@@ -41,9 +43,23 @@ def stat_line(rel: str, st: os.stat_result) -> str:
     return f"{rel}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"
 
 
+def _is_loop(path: str) -> bool:
+    """Whether resolving ``path`` (which the system refused with ``ELOOP``) meets a link it
+    already followed, a loop; else the path only held more links than the system follows in
+    one lookup (40 on Linux), which is no loop but a path too deep to read."""
+    try:
+        os.path.realpath(path, strict=True)  # resolves one part at a time, no limit but loops
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def _leads_nowhere(entry: os.DirEntry[str], exc: OSError) -> os.stat_result | None:
     """The ``lstat`` of ``entry`` when it is a link that leads nowhere (``exc``: following it
-    failed), else None (a file removed since its folder was listed, no permission)."""
+    failed), else None (a file removed since its folder was listed, no permission, a path
+    too deep to follow)."""
+    if exc.errno == errno.ELOOP and not _is_loop(entry.path):
+        return None
     if exc.errno in LEADS_NOWHERE and entry.is_symlink():
         try:
             return entry.stat(follow_symlinks=False)
@@ -78,15 +94,32 @@ def walk_folder(top: str, out: list[str], *, follow_links: bool, note: Note | No
         note: None: what cannot be read raises. Else it is told what cannot be read and the
             walk goes on; an entry removed since its folder was listed is then skipped.
 
+    Following links, the ``(st_dev, st_ino)`` of the folders the walk is inside are kept: a
+    link to one of them (a cycle, ``current -> .``) is listed by its ``lstat``, as a link that
+    leads nowhere, and not walked into (else each such link nests the tree again, until the
+    system refuses a path of 40 links: two of them make 2**40 paths).
+
     Raises:
         OSError: ``top`` or an entry under it cannot be read (only without ``note``).
     """
     newest = -1
     append = out.append
     first = _listing(top, "", note)
-    stack = [] if first is None else [(first, "")]
+    inside: set[tuple[int, int]] = set()  # the folders on the walk's path (following links)
+    here = (-1, -1)
+    if first is not None and follow_links:
+        try:
+            top_st = os.stat(top)
+        except OSError:
+            if note is None:
+                raise
+            top_st = None  # listed a moment ago: removed since; the listing is walked
+        if top_st is not None:
+            here = (top_st.st_dev, top_st.st_ino)
+            inside.add(here)
+    stack = [] if first is None else [(first, "", here)]
     while stack:
-        entries, rel = stack[-1]
+        entries, rel, _ = stack[-1]
         for entry in entries:  # the same iterator resumes when the folder below is done
             try:
                 st = entry.stat(follow_symlinks=follow_links)
@@ -100,25 +133,51 @@ def walk_folder(top: str, out: list[str], *, follow_links: bool, note: Note | No
                     continue
                 st = nowhere
             mode = st.st_mode
+            if S_ISDIR(mode) and follow_links and (st.st_dev, st.st_ino) in inside:
+                cycle = _cycle(entry, note, rel)  # a link back to a folder the walk is in
+                if cycle is None:
+                    continue
+                st, mode = cycle, cycle.st_mode
             if S_ISDIR(mode):
                 below = f"{rel}{entry.name}/"
                 sub = _listing(entry.path, below, note)
                 if sub is not None:
-                    stack.append((sub, below))
+                    key = (st.st_dev, st.st_ino)
+                    if follow_links:
+                        inside.add(key)
+                    stack.append((sub, below, key))
                     break
             elif not follow_links or S_ISREG(mode) or S_ISLNK(mode):
                 append(f"{rel}{entry.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n")
                 if st.st_mtime_ns > newest:
                     newest = st.st_mtime_ns
         else:
-            stack.pop()
+            inside.discard(stack.pop()[2])
     return newest
+
+
+def _cycle(entry: os.DirEntry[str], note: Note | None, rel: str) -> os.stat_result | None:
+    """The ``lstat`` of ``entry``, a link that leads to a folder the walk is inside (None: it
+    is no link, a folder mounted inside itself, told to ``note``; or it is gone)."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        if note is None:
+            raise
+        return None  # removed since listed
+    if S_ISLNK(st.st_mode):
+        return st
+    exc = OSError(errno.ELOOP, "a folder inside itself (a mount?)", entry.path)
+    if note is None:
+        raise exc
+    note(rel + entry.name + "/", entry.path, exc)
+    return None
 
 
 def walk_lines(path: str | os.PathLike[str]) -> list[str]:
     """The stat lines of every regular file below ``path``, links followed, and of every link
-    below it that leads nowhere, by its own ``lstat`` (:func:`walk_folder`, ``follow_links``;
-    a plain file gives one line named ``""``).
+    below it that leads nowhere or back to a folder above it, by its own ``lstat``
+    (:func:`walk_folder`, ``follow_links``; a plain file gives one line named ``""``).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
