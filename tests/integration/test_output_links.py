@@ -63,11 +63,12 @@ def build(config_path, overrides):
 """
 
 
-def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A run of the pipeline; what it printed (stdout and stderr) in ``stdout``."""
+def _run(root: Path, *args: str, config: str = "") -> subprocess.CompletedProcess[str]:
+    """A run of the pipeline (``config``: more of its config file); what it printed (stdout
+    and stderr) in ``stdout``."""
     (root / "links.py").write_text(PIPELINE, encoding="utf-8")
     cfg = root / "pipeline.toml"
-    cfg.write_text('[pipeline]\nentry = "links.py:build"\n', encoding="utf-8")
+    cfg.write_text('[pipeline]\nentry = "links.py:build"\n' + config, encoding="utf-8")
     cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg), *args]
     out, both = subprocess.PIPE, subprocess.STDOUT
     res = subprocess.run(
@@ -159,3 +160,37 @@ def test_links_back_to_their_own_folder_in_a_folder_output_do_not_hang_the_stage
     res = _run(tmp_path, "--set", "stage=cycles")
     assert res.returncode == 0 and "[skip] keep: up to date" in res.stdout, res.stdout
     assert _ran(tmp_path) == 1
+
+
+@pytest.mark.parametrize("stage", ["keep", "cycles"])
+def test_the_run_cache_restores_a_folder_output_with_links_that_lead_nowhere(
+    tmp_path: Path, stage: str
+) -> None:
+    """Session 42: the run cache stored only a folder output's regular files, so one holding
+    a link that leads nowhere (``latest -> run-2``) or back to its folder (``current -> .``)
+    never restored: the restored folder lacked the link, failed the checksum the cache recorded
+    (``restored outputs differ ...; running the stage``), its entry was deleted and the stage
+    ran again. The entry now keeps such links, and the restore makes them again."""
+    tree = tmp_path / "state" / "out" / "tree"
+    cache = "[cache]\nenable = true\n"
+    for k in ("1", "2"):
+        res = _run(tmp_path, "--set", f"stage={stage}", "--set", f"k={k}", config=cache)
+        assert res.returncode == 0 and "[done] keep:" in res.stdout, res.stdout
+    second = _recorded_output(tmp_path)
+    res = _run(tmp_path, "--set", f"stage={stage}", "--set", "k=1", config=cache)
+    assert res.returncode == 0, res.stdout
+    assert "restored from cache (local)" in res.stdout, res.stdout
+    assert "differ" not in res.stdout and "WARNING" not in res.stdout.upper(), res.stdout
+    assert _ran(tmp_path) == 2
+    assert _recorded_output(tmp_path) != second
+    links = {
+        "keep": {"latest": "run-2"},
+        "cycles": {"current": ".", "latest": ".", "runs/up": ".."},
+    }
+    for name, target in links[stage].items():
+        assert os.readlink(tree / name) == target
+    model = tree / ("run-3" if stage == "keep" else "runs") / "model.txt"
+    assert model.read_text() == "1\n" and not model.is_symlink()
+    res = _run(tmp_path, "--set", f"stage={stage}", "--set", "k=1", config=cache)
+    assert res.returncode == 0 and "[skip] keep: up to date" in res.stdout, res.stdout
+    assert _ran(tmp_path) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,46 @@ def test_a_damaged_object_or_entry_is_detected(tmp_path: Path) -> None:
     store.entry_path("fp").write_text(json.dumps({"format": 1}))
     with pytest.raises(CacheCorrupt, match="not a run-cache entry"):
         store.read_entry("fp")
+
+
+def test_links_the_checksum_does_not_follow_are_stored_and_made_again(tmp_path: Path) -> None:
+    """Session 42: only regular files were stored, so a folder output holding a link that
+    leads nowhere or back to its folder never restored as it was. Such links are kept under
+    ``links`` (their target paths) and made again; a link that resolves is stored as the
+    bytes it leads to, as its checksum hashes it; an entry without ``links`` reads as before."""
+    from standard_coder.runner.hashcache import DictHashCache, scan_path
+
+    folder = tmp_path / "out" / "d"
+    (folder / "runs").mkdir(parents=True)
+    (folder / "runs" / "m.txt").write_text("m\n")
+    (folder / "latest").symlink_to("run-2")  # leads nowhere
+    (folder / "current").symlink_to(".")  # back to its folder
+    (folder / "runs" / "up").symlink_to("..")
+    (folder / "model").symlink_to("runs/m.txt")  # resolves: its bytes
+    before = scan_path(folder, DictHashCache()).checksum
+    store = LocalStore(tmp_path / "rc")
+    outs = [("d", folder)]
+    entry = pack(store, stage="s", fingerprint="fp", outputs=outs, checksums={}, summary={},
+                 duration_s=None)  # fmt: skip
+    assert entry is not None
+    assert entry["outputs"]["d"]["links"] == {"current": ".", "latest": "run-2", "runs/up": ".."}
+    assert sorted(entry["outputs"]["d"]["files"]) == ["model", "runs/m.txt"]
+    for link in ("latest", "current", "runs/up"):
+        (folder / link).unlink()
+    unpack(store, store.read_entry("fp") or {}, outs)
+    assert os.readlink(folder / "latest") == "run-2" and os.readlink(folder / "current") == "."
+    assert os.readlink(folder / "runs" / "up") == ".."
+    assert (folder / "model").read_text() == "m\n" and not (folder / "model").is_symlink()
+    assert scan_path(folder, DictHashCache()).checksum == before
+
+    old = {
+        **entry,
+        "outputs": {"d": {k: v for k, v in entry["outputs"]["d"].items() if k != "links"}},
+    }
+    unpack(store, old, outs)  # an entry of before session 42: its files, no links
+    assert sorted(p.name for p in folder.iterdir()) == ["model", "runs"]
+    for bad in ({"../x": "y"}, {"/abs": "y"}, {"x": 3}, ["x"]):
+        entry["outputs"]["d"]["links"] = bad
+        with pytest.raises(CacheCorrupt, match="bad links"):
+            unpack(store, entry, outs)
+    assert sorted(p.name for p in folder.iterdir()) == ["model", "runs"]  # nothing replaced

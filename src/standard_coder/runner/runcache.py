@@ -6,9 +6,16 @@ completes, its output files are stored once per content (sha256) and an *entry* 
 
 ```text
 <store>/objects/<sha[:2]>/<sha>      one file's bytes
-<store>/entries/<fingerprint>.json   {"outputs": {name: {"kind", "files": {rel: {sha256, size}}}},
+<store>/entries/<fingerprint>.json   {"outputs": {name: {"kind", "files": {rel: {sha256, size}},
+                                                         "links": {rel: target}}},
                                       "checksums": the runner's output checksums, "summary", ...}
 ```
+
+A folder output is stored as its checksum sees it
+(:func:`~standard_coder.runner.statwalk.walk_lines`): its files, links that resolve followed
+(stored as the bytes they lead to), and, under
+``links`` (absent when there is none; an entry without it reads as before), each link that
+leads nowhere or back to a folder above it by its target path, made again on restore.
 
 Before a stage runs, an entry for its fingerprint restores the outputs instead (the local store
 first, then ``[cache] remote``): switching a parameter back restores the earlier outputs, and a
@@ -38,6 +45,7 @@ from typing import Any
 
 from standard_coder.runner.atomic import atomic_write_text
 from standard_coder.runner.hashcache import sha256_file
+from standard_coder.runner.statwalk import walk_lines
 
 log = logging.getLogger("standard_coder.runner")
 
@@ -50,12 +58,47 @@ class CacheCorrupt(Exception):
     """An object or entry failed its check (the message says which)."""
 
 
-def _files_of(path: Path) -> tuple[str, dict[str, Path]]:
-    """``("file", {"": path})`` or ``("dir", {relative posix path: file})``."""
+def _files_of(path: Path) -> tuple[str, dict[str, Path], dict[str, str]]:
+    """``("file", {"": path}, {})`` or ``("dir", {relative path: file}, {relative path: link
+    target})``: what the output's checksum covers (:func:`walk_lines`), a file by its bytes (a
+    link that resolves, followed), a link that leads nowhere or back to a folder above it
+    (``latest -> run-2``, ``current -> .``) by its target path.
+
+    Raises:
+        OSError: an entry cannot be read (removed since the walk, no permission).
+    """
     if path.is_file():
-        return "file", {"": path}
-    files = {p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*")) if p.is_file()}
-    return "dir", files
+        return "file", {"": path}, {}
+    files: dict[str, Path] = {}
+    links: dict[str, str] = {}
+    for line in walk_lines(path):
+        rel = line[: line.index("\0")]
+        full = path / rel
+        if full.is_file():
+            files[rel] = full
+        else:  # the walk listed a link that it did not follow
+            links[rel] = os.readlink(full)
+    return "dir", files, links
+
+
+def _links_of(desc: Mapping[str, Any], fingerprint: str) -> dict[str, str]:
+    """The ``links`` of one output's description (``{}`` in an entry without them).
+
+    Raises:
+        CacheCorrupt: they are not ``{relative path: target}`` strings within the folder.
+    """
+    links = desc.get("links", {})
+    if isinstance(links, dict) and all(
+        isinstance(rel, str)
+        and isinstance(target, str)
+        and rel
+        and target
+        and not os.path.isabs(rel)
+        and ".." not in Path(rel).parts
+        for rel, target in links.items()
+    ):
+        return links
+    raise CacheCorrupt(f"entry {fingerprint[:12]} has bad links")
 
 
 class Restored:
@@ -164,13 +207,15 @@ def pack(
         return None
     described: dict[str, Any] = {}
     for name, path in outputs:
-        kind, files = _files_of(path)
+        kind, files, links = _files_of(path)
         listing: dict[str, Any] = {}
         for rel, file in files.items():
             sha = sha256_file(file)
             store.put_file(file, sha)
             listing[rel] = {"sha256": sha, "size": file.stat().st_size}
         described[name] = {"kind": kind, "files": listing}
+        if links:
+            described[name]["links"] = links
     entry = {
         "format": FORMAT,
         "stage": stage,
@@ -207,6 +252,8 @@ def unpack(
             f"entry {str(entry.get('fingerprint'))[:12]} names other outputs "
             f"({', '.join(sorted(described))})"
         )
+    fingerprint = str(entry.get("fingerprint"))
+    links_of = {name: _links_of(described[name], fingerprint) for name, _ in outputs}
     for sha in _objects(entry):
         store.check_object(sha)  # all good before anything is replaced
     for name, path in outputs:
@@ -222,6 +269,10 @@ def unpack(
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(store.object_path(meta["sha256"]), target)
+        for rel, link_target in links_of[name].items():
+            link = tmp / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(link_target, link)
         old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
         if path.is_dir():
             os.replace(path, old)
