@@ -86,8 +86,10 @@ def store(ctx):
         con.execute("CREATE TABLE IF NOT EXISTS items (k, i, PRIMARY KEY (k, i))")
         k, n = ctx.params["k"], int(ctx.params["n"])
         have = {i for (i,) in con.execute("SELECT i FROM items WHERE k = ?", (k,))}
-        _trace(ctx, "opened")  # waits DEEP_OPEN_WAIT seconds, the database open, no row written
-        for _ in range(int(float(os.environ.get("DEEP_OPEN_WAIT", "0")) / 0.01)):
+        _trace(ctx, "opened")  # waits DEEP_OPEN_WAIT seconds for a stop, the database open,
+        for _ in range(int(float(os.environ.get("DEEP_OPEN_WAIT", "0")) / 0.01)):  # no row yet
+            if ctx.should_stop():
+                return
             time.sleep(0.01)
         bar = ctx.progress(n, "rows")
         bar.advance(len(have))
@@ -129,7 +131,8 @@ def _start(
 ) -> subprocess.Popen[str]:
     """A run in the background (``delay``: seconds after each item or step; ``wait``: seconds
     ``grow`` waits for a stop before it writes anything; ``open_wait``: seconds ``store`` waits
-    with its database open before it writes a row); its output goes to stderr.log."""
+    for a stop with its database open before it writes a row); its output goes to
+    stderr.log."""
     cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(_config(root))]
     env = child_env(DEEP_DELAY=str(delay), DEEP_WAIT=str(wait), DEEP_OPEN_WAIT=str(open_wait))
     with (root / "stderr.log").open("a") as log:
@@ -510,9 +513,10 @@ def test_a_killed_run_that_made_a_new_database_and_its_schema_left_nothing_to_co
 def test_a_stop_after_a_new_databases_schema_kept_no_work(tmp_path: Path) -> None:
     """The same for a stop (SIGINT) that came after the stage made its new database's schema
     and before its first row: it kept nothing (``store starts afresh``, ``kept_work: false``),
-    not ``kept_work: true`` and a ``[resume]`` line."""
+    not ``kept_work: true`` and a ``[resume]`` line. The stage waits for the stop (30 s at
+    most) with its database open: the test does not depend on the stop landing in time."""
     only = ("--stages", "store")
-    stopped = _start(tmp_path, *only, open_wait=1)
+    stopped = _start(tmp_path, *only, open_wait=30)
     assert _stop(stopped, tmp_path, "opened", 1, signal.SIGINT) == 130
     assert "store starts afresh: it kept no partial work" in _said(tmp_path)
     assert _record(tmp_path, "store")["kept_work"] is False
