@@ -21,6 +21,7 @@ from standard_coder.cli import commands  # noqa: F401  (registers the commands)
 from standard_coder.cli.app import app
 from standard_coder.pipelines import BUILTINS
 from standard_coder.runner import front
+from standard_coder.runner.ckptfiles import read_pointer
 from standard_coder.vision.predictions import load_labelmap
 from standard_coder.vision.records import STAMP_KEYS
 
@@ -280,6 +281,12 @@ def _finished(out: Path) -> dict[str, bytes]:
     }
 
 
+def _pointed_step(ckpts: Path) -> int:
+    """The newest step the checkpoint folder's ``latest`` pointer lists (0 while it has none)."""
+    pointer = read_pointer(ckpts)  # written atomically: never seen half-written
+    return max((e["step"] for e in pointer["checkpoints"]), default=0) if pointer else 0
+
+
 def test_a_retrain_killed_half_way_leaves_the_last_model_whole(tmp_path: Path) -> None:
     """A retrain under other params SIGKILLed after its first val export leaves the last
     completed model, its summary and its val predictions as they were (train's outputs are
@@ -298,10 +305,12 @@ def test_a_retrain_killed_half_way_leaves_the_last_model_whole(tmp_path: Path) -
     cfg.write_text(retrain)
     staged = out / "checkpoints" / "train" / "staged"
     exported = staged / "val_predictions" / "val" / "predictions.jsonl"
-    ckpt = out / "checkpoints" / "train" / "train" / "ckpt-000000040.pt"  # past the last run's
+    ckpts = out / "checkpoints" / "train" / "train"
     p = _pipeline(cfg)
     deadline = time.monotonic() + 120
-    while not ckpt.exists():  # four val exports made
+    # step 40 (past the last run's, four val exports made) listed by the `latest` pointer,
+    # which the checkpointer writes after the file: a kill between the two resumes from 20
+    while _pointed_step(ckpts) < 40:
         assert p.poll() is None, "the retrain finished before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.01)
