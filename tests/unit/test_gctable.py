@@ -34,12 +34,21 @@ def _render(width: int | None) -> list[str]:
     return buf.getvalue().splitlines()
 
 
+def _joined(lines: list[str]) -> str:
+    """The text without blanks, a boxed table's column by column (a path folded over two
+    lines of a cell joined again)."""
+    rows = [line.split("│")[1:-1] for line in lines if line.startswith("│")]
+    if not rows:
+        return "".join("".join(lines).split())
+    return "".join("".join(r[c] for r in rows).replace(" ", "") for c in range(len(rows[0])))
+
+
 def _whole(lines: list[str], items: list[GcItem], base: Path) -> None:
     """Every kind, size and reason word whole, every path whole once its folds are joined."""
     text = "\n".join(lines)
     assert "…" not in text, text
     words = [w.rstrip(",:") for line in lines for w in line.replace("│", " ").split()]
-    joined = "".join(text.split())
+    joined = _joined(lines)
     for item in items:
         assert item.kind in words and human_size(item.size_bytes) in " ".join(words), text
         assert all(w in words or w in joined for w in item.reason.split()), text
@@ -80,6 +89,40 @@ def test_at_40_columns_a_short_block_an_item() -> None:
     assert "  9 B, quarantine: quarantined corrupt" in [line.rstrip() for line in lines]
 
 
+STALE = [  # as the runner names what it sets aside, beside an expired run (~131 columns boxed)
+    GcItem(BASE / "checkpoints/stale/train_sch-3f9a0c1b7d2e-20261205-101112", "stale",
+           52_428_800, "stale partial work set aside"),
+    GcItem(BASE / "runs/20261001-101112-3f9a0c1b", "expired_run", 3379,
+           "expired: 65.2 days old by ended_at (> 30 days)"),
+]  # fmt: skip
+
+
+def test_at_120_columns_a_real_stale_folder_keeps_the_boxed_table() -> None:
+    """Before session 42 the boxed table needed every path and reason whole on one line, so a
+    set-aside folder's name made a 120-column terminal print a block an item: the path and
+    reason fold now, the kind and size whole on the item's first line."""
+    buf = io.StringIO()
+    Console(file=buf, width=120, force_terminal=False).print(gc_table(STALE, BASE, TITLE, 120))
+    lines = buf.getvalue().splitlines()
+    assert lines[1].startswith("┏") and all(len(line) <= 120 for line in lines), "\n".join(lines)
+    first = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    for item in STALE:
+        row = next(r for r in first if str(item.path.relative_to(BASE)).startswith(r[0]) and r[1])
+        assert row[1:3] == [item.kind, human_size(item.size_bytes)], "\n".join(lines)
+    _whole(lines, STALE, BASE)
+
+
+def test_at_40_columns_a_real_stale_folder_is_a_block() -> None:
+    buf = io.StringIO()
+    Console(file=buf, width=40, force_terminal=False).print(gc_table(STALE, BASE, TITLE, 40))
+    lines = buf.getvalue().splitlines()
+    assert not any(c in "\n".join(lines) for c in "┏│") and all(len(x) <= 40 for x in lines)
+    assert len(lines) <= 1 + 4 * len(STALE), "\n".join(lines)
+    assert lines[lines.index("runs/20261001-101112-3f9a0c1b") + 1].startswith("  3.3 KiB, exp")
+    assert "  50.0 MiB, stale: stale partial work" in [x.rstrip() for x in lines]
+    _whole(lines, STALE, BASE)
+
+
 @pytest.mark.parametrize("columns", [40, 100])
 def test_gc_dry_run_on_a_terminal(tmp_path: Path, columns: int) -> None:
     base = tmp_path / "out"
@@ -94,6 +137,10 @@ def test_gc_dry_run_on_a_terminal(tmp_path: Path, columns: int) -> None:
     end = next(i for i, line in enumerate(lines) if line.startswith("keeping"))
     table = lines[:end]
     assert table[0].rstrip() == "would remove (30-day retention)"
-    assert not any(c in text for c in "┏│")  # the boxed table is wider than either
-    assert len(table) <= 1 + 4 * len(plan.remove), text  # it took ten lines a run at 40
+    if columns == 100:  # the boxed table, paths and reasons folded (a block an item before
+        # session 42: they did not fit whole), two lines an item at most
+        assert table[1].startswith("┏") and len(table) <= 5 + 2 * len(plan.remove), text
+    else:
+        assert not any(c in text for c in "┏│")
+        assert len(table) <= 1 + 4 * len(plan.remove), text  # it took ten lines a run at 40
     _whole(table, plan.remove, plan.base_dir)

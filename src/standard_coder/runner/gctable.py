@@ -3,8 +3,10 @@
 The boxed table (``path``, ``kind``, ``size``, ``why``) is kept off a terminal and wherever its
 rows fit on one line each. A narrower terminal folded every cell into a column a few
 characters wide (at 40 columns a run folder took ten lines, its kind cut to ``expire…``);
-there each item is now one line of a borderless table where that fits, else a compact block,
-its path over ``size, kind: why``::
+there each item is now one line of a borderless table where that fits, else the boxed table
+with its paths and reasons folded (never narrower than :data:`MIN_FOLD`, the kind and size
+whole: a set-aside folder ``checkpoints/stale/train_sch-<12 hex>-<stamp>`` beside an expired
+run's reason fits 80 columns so), else a compact block, its path over ``size, kind: why``::
 
     from standard_coder.runner.gctable import gc_table
 
@@ -26,9 +28,15 @@ from rich.text import Text
 
 from standard_coder.runner.retention import GcItem, human_size
 
-__all__ = ["HEADERS", "gc_rows", "gc_table"]
+__all__ = ["HEADERS", "MIN_FOLD", "gc_rows", "gc_table"]
 
 HEADERS = ("path", "kind", "size", "why")
+
+MIN_FOLD = 20
+"""The narrowest the boxed table folds its ``path`` and ``why`` columns to (or their widest
+cell, where that is narrower); a terminal with less room for them gets a block an item."""
+
+_FOLDED = ("path", "why")
 
 _GAP = 2
 """Spaces between two columns of the borderless table."""
@@ -44,13 +52,21 @@ def _widest(rows: Sequence[Sequence[str]]) -> list[int]:
     return [max([cell_len(h), *(cell_len(r[c]) for r in rows)]) for c, h in enumerate(HEADERS)]
 
 
+def _narrowest(widest: Sequence[int]) -> list[int]:
+    """The boxed table's narrowest columns: the path and reason folded to :data:`MIN_FOLD`,
+    the kind and size whole."""
+    return [min(w, MIN_FOLD) if h in _FOLDED else w for h, w in zip(HEADERS, widest, strict=True)]
+
+
 def boxed(rows: Sequence[Sequence[str]], title: str) -> Table:
-    """The table ``gc`` always printed: a column each, long paths and reasons folded."""
+    """The table ``gc`` always printed: a column each, long paths and reasons folded (down to
+    :data:`MIN_FOLD` columns), the kind and size never wrapped."""
     table = Table(title=Text(title), title_justify="left")
-    table.add_column("path", overflow="fold")
-    table.add_column("kind")
-    table.add_column("size", justify="right")
-    table.add_column("why", overflow="fold")
+    for head in HEADERS:  # Rich narrows the widest folding column first, down to MIN_FOLD
+        if head in _FOLDED:  # where gc_table picked this table for the width
+            table.add_column(head, overflow="fold")
+        else:
+            table.add_column(head, no_wrap=True, justify="right" if head == "size" else "left")
     for row in rows:
         table.add_row(*(Text(c) for c in row))  # paths and reasons are never console markup
     return table
@@ -83,8 +99,10 @@ def gc_table(
     items: Sequence[GcItem], base_dir: Path, title: str, width: int | None
 ) -> RenderableType:
     """The items ``gc`` removes (or would) for a terminal ``width`` columns wide (None: off a
-    terminal, where the boxed table is printed as it always was): the boxed table where each
-    row fits on one line, else a line an item without borders, else a block an item.
+    terminal, where the boxed table is printed, its kind and size whole): the boxed table where
+    each row fits on one line, else a line an item without borders, else the boxed table with
+    its paths and reasons folded where they fold no narrower than :data:`MIN_FOLD`, else a
+    block an item.
 
     Args:
         items: what the plan removes.
@@ -98,4 +116,6 @@ def gc_table(
         return boxed(rows, title)
     if sum(widest) + _GAP * (len(HEADERS) - 1) <= width:
         return borderless(rows, title)
+    if 3 * len(HEADERS) + 1 + sum(_narrowest(widest)) <= width:
+        return boxed(rows, title)
     return blocks(rows, title)
