@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rich import box
 from rich.cells import cell_len
-from rich.console import Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
+from rich.console import Group
+from rich.table import Column, Table
 from rich.text import Text
+
+from standard_coder.runner.figtable import blocks, borderless, borderless_width, boxed_width
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -40,9 +40,6 @@ HEADERS = ("work order", "ticket", "status", "effort from")
 MIN_ID = 12
 """The borderless table's first column (``work order. id``) is never narrower than this, nor
 than its widest cell where that is narrower: a longer id folds there."""
-
-_GAP = 2
-"""Spaces between two columns of the borderless table."""
 
 
 def effort_source(ticket: Ticket) -> str:
@@ -89,7 +86,7 @@ class CheckTable:
         """The boxed table's width with every header and cell on one line."""
         widest = [max([cell_len(h), *(cell_len(r[i]) for r in self._cells())])
                   for i, h in enumerate(HEADERS)]  # fmt: skip
-        return 3 * len(HEADERS) + 1 + sum(widest)
+        return boxed_width(widest)
 
     def compact_widths(self, width: int) -> list[int] | None:
         """The borderless table's columns for ``width`` console columns, or None where they do
@@ -102,7 +99,7 @@ class CheckTable:
         natural = [max([cell_len("ticket"), *ids]), status,
                    max([cell_len("effort"), *(cell_len(s) for s in sources)])]  # fmt: skip
         widths = [min(natural[0], max(MIN_ID, cell_len("order."))), status, source]
-        room = width - sum(widths) - _GAP * (len(widths) - 1)
+        room = width - borderless_width(widths)
         if room < 0:
             return None
         for col in (2, 0):
@@ -130,11 +127,10 @@ class CheckTable:
         between words, a status never wraps."""
         widths = self.compact_widths(width) or self.compact_widths(10**6)
         assert widths is not None
-        t = Table(title=Text(self.title), title_justify="left", box=box.SIMPLE_HEAD,
-                  show_edge=False, pad_edge=False, padding=(0, _GAP - 1, 0, 0))  # fmt: skip
         heads = ("work order. ticket", "status", "effort from")
-        for head, w in zip(heads, widths, strict=True):
-            t.add_column(Text(head), width=w, overflow="fold", no_wrap=head == "status")
+        t = borderless(self.title, [Column(Text(head), width=w, overflow="fold",
+                                           no_wrap=head == "status")
+                                    for head, w in zip(heads, widths, strict=True)])  # fmt: skip
         for r in self.rows:
             t.add_row(Text(f"{r.order}. {r.id}"), Text(r.status), Text(r.source))
         return t
@@ -142,12 +138,8 @@ class CheckTable:
     def stacked(self) -> Group:
         """A block a ticket: ``1. PAY-301``, then ``in_progress, effort from model`` indented
         (broken between words, or a word longer than the console folded)."""
-        lines: list[RenderableType] = [Text(self.title)]
-        for r in self.rows:
-            lines.append(Text(f"{r.order}. {r.id}", overflow="fold"))
-            detail = Text(f"{r.status}, effort from {r.source}", overflow="fold")
-            lines.append(Padding(detail, (0, 0, 0, 2), expand=False))
-        return Group(*lines)
+        return blocks(self.title, [(f"{r.order}. {r.id}", f"{r.status}, effort from {r.source}")
+                                   for r in self.rows])  # fmt: skip
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width

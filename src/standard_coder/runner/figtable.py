@@ -9,6 +9,13 @@ does not fit it prints a block per row instead, a line per column (``label  valu
     from standard_coder.runner.figtable import FigureTable
 
     console.print(FigureTable(["change", "SCH h"], [["abc123 Fix it", "0.25"]], title="Estimate"))
+
+The other tables laid out for the console's width (``gc``'s, ``forecast-check``'s) share its
+pieces: :func:`boxed_width` (a boxed table's width), :func:`borderless` and
+:func:`borderless_width` (a line a row without borders, the columns :data:`GAP` apart) and
+:func:`blocks` (a block a row)::
+
+    table = borderless("would remove", [Column("path", width=28, no_wrap=True)])
 """
 
 from __future__ import annotations
@@ -16,12 +23,49 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.cells import cell_len
-from rich.table import Table
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Column, Table
 from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
+
+__all__ = ["GAP", "FigureTable", "blocks", "borderless", "borderless_width", "boxed_width"]
+
+GAP = 2
+"""Spaces between two columns of a :func:`borderless` table."""
+
+
+def boxed_width(widths: Sequence[int]) -> int:
+    """The width of a boxed Rich table whose columns' cells are ``widths`` wide (a border and a
+    space either side of each cell)."""
+    return 3 * len(widths) + 1 + sum(widths)
+
+
+def borderless_width(widths: Sequence[int]) -> int:
+    """The width of a :func:`borderless` table whose columns are ``widths`` wide."""
+    return sum(widths) + GAP * (len(widths) - 1)
+
+
+def borderless(title: str, columns: Sequence[Column]) -> Table:
+    """A table without borders, a rule under its headers, the columns :data:`GAP` spaces
+    apart, its ``title`` (plain text, never markup) above it on the left."""
+    return Table(*columns, title=Text(title), title_justify="left", box=box.SIMPLE_HEAD,
+                 show_edge=False, pad_edge=False, padding=(0, GAP - 1, 0, 0))  # fmt: skip
+
+
+def blocks(title: str, items: Sequence[tuple[str, str]]) -> Group:
+    """``title``, then a block an item: its head (``1. PAY-301``, a path; folded where longer
+    than the line), then its detail indented two spaces (broken between words, a word longer
+    than the line folded). Plain text, never markup."""
+    lines: list[RenderableType] = [Text(title)]
+    for head, detail in items:
+        lines.append(Text(head, overflow="fold"))
+        lines.append(Padding(Text(detail, overflow="fold"), (0, 0, 0, 2), expand=False))
+    return Group(*lines)
 
 
 class FigureTable:
@@ -66,7 +110,7 @@ class FigureTable:
 
     def fits(self, width: int) -> bool:
         """Whether a column each fits ``width`` columns with every figure whole."""
-        return 3 * len(self.headers) + 1 + sum(self.widths()) <= width
+        return boxed_width(self.widths()) <= width
 
     def natural(self) -> int:
         """The table's width with every cell and header on one line."""
@@ -76,7 +120,7 @@ class FigureTable:
             )
             for i, head in enumerate(self.headers)
         ]
-        return 3 * len(self.headers) + 1 + sum(widest)
+        return boxed_width(widest)
 
     def wide(self, width: int | None = None) -> Table:
         """A column each, a row each; on a console ``width`` columns wide that is narrower than

@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich import box
 from rich.cells import cell_len
 from rich.console import Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
+from standard_coder.runner import figtable
+from standard_coder.runner.figtable import borderless_width, boxed_width
 from standard_coder.runner.retention import GcItem, human_size
 
 __all__ = ["HEADERS", "MIN_FOLD", "gc_rows", "gc_table"]
@@ -37,9 +37,6 @@ MIN_FOLD = 20
 cell, where that is narrower); a terminal with less room for them gets a block an item."""
 
 _FOLDED = ("path", "why")
-
-_GAP = 2
-"""Spaces between two columns of the borderless table."""
 
 
 def gc_rows(items: Sequence[GcItem], base_dir: Path) -> list[tuple[str, str, str, str]]:
@@ -74,10 +71,9 @@ def boxed(rows: Sequence[Sequence[str]], title: str) -> Table:
 
 def borderless(rows: Sequence[Sequence[str]], title: str) -> Table:
     """A line an item, no borders, the columns two spaces apart."""
-    table = Table(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                  pad_edge=False, padding=(0, _GAP - 1, 0, 0))  # fmt: skip
-    for head, w in zip(HEADERS, _widest(rows), strict=True):
-        table.add_column(head, width=w, no_wrap=True, justify="right" if head == "size" else "left")
+    columns = [Column(head, width=w, no_wrap=True, justify="right" if head == "size" else "left")
+               for head, w in zip(HEADERS, _widest(rows), strict=True)]  # fmt: skip
+    table = figtable.borderless(title, columns)
     for row in rows:
         table.add_row(*(Text(c) for c in row))
     return table
@@ -86,13 +82,8 @@ def borderless(rows: Sequence[Sequence[str]], title: str) -> Table:
 def blocks(rows: Sequence[Sequence[str]], title: str) -> Group:
     """A block an item: its path (folded where longer than the line), then ``size, kind:
     why`` indented, broken between words."""
-    lines: list[RenderableType] = [Text(title)]
-    for path, kind, size, why in rows:
-        lines.append(Text(path, overflow="fold"))
-        lines.append(
-            Padding(Text(f"{size}, {kind}: {why}", overflow="fold"), (0, 0, 0, 2), expand=False)
-        )
-    return Group(*lines)
+    return figtable.blocks(title, [(path, f"{size}, {kind}: {why}")
+                                   for path, kind, size, why in rows])  # fmt: skip
 
 
 def gc_table(
@@ -112,10 +103,10 @@ def gc_table(
     """
     rows = gc_rows(items, base_dir)
     widest = _widest(rows)
-    if width is None or 3 * len(HEADERS) + 1 + sum(widest) <= width:
+    if width is None or boxed_width(widest) <= width:
         return boxed(rows, title)
-    if sum(widest) + _GAP * (len(HEADERS) - 1) <= width:
+    if borderless_width(widest) <= width:
         return borderless(rows, title)
-    if 3 * len(HEADERS) + 1 + sum(_narrowest(widest)) <= width:
+    if boxed_width(_narrowest(widest)) <= width:
         return boxed(rows, title)
     return blocks(rows, title)
