@@ -142,3 +142,46 @@ def test_links_the_checksum_does_not_follow_are_stored_and_made_again(tmp_path: 
         with pytest.raises(CacheCorrupt, match="bad links"):
             unpack(store, entry, outs)
     assert sorted(p.name for p in folder.iterdir()) == ["model", "runs"]  # nothing replaced
+
+
+def test_a_remote_entry_with_a_path_outside_its_folder_is_refused_before_any_fetch(
+    tmp_path: Path,
+) -> None:
+    """Session 42: an entry's recorded paths are checked as it is read (local or pulled), so a
+    hostile shared remote gets nothing fetched, stored or written; a name with a backslash is
+    an ordinary POSIX name and still restores."""
+    from standard_coder.runner.runcache import RemoteStore, check_entry
+
+    folder = tmp_path / "out" / "d"
+    folder.mkdir(parents=True)
+    (folder / "a\\b.txt").write_text("a\n")
+    origin = LocalStore(tmp_path / "origin")
+    entry = pack(origin, stage="s", fingerprint="fp", outputs=[("d", folder)], checksums={},
+                 summary={}, duration_s=None)  # fmt: skip
+    assert entry is not None
+    remote = RemoteStore((tmp_path / "remote").as_uri())
+    remote.push(origin, entry)
+    meta = entry["outputs"]["d"]["files"]["a\\b.txt"]
+    hostile = [
+        {"../x": meta},
+        {"/abs/x": meta},
+        {"a/./b": meta},
+        {"a//b": meta},
+        {"a": meta, "a/b": meta},
+        {"x": {"sha256": "../../x", "size": 1}},
+    ]
+    for files in hostile:
+        bad = {**entry, "outputs": {"d": {"kind": "dir", "files": files}}}
+        with pytest.raises(CacheCorrupt):
+            check_entry(bad, "fp")
+        (tmp_path / "remote" / "entries" / "fp.json").write_text(json.dumps(bad))
+        local = LocalStore(tmp_path / "local")
+        with pytest.raises(CacheCorrupt):
+            remote.pull(local, "fp")
+        assert not (tmp_path / "local").exists()  # nothing fetched, nothing stored
+    (tmp_path / "remote" / "entries" / "fp.json").write_text(json.dumps(entry))
+    pulled = remote.pull(LocalStore(tmp_path / "local"), "fp")
+    assert pulled is not None
+    (folder / "a\\b.txt").unlink()
+    unpack(LocalStore(tmp_path / "local"), pulled, [("d", folder)])
+    assert (folder / "a\\b.txt").read_text() == "a\n"

@@ -27,6 +27,13 @@ and the stage runs. Objects are written under a temporary name and renamed; the 
 written last, the same way, so a reader never sees an entry whose objects are not all there,
 and never a half-written object under its final name (on object stores, one ``put`` is atomic).
 
+Paths: an entry read from a store (a shared remote above all) is not trusted. Every path it
+records is checked before any object is fetched or anything on disk is replaced
+(:func:`check_entry`): an absolute path, a ``..``, a path inside another recorded file or link,
+or an object name that is not a sha256 makes the entry corrupt (deleted locally, a warning, the
+stage runs). A folder output is written only into a fresh staging folder, never through a link,
+and swapped in whole.
+
 The remote is any fsspec URL (``file://``, ``sftp://``, ``s3://``, ...); fsspec is imported only
 when a remote is configured.
 """
@@ -81,6 +88,24 @@ def _files_of(path: Path) -> tuple[str, dict[str, Path], dict[str, str]]:
     return "dir", files, links
 
 
+def _safe_rel(rel: object) -> bool:
+    """``rel`` names a place strictly inside a folder: a non-empty relative POSIX path with no
+    ``..``, ``.`` or empty part and no NUL (what :func:`walk_lines` records; a backslash is a
+    name's character on POSIX, as the walk sees it)."""
+    if not isinstance(rel, str) or not rel or "\0" in rel:
+        return False
+    if rel.startswith("/") or os.path.isabs(rel):
+        return False
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
+
+
+def _is_sha(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in _HEX for c in value)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
 def _links_of(desc: Mapping[str, Any], fingerprint: str) -> dict[str, str]:
     """The ``links`` of one output's description (``{}`` in an entry without them).
 
@@ -89,16 +114,59 @@ def _links_of(desc: Mapping[str, Any], fingerprint: str) -> dict[str, str]:
     """
     links = desc.get("links", {})
     if isinstance(links, dict) and all(
-        isinstance(rel, str)
-        and isinstance(target, str)
-        and rel
-        and target
-        and not os.path.isabs(rel)
-        and ".." not in Path(rel).parts
+        _safe_rel(rel) and isinstance(target, str) and target and "\0" not in target
         for rel, target in links.items()
     ):
         return links
     raise CacheCorrupt(f"entry {fingerprint[:12]} has bad links")
+
+
+def check_entry(entry: Mapping[str, Any], fingerprint: str) -> None:
+    """Check every path and object name an entry records before anything is read or written
+    by them: an entry from a shared remote is not trusted to stay inside the output folder
+    (or the store).
+
+    A file output records one file, named ``""``, and no links; a folder output records its
+    files and links by :func:`_safe_rel` paths, none of them twice, and none inside another
+    (a file or a link is never a folder of the entry: a link ``a`` and a file ``a/b`` would
+    write through the link). Every object is a 64-digit lowercase sha256 with an integer size.
+
+    Raises:
+        CacheCorrupt: naming the entry and the first bad path.
+    """
+    where = f"entry {fingerprint[:12]}"
+    for name, desc in entry["outputs"].items():
+        if not isinstance(desc, dict) or desc.get("kind") not in ("file", "dir"):
+            raise CacheCorrupt(f"{where}: output {name!r} is not described")
+        files = desc.get("files", {})
+        if not isinstance(files, dict):
+            raise CacheCorrupt(f"{where}: output {name!r} has bad files")
+        for rel, meta in files.items():
+            if not (
+                isinstance(meta, dict)
+                and _is_sha(meta.get("sha256"))
+                and isinstance(meta.get("size", -1), int)
+            ):
+                raise CacheCorrupt(f"{where}: output {name!r}: {rel!r} has a bad object name")
+        if desc["kind"] == "file":
+            if list(files) != [""] or desc.get("links"):
+                raise CacheCorrupt(f"{where}: file output {name!r} must be one file")
+            continue
+        links = _links_of(desc, fingerprint)
+        for rel in files:
+            if not _safe_rel(rel):
+                raise CacheCorrupt(f"{where}: output {name!r}: path {rel!r} escapes its folder")
+        paths = set(files)
+        if paths & set(links):
+            raise CacheCorrupt(f"{where}: output {name!r} names a path twice")
+        paths |= set(links)
+        for rel in paths:
+            parts = rel.split("/")
+            for i in range(1, len(parts)):
+                if "/".join(parts[:i]) in paths:
+                    raise CacheCorrupt(
+                        f"{where}: output {name!r}: path {rel!r} lies inside another entry"
+                    )
 
 
 class Restored:
@@ -126,6 +194,13 @@ class LocalStore:
         self.root = Path(root)
 
     def object_path(self, sha: str) -> Path:
+        """Where object ``sha`` lives.
+
+        Raises:
+            CacheCorrupt: ``sha`` is not a sha256 (it would name a path outside the store).
+        """
+        if not _is_sha(sha):
+            raise CacheCorrupt(f"bad object name {str(sha)[:80]!r} in {self.root}")
         return self.root / "objects" / sha[:2] / sha
 
     def entry_path(self, fingerprint: str) -> Path:
@@ -188,6 +263,7 @@ def _parse_entry(data: bytes, fingerprint: str, where: str) -> dict[str, Any]:
         or not isinstance(entry.get("outputs"), dict)
     ):
         raise CacheCorrupt(f"entry {where} is not a run-cache entry for {fingerprint[:12]}")
+    check_entry(entry, fingerprint)
     return entry
 
 
@@ -240,11 +316,13 @@ def _objects(entry: Mapping[str, Any]) -> dict[str, int]:
 def unpack(
     store: LocalStore, entry: Mapping[str, Any], outputs: Sequence[tuple[str, Path]]
 ) -> None:
-    """Put the entry's outputs in place (each file atomically; a folder output is rebuilt
-    beside the old one and swapped in).
+    """Put the entry's outputs in place (each file atomically; a folder output is rebuilt in a
+    fresh staging folder beside the old one and swapped in). Every recorded path is checked
+    (:func:`check_entry`) and every object verified before anything on disk is replaced.
 
     Raises:
-        CacheCorrupt: the entry does not describe these outputs, or an object is bad.
+        CacheCorrupt: the entry does not describe these outputs, a recorded path would lead
+            outside its output folder, or an object is bad.
     """
     described = entry["outputs"]
     if sorted(described) != sorted(name for name, _ in outputs):
@@ -253,37 +331,55 @@ def unpack(
             f"({', '.join(sorted(described))})"
         )
     fingerprint = str(entry.get("fingerprint"))
-    links_of = {name: _links_of(described[name], fingerprint) for name, _ in outputs}
+    check_entry(entry, fingerprint)
     for sha in _objects(entry):
         store.check_object(sha)  # all good before anything is replaced
     for name, path in outputs:
         desc = described[name]
         files = desc.get("files", {})
         path.parent.mkdir(parents=True, exist_ok=True)
-        if desc.get("kind") == "file":
+        if desc["kind"] == "file":
             _copy_in(store.object_path(files[""]["sha256"]), path)
             continue
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.restore")
         tmp.mkdir()
-        for rel, meta in files.items():
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(store.object_path(meta["sha256"]), target)
-        for rel, link_target in links_of[name].items():
-            link = tmp / rel
-            link.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(link_target, link)
+        try:
+            _fill(store, tmp, files, _links_of(desc, fingerprint))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             os.replace(path, old)
-        elif path.exists():
+        elif os.path.lexists(path):  # a file, or a link (replaced, never followed)
             path.unlink()
         os.replace(tmp, path)
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _fill(
+    store: LocalStore, staging: Path, files: Mapping[str, Any], links: Mapping[str, str]
+) -> None:
+    """Write a folder output's files and links into the fresh ``staging`` folder, each only
+    after checking that its folder resolves inside ``staging`` (so nothing is written through
+    a link, even one the entry made itself)."""
+    top = os.path.realpath(staging)
+    for rel, meta in [*files.items(), *links.items()]:
+        target = staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        parent = os.path.realpath(target.parent)
+        if parent != top and not parent.startswith(top + os.sep):
+            raise CacheCorrupt(f"restoring {rel!r} would write outside {staging}")
+        if os.path.lexists(target):
+            raise CacheCorrupt(f"restoring {rel!r} twice")
+        if isinstance(meta, str):
+            os.symlink(meta, target)
+        else:
+            shutil.copyfile(store.object_path(meta["sha256"]), target)
+
+
 def _copy_in(src: Path, target: Path) -> None:
-    if target.is_dir():
+    if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.restore")
     try:
@@ -313,6 +409,8 @@ class RemoteStore:
         self.root = self.root.rstrip("/")
 
     def _object(self, sha: str) -> str:
+        if not _is_sha(sha):
+            raise CacheCorrupt(f"bad object name {str(sha)[:80]!r} at {self.url}")
         return f"{self.root}/objects/{sha[:2]}/{sha}"
 
     def _entry(self, fingerprint: str) -> str:
