@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,8 @@ from standard_coder.runner.stage import Pipeline
 ENTRY_PREFIX = "_sc_entry_"
 """Module names of pipelines loaded from a file (not importable by name elsewhere)."""
 
+log = logging.getLogger("standard_coder.runner")
+
 
 def _load_file(mod_name: str, path: Path) -> Any:
     """Execute ``path`` as module ``mod_name`` (registered in ``sys.modules``)."""
@@ -26,8 +31,44 @@ def _load_file(mod_name: str, path: Path) -> Any:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(loaded)
     sys.modules[mod_name] = module
-    loaded.loader.exec_module(module)
+    try:
+        loaded.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(mod_name, None)  # as a failed import leaves no module behind
+        raise
     return module
+
+
+_MACHINERY = (os.path.dirname(importlib.__file__), os.path.abspath(__file__))
+"""Frames of the import itself (importlib, this module), not of the code being imported."""
+
+
+def describe_import_failure(exc: BaseException) -> str:
+    """One line for an exception raised while a pipeline's module was imported:
+    ``file:line: SyntaxError: message`` for a syntax error (the file and line it names),
+    ``file:line: Type: message`` otherwise, the line the innermost frame of the imported file
+    (the first file the import machinery ran) stood at."""
+    if isinstance(exc, SyntaxError):  # IndentationError and TabError too
+        where = exc.filename or "?"
+        line = f":{exc.lineno}" if exc.lineno else ""
+        return f"{where}{line}: {type(exc).__name__}: {exc.msg}"
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<") and not f.filename.startswith(_MACHINERY)
+    ]
+    message = " ".join(str(exc).split()) or "(no message)"
+    if not frames:
+        return f"{type(exc).__name__}: {message}"
+    own = [f for f in frames if f.filename == frames[0].filename]
+    return f"{own[-1].filename}:{own[-1].lineno}: {type(exc).__name__}: {message}"
+
+
+def _import_failed(spec: str, exc: BaseException) -> PipelineDefinitionError:
+    """The one-line error for a pipeline module that raised as it was imported (the
+    traceback goes to the debug log: ``--log-level debug`` shows it)."""
+    log.debug("importing the pipeline entry %r failed", spec, exc_info=exc)
+    return PipelineDefinitionError(f"{describe_import_failure(exc)} (entry {spec!r})")
 
 
 class FileFunction:
@@ -61,7 +102,9 @@ def load_object(spec: str, base_dir: Path) -> Any:
     """Import the object named by ``spec`` (a file path is taken from ``base_dir``).
 
     Raises:
-        PipelineDefinitionError: malformed spec, module or attribute not found.
+        PipelineDefinitionError: malformed spec, module or attribute not found, or the module
+            raised as it was imported (a syntax error, a failed import, any exception: one
+            line naming the file, the line and the cause).
     """
     if ":" not in spec:
         raise PipelineDefinitionError(
@@ -78,15 +121,19 @@ def load_object(spec: str, base_dir: Path) -> Any:
         mod_name = f"{ENTRY_PREFIX}{abs(hash(str(path.resolve())))}"
         try:
             module = _load_file(mod_name, path)
-        except ImportError:
-            raise PipelineDefinitionError(f"entry {spec!r}: cannot load {path}") from None
+        except Exception as exc:  # user code ran: a syntax error, an import, any exception
+            raise _import_failed(spec, exc) from None
     else:
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
-            raise PipelineDefinitionError(
-                f"entry {spec!r}: module not found ({exc.name})"
-            ) from None
+            if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
+                raise PipelineDefinitionError(
+                    f"entry {spec!r}: module not found ({exc.name})"
+                ) from None
+            raise _import_failed(spec, exc) from None
+        except Exception as exc:
+            raise _import_failed(spec, exc) from None
     try:
         return getattr(module, attr)
     except AttributeError:

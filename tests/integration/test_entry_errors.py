@@ -1,0 +1,80 @@
+"""A Python pipeline file that fails as it is imported, through the real CLI in subprocesses.
+
+Session 42: a syntax error in ``[pipeline] entry = "my_pipeline.py:build"``'s file printed a
+full Python traceback (exit 1), an ImportError only ``cannot load <file>``, and any other
+exception at import a traceback again. Each is now one line naming the file, the line and the
+cause, exit 2 (bad input, as every config error); ``--log-level debug`` still shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proctools import child_env
+
+pytestmark = pytest.mark.integration
+
+BROKEN = {
+    # name: (file body, line, the cause as the one line says it)
+    "syntax": (
+        "from standard_coder.runner.stage import Pipeline\n\ndef build(config_path, overrides)\n"
+        "    return None\n",
+        3,
+        "SyntaxError: expected ':'",
+    ),
+    "indent": ("x = 1\n  y = 2\n", 2, "IndentationError: unexpected indent"),
+    "import": (
+        "import os\nimport no_such_module_sc42\n",
+        2,
+        "ModuleNotFoundError: No module named 'no_such_module_sc42'",
+    ),
+    "raises": (
+        "def helper():\n    return {}['key']\n\n\nTABLE = helper()\n",
+        2,
+        "KeyError: 'key'",
+    ),
+}
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, "-m", "standard_coder", *args, "--config", str(root / "p.toml")]
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+@pytest.mark.parametrize("form", ["file", "module"])
+def test_a_pipeline_file_that_fails_at_import_is_one_line(
+    tmp_path: Path, case: str, form: str
+) -> None:
+    body, line, cause = BROKEN[case]
+    (tmp_path / "my_pipeline.py").write_text(body, encoding="utf-8")
+    entry = "my_pipeline.py:build" if form == "file" else "my_pipeline:build"
+    (tmp_path / "p.toml").write_text(f'[pipeline]\nentry = "{entry}"\n', encoding="utf-8")
+    where = f"{tmp_path / 'my_pipeline.py'}:{line}: {cause}"
+    for command in (["pipeline"], ["status"], ["pipeline", "--dry-run"]):
+        res = _cli(tmp_path, *command)
+        assert res.returncode == 2, res.stderr
+        assert "Traceback" not in res.stderr + res.stdout, res.stderr
+        (said,) = res.stderr.strip().splitlines()
+        assert said == f"error: {where} (entry '{entry}')", said
+
+    debug = _cli(tmp_path, "pipeline", "--log-level", "debug")
+    assert debug.returncode == 2
+    assert "Traceback" in debug.stderr and debug.stderr.rstrip().endswith(entry + "')")
+
+
+def test_a_module_entry_that_does_not_exist_still_says_so(tmp_path: Path) -> None:
+    (tmp_path / "p.toml").write_text('[pipeline]\nentry = "no_such_pipe_sc42:build"\n')
+    res = _cli(tmp_path, "pipeline")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == (
+        "error: entry 'no_such_pipe_sc42:build': module not found (no_such_pipe_sc42)"
+    )
