@@ -78,3 +78,61 @@ def test_a_module_entry_that_does_not_exist_still_says_so(tmp_path: Path) -> Non
     assert res.stderr.strip() == (
         "error: entry 'no_such_pipe_sc42:build': module not found (no_such_pipe_sc42)"
     )
+
+
+RAISING_BUILDERS = {
+    # name: (file body, line, the cause as the one line says it)
+    "keyerror": (
+        "def _table():\n    return {}['epochs']\n\n\ndef build(config_path, overrides):\n"
+        "    return _table()\n",
+        2,
+        "KeyError: 'epochs'",
+    ),
+    "typeerror": (
+        "from standard_coder.runner.stage import Pipeline\n\n\n"
+        "def build(config_path, overrides):\n    return Pipeline(stages=[], nonsense=1)\n",
+        5,
+        "TypeError: Pipeline.__init__() got an unexpected keyword argument 'nonsense'",
+    ),
+    "oserror": (
+        "from pathlib import Path\n\n\ndef build(config_path, overrides):\n"
+        "    Path(config_path).with_name('absent_sc42.json').read_text()\n",
+        5,
+        "FileNotFoundError: [Errno 2] No such file or directory:",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RAISING_BUILDERS))
+@pytest.mark.parametrize("form", ["file", "module"])
+def test_a_builder_that_raises_is_one_line(tmp_path: Path, case: str, form: str) -> None:
+    """Session 42: a builder raising anything but a ValueError printed a Python traceback."""
+    body, line, cause = RAISING_BUILDERS[case]
+    (tmp_path / "my_pipeline.py").write_text(body, encoding="utf-8")
+    entry = "my_pipeline.py:build" if form == "file" else "my_pipeline:build"
+    (tmp_path / "p.toml").write_text(f'[pipeline]\nentry = "{entry}"\n', encoding="utf-8")
+    where = f"error: {tmp_path / 'my_pipeline.py'}:{line}: {cause}"
+    for command in (["pipeline"], ["status"], ["pipeline", "--dry-run"], ["stages"]):
+        res = _cli(tmp_path, *command)
+        assert res.returncode == 2, res.stderr
+        assert "Traceback" not in res.stderr + res.stdout, res.stderr
+        (said,) = res.stderr.strip().splitlines()
+        assert said.startswith(where), said
+        assert said.endswith(f"(entry '{entry}', as it built the pipeline)"), said
+
+    debug = _cli(tmp_path, "pipeline", "--log-level", "debug")
+    assert debug.returncode == 2
+    assert "Traceback" in debug.stderr and debug.stderr.rstrip().endswith("built the pipeline)")
+
+
+def test_a_builder_that_rejects_its_config_keeps_its_own_message(tmp_path: Path) -> None:
+    """A ValueError is how a builder rejects a config or an override: its message, as is."""
+    (tmp_path / "my_pipeline.py").write_text(
+        "def build(config_path, overrides):\n"
+        "    raise ValueError(f'--set {overrides[0]}: unknown key')\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "p.toml").write_text('[pipeline]\nentry = "my_pipeline.py:build"\n')
+    res = _cli(tmp_path, "pipeline", "--set", "x.y=1")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == "error: --set x.y=1: unknown key"

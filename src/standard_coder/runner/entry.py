@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from standard_coder.runner.errors import PipelineDefinitionError
+from standard_coder.runner.errors import PipelineDefinitionError, RunnerError
 from standard_coder.runner.stage import Pipeline
 
 ENTRY_PREFIX = "_sc_entry_"
@@ -44,10 +44,10 @@ _MACHINERY = (os.path.dirname(importlib.__file__), os.path.abspath(__file__))
 
 
 def describe_import_failure(exc: BaseException) -> str:
-    """One line for an exception raised while a pipeline's module was imported:
-    ``file:line: SyntaxError: message`` for a syntax error (the file and line it names),
-    ``file:line: Type: message`` otherwise, the line the innermost frame of the imported file
-    (the first file the import machinery ran) stood at."""
+    """One line for an exception raised while a pipeline's module was imported, or while its
+    builder ran: ``file:line: SyntaxError: message`` for a syntax error (the file and line it
+    names), ``file:line: Type: message`` otherwise, the line the innermost frame of the user's
+    file (the first file the import machinery, or :func:`build_from_object`, ran) stood at."""
     if isinstance(exc, SyntaxError):  # IndentationError and TabError too
         where = exc.filename or "?"
         line = f":{exc.lineno}" if exc.lineno else ""
@@ -142,11 +142,26 @@ def load_object(spec: str, base_dir: Path) -> Any:
         ) from None
 
 
+def _build_failed(spec: str, exc: BaseException) -> PipelineDefinitionError:
+    """The one-line error for a builder that raised (the traceback goes to the debug log)."""
+    log.debug("building the pipeline with entry %r failed", spec, exc_info=exc)
+    return PipelineDefinitionError(
+        f"{describe_import_failure(exc)} (entry {spec!r}, as it built the pipeline)"
+    )
+
+
 def build_from_object(obj: Any, spec: str, config_path: Path, overrides: Sequence[str]) -> Pipeline:
     """A :class:`Pipeline` from a pipeline object or a builder callable.
 
+    A builder rejects a config or an override with a ``ValueError`` (``ConfigError``), and a
+    bad definition raises a :class:`RunnerError`: both pass through, their messages meant for
+    the user. Any other exception from the builder's code is a bug in it, told in one line.
+
     Raises:
-        PipelineDefinitionError: the object is neither, or the builder returned something else.
+        PipelineDefinitionError: the object is neither, the builder returned something else,
+            or it raised (one line naming the entry, the innermost line of the builder's file
+            it passed through, the exception's type and message).
+        ValueError, RunnerError: as the builder raised them.
     """
     if isinstance(obj, Pipeline):
         if overrides:
@@ -155,7 +170,12 @@ def build_from_object(obj: Any, spec: str, config_path: Path, overrides: Sequenc
             )
         return obj
     if callable(obj):
-        result = obj(config_path, list(overrides))
+        try:
+            result = obj(config_path, list(overrides))
+        except (RunnerError, ValueError):
+            raise
+        except Exception as exc:  # user code ran: a KeyError, a TypeError, an OSError...
+            raise _build_failed(spec, exc) from None
         if isinstance(result, Pipeline):
             return result
         raise PipelineDefinitionError(
