@@ -185,3 +185,27 @@ def test_the_train_stage_code_version_covers_its_options_module(tmp_path: Path) 
     names = {p.name for p in train.code_files or ()}
     assert {"sch_train.py", "sch_train_options.py"} <= names
     assert all(p.is_file() for p in train.code_files or ())
+
+
+def test_each_stage_code_version_covers_the_pipelines_modules_its_run_reads(
+    tmp_path: Path,
+) -> None:
+    """Session 42: ``train_sch`` reads ``[training]`` back and picks its device through
+    ``sch_options.py``, the mine and the forecast their options there too, and ``team_output``
+    loads the model through ``sch_effort.py``; none was in its stage's code version, so a change
+    there left the stage skipped with outputs the new code would not make. The progress bar
+    (``sch_progress.py``) and the layout (``sch_layout.py``) change no output: not in it."""
+    import standard_coder
+
+    pkg = Path(standard_coder.__file__).parent
+    _params(tmp_path / "p")
+    pipe = build(tmp_path / "p" / "pipeline_config.toml", [])
+    code = {
+        s.name: {p.relative_to(pkg).as_posix() for p in s.code_files or ()} for s in pipe.stages
+    }
+    assert {"pipelines/sch_train_options.py", "pipelines/sch_options.py"} <= code["train_sch"]
+    assert not {"pipelines/sch_progress.py", "pipelines/sch_layout.py"} & code["train_sch"]
+    assert {"pipelines/sch_mine.py", "pipelines/sch_options.py"} <= code["mine"]
+    assert {"pipelines/sch_team.py", "pipelines/sch_effort.py"} <= code["team_output"]
+    assert {"pipelines/sch_forecast.py", "pipelines/sch_options.py"} <= code["forecast"]
+    assert all(p.is_file() for s in pipe.stages for p in s.code_files or ())

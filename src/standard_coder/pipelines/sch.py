@@ -189,7 +189,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 **({"commit_body": True} if t.features.commit_body and counted else {}),
             },
             named_outputs={"db": layout.db},
-            code_files=[Path(sch_mine.__file__), *package_sources("sch/mining", "sch/records.py")],
+            code_files=[
+                Path(sch_mine.__file__),
+                # its options: [repos] and [filters] as the mine reads them (mine_options)
+                *package_sources("pipelines/sch_options.py", "sch/mining", "sch/records.py"),
+            ],
             description="mine git history into SQLite (incremental, resumable)",
         )
     )
@@ -238,8 +242,14 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             param_labels=RUNNER_LABELS,
             code_files=[
                 Path(sch_train.__file__),
+                # what the run reads: its options (sch_train_options), [training] back from
+                # the params and the device it trains on (sch_options). Not sch_progress.py
+                # (the progress bar: it hands every checkpoint on as it is) nor sch_layout.py
+                # (the outputs are ctx.outputs; a moved output is missing, so the stage reruns
+                # anyway; here the layout only places the TensorBoard logs)
                 *package_sources(
                     "pipelines/sch_train_options.py",
+                    "pipelines/sch_options.py",
                     "sch/work_inference",
                     "sch/features",
                     "sch/predictors",
@@ -281,6 +291,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             code_files=[
                 Path(sch_team.__file__),
                 *package_sources(
+                    "pipelines/sch_effort.py",  # how the model and representation are loaded
                     "sch/team_output.py",
                     "sch/estimate.py",  # its draws (sch_draws): each change as estimate draws it
                     "sch/reapplied.py",
@@ -338,7 +349,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 named_outputs={"forecasts": layout.forecasts},
                 code_files=[
                     Path(sch_forecast.__file__),
-                    *package_sources("forecasting"),
+                    # [forecasting] back from the params, as the simulator's options
+                    *package_sources("pipelines/sch_options.py", "forecasting"),
                     # how a ticket's changes are priced (estimate's draws)
                     *(
                         package_sources(
