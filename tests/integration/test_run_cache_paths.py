@@ -56,6 +56,17 @@ def _run(root: Path) -> subprocess.CompletedProcess[str]:
     return res
 
 
+def _status(root: Path) -> str:
+    """``status``'s row for ``make`` (the pipeline file is the one :func:`_run` wrote)."""
+    cfg = str(root / "pipeline.toml")
+    cmd = [sys.executable, "-m", "standard_coder", "status", "--config", cfg]
+    res = subprocess.run(cmd, cwd=root, env=child_env(), capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stdout + res.stderr
+    (row,) = [line for line in res.stdout.splitlines() if line.startswith("make ")]
+    return row
+
+
 def _last_run(root: Path) -> list[dict[str, Any]]:
     lines = (root / "state" / "logs" / "events.jsonl").read_text().splitlines()
     evs = [json.loads(line) for line in lines]
@@ -97,6 +108,15 @@ def test_an_entry_whose_paths_leave_the_output_folder_is_corrupt(tmp_path: Path,
     tree = root / "state" / "out" / "tree"
     (tree / "a.txt").unlink()  # the output is gone: the cache is asked before the stage runs
     before = _everything(tmp_path)
+    store = {p: p.read_bytes() for p in (root / "rc").rglob("*") if p.is_file()}
+
+    # status reads the entry as a restore would, and says so without touching it (session
+    # 42: "would restore from cache (local)" until a run deleted it)
+    row = _status(root)
+    assert "would run" in row and "cache entry corrupt (local: entry " in row, row
+    assert "would restore" not in row, row
+    assert {p for p in _everything(tmp_path) - before if root / "state" not in p.parents} == set()
+    assert {p: p.read_bytes() for p in (root / "rc").rglob("*") if p.is_file()} == store
 
     res = _run(root)
 
@@ -117,3 +137,31 @@ def test_an_entry_whose_paths_leave_the_output_folder_is_corrupt(tmp_path: Path,
     assert json.loads(entry_path.read_text())["outputs"]["state/out/tree"]["files"] == {
         "a.txt": meta
     }
+
+
+def test_status_says_an_entry_whose_object_is_missing_would_not_restore(tmp_path: Path) -> None:
+    """Session 42: ``status`` said "would restore from cache" for an entry whose stored object
+    was gone (found only by a run, which then deleted the entry and ran the stage). It stats
+    the objects now (no hashing), and deletes nothing: the run still does, as before."""
+    root = tmp_path / "p"
+    root.mkdir()
+    _run(root)
+    pushed = next(e for e in _last_run(root) if e["event"] == "cache_pushed")
+    entry_path = root / "rc" / "entries" / f"{pushed['fingerprint']}.json"
+    tree = root / "state" / "out" / "tree"
+    (tree / "a.txt").unlink()
+    assert "would restore from cache (local): outputs changed" in _status(root)
+
+    (obj,) = (root / "rc" / "objects").rglob("*/*")
+    obj.write_bytes(b"1\n\n")  # the wrong size: a restore would find it corrupt too
+    row = _status(root)
+    assert f"cache entry corrupt (local: object {obj.name[:12]} in " in row, row
+    assert row.endswith("): outputs changed: state/out/tree"), row
+    obj.unlink()
+    row = _status(root)
+    assert f"cache entry corrupt (local: object {obj.name[:12]} missing from " in row, row
+    assert "would run" in row and entry_path.is_file()
+
+    _run(root)  # the run finds it too: the stage runs, and stores its outputs again
+    assert _ran(root) == 2 and (tree / "a.txt").read_text() == "1\n"
+    assert obj.is_file() and "up to date" in _status(root)

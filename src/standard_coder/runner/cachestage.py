@@ -39,17 +39,35 @@ def forget(session: RunSession, fingerprint: str) -> None:
         LocalStore(settings.dir).entry_path(fingerprint).unlink(missing_ok=True)
 
 
-def lookup(session: RunSession, fingerprint: str) -> str | None:
-    """Where an entry for ``fingerprint`` is (``local``/``remote``), without pulling (status)."""
+def lookup(session: RunSession, name: str, fingerprint: str) -> tuple[str, str | None] | None:
+    """Where an entry for stage ``name``'s ``fingerprint`` is (``local``/``remote``) and, when a
+    restore would find it corrupt, why (else None); None when there is none. For ``status``:
+    the entry is read and checked (:func:`~standard_coder.runner.runcache.check_entry`), the
+    local objects it names are stat'ed, none is hashed, fetched, written or deleted."""
     settings = session.pipeline.run_cache
     if settings is None:
         return None
-    if LocalStore(settings.dir).has_entry(fingerprint):
-        return "local"
+    from standard_coder.runner.runcache import inspect_entry
+
+    names = [n for n, _ in _outputs(session.views[name])]
+    local = LocalStore(settings.dir)
+    try:
+        entry = local.read_entry(fingerprint)
+        if entry is not None:
+            inspect_entry(entry, names, local)
+            return "local", None
+    except CacheCorrupt as exc:
+        return "local", str(exc)
+    except OSError as exc:  # unreadable: the restore would warn and run the stage
+        return "local", f"cannot read it: {exc}"
     try:
         remote = _remote(session)
-        if remote is not None and remote.has_entry(fingerprint):
-            return "remote"
+        entry = None if remote is None else remote.read_entry(fingerprint)
+        if entry is not None:
+            inspect_entry(entry, names)  # its objects are checked as they are pulled
+            return "remote", None
+    except CacheCorrupt as exc:
+        return "remote", str(exc)
     except Exception as exc:  # unreachable remote: status still answers
         log.warning("run cache: remote %s: %s", settings.remote, exc)
     return None

@@ -41,6 +41,7 @@ class Reason(Enum):
     ERROR = "error"
     UP_TO_DATE = "up_to_date"
     IN_RUN_CACHE = "in_run_cache"
+    CACHE_CORRUPT = "cache_corrupt"
     TOUCHED = "touched"
 
 
@@ -61,6 +62,7 @@ _TEXT: dict[Reason, str] = {
     Reason.ERROR: "{}",
     Reason.UP_TO_DATE: "up to date",
     Reason.IN_RUN_CACHE: "would restore from cache {}",
+    Reason.CACHE_CORRUPT: "cache entry corrupt {}",
     Reason.TOUCHED: "mtime changed, content same",
 }
 

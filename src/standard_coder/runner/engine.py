@@ -215,14 +215,18 @@ def _fingerprint_now(session: RunSession, name: str) -> str | None:
 
 def _would_restore(session: RunSession, name: str, decision: Decision, fp: str) -> Decision:
     """``would restore from cache (local|remote)`` when the run cache holds fingerprint
-    ``fp`` of the stage."""
+    ``fp`` of the stage, ``cache entry corrupt (local|remote: why)`` when it holds one that a
+    restore would find corrupt (it is left as it is: a run deletes it)."""
     if session.pipeline.run_cache is None:
         return decision
     from standard_coder.runner.cachestage import lookup
 
-    where = lookup(session, fp)
-    if where is None:
+    found = lookup(session, name, fp)
+    if found is None:
         return decision
+    where, corrupt = found
+    if corrupt is not None:
+        return Decision(False, Reason.CACHE_CORRUPT, f"({where}: {corrupt}): {decision.reason}")
     return Decision(False, Reason.IN_RUN_CACHE, f"({where}): {decision.reason}")
 
 

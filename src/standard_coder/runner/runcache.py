@@ -251,6 +251,33 @@ class LocalStore:
         return path
 
 
+def inspect_entry(
+    entry: Mapping[str, Any], names: Sequence[str], store: LocalStore | None = None
+) -> None:
+    """What ``status`` can tell of a parsed entry without reading an object's bytes, or writing
+    or deleting anything: it describes the outputs ``names`` and, with ``store`` (the local
+    store the objects are read from), each object is there with its recorded size.
+
+    Raises:
+        CacheCorrupt: the first fault, as a restore would find it.
+    """
+    fingerprint = str(entry.get("fingerprint"))
+    if sorted(entry["outputs"]) != sorted(names):
+        raise CacheCorrupt(
+            f"entry {fingerprint[:12]} names other outputs ({', '.join(sorted(entry['outputs']))})"
+        )
+    if store is None:
+        return
+    for sha, size in _objects(entry).items():
+        path = store.object_path(sha)
+        try:
+            have = path.stat().st_size
+        except FileNotFoundError:
+            raise CacheCorrupt(f"object {sha[:12]} missing from {store.root}") from None
+        if size >= 0 and have != size:
+            raise CacheCorrupt(f"object {sha[:12]} in {store.root} is {have} bytes, not {size}")
+
+
 def _parse_entry(data: bytes, fingerprint: str, where: str) -> dict[str, Any]:
     try:
         entry = json.loads(data)
@@ -419,6 +446,19 @@ class RemoteStore:
     def has_entry(self, fingerprint: str) -> bool:
         return bool(self.fs.exists(self._entry(fingerprint)))
 
+    def read_entry(self, fingerprint: str) -> dict[str, Any] | None:
+        """The remote's entry (one small read, nothing else fetched), or None when absent.
+
+        Raises:
+            CacheCorrupt: it is not a run-cache entry for ``fingerprint``, or a path it
+                records is bad (:func:`check_entry`).
+        """
+        try:
+            data = self.fs.cat_file(self._entry(fingerprint))
+        except FileNotFoundError:
+            return None
+        return _parse_entry(data, fingerprint, self._entry(fingerprint))
+
     def _put_atomic(self, local: Path, final: str) -> None:
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         if set(protocols) & OBJECT_STORES:  # one PUT (or multipart upload): the object becomes
@@ -460,11 +500,9 @@ class RemoteStore:
             CacheCorrupt: a remote object or the entry failed its check (a bad object is
                 deleted from the remote, so the next push replaces it).
         """
-        try:
-            data = self.fs.cat_file(self._entry(fingerprint))
-        except FileNotFoundError:
+        entry = self.read_entry(fingerprint)
+        if entry is None:
             return None
-        entry = _parse_entry(data, fingerprint, self._entry(fingerprint))
         for sha in _objects(entry):
             target = store.object_path(sha)
             if target.is_file() and sha256_file(target) == sha:
