@@ -3,6 +3,7 @@ then on simulated teams of every schedule family (night owls, weekends, time zon
 
     PYTHONPATH=src python benchmarks/work_inference.py [--quick] [--threads 1] [--seed 0]
         [--repeat 1] [--families all|none|NAME,NAME] [--family-authors 4] [--family-weeks 26]
+        [--commit-rate LOW,HIGH] [--min-commits-per-author N]
 
 Prints tables and, as the last line, one JSON object with fit_seconds, threads, epochs,
 n_minutes, pearson_vs_truth, gap_pearson_vs_truth, epochs_run (the fit stops when the likelihood has
@@ -20,7 +21,9 @@ the families' own are 0.025-0.06); each family then also has ``label_pace_slope`
 "gap"}``, the within-author least-squares slope of ``log1p(label) - log1p(truth)`` on the log
 of the author's pace (their commits in the 30 days up to their previous commit): how much a
 label's error follows how often its author commits (0: not at all; negative: sparser
-committers labelled too long).
+committers labelled too long). ``--min-commits-per-author N``: the family teams' authors
+with fewer commits share a pooled model (default: the pipeline's, 100; 50 before session 42:
+docs/work-inference.md, "Why 100 commits"); the JSON's ``min_commits_per_author`` says which.
 """
 
 from __future__ import annotations
@@ -54,7 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         help="LOW,HIGH: the family authors' commit probability per coding minute drawn "
         "log-uniformly in this range (real histories: 0.005,0.02); default: the families' own",
     )
+    ap.add_argument(
+        "--min-commits-per-author",
+        type=int,
+        default=None,
+        help="family authors with fewer commits share a pooled model (default: the pipeline's)",
+    )
     args = ap.parse_args(argv)
+    if args.min_commits_per_author is not None and args.min_commits_per_author < 1:
+        ap.error("--min-commits-per-author: 1 or more commits")
     if args.commit_rate and args.families == "none":
         ap.error("--commit-rate applies to the families: not with --families none")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -164,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 "gap_pearson_vs_truth": round(r_gap, 4),
                 "quick": args.quick,
                 "commit_rate": list(args.commit_rate) if args.commit_rate else None,
+                "min_commits_per_author": _min_commits(args),
                 "families": families,
             }
         )
@@ -188,7 +200,11 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
     names = [*FAMILIES, "mixed"] if choice == "all" else [n.strip() for n in choice.split(",")]
     n_authors = args.family_authors or (2 if args.quick else 4)
     weeks = args.family_weeks or (4 if args.quick else 26)
-    opts = WorkInferenceOptions(hmm=HMMOptions(epochs=epochs), n_threads=args.threads)
+    opts = WorkInferenceOptions(
+        hmm=HMMOptions(epochs=epochs),
+        n_threads=args.threads,
+        min_commits_per_author=_min_commits(args),
+    )
     rate = args.commit_rate
     out: dict[str, dict[str, float]] = {}
     for name in names:
@@ -217,6 +233,14 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
                     "gap": _pace_slope(gap, truth),
                 }
     return out
+
+
+def _min_commits(args: argparse.Namespace) -> int:
+    """The families' pooling threshold: ``--min-commits-per-author`` or the pipeline's."""
+    from standard_coder.sch.work_inference import WorkInferenceOptions
+
+    chosen: int | None = args.min_commits_per_author
+    return WorkInferenceOptions().min_commits_per_author if chosen is None else chosen
 
 
 def _num(value: float | None) -> str:
