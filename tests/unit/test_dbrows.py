@@ -28,6 +28,14 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+def _execute(db: Path, *statements: str) -> None:
+    """Run ``statements`` on ``db`` and commit (a writer that finished)."""
+    with closing(sqlite3.connect(db)) as con:
+        for sql in statements:
+            con.execute(sql)
+        con.commit()
+
+
 def _killed_writer(db: Path, what: str) -> None:
     """A writer that made ``db`` in WAL mode, its schema and (``row``) one row, then was
     SIGKILLed: its commits sit in the ``-wal`` log, with its ``-shm`` index beside it."""
@@ -72,9 +80,7 @@ def test_a_closed_database_is_read_without_making_a_log(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["items.sqlite"]
     assert holds_rows(db) == NO
     assert sorted(p.name for p in tmp_path.iterdir()) == ["items.sqlite"]
-    with closing(sqlite3.connect(db)) as con:
-        con.execute("INSERT INTO items DEFAULT VALUES")
-        con.commit()
+    _execute(db, "INSERT INTO items DEFAULT VALUES")
     assert holds_rows(db) == YES
 
 
@@ -120,11 +126,9 @@ def test_a_log_with_no_frame_is_not_read_as_rows(tmp_path: Path, size: int) -> N
     """A log of an opened database (empty, or its header alone) beside a database with a row:
     the file alone is read, and holds it."""
     db = tmp_path / "items.sqlite"
-    with closing(sqlite3.connect(db)) as con:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("CREATE TABLE items (i)")
-        con.execute("INSERT INTO items VALUES (1)")
-        con.commit()
+    _execute(
+        db, "PRAGMA journal_mode=WAL", "CREATE TABLE items (i)", "INSERT INTO items VALUES (1)"
+    )
     db.with_name("items.sqlite-wal").write_bytes(b"\0" * size)
     assert holds_rows(db) == YES
 
@@ -175,9 +179,7 @@ def test_shadow_tables_are_told_apart_with_and_without_table_list(tmp_path: Path
             plain, virtual = tables(con, table_list=table_list)
             assert (sorted(plain), sorted(virtual)) == expected, table_list
     assert holds_rows(db) == NO
-    with closing(sqlite3.connect(db)) as con:
-        con.execute("INSERT INTO g_data VALUES (1)")
-        con.commit()
+    _execute(db, "INSERT INTO g_data VALUES (1)")
     assert holds_rows(db) == YES
 
 
