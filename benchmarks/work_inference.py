@@ -3,7 +3,7 @@ then on simulated teams of every schedule family (night owls, weekends, time zon
 
     PYTHONPATH=src python benchmarks/work_inference.py [--quick] [--threads 1] [--seed 0]
         [--repeat 1] [--families all|none|NAME,NAME] [--family-authors 4] [--family-weeks 26]
-        [--commit-rate LOW,HIGH] [--min-commits-per-author N]
+        [--commit-rate LOW,HIGH] [--min-commits-per-author N] [--no-break-state]
 
 Prints tables and, as the last line, one JSON object with fit_seconds, threads, epochs,
 n_minutes, pearson_vs_truth, gap_pearson_vs_truth, epochs_run (the fit stops when the likelihood has
@@ -24,6 +24,9 @@ label's error follows how often its author commits (0: not at all; negative: spa
 committers labelled too long). ``--min-commits-per-author N``: the family teams' authors
 with fewer commits share a pooled model (default: the pipeline's, 100; 50 before session 42:
 docs/work-inference.md, "Why 100 commits"); the JSON's ``min_commits_per_author`` says which.
+``--no-break-state``: the paper's two-state chain instead of the default three states (a break
+inside a session; docs/work-inference.md, "Breaks inside a session", session 43); the JSON's
+``break_state`` says which.
 """
 
 from __future__ import annotations
@@ -63,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="family authors with fewer commits share a pooled model (default: the pipeline's)",
     )
+    ap.add_argument(
+        "--no-break-state",
+        dest="break_state",
+        action="store_false",
+        help="the paper's two-state chain (default: the pipeline's three states, with breaks)",
+    )
     args = ap.parse_args(argv)
     if args.min_commits_per_author is not None and args.min_commits_per_author < 1:
         ap.error("--min-commits-per-author: 1 or more commits")
@@ -92,11 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     times = np.array([c.authored_at for c in truth.commits])
     tz = np.array([c.tz_offset_min for c in truth.commits])
     true_min = np.array([c.coding_minutes for c in truth.commits], dtype=float)
-    opts = WorkInferenceOptions(hmm=HMMOptions(epochs=epochs), n_threads=args.threads)
+    opts = WorkInferenceOptions(
+        hmm=HMMOptions(epochs=epochs, break_state=args.break_state), n_threads=args.threads
+    )
     span_days = float(times[-1] - times[0]) / 86400
     # compile the numba kernels outside the timing (cached on disk after the first run)
     make_model(
-        "hmm", WorkInferenceOptions(hmm=HMMOptions(epochs=1)), random_state=0, span_days=1
+        "hmm",
+        WorkInferenceOptions(hmm=HMMOptions(epochs=1, break_state=args.break_state)),
+        random_state=0,
+        span_days=1,
     ).fit(times[:20], tz[:20])
     fit_seconds = fit_cpu = float("inf")
     hmm = make_model("hmm", opts, random_state=args.seed, span_days=span_days)
@@ -134,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         ("hmm CPU ms / epoch run", f"{1000 * fit_cpu / max(1, epochs_run):.1f}"),
         ("FFBS labels, 200 samples/commit (s)", f"{label_seconds:.2f}"),
         ("learned c (true 0.04)", f"{getattr(hmm, 'c_', float('nan')):.4f}"),
+        (
+            "learned break / return probability per minute",
+            f"{getattr(hmm, 'b_', 0.0):.4f} / {getattr(hmm, 'r_', 0.0):.4f}",
+        ),
         ("Pearson r, hmm expected vs truth", f"{r_hmm:.3f}"),
         ("Pearson r, hmm FFBS sample mean vs truth", f"{r_samples:.3f}"),
         ("Pearson r, gap (git-hours) vs truth", f"{r_gap:.3f}"),
@@ -176,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 "quick": args.quick,
                 "commit_rate": list(args.commit_rate) if args.commit_rate else None,
                 "min_commits_per_author": _min_commits(args),
+                "break_state": args.break_state,
                 "families": families,
             }
         )
@@ -201,7 +220,7 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
     n_authors = args.family_authors or (2 if args.quick else 4)
     weeks = args.family_weeks or (4 if args.quick else 26)
     opts = WorkInferenceOptions(
-        hmm=HMMOptions(epochs=epochs),
+        hmm=HMMOptions(epochs=epochs, break_state=args.break_state),
         n_threads=args.threads,
         min_commits_per_author=_min_commits(args),
     )

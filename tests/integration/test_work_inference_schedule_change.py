@@ -26,7 +26,10 @@ def test_schedule_switch_after_13_weeks_is_learned(tmp_path: Path) -> None:
     assert isinstance(model, NeuralHMM) and model.time_bins >= 3
     model.fit(h.times, h.tz_offsets)
     k = model.time_bins
-    stop = model.e_table_.reshape(10080, k)
+    # a coding minute stops: the session ends (E) or, with the break state (the default),
+    # coding breaks off inside it (b)
+    assert model.b_table_ is not None
+    stop = (model.e_table_ + (1 - model.e_table_) * model.b_table_).reshape(10080, k)
     start = model.s_table_.reshape(10080, k)
     week = np.arange(10080)
     tod, weekday = week % 1440, week // 1440 < 5

@@ -35,7 +35,7 @@ def _torch_net(net: GridNet) -> torch.nn.Sequential:
         torch.nn.Tanh(),
         torch.nn.Linear(hidden, hidden),
         torch.nn.Tanh(),
-        torch.nn.Linear(hidden, 2),
+        torch.nn.Linear(hidden, net.params[4].shape[0]),
     )
     tnet.load_state_dict({k: torch.from_numpy(v) for k, v in net.state().items()})
     return tnet
@@ -67,6 +67,32 @@ def test_gradient_matches_torch_autograd() -> None:
     for a, b in zip(ours, theirs, strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * np.abs(b).max())
+
+
+def test_gradient_with_the_break_output_matches_torch_autograd() -> None:
+    """The break state's third output, ``B = b_max sigmoid(l_b)``: its hand-written gradient
+    (from the coding-to-coding and coding-to-break counts) equals autograd's."""
+    grid = grid_features(2)
+    b_max = 0.1
+    net = GridNet(grid, 16, seed=6, break_prob=0.02, break_max=b_max)
+    counts = _counts(grid.shape[0], 2) + _counts(grid.shape[0], 3)[:2]
+    tnet = _torch_net(net)
+    logits = net.forward()
+    probs = np.empty((logits.shape[0], 3))
+    tables = np.empty((logits.shape[0], 3))
+    probabilities(logits, probs, tables, b_max)
+    assert np.all(tables[:, 2] <= b_max) and tables[:, 2].mean() == pytest.approx(0.02, rel=0.3)
+    ours = net.backward(surrogate_grad(probs, np.stack(counts, axis=1) * 4.0, 0.25, b_max))
+    out = tnet(torch.from_numpy(grid))
+    loss = _torch_loss(tnet, grid, counts[:4])
+    b = b_max * torch.sigmoid(out[:, 2].double())
+    n_stay, n_break = (torch.from_numpy(a) for a in counts[4:])
+    loss = loss - (n_stay * torch.log1p(-b) + n_break * torch.log(b)).sum()
+    loss.backward()
+    theirs = [p.grad.numpy() for p in tnet.parameters()]
+    for a, b_ in zip(ours, theirs, strict=True):
+        assert a.shape == b_.shape
+        np.testing.assert_allclose(a, b_, rtol=1e-3, atol=1e-4 * np.abs(b_).max())
 
 
 def test_adam_matches_torch_optim_over_a_training_run() -> None:

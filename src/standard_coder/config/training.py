@@ -54,6 +54,19 @@ class HMMSection(StrictModel):
     fallback_window_minutes: int = Field(
         1440, ge=1, description="window before a first commit or one after a long gap"
     )
+    break_state: bool = Field(
+        True,
+        description="a third hidden state, a break inside a session: sessions start and end "
+        "with the clock, breaks come and go inside them at learned rates "
+        "(docs/work-inference.md, 'Breaks inside a session')",
+    )
+    max_break_prob: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="with break_state: the most a coding minute's break probability can be (a "
+        "coding bout of at least 1 / max_break_prob minutes on average)",
+    )
 
 
 class GapSection(StrictModel):

@@ -3,6 +3,10 @@
 Two hidden states per minute (coding / not coding). A commit is emitted only while coding, with
 a learned per-minute probability ``c``. The start and stop probabilities ``S(t), E(t)`` come from
 a small tanh network of the local day and week clock angles and the normalised overall time.
+With ``break_state`` (the default) a third state, a break inside a session, sits between them
+(``ffbs3``): the network's third output ``b(t)`` is the probability that coding breaks off, and a
+break ends at a clock-free rate ``r`` (EM), so a chain can say both "sessions are rare" and
+"breaks inside one are short" (docs/work-inference.md, "Breaks inside a session").
 
 Training is maximum likelihood with exact gradients by Fisher's identity: each epoch runs a
 scaled forward-backward pass (numba) at the current parameters, giving the expected transition
@@ -45,6 +49,12 @@ from standard_coder.sch.work_inference.base import (
     prepare_times,
     recent_active,
 )
+from standard_coder.sch.work_inference.chain import (
+    OFF_CELL,
+    FittedChain,
+    cell_tables,
+    run_intervals,
+)
 from standard_coder.sch.work_inference.clock import (
     WEEK,
     cells_for_minutes,
@@ -57,9 +67,8 @@ from standard_coder.sch.work_inference.ffbs import (
     day_empty_logprob,
     fit_pass,
     forward_backward,
-    interval_ffbs,
-    last_bouts,
 )
+from standard_coder.sch.work_inference.ffbs3 import day_empty_logprob3, fit_pass3
 from standard_coder.sch.work_inference.network import (
     Adam,
     GridNet,
@@ -70,7 +79,6 @@ from standard_coder.sch.work_inference.network import (
 __all__ = ["NeuralHMM", "cells_for_minutes", "week_minute"]
 
 _DAY_KEY = 1_000_000  # group * _DAY_KEY + local day number: one key per author-day
-_OFF_S, _OFF_E = 1e-9, 0.5  # the "day off" cell: nothing starts, coding ends soon
 
 
 @dataclass
@@ -83,6 +91,7 @@ class _Run:
     off: np.ndarray
     fit_cell: np.ndarray
     history: list[float]
+    r: float = 0.0
 
 
 @dataclass
@@ -136,11 +145,24 @@ class NeuralHMM(WorkInferenceModel):
             ``epochs``). Off by default: sparse histories (a few dozen commits a year) have
             flat stretches after which the likelihood rises again, and stopping there was
             measured to cost accuracy (docs/work-inference.md, "Convergence stop").
+        break_state: a third state, a break inside a session (``ffbs3``): sessions start
+            and end with the clock's ``S`` and ``E``, coding breaks off with the clock's ``b``
+            (a third output of the network) and a break ends at a clock-free rate ``r``
+            learned by EM. False: the paper's two-state chain.
+        init_break_prob, init_return_prob: where ``b`` and ``r`` start (per minute).
+        max_break_prob: the most ``b`` can be (a coding bout of at least ``1 / max_break_prob``
+            minutes on average). Commit times barely tell "much coding, few commits per minute
+            of it" from "little coding, more": without a bound, sparse histories reach
+            sessions of breaks with a coding minute now and then (on a pooled item of 84 real
+            commits, most short intervals read as breaks); 0.1 was measured against 0.05 and 1
+            (docs/work-inference.md, "Breaks inside a session").
         random_state: seed of the network initialisation and the FFBS samples.
 
     Attributes:
         c_: learned commit probability per coding minute.
         s_table_, e_table_: start/stop probability per grid cell (``10080 * time_bins``).
+        b_table_: break probability per grid cell (None without the break state).
+        r_: probability per minute that a break ends (0.0 without the break state).
         loglik_history_: log-likelihood before each epoch's step.
         net_state_: the network weights as numpy arrays.
         n_minutes_: minutes in the fitted sequence.
@@ -169,6 +191,10 @@ class NeuralHMM(WorkInferenceModel):
         warmup_epochs: int = 50,
         restarts: int = 2,
         tol: float = 0.0,
+        break_state: bool = True,
+        init_break_prob: float = 0.02,
+        init_return_prob: float = 0.05,
+        max_break_prob: float = 0.1,
         random_state: int | None = None,
     ) -> None:
         self.epochs = epochs
@@ -187,6 +213,10 @@ class NeuralHMM(WorkInferenceModel):
         self.warmup_epochs = warmup_epochs
         self.restarts = restarts
         self.tol = tol
+        self.break_state = break_state
+        self.init_break_prob = init_break_prob
+        self.init_return_prob = init_return_prob
+        self.max_break_prob = max_break_prob
         self.random_state = random_state
 
     # ------------------------------------------------------------------ data
@@ -253,13 +283,23 @@ class NeuralHMM(WorkInferenceModel):
         )
 
     def _off_days(
-        self, seq: _Sequence, s_tab: np.ndarray, e_tab: np.ndarray, c: float
+        self,
+        seq: _Sequence,
+        s_tab: np.ndarray,
+        e_tab: np.ndarray,
+        c: float,
+        b_tab: np.ndarray | None = None,
+        r: float = 0.0,
     ) -> np.ndarray:
         """Empty author-days read as days off (see the module doc), bool per day key."""
         n_days = seq.day_keys.shape[0]
         if n_days == 0:
             return np.zeros(0, dtype=bool)
-        q = np.exp(day_empty_logprob(seq.cell, seq.day, n_days, s_tab, e_tab, c))  # type: ignore[call-arg]
+        if b_tab is not None:
+            log_q = day_empty_logprob3(seq.cell, seq.day, n_days, s_tab, e_tab, b_tab, c, r)  # type: ignore[call-arg]
+        else:
+            log_q = day_empty_logprob(seq.cell, seq.day, n_days, s_tab, e_tab, c)  # type: ignore[call-arg]
+        q = np.exp(log_q)
         code = (seq.day_keys // _DAY_KEY) * 7 + seq.day_weekday
         _, cls = np.unique(code, return_inverse=True)
         count = np.bincount(cls).astype(float)
@@ -337,48 +377,54 @@ class NeuralHMM(WorkInferenceModel):
         with threadpool_limits(limits=max(1, self.n_threads), user_api="blas"):
             grid = grid_features(self.time_bins)
             n_cells = WEEK * self.time_bins
-            counts = np.zeros((n_cells + 1, 4))
-            work = np.empty((seq.y.shape[0], 2))
+            three = self.break_state
+            b_max = self.max_break_prob
+            counts = np.zeros((n_cells + 1, 6 if three else 4))
+            work = np.empty((seq.y.shape[0], 3 if three else 2))
             rescale_at = np.empty(seq.y.shape[0], dtype=np.int64)  # pages touched: a few
             rescale_inv = np.empty(seq.y.shape[0])
-            se = np.empty((n_cells + 1, 2))
-            probs = np.empty((n_cells, 2))
-            se[n_cells] = (_OFF_S, _OFF_E)
+            se = np.empty((n_cells + 1, 3 if three else 2))
+            probs = np.empty((n_cells, se.shape[1]))
+            se[n_cells] = OFF_CELL[: se.shape[1]]
             no_gamma = np.empty(0)
             n_trans = max(1, int(seq.y.shape[0] - seq.seg_start.sum()))
             warm = min(self.warmup_epochs, self.epochs // 2)
 
             def new_run(c0: float) -> _Run:
-                net = GridNet(grid, self.hidden, net_seed)
+                b0 = self.init_break_prob if three else None
+                net = GridNet(grid, self.hidden, net_seed, b0, self.max_break_prob)
                 no_off = np.zeros(seq.day_keys.shape[0], dtype=bool)
-                return _Run(net, Adam(net.params, self.learning_rate), c0, no_off, seq.cell, [])
+                opt = Adam(net.params, self.learning_rate)
+                r0 = self.init_return_prob if three else 0.0
+                return _Run(net, opt, c0, no_off, seq.cell, [], r0)
 
             def step(run: _Run, epoch: int) -> None:
-                probabilities(run.net.forward(), probs, se)
+                probabilities(run.net.forward(), probs, se, b_max)
                 if epoch >= warm and (epoch - warm) % 25 == 0:
-                    run.off = self._off_days(seq, se[:n_cells, 0], se[:n_cells, 1], run.c)
+                    b_tab = se[:n_cells, 2] if three else None
+                    run.off = self._off_days(
+                        seq, se[:n_cells, 0], se[:n_cells, 1], run.c, b_tab, run.r
+                    )
                     run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
-                ll, sgy, sg = fit_pass(  # type: ignore[call-arg]
-                    seq.y,
-                    run.fit_cell,
-                    seq.seg_start,
-                    se,
-                    run.c,
-                    counts,
-                    work,
-                    rescale_at,
-                    rescale_inv,
-                    no_gamma,
-                    False,
-                )
+                buffers = (counts, work, rescale_at, rescale_inv, no_gamma, False)
+                if three:
+                    ll, sgy, sg, n_bc, n_bb = fit_pass3(  # type: ignore[call-arg]
+                        seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, *buffers
+                    )
+                    if epoch >= warm:  # EM update of the rate at which breaks end
+                        run.r = float(min(max(n_bc / max(n_bc + n_bb, 1e-300), 1e-4), 0.9))
+                else:
+                    ll, sgy, sg = fit_pass(  # type: ignore[call-arg]
+                        seq.y, run.fit_cell, seq.seg_start, se, run.c, *buffers
+                    )
                 run.history.append(float(ll))
                 frac = epoch / max(1, self.epochs - 1)
                 # cosine decay to a tenth of the rate
                 run.opt.lr = self.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
                 for k in range(max(1, self.inner_steps)):
                     if k:
-                        probabilities(run.net.forward(), probs, se)
-                    grad = surrogate_grad(probs, counts, 1.0 / n_trans)
+                        probabilities(run.net.forward(), probs, se, b_max)
+                    grad = surrogate_grad(probs, counts, 1.0 / n_trans, b_max)
                     run.opt.step(run.net.backward(grad))
                 if sg > 0 and epoch >= warm:  # EM update of c (MAP under the Beta prior)
                     prior = max(0.0, self.commit_prob_prior_minutes)
@@ -407,14 +453,19 @@ class NeuralHMM(WorkInferenceModel):
             if len(runs) > 1:
                 runs = [max(runs, key=lambda r: r.history[-1] if r.history else 0.0)]
             net, c, off, history = runs[0].net, runs[0].c, runs[0].off, runs[0].history
-            s_tab, e_tab = _tables(net.forward())
+            r = runs[0].r
+            tables = cell_tables(net.forward(), b_max)
+            s_tab, e_tab = tables[0], tables[1]
+            b_tab = tables[2] if three else None
             if self.epochs > 0:
-                off = self._off_days(seq, s_tab, e_tab, c)
+                off = self._off_days(seq, s_tab, e_tab, c, b_tab, r)
             self.net_state_ = net.state()
 
         self.c_ = c
+        self.r_ = r
         self.s_table_ = s_tab
         self.e_table_ = e_tab
+        self.b_table_ = b_tab
         self.loglik_history_ = np.asarray(history)
         self.n_minutes_ = int(seq.y.shape[0])
         self.epochs_run_ = epochs_run
@@ -425,8 +476,8 @@ class NeuralHMM(WorkInferenceModel):
         self._prep = prep
         cells, offsets, p_start = self._interval_cells(prep, axes)
         self._cells, self._offsets, self._p_start = cells, offsets, p_start
-        self._s_ext, self._e_ext = _with_off(s_tab, e_tab)
-        expected = _run_intervals(cells, offsets, p_start, self._s_ext, self._e_ext, c, 0, 0)[0]
+        self._chain = FittedChain.of(s_tab, e_tab, b_tab, c, r)
+        expected = run_intervals(cells, offsets, p_start, self._chain, 0, 0)[0]
         n = prep.times.shape[0]
         self.expected_minutes_ = np.empty(n)
         self.expected_minutes_[prep.order] = expected
@@ -435,9 +486,7 @@ class NeuralHMM(WorkInferenceModel):
         self.interval_kind_ = np.empty(n, dtype=np.int8)
         self.interval_kind_[prep.order] = prep.kind
         self.last_bout_minutes_ = np.empty(n)
-        self.last_bout_minutes_[prep.order] = last_bouts(
-            cells, offsets, p_start, self._s_ext, self._e_ext, c
-        )
+        self.last_bout_minutes_[prep.order] = self._chain.last_bouts(cells, offsets, p_start)
         self.n_commits_ = n
         self.fit_seconds_ = time.perf_counter() - t_start
         return self
@@ -454,15 +503,8 @@ class NeuralHMM(WorkInferenceModel):
             base = self._sample_seed
         else:
             base = int(check_random_state(random_state).integers(2**62))
-        _, samples = _run_intervals(
-            self._cells,
-            self._offsets,
-            self._p_start,
-            self._s_ext,
-            self._e_ext,
-            self.c_,
-            n_samples,
-            base,
+        _, samples = run_intervals(
+            self._cells, self._offsets, self._p_start, self._chain, n_samples, base
         )
         out = np.empty_like(samples)
         out[self._prep.order] = samples
@@ -484,9 +526,9 @@ class NeuralHMM(WorkInferenceModel):
             m = prep.times[prep.groups == g] // 60
             axes.setdefault(int(g), (float(m[0]), float(max(m[-1] - m[0], 1))))
         cells, offsets, p_start = self._interval_cells(prep, axes)
-        s, e, c = self._s_ext, self._e_ext, self.c_
-        expected, samples = _run_intervals(cells, offsets, p_start, s, e, c, n, self._sample_seed)
-        last = last_bouts(cells, offsets, p_start, s, e, c)
+        chain = self._chain
+        expected, samples = run_intervals(cells, offsets, p_start, chain, n, self._sample_seed)
+        last = chain.last_bouts(cells, offsets, p_start)
         out = [np.empty_like(a) for a in (expected, samples, last)]
         for o, a in zip(out, (expected, samples, last), strict=True):
             o[prep.order] = a
@@ -508,16 +550,7 @@ class NeuralHMM(WorkInferenceModel):
         out = np.zeros(n)
         a, b = self._offsets[j], self._offsets[j + 1]
         if b > a:
-            interval_ffbs(  # type: ignore[call-arg]
-                self._cells[a:b],
-                self._s_ext,
-                self._e_ext,
-                self.c_,
-                self._p_start[j],
-                n,
-                seeds[j],
-                out,
-            )
+            self._chain.interval(self._cells[a:b], self._p_start[j], n, seeds[j], out)
         return out
 
     def posterior(self, commit_times: np.ndarray, tz_offsets: np.ndarray) -> dict[str, Any]:
@@ -529,48 +562,21 @@ class NeuralHMM(WorkInferenceModel):
         keep_start = dict(self.day_start_minute_)
         seq, _ = self._build(prep)
         self.day_start_minute_ = keep_start  # the fitted day starts stay those of the fit
-        off = self._off_days(seq, self.s_table_, self.e_table_, self.c_)
+        ch = self._chain
+        off = self._off_days(seq, self.s_table_, self.e_table_, self.c_, self.b_table_, self.r_)
         cell = np.where(off[seq.day], self.s_table_.shape[0], seq.cell).astype(np.int32)
-        counts = [np.zeros(self.s_table_.shape[0] + 1) for _ in range(4)]
         gamma = np.zeros(seq.y.shape[0])
-        ll, _, _ = forward_backward(  # type: ignore[call-arg]
-            seq.y, cell, seq.seg_start, self._s_ext, self._e_ext, self.c_, *counts, gamma
-        )
+        if ch.b is not None:
+            n = seq.y.shape[0]
+            se = np.ascontiguousarray(np.stack([ch.s, ch.e, ch.b], axis=1))
+            buffers = (np.empty((n, 3)), np.empty(n, dtype=np.int64), np.empty(n))
+            ll = fit_pass3(  # type: ignore[call-arg]
+                seq.y, cell, seq.seg_start, se, ch.c, ch.r, np.zeros((se.shape[0], 6)),
+                *buffers, gamma, True,
+            )[0]  # fmt: skip
+        else:
+            counts = [np.zeros(self.s_table_.shape[0] + 1) for _ in range(4)]
+            ll, _, _ = forward_backward(  # type: ignore[call-arg]
+                seq.y, cell, seq.seg_start, ch.s, ch.e, ch.c, *counts, gamma
+            )
         return {"loglik": ll, "gamma": gamma, "y": seq.y, "seg_start": seq.seg_start}
-
-
-def _with_off(s_tab: np.ndarray, e_tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The tables with the "day off" cell appended (index ``len(s_tab)``)."""
-    return np.append(s_tab, _OFF_S), np.append(e_tab, _OFF_E)
-
-
-def _tables(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and stop probabilities per grid cell (float64, clipped away from 0 and 1)."""
-    p = np.clip(1.0 / (1.0 + np.exp(-logits.astype(np.float64))), 1e-7, 1 - 1e-7)
-    return np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1])
-
-
-def _run_intervals(
-    cells: np.ndarray,
-    offsets: np.ndarray,
-    p_start: np.ndarray,
-    s_tab: np.ndarray,
-    e_tab: np.ndarray,
-    c: float,
-    n_samples: int,
-    base_seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    n = offsets.shape[0] - 1
-    expected = np.zeros(n)
-    samples = np.zeros((n, n_samples))
-    seeds = np.random.SeedSequence(base_seed).generate_state(max(n, 1), dtype=np.uint64)
-    row = np.zeros(n_samples)
-    for i in range(n):
-        a, b = offsets[i], offsets[i + 1]
-        if b == a:
-            continue  # same minute as the previous commit: zero coding minutes
-        expected[i] = interval_ffbs(  # type: ignore[call-arg]
-            cells[a:b], s_tab, e_tab, c, p_start[i], n_samples, seeds[i], row
-        )
-        samples[i] = row
-    return expected, samples

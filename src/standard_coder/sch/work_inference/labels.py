@@ -142,6 +142,11 @@ class HMMOptions:
     tol: float = 0.0
     fallback_window_minutes: int = 1440
     pooled_max_minutes: int = 3_000_000
+    break_state: bool = True
+    """A third hidden state, a break inside a session (``NeuralHMM(break_state=True)``):
+    measured better on every simulated schedule family (docs/work-inference.md, "Breaks
+    inside a session"); False gives the paper's two-state chain."""
+    max_break_prob: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,8 @@ def make_model(
             init_commit_prob=h.init_commit_prob,
             warmup_epochs=h.warmup_epochs,
             tol=h.tol,
+            break_state=h.break_state,
+            max_break_prob=h.max_break_prob,
             n_samples=options.label_samples_per_commit,
             n_threads=options.n_threads,
             random_state=random_state,
@@ -339,11 +346,17 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
         arrays["model_s_table"] = model.s_table_
         arrays["model_e_table"] = model.e_table_
         arrays["model_c"] = np.array(model.c_)
+        if model.b_table_ is not None:
+            arrays["model_b_table"] = model.b_table_
         arrays["model_loglik_history"] = model.loglik_history_
         for name, value in model.net_state_.items():
             arrays[f"model_net_{name}"] = value
         summary.update(
             c=model.c_,
+            break_prob_median=(
+                None if model.b_table_ is None else float(np.median(model.b_table_))
+            ),
+            return_prob=model.r_ if model.b_table_ is not None else None,
             loglik=float(model.loglik_history_[-1]) if model.loglik_history_.size else None,
             epochs_run=model.epochs_run_,
             n_minutes=model.n_minutes_,

@@ -8,6 +8,11 @@ surrogate ``Q = sum n_cc log(1-E) + n_cn log E + n_nc log S + n_nn log(1-S)`` wi
 therefore never imports torch (about 2 s of CPU per worker process); the gradient equals
 torch's autograd to float32 rounding (tests/unit/test_hmm_network.py checks both).
 
+With the break state (``ffbs3``) the network has a third output, ``B = b_max sigmoid(l_b)``,
+the probability that a coding minute breaks off inside a session (at most ``b_max``); with
+``s = sigmoid(l_b)``, ``dQ/dl_b = n_cb (1 - s) - n_cc b_max s (1 - s) / (1 - B)`` from the
+expected coding-to-break and coding-to-coding transitions.
+
 Buffers are kept between steps: an epoch allocates nothing of the grid's size. The matrix
 products run in BLAS; tanh is a numba kernel (Eigen's float32 rational approximation, within
 4e-7 of the exact value, about 4x faster than ``np.tanh`` on float32: the two tanh layers
@@ -90,16 +95,30 @@ _BLOCK = 4096  # grid rows per block: a block's temporaries (256 KB each) stay i
 class GridNet:
     """The network's weights and one evaluation's activations on a fixed input grid."""
 
-    def __init__(self, grid: np.ndarray, hidden: int, seed: int) -> None:
+    def __init__(
+        self,
+        grid: np.ndarray,
+        hidden: int,
+        seed: int,
+        break_prob: float | None = None,
+        break_max: float = 1.0,
+    ) -> None:
+        """``break_prob``: a third output, the break probability (at most ``break_max``),
+        starting there."""
         rng = np.random.default_rng(seed)
-        shapes = [(hidden, grid.shape[1]), (hidden, hidden), (2, hidden)]
+        n_out = 2 if break_prob is None else 3
+        shapes = [(hidden, grid.shape[1]), (hidden, hidden), (n_out, hidden)]
         self.params: list[np.ndarray] = []
         for out_dim, in_dim in shapes:  # torch.nn.Linear's default init: U(+-1/sqrt(fan_in))
             bound = 1.0 / math.sqrt(in_dim)
             self.params.append(rng.uniform(-bound, bound, (out_dim, in_dim)).astype(np.float32))
             self.params.append(rng.uniform(-bound, bound, out_dim).astype(np.float32))
         self.params[4] *= np.float32(0.1)  # start near the bias: S = 1/60, E = 1/30 everywhere
-        self.params[5][:] = [math.log(1 / 60), math.log(1 / 30)]
+        start = [math.log(1 / 60), math.log(1 / 30)]
+        if break_prob is not None:
+            share = break_prob / break_max
+            start.append(math.log(share / (1.0 - share)))
+        self.params[5][:] = start
         self.grid = np.ascontiguousarray(grid, dtype=np.float32)
         n = self.grid.shape[0]
         self._block = min(n, _BLOCK)
@@ -107,7 +126,7 @@ class GridNet:
         self._h2 = np.empty((n, hidden), np.float32)
         self._tmp = np.empty((self._block, hidden), np.float32)
         self._tmp2 = np.empty((self._block, hidden), np.float32)
-        self._logits = np.empty((n, 2), np.float32)
+        self._logits = np.empty((n, n_out), np.float32)
         self._ones = np.ones(self._block, np.float32)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -170,23 +189,32 @@ class GridNet:
 
 
 @njit(cache=True, error_model="numpy")
-def probabilities(logits: np.ndarray, probs: np.ndarray, se: np.ndarray) -> None:
+def probabilities(
+    logits: np.ndarray, probs: np.ndarray, se: np.ndarray, break_max: float = 1.0
+) -> None:
     """``probs = sigmoid(logits)`` (float64) and ``se`` its rows clipped to [1e-7, 1 - 1e-7]
-    (the forward-backward tables; ``se`` may have more rows, which are left alone)."""
+    (the forward-backward tables; ``se`` may have more rows, which are left alone); a third
+    column (the break probability) is scaled by ``break_max`` in ``se``."""
     for i in range(logits.shape[0]):
-        for j in range(2):
+        for j in range(logits.shape[1]):
             p = 1.0 / (1.0 + np.exp(-np.float64(logits[i, j])))
             probs[i, j] = p
+            if j == 2:
+                p = p * break_max
             se[i, j] = min(max(p, 1e-7), 1.0 - 1e-7)
 
 
 @njit(cache=True, error_model="numpy")
-def surrogate_grad(p: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarray:
+def surrogate_grad(
+    p: np.ndarray, counts: np.ndarray, scale: float, break_max: float = 1.0
+) -> np.ndarray:
     """``d(-Q)/d logits`` per grid row (float32) from ``p = sigmoid(logits)`` (unclipped,
     ``(S, E)`` per row) and the expected transition counts ``(n_cc, n_cn, n_nc, n_nn)`` per
-    row times ``scale`` (one over the number of transitions)."""
-    n = p.shape[0]
-    out = np.empty((n, 2), np.float32)
+    row times ``scale`` (one over the number of transitions). With a third column of ``p``
+    (the break probability ``B``) ``counts`` has two more: coding to coding and coding to a
+    break inside the session, and the break probability is ``break_max`` times ``p``'s."""
+    n, n_out = p.shape
+    out = np.empty((n, n_out), np.float32)
     for i in range(n):
         n_cc = counts[i, 0] * scale
         n_cn = counts[i, 1] * scale
@@ -194,6 +222,12 @@ def surrogate_grad(p: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarra
         n_nn = counts[i, 3] * scale
         out[i, 0] = (n_nc + n_nn) * p[i, 0] - n_nc
         out[i, 1] = (n_cc + n_cn) * p[i, 1] - n_cn
+        if n_out == 3:
+            n_stay = counts[i, 4] * scale
+            n_break = counts[i, 5] * scale
+            sig = p[i, 2]
+            b = break_max * sig
+            out[i, 2] = n_stay * break_max * sig * (1.0 - sig) / (1.0 - b) - n_break * (1.0 - sig)
     return out
 
 

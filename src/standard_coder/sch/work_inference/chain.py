@@ -1,0 +1,88 @@
+"""The fitted coding chain as the interval kernels read it (two states, or three with breaks),
+and the per-cell probability tables the network's logits give."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from standard_coder.sch.work_inference.ffbs import interval_ffbs, last_bouts
+from standard_coder.sch.work_inference.ffbs3 import interval_ffbs3, last_bouts3
+
+__all__ = ["OFF_CELL", "FittedChain", "cell_tables", "run_intervals"]
+
+OFF_CELL = (1e-9, 0.5, 0.02)
+"""``(S, E, b)`` of the "day off" cell: nothing starts, coding ends soon."""
+
+
+def cell_tables(logits: np.ndarray, break_max: float = 1.0) -> list[np.ndarray]:
+    """Per grid cell, each output's probability (float64, clipped away from 0 and 1): start,
+    stop and, with the break state, break (``break_max`` times its sigmoid)."""
+    p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    if p.shape[1] > 2:
+        p[:, 2] *= break_max
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return [np.ascontiguousarray(p[:, j]) for j in range(p.shape[1])]
+
+
+@dataclass(frozen=True)
+class FittedChain:
+    """Per-cell tables with the "day off" cell appended (index ``len(table) - 1``), ``c`` and,
+    for the three-state chain, the break table ``b`` and the return rate ``r``."""
+
+    s: np.ndarray
+    e: np.ndarray
+    b: np.ndarray | None
+    c: float
+    r: float
+
+    @classmethod
+    def of(
+        cls, s: np.ndarray, e: np.ndarray, b: np.ndarray | None, c: float, r: float
+    ) -> FittedChain:
+        """From the grid's tables (the off cell is appended here)."""
+        s_off, e_off, b_off = OFF_CELL
+        b_ext = None if b is None else np.append(b, b_off)
+        return cls(np.append(s, s_off), np.append(e, e_off), b_ext, c, r)
+
+    def interval(
+        self, cells: np.ndarray, p_start: float, n_samples: int, seed: np.uint64, out: np.ndarray
+    ) -> float:
+        """Expected coding minutes of one interval; ``n_samples`` FFBS draws into ``out``."""
+        if self.b is not None:
+            args3 = (cells, self.s, self.e, self.b, self.c, self.r, p_start, n_samples, seed, out)
+            return float(interval_ffbs3(*args3))  # type: ignore[call-arg]
+        args = (cells, self.s, self.e, self.c, p_start, n_samples, seed, out)
+        return float(interval_ffbs(*args))  # type: ignore[call-arg]
+
+    def last_bouts(self, cells: np.ndarray, offsets: np.ndarray, p_start: np.ndarray) -> np.ndarray:
+        """Per interval, the expected minutes of the coding run that ends with its commit."""
+        if self.b is not None:
+            args3 = (cells, offsets, p_start, self.s, self.e, self.b, self.c, self.r)
+            return np.asarray(last_bouts3(*args3))  # type: ignore[call-arg]
+        return np.asarray(last_bouts(cells, offsets, p_start, self.s, self.e, self.c))  # type: ignore[call-arg]
+
+
+def run_intervals(
+    cells: np.ndarray,
+    offsets: np.ndarray,
+    p_start: np.ndarray,
+    chain: FittedChain,
+    n_samples: int,
+    base_seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected coding minutes and ``n_samples`` FFBS draws of every interval (``offsets``
+    delimit their cells), each interval seeded from ``base_seed`` and its index."""
+    n = offsets.shape[0] - 1
+    expected = np.zeros(n)
+    samples = np.zeros((n, n_samples))
+    seeds = np.random.SeedSequence(base_seed).generate_state(max(n, 1), dtype=np.uint64)
+    row = np.zeros(n_samples)
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        if b == a:
+            continue  # same minute as the previous commit: zero coding minutes
+        expected[i] = chain.interval(cells[a:b], p_start[i], n_samples, seeds[i], row)
+        samples[i] = row
+    return expected, samples

@@ -1,0 +1,202 @@
+"""The three-state chain (``break_state``): its kernels against exact enumeration, against the
+two-state kernels where breaks never happen, and a fit that learns breaks inside sessions."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from standard_coder.sch.work_inference import NeuralHMM
+from standard_coder.sch.work_inference.base import NORMAL
+from standard_coder.sch.work_inference.ffbs import fit_pass
+from standard_coder.sch.work_inference.ffbs3 import (
+    day_empty_logprob3,
+    fit_pass3,
+    interval_ffbs3,
+    last_bouts3,
+)
+
+C, B, OFF = 0, 1, 2
+
+
+def _step(prev: int, nxt: int, s: float, e: float, b: float, r: float) -> float:
+    keep = 1.0 - e
+    table = {
+        C: (keep * (1 - b), keep * b, e),
+        B: (keep * r, keep * (1 - r), e),
+        OFF: (s, 0.0, 1 - s),
+    }
+    return table[prev][nxt]
+
+
+def _paths(
+    cells: np.ndarray, s: np.ndarray, e: np.ndarray, b: np.ndarray, c: float, r: float, p0: float
+) -> Iterator[tuple[tuple[int, ...], float]]:
+    """Every state path of a tiny interval (minute 0 coding with ``p0``, else off; the last
+    minute holds the commit) with its joint probability."""
+    n = cells.shape[0]
+    for z in itertools.product((C, B, OFF), repeat=n):
+        if z[-1] != C:
+            continue
+        for z0, pz0 in ((C, p0), (OFF, 1 - p0)):
+            p, prev = pz0, z0
+            for j in range(n):
+                k = cells[j]
+                p *= _step(prev, z[j], s[k], e[k], b[k], r)
+                if z[j] == C:
+                    p *= c if j == n - 1 else 1 - c
+                prev = z[j]
+            yield z, p
+
+
+@pytest.mark.parametrize("p0", [1.0, 0.0, 0.4])
+def test_interval_kernels_equal_exact_enumeration(p0: float) -> None:
+    rng = np.random.default_rng(0)
+    s, e, b = (rng.uniform(0.05, 0.6, 3) for _ in range(3))
+    cells = np.array([0, 1, 2, 1, 0, 2], dtype=np.int32)
+    c, r = 0.2, 0.4
+    total = last = norm = 0.0
+    for z, p in _paths(cells, s, e, b, c, r, p0):
+        run = len(z) - max((j + 1 for j, v in enumerate(z) if v != C), default=0)
+        total, last, norm = total + p * z.count(C), last + p * run, norm + p
+    out = np.zeros(20_000)
+    expected = interval_ffbs3(cells, s, e, b, c, r, p0, out.shape[0], np.uint64(7), out)
+    assert expected == pytest.approx(total / norm)
+    assert out.mean() == pytest.approx(total / norm, abs=5 * out.std() / np.sqrt(out.size))
+    assert set(np.unique(out)) <= set(range(1, cells.shape[0] + 1))
+    offsets = np.array([0, cells.shape[0]], dtype=np.int64)
+    bouts = last_bouts3(cells, offsets, np.array([p0]), s, e, b, c, r)
+    assert bouts[0] == pytest.approx(last / norm)
+    assert bouts[0] < expected
+
+
+def test_fit_pass_likelihood_and_marginals_equal_enumeration() -> None:
+    rng = np.random.default_rng(1)
+    n_cells = 3
+    se = rng.uniform(0.05, 0.5, (n_cells, 3))
+    y = np.array([1, 0, 0, 1, 0, 0, 0], dtype=np.uint8)
+    cell = np.array([0, 1, 2, 0, 1, 2, 0], dtype=np.int32)
+    start = np.zeros(7, dtype=np.bool_)
+    start[0] = True
+    c, r = 0.3, 0.35
+    n = y.shape[0]
+    gamma = np.zeros(n)
+    counts = np.zeros((n_cells, 6))
+    bufs = (np.empty((n, 3)), np.empty(n, dtype=np.int64), np.empty(n))
+    out = fit_pass3(y, cell, start, se, c, r, counts, *bufs, gamma, True)
+    like = 0.0
+    coding = np.zeros(n)
+    breaks = np.zeros(n_cells)  # expected coding -> break transitions per cell
+    for z in itertools.product((C, B, OFF), repeat=n - 1):
+        p, prev = 1.0, C
+        into_break = []
+        for t, zt in enumerate(z, start=1):
+            s_k, e_k, b_k = se[cell[t]]
+            p *= _step(prev, zt, s_k, e_k, b_k, r)
+            if prev == C and zt == B:
+                into_break.append(cell[t])
+            if y[t]:
+                p *= c if zt == C else 0.0
+            elif zt == C:
+                p *= 1 - c
+            prev = zt
+        like += p
+        coding[1:] += p * (np.array(z) == C)
+        for k in into_break:
+            breaks[k] += p
+    assert out[0] == pytest.approx(np.log(like))
+    np.testing.assert_allclose(gamma[1:], coding[1:] / like, rtol=1e-9)
+    assert out[2] == pytest.approx(gamma[1:].sum())
+    assert out[1] == pytest.approx(gamma[1:][y[1:] == 1].sum())
+    np.testing.assert_allclose(counts[:, 5], breaks / like, rtol=1e-9)
+
+
+def test_without_breaks_the_chain_is_the_two_state_one() -> None:
+    """``b = 0``: no break is ever entered, and the pass is the two-state pass."""
+    rng = np.random.default_rng(2)
+    n, n_cells = 5_000, 8
+    y = (rng.random(n) < 0.03).astype(np.uint8)
+    cell = rng.integers(0, n_cells, n).astype(np.int32)
+    start = np.zeros(n, dtype=np.bool_)
+    start[[0, 2_000]] = True
+    y[[0, 2_000]] = 1
+    se = rng.uniform(0.01, 0.2, (n_cells, 3))
+    se[:, 2] = 0.0
+    g2, g3 = np.zeros(n), np.zeros(n)
+    c2, c3 = np.zeros((n_cells, 4)), np.zeros((n_cells, 6))
+    bufs = (np.empty(n, dtype=np.int64), np.empty(n))
+    two = fit_pass(y, cell, start, se[:, :2].copy(), 0.05, c2, np.empty((n, 2)), *bufs, g2, True)
+    three = fit_pass3(y, cell, start, se, 0.05, 0.5, c3, np.empty((n, 3)), *bufs, g3, True)
+    np.testing.assert_allclose(three[:3], two, rtol=1e-12)
+    np.testing.assert_allclose(g3, g2, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(c3[:, :4], c2, rtol=1e-9, atol=1e-9)
+    assert c3[:, 5].sum() == 0.0 and three[3] == 0.0  # no expected entry into a break
+    day = np.repeat(np.arange(5), n // 5)
+    from standard_coder.sch.work_inference.ffbs import day_empty_logprob
+
+    np.testing.assert_allclose(
+        day_empty_logprob3(cell, day, 5, se[:, 0], se[:, 1], se[:, 2], 0.05, 0.5),
+        day_empty_logprob(cell, day, 5, se[:, 0], se[:, 1], 0.05),
+        rtol=1e-12,
+    )
+
+
+def _sessions_with_breaks(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One author: an evening session on about one day in four, at an hour jittered by up to
+    two hours, coding in bouts of about 40 minutes with breaks of about 40 minutes between
+    them. Commit times and the true coding minutes since the previous commit."""
+    rng = np.random.default_rng(seed)
+    base = 1_704_067_200  # 2024-01-01 00:00 UTC
+    coding = np.zeros(200 * 1440, dtype=bool)
+    for day in range(200):
+        if rng.random() > 0.25:
+            continue
+        t = day * 1440 + int((19 + rng.uniform(-2, 2)) * 60)
+        end = t + int(rng.uniform(2, 4) * 60)
+        on = True
+        while t < end:
+            length = int(rng.exponential(40)) + 1
+            coding[t : min(t + length, end)] = on
+            t += length
+            on = not on
+    minutes = np.flatnonzero(coding & (rng.random(coding.shape[0]) < 0.04))
+    truth = np.diff(np.cumsum(coding)[minutes])
+    return base + 60 * minutes.astype(np.int64), np.concatenate([[0], truth]).astype(float)
+
+
+def test_a_fit_with_breaks_labels_as_its_posterior_says() -> None:
+    """A fitted three-state chain (the default): tables of the grid's shape, a return rate,
+    and interval labels equal to the posterior coding marginals of the whole sequence."""
+    t, truth = _sessions_with_breaks(1)
+    tz = np.zeros(t.shape[0])
+    kw = {"epochs": 200, "time_bins": 1, "squash_minutes": 0, "random_state": 0}
+    m = NeuralHMM(**kw).fit(t, tz)
+    two = NeuralHMM(break_state=False, **kw).fit(t, tz)
+    b = m.b_table_
+    assert b is not None and b.shape == m.s_table_.shape and np.all((b > 0) & (b < 1))
+    assert 0.005 < m.r_ < 0.5
+    assert two.b_table_ is None and two.r_ == 0.0
+    ok = m.interval_kind_ == NORMAL
+    assert np.corrcoef(truth[ok], m.expected_minutes_[ok])[0, 1] > 0.6
+    post = m.posterior(t, tz)
+    gamma = post["gamma"]
+    assert np.isfinite(post["loglik"]) and np.all((gamma >= 0) & (gamma <= 1 + 1e-9))
+    assert post["seg_start"].sum() == 1
+    cum = np.concatenate([[0.0], np.cumsum(gamma)])
+    minutes = t // 60 - t[0] // 60
+    n_samples = 2000
+    samples = m.sample_intervals(n_samples, random_state=3)
+    assert np.array_equal(samples, m.sample_intervals(n_samples, random_state=3))
+    checked = 0
+    for i in np.flatnonzero(ok)[:40]:
+        a, z = minutes[i - 1], minutes[i]
+        assert m.expected_minutes_[i] == pytest.approx(cum[z + 1] - cum[a + 1], rel=1e-6, abs=1e-6)
+        se = samples[i].std() / np.sqrt(n_samples) + 1e-9
+        assert abs(samples[i].mean() - m.expected_minutes_[i]) < 5 * se + 0.05
+        checked += 1
+    assert checked >= 20
+    i = int(np.flatnonzero(ok)[0])
+    np.testing.assert_array_equal(m.interval_distribution(i, 30), m.sample_intervals(30)[i])
