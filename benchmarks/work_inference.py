@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         ("FFBS labels, 200 samples/commit (s)", f"{label_seconds:.2f}"),
         ("learned c (true 0.04)", f"{getattr(hmm, 'c_', float('nan')):.4f}"),
         (
-            "learned break / return probability per minute",
-            f"{getattr(hmm, 'b_', 0.0):.4f} / {getattr(hmm, 'r_', 0.0):.4f}",
+            "learned break (median over cells) / return per minute",
+            _break_rates(hmm),
         ),
         ("Pearson r, hmm expected vs truth", f"{r_hmm:.3f}"),
         ("Pearson r, hmm FFBS sample mean vs truth", f"{r_samples:.3f}"),
@@ -252,6 +252,17 @@ def _run_families(args: argparse.Namespace, epochs: int) -> dict[str, dict[str, 
                     "gap": _pace_slope(gap, truth),
                 }
     return out
+
+
+def _break_rates(hmm: object) -> str:
+    """The break state's median break probability over the grid's cells and its return rate
+    ("-" for the two-state chain)."""
+    import numpy as np
+
+    table = getattr(hmm, "b_table_", None)
+    if table is None:
+        return "-"
+    return f"{float(np.median(table)):.4f} / {getattr(hmm, 'r_', 0.0):.4f}"
 
 
 def _min_commits(args: argparse.Namespace) -> int:
