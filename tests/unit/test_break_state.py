@@ -60,7 +60,8 @@ def test_interval_kernels_equal_exact_enumeration(p0: float) -> None:
     c, r = 0.2, 0.4
     total = last = norm = 0.0
     for z, p in _paths(cells, s, e, b, c, r, p0):
-        run = len(z) - max((j + 1 for j, v in enumerate(z) if v != C), default=0)
+        since_off = z[max((j + 1 for j, v in enumerate(z) if v == OFF), default=0) :]
+        run = since_off.count(C)  # coding of the closing session (breaks do not end it)
         total, last, norm = total + p * z.count(C), last + p * run, norm + p
     out = np.zeros(20_000)
     expected = interval_ffbs3(cells, s, e, b, c, r, p0, out.shape[0], np.uint64(7), out)
@@ -73,45 +74,75 @@ def test_interval_kernels_equal_exact_enumeration(p0: float) -> None:
     assert bouts[0] < expected
 
 
-def test_fit_pass_likelihood_and_marginals_equal_enumeration() -> None:
+def _segment_by_enumeration(
+    y: np.ndarray, cell: np.ndarray, se: np.ndarray, c: float, r: float, n_cells: int
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """One segment (coding at its first minute): likelihood, coding marginals, the per-cell
+    counts (six columns, as ``fit_pass3``) and ``(n_bc, n_bb)``, by every state path."""
+    n = y.shape[0]
+    like = 0.0
+    coding = np.zeros(n)
+    counts = np.zeros((n_cells, 6))
+    returns = np.zeros(2)
+    for z in itertools.product((C, B, OFF), repeat=n - 1):
+        p, prev = 1.0, C
+        moves = []
+        for t, zt in enumerate(z, start=1):
+            s_k, e_k, b_k = se[cell[t]]
+            p *= _step(prev, zt, s_k, e_k, b_k, r)
+            if y[t]:
+                p *= c if zt == C else 0.0
+            elif zt == C:
+                p *= 1 - c
+            moves.append((prev, zt, cell[t]))
+            prev = zt
+        if p == 0.0:
+            continue
+        like += p
+        coding[1:] += p * (np.array(z) == C)
+        for a, b, k in moves:
+            if a != OFF and b != OFF:
+                counts[k, 0] += p  # stays in the session
+            if a != OFF and b == OFF:
+                counts[k, 1] += p
+            if a == OFF:
+                counts[k, 2 if b == C else 3] += p
+            if a == C and b != OFF:
+                counts[k, 4 if b == C else 5] += p
+            if a == B and b != OFF:
+                returns[0 if b == C else 1] += p
+    coding[0] = like  # the segment's first minute is pinned to coding
+    return like, coding / like, counts / like, returns / like
+
+
+def test_fit_pass_equals_enumeration_over_segments() -> None:
+    """Likelihood, coding marginals, every per-cell count and the break-return statistics of
+    ``fit_pass3`` over two segments (each rescaled at its end) against every state path."""
     rng = np.random.default_rng(1)
     n_cells = 3
     se = rng.uniform(0.05, 0.5, (n_cells, 3))
-    y = np.array([1, 0, 0, 1, 0, 0, 0], dtype=np.uint8)
-    cell = np.array([0, 1, 2, 0, 1, 2, 0], dtype=np.int32)
-    start = np.zeros(7, dtype=np.bool_)
-    start[0] = True
+    segments = [np.array([1, 0, 0, 1, 0, 0, 0], np.uint8), np.array([1, 0, 1, 0, 0, 0], np.uint8)]
+    cells = [np.array([0, 1, 2, 0, 1, 2, 0], np.int32), np.array([2, 1, 0, 0, 2, 1], np.int32)]
     c, r = 0.3, 0.35
+    y, cell = np.concatenate(segments), np.concatenate(cells)
+    start = np.zeros(y.shape[0], dtype=np.bool_)
+    start[[0, segments[0].shape[0]]] = True
     n = y.shape[0]
     gamma = np.zeros(n)
     counts = np.zeros((n_cells, 6))
     bufs = (np.empty((n, 3)), np.empty(n, dtype=np.int64), np.empty(n))
     out = fit_pass3(y, cell, start, se, c, r, counts, *bufs, gamma, True)
-    like = 0.0
-    coding = np.zeros(n)
-    breaks = np.zeros(n_cells)  # expected coding -> break transitions per cell
-    for z in itertools.product((C, B, OFF), repeat=n - 1):
-        p, prev = 1.0, C
-        into_break = []
-        for t, zt in enumerate(z, start=1):
-            s_k, e_k, b_k = se[cell[t]]
-            p *= _step(prev, zt, s_k, e_k, b_k, r)
-            if prev == C and zt == B:
-                into_break.append(cell[t])
-            if y[t]:
-                p *= c if zt == C else 0.0
-            elif zt == C:
-                p *= 1 - c
-            prev = zt
-        like += p
-        coding[1:] += p * (np.array(z) == C)
-        for k in into_break:
-            breaks[k] += p
-    assert out[0] == pytest.approx(np.log(like))
-    np.testing.assert_allclose(gamma[1:], coding[1:] / like, rtol=1e-9)
-    assert out[2] == pytest.approx(gamma[1:].sum())
-    assert out[1] == pytest.approx(gamma[1:][y[1:] == 1].sum())
-    np.testing.assert_allclose(counts[:, 5], breaks / like, rtol=1e-9)
+    parts = [
+        _segment_by_enumeration(a, k, se, c, r, n_cells)
+        for a, k in zip(segments, cells, strict=True)
+    ]
+    assert out[0] == pytest.approx(sum(np.log(p[0]) for p in parts))
+    np.testing.assert_allclose(gamma, np.concatenate([p[1] for p in parts]), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(counts, sum(p[2] for p in parts), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out[3:], sum(p[3] for p in parts), rtol=1e-9)
+    not_start = ~start
+    assert out[2] == pytest.approx(gamma[not_start].sum())
+    assert out[1] == pytest.approx(gamma[not_start & (y == 1)].sum())
 
 
 def test_without_breaks_the_chain_is_the_two_state_one() -> None:
@@ -200,3 +231,17 @@ def test_a_fit_with_breaks_labels_as_its_posterior_says() -> None:
     assert checked >= 20
     i = int(np.flatnonzero(ok)[0])
     np.testing.assert_array_equal(m.interval_distribution(i, 30), m.sample_intervals(30)[i])
+
+
+@pytest.mark.parametrize("bound", [0.01, 0.02, 1.0])
+def test_any_bound_on_the_break_probability_fits(bound: float) -> None:
+    """``max_break_prob`` at or below the starting break probability (0.02) starts halfway to
+    the bound; every table stays within it."""
+    t, _ = _sessions_with_breaks(2)
+    m = NeuralHMM(epochs=20, time_bins=1, max_break_prob=bound, random_state=0).fit(
+        t, np.zeros(t.shape[0])
+    )
+    assert m.b_table_ is not None and float(m.b_table_.max()) <= bound + 1e-12
+    assert np.all(np.isfinite(m.expected_minutes_))
+    with pytest.raises(ValueError, match="max_break_prob"):
+        NeuralHMM(epochs=1, max_break_prob=0.0).fit(t, np.zeros(t.shape[0]))

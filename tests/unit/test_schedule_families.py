@@ -179,6 +179,7 @@ def test_authors_of_under_100_commits_share_one_pooled_model(tmp_path: Path) -> 
     assert r_pooled > r_own, f"pooled {r_pooled:.3f} <= own models {r_own:.3f}"
 
 
+@pytest.mark.slow
 def test_breaks_inside_a_session_label_closer_to_the_truth(tmp_path: Path) -> None:
     """The default chain's break state (a third hidden state inside a session) against the
     paper's two-state chain, on the paper's own schedule (coding bouts and breaks inside office

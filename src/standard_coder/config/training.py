@@ -49,7 +49,7 @@ class HMMSection(StrictModel):
         3_000_000,
         ge=1,
         description="authors below min_commits_per_author are pooled in items of at most this "
-        "many active minutes (bounds each fit to about 30 s at 400 epochs)",
+        "many active minutes (bounds each fit to about 40 s at 400 epochs)",
     )
     fallback_window_minutes: int = Field(
         1440, ge=1, description="window before a first commit or one after a long gap"

@@ -301,8 +301,12 @@ def last_bouts3(
     c: float,
     r: float,
 ) -> np.ndarray:
-    """Per interval: expected minutes of the uninterrupted coding run that ends with the commit
-    (:func:`ffbs.interval_last_bout`; a break ends a run as going off does)."""
+    """Per interval: expected coding minutes of the session that ends with the commit, i.e.
+    since the chain was last off (:func:`ffbs.interval_last_bout`, whose off state is the only
+    not-coding one; breaks inside the session do not end it, and their minutes do not count).
+
+    Backwards from the commit: ``v[x] = P(z_j = x, z_{j+1..L} in {C, B} | y)`` for ``x`` in
+    ``{C, B}``, and the result is the sum of ``v[C]`` over the minutes."""
     n_int = offsets.shape[0] - 1
     out = np.zeros(n_int)
     for i in range(n_int):
@@ -313,13 +317,25 @@ def last_bouts3(
         n = cl.shape[0]
         f = _interval_forward3(cl, s_tab, e_tab, b_tab, c, r, p_start[i])
         expected = 1.0
-        run = 1.0
+        v0 = 1.0  # the commit minute is coding
+        v1 = 0.0
         for j in range(n - 1, 0, -1):
             k = cl[j]
-            q0, q1, q2 = _into(f, j, 0, s_tab[k], e_tab[k], b_tab[k], r)
-            run = run * q0 / (q0 + q1 + q2)
-            expected += run
-            if run < 1e-12:
+            w0 = 0.0
+            w1 = 0.0
+            for zn in range(2):
+                v = v0 if zn == 0 else v1
+                if v == 0.0:
+                    continue
+                q0, q1, q2 = _into(f, j, zn, s_tab[k], e_tab[k], b_tab[k], r)
+                tot = q0 + q1 + q2
+                if tot > 0.0:
+                    w0 += v * q0 / tot
+                    w1 += v * q1 / tot
+            v0 = w0
+            v1 = w1
+            expected += v0
+            if v0 + v1 < 1e-12:
                 break
         out[i] = expected
     return out

@@ -363,6 +363,14 @@ class NeuralHMM(WorkInferenceModel):
 
         if self.epochs < 0 or self.time_bins < 1 or self.hidden < 1:
             raise ValueError("epochs >= 0, time_bins >= 1 and hidden >= 1 are required")
+        if self.break_state and not (
+            0 < self.max_break_prob <= 1 and 0 < self.init_break_prob < 1
+            and 0 < self.init_return_prob < 1
+        ):  # fmt: skip
+            raise ValueError(
+                "the break state needs 0 < max_break_prob <= 1 and init_break_prob, "
+                "init_return_prob in (0, 1)"
+            )
         t_start = time.perf_counter()
         prep = prepare_times(
             commit_times, tz_offsets, groups, long_gap_minutes=self.split_inactive_days * 1440

@@ -348,6 +348,7 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
         arrays["model_c"] = np.array(model.c_)
         if model.b_table_ is not None:
             arrays["model_b_table"] = model.b_table_
+            arrays["model_r"] = np.array(model.r_)
         arrays["model_loglik_history"] = model.loglik_history_
         for name, value in model.net_state_.items():
             arrays[f"model_net_{name}"] = value

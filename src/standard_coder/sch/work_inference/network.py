@@ -10,8 +10,8 @@ torch's autograd to float32 rounding (tests/unit/test_hmm_network.py checks both
 
 With the break state (``ffbs3``) the network has a third output, ``B = b_max sigmoid(l_b)``,
 the probability that a coding minute breaks off inside a session (at most ``b_max``); with
-``s = sigmoid(l_b)``, ``dQ/dl_b = n_cb (1 - s) - n_cc b_max s (1 - s) / (1 - B)`` from the
-expected coding-to-break and coding-to-coding transitions.
+``s = sigmoid(l_b)``, ``dQ/dl_b = n_break (1 - s) - n_stay b_max s (1 - s) / (1 - B)`` from the
+expected coding-to-break (``n_break``) and coding-to-coding (``n_stay``) transitions.
 
 Buffers are kept between steps: an epoch allocates nothing of the grid's size. The matrix
 products run in BLAS; tanh is a numba kernel (Eigen's float32 rational approximation, within
@@ -116,7 +116,7 @@ class GridNet:
         self.params[4] *= np.float32(0.1)  # start near the bias: S = 1/60, E = 1/30 everywhere
         start = [math.log(1 / 60), math.log(1 / 30)]
         if break_prob is not None:
-            share = break_prob / break_max
+            share = min(break_prob / break_max, 0.5)  # a bound below the start: halfway
             start.append(math.log(share / (1.0 - share)))
         self.params[5][:] = start
         self.grid = np.ascontiguousarray(grid, dtype=np.float32)
