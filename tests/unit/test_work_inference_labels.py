@@ -105,12 +105,12 @@ def test_changed_inference_code_refits_every_author(
     sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fit made by other work-inference code is never reused (the item key holds the code)."""
-    from standard_coder.sch.work_inference import labels as labels_mod
+    from standard_coder.sch.work_inference import options as options_mod
 
     _, hs = sim
     assert len(infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1).fitted_items) == 4
     assert infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1).fitted_items == ()
-    monkeypatch.setattr(labels_mod, "code_digest", lambda: "edited gap.py")
+    monkeypatch.setattr(options_mod, "code_digest", lambda: "edited gap.py")
     assert len(infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1).fitted_items) == 4
 
 
