@@ -227,6 +227,37 @@ def _into(
 
 
 @njit(cache=True, fastmath=False)
+def _back(
+    f: np.ndarray,
+    j: int,
+    g0: float,
+    g1: float,
+    g2: float,
+    s: float,
+    e: float,
+    b: float,
+    r: float,
+) -> tuple[float, float, float]:
+    """One step back: ``sum_x g[x] P(z_j = . | z_{j+1} = x, y_{..j})`` for a (sub-)probability
+    ``g`` over minute ``j + 1``'s states (the smoothed marginals, or those of paths that stay
+    in a session)."""
+    h0 = 0.0
+    h1 = 0.0
+    h2 = 0.0
+    for zn in range(3):
+        w = g0 if zn == 0 else (g1 if zn == 1 else g2)
+        if w == 0.0:
+            continue
+        q0, q1, q2 = _into(f, j, zn, s, e, b, r)
+        tot = q0 + q1 + q2
+        if tot > 0.0:
+            h0 += w * q0 / tot
+            h1 += w * q1 / tot
+            h2 += w * q2 / tot
+    return h0, h1, h2
+
+
+@njit(cache=True, fastmath=False)
 def interval_ffbs3(
     cells: np.ndarray,
     s_tab: np.ndarray,
@@ -250,25 +281,7 @@ def interval_ffbs3(
     g2 = 0.0
     for j in range(n - 1, 0, -1):
         k = cells[j]
-        s = s_tab[k]
-        e = e_tab[k]
-        b = b_tab[k]
-        h0 = 0.0
-        h1 = 0.0
-        h2 = 0.0
-        for zn in range(3):
-            w = g0 if zn == 0 else (g1 if zn == 1 else g2)
-            if w == 0.0:
-                continue
-            q0, q1, q2 = _into(f, j, zn, s, e, b, r)
-            tot = q0 + q1 + q2
-            if tot > 0.0:
-                h0 += w * q0 / tot
-                h1 += w * q1 / tot
-                h2 += w * q2 / tot
-        g0 = h0
-        g1 = h1
-        g2 = h2
+        g0, g1, g2 = _back(f, j, g0, g1, g2, s_tab[k], e_tab[k], b_tab[k], r)
         expected += g0
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
@@ -321,19 +334,8 @@ def last_bouts3(
         v1 = 0.0
         for j in range(n - 1, 0, -1):
             k = cl[j]
-            w0 = 0.0
-            w1 = 0.0
-            for zn in range(2):
-                v = v0 if zn == 0 else v1
-                if v == 0.0:
-                    continue
-                q0, q1, q2 = _into(f, j, zn, s_tab[k], e_tab[k], b_tab[k], r)
-                tot = q0 + q1 + q2
-                if tot > 0.0:
-                    w0 += v * q0 / tot
-                    w1 += v * q1 / tot
-            v0 = w0
-            v1 = w1
+            # paths that stay in the session: minute j + 1 not off, and minute j not off
+            v0, v1, _ = _back(f, j, v0, v1, 0.0, s_tab[k], e_tab[k], b_tab[k], r)
             expected += v0
             if v0 + v1 < 1e-12:
                 break
