@@ -36,7 +36,9 @@ exists (``cross_repo_prior_path``): the leave-one-history-out priors of
 saw it. ``--commit-files`` / ``--no-commit-files``: every file of any language counted as
 features, or not (``[training.features] commit_files``; default: the pipeline's).
 ``--commit-body`` / ``--no-commit-body``: each commit message's body counted as features, or
-not (``[training.features] commit_body``; default: the pipeline's).
+not (``[training.features] commit_body``; default: the pipeline's). ``--no-break-state``:
+work inference's two-state chain (``[training.hmm] break_state = false``: the run before
+session 43's break state); the last line's ``break_state`` says which.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def config_text(
     commit_files: bool | None = None,
     commit_body: bool | None = None,
     seed: int | None = None,
+    break_state: bool = True,
 ) -> str:
     lines = [
         "[outputs]",
@@ -106,8 +109,11 @@ def config_text(
         lines += ["[training.features]", *features]
     if languages:
         lines += ["[filters.languages]", f"enabled = {json.dumps(languages)}"]
+    hmm = ([] if break_state else ["break_state = false"]) + (["epochs = 60"] if quick else [])
+    if hmm:
+        lines += ["[training.hmm]", *hmm]
     if quick:
-        lines += ["[training.hmm]", "epochs = 60", "[training.optim]", "epochs = 5"]
+        lines += ["[training.optim]", "epochs = 5"]
     return "\n".join(lines) + "\n"
 
 
@@ -591,6 +597,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated languages to mine (default: the pipeline's, Python only), "
         "e.g. javascript,typescript",
     )
+    ap.add_argument(
+        "--no-break-state",
+        dest="break_state",
+        action="store_false",
+        help="work inference's two-state chain ([training.hmm] break_state = false)",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -626,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
                     commit_files=args.commit_files,
                     commit_body=args.commit_body,
                     seed=args.seed,
+                    break_state=args.break_state,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")
@@ -649,7 +662,8 @@ def main(argv: list[str] | None = None) -> int:
             tmp.cleanup()
     done = [r for r in rows if "error" not in r]
     print_table(done)
-    print(json.dumps({"repositories": rows, "targets": verdict_counts(done), "quick": args.quick}))
+    last = {"repositories": rows, "targets": verdict_counts(done), "quick": args.quick}
+    print(json.dumps({**last, "break_state": args.break_state}))
     return 0 if all("error" not in r for r in rows) else 1
 
 

@@ -89,6 +89,13 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
         path.write_text(bench.config_text(tmp_path, quick=True, max_commits=None, workers=1,
                                           seed=seed))  # fmt: skip
         assert load_config(path).runner.seed == (42 if seed is None else seed)
+    for quick, state in ((True, False), (False, False), (True, True), (False, True)):
+        # --no-break-state: the two-state chain, beside --quick's epochs in the same section
+        path = tmp_path / f"break-{quick}-{state}.toml"
+        path.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1,
+                                          break_state=state))  # fmt: skip
+        hmm = load_config(path).training.hmm
+        assert hmm.break_state is state and hmm.epochs == (60 if quick else 400)
     assert bench.own_prior(tmp_path, "mine") is None  # no file yet
     prior_file.write_bytes(b"")
     assert bench.own_prior(tmp_path, "mine") == prior_file.resolve()
