@@ -39,6 +39,20 @@ def test_benchmark_quick_last_line_json() -> None:
     assert int(doc["n_minutes"]) > 40_000 and int(doc["threads"]) <= 2
 
 
+def test_benchmark_no_break_state_fits_the_two_state_chain() -> None:
+    """``--no-break-state``: the paper's two-state chain (no break rates in the table, JSON
+    ``break_state`` false), other labels than the default three-state chain's."""
+    three = _quick("--families", "none")
+    two = _quick("--families", "none", "--no-break-state")
+    doc3, doc2 = _last_json(three), _last_json(two)
+    assert doc3["break_state"] is True and doc2["break_state"] is False
+    row = "learned break (median over cells) / return per minute"
+    (line3,) = [x for x in three.stdout.splitlines() if row in x]
+    (line2,) = [x for x in two.stdout.splitlines() if row in x]
+    assert line2.split()[-1] == "-" and "/" in line3.split(row)[1]
+    assert doc3["pearson_vs_truth"] != doc2["pearson_vs_truth"]
+
+
 def test_benchmark_pools_family_authors_below_the_threshold_it_is_given() -> None:
     """``--min-commits-per-author`` sets the family teams' pooling threshold and the JSON says
     which was used (the default: the pipeline's); a threshold under 1 is one line, exit 2."""
