@@ -63,3 +63,28 @@ def test_benchmark_pools_family_authors_below_the_threshold_it_is_given() -> Non
     bad = _quick("--min-commits-per-author", "0")
     assert bad.returncode == 2 and "--min-commits-per-author" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_benchmark_family_seeds_summarise_every_seed() -> None:
+    """``--family-seeds 0-1``: each family's team once per seed; ``family_seeds`` holds both r
+    per seed, their means and the seeds where the HMM is ahead, and ``families`` is ``--seed``'s
+    run (recomputing a seed gives the same r); a bad list is one line, exit 2."""
+    doc = _last_json(_quick("--families", "paper", "--family-seeds", "0-1", "--seed", "1"))
+    summary = doc["family_seeds"]
+    assert isinstance(summary, dict)
+    paper = summary["paper"]
+    assert paper["seeds"] == [0, 1] and paper["n"] == 2
+    assert len(paper["hmm"]) == len(paper["gap"]) == 2
+    assert paper["ahead"] == sum(h > g for h, g in zip(paper["hmm"], paper["gap"], strict=True))
+    assert paper["hmm_mean"] == round(sum(paper["hmm"]) / 2, 4)
+    families = doc["families"]
+    assert isinstance(families, dict)
+    assert families["paper"]["hmm"] == paper["hmm"][1]  # --seed 1's run
+    alone = _last_json(_quick("--families", "paper", "--seed", "1"))["families"]
+    assert isinstance(alone, dict)
+    for key in ("hmm", "gap", "n_commits"):  # fit_seconds: wall time, not compared
+        assert alone["paper"][key] == families["paper"][key]
+    for bad_list in ("x", "3-1", "1,1"):
+        bad = _quick("--family-seeds", bad_list)
+        assert bad.returncode == 2 and "--family-seeds" in bad.stderr, bad_list
+        assert "Traceback" not in bad.stderr
