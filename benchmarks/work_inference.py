@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{f['fit_seconds']:>8.1f}{extra}"
             )
     if family_seeds:
-        print(f"  over seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}): team-wide r")
+        run = seeds == list(range(seeds[0], seeds[-1] + 1))
+        listed = f"{seeds[0]}-{seeds[-1]}" if run else ",".join(map(str, seeds))
+        print(f"  over seeds {listed} ({len(seeds)}): team-wide r")
         print(
             f"  {'family':<12} {'hmm mean':>9} {'gap mean':>9} {'hmm > gap':>10} "
             f"{'hmm >= 0.69':>12} {'worst hmm - gap':>16}"

@@ -69,7 +69,9 @@ def test_benchmark_family_seeds_summarise_every_seed() -> None:
     """``--family-seeds 0-1``: each family's team once per seed; ``family_seeds`` holds both r
     per seed, their means and the seeds where the HMM is ahead, and ``families`` is ``--seed``'s
     run (recomputing a seed gives the same r); a bad list is one line, exit 2."""
-    doc = _last_json(_quick("--families", "paper", "--family-seeds", "0-1", "--seed", "1"))
+    out = _quick("--families", "paper", "--family-seeds", "0-1", "--seed", "1")
+    doc = _last_json(out)
+    assert "over seeds 0-1 (2): team-wide r" in out.stdout  # the summary table's heading
     summary = doc["family_seeds"]
     assert isinstance(summary, dict)
     paper = summary["paper"]
