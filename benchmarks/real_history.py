@@ -38,7 +38,10 @@ features, or not (``[training.features] commit_files``; default: the pipeline's)
 ``--commit-body`` / ``--no-commit-body``: each commit message's body counted as features, or
 not (``[training.features] commit_body``; default: the pipeline's). ``--no-break-state``:
 work inference's two-state chain (``[training.hmm] break_state = false``: the run before
-session 43's break state); the last line's ``break_state`` says which.
+session 43's break state); the last line's ``break_state`` says which. ``--break-by-clock``:
+the break probability per minute of the week (``[training.hmm] break_by_clock = true``: the
+runs of sessions 43-44) instead of one learned rate; the last line's ``break_by_clock`` says
+which.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ def config_text(
     commit_body: bool | None = None,
     seed: int | None = None,
     break_state: bool = True,
+    break_by_clock: bool = False,
 ) -> str:
     lines = [
         "[outputs]",
@@ -110,6 +114,8 @@ def config_text(
     if languages:
         lines += ["[filters.languages]", f"enabled = {json.dumps(languages)}"]
     hmm = ([] if break_state else ["break_state = false"]) + (["epochs = 60"] if quick else [])
+    if break_by_clock:
+        hmm.append("break_by_clock = true")
     if hmm:
         lines += ["[training.hmm]", *hmm]
     if quick:
@@ -603,6 +609,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="work inference's two-state chain ([training.hmm] break_state = false)",
     )
+    ap.add_argument(
+        "--break-by-clock",
+        action="store_true",
+        help="the break probability per minute of the week ([training.hmm] break_by_clock)",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -639,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
                     commit_body=args.commit_body,
                     seed=args.seed,
                     break_state=args.break_state,
+                    break_by_clock=args.break_by_clock,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")
@@ -663,7 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     done = [r for r in rows if "error" not in r]
     print_table(done)
     last = {"repositories": rows, "targets": verdict_counts(done), "quick": args.quick}
-    print(json.dumps({**last, "break_state": args.break_state}))
+    tail = {"break_state": args.break_state, "break_by_clock": args.break_by_clock}
+    print(json.dumps({**last, **tail}))
     return 0 if all("error" not in r for r in rows) else 1
 
 

@@ -4,7 +4,7 @@ then on simulated teams of every schedule family (night owls, weekends, time zon
     PYTHONPATH=src python benchmarks/work_inference.py [--quick] [--threads 1] [--seed 0]
         [--repeat 1] [--families all|none|NAME,NAME] [--family-authors 4] [--family-weeks 26]
         [--commit-rate LOW,HIGH] [--min-commits-per-author N] [--no-break-state]
-        [--family-seeds 0-7]
+        [--break-by-clock] [--family-seeds 0-7]
 
 Prints tables and, as the last line, one JSON object with fit_seconds, threads, epochs,
 n_minutes, pearson_vs_truth, gap_pearson_vs_truth, epochs_run (the fit stops when the likelihood has
@@ -27,7 +27,10 @@ with fewer commits share a pooled model (default: the pipeline's, 100; 50 before
 docs/work-inference.md, "Why 100 commits"); the JSON's ``min_commits_per_author`` says which.
 ``--no-break-state``: the paper's two-state chain instead of the default three states (a break
 inside a session; docs/work-inference.md, "Breaks inside a session", session 43); the JSON's
-``break_state`` says which. ``--family-seeds 0-7`` (or ``0,3,5``): every family's team is
+``break_state`` says which. ``--break-by-clock``: the break probability per minute of the week
+(the network's third output, sessions 43-44) instead of the default one learned rate
+(docs/work-inference.md, "One break rate for the whole week", session 45); the JSON's
+``break_by_clock`` says which. ``--family-seeds 0-7`` (or ``0,3,5``): every family's team is
 simulated and scored once per seed, and ``family_seeds`` holds per family ``{"seeds", "hmm",
 "gap"}`` (lists, one r per seed) and ``hmm_mean``, ``gap_mean``, ``ahead`` (seeds where hmm >
 gap), ``at_least_0_69`` and ``n``; ``families`` is then ``--seed``'s run when it is among them,
@@ -78,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the paper's two-state chain (default: the pipeline's three states, with breaks)",
     )
     ap.add_argument(
+        "--break-by-clock",
+        action="store_true",
+        help="the break probability follows the clock (default: one learned rate)",
+    )
+    ap.add_argument(
         "--family-seeds",
         type=_seed_list,
         default=None,
@@ -114,13 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     tz = np.array([c.tz_offset_min for c in truth.commits])
     true_min = np.array([c.coding_minutes for c in truth.commits], dtype=float)
     opts = WorkInferenceOptions(
-        hmm=HMMOptions(epochs=epochs, break_state=args.break_state), n_threads=args.threads
+        hmm=HMMOptions(
+            epochs=epochs, break_state=args.break_state, break_by_clock=args.break_by_clock
+        ),
+        n_threads=args.threads,
     )
     span_days = float(times[-1] - times[0]) / 86400
     # compile the numba kernels outside the timing (cached on disk after the first run)
     make_model(
         "hmm",
-        WorkInferenceOptions(hmm=HMMOptions(epochs=1, break_state=args.break_state)),
+        WorkInferenceOptions(
+            hmm=HMMOptions(
+                epochs=1, break_state=args.break_state, break_by_clock=args.break_by_clock
+            )
+        ),
         random_state=0,
         span_days=1,
     ).fit(times[:20], tz[:20])
@@ -224,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 "commit_rate": list(args.commit_rate) if args.commit_rate else None,
                 "min_commits_per_author": _min_commits(args),
                 "break_state": args.break_state,
+                "break_by_clock": args.break_by_clock,
                 "families": families,
                 "family_seeds": family_seeds,
             }
@@ -251,7 +267,9 @@ def _run_families(args: argparse.Namespace, epochs: int, seed: int) -> dict[str,
     n_authors = args.family_authors or (2 if args.quick else 4)
     weeks = args.family_weeks or (4 if args.quick else 26)
     opts = WorkInferenceOptions(
-        hmm=HMMOptions(epochs=epochs, break_state=args.break_state),
+        hmm=HMMOptions(
+            epochs=epochs, break_state=args.break_state, break_by_clock=args.break_by_clock
+        ),
         n_threads=args.threads,
         min_commits_per_author=_min_commits(args),
     )

@@ -245,3 +245,21 @@ def test_any_bound_on_the_break_probability_fits(bound: float) -> None:
     assert np.all(np.isfinite(m.expected_minutes_))
     with pytest.raises(ValueError, match="max_break_prob"):
         NeuralHMM(epochs=1, max_break_prob=0.0).fit(t, np.zeros(t.shape[0]))
+
+
+def test_one_break_rate_for_the_whole_week_unless_by_clock() -> None:
+    """The default learns one clock-free break probability by EM (near the simulated author's
+    1 / 41 per coding minute); ``break_by_clock`` gives the network's value per grid cell."""
+    t, truth = _sessions_with_breaks(3)
+    tz = np.zeros(t.shape[0])
+    kw = {"epochs": 200, "time_bins": 1, "squash_minutes": 0, "random_state": 0}
+    one = NeuralHMM(**kw).fit(t, tz)
+    by_clock = NeuralHMM(break_by_clock=True, **kw).fit(t, tz)
+    assert one.b_table_ is not None and by_clock.b_table_ is not None
+    assert one.b_table_.shape == by_clock.b_table_.shape == one.s_table_.shape
+    assert np.unique(one.b_table_).size == 1
+    assert 0.01 < float(one.b_table_[0]) < 0.05  # truth: a bout of about 41 minutes
+    assert np.unique(by_clock.b_table_).size > 100
+    assert float(by_clock.b_table_.max()) <= by_clock.max_break_prob + 1e-12
+    ok = one.interval_kind_ == NORMAL
+    assert np.corrcoef(truth[ok], one.expected_minutes_[ok])[0, 1] > 0.6

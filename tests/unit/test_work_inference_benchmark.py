@@ -53,6 +53,16 @@ def test_benchmark_no_break_state_fits_the_two_state_chain() -> None:
     assert doc3["pearson_vs_truth"] != doc2["pearson_vs_truth"]
 
 
+def test_benchmark_break_by_clock_learns_a_break_table_per_minute() -> None:
+    """``--break-by-clock``: the break probability per grid cell (JSON ``break_by_clock`` true),
+    other labels than the default's one learned break rate."""
+    one = _last_json(_quick("--families", "none"))
+    by_clock = _last_json(_quick("--families", "none", "--break-by-clock"))
+    assert one["break_by_clock"] is False and by_clock["break_by_clock"] is True
+    assert one["break_state"] is True and by_clock["break_state"] is True
+    assert one["pearson_vs_truth"] != by_clock["pearson_vs_truth"]
+
+
 def test_benchmark_pools_family_authors_below_the_threshold_it_is_given() -> None:
     """``--min-commits-per-author`` sets the family teams' pooling threshold and the JSON says
     which was used (the default: the pipeline's); a threshold under 1 is one line, exit 2."""

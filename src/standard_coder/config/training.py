@@ -60,6 +60,13 @@ class HMMSection(StrictModel):
         "with the clock, breaks come and go inside them at learned rates "
         "(docs/work-inference.md, 'Breaks inside a session')",
     )
+    break_by_clock: bool = Field(
+        False,
+        description="with break_state: the break probability follows the clock (a network "
+        "output per minute of the week) instead of one learned rate; off by default, measured "
+        "to fit noise on small histories (docs/work-inference.md, 'One break rate for the "
+        "whole week')",
+    )
     max_break_prob: float = Field(
         0.1,
         gt=0,

@@ -92,6 +92,8 @@ class _Run:
     fit_cell: np.ndarray
     history: list[float]
     r: float = 0.0
+    b: float = 0.0
+    """The clock-free break probability (the break state without ``break_by_clock``)."""
 
 
 @dataclass
@@ -146,9 +148,14 @@ class NeuralHMM(WorkInferenceModel):
             flat stretches after which the likelihood rises again, and stopping there was
             measured to cost accuracy (docs/work-inference.md, "Convergence stop").
         break_state: a third state, a break inside a session (``ffbs3``): sessions start
-            and end with the clock's ``S`` and ``E``, coding breaks off with the clock's ``b``
-            (a third output of the network) and a break ends at a clock-free rate ``r``
-            learned by EM. False: the paper's two-state chain.
+            and end with the clock's ``S`` and ``E``, coding breaks off with probability ``b``
+            and a break ends at a clock-free rate ``r`` learned by EM. False: the paper's
+            two-state chain.
+        break_by_clock: with the break state, ``b`` follows the clock (a third output of the
+            network, per grid cell). False (the default): one clock-free ``b`` learned by EM
+            like ``r``. Commit times identify breaks only weakly, and a per-cell ``b`` was
+            measured to fit noise on small histories (breaks at the bound in some hours;
+            docs/work-inference.md, "One break rate for the whole week").
         init_break_prob, init_return_prob: where ``b`` and ``r`` start (per minute).
         max_break_prob: the most ``b`` can be (a coding bout of at least ``1 / max_break_prob``
             minutes on average). Commit times barely tell "much coding, few commits per minute
@@ -161,7 +168,8 @@ class NeuralHMM(WorkInferenceModel):
     Attributes:
         c_: learned commit probability per coding minute.
         s_table_, e_table_: start/stop probability per grid cell (``10080 * time_bins``).
-        b_table_: break probability per grid cell (None without the break state).
+        b_table_: break probability per grid cell (None without the break state; one value
+            in every cell without ``break_by_clock``).
         r_: probability per minute that a break ends (0.0 without the break state).
         loglik_history_: log-likelihood before each epoch's step.
         net_state_: the network weights as numpy arrays.
@@ -192,6 +200,7 @@ class NeuralHMM(WorkInferenceModel):
         restarts: int = 2,
         tol: float = 0.0,
         break_state: bool = True,
+        break_by_clock: bool = False,
         init_break_prob: float = 0.02,
         init_return_prob: float = 0.05,
         max_break_prob: float = 0.1,
@@ -214,6 +223,7 @@ class NeuralHMM(WorkInferenceModel):
         self.restarts = restarts
         self.tol = tol
         self.break_state = break_state
+        self.break_by_clock = break_by_clock
         self.init_break_prob = init_break_prob
         self.init_return_prob = init_return_prob
         self.max_break_prob = max_break_prob
@@ -386,28 +396,36 @@ class NeuralHMM(WorkInferenceModel):
             grid = grid_features(self.time_bins)
             n_cells = WEEK * self.time_bins
             three = self.break_state
+            net_breaks = three and self.break_by_clock  # b is the network's third output
             b_max = self.max_break_prob
             counts = np.zeros((n_cells + 1, 6 if three else 4))
             work = np.empty((seq.y.shape[0], 3 if three else 2))
             rescale_at = np.empty(seq.y.shape[0], dtype=np.int64)  # pages touched: a few
             rescale_inv = np.empty(seq.y.shape[0])
             se = np.empty((n_cells + 1, 3 if three else 2))
-            probs = np.empty((n_cells, se.shape[1]))
+            probs = np.empty((n_cells, 3 if net_breaks else 2))
             se[n_cells] = OFF_CELL[: se.shape[1]]
             no_gamma = np.empty(0)
             n_trans = max(1, int(seq.y.shape[0] - seq.seg_start.sum()))
             warm = min(self.warmup_epochs, self.epochs // 2)
 
             def new_run(c0: float) -> _Run:
-                b0 = self.init_break_prob if three else None
+                b0 = self.init_break_prob if net_breaks else None
                 net = GridNet(grid, self.hidden, net_seed, b0, self.max_break_prob)
                 no_off = np.zeros(seq.day_keys.shape[0], dtype=bool)
                 opt = Adam(net.params, self.learning_rate)
                 r0 = self.init_return_prob if three else 0.0
-                return _Run(net, opt, c0, no_off, seq.cell, [], r0)
+                b_one = min(self.init_break_prob, b_max) if three else 0.0
+                return _Run(net, opt, c0, no_off, seq.cell, [], r0, b_one)
+
+            def tables(run: _Run) -> None:
+                """``probs`` and ``se`` from the network (and the clock-free ``b``)."""
+                probabilities(run.net.forward(), probs, se, b_max)
+                if three and not net_breaks:
+                    se[:n_cells, 2] = run.b
 
             def step(run: _Run, epoch: int) -> None:
-                probabilities(run.net.forward(), probs, se, b_max)
+                tables(run)
                 if epoch >= warm and (epoch - warm) % 25 == 0:
                     b_tab = se[:n_cells, 2] if three else None
                     run.off = self._off_days(
@@ -419,8 +437,12 @@ class NeuralHMM(WorkInferenceModel):
                     ll, sgy, sg, n_bc, n_bb = fit_pass3(  # type: ignore[call-arg]
                         seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, *buffers
                     )
-                    if epoch >= warm:  # EM update of the rate at which breaks end
+                    if epoch >= warm:  # EM updates of the rate at which breaks end (and start)
                         run.r = float(min(max(n_bc / max(n_bc + n_bb, 1e-300), 1e-4), 0.9))
+                        if not net_breaks:  # the off cell's fixed b left out
+                            n_cb = float(counts[:n_cells, 5].sum())
+                            n_cc = float(counts[:n_cells, 4].sum())
+                            run.b = min(max(n_cb / max(n_cb + n_cc, 1e-300), 1e-5), b_max)
                 else:
                     ll, sgy, sg = fit_pass(  # type: ignore[call-arg]
                         seq.y, run.fit_cell, seq.seg_start, se, run.c, *buffers
@@ -431,7 +453,7 @@ class NeuralHMM(WorkInferenceModel):
                 run.opt.lr = self.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
                 for k in range(max(1, self.inner_steps)):
                     if k:
-                        probabilities(run.net.forward(), probs, se, b_max)
+                        tables(run)
                     grad = surrogate_grad(probs, counts, 1.0 / n_trans, b_max)
                     run.opt.step(run.net.backward(grad))
                 if sg > 0 and epoch >= warm:  # EM update of c (MAP under the Beta prior)
@@ -462,9 +484,11 @@ class NeuralHMM(WorkInferenceModel):
                 runs = [max(runs, key=lambda r: r.history[-1] if r.history else 0.0)]
             net, c, off, history = runs[0].net, runs[0].c, runs[0].off, runs[0].history
             r = runs[0].r
-            tables = cell_tables(net.forward(), b_max)
-            s_tab, e_tab = tables[0], tables[1]
-            b_tab = tables[2] if three else None
+            cells_p = cell_tables(net.forward(), b_max)
+            s_tab, e_tab = cells_p[0], cells_p[1]
+            b_tab = None
+            if three:
+                b_tab = cells_p[2] if net_breaks else np.full(n_cells, runs[0].b)
             if self.epochs > 0:
                 off = self._off_days(seq, s_tab, e_tab, c, b_tab, r)
             self.net_state_ = net.state()

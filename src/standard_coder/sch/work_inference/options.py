@@ -58,6 +58,10 @@ class HMMOptions:
     """A third hidden state, a break inside a session (``NeuralHMM(break_state=True)``):
     measured better on every simulated schedule family (docs/work-inference.md, "Breaks
     inside a session"); False gives the paper's two-state chain."""
+    break_by_clock: bool = False
+    """With the break state, the break probability follows the clock (the network's third
+    output) instead of one rate learned by EM: measured worse on small histories
+    (docs/work-inference.md, "One break rate for the whole week")."""
     max_break_prob: float = 0.1
 
 
@@ -137,6 +141,7 @@ def make_model(
             warmup_epochs=h.warmup_epochs,
             tol=h.tol,
             break_state=h.break_state,
+            break_by_clock=h.break_by_clock,
             max_break_prob=h.max_break_prob,
             n_samples=options.label_samples_per_commit,
             n_threads=options.n_threads,
