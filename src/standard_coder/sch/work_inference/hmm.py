@@ -19,15 +19,7 @@ The network is evaluated on a grid: every minute of the week (10,080 local minut
 ``S, E`` are those of its cell, so the network and its gradient run over the grid only, never
 over minutes (numpy, ``network.py``: no torch).
 
-Days off. A first-order chain cannot tell a day off (holiday, sick day, a part-timer's or an
-occasional contributor's free day) from a working day that happened to bring no commit, so it
-would credit every silent working day with some coding. Each author's days (in their own clock,
-starting at their quietest hour) are therefore checked after the warm-up: per author and weekday
-the share of off days is ``p = (share of empty days - q) / (1 - q)``, with ``q`` the chain's
-probability that a working day brings no commit; on weekdays the author mostly works
-(``p < 0.5``) an empty day whose posterior of being off, ``p / (p + (1 - p) q_day)``, exceeds
-one half is read as off (no coding can start in it) when fitting and when labelling. Nothing
-of this needs to know which schedule produced the history.
+Days off: empty author-days read as days off when fitting and labelling (:mod:`days_off`).
 """
 
 from __future__ import annotations
@@ -63,12 +55,9 @@ from standard_coder.sch.work_inference.clock import (
     quiet_minute,
     week_minute,
 )
-from standard_coder.sch.work_inference.ffbs import (
-    day_empty_logprob,
-    fit_pass,
-    forward_backward,
-)
-from standard_coder.sch.work_inference.ffbs3 import day_empty_logprob3, fit_pass3
+from standard_coder.sch.work_inference.days_off import DAY_KEY, off_days
+from standard_coder.sch.work_inference.ffbs import fit_pass, forward_backward
+from standard_coder.sch.work_inference.ffbs3 import fit_pass3
 from standard_coder.sch.work_inference.network import (
     Adam,
     GridNet,
@@ -77,8 +66,6 @@ from standard_coder.sch.work_inference.network import (
 )
 
 __all__ = ["NeuralHMM", "cells_for_minutes", "week_minute"]
-
-_DAY_KEY = 1_000_000  # group * _DAY_KEY + local day number: one key per author-day
 
 
 @dataclass
@@ -104,7 +91,7 @@ class _Sequence:
     day: np.ndarray
     """Index of each minute's author-day into ``day_keys``."""
     day_keys: np.ndarray
-    """Sorted ``group * _DAY_KEY + day number`` of every author-day the sequence touches."""
+    """Sorted ``group * DAY_KEY + day number`` of every author-day the sequence touches."""
     day_weekday: np.ndarray
     day_empty: np.ndarray
 
@@ -269,7 +256,7 @@ class NeuralHMM(WorkInferenceModel):
                 ys.append(y)
                 cells.append(cells_for_minutes(abs_min, tz_min, u0, span, self.time_bins))
                 starts.append(st)
-                days.append(int(g) * _DAY_KEY + day_numbers(abs_min, tz_min, day_start))
+                days.append(int(g) * DAY_KEY + day_numbers(abs_min, tz_min, day_start))
         if not ys:
             e8, e64 = np.zeros(0, dtype=np.uint8), np.zeros(0, np.int64)
             return _Sequence(
@@ -278,7 +265,7 @@ class NeuralHMM(WorkInferenceModel):
         y = np.concatenate(ys)
         keys, day = np.unique(np.concatenate(days), return_inverse=True)
         commits = np.bincount(day, weights=y, minlength=keys.shape[0])
-        weekday = ((keys % _DAY_KEY) + 3) % 7  # unix day 0 was a Thursday; Monday = 0
+        weekday = ((keys % DAY_KEY) + 3) % 7  # unix day 0 was a Thursday; Monday = 0
         return (
             _Sequence(
                 y,
@@ -301,27 +288,9 @@ class NeuralHMM(WorkInferenceModel):
         b_tab: np.ndarray | None = None,
         r: float = 0.0,
     ) -> np.ndarray:
-        """Empty author-days read as days off (see the module doc), bool per day key."""
-        n_days = seq.day_keys.shape[0]
-        if n_days == 0:
-            return np.zeros(0, dtype=bool)
-        if b_tab is not None:
-            log_q = day_empty_logprob3(seq.cell, seq.day, n_days, s_tab, e_tab, b_tab, c, r)  # type: ignore[call-arg]
-        else:
-            log_q = day_empty_logprob(seq.cell, seq.day, n_days, s_tab, e_tab, c)  # type: ignore[call-arg]
-        q = np.exp(log_q)
-        code = (seq.day_keys // _DAY_KEY) * 7 + seq.day_weekday
-        _, cls = np.unique(code, return_inverse=True)
-        count = np.bincount(cls).astype(float)
-        frac = np.bincount(cls, weights=seq.day_empty) / count
-        q_mean = np.bincount(cls, weights=q) / count
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p_off = np.clip(np.nan_to_num((frac - q_mean) / (1.0 - q_mean)), 0.0, 1.0)[cls]
-            post = np.nan_to_num(p_off / (p_off + (1.0 - p_off) * q))
-        # only on weekdays the author mostly works: where they mostly do not, the chain's own
-        # schedule learns it (and keeps the learned S, E meaningful there)
-        off: np.ndarray = seq.day_empty & (post > 0.5) & (p_off < 0.5)
-        return off
+        """Empty author-days read as days off (:mod:`days_off`), bool per day key."""
+        days = (seq.day_keys, seq.day_weekday, seq.day_empty)
+        return off_days(seq.cell, seq.day, *days, (s_tab, e_tab, c, b_tab, r))
 
     def _interval_cells(
         self, prep: PreparedTimes, axes: dict[int, tuple[float, float]]
@@ -351,7 +320,7 @@ class NeuralHMM(WorkInferenceModel):
         cells = (week_minute(abs_min, tz) * self.time_bins + b).astype(np.int32)
         if self.off_day_keys_.shape[0]:
             start = np.array([self.day_start_minute_.get(int(g), 0) for g in prep.groups])
-            key = prep.groups[owner] * _DAY_KEY + day_numbers(abs_min, tz, start[owner])
+            key = prep.groups[owner] * DAY_KEY + day_numbers(abs_min, tz, start[owner])
             pos_k = np.clip(
                 np.searchsorted(self.off_day_keys_, key), 0, self.off_day_keys_.shape[0] - 1
             )
