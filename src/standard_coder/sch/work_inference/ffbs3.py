@@ -11,8 +11,9 @@ one clock-free probability learned by EM, ``r`` (a break minute returns to codin
     from O:  C  S               B  0               O  1 - S
 
 So a session ends (C or B to O) with the clock's ``E``, a new one starts with the clock's
-``S``, coding breaks off with the clock's ``b`` (so bouts may be longer in the morning than in
-the afternoon, the paper's Fig. 4) and a break ends at a rate ``r`` that does not depend on the
+``S``, coding breaks off with the cell's ``b`` (one value in every cell by default; per cell
+with ``break_by_clock``, so bouts may be longer in the morning than in the afternoon, the
+paper's Fig. 4) and a break ends at a rate ``r`` that does not depend on the
 clock. With two states a chain cannot say both "sessions are rare in the evening" (``S`` small
 there) and "breaks inside a session are short" (``S`` large there); with three it can. The
 per-cell counts extend the two-state layout, so the network's gradient is the same with one

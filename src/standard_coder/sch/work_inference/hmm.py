@@ -4,9 +4,10 @@ Two hidden states per minute (coding / not coding). A commit is emitted only whi
 a learned per-minute probability ``c``. The start and stop probabilities ``S(t), E(t)`` come from
 a small tanh network of the local day and week clock angles and the normalised overall time.
 With ``break_state`` (the default) a third state, a break inside a session, sits between them
-(``ffbs3``): the network's third output ``b(t)`` is the probability that coding breaks off, and a
-break ends at a clock-free rate ``r`` (EM), so a chain can say both "sessions are rare" and
-"breaks inside one are short" (docs/work-inference.md, "Breaks inside a session").
+(``ffbs3``): coding breaks off with probability ``b`` and a break ends at rate ``r``, both
+clock-free and learned by EM (``b`` is the network's third output per cell with
+``break_by_clock``), so a chain can say both "sessions are rare" and "breaks inside one are
+short" (docs/work-inference.md, "Breaks inside a session", "One break rate for the whole week").
 
 Training is maximum likelihood with exact gradients by Fisher's identity: each epoch runs a
 scaled forward-backward pass (numba) at the current parameters, giving the expected transition
