@@ -47,7 +47,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from standard_coder.sch.work_inference import HMMOptions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     from standard_coder.sch.teamsim.team import TeamSpec, load_truth, simulate_team
     from standard_coder.sch.work_inference import (
         GapModel,
-        HMMOptions,
         WorkInferenceOptions,
         make_model,
     )
@@ -121,21 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     times = np.array([c.authored_at for c in truth.commits])
     tz = np.array([c.tz_offset_min for c in truth.commits])
     true_min = np.array([c.coding_minutes for c in truth.commits], dtype=float)
-    opts = WorkInferenceOptions(
-        hmm=HMMOptions(
-            epochs=epochs, break_state=args.break_state, break_by_clock=args.break_by_clock
-        ),
-        n_threads=args.threads,
-    )
+    opts = WorkInferenceOptions(hmm=_hmm_options(args, epochs), n_threads=args.threads)
     span_days = float(times[-1] - times[0]) / 86400
     # compile the numba kernels outside the timing (cached on disk after the first run)
     make_model(
         "hmm",
-        WorkInferenceOptions(
-            hmm=HMMOptions(
-                epochs=1, break_state=args.break_state, break_by_clock=args.break_by_clock
-            )
-        ),
+        WorkInferenceOptions(hmm=_hmm_options(args, 1)),
         random_state=0,
         span_days=1,
     ).fit(times[:20], tz[:20])
@@ -253,7 +246,6 @@ def _run_families(args: argparse.Namespace, epochs: int, seed: int) -> dict[str,
     ``infer_labels`` (hmm, gap)."""
     from standard_coder.sch.teamsim.team import FAMILIES, TeamSpec, load_truth, simulate_team
     from standard_coder.sch.work_inference import (
-        HMMOptions,
         WorkInferenceOptions,
         histories_from_truth,
         infer_labels,
@@ -267,9 +259,7 @@ def _run_families(args: argparse.Namespace, epochs: int, seed: int) -> dict[str,
     n_authors = args.family_authors or (2 if args.quick else 4)
     weeks = args.family_weeks or (4 if args.quick else 26)
     opts = WorkInferenceOptions(
-        hmm=HMMOptions(
-            epochs=epochs, break_state=args.break_state, break_by_clock=args.break_by_clock
-        ),
+        hmm=_hmm_options(args, epochs),
         n_threads=args.threads,
         min_commits_per_author=_min_commits(args),
     )
@@ -349,6 +339,15 @@ def _break_rates(hmm: object) -> str:
     if table is None:
         return "-"
     return f"{float(np.median(table)):.4f} / {getattr(hmm, 'r_', 0.0):.4f}"
+
+
+def _hmm_options(args: argparse.Namespace, epochs: int) -> HMMOptions:
+    """The HMM's options: ``epochs`` and the chain the flags chose (the pipeline's otherwise)."""
+    from standard_coder.sch.work_inference import HMMOptions
+
+    return HMMOptions(
+        epochs=epochs, break_state=args.break_state, break_by_clock=args.break_by_clock
+    )
 
 
 def _min_commits(args: argparse.Namespace) -> int:
