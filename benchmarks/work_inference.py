@@ -15,8 +15,15 @@ wall time follows the load, given as load_avg), ``--repeat N``: best of N fits (
 results are reported; every fit is identical), and ``families``:
 per family ``{"hmm": r, "gap": r, "fit_seconds": s, "n_commits": n}``, scored like the pipeline's
 ``work_inference_pearson_vs_truth`` (every author of the team through ``infer_labels``, small
-authors pooled; ordinary intervals; targets: hmm > gap and hmm >= 0.69 on each family), plus
-``mixed``: one team with one author of every family. ``--commit-rate 0.005,0.02`` gives the
+authors pooled; ordinary intervals; targets: hmm > gap and hmm >= 0.69 on each family) and
+``by_length``: where that r comes from (``accuracy_by_interval_length``, both label sets on the
+same commits): ``short`` (intervals under 12 h: within a session or a working day) and ``long``
+(12 h or more: across a night, the coding before a session's first commit), each with ``n``,
+both r (``null`` for git-hours' constant credit on long intervals) and both mean errors in
+minutes, and ``reference``: the r of a labeller exact under 12 h that gives every longer
+interval their true mean (session 46: what reading every within-day interval right, and
+nothing about the longer ones, would score); plus ``mixed``: one team with one author of every
+family. ``--commit-rate 0.005,0.02`` gives the
 family authors commit rates like real histories' (a commit in every 50-200 coding minutes;
 the families' own are 0.025-0.06); each family then also has ``label_pace_slope``: ``{"hmm",
 "gap"}``, the within-author least-squares slope of ``log1p(label) - log1p(truth)`` on the log
@@ -33,8 +40,10 @@ inside a session; docs/work-inference.md, "Breaks inside a session", session 43)
 ``break_by_clock`` says which. ``--family-seeds 0-7`` (or ``0,3,5``): every family's team is
 simulated and scored once per seed, and ``family_seeds`` holds per family ``{"seeds", "hmm",
 "gap"}`` (lists, one r per seed) and ``hmm_mean``, ``gap_mean``, ``ahead`` (seeds where hmm >
-gap), ``at_least_0_69`` and ``n``; ``families`` is then ``--seed``'s run when it is among them,
-else the first seed's (docs/work-inference.md, "Few occasional authors", session 44).
+gap), ``at_least_0_69``, ``n``, the means ``short_hmm_mean``, ``short_gap_mean``,
+``long_hmm_mean``, ``reference_mean`` and the least ``reference_min``; ``families`` is then
+``--seed``'s run when it is among them, else the first seed's (docs/work-inference.md, "Few
+occasional authors", sessions 44 and 46).
 """
 
 from __future__ import annotations
@@ -190,13 +199,19 @@ def main(argv: list[str] | None = None) -> int:
     if families:
         paced = args.commit_rate is not None
         more = f" {'pace slope hmm':>14} {'gap':>6}" if paced else ""
-        print(f"  {'family':<12} {'commits':>8} {'hmm r':>7} {'gap r':>7} {'fit s':>8}{more}")
+        print(
+            f"  {'family':<12} {'commits':>8} {'hmm r':>7} {'gap r':>7} {'fit s':>8} "
+            f"{'<12h hmm':>9} {'gap':>6} {'>=12h hmm':>10} {'ref':>6}{more}"
+        )
         for name, f in families.items():
             slope = f.get("label_pace_slope") if paced else None
             extra = f" {_num(slope['hmm']):>14} {_num(slope['gap']):>6}" if slope else ""
+            by = f["by_length"]
             print(
                 f"  {name:<12} {f['n_commits']:>8} {f['hmm']:>7.3f} {f['gap']:>7.3f} "
-                f"{f['fit_seconds']:>8.1f}{extra}"
+                f"{f['fit_seconds']:>8.1f} {_num(by['short']['hmm']):>9} "
+                f"{_num(by['short']['gap']):>6} {_num(by['long']['hmm']):>10} "
+                f"{_num(by['reference']):>6}{extra}"
             )
     if family_seeds:
         run = seeds == list(range(seeds[0], seeds[-1] + 1))
@@ -204,13 +219,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  over seeds {listed} ({len(seeds)}): team-wide r")
         print(
             f"  {'family':<12} {'hmm mean':>9} {'gap mean':>9} {'hmm > gap':>10} "
-            f"{'hmm >= 0.69':>12} {'worst hmm - gap':>16}"
+            f"{'hmm >= 0.69':>12} {'worst hmm - gap':>16} {'<12h hmm':>9} {'gap':>6} "
+            f"{'>=12h hmm':>10} {'ref mean':>9} {'ref min':>8}"
         )
         for name, f in family_seeds.items():
             worst = min(h - g for h, g in zip(f["hmm"], f["gap"], strict=True))
             print(
                 f"  {name:<12} {f['hmm_mean']:>9.3f} {f['gap_mean']:>9.3f} "
-                f"{f['ahead']:>6}/{f['n']:<3} {f['at_least_0_69']:>8}/{f['n']:<3} {worst:>+16.3f}"
+                f"{f['ahead']:>6}/{f['n']:<3} {f['at_least_0_69']:>8}/{f['n']:<3} {worst:>+16.3f} "
+                f"{_num(f['short_hmm_mean']):>9} {_num(f['short_gap_mean']):>6} "
+                f"{_num(f['long_hmm_mean']):>10} {_num(f['reference_mean']):>9} "
+                f"{_num(f['reference_min']):>8}"
             )
     print(
         json.dumps(
@@ -241,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run_families(args: argparse.Namespace, epochs: int, seed: int) -> dict[str, dict[str, float]]:
+def _run_families(args: argparse.Namespace, epochs: int, seed: int) -> dict[str, dict[str, Any]]:
     """Per family: a team of that family simulated with ``seed``, every author through
     ``infer_labels`` (hmm, gap)."""
     from standard_coder.sch.teamsim.team import FAMILIES, TeamSpec, load_truth, simulate_team
@@ -264,7 +283,7 @@ def _run_families(args: argparse.Namespace, epochs: int, seed: int) -> dict[str,
         min_commits_per_author=_min_commits(args),
     )
     rate = args.commit_rate
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
             fams = FAMILIES if name == "mixed" else (name,)  # mixed: one author per family
@@ -284,18 +303,43 @@ def _run_families(args: argparse.Namespace, epochs: int, seed: int) -> dict[str,
                 "n_commits": len(truth.commits),
                 "n_authors": n,
                 "weeks": weeks,
+                "by_length": _by_length(hmm, gap, truth),
             }
             if rate is not None:
-                out[name]["label_pace_slope"] = {  # type: ignore[assignment]
+                out[name]["label_pace_slope"] = {
                     "hmm": _pace_slope(hmm, truth),
                     "gap": _pace_slope(gap, truth),
                 }
     return out
 
 
-def _seed_summary(by_seed: dict[int, dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
+def _by_length(hmm: Any, gap: Any, truth: Any) -> dict[str, Any]:
+    """Both label sets' r and mean error on intervals under 12 h and from 12 h on, scored on
+    the same commits, and the reference r (exact under 12 h, the true mean beyond):
+    ``accuracy_by_interval_length``."""
+    from standard_coder.sch.work_inference import accuracy_by_interval_length, normal_keys
+
+    same = normal_keys(hmm) & normal_keys(gap)
+    parts = {
+        kind: accuracy_by_interval_length(labels, truth, keys=same)
+        for kind, labels in (("hmm", hmm), ("gap", gap))
+    }
+    out: dict[str, Any] = {
+        "split_minutes": parts["hmm"]["split_minutes"],
+        "reference": parts["hmm"]["reference"],
+    }
+    for part in ("short", "long"):
+        out[part] = {"n": parts["hmm"][part]["n"]}
+        for kind in ("hmm", "gap"):
+            out[part][kind] = parts[kind][part]["pearson"]
+            out[part][f"{kind}_error_minutes"] = parts[kind][part]["mean_error_minutes"]
+    return out
+
+
+def _seed_summary(by_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per family over the seeds: both r per seed, their means and how often the HMM is
-    ahead of git-hours and at or above 0.69 (the issue's targets)."""
+    ahead of git-hours and at or above 0.69 (the issue's targets); the means of the r under
+    12 h (both), from 12 h on (the HMM's) and of the reference, and the reference's least."""
     out: dict[str, dict[str, Any]] = {}
     for seed, families in by_seed.items():
         for name, f in families.items():
@@ -303,11 +347,20 @@ def _seed_summary(by_seed: dict[int, dict[str, dict[str, float]]]) -> dict[str, 
             row["seeds"].append(seed)
             row["hmm"].append(f["hmm"])
             row["gap"].append(f["gap"])
+            by = f["by_length"]
+            row.setdefault("reference", []).append(by["reference"])
+            for part, kind in (("short", "hmm"), ("short", "gap"), ("long", "hmm")):
+                row.setdefault(f"{part}_{kind}", []).append(by[part][kind])
     for row in out.values():
         hmm, gap = row["hmm"], row["gap"]
         row["hmm_mean"] = round(sum(hmm) / len(hmm), 4)
         row["gap_mean"] = round(sum(gap) / len(gap), 4)
         row["ahead"] = sum(h > g for h, g in zip(hmm, gap, strict=True))
+        for key in ("reference", "short_hmm", "short_gap", "long_hmm"):
+            known = [v for v in row.pop(key) if v is not None]
+            row[f"{key}_mean"] = round(sum(known) / len(known), 4) if known else None
+            if key == "reference":
+                row["reference_min"] = min(known, default=None)
         row["at_least_0_69"] = sum(h >= 0.69 for h in hmm)
         row["n"] = len(hmm)
     return out

@@ -94,8 +94,15 @@ def test_benchmark_family_seeds_summarise_every_seed() -> None:
     assert families["paper"]["hmm"] == paper["hmm"][1]  # --seed 1's run
     alone = _last_json(_quick("--families", "paper", "--seed", "1"))["families"]
     assert isinstance(alone, dict)
-    for key in ("hmm", "gap", "n_commits"):  # fit_seconds: wall time, not compared
+    for key in ("hmm", "gap", "n_commits", "by_length"):  # fit_seconds: wall time, not compared
         assert alone["paper"][key] == families["paper"][key]
+    # where the r comes from: under 12 h and from 12 h on, and the reference beside them
+    by = families["paper"]["by_length"]
+    assert by["split_minutes"] == 720.0 and by["short"]["n"] > by["long"]["n"] > 0
+    assert by["long"]["gap"] is None  # git-hours credits every long interval alike
+    assert by["short"]["hmm"] is not None and -1 <= by["short"]["hmm"] <= 1
+    assert paper["reference_min"] <= paper["reference_mean"] <= 1
+    assert "ref min" in out.stdout
     for bad_list in ("x", "3-1", "1,1"):
         bad = _quick("--family-seeds", bad_list)
         assert bad.returncode == 2 and "--family-seeds" in bad.stderr, bad_list

@@ -16,6 +16,7 @@ from standard_coder.sch.work_inference import (
     HMMOptions,
     WorkInferenceOptions,
     WorkInferenceStopped,
+    accuracy_by_interval_length,
     accuracy_vs_truth,
     histories_from_truth,
     infer_labels,
@@ -316,3 +317,37 @@ def test_a_fit_of_an_earlier_folder_is_copied_not_refitted(
     fresh = infer_labels(hs, other, kind="gap", out_dir=tmp_path / "s2", seed=1,
                          reuse_dir=tmp_path / "done")  # fmt: skip
     assert len(fresh.fitted_items) == 4  # other options: other keys, nothing reused
+
+
+def test_accuracy_by_interval_length_splits_the_team_wide_r(
+    sim: tuple[Path, dict[str, AuthorHistory]], tmp_path: Path
+) -> None:
+    """Normal intervals under 12 h and from 12 h on, each with its r and mean error, plus the
+    reference r (exact under 12 h, the true mean beyond): recomputed here from the truth."""
+    truth_path, hs = sim
+    truth = load_truth(truth_path)
+    ls = infer_labels(hs, OPTS, kind="gap", out_dir=tmp_path, seed=1)
+    parts = accuracy_by_interval_length(ls, truth)
+    by_id = {c.commit_id: float(c.coding_minutes) for c in truth.commits}
+    normal = np.flatnonzero(ls.interval_kind == 0)
+    x = np.array([by_id[ls.keys[i][1]] for i in normal])
+    y, gap = ls.expected_minutes[normal], ls.interval_minutes[normal]
+    short = gap < 720
+    assert parts["split_minutes"] == 720.0
+    assert parts["short"]["n"] == short.sum() > 10 and parts["long"]["n"] == (~short).sum() > 0
+    r_short = np.corrcoef(x[short], y[short])[0, 1]
+    assert parts["short"]["pearson"] == round(float(r_short), 4)
+    assert parts["short"]["mean_error_minutes"] == round(float(np.mean(y - x, where=short)), 2)
+    # git-hours credits every interval of 12 h or more the same: no r there
+    assert np.all(y[~short] == y[~short][0]) and parts["long"]["pearson"] is None
+    ideal = np.where(short, x, x[~short].mean())
+    assert parts["reference"] == round(float(np.corrcoef(x, ideal)[0, 1]), 4)
+    # the reference depends on the commits scored, not on the labels' values
+    hmm = infer_labels(hs, OPTS, kind="hmm", out_dir=tmp_path, seed=1)
+    same = normal_keys(hmm) & normal_keys(ls)
+    assert (
+        accuracy_by_interval_length(hmm, truth, keys=same)["reference"]
+        == accuracy_by_interval_length(ls, truth, keys=same)["reference"]
+    )
+    with pytest.raises(ValueError, match="split_minutes"):
+        accuracy_by_interval_length(ls, truth, split_minutes=0)

@@ -21,6 +21,7 @@ from standard_coder.sch.work_inference.labels import (
     make_model,
 )
 from standard_coder.sch.work_inference.truth import (
+    accuracy_by_interval_length,
     accuracy_vs_truth,
     histories_from_truth,
     normal_keys,
@@ -38,6 +39,7 @@ __all__ = [
     "WorkInferenceModel",
     "WorkInferenceOptions",
     "WorkInferenceStopped",
+    "accuracy_by_interval_length",
     "accuracy_vs_truth",
     "histories_from_truth",
     "infer_labels",

@@ -33,7 +33,7 @@ def normal_keys(labels: LabelSet) -> set[tuple[str, str]]:
 
 def _truth_pairs(
     labels: LabelSet, truth: Any, keys: Collection[tuple[str, str]] | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(truth, str | Path):
         from standard_coder.sch.teamsim.team import load_truth
 
@@ -49,7 +49,7 @@ def _truth_pairs(
     x = np.array([float(by_id[labels.keys[i][1]]) for i in rows])
     y = labels.expected_minutes[np.asarray(rows, dtype=np.int64)]
     who = np.array([labels.authors[i] for i in rows], dtype=str)
-    return x, y, who
+    return x, y, who, labels.interval_minutes[np.asarray(rows, dtype=np.int64)]
 
 
 def pearson_vs_truth(
@@ -61,7 +61,7 @@ def pearson_vs_truth(
     matched by commit id; first commits and intervals after long gaps are left out; with
     ``keys``, only those ``(repo, commit_id)`` count (score two label sets on the same commits).
     """
-    x, y, _ = _truth_pairs(labels, truth, keys)
+    x, y, _, _ = _truth_pairs(labels, truth, keys)
     if x.shape[0] < 3:
         raise ValueError(f"only {x.shape[0]} labelled commits matched the truth")
     return float(np.corrcoef(x, y)[0, 1])
@@ -69,7 +69,7 @@ def pearson_vs_truth(
 
 def accuracy_vs_truth(labels: LabelSet, truth: Any) -> dict[str, Any]:
     """Accuracy report: pooled r, per-author r (the paper's per-developer figure) and counts."""
-    x, y, who = _truth_pairs(labels, truth)
+    x, y, who, _ = _truth_pairs(labels, truth)
     per: dict[str, float] = {}
     for a in sorted(set(who.tolist())):
         sel = who == a
@@ -82,3 +82,48 @@ def accuracy_vs_truth(labels: LabelSet, truth: Any) -> dict[str, Any]:
         "pearson_per_author_mean": float(np.mean(list(per.values()))) if per else float("nan"),
         "pearson_per_author": per,
     }
+
+
+SPLIT_MINUTES = 720.0
+"""Intervals shorter than this (12 h) lie within a working day; longer ones span a night or
+more, and their label is mostly the coding before a session's first commit."""
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Pearson r, ``None`` where it is undefined (under 3 pairs, or a constant side)."""
+    if x.shape[0] < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return None
+    return round(float(np.corrcoef(x, y)[0, 1]), 4)
+
+
+def accuracy_by_interval_length(
+    labels: LabelSet,
+    truth: Any,
+    *,
+    keys: Collection[tuple[str, str]] | None = None,
+    split_minutes: float = SPLIT_MINUTES,
+) -> dict[str, Any]:
+    """Where a labeller's team-wide r comes from: normal intervals shorter than
+    ``split_minutes`` (``short``: within a session or a working day) and the rest (``long``:
+    across a night or more), each with its count, Pearson r (``None`` for constant labels,
+    e.g. git-hours' fixed credit on every long interval) and mean label minus truth in minutes.
+
+    ``reference`` is the team-wide r of a labeller exact on every short interval that gives
+    every long one their true mean: what reading every within-day interval right and nothing
+    about the longer ones would score. It depends on the truth and the commits only (not on
+    ``labels``' values), so two label sets scored on the same ``keys`` share it.
+    """
+    if not split_minutes > 0:
+        raise ValueError(f"split_minutes must be > 0, got {split_minutes}")
+    x, y, _, gap = _truth_pairs(labels, truth, keys)
+    short = gap < split_minutes
+    parts: dict[str, Any] = {"split_minutes": split_minutes}
+    for name, sel in (("short", short), ("long", ~short)):
+        n = int(sel.sum())
+        error = round(float(np.mean(y[sel] - x[sel])), 2) if n else None
+        parts[name] = {"n": n, "pearson": _pearson(x[sel], y[sel]), "mean_error_minutes": error}
+    ideal = x.astype(float)
+    if (~short).any():
+        ideal[~short] = x[~short].mean()
+    parts["reference"] = _pearson(x, ideal)
+    return parts
