@@ -41,7 +41,8 @@ inside a session; docs/work-inference.md, "Breaks inside a session", session 43)
 simulated and scored once per seed, and ``family_seeds`` holds per family ``{"seeds", "hmm",
 "gap"}`` (lists, one r per seed) and ``hmm_mean``, ``gap_mean``, ``ahead`` (seeds where hmm >
 gap), ``at_least_0_69``, ``n``, the means ``short_hmm_mean``, ``short_gap_mean``,
-``long_hmm_mean``, ``reference_mean`` and the least ``reference_min``; ``families`` is then
+``long_hmm_mean``, ``long_hmm_error_mean`` (minutes), ``reference_mean`` and the least
+``reference_min``; ``families`` is then
 ``--seed``'s run when it is among them, else the first seed's (docs/work-inference.md, "Few
 occasional authors", sessions 44 and 46).
 """
@@ -339,7 +340,8 @@ def _by_length(hmm: Any, gap: Any, truth: Any) -> dict[str, Any]:
 def _seed_summary(by_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per family over the seeds: both r per seed, their means and how often the HMM is
     ahead of git-hours and at or above 0.69 (the issue's targets); the means of the r under
-    12 h (both), from 12 h on (the HMM's) and of the reference, and the reference's least."""
+    12 h (both), from 12 h on (the HMM's r and mean error) and of the reference, and the
+    reference's least."""
     out: dict[str, dict[str, Any]] = {}
     for seed, families in by_seed.items():
         for name, f in families.items():
@@ -351,12 +353,13 @@ def _seed_summary(by_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, di
             row.setdefault("reference", []).append(by["reference"])
             for part, kind in (("short", "hmm"), ("short", "gap"), ("long", "hmm")):
                 row.setdefault(f"{part}_{kind}", []).append(by[part][kind])
+            row.setdefault("long_hmm_error", []).append(by["long"]["hmm_error_minutes"])
     for row in out.values():
         hmm, gap = row["hmm"], row["gap"]
         row["hmm_mean"] = round(sum(hmm) / len(hmm), 4)
         row["gap_mean"] = round(sum(gap) / len(gap), 4)
         row["ahead"] = sum(h > g for h, g in zip(hmm, gap, strict=True))
-        for key in ("reference", "short_hmm", "short_gap", "long_hmm"):
+        for key in ("reference", "short_hmm", "short_gap", "long_hmm", "long_hmm_error"):
             known = [v for v in row.pop(key) if v is not None]
             row[f"{key}_mean"] = round(sum(known) / len(known), 4) if known else None
             if key == "reference":

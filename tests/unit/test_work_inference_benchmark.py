@@ -102,6 +102,8 @@ def test_benchmark_family_seeds_summarise_every_seed() -> None:
     assert by["long"]["gap"] is None  # git-hours credits every long interval alike
     assert by["short"]["hmm"] is not None and -1 <= by["short"]["hmm"] <= 1
     assert paper["reference_min"] <= paper["reference_mean"] <= 1
+    errors = [f["paper"]["by_length"]["long"]["hmm_error_minutes"] for f in (families, alone)]
+    assert isinstance(paper["long_hmm_error_mean"], float) and errors[0] == errors[1]
     assert "ref min" in out.stdout
     for bad_list in ("x", "3-1", "1,1"):
         bad = _quick("--family-seeds", bad_list)
