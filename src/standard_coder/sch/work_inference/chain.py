@@ -9,6 +9,7 @@ import numpy as np
 
 from standard_coder.sch.work_inference.ffbs import interval_ffbs, last_bouts
 from standard_coder.sch.work_inference.ffbs3 import interval_ffbs3, last_bouts3
+from standard_coder.sch.work_inference.network import probabilities
 
 __all__ = ["OFF_CELL", "FittedChain", "cell_tables", "run_intervals"]
 
@@ -19,11 +20,10 @@ OFF_CELL = (1e-9, 0.5, 0.02)
 def cell_tables(logits: np.ndarray, break_max: float = 1.0) -> list[np.ndarray]:
     """Per grid cell, each output's probability (float64, clipped away from 0 and 1): start,
     stop and, with the break state, break (``break_max`` times its sigmoid)."""
-    p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-    if p.shape[1] > 2:
-        p[:, 2] *= break_max
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return [np.ascontiguousarray(p[:, j]) for j in range(p.shape[1])]
+    n_cells, n_out = logits.shape
+    probs, tables = np.empty((n_cells, n_out)), np.empty((n_cells, n_out))
+    probabilities(logits, probs, tables, break_max)  # the fit's own tables, kernel and all
+    return [np.ascontiguousarray(tables[:, j]) for j in range(n_out)]
 
 
 @dataclass(frozen=True)
