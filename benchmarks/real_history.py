@@ -41,7 +41,9 @@ work inference's two-state chain (``[training.hmm] break_state = false``: the ru
 session 43's break state); the last line's ``break_state`` says which. ``--break-by-clock``:
 the break probability per minute of the week (``[training.hmm] break_by_clock = true``: the
 runs of sessions 43-44) instead of one learned rate; the last line's ``break_by_clock`` says
-which.
+which. ``--no-break-by-hour``: one break probability for the whole week (``[training.hmm]
+break_by_hour = false``: the runs of session 45) instead of one per hour of the day; the last
+line's ``break_by_hour`` says which.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def config_text(
     seed: int | None = None,
     break_state: bool = True,
     break_by_clock: bool = False,
+    break_by_hour: bool = True,
 ) -> str:
     lines = [
         "[outputs]",
@@ -116,6 +119,8 @@ def config_text(
     hmm = ([] if break_state else ["break_state = false"]) + (["epochs = 60"] if quick else [])
     if break_by_clock:
         hmm.append("break_by_clock = true")
+    if not break_by_hour:
+        hmm.append("break_by_hour = false")
     if hmm:
         lines += ["[training.hmm]", *hmm]
     if quick:
@@ -614,6 +619,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the break probability per minute of the week ([training.hmm] break_by_clock)",
     )
+    ap.add_argument(
+        "--no-break-by-hour",
+        dest="break_by_hour",
+        action="store_false",
+        help="one break probability for the whole week ([training.hmm] break_by_hour = false)",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -651,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
                     seed=args.seed,
                     break_state=args.break_state,
                     break_by_clock=args.break_by_clock,
+                    break_by_hour=args.break_by_hour,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")
@@ -675,7 +687,11 @@ def main(argv: list[str] | None = None) -> int:
     done = [r for r in rows if "error" not in r]
     print_table(done)
     last = {"repositories": rows, "targets": verdict_counts(done), "quick": args.quick}
-    tail = {"break_state": args.break_state, "break_by_clock": args.break_by_clock}
+    tail = {
+        "break_state": args.break_state,
+        "break_by_clock": args.break_by_clock,
+        "break_by_hour": args.break_by_hour,
+    }
     print(json.dumps({**last, **tail}))
     return 0 if all("error" not in r for r in rows) else 1
 

@@ -35,14 +35,16 @@ docs/work-inference.md, "Why 100 commits"); the JSON's ``min_commits_per_author`
 ``--no-break-state``: the paper's two-state chain instead of the default three states (a break
 inside a session; docs/work-inference.md, "Breaks inside a session", session 43); the JSON's
 ``break_state`` says which. ``--break-by-clock``: the break probability per minute of the week
-(the network's third output, sessions 43-44) instead of the default one learned rate
+(the network's third output, sessions 43-44) instead of the default learned rates
 (docs/work-inference.md, "One break rate for the whole week", session 45); the JSON's
-``break_by_clock`` says which. ``--family-seeds 0-7`` (or ``0,3,5``): every family's team is
-simulated and scored once per seed, and ``family_seeds`` holds per family ``{"seeds", "hmm",
-"gap"}`` (lists, one r per seed) and ``hmm_mean``, ``gap_mean``, ``ahead`` (seeds where hmm >
-gap), ``at_least_0_69``, ``n``, the means ``short_hmm_mean``, ``short_gap_mean``,
-``long_hmm_mean``, ``long_hmm_error_mean`` (minutes), ``reference_mean`` and the least
-``reference_min``; ``families`` is then
+``break_by_clock`` says which. ``--no-break-by-hour``: one break rate for the whole week
+(session 45's default) instead of one per hour of the day shrunk toward it (session 46,
+"A break rate per hour of the day"); the JSON's ``break_by_hour`` says which.
+``--family-seeds 0-7`` (or ``0,3,5``): every family's team is simulated and scored once per
+seed, and ``family_seeds`` holds per family ``{"seeds", "hmm", "gap"}`` (lists, one r per seed)
+and ``hmm_mean``, ``gap_mean``, ``ahead`` (seeds where hmm > gap), ``at_least_0_69``, ``n``,
+the means ``short_hmm_mean``, ``short_gap_mean``, ``long_hmm_mean``, ``long_hmm_error_mean``
+(minutes), ``reference_mean`` and the least ``reference_min``; ``families`` is then
 ``--seed``'s run when it is among them, else the first seed's (docs/work-inference.md, "Few
 occasional authors", sessions 44 and 46).
 """
@@ -97,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         "--break-by-clock",
         action="store_true",
         help="the break probability follows the clock (default: one learned rate)",
+    )
+    ap.add_argument(
+        "--no-break-by-hour",
+        dest="break_by_hour",
+        action="store_false",
+        help="one break rate for the whole week (default: a rate per hour of the day)",
     )
     ap.add_argument(
         "--family-seeds",
@@ -253,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 "min_commits_per_author": _min_commits(args),
                 "break_state": args.break_state,
                 "break_by_clock": args.break_by_clock,
+                "break_by_hour": args.break_by_hour,
                 "families": families,
                 "family_seeds": family_seeds,
             }
@@ -402,7 +411,10 @@ def _hmm_options(args: argparse.Namespace, epochs: int) -> HMMOptions:
     from standard_coder.sch.work_inference import HMMOptions
 
     return HMMOptions(
-        epochs=epochs, break_state=args.break_state, break_by_clock=args.break_by_clock
+        epochs=epochs,
+        break_state=args.break_state,
+        break_by_clock=args.break_by_clock,
+        break_by_hour=args.break_by_hour,
     )
 
 

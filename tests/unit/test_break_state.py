@@ -11,6 +11,7 @@ import pytest
 
 from standard_coder.sch.work_inference import NeuralHMM
 from standard_coder.sch.work_inference.base import NORMAL
+from standard_coder.sch.work_inference.break_rate import break_rates, cell_hours
 from standard_coder.sch.work_inference.ffbs import fit_pass
 from standard_coder.sch.work_inference.ffbs3 import (
     day_empty_logprob3,
@@ -248,12 +249,13 @@ def test_any_bound_on_the_break_probability_fits(bound: float) -> None:
 
 
 def test_one_break_rate_for_the_whole_week_unless_by_clock() -> None:
-    """The default learns one clock-free break probability by EM (near the simulated author's
-    1 / 41 per coding minute); ``break_by_clock`` gives the network's value per grid cell."""
+    """``break_by_hour = False`` learns one clock-free break probability by EM (near the
+    simulated author's 1 / 41 per coding minute); ``break_by_clock`` gives the network's value
+    per grid cell."""
     t, truth = _sessions_with_breaks(3)
     tz = np.zeros(t.shape[0])
     kw = {"epochs": 200, "time_bins": 1, "squash_minutes": 0, "random_state": 0}
-    one = NeuralHMM(**kw).fit(t, tz)
+    one = NeuralHMM(break_by_hour=False, **kw).fit(t, tz)
     by_clock = NeuralHMM(break_by_clock=True, **kw).fit(t, tz)
     assert one.b_table_ is not None and by_clock.b_table_ is not None
     assert one.b_table_.shape == by_clock.b_table_.shape == one.s_table_.shape
@@ -263,3 +265,72 @@ def test_one_break_rate_for_the_whole_week_unless_by_clock() -> None:
     assert float(by_clock.b_table_.max()) <= by_clock.max_break_prob + 1e-12
     ok = one.interval_kind_ == NORMAL
     assert np.corrcoef(truth[ok], one.expected_minutes_[ok])[0, 1] > 0.6
+
+
+def _office_hours_with_shorter_afternoon_bouts(seed: int) -> np.ndarray:
+    """One author coding 9-17 on weekdays for 30 weeks, in bouts of about 60 minutes before
+    noon and 12 after it, with breaks of about 25; commit times (a commit per 25 coding
+    minutes on average)."""
+    rng = np.random.default_rng(seed)
+    coding = np.zeros(210 * 1440, dtype=bool)
+    for day in range(210):
+        if day % 7 >= 5:
+            continue
+        t, end, on = day * 1440 + 9 * 60, day * 1440 + 17 * 60, True
+        while t < end:
+            mean = (60 if t % 1440 < 12 * 60 else 12) if on else 25
+            length = int(rng.exponential(mean)) + 1
+            coding[t : min(t + length, end)] = on
+            t += length
+            on = not on
+    minutes = np.flatnonzero(coding & (rng.random(coding.shape[0]) < 0.04))
+    return 1_704_067_200 + 60 * minutes.astype(np.int64)  # 2024-01-01, a Monday
+
+
+def test_the_default_break_rate_follows_the_hour_of_the_day() -> None:
+    """By default each hour of the local day has its own break probability, shrunk toward
+    the week's: an author whose bouts are short in the afternoon gets higher afternoon rates
+    (at most ``max_break_prob``), one value per hour; an hour with no coding keeps the week's
+    rate; a prior of many more coding minutes than the history holds gives one rate again."""
+    t = _office_hours_with_shorter_afternoon_bouts(0)
+    tz = np.zeros(t.shape[0])
+    kw = {"epochs": 150, "time_bins": 1, "squash_minutes": 0, "random_state": 0}
+    hourly = NeuralHMM(**kw).fit(t, tz)
+    b = hourly.b_table_
+    assert b is not None and b.shape == hourly.s_table_.shape
+    hour = (np.arange(b.shape[0]) % 1440) // 60
+    per_hour = np.array([np.unique(b[hour == h]) for h in range(24)])  # one value per hour
+    assert per_hour.shape == (24, 1)
+    morning, afternoon = per_hour[9:12, 0].mean(), per_hour[13:17, 0].mean()
+    assert afternoon > 1.3 * morning and float(b.max()) <= hourly.max_break_prob + 1e-12
+    one = NeuralHMM(break_by_hour=False, **kw).fit(t, tz)
+    assert one.b_table_ is not None and np.unique(one.b_table_).size == 1
+    assert morning < float(one.b_table_[0]) < afternoon
+    assert per_hour[3, 0] == pytest.approx(float(np.median(per_hour[:, 0])), rel=0.2)
+    flat = NeuralHMM(break_hour_prior_minutes=1e12, **kw).fit(t, tz)
+    assert flat.b_table_ is not None and np.ptp(flat.b_table_) < 1e-9
+    with pytest.raises(ValueError, match="break_hour_prior_minutes"):
+        NeuralHMM(epochs=1, break_hour_prior_minutes=-1.0).fit(t, tz)
+
+
+def test_break_rates_shrink_each_hour_toward_the_week() -> None:
+    """``break_rates``: the week's rate from every cell's expected transitions, each hour's
+    shrunk toward it by the prior's coding minutes (an hour without coding keeps the week's;
+    no prior: the hour's own), all within ``[1e-5, b_max]``; without hours, the week's rate
+    in every cell."""
+    hours = cell_hours(3 * 1440 * 2, 2)  # three days of week minutes, two time bins
+    assert hours.min() == 0 and hours.max() == 23 and np.all(np.bincount(hours) == 3 * 60 * 2)
+    n_cb, n_cc = np.zeros(hours.shape[0]), np.zeros(hours.shape[0])
+    n_cb[hours == 9], n_cc[hours == 9] = 0.1, 9.9  # hour 9: 36 breaks in 3,600 coding minutes
+    n_cb[hours == 15], n_cc[hours == 15] = 0.3, 9.7  # hour 15: 108 in 3,600
+    week, cells = break_rates(n_cb, n_cc, hours, 3600.0, 0.1)
+    assert week == pytest.approx(144 / 7200)
+    assert cells[hours == 9][0] == pytest.approx((36 + 3600 * week) / 7200)
+    assert cells[hours == 15][0] == pytest.approx((108 + 3600 * week) / 7200)
+    assert np.all(cells[hours == 3] == pytest.approx(week))  # no coding there
+    _, own = break_rates(n_cb, n_cc, hours, 0.0, 0.1)
+    assert own[hours == 9][0] == pytest.approx(0.01) and own[hours == 3][0] == pytest.approx(week)
+    _, capped = break_rates(n_cb, n_cc, hours, 0.0, 0.02)
+    assert capped.max() == 0.02
+    week_again, flat = break_rates(n_cb, n_cc, None, 3600.0, 0.1)
+    assert week_again == week and np.all(flat == week) and flat.shape == hours.shape

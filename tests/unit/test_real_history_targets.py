@@ -96,7 +96,8 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
                                           break_state=state))  # fmt: skip
         hmm = load_config(path).training.hmm
         assert hmm.break_state is state and hmm.epochs == (60 if quick else 400)
-        assert hmm.break_by_clock is False  # the pipeline's default: one learned break rate
+        assert hmm.break_by_clock is False  # the pipeline's default: learned break rates
+        assert hmm.break_by_hour is True  # one per hour of the day
     for quick in (True, False):  # --break-by-clock: the per-minute break table, in the section
         path = tmp_path / f"clock-{quick}.toml"
         path.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1,
@@ -104,6 +105,13 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
         hmm = load_config(path).training.hmm
         assert hmm.break_by_clock is True and hmm.break_state is True
         assert hmm.epochs == (60 if quick else 400)
+    for quick in (True, False):  # --no-break-by-hour: one break rate for the whole week
+        path = tmp_path / f"hour-{quick}.toml"
+        path.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1,
+                                          break_by_hour=False))  # fmt: skip
+        hmm = load_config(path).training.hmm
+        assert hmm.break_by_hour is False and hmm.break_by_clock is False
+        assert hmm.break_state is True and hmm.epochs == (60 if quick else 400)
     assert bench.own_prior(tmp_path, "mine") is None  # no file yet
     prior_file.write_bytes(b"")
     assert bench.own_prior(tmp_path, "mine") == prior_file.resolve()

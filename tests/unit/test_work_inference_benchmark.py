@@ -63,6 +63,18 @@ def test_benchmark_break_by_clock_learns_a_break_table_per_minute() -> None:
     assert one["pearson_vs_truth"] != by_clock["pearson_vs_truth"]
 
 
+def test_benchmark_no_break_by_hour_learns_one_break_rate() -> None:
+    """``--no-break-by-hour``: one break rate for the whole week (JSON ``break_by_hour``
+    false, one value in the table's median), other labels than the default's rate per hour."""
+    row = "learned break (median over cells) / return per minute"
+    hourly, one = _quick("--families", "none"), _quick("--families", "none", "--no-break-by-hour")
+    doc_h, doc_1 = _last_json(hourly), _last_json(one)
+    assert doc_h["break_by_hour"] is True and doc_1["break_by_hour"] is False
+    assert doc_h["break_by_clock"] is False and doc_1["break_by_clock"] is False
+    assert [x for x in one.stdout.splitlines() if row in x]
+    assert doc_h["pearson_vs_truth"] != doc_1["pearson_vs_truth"]
+
+
 def test_benchmark_pools_family_authors_below_the_threshold_it_is_given() -> None:
     """``--min-commits-per-author`` sets the family teams' pooling threshold and the JSON says
     which was used (the default: the pipeline's); a threshold under 1 is one line, exit 2."""

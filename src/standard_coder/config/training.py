@@ -67,6 +67,20 @@ class HMMSection(StrictModel):
         "to fit noise on small histories (docs/work-inference.md, 'One break rate for the "
         "whole week')",
     )
+    break_by_hour: bool = Field(
+        True,
+        description="with break_state and without break_by_clock: one break probability per "
+        "hour of the local day, each learned by EM and shrunk toward the whole week's rate "
+        "(bouts may be longer in the morning than in the afternoon); false: one rate for the "
+        "whole week (docs/work-inference.md, 'A break rate per hour of the day')",
+    )
+    break_hour_prior_minutes: float = Field(
+        2000.0,
+        ge=0,
+        description="with break_by_hour: how strongly each hour's break rate is shrunk toward "
+        "the week's, in coding minutes (an hour with much less coding than this keeps about "
+        "the week's rate; 0: no shrinkage)",
+    )
     max_break_prob: float = Field(
         0.1,
         gt=0,

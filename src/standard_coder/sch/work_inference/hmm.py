@@ -42,6 +42,7 @@ from standard_coder.sch.work_inference.base import (
     prepare_times,
     recent_active,
 )
+from standard_coder.sch.work_inference.break_rate import break_rates, cell_hours
 from standard_coder.sch.work_inference.chain import (
     OFF_CELL,
     FittedChain,
@@ -82,6 +83,8 @@ class _Run:
     r: float = 0.0
     b: float = 0.0
     """The clock-free break probability (the break state without ``break_by_clock``)."""
+    b_cells: np.ndarray | None = None
+    """Its value per grid cell (the hour's with ``break_by_hour``)."""
 
 
 @dataclass
@@ -144,6 +147,9 @@ class NeuralHMM(WorkInferenceModel):
             like ``r``. Commit times identify breaks only weakly, and a per-cell ``b`` was
             measured to fit noise on small histories (breaks at the bound in some hours;
             docs/work-inference.md, "One break rate for the whole week").
+        break_by_hour: without ``break_by_clock``, ``b`` is one rate per hour of the local day,
+            each shrunk toward the week's rate by a prior worth ``break_hour_prior_minutes``
+            coding minutes (``break_rate``); False: one rate for the whole week (session 45).
         init_break_prob, init_return_prob: where ``b`` and ``r`` start (per minute).
         max_break_prob: the most ``b`` can be (a coding bout of at least ``1 / max_break_prob``
             minutes on average). Commit times barely tell "much coding, few commits per minute
@@ -157,7 +163,7 @@ class NeuralHMM(WorkInferenceModel):
         c_: learned commit probability per coding minute.
         s_table_, e_table_: start/stop probability per grid cell (``10080 * time_bins``).
         b_table_: break probability per grid cell (None without the break state; one value
-            in every cell without ``break_by_clock``).
+            per hour of the day with ``break_by_hour``, in every cell without either).
         r_: probability per minute that a break ends (0.0 without the break state).
         loglik_history_: log-likelihood before each epoch's step.
         net_state_: the network weights as numpy arrays.
@@ -189,6 +195,8 @@ class NeuralHMM(WorkInferenceModel):
         tol: float = 0.0,
         break_state: bool = True,
         break_by_clock: bool = False,
+        break_by_hour: bool = True,
+        break_hour_prior_minutes: float = 2000.0,
         init_break_prob: float = 0.02,
         init_return_prob: float = 0.05,
         max_break_prob: float = 0.1,
@@ -212,6 +220,8 @@ class NeuralHMM(WorkInferenceModel):
         self.tol = tol
         self.break_state = break_state
         self.break_by_clock = break_by_clock
+        self.break_by_hour = break_by_hour
+        self.break_hour_prior_minutes = break_hour_prior_minutes
         self.init_break_prob = init_break_prob
         self.init_return_prob = init_return_prob
         self.max_break_prob = max_break_prob
@@ -345,11 +355,11 @@ class NeuralHMM(WorkInferenceModel):
             raise ValueError("epochs >= 0, time_bins >= 1 and hidden >= 1 are required")
         if self.break_state and not (
             0 < self.max_break_prob <= 1 and 0 < self.init_break_prob < 1
-            and 0 < self.init_return_prob < 1
+            and 0 < self.init_return_prob < 1 and self.break_hour_prior_minutes >= 0
         ):  # fmt: skip
             raise ValueError(
-                "the break state needs 0 < max_break_prob <= 1 and init_break_prob, "
-                "init_return_prob in (0, 1)"
+                "the break state needs 0 < max_break_prob <= 1, init_break_prob and "
+                "init_return_prob in (0, 1) and break_hour_prior_minutes >= 0"
             )
         t_start = time.perf_counter()
         prep = prepare_times(
@@ -367,6 +377,8 @@ class NeuralHMM(WorkInferenceModel):
             n_cells = WEEK * self.time_bins
             three = self.break_state
             net_breaks = three and self.break_by_clock  # b is the network's third output
+            by_hour = three and not net_breaks and self.break_by_hour  # b per hour of the day
+            hours = cell_hours(n_cells, self.time_bins) if by_hour else None
             b_max = self.max_break_prob
             counts = np.zeros((n_cells + 1, 6 if three else 4))
             work = np.empty((seq.y.shape[0], 3 if three else 2))
@@ -386,13 +398,13 @@ class NeuralHMM(WorkInferenceModel):
                 opt = Adam(net.params, self.learning_rate)
                 r0 = self.init_return_prob if three else 0.0
                 b_one = min(self.init_break_prob, b_max) if three else 0.0
-                return _Run(net, opt, c0, no_off, seq.cell, [], r0, b_one)
+                return _Run(net, opt, c0, no_off, seq.cell, [], r0, b_one, np.full(n_cells, b_one))
 
             def tables(run: _Run) -> None:
                 """``probs`` and ``se`` from the network (and the clock-free ``b``)."""
                 probabilities(run.net.forward(), probs, se, b_max)
                 if three and not net_breaks:
-                    se[:n_cells, 2] = run.b
+                    se[:n_cells, 2] = run.b_cells
 
             def step(run: _Run, epoch: int) -> None:
                 tables(run)
@@ -410,9 +422,10 @@ class NeuralHMM(WorkInferenceModel):
                     if epoch >= warm:  # EM updates of the rate at which breaks end (and start)
                         run.r = float(min(max(n_bc / max(n_bc + n_bb, 1e-300), 1e-4), 0.9))
                         if not net_breaks:  # the off cell's fixed b left out
-                            n_cb = float(counts[:n_cells, 5].sum())
-                            n_cc = float(counts[:n_cells, 4].sum())
-                            run.b = min(max(n_cb / max(n_cb + n_cc, 1e-300), 1e-5), b_max)
+                            run.b, run.b_cells = break_rates(
+                                counts[:n_cells, 5], counts[:n_cells, 4], hours,
+                                self.break_hour_prior_minutes, b_max,
+                            )  # fmt: skip
                 else:
                     ll, sgy, sg = fit_pass(  # type: ignore[call-arg]
                         seq.y, run.fit_cell, seq.seg_start, se, run.c, *buffers
@@ -458,7 +471,7 @@ class NeuralHMM(WorkInferenceModel):
             s_tab, e_tab = cells_p[0], cells_p[1]
             b_tab = None
             if three:
-                b_tab = cells_p[2] if net_breaks else np.full(n_cells, runs[0].b)
+                b_tab = cells_p[2] if net_breaks else runs[0].b_cells
             if self.epochs > 0:
                 off = self._off_days(seq, s_tab, e_tab, c, b_tab, r)
             self.net_state_ = net.state()

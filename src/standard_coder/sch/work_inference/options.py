@@ -62,6 +62,12 @@ class HMMOptions:
     """With the break state, the break probability follows the clock (the network's third
     output) instead of one rate learned by EM: measured worse on small histories
     (docs/work-inference.md, "One break rate for the whole week")."""
+    break_by_hour: bool = True
+    """Without ``break_by_clock``: one break rate per hour of the local day, each shrunk
+    toward the week's rate (docs/work-inference.md, "A break rate per hour of the day");
+    False: one rate for the whole week (session 45)."""
+    break_hour_prior_minutes: float = 2000.0
+    """With ``break_by_hour``: the shrinkage, in coding minutes of the week's rate."""
     max_break_prob: float = 0.1
 
 
@@ -142,6 +148,8 @@ def make_model(
             tol=h.tol,
             break_state=h.break_state,
             break_by_clock=h.break_by_clock,
+            break_by_hour=h.break_by_hour,
+            break_hour_prior_minutes=h.break_hour_prior_minutes,
             max_break_prob=h.max_break_prob,
             n_samples=options.label_samples_per_commit,
             n_threads=options.n_threads,
