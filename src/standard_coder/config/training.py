@@ -63,9 +63,9 @@ class HMMSection(StrictModel):
     break_by_clock: bool = Field(
         False,
         description="with break_state: the break probability follows the clock (a network "
-        "output per minute of the week) instead of one learned rate; off by default, measured "
-        "to fit noise on small histories (docs/work-inference.md, 'One break rate for the "
-        "whole week')",
+        "output per minute of the week) instead of rates learned by EM (break_by_hour); off "
+        "by default, measured to fit noise on small histories (docs/work-inference.md, 'One "
+        "break rate for the whole week')",
     )
     break_by_hour: bool = Field(
         True,

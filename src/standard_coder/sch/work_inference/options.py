@@ -60,7 +60,7 @@ class HMMOptions:
     inside a session"); False gives the paper's two-state chain."""
     break_by_clock: bool = False
     """With the break state, the break probability follows the clock (the network's third
-    output) instead of one rate learned by EM: measured worse on small histories
+    output) instead of rates learned by EM (``break_by_hour``): measured worse on small histories
     (docs/work-inference.md, "One break rate for the whole week")."""
     break_by_hour: bool = True
     """Without ``break_by_clock``: one break rate per hour of the local day, each shrunk
