@@ -323,14 +323,14 @@ def test_break_rates_shrink_each_hour_toward_the_week() -> None:
     n_cb, n_cc = np.zeros(hours.shape[0]), np.zeros(hours.shape[0])
     n_cb[hours == 9], n_cc[hours == 9] = 0.1, 9.9  # hour 9: 36 breaks in 3,600 coding minutes
     n_cb[hours == 15], n_cc[hours == 15] = 0.3, 9.7  # hour 15: 108 in 3,600
-    week, cells = break_rates(n_cb, n_cc, hours, 3600.0, 0.1)
-    assert week == pytest.approx(144 / 7200)
+    week = 144 / 7200
+    cells = break_rates(n_cb, n_cc, hours, 3600.0, 0.1)
     assert cells[hours == 9][0] == pytest.approx((36 + 3600 * week) / 7200)
     assert cells[hours == 15][0] == pytest.approx((108 + 3600 * week) / 7200)
     assert np.all(cells[hours == 3] == pytest.approx(week))  # no coding there
-    _, own = break_rates(n_cb, n_cc, hours, 0.0, 0.1)
+    own = break_rates(n_cb, n_cc, hours, 0.0, 0.1)
     assert own[hours == 9][0] == pytest.approx(0.01) and own[hours == 3][0] == pytest.approx(week)
-    _, capped = break_rates(n_cb, n_cc, hours, 0.0, 0.02)
+    capped = break_rates(n_cb, n_cc, hours, 0.0, 0.02)
     assert capped.max() == 0.02
-    week_again, flat = break_rates(n_cb, n_cc, None, 3600.0, 0.1)
-    assert week_again == week and np.all(flat == week) and flat.shape == hours.shape
+    flat = break_rates(n_cb, n_cc, None, 3600.0, 0.1)
+    assert flat == pytest.approx(np.full(hours.shape, week)) and flat.shape == hours.shape

@@ -27,20 +27,21 @@ def break_rates(
     hours: np.ndarray | None,
     prior_minutes: float,
     b_max: float,
-) -> tuple[float, np.ndarray]:
-    """EM's break probability from the expected transitions per grid cell from coding to a
-    break (``n_cb``) and from coding to coding (``n_cc``).
+) -> np.ndarray:
+    """EM's break probability per grid cell from the expected transitions per cell from coding
+    to a break (``n_cb``) and from coding to coding (``n_cc``).
 
-    Returns the week's rate ``sum n_cb / (sum n_cb + sum n_cc)`` and every cell's rate: with
-    ``hours`` (each cell's hour of the day, :func:`cell_hours`) its hour's
-    ``(n_cb_h + w b_week) / (n_cb_h + n_cc_h + w)``, ``w = prior_minutes``; without, the
-    week's. Every rate is clipped to ``[1e-5, b_max]``.
+    Without ``hours``, the week's rate ``b_week = sum n_cb / (sum n_cb + sum n_cc)`` in every
+    cell; with ``hours`` (each cell's hour of the day, :func:`cell_hours`), its hour's
+    ``(n_cb_h + w b_week) / (n_cb_h + n_cc_h + w)``, ``w = prior_minutes`` (an hour without
+    coding and without a prior: ``b_week``). Every rate is clipped to ``[1e-5, b_max]``.
     """
     cb, cc = float(n_cb.sum()), float(n_cc.sum())
     week = min(max(cb / max(cb + cc, 1e-300), 1e-5), b_max)
     if hours is None:
-        return week, np.full(n_cb.shape[0], week)
+        return np.full(n_cb.shape[0], week)
     cb_h = np.bincount(hours, n_cb, 24)
     total = cb_h + np.bincount(hours, n_cc, 24) + prior_minutes
     per_hour = np.where(total > 0, (cb_h + prior_minutes * week) / np.maximum(total, 1e-300), week)
-    return week, np.clip(per_hour, 1e-5, b_max)[hours]
+    out: np.ndarray = np.clip(per_hour, 1e-5, b_max)[hours]
+    return out

@@ -81,10 +81,9 @@ class _Run:
     fit_cell: np.ndarray
     history: list[float]
     r: float = 0.0
-    b: float = 0.0
-    """The clock-free break probability (the break state without ``break_by_clock``)."""
     b_cells: np.ndarray | None = None
-    """Its value per grid cell (the hour's with ``break_by_hour``)."""
+    """The clock-free break probability per grid cell (the break state without
+    ``break_by_clock``): the hour's with ``break_by_hour``, else the week's everywhere."""
 
 
 @dataclass
@@ -398,7 +397,7 @@ class NeuralHMM(WorkInferenceModel):
                 opt = Adam(net.params, self.learning_rate)
                 r0 = self.init_return_prob if three else 0.0
                 b_one = min(self.init_break_prob, b_max) if three else 0.0
-                return _Run(net, opt, c0, no_off, seq.cell, [], r0, b_one, np.full(n_cells, b_one))
+                return _Run(net, opt, c0, no_off, seq.cell, [], r0, np.full(n_cells, b_one))
 
             def tables(run: _Run) -> None:
                 """``probs`` and ``se`` from the network (and the clock-free ``b``)."""
@@ -422,7 +421,7 @@ class NeuralHMM(WorkInferenceModel):
                     if epoch >= warm:  # EM updates of the rate at which breaks end (and start)
                         run.r = float(min(max(n_bc / max(n_bc + n_bb, 1e-300), 1e-4), 0.9))
                         if not net_breaks:  # the off cell's fixed b left out
-                            run.b, run.b_cells = break_rates(
+                            run.b_cells = break_rates(
                                 counts[:n_cells, 5], counts[:n_cells, 4], hours,
                                 self.break_hour_prior_minutes, b_max,
                             )  # fmt: skip
