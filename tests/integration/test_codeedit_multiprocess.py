@@ -60,6 +60,13 @@ weights = hashlib.sha256(saved.read_bytes()).hexdigest() if saved.exists() else 
     "weights": weights,
     "base": hashlib.sha256((base / "model.safetensors").read_bytes()).hexdigest(),
 }))
+# leave together: a rank that exits while the other still talks to it through gloo can abort
+# at exit ("terminate called without an active exception", seen once under load)
+state.wait_for_everyone()
+import torch.distributed as dist
+
+if dist.is_initialized():
+    dist.destroy_process_group()
 """
 
 
