@@ -67,14 +67,25 @@ def pearson_vs_truth(
     return float(np.corrcoef(x, y)[0, 1])
 
 
+def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Pearson r, ``None`` where it is undefined (under 3 pairs, or a constant side)."""
+    if x.shape[0] < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _rounded(r: float | None) -> float | None:
+    return None if r is None else round(r, 4)
+
+
 def accuracy_vs_truth(labels: LabelSet, truth: Any) -> dict[str, Any]:
     """Accuracy report: pooled r, per-author r (the paper's per-developer figure) and counts."""
     x, y, who, _ = _truth_pairs(labels, truth)
     per: dict[str, float] = {}
     for a in sorted(set(who.tolist())):
         sel = who == a
-        if sel.sum() >= 3 and np.std(x[sel]) > 0 and np.std(y[sel]) > 0:
-            per[a] = float(np.corrcoef(x[sel], y[sel])[0, 1])
+        if (r := _pearson(x[sel], y[sel])) is not None:
+            per[a] = r
     return {
         "kind": labels.kind,
         "n_intervals": int(x.shape[0]),
@@ -87,13 +98,6 @@ def accuracy_vs_truth(labels: LabelSet, truth: Any) -> dict[str, Any]:
 SPLIT_MINUTES = 720.0
 """Intervals shorter than this (12 h) lie within a working day; longer ones span a night or
 more, and their label is mostly the coding before a session's first commit."""
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Pearson r, ``None`` where it is undefined (under 3 pairs, or a constant side)."""
-    if x.shape[0] < 3 or np.std(x) == 0 or np.std(y) == 0:
-        return None
-    return round(float(np.corrcoef(x, y)[0, 1]), 4)
 
 
 def accuracy_by_interval_length(
@@ -121,9 +125,10 @@ def accuracy_by_interval_length(
     for name, sel in (("short", short), ("long", ~short)):
         n = int(sel.sum())
         error = round(float(np.mean(y[sel] - x[sel])), 2) if n else None
-        parts[name] = {"n": n, "pearson": _pearson(x[sel], y[sel]), "mean_error_minutes": error}
+        r = _rounded(_pearson(x[sel], y[sel]))
+        parts[name] = {"n": n, "pearson": r, "mean_error_minutes": error}
     ideal = x.astype(float)
     if (~short).any():
         ideal[~short] = x[~short].mean()
-    parts["reference"] = _pearson(x, ideal)
+    parts["reference"] = _rounded(_pearson(x, ideal))
     return parts
