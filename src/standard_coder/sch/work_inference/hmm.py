@@ -9,11 +9,11 @@ clock-free and learned by EM (``b`` is the network's third output per cell with
 ``break_by_clock``), so a chain can say both "sessions are rare" and "breaks inside one are
 short" (docs/work-inference.md, "Breaks inside a session", "One break rate for the whole week").
 
-Training is maximum likelihood with exact gradients by Fisher's identity: each epoch runs a
-scaled forward-backward pass (numba) at the current parameters, giving the expected transition
-counts per input cell; the network takes one Adam step on the surrogate
-``Q = sum xi log A`` (whose gradient equals that of the log-likelihood there), and ``c`` gets its
-closed-form EM update ``sum gamma y / sum gamma``.
+Training (:mod:`hmm_training`) is maximum likelihood with exact gradients by Fisher's
+identity: each epoch runs a scaled forward-backward pass (numba) at the current parameters,
+giving the expected transition counts per input cell; the network takes one Adam step on the
+surrogate ``Q = sum xi log A`` (whose gradient equals that of the log-likelihood there), and
+``c`` gets its closed-form EM update ``sum gamma y / sum gamma``.
 
 The network is evaluated on a grid: every minute of the week (10,080 local minutes) times
 ``time_bins`` slices of the normalised overall time (bin centres as the 5th input). A minute's
@@ -25,10 +25,8 @@ Days off: empty author-days read as days off when fitting and labelling (:mod:`d
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -42,65 +40,26 @@ from standard_coder.sch.work_inference.base import (
     prepare_times,
     recent_active,
 )
-from standard_coder.sch.work_inference.break_rate import break_rates, cell_hours
-from standard_coder.sch.work_inference.chain import (
-    OFF_CELL,
-    FittedChain,
-    cell_tables,
-    run_intervals,
-)
+from standard_coder.sch.work_inference.chain import FittedChain, run_intervals
 from standard_coder.sch.work_inference.clock import (
     WEEK,
     cells_for_minutes,
     day_numbers,
-    grid_features,
     quiet_minute,
     week_minute,
 )
-from standard_coder.sch.work_inference.days_off import DAY_KEY, off_days
-from standard_coder.sch.work_inference.ffbs import fit_pass, forward_backward
+from standard_coder.sch.work_inference.days_off import DAY_KEY
+from standard_coder.sch.work_inference.ffbs import forward_backward
 from standard_coder.sch.work_inference.ffbs3 import fit_pass3
-from standard_coder.sch.work_inference.network import (
-    Adam,
-    GridNet,
-    probabilities,
-    surrogate_grad,
+from standard_coder.sch.work_inference.hmm_training import (
+    FitStopped,
+    MinuteSequence,
+    TrainSettings,
+    days_off_of,
+    train,
 )
 
-__all__ = ["NeuralHMM", "cells_for_minutes", "week_minute"]
-
-
-@dataclass
-class _Run:
-    """One training run (a restart): network, optimiser, c, days off, log-likelihoods."""
-
-    net: GridNet
-    opt: Adam
-    c: float
-    off: np.ndarray
-    fit_cell: np.ndarray
-    history: list[float]
-    r: float = 0.0
-    b_cells: np.ndarray | None = None
-    """The clock-free break probability per grid cell (the break state without
-    ``break_by_clock``): the hour's with ``break_by_hour``, else the week's everywhere."""
-
-
-@dataclass
-class _Sequence:
-    y: np.ndarray
-    cell: np.ndarray
-    seg_start: np.ndarray
-    day: np.ndarray
-    """Index of each minute's author-day into ``day_keys``."""
-    day_keys: np.ndarray
-    """Sorted ``group * DAY_KEY + day number`` of every author-day the sequence touches."""
-    day_weekday: np.ndarray
-    day_empty: np.ndarray
-
-
-class FitStopped(Exception):
-    """A fit ended early because ``should_stop()`` turned true."""
+__all__ = ["FitStopped", "NeuralHMM", "cells_for_minutes", "week_minute"]
 
 
 class NeuralHMM(WorkInferenceModel):
@@ -227,7 +186,7 @@ class NeuralHMM(WorkInferenceModel):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ data
-    def _build(self, prep: PreparedTimes) -> tuple[_Sequence, dict[int, tuple[float, float]]]:
+    def _build(self, prep: PreparedTimes) -> tuple[MinuteSequence, dict[int, tuple[float, float]]]:
         """The fitted minute sequence (segments of all groups) and each group's time axis."""
         minutes = prep.times // 60
         split = self.split_inactive_days * 1440
@@ -269,7 +228,7 @@ class NeuralHMM(WorkInferenceModel):
                 days.append(int(g) * DAY_KEY + day_numbers(abs_min, tz_min, day_start))
         if not ys:
             e8, e64 = np.zeros(0, dtype=np.uint8), np.zeros(0, np.int64)
-            return _Sequence(
+            return MinuteSequence(
                 e8, np.zeros(0, np.int32), np.zeros(0, np.bool_), e64, e64, e64, e8
             ), axes
         y = np.concatenate(ys)
@@ -277,7 +236,7 @@ class NeuralHMM(WorkInferenceModel):
         commits = np.bincount(day, weights=y, minlength=keys.shape[0])
         weekday = ((keys % DAY_KEY) + 3) % 7  # unix day 0 was a Thursday; Monday = 0
         return (
-            _Sequence(
+            MinuteSequence(
                 y,
                 np.concatenate(cells),
                 np.concatenate(starts),
@@ -288,19 +247,6 @@ class NeuralHMM(WorkInferenceModel):
             ),
             axes,
         )
-
-    def _off_days(
-        self,
-        seq: _Sequence,
-        s_tab: np.ndarray,
-        e_tab: np.ndarray,
-        c: float,
-        b_tab: np.ndarray | None = None,
-        r: float = 0.0,
-    ) -> np.ndarray:
-        """Empty author-days read as days off (:mod:`days_off`), bool per day key."""
-        days = (seq.day_keys, seq.day_weekday, seq.day_empty)
-        return off_days(seq.cell, seq.day, *days, (s_tab, e_tab, c, b_tab, r))
 
     def _interval_cells(
         self, prep: PreparedTimes, axes: dict[int, tuple[float, float]]
@@ -372,109 +318,10 @@ class NeuralHMM(WorkInferenceModel):
         self._sample_seed = int(rng.integers(2**62))
 
         with threadpool_limits(limits=max(1, self.n_threads), user_api="blas"):
-            grid = grid_features(self.time_bins)
-            n_cells = WEEK * self.time_bins
-            three = self.break_state
-            net_breaks = three and self.break_by_clock  # b is the network's third output
-            by_hour = three and not net_breaks and self.break_by_hour  # b per hour of the day
-            hours = cell_hours(n_cells, self.time_bins) if by_hour else None
-            b_max = self.max_break_prob
-            counts = np.zeros((n_cells + 1, 6 if three else 4))
-            work = np.empty((seq.y.shape[0], 3 if three else 2))
-            rescale_at = np.empty(seq.y.shape[0], dtype=np.int64)  # pages touched: a few
-            rescale_inv = np.empty(seq.y.shape[0])
-            se = np.empty((n_cells + 1, 3 if three else 2))
-            probs = np.empty((n_cells, 3 if net_breaks else 2))
-            se[n_cells] = OFF_CELL[: se.shape[1]]
-            no_gamma = np.empty(0)
-            n_trans = max(1, int(seq.y.shape[0] - seq.seg_start.sum()))
-            warm = min(self.warmup_epochs, self.epochs // 2)
-
-            def new_run(c0: float) -> _Run:
-                b0 = self.init_break_prob if net_breaks else None
-                net = GridNet(grid, self.hidden, net_seed, b0, self.max_break_prob)
-                no_off = np.zeros(seq.day_keys.shape[0], dtype=bool)
-                opt = Adam(net.params, self.learning_rate)
-                r0 = self.init_return_prob if three else 0.0
-                b_one = min(self.init_break_prob, b_max) if three else 0.0
-                return _Run(net, opt, c0, no_off, seq.cell, [], r0, np.full(n_cells, b_one))
-
-            def tables(run: _Run) -> None:
-                """``probs`` and ``se`` from the network (and the clock-free ``b``)."""
-                probabilities(run.net.forward(), probs, se, b_max)
-                if three and not net_breaks:
-                    se[:n_cells, 2] = run.b_cells
-
-            def step(run: _Run, epoch: int) -> None:
-                tables(run)
-                if epoch >= warm and (epoch - warm) % 25 == 0:
-                    b_tab = se[:n_cells, 2] if three else None
-                    run.off = self._off_days(
-                        seq, se[:n_cells, 0], se[:n_cells, 1], run.c, b_tab, run.r
-                    )
-                    run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
-                buffers = (counts, work, rescale_at, rescale_inv, no_gamma, False)
-                if three:
-                    ll, sgy, sg, n_bc, n_bb = fit_pass3(  # type: ignore[call-arg]
-                        seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, *buffers
-                    )
-                    if epoch >= warm:  # EM updates of the rate at which breaks end (and start)
-                        run.r = float(min(max(n_bc / max(n_bc + n_bb, 1e-300), 1e-4), 0.9))
-                        if not net_breaks:  # the off cell's fixed b left out
-                            run.b_cells = break_rates(
-                                counts[:n_cells, 5], counts[:n_cells, 4], hours,
-                                self.break_hour_prior_minutes, b_max,
-                            )  # fmt: skip
-                else:
-                    ll, sgy, sg = fit_pass(  # type: ignore[call-arg]
-                        seq.y, run.fit_cell, seq.seg_start, se, run.c, *buffers
-                    )
-                run.history.append(float(ll))
-                frac = epoch / max(1, self.epochs - 1)
-                # cosine decay to a tenth of the rate
-                run.opt.lr = self.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
-                for k in range(max(1, self.inner_steps)):
-                    if k:
-                        tables(run)
-                    grad = surrogate_grad(probs, counts, 1.0 / n_trans, b_max)
-                    run.opt.step(run.net.backward(grad))
-                if sg > 0 and epoch >= warm:  # EM update of c (MAP under the Beta prior)
-                    prior = max(0.0, self.commit_prob_prior_minutes)
-                    c_map = (sgy + self.init_commit_prob * prior) / (sg + prior)
-                    run.c = float(min(max(c_map, 1e-4), 0.5))
-
-            # restarts from several c (the likelihood is nearly flat in c, so the start sets
-            # the scale); the one with the higher likelihood at ``choose_at`` goes on alone
-            runs = [new_run(self.init_commit_prob * 2.5**k) for k in range(max(1, self.restarts))]
-            choose_at = min(self.epochs, warm + 25)
-            stop_from = max(21, (3 * self.epochs) // 4)  # the convergence stop's first epoch
-            epochs_run = 0
-            for epoch in range(self.epochs):
-                if should_stop is not None and should_stop():
-                    raise FitStopped(f"stopped at epoch {epoch} of {self.epochs}")
-                if len(runs) > 1 and epoch == choose_at:
-                    runs = [max(runs, key=lambda r: r.history[-1])]
-                for run in runs:
-                    step(run, epoch)
-                epochs_run = epoch + 1
-                history = runs[0].history
-                if len(runs) == 1 and self.tol > 0 and epoch + 1 >= stop_from:
-                    gain = (history[-1] - history[-21]) / max(abs(history[-1]), 1e-300)
-                    if gain < self.tol:
-                        break
-            if len(runs) > 1:
-                runs = [max(runs, key=lambda r: r.history[-1] if r.history else 0.0)]
-            net, c, off, history = runs[0].net, runs[0].c, runs[0].off, runs[0].history
-            r = runs[0].r
-            cells_p = cell_tables(net.forward(), b_max)
-            s_tab, e_tab = cells_p[0], cells_p[1]
-            b_tab = None
-            if three:
-                b_tab = cells_p[2] if net_breaks else runs[0].b_cells
-            if self.epochs > 0:
-                off = self._off_days(seq, s_tab, e_tab, c, b_tab, r)
-            self.net_state_ = net.state()
-
+            fitted = train(TrainSettings.of(self), seq, net_seed, should_stop)
+        self.net_state_ = fitted.net_state
+        c, r, s_tab, e_tab, b_tab = fitted.c, fitted.r, fitted.s_tab, fitted.e_tab, fitted.b_tab
+        off, history, epochs_run = fitted.off, fitted.history, fitted.epochs_run
         self.c_ = c
         self.r_ = r
         self.s_table_ = s_tab
@@ -577,7 +424,7 @@ class NeuralHMM(WorkInferenceModel):
         seq, _ = self._build(prep)
         self.day_start_minute_ = keep_start  # the fitted day starts stay those of the fit
         ch = self._chain
-        off = self._off_days(seq, self.s_table_, self.e_table_, self.c_, self.b_table_, self.r_)
+        off = days_off_of(seq, self.s_table_, self.e_table_, self.c_, self.b_table_, self.r_)
         cell = np.where(off[seq.day], self.s_table_.shape[0], seq.cell).astype(np.int32)
         gamma = np.zeros(seq.y.shape[0])
         if ch.b is not None:
