@@ -346,6 +346,16 @@ def _by_length(hmm: Any, gap: Any, truth: Any) -> dict[str, Any]:
     return out
 
 
+_BY_LENGTH_MEANS = (
+    ("reference", ("reference",)),
+    ("short_hmm", ("short", "hmm")),
+    ("short_gap", ("short", "gap")),
+    ("long_hmm", ("long", "hmm")),
+    ("long_hmm_error", ("long", "hmm_error_minutes")),
+)
+"""The seed summary's means (``<key>_mean``) and where each seed's value sits in ``by_length``."""
+
+
 def _seed_summary(by_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per family over the seeds: both r per seed, their means and how often the HMM is
     ahead of git-hours and at or above 0.69 (the issue's targets); the means of the r under
@@ -358,17 +368,17 @@ def _seed_summary(by_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, di
             row["seeds"].append(seed)
             row["hmm"].append(f["hmm"])
             row["gap"].append(f["gap"])
-            by = f["by_length"]
-            row.setdefault("reference", []).append(by["reference"])
-            for part, kind in (("short", "hmm"), ("short", "gap"), ("long", "hmm")):
-                row.setdefault(f"{part}_{kind}", []).append(by[part][kind])
-            row.setdefault("long_hmm_error", []).append(by["long"]["hmm_error_minutes"])
+            for key, path in _BY_LENGTH_MEANS:
+                value: Any = f["by_length"]
+                for step in path:
+                    value = value[step]
+                row.setdefault(key, []).append(value)
     for row in out.values():
         hmm, gap = row["hmm"], row["gap"]
         row["hmm_mean"] = round(sum(hmm) / len(hmm), 4)
         row["gap_mean"] = round(sum(gap) / len(gap), 4)
         row["ahead"] = sum(h > g for h, g in zip(hmm, gap, strict=True))
-        for key in ("reference", "short_hmm", "short_gap", "long_hmm", "long_hmm_error"):
+        for key, _ in _BY_LENGTH_MEANS:
             known = [v for v in row.pop(key) if v is not None]
             row[f"{key}_mean"] = round(sum(known) / len(known), 4) if known else None
             if key == "reference":
