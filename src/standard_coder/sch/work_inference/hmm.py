@@ -9,11 +9,9 @@ clock-free and learned by EM (``b`` is the network's third output per cell with
 ``break_by_clock``), so a chain can say both "sessions are rare" and "breaks inside one are
 short" (docs/work-inference.md, "Breaks inside a session", "One break rate for the whole week").
 
-Training (:mod:`hmm_training`) is maximum likelihood with exact gradients by Fisher's
-identity: each epoch runs a scaled forward-backward pass (numba) at the current parameters,
-giving the expected transition counts per input cell; the network takes one Adam step on the
-surrogate ``Q = sum xi log A`` (whose gradient equals that of the log-likelihood there), and
-``c`` gets its closed-form EM update ``sum gamma y / sum gamma``.
+Training is maximum likelihood with exact gradients by Fisher's identity, one forward-backward
+pass and one gradient step per epoch, with EM updates of ``c`` and the break rates
+(:mod:`hmm_training`, which says how).
 
 The network is evaluated on a grid: every minute of the week (10,080 local minutes) times
 ``time_bins`` slices of the normalised overall time (bin centres as the 5th input). A minute's

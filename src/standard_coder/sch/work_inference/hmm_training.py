@@ -147,6 +147,7 @@ class _Loop:
         self.se = np.empty((n_cells + 1, 3 if three else 2))
         self.probs = np.empty((n_cells, 3 if self.net_breaks else 2))
         self.se[n_cells] = OFF_CELL[: self.se.shape[1]]
+        self.no_gamma = np.empty(0)  # the fit passes keep no per-minute posteriors
         self.n_trans = max(1, int(n - seq.seg_start.sum()))
         self.warm = min(s.warmup_epochs, s.epochs // 2)
 
@@ -173,7 +174,7 @@ class _Loop:
             b_tab = se[:n_cells, 2] if self.three else None
             run.off = days_off_of(seq, se[:n_cells, 0], se[:n_cells, 1], run.c, b_tab, run.r)
             run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
-        buffers = (self.counts, self.work, self.rescale_at, self.rescale_inv, np.empty(0), False)
+        buffers = (self.counts, self.work, self.rescale_at, self.rescale_inv, self.no_gamma, False)
         if self.three:
             ll, sgy, sg, n_bc, n_bb = fit_pass3(  # type: ignore[call-arg]
                 seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, *buffers
