@@ -43,7 +43,9 @@ the break probability per minute of the week (``[training.hmm] break_by_clock = 
 runs of sessions 43-44) instead of one learned rate; the last line's ``break_by_clock`` says
 which. ``--no-break-by-hour``: one break probability for the whole week (``[training.hmm]
 break_by_hour = false``: the runs of session 45) instead of one per hour of the day; the last
-line's ``break_by_hour`` says which.
+line's ``break_by_hour`` says which. ``--no-start-phase``: session 46's three-state chain
+(``[training.hmm] start_phase = false``) instead of sessions that open with a phase of coding
+that cannot end (session 48's default); the last line's ``start_phase`` says which.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def config_text(
     break_state: bool = True,
     break_by_clock: bool = False,
     break_by_hour: bool = True,
+    start_phase: bool = True,
 ) -> str:
     lines = [
         "[outputs]",
@@ -121,6 +124,8 @@ def config_text(
         hmm.append("break_by_clock = true")
     if not break_by_hour:
         hmm.append("break_by_hour = false")
+    if not start_phase:
+        hmm.append("start_phase = false")
     if hmm:
         lines += ["[training.hmm]", *hmm]
     if quick:
@@ -625,6 +630,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="one break probability for the whole week ([training.hmm] break_by_hour = false)",
     )
+    ap.add_argument(
+        "--no-start-phase",
+        dest="start_phase",
+        action="store_false",
+        help="memoryless sessions ([training.hmm] start_phase = false)",
+    )
     args = ap.parse_args(argv)
     for p in args.paths:
         if not (p / ".git").exists() and not (p / "HEAD").exists():
@@ -663,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
                     break_state=args.break_state,
                     break_by_clock=args.break_by_clock,
                     break_by_hour=args.break_by_hour,
+                    start_phase=args.start_phase,
                 )
             )
             rc, secs = run_pipeline(work, work / "pipeline.log")
@@ -691,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         "break_state": args.break_state,
         "break_by_clock": args.break_by_clock,
         "break_by_hour": args.break_by_hour,
+        "start_phase": args.start_phase,
     }
     print(json.dumps({**last, **tail}))
     return 0 if all("error" not in r for r in rows) else 1

@@ -40,6 +40,9 @@ inside a session; docs/work-inference.md, "Breaks inside a session", session 43)
 ``break_by_clock`` says which. ``--no-break-by-hour``: one break rate for the whole week
 (session 45's default) instead of one per hour of the day shrunk toward it (session 46,
 "A break rate per hour of the day"); the JSON's ``break_by_hour`` says which.
+``--no-start-phase``: session 46's three-state chain instead of the default's sessions that
+open with a phase of coding that cannot end (session 48: docs/work-inference.md, "A session's
+opening phase"); the JSON's ``start_phase`` says which.
 ``--family-seeds 0-7`` (or ``0,3,5``): every family's team is simulated and scored once per
 seed, and ``family_seeds`` holds per family ``{"seeds", "hmm", "gap"}`` (lists, one r per seed)
 and ``hmm_mean``, ``gap_mean``, ``ahead`` (seeds where hmm > gap), ``at_least_0_69``, ``n``,
@@ -105,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="break_by_hour",
         action="store_false",
         help="one break rate for the whole week (default: a rate per hour of the day)",
+    )
+    ap.add_argument(
+        "--no-start-phase",
+        dest="start_phase",
+        action="store_false",
+        help="memoryless sessions (default: sessions open with a phase that cannot end)",
     )
     ap.add_argument(
         "--family-seeds",
@@ -190,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             "learned break (median over cells) / return per minute",
             _break_rates(hmm),
         ),
+        ("opening phase ends, per minute", _phase_rate(hmm)),
         ("Pearson r, hmm expected vs truth", f"{r_hmm:.3f}"),
         ("Pearson r, hmm FFBS sample mean vs truth", f"{r_samples:.3f}"),
         ("Pearson r, gap (git-hours) vs truth", f"{r_gap:.3f}"),
@@ -262,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 "break_state": args.break_state,
                 "break_by_clock": args.break_by_clock,
                 "break_by_hour": args.break_by_hour,
+                "start_phase": args.start_phase,
                 "families": families,
                 "family_seeds": family_seeds,
             }
@@ -416,6 +427,12 @@ def _break_rates(hmm: object) -> str:
     return f"{float(np.median(table)):.4f} / {getattr(hmm, 'r_', 0.0):.4f}"
 
 
+def _phase_rate(hmm: object) -> str:
+    """The learned rate at which a session's opening phase ends ("-" without one)."""
+    q = getattr(hmm, "q_", None)
+    return "-" if q is None else f"{q:.4f}"
+
+
 def _hmm_options(args: argparse.Namespace, epochs: int) -> HMMOptions:
     """The HMM's options: ``epochs`` and the chain the flags chose (the pipeline's otherwise)."""
     from standard_coder.sch.work_inference import HMMOptions
@@ -425,6 +442,7 @@ def _hmm_options(args: argparse.Namespace, epochs: int) -> HMMOptions:
         break_state=args.break_state,
         break_by_clock=args.break_by_clock,
         break_by_hour=args.break_by_hour,
+        start_phase=args.start_phase,
     )
 
 

@@ -112,6 +112,16 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
         hmm = load_config(path).training.hmm
         assert hmm.break_by_hour is False and hmm.break_by_clock is False
         assert hmm.break_state is True and hmm.epochs == (60 if quick else 400)
+    for quick in (True, False):  # --no-start-phase: memoryless sessions
+        path = tmp_path / f"phase-{quick}.toml"
+        path.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1,
+                                          start_phase=False))  # fmt: skip
+        hmm = load_config(path).training.hmm
+        assert hmm.start_phase is False and hmm.break_state is True
+        assert hmm.epochs == (60 if quick else 400)
+        default = tmp_path / "default.toml"
+        default.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1))
+        assert load_config(default).training.hmm.start_phase is True
     assert bench.own_prior(tmp_path, "mine") is None  # no file yet
     prior_file.write_bytes(b"")
     assert bench.own_prior(tmp_path, "mine") == prior_file.resolve()

@@ -75,6 +75,19 @@ def test_benchmark_no_break_by_hour_learns_one_break_rate() -> None:
     assert doc_h["pearson_vs_truth"] != doc_1["pearson_vs_truth"]
 
 
+def test_benchmark_no_start_phase_gives_memoryless_sessions() -> None:
+    """By default the four-state chain (JSON ``start_phase`` true, its learned rate in the
+    table); ``--no-start-phase``: the three-state chain, other labels."""
+    row = "opening phase ends, per minute"
+    plain, phase = _quick("--families", "none", "--no-start-phase"), _quick("--families", "none")
+    doc_p, doc_s = _last_json(plain), _last_json(phase)
+    assert doc_p["start_phase"] is False and doc_s["start_phase"] is True
+    rate = next(x for x in phase.stdout.splitlines() if row in x).split()[-1]
+    assert 0.001 <= float(rate) <= 1.0
+    assert next(x for x in plain.stdout.splitlines() if row in x).split()[-1] == "-"
+    assert doc_p["pearson_vs_truth"] != doc_s["pearson_vs_truth"]
+
+
 def test_benchmark_pools_family_authors_below_the_threshold_it_is_given() -> None:
     """``--min-commits-per-author`` sets the family teams' pooling threshold and the JSON says
     which was used (the default: the pipeline's); a threshold under 1 is one line, exit 2."""

@@ -88,6 +88,13 @@ class HMMSection(StrictModel):
         description="with break_state: the most a coding minute's break probability can be (a "
         "coding bout of at least 1 / max_break_prob minutes on average)",
     )
+    start_phase: bool = Field(
+        True,
+        description="with break_state: each session opens with a phase of coding that can "
+        "neither end nor break, left at a rate learned by EM or at the session's first commit, "
+        "so session lengths are not memoryless (docs/work-inference.md, 'A session's opening "
+        "phase'); false: the three-state chain of session 46",
+    )
 
 
 class GapSection(StrictModel):

@@ -1,5 +1,6 @@
-"""The fitted coding chain as the interval kernels read it (two states, or three with breaks),
-and the per-cell probability tables the network's logits give."""
+"""The fitted coding chain as the interval kernels read it (two states, three with breaks, four
+with a session's opening phase), and the per-cell probability tables the network's logits
+give."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from standard_coder.sch.work_inference.ffbs import interval_ffbs, last_bouts
 from standard_coder.sch.work_inference.ffbs3 import interval_ffbs3, last_bouts3
+from standard_coder.sch.work_inference.ffbs4 import interval_ffbs4, last_bouts4
 from standard_coder.sch.work_inference.network import probabilities
 
 __all__ = ["OFF_CELL", "FittedChain", "cell_tables", "run_intervals"]
@@ -29,27 +31,38 @@ def cell_tables(logits: np.ndarray, break_max: float = 1.0) -> list[np.ndarray]:
 @dataclass(frozen=True)
 class FittedChain:
     """Per-cell tables with the "day off" cell appended (index ``len(table) - 1``), ``c`` and,
-    for the three-state chain, the break table ``b`` and the return rate ``r``."""
+    for the three-state chain, the break table ``b`` and the return rate ``r``; for the
+    four-state one (``start_phase``), also the opening phase's rate ``q``."""
 
     s: np.ndarray
     e: np.ndarray
     b: np.ndarray | None
     c: float
     r: float
+    q: float | None = None
 
     @classmethod
     def of(
-        cls, s: np.ndarray, e: np.ndarray, b: np.ndarray | None, c: float, r: float
+        cls,
+        s: np.ndarray,
+        e: np.ndarray,
+        b: np.ndarray | None,
+        c: float,
+        r: float,
+        q: float | None = None,
     ) -> FittedChain:
         """From the grid's tables (the off cell is appended here)."""
         s_off, e_off, b_off = OFF_CELL
         b_ext = None if b is None else np.append(b, b_off)
-        return cls(np.append(s, s_off), np.append(e, e_off), b_ext, c, r)
+        return cls(np.append(s, s_off), np.append(e, e_off), b_ext, c, r, q)
 
     def interval(
         self, cells: np.ndarray, p_start: float, n_samples: int, seed: np.uint64, out: np.ndarray
     ) -> float:
         """Expected coding minutes of one interval; ``n_samples`` FFBS draws into ``out``."""
+        if self.b is not None and self.q is not None:
+            a4 = (cells, self.s, self.e, self.b, self.c, self.r, self.q, p_start)
+            return float(interval_ffbs4(*a4, n_samples, seed, out))  # type: ignore[call-arg]
         if self.b is not None:
             args3 = (cells, self.s, self.e, self.b, self.c, self.r, p_start, n_samples, seed, out)
             return float(interval_ffbs3(*args3))  # type: ignore[call-arg]
@@ -58,6 +71,9 @@ class FittedChain:
 
     def last_bouts(self, cells: np.ndarray, offsets: np.ndarray, p_start: np.ndarray) -> np.ndarray:
         """Per interval, the expected minutes of the coding run that ends with its commit."""
+        if self.b is not None and self.q is not None:
+            a4 = (cells, offsets, p_start, self.s, self.e, self.b, self.c, self.r, self.q)
+            return np.asarray(last_bouts4(*a4))  # type: ignore[call-arg]
         if self.b is not None:
             args3 = (cells, offsets, p_start, self.s, self.e, self.b, self.c, self.r)
             return np.asarray(last_bouts3(*args3))  # type: ignore[call-arg]

@@ -17,6 +17,7 @@ import numpy as np
 
 from standard_coder.sch.work_inference.ffbs import day_empty_logprob
 from standard_coder.sch.work_inference.ffbs3 import day_empty_logprob3
+from standard_coder.sch.work_inference.ffbs4 import day_empty_logprob4
 
 __all__ = ["DAY_KEY", "off_days"]
 
@@ -30,17 +31,21 @@ def off_days(
     day_keys: np.ndarray,
     day_weekday: np.ndarray,
     day_empty: np.ndarray,
-    chain: tuple[np.ndarray, np.ndarray, float, np.ndarray | None, float],
+    chain: tuple[np.ndarray, np.ndarray, float, np.ndarray | None, float, float | None],
 ) -> np.ndarray:
     """Empty author-days read as days off (see the module doc), bool per day key.
 
     ``cell`` and ``day`` per minute of the fitted sequence (``day`` indexes ``day_keys``);
-    ``chain`` is ``(S table, E table, c, b table or None, r)``."""
-    s_tab, e_tab, c, b_tab, r = chain
+    ``chain`` is ``(S table, E table, c, b table or None, r, q or None)`` (``q``: the opening
+    phase's rate with ``start_phase``)."""
+    s_tab, e_tab, c, b_tab, r, q_open = chain
     n_days = day_keys.shape[0]
     if n_days == 0:
         return np.zeros(0, dtype=bool)
-    if b_tab is not None:
+    if b_tab is not None and q_open is not None:
+        args4 = (cell, day, n_days, s_tab, e_tab, b_tab, c, r, q_open)
+        log_q = day_empty_logprob4(*args4)  # type: ignore[call-arg]
+    elif b_tab is not None:
         log_q = day_empty_logprob3(cell, day, n_days, s_tab, e_tab, b_tab, c, r)  # type: ignore[call-arg]
     else:
         log_q = day_empty_logprob(cell, day, n_days, s_tab, e_tab, c)  # type: ignore[call-arg]

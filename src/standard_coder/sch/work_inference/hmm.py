@@ -49,6 +49,7 @@ from standard_coder.sch.work_inference.clock import (
 from standard_coder.sch.work_inference.days_off import DAY_KEY
 from standard_coder.sch.work_inference.ffbs import forward_backward
 from standard_coder.sch.work_inference.ffbs3 import fit_pass3
+from standard_coder.sch.work_inference.ffbs4 import fit_pass4
 from standard_coder.sch.work_inference.hmm_training import (
     FitStopped,
     MinuteSequence,
@@ -113,6 +114,13 @@ class NeuralHMM(WorkInferenceModel):
             sessions of breaks with a coding minute now and then (on a pooled item of 84 real
             commits, most short intervals read as breaks); 0.1 was measured against 0.05 and 1
             (docs/work-inference.md, "Breaks inside a session").
+        start_phase: with the break state (ignored without it), each session opens with a
+            phase of coding that can neither end nor break, which gives way to ordinary coding
+            at a clock-free rate ``q`` learned by EM, or at the session's first commit
+            (``ffbs4``): session lengths are not memoryless. False: session 46's three-state
+            chain (docs/work-inference.md, "A session's opening phase").
+        init_phase_rate: where ``q`` starts (per minute: an opening phase of ``1 / q``
+            minutes on average).
         random_state: seed of the network initialisation and the FFBS samples.
 
     Attributes:
@@ -121,6 +129,8 @@ class NeuralHMM(WorkInferenceModel):
         b_table_: break probability per grid cell (None without the break state; one value
             per hour of the day with ``break_by_hour``, in every cell without either).
         r_: probability per minute that a break ends (0.0 without the break state).
+        q_: probability per minute that a session's opening phase ends (None without
+            ``start_phase``).
         loglik_history_: log-likelihood before each epoch's step.
         net_state_: the network weights as numpy arrays.
         n_minutes_: minutes in the fitted sequence.
@@ -156,6 +166,8 @@ class NeuralHMM(WorkInferenceModel):
         init_break_prob: float = 0.02,
         init_return_prob: float = 0.05,
         max_break_prob: float = 0.1,
+        start_phase: bool = True,
+        init_phase_rate: float = 0.05,
         random_state: int | None = None,
     ) -> None:
         self.epochs = epochs
@@ -181,6 +193,8 @@ class NeuralHMM(WorkInferenceModel):
         self.init_break_prob = init_break_prob
         self.init_return_prob = init_return_prob
         self.max_break_prob = max_break_prob
+        self.start_phase = start_phase
+        self.init_phase_rate = init_phase_rate
         self.random_state = random_state
 
     # ------------------------------------------------------------------ data
@@ -304,6 +318,8 @@ class NeuralHMM(WorkInferenceModel):
                 "the break state needs 0 < max_break_prob <= 1, init_break_prob and "
                 "init_return_prob in (0, 1) and break_hour_prior_minutes >= 0"
             )
+        if self.start_phase and not 0 < self.init_phase_rate <= 1:
+            raise ValueError("start_phase needs 0 < init_phase_rate <= 1")
         t_start = time.perf_counter()
         prep = prepare_times(
             commit_times, tz_offsets, groups, long_gap_minutes=self.split_inactive_days * 1440
@@ -318,7 +334,7 @@ class NeuralHMM(WorkInferenceModel):
         with threadpool_limits(limits=max(1, self.n_threads), user_api="blas"):
             fitted = train(TrainSettings.of(self), seq, net_seed, should_stop)
         self.net_state_ = fitted.net_state
-        self.c_, self.r_ = fitted.c, fitted.r
+        self.c_, self.r_, self.q_ = fitted.c, fitted.r, fitted.q
         self.s_table_, self.e_table_, self.b_table_ = fitted.s_tab, fitted.e_tab, fitted.b_tab
         self.loglik_history_ = np.asarray(fitted.history)
         self.n_minutes_ = int(seq.y.shape[0])
@@ -330,7 +346,8 @@ class NeuralHMM(WorkInferenceModel):
         self._prep = prep
         cells, offsets, p_start = self._interval_cells(prep, axes)
         self._cells, self._offsets, self._p_start = cells, offsets, p_start
-        self._chain = FittedChain.of(fitted.s_tab, fitted.e_tab, fitted.b_tab, fitted.c, fitted.r)
+        tabs = (fitted.s_tab, fitted.e_tab, fitted.b_tab)
+        self._chain = FittedChain.of(*tabs, fitted.c, fitted.r, fitted.q)
         expected = run_intervals(cells, offsets, p_start, self._chain, 0, 0)[0]
         n = prep.times.shape[0]
         self.expected_minutes_ = np.empty(n)
@@ -417,17 +434,25 @@ class NeuralHMM(WorkInferenceModel):
         seq, _ = self._build(prep)
         self.day_start_minute_ = keep_start  # the fitted day starts stay those of the fit
         ch = self._chain
-        off = days_off_of(seq, self.s_table_, self.e_table_, self.c_, self.b_table_, self.r_)
+        tabs = (self.s_table_, self.e_table_)
+        off = days_off_of(seq, *tabs, self.c_, self.b_table_, self.r_, self.q_)
         cell = np.where(off[seq.day], self.s_table_.shape[0], seq.cell).astype(np.int32)
         gamma = np.zeros(seq.y.shape[0])
         if ch.b is not None:
             n = seq.y.shape[0]
             se = np.ascontiguousarray(np.stack([ch.s, ch.e, ch.b], axis=1))
-            buffers = (np.empty((n, 3)), np.empty(n, dtype=np.int64), np.empty(n))
-            ll = fit_pass3(  # type: ignore[call-arg]
-                seq.y, cell, seq.seg_start, se, ch.c, ch.r, np.zeros((se.shape[0], 6)),
-                *buffers, gamma, True,
-            )[0]  # fmt: skip
+            n_states = 3 if ch.q is None else 4
+            buffers = (np.empty((n, n_states)), np.empty(n, dtype=np.int64), np.empty(n))
+            cell_counts = np.zeros((se.shape[0], 6))
+            if ch.q is not None:
+                ll = fit_pass4(  # type: ignore[call-arg]
+                    seq.y, cell, seq.seg_start, se, ch.c, ch.r, ch.q, cell_counts, *buffers,
+                    gamma, True,
+                )[0]  # fmt: skip
+            else:
+                ll = fit_pass3(  # type: ignore[call-arg]
+                    seq.y, cell, seq.seg_start, se, ch.c, ch.r, cell_counts, *buffers, gamma, True
+                )[0]
         else:
             counts = [np.zeros(self.s_table_.shape[0] + 1) for _ in range(4)]
             ll, _, _ = forward_backward(  # type: ignore[call-arg]

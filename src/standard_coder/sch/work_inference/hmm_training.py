@@ -27,6 +27,7 @@ from standard_coder.sch.work_inference.clock import WEEK, grid_features
 from standard_coder.sch.work_inference.days_off import off_days
 from standard_coder.sch.work_inference.ffbs import fit_pass
 from standard_coder.sch.work_inference.ffbs3 import fit_pass3
+from standard_coder.sch.work_inference.ffbs4 import fit_pass4
 from standard_coder.sch.work_inference.network import (
     Adam,
     GridNet,
@@ -63,10 +64,11 @@ def days_off_of(
     c: float,
     b_tab: np.ndarray | None = None,
     r: float = 0.0,
+    q: float | None = None,
 ) -> np.ndarray:
     """Empty author-days read as days off (:mod:`days_off`), bool per day key."""
     days = (seq.day_keys, seq.day_weekday, seq.day_empty)
-    return off_days(seq.cell, seq.day, *days, (s_tab, e_tab, c, b_tab, r))
+    return off_days(seq.cell, seq.day, *days, (s_tab, e_tab, c, b_tab, r, q))
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class TrainSettings:
     init_break_prob: float
     init_return_prob: float
     max_break_prob: float
+    start_phase: bool
+    init_phase_rate: float
 
     @classmethod
     def of(cls, model: Any) -> TrainSettings:
@@ -110,6 +114,8 @@ class Trained:
     off: np.ndarray
     history: list[float]
     epochs_run: int
+    q: float | None
+    """The opening phase's rate with ``start_phase``, else None."""
 
 
 @dataclass
@@ -126,6 +132,8 @@ class _Run:
     b_cells: np.ndarray
     """The clock-free break probability per grid cell (the break state without
     ``break_by_clock``): the hour's with ``break_by_hour``, else the week's everywhere."""
+    q: float | None
+    """The rate at which a session's opening phase ends (``start_phase``), else None."""
 
 
 class _Loop:
@@ -136,12 +144,13 @@ class _Loop:
         self.grid = grid_features(s.time_bins)
         self.n_cells = n_cells = WEEK * s.time_bins
         self.three = three = s.break_state
+        self.four = three and s.start_phase  # a session opens with a phase that cannot end
         self.net_breaks = three and s.break_by_clock  # b is the network's third output
         by_hour = three and not self.net_breaks and s.break_by_hour  # b per hour of the day
         self.hours = cell_hours(n_cells, s.time_bins) if by_hour else None
         n = seq.y.shape[0]
         self.counts = np.zeros((n_cells + 1, 6 if three else 4))
-        self.work = np.empty((n, 3 if three else 2))
+        self.work = np.empty((n, 4 if self.four else 3 if three else 2))
         self.rescale_at = np.empty(n, dtype=np.int64)  # pages touched: a few
         self.rescale_inv = np.empty(n)
         self.se = np.empty((n_cells + 1, 3 if three else 2))
@@ -158,8 +167,9 @@ class _Loop:
         no_off = np.zeros(self.seq.day_keys.shape[0], dtype=bool)
         r0 = s.init_return_prob if three else 0.0
         b_one = min(s.init_break_prob, s.max_break_prob) if three else 0.0
+        q0 = s.init_phase_rate if self.four else None
         return _Run(net, Adam(net.params, s.learning_rate), c0, no_off, self.seq.cell, [], r0,
-                    np.full(self.n_cells, b_one))  # fmt: skip
+                    np.full(self.n_cells, b_one), q0)  # fmt: skip
 
     def tables(self, run: _Run) -> None:
         """``probs`` and ``se`` from the network (and the clock-free ``b``)."""
@@ -172,13 +182,21 @@ class _Loop:
         self.tables(run)
         if epoch >= self.warm and (epoch - self.warm) % 25 == 0:
             b_tab = se[:n_cells, 2] if self.three else None
-            run.off = days_off_of(seq, se[:n_cells, 0], se[:n_cells, 1], run.c, b_tab, run.r)
+            tabs = (se[:n_cells, 0], se[:n_cells, 1])
+            run.off = days_off_of(seq, *tabs, run.c, b_tab, run.r, run.q)
             run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
         buffers = (self.counts, self.work, self.rescale_at, self.rescale_inv, self.no_gamma, False)
         if self.three:
-            ll, sgy, sg, n_bc, n_bb = fit_pass3(  # type: ignore[call-arg]
-                seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, *buffers
-            )
+            if run.q is not None:
+                ll, sgy, sg, n_bc, n_bb, n_wc, n_ww = fit_pass4(  # type: ignore[call-arg]
+                    seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, run.q, *buffers
+                )
+                if epoch >= self.warm:  # EM update of the opening phase's rate
+                    run.q = float(min(max(n_wc / max(n_wc + n_ww, 1e-300), 1e-3), 1.0))
+            else:
+                ll, sgy, sg, n_bc, n_bb = fit_pass3(  # type: ignore[call-arg]
+                    seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, *buffers
+                )
             if epoch >= self.warm:  # EM updates of the rate at which breaks end (and start)
                 run.r = float(min(max(n_bc / max(n_bc + n_bb, 1e-300), 1e-4), 0.9))
                 if not self.net_breaks:  # the off cell's fixed b left out
@@ -242,6 +260,6 @@ def train(
         b_tab = cells_p[2] if loop.net_breaks else best.b_cells
     off = best.off
     if s.epochs > 0:
-        off = days_off_of(seq, s_tab, e_tab, best.c, b_tab, best.r)
+        off = days_off_of(seq, s_tab, e_tab, best.c, b_tab, best.r, best.q)
     return Trained(best.net.state(), best.c, best.r, s_tab, e_tab, b_tab, off, best.history,
-                   epochs_run)  # fmt: skip
+                   epochs_run, best.q)  # fmt: skip

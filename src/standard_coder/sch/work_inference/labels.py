@@ -234,6 +234,8 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
         if model.b_table_ is not None:
             arrays["model_b_table"] = model.b_table_
             arrays["model_r"] = np.array(model.r_)
+        if model.q_ is not None:
+            arrays["model_q"] = np.array(model.q_)
         arrays["model_loglik_history"] = model.loglik_history_
         for name, value in model.net_state_.items():
             arrays[f"model_net_{name}"] = value
@@ -243,6 +245,7 @@ def _fit_item(item: _WorkItem) -> dict[str, Any]:
                 None if model.b_table_ is None else float(np.median(model.b_table_))
             ),
             return_prob=model.r_ if model.b_table_ is not None else None,
+            phase_rate=model.q_,
             loglik=float(model.loglik_history_[-1]) if model.loglik_history_.size else None,
             epochs_run=model.epochs_run_,
             n_minutes=model.n_minutes_,

@@ -69,6 +69,10 @@ class HMMOptions:
     break_hour_prior_minutes: float = 2000.0
     """With ``break_by_hour``: the shrinkage, in coding minutes of the week's rate."""
     max_break_prob: float = 0.1
+    start_phase: bool = True
+    """With the break state, sessions open with a phase of coding that cannot end
+    (``NeuralHMM(start_phase=True)``, ``ffbs4``; docs/work-inference.md, "A session's opening
+    phase"); False: session 46's three-state chain."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ def make_model(
             break_by_hour=h.break_by_hour,
             break_hour_prior_minutes=h.break_hour_prior_minutes,
             max_break_prob=h.max_break_prob,
+            start_phase=h.start_phase,
             n_samples=options.label_samples_per_commit,
             n_threads=options.n_threads,
             random_state=random_state,
