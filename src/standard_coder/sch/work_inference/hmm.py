@@ -8,6 +8,10 @@ With ``break_state`` (the default) a third state, a break inside a session, sits
 clock-free and learned by EM (``b`` is the network's third output per cell with
 ``break_by_clock``), so a chain can say both "sessions are rare" and "breaks inside one are
 short" (docs/work-inference.md, "Breaks inside a session", "One break rate for the whole week").
+With ``start_phase`` (the default, with the break state) a fourth state opens each session
+(``ffbs4``): coding that can neither end nor break, left at a clock-free rate ``q`` learned by
+EM or at the session's first commit, so session lengths are not memoryless
+(docs/work-inference.md, "A session's opening phase").
 
 Training is maximum likelihood with exact gradients by Fisher's identity, one forward-backward
 pass and one gradient step per epoch, with EM updates of ``c`` and the break rates

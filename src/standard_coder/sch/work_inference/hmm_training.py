@@ -3,12 +3,13 @@
 :class:`~standard_coder.sch.work_inference.hmm.NeuralHMM` builds the minute sequence
 (:class:`MinuteSequence`) and hands it here with its settings (:class:`TrainSettings`, the
 model's own parameters of the same names). Each epoch runs a scaled forward-backward pass
-(``ffbs``, or ``ffbs3`` with the break state) at the current parameters; the network takes
-``inner_steps`` Adam steps on the surrogate ``Q = sum xi log A``, whose gradient equals the
-log-likelihood's there (Fisher's identity), and ``c``, the break-return rate ``r`` and the
-clock-free break rate get their closed-form EM updates after the warm-up. Several runs start
-from different ``c`` (the likelihood is nearly flat in ``c``, so the start sets the scale); 25
-epochs past the warm-up only the one with the highest log-likelihood goes on.
+(``ffbs``, ``ffbs3`` with the break state, ``ffbs4`` with the opening phase too) at the
+current parameters; the network takes ``inner_steps`` Adam steps on the surrogate
+``Q = sum xi log A``, whose gradient equals the log-likelihood's there (Fisher's identity), and
+``c``, the break-return rate ``r``, the clock-free break rate and the opening phase's rate
+``q`` get their closed-form EM updates after the warm-up. Several runs start from different
+``c`` (the likelihood is nearly flat in ``c``, so the start sets the scale); 25 epochs past
+the warm-up only the one with the highest log-likelihood goes on.
 """
 
 from __future__ import annotations
