@@ -216,6 +216,8 @@ def test_the_opening_phase_needs_the_break_state_and_a_rate() -> None:
     assert two.q_ is None and two.b_table_ is None
     with pytest.raises(ValueError, match="start_phase needs 0 < init_phase_rate <= 1"):
         NeuralHMM(init_phase_rate=0.0, epochs=2).fit(t, tz)
+    # without the break state the phase is not used, so its starting rate is not checked
+    NeuralHMM(break_state=False, init_phase_rate=0.0, epochs=2, hidden=4, time_bins=1).fit(t, tz)
 
 
 def test_the_config_key_reaches_the_model() -> None:

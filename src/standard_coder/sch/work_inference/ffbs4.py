@@ -195,6 +195,13 @@ def _interval_forward4(
 
 
 @njit(cache=True, fastmath=False)
+def _opening_at_commit(f: np.ndarray, n: int) -> float:
+    """P(the commit minute ``n`` of an interval was emitted in W, not C), from the filtered
+    ``f[n]`` (nothing follows the commit inside the interval)."""
+    return float(f[n, 3] / (f[n, 0] + f[n, 3]))
+
+
+@njit(cache=True, fastmath=False)
 def _into4(
     f: np.ndarray, j: int, z_next: int, s: float, e: float, b: float, r: float, q: float
 ) -> tuple[float, float, float, float]:
@@ -252,7 +259,8 @@ def interval_ffbs4(
     n = cells.shape[0]
     f = _interval_forward4(cells, s_tab, e_tab, b_tab, c, r, q, p_start_coding)
     # the commit minute is coding, in C or W as filtered
-    g = np.array([f[n, 0], 0.0, 0.0, f[n, 3]]) / (f[n, 0] + f[n, 3])
+    p_w_last = _opening_at_commit(f, n)
+    g = np.array([1.0 - p_w_last, 0.0, 0.0, p_w_last])
     expected = 1.0
     for j in range(n - 1, 0, -1):
         k = cells[j]
@@ -260,7 +268,6 @@ def interval_ffbs4(
         expected += g[0] + g[3]
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
-    p_w_last = f[n, 3] / (f[n, 0] + f[n, 3])
     for rep in range(n_samples):
         z = 3 if _next_uniform(state) < p_w_last else 0
         count = 1
@@ -307,8 +314,8 @@ def last_bouts4(
         n = cl.shape[0]
         f = _interval_forward4(cl, s_tab, e_tab, b_tab, c, r, q, p_start[i])
         expected = 1.0
-        v[0], v[1], v[2], v[3] = f[n, 0] / (f[n, 0] + f[n, 3]), 0.0, 0.0, 0.0
-        v[3] = 1.0 - v[0]
+        p_w = _opening_at_commit(f, n)
+        v[0], v[1], v[2], v[3] = 1.0 - p_w, 0.0, 0.0, p_w
         for j in range(n - 1, 0, -1):
             k = cl[j]
             # paths that stay in the session: minute j + 1 not off, and minute j not off

@@ -322,7 +322,7 @@ class NeuralHMM(WorkInferenceModel):
                 "the break state needs 0 < max_break_prob <= 1, init_break_prob and "
                 "init_return_prob in (0, 1) and break_hour_prior_minutes >= 0"
             )
-        if self.start_phase and not 0 < self.init_phase_rate <= 1:
+        if self.break_state and self.start_phase and not 0 < self.init_phase_rate <= 1:
             raise ValueError("start_phase needs 0 < init_phase_rate <= 1")
         t_start = time.perf_counter()
         prep = prepare_times(
