@@ -13,14 +13,16 @@ from standard_coder.sch.work_inference import NeuralHMM
 from standard_coder.sch.work_inference.base import NORMAL
 from standard_coder.sch.work_inference.break_rate import break_rates, cell_hours
 from standard_coder.sch.work_inference.ffbs import fit_pass
-from standard_coder.sch.work_inference.ffbs3 import (
-    day_empty_logprob3,
-    fit_pass3,
-    interval_ffbs3,
-    last_bouts3,
+from standard_coder.sch.work_inference.ffbs4 import (
+    day_empty_logprob4,
+    fit_pass4,
+    interval_ffbs4,
+    last_bouts4,
 )
 
 C, B, OFF = 0, 1, 2
+NO_PHASE = (0.0, False)
+"""``(q, phase)``: the break-state kernels without the opening phase, the three-state chain."""
 
 
 def _step(prev: int, nxt: int, s: float, e: float, b: float, r: float) -> float:
@@ -65,12 +67,12 @@ def test_interval_kernels_equal_exact_enumeration(p0: float) -> None:
         run = since_off.count(C)  # coding of the closing session (breaks do not end it)
         total, last, norm = total + p * z.count(C), last + p * run, norm + p
     out = np.zeros(20_000)
-    expected = interval_ffbs3(cells, s, e, b, c, r, p0, out.shape[0], np.uint64(7), out)
+    expected = interval_ffbs4(cells, s, e, b, c, r, *NO_PHASE, p0, out.shape[0], np.uint64(7), out)
     assert expected == pytest.approx(total / norm)
     assert out.mean() == pytest.approx(total / norm, abs=5 * out.std() / np.sqrt(out.size))
     assert set(np.unique(out)) <= set(range(1, cells.shape[0] + 1))
     offsets = np.array([0, cells.shape[0]], dtype=np.int64)
-    bouts = last_bouts3(cells, offsets, np.array([p0]), s, e, b, c, r)
+    bouts = last_bouts4(cells, offsets, np.array([p0]), s, e, b, c, r, *NO_PHASE)
     assert bouts[0] == pytest.approx(last / norm)
     assert bouts[0] < expected
 
@@ -79,7 +81,7 @@ def _segment_by_enumeration(
     y: np.ndarray, cell: np.ndarray, se: np.ndarray, c: float, r: float, n_cells: int
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """One segment (coding at its first minute): likelihood, coding marginals, the per-cell
-    counts (six columns, as ``fit_pass3``) and ``(n_bc, n_bb)``, by every state path."""
+    counts (six columns, as ``fit_pass4``) and ``(n_bc, n_bb)``, by every state path."""
     n = y.shape[0]
     like = 0.0
     coding = np.zeros(n)
@@ -118,7 +120,8 @@ def _segment_by_enumeration(
 
 def test_fit_pass_equals_enumeration_over_segments() -> None:
     """Likelihood, coding marginals, every per-cell count and the break-return statistics of
-    ``fit_pass3`` over two segments (each rescaled at its end) against every state path."""
+    ``fit_pass4`` without the phase over two segments (each rescaled at its end) against every
+    state path."""
     rng = np.random.default_rng(1)
     n_cells = 3
     se = rng.uniform(0.05, 0.5, (n_cells, 3))
@@ -131,8 +134,8 @@ def test_fit_pass_equals_enumeration_over_segments() -> None:
     n = y.shape[0]
     gamma = np.zeros(n)
     counts = np.zeros((n_cells, 6))
-    bufs = (np.empty((n, 3)), np.empty(n, dtype=np.int64), np.empty(n))
-    out = fit_pass3(y, cell, start, se, c, r, counts, *bufs, gamma, True)
+    bufs = (np.empty((n, 4)), np.empty(n, dtype=np.int64), np.empty(n))
+    out = fit_pass4(y, cell, start, se, c, r, *NO_PHASE, counts, *bufs, gamma, True)
     parts = [
         _segment_by_enumeration(a, k, se, c, r, n_cells)
         for a, k in zip(segments, cells, strict=True)
@@ -140,7 +143,8 @@ def test_fit_pass_equals_enumeration_over_segments() -> None:
     assert out[0] == pytest.approx(sum(np.log(p[0]) for p in parts))
     np.testing.assert_allclose(gamma, np.concatenate([p[1] for p in parts]), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(counts, sum(p[2] for p in parts), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(out[3:], sum(p[3] for p in parts), rtol=1e-9)
+    np.testing.assert_allclose(out[3:5], sum(p[3] for p in parts), rtol=1e-9)
+    assert out[5:] == (0.0, 0.0)  # the opening phase is never entered
     not_start = ~start
     assert out[2] == pytest.approx(gamma[not_start].sum())
     assert out[1] == pytest.approx(gamma[not_start & (y == 1)].sum())
@@ -161,7 +165,8 @@ def test_without_breaks_the_chain_is_the_two_state_one() -> None:
     c2, c3 = np.zeros((n_cells, 4)), np.zeros((n_cells, 6))
     bufs = (np.empty(n, dtype=np.int64), np.empty(n))
     two = fit_pass(y, cell, start, se[:, :2].copy(), 0.05, c2, np.empty((n, 2)), *bufs, g2, True)
-    three = fit_pass3(y, cell, start, se, 0.05, 0.5, c3, np.empty((n, 3)), *bufs, g3, True)
+    work = np.empty((n, 4))
+    three = fit_pass4(y, cell, start, se, 0.05, 0.5, *NO_PHASE, c3, work, *bufs, g3, True)
     np.testing.assert_allclose(three[:3], two, rtol=1e-12)
     np.testing.assert_allclose(g3, g2, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(c3[:, :4], c2, rtol=1e-9, atol=1e-9)
@@ -170,7 +175,7 @@ def test_without_breaks_the_chain_is_the_two_state_one() -> None:
     from standard_coder.sch.work_inference.ffbs import day_empty_logprob
 
     np.testing.assert_allclose(
-        day_empty_logprob3(cell, day, 5, se[:, 0], se[:, 1], se[:, 2], 0.05, 0.5),
+        day_empty_logprob4(cell, day, 5, se[:, 0], se[:, 1], se[:, 2], 0.05, 0.5, *NO_PHASE),
         day_empty_logprob(cell, day, 5, se[:, 0], se[:, 1], 0.05),
         rtol=1e-12,
     )

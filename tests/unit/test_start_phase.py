@@ -65,12 +65,12 @@ def test_interval_kernels_equal_exact_enumeration(p0: float) -> None:
         total, last, norm = total + p * sum(v in CODING for v in z), last + p * run, norm + p
     s, e, b = (np.ascontiguousarray(tabs[:, j]) for j in range(3))
     out = np.zeros(20_000)
-    expected = interval_ffbs4(cells, s, e, b, c, r, q, p0, out.shape[0], np.uint64(7), out)
+    expected = interval_ffbs4(cells, s, e, b, c, r, q, True, p0, out.shape[0], np.uint64(7), out)
     assert expected == pytest.approx(total / norm)
     assert out.mean() == pytest.approx(total / norm, abs=5 * out.std() / np.sqrt(out.size))
     assert set(np.unique(out)) <= set(range(1, cells.shape[0] + 1))
     offsets = np.array([0, cells.shape[0]], dtype=np.int64)
-    bouts = last_bouts4(cells, offsets, np.array([p0]), s, e, b, c, r, q)
+    bouts = last_bouts4(cells, offsets, np.array([p0]), s, e, b, c, r, q, True)
     assert bouts[0] == pytest.approx(last / norm)
     assert bouts[0] < expected
 
@@ -134,7 +134,7 @@ def test_fit_pass_equals_enumeration_over_segments() -> None:
     gamma = np.zeros(n)
     counts = np.zeros((3, 6))
     bufs = (np.empty((n, 4)), np.empty(n, dtype=np.int64), np.empty(n))
-    out = fit_pass4(y, cell, start, se, c, r, q, counts, *bufs, gamma, True)
+    out = fit_pass4(y, cell, start, se, c, r, q, True, counts, *bufs, gamma, True)
     parts = [
         _segment_by_enumeration(a, k, se, c, r, q) for a, k in zip(segments, cells, strict=True)
     ]
@@ -155,7 +155,7 @@ def test_empty_day_probability_equals_enumeration() -> None:
     day = np.array([0, 0, 0, 0, 1, 1, 1], dtype=np.int64)
     c, r, q = 0.25, 0.3, 0.4
     s, e, b = (np.ascontiguousarray(tabs[:, j]) for j in range(3))
-    got = day_empty_logprob4(cell, day, 2, s, e, b, c, r, q)
+    got = day_empty_logprob4(cell, day, 2, s, e, b, c, r, q, True)
     for d in (0, 1):
         cl = cell[day == d]
         total = 0.0

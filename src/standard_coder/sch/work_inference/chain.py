@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from standard_coder.sch.work_inference.ffbs import interval_ffbs, last_bouts
-from standard_coder.sch.work_inference.ffbs3 import interval_ffbs3, last_bouts3
 from standard_coder.sch.work_inference.ffbs4 import interval_ffbs4, last_bouts4
 from standard_coder.sch.work_inference.network import probabilities
 
@@ -56,27 +55,26 @@ class FittedChain:
         b_ext = None if b is None else np.append(b, b_off)
         return cls(np.append(s, s_off), np.append(e, e_off), b_ext, c, r, q)
 
+    @property
+    def phase(self) -> tuple[float, bool]:
+        """``(q, phase)`` as the break-state kernels read them (``q`` unused without it)."""
+        return (0.0, False) if self.q is None else (self.q, True)
+
     def interval(
         self, cells: np.ndarray, p_start: float, n_samples: int, seed: np.uint64, out: np.ndarray
     ) -> float:
         """Expected coding minutes of one interval; ``n_samples`` FFBS draws into ``out``."""
-        if self.b is not None and self.q is not None:
-            a4 = (cells, self.s, self.e, self.b, self.c, self.r, self.q, p_start)
-            return float(interval_ffbs4(*a4, n_samples, seed, out))  # type: ignore[call-arg]
         if self.b is not None:
-            args3 = (cells, self.s, self.e, self.b, self.c, self.r, p_start, n_samples, seed, out)
-            return float(interval_ffbs3(*args3))  # type: ignore[call-arg]
+            a4 = (cells, self.s, self.e, self.b, self.c, self.r, *self.phase, p_start)
+            return float(interval_ffbs4(*a4, n_samples, seed, out))  # type: ignore[call-arg]
         args = (cells, self.s, self.e, self.c, p_start, n_samples, seed, out)
         return float(interval_ffbs(*args))  # type: ignore[call-arg]
 
     def last_bouts(self, cells: np.ndarray, offsets: np.ndarray, p_start: np.ndarray) -> np.ndarray:
         """Per interval, the expected minutes of the coding run that ends with its commit."""
-        if self.b is not None and self.q is not None:
-            a4 = (cells, offsets, p_start, self.s, self.e, self.b, self.c, self.r, self.q)
-            return np.asarray(last_bouts4(*a4))  # type: ignore[call-arg]
         if self.b is not None:
-            args3 = (cells, offsets, p_start, self.s, self.e, self.b, self.c, self.r)
-            return np.asarray(last_bouts3(*args3))  # type: ignore[call-arg]
+            a4 = (cells, offsets, p_start, self.s, self.e, self.b, self.c, self.r, *self.phase)
+            return np.asarray(last_bouts4(*a4))  # type: ignore[call-arg]
         return np.asarray(last_bouts(cells, offsets, p_start, self.s, self.e, self.c))  # type: ignore[call-arg]
 
 

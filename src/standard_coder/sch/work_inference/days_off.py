@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from standard_coder.sch.work_inference.ffbs import day_empty_logprob
-from standard_coder.sch.work_inference.ffbs3 import day_empty_logprob3
 from standard_coder.sch.work_inference.ffbs4 import day_empty_logprob4
 
 __all__ = ["DAY_KEY", "off_days"]
@@ -42,11 +41,10 @@ def off_days(
     n_days = day_keys.shape[0]
     if n_days == 0:
         return np.zeros(0, dtype=bool)
-    if b_tab is not None and q_open is not None:
-        args4 = (cell, day, n_days, s_tab, e_tab, b_tab, c, r, q_open)
+    if b_tab is not None:
+        phase = (0.0, False) if q_open is None else (q_open, True)
+        args4 = (cell, day, n_days, s_tab, e_tab, b_tab, c, r, *phase)
         log_q = day_empty_logprob4(*args4)  # type: ignore[call-arg]
-    elif b_tab is not None:
-        log_q = day_empty_logprob3(cell, day, n_days, s_tab, e_tab, b_tab, c, r)  # type: ignore[call-arg]
     else:
         log_q = day_empty_logprob(cell, day, n_days, s_tab, e_tab, c)  # type: ignore[call-arg]
     q = np.exp(log_q)

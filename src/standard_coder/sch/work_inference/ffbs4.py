@@ -1,15 +1,29 @@
-"""Compiled kernels of the coding HMM whose sessions open with a phase that cannot end
-(``[training.hmm] start_phase``, the default since session 48).
+"""Compiled kernels of the coding HMM with breaks inside a session (``[training.hmm]
+break_state``), whose sessions may open with a phase that cannot end (``start_phase``, the
+default since session 48).
 
 States: 0 = coding (C), 1 = a break inside a session (B), 2 = off (O), 3 = the opening phase
 of a session (W: coding that can neither end nor break). A commit is emitted while coding, in
-C or W, with probability ``c`` per minute. As in :mod:`ffbs3`, with one more clock-free
-probability learned by EM, ``q`` (the opening phase gives way to ordinary coding)::
+C or W, with probability ``c`` per minute. The transition *into* minute ``t`` uses the
+probabilities of minute ``t``'s cell, ``S = se[cell[t], 0]`` (a session starts), ``E =
+se[cell[t], 1]`` (it ends) and ``b = se[cell[t], 2]`` (a coding minute breaks off), and
+clock-free probabilities learned by EM: ``r`` (a break minute returns to coding) and ``q`` (the
+opening phase gives way to ordinary coding). With ``phase`` a session starts in W, without it
+in C (then W is never entered and the chain is session 43's three-state one, C, B and O, to
+the last bit: every kernel adds or multiplies W's zeros only where the three-state arithmetic
+leaves a sum or a product unchanged, so a fit without the phase is the one it was)::
 
     from C:  C (1 - E)(1 - b)   B (1 - E) b        O  E        W  0
     from B:  C (1 - E) r        B (1 - E)(1 - r)   O  E        W  0
-    from O:  C 0                B 0                O  1 - S    W  S
+    from O:  C S (no phase)     B 0                O  1 - S    W  S (phase)
     from W:  C q                B 0                O  0        W  1 - q
+
+So a session ends (C or B to O) with the clock's ``E``, a new one starts with the clock's
+``S``, coding breaks off with the cell's ``b`` (one value per hour of the day by default; per
+cell with ``break_by_clock``, so bouts may be longer in the morning than in the afternoon, the
+paper's Fig. 4) and a break ends at a rate ``r`` that does not depend on the clock. With two
+states a chain cannot say both "sessions are rare in the evening" (``S`` small there) and
+"breaks inside a session are short" (``S`` large there); with three it can.
 
 Why: with three states a session's length is memoryless (a constant per-minute chance to
 end), which implies many short sessions, and a short session often brings no commit; so the
@@ -22,10 +36,12 @@ A commit ends the opening phase: the minute after a commit goes on from C, which
 W emitted it. So the phase lasts until the session's first commit, or about ``1 / q``
 minutes, and the chain after a commit is the same whatever came before it, which keeps each
 interval's labels (pinned to C at the previous commit, as in the other chains) exact under the
-fitted chain. The per-cell counts keep :mod:`ffbs3`'s layout (``counts[k] = (stay
-in a session, end a session, start one, stay off, coding to coding, coding to a break)``;
-W's minutes neither end nor break, so they add to none of the session columns), so the
-network's gradient is unchanged. Same numerics as :mod:`ffbs3`.
+fitted chain. The per-cell counts extend the two-state layout of :mod:`ffbs`, so the
+network's gradient is the same with one more output: ``counts[k] = (stay in a session, end a
+session, start one, stay off, coding to coding, coding to a break)`` (W's minutes neither end
+nor break, so they add to none of the session columns). Same numerics as :mod:`ffbs`
+(rescaled forward probabilities only where needed, the same splitmix64 samples per interval,
+no fastmath).
 """
 
 from __future__ import annotations
@@ -44,15 +60,31 @@ __all__ = [
 
 
 @njit(cache=True, fastmath=False)
+def _starts(s: float, phase: bool) -> tuple[float, float]:
+    """``S`` split by where a session starts: ``(into C, into W)``."""
+    return (0.0, s) if phase else (s, 0.0)
+
+
+@njit(cache=True, fastmath=False)
 def _forward4(
-    a0: float, a1: float, a2: float, a3: float, s: float, e: float, b: float, r: float, q: float
+    a0: float,
+    a1: float,
+    a2: float,
+    a3: float,
+    s: float,
+    e: float,
+    b: float,
+    r: float,
+    q: float,
+    phase: bool,
 ) -> tuple[float, float, float, float]:
     """One step of the transition, unnormalised and before the emission."""
     keep = 1.0 - e
-    p0 = keep * (a0 * (1.0 - b) + a1 * r) + a3 * q
+    s_c, s_w = _starts(s, phase)
+    p0 = keep * (a0 * (1.0 - b) + a1 * r) + a3 * q + a2 * s_c
     p1 = keep * (a0 * b + a1 * (1.0 - r))
     p2 = (a0 + a1) * e + a2 * (1.0 - s)
-    p3 = a2 * s + a3 * (1.0 - q)
+    p3 = a2 * s_w + a3 * (1.0 - q)
     return p0, p1, p2, p3
 
 
@@ -65,6 +97,7 @@ def fit_pass4(
     c: float,
     r: float,
     q: float,
+    phase: bool,
     counts: np.ndarray,
     work: np.ndarray,
     rescale_at: np.ndarray,
@@ -72,14 +105,18 @@ def fit_pass4(
     gamma: np.ndarray,
     write_gamma: bool,
 ) -> tuple[float, float, float, float, float, float, float]:
-    """Forward-backward of the four-state chain over concatenated segments.
+    """Forward-backward of the chain over concatenated segments.
 
-    Like :func:`ffbs3.fit_pass3` (``work`` is ``(n, 4)``); ``gamma[t] = P(z_t in {C, W} | y)``.
+    Like :func:`ffbs.fit_pass` (``se[k] = (S, E, b)``, ``work`` is ``(n, 4)``; each segment
+    starts coding at a commit), with ``counts[k]`` (six columns) as in the module doc.
+    ``gamma[t] = P(z_t in {C, W} | y)`` when ``write_gamma``.
 
     Returns:
-        ``(log_likelihood, sum gamma y, sum gamma, n_bc, n_bb, n_wc, n_ww)``: besides
-        :func:`ffbs3.fit_pass3`'s, the expected opening-phase transitions that give
-        ``q = n_wc / (n_wc + n_ww)``.
+        ``(log_likelihood, sum gamma y, sum gamma, n_bc, n_bb, n_wc, n_ww)``: the sufficient
+        statistics of ``c`` (non-start minutes), the expected break-to-coding and
+        break-to-break transitions that give ``r = n_bc / (n_bc + n_bb)``, and the expected
+        opening-phase transitions that give ``q = n_wc / (n_wc + n_ww)`` (zero without
+        ``phase``).
     """
     n = y.shape[0]
     counts[:] = 0.0
@@ -93,7 +130,7 @@ def fit_pass4(
             work[t, 0], work[t, 1], work[t, 2], work[t, 3] = 1.0, 0.0, 0.0, 0.0
             continue
         k = cell[t]
-        p0, p1, p2, p3 = _forward4(a0p, a1p, a2p, a3p, se[k, 0], se[k, 1], se[k, 2], r, q)
+        p0, p1, p2, p3 = _forward4(a0p, a1p, a2p, a3p, se[k, 0], se[k, 1], se[k, 2], r, q, phase)
         if y[t]:  # a commit ends the opening phase: the chain goes on from C
             p0, p1, p2, p3 = (p0 + p3) * c, 0.0, 0.0, 0.0
         else:
@@ -125,6 +162,7 @@ def fit_pass4(
             e = se[k, 1]
             b = se[k, 2]
             keep = 1.0 - e
+            s_c, s_w = _starts(s, phase)
             while ri >= 0 and rescale_at[ri] > t + 1:
                 ri -= 1
             inv = 1.0
@@ -145,13 +183,13 @@ def fit_pass4(
             n_ww += a3 * (1.0 - q) * m3
             counts[k, 0] += x_cc + x_cb + x_bc + x_bb
             counts[k, 1] += (a0 + a1) * e * m2
-            counts[k, 2] += a2 * s * m3
+            counts[k, 2] += a2 * s_w * m3 + a2 * s_c * m0
             counts[k, 3] += a2 * (1.0 - s) * m2
             counts[k, 4] += x_cc
             counts[k, 5] += x_cb
             b0 = keep * ((1.0 - b) * m0 + b * m1) + e * m2
             b1 = keep * (r * m0 + (1.0 - r) * m1) + e * m2
-            b2 = s * m3 + (1.0 - s) * m2
+            b2 = s_w * m3 + s_c * m0 + (1.0 - s) * m2
             b3 = q * m0 + (1.0 - q) * m3
         g = work[t, 0] * b0 + work[t, 3] * b3
         if write_gamma:
@@ -172,6 +210,7 @@ def _interval_forward4(
     c: float,
     r: float,
     q: float,
+    phase: bool,
     p_start_coding: float,
 ) -> np.ndarray:
     """Filtered state probabilities ``(L + 1, 4)`` of one commit interval (minute ``L`` holds
@@ -182,9 +221,8 @@ def _interval_forward4(
     f[0, 2] = 1.0 - p_start_coding
     for j in range(1, n + 1):
         k = cells[j - 1]
-        p0, p1, p2, p3 = _forward4(
-            f[j - 1, 0], f[j - 1, 1], f[j - 1, 2], f[j - 1, 3], s_tab[k], e_tab[k], b_tab[k], r, q
-        )
+        a0, a1, a2, a3 = f[j - 1, 0], f[j - 1, 1], f[j - 1, 2], f[j - 1, 3]
+        p0, p1, p2, p3 = _forward4(a0, a1, a2, a3, s_tab[k], e_tab[k], b_tab[k], r, q, phase)
         if j == n:
             p0, p1, p2, p3 = p0 * c, 0.0, 0.0, p3 * c
         else:
@@ -203,22 +241,39 @@ def _opening_at_commit(f: np.ndarray, n: int) -> float:
 
 @njit(cache=True, fastmath=False)
 def _into4(
-    f: np.ndarray, j: int, z_next: int, s: float, e: float, b: float, r: float, q: float
+    f: np.ndarray,
+    j: int,
+    z_next: int,
+    s: float,
+    e: float,
+    b: float,
+    r: float,
+    q: float,
+    phase: bool,
 ) -> tuple[float, float, float, float]:
     """Unnormalised ``P(z_j = C, B, O, W | z_{j+1} = z_next)`` from the filtered ``f[j]``."""
     keep = 1.0 - e
+    s_c, s_w = _starts(s, phase)
     if z_next == 0:
-        return f[j, 0] * keep * (1.0 - b), f[j, 1] * keep * r, 0.0, f[j, 3] * q
+        return f[j, 0] * keep * (1.0 - b), f[j, 1] * keep * r, f[j, 2] * s_c, f[j, 3] * q
     if z_next == 1:
         return f[j, 0] * keep * b, f[j, 1] * keep * (1.0 - r), 0.0, 0.0
     if z_next == 2:
         return f[j, 0] * e, f[j, 1] * e, f[j, 2] * (1.0 - s), 0.0
-    return 0.0, 0.0, f[j, 2] * s, f[j, 3] * (1.0 - q)
+    return 0.0, 0.0, f[j, 2] * s_w, f[j, 3] * (1.0 - q)
 
 
 @njit(cache=True, fastmath=False)
 def _back4(
-    f: np.ndarray, j: int, g: np.ndarray, s: float, e: float, b: float, r: float, q: float
+    f: np.ndarray,
+    j: int,
+    g: np.ndarray,
+    s: float,
+    e: float,
+    b: float,
+    r: float,
+    q: float,
+    phase: bool,
 ) -> None:
     """One step back, in place: ``g <- sum_x g[x] P(z_j = . | z_{j+1} = x, y_{..j})`` for a
     (sub-)probability ``g`` over minute ``j + 1``'s states."""
@@ -230,7 +285,7 @@ def _back4(
         w = g[zn]
         if w == 0.0:
             continue
-        q0, q1, q2, q3 = _into4(f, j, zn, s, e, b, r, q)
+        q0, q1, q2, q3 = _into4(f, j, zn, s, e, b, r, q, phase)
         tot = q0 + q1 + q2 + q3
         if tot > 0.0:
             h0 += w * q0 / tot
@@ -249,31 +304,35 @@ def interval_ffbs4(
     c: float,
     r: float,
     q: float,
+    phase: bool,
     p_start_coding: float,
     n_samples: int,
     seed: np.uint64,
     out: np.ndarray,
 ) -> float:
-    """:func:`ffbs3.interval_ffbs3` for the four-state chain (coding minutes are C's and
-    W's); returns the exact posterior expectation."""
+    """:func:`ffbs.interval_ffbs` for this chain (coding minutes are C's and W's):
+    ``n_samples`` sampled coding-minute counts over minutes ``1..L`` into ``out``; returns the
+    exact posterior expectation."""
     n = cells.shape[0]
-    f = _interval_forward4(cells, s_tab, e_tab, b_tab, c, r, q, p_start_coding)
+    f = _interval_forward4(cells, s_tab, e_tab, b_tab, c, r, q, phase, p_start_coding)
     # the commit minute is coding, in C or W as filtered
     p_w_last = _opening_at_commit(f, n)
     g = np.array([1.0 - p_w_last, 0.0, 0.0, p_w_last])
     expected = 1.0
     for j in range(n - 1, 0, -1):
         k = cells[j]
-        _back4(f, j, g, s_tab[k], e_tab[k], b_tab[k], r, q)
+        _back4(f, j, g, s_tab[k], e_tab[k], b_tab[k], r, q, phase)
         expected += g[0] + g[3]
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     for rep in range(n_samples):
-        z = 3 if _next_uniform(state) < p_w_last else 0
+        z = 0  # without the phase no draw: the three-state chain's samples, draw for draw
+        if phase and _next_uniform(state) < p_w_last:
+            z = 3
         count = 1
         for j in range(n - 1, 0, -1):
             k = cells[j]
-            q0, q1, q2, q3 = _into4(f, j, z, s_tab[k], e_tab[k], b_tab[k], r, q)
+            q0, q1, q2, q3 = _into4(f, j, z, s_tab[k], e_tab[k], b_tab[k], r, q, phase)
             u = _next_uniform(state) * (q0 + q1 + q2 + q3)
             if u < q0:
                 z = 0
@@ -300,9 +359,15 @@ def last_bouts4(
     c: float,
     r: float,
     q: float,
+    phase: bool,
 ) -> np.ndarray:
     """Per interval: expected coding minutes of the session that ends with the commit, i.e.
-    since the chain was last off (:func:`ffbs3.last_bouts3`; W's minutes count as coding)."""
+    since the chain was last off (:func:`ffbs.interval_last_bout`, whose off state is the only
+    not-coding one; breaks inside the session do not end it, and their minutes do not count;
+    W's minutes count as coding).
+
+    Backwards from the commit: ``v[x] = P(z_j = x, z_{j+1..L} not off | y)``, and the result
+    is the sum of ``v[C] + v[W]`` over the minutes."""
     n_int = offsets.shape[0] - 1
     out = np.zeros(n_int)
     v = np.zeros(4)
@@ -312,14 +377,14 @@ def last_bouts4(
             continue
         cl = cells[lo:hi]
         n = cl.shape[0]
-        f = _interval_forward4(cl, s_tab, e_tab, b_tab, c, r, q, p_start[i])
+        f = _interval_forward4(cl, s_tab, e_tab, b_tab, c, r, q, phase, p_start[i])
         expected = 1.0
         p_w = _opening_at_commit(f, n)
         v[0], v[1], v[2], v[3] = 1.0 - p_w, 0.0, 0.0, p_w
         for j in range(n - 1, 0, -1):
             k = cl[j]
             # paths that stay in the session: minute j + 1 not off, and minute j not off
-            _back4(f, j, v, s_tab[k], e_tab[k], b_tab[k], r, q)
+            _back4(f, j, v, s_tab[k], e_tab[k], b_tab[k], r, q, phase)
             v[2] = 0.0
             expected += v[0] + v[3]
             if v[0] + v[1] + v[3] < 1e-12:
@@ -339,8 +404,9 @@ def day_empty_logprob4(
     c: float,
     r: float,
     q: float,
+    phase: bool,
 ) -> np.ndarray:
-    """Per day: log P(no commit all day | the day starts off) under the four-state chain
+    """Per day: log P(no commit all day | the day starts off) under this chain
     (:func:`ffbs.day_empty_logprob`)."""
     out = np.zeros(n_days)
     n = cell.shape[0]
@@ -350,7 +416,7 @@ def day_empty_logprob4(
         if t == 0 or day[t - 1] != d:
             a0, a1, a2, a3 = 0.0, 0.0, 1.0, 0.0
         k = cell[t]
-        p0, p1, p2, p3 = _forward4(a0, a1, a2, a3, s_tab[k], e_tab[k], b_tab[k], r, q)
+        p0, p1, p2, p3 = _forward4(a0, a1, a2, a3, s_tab[k], e_tab[k], b_tab[k], r, q, phase)
         p0, p3 = p0 * (1.0 - c), p3 * (1.0 - c)
         z = p0 + p1 + p2 + p3
         a0, a1, a2, a3 = p0 / z, p1 / z, p2 / z, p3 / z

@@ -4,13 +4,13 @@ Two hidden states per minute (coding / not coding). A commit is emitted only whi
 a learned per-minute probability ``c``. The start and stop probabilities ``S(t), E(t)`` come from
 a small tanh network of the local day and week clock angles and the normalised overall time.
 With ``break_state`` (the default) a third state, a break inside a session, sits between them
-(``ffbs3``): coding breaks off with probability ``b`` and a break ends at rate ``r``, both
+(``ffbs4``): coding breaks off with probability ``b`` and a break ends at rate ``r``, both
 clock-free and learned by EM (``b`` is the network's third output per cell with
 ``break_by_clock``), so a chain can say both "sessions are rare" and "breaks inside one are
 short" (docs/work-inference.md, "Breaks inside a session", "One break rate for the whole week").
 With ``start_phase`` (the default, with the break state) a fourth state opens each session
-(``ffbs4``): coding that can neither end nor break, left at a clock-free rate ``q`` learned by
-EM or at the session's first commit, so session lengths are not memoryless
+(the same kernels): coding that can neither end nor break, left at a clock-free rate ``q``
+learned by EM or at the session's first commit, so session lengths are not memoryless
 (docs/work-inference.md, "A session's opening phase").
 
 Training is maximum likelihood with exact gradients by Fisher's identity, one forward-backward
@@ -52,7 +52,6 @@ from standard_coder.sch.work_inference.clock import (
 )
 from standard_coder.sch.work_inference.days_off import DAY_KEY
 from standard_coder.sch.work_inference.ffbs import forward_backward
-from standard_coder.sch.work_inference.ffbs3 import fit_pass3
 from standard_coder.sch.work_inference.ffbs4 import fit_pass4
 from standard_coder.sch.work_inference.hmm_training import (
     FitStopped,
@@ -99,7 +98,7 @@ class NeuralHMM(WorkInferenceModel):
             ``epochs``). Off by default: sparse histories (a few dozen commits a year) have
             flat stretches after which the likelihood rises again, and stopping there was
             measured to cost accuracy (docs/work-inference.md, "Convergence stop").
-        break_state: a third state, a break inside a session (``ffbs3``): sessions start
+        break_state: a third state, a break inside a session (``ffbs4``): sessions start
             and end with the clock's ``S`` and ``E``, coding breaks off with probability ``b``
             and a break ends at a clock-free rate ``r`` learned by EM. False: the paper's
             two-state chain.
@@ -121,8 +120,9 @@ class NeuralHMM(WorkInferenceModel):
         start_phase: with the break state (ignored without it), each session opens with a
             phase of coding that can neither end nor break, which gives way to ordinary coding
             at a clock-free rate ``q`` learned by EM, or at the session's first commit
-            (``ffbs4``): session lengths are not memoryless. False: session 46's three-state
-            chain (docs/work-inference.md, "A session's opening phase").
+            (``ffbs4``'s fourth state): session lengths are not memoryless. False: session
+            46's three-state chain, to the last bit (docs/work-inference.md, "A session's
+            opening phase").
         init_phase_rate: where ``q`` starts (per minute: an opening phase of ``1 / q``
             minutes on average).
         random_state: seed of the network initialisation and the FFBS samples.
@@ -445,18 +445,12 @@ class NeuralHMM(WorkInferenceModel):
         if ch.b is not None:
             n = seq.y.shape[0]
             se = np.ascontiguousarray(np.stack([ch.s, ch.e, ch.b], axis=1))
-            n_states = 3 if ch.q is None else 4
-            buffers = (np.empty((n, n_states)), np.empty(n, dtype=np.int64), np.empty(n))
+            buffers = (np.empty((n, 4)), np.empty(n, dtype=np.int64), np.empty(n))
             cell_counts = np.zeros((se.shape[0], 6))
-            if ch.q is not None:
-                ll = fit_pass4(  # type: ignore[call-arg]
-                    seq.y, cell, seq.seg_start, se, ch.c, ch.r, ch.q, cell_counts, *buffers,
-                    gamma, True,
-                )[0]  # fmt: skip
-            else:
-                ll = fit_pass3(  # type: ignore[call-arg]
-                    seq.y, cell, seq.seg_start, se, ch.c, ch.r, cell_counts, *buffers, gamma, True
-                )[0]
+            ll = fit_pass4(  # type: ignore[call-arg]
+                seq.y, cell, seq.seg_start, se, ch.c, ch.r, *ch.phase, cell_counts, *buffers,
+                gamma, True,
+            )[0]  # fmt: skip
         else:
             counts = [np.zeros(self.s_table_.shape[0] + 1) for _ in range(4)]
             ll, _, _ = forward_backward(  # type: ignore[call-arg]

@@ -3,7 +3,7 @@
 :class:`~standard_coder.sch.work_inference.hmm.NeuralHMM` builds the minute sequence
 (:class:`MinuteSequence`) and hands it here with its settings (:class:`TrainSettings`, the
 model's own parameters of the same names). Each epoch runs a scaled forward-backward pass
-(``ffbs``, ``ffbs3`` with the break state, ``ffbs4`` with the opening phase too) at the
+(``ffbs``, or ``ffbs4`` with the break state, and the opening phase or not) at the
 current parameters; the network takes ``inner_steps`` Adam steps on the surrogate
 ``Q = sum xi log A``, whose gradient equals the log-likelihood's there (Fisher's identity), and
 ``c``, the break-return rate ``r``, the clock-free break rate and the opening phase's rate
@@ -27,7 +27,6 @@ from standard_coder.sch.work_inference.chain import OFF_CELL, cell_tables
 from standard_coder.sch.work_inference.clock import WEEK, grid_features
 from standard_coder.sch.work_inference.days_off import off_days
 from standard_coder.sch.work_inference.ffbs import fit_pass
-from standard_coder.sch.work_inference.ffbs3 import fit_pass3
 from standard_coder.sch.work_inference.ffbs4 import fit_pass4
 from standard_coder.sch.work_inference.network import (
     Adam,
@@ -151,7 +150,7 @@ class _Loop:
         self.hours = cell_hours(n_cells, s.time_bins) if by_hour else None
         n = seq.y.shape[0]
         self.counts = np.zeros((n_cells + 1, 6 if three else 4))
-        self.work = np.empty((n, 4 if self.four else 3 if three else 2))
+        self.work = np.empty((n, 4 if three else 2))
         self.rescale_at = np.empty(n, dtype=np.int64)  # pages touched: a few
         self.rescale_inv = np.empty(n)
         self.se = np.empty((n_cells + 1, 3 if three else 2))
@@ -188,16 +187,12 @@ class _Loop:
             run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
         buffers = (self.counts, self.work, self.rescale_at, self.rescale_inv, self.no_gamma, False)
         if self.three:
-            if run.q is not None:
-                ll, sgy, sg, n_bc, n_bb, n_wc, n_ww = fit_pass4(  # type: ignore[call-arg]
-                    seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, run.q, *buffers
-                )
-                if epoch >= self.warm:  # EM update of the opening phase's rate
-                    run.q = float(min(max(n_wc / max(n_wc + n_ww, 1e-300), 1e-3), 1.0))
-            else:
-                ll, sgy, sg, n_bc, n_bb = fit_pass3(  # type: ignore[call-arg]
-                    seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, *buffers
-                )
+            q, phase = (0.0, False) if run.q is None else (run.q, True)
+            ll, sgy, sg, n_bc, n_bb, n_wc, n_ww = fit_pass4(  # type: ignore[call-arg]
+                seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, q, phase, *buffers
+            )
+            if run.q is not None and epoch >= self.warm:  # EM update of the phase's rate
+                run.q = float(min(max(n_wc / max(n_wc + n_ww, 1e-300), 1e-3), 1.0))
             if epoch >= self.warm:  # EM updates of the rate at which breaks end (and start)
                 run.r = float(min(max(n_bc / max(n_bc + n_bb, 1e-300), 1e-4), 0.9))
                 if not self.net_breaks:  # the off cell's fixed b left out

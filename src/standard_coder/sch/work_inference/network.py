@@ -8,7 +8,7 @@ surrogate ``Q = sum n_cc log(1-E) + n_cn log E + n_nc log S + n_nn log(1-S)`` wi
 therefore never imports torch (about 2 s of CPU per worker process); the gradient equals
 torch's autograd to float32 rounding (tests/unit/test_hmm_network.py checks both).
 
-With the break state (``ffbs3``) the network has a third output, ``B = b_max sigmoid(l_b)``,
+With the break state (``ffbs4``) the network has a third output, ``B = b_max sigmoid(l_b)``,
 the probability that a coding minute breaks off inside a session (at most ``b_max``); with
 ``s = sigmoid(l_b)``, ``dQ/dl_b = n_break (1 - s) - n_stay b_max s (1 - s) / (1 - B)`` from the
 expected coding-to-break (``n_break``) and coding-to-coding (``n_stay``) transitions.
