@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from standard_coder.sch.work_inference.ffbs import interval_ffbs, last_bouts
-from standard_coder.sch.work_inference.ffbs4 import interval_ffbs4, last_bouts4
+from standard_coder.sch.work_inference.ffbs4 import interval_ffbs4, last_bouts4, phase_args
 from standard_coder.sch.work_inference.network import probabilities
 
 __all__ = ["OFF_CELL", "FittedChain", "cell_tables", "run_intervals"]
@@ -57,8 +57,8 @@ class FittedChain:
 
     @property
     def phase(self) -> tuple[float, bool]:
-        """``(q, phase)`` as the break-state kernels read them (``q`` unused without it)."""
-        return (0.0, False) if self.q is None else (self.q, True)
+        """``(q, phase)`` as the break-state kernels read them."""
+        return phase_args(self.q)
 
     def interval(
         self, cells: np.ndarray, p_start: float, n_samples: int, seed: np.uint64, out: np.ndarray

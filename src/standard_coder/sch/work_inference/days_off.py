@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from standard_coder.sch.work_inference.ffbs import day_empty_logprob
-from standard_coder.sch.work_inference.ffbs4 import day_empty_logprob4
+from standard_coder.sch.work_inference.ffbs4 import day_empty_logprob4, phase_args
 
 __all__ = ["DAY_KEY", "off_days"]
 
@@ -42,8 +42,7 @@ def off_days(
     if n_days == 0:
         return np.zeros(0, dtype=bool)
     if b_tab is not None:
-        phase = (0.0, False) if q_open is None else (q_open, True)
-        args4 = (cell, day, n_days, s_tab, e_tab, b_tab, c, r, *phase)
+        args4 = (cell, day, n_days, s_tab, e_tab, b_tab, c, r, *phase_args(q_open))
         log_q = day_empty_logprob4(*args4)  # type: ignore[call-arg]
     else:
         log_q = day_empty_logprob(cell, day, n_days, s_tab, e_tab, c)  # type: ignore[call-arg]

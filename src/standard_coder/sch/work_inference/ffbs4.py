@@ -56,7 +56,14 @@ __all__ = [
     "fit_pass4",
     "interval_ffbs4",
     "last_bouts4",
+    "phase_args",
 ]
+
+
+def phase_args(q: float | None) -> tuple[float, bool]:
+    """``(q, phase)`` as the kernels read them, from the opening phase's rate or None (the
+    three-state chain: ``q`` unused)."""
+    return (0.0, False) if q is None else (q, True)
 
 
 @njit(cache=True, fastmath=False)

@@ -27,7 +27,7 @@ from standard_coder.sch.work_inference.chain import OFF_CELL, cell_tables
 from standard_coder.sch.work_inference.clock import WEEK, grid_features
 from standard_coder.sch.work_inference.days_off import off_days
 from standard_coder.sch.work_inference.ffbs import fit_pass
-from standard_coder.sch.work_inference.ffbs4 import fit_pass4
+from standard_coder.sch.work_inference.ffbs4 import fit_pass4, phase_args
 from standard_coder.sch.work_inference.network import (
     Adam,
     GridNet,
@@ -187,7 +187,7 @@ class _Loop:
             run.fit_cell = np.where(run.off[seq.day], n_cells, seq.cell).astype(np.int32)
         buffers = (self.counts, self.work, self.rescale_at, self.rescale_inv, self.no_gamma, False)
         if self.three:
-            q, phase = (0.0, False) if run.q is None else (run.q, True)
+            q, phase = phase_args(run.q)
             ll, sgy, sg, n_bc, n_bb, n_wc, n_ww = fit_pass4(  # type: ignore[call-arg]
                 seq.y, run.fit_cell, seq.seg_start, se, run.c, run.r, q, phase, *buffers
             )
