@@ -10,8 +10,8 @@ se[cell[t], 1]`` (it ends) and ``b = se[cell[t], 2]`` (a coding minute breaks of
 clock-free probabilities learned by EM: ``r`` (a break minute returns to coding) and ``q`` (the
 opening phase gives way to ordinary coding). With ``phase`` a session starts in W, without it
 in C (then W is never entered and the chain is session 43's three-state one, C, B and O, to
-the last bit: every kernel adds or multiplies W's zeros only where the three-state arithmetic
-leaves a sum or a product unchanged, so a fit without the phase is the one it was)::
+the last bit: W's zeros are added only where they leave a sum unchanged, so a fit without the
+phase is the one it was)::
 
     from C:  C (1 - E)(1 - b)   B (1 - E) b        O  E        W  0
     from B:  C (1 - E) r        B (1 - E)(1 - r)   O  E        W  0
@@ -67,12 +67,6 @@ def phase_args(q: float | None) -> tuple[float, bool]:
 
 
 @njit(cache=True, fastmath=False)
-def _starts(s: float, phase: bool) -> tuple[float, float]:
-    """``S`` split by where a session starts: ``(into C, into W)``."""
-    return (0.0, s) if phase else (s, 0.0)
-
-
-@njit(cache=True, fastmath=False)
 def _forward4(
     a0: float,
     a1: float,
@@ -87,12 +81,12 @@ def _forward4(
 ) -> tuple[float, float, float, float]:
     """One step of the transition, unnormalised and before the emission."""
     keep = 1.0 - e
-    s_c, s_w = _starts(s, phase)
-    p0 = keep * (a0 * (1.0 - b) + a1 * r) + a3 * q + a2 * s_c
+    p0 = keep * (a0 * (1.0 - b) + a1 * r)
     p1 = keep * (a0 * b + a1 * (1.0 - r))
     p2 = (a0 + a1) * e + a2 * (1.0 - s)
-    p3 = a2 * s_w + a3 * (1.0 - q)
-    return p0, p1, p2, p3
+    if phase:  # a session starts in W
+        return p0 + a3 * q, p1, p2, a2 * s + a3 * (1.0 - q)
+    return p0 + a2 * s, p1, p2, 0.0  # in C: W is never entered
 
 
 @njit(cache=True, fastmath=False)
@@ -169,7 +163,6 @@ def fit_pass4(
             e = se[k, 1]
             b = se[k, 2]
             keep = 1.0 - e
-            s_c, s_w = _starts(s, phase)
             while ri >= 0 and rescale_at[ri] > t + 1:
                 ri -= 1
             inv = 1.0
@@ -190,13 +183,14 @@ def fit_pass4(
             n_ww += a3 * (1.0 - q) * m3
             counts[k, 0] += x_cc + x_cb + x_bc + x_bb
             counts[k, 1] += (a0 + a1) * e * m2
-            counts[k, 2] += a2 * s_w * m3 + a2 * s_c * m0
+            m_start = m3 if phase else m0  # where a session starts
+            counts[k, 2] += a2 * s * m_start
             counts[k, 3] += a2 * (1.0 - s) * m2
             counts[k, 4] += x_cc
             counts[k, 5] += x_cb
             b0 = keep * ((1.0 - b) * m0 + b * m1) + e * m2
             b1 = keep * (r * m0 + (1.0 - r) * m1) + e * m2
-            b2 = s_w * m3 + s_c * m0 + (1.0 - s) * m2
+            b2 = s * m_start + (1.0 - s) * m2
             b3 = q * m0 + (1.0 - q) * m3
         g = work[t, 0] * b0 + work[t, 3] * b3
         if write_gamma:
@@ -260,14 +254,15 @@ def _into4(
 ) -> tuple[float, float, float, float]:
     """Unnormalised ``P(z_j = C, B, O, W | z_{j+1} = z_next)`` from the filtered ``f[j]``."""
     keep = 1.0 - e
-    s_c, s_w = _starts(s, phase)
     if z_next == 0:
-        return f[j, 0] * keep * (1.0 - b), f[j, 1] * keep * r, f[j, 2] * s_c, f[j, 3] * q
+        start_c = 0.0 if phase else f[j, 2] * s
+        return f[j, 0] * keep * (1.0 - b), f[j, 1] * keep * r, start_c, f[j, 3] * q
     if z_next == 1:
         return f[j, 0] * keep * b, f[j, 1] * keep * (1.0 - r), 0.0, 0.0
     if z_next == 2:
         return f[j, 0] * e, f[j, 1] * e, f[j, 2] * (1.0 - s), 0.0
-    return 0.0, 0.0, f[j, 2] * s_w, f[j, 3] * (1.0 - q)
+    start_w = f[j, 2] * s if phase else 0.0
+    return 0.0, 0.0, start_w, f[j, 3] * (1.0 - q)
 
 
 @njit(cache=True, fastmath=False)
