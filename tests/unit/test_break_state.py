@@ -1,10 +1,8 @@
-"""The three-state chain (``break_state``): its kernels against exact enumeration, against the
-two-state kernels where breaks never happen, and a fit that learns breaks inside sessions."""
+"""The three-state chain (``break_state``): its kernels against the two-state kernels where
+breaks never happen, and a fit that learns breaks inside sessions. (Every break-state kernel,
+with and without the opening phase, against exact enumeration: ``test_start_phase.py``.)"""
 
 from __future__ import annotations
-
-import itertools
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -16,138 +14,10 @@ from standard_coder.sch.work_inference.ffbs import fit_pass
 from standard_coder.sch.work_inference.ffbs4 import (
     day_empty_logprob4,
     fit_pass4,
-    interval_ffbs4,
-    last_bouts4,
 )
 
-C, B, OFF = 0, 1, 2
 NO_PHASE = (0.0, False)
 """``(q, phase)``: the break-state kernels without the opening phase, the three-state chain."""
-
-
-def _step(prev: int, nxt: int, s: float, e: float, b: float, r: float) -> float:
-    keep = 1.0 - e
-    table = {
-        C: (keep * (1 - b), keep * b, e),
-        B: (keep * r, keep * (1 - r), e),
-        OFF: (s, 0.0, 1 - s),
-    }
-    return table[prev][nxt]
-
-
-def _paths(
-    cells: np.ndarray, s: np.ndarray, e: np.ndarray, b: np.ndarray, c: float, r: float, p0: float
-) -> Iterator[tuple[tuple[int, ...], float]]:
-    """Every state path of a tiny interval (minute 0 coding with ``p0``, else off; the last
-    minute holds the commit) with its joint probability."""
-    n = cells.shape[0]
-    for z in itertools.product((C, B, OFF), repeat=n):
-        if z[-1] != C:
-            continue
-        for z0, pz0 in ((C, p0), (OFF, 1 - p0)):
-            p, prev = pz0, z0
-            for j in range(n):
-                k = cells[j]
-                p *= _step(prev, z[j], s[k], e[k], b[k], r)
-                if z[j] == C:
-                    p *= c if j == n - 1 else 1 - c
-                prev = z[j]
-            yield z, p
-
-
-@pytest.mark.parametrize("p0", [1.0, 0.0, 0.4])
-def test_interval_kernels_equal_exact_enumeration(p0: float) -> None:
-    rng = np.random.default_rng(0)
-    s, e, b = (rng.uniform(0.05, 0.6, 3) for _ in range(3))
-    cells = np.array([0, 1, 2, 1, 0, 2], dtype=np.int32)
-    c, r = 0.2, 0.4
-    total = last = norm = 0.0
-    for z, p in _paths(cells, s, e, b, c, r, p0):
-        since_off = z[max((j + 1 for j, v in enumerate(z) if v == OFF), default=0) :]
-        run = since_off.count(C)  # coding of the closing session (breaks do not end it)
-        total, last, norm = total + p * z.count(C), last + p * run, norm + p
-    out = np.zeros(20_000)
-    expected = interval_ffbs4(cells, s, e, b, c, r, *NO_PHASE, p0, out.shape[0], np.uint64(7), out)
-    assert expected == pytest.approx(total / norm)
-    assert out.mean() == pytest.approx(total / norm, abs=5 * out.std() / np.sqrt(out.size))
-    assert set(np.unique(out)) <= set(range(1, cells.shape[0] + 1))
-    offsets = np.array([0, cells.shape[0]], dtype=np.int64)
-    bouts = last_bouts4(cells, offsets, np.array([p0]), s, e, b, c, r, *NO_PHASE)
-    assert bouts[0] == pytest.approx(last / norm)
-    assert bouts[0] < expected
-
-
-def _segment_by_enumeration(
-    y: np.ndarray, cell: np.ndarray, se: np.ndarray, c: float, r: float, n_cells: int
-) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """One segment (coding at its first minute): likelihood, coding marginals, the per-cell
-    counts (six columns, as ``fit_pass4``) and ``(n_bc, n_bb)``, by every state path."""
-    n = y.shape[0]
-    like = 0.0
-    coding = np.zeros(n)
-    counts = np.zeros((n_cells, 6))
-    returns = np.zeros(2)
-    for z in itertools.product((C, B, OFF), repeat=n - 1):
-        p, prev = 1.0, C
-        moves = []
-        for t, zt in enumerate(z, start=1):
-            s_k, e_k, b_k = se[cell[t]]
-            p *= _step(prev, zt, s_k, e_k, b_k, r)
-            if y[t]:
-                p *= c if zt == C else 0.0
-            elif zt == C:
-                p *= 1 - c
-            moves.append((prev, zt, cell[t]))
-            prev = zt
-        if p == 0.0:
-            continue
-        like += p
-        coding[1:] += p * (np.array(z) == C)
-        for a, b, k in moves:
-            if a != OFF and b != OFF:
-                counts[k, 0] += p  # stays in the session
-            if a != OFF and b == OFF:
-                counts[k, 1] += p
-            if a == OFF:
-                counts[k, 2 if b == C else 3] += p
-            if a == C and b != OFF:
-                counts[k, 4 if b == C else 5] += p
-            if a == B and b != OFF:
-                returns[0 if b == C else 1] += p
-    coding[0] = like  # the segment's first minute is pinned to coding
-    return like, coding / like, counts / like, returns / like
-
-
-def test_fit_pass_equals_enumeration_over_segments() -> None:
-    """Likelihood, coding marginals, every per-cell count and the break-return statistics of
-    ``fit_pass4`` without the phase over two segments (each rescaled at its end) against every
-    state path."""
-    rng = np.random.default_rng(1)
-    n_cells = 3
-    se = rng.uniform(0.05, 0.5, (n_cells, 3))
-    segments = [np.array([1, 0, 0, 1, 0, 0, 0], np.uint8), np.array([1, 0, 1, 0, 0, 0], np.uint8)]
-    cells = [np.array([0, 1, 2, 0, 1, 2, 0], np.int32), np.array([2, 1, 0, 0, 2, 1], np.int32)]
-    c, r = 0.3, 0.35
-    y, cell = np.concatenate(segments), np.concatenate(cells)
-    start = np.zeros(y.shape[0], dtype=np.bool_)
-    start[[0, segments[0].shape[0]]] = True
-    n = y.shape[0]
-    gamma = np.zeros(n)
-    counts = np.zeros((n_cells, 6))
-    bufs = (np.empty((n, 4)), np.empty(n, dtype=np.int64), np.empty(n))
-    out = fit_pass4(y, cell, start, se, c, r, *NO_PHASE, counts, *bufs, gamma, True)
-    parts = [
-        _segment_by_enumeration(a, k, se, c, r, n_cells)
-        for a, k in zip(segments, cells, strict=True)
-    ]
-    assert out[0] == pytest.approx(sum(np.log(p[0]) for p in parts))
-    np.testing.assert_allclose(gamma, np.concatenate([p[1] for p in parts]), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(counts, sum(p[2] for p in parts), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(out[3:5], sum(p[3] for p in parts), rtol=1e-9)
-    assert out[5:] == (0.0, 0.0)  # the opening phase is never entered
-    not_start = ~start
-    assert out[2] == pytest.approx(gamma[not_start].sum())
-    assert out[1] == pytest.approx(gamma[not_start & (y == 1)].sum())
 
 
 def test_without_breaks_the_chain_is_the_two_state_one() -> None:

@@ -1,5 +1,6 @@
-"""The four-state chain (``start_phase``): its kernels against exact enumeration, and a fit
-that learns sessions of a steady length."""
+"""The break-state kernels (``ffbs4``), with a session's opening phase (``start_phase``, four
+states) and without it (the three-state chain): every kernel against exact enumeration of
+every state path, and a fit that learns sessions of a steady length."""
 
 from __future__ import annotations
 
@@ -21,19 +22,24 @@ C, B, OFF, W = 0, 1, 2, 3
 CODING = (C, W)
 
 
-def _step(prev: int, nxt: int, s: float, e: float, b: float, r: float, q: float) -> float:
+PHASES = pytest.mark.parametrize("phase", [True, False], ids=["opening_phase", "three_states"])
+
+
+def _step(
+    prev: int, nxt: int, s: float, e: float, b: float, r: float, q: float, phase: bool
+) -> float:
     keep = 1.0 - e
     table = {
         C: (keep * (1 - b), keep * b, e, 0.0),
         B: (keep * r, keep * (1 - r), e, 0.0),
-        OFF: (0.0, 0.0, 1 - s, s),
+        OFF: (0.0, 0.0, 1 - s, s) if phase else (s, 0.0, 1 - s, 0.0),
         W: (q, 0.0, 0.0, 1 - q),
     }
     return table[prev][nxt]
 
 
 def _paths(
-    cells: np.ndarray, tabs: np.ndarray, c: float, r: float, q: float, p0: float
+    cells: np.ndarray, tabs: np.ndarray, c: float, r: float, q: float, phase: bool, p0: float
 ) -> Iterator[tuple[tuple[int, ...], float]]:
     """Every state path of a tiny interval (minute 0 coding with ``p0``, else off; the last
     minute holds the commit) with its joint probability."""
@@ -45,38 +51,39 @@ def _paths(
             p, prev = pz0, z0
             for j in range(n):
                 s, e, b = tabs[cells[j]]
-                p *= _step(prev, z[j], s, e, b, r, q)
+                p *= _step(prev, z[j], s, e, b, r, q, phase)
                 if z[j] in CODING:
                     p *= c if j == n - 1 else 1 - c
                 prev = z[j]
             yield z, p
 
 
+@PHASES
 @pytest.mark.parametrize("p0", [1.0, 0.0, 0.4])
-def test_interval_kernels_equal_exact_enumeration(p0: float) -> None:
+def test_interval_kernels_equal_exact_enumeration(p0: float, phase: bool) -> None:
     rng = np.random.default_rng(0)
     tabs = rng.uniform(0.05, 0.6, (3, 3))
     cells = np.array([0, 1, 2, 1, 0, 2], dtype=np.int32)
     c, r, q = 0.2, 0.4, 0.3
     total = last = norm = 0.0
-    for z, p in _paths(cells, tabs, c, r, q, p0):
+    for z, p in _paths(cells, tabs, c, r, q, phase, p0):
         since_off = z[max((j + 1 for j, v in enumerate(z) if v == OFF), default=0) :]
         run = sum(v in CODING for v in since_off)  # the closing session's coding
         total, last, norm = total + p * sum(v in CODING for v in z), last + p * run, norm + p
     s, e, b = (np.ascontiguousarray(tabs[:, j]) for j in range(3))
     out = np.zeros(20_000)
-    expected = interval_ffbs4(cells, s, e, b, c, r, q, True, p0, out.shape[0], np.uint64(7), out)
+    expected = interval_ffbs4(cells, s, e, b, c, r, q, phase, p0, out.shape[0], np.uint64(7), out)
     assert expected == pytest.approx(total / norm)
     assert out.mean() == pytest.approx(total / norm, abs=5 * out.std() / np.sqrt(out.size))
     assert set(np.unique(out)) <= set(range(1, cells.shape[0] + 1))
     offsets = np.array([0, cells.shape[0]], dtype=np.int64)
-    bouts = last_bouts4(cells, offsets, np.array([p0]), s, e, b, c, r, q, True)
+    bouts = last_bouts4(cells, offsets, np.array([p0]), s, e, b, c, r, q, phase)
     assert bouts[0] == pytest.approx(last / norm)
     assert bouts[0] < expected
 
 
 def _segment_by_enumeration(
-    y: np.ndarray, cell: np.ndarray, se: np.ndarray, c: float, r: float, q: float
+    y: np.ndarray, cell: np.ndarray, se: np.ndarray, c: float, r: float, q: float, phase: bool
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """One segment (coding, in C, at its first minute; after each commit the chain goes on from
     C): likelihood, coding marginals, the per-cell counts (six columns) and ``(n_bc, n_bb,
@@ -91,7 +98,7 @@ def _segment_by_enumeration(
         moves = []
         for t, zt in enumerate(z, start=1):
             s_k, e_k, b_k = se[cell[t]]
-            p *= _step(prev, zt, s_k, e_k, b_k, r, q)
+            p *= _step(prev, zt, s_k, e_k, b_k, r, q, phase)
             if zt in CODING:
                 p *= c if y[t] else 1 - c
             elif y[t]:
@@ -108,7 +115,7 @@ def _segment_by_enumeration(
             if a in (C, B) and b == OFF:
                 counts[k, 1] += p
             if a == OFF:
-                counts[k, 2 if b == W else 3] += p
+                counts[k, 2 if b != OFF else 3] += p  # a session starts (in W or C)
             if a == C and b in (C, B):
                 counts[k, 4 if b == C else 5] += p
             if a == B and b != OFF:
@@ -119,9 +126,11 @@ def _segment_by_enumeration(
     return like, coding / like, counts / like, moves_em / like
 
 
-def test_fit_pass_equals_enumeration_over_segments() -> None:
+@PHASES
+def test_fit_pass_equals_enumeration_over_segments(phase: bool) -> None:
     """Likelihood, coding marginals, every per-cell count and the EM statistics of
-    ``fit_pass4`` over two segments (each rescaled at its end) against every state path."""
+    ``fit_pass4`` over two segments (each rescaled at its end) against every state path
+    (without the phase, the opening phase's statistics are zero)."""
     rng = np.random.default_rng(1)
     se = rng.uniform(0.05, 0.5, (3, 3))
     segments = [np.array([1, 0, 0, 1, 0, 1], np.uint8), np.array([1, 0, 0, 1, 0, 0], np.uint8)]
@@ -134,20 +143,23 @@ def test_fit_pass_equals_enumeration_over_segments() -> None:
     gamma = np.zeros(n)
     counts = np.zeros((3, 6))
     bufs = (np.empty((n, 4)), np.empty(n, dtype=np.int64), np.empty(n))
-    out = fit_pass4(y, cell, start, se, c, r, q, True, counts, *bufs, gamma, True)
+    out = fit_pass4(y, cell, start, se, c, r, q, phase, counts, *bufs, gamma, True)
     parts = [
-        _segment_by_enumeration(a, k, se, c, r, q) for a, k in zip(segments, cells, strict=True)
+        _segment_by_enumeration(a, k, se, c, r, q, phase)
+        for a, k in zip(segments, cells, strict=True)
     ]
     assert out[0] == pytest.approx(sum(np.log(p[0]) for p in parts))
     np.testing.assert_allclose(gamma, np.concatenate([p[1] for p in parts]), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(counts, sum(p[2] for p in parts), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(out[3:], sum(p[3] for p in parts), rtol=1e-9)
+    np.testing.assert_allclose(out[3:], sum(p[3] for p in parts), rtol=1e-9, atol=1e-15)
+    assert phase or out[5:] == (0.0, 0.0)
     not_start = ~start
     assert out[2] == pytest.approx(gamma[not_start].sum())
     assert out[1] == pytest.approx(gamma[not_start & (y == 1)].sum())
 
 
-def test_empty_day_probability_equals_enumeration() -> None:
+@PHASES
+def test_empty_day_probability_equals_enumeration(phase: bool) -> None:
     """``day_empty_logprob4``: log P(no commit all day | the day starts off), per day."""
     rng = np.random.default_rng(2)
     tabs = rng.uniform(0.05, 0.5, (3, 3))
@@ -155,14 +167,15 @@ def test_empty_day_probability_equals_enumeration() -> None:
     day = np.array([0, 0, 0, 0, 1, 1, 1], dtype=np.int64)
     c, r, q = 0.25, 0.3, 0.4
     s, e, b = (np.ascontiguousarray(tabs[:, j]) for j in range(3))
-    got = day_empty_logprob4(cell, day, 2, s, e, b, c, r, q, True)
+    got = day_empty_logprob4(cell, day, 2, s, e, b, c, r, q, phase)
     for d in (0, 1):
         cl = cell[day == d]
         total = 0.0
         for z in itertools.product((C, B, OFF, W), repeat=cl.shape[0]):
             p, prev = 1.0, OFF
             for j, zj in enumerate(z):
-                p *= _step(prev, zj, *tabs[cl[j]], r, q) * ((1 - c) if zj in CODING else 1.0)
+                step = _step(prev, zj, *tabs[cl[j]], r, q, phase)
+                p *= step * ((1 - c) if zj in CODING else 1.0)
                 prev = zj
             total += p
         assert got[d] == pytest.approx(np.log(total))
