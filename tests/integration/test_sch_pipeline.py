@@ -213,6 +213,48 @@ def test_eval_exports_predictions(demo: Path) -> None:
     assert list((out / "tb").iterdir())
 
 
+def test_refit_effort_reproduces_the_stage_and_pairs_with_compare(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``benchmarks/refit_effort.py`` refits what ``train_sch`` fits after its dataset: without
+    ``--set`` the run's own figures come back bit for bit, an override moves only what it acts
+    on, and ``compare_real_history.py`` pairs the refits."""
+    from tests.benchmodule import load_benchmark
+
+    refit, compare = load_benchmark("refit_effort"), load_benchmark("compare_real_history")
+
+    def last(text: str) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+        return out
+
+    assert refit.main([str(demo), "--out", str(tmp_path / "same")]) == 0
+    same = last(capsys.readouterr().out)["refit"]
+    assert (same["histories"], same["reproduced"]) == (1, 1)
+    trained = json.loads((demo / "sc-output/reports/sch_evaluation.json").read_text())
+    again_path = tmp_path / "same" / demo.name / "sc-output/reports/sch_evaluation.json"
+    again = json.loads(again_path.read_text())
+    for key in ("spearman_sch", "heldout_nll", "baseline_loc_heldout_nll", "coverage_80",
+                "binned_calibration_r2", "model_selection"):  # fmt: skip
+        assert again[key] == trained[key], key
+    # without the pool the distribution is the model's alone; SCH (the model's own) stays
+    nopool = ["--out", str(tmp_path / "nopool"), "--set", "training.pool_size_mdn=0"]
+    assert refit.main([str(demo), *nopool]) == 0
+    row = last(capsys.readouterr().out)["refit"]["rows"][0]
+    assert row["after"]["spearman_sch"] == row["before"]["spearman_sch"]
+    assert row["after"]["heldout_nll"] != row["before"]["heldout_nll"]
+    assert not row["reproduced"]
+    assert compare.main([str(tmp_path / "same"), str(tmp_path / "nopool")]) == 0
+    paired = last(capsys.readouterr().out)
+    assert paired["histories"] == 1
+    assert paired["paired"]["sch_minus_lines_added"]["mean"] == 0.0
+    # a key that acts before the dataset (labels, features) is refused in one line, exit 2
+    assert refit.main([str(demo), "--out", str(tmp_path / "x"), "--set",
+                       "training.hmm.epochs=3"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith("error: --set 'training.hmm.epochs=3'") and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("case", ["missing", "truncated", "garbage", "other_vocabulary"])
 def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     demo: Path, tmp_path: Path, case: str

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # numpy stays off the import path of a no-op rerun
     from standard_coder.config.training import TrainingSection
     from standard_coder.sch.dataset import Dataset
     from standard_coder.sch.predictors.estimator import EffortModel
+    from standard_coder.sch.predictors.stage import SideFit
     from standard_coder.sch.work_inference.labels import AuthorHistory, LabelSet
 
 Key = tuple[str, str]
@@ -288,6 +289,33 @@ def label_commits(
     return fold_pull_events(labels)
 
 
+def fit_baseline_and_pool(
+    dataset: Dataset,
+    t: TrainingSection,
+    model: EffortModel,
+    base_kind: str,
+    base_head: Mapping[str, Any],
+    side_fit: SideFit,
+) -> EffortModel:
+    """The LOC baseline (``base_kind`` with ``base_head`` on lines added and deleted), and
+    ``model`` pooled with an MDN on its size counts at ``[training] pool_size_mdn`` (the shift
+    and auto predictors), as ``train_sch`` fits them; ``side_fit`` fits each model beside the
+    main one. Returns the baseline. ``benchmarks/refit_effort.py`` refits saved runs with it."""
+    from standard_coder.sch.predictors.pool import size_columns
+    from standard_coder.sch.predictors.stage import fit_loc_baseline
+
+    columns = size_columns(dataset.feature_names)  # every representation has some
+    pool = bool(t.pool_size_mdn and t.predictor in ("shift", "auto") and columns)
+    baseline = fit_loc_baseline(dataset, base_kind, base_head, side_fit,
+                                pool_weight=t.pool_size_mdn if pool else 0.0,
+                                pool_params=t.mdn.model_dump())  # fmt: skip
+    if pool:
+        size_model = side_fit(dataset.columns_view(columns, "size"), "mdn", t.mdn.model_dump(),
+                              "size_mdn", "size MDN")  # fmt: skip
+        model.pool_with(size_model, t.pool_size_mdn, columns)
+    return baseline
+
+
 def run(ctx: StageContext) -> None:
     """Infer coding time per author, build features, train the effort model and evaluate it.
 
@@ -434,8 +462,7 @@ def run(ctx: StageContext) -> None:
     # torch comes in here, not at the top: a run killed or stopped during work inference or
     # features (the workers' part) never paid for it
     from standard_coder.sch.evaluation import evaluate
-    from standard_coder.sch.predictors.pool import size_columns
-    from standard_coder.sch.predictors.stage import fit_effort_model, fit_loc_baseline
+    from standard_coder.sch.predictors.stage import fit_effort_model
     from standard_coder.sch.predictors.train import TrainingInterrupted
 
     # [runner] precision is in the params only when it is not fp32 (see pipelines.sch)
@@ -493,15 +520,7 @@ def run(ctx: StageContext) -> None:
             progress.finish(side)
             return side
 
-        columns = size_columns(dataset.feature_names)  # every representation has some
-        pool = bool(t.pool_size_mdn and t.predictor in ("shift", "auto") and columns)
-        baseline = fit_loc_baseline(dataset, base_kind, base_head, side_model,
-                                    pool_weight=t.pool_size_mdn if pool else 0.0,
-                                    pool_params=t.mdn.model_dump())  # fmt: skip
-        if pool:
-            size_model = side_model(dataset.columns_view(columns, "size"), "mdn",
-                                    t.mdn.model_dump(), "size_mdn", "size MDN")  # fmt: skip
-            model.pool_with(size_model, t.pool_size_mdn, columns)
+        baseline = fit_baseline_and_pool(dataset, t, model, base_kind, base_head, side_model)
     except TrainingInterrupted:
         return  # checkpoint saved; the engine reports the interrupt
     model.save(out["model"])
