@@ -31,8 +31,6 @@ no run, an override of another key, a config the schema refuses.
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
 import json
 import sys
 import time
@@ -56,14 +54,13 @@ class RefitError(Exception):
     """Bad input: a path, an override or a config (one line, exit 2)."""
 
 
-@functools.cache
 def _real_history() -> Any:
-    """``real_history.py`` (its rows and targets), loaded once."""
-    spec = importlib.util.spec_from_file_location("real_history", HERE / "real_history.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """``real_history.py`` (its rows and targets), imported from this folder."""
+    if str(HERE) not in sys.path:
+        sys.path.append(str(HERE))
+    import real_history  # a sibling script, found once its folder is on the path
+
+    return real_history
 
 
 def check_override(text: str) -> None:
