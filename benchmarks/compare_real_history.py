@@ -211,7 +211,9 @@ def print_report(
         se = f" ± {p['se']:.4f}" if p["se"] is not None else ""
         print(f"  {label:36s} {p['mean']:+.4f}{se}  ({p['up']} / {p['down']})")
     p = out["paired"]["sch_minus_lines_added"]
-    if p["se"] is not None and p["mean"] is not None:
+    if p["mean"] is not None and p["up"] == p["down"] == 0:  # rankings as they were (a refit)
+        print("  SCH − lines added did not move on any history")
+    elif p["se"] is not None and p["mean"] is not None:
         ratio = p["mean"] / p["se"] if p["se"] > 0 else float("inf")
         seeds = out.get("seeds") or {"before": 1, "after": 1}
         print(f"  SCH − lines added moved {ratio:+.1f} standard errors. Two run seeds of the same "

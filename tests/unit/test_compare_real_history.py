@@ -89,3 +89,16 @@ def test_more_seeds_average_each_historys_figures_before_pairing(
     # a seed's path that holds no runs is the same one-line error
     assert cmp.main([str(before), str(after42), "--after-seed", str(tmp_path / "x.log")]) == 2
     assert "x.log" in capsys.readouterr().err
+
+
+def test_rankings_that_did_not_move_are_said_so_not_as_infinite_standard_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an effort-model refit on the same labels: SCH and lines added rank exactly as before
+    before = _log(tmp_path / "before.log", [_row("a", 0.30, 0.20), _row("b", 0.10, 0.20)])
+    after = _log(tmp_path / "after.log", [_row("a", 0.30, 0.20, nll=0.9),
+                                          _row("b", 0.10, 0.20, nll=1.2)])  # fmt: skip
+    assert cmp.main([str(before), str(after)]) == 0
+    text = capsys.readouterr().out
+    assert "SCH − lines added did not move on any history" in text
+    assert "inf" not in text.split("\n{")[0]
