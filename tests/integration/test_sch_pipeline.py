@@ -101,10 +101,11 @@ def test_demo_produces_every_artifact(demo: Path) -> None:
     ck = torch.load(base / "models" / "auto" / "model.pt", weights_only=True)
     assert ck["vocabulary_checksum"] and ck["feature_checksum"]
     # ... whose distribution pools an MDN on the size counts ([training] pool_size_mdn)
-    assert ck["pool"]["weight"] == 0.5 and ck["pool"]["model"]["predictor"] == "mdn"
+    w = ck["pool"]["weight"]
+    assert w == 0.25 and ck["pool"]["model"]["predictor"] == "mdn"  # the default share
     pool = ev["distribution_pool"]
-    assert pool["size_features"] == len(ck["pool"]["columns"]) > 0
-    mixed = 0.5 * pool["unpooled_heldout_nll"] + 0.5 * pool["size_mdn_heldout_nll"]
+    assert pool["size_features"] == len(ck["pool"]["columns"]) > 0 and pool["weight"] == w
+    mixed = (1 - w) * pool["unpooled_heldout_nll"] + w * pool["size_mdn_heldout_nll"]
     assert ev["heldout_nll"] <= mixed + 1e-9  # a linear pool's log score (log is concave)
 
 

@@ -131,9 +131,9 @@ def test_pool_size_mdn_is_a_share_below_one_in_train_schs_params_only_when_it_po
         params: dict[str, object] = {s.name: s.params for s in build(p, []).stages}["train_sch"]
         return params["training"]  # type: ignore[return-value]
 
-    assert training_params("")["pool_size_mdn"] == 0.5  # the default
+    assert training_params("")["pool_size_mdn"] == 0.25  # the default
     assert "pool_size_mdn" not in training_params("pool_size_mdn = 0")
     assert "pool_size_mdn" not in training_params('predictor = "mdn"')
-    assert training_params('predictor = "shift"\npool_size_mdn = 0.25')["pool_size_mdn"] == 0.25
+    assert training_params('predictor = "shift"\npool_size_mdn = 0.4')["pool_size_mdn"] == 0.4
     with pytest.raises(ConfigError, match="pool_size_mdn"):
         training_params("pool_size_mdn = 1")

@@ -65,7 +65,7 @@ def test_the_a_b_flags_switch_pull_request_and_merge_times_off_in_a_valid_config
         path = tmp_path / f"pool-{pool}-{quick}.toml"
         path.write_text(bench.config_text(tmp_path, quick=quick, max_commits=None, workers=1,
                                           pool=pool))  # fmt: skip
-        assert load_config(path).training.pool_size_mdn == (0.5 if pool else 0.0)
+        assert load_config(path).training.pool_size_mdn == (0.25 if pool else 0.0)
     prior_file = tmp_path / "mine.npz"
     cases = ((False, None, True), (True, None, False), (False, prior_file, False),
              (True, prior_file, True))  # fmt: skip

@@ -369,7 +369,7 @@ class TrainingSection(StrictModel):
         'weighs the same); docs/effort-models.md, "Recency"',
     )
     pool_size_mdn: float = Field(
-        0.5,
+        0.25,
         ge=0,
         lt=1,
         description="predictor shift or auto: the effort distribution is this share of an MDN "
