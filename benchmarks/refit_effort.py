@@ -25,7 +25,8 @@ Only keys that act after the dataset may be set: ``predictor`` (not ``multitask`
 needs the pull requests), ``label_weighting``, ``recency_half_life``, ``pool_size_mdn`` and
 the ``mdn``, ``quantile``, ``shift``, ``auto`` and ``optim`` tables (less
 ``optim.validation_fraction``, which splits the dataset). Exit 2, one line: a path that holds
-no run, an override of another key, a config the schema refuses.
+no run, an override of another key, a config the schema refuses, an ``--out`` that would write
+over a run's own evaluation.
 """
 
 from __future__ import annotations
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         for text in args.overrides:
             check_override(text)
         runs = find_runs(args.runs)
+        for run in runs:  # before any fit: a refit never overwrites what it compares with
+            if (args.out / run.parent.name / "sc-output").resolve() == run.resolve():
+                raise RefitError(f"--out {args.out}: would overwrite {run}'s own evaluation")
         rows = []
         for run in runs:
             row = refit(run, args.overrides, args.out)

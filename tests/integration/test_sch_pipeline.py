@@ -254,6 +254,11 @@ def test_refit_effort_reproduces_the_stage_and_pairs_with_compare(
     err = capsys.readouterr().err
     assert err.startswith("error: --set 'training.hmm.epochs=3'") and err.count("\n") == 1
     assert not (tmp_path / "x").exists()
+    # an --out that would write over the run's own evaluation: refused before any fit
+    before = (demo / "sc-output/reports/sch_evaluation.json").read_bytes()
+    assert refit.main([str(demo), "--out", str(demo.parent)]) == 2
+    assert "would overwrite" in capsys.readouterr().err
+    assert (demo / "sc-output/reports/sch_evaluation.json").read_bytes() == before
 
 
 @pytest.mark.parametrize("case", ["missing", "truncated", "garbage", "other_vocabulary"])
