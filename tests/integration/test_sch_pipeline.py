@@ -254,6 +254,9 @@ def test_refit_effort_reproduces_the_stage_and_pairs_with_compare(
     err = capsys.readouterr().err
     assert err.startswith("error: --set 'training.hmm.epochs=3'") and err.count("\n") == 1
     assert not (tmp_path / "x").exists()
+    # a path that holds no run: one line naming it, exit 2
+    assert refit.main([str(tmp_path / "nothing"), "--out", str(tmp_path / "y")]) == 2
+    assert "nothing: no sc-output folder" in capsys.readouterr().err
     # an --out that would write over the run's own evaluation: refused before any fit
     before = (demo / "sc-output/reports/sch_evaluation.json").read_bytes()
     assert refit.main([str(demo), "--out", str(demo.parent)]) == 2
