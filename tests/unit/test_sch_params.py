@@ -209,3 +209,29 @@ def test_each_stage_code_version_covers_the_pipelines_modules_its_run_reads(
     assert {"pipelines/sch_team.py", "pipelines/sch_effort.py"} <= code["team_output"]
     assert {"pipelines/sch_forecast.py", "pipelines/sch_options.py"} <= code["forecast"]
     assert all(p.is_file() for s in pipe.stages for p in s.code_files or ())
+
+
+def test_stages_that_price_changes_cover_the_model_code_they_apply(tmp_path: Path) -> None:
+    """``team_output`` and a forecast of diffs apply the trained model and representation
+    (``sch/predictors``, ``sch/features``) to stored changes read from the mine. A change in how
+    a distribution's SCH is drawn can leave ``train_sch``'s outputs byte for byte the same, so
+    those inputs alone would skip the stage with prices the new code would not make."""
+    import standard_coder
+
+    pkg = Path(standard_coder.__file__).parent
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "pipeline_config.toml").write_text(CONFIG)
+    (folder / "sprint_inputs.json").write_text('{"tickets": [{"id": "T-1", "diff": "x"}]}')
+    pipe = build(folder / "pipeline_config.toml", [])
+    applied = {
+        "sch/predictors/distributions.py",
+        "sch/predictors/estimator.py",
+        "sch/features/representation.py",
+        "sch/features/tokens.py",
+        "sch/mining/store.py",
+    }
+    for name in ("team_output", "forecast"):
+        stage = next(s for s in pipe.stages if s.name == name)
+        code = {p.relative_to(pkg).as_posix() for p in stage.code_files or ()}
+        assert applied <= code, (name, applied - code)

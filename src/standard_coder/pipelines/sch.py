@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 
 RUNNER_LABELS = {"seed": "runner.seed", "precision": "runner.precision", "device": "runner.device"}
+MODEL_CODE = ("sch/features", "sch/predictors", "sch/dataset.py")
+"""Where a trained model and its representation are read and applied: part of the code version
+of every stage that prices changes with them (``team_output``, a forecast with diffs), since a
+change there can alter prices while ``train_sch`` writes the same bytes again."""
 """``train_sch``'s params from ``[runner]``, by their config keys in its rerun reasons."""
 
 
@@ -295,8 +299,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     "sch/team_output.py",
                     "sch/estimate.py",  # its draws (sch_draws): each change as estimate draws it
                     "sch/reapplied.py",
-                    "sch/mining/identities.py",  # the people it joins by name
-                    "sch/features/commit_counts.py",
+                    "sch/records.py",
+                    # how a stored change becomes features and draws (the model's and the
+                    # representation's code, which a retrain can leave byte for byte the same)
+                    # and how the mined commits and the people they join by name are read
+                    *MODEL_CODE,
+                    "sch/mining",
                 ),
             ],
             device_sensitive=True,
@@ -354,7 +362,12 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     # how a ticket's changes are priced (estimate's draws)
                     *(
                         package_sources(
-                            "pipelines/sch_effort.py", "sch/estimate.py", "sch/patch_mail.py"
+                            "pipelines/sch_effort.py",
+                            "sch/estimate.py",
+                            "sch/patch_mail.py",
+                            "sch/records.py",
+                            *MODEL_CODE,
+                            "sch/mining",  # a ticket's commits read from git as estimate does
                         )
                         if needs_model
                         else ()
