@@ -94,6 +94,40 @@ def test_readonly_cache_writes_nothing(tmp_path: Path) -> None:
     assert not db.exists()
 
 
+def test_a_readonly_reader_leaves_the_folder_as_it_found_it(tmp_path: Path) -> None:
+    """``status`` and ``--dry-run`` read the cache: SQLite's read-only mode would leave a
+    ``-wal`` and a ``-shm`` beside a WAL database it opened; the reader removes them on close,
+    changes no row, sees a running writer's rows, and reads a read-only folder's cache."""
+    _tree(tmp_path / "d")
+    db = tmp_path / "c" / "cache.sqlite"
+    cache = SqliteHashCache(db)
+    first = scan_path(tmp_path / "d", cache)
+    cache.close()
+    assert sorted(p.name for p in db.parent.iterdir()) == ["cache.sqlite"]
+    before = db.read_bytes()
+    reader = SqliteHashCache(db, readonly=True)
+    (tmp_path / "d" / "f0.txt").write_text("changed\n")
+    again = scan_path(tmp_path / "d", reader)
+    assert again.rehashed == 1 and again.checksum != first.checksum
+    reader.close()
+    assert sorted(p.name for p in db.parent.iterdir()) == ["cache.sqlite"]
+    assert db.read_bytes() == before
+    writer = SqliteHashCache(db)
+    scan_path(tmp_path / "d", writer)  # the changed file's row, in the writer's log
+    reader = SqliteHashCache(db, readonly=True)
+    assert scan_path(tmp_path / "d", reader).rehashed == 0
+    reader.close()
+    writer.close()
+    assert sorted(p.name for p in db.parent.iterdir()) == ["cache.sqlite"]
+    os.chmod(db.parent, 0o555)
+    try:
+        reader = SqliteHashCache(db, readonly=True)
+        assert scan_path(tmp_path / "d", reader).rehashed == 0
+        reader.close()
+    finally:
+        os.chmod(db.parent, 0o755)
+
+
 @pytest.mark.parametrize("garbage", [b"not a database at all" * 100, b"SQLite format 3\x00trunc"])
 def test_corrupt_cache_file_raises_corrupt_state(tmp_path: Path, garbage: bytes) -> None:
     db = tmp_path / "cache.sqlite"

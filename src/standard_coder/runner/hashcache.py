@@ -292,7 +292,16 @@ def rows_of_gone_files(db_path: Path) -> tuple[list[str], int]:
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     """A read-only connection. A WAL database closed cleanly has no ``-shm`` file, and SQLite
     cannot make one in a folder it may not write (a read-only mount, another user's results):
-    there the file is opened as immutable, which is true of it while the folder is read-only."""
+    there the file is opened as immutable, which is true of it while the folder is read-only.
+
+    Where the file and its folder may be written, the connection is a writable one that refuses
+    writes (``query_only``): SQLite's read-only mode makes the ``-wal`` and ``-shm`` files a
+    WAL database needs and leaves them behind on close, while the last writable connection to
+    close removes them, so ``status`` leaves the folder as it found it."""
+    if path.is_file() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA query_only=ON")
+        return conn
     uri = path.resolve().as_uri()
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
     try:
