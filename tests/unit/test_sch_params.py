@@ -235,3 +235,26 @@ def test_stages_that_price_changes_cover_the_model_code_they_apply(tmp_path: Pat
         stage = next(s for s in pipe.stages if s.name == name)
         code = {p.relative_to(pkg).as_posix() for p in stage.code_files or ()}
         assert applied <= code, (name, applied - code)
+
+
+def test_a_forecast_of_commits_names_its_repositories_relative_to_the_project(
+    tmp_path: Path,
+) -> None:
+    """A ticket listing commit ids reads them from the repositories: their paths are a param
+    of the forecast, relative to the project folder like every other path inside it, so a
+    project moved or copied elsewhere does not rerun the forecast for its own new path."""
+    import subprocess
+
+    params = []
+    for folder in (tmp_path / "a", tmp_path / "moved" / "b"):
+        for name in ("r0", "r1"):
+            subprocess.run(["git", "init", "-q", str(folder / "repos" / name)], check=True)
+        (folder / "pipeline_config.toml").write_text(CONFIG)
+        (folder / "sprint_inputs.json").write_text(
+            '{"tickets": [{"id": "T-1", "commit_ids": ["abc1234"]}]}'
+        )
+        pipe = build(folder / "pipeline_config.toml", [])
+        forecast = next(s for s in pipe.stages if s.name == "forecast")
+        params.append(json.loads(json.dumps(dict(forecast.params), default=str)))
+    assert params[0]["repositories"] == ["repos/r0", "repos/r1"]
+    assert params[0] == params[1]

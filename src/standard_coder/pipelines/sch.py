@@ -17,7 +17,12 @@ from standard_coder.config import ConfigError, load_config
 from standard_coder.pipelines import sch_forecast, sch_mine, sch_team, sch_train
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_options import mine_options
-from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
+from standard_coder.pipelines.wiring import (
+    assemble_pipeline,
+    package_sources,
+    relative_params,
+    section_params,
+)
 from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection
 from standard_coder.runner.stage import DistributedTraining, Pipeline, Stage
@@ -27,11 +32,11 @@ if TYPE_CHECKING:
 
 
 RUNNER_LABELS = {"seed": "runner.seed", "precision": "runner.precision", "device": "runner.device"}
+"""``train_sch``'s params from ``[runner]``, by their config keys in its rerun reasons."""
 MODEL_CODE = ("sch/features", "sch/predictors", "sch/dataset.py")
 """Where a trained model and its representation are read and applied: part of the code version
 of every stage that prices changes with them (``team_output``, a forecast with diffs), since a
 change there can alter prices while ``train_sch`` writes the same bytes again."""
-"""``train_sch``'s params from ``[runner]``, by their config keys in its rerun reasons."""
 
 
 def _sprint_wants(path: Path | None) -> tuple[bool, bool]:
@@ -351,7 +356,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                         if needs_model
                         else {}
                     ),
-                    **({"repositories": [str(r) for r in commit_repos]} if commit_repos else {}),
+                    **(
+                        {"repositories": relative_params([str(r) for r in commit_repos], root)}
+                        if commit_repos
+                        else {}
+                    ),
                 },
                 param_labels={"seed": "runner.seed"},
                 named_outputs={"forecasts": layout.forecasts},

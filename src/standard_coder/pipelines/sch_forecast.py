@@ -32,7 +32,8 @@ def run(ctx: StageContext) -> None:
 
     from standard_coder.pipelines.sch_effort import commit_lookup
 
-    repos = [Path(p) for p in ctx.params.get("repositories", [])]  # for commits not mined
+    # for commits not mined; a path inside the project folder is a param relative to it
+    repos = [Path(ctx.root_dir) / p for p in ctx.params.get("repositories", [])]
     # the mined database (an input when a ticket lists commits), then the repositories: an id
     # in neither is an error. One lookup for the input check and the pricing: each id is
     # resolved once (git is asked once where a commit the mine did not read is)

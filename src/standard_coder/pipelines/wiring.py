@@ -28,9 +28,14 @@ def section_params(model: Any, root: Path | None = None) -> Any:
     These are stage params, so they enter fingerprints: relative paths keep a project folder that
     is moved or copied elsewhere up to date (file contents are covered by the stage inputs).
     """
-    data = json.loads(model.model_dump_json())
+    return relative_params(json.loads(model.model_dump_json()), root)
+
+
+def relative_params(value: Any, root: Path | None) -> Any:
+    """``value`` (JSON data) with every string that is a path inside ``root`` made relative to
+    it (:func:`section_params`); unchanged without a ``root``."""
     if root is None:
-        return data
+        return value
     prefix = str(root).rstrip("/") + "/"
 
     def rel(value: Any) -> Any:
@@ -42,7 +47,7 @@ def section_params(model: Any, root: Path | None = None) -> Any:
             return [rel(v) for v in value]
         return value
 
-    return rel(data)
+    return rel(value)
 
 
 class DemoFolderTaken(ValueError):
