@@ -258,3 +258,61 @@ def test_a_forecast_of_commits_names_its_repositories_relative_to_the_project(
         params.append(json.loads(json.dumps(dict(forecast.params), default=str)))
     assert params[0]["repositories"] == ["repos/r0", "repos/r1"]
     assert params[0] == params[1]
+
+
+def _package_imports(path: Path, pkg: Path) -> set[str]:
+    """Modules of the package that ``path`` imports (at module level or inside functions), as
+    paths relative to the package (``sch/stats.py``)."""
+    import ast
+
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        for name in names:
+            if not name.startswith("standard_coder."):
+                continue
+            rel = Path(*name.split(".")[1:])
+            if (pkg / rel).with_suffix(".py").is_file():
+                out.add(rel.with_suffix(".py").as_posix())
+    return out
+
+
+def test_sch_stage_code_versions_cover_the_domain_modules_their_code_imports(
+    tmp_path: Path,
+) -> None:
+    """Every ``sch/`` or ``forecasting/`` module that a file of a stage's code version imports
+    is in that code version too, so a change anywhere in what a stage runs reruns it (session
+    51: ``train_sch`` read its metrics from ``sch/stats.py`` and the mined commits through
+    ``sch/mining/store.py`` without either in its code version). The exceptions: what the
+    shared option builders (``sch_options.py``) import for other stages, the simulator behind
+    ``load_truth``, the delivery head of a run without pull requests, and the two error types
+    ``team_output`` shares with the forecast."""
+    import standard_coder
+
+    pkg = Path(standard_coder.__file__).parent
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "pipeline_config.toml").write_text(CONFIG)
+    (folder / "sprint_inputs.json").write_text('{"tickets": [{"id": "T-1", "diff": "x"}]}')
+    pipe = build(folder / "pipeline_config.toml", [])
+    allowed = {
+        "train_sch": {"sch/teamsim/codegen.py", "sch/teamsim/families.py",
+                      "sch/teamsim/schedule.py", "sch/delivery/data.py",
+                      "sch/delivery/distribution.py"},
+        "team_output": {"forecasting/inputs.py", "forecasting/validate.py"},
+    }  # fmt: skip
+    for stage in pipe.stages:
+        code = {p.relative_to(pkg).as_posix() for p in stage.code_files or ()}
+        missing = {
+            (imported, f)
+            for f in code - {"pipelines/sch_options.py"}
+            for imported in _package_imports(pkg / f, pkg)
+            if imported.startswith(("sch/", "forecasting/"))
+            and imported not in code
+            and imported not in allowed.get(stage.name, set())
+        }
+        assert not missing, (stage.name, sorted(missing))

@@ -33,7 +33,14 @@ if TYPE_CHECKING:
 
 RUNNER_LABELS = {"seed": "runner.seed", "precision": "runner.precision", "device": "runner.device"}
 """``train_sch``'s params from ``[runner]``, by their config keys in its rerun reasons."""
-MODEL_CODE = ("sch/features", "sch/predictors", "sch/dataset.py")
+MODEL_CODE = (
+    "sch/features",
+    "sch/predictors",
+    "sch/delivery",  # a multitask model's delivery head
+    "sch/dataset.py",
+    "sch/stats.py",
+    "sch/records.py",
+)
 """Where a trained model and its representation are read and applied: part of the code version
 of every stage that prices changes with them (``team_output``, a forecast with diffs), since a
 change there can alter prices while ``train_sch`` writes the same bytes again."""
@@ -264,6 +271,11 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     "sch/predictors",
                     "sch/dataset.py",
                     "sch/evaluation.py",
+                    "sch/stats.py",  # the metrics' Spearman and bins
+                    "sch/target_intervals.py",  # the targets' verdicts
+                    "sch/records.py",
+                    "sch/mining",  # how the mined commits, merges and pulls are read back
+                    "sch/teamsim/team.py",  # load_truth: how a truth.json is read
                     *(
                         ("sch/delivery", "pipelines/sch_delivery.py")
                         if "pull_requests" in train_inputs
@@ -304,7 +316,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     "sch/team_output.py",
                     "sch/estimate.py",  # its draws (sch_draws): each change as estimate draws it
                     "sch/reapplied.py",
-                    "sch/records.py",
+                    "sch/patch_mail.py",
                     # how a stored change becomes features and draws (the model's and the
                     # representation's code, which a retrain can leave byte for byte the same)
                     # and how the mined commits and the people they join by name are read
@@ -374,7 +386,6 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                             "pipelines/sch_effort.py",
                             "sch/estimate.py",
                             "sch/patch_mail.py",
-                            "sch/records.py",
                             *MODEL_CODE,
                             "sch/mining",  # a ticket's commits read from git as estimate does
                         )
