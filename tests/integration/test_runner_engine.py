@@ -148,6 +148,41 @@ def test_code_version_change_and_force(root: Path) -> None:
     assert reasons(sink, "stage_cache_miss") == {"prepare": "forced"}
 
 
+def test_a_helper_module_change_reruns_a_stage_that_imports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``code_files`` a stage's code version covers its module and the user code that
+    module imports (``runner/codeclosure.py``): editing a helper in another module reruns it,
+    editing a module it does not import does not."""
+    import importlib
+
+    pkg = tmp_path / "src" / "userpipe"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "stages.py").write_text(
+        "from pathlib import Path\n"
+        "from userpipe.helpers import scale\n"
+        "def build(ctx):\n"
+        "    Path(ctx.base_dir.parent, 'out.txt').write_text(str(scale(2)))\n"
+    )
+    (pkg / "helpers.py").write_text("def scale(x):\n    return x * 10\n")
+    (pkg / "unrelated.py").write_text("A = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    stages = importlib.import_module("userpipe.stages")
+
+    def pipe() -> Pipeline:
+        stage = Stage(name="build", run=stages.build, outputs=(tmp_path / "out.txt",))
+        return Pipeline(name="u", stages=[stage], base_dir=tmp_path / "state")
+
+    run(pipe())
+    (pkg / "unrelated.py").write_text("A = 2\n")
+    _, sink = run(pipe())
+    assert reasons(sink, "stage_skipped") == {"build": "up to date"}
+    (pkg / "helpers.py").write_text("def scale(x):\n    return x * 100\n")
+    _, sink = run(pipe())
+    assert reasons(sink, "stage_cache_miss") == {"build": "code changed"}
+
+
 def test_status_and_plan_write_nothing(root: Path) -> None:
     pipe = make(root)
     plans = plan_pipeline(pipe)

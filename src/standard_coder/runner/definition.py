@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from standard_coder.runner.codeclosure import module_closure
 from standard_coder.runner.decision import PathSpec
 from standard_coder.runner.errors import PipelineDefinitionError
 from standard_coder.runner.fingerprint import code_version as hash_code
@@ -139,7 +140,8 @@ class StageView:
 
     @property
     def code_version(self) -> str:
-        """``stage.version``, else the hash of ``code_files`` (default: the module of ``run``)."""
+        """``stage.version``, else the hash of ``code_files`` (default: the module of ``run``
+        and the modules of its code base it imports, :func:`.codeclosure.module_closure`)."""
         if self._code is None:
             stage = self.stage
             if stage.version is not None:
@@ -147,9 +149,9 @@ class StageView:
             else:
                 files = stage.code_files
                 if files is None:
-                    module = sys.modules.get(getattr(stage.run, "__module__", "") or "")
-                    source = getattr(module, "__file__", None)
-                    files = [Path(source)] if source else []
+                    name = getattr(stage.run, "__module__", "") or ""
+                    source = getattr(sys.modules.get(name), "__file__", None)
+                    files = module_closure(name, Path(source)) if source else []
                 self._code = hash_code(files)
         return self._code
 

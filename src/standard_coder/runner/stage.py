@@ -37,7 +37,9 @@ class Stage:
             ``inputs`` (a path listed in both counts once).
         named_outputs: outputs the stage writes by name (``ctx.outputs["model"]``); they join
             ``outputs``.
-        code_files: source files whose content is the code version (default: the module of ``run``).
+        code_files: source files whose content is the code version (default: the module of
+            ``run`` and every module of its code base it imports, directly or not:
+            :func:`~standard_coder.runner.codeclosure.module_closure`).
         version: explicit code version; when set it replaces hashing ``code_files``.
         device_sensitive: include the selected device in the fingerprint.
         description: one line for ``status`` and the report.

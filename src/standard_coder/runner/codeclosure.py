@@ -1,0 +1,141 @@
+"""The source files a Python stage runs: the module defining its ``run`` and every module of the
+user's own code that it imports, directly or through another (the default code version).
+
+A stage without ``code_files`` or ``version`` used to be versioned by the one file defining
+``run``, so a change to a helper in another module left the stage skipped with outputs the new
+code would not make (the issue users of Flyte, Prefect and DVC report). This module follows
+imports statically, without importing anything:
+
+- ``import a.b``, ``from a.b import c`` (``a/b/c.py`` when it is a module, else ``a/b``) and
+  relative imports, at module level or inside functions, and the ``__init__.py`` of every
+  package on the way (importing ``a.b`` runs ``a/__init__.py``);
+- only into the **code base** of the start module: the folder that holds its top-level package
+  (or the module itself, for a top-level module or a script run as ``__main__``). A name whose
+  first part is a module or package in that folder is followed; anything else (the standard
+  library, installed packages) is not. Where that folder is an installed-packages folder
+  (``site-packages``, ``dist-packages``) or the standard library, only names of the start's
+  own top-level package are followed.
+
+Imports made by name at run time (``importlib.import_module(name)``) are not seen: list such
+modules in ``code_files``. A file that does not parse is hashed and not followed.
+"""
+
+from __future__ import annotations
+
+import ast
+import sysconfig
+from pathlib import Path
+
+_IMPORTS: dict[tuple[str, int, int], tuple[tuple[int, str], ...]] = {}
+"""(path, mtime_ns, size) -> the file's imports as (level, dotted name): parsed once a process."""
+
+
+def _imports(path: Path) -> tuple[tuple[int, str], ...]:
+    """(relative level, dotted name) of every import in ``path``; ``from m import x`` gives
+    both ``m.x`` and ``m`` (which of them is a module is decided when resolving)."""
+    try:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key in _IMPORTS:
+            return _IMPORTS[key]
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return ()
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((0, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            for alias in node.names:
+                if alias.name != "*":
+                    found.append((node.level, f"{base}.{alias.name}" if base else alias.name))
+            found.append((node.level, base))
+    out = tuple(found)
+    _IMPORTS[key] = out
+    return out
+
+
+def _installed_or_stdlib(folder: Path) -> bool:
+    """Whether ``folder`` holds installed packages or the standard library (not user code)."""
+    if folder.name in ("site-packages", "dist-packages"):
+        return True
+    paths = sysconfig.get_paths()
+    stdlib = {Path(paths[k]).resolve() for k in ("stdlib", "platstdlib") if k in paths}
+    return folder.resolve() in stdlib
+
+
+class _CodeBase:
+    """Where the start module's code lives, and how dotted names map to its files."""
+
+    def __init__(self, module_name: str, module_file: Path) -> None:
+        file = module_file.resolve()
+        parts = [] if module_name == "__main__" else module_name.split(".")
+        if not parts:  # a script run as __main__: a top-level module named after its file
+            parts = [file.stem]
+        up = len(parts) - 1 + (file.name == "__init__.py")
+        self.root = file.parents[up] if up else file.parent
+        self.top = parts[0]
+        self.own_only = _installed_or_stdlib(self.root)
+
+    def follows(self, name: str) -> bool:
+        first = name.split(".", 1)[0]
+        if not first:
+            return False
+        if self.own_only:
+            return first == self.top
+        return (self.root / first).is_dir() or (self.root / f"{first}.py").is_file()
+
+    def files_of(self, name: str) -> list[Path]:
+        """The module's file and its packages' ``__init__.py`` (empty: no such module here)."""
+        parts = name.split(".")
+        out: list[Path] = []
+        folder = self.root
+        for i, part in enumerate(parts):
+            pkg_init = folder / part / "__init__.py"
+            if i == len(parts) - 1:
+                module = folder / f"{part}.py"
+                if module.is_file():
+                    return [*out, module]
+                return [*out, pkg_init] if pkg_init.is_file() else []
+            if not pkg_init.is_file() and not (folder / part).is_dir():
+                return []
+            if pkg_init.is_file():
+                out.append(pkg_init)
+            folder = folder / part
+        return out
+
+    def package_of(self, file: Path) -> list[str]:
+        """The dotted package that ``file`` belongs to, as parts (for relative imports)."""
+        return list(file.relative_to(self.root).with_suffix("").parts[:-1])
+
+
+def module_closure(module_name: str, module_file: Path) -> list[Path]:
+    """The start module's file and every file of its code base it imports, directly or not
+    (module docstring), sorted."""
+    base = _CodeBase(module_name, Path(module_file))
+    start = Path(module_file).resolve()
+    seen: set[Path] = set()
+    todo = [start]
+    while todo:
+        file = todo.pop()
+        if file in seen:
+            continue
+        seen.add(file)
+        try:
+            package = base.package_of(file)
+        except ValueError:  # outside the code base (cannot happen for followed names)
+            continue
+        for level, name in _imports(file):
+            if level:
+                if level - 1 > len(package):
+                    continue
+                anchor = package[: len(package) - (level - 1)]
+                name = ".".join([*anchor, name] if name else anchor)
+            if not name or not base.follows(name):
+                continue
+            for found in base.files_of(name):
+                resolved = found.resolve()
+                if resolved not in seen:
+                    todo.append(resolved)
+    return sorted(seen)
