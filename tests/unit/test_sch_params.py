@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from standard_coder.pipelines.sch import build
+from standard_coder.runner.stage import Pipeline
 
 CONFIG = """
 [outputs]
@@ -211,19 +212,24 @@ def test_each_stage_code_version_covers_the_pipelines_modules_its_run_reads(
     assert all(p.is_file() for s in pipe.stages for p in s.code_files or ())
 
 
+def _package_and_pipeline_pricing_a_diff(tmp_path: Path) -> tuple[Path, Pipeline]:
+    """The package folder, and the pipeline of :data:`CONFIG` with a sprint ticket that has a
+    diff (so the forecast prices it with the model)."""
+    import standard_coder
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "pipeline_config.toml").write_text(CONFIG)
+    (folder / "sprint_inputs.json").write_text('{"tickets": [{"id": "T-1", "diff": "x"}]}')
+    return Path(standard_coder.__file__).parent, build(folder / "pipeline_config.toml", [])
+
+
 def test_stages_that_price_changes_cover_the_model_code_they_apply(tmp_path: Path) -> None:
     """``team_output`` and a forecast of diffs apply the trained model and representation
     (``sch/predictors``, ``sch/features``) to stored changes read from the mine. A change in how
     a distribution's SCH is drawn can leave ``train_sch``'s outputs byte for byte the same, so
     those inputs alone would skip the stage with prices the new code would not make."""
-    import standard_coder
-
-    pkg = Path(standard_coder.__file__).parent
-    folder = tmp_path / "p"
-    folder.mkdir()
-    (folder / "pipeline_config.toml").write_text(CONFIG)
-    (folder / "sprint_inputs.json").write_text('{"tickets": [{"id": "T-1", "diff": "x"}]}')
-    pipe = build(folder / "pipeline_config.toml", [])
+    pkg, pipe = _package_and_pipeline_pricing_a_diff(tmp_path)
     applied = {
         "sch/predictors/distributions.py",
         "sch/predictors/estimator.py",
@@ -291,14 +297,7 @@ def test_sch_stage_code_versions_cover_the_domain_modules_their_code_imports(
     shared option builders (``sch_options.py``) import for other stages, the simulator behind
     ``load_truth``, the delivery head of a run without pull requests, and the two error types
     ``team_output`` shares with the forecast."""
-    import standard_coder
-
-    pkg = Path(standard_coder.__file__).parent
-    folder = tmp_path / "p"
-    folder.mkdir()
-    (folder / "pipeline_config.toml").write_text(CONFIG)
-    (folder / "sprint_inputs.json").write_text('{"tickets": [{"id": "T-1", "diff": "x"}]}')
-    pipe = build(folder / "pipeline_config.toml", [])
+    pkg, pipe = _package_and_pipeline_pricing_a_diff(tmp_path)
     allowed = {
         "train_sch": {"sch/teamsim/codegen.py", "sch/teamsim/families.py",
                       "sch/teamsim/schedule.py", "sch/delivery/data.py",
