@@ -73,7 +73,9 @@ class _CodeBase:
         parts = [] if module_name == "__main__" else module_name.split(".")
         if not parts:  # a script run as __main__: a top-level module named after its file
             parts = [file.stem]
-        up = len(parts) - 1 + (file.name == "__init__.py")
+        # a dotted name deeper than the file's folders (a module loaded under a made-up name)
+        # stops at the file system's root
+        up = min(len(parts) - 1 + (file.name == "__init__.py"), len(file.parents) - 1)
         self.root = file.parents[up] if up else file.parent
         self.top = parts[0]
         self.own_only = _installed_or_stdlib(self.root)
