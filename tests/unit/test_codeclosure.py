@@ -32,7 +32,12 @@ def test_a_package_module_brings_what_it_imports_of_its_code_base(tmp_path: Path
                 "def run(ctx):\n"
                 "    from proj.late import thing  # inside a function\n"
                 "    from shared import helpers\n"
+                "    importlib.import_module('proj.plugins.fast')\n"
+                "    importlib.import_module(f'proj.plugins.{ctx}')  # computed: unseen\n"
             ),
+            "proj/plugins/__init__.py": "",
+            "proj/plugins/fast.py": "",
+            "proj/plugins/slow.py": "",
             "proj/util.py": "from ..outside import x\n",  # above the top package: ignored
             "proj/models/__init__.py": "",
             "proj/models/net.py": "from proj.models import layers\n",
@@ -57,6 +62,8 @@ def test_a_package_module_brings_what_it_imports_of_its_code_base(tmp_path: Path
         "proj/models/__init__.py",
         "proj/models/layers.py",
         "proj/models/net.py",
+        "proj/plugins/__init__.py",
+        "proj/plugins/fast.py",
         "proj/stages.py",
         "proj/util.py",
         "shared/__init__.py",

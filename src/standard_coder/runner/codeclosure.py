@@ -16,8 +16,9 @@ imports statically, without importing anything:
   (``site-packages``, ``dist-packages``) or the standard library, only names of the start's
   own top-level package are followed.
 
-Imports made by name at run time (``importlib.import_module(name)``) are not seen: list such
-modules in ``code_files``. A file that does not parse is hashed and not followed.
+``importlib.import_module("a.b")`` and ``__import__("a.b")`` with a literal name are followed
+too; a name computed at run time cannot be seen: list such modules in ``code_files``. A file
+that does not parse is hashed and not followed.
 """
 
 from __future__ import annotations
@@ -51,9 +52,25 @@ def _imports(path: Path) -> tuple[tuple[int, str], ...]:
                 if alias.name != "*":
                     found.append((node.level, f"{base}.{alias.name}" if base else alias.name))
             found.append((node.level, base))
+        elif isinstance(node, ast.Call) and _imports_by_name(node):
+            found.append((0, node.args[0].value))  # type: ignore[attr-defined]
     out = tuple(found)
     _IMPORTS[key] = out
     return out
+
+
+def _imports_by_name(call: ast.Call) -> bool:
+    """``importlib.import_module("a.b")``, ``import_module("a.b")`` or ``__import__("a.b")``
+    with a literal absolute name (a name computed at run time cannot be read)."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    first = call.args[0] if call.args else None
+    return (
+        name in ("import_module", "__import__")
+        and isinstance(first, ast.Constant)
+        and isinstance(first.value, str)
+        and not first.value.startswith(".")
+    )
 
 
 def _installed_or_stdlib(folder: Path) -> bool:
