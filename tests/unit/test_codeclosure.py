@@ -107,3 +107,40 @@ def test_installed_code_follows_its_own_package_only(tmp_path: Path) -> None:
     json_file = Path(sys.modules["json"].__file__ or "")
     assert module_closure("json", json_file) != []  # the standard library: its own package
     assert all("site-packages" not in str(p) for p in module_closure("json", json_file))
+
+
+def test_odd_trees_are_read_as_python_imports_them_and_never_raise(tmp_path: Path) -> None:
+    """A package wins over a module of the same name, a namespace sub-folder still runs its
+    parent's ``__init__.py``, a module reached through a symlink imports what lies beside the
+    link, and an unreadable name, a huge expression or a name above the top package are
+    skipped, not raised (review of session 51)."""
+    _write(
+        tmp_path,
+        {
+            "app/run.py": (
+                "import foo, pkg.ns, helpers\n"
+                "import importlib\n"
+                f"importlib.import_module('{'a' * 300}')\n"
+            ),
+            "app/foo.py": "",
+            "app/foo/__init__.py": "from . import bar\n",
+            "app/foo/bar.py": "",
+            "app/pkg/__init__.py": "",
+            "app/pkg/ns/data.txt": "",
+            "app/helpers.py": "",
+            "app/deep.py": "x = " + "+".join(["1"] * 100_000) + "\n",
+            "real/linked.py": "import helpers\nfrom .. import nothing\n",
+        },
+    )
+    (tmp_path / "app" / "linked.py").symlink_to(tmp_path / "real" / "linked.py")
+    got = module_closure("run", tmp_path / "app" / "run.py")
+    assert _names(tmp_path, got) == [
+        "app/foo/__init__.py",
+        "app/foo/bar.py",
+        "app/helpers.py",
+        "app/pkg/__init__.py",
+        "app/run.py",
+    ]
+    linked = module_closure("linked", tmp_path / "app" / "linked.py")
+    assert _names(tmp_path, linked) == ["app/helpers.py", "app/linked.py"]
+    assert _names(tmp_path, module_closure("deep", tmp_path / "app" / "deep.py")) == ["app/deep.py"]

@@ -150,7 +150,11 @@ class StageView:
                 files = stage.code_files
                 if files is None:
                     name = getattr(stage.run, "__module__", "") or ""
-                    source = getattr(sys.modules.get(name), "__file__", None)
+                    module = sys.modules.get(name)
+                    source = getattr(module, "__file__", None)
+                    # `python -m pkg.script` runs pkg/script.py as __main__: its real name
+                    # places it in its package
+                    name = getattr(getattr(module, "__spec__", None), "name", None) or name
                     files = module_closure(name, Path(source)) if source else []
                 self._code = hash_code(files)
         return self._code
