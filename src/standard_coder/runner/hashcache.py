@@ -300,8 +300,12 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     close removes them, so ``status`` leaves the folder as it found it."""
     if path.is_file() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
         conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA query_only=ON")
-        return conn
+        try:
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+            return conn
+        except sqlite3.OperationalError:  # another user's -wal/-shm, a lock: read it as before
+            conn.close()
     uri = path.resolve().as_uri()
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
     try:
