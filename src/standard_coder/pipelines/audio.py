@@ -91,6 +91,7 @@ def pipeline_from_config(cfg: AudioConfig) -> Pipeline:
             "source_separation",
             "audio/media.py",
             "audio/separation.py",
+            "audio/windows.py",  # Demucs in windows: the plan and the overlap-add
             extra={"separation_backend": separation, **seeded},
             param_labels={"seed": "runner.seed"},
             deps=("demux",),
