@@ -16,37 +16,12 @@ from pathlib import Path
 
 import pytest
 
-import standard_coder
+from codeimports import PKG, file_imports, runtime_imports
 
-PKG = Path(standard_coder.__file__).parent
 DOMAINS = ("vision/", "audio/", "codeedit/", "sch/", "forecasting/", "pipelines/")
 NOT_CODE = {"pipelines/sch_options.py", "pipelines/wiring.py"}
 """Shared helpers every stage reads its params through (``section_from_params``), and
 layouts (``pipelines/*_layout.py``): paths, not results (a moved output reruns the stage)."""
-
-
-def _runtime_imports(nodes: list[ast.AST]) -> set[str]:
-    """Package modules imported in ``nodes`` (outside ``if TYPE_CHECKING:`` blocks)."""
-    out: set[str] = set()
-    todo = list(nodes)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            todo.extend(node.orelse)
-            continue
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-        for name in names:
-            if not name.startswith("standard_coder."):
-                continue
-            rel = Path(*name.split(".")[1:]).with_suffix(".py")
-            if (PKG / rel).is_file():
-                out.add(rel.as_posix())
-        todo.extend(ast.iter_child_nodes(node))
-    return out
 
 
 def _stage_imports(run: object) -> set[str]:
@@ -64,7 +39,7 @@ def _stage_imports(run: object) -> set[str]:
             continue
         called.add(name)
         todo.extend(n.id for n in ast.walk(functions[name]) if isinstance(n, ast.Name))
-    return _runtime_imports([*top, *(functions[n] for n in called)])
+    return runtime_imports([*top, *(functions[n] for n in called)])
 
 
 def _reached(start: set[str]) -> set[str]:
@@ -76,7 +51,7 @@ def _reached(start: set[str]) -> set[str]:
             continue
         seen.add(rel)
         if rel not in NOT_CODE and not rel.endswith("_layout.py"):
-            todo.extend(_runtime_imports([ast.parse((PKG / rel).read_text())]))
+            todo.extend(file_imports(rel))
     return seen
 
 

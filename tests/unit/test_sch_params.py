@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from codeimports import file_imports
 from standard_coder.pipelines.sch import build
 from standard_coder.runner.stage import Pipeline
 
@@ -266,27 +267,6 @@ def test_a_forecast_of_commits_names_its_repositories_relative_to_the_project(
     assert params[0] == params[1]
 
 
-def _package_imports(path: Path, pkg: Path) -> set[str]:
-    """Modules of the package that ``path`` imports (at module level or inside functions), as
-    paths relative to the package (``sch/stats.py``)."""
-    import ast
-
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-        for name in names:
-            if not name.startswith("standard_coder."):
-                continue
-            rel = Path(*name.split(".")[1:])
-            if (pkg / rel).with_suffix(".py").is_file():
-                out.add(rel.with_suffix(".py").as_posix())
-    return out
-
-
 def test_sch_stage_code_versions_cover_the_domain_modules_their_code_imports(
     tmp_path: Path,
 ) -> None:
@@ -309,7 +289,7 @@ def test_sch_stage_code_versions_cover_the_domain_modules_their_code_imports(
         missing = {
             (imported, f)
             for f in code - {"pipelines/sch_options.py"}
-            for imported in _package_imports(pkg / f, pkg)
+            for imported in file_imports(f)
             if imported.startswith(("sch/", "forecasting/"))
             and imported not in code
             and imported not in allowed.get(stage.name, set())
