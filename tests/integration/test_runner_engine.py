@@ -180,7 +180,14 @@ def test_a_helper_module_change_reruns_a_stage_that_imports_it(
     assert reasons(sink, "stage_skipped") == {"build": "up to date"}
     (pkg / "helpers.py").write_text("def scale(x):\n    return x * 100\n")
     _, sink = run(pipe())
-    assert reasons(sink, "stage_cache_miss") == {"build": "code changed"}
+    assert reasons(sink, "stage_cache_miss") == {"build": "code changed: src/userpipe/helpers.py"}
+    assert json.loads((tmp_path / "state" / "stages" / "build" / "code_files.json").read_text())
+    (pkg / "new_helper.py").write_text("K = 3\n")  # imported from now on: named as added
+    (pkg / "stages.py").write_text((pkg / "stages.py").read_text() + "import userpipe.new_helper\n")
+    _, sink = run(pipe())
+    assert reasons(sink, "stage_cache_miss") == {
+        "build": "code changed: src/userpipe/new_helper.py (and 1 more)"
+    }
 
 
 def test_status_and_plan_write_nothing(root: Path) -> None:

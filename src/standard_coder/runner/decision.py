@@ -85,8 +85,12 @@ class Decision:
 
     @property
     def reason(self) -> str:
-        """The text users see in events, ``status`` and the report."""
-        return _TEXT[self.code].format(self.detail)
+        """The text users see in events, ``status`` and the report (``code changed`` names
+        its file when it is known: ``code changed: src/steps.py``)."""
+        text = _TEXT[self.code]
+        if "{}" not in text:
+            return f"{text}: {self.detail}" if self.detail else text
+        return text.format(self.detail)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,7 @@ def decide(
     cache: HashCache,
     old_files: Callable[[], Mapping[str, Mapping[str, str]]] = dict,
     param_labels: Mapping[str, str] | None = None,
+    code_change: Callable[[], str] = str,
 ) -> tuple[Decision, Scan | None, Scan | None]:
     """Decide whether the stage can be skipped.
 
@@ -186,6 +191,8 @@ def decide(
         cache: the hash cache used for any content check.
         old_files: loads the per-file index of the last run (only to name a changed file).
         param_labels: how the reason names params (``Stage.param_labels``).
+        code_change: names the code file that changed, or "" (only called when the code
+            version differs).
 
     Returns:
         ``(decision, input_scan, output_scan)``; the scans are None when not reached.
@@ -198,7 +205,7 @@ def decide(
     if diff:
         return Decision(False, Reason.PARAMS_CHANGED, "; ".join(diff)), None, None
     if manifest[mf.CODE_VERSION] != code_version:
-        return Decision(False, Reason.CODE_CHANGED), None, None
+        return Decision(False, Reason.CODE_CHANGED, code_change()), None, None
     if manifest[mf.RUNNER_VERSION] != runner_version:
         change = f"{manifest[mf.RUNNER_VERSION]} -> {runner_version}"
         return Decision(False, Reason.RUNNER_CHANGED, change), None, None

@@ -8,6 +8,7 @@ once per run; :class:`LazyDevice` resolves the torch device on first use only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
@@ -136,7 +137,9 @@ class StageView:
         self.inputs = [ins[k] for k in sorted(ins)]
         self.outputs = [PathSpec(display_name(p, root), Path(p)) for p in stage.outputs]
         self.params = json.loads(json.dumps(dict(stage.params), default=str))
+        self.root = root
         self._code: str | None = None
+        self._code_files: list[Path] = []
 
     @property
     def code_version(self) -> str:
@@ -156,8 +159,22 @@ class StageView:
                     # places it in its package
                     name = getattr(getattr(module, "__spec__", None), "name", None) or name
                     files = module_closure(name, Path(source)) if source else []
+                self._code_files = [Path(f) for f in files]
                 self._code = hash_code(files)
         return self._code
+
+    def code_digests(self) -> dict[str, str]:
+        """Each code file (named as inputs are) -> the sha256 of its bytes (``missing`` when
+        unreadable); empty for a stage with an explicit ``version``. Only read to name the file
+        behind ``code changed``."""
+        _ = self.code_version
+        out: dict[str, str] = {}
+        for path in self._code_files:
+            try:
+                out[display_name(path, self.root)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                out[display_name(path, self.root)] = "missing"
+        return out
 
 
 class LazyDevice:

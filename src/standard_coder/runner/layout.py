@@ -66,6 +66,10 @@ class RunnerLayout:
         """Per-file digests of a stage's folder inputs (only used to name a changed file)."""
         return self.stage_dir(stage) / "input_files.json"
 
+    def code_index(self, stage: str) -> Path:
+        """Per-file digests of a stage's code files (only used to name a changed file)."""
+        return self.stage_dir(stage) / "code_files.json"
+
     @property
     def checkpoints(self) -> Path:
         return self.base_dir / "checkpoints"

@@ -155,6 +155,29 @@ class RunSession:
 
         return load
 
+    def code_change(self, name: str) -> Callable[[], str]:
+        """Names the first (by name) of ``name``'s code files that differs from the last
+        completed run's (changed, added or gone), "" when either run's code version is not
+        files (``Stage.version``) or the last run left no index."""
+
+        def changed() -> str:
+            try:
+                old = json.loads(self.layout.code_index(name).read_bytes())
+            except (OSError, ValueError):
+                return ""
+            if not isinstance(old, dict):
+                return ""
+            new = self.views[name].code_digests()
+            if not old or not new:
+                return ""
+            differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            if not differ:
+                return ""
+            more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
+            return differ[0] + more
+
+        return changed
+
     def index_written(self, name: str, index: Mapping[str, Mapping[str, str]]) -> None:
         """What ``name``'s per-file input index now holds (written by the caller)."""
         self._old_files[name] = index
@@ -185,6 +208,7 @@ class RunSession:
             cache=self.cache,
             old_files=self.old_files(name),
             param_labels=view.stage.param_labels,
+            code_change=self.code_change(name),
         )
         if corrupt is not None and decision.code is Reason.NEW:
             decision = Decision(False, Reason.MANIFEST_CORRUPT)

@@ -364,6 +364,9 @@ def _record(
         duration_s=duration,
         summary=dict(summary),
     )
+    digests = view.code_digests()
+    if digests:
+        _write_index(session.layout.code_index(name), digests)
     mf.write_manifest(session.layout.manifest(name), doc)
     return out_scan
 
