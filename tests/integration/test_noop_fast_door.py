@@ -178,7 +178,7 @@ CHANGES = {
     ),
     "script bytes, stat put back": (
         lambda r: _restore_stat(r / "stage.py", STAGE.replace('"bytes"', '"BYTES"')),
-        "[run] one: code changed",
+        "[run] one: code changed: stage.py",
     ),
     "a param": (
         lambda r: write_pipeline(r, lr=0.25),

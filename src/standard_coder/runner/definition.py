@@ -165,11 +165,14 @@ class StageView:
 
     def code_digests(self) -> dict[str, str]:
         """Each code file (named as inputs are) -> the sha256 of its bytes (``missing`` when
-        unreadable); empty for a stage with an explicit ``version``. Only read to name the file
-        behind ``code changed``."""
+        unreadable): ``code_files`` or the default's, or a command stage's scripts; empty for
+        another stage with an explicit ``version``. Only read to name the file behind ``code
+        changed``."""
         _ = self.code_version
+        scripts = getattr(self.stage.run, "version_files", ())  # a command stage's
+        files = self._code_files or [Path(f) for f in scripts]
         out: dict[str, str] = {}
-        for path in self._code_files:
+        for path in files:
             try:
                 out[display_name(path, self.root)] = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
