@@ -190,6 +190,39 @@ def test_a_helper_module_change_reruns_a_stage_that_imports_it(
     }
 
 
+def test_a_stage_defined_in_a_notebook_cell_reruns_when_its_text_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A function with no module file (a notebook cell, ``exec``) is versioned by its own
+    text, as IPython keeps it for ``inspect``; before, its code version hashed no file at all
+    and never changed. Without the text (plain ``exec``) its bytecode and constants count."""
+    import linecache
+    import sys
+    import types
+
+    def cell(n: int, source: str, keep_text: bool) -> Any:
+        module = types.ModuleType(f"nb_cells_{n}")  # a notebook's __main__: no __file__
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        filename = f"<cell-{n}>"
+        if keep_text:
+            lines = source.splitlines(keepends=True)
+            monkeypatch.setitem(linecache.cache, filename, (len(source), None, lines, filename))
+        exec(compile(source, filename, "exec"), module.__dict__)
+        return module.__dict__["build"]
+
+    def pipe(run_fn: Any) -> Pipeline:
+        stage = Stage(name="build", run=run_fn, outputs=(tmp_path / "out.txt",))
+        return Pipeline(name="nb", stages=[stage], base_dir=tmp_path / "state")
+
+    body = "def build(ctx):\n    (ctx.base_dir.parent / 'out.txt').write_text('{}')\n"
+    for keep_text in (True, False):
+        run(pipe(cell(1, body.format("a"), keep_text)), force=True)
+        _, sink = run(pipe(cell(2, body.format("a"), keep_text)))
+        assert reasons(sink, "stage_skipped") == {"build": "up to date"}
+        _, sink = run(pipe(cell(3, body.format("b"), keep_text)))
+        assert reasons(sink, "stage_cache_miss") == {"build": "code changed"}
+
+
 def test_status_and_plan_write_nothing(root: Path) -> None:
     pipe = make(root)
     plans = plan_pipeline(pipe)

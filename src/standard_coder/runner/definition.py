@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from standard_coder.runner.codeclosure import module_closure
 from standard_coder.runner.decision import PathSpec
@@ -107,6 +108,29 @@ def display_name(path: Path, root: Path) -> str:
         return str(path)
 
 
+def _function_text(run: object) -> str:
+    """The source text of a function that has no module file (defined in a notebook cell or
+    by ``exec``), as ``inspect`` finds it (IPython keeps its cells for it), else its code's
+    bytecode and constants; "" when neither is there (``functools.partial``: its function's)."""
+    import functools
+    import inspect
+
+    while isinstance(run, functools.partial):
+        run = run.func
+    try:
+        return inspect.getsource(run)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        code = getattr(run, "__code__", None)
+        return _code_text(code) if code is not None else ""
+
+
+def _code_text(code: Any) -> str:
+    """A code object's bytecode, names and constants, nested functions' the same way (their
+    ``repr`` holds a memory address, which differs from one process to the next)."""
+    consts = [_code_text(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts]
+    return repr((code.co_code, code.co_names, consts))
+
+
 class StageView:
     """A stage's resolved inputs, outputs, code version and params.
 
@@ -151,6 +175,7 @@ class StageView:
                 self._code = stage.version
             else:
                 files = stage.code_files
+                extra = ""
                 if files is None:
                     name = getattr(stage.run, "__module__", "") or ""
                     module = sys.modules.get(name)
@@ -159,8 +184,10 @@ class StageView:
                     # places it in its package
                     name = getattr(getattr(module, "__spec__", None), "name", None) or name
                     files = module_closure(name, Path(source)) if source else []
+                    if not source:  # a notebook cell, exec'd code: the function's own text
+                        extra = _function_text(stage.run)
                 self._code_files = [Path(f) for f in files]
-                self._code = hash_code(files)
+                self._code = hash_code(files, extra)
         return self._code
 
     def code_digests(self) -> dict[str, str]:
