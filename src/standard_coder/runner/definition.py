@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from standard_coder.runner.codeclosure import module_closure
 from standard_coder.runner.decision import PathSpec
 from standard_coder.runner.errors import PipelineDefinitionError
 from standard_coder.runner.fingerprint import code_version as hash_code
@@ -183,6 +182,8 @@ class StageView:
                     # `python -m pkg.script` runs pkg/script.py as __main__: its real name
                     # places it in its package
                     name = getattr(getattr(module, "__spec__", None), "name", None) or name
+                    from standard_coder.runner.codeclosure import module_closure  # ast: lazily
+
                     files = module_closure(name, Path(source)) if source else []
                     if not source:  # a notebook cell, exec'd code: the function's own text
                         extra = _function_text(stage.run)
