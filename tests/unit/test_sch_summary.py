@@ -126,6 +126,29 @@ def test_a_miss_within_the_held_out_noise_is_said_to_be_one() -> None:
     assert "cannot say" not in calibration and "-4.90 to -0.50" in calibration
 
 
+def test_a_ranking_that_cannot_be_told_from_chance_is_named() -> None:
+    """h2, whole (session 51): SCH -0.05 and lines added -0.04 on 115 held-out changes. The
+    calibration warning then drops "treat the estimates as a ranking at best"."""
+    sure = {"n": 115, "level": 0.9,
+            "sch_above_lines_added": {"value": -0.01, "low": -0.1, "high": 0.05,
+                                      "verdict": "undecided"},
+            "sch_ranks_above_chance": {"value": -0.05, "low": -0.2, "high": 0.11,
+                                       "verdict": "undecided"},
+            "calibration_r2_positive": {"value": -4.99, "low": -16.48, "high": -0.66,
+                                        "verdict": "missed"}}  # fmt: skip
+    ev = {"spearman_sch": -0.051, "spearman_lines_added": -0.037, "binned_calibration_r2": -4.99,
+          "target_intervals": sure}  # fmt: skip
+    ranking, chance, calibration = warnings(ev)
+    assert "no better than counting lines added" in ranking
+    assert "cannot be told from chance" in chance
+    assert "(Spearman -0.05, 90% interval -0.20 to 0.11; lines added -0.04)" in chance
+    assert "calibration is negative" in calibration and "ranking at best" not in calibration
+    sure["sch_ranks_above_chance"].update(value=0.3, low=0.12, verdict="met")
+    ev["spearman_sch"] = 0.3
+    assert not any("chance" in w for w in warnings(ev))
+    assert "ranking at best" in warnings(ev)[-1]
+
+
 def test_a_distribution_clearly_worse_than_the_loc_baselines_is_a_warning() -> None:
     # aiohttp, whole history (session 32): NLL 1.199 against the LOC baseline's 1.138
     sure = {"n": 942, "level": 0.9,

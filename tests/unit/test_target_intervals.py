@@ -39,7 +39,8 @@ def test_figures_are_the_reported_metrics_and_a_clear_case_is_met() -> None:
     assert got["calibration_r2_positive"]["value"] == round(binned_calibration(h.sch, h.Y)[2], 4)
     assert got["coverage_80_in_0_70_0_90"]["value"] == round(float(h.inside_80.mean()), 4)
     assert got["nll_below_loc"]["value"] == round(float((h.nll_baseline - h.nll).mean()), 4)
-    for k in TARGETS:
+    assert got["sch_ranks_above_chance"]["value"] == round(spearman(h.sch, y_mean), 4)
+    for k in (*TARGETS, "sch_ranks_above_chance"):
         v = got[k]
         assert v["low"] <= v["value"] <= v["high"], k
         assert v["verdict"] == "met", k
@@ -53,6 +54,10 @@ def test_a_small_difference_on_few_changes_is_undecided_and_a_clear_miss_is_miss
     assert got["sch_above_lines_added"]["verdict"] == "undecided"
     assert got["sch_above_lines_added"]["low"] < 0 < got["sch_above_lines_added"]["high"]
     assert got["nll_below_loc"]["verdict"] == "undecided"
+    chance = held_out(60, sch_noise=0.3, la_noise=1.0, seed=3)
+    chance = HeldOut(**{**chance.__dict__, "sch": np.random.default_rng(9).normal(size=60)})
+    assert target_intervals(chance, resamples=300)["sch_ranks_above_chance"]["verdict"] in (
+        "undecided", "missed")  # fmt: skip
     bad = held_out(300, sch_noise=2.0, la_noise=0.05, seed=1, coverage=0.45, nll_gain=-0.2)
     got = target_intervals(bad, resamples=300)
     for k in ("sch_above_lines_added", "nll_below_loc", "coverage_80_in_0_70_0_90"):

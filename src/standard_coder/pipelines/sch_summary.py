@@ -110,6 +110,16 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
                 f"the model ranks changes worse than counting lines added (Spearman {sch:.2f} < "
                 f"{lines:.2f}{difference}): its estimates add nothing over lines of code here"
             )
+    chance = sure.get("sch_ranks_above_chance") or {}
+    at_chance = sch is not None and chance.get("verdict") in ("undecided", "missed")
+    if at_chance:
+        versus = f"; lines added {lines:.2f}" if lines is not None else ""
+        out.append(
+            f"the model's ranking of this history's changes cannot be told from chance "
+            f"(Spearman {sch:.2f}{_lead(',', _between(chance))}{versus}): here the inferred "
+            "coding time barely follows what a change holds, so a single change's estimate "
+            "says little"
+        )
     kinds = ev.get("label_kinds") or {}
     stamped, n_test = _num(kinds.get("merge_stamped")), _num(ev.get("n_test"))
     if stamped is not None and n_test and stamped / n_test >= MERGE_STAMPED_SHARE:
@@ -159,10 +169,10 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             if calibration.get("verdict") == "undecided"
             else ""
         )
+        advice = "" if at_chance else "; treat the estimates as a ranking at best"
         out.append(
             f"calibration is negative (binned R² {r2:.2f}{_lead(',', _between(calibration))}): "
-            "predicted hours do not track the inferred coding time; treat the estimates as a "
-            f"ranking at best{noise}" + _sparser(ev)
+            f"predicted hours do not track the inferred coding time{advice}{noise}" + _sparser(ev)
         )
     return out
 

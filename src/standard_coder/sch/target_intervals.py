@@ -14,7 +14,10 @@ and for binned R², see :data:`PERCENTILE_ONLY`) and a verdict:
 * ``calibration_r2_positive``: binned calibration R² (above 0: met). A ratio of small sums
   over five to a dozen bins, it jumps as resampled changes move between bins, and its resampled
   values need not surround the figure itself: its interval is the percentile one stretched to
-  hold the figure, so ``met`` and ``missed`` need both to agree.
+  hold the figure, so ``met`` and ``missed`` need both to agree;
+* ``sch_ranks_above_chance`` (not one of issue 12's four: what the summary warns from):
+  Spearman of SCH with the mean label (above 0: met). Undecided or missed, the model's ranking
+  of this history's changes cannot be told from chance.
 
 ``verdict``: ``met`` or ``missed`` when the whole interval is on one side of the target,
 ``undecided`` when it straddles it (this many held-out changes cannot say). Fewer than
@@ -94,6 +97,10 @@ def _statistics(h: HeldOut) -> dict[str, tuple[Statistic, bool]]:
         out: np.ndarray = _row_spearman(h.sch[i], y) - _row_spearman(h.lines_added[i], y)
         return out
 
+    def above_chance(i: np.ndarray) -> np.ndarray:
+        out: np.ndarray = _row_spearman(h.sch[i], y_mean[i])
+        return out
+
     def coverage(i: np.ndarray) -> np.ndarray:
         out: np.ndarray = h.inside_80[i].mean(axis=-1)
         return out
@@ -106,6 +113,7 @@ def _statistics(h: HeldOut) -> dict[str, tuple[Statistic, bool]]:
         "sch_above_lines_added": (above_lines, True),
         "coverage_80_in_0_70_0_90": (coverage, True),
         "calibration_r2_positive": (calibration, False),
+        "sch_ranks_above_chance": (above_chance, True),
     }
     if h.nll_baseline is not None:
         gain = h.nll_baseline - h.nll
