@@ -140,9 +140,16 @@ def test_a_ranking_that_cannot_be_told_from_chance_is_named() -> None:
           "target_intervals": sure}  # fmt: skip
     ranking, chance, calibration = warnings(ev)
     assert "no better than counting lines added" in ranking
-    assert "cannot be told from chance" in chance
+    assert "on 115 held-out changes the model's ranking cannot be told from chance" in chance
     assert "(Spearman -0.05, 90% interval -0.20 to 0.11; lines added -0.04)" in chance
+    assert "barely follows what a change holds" in chance
     assert "calibration is negative" in calibration and "ranking at best" not in calibration
+    # a ranking of 0.2 on few changes: too few to tell, not a ranking of nothing
+    sure["sch_ranks_above_chance"].update(value=0.2, low=-0.05, high=0.45)
+    ev.update(spearman_sch=0.2, spearman_lines_added=0.25)
+    ranking, chance, calibration = warnings(ev)
+    assert "more held-out history would tell" in chance and "barely" not in chance
+    assert "ranking at best" in calibration
     sure["sch_ranks_above_chance"].update(value=0.3, low=0.12, verdict="met")
     ev["spearman_sch"] = 0.3
     assert not any("chance" in w for w in warnings(ev))

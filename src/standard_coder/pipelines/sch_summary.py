@@ -79,6 +79,9 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
+NEAR_ZERO_SPEARMAN = 0.1
+"""SCH's held-out Spearman under which a ranking that cannot be told from chance is said to
+follow nothing of the change (above it, the held-out changes are too few to tell)."""
 MERGE_STAMPED_SHARE = 0.25
 """Share of merge-stamped held-out changes from which the summary warns."""
 AGENT_ASSISTED_SHARE = 0.10
@@ -112,13 +115,20 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             )
     chance = sure.get("sch_ranks_above_chance") or {}
     at_chance = sch is not None and chance.get("verdict") in ("undecided", "missed")
+    # a ranking near 0: the labels do not follow the changes; else too few changes to tell
+    near_zero = at_chance and sch is not None and sch < NEAR_ZERO_SPEARMAN
     if at_chance:
         versus = f"; lines added {lines:.2f}" if lines is not None else ""
+        why = (
+            "here the inferred coding time barely follows what a change holds, so a single "
+            "change's estimate says little"
+            if near_zero
+            else "more held-out history would tell; until then take a single change's "
+            "estimate as rough"
+        )
         out.append(
-            f"the model's ranking of this history's changes cannot be told from chance "
-            f"(Spearman {sch:.2f}{_lead(',', _between(chance))}{versus}): here the inferred "
-            "coding time barely follows what a change holds, so a single change's estimate "
-            "says little"
+            f"on {_changes(sure)} the model's ranking cannot be told from chance (Spearman "
+            f"{sch:.2f}{_lead(',', _between(chance))}{versus}): {why}"
         )
     kinds = ev.get("label_kinds") or {}
     stamped, n_test = _num(kinds.get("merge_stamped")), _num(ev.get("n_test"))
@@ -169,7 +179,7 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             if calibration.get("verdict") == "undecided"
             else ""
         )
-        advice = "" if at_chance else "; treat the estimates as a ranking at best"
+        advice = "" if near_zero else "; treat the estimates as a ranking at best"
         out.append(
             f"calibration is negative (binned R² {r2:.2f}{_lead(',', _between(calibration))}): "
             f"predicted hours do not track the inferred coding time{advice}{noise}" + _sparser(ev)
