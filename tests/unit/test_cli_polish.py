@@ -335,10 +335,13 @@ def test_the_report_shows_how_sure_each_target_is(tmp_path: Path) -> None:
             "sch_above_lines_added": {"value": -0.0888, "low": -0.2104, "high": 0.0241,
                                       "verdict": "undecided"},
             "calibration_r2_positive": {"value": 0.61, "low": 0.2, "high": 0.8,
-                                        "verdict": "met"}}  # fmt: skip
+                                        "verdict": "met"},
+            "sch_ranks_above_chance": {"value": 0.31, "low": 0.09, "high": 0.5,
+                                       "verdict": "met"}}  # fmt: skip
     ev = {"heldout_nll": 1.1, "baseline_loc_heldout_nll": 1.2, "target_intervals": sure}
     html = _evaluation_section(tmp_path, ev)
     assert "90% bootstrap interval over 53 held-out changes" in html
+    assert "<td>SCH ranks above chance (its Spearman &gt; 0)</td>" in html
     assert "<td>SCH ranks above lines added (Spearman difference &gt; 0)</td>" in html
     assert "<td class='num'>-0.089</td><td class='num'>-0.210 to 0.024</td>" in html
     assert "missed on its figure, within the held-out changes' noise" in html

@@ -66,8 +66,10 @@ TARGETS = {
     "nll_below_loc": "NLL below the LOC baseline (baseline minus model > 0)",
     "coverage_80_in_0_70_0_90": "80% interval coverage in 0.70–0.90",
     "calibration_r2_positive": "binned calibration R² > 0",
+    "sch_ranks_above_chance": "SCH ranks above chance (its Spearman > 0)",
 }
-"""The targets of ``target_intervals`` (``sch/target_intervals.py``), in words."""
+"""The targets of ``target_intervals`` (``sch/target_intervals.py``), in words (the last is
+not one of issue 12's: what the chance warning reads)."""
 
 
 def _targets(sure: Any) -> dict[str, Any] | None:
