@@ -150,7 +150,12 @@ def test_a_ranking_that_cannot_be_told_from_chance_is_named() -> None:
     ranking, chance, calibration = warnings(ev)
     assert "more held-out history would tell" in chance and "barely" not in chance
     assert "ranking at best" in calibration
-    sure["sch_ranks_above_chance"].update(value=0.3, low=0.12, verdict="met")
+    # clearly below 0: not "cannot be told from chance"
+    sure["sch_ranks_above_chance"].update(value=-0.3, low=-0.45, high=-0.12, verdict="missed")
+    ev["spearman_sch"] = -0.3
+    chance = next(w for w in warnings(ev) if "chance" in w)
+    assert "the model's ranking is below chance (Spearman -0.30" in chance
+    sure["sch_ranks_above_chance"].update(value=0.3, low=0.12, high=0.5, verdict="met")
     ev["spearman_sch"] = 0.3
     assert not any("chance" in w for w in warnings(ev))
     assert "ranking at best" in warnings(ev)[-1]

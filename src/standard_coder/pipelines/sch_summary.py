@@ -114,11 +114,11 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
                 f"{lines:.2f}{difference}): its estimates add nothing over lines of code here"
             )
     chance = sure.get("sch_ranks_above_chance") or {}
-    at_chance = sch is not None and chance.get("verdict") in ("undecided", "missed")
-    # a ranking near 0: the labels do not follow the changes; else too few changes to tell
-    near_zero = at_chance and sch is not None and sch < NEAR_ZERO_SPEARMAN
-    if at_chance:
+    near_zero = False  # the labels follow nothing the model sees of a change
+    if sch is not None and chance.get("verdict") in ("undecided", "missed"):
+        near_zero = sch < NEAR_ZERO_SPEARMAN
         versus = f"; lines added {lines:.2f}" if lines is not None else ""
+        where = "is below chance" if chance["verdict"] == "missed" else "cannot be told from chance"
         why = (
             "here the inferred coding time barely follows what a change holds, so a single "
             "change's estimate says little"
@@ -127,7 +127,7 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             "estimate as rough"
         )
         out.append(
-            f"on {_changes(sure)} the model's ranking cannot be told from chance (Spearman "
+            f"on {_changes(sure)} the model's ranking {where} (Spearman "
             f"{sch:.2f}{_lead(',', _between(chance))}{versus}): {why}"
         )
     kinds = ev.get("label_kinds") or {}

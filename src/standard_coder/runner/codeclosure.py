@@ -111,7 +111,7 @@ class _CodeBase:
         # a dotted name deeper than the file's folders (a module loaded under a made-up name)
         # stops at the file system's root
         up = min(len(parts) - 1 + (file.name == "__init__.py"), len(file.parents) - 1)
-        self.root = file.parents[up] if up else file.parent
+        self.root = file.parents[up]
         self.top = parts[0]
         self.own_only = _installed_or_stdlib(self.root)
 
