@@ -72,6 +72,8 @@ def test_demo_produces_every_artifact(demo: Path) -> None:
         "stages/forecast/manifest.json",
     ]:
         assert (base / rel).exists(), rel
+    # the readers of SQLite files close them as they found them: no -wal/-shm left beside them
+    assert not [p for p in base.rglob("*") if p.name.endswith(("-wal", "-shm", "-journal"))]
     ev = json.loads((base / "reports" / "sch_evaluation.json").read_text())
     for key in ("heldout_nll", "crps", "coverage_80", "spearman_sch", "baseline_loc_heldout_nll"):
         assert isinstance(ev[key], float), key

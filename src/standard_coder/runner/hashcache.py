@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar
 
 from standard_coder.runner.errors import InputMissing
 from standard_coder.runner.fserrors import sqlite_error
+from standard_coder.runner.sqliteread import connect_readonly
 from standard_coder.runner.statwalk import lines_token, link_digest, taken, walk_lines
 
 R = TypeVar("R")
@@ -150,7 +151,7 @@ class SqliteHashCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             if readonly:
-                conn = _connect_readonly(self.path)
+                conn = connect_readonly(self.path)
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None)
             if not readonly:
@@ -279,7 +280,7 @@ def rows_of_gone_files(db_path: Path) -> tuple[list[str], int]:
     if not db_path.is_file():
         return [], 0
     try:
-        with contextlib.closing(_connect_readonly(db_path)) as conn:
+        with contextlib.closing(connect_readonly(db_path)) as conn:
             paths = [str(r[0]) for r in conn.execute("SELECT path FROM hashes")]
     except sqlite3.DatabaseError as exc:
         raise sqlite_error(db_path, exc, "hash cache unreadable") from None
@@ -287,35 +288,6 @@ def rows_of_gone_files(db_path: Path) -> tuple[list[str], int]:
     gone = [p for p in paths if os.path.isabs(p) and not os.path.lexists(p)
             and seen_here(os.path.dirname(p), memo)]  # fmt: skip
     return gone, len(paths)
-
-
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection. A WAL database closed cleanly has no ``-shm`` file, and SQLite
-    cannot make one in a folder it may not write (a read-only mount, another user's results):
-    there the file is opened as immutable, which is true of it while the folder is read-only.
-
-    Where the file and its folder may be written, the connection is a writable one that refuses
-    writes (``query_only``): SQLite's read-only mode makes the ``-wal`` and ``-shm`` files a
-    WAL database needs and leaves them behind on close, while the last writable connection to
-    close removes them, so ``status`` leaves the folder as it found it."""
-    if path.is_file() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
-        conn = sqlite3.connect(path, isolation_level=None)
-        try:
-            conn.execute("PRAGMA query_only=ON")
-            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
-            return conn
-        except sqlite3.OperationalError:  # another user's -wal/-shm, a lock: read it as before
-            conn.close()
-    uri = path.resolve().as_uri()
-    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
-    try:
-        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
-    except sqlite3.OperationalError:
-        conn.close()
-        if os.access(path.parent, os.W_OK):  # False on a read-only mount, for root too
-            raise
-        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
-    return conn
 
 
 def seen_here(folder: str, memo: dict[str, bool] | None = None) -> bool:

@@ -14,6 +14,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
+from standard_coder.runner.sqliteread import connect_readonly
 from standard_coder.sch.mining.filters import author_identity, is_agent
 from standard_coder.sch.mining.integrity import LAYOUT_KEY, CorruptDatabaseError, is_corruption
 from standard_coder.sch.mining.schema import CONTENT_TABLES, SCHEMA, SCHEMA_VERSION
@@ -87,7 +88,7 @@ def open_readonly(db_path: Path) -> sqlite3.Connection:
     """Open an existing database for reading (raises ``FileNotFoundError`` if absent)."""
     if not Path(db_path).is_file():
         raise FileNotFoundError(f"{db_path}: no mined commits database (run the mine stage)")
-    return sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    return connect_readonly(Path(db_path))
 
 
 # ---------------------------------------------------------------- writes (parent only)
