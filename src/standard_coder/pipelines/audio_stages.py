@@ -19,7 +19,7 @@ from standard_coder.config.audio import (
     SubtitlesSection,
     TranscribeSection,
 )
-from standard_coder.pipelines.sch_options import section_from_params
+from standard_coder.pipelines.wiring import section_from_params
 from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
 from standard_coder.runner.context import warn
 

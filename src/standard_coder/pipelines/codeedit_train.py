@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from standard_coder.config.codeedit_train import CodeEditTrainSection
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
-from standard_coder.pipelines.sch_options import section_from_params
+from standard_coder.pipelines.wiring import section_from_params
 from standard_coder.runner.atomic import atomic_write_json
 from standard_coder.runner.context import warn
 from standard_coder.runner.stage import Stage

@@ -18,11 +18,8 @@ def run(ctx: StageContext) -> None:
     from standard_coder.config.mining import LanguageFilter
     from standard_coder.forecasting import load_sprint_inputs, run_forecast
     from standard_coder.forecasting.report import forecast_table
-    from standard_coder.pipelines.sch_options import (
-        forecast_options,
-        languages_of,
-        section_from_params,
-    )
+    from standard_coder.pipelines.sch_options import forecast_options, languages_of
+    from standard_coder.pipelines.wiring import section_from_params
     from standard_coder.runner.console import make_console
 
     f = section_from_params(ForecastingSection, ctx.params["forecasting"], ctx.root_dir)

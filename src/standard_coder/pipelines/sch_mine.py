@@ -47,7 +47,8 @@ def options_from_params(ctx: StageContext) -> MineOptions:
     """The miner's options from the stage's params (``repos``, ``filters``, and
     ``commit_files`` and ``commit_body`` when on)."""
     from standard_coder.config.mining import FiltersSection, ReposSection
-    from standard_coder.pipelines.sch_options import mine_options, section_from_params
+    from standard_coder.pipelines.sch_options import mine_options
+    from standard_coder.pipelines.wiring import section_from_params
 
     return mine_options(
         section_from_params(ReposSection, ctx.params["repos"], ctx.root_dir),
@@ -158,7 +159,7 @@ def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) ->
     warning when others gave commits, else :class:`NothingMined` (train_sch would have nothing
     to learn from). Not after a stop: the rerun continues the mine."""
     from standard_coder.config.mining import FiltersSection
-    from standard_coder.pipelines.sch_options import section_from_params
+    from standard_coder.pipelines.wiring import section_from_params
 
     if summary.interrupted or ctx.should_stop():
         return

@@ -1,17 +1,15 @@
 """Config sections -> the domain's option objects (the domain packages never see the schema).
 
 ``sch/`` and ``forecasting/`` take plain option dataclasses; this module is the one place that
-builds them from ``[repos]``, ``[filters]``, ``[training]`` and ``[forecasting]``. A stage gets its
-sections back from its params with :func:`section_from_params`, so it reads exactly what its
-fingerprint covers.
+builds them from ``[repos]``, ``[filters]``, ``[training]`` and ``[forecasting]`` (a stage gets its
+sections back from its params with :func:`standard_coder.pipelines.wiring.section_from_params`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
@@ -24,12 +22,6 @@ if TYPE_CHECKING:
     from standard_coder.sch.mining.options import MineOptions
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def section_from_params(model: type[M], data: Mapping[str, Any], root: Path) -> M:
-    """A config section back from a stage's params; relative paths are taken from ``root``
-    (the project folder, ``ctx.root_dir``), as :func:`standard_coder.config.load_config` does."""
-    return model.model_validate(dict(data), context={"config_dir": root})
 
 
 def languages_of(section: LanguageFilter) -> Languages:

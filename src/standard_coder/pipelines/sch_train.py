@@ -324,8 +324,9 @@ def run(ctx: StageContext) -> None:
     """
     from standard_coder.config.training import TrainingSection
     from standard_coder.pipelines.sch_layout import SchLayout
-    from standard_coder.pipelines.sch_options import effort_device, section_from_params
+    from standard_coder.pipelines.sch_options import effort_device
     from standard_coder.pipelines.sch_progress import EpochProgress
+    from standard_coder.pipelines.wiring import section_from_params
     from standard_coder.runner.atomic import atomic_write_bytes
     from standard_coder.sch.dataset import (
         FEATURE_BATCH,

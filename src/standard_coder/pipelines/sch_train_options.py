@@ -3,7 +3,7 @@
 (``TrainOptions``), its recency half-life and the cross-repository prior.
 
 The stage (:mod:`standard_coder.pipelines.sch_train`) builds them here from the section
-:func:`standard_coder.pipelines.sch_options.section_from_params` gives back (``eval --repos`` its
+:func:`standard_coder.pipelines.wiring.section_from_params` gives back (``eval --repos`` its
 work-inference options, through ``sch_train.label_commits``); the domain packages never see the
 schema.
 """

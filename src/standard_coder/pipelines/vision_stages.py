@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from standard_coder.config.vision import VisionSection
-from standard_coder.pipelines.sch_options import section_from_params
 from standard_coder.pipelines.vision_layout import VisionLayout
+from standard_coder.pipelines.wiring import section_from_params
 from standard_coder.runner.atomic import atomic_write_json
 from standard_coder.runner.context import warn
 

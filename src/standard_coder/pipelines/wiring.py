@@ -1,16 +1,21 @@
-"""Wiring helpers every built-in pipeline shares: a config section as stage params, and the
+"""Wiring helpers every built-in pipeline shares: a config section as stage params and back
+(:func:`section_from_params`, so a stage reads exactly what its fingerprint covers), and the
 source files of domain packages as a stage's code version."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from standard_coder.runner.stage import Pipeline
 
 PKG = Path(__file__).resolve().parent.parent
+M = TypeVar("M", bound="BaseModel")
 
 
 def package_sources(*folders: str) -> list[Path]:
@@ -29,6 +34,12 @@ def section_params(model: Any, root: Path | None = None) -> Any:
     is moved or copied elsewhere up to date (file contents are covered by the stage inputs).
     """
     return relative_params(json.loads(model.model_dump_json()), root)
+
+
+def section_from_params(model: type[M], data: Mapping[str, Any], root: Path) -> M:
+    """A config section back from a stage's params; relative paths are taken from ``root``
+    (the project folder, ``ctx.root_dir``), as :func:`standard_coder.config.load_config` does."""
+    return model.model_validate(dict(data), context={"config_dir": root})
 
 
 def relative_params(value: Any, root: Path | None) -> Any:
