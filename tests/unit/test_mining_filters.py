@@ -136,6 +136,21 @@ def test_languages_by_extension() -> None:
         extension_map(["cobol"], {"python": [".py"]})
 
 
+def test_an_extension_two_enabled_languages_list_is_a_config_error() -> None:
+    """A file counts as one language: ``.h`` under both ``c`` and ``cpp`` went to the first
+    enabled one, silently. Listed under two languages of which one is enabled, it is no error."""
+    extensions = {"c": [".c", ".h"], "cpp": [".cc", "H"], "go": [".go", ".h"]}
+    with pytest.raises(ValueError, match=r"extension '\.h' is listed for both 'c' and 'cpp'"):
+        FiltersSection.model_validate(
+            {"languages": {"enabled": ["c", "cpp"], "extensions": extensions}}
+        )
+    ok = FiltersSection.model_validate({"languages": {"enabled": ["c"], "extensions": extensions}})
+    assert extension_map(ok.languages.enabled, ok.languages.extensions) == {
+        ".c": "c",
+        ".h": "c",
+    }
+
+
 def test_options_from_sections_and_keys(tmp_path: Path) -> None:
     repos = ReposSection(include_paths=["code/*", "~/x"], max_commits_per_repo=10)
     filters = FiltersSection.model_validate({"authors": {"exclude": ["re:^ci@"]}})

@@ -138,6 +138,16 @@ class LanguageFilter(StrictModel):
                     f"language {name!r} has no extensions{did_you_mean(name, known)} (known: "
                     f"{', '.join(known)}; add yours under [filters.languages.extensions])"
                 )
+        claimed: dict[str, str] = {}
+        for name in self.enabled:
+            for ext in self.extensions[name]:
+                key = ext.lower() if ext.startswith(".") else "." + ext.lower()
+                first = claimed.setdefault(key, name)
+                if first != name:
+                    raise ValueError(
+                        f"extension {key!r} is listed for both {first!r} and {name!r}, and both "
+                        "are enabled: a file counts as one language; keep it under one of them"
+                    )
         return self
 
 
