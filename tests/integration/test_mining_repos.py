@@ -465,3 +465,42 @@ def test_on_an_80_column_terminal_the_mine_table_keeps_a_row_per_repository(
         # "missing" and "squash timed" are zero or empty in every row: left out, not moved
         assert "missing" not in " ".join(header) and "squash" not in text
         assert all(len(x) <= 80 for x in lines[end + 1 :] if x.startswith(("also: ", "filtered")))
+
+
+def test_one_history_through_a_clone_and_a_worktree_counts_each_commit_once(
+    tmp_path: Path,
+) -> None:
+    """``~/code/*`` often holds a repository, a clone or fork of it and its worktrees: each is
+    mined (its own rows, so the database stays a clean mine of the config), and every reader
+    counts a commit once, under the first repository by name. Before, every shared commit was
+    a second change: team output counted its hours twice, and training summed its features
+    with its copy's (one squashed group, committed in the same minute)."""
+    from standard_coder.sch.mining.merges import load_merge_times
+    from standard_coder.sch.mining.store import shared_histories
+
+    up = init(tmp_path / "a_up")
+    for i in range(3):
+        commit(up, {"m.py": py_lines(i + 1)}, f"c{i}", ts=BASE_TS + 3600 * i)
+    git(up, "checkout", "-q", "-b", "side")
+    commit(up, {"s.py": py_lines(2)}, "side", ts=BASE_TS + 3600 * 3)
+    git(up, "checkout", "-q", "main")
+    git(up, "merge", "-q", "--no-ff", "-m", "merge side", "side",
+        env={"GIT_AUTHOR_DATE": f"{BASE_TS + 3600 * 4} +0000",
+             "GIT_COMMITTER_DATE": f"{BASE_TS + 3600 * 4} +0000"})  # fmt: skip
+    git(tmp_path, "clone", "-q", str(up), "b_clone")
+    git(up, "worktree", "add", "-q", "-b", "feature", str(tmp_path / "c_wt"))
+    extra = commit(tmp_path / "c_wt", {"f.py": py_lines(3)}, "feature", ts=BASE_TS + 3600 * 5)
+    db = tmp_path / "db.sqlite"
+    summary = mine_repositories(
+        [up, tmp_path / "b_clone", tmp_path / "c_wt"], db, options(tmp_path)
+    )
+    a, b, c = sorted(r.repo for r in summary.repos)
+    assert [r.commits_stored for r in sorted(summary.repos, key=lambda r: r.repo)] == [4, 4, 5]
+    seen = [(r.repo, r.subject) for r in iter_commits(db, with_files=False)]
+    assert sorted(seen) == [(a, "c0"), (a, "c1"), (a, "c2"), (a, "side"), (c, "feature")]
+    ((_, _, keys),) = load_commit_times(db).values()
+    assert sorted(keys) == sorted((r.repo, r.commit_id) for r in iter_commits(db))
+    assert (c, extra) in keys
+    ((merges),) = load_merge_times(db).values()
+    assert [m[2][0] for m in merges] == [a]  # the merge once, under the first repository
+    assert shared_histories(db) == [(b, a, 4), (c, a, 4)]

@@ -414,6 +414,31 @@ def test_a_folder_inside_a_repository_and_a_symlink_to_it_mine_it_once(tmp_path:
     assert ids and len(ids) == len(set(ids))
 
 
+def test_a_clone_beside_its_repository_is_mined_and_said_to_count_once(tmp_path: Path) -> None:
+    """A repository and a clone of it (a fork, a worktree: ``~/code/*`` often holds both) are
+    two repositories to the mine; their shared commits count once, under the first by name,
+    and the run says so for each pair."""
+    cli("simulate", str(tmp_path / "sim"), "--weeks", "1", "--authors", "1")
+    repo = tmp_path / "sim" / "repo-0"
+    subprocess.run(["git", "clone", "-q", str(repo), str(tmp_path / "sim" / "repo-1")],
+                   check=True, env=child_env())  # fmt: skip
+    cfg = tmp_path / "pipeline_config.toml"
+    cli("init-config", str(cfg))
+    proc = cli("pipeline", "--config", str(cfg), "--stages", "mine",
+               "--set", 'repos.include_paths=["sim/*"]')  # fmt: skip
+    db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
+    with sqlite3.connect(db) as con:
+        first, second = (r for (r,) in con.execute("SELECT repo FROM repos ORDER BY repo"))
+        n = con.execute("SELECT count(*) FROM commits WHERE repo = ?", (first,)).fetchone()[0]
+    said = (f"[warn] mine: {n} commits of {second} are also stored under {first} (a clone, "
+            f"worktree or fork of one history): each counts once, under {first}")  # fmt: skip
+    assert said in proc.stderr, proc.stderr
+    manifest = json.loads(
+        (tmp_path / "sc-output" / "stages" / "mine" / "manifest.json").read_text()
+    )
+    assert manifest["summary"]["shared_commits"] == n > 0
+
+
 def test_init_config_in_a_repository_runs_unchanged(tmp_path: Path) -> None:
     """`init-config` inside a git repository, then `pipeline` with the file as written."""
     from standard_coder.sch.teamsim.team import simulate_small_team

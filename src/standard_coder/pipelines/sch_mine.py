@@ -150,8 +150,28 @@ def run(ctx: StageContext) -> None:
     found = _set_aside_if_corrupt(ctx, db, "rerun to mine it again")
     if found is not None:  # never record a corrupt file as the stage's output
         raise CorruptDatabaseError(db, found, hint="it was set aside; rerun to mine it again")
-    ctx.set_summary(**summary.totals(), future_dated=_report_future_dated(ctx, db))
+    shared = _say_shared_histories(ctx, db) if not summary.interrupted else 0
+    ctx.set_summary(
+        **summary.totals(), future_dated=_report_future_dated(ctx, db), shared_commits=shared
+    )
     _say_what_was_left_out(ctx, db, summary)
+
+
+def _say_shared_histories(ctx: StageContext, db: Path) -> int:
+    """Name each repository whose commits are also stored under another (a clone, worktree or
+    fork of one history, which ``~/code/*`` often holds): every reader counts such a commit
+    once, under the first repository by name, so a person's hours are not counted twice.
+    Returns how many stored rows repeat a commit."""
+    from standard_coder.sch.mining.store import shared_histories
+
+    pairs = shared_histories(db)
+    for repo, first, n in pairs:
+        warn(
+            ctx,
+            f"{n:,} commits of {repo} are also stored under {first} (a clone, worktree or fork "
+            f"of one history): each counts once, under {first}",
+        )
+    return sum(n for _, _, n in pairs)
 
 
 def _say_what_was_left_out(ctx: StageContext, db: Path, summary: MineSummary) -> None:

@@ -131,7 +131,7 @@ def load_other_times(db_path: Path) -> EventTimes:
 
 
 def _load(db_path: Path, table: str) -> EventTimes:
-    from standard_coder.sch.mining.store import _corruption_named, open_readonly
+    from standard_coder.sch.mining.store import _corruption_named, open_readonly, repeated_rows
 
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
         if not con.execute(
@@ -142,7 +142,10 @@ def _load(db_path: Path, table: str) -> EventTimes:
             "SELECT author_id, authored_at, author_tz_offset_min, repo, commit_id"
             f" FROM {table} ORDER BY author_id, authored_at, repo, commit_id"
         ).fetchall()
+        repeats = repeated_rows(con, table)  # one history through several clones: once
     out: EventTimes = {}
     for author, at, tz, repo, cid in rows:
+        if repeats and (repo, cid) in repeats:
+            continue
         out.setdefault(str(author), []).append((int(at), int(tz), (str(repo), str(cid))))
     return out

@@ -302,6 +302,31 @@ def skipped_commit_ids(db_path: Path, repo: str, reason: str, limit: int = 1000)
     return [str(r[0]) for r in rows]
 
 
+def repeated_rows(con: sqlite3.Connection, table: str = "commits") -> set[tuple[str, str]]:
+    """``(repo, commit_id)`` of the rows of ``table`` that repeat a commit stored under a
+    repository earlier in name order: one history mined through several clones, worktrees or
+    forks. Every reader of commits counts each commit once, under the first repository."""
+    rows = con.execute(
+        f"SELECT t.repo, t.commit_id FROM {table} t JOIN (SELECT commit_id, MIN(repo) AS first"
+        f" FROM {table} GROUP BY commit_id HAVING COUNT(*) > 1) d USING (commit_id)"
+        " WHERE t.repo != d.first"
+    ).fetchall()
+    return {(str(r), str(c)) for r, c in rows}
+
+
+def shared_histories(db_path: Path) -> list[tuple[str, str, int]]:
+    """``(repo, first, n)``: ``n`` commits of ``repo`` are also stored under ``first`` (a clone,
+    worktree or fork of one history) and count there (:func:`repeated_rows`), by repo."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        rows = con.execute(
+            "SELECT t.repo, d.first, COUNT(*) FROM commits t JOIN (SELECT commit_id,"
+            " MIN(repo) AS first FROM commits GROUP BY commit_id HAVING COUNT(*) > 1) d"
+            " USING (commit_id) WHERE t.repo != d.first GROUP BY t.repo, d.first"
+            " ORDER BY t.repo, d.first"
+        ).fetchall()
+    return [(str(r), str(f), int(n)) for r, f, n in rows]
+
+
 def _unz(data: bytes | None) -> str:
     return zlib.decompress(data).decode("utf-8", "replace") if data else ""
 
@@ -323,7 +348,8 @@ def iter_commits(
     with_contents: bool = False,
     id_prefixes: Collection[str] | None = None,
 ) -> Iterator[CommitRecord]:
-    """Every stored commit, ordered by ``(author_id, authored_at)`` (ties: repo, commit id).
+    """Every stored commit, ordered by ``(author_id, authored_at)`` (ties: repo, commit id);
+    a commit stored under several repositories once, under the first (:func:`repeated_rows`).
 
     Streams with bounded memory. ``with_files`` adds each commit's file changes with their diff
     text (in git's order); ``with_contents`` also adds before/after file contents.
@@ -370,7 +396,10 @@ def iter_commits(
             f"SELECT {_COMMIT_COLS}{body_col}{stats_cols} FROM commits c{stats_join}{body_join}"
             f"{where} ORDER BY {_ORDER}"
         )
+        repeats = repeated_rows(con)
         for row in con.execute(sql, args):
+            if repeats and (row[0], row[1]) in repeats:
+                continue
             body, stats = row[8], row[9:]
             files: tuple[FileChange, ...] = ()
             if with_files:
@@ -415,7 +444,7 @@ def commits_by_id(
     """The stored commit each id names (full or abbreviated, as people paste them).
 
     Ids that match nothing are absent from the result. The same commit mined from several
-    clones counts once (the first in :func:`iter_commits` order).
+    clones counts once (:func:`iter_commits`).
 
     Raises:
         AmbiguousCommitId: an abbreviated id matches two different commits.
@@ -546,7 +575,8 @@ CommitTimes: TypeAlias = "dict[str, tuple[np.ndarray, np.ndarray, list[tuple[str
 def load_commit_times(db_path: Path) -> CommitTimes:
     """author_id -> (authored_at seconds int64, tz offsets minutes int32, [(repo, commit_id)]).
 
-    One query; arrays sorted by time (ties by repo, commit id).
+    One query; arrays sorted by time (ties by repo, commit id); a commit stored under several
+    repositories once, under the first (:func:`repeated_rows`).
     """
     import numpy as np
 
@@ -555,6 +585,9 @@ def load_commit_times(db_path: Path) -> CommitTimes:
             "SELECT c.author_id, c.authored_at, c.author_tz_offset_min, c.repo, c.commit_id"
             f" FROM commits c ORDER BY {_ORDER}"
         ).fetchall()
+        repeats = repeated_rows(con)
+    if repeats:
+        rows = [r for r in rows if (r[3], r[4]) not in repeats]
     out: CommitTimes = {}
     i, n = 0, len(rows)
     while i < n:
