@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from proctools import child_env
-from standard_coder.sch.mining.store import canonical_dump
+from standard_coder.sch.mining.canonical import canonical_dump
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

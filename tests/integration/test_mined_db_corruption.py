@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from proctools import child_env
+from standard_coder.sch.mining.canonical import canonical_dump
 from standard_coder.sch.mining.integrity import CorruptDatabaseError, check_database
-from standard_coder.sch.mining.store import canonical_dump, connect, iter_commits
+from standard_coder.sch.mining.store import connect, iter_commits
 
 pytestmark = [pytest.mark.integration]
 

@@ -23,8 +23,8 @@ from standard_coder.config.mining import FiltersSection, ReposSection
 from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.runner.quarantine import quarantine
 from standard_coder.sch.mining import MineOptions, mine_repositories
+from standard_coder.sch.mining.canonical import canonical_dump
 from standard_coder.sch.mining.integrity import check_database, set_aside_if_corrupt
-from standard_coder.sch.mining.store import canonical_dump
 
 pytestmark = [pytest.mark.integration]
 

@@ -14,9 +14,10 @@ from test_mining_merge_times import upgraded_and_refilled
 from test_mining_repos import options
 
 from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.canonical import canonical_dump
 from standard_coder.sch.mining.coauthors import commit_coauthors
 from standard_coder.sch.mining.integrity import check_database
-from standard_coder.sch.mining.store import agent_assisted_commits, canonical_dump
+from standard_coder.sch.mining.store import agent_assisted_commits
 
 H = 3600
 CLAUDE = (

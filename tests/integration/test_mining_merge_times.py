@@ -17,12 +17,13 @@ from test_mining_repos import options
 from standard_coder.config.training import TrainingSection
 from standard_coder.pipelines.sch_train import label_commits, load_histories, squash_groups
 from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.canonical import canonical_dump
 from standard_coder.sch.mining.filters import AuthorRule, author_identity
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.merges import load_merge_times, merge_times
 from standard_coder.sch.mining.mine import MiningError, summary_table
 from standard_coder.sch.mining.options import MineOptions
-from standard_coder.sch.mining.store import canonical_dump, connect
+from standard_coder.sch.mining.store import connect
 from standard_coder.sch.work_inference.base import NORMAL
 
 ALICE = ("Alice", "Alice@Example.com")

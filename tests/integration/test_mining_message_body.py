@@ -21,10 +21,11 @@ from standard_coder.sch.features.message_body import BODY_NAMES, body_counts
 from standard_coder.sch.features.raw_change import RawChange, extract_raw
 from standard_coder.sch.features.representation import ChangeRepresentation
 from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.canonical import canonical_dump
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.message_body import commit_bodies
 from standard_coder.sch.mining.options import MineOptions
-from standard_coder.sch.mining.store import canonical_dump, iter_commits
+from standard_coder.sch.mining.store import iter_commits
 
 H = 3600
 LONG = (

@@ -23,12 +23,12 @@ from test_mining_repos import options
 
 from standard_coder.pipelines.sch_train import load_histories
 from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.canonical import canonical_dump
 from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.integrity import check_database
 from standard_coder.sch.mining.merges import load_other_times, other_commit_times
 from standard_coder.sch.mining.mine import summary_table
 from standard_coder.sch.mining.options import MineOptions
-from standard_coder.sch.mining.store import canonical_dump
 from standard_coder.sch.work_inference.base import NORMAL
 
 ALICE = ("Alice", "Alice@Example.com")

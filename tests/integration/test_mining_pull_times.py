@@ -23,9 +23,10 @@ from standard_coder.pipelines.sch_train import (
 )
 from standard_coder.sch.dataset import MERGE_STAMPED
 from standard_coder.sch.mining import mine_repositories
+from standard_coder.sch.mining.canonical import canonical_dump
 from standard_coder.sch.mining.integrity import check_database, stamp_digest
 from standard_coder.sch.mining.mine import summary_table
-from standard_coder.sch.mining.store import canonical_dump, connect, load_pull_times
+from standard_coder.sch.mining.store import connect, load_pull_times
 from standard_coder.sch.work_inference.base import NORMAL
 
 GITHUB = ("GitHub", "noreply@github.com")

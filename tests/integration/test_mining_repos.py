@@ -6,6 +6,7 @@ import dataclasses
 import io
 import itertools
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -409,7 +410,7 @@ def test_compressor_does_not_change_the_dump(
 ) -> None:
     """A mine with the stdlib zlib compressor equals one with the default (ISA-L if installed)."""
     from standard_coder.sch.mining import extract
-    from standard_coder.sch.mining.store import canonical_dump
+    from standard_coder.sch.mining.canonical import canonical_dump
 
     root, db, _ = mined
     monkeypatch.setattr(extract, "zcompress", extract.zlib_compress)
@@ -472,11 +473,12 @@ def test_one_history_through_a_clone_and_a_worktree_counts_each_commit_once(
 ) -> None:
     """``~/code/*`` often holds a repository, a clone or fork of it and its worktrees: each is
     mined (its own rows, so the database stays a clean mine of the config), and every reader
-    counts a commit once, under the first repository by name. Before, every shared commit was
-    a second change: team output counted its hours twice, and training summed its features
-    with its copy's (one squashed group, committed in the same minute)."""
+    counts a commit once, under the repository whose path sorts first. Before, every shared
+    commit was a second change: team output counted its hours twice, and training summed its
+    features with its copy's (one squashed group, committed in the same minute)."""
+    from standard_coder.sch.mining.copies import shared_histories
     from standard_coder.sch.mining.merges import load_merge_times
-    from standard_coder.sch.mining.store import shared_histories
+    from standard_coder.sch.mining.store import open_readonly
 
     up = init(tmp_path / "a_up")
     for i in range(3):
@@ -503,4 +505,5 @@ def test_one_history_through_a_clone_and_a_worktree_counts_each_commit_once(
     assert (c, extra) in keys
     ((merges),) = load_merge_times(db).values()
     assert [m[2][0] for m in merges] == [a]  # the merge once, under the first repository
-    assert shared_histories(db) == [(b, a, 4), (c, a, 4)]
+    with closing(open_readonly(db)) as con:
+        assert shared_histories(con) == [(b, a, 4), (c, a, 4)]

@@ -416,8 +416,8 @@ def test_a_folder_inside_a_repository_and_a_symlink_to_it_mine_it_once(tmp_path:
 
 def test_a_clone_beside_its_repository_is_mined_and_said_to_count_once(tmp_path: Path) -> None:
     """A repository and a clone of it (a fork, a worktree: ``~/code/*`` often holds both) are
-    two repositories to the mine; their shared commits count once, under the first by name,
-    and the run says so for each pair."""
+    two repositories to the mine; their shared commits count once, under the one whose path
+    sorts first, and the run says so for each pair."""
     cli("simulate", str(tmp_path / "sim"), "--weeks", "1", "--authors", "1")
     repo = tmp_path / "sim" / "repo-0"
     subprocess.run(["git", "clone", "-q", str(repo), str(tmp_path / "sim" / "repo-1")],

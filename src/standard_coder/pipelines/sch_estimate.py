@@ -9,6 +9,7 @@ database (the exact features the model was trained on); others are read from git
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -290,13 +291,19 @@ def _say_reapplied(
     ``"reapplies": {"commit_id", "share", "lines"}``: it is priced as written, and says so.
 
     The history is the mined commits of the repository (``repo_ids``: its ids in the mine, and
-    those of the records the mine stored; None, for a patch of no repository: every mined one).
+    those of the records the mine stored; None, for a patch of no repository: every mined one),
+    with those of the repositories its shared commits count under (a clone's upstream:
+    :func:`~standard_coder.sch.mining.store.repeated_rows`).
     """
-    from standard_coder.sch.mining.store import iter_commits
+    from standard_coder.sch.mining.copies import shared_histories
+    from standard_coder.sch.mining.store import iter_commits, open_readonly
     from standard_coder.sch.reapplied import reapplied_in
 
     mined = {r.repo for r in records if r.repo != "patch"}
     repos = mined | repo_ids if repo_ids is not None else None
+    if repos is not None:
+        with closing(open_readonly(db)) as con:
+            repos |= {first for repo, first, _ in shared_histories(con) if repo in repos}
     history = (r for r in iter_commits(db, with_files=True) if repos is None or r.repo in repos)
     found = reapplied_in(history, records, repo="history")
     for row, hit in zip(doc["changes"], found, strict=True):

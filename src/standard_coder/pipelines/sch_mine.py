@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,11 +161,13 @@ def run(ctx: StageContext) -> None:
 def _say_shared_histories(ctx: StageContext, db: Path) -> int:
     """Name each repository whose commits are also stored under another (a clone, worktree or
     fork of one history, which ``~/code/*`` often holds): every reader counts such a commit
-    once, under the first repository by name, so a person's hours are not counted twice.
+    once, under the repository whose path sorts first, so a person's hours are not counted twice.
     Returns how many stored rows repeat a commit."""
-    from standard_coder.sch.mining.store import shared_histories
+    from standard_coder.sch.mining.copies import shared_histories
+    from standard_coder.sch.mining.store import open_readonly
 
-    pairs = shared_histories(db)
+    with closing(open_readonly(db)) as con:  # checked just before (_set_aside_if_corrupt)
+        pairs = shared_histories(con)
     for repo, first, n in pairs:
         warn(
             ctx,
@@ -395,7 +398,11 @@ def _report_future_dated(ctx: StageContext, db: Path) -> int:
     """Warn about (and count) commits set aside for a date after the mining time."""
     from standard_coder.sch.mining.store import skipped_commits
 
-    found = skipped_commits(db, "future_dated")
+    found, seen = [], set()  # a commit stored under several clones once
+    for repo, cid in skipped_commits(db, "future_dated"):
+        if cid not in seen:
+            seen.add(cid)
+            found.append((repo, cid))
     if found:
         shown = ", ".join(f"{r}:{c[:12]}" for r, c in found[:5])
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""

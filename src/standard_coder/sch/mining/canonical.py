@@ -13,13 +13,17 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import sqlite3
+import zlib
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from standard_coder.sch.mining.integrity import LAYOUT_KEY
-from standard_coder.sch.mining.schema import SCHEMA
-from standard_coder.sch.mining.store import _corruption_named
+from standard_coder.sch.mining.schema import CONTENT_TABLES, SCHEMA
+from standard_coder.sch.mining.store import _corruption_named, open_readonly
 
 __all__ = ["CanonicalRewriteError", "is_canonical", "rewrite_canonical"]
 
@@ -179,3 +183,31 @@ def _empty_wal(db_path: Path, wal: Path, deadline: float) -> None:
                 f"open); not rewritten in canonical order: rerun to rewrite it"
             )
         time.sleep(0.05)
+
+
+def canonical_dump(db_path: Path) -> str:
+    """Sorted rows of every content table as text (blobs as sha256 of their content).
+
+    Two databases with equal dumps hold the same mined data; progress counters are left out.
+    """
+    lines: list[str] = []
+    with closing(open_readonly(db_path)) as con:
+        for table in CONTENT_TABLES:
+            cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+            for row in sorted(
+                (tuple(_canon(v) for v in r) for r in con.execute(f"SELECT * FROM {table}")),
+            ):
+                cells = (f"{c}={v}" for c, v in zip(cols, row, strict=True))
+                lines.append(f"{table}\t" + "\t".join(cells))
+        for row in sorted(con.execute("SELECT repo, refs_key, extract_key FROM mine_state")):
+            lines.append("mine_state\t" + "\t".join(str(v) for v in row))
+        for oid, size, content in sorted(con.execute("SELECT oid, size, content FROM blobs")):
+            digest = hashlib.sha256(zlib.decompress(content)).hexdigest()
+            lines.append(f"blobs\t{oid}\t{size}\t{digest}")
+    return "\n".join(lines) + "\n"
+
+
+def _canon(v: Any) -> str:
+    if isinstance(v, bytes):
+        return "z:" + hashlib.sha256(zlib.decompress(v)).hexdigest()[:16]
+    return repr(v)

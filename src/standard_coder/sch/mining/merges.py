@@ -131,7 +131,8 @@ def load_other_times(db_path: Path) -> EventTimes:
 
 
 def _load(db_path: Path, table: str) -> EventTimes:
-    from standard_coder.sch.mining.store import _corruption_named, open_readonly, repeated_rows
+    from standard_coder.sch.mining.copies import repeated_rows
+    from standard_coder.sch.mining.store import _corruption_named, open_readonly
 
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
         if not con.execute(

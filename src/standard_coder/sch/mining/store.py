@@ -6,7 +6,6 @@ ad-hoc SQL. The schema is documented in ``docs/mining.md``.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -15,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from standard_coder.runner.sqliteread import connect_readonly
+from standard_coder.sch.mining.copies import repeated_rows
 from standard_coder.sch.mining.filters import author_identity, is_agent
 from standard_coder.sch.mining.integrity import LAYOUT_KEY, CorruptDatabaseError, is_corruption
-from standard_coder.sch.mining.schema import CONTENT_TABLES, SCHEMA, SCHEMA_VERSION
+from standard_coder.sch.mining.schema import SCHEMA, SCHEMA_VERSION
 from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
 
 if TYPE_CHECKING:  # numpy is imported by the one reader that needs it (no-op path stays light)
@@ -302,31 +302,6 @@ def skipped_commit_ids(db_path: Path, repo: str, reason: str, limit: int = 1000)
     return [str(r[0]) for r in rows]
 
 
-def repeated_rows(con: sqlite3.Connection, table: str = "commits") -> set[tuple[str, str]]:
-    """``(repo, commit_id)`` of the rows of ``table`` that repeat a commit stored under a
-    repository earlier in name order: one history mined through several clones, worktrees or
-    forks. Every reader of commits counts each commit once, under the first repository."""
-    rows = con.execute(
-        f"SELECT t.repo, t.commit_id FROM {table} t JOIN (SELECT commit_id, MIN(repo) AS first"
-        f" FROM {table} GROUP BY commit_id HAVING COUNT(*) > 1) d USING (commit_id)"
-        " WHERE t.repo != d.first"
-    ).fetchall()
-    return {(str(r), str(c)) for r, c in rows}
-
-
-def shared_histories(db_path: Path) -> list[tuple[str, str, int]]:
-    """``(repo, first, n)``: ``n`` commits of ``repo`` are also stored under ``first`` (a clone,
-    worktree or fork of one history) and count there (:func:`repeated_rows`), by repo."""
-    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
-        rows = con.execute(
-            "SELECT t.repo, d.first, COUNT(*) FROM commits t JOIN (SELECT commit_id,"
-            " MIN(repo) AS first FROM commits GROUP BY commit_id HAVING COUNT(*) > 1) d"
-            " USING (commit_id) WHERE t.repo != d.first GROUP BY t.repo, d.first"
-            " ORDER BY t.repo, d.first"
-        ).fetchall()
-    return [(str(r), str(f), int(n)) for r, f, n in rows]
-
-
 def _unz(data: bytes | None) -> str:
     return zlib.decompress(data).decode("utf-8", "replace") if data else ""
 
@@ -349,7 +324,7 @@ def iter_commits(
     id_prefixes: Collection[str] | None = None,
 ) -> Iterator[CommitRecord]:
     """Every stored commit, ordered by ``(author_id, authored_at)`` (ties: repo, commit id);
-    a commit stored under several repositories once, under the first (:func:`repeated_rows`).
+    a commit stored under several repositories once, under the first (``copies.repeated_rows``).
 
     Streams with bounded memory. ``with_files`` adds each commit's file changes with their diff
     text (in git's order); ``with_contents`` also adds before/after file contents.
@@ -554,7 +529,10 @@ PullTimes: TypeAlias = "dict[tuple[str, str], list[tuple[int, int]]]"
 
 def load_pull_times(db_path: Path) -> PullTimes:
     """``(repo, squash commit id)`` -> its pull request commits' ``(authored_at, tz offset)``,
-    oldest first, for the squash merges still among the mined commits."""
+    oldest first, for the squash merges still among the mined commits. A squash merge stored
+    under several repositories is keyed by the one it counts under (``copies.repeated_rows``),
+    with that repository's pull request times, else those of the first copy that has any (a
+    mirror holds ``refs/pull/*``, a plain clone of it does not)."""
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
         if not has_table(con, "pull_commits"):
             return {}  # a database mined before the table existed
@@ -563,9 +541,14 @@ def load_pull_times(db_path: Path) -> PullTimes:
             " FROM pull_commits p JOIN commits c ON c.repo = p.repo AND c.commit_id = p.commit_id"
             " ORDER BY p.repo, p.commit_id, p.authored_at, p.pr_commit_id"
         ).fetchall()
-    out: PullTimes = {}
+        repeats = repeated_rows(con)
+    grouped: PullTimes = {}
     for repo, cid, at, tz in rows:
-        out.setdefault((str(repo), str(cid)), []).append((int(at), int(tz)))
+        grouped.setdefault((str(repo), str(cid)), []).append((int(at), int(tz)))
+    out = {key: times for key, times in grouped.items() if key not in repeats}
+    for key, times in grouped.items():
+        if key in repeats:
+            out.setdefault((repeats[key], key[1]), times)
     return out
 
 
@@ -576,7 +559,7 @@ def load_commit_times(db_path: Path) -> CommitTimes:
     """author_id -> (authored_at seconds int64, tz offsets minutes int32, [(repo, commit_id)]).
 
     One query; arrays sorted by time (ties by repo, commit id); a commit stored under several
-    repositories once, under the first (:func:`repeated_rows`).
+    repositories once, under the first (:func:`~standard_coder.sch.mining.copies.repeated_rows`).
     """
     import numpy as np
 
@@ -603,31 +586,3 @@ def load_commit_times(db_path: Path) -> CommitTimes:
         )
         i = j
     return out
-
-
-def canonical_dump(db_path: Path) -> str:
-    """Sorted rows of every content table as text (blobs as sha256 of their content).
-
-    Two databases with equal dumps hold the same mined data; progress counters are left out.
-    """
-    lines: list[str] = []
-    with closing(open_readonly(db_path)) as con:
-        for table in CONTENT_TABLES:
-            cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
-            for row in sorted(
-                (tuple(_canon(v) for v in r) for r in con.execute(f"SELECT * FROM {table}")),
-            ):
-                cells = (f"{c}={v}" for c, v in zip(cols, row, strict=True))
-                lines.append(f"{table}\t" + "\t".join(cells))
-        for row in sorted(con.execute("SELECT repo, refs_key, extract_key FROM mine_state")):
-            lines.append("mine_state\t" + "\t".join(str(v) for v in row))
-        for oid, size, content in sorted(con.execute("SELECT oid, size, content FROM blobs")):
-            digest = hashlib.sha256(zlib.decompress(content)).hexdigest()
-            lines.append(f"blobs\t{oid}\t{size}\t{digest}")
-    return "\n".join(lines) + "\n"
-
-
-def _canon(v: Any) -> str:
-    if isinstance(v, bytes):
-        return "z:" + hashlib.sha256(zlib.decompress(v)).hexdigest()[:16]
-    return repr(v)
