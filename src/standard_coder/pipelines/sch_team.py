@@ -201,6 +201,8 @@ def run(ctx: StageContext) -> None:
     else:  # every commit's counts extracted again from its files
         commits = iter_commits(db, with_files=True, with_contents=rep.kind == "hybrid")
         result = team_output(model, rep, commits, seed=seed, join_names=join_names)
+    if ctx.should_stop():  # priced, nothing written: a rerun prices again (seconds)
+        return
     out = ctx.outputs
     out["csv"].parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out["csv"], csv_text(result.rows))

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -97,16 +98,20 @@ class RunResult:
     """Outcome of :func:`run_pipeline`.
 
     Attributes:
-        exit_code: 0 ok, 1 a stage failed, 2 bad input, 130/143 interrupted.
+        exit_code: 0 ok, 1 a stage failed, 2 bad input, 130/143 interrupted (also when the
+            signal came while the last selected stage ran, and it finished: ``finished``).
         run_id: the run's id (folder under ``runs/``).
         stages: per stage that was reached, its :class:`StageOutcome`.
         message: one line for the user (failure or interrupt explanation).
+        finished: every selected stage finished (the run is recorded completed, nothing is
+            left to resume), even with an exit code of 130/143.
     """
 
     exit_code: int
     run_id: str
     stages: dict[str, StageOutcome] = field(default_factory=dict)
     message: str = ""
+    finished: bool = False
 
     @property
     def ran(self) -> int:
@@ -485,6 +490,16 @@ def _run_recorded(
         ran=result.ran,
         durable=durable,
     )
+    result.finished = result.exit_code == 0
+    if result.finished and stop.requested:
+        # the work is done, but whoever sent the signal (Ctrl-C in a shell loop, a scheduler)
+        # asked the process to stop: it exits as a stopped one does, so the caller stops too
+        signum = stop.signum or 2
+        result.exit_code = 128 + signum
+        result.message = (
+            f"stopped by {signal.Signals(signum).name} while the last selected stage ran; "
+            "it finished, so nothing is left to resume"
+        )
     return result
 
 

@@ -357,6 +357,13 @@ def _run_loaded(
         root=root,
         after_run=witness_hook(pipe, root, witness_of),
     )
+    if result.finished and result.exit_code:  # a signal, after the last stage's work ended
+        from standard_coder.runner.records import ok_line
+
+        ran = result.ran
+        sys.stderr.write(ok_line(ran, len(result.stages) - ran, result.run_id))
+        sys.stderr.write(f"{result.message}\n")
+        return result.exit_code
     if result.exit_code != 0:
         # a failed stage's [FAIL] line, or an interrupted run's [STOP] line (its
         # run_interrupted event: every exit above 128), already said it: once, not again
