@@ -384,6 +384,15 @@ def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path)
     with pytest.raises(EstimateInputError, match="does not mine") as err:
         estimate(one, Target(worktree=True), repo=None, cwd=other)
     assert str(other) in str(err.value) and str(out / "repos" / "repo-0") in str(err.value)
+    # the configured repository moved away or never one: checked as --repo is (it was git's
+    # command line, or "has no commits yet", for a folder that does not exist)
+    for path, why in ((tmp_path / "moved", "no such directory"),
+                      (tmp_path / "plain", "not a git repository")):  # fmt: skip
+        gone = load_config(config, [f"repos.include_paths=['{path}']"])
+        for target in (Target(rev="HEAD"), Target(worktree=True)):
+            with pytest.raises(EstimateInputError) as err:
+                estimate(gone, target, repo=None, cwd=tmp_path)
+            assert str(err.value).startswith(f"[repos] include_paths: {path}: {why} ("), err
 
 
 def test_an_empty_range_a_clean_tree_and_a_first_commit_to_be(

@@ -68,9 +68,9 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
         mined = max(holding, key=lambda r: len(r.parts))
         if standing_in is not None and mined in standing_in.parents:  # a submodule, a clone
             raise EstimateInputError(_not_mined(cfg, standing_in, mined, inside=True))
-        return mined
+        return _checked(cfg, mined)
     if len(repos) == 1 and standing_in is None:
-        return repos[0]
+        return _checked(cfg, repos[0])
     if len(repos) == 1:  # never price another repository than the one the user stands in
         raise EstimateInputError(_not_mined(cfg, standing_in, repos[0]))
     if not repos:
@@ -82,6 +82,24 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
         f"{len(repos)} repositories in {cfg.config_path} and the current directory is in none "
         f"of them; choose one with --repo:\n  {listing}"
     )
+
+
+def _checked(cfg: FlagshipConfig, path: Path) -> Path:
+    """The configured repository ``path``, checked as ``--repo`` is: a folder in a repository
+    (else git's own errors, or "no commits yet", would stand for a path moved or mistyped)."""
+    from standard_coder.sch.mining.discovery import repository_root
+
+    why = None
+    if not path.is_dir():
+        why = "is a file, not a directory" if path.exists() else "no such directory"
+    elif repository_root(path) is None:
+        why = "not a git repository"
+    if why is not None:
+        raise EstimateInputError(
+            f"[repos] include_paths: {path}: {why} (fix it in {cfg.config_path}, or pass "
+            "--repo PATH)"
+        )
+    return path
 
 
 def _not_mined(cfg: FlagshipConfig, standing_in: Path | None, mined: Path, *,
