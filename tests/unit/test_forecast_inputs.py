@@ -190,6 +190,13 @@ def test_examples_load_and_cover_every_effort_source() -> None:
     assert len(history.sprints) >= 10
     starts = [s.start_date for s in history.sprints]
     assert starts == sorted(starts)
+    # each example diff is whole (its hunks hold what their headers count), so it prices the
+    # same as a ticket and as `estimate --diff`, which refuses a hunk cut short
+    from standard_coder.sch.predictors.stage import parse_unified_diff
+
+    for t in sprint.tickets:
+        if t.diff:
+            assert parse_unified_diff(t.diff, strict=True), t.id
 
 
 def test_work_order_is_priority_then_listed_order() -> None:
