@@ -136,6 +136,19 @@ def test_a_logged_warning_reads_warning_colon_on_the_console_and_keeps_its_logge
     assert "WARNING standard_coder." in debug.stderr
 
 
+def test_a_usage_error_of_a_fast_command_is_the_full_clis(tmp_path: Path) -> None:
+    """``pipeline``/``status`` are parsed without Typer for speed; an argument that parser does
+    not take used to print its usage (three commands of the CLI's many) and argparse's error."""
+    cfg = write_pipeline(tmp_path)
+    for args in (["status", "-c", str(cfg), "--bogus"], ["pipeline", "-c", str(cfg), "--bogus"]):
+        proc = cli(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert f"standard_coder {args[0]} [OPTIONS]" in proc.stderr, proc.stderr  # python -m
+        assert "No such option: --bogus" in proc.stderr
+        assert "validate-manifest" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "state").exists()
+
+
 def test_dry_run_and_status_write_nothing(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path)
     dry = cli("pipeline", "--config", str(cfg), "--dry-run")

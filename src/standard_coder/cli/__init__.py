@@ -90,10 +90,13 @@ def _dispatch(argv: list[str]) -> None:
         sys.stdout.write(f"standard-coder {__version__}\n")
         raise SystemExit(0)
     if argv and argv[0] in FAST_COMMANDS and not {"-h", "--help"} & set(argv):
-        from standard_coder.pipelines import BUILTINS
-        from standard_coder.runner.front import main as fast
+        from standard_coder.runner.front import parses
 
-        raise SystemExit(fast(argv, BUILTINS))
+        if parses(argv):  # else Typer says what is wrong, naming the command's options
+            from standard_coder.pipelines import BUILTINS
+            from standard_coder.runner.front import main as fast
+
+            raise SystemExit(fast(argv, BUILTINS))
     if argv and argv[0] == "demo" and not {"-h", "--help"} & set(argv):
         from standard_coder.cli.demo_run import fast_main, parse_fast
 

@@ -19,7 +19,7 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from standard_coder.runner.errors import PipelineDefinitionError, RunnerError
 from standard_coder.runner.stage import Pipeline
@@ -422,8 +422,27 @@ def validate_command(paths: Sequence[Path]) -> int:
     return 2 if bad else 0
 
 
+class _Refused(Exception):
+    """The fast parser does not take these arguments (the full CLI says why)."""
+
+
+class _QuietParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Refused(message)
+
+
+def parses(argv: Sequence[str]) -> bool:
+    """Whether :func:`main` takes ``argv``. Where it does not, the full CLI answers (its usage
+    error names every command and option, where this parser's knows only its three)."""
+    try:
+        _parser().parse_args(list(argv))
+    except _Refused:
+        return False
+    return True
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="standard-coder")
+    ap = _QuietParser(prog="standard-coder")
     sub = ap.add_subparsers(dest="command", required=True)
     run = sub.add_parser("pipeline", help="run a pipeline")
     run.add_argument("--config", "-c", type=Path, required=True)
@@ -449,8 +468,9 @@ def main(argv: Sequence[str], builtins: Mapping[str, str]) -> int:
     """The same commands behind ``argparse`` (no Typer import); returns the exit code."""
     try:
         ns = _parser().parse_args(list(argv))
-    except SystemExit as exc:  # argparse printed the usage error
-        return 2 if exc.code not in (0, None) else 0
+    except _Refused as exc:  # the CLI asks parses() first: a caller of main() alone
+        sys.stderr.write(f"standard-coder: error: {exc}\n")
+        return 2
     args = vars(ns)
     command = args.pop("command")
     if command == "pipeline":
