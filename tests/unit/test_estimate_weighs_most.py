@@ -22,3 +22,12 @@ def test_features_that_move_the_sch_little_are_not_all_said_as_zero() -> None:
 def test_features_that_move_the_sch_are_said_in_hundredths() -> None:
     line = _weighs_most("c", [_feat("lines", 0.02), _feat("words", -0.004)])
     assert line == "c weighs most: lines ×2 (+0.02 h), words ×2 (-0.004 h)"
+
+
+def test_a_feature_whose_effect_rounds_to_zero_is_not_among_what_weighs_most() -> None:
+    # the JSON's 4 decimals made a tiny negative effect -0.0, printed "(-0.00 h)"
+    line = _weighs_most("c", [_feat("tokens", -0.0), _feat("lines", 0.02), _feat("raise", 0.0)])
+    assert line == "c weighs most: lines ×2 (+0.02 h)"
+    assert _weighs_most("c", [_feat("tokens", -0.0)]) == (
+        "c: no feature alone moves its SCH (each at its training mean, the same)"
+    )

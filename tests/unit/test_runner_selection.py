@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from standard_coder.runner.errors import RunnerError, StageNotFound
@@ -55,3 +57,26 @@ def test_plan_table_says_skip_once_not_up_to_date_twice(capsys: pytest.CaptureFi
     assert lines[0].split() == ["mine", "skip", "up", "to", "date"]
     assert lines[1].split()[:4] == ["train", "would", "run", "params"]
     assert lines[2].split()[:2] == ["report", "stale"] and lines[2].endswith("(not selected)")
+
+
+def test_a_stage_the_configuration_leaves_out_is_said_why_and_a_typo_gets_the_nearest() -> None:
+    """``--stages forecast`` without sprint files said "no such stage", as for a typo."""
+    why = {"forecast": "[forecasting] sprint_inputs_path is unset"}
+    names = NAMES[:3]
+    for kwargs in ({"stages": ["forecast"]}, {"to_stage": "forecast"}):
+        with pytest.raises(StageNotFound) as err:
+            select(names, left_out=why, **kwargs)  # type: ignore[arg-type]
+        assert str(err.value).endswith(
+            "'forecast': left out of this run's pipeline: [forecasting] sprint_inputs_path is unset"
+        )
+    with pytest.raises(StageNotFound, match=r"'trian': no such stage; did you mean 'train'\?"):
+        select(names, stages=["trian"], left_out=why)
+
+
+def test_the_flagship_says_why_its_forecast_is_left_out(tmp_path: Path) -> None:
+    from standard_coder.pipelines.sch import build
+
+    cfg = tmp_path / "pipeline_config.toml"
+    cfg.write_text('[outputs]\nbase_dir = "out"\n')
+    pipe = build(cfg, [])
+    assert "sprint_inputs_path and historical_outcomes_path are unset" in pipe.left_out["forecast"]

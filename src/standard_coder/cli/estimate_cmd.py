@@ -29,10 +29,14 @@ def _name(change: dict[str, Any]) -> str:
 def _hours(h: float) -> str:
     """A feature's SCH in hours: two decimals, or one significant digit under 0.005 h (a row of
     ``+0.00 h`` said nothing of which feature weighs most)."""
+    h += 0.0  # -0.0 (a tiny negative effect rounded in the JSON) reads "+0.00", not "-0.00"
     return f"{h:+.2f}" if abs(h) >= 0.005 or h == 0 else f"{h:+.1g}"
 
 
 def _weighs_most(name: str, feats: list[dict[str, Any]]) -> str:
+    feats = [f for f in feats if f["sch_hours"] != 0]  # no effect: not among what weighs
+    if not feats:
+        return f"{name}: no feature alone moves its SCH (each at its training mean, the same)"
     parts = ", ".join(
         f"{f.get('what', f['feature'])} ×{f['count']:g} ({_hours(f['sch_hours'])} h)" for f in feats
     )
@@ -119,8 +123,9 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
     rows = []
     for c in doc["changes"]:
         name = _name(c)
-        if c.get("subject"):
-            name += f" {c['subject'][:50]}"
+        if c.get("subject"):  # git's 72 columns for a subject; a longer one says it was cut
+            subject = str(c["subject"])
+            name += f" {subject if len(subject) <= 72 else subject[:71] + '…'}"
         # plain text: a subject "[pre-commit.ci] ..." is not console markup
         rows.append([name, f"+{c['lines_added']}/-{c['lines_deleted']}", f"{c['sch_hours']:.2f}",
                      f"{c['q10']:.2f}", f"{c['q50']:.2f}", f"{c['q90']:.2f}"])  # fmt: skip

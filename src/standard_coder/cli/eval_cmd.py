@@ -67,7 +67,7 @@ def eval_cmd(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     _print_metrics(out / "metrics.json", bool(repos))
-    typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, labelmap.json")
+    typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, labelmap.json", err=True)
 
 
 def _defaults_for(checkpoint: Path, overrides: list[str]) -> Any:
@@ -175,4 +175,4 @@ def _vision_eval(checkpoint: Path, config: Path, overrides: list[str]) -> None:
         raise typer.Exit(2) from None
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     typer.echo(f"accuracy {metrics['accuracy']:.4f} on {metrics['n_test']} images")
-    typer.echo(f"wrote {out}/metrics.json, predictions/test/, env_stamp.json")
+    typer.echo(f"wrote {out}/metrics.json, predictions/test/, env_stamp.json", err=True)

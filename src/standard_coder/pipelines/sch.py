@@ -397,6 +397,16 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             )
         )
 
+    left_out = {}
+    if not any(st.name == "forecast" for st in stages):
+        unset = [k for k in ("sprint_inputs_path", "historical_outcomes_path")
+                 if getattr(f, k) is None]  # fmt: skip
+        left_out["forecast"] = (
+            "[forecasting] enable = false"
+            if not f.enable
+            else f"[forecasting] {' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} "
+            "unset: a forecast needs both sprint files (docs/forecasting.md)"
+        )
     return assemble_pipeline(
         "sch",
         cfg,
@@ -405,6 +415,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         workers=cfg.runner.resolved_workers(),
         report_sections=report_sections(),
         on_finish=_finish,
+        left_out=left_out,
         distributed=(
             DistributedTraining('[training] distributed = "ddp"')
             if cfg.training.distributed == "ddp"

@@ -258,7 +258,9 @@ def plan_pipeline(
     """
     validate_pipeline(pipeline)
     names = [s.name for s in pipeline.stages]
-    selected = select(names, stages=stages, from_stage=from_stage, to_stage=to_stage)
+    selected = select(
+        names, stages=stages, from_stage=from_stage, to_stage=to_stage, left_out=pipeline.left_out
+    )
     session = RunSession(pipeline, root=root, readonly=True, sink=None)
     session.open_cache()
     plans: list[StagePlan] = []
@@ -342,7 +344,9 @@ def run_pipeline(
     """
     validate_pipeline(pipeline)
     names = [s.name for s in pipeline.stages]
-    selected = select(names, stages=stages, from_stage=from_stage, to_stage=to_stage)
+    selected = select(
+        names, stages=stages, from_stage=from_stage, to_stage=to_stage, left_out=pipeline.left_out
+    )
     layout = RunnerLayout(Path(pipeline.base_dir))
     lock = RunLock(layout.base_dir)
     lock.acquire()

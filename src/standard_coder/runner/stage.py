@@ -169,6 +169,8 @@ class Pipeline:
             ``base_dir``'s parent.
         on_finish: called with ``base_dir`` after a successful ``pipeline`` run (not a dry
             run), e.g. to print the results a user came for.
+        left_out: stages this pipeline has but this configuration leaves out, each with why
+            (``--stages forecast`` without sprint files says so, not "no such stage").
     """
 
     name: str
@@ -185,3 +187,4 @@ class Pipeline:
     report_sections: Sequence[ReportSection] = ()
     root: Path | None = None
     on_finish: Callable[[Path], None] | None = None
+    left_out: Mapping[str, str] = field(default_factory=dict)

@@ -430,7 +430,7 @@ def top_features(
                     "feature": names[present[j]],
                     "what": describe_feature(names[present[j]]),
                     "count": float(counts[i, present[j]]),
-                    "sch_hours": round(float(effect[j]), 4),
+                    "sch_hours": round(float(effect[j]), 4) + 0.0,  # -0.0 -> 0.0
                 }
                 for j in order
             ]
