@@ -31,7 +31,7 @@ class ModelUnreadable(ValueError):
 def rebuild_hint(config_path: Path | None = None) -> str:
     """How to rebuild the effort model: rerun ``train_sch`` (it sees its changed output)."""
     if config_path is None:  # a stage of the pipeline: the run's own command, up to train_sch
-        return "rebuild it: run the pipeline again with --to train_sch (it trains again)"
+        return "rebuild it: run the pipeline again with --to train_sch"
     return f"rebuild it: standard-coder pipeline --config {config_path} --to train_sch"
 
 
