@@ -349,6 +349,26 @@ def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
     assert "Estimate, model: " in said and "Estimate (" not in said  # not "(auto (/x/model.pt))"
 
 
+def test_a_commit_by_an_author_the_mine_leaves_out_is_priced_and_says_so(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A bot's commit is priced as asked, but team output leaves it out: a range's total and
+    team output's differ by it, which the estimate says."""
+    cfg, repo, target = _worktree(demo, tmp_path)
+    target.write_text(target.read_text() + "\ndef pinned(x):\n    return x\n")
+    bot = ("-c", "user.name=dependabot[bot]", "-c", "user.email=49699333+dependabot[bot]@x")
+    _git(repo, *bot, "commit", "-qam", "Bump a pin")
+    (change,) = estimate(cfg, Target(rev="HEAD"), repo=repo)["changes"]
+    assert change["sch_hours"] > 0
+    assert change["author_left_out"].startswith("dependabot[bot] <")
+    proc = cli("estimate", "--config", str(demo[0] / "pipeline_config.toml"), "HEAD",
+               "--repo", str(repo))  # fmt: skip
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert "whom [filters.authors] leaves out" in said and "team output does not count it" in said
+    (person,) = estimate(cfg, Target(rev="HEAD~1"), repo=repo)["changes"]
+    assert "author_left_out" not in person
+
+
 def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = demo
     config = out / "pipeline_config.toml"

@@ -91,8 +91,16 @@ def _untracked(name: str, paths: list[str]) -> str:
     )
 
 
+def _author_left_out(name: str, author: str) -> str:
+    return (
+        f"{name}: by {author}, whom [filters.authors] leaves out (bots and AI coding agents by "
+        "default): priced as asked, but team output does not count it"
+    )
+
+
 _NOTES: tuple[tuple[str, Callable[[str, Any], str]], ...] = (
     ("top_features", _weighs_most),
+    ("author_left_out", _author_left_out),
     ("left_out", _not_counted),
     ("reapplies", _reapplies),
     ("no_contents", _no_contents),

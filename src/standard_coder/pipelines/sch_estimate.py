@@ -224,6 +224,7 @@ def estimate(
                 row["no_contents"] = missing
     if untracked:  # a working tree's new files not yet added: counted, and named
         doc["changes"][0]["untracked"] = untracked
+    _say_left_out_authors(cfg, doc, records)
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
         doc.update(merges=merges)
     if note:
@@ -289,6 +290,21 @@ def _pre_image_reader(cfg: FlagshipConfig, repo: Path | None, cwd: Path | None) 
         if repo is not None:
             raise
         return None
+
+
+def _say_left_out_authors(cfg: FlagshipConfig, doc: dict[str, Any], records: list[Any]) -> None:
+    """A commit whose author ``[filters.authors]`` leaves out (a bot, an AI coding agent, an
+    excluded address) is priced as asked, and gets ``"author_left_out": AUTHOR``: team output
+    does not count it, so a range's total and team output's can differ by it."""
+    from standard_coder.sch.mining.filters import AuthorRule
+
+    a = cfg.filters.authors
+    rule = AuthorRule(include=tuple(a.include), exclude=tuple(a.exclude),
+                      exclude_bots=a.exclude_bots, exclude_agents=a.exclude_agents)  # fmt: skip
+    for row, rec in zip(doc["changes"], records, strict=True):
+        name, address = rec.author_name, rec.author_id  # a worktree and a patch have none
+        if address and not rule.allows(name, address):
+            row["author_left_out"] = f"{name} <{address}>"
 
 
 def _mined_ids(cfg: FlagshipConfig, where: Path) -> set[str]:
