@@ -239,11 +239,12 @@ def test_read_only_base_folder_exits_2_and_report_says_so(
             pytest.skip(f"read-only remount not allowed ({remount.stderr.strip()})")
         before = {p: p.read_bytes() for p in sorted(src.rglob("*")) if p.is_file()}
         assert not list(ro.rglob("*.sqlite-shm"))  # closed cleanly: SQLite would make one
-        status = subprocess.run(  # reading a results folder one may not write
+        status = subprocess.run(  # reading a results folder one may not write: a row per
             [*_cmd(ro), "--dry-run"], capture_output=True, text=True, env=_env(), timeout=300
-        )
-        assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
-        assert status.stdout.startswith("count "), status.stdout  # a row per stage
+        )  # stage, and since the stages would run (its outputs are read by another path), the
+        assert status.stdout.startswith("count "), status.stdout  # line pipeline would fail with
+        assert "would run" in status.stdout and status.returncode == 2, status.stderr
+        _one_clean_line(status.stderr, str(ro), "read-only file system", "would fail")
         proc = _run(ro, "--force")
         assert proc.returncode == 2
         _one_clean_line(proc.stderr, str(ro), "read-only file system")
@@ -260,6 +261,24 @@ def test_read_only_base_folder_exits_2_and_report_says_so(
         after = {p: p.read_bytes() for p in sorted(src.rglob("*")) if p.is_file()}
         assert after == before  # state intact
     assert _hashes(src) == reference
+
+
+def test_status_of_up_to_date_results_on_a_read_only_mount_is_0(tmp_path: Path) -> None:
+    """Reading up-to-date results one may not write is what ``status`` is for: exit 0. (A stage
+    that would run there is refused with one line: the test above.)"""
+    src = tmp_path / "src"
+    assert _run(src).returncode == 0
+    with _mounted(src, "--bind", str(src)):
+        remount = subprocess.run(
+            ["mount", "-o", "remount,bind,ro", str(src)], capture_output=True, text=True
+        )
+        if remount.returncode != 0:
+            pytest.skip(f"read-only remount not allowed ({remount.stderr.strip()})")
+        status = subprocess.run(
+            [*_cmd(src), "--dry-run"], capture_output=True, text=True, env=_env(), timeout=300
+        )
+        assert status.returncode == 0 and "would run" not in status.stdout, status.stdout
+        assert "error" not in status.stderr, status.stderr
 
 
 def test_disk_full_exits_1_naming_the_place_and_a_rerun_with_space_finishes(

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -341,11 +343,11 @@ def _run_loaded(
         )
         from standard_coder.runner.lock import lock_holder
 
-        return print_plan(
-            [p for p in plans if p.selected],
-            as_json=log_format == "json",
-            running=lock_holder(Path(pipe.base_dir)),
+        chosen = [p for p in plans if p.selected]
+        code = print_plan(
+            chosen, as_json=log_format == "json", running=lock_holder(Path(pipe.base_dir))
         )
+        return code or _unwritable_refusal(chosen, Path(pipe.base_dir))
     sink = StreamJsonSink() if log_format == "json" else ConsoleSink()
     result = run_pipeline(
         pipe,
@@ -398,7 +400,27 @@ def _status(
     from standard_coder.runner.lock import lock_holder
 
     plans = plan_pipeline(pipe, root=root)
-    return print_plan(plans, as_json, running=lock_holder(Path(pipe.base_dir)))
+    code = print_plan(plans, as_json, running=lock_holder(Path(pipe.base_dir)))
+    return code or _unwritable_refusal(plans, Path(pipe.base_dir))
+
+
+def _unwritable_refusal(plans: Sequence[Any], base_dir: Path) -> int:
+    """2, with one line, when a selected stage would run and the output folder (or the nearest
+    folder above it that exists) cannot be written: ``pipeline`` would fail at its first write.
+    0 otherwise: reading up-to-date results on a read-only mount is what ``status`` is for."""
+    if not any(p.run and p.selected for p in plans):
+        return 0
+    folder = base_dir.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if os.access(folder, os.W_OK):  # False on a read-only mount, for root too
+        return 0
+    from standard_coder.runner.fserrors import describe
+
+    read_only = os.statvfs(folder).f_flag & os.ST_RDONLY
+    cause = OSError(errno.EROFS if read_only else errno.EACCES, "not writable", str(folder))
+    sys.stderr.write(f"error: {describe(cause)}: pipeline would fail at its first write\n")
+    return 2
 
 
 def status_command(**kwargs: Any) -> int:
