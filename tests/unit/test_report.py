@@ -209,6 +209,24 @@ def test_training_curves_say_which_is_the_effort_models(tmp_path: Path) -> None:
     assert "The effort model is" not in render_training(SectionInput(base, None, None, {}))
 
 
+def test_curves_that_cannot_be_cached_are_said_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A report of results one may not write (a read-only mount) warned once per curve, with
+    Python's ``[Errno 30]``; now once, in words, and the curves are drawn all the same."""
+    from standard_coder.reporting.training import render_training
+    from standard_coder.runner.report import SectionInput
+
+    base = tmp_path / "out"
+    for run in ("auto", "baseline_loc", "size_mdn"):
+        write_tb(base / "tb" / run, n=3)
+    (tmp_path / "file").write_text("not a folder")
+    html = render_training(SectionInput(base, tmp_path / "file" / "cache", None, {}))
+    assert html.count("loss by step") == 6  # each run: its figure and its table
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "not cached" in ln]
+    assert len(said) == 1 and "Errno" not in said[0], said
+
+
 def test_failed_and_interrupted_runs(tmp_path: Path) -> None:
     base = tmp_path / "out"
     (base / "logs").mkdir(parents=True)

@@ -145,14 +145,15 @@ def render_training(given: SectionInput) -> str:
                       model=model, runs=[], selection=[])  # fmt: skip
     parts: list[str] = []
     rels: list[str] = []
+    cache_dir = given.cache_dir  # None once a write failed: one warning, not one per run
     for run in _tb_runs(tb_dir):
         rel = run.relative_to(tb_dir).as_posix() if run != tb_dir else "."
         rels.append(rel)
         key = _tb_key(run)
         cache = None
-        if given.cache_dir is not None:
+        if cache_dir is not None:
             name = f"tb-{hashlib.sha256(rel.encode()).hexdigest()[:16]}.json"
-            cache = given.cache_dir / name
+            cache = cache_dir / name
             hit = read_json_object_or_none(cache)
             if isinstance(hit, dict) and hit.get("key") == key and isinstance(hit.get("html"), str):
                 parts.append(hit["html"])
@@ -163,7 +164,10 @@ def render_training(given: SectionInput) -> str:
             try:
                 atomic_write_text(cache, json.dumps({"key": key, "rel": rel, "html": fragment}))
             except OSError as exc:
-                say_warning(f"report: cannot cache training curves in {cache}: {exc}", log)
+                from standard_coder.runner.fserrors import describe
+
+                say_warning(f"report: training curves not cached: {describe(exc, cache)}", log)
+                cache_dir = None
     from markupsafe import Markup
 
     return render(
