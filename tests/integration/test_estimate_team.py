@@ -229,6 +229,16 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
     assert doc["changes"][0]["lines_added"] == body.count("\n")
     assert doc["total"]["sch_hours"] == doc["changes"][0]["sch_hours"] > 0
     assert "reapplies" not in doc["changes"][0]  # new work
+    # `git diff | standard-coder estimate --diff -`: the same change, read from stdin
+    config = str(demo[0] / "pipeline_config.toml")
+    piped = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "estimate", "-c", config, "--diff", "-",
+         "--repo", str(repo), "--json"],
+        input=patch.read_text(), capture_output=True, text=True, env=child_env(), timeout=600,
+    )  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    from_file = cli("estimate", "-c", config, "--diff", str(patch), "--repo", str(repo), "--json")
+    assert json.loads(piped.stdout)["total"] == json.loads(from_file.stdout)["total"]
 
 
 def test_a_renamed_file_read_from_git_is_a_rename_as_the_mine_reads_it(

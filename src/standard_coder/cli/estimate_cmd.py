@@ -199,7 +199,11 @@ def estimate_cmd(
     ] = None,
     diff: Annotated[
         Path | None,
-        typer.Option("--diff", help="price a patch file (git diff output)", metavar="PATCH"),
+        typer.Option(
+            "--diff",
+            help="price a patch file (git diff output; - reads it from stdin)",
+            metavar="PATCH",
+        ),
     ] = None,
     worktree: Annotated[
         bool, typer.Option("--worktree", help="price the uncommitted changes of the repository")

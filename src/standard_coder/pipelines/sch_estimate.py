@@ -9,6 +9,7 @@ database (the exact features the model was trained on); others are read from git
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,7 +174,11 @@ def estimate(
     try:
         if target.diff is not None:
             try:
-                text = target.diff.read_text(encoding="utf-8", errors="replace")
+                text = (  # `git diff | standard-coder estimate --diff -`
+                    sys.stdin.buffer.read().decode("utf-8", "replace")
+                    if str(target.diff) == "-"
+                    else target.diff.read_text(encoding="utf-8", errors="replace")
+                )
             except OSError as exc:
                 raise EstimateInputError(f"--diff {target.diff}: {exc.strerror or exc}") from None
             mails = split_patch_series(text)  # a format-patch series: one change per mail

@@ -163,7 +163,8 @@ def resolve_revisions(repo: Path, spec: str) -> Revisions:
     if not cid.strip():
         if not _git(repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip():
             raise EstimateError(f"{repo} has no commits yet: nothing to price as {spec} "
-                                "(--worktree prices what is staged)")  # fmt: skip
+                                "(--worktree prices what is staged, changed and untracked)"
+                                )  # fmt: skip
         raise EstimateError(f"{spec}: no such commit in {repo}")
     cid = cid.strip()
     parents = _git(repo, "rev-list", "--parents", "-n", "1", cid).split()[1:]
