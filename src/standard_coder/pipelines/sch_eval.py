@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -91,6 +92,8 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
         cfg.repos, cfg.filters, work, commit_files=rep.commit_files, commit_body=rep.commit_body
     )
     db = work / "mined.sqlite"
+    say = _progress_line
+    say(f"mining {len(repos)} repositor{'y' if len(repos) == 1 else 'ies'} (--repos)")
     try:
         mine([Path(r).resolve() for r in repos], db, opts, show_table=False)
     except MiningError as exc:  # a path that is not a git repository is bad input here
@@ -101,6 +104,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     histories = load_histories(db)
     if not histories:
         raise EvalError(f"{', '.join(map(str, repos))}: no commits of the configured languages")
+    say(f"inferring the coding time of {len(histories):,} authors' commits")
     labels = label_commits(
         histories,
         cfg.training,
@@ -110,6 +114,7 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     )
     assert labels is not None  # only a stage's stop request returns None
     contents = rep.kind == "hybrid"
+    say("reading the changes and scoring the model on them")
     records = {
         (r.repo, r.commit_id): r for r in iter_commits(db, with_files=True, with_contents=contents)
     }
@@ -136,6 +141,12 @@ def _dataset_for_repos(repos: Sequence[Path], cfg: FlagshipConfig, rep: Any, wor
     return replace(
         ds, X=rep.transform(rows), split=np.full(len(ds), TEST, dtype=ds.split.dtype), meta=meta
     )
+
+
+def _progress_line(text: str) -> None:
+    """One line on stderr while ``eval --repos`` works (minutes on a large history)."""
+    sys.stderr.write(f"eval: {text}\n")
+    sys.stderr.flush()
 
 
 def run_eval(
