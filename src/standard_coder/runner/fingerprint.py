@@ -74,19 +74,21 @@ def _show(value: Any) -> str:
 def params_diff(
     old: Mapping[str, Any], new: Mapping[str, Any], labels: Mapping[str, str] | None = None
 ) -> list[str]:
-    """Readable differences, e.g. ``["train.lr 0.001 -> 0.01", "k (new) -> 3"]``; a key (or its
-    leading part) in ``labels`` is shown by its label (``seed`` -> ``runner.seed``)."""
+    """Readable differences, e.g. ``["train.lr 0.001 -> 0.01", "k (new) -> 3"]``: changed values
+    first, then keys that appeared, then keys that went (what a user changed, such as
+    ``training.predictor auto -> quantile``, leads the keys that change brings or drops); a key
+    (or its leading part) in ``labels`` is shown by its label (``seed`` -> ``runner.seed``)."""
     a, b = flatten(old), flatten(new)
-    out = []
+    changed, added, removed = [], [], []
     for key in sorted(set(a) | set(b)):
         shown = _label(key, labels or {})
         if key not in a:
-            out.append(f"{shown} (new) -> {_show(b[key])}")
+            added.append(f"{shown} (new) -> {_show(b[key])}")
         elif key not in b:
-            out.append(f"{shown} {_show(a[key])} -> (removed)")
+            removed.append(f"{shown} {_show(a[key])} -> (removed)")
         elif canonical_json(a[key]) != canonical_json(b[key]):
-            out.append(f"{shown} {_show(a[key])} -> {_show(b[key])}")
-    return out
+            changed.append(f"{shown} {_show(a[key])} -> {_show(b[key])}")
+    return [*changed, *added, *removed]
 
 
 def _label(key: str, labels: Mapping[str, str]) -> str:
