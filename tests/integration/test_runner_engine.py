@@ -190,6 +190,22 @@ def test_a_helper_module_change_reruns_a_stage_that_imports_it(
     }
 
 
+def test_a_changed_code_file_outside_the_project_is_named_as_python_imports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed package's file (a built-in pipeline's, after an upgrade) was named by its
+    absolute path in site-packages; it is named from the ``sys.path`` folder that holds it."""
+    from standard_coder.runner.session import _importable_name
+
+    site = tmp_path / "venv" / "site-packages"
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(site / "pkg"))  # a longer entry holding it wins
+    assert _importable_name(str(site / "tool" / "steps.py")) == "tool/steps.py"
+    assert _importable_name(str(site / "pkg" / "m.py")) == "m.py"
+    assert _importable_name("src/userpipe/helpers.py") == "src/userpipe/helpers.py"
+    assert _importable_name("/elsewhere/x.py") == "/elsewhere/x.py"
+
+
 def test_a_stage_defined_in_a_notebook_cell_reruns_when_its_text_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

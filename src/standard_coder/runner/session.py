@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -174,7 +176,7 @@ class RunSession:
             if not differ:
                 return ""
             more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
-            return differ[0] + more
+            return _importable_name(differ[0]) + more
 
         return changed
 
@@ -227,3 +229,16 @@ class RunSession:
         manifest[mf.OUTPUT_TOKENS] = out_scan.tokens if out_scan else {}
         manifest[mf.LAST_CHECKED_TS] = time.time()
         mf.write_manifest(self.layout.manifest(name), manifest)
+
+
+def _importable_name(shown: str) -> str:
+    """A code file outside the project (an installed package's, named by its absolute path) as
+    Python finds it: relative to the ``sys.path`` folder that holds it
+    (``standard_coder/pipelines/sch_mine.py``, not ``/home/u/.venv/lib/.../sch_mine.py``)."""
+    if not os.path.isabs(shown):
+        return shown
+    for entry in sorted((p for p in sys.path if p), key=len, reverse=True):
+        folder = os.path.abspath(entry).rstrip(os.sep) + os.sep
+        if shown.startswith(folder):
+            return shown[len(folder) :]
+    return shown
