@@ -226,17 +226,24 @@ def _mounted(target: Path, *args: str) -> Iterator[None]:
         subprocess.run(["umount", "-l", str(target)], capture_output=True)
 
 
+@contextlib.contextmanager
+def _read_only(src: Path, target: Path) -> Iterator[None]:
+    """``src`` seen read-only at ``target`` (itself, or another path) for the duration."""
+    with _mounted(target, "--bind", str(src)):
+        remount = subprocess.run(
+            ["mount", "-o", "remount,bind,ro", str(target)], capture_output=True, text=True
+        )
+        if remount.returncode != 0:
+            pytest.skip(f"read-only remount not allowed ({remount.stderr.strip()})")
+        yield
+
+
 def test_read_only_base_folder_exits_2_and_report_says_so(
     tmp_path: Path, reference: dict[str, str]
 ) -> None:
     src, ro = tmp_path / "src", tmp_path / "ro"
     assert _run(src).returncode == 0
-    with _mounted(ro, "--bind", str(src)):
-        remount = subprocess.run(
-            ["mount", "-o", "remount,bind,ro", str(ro)], capture_output=True, text=True
-        )
-        if remount.returncode != 0:
-            pytest.skip(f"read-only remount not allowed ({remount.stderr.strip()})")
+    with _read_only(src, ro):
         before = {p: p.read_bytes() for p in sorted(src.rglob("*")) if p.is_file()}
         assert not list(ro.rglob("*.sqlite-shm"))  # closed cleanly: SQLite would make one
         status = subprocess.run(  # reading a results folder one may not write: a row per
@@ -268,12 +275,7 @@ def test_status_of_up_to_date_results_on_a_read_only_mount_is_0(tmp_path: Path) 
     that would run there is refused with one line: the test above.)"""
     src = tmp_path / "src"
     assert _run(src).returncode == 0
-    with _mounted(src, "--bind", str(src)):
-        remount = subprocess.run(
-            ["mount", "-o", "remount,bind,ro", str(src)], capture_output=True, text=True
-        )
-        if remount.returncode != 0:
-            pytest.skip(f"read-only remount not allowed ({remount.stderr.strip()})")
+    with _read_only(src, src):
         status = subprocess.run(
             [*_cmd(src), "--dry-run"], capture_output=True, text=True, env=_env(), timeout=300
         )
