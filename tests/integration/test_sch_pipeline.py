@@ -214,6 +214,11 @@ def test_eval_exports_predictions(demo: Path) -> None:
     labelmap = json.loads((out / "labelmap.json").read_text())
     assert labelmap["units"]["sch"] == "hours" and labelmap["n_predictions"] == len(rows)
     assert list((out / "tb").iterdir())
+    assert "LOC baseline, so both columns" not in proc.stdout
+    # the run's LOC baseline given as the checkpoint: its table says both columns are it
+    proc = cli("eval", "--checkpoint", str(base / "models" / "baseline_loc" / "model.pt"))
+    assert proc.returncode == 0, proc.stderr
+    assert "the checkpoint is the LOC baseline, so both columns are the baseline's" in proc.stdout
 
 
 def test_refit_effort_reproduces_the_stage_and_pairs_with_compare(

@@ -66,7 +66,10 @@ def eval_cmd(
     except (ConfigError, EvalError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _print_metrics(out / "metrics.json", bool(repos))
+    from standard_coder.pipelines.sch_layout import SchLayout
+
+    own_baseline = checkpoint.resolve() == SchLayout(cfg.outputs.base_dir).baseline.resolve()
+    _print_metrics(out / "metrics.json", bool(repos), own_baseline)
     typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, labelmap.json", err=True)
 
 
@@ -88,8 +91,9 @@ def _defaults_for(checkpoint: Path, overrides: list[str]) -> Any:
                            source=f"--set (no --config: the defaults for {base})")  # fmt: skip
 
 
-def _print_metrics(path: Path, other_repos: bool) -> None:
-    """The key figures (the pipeline summary's table) on stdout, its warnings on stderr."""
+def _print_metrics(path: Path, other_repos: bool, own_baseline: bool = False) -> None:
+    """The key figures (the pipeline summary's table) on stdout, its warnings on stderr;
+    ``own_baseline``: the checkpoint scored is the run's LOC baseline (both columns are it)."""
     from standard_coder.pipelines.sch_summary import metric_table, warnings, wrap_lines
     from standard_coder.runner.console import terminal_columns
 
@@ -97,6 +101,8 @@ def _print_metrics(path: Path, other_repos: bool) -> None:
     which = "commits of the given repositories" if other_repos else "held-out commits"
     n = ev.get("n_test_normal", ev.get("n_test"))
     title = f"Evaluation ({which}; {n} with a normal-interval label)"
+    if own_baseline:  # its "SCH model" column is the baseline, scored against itself
+        title += ": the checkpoint is the LOC baseline, so both columns are the baseline's"
     typer.echo(metric_table(ev, title, terminal_columns(sys.stdout)))  # figures never split
     said = [f"warning: {w}" for w in warnings(ev)]
     for line in wrap_lines(said, terminal_columns(sys.stderr)):  # the run summary's wrapping
