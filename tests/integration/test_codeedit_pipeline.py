@@ -80,6 +80,26 @@ def _config(folder: Path, extra: str = "") -> Path:
     return path
 
 
+def test_a_missing_data_package_fails_before_any_stage_runs(tmp_path: Path) -> None:
+    """The data stages' modules (the codeedit extra) are checked as the training stages' are:
+    without datasketch, ``ingest`` ran and ``normalize`` failed on its import, exit 1."""
+    config = _config(tmp_path)
+    hide = (
+        "import sys; sys.modules['datasketch'] = None; from standard_coder.runner.front "
+        "import main; from standard_coder.pipelines import BUILTINS; "
+        "sys.exit(main(sys.argv[1:], BUILTINS))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", hide, "pipeline", "--config", str(config), "--to", "stats"],
+        capture_output=True, text=True, timeout=300, env=child_env(),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert "needs the module datasketch, which is not installed" in line, line
+    assert 'pip install -e ".[codeedit]"' in line and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "stages").exists()
+
+
 def test_pipeline_on_the_fixtures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = _config(tmp_path)
     assert front.run_command(config=config, builtins=BUILTINS) == 0

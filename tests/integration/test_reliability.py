@@ -265,6 +265,12 @@ def test_read_only_base_folder_exits_2_and_report_says_so(
         )
         assert report.returncode == 2, report.stderr
         _one_clean_line(report.stderr, "read-only file system")
+        gc = subprocess.run(  # was a traceback (its lock's StorageError), exit 1
+            [sys.executable, "-m", "standard_coder", "gc", "--config", str(cfg)],
+            capture_output=True, text=True, env=_env(),
+        )  # fmt: skip
+        assert gc.returncode == 2, gc.stderr
+        _one_clean_line(gc.stderr, str(ro), "read-only file system")
         after = {p: p.read_bytes() for p in sorted(src.rglob("*")) if p.is_file()}
         assert after == before  # state intact
     assert _hashes(src) == reference

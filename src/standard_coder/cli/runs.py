@@ -173,6 +173,7 @@ def gc_command(
         console.print(f"Nothing to collect: {settings.base_dir} does not exist.", markup=False)
         return
     from standard_coder.runner.errors import RunLocked
+    from standard_coder.runner.fserrors import StorageError, describe
     from standard_coder.runner.lock import RunLock
 
     lock = None if dry_run else RunLock(settings.base_dir)
@@ -180,9 +181,15 @@ def gc_command(
         if lock is not None:
             lock.acquire()
     except RunLocked as exc:
-        raise _fail(f"{exc}; gc waits until the run ends", 3) from None
+        raise _fail(f"{exc}; run gc again when it has ended", 3) from None
+    except StorageError as exc:  # a read-only folder, a full disk: nothing can be removed
+        raise _fail(str(exc), exc.exit_code) from None
     try:
         _gc(settings, dry_run, console)
+    except StorageError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    except OSError as exc:
+        raise _fail(describe(exc), 1) from None
     finally:
         if lock is not None:
             lock.release()

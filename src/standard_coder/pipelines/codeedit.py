@@ -16,6 +16,7 @@ from standard_coder.config.codeedit import load_codeedit_config
 from standard_coder.config.codeedit_sources import ALL_SOURCES
 from standard_coder.pipelines import codeedit_eval, codeedit_stages, codeedit_train
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
+from standard_coder.pipelines.codeedit_train import CODEEDIT_EXTRA
 from standard_coder.pipelines.wiring import assemble_pipeline, package_sources, section_params
 from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
@@ -33,6 +34,12 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "evaluate": ("completions", "eval_timeout_s"),
 }
 LABELS = {"seed": "runner.seed"}
+
+
+DATA_NEEDS = {m: CODEEDIT_EXTRA for m in ("yaml", "ast_grep_py", "datasketch", "coverage")}
+"""What the data and evaluation stages import (checked before any stage runs, as the training
+stages' ``codeedit_train.NEEDS`` is): the synthetic source's and the evaluator's ast-grep rules
+(YAML), near-duplicate removal (MinHash) and the hidden tests' coverage."""
 
 
 def stage_params(
@@ -66,27 +73,27 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         eval_inputs["completions"] = c.completions
     stages = [
         Stage(
-            name="ingest", run=codeedit_stages.ingest, named_inputs=sources,
+            name="ingest", run=codeedit_stages.ingest, requires=DATA_NEEDS, named_inputs=sources,
             params=params("ingest", seeded="synthetic" in c.sources), param_labels=LABELS,
             role="data",
             named_outputs={"ingested": layout.ingested}, code_files=[*code, *domain],
             description=f"read {', '.join(c.sources)} in their upstream formats",
         ),
         Stage(
-            name="normalize", run=codeedit_stages.normalize, deps=("ingest",),
+            name="normalize", run=codeedit_stages.normalize, requires=DATA_NEEDS, deps=("ingest",),
             named_inputs={"ingested": layout.ingested}, params=params("normalize"), role="data",
             named_outputs={"normalized": layout.normalized}, code_files=[*code, *domain],
             description="one schema, filters, exact + near-duplicate removal",
         ),
         Stage(
-            name="split", run=codeedit_stages.split, deps=("normalize",),
+            name="split", run=codeedit_stages.split, requires=DATA_NEEDS, deps=("normalize",),
             named_inputs={"normalized": layout.normalized}, params=params("split", seeded=True),
             param_labels=LABELS, role="data",
             named_outputs={"processed": layout.processed}, code_files=[*code, *domain],
             description="repo-disjoint train/dev/test (CanItEdit: test only)",
         ),
         Stage(
-            name="stats", run=codeedit_stages.stats, deps=("split",),
+            name="stats", run=codeedit_stages.stats, requires=DATA_NEEDS, deps=("split",),
             # of normalize's folder, the rejections alone: its records are read through split
             named_inputs={"processed": layout.processed, "rejects": layout.rejects},
             params=params("stats"), named_outputs={"stats": layout.stats},
@@ -95,7 +102,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             description="counts per split x source x language, bytes, rejections",
         ),
         Stage(
-            name="evaluate", run=codeedit_stages.evaluate, deps=("split",),
+            name="evaluate", run=codeedit_stages.evaluate, requires=DATA_NEEDS, deps=("split",),
             named_inputs=eval_inputs, reads=(layout.split("test"),), params=params("evaluate"),
             named_outputs={"evaluation": layout.evaluation}, code_files=[*code, *domain],
             description="apply completions, run hidden tests: pass@1, ExcessCode",
