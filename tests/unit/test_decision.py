@@ -103,6 +103,15 @@ def test_params_change_names_the_key(stage: Stage) -> None:
     assert d.detail == "lr 0.1 -> 0.2" and d.reason == "params changed: lr 0.1 -> 0.2"
 
 
+def test_a_switch_that_adds_and_drops_many_keys_leads_with_the_changed_value(
+    stage: Stage,
+) -> None:
+    """A forecast whose sprint now needs no model dropped a dozen params: the reason listed
+    every one as ``(removed)`` after the key the user changed."""
+    wide = stage.decide(params={"lr": 0.2, **{f"k{i}": i for i in range(6)}})
+    assert wide.detail == "lr 0.1 -> 0.2; k0 (new) -> 0; k1 (new) -> 1 (and 5 more)"  # + epochs
+
+
 def test_code_runner_and_device_changes(stage: Stage) -> None:
     assert stage.decide(code_version="code-2").reason == "code changed"
     d = stage.decide(runner_version="1.1")

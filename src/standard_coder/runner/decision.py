@@ -70,6 +70,11 @@ UP_TO_DATE = _TEXT[Reason.UP_TO_DATE]
 TOUCHED = _TEXT[Reason.TOUCHED]
 
 
+
+SHOWN_PARAMS = 3
+"""Differing params a ``params changed`` reason lists (changed values first), then ``(and N
+more)``: one setting that adds or drops a dozen keys read as if the config lost them."""
+
 @dataclass(frozen=True)
 class Decision:
     """Whether to skip a stage, why (a :class:`Reason`) and what changed (``detail``).
@@ -203,7 +208,9 @@ def decide(
         return Decision(False, Reason.NEW), None, None
     diff = params_diff(manifest[mf.PARAMS], params, param_labels)
     if diff:
-        return Decision(False, Reason.PARAMS_CHANGED, "; ".join(diff)), None, None
+        shown = "; ".join(diff[:SHOWN_PARAMS])  # a switch that brings or drops a dozen keys
+        more = f" (and {len(diff) - SHOWN_PARAMS} more)" if len(diff) > SHOWN_PARAMS else ""
+        return Decision(False, Reason.PARAMS_CHANGED, shown + more), None, None
     if manifest[mf.CODE_VERSION] != code_version:
         return Decision(False, Reason.CODE_CHANGED, code_change()), None, None
     if manifest[mf.RUNNER_VERSION] != runner_version:
