@@ -401,10 +401,12 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
         out.extend(f"warning: {w}" for w in warnings(ev))
     fc = s.get("forecast") or {}
     if fc:
+        done = f"done by {_date(fc, 'p50')} (P50) / {_date(fc, 'p85')} (P85)"
+        if completion_text(fc, "p85") == "nothing left":  # every ticket done: no date to say
+            done = "nothing left to do"
         out.append(
             f"Sprint {fc.get('sprint_id')} (ends {fc.get('end_date')}): "
-            f"P(complete by end) = {_fmt(fc.get('p_complete_by_end'), 2)}, "
-            f"done by {_date(fc, 'p50')} (P50) / {_date(fc, 'p85')} (P85)"
+            f"P(complete by end) = {_fmt(fc.get('p_complete_by_end'), 2)}, {done}"
         )
     out.append(f"Report: {s['report']}")
     if s.get("team_output"):
