@@ -316,6 +316,22 @@ def test_missing_input_is_named_before_any_stage_runs(root: Path) -> None:
     assert result.exit_code == 0 and CALLS["report"] == 1
 
 
+def test_an_invalid_input_refuses_the_run_before_any_stage_runs(root: Path) -> None:
+    """``Stage.invalid_inputs`` (a sprint file that does not validate): the run refuses to
+    start, naming it, and status shows the stage as cannot run; unselected, it is no bar."""
+    from standard_coder.runner.engine import plan_pipeline
+    from standard_coder.runner.errors import InputInvalid
+
+    bad = {"invalid_inputs": ("sprint.json: $.tickets[0].stroy_points: unknown field",)}
+    with pytest.raises(InputInvalid, match=r"stage 'report': sprint.json: .* \(checked before"):
+        run(make(root, report=bad))
+    assert not CALLS
+    (plan,) = [p for p in plan_pipeline(make(root, report=bad)) if p.stage == "report"]
+    assert plan.bad_inputs == bad["invalid_inputs"]
+    result, _ = run(make(root, report=bad), stages=["prepare", "train"])
+    assert result.exit_code == 0 and "report" not in CALLS
+
+
 def test_bad_definitions_fail_before_running(root: Path) -> None:
     pipe = make(root)
     dup = Pipeline(name="t", stages=[*pipe.stages, pipe.stages[0]], base_dir=root / "s")

@@ -187,6 +187,36 @@ def test_editing_a_forecast_input_reruns_only_forecast(demo: Path) -> None:
     assert {e["stage"] for e in run if e["event"] == "stage_completed"} == {"forecast"}
 
 
+def test_a_bad_sprint_file_refuses_the_run_before_the_mine_and_the_training(
+    demo: Path, tmp_path: Path
+) -> None:
+    """A typo in the sprint file was found by the forecast, after the mine, the training and
+    team output had run (minutes on a real history): it is checked first, as forecast-check
+    checks it, and a file the last forecast read is not read again."""
+    import shutil
+
+    project = tmp_path / "p"
+    shutil.copytree(demo, project, ignore=shutil.ignore_patterns("lock*"))
+    sprint = project / "sprint_inputs.json"
+    doc = json.loads(sprint.read_text())
+    ticket = next(t for t in doc["tickets"] if "story_points" in t)
+    ticket["stroy_points"] = ticket.pop("story_points")
+    sprint.write_text(json.dumps(doc, indent=2))
+    config = str(project / "pipeline_config.toml")
+    said = cli("status", "--config", config, check=False)
+    assert said.returncode == 2, said.stdout + said.stderr
+    row = next(ln for ln in said.stdout.splitlines() if ln.startswith("forecast"))
+    assert "cannot run" in row and "stroy_points: unknown field" in row, row
+    before = len(events(project / "sc-output"))
+    proc = cli("pipeline", "--config", config, "--force", check=False)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert line.startswith(f"error: stage 'forecast': {sprint}: $.tickets[")
+    assert line.endswith("did you mean 'story_points'? (checked before any stage runs)"), line
+    ran = [e for e in events(project / "sc-output")[before:] if e["event"] == "stage_running"]
+    assert ran == [] and "Traceback" not in proc.stderr
+
+
 def test_eval_exports_predictions(demo: Path) -> None:
     base = demo / "sc-output"
     proc = cli("eval", "--checkpoint", str(base / "models" / "auto" / "model.pt"))

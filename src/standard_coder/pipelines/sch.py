@@ -9,6 +9,7 @@ runs.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,41 @@ def _sprint_wants(path: Path | None) -> tuple[bool, bool]:
     open_ = [t for t in tickets if isinstance(t, dict) and t.get("status") != "done"]
     commits = any(t.get("commit_ids") for t in open_)
     return commits or any(t.get("diff") for t in open_), commits
+
+
+def _sprint_problems(paths: Sequence[Path], base_dir: Path, root: Path | None) -> tuple[str, ...]:
+    """What is wrong with the sprint files (``forecast-check``'s schema checks), for a run to
+    refuse before the mine and the training (``Stage.invalid_inputs``). A file with the bytes
+    the last completed forecast read is not read again (nor the forecasting package imported:
+    a no-op rerun stays cheap); a missing one is the missing-input check's."""
+    from standard_coder.runner.definition import display_name
+    from standard_coder.runner.manifest import recorded_input
+
+    changed = []
+    for path in paths:
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            continue  # missing or unreadable: said by the missing-input check or the stage
+        shown = display_name(path, root) if root is not None else str(path)
+        if recorded_input(base_dir, "forecast", shown) != digest:
+            changed.append(path)
+    if not changed:
+        return ()
+    from standard_coder.forecasting.inputs import (
+        ForecastInputError,
+        load_historical_outcomes,
+        load_sprint_inputs,
+    )
+
+    problems = []
+    for path, load in zip(paths, (load_sprint_inputs, load_historical_outcomes), strict=True):
+        if path in changed:
+            try:
+                load(path)
+            except ForecastInputError as exc:
+                problems.append(str(exc))
+    return tuple(problems)
 
 
 def configured_repositories(cfg: FlagshipConfig) -> list[Path]:
@@ -376,6 +412,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 },
                 param_labels={"seed": "runner.seed"},
                 named_outputs={"forecasts": layout.forecasts},
+                invalid_inputs=_sprint_problems(
+                    (f.sprint_inputs_path, f.historical_outcomes_path), layout.base_dir, root
+                ),
                 code_files=[
                     Path(sch_forecast.__file__),
                     # [forecasting] back from the params, as the simulator's options

@@ -70,10 +70,10 @@ UP_TO_DATE = _TEXT[Reason.UP_TO_DATE]
 TOUCHED = _TEXT[Reason.TOUCHED]
 
 
-
 SHOWN_PARAMS = 3
 """Differing params a ``params changed`` reason lists (changed values first), then ``(and N
 more)``: one setting that adds or drops a dozen keys read as if the config lost them."""
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -38,6 +38,7 @@ from standard_coder.runner.definition import validate_pipeline
 from standard_coder.runner.errors import (
     CorruptStateError,
     DependencyMissing,
+    InputInvalid,
     InputMissing,
     RunnerError,
     UpstreamMissing,
@@ -155,6 +156,14 @@ def _check_inputs(session: RunSession, selected: Sequence[str]) -> None:
                 f"stage {name!r} reads {missing}, which does not exist (checked before "
                 "any stage runs)"
             )
+
+
+def _check_invalid(session: RunSession, selected: Sequence[str]) -> None:
+    """No selected stage has a configured input it cannot run with (``Stage.invalid_inputs``):
+    a bad sprint file fails the run before the mine and the training, not after them."""
+    for name in selected:
+        for line in session.views[name].stage.invalid_inputs:
+            raise InputInvalid(f"stage {name!r}: {line} (checked before any stage runs)")
 
 
 def _installed(module: str) -> bool:
@@ -286,7 +295,8 @@ def plan_pipeline(
                 will_run.add(name)
             missing = _missing_input(session, name) if is_sel else None
             package = _missing_package(session, name) if is_sel else None
-            bad = tuple(session.views[name].stage.bad_inputs) if is_sel else ()
+            stage = session.views[name].stage
+            bad = (*stage.invalid_inputs, *stage.bad_inputs) if is_sel else ()
             plans.append(
                 StagePlan(
                     name,
@@ -366,6 +376,7 @@ def run_pipeline(
     try:
         _check_upstream(session, selected)
         _check_inputs(session, selected)
+        _check_invalid(session, selected)
         _check_requires(session, selected)
         result = _run(session, selected, force, stop, display)
         if after_run is not None:

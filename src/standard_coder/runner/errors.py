@@ -65,6 +65,10 @@ class InputMissing(RunnerError):
     """A declared input (file, folder or git repository) does not exist."""
 
 
+class InputInvalid(RunnerError):
+    """A selected stage's configured input cannot be used (``Stage.invalid_inputs``)."""
+
+
 class DependencyMissing(RunnerError):
     """A selected stage needs a package that is not installed (checked before any stage runs)."""
 

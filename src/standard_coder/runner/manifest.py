@@ -149,6 +149,18 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     return dict(doc)
 
 
+def recorded_input(base_dir: Path, stage: str, name: str) -> str | None:
+    """The sha256 the last completed run of ``stage`` recorded for its input ``name`` (named
+    as manifests name inputs: relative to the pipeline's root), None when there is none (no
+    run completed, the input is new, the manifest is unreadable)."""
+    try:
+        doc = read_manifest(manifest_path(base_dir, stage))
+    except (CorruptStateError, OSError):
+        return None
+    digest = (doc or {}).get("inputs", {}).get(name)
+    return digest if isinstance(digest, str) else None
+
+
 def write_manifest(path: Path, doc: Mapping[str, Any]) -> None:
     """Validate and write atomically.
 

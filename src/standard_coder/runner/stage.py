@@ -73,6 +73,10 @@ class Stage:
             such directory``): ``status`` and ``--dry-run`` show the selected stage as ``cannot
             run`` and exit 2. A run still runs the stage, which names them when it fails (it may
             do the rest of its work first: the mine mines the other repositories).
+        invalid_inputs: a configured input the stage cannot run with at all (a sprint file that
+            does not validate), one line each: a run that selects the stage refuses to start,
+            exit 2, before any stage has run (not after the hours of the stages before it), and
+            ``status`` shows ``cannot run``.
     """
 
     name: str
@@ -94,6 +98,7 @@ class Stage:
     requires: Mapping[str, str] = field(default_factory=dict)
     private_outputs: Sequence[Path] = ()
     bad_inputs: Sequence[str] = ()
+    invalid_inputs: Sequence[str] = ()
     reads: Sequence[Path] | None = None
 
     def __post_init__(self) -> None:
