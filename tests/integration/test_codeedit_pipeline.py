@@ -115,7 +115,10 @@ def test_pipeline_on_the_fixtures(tmp_path: Path, capsys: pytest.CaptureFixture[
     ev = json.loads((out / "reports" / "codeedit_eval.json").read_text())
     assert ev["statuses"] == {"fail": 1, "pass": 2, "timeout": 1} and ev["pass@1"] == 0.5
     assert ev["mean_rules_per_task"] == 2.0
-    capsys.readouterr()
+    said = capsys.readouterr().err  # the closing account, as the demo prints it
+    assert "edit eval: pass@1 0.500, ExcessCode" in said and "(fail 1, pass 2, timeout 1)" in said
+    assert "records per split: " in said and "{" not in said.split("records per split")[1]
+    assert f"Report: {out / 'reports' / 'index.html'}" in said
     assert front.run_command(config=config, builtins=BUILTINS) == 0
     assert "0 ran, 5 skipped" in capsys.readouterr().err
 
@@ -360,6 +363,7 @@ def test_the_demo_folder_holds_its_completions_and_runs_where_it_is_moved(tmp_pa
     done = subprocess.run([*cmd, str(first)], capture_output=True, text=True, timeout=300,
                           env=child_env())  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert done.stderr.count("edit eval: pass@1") == 1  # the pipeline's summary, said once
     text = (first / "pipeline_config.toml").read_text()
     assert 'completions = "canitedit_completions.jsonl"' in text and str(FIXTURES) not in text
     assert (first / "canitedit_completions.jsonl").read_bytes() == (

@@ -115,12 +115,15 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     stages += codeedit_eval.stages(
         cfg.codeedit_train, layout, train_params, eval_code, c.eval_timeout_s
     )
+    from standard_coder.pipelines.codeedit_demo import finish
+
     return assemble_pipeline(
         "codeedit",
         cfg,
         stages,
         root,
         report_sections=report_sections(),
+        on_finish=finish,
     )
 
 

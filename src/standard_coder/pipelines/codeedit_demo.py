@@ -74,3 +74,51 @@ def summary(base_dir: Path, elapsed_s: float) -> dict[str, Any]:
         out["stage2_report"] = str(layout.stage2_report)
     out["report"] = str(layout.reports / "index.html")
     return out
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    return f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
+
+
+def _counts(d: Any) -> str:
+    """``{"dev": 28, "test": 10}`` as ``dev 28, test 10`` (``none`` when empty or absent)."""
+    if not isinstance(d, dict) or not d:
+        return "none"
+    return ", ".join(f"{k} {v}" for k, v in sorted(d.items()))
+
+
+def finish_lines(base_dir: Path) -> list[str]:
+    """The closing account of a finished code-edit run, read back from its artifacts: records
+    per split, the edit evaluation, the stage-1 actions, each trained model, where things are."""
+    s = summary(base_dir, 0.0)
+    st, ev = s.get("stats") or {}, s.get("evaluation") or {}
+    out = []
+    if st:
+        rejected = (st.get("rejected") or {}).get("counts")
+        out.append(f"records per split: {_counts(st.get('totals'))}; rejected: {_counts(rejected)}")
+    if ev:
+        out.append(
+            f"edit eval: pass@1 {_fmt(ev.get('pass@1'))}, ExcessCode "
+            f"{_fmt(ev.get('excess_code'))} on {ev.get('tasks', '-')} tasks "
+            f"({_counts(ev.get('statuses'))})"
+        )
+    if va := s.get("validation"):
+        out.append(
+            f"Stage-1 actions on dev tasks: success {_fmt(va.get('success_rate'))} "
+            f"({_counts(va.get('statuses'))}; a tiny random model: about 0 expected)"
+        )
+    for r in ((s.get("models") or {}).get("models") or {}).values():
+        out.append(f"{r['label']}: CanItEdit success {_fmt(r['canitedit']['pass@1'])}, "
+                   f"held-out similarity {_fmt(r['heldout']['similarity'])}")  # fmt: skip
+    if s.get("stage2_report"):
+        out.append(f"Training report: {s['stage2_report']}")
+    out.append(f"Report: {s['report']}")
+    return out
+
+
+def finish(base_dir: Path) -> None:
+    """``Pipeline.on_finish`` of the code-edit pipeline (``pipeline`` and ``demo``): its closing
+    account on stderr, after the run's own lines."""
+    import sys
+
+    sys.stderr.write("".join(f"{line}\n" for line in finish_lines(Path(base_dir))))
