@@ -88,12 +88,12 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
 def _checked(cfg: FlagshipConfig, path: Path) -> Path:
     """The configured repository ``path``, checked as ``--repo`` is: a folder in a repository
     (else git's own errors, or "no commits yet", would stand for a path moved or mistyped)."""
-    from standard_coder.sch.mining.discovery import repository_root
+    from standard_coder.sch.mining.discovery import path_problem, repository_root
 
     why = None
-    if not path.is_dir():
-        why = "is a file, not a directory" if path.exists() else "no such directory"
-    elif repository_root(path) is None:
+    if not path.is_dir():  # the mine's words for it
+        why = path_problem(path)
+    elif repository_root(path) is None:  # a folder inside a repository stands for it
         why = "not a git repository"
     if why is not None:
         raise EstimateInputError(
