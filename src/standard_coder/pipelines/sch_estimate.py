@@ -301,11 +301,9 @@ def _say_left_out_authors(cfg: FlagshipConfig, doc: dict[str, Any], records: lis
     """A commit whose author ``[filters.authors]`` leaves out (a bot, an AI coding agent, an
     excluded address) is priced as asked, and gets ``"author_left_out": AUTHOR``: team output
     does not count it, so a range's total and team output's can differ by it."""
-    from standard_coder.sch.mining.filters import AuthorRule
+    from standard_coder.pipelines.sch_options import mine_options
 
-    a = cfg.filters.authors
-    rule = AuthorRule(include=tuple(a.include), exclude=tuple(a.exclude),
-                      exclude_bots=a.exclude_bots, exclude_agents=a.exclude_agents)  # fmt: skip
+    rule = mine_options(cfg.repos, cfg.filters, Path(cfg.outputs.base_dir)).authors  # the mine's
     for row, rec in zip(doc["changes"], records, strict=True):
         name, address = rec.author_name, rec.author_id  # a worktree and a patch have none
         if address and not rule.allows(name, address):
@@ -332,7 +330,7 @@ def _say_reapplied(
     The history is the mined commits of the repository (``repo_ids``: its ids in the mine, and
     those of the records the mine stored; None, for a patch of no repository: every mined one),
     with those of the repositories its shared commits count under (a clone's upstream:
-    :func:`~standard_coder.sch.mining.store.repeated_rows`).
+    :func:`~standard_coder.sch.mining.copies.repeated_rows`).
     """
     from standard_coder.sch.mining.copies import shared_histories
     from standard_coder.sch.mining.store import iter_commits, open_readonly
