@@ -344,7 +344,7 @@ def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(
     assert proc.returncode == 0, proc.stderr
     said = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
     short = _git(repo, "rev-parse", "HEAD~1").strip()[:10]
-    assert f"{short}: no file in the mined languages (python), so 0 h" in said
+    assert f"{short}: no file in the mined languages (python) outside the excluded paths" in said
     assert f"{short} weighs most" not in said
     assert f"{_git(repo, 'rev-parse', 'HEAD').strip()[:10]} {subject}" in said
     # the features that weigh most are said in words (the JSON keeps the column's name too)
@@ -423,6 +423,31 @@ def test_bad_input_exits_2_with_one_line(demo: tuple[Path, str], tmp_path: Path)
             with pytest.raises(EstimateInputError) as err:
                 estimate(gone, target, repo=None, cwd=tmp_path)
             assert str(err.value).startswith(f"[repos] include_paths: {path}: {why} ("), err
+
+
+def test_a_change_to_vendored_code_only_is_0_h_and_names_the_path_rule(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A working tree whose only change is a Python file under ``vendor/`` (excluded by default)
+    was said to have no file changed, or no file in the mined languages: it names the files and
+    the rule that left them out."""
+    cfg, repo, _ = _worktree(demo, tmp_path)
+    (repo / "vendor").mkdir()
+    (repo / "vendor" / "lib.py").write_text("x = 1\n")
+    _git(repo, "add", "vendor")
+    _git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qm", "vendor")
+    (repo / "vendor" / "lib.py").write_text("x = 1\ny = 2\n")
+    for target in (Target(worktree=True), Target(rev="HEAD")):
+        (change,) = estimate(cfg, target, repo=repo)["changes"]
+        assert change["excluded_files"] == ["vendor/lib.py"], target
+        assert change["sch_hours"] == 0.0 and "no_change" not in change
+        assert "no_language_files" not in change
+    config = str(demo[0] / "pipeline_config.toml")
+    proc = cli("estimate", "--config", config, "--worktree", "--repo", str(repo))
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert "(vendor/lib.py) are all under [filters.languages] exclude_paths" in said
+    assert "no file changed" not in said
 
 
 def test_an_empty_range_a_clean_tree_and_a_first_commit_to_be(

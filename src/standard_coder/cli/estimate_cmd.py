@@ -91,6 +91,13 @@ def _untracked(name: str, paths: list[str]) -> str:
     )
 
 
+def _excluded(name: str, paths: list[str]) -> str:
+    return (
+        f"{name}: its files of the mined languages ({_first_three(paths)}) are all under "
+        "[filters.languages] exclude_paths (vendored code), so 0 h"
+    )
+
+
 def _author_left_out(name: str, author: str) -> str:
     return (
         f"{name}: by {author}, whom [filters.authors] leaves out (bots and AI coding agents by "
@@ -105,6 +112,7 @@ _NOTES: tuple[tuple[str, Callable[[str, Any], str]], ...] = (
     ("reapplies", _reapplies),
     ("no_contents", _no_contents),
     ("untracked", _untracked),
+    ("excluded_files", _excluded),
 )
 """The lines printed under the table: a change's JSON key, and what it says."""
 
@@ -161,8 +169,9 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
     if bare:
         langs = ", ".join(sorted(languages)) or "none enabled"
         shown = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
-        _say(con, f"{shown}: no file in the mined languages ({langs}), so 0 h; "
-                  "[filters.languages] enabled lists the languages priced")  # fmt: skip
+        _say(con, f"{shown}: no file in the mined languages ({langs}) outside the excluded "
+                  "paths, so 0 h; [filters.languages] enabled and exclude_paths say what is "
+                  "priced")  # fmt: skip
     for c in doc["changes"]:
         if c.get("no_change"):
             _say(con, f"{_name(c)}: no file changed, so 0 h")

@@ -52,6 +52,10 @@ class Languages:
     def of(self, path: str) -> str | None:
         return language_of(path, self.ext_map, self.exclude_substrings)
 
+    def excluded(self, path: str) -> bool:
+        """``path`` is of an enabled language but under an excluded path (vendored code)."""
+        return self.of(path) is None and language_of(path, self.ext_map, ()) is not None
+
 
 def _git(repo: Path, *args: str, check: bool = True) -> str:
     """``git args`` in ``repo`` with the mine's config pins (no signatures in ``show``, git's
@@ -86,14 +90,16 @@ def _files(
     before: Any = None,
     after: Any = None,
     strict: bool = False,
-) -> tuple[tuple[FileChange, ...], tuple[int, ...]]:
+) -> tuple[tuple[FileChange, ...], tuple[int, ...], tuple[str, ...]]:
     """Per-file changes of ``diff_text`` in configured languages, with contents when the
-    ``before(path)``/``after(path)`` readers are given (AST features need them), and the counts
-    over its files of every language (``mining.file_stats``)."""
+    ``before(path)``/``after(path)`` readers are given (AST features need them), the counts
+    over its files of every language (``mining.file_stats``), and its files of an enabled
+    language under an excluded path."""
     out: list[FileChange] = []
     parsed = parse_unified_diff(diff_text, strict=strict)
     counts = file_stats([(f.path, f.lines_added, f.lines_deleted) for f in parsed],
                         lambda p: langs.of(p) is not None)  # fmt: skip
+    excluded = tuple(f.path for f in parsed if langs.excluded(f.path))
     for f in parsed:
         lang = langs.of(f.path)
         if lang is None:
@@ -111,7 +117,7 @@ def _files(
                 after=after(f.path) if after else None,
             )
         )
-    return tuple(out), counts
+    return tuple(out), counts, excluded
 
 
 @dataclass(frozen=True)
@@ -212,7 +218,7 @@ def git_commit_records(
         )
         parent = f"{cid}^"
         has_parent = bool(_git(repo, "rev-parse", "--quiet", "--verify", parent, check=False))
-        files, counts = _files(
+        files, counts, excluded = _files(
             diff,
             langs,
             before=_reader(repo, parent) if with_contents and has_parent else None,
@@ -222,7 +228,8 @@ def git_commit_records(
             CommitRecord(repo=repo.name, commit_id=cid, author_id=author_identity(email, name),
                          author_name=name, authored_at=int(at or 0), author_tz_offset_min=0,
                          committed_at=int(ct or 0), subject=subject, files=files,
-                         file_stats=counts, body=body.replace("\r\n", "\n").strip("\n"))
+                         file_stats=counts, body=body.replace("\r\n", "\n").strip("\n"),
+                         excluded_files=excluded)
         )  # fmt: skip
     return out
 
@@ -262,7 +269,7 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
         except OSError:
             return None
 
-    files, counts = _files(
+    files, counts, excluded = _files(
         diff,
         langs,
         before=(lambda p: _show(repo, "HEAD", p)) if with_contents and has_head else None,
@@ -270,7 +277,7 @@ def worktree_record(repo: Path, langs: Languages, *, with_contents: bool) -> Com
     )
     return CommitRecord(repo=repo.name, commit_id="worktree", author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
-                        files=files, file_stats=counts)  # fmt: skip
+                        files=files, file_stats=counts, excluded_files=excluded)  # fmt: skip
 
 
 def patch_record(
@@ -294,7 +301,7 @@ def patch_record(
     is whole); off for a sprint ticket's hand-written sketch of a planned change.
     """
     try:
-        files, counts = _files(text, langs, strict=strict)
+        files, counts, excluded = _files(text, langs, strict=strict)
     except TruncatedDiff as exc:
         raise EstimateError(f"{source}: {exc}") from None
     if not files and "@@" not in text:
@@ -303,7 +310,8 @@ def patch_record(
     return CommitRecord(repo="patch", commit_id=source, author_id="", author_name="",
                         authored_at=0, author_tz_offset_min=0, committed_at=0,
                         subject=patch_subject(text), files=files,
-                        file_stats=counts, body=patch_body(text))  # fmt: skip
+                        file_stats=counts, body=patch_body(text),
+                        excluded_files=excluded)  # fmt: skip
 
 
 _HUNK_AT = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -548,7 +556,10 @@ def estimate_changes(
             if not rec.files:  # priced 0 h: say so rather than look like a measured nothing
                 stats = dict(zip(FILE_STAT_NAMES, rec.file_stats or (), strict=False))
                 # a working tree or an empty commit with no file changed is no change at all
-                row["no_change" if stats.get("files") == 0 else "no_language_files"] = True
+                if rec.excluded_files:  # vendored code only: say which path rule left it out
+                    row["excluded_files"] = list(rec.excluded_files)
+                else:
+                    row["no_change" if stats.get("files") == 0 else "no_language_files"] = True
             if raws[i].left_out.any():  # generated or formatting-only files: not counted
                 row["left_out"] = left_out_counts([raws[i]])
             if weigh[i]:

@@ -64,6 +64,9 @@ class CommitRecord:
     body: str | None = None
     """The message after its subject (git's ``%b``, trailers included; ``""`` for a one-line
     message); None where unknown (not kept by the mine, a working tree, a raw diff)."""
+    excluded_files: tuple[str, ...] = ()
+    """Files of an enabled language that ``[filters.languages] exclude_paths`` leaves out
+    (vendored code): known where ``estimate`` reads the change from git or a patch, else empty."""
 
     @property
     def lines_added(self) -> int:
