@@ -301,6 +301,31 @@ def test_an_empty_history_file_is_named_as_empty(tmp_path: Path, text: str, said
     assert line.startswith(f"error: {tmp_path}") and said in line, line
 
 
+def test_a_history_that_finished_nothing_is_an_error(tmp_path: Path) -> None:
+    """Every past sprint at done_sch 0 forecast a sprint that never ends and a backtest that
+    scored its P85 coverage 1.00: a data slip, named."""
+    history = _mutated(HISTORY, ["sprints", 0, "done_sch"], 0)
+    history = _mutated(history, ["sprints", 0, "completed"], False)
+    history = _mutated(history, ["sprints", 0, "completed_on_day"], None)
+    proc = _cli("forecast-check", "--config", str(_config(tmp_path, SPRINT, history)))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "history.json: $.sprints: every past sprint has done_sch 0" in line, line
+
+
+def test_an_empty_scope_and_holidays_outside_the_sprint_are_said(tmp_path: Path) -> None:
+    """Accepted without a word before: a sprint of no ticket (P = 1 by definition) and a
+    holiday of the wrong year (it removes no working day)."""
+    sprint = _mutated(SPRINT, ["tickets"], [])
+    sprint["holidays"] = ["2025-03-04", "2026-03-05"]  # the first: a wrong year
+    proc = _cli("forecast-check", "--config", str(_config(tmp_path, sprint, HISTORY)))
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join(proc.stderr.split())
+    assert "$.tickets is empty: there is nothing to forecast" in said, said
+    assert "$.holidays: 2025-03-04 outside the sprint (2026-03-02 to 2026-03-13)" in said
+    assert "2026-03-05" not in said  # inside the sprint: it removes a working day
+
+
 def test_forecast_check_cli_lists_model_tickets(tmp_path: Path) -> None:
     sprint = copy.deepcopy(SPRINT)
     sprint["tickets"].append({"id": "T-3", "status": "todo", "commit_ids": ["abc"]})
@@ -311,6 +336,12 @@ def test_forecast_check_cli_lists_model_tickets(tmp_path: Path) -> None:
     assert "[fe]T-4" in proc.stdout  # the work-order table shows an id as written
 
 
+_IDLE = {"done_sch": 0, "completed": False, "completed_on_day": None}
+_IDLE_HISTORY = {"sprints": [HISTORY["sprints"][0] | _IDLE | {"sprint_id": f"H-{i}"}
+                             for i in range(5)]}  # fmt: skip
+"""Five past sprints that finished nothing (enough for the backtest, no pace to learn)."""
+
+
 @pytest.mark.parametrize(
     ("history", "words"),
     [
@@ -318,6 +349,7 @@ def test_forecast_check_cli_lists_model_tickets(tmp_path: Path) -> None:
         (_mutated(HISTORY, ["sprints", 0, "workdays"], "ten"), "$.sprints[0].workdays"),
         (_mutated(HISTORY, ["sprints", 0, "completed"], _DELETE), "required field is missing"),
         (HISTORY, "the backtest needs more than 3 past sprints (got 1)"),
+        (_IDLE_HISTORY, "history.json: $.sprints: every past sprint has done_sch 0"),
     ],
 )
 def test_backtest_cli_bad_input_exits_2(tmp_path: Path, history: Any, words: str) -> None:

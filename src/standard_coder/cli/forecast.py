@@ -45,9 +45,9 @@ def backtest(
             min_history=section.backtest_min_history,
         )
     except BacktestError as exc:  # the file and the key that decide it, named
-        err.print(f"error: {section.historical_outcomes_path}: {exc}; add past sprints to it or "
-                  "lower [forecasting] backtest_min_history", markup=False, highlight=False,
-                  soft_wrap=True)  # fmt: skip
+        fix = f"; {exc.fix}" if exc.fix else ""
+        err.print(f"error: {section.historical_outcomes_path}: {exc}{fix}", markup=False,
+                  highlight=False, soft_wrap=True)  # fmt: skip
         raise typer.Exit(2) from None
     except (ConfigError, ForecastInputError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)

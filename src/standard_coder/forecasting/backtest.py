@@ -38,9 +38,14 @@ one sprint more or less moves a Brier score by more than the methods differ."""
 
 
 class BacktestError(ValueError):
-    """Too few past sprints to backtest."""
+    """Too few past sprints to backtest, or none that finished anything; ``fix`` says what to
+    change (a caller that names the file appends it)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -67,7 +72,13 @@ def backtest_method(
     ordered = sorted(sprints, key=lambda s: s.start_date)
     if len(ordered) <= min_history:
         raise BacktestError(
-            f"the backtest needs more than {min_history} past sprints (got {len(ordered)})"
+            f"the backtest needs more than {min_history} past sprints (got {len(ordered)})",
+            fix="add past sprints to it or lower [forecasting] backtest_min_history",
+        )
+    if all(s.done_sch == 0 for s in ordered):  # no pace: every forecast "covered", say why not
+        raise BacktestError(
+            "$.sprints: every past sprint has done_sch 0: a team that finished nothing has no "
+            "pace to backtest; expected the SCH hours each sprint finished"
         )
     rows: list[dict[str, Any]] = []
     for i in range(min_history, len(ordered)):

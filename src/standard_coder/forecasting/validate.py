@@ -110,6 +110,12 @@ def check_forecast_inputs(
         apply_scenario(sprint.members, spec)  # raises ScenarioError naming the scenario
     if find_commits is not None:
         _check_commits(sprint, find_commits, sprint_source)
+    if history.sprints and all(s.done_sch == 0 for s in history.sprints):
+        raise ForecastInputError(
+            f"{history_source}: $.sprints: every past sprint has done_sch 0: a team that "
+            "finished nothing has no pace to forecast with; expected the SCH hours each sprint "
+            "finished"
+        )
 
     warnings: list[str] = []
     n = len(history.sprints)
@@ -130,11 +136,35 @@ def check_forecast_inputs(
             f"sprint{'s' if len(lopsided) > 1 else ''} {', '.join(lopsided)} (check the units, "
             "or scope added mid-sprint): the forecast is widened"
         )
+    widen = bool(warnings)  # the notes below say what an input changes, not how sure it is
     return InputCheck(
-        warnings=warnings,
-        widen_sigma=WIDEN_SIGMA if warnings else 0.0,
+        warnings=warnings + _sprint_notes(sprint, options, sprint_source),
+        widen_sigma=WIDEN_SIGMA if widen else 0.0,
         commits_checked=find_commits is not None,
     )
+
+
+def _sprint_notes(sprint: SprintInputs, options: ForecastOptions, source: str) -> list[str]:
+    """What a sprint file says that changes nothing or forecasts nothing (a likely slip)."""
+    notes: list[str] = []
+    if not sprint.tickets:
+        notes.append(
+            f"{source}: $.tickets is empty: there is nothing to forecast, so the sprint is "
+            "complete by definition (P = 1.0)"
+        )
+    n_days = len(sprint.working_days())
+    horizon = sprint.working_days_after_end(n_days * (options.horizon_factor - 1))
+    last = horizon[-1] if horizon else sprint.end_date
+    unused = sorted({d for d in sprint.holidays if d < sprint.start_date or d > last})
+    if unused:
+        shown = ", ".join(d.isoformat() for d in unused[:3])
+        more = f" and {len(unused) - 3} more" if len(unused) > 3 else ""
+        notes.append(
+            f"{source}: $.holidays: {shown}{more} outside the sprint "
+            f"({sprint.start_date.isoformat()} to {sprint.end_date.isoformat()}) and the days "
+            "simulated after it: they change nothing (a wrong year or month?)"
+        )
+    return notes
 
 
 NOT_MINED_WHY = (
