@@ -82,6 +82,18 @@ def test_set_override_changes_params(tmp_path: Path) -> None:
         ("[outputs]\nbase_dir='x'\nstages = []\n", ["stages"]),
         (GOOD.replace('cmd = ["python", "train.py"]', "cmd = 3"), ["'train'", "cmd"]),
         (GOOD.replace("[outputs]", "[runner]\nfoo = 1\n[outputs]"), ["runner.foo"]),
+        # a typo gets the nearest name, wherever it is
+        (GOOD.replace("[outputs]", "[pipeline]\nnmae = 'x'\n[outputs]"), ["did you mean 'name'?"]),
+        (GOOD.replace('name = "feat"', 'name = "feat"\nout = []'), ["did you mean 'outs'?"]),
+        (GOOD + "\n[parms]\nx=1\n", ["did you mean 'params'?"]),
+        (
+            GOOD.replace('params = ["train.lr"]', 'params = ["train.lrr"]'),
+            ["did you mean 'train.lr'?"],
+        ),
+        (
+            GOOD.replace('outs = ["out/model.json"]', 'outs = ["out/model.json"]\nafter = ["fet"]'),
+            ["did you mean 'feat'?"],
+        ),
     ],
 )
 def test_malformed_files_name_file_stage_and_key(
@@ -100,6 +112,24 @@ def test_unknown_set_key_is_named(tmp_path: Path) -> None:
         _load(tmp_path, GOOD, ("params.train.lrx=1",))
     with pytest.raises(PipelineDefinitionError, match=r"outputs\.nope"):
         _load(tmp_path, GOOD, ("outputs.nope=1",))
+    with pytest.raises(PipelineDefinitionError, match=r"did you mean 'params\.train\.lr'\?"):
+        _load(tmp_path, GOOD, ("params.train.lrr=1",))
+    # the name a rerun reason once gave (train.lr) is settable as params.train.lr
+    with pytest.raises(PipelineDefinitionError, match=r"did you mean 'params\.train\.lr'\? "):
+        _load(tmp_path, GOOD, ("train.lr=1",))
+    with pytest.raises(PipelineDefinitionError, match=r"did you mean 'runner\.seed'\?"):
+        _load(tmp_path, GOOD, ("runner.sed=1",))
+
+
+def test_a_rerun_reason_names_a_param_as_set(tmp_path: Path) -> None:
+    """``params changed: params.train.lr 0.01 -> 0.1``: the key ``--set`` takes, not the
+    stage's own ``train.lr`` (which --set refused)."""
+    from standard_coder.runner.fingerprint import params_diff
+
+    old, new = _load(tmp_path, GOOD), _load(tmp_path, GOOD, ("params.train.lr=0.1",))
+    train_old, train_new = old.stages[1], new.stages[1]  # type: ignore[attr-defined]
+    diff = params_diff(train_old.params, train_new.params, train_new.param_labels)
+    assert diff == ["params.train.lr 0.01 -> 0.1"]
 
 
 @given(st.data())

@@ -29,6 +29,7 @@ from standard_coder.runner.errors import PipelineDefinitionError
 from standard_coder.runner.layout import read_outputs
 from standard_coder.runner.noop import command_version
 from standard_coder.runner.stage import Pipeline, Stage
+from standard_coder.runner.suggest import did_you_mean
 
 TOP_KEYS = {"pipeline", "outputs", "runner", "params", "stages", "cache"}
 SECTION_KEYS = {
@@ -92,17 +93,23 @@ def check_overrides(data: Mapping[str, Any], overrides: Sequence[str], source: P
         except OverrideError as exc:
             raise PipelineDefinitionError(str(exc)) from None
         key = ".".join(parts)
+        settable = ["params." + k for k in _leaf_keys(data.get("params", {}))]
         if parts[0] == "params":
             found, _ = _lookup(data.get("params", {}), ".".join(parts[1:]))
             if len(parts) > 1 and found:
                 continue
-            valid = ", ".join("params." + k for k in _leaf_keys(data.get("params", {})))
             raise PipelineDefinitionError(
-                f"{source}: --set {key}: unknown key (valid params: {valid or 'none'})"
+                f"{source}: --set {key}: unknown key{did_you_mean(key, settable)} "
+                f"(valid params: {', '.join(settable) or 'none'})"
             )
         if parts[0] in SECTION_KEYS and len(parts) == 2 and parts[1] in SECTION_KEYS[parts[0]]:
             continue
-        raise PipelineDefinitionError(f"{source}: --set {key}: unknown key")
+        if _lookup(data.get("params", {}), key)[0]:  # a stage's param, as its reasons once named it
+            hint = f"; did you mean 'params.{key}'? ([params] keys are set as params.KEY)"
+        else:
+            sections = [f"{t}.{k}" for t, keys in SECTION_KEYS.items() for k in sorted(keys)]
+            hint = did_you_mean(key, settable + sections)
+        raise PipelineDefinitionError(f"{source}: --set {key}: unknown key{hint}")
 
 
 def load_command_pipeline(
@@ -130,7 +137,8 @@ def load_command_pipeline(
         data = apply_overrides(copy.deepcopy(dict(data)), list(overrides))
     for key in data:
         if key not in TOP_KEYS:
-            raise _fail(source, key, f"unknown key (valid keys: {', '.join(sorted(TOP_KEYS))})")
+            raise _fail(source, key, f"unknown key{did_you_mean(key, sorted(TOP_KEYS))} "
+                        f"(valid keys: {', '.join(sorted(TOP_KEYS))})")  # fmt: skip
     for section, allowed in SECTION_KEYS.items():
         table = data.get(section, {})
         if not isinstance(table, Mapping):
@@ -138,7 +146,10 @@ def load_command_pipeline(
         for key in table:
             if key not in allowed:
                 raise _fail(
-                    source, f"{section}.{key}", f"unknown key (valid: {', '.join(sorted(allowed))})"
+                    source,
+                    f"{section}.{key}",
+                    f"unknown key{did_you_mean(key, sorted(allowed))} "
+                    f"(valid: {', '.join(sorted(allowed))})",
                 )
     if "entry" in data.get("pipeline", {}):
         raise _fail(source, "pipeline.entry", "a command pipeline cannot also name an entry")
@@ -167,7 +178,8 @@ def load_command_pipeline(
                 raise _fail(
                     source,
                     f"{label}: {key}",
-                    f"unknown key (valid: {', '.join(sorted(STAGE_KEYS))})",
+                    f"unknown key{did_you_mean(key, sorted(STAGE_KEYS))} "
+                    f"(valid: {', '.join(sorted(STAGE_KEYS))})",
                 )
         if name in names:
             raise _fail(source, f"{label}: name", "duplicate stage name")
@@ -186,9 +198,12 @@ def load_command_pipeline(
         for key in _str_list(raw.get("params", []), source, f"{label}: params"):
             found, value = _lookup(params, key)
             if not found:
-                valid = ", ".join(_leaf_keys(params)) or "none"
+                leaves = _leaf_keys(params)
                 raise _fail(
-                    source, f"{label}: params", f"unknown param key {key!r} (valid: {valid})"
+                    source,
+                    f"{label}: params",
+                    f"unknown param key {key!r}{did_you_mean(key, leaves)} "
+                    f"(valid: {', '.join(leaves) or 'none'})",
                 )
             stage_params[key] = value
         env = raw.get("env", {})
@@ -221,7 +236,7 @@ def load_command_pipeline(
                 raise _fail(
                     source,
                     f"stage {d['name']!r}: after",
-                    f"unknown stage {a!r} (valid: {', '.join(names)})",
+                    f"unknown stage {a!r}{did_you_mean(a, names)} (valid: {', '.join(names)})",
                 )
             if a == d["name"]:
                 raise _fail(source, f"stage {d['name']!r}: after", "a stage cannot follow itself")
@@ -251,6 +266,8 @@ def load_command_pipeline(
                 inputs=tuple(inputs),
                 reads=tuple(reads),
                 params=d["params"],
+                # set with --set params.KEY: the rerun reason names it so
+                param_labels={k: f"params.{k}" for k in d["params"]},
                 outputs=tuple(d["outs"]),
                 version=command_version(list(d["argv"]), version_files),
                 description=d["description"],

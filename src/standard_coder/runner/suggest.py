@@ -1,18 +1,21 @@
 """Did-you-mean hints for unknown keys (config files, forecast input files): one helper so
-every "unknown key" message suggests the nearest valid name the same way."""
+every "unknown key" message suggests the nearest valid name the same way (pydantic is imported
+only by :func:`fields_at`: a command pipeline's no-op check never loads it)."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 def fields_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     """Field names valid at ``loc`` (a pydantic error location without its last part) inside
     ``model``; list indexes are skipped, optional/list annotations are looked through."""
+    from pydantic import BaseModel
     current: Any = model
     for part in loc:
         if isinstance(part, int):
