@@ -306,3 +306,49 @@ def test_a_command_stage_reads_the_outs_it_lists_and_after_only_orders(tmp_path:
     }
     assert reasons(sink, "stage_skipped")["note"] == "up to date"
     assert (tmp_path / "out" / "model.txt").read_text() == "F2"
+
+
+def test_status_names_the_upstream_when_the_path_a_stage_reads_moves(tmp_path: Path) -> None:
+    """A param that moves an upstream output (the sch predictor's model folder) made status say
+    ``input changed: <the old path>`` for the reader; the upstream's rerun is the reason. A
+    change to the reader's own input keeps its own reason."""
+    (tmp_path / "data.txt").write_text("1 2 3\n")
+    (tmp_path / "sprint.txt").write_text("s1\n")
+
+    def pipeline(kind: str) -> Pipeline:
+        model = tmp_path / "models" / kind / "model.txt"
+
+        def train(ctx: Any) -> None:
+            model.parent.mkdir(parents=True, exist_ok=True)
+            model.write_text(kind + (tmp_path / "data.txt").read_text())
+
+        def forecast(ctx: Any) -> None:
+            (tmp_path / "forecast.txt").write_text(model.read_text())
+
+        return Pipeline(
+            name="moves",
+            base_dir=tmp_path / "state",
+            stages=[
+                Stage(
+                    name="train",
+                    run=train,
+                    inputs=(tmp_path / "data.txt",),
+                    outputs=(model,),
+                    params={"kind": kind},
+                ),
+                Stage(
+                    name="forecast",
+                    run=forecast,
+                    deps=("train",),
+                    inputs=(tmp_path / "sprint.txt",),
+                    outputs=(tmp_path / "forecast.txt",),
+                ),
+            ],
+        )
+
+    run(pipeline("auto"))
+    plans = {p.stage: (p.run, p.reason) for p in plan_pipeline(pipeline("mdn"))}
+    assert plans["forecast"] == (True, "upstream will run: train"), plans
+    (tmp_path / "sprint.txt").write_text("s2\n")
+    plans = {p.stage: (p.run, p.reason) for p in plan_pipeline(pipeline("auto"))}
+    assert plans["forecast"] == (True, "input changed: sprint.txt"), plans

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from standard_coder.runner import records
 from standard_coder.runner.decision import Decision, Reason
-from standard_coder.runner.definition import validate_pipeline
+from standard_coder.runner.definition import StageView, validate_pipeline
 from standard_coder.runner.errors import (
     CorruptStateError,
     DependencyMissing,
@@ -251,6 +251,18 @@ def _resume_note(session: RunSession, name: str, fp: str) -> str | None:
     return resume_note(session.layout, name, fp, outputs)
 
 
+def _upstream_input(view: StageView, decision: Decision) -> bool:
+    """``input changed`` names no input of the stage's own (an upstream stage's output, or one
+    it no longer reads: a predictor change moves the model's path), so a rerun of an upstream
+    stage is the better reason (a changed sprint file keeps its own)."""
+    if decision.code is not Reason.INPUT_CHANGED:
+        return False
+    upstream = {spec.name for specs in view.reads_from.values() for spec in specs}
+    own = [spec.name for spec in view.inputs if spec.name not in upstream]
+    changed = decision.detail
+    return not any(changed == n or changed.startswith(n.rstrip("/") + "/") for n in own)
+
+
 def plan_pipeline(
     pipeline: Pipeline,
     *,
@@ -278,7 +290,7 @@ def plan_pipeline(
         for name in names:
             is_sel = name in selected
             decision = _decide(session, name, force and is_sel)
-            if decision.skip:
+            if decision.skip or _upstream_input(session.views[name], decision):
                 upstream = [d for d in session.views[name].read_deps if d in will_run]
                 if upstream:
                     decision = Decision(False, Reason.UPSTREAM_WILL_RUN, ", ".join(upstream))
