@@ -172,7 +172,7 @@ def _record(root: Path, stage: str) -> dict[str, Any]:
 def test_progress_written_deep_inside_a_folder_output_is_kept_work(tmp_path: Path) -> None:
     """Session 41: a stop compared each output's own mtime and size, so a stage whose progress
     went deep into a folder output (``tree/a/b/``, the folder's own entry unchanged) was said
-    to have kept nothing: ``grow starts afresh: it kept no partial work``, ``kept_work:
+    to have kept nothing: ``grow kept no partial work: its rerun starts over``, ``kept_work:
     false``, and the rerun was ``new`` with no ``[resume]`` line, though it continued from the
     items on disk."""
     only = ("--stages", "grow")
@@ -183,7 +183,7 @@ def test_progress_written_deep_inside_a_folder_output_is_kept_work(tmp_path: Pat
     assert _stop(_start(tmp_path, *other, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
     assert (tree.stat().st_mtime_ns, tree.stat().st_size) == own  # the progress is deep inside
     said = _said(tmp_path)
-    assert "[resume]" not in said and "starts afresh" not in said, said
+    assert "[resume]" not in said and "starts over" not in said, said
     assert "[STOP] grow: interrupted: rerun to resume (" in said, said
     assert _record(tmp_path, "grow")["kept_work"] is True
     done = _done(tmp_path, "item") - 60
@@ -280,7 +280,7 @@ def test_outputs_a_killed_rerun_wrote_are_continued_though_the_stop_before_kept_
     only = ("--stages", "grow")
     first = _start(tmp_path, *only, wait=30)
     assert _stop(first, tmp_path, "start", 1, signal.SIGINT) == 130
-    assert "grow starts afresh: it kept no partial work" in _said(tmp_path)
+    assert "grow kept no partial work: its rerun starts over" in _said(tmp_path)
     assert _record(tmp_path, "grow")["kept_work"] is False
     # killed before it wrote anything: still nothing to continue
     idle = _start(tmp_path, *only, wait=30)
@@ -314,7 +314,7 @@ def test_a_resumed_run_stopped_before_it_wrote_keeps_the_work_it_resumed(tmp_pat
     assert _stop(resumed, tmp_path, "start", 1, signal.SIGINT) == 130
     said = _said(tmp_path)
     assert "[resume] grow: continues where the interrupted run stopped (" in said, said
-    assert "starts afresh" not in said, said
+    assert "starts over" not in said, said
     assert _record(tmp_path, "grow")["kept_work"] is True
     assert _status(tmp_path)["grow"].startswith(
         "would run   unfinished; continues where the interrupted run stopped"
@@ -335,7 +335,7 @@ def test_rows_a_killed_rerun_committed_to_a_sqlite_log_are_continued(tmp_path: P
     other = ("--stages", "store", "--set", "k=2")
     first = _start(tmp_path, *other, wait=30)
     assert _stop(first, tmp_path, "start", 1, signal.SIGINT) == 130
-    assert "store starts afresh: it kept no partial work" in _said(tmp_path)
+    assert "store kept no partial work: its rerun starts over" in _said(tmp_path)
     killed = _start(tmp_path, *other, delay=0.02)
     assert _stop(killed, tmp_path, "row", 3, signal.SIGKILL) == -signal.SIGKILL
     assert (db.stat().st_mtime_ns, db.stat().st_size) == own  # the rows are in the log only
@@ -363,7 +363,7 @@ def test_a_killed_rerun_that_only_opened_its_database_left_nothing_to_continue(
     wal = tmp_path / "state" / "out" / "items.sqlite-wal"
     other = ("--stages", "store", "--set", "k=2")
     assert _stop(_start(tmp_path, *other, wait=30), tmp_path, "start", 1, signal.SIGINT) == 130
-    assert "store starts afresh: it kept no partial work" in _said(tmp_path)
+    assert "store kept no partial work: its rerun starts over" in _said(tmp_path)
     killed = _start(tmp_path, *other, open_wait=30)
     assert _stop(killed, tmp_path, "opened", 1, signal.SIGKILL) == -signal.SIGKILL
     assert wal.exists() and wal.stat().st_size <= 32  # opened, nothing committed
@@ -400,7 +400,7 @@ def test_items_a_killed_run_wrote_are_continued_after_a_second_kill(tmp_path: Pa
 def test_a_dangling_link_in_a_folder_output_hides_no_progress(tmp_path: Path) -> None:
     """Session 41 review: the walk of a folder output followed links, and one that led nowhere
     made the whole walk "unreadable", the same before and after, so items written deep inside
-    were not seen: ``grow starts afresh: it kept no partial work``, and the rerun was ``new``
+    were not seen: ``grow kept no partial work: its rerun starts over``, and the rerun was ``new``
     though it continued them. Links are now looked at, not followed."""
     only = ("--stages", "grow")
     assert _start(tmp_path, *only).wait(timeout=60) == 0
@@ -409,7 +409,7 @@ def test_a_dangling_link_in_a_folder_output_hides_no_progress(tmp_path: Path) ->
     other = ("--stages", "grow", "--set", "k=2")
     assert _stop(_start(tmp_path, *other, delay=0.02), tmp_path, "item", 3, signal.SIGINT) == 130
     said = _said(tmp_path)
-    assert "starts afresh" not in said, said
+    assert "starts over" not in said, said
     assert _record(tmp_path, "grow")["kept_work"] is True
     done = _done(tmp_path, "item") - 60
     assert _status(tmp_path, "--set", "k=2")["grow"] == (
@@ -426,8 +426,8 @@ def test_a_stop_that_cannot_read_part_of_its_output_never_says_it_kept_nothing(
 ) -> None:
     """Where a part of a folder output cannot be read (here a path longer than the system
     allows, which fails as root too) and nothing readable changed, the runner cannot tell what
-    the stop kept: it says so (``kept_work: null``), never ``starts afresh``, and the next run
-    says it ``may continue``."""
+    the stop kept: it says so (``kept_work: null``), never ``its rerun starts over``, and the
+    next run says it ``may continue``."""
     import os
 
     only = ("--stages", "grow")
@@ -442,7 +442,7 @@ def test_a_stop_that_cannot_read_part_of_its_output_never_says_it_kept_nothing(
     other = ("--stages", "grow", "--set", "k=2")
     assert _stop(_start(tmp_path, *other, wait=30), tmp_path, "start", 1, signal.SIGINT) == 130
     said = _said(tmp_path)
-    assert "starts afresh" not in said, said
+    assert "starts over" not in said, said
     assert "(cannot tell whether grow kept partial work: " in said, said
     assert "File name too long)" in said, said
     assert _record(tmp_path, "grow")["kept_work"] is None
@@ -494,7 +494,7 @@ def test_a_killed_run_that_made_a_new_database_and_its_schema_left_nothing_to_co
     table is now no work; it is read read-only, and neither it nor its log is changed."""
     only = ("--stages", "store")
     assert _stop(_start(tmp_path, *only, wait=30), tmp_path, "start", 1, signal.SIGINT) == 130
-    assert "store starts afresh: it kept no partial work" in _said(tmp_path)
+    assert "store kept no partial work: its rerun starts over" in _said(tmp_path)
     db = tmp_path / "state" / "out" / "items.sqlite"
     wal = db.with_name("items.sqlite-wal")
     assert not db.exists()
@@ -518,7 +518,7 @@ def test_a_stop_after_a_new_databases_schema_kept_no_work(tmp_path: Path) -> Non
     only = ("--stages", "store")
     stopped = _start(tmp_path, *only, open_wait=30)
     assert _stop(stopped, tmp_path, "opened", 1, signal.SIGINT) == 130
-    assert "store starts afresh: it kept no partial work" in _said(tmp_path)
+    assert "store kept no partial work: its rerun starts over" in _said(tmp_path)
     assert _record(tmp_path, "store")["kept_work"] is False
     assert _status(tmp_path)["store"] == "would run   new"
     assert _start(tmp_path, *only).wait(timeout=60) == 0

@@ -635,8 +635,8 @@ def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
     # it kept nothing (no partial work, no output written): the rerun redoes the 812 items, and
     # the message says so instead of promising to resume the stage (session 40)
     assert result.message == (
-        "interrupted: rerun to resume (812/2000 items done; train starts afresh: it kept no "
-        "partial work)"
+        "interrupted: rerun to resume (812/2000 items done, but train kept no partial work: "
+        "its rerun starts over)"
     )
     assert sink.names()[-1] == "run_interrupted"
     assert not (root / "state" / "stages" / "train" / "manifest.json").exists()

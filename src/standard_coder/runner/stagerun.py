@@ -270,12 +270,11 @@ def run_stage(
         left = kept_work(cdir, out_paths, before, resumed=resumed)
         note = _progress_note(ctx)
         if not left.yes:  # "rerun to resume" is true of the run, not of this stage: say so
-            afresh = (  # or that the runner cannot tell (a part of an output is unreadable)
-                f"cannot tell whether {name} kept partial work: {left.why}"
-                if left.unknown
-                else f"{name} starts afresh: it kept no partial work"
-            )
-            note = f"{note[:-1]}; {afresh})" if note else f" ({afresh})"
+            if left.unknown:  # or that the runner cannot tell (a part of an output is unreadable)
+                joiner, afresh = "; ", f"cannot tell whether {name} kept partial work: {left.why}"
+            else:
+                joiner, afresh = ", but ", f"{name} kept no partial work: its rerun starts over"
+            note = f"{note[:-1]}{joiner}{afresh})" if note else f" ({afresh})"
         return StageOutcome(
             "interrupted",
             "stop requested",
