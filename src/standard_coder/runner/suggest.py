@@ -16,6 +16,7 @@ def fields_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     """Field names valid at ``loc`` (a pydantic error location without its last part) inside
     ``model``; list indexes are skipped, optional/list annotations are looked through."""
     from pydantic import BaseModel
+
     current: Any = model
     for part in loc:
         if isinstance(part, int):
