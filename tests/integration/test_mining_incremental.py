@@ -311,8 +311,11 @@ def test_stop_request_interrupts_then_resumes(tmp_path: Path) -> None:
     assert s.interrupted and s.repos[0].status == "interrupted"
     assert s.chunks_mined == 1 and "mine_repo_done" not in events
     assert progress[0][1:] == (0, 7) and progress[-1][1:] == (2, 7)
-    s2 = mine_repositories([repo], db, opts)
+    resumed: list[tuple[str, int, int | None]] = []
+    s2 = mine_repositories([repo], db, opts, on_progress=lambda r, d, t: resumed.append((r, d, t)))
     assert not s2.interrupted and s2.commits_mined == 5
+    # the resumed mine counts on from what is stored (it said 0/5 before, the [resume] line 2)
+    assert resumed[0][1:] == (2, 7) and resumed[-1][1:] == (7, 7)
     assert canonical_dump(db) == clean_dump([repo], opts, tmp_path)
     assert db.read_bytes() == clean_bytes([repo], opts, tmp_path)
 

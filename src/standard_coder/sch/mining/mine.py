@@ -210,7 +210,7 @@ def mine_repositories(
                         "chunks": len(plan.chunks),
                     },
                 )
-                progress(plan.summary.repo, 0, n_todo)
+                progress(plan.summary.repo, plan.done_before, plan.done_before + n_todo)
                 if not plan.chunks:
                     _try_finish(con, plan, options, emit)
 
@@ -222,7 +222,8 @@ def mine_repositories(
                     yield task
 
         mapper = map_fn or thread_map
-        totals = {rid: sum(len(c.ids) for c in p.chunks) for rid, p in plans.items()}
+        totals = {rid: p.done_before + sum(len(c.ids) for c in p.chunks)
+                  for rid, p in plans.items()}  # fmt: skip
         # The runner's map tells its items itself; our threads learn a stop through this.
         polling = stop_polling(should_stop) if map_fn is None else contextlib.nullcontext()
         # Nothing to mine (every repository failed before mining, or is unchanged): no map, so
@@ -258,7 +259,7 @@ def mine_repositories(
                         "seconds": round(res.seconds, 3),
                     },
                 )
-                progress(rs.repo, rs.mined_now, totals[rs.repo])
+                progress(rs.repo, plan.done_before + rs.mined_now, totals[rs.repo])
                 if plan.remaining == 0 and rs.status != "error":
                     _try_finish(con, plan, options, emit)
         for plan in plans.values():

@@ -34,6 +34,9 @@ class RepoPlan:
     remaining: int = 0
     aliases: dict[str, str] = field(default_factory=dict)
     """``identities.same_name_aliases`` of the listed commits (empty when switched off)."""
+    done_before: int = 0
+    """Commits of this mine already stored (an earlier or stopped run's): progress counts from
+    here, as the ``[resume]`` line does."""
 
     def author_of(self, email: str, name: str) -> str:
         """The author a mailmapped address (and name) counts as."""
@@ -200,16 +203,16 @@ def plan_repo(
             store.gc_blobs(con)
     if gone or updates:
         log.info("%s: %d commits dropped, %d identities updated", rid, len(gone), len(updates))
-    todo = [
-        sha for sha, _, _ in listed if sha in allowed and sha not in boundary and sha not in stored
-    ]
+    eligible = [sha for sha, _, _ in listed if sha in allowed and sha not in boundary]
+    todo = [sha for sha in eligible if sha not in stored]
     size = max(1, options.chunk_size)
     chunks = [
         ChunkTask(rid, str(path), tuple(todo[i : i + size]), options.extract)
         for i in range(0, len(todo), size)
     ]
     summ.status = "mined"
-    return RepoPlan(summ, key, head, chunks, remaining=len(chunks), aliases=aliases)
+    return RepoPlan(summ, key, head, chunks, remaining=len(chunks), aliases=aliases,
+                    done_before=len(eligible) - len(todo))  # fmt: skip
 
 
 def fill_counts(con: Any, summ: RepoSummary) -> None:
