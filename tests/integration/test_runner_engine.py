@@ -190,6 +190,42 @@ def test_a_helper_module_change_reruns_a_stage_that_imports_it(
     }
 
 
+def test_a_builder_that_switches_the_function_a_stage_runs_reruns_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stage whose builder switched ``run`` to another function of the same, unchanged
+    module was up to date (the code version hashed the module's files only) and kept the old
+    function's outputs: it reruns and says which function runs now."""
+    import importlib
+
+    pkg = tmp_path / "src" / "switchpipe"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "stages.py").write_text(
+        "from pathlib import Path\n"
+        "def evaluate(ctx):\n"
+        "    Path(ctx.base_dir.parent, 'out.txt').write_text('v1')\n"
+        "def evaluate_v2(ctx):\n"
+        "    Path(ctx.base_dir.parent, 'out.txt').write_text('v2')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    stages = importlib.import_module("switchpipe.stages")
+
+    def pipe(fn: Any) -> Pipeline:
+        stage = Stage(name="evaluate", run=fn, outputs=(tmp_path / "out.txt",))
+        return Pipeline(name="u", stages=[stage], base_dir=tmp_path / "state")
+
+    run(pipe(stages.evaluate))
+    _, sink = run(pipe(stages.evaluate))
+    assert reasons(sink, "stage_skipped") == {"evaluate": "up to date"}
+    (plan,) = plan_pipeline(pipe(stages.evaluate_v2))
+    said = "code changed: runs switchpipe.stages.evaluate_v2 (was switchpipe.stages.evaluate)"
+    assert (plan.run, plan.reason) == (True, said)
+    _, sink = run(pipe(stages.evaluate_v2))
+    assert reasons(sink, "stage_cache_miss") == {"evaluate": said}
+    assert (tmp_path / "out.txt").read_text() == "v2"
+
+
 def test_a_changed_code_file_outside_the_project_is_named_as_python_imports_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

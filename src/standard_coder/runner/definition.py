@@ -19,6 +19,7 @@ from typing import Any
 from standard_coder.runner.decision import PathSpec
 from standard_coder.runner.errors import PipelineDefinitionError
 from standard_coder.runner.fingerprint import code_version as hash_code
+from standard_coder.runner.paramvalues import json_default, param_problem
 from standard_coder.runner.stage import Pipeline, Stage
 
 log = logging.getLogger("standard_coder.runner")
@@ -27,7 +28,7 @@ _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def validate_pipeline(pipeline: Pipeline) -> None:
-    """Check names, dependencies and canonical order.
+    """Check names, dependencies, canonical order and params (:mod:`.paramvalues`).
 
     Raises:
         PipelineDefinitionError: bad or duplicate name, unknown dep, a dep listed later, an
@@ -58,6 +59,9 @@ def validate_pipeline(pipeline: Pipeline) -> None:
                 )
             outputs[Path(out)] = stage.name
         _check_reads(stage, seen)
+        bad = param_problem(stage.params)
+        if bad is not None:
+            raise PipelineDefinitionError(f"stage {stage.name!r}: params.{bad[0]}: {bad[1]}")
         seen[stage.name] = stage
 
 
@@ -105,6 +109,24 @@ def display_name(path: Path, root: Path) -> str:
         return Path(path).relative_to(root).as_posix()
     except ValueError:
         return str(path)
+
+
+RUN_KEY = "run: "
+"""How the code index names the function a stage runs (``run: steps.evaluate``)."""
+
+
+def run_name(run: object) -> str:
+    """``module.qualname`` of a stage's function (a ``functools.partial``'s function, with
+    its bound arguments' text; a callable object's class)."""
+    import functools
+
+    bound = ""
+    while isinstance(run, functools.partial):
+        bound += repr((run.args, sorted(run.keywords.items()))) if run.args or run.keywords else ""
+        run = run.func
+    target = run if hasattr(run, "__qualname__") else type(run)
+    module = getattr(target, "__module__", "") or ""
+    return f"{module}.{getattr(target, '__qualname__', '?')}{bound}"
 
 
 def _function_text(run: object) -> str:
@@ -159,7 +181,7 @@ class StageView:
             ins[name] = PathSpec(name, Path(repo), git=True)
         self.inputs = [ins[k] for k in sorted(ins)]
         self.outputs = [PathSpec(display_name(p, root), Path(p)) for p in stage.outputs]
-        self.params = json.loads(json.dumps(dict(stage.params), default=str))
+        self.params = json.loads(json.dumps(dict(stage.params), default=json_default))
         self.root = root
         self._code: str | None = None
         self._code_files: list[Path] = []
@@ -187,6 +209,8 @@ class StageView:
                     files = module_closure(name, Path(source)) if source else []
                     if not source:  # a notebook cell, exec'd code: the function's own text
                         extra = _function_text(stage.run)
+                    else:  # which function of those files runs (a builder may switch it)
+                        extra = RUN_KEY + run_name(stage.run)
                 self._code_files = [Path(f) for f in files]
                 self._code = hash_code(files, extra)
         return self._code
@@ -200,6 +224,8 @@ class StageView:
         scripts = getattr(self.stage.run, "version_files", ())  # a command stage's
         files = self._code_files or [Path(f) for f in scripts]
         out: dict[str, str] = {}
+        if self._code_files and self.stage.code_files is None:  # the default: it names its run
+            out[RUN_KEY + run_name(self.stage.run)] = "run"
         for path in files:
             try:
                 out[display_name(path, self.root)] = hashlib.sha256(path.read_bytes()).hexdigest()

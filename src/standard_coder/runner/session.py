@@ -22,7 +22,7 @@ from standard_coder import __version__
 from standard_coder.runner import manifest as mf
 from standard_coder.runner import records
 from standard_coder.runner.decision import Decision, Reason, Scan, decide
-from standard_coder.runner.definition import LazyDevice, StageView
+from standard_coder.runner.definition import RUN_KEY, LazyDevice, StageView
 from standard_coder.runner.errors import CorruptStateError
 from standard_coder.runner.events import EventSink
 from standard_coder.runner.hashcache import DictHashCache, HashCache, SqliteHashCache
@@ -172,7 +172,15 @@ class RunSession:
             new = self.views[name].code_digests()
             if not old or not new:
                 return ""
-            differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            runs = [sorted(k for k in index if k.startswith(RUN_KEY)) for index in (old, new)]
+            if runs[0] and runs[1] and runs[0] != runs[1]:  # the builder switched the function
+                was, now = (r[0][len(RUN_KEY) :] for r in runs)
+                return f"runs {now} (was {was})"
+            differ = sorted(
+                k
+                for k in set(old) | set(new)
+                if old.get(k) != new.get(k) and not k.startswith(RUN_KEY)
+            )
             if not differ:
                 return ""
             more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
