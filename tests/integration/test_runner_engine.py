@@ -683,6 +683,34 @@ def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
     assert (plan.reason, plan.resumes) == ("new", None)  # not "continues where it stopped"
 
 
+def test_a_forced_stage_stopped_before_it_wrote_says_its_last_run_stands(root: Path) -> None:
+    """``--force`` then Ctrl-C said ``rerun to resume``, and the plain rerun skipped the stage as
+    up to date: nothing resumed. Its last completed outputs still stand, and the message says
+    so and how to redo it."""
+    stop_at: list[int] = []
+
+    def stops(ctx: Any) -> None:
+        bar = ctx.progress(10, "items")
+        for _ in range(10):
+            if stop_at and bar.completed == stop_at[0]:
+                ctx._stop.request(2)
+            if ctx.should_stop():
+                return
+            bar.advance()
+        (root / "out" / "model.txt").write_text("done\n")
+
+    assert run(make(root, train={"run": stops}))[0].exit_code == 0
+    stop_at.append(3)
+    result, _ = run(make(root, train={"run": stops}), stages=["train"], force=True)
+    assert result.exit_code == 130
+    assert result.message == (
+        "interrupted (train was forced and keeps its last completed outputs: a plain rerun "
+        "skips it; rerun with --force to redo it from the start)"
+    )
+    (plan,) = [p for p in plan_pipeline(make(root, train={"run": stops})) if p.stage == "train"]
+    assert (plan.run, plan.reason) == (False, "up to date")
+
+
 def _train_through_a_signal(ctx: Any) -> None:
     """A stage that never asks whether to stop (no checkpoints): a real SIGINT arrives while it
     works, and it finishes its work all the same."""

@@ -488,7 +488,8 @@ def _run_recorded(
         if outcome.status == "interrupted" or (stop.requested and name != selected[-1]):
             signum = stop.signum or 2
             result.exit_code = 128 + signum
-            result.message = f"interrupted: rerun to resume{outcome.progress}"
+            again = "" if outcome.still_done else ": rerun to resume"
+            result.message = f"interrupted{again}{outcome.progress}"
             stopped_at = name
             if outcome.status != "interrupted":  # it ran to its end: the next one is stopped
                 stopped_at = selected[i + 1]

@@ -35,6 +35,8 @@ class StageOutcome:
         checkpoint: the last training checkpoint an interrupted stage saved, ``{"name":
             "train", "step": 6}`` (None: none), which ``progress`` names; the next run's note
             checks it still loads (:func:`standard_coder.runner.partial.resume_note`).
+        still_done: an interrupted stage run under ``--force`` whose last completed run still stands
+            (a plain rerun skips it): the run's message says so instead of "rerun to resume".
     """
 
     status: Status
@@ -48,6 +50,7 @@ class StageOutcome:
     progress: str = ""
     kept_work: bool | None = True
     checkpoint: dict[str, Any] | None = None
+    still_done: bool = False
 
     @property
     def ran(self) -> bool:

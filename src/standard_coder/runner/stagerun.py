@@ -68,6 +68,15 @@ def _progress_note(ctx: RunContext) -> str:
     return interrupt_note(ctx.tasks, ctx.summary, ctx.last_checkpoint, stage=ctx.stage)
 
 
+def _still_up_to_date(session: RunSession, name: str) -> bool:
+    """A stopped forced stage's last completed run still stands (its manifest and outputs are
+    whole: staged outputs, or the stop came before it wrote): a plain rerun skips it."""
+    try:
+        return session.assess(name, False).decision.skip
+    except RunnerError:
+        return False
+
+
 def _output_paths(session: RunSession, name: str) -> list[Path]:
     return [o.path for o in session.views[name].outputs]
 
@@ -275,6 +284,12 @@ def run_stage(
             else:
                 joiner, afresh = ", but ", f"{name} kept no partial work: its rerun starts over"
             note = f"{note[:-1]}{joiner}{afresh})" if note else f" ({afresh})"
+        still_done = force and _still_up_to_date(session, name)  # a plain rerun skips it
+        if still_done:
+            note = (
+                f" ({name} was forced and keeps its last completed outputs: a plain rerun skips "
+                "it; rerun with --force to redo it from the start)"
+            )
         return StageOutcome(
             "interrupted",
             "stop requested",
@@ -288,6 +303,7 @@ def run_stage(
                 if ctx.last_checkpoint is None
                 else {"name": ctx.last_checkpoint[0], "step": ctx.last_checkpoint[1]}
             ),
+            still_done=still_done,
         )
     if stop.requested:  # it never asked whether to stop: it ran to its end, its work is whole
         log.info("stage %s: finished its work before it looked at the stop; recorded as done", name)
