@@ -176,6 +176,31 @@ def test_status_names_a_missing_input_and_exits_2_as_pipeline_does(tmp_path: Pat
     assert [r["missing_input"] for r in rows] == [str(tmp_path / "data"), None]
 
 
+def test_status_names_an_unselected_upstreams_missing_output_as_pipeline_does(
+    tmp_path: Path,
+) -> None:
+    """``--stages two`` with one's output gone: pipeline refuses (exit 1, UpstreamMissing);
+    ``--dry-run`` said ``would run ... declared path does not exist`` with exit 0."""
+    cfg = write_pipeline(tmp_path)
+    assert cli("pipeline", "--config", str(cfg)).returncode == 0
+    (tmp_path / "out" / "one.json").unlink()
+    refused = cli("pipeline", "--config", str(cfg), "--stages", "two")
+    assert refused.returncode == 1 and "needs the outputs of upstream stage 'one'" in refused.stderr
+    said = (
+        "stage 'two' needs the outputs of upstream stage 'one', which are missing "
+        "(out/one.json); run 'one' first or select it"
+    )
+    res = cli("pipeline", "--dry-run", "--config", str(cfg), "--stages", "two")
+    assert res.returncode == 1, res.stderr
+    assert f"two  cannot run  {said}" in res.stdout, res.stdout
+    (line,) = res.stderr.strip().splitlines()
+    assert line == f"error: {said}: pipeline would refuse to start"
+    # with one selected too (status selects all), nothing is missing: one would run first
+    for args in (["status"], ["pipeline", "--dry-run", "--stages", "one,two"]):
+        both = cli(*args, "--config", str(cfg))
+        assert both.returncode == 0 and "cannot run" not in both.stdout, both.stdout
+
+
 def test_status_names_a_missing_package_and_exits_2_as_pipeline_does(tmp_path: Path) -> None:
     """A stage whose required package is not installed: pipeline refuses before any stage runs
     (exit 2); status and --dry-run say so on its row and exit 2 too, with one line."""

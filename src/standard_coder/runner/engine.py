@@ -92,6 +92,9 @@ class StagePlan:
     #: the stage's configured input the pipeline found wrong (``Stage.bad_inputs``: a run
     #: would fail the stage naming it, exit 2), else empty
     bad_inputs: tuple[str, ...] = ()
+    #: what it reads of an upstream stage left out of the selection is gone (a run refuses to
+    #: start, exit 1: ``UpstreamMissing``), else None
+    missing_upstream: str | None = None
 
 
 @dataclass
@@ -120,18 +123,27 @@ class RunResult:
         return sum(1 for o in self.stages.values() if o.ran)
 
 
+def _upstream_missing(session: RunSession, name: str, chosen: set[str]) -> str | None:
+    """Why stage ``name`` cannot run with only ``chosen`` selected: what it reads of an
+    upstream stage left out of the selection is gone (None: nothing is)."""
+    for dep, reads in session.views[name].reads_from.items():
+        if dep in chosen:
+            continue
+        missing = [o.name for o in reads if not o.path.exists()]
+        if missing:
+            return (
+                f"stage {name!r} needs the outputs of upstream stage {dep!r}, which are "
+                f"missing ({', '.join(missing)}); run {dep!r} first or select it"
+            )
+    return None
+
+
 def _check_upstream(session: RunSession, selected: Sequence[str]) -> None:
     chosen = set(selected)
     for name in selected:
-        for dep, reads in session.views[name].reads_from.items():
-            if dep in chosen:
-                continue
-            missing = [o.name for o in reads if not o.path.exists()]
-            if missing:
-                raise UpstreamMissing(
-                    f"stage {name!r} needs the outputs of upstream stage {dep!r}, which are "
-                    f"missing ({', '.join(missing)}); run {dep!r} first or select it"
-                )
+        why = _upstream_missing(session, name, chosen)
+        if why is not None:
+            raise UpstreamMissing(why)
 
 
 def _missing_input(session: RunSession, name: str) -> Path | None:
@@ -306,6 +318,7 @@ def plan_pipeline(
             if not decision.skip and is_sel:
                 will_run.add(name)
             missing = _missing_input(session, name) if is_sel else None
+            gone = _upstream_missing(session, name, set(selected)) if is_sel else None
             package = _missing_package(session, name) if is_sel else None
             stage = session.views[name].stage
             bad = (*stage.invalid_inputs, *stage.bad_inputs) if is_sel else ()
@@ -319,6 +332,7 @@ def plan_pipeline(
                     missing,
                     package,
                     bad,
+                    gone,
                 )
             )
     finally:

@@ -188,6 +188,7 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
                 "missing_input": _missing(p),
                 "missing_package": next(iter(_package(p) or ()), None),
                 "bad_inputs": list(_bad(p)),
+                "missing_upstream": getattr(p, "missing_upstream", None),
             }
             for p in plans
         ]
@@ -207,7 +208,9 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
         if p.run and not p.selected:
             what = "stale"
         reason = p.reason
-        if _missing(p):
+        if getattr(p, "missing_upstream", None):
+            what, reason = "cannot run", str(p.missing_upstream)
+        elif _missing(p):
             what, reason = "cannot run", f"input missing: {_missing(p)}"
         elif package := _package(p):
             what, reason = "cannot run", f"missing package {package[0]} ({package[1]})"
@@ -236,8 +239,13 @@ def _bad(plan: Any) -> tuple[str, ...]:
 def _refused(plans: Sequence[Any]) -> int:
     """2 (as ``pipeline`` exits) when a selected stage's input is missing, a package it
     requires is not installed, or its configured input is bad, with one line (the first such
-    stage's)."""
-    for p in plans:  # pipeline checks every input before any package, as here
+    stage's); 1 where what a stage reads of an unselected upstream stage is gone (pipeline
+    refuses to start with 1, ``UpstreamMissing``)."""
+    for p in plans:  # pipeline checks the upstream outputs first, then every input, as here
+        if getattr(p, "missing_upstream", None):
+            sys.stderr.write(f"error: {p.missing_upstream}: pipeline would refuse to start\n")
+            return 1
+    for p in plans:
         if _missing(p):
             sys.stderr.write(
                 f"error: stage {p.stage!r} reads {_missing(p)}, which does not exist: "
