@@ -80,6 +80,41 @@ def test_a_module_entry_that_does_not_exist_still_says_so(tmp_path: Path) -> Non
     )
 
 
+def test_a_file_entry_imports_the_modules_beside_it(tmp_path: Path) -> None:
+    """``entry = "pipe.py:build"`` whose file imports ``steps`` beside it failed with
+    ``ModuleNotFoundError`` unless the user put the folder on ``sys.path`` by hand (``python
+    pipe.py`` puts it there); the module form names the file form when such a file exists."""
+    (tmp_path / "steps.py").write_text(
+        "from pathlib import Path\n"
+        "def write(ctx):\n"
+        "    Path(ctx.base_dir, 'out.txt').write_text('ok')\n"
+    )
+    (tmp_path / "pipe.py").write_text(
+        "from pathlib import Path\n"
+        "from standard_coder.runner.stage import Pipeline, Stage\n"
+        "from steps import write\n"
+        "def build(config_path, overrides):\n"
+        "    base = Path(config_path).parent / 'state'\n"
+        "    return Pipeline(name='p', base_dir=base, stages=[\n"
+        "        Stage(name='write', run=write, outputs=(base / 'out.txt',))])\n"
+    )
+    (tmp_path / "p.toml").write_text('[pipeline]\nentry = "pipe.py:build"\n')
+    sub = tmp_path / "elsewhere"
+    sub.mkdir()
+    cmd = [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(tmp_path / "p.toml")]
+    res = subprocess.run(cmd, cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "state" / "out.txt").read_text() == "ok"
+    (tmp_path / "p.toml").write_text('[pipeline]\nentry = "pipe:build"\n')
+    cmd[-1] = str(tmp_path / "p.toml")
+    res = subprocess.run(cmd, cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == (
+        "error: entry 'pipe:build': module not found (pipe); a file beside the config is named "
+        "by its path: entry = 'pipe.py:build'"
+    )
+
+
 RAISING_BUILDERS = {
     # name: (file body, line, the cause as the one line says it)
     "keyerror": (

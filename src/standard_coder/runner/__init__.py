@@ -9,4 +9,6 @@ Public API (import from the modules, so a no-op rerun loads only what it needs):
     - :mod:`standard_coder.runner.commandfile`: ``load_command_pipeline`` (``[[stages]]`` files).
     - :mod:`standard_coder.runner.front`: ``load_pipeline``, ``main(argv, builtins) -> int``.
     - :mod:`standard_coder.runner.progress`: ``track``; :mod:`~.events`: sinks.
+    - :mod:`standard_coder.runner.overrides`: ``apply_overrides``, ``parse_override`` (what a
+      builder does with ``--set``).
 """

@@ -25,7 +25,11 @@ log = logging.getLogger("standard_coder.runner")
 
 
 def _load_file(mod_name: str, path: Path) -> Any:
-    """Execute ``path`` as module ``mod_name`` (registered in ``sys.modules``)."""
+    """Execute ``path`` as module ``mod_name`` (registered in ``sys.modules``), its folder
+    first on ``sys.path`` as ``python path`` puts it: it imports the modules beside it."""
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     loaded = importlib.util.spec_from_file_location(mod_name, path)
     if loaded is None or loaded.loader is None:
         raise ImportError(f"cannot load {path}")
@@ -128,8 +132,15 @@ def load_object(spec: str, base_dir: Path) -> Any:
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
             if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
+                beside = base_dir / (target.replace(".", "/") + ".py")
+                hint = (
+                    f"; a file beside the config is named by its path: entry = "
+                    f"'{beside.relative_to(base_dir).as_posix()}:{attr}'"
+                    if beside.is_file()
+                    else ""
+                )
                 raise PipelineDefinitionError(
-                    f"entry {spec!r}: module not found ({exc.name})"
+                    f"entry {spec!r}: module not found ({exc.name}){hint}"
                 ) from None
             raise _import_failed(spec, exc) from None
         except Exception as exc:
