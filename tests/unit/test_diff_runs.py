@@ -135,6 +135,10 @@ def test_cli_tables_and_json(tmp_path: Path) -> None:
         "train_sch",
         "t1",
         "t2",
+        # a stage of one run only was not run in the other: not "added" to the pipeline
+        "in B only",
+        "in A only",
+        "was not run in the other",
     ):
         assert text in r.stdout, text
     r = cli("diff-runs", str(a), str(b), "--json")

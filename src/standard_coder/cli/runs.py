@@ -137,6 +137,9 @@ def diff_runs_command(
         ("Stage fingerprints", diff.stages),
     )
     style = {"added": "green", "removed": "red", "changed": "yellow"}
+    # a stage in one run only was not run (selected) in the other: not added to or removed
+    # from the pipeline
+    said = {"Stage fingerprints": {"added": "in B only", "removed": "in A only"}}
     for title, changes in sections:
         if not changes:
             console.print(f"[dim]{title}: same[/]")
@@ -149,10 +152,14 @@ def diff_runs_command(
         for c in changes:
             a = "—" if c.kind == "added" else _short(c.a)
             b = "—" if c.kind == "removed" else _short(c.b)
-            table.add_row(escape(c.key), f"[{style[c.kind]}]{c.kind}[/]", escape(a), escape(b))
+            kind = said.get(title, {}).get(c.kind, c.kind)
+            table.add_row(escape(c.key), f"[{style[c.kind]}]{kind}[/]", escape(a), escape(b))
         console.print(table)
     src_a, src_b = diff.fingerprint_sources
     console.print(f"[dim]stage fingerprints from: A {src_a}, B {src_b}[/]")
+    if any(c.kind != "changed" for c in diff.stages):
+        console.print("[dim]a stage in one run only was not run in the other (--stages, or a "
+                      "run stopped before it)[/]")  # fmt: skip
 
 
 @app.command("gc")
