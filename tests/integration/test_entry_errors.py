@@ -105,6 +105,10 @@ def test_a_file_entry_imports_the_modules_beside_it(tmp_path: Path) -> None:
     res = subprocess.run(cmd, cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "state" / "out.txt").read_text() == "ok"
+    # the next process skips it (a file's module name was salted per process, so the stage's
+    # function was named anew each run and it reran)
+    res = subprocess.run(cmd, cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "[skip] write: up to date" in res.stderr, res.stderr
     (tmp_path / "p.toml").write_text('[pipeline]\nentry = "pipe:build"\n')
     cmd[-1] = str(tmp_path / "p.toml")
     res = subprocess.run(cmd, cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120)

@@ -318,6 +318,17 @@ def test_stage_failure_exit_1_and_no_manifest(root: Path) -> None:
     result, sink = run(make(root, train={"run": boom}))
     assert result.exit_code == 1 and "bad data" in result.message
     assert reasons(sink, "stage_failed")["train"] == "ValueError: bad data"
+    # where it was raised (the stage's own line, not the runner's), and where the traceback is
+    (failed,) = [e for e in sink.events if e["event"] == "stage_failed"]
+    line = boom.__code__.co_firstlineno + 1
+    assert failed["raised_at"].endswith(f"test_runner_engine.py:{line}"), failed
+    assert failed["log"] == str(root / "state" / "logs" / "run.log")
+    from standard_coder.runner.records import console_line
+
+    assert console_line(failed) == (
+        f"[FAIL] train: ValueError: bad data (raised at {failed['raised_at']}; traceback in "
+        f"{root / 'state' / 'logs' / 'run.log'})\n"
+    )
     assert not (root / "state" / "stages" / "train" / "manifest.json").exists()
     assert "report" not in result.stages
 
@@ -333,6 +344,7 @@ def test_stage_flagging_bad_user_input_exits_2(root: Path) -> None:
     assert result.exit_code == 2 and "$.tickets[0].id" in result.message
     # its message is written for the user: the [FAIL] line says it without the class name
     assert reasons(sink, "stage_failed")["train"] == "sprint.json: $.tickets[0].id: field required"
+    assert not any("raised_at" in e for e in sink.events)  # no code location for a user's error
     assert not (root / "state" / "stages" / "train" / "manifest.json").exists()
 
 

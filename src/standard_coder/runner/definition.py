@@ -126,6 +126,9 @@ def run_name(run: object) -> str:
         run = run.func
     target = run if hasattr(run, "__qualname__") else type(run)
     module = getattr(target, "__module__", "") or ""
+    if module.startswith("_sc_entry_"):  # a pipeline file's (runner.entry): named by the file
+        source = getattr(sys.modules.get(module), "__file__", None)
+        module = Path(source).name if source else module
     return f"{module}.{getattr(target, '__qualname__', '?')}{bound}"
 
 

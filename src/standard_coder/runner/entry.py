@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import logging
@@ -122,7 +123,9 @@ def load_object(spec: str, base_dir: Path) -> Any:
         path = path if path.is_absolute() else (base_dir / path)
         if not path.is_file():
             raise PipelineDefinitionError(f"entry {spec!r}: file not found: {path}")
-        mod_name = f"{ENTRY_PREFIX}{abs(hash(str(path.resolve())))}"
+        # the same name in every process (``hash`` of a str is salted per process)
+        digest = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape"))
+        mod_name = f"{ENTRY_PREFIX}{digest.hexdigest()[:16]}"
         try:
             module = _load_file(mod_name, path)
         except Exception as exc:  # user code ran: a syntax error, an import, any exception

@@ -122,6 +122,9 @@ def console_line(event: Mapping[str, Any], *, dry_run: bool = False) -> str | No
     extra = ""
     if name == "stage_completed" and "duration_s" in event:
         extra = f" ({float(event['duration_s']):.2f} s)"
+    if name == "stage_failed" and event.get("raised_at"):  # an unexpected error: where, and
+        log = event.get("log") or "the run log"  # where its traceback is
+        extra = f" (raised at {event['raised_at']}; traceback in {log})"
     if name == "state_corrupt" and event.get("path"):  # which file, and where it went
         reason = f"{event['path']}: {reason}" if reason else str(event["path"])
         if event.get("moved_to"):

@@ -68,6 +68,28 @@ def _progress_note(ctx: RunContext) -> str:
     return interrupt_note(ctx.tasks, ctx.summary, ctx.last_checkpoint, stage=ctx.stage)
 
 
+def raised_at(exc: BaseException) -> str | None:
+    """``steps.py:12`` (relative to the current folder where it is inside it): the innermost
+    frame of the stage's own code an unexpected exception passed through (not the standard
+    library's, an installed package's or the runner's; the innermost frame when every one is),
+    None without a traceback."""
+    import sysconfig
+    import traceback
+
+    paths = sysconfig.get_paths()
+    others = tuple({paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+                   | {os.path.dirname(os.path.abspath(__file__))})  # fmt: skip
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    if not frames:
+        return None
+    own = [f for f in frames if not os.path.abspath(f.filename).startswith(others)]
+    frame = (own or frames)[-1]
+    path = os.path.abspath(frame.filename)
+    here = os.getcwd() + os.sep
+    shown = path[len(here) :] if path.startswith(here) else path
+    return f"{shown}:{frame.lineno}"
+
+
 def _still_up_to_date(session: RunSession, name: str) -> bool:
     """A stopped forced stage's last completed run still stands (its manifest and outputs are
     whole: staged outputs, or the stop came before it wrote): a plain rerun skips it."""
@@ -268,7 +290,11 @@ def run_stage(
         # the console shows this failure once, as the [FAIL] event line; the record (with its
         # traceback) is for the log file and --log-level debug
         log.error("stage %s failed: %s", name, message, exc_info=True, extra={"on_console": False})
-        session.emit("stage_failed", name, message, duration_s=round(duration, 6))
+        where = raised_at(exc) if message == f"{type(exc).__name__}: {exc}" else None
+        fields: dict[str, Any] = (
+            {"raised_at": where, "log": str(session.layout.run_log)} if where else {}
+        )
+        session.emit("stage_failed", name, message, duration_s=round(duration, 6), **fields)
         # A stage may flag bad user input (an exception with ``exit_code = 2``); all else is 1.
         code = 2 if getattr(exc, "exit_code", 1) == 2 and not isinstance(exc, OSError) else 1
         return StageOutcome("failed", message, code, duration_s=duration, cache_hit=False)
