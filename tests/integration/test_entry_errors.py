@@ -109,6 +109,11 @@ def test_a_file_entry_imports_the_modules_beside_it(tmp_path: Path) -> None:
     # function was named anew each run and it reran)
     res = subprocess.run(cmd, cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "[skip] write: up to date" in res.stderr, res.stderr
+    (tmp_path / "p.toml").write_text('[pipeline]\nentry = "pipe.py:biuld"\n')
+    res = subprocess.run(cmd, cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.strip().endswith(
+        "has no attribute 'biuld'; did you mean 'build'?"
+    ), res.stderr
     (tmp_path / "p.toml").write_text('[pipeline]\nentry = "pipe:build"\n')
     cmd[-1] = str(tmp_path / "p.toml")
     res = subprocess.run(cmd, cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120)

@@ -386,8 +386,43 @@ def test_bad_definitions_fail_before_running(root: Path) -> None:
     with pytest.raises(PipelineDefinitionError, match="duplicate"):
         run(dup)
     order = Pipeline(name="t", stages=list(reversed(pipe.stages)), base_dir=root / "s")
-    with pytest.raises(PipelineDefinitionError, match="listed after"):
+    with pytest.raises(PipelineDefinitionError, match="list 'train' before 'report' in Pipeline"):
         run(order)
+    assert CALLS == {}
+
+
+def _one(root: Path, **stage: Any) -> Pipeline:
+    return Pipeline(name="t", base_dir=root / "state",
+                    stages=[Stage(name="a", run=lambda ctx: None, outputs=(root / "out" / "a",)),
+                            Stage(name="b", run=lambda ctx: None, **stage)])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stage", "words"),
+    [
+        # an output in the runner's own state reran forever ("outputs changed")
+        (
+            {"outputs": ("state/stages/b/manifest.json",)},
+            "is inside {root}/state/stages, the runner's own state",
+        ),
+        ({"outputs": ("state",)}, "is the output folder, the runner's own state"),
+        # a stage that writes what it reads
+        (
+            {"inputs": ("data",), "outputs": ("data/b.json",)},
+            "{root}/data/b.json is an output and {root}/data an input of it",
+        ),
+        # nested outputs of two stages failed only once they ran
+        ({"outputs": ("out",)}, "output {root}/out and stage 'a''s output {root}/out/a nest"),
+        ({"deps": ("aa",)}, "dep 'aa' is an unknown stage; did you mean 'a'?"),
+    ],
+)
+def test_a_bad_output_place_or_dep_is_refused_before_any_stage(
+    root: Path, stage: dict[str, Any], words: str
+) -> None:
+    paths = {k: tuple(root / p for p in v) for k, v in stage.items() if k != "deps"}
+    with pytest.raises(PipelineDefinitionError) as err:
+        run(_one(root, **{**stage, **paths}))
+    assert words.format(root=root) in str(err.value), str(err.value)
     assert CALLS == {}
 
 

@@ -21,6 +21,7 @@ from standard_coder.runner.errors import PipelineDefinitionError
 from standard_coder.runner.fingerprint import code_version as hash_code
 from standard_coder.runner.paramvalues import json_default, param_problem
 from standard_coder.runner.stage import Pipeline, Stage
+from standard_coder.runner.suggest import did_you_mean
 
 log = logging.getLogger("standard_coder.runner")
 
@@ -45,10 +46,14 @@ def validate_pipeline(pipeline: Pipeline) -> None:
             raise PipelineDefinitionError(f"stage {stage.name!r}: duplicate stage name")
         for dep in stage.deps:
             if dep not in seen:
+                names = [s.name for s in pipeline.stages if s.name != stage.name]
                 where = (
-                    "unknown stage"
-                    if dep not in {s.name for s in pipeline.stages}
-                    else ("listed after it (cycle or wrong order)")
+                    f"an unknown stage{did_you_mean(dep, names)}"
+                    if dep not in names
+                    else (
+                        f"listed after it: list {dep!r} before {stage.name!r} in "
+                        "Pipeline.stages (or remove the cycle)"
+                    )
                 )
                 raise PipelineDefinitionError(f"stage {stage.name!r}: dep {dep!r} is {where}")
         for out in stage.outputs:
@@ -57,12 +62,44 @@ def validate_pipeline(pipeline: Pipeline) -> None:
                 raise PipelineDefinitionError(
                     f"stage {stage.name!r}: output {out} is also an output of stage {other!r}"
                 )
+            _check_output_place(stage, Path(out), Path(pipeline.base_dir), outputs)
             outputs[Path(out)] = stage.name
         _check_reads(stage, seen)
         bad = param_problem(stage.params)
         if bad is not None:
             raise PipelineDefinitionError(f"stage {stage.name!r}: params.{bad[0]}: {bad[1]}")
         seen[stage.name] = stage
+
+
+RUNNER_FOLDERS = ("runs", "stages", "checkpoints", "cache", "logs", "quarantine")
+"""The runner's own folders under the base folder (:class:`.layout.RunnerLayout`)."""
+
+
+def _check_output_place(stage: Stage, out: Path, base: Path, others: Mapping[Path, str]) -> None:
+    """An output is outside the runner's own state, is not one of the stage's inputs (nor
+    holds one, nor lies in one), and does not hold or lie inside another stage's output: each
+    made the stage rerun on every run or fail only once it ran."""
+    for folder in (base, *(base / f for f in RUNNER_FOLDERS)):
+        if out == folder or (folder != base and folder in out.parents):
+            where = "is the output folder" if out == base else f"is inside {folder}"
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: output {out} {where}, the runner's own state: choose a "
+                "path outside it"
+            )
+    for path in stage.inputs:
+        inp = Path(path)
+        if inp == out or out in inp.parents or inp in out.parents:
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: {out} is an output and {inp} an input of it: a stage "
+                "that writes what it reads changes its own input every run; write elsewhere"
+            )
+    for other, name in others.items():
+        if other in out.parents or out in other.parents:
+            outer, inner = (other, out) if other in out.parents else (out, other)
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: output {out} and stage {name!r}'s output {other} nest "
+                f"({inner} is inside {outer}): give each stage its own path"
+            )
 
 
 def _check_reads(stage: Stage, seen: Mapping[str, Stage]) -> None:

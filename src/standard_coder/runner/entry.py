@@ -151,8 +151,11 @@ def load_object(spec: str, base_dir: Path) -> Any:
     try:
         return getattr(module, attr)
     except AttributeError:
+        from standard_coder.runner.suggest import did_you_mean
+
+        names = [n for n in vars(module) if not n.startswith("_")]
         raise PipelineDefinitionError(
-            f"entry {spec!r}: {target} has no attribute {attr!r}"
+            f"entry {spec!r}: {target} has no attribute {attr!r}{did_you_mean(attr, names)}"
         ) from None
 
 
