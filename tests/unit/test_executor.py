@@ -88,6 +88,24 @@ def test_pool_gives_same_results_as_in_process(pool: LocalPoolExecutor) -> None:
     assert isinstance(pool, Executor) and isinstance(InProcessExecutor(), Executor)
 
 
+def test_a_function_a_worker_cannot_receive_is_named_with_the_way_out(
+    pool: LocalPoolExecutor,
+) -> None:
+    """``ctx.map(lambda ...)`` with workers > 1 failed with pickle's ``AttributeError: Can't
+    pickle local object``; it names the function and what to give instead (exit 2)."""
+    from standard_coder.runner.errors import PipelineDefinitionError
+
+    def nested(x: int) -> int:
+        return x
+
+    for fn, name in ((lambda x: x, "<lambda>"), (nested, "nested")):
+        with pytest.raises(PipelineDefinitionError) as err:
+            list(pool.map(fn, range(3), never))
+        said = str(err.value)
+        assert said.startswith("ctx.map: ") and name in said, said
+        assert "defined at the top level of a module" in said and err.value.exit_code == 2
+
+
 def test_pool_workers_are_other_processes_ignoring_sigint(pool: LocalPoolExecutor) -> None:
     facts = [r for _, r in pool.map(worker_facts, range(8), never)]
     pids = {pid for pid, _ in facts}

@@ -292,6 +292,7 @@ class LocalPoolExecutor(_ContextManager):
         from standard_coder.runner.entry import portable
 
         fn = portable(fn)
+        _check_sendable(fn)
         pool = self._get_pool()
         self._stop.clear()
         source = iter(items)
@@ -331,6 +332,28 @@ class LocalPoolExecutor(_ContextManager):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _check_sendable(fn: Callable[..., Any]) -> None:
+    """A function a worker process cannot receive (a lambda, a function defined inside
+    another) fails the stage with what to do, not pickle's ``Can't pickle local object``.
+
+    Raises:
+        PipelineDefinitionError: ``fn`` cannot be pickled (exit 2: the stage's definition).
+    """
+    import pickle
+
+    from standard_coder.runner.errors import PipelineDefinitionError
+
+    try:
+        pickle.dumps(fn)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        name = getattr(fn, "__qualname__", None) or type(fn).__name__
+        raise PipelineDefinitionError(
+            f"ctx.map: {name} cannot be sent to a worker process ({exc}): give a function "
+            "defined at the top level of a module (not a lambda or a nested function), or run "
+            "with one worker"
+        ) from None
 
 
 #: Alias: the process-pool executor under the name the design uses.
