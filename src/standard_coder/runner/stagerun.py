@@ -351,7 +351,14 @@ def run_stage(
 
         store(session, name, view, fp, out_scan.checksums, ctx.summary, duration)
     session.emit(
-        "stage_completed", name, decision.reason, duration_s=round(duration, 6), summary=ctx.summary
+        "stage_completed",
+        name,
+        # "[done] train: unfinished" read as if it still was
+        "finished the interrupted run's work"
+        if decision.code is Reason.UNFINISHED
+        else decision.reason,
+        duration_s=round(duration, 6),
+        summary=ctx.summary,
     )
     return StageOutcome(
         "completed",
