@@ -545,3 +545,16 @@ def test_a_stale_upstream_is_warned_about_once(tmp_path: Path) -> None:
     assert "[warn] two: upstream 'one' is stale" in done.stderr
     log = (tmp_path / "state" / "logs" / "run.log").read_text()
     assert "upstream 'one' is stale" in log  # still in the run log
+
+
+def test_a_command_that_cannot_start_is_bad_input(tmp_path: Path) -> None:
+    """A typo in ``cmd`` (``pythn``) failed the stage with ``RuntimeError: ...``, exit 1: it is
+    the pipeline file's error, said as such, exit 2."""
+    (tmp_path / "pipe.toml").write_text(
+        '[outputs]\nbase_dir = "state"\n[[stages]]\nname = "a"\ncmd = ["pythn-sc53", "x.py"]\n'
+        'outs = ["out.txt"]\n'
+    )
+    proc = cli("pipeline", "--config", str(tmp_path / "pipe.toml"))
+    assert proc.returncode == 2, proc.stderr
+    assert "[FAIL] a: cannot start 'pythn-sc53': No such file or directory" in proc.stderr
+    assert "RuntimeError" not in proc.stderr and "Traceback" not in proc.stderr

@@ -73,6 +73,13 @@ def resolve_python(argv: list[str]) -> list[str]:
     return argv
 
 
+class CommandNotStarted(RuntimeError):
+    """A stage's command could not be started (not found, not executable): the ``cmd`` the
+    pipeline file gives, so bad input (exit 2)."""
+
+    exit_code = 2
+
+
 class CommandStage:
     """A stage ``run`` callable that executes a command.
 
@@ -121,8 +128,8 @@ class CommandStage:
                 start_new_session=True,
                 preexec_fn=_child_setup(os.getpid(), libc),
             )
-        except OSError as exc:
-            raise RuntimeError(f"cannot start {self.argv[0]!r}: {exc.strerror}") from None
+        except OSError as exc:  # a command not found or not runnable: the file's cmd (exit 2)
+            raise CommandNotStarted(f"cannot start {self.argv[0]!r}: {exc.strerror}") from None
         register = getattr(ctx, "register_process_group", None)
         unregister = getattr(ctx, "unregister_process_group", None)
         if register is not None:
