@@ -198,3 +198,19 @@ def test_init_config_on_a_folder_says_so_and_suggests_a_file_in_it(
     assert "\n" not in line and "--force" not in line
     assert f"{tmp_path} is a folder" in line and str(tmp_path / "pipeline_config.toml") in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_init_config_says_which_folder_it_created(tmp_path: Path) -> None:
+    """A mistyped path made its folders without a word; the first one it made is named."""
+    from typer.testing import CliRunner
+
+    from standard_coder.cli import commands  # noqa: F401  (registers the commands)
+    from standard_coder.cli.app import app
+
+    path = tmp_path / "projcet" / "sub" / "pipeline_config.toml"
+    res = CliRunner().invoke(app, ["init-config", str(path)])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0] == f"created the folder {tmp_path / 'projcet'}"
+    assert path.is_file()
+    again = CliRunner().invoke(app, ["init-config", str(path.with_name("other.toml"))])
+    assert again.exit_code == 0 and "created the folder" not in again.output

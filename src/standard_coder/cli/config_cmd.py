@@ -38,6 +38,7 @@ def init_config(
     if path.exists() and not force:
         typer.echo(f"error: {path} exists (use --force to overwrite)", err=True)
         raise typer.Exit(2)
+    created = next((p for p in reversed(path.parents) if not p.exists()), None)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, render_template(path.name, pipeline))
@@ -49,5 +50,7 @@ def init_config(
         "audio": "[demux] input and [transcribe] transcript",
         "codeedit": "[codeedit]",
     }.get(pipeline, "[repos] include_paths")
+    if created is not None:  # a mistyped folder is seen at once, not found later
+        typer.echo(f"created the folder {created}")
     typer.echo(f"wrote {path}: edit {what}, then run")
     typer.echo(f"  standard-coder pipeline --config {path}")
