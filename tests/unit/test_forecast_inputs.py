@@ -85,7 +85,9 @@ SPRINT_CASES = [
         "$.tickets",
         "duplicate ticket id 'T-1'",
     ),
-    ("bad date", ["start_date"], "March 2nd", "$.start_date", "date"),
+    ("bad date", ["start_date"], "March 2nd", "$.start_date", "expected a date written YYYY-MM-DD"),
+    ("no such day", ["start_date"], "2026-02-30", "$.start_date", "day value is outside"),
+    ("bad id", ["sprint_id"], "S 1", "$.sprint_id", "expected letters, digits, '.', '_' or '-'"),
     ("no effort source", ["tickets", 0, "story_points"], _DELETE, "$.tickets[0]", "story_points"),
     ("unknown field", ["tickets", 0, "points"], 3, "$.tickets[0].points", "unknown field"),
 ]

@@ -124,7 +124,7 @@ class SprintInputs(_Model):
 
     sprint_id: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="names the output files (letters, digits, '.', '_', '-')",
+        description="letters, digits, '.', '_' or '-' (it names the output files)",
     )
     start_date: date = Field(description="first day of the sprint (ISO date)")
     end_date: date = Field(description="last day of the sprint, inclusive (ISO date)")
@@ -303,6 +303,12 @@ def _describe(err: Any, model: type[BaseModel]) -> str:
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"{path}: expected one of {expected.replace(' or ', ', ')} (got {got!r})"
+    if kind == "string_pattern_mismatch":  # the field's own words, not its regular expression
+        said = _field_description(model, loc) or f"text matching {err['ctx']['pattern']}"
+        return f"{path}: expected {said} (got {got!r})"
+    if kind.startswith(("date_", "datetime_")):  # "invalid character in year": which form
+        why = str(err["msg"]).split(", ", 1)[-1]
+        return f"{path}: expected a date written YYYY-MM-DD ({why}) (got {got!r})"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -311,6 +317,23 @@ def _describe(err: Any, model: type[BaseModel]) -> str:
         msg = msg.replace("expected input should be", "expected")
     shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
     return f"{path}: {msg}{shown}"
+
+
+def _field_description(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
+    """The ``description`` of the field at ``loc`` (list indexes skipped), else None."""
+    current: Any = model
+    field = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or str(part) not in fields:
+            return None
+        field = fields[str(part)]
+        ann = field.annotation
+        args = getattr(ann, "__args__", ()) or (ann,)
+        current = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), ann)
+    return field.description if field is not None else None
 
 
 def _load(path: Path, model: type[_M], what: str) -> _M:
