@@ -544,6 +544,7 @@ def test_eval_on_other_repositories(demo: Path, tmp_path: Path) -> None:
     own = json.loads((base / "reports" / "sch_evaluation.json").read_text())
     assert metrics["n_train"] == own["n_train"] > 0 and metrics["n_validation"] > 0
     assert "changes to train on" not in proc.stderr
+    assert "held-out" not in proc.stderr  # every change of those repositories is scored
     # minutes on a large history: it says what it is doing, on stderr (stdout: the figures)
     assert "eval: mining 1 repository (--repos)" in proc.stderr
     assert "eval: inferring the coding time of" in proc.stderr and "eval:" not in proc.stdout

@@ -498,3 +498,16 @@ def test_the_forecasts_section_says_how_a_forecast_is_made(tmp_path: Path) -> No
     html = render_forecasts(SectionInput(base_dir=tmp_path, cache_dir=None, run_id=None, stamp={}))
     assert "No forecasts in" in html
     assert "[forecasting] sprint_inputs_path names a sprint file" in html
+
+
+def test_eval_repos_warnings_speak_of_the_given_repositories() -> None:
+    """``eval --repos`` scores every change of other repositories; the summary's warnings said
+    "of the held-out changes" (an AI-agent share, coverage, squash merges)."""
+    from standard_coder.cli.eval_cmd import _scored
+
+    said = _scored(
+        "40% of the held-out changes were written with an AI coding agent; the 80% ranges hold "
+        "61% of the held-out changes' inferred coding time; more held-out history would tell"
+    )
+    assert "held-out" not in said and "the given repositories' changes were written" in said
+    assert "more history would tell" in said

@@ -104,9 +104,26 @@ def _print_metrics(path: Path, other_repos: bool, own_baseline: bool = False) ->
     if own_baseline:  # its "SCH model" column is the baseline, scored against itself
         title += ": the checkpoint is the LOC baseline, so both columns are the baseline's"
     typer.echo(metric_table(ev, title, terminal_columns(sys.stdout)))  # figures never split
-    said = [f"warning: {w}" for w in warnings(ev)]
+    said = [f"warning: {_scored(w) if other_repos else w}" for w in warnings(ev)]
     for line in wrap_lines(said, terminal_columns(sys.stderr)):  # the run summary's wrapping
         typer.echo(line, err=True)
+
+
+_HELD_OUT = (
+    ("the held-out period's", "these repositories'"),
+    ("the held-out changes", "the given repositories' changes"),
+    ("held-out changes", "changes of the given repositories"),
+    ("more held-out history", "more history"),
+    ("held-out", "scored"),
+)
+"""The summary's warnings speak of a run's held-out split; ``eval --repos`` scores every change
+of other repositories."""
+
+
+def _scored(text: str) -> str:
+    for was, now in _HELD_OUT:
+        text = text.replace(was, now)
+    return text
 
 
 def _fail(message: str) -> NoReturn:
