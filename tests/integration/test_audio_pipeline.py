@@ -74,6 +74,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("audio-demo")
     proc = cli("demo", "--pipeline", "audio", "--output-dir", str(out), "--size", "tiny")
     assert "Subtitles: " in proc.stderr and "ok: 5 ran, 0 skipped" in proc.stderr
+    # it ends with the report's path, as every other pipeline does, and the report is there
+    report = out / "sc-output" / "reports" / "index.html"
+    assert proc.stderr.rstrip().endswith(f"Report: {report}") and report.is_file(), proc.stderr
     return out
 
 

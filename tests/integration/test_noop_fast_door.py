@@ -182,7 +182,7 @@ CHANGES = {
     ),
     "a param": (
         lambda r: write_pipeline(r, lr=0.25),
-        "[run] one: params changed: model.lr 0.5 -> 0.25",
+        "[run] one: params changed: params.model.lr 0.5 -> 0.25",
     ),
     "an output deleted": (
         lambda r: (r / "out" / "two.json").unlink(),

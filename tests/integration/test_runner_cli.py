@@ -112,7 +112,7 @@ def test_run_then_noop_and_env(tmp_path: Path) -> None:
     assert "[skip] one: up to date" in again.stderr and "[skip] two: up to date" in again.stderr
     status = cli("status", "--config", str(cfg), "--json", "--set", "params.model.lr=1")
     rows = json.loads(status.stdout)["stages"]
-    assert rows[0]["reason"] == "params changed: model.lr 0.5 -> 1"
+    assert rows[0]["reason"] == "params changed: params.model.lr 0.5 -> 1"
 
 
 def test_a_logged_warning_reads_warning_colon_on_the_console_and_keeps_its_logger_in_run_log(

@@ -758,6 +758,20 @@ def test_a_forced_stage_stopped_before_it_wrote_says_its_last_run_stands(root: P
     assert (plan.run, plan.reason) == (False, "up to date")
 
 
+def test_a_map_counts_on_from_the_items_an_earlier_run_did(root: Path) -> None:
+    """``ctx.map(..., done=3)``: the bar, and so the stop's message, count out of the whole
+    work (4/7), not this run's share (1/4), as a resumed work inference said (session 53)."""
+
+    def resumed(ctx: Any) -> None:
+        for item, _ in ctx.map(abs, [1, 2, 3, 4], desc="authors", done=3):
+            if item == 1:
+                ctx._stop.request(2)
+
+    result, _ = run(make(root, train={"run": resumed}))
+    assert result.exit_code == 130
+    assert result.message.startswith("interrupted: rerun to resume (authors: 4/7 items done")
+
+
 def _train_through_a_signal(ctx: Any) -> None:
     """A stage that never asks whether to stop (no checkpoints): a real SIGINT arrives while it
     works, and it finishes its work all the same."""

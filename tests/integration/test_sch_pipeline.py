@@ -215,6 +215,14 @@ def test_a_bad_sprint_file_refuses_the_run_before_the_mine_and_the_training(
     assert line.endswith("did you mean 'story_points'? (checked before any stage runs)"), line
     ran = [e for e in events(project / "sc-output")[before:] if e["event"] == "stage_running"]
     assert ran == [] and "Traceback" not in proc.stderr
+    # a folder where the sprint file should be: status said "would run" (exit 0) and the
+    # pipeline failed the forecast after the other stages
+    (project / "adir").mkdir()
+    said = cli("status", "--config", config, "--set", "forecasting.sprint_inputs_path=adir",
+               check=False)  # fmt: skip
+    assert said.returncode == 2, said.stdout + said.stderr
+    row = next(ln for ln in said.stdout.splitlines() if ln.startswith("forecast"))
+    assert f"cannot run  {project / 'adir'}: is a folder, expected a sprint inputs file" in row
 
 
 def test_eval_exports_predictions(demo: Path) -> None:

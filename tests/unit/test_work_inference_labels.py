@@ -162,7 +162,7 @@ def test_custom_map_fn_and_bad_kind(
     _, hs = sim
     seen: list[str] = []
 
-    def map_fn(fn: Any, items: Any) -> Any:
+    def map_fn(fn: Any, items: Any, done: int = 0) -> Any:
         for it in reversed(list(items)):
             seen.append(it.item_id)
             yield it, fn(it)

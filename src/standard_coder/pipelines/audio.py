@@ -179,6 +179,7 @@ def print_summary(base_dir: Path) -> None:
     if cov:
         print(f"Glossary: {_coverage(cov)}", file=sys.stderr)
     print(f"Subtitles: {layout.srt} and {layout.vtt.name}", file=sys.stderr)
+    print(f"Report: {layout.reports / 'index.html'}", file=sys.stderr)  # as the others end
 
 
 def _section(given: SectionInput) -> str:

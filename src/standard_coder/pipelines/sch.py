@@ -74,8 +74,11 @@ def _sprint_problems(paths: Sequence[Path], base_dir: Path, root: Path | None) -
     from standard_coder.runner.definition import display_name
     from standard_coder.runner.manifest import recorded_input
 
-    changed = []
-    for path in paths:
+    changed, problems = [], []
+    for path, what in zip(paths, ("sprint inputs", "historical outcomes"), strict=False):
+        if path.is_dir():  # a folder named where a file is expected: the load's own words
+            problems.append(f"{path}: is a folder, expected a {what} file")
+            continue
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
@@ -84,14 +87,13 @@ def _sprint_problems(paths: Sequence[Path], base_dir: Path, root: Path | None) -
         if recorded_input(base_dir, "forecast", shown) != digest:
             changed.append(path)
     if not changed:
-        return ()
+        return tuple(problems)
     from standard_coder.forecasting.inputs import (
         ForecastInputError,
         load_historical_outcomes,
         load_sprint_inputs,
     )
 
-    problems = []
     for path, load in zip(paths, (load_sprint_inputs, load_historical_outcomes), strict=True):
         if path in changed:
             try:

@@ -279,7 +279,9 @@ def label_commits(
             kind=kind,
             out_dir=out_dir,
             seed=seed,
-            map_fn=lambda fn, items: stage.map(fn, list(items), desc=f"work inference ({kind})"),
+            map_fn=lambda fn, items, done=0: stage.map(
+                fn, list(items), desc=f"work inference ({kind})", done=done
+            ),
             ledger=stage.ledger(f"work_inference_{kind}"),
             should_stop=stage.should_stop,
             reuse_dir=reuse_dir,

@@ -113,11 +113,19 @@ class StageContext(Protocol):
         self, name: str, *, every_n_steps: int, keep: int = 2
     ) -> TrainingCheckpointer: ...
     def map(
-        self, fn: Callable[[T], R], items: Iterable[T], *, desc: str = "", total: int | None = None
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        desc: str = "",
+        total: int | None = None,
+        done: int = 0,
     ) -> Iterator[tuple[T, R]]:
         """Run ``fn`` over independent items (in-process or a process pool), yielding
         ``(item, result)`` in completion order to the parent; stops handing out new items once
-        ``should_stop()`` turns true. ``fn`` must be a picklable top-level function."""
+        ``should_stop()`` turns true. ``fn`` must be a picklable top-level function. ``done``:
+        items of the same work already done (an earlier, stopped run's): the progress bar
+        counts on from there, out of ``done`` + the items."""
         ...
 
     def progress(self, total: int | None, desc: str) -> ProgressHandle: ...

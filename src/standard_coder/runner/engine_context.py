@@ -147,6 +147,7 @@ class RunContext:
         *,
         desc: str = "",
         total: int | None = None,
+        done: int = 0,
     ) -> Iterator[tuple[T, R]]:
         """Run ``fn`` over items (in-process, a process pool or a Dask cluster); see the
         protocol.
@@ -158,7 +159,9 @@ class RunContext:
         """
         if total is None and isinstance(items, Sized):
             total = len(items)
-        task = self.progress(total, desc or self.stage)
+        task = self.progress(None if total is None else done + total, desc or self.stage)
+        if done:
+            task.update(completed=done)
         spec = self.executor
         shared = self._shared_executors if spec else None
         if spec and shared is not None:  # a cluster: one client per run, reused by every map

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import zipfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from standard_coder.runner.atomic import atomic_write, atomic_write_bytes
-from standard_coder.runner.executor import ItemStopped, MapFn, in_process_map
+from standard_coder.runner.executor import ItemStopped, in_process_map
 from standard_coder.sch.work_inference.base import WorkInferenceModel, recent_active
 from standard_coder.sch.work_inference.hmm import NeuralHMM
 from standard_coder.sch.work_inference.options import (
@@ -333,7 +333,7 @@ def infer_labels(
     kind: str,
     out_dir: Path,
     seed: int,
-    map_fn: MapFn | None = None,
+    map_fn: Callable[..., Iterator[tuple[Any, Any]]] | None = None,
     ledger: Any = None,
     should_stop: Callable[[], bool] = lambda: False,
     reuse_dir: Path | None = None,
@@ -346,8 +346,9 @@ def infer_labels(
         kind: "hmm" or "gap".
         out_dir: results go to ``out_dir/<kind>/`` (npz + json per item).
         seed: run seed; each item's seed derives from it and the item id only.
-        map_fn: ``ctx.map``-like ``map_fn(fn, items) -> iterator of (item, result)``; default
-            in-process and serial.
+        map_fn: ``ctx.map``-like ``map_fn(fn, items, done=n) -> iterator of (item,
+            result)``, ``done`` the items an earlier run fitted (its progress counts on from
+            there); default in-process and serial.
         ledger: optional ``Ledger`` (parent-only); items are marked done with their key.
         should_stop: polled between items by the default map; when it is true at the end and
             items are missing, ``WorkInferenceStopped`` is raised.
@@ -417,8 +418,12 @@ def infer_labels(
         )
     fitted: list[str] = []
     if pending:
-        runner = map_fn if map_fn is not None else in_process_map(should_stop)
-        for it, result in runner(_fit_item, pending):
+        fits = (
+            map_fn(_fit_item, pending, done=len(items) - len(pending))
+            if map_fn is not None
+            else in_process_map(should_stop)(_fit_item, pending)
+        )
+        for it, result in fits:
             got = _load_item(Path(it.path), it.key)
             if got is None:
                 raise RuntimeError(f"work inference: {it.path} missing after fitting {it.item_id}")
