@@ -708,3 +708,13 @@ def test_report_without_the_pipelines_sections_says_why_in_one_warning_line(
         "runner.bogus_key: unknown key (valid keys: "
     )
     assert proc.stderr.endswith("))\n") and proc.stderr.count("\n") == 1
+
+
+def test_status_says_a_glob_that_matches_no_repository_cannot_run(tmp_path: Path) -> None:
+    """``include_paths = ["../nocode/*"]`` matching nothing: status said ``mine would run``
+    (exit 0) and the pipeline failed the mine; status says what the mine would, exit 2."""
+    (tmp_path / "c.toml").write_text('[repos]\ninclude_paths = ["../nocode/*"]\n')
+    proc = cli("status", "--config", str(tmp_path / "c.toml"), check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    row = next(ln for ln in proc.stdout.splitlines() if ln.startswith("mine"))
+    assert "cannot run  no repositories to mine: [repos] include_paths ('../nocode/*')" in row

@@ -81,17 +81,37 @@ def test_newest_successful_run_survives_any_retention(tmp_path: Path) -> None:
 
 
 def test_recent_runs_and_runs_in_progress_are_kept(tmp_path: Path) -> None:
+    """A run without an end time is in progress while another process holds the output
+    folder's lock; with none (it was killed) it expires as any run, even the newest (gc said
+    "run in progress" of a killed run with retention_days = 0)."""
+    import subprocess
+    import sys
+
     base = tmp_path / "out"
     make_base_dir(base)
     now = time.time()
     recent = make_run(base, "recent-failed", now - 2 * DAY, status="failed")
     running = make_run(base, "in-progress", now - 60, finish=False)
-    plan = plan_gc(base, retention_days=30, now=now)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom standard_coder.runner.lock import RunLock\n"
+         f"RunLock({str(base)!r}).acquire()\nprint('held', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        plan = plan_gc(base, retention_days=30, now=now)
+    finally:
+        holder.kill()
+        holder.wait()
     kept = {i.path.name: i.reason for i in plan.keep}
     assert "days old" in kept["recent-failed"]
     assert "in progress" in kept["in-progress"]
     assert recent.resolve() not in {i.path for i in plan.remove}
     assert running.resolve() not in {i.path for i in plan.remove}
+    # its process is gone: killed, not in progress
+    plan = plan_gc(base, retention_days=0, now=now)
+    gone = {i.path.name: i.reason for i in plan.remove}
+    assert gone["in-progress"].endswith("it ended without recording its end (killed)"), gone
 
 
 def test_manifest_output_inside_expired_run_is_protected(tmp_path: Path) -> None:

@@ -233,7 +233,13 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             # mines the others, names it and fails (exit 2 when every failure is such a path),
             # as docs/mining.md says; status and --dry-run say so up front (bad_inputs).
             git_inputs=git_repositories(repos),
-            bad_inputs=bad_repositories(repos),
+            bad_inputs=bad_repositories(repos)
+            or (
+                # a glob that matches nothing: the stage would fail with this line
+                (sch_mine.no_repositories(cfg.repos.include_paths, root),)
+                if not repos and not cfg.repos.include_github_repos
+                else ()
+            ),
             params={
                 "repos": section_params(cfg.repos, root),
                 "filters": _mine_filters(cfg, root),

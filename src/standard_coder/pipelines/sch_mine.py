@@ -31,6 +31,16 @@ def local_repositories(opts: MineOptions, base_dir: Path) -> list[Path]:
     return found
 
 
+def no_repositories(given: Sequence[object], root: object) -> str:
+    """What the mine says when ``[repos] include_paths`` matched no repository (``status``
+    says it too, before any stage runs)."""
+    shown = ", ".join(repr(str(p)) for p in given) or "none given"
+    return (
+        f"no repositories to mine: [repos] include_paths ({shown}) matched no git "
+        f"repository; set it in the config (in {root}) to repositories or globs"
+    )
+
+
 class NoRepositories(ValueError):
     """``[repos]`` names no repository (a glob matching nothing): bad input, exit 2."""
 
@@ -113,11 +123,7 @@ def run(ctx: StageContext) -> None:
         warn(ctx, f"[repos] include_paths: {note}")
     if not repos:
         given = ctx.params["repos"].get("include_paths") or []
-        shown = ", ".join(repr(str(p)) for p in given) or "none given"
-        raise NoRepositories(
-            f"no repositories to mine: [repos] include_paths ({shown}) matched no git "
-            f"repository; set it in the config (in {ctx.root_dir}) to repositories or globs"
-        )
+        raise NoRepositories(no_repositories(given, ctx.root_dir))
     db = ctx.outputs["db"]
     db.parent.mkdir(parents=True, exist_ok=True)
     _set_aside_if_corrupt(ctx, db, "every repository is mined again")

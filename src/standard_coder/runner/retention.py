@@ -41,6 +41,7 @@ from standard_coder.runner.hashcache import (
 )
 from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.layout import RunnerLayout
+from standard_coder.runner.lock import lock_holder
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text, tree_size
 from standard_coder.runner.retnote import human_size as human_size
 
@@ -203,16 +204,27 @@ def plan_gc(
         plan.protected.append(newest_ok)
 
     horizon = retention_days * 86400.0
+    # a run without an end time is in progress only while another process holds the lock (gc
+    # holds it itself): else it was killed, and expires as any run
+    holder = lock_holder(base_dir)
+    running = holder is not None and not holder.startswith(f"pid {os.getpid()},")
     for d, stamp in runs:
         size = tree_size(d)
         t, basis = _run_time(d, stamp)
         age_days = (now - t) / 86400.0
         if d == newest_ok:
             plan.keep.append(GcItem(d, "run", size, "newest successful run"))
-        elif stamp is not None and stamp.get("ended_at") is None and now - t < max(horizon, 86400):
+        elif (
+            running
+            and stamp is not None
+            and stamp.get("ended_at") is None
+            and now - t < max(horizon, 86400)
+        ):
             plan.keep.append(GcItem(d, "run", size, "run in progress (no end time yet)"))
         elif now - t > horizon:
             why = f"expired: {age_days:.1f} days old by {basis} (> {retention_days} days)"
+            if stamp is not None and stamp.get("ended_at") is None:
+                why += "; it ended without recording its end (killed)"
             plan.remove.append(GcItem(d, "expired_run", size, why))
         else:
             plan.keep.append(GcItem(d, "run", size, f"{age_days:.1f} days old"))
