@@ -309,7 +309,9 @@ def test_refit_effort_reproduces_the_stage_and_pairs_with_compare(
     assert (demo / "sc-output/reports/sch_evaluation.json").read_bytes() == before
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated", "garbage", "other_vocabulary"])
+@pytest.mark.parametrize(
+    "case", ["missing", "truncated", "garbage", "other_vocabulary", "config_file"]
+)
 def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     demo: Path, tmp_path: Path, case: str
 ) -> None:
@@ -324,6 +326,8 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(
         ck = torch.load(good, weights_only=True)
         ck["vocabulary_checksum"] = "0" * 64
         torch.save(ck, bad)
+    elif case == "config_file":  # it named a representation two folders above the project
+        bad = demo / "pipeline_config.toml"
     before = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
     proc = cli(
         "eval",
@@ -335,6 +339,8 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     )
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
+    if case in ("garbage", "config_file"):
+        assert f"{bad}: not a model checkpoint" in proc.stderr, proc.stderr
     after = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
     assert after == before
 

@@ -46,6 +46,16 @@ def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple
 
     if not checkpoint.is_file():
         raise EvalError(f"{checkpoint}: checkpoint not found")
+    try:
+        with checkpoint.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise EvalError(f"{checkpoint}: cannot read it ({exc.strerror or exc})") from None
+    if head != b"PK\x03\x04":  # torch.save writes a zip archive (a cut one is said below)
+        raise EvalError(
+            f"{checkpoint}: not a model checkpoint (give a run's <base_dir>/models/<predictor>/"
+            "model.pt)"
+        )
     rep_dir = _layout(cfg).change_rep
     config = cfg.config_path if cfg.config_path and cfg.config_path.is_file() else None
     try:
