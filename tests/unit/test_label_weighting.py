@@ -126,3 +126,15 @@ def test_weighted_spearman_is_spearman_with_equal_weights_and_follows_heavy_rows
     w = np.r_[np.ones(25), np.full(25, 1e-3)]
     assert weighted_spearman(a, b, w) > spearmanr(a, b).statistic + 0.2
     assert np.isnan(weighted_spearman(a, np.ones(50), w))
+
+
+def test_a_constant_ranking_is_nan_without_scipys_warning() -> None:
+    """``ConstantInputWarning`` from scipy reached a user's terminal (150 commits of a real
+    history): a constant input is NaN here, and said by the caller if at all."""
+    import warnings
+
+    from standard_coder.sch.predictors.auto import weighted_spearman
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(weighted_spearman(np.ones(6), np.arange(6.0), np.ones(6)))

@@ -44,13 +44,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import rankdata
 
 from standard_coder.runner.context import TrainingCheckpointer
 from standard_coder.sch.dataset import Dataset
 from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.splits import label_weights, time_validation_split
 from standard_coder.sch.predictors.train import TrainOptions
+from standard_coder.sch.stats import spearman
 
 log = logging.getLogger(__name__)
 RULES = ("nll", "spearman", "both", "spearman_se")
@@ -86,7 +87,7 @@ def weighted_spearman(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
     is constant. Equal weights: Spearman's rho."""
     w = np.asarray(w, np.float64)
     if np.ptp(w) == 0:
-        return float(spearmanr(a, b).statistic)
+        return spearman(np.asarray(a), np.asarray(b))  # NaN, not scipy's warning, when constant
     ra, rb = rankdata(a), rankdata(b)
     if np.ptp(ra) == 0 or np.ptp(rb) == 0:
         return math.nan
