@@ -172,3 +172,26 @@ json_values = st.recursive(
 def test_params_diff_empty_iff_equal_flattened(params: dict[str, Any]) -> None:
     assert params_diff(params, params) == []
     assert flatten(params) == flatten(json.loads(json.dumps(params)))
+
+
+def test_a_change_inside_a_list_of_tables_is_named_by_index() -> None:
+    """One changed date of one ``[[forecasting.scenarios]]`` printed the whole list twice
+    (about 900 characters on each of the [run], [done] and status lines)."""
+    from standard_coder.runner.fingerprint import params_diff
+
+    def scenarios(day: str) -> dict[str, object]:
+        return {"forecasting": {"scenarios": [
+            {"name": "ann off", "days_off": {"ann": [day]}},
+            {"name": "more scope", "scope_factor": 1.2},
+        ]}}  # fmt: skip
+
+    assert params_diff(scenarios("2026-03-03"), scenarios("2026-03-04")) == [
+        'forecasting.scenarios[0].days_off.ann ["2026-03-03"] -> ["2026-03-04"]'
+    ]
+    fewer = {
+        "forecasting": {"scenarios": [{"name": "ann off", "days_off": {"ann": ["2026-03-03"]}}]}
+    }
+    assert params_diff(scenarios("2026-03-03"), fewer) == [
+        "forecasting.scenarios[1].name more scope -> (removed)",
+        "forecasting.scenarios[1].scope_factor 1.2 -> (removed)",
+    ]

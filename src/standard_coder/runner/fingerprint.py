@@ -54,12 +54,17 @@ def code_version(files: Iterable[Path], extra: str = "") -> str:
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"lr": 1}} -> {"train.lr": 1}``."""
+    """``{"train": {"lr": 1}} -> {"train.lr": 1}``; a list of tables by index
+    (``{"scenarios": [{"name": "a"}]} -> {"scenarios[0].name": "a"}``: one changed date of
+    one scenario is named, not the whole list twice)."""
     out: dict[str, Any] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             out.update(flatten(value, name + "."))
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            for i, item in enumerate(value):
+                out.update(flatten(item, f"{name}[{i}].") if item else {f"{name}[{i}]": item})
         else:
             out[name] = value
     return out
