@@ -320,12 +320,14 @@ def test_an_empty_scope_and_holidays_outside_the_sprint_are_said(tmp_path: Path)
     holiday of the wrong year (it removes no working day)."""
     sprint = _mutated(SPRINT, ["tickets"], [])
     sprint["holidays"] = ["2025-03-04", "2026-03-05"]  # the first: a wrong year
+    sprint["members"][0]["days_off"] = ["2027-03-03"]  # a member's day off, a year late
     proc = _cli("forecast-check", "--config", str(_config(tmp_path, sprint, HISTORY)))
     assert proc.returncode == 0, proc.stderr
     said = " ".join(proc.stderr.split())
     assert "$.tickets is empty: there is nothing to forecast" in said, said
     assert "$.holidays: 2025-03-04 outside the sprint (2026-03-02 to 2026-03-13)" in said
     assert "2026-03-05" not in said  # inside the sprint: it removes a working day
+    assert "$.members[0].days_off: 2027-03-03 outside the sprint" in said
 
 
 def test_forecast_check_cli_lists_model_tickets(tmp_path: Path) -> None:
@@ -381,3 +383,30 @@ def test_backtest_cli_bad_config_exits_2(tmp_path: Path) -> None:
     cfg.write_text("[forecasting]\nn_sims = 500\n")
     proc = _cli("backtest", "--config", str(cfg))
     assert proc.returncode == 2 and "historical_outcomes_path: required" in proc.stderr
+
+
+def test_a_sprint_under_way_is_said_to_be_forecast_from_its_start(tmp_path: Path) -> None:
+    """A sprint that started days ago was forecast as if it started now, without a word (its
+    past days' capacity counted); forecast-check and the stage say so. A sprint ahead or
+    wholly past draws no such line."""
+    from datetime import date, timedelta
+
+    from standard_coder.forecasting.inputs import HistoricalOutcomes, SprintInputs
+    from standard_coder.forecasting.options import ForecastOptions
+    from standard_coder.forecasting.validate import check_forecast_inputs
+
+    sprint = SprintInputs.model_validate(SPRINT)  # 2026-03-02 .. 2026-03-13, Mon-Fri
+    history = HistoricalOutcomes.model_validate(HISTORY)
+
+    def said(today: date) -> list[str]:
+        check = check_forecast_inputs(sprint, history, ForecastOptions(), today=today)
+        return [w for w in check.warnings if "the sprint started on" in w]
+
+    (line,) = said(date(2026, 3, 5))
+    assert "today is 2026-03-05 (3 of its 10 working days gone)" in line, line
+    assert said(date(2026, 3, 2)) == [] and said(date(2026, 3, 20)) == []
+    start = date.today() - timedelta(days=7)  # five working days gone, whatever the weekday
+    live = {**SPRINT, "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=13)).isoformat()}  # fmt: skip
+    proc = _cli("forecast-check", "--config", str(_config(tmp_path, live, HISTORY)))
+    assert proc.returncode == 0 and "the sprint started on" in " ".join(proc.stderr.split())

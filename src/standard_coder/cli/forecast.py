@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -115,6 +116,7 @@ def forecast_check(
             find_commits=commit_lookup(
                 SchLayout(cfg.outputs.base_dir).db, git_repositories(configured_repositories(cfg))
             ),
+            today=date.today(),
         )
     except (ConfigError, ForecastInputError, ScenarioError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)

@@ -13,6 +13,7 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ def forecast_sprint(
     source: str = "sprint inputs",
     history_source: str = "historical outcomes",
     find_commits: CommitLookup | None = None,
+    today: date | None = None,
 ) -> dict[str, Any]:
     """Forecast one sprint (no files written); returns the report dict.
 
@@ -85,6 +87,7 @@ def forecast_sprint(
         sprint_source=source,
         history_source=history_source,
         find_commits=find_commits,
+        today=today,
     )
     days = sprint.working_days()
     base_capacity = float(sum(m.daily_capacity_hours for m in sprint.members))
@@ -163,6 +166,7 @@ def run_forecast(
     model_effort: ModelEffort | None = None,
     seed: int | None = None,
     find_commits: CommitLookup | None = None,
+    today: date | None = None,
 ) -> ForecastResult:
     """Load both input files, forecast, and write ``<out_dir>/<sprint_id>_forecast.json`` and
     ``<out_dir>/<sprint_id>_forecast.png`` atomically (pass ``<base_dir>/forecasts``).
@@ -172,6 +176,7 @@ def run_forecast(
             no trained model exists.
         seed: overrides ``options.rng_seed`` when given.
         find_commits: looks up tickets' commit ids in the mined history (unknown ids are errors).
+        today: the date the forecast is made on (a sprint under way draws a warning).
 
     Raises:
         ForecastInputError: an input file is missing or invalid (message names file and field).
@@ -191,6 +196,7 @@ def run_forecast(
         source=str(sprint_inputs_path),
         history_source=str(historical_outcomes_path),
         find_commits=find_commits,
+        today=today,
     )
     out_dir = Path(out_dir)
     json_path = atomic_write_json(out_dir / f"{sprint.sprint_id}_forecast.json", report)

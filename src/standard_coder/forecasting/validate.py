@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from standard_coder.forecasting.inputs import ForecastInputError, HistoricalOutcomes, SprintInputs
@@ -65,8 +66,11 @@ def check_forecast_inputs(
     sprint_source: str = "sprint inputs",
     history_source: str = "historical outcomes",
     find_commits: CommitLookup | None = None,
+    today: date | None = None,
 ) -> InputCheck:
     """Run every check of the forecast stage; raise on the first error, return the warnings.
+    ``today``: the date the forecast is made on (None: not checked); a sprint under way is
+    forecast from its start, which a warning says.
 
     Raises:
         ForecastInputError: no working day, no team capacity, a ticket whose effort is not a
@@ -138,32 +142,47 @@ def check_forecast_inputs(
         )
     widen = bool(warnings)  # the notes below say what an input changes, not how sure it is
     return InputCheck(
-        warnings=warnings + _sprint_notes(sprint, options, sprint_source),
+        warnings=warnings + _sprint_notes(sprint, options, sprint_source, today),
         widen_sigma=WIDEN_SIGMA if widen else 0.0,
         commits_checked=find_commits is not None,
     )
 
 
-def _sprint_notes(sprint: SprintInputs, options: ForecastOptions, source: str) -> list[str]:
-    """What a sprint file says that changes nothing or forecasts nothing (a likely slip)."""
+def _sprint_notes(
+    sprint: SprintInputs, options: ForecastOptions, source: str, today: date | None = None
+) -> list[str]:
+    """What a sprint file says that changes nothing or forecasts nothing (a likely slip), and
+    a sprint under way ``today`` forecast from its start."""
     notes: list[str] = []
+    days = sprint.working_days()
+    gone = 0 if today is None else sum(d < today for d in days)
+    if today is not None and gone and today <= sprint.end_date:
+        notes.append(
+            f"{source}: the sprint started on {sprint.start_date.isoformat()} and today is "
+            f"{today.isoformat()} ({gone} of its {len(days)} working days gone): the forecast "
+            "counts every working day from start_date; for what is left, set start_date to "
+            "today and each ticket's status or remaining_fraction to where it stands"
+        )
     if not sprint.tickets:
         notes.append(
             f"{source}: $.tickets is empty: there is nothing to forecast, so the sprint is "
             "complete by definition (P = 1.0)"
         )
-    n_days = len(sprint.working_days())
-    horizon = sprint.working_days_after_end(n_days * (options.horizon_factor - 1))
+    horizon = sprint.working_days_after_end(len(days) * (options.horizon_factor - 1))
     last = horizon[-1] if horizon else sprint.end_date
-    unused = sorted({d for d in sprint.holidays if d < sprint.start_date or d > last})
-    if unused:
-        shown = ", ".join(d.isoformat() for d in unused[:3])
-        more = f" and {len(unused) - 3} more" if len(unused) > 3 else ""
-        notes.append(
-            f"{source}: $.holidays: {shown}{more} outside the sprint "
-            f"({sprint.start_date.isoformat()} to {sprint.end_date.isoformat()}) and the days "
-            "simulated after it: they change nothing (a wrong year or month?)"
-        )
+    lists = [("$.holidays", sprint.holidays)] + [
+        (f"$.members[{i}].days_off", m.days_off) for i, m in enumerate(sprint.members)
+    ]
+    for where, dates in lists:
+        unused = sorted({d for d in dates if d < sprint.start_date or d > last})
+        if unused:
+            shown = ", ".join(d.isoformat() for d in unused[:3])
+            more = f" and {len(unused) - 3} more" if len(unused) > 3 else ""
+            notes.append(
+                f"{source}: {where}: {shown}{more} outside the sprint "
+                f"({sprint.start_date.isoformat()} to {sprint.end_date.isoformat()}) and the "
+                "days simulated after it: they change nothing (a wrong year or month?)"
+            )
     return notes
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from standard_coder.runner.context import StageContext, warn
 
 
@@ -72,6 +74,7 @@ def run(ctx: StageContext) -> None:
         model_effort=model_effort,
         seed=f.rng_seed,
         find_commits=commits,
+        today=date.today(),  # a sprint under way is forecast from its start: said
     )
     for warning in result.report["warnings"]:
         warn(ctx, warning)
