@@ -214,3 +214,16 @@ def test_init_config_says_which_folder_it_created(tmp_path: Path) -> None:
     assert path.is_file()
     again = CliRunner().invoke(app, ["init-config", str(path.with_name("other.toml"))])
     assert again.exit_code == 0 and "created the folder" not in again.output
+
+
+def test_a_suggested_command_repeats_the_set_overrides(tmp_path: Path) -> None:
+    """``estimate --set training.predictor=quantile`` without that model said to run the
+    pipeline without the --set: a command that trains another model. The config keeps its
+    overrides (not part of the file) and the command it suggests repeats them, quoted."""
+    path = write(tmp_path, "")
+    cfg = load_config(path, ["training.predictor=quantile", 'repos.include_paths=["a b"]'])
+    assert cfg.pipeline_command("--to", "train_sch") == (
+        f"standard-coder pipeline --config {path} --set training.predictor=quantile "
+        "--set 'repos.include_paths=[\"a b\"]' --to train_sch"
+    )
+    assert "set_overrides" not in cfg.model_dump()

@@ -25,7 +25,20 @@ class PipelineConfig(StrictModel):
 
     # Not part of the file: where it was loaded from (paths resolve against its folder).
     config_path: Path | None = Field(None, exclude=True)
+    # Not part of the file either: the ``--set`` texts it was loaded with (a command it
+    # suggests repeats them: ``pipeline_command``).
+    set_overrides: tuple[str, ...] = Field((), exclude=True)
     cache: CacheSection = Field(default_factory=CacheSection)
+
+    def pipeline_command(self, *more: str) -> str:
+        """``standard-coder pipeline --config FILE [--set K=V ...] MORE``: the run this config,
+        with its overrides, stands for (pasteable: quoted for a shell)."""
+        import shlex
+
+        parts = ["standard-coder", "pipeline", "--config", str(self.config_path)]
+        for text in self.set_overrides:
+            parts += ["--set", text]
+        return shlex.join([*parts, *more])
 
 
 ConfigT = TypeVar("ConfigT", bound=PipelineConfig)
@@ -92,7 +105,7 @@ def validate_pipeline_config(
     command run without ``--config``); the config then has no ``config_path``.
     """
     # Absent sections are validated too, so their path defaults resolve against the file's folder.
-    sections = [n for n in model.model_fields if n != "config_path"]
+    sections = [n for n, f in model.model_fields.items() if not f.exclude]
     data = {**{n: {} for n in sections}, **data}
     if name is not None and isinstance(data.get("pipeline"), dict):
         data["pipeline"] = {"name": name, **data["pipeline"]}
@@ -103,6 +116,7 @@ def validate_pipeline_config(
             format_validation_error(exc, model, source or str(path), overrides)
         ) from None
     cfg.config_path = path if source is None else None
+    cfg.set_overrides = tuple(overrides)
     return cfg
 
 

@@ -126,7 +126,7 @@ def load_model(cfg: FlagshipConfig, device: str = "cpu") -> tuple[Any, Any, SchL
     if not layout.model.is_file() or not (layout.change_rep / "representation.json").is_file():
         raise EstimateInputError(
             f"{layout.model}: no trained effort model; run the train_sch stage first: "
-            f"standard-coder pipeline --config {cfg.config_path} --to train_sch"
+            f"{cfg.pipeline_command('--to', 'train_sch')}"
         )
     model, rep = load_effort_model(
         layout.model, layout.change_rep, device, config_path=cfg.config_path
