@@ -199,7 +199,9 @@ def test_base_folder_that_is_a_file_exits_2_with_one_line(tmp_path: Path) -> Non
     base.write_text("not a folder\n")
     proc = _run(base)
     assert proc.returncode == 2
-    _one_clean_line(proc.stderr, str(base), "is a file where a folder is expected")
+    # named as the output folder, and the key that sets it (not "move it away": the file may
+    # be the user's own sprint file, named as base_dir by a slip)
+    _one_clean_line(proc.stderr, str(base), "is a file: set base_dir ([outputs] base_dir")
     assert base.read_text() == "not a folder\n"
 
 

@@ -35,6 +35,12 @@ def validate_pipeline(pipeline: Pipeline) -> None:
         PipelineDefinitionError: bad or duplicate name, unknown dep, a dep listed later, an
             output of two stages, or a ``reads`` path that is no output of the stage's deps.
     """
+    base = Path(pipeline.base_dir)
+    if base.exists() and not base.is_dir():  # not "move it away": it may be the user's input
+        raise PipelineDefinitionError(
+            f"the output folder {base} is a file: set base_dir ([outputs] base_dir in a "
+            "pipeline file) to a folder"
+        )
     seen: dict[str, Stage] = {}
     outputs: dict[Path, str] = {}
     for stage in pipeline.stages:
