@@ -49,6 +49,19 @@ def test_a_history_written_with_coding_agents_is_named() -> None:
     assert warnings(ev) == []
 
 
+def test_a_held_out_split_without_a_normal_label_says_why_every_figure_is_missing() -> None:
+    """Four commits mined: the one held-out change is after a gap, every figure is "-", and
+    only "mostly noise" was said."""
+    kinds = {"normal": 0, "first": 0, "after_gap": 1}
+    ev = {"n_train": 2, "n_test": 1, "n_test_normal": 0, "label_kinds": kinds}
+    few, none = warnings(ev)
+    assert few.startswith("only 2 changes to train on")
+    assert none.startswith(
+        "none of the 1 held-out changes has a normal-interval label (1 after gap"
+    )
+    assert "no figure can be computed" in none
+
+
 def test_missing_metrics_are_no_warnings() -> None:
     assert warnings({"predictor": "mdn", "spearman_sch": None}) == []
 

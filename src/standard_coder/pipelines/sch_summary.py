@@ -97,6 +97,15 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             f"only {int(n_train)} changes to train on (fewer than {MIN_TRAIN_CHANGES}): the "
             "model's numbers are mostly noise; mine more history or more repositories"
         )
+    n_test, n_normal = _num(ev.get("n_test")), _num(ev.get("n_test_normal"))
+    if n_test and not n_normal:  # every figure is "-": say why rather than leave dashes
+        kinds = ev.get("label_kinds") or {}
+        which = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in kinds.items() if v) or "none"
+        out.append(
+            f"none of the {int(n_test)} held-out changes has a normal-interval label ({which}: "
+            "a first commit or one after a long gap has no coding time to measure), so no "
+            "figure can be computed; mine more history"
+        )
     sure = ev.get("target_intervals") or {}
     sch, lines = _num(ev.get("spearman_sch")), _num(ev.get("spearman_lines_added"))
     if sch is not None and lines is not None and sch < lines:
