@@ -511,3 +511,24 @@ def test_eval_repos_warnings_speak_of_the_given_repositories() -> None:
     )
     assert "held-out" not in said and "the given repositories' changes were written" in said
     assert "more history would tell" in said
+
+
+def test_gc_and_report_take_set_for_the_outputs_keys_they_read(tmp_path: Path) -> None:
+    """README: any key can be overridden for one run with --set; ``gc --set
+    outputs.retention_days=0`` was Click's three-line "No such option". They take the keys they
+    read, and name those for any other."""
+    (tmp_path / "pipeline.toml").write_text('[outputs]\nbase_dir = "out"\n[[stages]]\n'
+                                            'name = "one"\ncmd = ["true"]\n')  # fmt: skip
+    (tmp_path / "other").mkdir()
+    config = str(tmp_path / "pipeline.toml")
+    gc = cli("gc", "-c", config, "--dry-run", "--set", "outputs.base_dir=elsewhere", cwd=tmp_path)
+    assert gc.returncode == 0 and "elsewhere does not exist" in " ".join(gc.stdout.split())
+    report = cli("report", "-c", config, "--set", "outputs.base_dir=other", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.strip() == str(tmp_path / "other" / "reports" / "index.html")
+    bad = cli("gc", "-c", config, "--set", "outputs.retention_day=0", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "error: --set outputs.retention_day: this command reads only outputs.base_dir and "
+        "outputs.retention_days; did you mean 'outputs.retention_days'?"
+    )

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from standard_coder.cli.app import app
-from standard_coder.cli.options import ConfigOpt
+from standard_coder.cli.options import ConfigOpt, SetOpt
 from standard_coder.runner.console import say_warning
 
 log = logging.getLogger(__name__)
@@ -42,25 +42,43 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_outputs_settings(config: Path) -> OutputsSettings:
+OUTPUTS_KEYS = ("base_dir", "retention_days")
+"""What ``gc``, ``report`` and ``diff-runs`` read of a config, and so what their ``--set`` sets."""
+
+
+def load_outputs_settings(config: Path, overrides: Sequence[str] = ()) -> OutputsSettings:
     """``[outputs] base_dir`` and ``retention_days`` of any pipeline file (command, Python or
     built-in), read by the runner's one ``[outputs]`` reader; relative paths are taken from the
-    config file's folder.
+    config file's folder. ``overrides``: ``--set outputs.KEY=VALUE`` texts (the only keys
+    read here).
 
     Raises:
-        ValueError: the file is missing, not TOML, or ``[outputs]`` holds a bad value.
+        ValueError: the file is missing, not TOML, ``[outputs]`` holds a bad value, or an
+            override names another key.
     """
     from standard_coder.runner.layout import read_outputs
+    from standard_coder.runner.overrides import apply_overrides, parse_override
+    from standard_coder.runner.suggest import did_you_mean
     from standard_coder.runner.tomlfile import read_toml
 
     path = Path(config).expanduser().resolve()
-    outputs = read_outputs(read_toml(path, ValueError), path)
+    data = read_toml(path, ValueError)
+    for text in overrides:
+        parts, _ = parse_override(text)  # OverrideError is a ValueError
+        valid = [f"outputs.{k}" for k in OUTPUTS_KEYS]
+        key = ".".join(parts)
+        if key not in valid:
+            raise ValueError(
+                f"--set {key}: this command reads only {' and '.join(valid)}"
+                f"{did_you_mean(key, valid)}"
+            )
+    outputs = read_outputs(apply_overrides(dict(data), list(overrides)), path)
     return OutputsSettings(outputs.base_dir, outputs.retention_days, path)
 
 
-def _settings_or_exit(config: Path) -> OutputsSettings:
+def _settings_or_exit(config: Path, overrides: Sequence[str] | None = None) -> OutputsSettings:
     try:
-        return load_outputs_settings(config)
+        return load_outputs_settings(config, overrides or ())
     except ValueError as exc:
         raise _fail(str(exc)) from None
 
@@ -168,13 +186,14 @@ def gc_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="only say what would be removed")
     ] = False,
+    set_: SetOpt = None,
 ) -> None:
     """Remove expired runs and run records (vision_runs/, eval/, with what they list as their
     companions), stale partial work, quarantined files, and the hash cache's folder snapshots
     and rows of files that are gone; never the latest results."""
     from standard_coder.runner.console import make_console
 
-    settings = _settings_or_exit(config)
+    settings = _settings_or_exit(config, set_)
     console = make_console(highlight=False)
     if not settings.base_dir.is_dir():
         console.print(f"Nothing to collect: {settings.base_dir} does not exist.", markup=False)
@@ -241,11 +260,12 @@ def _gc(settings: OutputsSettings, dry_run: bool, console: Any) -> None:
 @app.command("report")
 def report_command(
     config: ConfigOpt,
+    set_: SetOpt = None,
 ) -> None:
     """Regenerate the self-contained HTML run report (<base_dir>/reports/index.html)."""
     from standard_coder.runner.report import build_report
 
-    settings = _settings_or_exit(config)
+    settings = _settings_or_exit(config, set_)
     if not settings.base_dir.is_dir():
         raise _fail(f"{settings.base_dir}: output folder not found (run the pipeline first)")
     typer.echo(str(build_report(settings.base_dir, _report_sections(settings.config_path))))
