@@ -790,6 +790,15 @@ def test_standing_in_a_submodule_of_the_mined_repository_names_both(
     proc = cli("estimate", "-c", config, "--set", mined, "--worktree", "--json",
                "--repo", str(sup / "vendor"), cwd=sup / "vendor")  # fmt: skip
     assert proc.returncode == 0 and json.loads(proc.stdout)["changes"][0]["lines_added"] == 1
+    # with two repositories configured, standing in a third names it too (it said only
+    # "in none of them")
+    two = f"repos.include_paths=['{sup}', '{sub_src}']"
+    proc = cli("estimate", "-c", config, "--set", two, "HEAD", cwd=out / "repos" / "repo-0")
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        f"(it is in the repository {out / 'repos' / 'repo-0'}, which the config does not mine"
+        in (" ".join(proc.stderr.split()))
+    )
 
 
 def test_a_patch_prices_as_the_same_change_in_the_working_tree(

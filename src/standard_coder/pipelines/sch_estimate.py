@@ -79,9 +79,15 @@ def resolve_repo(cfg: FlagshipConfig, repo: Path | None, cwd: Path) -> Path:
             f"{cfg.config_path}: repos.include_paths names no repository; pass --repo PATH"
         )
     listing = "\n  ".join(str(r) for r in repos)
+    inside = (
+        f" (it is in the repository {standing_in}, which the config does not mine: --repo "
+        f"{standing_in} prices it with the model trained on them)"
+        if standing_in is not None
+        else ""
+    )
     raise EstimateInputError(
         f"{len(repos)} repositories in {cfg.config_path} and the current directory is in none "
-        f"of them; choose one with --repo:\n  {listing}"
+        f"of them{inside}; choose one with --repo:\n  {listing}"
     )
 
 
