@@ -77,7 +77,14 @@ SPRINT_CASES = [
         "$.members[0].daily_capacity_hours",
         "greater than or equal to 0",
     ),
-    ("unknown status", ["tickets", 0, "status"], "blocked", "$.tickets[0].status", "'todo'"),
+    ("unknown status", ["tickets", 0, "status"], "blocked", "$.tickets[0].status", '"todo"'),
+    (
+        "null hours",
+        ["members", 0, "daily_capacity_hours"],
+        None,
+        "$.members[0].daily_capacity_hours",
+        "(got null)",
+    ),
     (
         "duplicate ticket id",
         ["tickets", "append"],

@@ -302,21 +302,30 @@ def _describe(err: Any, model: type[BaseModel]) -> str:
         return f"{path}: the list is empty (expected at least {least} item(s))"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"{path}: expected one of {expected.replace(' or ', ', ')} (got {got!r})"
+        listed = expected.replace(" or ", ", ").replace("'", '"')  # as the file spells them
+        return f"{path}: expected one of {listed} (got {_json(got)})"
     if kind == "string_pattern_mismatch":  # the field's own words, not its regular expression
         said = _field_description(model, loc) or f"text matching {err['ctx']['pattern']}"
-        return f"{path}: expected {said} (got {got!r})"
+        return f"{path}: expected {said} (got {_json(got)})"
     if kind.startswith(("date_", "datetime_")):  # "invalid character in year": which form
         why = str(err["msg"]).split(", ", 1)[-1]
-        return f"{path}: expected a date written YYYY-MM-DD ({why}) (got {got!r})"
+        return f"{path}: expected a date written YYYY-MM-DD ({why}) (got {_json(got)})"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     else:
         msg = "expected " + msg[0].lower() + msg[1:] if msg.startswith("Input should") else msg
         msg = msg.replace("expected input should be", "expected")
-    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    shown = "" if isinstance(got, (dict, list)) else f" (got {_json(got)})"
     return f"{path}: {msg}{shown}"
+
+
+def _json(value: Any) -> str:
+    """A value as the JSON file spells it (``null``, ``true``, ``"S 1"``), not Python's repr."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _field_description(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
