@@ -35,7 +35,7 @@ from standard_coder.sch.features.describe import describe_feature
             "subject|deps",
             'subject of the "deps" kind (dependency, upgrade, update, pin, requirements)',
         ),
-        ("subject|pull_request", "subject names a pull request"),
+        ("subject|pull_request", "subject names an issue or pull request number (#123)"),
         ("files|doc_lines_added", "documentation lines added"),
         ("body|co_authors", "co-authors"),
         ("prior|cross_repo", "the cross-repository prior's score"),

@@ -48,7 +48,7 @@ AST = {
 
 SUBJECT = {
     "words": "words in the subject",
-    "pull_request": "subject names a pull request",
+    "pull_request": "subject names an issue or pull request number (#123)",
     "conventional": "subject in conventional-commit form",
 }
 
