@@ -165,3 +165,14 @@ def test_the_baseline_effort_reads_as_expected_by_the_end_not_done(tmp_path: Pat
 def cells_lines(lines: list[str]) -> list[str]:
     """The table's rows (not its header, title or caption)."""
     return [line for line in lines if line.startswith("│")]
+
+
+def test_the_table_says_the_team_pace_it_simulates(tmp_path: Path) -> None:
+    """30 h of capacity against 2.1 h left with P = 13 % looked wrong without the pace the
+    days are simulated at: the caption says it, from the past sprints' rates."""
+    res = run_forecast(SPRINT, HISTORY, options=ForecastOptions(n_sims=500),
+                       out_dir=tmp_path, model_effort=_model, seed=3)  # fmt: skip
+    rates = sorted(res.report["throughput"]["history_sch_per_day"])
+    said = " ".join(_text(res.report).split())
+    assert f"Team pace: {float(np.median(rates)):.2f} SCH h finished per working day" in said
+    assert f"median of {len(rates)} past sprints, {rates[0]:.2f} to {rates[-1]:.2f}" in said

@@ -443,6 +443,17 @@ def _caption(
     """The lines under the table: SCH in words, the story-point ratio, delivery pricing, then
     one line of the marks the cells use (``marks``: the notes' marks, first)."""
     lines = [SCH_EXPLAINED]
+    rates = (report.get("throughput") or {}).get("history_sch_per_day") or []
+    if rates:  # the pace the days are simulated at: 30 h of capacity is not 30 h of progress
+        ordered = sorted(float(r) for r in rates)
+        mid = len(ordered) // 2
+        median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        n = len(ordered)
+        lines.append(
+            f"Team pace: {median:.2f} SCH h finished per working day (median of {n} past "
+            f"sprint{'s' if n != 1 else ''}, {ordered[0]:.2f} to {ordered[-1]:.2f}); the "
+            "simulations draw their pace from these ([forecasting] throughput_method)."
+        )
     unit = report.get("effort_unit")
     if unit:
         if unit["story_points_ratio_source"] == "learned":
