@@ -532,3 +532,23 @@ def test_gc_and_report_take_set_for_the_outputs_keys_they_read(tmp_path: Path) -
         "error: --set outputs.retention_day: this command reads only outputs.base_dir and "
         "outputs.retention_days; did you mean 'outputs.retention_days'?"
     )
+
+
+def test_eval_repos_says_when_its_figures_are_in_sample(tmp_path: Path) -> None:
+    """``eval --repos`` of a repository the config mines scored the model on history it had
+    trained on without a word; and the config's commit cap applied to --repos silently."""
+    import subprocess
+
+    from standard_coder.cli.eval_cmd import _repos_notes
+    from standard_coder.config import load_config
+
+    for name in ("mined", "other"):
+        subprocess.run(["git", "init", "-q", str(tmp_path / name)], check=True)
+    (tmp_path / "c.toml").write_text(
+        '[repos]\ninclude_paths = ["mined"]\nmax_commits_per_repo = 150\n'
+    )
+    cfg = load_config(tmp_path / "c.toml", [])
+    in_sample, cap = _repos_notes(cfg, [tmp_path / "mined", tmp_path / "other"])
+    assert in_sample.startswith(f"warning: --repos {tmp_path / 'mined'}: the config mines it")
+    assert "in-sample" in in_sample and cap.startswith("note: --repos mines the last 150 commits")
+    assert _repos_notes(cfg, []) == []

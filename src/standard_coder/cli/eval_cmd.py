@@ -62,6 +62,8 @@ def eval_cmd(
         device, why = resolve_device(cfg.runner.device)
         if why:
             typer.echo(f"note: {why}", err=True)
+        for line in _repos_notes(cfg, list(repos or [])):
+            typer.echo(line, err=True)
         out = run_eval(checkpoint, cfg, repos=list(repos or []), device=device)
     except (ConfigError, EvalError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -124,6 +126,29 @@ def _scored(text: str) -> str:
     for was, now in _HELD_OUT:
         text = text.replace(was, now)
     return text
+
+
+def _repos_notes(cfg: Any, repos: list[Path]) -> list[str]:
+    """What ``--repos`` figures are: in-sample for a repository the config mines (the model
+    trained on its earlier commits), and of the last ``max_commits_per_repo`` commits only."""
+    if not repos:
+        return []
+    from standard_coder.pipelines.sch import configured_repositories
+
+    mined = {p.resolve() for p in configured_repositories(cfg)}
+    out = [
+        f"warning: --repos {r}: the config mines it, so the model trained on its earlier "
+        "commits: these figures are in-sample, not a test on history it has not seen"
+        for r in repos
+        if Path(r).resolve() in mined
+    ]
+    cap = cfg.repos.max_commits_per_repo
+    if cap is not None:
+        out.append(
+            f"note: --repos mines the last {cap} commits of each ([repos] max_commits_per_repo;"
+            " --set repos.max_commits_per_repo=N for more)"
+        )
+    return out
 
 
 def _fail(message: str) -> NoReturn:
