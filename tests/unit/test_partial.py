@@ -290,3 +290,30 @@ def test_a_finding_is_yes_no_or_unknown_never_true_or_false_by_itself(tmp_path: 
     assert kept_work(cdir, [tmp_path / "absent"], [None]) == NO
     (cdir / "step-0").write_text("0\n")
     assert kept_work(cdir, [tmp_path / "absent"], [None]) == YES
+
+
+def test_a_killed_training_says_the_checkpoint_it_resumes_from(tmp_path: Path) -> None:
+    """After a kill -9 the note said only ``ended without recording how far it got: killed?``
+    though the checkpoint pointer on disk names the step the rerun loads."""
+    import torch
+
+    from standard_coder.runner.checkpoint import Checkpointer
+    from standard_coder.runner.envstamp import write_env_stamp
+    from standard_coder.runner.layout import RunnerLayout
+    from standard_coder.runner.partial import resume_note
+    from standard_coder.runner.records import iso
+
+    layout, fp = RunnerLayout(tmp_path / "state"), "f" * 64
+    cdir = layout.checkpoint_dir("train")
+    cdir.mkdir(parents=True)
+    (cdir / "FINGERPRINT").write_text(fp + "\n")
+    ck = Checkpointer(cdir / "mdn", every_n_steps=20, fingerprint=fp)
+    for step in (20, 40):
+        ck.save({"w": torch.zeros(2)}, step)
+    ck.close()
+    write_env_stamp(layout.run_dir("gone"), {"run_id": "gone", "started_at": iso(time.time())})
+    # an earlier run's record, started again by run "gone", which recorded nothing: killed
+    _record_state(layout, {"status": "interrupted", "run_id": "first", "started_by": "gone"})
+    note = resume_note(layout, "train", fp)
+    assert note is not None and note.startswith(f"continues from the partial work in {cdir}")
+    assert note.endswith("killed?; mdn resumes from its checkpoint at step 40)"), note

@@ -316,7 +316,8 @@ def resume_note(
         what = f"its last run, {killed}, ended without recording how far it got: killed?"
         if unknown:
             what += f"; cannot tell whether its outputs were written since the stop: {unknown}"
-        return f"{note} ({what})"
+        saved = _intact_checkpoint(cdir, fp, name)  # its checkpoints say it, where it saved any
+        return f"{note} ({what}{'; ' + saved if saved else ''})"
     progress = record.get("progress") if interrupted else None
     if not isinstance(progress, str):
         return note
@@ -382,6 +383,24 @@ def _run_time(layout: RunnerLayout, run_id: str, key: str = "started_at") -> flo
     except (OSError, ValueError):
         return None
     return parse_time(stamp.get(key)) or parse_time(stamp.get("started_at"))
+
+
+def _intact_checkpoint(cdir: Path, fp: str, stage: str) -> str:
+    """``the training resumes from its checkpoint at step 40``: the newest intact checkpoint of
+    fingerprint ``fp`` under the stage's partial work (a killed run recorded no progress), or
+    "" when there is none."""
+    from standard_coder.runner.ckptfiles import check_checkpoints
+    from standard_coder.runner.progress import checkpoint_phrase
+
+    try:
+        folders = sorted(p for p in cdir.iterdir() if p.is_dir())
+    except OSError:
+        return ""
+    for folder in folders:
+        check = check_checkpoints(folder, fp)
+        if check is not None and check.step:
+            return checkpoint_phrase(folder.name, check.step, stage)
+    return ""
 
 
 def _checked(progress: str, saved: Any, cdir: Path, stage: str, fp: str) -> str:
