@@ -116,7 +116,7 @@ def test_without_config_messages_name_no_invented_file_and_set_is_applied(
 
     model = tmp_path / "run" / "models" / "mdn" / "model.pt"
     model.parent.mkdir(parents=True)
-    model.write_bytes(b"not a checkpoint")
+    model.write_bytes(b"PK\x03\x04 a cut archive, read after the representation")
     code, out = _eval("--checkpoint", str(model), "--set", "runner.nosuch=1")
     assert code == 2 and "eval.toml" not in out
     assert out.startswith(f"error: --set (no --config: the defaults for {tmp_path / 'run'})")

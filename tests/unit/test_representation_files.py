@@ -119,7 +119,7 @@ def test_estimate_and_eval_exit_2_with_the_one_line(saved: Path, tmp_path: Path)
     meta = layout.change_rep / "representation.json"
     meta.write_text(meta.read_text("utf-8")[:100], "utf-8")
     layout.model.parent.mkdir(parents=True)
-    layout.model.write_bytes(b"a model is read after its representation")
+    layout.model.write_bytes(b"PK\x03\x04 a cut archive: a model is read after its representation")
     want = f"error: {meta}: not valid JSON (it ends too early); rebuild it: "
     for args in (
         ("estimate", "-c", str(config), "--repo", str(committed_repo(tmp_path))),

@@ -13,6 +13,7 @@ On a rerun an item is reused iff its npz holds the same key; otherwise it is ref
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import re
@@ -326,6 +327,16 @@ def pooled_groups(
     return [(f"{POOLED}:{i}", tuple(c)) for i, c in enumerate(chunks)]
 
 
+def _takes_done(map_fn: Callable[..., Any]) -> bool:
+    """Whether ``map_fn`` accepts the ``done=`` keyword (``ctx.map`` does; a plain
+    :data:`~standard_coder.runner.executor.MapFn` does not)."""
+    try:
+        params = inspect.signature(map_fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return any(p.name == "done" or p.kind is p.VAR_KEYWORD for p in params)
+
+
 def infer_labels(
     authors: Mapping[str, AuthorHistory],
     options: WorkInferenceOptions,
@@ -346,9 +357,9 @@ def infer_labels(
         kind: "hmm" or "gap".
         out_dir: results go to ``out_dir/<kind>/`` (npz + json per item).
         seed: run seed; each item's seed derives from it and the item id only.
-        map_fn: ``ctx.map``-like ``map_fn(fn, items, done=n) -> iterator of (item,
-            result)``, ``done`` the items an earlier run fitted (its progress counts on from
-            there); default in-process and serial.
+        map_fn: ``ctx.map``-like ``map_fn(fn, items) -> iterator of (item, result)``; one
+            that takes a ``done=n`` keyword is given the items an earlier run fitted (its
+            progress counts on from there); default in-process and serial.
         ledger: optional ``Ledger`` (parent-only); items are marked done with their key.
         should_stop: polled between items by the default map; when it is true at the end and
             items are missing, ``WorkInferenceStopped`` is raised.
@@ -419,7 +430,11 @@ def infer_labels(
     fitted: list[str] = []
     if pending:
         fits = (
-            map_fn(_fit_item, pending, done=len(items) - len(pending))
+            (
+                map_fn(_fit_item, pending, done=len(items) - len(pending))
+                if _takes_done(map_fn)
+                else map_fn(_fit_item, pending)
+            )
             if map_fn is not None
             else in_process_map(should_stop)(_fit_item, pending)
         )
