@@ -226,6 +226,41 @@ def test_a_builder_that_switches_the_function_a_stage_runs_reruns_it(
     assert (tmp_path / "out.txt").read_text() == "v2"
 
 
+def test_a_partial_bound_to_an_object_is_up_to_date_and_its_module_edit_reruns_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``functools.partial`` run with an object bound (its text holds a memory address) was
+    "code changed" on every run, and its code version hashed ``functools.py`` instead of the
+    user's module: the bound object is data (``params``), the function's module is the code."""
+    import functools
+    import importlib
+
+    pkg = tmp_path / "src" / "partialpipe"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "stages.py").write_text(
+        "from pathlib import Path\n"
+        "class Cfg:\n"
+        "    scale = 2\n"
+        "def train(ctx, cfg):\n"
+        "    Path(ctx.base_dir.parent, 'out.txt').write_text(str(cfg.scale))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    stages = importlib.import_module("partialpipe.stages")
+
+    def pipe() -> Pipeline:
+        fn = functools.partial(stages.train, cfg=stages.Cfg())  # a new object each build
+        stage = Stage(name="train", run=fn, outputs=(tmp_path / "out.txt",))
+        return Pipeline(name="u", stages=[stage], base_dir=tmp_path / "state")
+
+    run(pipe())
+    _, sink = run(pipe())
+    assert reasons(sink, "stage_skipped") == {"train": "up to date"}
+    (pkg / "stages.py").write_text((pkg / "stages.py").read_text() + "# edited\n")
+    _, sink = run(pipe())
+    assert reasons(sink, "stage_cache_miss") == {"train": "code changed: src/partialpipe/stages.py"}
+
+
 def test_a_changed_code_file_outside_the_project_is_named_as_python_imports_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

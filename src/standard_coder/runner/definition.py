@@ -159,31 +159,33 @@ RUN_KEY = "run: "
 
 
 def run_name(run: object) -> str:
-    """``module.qualname`` of a stage's function (a ``functools.partial``'s function, with
-    its bound arguments' text; a callable object's class)."""
-    import functools
-
-    bound = ""
-    while isinstance(run, functools.partial):
-        bound += repr((run.args, sorted(run.keywords.items()))) if run.args or run.keywords else ""
-        run = run.func
-    target = run if hasattr(run, "__qualname__") else type(run)
+    """``module.qualname`` of a stage's function (a ``functools.partial``'s function: its bound
+    arguments are data, which ``params`` fingerprint; a callable object's class)."""
+    target = _unwrap(run)
+    target = target if hasattr(target, "__qualname__") else type(target)
     module = getattr(target, "__module__", "") or ""
     if module.startswith("_sc_entry_"):  # a pipeline file's (runner.entry): named by the file
         source = getattr(sys.modules.get(module), "__file__", None)
         module = Path(source).name if source else module
-    return f"{module}.{getattr(target, '__qualname__', '?')}{bound}"
+    return f"{module}.{getattr(target, '__qualname__', '?')}"
+
+
+def _unwrap(run: object) -> object:
+    """The function a ``functools.partial`` (nested or not) calls; anything else as it is."""
+    import functools
+
+    while isinstance(run, functools.partial):
+        run = run.func
+    return run
 
 
 def _function_text(run: object) -> str:
     """The source text of a function that has no module file (defined in a notebook cell or
     by ``exec``), as ``inspect`` finds it (IPython keeps its cells for it), else its code's
     bytecode and constants; "" when neither is there (``functools.partial``: its function's)."""
-    import functools
     import inspect
 
-    while isinstance(run, functools.partial):
-        run = run.func
+    run = _unwrap(run)
     try:
         return inspect.getsource(run)  # type: ignore[arg-type]
     except (OSError, TypeError):
@@ -244,7 +246,8 @@ class StageView:
                 files = stage.code_files
                 extra = ""
                 if files is None:
-                    name = getattr(stage.run, "__module__", "") or ""
+                    # a partial's module is functools: the function it calls is the code
+                    name = getattr(_unwrap(stage.run), "__module__", "") or ""
                     module = sys.modules.get(name)
                     source = getattr(module, "__file__", None)
                     # `python -m pkg.script` runs pkg/script.py as __main__: its real name
