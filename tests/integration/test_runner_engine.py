@@ -441,6 +441,13 @@ def _one(root: Path, **stage: Any) -> Pipeline:
             "is inside {root}/state/stages, the runner's own state",
         ),
         ({"outputs": ("state",)}, "is the output folder, the runner's own state"),
+        # compared normalised, said as given
+        (
+            {"outputs": ("state/../state/logs/x",)},
+            "output {root}/state/../state/logs/x is inside {root}/state/logs",
+        ),
+        # an output holding the state changes with every run
+        ({"outputs": ("",)}, "output {root} holds the output folder {root}/state"),
         # a stage that writes what it reads
         (
             {"inputs": ("data",), "outputs": ("data/b.json",)},
@@ -449,6 +456,7 @@ def _one(root: Path, **stage: Any) -> Pipeline:
         # nested outputs of two stages failed only once they ran
         ({"outputs": ("out",)}, "output {root}/out and stage 'a''s output {root}/out/a nest"),
         ({"deps": ("aa",)}, "dep 'aa' is an unknown stage; did you mean 'a'?"),
+        ({"deps": ("b",)}, "stage 'b': lists itself as a dep; a stage cannot depend on itself"),
     ],
 )
 def test_a_bad_output_place_or_dep_is_refused_before_any_stage(
@@ -459,6 +467,16 @@ def test_a_bad_output_place_or_dep_is_refused_before_any_stage(
         run(_one(root, **{**stage, **paths}))
     assert words.format(root=root) in str(err.value), str(err.value)
     assert CALLS == {}
+
+
+def test_a_stage_may_declare_a_folder_and_a_file_in_it(root: Path) -> None:
+    """Nesting is refused between two stages' outputs, not within one stage's own."""
+    from standard_coder.runner.definition import validate_pipeline
+
+    model = root / "out" / "model"
+    validate_pipeline(_one(root, outputs=(model, model / "meta.json")))
+    with pytest.raises(PipelineDefinitionError, match=r"stage 'a''s output .* nest"):
+        validate_pipeline(_one(root, outputs=(root / "out" / "b", root / "out" / "a" / "m")))
 
 
 @pytest.mark.parametrize(

@@ -552,3 +552,12 @@ def test_eval_repos_says_when_its_figures_are_in_sample(tmp_path: Path) -> None:
     assert in_sample.startswith(f"warning: --repos {tmp_path / 'mined'}: the config mines it")
     assert "in-sample" in in_sample and cap.startswith("note: --repos mines the last 150 commits")
     assert _repos_notes(cfg, []) == []
+    # without --config (the checkpoint's run folder's defaults: include_paths ".") nothing is
+    # known of what the model mined: no in-sample warning for the repository one stands in
+    from standard_coder.cli.eval_cmd import _defaults_for
+
+    model = tmp_path / "run" / "models" / "mdn" / "model.pt"
+    defaults = _defaults_for(model, [])
+    assert defaults.config_path is None
+    notes = _repos_notes(defaults, [Path(".").resolve(), tmp_path / "mined"])
+    assert not [n for n in notes if "in-sample" in n], notes

@@ -135,7 +135,9 @@ def _repos_notes(cfg: Any, repos: list[Path]) -> list[str]:
         return []
     from standard_coder.pipelines.sch import configured_repositories
 
-    mined = {p.resolve() for p in configured_repositories(cfg)}
+    # without --config the defaults' include_paths are not what the model was trained on
+    known = cfg.config_path is not None
+    mined = {p.resolve() for p in configured_repositories(cfg)} if known else set()
     out = [
         f"warning: --repos {r}: the config mines it, so the model trained on its earlier "
         "commits: these figures are in-sample, not a test on history it has not seen"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -42,7 +43,7 @@ def validate_pipeline(pipeline: Pipeline) -> None:
             "pipeline file) to a folder"
         )
     seen: dict[str, Stage] = {}
-    outputs: dict[Path, str] = {}
+    places = _OutputPlaces(base)
     for stage in pipeline.stages:
         if not stage.name or not set(stage.name) <= _NAME_OK:
             raise PipelineDefinitionError(
@@ -50,6 +51,10 @@ def validate_pipeline(pipeline: Pipeline) -> None:
             )
         if stage.name in seen:
             raise PipelineDefinitionError(f"stage {stage.name!r}: duplicate stage name")
+        if stage.name in stage.deps:
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: lists itself as a dep; a stage cannot depend on itself"
+            )
         for dep in stage.deps:
             if dep not in seen:
                 names = [s.name for s in pipeline.stages if s.name != stage.name]
@@ -63,13 +68,7 @@ def validate_pipeline(pipeline: Pipeline) -> None:
                 )
                 raise PipelineDefinitionError(f"stage {stage.name!r}: dep {dep!r} is {where}")
         for out in stage.outputs:
-            other = outputs.get(Path(out))
-            if other is not None:
-                raise PipelineDefinitionError(
-                    f"stage {stage.name!r}: output {out} is also an output of stage {other!r}"
-                )
-            _check_output_place(stage, Path(out), Path(pipeline.base_dir), outputs)
-            outputs[Path(out)] = stage.name
+            places.check(stage, Path(out))
         _check_reads(stage, seen)
         bad = param_problem(stage.params)
         if bad is not None:
@@ -81,31 +80,65 @@ RUNNER_FOLDERS = ("runs", "stages", "checkpoints", "cache", "logs", "quarantine"
 """The runner's own folders under the base folder (:class:`.layout.RunnerLayout`)."""
 
 
-def _check_output_place(stage: Stage, out: Path, base: Path, others: Mapping[Path, str]) -> None:
-    """An output is outside the runner's own state, is not one of the stage's inputs (nor
-    holds one, nor lies in one), and does not hold or lie inside another stage's output: each
-    made the stage rerun on every run or fail only once it ran."""
-    for folder in (base, *(base / f for f in RUNNER_FOLDERS)):
-        if out == folder or (folder != base and folder in out.parents):
-            where = "is the output folder" if out == base else f"is inside {folder}"
+def _norm(path: Path) -> Path:
+    """``path`` absolute and without ``..`` or ``.`` parts (no file system look-up)."""
+    return Path(os.path.abspath(path))
+
+
+class _OutputPlaces:
+    """Checks that each output is outside the runner's own state (and does not hold it), is
+    not one of its stage's inputs (nor holds one, nor lies in one), and does not hold or lie
+    inside another stage's output: each made the stage rerun on every run or fail only once it
+    ran. Paths are compared normalised; sets keep it linear in the number of outputs."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = _norm(base)
+        self.state = {self.base / f for f in RUNNER_FOLDERS}
+        self.outputs: dict[Path, tuple[str, Path]] = {}  # normalised -> (stage, as given)
+        self.holders: dict[Path, list[Path]] = {}  # a folder above outputs -> those outputs
+
+    def check(self, stage: Stage, given: Path) -> None:
+        out = _norm(given)
+        parents = set(out.parents)
+        if out == self.base or out in self.state or parents & self.state:
+            inside = next(iter(parents & self.state), None)
+            where = "is the output folder" if out == self.base else f"is inside {inside or out}"
             raise PipelineDefinitionError(
-                f"stage {stage.name!r}: output {out} {where}, the runner's own state: choose a "
-                "path outside it"
+                f"stage {stage.name!r}: output {given} {where}, the runner's own state: choose "
+                "a path outside it"
             )
-    for path in stage.inputs:
-        inp = Path(path)
-        if inp == out or out in inp.parents or inp in out.parents:
+        if out in self.base.parents:
             raise PipelineDefinitionError(
-                f"stage {stage.name!r}: {out} is an output and {inp} an input of it: a stage "
-                "that writes what it reads changes its own input every run; write elsewhere"
+                f"stage {stage.name!r}: output {given} holds the output folder {self.base}, the "
+                "runner's own state: it changes on every run; choose a path beside it"
             )
-    for other, name in others.items():
-        if other in out.parents or out in other.parents:
-            outer, inner = (other, out) if other in out.parents else (out, other)
+        for path in stage.inputs:
+            inp = _norm(Path(path))
+            if inp == out or out in inp.parents or inp in parents:
+                raise PipelineDefinitionError(
+                    f"stage {stage.name!r}: {given} is an output and {path} an input of it: a "
+                    "stage that writes what it reads changes its own input every run; write "
+                    "elsewhere"
+                )
+        if out in self.outputs:
+            name, other_given = self.outputs[out]
             raise PipelineDefinitionError(
-                f"stage {stage.name!r}: output {out} and stage {name!r}'s output {other} nest "
-                f"({inner} is inside {outer}): give each stage its own path"
+                f"stage {stage.name!r}: output {given} is also an output of stage {name!r}"
+                + (f" (as {other_given})" if other_given != given else "")
             )
+        outers = [p for p in out.parents if p in self.outputs]
+        for other in [*outers, *self.holders.get(out, [])]:
+            name, other_given = self.outputs[other]
+            if name == stage.name:
+                continue  # a stage's folder and a file in it: its own to declare
+            held, holder = (given, other_given) if other in outers else (other_given, given)
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: output {given} and stage {name!r}'s output "
+                f"{other_given} nest ({held} is inside {holder}): give each stage its own path"
+            )
+        self.outputs[out] = (stage.name, given)
+        for parent in parents:
+            self.holders.setdefault(parent, []).append(out)
 
 
 def _check_reads(stage: Stage, seen: Mapping[str, Stage]) -> None:
