@@ -23,6 +23,10 @@ class Mode(enum.Enum):
     FAST = "fast"
 
 
+class Size(enum.Enum):
+    SMALL = (32, 32)
+
+
 @pytest.mark.parametrize(
     ("params", "key", "words"),
     [
@@ -34,6 +38,7 @@ class Mode(enum.Enum):
         ({"obj": object()}, "obj", "a object has no JSON form"),
         ({"t": {(1, 2): 3}}, "t", "keys must be text"),
         ({"n": np.float64("nan")}, "n", "nan has no JSON form"),
+        ({"cls": Mode}, "cls", "a class (test_paramvalues.Mode): give its name as a string"),
     ],
 )
 def test_values_without_a_faithful_json_form_are_named(
@@ -46,12 +51,13 @@ def test_values_without_a_faithful_json_form_are_named(
 def test_values_whose_text_is_the_value_pass_and_read_as_json(tmp_path: Path) -> None:
     params = {"p": Path("/data/x"), "d": date(2026, 1, 2), "m": Mode.FAST, "i": np.int64(3),
               "f": np.float32(0.5), "nested": {"a": [1, "b", None, True]},
-              "k": {1: "one"}}  # fmt: skip
+              "k": {1: "one"}, "s": Size.SMALL}  # fmt: skip
     assert param_problem(params) is None
     stage = Stage(name="a", run=lambda ctx: None, params=params)
     view = StageView(stage, Pipeline(name="p", stages=[stage], base_dir=tmp_path), tmp_path)
     assert view.params == {"p": "/data/x", "d": "2026-01-02", "m": "fast", "i": 3, "f": 0.5,
-                           "nested": {"a": [1, "b", None, True]}, "k": {"1": "one"}}  # fmt: skip
+                           "nested": {"a": [1, "b", None, True]}, "k": {"1": "one"},
+                           "s": [32, 32]}  # fmt: skip
 
 
 def test_a_pipeline_with_such_a_param_runs_no_stage(tmp_path: Path) -> None:

@@ -100,6 +100,11 @@ def test_recent_runs_and_runs_in_progress_are_kept(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         plan = plan_gc(base, retention_days=30, now=now)
+        # days later (as gc sees it), a run started with the live holder's lock is still its
+        # own run in progress; one without an end started before it was killed
+        long_run = make_run(base, "long-training", time.time(), finish=False)
+        killed = make_run(base, "killed-before", time.time() - 2 * DAY, finish=False)
+        later = plan_gc(base, retention_days=0, now=time.time() + 3 * DAY)
     finally:
         holder.kill()
         holder.wait()
@@ -108,6 +113,11 @@ def test_recent_runs_and_runs_in_progress_are_kept(tmp_path: Path) -> None:
     assert "in progress" in kept["in-progress"]
     assert recent.resolve() not in {i.path for i in plan.remove}
     assert running.resolve() not in {i.path for i in plan.remove}
+    kept_later = {i.path.name: i.reason for i in later.keep}
+    assert kept_later["long-training"] == "run in progress (no end time yet)", kept_later
+    removed = {i.path.name: i.reason for i in later.remove}
+    assert removed["killed-before"].endswith("(killed)") and killed.name in removed
+    assert long_run.resolve() not in {i.path for i in later.remove}
     # its process is gone: killed, not in progress
     plan = plan_gc(base, retention_days=0, now=now)
     gone = {i.path.name: i.reason for i in plan.remove}

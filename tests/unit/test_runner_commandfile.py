@@ -130,6 +130,10 @@ def test_a_rerun_reason_names_a_param_as_set(tmp_path: Path) -> None:
     train_old, train_new = old.stages[1], new.stages[1]  # type: ignore[attr-defined]
     diff = params_diff(train_old.params, train_new.params, train_new.param_labels)
     assert diff == ["params.train.lr 0.01 -> 0.1"]
+    # a list of tables is named by item, with the same prefix
+    labels = {"scenarios": "params.scenarios"}
+    said = params_diff({"scenarios": [{"when": "a"}]}, {"scenarios": [{"when": "b"}]}, labels)
+    assert said == ["params.scenarios[0].when a -> b"]
 
 
 @given(st.data())

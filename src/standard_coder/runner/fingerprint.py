@@ -103,4 +103,7 @@ def _label(key: str, labels: Mapping[str, str]) -> str:
         head = ".".join(parts[:n])
         if head in labels:
             return ".".join([labels[head], *parts[n:]])
+        first, bracket, rest = head.partition("[")  # a list's item: scenarios[0].when
+        if bracket and first in labels:
+            return ".".join([labels[first] + bracket + rest, *parts[n:]])
     return key

@@ -59,7 +59,10 @@ def _why(value: Any) -> str | None:
             return None
         return f"{value} has no JSON form (give null, or the number as a string)"
     if isinstance(value, Enum):
-        return _why(value.value)
+        found = _walk(value.value, "")  # a tuple value is a list in JSON
+        return None if found is None else found[1]
+    if isinstance(value, type):
+        return f"a class ({value.__module__}.{value.__qualname__}): give its name as a string"
     if isinstance(value, set | frozenset):
         return "a set has no fixed order from one run to the next: give a sorted list"
     if getattr(value, "ndim", 0):  # numpy and friends: their text abbreviates the middle

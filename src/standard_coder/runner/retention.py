@@ -152,6 +152,16 @@ def _run_time(run_dir: Path, stamp: dict[str, Any] | None) -> tuple[float, str]:
         return 0.0, "unknown"
 
 
+def _holder_start(holder: str | None) -> float | None:
+    """When the lock holder (``"pid N, started %Y-%m-%d %H:%M:%S"``, local time) took the lock,
+    a minute early (its run's start time is stamped just after); None if unreadable."""
+    text = (holder or "").partition(", started ")[2]
+    try:
+        return time.mktime(time.strptime(text, "%Y-%m-%d %H:%M:%S")) - 60.0
+    except (ValueError, OverflowError):
+        return None
+
+
 def _is_within(child: Path, parent: Path) -> bool:
     try:
         child.relative_to(parent)
@@ -208,6 +218,8 @@ def plan_gc(
     # holds it itself): else it was killed, and expires as any run
     holder = lock_holder(base_dir)
     running = holder is not None and not holder.startswith(f"pid {os.getpid()},")
+    # the live holder's own run started when it took the lock: kept however long it runs
+    holder_since = _holder_start(holder) if running else None
     for d, stamp in runs:
         size = tree_size(d)
         t, basis = _run_time(d, stamp)
@@ -218,7 +230,7 @@ def plan_gc(
             running
             and stamp is not None
             and stamp.get("ended_at") is None
-            and now - t < max(horizon, 86400)
+            and (now - t < max(horizon, 86400) or (holder_since is not None and t >= holder_since))
         ):
             plan.keep.append(GcItem(d, "run", size, "run in progress (no end time yet)"))
         elif now - t > horizon:
