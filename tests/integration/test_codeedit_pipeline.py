@@ -412,6 +412,21 @@ def test_evaluate_reads_the_test_split_alone(tmp_path: Path) -> None:
     assert reason.startswith("input changed: out/data/processed/test/"), reason
 
 
+def test_a_source_with_no_records_left_leaves_no_split_file(tmp_path: Path) -> None:
+    """split wrote a source's file only when it had records: one dropped from ``sources`` (or
+    filtered empty) kept its earlier run's file, which training and stats read as this run's."""
+    config, out = _config(tmp_path), tmp_path / "out"
+    processed = out / "data" / "processed"
+    assert front.run_command(config=config, builtins=BUILTINS) == 0
+    assert (processed / "train" / "editpackft.jsonl").exists()
+    only = ['codeedit.sources=["synthetic", "canitedit"]']
+    assert front.run_command(config=config, builtins=BUILTINS, overrides=only) == 0
+    left = {p.name for split in ("train", "dev", "test") for p in (processed / split).iterdir()}
+    assert left <= {"synthetic.jsonl", "canitedit.jsonl"}, left
+    stats = json.loads((out / "reports" / "dataset_stats.json").read_text())
+    assert set(stats["counts"]["train"]) <= {"synthetic"}, stats["counts"]["train"]
+
+
 def test_stats_reads_the_rejections_alone_of_the_normalized_folder(tmp_path: Path) -> None:
     """stats opens normalize's rejects.json (its records come through split): a change to a
     normalized record file alone leaves it up to date, a change to rejects.json reruns it."""

@@ -154,10 +154,17 @@ def split(ctx: StageContext) -> None:
     out = ctx.outputs["processed"]
     for name, recs in parts.items():
         (out / name).mkdir(parents=True, exist_ok=True)
+        written = set()
         for source in c.sources:
             mine = [r.model_dump_json() for r in recs if r.source == source]
             if mine:
                 _write_jsonl(out / name / f"{source}.jsonl", mine)
+                written.add(f"{source}.jsonl")
+        # an earlier run's file of a source with no record here now (filtered out, emptied or
+        # dropped from sources) would be read by training and stats as this run's
+        for stale in (out / name).glob("*.jsonl"):
+            if stale.name not in written:
+                stale.unlink()
     sizes = {name: len(recs) for name, recs in parts.items()}
     ctx.log.info("splits %s", sizes)
     ctx.set_summary(**sizes)
