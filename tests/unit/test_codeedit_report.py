@@ -48,3 +48,25 @@ def test_training_models_and_evaluation_are_tables_of_figures(tmp_path: Path) ->
     assert "<td>statuses</td><td>pass 2</td>" in evaluation
     for html in (train, models, evaluation):
         assert "None" not in html and "&quot;" not in html and "{" not in html, html
+
+
+def test_the_closing_account_says_training_results_only_of_a_run_that_trains(
+    tmp_path: Path,
+) -> None:
+    """With training off, an earlier run's training reports still on disk were said as this
+    run's (and "a tiny random model" whatever the model was)."""
+    from standard_coder.pipelines.codeedit_demo import finish_lines
+
+    layout = CodeEditLayout(tmp_path)
+    layout.stage2_report.parent.mkdir(parents=True)
+    layout.stats.write_text(json.dumps({"totals": {"train": 51}}))
+    layout.validation.write_text(json.dumps({"success_rate": 0.25, "statuses": {"pass": 1}}))
+    layout.stage2_report.write_text("# report\n")
+    trained = "\n".join(finish_lines(tmp_path, "tiny"))
+    assert "Stage-1 actions on dev tasks: success 0.250" in trained
+    assert "a tiny random model" in trained and "Training report:" in trained
+    assert "a tiny random model" not in "\n".join(finish_lines(tmp_path, "smollm2"))
+    off = finish_lines(tmp_path, None)
+    assert not [line for line in off if "Stage-1" in line or "Training report" in line], off
+    assert "training: off ([codeedit_train] enabled = false)" in off
+    assert off[0] == "records per split: train 51; rejected: none"

@@ -115,15 +115,19 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
     stages += codeedit_eval.stages(
         cfg.codeedit_train, layout, train_params, eval_code, c.eval_timeout_s
     )
+    import functools
+
     from standard_coder.pipelines.codeedit_demo import finish
 
+    t = cfg.codeedit_train
+    model = (t.base_model.name if t.base_model else t.model) if t.enabled else None
     return assemble_pipeline(
         "codeedit",
         cfg,
         stages,
         root,
         report_sections=report_sections(),
-        on_finish=finish,
+        on_finish=functools.partial(finish, model=model),
     )
 
 

@@ -87,10 +87,17 @@ def _counts(d: Any) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.items()))
 
 
-def finish_lines(base_dir: Path) -> list[str]:
+def finish_lines(base_dir: Path, model: str | None = "tiny") -> list[str]:
     """The closing account of a finished code-edit run, read back from its artifacts: records
-    per split, the edit evaluation, the stage-1 actions, each trained model, where things are."""
+    per split, the edit evaluation, the stage-1 actions, each trained model, where things are.
+
+    ``model``: the base model the run trains ("tiny", "smollm2", or a folder's name), None
+    when its training stages are off (an earlier run's training results are then not said).
+    """
     s = summary(base_dir, 0.0)
+    if model is None:
+        for key in ("validation", "models", "stage2_report"):
+            s.pop(key, None)
     st, ev = s.get("stats") or {}, s.get("evaluation") or {}
     out = []
     if st:
@@ -105,20 +112,23 @@ def finish_lines(base_dir: Path) -> list[str]:
     if va := s.get("validation"):
         out.append(
             f"Stage-1 actions on dev tasks: success {_fmt(va.get('success_rate'))} "
-            f"({_counts(va.get('statuses'))}; a tiny random model: about 0 expected)"
+            f"({_counts(va.get('statuses'))}"
+            + ("; a tiny random model: about 0 expected)" if model == "tiny" else ")")
         )
     for r in ((s.get("models") or {}).get("models") or {}).values():
         out.append(f"{r['label']}: CanItEdit success {_fmt(r['canitedit']['pass@1'])}, "
                    f"held-out similarity {_fmt(r['heldout']['similarity'])}")  # fmt: skip
     if s.get("stage2_report"):
         out.append(f"Training report: {s['stage2_report']}")
+    if model is None:
+        out.append("training: off ([codeedit_train] enabled = false)")
     out.append(f"Report: {s['report']}")
     return out
 
 
-def finish(base_dir: Path) -> None:
+def finish(base_dir: Path, model: str | None = "tiny") -> None:
     """``Pipeline.on_finish`` of the code-edit pipeline (``pipeline`` and ``demo``): its closing
-    account on stderr, after the run's own lines."""
+    account on stderr, after the run's own lines (``model`` as :func:`finish_lines`)."""
     import sys
 
-    sys.stderr.write("".join(f"{line}\n" for line in finish_lines(Path(base_dir))))
+    sys.stderr.write("".join(f"{line}\n" for line in finish_lines(Path(base_dir), model)))
