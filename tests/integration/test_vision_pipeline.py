@@ -479,3 +479,18 @@ def test_fiftyone_import(tiny_run: Path) -> None:
     )
     assert len(ds) == 64
     ds.delete()
+
+
+def test_a_flowers_folder_of_the_wrong_form_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty Flowers-102 folder was a crash: exit 1 with "raised at ...; traceback in"; it is
+    the user's input: exit 2 and the one line naming the missing file."""
+    config = write_config(tmp_path)
+    (tmp_path / "flowers").mkdir()
+    sets = ["vision.dataset=flowers-102", f"vision.data_dir={tmp_path / 'flowers'}"]
+    assert front.run_command(config=config, builtins=BUILTINS, overrides=sets) == 2
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if x.startswith("[FAIL]")]
+    assert "imagelabels.mat: missing (expected the Flowers-102 layout" in line, line
+    assert "raised at" not in line and "DatasetError" not in line, line
