@@ -88,7 +88,11 @@ def test_open_issues_come_from_the_records() -> None:
     text = "\n".join(issues)
     assert "randomly initialised tiny Llama (139584" in text
     assert "0 of 3" in text and "dropped every SRL prompt (4 of 4)" in text
-    assert "CPU only" in text and "stage0 resumed from step 4" in text
+    assert (
+        "CPU only" in text
+        and "stage0 was interrupted and resumed from its checkpoint at step 4" in text
+    )
+    assert "curve lacks" not in text  # the curve has every step (docs/codeedit.md)
     assert "Only 4 CanItEdit" in text
     gpu = {**RECORDS, "stage0": {**RECORDS["stage0"], "device": "cuda", "resumed_from_step": None}}
     assert not any("CPU only" in i or "resumed" in i for i in open_issues(gpu))

