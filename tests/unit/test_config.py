@@ -84,6 +84,17 @@ def test_an_error_in_a_set_key_blames_the_set_not_the_file(tmp_path: Path) -> No
     assert "runner.device (from --set runner.device=tpu)" in said
 
 
+def test_a_bare_word_set_where_a_list_goes_says_the_list_form(tmp_path: Path) -> None:
+    """--set parses TOML: ``repos.include_paths=src`` is text, not a list; the line gives the
+    form that works."""
+    p = write(tmp_path, "")
+    with pytest.raises(ConfigError) as exc:
+        load_config(p, ["repos.include_paths=src"])
+    (line,) = str(exc.value).splitlines()[1:]
+    assert line.endswith("""(got 'src'); a list: --set 'repos.include_paths=["src"]'"""), line
+    load_config(p, ['repos.include_paths=["src"]'])  # the form it gives loads
+
+
 def test_a_check_of_two_keys_names_both_set_keys(tmp_path: Path) -> None:
     """Two keys that must agree, both set with --set: the line names both (not the first
     only), and not an unrelated --set of the same section."""

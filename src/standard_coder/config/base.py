@@ -120,5 +120,8 @@ def format_validation_error(
         else:
             got = e.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            if e["type"] == "list_type" and isinstance(got, str) and by:
+                # --set parses its value as TOML: a bare word is text, a list needs brackets
+                shown += f"; a list: --set '{key}=[\"{got}\"]'"
             lines.append(f"{where}: {msg}{shown}")
     return "\n".join([f"{source}: invalid configuration", *lines])
