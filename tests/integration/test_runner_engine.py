@@ -394,6 +394,14 @@ def test_missing_input_is_named_before_any_stage_runs(root: Path) -> None:
     with pytest.raises(InputMissing, match=r"stage 'report' reads .*nowhere, which does not"):
         run(make(root, report={"inputs": (root / "nowhere",)}))
     assert not CALLS
+    # every missing input is named on the one line, not the first alone (one round trip each)
+    two = make(root, train={"inputs": (root / "gone",)}, report={"inputs": (root / "nowhere",)})
+    with pytest.raises(InputMissing) as err:
+        run(two)
+    assert str(err.value) == (
+        f"stage 'train' reads {root / 'gone'}, which does not exist; nor does "
+        f"{root / 'nowhere'} (read by stage 'report') (checked before any stage runs)"
+    )
     # an input a stage makes is not missing before that stage has run
     result, _ = run(make(root, report={"inputs": (root / "out" / "model.txt",)}))
     assert result.exit_code == 0 and CALLS["report"] == 1

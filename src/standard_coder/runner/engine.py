@@ -161,13 +161,17 @@ def _check_inputs(session: RunSession, selected: Sequence[str]) -> None:
     """Every declared input of the selected stages that no stage makes exists: a missing one
     (a sprint file, a truth file) fails the run before any stage has run, not after hours of
     the stages before the one that reads it."""
-    for name in selected:
-        missing = _missing_input(session, name)
-        if missing is not None:
-            raise InputMissing(
-                f"stage {name!r} reads {missing}, which does not exist (checked before "
-                "any stage runs)"
-            )
+    found = [(name, path) for name in selected if (path := _missing_input(session, name))]
+    if found:
+        raise InputMissing(f"{missing_inputs_line(found)} (checked before any stage runs)")
+
+
+def missing_inputs_line(found: Sequence[tuple[str, object]]) -> str:
+    """``stage 'a' reads X, which does not exist`` for the first missing input, and the others
+    after it on the same line (each fixed and rerun, one at a time, was a round trip each)."""
+    (name, path), rest = found[0], found[1:]
+    more = "".join(f"; nor does {p} (read by stage {n!r})" for n, p in rest)
+    return f"stage {name!r} reads {path}, which does not exist{more}"
 
 
 def _check_invalid(session: RunSession, selected: Sequence[str]) -> None:

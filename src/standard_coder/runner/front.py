@@ -245,13 +245,12 @@ def _refused(plans: Sequence[Any]) -> int:
         if getattr(p, "missing_upstream", None):
             sys.stderr.write(f"error: {p.missing_upstream}: pipeline would refuse to start\n")
             return 1
-    for p in plans:
-        if _missing(p):
-            sys.stderr.write(
-                f"error: stage {p.stage!r} reads {_missing(p)}, which does not exist: "
-                "pipeline would refuse to start\n"
-            )
-            return 2
+    from standard_coder.runner.engine import missing_inputs_line
+
+    found = [(p.stage, _missing(p)) for p in plans if _missing(p)]
+    if found:
+        sys.stderr.write(f"error: {missing_inputs_line(found)}: pipeline would refuse to start\n")
+        return 2
     for p in plans:
         if package := _package(p):
             sys.stderr.write(
