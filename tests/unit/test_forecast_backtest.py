@@ -77,6 +77,27 @@ def test_wrong_forecast_scores_badly() -> None:
     assert r["p85_coverage"] == 0.0  # P85 day 5, estimated actual day 20
 
 
+def test_a_p85_past_the_horizon_covers_a_finish_within_it_and_is_said() -> None:
+    """A team that finishes far less than it commits: every forecast puts P85 past the
+    simulated horizon (2 sprints). A finish within the horizon is covered; one past it too
+    cannot be compared (it was counted covered, so coverage read 100 % of sprints no forecast
+    gave a date for); the explanation says how many forecasts gave no date."""
+    from standard_coder.forecasting.report import backtest_explanation
+
+    history = [_sprint(i, 100, 20, None) for i in range(3)]  # 2/day; 100 needs 50 days
+    history += [_sprint(3, 60, 60, 10), _sprint(4, 100, 20, None)]  # took 10; needs 50 days
+    r = backtest_method(history, method="bootstrap", n_sims=200, seed=0, min_history=3)
+    rows = {x["sprint_id"]: x for x in r["sprints"]}
+    assert rows["H3"]["p85_day"] is None and rows["H3"]["covered"] is True
+    assert rows["H4"]["p85_day"] is None and rows["H4"]["covered"] is None
+    assert r["p85_coverage"] == 1.0 and r["n_coverage_scored"] == 1
+    assert r["n_p85_past_horizon"] == 2
+    full = run_backtest(history, method="bootstrap", n_sims=200, seed=0, min_history=3)
+    said = backtest_explanation(full)[-2]
+    assert "covered 100% of 1 past sprints (1 more could not be scored" in said, said
+    assert "2 of 2 forecasts put P85 past the horizon, so they gave no date" in said, said
+
+
 def test_too_few_sprints() -> None:
     with pytest.raises(BacktestError, match="needs more than 3 past sprints"):
         run_backtest([_sprint(i, 1, 1, 1) for i in range(3)], n_sims=100)

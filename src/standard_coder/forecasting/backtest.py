@@ -91,9 +91,15 @@ def backtest_method(
         sim = simulate(efforts, tp, sprint_days=target.workdays)
         p = sim.p_complete_by_end()
         p85 = sim.completion_day_quantile(0.85)
-        p85_day = horizon + 1 if p85 is None else p85
         actual = target.estimated_completion_day
+        # a P85 day past the horizon (not simulated further) covers any finish within it; a
+        # finish past the horizon too cannot be compared with it (None: not scored)
         actual_day = horizon + 1 if actual is None else actual
+        covered: bool | None
+        if p85 is None:
+            covered = True if actual_day <= horizon else None
+        else:
+            covered = actual_day <= p85
         base = float(np.mean([s.completed for s in ordered[:i]]))
         rows.append(
             {
@@ -104,7 +110,7 @@ def backtest_method(
                 "base_rate": round(base, 4),
                 "p85_day": p85,
                 "actual_day": None if actual is None else round(actual, 2),
-                "covered": actual_day <= p85_day,
+                "covered": covered,
             }
         )
     p_arr = np.array([r["p_complete"] for r in rows])
@@ -112,16 +118,19 @@ def backtest_method(
     b_arr = np.array([r["base_rate"] for r in rows])
     brier = float(np.mean((p_arr - o_arr) ** 2))
     ref = float(np.mean((b_arr - o_arr) ** 2))
-    covered = sum(bool(r["covered"]) for r in rows)
-    lo, hi = wilson_interval(covered, len(rows))
+    scored = [r for r in rows if r["covered"] is not None]
+    covered = sum(bool(r["covered"]) for r in scored)
+    lo, hi = wilson_interval(covered, len(scored)) if scored else (None, None)
     return {
         "n_forecasts": len(rows),
         "brier": round(brier, 5),
         "brier_reference": round(ref, 5),
         "brier_skill": None if ref == 0 else round(1 - brier / ref, 5),
         "base_rate": round(float(o_arr.mean()), 5),
-        "p85_coverage": round(covered / len(rows), 5),
-        "p85_coverage_ci95": [round(lo, 5), round(hi, 5)],
+        "p85_coverage": round(covered / len(scored), 5) if scored else None,
+        "p85_coverage_ci95": [round(lo, 5), round(hi, 5)] if scored else None,
+        "n_coverage_scored": len(scored),
+        "n_p85_past_horizon": sum(r["p85_day"] is None for r in rows),
         "sprints": rows,
     }
 
@@ -170,6 +179,8 @@ def run_backtest(
         "base_rate": chosen["base_rate"],
         "p85_coverage": chosen["p85_coverage"],
         "p85_coverage_ci95": chosen["p85_coverage_ci95"],
+        "n_coverage_scored": chosen["n_coverage_scored"],
+        "n_p85_past_horizon": chosen["n_p85_past_horizon"],
         "methods": {m: {k: v for k, v in r.items() if k != "sprints"} for m, r in results.items()},
         "enough_history_to_choose": enough,
         "best_method": best if enough else None,

@@ -496,8 +496,9 @@ def backtest_table(result: dict[str, Any]) -> FigureTable:
     for name, m in result["methods"].items():
         mark = " *" if name == result["method"] else ""
         skill = "n/a" if m["brier_skill"] is None else f"{m['brier_skill']:+.3f}"
+        cov = "n/a" if m.get("p85_coverage") is None else f"{m['p85_coverage']:.2f}"
         rows.append([name + mark, f"{m['brier']:.4f}", f"{m['brier_reference']:.4f}", skill,
-                     f"{m['p85_coverage']:.2f}"])  # fmt: skip
+                     cov])  # fmt: skip
     return FigureTable(
         ["method", "Brier", "Brier (base rate)", "skill", "P85 coverage"],
         rows,
@@ -524,10 +525,32 @@ BACKTEST_TERMS: tuple[tuple[str, str], ...] = (
     (
         "P85 coverage",
         "share of past sprints done on or before the forecast P85 day; near 0.85 the P85 "
-        "dates can be trusted, lower means the forecast was too optimistic.",
+        "dates can be trusted, lower means the forecast was too optimistic, higher too "
+        "cautious (a P85 day past the simulated horizon covers every finish before it).",
     ),
 )
 """What the backtest's scores mean, in words (console, docs and HTML report)."""
+
+
+def _coverage_words(m: dict[str, Any]) -> str:
+    """What the P85 coverage says, and when it says little (the forecasts put P85 past the
+    horizon: covered, but no date a lead could plan on)."""
+    n, scored = m["n_forecasts"], m.get("n_coverage_scored", m["n_forecasts"])
+    past = m.get("n_p85_past_horizon", 0)
+    if m.get("p85_coverage") is None:
+        return (
+            f"no P85 coverage: on all {n} past sprints both the P85 day and the finish fell "
+            "past the simulated horizon"
+        )
+    said = f"its P85 dates covered {m['p85_coverage']:.0%} of {scored} past sprints"
+    if scored < n:
+        said += f" ({n - scored} more could not be scored: P85 and finish both past the horizon)"
+    if past:
+        said += (
+            f"; {past} of {n} forecasts put P85 past the horizon, so they gave no date to plan "
+            "on (the committed scope was large for the team's pace)"
+        )
+    return said
 
 
 def backtest_explanation(result: dict[str, Any]) -> list[str]:
@@ -539,8 +562,7 @@ def backtest_explanation(result: dict[str, Any]) -> list[str]:
         verdict = "beats" if skill > 0 else "does not beat"
         lines.append(
             f"The configured method ({result['method']}) {verdict} the base rate "
-            f"(skill {skill:+.2f}); its P85 dates covered {chosen['p85_coverage']:.0%} of "
-            f"{chosen['n_forecasts']} past sprints."
+            f"(skill {skill:+.2f}); {_coverage_words(chosen)}."
         )
     if "method_choice" in result:
         lines.append(str(result["method_choice"]).capitalize() + ".")
