@@ -95,11 +95,8 @@ def backtest_method(
         # a P85 day past the horizon (not simulated further) covers any finish within it; a
         # finish past the horizon too cannot be compared with it (None: not scored)
         actual_day = horizon + 1 if actual is None else actual
-        covered: bool | None
-        if p85 is None:
-            covered = True if actual_day <= horizon else None
-        else:
-            covered = actual_day <= p85
+        within = True if actual_day <= horizon else None
+        covered: bool | None = within if p85 is None else actual_day <= p85
         base = float(np.mean([s.completed for s in ordered[:i]]))
         rows.append(
             {
