@@ -394,8 +394,8 @@ def test_backtest_cli_bad_config_exits_2(tmp_path: Path) -> None:
 
 def test_a_sprint_under_way_is_said_to_be_forecast_from_its_start(tmp_path: Path) -> None:
     """A sprint that started days ago was forecast as if it started now, without a word (its
-    past days' capacity counted); forecast-check and the stage say so. A sprint ahead or
-    wholly past draws no such line."""
+    past days' capacity counted); forecast-check and the stage say so. A sprint ahead draws no
+    such line; one among the recorded past sprints draws its own."""
     from datetime import date, timedelta
 
     from standard_coder.forecasting.inputs import HistoricalOutcomes, SprintInputs
@@ -412,6 +412,17 @@ def test_a_sprint_under_way_is_said_to_be_forecast_from_its_start(tmp_path: Path
     (line,) = said(date(2026, 3, 5))
     assert "today is 2026-03-05 (3 of its 10 working days gone)" in line, line
     assert said(date(2026, 3, 2)) == [] and said(date(2026, 3, 20)) == []
+    # a sprint among the recorded past ones (a wrong year) is said, whatever today is (it drew
+    # no word but its unused holidays); the history's own dates are the clock, so a frozen
+    # example (the demo's) forecasting its next sprint draws none
+    past = SprintInputs.model_validate({**SPRINT, "start_date": "2025-03-02",
+                                         "end_date": "2025-03-13"})  # fmt: skip
+    check = check_forecast_inputs(past, history, ForecastOptions(), today=date(2026, 3, 20))
+    (line,) = [w for w in check.warnings if "before the last past sprint" in w]
+    assert line.startswith("sprint inputs: the sprint starts on 2025-03-02, before the"), line
+    assert "a wrong year or month?" in line
+    check = check_forecast_inputs(sprint, history, ForecastOptions(), today=date(2026, 12, 7))
+    assert not [w for w in check.warnings if "before the last past sprint" in w]
     start = date.today() - timedelta(days=7)  # five working days gone, whatever the weekday
     live = {**SPRINT, "start_date": start.isoformat(),
             "end_date": (start + timedelta(days=13)).isoformat()}  # fmt: skip

@@ -141,8 +141,19 @@ def check_forecast_inputs(
             "or scope added mid-sprint): the forecast is widened"
         )
     widen = bool(warnings)  # the notes below say what an input changes, not how sure it is
+    notes = _sprint_notes(sprint, options, sprint_source, today)
+    last = max(history.sprints, key=lambda s: s.end_date, default=None)
+    if last is not None and sprint.start_date <= last.end_date:
+        # the data's own clock (a frozen example's dates are not "the past" of it)
+        notes.insert(0, (
+            f"{sprint_source}: the sprint starts on {sprint.start_date.isoformat()}, before "
+            f"the last past sprint in {history_source} ({last.sprint_id}, "
+            f"{last.start_date.isoformat()} to {last.end_date.isoformat()}) ended: a sprint to "
+            "forecast follows the recorded ones (a wrong year or month?); to score forecasts "
+            "of past sprints, run `standard-coder backtest`"
+        ))  # fmt: skip
     return InputCheck(
-        warnings=warnings + _sprint_notes(sprint, options, sprint_source, today),
+        warnings=warnings + notes,
         widen_sigma=WIDEN_SIGMA if widen else 0.0,
         commits_checked=find_commits is not None,
     )
