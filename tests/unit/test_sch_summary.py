@@ -34,7 +34,10 @@ def test_a_squash_merged_history_is_named() -> None:
     kinds = {"normal": 14, "first": 0, "after_gap": 1, "merge_stamped": 48}
     ev = {"n_test": 63, "n_test_normal": 14, "label_kinds": kinds}
     (w,) = warnings(ev)
-    assert "76% of the held-out changes are GitHub squash merges" in w and "14 changes" in w
+    assert (
+        "76% of the held-out changes are GitHub squash merges" in w
+        and "scored on the 14 held-out changes" in w
+    )
     ev["label_kinds"]["merge_stamped"] = 5
     assert warnings(ev) == []
 
@@ -44,7 +47,7 @@ def test_a_history_written_with_coding_agents_is_named() -> None:
     ev = {"n_test": 125, "n_test_normal": 90, "label_kinds": kinds}
     (w,) = warnings(ev)
     assert "24% of the held-out changes were written with an AI coding agent" in w
-    assert "90 changes remain" in w
+    assert "scored on the 90 held-out changes with a normal-interval label" in w
     ev["label_kinds"]["agent_assisted"] = 5  # under a tenth: nothing to say
     assert warnings(ev) == []
 

@@ -146,8 +146,9 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             f"{stamped / n_test:.0%} of the held-out changes are GitHub squash merges: their "
             "commit time is when the pull request was merged, not when it was written, so the "
             "coding time between commits is unknown for them; the metrics leave them out"
-            f" ({int(_num(ev.get('n_test_normal')) or 0)} changes remain). Fetch the pull "
-            "requests' commits and the next run times them: git fetch origin "
+            f" (they are scored on the {int(_num(ev.get('n_test_normal')) or 0)} held-out "
+            "changes with a normal-interval label). Fetch the pull requests' commits and the "
+            "next run times them: in each repository of [repos], git fetch origin "
             "'+refs/pull/*/head:refs/pull/*/head'"
         )
     assisted = _num(kinds.get("agent_assisted"))
@@ -156,7 +157,9 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             f"{assisted / n_test:.0%} of the held-out changes were written with an AI coding "
             "agent (a Co-authored-by trailer names one): their commit times time a person "
             "directing the agent, not writing the change, so the model neither learns from "
-            f"nor is scored on them ({int(_num(ev.get('n_test_normal')) or 0)} changes remain)"
+            "nor is scored on them (the metrics are scored on the "
+            f"{int(_num(ev.get('n_test_normal')) or 0)} held-out changes with a normal-interval "
+            "label)"
         )
     nll, loc = _num(ev.get("heldout_nll")), _num(ev.get("baseline_loc_heldout_nll"))
     nll_sure = sure.get("nll_below_loc") or {}
