@@ -440,3 +440,17 @@ def test_the_run_summary_lays_its_table_out_for_the_terminal() -> None:
     (table, *_) = summary_lines(s, 50)
     assert max(len(line) for line in table.splitlines()) <= 50
     assert max(len(line) for line in summary_lines(s)[0].splitlines()) > 50
+
+
+def test_estimates_close_together_are_said_to_size_no_single_change() -> None:
+    """Estimates spanning 0.34-0.50 h where the labels span 0.05-0.95 h: the model ranks, but a
+    single change's hours stay near the typical change, which no output said."""
+    from standard_coder.pipelines.sch_summary import spread_line
+
+    ev = {"sch_q10": 0.34, "sch_q90": 0.50, "label_q10": 0.05, "label_q90": 0.95}
+    line = spread_line(ev)
+    assert line.startswith("Estimates of the held-out changes run from 0.34 to 0.50 h"), line
+    assert "from 0.05 to 0.95 h: the model orders changes more than it tells their hours" in line
+    wide = spread_line({**ev, "sch_q10": 0.10, "sch_q90": 0.80})
+    assert wide.endswith("from 0.05 to 0.95 h") and "orders changes" not in wide
+    assert spread_line({"sch_q10": None}) == ""

@@ -375,6 +375,31 @@ def sure_line(ev: dict[str, Any]) -> str:
     return f"How sure, on {_changes(sure)}: " + "; ".join(parts)
 
 
+FLAT_SHARE = 1 / 3
+"""Estimates whose 10th-90th percentile span is under this share of the labels' are said to be
+near the typical change (the model orders changes more than it separates their hours)."""
+
+
+def spread_line(ev: Mapping[str, Any]) -> str:
+    """How far apart the held-out estimates lie beside the labels (both within [0, 1] h), and,
+    when they lie close together, what that means for a single change's hours; "" without."""
+    sq = _num(ev.get("sch_q10")), _num(ev.get("sch_q90"))
+    lq = _num(ev.get("label_q10")), _num(ev.get("label_q90"))
+    if sq[0] is None or sq[1] is None or lq[0] is None or lq[1] is None:
+        return ""
+    line = (
+        f"Estimates of the held-out changes run from {sq[0]:.2f} to {sq[1]:.2f} h (10th to 90th "
+        f"percentile); their inferred coding times (within 1 h) from {lq[0]:.2f} to {lq[1]:.2f} h"
+    )
+    if sq[1] - sq[0] < FLAT_SHARE * (lq[1] - lq[0]):
+        line += (
+            ": the model orders changes more than it tells their hours apart, so a single "
+            "change's estimate stays near this history's typical change (use it to rank and "
+            "to add up many changes, not to size one)"
+        )
+    return line
+
+
 def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
     """The summary as text lines: metric table (laid out for a terminal ``width`` columns wide:
     :func:`metric_table`), warnings, forecast dates, where things are."""
@@ -383,6 +408,8 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
     if ev:
         out.append(metric_table(ev, "What the effort model learned (held-out commits)", width))
         if line := sure_line(ev):
+            out.append(line)
+        if line := spread_line(ev):
             out.append(line)
         truth = ev.get("work_inference_pearson_vs_truth") or {}
         if truth:

@@ -259,6 +259,10 @@ def _subset_metrics(
             binned_calibration_r2=nan,
             calibration_bins=0,
             mean_sch=nan,
+            sch_q10=nan,
+            sch_q90=nan,
+            label_q10=nan,
+            label_q90=nan,
             binned_calibration_r2_r3=nan,
             calibration_bins_r3=0,
             n_test_r3=0,
@@ -288,6 +292,12 @@ def _subset_metrics(
     res["calibration_bins"] = len(bp)
     res.update(calibration_parts(bp, ba))
     res["mean_sch"] = float(pred.sch.mean())
+    # how far apart the estimates lie, beside how far apart the labels do (a model can rank
+    # well and still price every change near the typical one: said in the summary)
+    res["sch_q10"], res["sch_q90"] = (float(q) for q in np.quantile(pred.sch, [0.1, 0.9]))
+    ok, actual = inside_mean(Y)  # as SCH is, the labels' mean within [0, 1] h
+    spread = np.quantile(actual[ok], [0.1, 0.9]) if ok.any() else (float("nan"),) * 2
+    res["label_q10"], res["label_q90"] = (float(q) for q in spread)
     bp3, _, r2_3, n3 = r3_calibration(pred.sch, np.asarray(dataset.label_interval_minutes)[rows])
     res.update(binned_calibration_r2_r3=r2_3, calibration_bins_r3=len(bp3), n_test_r3=n3)
     base_log_prob = None
