@@ -428,3 +428,24 @@ def test_a_sprint_under_way_is_said_to_be_forecast_from_its_start(tmp_path: Path
             "end_date": (start + timedelta(days=13)).isoformat()}  # fmt: skip
     proc = _cli("forecast-check", "--config", str(_config(tmp_path, live, HISTORY)))
     assert proc.returncode == 0 and "the sprint started on" in " ".join(proc.stderr.split())
+
+
+def test_a_capacity_below_the_past_pace_is_said_to_bind() -> None:
+    """Capacity in clock hours under the team's SCH pace caps every simulated day: the
+    forecast followed daily_capacity_hours (P 99.7 % for a lead who gave 3 h a day) silently."""
+    from standard_coder.forecasting.inputs import HistoricalOutcomes, SprintInputs
+    from standard_coder.forecasting.options import ForecastOptions
+    from standard_coder.forecasting.validate import check_forecast_inputs
+
+    history = HistoricalOutcomes.model_validate(HISTORY)
+    pace = sorted(s.throughput for s in history.sprints)[len(history.sprints) // 2]
+    low = [{"name": "a", "daily_capacity_hours": round(pace / 3, 2)}]
+    sprint = SprintInputs.model_validate({**SPRINT, "members": low})
+    check = check_forecast_inputs(sprint, history, ForecastOptions())
+    (line,) = [w for w in check.warnings if "is below its past pace" in w]
+    assert f"({pace:.2f} SCH h per working day" in line and "daily_capacity_hours" in line
+    ample = [{"name": "a", "daily_capacity_hours": pace * 2}]
+    check = check_forecast_inputs(
+        SprintInputs.model_validate({**SPRINT, "members": ample}), history, ForecastOptions()
+    )
+    assert not [w for w in check.warnings if "past pace" in w]

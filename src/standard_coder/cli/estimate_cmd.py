@@ -11,15 +11,13 @@ import typer
 
 from standard_coder.cli.app import app
 from standard_coder.cli.options import ConfigOpt, SetOpt
+from standard_coder.sch.words import SCH_EXPLAINED
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-SCH_LINE = (
-    "SCH = standard-coder hours: the coding time a standard coder would need for the change "
-    "(the mean of the model's distribution truncated to 1 h per change, as in the paper: "
-    "a scale to rank and add changes on, never above 1 h), with its 10/50/90 % quantiles"
-)
+SCH_LINE = SCH_EXPLAINED.removesuffix(".") + ", with its 10/50/90 % quantiles"
+"""The forecast's definition of SCH (one text), and what estimate adds to it."""
 
 
 def _name(change: dict[str, Any]) -> str:

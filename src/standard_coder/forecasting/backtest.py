@@ -116,15 +116,15 @@ def backtest_method(
     brier = float(np.mean((p_arr - o_arr) ** 2))
     ref = float(np.mean((b_arr - o_arr) ** 2))
     scored = [r for r in rows if r["covered"] is not None]
-    covered = sum(bool(r["covered"]) for r in scored)
-    lo, hi = wilson_interval(covered, len(scored)) if scored else (None, None)
+    n_covered = sum(bool(r["covered"]) for r in scored)
+    lo, hi = wilson_interval(n_covered, len(scored)) if scored else (0.0, 1.0)
     return {
         "n_forecasts": len(rows),
         "brier": round(brier, 5),
         "brier_reference": round(ref, 5),
         "brier_skill": None if ref == 0 else round(1 - brier / ref, 5),
         "base_rate": round(float(o_arr.mean()), 5),
-        "p85_coverage": round(covered / len(scored), 5) if scored else None,
+        "p85_coverage": round(n_covered / len(scored), 5) if scored else None,
         "p85_coverage_ci95": [round(lo, 5), round(hi, 5)] if scored else None,
         "n_coverage_scored": len(scored),
         "n_p85_past_horizon": sum(r["p85_day"] is None for r in rows),

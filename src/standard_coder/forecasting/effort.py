@@ -23,12 +23,6 @@ from numpy.typing import NDArray
 
 from standard_coder.forecasting.inputs import HistoricalSprint, Ticket
 
-SCH_EXPLAINED = (
-    "SCH = standard-coder hours: the hours a typical ('standard') developer would need to "
-    "write the change, as the effort model estimates from the code itself."
-)
-"""One line shown wherever SCH hours are."""
-
 
 @dataclass(frozen=True)
 class StoryPointRatio:

@@ -11,10 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from standard_coder.forecasting.effort import SCH_EXPLAINED
 from standard_coder.forecasting.inputs import Ticket
 from standard_coder.forecasting.montecarlo import SimulationResult
 from standard_coder.runner.figtable import FigureTable
+from standard_coder.sch.words import SCH_EXPLAINED
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult

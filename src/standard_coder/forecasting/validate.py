@@ -142,6 +142,18 @@ def check_forecast_inputs(
         )
     widen = bool(warnings)  # the notes below say what an input changes, not how sure it is
     notes = _sprint_notes(sprint, options, sprint_source, today)
+    full = sum(m.daily_capacity_hours for m in sprint.members)
+    paces = sorted(s.throughput for s in history.sprints)
+    pace = paces[len(paces) // 2] if paces else 0.0  # the median past sprint's (upper)
+    if 0 < full < pace:
+        notes.append(
+            f"{sprint_source}: $.members: the team's capacity ({full:g} h per working day) is "
+            f"below its past pace ({pace:.2f} SCH h per working day, the median sprint of "
+            f"{history_source}): every simulated day is capped at the capacity, so the "
+            "forecast follows daily_capacity_hours, not the past pace. SCH hours are not clock "
+            "hours (a change's SCH is at most 1 h): give each member the SCH hours they finish "
+            "per day, or leave the capacity high enough not to bind"
+        )
     last = max(history.sprints, key=lambda s: s.end_date, default=None)
     if last is not None and sprint.start_date <= last.end_date:
         # the data's own clock (a frozen example's dates are not "the past" of it)

@@ -1,0 +1,10 @@
+"""What SCH means, in one text for every place that shows SCH hours (the forecast, ``estimate``,
+the report). Dependency-free: the CLI imports it at start-up."""
+
+SCH_EXPLAINED = (
+    "SCH = standard-coder hours: the coding time a standard coder would need for a change, as "
+    "the effort model estimates it from the code itself; per change, the mean of the model's "
+    "distribution truncated to 1 h, as in the paper (a scale to rank and add changes on, never "
+    "above 1 h a change)."
+)
+"""One definition, shown wherever SCH hours are (``estimate`` adds its quantiles)."""
