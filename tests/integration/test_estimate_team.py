@@ -322,6 +322,9 @@ def test_a_reformatted_file_is_not_counted_and_the_estimate_says_so(
     said = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
     assert "not counted: 0 generated file(s) (+0 lines), 1 formatting-only file(s)" in said
     assert "(+3 lines)" in said
+    # every file left out: its hours are said to be the model's level, not a measure
+    assert change["only_left_out"] == change["sch_hours"] > 0
+    assert f"no counted code is left, so its {change['sch_hours']:.2f} h is the model's" in said
 
 
 def test_a_commit_without_code_in_the_mined_languages_is_0_h_and_says_why(

@@ -61,6 +61,14 @@ def _not_counted(name: str, out: dict[str, Any]) -> str:
     )
 
 
+def _only_left_out(name: str, hours: float) -> str:
+    return (
+        f"{name}: no counted code is left, so its {hours:.2f} h is the model's level for a change "
+        "without counted code (what this history's tool-made commits took between commits), "
+        "not a measure of those lines"
+    )
+
+
 def _reapplies(name: str, again: dict[str, Any]) -> str:
     return (
         f"{name} re-applies {again['commit_id'][:10]} ({again['share']:.0%} of its "
@@ -107,6 +115,7 @@ _NOTES: tuple[tuple[str, Callable[[str, Any], str]], ...] = (
     ("top_features", _weighs_most),
     ("author_left_out", _author_left_out),
     ("left_out", _not_counted),
+    ("only_left_out", _only_left_out),
     ("reapplies", _reapplies),
     ("no_contents", _no_contents),
     ("untracked", _untracked),

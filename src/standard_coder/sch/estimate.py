@@ -562,6 +562,10 @@ def estimate_changes(
                     row["no_change" if stats.get("files") == 0 else "no_language_files"] = True
             if raws[i].left_out.any():  # generated or formatting-only files: not counted
                 row["left_out"] = left_out_counts([raws[i]])
+                counted = len(rec.files) - row["left_out"]["generated_files"]
+                if counted - row["left_out"]["formatting_files"] <= 0:
+                    # no counted code left: priced at the model's level for such a change
+                    row["only_left_out"] = sch
             if weigh[i]:
                 row["top_features"] = weigh[i]
             changes.append(row)
