@@ -350,11 +350,12 @@ def figure_meets(target: str, value: float) -> bool:
 
 
 def verdict_words(target: str, verdict: str, value: float) -> str:
-    """``met``, ``missed``, or for ``undecided`` ``met, within noise`` / ``missed, within
-    noise`` (the figure's side of the target, which the interval cannot confirm)."""
+    """``met``, ``missed``, or for ``undecided`` ``met on its figure, within noise`` / ``missed
+    on its figure, within noise`` (the figure's side of the target, which the interval cannot
+    confirm)."""
     if verdict != "undecided":
         return verdict
-    return ("met" if figure_meets(target, value) else "missed") + ", within noise"
+    return ("met" if figure_meets(target, value) else "missed") + " on its figure, within noise"
 
 
 def sure_line(ev: dict[str, Any]) -> str:
