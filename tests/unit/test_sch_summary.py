@@ -204,7 +204,8 @@ def test_the_summary_says_how_sure_each_target_is() -> None:
                                         "verdict": "undecided"}}  # fmt: skip
     line = sure_line({"target_intervals": sure})
     assert line == ("How sure, on 734 held-out changes: ranks above lines added: met (+0.08, "
-                    "90% interval 0.06 to 0.10); calibration R² > 0: missed on its figure, within noise "
+                    "90% interval 0.06 to 0.10); calibration R² > 0: missed on its figure, "
+                    "within noise "
                     "(-0.20, 90% interval -1.10 to 0.30)")  # fmt: skip
     # an undecided figure on the target's side says so (mistune: ranked above lines added by
     # +0.07, the interval reaching -0.00); coverage has a band, not a sign
@@ -331,7 +332,8 @@ def test_wrap_lines_breaks_sentences_outside_parentheses_and_keeps_tables_and_pa
 
     table = metric_table({"heldout_nll": 0.2}, "What the effort model learned")
     sure = ("How sure, on 142 held-out changes: ranks above lines added: missed (-0.06, 90% "
-            "interval -0.13 to -0.01); NLL below the LOC baseline: met on its figure, within noise (+0.00, "
+            "interval -0.13 to -0.01); NLL below the LOC baseline: met on its figure, within "
+            "noise (+0.00, "
             "90% interval -0.02 to 0.04)")  # fmt: skip
     path = "Report: " + "/very-long-folder" * 8 + "/index.html"
     lines = [table, sure, path]
