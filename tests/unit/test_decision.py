@@ -139,8 +139,15 @@ def test_missing_output(stage: Stage) -> None:
 
 
 def test_declared_inputs_differ_names_the_first(stage: Stage) -> None:
+    """An input dropped, added, or one in place of another (a model of another predictor was
+    named as the old one, "input changed: models/auto/model.pt", as if that file changed)."""
     d = stage.decide(inputs=stage.inputs[:1])
-    assert d.code is Reason.INPUT_CHANGED and d.reason == "input changed: data"
+    assert d.code is Reason.INPUT_CHANGED and d.reason == "input changed: data (no longer read)"
+    other = PathSpec("models/mdn/model.pt", stage.inputs[1].path)
+    d = stage.decide(inputs=[stage.inputs[0], other])
+    assert d.reason == "input changed: models/mdn/model.pt (was data)", d.reason
+    d = stage.decide(inputs=[*stage.inputs, other])
+    assert d.reason == "input changed: models/mdn/model.pt (new)", d.reason
 
 
 def test_changed_file_in_a_folder_is_named(stage: Stage) -> None:

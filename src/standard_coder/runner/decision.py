@@ -225,9 +225,15 @@ def decide(
         if not os.path.exists(out.path):
             return Decision(False, Reason.OUTPUTS_MISSING), None, None
     old_inputs: Mapping[str, str] = manifest[mf.INPUTS]
-    declared_diff = sorted({i.name for i in inputs} ^ set(old_inputs))
-    if declared_diff:
-        return Decision(False, Reason.INPUT_CHANGED, declared_diff[0]), None, None
+    now_names = {i.name for i in inputs}
+    added, dropped = sorted(now_names - set(old_inputs)), sorted(set(old_inputs) - now_names)
+    if added or dropped:  # another input in place of one (a model of another predictor)
+        said = (
+            f"{added[0]} (was {dropped[0]})"
+            if added and dropped
+            else (f"{added[0]} (new)" if added else f"{dropped[0]} (no longer read)")
+        )
+        return Decision(False, Reason.INPUT_CHANGED, said), None, None
     in_scan = scan(inputs, cache, old_inputs, manifest.get(mf.INPUT_TOKENS))
     for spec in inputs:
         if in_scan.checksums[spec.name] != old_inputs[spec.name]:
