@@ -170,6 +170,29 @@ def test_damaged_remote_object_is_detected_and_recomputed(tmp_path: Path, damage
     assert victim.read_bytes() == data
 
 
+def test_a_damaged_local_object_is_pulled_again_from_the_remote(tmp_path: Path) -> None:
+    """A local object that fails its checksum was deleted and the stage ran, though the
+    remote held a good copy: the remote's is pulled, the stage does not run."""
+    remote = tmp_path / "remote"
+    a, _ = _share(tmp_path, remote.as_uri())
+    assert cli("pipeline", a).returncode == 0
+    first = outputs(a)
+    model_sha = _model_sha(a)
+    local = [p for p in (a.parent / "sc-output").rglob(model_sha) if p.is_file()]
+    assert local, "the local store holds the model"
+    for p in local:
+        p.write_bytes(b"x" + p.read_bytes()[1:])
+    (a.parent / "out" / "model.json").unlink()
+    done = cli("pipeline", a)
+    assert done.returncode == 0, done.stderr
+    evs = last_run(a)
+    assert named(evs, "cache_corrupt") == ["train"] and named(evs, "stage_running") == []
+    pulled = [(e["stage"], e["source"]) for e in evs if e["event"] == "cache_pulled"]
+    assert pulled == [("train", "remote")], pulled
+    assert "trying the remote" in " ".join(done.stderr.split())
+    assert outputs(a) == first
+
+
 def _model_sha(config: Path) -> str:
     import hashlib
 

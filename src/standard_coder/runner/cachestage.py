@@ -74,34 +74,51 @@ def lookup(session: RunSession, name: str, fingerprint: str) -> tuple[str, str |
 
 
 def restore(session: RunSession, name: str, view: StageView, fingerprint: str) -> Restored | None:
-    """Put the outputs stored for ``fingerprint`` in place; None when nothing usable is stored."""
+    """Put the outputs stored for ``fingerprint`` in place; None when nothing usable is stored.
+
+    The local store is asked first, then the remote: a local entry that fails its checksum is
+    set aside and the remote's copy is pulled (it was thrown away with the local one)."""
     settings = session.pipeline.run_cache
     if settings is None or not view.outputs:
         return None
+    from standard_coder.runner.runcache import unpack
+
     local = LocalStore(settings.dir)
-    source = "local"
+    remote_after = "; trying the remote" if settings.remote else "; running the stage"
     try:
         entry = local.read_entry(fingerprint)
+        if entry is not None:
+            unpack(local, entry, _outputs(view))
+            return Restored(entry, "local")
+    except CacheCorrupt as exc:
+        _corrupt(session, name, fingerprint, local, "local", f"{exc}{remote_after}")
+    except Exception as exc:  # a full disk, an unreadable store: run the stage
+        log.warning("stage %s: run cache (local) unusable: %s; running the stage", name, exc)
+        return None
+    try:
+        remote = _remote(session)
+        if remote is None:
+            return None
+        entry = remote.pull(local, fingerprint)
         if entry is None:
-            remote = _remote(session)
-            if remote is None:
-                return None
-            source = "remote"
-            entry = remote.pull(local, fingerprint)
-            if entry is None:
-                return None
-        from standard_coder.runner.runcache import unpack
-
+            return None
         unpack(local, entry, _outputs(view))
     except CacheCorrupt as exc:
-        log.warning("stage %s: run cache: %s; running the stage", name, exc)
-        session.emit("cache_corrupt", name, str(exc), source=source, fingerprint=fingerprint)
-        local.entry_path(fingerprint).unlink(missing_ok=True)
+        _corrupt(session, name, fingerprint, local, "remote", f"{exc}; running the stage")
         return None
-    except Exception as exc:  # a remote that cannot be reached, a full disk: run the stage
-        log.warning("stage %s: run cache (%s) unusable: %s; running the stage", name, source, exc)
+    except Exception as exc:  # a remote that cannot be reached: run the stage
+        log.warning("stage %s: run cache (remote) unusable: %s; running the stage", name, exc)
         return None
-    return Restored(entry, source)
+    return Restored(entry, "remote")
+
+
+def _corrupt(
+    session: RunSession, name: str, fingerprint: str, local: LocalStore, source: str, said: str
+) -> None:
+    """Say a stored entry failed its checksum, and drop the local entry (rebuilt later)."""
+    log.warning("stage %s: run cache: %s", name, said)
+    session.emit("cache_corrupt", name, said, source=source, fingerprint=fingerprint)
+    local.entry_path(fingerprint).unlink(missing_ok=True)
 
 
 def store(
