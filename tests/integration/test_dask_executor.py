@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -289,3 +290,74 @@ def test_tiny_flagship_through_the_cluster_matches_a_local_run(
     assert "models/auto/model.pt" in first and "raw/mined_commits.sqlite" in first
     differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
     assert not differing, differing
+
+
+def test_a_scheduler_without_workers_is_said_and_ctrl_c_ends_the_wait(tmp_path: Path) -> None:
+    """No worker: items waited on the scheduler without a word, and a stop waited for them
+    forever (queued items were never cancelled). The map says the cluster has no worker, and
+    Ctrl-C cancels what no worker took: exit 130, the items left for the next run."""
+    if not DASK.exists():
+        pytest.skip("the dask command is not installed")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    with open(tmp_path / "scheduler.log", "wb") as log:
+        sched = subprocess.Popen(
+            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+             "--no-dashboard"], stdout=log, stderr=log, env=_env(),
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the port answers once the scheduler listens
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+        config = _project(tmp_path / "p")
+        env = _env(SC_TEST_MARKS=str(tmp_path / "p" / "marks"), SC_TEST_ITEM_S="0.2")
+        proc = subprocess.Popen(
+            _cmd(config, "--executor", address), env=env, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stderr is not None
+            said = ""
+            while "has no worker" not in said:
+                line = proc.stderr.readline()
+                assert line, f"the run ended without saying so: {said}"
+                said += line
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            _, rest = proc.communicate(timeout=60)
+            stop_s = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 130, said + rest
+        assert f"the scheduler at {address} has no worker" in " ".join(said.split())
+        assert stop_s < 20 and "Traceback" not in rest
+        assert _marks(tmp_path / "p") == []  # nothing ran, nothing was counted done
+    finally:
+        sched.terminate()
+        sched.wait(timeout=30)
+
+
+def test_the_counting_example_runs_on_the_cluster_as_it_runs_locally(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """The README's template for ctx.map: its item function lives in counting_work.py, beside
+    the pipeline file, which neither the scheduler nor a worker can import (it failed with
+    "Error during deserialization of the task graph"). Modules beside the file travel by value
+    with it."""
+    root = Path(__file__).resolve().parents[2] / "examples" / "counting"
+    sets = ["--stages", "count", "--set", "params.count.items=40", "--set", "params.count.work=50"]
+    results = []
+    for name, executor in (("local", "local"), ("dask", cluster.address)):
+        shutil.copytree(root, tmp_path / name, ignore=shutil.ignore_patterns("sc-output"))
+        config = tmp_path / name / "pipeline.toml"
+        done = subprocess.run(
+            _cmd(config, *sets, "--executor", executor), capture_output=True, text=True,
+            env=child_env(), timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        results.append((tmp_path / name / "sc-output" / "out" / "counts.jsonl").read_bytes())
+    assert results[0] == results[1] and results[0].count(b"\n") == 40

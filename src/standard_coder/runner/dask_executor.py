@@ -147,9 +147,8 @@ class DaskExecutor(_ContextManager):
 
     @property
     def workers(self) -> int:
-        """Workers the scheduler knows now (at least 1)."""
-        client = self._get_client()
-        return max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        """Workers the scheduler knows now (at least 1: the pool size a map plans for)."""
+        return max(1, _worker_count(self._get_client()))
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -175,9 +174,17 @@ class DaskExecutor(_ContextManager):
         """See :meth:`~standard_coder.runner.executor.Executor.map`."""
         from distributed import Event, as_completed
 
-        client = self._get_client()
+        try:
+            client = self._get_client()
+        except ExecutorUnavailable:
+            if should_stop():  # stopped while connecting: nothing ran, nothing to say but that
+                return
+            raise
         call = _by_value(fn)
-        limit = self._max_in_flight or max(2, 2 * self.workers)
+        n_workers = _worker_count(client)
+        if n_workers == 0:
+            log.warning(NO_WORKERS, self.address, self.address)
+        limit = self._max_in_flight or max(2, 2 * max(1, n_workers))
         done_count = 0
         stop_name = f"sc-stop-{uuid.uuid4().hex}"
         stop_event = Event(stop_name, client=client)
@@ -192,6 +199,7 @@ class DaskExecutor(_ContextManager):
             pending.add(fut)
             return fut
 
+        idle_since, warned = time.monotonic(), n_workers == 0
         try:
             while True:
                 if more:
@@ -200,14 +208,26 @@ class DaskExecutor(_ContextManager):
                     return
                 done = _next_done(pending, 0.2)
                 for fut in done:
+                    if fut not in in_flight:  # cancelled below: not done, redone next run
+                        continue
                     item = in_flight.pop(fut)
                     finished, result = fut.result()
                     if finished:
                         done_count += 1
                         yield item, result
+                if done:
+                    idle_since = time.monotonic()
+                elif not warned and time.monotonic() - idle_since > IDLE_WARN_S:
+                    warned = True  # once: the workers may have gone since the map began
+                    if _worker_count(client) == 0:
+                        log.warning(NO_WORKERS, self.address, self.address)
                 if should_stop() and not stopping:
                     stopping, more = True, False
                     stop_event.set()  # items in flight that poll stop_requested() end now
+                if stopping:  # an item no worker runs would be waited for forever
+                    for fut in _not_running(client, in_flight):
+                        fut.cancel()
+                        del in_flight[fut]
         finally:
             log.info("dask: %d item(s) done on %s", done_count, self.address)
             for fut in in_flight:
@@ -246,22 +266,76 @@ class _ByValue:
 
 
 def _by_value(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``fn``, or its code when its module cannot be imported elsewhere (a pipeline loaded from
-    a file, ``[pipeline] entry = "file.py:build"``)."""
+    """``fn``, or its code when its module cannot be imported elsewhere: a pipeline loaded from
+    a file (``[pipeline] entry = "file.py:build"``) and the modules beside that file that it
+    imports (the runner put its folder on ``sys.path``; workers and the scheduler have none of
+    them), sent with whatever of theirs ``fn`` reaches (:func:`_entry_folder_modules`)."""
     import sys
 
-    from standard_coder.runner.entry import ENTRY_PREFIX
-
-    module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    if module is None or not module.__name__.startswith(ENTRY_PREFIX):
+    local = _entry_folder_modules()
+    module = getattr(fn, "__module__", "") or ""
+    if module.split(".")[0] not in local:
         return fn
     import cloudpickle
 
-    cloudpickle.register_pickle_by_value(module)
+    for name in local:
+        cloudpickle.register_pickle_by_value(sys.modules[name])
     try:
         return _ByValue(cloudpickle.dumps(fn))
     finally:
-        cloudpickle.unregister_pickle_by_value(module)
+        for name in local:
+            cloudpickle.unregister_pickle_by_value(sys.modules[name])
+
+
+def _entry_folder_modules() -> list[str]:
+    """Top-level modules loaded from a pipeline file's folder: the file itself (``_sc_entry_``)
+    and the module files beside it (a package there may be installed where the workers are: it
+    travels by name, as before)."""
+    import sys
+    from pathlib import Path
+
+    from standard_coder.runner.entry import ENTRY_PREFIX
+
+    loaded = list(sys.modules.items())
+    files = [getattr(m, "__file__", None) for name, m in loaded if name.startswith(ENTRY_PREFIX)]
+    folders = {Path(f).parent for f in files if f}
+    if not folders:
+        return []
+    out = []
+    for name, m in loaded:
+        path = getattr(m, "__file__", None)
+        if "." in name or not path:
+            continue
+        where = Path(path).parent
+        if name.startswith(ENTRY_PREFIX) or (where in folders and Path(path).name != "__init__.py"):
+            out.append(name)
+    return sorted(out)
+
+
+NO_WORKERS = (
+    "executor dask: the scheduler at %s has no worker: items wait until one joins "
+    "(start one: dask worker %s); Ctrl-C stops the run"
+)
+IDLE_WARN_S = 30.0
+"""Seconds without a finished item before the map checks that the cluster still has a worker."""
+
+
+def _worker_count(client: Any) -> int:
+    """Workers the scheduler knows now (-1 when it cannot say)."""
+    try:
+        return len(client.scheduler_info(n_workers=-1).get("workers", {}))
+    except Exception:  # the scheduler went away: the futures say so
+        return -1
+
+
+def _not_running(client: Any, in_flight: Iterable[Any]) -> list[Any]:
+    """The futures of ``in_flight`` no worker has taken (queued on the scheduler, or their
+    worker died): after a stop they are cancelled, not waited for (each is redone next run)."""
+    try:
+        taken = {key for keys in client.processing().values() for key in keys}
+    except Exception:  # the scheduler went away: the futures fail and say so
+        return []
+    return [f for f in in_flight if f.status == "pending" and f.key not in taken]
 
 
 def _next_done(pending: Any, timeout_s: float) -> list[Any]:
