@@ -802,6 +802,15 @@ def test_standing_in_a_submodule_of_the_mined_repository_names_both(
         f"(it is in the repository {out / 'repos' / 'repo-0'}, which the config does not mine"
         in (" ".join(proc.stderr.split()))
     )
+    # --repo naming one configured repository, the commit in another: that one is named
+    (sub_src / "lib_only.py").write_text("def f():\n    return 2\n")
+    _git(sub_src, "add", "lib_only.py")
+    _git(sub_src, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-qm", "lib only")
+    lib_head = _git(sub_src, "rev-parse", "HEAD").strip()
+    proc = cli("estimate", "-c", config, "--set", two, "--repo", str(sup), lib_head)
+    assert proc.returncode == 2, proc.stderr
+    said = " ".join(proc.stderr.split())
+    assert f"no such commit in {sup}; it is in {sub_src}, also configured: --repo {sub_src}" in said
 
 
 def test_a_patch_prices_as_the_same_change_in_the_working_tree(

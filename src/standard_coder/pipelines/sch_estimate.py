@@ -168,7 +168,13 @@ def estimate(
     if target.diff is None:
         where = resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
         if not target.worktree:
-            ids, merges, note = _revisions(where, target.rev)
+            try:
+                ids, merges, note = _revisions(where, target.rev)
+            except EstimateInputError as exc:
+                raise EstimateInputError(
+                    str(exc) + _held_elsewhere(cfg, where, target.rev)
+                ) from None
+
     elif repo is not None:  # a patch reads --repo only for a hybrid model: checked all the same
         resolve_repo(cfg, repo, cwd or Path(os.getcwd()))
     model, rep, layout = load_model(cfg)
@@ -243,6 +249,24 @@ def estimate(
     if layout.db.is_file():
         _say_reapplied(doc, records, layout.db, None if where is None else _mined_ids(cfg, where))
     return doc
+
+
+def _held_elsewhere(cfg: FlagshipConfig, where: Path, rev: str | None) -> str:
+    """``"; it is in X (configured): --repo X"`` when another configured repository holds the
+    revision ``where`` lacks (several repositories mined, --repo naming another one), else ""."""
+    from standard_coder.sch.estimate import EstimateError, resolve_revisions
+
+    if not rev:
+        return ""
+    for other in configured_repos(cfg):
+        if other.resolve() == where.resolve():
+            continue
+        try:
+            if resolve_revisions(other, rev).ids:
+                return f"; it is in {other}, also configured: --repo {other}"
+        except (EstimateError, OSError):
+            continue
+    return ""
 
 
 def _revisions(where: Path, rev: str | None) -> tuple[list[str], list[str], str]:
