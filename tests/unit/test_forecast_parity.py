@@ -238,7 +238,8 @@ def test_one_past_sprint_warns_and_widens(tmp_path: Path) -> None:
     # the same single sprint repeated three times is "enough" history: not widened
     same = {"sprints": [{**EXAMPLE_HISTORY[0], "sprint_id": f"H{i}"} for i in range(3)]}
     sure = forecast_sprint(s, HistoricalOutcomes.model_validate(same), options=opts)
-    assert sure["warnings"] == [] and sure["throughput"]["widen_sigma"] == 0.0
+    unsure = [w for w in sure["warnings"] if "past pace" not in w]  # the capacity's note aside
+    assert unsure == [] and sure["throughput"]["widen_sigma"] == 0.0
     # the widened forecast is less sure either way (nearer 0.5) than the narrow one
     assert abs(weak["p_complete_by_end"] - 0.5) < abs(sure["p_complete_by_end"] - 0.5)
     lo, hi = weak["remaining_sch"]["p15"], weak["remaining_sch"]["p85"]
@@ -254,7 +255,8 @@ def test_done_far_above_committed_warns_and_widens() -> None:
         HistoricalOutcomes.model_validate({"sprints": sprints}),
         ForecastOptions(),
     )
-    (warning,) = check.warnings
+    # (the capacity's note: this fixture's 11 h a day is under the inflated pace; not widening)
+    (warning,) = [w for w in check.warnings if "past pace" not in w]
     assert sprints[2]["sprint_id"] in warning and "committed_sch" in warning
     assert check.widen_sigma == WIDEN_SIGMA
 

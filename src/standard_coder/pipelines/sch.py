@@ -426,7 +426,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 code_files=[
                     Path(sch_forecast.__file__),
                     # [forecasting] back from the params, as the simulator's options
-                    *package_sources("pipelines/sch_options.py", "forecasting"),
+                    *package_sources("pipelines/sch_options.py", "forecasting", "sch/words.py"),
                     # how a ticket's changes are priced (estimate's draws)
                     *(
                         package_sources(

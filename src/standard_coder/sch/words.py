@@ -3,8 +3,8 @@ the report). Dependency-free: the CLI imports it at start-up."""
 
 SCH_EXPLAINED = (
     "SCH = standard-coder hours: the coding time a standard coder would need for a change, as "
-    "the effort model estimates it from the code itself; per change, the mean of the model's "
-    "distribution truncated to 1 h, as in the paper (a scale to rank and add changes on, never "
+    "the effort model estimates it from the code itself: the mean of the model's distribution "
+    "truncated to 1 h per change, as in the paper (a scale to rank and add changes on, never "
     "above 1 h a change)."
 )
 """One definition, shown wherever SCH hours are (``estimate`` adds its quantiles)."""
