@@ -193,6 +193,20 @@ def test_a_damaged_local_object_is_pulled_again_from_the_remote(tmp_path: Path) 
     assert outputs(a) == first
 
 
+def test_a_remote_that_cannot_be_used_is_said_once_a_run(tmp_path: Path) -> None:
+    """A remote under a plain file: every stage runs and stores locally, and the run said so
+    twice per stage (pull and push); once is enough."""
+    (tmp_path / "plain").write_text("not a folder")
+    config = project(
+        tmp_path / "p", f'[cache]\nremote = "{(tmp_path / "plain" / "rc").as_uri()}"\n'
+    )
+    done = cli("pipeline", config)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "run cache" in line]
+    assert len(said) == 1 and "said once this run" in said[0], said
+    assert named(last_run(config), "stage_running") == STAGES
+
+
 def _model_sha(config: Path) -> str:
     import hashlib
 

@@ -32,6 +32,19 @@ def _remote(session: RunSession) -> RemoteStore | None:
     return RemoteStore(settings.remote, settings.remote_options)
 
 
+def _remote_problem(session: RunSession, name: str, said: str) -> None:
+    """Warn of a remote that cannot be used once per run; later stages' alike at debug."""
+    settings = session.pipeline.run_cache
+    remote = settings.remote if settings is not None else ""
+    if remote in session.cache_said:
+        log.debug("stage %s: %s", name, said)
+        return
+    session.cache_said.add(remote or "")
+    log.warning(
+        "stage %s: %s (said once this run: every stage runs and stores locally)", name, said
+    )
+
+
 def forget(session: RunSession, fingerprint: str) -> None:
     """Drop the local entry for ``fingerprint`` (its restored outputs did not check out)."""
     settings = session.pipeline.run_cache
@@ -107,7 +120,7 @@ def restore(session: RunSession, name: str, view: StageView, fingerprint: str) -
         _corrupt(session, name, fingerprint, local, "remote", f"{exc}; running the stage")
         return None
     except Exception as exc:  # a remote that cannot be reached: run the stage
-        log.warning("stage %s: run cache (remote) unusable: %s; running the stage", name, exc)
+        _remote_problem(session, name, f"run cache (remote) unusable: {exc}; running the stage")
         return None
     return Restored(entry, "remote")
 
@@ -162,7 +175,7 @@ def store(
             sent = remote.push(local, entry)  # objects missing there (or damaged) only
             to = "local+remote"
     except Exception as exc:
-        log.warning("stage %s: run cache: push to %s failed: %s", name, settings.remote, exc)
+        _remote_problem(session, name, f"run cache: push to {settings.remote} failed: {exc}")
     session.emit(
         "cache_pushed",
         name,

@@ -85,6 +85,9 @@ class RunSession:
         # ctx.map's executor for a cluster spec (``dask://...``): one per run, so every map of
         # every stage reuses one client connection (closed by close_executors at run end)
         self.executors: dict[str, Any] = {}
+        # run-cache problems already said this run (a remote that cannot be reached is said
+        # once, not twice per stage)
+        self.cache_said: set[str] = set()
         # called before a stage runs (not when skipped): the engine writes the run's stamp
         self.before_stage_runs: Callable[[], None] | None = None
         # called as a stage's own code starts: the engine records it in the run state, so that
