@@ -96,7 +96,13 @@ def _defaults_for(checkpoint: Path, overrides: list[str]) -> Any:
 def _print_metrics(path: Path, other_repos: bool, own_baseline: bool = False) -> None:
     """The key figures (the pipeline summary's table) on stdout, its warnings on stderr;
     ``own_baseline``: the checkpoint scored is the run's LOC baseline (both columns are it)."""
-    from standard_coder.pipelines.sch_summary import metric_table, warnings, wrap_lines
+    from standard_coder.pipelines.sch_summary import (
+        metric_table,
+        spread_line,
+        sure_line,
+        warnings,
+        wrap_lines,
+    )
     from standard_coder.runner.console import terminal_columns
 
     ev = json.loads(path.read_text(encoding="utf-8"))
@@ -106,6 +112,10 @@ def _print_metrics(path: Path, other_repos: bool, own_baseline: bool = False) ->
     if own_baseline:  # its "SCH model" column is the baseline, scored against itself
         title += ": the checkpoint is the LOC baseline, so both columns are the baseline's"
     typer.echo(metric_table(ev, title, terminal_columns(sys.stdout)))  # figures never split
+    words = [line for line in (sure_line(ev), spread_line(ev)) if line]  # as the summary's
+    for line in wrap_lines([_scored(w) if other_repos else w for w in words],
+                           terminal_columns(sys.stdout)):  # fmt: skip
+        typer.echo(line)
     said = [f"warning: {_scored(w) if other_repos else w}" for w in warnings(ev)]
     for line in wrap_lines(said, terminal_columns(sys.stderr)):  # the run summary's wrapping
         typer.echo(line, err=True)
