@@ -148,27 +148,36 @@ def test_code_version_change_and_force(root: Path) -> None:
     assert reasons(sink, "stage_cache_miss") == {"prepare": "forced"}
 
 
+def _user_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, files: dict[str, str]
+) -> Any:
+    """A package ``name`` of ``files`` under ``tmp_path/src`` on ``sys.path``; its ``stages``."""
+    import importlib
+
+    pkg = tmp_path / "src" / name
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    for file, text in files.items():
+        (pkg / file).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    return importlib.import_module(f"{name}.stages")
+
+
 def test_a_helper_module_change_reruns_a_stage_that_imports_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without ``code_files`` a stage's code version covers its module and the user code that
     module imports (``runner/codeclosure.py``): editing a helper in another module reruns it,
     editing a module it does not import does not."""
-    import importlib
-
-    pkg = tmp_path / "src" / "userpipe"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "stages.py").write_text(
-        "from pathlib import Path\n"
+    stages = _user_package(tmp_path, monkeypatch, "userpipe", {
+        "stages.py": "from pathlib import Path\n"
         "from userpipe.helpers import scale\n"
         "def build(ctx):\n"
-        "    Path(ctx.base_dir.parent, 'out.txt').write_text(str(scale(2)))\n"
-    )
-    (pkg / "helpers.py").write_text("def scale(x):\n    return x * 10\n")
-    (pkg / "unrelated.py").write_text("A = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "src"))
-    stages = importlib.import_module("userpipe.stages")
+        "    Path(ctx.base_dir.parent, 'out.txt').write_text(str(scale(2)))\n",
+        "helpers.py": "def scale(x):\n    return x * 10\n",
+        "unrelated.py": "A = 1\n",
+    })  # fmt: skip
+    pkg = tmp_path / "src" / "userpipe"
 
     def pipe() -> Pipeline:
         stage = Stage(name="build", run=stages.build, outputs=(tmp_path / "out.txt",))
@@ -196,20 +205,13 @@ def test_a_builder_that_switches_the_function_a_stage_runs_reruns_it(
     """A stage whose builder switched ``run`` to another function of the same, unchanged
     module was up to date (the code version hashed the module's files only) and kept the old
     function's outputs: it reruns and says which function runs now."""
-    import importlib
-
-    pkg = tmp_path / "src" / "switchpipe"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "stages.py").write_text(
-        "from pathlib import Path\n"
+    stages = _user_package(tmp_path, monkeypatch, "switchpipe", {
+        "stages.py": "from pathlib import Path\n"
         "def evaluate(ctx):\n"
         "    Path(ctx.base_dir.parent, 'out.txt').write_text('v1')\n"
         "def evaluate_v2(ctx):\n"
-        "    Path(ctx.base_dir.parent, 'out.txt').write_text('v2')\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path / "src"))
-    stages = importlib.import_module("switchpipe.stages")
+        "    Path(ctx.base_dir.parent, 'out.txt').write_text('v2')\n",
+    })  # fmt: skip
 
     def pipe(fn: Any) -> Pipeline:
         stage = Stage(name="evaluate", run=fn, outputs=(tmp_path / "out.txt",))
@@ -233,20 +235,15 @@ def test_a_partial_bound_to_an_object_is_up_to_date_and_its_module_edit_reruns_i
     "code changed" on every run, and its code version hashed ``functools.py`` instead of the
     user's module: the bound object is data (``params``), the function's module is the code."""
     import functools
-    import importlib
 
-    pkg = tmp_path / "src" / "partialpipe"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "stages.py").write_text(
-        "from pathlib import Path\n"
+    stages = _user_package(tmp_path, monkeypatch, "partialpipe", {
+        "stages.py": "from pathlib import Path\n"
         "class Cfg:\n"
         "    scale = 2\n"
         "def train(ctx, cfg):\n"
-        "    Path(ctx.base_dir.parent, 'out.txt').write_text(str(cfg.scale))\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path / "src"))
-    stages = importlib.import_module("partialpipe.stages")
+        "    Path(ctx.base_dir.parent, 'out.txt').write_text(str(cfg.scale))\n",
+    })  # fmt: skip
+    pkg = tmp_path / "src" / "partialpipe"
 
     def pipe() -> Pipeline:
         fn = functools.partial(stages.train, cfg=stages.Cfg())  # a new object each build
