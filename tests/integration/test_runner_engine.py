@@ -258,6 +258,35 @@ def test_a_partial_bound_to_an_object_is_up_to_date_and_its_module_edit_reruns_i
     assert reasons(sink, "stage_cache_miss") == {"train": "code changed: src/partialpipe/stages.py"}
 
 
+def test_a_partial_whose_bound_value_changes_reruns_and_says_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bound value with a JSON form (``lr=0.5``) is part of the code version: changing it
+    reran nothing and kept the old output; the reason names both bindings."""
+    import functools
+
+    stages = _user_package(tmp_path, monkeypatch, "boundpipe", {
+        "stages.py": "from pathlib import Path\n"
+        "def train(ctx, lr):\n"
+        "    Path(ctx.base_dir.parent, 'out.txt').write_text(str(lr))\n",
+    })  # fmt: skip
+
+    def pipe(lr: float) -> Pipeline:
+        fn = functools.partial(functools.partial(stages.train), lr=lr)  # nested: unwrapped
+        stage = Stage(name="train", run=fn, outputs=(tmp_path / "out.txt",))
+        return Pipeline(name="u", stages=[stage], base_dir=tmp_path / "state")
+
+    run(pipe(0.1))
+    _, sink = run(pipe(0.1))
+    assert reasons(sink, "stage_skipped") == {"train": "up to date"}
+    _, sink = run(pipe(0.5))
+    assert reasons(sink, "stage_cache_miss") == {
+        "train": "code changed: runs boundpipe.stages.train(lr=0.5) "
+        "(was boundpipe.stages.train(lr=0.1))"
+    }
+    assert (tmp_path / "out.txt").read_text() == "0.5"
+
+
 def test_a_changed_code_file_outside_the_project_is_named_as_python_imports_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -192,15 +192,42 @@ RUN_KEY = "run: "
 
 
 def run_name(run: object) -> str:
-    """``module.qualname`` of a stage's function (a ``functools.partial``'s function: its bound
-    arguments are data, which ``params`` fingerprint; a callable object's class)."""
+    """``module.qualname`` of a stage's function (a callable object's class); a
+    ``functools.partial``'s function with its bound arguments, ``steps.train(lr=0.5)``:
+    each by its JSON text when it has a faithful one (as params), else by its type
+    (``<Tokenizer>``: an object's text holds a memory address that changes every run)."""
     target = _unwrap(run)
     target = target if hasattr(target, "__qualname__") else type(target)
     module = getattr(target, "__module__", "") or ""
     if module.startswith("_sc_entry_"):  # a pipeline file's (runner.entry): named by the file
         source = getattr(sys.modules.get(module), "__file__", None)
         module = Path(source).name if source else module
-    return f"{module}.{getattr(target, '__qualname__', '?')}"
+    return f"{module}.{getattr(target, '__qualname__', '?')}{_bound_text(run)}"
+
+
+def _bound_text(run: object) -> str:
+    """``(0.1, lr=0.5)``: the arguments a (nested) ``functools.partial`` binds, innermost
+    first as the call receives them; empty for anything else."""
+    import functools
+
+    args: list[object] = []
+    keywords: dict[str, object] = {}
+    while isinstance(run, functools.partial):
+        args[:0] = run.args  # an outer partial's positional arguments come after the inner's
+        keywords = {**run.keywords, **keywords}  # the outer's keywords win
+        run = run.func
+    if not args and not keywords:
+        return ""
+    texts = [_argument_text(a) for a in args]
+    texts += [f"{k}={_argument_text(v)}" for k, v in sorted(keywords.items())]
+    return f"({', '.join(texts)})"
+
+
+def _argument_text(value: object) -> str:
+    """A bound argument's JSON text, or ``<Type>`` when it has no faithful JSON form."""
+    if param_problem({"value": value}) is not None:
+        return f"<{type(value).__name__}>"
+    return json.dumps(value, sort_keys=True, default=json_default)
 
 
 def _unwrap(run: object) -> object:
