@@ -352,3 +352,28 @@ def test_status_names_the_upstream_when_the_path_a_stage_reads_moves(tmp_path: P
     (tmp_path / "sprint.txt").write_text("s2\n")
     plans = {p.stage: (p.run, p.reason) for p in plan_pipeline(pipeline("auto"))}
     assert plans["forecast"] == (True, "input changed: sprint.txt"), plans
+
+
+def test_a_stage_s_own_new_input_is_its_reason_while_upstream_also_runs(tmp_path: Path) -> None:
+    """A new input of the stage's own, said with ``(new)``, was taken for an upstream output
+    and the reason became "upstream will run"."""
+    (tmp_path / "a.txt").write_text("1")
+    (tmp_path / "extra.txt").write_text("x")
+
+    def a(ctx: Any) -> None:
+        (tmp_path / "out_a.txt").write_text((tmp_path / "a.txt").read_text())
+
+    def b(ctx: Any) -> None:
+        (tmp_path / "out_b.txt").write_text("b")
+
+    def pipeline(extra: bool) -> Pipeline:
+        inputs = (tmp_path / "out_a.txt", *((tmp_path / "extra.txt",) if extra else ()))
+        return Pipeline(name="u", base_dir=tmp_path / "state", stages=[
+            Stage(name="a", run=a, inputs=(tmp_path / "a.txt",), outputs=(tmp_path / "out_a.txt",)),
+            Stage(name="b", run=b, deps=("a",), inputs=inputs, outputs=(tmp_path / "out_b.txt",)),
+        ])  # fmt: skip
+
+    run(pipeline(False))
+    (tmp_path / "a.txt").write_text("2")
+    plans = {p.stage: (p.run, p.reason) for p in plan_pipeline(pipeline(True))}
+    assert plans["b"] == (True, "input changed: extra.txt (new)"), plans

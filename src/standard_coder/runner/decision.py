@@ -87,6 +87,8 @@ class Decision:
     skip: bool
     code: Reason
     detail: str = ""
+    input: str = ""
+    """``input changed``: the input it is about, bare (``detail`` can add ``(new)``)."""
 
     @property
     def reason(self) -> str:
@@ -233,14 +235,15 @@ def decide(
             if added and dropped
             else (f"{added[0]} (new)" if added else f"{dropped[0]} (no longer read)")
         )
-        return Decision(False, Reason.INPUT_CHANGED, said), None, None
+        about = added[0] if added else dropped[0]
+        return Decision(False, Reason.INPUT_CHANGED, said, about), None, None
     in_scan = scan(inputs, cache, old_inputs, manifest.get(mf.INPUT_TOKENS))
     for spec in inputs:
         if in_scan.checksums[spec.name] != old_inputs[spec.name]:
             where = _changed_file(
                 spec.name, in_scan.files.get(spec.name, {}), old_files().get(spec.name)
             )
-            return Decision(False, Reason.INPUT_CHANGED, where), in_scan, None
+            return Decision(False, Reason.INPUT_CHANGED, where, where), in_scan, None
     current = fingerprint(
         inputs_checksum=in_scan.checksum,
         params=params,

@@ -275,7 +275,7 @@ def _upstream_input(view: StageView, decision: Decision) -> bool:
         return False
     upstream = {spec.name for specs in view.reads_from.values() for spec in specs}
     own = [spec.name for spec in view.inputs if spec.name not in upstream]
-    changed = decision.detail
+    changed = decision.input or decision.detail
     return not any(changed == n or changed.startswith(n.rstrip("/") + "/") for n in own)
 
 
