@@ -361,3 +361,51 @@ def test_the_counting_example_runs_on_the_cluster_as_it_runs_locally(
         assert done.returncode == 0, done.stderr
         results.append((tmp_path / name / "sc-output" / "out" / "counts.jsonl").read_bytes())
     assert results[0] == results[1] and results[0].count(b"\n") == 40
+
+
+def test_workers_that_die_after_the_first_idle_check_are_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The idle check ran once: a worker alive at the first 30 s without a finished item and
+    dead later was never said. It is checked every idle period until the workers are gone."""
+    import logging
+
+    import dask_items
+
+    from standard_coder.runner import dask_executor
+
+    if not DASK.exists():
+        pytest.skip("the dask command is not installed")
+    monkeypatch.setattr(dask_executor, "IDLE_WARN_S", 1.0)  # the 30 s, shortened
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = []
+    with open(tmp_path / "cluster.log", "wb") as log:
+        for args in (
+            ["scheduler", "--host", "127.0.0.1", "--port", str(port)],
+            ["worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1"],
+        ):
+            procs.append(subprocess.Popen([str(DASK), *args, "--no-dashboard"], stdout=log,
+                                          stderr=log, env=_env()))  # fmt: skip
+    executor = dask_executor.DaskExecutor(address)
+    try:
+        executor._get_client().wait_for_workers(1, timeout=120)
+        marks = tmp_path / "marks"
+        marks.mkdir()
+        items = [(i, i, str(marks), 8.0) for i in range(2)]  # longer than two idle periods
+        started = time.monotonic()
+
+        def should_stop() -> bool:
+            if procs[1].poll() is None and time.monotonic() - started > 2.5:
+                procs[1].kill()  # after the first idle check saw it alive
+            return "has no worker" in caplog.text or time.monotonic() - started > 60
+
+        with caplog.at_level(logging.WARNING, logger=dask_executor.log.name):
+            got = list(executor.map(dask_items.work, items, should_stop))
+        assert got == [] and "has no worker" in caplog.text, caplog.text
+        assert time.monotonic() - started < 30
+    finally:
+        executor.close()
+        for p in procs:
+            p.kill()
+            p.wait()

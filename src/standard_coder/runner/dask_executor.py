@@ -218,8 +218,11 @@ class DaskExecutor(_ContextManager):
                 if done:
                     idle_since = time.monotonic()
                 elif not warned and time.monotonic() - idle_since > IDLE_WARN_S:
-                    warned = True  # once: the workers may have gone since the map began
+                    # every IDLE_WARN_S without a finished item: the workers may have gone
+                    # since the map began (said once; live workers on long items say nothing)
+                    idle_since = time.monotonic()
                     if _worker_count(client) == 0:
+                        warned = True
                         log.warning(NO_WORKERS, self.address, self.address)
                 if should_stop() and not stopping:
                     stopping, more = True, False
