@@ -98,7 +98,7 @@ def test_the_draws_average_the_mapped_sch_so_totals_sit_inside_their_range(
     """With a calibration map far from the identity the raw draws' mean is not the SCH: the
     draws are moved to it, so a range's total SCH lies inside its q10-q90, and team output's
     and the forecast's draws add up to the same SCH."""
-    from standard_coder.sch.estimate import sch_draws
+    from standard_coder.sch.draws import sch_draws
     from standard_coder.sch.predictors.sch_map import match_mean
 
     model, rep, commits = shift_model
@@ -216,7 +216,7 @@ def test_a_commit_read_from_git_has_the_mines_author(tmp_path: Path) -> None:
 def test_a_change_draws_the_same_alone_or_in_a_batch(shift_model: Fitted) -> None:
     """A change inside a range or a team-output batch gets bit-for-bit the draws it gets alone
     (``estimate`` of one commit): a batched forward pass and mean matching differed by ~1e-7."""
-    from standard_coder.sch.estimate import sch_draws
+    from standard_coder.sch.draws import sch_draws
 
     model, rep, commits = shift_model
     some = [c for c in commits if c.files][:12]

@@ -41,6 +41,7 @@ MODEL_CODE = (
     "sch/dataset.py",
     "sch/stats.py",
     "sch/records.py",
+    "sch/totals.py",  # how a total's draws pair (the model's total_correlation)
 )
 """Where a trained model and its representation are read and applied: part of the code version
 of every stage that prices changes with them (``team_output``, a forecast with diffs), since a
@@ -317,6 +318,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     "sch/evaluation.py",
                     "sch/stats.py",  # the metrics' Spearman and bins
                     "sch/target_intervals.py",  # the targets' verdicts
+                    "sch/totals.py",  # the errors' correlation over time, totals' coverage
+                    "sch/estimate.py",  # the held-out totals' draws (sch_draws)
                     "sch/records.py",
                     "sch/mining",  # how the mined commits, merges and pulls are read back
                     "sch/teamsim/team.py",  # load_truth: how a truth.json is read

@@ -1,12 +1,12 @@
 """Ticket effort from the trained SCH model: the bridge between ``train_sch`` and ``forecast``.
 
 A ticket's changes are its diff text, or its commit ids looked up in the mined database. Each
-change is priced as ``estimate`` and team output price it: estimate's ``N_DRAWS`` draws from the
+change is priced as ``estimate`` and team output price it: ``N_DRAWS`` draws from the
 model's distribution truncated to [0, 1] h (whose mean is the change's SCH;
-``sch.estimate.sch_draws``), seeded as estimate seeds them (``runner.seed`` and the full commit
+``sch.draws.sch_draws``), seeded as estimate seeds them (``runner.seed`` and the full commit
 id, or a diff's files), so a ticket of one commit has that commit's ``estimate`` q10/mean/q90;
 0 h for a change with no file in the mined languages. A ticket's changes are summed draw by draw
-(independent: each change has its own seed).
+as ``estimate`` sums a range's, paired at the model's error correlation (``sch.totals``).
 """
 
 from __future__ import annotations
@@ -170,16 +170,14 @@ def model_effort_for(
     """
     from standard_coder.forecasting.inputs import ForecastInputError
     from standard_coder.forecasting.validate import NOT_MINED_WHY
-    from standard_coder.sch.estimate import (
+    from standard_coder.sch.draws import (
         N_DRAWS,  # estimate's count: a change has the q10/q90 estimate gives it
-        EstimateError,
-        Languages,
         change_seed,
-        patch_record,
         sch_draws,
-        seed_label,
     )
+    from standard_coder.sch.estimate import EstimateError, Languages, patch_record, seed_label
     from standard_coder.sch.patch_mail import patch_commit_id
+    from standard_coder.sch.totals import correlated_total, total_key
 
     model, rep = load_effort_model(model_path, rep_dir, device)
     if ticket_effort == "delivery" and model.predictor != "multitask":
@@ -222,11 +220,12 @@ def model_effort_for(
                 out[t.id] = delivery_draws(model, rep, records, rng)
                 continue
             out[t.id] = np.zeros(N_DRAWS)
-            if records:  # the same draws as estimate's for each change, summed
+            if records:  # the same draws as estimate's for each change, summed as it sums
                 seeds = [change_seed(seed, label) for label in labels]
                 draws = sch_draws(model, rep.transform(records), N_DRAWS, seeds)
-                counted = np.array([1.0 if r.files else 0.0 for r in records])
-                out[t.id] = counted @ draws
+                counted = np.array([[1.0] if r.files else [0.0] for r in records])
+                rho = getattr(model, "total_correlation_", 0.0)
+                out[t.id] = correlated_total(counted * draws, rho, total_key(seed, labels), seeds)
         return out
 
     return effort
@@ -241,7 +240,7 @@ def delivery_draws(
     import torch
 
     from standard_coder.sch.delivery.data import PR_FEATURES, DeliveryData
-    from standard_coder.sch.estimate import N_DRAWS
+    from standard_coder.sch.draws import N_DRAWS
 
     if not records:
         return np.zeros(N_DRAWS)

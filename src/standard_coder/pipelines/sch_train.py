@@ -302,9 +302,12 @@ def fit_baseline_and_pool(
     """The LOC baseline (``base_kind`` with ``base_head`` on lines added and deleted), and
     ``model`` pooled with an MDN on its size counts at ``[training] pool_size_mdn`` (the shift
     and auto predictors), as ``train_sch`` fits them; ``side_fit`` fits each model beside the
-    main one. Returns the baseline. ``benchmarks/refit_effort.py`` refits saved runs with it."""
+    main one. Then ``model``'s error correlation over time (``total_correlation_``, the ranges
+    of totals: :func:`standard_coder.sch.totals.fitted_correlation`) is measured on the fitted
+    changes. Returns the baseline. ``benchmarks/refit_effort.py`` refits saved runs with it."""
     from standard_coder.sch.predictors.pool import size_columns
     from standard_coder.sch.predictors.stage import fit_loc_baseline
+    from standard_coder.sch.totals import fitted_correlation
 
     columns = size_columns(dataset.feature_names)  # every representation has some
     pool = bool(t.pool_size_mdn and t.predictor in ("shift", "auto") and columns)
@@ -315,6 +318,7 @@ def fit_baseline_and_pool(
         size_model = side_fit(dataset.columns_view(columns, "size"), "mdn", t.mdn.model_dump(),
                               "size_mdn", "size MDN")  # fmt: skip
         model.pool_with(size_model, t.pool_size_mdn, columns)
+    model.total_correlation_ = fitted_correlation(model, dataset)["correlation"]
     return baseline
 
 

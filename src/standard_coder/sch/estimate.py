@@ -6,17 +6,18 @@ representation and the change records. :func:`git_commit_records`, :func:`worktr
 :func:`estimate_changes` prices them.
 
 Per change the model gives the SCH (mean of the predictive distribution truncated to [0, 1] h,
-the paper's standard-coder hours) and the q10/q50/q90 of that same truncated distribution. A set
-of changes is priced as the sum of independent draws from each change's distribution, so
-``total.q*`` are quantiles of the sum (not sums of quantiles), while ``total.sch_hours`` is the
-sum of the changes' ``sch_hours`` (the mean of that sum).
+the paper's standard-coder hours) and the q10/q50/q90 of that same truncated distribution
+(:mod:`standard_coder.sch.draws`). A set of changes is priced as the sum of draws from each
+change's distribution, paired at the model's error correlation (:mod:`standard_coder.sch.totals`:
+changes' errors move together, so a total's range does not narrow as if they were independent),
+so ``total.q*`` are quantiles of the sum (not sums of quantiles), while ``total.sch_hours`` is
+the sum of the changes' ``sch_hours`` (the mean of that sum).
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,17 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from standard_coder.sch.draws import N_DRAWS, change_sch, change_seed, draw_quantiles, sch_draws
 from standard_coder.sch.features.describe import describe_feature
 from standard_coder.sch.features.raw_change import left_out_counts
 from standard_coder.sch.mining.file_stats import file_stats
 from standard_coder.sch.mining.filters import author_identity, language_of
 from standard_coder.sch.mining.gitlog import git_command
 from standard_coder.sch.patch_mail import patch_body, patch_subject
-from standard_coder.sch.predictors.sch_map import match_mean
 from standard_coder.sch.predictors.stage import TruncatedDiff, parse_unified_diff
 from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
+from standard_coder.sch.totals import correlated_total, total_key
 
-N_DRAWS = 4000
 TOP_FEATURES = 5
 
 
@@ -382,14 +383,6 @@ def files_without_contents(record: CommitRecord) -> list[str]:
             if not f.is_binary and f.before is None and f.after is None]  # fmt: skip
 
 
-def change_sch(model: Any, X: np.ndarray) -> np.ndarray:
-    """Per change the SCH the evaluation and ``team_output`` report for it: the model's
-    distribution's ``sch()`` (the truncated mean, through the location-shift model's stored SCH
-    map), from one forward pass and without ``predict()``'s quantile bisection."""
-    out: np.ndarray = model.distribution(X).sch()
-    return out
-
-
 def typical_sch(model: Any, rep: Any) -> float:
     """SCH of a change whose every count is its training mean (the point ``top_features``
     measures each feature's effect towards): what "weighs most" is read against."""
@@ -447,49 +440,6 @@ def top_features(
     return out
 
 
-def _q(draws: np.ndarray) -> dict[str, float]:
-    q10, q50, q90 = np.quantile(draws, [0.1, 0.5, 0.9])
-    return {"q10": float(q10), "q50": float(q50), "q90": float(q90)}
-
-
-def sch_draws(model: Any, X: np.ndarray, n: int, seeds: Sequence[Any]) -> np.ndarray:
-    """``n`` draws per change from its predictive distribution truncated to [0, 1] h, moved so
-    that their mean is the change's SCH (:func:`change_sch`), shape (changes, n).
-
-    The SCH is the truncated mean passed through the model's calibration map (``sch_map``), so
-    the raw draws' mean can differ from it (by +20 % on a real history): each change's draws
-    are shifted on the logit scale (:func:`match_mean`; monotone, inside [0, 1] h) until their
-    mean is its SCH. A range's total SCH then sits inside its q10-q90, and a forecast ticket
-    costs on average what ``estimate`` says.
-
-    Each change is priced on its own: its own forward pass, SCH and mean matching, and its own
-    generator seeded by ``seeds[i]``, so a commit gets bit-for-bit the same draws alone
-    (``estimate``) or inside a range or a team-output batch (a batched forward pass, and the
-    matching's Newton steps over a batch, differ in the last bits). Rejection sampling; when
-    less than a quarter of the mass lies in [0, 1] h the kept draws are resampled, and with
-    none the change counts 1 h.
-    """
-    out = np.empty((len(seeds), n))
-    for i, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        one = X[i : i + 1]
-        raw = model.sample(one, 4 * n, rng)[0]
-        kept = raw[(raw >= 0.0) & (raw <= 1.0)]
-        if kept.size >= n:
-            row = kept[:n]
-        elif kept.size:
-            row = rng.choice(kept, size=n, replace=True)
-        else:
-            row = np.ones(n)
-        out[i] = match_mean(row[None, :], change_sch(model, one))[0]
-    return out
-
-
-def change_seed(seed: int, label: str) -> list[int]:
-    """A stable per-change seed (``label``: a commit id or a source name)."""
-    return [seed, zlib.crc32(label.encode("utf-8", "surrogateescape"))]
-
-
 def seed_label(key: str, value: str, record: CommitRecord, named: str | None = None) -> str:
     """A commit's id; for a patch or a working tree, its files' changes: the same change gives
     the same draws whichever way it is given (``--diff`` of ``--worktree``'s diff, say). A
@@ -523,6 +473,7 @@ def estimate_changes(
     changes: list[dict[str, Any]] = []
     total_draws = np.zeros(n_draws)
     total_sch = 0.0
+    priced: list[np.ndarray] = []
     if records:
         raws = rep.raw_changes(records)
         counts = rep.raw_matrix(raws)
@@ -543,11 +494,11 @@ def estimate_changes(
             some = 1.0 if rec.files else 0.0
             sch = float(sch_all[i]) * some
             total_sch += sch
-            total_draws = total_draws + draws[i] * some
+            priced.append(draws[i] * some)
             row: dict[str, Any] = {
                 key: value,
                 "sch_hours": sch,
-                **{k: v * some for k, v in _q(draws[i]).items()},
+                **{k: v * some for k, v in draw_quantiles(draws[i]).items()},
                 "lines_added": rec.lines_added,
                 "lines_deleted": rec.lines_deleted,
             }
@@ -569,6 +520,9 @@ def estimate_changes(
             if weigh[i]:
                 row["top_features"] = weigh[i]
             changes.append(row)
+        rho = getattr(model, "total_correlation_", 0.0)
+        shared = total_key(seed, [value for _, value in labels])
+        total_draws = correlated_total(np.array(priced), rho, shared, seeds)
     if any(c.get("top_features") for c in changes):  # what each change's effects are read against
         typical = typical_sch(model, rep)
         for c in changes:
@@ -576,6 +530,6 @@ def estimate_changes(
                 c["typical_sch_hours"] = typical
     return {
         "model": model_name,
-        "total": {"sch_hours": total_sch, **_q(total_draws)},
+        "total": {"sch_hours": total_sch, **draw_quantiles(total_draws)},
         "changes": changes,
     }

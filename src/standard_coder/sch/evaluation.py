@@ -28,6 +28,11 @@ Definitions (test split only; a change's label samples are its inferred coding h
   the raw interval as the actual (no work-inference label); ``n_test_r3`` such changes,
   ``calibration_bins_r3`` bins. NaN when fewer than ``R3_MIN_CHANGES`` (or the dataset has no
   interval column).
+* ``totals`` (``sch.totals.held_out_totals``): how often the 80 % range of the total of
+  ``window`` consecutive held-out changes holds their actual total, with the changes' draws
+  paired at the model's error correlation as ``estimate`` and ``team_output`` sum them
+  (``coverage_80``) and summed as if independent (``coverage_80_independent``); ``windows``
+  scored, ``correlation`` the model's (``total_correlation`` in ``model.pt``).
 
 Which held-out changes: the keys above are computed on changes whose label comes from a normal
 interval (label kind 0: the author's previous commit is at most the inactivity split back; a
@@ -56,6 +61,7 @@ from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.sch_map import inside_mean
 from standard_coder.sch.stats import binned_means, json_finite, spearman
 from standard_coder.sch.target_intervals import HeldOut, target_intervals
+from standard_coder.sch.totals import held_out_totals
 
 log = logging.getLogger(__name__)
 
@@ -418,6 +424,8 @@ def evaluate(
     res.update({f"{k}_all": v for k, v in every.items()})
     if "held_out" in arrays:  # how sure the four targets are (normal held-out changes)
         res["target_intervals"] = target_intervals(arrays["held_out"], seed=seed)
+    # the ranges of totals of consecutive held-out changes (estimate's totals, paired draws)
+    res["totals"] = held_out_totals(model, dataset, normal, seed=seed)
     if truth_pearson is not None:
         res["work_inference_pearson_vs_truth"] = dict(truth_pearson)
     res["n_train"] = len(dataset.index(TRAIN))

@@ -2,8 +2,11 @@
 
 The paper's use of the standard coder: output measured in standard-coder hours. Every mined
 commit is priced by the trained model; a (week, author, repository) cell sums its commits' SCH
-(means) and its q10/q90 are quantiles of the sum of independent draws from each commit's
-predictive distribution truncated to [0, 1] h (the distribution whose mean is the SCH).
+(means) and its q10/q90 are quantiles of the sum of draws from each commit's predictive
+distribution truncated to [0, 1] h (the distribution whose mean is the SCH), paired at the
+model's error correlation as ``estimate`` pairs a range's (:mod:`standard_coder.sch.totals`;
+the cell is the total). With ``join_names`` a person's cells of several addresses add up
+their totals' draws as they are (two addresses' errors paired independently).
 Authors are the mined canonical identities (``.mailmap`` resolved, lower-cased email; with
 ``merge_by_name`` the addresses of one name joined); with ``join_names`` the report joins them
 by name itself (the same rule, :func:`~standard_coder.sch.mining.identities.same_name_aliases`),
@@ -22,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from standard_coder.sch.estimate import N_DRAWS, change_seed, sch_draws
+from standard_coder.sch.draws import N_DRAWS, change_seed, sch_draws
 from standard_coder.sch.mining.filters import AuthorRule
 from standard_coder.sch.mining.identities import resolve, same_name_aliases
 from standard_coder.sch.reapplied import find_reapplied
 from standard_coder.sch.records import CommitRecord
+from standard_coder.sch.totals import common_factor, paired_draws, total_key
 
 COLUMNS = ("period", "author", "repo", "n_changes", "sch_hours", "sch_q10", "sch_q90")
 BATCH = 256
@@ -105,7 +109,9 @@ def team_output(
     (:mod:`~standard_coder.sch.features.commit_counts`): then the records need no files.
     """
     to_x = rep.transform if features is None else features
+    rho = float(getattr(model, "total_correlation_", 0.0))
     cells: dict[tuple[str, str, str], list[Any]] = {}
+    common: dict[tuple[str, str, str], np.ndarray] = {}
     per_commit: dict[tuple[str, str], float] = {}
     names: Counter[tuple[str, str]] = Counter()
 
@@ -114,12 +120,17 @@ def team_output(
             return
         X = to_x(batch)
         sch = model.distribution(X).sch()  # predict()'s sch, without its quantile bisection
-        draws = sch_draws(model, X, n_draws, [change_seed(seed, r.commit_id) for r in batch])
-        for rec, s, d in zip(batch, sch, draws, strict=True):
+        seeds = [change_seed(seed, r.commit_id) for r in batch]
+        draws = sch_draws(model, X, n_draws, seeds)
+        for rec, s, d, words in zip(batch, sch, draws, seeds, strict=True):
             key = (iso_week(rec.authored_at, rec.author_tz_offset_min), rec.author_id, rec.repo)
             cell = cells.setdefault(key, [0, 0.0, np.zeros(n_draws)])
             cell[0] += 1
             cell[1] += float(s)
+            if rho > 0.0:  # the cell's changes pair through the factor they share
+                if key not in common:
+                    common[key] = common_factor(total_key(seed, list(key)), n_draws)
+                d = paired_draws(d[None, :], rho, common[key], [words])[0]
             cell[2] += d
             per_commit[(rec.repo, rec.commit_id)] = float(s)
 

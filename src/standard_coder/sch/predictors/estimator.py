@@ -311,6 +311,10 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
 
     pool_: tuple[EffortModel, float, list[int]] | None
     """Set by :meth:`pool_with`: the size model, its weight and its feature columns."""
+    total_correlation_: float = 0.0
+    """How much the model's errors on changes made close together move together (``train_sch``
+    measures it, :func:`standard_coder.sch.totals.error_correlation`); totals of several changes
+    pair their draws at it. 0: independent (a model saved before it was measured)."""
 
     def _make(self) -> TorchRegressor:
         if self.predictor not in PREDICTORS:
@@ -399,7 +403,14 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
             # predictor = "auto": the rule, the choice and the candidates' validation scores
             **({"selection": self.selection_} if getattr(self, "selection_", None) else {}),
             **({"pool": self._pool_payload()} if getattr(self, "pool_", None) else {}),
+            **self._correlation_payload(),
         }
+
+    def _correlation_payload(self) -> dict[str, float]:
+        """``total_correlation`` when measured (a model without it loads as 0)."""
+        return (
+            {"total_correlation": float(self.total_correlation_)} if self.total_correlation_ else {}
+        )
 
     def _pool_payload(self) -> dict[str, Any]:
         assert self.pool_ is not None
@@ -451,7 +462,11 @@ class EffortModel(BaseEstimator):  # type: ignore[misc]
                 f"{path}: model was trained on other feature scaling "
                 f"({ck['feature_checksum'][:12]} != {expected_checksum[:12]}); retrain it"
             )
+        rho = ck.get("total_correlation", 0.0)
+        if not (isinstance(rho, float) and 0.0 <= rho < 1.0):
+            raise RepresentationMismatch(f"{path}: its total_correlation {rho!r} is not in [0, 1)")
         model = cls._from_payload(ck, path)
+        model.total_correlation_ = rho
         if ck.get("selection"):
             model.selection_ = ck["selection"]
         if pool is not None:

@@ -1,0 +1,101 @@
+"""Totals of several changes: the error correlation train_sch measures and the paired draws."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from standard_coder.sch.dataset import TEST, build_dataset
+from standard_coder.sch.features.representation import RepresentationMismatch
+from standard_coder.sch.features.synthetic import synthetic_changes
+from standard_coder.sch.predictors.estimator import EffortModel
+from standard_coder.sch.predictors.stage import fit_effort_model
+from standard_coder.sch.predictors.train import TrainOptions
+from standard_coder.sch.totals import (
+    correlated_total,
+    fitted_correlation,
+    held_out_totals,
+    paired_draws,
+    total_key,
+    window_correlation,
+)
+
+torch.set_num_threads(1)
+
+
+def test_window_correlation_reads_a_shared_level_and_none_without_one() -> None:
+    rng = np.random.default_rng(0)
+    alone = rng.standard_normal(2000)
+    assert abs(window_correlation(alone, 10) or 0.0) < 0.08
+    # blocks of 20 share a level of variance 0.25: scores 10 apart or less share it
+    level = np.repeat(rng.normal(0.0, 0.5, 100), 20)
+    shared = window_correlation(level + rng.standard_normal(2000), 10)
+    assert shared is not None and 0.12 < shared < 0.32
+    assert window_correlation(alone[:25], 10) is None  # under three windows
+
+
+def test_paired_draws_keep_every_change_s_own_draws_and_widen_the_total() -> None:
+    rng = np.random.default_rng(1)
+    draws = rng.gamma(2.0, 0.1, (12, 2000))
+    seeds = [[0, i] for i in range(12)]
+    alone = draws.sum(axis=0)
+    np.testing.assert_array_equal(correlated_total(draws, 0.0, [0, 9], seeds), alone)
+    paired = paired_draws(draws, 0.4, rng.standard_normal(2000), seeds)
+    np.testing.assert_array_equal(np.sort(paired, axis=1), np.sort(draws, axis=1))
+    total = correlated_total(draws, 0.4, [0, 9], seeds)
+    assert total.mean() == pytest.approx(alone.mean(), rel=1e-9)  # the total's SCH stays
+    widen = np.subtract(*np.quantile(total, [0.9, 0.1])) / np.subtract(
+        *np.quantile(alone, [0.9, 0.1])
+    )
+    # variance n(1 + (n - 1) rho) against n at rho = 0.4, n = 12: about 2.3 times the width
+    assert 1.8 < widen < 2.8
+    # the same total and changes draw the same; another total pairs them through another factor
+    np.testing.assert_array_equal(total, correlated_total(draws, 0.4, [0, 9], seeds))
+    assert not np.array_equal(total, correlated_total(draws, 0.4, [0, 10], seeds))
+    assert total_key(0, ["a", "b"]) != total_key(0, ["ab"])
+
+
+def _dataset(level_sd: float) -> tuple[Any, Any]:
+    s = synthetic_changes(400, n_samples=10, seed=3, n_repos=1)
+    rng = np.random.default_rng(5)
+    # a level shared by 25 consecutive commits (a hard month, a slow author): the change alone
+    # does not show it, so the model's errors on neighbouring changes move together
+    level = np.repeat(rng.normal(0.0, level_sd, 16), 25)
+    samples = s.samples * np.exp(level)[:, None].astype(np.float32)
+    ds, _rep = build_dataset(s.commits, (s.keys, samples), representation="tokens",
+                             top_n_identifiers=4)  # fmt: skip
+    head, training = {"components": 2, "hidden": [8]}, TrainOptions(epochs=6, batch_size=64)
+    return ds, fit_effort_model(ds, "mdn", head, training, seed=0)
+
+
+def test_train_measures_how_errors_move_together_and_totals_cover_with_it() -> None:
+    ds, model = _dataset(0.0)
+    flat = fitted_correlation(model, ds)
+    ds_lvl, model_lvl = _dataset(0.7)
+    moved = fitted_correlation(model_lvl, ds_lvl)
+    assert flat["correlation"] < 0.1 < moved["correlation"], (flat, moved)
+    assert moved["n_changes"] > 200 and moved["by_window"]["10"] is not None
+    model_lvl.total_correlation_ = moved["correlation"]
+    test = ds_lvl.index(TEST)
+    scored = held_out_totals(model_lvl, ds_lvl, test, seed=0, n_draws=400)
+    # changes with no label sample within [0, 1] h are left out, as SCH's calibration does
+    assert 2 <= scored["windows"] <= len(test) // 10 and scored["correlation"] > 0.1
+    # paired totals are wider, so they hold the actual total at least as often
+    assert scored["coverage_80"] >= scored["coverage_80_independent"]
+
+
+def test_model_file_keeps_its_correlation_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    _ds, model = _dataset(0.0)
+    assert model.total_correlation_ == 0.0
+    model.total_correlation_ = 0.25
+    back = EffortModel.load(model.save(tmp_path / "model.pt"))
+    assert back.total_correlation_ == 0.25
+    ck = torch.load(tmp_path / "model.pt", weights_only=True)
+    ck["total_correlation"] = 1.5
+    torch.save(ck, tmp_path / "bad.pt")
+    with pytest.raises(RepresentationMismatch, match=r"total_correlation 1\.5 is not in"):
+        EffortModel.load(tmp_path / "bad.pt")
