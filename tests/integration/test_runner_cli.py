@@ -357,6 +357,19 @@ def test_user_errors_exit_codes_without_traceback(
     assert needle in res.stderr and "Traceback" not in res.stderr
 
 
+def test_a_config_naming_no_pipeline_says_it_runs_the_built_in_one(tmp_path: Path) -> None:
+    """A file of [outputs] alone (a command pipeline's [[stages]] forgotten) ran the flagship on
+    the folder it sits in without a word; status and pipeline say so, as a warning line."""
+    (tmp_path / "p.toml").write_text('[outputs]\nbase_dir = "sc-output"\n')
+    res = cli("status", "--config", "p.toml", cwd=tmp_path)
+    said = " ".join(res.stderr.split())
+    assert "warning: " + str(tmp_path / "p.toml") + " names no pipeline" in said, res.stderr
+    assert "running the built-in 'sch' with its defaults" in said
+    (tmp_path / "f.toml").write_text('[repos]\ninclude_paths = ["."]\n')  # the flagship's own
+    res = cli("status", "--config", "f.toml", cwd=tmp_path)
+    assert "names no pipeline" not in res.stderr
+
+
 def test_failing_command_exits_1(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path, first="fail")
     res = cli("pipeline", "--config", str(cfg))

@@ -60,6 +60,10 @@ def load_pipeline(
     return apply_scale_out(pipe, data, config, executor=executor), root
 
 
+SHARED_TABLES = frozenset({"pipeline", "outputs", "runner", "cache", "dask"})
+"""Config tables every pipeline reads: a file of these alone describes no pipeline of its own."""
+
+
 def _load_pipeline(
     config: Path, overrides: Sequence[str], builtins: Mapping[str, str], data: dict[str, Any]
 ) -> tuple[Pipeline, Path]:
@@ -87,6 +91,14 @@ def _load_pipeline(
         obj = load_object(spec, root)
         return build_from_object(obj, spec, config, overrides), root
     name = str(section.get("name", "sch"))
+    if "name" not in section and not set(data) - SHARED_TABLES:
+        # an empty file, or one of [outputs] alone: a command pipeline's [[stages]] forgotten?
+        logging.getLogger("standard_coder.runner").warning(
+            "%s names no pipeline ([pipeline] name or entry, or [[stages]]) and sets none of "
+            "its own tables: running the built-in %r with its defaults",
+            config,
+            name,
+        )
     target = builtins.get(name)
     if target is None:
         raise PipelineDefinitionError(
@@ -129,8 +141,8 @@ class _Formatter(logging.Formatter):
         return f"{short}: {record.getMessage()}"
 
 
-def setup_logging(level: str) -> None:
-    """Console logging at ``level`` on stderr (warnings and up unless debug)."""
+def setup_logging(level: str) -> logging.Handler:
+    """Console logging at ``level`` on stderr (warnings and up unless debug); the handler."""
     numeric = getattr(logging, level.upper(), None)
     if not isinstance(numeric, int):
         raise UsageError(f"--log-level {level!r}: expected debug, info, warning or error")
@@ -142,6 +154,7 @@ def setup_logging(level: str) -> None:
     if numeric > logging.DEBUG:  # a stage failure is shown once, by the [FAIL] event line
         handler.addFilter(lambda record: getattr(record, "on_console", True))
     top.addHandler(handler)
+    return handler
 
 
 def _error(message: str, code: int) -> int:
@@ -402,13 +415,17 @@ def _status(
     overrides: Sequence[str] = (),
     as_json: bool = False,
 ) -> int:
-    pipe, root = load_pipeline(config, overrides, builtins)
-    from standard_coder.runner.engine import plan_pipeline
-    from standard_coder.runner.lock import lock_holder
+    handler = setup_logging("warning")  # what loading and planning warn of reads as pipeline's
+    try:
+        pipe, root = load_pipeline(config, overrides, builtins)
+        from standard_coder.runner.engine import plan_pipeline
+        from standard_coder.runner.lock import lock_holder
 
-    plans = plan_pipeline(pipe, root=root)
-    code = print_plan(plans, as_json, running=lock_holder(Path(pipe.base_dir)))
-    return code or _unwritable_refusal(plans, Path(pipe.base_dir))
+        plans = plan_pipeline(pipe, root=root)
+        code = print_plan(plans, as_json, running=lock_holder(Path(pipe.base_dir)))
+        return code or _unwritable_refusal(plans, Path(pipe.base_dir))
+    finally:
+        logging.getLogger("standard_coder").removeHandler(handler)
 
 
 def _unwritable_refusal(plans: Sequence[Any], base_dir: Path) -> int:
