@@ -392,6 +392,10 @@ def test_stage_failure_exit_1_and_no_manifest(root: Path) -> None:
     )
     assert not (root / "state" / "stages" / "train" / "manifest.json").exists()
     assert "report" not in result.stages
+    # the events log ends as the run did (it stopped at stage_failed)
+    last = sink.events[-1]
+    assert (last["event"], last["stage"], last["exit_code"]) == ("run_failed", "train", 1)
+    assert last["reason"] == result.message and console_line(last) is None
 
 
 def test_stage_flagging_bad_user_input_exits_2(root: Path) -> None:

@@ -6,7 +6,7 @@ Call order of :func:`run_pipeline`:
     canonical order: read manifest -> :func:`~standard_coder.runner.decision.decide` ->
     ``stage_skipped`` or ``stage_cache_miss`` -> set aside stale partial work -> ``stage_running``
     -> ``run(ctx)`` -> check and hash outputs -> write the manifest (last, atomically) ->
-    ``stage_completed`` -> ``run_completed``.
+    ``stage_completed`` -> ``run_completed`` (``run_failed`` after a failed stage).
 
 The jobs live in their own modules: :mod:`~standard_coder.runner.definition` (validation, stage
 views), :mod:`~standard_coder.runner.decision` (skip or run), :mod:`~standard_coder.runner.session`
@@ -528,6 +528,9 @@ def _run_recorded(
     if result.exit_code == 0:
         done = result.ran
         session.emit("run_completed", reason=f"{done} ran, {len(selected) - done} skipped")
+    elif status == "failed":  # the log ends as the run did (the console said [FAIL] already)
+        failed = next((n for n, o in result.stages.items() if o.status == "failed"), None)
+        session.emit("run_failed", failed, result.message, exit_code=result.exit_code)
     record.finish(
         status=status,
         stage_fingerprints={n: o.fingerprint for n, o in result.stages.items()},

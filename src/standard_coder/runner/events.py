@@ -2,7 +2,7 @@
 
 An event is a flat JSON-able dict with at least ``ts, run_id, event, stage, reason``.
 Names: ``run_started, stage_skipped, stage_cache_miss, stage_running, checkpoint_saved,
-stage_completed, stage_failed, run_interrupted, run_completed`` (plus ``state_corrupt``,
+stage_completed, stage_failed, run_interrupted, run_completed, run_failed`` (plus ``state_corrupt``,
 ``partial_work_stale``, ``upstream_stale`` warnings, ``stage_warning`` for a stage's own
 ``ctx.emit("stage_warning", reason=...)``, and ``stage_resuming`` when a stage continues from
 partial work of its fingerprint).

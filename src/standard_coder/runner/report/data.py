@@ -83,7 +83,7 @@ def _event_status(events: Sequence[Mapping[str, Any]]) -> str | None:
         name = ev.get("event")
         if name == "run_started":
             status = "running"
-        elif name == "stage_failed":
+        elif name in ("stage_failed", "run_failed"):
             status = "failed"
         elif name == "run_interrupted":
             status = "interrupted"
