@@ -278,6 +278,35 @@ def test_read_only_base_folder_exits_2_and_report_says_so(
     assert _hashes(src) == reference
 
 
+def test_a_stage_writing_to_a_read_only_folder_exits_2_naming_it(tmp_path: Path) -> None:
+    """A stage output on a read-only mount (the state folder writable) failed with exit 1 and
+    asked for a writable [outputs] base_dir; it exits 2 (an unusable folder, as the state
+    folder's) and names the output's path and what to do."""
+    (tmp_path / "steps.py").write_text(
+        "from pathlib import Path\n"
+        "from standard_coder.runner.stage import Pipeline, Stage\n"
+        "def write(ctx):\n"
+        "    Path(ctx.outputs['data']).write_text('x')\n"
+        "def build(config, overrides):\n"
+        "    root = Path(config).parent\n"
+        "    stage = Stage(name='make', run=write, named_outputs={'data': root / 'ro' / 'd.txt'})\n"
+        "    return Pipeline(name='p', stages=[stage], base_dir=root / 'state')\n"
+    )
+    cfg = tmp_path / "pipeline.toml"
+    cfg.write_text('[pipeline]\nentry = "steps.py:build"\n')
+    (tmp_path / "src").mkdir()
+    with _read_only(tmp_path / "src", tmp_path / "ro"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg)],
+            capture_output=True, text=True, env=_env(), timeout=300,
+        )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    said = " ".join(proc.stderr.split())
+    assert f"{tmp_path / 'ro' / 'd.txt'}: read-only file system (a stage writes there" in said
+    assert "base_dir" not in said
+
+
 def test_status_of_up_to_date_results_on_a_read_only_mount_is_0(tmp_path: Path) -> None:
     """Reading up-to-date results one may not write is what ``status`` is for: exit 0. (A stage
     that would run there is refused with one line: the test above.)"""

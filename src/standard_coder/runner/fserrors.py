@@ -36,6 +36,10 @@ USAGE_ERRNOS = frozenset(
     {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
 )
 
+#: errno values of a folder that cannot be written: a stage failing on one exits 2, as the
+#: state folder's does.
+UNWRITABLE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
 #: SQLite result codes that say nothing about the file's content.
 _SQLITE_ENVIRONMENT = {
     "SQLITE_FULL": errno.ENOSPC,
@@ -68,6 +72,11 @@ def exit_code_for(err: int | None) -> int:
     return 1 if err in RESOURCE_ERRNOS else 2
 
 
+READ_ONLY_HINT = "choose a writable [outputs] base_dir"
+STAGE_READ_ONLY_HINT = "a stage writes there: make the folder writable or move the output"
+"""What a read-only file system asks of the user: the runner's state folder, a stage's output."""
+
+
 def _blocking_file(path: Path) -> Path | None:
     """The first component of ``path`` that exists and is not a folder (``ENOTDIR``)."""
     for candidate in [*reversed(path.parents), path]:
@@ -76,8 +85,11 @@ def _blocking_file(path: Path) -> Path | None:
     return None
 
 
-def describe(exc: OSError, path: Path | str | None = None) -> str:
-    """One line for ``exc``: the path at fault and the cause in plain words."""
+def describe(
+    exc: OSError, path: Path | str | None = None, *, read_only_hint: str = READ_ONLY_HINT
+) -> str:
+    """One line for ``exc``: the path at fault and the cause in plain words (a read-only file
+    system ends with ``read_only_hint``: where the runner's own state goes, by default)."""
     where = path if path is not None else exc.filename
     shown = str(where) if where is not None else "the output folder"
     err = exc.errno
@@ -86,7 +98,7 @@ def describe(exc: OSError, path: Path | str | None = None) -> str:
     if err == errno.EIO:
         return f"{shown}: input/output error (the disk may be failing or gone)"
     if err == errno.EROFS:
-        return f"{shown}: read-only file system (choose a writable [outputs] base_dir)"
+        return f"{shown}: read-only file system ({read_only_hint})"
     if err in (errno.EACCES, errno.EPERM):
         return f"{shown}: permission denied"
     if err == errno.EISDIR:
@@ -129,7 +141,7 @@ def failure_message(exc: BaseException) -> str:
     if getattr(exc, "exit_code", None) == 2 and not isinstance(exc, OSError) and str(exc):
         return str(exc)
     if isinstance(exc, OSError) and is_storage_errno(exc.errno):
-        return describe(exc)
+        return describe(exc, read_only_hint=STAGE_READ_ONLY_HINT)
     if isinstance(exc, sqlite3.OperationalError):
         name = str(getattr(exc, "sqlite_errorname", "") or "")
         if name.startswith("SQLITE_FULL") or "disk is full" in str(exc).lower():

@@ -20,7 +20,7 @@ from standard_coder.runner.decision import Decision, Reason, Scan, scan
 from standard_coder.runner.engine_context import RunContext
 from standard_coder.runner.errors import OutputMissing, RunInterrupted, RunnerError
 from standard_coder.runner.fingerprint import fingerprint as make_fingerprint
-from standard_coder.runner.fserrors import failure_message
+from standard_coder.runner.fserrors import UNWRITABLE_ERRNOS, failure_message
 from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.partial import (
     MARKER,
@@ -295,8 +295,11 @@ def run_stage(
             {"raised_at": where, "log": str(session.layout.run_log)} if where else {}
         )
         session.emit("stage_failed", name, message, duration_s=round(duration, 6), **fields)
-        # A stage may flag bad user input (an exception with ``exit_code = 2``); all else is 1.
+        # A stage may flag bad user input (an exception with ``exit_code = 2``); a folder it
+        # cannot write (read-only, no permission) is 2 as the state folder's is; all else is 1.
         code = 2 if getattr(exc, "exit_code", 1) == 2 and not isinstance(exc, OSError) else 1
+        if isinstance(exc, OSError) and exc.errno in UNWRITABLE_ERRNOS:
+            code = 2
         return StageOutcome("failed", message, code, duration_s=duration, cache_hit=False)
     finally:
         ctx.close()
