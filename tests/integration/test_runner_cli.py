@@ -370,6 +370,28 @@ def test_a_config_naming_no_pipeline_says_it_runs_the_built_in_one(tmp_path: Pat
     assert "names no pipeline" not in res.stderr
 
 
+def test_a_command_s_script_and_the_helpers_it_imports_are_its_code(tmp_path: Path) -> None:
+    """A script named in ``cmd`` but not in ``deps``, and the module of its folder it imports,
+    were not in the code version: editing either left the stage "up to date" on old outputs."""
+    (tmp_path / "helpers.py").write_text("def text():\n    return 'one'\n")
+    (tmp_path / "make.py").write_text(
+        "from pathlib import Path\nfrom helpers import text\nPath('out.txt').write_text(text())\n"
+    )
+    (tmp_path / "p.toml").write_text(
+        f'[[stages]]\nname = "make"\ncmd = "{sys.executable} make.py"\nouts = ["out.txt"]\n'
+    )
+    assert cli("pipeline", "--config", "p.toml", cwd=tmp_path).returncode == 0
+    (tmp_path / "helpers.py").write_text("def text():\n    return 'two'\n")
+    res = cli("status", "--config", "p.toml", cwd=tmp_path)
+    assert "code changed: helpers.py" in res.stdout, res.stdout + res.stderr
+    res = cli("pipeline", "--config", "p.toml", cwd=tmp_path)
+    assert res.returncode == 0 and "[run] make: code changed: helpers.py" in res.stderr
+    assert (tmp_path / "out.txt").read_text() == "two"
+    (tmp_path / "make.py").write_text((tmp_path / "make.py").read_text() + "# edited\n")
+    res = cli("pipeline", "--config", "p.toml", cwd=tmp_path)  # the no-op fast path's witness
+    assert "[run] make: code changed: make.py" in res.stderr, res.stderr
+
+
 def test_failing_command_exits_1(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path, first="fail")
     res = cli("pipeline", "--config", str(cfg))

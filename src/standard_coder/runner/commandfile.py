@@ -20,6 +20,7 @@ stage and the key.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,26 @@ SECTION_KEYS = {
 }
 STAGE_KEYS = {"name", "cmd", "deps", "outs", "params", "after", "description", "env"}
 SCRIPT_SUFFIXES = {".py", ".sh", ".bash", ".r", ".R", ".jl", ".pl", ".rb", ".js", ".ts"}
+
+
+def _scripts(deps: list[Path], argv: list[str], root: Path) -> set[Path]:
+    """The files a command's code version reads, sorted by the caller as paths (the digest's
+    order): its deps that are scripts (by suffix, or named in ``cmd``), the scripts ``cmd``
+    names that exist in the file's folder (``python train.py``), and for a Python script
+    every module of its own folder it imports, directly or not (``from helpers import f``;
+    :func:`~standard_coder.runner.codeclosure.module_closure`)."""
+    found = {Path(p) for p in deps if Path(p).suffix in SCRIPT_SUFFIXES or str(p) in argv}
+    for word in argv[1:]:
+        named = root / word
+        if named.suffix in SCRIPT_SUFFIXES and named.is_file():
+            found.add(named)
+    python = [p for p in found if p.suffix == ".py" and p.is_file()]
+    if python:
+        from standard_coder.runner.codeclosure import module_closure  # ast: only when needed
+
+        for script in python:
+            found.update(Path(f) for f in module_closure(script.stem, script))
+    return {Path(os.path.normpath(p)) for p in found}
 
 
 def is_command_pipeline(data: Mapping[str, Any]) -> bool:
@@ -251,8 +272,7 @@ def load_command_pipeline(
     stages = []
     for name in order:
         d = by_name[name]
-        scripts = [p for p in d["deps"] if Path(p).suffix in SCRIPT_SUFFIXES or str(p) in d["argv"]]
-        version_files = [str(p) for p in sorted(scripts)]  # sorted as paths: the digest's order
+        version_files = [str(p) for p in sorted(_scripts(d["deps"], d["argv"], root))]
         run = CommandStage(d["argv"], cwd=root, stop_grace_s=float(stop_grace), env=d["env"])
         run.version_files = tuple(version_files)
         inputs = [p for p in d["deps"] if produced.get(Path(p)) is None]
