@@ -409,3 +409,31 @@ def test_workers_that_die_after_the_first_idle_check_are_said(
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_modules_beside_an_entry_reached_through_a_symlink_travel_by_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline file loaded through a symlinked folder kept its unresolved path while its
+    folder went on ``sys.path`` resolved: the modules beside it were not sent by value, and the
+    workers could not import them."""
+    from standard_coder.runner.dask_executor import _by_value, _ByValue, _entry_folder_modules
+    from standard_coder.runner.entry import load_object
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "symlinked_helper_mod.py").write_text("def work(x):\n    return x + 1\n")
+    (real / "pipe.py").write_text("import symlinked_helper_mod\ndef build(config, overrides):\n"
+                                  "    return None\n")  # fmt: skip
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    try:
+        load_object("pipe.py:build", tmp_path / "link")
+        import symlinked_helper_mod  # loaded by the entry, from the real folder
+
+        assert "symlinked_helper_mod" in _entry_folder_modules()
+        assert isinstance(_by_value(symlinked_helper_mod.work), _ByValue)
+    finally:
+        for name in set(sys.modules) - before:
+            del sys.modules[name]

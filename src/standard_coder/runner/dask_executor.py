@@ -301,7 +301,8 @@ def _entry_folder_modules() -> list[str]:
 
     loaded = list(sys.modules.items())
     files = [getattr(m, "__file__", None) for name, m in loaded if name.startswith(ENTRY_PREFIX)]
-    folders = {Path(f).parent for f in files if f}
+    # resolved both sides: the entry may be loaded by a symlinked folder, sys.path by the real one
+    folders = {Path(f).resolve().parent for f in files if f}
     if not folders:
         return []
     out = []
@@ -309,7 +310,7 @@ def _entry_folder_modules() -> list[str]:
         path = getattr(m, "__file__", None)
         if "." in name or not path:
             continue
-        where = Path(path).parent
+        where = Path(path).resolve().parent
         if name.startswith(ENTRY_PREFIX) or (where in folders and Path(path).name != "__init__.py"):
             out.append(name)
     return sorted(out)
