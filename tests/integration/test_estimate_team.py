@@ -811,6 +811,13 @@ def test_standing_in_a_submodule_of_the_mined_repository_names_both(
     assert proc.returncode == 2, proc.stderr
     said = " ".join(proc.stderr.split())
     assert f"no such commit in {sup}; it is in {sub_src}, also configured: --repo {sub_src}" in said
+    # a relative revision resolves in any repository (to another change): no other is named
+    depth = len(_git(sup, "rev-list", "--first-parent", "HEAD").split())
+    while len(_git(sub_src, "rev-list", "--first-parent", "HEAD").split()) <= depth + 1:
+        _git(sub_src, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-q",
+             "--allow-empty", "-m", "more")  # fmt: skip
+    proc = cli("estimate", "-c", config, "--set", two, "--repo", str(sup), f"HEAD~{depth}")
+    assert proc.returncode == 2 and "also configured" not in proc.stderr, proc.stderr
 
 
 def test_a_patch_prices_as_the_same_change_in_the_working_tree(

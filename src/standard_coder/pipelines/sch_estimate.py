@@ -9,6 +9,7 @@ database (the exact features the model was trained on); others are read from git
 from __future__ import annotations
 
 import os
+import re
 import sys
 from contextlib import closing
 from dataclasses import dataclass
@@ -251,12 +252,18 @@ def estimate(
     return doc
 
 
+_HEX_ID = re.compile(r"[0-9a-fA-F]{7,40}")
+"""A commit id, whole or abbreviated: the only revision that names one change in any repository."""
+
+
 def _held_elsewhere(cfg: FlagshipConfig, where: Path, rev: str | None) -> str:
     """``"; it is in X (configured): --repo X"`` when another configured repository holds the
     revision ``where`` lacks (several repositories mined, --repo naming another one), else ""."""
     from standard_coder.sch.estimate import EstimateError, resolve_revisions
 
-    if not rev:
+    # only a commit id names the same change everywhere: HEAD~4, a tag or a branch resolves in
+    # most repositories, to another commit
+    if not rev or not all(_HEX_ID.fullmatch(end) for end in rev.split("..") if end):
         return ""
     for other in configured_repos(cfg):
         if other.resolve() == where.resolve():
