@@ -195,7 +195,7 @@ def test_a_damaged_local_object_is_pulled_again_from_the_remote(tmp_path: Path) 
 
 def test_a_remote_that_cannot_be_used_is_said_once_a_run(tmp_path: Path) -> None:
     """A remote under a plain file: every stage runs and stores locally, and the run said so
-    twice per stage (pull and push); once is enough."""
+    twice per stage (pull and push); once a kind is enough."""
     (tmp_path / "plain").write_text("not a folder")
     config = project(
         tmp_path / "p", f'[cache]\nremote = "{(tmp_path / "plain" / "rc").as_uri()}"\n'
@@ -203,7 +203,11 @@ def test_a_remote_that_cannot_be_used_is_said_once_a_run(tmp_path: Path) -> None
     done = cli("pipeline", config)
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stderr.splitlines() if "run cache" in line]
-    assert len(said) == 1 and "said once this run" in said[0], said
+    # once for pulling, once for pushing, each saying what it means for the run (a remote
+    # that only refuses pushes still restores: "every stage runs" would be wrong there)
+    assert len(said) == 2, said
+    assert "said once this run: stages run instead of restoring from it" in said[0], said
+    assert "said once this run: results stay in the local cache only" in said[1], said
     assert named(last_run(config), "stage_running") == STAGES
 
 

@@ -32,17 +32,23 @@ def _remote(session: RunSession) -> RemoteStore | None:
     return RemoteStore(settings.remote, settings.remote_options)
 
 
-def _remote_problem(session: RunSession, name: str, said: str) -> None:
-    """Warn of a remote that cannot be used once per run; later stages' alike at debug."""
+_THEN = {
+    "pull": "stages run instead of restoring from it",
+    "push": "results stay in the local cache only",
+}
+"""What a remote that fails one way means for the rest of the run."""
+
+
+def _remote_problem(session: RunSession, name: str, said: str, kind: str) -> None:
+    """Warn of a remote that cannot be used once per run and ``kind`` (``pull`` or ``push``:
+    a read-only remote still restores); later stages' alike at debug."""
     settings = session.pipeline.run_cache
-    remote = settings.remote if settings is not None else ""
-    if remote in session.cache_said:
+    key = f"{kind} {settings.remote if settings is not None else ''}"
+    if key in session.cache_said:
         log.debug("stage %s: %s", name, said)
         return
-    session.cache_said.add(remote or "")
-    log.warning(
-        "stage %s: %s (said once this run: every stage runs and stores locally)", name, said
-    )
+    session.cache_said.add(key)
+    log.warning("stage %s: %s (said once this run: %s)", name, said, _THEN[kind])
 
 
 def forget(session: RunSession, fingerprint: str) -> None:
@@ -120,7 +126,8 @@ def restore(session: RunSession, name: str, view: StageView, fingerprint: str) -
         _corrupt(session, name, fingerprint, local, "remote", f"{exc}; running the stage")
         return None
     except Exception as exc:  # a remote that cannot be reached: run the stage
-        _remote_problem(session, name, f"run cache (remote) unusable: {exc}; running the stage")
+        _remote_problem(session, name, f"run cache (remote) unusable: {exc}; running the stage",
+                        "pull")  # fmt: skip
         return None
     return Restored(entry, "remote")
 
@@ -175,7 +182,8 @@ def store(
             sent = remote.push(local, entry)  # objects missing there (or damaged) only
             to = "local+remote"
     except Exception as exc:
-        _remote_problem(session, name, f"run cache: push to {settings.remote} failed: {exc}")
+        _remote_problem(session, name, f"run cache: push to {settings.remote} failed: {exc}",
+                        "push")  # fmt: skip
     session.emit(
         "cache_pushed",
         name,
