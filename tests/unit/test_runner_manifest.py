@@ -135,6 +135,10 @@ def test_params_diff_reads_like_the_issue() -> None:
     ]
     assert params_diff({"a": 1}, {"a": 1, "b": "x"}) == ["b (new) -> x"]
     assert params_diff({"a": 1}, {}) == ["a 1 -> (removed)"]
+    # a number given as text (--set 'params.steps="200"') reads as a change, quoted
+    assert params_diff({"steps": 200}, {"steps": "200"}) == ['steps 200 -> "200"']
+    assert params_diff({"lr": "0.1"}, {"lr": 0.1}) == ['lr "0.1" -> 0.1']
+    assert params_diff({"p": "auto"}, {"p": "mdn"}) == ["p auto -> mdn"]  # text stays bare
 
 
 def test_params_diff_names_a_param_by_its_config_key() -> None:

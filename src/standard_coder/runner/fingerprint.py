@@ -92,7 +92,10 @@ def params_diff(
         elif key not in b:
             removed.append(f"{shown} {_show(a[key])} -> (removed)")
         elif canonical_json(a[key]) != canonical_json(b[key]):
-            changed.append(f"{shown} {_show(a[key])} -> {_show(b[key])}")
+            was, now = _show(a[key]), _show(b[key])
+            if isinstance(a[key], str) != isinstance(b[key], str):  # 200 -> "200": a type
+                was, now = canonical_json(a[key]), canonical_json(b[key])  # change is seen
+            changed.append(f"{shown} {was} -> {now}")
     return [*changed, *added, *removed]
 
 
