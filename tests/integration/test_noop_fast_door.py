@@ -186,7 +186,7 @@ CHANGES = {
     ),
     "an output deleted": (
         lambda r: (r / "out" / "two.json").unlink(),
-        "[run] two: outputs missing",
+        "[run] two: outputs missing: out/two.json",
     ),
     "an output edited": (
         lambda r: (r / "out" / "two.json").write_text("{}"),

@@ -135,7 +135,9 @@ def test_deleted_or_altered_output_reruns_its_stage(root: Path, how: str) -> Non
     else:
         model.write_text("tampered\n")
     _, sink = run(make(root))
-    expected = "outputs missing" if how == "delete" else "outputs changed: out/model.txt"
+    expected = (
+        "outputs missing: out/model.txt" if how == "delete" else "outputs changed: out/model.txt"
+    )
     assert reasons(sink, "stage_cache_miss") == {"train": expected}
     assert CALLS["train"] == 2 and CALLS["prepare"] == 1
 

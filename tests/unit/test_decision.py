@@ -128,14 +128,14 @@ def test_params_are_checked_before_code(stage: Stage) -> None:
 def test_declared_outputs_differ(stage: Stage) -> None:
     extra = [*stage.outputs, PathSpec("out/extra", stage.root / "out" / "extra")]
     d = stage.decide(outputs=extra)
-    assert d.code is Reason.OUTPUTS_CHANGED and d.detail == "declared outputs differ"
-    assert d.reason == "outputs changed: declared outputs differ"
+    assert d.code is Reason.OUTPUTS_CHANGED and d.detail == "out/extra (new)"
+    assert d.reason == "outputs changed: out/extra (new)"  # it said "declared outputs differ"
 
 
 def test_missing_output(stage: Stage) -> None:
     (stage.root / "out" / "model.bin").unlink()
     d = stage.decide()
-    assert (d.code, d.reason) == (Reason.OUTPUTS_MISSING, "outputs missing")
+    assert (d.code, d.reason) == (Reason.OUTPUTS_MISSING, "outputs missing: out/model.bin")
 
 
 def test_declared_inputs_differ_names_the_first(stage: Stage) -> None:

@@ -173,6 +173,13 @@ def _changed_file(name: str, new: Mapping[str, str], old: Mapping[str, str] | No
     return f"{name}/{min(differ)}" if differ else name
 
 
+def _swap(added: Sequence[str], dropped: Sequence[str], gone: str) -> str:
+    """``b (was a)``, ``b (new)`` or ``a (gone)``: the first name that came, went or both."""
+    if added and dropped:
+        return f"{added[0]} (was {dropped[0]})"
+    return f"{added[0]} (new)" if added else f"{dropped[0]} ({gone})"
+
+
 def decide(
     manifest: Mapping[str, Any] | None,
     *,
@@ -222,19 +229,18 @@ def decide(
         change = f"{manifest[mf.DEVICE]} -> {device}"
         return Decision(False, Reason.DEVICE_CHANGED, change), None, None
     if set(manifest[mf.OUTPUTS]) != {o.name for o in outputs}:
-        return Decision(False, Reason.OUTPUTS_CHANGED, "declared outputs differ"), None, None
+        said = _swap(sorted({o.name for o in outputs} - set(manifest[mf.OUTPUTS])),
+                     sorted(set(manifest[mf.OUTPUTS]) - {o.name for o in outputs}),
+                     "no longer declared")  # fmt: skip
+        return Decision(False, Reason.OUTPUTS_CHANGED, said), None, None
     for out in outputs:
         if not os.path.exists(out.path):
-            return Decision(False, Reason.OUTPUTS_MISSING), None, None
+            return Decision(False, Reason.OUTPUTS_MISSING, out.name), None, None
     old_inputs: Mapping[str, str] = manifest[mf.INPUTS]
     now_names = {i.name for i in inputs}
     added, dropped = sorted(now_names - set(old_inputs)), sorted(set(old_inputs) - now_names)
     if added or dropped:  # another input in place of one (a model of another predictor)
-        said = (
-            f"{added[0]} (was {dropped[0]})"
-            if added and dropped
-            else (f"{added[0]} (new)" if added else f"{dropped[0]} (no longer read)")
-        )
+        said = _swap(added, dropped, "no longer read")
         about = added[0] if added else dropped[0]
         return Decision(False, Reason.INPUT_CHANGED, said, about), None, None
     in_scan = scan(inputs, cache, old_inputs, manifest.get(mf.INPUT_TOKENS))
