@@ -392,6 +392,19 @@ def test_a_command_s_script_and_the_helpers_it_imports_are_its_code(tmp_path: Pa
     assert "[run] make: code changed: make.py" in res.stderr, res.stderr
 
 
+def test_status_shows_a_selection_of_stages(tmp_path: Path) -> None:
+    """``status`` had no --stages / --from / --to (``pipeline --dry-run`` had)."""
+    cfg = write_pipeline(tmp_path)
+    assert cli("pipeline", "--config", str(cfg)).returncode == 0
+    shown = cli("status", "--config", str(cfg), "--stages", "two")
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split()[0] for line in shown.stdout.splitlines()] == ["two"], shown.stdout
+    every = cli("status", "--config", str(cfg), "--from", "one")
+    assert [line.split()[0] for line in every.stdout.splitlines()] == ["one", "two"]
+    bad = cli("status", "--config", str(cfg), "--stages", "zz")
+    assert bad.returncode == 2 and "no such stage" in bad.stderr
+
+
 def test_failing_command_exits_1(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path, first="fail")
     res = cli("pipeline", "--config", str(cfg))

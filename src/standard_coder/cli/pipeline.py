@@ -85,11 +85,27 @@ def status_cmd(
     config: ConfigOpt,
     set_: SetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    stages: Annotated[
+        str | None,
+        typer.Option("--stages", help="only these stages (comma-separated)", metavar="A,B,..."),
+    ] = None,
+    from_stage: Annotated[
+        str | None, typer.Option("--from", help="first stage shown (inclusive)", metavar="STAGE")
+    ] = None,
+    to_stage: Annotated[
+        str | None, typer.Option("--to", help="last stage shown (inclusive)", metavar="STAGE")
+    ] = None,
 ) -> None:
     """Per stage: would it run, and why. Writes nothing and takes no lock."""
     _exit(
         front.status_command(
-            config=config, builtins=BUILTINS, overrides=set_ or [], as_json=as_json
+            config=config,
+            builtins=BUILTINS,
+            overrides=set_ or [],
+            as_json=as_json,
+            stages=stages,
+            from_stage=from_stage,
+            to_stage=to_stage,
         )
     )
 

@@ -414,6 +414,9 @@ def _status(
     builtins: Mapping[str, str],
     overrides: Sequence[str] = (),
     as_json: bool = False,
+    stages: str | None = None,
+    from_stage: str | None = None,
+    to_stage: str | None = None,
 ) -> int:
     handler = setup_logging("warning")  # what loading and planning warn of reads as pipeline's
     try:
@@ -421,7 +424,10 @@ def _status(
         from standard_coder.runner.engine import plan_pipeline
         from standard_coder.runner.lock import lock_holder
 
-        plans = plan_pipeline(pipe, root=root)
+        plans = plan_pipeline(pipe, stages=split_stages(stages), from_stage=from_stage,
+                              to_stage=to_stage, root=root)  # fmt: skip
+        if stages or from_stage or to_stage:  # a selection: its stages, as --dry-run shows
+            plans = [p for p in plans if p.selected]
         code = print_plan(plans, as_json, running=lock_holder(Path(pipe.base_dir)))
         return code or _unwritable_refusal(plans, Path(pipe.base_dir))
     finally:
@@ -505,6 +511,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--config", "-c", type=Path, required=True)
     status.add_argument("--set", dest="overrides", action="append", default=[])
     status.add_argument("--json", dest="as_json", action="store_true")
+    status.add_argument("--stages")
+    status.add_argument("--from", dest="from_stage")
+    status.add_argument("--to", dest="to_stage")
     validate = sub.add_parser("validate-manifest", help="check manifest files")
     validate.add_argument("paths", nargs="+", type=Path)
     return ap
