@@ -543,8 +543,13 @@ def test_second_signal_exits_at_once_and_kills_the_group(tmp_path: Path) -> None
     assert proc.poll() is None  # first signal: waiting for the stage (grace is 60 s)
     t0 = time.time()
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=10)
+    _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130 and time.time() - t0 < 5
+    # said, and the events log ends with it (it stopped at stage_running without a word)
+    assert "[STOP] one: exited at once (SIGINT sent again): rerun to resume" in err, err
+    events = (tmp_path / "state" / "logs" / "events.jsonl").read_text().splitlines()
+    last = json.loads(events[-1])
+    assert (last["event"], last["stage"], last["at_once"]) == ("run_interrupted", "one", True)
     child = int(marker.read_text())
     deadline = time.time() + 5
     while alive(child) and time.time() < deadline:

@@ -470,15 +470,27 @@ def _run_recorded(
     result = RunResult(exit_code=0, run_id=session.run_id)
     state.update(run_id=session.run_id, status="running", started=time.time())
 
+    running: list[str] = []
+
     def stage_starts(name: str) -> None:
         # a SIGKILL (or a second Ctrl-C) records nothing more: the next run's [resume] line
         # must know that the progress an earlier stopped run recorded is no longer the latest
+        running[:] = [name]
         kept = state["stages"].get(name)
         state["stages"][name] = {**(kept if isinstance(kept, dict) else {}),
                                  STARTED_BY: session.run_id}  # fmt: skip
         write_run_state(state_path, state)
 
     session.stage_starts = stage_starts
+
+    def exits_at_once(signum: int) -> None:
+        """A second signal: said as the first one's stop is, then the process exits."""
+        name = signal.Signals(signum).name
+        why = f"exited at once ({name} sent again): rerun to resume from the last checkpoint"
+        session.emit("run_interrupted", running[0] if running else None, why, signal=signum,
+                     at_once=True)  # fmt: skip
+
+    stop.on_second = exits_at_once
     session.emit(
         "run_started",
         reason=f"{len(selected)} stage(s) selected",

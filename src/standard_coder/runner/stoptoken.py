@@ -3,7 +3,8 @@
 The first signal sets the flag, says so on stderr at once (stopping at a safe point can take as
 long as the work in flight), and forwards the same signal to every registered process group
 (running command stages). A second signal kills those groups and exits at once with
-``128 + signum``; atomic writes keep state consistent even then.
+``128 + signum`` (after :attr:`StopToken.on_second`: the engine's ``[STOP]`` line and event);
+atomic writes keep state consistent even then.
 
 Every ``os._exit`` of the runner (here and :func:`standard_coder.runner.ddp.leave`) first
 removes the process's multiprocessing temporary folder (:func:`remove_mp_tempdir`): the exit
@@ -19,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -64,6 +66,10 @@ class StopToken:
         self._groups: set[int] = set()
         self._previous: dict[int, Any] = {}
         self._lock = threading.Lock()
+        self.on_second: Callable[[int], None] | None = None
+        """Called with the signal number by a second signal, before the exit at once (the
+        engine says ``[STOP]`` and ends the events log with ``run_interrupted``); what it
+        raises is ignored."""
 
     @property
     def requested(self) -> bool:
@@ -105,6 +111,9 @@ class StopToken:
             return
         for pgid in list(self._groups):
             self._send(pgid, signal.SIGKILL)
+        if self.on_second is not None:
+            with contextlib.suppress(Exception):  # a re-entered write: the exit still comes
+                self.on_second(signum)
         remove_mp_tempdir()
         os._exit(128 + signum)
 
