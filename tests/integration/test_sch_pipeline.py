@@ -187,6 +187,28 @@ def test_editing_a_forecast_input_reruns_only_forecast(demo: Path) -> None:
     assert {e["stage"] for e in run if e["event"] == "stage_completed"} == {"forecast"}
 
 
+def test_a_sprint_under_way_is_said_on_the_day_and_not_stored(demo: Path) -> None:
+    """The stored forecast held a note computed from today's date: the stage's output was not
+    a function of its inputs (another day, or a cache restore, kept a stale date)."""
+    import datetime as dt
+
+    config = demo / "pipeline_config.toml"
+    sprint = json.loads((demo / "sprint_inputs.json").read_text())
+    today = dt.date.today()
+    sprint.update(sprint_id="NOW-1", start_date=(today - dt.timedelta(days=3)).isoformat(),
+                  end_date=(today + dt.timedelta(days=11)).isoformat(), holidays=[])  # fmt: skip
+    (demo / "sprint_now.json").write_text(json.dumps(sprint, indent=2))
+    proc = cli("pipeline", "--config", str(config), "--stages", "forecast",
+               "--set", "forecasting.sprint_inputs_path=sprint_now.json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"today is {today.isoformat()}" in " ".join(proc.stderr.split()), proc.stderr
+    made = sorted((demo / "sc-output" / "forecasts").glob("NOW-1_*"))
+    stored = json.loads((demo / "sc-output" / "forecasts" / "NOW-1_forecast.json").read_text())
+    for path in made:  # the module's other tests read the demo's own forecast alone
+        path.unlink()
+    assert not any("today is" in w for w in stored["warnings"]), stored["warnings"]
+
+
 def test_a_bad_sprint_file_refuses_the_run_before_the_mine_and_the_training(
     demo: Path, tmp_path: Path
 ) -> None:

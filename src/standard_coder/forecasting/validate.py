@@ -171,6 +171,21 @@ def check_forecast_inputs(
     )
 
 
+def under_way_note(sprint: SprintInputs, source: str, today: date) -> str | None:
+    """What a forecast made ``today`` of a sprint under way does (it counts every working day
+    from ``start_date``), or None when the sprint has not started or is over."""
+    days = sprint.working_days()
+    gone = sum(d < today for d in days)
+    if not gone or today > sprint.end_date:
+        return None
+    return (
+        f"{source}: the sprint started on {sprint.start_date.isoformat()} and today is "
+        f"{today.isoformat()} ({gone} of its {len(days)} working days gone): the forecast "
+        "counts every working day from start_date; for what is left, set start_date to "
+        "today and each ticket's status or remaining_fraction to where it stands"
+    )
+
+
 def _sprint_notes(
     sprint: SprintInputs, options: ForecastOptions, source: str, today: date | None = None
 ) -> list[str]:
@@ -178,14 +193,8 @@ def _sprint_notes(
     a sprint under way ``today`` forecast from its start."""
     notes: list[str] = []
     days = sprint.working_days()
-    gone = 0 if today is None else sum(d < today for d in days)
-    if today is not None and gone and today <= sprint.end_date:
-        notes.append(
-            f"{source}: the sprint started on {sprint.start_date.isoformat()} and today is "
-            f"{today.isoformat()} ({gone} of its {len(days)} working days gone): the forecast "
-            "counts every working day from start_date; for what is left, set start_date to "
-            "today and each ticket's status or remaining_fraction to where it stands"
-        )
+    if today is not None and (note := under_way_note(sprint, source, today)):
+        notes.append(note)
     if not sprint.tickets:
         notes.append(
             f"{source}: $.tickets is empty: there is nothing to forecast, so the sprint is "

@@ -20,6 +20,7 @@ def run(ctx: StageContext) -> None:
     from standard_coder.config.mining import LanguageFilter
     from standard_coder.forecasting import load_sprint_inputs, run_forecast
     from standard_coder.forecasting.report import forecast_table
+    from standard_coder.forecasting.validate import under_way_note
     from standard_coder.pipelines.sch_options import forecast_options, languages_of
     from standard_coder.pipelines.wiring import section_from_params
     from standard_coder.runner.console import make_console
@@ -74,10 +75,13 @@ def run(ctx: StageContext) -> None:
         model_effort=model_effort,
         seed=f.rng_seed,
         find_commits=commits,
-        today=date.today(),  # a sprint under way is forecast from its start: said
+        today=None,  # the stored forecast is of its inputs alone, the same on any day
     )
     for warning in result.report["warnings"]:
         warn(ctx, warning)
+    # a sprint under way is forecast from its start: said on the day it runs, not stored
+    if (note := under_way_note(sprint, str(sprint_path), date.today())) is not None:
+        warn(ctx, note)
     make_console().print(forecast_table(result.report))  # a result: stdout (logs: stderr)
     ctx.set_summary(
         sprint_id=result.sprint_id,
