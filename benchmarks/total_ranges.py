@@ -45,16 +45,16 @@ class RunError(Exception):
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
-    """Every ``sc-output`` folder of ``paths`` (a work dir's ``*/sc-output`` or ``sc-output``)
-    whose ``train_sch`` finished (its dataset and model are there)."""
-    runs: list[Path] = []
-    for path in paths:
-        found = [path / "sc-output"] if (path / "sc-output").is_dir() else []
-        found = found or sorted(p for p in path.glob("*/sc-output") if p.is_dir())
-        if not found:
-            raise RunError(f"{path}: no sc-output folder in it or below it")
-        runs += found
-    return runs
+    """Every ``sc-output`` folder of ``paths`` (``refit_effort.py``'s rule, imported from this
+    folder)."""
+    if str(HERE) not in sys.path:
+        sys.path.append(str(HERE))
+    import refit_effort  # a sibling script, found once its folder is on the path
+
+    try:
+        return list(refit_effort.find_runs(paths))
+    except refit_effort.RefitError as exc:
+        raise RunError(str(exc)) from None
 
 
 def score_run(run: Path, n_draws: int) -> dict[str, Any]:

@@ -89,6 +89,22 @@ def test_new_commits_mine_only_those(tmp_path: Path) -> None:
     assert canonical_dump(db) == clean_dump([repo], opts, tmp_path)
 
 
+def test_a_new_branch_or_tag_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    """Every ref was in the mine's key: ``git branch`` made the mine re-plan and rewrite its
+    state row, the database's bytes changed, and the training reran on the same commits."""
+    repo = make_repo(tmp_path / "r", 5)
+    db = tmp_path / "db.sqlite"
+    opts = options(tmp_path)
+    mine_repositories([repo], db, opts)
+    before = db.read_bytes()
+    git(repo, "branch", "elsewhere", "HEAD~2")
+    git(repo, "tag", "v1.0")
+    again = mine_repositories([repo], db, opts)
+    assert again.repos[0].status == "unchanged"
+    assert db.read_bytes() == before
+    assert before == clean_bytes([repo], opts, tmp_path)  # what a clean mine writes now
+
+
 def test_filter_and_mailmap_changes_update_rows(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", 6)
     db = tmp_path / "db.sqlite"

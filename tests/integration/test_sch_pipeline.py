@@ -281,6 +281,37 @@ def test_eval_exports_predictions(demo: Path) -> None:
     assert "the checkpoint is the LOC baseline, so both columns are the baseline's" in proc.stdout
 
 
+def test_total_ranges_scores_the_run_as_the_evaluation_does(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``benchmarks/total_ranges.py`` measures the correlation as train_sch did (the model's
+    ``total_correlation``) and scores windows of held-out totals both ways; the evaluation's
+    ``totals`` is its 10-change row."""
+    import torch
+
+    from tests.benchmodule import load_benchmark
+
+    bench = load_benchmark("total_ranges")
+    assert bench.main([str(demo), "--draws", "200"]) == 0
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["total_ranges"]
+    (row,) = doc["rows"]
+    from standard_coder.config.schema import load_config
+    from standard_coder.pipelines.sch_layout import SchLayout
+
+    base = demo / "sc-output"
+    model_pt = SchLayout(base, load_config(demo / "pipeline_config.toml").training.predictor).model
+    stored = torch.load(model_pt, weights_only=True).get("total_correlation", 0.0)
+    assert row["correlation"] == pytest.approx(stored, abs=1e-6)
+    evaluation = json.loads((base / "reports" / "sch_evaluation.json").read_text())["totals"]
+    assert evaluation["correlation"] == pytest.approx(stored, abs=1e-6)
+    ten = row["windows"]["10"]
+    assert ten["windows"] == evaluation["windows"] >= 2
+    for side in ("coverage_80", "coverage_80_independent"):
+        assert 0.0 <= ten[side] <= 1.0
+    assert bench.main([str(demo / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
 def test_refit_effort_reproduces_the_stage_and_pairs_with_compare(
     demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -41,6 +41,7 @@ MODEL_CODE = (
     "sch/dataset.py",
     "sch/stats.py",
     "sch/records.py",
+    "sch/draws.py",  # each change's draws (sch_draws)
     "sch/totals.py",  # how a total's draws pair (the model's total_correlation)
 )
 """Where a trained model and its representation are read and applied: part of the code version
@@ -319,7 +320,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     "sch/stats.py",  # the metrics' Spearman and bins
                     "sch/target_intervals.py",  # the targets' verdicts
                     "sch/totals.py",  # the errors' correlation over time, totals' coverage
-                    "sch/estimate.py",  # the held-out totals' draws (sch_draws)
+                    "sch/draws.py",  # the held-out totals' draws (sch_draws)
                     "sch/records.py",
                     "sch/mining",  # how the mined commits, merges and pulls are read back
                     "sch/teamsim/team.py",  # load_truth: how a truth.json is read
@@ -361,7 +362,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 *package_sources(
                     "pipelines/sch_effort.py",  # how the model and representation are loaded
                     "sch/team_output.py",
-                    "sch/estimate.py",  # its draws (sch_draws): each change as estimate draws it
+                    "sch/estimate.py",  # sch_effort.py imports it (a forecast's tickets)
                     "sch/reapplied.py",
                     "sch/patch_mail.py",
                     # how a stored change becomes features and draws (the model's and the

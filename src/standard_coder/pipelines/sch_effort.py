@@ -225,7 +225,8 @@ def model_effort_for(
                 draws = sch_draws(model, rep.transform(records), N_DRAWS, seeds)
                 counted = np.array([[1.0] if r.files else [0.0] for r in records])
                 rho = getattr(model, "total_correlation_", 0.0)
-                out[t.id] = correlated_total(counted * draws, rho, total_key(seed, labels), seeds)
+                shared = total_key(seed, sorted(labels))  # its commits in any order: one total
+                out[t.id] = correlated_total(counted * draws, rho, shared, seeds)
         return out
 
     return effort

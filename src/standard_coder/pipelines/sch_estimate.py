@@ -263,7 +263,7 @@ def _held_elsewhere(cfg: FlagshipConfig, where: Path, rev: str | None) -> str:
 
     # only a commit id names the same change everywhere: HEAD~4, a tag or a branch resolves in
     # most repositories, to another commit
-    if not rev or not all(_HEX_ID.fullmatch(end) for end in rev.split("..") if end):
+    if not rev or not all(_HEX_ID.fullmatch(end) for end in re.split(r"\.\.\.?", rev) if end):
         return ""
     for other in configured_repos(cfg):
         if other.resolve() == where.resolve():

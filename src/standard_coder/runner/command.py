@@ -104,6 +104,9 @@ class CommandStage:
         self.env = dict(env or {})
         self.version_files: tuple[str, ...] = ()
         """The scripts whose bytes the stage's code version hashes (set by ``commandfile``)."""
+        self.code_folders: tuple[str, ...] = ()
+        """The folders its Python scripts import from (set by ``commandfile``): a module that
+        appears in one can join the code version, so the no-op fast door watches them."""
 
     def __repr__(self) -> str:
         return f"CommandStage({shlex.join(self.argv)!r})"

@@ -42,24 +42,31 @@ STAGE_KEYS = {"name", "cmd", "deps", "outs", "params", "after", "description", "
 SCRIPT_SUFFIXES = {".py", ".sh", ".bash", ".r", ".R", ".jl", ".pl", ".rb", ".js", ".ts"}
 
 
-def _scripts(deps: list[Path], argv: list[str], root: Path) -> set[Path]:
-    """The files a command's code version reads, sorted by the caller as paths (the digest's
-    order): its deps that are scripts (by suffix, or named in ``cmd``), the scripts ``cmd``
-    names that exist in the file's folder (``python train.py``), and for a Python script
+def _scripts(
+    deps: list[Path], argv: list[str], root: Path, produced: Mapping[Path, str]
+) -> tuple[set[Path], set[Path]]:
+    """The files a command's code version reads, and the folders its Python scripts import
+    from. The files: its deps that are scripts (by suffix, or named in ``cmd``), the scripts
+    ``cmd`` names that exist in the file's folder (``python train.py``), and for a Python script
     every module of its own folder it imports, directly or not (``from helpers import f``;
-    :func:`~standard_coder.runner.codeclosure.module_closure`)."""
+    :func:`~standard_coder.runner.codeclosure.module_closure`, as a script run as
+    ``__main__``). A script a stage writes (``produced``) is no code of the file's: it may not
+    exist when the file is read, and as a dep it is an input."""
     found = {Path(p) for p in deps if Path(p).suffix in SCRIPT_SUFFIXES or str(p) in argv}
     for word in argv[1:]:
         named = root / word
-        if named.suffix in SCRIPT_SUFFIXES and named.is_file():
+        if named.suffix in SCRIPT_SUFFIXES and os.path.isfile(named):  # never raises
             found.add(named)
-    python = [p for p in found if p.suffix == ".py" and p.is_file()]
+    found = {p for p in found if Path(os.path.normpath(p)) not in produced}
+    python = [p for p in found if p.suffix == ".py" and os.path.isfile(p)]
+    folders: set[Path] = set()
     if python:
         from standard_coder.runner.codeclosure import module_closure  # ast: only when needed
 
         for script in python:
-            found.update(Path(f) for f in module_closure(script.stem, script))
-    return {Path(os.path.normpath(p)) for p in found}
+            found.update(Path(f) for f in module_closure("__main__", script))
+            folders.add(Path(os.path.normpath(script.parent)))
+    return {Path(os.path.normpath(p)) for p in found}, folders
 
 
 def is_command_pipeline(data: Mapping[str, Any]) -> bool:
@@ -272,9 +279,12 @@ def load_command_pipeline(
     stages = []
     for name in order:
         d = by_name[name]
-        version_files = [str(p) for p in sorted(_scripts(d["deps"], d["argv"], root))]
+        outs = {Path(os.path.normpath(p)): n for p, n in produced.items()}
+        scripts, folders = _scripts(d["deps"], d["argv"], root, outs)
+        version_files = [str(p) for p in sorted(scripts)]
         run = CommandStage(d["argv"], cwd=root, stop_grace_s=float(stop_grace), env=d["env"])
         run.version_files = tuple(version_files)
+        run.code_folders = tuple(str(f) for f in sorted(folders))
         inputs = [p for p in d["deps"] if produced.get(Path(p)) is None]
         # of the upstream stages' outs, the ones it lists are its inputs: `after` only orders
         reads = [p for p in d["deps"] if produced.get(Path(p)) not in (None, name)]

@@ -49,7 +49,7 @@ from standard_coder.runner.records import UP_TO_DATE as UP_TO_DATE
 from standard_coder.runner.retnote import RETENTION_FILE, retention_text
 from standard_coder.runner.statwalk import drop_handed, hand_over, lines_token, walk_lines
 
-WITNESS_VERSION = 1
+WITNESS_VERSION = 2
 WITNESS_FILE = "noop_witness.json"
 """Under ``<base_dir>/cache/``: a cache (deleting it costs one full no-op, nothing else)."""
 DEFAULT_BASE_DIR = "sc-output"
@@ -71,6 +71,15 @@ def command_version(argv: list[str], scripts: list[str]) -> str:
         except OSError:
             digest.update(b"\0<missing>")
     return "cmd:" + digest.hexdigest()
+
+
+def folder_token(folder: str) -> int | None:
+    """A folder's listing in one stat: its mtime changes when a file in it is added, removed
+    or renamed (None: unreadable)."""
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
 
 
 def code_key() -> list[object]:
@@ -315,6 +324,8 @@ def verify(witness: dict[str, object]) -> tuple[list[float], dict[str, object], 
                 raise Doubt("manifest changed")
             if command_version(stage["argv"], stage["scripts"]) != stage["version"]:
                 raise Doubt("code changed")
+            if any(folder_token(f) != token for f, token in stage["code_folders"]):
+                raise Doubt("a script's folder changed")
             manifest = json.loads(raw_manifest)
             for kind, specs in (
                 ("input_tokens", stage["inputs"]),

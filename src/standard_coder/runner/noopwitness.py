@@ -91,6 +91,8 @@ def build_witness(
                 "manifest_sha256": noop._sha(manifest.read_bytes()),
                 "argv": list(run.argv),
                 "scripts": list(run.version_files),
+                # a module added beside a script may join its imports: the folders' listings
+                "code_folders": [[f, noop.folder_token(f)] for f in run.code_folders],
                 "version": stage.version,
                 "inputs": [[spec.name, str(spec.path)] for spec in view.inputs],
                 "outputs": [[spec.name, str(spec.path)] for spec in view.outputs],

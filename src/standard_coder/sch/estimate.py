@@ -521,7 +521,7 @@ def estimate_changes(
                 row["top_features"] = weigh[i]
             changes.append(row)
         rho = getattr(model, "total_correlation_", 0.0)
-        shared = total_key(seed, [value for _, value in labels])
+        shared = total_key(seed, sorted(value for _, value in labels))  # any order, one total
         total_draws = correlated_total(np.array(priced), rho, shared, seeds)
     if any(c.get("top_features") for c in changes):  # what each change's effects are read against
         typical = typical_sch(model, rep)

@@ -111,7 +111,6 @@ def team_output(
     to_x = rep.transform if features is None else features
     rho = float(getattr(model, "total_correlation_", 0.0))
     cells: dict[tuple[str, str, str], list[Any]] = {}
-    common: dict[tuple[str, str, str], np.ndarray] = {}
     per_commit: dict[tuple[str, str], float] = {}
     names: Counter[tuple[str, str]] = Counter()
 
@@ -127,10 +126,10 @@ def team_output(
             cell = cells.setdefault(key, [0, 0.0, np.zeros(n_draws)])
             cell[0] += 1
             cell[1] += float(s)
-            if rho > 0.0:  # the cell's changes pair through the factor they share
-                if key not in common:
-                    common[key] = common_factor(total_key(seed, list(key)), n_draws)
-                d = paired_draws(d[None, :], rho, common[key], [words])[0]
+            if rho > 0.0:  # the cell's changes pair through the factor they share (drawn
+                # again from its key for each change: a copy per cell would double the memory)
+                shared = common_factor(total_key(seed, list(key)), n_draws)
+                d = paired_draws(d[None, :], rho, shared, [words])[0]
             cell[2] += d
             per_commit[(rec.repo, rec.commit_id)] = float(s)
 
