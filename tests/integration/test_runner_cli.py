@@ -405,6 +405,31 @@ def test_status_shows_a_selection_of_stages(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "no such stage" in bad.stderr
 
 
+def test_a_module_added_beside_a_script_and_a_script_a_stage_writes(tmp_path: Path) -> None:
+    """A module that appears beside a command's script joins its imports: the no-op fast door
+    said "up to date" on old outputs while status said "code changed". A script a stage writes
+    made its reader run twice (its code version changed once the script existed)."""
+    (tmp_path / "train.py").write_text(
+        "try:\n    from localcfg import v\nexcept ImportError:\n    v = 'default'\n"
+        "open('model.txt', 'w').write(v)\n"
+    )
+    (tmp_path / "make.py").write_text("open('gen.py', 'w').write(\"open('g.txt', 'w')\")\n")
+    (tmp_path / "p.toml").write_text(
+        f'[[stages]]\nname = "make"\ncmd = "{sys.executable} make.py"\nouts = ["gen.py"]\n'
+        f'[[stages]]\nname = "use"\ncmd = "{sys.executable} gen.py"\nafter = ["make"]\n'
+        'outs = ["g.txt"]\n'
+        f'[[stages]]\nname = "train"\ncmd = "{sys.executable} train.py"\nouts = ["model.txt"]\n'
+    )
+    for _ in range(2):  # the second run leaves the fast door's witness
+        res = cli("pipeline", "--config", "p.toml", cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+    assert "[run] use" not in res.stderr, res.stderr  # ran once, on the first run
+    (tmp_path / "localcfg.py").write_text("v = 'tuned'\n")
+    res = cli("pipeline", "--config", "p.toml", cwd=tmp_path)
+    assert "[run] train: code changed: localcfg.py" in res.stderr, res.stderr
+    assert (tmp_path / "model.txt").read_text() == "tuned"
+
+
 def test_failing_command_exits_1(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path, first="fail")
     res = cli("pipeline", "--config", str(cfg))

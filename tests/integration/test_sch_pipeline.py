@@ -288,7 +288,6 @@ def test_total_ranges_scores_the_run_as_the_evaluation_does(
     ``total_correlation``) and scores windows of held-out totals both ways; the evaluation's
     ``totals`` is its 10-change row."""
     import torch
-
     from tests.benchmodule import load_benchmark
 
     bench = load_benchmark("total_ranges")

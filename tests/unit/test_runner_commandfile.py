@@ -168,3 +168,24 @@ def test_python_missing_from_path_falls_back_to_this_interpreter(
     monkeypatch.setenv("PATH", "/nonexistent")
     assert resolve_python(["python", "x.py"]) == [sys.executable, "x.py"]
     assert resolve_python(["git", "log"]) == ["git", "log"]
+
+
+def test_a_command_s_code_files_follow_its_scripts_and_skip_what_stages_write(
+    tmp_path: Path,
+) -> None:
+    """A dotted script name (``train.v2.py``) looked one folder too high for its helpers; a
+    word longer than a file name failed the whole load; a script a stage writes joined the
+    code version only once it existed (its stage ran twice)."""
+    from standard_coder.runner.commandfile import _scripts
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "helpers.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "sub" / "train.v2.py").write_text("from helpers import f\n")
+    (tmp_path / "gen.py").write_text("print(1)\n")  # a stage's output, there from an old run
+    long_word = "echo " + "x" * 300 + " && python sub/train.v2.py"
+    files, folders = _scripts(
+        [], ["bash", "-c", long_word, "sub/train.v2.py", "gen.py"], tmp_path,
+        {tmp_path / "gen.py": "make"},
+    )  # fmt: skip
+    assert files == {tmp_path / "sub" / "train.v2.py", tmp_path / "sub" / "helpers.py"}
+    assert folders == {tmp_path / "sub"}
