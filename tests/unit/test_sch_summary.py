@@ -457,3 +457,7 @@ def test_estimates_close_together_are_said_to_size_no_single_change() -> None:
     wide = spread_line({**ev, "sch_q10": 0.10, "sch_q90": 0.80})
     assert wide.endswith("from 0.05 to 0.95 h") and "orders changes" not in wide
     assert spread_line({"sch_q10": None}) == ""
+    # where the ranking itself cannot be told from chance, it is not offered as the use
+    unsure = {"target_intervals": {"sch_ranks_above_chance": {"verdict": "undecided"}}}
+    doubted = spread_line({**ev, **unsure})
+    assert "use it to rank" not in doubted and "do not size or rank one" in doubted, doubted

@@ -393,11 +393,19 @@ def spread_line(ev: Mapping[str, Any]) -> str:
         f"percentile); their inferred coding times (within 1 h) from {lq[0]:.2f} to {lq[1]:.2f} h"
     )
     if sq[1] - sq[0] < FLAT_SHARE * (lq[1] - lq[0]):
-        line += (
-            ": the model orders changes more than it tells their hours apart, so a single "
-            "change's estimate stays near this history's typical change (use it to rank and "
-            "to add up many changes, not to size one)"
-        )
+        chance = (ev.get("target_intervals") or {}).get("sch_ranks_above_chance") or {}
+        if chance.get("verdict") in ("undecided", "missed"):  # its ranking is in doubt too
+            line += (
+                ": a single change's estimate stays near this history's typical change, and "
+                "which change took longer is not told either here (below): add up many "
+                "changes, do not size or rank one"
+            )
+        else:
+            line += (
+                ": the model orders changes more than it tells their hours apart, so a single "
+                "change's estimate stays near this history's typical change (use it to rank "
+                "and to add up many changes, not to size one)"
+            )
     return line
 
 
