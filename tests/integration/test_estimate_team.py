@@ -98,7 +98,8 @@ def test_json_goes_to_stdout_only_with_the_contract_keys(demo: tuple[Path, str])
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # nothing but the JSON document on stdout
     assert set(doc) == {"model", "total", "changes"}
-    assert set(doc["total"]) == {"sch_hours", "q10", "q50", "q90"}
+    assert set(doc["total"]) == {"sch_hours", "q10", "q50", "q90", "correlation"}
+    assert 0.0 <= doc["total"]["correlation"] < 1.0  # what its draws were paired at
     assert len(doc["changes"]) == 2
     for c in doc["changes"]:
         assert {"commit_id", "sch_hours", "q10", "q50", "q90", "lines_added",
@@ -124,6 +125,9 @@ def test_on_an_80_column_terminal_the_title_and_notes_read_whole(demo: tuple[Pat
     block = lines[weighs : next(i for i, line in enumerate(lines) if "for scale:" in line)]
     for line in block:  # each effect whole on its line: "(+0.01" never ends one
         assert len(re.findall(r"\([+-]", line)) == len(re.findall(r"\([+-][\d.]+ h\)", line)), block
+    # how the total's range was drawn is said (its q10-q90 read as a plain sum's before)
+    said = " ".join(text.split())
+    assert "total: q10-q90 of the sum of the changes' draws, their errors" in said, said
 
 
 @pytest.mark.parametrize("columns", [40, 54, 60])
@@ -213,7 +217,8 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
     cfg, repo, target = _worktree(demo, tmp_path)
     clean = estimate(cfg, Target(worktree=True), repo=repo)
     assert clean["changes"][0]["lines_added"] == 0
-    assert clean["total"] == {"sch_hours": 0.0, "q10": 0.0, "q50": 0.0, "q90": 0.0}
+    assert {k: v for k, v in clean["total"].items() if k != "correlation"} == {
+        "sch_hours": 0.0, "q10": 0.0, "q50": 0.0, "q90": 0.0}  # fmt: skip
     body = "".join(f"def added_{i}(x):\n    return x * {i} + len(str(x))\n\n" for i in range(12))
     target.write_text(target.read_text() + body)
     (repo / "brand_new.py").write_text("import os\n\nVALUE = os.sep * 3\n")

@@ -184,7 +184,22 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
             _say(con, f"{_name(c)}: no file changed, so 0 h")
     if doc.get("note"):
         _say(con, f"note: {doc['note']}")
+    if len(doc["changes"]) > 1:
+        _say(con, _total_line(float(doc["total"].get("correlation") or 0.0)))
     _say(con, SCH_LINE)
+
+
+def _total_line(rho: float) -> str:
+    """How the total's q10-q90 was drawn."""
+    if rho <= 0:
+        return ("total: q10-q90 of the sum of the changes' draws, their errors taken as "
+                "independent (the training measured no correlation between them)")  # fmt: skip
+    return (
+        f"total: q10-q90 of the sum of the changes' draws, their errors paired at the "
+        f"correlation {rho:.2f} the training measured between changes made close together "
+        "(they are mis-estimated alike), so the range does not narrow as if each were "
+        "independent"
+    )
 
 
 def _say(con: Console, text: str) -> None:

@@ -464,7 +464,8 @@ def estimate_changes(
     explain: bool = True,
     named: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
-    """The estimate document: ``{"model", "total": {sch_hours, q10, q50, q90}, "changes": [...]}``.
+    """The estimate document: ``{"model", "total": {sch_hours, q10, q50, q90, correlation},
+    "changes": [...]}`` (``correlation``: the one the total's draws are paired at).
 
     ``labels[i]`` is ``("commit_id", id)`` or ``("source", name)`` for ``records[i]``. Draws are
     seeded, so the same changes give the same numbers; ``named[i]``: the commit a patch mail
@@ -528,8 +529,6 @@ def estimate_changes(
         for c in changes:
             if c.get("top_features"):
                 c["typical_sch_hours"] = typical
-    return {
-        "model": model_name,
-        "total": {"sch_hours": total_sch, **draw_quantiles(total_draws)},
-        "changes": changes,
-    }
+    rho = float(getattr(model, "total_correlation_", 0.0))
+    total = {"sch_hours": total_sch, **draw_quantiles(total_draws), "correlation": rho}
+    return {"model": model_name, "total": total, "changes": changes}
