@@ -171,7 +171,13 @@ def fitted_correlation(model: Any, dataset: Dataset) -> dict[str, Any]:
     normal = rows[np.asarray(dataset.label_kind)[rows] == 0]
     if len(normal) >= MIN_WINDOWS * WINDOWS[0]:
         rows = normal
-    return error_correlation(model, dataset.X[rows], dataset.Y[rows], dataset.time[rows])
+    X = _features(model, dataset)[rows]
+    return error_correlation(model, X, dataset.Y[rows], dataset.time[rows])
+
+
+def _features(model: Any, dataset: Dataset) -> np.ndarray:
+    """The dataset's columns the model reads: its LOC view for the LOC baseline."""
+    return np.asarray(dataset.X_loc if getattr(model, "feature_kind", "") == "loc" else dataset.X)
 
 
 def held_out_draws(
@@ -185,7 +191,8 @@ def held_out_draws(
     ok, actual = inside_mean(dataset.Y[rows])
     rows, actual = rows[ok], actual[ok]
     seeds = [change_seed(seed, str(cid)) for cid in np.asarray(dataset.commit_id)[rows]]
-    draws = sch_draws(model, dataset.X[rows], n_draws, seeds) if len(rows) else np.zeros((0, 1))
+    X = _features(model, dataset)[rows]
+    draws = sch_draws(model, X, n_draws, seeds) if len(rows) else np.zeros((0, 1))
     return draws, actual, seeds
 
 
