@@ -90,6 +90,21 @@ def test_range_estimate_is_the_sum_of_its_commits(demo: tuple[Path, str]) -> Non
     assert total["q90"] <= sum(c["q90"] for c in singles)
 
 
+def test_an_empty_range_whose_ends_are_swapped_says_so(demo: tuple[Path, str]) -> None:
+    """``HEAD..HEAD~2`` priced nothing with exit 0 and no word that the ends were swapped."""
+    out, _ = demo
+    cfg = load_config(out / "pipeline_config.toml", [])
+    repo = out / "repos" / "repo-0"
+    doc = estimate(cfg, Target(rev="HEAD..HEAD~2"), repo=repo)
+    assert doc["changes"] == []
+    n = len(_git(repo, "rev-list", "--no-merges", "HEAD~2..HEAD").split())
+    assert doc["note"] == (
+        f"HEAD..HEAD~2 holds no commit: nothing to price (HEAD~2..HEAD holds {n} commit(s): "
+        "are the ends swapped?)"
+    )
+    assert "swapped" not in estimate(cfg, Target(rev="HEAD..HEAD"), repo=repo)["note"]
+
+
 def test_json_goes_to_stdout_only_with_the_contract_keys(demo: tuple[Path, str]) -> None:
     out, _ = demo
     repo = out / "repos" / "repo-1"

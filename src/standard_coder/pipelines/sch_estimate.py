@@ -276,6 +276,21 @@ def _held_elsewhere(cfg: FlagshipConfig, where: Path, rev: str | None) -> str:
     return ""
 
 
+def _swapped(where: Path, rev: str) -> str:
+    """``" (B..A holds N: the ends swapped?)"`` for an empty ``A..B`` whose reverse is not."""
+    from standard_coder.sch.estimate import EstimateError, resolve_revisions
+
+    first, dots, last = rev.partition("...") if "..." in rev else rev.partition("..")
+    if not first or not last or dots != "..":
+        return ""
+    other = f"{last}..{first}"
+    try:
+        n = len(resolve_revisions(where, other).ids)
+    except (EstimateError, OSError):
+        return ""
+    return f" ({other} holds {n} commit(s): are the ends swapped?)" if n else ""
+
+
 def _revisions(where: Path, rev: str | None) -> tuple[list[str], list[str], str]:
     """The non-merge commits ``rev`` (default ``HEAD``, or a range) names in ``where``, the
     merges it names (not priced themselves) and a note: ``(ids, merges, note)``.
@@ -291,7 +306,7 @@ def _revisions(where: Path, rev: str | None) -> tuple[list[str], list[str], str]
         raise EstimateInputError(str(exc)) from None
     ids, merges, note = revs.ids, revs.merges, revs.note
     if not ids and ".." in (rev or ""):  # main..HEAD with nothing new: 0 h
-        note = note or f"{rev} holds no commit: nothing to price"
+        note = note or f"{rev} holds no commit: nothing to price{_swapped(where, str(rev))}"
     elif not ids:
         raise EstimateInputError(
             f"{rev}: names no non-merge commit in {where}"
