@@ -461,3 +461,12 @@ def test_estimates_close_together_are_said_to_size_no_single_change() -> None:
     unsure = {"target_intervals": {"sch_ranks_above_chance": {"verdict": "undecided"}}}
     doubted = spread_line({**ev, **unsure})
     assert "use it to rank" not in doubted and "do not size or rank one" in doubted, doubted
+    # team output's hours then mostly count changes: said under its path (a line of its own)
+    from standard_coder.pipelines.sch_summary import summary_lines
+
+    lines = summary_lines({"evaluation": ev, "report": "r.html", "team_output": "t.csv"})
+    at = lines.index("Team output: t.csv")
+    assert lines[at + 1].startswith("(its hours follow how many changes each person made")
+    wide_lines = summary_lines({"evaluation": {**ev, "sch_q10": 0.1, "sch_q90": 0.8},
+                                "report": "r.html", "team_output": "t.csv"})  # fmt: skip
+    assert wide_lines[-1] == "Team output: t.csv"

@@ -381,6 +381,15 @@ FLAT_SHARE = 1 / 3
 near the typical change (the model orders changes more than it separates their hours)."""
 
 
+def _flat(ev: Mapping[str, Any]) -> bool:
+    """The held-out estimates' 10-90 % span is under :data:`FLAT_SHARE` of the labels'."""
+    sq = _num(ev.get("sch_q10")), _num(ev.get("sch_q90"))
+    lq = _num(ev.get("label_q10")), _num(ev.get("label_q90"))
+    if sq[0] is None or sq[1] is None or lq[0] is None or lq[1] is None:
+        return False
+    return sq[1] - sq[0] < FLAT_SHARE * (lq[1] - lq[0])
+
+
 def spread_line(ev: Mapping[str, Any]) -> str:
     """How far apart the held-out estimates lie beside the labels (both within [0, 1] h), and,
     when they lie close together, what that means for a single change's hours; "" without."""
@@ -392,7 +401,7 @@ def spread_line(ev: Mapping[str, Any]) -> str:
         f"Estimates of the held-out changes run from {sq[0]:.2f} to {sq[1]:.2f} h (10th to 90th "
         f"percentile); their inferred coding times (within 1 h) from {lq[0]:.2f} to {lq[1]:.2f} h"
     )
-    if sq[1] - sq[0] < FLAT_SHARE * (lq[1] - lq[0]):
+    if _flat(ev):
         chance = (ev.get("target_intervals") or {}).get("sch_ranks_above_chance") or {}
         if chance.get("verdict") in ("undecided", "missed"):  # its ranking is in doubt too
             line += (
@@ -459,6 +468,11 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
     out.append(f"Report: {s['report']}")
     if s.get("team_output"):
         out.append(f"Team output: {s['team_output']}")
+        if ev and _flat(ev):  # a person's hours are then mostly their count of changes
+            out.append(
+                "(its hours follow how many changes each person made more than what the "
+                "changes held: the estimates sit near the typical change, above)"
+            )
     if s.get("forecast_path"):
         out.append(f"Forecast: {s['forecast_path']}")
     return out
