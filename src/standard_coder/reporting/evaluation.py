@@ -60,6 +60,11 @@ _TITLES = {
     "model_selection": 'Which effort model predictor = "auto" chose, on the validation split',
     "shift_fit": "The location-shift model as fitted (log-hours location, SCH map)",
     "distribution_pool": "The predictive distribution pooled with a size-only MDN",
+    "totals": (
+        "Ranges of totals: how often the 80 % range of the total of `window` consecutive held-out"
+        " changes held their total, their draws paired at the model's error correlation and as"
+        " if independent (share of `windows`; a handful of windows says little)"
+    ),
 }
 TARGETS = {
     "sch_above_lines_added": "SCH ranks above lines added (Spearman difference > 0)",
