@@ -61,9 +61,9 @@ _TITLES = {
     "shift_fit": "The location-shift model as fitted (log-hours location, SCH map)",
     "distribution_pool": "The predictive distribution pooled with a size-only MDN",
     "totals": (
-        "Ranges of totals: how often the 80 % range of the total of `window` consecutive held-out"
-        " changes held their total, their draws paired at the model's error correlation and as"
-        " if independent (share of `windows`; a handful of windows says little)"
+        "Ranges of totals: how often the 80 % range of the total of a window of consecutive"
+        " held-out changes held their total, their draws paired at the model's error"
+        " correlation and as if independent (a handful of windows says little)"
     ),
 }
 TARGETS = {
