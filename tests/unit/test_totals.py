@@ -36,6 +36,12 @@ def test_window_correlation_reads_a_shared_level_and_none_without_one() -> None:
     shared = window_correlation(level + rng.standard_normal(2000), 10)
     assert shared is not None and 0.12 < shared < 0.32
     assert window_correlation(alone[:25], 10) is None  # under three windows
+    # two repositories' changes interleaved in time: windows are cut within each one
+    a, b = level[:1000] + rng.standard_normal(1000), rng.standard_normal(1000)
+    mixed = np.empty(2000)
+    mixed[0::2], mixed[1::2] = a, b
+    repo = np.array(["a", "b"] * 1000)
+    assert (window_correlation(mixed, 10, repo) or 0.0) > (window_correlation(mixed, 10) or 0.0)
 
 
 def test_paired_draws_keep_every_change_s_own_draws_and_widen_the_total() -> None:

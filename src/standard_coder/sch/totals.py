@@ -47,15 +47,26 @@ _LATENT = 1
 from its draws."""
 
 
-def window_correlation(scores: np.ndarray, k: int) -> float | None:
+def window_correlation(
+    scores: np.ndarray, k: int, groups: np.ndarray | None = None
+) -> float | None:
     """The correlation of scores ``k`` apart or less implied by the variance of their means over
-    consecutive windows of ``k`` (None: under :data:`MIN_WINDOWS` windows, or no variance)."""
-    n = len(scores) // k
+    consecutive windows of ``k``, cut within each of ``groups`` (a repository: a total is of one
+    repository's changes; None: one group), the scores in time order within each (None: under
+    :data:`MIN_WINDOWS` windows, or no variance)."""
+    scores = np.asarray(scores, np.float64)
     total_var = float(np.var(scores))
-    if n < MIN_WINDOWS or k < 2 or total_var <= 0:
+    labels = np.zeros(len(scores), int) if groups is None else np.asarray(groups)
+    means = []
+    for g in dict.fromkeys(labels.tolist()):  # in order of first appearance
+        mine = scores[labels == g]
+        n = len(mine) // k
+        if n:
+            means.append(mine[: n * k].reshape(n, k).mean(axis=1))
+    found = np.concatenate(means) if means else np.zeros(0)
+    if len(found) < MIN_WINDOWS or k < 2 or total_var <= 0:
         return None
-    means = np.asarray(scores[: n * k], np.float64).reshape(n, k).mean(axis=1)
-    ratio = float(np.var(means)) / total_var
+    ratio = float(np.var(found)) / total_var
     return (k * ratio - 1.0) / (k - 1.0)
 
 
@@ -66,15 +77,19 @@ def normal_scores(model: Any, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.asarray(norm.ppf(np.clip(pit, PIT_CLIP, 1.0 - PIT_CLIP)))
 
 
-def error_correlation(model: Any, X: np.ndarray, Y: np.ndarray, time: np.ndarray) -> dict[str, Any]:
+def error_correlation(
+    model: Any, X: np.ndarray, Y: np.ndarray, time: np.ndarray, groups: np.ndarray | None = None
+) -> dict[str, Any]:
     """``{"correlation", "n_changes", "by_window"}``: how much the model's errors on changes
     made close together move together, from changes ``X`` with labels ``Y`` made at ``time``
-    (the fitted period's). ``correlation``: the mean over :data:`WINDOWS` that the changes fill,
-    clipped to [0, :data:`MAX_CORRELATION`]; 0 when none is filled."""
+    (the fitted period's), windows cut within each of ``groups`` (repositories).
+    ``correlation``: the mean over :data:`WINDOWS` that the changes fill, clipped to
+    [0, :data:`MAX_CORRELATION`]; 0 when none is filled."""
     order = np.argsort(np.asarray(time), kind="stable")
     X, Y = np.asarray(X)[order], np.asarray(Y)[order]
+    within = None if groups is None else np.asarray(groups)[order]
     scores = normal_scores(model, X, Y) if len(order) else np.zeros(0)
-    by_window = {str(k): window_correlation(scores, k) for k in WINDOWS}
+    by_window = {str(k): window_correlation(scores, k, within) for k in WINDOWS}
     found = [v for v in by_window.values() if v is not None]
     rho = float(np.clip(np.mean(found), 0.0, MAX_CORRELATION)) if found else 0.0
     return {
@@ -172,7 +187,7 @@ def fitted_correlation(model: Any, dataset: Dataset) -> dict[str, Any]:
     if len(normal) >= MIN_WINDOWS * WINDOWS[0]:
         rows = normal
     X = _features(model, dataset)[rows]
-    return error_correlation(model, X, dataset.Y[rows], dataset.time[rows])
+    return error_correlation(model, X, dataset.Y[rows], dataset.time[rows], dataset.repo[rows])
 
 
 def _features(model: Any, dataset: Dataset) -> np.ndarray:
@@ -183,11 +198,14 @@ def _features(model: Any, dataset: Dataset) -> np.ndarray:
 def held_out_draws(
     model: Any, dataset: Dataset, rows: np.ndarray, *, seed: int = 0, n_draws: int = 1000
 ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
-    """``(draws, actual, seeds)`` of ``dataset``'s ``rows`` in time order: ``n_draws`` draws
+    """``(draws, actual, seeds)`` of ``dataset``'s ``rows`` in time order within each
+    repository: ``n_draws`` draws
     of each change by ``estimate``'s method (:func:`~standard_coder.sch.draws.sch_draws`, seeded
     by its commit id; ``estimate`` takes 4,000), its labels' mean within [0, 1] h (as SCH is; a
     change with no label sample there is left out) and its seed words."""
-    rows = np.asarray(rows)[np.argsort(np.asarray(dataset.time)[rows], kind="stable")]
+    rows = np.asarray(rows)
+    # time order within each repository (a total is one repository's): windows seldom straddle
+    rows = rows[np.lexsort((np.asarray(dataset.time)[rows], np.asarray(dataset.repo)[rows]))]
     ok, actual = inside_mean(dataset.Y[rows])
     rows, actual = rows[ok], actual[ok]
     seeds = [change_seed(seed, str(cid)) for cid in np.asarray(dataset.commit_id)[rows]]
