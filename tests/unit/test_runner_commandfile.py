@@ -189,3 +189,21 @@ def test_a_command_s_code_files_follow_its_scripts_and_skip_what_stages_write(
     )  # fmt: skip
     assert files == {tmp_path / "sub" / "train.v2.py", tmp_path / "sub" / "helpers.py"}
     assert folders == {tmp_path / "sub"}
+
+
+def test_a_table_override_that_drops_a_listed_key_names_it(tmp_path: Path) -> None:
+    """``--set 'params.train={epochs=3}'`` dropped ``train.lr`` and the error blamed the stage
+    ("unknown param key 'train.lr'"); a stage reading the whole table takes what it is given."""
+    one_by_one = (
+        '[params]\ntrain = { lr = 0.1, epochs = 2 }\n[[stages]]\nname = "t"\ncmd = "true"\n'
+        'params = ["train.lr", "train.epochs"]\n'
+    )
+    with pytest.raises(PipelineDefinitionError) as err:
+        _load(tmp_path, one_by_one, ("params.train={epochs=3}",))
+    assert str(err.value).endswith(
+        "--set params.train: replaces the whole table and drops params.train.lr, which stages "
+        "read: set its keys one at a time (--set params.train.epochs=...)"
+    )
+    _load(tmp_path, one_by_one, ("params.train={epochs=3, lr=0.2}",))  # keeps both: fine
+    whole = one_by_one.replace('["train.lr", "train.epochs"]', '["train"]')
+    _load(tmp_path, whole, ("params.train={epochs=3}",))

@@ -105,6 +105,39 @@ def _leaf_keys(params: Mapping[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
+def _check_table_override(
+    key: str, old: Mapping[str, Any], new: Any, source: Path, read: set[str]
+) -> None:
+    """A ``--set`` of a whole table must keep the keys stages list one by one (``read``:
+    ``train.lr``; a stage that reads the whole table takes what it is given): one that drops
+    such a key is refused naming it and the one-key form."""
+    kept = set(_leaf_keys(new)) if isinstance(new, Mapping) else set()
+    table = key.removeprefix("params.")
+    dropped = [
+        k for k in _leaf_keys(old)
+        if k not in kept and any(r == f"{table}.{k}" or r.startswith(f"{table}.{k}.")
+                                 for r in read)
+    ]  # fmt: skip
+    if dropped:
+        one = next(iter(_leaf_keys(new)), None) if isinstance(new, Mapping) else None
+        how = f" (--set {key}.{one}=...)" if one else ""
+        raise PipelineDefinitionError(
+            f"{source}: --set {key}: replaces the whole table and drops {key}.{dropped[0]}"
+            f"{' and more' if len(dropped) > 1 else ''}, which stages read: set its keys one "
+            f"at a time{how}"
+        )
+
+
+def _params_read(data: Mapping[str, Any]) -> set[str]:
+    """The ``[params]`` keys the file's stages list (``train.lr``, or a whole ``train``)."""
+    stages = data.get("stages", [])
+    out: set[str] = set()
+    for stage in stages if isinstance(stages, list) else []:
+        listed = stage.get("params", []) if isinstance(stage, Mapping) else []
+        out.update(str(k) for k in listed if isinstance(k, str))
+    return out
+
+
 def check_overrides(data: Mapping[str, Any], overrides: Sequence[str], source: Path) -> None:
     """``--set`` keys must name an existing ``[params]`` key or a known section key.
 
@@ -117,13 +150,15 @@ def check_overrides(data: Mapping[str, Any], overrides: Sequence[str], source: P
 
     for text in overrides:
         try:
-            parts, _ = parse_override(text)
+            parts, value = parse_override(text)
         except OverrideError as exc:
             raise PipelineDefinitionError(str(exc)) from None
         key = ".".join(parts)
         settable = ["params." + k for k in _leaf_keys(data.get("params", {}))]
         if parts[0] == "params":
-            found, _ = _lookup(data.get("params", {}), ".".join(parts[1:]))
+            found, old = _lookup(data.get("params", {}), ".".join(parts[1:]))
+            if len(parts) > 1 and found and isinstance(old, Mapping):
+                _check_table_override(key, old, value, source, _params_read(data))
             if len(parts) > 1 and found:
                 continue
             raise PipelineDefinitionError(
