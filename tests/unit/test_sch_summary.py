@@ -470,3 +470,17 @@ def test_estimates_close_together_are_said_to_size_no_single_change() -> None:
     wide_lines = summary_lines({"evaluation": {**ev, "sch_q10": 0.1, "sch_q90": 0.8},
                                 "report": "r.html", "team_output": "t.csv"})  # fmt: skip
     assert wide_lines[-1] == "Team output: t.csv"
+
+
+def test_the_totals_ranges_are_said_when_there_are_windows_enough() -> None:
+    """The evaluation's ``totals`` was in the report only, as a raw table."""
+    from standard_coder.pipelines.sch_summary import totals_line
+
+    ev = {"totals": {"window": 10, "windows": 8, "coverage_80": 0.875,
+                     "coverage_80_independent": 0.5, "correlation": 0.12}}  # fmt: skip
+    assert totals_line(ev) == (
+        "Totals of 10 consecutive held-out changes: the 80 % range held 7 of 8 (the changes' "
+        "errors paired at the correlation 0.12 training measured; as if independent, 4)"
+    )
+    assert totals_line({"totals": {**ev["totals"], "windows": 3}}) == ""  # too few to say
+    assert totals_line({}) == ""

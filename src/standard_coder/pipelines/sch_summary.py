@@ -381,6 +381,29 @@ FLAT_SHARE = 1 / 3
 near the typical change (the model orders changes more than it separates their hours)."""
 
 
+TOTALS_MIN_WINDOWS = 5
+"""Held-out windows under which the totals' coverage is not said (a handful says little)."""
+
+
+def totals_line(ev: Mapping[str, Any]) -> str:
+    """How the ranges of totals held on the held-out changes (``totals``), or "" with under
+    :data:`TOTALS_MIN_WINDOWS` windows."""
+    t = ev.get("totals") or {}
+    n, paired, alone = (
+        _num(t.get("windows")),
+        _num(t.get("coverage_80")),
+        _num(t.get("coverage_80_independent")),
+    )
+    if n is None or n < TOTALS_MIN_WINDOWS or paired is None or alone is None:
+        return ""
+    rho = _num(t.get("correlation")) or 0.0
+    return (
+        f"Totals of {t.get('window')} consecutive held-out changes: the 80 % range held "
+        f"{round(paired * n)} of {int(n)} (the changes' errors paired at the correlation "
+        f"{rho:.2f} training measured; as if independent, {round(alone * n)})"
+    )
+
+
 def _flat(ev: Mapping[str, Any]) -> bool:
     """The held-out estimates' 10-90 % span is under :data:`FLAT_SHARE` of the labels'."""
     sq = _num(ev.get("sch_q10")), _num(ev.get("sch_q90"))
@@ -428,6 +451,8 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
         if line := sure_line(ev):
             out.append(line)
         if line := spread_line(ev):
+            out.append(line)
+        if line := totals_line(ev):
             out.append(line)
         truth = ev.get("work_inference_pearson_vs_truth") or {}
         if truth:
