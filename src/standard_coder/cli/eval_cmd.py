@@ -100,6 +100,7 @@ def _print_metrics(path: Path, other_repos: bool, own_baseline: bool = False) ->
         metric_table,
         spread_line,
         sure_line,
+        totals_line,
         warnings,
         wrap_lines,
     )
@@ -112,7 +113,8 @@ def _print_metrics(path: Path, other_repos: bool, own_baseline: bool = False) ->
     if own_baseline:  # its "SCH model" column is the baseline, scored against itself
         title += ": the checkpoint is the LOC baseline, so both columns are the baseline's"
     typer.echo(metric_table(ev, title, terminal_columns(sys.stdout)))  # figures never split
-    words = [line for line in (sure_line(ev), spread_line(ev)) if line]  # as the summary's
+    lines = (sure_line(ev), spread_line(ev), totals_line(ev))
+    words = [line for line in lines if line]  # as the summary's
     for line in wrap_lines([_scored(w) if other_repos else w for w in words],
                            terminal_columns(sys.stdout)):  # fmt: skip
         typer.echo(line)
