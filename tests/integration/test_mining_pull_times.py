@@ -235,7 +235,7 @@ def test_a_database_mined_before_the_table_is_upgraded_not_called_corrupt(tmp_pa
 
 @pytest.mark.parametrize(
     ("fail_from", "prefix"),
-    [(1, "git for-each-ref"), (2, "reading pull request commit times failed: ")],
+    [(1, "git for-each-ref"), (3, "reading pull request commit times failed: ")],
     ids=["when-planned", "when-read-after-the-chunks"],
 )
 def test_reading_the_pull_refs_failing_fails_the_repo_and_a_rerun_retries_it(
@@ -243,9 +243,10 @@ def test_reading_the_pull_refs_failing_fails_the_repo_and_a_rerun_retries_it(
 ) -> None:
     """git itself failing on the pull refs (a broken install, a ref store damaged while the
     mine runs): the repo is reported as failed with git's message, not marked mined, and the
-    next run mines it whole. The refs are read when the repo is planned (its key) and again
-    after its chunks (the rows); the failure is a real git process's: a `git` earlier on PATH
-    that fails that command from its ``fail_from``-th call on."""
+    next run mines it whole. The refs are read when the repo is planned (twice: its key, which
+    reads HEAD and the pull refs, and the pull requests) and again after its chunks (the rows);
+    the failure is a real git process's: a `git` earlier on PATH that fails that command from
+    its ``fail_from``-th call on."""
     import os
 
     from standard_coder.sch.mining.mine import MiningError
