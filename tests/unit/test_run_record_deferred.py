@@ -43,7 +43,7 @@ def test_stamp_before_a_stage_runs_and_once_on_a_no_op(
     SEEN.clear()
     assert run_pipeline(pipe, install_signals=False).exit_code == 0
     assert len(SEEN) == 1 and SEEN[0]["status"] == "running"
-    assert SEEN[0]["code_version"] == code_origin()
+    assert SEEN[0]["code_version"] == code_origin(tmp_path)  # the project's, not this package's
 
     writes: list[Path] = []
     real = envstamp.write_env_stamp
@@ -70,9 +70,21 @@ def test_stamp_before_a_stage_runs_and_once_on_a_no_op(
     assert state["run_id"] == result.run_id and state["status"] == "completed"
     stamp = read_env_stamp(run_dir)
     assert stamp["status"] == "completed" and stamp["run_id"] == result.run_id
-    assert stamp["code_version"] == code_origin() and stamp["config"] == {"k": 1}
+    assert stamp["code_version"] == code_origin(tmp_path) and stamp["config"] == {"k": 1}
     assert stamp["duration_s"] is not None and stamp["duration_s"] >= 0
     assert stamp["started_at"] <= stamp["ended_at"]
+
+
+def test_the_stamp_s_code_is_the_project_s_checkout(tmp_path: Path) -> None:
+    """The stamp's code version was this package's own git checkout (a report showed the
+    tool's commit for a user's project): it is the checkout the pipeline's folder is in."""
+    repo = committed_repo(tmp_path)
+    (repo / "data").mkdir()
+    (repo / "data" / "f").write_text("1")
+    result = run_pipeline(_pipeline(repo), install_signals=False)
+    stamp = read_env_stamp(repo / "out" / "runs" / result.run_id)
+    assert stamp["code_version"]["git_commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert stamp["code_version"]["source"] == "git"
 
 
 def test_probe_answers_as_code_origin(tmp_path: Path) -> None:

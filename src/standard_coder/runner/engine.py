@@ -437,7 +437,8 @@ def _run(
     run_dir.mkdir(parents=True, exist_ok=True)
     # git status (the stamp's code version) runs beside the stat walk; the stamp is written
     # before the first stage runs, or once at the end when none does
-    record = RunRecord(run_dir, session.pipeline, session.run_id)
+    # the code version is the project's: the git checkout the pipeline's folder is in
+    record = RunRecord(run_dir, session.pipeline, session.run_id, session.root)
 
     def before_stage_runs() -> None:
         drop_handed()  # the fast door's walks hold for deciding, never once a stage ran

@@ -42,7 +42,6 @@ from standard_coder.runner.gitorigin import (
     GIT_STATUS,
     git_env,
     origin_from_status,
-    package_git_dir,
 )
 from standard_coder.runner.pathstate import path_state
 from standard_coder.runner.records import UP_TO_DATE as UP_TO_DATE
@@ -160,15 +159,13 @@ def guess_base_dir(raw: bytes, config: str) -> str:
 
 
 class _Git:
-    """``git status`` of the package's checkout, started now and read at the end (no
-    ``subprocess`` import: ``posix_spawnp`` and a pipe)."""
+    """``git status`` of the project's checkout (the config file's folder, as the full path's
+    session root), started now and read at the end (no ``subprocess`` import:
+    ``posix_spawnp`` and a pipe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, where: str) -> None:
         self.pid = 0
         self.fd = -1
-        where = package_git_dir()
-        if where is None:
-            return
         rfd, wfd = os.pipe()
         null = os.open(os.devnull, os.O_RDWR)
         try:
@@ -441,7 +438,7 @@ def try_noop(argv: list[str]) -> int | None:
         witness = load_witness(config)
     except Doubt:
         return None
-    git = _Git()  # runs beside the stat walk
+    git = _Git(os.path.dirname(str(witness["config_path"])))  # runs beside the stat walk
     try:
         try:
             checks, state, fd, started = verify(witness)

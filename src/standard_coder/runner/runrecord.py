@@ -131,7 +131,11 @@ class RunRecord:
     either way.
     """
 
-    def __init__(self, run_dir: Path, pipeline: Pipeline, run_id: str) -> None:
+    def __init__(
+        self, run_dir: Path, pipeline: Pipeline, run_id: str, project_root: Path | None = None
+    ) -> None:
+        """``project_root``: the pipeline's folder, whose git checkout is the code version
+        (None: this package's checkout, as before a project was stamped)."""
         from standard_coder.runner.envstamp import CodeOriginProbe
 
         self.run_dir = run_dir
@@ -141,7 +145,7 @@ class RunRecord:
         self.written = False
         self._probe: CodeOriginProbe | None
         try:
-            self._probe = CodeOriginProbe()
+            self._probe = CodeOriginProbe(project_root)
         except Exception as exc:  # the record must never sink the run
             log.warning("run record: cannot start git status: %s", exc)
             self._probe = None
