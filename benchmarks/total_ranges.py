@@ -82,9 +82,10 @@ def score_run(run: Path, n_draws: int) -> dict[str, Any]:
     test = dataset.index(TEST)
     normal = test[dataset.label_kind[test] == 0]
     seed = cfg.runner.seed
-    draws, actual, seeds = held_out_draws(model, dataset, normal, seed=seed, n_draws=n_draws)
-    scored = {str(k): window_coverage(draws, actual, rho, seeds, window=k, seed=seed)
-              for k in WINDOWS}  # fmt: skip
+    draws, actual, seeds, repos = held_out_draws(model, dataset, normal, seed=seed,
+                                                 n_draws=n_draws)  # fmt: skip
+    scored = {str(k): window_coverage(draws, actual, rho, seeds, window=k, seed=seed,
+                                      groups=repos) for k in WINDOWS}  # fmt: skip
     return {"repo": run.parent.name, "correlation": rho, "by_window": fitted["by_window"],
             "n_fitted": fitted["n_changes"], "n_held_out": len(actual), "windows": scored,
             "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip

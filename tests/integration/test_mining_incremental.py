@@ -103,6 +103,9 @@ def test_a_new_branch_or_tag_leaves_the_database_as_it_was(tmp_path: Path) -> No
     assert again.repos[0].status == "unchanged"
     assert db.read_bytes() == before
     assert before == clean_bytes([repo], opts, tmp_path)  # what a clean mine writes now
+    # git replace rewrites the history git log walks: that is no "unchanged"
+    git(repo, "replace", "--graft", "HEAD", "HEAD~3")
+    assert mine_repositories([repo], db, opts).repos[0].status != "unchanged"
 
 
 def test_filter_and_mailmap_changes_update_rows(tmp_path: Path) -> None:

@@ -189,6 +189,16 @@ def test_a_command_s_code_files_follow_its_scripts_and_skip_what_stages_write(
     )  # fmt: skip
     assert files == {tmp_path / "sub" / "train.v2.py", tmp_path / "sub" / "helpers.py"}
     assert folders == {tmp_path / "sub"}
+    # a module a stage writes, imported by a script, is no code either; a package's folder the
+    # imports were read in is watched (a module added there may join them)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "__init__.py").write_text("")
+    (tmp_path / "lib" / "cfg.py").write_text("v = 1\n")
+    (tmp_path / "genmod.py").write_text("v = 2\n")
+    (tmp_path / "run.py").write_text("import genmod\nfrom lib.cfg import v\n")
+    files, folders = _scripts([], ["python", "run.py"], tmp_path, {tmp_path / "genmod.py": "make"})
+    assert tmp_path / "genmod.py" not in files and tmp_path / "lib" / "cfg.py" in files
+    assert {tmp_path, tmp_path / "lib"} <= folders
 
 
 def test_a_table_override_that_drops_a_listed_key_names_it(tmp_path: Path) -> None:
@@ -207,3 +217,9 @@ def test_a_table_override_that_drops_a_listed_key_names_it(tmp_path: Path) -> No
     _load(tmp_path, one_by_one, ("params.train={epochs=3, lr=0.2}",))  # keeps both: fine
     whole = one_by_one.replace('["train.lr", "train.epochs"]', '["train"]')
     _load(tmp_path, whole, ("params.train={epochs=3}",))
+    sub = (
+        "[params]\ntrain = { opt = { lr = 0.1, mom = 0.9 }, epochs = 2 }\n[[stages]]\n"
+        'name = "t"\ncmd = "true"\nparams = ["train.opt", "train.epochs"]\n'
+    )
+    with pytest.raises(PipelineDefinitionError, match=r"drops params\.train\.opt\.lr"):
+        _load(tmp_path, sub, ("params.train={epochs=3}",))  # a sub-table a stage reads

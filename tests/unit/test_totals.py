@@ -105,3 +105,16 @@ def test_model_file_keeps_its_correlation_and_refuses_a_bad_one(tmp_path: Path) 
     torch.save(ck, tmp_path / "bad.pt")
     with pytest.raises(RepresentationMismatch, match=r"total_correlation 1\.5 is not in"):
         EffortModel.load(tmp_path / "bad.pt")
+
+
+def test_held_out_windows_are_cut_within_each_repository() -> None:
+    """Windows straddled the boundary between two repositories' changes."""
+    from standard_coder.sch.totals import window_coverage
+
+    rng = np.random.default_rng(2)
+    draws, actual = rng.gamma(2.0, 0.1, (30, 200)), rng.gamma(2.0, 0.1, 30)
+    seeds = [[0, i] for i in range(30)]
+    repos = np.array(["a"] * 15 + ["b"] * 15)
+    by_repo = window_coverage(draws, actual, 0.2, seeds, window=10, groups=repos)
+    assert by_repo["windows"] == 2  # 10 of a's 15, 10 of b's 15: no window holds both
+    assert window_coverage(draws, actual, 0.2, seeds, window=10)["windows"] == 3

@@ -66,7 +66,11 @@ def _scripts(
         for script in python:
             found.update(Path(f) for f in module_closure("__main__", script))
             folders.add(Path(os.path.normpath(script.parent)))
-    return {Path(os.path.normpath(p)) for p in found}, folders
+    found = {Path(os.path.normpath(p)) for p in found}
+    found = {p for p in found if p not in produced}  # a module a stage writes: an input too
+    # every folder the imports were read in (a package's too): a module added to one may join
+    folders.update(p.parent for p in found if p.suffix == ".py")
+    return found, folders
 
 
 def is_command_pipeline(data: Mapping[str, Any]) -> bool:
@@ -115,8 +119,11 @@ def _check_table_override(
     table = key.removeprefix("params.")
     dropped = [
         k for k in _leaf_keys(old)
-        if k not in kept and any(r == f"{table}.{k}" or r.startswith(f"{table}.{k}.")
-                                 for r in read)
+        if k not in kept and any(
+            r == f"{table}.{k}" or r.startswith(f"{table}.{k}.")  # the leaf, or below it
+            or (r.startswith(f"{table}.") and f"{table}.{k}".startswith(f"{r}."))  # a sub-table
+            for r in read
+        )
     ]  # fmt: skip
     if dropped:
         one = next(iter(_leaf_keys(new)), None) if isinstance(new, Mapping) else None

@@ -507,6 +507,7 @@ def _run_recorded(
     _warn_stale_upstream(session, selected)
     for i, name in enumerate(selected):
         outcome = run_stage(session, name, force, stop, display, run_dir)
+        running.clear()  # between stages a second signal names none
         state["stages"][name] = {**outcome.record(), "run_id": session.run_id}
         result.stages[name] = outcome
         if outcome.status == "completed":

@@ -154,22 +154,29 @@ def window_coverage(
     *,
     window: int = COVERAGE_WINDOW,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """How often the 80 % range of the total of ``window`` consecutive changes holds their
     actual total, with the changes' errors paired at ``correlation`` and independent:
     ``{"window", "windows", "coverage_80", "coverage_80_independent", "correlation"}``
-    (coverages None under 2 windows). ``draws`` (changes, n) and ``actual`` are in time order."""
-    n = len(actual) // window
-    out: dict[str, Any] = {"window": window, "windows": n, "correlation": correlation}
-    if n < 2:
+    (coverages None under 2 windows). ``draws`` (changes, n) and ``actual`` are in time order
+    within each of ``groups`` (repositories; None: one), and windows are cut within each, the
+    remainder of each left out."""
+    labels = np.zeros(len(actual), int) if groups is None else np.asarray(groups)
+    parts: list[np.ndarray] = []
+    for g in dict.fromkeys(labels.tolist()):  # in order of first appearance
+        mine = np.flatnonzero(labels == g)
+        parts += [mine[w * window : (w + 1) * window] for w in range(len(mine) // window)]
+    out: dict[str, Any] = {"window": window, "windows": len(parts), "correlation": correlation}
+    if len(parts) < 2:
         return {**out, "coverage_80": None, "coverage_80_independent": None}
     paired: list[bool] = []
     alone: list[bool] = []
-    for w in range(n):
-        part = slice(w * window, (w + 1) * window)
+    for w, part in enumerate(parts):
         total = float(np.sum(actual[part]))
+        own = [seeds[i] for i in part]
         for hits, drawn in (
-            (paired, correlated_total(draws[part], correlation, [seed, w], seeds[part])),
+            (paired, correlated_total(draws[part], correlation, [seed, w], own)),
             (alone, np.asarray(draws[part]).sum(axis=0)),
         ):
             lo, hi = np.quantile(drawn, [0.1, 0.9])
@@ -197,21 +204,21 @@ def _features(model: Any, dataset: Dataset) -> np.ndarray:
 
 def held_out_draws(
     model: Any, dataset: Dataset, rows: np.ndarray, *, seed: int = 0, n_draws: int = 1000
-) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
-    """``(draws, actual, seeds)`` of ``dataset``'s ``rows`` in time order within each
-    repository: ``n_draws`` draws
-    of each change by ``estimate``'s method (:func:`~standard_coder.sch.draws.sch_draws`, seeded
-    by its commit id; ``estimate`` takes 4,000), its labels' mean within [0, 1] h (as SCH is; a
-    change with no label sample there is left out) and its seed words."""
+) -> tuple[np.ndarray, np.ndarray, list[list[int]], np.ndarray]:
+    """``(draws, actual, seeds, repos)`` of ``dataset``'s ``rows`` in time order within each
+    repository: ``n_draws`` draws of each change by ``estimate``'s method
+    (:func:`~standard_coder.sch.draws.sch_draws`, seeded by its commit id; ``estimate`` takes
+    4,000), its labels' mean within [0, 1] h (as SCH is; a change with no label sample there
+    is left out), its seed words and its repository (a total is one repository's changes:
+    :func:`window_coverage` cuts windows within each)."""
     rows = np.asarray(rows)
-    # time order within each repository (a total is one repository's): windows seldom straddle
     rows = rows[np.lexsort((np.asarray(dataset.time)[rows], np.asarray(dataset.repo)[rows]))]
     ok, actual = inside_mean(dataset.Y[rows])
     rows, actual = rows[ok], actual[ok]
     seeds = [change_seed(seed, str(cid)) for cid in np.asarray(dataset.commit_id)[rows]]
     X = _features(model, dataset)[rows]
     draws = sch_draws(model, X, n_draws, seeds) if len(rows) else np.zeros((0, 1))
-    return draws, actual, seeds
+    return draws, actual, seeds, np.asarray(dataset.repo)[rows]
 
 
 def held_out_totals(
@@ -219,6 +226,7 @@ def held_out_totals(
 ) -> dict[str, Any]:
     """:func:`window_coverage` of ``dataset``'s ``rows`` (the held-out normal changes,
     :func:`held_out_draws`) at the model's ``total_correlation_``."""
-    draws, actual, seeds = held_out_draws(model, dataset, rows, seed=seed, n_draws=n_draws)
+    draws, actual, seeds, repos = held_out_draws(model, dataset, rows, seed=seed,
+                                                 n_draws=n_draws)  # fmt: skip
     rho = float(getattr(model, "total_correlation_", 0.0))
-    return window_coverage(draws, actual, rho, seeds, seed=seed)
+    return window_coverage(draws, actual, rho, seeds, seed=seed, groups=repos)

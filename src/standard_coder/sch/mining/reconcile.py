@@ -69,13 +69,15 @@ def _inspect(path: Path) -> tuple[Path, bool, bool]:
 
 def _refs_state(path: Path, git_dir: Path, bare: bool) -> tuple[str | None, str]:
     """(HEAD id or None for an empty repo, digest of what the mined rows follow: HEAD, the
-    ``refs/pull/*`` refs (pull requests' commits), ``.mailmap``, the ``mailmap.file`` and
+    ``refs/pull/*`` refs (pull requests' commits), ``refs/replace/*`` (``git replace``
+    rewrites the history ``git log`` walks), ``.mailmap``, the ``mailmap.file`` and
     ``mailmap.blob`` settings and the shallow boundary). Other refs are not read: a branch or a
     tag made or moved leaves the mine "unchanged" and the database's bytes as they were, so
     nothing downstream reruns for it."""
     head_raw = run_git(path, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
     head = head_raw.decode("ascii") if head_raw else None
-    refs = run_git(path, "for-each-ref", "--format=%(objectname) %(refname)", "refs/pull/")
+    refs = run_git(path, "for-each-ref", "--format=%(objectname) %(refname)", "refs/pull/",
+                   "refs/replace/")  # fmt: skip
     h = hashlib.sha256()
     h.update((head or "-").encode() + b"\n" + refs)
     mailmap = path / ".mailmap"
