@@ -418,6 +418,8 @@ def _status(
     from_stage: str | None = None,
     to_stage: str | None = None,
 ) -> int:
+    top = logging.getLogger("standard_coder")
+    level = top.level
     handler = setup_logging("warning")  # what loading and planning warn of reads as pipeline's
     try:
         pipe, root = load_pipeline(config, overrides, builtins)
@@ -431,7 +433,8 @@ def _status(
         code = print_plan(plans, as_json, running=lock_holder(Path(pipe.base_dir)))
         return code or _unwritable_refusal(plans, Path(pipe.base_dir))
     finally:
-        logging.getLogger("standard_coder").removeHandler(handler)
+        top.removeHandler(handler)
+        top.setLevel(level)  # as it was: status may be called as a library
 
 
 def _unwritable_refusal(plans: Sequence[Any], base_dir: Path) -> int:
