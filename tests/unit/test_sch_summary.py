@@ -484,3 +484,16 @@ def test_the_totals_ranges_are_said_when_there_are_windows_enough() -> None:
     )
     assert totals_line({"totals": {**ev["totals"], "windows": 3}}) == ""  # too few to say
     assert totals_line({}) == ""
+
+
+def test_a_sprint_under_way_is_said_on_the_day_the_summary_is_read() -> None:
+    """The stored forecast no longer holds the dated note (its stage may be skipped on the day
+    the sprint is under way): the summary says it from the sprint's dates and today's."""
+    from datetime import date
+
+    from standard_coder.pipelines.sch_summary import under_way
+
+    fc = {"start_date": "2026-03-02", "end_date": "2026-03-13"}
+    assert under_way(fc, date(2026, 3, 5)).startswith("(the sprint is under way: it started on")
+    assert under_way(fc, date(2026, 3, 2)) == ""  # its first day: nothing gone yet
+    assert under_way(fc, date(2026, 3, 20)) == "" and under_way({}, date(2026, 3, 5)) == ""
