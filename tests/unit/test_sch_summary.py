@@ -491,7 +491,7 @@ def test_a_sprint_under_way_is_said_on_the_day_the_summary_is_read() -> None:
     the sprint is under way): the summary says it from the sprint's dates and today's."""
     from datetime import date
 
-    from standard_coder.pipelines.sch_summary import under_way
+    from standard_coder.pipelines.sch_summary_sprint import forecast_under_way as under_way
 
     fc = {"start_date": "2026-03-02", "end_date": "2026-03-13"}
     assert under_way(fc, date(2026, 3, 5)).startswith("(the sprint is under way: it started on")

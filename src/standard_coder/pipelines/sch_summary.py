@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from standard_coder.pipelines.sch_layout import SchLayout
+from standard_coder.pipelines.sch_summary_sprint import forecast_under_way
 from standard_coder.runner.jsonfile import read_json_object_or_none
 
 MIN_TRAIN_CHANGES = 200
@@ -381,24 +382,6 @@ FLAT_SHARE = 1 / 3
 near the typical change (the model orders changes more than it separates their hours)."""
 
 
-def under_way(fc: Mapping[str, Any], today: date | None = None) -> str:
-    """A line when the forecast's sprint is under way today (the stored forecast, a function
-    of its inputs, counts every working day from its start; said on the day it is read)."""
-    try:
-        start = date.fromisoformat(str(fc.get("start_date")))
-        end = date.fromisoformat(str(fc.get("end_date")))
-    except ValueError:
-        return ""
-    now = today or date.today()
-    if not start < now <= end:
-        return ""
-    return (
-        f"(the sprint is under way: it started on {start.isoformat()} and the forecast counts "
-        "every working day from then; for what is left, set start_date to today and each "
-        "ticket's status to where it stands)"
-    )
-
-
 TOTALS_MIN_WINDOWS = 5
 """Held-out windows under which the totals' coverage is not said (a handful says little)."""
 
@@ -508,7 +491,7 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
             f"Sprint {fc.get('sprint_id')} (ends {fc.get('end_date')}): "
             f"P(complete by end) = {_fmt(fc.get('p_complete_by_end'), 2)}, {done}"
         )
-        if note := under_way(fc):
+        if note := forecast_under_way(fc):
             out.append(note)
     out.append(f"Report: {s['report']}")
     if s.get("team_output"):
