@@ -55,7 +55,6 @@ import torch
 
 from standard_coder.sch.dataset import TEST, TRAIN, VAL, Dataset, label_kind_counts
 from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_text
-from standard_coder.sch.features.representation import RepresentationMismatch
 from standard_coder.sch.predictors.distributions import EffortDistribution
 from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.sch_map import inside_mean
@@ -78,20 +77,6 @@ def crps_from_samples(pred: np.ndarray, y: np.ndarray, chunk: int = 128) -> np.n
         yy = y[i : i + chunk, None, :]
         out[i : i + chunk] = np.abs(p - yy).mean(axis=(1, 2)) - spread[i : i + chunk]
     return out
-
-
-def _features_for(model: EffortModel, ds: Dataset) -> np.ndarray:
-    if model.feature_kind == "loc":
-        X, ck = ds.X_loc, ds.meta["loc_vocabulary_checksum"]
-    else:
-        X, ck = ds.X, ds.vocabulary_checksum
-    if model.vocabulary_checksum and model.vocabulary_checksum != ck:
-        where = getattr(model, "path_", "<in-memory model>")
-        raise RepresentationMismatch(
-            f"{where}: model features ({model.vocabulary_checksum[:12]}) do not match the "
-            f"dataset's ({ck[:12]}); rebuild the dataset or retrain the model"
-        )
-    return X
 
 
 def distribution_metrics(
@@ -278,7 +263,7 @@ def _subset_metrics(
             res.update({f"baseline_loc_{k}": nan for k in (*dist_keys, "spearman_sch")})
         return res, arrays
     Y = dataset.Y[rows].astype(np.float64)
-    X = _features_for(model, dataset)[rows]
+    X = dataset.features_for(model)[rows]
     dist = model.distribution(X)
     pred = _point_prediction(dist)
     y_mean = Y.mean(axis=1)
@@ -308,7 +293,7 @@ def _subset_metrics(
     res.update(binned_calibration_r2_r3=r2_3, calibration_bins_r3=len(bp3), n_test_r3=n3)
     base_log_prob = None
     if loc_baseline_model is not None:
-        Xl = _features_for(loc_baseline_model, dataset)[rows]
+        Xl = dataset.features_for(loc_baseline_model)[rows]
         bd = loc_baseline_model.distribution(Xl)
         base_log_prob = bd.log_prob(Y)
         for k, v in distribution_metrics(bd, Y, n_pred_samples=n_pred_samples, seed=seed,
@@ -338,7 +323,7 @@ def pool_report(model: EffortModel, dataset: Dataset, rows: np.ndarray) -> dict[
     if len(rows) == 0:
         return out
     Y = dataset.Y[rows].astype(np.float64)
-    X = _features_for(model, dataset)[rows]
+    X = dataset.features_for(model)[rows]
     for name, dist in (("unpooled", model.unpooled_distribution(X)),
                        ("size_mdn", size_model.distribution(X[:, columns]))):  # fmt: skip
         c = dist.cdf(Y)

@@ -47,26 +47,31 @@ _LATENT = 1
 from its draws."""
 
 
+def windows(n: int, k: int, groups: np.ndarray | None = None) -> list[np.ndarray]:
+    """Index arrays of consecutive windows of ``k`` among ``n`` items in order, cut within
+    each of ``groups`` (a repository: a total is of one repository's changes; None: one
+    group), in order of first appearance; each group's remainder is left out."""
+    labels = np.zeros(n, int) if groups is None else np.asarray(groups)
+    out: list[np.ndarray] = []
+    for g in dict.fromkeys(labels.tolist()):
+        mine = np.flatnonzero(labels == g)
+        out += [mine[w * k : (w + 1) * k] for w in range(len(mine) // k)]
+    return out
+
+
 def window_correlation(
     scores: np.ndarray, k: int, groups: np.ndarray | None = None
 ) -> float | None:
     """The correlation of scores ``k`` apart or less implied by the variance of their means over
-    consecutive windows of ``k``, cut within each of ``groups`` (a repository: a total is of one
-    repository's changes; None: one group), the scores in time order within each (None: under
-    :data:`MIN_WINDOWS` windows, or no variance)."""
+    consecutive windows of ``k`` (:func:`windows`, within each of ``groups``), the scores in
+    time order within each (None: under :data:`MIN_WINDOWS` windows, or no variance)."""
     scores = np.asarray(scores, np.float64)
     total_var = float(np.var(scores))
-    labels = np.zeros(len(scores), int) if groups is None else np.asarray(groups)
-    means = []
-    for g in dict.fromkeys(labels.tolist()):  # in order of first appearance
-        mine = scores[labels == g]
-        n = len(mine) // k
-        if n:
-            means.append(mine[: n * k].reshape(n, k).mean(axis=1))
-    found = np.concatenate(means) if means else np.zeros(0)
-    if len(found) < MIN_WINDOWS or k < 2 or total_var <= 0:
+    cut = windows(len(scores), k, groups)
+    if len(cut) < MIN_WINDOWS or k < 2 or total_var <= 0:
         return None
-    ratio = float(np.var(found)) / total_var
+    means = scores[np.stack(cut)].mean(axis=1)
+    ratio = float(np.var(means)) / total_var
     return (k * ratio - 1.0) / (k - 1.0)
 
 
@@ -162,11 +167,7 @@ def window_coverage(
     (coverages None under 2 windows). ``draws`` (changes, n) and ``actual`` are in time order
     within each of ``groups`` (repositories; None: one), and windows are cut within each, the
     remainder of each left out."""
-    labels = np.zeros(len(actual), int) if groups is None else np.asarray(groups)
-    parts: list[np.ndarray] = []
-    for g in dict.fromkeys(labels.tolist()):  # in order of first appearance
-        mine = np.flatnonzero(labels == g)
-        parts += [mine[w * window : (w + 1) * window] for w in range(len(mine) // window)]
+    parts = windows(len(actual), window, groups)
     out: dict[str, Any] = {"window": window, "windows": len(parts), "correlation": correlation}
     if len(parts) < 2:
         return {**out, "coverage_80": None, "coverage_80_independent": None}
@@ -193,13 +194,8 @@ def fitted_correlation(model: Any, dataset: Dataset) -> dict[str, Any]:
     normal = rows[np.asarray(dataset.label_kind)[rows] == 0]
     if len(normal) >= MIN_WINDOWS * WINDOWS[0]:
         rows = normal
-    X = _features(model, dataset)[rows]
+    X = dataset.features_for(model)[rows]
     return error_correlation(model, X, dataset.Y[rows], dataset.time[rows], dataset.repo[rows])
-
-
-def _features(model: Any, dataset: Dataset) -> np.ndarray:
-    """The dataset's columns the model reads: its LOC view for the LOC baseline."""
-    return np.asarray(dataset.X_loc if getattr(model, "feature_kind", "") == "loc" else dataset.X)
 
 
 def held_out_draws(
@@ -216,7 +212,7 @@ def held_out_draws(
     ok, actual = inside_mean(dataset.Y[rows])
     rows, actual = rows[ok], actual[ok]
     seeds = [change_seed(seed, str(cid)) for cid in np.asarray(dataset.commit_id)[rows]]
-    X = _features(model, dataset)[rows]
+    X = dataset.features_for(model)[rows]
     draws = sch_draws(model, X, n_draws, seeds) if len(rows) else np.zeros((0, 1))
     return draws, actual, seeds, np.asarray(dataset.repo)[rows]
 
