@@ -52,25 +52,18 @@ def _scripts(
     :func:`~standard_coder.runner.codeclosure.module_closure`, as a script run as
     ``__main__``). A script a stage writes (``produced``) is no code of the file's: it may not
     exist when the file is read, and as a dep it is an input."""
-    found = {Path(p) for p in deps if Path(p).suffix in SCRIPT_SUFFIXES or str(p) in argv}
-    for word in argv[1:]:
-        named = root / word
-        if named.suffix in SCRIPT_SUFFIXES and os.path.isfile(named):  # never raises
-            found.add(named)
-    found = {p for p in found if Path(os.path.normpath(p)) not in produced}
-    python = [p for p in found if p.suffix == ".py" and os.path.isfile(p)]
-    folders: set[Path] = set()
+    named = [p for p in deps if Path(p).suffix in SCRIPT_SUFFIXES or str(p) in argv]
+    named += [root / w for w in argv[1:] if Path(w).suffix in SCRIPT_SUFFIXES]
+    found = {Path(os.path.normpath(p)) for p in named if os.path.isfile(p) or p in deps}
+    python = [p for p in found if p.suffix == ".py" and p not in produced and os.path.isfile(p)]
     if python:
         from standard_coder.runner.codeclosure import module_closure  # ast: only when needed
 
         for script in python:
-            found.update(Path(f) for f in module_closure("__main__", script))
-            folders.add(Path(os.path.normpath(script.parent)))
-    found = {Path(os.path.normpath(p)) for p in found}
-    found = {p for p in found if p not in produced}  # a module a stage writes: an input too
+            found.update(Path(os.path.normpath(f)) for f in module_closure("__main__", script))
+    found -= set(produced)  # a script or module a stage writes: an input, not code of the file
     # every folder the imports were read in (a package's too): a module added to one may join
-    folders.update(p.parent for p in found if p.suffix == ".py")
-    return found, folders
+    return found, {p.parent for p in found if p.suffix == ".py"}
 
 
 def is_command_pipeline(data: Mapping[str, Any]) -> bool:
