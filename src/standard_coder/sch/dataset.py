@@ -31,11 +31,7 @@ from standard_coder.sch.features._io import atomic_write_bytes, atomic_write_tex
 from standard_coder.sch.features.ast_edits import AstCache
 from standard_coder.sch.features.cross_repo import CrossRepoPrior
 from standard_coder.sch.features.raw_change import RawChange, extract_raw, left_out_counts
-from standard_coder.sch.features.representation import (
-    ChangeRepresentation,
-    Kind,
-    RepresentationMismatch,
-)
+from standard_coder.sch.features.representation import ChangeRepresentation, Kind
 from standard_coder.sch.features.tokens import SURFACE_NAMES, TABLE_I_SURFACE
 from standard_coder.sch.records import CommitRecord
 
@@ -130,17 +126,15 @@ class Dataset:
         return str(self.meta["vocabulary_checksum"])
 
     def features_for(self, model: Any) -> np.ndarray:
-        """The columns ``model`` reads (``X``, or ``X_loc`` for an LOC model), checked against
-        the vocabulary it was trained on.
-
-        Raises:
-            RepresentationMismatch: the model was trained on other features.
-        """
+        """The columns ``model`` reads (``X``; ``X_loc`` for an LOC model), checked against the
+        vocabulary it was trained on (:class:`RepresentationMismatch` when it differs)."""
         if model.feature_kind == "loc":
             X, ck = self.X_loc, self.meta["loc_vocabulary_checksum"]
         else:
             X, ck = self.X, self.vocabulary_checksum
         if model.vocabulary_checksum and model.vocabulary_checksum != ck:
+            from standard_coder.sch.features.representation import RepresentationMismatch
+
             where = getattr(model, "path_", "<in-memory model>")
             raise RepresentationMismatch(
                 f"{where}: model features ({model.vocabulary_checksum[:12]}) do not match the "
