@@ -108,3 +108,16 @@ def test_bad_model_samples_are_named(bad: dict[str, np.ndarray]) -> None:
             tickets, n_sims=3, rng=np.random.default_rng(0), story_points_to_sch=2.0,
             story_points_cv=0.5, model_effort=lambda ts: bad,
         )  # fmt: skip
+
+
+def test_model_tickets_keep_their_draws_paired_through_the_resampling() -> None:
+    """The model pairs a sprint's tickets draw by draw (``sch_effort.pair_tickets``): one
+    resampling index for every ticket keeps draw k of one beside draw k of another."""
+    base = np.random.default_rng(4).gamma(2.0, 0.2, 4000)
+    tickets = [Ticket(id="a", status="todo", diff=DIFF), Ticket(id="b", status="todo", diff=DIFF),
+               Ticket(id="c", status="todo", story_points=2)]  # fmt: skip
+    out = effort_samples(tickets, n_sims=3000, rng=np.random.default_rng(0),
+                         story_points_to_sch=1.0, story_points_cv=0.3,
+                         model_effort=lambda ts: {"a": base, "b": 2.0 * base})  # fmt: skip
+    np.testing.assert_allclose(out[:, 1], 2.0 * out[:, 0])  # perfectly paired stays paired
+    assert np.isin(out[:, 0], base).all()

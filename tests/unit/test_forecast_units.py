@@ -176,3 +176,42 @@ def test_the_table_says_the_team_pace_it_simulates(tmp_path: Path) -> None:
     said = " ".join(_text(res.report).split())
     assert f"Team pace: {float(np.median(rates)):.2f} SCH h finished per working day" in said
     assert f"median of {len(rates)} past sprints, {rates[0]:.2f} to {rates[-1]:.2f}" in said
+
+
+def test_paired_model_tickets_widen_the_sprint_and_say_so(tmp_path: Path) -> None:
+    """Tickets a model prices with paired draws (its errors on changes made close together
+    are alike) keep that pairing through the forecast's resampling: the sprint's remaining
+    range is wider than the same tickets' drawn independently, each ticket's own range is the
+    same, and the correlation is stated in the JSON and under the table."""
+    from standard_coder.forecasting import PairedModelEffort
+
+    def paired(tickets: list[Ticket]) -> dict[str, np.ndarray]:
+        z = np.random.default_rng(0).standard_normal((len(tickets), 3000))
+        common = np.random.default_rng(1).standard_normal(3000)
+        return {t.id: np.exp(3.0 + 0.6 * (0.8 * common + 0.6 * z[i]))
+                for i, t in enumerate(tickets)}  # fmt: skip
+
+    def alone(tickets: list[Ticket]) -> dict[str, np.ndarray]:  # the same draws, unpaired
+        got = paired(tickets)
+        return {t: np.random.default_rng(k).permutation(v) for k, (t, v) in enumerate(got.items())}
+
+    opts = ForecastOptions(n_sims=20_000)
+    both = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path / "p",
+                        model_effort=PairedModelEffort(paired, 0.64), seed=3)  # fmt: skip
+    apart = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path / "a",
+                         model_effort=alone, seed=3)  # fmt: skip
+    model_tickets = [t for t in both.report["tickets"] if t["effort_source"] == "model"]
+    assert len(model_tickets) >= 2
+    width = {k: r.report["remaining_sch"]["p85"] - r.report["remaining_sch"]["p15"]
+             for k, r in (("paired", both), ("apart", apart))}  # fmt: skip
+    assert width["paired"] > 1.1 * width["apart"]
+    for a, b in zip(both.report["tickets"], apart.report["tickets"], strict=True):
+        assert abs(a["mean_remaining_sch"] - b["mean_remaining_sch"]) < 0.05 * (
+            1 + b["mean_remaining_sch"]
+        )
+    assert both.report["effort_unit"]["model_correlation"] == 0.64
+    assert "model_correlation" not in apart.report["effort_unit"]
+    assert "Model-priced tickets move together" in _text(both.report)
+    card = _card(json.loads(both.json_path.read_text()), "PAY-55", [])
+    assert "error correlation 0.64" in card["unit"]
+    assert "move together" not in (_card(json.loads(apart.json_path.read_text()), "x", [])["unit"])

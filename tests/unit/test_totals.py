@@ -20,6 +20,7 @@ from standard_coder.sch.totals import (
     fitted_correlation,
     held_out_totals,
     paired_draws,
+    sum_loading,
     total_key,
     window_correlation,
 )
@@ -63,6 +64,34 @@ def test_paired_draws_keep_every_change_s_own_draws_and_widen_the_total() -> Non
     np.testing.assert_array_equal(total, correlated_total(draws, 0.4, [0, 9], seeds))
     assert not np.array_equal(total, correlated_total(draws, 0.4, [0, 10], seeds))
     assert total_key(0, ["a", "b"]) != total_key(0, ["ab"])
+
+
+def test_totals_paired_by_their_loadings_pair_every_change_of_both() -> None:
+    """Two tickets of 3 and 5 changes whose changes share latent correlation 0.3 pairwise:
+    pairing their totals with loadings ``sum_loading`` gives the totals the correlation that
+    pairing all eight changes through one factor gives (Spearman on the drawn totals)."""
+    from scipy.stats import spearmanr
+
+    rho, n = 0.3, 20_000
+    rng = np.random.default_rng(2)
+    draws = rng.gamma(2.0, 0.1, (8, n))
+    seeds = [[0, i] for i in range(8)]
+    common = rng.standard_normal(n)
+    whole = paired_draws(draws, rho, common, seeds)  # all eight through one factor
+    want = spearmanr(whole[:3].sum(axis=0), whole[3:].sum(axis=0))[0]
+    a = correlated_total(draws[:3], rho, [0, 1], seeds[:3])
+    b = correlated_total(draws[3:], rho, [0, 2], seeds[3:])
+    loads = [sum_loading(3, rho), sum_loading(5, rho)]
+    assert loads[0] == pytest.approx(0.9 / 1.6) and sum_loading(1, rho) == rho
+    assert sum_loading(0, rho) == 0.0 and sum_loading(4, 0.0) == 0.0
+    paired = paired_draws(np.stack([a, b]), loads, rng.standard_normal(n), [[1], [2]])
+    np.testing.assert_array_equal(np.sort(paired[0]), np.sort(a))  # each keeps its own draws
+    got = spearmanr(paired[0], paired[1])[0]
+    assert abs(got - want) < 0.04 and got > 0.5
+    assert abs(spearmanr(a, b)[0]) < 0.03  # unpaired: independent
+    # a row loading 0 stays as given, the others move
+    mixed = paired_draws(np.stack([a, b]), [0.0, 0.5], common, [[1], [2]])
+    np.testing.assert_array_equal(mixed[0], a)
 
 
 def _dataset(level_sd: float) -> tuple[Any, Any]:
@@ -118,3 +147,24 @@ def test_held_out_windows_are_cut_within_each_repository() -> None:
     by_repo = window_coverage(draws, actual, 0.2, seeds, window=10, groups=repos)
     assert by_repo["windows"] == 2  # 10 of a's 15, 10 of b's 15: no window holds both
     assert window_coverage(draws, actual, 0.2, seeds, window=10)["windows"] == 3
+
+
+def test_a_sprint_s_tickets_are_paired_and_keep_their_own_draws() -> None:
+    from scipy.stats import spearmanr
+
+    from standard_coder.pipelines.sch_effort import pair_tickets
+
+    rng = np.random.default_rng(3)
+    totals = {"T-1": rng.gamma(2.0, 0.2, 4000), "T-2": rng.gamma(3.0, 0.2, 4000),
+              "T-3": np.zeros(4000)}  # fmt: skip
+    counts, keys = {"T-1": 2, "T-2": 4, "T-3": 0}, {t: total_key(42, [t]) for t in totals}
+    assert pair_tickets(totals, counts, keys, 0.0, 42) == totals  # no correlation measured
+    alone = {"T-1": totals["T-1"]}
+    assert pair_tickets(alone, {"T-1": 2}, keys, 0.4, 42) == alone  # one ticket: as given
+    got = pair_tickets(totals, counts, keys, 0.4, 42)
+    for t in totals:
+        np.testing.assert_array_equal(np.sort(got[t]), np.sort(totals[t]))
+    assert got["T-3"] is totals["T-3"]  # priced 0 h: pairs nothing
+    # loadings 0.571 and 0.727 at rho 0.4: the totals' latent correlation about 0.64
+    assert 0.5 < spearmanr(got["T-1"], got["T-2"])[0] < 0.75
+    np.testing.assert_array_equal(got["T-1"], pair_tickets(totals, counts, keys, 0.4, 42)["T-1"])

@@ -4,7 +4,12 @@ Entry points: :func:`run_forecast` (the forecast stage) and :func:`run_backtest`
 """
 
 from standard_coder.forecasting.backtest import BacktestError, run_backtest
-from standard_coder.forecasting.effort import ModelEffort, ModelEffortError, ModelRequiredError
+from standard_coder.forecasting.effort import (
+    ModelEffort,
+    ModelEffortError,
+    ModelRequiredError,
+    PairedModelEffort,
+)
 from standard_coder.forecasting.forecast import (
     ForecastResult,
     forecast_sprint,
@@ -34,6 +39,7 @@ __all__ = [
     "ModelEffort",
     "ModelEffortError",
     "ModelRequiredError",
+    "PairedModelEffort",
     "ScenarioError",
     "ScenarioSpec",
     "SprintInputs",

@@ -2,8 +2,10 @@
 
 * Done tickets: 0.
 * Tickets with a diff or commit ids: samples from the trained effort model (``model_effort``),
-  resampled with replacement to ``n_sims`` draws, times the ticket's remaining share
-  (``remaining_fraction``, by default 0.5 for ``in_progress`` and 0.2 for ``in_review``).
+  resampled with replacement to ``n_sims`` draws (one index for every ticket: draw ``k`` of
+  one stays beside draw ``k`` of another, as the model paired them), times the ticket's
+  remaining share (``remaining_fraction``, by default 0.5 for ``in_progress`` and 0.2 for
+  ``in_review``).
 * Otherwise story points × SCH hours per point with lognormal spread: the lognormal has that
   mean and coefficient of variation ``story_points_cv`` (0 = fixed effort). The hours per point
   are learned from past sprints that give ``committed_story_points`` next to ``committed_sch``
@@ -82,6 +84,19 @@ _BLOCK_VALUES = 32_768
 
 ModelEffort = Callable[[list[Ticket]], dict[str, NDArray[np.floating]]]
 """Maps tickets that carry a diff or commit ids to per-ticket SCH samples (1-D arrays)."""
+
+
+@dataclass(frozen=True)
+class PairedModelEffort:
+    """A ``model_effort`` whose tickets' draws are paired draw by draw at ``correlation``
+    (the model's errors on changes made close together are alike): the forecast keeps the
+    pairing through its resampling and states the correlation (``effort_unit``)."""
+
+    price: ModelEffort
+    correlation: float
+
+    def __call__(self, tickets: list[Ticket]) -> dict[str, NDArray[np.floating]]:
+        return self.price(tickets)
 
 
 class ModelRequiredError(RuntimeError):
@@ -173,18 +188,22 @@ def effort_samples(
                     out[start:stop, sp_cols] = zb * means
         else:
             out[:, sp_cols] = means
+    # one resampling index per draw count: draw k of one ticket stays beside draw k of the
+    # others (the model pairs a sprint's tickets: pipelines.sch_effort.pair_tickets)
+    index: dict[int, NDArray[np.int64]] = {}
     for j, t in enumerate(tickets):
         if t.id in need_ids and t.status != "done":
-            out[:, j] = _resample(t.id, model_samples.get(t.id), n_sims, rng)
+            arr = _checked(t.id, model_samples.get(t.id))
+            if arr.size not in index:
+                index[arr.size] = rng.integers(0, arr.size, size=n_sims)
+            out[:, j] = arr[index[arr.size]]
     fraction = np.array([t.remaining for t in tickets])
     if np.any(fraction != 1.0):
         out *= fraction
     return out
 
 
-def _resample(
-    ticket_id: str, samples: NDArray[np.floating] | None, n: int, rng: np.random.Generator
-) -> NDArray[np.float64]:
+def _checked(ticket_id: str, samples: NDArray[np.floating] | None) -> NDArray[np.float64]:
     if samples is None:
         raise ModelEffortError(f"model_effort returned no samples for ticket {ticket_id!r}")
     arr = np.asarray(samples, dtype=np.float64)
@@ -193,4 +212,4 @@ def _resample(
             f"model_effort samples for ticket {ticket_id!r}: expected a non-empty 1-D array of "
             "finite hours >= 0"
         )
-    return arr[rng.integers(0, arr.size, size=n)]
+    return arr

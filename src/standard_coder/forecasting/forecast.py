@@ -143,6 +143,9 @@ def forecast_sprint(
     report["throughput"]["widen_sigma"] = check.widen_sigma
     report["effort_unit"] = ratio.as_dict(options.unit)
     report["effort_unit"]["ticket_effort"] = options.ticket_effort
+    paired = float(getattr(model_effort, "correlation", 0.0))
+    if paired > 0 and sources.count("model") >= 2:  # said where tickets move together
+        report["effort_unit"]["model_correlation"] = round(paired, 3)
     if options.unit == "story_points":
         state_in_story_points(report, ratio)
     report["warnings"] = check.warnings

@@ -472,6 +472,12 @@ def _caption(
                 f"Story points are converted to SCH hours: 1 point = "
                 f"{unit['story_points_to_sch']:.2f} h ({origin})."
             )
+    if unit and unit.get("model_correlation"):
+        lines.append(
+            "Model-priced tickets move together: the model misjudges changes made close "
+            f"together alike (error correlation {unit['model_correlation']:.2f}, measured by "
+            "train_sch), so the sprint's range is wider than independent tickets' would be."
+        )
     if unit and unit.get("ticket_effort") == "delivery":
         lines.append(
             "Tickets with a diff or commit ids are priced by delivery effort: the predicted "

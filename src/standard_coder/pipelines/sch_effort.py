@@ -11,12 +11,15 @@ as ``estimate`` sums a range's, paired at the model's error correlation (``sch.t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from standard_coder.forecasting.effort import PairedModelEffort
 
 
 class ModelUnreadable(ValueError):
@@ -146,7 +149,7 @@ def model_effort_for(
     langs: Any = None,
     repos: Sequence[Path] = (),
     commits: TicketCommits | None = None,
-) -> Callable[[list[Any]], dict[str, np.ndarray]]:
+) -> PairedModelEffort:
     """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`.
 
     ``seed`` is estimate's (``runner.seed``): a change's draws are seeded by it and the change's
@@ -168,6 +171,7 @@ def model_effort_for(
         ValueError: delivery effort asked of a model that has no delivery head; a ticket's diff
             that is not a unified diff.
     """
+    from standard_coder.forecasting.effort import PairedModelEffort
     from standard_coder.forecasting.inputs import ForecastInputError
     from standard_coder.forecasting.validate import NOT_MINED_WHY
     from standard_coder.sch.draws import (
@@ -190,10 +194,14 @@ def model_effort_for(
     langs = Languages() if langs is None else langs
     finder = TicketCommits(db, repos) if commits is None else commits
 
+    rho = float(getattr(model, "total_correlation_", 0.0))
+
     def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
         wanted = {cid for t in tickets for cid in t.commit_ids}
         found = finder.changes(wanted, langs=langs, with_contents=contents)
         out: dict[str, np.ndarray] = {}
+        counts: dict[str, int] = {}  # the changes each ticket's total holds (priced > 0 h)
+        keys: dict[str, list[int]] = {}
         for t in tickets:
             records: list[Any] = []
             labels: list[str] = []
@@ -224,12 +232,39 @@ def model_effort_for(
                 seeds = [change_seed(seed, label) for label in labels]
                 draws = sch_draws(model, rep.transform(records), N_DRAWS, seeds)
                 counted = np.array([[1.0] if r.files else [0.0] for r in records])
-                rho = getattr(model, "total_correlation_", 0.0)
                 shared = total_key(seed, sorted(labels))  # its commits in any order: one total
                 out[t.id] = correlated_total(counted * draws, rho, shared, seeds)
-        return out
+                counts[t.id], keys[t.id] = int(counted.sum()), shared
+        return pair_tickets(out, counts, keys, rho, seed)
 
-    return effort
+    return PairedModelEffort(effort, rho if ticket_effort == "coding" else 0.0)
+
+
+def pair_tickets(
+    totals: dict[str, np.ndarray],
+    counts: dict[str, int],
+    keys: dict[str, list[int]],
+    rho: float,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """One sprint's ticket totals paired with each other as their changes are within a ticket:
+    the tickets' changes are made close together, so the model's errors on them move together
+    at ``rho`` too (``sch.totals``). Each ticket keeps exactly its own draws (its q10/q90 are
+    estimate's for its commits); ticket ``t`` of ``counts[t]`` changes loads
+    :func:`~standard_coder.sch.totals.sum_loading` on a factor common to the sprint, which pairs
+    every change of the sprint with every other at ``rho``. ``keys[t]``: the ticket's own
+    total key (its latent scores' seed words). ``rho`` 0 or one ticket: as given."""
+    from standard_coder.sch.totals import common_factor, paired_draws, sum_loading, total_key
+
+    ids = sorted(i for i, n in counts.items() if n > 0)  # a ticket priced 0 h pairs nothing
+    if rho <= 0.0 or len(ids) < 2:
+        return totals
+    words = [str(w) for i in ids for w in ("ticket", i, *keys[i])]
+    common = common_factor(total_key(seed, words), len(totals[ids[0]]))
+    rows = np.stack([totals[i] for i in ids])
+    loads = [sum_loading(counts[i], rho) for i in ids]
+    paired = paired_draws(rows, loads, common, [keys[i] for i in ids])
+    return {**totals, **{i: paired[k] for k, i in enumerate(ids)}}
 
 
 def delivery_draws(

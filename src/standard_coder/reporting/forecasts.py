@@ -104,6 +104,11 @@ def _unit_line(unit: Any) -> str | None:
         else "configured; past sprints give no committed_story_points"
     )
     ratio = f"1 story point = {float(unit['story_points_to_sch']):.2f} SCH hours ({origin})."
+    if (rho := num(unit.get("model_correlation"))) is not None:
+        ratio += (
+            " Model-priced tickets move together (the model's error correlation "
+            f"{float(rho):.2f}): the sprint's range is wider than independent tickets' would be."
+        )
     if unit.get("unit") == "story_points":
         return f"Effort is stated in story points: {ratio}"
     return ratio

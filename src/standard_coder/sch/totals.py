@@ -118,7 +118,7 @@ def common_factor(key: Sequence[int], n_draws: int) -> np.ndarray:
 
 def paired_draws(
     draws: np.ndarray,
-    correlation: float,
+    correlation: float | Sequence[float],
     common: np.ndarray,
     seeds: Sequence[Sequence[int]],
 ) -> np.ndarray:
@@ -126,17 +126,33 @@ def paired_draws(
     the changes move together through ``common`` at ``correlation``; summed over changes they
     are draws of the total. ``seeds[i]``: change ``i``'s seed words (its own latent scores are
     seeded by them; how it pairs with the others also follows the total's ``common`` factor).
-    ``correlation`` <= 0: the draws as given (independent)."""
+    ``correlation`` <= 0: the draws as given (independent). A sequence gives each row its own
+    squared loading on ``common`` (rows ``i`` and ``j`` then correlate at
+    ``sqrt(c_i * c_j)``: :func:`sum_loading` for rows that are themselves totals)."""
     draws = np.asarray(draws)
-    if correlation <= 0.0 or len(draws) == 0:
+    loads = np.broadcast_to(np.asarray(correlation, dtype=np.float64), (len(draws),))
+    if len(draws) == 0 or not np.any(loads > 0.0):
         return draws
-    a, b = np.sqrt(correlation), np.sqrt(1.0 - correlation)
-    out = np.empty_like(draws)
+    out = np.array(draws, copy=True)
     n = draws.shape[1]
     for i, words in enumerate(seeds):
+        if loads[i] <= 0.0:
+            continue
+        a, b = np.sqrt(loads[i]), np.sqrt(1.0 - loads[i])
         own = np.random.default_rng([*words, _LATENT]).standard_normal(n)
         out[i, np.argsort(a * common + b * own, kind="stable")] = np.sort(draws[i])
     return out
+
+
+def sum_loading(n_changes: int, correlation: float) -> float:
+    """The squared loading on the common factor of the total of ``n_changes`` changes whose
+    latent scores share ``correlation`` pairwise: ``n rho / (1 + (n - 1) rho)`` (the sum of
+    ``n`` exchangeable scores, rescaled to unit variance). Two such totals of ``m`` and ``n``
+    changes then correlate as the ``m * n`` changes' pairs add up, so pairing totals by their
+    loadings is pairing all their changes at ``correlation`` (0 for no change)."""
+    if n_changes <= 0 or correlation <= 0.0:
+        return 0.0
+    return n_changes * correlation / (1.0 + (n_changes - 1) * correlation)
 
 
 def correlated_total(
