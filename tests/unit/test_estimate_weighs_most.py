@@ -31,3 +31,14 @@ def test_a_feature_whose_effect_rounds_to_zero_is_not_among_what_weighs_most() -
     assert _weighs_most("c", [_feat("tokens", -0.0)]) == (
         "c: no feature alone moves its SCH (each at its training mean, the same)"
     )
+
+
+def test_the_total_line_says_how_much_the_pairing_widens() -> None:
+    """A correlation of 0.02 barely widens a total's range: it is not said to stop the range
+    narrowing (an engineering lead read that as a strong effect)."""
+    from standard_coder.cli.estimate_cmd import _total_line
+
+    assert "independent (the training measured no correlation" in _total_line(0.0)
+    small = _total_line(0.02)
+    assert "small correlation 0.02" in small and "almost as if each were independent" in small
+    assert "does not narrow as if each were independent" in _total_line(0.2)

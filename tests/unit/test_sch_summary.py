@@ -252,7 +252,8 @@ def test_the_summary_words_completion_as_the_report_does(tmp_path: Path) -> None
     }  # fmt: skip
     (fdir / "S-1_forecast.json").write_text(json.dumps(doc))
     text = "\n".join(summary_lines(summary(tmp_path)))
-    assert "2026-01-13 (late) (P50) / later than 2026-01-16 (P85)" in text, text
+    # never "done by later than ...": a day past the horizon reads "after" it
+    assert "done by 2026-01-13 (late) (P50) / after 2026-01-16 (P85)" in text, text
     # every ticket done: no "done by nothing left (P50) / nothing left (P85)"
     doc.update(p_complete_by_end=1.0, completion_day_p50=0, completion_day_p85=0)
     (fdir / "S-1_forecast.json").write_text(json.dumps(doc))

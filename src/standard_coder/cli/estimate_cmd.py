@@ -191,9 +191,17 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
 
 def _total_line(rho: float) -> str:
     """How the total's q10-q90 was drawn."""
+    from standard_coder.sch.words import SMALL_CORRELATION
+
     if rho <= 0:
         return ("total: q10-q90 of the sum of the changes' draws, their errors taken as "
                 "independent (the training measured no correlation between them)")  # fmt: skip
+    if rho < SMALL_CORRELATION:
+        return (
+            f"total: q10-q90 of the sum of the changes' draws, their errors paired at the small "
+            f"correlation {rho:.2f} the training measured between changes made close together, "
+            "so the range narrows almost as if each were independent"
+        )
     return (
         f"total: q10-q90 of the sum of the changes' draws, their errors paired at the "
         f"correlation {rho:.2f} the training measured between changes made close together "

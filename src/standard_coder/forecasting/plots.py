@@ -65,7 +65,8 @@ def plot_forecast(report: dict[str, Any], path: Path) -> Path:
     fig.text(
         0.01,
         0.01,
-        "SCH = standard-coder hours: the hours a typical developer would need for the change.",
+        "SCH = standard-coder hours: the coding time a standard coder would need for a change, "
+        "at most 1 h a change (the model's estimate from the code).",
         fontsize=7,
         color="dimgrey",
     )

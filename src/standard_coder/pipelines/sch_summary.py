@@ -484,7 +484,7 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
         out.extend(f"warning: {w}" for w in warnings(ev))
     fc = s.get("forecast") or {}
     if fc:
-        done = f"done by {_date(fc, 'p50')} (P50) / {_date(fc, 'p85')} (P85)"
+        done = f"done {_done_by(fc, 'p50')} (P50) / {_done_by(fc, 'p85')} (P85)"
         if completion_text(fc, "p85") == "nothing left":  # every ticket done: no date to say
             done = "nothing left to do"
         out.append(
@@ -548,9 +548,15 @@ def finish(base_dir: Path) -> None:
     print_summary(summary(base_dir))
 
 
-def _date(forecast: dict[str, Any], q: str) -> str:
-    """The forecast's completion at quantile ``q`` in the summary line (:func:`completion_text`)."""
-    return completion_text(forecast, q) or "later"
+def _done_by(forecast: dict[str, Any], q: str) -> str:
+    """When the forecast is done at quantile ``q``, after "done" in the summary line
+    (:func:`completion_text`): "by <date>", "after <last simulated day>", "at once"."""
+    text = completion_text(forecast, q) or "later"
+    if text.startswith("later than "):
+        return "after " + text.removeprefix("later than ")
+    if text == "nothing left":
+        return "at once"
+    return text if text.startswith("later") else f"by {text}"
 
 
 def _last_day(doc: Mapping[str, Any]) -> str | None:

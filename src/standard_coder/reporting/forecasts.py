@@ -17,6 +17,7 @@ from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, fmt_value, label, num
 from standard_coder.runner.report.kit import render as render_template
+from standard_coder.sch.words import SCH_EXPLAINED, SMALL_CORRELATION
 
 PACKAGE = "standard_coder.reporting"
 
@@ -106,8 +107,11 @@ def _unit_line(unit: Any) -> str | None:
     ratio = f"1 story point = {float(unit['story_points_to_sch']):.2f} SCH hours ({origin})."
     if (rho := num(unit.get("model_correlation"))) is not None:
         ratio += (
-            " Model-priced tickets move together (the model's error correlation "
-            f"{float(rho):.2f}): the sprint's range is wider than independent tickets' would be."
+            f" Model-priced tickets move together (the model's error correlation {rho:.2f}): "
+            "the sprint's range is wider than independent tickets' would be."
+            if rho >= SMALL_CORRELATION
+            else f" Model-priced tickets are paired at the small error correlation {rho:.2f}: "
+            "almost as if each were independent."
         )
     if unit.get("unit") == "story_points":
         return f"Effort is stated in story points: {ratio}"
@@ -190,6 +194,7 @@ def render_forecasts(given: SectionInput) -> str:
         "forecasts.html.j2",
         fdir=str(fdir),
         cards=cards,
+        sch_explained=SCH_EXPLAINED,
         earlier=earlier,
         extra=figures(extra),
         backtest=backtest,
