@@ -249,6 +249,15 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
     assert doc["changes"][0]["lines_added"] == body.count("\n")
     assert doc["total"]["sch_hours"] == doc["changes"][0]["sch_hours"] > 0
     assert "reapplies" not in doc["changes"][0]  # new work
+    assert "priced as one change" not in doc.get("note", "")  # a commit-sized patch
+    # a release's worth of work as one patch: its SCH (at most 1 h) is said to read small
+    big = "".join(f"def big_{i}(x):\n    return x + {i}\n\n" for i in range(200))
+    (repo / "big_module.py").write_text(big)
+    doc = estimate(cfg, Target(worktree=True), repo=repo)
+    lines = body.count("\n") + 3 + 600  # the changed module, brand_new.py, big_module.py
+    assert doc["note"].startswith(f"worktree:{repo.resolve()} changes {lines} lines"), doc["note"]
+    assert "priced as one change, and a change's SCH is at most 1 h" in doc["note"]
+    (repo / "big_module.py").unlink()
     # `git diff | standard-coder estimate --diff -`: the same change, read from stdin
     config = str(demo[0] / "pipeline_config.toml")
     piped = subprocess.run(

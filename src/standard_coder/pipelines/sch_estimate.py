@@ -245,11 +245,27 @@ def estimate(
     _say_left_out_authors(cfg, doc, records)
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
         doc.update(merges=merges)
+    if target.diff is not None or target.worktree:  # one change that may be many commits' work
+        note = " ".join([note, *_large_notes(doc)]).strip()
     if note:
         doc.update(note=note)
     if layout.db.is_file():
         _say_reapplied(doc, records, layout.db, None if where is None else _mined_ids(cfg, where))
     return doc
+
+
+def _large_notes(doc: dict[str, Any]) -> list[str]:
+    """A sentence for each change of a patch or working tree that changes more lines than 98 %
+    of commits do: priced as one change, its SCH (at most 1 h) reads small for its work."""
+    from standard_coder.sch.words import LARGE_CHANGE_LINES, large_change_note
+
+    out = []
+    for row in doc["changes"]:
+        lines = int(row.get("lines_added", 0)) + int(row.get("lines_deleted", 0))
+        if lines > LARGE_CHANGE_LINES:
+            what = row.get("source") or row.get("commit_id") or "the change"
+            out.append(large_change_note(str(what), lines) + ".")
+    return out
 
 
 _HEX_ID = re.compile(r"[0-9a-fA-F]{7,40}")
