@@ -173,7 +173,8 @@ def test_on_an_80_column_terminal_the_run_summary_wraps(demo: tuple[Path, str]) 
     an 80-column terminal: they break at spaces outside parentheses, the next lines indented,
     and say the same words; the metric table and the paths stay whole; off a terminal (the
     demo's captured stderr) each stays one line."""
-    from standard_coder.pipelines.sch_summary import summary, sure_line, warnings
+    from standard_coder.pipelines.sch_summary import summary, sure_line
+    from standard_coder.pipelines.sch_warnings import warnings
 
     out, err = demo
     ev = summary(out / "sc-output")["evaluation"]

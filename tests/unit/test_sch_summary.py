@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from standard_coder.pipelines.sch_summary import (
-    MIN_TRAIN_CHANGES,
-    summary,
-    summary_lines,
-    warnings,
-)
+from standard_coder.pipelines.sch_summary import summary, summary_lines
+from standard_coder.pipelines.sch_warnings import MIN_TRAIN_CHANGES, warnings
 
 
 def test_a_healthy_evaluation_has_no_warning() -> None:

@@ -101,9 +101,9 @@ def _print_metrics(path: Path, other_repos: bool, own_baseline: bool = False) ->
         spread_line,
         sure_line,
         totals_line,
-        warnings,
         wrap_lines,
     )
+    from standard_coder.pipelines.sch_warnings import warnings
     from standard_coder.runner.console import terminal_columns
 
     ev = json.loads(path.read_text(encoding="utf-8"))

@@ -217,7 +217,7 @@ def load_histories(db: Path) -> dict[str, AuthorHistory]:
 
 MIN_CHANGES = 3
 """Fewest changes ``train_sch`` trains on: one held out to evaluate the model and two to fit it
-(``auto`` picks its predictor on the later one). Fewer than ``sch_summary.MIN_TRAIN_CHANGES``
+(``auto`` picks its predictor on the later one). Fewer than ``sch_warnings.MIN_TRAIN_CHANGES``
 train with a warning that the numbers are mostly noise."""
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
-from standard_coder.pipelines.sch_summary import figure_meets, warnings
+from standard_coder.pipelines.sch_summary import figure_meets
+from standard_coder.pipelines.sch_warnings import warnings
 from standard_coder.reporting.forecasts import BACKTEST_FILE, backtest_view
 from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
