@@ -183,7 +183,7 @@ def test_paired_model_tickets_widen_the_sprint_and_say_so(tmp_path: Path) -> Non
     are alike) keep that pairing through the forecast's resampling: the sprint's remaining
     range is wider than the same tickets' drawn independently, each ticket's own range is the
     same, and the correlation is stated in the JSON and under the table."""
-    from standard_coder.forecasting import PairedModelEffort
+    from standard_coder.forecasting import ModelPricing
 
     def paired(tickets: list[Ticket]) -> dict[str, np.ndarray]:
         z = np.random.default_rng(0).standard_normal((len(tickets), 3000))
@@ -197,7 +197,7 @@ def test_paired_model_tickets_widen_the_sprint_and_say_so(tmp_path: Path) -> Non
 
     opts = ForecastOptions(n_sims=20_000)
     both = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path / "p",
-                        model_effort=PairedModelEffort(paired, 0.64), seed=3)  # fmt: skip
+                        model_effort=ModelPricing(paired, 0.64), seed=3)  # fmt: skip
     apart = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path / "a",
                          model_effort=alone, seed=3)  # fmt: skip
     model_tickets = [t for t in both.report["tickets"] if t["effort_source"] == "model"]
@@ -215,3 +215,30 @@ def test_paired_model_tickets_widen_the_sprint_and_say_so(tmp_path: Path) -> Non
     card = _card(json.loads(both.json_path.read_text()), "PAY-55", [])
     assert "error correlation 0.64" in card["unit"]
     assert "move together" not in (_card(json.loads(apart.json_path.read_text()), "x", [])["unit"])
+
+
+def test_the_model_s_warnings_are_said_with_the_tickets_it_prices(tmp_path: Path) -> None:
+    """An engineering lead's forecast said nothing of a model whose run summary warned "do
+    not size or rank one": the pricing's caveats (the summary's warnings, read from
+    ``sch_evaluation.json``) become forecast warnings naming the model-priced tickets."""
+    from standard_coder.forecasting import ModelPricing
+    from standard_coder.pipelines.sch_effort import model_caveats
+    from standard_coder.pipelines.sch_warnings import warnings
+
+    ev = {"n_train": 120, "spearman_sch": 0.31, "spearman_lines_added": 0.52,
+          "binned_calibration_r2": -0.4}  # fmt: skip
+    path = tmp_path / "sch_evaluation.json"
+    path.write_text(json.dumps(ev))
+    caveats = model_caveats(path)
+    assert caveats == tuple(warnings(ev)) and len(caveats) >= 2
+    assert model_caveats(None) == () and model_caveats(tmp_path / "missing.json") == ()
+    res = run_forecast(SPRINT, HISTORY, options=ForecastOptions(n_sims=2_000),
+                       out_dir=tmp_path / "f", model_effort=ModelPricing(_model, 0.0, caveats),
+                       seed=3)  # fmt: skip
+    said = [w for w in res.report["warnings"] if w.startswith("the effort model that prices ")]
+    assert len(said) == len(caveats)
+    priced = [t["id"] for t in res.report["tickets"] if t["effort_source"] == "model"]
+    assert said[0].startswith(f"the effort model that prices {', '.join(priced)}: only 120")
+    plain = run_forecast(SPRINT, HISTORY, options=ForecastOptions(n_sims=2_000),
+                         out_dir=tmp_path / "g", model_effort=_model, seed=3)  # fmt: skip
+    assert not [w for w in plain.report["warnings"] if "effort model that prices" in w]

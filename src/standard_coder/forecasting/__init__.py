@@ -7,8 +7,8 @@ from standard_coder.forecasting.backtest import BacktestError, run_backtest
 from standard_coder.forecasting.effort import (
     ModelEffort,
     ModelEffortError,
+    ModelPricing,
     ModelRequiredError,
-    PairedModelEffort,
 )
 from standard_coder.forecasting.forecast import (
     ForecastResult,
@@ -38,8 +38,8 @@ __all__ = [
     "Member",
     "ModelEffort",
     "ModelEffortError",
+    "ModelPricing",
     "ModelRequiredError",
-    "PairedModelEffort",
     "ScenarioError",
     "ScenarioSpec",
     "SprintInputs",

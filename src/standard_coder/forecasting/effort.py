@@ -87,13 +87,16 @@ ModelEffort = Callable[[list[Ticket]], dict[str, NDArray[np.floating]]]
 
 
 @dataclass(frozen=True)
-class PairedModelEffort:
-    """A ``model_effort`` whose tickets' draws are paired draw by draw at ``correlation``
-    (the model's errors on changes made close together are alike): the forecast keeps the
-    pairing through its resampling and states the correlation (``effort_unit``)."""
+class ModelPricing:
+    """A ``model_effort`` that says how it prices: its tickets' draws are paired draw by draw
+    at ``correlation`` (the model's errors on changes made close together are alike; the
+    forecast keeps the pairing through its resampling and states it in ``effort_unit``), and
+    ``caveats`` are what its model should not be trusted for (each becomes a forecast warning
+    naming the tickets it prices)."""
 
     price: ModelEffort
-    correlation: float
+    correlation: float = 0.0
+    caveats: tuple[str, ...] = ()
 
     def __call__(self, tickets: list[Ticket]) -> dict[str, NDArray[np.floating]]:
         return self.price(tickets)

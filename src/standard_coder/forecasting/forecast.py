@@ -148,7 +148,12 @@ def forecast_sprint(
         report["effort_unit"]["model_correlation"] = round(paired, 3)
     if options.unit == "story_points":
         state_in_story_points(report, ratio)
-    report["warnings"] = check.warnings
+    priced = [t.id for t, src in zip(tickets, sources, strict=True) if src == "model"]
+    caveats = getattr(model_effort, "caveats", ()) if priced else ()
+    shown = ", ".join(priced[:5]) + (f" and {len(priced) - 5} more" if len(priced) > 5 else "")
+    report["warnings"] = check.warnings + [
+        f"the effort model that prices {shown}: {caveat}" for caveat in caveats
+    ]
     return report
 
 

@@ -390,8 +390,10 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         # the first mine (docs/forecasting.md)
         read: tuple[Path, ...] = ()
         if needs_model:  # upstream outputs (already inputs through deps), named for the stage
-            forecast_inputs.update(model=layout.model, change_rep=layout.change_rep)
-            read = (layout.model, layout.change_rep)
+            # (the evaluation: its warnings about the model are said with the tickets it prices)
+            forecast_inputs.update(model=layout.model, change_rep=layout.change_rep,
+                                   evaluation=layout.evaluation)  # fmt: skip
+            read = (layout.model, layout.change_rep, layout.evaluation)
         if lists_commits:  # (such a ticket is not done: it needs the model too)
             forecast_inputs["db"] = layout.db
             read = (layout.db, *read)
@@ -400,7 +402,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 name="forecast",
                 run=sch_forecast.run,
                 deps=("mine", "train_sch") if needs_model else (),
-                # of those outputs, only what it opens (not the evaluation, nor the db for diffs)
+                # of those outputs, only what it opens (not the db for diffs)
                 reads=read if needs_model else None,
                 named_inputs=forecast_inputs,
                 git_inputs=commit_repos,
@@ -435,6 +437,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     *(
                         package_sources(
                             "pipelines/sch_effort.py",
+                            "pipelines/sch_warnings.py",  # the model's warnings, repeated
                             "sch/estimate.py",
                             "sch/patch_mail.py",
                             *MODEL_CODE,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from standard_coder.forecasting.effort import PairedModelEffort
+    from standard_coder.forecasting.effort import ModelPricing
 
 
 class ModelUnreadable(ValueError):
@@ -149,7 +149,8 @@ def model_effort_for(
     langs: Any = None,
     repos: Sequence[Path] = (),
     commits: TicketCommits | None = None,
-) -> PairedModelEffort:
+    evaluation: Path | None = None,
+) -> ModelPricing:
     """A ``model_effort`` callable for :func:`standard_coder.forecasting.run_forecast`.
 
     ``seed`` is estimate's (``runner.seed``): a change's draws are seeded by it and the change's
@@ -165,13 +166,15 @@ def model_effort_for(
     A ticket's diff counts the files of ``langs`` (``sch.estimate.Languages``; Python when
     None), as ``estimate --diff`` does. ``ticket_effort="delivery"`` (a multitask model) prices
     each ticket as one PR of its changes by the delivery head (:func:`delivery_draws`) instead
-    of summing coding effort.
+    of summing coding effort. The pricing states the model's error correlation (its tickets
+    are paired at it: :func:`pair_tickets`) and, from ``evaluation`` (``sch_evaluation.json``),
+    the run summary's warnings about the model, which the forecast repeats naming the tickets.
 
     Raises:
         ValueError: delivery effort asked of a model that has no delivery head; a ticket's diff
             that is not a unified diff.
     """
-    from standard_coder.forecasting.effort import PairedModelEffort
+    from standard_coder.forecasting.effort import ModelPricing
     from standard_coder.forecasting.inputs import ForecastInputError
     from standard_coder.forecasting.validate import NOT_MINED_WHY
     from standard_coder.sch.draws import (
@@ -237,7 +240,18 @@ def model_effort_for(
                 counts[t.id], keys[t.id] = int(counted.sum()), shared
         return pair_tickets(out, counts, keys, rho, seed)
 
-    return PairedModelEffort(effort, rho if ticket_effort == "coding" else 0.0)
+    return ModelPricing(effort, rho if ticket_effort == "coding" else 0.0,
+                        model_caveats(evaluation))  # fmt: skip
+
+
+def model_caveats(evaluation: Path | None) -> tuple[str, ...]:
+    """The run summary's plain-language warnings about the model (``sch_evaluation.json``);
+    none when there is no readable evaluation."""
+    from standard_coder.pipelines.sch_warnings import warnings
+    from standard_coder.runner.jsonfile import read_json_object_or_none
+
+    ev = None if evaluation is None else read_json_object_or_none(evaluation)
+    return () if ev is None else tuple(warnings(ev))
 
 
 def pair_tickets(

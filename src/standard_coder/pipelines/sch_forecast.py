@@ -66,6 +66,7 @@ def run(ctx: StageContext) -> None:
             else languages_of(LanguageFilter.model_validate(ctx.params["filters"]["languages"])),
             repos=repos,
             commits=commits,
+            evaluation=ctx.inputs.get("evaluation"),  # its warnings, said with the tickets'
         )
     result = run_forecast(
         sprint_path,
