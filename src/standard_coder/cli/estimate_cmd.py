@@ -49,7 +49,8 @@ def _typical(hours: float) -> str:
     mostly the model's typical change, not its features)."""
     return (
         f"for scale: a change with every feature at its training mean prices at {hours:.2f} h; "
-        "each effect above is what setting that one feature to its mean would take away"
+        "each effect above is what that one feature adds to the change's SCH (negative: takes "
+        "off) against the same change with that feature at its mean"
     )
 
 

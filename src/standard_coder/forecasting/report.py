@@ -452,7 +452,9 @@ def _caption(
         lines.append(
             f"Team pace: {median:.2f} SCH h finished per working day (median of {n} past "
             f"sprint{'s' if n != 1 else ''}, {ordered[0]:.2f} to {ordered[-1]:.2f}); the "
-            "simulations draw their pace from these ([forecasting] throughput_method)."
+            "simulations draw their pace from these ([forecasting] throughput_method), scale it "
+            "each day by the share of the team present and cap it at that day's "
+            "daily_capacity_hours (capacity binds only below the pace)."
         )
     unit = report.get("effort_unit")
     if unit:
