@@ -10,7 +10,10 @@ runs (``real_history.py --work-dir`` folders, or run folders holding ``sc-output
 changes (as ``train_sch`` now does, so runs saved before it are scored alike), then takes the
 held-out changes with a normal label in time order, cuts them into windows of 5, 10 and 20
 consecutive changes, and counts how often each window's 80 % range holds its labels' total,
-paired (ours) and independent (the plain sum a user adds up by hand, and estimate before)::
+paired (ours) and independent (the plain sum a user adds up by hand, and estimate before);
+and the same for sprints: every held-out change of a repository made within one span of 14
+days (3 or more of them; the key ``sprint``, with their ``mean_changes``), what a forecast's
+tickets and team output's weeks sum::
 
     python benchmarks/total_ranges.py WORK_DIR... [--draws 1000]
 
@@ -31,12 +34,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 WINDOWS = (5, 10, 20)
+SPRINT_DAYS = 14
+SPRINT = "sprint"
+"""The key of the calendar windows: every held-out change of a repository made within one span
+of SPRINT_DAYS days (a sprint's, or team output's weeks'), at least 3 of them."""
 TARGET = 0.8
 
 
@@ -63,7 +72,12 @@ def score_run(run: Path, n_draws: int) -> dict[str, Any]:
     from standard_coder.pipelines.sch_effort import load_effort_model
     from standard_coder.pipelines.sch_layout import SchLayout
     from standard_coder.sch.dataset import TEST, Dataset
-    from standard_coder.sch.totals import fitted_correlation, held_out_draws, window_coverage
+    from standard_coder.sch.totals import (
+        calendar_windows,
+        fitted_correlation,
+        held_out_draws,
+        window_coverage,
+    )
 
     config = run.parent / "pipeline_config.toml"
     try:
@@ -82,12 +96,18 @@ def score_run(run: Path, n_draws: int) -> dict[str, Any]:
     test = dataset.index(TEST)
     normal = test[dataset.label_kind[test] == 0]
     seed = cfg.runner.seed
-    draws, actual, seeds, repos = held_out_draws(model, dataset, normal, seed=seed,
-                                                 n_draws=n_draws)  # fmt: skip
-    scored = {str(k): window_coverage(draws, actual, rho, seeds, window=k, seed=seed,
-                                      groups=repos) for k in WINDOWS}  # fmt: skip
+    held = held_out_draws(model, dataset, normal, seed=seed, n_draws=n_draws)
+    scored = {str(k): window_coverage(held.draws, held.actual, rho, held.seeds, window=k,
+                                      seed=seed, groups=held.repos) for k in WINDOWS}  # fmt: skip
+    # a sprint: every held-out change of one repository in SPRINT_DAYS (at least 3 of them)
+    sprints = calendar_windows(held.times, SPRINT_DAYS, held.repos)
+    scored[SPRINT] = window_coverage(held.draws, held.actual, rho, held.seeds, window=0,
+                                     seed=seed, parts=sprints)  # fmt: skip
+    scored[SPRINT]["mean_changes"] = (
+        round(float(np.mean([len(p) for p in sprints])), 1) if sprints else None
+    )
     return {"repo": run.parent.name, "correlation": rho, "by_window": fitted["by_window"],
-            "n_fitted": fitted["n_changes"], "n_held_out": len(actual), "windows": scored,
+            "n_fitted": fitted["n_changes"], "n_held_out": len(held.actual), "windows": scored,
             "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
 
 
@@ -99,7 +119,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per window: coverage over every window of every history, and the mean distance of each
     history's coverage from 0.80 (histories with at least 2 windows)."""
     out: dict[str, Any] = {}
-    for k in map(str, WINDOWS):
+    for k in [*map(str, WINDOWS), SPRINT]:
         scored = [r["windows"][k] for r in rows if r["windows"][k]["coverage_80"] is not None]
         n = sum(s["windows"] for s in scored)
         entry: dict[str, Any] = {"histories": len(scored), "windows": n}
@@ -136,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     by_window = summary(rows)
     for k, e in by_window.items():
-        print(f"totals of {k} changes: {e['windows']} windows of {e['histories']} histories; "
+        what = f"{k} changes" if k != SPRINT else f"the changes of {SPRINT_DAYS} days (3 or more)"
+        print(f"totals of {what}: {e['windows']} windows of {e['histories']} histories; "
               f"coverage {_cov(e['coverage_80'])} ours vs {_cov(e['coverage_80_independent'])} "
               f"independent; mean distance from 0.80 {_cov(e['miss'])} vs "
               f"{_cov(e['miss_independent'])}")  # fmt: skip

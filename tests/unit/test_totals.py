@@ -16,6 +16,7 @@ from standard_coder.sch.predictors.estimator import EffortModel
 from standard_coder.sch.predictors.stage import fit_effort_model
 from standard_coder.sch.predictors.train import TrainOptions
 from standard_coder.sch.totals import (
+    calendar_windows,
     correlated_total,
     fitted_correlation,
     held_out_totals,
@@ -23,6 +24,7 @@ from standard_coder.sch.totals import (
     sum_loading,
     total_key,
     window_correlation,
+    window_coverage,
 )
 
 torch.set_num_threads(1)
@@ -168,3 +170,19 @@ def test_a_sprint_s_tickets_are_paired_and_keep_their_own_draws() -> None:
     # loadings 0.571 and 0.727 at rho 0.4: the totals' latent correlation about 0.64
     assert 0.5 < spearmanr(got["T-1"], got["T-2"])[0] < 0.75
     np.testing.assert_array_equal(got["T-1"], pair_tickets(totals, counts, keys, 0.4, 42)["T-1"])
+
+
+def test_calendar_windows_cut_a_repository_s_changes_into_sprints() -> None:
+    day = 86_400
+    times = np.array([0, 1, 2, 15, 16, 40, 41, 42, 43, 0, 3, 5]) * day
+    repos = np.array(["a"] * 9 + ["b"] * 3)
+    parts = calendar_windows(times, 14, repos)
+    # a: days 0-13 hold 3, days 14-27 only 2 (left out), days 28-41 hold 2 and 42-55 hold 2
+    assert [p.tolist() for p in parts] == [[0, 1, 2], [9, 10, 11]]
+    assert [p.tolist() for p in calendar_windows(times, 14, repos, least=2)] == [
+        [0, 1, 2], [3, 4], [5, 6], [7, 8], [9, 10, 11]]  # fmt: skip
+    rng = np.random.default_rng(0)
+    draws = rng.gamma(2.0, 0.1, (12, 500))
+    got = window_coverage(draws, draws.mean(axis=1), 0.3, [[0, i] for i in range(12)],
+                          window=0, parts=parts)  # fmt: skip
+    assert got["windows"] == 2 and got["coverage_80"] == 1.0

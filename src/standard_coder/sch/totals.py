@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.stats import norm
@@ -56,6 +56,22 @@ def windows(n: int, k: int, groups: np.ndarray | None = None) -> list[np.ndarray
     for g in dict.fromkeys(labels.tolist()):
         mine = np.flatnonzero(labels == g)
         out += [mine[w * k : (w + 1) * k] for w in range(len(mine) // k)]
+    return out
+
+
+def calendar_windows(
+    times: np.ndarray, days: int, groups: np.ndarray | None = None, *, least: int = 3
+) -> list[np.ndarray]:
+    """Index arrays of the items (``times``: epoch seconds, in order within each of ``groups``)
+    falling in each consecutive span of ``days`` days from a group's first item (a sprint's
+    changes, one repository's), spans of fewer than ``least`` items left out."""
+    times = np.asarray(times, dtype=np.int64)
+    labels = np.zeros(len(times), int) if groups is None else np.asarray(groups)
+    out: list[np.ndarray] = []
+    for g in dict.fromkeys(labels.tolist()):
+        mine = np.flatnonzero(labels == g)
+        span = (times[mine] - times[mine[0]]) // (days * 86_400)
+        out += [mine[span == k] for k in np.unique(span) if int((span == k).sum()) >= least]
     return out
 
 
@@ -176,14 +192,16 @@ def window_coverage(
     window: int = COVERAGE_WINDOW,
     seed: int = 0,
     groups: np.ndarray | None = None,
+    parts: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """How often the 80 % range of the total of ``window`` consecutive changes holds their
     actual total, with the changes' errors paired at ``correlation`` and independent:
     ``{"window", "windows", "coverage_80", "coverage_80_independent", "correlation"}``
     (coverages None under 2 windows). ``draws`` (changes, n) and ``actual`` are in time order
     within each of ``groups`` (repositories; None: one), and windows are cut within each, the
-    remainder of each left out."""
-    parts = windows(len(actual), window, groups)
+    remainder of each left out. ``parts``: the windows given instead (for example
+    :func:`calendar_windows`, a sprint's changes)."""
+    parts = windows(len(actual), window, groups) if parts is None else parts
     out: dict[str, Any] = {"window": window, "windows": len(parts), "correlation": correlation}
     if len(parts) < 2:
         return {**out, "coverage_80": None, "coverage_80_independent": None}
@@ -214,15 +232,24 @@ def fitted_correlation(model: Any, dataset: Dataset) -> dict[str, Any]:
     return error_correlation(model, X, dataset.Y[rows], dataset.time[rows], dataset.repo[rows])
 
 
+class HeldOut(NamedTuple):
+    """Held-out changes in time order within each repository (:func:`held_out_draws`)."""
+
+    draws: np.ndarray
+    actual: np.ndarray
+    seeds: list[list[int]]
+    repos: np.ndarray
+    times: np.ndarray
+
+
 def held_out_draws(
     model: Any, dataset: Dataset, rows: np.ndarray, *, seed: int = 0, n_draws: int = 1000
-) -> tuple[np.ndarray, np.ndarray, list[list[int]], np.ndarray]:
-    """``(draws, actual, seeds, repos)`` of ``dataset``'s ``rows`` in time order within each
-    repository: ``n_draws`` draws of each change by ``estimate``'s method
-    (:func:`~standard_coder.sch.draws.sch_draws`, seeded by its commit id; ``estimate`` takes
-    4,000), its labels' mean within [0, 1] h (as SCH is; a change with no label sample there
-    is left out), its seed words and its repository (a total is one repository's changes:
-    :func:`window_coverage` cuts windows within each)."""
+) -> HeldOut:
+    """``dataset``'s ``rows`` in time order within each repository: ``n_draws`` draws of each
+    change by ``estimate``'s method (:func:`~standard_coder.sch.draws.sch_draws`, seeded by its
+    commit id; ``estimate`` takes 4,000), its labels' mean within [0, 1] h (as SCH is; a change
+    with no label sample there is left out), its seed words, its repository (a total is one
+    repository's changes: :func:`window_coverage` cuts windows within each) and its time."""
     rows = np.asarray(rows)
     rows = rows[np.lexsort((np.asarray(dataset.time)[rows], np.asarray(dataset.repo)[rows]))]
     ok, actual = inside_mean(dataset.Y[rows])
@@ -230,7 +257,8 @@ def held_out_draws(
     seeds = [change_seed(seed, str(cid)) for cid in np.asarray(dataset.commit_id)[rows]]
     X = dataset.features_for(model)[rows]
     draws = sch_draws(model, X, n_draws, seeds) if len(rows) else np.zeros((0, 1))
-    return draws, actual, seeds, np.asarray(dataset.repo)[rows]
+    return HeldOut(draws, actual, seeds, np.asarray(dataset.repo)[rows],
+                   np.asarray(dataset.time)[rows])  # fmt: skip
 
 
 def held_out_totals(
@@ -238,7 +266,7 @@ def held_out_totals(
 ) -> dict[str, Any]:
     """:func:`window_coverage` of ``dataset``'s ``rows`` (the held-out normal changes,
     :func:`held_out_draws`) at the model's ``total_correlation_``."""
-    draws, actual, seeds, repos = held_out_draws(model, dataset, rows, seed=seed,
-                                                 n_draws=n_draws)  # fmt: skip
+    held = held_out_draws(model, dataset, rows, seed=seed, n_draws=n_draws)
     rho = float(getattr(model, "total_correlation_", 0.0))
-    return window_coverage(draws, actual, rho, seeds, seed=seed, groups=repos)
+    return window_coverage(held.draws, held.actual, rho, held.seeds, seed=seed,
+                           groups=held.repos)  # fmt: skip
