@@ -121,3 +121,41 @@ def test_model_tickets_keep_their_draws_paired_through_the_resampling() -> None:
                          model_effort=lambda ts: {"a": base, "b": 2.0 * base})  # fmt: skip
     np.testing.assert_allclose(out[:, 1], 2.0 * out[:, 0])  # perfectly paired stays paired
     assert np.isin(out[:, 0], base).all()
+
+
+def test_story_point_tickets_share_the_sprint_s_hours_per_point() -> None:
+    """An engineering lead split a 30-point ticket into thirty 1-point tickets and the sprint's
+    range shrank from ±45 % to ±10 %: each ticket drew its own lognormal. The hours per point
+    learned from past sprints move from sprint to sprint (their spread is measured), and one
+    draw of it per simulation now scales every story-point ticket alike."""
+    from datetime import date
+
+    from standard_coder.forecasting.effort import story_point_ratio
+    from standard_coder.forecasting.inputs import HistoricalSprint
+
+    def past(i: int, sch: float, points: float) -> HistoricalSprint:
+        start = date(2026, 1, 5 + 7 * i)
+        return HistoricalSprint(sprint_id=f"H-{i}", start_date=start, end_date=start,
+                                committed_sch=sch, done_sch=sch, workdays=10, completed=True,
+                                completed_on_day=10, committed_story_points=points)  # fmt: skip
+
+    ratio = story_point_ratio([past(i, h, 10) for i, h in enumerate((8.0, 12.0, 10.0, 14.0))],
+                              2.0)  # fmt: skip
+    assert ratio.source == "learned" and ratio.sch_per_point == pytest.approx(1.1)
+    assert ratio.spread == pytest.approx(np.std(np.log([0.8, 1.2, 1.0, 1.4]), ddof=1))
+    assert story_point_ratio([past(0, 8, 10), past(1, 12, 10)], 2.0).spread == 0.0  # too few
+    assert ratio.as_dict()["story_points_ratio_spread"] == round(ratio.spread, 4)
+
+    def width(tickets: list[Ticket], spread: float) -> float:
+        out = effort_samples(tickets, n_sims=20_000, rng=np.random.default_rng(0),
+                             story_points_to_sch=1.0, story_points_cv=0.5,
+                             story_points_spread=spread).sum(axis=1)  # fmt: skip
+        assert out.mean() == pytest.approx(30.0, rel=0.02)  # the factor has mean 1
+        lo, hi = np.quantile(out, [0.15, 0.85])
+        return float((hi - lo) / out.mean())
+
+    split = [Ticket(id=f"t{i}", status="todo", story_points=1) for i in range(30)]
+    whole = [Ticket(id="t", status="todo", story_points=30)]
+    assert width(split, 0.0) < 0.3 * width(whole, 0.0)  # independent: the split looks sure
+    assert width(split, 0.3) > 2.0 * width(split, 0.0)  # the shared part stays when split
+    assert width(whole, 0.3) > width(whole, 0.0)

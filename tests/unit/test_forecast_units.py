@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from standard_coder.config.forecasting import ForecastingSection
@@ -58,6 +59,11 @@ def test_story_points_unit_is_sch_over_the_learned_ratio_and_stated(tmp_path: Pa
     assert f"1 point = {ratio:.2f} h" in text
     assert "SCH hours" not in _text(pts.report).split("\n")[2]  # the header names the unit
     assert "Story points are converted to SCH hours" in _text(sch.report)
+    # the example's 14 sprints give 2.01-2.59 h a point: that spread is drawn and said
+    assert unit["story_points_ratio_spread"] == pytest.approx(0.0714, abs=1e-3)
+    assert "it moves about 7% from sprint to sprint, drawn once per simulation" in " ".join(
+        _text(sch.report).split()
+    )
     card = _card(saved, "PAY-55", [])
     assert card["left_unit"] == "story points left"
     assert card["unit"].startswith("Effort is stated in story points")

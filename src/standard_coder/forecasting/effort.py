@@ -35,6 +35,10 @@ class StoryPointRatio:
     """``"learned"`` (from past sprints) or ``"configured"`` (``story_points_to_sch``)."""
     n_sprints: int = 0
     """past sprints the ratio was learned from"""
+    spread: float = 0.0
+    """Standard deviation of the log of each past sprint's own ratio (from
+    :data:`MIN_SPREAD_SPRINTS` or more): how much the hours per point move from sprint to
+    sprint. The forecast draws one factor of it per simulation for all story-point tickets."""
 
     def as_dict(self, unit: str = "sch_hours") -> dict[str, object]:
         return {
@@ -42,7 +46,13 @@ class StoryPointRatio:
             "story_points_to_sch": round(self.sch_per_point, 4),
             "story_points_ratio_source": self.source,
             "story_points_ratio_sprints": self.n_sprints,
+            "story_points_ratio_spread": round(self.spread, 4),
         }
+
+
+MIN_SPREAD_SPRINTS = 3
+"""Past sprints with points needed before their ratios' spread is drawn (two give one
+difference, no spread worth drawing)."""
 
 
 UNITS = ("sch_hours", "story_points")
@@ -76,7 +86,10 @@ def story_point_ratio(sprints: Sequence[HistoricalSprint], configured: float) ->
     hours = sum(s.committed_sch for s in used)
     if not used or points <= 0 or hours <= 0:
         return StoryPointRatio(float(configured), "configured")
-    return StoryPointRatio(hours / points, "learned", len(used))
+    own = [math.log(s.committed_sch / float(s.committed_story_points or 1.0)) for s in used
+           if s.committed_sch > 0]  # fmt: skip
+    spread = float(np.std(own, ddof=1)) if len(own) >= MIN_SPREAD_SPRINTS else 0.0
+    return StoryPointRatio(hours / points, "learned", len(used), spread)
 
 
 _BLOCK_VALUES = 32_768
@@ -146,8 +159,12 @@ def effort_samples(
     story_points_cv: float,
     model_effort: ModelEffort | None = None,
     story_points_fallback: bool = False,
+    story_points_spread: float = 0.0,
 ) -> NDArray[np.float64]:
     """Remaining-effort matrix ``(n_sims, len(tickets))`` in SCH hours, columns in ticket order.
+    ``story_points_spread`` (:attr:`StoryPointRatio.spread`): every story-point ticket of a
+    simulation is scaled by one lognormal factor of mean 1 and that log standard deviation (the
+    sprint's own hours per point), on top of each ticket's own ``story_points_cv``.
 
     Raises:
         ModelRequiredError: a ticket needs the model, ``model_effort`` is None and (with the
@@ -191,6 +208,9 @@ def effort_samples(
                     out[start:stop, sp_cols] = zb * means
         else:
             out[:, sp_cols] = means
+        if story_points_spread > 0:  # the sprint's hours per point: one draw for its tickets
+            z = rng.standard_normal(n_sims)
+            out[:, sp_cols] *= np.exp(story_points_spread * z - story_points_spread**2 / 2)[:, None]
     # one resampling index per draw count: draw k of one ticket stays beside draw k of the
     # others (the model pairs a sprint's tickets: pipelines.sch_effort.pair_tickets)
     index: dict[int, NDArray[np.int64]] = {}

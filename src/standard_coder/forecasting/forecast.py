@@ -102,6 +102,7 @@ def forecast_sprint(
         story_points_cv=options.story_points_cv,
         model_effort=model_effort,
         story_points_fallback=options.story_points_fallback,
+        story_points_spread=ratio.spread,
     )
     rates = sprint_rates(history.sprints)
     throughput = make_throughput(options.throughput_method).fit(rates)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -461,6 +462,11 @@ def _caption(
         if unit["story_points_ratio_source"] == "learned":
             n = unit["story_points_ratio_sprints"]
             origin = f"learned from {n} past sprint{'s' if n != 1 else ''}"
+            if spread := unit.get("story_points_ratio_spread"):
+                origin += (
+                    f"; it moves about {math.expm1(spread):.0%} from sprint to sprint, drawn "
+                    "once per simulation for all story-point tickets"
+                )
         else:
             origin = "configured: past sprints give no committed_story_points"
         if unit.get("unit") == "story_points":

@@ -6,6 +6,7 @@ any other forecast figure.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,8 @@ def _unit_line(unit: Any) -> str | None:
         if unit.get("story_points_ratio_source") == "learned"
         else "configured; past sprints give no committed_story_points"
     )
+    if (spread := num(unit.get("story_points_ratio_spread"))) and spread > 0:
+        origin += f"; it moves about {math.expm1(spread):.0%} from sprint to sprint"
     ratio = f"1 story point = {float(unit['story_points_to_sch']):.2f} SCH hours ({origin})."
     if (rho := num(unit.get("model_correlation"))) is not None:
         ratio += (
