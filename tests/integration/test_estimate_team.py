@@ -655,6 +655,18 @@ def test_forecast_prices_a_ticket_as_estimate_prices_its_commits(demo: tuple[Pat
                              rng_seed=3)  # fmt: skip
     assert np.array_equal(again([Ticket(id="T-1", status="todo", commit_ids=ids)])["T-1"],
                           got["T-1"])  # fmt: skip
+    # what the pricing found: the tickets and changes it paired (a 0 h ticket pairs nothing)
+    assert (effort.found.paired_tickets, effort.found.paired_changes) == (1, len(ids))
+    assert not effort.found.notes
+    # a ticket whose diff is a release's worth of code: priced as one change, and said so
+    big = "".join(f"+def big_{i}(x):\n+    return x + {i}\n+\n" for i in range(200))
+    release = f"diff --git a/big.py b/big.py\n--- /dev/null\n+++ b/big.py\n@@ -0,0 +1,600 @@\n{big}"
+    priced = effort([Ticket(id="T-1", status="todo", commit_ids=ids),
+                     Ticket(id="BIG", status="todo", diff=release)])  # fmt: skip
+    (note,) = effort.found.notes
+    assert note.startswith("ticket BIG's diff changes 600 lines"), note
+    assert float(priced["BIG"].max()) <= 1.0  # one change: at most 1 h
+    assert (effort.found.paired_tickets, effort.found.paired_changes) == (2, len(ids) + 1)
 
 
 def test_a_ticket_of_one_commit_has_that_commits_estimate_q10_mean_q90(

@@ -34,11 +34,14 @@ def test_a_feature_whose_effect_rounds_to_zero_is_not_among_what_weighs_most() -
 
 
 def test_the_total_line_says_how_much_the_pairing_widens() -> None:
-    """A correlation of 0.02 barely widens a total's range: it is not said to stop the range
-    narrowing (an engineering lead read that as a strong effect)."""
+    """A correlation of 0.02 barely widens a total of a few changes: it is not said to stop
+    the range narrowing (an engineering lead read that as a strong effect); over many changes
+    even a small one widens it, and the line says by how much."""
     from standard_coder.cli.estimate_cmd import _total_line
 
-    assert "independent (the training measured no correlation" in _total_line(0.0)
-    small = _total_line(0.02)
-    assert "small correlation 0.02" in small and "almost as if each were independent" in small
-    assert "does not narrow as if each were independent" in _total_line(0.2)
+    assert "independent (the training measured no correlation" in _total_line(0.0, 10)
+    small = _total_line(0.02, 10)
+    assert "correlation 0.02" in small and "almost as if each were independent" in small
+    many = _total_line(0.04, 50)  # sqrt(1 + 49 * 0.04) = 1.72
+    assert "over 50 changes the range is about 1.7 times as wide" in many, many
+    assert "about 1.7 times" in _total_line(0.2, 10)  # sqrt(2.8)

@@ -189,7 +189,7 @@ def test_paired_model_tickets_widen_the_sprint_and_say_so(tmp_path: Path) -> Non
     are alike) keep that pairing through the forecast's resampling: the sprint's remaining
     range is wider than the same tickets' drawn independently, each ticket's own range is the
     same, and the correlation is stated in the JSON and under the table."""
-    from standard_coder.forecasting import ModelPricing
+    from standard_coder.forecasting import ModelPricing, PricingNotes
 
     def paired(tickets: list[Ticket]) -> dict[str, np.ndarray]:
         z = np.random.default_rng(0).standard_normal((len(tickets), 3000))
@@ -203,7 +203,8 @@ def test_paired_model_tickets_widen_the_sprint_and_say_so(tmp_path: Path) -> Non
 
     opts = ForecastOptions(n_sims=20_000)
     both = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path / "p",
-                        model_effort=ModelPricing(paired, 0.64), seed=3)  # fmt: skip
+                        model_effort=ModelPricing(paired, 0.64, (), PricingNotes(4, 8)),
+                        seed=3)  # fmt: skip
     apart = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path / "a",
                          model_effort=alone, seed=3)  # fmt: skip
     model_tickets = [t for t in both.report["tickets"] if t["effort_source"] == "model"]
@@ -216,11 +217,20 @@ def test_paired_model_tickets_widen_the_sprint_and_say_so(tmp_path: Path) -> Non
             1 + b["mean_remaining_sch"]
         )
     assert both.report["effort_unit"]["model_correlation"] == 0.64
+    assert both.report["effort_unit"]["model_changes"] == 8
     assert "model_correlation" not in apart.report["effort_unit"]
-    assert "Model-priced tickets move together" in _text(both.report)
+    # 8 changes at 0.64: sqrt(1 + 7 * 0.64) = 2.3 times as wide as independent
+    line = " ".join(_text(both.report).split())
+    assert "Model-priced tickets: their changes paired at the error correlation 0.64" in line
+    assert "over 8 changes the range is about 2.3 times as wide" in line
     card = _card(json.loads(both.json_path.read_text()), "PAY-55", [])
     assert "error correlation 0.64" in card["unit"]
-    assert "move together" not in (_card(json.loads(apart.json_path.read_text()), "x", [])["unit"])
+    assert "paired" not in (_card(json.loads(apart.json_path.read_text()), "x", [])["unit"])
+    # a pricing that paired fewer than two tickets states no correlation
+    one = run_forecast(SPRINT, HISTORY, options=opts, out_dir=tmp_path / "o",
+                       model_effort=ModelPricing(paired, 0.64, (), PricingNotes(1, 3)),
+                       seed=3)  # fmt: skip
+    assert "model_correlation" not in one.report["effort_unit"]
 
 
 def test_the_model_s_warnings_are_said_with_the_tickets_it_prices(tmp_path: Path) -> None:

@@ -106,8 +106,9 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     assert forecast.deps == ("mine", "train_sch")
     assert forecast.named_inputs["model"] == layout.model
     assert pipe.root == folder
-    # of train_sch's outputs, team_output and forecast read the model, its representation (and
-    # the commit counts): a new evaluation or dataset alone reruns neither
+    # of train_sch's outputs, team_output reads the model, its representation and the commit
+    # counts, and forecast the model, its representation and the evaluation (its warnings about
+    # the model are repeated with the tickets it prices): a new dataset alone reruns neither
     from standard_coder.runner.definition import StageView, validate_pipeline
 
     validate_pipeline(pipe)
@@ -117,7 +118,7 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     history = Path("/elsewhere/historical_outcomes.json")
     # a sprint of diffs: the model and its representation, not the mined database
     sprint = {folder / "sprint_inputs.json", history}
-    assert inputs["forecast"] == {layout.model, layout.change_rep, *sprint}
+    assert inputs["forecast"] == {layout.model, layout.change_rep, layout.evaluation, *sprint}
     assert "db" not in forecast.named_inputs
     # a ticket that lists commits: the database decides whether an id is known
     (folder / "sprint_inputs.json").write_text(
@@ -126,7 +127,8 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     pipe = build(folder / "pipeline_config.toml", [])
     forecast = next(s for s in pipe.stages if s.name == "forecast")
     assert forecast.named_inputs["db"] == layout.db
-    assert {i.path for i in StageView(forecast, pipe, folder).inputs} == {*read, *sprint}
+    assert {i.path for i in StageView(forecast, pipe, folder).inputs} == {
+        *read, layout.evaluation, *sprint}  # fmt: skip
     # story points only: no model, no database, no stage before it
     (folder / "sprint_inputs.json").write_text(
         '{"tickets": [{"id": "T-1", "status": "todo", "story_points": 3}]}'
@@ -276,13 +278,15 @@ def test_sch_stage_code_versions_cover_the_domain_modules_their_code_imports(
     ``sch/mining/store.py`` without either in its code version). The exceptions: what the
     shared option builders (``sch_options.py``) import for other stages, the simulator behind
     ``load_truth``, the delivery head of a run without pull requests, and the two error types
-    ``team_output`` shares with the forecast."""
+    ``team_output`` shares with the forecast (and the forecast's ``ModelPricing``)."""
     pkg, pipe = _package_and_pipeline_pricing_a_diff(tmp_path)
     allowed = {
         "train_sch": {"sch/teamsim/codegen.py", "sch/teamsim/families.py",
                       "sch/teamsim/schedule.py", "sch/delivery/data.py",
                       "sch/delivery/distribution.py"},
-        "team_output": {"forecasting/inputs.py", "forecasting/validate.py"},
+        # the error types team_output shares with the forecast, and the forecast's pricing
+        "team_output": {"forecasting/inputs.py", "forecasting/validate.py",
+                        "forecasting/effort.py"},
     }  # fmt: skip
     for stage in pipe.stages:
         code = {p.relative_to(pkg).as_posix() for p in stage.code_files or ()}

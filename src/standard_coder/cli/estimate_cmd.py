@@ -186,28 +186,20 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
     if doc.get("note"):
         _say(con, f"note: {doc['note']}")
     if len(doc["changes"]) > 1:
-        _say(con, _total_line(float(doc["total"].get("correlation") or 0.0)))
+        priced = sum(1 for c in doc["changes"] if float(c.get("sch_hours") or 0.0) > 0)
+        _say(con, _total_line(float(doc["total"].get("correlation") or 0.0), priced))
     _say(con, SCH_LINE)
 
 
-def _total_line(rho: float) -> str:
+def _total_line(rho: float, n_changes: int) -> str:
     """How the total's q10-q90 was drawn."""
-    from standard_coder.sch.words import SMALL_CORRELATION
+    from standard_coder.sch.words import paired_range_words
 
     if rho <= 0:
         return ("total: q10-q90 of the sum of the changes' draws, their errors taken as "
                 "independent (the training measured no correlation between them)")  # fmt: skip
-    if rho < SMALL_CORRELATION:
-        return (
-            f"total: q10-q90 of the sum of the changes' draws, their errors paired at the small "
-            f"correlation {rho:.2f} the training measured between changes made close together, "
-            "so the range narrows almost as if each were independent"
-        )
-    return (
-        f"total: q10-q90 of the sum of the changes' draws, their errors paired at the "
-        f"correlation {rho:.2f} the training measured between changes made close together "
-        "(they are mis-estimated alike), so the range does not narrow as if each were "
-        "independent"
+    return "total: q10-q90 of the sum of the changes' draws, " + paired_range_words(
+        rho, n_changes, "their errors"
     )
 
 

@@ -9,6 +9,7 @@ from standard_coder.forecasting.effort import (
     ModelEffortError,
     ModelPricing,
     ModelRequiredError,
+    PricingNotes,
 )
 from standard_coder.forecasting.forecast import (
     ForecastResult,
@@ -40,6 +41,7 @@ __all__ = [
     "ModelEffortError",
     "ModelPricing",
     "ModelRequiredError",
+    "PricingNotes",
     "ScenarioError",
     "ScenarioSpec",
     "SprintInputs",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,17 +99,30 @@ ModelEffort = Callable[[list[Ticket]], dict[str, NDArray[np.floating]]]
 """Maps tickets that carry a diff or commit ids to per-ticket SCH samples (1-D arrays)."""
 
 
+@dataclass
+class PricingNotes:
+    """What a :class:`ModelPricing` found while it priced a forecast's tickets (refilled on
+    each call): how many tickets and changes it paired, and what it should tell the user."""
+
+    paired_tickets: int = 0
+    paired_changes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class ModelPricing:
-    """A ``model_effort`` that says how it prices: its tickets' draws are paired draw by draw
-    at ``correlation`` (the model's errors on changes made close together are alike; the
-    forecast keeps the pairing through its resampling and states it in ``effort_unit``), and
-    ``caveats`` are what its model should not be trusted for (each becomes a forecast warning
-    naming the tickets it prices)."""
+    """A ``model_effort`` that says how it prices. ``price`` pairs its tickets' draws itself,
+    draw by draw at ``correlation`` (the model's errors on changes made close together are
+    alike); the forecast keeps that pairing through its resampling (one index for every
+    ticket, so all arrays must have one length) and states the correlation in
+    ``effort_unit`` when ``found`` says two or more tickets were paired. ``caveats`` are what
+    its model should not be trusted for, and ``found.notes`` what pricing found (a diff far
+    larger than a commit): each becomes a forecast warning."""
 
     price: ModelEffort
     correlation: float = 0.0
     caveats: tuple[str, ...] = ()
+    found: PricingNotes = field(default_factory=PricingNotes)
 
     def __call__(self, tickets: list[Ticket]) -> dict[str, NDArray[np.floating]]:
         return self.price(tickets)
@@ -217,6 +230,11 @@ def effort_samples(
     for j, t in enumerate(tickets):
         if t.id in need_ids and t.status != "done":
             arr = _checked(t.id, model_samples.get(t.id))
+            if index and arr.size not in index and getattr(model_effort, "correlation", 0) > 0:
+                raise ModelEffortError(
+                    f"model_effort samples for ticket {t.id!r}: {arr.size} draws where another "
+                    f"ticket has {next(iter(index))}; paired draws need one length"
+                )
             if arr.size not in index:
                 index[arr.size] = rng.integers(0, arr.size, size=n_sims)
             out[:, j] = arr[index[arr.size]]

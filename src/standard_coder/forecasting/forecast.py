@@ -22,6 +22,7 @@ import numpy as np
 from standard_coder.forecasting._io import atomic_write_json
 from standard_coder.forecasting.effort import (
     ModelEffort,
+    PricingNotes,
     effort_samples,
     state_in_story_points,
     story_point_ratio,
@@ -144,17 +145,21 @@ def forecast_sprint(
     report["throughput"]["widen_sigma"] = check.widen_sigma
     report["effort_unit"] = ratio.as_dict(options.unit)
     report["effort_unit"]["ticket_effort"] = options.ticket_effort
+    found = getattr(model_effort, "found", None)
     paired = float(getattr(model_effort, "correlation", 0.0))
-    if paired > 0 and sources.count("model") >= 2:  # said where tickets move together
-        report["effort_unit"]["model_correlation"] = round(paired, 3)
+    if paired > 0 and isinstance(found, PricingNotes) and found.paired_tickets >= 2:
+        report["effort_unit"]["model_correlation"] = round(paired, 3)  # tickets move together
+        report["effort_unit"]["model_changes"] = found.paired_changes
     if options.unit == "story_points":
         state_in_story_points(report, ratio)
     priced = [t.id for t, src in zip(tickets, sources, strict=True) if src == "model"]
     caveats = getattr(model_effort, "caveats", ()) if priced else ()
     shown = ", ".join(priced[:5]) + (f" and {len(priced) - 5} more" if len(priced) > 5 else "")
-    report["warnings"] = check.warnings + [
-        f"the effort model that prices {shown}: {caveat}" for caveat in caveats
-    ]
+    report["warnings"] = (
+        check.warnings
+        + (list(found.notes) if isinstance(found, PricingNotes) and priced else [])
+        + [f"the effort model that prices {shown}: {caveat}" for caveat in caveats]
+    )
     return report
 
 

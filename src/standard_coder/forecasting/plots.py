@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.forecasting._io import atomic_write
+from standard_coder.sch.words import SCH_IN_BRIEF
 
 
 def plot_forecast(report: dict[str, Any], path: Path) -> Path:
@@ -65,8 +66,7 @@ def plot_forecast(report: dict[str, Any], path: Path) -> Path:
     fig.text(
         0.01,
         0.01,
-        "SCH = standard-coder hours: the coding time a standard coder would need for a change, "
-        "at most 1 h a change (the model's estimate from the code).",
+        SCH_IN_BRIEF,
         fontsize=7,
         color="dimgrey",
     )

@@ -15,7 +15,7 @@ from rich.text import Text
 from standard_coder.forecasting.inputs import Ticket
 from standard_coder.forecasting.montecarlo import SimulationResult
 from standard_coder.runner.figtable import FigureTable
-from standard_coder.sch.words import SCH_EXPLAINED, SMALL_CORRELATION
+from standard_coder.sch.words import SCH_EXPLAINED, paired_range_words
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -481,14 +481,8 @@ def _caption(
                 f"{unit['story_points_to_sch']:.2f} h ({origin})."
             )
     if unit and (rho := unit.get("model_correlation")):
-        lines.append(
-            "Model-priced tickets move together: the model misjudges changes made close "
-            f"together alike (error correlation {rho:.2f}, measured by train_sch), so the "
-            "sprint's range is wider than independent tickets' would be."
-            if rho >= SMALL_CORRELATION
-            else f"Model-priced tickets are paired at the small error correlation {rho:.2f} "
-            "train_sch measured: almost as if each were independent."
-        )
+        n = int(unit.get("model_changes") or 0)
+        lines.append(f"Model-priced tickets: {paired_range_words(rho, n, 'their changes')}.")
     if unit and unit.get("ticket_effort") == "delivery":
         lines.append(
             "Tickets with a diff or commit ids are priced by delivery effort: the predicted "

@@ -154,7 +154,7 @@ def check_forecast_inputs(
             "hours (a change's SCH is at most 1 h): give each member the SCH hours they finish "
             "per day, or leave the capacity high enough not to bind"
         )
-    notes += _size_notes(sprint, history, options, sprint_source, history_source)
+    notes += _story_point_scale_notes(sprint, history, options, sprint_source, history_source)
     last = max(history.sprints, key=lambda s: s.end_date, default=None)
     if last is not None and sprint.start_date <= last.end_date:
         # the data's own clock (a frozen example's dates are not "the past" of it)
@@ -219,23 +219,19 @@ def _sprint_notes(
     return notes
 
 
-def _size_notes(
+def _story_point_scale_notes(
     sprint: SprintInputs,
     history: HistoricalOutcomes,
     options: ForecastOptions,
     source: str,
     history_source: str,
 ) -> list[str]:
-    """Tickets whose price reads off its scale: a diff far larger than a commit (priced as one
-    change, at most 1 SCH h), and story points at a configured hours-per-point under which one
-    ticket is more than any past sprint finished (no past sprint gives the ratio)."""
+    """Story points at a configured hours-per-point under which one ticket is more than any
+    past sprint finished (no past sprint gives the ratio). (A diff far larger than a commit is
+    said by the pricing, which counts the files the model prices: ``sch_effort``.)"""
     from standard_coder.forecasting.effort import story_point_ratio
-    from standard_coder.sch.words import LARGE_CHANGE_LINES, large_change_note
 
     notes: list[str] = []
-    for i, t in enumerate(sprint.tickets):
-        if t.diff and t.status != "done" and (n := diff_lines(t.diff)) > LARGE_CHANGE_LINES:
-            notes.append(f"{source}: " + large_change_note(f"$.tickets[{i}].diff ({t.id})", n))
     ratio = story_point_ratio(history.sprints, options.story_points_to_sch)
     most = max((s.done_sch for s in history.sprints), default=0.0)
     big = [t for t in sprint.tickets if t.status != "done" and not t.needs_model
@@ -245,21 +241,13 @@ def _size_notes(
         notes.append(
             f"{source}: ticket {t.id}'s {t.story_points:g} story points are "
             f"{(t.story_points or 0.0) * ratio.sch_per_point:.1f} SCH h at the configured "
-            f"story_points_to_sch = {ratio.sch_per_point:g} (no past sprint in {history_source} "
-            f"gives committed_story_points), more than any past sprint finished ({most:.1f} "
+            f"story_points_to_sch = {ratio.sch_per_point:g} (the past sprints in "
+            f"{history_source} give no committed_story_points to learn it from), more than any "
+            f"past sprint finished ({most:.1f} "
             "SCH h): set [forecasting] story_points_to_sch to your team's SCH hours per point, "
             "or give past sprints committed_story_points to learn it"
         )
     return notes
-
-
-def diff_lines(text: str) -> int:
-    """Lines a unified diff adds or deletes (its ``+``/``-`` lines, less the file headers)."""
-    return sum(
-        1
-        for line in text.splitlines()
-        if line[:1] in ("+", "-") and not line.startswith(("+++ ", "--- "))
-    )
 
 
 NOT_MINED_WHY = (

@@ -363,6 +363,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     "pipelines/sch_effort.py",  # how the model and representation are loaded
                     "sch/team_output.py",
                     "sch/estimate.py",  # sch_effort.py imports it (a forecast's tickets)
+                    "sch/words.py",  # and this (a forecast's large-diff note)
                     "sch/reapplied.py",
                     "sch/patch_mail.py",
                     # how a stored change becomes features and draws (the model's and the

@@ -174,7 +174,7 @@ def model_effort_for(
         ValueError: delivery effort asked of a model that has no delivery head; a ticket's diff
             that is not a unified diff.
     """
-    from standard_coder.forecasting.effort import ModelPricing
+    from standard_coder.forecasting.effort import ModelPricing, PricingNotes
     from standard_coder.forecasting.inputs import ForecastInputError
     from standard_coder.forecasting.validate import NOT_MINED_WHY
     from standard_coder.sch.draws import (
@@ -185,6 +185,7 @@ def model_effort_for(
     from standard_coder.sch.estimate import EstimateError, Languages, patch_record, seed_label
     from standard_coder.sch.patch_mail import patch_commit_id
     from standard_coder.sch.totals import correlated_total, total_key
+    from standard_coder.sch.words import LARGE_CHANGE_LINES, large_change_note
 
     model, rep = load_effort_model(model_path, rep_dir, device)
     if ticket_effort == "delivery" and model.predictor != "multitask":
@@ -197,11 +198,13 @@ def model_effort_for(
     langs = Languages() if langs is None else langs
     finder = TicketCommits(db, repos) if commits is None else commits
 
-    rho = float(getattr(model, "total_correlation_", 0.0))
+    rho = float(getattr(model, "total_correlation_", 0.0)) if ticket_effort == "coding" else 0.0
+    said = PricingNotes()
 
     def effort(tickets: list[Any]) -> dict[str, np.ndarray]:
         wanted = {cid for t in tickets for cid in t.commit_ids}
         found = finder.changes(wanted, langs=langs, with_contents=contents)
+        said.notes.clear()
         out: dict[str, np.ndarray] = {}
         counts: dict[str, int] = {}  # the changes each ticket's total holds (priced > 0 h)
         keys: dict[str, list[int]] = {}
@@ -217,6 +220,9 @@ def model_effort_for(
                     raise ForecastInputError(str(exc)) from None
                 named = patch_commit_id(t.diff)  # a format-patch mail: seeded as its commit
                 labels.append(seed_label("source", f"ticket:{t.id}", records[-1], named))
+                lines = sum(f.lines_added + f.lines_deleted for f in records[-1].files)
+                if lines > LARGE_CHANGE_LINES:  # one change, as the model prices it
+                    said.notes.append(large_change_note(f"ticket {t.id}'s diff", lines))
             for cid in t.commit_ids:
                 match = found.get(cid)
                 if match is None:
@@ -238,10 +244,13 @@ def model_effort_for(
                 shared = total_key(seed, sorted(labels))  # its commits in any order: one total
                 out[t.id] = correlated_total(counted * draws, rho, shared, seeds)
                 counts[t.id], keys[t.id] = int(counted.sum()), shared
+        said.paired_tickets = sum(1 for n in counts.values() if n > 0)
+        said.paired_changes = sum(counts.values())
         return pair_tickets(out, counts, keys, rho, seed)
 
-    return ModelPricing(effort, rho if ticket_effort == "coding" else 0.0,
-                        model_caveats(evaluation))  # fmt: skip
+    # the coding model's warnings describe its SCH, not the delivery head's hours
+    caveats = model_caveats(evaluation) if ticket_effort == "coding" else ()
+    return ModelPricing(effort, rho, caveats, said)
 
 
 def model_caveats(evaluation: Path | None) -> tuple[str, ...]:
@@ -267,7 +276,8 @@ def pair_tickets(
     estimate's for its commits); ticket ``t`` of ``counts[t]`` changes loads
     :func:`~standard_coder.sch.totals.sum_loading` on a factor common to the sprint, which pairs
     every change of the sprint with every other at ``rho``. ``keys[t]``: the ticket's own
-    total key (its latent scores' seed words). ``rho`` 0 or one ticket: as given."""
+    total key (with the ticket's id, its latent scores' seed words). ``rho`` 0 or one ticket:
+    as given."""
     from standard_coder.sch.totals import common_factor, paired_draws, sum_loading, total_key
 
     ids = sorted(i for i, n in counts.items() if n > 0)  # a ticket priced 0 h pairs nothing
@@ -277,7 +287,10 @@ def pair_tickets(
     common = common_factor(total_key(seed, words), len(totals[ids[0]]))
     rows = np.stack([totals[i] for i in ids])
     loads = [sum_loading(counts[i], rho) for i in ids]
-    paired = paired_draws(rows, loads, common, [keys[i] for i in ids])
+    # each ticket's own latent: its total's key and its id (two tickets of the same commits
+    # are two tickets, paired at rho, not one)
+    own = [total_key(seed, ["ticket", i, *map(str, keys[i])]) for i in ids]
+    paired = paired_draws(rows, loads, common, own)
     return {**totals, **{i: paired[k] for k, i in enumerate(ids)}}
 
 

@@ -246,7 +246,8 @@ def estimate(
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
         doc.update(merges=merges)
     if target.diff is not None or target.worktree:  # one change that may be many commits' work
-        note = " ".join([note, *_large_notes(doc)]).strip()
+        plain = [True] * len(records) if named is None else [n is None for n in named]
+        note = " ".join([note, *_large_notes(doc, plain)]).strip()
     if note:
         doc.update(note=note)
     if layout.db.is_file():
@@ -254,15 +255,16 @@ def estimate(
     return doc
 
 
-def _large_notes(doc: dict[str, Any]) -> list[str]:
+def _large_notes(doc: dict[str, Any], plain: list[bool]) -> list[str]:
     """A sentence for each change of a patch or working tree that changes more lines than 98 %
-    of commits do: priced as one change, its SCH (at most 1 h) reads small for its work."""
+    of commits do: priced as one change, its SCH (at most 1 h) reads small for its work.
+    ``plain[i]``: change ``i`` is not a commit's format-patch mail (a commit is one change)."""
     from standard_coder.sch.words import LARGE_CHANGE_LINES, large_change_note
 
     out = []
-    for row in doc["changes"]:
+    for row, own in zip(doc["changes"], plain, strict=True):
         lines = int(row.get("lines_added", 0)) + int(row.get("lines_deleted", 0))
-        if lines > LARGE_CHANGE_LINES:
+        if own and lines > LARGE_CHANGE_LINES:
             what = row.get("source") or row.get("commit_id") or "the change"
             out.append(large_change_note(str(what), lines) + ".")
     return out

@@ -1,8 +1,9 @@
 """How a flagship run ends on the terminal (``pipeline`` and ``demo`` alike): the metric table,
 plain-language warnings, the report path and the forecast dates (on stderr: logs, not results).
 
-:func:`summary` reads the figures back from the run's artifacts; :func:`warnings` turns the
-evaluation into sentences a user acts on; :func:`print_summary` prints both. ``pipelines.sch``
+:func:`summary` reads the figures back from the run's artifacts;
+:func:`~standard_coder.pipelines.sch_warnings.warnings` turns the evaluation into sentences a
+user acts on; :func:`print_summary` prints both. ``pipelines.sch``
 registers :func:`finish` as the pipeline's ``on_finish`` hook.
 """
 

@@ -18,7 +18,7 @@ from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
 from standard_coder.runner.report.kit import figures, fmt_value, label, num
 from standard_coder.runner.report.kit import render as render_template
-from standard_coder.sch.words import SCH_EXPLAINED, SMALL_CORRELATION
+from standard_coder.sch.words import SCH_EXPLAINED, paired_range_words
 
 PACKAGE = "standard_coder.reporting"
 
@@ -109,13 +109,8 @@ def _unit_line(unit: Any) -> str | None:
         origin += f"; it moves about {math.expm1(spread):.0%} from sprint to sprint"
     ratio = f"1 story point = {float(unit['story_points_to_sch']):.2f} SCH hours ({origin})."
     if (rho := num(unit.get("model_correlation"))) is not None:
-        ratio += (
-            f" Model-priced tickets move together (the model's error correlation {rho:.2f}): "
-            "the sprint's range is wider than independent tickets' would be."
-            if rho >= SMALL_CORRELATION
-            else f" Model-priced tickets are paired at the small error correlation {rho:.2f}: "
-            "almost as if each were independent."
-        )
+        n = int(num(unit.get("model_changes")) or 0)
+        ratio += f" Model-priced tickets: {paired_range_words(rho, n, 'their changes')}."
     if unit.get("unit") == "story_points":
         return f"Effort is stated in story points: {ratio}"
     return ratio

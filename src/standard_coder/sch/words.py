@@ -1,6 +1,8 @@
 """What SCH means, in one text for every place that shows SCH hours (the forecast, ``estimate``,
 the report). Dependency-free: the CLI imports it at start-up."""
 
+import math
+
 SCH_EXPLAINED = (
     "SCH = standard-coder hours: the coding time a standard coder would need for a change, as "
     "the effort model estimates it from the code itself: the mean of the model's distribution "
@@ -8,11 +10,41 @@ SCH_EXPLAINED = (
     "above 1 h a change)."
 )
 """One definition, shown wherever SCH hours are (``estimate`` adds its quantiles)."""
+SCH_IN_BRIEF = (
+    "SCH = standard-coder hours: the coding time a standard coder would need for a change, at "
+    "most 1 h a change (the model's estimate from the code)."
+)
+"""The same, in one line for a chart's footer."""
 
-SMALL_CORRELATION = 0.05
-"""An error correlation below it widens a total's range little over the independent sum's (10
-changes: by under a fifth at 0.05, under a tenth at 0.02): ``estimate`` and the forecast say
-"almost as if each were independent" instead of "moves together"."""
+SMALL_WIDENING = 1.1
+"""A total whose range its pairing widens by less than this (as a ratio of standard deviations)
+over the independent sum's is said to narrow "almost as if each were independent"."""
+
+
+def widening(correlation: float, n_changes: int) -> float:
+    """How many times as wide the range of a total of ``n_changes`` changes paired at
+    ``correlation`` is as their independent sum's: ``sqrt(1 + (n - 1) rho)``."""
+    return math.sqrt(1.0 + max(n_changes - 1, 0) * max(correlation, 0.0))
+
+
+def paired_range_words(correlation: float, n_changes: int, what: str) -> str:
+    """``what`` (the errors summed) paired at ``correlation`` over ``n_changes`` changes, and
+    how much that widens the range: ``estimate``'s total and the forecast's tickets."""
+    w = widening(correlation, n_changes)
+    head = (
+        f"{what} paired at the error correlation {correlation:.2f} train_sch measured between "
+        "changes made close together"
+    )
+    if w < SMALL_WIDENING:
+        return (
+            f"{head}: over {n_changes} changes that widens the range by under a tenth, almost as "
+            "if each were independent"
+        )
+    return (
+        f"{head} (they are misjudged alike): over {n_changes} changes the range is about "
+        f"{w:.1f} times as wide as if each were independent"
+    )
+
 
 LARGE_CHANGE_LINES = 500
 """Lines changed (added + deleted) above which a diff is larger than 98 % of commits are: of
