@@ -251,10 +251,12 @@ def test_the_model_s_warnings_are_said_with_the_tickets_it_prices(tmp_path: Path
     res = run_forecast(SPRINT, HISTORY, options=ForecastOptions(n_sims=2_000),
                        out_dir=tmp_path / "f", model_effort=ModelPricing(_model, 0.0, caveats),
                        seed=3)  # fmt: skip
-    said = [w for w in res.report["warnings"] if w.startswith("the effort model that prices ")]
-    assert len(said) == len(caveats)
+    (said,) = [w for w in res.report["warnings"] if w.startswith("the effort model that prices ")]
     priced = [t["id"] for t in res.report["tickets"] if t["effort_source"] == "model"]
-    assert said[0].startswith(f"the effort model that prices {', '.join(priced)}: only 120")
+    assert said.startswith(f"the effort model that prices {', '.join(priced)} is weak here: only")
+    assert said.endswith(f"(and {len(caveats) - 1} more: effort_unit.model_warnings, the run "
+                         "summary)")  # fmt: skip
+    assert res.report["effort_unit"]["model_warnings"] == list(caveats)
     plain = run_forecast(SPRINT, HISTORY, options=ForecastOptions(n_sims=2_000),
                          out_dir=tmp_path / "g", model_effort=_model, seed=3)  # fmt: skip
     assert not [w for w in plain.report["warnings"] if "effort model that prices" in w]

@@ -155,11 +155,16 @@ def forecast_sprint(
     priced = [t.id for t, src in zip(tickets, sources, strict=True) if src == "model"]
     caveats = getattr(model_effort, "caveats", ()) if priced else ()
     shown = ", ".join(priced[:5]) + (f" and {len(priced) - 5} more" if len(priced) > 5 else "")
-    report["warnings"] = (
-        check.warnings
-        + (list(found.notes) if isinstance(found, PricingNotes) and priced else [])
-        + [f"the effort model that prices {shown}: {caveat}" for caveat in caveats]
+    report["warnings"] = check.warnings + (
+        list(found.notes) if isinstance(found, PricingNotes) and priced else []
     )
+    if caveats:  # one warning (the run summary lists them all), every one kept in the JSON
+        report["effort_unit"]["model_warnings"] = list(caveats)
+        more = f" (and {len(caveats) - 1} more: effort_unit.model_warnings, the run summary)"
+        report["warnings"].append(
+            f"the effort model that prices {shown} is weak here: {caveats[0]}"
+            + (more if len(caveats) > 1 else "")
+        )
     return report
 
 
