@@ -102,7 +102,8 @@ ModelEffort = Callable[[list[Ticket]], dict[str, NDArray[np.floating]]]
 @dataclass
 class PricingNotes:
     """What a :class:`ModelPricing` found while it priced a forecast's tickets (refilled on
-    each call): how many tickets and changes it paired, and what it should tell the user."""
+    each call): the tickets with priced changes and those changes (what its pairing at
+    ``correlation`` joins; none are paired at 0), and what it should tell the user."""
 
     paired_tickets: int = 0
     paired_changes: int = 0
