@@ -199,6 +199,8 @@ def test_a_merge_commit_and_a_diff_that_is_no_diff_are_named(tmp_path: Path) -> 
     merge = mutate(["tickets", 0], {"id": "T-1", "status": "todo", "commit_ids": ["f" * 9]})
     proc = cli("forecast-check", "--config", str(project(tmp_path, merge)))
     assert proc.returncode == 2 and "commit fffffffff is a merge commit" in proc.stderr
+    # where the sprint file lists it, as for an unknown id (an engineering lead missed it)
+    assert "$.tickets[0].commit_ids[0]: commit fffffffff is a merge" in proc.stderr
     assert "list the commits it merged" in proc.stderr and "Traceback" not in proc.stderr
     prose = mutate(["tickets", 0], {"id": "T-1", "status": "todo", "diff": "hello world"})
     proc = cli("forecast-check", "--config", str(project(tmp_path, prose)))

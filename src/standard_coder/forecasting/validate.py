@@ -265,8 +265,13 @@ def _check_commits(sprint: SprintInputs, find: CommitLookup, source: str) -> Non
         return
     try:
         found = find(wanted)
-    except ValueError as exc:  # e.g. an abbreviated id that matches two commits
-        raise ForecastInputError(f"{source}: {exc}") from None
+    except ValueError as exc:  # an abbreviated id that matches two commits, a merge commit
+        text = str(exc)  # "commit <id as listed> ...": named where the sprint file lists it
+        where = next((f"$.tickets[{i}].commit_ids[{j}]: "
+                      for i, t in enumerate(sprint.tickets) if t.status != "done"
+                      for j, cid in enumerate(t.commit_ids)
+                      if text.startswith(f"commit {cid} ")), "")  # fmt: skip
+        raise ForecastInputError(f"{source}: {where}{text}") from None
     unknown = [
         f"$.tickets[{i}].commit_ids[{j}]: {cid!r}"
         for i, t in enumerate(sprint.tickets)
