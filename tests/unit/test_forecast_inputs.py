@@ -475,3 +475,25 @@ def test_a_story_point_scale_off_the_team_s_is_said() -> None:
     check = check_forecast_inputs(SprintInputs.model_validate({**SPRINT, "tickets": few}),
                                   history, ForecastOptions())  # fmt: skip
     assert not [w for w in check.warnings if "story_points_to_sch" in w]
+
+
+def test_an_ambiguous_commit_id_is_named_where_the_sprint_file_lists_it() -> None:
+    from standard_coder.forecasting.inputs import HistoricalOutcomes, SprintInputs
+    from standard_coder.forecasting.options import ForecastOptions
+    from standard_coder.forecasting.validate import check_forecast_inputs
+    from standard_coder.sch.mining.store import AmbiguousCommitId
+
+    tickets = [{"id": "T-1", "status": "todo", "story_points": 1},
+               {"id": "T-2", "status": "todo", "commit_ids": ["abc1234", "abc12"]}]  # fmt: skip
+
+    def lookup(ids: object) -> dict[str, object]:
+        raise AmbiguousCommitId("commit abc12 is ambiguous in db: give more digits", "abc12")
+
+    with pytest.raises(ForecastInputError) as err:
+        check_forecast_inputs(SprintInputs.model_validate({**SPRINT, "tickets": tickets}),
+                              HistoricalOutcomes.model_validate(HISTORY), ForecastOptions(),
+                              find_commits=lookup)  # fmt: skip
+    assert str(err.value) == (
+        "sprint inputs: $.tickets[1].commit_ids[1]: commit abc12 is ambiguous in db: give more "
+        "digits"
+    )

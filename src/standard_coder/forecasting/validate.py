@@ -266,12 +266,11 @@ def _check_commits(sprint: SprintInputs, find: CommitLookup, source: str) -> Non
     try:
         found = find(wanted)
     except ValueError as exc:  # an abbreviated id that matches two commits, a merge commit
-        text = str(exc)  # "commit <id as listed> ...": named where the sprint file lists it
+        listed = getattr(exc, "commit_id", None)  # named where the sprint file lists it
         where = next((f"$.tickets[{i}].commit_ids[{j}]: "
                       for i, t in enumerate(sprint.tickets) if t.status != "done"
-                      for j, cid in enumerate(t.commit_ids)
-                      if text.startswith(f"commit {cid} ")), "")  # fmt: skip
-        raise ForecastInputError(f"{source}: {where}{text}") from None
+                      for j, cid in enumerate(t.commit_ids) if cid == listed), "")  # fmt: skip
+        raise ForecastInputError(f"{source}: {where}{exc}") from None
     unknown = [
         f"$.tickets[{i}].commit_ids[{j}]: {cid!r}"
         for i, t in enumerate(sprint.tickets)

@@ -344,15 +344,20 @@ def mined_changes(db: Path, ids: Any, *, with_contents: bool = False) -> dict[st
         merges = merge_commit_ids(db, [cid for cid in rest if cid not in found])
         if merges:
             cid, full = next(iter(merges.items()))
-            raise ValueError(_merge_refused(cid, full))
+            raise MergeCommitId(cid, full)
     return found
 
 
-def _merge_refused(cid: str, full: str) -> str:
-    return (
-        f"commit {cid} is a merge commit ({full[:12]}): list the commits it merged "
-        f"instead (`standard-coder estimate {cid}` names and prices them)"
-    )
+class MergeCommitId(ValueError):
+    """A ticket's commit id names a merge commit (``commit_id``: the id as listed, so the
+    input check can say where the sprint file lists it)."""
+
+    def __init__(self, commit_id: str, full: str) -> None:
+        super().__init__(
+            f"commit {commit_id} is a merge commit ({full[:12]}): list the commits it merged "
+            f"instead (`standard-coder estimate {commit_id}` names and prices them)"
+        )
+        self.commit_id = commit_id
 
 
 @dataclass(frozen=True)
@@ -405,7 +410,7 @@ class TicketCommits:
                     continue
                 full, merge = hit
                 if merge:
-                    raise ValueError(_merge_refused(cid, full))
+                    raise MergeCommitId(cid, full)
                 found[cid] = FoundCommit(full, repo)
                 break
         return found

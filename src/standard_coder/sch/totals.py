@@ -47,16 +47,18 @@ _LATENT = 1
 from its draws."""
 
 
+def _by_group(n: int, groups: np.ndarray | None) -> list[np.ndarray]:
+    """The indices of each of ``groups`` among ``n`` items (a repository: a total is of one
+    repository's changes; None: one group), in order of first appearance."""
+    labels = np.zeros(n, int) if groups is None else np.asarray(groups)
+    return [np.flatnonzero(labels == g) for g in dict.fromkeys(labels.tolist())]
+
+
 def windows(n: int, k: int, groups: np.ndarray | None = None) -> list[np.ndarray]:
     """Index arrays of consecutive windows of ``k`` among ``n`` items in order, cut within
-    each of ``groups`` (a repository: a total is of one repository's changes; None: one
-    group), in order of first appearance; each group's remainder is left out."""
-    labels = np.zeros(n, int) if groups is None else np.asarray(groups)
-    out: list[np.ndarray] = []
-    for g in dict.fromkeys(labels.tolist()):
-        mine = np.flatnonzero(labels == g)
-        out += [mine[w * k : (w + 1) * k] for w in range(len(mine) // k)]
-    return out
+    each of ``groups`` (:func:`_by_group`); each group's remainder is left out."""
+    return [mine[w * k : (w + 1) * k] for mine in _by_group(n, groups)
+            for w in range(len(mine) // k)]  # fmt: skip
 
 
 def calendar_windows(
@@ -66,10 +68,8 @@ def calendar_windows(
     falling in each consecutive span of ``days`` days from a group's first item (a sprint's
     changes, one repository's), spans of fewer than ``least`` items left out."""
     times = np.asarray(times, dtype=np.int64)
-    labels = np.zeros(len(times), int) if groups is None else np.asarray(groups)
     out: list[np.ndarray] = []
-    for g in dict.fromkeys(labels.tolist()):
-        mine = np.flatnonzero(labels == g)
+    for mine in _by_group(len(times), groups):
         span = (times[mine] - times[mine[0]]) // (days * 86_400)
         out += [mine[span == k] for k in np.unique(span) if int((span == k).sum()) >= least]
     return out

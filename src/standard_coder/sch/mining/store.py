@@ -410,7 +410,12 @@ def iter_commits(
 
 
 class AmbiguousCommitId(ValueError):
-    """An abbreviated commit id matches more than one stored commit."""
+    """An abbreviated commit id matches more than one stored commit (``commit_id``: the id as
+    given, so a caller can say where it was listed)."""
+
+    def __init__(self, message: str, commit_id: str = "") -> None:
+        super().__init__(message)
+        self.commit_id = commit_id
 
 
 def commits_by_id(
@@ -433,7 +438,8 @@ def commits_by_id(
             if other.commit_id != rec.commit_id:
                 raise AmbiguousCommitId(
                     f"commit {cid} is ambiguous in {db_path}: it abbreviates "
-                    f"{other.commit_id} and {rec.commit_id}; give more digits"
+                    f"{other.commit_id} and {rec.commit_id}; give more digits",
+                    cid,
                 )
     return found
 
