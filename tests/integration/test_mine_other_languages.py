@@ -7,6 +7,7 @@ setting that counts it), a line in the run log when they change only docs, CI or
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -59,16 +60,43 @@ def test_count_languages_counts_every_known_language_but_vendored_paths() -> Non
     assert other == [(".ipynb", 2), (".md", 1)]  # no extension, vendored, known: not counted
 
 
+def test_a_repository_of_another_language_is_mined_in_it_by_default(tmp_path: Path) -> None:
+    """No Python file at HEAD of any configured repository: ``detect`` (on by default) counts
+    the languages there, says so in one warning line on every run, and a rerun skips the mine
+    (the chosen list is its fingerprint); a Python repository beside it keeps the list."""
+    repo = js_repo(tmp_path / "web")
+    for i in range(2):
+        proc = run_mine(tmp_path, [repo])
+        assert proc.returncode == 0, proc.stderr
+        (line,) = [s for s in proc.stderr.splitlines() if s.startswith("warning:")]
+        assert line == (
+            'warning: [filters.languages] enabled = ["python"]: no repository has a file of it '
+            "at HEAD; counting javascript (2 files) instead (set detect = false to keep the list)"
+        )
+        assert ("[done] mine" if i == 0 else "[skip] mine") in proc.stderr, proc.stderr
+    assert "nothing to learn from" not in proc.stderr and "Traceback" not in proc.stderr
+    db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        (stored,) = conn.execute("SELECT count(*) FROM commits").fetchone()
+        langs = {row[0] for row in conn.execute("SELECT DISTINCT language FROM file_changes")}
+    assert stored == 4 and langs == {"javascript"}
+    lib = py_repo(tmp_path / "lib")
+    proc = run_mine(tmp_path, [repo, lib])
+    assert "counting javascript" not in proc.stderr and "nothing mined from" in proc.stderr
+
+
 def test_nothing_mined_names_the_languages_then_the_suggestion_mines(tmp_path: Path) -> None:
     repo = js_repo(tmp_path / "web")
-    proc = run_mine(tmp_path, [repo])
+    proc = run_mine(tmp_path, [repo], "--set", "filters.languages.detect=false")
     assert proc.returncode == 2, proc.stderr
     line = [s for s in proc.stderr.splitlines() if "nothing to learn from" in s]
     assert len(line) == 1 and "Traceback" not in proc.stderr
     assert str(repo) in line[0]
     assert 'enabled = ["python"]' in line[0] and "javascript (2 files)" in line[0]
     suggested = line[0].split("--set '", 1)[1].rstrip(")'")
-    again = run_mine(tmp_path, [repo], "--set", suggested)
+    again = run_mine(
+        tmp_path, [repo], "--set", suggested, "--set", "filters.languages.detect=false"
+    )
     assert again.returncode == 0, again.stderr
     assert "nothing to learn from" not in again.stderr
 
@@ -213,3 +241,24 @@ def test_a_shallow_window_of_other_files_names_what_they_change_and_the_shallow_
     assert "its files at HEAD" not in line and "of no known language" not in line
     assert "the clone is shallow (only its last 9 commits)" in line
     assert "git fetch --unshallow" in line
+
+
+def test_detect_counts_the_languages_with_a_share_of_the_files(tmp_path: Path) -> None:
+    """TypeScript and JavaScript with 5 % of the files or more are counted, a lone Go file
+    among 31 is not; ``detect = false`` and a Python repository beside them keep the list."""
+    from standard_coder.pipelines.sch_languages import load_sch_config
+
+    web = init(tmp_path / "web")
+    files = {f"src/m{i}.ts": f"export const a{i} = {i};\n" for i in range(28)}
+    files |= {"lib/a.js": "x\n", "lib/b.js": "y\n", "tools/gen.go": "package main\n"}
+    commit(web, files, "web", ts=BASE_TS)
+    cfg_path = tmp_path / "pipeline_config.toml"
+    cfg_path.write_text(f'[repos]\ninclude_paths = ["{web}"]\n')
+    cfg = load_sch_config(cfg_path)
+    assert cfg.filters.languages.enabled == ["typescript", "javascript"]
+    assert cfg.config_path == cfg_path  # the rest of the config as loaded
+    kept = load_sch_config(cfg_path, ["filters.languages.detect=false"])
+    assert kept.filters.languages.enabled == ["python"]
+    lib = py_repo(tmp_path / "lib", n=1)
+    cfg_path.write_text(f'[repos]\ninclude_paths = ["{web}", "{lib}"]\n')
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["python"]

@@ -251,8 +251,9 @@ def estimate_cmd(
 
     Exit codes: 0 ok, 2 bad input (unknown revision, ambiguous repository, no trained model).
     """
-    from standard_coder.config import ConfigError, load_config
+    from standard_coder.config import ConfigError
     from standard_coder.pipelines.sch_estimate import EstimateInputError, Target, estimate
+    from standard_coder.pipelines.sch_languages import load_sch_config
     from standard_coder.runner.errors import RunnerError
 
     chosen = sum([rev is not None, diff is not None, worktree])
@@ -260,7 +261,7 @@ def estimate_cmd(
         typer.echo("error: give one of REV, A..B, --diff PATCH or --worktree", err=True)
         raise typer.Exit(2)
     try:
-        cfg = load_config(config, set_ or [])
+        cfg = load_sch_config(config, set_ or [])
         doc = estimate(cfg, Target(rev=rev, diff=diff, worktree=worktree), repo=repo)
     except (ConfigError, EstimateInputError, RunnerError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -38,8 +38,9 @@ def eval_cmd(
 
     An sch effort model, or a vision model with --config FILE of the vision pipeline.
     """
-    from standard_coder.config import ConfigError, load_config
+    from standard_coder.config import ConfigError
     from standard_coder.pipelines.sch_eval import EvalError, run_eval
+    from standard_coder.pipelines.sch_languages import load_sch_config
     from standard_coder.runner.device import resolve_device
 
     name = _pipeline_name(config) if config is not None else "sch"
@@ -54,7 +55,7 @@ def eval_cmd(
         _fail(_unsupported(config, name))
     try:
         if config is not None:
-            cfg = load_config(config, list(overrides or []))  # a missing file is named here
+            cfg = load_sch_config(config, list(overrides or []))  # a missing file is named here
             _refuse_vision_checkpoint(checkpoint, config)
         else:
             _refuse_vision_checkpoint(checkpoint, config)

@@ -21,16 +21,17 @@ def backtest(
     Scores: Brier score of `completed`, Brier skill against the rolling base rate, and coverage
     of the P85 completion day, for every throughput method (the configured one is marked).
     """
-    from standard_coder.config import ConfigError, load_config
+    from standard_coder.config import ConfigError
     from standard_coder.forecasting._io import atomic_write_json
     from standard_coder.forecasting.backtest import BacktestError, run_backtest
     from standard_coder.forecasting.inputs import ForecastInputError, load_historical_outcomes
     from standard_coder.forecasting.report import backtest_explanation, backtest_table
+    from standard_coder.pipelines.sch_languages import load_sch_config
     from standard_coder.runner.console import make_console
 
     err = make_console(stderr=True)
     try:
-        cfg = load_config(config, set_ or [])
+        cfg = load_sch_config(config, set_ or [])
         section = cfg.forecasting
         if section.historical_outcomes_path is None:
             raise ConfigError(
@@ -74,7 +75,7 @@ def forecast_check(
     Exits 2 with one message naming the file, the JSON path and the expected form when an input
     is invalid. Lists the tickets that need the trained effort model (diff or commit ids).
     """
-    from standard_coder.config import ConfigError, load_config
+    from standard_coder.config import ConfigError
     from standard_coder.forecasting.checktable import CheckTable
     from standard_coder.forecasting.inputs import (
         ForecastInputError,
@@ -85,13 +86,14 @@ def forecast_check(
     from standard_coder.forecasting.validate import check_forecast_inputs
     from standard_coder.pipelines.sch import configured_repositories, git_repositories
     from standard_coder.pipelines.sch_effort import commit_lookup
+    from standard_coder.pipelines.sch_languages import load_sch_config
     from standard_coder.pipelines.sch_layout import SchLayout
     from standard_coder.pipelines.sch_options import forecast_options
     from standard_coder.runner.console import make_console
 
     err = make_console(stderr=True)
     try:
-        cfg = load_config(config, set_ or [])
+        cfg = load_sch_config(config, set_ or [])
         section = cfg.forecasting
         missing = [
             k

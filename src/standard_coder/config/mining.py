@@ -126,6 +126,11 @@ class LanguageFilter(StrictModel):
         default_factory=lambda: ["vendor/", "third_party/", "node_modules/", "site-packages/"],
         description="path substrings never mined (vendored code)",
     )
+    detect: bool = Field(
+        True,
+        description="when no configured repository has a file of an enabled language at HEAD, "
+        "count the known languages its files are in instead (a warning says which)",
+    )
 
     @model_validator(mode="after")
     def _known_languages(self) -> LanguageFilter:

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from standard_coder.config import ConfigError, load_config
+from standard_coder.config import ConfigError
 from standard_coder.pipelines import sch_forecast, sch_mine, sch_team, sch_train
+from standard_coder.pipelines.sch_languages import load_sch_config
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.pipelines.wiring import (
@@ -208,12 +209,20 @@ def _mine_filters(cfg: FlagshipConfig, root: Path | None) -> Any:
     fingerprinted before the key existed keeps its fingerprint."""
     data = section_params(cfg.filters, root)
     data["authors"].pop("team_output_by_name", None)
+    data["languages"].pop("detect", None)  # acted on at load: ``enabled`` says what it chose
+    return data
+
+
+def _language_params(cfg: FlagshipConfig) -> Any:
+    """``[filters.languages]`` as the forecast's params, without ``detect`` (acted on at load)."""
+    data = section_params(cfg.filters.languages)
+    data.pop("detect", None)
     return data
 
 
 def build(config_path: Path, overrides: list[str]) -> Pipeline:
     """Build the ``sch`` pipeline from ``pipeline_config.toml`` plus ``--set`` overrides."""
-    cfg = load_config(Path(config_path), list(overrides))
+    cfg = load_sch_config(Path(config_path), list(overrides))
     if not cfg.repos.include_paths and not cfg.repos.include_github_repos:
         raise ConfigError(
             f"{cfg.config_path}: repos.include_paths is empty: list the git repositories "
@@ -413,7 +422,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                     # and its changes are drawn as estimate draws them (runner.seed)
                     **(
                         {
-                            "filters": {"languages": section_params(cfg.filters.languages)},
+                            "filters": {"languages": _language_params(cfg)},
                             "seed": cfg.runner.seed,
                         }
                         if needs_model

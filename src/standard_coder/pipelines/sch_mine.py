@@ -364,7 +364,7 @@ def _other_languages(n: int, path: Path, langs: LanguageFilter, db: Path, repo: 
     enabled = json.dumps(list(langs.enabled))
     verb = "touches" if n == 1 else "touch"
     part = f"{_commits(n)} {verb} no file of [filters.languages] enabled = {enabled}"
-    found = _languages_at_head(path, langs.extensions, langs.exclude_paths)
+    found = languages_at_head(path, langs.extensions, langs.exclude_paths)
     others = [lang for lang in found if lang not in langs.enabled][:3]
     if others:
         listed = ", ".join(f"{lang} ({_files(found[lang])})" for lang in others)
@@ -388,7 +388,7 @@ def _files(n: int) -> str:
     return f"{n} file" if n == 1 else f"{n} files"
 
 
-def _languages_at_head(
+def languages_at_head(
     repo: Path, extensions: dict[str, list[str]], exclude: list[str]
 ) -> dict[str, int]:
     """Files per known language in ``repo``'s HEAD tree (empty when git cannot list it)."""
