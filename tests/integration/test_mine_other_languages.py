@@ -262,3 +262,15 @@ def test_detect_counts_the_languages_with_a_share_of_the_files(tmp_path: Path) -
     lib = py_repo(tmp_path / "lib", n=1)
     cfg_path.write_text(f'[repos]\ninclude_paths = ["{web}", "{lib}"]\n')
     assert load_sch_config(cfg_path).filters.languages.enabled == ["python"]
+
+
+def test_detect_reads_the_repositories_the_mine_reads(tmp_path: Path) -> None:
+    """A configured folder inside a JavaScript repository is read as that repository (as the
+    mine reads it), and a missing path beside it is passed by (the mine names it)."""
+    from standard_coder.pipelines.sch_languages import load_sch_config
+
+    web = js_repo(tmp_path / "web")
+    (web / "lib" / "sub").mkdir()
+    cfg_path = tmp_path / "pipeline_config.toml"
+    cfg_path.write_text(f'[repos]\ninclude_paths = ["{web / "lib"}", "{tmp_path / "gone"}"]\n')
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["javascript"]

@@ -70,6 +70,7 @@ def _languages_found(cfg: FlagshipConfig, langs: LanguageFilter) -> dict[str, in
     when any of them has a file of an enabled language (or none can be listed)."""
     from standard_coder.pipelines.sch_mine import languages_at_head, local_repositories
     from standard_coder.pipelines.sch_options import mine_options
+    from standard_coder.sch.mining.discovery import path_problem
 
     root = cfg.config_path.parent if cfg.config_path else None
     try:
@@ -78,6 +79,8 @@ def _languages_found(cfg: FlagshipConfig, langs: LanguageFilter) -> dict[str, in
         return {}
     totals: dict[str, int] = {}
     for repo in local_repositories(opts, cfg.outputs.base_dir):
+        if path_problem(repo) is not None:  # missing or no repository: the mine names it
+            continue
         counts = languages_at_head(repo, langs.extensions, langs.exclude_paths)
         if any(counts.get(lang) for lang in langs.enabled):
             return {}
