@@ -264,6 +264,28 @@ def test_detect_counts_the_languages_with_a_share_of_the_files(tmp_path: Path) -
     assert load_sch_config(cfg_path).filters.languages.enabled == ["python"]
 
 
+def test_detect_adds_the_language_of_a_project_with_a_few_python_scripts(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A Go project with one Python script among 30 files: Go is counted beside Python (the
+    script's commits stay); with two scripts in 31 files (6.5 %) it is a Python project too."""
+    from standard_coder.pipelines.sch_languages import load_sch_config
+
+    tool = init(tmp_path / "tool")
+    files = {f"cmd/m{i}.go": f"package main\n// {i}\n" for i in range(29)}
+    commit(tool, {**files, "scripts/release.py": py_lines(3)}, "go", ts=BASE_TS)
+    cfg_path = tmp_path / "pipeline_config.toml"
+    cfg_path.write_text(f'[repos]\ninclude_paths = ["{tool}"]\n')
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["python", "go"]
+    assert capfd.readouterr().err == (
+        'warning: [filters.languages] enabled = ["python"]: only 1 of the 30 files of known '
+        "languages at HEAD are in it; also counting go (29 files) (set detect = false to keep "
+        "the list)\n"
+    )
+    commit(tool, {"scripts/check.py": py_lines(2)}, "py", ts=BASE_TS + 600)
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["python"]
+
+
 def test_detect_reads_the_repositories_the_mine_reads(tmp_path: Path) -> None:
     """A configured folder inside a JavaScript repository is read as that repository (as the
     mine reads it), and a missing path beside it is passed by (the mine names it)."""

@@ -1,13 +1,15 @@
 """The flagship's config as every command reads it, with ``[filters.languages] detect``: a
-repository whose files at HEAD hold no enabled language is mined in the languages it holds.
+repository that holds (almost) no file of an enabled language is mined in the languages it holds.
 
 The defaults count Python. A first run on a TypeScript or Go repository used to mine nothing and
-stop with ``nothing to learn from`` and the setting to copy; with ``detect`` (on by default)
-every command (``pipeline``, ``status``, ``estimate``, ``forecast``, ``eval``) reads the config
-through :func:`load_sch_config`, which, when **none** of the configured local repositories has
-a file of an enabled language at HEAD, counts the known languages their files are in instead
-and says so in one warning line. Where any repository has such a file nothing changes, so a
-Python history (or a mix of Python and other repositories) is mined exactly as before.
+stop with ``nothing to learn from`` and the setting to copy (and one on a Go project with a
+few Python scripts learned from the scripts alone); with ``detect`` (on by default) every
+command (``pipeline``, ``status``, ``estimate``, ``forecast``, ``eval``) reads the config through
+:func:`load_sch_config`, which, when in **every** configured local repository the enabled
+languages hold under 5 % of the files of known languages at HEAD, also counts each language
+holding 5 % or more of them and says so in one warning line. Where one repository is 5 % or
+more in an enabled language nothing changes, so a Python history (or a mix of Python and other
+repositories) is mined exactly as before.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_SHARE = 0.05
-"""A language found at HEAD is counted when it has at least this share of the files of known
-languages found there (a few build scripts beside the code are not a language of the code)."""
+"""Detection acts when the enabled languages hold under this share of every repository's files
+of known languages at HEAD (a Go project with two Python scripts), and counts each language
+with at least this share of them (a few build scripts beside the code are not its language)."""
 
 
 def load_sch_config(path: Path, overrides: list[str] | None = None) -> FlagshipConfig:
@@ -36,9 +39,10 @@ def load_sch_config(path: Path, overrides: list[str] | None = None) -> FlagshipC
 
 
 def detect_languages(cfg: FlagshipConfig) -> FlagshipConfig:
-    """``cfg`` with ``[filters.languages] enabled`` set to the languages found at HEAD of its
-    local repositories when ``detect`` is on and none of them has a file of an enabled
-    language there (a warning names them and how to turn it off); else ``cfg`` itself."""
+    """``cfg`` with the languages found at HEAD of its local repositories counted too when
+    ``detect`` is on and in every one of them the enabled languages hold under
+    :data:`MIN_SHARE` of the files of known languages (a warning names them and how to turn
+    it off); else ``cfg`` itself. Enabled languages with no file there are dropped."""
     from standard_coder.config.mining import LanguageFilter
     from standard_coder.runner.console import say_warning
 
@@ -46,28 +50,38 @@ def detect_languages(cfg: FlagshipConfig) -> FlagshipConfig:
     if not langs.detect:
         return cfg
     found = _languages_found(cfg, langs)
-    if not found:
-        return cfg
     total = sum(found.values())
-    chosen = [lang for lang, n in found.items() if n >= MIN_SHARE * total]
+    others = [lang for lang, n in found.items()
+              if lang not in langs.enabled and n >= MIN_SHARE * total]  # fmt: skip
+    if not others:
+        return cfg
+    kept = [lang for lang in langs.enabled if found.get(lang)]
     try:
-        detected = LanguageFilter.model_validate({**langs.model_dump(), "enabled": chosen})
+        detected = LanguageFilter.model_validate({**langs.model_dump(), "enabled": kept + others})
     except ValueError:  # two of them claim one extension: the user's own list says which
         return cfg
-    listed = ", ".join(f"{lang} ({found[lang]} file{'' if found[lang] == 1 else 's'})"
-                       for lang in chosen)  # fmt: skip
-    say_warning(
-        f"[filters.languages] enabled = {json.dumps(list(langs.enabled))}: no repository has "
-        f"a file of it at HEAD; counting {listed} instead (set detect = false to keep the list)",
-        log,
-    )
+    listed = ", ".join(f"{lang} ({_files(found[lang])})" for lang in others)
+    enabled = json.dumps(list(langs.enabled))
+    if kept:
+        mine = sum(found[lang] for lang in kept)
+        why = (f"only {mine} of the {total} files of known languages at HEAD are in it; "
+               f"also counting {listed}")  # fmt: skip
+    else:
+        why = f"no repository has a file of it at HEAD; counting {listed} instead"
+    say_warning(f"[filters.languages] enabled = {enabled}: {why} (set detect = false to keep "
+                "the list)", log)  # fmt: skip
     filters = cfg.filters.model_copy(update={"languages": detected})
     return cfg.model_copy(update={"filters": filters})
 
 
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def _languages_found(cfg: FlagshipConfig, langs: LanguageFilter) -> dict[str, int]:
     """Files per known language at HEAD over ``cfg``'s local repositories, most first; empty
-    when any of them has a file of an enabled language (or none can be listed)."""
+    when the enabled languages hold :data:`MIN_SHARE` or more of one repository's files of
+    known languages (a Python history stops at its first repository), or none can be listed."""
     from standard_coder.pipelines.sch_mine import languages_at_head, local_repositories
     from standard_coder.pipelines.sch_options import mine_options
     from standard_coder.sch.mining.discovery import path_problem
@@ -82,7 +96,8 @@ def _languages_found(cfg: FlagshipConfig, langs: LanguageFilter) -> dict[str, in
         if path_problem(repo) is not None:  # missing or no repository: the mine names it
             continue
         counts = languages_at_head(repo, langs.extensions, langs.exclude_paths)
-        if any(counts.get(lang) for lang in langs.enabled):
+        ours = sum(counts.get(lang, 0) for lang in langs.enabled)
+        if counts and ours >= MIN_SHARE * sum(counts.values()):
             return {}
         for lang, n in counts.items():
             totals[lang] = totals.get(lang, 0) + n
