@@ -181,7 +181,7 @@ def test_a_distribution_clearly_worse_than_the_loc_baselines_is_a_warning() -> N
     ev = {"heldout_nll": 1.199, "baseline_loc_heldout_nll": 1.138, "target_intervals": sure}
     (w,) = warnings(ev)
     assert "fit the held-out changes worse than the LOC baseline's" in w
-    assert "NLL 1.20 against 1.14; the difference's 90% interval 0.05 to 0.08" in w
+    assert "NLL 1.20 against 1.14: 0.06 worse, 90% interval 0.05 to 0.08" in w
     # within the held-out noise, or better than the baseline: no sentence
     sure["nll_below_loc"].update(high=0.01, verdict="undecided")
     assert warnings(ev) == []
@@ -211,7 +211,7 @@ def test_the_summary_says_how_sure_each_target_is() -> None:
                                         "verdict": "undecided"}  # fmt: skip
     line = sure_line({"target_intervals": sure})
     met = "ranks above lines added: met on its figure, within noise"
-    assert f"{met} (+0.07, 90% interval -0.00 to 0.16)" in line
+    assert f"{met} (+0.07, 90% interval -0.001 to 0.16)" in line
     assert "80% coverage in 0.70-0.90: missed on its figure, within noise (0.66, " in line
     assert sure_line({}) == ""
     lines = summary_lines({"evaluation": {"target_intervals": sure}, "report": "r.html"})
@@ -494,3 +494,13 @@ def test_a_sprint_under_way_is_said_on_the_day_the_summary_is_read() -> None:
     assert under_way(fc, date(2026, 3, 5)).startswith("(the sprint is under way: it started on")
     assert under_way(fc, date(2026, 3, 2)) == ""  # its first day: nothing gone yet
     assert under_way(fc, date(2026, 3, 20)) == "" and under_way({}, date(2026, 3, 5)) == ""
+
+
+def test_an_interval_end_near_zero_keeps_its_side() -> None:
+    """koa's calibration interval ended at -0.0009 (a clear miss), factory_bot's at +0.0029
+    (within noise): both read "0.00" to two decimals."""
+    from standard_coder.pipelines.sch_warnings import interval_words
+
+    assert interval_words({"low": -0.52, "high": -0.0009}) == "90% interval -0.52 to -0.0009"
+    assert interval_words({"low": -0.31, "high": 0.0029}) == "90% interval -0.31 to 0.003"
+    assert interval_words({"low": 0.0, "high": 0.4567}) == "90% interval 0.00 to 0.46"

@@ -99,9 +99,10 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
     nll_sure = sure.get("nll_below_loc") or {}
     if nll is not None and loc is not None and nll > loc and nll_sure.get("verdict") == "missed":
         low, high = _num(nll_sure.get("low")), _num(nll_sure.get("high"))
-        # the interval is of the LOC baseline's NLL minus the model's: turned round, how much worse
+        # the interval is of the LOC baseline's NLL minus the model's (the "How sure" line's
+        # figure): turned round and said as "worse", so no sign is read two ways
         worse = (
-            f"; the difference's 90% interval {-high:.2f} to {-low:.2f}"
+            f": {nll - loc:.2f} worse, 90% interval {-high:.2f} to {-low:.2f}"
             if low is not None and high is not None
             else ""
         )
@@ -145,7 +146,13 @@ def interval_words(target: dict[str, Any]) -> str:
     low, high = _num(target.get("low")), _num(target.get("high"))
     if low is None or high is None:
         return ""
-    return f"90% interval {low:.2f} to {high:.2f}"
+    return f"90% interval {interval_end(low)} to {interval_end(high)}"
+
+
+def interval_end(x: float) -> str:
+    """An interval's end to two decimals, or to one significant digit when that would read as
+    zero (``-0.0009``, not ``-0.00``: which side of 0 an end is on is the verdict)."""
+    return f"{x:.1g}" if 0 < abs(x) < 0.005 else f"{x:.2f}"
 
 
 def _paren(text: str) -> str:
