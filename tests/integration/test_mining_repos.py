@@ -264,7 +264,8 @@ def test_summary_table_folds_a_long_name_and_keeps_status_and_numbers_whole() ->
     make_console(file=out).print(summary_table(MineSummary(repos=[r])))
     text = out.getvalue()
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= PIPE_WIDTH
-    assert "excluded authors" not in text  # no author filtered: no line under the table
+    assert "excluded authors" not in text  # no author filtered: what "filtered" counts
+    assert "filtered: 1,211 touching no enabled language" in text
     cells = [c.strip() for line in text.splitlines() for c in line.split("│")]
     assert {"mined", "5,861", "260", "1,211", "6/7", "1,559/0", "7,072", "536"} <= set(cells)
     first = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
@@ -284,7 +285,9 @@ def test_summary_table_folds_a_long_name_and_keeps_status_and_numbers_whole() ->
         for header, value in (("capped", "6"), ("squash timed", "6/7"), ("merge/other", "1,559/0")):
             assert value in cells or f"{header} {value}" in under, lines  # in the row or under
         assert "536" in cells or "536 commits/s" in under, lines
-    assert under.endswith("also: squash timed 6/7, 536 commits/s")  # at 80: capped stays
+    assert under.endswith(  # at 80: capped stays
+        "also: squash timed 6/7, 536 commits/s filtered: 1,211 touching no enabled language"
+    )
     for width in (60, 40):  # narrower still: a block per repository, a line per figure
         narrow = Console(width=width, file=io.StringIO(), record=True)
         narrow.print(summary_table(MineSummary(repos=[r])))

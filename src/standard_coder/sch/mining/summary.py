@@ -302,7 +302,9 @@ def summary_table(summary: MineSummary) -> _MineTable:
         error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
     )
     note = ""
-    if tot["author_filtered"]:  # else stored + filtered is what a first mine read ("new")
+    if tot["skipped_by_filter"] and not tot["author_filtered"]:  # stored + filtered = "new"
+        note = f"filtered: {tot['skipped_by_filter']:,} touching no enabled language"
+    if tot["author_filtered"]:  # these were never read, so not in "new"
         note = (
             f"filtered: {tot['skipped_by_filter'] - tot['author_filtered']:,} touching no "
             f'enabled language (read, so counted in "new") and '
