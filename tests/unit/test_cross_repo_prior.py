@@ -208,13 +208,31 @@ def test_the_prior_is_left_out_where_its_language_is_a_minority(
 ) -> None:
     assert prior.languages == {"python"}
     js = [js_raw(la) for la in (1, 5, 40, 300, 12, 80)]
-    rep = ChangeRepresentation(kind="tokens", cross_repo_prior=prior).fit(js)
+    # without commit subjects: left out, the size backbone instead
+    rep = ChangeRepresentation(kind="tokens", commit_subject=False, cross_repo_prior=prior).fit(js)
     assert rep.cross_repo_prior is None and COLUMN not in rep.feature_names_
     assert rep.prior_unused_ is not None and "0% of this history's tokens" in rep.prior_unused_
-    assert rep.checksum_ == ChangeRepresentation(kind="tokens").fit(js).checksum_
+    assert (
+        rep.checksum_ == ChangeRepresentation(kind="tokens", commit_subject=False).fit(js).checksum_
+    )
     rep.save(tmp_path / "rep")  # the reason is kept with the representation
     assert ChangeRepresentation.load(tmp_path / "rep").prior_unused_ == rep.prior_unused_
     assert not (tmp_path / "rep" / PRIOR_FILE).exists()
+    # with them (the default): the shipped prior of every language, kept with it
+    anyp = CrossRepoPrior.builtin(any_language=True)
+    assert anyp.languages == frozenset() and anyp.reads_subjects and not anyp.reads_body
+    rep = ChangeRepresentation(kind="tokens", cross_repo_prior=prior).fit(js)
+    assert rep.cross_repo_prior is not None and rep.cross_repo_prior.checksum == anyp.checksum
+    assert rep.feature_names_[-1] == COLUMN
+    assert rep.prior_unused_ is not None and rep.prior_unused_.endswith(
+        "; the shipped prior of every language (sizes and commit subjects) is used instead"
+    )
+    rep.save(tmp_path / "rep2")
+    again = ChangeRepresentation.load(tmp_path / "rep2")
+    assert again.cross_repo_prior is not None and again.cross_repo_prior.checksum == anyp.checksum
+    assert np.array_equal(again.transform(js), rep.transform(js))
+    # a prior of no language is used for every history (it reads none of their tokens)
+    assert ChangeRepresentation(kind="tokens", cross_repo_prior=anyp).fit(js).prior_unused_ is None
 
     # a Python history with some JavaScript keeps it (its tokens are mostly Python)
     mixed = [raw(la, d) for la, d in [(30, 1), (50, 2), (40, 2), (300, 5)]] + js[:2]
@@ -224,7 +242,7 @@ def test_the_prior_is_left_out_where_its_language_is_a_minority(
 
     # just under half: 10 Python tokens against 11 JavaScript ones (47.6 %) leaves it out, and
     # says 47 %, not a rounded 48 % or 50 %; fitted again on Python alone, it is back
-    near = ChangeRepresentation(kind="tokens", cross_repo_prior=prior)
+    near = ChangeRepresentation(kind="tokens", commit_subject=False, cross_repo_prior=prior)
     near.fit([raw(10, 0), js_raw(10)])
     assert near.cross_repo_prior is None and near.prior_unused_ is not None
     assert "47% of this history's tokens are python (it is used from 50%)" in near.prior_unused_
@@ -234,7 +252,8 @@ def test_the_prior_is_left_out_where_its_language_is_a_minority(
 
 def test_a_dataset_of_another_language_says_why_the_prior_was_left_out() -> None:
     """Built as ``train_sch`` builds it, with the shipped prior: the same changes written in
-    Go leave the prior out, and the dataset's meta and stats say why; in Python they keep it."""
+    Go leave the Python prior out for the prior of every language, and the dataset's meta and
+    stats say why; in Python they keep it."""
     synth = synthetic_changes(40, n_samples=4, seed=3)
     as_go = [replace(c, files=tuple(replace(f, language="go", path=f.path[:-3] + ".go")
                                     for f in c.files)) for c in synth.commits]  # fmt: skip
@@ -242,7 +261,8 @@ def test_a_dataset_of_another_language_says_why_the_prior_was_left_out() -> None
     go, _ = build_dataset(as_go, (synth.keys, synth.samples), representation="tokens",
                           cross_repo_prior=shipped)  # fmt: skip
     reason = go.meta["cross_repo_prior_unused"]
-    assert "0% of this history's tokens are python" in reason and COLUMN not in go.feature_names
+    assert "0% of this history's tokens are python" in reason and "used instead" in reason
+    assert COLUMN in go.feature_names  # the prior of every language's score
     assert dataset_stats(go)["cross_repo_prior_unused"] == reason
     py, _ = build_dataset(synth.commits, (synth.keys, synth.samples), representation="tokens",
                           cross_repo_prior=shipped)  # fmt: skip

@@ -293,9 +293,20 @@ def test_sch_stage_code_versions_cover_the_domain_modules_their_code_imports(
         missing = {
             (imported, f)
             for f in code - {"pipelines/sch_options.py"}
+            if f.endswith(".py")  # not the shipped priors' data
             for imported in file_imports(f)
             if imported.startswith(("sch/", "forecasting/"))
             and imported not in code
             and imported not in allowed.get(stage.name, set())
         }
         assert not missing, (stage.name, sorted(missing))
+
+
+def test_train_sch_code_version_holds_the_shipped_priors(tmp_path: Path) -> None:
+    """A release that changes a shipped prior retrains, as a code change does (the priors are
+    data beside the code, which ``package_sources`` alone would leave out)."""
+    _pkg, pipe = _package_and_pipeline_pricing_a_diff(tmp_path)
+    (train,) = [s for s in pipe.stages if s.name == "train_sch"]
+    names = {p.name for p in train.code_files or ()}
+    shipped = {"cross_repo_prior.npz", "cross_repo_prior_body.npz", "cross_repo_prior_any.npz"}
+    assert shipped <= names

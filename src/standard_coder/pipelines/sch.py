@@ -21,6 +21,7 @@ from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_options import mine_options
 from standard_coder.pipelines.wiring import (
     assemble_pipeline,
+    package_data,
     package_sources,
     relative_params,
     section_params,
@@ -339,6 +340,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                         else ()
                     ),
                 ),
+                # the shipped priors: a release that changes one retrains as a code change does
+                *package_data("sch/features/data", "*.npz"),
             ],
             device_sensitive=True,
             description="infer coding time, build features, train and evaluate the effort model",

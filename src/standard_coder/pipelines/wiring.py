@@ -27,6 +27,12 @@ def package_sources(*folders: str) -> list[Path]:
     return files
 
 
+def package_data(folder: str, pattern: str) -> list[Path]:
+    """Data files a stage's results depend on (the shipped priors): part of its code version,
+    so a release that changes them reruns the stage as a code change does."""
+    return sorted((PKG / folder).glob(pattern))
+
+
 def section_params(model: Any, root: Path | None = None) -> Any:
     """A config section as JSON data; paths inside ``root`` (the config's folder) made relative.
 

@@ -58,6 +58,10 @@ BUILTIN_BODY = "cross_repo_prior_body.npz"
 """The shipped recipe on the same histories with message bodies counted (``body|...``): a
 quarter of the fit with them, three quarters of the fit without (``RECIPE_BODY_WEIGHT``); the
 prior of ``[training.features] commit_body = true`` (docs/effort-models.md, "Session 28")."""
+BUILTIN_ANY = "cross_repo_prior_any.npz"
+"""The shipped prior of every language: the shipped recipe on public Python histories reading
+only the counts every language has (sizes and the commit subject's columns), used where a
+history is not in the configured prior's languages (docs/effort-models.md, "Session 57")."""
 _NODE_ARRAYS = ("feature", "threshold", "left", "right", "value")
 
 
@@ -195,14 +199,12 @@ class CrossRepoPrior(TreeBlock):
         return prior
 
     @classmethod
-    def builtin(cls, *, body: bool = False) -> CrossRepoPrior:
+    def builtin(cls, *, body: bool = False, any_language: bool = False) -> CrossRepoPrior:
         """The prior shipped with the package (trained on public Python histories); ``body``:
-        the one that also reads message bodies (:data:`BUILTIN_BODY`)."""
-        ref = (
-            resources.files("standard_coder.sch.features")
-            / "data"
-            / (BUILTIN_BODY if body else BUILTIN)
-        )
+        the one that also reads message bodies (:data:`BUILTIN_BODY`); ``any_language``: the
+        one that reads no language's token counts (:data:`BUILTIN_ANY`)."""
+        name = BUILTIN_ANY if any_language else BUILTIN_BODY if body else BUILTIN
+        ref = resources.files("standard_coder.sch.features") / "data" / name
         with resources.as_file(ref) as path:
             return cls.load(path)
 

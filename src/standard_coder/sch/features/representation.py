@@ -293,20 +293,29 @@ class ChangeRepresentation:
     def _drop_prior_off_language(self, tokens: Counter[str]) -> None:
         """Leave the prior out when under :data:`MIN_LANGUAGE_SHARE` of the fitted changes'
         tokens are in its languages: it was fitted on those, and reads every other language's
-        change as one without code (the size backbone is used instead)."""
+        change as one without code. The shipped prior of every language (sizes and subjects,
+        :data:`~standard_coder.sch.features.cross_repo.BUILTIN_ANY`) is used instead where
+        subjects are counted, else the size backbone. A prior that reads no language's tokens
+        is used for every history."""
         prior = self.cross_repo_prior
-        if prior is None:
+        if prior is None or not prior.languages:
             return
         total = sum(tokens.values())
         ours = sum(v for k, v in tokens.items() if k.split("|", 1)[0] in prior.languages)
         share = ours / total if total else 0.0
         if share < MIN_LANGUAGE_SHARE:
-            names = "/".join(sorted(prior.languages)) or "no language"
+            names = "/".join(sorted(prior.languages))
             self.prior_unused_ = (
                 f"it was fitted on {names} changes and {math.floor(100 * share)}% of this "
                 f"history's tokens are {names} (it is used from {MIN_LANGUAGE_SHARE:.0%})"
             )
             self.cross_repo_prior = None
+            if self.commit_subject:  # the prior of every language reads subjects
+                self.cross_repo_prior = CrossRepoPrior.builtin(any_language=True)
+                self.prior_unused_ += (
+                    "; the shipped prior of every language (sizes and commit subjects) is "
+                    "used instead"
+                )
 
     def _set_checksums(self) -> None:
         settings: dict[str, Any] = {"format": FORMAT, "kind": self.kind,
