@@ -128,8 +128,9 @@ class LanguageFilter(StrictModel):
     )
     detect: bool = Field(
         True,
-        description="when no configured repository has a file of an enabled language at HEAD, "
-        "count the known languages its files are in instead (a warning says which)",
+        description="when in every configured repository the enabled languages hold under 5 % "
+        "of the files of known languages at HEAD, also count each language holding 5 % or more "
+        "of them (a warning says which)",
     )
 
     @model_validator(mode="after")
