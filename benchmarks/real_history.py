@@ -610,7 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--languages",
         default=None,
-        help="comma-separated languages to mine (default: the pipeline's, Python only), "
+        help="comma-separated languages to mine (default: the pipeline's: Python, and the "
+        "languages at HEAD of a repository under 5 %% Python, [filters.languages] detect), "
         "e.g. javascript,typescript",
     )
     ap.add_argument(
