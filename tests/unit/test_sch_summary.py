@@ -150,18 +150,32 @@ def test_a_ranking_that_cannot_be_told_from_chance_is_named() -> None:
                                         "verdict": "missed"}}  # fmt: skip
     ev = {"spearman_sch": -0.051, "spearman_lines_added": -0.037, "binned_calibration_r2": -4.99,
           "target_intervals": sure}  # fmt: skip
-    ranking, chance, calibration = warnings(ev)
-    assert "no better than counting lines added" in ranking
-    assert "on 115 held-out changes the model's ranking cannot be told from chance" in chance
-    assert "(Spearman -0.05, 90% interval -0.20 to 0.11; lines added -0.04)" in chance
-    assert "barely follows what a change holds" in chance
+    # below lines added within noise, and not above chance: one sentence says both (koa,
+    # session 57, printed the two back to back)
+    chance, calibration = warnings(ev)
+    assert chance == (
+        "on 115 held-out changes the model's ranking cannot be told from chance (Spearman "
+        "-0.05, 90% interval -0.20 to 0.11) nor from counting lines added (-0.04; the "
+        "difference's 90% interval -0.10 to 0.05): here the inferred coding time barely "
+        "follows what a change holds, so a single change's estimate says little"
+    )
     assert "calibration is negative" in calibration and "ranking at best" not in calibration
+    # above lines added: the chance sentence names lines added's figure beside it
+    ev["spearman_lines_added"] = -0.1
+    (chance, _) = warnings(ev)
+    assert "(Spearman -0.05, 90% interval -0.20 to 0.11; lines added -0.10): here" in chance
     # a ranking of 0.2 on few changes: too few to tell, not a ranking of nothing
     sure["sch_ranks_above_chance"].update(value=0.2, low=-0.05, high=0.45)
     ev.update(spearman_sch=0.2, spearman_lines_added=0.25)
-    ranking, chance, calibration = warnings(ev)
+    chance, calibration = warnings(ev)
+    assert "nor from counting lines added (0.25;" in chance
     assert "more held-out history would tell" in chance and "barely" not in chance
     assert "ranking at best" in calibration
+    # clearly above chance, below lines added within noise: its own sentence again
+    sure["sch_ranks_above_chance"].update(low=0.05, verdict="met")
+    ranking = warnings(ev)[0]
+    assert "no better than counting lines added here (Spearman 0.20 against 0.25)" in ranking
+    sure["sch_ranks_above_chance"].update(low=-0.05, verdict="undecided")
     # clearly below 0: not "cannot be told from chance"
     sure["sch_ranks_above_chance"].update(value=-0.3, low=-0.45, high=-0.12, verdict="missed")
     ev["spearman_sch"] = -0.3

@@ -42,26 +42,36 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
         )
     sure = ev.get("target_intervals") or {}
     sch, lines = _num(ev.get("spearman_sch")), _num(ev.get("spearman_lines_added"))
+    ranking = sure.get("sch_above_lines_added") or {}
+    chance = sure.get("sch_ranks_above_chance") or {}
+    by_chance = sch is not None and chance.get("verdict") in ("undecided", "missed")
     if sch is not None and lines is not None and sch < lines:
-        ranking = sure.get("sch_above_lines_added") or {}
         if ranking.get("verdict") == "undecided":
-            out.append(
-                f"the model ranks changes no better than counting lines added here (Spearman "
-                f"{sch:.2f} against {lines:.2f}), though {changes_counted(sure)} cannot tell the "
-                f"two apart{_paren(interval_words(ranking))}"
-            )
+            if not by_chance:  # else said with the chance sentence below, as one
+                out.append(
+                    f"the model ranks changes no better than counting lines added here "
+                    f"(Spearman {sch:.2f} against {lines:.2f}), though {changes_counted(sure)} "
+                    f"cannot tell the two apart{_paren(interval_words(ranking))}"
+                )
         else:
             difference = _lead("; the difference's", interval_words(ranking))
             out.append(
                 f"the model ranks changes worse than counting lines added (Spearman {sch:.2f} < "
                 f"{lines:.2f}{difference}): its estimates add nothing over lines of code here"
             )
-    chance = sure.get("sch_ranks_above_chance") or {}
     near_zero = False  # the labels follow nothing the model sees of a change
-    if sch is not None and chance.get("verdict") in ("undecided", "missed"):
+    if sch is not None and by_chance:
         near_zero = sch < NEAR_ZERO_SPEARMAN
-        versus = f"; lines added {lines:.2f}" if lines is not None else ""
         where = "is below chance" if chance["verdict"] == "missed" else "cannot be told from chance"
+        figure = f"(Spearman {sch:.2f}{_lead(',', interval_words(chance))}"
+        if lines is not None and sch < lines and ranking.get("verdict") == "undecided":
+            # nor, within the same noise, from lines added, which ranks higher: one sentence
+            difference = _lead("; the difference's", interval_words(ranking))
+            figure += f") nor from counting lines added ({lines:.2f}{difference})"
+        elif lines is not None:
+            figure += f"; lines added {lines:.2f})"
+        else:
+            figure += ")"
         why = (
             "here the inferred coding time barely follows what a change holds, so a single "
             "change's estimate says little"
@@ -69,10 +79,7 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
             else "more held-out history would tell; until then take a single change's "
             "estimate as rough"
         )
-        out.append(
-            f"on {changes_counted(sure)} the model's ranking {where} (Spearman "
-            f"{sch:.2f}{_lead(',', interval_words(chance))}{versus}): {why}"
-        )
+        out.append(f"on {changes_counted(sure)} the model's ranking {where} {figure}: {why}")
     kinds = ev.get("label_kinds") or {}
     stamped, n_test = _num(kinds.get("merge_stamped")), _num(ev.get("n_test"))
     if stamped is not None and n_test and stamped / n_test >= MERGE_STAMPED_SHARE:
