@@ -181,6 +181,7 @@ def test_a_ranking_that_cannot_be_told_from_chance_is_named() -> None:
     ev["spearman_sch"] = -0.3
     chance = next(w for w in warnings(ev) if "chance" in w)
     assert "the model's ranking is below chance (Spearman -0.30" in chance
+    assert "-0.12), no better than counting lines added (0.25; the difference's" in chance
     sure["sch_ranks_above_chance"].update(value=0.3, low=0.12, high=0.5, verdict="met")
     ev["spearman_sch"] = 0.3
     assert not any("chance" in w for w in warnings(ev))

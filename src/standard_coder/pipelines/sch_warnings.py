@@ -67,7 +67,8 @@ def warnings(ev: Mapping[str, Any]) -> list[str]:
         if lines is not None and sch < lines and ranking.get("verdict") == "undecided":
             # nor, within the same noise, from lines added, which ranks higher: one sentence
             difference = _lead("; the difference's", interval_words(ranking))
-            figure += f") nor from counting lines added ({lines:.2f}{difference})"
+            joined = ") nor from" if chance["verdict"] == "undecided" else "), no better than"
+            figure += f"{joined} counting lines added ({lines:.2f}{difference})"
         elif lines is not None:
             figure += f"; lines added {lines:.2f})"
         else:
