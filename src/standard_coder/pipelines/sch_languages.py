@@ -44,6 +44,7 @@ def detect_languages(cfg: FlagshipConfig) -> FlagshipConfig:
     :data:`MIN_SHARE` of the files of known languages (a warning names them and how to turn
     it off); else ``cfg`` itself. Enabled languages with no file there are dropped."""
     from standard_coder.config.mining import LanguageFilter
+    from standard_coder.pipelines.sch_mine import file_count
     from standard_coder.runner.console import say_warning
 
     langs = cfg.filters.languages
@@ -60,7 +61,7 @@ def detect_languages(cfg: FlagshipConfig) -> FlagshipConfig:
         detected = LanguageFilter.model_validate({**langs.model_dump(), "enabled": kept + others})
     except ValueError:  # two of them claim one extension: the user's own list says which
         return cfg
-    listed = ", ".join(f"{lang} ({_files(found[lang])})" for lang in others)
+    listed = ", ".join(f"{lang} ({file_count(found[lang])})" for lang in others)
     enabled = json.dumps(list(langs.enabled))
     if kept:
         mine = sum(found[lang] for lang in kept)
@@ -72,10 +73,6 @@ def detect_languages(cfg: FlagshipConfig) -> FlagshipConfig:
                 "the list)", log)  # fmt: skip
     filters = cfg.filters.model_copy(update={"languages": detected})
     return cfg.model_copy(update={"filters": filters})
-
-
-def _files(n: int) -> str:
-    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def _languages_found(cfg: FlagshipConfig, langs: LanguageFilter) -> dict[str, int]:

@@ -335,7 +335,7 @@ def _what_they_change(changed: list[list[str]], langs: LanguageFilter) -> str:
     extensions = count_other_extensions(paths, langs.extensions, langs.exclude_paths)
     if not extensions:
         return ""
-    listed = ", ".join(f"{ext} ({_files(k)})" for ext, k in extensions[:3])
+    listed = ", ".join(f"{ext} ({file_count(k)})" for ext, k in extensions[:3])
     return f"; they change {listed} and other files of no enabled language"
 
 
@@ -367,7 +367,7 @@ def _other_languages(n: int, path: Path, langs: LanguageFilter, db: Path, repo: 
     found = languages_at_head(path, langs.extensions, langs.exclude_paths)
     others = [lang for lang in found if lang not in langs.enabled][:3]
     if others:
-        listed = ", ".join(f"{lang} ({_files(found[lang])})" for lang in others)
+        listed = ", ".join(f"{lang} ({file_count(found[lang])})" for lang in others)
         suggest = json.dumps([*langs.enabled, *others])
         part += (f"; its files at HEAD are {listed}: to count them, set enabled = "
                  f"{suggest} (or --set 'filters.languages.enabled={suggest}')")  # fmt: skip
@@ -384,7 +384,8 @@ def _verb(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
-def _files(n: int) -> str:
+def file_count(n: int) -> str:
+    """``1 file`` / ``N files``."""
     return f"{n} file" if n == 1 else f"{n} files"
 
 

@@ -302,8 +302,6 @@ def summary_table(summary: MineSummary) -> _MineTable:
         error=f"{tot['repos_failed']} failed" if tot["repos_failed"] else "",
     )
     note = ""
-    if tot["skipped_by_filter"] and not tot["author_filtered"]:  # stored + filtered = "new"
-        note = f"filtered: {tot['skipped_by_filter']:,} touching no enabled language"
     if tot["author_filtered"]:  # these were never read, so not in "new"
         note = (
             f"filtered: {tot['skipped_by_filter'] - tot['author_filtered']:,} touching no "
@@ -311,6 +309,8 @@ def summary_table(summary: MineSummary) -> _MineTable:
             f"{tot['author_filtered']:,} by excluded authors (bots, AI agents, "
             '[filters.authors]): never read, so not counted in "new"'
         )
+    elif tot["skipped_by_filter"]:  # stored + filtered is what a first mine read ("new")
+        note = f"filtered: {tot['skipped_by_filter']:,} touching no enabled language"
     rate = summary.commits_mined / summary.seconds if summary.seconds > 0 else 0.0
     totals = {"commits\n/s": f"{rate:,.0f}" if rate >= 0.5 else ""}  # the run's, all workers
     return _MineTable(headers, rows, "mine: repositories", note, totals)
