@@ -264,6 +264,28 @@ def test_detect_counts_the_languages_with_a_share_of_the_files(tmp_path: Path) -
     assert load_sch_config(cfg_path).filters.languages.enabled == ["python"]
 
 
+def test_detect_counts_kotlin_beside_java_and_every_default_extension_has_its_language(
+    tmp_path: Path,
+) -> None:
+    """square/moshi: 86 Kotlin files and 57 Java at HEAD; Kotlin was no known language, so
+    detection mined the Java alone (337 of 1,501 commits). The default table's every extension
+    is a language to the tokenizer too (not ``other``)."""
+    from standard_coder.config.mining import DEFAULT_LANGUAGE_EXTENSIONS
+    from standard_coder.pipelines.sch_languages import load_sch_config
+    from standard_coder.sch.features.tokens import language_of
+
+    lib = init(tmp_path / "lib")
+    files = {f"moshi/src/K{i}.kt": f"class K{i}\n" for i in range(6)}
+    files |= {f"moshi/src/J{i}.java": f"class J{i} {{}}\n" for i in range(4)}
+    commit(lib, {**files, "build.gradle.kts": "plugins {}\n"}, "kotlin", ts=BASE_TS)
+    cfg_path = tmp_path / "pipeline_config.toml"
+    cfg_path.write_text(f'[repos]\ninclude_paths = ["{lib}"]\n')
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["kotlin", "java"]
+    for language, extensions in DEFAULT_LANGUAGE_EXTENSIONS.items():
+        for ext in extensions:
+            assert language_of(f"src/a{ext}") == language, ext
+
+
 def test_detect_adds_the_language_of_a_project_with_a_few_python_scripts(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -328,7 +328,7 @@ def _evaluation_section(base: Path, ev: dict[str, object]) -> str:
     from standard_coder.runner.report import SectionInput
 
     reports = base / "reports"
-    reports.mkdir()
+    reports.mkdir(parents=True)
     (reports / "sch_evaluation.json").write_text(json.dumps(ev))
     return render_evaluation(SectionInput(base_dir=base, cache_dir=None, run_id=None, stamp={}))
 
@@ -351,6 +351,12 @@ def test_the_report_shows_how_sure_each_target_is(tmp_path: Path) -> None:
     assert "<span class='good'>met</span>" in html
     assert "sch_above_lines_added.verdict" not in html  # a table, not flattened keys
     assert "What to keep in mind" not in html  # nothing to warn of: no such list
+    # a figure near 0 is no "-9.000e-04" among three-decimal cells (vcrpy's NLL difference)
+    sure["nll_below_loc"] = {"value": -0.0004, "low": -0.0133, "high": 0.0104,
+                             "verdict": "undecided"}  # fmt: skip
+    html = _evaluation_section(tmp_path / "near0", ev | {"target_intervals": sure})
+    assert "e-04" not in html
+    assert "<td class='num'>-0.0004</td><td class='num'>-0.013 to 0.010</td>" in html
 
 
 def test_the_report_says_the_summarys_warnings(tmp_path: Path) -> None:
@@ -380,6 +386,12 @@ def test_a_metric_and_its_every_change_twin_share_a_row(tmp_path: Path) -> None:
     }
     assert cells["coverage 80 (nominal 80%)"] == ["0.770", "0.720", "0.780", "0.730"]
     assert "model better" in html.split("coverage 80")[1].split("</tr>")[0]
+    # figures that read the same are level, not a win by a digit the page does not show
+    # (vcrpy: "0.803 | 0.803 | model better", "0.448 | 0.448 | baseline better")
+    html = _evaluation_section(tmp_path / "level", ev | {"coverage_80": 0.80315,
+                                               "baseline_loc_coverage_80": 0.8034})  # fmt: skip
+    row = html.split("coverage 80")[1].split("</tr>")[0]
+    assert "level" in row and "better" not in row
     assert cells["heldout nll"] == ["1", "1.1", "—", "—"]
     assert cells["crps all"] == ["0.500", "—", "—", "—"]
     assert not any(k.startswith("coverage 80 all") for k in cells) and "_all%" not in html
@@ -564,3 +576,28 @@ def test_eval_repos_says_when_its_figures_are_in_sample(tmp_path: Path) -> None:
     assert defaults.config_path is None
     notes = _repos_notes(defaults, [Path(".").resolve(), tmp_path / "mined"])
     assert not [n for n in notes if "in-sample" in n], notes
+
+
+def test_the_report_says_in_words_why_auto_chose_its_model(tmp_path: Path) -> None:
+    """vcrpy: the table read "chosen shift_w0" beside a higher validation Spearman of the MDN,
+    and nothing said that the MDN needed a lead of two standard errors (and fitted worse)."""
+    from standard_coder.reporting.evaluation import selection_words
+
+    ms = {"chosen": "shift_w0", "kind": "shift", "rule": "spearman_se", "margin_se": 2.0,
+          "margin_spearman": 0.2555, "n_validation": 68,
+          "validation": {"mdn": {"nll": 1.0593, "spearman": 0.1167},
+                         "shift_w0": {"nll": 0.9846, "spearman": -0.0443}}}  # fmt: skip
+    said = selection_words(ms)
+    assert said == (
+        "shift_w0 kept: mdn ranked the 68 validation changes better (Spearman 0.117 against "
+        "-0.044), but by less than the lead a switch from it needs (2 standard errors: 0.256) "
+        "and fitted them worse (NLL 1.059 against 0.985)."
+    )
+    html = _evaluation_section(tmp_path, {"heldout_nll": 1.0, "model_selection": ms})
+    assert f"<p>{said}</p>" in html.replace("&#39;", "'")
+    ms |= {"chosen": "mdn", "kind": "mdn"}
+    ms["validation"]["mdn"]["spearman"] = 0.4
+    assert selection_words(ms) == (
+        "mdn chosen: it ranked the 68 validation changes best (Spearman 0.400; shift_w0 -0.044)."
+    )
+    assert selection_words({"chosen": "mdn"}) is None and selection_words(None) is None

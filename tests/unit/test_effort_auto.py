@@ -115,6 +115,8 @@ def test_auto_ranks_at_least_as_well_as_lines_added_and_says_why(tmp_path: Path)
     assert sel["chosen"] == choose(sel["validation"], "spearman_se", sel["n_validation"])
     assert sel["margin_se"] == SE_MARGIN
     assert sel["n_validation"] > 50
+    # the margin in Spearman, so the report can say why (0/1 weights: n is the count)
+    assert sel["margin_spearman"] == round(SE_MARGIN * spearman_se(sel["n_validation"]), 4)
     assert spearmanr(model.predict(ds.X[te]).sch, y).statistic >= by_lines - 0.02
     # the choice travels with model.pt and into sch_evaluation.json
     back = EffortModel.load(model.save(tmp_path / "model.pt"))

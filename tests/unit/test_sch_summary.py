@@ -228,6 +228,12 @@ def test_the_summary_says_how_sure_each_target_is() -> None:
     met = "ranks above lines added: met on its figure, within noise"
     assert f"{met} (+0.07, 90% interval -0.001 to 0.16)" in line
     assert "80% coverage in 0.70-0.90: missed on its figure, within noise (0.66, " in line
+    # a figure that would read as zero keeps its side of 0 (vcrpy: "-0.00", a new user read it
+    # as a tie that missed)
+    sure["nll_below_loc"] = {"value": -0.0009, "low": -0.013, "high": 0.01,
+                             "verdict": "undecided"}  # fmt: skip
+    line = sure_line({"target_intervals": sure})
+    assert "NLL below the LOC baseline: missed on its figure, within noise (-0.0009, " in line
     assert sure_line({}) == ""
     lines = summary_lines({"evaluation": {"target_intervals": sure}, "report": "r.html"})
     assert line in lines
@@ -473,6 +479,7 @@ def test_estimates_close_together_are_said_to_size_no_single_change() -> None:
     unsure = {"target_intervals": {"sch_ranks_above_chance": {"verdict": "undecided"}}}
     doubted = spread_line({**ev, **unsure})
     assert "use it to rank" not in doubted and "do not size or rank one" in doubted, doubted
+    assert "which of two changes took longer is not told" in doubted and "(below)" not in doubted
     # team output's hours then mostly count changes: said under its path (a line of its own)
     from standard_coder.pipelines.sch_summary import summary_lines
 

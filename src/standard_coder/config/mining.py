@@ -17,7 +17,18 @@ DEFAULT_LANGUAGE_EXTENSIONS: dict[str, list[str]] = {
     "cpp": [".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"],
     "csharp": [".cs"],
     "ruby": [".rb"],
+    "kotlin": [".kt", ".kts"],
+    "swift": [".swift"],
+    "scala": [".scala"],
+    "php": [".php"],
+    "dart": [".dart"],
+    "elixir": [".ex", ".exs"],
+    "haskell": [".hs"],
+    "lua": [".lua"],
 }
+"""Known languages (``[filters.languages] extensions``): what ``enabled`` may name, and what
+``detect`` counts at HEAD (a Kotlin project's ``.kt`` files were no language, so detection
+mined its Java alone)."""
 
 
 class ReposSection(StrictModel):

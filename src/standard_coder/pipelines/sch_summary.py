@@ -17,7 +17,12 @@ from typing import Any, NamedTuple
 
 from standard_coder.pipelines.sch_layout import SchLayout
 from standard_coder.pipelines.sch_summary_sprint import forecast_under_way
-from standard_coder.pipelines.sch_warnings import changes_counted, interval_words, warnings
+from standard_coder.pipelines.sch_warnings import (
+    changes_counted,
+    interval_end,
+    interval_words,
+    warnings,
+)
 from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report.kit import num as _num
 
@@ -187,7 +192,7 @@ def sure_line(ev: dict[str, Any]) -> str:
         if value is None or not t.get("verdict"):
             continue
         verdict = verdict_words(key, str(t["verdict"]), value)
-        figure = f"{value:+.2f}" if key in DIFFERENCES else f"{value:.2f}"
+        figure = interval_end(value, signed=key in DIFFERENCES)
         parts.append(f"{name}: {verdict} ({figure}, {interval_words(t)})")
     if not parts:
         return ""
@@ -247,8 +252,8 @@ def spread_line(ev: Mapping[str, Any]) -> str:
         if chance.get("verdict") in ("undecided", "missed"):  # its ranking is in doubt too
             line += (
                 ": a single change's estimate stays near this history's typical change, and "
-                "which change took longer is not told either here (below): add up many "
-                "changes, do not size or rank one"
+                "which of two changes took longer is not told either (its ranking is in doubt: "
+                "see the warnings): add up many changes, do not size or rank one"
             )
         else:
             line += (

@@ -157,10 +157,13 @@ def interval_words(target: dict[str, Any]) -> str:
     return f"90% interval {interval_end(low)} to {interval_end(high)}"
 
 
-def interval_end(x: float) -> str:
-    """An interval's end to two decimals, or to one significant digit when that would read as
-    zero (``-0.0009``, not ``-0.00``: which side of 0 an end is on is the verdict)."""
-    return f"{x:.1g}" if 0 < abs(x) < 0.005 else f"{x:.2f}"
+def interval_end(x: float, *, signed: bool = False, digits: int = 2) -> str:
+    """An interval's end (or a target's figure) to ``digits`` decimals, or to one significant
+    digit when that would read as zero (``-0.0009``, not ``-0.00``: which side of 0 it is on is
+    the verdict); ``signed``: with its sign, ``+`` too (a difference)."""
+    sign = "+" if signed else ""
+    near_zero = 0 < abs(x) < 0.5 * 10.0**-digits
+    return f"{x:{sign}.1g}" if near_zero else f"{x:{sign}.{digits}f}"
 
 
 def _paren(text: str) -> str:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from standard_coder.pipelines.sch_layout import EVALUATION_FILE, SchLayout
-from standard_coder.pipelines.sch_summary import figure_meets
-from standard_coder.pipelines.sch_warnings import warnings
+from standard_coder.pipelines.sch_summary import DIFFERENCES, figure_meets
+from standard_coder.pipelines.sch_warnings import interval_end, warnings
 from standard_coder.reporting.forecasts import BACKTEST_FILE, backtest_view
 from standard_coder.runner.jsonfile import read_json_object_or_none
 from standard_coder.runner.report import ReportSection, SectionInput
@@ -78,6 +78,13 @@ TARGETS = {
 not one of issue 12's: what the chance warning reads)."""
 
 
+def _figure(value: Any, *, signed: bool = False) -> str:
+    """A target's figure or interval end to three decimals, near 0 to one significant digit
+    (``-0.0009``, not ``-9.000e-04``: the side of 0 is the verdict); "—" without one."""
+    x = num(value)
+    return "—" if x is None else interval_end(x, signed=signed, digits=3)
+
+
 def _targets(sure: Any) -> dict[str, Any] | None:
     """``target_intervals`` as table rows: target, figure, interval, verdict; None without."""
     if not isinstance(sure, Mapping):
@@ -85,9 +92,9 @@ def _targets(sure: Any) -> dict[str, Any] | None:
     rows = [
         {
             "label": text,
-            "value": t.get("value"),
-            "low": t.get("low"),
-            "high": t.get("high"),
+            "value": _figure(t.get("value"), signed=key in DIFFERENCES),
+            "low": _figure(t.get("low")),
+            "high": _figure(t.get("high")),
             "verdict": str(t.get("verdict", "")),
             # an undecided target's figure is still on one side of it: say which
             "figure_met": None if (v := num(t.get("value"))) is None else figure_meets(key, v),
@@ -169,6 +176,8 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
                 "model": model,
                 "base": base,
                 "verdict": better(key, model, base) if base is not None else None,
+                # figures that read the same are level, whichever digit beyond them differs
+                "level": base is not None and fmt_value(model) == fmt_value(base),
                 "model_all": num(doc[twin]) if twin else None,
                 "base_all": num(doc.get(BASELINE_PREFIX + twin)) if twin else None,
             }
@@ -198,7 +207,9 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
     used.add("target_intervals")  # a table of its own
     for key in sorted(k for k, v in doc.items() if k not in used and isinstance(v, dict)):
         used.add(key)
-        groups.append((_TITLES.get(key, label(key)), [(label(k), v) for k, v in flatten(doc[key])]))
+        note = selection_words(doc[key]) if key == "model_selection" else None
+        pairs = [(label(k), v) for k, v in flatten(doc[key])]
+        groups.append((_TITLES.get(key, label(key)), note, pairs))
     used.add("plots")  # the plots themselves are embedded below
     rest = [(label(k), v) for k, v in flatten({k: v for k, v in doc.items() if k not in used})]
     return {
@@ -215,6 +226,34 @@ def _model_vs_baseline(doc: Mapping[str, Any]) -> dict[str, Any]:
         # the end-of-run summary's plain-language warnings: the page a lead shares says them too
         "warnings": warnings(doc),
     }
+
+
+def selection_words(ms: Any) -> str | None:
+    """Why ``predictor = "auto"`` chose what it chose, in one sentence (``model_selection``'s
+    numbers say it only to a reader who knows the rule); None without a selection."""
+    if not isinstance(ms, Mapping) or not isinstance(ms.get("validation"), Mapping):
+        return None
+    scores = {k: v for k, v in ms["validation"].items() if isinstance(v, Mapping)}
+    rho = {k: r for k, v in scores.items() if (r := num(v.get("spearman"))) is not None}
+    nll = {k: x for k, v in scores.items() if (x := num(v.get("nll"))) is not None}
+    chosen, n = ms.get("chosen"), ms.get("n_validation")
+    if chosen not in rho or len(rho) < 2:
+        return None
+    top = max(rho, key=lambda k: rho[k])
+    on = f"the {n} validation changes" if isinstance(n, int) else "the validation changes"
+    if top == chosen:
+        others = "; ".join(f"{k} {r:.3f}" for k, r in rho.items() if k != chosen)
+        return f"{chosen} chosen: it ranked {on} best (Spearman {rho[chosen]:.3f}; {others})."
+    said = (f"{chosen} kept: {top} ranked {on} better (Spearman {rho[top]:.3f} against "
+            f"{rho[chosen]:.3f})")  # fmt: skip
+    margin, se = num(ms.get("margin_spearman")), num(ms.get("margin_se"))
+    why = []
+    if margin is not None and se is not None and rho[top] - rho[chosen] <= margin:
+        why.append(f"by less than the lead a switch from it needs ({se:g} standard errors: "
+                   f"{margin:.3f})")  # fmt: skip
+    if top in nll and chosen in nll and nll[top] > nll[chosen]:
+        why.append(f"fitted them worse (NLL {nll[top]:.3f} against {nll[chosen]:.3f})")
+    return said + (", but " + " and ".join(why) if why else "") + "."
 
 
 def _eval_runs(base_dir: Path) -> dict[str, Any] | None:

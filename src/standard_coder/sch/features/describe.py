@@ -21,6 +21,14 @@ LANGUAGES = {
     "cpp": "C++",
     "csharp": "C#",
     "ruby": "Ruby",
+    "kotlin": "Kotlin",
+    "swift": "Swift",
+    "scala": "Scala",
+    "php": "PHP",
+    "dart": "Dart",
+    "elixir": "Elixir",
+    "haskell": "Haskell",
+    "lua": "Lua",
 }
 
 SURFACE = {

@@ -30,7 +30,7 @@ from standard_coder.sch.records import FileChange
 __all__ = ["WHITESPACE_FREE", "is_formatting_only"]
 
 WHITESPACE_FREE = frozenset({"java", "javascript", "typescript", "go", "rust", "c", "cpp",
-                             "csharp"})  # fmt: skip
+                             "csharp", "kotlin", "swift", "php", "dart", "lua"})  # fmt: skip
 """Languages (``[filters.languages]`` names) whose whitespace between tokens is not syntax."""
 _PYTHON_LAYOUT = str.maketrans("", "", "'\"(),\\")
 """What a Python formatter may add or take out besides whitespace."""

@@ -183,7 +183,8 @@ def fit_auto(
         scores[name] = validation_scores(m, dataset.X[late], dataset.Y[late], w)
         log.info("auto: %s on the held-back period: NLL %.3f, Spearman %.3f", name,
                  scores[name]["nll"], scores[name]["spearman"])  # fmt: skip
-    chosen = choose(scores, rule, effective_count(w), margin)
+    n_eff = effective_count(w)
+    chosen = choose(scores, rule, n_eff, margin)
     kind, params = candidates[chosen]
     model = fit(dataset, kind, params, training, checkpointer=checkpointer,
                 should_stop=should_stop, device=device, seed=seed,
@@ -191,5 +192,7 @@ def fit_auto(
                 tb_dir=tb_dir)  # fmt: skip
     model.selection_ = {"rule": rule, "chosen": chosen, "kind": kind,
                         "n_validation": int((w > 0).sum()), "validation": scores,
-                        **({"margin_se": margin} if rule == "spearman_se" else {})}  # fmt: skip
+                        **({"margin_se": margin,  # and what it comes to in Spearman
+                            "margin_spearman": round(margin * spearman_se(n_eff), 4)}
+                           if rule == "spearman_se" else {})}  # fmt: skip
     return model
