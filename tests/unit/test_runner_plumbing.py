@@ -62,6 +62,25 @@ def test_plain_progress_is_rate_limited_by_the_clock() -> None:
     assert buf.getvalue().splitlines() == ["  items: 0/10", "  items: 5/10", "  items: 10/10"]
 
 
+def test_a_resumed_bar_counts_on_from_the_items_done_before_it() -> None:
+    """vcrpy, Ctrl-C then a rerun: "[resume] ... (2/3 items done)" was followed by
+    "work inference (hmm): 0/3", then "3/3"."""
+    buf = io.StringIO()
+    display = ProgressDisplay(enabled=False, stream=buf, clock=lambda: 0.0, interval_s=5)
+    task = display.task(3, "work inference (hmm)", completed=2)
+    task.advance()
+    assert buf.getvalue().splitlines() == [
+        "  work inference (hmm): 2/3",
+        "  work inference (hmm): 3/3",
+    ]
+    bars = ProgressDisplay(enabled=True, stream=io.StringIO())  # the terminal's bar starts there
+    try:
+        bar = bars.task(3, "work inference (hmm)", completed=2)
+        assert bars._rich.tasks[0].completed == 2 and bar.completed == 2
+    finally:
+        bars.close()
+
+
 def test_a_bars_description_in_brackets_is_shown_as_written() -> None:
     from rich.console import Console
 

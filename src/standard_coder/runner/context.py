@@ -128,7 +128,11 @@ class StageContext(Protocol):
         counts on from there, out of ``done`` + the items."""
         ...
 
-    def progress(self, total: int | None, desc: str) -> ProgressHandle: ...
+    def progress(self, total: int | None, desc: str, completed: int = 0) -> ProgressHandle:
+        """A progress bar of ``total`` items (None: unknown), ``completed`` of them done before
+        it (a resumed stage's)."""
+        ...
+
     def emit(self, event: str, **fields: Any) -> None:
         """Append one event to ``logs/events.jsonl`` (stage and run id added);
         ``emit("stage_warning", reason=text)`` is a warning for the user: a ``[warn] stage:

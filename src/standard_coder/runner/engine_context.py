@@ -159,9 +159,7 @@ class RunContext:
         """
         if total is None and isinstance(items, Sized):
             total = len(items)
-        task = self.progress(None if total is None else done + total, desc or self.stage)
-        if done:
-            task.update(completed=done)
+        task = self.progress(None if total is None else done + total, desc or self.stage, done)
         spec = self.executor
         shared = self._shared_executors if spec else None
         if spec and shared is not None:  # a cluster: one client per run, reused by every map
@@ -197,9 +195,10 @@ class RunContext:
         if executor is not None:
             executor.close()
 
-    def progress(self, total: int | None, desc: str) -> ProgressTask:
-        """A progress bar; its counts feed the interrupt message."""
-        task = self._progress.task(total, desc)
+    def progress(self, total: int | None, desc: str, completed: int = 0) -> ProgressTask:
+        """A progress bar (``completed``: items done before it); its counts feed the
+        interrupt message."""
+        task = self._progress.task(total, desc, completed)
         self.last_task = task
         self.tasks.append(task)
         return task

@@ -86,9 +86,11 @@ class ProgressDisplay:
         self._rich: Any = None
         self.tasks: list[ProgressTask] = []
 
-    def task(self, total: int | None, desc: str) -> ProgressTask:
-        """Start a bar."""
+    def task(self, total: int | None, desc: str, completed: int = 0) -> ProgressTask:
+        """Start a bar; ``completed``: items done before it (a resumed stage's), so its first
+        line counts on from them ("2/3", not "0/3" then "3/3")."""
         task = ProgressTask(self, total, desc)
+        task.completed = completed
         self.tasks.append(task)
         if self.enabled:
             if self._rich is None:
@@ -97,7 +99,7 @@ class ProgressDisplay:
                 self._rich = Progress(transient=False)
                 self._rich.start()
             # a description names the user's repositories and items: shown as written, not markup
-            task._rich_id = self._rich.add_task(_plain(desc), total=total)
+            task._rich_id = self._rich.add_task(_plain(desc), total=total, completed=completed)
         else:
             self._changed(task)  # a plain "desc: 0/N" line: the work and its size are visible
         return task
