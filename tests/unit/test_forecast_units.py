@@ -254,8 +254,8 @@ def test_the_model_s_warnings_are_said_with_the_tickets_it_prices(tmp_path: Path
     (said,) = [w for w in res.report["warnings"] if w.startswith("the effort model that prices ")]
     priced = [t["id"] for t in res.report["tickets"] if t["effort_source"] == "model"]
     assert said.startswith(f"the effort model that prices {', '.join(priced)} is weak here: only")
-    assert said.endswith(f"(and {len(caveats) - 1} more: effort_unit.model_warnings, the run "
-                         "summary)")  # fmt: skip
+    more = f"({len(caveats) - 1} more caveats about the model: the run summary's warnings, "
+    assert said.endswith(more + "and effort_unit.model_warnings in the forecast's JSON)")
     assert res.report["effort_unit"]["model_warnings"] == list(caveats)
     plain = run_forecast(SPRINT, HISTORY, options=ForecastOptions(n_sims=2_000),
                          out_dir=tmp_path / "g", model_effort=_model, seed=3)  # fmt: skip

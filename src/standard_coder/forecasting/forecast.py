@@ -160,7 +160,9 @@ def forecast_sprint(
     )
     if caveats:  # one warning (the run summary lists them all), every one kept in the JSON
         report["effort_unit"]["model_warnings"] = list(caveats)
-        more = f" (and {len(caveats) - 1} more: effort_unit.model_warnings, the run summary)"
+        k = len(caveats) - 1
+        more = (f" ({k} more caveat{'s' if k > 1 else ''} about the model: the run summary's "
+                "warnings, and effort_unit.model_warnings in the forecast's JSON)")  # fmt: skip
         report["warnings"].append(
             f"the effort model that prices {shown} is weak here: {caveats[0]}"
             + (more if len(caveats) > 1 else "")
