@@ -93,6 +93,21 @@ def test_the_shift_is_named_only_when_it_is_a_fair_part_of_the_level_error() -> 
     assert "sparser" not in w
 
 
+def test_the_summary_names_the_model_file_eval_takes(tmp_path: Path) -> None:
+    """A new user's ``eval`` asks for ``--checkpoint``; the run named no model file (vcrpy:
+    found in ``estimate``'s "model file:" line)."""
+    from standard_coder.pipelines.sch_layout import SchLayout
+
+    layout = SchLayout(tmp_path)
+    layout.reports.mkdir(parents=True)
+    layout.evaluation.write_text(json.dumps({"n_train": 500, "predictor": "auto"}))
+    assert not any(x.startswith("Model: ") for x in summary_lines(summary(tmp_path)))
+    layout.model.parent.mkdir(parents=True)
+    layout.model.write_bytes(b"weights")
+    lines = summary_lines(summary(tmp_path), 40)
+    assert lines[-1] == f"Model: {tmp_path / 'models' / 'auto' / 'model.pt'}"  # never wrapped
+
+
 def test_the_summary_says_what_was_not_counted_as_work(tmp_path: Path) -> None:
     from standard_coder.pipelines.sch_layout import SchLayout
 

@@ -42,6 +42,9 @@ def summary(base_dir: Path, elapsed_s: float | None = None) -> dict[str, Any]:
         out["forecast"], out["forecast_path"] = forecasts[0].doc, str(forecasts[0].path)
     if layout.team_output_csv.is_file():
         out["team_output"] = str(layout.team_output_csv)
+    predictor = (evaluation or {}).get("predictor")
+    if isinstance(predictor, str) and (model := SchLayout(base_dir, predictor).model).is_file():
+        out["model"] = str(model)  # what ``eval --checkpoint`` and a notebook load
     out["report"] = str(layout.reports / "index.html")
     return out
 
@@ -325,10 +328,12 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
             )
     if s.get("forecast_path"):
         out.append(f"Forecast: {s['forecast_path']}")
+    if s.get("model"):
+        out.append(f"Model: {s['model']}")
     return out
 
 
-PATH_LINES = ("Report: ", "Team output: ", "Forecast: ")
+PATH_LINES = ("Report: ", "Team output: ", "Forecast: ", "Model: ")
 """Lines that name a file: never wrapped (the path stays on its label's line, whole)."""
 
 
