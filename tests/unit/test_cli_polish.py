@@ -320,6 +320,9 @@ def test_report_card_lists_tickets_with_dates_and_explains_sch(tmp_path: Path) -
     assert f"<td class='num'>{last['completion_date_p85']}{late}</td>" in html
     assert rep["completion_date_p85"] in html  # the P85 tile is a date
     assert "learned from 14 past sprints" in html
+    # vcrpy: "expected remaining sch 72.04" right after "expected completed sch 68.85" read as
+    # what is left at the end; it is the open effort at the sprint's start
+    assert "expected remaining sch (open effort at the sprint&#39;s start)" in html
 
 
 def _evaluation_section(base: Path, ev: dict[str, object]) -> str:
@@ -481,7 +484,7 @@ def test_the_calibration_extras_are_said_in_words(tmp_path: Path) -> None:
     ev = {"binned_calibration_r2": 0.7, "binned_calibration_r2_r3": -0.7,
           "binned_calibration_slope": 1.2, "binned_calibration_bias": -0.01}  # fmt: skip
     html = _evaluation_section(tmp_path, ev)
-    assert "binned calibration R², the paper&#39;s R3 (raw interval under 1 h)" in html
+    assert "binned calibration R², the paper&#39;s R3 (changes whose raw commit interval" in html
     assert "calibration slope, actual on SCH per bin" in html
     assert "calibration level error, SCH minus actual (h per bin)" in html
     assert "binned calibration r2 r3" not in html and "binned calibration slope" not in html

@@ -37,7 +37,8 @@ _TILES = {  # the counts' tiles, in this order; another n_* key follows, its nam
 _METRICS = {  # the calibration extras in words; another row is its key spaced
     "binned_calibration_r2": "binned calibration R² (paper Fig. 6)",
     "binned_calibration_r2_centered": "binned calibration R², its level error taken off",
-    "binned_calibration_r2_r3": "binned calibration R², the paper's R3 (raw interval under 1 h)",
+    "binned_calibration_r2_r3": "binned calibration R², the paper's R3 (changes whose raw "
+    "commit interval is under 1 h, scored against that interval, not the inferred coding time)",
     "binned_calibration_bias": "calibration level error, SCH minus actual (h per bin)",
     "binned_calibration_slope": "calibration slope, actual on SCH per bin (1: SCH spreads as "
     "the actual does)",

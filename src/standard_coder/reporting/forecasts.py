@@ -23,6 +23,12 @@ from standard_coder.sch.words import SCH_EXPLAINED, paired_range_words
 PACKAGE = "standard_coder.reporting"
 
 
+_SCALAR_LABELS = {  # the keys docs/forecasting.md explains, said where a lead reads them
+    "expected_completed_sch": "expected completed sch (tickets fully done by the end)",
+    "expected_remaining_sch": "expected remaining sch (open effort at the sprint's start)",
+}
+
+
 def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str, Any]:
     tiles: list[tuple[str, str, str]] = []
     p = num(doc.get("p_complete_by_end"))
@@ -37,7 +43,7 @@ def _card(doc: Mapping[str, Any], sprint: str, fig_items: list[Any]) -> dict[str
     if sch is not None:
         tiles.append(("SCH expected done by the end", fmt_value(sch), ""))  # not done yet
     scalars = [
-        (label(k), v)
+        (_SCALAR_LABELS.get(k, label(k)), v)
         for k, v in doc.items()
         if not isinstance(v, (dict, list)) and k != "p_complete_by_end"
     ]
