@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -35,7 +36,8 @@ def _items_stage(stop_after: int | None) -> Any:
         ledger = ctx.ledger("squares")
         todo = [i for i in range(ctx.params["n"]) if not ledger.is_done(str(i), "k")]
         ctx.set_summary(total=ctx.params["n"])
-        for item, result in ctx.map(square, todo, desc="squares"):
+        done = ctx.params["n"] - len(todo)  # an earlier, stopped run's items
+        for item, result in ctx.map(square, todo, desc="squares", done=done):
             ledger.mark_done(str(item), "k", result)
             WORK["done"] += 1
             ctx.set_summary(done=len(ledger))
@@ -49,14 +51,14 @@ def _items_stage(stop_after: int | None) -> Any:
     return run
 
 
-def _run(pipe: Pipeline) -> tuple[Any, MemorySink]:
+def _run(pipe: Pipeline, stream: io.StringIO | None = None) -> tuple[Any, MemorySink]:
     sink = MemorySink()
     res = run_pipeline(
         pipe,
         sinks=[sink],
         install_signals=False,
         stop=StopToken(),
-        progress=ProgressDisplay(enabled=False, stream=None),
+        progress=ProgressDisplay(enabled=False, stream=stream, clock=lambda: 0.0),
     )
     return res, sink
 
@@ -72,6 +74,16 @@ def test_interrupted_map_resumes_from_the_ledger(tmp_path: Path) -> None:
     assert WORK["done"] == 20  # 8 before the interrupt, only the 12 missing after it
     out = json.loads((tmp_path / "out.json").read_text())
     assert out == {str(i): i * i for i in range(20)}
+
+
+def test_a_resumed_maps_progress_counts_on_from_the_items_done(tmp_path: Path) -> None:
+    """vcrpy: "[resume] ... (2/3 items done)" was followed by "work inference (hmm): 0/3"."""
+    _run(_make(tmp_path, _items_stage(stop_after=8)))
+    shown = io.StringIO()
+    res, _ = _run(_make(tmp_path, _items_stage(stop_after=None)), shown)
+    assert res.exit_code == 0
+    lines = shown.getvalue().splitlines()
+    assert lines[0] == "  squares: 8/20" and lines[-1] == "  squares: 20/20", lines
 
 
 def test_param_change_sets_ledger_aside(tmp_path: Path) -> None:
