@@ -279,6 +279,8 @@ def test_eval_exports_predictions(demo: Path) -> None:
     proc = cli("eval", "--checkpoint", str(base / "models" / "baseline_loc" / "model.pt"))
     assert proc.returncode == 0, proc.stderr
     assert "the checkpoint is the LOC baseline, so both columns are the baseline's" in proc.stdout
+    heading = next(ln for ln in proc.stdout.splitlines() if ln.startswith("metric"))
+    assert heading.split()[1:] == ["LOC", "baseline", "(checkpoint)", "LOC", "baseline"]
 
 
 def test_total_ranges_scores_the_run_as_the_evaluation_does(

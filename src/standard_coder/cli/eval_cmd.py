@@ -111,9 +111,11 @@ def _print_metrics(path: Path, other_repos: bool, own_baseline: bool = False) ->
     which = "commits of the given repositories" if other_repos else "held-out commits"
     n = ev.get("n_test_normal", ev.get("n_test"))
     title = f"Evaluation ({which}; {n} with a normal-interval label)"
-    if own_baseline:  # its "SCH model" column is the baseline, scored against itself
+    model = "SCH model"
+    if own_baseline:  # the scored column is the baseline, scored against itself
         title += ": the checkpoint is the LOC baseline, so both columns are the baseline's"
-    typer.echo(metric_table(ev, title, terminal_columns(sys.stdout)))  # figures never split
+        model = "LOC baseline (checkpoint)"
+    typer.echo(metric_table(ev, title, terminal_columns(sys.stdout), model))  # never split
     lines = (sure_line(ev), spread_line(ev), totals_line(ev))
     words = [line for line in lines if line]  # as the summary's
     for line in wrap_lines([_scored(w) if other_repos else w for w in words],

@@ -129,9 +129,12 @@ def _table(title: str, header: list[str], rows: list[list[str]], width: int | No
     return "\n".join([*heading, *line(header), rule, *body])
 
 
-def metric_table(ev: dict[str, Any], title: str, width: int | None = None) -> str:
+def metric_table(
+    ev: dict[str, Any], title: str, width: int | None = None, model: str = "SCH model"
+) -> str:
     """The evaluation's key figures beside the LOC baseline's (``-`` where it has none), for a
-    terminal ``width`` columns wide (None: off a terminal; see :func:`_table`)."""
+    terminal ``width`` columns wide (None: off a terminal; see :func:`_table`); ``model``: the
+    scored column's heading."""
     rows = [
         [name, _fmt(ev.get(key)), _fmt(ev.get(f"baseline_loc_{key}"))]
         for name, key in [
@@ -148,7 +151,7 @@ def metric_table(ev: dict[str, Any], title: str, width: int | None = None) -> st
         ]
     )
     rows.append(["binned calibration R² (paper Fig. 6)", _fmt(ev.get("binned_calibration_r2")), ""])
-    return _table(title, ["metric", "SCH model", "LOC baseline"], rows, width)
+    return _table(title, ["metric", model, "LOC baseline"], rows, width)
 
 
 SURE_NAMES = {
