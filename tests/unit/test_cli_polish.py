@@ -604,3 +604,15 @@ def test_the_report_says_in_words_why_auto_chose_its_model(tmp_path: Path) -> No
         "mdn chosen: it ranked the 68 validation changes best (Spearman 0.400; shift_w0 -0.044)."
     )
     assert selection_words({"chosen": "mdn"}) is None and selection_words(None) is None
+    # the other rules are said as what they are: no floor is "kept" by them
+    ms |= {"rule": "nll", "chosen": "shift_w0", "kind": "shift"}
+    assert selection_words(ms) == (
+        "shift_w0 chosen: it fitted the 68 validation changes best (NLL 0.985; mdn 1.059; "
+        "the rule is nll)."
+    )
+    ms["rule"] = "both"
+    assert selection_words(ms) == (
+        "shift_w0 chosen: mdn ranked the 68 validation changes better (Spearman 0.400 against "
+        "-0.044) but fitted them worse (NLL 1.059 against 0.985) by more than the rule both "
+        "allows."
+    )

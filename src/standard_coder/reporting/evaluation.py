@@ -242,9 +242,18 @@ def selection_words(ms: Any) -> str | None:
         return None
     top = max(rho, key=lambda k: rho[k])
     on = f"the {n} validation changes" if isinstance(n, int) else "the validation changes"
+    rule = ms.get("rule", "spearman_se")  # an evaluation made before the key: the default's
+    if rule == "nll" and chosen in nll:
+        others = "; ".join(f"{k} {x:.3f}" for k, x in nll.items() if k != chosen)
+        return (f"{chosen} chosen: it fitted {on} best (NLL {nll[chosen]:.3f}; {others}; "
+                f"the rule is nll).")  # fmt: skip
     if top == chosen:
         others = "; ".join(f"{k} {r:.3f}" for k, r in rho.items() if k != chosen)
         return f"{chosen} chosen: it ranked {on} best (Spearman {rho[chosen]:.3f}; {others})."
+    if rule == "both" and top in nll and chosen in nll:
+        return (f"{chosen} chosen: {top} ranked {on} better (Spearman {rho[top]:.3f} against "
+                f"{rho[chosen]:.3f}) but fitted them worse (NLL {nll[top]:.3f} against "
+                f"{nll[chosen]:.3f}) by more than the rule both allows.")  # fmt: skip
     said = (f"{chosen} kept: {top} ranked {on} better (Spearman {rho[top]:.3f} against "
             f"{rho[chosen]:.3f})")  # fmt: skip
     margin, se = num(ms.get("margin_spearman")), num(ms.get("margin_se"))
