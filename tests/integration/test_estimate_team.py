@@ -667,6 +667,19 @@ def test_forecast_prices_a_ticket_as_estimate_prices_its_commits(demo: tuple[Pat
     assert note.startswith("ticket BIG's diff changes 600 lines"), note
     assert float(priced["BIG"].max()) <= 1.0  # one change: at most 1 h
     assert (effort.found.paired_tickets, effort.found.paired_changes) == (2, len(ids) + 1)
+    # a ticket's diff that changes a file (not one it adds) cannot show it whole: said once
+    edit = _git(repo, "show", "--format=", ids[0])
+    assert "--- /dev/null" not in edit.split("\n@@")[0], "the demo's commit changes a file"
+    effort([Ticket(id="E-1", status="todo", diff=edit),
+            Ticket(id="E-2", status="todo", diff=edit), Ticket(id="NEW", status="todo",
+                                                          diff=release)])  # fmt: skip
+    said = [n for n in effort.found.notes if "without the contents" in n]
+    assert said == [
+        "tickets E-1, E-2: the diff is priced without the contents of the files it changes (a "
+        "ticket's diff is read on its own, so their syntax features are not counted); "
+        "`estimate --diff` reads them at HEAD of the repository and can price the same change "
+        "otherwise, and commit_ids price it as committed"
+    ]
 
 
 def test_a_ticket_of_one_commit_has_that_commits_estimate_q10_mean_q90(

@@ -182,10 +182,20 @@ def model_effort_for(
         change_seed,
         sch_draws,
     )
-    from standard_coder.sch.estimate import EstimateError, Languages, patch_record, seed_label
+    from standard_coder.sch.estimate import (
+        EstimateError,
+        Languages,
+        files_without_contents,
+        patch_record,
+        seed_label,
+    )
     from standard_coder.sch.patch_mail import patch_commit_id
     from standard_coder.sch.totals import correlated_total, total_key
-    from standard_coder.sch.words import LARGE_CHANGE_LINES, large_change_note
+    from standard_coder.sch.words import (
+        LARGE_CHANGE_LINES,
+        large_change_note,
+        no_contents_note,
+    )
 
     model, rep = load_effort_model(model_path, rep_dir, device)
     if ticket_effort == "delivery" and model.predictor != "multitask":
@@ -208,6 +218,7 @@ def model_effort_for(
         out: dict[str, np.ndarray] = {}
         counts: dict[str, int] = {}  # the changes each ticket's total holds (priced > 0 h)
         keys: dict[str, list[int]] = {}
+        blind: list[str] = []  # tickets whose diff changes files it cannot show whole
         for t in tickets:
             records: list[Any] = []
             labels: list[str] = []
@@ -223,6 +234,8 @@ def model_effort_for(
                 lines = sum(f.lines_added + f.lines_deleted for f in records[-1].files)
                 if lines > LARGE_CHANGE_LINES:  # one change, as the model prices it
                     said.notes.append(large_change_note(f"ticket {t.id}'s diff", lines))
+                if contents and files_without_contents(records[-1]):
+                    blind.append(t.id)
             for cid in t.commit_ids:
                 match = found.get(cid)
                 if match is None:
@@ -244,6 +257,8 @@ def model_effort_for(
                 shared = total_key(seed, sorted(labels))  # its commits in any order: one total
                 out[t.id] = correlated_total(counted * draws, rho, shared, seeds)
                 counts[t.id], keys[t.id] = int(counted.sum()), shared
+        if blind:  # estimate --diff says it per patch; here once for the sprint
+            said.notes.append(no_contents_note(blind))
         said.paired_tickets = sum(1 for n in counts.values() if n > 0)
         said.paired_changes = sum(counts.values())
         return pair_tickets(out, counts, keys, rho, seed)

@@ -52,6 +52,19 @@ LARGE_CHANGE_LINES = 500
 the 98th percentile 464 and the 99th 768."""
 
 
+def no_contents_note(tickets: list[str]) -> str:
+    """Why a ticket's diff that changes existing files can price below the same change
+    committed: a diff is read on its own, so the files it changes have no contents (their
+    syntax features count zero), where ``estimate --diff`` reads them at ``HEAD``."""
+    shown = ", ".join(tickets[:5]) + (f" and {len(tickets) - 5} more" if len(tickets) > 5 else "")
+    return (
+        f"ticket{'s' if len(tickets) > 1 else ''} {shown}: the diff is priced without the "
+        "contents of the files it changes (a ticket's diff is read on its own, so their syntax "
+        "features are not counted); `estimate --diff` reads them at HEAD of the repository and "
+        "can price the same change otherwise, and commit_ids price it as committed"
+    )
+
+
 def large_change_note(what: str, lines: int) -> str:
     """Why a diff of ``lines`` changed lines priced as one change reads small: SCH is a
     commit's scale (at most 1 h a change), and a diff this large is usually many commits."""
