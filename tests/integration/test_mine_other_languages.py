@@ -286,6 +286,39 @@ def test_detect_counts_kotlin_beside_java_and_every_default_extension_has_its_la
             assert language_of(f"src/a{ext}") == language, ext
 
 
+def test_detect_leaves_documentation_and_example_folders_out_of_which_languages_count(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Alamofire: its generated documentation's JavaScript (``docs/js``, 10 of 108 files) was
+    counted beside Swift; dio: its example apps' C++ runners beside Dart. Files in such folders
+    do not make a language counted, unless the project has no other file of a known language."""
+    from standard_coder.pipelines.sch_languages import load_sch_config
+
+    app = init(tmp_path / "app")
+    files = {f"Source/S{i}.swift": f"let s{i} = {i}\n" for i in range(18)}
+    files |= {f"docs/js/j{i}.js": "x\n" for i in range(2)}
+    files |= {f"example_flutter_app/linux/m{i}.cc": "int m;\n" for i in range(2)}
+    files |= {"plugins/native/example/windows/w.cpp": "int w;\n", "docs/conf.py": "x = 1\n"}
+    commit(app, files, "swift", ts=BASE_TS)
+    cfg_path = tmp_path / "pipeline_config.toml"
+    cfg_path.write_text(f'[repos]\ninclude_paths = ["{app}"]\n')
+    capfd.readouterr()
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["swift"]
+    assert capfd.readouterr().err == (
+        'warning: [filters.languages] enabled = ["python"]: no repository has a file of it at '
+        "HEAD outside documentation and example folders; counting swift (18 files) instead "
+        "(set detect = false to keep the list)\n"
+    )
+    # the same files with the language's own code elsewhere in the tree: counted as before
+    commit(app, {f"Tools/t{i}.js": "t\n" for i in range(2)}, "tools", ts=BASE_TS + 600)
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["swift", "javascript"]
+    # a project of examples alone: what they hold is what it holds
+    demos = init(tmp_path / "demos")
+    commit(demos, {f"examples/e{i}.go": "package main\n" for i in range(3)}, "go", ts=BASE_TS)
+    cfg_path.write_text(f'[repos]\ninclude_paths = ["{demos}"]\n')
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["go"]
+
+
 def test_detect_adds_the_language_of_a_project_with_a_few_python_scripts(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

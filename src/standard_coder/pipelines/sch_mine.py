@@ -394,11 +394,16 @@ def languages_at_head(
 ) -> dict[str, int]:
     """Files per known language in ``repo``'s HEAD tree (empty when git cannot list it)."""
     from standard_coder.sch.mining.filters import count_languages
+
+    return count_languages(paths_at_head(repo), extensions, exclude)
+
+
+def paths_at_head(repo: Path) -> list[str]:
+    """The file paths of ``repo``'s HEAD tree (empty when git cannot list it)."""
     from standard_coder.sch.mining.gitlog import run_git
 
     listing = run_git(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", check=False)
-    paths = [p.decode("utf-8", "replace") for p in listing.split(b"\0") if p]
-    return count_languages(paths, extensions, exclude)
+    return [p.decode("utf-8", "replace") for p in listing.split(b"\0") if p]
 
 
 def _report_future_dated(ctx: StageContext, db: Path) -> int:
