@@ -7,6 +7,7 @@ it, and a ``reads`` path that is no output of its deps is refused before anythin
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -377,3 +378,84 @@ def test_a_stage_s_own_new_input_is_its_reason_while_upstream_also_runs(tmp_path
     (tmp_path / "a.txt").write_text("2")
     plans = {p.stage: (p.run, p.reason) for p in plan_pipeline(pipeline(True))}
     assert plans["b"] == (True, "input changed: extra.txt (new)"), plans
+
+
+def keyed_pipeline(
+    root: Path, calls: Counter[str], keys: dict[Path, Path] | None = None
+) -> Pipeline:
+    """``collect`` copies ``data/rows.txt`` to ``out/rows.db`` with a log line of its own
+    (bookkeeping), and writes ``out/rows.key``: the digest of the rows alone; ``count`` reads
+    ``out/rows.db`` through that key (``input_keys``)."""
+    import hashlib
+
+    out = root / "out"
+
+    def collect(ctx: Any) -> None:
+        calls["collect"] += 1
+        out.mkdir(exist_ok=True)
+        rows = (root / "data" / "rows.txt").read_text()
+        (out / "rows.db").write_text(f"# collected run {calls['collect']}\n{rows}")
+        key = hashlib.sha256(rows.encode()).hexdigest()
+        if not (out / "rows.key").exists() or (out / "rows.key").read_text() != key:
+            (out / "rows.key").write_text(key)
+
+    def count(ctx: Any) -> None:
+        calls["count"] += 1
+        rows = [ln for ln in ctx.inputs["db"].read_text().splitlines() if not ln.startswith("#")]
+        (out / "n.txt").write_text(f"{len(rows)}\n")
+
+    return Pipeline(
+        name="keyed",
+        base_dir=root / "state",
+        stages=[
+            Stage(name="collect", run=collect, inputs=(root / "data" / "rows.txt",),
+                  outputs=(out / "rows.db", out / "rows.key")),
+            Stage(name="count", run=count, deps=("collect",), named_inputs={"db": out / "rows.db"},
+                  input_keys={out / "rows.db": out / "rows.key"} if keys is None else keys,
+                  outputs=(out / "n.txt",)),
+        ],
+    )  # fmt: skip
+
+
+def test_a_stage_reading_through_a_key_reruns_only_when_the_key_changes(tmp_path: Path) -> None:
+    """The mine's case: its database records what it looked at besides the rows training reads;
+    the downstream stage's fingerprint covers the key the upstream writes, not the file."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "rows.txt").write_text("a\nb\n")
+    calls: Counter[str] = Counter()
+    pipe = keyed_pipeline(tmp_path, calls)
+    run(pipe)
+    manifest = json.loads((tmp_path / "state" / "stages" / "count" / "manifest.json").read_text())
+    assert "out/rows.db" in manifest["inputs"] and "out/rows.key" not in manifest["inputs"]
+    # the file changes (its log line), its rows do not: collect reruns alone
+    (tmp_path / "data" / "rows.txt").write_text("a\nb\n")
+    _, sink = run(pipe, stages=["collect"], force=True)
+    _, sink = run(pipe)
+    assert calls == Counter(collect=2, count=1)
+    assert reasons(sink, "stage_skipped") == {"collect": "up to date", "count": "up to date"}
+    assert {p.stage: p.run for p in plan_pipeline(pipe)} == {"collect": False, "count": False}
+    # the rows change: the key does, and count reruns naming the file it reads
+    (tmp_path / "data" / "rows.txt").write_text("a\nb\nc\n")
+    _, sink = run(pipe)
+    assert calls == Counter(collect=3, count=2)
+    assert reasons(sink, "stage_cache_miss")["count"] == "input changed: out/rows.db"
+    assert (tmp_path / "out" / "n.txt").read_text() == "3\n"
+
+
+def test_an_input_key_that_is_no_input_or_no_dep_output_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    calls: Counter[str] = Counter()
+    stray = tmp_path / "elsewhere.key"
+    with pytest.raises(PipelineDefinitionError) as err:
+        run(keyed_pipeline(tmp_path, calls, {out / "rows.db": stray}))
+    assert str(err.value) == (
+        f"stage 'count': input_keys gives {out / 'rows.db'} the key {stray}, which is no other "
+        "output of a dep it reads: the stage that writes the input writes its key"
+    )
+    with pytest.raises(PipelineDefinitionError) as err:
+        run(keyed_pipeline(tmp_path, calls, {out / "other.db": out / "rows.key"}))
+    assert str(err.value) == (
+        f"stage 'count': input_keys names {out / 'other.db'}, which is none of its inputs "
+        "(named_inputs, or an output of a dep it reads)"
+    )
+    assert calls == Counter() and not (tmp_path / "state" / "stages").exists()

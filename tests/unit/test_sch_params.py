@@ -98,7 +98,7 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     for stage in pipe.stages:
         assert list(inspect.signature(stage.run).parameters) == ["ctx"], stage.name
     by_name = {s.name: s for s in pipe.stages}
-    assert dict(by_name["mine"].named_outputs) == {"db": layout.db}
+    assert dict(by_name["mine"].named_outputs) == {"db": layout.db, "db_key": layout.db_key}
     train = by_name["train_sch"]
     assert dict(train.named_inputs) == {"db": layout.db, "truth": folder / "repos/truth.json"}
     assert dict(train.named_outputs) == layout.train_outputs()
@@ -115,6 +115,11 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     inputs = {s.name: {i.path for i in StageView(s, pipe, folder).inputs} for s in pipe.stages}
     read = {layout.db, layout.model, layout.change_rep}
     assert inputs["team_output"] == {*read, layout.commit_counts}
+    # train_sch and team_output read the database through its content key (a commit touching
+    # no enabled language reruns the mine alone); the key is no input of its own
+    for name in ("train_sch", "team_output"):
+        (db,) = [i for i in StageView(by_name[name], pipe, folder).inputs if i.path == layout.db]
+        assert db.key == layout.db_key and layout.db_key not in inputs[name], name
     history = Path("/elsewhere/historical_outcomes.json")
     # a sprint of diffs: the model and its representation, not the mined database
     sprint = {folder / "sprint_inputs.json", history}

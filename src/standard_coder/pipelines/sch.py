@@ -260,7 +260,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 **({"commit_files": True} if t.features.commit_files and counted else {}),
                 **({"commit_body": True} if t.features.commit_body and counted else {}),
             },
-            named_outputs={"db": layout.db},
+            named_outputs={"db": layout.db, "db_key": layout.db_key},
             code_files=[
                 Path(sch_mine.__file__),
                 # its options: [repos] and [filters] as the mine reads them (mine_options)
@@ -300,6 +300,9 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             run=sch_train.run,
             deps=("mine",),
             named_inputs=train_inputs,
+            # the mined rows it reads, not the file: a commit touching no enabled language
+            # (documentation, CI) or an empty one reruns the mine alone
+            input_keys={layout.db: layout.db_key},
             params={
                 "training": training_params,
                 "seed": cfg.runner.seed,
@@ -362,7 +365,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             named_inputs=team_inputs,
             # not train_sch's labels, dataset, baseline or evaluation: a retrain that leaves
             # these four as they were reruns nothing here
-            reads=tuple(team_inputs.values()),
+            reads=(*team_inputs.values(), layout.db_key),
+            input_keys={layout.db: layout.db_key},  # as train_sch reads it
             params={"seed": cfg.runner.seed, "join_names": cfg.filters.authors.team_output_by_name},
             param_labels={
                 "seed": "runner.seed",

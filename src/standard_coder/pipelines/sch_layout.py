@@ -31,6 +31,12 @@ class SchLayout:
         return self.base_dir / "raw" / "mined_commits.sqlite"
 
     @property
+    def db_key(self) -> Path:
+        """What the mined history holds for the stages that learn from it, as one digest
+        (``mine``; ``sch.mining.content_key``): they read ``db`` through it."""
+        return self.base_dir / "raw" / "mined_commits.key.json"
+
+    @property
     def work_inference(self) -> Path:
         return self.base_dir / "models" / "work_inference"
 

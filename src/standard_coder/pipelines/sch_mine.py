@@ -157,11 +157,25 @@ def run(ctx: StageContext) -> None:
     found = _set_aside_if_corrupt(ctx, db, "rerun to mine it again")
     if found is not None:  # never record a corrupt file as the stage's output
         raise CorruptDatabaseError(db, found, hint="it was set aside; rerun to mine it again")
+    _write_content_key(db, ctx.outputs["db_key"])
     shared = _say_shared_histories(ctx, db) if not summary.interrupted else 0
     ctx.set_summary(
         **summary.totals(), future_dated=_report_future_dated(ctx, db), shared_commits=shared
     )
     _say_what_was_left_out(ctx, db, summary)
+
+
+def _write_content_key(db: Path, key: Path) -> None:
+    """``key``: the digest of what the learning stages read of ``db`` (they read it through
+    the key: ``Stage.input_keys``), written atomically; left as it is when it says the same
+    (so they show ``up to date``, not ``mtime changed, content same``)."""
+    from standard_coder.runner.atomic import atomic_write_json
+    from standard_coder.runner.jsonfile import read_json_object_or_none
+    from standard_coder.sch.mining.content_key import KEY_VERSION, content_key
+
+    doc = {"version": KEY_VERSION, "sha256": content_key(db), "of": db.name}
+    if read_json_object_or_none(key) != doc:
+        atomic_write_json(key, doc)
 
 
 def _say_shared_histories(ctx: StageContext, db: Path) -> int:

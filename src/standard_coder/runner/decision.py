@@ -107,6 +107,8 @@ class PathSpec:
     name: str
     path: Path
     git: bool = False
+    key: Path | None = None
+    """The file whose content stands for ``path``'s (``Stage.input_keys``): what is hashed."""
 
 
 @dataclass
@@ -152,7 +154,7 @@ def scan(
             continue
         old_token = known_tokens.get(spec.name)
         usable = old_token if spec.name in known_checksums else None
-        state = scan_path(spec.path, cache, known_token=usable)
+        state = scan_path(spec.key or spec.path, cache, known_token=usable)
         out.tokens[spec.name] = state.token
         if state.checksum:
             out.checksums[spec.name] = state.checksum

@@ -70,6 +70,7 @@ def validate_pipeline(pipeline: Pipeline) -> None:
         for out in stage.outputs:
             places.check(stage, Path(out))
         _check_reads(stage, seen)
+        _check_keys(stage, seen)
         bad = param_problem(stage.params)
         if bad is not None:
             raise PipelineDefinitionError(f"stage {stage.name!r}: params.{bad[0]}: {bad[1]}")
@@ -150,6 +151,24 @@ def _check_reads(stage: Stage, seen: Mapping[str, Stage]) -> None:
             where = f"of its deps ({deps}) nor inside one" if deps else "of a dep: it has no deps"
             raise PipelineDefinitionError(
                 f"stage {stage.name!r}: reads {path}, which is no output {where}"
+            )
+
+
+def _check_keys(stage: Stage, seen: Mapping[str, Stage]) -> None:
+    """Every ``input_keys`` input is an input of ``stage`` and its key an output of a dep that
+    ``stage`` reads."""
+    read = [p for paths in upstream_reads(stage, seen).values() for p in paths]
+    inputs = {Path(p) for p in (*stage.inputs, *read)}
+    for path, key in stage.input_keys.items():
+        if Path(path) not in inputs:
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: input_keys names {path}, which is none of its inputs "
+                "(named_inputs, or an output of a dep it reads)"
+            )
+        if Path(key) not in read or Path(key) == Path(path):
+            raise PipelineDefinitionError(
+                f"stage {stage.name!r}: input_keys gives {path} the key {key}, which is no "
+                "other output of a dep it reads: the stage that writes the input writes its key"
             )
 
 
@@ -287,6 +306,10 @@ class StageView:
         for repo in stage.git_inputs:
             name = "git:" + display_name(repo, root)
             ins[name] = PathSpec(name, Path(repo), git=True)
+        for path, key in stage.input_keys.items():  # read through a key: its bytes are hashed
+            name = display_name(Path(path), root)
+            ins[name] = PathSpec(name, Path(path), key=Path(key))
+            ins.pop(display_name(Path(key), root), None)  # counted as the input it stands for
         self.inputs = [ins[k] for k in sorted(ins)]
         self.outputs = [PathSpec(display_name(p, root), Path(p)) for p in stage.outputs]
         self.params = json.loads(json.dumps(dict(stage.params), default=json_default))

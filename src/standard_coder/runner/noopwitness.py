@@ -79,7 +79,7 @@ def build_witness(
     stages = []
     for stage in pipe.stages:
         view = StageView(stage, pipe, root)
-        if any(spec.git for spec in view.inputs):
+        if any(spec.git or spec.key is not None for spec in view.inputs):
             return None
         run = stage.run
         assert isinstance(run, CommandStage)

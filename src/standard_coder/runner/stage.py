@@ -73,6 +73,14 @@ class Stage:
             such directory``): ``status`` and ``--dry-run`` show the selected stage as ``cannot
             run`` and exit 2. A run still runs the stage, which names them when it fails (it may
             do the rest of its work first: the mine mines the other repositories).
+        input_keys: inputs the stage reads through a *key*, ``{input: key}``: the fingerprint
+            covers the key's bytes in place of the input's, so a change to the input that leaves
+            the key as it was reruns nothing here. The key is a small file the stage that
+            writes the input writes beside it, a digest of every part of it this stage reads
+            (the mine's database holds, besides the changes, which commits it has looked at: a
+            commit touching no enabled language changes the file, not what training reads).
+            Each input must be one of the stage's inputs and each key an output of one of its
+            deps that it reads (``validate_pipeline``).
         invalid_inputs: a configured input the stage cannot run with at all (a sprint file that
             does not validate), one line each: a run that selects the stage refuses to start,
             exit 2, before any stage has run (not after the hours of the stages before it), and
@@ -100,6 +108,7 @@ class Stage:
     bad_inputs: Sequence[str] = ()
     invalid_inputs: Sequence[str] = ()
     reads: Sequence[Path] | None = None
+    input_keys: Mapping[Path, Path] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.role not in (None, "data", "train", "other"):

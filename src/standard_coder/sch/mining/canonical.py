@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 _LAYOUT_KEY = LAYOUT_KEY
 
 #: Every table with the order its rows are written in by :func:`rewrite_canonical`.
-_CANONICAL_ORDER = (
+CANONICAL_ORDER = (
     ("meta", "key"),
     ("repos", "repo"),
     ("mine_state", "repo"),
@@ -105,7 +105,7 @@ def rewrite_canonical(db_path: Path, *, wait_s: float = 60.0) -> bool:
         con.executescript(SCHEMA)
         with _corruption_named(db_path):
             con.execute("BEGIN")
-            for table, order in _CANONICAL_ORDER:
+            for table, order in CANONICAL_ORDER:
                 # meta: only the keys this module writes (a garbled key never travels on)
                 where = " WHERE key = 'schema_version'" if table == "meta" else ""
                 con.execute(

@@ -1,0 +1,82 @@
+"""The learning stages read the mined database through its content key (``Stage.input_keys``).
+
+A commit that touches no enabled language (documentation, CI) or none at all changes the
+database (the mine records that it looked at it, and where HEAD is) but nothing ``train_sch``
+and ``team_output`` read: such a commit reruns the mine alone. A code commit reruns them,
+naming the database. Real git repositories, real runs through the CLI; tiny sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitrepos import BASE_TS, commit, git, init, py_lines
+
+from proctools import child_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _history(root: Path, n: int) -> Path:
+    """A repository of ``n`` Python commits by two authors, 20 minutes apart."""
+    repo = init(root / "repo")
+    for i in range(n):
+        who = ("Alice", "alice@example.com") if i % 3 else ("Bob", "bob@example.com")
+        commit(repo, {f"pkg/m{i % 4}.py": py_lines(5 + 3 * i, f"v{i}")}, f"change {i}",
+               author=who, ts=BASE_TS + 1200 * i)  # fmt: skip
+    (root / "c.toml").write_text(
+        '[repos]\ninclude_paths = ["repo"]\n[outputs]\nbase_dir = "out"\n'
+        "[training.optim]\nepochs = 2\n"
+    )
+    return repo
+
+
+def _run(root: Path) -> dict[str, tuple[str, str]]:
+    """``pipeline --to team_output``; each stage's event and reason in that run."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(root / "c.toml"),
+         "--to", "team_output"],
+        capture_output=True, text=True, env=child_env(COLUMNS="120"), timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = (root / "out" / "logs" / "events.jsonl").read_text().splitlines()
+    evs: list[dict[str, Any]] = [json.loads(line) for line in lines]
+    run = [e for e in evs if e["run_id"] == evs[-1]["run_id"]]
+    return {e["stage"]: (e["event"], e["reason"]) for e in run
+            if e["event"] in ("stage_skipped", "stage_cache_miss")}  # fmt: skip
+
+
+def test_a_commit_touching_no_enabled_language_reruns_the_mine_alone(tmp_path: Path) -> None:
+    repo = _history(tmp_path, 8)
+    first = _run(tmp_path)
+    assert {s: e for s, (e, _) in first.items()} == dict.fromkeys(
+        ("mine", "train_sch", "team_output"), "stage_cache_miss"
+    )
+    key = tmp_path / "out" / "raw" / "mined_commits.key.json"
+    said = json.loads(key.read_text())
+    assert set(said) == {"version", "sha256", "of"} and said["of"] == "mined_commits.sqlite"
+    db = tmp_path / "out" / "raw" / "mined_commits.sqlite"
+    before = db.read_bytes()
+    up_to_date = {"train_sch": ("stage_skipped", "up to date"),
+                  "team_output": ("stage_skipped", "up to date")}  # fmt: skip
+
+    commit(repo, {"README.md": "# notes\n", ".github/ci.yml": "on: push\n"}, "docs",
+           ts=BASE_TS + 1200 * 9)  # fmt: skip
+    again = _run(tmp_path)
+    assert again == {"mine": ("stage_cache_miss", "input changed: git:repo"), **up_to_date}
+    assert db.read_bytes() != before  # the database did change: the mine records the commit
+    assert json.loads(key.read_text()) == said
+
+    git(repo, "commit", "--allow-empty", "-qm", "empty")
+    assert _run(tmp_path) == {"mine": ("stage_cache_miss", "input changed: git:repo"),
+                              **up_to_date}  # fmt: skip
+
+    commit(repo, {"pkg/m9.py": py_lines(12, "new")}, "code", ts=BASE_TS + 1200 * 11)
+    code = _run(tmp_path)
+    assert code["train_sch"] == ("stage_cache_miss", "input changed: out/raw/mined_commits.sqlite")
+    assert json.loads(key.read_text())["sha256"] != said["sha256"]
