@@ -143,6 +143,12 @@ def forecast_sprint(
         scenarios=scenario_rows,
     )
     report["throughput"]["widen_sigma"] = check.widen_sigma
+    # the pace the simulations drew (each sprint's mean over the sprint's days): a lognormal's
+    # median is the past paces' geometric mean, far below their median when they are spread
+    paces = np.asarray(tp[:, : len(days)], dtype=float).mean(axis=1)
+    report["throughput"]["simulated_sch_per_day"] = {
+        q: round(float(np.percentile(paces, int(q[1:]))), 3) for q in ("p10", "p50", "p90")
+    }
     report["effort_unit"] = ratio.as_dict(options.unit)
     report["effort_unit"]["ticket_effort"] = options.ticket_effort
     found = getattr(model_effort, "found", None)

@@ -444,19 +444,31 @@ def _caption(
     """The lines under the table: SCH in words, the story-point ratio, delivery pricing, then
     one line of the marks the cells use (``marks``: the notes' marks, first)."""
     lines = [SCH_EXPLAINED]
-    rates = (report.get("throughput") or {}).get("history_sch_per_day") or []
+    throughput = report.get("throughput") or {}
+    rates = throughput.get("history_sch_per_day") or []
     if rates:  # the pace the days are simulated at: 30 h of capacity is not 30 h of progress
         ordered = sorted(float(r) for r in rates)
         mid = len(ordered) // 2
         median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
         n = len(ordered)
-        lines.append(
-            f"Team pace: {median:.2f} SCH h finished per working day (median of {n} past "
-            f"sprint{'s' if n != 1 else ''}, {ordered[0]:.2f} to {ordered[-1]:.2f}); the "
-            "simulations draw their pace from these ([forecasting] throughput_method), scale it "
-            "each day by the share of the team present and cap it at that day's "
-            "daily_capacity_hours (capacity binds only below the pace)."
-        )
+        past = f"{n} past sprint{'s' if n != 1 else ''}"
+        drawn = throughput.get("simulated_sch_per_day")
+        how = f'[forecasting] throughput_method = "{throughput.get("method", "lognormal")}"'
+        each_day = ("each day it is scaled by the share of the team present and capped at that "
+                    "day's daily_capacity_hours (capacity binds only below the pace).")  # fmt: skip
+        if isinstance(drawn, dict) and {"p10", "p50", "p90"} <= set(drawn):
+            lines.append(
+                f"Team pace: the simulations draw {drawn['p50']:.2f} SCH h finished per working "
+                f"day (median; 80% of simulated sprints {drawn['p10']:.2f} to "
+                f"{drawn['p90']:.2f}) from the paces of {past} ({ordered[0]:.2f} to "
+                f"{ordered[-1]:.2f}, median {median:.2f}) by {how}; {each_day}"
+            )
+        else:  # a forecast written before the simulated pace was recorded
+            lines.append(
+                f"Team pace: {median:.2f} SCH h finished per working day (median of {past}, "
+                f"{ordered[0]:.2f} to {ordered[-1]:.2f}); the simulations draw their pace from "
+                f"these ({how}); {each_day}"
+            )
     unit = report.get("effort_unit")
     if unit:
         if unit["story_points_ratio_source"] == "learned":
