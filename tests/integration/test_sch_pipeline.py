@@ -364,7 +364,7 @@ def test_refit_effort_reproduces_the_stage_and_pairs_with_compare(
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "truncated", "garbage", "other_vocabulary", "config_file"]
+    "case", ["missing", "truncated", "garbage", "other_vocabulary", "config_file", "model_folder"]
 )
 def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     demo: Path, tmp_path: Path, case: str
@@ -382,6 +382,8 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(
         torch.save(ck, bad)
     elif case == "config_file":  # it named a representation two folders above the project
         bad = demo / "pipeline_config.toml"
+    elif case == "model_folder":  # it said "checkpoint not found" of a folder that is there
+        bad = good.parent
     before = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
     proc = cli(
         "eval",
@@ -395,6 +397,8 @@ def test_eval_refuses_bad_checkpoints_and_writes_nothing(
     assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
     if case in ("garbage", "config_file"):
         assert f"{bad}: not a model checkpoint" in proc.stderr, proc.stderr
+    if case == "model_folder":
+        assert f"{bad}: is a folder, expected a model checkpoint file: give {good}" in proc.stderr
     after = sorted((base / "eval").iterdir()) if (base / "eval").exists() else []
     assert after == before
 

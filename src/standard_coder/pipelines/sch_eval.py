@@ -44,6 +44,14 @@ def load_checkpoint(checkpoint: Path, cfg: FlagshipConfig, device: str) -> tuple
     """The model and the representation it was trained on, or :class:`EvalError`."""
     from standard_coder.pipelines.sch_effort import read_effort_model, read_representation
 
+    if checkpoint.is_dir():  # a run's model folder: the file in it is what is meant
+        inside = checkpoint / "model.pt"
+        hint = (
+            f": give {inside}"
+            if inside.is_file()
+            else " (give a run's <base_dir>/models/<predictor>/model.pt)"
+        )
+        raise EvalError(f"{checkpoint}: is a folder, expected a model checkpoint file{hint}")
     if not checkpoint.is_file():
         raise EvalError(f"{checkpoint}: checkpoint not found")
     try:

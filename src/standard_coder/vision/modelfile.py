@@ -65,6 +65,8 @@ def load_model(path: Path, device: str) -> tuple[nn.Module, dict[str, Any]]:
         CheckpointError: missing, unreadable, or without the vision model's keys.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, expected a model checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
