@@ -112,7 +112,24 @@ def test_json_goes_to_stdout_only_with_the_contract_keys(demo: tuple[Path, str])
                cwd=repo)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # nothing but the JSON document on stdout
-    assert set(doc) == {"model", "total", "changes"}
+    # the run summary's warnings about the model come with its figures (itsdangerous: the run
+    # said "mostly noise", the estimate said nothing), in the JSON and in one stderr line
+    from standard_coder.pipelines.sch_warnings import warnings
+
+    evaluation = json.loads((out / "sc-output" / "reports" / "sch_evaluation.json").read_text())
+    said = list(warnings(evaluation))
+    assert set(doc) == {"model", "total", "changes"} | ({"model_warnings"} if said else set())
+    assert doc.get("model_warnings", []) == said
+    weak = [ln for ln in proc.stderr.splitlines() if "the effort model behind" in ln]
+    if said:
+        (line,) = weak  # 120 columns: the warning may still wrap, its start is on this line
+        line = " ".join(proc.stderr[proc.stderr.index(line) :].split())
+        assert line.startswith(
+            f"warning: the effort model behind these figures is weak here: {said[0]}"
+        )
+        assert (f"({len(said) - 1} more caveat" in line) == (len(said) > 1)
+    else:
+        assert weak == []
     assert set(doc["total"]) == {"sch_hours", "q10", "q50", "q90", "correlation"}
     assert 0.0 <= doc["total"]["correlation"] < 1.0  # what its draws were paired at
     assert len(doc["changes"]) == 2

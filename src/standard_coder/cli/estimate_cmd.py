@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -191,6 +192,18 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
     _say(con, SCH_LINE)
 
 
+def _weak_model(caveats: list[str], as_json: bool) -> str:
+    """The run summary's first warning about the model, and where the others are (as the
+    forecast says it of the tickets the model prices)."""
+    more = ""
+    if len(caveats) > 1:
+        k = len(caveats) - 1
+        where = "model_warnings in the JSON" if as_json else "model_warnings in --json"
+        more = (f" ({k} more caveat{'s' if k > 1 else ''} about the model: the run summary's "
+                f"warnings, and {where})")  # fmt: skip
+    return f"warning: the effort model behind these figures is weak here: {caveats[0]}{more}"
+
+
 def _total_line(rho: float, n_changes: int) -> str:
     """How the total's q10-q90 was drawn."""
     from standard_coder.sch.words import paired_range_words
@@ -270,3 +283,9 @@ def estimate_cmd(
         typer.echo(json.dumps(doc, indent=2))
     else:
         _print_human(doc, list(cfg.filters.languages.enabled), cfg.training.predictor)
+    if caveats := doc.get("model_warnings"):  # on stderr: --json's stdout stays one document
+        from standard_coder.pipelines.sch_summary import wrap_lines
+        from standard_coder.runner.console import terminal_columns
+
+        for line in wrap_lines([_weak_model(caveats, as_json)], terminal_columns(sys.stderr)):
+            typer.echo(line, err=True)

@@ -150,6 +150,7 @@ def estimate(
         EstimateInputError: bad input (unknown revision, unreadable patch, ambiguous repository,
             missing model).
     """
+    from standard_coder.pipelines.sch_effort import model_caveats
     from standard_coder.sch.estimate import (
         EstimateError,
         estimate_changes,
@@ -252,6 +253,8 @@ def estimate(
         doc.update(note=note)
     if layout.db.is_file():
         _say_reapplied(doc, records, layout.db, None if where is None else _mined_ids(cfg, where))
+    if caveats := model_caveats(layout.evaluation):  # the run summary's, as the forecast's
+        doc.update(model_warnings=list(caveats))
     return doc
 
 
