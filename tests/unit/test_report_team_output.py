@@ -142,3 +142,25 @@ def test_an_empty_author_address_is_named_not_a_blank_cell(tmp_path: Path) -> No
     assert re.findall(r"<td>(.*?)</td>", joined) == [
         "(empty address)", "cp@cells.example", "team output"]  # fmt: skip
     assert [r[0] for r in _table(html, "Per author")] == ["cp@cells.example", "(empty address)"]
+
+
+def test_the_section_says_when_hours_follow_the_count_of_changes(tmp_path: Path) -> None:
+    """itsdangerous: the terminal said "(its hours follow how many changes each person made
+    more than what the changes held ...)", the report's tables (31.7 h for 85 changes, 20.9
+    for 56: changes x 0.37 h) said nothing of it."""
+    import json
+
+    layout = SchLayout(tmp_path)
+    _write(tmp_path, [("2025-W01", "jane@work.example", "api", 85, 31.7)])
+
+    def page() -> str:
+        return render_team_output(SectionInput(tmp_path, None, None, {}))
+
+    said = "follow how many changes they made more than what the changes held"
+    assert said not in page()  # no evaluation: nothing to say
+    layout.evaluation.parent.mkdir(parents=True, exist_ok=True)
+    flat = {"sch_q10": 0.36, "sch_q90": 0.38, "label_q10": 0.05, "label_q90": 0.8}
+    layout.evaluation.write_text(json.dumps(flat))
+    assert said in page()
+    layout.evaluation.write_text(json.dumps(flat | {"sch_q10": 0.1, "sch_q90": 0.6}))
+    assert said not in page()  # estimates as spread as a third of the labels'

@@ -233,7 +233,7 @@ def totals_line(ev: Mapping[str, Any]) -> str:
     )
 
 
-def _flat(ev: Mapping[str, Any]) -> bool:
+def estimates_flat(ev: Mapping[str, Any]) -> bool:
     """The held-out estimates' 10-90 % span is under :data:`FLAT_SHARE` of the labels'."""
     sq = _num(ev.get("sch_q10")), _num(ev.get("sch_q90"))
     lq = _num(ev.get("label_q10")), _num(ev.get("label_q90"))
@@ -253,7 +253,7 @@ def spread_line(ev: Mapping[str, Any]) -> str:
         f"Estimates of the held-out changes run from {sq[0]:.2f} to {sq[1]:.2f} h (10th to 90th "
         f"percentile); their inferred coding times (within 1 h) from {lq[0]:.2f} to {lq[1]:.2f} h"
     )
-    if _flat(ev):
+    if estimates_flat(ev):
         chance = (ev.get("target_intervals") or {}).get("sch_ranks_above_chance") or {}
         if chance.get("verdict") in ("undecided", "missed"):  # its ranking is in doubt too
             line += (
@@ -324,7 +324,7 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
     out.append(f"Report: {s['report']}")
     if s.get("team_output"):
         out.append(f"Team output: {s['team_output']}")
-        if ev and _flat(ev):  # a person's hours are then mostly their count of changes
+        if ev and estimates_flat(ev):  # a person's hours are then mostly their count of changes
             out.append(
                 "(its hours follow how many changes each person made more than what the "
                 "changes held: the estimates sit near the typical change, above)"

@@ -109,6 +109,9 @@ def render_team_output(given: SectionInput) -> str:
     from standard_coder.sch.team_output import week_span
 
     span = week_span(r["period"] for r in rows)
+    from standard_coder.pipelines.sch_summary import estimates_flat
+
+    ev = read_json_object_or_none(layout.evaluation)
     return render_template(
         PACKAGE,
         "team_output.html.j2",
@@ -125,6 +128,8 @@ def render_team_output(given: SectionInput) -> str:
         reapplied_file=str(layout.team_output_reapplied),
         total_hours=sum(r["sch_hours"] for r in rows),
         figures=figures(p for p in plots if p.is_file()),
+        # the run summary's caveat: a person's hours are then mostly their count of changes
+        flat=ev is not None and estimates_flat(ev),
     )
 
 
