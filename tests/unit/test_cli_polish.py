@@ -581,6 +581,47 @@ def test_eval_repos_says_when_its_figures_are_in_sample(tmp_path: Path) -> None:
     assert not [n for n in notes if "in-sample" in n], notes
 
 
+def test_eval_repos_says_when_a_clone_elsewhere_holds_mined_commits(tmp_path: Path) -> None:
+    """itsdangerous: ``eval --repos`` on a fresh clone of the mined repository scored it as
+    unseen history (Spearman 0.34 against 0.17 held out) with no warning: the path differed."""
+    import sqlite3
+    import subprocess
+
+    from standard_coder.cli.eval_cmd import _repos_notes
+    from standard_coder.config import load_config
+    from standard_coder.sch.mining.schema import SCHEMA
+
+    src = tmp_path / "mined"
+    subprocess.run(["git", "init", "-q", str(src)], check=True)
+    for i in range(3):
+        (src / f"m{i}.py").write_text(f"x = {i}\n")
+        subprocess.run(["git", "-C", str(src), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(src), "-c", "user.name=A", "-c", "user.email=a@x",
+                        "commit", "-qm", f"c{i}"], check=True)  # fmt: skip
+    ids = subprocess.run(["git", "-C", str(src), "rev-list", "HEAD"], capture_output=True,
+                         text=True, check=True).stdout.split()  # fmt: skip
+    subprocess.run(["git", "clone", "-q", str(src), str(tmp_path / "clone")], check=True)
+    (tmp_path / "c.toml").write_text('[repos]\ninclude_paths = ["mined"]\n')
+    cfg = load_config(tmp_path / "c.toml", [])
+    db = tmp_path / "sc-output" / "raw" / "mined_commits.sqlite"
+    assert _repos_notes(cfg, [tmp_path / "clone"]) == []  # nothing mined yet: nothing known
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as con:
+        con.executescript(SCHEMA)
+        for cid in ids[1:]:  # the mine stored two of the three
+            con.execute("INSERT INTO commits VALUES ('mined-1', ?, '', 'A', 'a@x', 'a@x', 0, 0, "
+                        "0, 's', 1, 1, 0, 0, NULL)", (cid,))  # fmt: skip
+    con.close()
+    (line,) = _repos_notes(cfg, [tmp_path / "clone"])
+    assert line.startswith(f"warning: --repos {tmp_path / 'clone'}: 2 of its 3 commits are in "
+                           f"the history the model was mined from ({db}; a clone")  # fmt: skip
+    assert line.endswith("in part in-sample, not a test on history it has not seen")
+    # a repository of other commits, and a folder that is none: nothing said
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    assert _repos_notes(cfg, [other, tmp_path / "no-repo"]) == []
+
+
 def test_the_report_says_in_words_why_auto_chose_its_model(tmp_path: Path) -> None:
     """vcrpy: the table read "chosen shift_w0" beside a higher validation Spearman of the MDN,
     and nothing said that the MDN needed a lead of two standard errors (and fitted worse)."""
@@ -616,3 +657,51 @@ def test_the_report_says_in_words_why_auto_chose_its_model(tmp_path: Path) -> No
         "-0.044) but fitted them worse (NLL 1.059 against 0.985) by more than the rule both "
         "allows."
     )
+
+
+def test_the_reports_eval_runs_say_what_was_scored_with_the_summarys_figures(
+    tmp_path: Path,
+) -> None:
+    """itsdangerous, five ``eval`` runs: every column was ``baseline loc ...`` (the first ten
+    keys in alphabetical order), and nothing said which checkpoint was scored or on what."""
+    import hashlib
+    import re
+
+    from standard_coder.pipelines.sch_layout import SchLayout
+
+    layout = SchLayout(tmp_path)
+    model = tmp_path / "models" / "auto" / "model.pt"
+    baseline = tmp_path / "models" / "baseline_loc" / "model.pt"
+    for path, body in ((model, b"model v1"), (baseline, b"baseline")):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(body)
+    figures = {"n_test_normal": 29, "spearman_sch": 0.169, "spearman_lines_added": 0.11,
+               "heldout_nll": 0.41, "baseline_loc_heldout_nll": 0.44, "coverage_80": 0.79,
+               "binned_calibration_r2": -0.2, "baseline_loc_coverage_50": 0.5}  # fmt: skip
+    runs = {
+        "20261207-221214-aaaa": {"checkpoint": str(model), "split": "held-out (test)",
+                                 "checkpoint_sha256": hashlib.sha256(b"model v0").hexdigest()},
+        "20261207-221244-bbbb": {"checkpoint": str(baseline), "split": "held-out (test)",
+                                 "checkpoint_sha256": hashlib.sha256(b"baseline").hexdigest()},
+        "20261207-221347-cccc": {"checkpoint": str(model), "repos": ["/x/repo2"],
+                                 "checkpoint_sha256": hashlib.sha256(b"model v1").hexdigest()},
+    }  # fmt: skip
+    for eid, doc in runs.items():
+        (layout.eval_runs / eid).mkdir(parents=True)
+        (layout.eval_runs / eid / "metrics.json").write_text(json.dumps(doc | figures))
+    html = _evaluation_section(tmp_path, {"heldout_nll": 0.41})
+    table = html.split("Evaluation runs")[1].split("</table>")[0]
+    heads = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", table)
+    assert heads == ["eval", "checkpoint", "scored on", "changes", "Spearman SCH",
+                     "Spearman lines added", "NLL", "LOC baseline NLL", "80% coverage",
+                     "calibration R²"]  # fmt: skip
+    cells = [
+        re.findall(r"<td[^>]*>(.*?)</td>", tr)
+        for tr in table.split("<tbody>")[1].split("</tr>")[:-1]
+    ]
+    assert [c[:3] for c in cells] == [
+        ["20261207-221214-aaaa", "auto (retrained since)", "held-out (test)"],
+        ["20261207-221244-bbbb", "baseline_loc", "held-out (test)"],
+        ["20261207-221347-cccc", "auto", "repo2"],
+    ]
+    assert cells[0][3:5] == ["29", "0.169"]

@@ -160,12 +160,55 @@ def _repos_notes(cfg: Any, repos: list[Path]) -> list[str]:
         if Path(r).resolve() in mined
     ]
     cap = cfg.repos.max_commits_per_repo
+    from standard_coder.pipelines.sch_layout import SchLayout
+
+    db = SchLayout(cfg.outputs.base_dir).db
+    for r in repos:  # a clone, fork or mirror elsewhere: the same commits under another path
+        if Path(r).resolve() not in mined and (found := _mined_share(db, Path(r), cap)):
+            shared, n = found
+            out.append(
+                f"warning: --repos {r}: {shared} of its {n} commits are in the history the "
+                f"model was mined from ({db}; a clone, fork or mirror of a mined repository), "
+                "so it trained on the earlier of them: these figures are in part in-sample, "
+                "not a test on history it has not seen"
+            )
     if cap is not None:
         out.append(
             f"note: --repos mines the last {cap} commits of each ([repos] max_commits_per_repo;"
             " --set repos.max_commits_per_repo=N for more)"
         )
     return out
+
+
+def _mined_share(db: Path, repo: Path, cap: int | None) -> tuple[int, int] | None:
+    """How many of ``repo``'s last ``cap`` non-merge commits (all: None) the mined database
+    ``db`` holds, and of how many; None when none (or either cannot be read)."""
+    import sqlite3
+    from contextlib import closing
+
+    from standard_coder.sch.mining.gitlog import GitError, run_git
+    from standard_coder.sch.mining.store import open_readonly
+
+    if not db.is_file():
+        return None
+    limit = ["--max-count", str(cap)] if cap is not None else []
+    try:
+        ids = run_git(repo, "rev-list", "--no-merges", *limit, "HEAD").decode().split()
+    except (GitError, OSError):
+        return None  # not a repository: the evaluation names it
+    shared = 0
+    try:
+        with closing(open_readonly(db)) as con:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                query = (
+                    f"SELECT COUNT(DISTINCT commit_id) FROM commits WHERE commit_id IN ({marks})"
+                )
+                shared += int(con.execute(query, chunk).fetchone()[0])
+    except (sqlite3.Error, OSError):
+        return None
+    return (shared, len(ids)) if shared else None
 
 
 def _fail(message: str) -> NoReturn:

@@ -266,21 +266,67 @@ def selection_words(ms: Any) -> str | None:
     return said + (", but " + " and ".join(why) if why else "") + "."
 
 
+EVAL_RUN_FIGURES = (
+    ("n_test_normal", "changes"),
+    ("spearman_sch", "Spearman SCH"),
+    ("spearman_lines_added", "Spearman lines added"),
+    ("heldout_nll", "NLL"),
+    ("baseline_loc_heldout_nll", "LOC baseline NLL"),
+    ("coverage_80", "80% coverage"),
+    ("binned_calibration_r2", "calibration R²"),
+)
+"""The figures the table of ``eval`` runs shows, the run summary's (every one stays in each
+run's ``metrics.json``); the first ten keys in alphabetical order were all the baseline's."""
+
+
 def _eval_runs(base_dir: Path) -> dict[str, Any] | None:
-    """``standard-coder eval`` results: ``<base_dir>/eval/<eval_id>/metrics.json``."""
-    files = sorted(SchLayout(base_dir).eval_runs.glob("*/metrics.json"))
-    rows: list[tuple[str, dict[str, Any]]] = []
+    """``standard-coder eval`` results: ``<base_dir>/eval/<eval_id>/metrics.json``, each with
+    which checkpoint it scored (and whether that file has been retrained since) and on what."""
+    layout = SchLayout(base_dir)
+    files = sorted(layout.eval_runs.glob("*/metrics.json"))
+    rows: list[tuple[str, str, str, list[Any]]] = []
+    now: dict[str, str | None] = {}  # a checkpoint path -> the sha256 of the file there now
     for path in files[-20:]:
         doc = read_json_object_or_none(path)
-        if isinstance(doc, dict):
-            rows.append((path.parent.name, {k: v for k, v in flatten(doc) if num(v) is not None}))
+        if not isinstance(doc, dict):
+            continue
+        rows.append((path.parent.name, _scored_model(doc, now), _scored_on(doc),
+                     [doc.get(k) if num(doc.get(k)) is not None else None
+                      for k, _ in EVAL_RUN_FIGURES]))  # fmt: skip
     if not rows:
         return None
-    keys = sorted({k for _, flat in rows for k in flat})[:10]
-    return {
-        "keys": [label(k) for k in keys],
-        "rows": [(eid, [flat.get(k) for k in keys]) for eid, flat in rows],
-    }
+    return {"keys": [name for _, name in EVAL_RUN_FIGURES], "rows": rows}
+
+
+def _scored_model(doc: Mapping[str, Any], now: dict[str, str | None]) -> str:
+    """The checkpoint's ``models/<name>`` folder name (``auto``, ``baseline_loc``), and
+    ``(retrained since)`` when the file at its path is no longer the one scored."""
+    import hashlib
+
+    given = doc.get("checkpoint")
+    if not isinstance(given, str):
+        return "?"
+    where = Path(given)
+    name = where.parent.name or where.name
+    if given not in now:
+        try:
+            now[given] = hashlib.sha256(where.read_bytes()).hexdigest()
+        except OSError:
+            now[given] = None
+    sha = doc.get("checkpoint_sha256")
+    if isinstance(sha, str) and now[given] is not None and now[given] != sha:
+        return f"{name} (retrained since)"
+    return name if now[given] is not None or not isinstance(sha, str) else f"{name} (gone)"
+
+
+def _scored_on(doc: Mapping[str, Any]) -> str:
+    """``held-out (test)`` or the repositories given (``--repos``), by folder name."""
+    repos = doc.get("repos")
+    if isinstance(repos, list) and repos:
+        names = [Path(str(r)).name for r in repos]
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    split = doc.get("split")
+    return str(split) if isinstance(split, str) else "?"
 
 
 def render_evaluation(given: SectionInput) -> str:
