@@ -30,4 +30,4 @@ def test_every_row_is_one_public_repository_with_a_known_role_and_no_history_twi
     assert {role for _, _, role in rows} == {"corpus", "unseen", "judge", "fresh"}
     assert all(repo.count("/") == 1 for repo, _, _ in rows)
     folders = [folder for _, folder, _ in rows]
-    assert len(folders) == len(set(folders)) == 255
+    assert len(folders) == len(set(folders)) == 263
