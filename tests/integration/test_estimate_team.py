@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -563,6 +563,23 @@ def test_team_output_sums_to_the_per_commit_predictions(demo: tuple[Path, str]) 
                           sum(r["sch_hours"] for r in rows))  # fmt: skip
     for by in ("repo", "author"):
         assert (layout.team_output_plots / f"by_{by}.png").read_bytes().startswith(b"\x89PNG")
+    # each listed address with its person's name (itsdangerous' report showed addresses only)
+    names = json.loads(layout.team_output_people.read_text())["names"]
+    assert set(names) == {r["author"] for r in rows}
+    by_author: dict[str, Counter[str]] = defaultdict(Counter)
+    for rec in commits:
+        by_author[rec.author_id][rec.author_name] += 1
+    for address, name in names.items():
+        assert by_author[address].most_common(1)[0][1] == by_author[address][name]
+    from standard_coder.reporting.team_output import render_team_output
+    from standard_coder.runner.report import SectionInput
+
+    html = render_team_output(SectionInput(out / "sc-output", None, None, {}))
+    hours: Counter[str] = Counter()
+    for r in rows:
+        hours[r["author"]] += r["sch_hours"]
+    top = hours.most_common(1)[0][0]  # the first row of the per-author table
+    assert f"{names[top]} <span class='muted'>{top}</span>" in html
     html = (layout.reports / "index.html").read_text()
     assert "Team output" in html and "Per author" in html and "Per repository" in html
 

@@ -164,3 +164,22 @@ def test_the_section_says_when_hours_follow_the_count_of_changes(tmp_path: Path)
     assert said in page()
     layout.evaluation.write_text(json.dumps(flat | {"sch_q10": 0.1, "sch_q90": 0.6}))
     assert said not in page()  # estimates as spread as a third of the labels'
+
+
+def test_the_per_author_table_names_each_person_beside_the_address(tmp_path: Path) -> None:
+    """itsdangerous: the table read ``davidism@gmail.com | 85 | 31.7``; the people file names
+    each listed address's person (the name their commits carry most often)."""
+    from standard_coder.pipelines.sch_team import people_json
+
+    layout = SchLayout(tmp_path)
+    _write(tmp_path, [("2025-W01", "davidism@gmail.com", "api", 85, 31.7),
+                      ("2025-W01", "bot@example.com", "api", 2, 0.5)])  # fmt: skip
+    layout.team_output_people.write_text(
+        people_json({}, True, names={"davidism@gmail.com": "David <Lord>"})
+    )
+    html = render_team_output(SectionInput(tmp_path, None, None, {}))
+    authors = _table(html, "Per author")
+    assert authors[0][0] == "David &lt;Lord&gt; <span class='muted'>davidism@gmail.com</span>"
+    assert authors[1][0] == "bot@example.com"  # no name known: the address alone
+    repos = _table(html, "Per repository")
+    assert repos[0][0] == "api"

@@ -137,16 +137,22 @@ def stored_counts(ctx: StageContext, rep: Any) -> Any:
 
 
 def people_json(
-    joined: dict[str, str], by_name: bool, joined_by_mine: dict[str, str] | None = None
+    joined: dict[str, str],
+    by_name: bool,
+    joined_by_mine: dict[str, str] | None = None,
+    names: dict[str, str] | None = None,
 ) -> str:
     """``{"by_name": bool, "joined": {address: the address it is listed under},
-    "joined_by_mine": {...}}``: what a lead checks before trusting one row per person (two
-    people of one name would be one row). ``joined`` is team output's own join;
-    ``joined_by_mine`` the mine's (``[filters.authors] merge_by_name``), made before it."""
+    "joined_by_mine": {...}, "names": {address: name}}``: what a lead checks before trusting
+    one row per person (two people of one name would be one row). ``joined`` is team output's
+    own join; ``joined_by_mine`` the mine's (``[filters.authors] merge_by_name``), made before
+    it; ``names`` the name each listed address's commits carry most often (the report shows it
+    beside the address)."""
     doc = {
         "by_name": by_name,
         "joined": dict(sorted(joined.items())),
         "joined_by_mine": dict(sorted((joined_by_mine or {}).items())),
+        "names": dict(sorted((names or {}).items())),
     }
     return json.dumps(doc, indent=1) + "\n"
 
@@ -174,7 +180,11 @@ def run(ctx: StageContext) -> None:
     """
     from standard_coder.pipelines.sch_effort import load_effort_model
     from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_text
-    from standard_coder.sch.mining.store import iter_commits, name_joined_addresses
+    from standard_coder.sch.mining.store import (
+        author_names,
+        iter_commits,
+        name_joined_addresses,
+    )
     from standard_coder.sch.team_output import (
         csv_text,
         parquet_bytes,
@@ -215,7 +225,10 @@ def run(ctx: StageContext) -> None:
     for by in ("repo", "author"):
         plot(result.rows, by, out["plots"] / f"by_{by}.png")
     joined_by_mine = name_joined_addresses(db)
-    atomic_write_text(out["people"], people_json(result.joined, join_names, joined_by_mine))
+    listed = {str(r["author"]) for r in result.rows}
+    names = {a: n for a, n in author_names(db).items() if a in listed}
+    atomic_write_text(out["people"],
+                      people_json(result.joined, join_names, joined_by_mine, names))  # fmt: skip
     reapplied = reapplied_rows(iter_commits(db, with_files=True), result)
     atomic_write_text(out["reapplied"], reapplied_json(reapplied))
     if reapplied:

@@ -65,7 +65,9 @@ def read_people(path: Path) -> dict[str, Any] | None:
     try:
         joined = {str(k): str(v) for k, v in doc["joined"].items()}
         by_mine = {str(k): str(v) for k, v in doc.get("joined_by_mine", {}).items()}
-        return {"by_name": bool(doc["by_name"]), "joined": joined, "joined_by_mine": by_mine}
+        names = {str(k): str(v) for k, v in doc.get("names", {}).items()}  # since session 59
+        return {"by_name": bool(doc["by_name"]), "joined": joined, "joined_by_mine": by_mine,
+                "names": names}  # fmt: skip
     except (KeyError, TypeError, AttributeError):
         return None
 

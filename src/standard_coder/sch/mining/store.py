@@ -276,6 +276,21 @@ def name_joined_addresses(db_path: Path) -> dict[str, str]:
     return {address: author for address, author in joined.items() if address != author}
 
 
+def author_names(db_path: Path) -> dict[str, str]:
+    """Each stored author (``author_id``) -> the name their commits carry most often (through
+    ``.mailmap``; ties: the name that sorts first): how a person is shown beside the address."""
+    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
+        rows = con.execute(
+            "SELECT author_id, author_name, COUNT(*) FROM commits GROUP BY author_id, author_name"
+        ).fetchall()
+    best: dict[str, tuple[int, str]] = {}
+    for author, name, n in rows:
+        key = (-int(n), str(name))
+        if str(author) not in best or key < best[str(author)]:
+            best[str(author)] = key
+    return {author: name for author, (_, name) in best.items()}
+
+
 def unstored_counts(db_path: Path, repo: str) -> dict[str, int]:
     """Why ``repo``'s listed commits were not stored: ``skipped_commits`` per reason, and
     ``author_filtered`` (commits of excluded authors, never stored)."""
