@@ -97,6 +97,21 @@ SPRINT_CASES = [
     ("bad id", ["sprint_id"], "S 1", "$.sprint_id", "expected letters, digits, '.', '_' or '-'"),
     ("no effort source", ["tickets", 0, "story_points"], _DELETE, "$.tickets[0]", "story_points"),
     ("unknown field", ["tickets", 0, "points"], 3, "$.tickets[0].points", "unknown field"),
+    # a tracker export's "3" was read as the number quietly, though the schema says a number
+    (
+        "number as text",
+        ["tickets", 0, "story_points"],
+        "3",
+        "$.tickets[0].story_points",
+        'expected a number, not text (write it without quotes) (got "3")',
+    ),
+    (
+        "hours as text",
+        ["members", 0, "daily_capacity_hours"],
+        "6",
+        "$.members[0].daily_capacity_hours",
+        "expected a number, not text",
+    ),
 ]
 
 
@@ -117,6 +132,13 @@ def test_sprint_input_errors_name_file_and_field(
 HISTORY_CASES = [
     ("missing field", ["sprints", 0, "completed"], _DELETE, "$.sprints[0].completed", "missing"),
     ("wrong type", ["sprints", 0, "workdays"], "ten", "$.sprints[0].workdays", "integer"),
+    (
+        "integer as text",
+        ["sprints", 0, "workdays"],
+        "10",
+        "$.sprints[0].workdays",
+        'expected an integer, not text (write it without quotes) (got "10")',
+    ),
     (
         "end before start",
         ["sprints", 0, "end_date"],

@@ -59,6 +59,23 @@ class _Model(BaseModel):
     # Numbers are finite: JSON's non-standard Infinity/NaN (which Python's json reads) are errors.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """A number written as text (``"story_points": "3"``, as some tracker exports write
+        it) is refused by name, as the JSON schema says: it was read as the number quietly."""
+        if isinstance(v, str) and info.field_name is not None:
+            field = cls.model_fields[info.field_name]
+            kinds = set(getattr(field.annotation, "__args__", ()) or (field.annotation,))
+            if kinds & {int, float}:
+                what = "a number" if float in kinds else "an integer"
+                try:
+                    float(v)
+                except ValueError:
+                    raise ValueError(f"expected {what}, not text") from None
+                raise ValueError(f"expected {what}, not text (write it without quotes)")
+        return v
+
 
 class Member(_Model):
     """A team member and their availability."""
