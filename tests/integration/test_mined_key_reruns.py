@@ -67,6 +67,15 @@ def test_a_commit_touching_no_enabled_language_reruns_the_mine_alone(tmp_path: P
 
     commit(repo, {"README.md": "# notes\n", ".github/ci.yml": "on: push\n"}, "docs",
            ts=BASE_TS + 1200 * 9)  # fmt: skip
+    # before the mine has looked, status can say only that the learning stages may rerun
+    status = subprocess.run(
+        [sys.executable, "-m", "standard_coder", "status", "--config", str(tmp_path / "c.toml"),
+         "--stages", "mine,train_sch,team_output"],
+        capture_output=True, text=True, env=child_env(COLUMNS="200"), timeout=600,
+    )  # fmt: skip
+    rows = {ln.split()[0]: ln.split(None, 1)[1] for ln in status.stdout.splitlines() if ln}
+    assert rows["mine"].startswith("would run") and rows["train_sch"].startswith("may run")
+    assert rows["team_output"].endswith("upstream may run: train_sch"), rows
     again = _run(tmp_path)
     assert again == {"mine": ("stage_cache_miss", "input changed: git:repo"), **up_to_date}
     assert db.read_bytes() != before  # the database did change: the mine records the commit

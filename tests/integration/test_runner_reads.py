@@ -434,8 +434,15 @@ def test_a_stage_reading_through_a_key_reruns_only_when_the_key_changes(tmp_path
     assert calls == Counter(collect=2, count=1)
     assert reasons(sink, "stage_skipped") == {"collect": "up to date", "count": "up to date"}
     assert {p.stage: p.run for p in plan_pipeline(pipe)} == {"collect": False, "count": False}
-    # the rows change: the key does, and count reruns naming the file it reads
+    # the rows change: the key does, and count reruns naming the file it reads; before the
+    # run, status can only say it may (collect will run, and the key may stay as it is)
     (tmp_path / "data" / "rows.txt").write_text("a\nb\nc\n")
+    plans = {p.stage: (p.run, p.maybe, p.reason) for p in plan_pipeline(pipe)}
+    assert plans == {
+        "collect": (True, False, "input changed: data/rows.txt"),
+        "count": (True, True, "upstream will run: collect, read through a key (it reruns only "
+                              "if what it reads changes)"),
+    }  # fmt: skip
     _, sink = run(pipe)
     assert calls == Counter(collect=3, count=2)
     assert reasons(sink, "stage_cache_miss")["count"] == "input changed: out/rows.db"

@@ -38,6 +38,7 @@ class Reason(Enum):
     INPUT_CHANGED = "input_changed"
     FINGERPRINT_CHANGED = "fingerprint_changed"
     UPSTREAM_WILL_RUN = "upstream_will_run"
+    UPSTREAM_MAY_CHANGE = "upstream_may_change"
     ERROR = "error"
     UP_TO_DATE = "up_to_date"
     IN_RUN_CACHE = "in_run_cache"
@@ -59,6 +60,7 @@ _TEXT: dict[Reason, str] = {
     Reason.INPUT_CHANGED: "input changed: {}",
     Reason.FINGERPRINT_CHANGED: "fingerprint changed",
     Reason.UPSTREAM_WILL_RUN: "upstream will run: {}",
+    Reason.UPSTREAM_MAY_CHANGE: "{}",
     Reason.ERROR: "{}",
     Reason.UP_TO_DATE: "up to date",
     Reason.IN_RUN_CACHE: "would restore from cache {}",

@@ -95,6 +95,9 @@ class StagePlan:
     #: what it reads of an upstream stage left out of the selection is gone (a run refuses to
     #: start, exit 1: ``UpstreamMissing``), else None
     missing_upstream: str | None = None
+    #: it would run only if what it reads changes: every upstream stage that will run is read
+    #: through a key (``Stage.input_keys``) or may itself be skipped (``status``: ``may run``)
+    maybe: bool = False
 
 
 @dataclass
@@ -302,6 +305,7 @@ def plan_pipeline(
     session.open_cache()
     plans: list[StagePlan] = []
     will_run: set[str] = set()
+    may_run: set[str] = set()  # would run only if what they read changes
     try:
         for name in names:
             is_sel = name in selected
@@ -309,9 +313,10 @@ def plan_pipeline(
             if decision.skip or _upstream_input(session.views[name], decision):
                 upstream = [d for d in session.views[name].read_deps if d in will_run]
                 if upstream:
-                    decision = Decision(False, Reason.UPSTREAM_WILL_RUN, ", ".join(upstream))
+                    decision = _upstream_decision(session.views[name], upstream, may_run)
+            maybe = decision.code is Reason.UPSTREAM_MAY_CHANGE
             resumes = None
-            known = decision.code is not Reason.UPSTREAM_WILL_RUN  # its inputs are as now
+            known = decision.code not in (Reason.UPSTREAM_WILL_RUN, Reason.UPSTREAM_MAY_CHANGE)
             if not decision.skip and is_sel and not force and known:
                 fp = _fingerprint_now(session, name)
                 if fp is not None:
@@ -321,6 +326,8 @@ def plan_pipeline(
                         decision = Decision(False, Reason.UNFINISHED)
             if not decision.skip and is_sel:
                 will_run.add(name)
+                if maybe:
+                    may_run.add(name)
             missing = _missing_input(session, name) if is_sel else None
             gone = _upstream_missing(session, name, set(selected)) if is_sel else None
             package = _missing_package(session, name) if is_sel else None
@@ -337,11 +344,35 @@ def plan_pipeline(
                     package,
                     bad,
                     gone,
+                    maybe,
                 )
             )
     finally:
         session.cache.close()
     return plans
+
+
+def _upstream_decision(view: StageView, upstream: list[str], may_run: set[str]) -> Decision:
+    """``upstream will run: a, b``, or, when each of them is read through a key or may itself
+    be skipped, a reason saying the stage runs only if what it reads changes (a commit touching
+    no enabled language reruns the mine, not the training)."""
+    keyed = {Path(p) for p in view.stage.input_keys}
+    keyed |= {Path(k) for k in view.stage.input_keys.values()}
+
+    def keyed_only(dep: str) -> bool:
+        return bool(view.reads_from[dep]) and all(s.path in keyed for s in view.reads_from[dep])
+
+    through_key = [d for d in upstream if keyed_only(d)]
+    maybe = [d for d in upstream if d in may_run and d not in through_key]
+    if len(through_key) + len(maybe) < len(upstream):
+        return Decision(False, Reason.UPSTREAM_WILL_RUN, ", ".join(upstream))
+    said = []
+    if through_key:
+        said.append(f"upstream will run: {', '.join(through_key)}, read through a key (it "
+                    "reruns only if what it reads changes)")  # fmt: skip
+    if maybe:
+        said.append(f"upstream may run: {', '.join(maybe)}")
+    return Decision(False, Reason.UPSTREAM_MAY_CHANGE, "; ".join(said))
 
 
 def run_pipeline(

@@ -202,6 +202,7 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
                 "missing_package": next(iter(_package(p) or ()), None),
                 "bad_inputs": list(_bad(p)),
                 "missing_upstream": getattr(p, "missing_upstream", None),
+                "maybe": bool(getattr(p, "maybe", False)),
             }
             for p in plans
         ]
@@ -218,6 +219,8 @@ def print_plan(plans: Sequence[Any], as_json: bool, running: str | None = None) 
     width = max((len(p.stage) for p in plans), default=5)
     for p in plans:
         what = "would run" if p.run else "skip"
+        if p.run and getattr(p, "maybe", False):
+            what = "may run"
         if p.run and not p.selected:
             what = "stale"
         reason = p.reason
