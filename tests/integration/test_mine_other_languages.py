@@ -312,6 +312,18 @@ def test_detect_leaves_documentation_and_example_folders_out_of_which_languages_
     # the same files with the language's own code elsewhere in the tree: counted as before
     commit(app, {f"Tools/t{i}.js": "t\n" for i in range(2)}, "tools", ts=BASE_TS + 600)
     assert load_sch_config(cfg_path).filters.languages.enabled == ["swift", "javascript"]
+    # a Go project with a Sphinx docs/conf.py: Python there does not stop detection acting;
+    # a package named doc deeper down is code (Go's own go/doc)
+    tool = init(tmp_path / "tool")
+    files = {f"cmd/m{i}.go": "package main\n" for i in range(15)}
+    commit(tool, {**files, "docs/conf.py": "x = 1\n", "src/go/doc/d.go": "package doc\n"}, "go",
+           ts=BASE_TS)  # fmt: skip
+    cfg_path.write_text(f'[repos]\ninclude_paths = ["{tool}"]\n')
+    assert load_sch_config(cfg_path).filters.languages.enabled == ["go"]
+    from standard_coder.pipelines.sch_languages import ASIDE
+
+    assert not [p for p in ("src/go/doc/d.go", "pkg/doc_parser/p.go", "sample_rate/x.py",
+                            "demo_server/app.go") if ASIDE.search(p)]  # fmt: skip
     # a project of examples alone: what they hold is what it holds
     demos = init(tmp_path / "demos")
     commit(demos, {f"examples/e{i}.go": "package main\n" for i in range(3)}, "go", ts=BASE_TS)

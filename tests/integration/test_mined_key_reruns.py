@@ -36,14 +36,14 @@ def _history(root: Path, n: int) -> Path:
     return repo
 
 
-def _run(root: Path) -> dict[str, tuple[str, str]]:
-    """``pipeline --to team_output``; each stage's event and reason in that run."""
+def _run(root: Path, *args: str, code: int = 0) -> dict[str, tuple[str, str]]:
+    """``pipeline --to team_output`` (or ``args``); each stage's event and reason in that run."""
     proc = subprocess.run(
         [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(root / "c.toml"),
-         "--to", "team_output"],
+         *(args or ("--to", "team_output"))],
         capture_output=True, text=True, env=child_env(COLUMNS="120"), timeout=600,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == code, proc.stderr[-2000:]
     lines = (root / "out" / "logs" / "events.jsonl").read_text().splitlines()
     evs: list[dict[str, Any]] = [json.loads(line) for line in lines]
     run = [e for e in evs if e["run_id"] == evs[-1]["run_id"]]
@@ -89,3 +89,26 @@ def test_a_commit_touching_no_enabled_language_reruns_the_mine_alone(tmp_path: P
     code = _run(tmp_path)
     assert code["train_sch"] == ("stage_cache_miss", "input changed: out/raw/mined_commits.sqlite")
     assert json.loads(key.read_text())["sha256"] != said["sha256"]
+
+
+def test_a_mine_that_fails_after_storing_rows_leaves_a_key_of_what_it_stored(
+    tmp_path: Path,
+) -> None:
+    """A configured path that is gone fails the mine after the other repositories are stored:
+    the key said the old rows while the database held new ones, and ``train_sch`` run alone was
+    skipped as up to date on them."""
+    from standard_coder.sch.mining.content_key import content_key
+
+    repo = _history(tmp_path, 8)
+    _run(tmp_path)
+    commit(repo, {"pkg/m9.py": py_lines(12, "new")}, "code", ts=BASE_TS + 1200 * 11)
+    (tmp_path / "c.toml").write_text(
+        (tmp_path / "c.toml").read_text().replace('["repo"]', '["repo", "gone"]')
+    )
+    failed = _run(tmp_path, code=2)
+    assert failed["mine"][0] == "stage_cache_miss"
+    key = tmp_path / "out" / "raw" / "mined_commits.key.json"
+    db = tmp_path / "out" / "raw" / "mined_commits.sqlite"
+    assert json.loads(key.read_text())["sha256"] == content_key(db)  # what it holds now
+    alone = _run(tmp_path, "--stages", "train_sch")
+    assert alone["train_sch"] == ("stage_cache_miss", "input changed: out/raw/mined_commits.sqlite")

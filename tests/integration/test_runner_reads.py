@@ -447,6 +447,14 @@ def test_a_stage_reading_through_a_key_reruns_only_when_the_key_changes(tmp_path
     assert calls == Counter(collect=3, count=2)
     assert reasons(sink, "stage_cache_miss")["count"] == "input changed: out/rows.db"
     assert (tmp_path / "out" / "n.txt").read_text() == "3\n"
+    # the key deleted by hand: collect makes it again, and count may rerun (it said "PATH:
+    # declared path does not exist"; an upstream output deleted by hand is said the same way)
+    (tmp_path / "out" / "rows.key").unlink()
+    plans = {p.stage: (p.run, p.maybe, p.reason) for p in plan_pipeline(pipe)}
+    assert plans["collect"] == (True, False, "outputs missing: out/rows.key")
+    assert plans["count"][:2] == (True, True), plans
+    _, sink = run(pipe)
+    assert calls == Counter(collect=4, count=2)  # the same rows: the same key, count skipped
 
 
 def test_an_input_key_that_is_no_input_or_no_dep_output_is_refused(tmp_path: Path) -> None:
@@ -457,8 +465,18 @@ def test_an_input_key_that_is_no_input_or_no_dep_output_is_refused(tmp_path: Pat
         run(keyed_pipeline(tmp_path, calls, {out / "rows.db": stray}))
     assert str(err.value) == (
         f"stage 'count': input_keys gives {out / 'rows.db'} the key {stray}, which is no other "
-        "output of a dep it reads: the stage that writes the input writes its key"
+        "output of the dep it reads that writes the input: the stage that writes the input "
+        "writes its key"
     )
+    # a file of the user's with a key an upstream stage writes: the key cannot stand for it
+    mine = tmp_path / "data" / "rows.txt"
+    pipe = keyed_pipeline(tmp_path, calls, {out / "rows.db": out / "rows.key"})
+    count = pipe.stages[1]
+    stray_reader = Pipeline(name="keyed", base_dir=pipe.base_dir, stages=[pipe.stages[0], Stage(
+        name="count", run=count.run, deps=("collect",), named_inputs={"db": mine},
+        input_keys={mine: out / "rows.key"}, outputs=count.outputs)])  # fmt: skip
+    with pytest.raises(PipelineDefinitionError, match="which is no other output of the dep"):
+        run(stray_reader)
     with pytest.raises(PipelineDefinitionError) as err:
         run(keyed_pipeline(tmp_path, calls, {out / "other.db": out / "rows.key"}))
     assert str(err.value) == (

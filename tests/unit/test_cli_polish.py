@@ -651,11 +651,21 @@ def test_the_report_says_in_words_why_auto_chose_its_model(tmp_path: Path) -> No
         "shift_w0 chosen: it fitted the 68 validation changes best (NLL 0.985; mdn 1.059; "
         "the rule is nll)."
     )
-    ms["rule"] = "both"
+    ms |= {"rule": "both", "nll_slack": 0.05}
     assert selection_words(ms) == (
         "shift_w0 chosen: mdn ranked the 68 validation changes better (Spearman 0.400 against "
-        "-0.044) but fitted them worse (NLL 1.059 against 0.985) by more than the rule both "
-        "allows."
+        "-0.044) but fitted them more than the 0.05 NLL the rule both allows above the best "
+        "fit (mdn 1.059, shift_w0 0.985)."
+    )
+    # three candidates: the one dropped is measured against the best fit, not the one chosen
+    ms["validation"] |= {"a": {"nll": 1.0, "spearman": 0.0}, "b": {"nll": 1.045, "spearman": 0.1},
+                         "c": {"nll": 1.055, "spearman": 0.5}}  # fmt: skip
+    del ms["validation"]["mdn"], ms["validation"]["shift_w0"]
+    ms["chosen"] = "b"
+    assert selection_words(ms) == (
+        "b chosen: c ranked the 68 validation changes better (Spearman 0.500 against 0.100) but "
+        "fitted them more than the 0.05 NLL the rule both allows above the best fit (c 1.055, "
+        "a 1.000)."
     )
 
 

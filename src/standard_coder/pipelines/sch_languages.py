@@ -35,14 +35,18 @@ with at least this share of them (a few build scripts beside the code are not it
 
 
 ASIDE = re.compile(
-    r"(?:^|/)(?:docs?|documentation|examples?|samples?|demos?)(?:[-_][^/]*)?/", re.IGNORECASE
+    r"^(?:docs?|documentation)/"  # the project's documentation, at the top
+    r"|^examples?[-_][^/]*/"  # example_flutter_app/, at the top
+    r"|(?:^|/)(?:documentation|examples?|samples?|demos?)/",  # plugins/x/example/, anywhere
+    re.IGNORECASE,
 )
-"""Documentation and example folders (after GitHub linguist's documentation rules, at any
-depth: ``docs/``, ``example_flutter_app/``, ``plugins/x/example/``): their files do not make a
-language counted beside the project's (Alamofire's generated documentation's JavaScript, 10 of
-its 108 files; dio's example apps' C and C++ runners, 32 of 188). They still count towards
-whether detection acts at all, and where a repository has no file of a known language outside
-them, its files inside them are what it holds."""
+"""Documentation and example folders (after GitHub linguist's documentation rules: ``docs/``
+at the top, not a package named ``doc`` deeper down; example folders at any depth): their
+files do not make a language counted beside the project's (Alamofire's generated
+documentation's JavaScript, 10 of its 108 files; dio's example apps' C and C++ runners, 32 of
+188), nor a project's language for whether detection acts (a Go project's Sphinx
+``docs/conf.py``). Where a repository has no file of a known language outside them, its files
+inside them are what it holds."""
 
 
 def load_sch_config(path: Path, overrides: list[str] | None = None) -> FlagshipConfig:
@@ -113,13 +117,13 @@ def _languages_found(cfg: FlagshipConfig, langs: LanguageFilter) -> tuple[dict[s
             continue
         paths = paths_at_head(repo)
         counts = count_languages(paths, langs.extensions, langs.exclude_paths)
-        ours = sum(counts.get(lang, 0) for lang in langs.enabled)
-        if counts and ours >= MIN_SHARE * sum(counts.values()):
-            return {}, False
         main = [p for p in paths if not ASIDE.search(p)]
         outside = count_languages(main, langs.extensions, langs.exclude_paths)
         if outside and outside != counts:
             counts, aside = outside, True
+        ours = sum(counts.get(lang, 0) for lang in langs.enabled)
+        if counts and ours >= MIN_SHARE * sum(counts.values()):
+            return {}, False
         for lang, n in counts.items():
             totals[lang] = totals.get(lang, 0) + n
     return dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))), aside

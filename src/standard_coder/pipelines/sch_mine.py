@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,23 +142,32 @@ def run(ctx: StageContext) -> None:
         else:
             ctx.emit(name, **fields)
 
-    summary = mine(
-        repos,
-        db,
-        opts,
-        map_fn=(
-            (lambda fn, items: ctx.map(fn, items, desc="mining chunks"))
-            if ctx.workers > 1 or getattr(ctx, "executor", None)  # a Dask cluster: always
-            else None
-        ),
-        should_stop=ctx.should_stop,
-        on_event=on_event,
-        on_progress=on_progress,
-    )
+    # the last key moves aside while the database changes: a mine killed half-way leaves none,
+    # so no reader takes the new rows for the old ones (the next run mines and writes it)
+    key = ctx.outputs["db_key"]
+    previous = _move_key_aside(key)
+    try:
+        summary = mine(
+            repos,
+            db,
+            opts,
+            map_fn=(
+                (lambda fn, items: ctx.map(fn, items, desc="mining chunks"))
+                if ctx.workers > 1 or getattr(ctx, "executor", None)  # a Dask cluster: always
+                else None
+            ),
+            should_stop=ctx.should_stop,
+            on_event=on_event,
+            on_progress=on_progress,
+        )
+    except BaseException:  # a repository failed after the others were stored: say what is there
+        with suppress(Exception):  # the failure is what is said, not this
+            _write_content_key(db, key, previous)
+        raise
     found = _set_aside_if_corrupt(ctx, db, "rerun to mine it again")
     if found is not None:  # never record a corrupt file as the stage's output
         raise CorruptDatabaseError(db, found, hint="it was set aside; rerun to mine it again")
-    _write_content_key(db, ctx.outputs["db_key"])
+    _write_content_key(db, key, previous)
     shared = _say_shared_histories(ctx, db) if not summary.interrupted else 0
     ctx.set_summary(
         **summary.totals(), future_dated=_report_future_dated(ctx, db), shared_commits=shared
@@ -165,17 +175,30 @@ def run(ctx: StageContext) -> None:
     _say_what_was_left_out(ctx, db, summary)
 
 
-def _write_content_key(db: Path, key: Path) -> None:
+def _move_key_aside(key: Path) -> Path:
+    """Move ``key`` to ``<key>.previous`` (kept there when a killed mine left it) and return
+    that path."""
+    previous = key.with_name(key.name + ".previous")
+    if key.is_file():
+        os.replace(key, previous)
+    return previous
+
+
+def _write_content_key(db: Path, key: Path, previous: Path) -> None:
     """``key``: the digest of what the learning stages read of ``db`` (they read it through
-    the key: ``Stage.input_keys``), written atomically; left as it is when it says the same
-    (so they show ``up to date``, not ``mtime changed, content same``)."""
+    the key: ``Stage.input_keys``), written atomically; the ``previous`` key's file put back
+    when it says the same (its time kept, so they show ``up to date``, not ``mtime changed,
+    content same``)."""
     from standard_coder.runner.atomic import atomic_write_json
     from standard_coder.runner.jsonfile import read_json_object_or_none
     from standard_coder.sch.mining.content_key import KEY_VERSION, content_key
 
     doc = {"version": KEY_VERSION, "sha256": content_key(db), "of": db.name}
-    if read_json_object_or_none(key) != doc:
-        atomic_write_json(key, doc)
+    if read_json_object_or_none(previous) == doc:
+        os.replace(previous, key)
+        return
+    atomic_write_json(key, doc)
+    previous.unlink(missing_ok=True)
 
 
 def _say_shared_histories(ctx: StageContext, db: Path) -> int:

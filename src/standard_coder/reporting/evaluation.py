@@ -250,10 +250,14 @@ def selection_words(ms: Any) -> str | None:
     if top == chosen:
         others = "; ".join(f"{k} {r:.3f}" for k, r in rho.items() if k != chosen)
         return f"{chosen} chosen: it ranked {on} best (Spearman {rho[chosen]:.3f}; {others})."
-    if rule == "both" and top in nll and chosen in nll:
+    if rule == "both" and top in nll and nll:
+        best = min(nll, key=lambda k: nll[k])
+        slack = num(ms.get("nll_slack"))
+        allows = f"{slack:g} " if slack is not None else ""
         return (f"{chosen} chosen: {top} ranked {on} better (Spearman {rho[top]:.3f} against "
-                f"{rho[chosen]:.3f}) but fitted them worse (NLL {nll[top]:.3f} against "
-                f"{nll[chosen]:.3f}) by more than the rule both allows.")  # fmt: skip
+                f"{rho[chosen]:.3f}) but fitted them more than the {allows}NLL the rule both "
+                f"allows above the best fit ({top} {nll[top]:.3f}, {best} "
+                f"{nll[best]:.3f}).")  # fmt: skip
     said = (f"{chosen} kept: {top} ranked {on} better (Spearman {rho[top]:.3f} against "
             f"{rho[chosen]:.3f})")  # fmt: skip
     margin, se = num(ms.get("margin_spearman")), num(ms.get("margin_se"))

@@ -155,9 +155,11 @@ def _check_reads(stage: Stage, seen: Mapping[str, Stage]) -> None:
 
 
 def _check_keys(stage: Stage, seen: Mapping[str, Stage]) -> None:
-    """Every ``input_keys`` input is an input of ``stage`` and its key an output of a dep that
-    ``stage`` reads."""
-    read = [p for paths in upstream_reads(stage, seen).values() for p in paths]
+    """Every ``input_keys`` input is an input of ``stage`` and its key another output of the
+    dep (one ``stage`` reads) that writes the input: a key of one stage cannot stand for what
+    another stage, or the user, writes."""
+    reads = upstream_reads(stage, seen)
+    read = [p for paths in reads.values() for p in paths]
     inputs = {Path(p) for p in (*stage.inputs, *read)}
     for path, key in stage.input_keys.items():
         if Path(path) not in inputs:
@@ -165,10 +167,13 @@ def _check_keys(stage: Stage, seen: Mapping[str, Stage]) -> None:
                 f"stage {stage.name!r}: input_keys names {path}, which is none of its inputs "
                 "(named_inputs, or an output of a dep it reads)"
             )
-        if Path(key) not in read or Path(key) == Path(path):
+        writers = [dep for dep, paths in reads.items() if Path(key) in paths]
+        made = writers and _holder(Path(path), seen[writers[0]].outputs) is not None
+        if not made or Path(key) == Path(path):
             raise PipelineDefinitionError(
                 f"stage {stage.name!r}: input_keys gives {path} the key {key}, which is no "
-                "other output of a dep it reads: the stage that writes the input writes its key"
+                "other output of the dep it reads that writes the input: the stage that writes "
+                "the input writes its key"
             )
 
 

@@ -310,7 +310,11 @@ def plan_pipeline(
         for name in names:
             is_sel = name in selected
             decision = _decide(session, name, force and is_sel)
-            if decision.skip or _upstream_input(session.views[name], decision):
+            if (
+                decision.skip
+                or _upstream_input(session.views[name], decision)
+                or _remade(session.views[name], decision, will_run)
+            ):
                 upstream = [d for d in session.views[name].read_deps if d in will_run]
                 if upstream:
                     decision = _upstream_decision(session.views[name], upstream, may_run)
@@ -350,6 +354,16 @@ def plan_pipeline(
     finally:
         session.cache.close()
     return plans
+
+
+def _remade(view: StageView, decision: Decision, will_run: set[str]) -> bool:
+    """The stage could not be assessed because an output of an upstream stage that will run
+    is gone (deleted by hand): that stage makes it again, which is the reason to give, not
+    ``PATH: declared path does not exist``."""
+    if decision.code is not Reason.ERROR:
+        return False
+    return any(not spec.path.exists() for dep in view.read_deps if dep in will_run
+               for spec in view.reads_from[dep])  # fmt: skip
 
 
 def _upstream_decision(view: StageView, upstream: list[str], may_run: set[str]) -> Decision:

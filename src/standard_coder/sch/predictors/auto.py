@@ -194,5 +194,6 @@ def fit_auto(
                         "n_validation": int((w > 0).sum()), "validation": scores,
                         **({"margin_se": margin,  # and what it comes to in Spearman
                             "margin_spearman": round(margin * spearman_se(n_eff), 4)}
-                           if rule == "spearman_se" else {})}  # fmt: skip
+                           if rule == "spearman_se" else {}),
+                        **({"nll_slack": NLL_SLACK} if rule == "both" else {})}  # fmt: skip
     return model
