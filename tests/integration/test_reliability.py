@@ -281,11 +281,14 @@ def test_read_only_base_folder_exits_2_and_report_says_so(
 def test_a_stage_writing_to_a_read_only_folder_exits_2_naming_it(tmp_path: Path) -> None:
     """A stage output on a read-only mount (the state folder writable) failed with exit 1 and
     asked for a writable [outputs] base_dir; it exits 2 (an unusable folder, as the state
-    folder's) and names the output's path and what to do."""
+    folder's) and names the output's folder and what to do, before the stage's work (a vision
+    training of minutes failed when it put its report in place, leaving a new model beside the
+    old model's records), and ``status`` says so (it said ``would run``, exit 0)."""
     (tmp_path / "steps.py").write_text(
         "from pathlib import Path\n"
         "from standard_coder.runner.stage import Pipeline, Stage\n"
         "def write(ctx):\n"
+        "    (Path(ctx.base_dir) / 'worked').write_text('the stage ran')\n"
         "    Path(ctx.outputs['data']).write_text('x')\n"
         "def build(config, overrides):\n"
         "    root = Path(config).parent\n"
@@ -296,15 +299,23 @@ def test_a_stage_writing_to_a_read_only_folder_exits_2_naming_it(tmp_path: Path)
     cfg.write_text('[pipeline]\nentry = "steps.py:build"\n')
     (tmp_path / "src").mkdir()
     with _read_only(tmp_path / "src", tmp_path / "ro"):
+        status = subprocess.run(
+            [sys.executable, "-m", "standard_coder", "status", "--config", str(cfg)],
+            capture_output=True, text=True, env=_env(), timeout=300,
+        )  # fmt: skip
         proc = subprocess.run(
             [sys.executable, "-m", "standard_coder", "pipeline", "--config", str(cfg)],
             capture_output=True, text=True, env=_env(), timeout=300,
         )  # fmt: skip
+    assert status.returncode == 2, status.stderr
+    _one_clean_line(status.stderr, f"{tmp_path / 'ro'}: read-only file system",
+                    "pipeline would fail stage 'make' before it runs")  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     said = " ".join(proc.stderr.split())
-    assert f"{tmp_path / 'ro' / 'd.txt'}: read-only file system (a stage writes there" in said
+    assert f"{tmp_path / 'ro'}: read-only file system (a stage writes there" in said
     assert "base_dir" not in said
+    assert not (tmp_path / "state" / "worked").exists()  # refused before its work
 
 
 def test_status_of_up_to_date_results_on_a_read_only_mount_is_0(tmp_path: Path) -> None:

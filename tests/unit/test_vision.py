@@ -69,6 +69,21 @@ def test_flowers102_reader_names_what_is_missing(tmp_path: Path) -> None:
         read_flowers102(tmp_path / "imagelabels.mat")  # a file given as the folder
 
 
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_flowers102_reader_names_a_damaged_mat_file(tmp_path: Path, damage: str) -> None:
+    """A garbage ``imagelabels.mat`` failed as ``MatReadError: Mat file appears to be
+    truncated``, a cut ``setid.mat`` as ``IndexError: index out of range``, exit 1, neither
+    naming the file."""
+    fabricate_flowers(tmp_path)
+    name = "imagelabels.mat" if damage == "garbage" else "setid.mat"
+    path = tmp_path / name
+    path.write_bytes(b"not a mat file\n" if damage == "garbage" else path.read_bytes()[:100])
+    with pytest.raises(DatasetError) as err:
+        read_flowers102(tmp_path)
+    assert str(err.value).startswith(f"{path}: not a readable .mat file (")
+    assert str(err.value).endswith("; fetch it again")
+
+
 def test_flowers102_reader_leaves_out_an_unreadable_image_and_fails_past_a_tenth(
     tmp_path: Path,
 ) -> None:

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -370,7 +368,7 @@ def _run_loaded(
         code = print_plan(
             chosen, as_json=log_format == "json", running=lock_holder(Path(pipe.base_dir))
         )
-        return code or _unwritable_refusal(chosen, Path(pipe.base_dir))
+        return code or _unwritable_refusal(chosen, pipe)
     sink = StreamJsonSink() if log_format == "json" else ConsoleSink()
     result = run_pipeline(
         pipe,
@@ -434,29 +432,39 @@ def _status(
         if stages or from_stage or to_stage:  # a selection: its stages, as --dry-run shows
             plans = [p for p in plans if p.selected]
         code = print_plan(plans, as_json, running=lock_holder(Path(pipe.base_dir)))
-        return code or _unwritable_refusal(plans, Path(pipe.base_dir))
+        return code or _unwritable_refusal(plans, pipe)
     finally:
         top.removeHandler(handler)
         top.setLevel(level)  # as it was: status may be called as a library
 
 
-def _unwritable_refusal(plans: Sequence[Any], base_dir: Path) -> int:
+def _unwritable_refusal(plans: Sequence[Any], pipe: Any) -> int:
     """2, with one line, when a selected stage would run and the output folder (or the nearest
-    folder above it that exists) cannot be written: ``pipeline`` would fail at its first write.
+    folder above it that exists), or a folder that stage writes its outputs into, cannot be
+    written: ``pipeline`` would fail at its first write, or fail that stage before it runs.
     0 otherwise: reading up-to-date results on a read-only mount is what ``status`` is for."""
-    if not any(p.run and p.selected for p in plans):
-        return 0
-    folder = base_dir.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if os.access(folder, os.W_OK):  # False on a read-only mount, for root too
-        return 0
-    from standard_coder.runner.fserrors import describe
+    from standard_coder.runner.fserrors import (
+        STAGE_READ_ONLY_HINT,
+        describe,
+        unwritable_folder,
+    )
 
-    read_only = os.statvfs(folder).f_flag & os.ST_RDONLY
-    cause = OSError(errno.EROFS if read_only else errno.EACCES, "not writable", str(folder))
-    sys.stderr.write(f"error: {describe(cause)}: pipeline would fail at its first write\n")
-    return 2
+    running = [p.stage for p in plans if p.run and p.selected]
+    if not running:
+        return 0
+    blocked = unwritable_folder([Path(pipe.base_dir) / "logs"])
+    if blocked is not None:
+        sys.stderr.write(f"error: {describe(blocked)}: pipeline would fail at its first write\n")
+        return 2
+    by_name = {s.name: s for s in pipe.stages}
+    for name in running:
+        blocked = unwritable_folder(by_name[name].outputs) if name in by_name else None
+        if blocked is not None:
+            said = describe(blocked, read_only_hint=STAGE_READ_ONLY_HINT)
+            sys.stderr.write(f"error: {said}: pipeline would fail stage '{name}' before it "
+                             "runs\n")  # fmt: skip
+            return 2
+    return 0
 
 
 def status_command(**kwargs: Any) -> int:

@@ -20,7 +20,13 @@ from standard_coder.runner.decision import Decision, Reason, Scan, scan
 from standard_coder.runner.engine_context import RunContext
 from standard_coder.runner.errors import OutputMissing, RunInterrupted, RunnerError
 from standard_coder.runner.fingerprint import fingerprint as make_fingerprint
-from standard_coder.runner.fserrors import UNWRITABLE_ERRNOS, failure_message
+from standard_coder.runner.fserrors import (
+    STAGE_READ_ONLY_HINT,
+    UNWRITABLE_ERRNOS,
+    describe,
+    failure_message,
+    unwritable_folder,
+)
 from standard_coder.runner.outcome import StageOutcome
 from standard_coder.runner.partial import (
     MARKER,
@@ -235,6 +241,11 @@ def run_stage(
     decision = unfinished(session, name, fp, decision, force, walk)
     session.emit("stage_cache_miss", name, decision.reason, code=decision.code.value)
     log.info("stage %s: running (%s)", name, decision.reason)
+    blocked = unwritable_folder(o.path for o in view.outputs)
+    if blocked is not None:  # said now, not after the stage's work, with the exit code of one
+        said = describe(blocked, read_only_hint=STAGE_READ_ONLY_HINT)
+        session.emit("stage_failed", name, said)
+        return StageOutcome("failed", said, 2, cache_hit=False)
     if not force and session.pipeline.run_cache is not None:
         restored = _restore(session, name, in_scan, fp, device, check_s)
         if restored is not None:

@@ -113,8 +113,10 @@ def _loadmat(path: Path) -> dict[str, Any]:
         raise DatasetError(f"{path}: missing (expected the Flowers-102 layout)")
     try:
         return dict(loadmat(str(path)))
-    except (ValueError, OSError, TypeError) as exc:
-        raise DatasetError(f"{path}: not a readable .mat file ({exc})") from None
+    except Exception as exc:  # scipy's reader raises many types for a damaged file
+        raise DatasetError(
+            f"{path}: not a readable .mat file ({exc or type(exc).__name__}); fetch it again"
+        ) from None
 
 
 def _mat_vector(mat: dict[str, Any], key: str, path: Path) -> np.ndarray:
