@@ -170,10 +170,16 @@ def test_demucs_unittest_model_offline(tmp_path: Path) -> None:
 
     config = _demucs_config(tmp_path, seconds=2, rate=16000)
     mix, rate = sf.read(tmp_path / "mix.wav")
-    cli("pipeline", "--config", str(config))
+    said = " ".join(cli("pipeline", "--config", str(config)).stderr.split())
     base = tmp_path / "sc-output"
     info = json.loads((base / "audio" / "separated" / "separation.json").read_text())
     assert info["backend"] == "demucs" and info["model"] == "demucs_unittest"
+    # the default model is untrained: the run, its JSON and its report say so (they did not)
+    assert info["untrained"] is True
+    assert "demucs_unittest, Demucs's built-in untrained model" in said
+    assert "(demucs_unittest) on cpu (untrained: the stems are not a separation)" in said
+    report = (base / "reports" / "index.html").read_text()
+    assert "(untrained: the stems are not a separation)" in report
     assert info["device"] == "cpu" and "vocals" in info["sources"]
     vocals, vr = sf.read(base / "audio" / "separated" / "vocals.wav")
     rest, _ = sf.read(base / "audio" / "separated" / "no_vocals.wav")

@@ -174,8 +174,9 @@ def print_summary(base_dir: Path) -> None:
     sep = read_json_object_or_none(layout.separation_info) or {}
     cov = read_json_object_or_none(layout.coverage) or {}
     if sep:
-        print(f"Separation: {sep.get('backend')} ({sep.get('model')}) on {sep.get('device')}",
-              file=sys.stderr)  # fmt: skip
+        untrained = " (untrained: the stems are not a separation)" if sep.get("untrained") else ""
+        print(f"Separation: {sep.get('backend')} ({sep.get('model')}) on {sep.get('device')}"
+              f"{untrained}", file=sys.stderr)  # fmt: skip
     if cov:
         print(f"Glossary: {_coverage(cov)}", file=sys.stderr)
     print(f"Subtitles: {layout.srt} and {layout.vtt.name}", file=sys.stderr)
@@ -200,7 +201,8 @@ def _section(given: SectionInput) -> str:
         srt = ""
     return (
         f"<p>Separation: {html.escape(str(sep.get('backend')))} "
-        f"({html.escape(str(sep.get('model')))}) on {html.escape(str(sep.get('device')))}. "
+        f"({html.escape(str(sep.get('model')))}) on {html.escape(str(sep.get('device')))}"
+        f"{' (untrained: the stems are not a separation)' if sep.get('untrained') else ''}. "
         f"Glossary: {html.escape(_coverage(cov))}.</p>"
         f"<table><tr><th>heard</th><th>written</th><th>times</th></tr>{rows}</table>"
         f"<pre>{html.escape(srt)}</pre>"

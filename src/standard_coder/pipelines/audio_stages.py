@@ -54,6 +54,16 @@ def demux(ctx: StageContext) -> None:
     ctx.set_summary(seconds=round(info.duration, 3), backend=info.backend, device=ctx.device)
 
 
+UNTRAINED_MODEL = "demucs_unittest"
+UNTRAINED_SAID = (
+    "separated with demucs_unittest, Demucs's built-in untrained model (no weights are ever "
+    "downloaded): the stems show the pipeline runs, they are not a separation; give "
+    "[source_separation] model and model_repo (a local Demucs repo) for a trained model, or "
+    'backend = "dsp" for the mid/side estimate'
+)
+"""What the run, its summary and its report say of the default model (docs/audio.md)."""
+
+
 def source_separation(ctx: StageContext) -> None:
     """Vocals and accompaniment of the clip (Demucs, or the mid/side DSP estimate).
 
@@ -94,6 +104,9 @@ def source_separation(ctx: StageContext) -> None:
                          resumed[0], info.windows)  # fmt: skip
         record.update(model=info.model, model_samplerate=info.samplerate, sources=info.sources,
                       window_s=info.window_s, windows=info.windows)  # fmt: skip
+        if info.model == UNTRAINED_MODEL:  # the default: the stems are no separation
+            record["untrained"] = True
+            warn(ctx, UNTRAINED_SAID)
     else:
         vocals, rest = separate_dsp(data, rate)
         record.update(model="mid/side + voice band-pass")
