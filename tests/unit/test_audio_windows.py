@@ -113,3 +113,18 @@ def test_saved_windows_of_another_plan_or_torn_are_not_used(tmp_path: Path) -> N
     assert not any(saved)
     store = WindowStore(work, plan_windows(10, 44100, 0.5))  # and another length: emptied
     assert store.done() == 0 and not work.exists()
+    assert store.discarded == "3 saved windows, made under another plan"
+
+
+def test_windows_whose_plan_is_unreadable_are_said_to_be_left_out(tmp_path: Path) -> None:
+    """A damaged ``plan.json``: the run announced a resume ("3/11 items done"), separated all
+    11 windows again, and said nothing of why."""
+    from standard_coder.audio.separation import separate_demucs
+
+    data = clip(1.0)
+    work = tmp_path / "windows"
+    _, _, first = separate_demucs(data, RATE, window_s=0.5, work_dir=work)
+    assert first.discarded == ""
+    (work / WindowStore.PLAN).write_text("{bad")
+    _, _, info = separate_demucs(data, RATE, window_s=0.5, work_dir=work)
+    assert info.discarded == "3 saved windows, their plan.json unreadable"

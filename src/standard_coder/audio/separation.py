@@ -56,6 +56,8 @@ class DemucsInfo:
     window_s: float = 0.0
     """The window used: ``window_s`` capped at the model's segment."""
     windows: int = 0
+    discarded: str = ""
+    """Why an interrupted run's saved windows were not used ("" when none were left out)."""
 
 
 def demucs_available() -> bool:
@@ -279,5 +281,6 @@ def separate_demucs(
         back = np.pad(back, ((0, n - back.shape[0]), (0, 0)))
     vocals_out = np.ascontiguousarray(back[:n], dtype=np.float32)
     info = DemucsInfo(model, int(net.samplerate), int(net.audio_channels), list(net.sources),
-                      window_s=segment, windows=len(offsets))  # fmt: skip
+                      window_s=segment, windows=len(offsets),
+                      discarded=store.discarded)  # fmt: skip
     return vocals_out, (data - vocals_out).astype(np.float32), info

@@ -103,6 +103,16 @@ def overlap_add(
     return out / sum_weight
 
 
+def _plan_words(found: str | None) -> str:
+    """Why saved windows beside the plan text ``found`` cannot be used."""
+    if found is not None:
+        try:
+            json.loads(found)
+        except ValueError:
+            found = None
+    return "made under another plan" if found is not None else "their plan.json unreadable"
+
+
 class WindowStore:
     """Finished windows in ``folder``: ``window-00003.npy`` (float32, ``allow_pickle=False``),
     each written to a temporary name and renamed, beside ``plan.json`` (written with the first
@@ -119,6 +129,8 @@ class WindowStore:
         self.plan = plan
         self._plan_text = json.dumps(plan.to_json(), sort_keys=True)
         self._planned = False
+        self.discarded = ""
+        """Why saved windows found in ``folder`` were not used ("" when none were there)."""
         if folder is None or not folder.exists():
             return
         for stray in folder.glob(".window-*.tmp"):  # a write cut short by a kill
@@ -130,6 +142,9 @@ class WindowStore:
         if found == self._plan_text:
             self._planned = True
         else:  # another plan's windows (or windows without a plan): never mixed in
+            n = self.done()
+            if n:
+                self.discarded = f"{n} saved window{'s' if n != 1 else ''}, {_plan_words(found)}"
             self.clear()
 
     def _path(self, index: int) -> Path:

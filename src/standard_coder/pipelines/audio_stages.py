@@ -102,6 +102,9 @@ def source_separation(ctx: StageContext) -> None:
         if resumed[0]:
             ctx.log.info("%d of %d windows taken from the interrupted run's partial work",
                          resumed[0], info.windows)  # fmt: skip
+        if info.discarded:  # the resume the run announced did not happen: say why
+            warn(ctx, f"the interrupted run's partial work was not used ({info.discarded} in "
+                      f"{work}): every window was separated again")  # fmt: skip
         record.update(model=info.model, model_samplerate=info.samplerate, sources=info.sources,
                       window_s=info.window_s, windows=info.windows)  # fmt: skip
         if info.model == UNTRAINED_MODEL:  # the default: the stems are no separation
