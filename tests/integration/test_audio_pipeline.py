@@ -398,7 +398,9 @@ def test_subtitles_read_the_corrected_transcript_alone(tmp_path: Path) -> None:
     config, base = tmp_path / "pipeline_config.toml", tmp_path / "sc-output"
     terms = (base / "glossary" / "terms.tsv").read_text()
     assert "Ada Lovelace\tcapitalised" in terms
-    edit(config, r"^extra_terms = \[", 'extra_terms = ["Ada Lovelace", ')
+    # and a term the transcript never mentions: the corrected transcript held the term count,
+    # so one unused term reran the subtitles
+    edit(config, r"^extra_terms = \[", 'extra_terms = ["Ada Lovelace", "Lovelace Engine", ')
     cli("pipeline", "--config", str(config))
     evs = run_events(base)
     assert by_event(evs, "stage_completed") == ["glossary"]

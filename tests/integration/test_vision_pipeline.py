@@ -4,6 +4,7 @@ and exact resume after SIGKILL."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -225,6 +226,13 @@ def test_eval_only(tiny_run: Path) -> None:
     res = runner.invoke(app, ["eval", "--checkpoint", str(bad), "--config", str(tiny_run)])
     assert res.exit_code == 2 and f"{bad}: not a readable" in res.output
     assert "Traceback" not in res.output
+    # the cause in words, not only its class ("(OSError)"), and what to do
+    said = " ".join(res.output.split())
+    assert re.search(r"checkpoint \(\w+: [^)]+\); a run of the pipeline trains it again", said)
+    # a model folder given: what it is, not "checkpoint not found"
+    res = runner.invoke(app, ["eval", "--checkpoint", str(model.parent), "--config",
+                              str(tiny_run)])  # fmt: skip
+    assert res.exit_code == 2 and "is a folder, expected a model checkpoint file" in res.output
 
 
 def _pipeline(config: Path) -> subprocess.Popen[bytes]:

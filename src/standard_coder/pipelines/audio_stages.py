@@ -171,7 +171,9 @@ def glossary(ctx: StageContext) -> None:
         segments, extra_terms=g.extra_terms, min_count=g.min_count, max_terms=g.max_terms
     )
     fixed, report = apply_terms(segments, terms, threshold=g.match_threshold)
-    atomic_write_json(ctx.outputs["transcript"], segments_to_json(fixed, glossary=len(terms)))
+    # the segments alone: the term count lives in terms.tsv and the coverage report, so a term
+    # the transcript never mentions reruns no subtitles
+    atomic_write_json(ctx.outputs["transcript"], segments_to_json(fixed))
     atomic_write_text(ctx.outputs["terms"], terms_tsv(terms))
     atomic_write_json(ctx.outputs["coverage"], report)
     ctx.log.info(

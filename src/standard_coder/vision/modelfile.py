@@ -73,7 +73,9 @@ def load_model(path: Path, device: str) -> tuple[nn.Module, dict[str, Any]]:
         doc = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
         raise CheckpointError(
-            f"{path}: not a readable weights-only torch checkpoint ({type(exc).__name__})"
+            f"{path}: not a readable weights-only torch checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); a run of the pipeline "
+            "trains it again"
         ) from None
     found = _model_and_meta(doc)
     if found is None:
