@@ -14,7 +14,7 @@ from test_mining_repos import options, rows
 
 from standard_coder.pipelines.sch_train import load_histories
 from standard_coder.sch.mining import mine_repositories
-from standard_coder.sch.mining.store import name_joined_addresses
+from standard_coder.sch.mining.people import name_joined_addresses
 from standard_coder.sch.work_inference.base import FIRST, NORMAL
 
 pytestmark = pytest.mark.integration

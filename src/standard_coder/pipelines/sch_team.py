@@ -180,11 +180,8 @@ def run(ctx: StageContext) -> None:
     """
     from standard_coder.pipelines.sch_effort import load_effort_model
     from standard_coder.runner.atomic import atomic_write_bytes, atomic_write_text
-    from standard_coder.sch.mining.store import (
-        author_names,
-        iter_commits,
-        name_joined_addresses,
-    )
+    from standard_coder.sch.mining.people import author_names, name_joined_addresses
+    from standard_coder.sch.mining.store import iter_commits
     from standard_coder.sch.team_output import (
         csv_text,
         parquet_bytes,

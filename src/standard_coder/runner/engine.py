@@ -34,7 +34,7 @@ from pathlib import Path
 
 from standard_coder.runner import records
 from standard_coder.runner.decision import Decision, Reason
-from standard_coder.runner.definition import StageView, validate_pipeline
+from standard_coder.runner.definition import validate_pipeline
 from standard_coder.runner.errors import (
     CorruptStateError,
     DependencyMissing,
@@ -61,6 +61,7 @@ from standard_coder.runner.stage import Pipeline
 from standard_coder.runner.stagerun import run_stage
 from standard_coder.runner.statwalk import drop_handed
 from standard_coder.runner.stoptoken import StopToken
+from standard_coder.runner.upstream import upstream_decision, upstream_explains
 
 __all__ = [
     "RUNNER_VERSION",
@@ -270,18 +271,6 @@ def _resume_note(session: RunSession, name: str, fp: str) -> str | None:
     return resume_note(session.layout, name, fp, outputs)
 
 
-def _upstream_input(view: StageView, decision: Decision) -> bool:
-    """``input changed`` names no input of the stage's own (an upstream stage's output, or one
-    it no longer reads: a predictor change moves the model's path), so a rerun of an upstream
-    stage is the better reason (a changed sprint file keeps its own)."""
-    if decision.code is not Reason.INPUT_CHANGED:
-        return False
-    upstream = {spec.name for specs in view.reads_from.values() for spec in specs}
-    own = [spec.name for spec in view.inputs if spec.name not in upstream]
-    changed = decision.input or decision.detail
-    return not any(changed == n or changed.startswith(n.rstrip("/") + "/") for n in own)
-
-
 def plan_pipeline(
     pipeline: Pipeline,
     *,
@@ -310,14 +299,10 @@ def plan_pipeline(
         for name in names:
             is_sel = name in selected
             decision = _decide(session, name, force and is_sel)
-            if (
-                decision.skip
-                or _upstream_input(session.views[name], decision)
-                or _remade(session.views[name], decision, will_run)
-            ):
+            if decision.skip or upstream_explains(session.views[name], decision, will_run):
                 upstream = [d for d in session.views[name].read_deps if d in will_run]
                 if upstream:
-                    decision = _upstream_decision(session.views[name], upstream, may_run)
+                    decision = upstream_decision(session.views[name], upstream, may_run)
             maybe = decision.code is Reason.UPSTREAM_MAY_CHANGE
             resumes = None
             known = decision.code not in (Reason.UPSTREAM_WILL_RUN, Reason.UPSTREAM_MAY_CHANGE)
@@ -354,39 +339,6 @@ def plan_pipeline(
     finally:
         session.cache.close()
     return plans
-
-
-def _remade(view: StageView, decision: Decision, will_run: set[str]) -> bool:
-    """The stage could not be assessed because an output of an upstream stage that will run
-    is gone (deleted by hand): that stage makes it again, which is the reason to give, not
-    ``PATH: declared path does not exist``."""
-    if decision.code is not Reason.ERROR:
-        return False
-    return any(not spec.path.exists() for dep in view.read_deps if dep in will_run
-               for spec in view.reads_from[dep])  # fmt: skip
-
-
-def _upstream_decision(view: StageView, upstream: list[str], may_run: set[str]) -> Decision:
-    """``upstream will run: a, b``, or, when each of them is read through a key or may itself
-    be skipped, a reason saying the stage runs only if what it reads changes (a commit touching
-    no enabled language reruns the mine, not the training)."""
-    keyed = {Path(p) for p in view.stage.input_keys}
-    keyed |= {Path(k) for k in view.stage.input_keys.values()}
-
-    def keyed_only(dep: str) -> bool:
-        return bool(view.reads_from[dep]) and all(s.path in keyed for s in view.reads_from[dep])
-
-    through_key = [d for d in upstream if keyed_only(d)]
-    maybe = [d for d in upstream if d in may_run and d not in through_key]
-    if len(through_key) + len(maybe) < len(upstream):
-        return Decision(False, Reason.UPSTREAM_WILL_RUN, ", ".join(upstream))
-    said = []
-    if through_key:
-        said.append(f"upstream will run: {', '.join(through_key)}, read through a key (it "
-                    "reruns only if what it reads changes)")  # fmt: skip
-    if maybe:
-        said.append(f"upstream may run: {', '.join(maybe)}")
-    return Decision(False, Reason.UPSTREAM_MAY_CHANGE, "; ".join(said))
 
 
 def run_pipeline(

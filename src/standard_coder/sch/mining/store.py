@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from standard_coder.runner.sqliteread import connect_readonly
 from standard_coder.sch.mining.copies import repeated_rows
-from standard_coder.sch.mining.filters import author_identity, is_agent
+from standard_coder.sch.mining.filters import is_agent
 from standard_coder.sch.mining.integrity import LAYOUT_KEY, CorruptDatabaseError, is_corruption
 from standard_coder.sch.mining.schema import SCHEMA, SCHEMA_VERSION
 from standard_coder.sch.records import FILE_STAT_NAMES, CommitRecord, FileChange
@@ -263,32 +263,6 @@ def merge_commit_ids(db_path: Path, ids: Collection[str]) -> dict[str, str]:
     with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
         rows = [str(c) for (c,) in con.execute("SELECT DISTINCT commit_id FROM merge_commits")]
     return {cid: full for cid in ids for full in rows if full.startswith(cid)}
-
-
-def name_joined_addresses(db_path: Path) -> dict[str, str]:
-    """Address -> the author its commits were stored under, for the addresses the mine joined
-    to another (``[filters.authors] merge_by_name``); empty when none were."""
-    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
-        rows = con.execute(
-            "SELECT DISTINCT author_email, author_name, author_id FROM commits"
-        ).fetchall()
-    joined = {author_identity(str(email), str(name)): str(author) for email, name, author in rows}
-    return {address: author for address, author in joined.items() if address != author}
-
-
-def author_names(db_path: Path) -> dict[str, str]:
-    """Each stored author (``author_id``) -> the name their commits carry most often (through
-    ``.mailmap``; ties: the name that sorts first): how a person is shown beside the address."""
-    with _corruption_named(db_path), closing(open_readonly(db_path)) as con:
-        rows = con.execute(
-            "SELECT author_id, author_name, COUNT(*) FROM commits GROUP BY author_id, author_name"
-        ).fetchall()
-    best: dict[str, tuple[int, str]] = {}
-    for author, name, n in rows:
-        key = (-int(n), str(name))
-        if str(author) not in best or key < best[str(author)]:
-            best[str(author)] = key
-    return {author: name for author, (_, name) in best.items()}
 
 
 def unstored_counts(db_path: Path, repo: str) -> dict[str, int]:
