@@ -202,24 +202,3 @@ def test_a_resumed_sft_run_logs_num_tokens_from_where_it_stopped(tmp_path: Path)
     assert run("cut", ck, stop_after=2) == []  # stopped (checkpointed) at step 2
     got = run("cut", ck)
     assert len(want) == 4 and want[0] > 0 and got == want
-
-
-def test_how_often_a_run_saves_is_not_in_the_models_records(tmp_path: Path) -> None:
-    """``--set codeedit_train.checkpoint_every=20`` retrained Stage 1 (its params) into the same
-    weights, and its README listed the key, so validation and evaluation reran too (``input
-    changed: .../README.md``)."""
-    from types import SimpleNamespace
-
-    from standard_coder.pipelines.codeedit_train import _write_records
-
-    def records(every: int) -> tuple[bytes, bytes]:
-        out = tmp_path / str(every) / "sft_stage1_astgrep"
-        out.mkdir(parents=True)
-        ctx = SimpleNamespace(outputs={"model": out, "run": out.parent / "run.json"})
-        doc = {"stage": "sft_stage1", "steps": 4, "train_seconds": 1.5 * every,
-               "options": {"checkpoint_every": every, "learning_rate": 0.001}}  # fmt: skip
-        _write_records(ctx, doc, "Stage 1")  # type: ignore[arg-type]
-        return (out / "training.json").read_bytes(), (out / "README.md").read_bytes()
-
-    assert records(4) == records(20)
-    assert b"checkpoint_every" not in records(7)[1] and b"learning_rate" in records(8)[1]

@@ -152,10 +152,6 @@ def _base_stage(t: CodeEditTrainSection, layout: CodeEditLayout, tiny: dict[str,
     ), layout.base_model  # fmt: skip
 
 
-RUN_OPTIONS = ("checkpoint_every",)
-"""Options that change how a training run saves, not the model it makes: left out of the
-model's ``training.json`` and ``README.md`` (the stage reruns, its downstream sees the same
-model and does not)."""
 RUN_KEYS = ("train_seconds", "resumed_from_step", "seen_prompts", "dropped_prompts")
 """What a training run records about itself rather than its model: written to ``run`` (beside
 the model's folder), not ``training.json``, so downstream stages do not rerun when they change."""
@@ -168,8 +164,6 @@ def _write_records(ctx: StageContext, doc: dict[str, Any], title: str) -> None:
 
     out = ctx.outputs["model"]
     model = {k: v for k, v in doc.items() if k not in RUN_KEYS}
-    if isinstance(model.get("options"), dict):  # how often it saved is the run's, not the model's
-        model["options"] = {k: v for k, v in model["options"].items() if k not in RUN_OPTIONS}
     atomic_write_json(out / "training.json", model)
     atomic_write_json(
         ctx.outputs["run"], {"stage": doc["stage"], **{k: doc[k] for k in RUN_KEYS if k in doc}}
