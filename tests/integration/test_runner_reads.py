@@ -447,6 +447,17 @@ def test_a_stage_reading_through_a_key_reruns_only_when_the_key_changes(tmp_path
     assert calls == Counter(collect=3, count=2)
     assert reasons(sink, "stage_cache_miss")["count"] == "input changed: out/rows.db"
     assert (tmp_path / "out" / "n.txt").read_text() == "3\n"
+    # collect run alone on new rows: count's recorded key is stale, so with collect to run
+    # again it will run whatever collect writes (not "may")
+    (tmp_path / "data" / "rows.txt").write_text("a\nb\nc\nd\n")
+    run(pipe, stages=["collect"])
+    (tmp_path / "data" / "rows.txt").write_text("a\nb\nc\nd\ne\n")
+    plans = {p.stage: (p.run, p.maybe, p.reason) for p in plan_pipeline(pipe)}
+    assert plans["count"] == (True, False, "upstream will run: collect"), plans
+    # back to the rows count last read: the key is the one it recorded, so it is skipped
+    (tmp_path / "data" / "rows.txt").write_text("a\nb\nc\n")
+    run(pipe)
+    assert calls == Counter(collect=5, count=2)
     # the key deleted by hand: collect makes it again, and count may rerun (it said "PATH:
     # declared path does not exist"; an upstream output deleted by hand is said the same way)
     (tmp_path / "out" / "rows.key").unlink()
@@ -454,7 +465,7 @@ def test_a_stage_reading_through_a_key_reruns_only_when_the_key_changes(tmp_path
     assert plans["collect"] == (True, False, "outputs missing: out/rows.key")
     assert plans["count"][:2] == (True, True), plans
     _, sink = run(pipe)
-    assert calls == Counter(collect=4, count=2)  # the same rows: the same key, count skipped
+    assert calls == Counter(collect=6, count=2)  # the same rows: the same key, count skipped
 
 
 def test_an_input_key_that_is_no_input_or_no_dep_output_is_refused(tmp_path: Path) -> None:

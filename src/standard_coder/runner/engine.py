@@ -302,7 +302,8 @@ def plan_pipeline(
             if decision.skip or upstream_explains(session.views[name], decision, will_run):
                 upstream = [d for d in session.views[name].read_deps if d in will_run]
                 if upstream:
-                    decision = upstream_decision(session.views[name], upstream, may_run)
+                    decision = upstream_decision(session.views[name], upstream, may_run,
+                                                 decision)  # fmt: skip
             maybe = decision.code is Reason.UPSTREAM_MAY_CHANGE
             resumes = None
             known = decision.code not in (Reason.UPSTREAM_WILL_RUN, Reason.UPSTREAM_MAY_CHANGE)

@@ -452,13 +452,18 @@ def _unwritable_refusal(plans: Sequence[Any], pipe: Any) -> int:
     running = [p.stage for p in plans if p.run and p.selected]
     if not running:
         return 0
+    # a stage that may be skipped (its upstream's key may come out the same) is not refused
+    certain = [p.stage for p in plans if p.run and p.selected and not getattr(p, "maybe", False)]
     blocked = unwritable_folder([Path(pipe.base_dir) / "logs"])
     if blocked is not None:
         sys.stderr.write(f"error: {describe(blocked)}: pipeline would fail at its first write\n")
         return 2
     by_name = {s.name: s for s in pipe.stages}
-    for name in running:
-        blocked = unwritable_folder(by_name[name].outputs) if name in by_name else None
+    for name in certain:
+        stage = by_name.get(name)
+        blocked = (
+            None if stage is None else unwritable_folder(stage.outputs, staged=stage.staged_outputs)
+        )
         if blocked is not None:
             said = describe(blocked, read_only_hint=STAGE_READ_ONLY_HINT)
             sys.stderr.write(f"error: {said}: pipeline would fail stage '{name}' before it "

@@ -79,25 +79,30 @@ STAGE_READ_ONLY_HINT = "a stage writes there: make the folder writable or move t
 """What a read-only file system asks of the user: the runner's state folder, a stage's output."""
 
 
-def unwritable_folder(outputs: Iterable[Path]) -> OSError | None:
+def unwritable_folder(outputs: Iterable[Path], *, staged: bool = False) -> OSError | None:
     """The first folder a stage writes ``outputs`` into (an output's folder, or the nearest
-    one above it that exists, and an output that is a folder) that cannot be written, as the
-    error a write there raises; None when every one can. A stage then fails before it runs,
+    one above it that exists, and an output that is a folder the stage writes in: not a staged
+    one, which is renamed into place, nor a link, which is replaced) that cannot be written, as
+    the error a write there raises; None when every one can. A stage then fails before it runs,
     not after its work (a training of minutes that cannot put its report in place)."""
     seen: set[Path] = set()
-    for output in outputs:
-        path = Path(output).absolute()
-        folder = path.parent
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        for target in (folder, path) if path.is_dir() else (folder,):
-            if target in seen:
-                continue
-            seen.add(target)
-            if not os.access(target, os.W_OK):  # False on a read-only mount, for root too
-                read_only = os.statvfs(target).f_flag & os.ST_RDONLY
-                return OSError(errno.EROFS if read_only else errno.EACCES, "not writable",
-                               str(target))  # fmt: skip
+    try:
+        for output in outputs:
+            path = Path(output).absolute()
+            folder = path.parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            inside = not staged and path.is_dir() and not path.is_symlink()
+            for target in (folder, path) if inside else (folder,):
+                if target in seen:
+                    continue
+                seen.add(target)
+                if not os.access(target, os.W_OK):  # False on a read-only mount, for root too
+                    read_only = os.statvfs(target).f_flag & os.ST_RDONLY
+                    return OSError(errno.EROFS if read_only else errno.EACCES, "not writable",
+                                   str(target))  # fmt: skip
+    except OSError as exc:  # a folder one may not even look into (no x permission)
+        return exc
     return None
 
 

@@ -241,7 +241,7 @@ def run_stage(
     decision = unfinished(session, name, fp, decision, force, walk)
     session.emit("stage_cache_miss", name, decision.reason, code=decision.code.value)
     log.info("stage %s: running (%s)", name, decision.reason)
-    blocked = unwritable_folder(o.path for o in view.outputs)
+    blocked = unwritable_folder((o.path for o in view.outputs), staged=view.stage.staged_outputs)
     if blocked is not None:  # said now, not after the stage's work, with the exit code of one
         said = describe(blocked, read_only_hint=STAGE_READ_ONLY_HINT)
         session.emit("stage_failed", name, said)

@@ -38,14 +38,21 @@ def _remade(view: StageView, decision: Decision, will_run: set[str]) -> bool:
     ``PATH: declared path does not exist``."""
     if decision.code is not Reason.ERROR:
         return False
-    return any(not spec.path.exists() for dep in view.read_deps if dep in will_run
-               for spec in view.reads_from[dep])  # fmt: skip
+    gone = [spec.path for dep in view.read_deps if dep in will_run
+            for spec in view.reads_from[dep] if not spec.path.exists()]  # fmt: skip
+    return any(str(path) in decision.detail for path in gone)  # that error, not another
 
 
-def upstream_decision(view: StageView, upstream: list[str], may_run: set[str]) -> Decision:
+def upstream_decision(
+    view: StageView, upstream: list[str], may_run: set[str], own: Decision
+) -> Decision:
     """``upstream will run: a, b``, or, when each of them is read through a key or may itself
     be skipped, a reason saying the stage runs only if what it reads changes (a commit touching
-    no enabled language reruns the mine, not the training)."""
+    no enabled language reruns the mine, not the training). ``own``: the stage's decision from
+    its inputs as they are; one that already differs from its record (``input changed``) runs
+    whatever the upstream writes."""
+    if not own.skip and own.code is not Reason.ERROR:
+        return Decision(False, Reason.UPSTREAM_WILL_RUN, ", ".join(upstream))
     keyed = {Path(p) for p in view.stage.input_keys}
     keyed |= {Path(k) for k in view.stage.input_keys.values()}
 

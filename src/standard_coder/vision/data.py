@@ -115,7 +115,7 @@ def _loadmat(path: Path) -> dict[str, Any]:
         return dict(loadmat(str(path)))
     except Exception as exc:  # scipy's reader raises many types for a damaged file
         raise DatasetError(
-            f"{path}: not a readable .mat file ({exc or type(exc).__name__}); fetch it again"
+            f"{path}: not a readable .mat file ({str(exc) or type(exc).__name__}); fetch it again"
         ) from None
 
 
