@@ -121,6 +121,21 @@ def py_lines(n: int, seed: str = "x") -> str:
     return "".join(f"{seed}_{i} = {i}\n" for i in range(n))
 
 
+def small_history(root: Path, n: int) -> Path:
+    """``root/repo``: ``n`` Python commits by two authors, 20 minutes apart, and ``root/c.toml``
+    mining it into ``root/out`` with two training epochs; returns the config's path."""
+    repo = init(root / "repo")
+    for i in range(n):
+        who = ("Alice", "alice@example.com") if i % 3 else ("Bob", "bob@example.com")
+        commit(repo, {f"pkg/m{i % 4}.py": py_lines(5 + 3 * i, f"v{i}")}, f"change {i}",
+               author=who, ts=BASE_TS + 1200 * i)  # fmt: skip
+    (root / "c.toml").write_text(
+        '[repos]\ninclude_paths = ["repo"]\n[outputs]\nbase_dir = "out"\n'
+        "[training.optim]\nepochs = 2\n"
+    )
+    return root / "c.toml"
+
+
 def build_main_repo(root: Path) -> dict[str, str]:
     """The feature-rich fixture; returns named commit ids.
 

@@ -15,25 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepos import BASE_TS, commit, git, init, py_lines
+from gitrepos import BASE_TS, commit, git, py_lines, small_history
 
 from proctools import child_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _history(root: Path, n: int) -> Path:
-    """A repository of ``n`` Python commits by two authors, 20 minutes apart."""
-    repo = init(root / "repo")
-    for i in range(n):
-        who = ("Alice", "alice@example.com") if i % 3 else ("Bob", "bob@example.com")
-        commit(repo, {f"pkg/m{i % 4}.py": py_lines(5 + 3 * i, f"v{i}")}, f"change {i}",
-               author=who, ts=BASE_TS + 1200 * i)  # fmt: skip
-    (root / "c.toml").write_text(
-        '[repos]\ninclude_paths = ["repo"]\n[outputs]\nbase_dir = "out"\n'
-        "[training.optim]\nepochs = 2\n"
-    )
-    return repo
 
 
 def _run(root: Path, *args: str, code: int = 0) -> dict[str, tuple[str, str]]:
@@ -52,7 +38,8 @@ def _run(root: Path, *args: str, code: int = 0) -> dict[str, tuple[str, str]]:
 
 
 def test_a_commit_touching_no_enabled_language_reruns_the_mine_alone(tmp_path: Path) -> None:
-    repo = _history(tmp_path, 8)
+    small_history(tmp_path, 8)
+    repo = tmp_path / "repo"
     first = _run(tmp_path)
     assert {s: e for s, (e, _) in first.items()} == dict.fromkeys(
         ("mine", "train_sch", "team_output"), "stage_cache_miss"
@@ -99,7 +86,8 @@ def test_a_mine_that_fails_after_storing_rows_leaves_a_key_of_what_it_stored(
     skipped as up to date on them."""
     from standard_coder.sch.mining.content_key import content_key
 
-    repo = _history(tmp_path, 8)
+    small_history(tmp_path, 8)
+    repo = tmp_path / "repo"
     _run(tmp_path)
     commit(repo, {"pkg/m9.py": py_lines(12, "new")}, "code", ts=BASE_TS + 1200 * 11)
     (tmp_path / "c.toml").write_text(

@@ -11,25 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from gitrepos import BASE_TS, commit, init, py_lines
+from gitrepos import small_history
 
 from proctools import child_env
 
 pytestmark = [pytest.mark.integration]
-
-
-def _history(root: Path, n: int) -> Path:
-    """A repository of ``n`` Python commits by two authors, 20 minutes apart."""
-    repo = init(root / "repo")
-    for i in range(n):
-        who = ("Alice", "alice@example.com") if i % 3 else ("Bob", "bob@example.com")
-        commit(repo, {f"pkg/m{i % 4}.py": py_lines(5 + 3 * i, f"v{i}")}, f"change {i}",
-               author=who, ts=BASE_TS + 1200 * i)  # fmt: skip
-    (root / "c.toml").write_text(
-        '[repos]\ninclude_paths = ["repo"]\n[outputs]\nbase_dir = "out"\n'
-        "[training.optim]\nepochs = 2\n"
-    )
-    return root / "c.toml"
 
 
 def _train(config: Path) -> subprocess.CompletedProcess[str]:
@@ -47,14 +33,14 @@ def _train(config: Path) -> subprocess.CompletedProcess[str]:
 def test_a_history_of_a_few_changes_trains_with_the_noise_warning(tmp_path: Path, n: int) -> None:
     """No validation change in a fit (auto's earlier period has none): it trained on without
     early stopping; it raised ``cannot reshape array of size 0``."""
-    proc = _train(_history(tmp_path, n))
+    proc = _train(small_history(tmp_path, n))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "changes to train on (fewer than 200)" in proc.stdout + proc.stderr
     assert (tmp_path / "out" / "models" / "auto" / "model.pt").is_file()
 
 
 def test_a_history_too_small_to_hold_one_change_out_is_one_line_exit_2(tmp_path: Path) -> None:
-    proc = _train(_history(tmp_path, 2))
+    proc = _train(small_history(tmp_path, 2))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "reshape" not in proc.stderr
     said = next(ln for ln in proc.stderr.splitlines() if "too few changes" in ln)
