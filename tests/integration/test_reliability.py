@@ -9,6 +9,7 @@ and the cause, no traceback, and state intact (a rerun finishes with the clean r
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -316,6 +317,29 @@ def test_a_stage_writing_to_a_read_only_folder_exits_2_naming_it(tmp_path: Path)
     assert f"{tmp_path / 'ro'}: read-only file system (a stage writes there" in said
     assert "base_dir" not in said
     assert not (tmp_path / "state" / "worked").exists()  # refused before its work
+
+
+def test_a_staged_or_linked_output_on_a_read_only_mount_needs_only_its_folder_writable(
+    tmp_path: Path,
+) -> None:
+    """A staged output is renamed into place and a link is replaced: neither is written in, so
+    a read-only output folder (or the folder a link points to) refuses only a stage that writes
+    inside it, and the folder holding it decides for the others."""
+    from standard_coder.runner.fserrors import unwritable_folder
+
+    (tmp_path / "src").mkdir()
+    out = tmp_path / "out"
+    (out / "model").mkdir(parents=True)
+    (out / "link").symlink_to(tmp_path / "src", target_is_directory=True)
+    with _read_only(tmp_path / "src", out / "model"):
+        found = unwritable_folder([out / "model"])
+        assert found is not None and found.errno == errno.EROFS
+        assert found.filename == str(out / "model")
+        assert unwritable_folder([out / "model"], staged=True) is None
+        assert unwritable_folder([out / "model" / "weights.pt"]) is not None  # written in
+    with _read_only(tmp_path / "src", tmp_path / "src"):
+        assert unwritable_folder([out / "link"]) is None
+        assert unwritable_folder([out / "link" / "x.json"]) is not None
 
 
 def test_status_of_up_to_date_results_on_a_read_only_mount_is_0(tmp_path: Path) -> None:

@@ -449,8 +449,7 @@ def _unwritable_refusal(plans: Sequence[Any], pipe: Any) -> int:
         unwritable_folder,
     )
 
-    running = [p.stage for p in plans if p.run and p.selected]
-    if not running:
+    if not any(p.run and p.selected for p in plans):
         return 0
     # a stage that may be skipped (its upstream's key may come out the same) is not refused
     certain = [p.stage for p in plans if p.run and p.selected and not getattr(p, "maybe", False)]
