@@ -72,6 +72,17 @@ def test_a_commit_touching_no_enabled_language_reruns_the_mine_alone(tmp_path: P
     assert _run(tmp_path) == {"mine": ("stage_cache_miss", "input changed: git:repo"),
                               **up_to_date}  # fmt: skip
 
+    # what a mine killed as it works leaves: its key moved aside, none in place (a SIGKILL
+    # between the two cannot leave the old key beside new rows)
+    from standard_coder.pipelines.sch_mine import _move_key_aside
+
+    previous = _move_key_aside(key)
+    assert not key.exists() and previous.is_file()
+    _run(tmp_path, "--stages", "train_sch", code=1)  # its upstream's output is missing
+    assert _run(tmp_path) == {"mine": ("stage_cache_miss", "outputs missing: out/raw/"
+                                       "mined_commits.key.json"), **up_to_date}  # fmt: skip
+    assert json.loads(key.read_text()) == said and not previous.exists()
+
     commit(repo, {"pkg/m9.py": py_lines(12, "new")}, "code", ts=BASE_TS + 1200 * 11)
     code = _run(tmp_path)
     assert code["train_sch"] == ("stage_cache_miss", "input changed: out/raw/mined_commits.sqlite")
