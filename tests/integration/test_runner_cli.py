@@ -55,13 +55,14 @@ base_dir = "state"
 [runner]
 stop_grace_s = {grace}
 [params]
-model = {{ lr = 0.5 }}
+model = {{ lr = 0.5, save_every = 3 }}
 [[stages]]
 name = "one"
 cmd = [{py}, "stage.py", "{first}", "out/one.json"]
 deps = ["stage.py", "data"]
 outs = ["out/one.json"]
 params = ["model.lr"]
+settings = ["model.save_every"]
 [[stages]]
 name = "two"
 cmd = [{py}, "stage.py", "fast", "out/two.json"]
@@ -105,6 +106,7 @@ def test_run_then_noop_and_env(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     env = json.loads((tmp_path / "out" / "one.json").read_text())
     assert env["SC_STAGE"] == "one" and json.loads(env["SC_PARAMS_JSON"]) == {"model.lr": 0.5}
+    assert json.loads(env["SC_SETTINGS_JSON"]) == {"model.save_every": 3}
     assert env["SC_CHECKPOINT_DIR"] == str(tmp_path / "state" / "checkpoints" / "one")
     assert env["SC_RUN_ID"]
     again = cli("pipeline", "--config", str(cfg))
@@ -113,6 +115,9 @@ def test_run_then_noop_and_env(tmp_path: Path) -> None:
     status = cli("status", "--config", str(cfg), "--json", "--set", "params.model.lr=1")
     rows = json.loads(status.stdout)["stages"]
     assert rows[0]["reason"] == "params changed: params.model.lr 0.5 -> 1"
+    # a setting (how often it saves) is read by the stage, never fingerprinted
+    status = cli("status", "--config", str(cfg), "--json", "--set", "params.model.save_every=9")
+    assert [r["run"] for r in json.loads(status.stdout)["stages"]] == [False, False]
 
 
 def test_a_logged_warning_reads_warning_colon_on_the_console_and_keeps_its_logger_in_run_log(

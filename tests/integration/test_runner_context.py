@@ -170,3 +170,51 @@ def test_a_stage_reads_its_named_inputs_outputs_and_root(tmp_path: Path) -> None
     assert seen["outputs"] == {"report": project / "out" / "report.txt"}
     again, _ = _run(pipe)  # the named upstream output is one input: nothing changed, all skip
     assert [o.status for o in again.stages.values()] == ["skipped", "skipped"]
+
+
+def _cadence_pipeline(root: Path, every: int, stop_at: int | None) -> Pipeline:
+    """A 'training' of 12 steps whose result is the sum of its steps, saved every ``every``
+    steps (``Stage.settings``); asked to stop after step ``stop_at``."""
+
+    def train(ctx: Any) -> None:
+        ckpt = ctx.checkpointer("model", every_n_steps=ctx.settings["every"])
+        state = ckpt.load_latest() or {"step": 0, "total": 0}
+        WORK["started_at"] = state["step"]
+        for step in range(state["step"] + 1, ctx.params["steps"] + 1):
+            state = {"step": step, "total": state["total"] + step}
+            WORK["steps"] += 1
+            if ckpt.due(step) or (stop_at is not None and step == stop_at):
+                ckpt.save(state, step)
+            if stop_at is not None and step == stop_at:
+                ctx._stop.request(2)
+            if ctx.should_stop():
+                return
+        (root / "out.json").write_text(json.dumps(state))
+
+    stage = Stage(name="train", run=train, params={"steps": 12}, settings={"every": every},
+                  outputs=(root / "out.json",))  # fmt: skip
+    return Pipeline(name="cadence", stages=[stage], base_dir=root / "state", seed=7)
+
+
+def test_a_setting_reruns_nothing_and_a_stopped_stage_resumes_under_its_new_value(
+    tmp_path: Path,
+) -> None:
+    """``Stage.settings`` (a checkpoint cadence) is read as ``ctx.settings`` and is not in the
+    fingerprint: changing it skips a finished stage, and a stage stopped part-way resumes its
+    partial work under the new value, ending with the bytes of an uninterrupted run."""
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    assert _run(_cadence_pipeline(whole, every=4, stop_at=None))[0].exit_code == 0
+    res, sink = _run(_cadence_pipeline(whole, every=5, stop_at=None))
+    assert res.exit_code == 0 and res.stages["train"].status == "skipped"
+
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    assert _run(_cadence_pipeline(cut, every=4, stop_at=6))[0].exit_code == 130
+    WORK.clear()
+    res, sink = _run(_cadence_pipeline(cut, every=5, stop_at=None))
+    assert res.exit_code == 0 and res.stages["train"].status == "completed"
+    assert WORK["started_at"] == 6 and WORK["steps"] == 6  # resumed, not started over
+    saved = [e["step"] for e in sink.events if e["event"] == "checkpoint_saved"]
+    assert saved == [10]  # the new cadence (12 is the last step: the stage writes its output)
+    assert (cut / "out.json").read_bytes() == (whole / "out.json").read_bytes()

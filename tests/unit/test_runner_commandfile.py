@@ -58,6 +58,27 @@ def test_set_override_changes_params(tmp_path: Path) -> None:
     assert pipe.stages[1].params == {"train.lr": 0.1}  # type: ignore[attr-defined]
 
 
+def test_settings_are_read_outside_the_fingerprint_and_never_also_params(tmp_path: Path) -> None:
+    """``settings = [...]``: ``[params]`` keys a command reads (``SC_SETTINGS_JSON``) that
+    rerun nothing; a key listed in both, or unknown, is refused naming it."""
+    text = GOOD.replace(
+        'params = ["train.lr"]', 'params = ["train.lr"]\nsettings = ["train.epochs"]'
+    )
+    train = _load(tmp_path, text, ("params.train.epochs=5",)).stages[1]  # type: ignore[attr-defined]
+    assert train.params == {"train.lr": 0.01} and train.settings == {"train.epochs": 5}
+    both = GOOD.replace('params = ["train.lr"]', 'params = ["train.lr"]\nsettings = ["train.lr"]')
+    with pytest.raises(
+        PipelineDefinitionError, match=r"'train': settings: 'train.lr' is also in params"
+    ):
+        _load(tmp_path, both)
+    typo = GOOD.replace('params = ["train.lr"]', 'settings = ["train.epoch"]')
+    with pytest.raises(
+        PipelineDefinitionError,
+        match=r"settings: unknown param key 'train.epoch'.*did you mean 'train.epochs'",
+    ):
+        _load(tmp_path, typo)
+
+
 @pytest.mark.parametrize(
     ("text", "needles"),
     [

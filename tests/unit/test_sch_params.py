@@ -143,6 +143,21 @@ def test_stages_are_plain_run_ctx_functions_with_named_paths(tmp_path: Path) -> 
     assert forecast.deps == () and set(forecast.named_inputs) == {"sprint", "history"}
 
 
+def test_the_training_checkpoint_cadence_is_a_setting_outside_every_fingerprint(
+    tmp_path: Path,
+) -> None:
+    """``[training.optim] checkpoint_every_steps`` changes no result (training resumes
+    exactly): ``train_sch`` reads it from ``Stage.settings`` and no stage's params hold it."""
+    before = _params(tmp_path / "a")
+    config = tmp_path / "a" / "pipeline_config.toml"
+    pipe = build(config, ["training.optim.checkpoint_every_steps=7"])
+    after = {s.name: json.loads(json.dumps(dict(s.params), default=str)) for s in pipe.stages}
+    assert after == before
+    assert "checkpoint_every_steps" not in json.dumps(before)
+    train = next(s for s in pipe.stages if s.name == "train_sch")
+    assert train.settings == {"checkpoint_every": 7}
+
+
 def test_team_output_joins_names_by_default_and_the_setting_enters_its_fingerprint(
     tmp_path: Path,
 ) -> None:

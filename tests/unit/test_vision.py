@@ -201,7 +201,7 @@ VISION_CHANGES = {
     "vision.data_dir='elsewhere'": set(),  # digits read no folder
     "vision.val_fraction=0.2": {"prepare"},
     "vision.learning_rate=0.01": {"train"},
-    "vision.checkpoint_every=7": {"train"},
+    "vision.checkpoint_every=7": set(),  # how often it saves: Stage.settings, rerunning nothing
     "vision.tiny_train_subset=10": {"train"},
     "vision.eval_batch_size=8": {"train", "evaluate"},  # train evaluates val with it
     "vision.img_size=16": {"train", "evaluate"},
@@ -226,7 +226,8 @@ def test_vision_stage_keys_name_every_key_but_the_records_ttl() -> None:
     from standard_coder.pipelines.vision import STAGE_KEYS
 
     named = {k for keys in STAGE_KEYS.values() for k in keys}
-    assert set(VisionSection.model_fields) - named == {"retention_days"}
+    # the records' TTL and the checkpoint cadence (train's Stage.settings) change no result
+    assert set(VisionSection.model_fields) - named == {"retention_days", "checkpoint_every"}
 
 
 def test_flowers_data_dir_is_in_every_vision_stage_s_params(tmp_path: Path) -> None:
@@ -266,3 +267,37 @@ def test_prepare_warns_naming_an_unreadable_flowers_image(tmp_path: Path) -> Non
     (line,) = [s for s in proc.stderr.splitlines() if "unreadable" in s]
     assert line.startswith(f"[warn] prepare: {tmp_path / 'flowers'}: 1 unreadable image(s) left "
                            f"out of the index, cannot be decoded: {bad} ("), line  # fmt: skip
+
+
+@pytest.mark.parametrize("resumed", [None, 40])
+def test_the_training_section_says_a_training_resumed_and_whose_time_it_shows(
+    tmp_path: Path, resumed: int | None
+) -> None:
+    """As codeedit's table does: a training resumed from a checkpoint says from which step
+    (its time is over all its runs, from the checkpoints); one that ran through says nothing."""
+    import json
+
+    from standard_coder.pipelines.vision import report_sections
+    from standard_coder.pipelines.vision_layout import VisionLayout
+    from standard_coder.runner.report.page import SectionInput
+
+    layout = VisionLayout(tmp_path)
+    layout.reports.mkdir(parents=True)
+    layout.training.write_text(
+        json.dumps(
+            {
+                "model_type": "testing",
+                "n_parameters": 10,
+                "steps": 80,
+                "device": "cpu",
+                "val_accuracy": 0.5,
+            }
+        )
+    )
+    layout.training_run.write_text(json.dumps({"train_seconds": 3.5,
+                                               "resumed_from_step": resumed}))  # fmt: skip
+    training = report_sections()[0]
+    html = training.render(SectionInput(tmp_path, None, None, {}))
+    said = "in 3.5 s (resumed from its checkpoint at step 40; the time is over all its runs);"
+    assert (said in html) == (resumed is not None), html
+    assert "80 steps on cpu in 3.5 s" in html

@@ -195,12 +195,9 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
 def _weak_model(caveats: list[str], as_json: bool) -> str:
     """The run summary's first warning about the model, and where the others are (as the
     forecast says it of the tickets the model prices)."""
-    more = ""
-    if len(caveats) > 1:
-        k = len(caveats) - 1
-        where = "model_warnings in the JSON" if as_json else "model_warnings in --json"
-        more = (f" ({k} more caveat{'s' if k > 1 else ''} about the model: the run summary's "
-                f"warnings, and {where})")  # fmt: skip
+    from standard_coder.sch.words import more_caveats
+
+    more = more_caveats(caveats, f"model_warnings in {'the JSON' if as_json else '--json'}")
     return f"warning: the effort model behind these figures is weak here: {caveats[0]}{more}"
 
 

@@ -40,6 +40,7 @@ from standard_coder.forecasting.report import build_forecast_report, summarize
 from standard_coder.forecasting.scenarios import apply_scenario
 from standard_coder.forecasting.throughput import make_throughput, sprint_rates
 from standard_coder.forecasting.validate import CommitLookup, check_forecast_inputs
+from standard_coder.sch.words import more_caveats
 
 
 @dataclass(frozen=True)
@@ -166,12 +167,9 @@ def forecast_sprint(
     )
     if caveats:  # one warning (the run summary lists them all), every one kept in the JSON
         report["effort_unit"]["model_warnings"] = list(caveats)
-        k = len(caveats) - 1
-        more = (f" ({k} more caveat{'s' if k > 1 else ''} about the model: the run summary's "
-                "warnings, and effort_unit.model_warnings in the forecast's JSON)")  # fmt: skip
+        more = more_caveats(caveats, "effort_unit.model_warnings in the forecast's JSON")
         report["warnings"].append(
-            f"the effort model that prices {shown} is weak here: {caveats[0]}"
-            + (more if len(caveats) > 1 else "")
+            f"the effort model that prices {shown} is weak here: {caveats[0]}{more}"
         )
     return report
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from standard_coder.config.codeedit_train import CodeEditTrainSection
 from standard_coder.pipelines.codeedit_layout import CodeEditLayout
-from standard_coder.pipelines.codeedit_train import _quiet, _section, read_split
+from standard_coder.pipelines.codeedit_train import SETTINGS_KEYS, _quiet, _section, read_split
 from standard_coder.runner.atomic import atomic_write_json, atomic_write_text
 from standard_coder.runner.jsonfile import read_json_object
 from standard_coder.runner.stage import Stage
@@ -209,7 +209,10 @@ def stages(
                 "srl_run": layout.run_info(layout.srl_stage2),
                 "validation": layout.validation, "evaluation": layout.models_evaluation,
             },
-            params={"codeedit_train": section},
+            # the configs it shows, less what changes no result (the checkpoint cadence)
+            params={"codeedit_train": {
+                k: v for k, v in section.items() if k not in SETTINGS_KEYS
+            }},
             named_outputs={"report": layout.stage2_report}, code_files=code,
             description="reports/training/stage2.md from the run records",
         ),

@@ -202,7 +202,7 @@ def _sft(ctx: StageContext, stage: str, title: str) -> None:
         doc = train_sft(
             ctx.inputs["base"], [make(r) for r in records], out, opts,
             device=ctx.device, work_dir=ctx.checkpoint_dir / "hf",
-            checkpointer=ctx.checkpointer("train", every_n_steps=t.checkpoint_every),
+            checkpointer=ctx.checkpointer("train", every_n_steps=ctx.settings["checkpoint_every"]),
             should_stop=ctx.should_stop, tb_dir=layout.tb / stage, tb_prefix=stage, log=ctx.log,
             warn=lambda text: warn(ctx, f"[codeedit_train] {text}"),
         )  # fmt: skip
@@ -296,7 +296,7 @@ def srl_stage2(ctx: StageContext) -> None:
         doc = train_srl(
             ctx.inputs["model"], rows, out, opts, device=ctx.device,
             work_dir=ctx.checkpoint_dir / "hf",
-            checkpointer=ctx.checkpointer("train", every_n_steps=t.checkpoint_every),
+            checkpointer=ctx.checkpointer("train", every_n_steps=ctx.settings["checkpoint_every"]),
             should_stop=ctx.should_stop, tb_dir=CodeEditLayout(ctx.base_dir).tb / "srl_stage2",
             log=ctx.log,
         )  # fmt: skip
@@ -311,7 +311,9 @@ def srl_stage2(ctx: StageContext) -> None:
 
 
 TINY_KEYS = ("tiny_vocab_size", "tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_kv_heads")
-TRAINER_KEYS = ("checkpoint_every", "bf16", "deepspeed_config")  # every trainer reads these
+TRAINER_KEYS = ("bf16", "deepspeed_config")  # every trainer reads these
+# read by every trainer, never fingerprinted (``Stage.settings``): a change reruns nothing
+SETTINGS_KEYS = ("checkpoint_every",)
 SFT_KEYS = (
     *TRAINER_KEYS, "examples", "batch_size", "gradient_accumulation_steps", "learning_rate",
     "lr_scheduler", "warmup_steps", "max_length", "lora", "lora_r", "lora_alpha", "lora_dropout",
@@ -361,6 +363,8 @@ def stages(
     def mine(stage: str) -> dict[str, Any]:
         return stage_params(params, seed, stage)
 
+    settings = {k: params["codeedit_train"][k] for k in SETTINGS_KEYS}
+
     out: list[Stage] = []
     base: Path = t.base_model if t.base_model is not None else layout.base_model
     base_deps: tuple[str, ...] = ("split",)
@@ -375,7 +379,7 @@ def stages(
         Stage(
             name="sft_stage0", run=sft_stage0, deps=base_deps, reads=base_reads,
             named_inputs={"train": train, "base": base},
-            params=mine("sft_stage0"), param_labels=LABELS,
+            params=mine("sft_stage0"), settings=settings, param_labels=LABELS,
             named_outputs={"model": layout.sft_stage0, "run": layout.run_info(layout.sft_stage0)},
             private_outputs=(layout.run_info(layout.sft_stage0),),
             code_files=code, role="train",
@@ -385,7 +389,7 @@ def stages(
         Stage(
             name="sft_stage1", run=sft_stage1, deps=("sft_stage0",),
             named_inputs={"train": train, "base": layout.sft_stage0},
-            params=mine("sft_stage1"), param_labels=LABELS,
+            params=mine("sft_stage1"), settings=settings, param_labels=LABELS,
             named_outputs={"model": layout.sft_stage1, "run": layout.run_info(layout.sft_stage1)},
             private_outputs=(layout.run_info(layout.sft_stage1),),
             code_files=code, role="train",
@@ -403,7 +407,7 @@ def stages(
         Stage(
             name="srl_stage2", run=srl_stage2, deps=("sft_stage1",),
             named_inputs={"train": train, "model": layout.sft_stage1},
-            params=mine("srl_stage2"), param_labels=LABELS,
+            params=mine("srl_stage2"), settings=settings, param_labels=LABELS,
             named_outputs={"model": layout.srl_stage2, "run": layout.run_info(layout.srl_stage2)},
             private_outputs=(layout.run_info(layout.srl_stage2),),
             code_files=code, role="train",

@@ -294,6 +294,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
         training_params.pop("label_weighting", None)
     if not t.pool_size_mdn or t.predictor not in ("shift", "auto"):  # no pool: as before it
         training_params.pop("pool_size_mdn", None)
+    # how often training saves its work changes no result: read, never fingerprinted
+    training_params["optim"].pop("checkpoint_every_steps")
     stages.append(
         Stage(
             name="train_sch",
@@ -312,6 +314,7 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
                 # resolves the same but trains on the GPU (auto runs keep their fingerprint)
                 **({"device": cfg.runner.device} if cfg.runner.device != "auto" else {}),
             },
+            settings={"checkpoint_every": t.optim.checkpoint_every_steps},
             named_outputs=layout.train_outputs(),
             staged_outputs=True,  # a retrain stopped half-way leaves the last model whole
             param_labels=RUNNER_LABELS,

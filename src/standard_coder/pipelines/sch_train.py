@@ -475,7 +475,7 @@ def run(ctx: StageContext) -> None:
     # [runner] precision is in the params only when it is not fp32 (see pipelines.sch)
     head, training = head_params(t), train_options(t, str(ctx.params.get("precision", "fp32")))
     checkpointer = EpochProgress(
-        ctx.checkpointer(t.predictor, every_n_steps=t.optim.checkpoint_every_steps),
+        ctx.checkpointer(t.predictor, every_n_steps=ctx.settings["checkpoint_every"]),
         ctx.progress(t.optim.epochs, f"training {t.predictor} (epochs)"),
         t.predictor,
         t.optim.epochs,
@@ -515,7 +515,7 @@ def run(ctx: StageContext) -> None:
                        label: str) -> EffortModel:  # fmt: skip
             """A model fitted beside the main one (own checkpoint, progress bar, log dir)."""
             bar = ctx.progress(t.optim.epochs, f"training {label} (epochs)")
-            every = t.optim.checkpoint_every_steps
+            every = ctx.settings["checkpoint_every"]
             progress = EpochProgress(ctx.checkpointer(name, every_n_steps=every), bar, label,
                                      t.optim.epochs)  # fmt: skip
             side = fit_effort_model(

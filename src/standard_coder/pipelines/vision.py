@@ -34,7 +34,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "prepare": (*DATA_KEYS, "val_fraction", "test_fraction"),
     "train": (*MODEL_KEYS, "tiny_train_subset", "tiny_infer_subset", "num_steps", "eval_every",
               "train_batch_size", "eval_batch_size", "learning_rate", "weight_decay",
-              "warmup_steps", "grad_clip", "checkpoint_every", "prefer_mps"),
+              "warmup_steps", "grad_clip", "prefer_mps"),
     "evaluate": (*MODEL_KEYS, "tiny_infer_subset", "eval_batch_size", "prefer_mps"),
 }  # fmt: skip
 SEEDED = frozenset({"prepare", "train"})  # the split and the training draw from the run seed
@@ -86,6 +86,8 @@ def build(config_path: Path, overrides: list[str]) -> Pipeline:
             deps=("prepare",),
             named_inputs={"data": layout.data},
             params=params("train"),
+            # how often it saves its work: read, never fingerprinted (a change reruns nothing)
+            settings={"checkpoint_every": v.checkpoint_every},
             param_labels=LABELS,
             named_outputs={
                 "model": layout.model,
@@ -169,10 +171,16 @@ def _training_section(given: SectionInput) -> str:
     if doc is None:
         return "<p>No vision training yet.</p>"
     doc.update(read_json_object_or_none(layout.training_run) or {})  # wall time, resumed step
+    resumed = doc.get("resumed_from_step")
+    how = (
+        f" (resumed from its checkpoint at step {resumed}; the time is over all its runs)"
+        if isinstance(resumed, int) and not isinstance(resumed, bool)
+        else ""
+    )
     facts = (
         f"<p>{html.escape(str(doc.get('model_type')))} model, "
         f"{doc.get('n_parameters')} parameters, {doc.get('steps')} steps on "
-        f"{html.escape(str(doc.get('device')))} in {doc.get('train_seconds')} s; "
+        f"{html.escape(str(doc.get('device')))} in {doc.get('train_seconds')} s{how}; "
         f"final val accuracy {_fixed(doc.get('val_accuracy'))}</p>"
     )
     return facts + _figure(layout.figures / "curves.png", "loss and val accuracy by step")

@@ -176,7 +176,7 @@ def _train(ctx: StageContext, v: VisionSection, device: str, record: RunRecord) 
         result = train_loop(
             model, train_data, val_data if len(val_data) else None, options,
             device=device,
-            checkpointer=ctx.checkpointer("train", every_n_steps=v.checkpoint_every),
+            checkpointer=ctx.checkpointer("train", every_n_steps=ctx.settings["checkpoint_every"]),
             tb_dir=layout.tb / "vision", should_stop=ctx.should_stop, on_eval=on_eval, meta=meta,
         )  # fmt: skip
     except TrainingInterrupted:

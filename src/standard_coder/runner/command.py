@@ -1,6 +1,7 @@
 """Command stages: run an argv (never through a shell) as a stage's ``run``.
 
-The child gets ``SC_RUN_ID``, ``SC_STAGE``, ``SC_CHECKPOINT_DIR`` and ``SC_PARAMS_JSON``, runs
+The child gets ``SC_RUN_ID``, ``SC_STAGE``, ``SC_CHECKPOINT_DIR``, ``SC_PARAMS_JSON`` and
+``SC_SETTINGS_JSON`` (``Stage.settings``: read, never fingerprinted), runs
 in its own process group, and has ``PR_SET_PDEATHSIG=SIGKILL`` (Linux) so it dies with the
 runner even when the runner is SIGKILLed. On a stop request the signal goes to the group;
 SIGKILL follows after ``stop_grace_s``.
@@ -119,6 +120,7 @@ class CommandStage:
         env["SC_STAGE"] = str(ctx.stage)
         env["SC_CHECKPOINT_DIR"] = str(ctx.checkpoint_dir)
         env["SC_PARAMS_JSON"] = json.dumps(dict(ctx.params), sort_keys=True, default=str)
+        env["SC_SETTINGS_JSON"] = json.dumps(dict(ctx.settings), sort_keys=True, default=str)
         import subprocess
 
         libc = _load_libc()

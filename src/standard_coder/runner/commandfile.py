@@ -11,6 +11,7 @@ cmd = ["python", "train.py"]    # or a string, split with shlex (never a shell)
 deps = ["train.py", "out/features.json"]
 outs = ["out/model.json"]
 params = ["train.epochs"]       # dotted keys into [params]
+settings = ["train.save_every"] # read from SC_SETTINGS_JSON; changing one reruns nothing
 after = ["featurize"]           # ordering only (a dep on another stage's out implies it)
 ```
 
@@ -38,7 +39,7 @@ SECTION_KEYS = {
     "outputs": {"base_dir", "retention_days"},
     "runner": {"seed", "device", "workers", "stop_grace_s", "precision", "executor", "dask"},
 }
-STAGE_KEYS = {"name", "cmd", "deps", "outs", "params", "after", "description", "env"}
+STAGE_KEYS = {"name", "cmd", "deps", "outs", "params", "settings", "after", "description", "env"}
 SCRIPT_SUFFIXES = {".py", ".sh", ".bash", ".r", ".R", ".jl", ".pl", ".rb", ".js", ".ts"}
 
 
@@ -133,8 +134,9 @@ def _params_read(data: Mapping[str, Any]) -> set[str]:
     stages = data.get("stages", [])
     out: set[str] = set()
     for stage in stages if isinstance(stages, list) else []:
-        listed = stage.get("params", []) if isinstance(stage, Mapping) else []
-        out.update(str(k) for k in listed if isinstance(k, str))
+        for field in ("params", "settings"):
+            listed = stage.get(field, []) if isinstance(stage, Mapping) else []
+            out.update(str(k) for k in listed if isinstance(k, str))
     return out
 
 
@@ -257,18 +259,12 @@ def load_command_pipeline(
             argv = split_command(cmd)
         except ValueError as exc:
             raise _fail(source, f"{label}: cmd", str(exc)) from None
-        stage_params: dict[str, Any] = {}
-        for key in _str_list(raw.get("params", []), source, f"{label}: params"):
-            found, value = _lookup(params, key)
-            if not found:
-                leaves = _leaf_keys(params)
-                raise _fail(
-                    source,
-                    f"{label}: params",
-                    f"unknown param key {key!r}{did_you_mean(key, leaves)} "
-                    f"(valid: {', '.join(leaves) or 'none'})",
-                )
-            stage_params[key] = value
+        stage_params = _listed_params(raw, "params", params, source, label)
+        settings = _listed_params(raw, "settings", params, source, label)
+        both = sorted(set(stage_params) & set(settings))
+        if both:
+            raise _fail(source, f"{label}: settings", f"{both[0]!r} is also in params: a key "
+                        "either reruns the stage (params) or does not (settings)")  # fmt: skip
         env = raw.get("env", {})
         if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
             raise _fail(source, f"{label}: env", "expected a table of strings")
@@ -284,6 +280,7 @@ def load_command_pipeline(
                 ],
                 "after": _str_list(raw.get("after", []), source, f"{label}: after"),
                 "params": stage_params,
+                "settings": settings,
                 "env": dict(env),
                 "description": str(raw.get("description", "")),
             }
@@ -331,6 +328,7 @@ def load_command_pipeline(
                 inputs=tuple(inputs),
                 reads=tuple(reads),
                 params=d["params"],
+                settings=d["settings"],
                 # set with --set params.KEY: the rerun reason names it so
                 param_labels={k: f"params.{k}" for k in d["params"]},
                 outputs=tuple(d["outs"]),
@@ -352,6 +350,26 @@ def load_command_pipeline(
         stop_grace_s=float(stop_grace),
         config=dict(data),
     )
+
+
+def _listed_params(
+    raw: Mapping[str, Any], field: str, params: Mapping[str, Any], source: Path, label: str
+) -> dict[str, Any]:
+    """The ``[params]`` values a stage lists under ``field`` (``params`` or ``settings``),
+    by dotted key; an unknown key is refused naming it."""
+    out: dict[str, Any] = {}
+    for key in _str_list(raw.get(field, []), source, f"{label}: {field}"):
+        found, value = _lookup(params, key)
+        if not found:
+            leaves = _leaf_keys(params)
+            raise _fail(
+                source,
+                f"{label}: {field}",
+                f"unknown param key {key!r}{did_you_mean(key, leaves)} "
+                f"(valid: {', '.join(leaves) or 'none'})",
+            )
+        out[key] = value
+    return out
 
 
 def _topological(names: list[str], upstream: Mapping[str, list[str]], source: Path) -> list[str]:

@@ -76,6 +76,8 @@ class StageContext(Protocol):
         checkpoint_dir: ``<base_dir>/checkpoints/<stage>/``: partial work keyed by the fingerprint.
         params: the stage's params: exactly what its fingerprint covers, so a stage reads its
             settings from here (never from a config object captured at build time).
+        settings: what the stage reads that cannot change its outputs (``Stage.settings``: a
+            checkpoint cadence), outside the fingerprint.
         inputs: the stage's named inputs (``Stage.named_inputs``), name -> path.
         outputs: the stage's named outputs (``Stage.named_outputs``), name -> path: where
             the stage writes them (beside its partial work for ``Stage.staged_outputs``).
@@ -98,6 +100,7 @@ class StageContext(Protocol):
     run_dir: Path
     checkpoint_dir: Path
     params: Mapping[str, Any]
+    settings: Mapping[str, Any]
     inputs: Mapping[str, Path]
     outputs: Mapping[str, Path]
     final_outputs: Mapping[str, Path]

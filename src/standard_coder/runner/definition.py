@@ -71,9 +71,12 @@ def validate_pipeline(pipeline: Pipeline) -> None:
             places.check(stage, Path(out))
         _check_reads(stage, seen)
         _check_keys(stage, seen)
-        bad = param_problem(stage.params)
-        if bad is not None:
-            raise PipelineDefinitionError(f"stage {stage.name!r}: params.{bad[0]}: {bad[1]}")
+        for field_name in ("params", "settings"):
+            bad = param_problem(getattr(stage, field_name))
+            if bad is not None:
+                raise PipelineDefinitionError(
+                    f"stage {stage.name!r}: {field_name}.{bad[0]}: {bad[1]}"
+                )
         seen[stage.name] = stage
 
 
@@ -318,6 +321,7 @@ class StageView:
         self.inputs = [ins[k] for k in sorted(ins)]
         self.outputs = [PathSpec(display_name(p, root), Path(p)) for p in stage.outputs]
         self.params = json.loads(json.dumps(dict(stage.params), default=json_default))
+        self.settings = json.loads(json.dumps(dict(stage.settings), default=json_default))
         self.root = root
         self._code: str | None = None
         self._code_files: list[Path] = []

@@ -45,6 +45,7 @@ class RunContext:
         final_outputs: Mapping[str, Path] | None = None,
         executor: str | None = None,
         shared_executors: dict[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.run_id = run_id
         self.stage = stage
@@ -52,6 +53,7 @@ class RunContext:
         self.run_dir = run_dir
         self.checkpoint_dir = checkpoint_dir
         self.params = params
+        self.settings: Mapping[str, Any] = dict(settings or {})
         self.root_dir = root_dir if root_dir is not None else base_dir.parent
         self.inputs: Mapping[str, Path] = dict(inputs or {})
         self.outputs: Mapping[str, Path] = dict(outputs or {})

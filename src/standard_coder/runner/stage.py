@@ -32,6 +32,10 @@ class Stage:
         inputs: files or folders whose content invalidates the stage (absolute paths).
         git_inputs: git repositories whose refs invalidate the stage (cheap: no history read).
         params: the config slice that must invalidate the stage (JSON-serialisable).
+        settings: config the stage reads that cannot change its outputs (a checkpoint
+            cadence): ``ctx.settings``, never in the fingerprint, so changing one reruns
+            nothing, and a stage stopped part-way resumes its partial work under the new value.
+            Only for what a resume-exact stage provably does not depend on (JSON-serialisable).
         outputs: files or folders the stage must produce (absolute paths).
         named_inputs: inputs the stage reads by name (``ctx.inputs["truth"]``); they join
             ``inputs`` (a path listed in both counts once).
@@ -109,6 +113,7 @@ class Stage:
     invalid_inputs: Sequence[str] = ()
     reads: Sequence[Path] | None = None
     input_keys: Mapping[Path, Path] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.role not in (None, "data", "train", "other"):

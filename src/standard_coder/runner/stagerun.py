@@ -265,6 +265,7 @@ def run_stage(
         run_dir=run_dir,
         checkpoint_dir=cdir,
         params=view.params,
+        settings=view.settings,
         seed=session.pipeline.seed,
         fingerprint=fp,
         workers=session.pipeline.workers,

@@ -74,3 +74,13 @@ def large_change_note(what: str, lines: int) -> str:
         "by their commits (a range A..B, a ticket's commit_ids) or, before they exist, by "
         "commit-sized pieces"
     )
+
+
+def more_caveats(caveats: list[str] | tuple[str, ...], where: str) -> str:
+    """`` (2 more caveats about the model: ...)`` after the first of ``caveats`` is said, or
+    nothing when it is the only one; ``where``: where the tool that says it lists them all."""
+    k = len(caveats) - 1
+    if k < 1:
+        return ""
+    return (f" ({k} more caveat{'s' if k > 1 else ''} about the model: the run summary's "
+            f"warnings, and {where})")  # fmt: skip
