@@ -111,3 +111,45 @@ def test_a_mine_that_fails_after_storing_rows_leaves_a_key_of_what_it_stored(
     assert json.loads(key.read_text())["sha256"] == content_key(db)  # what it holds now
     alone = _run(tmp_path, "--stages", "train_sch")
     assert alone["train_sch"] == ("stage_cache_miss", "input changed: out/raw/mined_commits.sqlite")
+
+
+class _StopWhenMiningStarts:
+    """An event sink that asks the run to stop (as SIGINT's handler does: the run's
+    :class:`StopToken`) once the mine has planned its chunks and before it stores one."""
+
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if event["event"] == "mine_repo_started":
+            self.stop.request(2)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_stopped_mine_leaves_no_key_so_train_sch_alone_is_refused(tmp_path: Path) -> None:
+    """A mine stopped (Ctrl-C, SIGTERM) as it works leaves no key, as a killed one does: its
+    key was written from the half-mined database, and ``--stages train_sch`` then trained on it
+    and exited 0 (or, stopped before a row, failed with "no mined commits (check [repos] and
+    [filters])"). The next full run mines the rest and the learning stages read it."""
+    from standard_coder.pipelines.sch import build
+    from standard_coder.runner.engine import run_pipeline
+    from standard_coder.runner.progress import ProgressDisplay
+    from standard_coder.runner.stoptoken import StopToken
+
+    config = small_history(tmp_path, 8)
+    _run(tmp_path)
+    key = tmp_path / "out" / "raw" / "mined_commits.key.json"
+    said = json.loads(key.read_text())
+    commit(tmp_path / "repo", {"pkg/m9.py": py_lines(12, "new")}, "code", ts=BASE_TS + 1200 * 11)
+    stop = StopToken()
+    res = run_pipeline(build(config, []), stages=["mine"], sinks=[_StopWhenMiningStarts(stop)],
+                       stop=stop, install_signals=False,
+                       progress=ProgressDisplay(enabled=False))  # fmt: skip
+    assert res.exit_code == 130 and res.stages["mine"].status == "interrupted", res.message
+    assert not key.exists()  # moved aside, not rewritten from the half-mined database
+    _run(tmp_path, "--stages", "train_sch", code=1)  # its upstream's output is missing
+    again = _run(tmp_path)
+    assert again["train_sch"] == ("stage_cache_miss", "input changed: out/raw/mined_commits.sqlite")
+    assert json.loads(key.read_text())["sha256"] != said["sha256"]

@@ -167,7 +167,8 @@ def run(ctx: StageContext) -> None:
     found = _set_aside_if_corrupt(ctx, db, "rerun to mine it again")
     if found is not None:  # never record a corrupt file as the stage's output
         raise CorruptDatabaseError(db, found, hint="it was set aside; rerun to mine it again")
-    _write_content_key(db, key, previous)
+    if not summary.interrupted:  # a stopped mine leaves no key, as a killed one: the rerun does
+        _write_content_key(db, key, previous)
     shared = _say_shared_histories(ctx, db) if not summary.interrupted else 0
     ctx.set_summary(
         **summary.totals(), future_dated=_report_future_dated(ctx, db), shared_commits=shared
