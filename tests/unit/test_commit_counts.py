@@ -109,3 +109,27 @@ def test_counts_written_in_blocks_are_the_same(
     keys = list(raws)
     assert blocks.rows(keys).tobytes() == whole.rows(keys).tobytes()
     np.testing.assert_array_equal(blocks.indptr, whole.indptr)
+
+
+def test_a_stop_between_batches_prices_no_more_and_keeps_nothing(
+    synth: SyntheticChanges, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``team_output`` asks ``should_stop`` after each batch: a Ctrl-C waited for every commit
+    to be priced (17 s on the tiny demo) and the stage then threw the result away. Asked and
+    never told to stop, it prices all, as before."""
+    import standard_coder.sch.team_output as priced
+
+    rep, _, _ = _built(synth)
+    monkeypatch.setattr(priced, "BATCH", 8)  # 60 commits: seven checks
+    asked: list[int] = []
+
+    def stop_at_second() -> bool:
+        asked.append(1)
+        return len(asked) == 2
+
+    assert team_output(LinearModel(), rep, synth.commits, n_draws=5,
+                       should_stop=stop_at_second) is None  # fmt: skip
+    assert len(asked) == 2  # no batch priced after the stop
+    full = team_output(LinearModel(), rep, synth.commits, n_draws=5, should_stop=lambda: False)
+    plain = team_output(LinearModel(), rep, synth.commits, n_draws=5)
+    assert full is not None and plain is not None and full.rows == plain.rows

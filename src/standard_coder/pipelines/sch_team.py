@@ -201,14 +201,16 @@ def run(ctx: StageContext) -> None:
             iter_commits(db, with_files=False),
             seed=seed,
             join_names=join_names,
+            should_stop=ctx.should_stop,
             features=lambda batch: rep.scale_counts(
                 counts.rows([(r.repo, r.commit_id) for r in batch])
             ),
         )
     else:  # every commit's counts extracted again from its files
         commits = iter_commits(db, with_files=True, with_contents=rep.kind == "hybrid")
-        result = team_output(model, rep, commits, seed=seed, join_names=join_names)
-    if ctx.should_stop():  # priced, nothing written: a rerun prices again (seconds)
+        result = team_output(model, rep, commits, seed=seed, join_names=join_names,
+                             should_stop=ctx.should_stop)  # fmt: skip
+    if result is None:  # stopped between two batches: nothing written, a rerun prices again
         return
     out = ctx.outputs
     out["csv"].parent.mkdir(parents=True, exist_ok=True)

@@ -97,8 +97,11 @@ def team_output(
     n_draws: int = N_DRAWS,
     features: Callable[[Sequence[CommitRecord]], np.ndarray] | None = None,
     join_names: bool = False,
-) -> TeamOutput:
-    """Price every commit and sum per (ISO week, author, repository).
+    should_stop: Callable[[], bool] = lambda: False,
+) -> TeamOutput | None:
+    """Price every commit and sum per (ISO week, author, repository); None when
+    ``should_stop()`` turned true between two batches of :data:`BATCH` commits (a stop asked
+    for: nothing is kept, and pricing again takes what it took).
 
     ``join_names``: the addresses that share a name are one author, listed under the address
     with the most commits (``same_name_aliases``' rule; names are the commits' own).
@@ -142,6 +145,8 @@ def team_output(
         if len(batch) >= BATCH:
             flush(batch)
             batch = []
+            if should_stop():
+                return None
     flush(batch)
     joined = same_name_aliases(names.elements()) if join_names else {}
     if joined:
