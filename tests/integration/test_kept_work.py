@@ -303,6 +303,29 @@ def test_outputs_a_killed_rerun_wrote_are_continued_though_the_stop_before_kept_
     assert _done(tmp_path, "item") == 60 and 3 <= done < 60  # the killed run's items kept
 
 
+def test_a_first_run_killed_after_it_wrote_is_continued_and_said_so(tmp_path: Path) -> None:
+    """No stop recorded before it: a first run SIGKILLed after writing items into its output
+    left only its ``started_by``, and the next run said ``new`` (no ``[resume]`` line) while it
+    continued the items (a mine killed as it works: its rerun's table said 0 new commits).
+    Killed before it wrote anything, the rerun is ``new``."""
+    only = ("--stages", "grow")
+    idle = _start(tmp_path, *only, wait=30)
+    assert _stop(idle, tmp_path, "start", 1, signal.SIGKILL) == -signal.SIGKILL
+    assert _status(tmp_path)["grow"] == "would run   new"
+    killed = _start(tmp_path, *only, delay=0.02)
+    assert _stop(killed, tmp_path, "item", 3, signal.SIGKILL) == -signal.SIGKILL
+    assert "status" not in _record(tmp_path, "grow")  # the killed run recorded no outcome
+    assert _status(tmp_path)["grow"].startswith(
+        "would run   unfinished; continues where the killed run stopped (its last run, "
+    )
+    done = _done(tmp_path, "item")
+    assert _start(tmp_path, *only).wait(timeout=60) == 0
+    said = _said(tmp_path)
+    assert "[run] grow: unfinished" in said, said
+    assert "[resume] grow: continues where the killed run stopped (its last run, " in said
+    assert _done(tmp_path, "item") == 60 and 3 <= done < 60  # the killed run's items kept
+
+
 def test_a_resumed_run_stopped_before_it_wrote_keeps_the_work_it_resumed(tmp_path: Path) -> None:
     """Session 41: a run that continued a stage's progress in its outputs and was stopped
     before it wrote more changed no output, so it was said to have kept nothing (``grow

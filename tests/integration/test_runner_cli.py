@@ -330,6 +330,28 @@ def test_status_says_a_run_is_in_progress_while_another_process_holds_the_lock(
     assert "run_in_progress" not in json.loads(cli("status", "-c", str(cfg), "--json").stdout)
 
 
+def test_status_during_a_live_run_says_it_runs_the_stage_not_that_it_was_killed(
+    tmp_path: Path,
+) -> None:
+    """A stage the run in progress started (its record names that run, which has recorded no
+    outcome yet) is being run now: before session 60 ``status`` said of the live run "ended
+    without recording how far it got: killed?". Once it is killed, that is said."""
+    cfg = write_pipeline(tmp_path, first="slow")
+    run = start("pipeline", "--config", str(cfg), env={"SLOW_S": "60"})
+    try:
+        wait_for(tmp_path / "state" / "checkpoints" / "one" / "started")
+        doc = json.loads(cli("status", "--config", str(cfg), "--json").stdout)
+        one = doc["stages"][0]
+        assert doc["run_in_progress"].startswith(f"pid {run.pid}, ")
+        assert one["resumes"].endswith(", in progress now, is running it"), one
+        assert "killed" not in cli("status", "--config", str(cfg)).stdout
+    finally:
+        run.kill()
+        run.communicate()
+    one = json.loads(cli("status", "--config", str(cfg), "--json").stdout)["stages"][0]
+    assert "ended without recording how far it got: killed?" in one["resumes"], one
+
+
 def test_json_log_format_puts_events_on_stderr(tmp_path: Path) -> None:
     cfg = write_pipeline(tmp_path)
     res = cli("pipeline", "--config", str(cfg), "--log-format", "json")

@@ -218,3 +218,32 @@ def test_a_setting_reruns_nothing_and_a_stopped_stage_resumes_under_its_new_valu
     saved = [e["step"] for e in sink.events if e["event"] == "checkpoint_saved"]
     assert saved == [10]  # the new cadence (12 is the last step: the stage writes its output)
     assert (cut / "out.json").read_bytes() == (whole / "out.json").read_bytes()
+
+
+def test_a_stage_stopped_before_its_first_item_says_it_kept_no_work(tmp_path: Path) -> None:
+    """Its ledger, made and empty, is not partial work: the stop says the rerun starts over,
+    and ``status`` says ``new``, not ``continues from the partial work`` (before session 60 an
+    empty ledger counted as work, and a train_sch stopped at 0/3 authors said so). One item
+    done is work to continue."""
+    from standard_coder.runner.engine import plan_pipeline
+
+    def stop_before(ctx: Any) -> None:
+        ctx.ledger("squares")
+        ctx._stop.request(2)
+        assert ctx.should_stop()
+
+    res, _ = _run(_make(tmp_path, stop_before))
+    assert res.exit_code == 130
+    assert (
+        res.message
+        == "interrupted: rerun to go on (items kept no partial work: its rerun starts over)"
+    )
+    (plan,) = plan_pipeline(_make(tmp_path, _items_stage(stop_after=None)))
+    assert (plan.reason, plan.resumes) == ("new", None)
+
+    res, _ = _run(_make(tmp_path, _items_stage(stop_after=1)))
+    assert res.exit_code == 130 and "kept no partial work" not in res.message
+    (plan,) = plan_pipeline(_make(tmp_path, _items_stage(stop_after=None)))
+    assert plan.reason.startswith("unfinished") and "continues from the partial work" in str(
+        plan.resumes
+    )

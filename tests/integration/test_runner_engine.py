@@ -811,7 +811,7 @@ def test_stop_request_interrupts_with_progress_message(root: Path) -> None:
     # it kept nothing (no partial work, no output written): the rerun redoes the 812 items, and
     # the message says so instead of promising to resume the stage (session 40)
     assert result.message == (
-        "interrupted: rerun to resume (812/2000 items done, but train kept no partial work: "
+        "interrupted: rerun to go on (812/2000 items done, but train kept no partial work: "
         "its rerun starts over)"
     )
     assert sink.names()[-1] == "run_interrupted"
@@ -862,7 +862,7 @@ def test_a_map_counts_on_from_the_items_an_earlier_run_did(root: Path) -> None:
 
     result, _ = run(make(root, train={"run": resumed}))
     assert result.exit_code == 130
-    assert result.message.startswith("interrupted: rerun to resume (authors: 4/7 items done")
+    assert result.message.startswith("interrupted: rerun to go on (authors: 4/7 items done")
 
 
 def _train_through_a_signal(ctx: Any) -> None:
@@ -1106,3 +1106,46 @@ def test_a_private_output_is_not_an_input_downstream(root: Path) -> None:
     assert set(reasons(sink, "stage_skipped")) == {"train", "use"}
     with pytest.raises(ValueError, match=r"private_outputs .* are not among its outputs"):
         Stage(name="x", run=use, outputs=(model,), private_outputs=(took,))
+
+
+SECOND_SIGNAL_AFTER_THE_STOP_IS_SAID = r"""
+import os, signal, sys
+from pathlib import Path
+from standard_coder.runner.engine import run_pipeline
+from standard_coder.runner.stage import Pipeline, Stage
+
+root = Path(sys.argv[1])
+
+
+def train(ctx):
+    os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C, as it works
+    assert ctx.should_stop()
+
+
+def again(result):  # a second Ctrl-C once the run has said how the first ended it
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+stage = Stage(name="train", run=train, outputs=(root / "model.json",))
+run_pipeline(Pipeline(name="p", stages=[stage], base_dir=root / "state"), after_run=again)
+sys.exit(5)  # not reached: the second signal exits at once
+"""
+
+
+def test_a_second_signal_after_the_stop_was_said_exits_without_saying_it_again(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C twice, the second as the run wraps up: one ``run_interrupted`` (one ``[STOP]``
+    line), the process exits 130. Before session 60 the second added ``exited at once (SIGINT
+    sent again): rerun to resume from the last checkpoint``, a second event of no stage."""
+    import sys
+
+    from proctools import child_env
+
+    proc = subprocess.run([sys.executable, "-c", SECOND_SIGNAL_AFTER_THE_STOP_IS_SAID,
+                           str(tmp_path)], capture_output=True, text=True, env=child_env(),
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    lines = (tmp_path / "state" / "logs" / "events.jsonl").read_text().splitlines()
+    said = [json.loads(x) for x in lines if '"run_interrupted"' in x]
+    assert [(e["stage"], e.get("at_once")) for e in said] == [("train", None)], said

@@ -106,10 +106,11 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def holds_rows(path: Path) -> Finding:
+def holds_rows(path: Path, only: frozenset[str] | None = None) -> Finding:
     """Whether the SQLite database ``path`` holds a row in any of its own tables (SQLite's
     ``sqlite_*`` tables aside; a virtual table by what its module shows, its shadow tables
-    not looked at: :func:`tables`), as its last commit left it (its ``-wal`` log included):
+    not looked at: :func:`tables`; ``only``: of those, the tables named there, where the others
+    hold bookkeeping, not work), as its last commit left it (its ``-wal`` log included):
     yes, no, or unknown and why (``PATH: REASON``): locked by a writer, corrupt, a hot
     ``-journal`` (a write cut short: :data:`HOT_JOURNAL`), a log with no ``-shm`` index beside
     it, a virtual table whose module this SQLite lacks."""
@@ -129,6 +130,8 @@ def holds_rows(path: Path) -> Finding:
     try:
         with closing(sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)) as con:
             plain, virtual = tables(con)
+            if only is not None:
+                plain, virtual = [t for t in plain if t in only], [t for t in virtual if t in only]
             for name in plain:
                 if con.execute(f"SELECT 1 FROM {_quoted(name)} LIMIT 1").fetchone() is not None:
                     return YES

@@ -52,6 +52,7 @@ from standard_coder.runner.runrecord import RunRecord
 from standard_coder.runner.runstate import (
     STARTED_BY,
     empty_state,
+    live_run,
     read_run_state,
     write_run_state,
 )
@@ -264,11 +265,11 @@ def _would_restore(session: RunSession, name: str, decision: Decision, fp: str) 
     return Decision(False, Reason.IN_RUN_CACHE, f"({where}): {decision.reason}")
 
 
-def _resume_note(session: RunSession, name: str, fp: str) -> str | None:
-    from standard_coder.runner.partial import resume_note
+def _resume_note(session: RunSession, name: str, fp: str, live: str | None) -> str | None:
+    from standard_coder.runner.partial import planned_resume
 
     outputs = [o.path for o in session.views[name].outputs]
-    return resume_note(session.layout, name, fp, outputs)
+    return planned_resume(session.layout, name, fp, outputs, live)
 
 
 def plan_pipeline(
@@ -293,6 +294,7 @@ def plan_pipeline(
     session = RunSession(pipeline, root=root, readonly=True, sink=None)
     session.open_cache()
     plans: list[StagePlan] = []
+    live = live_run(session.layout.run_state, session.base)  # a run in progress now, if any
     will_run: set[str] = set()
     may_run: set[str] = set()  # would run only if what they read changes
     try:
@@ -311,7 +313,7 @@ def plan_pipeline(
                 fp = _fingerprint_now(session, name)
                 if fp is not None:
                     decision = _would_restore(session, name, decision, fp)
-                    resumes = None if decision.skip else _resume_note(session, name, fp)
+                    resumes = None if decision.skip else _resume_note(session, name, fp, live)
                     if resumes is not None and decision.code is Reason.NEW:
                         decision = Decision(False, Reason.UNFINISHED)
             if not decision.skip and is_sel:
@@ -483,7 +485,10 @@ def _run_recorded(
     session.stage_starts = stage_starts
 
     def exits_at_once(signum: int) -> None:
-        """A second signal: said as the first one's stop is, then the process exits."""
+        """A second signal: said as the first one's stop is, then the process exits (said
+        only where the first stop was not said yet: once it was, the run is recorded)."""
+        if stop.said:
+            return
         name = signal.Signals(signum).name
         why = f"exited at once ({name} sent again): rerun to resume from the last checkpoint"
         session.emit("run_interrupted", running[0] if running else None, why, signal=signum,
@@ -518,13 +523,16 @@ def _run_recorded(
         if outcome.status == "interrupted" or (stop.requested and name != selected[-1]):
             signum = stop.signum or 2
             result.exit_code = 128 + signum
-            again = "" if outcome.still_done else ": rerun to resume"
+            # "resume" promises the stage's work back: not of one that kept none (its note says)
+            again = ": rerun to resume" if outcome.kept_work is not False else ": rerun to go on"
+            again = "" if outcome.still_done else again
             result.message = f"interrupted{again}{outcome.progress}"
             stopped_at = name
             if outcome.status != "interrupted":  # it ran to its end: the next one is stopped
                 stopped_at = selected[i + 1]
                 result.message += f" ({stopped_at} not started; {name} is done)"
             session.emit("run_interrupted", stopped_at, result.message, signal=signum)
+            stop.said = True  # a second signal now exits without a second [STOP] line
             break
     status = {0: "completed", 1: "failed"}.get(result.exit_code, "interrupted")
     if result.exit_code not in (0, 1, 130, 143) and result.exit_code < 128:

@@ -40,6 +40,7 @@ __all__ = [
     "has_partial_work",
     "kept_work",
     "output_stats",
+    "planned_resume",
     "previous_record",
     "resume_note",
     "scan_output",
@@ -51,9 +52,28 @@ __all__ = [
 MARKER = "FINGERPRINT"
 
 
+LEDGER_SUFFIX = ".ledger.sqlite"
+"""The name's end of a stage's item ledgers (``ctx.ledger(name)``: ``<name>.ledger.sqlite``)."""
+
+
 def has_partial_work(cdir: Path) -> bool:
-    """Whether ``cdir`` holds anything besides its fingerprint stamp."""
-    return cdir.is_dir() and any(p.name != MARKER for p in cdir.iterdir())
+    """Whether ``cdir`` holds anything besides its fingerprint stamp and item ledgers that hold
+    no item (a stage stopped before its first item made its ledger: nothing to continue; a
+    ledger whose items cannot be read counts)."""
+    if not cdir.is_dir():
+        return False
+    for path in cdir.iterdir():
+        ledger = path.name.removesuffix(WAL_SUFFIX).removesuffix("-shm")
+        if path.name == MARKER or (ledger.endswith(LEDGER_SUFFIX) and _no_items(cdir / ledger)):
+            continue
+        return True
+    return False
+
+
+def _no_items(ledger: Path) -> bool:
+    """Whether the item ledger ``ledger`` is there and holds no item (False: it holds one, or
+    the runner cannot tell)."""
+    return is_database(ledger) and holds_rows(ledger, only=frozenset({"items"})).no
 
 
 @dataclass(frozen=True)
@@ -287,7 +307,11 @@ def resume_note(
     after the stopped run ended is work to continue (:func:`_killed_wrote`). Where the runner
     cannot tell (a stop recorded ``kept_work: null``, a part of an output could not be read,
     the env stamps are gone), the note says ``may continue where the interrupted run
-    stopped`` and why. ``outputs``: the paths, or an :class:`OutputWalk` to share its walk."""
+    stopped`` and why. A run killed with no stop recorded before it (a first run killed
+    as it works) continues where it stopped when it wrote into the outputs
+    (:func:`written_since_start`): the mine's database keeps what it stored, and before session
+    60 such a rerun said ``new`` and continued it. ``outputs``: the paths, or an
+    :class:`OutputWalk` to share its walk."""
     cdir = layout.checkpoint_dir(name)
     if stamped_fingerprint(cdir) != fp:
         return None
@@ -301,8 +325,12 @@ def resume_note(
         return f"reuses the working files the last completed run left in {cdir}"  # outputs lost
     if has_partial_work(cdir):
         note = f"continues from the partial work in {cdir}"
-    elif not interrupted:
-        return None
+    elif not interrupted:  # a killed run, no stop before it: its progress is what it wrote
+        wrote = NO if killed is None else written_since_start(layout, killed, outputs)
+        if wrote.no:
+            return None
+        unknown = wrote.why
+        note = f"{'may continue' if unknown else 'continues'} where the killed run stopped"
     elif record.get("kept_work") is None and "kept_work" in record:  # the stop could not tell
         note = "may continue where the interrupted run stopped"
     elif record.get("kept_work") is not False:  # its progress is in its outputs
@@ -322,6 +350,23 @@ def resume_note(
     if not isinstance(progress, str):
         return note
     return note + _checked(progress, record.get("checkpoint"), cdir, name, fp)
+
+
+def planned_resume(
+    layout: RunnerLayout,
+    name: str,
+    fp: str,
+    outputs: Sequence[Path] | OutputWalk,
+    live: str | None,
+) -> str | None:
+    """:func:`resume_note` for ``status`` and ``--dry-run``, where ``live`` is the run in
+    progress now (:func:`~standard_coder.runner.runstate.live_run`): a stage it started is
+    running, not left by a killed run."""
+    note = resume_note(layout, name, fp, outputs)
+    record = previous_record(layout.run_state, name) if note and live else {}
+    if live is not None and restarted_by(record) == live:
+        return f"run {live}, in progress now, is running it"
+    return note
 
 
 def written_since_start(

@@ -61,3 +61,19 @@ def restarted_by(record: dict[str, Any]) -> str | None:
     if not isinstance(started, str) or started == record.get("run_id"):
         return None
     return started
+
+
+def live_run(run_state: Path, base_dir: Path) -> str | None:
+    """The id of the run in progress in ``base_dir`` now (it holds the folder's lock, and the run
+    state it wrote says ``running``), or None: for ``status`` and ``--dry-run``, which take no
+    lock, so a stage that run started is said to be running, not killed."""
+    from standard_coder.runner.lock import lock_holder
+
+    try:
+        doc = read_run_state(run_state)
+    except (CorruptStateError, OSError):
+        return None
+    run_id = doc.get("run_id")
+    if doc.get("status") != "running" or not isinstance(run_id, str):
+        return None
+    return run_id if lock_holder(base_dir) is not None else None

@@ -70,6 +70,9 @@ class StopToken:
         """Called with the signal number by a second signal, before the exit at once (the
         engine says ``[STOP]`` and ends the events log with ``run_interrupted``); what it
         raises is ignored."""
+        self.said = False
+        """True once the run has said (and recorded) how the first stop ended it: a second
+        signal then exits without saying it again."""
 
     @property
     def requested(self) -> bool:
