@@ -282,23 +282,32 @@ def test_outputs_a_killed_rerun_wrote_are_continued_though_the_stop_before_kept_
     assert _stop(first, tmp_path, "start", 1, signal.SIGINT) == 130
     assert "grow kept no partial work: its rerun starts over" in _said(tmp_path)
     assert _record(tmp_path, "grow")["kept_work"] is False
-    # killed before it wrote anything: still nothing to continue
+    _killed_idle_then_after_three_items(tmp_path, only)
+    assert "[resume]" not in _said(tmp_path)
+    record = _record(tmp_path, "grow")
+    assert record["kept_work"] is False and record["started_by"] != record["run_id"]
+    _continued(tmp_path, only, "continues where the interrupted run stopped (its last run, ")
+
+
+def _killed_idle_then_after_three_items(tmp_path: Path, only: tuple[str, ...]) -> None:
+    """``grow`` killed before it wrote anything (still nothing to continue: ``new``), then
+    killed again after writing three items."""
     idle = _start(tmp_path, *only, wait=30)
     assert _stop(idle, tmp_path, "start", 1, signal.SIGKILL) == -signal.SIGKILL
     assert _status(tmp_path)["grow"] == "would run   new"
     killed = _start(tmp_path, *only, delay=0.02)
     assert _stop(killed, tmp_path, "item", 3, signal.SIGKILL) == -signal.SIGKILL
-    assert "[resume]" not in _said(tmp_path)
-    record = _record(tmp_path, "grow")
-    assert record["kept_work"] is False and record["started_by"] != record["run_id"]
-    assert _status(tmp_path)["grow"].startswith(
-        "would run   unfinished; continues where the interrupted run stopped (its last run, "
-    )
+
+
+def _continued(tmp_path: Path, only: tuple[str, ...], note: str) -> None:
+    """``status`` and the next run say ``note`` of ``grow``, which keeps the killed run's
+    items and names the killed run."""
+    assert _status(tmp_path)["grow"].startswith(f"would run   unfinished; {note}")
     done = _done(tmp_path, "item")
     assert _start(tmp_path, *only).wait(timeout=60) == 0
     said = _said(tmp_path)
     assert "[run] grow: unfinished" in said, said
-    assert "[resume] grow: continues where the interrupted run stopped (its last run, " in said
+    assert f"[resume] grow: {note}" in said
     assert "ended without recording how far it got: killed?)" in said, said
     assert _done(tmp_path, "item") == 60 and 3 <= done < 60  # the killed run's items kept
 
@@ -309,21 +318,9 @@ def test_a_first_run_killed_after_it_wrote_is_continued_and_said_so(tmp_path: Pa
     continued the items (a mine killed as it works: its rerun's table said 0 new commits).
     Killed before it wrote anything, the rerun is ``new``."""
     only = ("--stages", "grow")
-    idle = _start(tmp_path, *only, wait=30)
-    assert _stop(idle, tmp_path, "start", 1, signal.SIGKILL) == -signal.SIGKILL
-    assert _status(tmp_path)["grow"] == "would run   new"
-    killed = _start(tmp_path, *only, delay=0.02)
-    assert _stop(killed, tmp_path, "item", 3, signal.SIGKILL) == -signal.SIGKILL
+    _killed_idle_then_after_three_items(tmp_path, only)
     assert "status" not in _record(tmp_path, "grow")  # the killed run recorded no outcome
-    assert _status(tmp_path)["grow"].startswith(
-        "would run   unfinished; continues where the killed run stopped (its last run, "
-    )
-    done = _done(tmp_path, "item")
-    assert _start(tmp_path, *only).wait(timeout=60) == 0
-    said = _said(tmp_path)
-    assert "[run] grow: unfinished" in said, said
-    assert "[resume] grow: continues where the killed run stopped (its last run, " in said
-    assert _done(tmp_path, "item") == 60 and 3 <= done < 60  # the killed run's items kept
+    _continued(tmp_path, only, "continues where the killed run stopped (its last run, ")
 
 
 def test_a_resumed_run_stopped_before_it_wrote_keeps_the_work_it_resumed(tmp_path: Path) -> None:
