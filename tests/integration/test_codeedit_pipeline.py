@@ -319,7 +319,8 @@ def test_ctrl_c_while_a_completion_runs_stops_at_once_and_scores_nothing(tmp_pat
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err.decode()[-2000:]
     assert time.monotonic() - t0 < 10  # not the 60 s limit
-    assert b"[STOP] evaluate: interrupted: rerun to resume" in err
+    # it kept no partial work: a rerun goes on with the run and starts this stage over
+    assert b"[STOP] evaluate: interrupted: rerun to go on (evaluate kept no partial work" in err
     assert not (tmp_path / "out" / "reports" / "codeedit_eval.json").exists()
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # killed, not orphaned
 

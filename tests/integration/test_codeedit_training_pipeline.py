@@ -246,7 +246,7 @@ def test_ctrl_c_during_the_validator_stops_it_between_answers(
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err.decode()[-2000:]
-    assert b"[STOP] validate_stage1: interrupted: rerun to resume" in err
+    assert b"[STOP] validate_stage1: interrupted: rerun to go on (validate_stage1 kept no" in err
     assert (trained / "reports" / "codeedit_validation.json").read_bytes() == before
 
 
