@@ -53,8 +53,8 @@ help:  ## list the targets (PIPELINE=sch|vision|..., CONFIG=pipeline_config.toml
 	@echo "preprocess, validate-data and resume-data: data, train: train, train-all: data + train,"
 	@echo "resume-train: train onwards, resume-all: every stage. A role with no stage: the target"
 	@echo "exits 2. Per pipeline, from its default config (a config may add stages):"
-	@$(SC) stages --all | sed 's/^/  /'
-	@$(if $(wildcard $(CONFIG)),echo "CONFIG=$(CONFIG):" && $(SC) stages --config $(CONFIG) | sed 's/^/  /',true)
+	@out=$$($(SC) stages --all) && echo "$$out" | sed 's/^/  /'
+	@$(if $(wildcard $(CONFIG)),echo "CONFIG=$(CONFIG):" && out=$$($(SC) stages --config $(CONFIG)) && echo "$$out" | sed 's/^/  /',true)
 
 setup:  ## create .venv with the CPU torch wheel first, then the package and dev tools
 	python3 -m venv .venv
@@ -127,18 +127,18 @@ demo:  ## run the whole flagship pipeline on the embedded default
 test:  ## the whole suite, slow tests included (what CI runs)
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_FLAGS)
 
-test-fast:
+test-fast:  ## the suite without the slow tests
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
-lint:
+lint:  ## ruff check and ruff format --check
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m ruff format --check src tests benchmarks examples
 
-format:
+format:  ## ruff format and ruff check --fix
 	$(PY) -m ruff format src tests benchmarks examples
 	$(PY) -m ruff check --fix src tests benchmarks examples
 
-typecheck:
+typecheck:  ## mypy (strict) on src
 	$(PY) -m mypy
 
 bench:  ## every benchmark prints a table and a last-line JSON

@@ -341,6 +341,48 @@ def test_a_scheduler_without_workers_is_said_and_ctrl_c_ends_the_wait(tmp_path: 
         sched.wait(timeout=30)
 
 
+def test_a_scheduler_lost_mid_map_is_said_as_the_executor_s_failure(tmp_path: Path) -> None:
+    """The scheduler SIGKILLed while items run: the stage failed with Dask's
+    ``FutureCancelledError ... scheduler-connection-lost`` said as an error of the stage's own
+    code (``raised at`` its line). It is the executor's failure, naming the scheduler, exit 2,
+    and the items done are kept for the rerun."""
+    if not DASK.exists():
+        pytest.skip("the dask command is not installed")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = []
+    with open(tmp_path / "cluster.log", "wb") as log:
+        for args in (["scheduler", "--host", "127.0.0.1", "--port", str(port)],
+                     ["worker", address, "--nthreads", "1", "--memory-limit", "0",
+                      "--host", "127.0.0.1"]):  # fmt: skip
+            procs.append(subprocess.Popen([str(DASK), *args, "--no-dashboard"], stdout=log,
+                                          stderr=log, env=_env()))  # fmt: skip
+    try:
+        config = _project(tmp_path / "p")
+        env = _env(SC_TEST_MARKS=str(tmp_path / "p" / "marks"), SC_TEST_ITEM_S="1.0")
+        proc = subprocess.Popen(_cmd(config, "--executor", address), env=env,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while len(_marks(tmp_path / "p")) < 2:  # items run on the worker
+                assert proc.poll() is None and time.monotonic() < deadline, "no item ran"
+                time.sleep(0.1)
+            procs[0].kill()  # the scheduler
+            _, said = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 2, said
+        fail = [line for line in said.splitlines() if line.startswith("[FAIL]")]
+        assert fail and f"executor dask: lost the scheduler at {address}" in fail[0], said
+        assert "raised at" not in fail[0] and "Traceback" not in said
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(timeout=30)
+
+
 def test_the_counting_example_runs_on_the_cluster_as_it_runs_locally(
     cluster: Cluster, tmp_path: Path
 ) -> None:

@@ -148,7 +148,11 @@ def test_on_an_80_column_terminal_the_title_and_notes_read_whole(demo: tuple[Pat
                              columns=80, cwd=out / "repos" / "repo-1")  # fmt: skip
     assert code == 0, text
     lines = [line.rstrip() for line in text.splitlines()]
-    assert lines[0] == f"Estimate, model: {cfg.training.predictor}", lines[:3]
+    # the model auto chose, as the report names it (session 60: it said "auto" alone)
+    chosen = json.loads((out / "sc-output" / "reports" / "sch_evaluation.json").read_text())
+    picked = chosen["model_selection"]["chosen"]
+    assert cfg.training.predictor == "auto"
+    assert lines[0] == f"Estimate, model: auto: {picked}", lines[:3]
     model_file = SchLayout(out / "sc-output").model
     assert f"model file: {model_file}" in lines  # whole: the terminal wraps it, not the table
     notes = [line for line in lines if not line.startswith("model file: ")]
@@ -275,7 +279,19 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
     lines = body.count("\n") + 3 + 600  # the changed module, brand_new.py, big_module.py
     assert doc["note"].startswith(f"worktree:{repo.resolve()} changes {lines} lines"), doc["note"]
     assert "priced as one change, and a change's SCH is at most 1 h" in doc["note"]
-    (repo / "big_module.py").unlink()
+    # the same large change as a commit: one change, but its SCH reads small beside its lines
+    # all the same (said of the diff alone before session 60)
+    _git(repo, "add", "big_module.py")
+    _git(repo, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", "big")
+    by_id = estimate(cfg, Target(rev="HEAD"), repo=repo)
+    head = by_id["changes"][0]["commit_id"][:10]
+    assert f"{head} changes more lines than 98 % of commits do (median 12; up to 600 here)" in (
+        by_id["note"]
+    ), by_id.get("note")
+    assert "priced as one change" not in by_id["note"]  # no "its commits" to price it by
+    _git(repo, "reset", "-q", "--hard", "HEAD~1")
+    target.write_text(target.read_text() + body)  # the reset took the worktree's change too
+    (repo / "brand_new.py").write_text("import os\n\nVALUE = os.sep * 3\n")
     # `git diff | standard-coder estimate --diff -`: the same change, read from stdin
     config = str(demo[0] / "pipeline_config.toml")
     piped = subprocess.run(

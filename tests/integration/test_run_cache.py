@@ -136,6 +136,8 @@ def _second_pulls_everything(a: Path, b: Path) -> None:
     pulled = [(e["stage"], e["source"]) for e in evs if e["event"] == "cache_pulled"]
     assert pulled == [(s, "remote") for s in STAGES]
     assert outputs(b) == outputs(a)
+    # restores are said apart from skips (they read "ok: 0 ran, 3 skipped")
+    assert "ok: 0 ran, 3 restored from the run cache, 0 skipped (run " in done.stderr
 
 
 def test_second_base_folder_pulls_every_stage_from_a_file_remote(tmp_path: Path) -> None:
@@ -208,6 +210,53 @@ def test_a_remote_that_cannot_be_used_is_said_once_a_run(tmp_path: Path) -> None
     assert len(said) == 2, said
     assert "said once this run: stages run instead of restoring from it" in said[0], said
     assert "said once this run: results stay in the local cache only" in said[1], said
+    assert named(last_run(config), "stage_running") == STAGES
+
+
+def test_a_remote_host_that_never_answers_is_tried_once_a_kind_without_tracebacks(
+    tmp_path: Path,
+) -> None:
+    """An ``sftp://`` remote whose port accepts and never speaks SSH: each try waited its
+    timeout twice a stage (91 s for three stages of 0.2 s) and paramiko's own log printed a
+    dozen tracebacks. Now the pull and the push are each tried once a run (one warning each),
+    and the transport's log stays off the console. A real listening socket counts the tries."""
+    import socket
+    import threading
+
+    pytest.importorskip("paramiko")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    tries: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                tries.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    quick = "{ banner_timeout = 1, timeout = 1, auth_timeout = 1 }"
+    config = project(tmp_path / "p", f'[cache]\nremote = "sftp://me@127.0.0.1:{port}/rc"\n'
+                     f"remote_options = {quick}\n")  # fmt: skip
+    try:
+        ran = cli("pipeline", config)
+    finally:
+        done.set()
+        thread.join()
+        server.close()
+        for conn in tries:
+            conn.close()
+    assert ran.returncode == 0, ran.stderr
+    said = [line for line in ran.stderr.splitlines() if "run cache" in line]
+    assert len(said) == 2 and "Traceback" not in ran.stderr and "paramiko" not in ran.stderr
+    assert "Exception (client)" not in ran.stderr, ran.stderr
+    assert len(tries) == 2, len(tries)  # one pull, one push: not two a stage
     assert named(last_run(config), "stage_running") == STAGES
 
 

@@ -75,6 +75,20 @@ def test_diff_lists_config_packages_and_fingerprints(tmp_path: Path) -> None:
     assert diff_runs(a, a).identical
 
 
+def test_the_executor_a_run_used_is_compared(tmp_path: Path) -> None:
+    """A local run and a Dask run said "No differences ... environment": the env stamps'
+    ``executor`` differed and was not compared."""
+    a, b = _pair(tmp_path)
+    for run, executor in ((a, {"kind": "local", "workers": 2}),
+                          (b, {"kind": "dask", "address": "tcp://127.0.0.1:8786"})):  # fmt: skip
+        stamp = read_env_stamp(run)
+        stamp["executor"] = executor
+        write_env_stamp(run, stamp)
+    changed = {c.key: (c.a, c.b) for c in diff_runs(a, b).environment}
+    assert changed["executor"] == ({"kind": "local", "workers": 2},
+                                   {"kind": "dask", "address": "tcp://127.0.0.1:8786"})  # fmt: skip
+
+
 def test_fingerprints_fall_back_to_events(tmp_path: Path) -> None:
     now = time.time()
     a = make_run(tmp_path, "A", now - 100)

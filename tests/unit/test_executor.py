@@ -203,6 +203,42 @@ def test_unreachable_dask_scheduler_is_one_clear_error() -> None:
     ex.close()
 
 
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (as Dask's dashboard port or an
+    HTTP server does to a scheduler's handshake): a real listening socket."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield int(server.getsockname()[1])
+
+
+def test_a_port_that_accepts_but_is_no_scheduler_fails_in_time(silent_port: int) -> None:
+    """``Client(timeout=...)`` bounds the connect, not the handshake: the run waited forever
+    (and one Ctrl-C with it). Now one clear error after the timeout and its grace."""
+    from standard_coder.runner import dask_executor
+
+    pytest.importorskip("distributed")
+    ex = make_executor(f"dask://127.0.0.1:{silent_port}")
+    ex._timeout_s = 0.5  # type: ignore[attr-defined]
+    started = time.monotonic()
+    with pytest.raises(ExecutorUnavailable, match=r"no Dask scheduler answered at tcp://.*8787"):
+        list(ex.map(abs, [1], lambda: False))
+    assert time.monotonic() - started < 0.5 + dask_executor.HANDSHAKE_GRACE_S + 5
+    # a stop while it waits ends the wait at once, and the map says nothing (nothing ran)
+    stopped = make_executor(f"dask://127.0.0.1:{silent_port}")
+    started = time.monotonic()
+    assert list(stopped.map(abs, [1], lambda: time.monotonic() - started > 0.3)) == []
+    assert time.monotonic() - started < 3
+
+
+def test_a_scheduler_port_out_of_range_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match=r"port 99999 is out of range \(1 to 65535\)"):
+        make_executor("dask://127.0.0.1:99999")
+
+
 def test_registered_scheme_is_used() -> None:
     seen: list[str] = []
 

@@ -489,6 +489,9 @@ def test_estimates_close_together_are_said_to_size_no_single_change() -> None:
     assert "from 0.05 to 0.95 h: the model orders changes more than it tells their hours" in line
     wide = spread_line({**ev, "sch_q10": 0.10, "sch_q90": 0.80})
     assert wide.endswith("from 0.05 to 0.95 h") and "orders changes" not in wide
+    # click (session 60): a share of 0.335 went without it at a third; half says it
+    click = {"sch_q10": 0.2873, "sch_q90": 0.471, "label_q10": 0.092, "label_q90": 0.640}
+    assert "a single change's estimate stays near" in spread_line(click)
     assert spread_line({"sch_q10": None}) == ""
     # where the ranking itself cannot be told from chance, it is not offered as the use
     unsure = {"target_intervals": {"sch_ranks_above_chance": {"verdict": "undecided"}}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from standard_coder.config.base import ConfigPath, Seed, StrictModel
 from standard_coder.runner.layout import DEFAULT_BASE_DIR, DEFAULT_RETENTION_DAYS
@@ -38,10 +38,19 @@ class DaskSection(StrictModel):
     """The Dask cluster that per-item work runs on (with executor = "dask")."""
 
     address: str | None = Field(
-        None,
-        pattern=r"^(tcp|dask)://[^\s:/]+:[0-9]+/?$",
-        description='the Dask scheduler, "tcp://HOST:PORT" (a running `dask scheduler`)',
+        None, description='the Dask scheduler, "tcp://HOST:PORT" (a running `dask scheduler`)'
     )
+
+    @field_validator("address")
+    @classmethod
+    def _an_address(cls, v: str | None) -> str | None:
+        """The same check, and the same words, as ``--executor dask://HOST:PORT``."""
+        from standard_coder.runner.dask_executor import address_problem
+
+        why = None if v is None else address_problem(v)
+        if why is not None:
+            raise ValueError(why)
+        return v
 
 
 class CacheSection(StrictModel):

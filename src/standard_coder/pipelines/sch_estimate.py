@@ -231,7 +231,7 @@ def estimate(
         rep,
         records,
         labels=labels,
-        model_name=f"{cfg.training.predictor} ({layout.model})",
+        model_name=f"{_chosen(cfg.training.predictor, layout.evaluation)} ({layout.model})",
         seed=cfg.runner.seed,
         named=named,
     )
@@ -246,9 +246,10 @@ def estimate(
     _say_left_out_authors(cfg, doc, records)
     if merges:  # what was not priced, and why (docs: README, "Estimating a change")
         doc.update(merges=merges)
+    plain = [False] * len(records)  # commits: each one change
     if target.diff is not None or target.worktree:  # one change that may be many commits' work
         plain = [True] * len(records) if named is None else [n is None for n in named]
-        note = " ".join([note, *_large_notes(doc, plain)]).strip()
+    note = " ".join([note, *_large_notes(doc, plain)]).strip()
     if note:
         doc.update(note=note)
     if layout.db.is_file():
@@ -258,19 +259,34 @@ def estimate(
     return doc
 
 
+def _chosen(predictor: str, evaluation: Path) -> str:
+    """``auto: shift_w0``: the configured predictor, and the model ``auto`` chose where the
+    evaluation says (the report named ``shift_w0`` where ``estimate`` said ``auto``)."""
+    from standard_coder.runner.jsonfile import read_json_object_or_none
+
+    ev = read_json_object_or_none(evaluation) if predictor == "auto" else None
+    chosen = (ev or {}).get("model_selection", {}).get("chosen") if ev else None
+    return f"{predictor}: {chosen}" if isinstance(chosen, str) and chosen else predictor
+
+
 def _large_notes(doc: dict[str, Any], plain: list[bool]) -> list[str]:
     """A sentence for each change of a patch or working tree that changes more lines than 98 %
-    of commits do: priced as one change, its SCH (at most 1 h) reads small for its work.
-    ``plain[i]``: change ``i`` is not a commit's format-patch mail (a commit is one change)."""
-    from standard_coder.sch.words import LARGE_CHANGE_LINES, large_change_note
+    of commits do: priced as one change, its SCH (at most 1 h) reads small for its work; and
+    one for the commits that do (a commit is one change, but its SCH reads small beside its
+    lines all the same: said of a diff and not of the same commit before session 60).
+    ``plain[i]``: change ``i`` is not a commit or a commit's format-patch mail."""
+    from standard_coder.sch.words import LARGE_CHANGE_LINES, large_change_note, large_commits_note
 
-    out = []
+    out, commits, most = [], [], 0
     for row, own in zip(doc["changes"], plain, strict=True):
         lines = int(row.get("lines_added", 0)) + int(row.get("lines_deleted", 0))
-        if own and lines > LARGE_CHANGE_LINES:
-            what = row.get("source") or row.get("commit_id") or "the change"
+        what = row.get("source") or row.get("commit_id") or "the change"
+        if lines > LARGE_CHANGE_LINES and own:
             out.append(large_change_note(str(what), lines) + ".")
-    return out
+        elif lines > LARGE_CHANGE_LINES:
+            commits.append(str(row.get("commit_id") or what)[:10])
+            most = max(most, lines)
+    return [*out, large_commits_note(commits, most) + "."] if commits else out
 
 
 _HEX_ID = re.compile(r"[0-9a-fA-F]{7,40}")

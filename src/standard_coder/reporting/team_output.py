@@ -45,6 +45,30 @@ def _totals(rows: list[dict[str, Any]], by: str, shown: int = SHOWN) -> list[dic
     return out
 
 
+COUNT_R = 0.95
+"""Across people, a correlation of hours with the count of changes at least this high is said:
+the hours then rank people as their count of changes does."""
+
+
+def count_correlation(rows: list[dict[str, Any]]) -> tuple[float, int] | None:
+    """Pearson's r between each person's SCH hours and their count of changes, and how many
+    people (None under five, or when either does not vary)."""
+    changes: dict[str, float] = defaultdict(float)
+    hours: dict[str, float] = defaultdict(float)
+    for r in rows:
+        changes[r["author"]] += r["n_changes"]
+        hours[r["author"]] += r["sch_hours"]
+    if len(hours) < 5:
+        return None
+    import numpy as np
+
+    x = np.array([changes[k] for k in hours])
+    y = np.array([hours[k] for k in hours])
+    if float(x.std()) == 0.0 or float(y.std()) == 0.0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1]), len(hours)
+
+
 def read_csv(path: Path) -> list[dict[str, Any]]:
     """Rows of ``team_output.csv`` (numbers as numbers; the csv module only: the report is
     rebuilt on no-op reruns, which import no numpy)."""
@@ -114,6 +138,7 @@ def render_team_output(given: SectionInput) -> str:
     from standard_coder.pipelines.sch_summary import estimates_flat
 
     ev = read_json_object_or_none(layout.evaluation)
+    counted = count_correlation(rows)
     return render_template(
         PACKAGE,
         "team_output.html.j2",
@@ -132,6 +157,8 @@ def render_team_output(given: SectionInput) -> str:
         figures=figures(p for p in plots if p.is_file()),
         # the run summary's caveat: a person's hours are then mostly their count of changes
         flat=ev is not None and estimates_flat(ev),
+        # said with the measured r: hours that rank people as their count of changes does
+        count_r=counted if counted is not None and counted[0] >= COUNT_R else None,
     )
 
 

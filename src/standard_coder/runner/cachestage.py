@@ -41,14 +41,38 @@ _THEN = {
 
 def _remote_problem(session: RunSession, name: str, said: str, kind: str) -> None:
     """Warn of a remote that cannot be used once per run and ``kind`` (``pull`` or ``push``:
-    a read-only remote still restores); later stages' alike at debug."""
-    settings = session.pipeline.run_cache
-    key = f"{kind} {settings.remote if settings is not None else ''}"
+    a read-only remote still restores), and give it up for that for the rest of the run
+    (:func:`_given_up`: each try at an unreachable host waited its timeout, 15 s for SFTP,
+    twice a stage)."""
+    key = _problem_key(session, kind)
     if key in session.cache_said:
         log.debug("stage %s: %s", name, said)
         return
     session.cache_said.add(key)
     log.warning("stage %s: %s (said once this run: %s)", name, said, _THEN[kind])
+
+
+def _problem_key(session: RunSession, kind: str) -> str:
+    settings = session.pipeline.run_cache
+    if settings is None:
+        return kind
+    return f"{kind} {settings.dir if kind == 'local' else settings.remote}"
+
+
+def _given_up(session: RunSession, kind: str) -> bool:
+    """Whether this run has given up the store for ``kind`` (``pull``, ``push`` or ``local``)
+    after it failed once (:func:`_remote_problem`, :func:`_local_problem`)."""
+    return _problem_key(session, kind) in session.cache_said
+
+
+def _local_problem(session: RunSession, name: str, said: str) -> None:
+    """Warn once per run that the local store cannot be used, and give it up for the run."""
+    key = _problem_key(session, "local")
+    if key in session.cache_said:
+        log.debug("stage %s: %s", name, said)
+        return
+    session.cache_said.add(key)
+    log.warning("stage %s: %s (said once this run: stages run and are not stored)", name, said)
 
 
 def forget(session: RunSession, fingerprint: str) -> None:
@@ -79,6 +103,8 @@ def lookup(session: RunSession, name: str, fingerprint: str) -> tuple[str, str |
         return "local", str(exc)
     except OSError as exc:  # unreadable: the restore would warn and run the stage
         return "local", f"cannot read it: {exc}"
+    if _given_up(session, "pull"):
+        return None
     try:
         remote = _remote(session)
         entry = None if remote is None else remote.read_entry(fingerprint)
@@ -87,8 +113,8 @@ def lookup(session: RunSession, name: str, fingerprint: str) -> tuple[str, str |
             return "remote", None
     except CacheCorrupt as exc:
         return "remote", str(exc)
-    except Exception as exc:  # unreachable remote: status still answers
-        log.warning("run cache: remote %s: %s", settings.remote, exc)
+    except Exception as exc:  # unreachable remote: status still answers, and asks it no more
+        _remote_problem(session, name, f"run cache (remote) unusable: {exc}", "pull")
     return None
 
 
@@ -104,6 +130,8 @@ def restore(session: RunSession, name: str, view: StageView, fingerprint: str) -
 
     local = LocalStore(settings.dir)
     remote_after = "; trying the remote" if settings.remote else "; running the stage"
+    if _given_up(session, "local"):
+        return None
     try:
         entry = local.read_entry(fingerprint)
         if entry is not None:
@@ -112,7 +140,9 @@ def restore(session: RunSession, name: str, view: StageView, fingerprint: str) -
     except CacheCorrupt as exc:
         _corrupt(session, name, fingerprint, local, "local", f"{exc}{remote_after}")
     except Exception as exc:  # a full disk, an unreadable store: run the stage
-        log.warning("stage %s: run cache (local) unusable: %s; running the stage", name, exc)
+        _local_problem(session, name, f"run cache (local) unusable: {exc}; running the stage")
+        return None
+    if _given_up(session, "pull"):
         return None
     try:
         remote = _remote(session)
@@ -157,6 +187,8 @@ def store(
     from standard_coder.runner.runcache import pack
 
     local = LocalStore(settings.dir)
+    if _given_up(session, "local"):
+        return
     try:
         entry = pack(
             local,
@@ -170,14 +202,14 @@ def store(
         if entry is None:
             entry = local.read_entry(fingerprint)
     except Exception as exc:
-        log.warning("stage %s: run cache: cannot store the outputs: %s", name, exc)
+        _local_problem(session, name, f"run cache: cannot store the outputs: {exc}")
         return
     if entry is None:
         return
     to = "local"
     sent = 0
     try:
-        remote = _remote(session)
+        remote = None if _given_up(session, "push") else _remote(session)
         if remote is not None:
             sent = remote.push(local, entry)  # objects missing there (or damaged) only
             to = "local+remote"

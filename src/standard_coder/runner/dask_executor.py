@@ -54,19 +54,31 @@ def address_of(spec: str) -> str:
     """``dask://HOST:PORT`` or ``tcp://HOST:PORT`` -> ``tcp://HOST:PORT``.
 
     Raises:
-        ValueError: no host or port.
+        ValueError: no host or port, or a port out of range (:func:`address_problem`).
     """
-    text = spec.strip()
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "tcp", text
-    scheme = scheme.lower()
-    if scheme == "dask":
-        scheme = "tcp"
-    host, _, port = rest.rstrip("/").rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"executor {spec!r}: expected dask://HOST:PORT or tcp://HOST:PORT")
+    why = address_problem(spec, bare=True)
+    if why is not None:
+        raise ValueError(f"executor {spec!r}: {why}")
+    scheme, sep, rest = spec.strip().partition("://")
+    scheme = "tcp" if not sep or scheme.lower() == "dask" else scheme.lower()
+    host, _, port = (rest if sep else spec.strip()).rstrip("/").rpartition(":")
     return f"{scheme}://{host}:{port}"
+
+
+def address_problem(spec: str, *, bare: bool = False) -> str | None:
+    """What is wrong with scheduler address ``spec`` (None: nothing): it is
+    ``tcp://HOST:PORT`` or ``dask://HOST:PORT`` (``bare``: or ``HOST:PORT``), the port 1 to
+    65535 (a port out of range waited the whole connect timeout)."""
+    scheme, sep, rest = spec.strip().partition("://")
+    if not sep and bare:
+        scheme, rest = "tcp", spec.strip()
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if (scheme.lower() not in ("tcp", "dask") or not host or not port.isdigit()
+            or any(c.isspace() or c in "/:" for c in host)):  # fmt: skip
+        return "expected dask://HOST:PORT or tcp://HOST:PORT"
+    if not 0 < int(port) < 65536:
+        return f"port {port} is out of range (1 to 65535)"
+    return None
 
 
 def connect_timeout_s() -> float:
@@ -150,22 +162,16 @@ class DaskExecutor(_ContextManager):
         """Workers the scheduler knows now (at least 1: the pool size a map plans for)."""
         return max(1, _worker_count(self._get_client()))
 
-    def _get_client(self) -> Any:
+    def _get_client(self, should_stop: Callable[[], bool] = lambda: False) -> Any:
         if self._client is None:
             try:
-                from distributed import Client
+                import distributed  # noqa: F401
             except ImportError:
                 raise ExecutorUnavailable(
                     "executor dask: the 'distributed' package is not installed "
                     "(pip install 'standard-coder[dask]')"
                 ) from None
-            try:
-                self._client = Client(self.address, timeout=self._timeout_s, set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise ExecutorUnavailable(
-                    f"executor dask: cannot reach the scheduler at {self.address} "
-                    f"within {self._timeout_s:g} s ({type(exc).__name__})"
-                ) from None
+            self._client = _connect(self.address, self._timeout_s, should_stop)
         return self._client
 
     def map(
@@ -175,7 +181,7 @@ class DaskExecutor(_ContextManager):
         from distributed import Event, as_completed
 
         try:
-            client = self._get_client()
+            client = self._get_client(should_stop)
         except ExecutorUnavailable:
             if should_stop():  # stopped while connecting: nothing ran, nothing to say but that
                 return
@@ -211,7 +217,7 @@ class DaskExecutor(_ContextManager):
                     if fut not in in_flight:  # cancelled below: not done, redone next run
                         continue
                     item = in_flight.pop(fut)
-                    finished, result = fut.result()
+                    finished, result = _result(fut, self.address)
                     if finished:
                         done_count += 1
                         yield item, result
@@ -244,6 +250,80 @@ class DaskExecutor(_ContextManager):
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
                 client.close(timeout=5)
+
+
+def _result(fut: Any, address: str) -> Any:
+    """``fut.result()``; a task cancelled because the client lost the scheduler is said as the
+    executor's failure, naming the scheduler (it read as an error of the stage's own code,
+    ``raised at`` its line, with Dask's ``FutureCancelledError``)."""
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+
+    try:
+        return fut.result()
+    except (FutureCancelledError, CommClosedError) as exc:
+        if isinstance(exc, FutureCancelledError) and "connection-lost" not in str(exc):
+            raise
+        raise ExecutorUnavailable(
+            f"executor dask: lost the scheduler at {address} (scheduler-connection-lost): "
+            "start it and its workers again, then rerun: the items done are kept"
+        ) from None
+
+
+HANDSHAKE_GRACE_S = 5.0
+"""Seconds past the connect timeout that the start of a client may take in all (its
+handshake with the scheduler) before the port is taken for one where no scheduler answers."""
+
+
+def _connect(address: str, timeout_s: float, should_stop: Callable[[], bool]) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``, started in a thread and waited
+    for at most ``timeout_s`` plus :data:`HANDSHAKE_GRACE_S`, asking ``should_stop`` as it
+    waits. ``Client(timeout=...)`` bounds the connect, not the handshake after it: a port that
+    accepts and never answers as a scheduler (Dask's dashboard, 8787; an HTTP server) held the
+    run forever, and a Ctrl-C with it. A client that starts after it was given up is closed.
+
+    Raises:
+        ExecutorUnavailable: no scheduler answered in time, or a stop came while waiting.
+    """
+    from distributed import Client
+
+    got: dict[str, Any] = {}
+    given_up = threading.Event()
+
+    def start() -> None:
+        try:
+            client = Client(address, timeout=timeout_s, set_as_default=False)
+        except BaseException as exc:  # said by the waiting thread
+            got["error"] = exc
+            return
+        got["client"] = client
+        if given_up.is_set():
+            with contextlib.suppress(Exception):
+                client.close(timeout=1)
+
+    thread = threading.Thread(target=start, name="sc-dask-connect", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s + HANDSHAKE_GRACE_S
+    while thread.is_alive() and not should_stop() and time.monotonic() < deadline:
+        thread.join(0.1)
+    if thread.is_alive():
+        given_up.set()
+        if should_stop():
+            raise ExecutorUnavailable(f"executor dask: stopped while connecting to {address}")
+        raise ExecutorUnavailable(
+            f"executor dask: no Dask scheduler answered at {address} within "
+            f"{timeout_s + HANDSHAKE_GRACE_S:g} s (the port accepts connections: is it the "
+            "scheduler's? Dask's dashboard is 8787, its scheduler 8786 by default)"
+        )
+    if "client" in got:
+        return got["client"]
+    exc = got.get("error")
+    if isinstance(exc, OSError | TimeoutError):
+        raise ExecutorUnavailable(
+            f"executor dask: cannot reach the scheduler at {address} "
+            f"within {timeout_s:g} s ({type(exc).__name__})"
+        ) from None
+    raise exc if isinstance(exc, BaseException) else RuntimeError("dask client did not start")
 
 
 class _ByValue:

@@ -127,6 +127,10 @@ class RunResult:
         """How many stages ran to completion."""
         return sum(1 for o in self.stages.values() if o.ran)
 
+    @property
+    def restored(self) -> int:  # of the stages not run: those the run cache put in place
+        return sum(1 for o in self.stages.values() if o.restored)
+
 
 def _upstream_missing(session: RunSession, name: str, chosen: set[str]) -> str | None:
     """Why stage ``name`` cannot run with only ``chosen`` selected: what it reads of an

@@ -384,7 +384,7 @@ def _run_loaded(
         from standard_coder.runner.records import ok_line
 
         ran = result.ran
-        sys.stderr.write(ok_line(ran, len(result.stages) - ran, result.run_id))
+        sys.stderr.write(ok_line(ran, len(result.stages) - ran, result.run_id, result.restored))
         sys.stderr.write(f"{result.message}\n")
         return result.exit_code
     if result.exit_code != 0:
@@ -398,7 +398,7 @@ def _run_loaded(
     ran = result.ran
     from standard_coder.runner.records import ok_line
 
-    sys.stderr.write(ok_line(ran, len(result.stages) - ran, result.run_id))
+    sys.stderr.write(ok_line(ran, len(result.stages) - ran, result.run_id, result.restored))
     if pipe.on_finish is not None and log_format == "text":  # for people, not a JSON stream
         pipe.on_finish(Path(pipe.base_dir))
     return 0

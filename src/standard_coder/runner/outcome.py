@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+RESTORED = "restored from cache"
+"""How the reason of a stage the run cache restored begins (``restored from cache (remote)``)."""
+
 Status = Literal["completed", "skipped", "failed", "interrupted"]
 
 _RECORD_FIELDS: dict[str, tuple[str, ...]] = {
@@ -56,6 +59,11 @@ class StageOutcome:
     def ran(self) -> bool:
         """The stage's code ran to completion in this run."""
         return self.status == "completed"
+
+    @property
+    def restored(self) -> bool:
+        """The run cache put the stage's outputs in place instead of running it."""
+        return self.status == "skipped" and self.reason.startswith(RESTORED)
 
     def record(self) -> dict[str, Any]:
         """The entry ``checkpoints/run_state.json`` keeps for the stage (``run_id`` added there).

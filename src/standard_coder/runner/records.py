@@ -134,9 +134,11 @@ def console_line(event: Mapping[str, Any], *, dry_run: bool = False) -> str | No
     return f"[{label.strip()}] {stage}{': ' if stage and reason else ''}{reason}{extra}\n"
 
 
-def ok_line(ran: int, skipped: int, run_id: str) -> str:
-    """The last console line of a run that ended well."""
-    return f"ok: {ran} ran, {skipped} skipped (run {run_id})\n"
+def ok_line(ran: int, skipped: int, run_id: str, restored: int = 0) -> str:
+    """The last console line of a run that ended well; ``restored``: of the ``skipped``, the
+    stages whose outputs the run cache put in place (said apart where there are any)."""
+    pulled = f"{restored} restored from the run cache, " if restored else ""
+    return f"ok: {ran} ran, {pulled}{skipped - restored} skipped (run {run_id})\n"
 
 
 # -- run.log

@@ -420,6 +420,21 @@ OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
 """fsspec protocols whose uploads are atomic by themselves (and whose rename is a copy)."""
 
 
+TRANSPORT_LOGGERS = ("paramiko", "asyncssh", "botocore", "urllib3")
+"""Loggers of the libraries fsspec reaches a remote through: their errors come back to the
+runner as exceptions, which it says in one warning line; logged as well, they printed
+tracebacks on the console (paramiko: a dozen for three stages against a port with no SSH)."""
+
+
+def _quiet_transports() -> None:
+    """Keep the :data:`TRANSPORT_LOGGERS`' own records off the console (they still reach a
+    handler a user adds to them)."""
+    for name in TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+
+
 class RemoteStore:
     """The same layout at an fsspec URL (``[cache] remote``), read and written through fsspec.
 
@@ -431,6 +446,7 @@ class RemoteStore:
     def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
         from fsspec.core import url_to_fs
 
+        _quiet_transports()
         self.url = url
         self.fs, self.root = url_to_fs(url, **dict(options or {}))
         self.root = self.root.rstrip("/")

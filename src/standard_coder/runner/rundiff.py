@@ -39,6 +39,7 @@ ENV_FIELDS: tuple[str, ...] = (
     "device_name",
     "seed",
     "precision",
+    "executor",  # where ctx.map's items ran: a local pool or a Dask cluster (session 60)
 )
 
 

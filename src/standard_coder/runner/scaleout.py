@@ -71,16 +71,21 @@ def executor_spec(value: str, where: str) -> str | None:
     Raises:
         PipelineDefinitionError: neither ``local`` nor ``dask://HOST:PORT`` / ``tcp://HOST:PORT``.
     """
+    from standard_coder.runner.dask_executor import address_problem  # no Dask imported
+
     text = value.strip()
     if text == "local":
         return None
-    scheme, sep, rest = text.partition("://")
-    host, _, port = rest.rstrip("/").rpartition(":")
-    if not sep or scheme.lower() not in ("dask", "tcp") or not host or not port.isdigit():
-        raise PipelineDefinitionError(
-            f"{where}: expected local, dask://HOST:PORT or tcp://HOST:PORT (got {value!r})"
+    why = address_problem(text)
+    if why is not None:
+        why = (
+            "expected local, " + why.removeprefix("expected ")
+            if why.startswith("expected")
+            else why
         )
-    return f"dask://{host}:{port}"
+        raise PipelineDefinitionError(f"{where}: {why} (got {value!r})")
+    host_port = text.partition("://")[2].rstrip("/")
+    return f"dask://{host_port}"
 
 
 def read_cache(

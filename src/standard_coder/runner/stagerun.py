@@ -27,7 +27,7 @@ from standard_coder.runner.fserrors import (
     failure_message,
     unwritable_folder,
 )
-from standard_coder.runner.outcome import StageOutcome
+from standard_coder.runner.outcome import RESTORED, StageOutcome
 from standard_coder.runner.partial import (
     MARKER,
     OutputWalk,
@@ -458,7 +458,7 @@ def _restore(
 
         forget(session, fp)  # the stage's run stores a good entry in its place
         return None
-    reason = f"restored from cache ({pulled.source})"
+    reason = f"{RESTORED} ({pulled.source})"
     took = time.perf_counter() - t0
     log.info("stage %s: %s", name, reason)
     session.emit(

@@ -183,9 +183,29 @@ def resolve_revisions(repo: Path, spec: str) -> Revisions:
     named = spec if cid.startswith(spec.lower()) else f"{spec} ({cid[:10]})"  # no id twice
     note = (
         f"{named} is a merge, priced as the {len(ids)} commit(s) it merged "
-        f"({cid[:10]}^1..{cid[:10]}), because {MERGE_WHY}"
+        f"({cid[:10]}^1..{cid[:10]}), because {MERGE_WHY}{_others_work(repo, cid, merged)}"
     )
     return Revisions(ids, inner, note)
+
+
+def _others_work(repo: Path, cid: str, merged: str) -> str:
+    """``; 130 of them by 12 people other than the merge's author: ...`` when people other than
+    the merge's author wrote commits it merged: a merge that brings another branch in (``git
+    merge main`` on a feature branch) is priced as that branch's work, which is not the merging
+    branch's (click: a back-merge of 'stable' priced 13.7 h from 138 commits, said as a merge
+    alone). "" when its author wrote them all."""
+    me = _git(repo, "log", "-1", "--format=%ae", cid).strip().lower()
+    them = [a.strip().lower() for a in _git(repo, "log", "--no-merges", "--format=%ae", merged,
+                                            "--").splitlines() if a.strip()]  # fmt: skip
+    others = [a for a in them if a != me]
+    if not others:
+        return ""
+    people = len(set(others))
+    return (
+        f"; {len(others)} of them by {people} {'person' if people == 1 else 'people'} other than "
+        "the merge's author: where it brought another branch's work in (a merge of main or a "
+        "release branch into a feature branch), that work is theirs, not the merging branch's"
+    )
 
 
 def commit_in(repo: Path, rev: str) -> tuple[str, bool] | None:

@@ -76,6 +76,18 @@ def large_change_note(what: str, lines: int) -> str:
     )
 
 
+def large_commits_note(ids: list[str], lines: int) -> str:
+    """Why commits of more lines than 98 % of commits change read small: a change's SCH is at
+    most 1 h (``lines``: the largest one's changed lines)."""
+    shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    which = f"{shown} changes" if len(ids) == 1 else f"{len(ids)} commits ({shown}) change"
+    return (
+        f"{which} more lines than 98 % of commits do (median 12; up to {lines:,} here), and a "
+        "change's SCH is at most 1 h: such a change reads small beside its lines (SCH ranks it "
+        "among this history's changes; it is not the hours its work took)"
+    )
+
+
 def more_caveats(caveats: list[str] | tuple[str, ...], where: str) -> str:
     """`` (2 more caveats about the model: ...)`` after the first of ``caveats`` is said, or
     nothing when it is the only one; ``where``: where the tool that says it lists them all."""
