@@ -217,7 +217,7 @@ def test_on_an_80_column_terminal_the_run_summary_wraps(demo: tuple[Path, str]) 
             assert end - first > 1
         for line in shown[first:end]:  # "(+0.08, 90% interval 0.06 to 0.10)" read whole
             opened = re.findall(r"\([+-]?\d", line)
-            read = re.findall(r"\([+-]?[\d.]+, 90% interval -?[\d.]+ to -?[\d.]+\)", line)
+            read = re.findall(r"\((?:[+-]?[\d.]+, )?90% interval -?[\d.]+ to -?[\d.]+\)", line)
             assert len(opened) == len(read), shown[first:end]
     assert f"Report: {out / 'sc-output' / 'reports' / 'index.html'}" in lines
 

@@ -129,9 +129,9 @@ _NOTES: tuple[tuple[str, Callable[[str, Any], str]], ...] = (
 def _model_and_file(model: str, predictor: str) -> tuple[str, str | None]:
     """``("auto", "/x/model.pt")`` from the JSON's ``"auto (/x/model.pt)"``: the table's title
     names the model, its file gets a line of its own (a long path wrapped the title)."""
-    head = f"{predictor} ("
-    if model.startswith(head) and model.endswith(")"):
-        return predictor, model[len(head) : -1]
+    name, sep, path = model.partition(" (")  # "auto: shift_w0 (/x/model.pt)": auto's choice
+    if sep and name.split(":")[0] == predictor and path.endswith(")"):
+        return name, path[:-1]
     return model, None
 
 
