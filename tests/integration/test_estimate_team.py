@@ -285,8 +285,9 @@ def test_a_working_tree_diff_and_a_patch_file_are_priced(
     _git(repo, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", "big")
     by_id = estimate(cfg, Target(rev="HEAD"), repo=repo)
     head = by_id["changes"][0]["commit_id"][:10]
-    assert f"{head} changes more lines than 98 % of commits do (median 12; up to 600 here)" in (
-        by_id["note"]
+    assert (
+        f"{head} changes more lines than 98 % of commits do (median 12; up to 600 here)"
+        in (by_id["note"])
     ), by_id.get("note")
     assert "priced as one change" not in by_id["note"]  # no "its commits" to price it by
     _git(repo, "reset", "-q", "--hard", "HEAD~1")
