@@ -291,6 +291,10 @@ def test_the_summary_words_completion_as_the_report_does(tmp_path: Path) -> None
     (fdir / "S-1_forecast.json").write_text(json.dumps(doc))
     text = "\n".join(summary_lines(summary(tmp_path)))
     assert "P(complete by end) = 1.00, nothing left to do" in text, text
+    # a small chance keeps a digit more: 0.0059 read "0.01" beside the table's "0.6%"
+    doc.update(p_complete_by_end=0.0059)
+    (fdir / "S-1_forecast.json").write_text(json.dumps(doc))
+    assert "P(complete by end) = 0.006, " in "\n".join(summary_lines(summary(tmp_path)))
 
 
 def test_past_the_horizon_names_the_forecasts_horizon_end(tmp_path: Path) -> None:

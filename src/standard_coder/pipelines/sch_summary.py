@@ -88,6 +88,12 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
 
 
+def _probability(p: Any) -> str:
+    """``0.95``; under 0.05 one more digit (0.0059 read ``0.01`` beside the table's ``0.6%``)."""
+    small = isinstance(p, int | float) and 0 < p < 0.05
+    return _fmt(p, 3 if small else 2)
+
+
 MIN_NAMES = 16
 """A narrow terminal folds the metric names down to this width beside the figures; under it,
 each metric is a block: its name, then a line per figure."""
@@ -320,7 +326,7 @@ def summary_lines(s: dict[str, Any], width: int | None = None) -> list[str]:
             done = "nothing left to do"
         out.append(
             f"Sprint {fc.get('sprint_id')} (ends {fc.get('end_date')}): "
-            f"P(complete by end) = {_fmt(fc.get('p_complete_by_end'), 2)}, {done}"
+            f"P(complete by end) = {_probability(fc.get('p_complete_by_end'))}, {done}"
         )
         if note := forecast_under_way(fc):
             out.append(note)
