@@ -162,7 +162,8 @@ def _print_human(doc: dict[str, Any], languages: list[str], predictor: str = "")
         styles.append("bold")
     # the figures are never cut (Rich cut "+12345/-6789" to "+12…" under about 60 columns):
     # the change's name folds, and on a narrower console a change is a block of lines
-    t = FigureTable(["change", "+/-", "SCH h", "q10", "q50", "q90"], rows,
+    # lines of the mined languages only: a docs-only commit reads +0/-0 code, not "empty"
+    t = FigureTable(["change", "+/- code", "SCH h", "q10", "q50", "q90"], rows,
                     title=f"Estimate, model: {model}", styles=styles)  # fmt: skip
     con.print(t)
     if model_file is not None:  # whole, for copying: the terminal wraps it, not Rich
