@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +198,21 @@ def test_bad_executor_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def _killed_mid_map(
+    proc: subprocess.Popen[str], root: Path, n: int, kill: Callable[[], None]
+) -> str:
+    """``kill()`` once ``n`` items have started, then the run's stderr as it ended."""
+    try:
+        _wait_marks(root, n)
+        kill()
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return str(err)
+
+
 def _wait_marks(root: Path, n: int, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while len(_marks(root)) < n:
@@ -214,14 +229,7 @@ def test_sigkill_of_a_worker_mid_map_reruns_its_items(
     proc = subprocess.Popen(
         _cmd(config, "--executor", cluster.address), env=env, stderr=subprocess.PIPE, text=True
     )
-    try:
-        _wait_marks(tmp_path / "p", 3)
-        os.kill(victim, signal.SIGKILL)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    err = _killed_mid_map(proc, tmp_path / "p", 3, lambda: os.kill(victim, signal.SIGKILL))
     assert proc.returncode == 0, err
     assert (tmp_path / "p" / "out" / "results.json").read_bytes() == local_results
     marks = _marks(tmp_path / "p")
@@ -362,17 +370,7 @@ def test_a_scheduler_lost_mid_map_is_said_as_the_executor_s_failure(tmp_path: Pa
         env = _env(SC_TEST_MARKS=str(tmp_path / "p" / "marks"), SC_TEST_ITEM_S="1.0")
         proc = subprocess.Popen(_cmd(config, "--executor", address), env=env,
                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
-        try:
-            deadline = time.monotonic() + 120
-            while len(_marks(tmp_path / "p")) < 2:  # items run on the worker
-                assert proc.poll() is None and time.monotonic() < deadline, "no item ran"
-                time.sleep(0.1)
-            procs[0].kill()  # the scheduler
-            _, said = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        said = _killed_mid_map(proc, tmp_path / "p", 2, procs[0].kill)  # the scheduler
         assert proc.returncode == 2, said
         fail = [line for line in said.splitlines() if line.startswith("[FAIL]")]
         assert fail and f"executor dask: lost the scheduler at {address}" in fail[0], said
