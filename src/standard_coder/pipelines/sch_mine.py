@@ -161,8 +161,9 @@ def run(ctx: StageContext) -> None:
             on_progress=on_progress,
         )
     except BaseException:  # a repository failed after the others were stored: say what is there
-        with suppress(Exception):  # the failure is what is said, not this
-            _write_content_key(db, key, previous)
+        if not ctx.should_stop():  # a stop that surfaced as an error leaves no key, as a stop
+            with suppress(Exception):  # the failure is what is said, not this
+                _write_content_key(db, key, previous)
         raise
     found = _set_aside_if_corrupt(ctx, db, "rerun to mine it again")
     if found is not None:  # never record a corrupt file as the stage's output
