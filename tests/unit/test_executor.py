@@ -237,6 +237,8 @@ def test_a_port_that_accepts_but_is_no_scheduler_fails_in_time(silent_port: int)
 def test_a_scheduler_port_out_of_range_is_refused_at_once() -> None:
     with pytest.raises(ValueError, match=r"port 99999 is out of range \(1 to 65535\)"):
         make_executor("dask://127.0.0.1:99999")
+    with pytest.raises(ValueError, match=r"expected dask://HOST:PORT"):  # "²".isdigit() is True
+        make_executor("dask://127.0.0.1:8²")
 
 
 def test_registered_scheme_is_used() -> None:

@@ -73,7 +73,8 @@ def address_problem(spec: str, *, bare: bool = False) -> str | None:
     if not sep and bare:
         scheme, rest = "tcp", spec.strip()
     host, _, port = rest.rstrip("/").rpartition(":")
-    if (scheme.lower() not in ("tcp", "dask") or not host or not port.isdigit()
+    if (scheme.lower() not in ("tcp", "dask") or not host or not port.isascii()
+            or not port.isdigit()
             or any(c.isspace() or c in "/:" for c in host)):  # fmt: skip
         return "expected dask://HOST:PORT or tcp://HOST:PORT"
     if not 0 < int(port) < 65536:
@@ -256,13 +257,14 @@ def _result(fut: Any, address: str) -> Any:
     """``fut.result()``; a task cancelled because the client lost the scheduler is said as the
     executor's failure, naming the scheduler (it read as an error of the stage's own code,
     ``raised at`` its line, with Dask's ``FutureCancelledError``)."""
-    from distributed.client import FutureCancelledError
-    from distributed.comm.core import CommClosedError
+    from concurrent.futures import CancelledError  # the base of distributed's (2024.7 on)
+
+    from distributed.comm.core import CommClosedError  # FutureCancelledError, older ones too
 
     try:
         return fut.result()
-    except (FutureCancelledError, CommClosedError) as exc:
-        if isinstance(exc, FutureCancelledError) and "connection-lost" not in str(exc):
+    except (CancelledError, CommClosedError) as exc:
+        if isinstance(exc, CancelledError) and "connection-lost" not in str(exc):
             raise
         raise ExecutorUnavailable(
             f"executor dask: lost the scheduler at {address} (scheduler-connection-lost): "
